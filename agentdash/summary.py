@@ -1,0 +1,91 @@
+"""The one-screen summary that `agentdash check-config` prints."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from controller.config import Config
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def summarize(config: Config, source: str) -> str:
+    pools_of: dict[str, list[str]] = defaultdict(list)
+    for name, pool in config.pools.items():
+        pools_of[pool.tenant].append(name)
+    tiers = sorted(config.tiers.items(), key=lambda t: -t[1].priority)
+    lines = [
+        f"{source}: OK: {len(config.pools)} pools, {len(config.tenants)} tenants, "
+        f"{len(config.tiers)} tiers",
+        f"cluster: max {config.cluster.max_pods} pods; "
+        f"controller ticks every {config.controller.interval_seconds:g} s",
+        "tiers (served first to last): "
+        + ", ".join(f"{name} ({tier.priority})" for name, tier in tiers),
+    ]
+    if config.providers:
+        lines.append(
+            "providers: " + ", ".join(f"{name} {p.rpm} rpm" for name, p in config.providers.items())
+        )
+
+    lines.append("tenants:")
+    rows = [["TENANT", "TIER", "TOKENS/DAY", "WARN", "AT BUDGET", "MAX PODS", "POOLS"]]
+    for name, tenant in config.tenants.items():
+        budget = tenant.daily_token_budget
+        rows.append(
+            [
+                name,
+                tenant.tier,
+                f"{budget:,}" if budget else "unlimited",
+                f"{tenant.warn_at:.0%}" if budget else "-",
+                ("scale to 0" if tenant.hard_cap else "no growth") if budget else "-",
+                str(tenant.max_pods) if tenant.max_pods else "-",
+                ", ".join(pools_of[name]) or "-",
+            ]
+        )
+    lines += _table(rows)
+
+    lines.append("pools:")
+    rows = [["POOL", "TENANT", "REPLICAS", "LAG/REPLICA", "PROVIDER", "QUEUE", "DEPLOYMENT"]]
+    for name, pool in config.pools.items():
+        provider = f"{pool.provider} ({pool.rpm_per_replica:g} rpm)" if pool.provider else "-"
+        rows.append(
+            [
+                name,
+                pool.tenant,
+                f"{pool.min_replicas}..{pool.max_replicas}",
+                f"{pool.target_lag_per_replica:g}",
+                provider,
+                f"{pool.queue.stream}/{pool.queue.consumer}",
+                f"{pool.deployment.namespace}/{pool.deployment.name}",
+            ]
+        )
+    lines += _table(rows)
+    lines += [f"note: {n}" for n in notes(config)]
+    return "\n".join(lines)
+
+
+def notes(config: Config) -> list[str]:
+    """Things that are valid but worth knowing before going live."""
+    found = []
+    total = sum(p.max_replicas for p in config.pools.values())
+    if total > config.cluster.max_pods:
+        found.append(
+            f"pools may want up to {total} pods but cluster.max_pods is "
+            f"{config.cluster.max_pods}: under a burst they share it by tier priority"
+        )
+    for name, provider in config.providers.items():
+        rpm = sum(
+            p.max_replicas * p.rpm_per_replica for p in config.pools.values() if p.provider == name
+        )
+        if rpm > provider.rpm:
+            found.append(
+                f"at max_replicas the pools on {name} would make {rpm:g} rpm, over its "
+                f"{provider.rpm}: replicas are shared by tier priority"
+            )
+    return found

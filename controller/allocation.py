@@ -1,0 +1,263 @@
+"""Shared ceilings: share the cluster's pods, each tenant's pods and each provider's rpm
+between pools, by tier priority.
+
+Order of service: pools whose replicas must be held (stale or unobserved data) keep what they
+have; then every pool's floor (min_replicas or pin), tier by tier, highest priority first; then
+every pool's demand, tier by tier. Inside one tier the remaining room is split by max-min
+fairness (water-filling): all pools rise level by level, and when a ceiling cannot give every
+pool one more replica, the leftover units go to the larger unmet demand, then by pool name.
+Once a shared ceiling leaves a tier short, lower tiers get nothing more from it than their
+floors (strict priority).
+
+Most ticks nothing is short and every claim is granted in one linear pass; water-filling runs
+only over the claims under a short ceiling, one independent group at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.config import Config, PoolConfig
+from controller.model import Reason, ScaleDecision
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class _Ceiling:
+    rule: str
+    label: str
+    capacity: float
+    unit: str = "pods"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What does not change between ticks: the ceilings, who draws on which, tier order."""
+
+    ceilings: tuple[_Ceiling, ...]
+    costs: dict[str, tuple[tuple[int, float], ...]]
+    """Per pool: (ceiling index, cost of one replica there)."""
+    tiers: tuple[tuple[str, tuple[str, ...]], ...]
+    """(tier, its pools in config order), highest priority first."""
+
+
+def _build_layout(config: Config) -> Layout:
+    ceilings = [
+        _Ceiling("cluster max_pods", f"cluster max_pods {config.cluster.max_pods}",
+                 config.cluster.max_pods)
+    ]  # fmt: skip
+    index: dict[tuple[str, str], int] = {}
+
+    def ceiling(key: tuple[str, str], make: _Ceiling) -> int:
+        if key not in index:
+            index[key] = len(ceilings)
+            ceilings.append(make)
+        return index[key]
+
+    costs: dict[str, tuple[tuple[int, float], ...]] = {}
+    for name, pool in config.pools.items():
+        drawn = [(0, 1.0)]
+        cap = config.tenants[pool.tenant].max_pods
+        if cap is not None:
+            label = f"tenant {pool.tenant} max_pods {cap}"
+            drawn.append(
+                (ceiling(("tenant", pool.tenant), _Ceiling("tenant max_pods", label, cap)), 1.0)
+            )
+        if pool.provider is not None and pool.rpm_per_replica > 0:
+            rpm = config.providers[pool.provider].rpm
+            label = f"provider {pool.provider} rpm {rpm}"
+            made = _Ceiling("provider rpm", label, rpm, "rpm")
+            drawn.append((ceiling(("provider", pool.provider), made), pool.rpm_per_replica))
+        costs[name] = tuple(drawn)
+    order = sorted(config.tiers, key=lambda t: (-config.tiers[t].priority, t))
+    tiers = tuple(
+        (tier, tuple(p for p in config.pools if config.tier_of[p] == tier)) for tier in order
+    )
+    return Layout(tuple(ceilings), costs, tiers)
+
+
+_layouts: dict[int, tuple[Config, Layout]] = {}
+
+
+def layout(config: Config) -> Layout:
+    """The config's layout, built once per config (the live loop keeps one for hours)."""
+    cached = _layouts.get(id(config))
+    if cached is None or cached[0] is not config:
+        if len(_layouts) > 16:
+            _layouts.clear()
+        cached = _layouts[id(config)] = (config, _build_layout(config))
+    return cached[1]
+
+
+@dataclass(slots=True)
+class Claim:
+    """A pool's bid for replicas, before and after the shared ceilings."""
+
+    name: str
+    pool: PoolConfig
+    current: int
+    floor: int
+    want: int
+    recommendation: int
+    reasons: list[Reason]
+    held: bool = False
+    observed: bool = True
+    granted: int = 0
+    goal: int = 0
+
+    @classmethod
+    def hold(
+        cls, name: str, pool: PoolConfig, current: int, observed: bool, reason: Reason
+    ) -> Claim:
+        return cls(name, pool, current, current, current, current, [reason], True, observed)
+
+    def decision(self) -> ScaleDecision:
+        return ScaleDecision(
+            self.name,
+            self.pool.tenant,
+            self.current,
+            self.granted,
+            tuple(self.reasons),
+            self.recommendation,
+            self.held,
+            self.observed,
+        )
+
+
+class _Pass:
+    """One allocation: the room left under each ceiling."""
+
+    def __init__(self, shape: Layout) -> None:
+        self.shape = shape
+        self.room = [c.capacity for c in shape.ceilings]
+
+    def grant(self, claim: Claim, units: int) -> None:
+        claim.granted += units
+        room = self.room
+        for i, cost in self.shape.costs[claim.name]:
+            room[i] -= units * cost
+
+    def fits(self, claim: Claim) -> bool:
+        room = self.room
+        return all(room[i] + _EPS >= cost for i, cost in self.shape.costs[claim.name])
+
+    def fill(self, claims: list[Claim]) -> None:
+        """Raise each claim toward its goal, max-min fair under the ceilings."""
+        costs, room = self.shape.costs, self.room
+        need = [0.0] * len(room)
+        active = []
+        for claim in claims:
+            extra = claim.goal - claim.granted
+            if extra > 0:
+                active.append(claim)
+                for i, cost in costs[claim.name]:
+                    need[i] += extra * cost
+        short = {i for i, n in enumerate(need) if n > room[i] + _EPS}
+        bound = []
+        for claim in active:
+            if short and any(i in short for i, _ in costs[claim.name]):
+                bound.append(claim)
+            else:
+                self.grant(claim, claim.goal - claim.granted)
+        for group in self._groups(bound, short):
+            self._water_fill(group)
+
+    def _groups(self, claims: list[Claim], short: set[int]) -> list[list[Claim]]:
+        """Split claims into groups that share no short ceiling (union-find)."""
+        parent: dict[int, int] = {}
+
+        def root(key: int) -> int:
+            while parent.setdefault(key, key) != key:
+                parent[key] = parent[parent[key]]
+                key = parent[key]
+            return key
+
+        keys = {c.name: [i for i, _ in self.shape.costs[c.name] if i in short] for c in claims}
+        for drawn in keys.values():
+            for key in drawn[1:]:
+                parent[root(key)] = root(drawn[0])
+        groups: dict[int, list[Claim]] = {}
+        for claim in claims:
+            groups.setdefault(root(keys[claim.name][0]), []).append(claim)
+        return list(groups.values())
+
+    def _water_fill(self, claims: list[Claim]) -> None:
+        costs, room = self.shape.costs, self.room
+        active = [c for c in claims if self.fits(c)]
+        while active:
+            level = min(c.granted for c in active)
+            lowest = [c for c in active if c.granted == level]
+            step = min(c.goal for c in lowest) - level
+            above = [c.granted for c in active if c.granted > level]
+            if above:
+                step = min(step, min(above) - level)
+            per_step: dict[int, float] = {}
+            for claim in lowest:
+                for i, cost in costs[claim.name]:
+                    per_step[i] = per_step.get(i, 0.0) + cost
+            for i, cost in per_step.items():
+                if cost > 0:
+                    step = min(step, int((room[i] + _EPS) // cost))
+            if step >= 1:
+                for claim in lowest:
+                    self.grant(claim, step)
+            else:
+                lowest.sort(key=lambda c: (c.granted - c.goal, c.name))
+                for claim in lowest:
+                    if self.fits(claim):
+                        self.grant(claim, 1)
+            active = [c for c in active if c.granted < c.goal and self.fits(c)]
+
+
+def allocate(config: Config, claims: list[Claim]) -> None:
+    """Set `granted` on every claim, and add a reason wherever a shared ceiling bound."""
+    shape = layout(config)
+    run = _Pass(shape)
+    by_name = {c.name: c for c in claims}
+    for claim in claims:
+        if claim.held:
+            run.grant(claim, claim.current)
+    tiers = [
+        (tier, [by_name[p] for p in pools if not by_name[p].held]) for tier, pools in shape.tiers
+    ]
+    for _, tier_claims in tiers:
+        for claim in tier_claims:
+            claim.goal = claim.floor
+        run.fill(tier_claims)
+    closed: set[int] = set()
+    for tier, tier_claims in tiers:
+        open_claims = []
+        for claim in tier_claims:
+            claim.goal = claim.want
+            if not closed or closed.isdisjoint(i for i, _ in shape.costs[claim.name]):
+                open_claims.append(claim)
+        run.fill(open_claims)
+        short = [c for c in tier_claims if c.granted < max(c.floor, c.want)]
+        for claim in short:  # explained now: lower tiers have not taken their share yet
+            _explain_shortfall(claim, run, closed, tier)
+        # Strict priority: a shared ceiling that left this tier short gives lower tiers
+        # nothing beyond their floors, even where a cheaper replica would still fit.
+        for claim in short:
+            closed.update(i for i, cost in shape.costs[claim.name] if run.room[i] + _EPS < cost)
+
+
+def _explain_shortfall(claim: Claim, run: _Pass, closed: set[int], tier: str) -> None:
+    target = max(claim.floor, claim.want)
+    args: tuple[object, ...]
+    for i, cost in run.shape.costs[claim.name]:
+        ceiling = run.shape.ceilings[i]
+        if run.room[i] + _EPS >= cost:
+            if i in closed:
+                args = (ceiling.label, tier, target, claim.granted)
+                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
+            continue
+        per = f", {cost:g} {ceiling.unit} a replica" if ceiling.unit != "pods" else ""
+        shared = "" if ceiling.rule == "tenant max_pods" else f", shared by tier ({tier} here)"
+        args = (ceiling.label, per, shared, target, claim.granted)
+        claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
+
+
+_CLOSED = (
+    "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
+)

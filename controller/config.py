@@ -1,0 +1,258 @@
+"""The agentdash.yaml configuration: pydantic models, cross-reference checks, one-line errors.
+
+Every user mistake surfaces as a `ConfigError` whose text names the file, the field path
+(`pools.acme-research.max_replicas`) and what was expected, so the CLI can print it on one line
+and exit 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+NonNegInt = Annotated[int, Field(ge=0)]
+PosInt = Annotated[int, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+
+
+class ConfigError(Exception):
+    """A user mistake in a file: `file: field.path: what was expected`."""
+
+    def __init__(self, source: str, path: str, message: str) -> None:
+        self.source = source
+        self.path = path
+        self.message = message
+        where = f"{source}: {path}" if path else source
+        super().__init__(f"{where}: {message}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusterConfig(_Model):
+    max_pods: PosInt = 100
+    """Hard cap over all pools together (what a ResourceQuota would allow)."""
+
+
+class TierConfig(_Model):
+    priority: int
+    """Higher is served first when a shared ceiling is short."""
+
+
+class TenantConfig(_Model):
+    tier: str
+    daily_token_budget: PosInt | None = None
+    """Tokens a day; none means unlimited."""
+    warn_at: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """Fraction of the budget from which pools may not grow."""
+    hard_cap: bool = True
+    """At 100% of the budget: true scales the tenant's pools to zero, false only stops growth."""
+    max_pods: PosInt | None = None
+
+
+class ControllerConfig(_Model):
+    interval_seconds: PosFloat = 1.0
+
+
+class ProviderConfig(_Model):
+    rpm: PosInt
+    """LLM requests a minute the provider allows, shared by every pool that calls it."""
+
+
+class DeploymentRef(_Model):
+    namespace: str = "default"
+    name: str
+
+
+class QueueRef(_Model):
+    stream: str
+    consumer: str
+    subject: str | None = None
+    """Subject the consumer reads; defaults to `<stream lowercased>.<pool>`."""
+
+
+class ScalingRule(_Model):
+    stabilization_seconds: NonNegFloat
+    max_pods: PosInt
+    period_seconds: PosFloat
+
+
+def _up_default() -> ScalingRule:
+    return ScalingRule(stabilization_seconds=30, max_pods=10, period_seconds=60)
+
+
+def _down_default() -> ScalingRule:
+    return ScalingRule(stabilization_seconds=300, max_pods=5, period_seconds=120)
+
+
+class Behavior(_Model):
+    scale_up: ScalingRule = Field(default_factory=_up_default)
+    scale_down: ScalingRule = Field(default_factory=_down_default)
+
+
+class PoolConfig(_Model):
+    tenant: str
+    deployment: DeploymentRef
+    queue: QueueRef
+    provider: str | None = None
+    rpm_per_replica: NonNegFloat = 0
+    target_lag_per_replica: PosFloat = 1
+    min_replicas: NonNegInt = 0
+    max_replicas: PosInt = 10
+    activation_lag: NonNegInt = 0
+    cooldown_seconds: NonNegFloat = 300
+    concurrency: PosInt = 1
+    cold_start_seconds: NonNegFloat = 20
+    behavior: Behavior = Field(default_factory=Behavior)
+
+
+class Config(_Model):
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    tiers: dict[str, TierConfig]
+    tenants: dict[str, TenantConfig]
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    pools: dict[str, PoolConfig]
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Self:
+        for name, tenant in self.tenants.items():
+            if tenant.tier not in self.tiers:
+                raise _Reference(f"tenants.{name}.tier", tenant.tier, "tier", self.tiers)
+        for name, pool in self.pools.items():
+            if pool.tenant not in self.tenants:
+                raise _Reference(f"pools.{name}.tenant", pool.tenant, "tenant", self.tenants)
+            if pool.provider is not None and pool.provider not in self.providers:
+                raise _Reference(
+                    f"pools.{name}.provider", pool.provider, "provider", self.providers
+                )
+            if pool.min_replicas > pool.max_replicas:
+                raise _Invalid(
+                    f"pools.{name}.min_replicas",
+                    f"expected at most max_replicas ({pool.max_replicas}), got {pool.min_replicas}",
+                )
+        return self
+
+    def subject(self, pool: str) -> str:
+        """The subject a pool's tasks are published on."""
+        queue = self.pools[pool].queue
+        return queue.subject or f"{queue.stream.lower()}.{pool}"
+
+    @cached_property
+    def tier_of(self) -> dict[str, str]:
+        """Tier name per pool."""
+        return {name: self.tenants[p.tenant].tier for name, p in self.pools.items()}
+
+    def tier_priority(self, pool: str) -> int:
+        return self.tiers[self.tier_of[pool]].priority
+
+
+class _Invalid(ValueError):
+    """A semantic error raised from a validator, carrying its own field path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(message)
+
+
+class _Reference(_Invalid):
+    def __init__(self, path: str, value: str, kind: str, known: Mapping[str, Any]) -> None:
+        names = ", ".join(sorted(known)) or "none defined"
+        super().__init__(path, f"expected one of the defined {kind}s ({names}), got {value!r}")
+
+
+def _expectation(error: Mapping[str, Any]) -> str:
+    """Turn one pydantic error into 'expected ..., got ...'."""
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    got = f", got {value!r}" if kind != "missing" else ""
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required field is missing"
+    bounds = {
+        "greater_than": "a number greater than {gt}",
+        "greater_than_equal": "a number >= {ge}",
+        "less_than": "a number less than {lt}",
+        "less_than_equal": "a number <= {le}",
+    }
+    if kind in bounds:
+        numbers = {k: f"{v:g}" if isinstance(v, int | float) else v for k, v in ctx.items()}
+        return "expected " + bounds[kind].format(**numbers) + got
+    names = {
+        "int_type": "an integer",
+        "int_parsing": "an integer",
+        "int_from_float": "a whole number",
+        "float_type": "a number",
+        "float_parsing": "a number",
+        "bool_type": "true or false",
+        "bool_parsing": "true or false",
+        "string_type": "a string",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+        "model_attributes_type": "a mapping",
+        "list_type": "a list",
+    }
+    if kind in names:
+        return f"expected {names[kind]}{got}"
+    message = str(error.get("msg", "invalid value"))
+    return message[0].lower() + message[1:] + got
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def first_error(exc: ValidationError, *, strip: int = 0) -> tuple[str, str]:
+    """The first error of a pydantic ValidationError as (field path, expectation)."""
+    errors = exc.errors(include_url=False)
+    error = errors[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, _Invalid):
+        return cause.path, cause.message
+    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+    message = _expectation(error)
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return _dotted(loc[strip:]), message
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate already-parsed YAML/JSON data."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "expected a mapping at the top level")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        path, message = first_error(exc)
+        raise ConfigError(source, path, message) from None
+
+
+def read_yaml(path: Path | str) -> Any:
+    """Read a YAML (or JSON) file, raising ConfigError for a missing file or bad syntax."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(source, where, f"expected valid YAML: {problem}") from None
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate an agentdash.yaml file."""
+    return parse_config(read_yaml(path), str(path))

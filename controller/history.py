@@ -1,0 +1,116 @@
+"""What the time rules remember: recent recommendations, recent scale steps, last busy time.
+
+The policy only reads a `History`; whoever runs the policy (the live loop, the simulator, a
+test) records into it after each tick, so the policy itself stays a pure function.
+
+The stabilization windows ask for the lowest recommendation in the last `up` seconds and the
+highest in the last `down` seconds, every tick, for every pool. Two monotonic deques answer
+both in O(1) amortised instead of scanning every tick in the window.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from controller.config import Config
+from controller.model import Observations, ScaleDecision
+
+
+@dataclass(slots=True)
+class PoolHistory:
+    up_window: float = 3600.0
+    down_window: float = 3600.0
+    keep_steps: float = 3600.0
+    lows: deque[tuple[float, int]] = field(default_factory=deque)
+    """(time, recommendation), values strictly rising: the front is the window's minimum."""
+    highs: deque[tuple[float, int]] = field(default_factory=deque)
+    """(time, recommendation), values strictly falling: the front is the window's maximum."""
+    steps: deque[tuple[float, int]] = field(default_factory=deque)
+    """(time, replicas added (+) or removed (-)) per actuated change, newest last."""
+    busy_at: float | None = None
+    """Last time the pool had lag; before any, when we started watching it."""
+
+    def recommend(self, now: float, value: int) -> None:
+        lows, highs = self.lows, self.highs
+        while lows and lows[-1][1] >= value:
+            lows.pop()
+        lows.append((now, value))
+        while highs and highs[-1][1] <= value:
+            highs.pop()
+        highs.append((now, value))
+        while lows and lows[0][0] <= now - self.up_window:
+            lows.popleft()
+        while highs and highs[0][0] <= now - self.down_window:
+            highs.popleft()
+
+    def lowest_since(self, since: float) -> int | None:
+        for t, value in self.lows:
+            if t > since:
+                return value
+        return None
+
+    def highest_since(self, since: float) -> int | None:
+        for t, value in self.highs:
+            if t > since:
+                return value
+        return None
+
+    def step(self, now: float, delta: int) -> None:
+        self.steps.append((now, delta))
+        while self.steps and self.steps[0][0] <= now - self.keep_steps:
+            self.steps.popleft()
+
+    def added_since(self, since: float) -> int:
+        total = 0
+        for t, delta in self.steps:
+            if t > since and delta > 0:
+                total += delta
+        return total
+
+    def removed_since(self, since: float) -> int:
+        total = 0
+        for t, delta in self.steps:
+            if t > since and delta < 0:
+                total -= delta
+        return total
+
+
+@dataclass(slots=True)
+class History:
+    config: Config | None = None
+    """Gives each pool its window lengths; without it, everything is kept an hour."""
+    pools: dict[str, PoolHistory] = field(default_factory=dict)
+
+    def get(self, pool: str) -> PoolHistory | None:
+        return self.pools.get(pool)
+
+    def pool(self, name: str, now: float) -> PoolHistory:
+        entry = self.pools.get(name)
+        if entry is None:
+            entry = self.pools[name] = PoolHistory(busy_at=now)
+            pool = self.config.pools.get(name) if self.config is not None else None
+            if pool is not None:
+                up, down = pool.behavior.scale_up, pool.behavior.scale_down
+                entry.up_window = up.stabilization_seconds
+                entry.down_window = down.stabilization_seconds
+                entry.keep_steps = max(up.period_seconds, down.period_seconds)
+        return entry
+
+    def record_tick(
+        self, decisions: Iterable[ScaleDecision], observations: Observations, now: float
+    ) -> None:
+        """Remember this tick's recommendations and which pools were busy."""
+        for decision in decisions:
+            observed = observations.pools.get(decision.pool)
+            if observed is None or observed.stale is not None:
+                continue
+            entry = self.pool(decision.pool, now)
+            entry.recommend(now, decision.recommendation)
+            if observed.lag > 0:
+                entry.busy_at = now
+
+    def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
+        """Remember an actuated change, for the rate policies."""
+        self.pool(pool, now).step(now, new - old)

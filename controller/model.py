@@ -1,0 +1,116 @@
+"""Plain values that flow through the brain: what was observed, what operators said, what was
+decided. Dataclasses inside; pydantic only at the edges (config, files, the wire)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+@dataclass(frozen=True, slots=True)
+class PoolObservation:
+    """One pool at one moment, as the sources saw it."""
+
+    pending: int
+    ack_pending: int
+    replicas: int
+    ready: int = 0
+    arrival_rate: float | None = None
+    """Tasks a second arriving on the pool's subject, if known."""
+    mean_task_seconds: float | None = None
+    """Mean time one task takes to work, if known."""
+    stale: str | None = None
+    """Why this pool's data cannot be trusted now; a stale pool holds its replicas."""
+
+    @property
+    def lag(self) -> int:
+        """What KEDA's nats-jetstream scaler calls lag: not yet delivered + not yet acked."""
+        return self.pending + self.ack_pending
+
+
+@dataclass(frozen=True, slots=True)
+class Observations:
+    pools: Mapping[str, PoolObservation]
+    tokens_today: Mapping[str, int] = field(default_factory=dict)
+    """Tokens used today per tenant; a tenant absent here has unknown usage."""
+    stale_tokens: Mapping[str, str] = field(default_factory=dict)
+    """Tenants whose usage is the last known value, and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """An operator's warm-pool floor for one pool."""
+
+    replicas: int
+    until: float | None = None
+    """Expiry (epoch seconds); none pins until unpinned."""
+    by: str | None = None
+
+    def active(self, now: float) -> bool:
+        return self.until is None or now < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What operators said. Persisted by the loop; read by the policy."""
+
+    pins: Mapping[str, Pin] = field(default_factory=dict)
+    paused_tenants: frozenset[str] = frozenset()
+    paused: bool = False
+    """The whole controller holds replicas where they are (the loop's concern)."""
+    dry_run: bool = False
+    """Decide and report, never actuate (the loop's concern)."""
+
+
+class Reason(NamedTuple):
+    """One rule that shaped a decision, with the numbers it used.
+
+    The text is a `str.format` template and its arguments, formatted only when read: a pass
+    over a thousand pools builds every reason, but a person reads a handful of them.
+    """
+
+    rule: str
+    template: str
+    args: tuple[object, ...] = ()
+
+    @property
+    def detail(self) -> str:
+        return self.template.format(*self.args) if self.args else self.template
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "detail": self.detail}
+
+
+class ScaleDecision(NamedTuple):
+    """What the policy decided for one pool, and why (reasons in the order they applied)."""
+
+    pool: str
+    tenant: str
+    current: int
+    desired: int
+    reasons: tuple[Reason, ...]
+    recommendation: int = 0
+    """The pool's own target before time rules and shared ceilings (kept in history)."""
+    held: bool = False
+    """The data could not be trusted: leave the pool exactly as it is."""
+    observed: bool = True
+    """False when no observation existed at all: current is unknown, not zero."""
+
+    @property
+    def main_reason(self) -> Reason:
+        """The last rule that bound: the one a person asks about first."""
+        return self.reasons[-1]
+
+    @property
+    def changes(self) -> bool:
+        return not self.held and self.desired != self.current
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "pool": self.pool,
+            "tenant": self.tenant,
+            "current": self.current if self.observed else None,
+            "desired": self.desired if self.observed else None,
+            "reasons": [r.as_dict() for r in self.reasons],
+        }

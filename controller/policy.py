@@ -1,0 +1,202 @@
+"""The scaling policy: observations + config + overrides (+ history) -> decisions with reasons.
+
+Pure: no I/O and no clock; `now` is an argument, so the live loop, the tests and the simulator
+run exactly this code. Per pool, in order:
+
+1. lag = pending + ack_pending;
+2. demand = ceil(lag / target_lag_per_replica) (0 from zero while lag <= activation_lag), or
+   the arrival rate x mean task time / concurrency (Little's law) when that is larger;
+3. floor = max(min_replicas, operator pin); a paused tenant gets 0;
+4. token budget: exhausted with hard_cap -> 0; past warn_at -> no growth beyond current;
+5. max_replicas, then the shared ceilings (provider rpm, tenant max_pods, cluster max_pods),
+   served by tier priority (controller.allocation);
+6. with history only: cooldown before zero, stabilization windows and rate policies, like the
+   HPA. These act on the pool's own recommendation, before the shared ceilings, so the
+   ceilings stay hard.
+"""
+
+from __future__ import annotations
+
+import math
+
+from controller.allocation import Claim, allocate
+from controller.config import Config, PoolConfig
+from controller.history import History, PoolHistory
+from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
+
+NO_OVERRIDES = Overrides()
+
+
+def decide(
+    config: Config,
+    observations: Observations,
+    overrides: Overrides = NO_OVERRIDES,
+    history: History | None = None,
+    now: float = 0.0,
+) -> list[ScaleDecision]:
+    """One decision per configured pool, in config order."""
+    claims = [
+        _claim(name, pool, config, observations, overrides, history, now)
+        for name, pool in config.pools.items()
+    ]
+    allocate(config, claims)
+    return [claim.decision() for claim in claims]
+
+
+def _claim(
+    name: str,
+    pool: PoolConfig,
+    config: Config,
+    observations: Observations,
+    overrides: Overrides,
+    history: History | None,
+    now: float,
+) -> Claim:
+    obs = observations.pools.get(name)
+    if obs is None:
+        return Claim.hold(name, pool, 0, False, Reason("no observation", _NO_DATA))
+    current = obs.replicas
+    if obs.stale is not None:
+        reason = Reason("stale", "{}: holding {} replicas", (obs.stale, current))
+        return Claim.hold(name, pool, current, True, reason)
+
+    reasons: list[Reason] = []
+    args: tuple[object, ...]
+    lag = obs.pending + obs.ack_pending
+    if pool.tenant in overrides.paused_tenants:
+        reasons.append(Reason("paused", _PAUSED, (pool.tenant, lag)))
+        return Claim(name, pool, current, 0, 0, 0, reasons)
+
+    want = _demand(pool, obs, lag, current, reasons)
+
+    floor = pool.min_replicas
+    pin = overrides.pins.get(name)
+    if pin is not None and pin.active(now) and pin.replicas > floor:
+        floor = pin.replicas
+        if floor > want:
+            who = f" by {pin.by}" if pin.by else ""
+            until = f" until {pin.until:g}" if pin.until is not None else ""
+            reasons.append(Reason("pin", "pinned warm at {}{}{}: {} -> {}",
+                                  (floor, who, until, want, floor)))  # fmt: skip
+    elif floor > want:
+        reasons.append(Reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
+
+    tenant = config.tenants[pool.tenant]
+    budget = tenant.daily_token_budget
+    used = observations.tokens_today.get(pool.tenant) if budget is not None else None
+    if budget is not None and used is not None:
+        stale = observations.stale_tokens.get(pool.tenant)
+        note = f" (last known; {stale})" if stale else ""
+        if used >= budget and tenant.hard_cap:
+            args = (pool.tenant, used, budget, note, lag)
+            reasons.append(Reason("budget exhausted", _EXHAUSTED, args))
+            return Claim(name, pool, current, 0, 0, 0, reasons)
+        if used >= tenant.warn_at * budget:
+            cap = max(current, floor)
+            if want > cap:
+                args = (pool.tenant, used, budget, note, tenant.warn_at, cap, want, cap)
+                reasons.append(Reason("budget warning", _WARNING, args))
+                want = cap
+
+    limit = pool.max_replicas
+    if want > limit or floor > limit:
+        args = (limit, max(want, floor), limit)
+        reasons.append(Reason("max_replicas", "max_replicas {}: {} -> {}", args))
+        want = min(want, limit)
+        floor = min(floor, limit)
+    recommendation = want if want > floor else floor
+
+    past = history.get(name) if history is not None else None
+    if past is None:
+        return Claim(name, pool, current, floor, recommendation, recommendation, reasons)
+    target = _time_rules(pool, past, current, recommendation, now, reasons)
+    floor = target if target > recommendation else min(floor, target)
+    return Claim(name, pool, current, floor, target, recommendation, reasons)
+
+
+_NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
+_PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
+_EXHAUSTED = (
+    "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
+)
+_WARNING = (
+    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}): no growth beyond {}, {} -> {}"
+)
+_DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"
+_ARRIVAL = (
+    "arrivals {:.2f}/s x {:.1f} s a task / concurrency {} -> {} busy (Little's law), "
+    "served before a backlog builds"
+)
+
+
+def _demand(
+    pool: PoolConfig, obs: PoolObservation, lag: int, current: int, reasons: list[Reason]
+) -> int:
+    args: tuple[object, ...]
+    if current == 0 and lag <= pool.activation_lag:
+        args = (lag, pool.activation_lag)
+        reasons.append(Reason("demand", "lag {} <= activation_lag {}: stay at zero", args))
+        return 0
+    demand = math.ceil(lag / pool.target_lag_per_replica)
+    args = (lag, obs.pending, obs.ack_pending, pool.target_lag_per_replica, demand)
+    reasons.append(Reason("demand", _DEMAND, args))
+    rate, seconds = obs.arrival_rate, obs.mean_task_seconds
+    if rate and seconds:
+        steady = math.ceil(rate * seconds / pool.concurrency - 1e-9)
+        if steady > demand:
+            args = (rate, seconds, pool.concurrency, steady)
+            reasons.append(Reason("arrival", _ARRIVAL, args))
+            demand = steady
+    return demand
+
+
+def _time_rules(
+    pool: PoolConfig,
+    past: PoolHistory,
+    current: int,
+    target: int,
+    now: float,
+    reasons: list[Reason],
+) -> int:
+    """Cooldown, stabilization and rate policies on the pool's own recommendation."""
+    args: tuple[object, ...]
+    if target == 0 and current > 0:
+        idle = now - (past.busy_at if past.busy_at is not None else now)
+        if idle < pool.cooldown_seconds:
+            args = (idle, pool.cooldown_seconds)
+            reasons.append(Reason("cooldown", "idle {:.0f} s of cooldown {:g} s: keep 1", args))
+            target = 1
+
+    up, down = pool.behavior.scale_up, pool.behavior.scale_down
+    desired = target
+    if target > current > 0:
+        lowest = past.lowest_since(now - up.stabilization_seconds)
+        if lowest is not None and lowest < target:
+            desired = max(current, lowest)
+            args = (up.stabilization_seconds, lowest, target, desired)
+            reasons.append(Reason("stabilization", _LOWEST, args))
+    elif target < current:
+        highest = past.highest_since(now - down.stabilization_seconds)
+        if highest is not None and highest > target:
+            desired = min(current, highest)
+            args = (down.stabilization_seconds, highest, target, desired)
+            reasons.append(Reason("stabilization", _HIGHEST, args))
+
+    if desired > current:
+        room = max(0, up.max_pods - past.added_since(now - up.period_seconds))
+        if desired > current + room:
+            args = (up.max_pods, "added", up.period_seconds, up.max_pods - room, desired)
+            desired = current + room
+            reasons.append(Reason("rate limit", _RATE, (*args, desired)))
+    elif desired < current:
+        room = max(0, down.max_pods - past.removed_since(now - down.period_seconds))
+        if desired < current - room:
+            args = (down.max_pods, "removed", down.period_seconds, down.max_pods - room, desired)
+            desired = current - room
+            reasons.append(Reason("rate limit", _RATE, (*args, desired)))
+    return desired
+
+
+_LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
+_HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
+_RATE = "at most {} pods {} per {:g} s ({} already): {} -> {}"

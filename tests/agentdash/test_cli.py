@@ -1,0 +1,92 @@
+"""The `agentdash` command as a user runs it: real process, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "agentdash.yaml"
+OBSERVATIONS = ROOT / "examples" / "observations.json"
+AGENTDASH = shutil.which("agentdash", path=str(Path(sys.executable).parent)) or "agentdash"
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AGENTDASH, *map(str, args)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_check_config_summarises_a_good_file() -> None:
+    result = run("check-config", EXAMPLE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{EXAMPLE}: OK: 5 pools, 3 tenants, 3 tiers")
+    assert "enterprise (1000), growth (500), starter (100)" in result.stdout
+    assert "acme-research" in result.stdout
+    assert "note: pools may want up to 36 pods but cluster.max_pods is 24" in result.stdout
+
+
+def test_check_config_refuses_a_bad_file_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "agentdash.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("max_replicas: 10", "max_replicas: ten", 1))
+    result = run("check-config", bad)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"agentdash: {bad}: pools.acme-research.max_replicas: expected an integer, got 'ten'\n"
+    )
+
+
+def test_plan_prints_decisions_in_config_order() -> None:
+    result = run("plan", "--config", EXAMPLE, "--observations", OBSERVATIONS)
+    assert result.returncode == 0, result.stderr
+    decisions = json.loads(result.stdout)["decisions"]
+    assert [d["pool"] for d in decisions] == [
+        "acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize",
+    ]  # fmt: skip
+    first = decisions[0]
+    assert (first["tenant"], first["current"], first["desired"]) == ("acme", 2, 10)
+    assert first["reasons"][0]["rule"] == "demand"
+    assert first["reasons"][-1] == {"rule": "max_replicas", "detail": "max_replicas 10: 23 -> 10"}
+    starter = decisions[-1]
+    assert starter["desired"] == 0
+    assert starter["reasons"][-1]["rule"] == "provider rpm"
+
+
+def test_plan_leaves_an_unobserved_pool_alone(tmp_path: Path) -> None:
+    observations = tmp_path / "obs.json"
+    observations.write_text(json.dumps({"pools": {"acme-research": {"pending": 1, "replicas": 1}}}))
+    result = run("plan", "--config", EXAMPLE, "--observations", observations)
+    assert result.returncode == 0, result.stderr
+    support = json.loads(result.stdout)["decisions"][1]
+    assert (support["current"], support["desired"]) == (None, None)
+    assert support["reasons"][0]["rule"] == "no observation"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", ": line 1 column 2: expected valid JSON: "),
+        ('{"pools": {"nope": {"pending": 1, "replicas": 0}}}',
+         ": pools.nope: expected a name from the config"),
+        ('{"pools": {"acme-research": {"pending": -1, "replicas": 0}}}',
+         ": pools.acme-research.pending: expected a number >= 0, got -1"),
+        ('{"pools": {}, "paused_tenants": ["umbrella"]}',
+         ": paused_tenants.0: expected a name from the config"),
+    ],
+)  # fmt: skip
+def test_plan_refuses_bad_observations_in_one_line(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    observations = tmp_path / "obs.json"
+    observations.write_text(content)
+    result = run("plan", "--config", EXAMPLE, "--observations", observations)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"agentdash: {observations}{expected}")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr

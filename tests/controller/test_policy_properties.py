@@ -1,0 +1,148 @@
+"""Properties of the policy over random fleets (hypothesis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller.config import Config
+from controller.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
+from controller.policy import decide
+from tests.factories import config, pool
+
+SHARED = ("cluster max_pods", "provider rpm")
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> tuple[Config, Observations, Overrides]:
+    tenant_names = [f"t{i}" for i in range(draw(st.integers(1, 4)))]
+    tenants = {
+        t: {
+            "tier": draw(st.sampled_from(["enterprise", "growth", "starter"])),
+            "max_pods": draw(st.none() | st.integers(1, 20)),
+            "daily_token_budget": draw(st.none() | st.integers(1000, 5000)),
+            "hard_cap": draw(st.booleans()),
+        }
+        for t in tenant_names
+    }
+    pools: dict[str, dict[str, Any]] = {}
+    for i in range(draw(st.integers(1, 8))):
+        low = draw(st.integers(0, 3))
+        pools[f"p{i}"] = pool(
+            draw(st.sampled_from(tenant_names)),
+            provider=draw(st.sampled_from([None, "openai", "anthropic"])),
+            rpm_per_replica=draw(st.integers(0, 60)),
+            min_replicas=low,
+            max_replicas=draw(st.integers(max(low, 1), 15)),
+            target_lag_per_replica=draw(st.integers(1, 5)),
+            activation_lag=draw(st.integers(0, 3)),
+        )
+    cfg = config(
+        pools,
+        tenants,
+        max_pods=draw(st.integers(1, 40)),
+        providers={
+            "openai": {"rpm": draw(st.integers(10, 500))},
+            "anthropic": {"rpm": draw(st.integers(10, 500))},
+        },
+    )
+    observations = Observations(
+        pools={
+            name: PoolObservation(
+                draw(st.integers(0, 60)), draw(st.integers(0, 10)), draw(st.integers(0, 15))
+            )
+            for name in pools
+        },
+        tokens_today={t: draw(st.integers(0, 6000)) for t in tenant_names},
+    )
+    overrides = Overrides(
+        pins={p: Pin(draw(st.integers(0, 6))) for p in draw(st.sets(st.sampled_from(list(pools))))},
+        paused_tenants=frozenset(draw(st.sets(st.sampled_from(tenant_names)))),
+    )
+    return cfg, observations, overrides
+
+
+def ceilings(cfg: Config) -> list[tuple[str, float, dict[str, float]]]:
+    """(name, capacity, cost a replica per pool) for every shared or tenant ceiling."""
+    found = [("cluster", float(cfg.cluster.max_pods), {p: 1.0 for p in cfg.pools})]
+    for name, tenant in cfg.tenants.items():
+        if tenant.max_pods is not None:
+            members = {p: 1.0 for p, c in cfg.pools.items() if c.tenant == name}
+            found.append((f"tenant {name}", float(tenant.max_pods), members))
+    for name, provider in cfg.providers.items():
+        members = {
+            p: c.rpm_per_replica
+            for p, c in cfg.pools.items()
+            if c.provider == name and c.rpm_per_replica > 0
+        }
+        found.append((f"provider {name}", float(provider.rpm), members))
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(fleets())
+def test_no_ceiling_is_ever_exceeded(fleet: tuple[Config, Observations, Overrides]) -> None:
+    cfg, observations, overrides = fleet
+    decisions = decide(cfg, observations, overrides)
+    for d in decisions:  # every shortfall says which ceiling caused it
+        if d.desired < d.recommendation:
+            assert d.main_reason.rule in (*SHARED, "tenant max_pods"), d.reasons
+    desired = {d.pool: d.desired for d in decisions}
+    for pool_name, d in desired.items():
+        assert 0 <= d <= cfg.pools[pool_name].max_replicas
+    for name, capacity, cost in ceilings(cfg):
+        used = sum(desired[p] * c for p, c in cost.items())
+        assert used <= capacity + 1e-9, name
+
+
+def floor_of(cfg: Config, d: ScaleDecision, obs: Observations, overrides: Overrides) -> int:
+    pool_cfg = cfg.pools[d.pool]
+    tenant = cfg.tenants[pool_cfg.tenant]
+    if pool_cfg.tenant in overrides.paused_tenants:
+        return 0
+    used = obs.tokens_today.get(pool_cfg.tenant, 0)
+    if tenant.daily_token_budget and tenant.hard_cap and used >= tenant.daily_token_budget:
+        return 0
+    pin = overrides.pins.get(d.pool)
+    floor = max(pool_cfg.min_replicas, pin.replicas if pin else 0)
+    return min(floor, pool_cfg.max_replicas)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fleets())
+def test_a_lower_tier_gets_no_more_than_its_floor_while_a_higher_tier_is_short(
+    fleet: tuple[Config, Observations, Overrides],
+) -> None:
+    cfg, observations, overrides = fleet
+    decisions = decide(cfg, observations, overrides)
+    for short in decisions:
+        bound = {r.rule for r in short.reasons} & set(SHARED)
+        for rule in bound:
+            for other in decisions:
+                if cfg.tier_priority(other.pool) >= cfg.tier_priority(short.pool):
+                    continue
+                if rule == "provider rpm":
+                    mine = cfg.pools[short.pool]
+                    theirs = cfg.pools[other.pool]
+                    if theirs.provider != mine.provider or theirs.rpm_per_replica == 0:
+                        continue
+                assert other.desired <= floor_of(cfg, other, observations, overrides), (
+                    f"{other.pool} grew while higher-tier {short.pool} was short of {rule}"
+                )
+
+
+@settings(max_examples=100, deadline=None)
+@given(fleets())
+def test_decisions_are_deterministic_whatever_the_input_order(
+    fleet: tuple[Config, Observations, Overrides],
+) -> None:
+    cfg, observations, overrides = fleet
+    first = decide(cfg, observations, overrides)
+    shuffled = Observations(
+        pools=dict(reversed(list(observations.pools.items()))),
+        tokens_today=dict(reversed(list(observations.tokens_today.items()))),
+    )
+    assert decide(cfg, shuffled, overrides) == first
+    assert decide(cfg, observations, overrides) == first

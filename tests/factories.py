@@ -1,0 +1,59 @@
+"""Small builders so each test states only what matters to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.config import Config, parse_config
+from controller.model import Observations, PoolObservation
+
+TIERS = {
+    "enterprise": {"priority": 1000},
+    "growth": {"priority": 500},
+    "starter": {"priority": 100},
+}
+
+
+def pool(tenant: str, **fields: Any) -> dict[str, Any]:
+    """A pool's config; by default 1 lag per replica, 0..10 replicas."""
+    return {
+        "tenant": tenant,
+        "deployment": {"namespace": "agents", "name": fields.pop("name", tenant)},
+        "queue": {"stream": "AGENT_TASKS", "consumer": fields.pop("consumer", tenant)},
+        "target_lag_per_replica": 1,
+        **fields,
+    }
+
+
+def config(
+    pools: dict[str, dict[str, Any]],
+    tenants: dict[str, dict[str, Any]] | None = None,
+    *,
+    max_pods: int = 1000,
+    providers: dict[str, dict[str, Any]] | None = None,
+    interval: float = 1.0,
+) -> Config:
+    """A valid config; tenants default to one per pool's tenant name, in the enterprise tier."""
+    if tenants is None:
+        tenants = {p["tenant"]: {"tier": "enterprise"} for p in pools.values()}
+    return parse_config(
+        {
+            "cluster": {"max_pods": max_pods},
+            "tiers": TIERS,
+            "tenants": tenants,
+            "controller": {"interval_seconds": interval},
+            "providers": providers or {},
+            "pools": pools,
+        }
+    )
+
+
+def observe(tokens: dict[str, int] | None = None, **pools: tuple[int, int, int]) -> Observations:
+    """Observations from `pool=(pending, ack_pending, replicas)`; pool names use _ for -."""
+    return Observations(
+        pools={
+            name.replace("_", "-"): PoolObservation(pending, ack, replicas, replicas)
+            for name, (pending, ack, replicas) in pools.items()
+        },
+        tokens_today=tokens or {},
+    )
