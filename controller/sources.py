@@ -1,0 +1,70 @@
+"""The interfaces the loop is built on: where lag, token usage and replicas come from, and
+what scales. The loop does not care which implementation it has."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    pending: int
+    ack_pending: int
+    arrival_rate: float | None = None
+    """Tasks a second reaching the pool's subject, if measured."""
+    stale: str | None = None
+    """Why this pool's queue could not be read (the others may be fine)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    tokens_today: Mapping[str, int]
+    mean_task_seconds: Mapping[str, float] = field(default_factory=dict)
+    """Per pool, from the workers' reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    name: str
+    pool: str
+    phase: str
+    """Pending (starting), Running, Terminating."""
+    ready: bool
+    started_at: float
+    task: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolState:
+    replicas: int
+    ready: int
+    pods: tuple[Pod, ...] = ()
+
+
+class SourceError(Exception):
+    """A source could not answer; the pools it feeds go stale, never down."""
+
+
+class LagSource(Protocol):
+    async def read(self, pools: Collection[str] | None = None) -> Mapping[str, QueueStats]:
+        """Lag per pool (all, or just `pools`). Raises SourceError when the queue is
+        unreachable."""
+        ...
+
+    def watch_idle(self, idle: set[str], wake: Callable[[str], None]) -> None:
+        """Call `wake(pool)` as soon as a task reaches one of the `idle` pools."""
+        ...
+
+
+class UsageSource(Protocol):
+    def usage(self, now: float) -> Usage: ...
+
+
+class Actuator(Protocol):
+    async def observe(self) -> Mapping[str, PoolState]:
+        """Replicas per pool. Raises SourceError when the cluster cannot be read."""
+        ...
+
+    async def scale(self, pool: str, replicas: int) -> None: ...

@@ -1,0 +1,85 @@
+"""Token usage from the workers: each finished task publishes one usage report on NATS.
+
+`agentdash.usage.<tenant>` carries `{"tenant", "pool", "tokens", "work_s"}`. Tokens are summed
+per tenant per UTC day; the mean task time per pool (for Little's law) is a moving average.
+A Prometheus source can stand in for this one (same `usage(now)` interface).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from controller.config import Config
+from controller.sources import Usage
+
+USAGE_SUBJECT = "agentdash.usage"
+DAY_S = 86400.0
+SMOOTHING = 0.2
+"""Weight of the newest task in the moving mean of task time."""
+
+
+class UsageReport(BaseModel):
+    """What a worker publishes when a task is done (crosses a process boundary: validated)."""
+
+    model_config = ConfigDict(extra="ignore")
+    tenant: str
+    pool: str
+    tokens: int = Field(ge=0)
+    work_s: float = Field(ge=0)
+    task: str = ""
+
+
+class TokenLedger:
+    """Tokens per tenant per UTC day, and mean task time per pool. No I/O."""
+
+    def __init__(self, config: Config) -> None:
+        self._tenants = list(config.tenants)
+        self._day = -1
+        self._tokens: dict[str, int] = {}
+        self._mean: dict[str, float] = {}
+
+    def add(self, report: UsageReport, now: float) -> None:
+        self._roll(now)
+        self._tokens[report.tenant] = self._tokens.get(report.tenant, 0) + report.tokens
+        old = self._mean.get(report.pool)
+        new = report.work_s
+        self._mean[report.pool] = new if old is None else old + SMOOTHING * (new - old)
+
+    def usage(self, now: float) -> Usage:
+        self._roll(now)
+        tokens = {t: self._tokens.get(t, 0) for t in self._tenants}
+        return Usage(tokens, dict(self._mean))
+
+    def _roll(self, now: float) -> None:
+        day = int(now // DAY_S)
+        if day != self._day:
+            self._day = day
+            self._tokens = {}
+
+
+class NatsUsageSource:
+    def __init__(self, nc: Client, config: Config, clock: Any) -> None:
+        self._nc = nc
+        self._clock = clock
+        self.ledger = TokenLedger(config)
+        self._sub: Any = None
+        self.rejected = 0
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(f"{USAGE_SUBJECT}.>", cb=self._on_report)
+
+    async def _on_report(self, msg: Msg) -> None:
+        try:
+            report = UsageReport.model_validate(json.loads(msg.data))
+        except (ValueError, ValidationError):
+            self.rejected += 1
+            return
+        self.ledger.add(report, self._clock())
+
+    def usage(self, now: float) -> Usage:
+        return self.ledger.usage(now)

@@ -1,0 +1,36 @@
+"""Shared fixtures: a real nats-server with JetStream per test, on a free port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from tests.support import FakeClock
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats").start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()

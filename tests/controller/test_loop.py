@@ -1,0 +1,130 @@
+"""The reconcile loop on a real NATS JetStream with the simulated cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from controller.config import Config
+from controller.events import HealthEvent, ScaleEvent
+from controller.jetstream import JetStreamLagSource, ensure_queues
+from controller.loop import Reconciler
+from controller.simcluster import SimulatedCluster
+from controller.usage import TokenLedger
+from tests.factories import config, pool
+from tests.support import FakeClock, eventually
+
+BEHAVIOR = {
+    "scale_up": {"stabilization_seconds": 0, "max_pods": 4, "period_seconds": 10},
+    "scale_down": {"stabilization_seconds": 20, "max_pods": 2, "period_seconds": 10},
+}
+
+
+def fleet(**fields: Any) -> Config:
+    fields = {"max_replicas": 10, "cooldown_seconds": 60, "cold_start_seconds": 0, **fields}
+    return config({"research": pool("acme", behavior=BEHAVIOR, **fields)})
+
+
+async def make_loop(nc: Client, cfg: Config, clock: Any) -> tuple[Reconciler, SimulatedCluster]:
+    await ensure_queues(nc, cfg)
+    lag = JetStreamLagSource(nc, cfg, clock=clock)
+    await lag.start()
+    cluster = SimulatedCluster(cfg, clock=clock)
+    return Reconciler(cfg, lag, TokenLedger(cfg), cluster, clock=clock), cluster
+
+
+async def publish(nc: Client, subject: str, n: int) -> None:
+    for i in range(n):
+        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
+
+
+async def test_the_first_task_wakes_an_idle_pool_without_waiting_for_a_tick(nc: Client) -> None:
+    cfg = config({"research": pool("acme")}, interval=3600.0)  # a tick an hour: only a wake-up
+    loop, cluster = await make_loop(nc, cfg, clock=lambda: 0.0)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(loop.run(stop))
+    await eventually(lambda: loop.decisions != {})  # the first tick: nothing to do
+    assert cluster.scale_calls == []
+    await publish(nc, cfg.subject("research"), 1)
+    await eventually(lambda: cluster.scale_calls != [], timeout=5)
+    assert cluster.scale_calls[0][1:] == ("research", 1)
+    stop.set()
+    await runner
+    await cluster.close()
+
+
+async def test_a_burst_rises_within_limits_and_falls_to_zero_after_cooldown(
+    nc: Client, clock: FakeClock
+) -> None:
+    cfg = fleet()
+    loop, cluster = await make_loop(nc, cfg, clock)
+    events = loop.bus.subscribe()
+    await publish(nc, cfg.subject("research"), 30)
+    seen = []
+    for _ in range(4):
+        (d,) = await loop.tick()
+        seen.append(d.desired)
+        clock.advance(5)
+    assert seen == [4, 4, 8, 8]  # 4 pods per 10 s, from zero at once
+
+    worker = await nc.jetstream().pull_subscribe_bind("research", "AGENT_TASKS")
+    for msg in await worker.fetch(30, timeout=2):
+        await msg.ack()
+    await nc.flush()
+    replicas = []
+    for _ in range(40):
+        clock.advance(5)
+        (d,) = await loop.tick()
+        replicas.append(d.desired)
+    assert replicas[-1] == 0
+    ups = [e for e in _drain(events) if isinstance(e, ScaleEvent)]
+    assert all(e.new - e.old <= 4 for e in ups)
+    assert all(e.old - e.new <= 2 for e in ups)
+    last_busy = 15  # the fourth tick, the last that saw lag (seconds from the first)
+    zero_at = 20 + 5 * (replicas.index(0) + 1)
+    assert zero_at - last_busy >= 60  # the cooldown held the last replica
+    assert replicas[replicas.index(0) - 1] == 1
+    assert ups[-1].reasons[-1].rule in ("rate limit", "demand", "cooldown", "stabilization")
+    await cluster.close()
+
+
+async def test_nats_dying_holds_replicas_and_the_loop_recovers(
+    nats_server: NatsServer, nc: Client, clock: FakeClock
+) -> None:
+    cfg = fleet()
+    loop, cluster = await make_loop(nc, cfg, clock)
+    events = loop.bus.subscribe()
+    await publish(nc, cfg.subject("research"), 6)
+    (d,) = await loop.tick()
+    assert d.desired == 4
+
+    nats_server.stop()
+    await eventually(lambda: not nc.is_connected)
+    for _ in range(20):  # long past every window: still nothing scales down
+        clock.advance(30)
+        (d,) = await loop.tick()
+        assert (d.current, d.desired) == (4, 4)
+        assert d.main_reason.rule == "stale"
+    assert "queue" in loop.problems
+    assert cluster.scale_calls[-1][2] == 4
+
+    nats_server.start()
+    await eventually(lambda: nc.is_connected, timeout=15)
+    clock.advance(1)
+    (d,) = await loop.tick()
+    assert loop.problems == {}
+    assert d.main_reason.rule != "stale"
+    health = [e for e in _drain(events) if isinstance(e, HealthEvent)]
+    assert [(e.source, e.ok) for e in health] == [("queue", False), ("queue", True)]
+    await cluster.close()
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

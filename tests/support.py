@@ -1,0 +1,30 @@
+"""Test support: an injected clock, and polling with a deadline instead of sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class FakeClock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll `check` until it holds, with a deadline (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout:g} s")
+        await asyncio.sleep(0.005)
