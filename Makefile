@@ -13,8 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/agentdash check-config examples/agentdash.yaml
-	$(BIN)/agentdash plan --config examples/agentdash.yaml --observations examples/observations.json
+	$(BIN)/agentdash demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.set_defaults(run=_plan)
 
     from agentdash import simulate
+    from agentdash.demo import command as demo
 
+    demo.add_parser(commands)
     simulate.add_parser(commands)
     return parser
 

@@ -8,6 +8,7 @@ A Prometheus source can stand in for this one (same `usage(now)` interface).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from nats.aio.client import Client
@@ -49,6 +50,13 @@ class TokenLedger:
         old = self._mean.get(report.pool)
         new = report.work_s
         self._mean[report.pool] = new if old is None else old + SMOOTHING * (new - old)
+
+    def preload(self, tokens: Mapping[str, int], now: float) -> None:
+        """Tokens already used today before we started counting (a restart, or the demo)."""
+        self._roll(now)
+        for tenant, used in tokens.items():
+            if tenant in self._tenants:
+                self._tokens[tenant] = self._tokens.get(tenant, 0) + used
 
     def usage(self, now: float) -> Usage:
         self._roll(now)

@@ -1,0 +1,1 @@
+"""`agentdash demo`: the whole system on one machine, with nothing installed."""

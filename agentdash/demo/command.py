@@ -1,0 +1,126 @@
+"""`agentdash demo`: start the embedded fleet and watch it scale.
+
+    agentdash demo                                     live, until Ctrl-C
+    agentdash demo --headless --duration 60 --events out.jsonl [--drain]
+
+Headless, it writes one JSON object per line to --events: each scale event, then a summary
+(published, completed, lost, redelivered, peak replicas, scale events). Exit 0 on SIGINT or
+SIGTERM too, and no nats-server is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary, load_demo_config
+from controller.events import ScaleEvent
+
+POLL_S = 0.2
+
+
+def add_parser(commands: Any) -> None:
+    demo: argparse.ArgumentParser = commands.add_parser(
+        "demo", help="run an embedded fleet (NATS, simulated cluster, workload) and watch it"
+    )
+    demo.add_argument("--headless", action="store_true", help="no screen: log lines and --events")
+    demo.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="seconds of workload (headless default 60; live: repeat until Ctrl-C)",
+    )
+    demo.add_argument("--events", type=Path, metavar="FILE", help="write events as JSON lines")
+    demo.add_argument(
+        "--drain", action="store_true", help="after the workload, run until every queue is empty"
+    )
+    demo.add_argument("--seed", type=int, default=7, help="workload seed (default 7)")
+    demo.add_argument("--nats-url", metavar="URL", help="use this NATS server, not an embedded one")
+    demo.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="fleet config (default: the bundled examples/agentdash.yaml)",
+    )
+    demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    demo.add_argument(
+        "--cold-start", type=float, metavar="S", help="override every pool's cold start, in seconds"
+    )
+    demo.set_defaults(run=run)  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_demo_config(args.config)
+    duration = args.duration if args.duration is not None else (60.0 if args.headless else None)
+    options = DemoOptions(config, args.seed, duration, args.drain, args.nats_url, args.speed,
+                          args.cold_start)  # fmt: skip
+    with contextlib.ExitStack() as files:
+        sink = files.enter_context(args.events.open("w", encoding="utf-8")) if args.events else None
+        summary = asyncio.run(headless(options, sink, sys.stdout))
+    return 0 if summary.lost == 0 else 1
+
+
+async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> Summary:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    fleet = DemoFleet(options)
+    try:
+        await fleet.start()
+        print(f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}", file=out)
+        runner = asyncio.create_task(fleet.run_loop(stop))
+
+        def write(event: ScaleEvent) -> None:
+            _log(event, out)
+            if sink is not None:
+                sink.write(json.dumps(event.as_dict()) + "\n")
+
+        while not stop.is_set():
+            fleet.drain_events(write)
+            if fleet.workload_done.is_set() and (not options.drain or await _drained(fleet)):
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=POLL_S)
+        stop.set()
+        await runner
+        summary = await fleet.stop()
+        fleet.drain_events(write)
+        if sink is not None:
+            sink.write(json.dumps(summary.as_dict()) + "\n")
+        print(_summary_line(summary), file=out)
+        return summary
+    finally:
+        if fleet.server is not None:
+            fleet.server.close()
+
+
+async def _drained(fleet: DemoFleet) -> bool:
+    busy = fleet.published - fleet.ledger.completed
+    return not busy and await fleet.queued() == 0
+
+
+def _where(fleet: DemoFleet) -> str:
+    if fleet.server is not None:
+        return f"embedded nats-server {fleet.server.url}"
+    return f"NATS {fleet.options.nats_url}"
+
+
+def _log(event: ScaleEvent, out: IO[str]) -> None:
+    clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
+    reason = event.reasons[-1] if event.reasons else None
+    why = f"{reason.rule}: {reason.detail}" if reason else ""
+    print(f"{clock}  {event.pool:<20} {event.old:>3} -> {event.new:<3} {why}", file=out, flush=True)
+
+
+def _summary_line(summary: Summary) -> str:
+    return (f"published {summary.published}, completed {summary.completed}, "
+            f"still queued {summary.remaining}, lost {summary.lost}, "
+            f"redelivered {summary.redelivered}, scale events {summary.scale_events}")  # fmt: skip

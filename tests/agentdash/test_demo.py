@@ -1,0 +1,80 @@
+"""`agentdash demo` as a user runs it: a real process, a real embedded nats-server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.agentdash.test_cli import AGENTDASH
+
+
+def embedded_servers() -> set[int]:
+    """PIDs of nats-servers that an embedded demo started (their store is agentdash-nats-*)."""
+    found = subprocess.run(["pgrep", "-f", "agentdash-nats-"], capture_output=True, text=True)
+    return {int(pid) for pid in found.stdout.split()}
+
+
+def test_a_drained_headless_run_loses_nothing(tmp_path: Path) -> None:
+    before = embedded_servers()
+    events = tmp_path / "events.jsonl"
+    result = subprocess.run(
+        [AGENTDASH, "demo", "--headless", "--duration", "24", "--drain", "--events", str(events),
+         "--seed", "3", "--speed", "4", "--cold-start", "0.3"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    summary = lines[-1]
+    assert summary["type"] == "summary"
+    assert summary["published"] > 50
+    assert summary["completed"] == summary["published"]
+    assert summary["lost"] == 0
+    scale = [e for e in lines if e["type"] == "scale"]
+    assert len(scale) == summary["scale_events"] > 0
+    first = scale[0]
+    assert set(first) >= {"ts", "pool", "from", "to", "reasons"}
+    assert first["reasons"][0]["rule"]
+    assert any(e["from"] == 0 and e["to"] > 0 for e in scale)  # woke from zero
+    assert max(summary["peak_replicas"].values()) > 1
+    assert "lost 0" in result.stdout
+    assert embedded_servers() == before
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_demo_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    before = embedded_servers()
+    events = tmp_path / "events.jsonl"
+    process = subprocess.Popen(
+        [AGENTDASH, "demo", "--headless", "--duration", "600", "--events", str(events),
+         "--cold-start", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    assert process.stdout is not None
+    while "->" not in process.stdout.readline():  # the first scale event
+        assert time.monotonic() < deadline, "no scale event within 30 s"
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "lost 0" in out
+    summary = json.loads(events.read_text().splitlines()[-1])
+    assert summary["lost"] == 0
+    assert summary["published"] == summary["completed"] + summary["remaining"]
+    assert embedded_servers() == before
+
+
+def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "agentdash.yaml"
+    bad.write_text("cluster: {max_pods: many}\n")
+    result = subprocess.run([AGENTDASH, "demo", "--headless", "--config", str(bad)],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"agentdash: {bad}: cluster.max_pods: expected an integer, got 'many'"
+    )
+    assert result.stderr.count("\n") == 1
