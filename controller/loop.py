@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable, Collection, Mapping
 
 from controller.config import Config
-from controller.events import EventBus, HealthEvent, ScaleEvent, TickEvent
+from controller.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
 from controller.history import History
 from controller.model import Observations, Overrides, PoolObservation, ScaleDecision
+from controller.overrides import OverrideStore
 from controller.policy import decide
+from controller.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
 from controller.sources import Actuator, LagSource, PoolState, QueueStats, SourceError, UsageSource
 
 log = logging.getLogger("agentdash.loop")
@@ -35,6 +37,7 @@ class Reconciler:
         *,
         bus: EventBus | None = None,
         clock: Callable[[], float] = time.time,
+        store: OverrideStore | None = None,
     ) -> None:
         self.config = config
         self.lag = lag
@@ -43,16 +46,26 @@ class Reconciler:
         self.bus = bus or EventBus()
         self.clock = clock
         self.history = History(config)
-        self.overrides = Overrides()
+        self.store = store or OverrideStore(config, clock=clock)
+        self.trends = Trends()
         self.decisions: dict[str, ScaleDecision] = {}
         self.problems: dict[str, str] = {}
         """Source name -> what is wrong with it, while it is."""
         self.idle: set[str] = set(config.pools)
         self._stats: Mapping[str, QueueStats] = {}
         self._state: Mapping[str, PoolState] = {}
+        self._observed = Observations({})
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
         lag.watch_idle(self.idle, self._on_wake)
+
+    @property
+    def overrides(self) -> Overrides:
+        return self.store.current()
+
+    def act(self, event: ActionEvent) -> None:
+        """Tell everyone about an operator action (already applied to the store)."""
+        self.bus.publish(event)
 
     def _on_wake(self, pool: str) -> None:
         self._woken.add(pool)
@@ -64,11 +77,17 @@ class Reconciler:
         now = self.clock()
         await self._refresh(only)
         observations = self._observations()
-        decisions = decide(self.config, observations, self.overrides, self.history, now)
+        overrides = self.overrides
+        decisions = decide(self.config, observations, overrides, self.history, now)
         self.history.record_tick(decisions, observations, now)
         for decision in decisions:
-            if decision.changes and not self.overrides.paused:
-                await self._actuate(decision, now)
+            if decision.changes and not overrides.paused:
+                await self._actuate(decision, now, overrides.dry_run)
+        self._observed = observations
+        for name, obs in observations.pools.items():
+            self.trends.add_lag(name, obs.lag)
+        for tenant, tokens in observations.tokens_today.items():
+            self.trends.add_tokens(tenant, now, tokens)
         self.decisions = {d.pool: d for d in decisions}
         self.idle.clear()
         self.idle.update(d.pool for d in decisions if d.desired == 0 and d.observed)
@@ -115,8 +134,7 @@ class Reconciler:
             )
         return Observations(pools, usage.tokens_today)
 
-    async def _actuate(self, decision: ScaleDecision, now: float) -> None:
-        dry = self.overrides.dry_run
+    async def _actuate(self, decision: ScaleDecision, now: float, dry: bool) -> None:
         if not dry:
             try:
                 await self.actuator.scale(decision.pool, decision.desired)
@@ -137,6 +155,10 @@ class Reconciler:
             self.bus.publish(HealthEvent(now, source, False, detail))
         self.problems[source] = detail
 
+    def snapshot(self) -> FleetSnapshot:
+        """The fleet as of the last tick, for the dashboard."""
+        return build_snapshot(self)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set; the tick in flight always finishes."""
         backoff = 0.0
@@ -156,3 +178,77 @@ async def _first_of(*events: asyncio.Event, timeout: float) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+def build_snapshot(loop: Reconciler) -> FleetSnapshot:
+    config, overrides, now = loop.config, loop.overrides, loop.clock()
+    observed = loop._observed
+    pools = []
+    for name, pool in config.pools.items():
+        obs = observed.pools.get(name)
+        state = loop._state.get(name)
+        decision = loop.decisions.get(name)
+        pin = overrides.pins.get(name)
+        pools.append(
+            PoolRow(
+                name,
+                pool.tenant,
+                config.tier_of[name],
+                obs.pending if obs else 0,
+                obs.ack_pending if obs else 0,
+                obs.arrival_rate if obs else None,
+                state.replicas if state else 0,
+                decision.desired if decision else 0,
+                state.ready if state else 0,
+                pin.replicas if pin is not None and pin.active(now) else None,
+                _pool_state(name, obs, decision, overrides, pool.tenant),
+                decision,
+                tuple(loop.trends.lag.get(name, ())),
+            )
+        )
+    used: dict[str, int] = {}
+    for row in pools:
+        used[row.tenant] = used.get(row.tenant, 0) + row.replicas
+    tenants = tuple(
+        TenantRow(
+            name,
+            tenant.tier,
+            observed.tokens_today.get(name, 0),
+            tenant.daily_token_budget,
+            tenant.warn_at,
+            tenant.hard_cap,
+            loop.trends.burn_per_min(name),
+            used.get(name, 0),
+            tenant.max_pods,
+            name in overrides.paused_tenants,
+        )
+        for name, tenant in config.tenants.items()
+    )
+    pods = tuple(pod for state in loop._state.values() for pod in state.pods)
+    mode = "paused" if overrides.paused else ("dry-run" if overrides.dry_run else "running")
+    return FleetSnapshot(now, tuple(pools), tenants, pods, config.cluster.max_pods, mode,
+                         dict(loop.problems))  # fmt: skip
+
+
+def _pool_state(
+    name: str,
+    obs: PoolObservation | None,
+    decision: ScaleDecision | None,
+    overrides: Overrides,
+    tenant: str,
+) -> str:
+    if obs is None or decision is None:
+        return "unknown"
+    if obs.stale is not None:
+        return "stale"
+    if tenant in overrides.paused_tenants:
+        return "paused"
+    if decision.main_reason.rule == "budget exhausted":
+        return "budget"
+    if decision.desired > obs.replicas:
+        return "scaling up"
+    if decision.desired < obs.replicas:
+        return "scaling down"
+    if obs.replicas == 0:
+        return "idle"
+    return "steady"

@@ -49,6 +49,7 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="fleet config (default: the bundled examples/agentdash.yaml)",
     )
+    demo.add_argument("--read-only", action="store_true", help="dashboard without actions")
     demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     demo.add_argument(
         "--cold-start", type=float, metavar="S", help="override every pool's cold start, in seconds"
@@ -61,10 +62,46 @@ def run(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)
     options = DemoOptions(config, args.seed, duration, args.drain, args.nats_url, args.speed,
                           args.cold_start)  # fmt: skip
+    if not args.headless:
+        return dashboard(options, read_only=args.read_only)
     with contextlib.ExitStack() as files:
         sink = files.enter_context(args.events.open("w", encoding="utf-8")) if args.events else None
         summary = asyncio.run(headless(options, sink, sys.stdout))
     return 0 if summary.lost == 0 else 1
+
+
+def dashboard(options: DemoOptions, read_only: bool = False) -> int:
+    """The live demo under the dashboard; quitting stops the fleet and its nats-server."""
+    from agentdash.tui.app import AgentDashApp
+    from agentdash.tui.feed import Feed
+
+    fleet = DemoFleet(options)
+    stop = asyncio.Event()
+    runner: list[asyncio.Task[None]] = []
+
+    async def connect() -> Feed:
+        await fleet.start()
+        assert fleet.loop is not None
+        feed = Feed(fleet.loop)
+        runner.append(asyncio.create_task(fleet.run_loop(stop)))
+        return feed
+
+    summaries: list[Summary] = []
+
+    async def quit_() -> None:
+        stop.set()
+        for task in runner:
+            await task
+        summaries.append(await fleet.stop())
+
+    try:
+        AgentDashApp(connect=connect, on_quit=quit_, read_only=read_only).run()
+    finally:
+        if fleet.server is not None:
+            fleet.server.close()
+    for summary in summaries:  # after the screen is restored, so it stays visible
+        print(_summary_line(summary))
+    return 0
 
 
 async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> Summary:

@@ -1,0 +1,53 @@
+"""The command palette (`:` or ctrl+p): every screen and every operator action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from agentdash.tui.app import AgentDashApp
+
+SCREENS = [
+    ("Fleet", "the pools, their lag and replicas, recent scale events", "fleet"),
+    ("Pods", "pods of the selected pool", "pods"),
+    ("Tenants", "tokens against budgets, burn rate, pods against caps", "tenants"),
+    ("Events", "the full scale-event log, with a filter", "events"),
+    ("Why", "the last decision for the selected pool, step by step", "why"),
+    ("Help", "keys and what they do", "help"),
+]
+ACTIONS = [
+    ("Pin pool warm", "keep at least N replicas of the selected pool", "pin"),
+    ("Unpin pool", "drop the selected pool's pin", "unpin"),
+    ("Pause or resume tenant", "the selected pool's tenant: all its pools to 0, queue kept",
+     "pause_tenant"),
+    ("Pause or resume controller", "hold every replica where it is", "pause_controller"),
+    ("Toggle dry-run", "decide and log, never scale", "dry_run"),
+]  # fmt: skip
+
+
+class AgentDashCommands(Provider):
+    def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app: AgentDashApp = self.app  # type: ignore[assignment]
+        entries: list[tuple[str, str, Callable[[], object]]] = [
+            (name, help, partial(app.action_show, target)) for name, help, target in SCREENS
+        ]
+        for name, help, action in ACTIONS:
+            if app.read_only:
+                help = "refused: agentdash runs --read-only"
+            entries.append((name, help, partial(app.run_operator_action, action)))
+        return entries
+
+    async def discover(self) -> Hits:
+        for name, help, callback in self._entries():
+            yield DiscoveryHit(name, callback, help=help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help, callback in self._entries():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help)

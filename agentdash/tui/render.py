@@ -1,0 +1,80 @@
+"""Small text renderings shared by the screens: sparklines, budget bars, ages, times."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.text import Text
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[int], width: int) -> str:
+    """The last `width` values as block characters, scaled to their own maximum."""
+    points = list(values)[-width:]
+    if not points:
+        return " " * width
+    top = max(points) or 1
+    line = "".join(BLOCKS[min(8, round(v / top * 8))] for v in points)
+    return line.rjust(width)
+
+
+def budget_bar(used: int, budget: int | None, warn_at: float, width: int = 20) -> Text:
+    """Tokens used against the budget, with the warning line marked `│`."""
+    if budget is None:
+        return Text("unlimited".ljust(width), style="dim")
+    share = min(1.0, used / budget)
+    filled = round(share * width)
+    mark = min(width - 1, round(warn_at * width))
+    style = "red" if used >= budget else ("yellow" if share >= warn_at else "green")
+    bar = Text()
+    for i in range(width):
+        if i == mark:
+            bar.append("│", style="bold")
+        elif i < filled:
+            bar.append("█", style=style)
+        else:
+            bar.append("░", style="dim")
+    return bar
+
+
+def age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
+def tokens(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.2f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n:,}"
+
+
+def fit(text: str, width: int) -> str:
+    """Cut to `width` characters, marking the cut with an ellipsis."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def room(total: int, fixed: Sequence[int], minimum: int = 20) -> int:
+    """Width left for a last, free column after `fixed` columns (each padded by 1 a side)."""
+    return max(minimum, total - sum(fixed) - 2 * (len(fixed) + 1) - 2)

@@ -1,0 +1,129 @@
+"""A deterministic sample fleet: the example config, seeded lag, pods and token usage, a fixed
+clock. It runs the real Reconciler (so operator actions really change its decisions) over
+static sources. Used by the snapshot tests, the screenshot script and the benchmark."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+from agentdash.cli import EXAMPLE_CONFIG
+from agentdash.tui.feed import Feed
+from controller.config import Config, load_config, parse_config
+from controller.events import EventBus
+from controller.loop import Reconciler
+from controller.overrides import OverrideStore
+from controller.sources import Pod, PoolState, QueueStats, Usage
+
+START = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+TICKS = 30
+
+
+class SampleClock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class StaticLag:
+    def __init__(self, lag: dict[str, QueueStats]) -> None:
+        self.lag = lag
+
+    async def read(self, pools: Collection[str] | None = None) -> Mapping[str, QueueStats]:
+        return self.lag
+
+    def watch_idle(self, idle: set[str], wake: object) -> None:
+        return None
+
+
+class StaticUsage:
+    def __init__(self, tokens: dict[str, int], mean: dict[str, float]) -> None:
+        self.tokens = tokens
+        self.mean = mean
+
+    def usage(self, now: float) -> Usage:
+        return Usage(dict(self.tokens), self.mean)
+
+
+class InstantCluster:
+    """Replicas become pods at once; pod names and ages are deterministic."""
+
+    def __init__(self, config: Config, clock: SampleClock) -> None:
+        self.config = config
+        self.clock = clock
+        self.replicas = dict.fromkeys(config.pools, 0)
+        self.born: dict[str, list[float]] = {p: [] for p in config.pools}
+        self.tasks = random.Random(11)
+
+    async def observe(self) -> Mapping[str, PoolState]:
+        states = {}
+        for pool, count in self.replicas.items():
+            pods = tuple(
+                Pod(f"{pool}-{i + 1:05d}", pool, "Running", True, born,
+                    f"t{self.tasks.randint(1, 99999):06d}" if i % 3 != 2 else None)
+                for i, born in enumerate(self.born[pool][:count])
+            )  # fmt: skip
+            states[pool] = PoolState(count, count, pods)
+        return states
+
+    async def scale(self, pool: str, replicas: int) -> None:
+        born = self.born[pool]
+        while len(born) < replicas:
+            born.append(self.clock())
+        self.replicas[pool] = replicas
+
+
+def sample_config(pools: int | None = None) -> Config:
+    """The example config, or a synthetic fleet of `pools` pools over pools/5 tenants."""
+    if pools is None:
+        return load_config(EXAMPLE_CONFIG)
+    tiers = ["enterprise", "growth", "starter"]
+    tenants = max(1, pools // 5)
+    return parse_config(
+        {
+            "cluster": {"max_pods": pools * 12},
+            "tiers": {"enterprise": {"priority": 1000}, "growth": {"priority": 500},
+                      "starter": {"priority": 100}},
+            "tenants": {f"tenant-{i:03d}": {"tier": tiers[i % 3], "daily_token_budget": 10**7}
+                        for i in range(tenants)},
+            "pools": {
+                f"pool-{i:04d}": {"tenant": f"tenant-{i % tenants:03d}",
+                                  "deployment": {"name": f"pool-{i:04d}"},
+                                  "queue": {"stream": "AGENT_TASKS", "consumer": f"pool-{i:04d}"},
+                                  "max_replicas": 20}
+                for i in range(pools)
+            },
+        }
+    )  # fmt: skip
+
+
+async def sample_feed(config: Config | None = None, overrides: Path | None = None,
+                      seed: int = 5) -> Feed:  # fmt: skip
+    """A Feed over the sample fleet after TICKS seconds of ticking."""
+    config = config or sample_config()
+    clock = SampleClock()
+    rng = random.Random(seed)
+    names = list(config.pools)
+    curve = {p: [max(0, int(rng.gauss(8, 6))) for _ in range(TICKS)] for p in names}
+    lag = StaticLag({})
+    tokens = {}
+    for name, tenant in config.tenants.items():
+        budget = tenant.daily_token_budget
+        tokens[name] = int(budget * rng.uniform(0.3, 0.95)) if budget else rng.randint(0, 10**6)
+    usage = StaticUsage(tokens, {p: round(rng.uniform(2, 6), 1) for p in names})
+    cluster = InstantCluster(config, clock)
+    store = OverrideStore(config, overrides, clock=clock, who=lambda: "operator")
+    loop = Reconciler(config, lag, usage, cluster, bus=EventBus(size=5000), clock=clock,
+                      store=store)  # fmt: skip
+    feed = Feed(loop)
+    for tick in range(TICKS):
+        lag.lag = {p: QueueStats(curve[p][tick], min(curve[p][tick], 2), rng.uniform(0, 2))
+                   for p in names}  # fmt: skip
+        for name in usage.tokens:
+            usage.tokens[name] += rng.randint(0, 4000)
+        await loop.tick()
+        clock.now += 1.0
+    return feed

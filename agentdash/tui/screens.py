@@ -1,0 +1,250 @@
+"""The dashboard's screens. Each renders a FleetSnapshot (and the event log) when the app
+hands it one; none of them reads a source or sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Static
+
+from agentdash.tui.render import age, budget_bar, clock, duration, fit, room, sparkline, tokens
+from agentdash.tui.table import KeyedTable, Row
+from controller.events import ActionEvent, Event, HealthEvent, ScaleEvent
+from controller.snapshot import FleetSnapshot, PoolRow
+
+STATE_STYLE = {"scaling up": "green", "scaling down": "yellow", "stale": "red bold",
+               "paused": "magenta", "budget": "red", "idle": "dim"}  # fmt: skip
+
+
+class LiveScreen(Screen[None]):
+    """A screen that shows the fleet; the app calls `show` about twice a second."""
+
+    selected_pool: str | None = None
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        raise NotImplementedError
+
+
+def header_text(snapshot: FleetSnapshot, read_only: bool) -> Text:
+    text = Text()
+    text.append("agentdash ", style="bold")
+    used, cap = snapshot.pods_used, snapshot.cluster_cap
+    text.append(f" pods {used}/{cap} ", style="red" if used >= cap else "")
+    text.append(f" tokens today {tokens(snapshot.tokens_today)} ")
+    mode = snapshot.state + (", read-only" if read_only else "")
+    text.append(f" {mode} ", style="reverse" if snapshot.state != "running" else "green")
+    for source, problem in snapshot.problems.items():
+        text.append(f" {source} STALE: {problem} ", style="red bold")
+    text.append(f" {clock(snapshot.ts)} UTC", style="dim")
+    return text
+
+
+def reason_text(rule: str, detail: str) -> str:
+    """`rule: detail`, unless the detail already starts by naming the rule."""
+    return detail if detail.startswith(rule.split()[0]) else f"{rule}: {detail}"
+
+
+def event_row(event: Event, index: int) -> Row:
+    key = f"e{index:07d}"
+    if isinstance(event, ScaleEvent):
+        why = event.reasons[-1] if event.reasons else None
+        change = f"{event.old} → {event.new}" + (" (dry-run)" if event.dry_run else "")
+        detail = reason_text(why.rule, why.detail) if why else ""
+        return key, (clock(event.ts), "scale", event.pool, change, detail)
+    if isinstance(event, HealthEvent):
+        state = "recovered" if event.ok else "stale"
+        return key, (clock(event.ts), "health", event.source, state, event.detail)
+    if isinstance(event, ActionEvent):
+        return key, (clock(event.ts), "action", event.target, event.action,
+                     f"by {event.who}" + (f": {event.detail}" if event.detail else ""))  # fmt: skip
+    return key, (clock(0), "?", "", "", "")
+
+
+WIDE_FROM = 110
+WIDE = [("POOL", 18), ("TENANT", 8), ("TIER", 10), ("LAG", 4), ("TREND", 12), ("RATE/s", 6),
+        ("REPLICAS", 8), ("PIN", 3), ("STATE", 12)]  # fmt: skip
+NARROW = [("POOL", 17), ("TENANT", 7), ("LAG", 4), ("TREND", 8), ("RATE", 4), ("REPLICAS", 8),
+          ("STATE", 14)]  # fmt: skip
+"""Under WIDE_FROM columns: no TIER (Tenants and Why show it), the pin folded into STATE."""
+
+
+class FleetScreen(LiveScreen):
+    AUTO_FOCUS = "#pools"
+    BINDINGS = [Binding("enter", "app.why", "Why"), Binding("slash", "filter", "Filter")]
+
+    def __init__(self, read_only: bool = False) -> None:
+        super().__init__(name="fleet")
+        self.read_only = read_only
+        self.filter = ""
+        self._wide: bool | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="summary")
+        yield Input(placeholder="filter pools (esc to clear)", id="filter", classes="hidden")
+        yield KeyedTable(WIDE, id="pools")
+        yield Label("Recent scale events", id="recent-title")
+        yield KeyedTable([("TIME", 8), ("POOL", 18), ("CHANGE", 7), ("WHY", None)], id="recent")
+        yield Footer()
+
+    @property
+    def selected_pool(self) -> str | None:  # type: ignore[override]
+        return self.query_one("#pools", KeyedTable).selected
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        self.query_one("#summary", Static).update(header_text(snapshot, self.read_only))
+        table = self.query_one("#pools", KeyedTable)
+        wide = self.size.width >= WIDE_FROM
+        if wide != self._wide:
+            table.set_columns(WIDE if wide else NARROW)
+            self._wide = wide
+        rows = [
+            self._row(p, wide) for p in snapshot.pools if self.filter in p.name + " " + p.tenant
+        ]
+        table.sync(rows)
+        scale = [(i, e) for i, e in enumerate(log) if isinstance(e, ScaleEvent)][-50:]
+        width = room(self.size.width, (8, 18, 7))
+        recent = []
+        for i, event in reversed(scale):
+            key, (when, _, pool, change, why) = event_row(event, i)
+            recent.append((key, (when, pool, change, fit(why, width))))
+        self.query_one("#recent", KeyedTable).sync(recent)
+
+    @staticmethod
+    def _row(pool: PoolRow, wide: bool) -> Row:
+        rate = "-" if pool.arrival_rate is None else f"{pool.arrival_rate:.1f}"
+        replicas = f"{pool.replicas}/{pool.desired}/{pool.ready}"
+        style = STATE_STYLE.get(pool.state, "")
+        if wide:
+            pin = "-" if pool.pin is None else str(pool.pin)
+            return pool.name, (pool.name, pool.tenant, pool.tier, str(pool.lag),
+                               sparkline(pool.trend, 12), rate, replicas, pin,
+                               Text(pool.state, style=style))  # fmt: skip
+        state = Text(pool.state + ("" if pool.pin is None else f", pin {pool.pin}"), style=style)
+        return pool.name, (pool.name, pool.tenant, str(pool.lag), sparkline(pool.trend, 8),
+                           rate, replicas, state)  # fmt: skip
+
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        if event.data_table.id == "pools":
+            self.app.action_show("why")  # type: ignore[attr-defined]
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.remove_class("hidden")
+        field.cursor_blink = False
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.filter = event.value.strip()
+        self.app.refresh_feed()  # type: ignore[attr-defined]
+
+    def on_input_submitted(self) -> None:
+        self.query_one("#pools", KeyedTable).focus()
+
+    def key_escape(self) -> None:
+        field = self.query_one("#filter", Input)
+        if not field.has_class("hidden"):
+            field.value = ""
+            field.add_class("hidden")
+            self.filter = ""
+            self.query_one("#pools", KeyedTable).focus()
+
+
+class PodsScreen(LiveScreen):
+    AUTO_FOCUS = "#pods"
+    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("a", "all", "All pools")]
+
+    def __init__(self, pool: str | None) -> None:
+        super().__init__(name="pods")
+        self.pool = pool
+
+    @property
+    def selected_pool(self) -> str | None:  # type: ignore[override]
+        return self.pool
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield KeyedTable([("POD", 23), ("POOL", 17), ("PHASE", 11), ("AGE", 5), ("RDY", 3),
+                          ("TASK", 7)], id="pods")  # fmt: skip
+        yield Footer()
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        pods = [p for p in snapshot.pods if self.pool is None or p.pool == self.pool]
+        where = f"pool {self.pool}" if self.pool else "all pools"
+        ready = sum(p.ready for p in pods)
+        self.query_one("#title", Static).update(f"Pods of {where}: {len(pods)}, {ready} ready")
+        self.query_one("#pods", KeyedTable).sync(
+            [(p.name, (p.name, p.pool, p.phase, age(snapshot.ts - p.started_at),
+                       "yes" if p.ready else "no", p.task or "-")) for p in pods]
+        )  # fmt: skip
+
+    def action_all(self) -> None:
+        self.pool = None
+        self.app.refresh_feed()  # type: ignore[attr-defined]
+
+
+class TenantsScreen(LiveScreen):
+    AUTO_FOCUS = "#tenants"
+    BINDINGS = [Binding("escape", "app.go_back", "Back")]
+
+    def __init__(self) -> None:
+        super().__init__(name="tenants")
+
+    def compose(self) -> ComposeResult:
+        yield Static("Tenants: tokens today against the daily budget (│ marks the warn line); "
+                     "LEFT: until it runs out at this burn", id="title")  # fmt: skip
+        yield KeyedTable([("TENANT", 9), ("TIER", 10), ("TOKENS TODAY", 12), ("USED", 4),
+                          ("BURN/m", 6), ("LEFT", 5), ("PODS", 5), ("PAUSED", 6)],
+                         id="tenants")  # fmt: skip
+        yield Footer()
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        rows = []
+        for t in snapshot.tenants:
+            share = f"{t.tokens_today / t.budget:.0%}" if t.budget else tokens(t.tokens_today)
+            cap = f"{t.pods}/{t.max_pods}" if t.max_pods else str(t.pods)
+            bar = budget_bar(t.tokens_today, t.budget, t.warn_at, 12)
+            burn, left = tokens(int(t.burn_per_min)), duration(t.runs_out_in())
+            paused = "yes" if t.paused else ""
+            rows.append((t.name, (t.name, t.tier, bar, share, burn, left, cap, paused)))
+        self.query_one("#tenants", KeyedTable).sync(rows)
+
+
+class EventsScreen(LiveScreen):
+    AUTO_FOCUS = "#events"
+    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("slash", "filter", "Filter")]
+
+    def __init__(self) -> None:
+        super().__init__(name="events")
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Input(placeholder="filter: pool, kind, rule or who", id="filter")
+            yield KeyedTable([("TIME", 8), ("KIND", 6), ("TARGET", 18), ("CHANGE", 16),
+                              ("DETAIL", None)], id="events")  # fmt: skip
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).cursor_blink = False
+
+    def on_input_submitted(self) -> None:
+        self.query_one("#events", KeyedTable).focus()
+
+    def on_input_changed(self) -> None:
+        self.app.refresh_feed()  # type: ignore[attr-defined]
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        needle = self.query_one("#filter", Input).value.strip().lower()
+        rows = [event_row(e, i) for i, e in enumerate(log)]
+        if needle:
+            rows = [r for r in rows if needle in " ".join(map(str, r[1])).lower()]
+        width = room(self.size.width, (8, 6, 18, 16))
+        rows = [(key, (*cells[:4], fit(cells[4], width))) for key, cells in rows]
+        self.query_one("#events", KeyedTable).sync(rows[::-1])
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).focus()

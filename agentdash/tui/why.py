@@ -1,0 +1,115 @@
+"""Why: the last decision for one pool, step by step, with the numbers, and its recent scale
+events. Steps that bound say how; steps that did not bind still show what was checked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Label, Static
+
+from agentdash.tui.render import fit, room, tokens
+from agentdash.tui.screens import LiveScreen, event_row
+from agentdash.tui.table import KeyedTable
+from controller.config import Config
+from controller.events import Event, ScaleEvent
+from controller.snapshot import FleetSnapshot, PoolRow
+
+BOUND_BY = {
+    "demand": "demand", "arrival": "demand", "pin": "floor", "min_replicas": "floor",
+    "paused": "floor", "budget exhausted": "budget", "budget warning": "budget",
+    "max_replicas": "ceilings", "provider rpm": "ceilings", "tenant max_pods": "ceilings",
+    "cluster max_pods": "ceilings", "cooldown": "time", "stabilization": "time",
+    "rate limit": "time", "stale": "data", "no observation": "data",
+}  # fmt: skip
+STEPS = ("data", "demand", "floor", "budget", "ceilings", "time")
+
+
+def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
+    """The decision as numbered steps: what bound, and what was checked and passed."""
+    cfg = config.pools[pool.name]
+    tenant = config.tenants[pool.tenant]
+    usage = next((t for t in snapshot.tenants if t.name == pool.tenant), None)
+    decision = pool.decision
+    title = Text()
+    title.append(pool.name, style="bold")
+    title.append(f" · tenant {pool.tenant} ({pool.tier}) · {pool.replicas} → {pool.desired} "
+                 f"replicas, {pool.ready} ready\n")  # fmt: skip
+    if decision is None:
+        return Group(title, Text("No decision yet: the controller has not ticked for this pool."))
+    bound: dict[str, list[str]] = {}
+    for reason in decision.reasons:
+        bound.setdefault(BOUND_BY.get(reason.rule, "ceilings"), []).append(
+            f"{reason.rule}: {reason.detail}"
+        )
+    checked = {
+        "data": f"queue read: pending {pool.pending}, ack_pending {pool.ack_pending}, "
+        + ("rate unknown" if pool.arrival_rate is None else f"{pool.arrival_rate:.2f} tasks/s"),
+        "demand": f"lag {pool.lag} / {cfg.target_lag_per_replica:g} per replica",
+        "floor": f"min_replicas {cfg.min_replicas}, "
+        + ("no pin" if pool.pin is None else f"pinned at {pool.pin}")
+        + ": not above demand",
+        "budget": "unlimited" if tenant.daily_token_budget is None or usage is None
+        else f"{tokens(usage.tokens_today)} of {tokens(tenant.daily_token_budget)} tokens today "
+        f"({usage.tokens_today / tenant.daily_token_budget:.0%}; warn at {tenant.warn_at:.0%})",
+        "ceilings": f"max_replicas {cfg.max_replicas}"
+        + (f", provider {cfg.provider} {config.providers[cfg.provider].rpm} rpm "
+           f"({cfg.rpm_per_replica:g} a replica)" if cfg.provider else "")
+        + (f", tenant max_pods {tenant.max_pods}" if tenant.max_pods else "")
+        + f", cluster max_pods {config.cluster.max_pods}: room enough",
+        "time": f"cooldown {cfg.cooldown_seconds:g} s, stabilization "
+        f"{cfg.behavior.scale_up.stabilization_seconds:g} s up / "
+        f"{cfg.behavior.scale_down.stabilization_seconds:g} s down, at most "
+        f"{cfg.behavior.scale_up.max_pods} up / {cfg.behavior.scale_down.max_pods} down "
+        "a period: not binding",
+    }  # fmt: skip
+    steps = Table.grid(padding=(0, 1))
+    steps.add_column(no_wrap=True, style="bold")
+    steps.add_column()
+    for number, step in enumerate(STEPS, 1):
+        if step in bound:
+            steps.add_row(f"{number}. {step}", Text("\n".join(bound[step]), style="yellow"))
+        else:
+            steps.add_row(f"{number}. {step}", Text(checked[step], style="dim"))
+    main = decision.main_reason
+    last = Text.assemble(("\nMain reason: ", "bold"), f"{main.rule}: {main.detail}")
+    return Group(title, steps, last)
+
+
+class WhyScreen(LiveScreen):
+    AUTO_FOCUS = "#pool-events"
+    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("p", "app.show('pods')", "Pods")]
+
+    def __init__(self, pool: str, config: Config) -> None:
+        super().__init__(name="why")
+        self.pool = pool
+        self.config = config
+
+    @property
+    def selected_pool(self) -> str | None:  # type: ignore[override]
+        return self.pool
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="why-body"):
+            yield Static(id="steps")
+        yield Label("Recent scale events of this pool", id="recent-title")
+        yield KeyedTable([("TIME", 8), ("CHANGE", 7), ("WHY", None)], id="pool-events")
+        yield Footer()
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        pool = next((p for p in snapshot.pools if p.name == self.pool), None)
+        if pool is None:
+            return
+        self.query_one("#steps", Static).update(explain(self.config, pool, snapshot))
+        rows = []
+        width = room(self.size.width, (8, 7))
+        for i, event in enumerate(log):
+            if isinstance(event, ScaleEvent) and event.pool == self.pool:
+                key, (when, _, _, change, why) = event_row(event, i)
+                rows.append((key, (when, change, fit(why, width))))
+        self.query_one("#pool-events", KeyedTable).sync(rows[::-1][:50])

@@ -1,0 +1,129 @@
+"""What operators say to the controller: pins, paused tenants, pause, dry-run.
+
+Every change is an `ActionEvent` (who, what, when) and is written to a JSON file at once, so
+a restart of agentdash loses none of it. (Sharing them between processes through NATS comes
+with the headless daemon.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from controller.config import Config, ConfigError, first_error
+from controller.events import ActionEvent
+from controller.model import Overrides, Pin
+
+
+class _PinFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    replicas: Annotated[int, Field(ge=0)]
+    until: float | None = None
+    by: str | None = None
+
+
+class _OverridesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pins: dict[str, _PinFile] = {}
+    paused_tenants: list[str] = []
+    paused: bool = False
+    dry_run: bool = False
+
+
+def operator() -> str:
+    return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+
+
+class OverrideStore:
+    def __init__(
+        self,
+        config: Config,
+        path: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        who: Callable[[], str] = operator,
+    ) -> None:
+        self._config = config
+        self._path = path
+        self._clock = clock
+        self._who = who
+        self._current = Overrides()
+        if path is not None and path.exists():
+            self._current = self._load(path)
+
+    def current(self) -> Overrides:
+        return self._current
+
+    def pin(self, pool: str, replicas: int, for_seconds: float | None = None) -> ActionEvent:
+        self._known("pool", pool, self._config.pools)
+        now = self._clock()
+        until = now + for_seconds if for_seconds else None
+        pins = {**self._current.pins, pool: Pin(replicas, until, self._who())}
+        span = f" for {for_seconds:g} s" if for_seconds else ""
+        return self._apply(replace(self._current, pins=pins), "pin", pool, f"{replicas}{span}")
+
+    def unpin(self, pool: str) -> ActionEvent:
+        pins = {p: pin for p, pin in self._current.pins.items() if p != pool}
+        return self._apply(replace(self._current, pins=pins), "unpin", pool)
+
+    def pause_tenant(self, tenant: str, paused: bool = True) -> ActionEvent:
+        self._known("tenant", tenant, self._config.tenants)
+        tenants = set(self._current.paused_tenants)
+        (tenants.add if paused else tenants.discard)(tenant)
+        action = "pause tenant" if paused else "resume tenant"
+        return self._apply(
+            replace(self._current, paused_tenants=frozenset(tenants)), action, tenant
+        )
+
+    def pause_controller(self, paused: bool = True) -> ActionEvent:
+        action = "pause controller" if paused else "resume controller"
+        return self._apply(replace(self._current, paused=paused), action, "controller")
+
+    def set_dry_run(self, on: bool) -> ActionEvent:
+        action = "dry-run on" if on else "dry-run off"
+        return self._apply(replace(self._current, dry_run=on), action, "controller")
+
+    def _apply(self, new: Overrides, action: str, target: str, detail: str = "") -> ActionEvent:
+        self._current = new
+        if self._path is not None:
+            self._save(self._path)
+        return ActionEvent(self._clock(), self._who(), action, target, detail)
+
+    def _known(self, kind: str, name: str, known: Mapping[str, object]) -> None:
+        if name not in known:
+            raise KeyError(f"no {kind} named {name!r}")
+
+    def _save(self, path: Path) -> None:
+        data = _OverridesFile(
+            pins={p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
+                  for p, x in self._current.pins.items()},
+            paused_tenants=sorted(self._current.paused_tenants),
+            paused=self._current.paused,
+            dry_run=self._current.dry_run,
+        )  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(data.model_dump_json(indent=2) + "\n")
+        temporary.replace(path)  # atomic: a crash never leaves half a file
+
+    def _load(self, path: Path) -> Overrides:
+        source = str(path)
+        try:
+            raw = _OverridesFile.model_validate(json.loads(path.read_text()))
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno} column {exc.colno}"
+            raise ConfigError(source, where, f"expected valid JSON: {exc.msg}") from None
+        except ValidationError as exc:
+            field, message = first_error(exc)
+            raise ConfigError(source, field, message) from None
+        pins = {p: Pin(x.replicas, x.until, x.by) for p, x in raw.pins.items()
+                if p in self._config.pools}  # fmt: skip
+        paused = frozenset(t for t in raw.paused_tenants if t in self._config.tenants)
+        return Overrides(pins, paused, raw.paused, raw.dry_run)
