@@ -27,5 +27,8 @@ test: lint
 benchmarks: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+screenshots: $(STAMP)
+	$(BIN)/python screenshots/generate.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -55,25 +55,29 @@ class InstantCluster:
         self.config = config
         self.clock = clock
         self.replicas = dict.fromkeys(config.pools, 0)
-        self.born: dict[str, list[float]] = {p: [] for p in config.pools}
+        self.pods: dict[str, list[Pod]] = {p: [] for p in config.pools}
+        self.made = 0
         self.tasks = random.Random(11)
 
     async def observe(self) -> Mapping[str, PoolState]:
-        states = {}
-        for pool, count in self.replicas.items():
-            pods = tuple(
-                Pod(f"{pool}-{i + 1:05d}", pool, "Running", True, born,
-                    f"t{self.tasks.randint(1, 99999):06d}" if i % 3 != 2 else None)
-                for i, born in enumerate(self.born[pool][:count])
-            )  # fmt: skip
-            states[pool] = PoolState(count, count, pods)
-        return states
+        return {pool: PoolState(len(pods), len(pods), tuple(pods))
+                for pool, pods in self.pods.items()}  # fmt: skip
 
     async def scale(self, pool: str, replicas: int) -> None:
-        born = self.born[pool]
-        while len(born) < replicas:
-            born.append(self.clock())
+        pods = self.pods[pool]
+        del pods[replicas:]  # the newest go first, as the simulated cluster does
+        while len(pods) < replicas:
+            self.made += 1
+            task = f"t{self.tasks.randint(1, 99999):06d}" if self.made % 3 else None
+            pods.append(Pod(f"{pool}-{self.made:05d}", pool, "Running", True, self.clock(), task))
         self.replicas[pool] = replicas
+
+
+FAST = {
+    "scale_up": {"stabilization_seconds": 0, "max_pods": 20, "period_seconds": 1},
+    "scale_down": {"stabilization_seconds": 0, "max_pods": 20, "period_seconds": 1},
+}
+"""The big sample fleet follows its lag at once, so pods come and go on every update."""
 
 
 def sample_config(pools: int | None = None) -> Config:
@@ -93,7 +97,7 @@ def sample_config(pools: int | None = None) -> Config:
                 f"pool-{i:04d}": {"tenant": f"tenant-{i % tenants:03d}",
                                   "deployment": {"name": f"pool-{i:04d}"},
                                   "queue": {"stream": "AGENT_TASKS", "consumer": f"pool-{i:04d}"},
-                                  "max_replicas": 20}
+                                  "max_replicas": 20, "behavior": FAST}
                 for i in range(pools)
             },
         }

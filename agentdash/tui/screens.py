@@ -173,7 +173,9 @@ class PodsScreen(LiveScreen):
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
-        pods = [p for p in snapshot.pods if self.pool is None or p.pool == self.pool]
+        # Oldest first: new pods append at the bottom, so the table updates in place.
+        pods = sorted((p for p in snapshot.pods if self.pool is None or p.pool == self.pool),
+                      key=lambda p: (p.started_at, p.name))  # fmt: skip
         where = f"pool {self.pool}" if self.pool else "all pools"
         ready = sum(p.ready for p in pods)
         self.query_one("#title", Static).update(f"Pods of {where}: {len(pods)}, {ready} ready")

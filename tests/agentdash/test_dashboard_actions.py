@@ -1,0 +1,221 @@
+"""Operator actions on the dashboard, driven by keys, checked on the real controller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from textual.app import App, ComposeResult
+from textual.widgets import Input, Static
+
+from agentdash.tui.app import AgentDashApp
+from agentdash.tui.modals import ConfirmationModal, PinModal
+from agentdash.tui.sample import START, TICKS, sample_feed
+from agentdash.tui.screens import FleetScreen, TenantsScreen
+from agentdash.tui.table import KeyedTable
+from agentdash.tui.why import WhyScreen
+from controller.events import ActionEvent, ScaleEvent
+from controller.model import Pin
+from controller.overrides import OverrideStore
+from controller.sources import QueueStats
+
+POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
+
+
+async def make(tmp_path: Path, read_only: bool = False) -> AgentDashApp:
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    return AgentDashApp(feed, read_only=read_only, refresh_s=None)
+
+
+def shown(widget: Static) -> str:
+    """The text a widget shows, as a person would read it."""
+    console = Console(width=120)
+    with console.capture() as capture:
+        console.print(widget.content)
+    return capture.get()
+
+
+def down_to(pool: str) -> list[str]:
+    return ["down"] * POOLS.index(pool)
+
+
+async def test_pin_asks_first_then_the_controller_keeps_the_floor(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    store = app.feed.store
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press(*down_to("initech-summarize"), "w")
+        assert isinstance(app.screen, PinModal)
+        await pilot.press("backspace", "2", "tab", "1", "0", "enter")
+        assert isinstance(app.screen, ConfirmationModal)
+        await pilot.press("enter")  # Cancel has the focus: enter alone does nothing
+        assert isinstance(app.screen, FleetScreen)
+        assert store.current().pins == {}
+
+        await pilot.press("w", "backspace", "2", "tab", "1", "0", "enter", "tab", "enter")
+        assert isinstance(app.screen, FleetScreen)
+        until = START + TICKS + 600
+        assert store.current().pins == {"initech-summarize": Pin(2, until, "operator")}
+
+        decisions = {d.pool: d for d in await app.feed.loop.tick()}
+        assert decisions["initech-summarize"].desired >= 2
+        assert "pin" in [r.rule for r in decisions["initech-summarize"].reasons]
+        app.refresh_feed()
+        actions = [e for e in app.log_events if isinstance(e, ActionEvent)]
+        assert [(a.who, a.action, a.target, a.detail) for a in actions] == [
+            ("operator", "pin", "initech-summarize", "2 for 600 s")
+        ]
+    restarted = OverrideStore(app.feed.config, tmp_path / "overrides.json")
+    assert restarted.current().pins == {"initech-summarize": Pin(2, until, "operator")}
+
+
+async def test_a_bad_pin_is_refused_in_the_dialog(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press("w", "backspace", "enter")
+        assert isinstance(app.screen, PinModal)
+        assert "whole number" in shown(app.screen.query_one("#error", Static))
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+        assert app.feed.store.current().pins == {}
+
+
+async def test_unpin(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    app.feed.store.pin("acme-research", 3)
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press("u", "tab", "enter")
+        assert app.feed.store.current().pins == {}
+
+
+async def test_pausing_a_tenant_takes_its_pools_to_zero_and_keeps_the_queue(
+    tmp_path: Path,
+) -> None:
+    app = await make(tmp_path)
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press(*down_to("globex-coder"), "s", "tab", "enter")
+        assert app.feed.store.current().paused_tenants == {"globex"}
+        decisions = {d.pool: d for d in await app.feed.loop.tick()}
+        assert decisions["globex-coder"].desired == 0
+        assert decisions["globex-triage"].desired == 0
+        assert decisions["globex-coder"].main_reason.rule == "paused"
+        assert "stays queued" in decisions["globex-coder"].main_reason.detail
+
+        await pilot.press("s", "tab", "enter")  # the same key resumes
+        assert app.feed.store.current().paused_tenants == frozenset()
+
+
+async def test_pausing_the_controller_holds_every_replica(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    cluster = app.feed.loop.actuator
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press("S", "tab", "enter")
+        assert app.feed.store.current().paused
+        before = dict(cluster.replicas)  # type: ignore[attr-defined]
+        app.feed.loop.lag.lag = {p: QueueStats(0, 0) for p in POOLS}  # type: ignore[attr-defined]
+        for _ in range(5):
+            await app.feed.loop.tick()
+        assert cluster.replicas == before  # type: ignore[attr-defined]
+        app.refresh_feed()
+        assert "paused" in shown(app.screen.query_one("#summary", Static))
+
+
+async def test_dry_run_decides_and_reports_but_never_scales(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    cluster = app.feed.loop.actuator
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press("d", "tab", "enter")
+        assert app.feed.store.current().dry_run
+        before = dict(cluster.replicas)  # type: ignore[attr-defined]
+        app.feed.loop.lag.lag = {p: QueueStats(0, 0) for p in POOLS}  # type: ignore[attr-defined]
+        app.feed.loop.clock.now += 120  # type: ignore[attr-defined]  # past every window
+        await app.feed.loop.tick()
+        assert cluster.replicas == before  # type: ignore[attr-defined]
+        events = [e for e in app.feed.events() if isinstance(e, ScaleEvent)]
+        assert events
+        assert all(e.dry_run for e in events)
+
+
+async def test_read_only_hides_and_refuses_every_action(tmp_path: Path) -> None:
+    app = await make(tmp_path, read_only=True)
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        for key in ("w", "u", "s", "S", "d"):
+            await pilot.press(key)
+            assert isinstance(app.screen, FleetScreen), key
+        footer_keys = {b.binding.key for b in app.active_bindings.values() if b.enabled}
+        assert not footer_keys & {"w", "u", "s", "S", "d"}
+        app.run_operator_action("pin")  # what the command palette's entry calls
+        await pilot.pause()
+        assert isinstance(app.screen, FleetScreen)
+        assert any("read-only" in n.message for n in app._notifications)
+    assert app.feed.store.current() == OverrideStore(app.feed.config).current()
+
+
+async def test_enter_explains_and_escape_comes_back(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press(*down_to("globex-triage"), "enter")
+        assert isinstance(app.screen, WhyScreen)
+        assert app.screen.pool == "globex-triage"
+        text = shown(app.screen.query_one("#steps", Static))
+        assert "1. data" in text
+        assert "Main reason:" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+        assert app.screen.selected_pool == "globex-triage"
+
+
+async def test_the_command_palette_opens_screens(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press("colon", *"Tenants")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TenantsScreen)
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable([("NAME", 10), ("N", 3)])
+        yield Input()
+
+
+async def test_the_cursor_stays_on_its_row_when_rows_come_and_go() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        table = app.query_one(KeyedTable)
+        table.sync([(k, (k, "1")) for k in "abcd"])
+        table.select("c")
+        await pilot.pause()
+        table.sync([(k, (k, "2")) for k in "bcde"])  # a went, e came, every count changed
+        assert table.selected == "c"
+        assert table.cursor_row == 1
+        table.sync([(k, (k, "3")) for k in "xbcde"])  # a row above: the table is rebuilt
+        assert table.selected == "c"
+        assert table.get_row("c") == ["c", "3"]
+
+
+async def test_many_rows_leaving_at_once_keep_order_and_cursor() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        keys = [f"pod-{i:03d}" for i in range(100)]
+        table.sync([(k, (k, "1")) for k in keys])
+        table.select("pod-061")
+        await pilot.pause()
+        survivors = [*keys[1::2], "pod-100"]  # half go at once (the batch path), one comes
+        table.sync([(k, (k, "1")) for k in survivors])
+        await pilot.pause()
+        assert [str(r.key.value) for r in table.ordered_rows] == survivors
+        assert table.selected == "pod-061"
+        assert table.get_row_at(table.cursor_row) == ["pod-061", "1"]
