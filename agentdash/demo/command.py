@@ -20,7 +20,13 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary, load_demo_config
+from agentdash.demo.fleet import (
+    DemoFleet,
+    DemoOptions,
+    Summary,
+    default_overrides,
+    load_demo_config,
+)
 from controller.events import ScaleEvent
 
 POLL_S = 0.2
@@ -50,6 +56,9 @@ def add_parser(commands: Any) -> None:
         help="fleet config (default: the bundled examples/agentdash.yaml)",
     )
     demo.add_argument("--read-only", action="store_true", help="dashboard without actions")
+    demo.add_argument("--overrides", type=Path, metavar="FILE",
+                      help="where pins and pauses persist (default: "
+                      "$XDG_STATE_HOME/agentdash/demo-overrides.json)")  # fmt: skip
     demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     demo.add_argument(
         "--cold-start", type=float, metavar="S", help="override every pool's cold start, in seconds"
@@ -61,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_demo_config(args.config)
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)
     options = DemoOptions(config, args.seed, duration, args.drain, args.nats_url, args.speed,
-                          args.cold_start)  # fmt: skip
+                          args.cold_start, args.overrides or default_overrides())  # fmt: skip
     if not args.headless:
         return dashboard(options, read_only=args.read_only)
     with contextlib.ExitStack() as files:

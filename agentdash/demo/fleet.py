@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from controller.config import Config
 from controller.events import EventBus, ScaleEvent
 from controller.jetstream import JetStreamLagSource, ensure_queues
 from controller.loop import Reconciler
+from controller.overrides import OverrideStore
 from controller.simcluster import SimulatedCluster
 from controller.usage import NatsUsageSource
 
@@ -45,6 +47,8 @@ class DemoOptions:
     """Time runs this many times faster for the workload and the work (tests use > 1)."""
     cold_start: float | None = None
     """Override every pool's cold start (seconds); None keeps the config's."""
+    overrides: Path | None = None
+    """Where operator overrides persist; None keeps them in memory only."""
 
 
 @dataclass(slots=True)
@@ -98,7 +102,8 @@ class DemoFleet:
             worker=worker,
             cold_start=None if cold is None else (lambda pool: cold),
         )
-        self.loop = Reconciler(self.config, lag, usage, self.cluster, bus=self.bus)
+        store = OverrideStore(self.config, self.options.overrides)
+        self.loop = Reconciler(self.config, lag, usage, self.cluster, bus=self.bus, store=store)
         self._tasks.append(asyncio.create_task(self._publish(), name="workload"))
 
     async def run_loop(self, stop: asyncio.Event) -> None:
@@ -179,6 +184,12 @@ class DemoFleet:
             await asyncio.sleep(0.05)
             count = await self.queued()
         return count
+
+
+def default_overrides() -> Path:
+    """$XDG_STATE_HOME/agentdash/demo-overrides.json (~/.local/state/... by default)."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "agentdash" / "demo-overrides.json"
 
 
 def load_demo_config(path: Path | None) -> Config:

@@ -78,3 +78,22 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
         f"agentdash: {bad}: cluster.max_pods: expected an integer, got 'many'"
     )
     assert result.stderr.count("\n") == 1
+
+
+def test_a_pause_saved_by_an_earlier_run_holds_in_the_next(tmp_path: Path) -> None:
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"paused_tenants": ["acme"]}))
+    events = tmp_path / "events.jsonl"
+    result = subprocess.run(
+        [AGENTDASH, "demo", "--headless", "--duration", "16", "--speed", "4", "--cold-start",
+         "0.2", "--events", str(events), "--overrides", str(overrides)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    scaled = {e["pool"] for e in lines if e["type"] == "scale" and e["to"] > 0}
+    assert scaled, "the other tenants' pools should have scaled"
+    assert not scaled & {"acme-research", "acme-support"}
+    summary = lines[-1]
+    assert summary["lost"] == 0
+    assert summary["remaining"] > 0  # acme's tasks wait in the queue, kept
