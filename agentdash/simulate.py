@@ -1,18 +1,144 @@
-"""`agentdash simulate`: placeholder until the backtest lands (issue 6)."""
+"""`agentdash simulate`: replay a workload in virtual time under agentdash, KEDA and the HPA.
+
+    agentdash simulate --config FILE --trace FILE [--policy agentdash|keda|hpa|all] [--json]
+                       [--plot FILE.svg] [--drain SECONDS] [--keda-... / --hpa-... knobs]
+    agentdash simulate --generate bursty|diurnal|spiky --hours H --seed S [--config FILE]
+                       [--tasks N] > trace.jsonl
+
+The work is in controller.simulate; this module reads arguments and prints.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+from controller.config import ConfigError, load_config
+from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
+from controller.simulate.baselines import BaselineSettings
+from controller.simulate.generate import SHAPES, generate
+from controller.simulate.report import table
+from controller.simulate.trace import load_trace, write_trace
+
+EXIT_USAGE = 2
 
 
 def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "simulate", help="replay a trace in virtual time and compare with KEDA and the HPA"
+        "simulate",
+        help="replay a trace in virtual time and compare with KEDA and the HPA",
+        description="Replay a workload trace in virtual time under agentdash, KEDA and the "
+        "HPA, and compare waits, cost and thrash; or write a synthetic trace.",
     )
+    parser.add_argument("--config", type=Path, metavar="FILE", help="agentdash.yaml")
+    parser.add_argument("--trace", type=Path, metavar="FILE", help="JSON lines, one task each")
+    parser.add_argument("--policy", choices=[*POLICIES, "all"], default="all")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", type=Path, metavar="FILE.svg", help="draw lag and pods")
+    parser.add_argument(
+        "--drain",
+        type=_non_negative,
+        default=DRAIN_S,
+        metavar="SECONDS",
+        help=f"keep simulating this long after the last arrival (default {DRAIN_S:g})",
+    )
+    made = parser.add_argument_group("synthetic traces (printed on stdout)")
+    made.add_argument("--generate", choices=SHAPES, metavar="|".join(SHAPES))
+    made.add_argument("--hours", type=_positive, default=4.0, help="default 4")
+    made.add_argument("--seed", type=int, default=1, help="default 1")
+    made.add_argument("--tasks", type=int, metavar="N", help="about this many tasks in all")
+    knobs = parser.add_argument_group("baselines (defaults: KEDA's and the HPA's own)")
+    for name, default, help in BaselineSettings.knobs():
+        knobs.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_non_negative,
+            default=default,
+            metavar="X",
+            help=f"{help} (default {default:g})",
+        )
     parser.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    print("agentdash simulate: not built yet")
-    return 2
+    if args.generate:
+        return _generate(args)
+    if args.config is None or args.trace is None:
+        print(
+            "agentdash: simulate needs --config FILE and --trace FILE "
+            "(or --generate SHAPE to write a trace)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    config = load_config(args.config)
+    trace = load_trace(args.trace, config)
+    policies = POLICIES if args.policy == "all" else (args.policy,)
+    settings = BaselineSettings(
+        **{name: getattr(args, name) for name, *_ in BaselineSettings.knobs()}
+    )
+    result = backtest(config, trace, policies, settings, drain_s=args.drain)
+    summary = result.as_dict()
+    if args.plot is not None:
+        from controller.simulate.plot import svg
+
+        _write(args.plot, svg(result, f"agentdash simulate: {args.trace.name}"))
+    _emit(json.dumps(summary, indent=2) if args.json else table(summary, str(args.trace)))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from agentdash.cli import EXAMPLE_CONFIG
+
+    config = load_config(args.config or EXAMPLE_CONFIG)
+    trace = generate(config, args.generate, args.hours, args.seed, tasks=args.tasks)
+    try:
+        write_trace(trace, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _closed_stdout()
+    return 0
+
+
+def _emit(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _closed_stdout()
+
+
+def _closed_stdout() -> None:
+    """The reader went away (`| head`): not an error, and no traceback at exit."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None

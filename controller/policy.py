@@ -7,7 +7,8 @@ run exactly this code. Per pool, in order:
 2. demand = ceil(lag / target_lag_per_replica) (0 from zero while lag <= activation_lag), or
    the arrival rate x mean task time / concurrency (Little's law) when that is larger;
 3. floor = max(min_replicas, operator pin); a paused tenant gets 0;
-4. token budget: exhausted with hard_cap -> 0; past warn_at -> no growth beyond current;
+4. token budget: exhausted with hard_cap -> 0; past warn_at -> no growth beyond current
+   (a pool at zero with lag keeps one replica, so its tasks are not stranded);
 5. max_replicas, then the shared ceilings (provider rpm, tenant max_pods, cluster max_pods),
    served by tier priority (controller.allocation);
 6. with history only: cooldown before zero, stabilization windows and rate policies, like the
@@ -94,7 +95,9 @@ def _claim(
             reasons.append(Reason("budget exhausted", _EXHAUSTED, args))
             return Claim(name, pool, current, 0, 0, 0, reasons)
         if used >= tenant.warn_at * budget:
-            cap = max(current, floor)
+            # No growth; but a pool at zero with tasks waiting keeps one replica, or its
+            # tasks would be stranded until midnight with budget still left to spend.
+            cap = max(current, floor, 1 if lag > 0 else 0)
             if want > cap:
                 args = (pool.tenant, used, budget, note, tenant.warn_at, cap, want, cap)
                 reasons.append(Reason("budget warning", _WARNING, args))

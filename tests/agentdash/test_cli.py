@@ -18,7 +18,7 @@ AGENTDASH = shutil.which("agentdash", path=str(Path(sys.executable).parent)) or 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [AGENTDASH, *map(str, args)], capture_output=True, text=True, timeout=60, check=False
+        [AGENTDASH, *map(str, args)], capture_output=True, text=True, timeout=120, check=False
     )
 
 

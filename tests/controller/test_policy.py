@@ -103,6 +103,15 @@ def test_past_the_warning_line_a_pool_does_not_grow_but_keeps_what_it_has() -> N
     assert below.desired == 9
 
 
+def test_past_the_warning_line_a_pool_at_zero_with_tasks_keeps_one_replica() -> None:
+    cfg = config({"a": pool("t")}, {"t": {"tier": "growth", "daily_token_budget": 1000}})
+    (d,) = decide(cfg, observe({"t": 850}, a=(9, 0, 0)))
+    assert d.desired == 1  # not stranded until midnight with 15% of the budget left
+    assert "no growth beyond 1" in d.main_reason.detail
+    (idle,) = decide(cfg, observe({"t": 850}, a=(0, 0, 0)))
+    assert idle.desired == 0
+
+
 def test_a_soft_cap_only_stops_growth_when_exhausted() -> None:
     cfg = config(
         {"a": pool("t")},

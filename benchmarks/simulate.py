@@ -1,0 +1,146 @@
+"""Time the backtest on a day of a large fleet: 100 pools over 20 tenants, ~1,000,000 tasks in
+24 hours (a bursty trace), replayed under each policy.
+
+For agentdash it also says how many ticks there were, how many of them had to call the policy
+(the rest are skipped because nothing they could see had changed), and how much of the time
+the policy itself took (controller.policy.decide and History.record_tick), which no simulator
+change can reduce. The same run with a 10 s controller interval shows how that cost scales.
+
+    python benchmarks/simulate.py [TASKS]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import controller.simulate.reconciler as reconciler_module
+from controller.config import Config, parse_config
+from controller.history import History
+from controller.simulate.backtest import make_scaler
+from controller.simulate.engine import run
+from controller.simulate.generate import generate
+from controller.simulate.lower_bound import clairvoyant, lower_bound
+from controller.simulate.reconciler import Reconciler
+from controller.simulate.trace import Trace, load_trace, write_trace
+
+POOLS, TENANTS, HOURS, SEED = 100, 20, 24, 7
+
+
+def fleet(interval: float = 1.0) -> Config:
+    tiers = ["enterprise", "growth", "starter"]
+    return parse_config(
+        {
+            "cluster": {"max_pods": 1500},
+            "tiers": {"enterprise": {"priority": 1000}, "growth": {"priority": 500},
+                      "starter": {"priority": 100}},
+            "tenants": {
+                f"t{i}": {"tier": tiers[i % 3], "daily_token_budget": 400_000_000,
+                          "max_pods": 150}
+                for i in range(TENANTS)
+            },
+            "controller": {"interval_seconds": interval},
+            "providers": {"openai": {"rpm": 200_000}, "anthropic": {"rpm": 200_000}},
+            "pools": {
+                f"p{i}": {
+                    "tenant": f"t{i % TENANTS}",
+                    "deployment": {"name": f"p{i}"},
+                    "queue": {"stream": "AGENT_TASKS", "consumer": f"p{i}"},
+                    "provider": ["openai", "anthropic"][i % 2],
+                    "rpm_per_replica": 10,
+                    "target_lag_per_replica": 2,
+                    "max_replicas": 40,
+                    "concurrency": 1 + i % 2,
+                }
+                for i in range(POOLS)
+            },
+        }
+    )  # fmt: skip
+
+
+class PolicyClock:
+    """Wall time spent inside the policy: decide() and History.record_tick()."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._decide = reconciler_module.decide
+        self._record = History.record_tick
+
+    def __enter__(self) -> PolicyClock:
+        decide, record = self._decide, self._record
+
+        def timed_decide(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return decide(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        def timed_record(history: History, *args: Any) -> None:
+            start = time.perf_counter()
+            record(history, *args)
+            self.seconds += time.perf_counter() - start
+
+        reconciler_module.decide = timed_decide  # type: ignore[assignment]
+        History.record_tick = timed_record  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        reconciler_module.decide = self._decide
+        History.record_tick = self._record  # type: ignore[method-assign]
+
+
+def timed_run(config: Config, trace: Trace, policy: str) -> None:
+    scaler = make_scaler(policy, config)
+    horizon = trace.duration + 3600
+    with PolicyClock() as policy_clock:
+        start = time.perf_counter()
+        cluster = run(config, trace, scaler, horizon)
+        seconds = time.perf_counter() - start
+    name = policy
+    if isinstance(scaler, Reconciler):
+        name += f" (ticks every {config.controller.interval_seconds:g} s)"
+    line = (
+        f"  {name:<30} {seconds:6.1f} s ({len(trace) / seconds:,.0f} tasks/s), "
+        f"{cluster.completed:,} completed"
+    )
+    if isinstance(scaler, Reconciler):
+        line += (
+            f"; {scaler.ticks:,} ticks, {scaler.decided:,} decided "
+            f"({1 - scaler.decided / scaler.ticks:.0%} skipped); "
+            f"policy {policy_clock.seconds:.1f} s, the rest {seconds - policy_clock.seconds:.1f} s"
+        )
+    print(line, flush=True)
+
+
+def main(tasks: int) -> None:
+    config = fleet()
+    start = time.perf_counter()
+    trace = generate(config, "bursty", HOURS, SEED, tasks=tasks)
+    print(f"generate: {len(trace):,} tasks, {POOLS} pools, {HOURS} h: "
+          f"{time.perf_counter() - start:.1f} s")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.jsonl"
+        start = time.perf_counter()
+        with path.open("w") as out:
+            write_trace(trace, out)
+        written = time.perf_counter() - start
+        start = time.perf_counter()
+        assert load_trace(path, config) == trace
+        print(f"trace file: write {written:.1f} s, read {time.perf_counter() - start:.1f} s")
+    print("simulate (virtual time, 24 h + 1 h to drain):", flush=True)
+    for policy in ("hpa", "keda", "agentdash"):
+        timed_run(config, trace, policy)
+    timed_run(fleet(interval=10.0), trace, "agentdash")
+    horizon = trace.duration + 3600
+    start = time.perf_counter()
+    lower_bound(config, trace, horizon, 60.0)
+    clairvoyant(config, trace, horizon)
+    print(f"lower bound + clairvoyant plan: {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)

@@ -1,0 +1,159 @@
+"""The baselines, modelled on their documented behaviour with their defaults.
+
+- `hpa`: the Horizontal Pod Autoscaler on the pool's lag as an external metric (AverageValue
+  target = target_lag_per_replica), synced every 15 s (controller.simulate.hpa), min replicas
+  at least 1: the HPA does not scale to zero.
+- `keda`: KEDA's nats-jetstream scaler. Every pollingInterval (30 s) it reads lag =
+  pending + ack_pending; a target at 0 with lag > activationLagThreshold goes to
+  max(minReplicaCount, 1), and a target with no activity for cooldownPeriod (300 s) goes back
+  to 0 (when minReplicaCount is 0). In between, the HPA that KEDA creates (min 1) scales on
+  ceil(lag / lagThreshold), reading the lag live at each of its syncs.
+
+Each pool maps to: lagThreshold / target = target_lag_per_replica, activation_lag,
+min/max replicas. Neither knows tokens, tiers or providers; both hit the cluster's pod quota
+first come, first served, like any Deployment (controller.simulate.cluster).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from controller.config import Config
+from controller.simulate.cluster import Cluster, PoolState
+from controller.simulate.hpa import HpaSpec, HpaState, ScalingPolicy, ScalingRules, reconcile
+
+
+def _setting(default: float, help: str) -> float:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineSettings:
+    """The baselines' knobs; each default is the documented one."""
+
+    keda_polling_interval: float = _setting(30.0, "KEDA pollingInterval, seconds")
+    keda_cooldown_period: float = _setting(300.0, "KEDA cooldownPeriod, seconds")
+    hpa_sync_period: float = _setting(15.0, "HPA sync period, seconds")
+    hpa_tolerance: float = _setting(0.1, "HPA tolerance")
+    hpa_up_stabilization: float = _setting(0.0, "HPA scaleUp stabilizationWindowSeconds")
+    hpa_up_pods: float = _setting(4, "HPA scaleUp Pods policy: pods per period")
+    hpa_up_percent: float = _setting(100, "HPA scaleUp Percent policy: percent per period")
+    hpa_up_period: float = _setting(15.0, "HPA scaleUp policies' periodSeconds")
+    hpa_down_stabilization: float = _setting(300.0, "HPA scaleDown stabilizationWindowSeconds")
+    hpa_down_percent: float = _setting(100, "HPA scaleDown Percent policy: percent per period")
+    hpa_down_period: float = _setting(15.0, "HPA scaleDown policy's periodSeconds")
+
+    def hpa_spec(self, min_replicas: int, max_replicas: int, target: float) -> HpaSpec:
+        up = ScalingRules(
+            self.hpa_up_stabilization,
+            (
+                ScalingPolicy("Pods", int(self.hpa_up_pods), self.hpa_up_period),
+                ScalingPolicy("Percent", int(self.hpa_up_percent), self.hpa_up_period),
+            ),
+        )
+        down = ScalingRules(
+            self.hpa_down_stabilization,
+            (ScalingPolicy("Percent", int(self.hpa_down_percent), self.hpa_down_period),),
+        )
+        return HpaSpec(min_replicas, max_replicas, target, self.hpa_tolerance, up, down)
+
+    @classmethod
+    def knobs(cls) -> list[tuple[str, float, str]]:
+        """(name, default, help) of every knob, for the command line."""
+        defaults = cls()
+        return [
+            (f.name, float(getattr(defaults, f.name)), str(f.metadata["help"]))
+            for f in dataclasses.fields(cls)
+        ]
+
+
+class HpaScaler:
+    name = "hpa"
+    gate_budgets = False
+
+    def __init__(self, config: Config, settings: BaselineSettings | None = None) -> None:
+        self.settings = settings or BaselineSettings()
+        self.specs = [
+            self.settings.hpa_spec(max(1, p.min_replicas), p.max_replicas, p.target_lag_per_replica)
+            for p in config.pools.values()
+        ]
+        self.states = [HpaState() for _ in self.specs]
+        self.wakes = bytearray(len(self.specs))
+
+    def initial(self) -> list[int]:
+        return [spec.min_replicas for spec in self.specs]
+
+    def wake(self, now: float, pool: int) -> float:
+        raise AssertionError("the HPA is never woken by an arrival")
+
+    def tick(self, now: float, cluster: Cluster) -> float:
+        for p in cluster.pools:
+            self.sync(p, now, cluster)
+        return now + self.settings.hpa_sync_period
+
+    def sync(self, p: PoolState, now: float, cluster: Cluster) -> None:
+        spec, state = self.specs[p.index], self.states[p.index]
+        lag = len(p.queue) + p.running
+        idle = lag == 0 and p.spec == spec.min_replicas and spec.tolerance < 1
+        if idle and state.recommendations:
+            # Idle at the floor: the proposal is 0 and the floor holds it, whatever the
+            # history; only the recommendation is remembered (the common case, made cheap).
+            state.recommendations.append((now, 0))
+            recs, keep = state.recommendations, now - spec.down.stabilization_seconds
+            keep = min(keep, now - spec.up.stabilization_seconds)
+            while recs[0][0] < keep:
+                recs.popleft()
+            return
+        desired = reconcile(spec, state, now, p.spec, len(p.pods), lag)
+        if desired != p.spec:
+            cluster.scale(p.index, desired, now)
+
+
+class KedaScaler:
+    name = "keda"
+    gate_budgets = False
+
+    def __init__(self, config: Config, settings: BaselineSettings | None = None) -> None:
+        self.settings = settings or BaselineSettings()
+        pools = list(config.pools.values())
+        self.hpa = HpaScaler(config, self.settings)  # KEDA's HPA: min max(1, minReplicaCount)
+        self.min_count = [p.min_replicas for p in pools]
+        self.activation = [p.activation_lag for p in pools]
+        self.last_active: list[float | None] = [None] * len(pools)
+        self.wakes = bytearray(len(pools))
+        self.next_poll = self.next_sync = 0.0
+
+    def initial(self) -> list[int]:
+        return list(self.min_count)
+
+    def wake(self, now: float, pool: int) -> float:
+        raise AssertionError("KEDA is never woken by an arrival: it polls")
+
+    def tick(self, now: float, cluster: Cluster) -> float:
+        # When both are due at once, KEDA's poll acts first and its HPA syncs after.
+        if now >= self.next_poll:
+            for p in cluster.pools:
+                self.poll(p, now, cluster)
+            self.next_poll = now + self.settings.keda_polling_interval
+        if now >= self.next_sync:
+            for p in cluster.pools:
+                if p.spec > 0:  # at 0 the HPA is disabled
+                    self.hpa.sync(p, now, cluster)
+            self.next_sync = now + self.settings.hpa_sync_period
+        return min(self.next_poll, self.next_sync)
+
+    def poll(self, p: PoolState, now: float, cluster: Cluster) -> None:
+        i = p.index
+        lag = len(p.queue) + p.running
+        minimum = self.min_count[i]
+        if lag > self.activation[i]:
+            if p.spec == 0:
+                cluster.scale(i, max(minimum, 1), now)
+            self.last_active[i] = now
+        elif p.spec > 0 and minimum == 0:
+            last = self.last_active[i]
+            if last is None or last + self.settings.keda_cooldown_period < now:
+                cluster.scale(i, 0, now)
+        elif p.spec < minimum:
+            cluster.scale(i, minimum, now)

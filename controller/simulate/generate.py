@@ -1,0 +1,156 @@
+"""Synthetic traces for the backtest: bursty, diurnal and spiky workloads, seeded.
+
+Every pool gets its own median task time (15-60 s, log-normal spread), its own tokens per
+second of work, and an average arrival rate that would keep `utilization` of its
+max_replicas x concurrency busy. The shapes then spread those arrivals differently:
+
+- bursty: each pool alternates active stretches (40 min on average) and quiet ones (20 min);
+  while active, 30% of its tasks trickle in and 70% come in bursts of 5-40 tasks at the same
+  instant (the "CEO delegates 20 tasks" case);
+- diurnal: a daily cycle, quiet at midnight and busiest at noon (the rate goes from 15% to
+  185% of the mean), with a few small bursts (10% of the tasks, 3-10 at once);
+- spiky: a light trickle (40%) and rare spikes of 50-200 tasks at once (60%).
+
+Pure and deterministic: the only randomness is `random.Random(seed)`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controller.config import Config
+from controller.simulate.trace import Trace
+
+SHAPES = ("bursty", "diurnal", "spiky")
+DAY_S = 86400.0
+_SIGMA = 0.6
+"""Log-normal spread of task times: the slowest tasks take a few times the median."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PoolLoad:
+    index: int
+    rate: float
+    """Mean arrivals a second over the whole trace."""
+    median_work: float
+    tokens_per_s: float
+
+
+Arrivals = Callable[[random.Random, float, float], list[float]]
+
+
+def generate(
+    config: Config,
+    shape: str,
+    hours: float,
+    seed: int,
+    *,
+    tasks: int | None = None,
+    utilization: float = 0.3,
+) -> Trace:
+    """A trace over `hours` for the config's pools; `tasks` sets the expected total."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}: expected one of {', '.join(SHAPES)}")
+    rng = random.Random(seed)
+    duration = hours * 3600.0
+    loads = _loads(config, shape, rng, duration, tasks, utilization)
+    arrivals: Arrivals = {"bursty": _bursty, "diurnal": _diurnal, "spiky": _spiky}[shape]
+    rows: list[tuple[float, int, float, int]] = []
+    for load in loads:
+        for t in arrivals(rng, load.rate, duration):
+            work = _work(rng, load.median_work)
+            tokens = round(work * load.tokens_per_s * rng.uniform(0.8, 1.2))
+            rows.append((round(t, 3), load.index, work, tokens))
+    return Trace.build(config.pools, rows)
+
+
+def _loads(
+    config: Config,
+    shape: str,
+    rng: random.Random,
+    duration: float,
+    tasks: int | None,
+    utilization: float,
+) -> list[_PoolLoad]:
+    loads = []
+    for index, pool in enumerate(config.pools.values()):
+        median = rng.uniform(15.0, 60.0)
+        mean_work = median * math.exp(_SIGMA**2 / 2)
+        rate = utilization * pool.max_replicas * pool.concurrency / mean_work
+        loads.append(_PoolLoad(index, rate, median, rng.uniform(40.0, 110.0)))
+    expected = sum(load.rate for load in loads) * duration * _level(shape, duration)
+    if tasks is not None and expected > 0:
+        scale = tasks / expected
+        loads = [
+            _PoolLoad(ld.index, ld.rate * scale, ld.median_work, ld.tokens_per_s) for ld in loads
+        ]
+    return loads
+
+
+def _level(shape: str, duration: float) -> float:
+    """Mean arrival rate over [0, duration] as a share of the pool's mean rate: 1, except for
+    a diurnal trace shorter than whole days (midnight is quiet)."""
+    if shape != "diurnal" or duration <= 0:
+        return 1.0
+    x = 2 * math.pi * duration / DAY_S
+    return 0.9 * (1 - 0.85 * math.sin(x) / x) + 0.1
+
+
+def _work(rng: random.Random, median: float) -> float:
+    work = rng.lognormvariate(math.log(median), _SIGMA)
+    return round(min(max(work, 1.0), 20 * median), 1)
+
+
+def _poisson(rng: random.Random, rate: float, start: float, end: float) -> list[float]:
+    times: list[float] = []
+    if rate <= 0:
+        return times
+    t = start + rng.expovariate(rate)
+    while t < end:
+        times.append(t)
+        t += rng.expovariate(rate)
+    return times
+
+
+def _bursts(
+    rng: random.Random, rate: float, start: float, end: float, sizes: tuple[int, int]
+) -> list[float]:
+    """Bursts whose tasks all arrive at one instant; `rate` counts tasks, not bursts."""
+    mean_size = (sizes[0] + sizes[1]) / 2
+    times = []
+    for t in _poisson(rng, rate / mean_size, start, end):
+        times.extend([t] * rng.randint(*sizes))
+    return times
+
+
+def _bursty(rng: random.Random, rate: float, duration: float) -> list[float]:
+    active_mean, quiet_mean = 2400.0, 1200.0
+    active_share = active_mean / (active_mean + quiet_mean)
+    busy_rate = rate / active_share  # while active, so that the mean over time is `rate`
+    times: list[float] = []
+    t = rng.uniform(0, quiet_mean)  # pools do not all wake at midnight together
+    while t < duration:
+        end = min(duration, t + rng.expovariate(1 / active_mean))
+        times += _poisson(rng, 0.3 * busy_rate, t, end)
+        times += _bursts(rng, 0.7 * busy_rate, t, end, (5, 40))
+        t = end + rng.expovariate(1 / quiet_mean)
+    return times
+
+
+def _diurnal(rng: random.Random, rate: float, duration: float) -> list[float]:
+    peak = 1.85 * 0.9 * rate
+    times = []
+    for t in _poisson(rng, peak, 0.0, duration):  # thinning to the daily curve
+        level = 0.9 * rate * (1 - 0.85 * math.cos(2 * math.pi * t / DAY_S))
+        if rng.random() * peak < level:
+            times.append(t)
+    return times + _bursts(rng, 0.1 * rate, 0.0, duration, (3, 10))
+
+
+def _spiky(rng: random.Random, rate: float, duration: float) -> list[float]:
+    return _poisson(rng, 0.4 * rate, 0.0, duration) + _bursts(
+        rng, 0.6 * rate, 0.0, duration, (50, 200)
+    )

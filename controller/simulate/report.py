@@ -1,0 +1,126 @@
+"""What a run achieved, as the JSON object `agentdash simulate --json` prints, and as a table.
+
+Waits are queue waits: from arrival to the start of work. A task still waiting at the horizon
+counts with the wait it has had so far (horizon - arrival), so holding tasks back never makes
+a percentile look better. Percentiles are nearest-rank.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from controller.config import Config
+from controller.simulate.cluster import Cluster
+from controller.simulate.trace import Trace
+
+
+def percentile(ordered: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of already sorted values (None when there are none)."""
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def waits(cluster: Cluster) -> list[float]:
+    horizon = cluster.horizon
+    return [
+        w if w >= 0 else horizon - t for w, t in zip(cluster.wait, cluster.arrival, strict=True)
+    ]
+
+
+def summarize(config: Config, trace: Trace, cluster: Cluster) -> dict[str, Any]:
+    every = waits(cluster)
+    by_tier: dict[str, list[float]] = {tier: [] for tier in _tiers(config)}
+    tier_of = [config.tier_of[name] for name in config.pools]
+    for wait, pool in zip(every, trace.pool, strict=True):
+        by_tier[tier_of[pool]].append(wait)
+    every.sort()
+    budgets = {n: t for n, t in cluster.tenants.items() if t.budget is not None}
+    return {
+        "completed": cluster.completed,
+        "pending": len(trace) - cluster.completed,
+        **_wait_stats(every),
+        "pod_seconds": round(cluster.pod_seconds, 1),
+        "peak_replicas": cluster.pod_peak,
+        "scale_events": cluster.scale_events,
+        "reversals": cluster.reversals,
+        "delayed_by_budget_or_pause": sum(cluster.delayed),
+        "tokens_over_budget": sum(t.over for t in budgets.values()),
+        "tokens_over_budget_by_tenant": {n: t.over for n, t in budgets.items()},
+        "by_tier": {
+            tier: {"tasks": len(w), **_wait_stats(sorted(w))} for tier, w in by_tier.items()
+        },
+    }
+
+
+def _wait_stats(ordered: Sequence[float]) -> dict[str, float | None]:
+    stats = {}
+    for key, q in (("wait_p50_s", 0.50), ("wait_p95_s", 0.95), ("wait_p99_s", 0.99)):
+        value = percentile(ordered, q)
+        stats[key] = None if value is None else round(value, 3)
+    return stats
+
+
+def _tiers(config: Config) -> list[str]:
+    return sorted(config.tiers, key=lambda t: (-config.tiers[t].priority, t))
+
+
+_ROWS: tuple[tuple[str, str], ...] = (
+    ("completed", "completed"),
+    ("pending", "pending at the end"),
+    ("wait_p50_s", "queue wait p50 (s)"),
+    ("wait_p95_s", "queue wait p95 (s)"),
+    ("wait_p99_s", "queue wait p99 (s)"),
+    ("by_tier", ""),
+    ("pod_seconds", "pod-seconds (cost)"),
+    ("lower_bound_pod_seconds", "  lower bound for that p95"),
+    ("peak_replicas", "peak pods"),
+    ("scale_events", "scale events"),
+    ("reversals", "reversals within 5 min"),
+    ("delayed_by_budget_or_pause", "tasks delayed by budget/pause"),
+    ("tokens_over_budget", "tokens over budget"),
+)
+
+
+def table(result: Mapping[str, Any], source: str) -> str:
+    """The comparison as a person reads it on a terminal."""
+    policies: Mapping[str, Mapping[str, Any]] = result["policies"]
+    names = list(policies)
+    hours = result["horizon_s"] / 3600
+    lines = [
+        f"{source}: {result['tasks']:,} tasks over {_plural(result['pools'], 'pool')}, "
+        f"{hours:.1f} h simulated (trace + {result['drain_s'] / 3600:g} h to drain)",
+        "",
+        f"{'':<32}" + "".join(f"{name:>13}" for name in names),
+    ]
+    for key, label in _ROWS:
+        if key == "by_tier":
+            for tier in next(iter(policies.values()))["by_tier"]:
+                cells = [policies[n]["by_tier"][tier]["wait_p95_s"] for n in names]
+                lines.append(f"{'  ' + tier + ' p95 (s)':<32}" + "".join(_cell(c) for c in cells))
+            continue
+        lines.append(f"{label:<32}" + "".join(_cell(policies[n][key]) for n in names))
+    lines += [
+        "",
+        "lower bound: the work alone (busy slot-seconds / concurrency) that any scaler must run",
+        "inside the horizon to meet that p95: no cold start, no idle pod is counted. A",
+        f"clairvoyant zero-wait plan needs {result['clairvoyant_pod_seconds']:,.0f} pod-seconds "
+        "(cold starts paid, no max_replicas or quota).",
+    ]
+    return "\n".join(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return f"{'-':>13}"
+    if isinstance(value, float):
+        return f"{value:>13,.1f}"
+    if isinstance(value, int):
+        return f"{value:>13,}"
+    return f"{value!s:>13}"

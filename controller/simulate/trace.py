@@ -1,0 +1,126 @@
+"""A workload trace: JSON lines, one task each, `{"t": s, "pool": name, "work_s": s, "tokens": n}`.
+
+`t` is the arrival time in seconds from the start of the trace (virtual midnight, UTC day 0),
+`work_s` the time one replica slot works on the task, `tokens` what the task costs its tenant
+(the tenant follows from the pool). Tasks are kept as columns, sorted by arrival (stable, so
+tasks arriving together keep their file order): a million tasks are four lists, not a million
+objects.
+
+A bad line raises ConfigError naming the file, the line and the field, and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from controller.config import Config, ConfigError
+
+FIELDS = ("t", "pool", "work_s", "tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """Tasks in arrival order; `pool` holds indexes into `pools` (the config's pool order)."""
+
+    pools: tuple[str, ...]
+    t: list[float]
+    pool: list[int]
+    work_s: list[float]
+    tokens: list[int]
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @property
+    def duration(self) -> float:
+        """Time of the last arrival (0 for an empty trace)."""
+        return self.t[-1] if self.t else 0.0
+
+    @classmethod
+    def build(cls, pools: Iterable[str], tasks: Iterable[tuple[float, int, float, int]]) -> Trace:
+        """From (t, pool index, work_s, tokens) in any order."""
+        rows = sorted(tasks, key=lambda row: row[0])
+        return cls(
+            tuple(pools),
+            [row[0] for row in rows],
+            [row[1] for row in rows],
+            [row[2] for row in rows],
+            [row[3] for row in rows],
+        )
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        names = self.pools
+        for t, p, work, tokens in zip(self.t, self.pool, self.work_s, self.tokens, strict=True):
+            yield {"t": t, "pool": names[p], "work_s": work, "tokens": tokens}
+
+
+def write_trace(trace: Trace, out: IO[str]) -> None:
+    for row in trace.rows():
+        out.write(json.dumps(row, separators=(", ", ": ")))
+        out.write("\n")
+
+
+def parse_trace(lines: Iterable[str], config: Config, source: str = "<trace>") -> Trace:
+    index = {name: i for i, name in enumerate(config.pools)}
+    tasks = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            tasks.append(_task(line, number, index, source))
+    return Trace.build(config.pools, tasks)
+
+
+def load_trace(path: Path | str, config: Config) -> Trace:
+    source = str(path)
+    try:
+        with Path(path).open(encoding="utf-8") as lines:
+            return parse_trace(lines, config, source)
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, "", f"expected UTF-8 text: {exc.reason}") from None
+
+
+def _task(
+    line: str, number: int, index: dict[str, int], source: str
+) -> tuple[float, int, float, int]:
+    where = f"line {number}"
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(source, where, f"expected a JSON object: {exc.msg}") from None
+    if not isinstance(row, dict):
+        raise ConfigError(source, where, f"expected a JSON object like {_EXAMPLE}")
+    for key in row:
+        if key not in FIELDS:
+            raise ConfigError(source, f"{where}: {key}", f"unknown key (expected {_KEYS})")
+    for key in FIELDS:
+        if key not in row:
+            raise ConfigError(source, f"{where}: {key}", "required field is missing")
+    pool = row["pool"]
+    if pool not in index:
+        names = ", ".join(index)
+        raise ConfigError(
+            source, f"{where}: pool", f"expected one of the config's pools ({names}), got {pool!r}"
+        )
+    t = _number(row["t"], f"{where}: t", source, "a number >= 0", lambda v: v >= 0)
+    work = _number(row["work_s"], f"{where}: work_s", source, "a number > 0", lambda v: v > 0)
+    tokens = row["tokens"]
+    if type(tokens) is not int or tokens < 0:
+        raise ConfigError(source, f"{where}: tokens", f"expected an integer >= 0, got {tokens!r}")
+    return t, index[pool], work, tokens
+
+
+def _number(value: Any, path: str, source: str, expected: str, ok: Any) -> float:
+    # bool is an int in Python, but `true` is no time.
+    if type(value) not in (int, float) or not math.isfinite(value) or not ok(value):
+        raise ConfigError(source, path, f"expected {expected}, got {value!r}")
+    return float(value)
+
+
+_EXAMPLE = '{"t": 12.5, "pool": "acme-research", "work_s": 40, "tokens": 3000}'
+_KEYS = ", ".join(FIELDS)

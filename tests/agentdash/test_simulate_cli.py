@@ -1,0 +1,100 @@
+"""`agentdash simulate` as a user runs it: real process, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.agentdash import test_cli
+from tests.agentdash.test_cli import EXAMPLE, ROOT
+
+TRACE = ROOT / "examples" / "trace.jsonl"
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return test_cli.run("simulate", *args)
+
+
+def test_the_bundled_trace_compares_the_three_policies_in_a_table() -> None:
+    result = run("--config", EXAMPLE, "--trace", TRACE)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{TRACE}: ")
+    assert lines[2].split() == ["agentdash", "keda", "hpa"]
+    assert any(line.startswith("queue wait p95 (s)") for line in lines)
+    assert any(line.startswith("tokens over budget") for line in lines)
+
+
+def test_json_keeps_the_documented_keys() -> None:
+    result = run("--config", EXAMPLE, "--trace", TRACE, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"tasks", "policies", "lower_bound_pod_seconds"} <= report.keys()
+    assert report["policies"].keys() == {"agentdash", "keda", "hpa"}
+    keys = {"completed", "pending", "wait_p50_s", "wait_p95_s", "wait_p99_s", "pod_seconds",
+            "peak_replicas", "scale_events", "reversals", "tokens_over_budget",
+            "by_tier"}  # fmt: skip
+    for name, policy in report["policies"].items():
+        assert keys <= policy.keys(), name
+        assert policy["completed"] + policy["pending"] == report["tasks"]
+        assert set(policy["by_tier"]) == {"enterprise", "growth", "starter"}
+        assert all("wait_p95_s" in tier for tier in policy["by_tier"].values())
+    assert report["policies"]["agentdash"]["tokens_over_budget"] == 0  # all tenants hard-capped
+    assert (
+        0
+        < report["lower_bound_pod_seconds"]
+        <= min(p["pod_seconds"] for p in report["policies"].values())
+    )
+
+
+def test_one_policy_can_be_run_alone_with_its_knobs() -> None:
+    fast = run("--config", EXAMPLE, "--trace", TRACE, "--policy", "keda", "--json",
+               "--keda-polling-interval", "5")  # fmt: skip
+    slow = run("--config", EXAMPLE, "--trace", TRACE, "--policy", "keda", "--json")
+    assert fast.returncode == slow.returncode == 0, fast.stderr + slow.stderr
+    fast_keda = json.loads(fast.stdout)["policies"]
+    assert list(fast_keda) == ["keda"]
+    assert (
+        fast_keda["keda"]["wait_p50_s"] < json.loads(slow.stdout)["policies"]["keda"]["wait_p50_s"]
+    )
+
+
+def test_a_bad_trace_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"t": 0, "pool": "acme-research", "work_s": 3, "tokens": 10}\n'
+        '{"t": 1, "pool": "acme-research", "work_s": -3, "tokens": 10}\n'
+    )
+    result = run("--config", EXAMPLE, "--trace", bad)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"agentdash: {bad}: line 2: work_s: expected a number > 0, got -3\n"
+
+
+def test_without_a_trace_it_says_what_it_needs() -> None:
+    result = run("--config", EXAMPLE)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "--trace FILE" in result.stderr
+
+
+def test_generate_writes_a_valid_trace_the_same_for_the_same_seed(tmp_path: Path) -> None:
+    first = run("--generate", "bursty", "--hours", "1", "--seed", "4")
+    again = run("--generate", "bursty", "--hours", "1", "--seed", "4")
+    other = run("--generate", "bursty", "--hours", "1", "--seed", "5")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == again.stdout != other.stdout
+    rows = [json.loads(line) for line in first.stdout.splitlines()]
+    assert len(rows) > 100
+    assert all(set(row) == {"t", "pool", "work_s", "tokens"} for row in rows)
+    saved = tmp_path / "gen.jsonl"
+    saved.write_text(first.stdout)
+    assert run("--config", EXAMPLE, "--trace", saved, "--policy", "hpa").returncode == 0
+
+
+def test_plot_writes_an_svg(tmp_path: Path) -> None:
+    out = tmp_path / "compare.svg"
+    result = run("--config", EXAMPLE, "--trace", TRACE, "--plot", out)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().startswith("<svg xmlns=")

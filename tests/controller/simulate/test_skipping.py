@@ -1,0 +1,69 @@
+"""Skipping ticks that cannot change anything gives exactly the result of deciding at every
+tick, as the live loop does: same scale steps at the same instants, same waits, same cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.config import Config, load_config
+from controller.simulate.generate import generate
+from controller.simulate.reconciler import Reconciler
+from controller.simulate.report import summarize
+from tests.controller.simulate.builders import replay, trace
+from tests.factories import config, pool
+
+EXAMPLE = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")
+
+
+def production_windows() -> Config:
+    """The policy's default windows (cooldown 300 s, 30 s up / 300 s down, rate policies),
+    a tight cluster quota and a small budget: every time rule and limit gets exercised."""
+    tenants = {
+        "acme": {"tier": "enterprise"},
+        "initech": {"tier": "starter", "daily_token_budget": 400_000, "warn_at": 0.5},
+    }
+    return config(
+        {
+            "research": pool("acme", max_replicas=12, target_lag_per_replica=2),
+            "support": pool("acme", max_replicas=6, min_replicas=1, concurrency=2),
+            "summarize": pool("initech", max_replicas=8, activation_lag=1),
+        },
+        tenants,
+        max_pods=14,
+    )
+
+
+CASES = [
+    (EXAMPLE, "bursty", 2, 1),
+    (EXAMPLE, "spiky", 2, 3),
+    (EXAMPLE, "diurnal", 3, 5),
+    (production_windows(), "bursty", 3, 2),
+    (production_windows(), "spiky", 3, 7),
+]
+
+
+@pytest.mark.parametrize(("cfg", "shape", "hours", "seed"), CASES)
+def test_skipping_ticks_changes_nothing(cfg: Config, shape: str, hours: float, seed: int) -> None:
+    tasks = generate(cfg, shape, hours, seed)
+    naive, fast = Reconciler(cfg, skip=False), Reconciler(cfg, skip=True)
+    every_tick = replay(cfg, tasks, naive)
+    skipping = replay(cfg, tasks, fast)
+    assert fast.actions == naive.actions
+    assert skipping.steps == every_tick.steps
+    assert list(skipping.wait) == list(every_tick.wait)
+    assert skipping.delayed == every_tick.delayed
+    assert skipping.pod_seconds == every_tick.pod_seconds
+    assert summarize(cfg, tasks, skipping) == summarize(cfg, tasks, every_tick)
+    assert fast.ticks == naive.ticks  # the same tick instants, some just not decided
+    assert fast.decided < naive.decided
+
+
+def test_a_sparse_workload_skips_most_ticks_with_the_same_result() -> None:
+    cfg = production_windows()
+    tasks = trace(cfg, *[(900.0 * k + 0.5, "research", 60.0, 100) for k in range(12)])
+    naive, fast = Reconciler(cfg, skip=False), Reconciler(cfg)
+    assert replay(cfg, tasks, fast).steps == replay(cfg, tasks, naive).steps
+    assert fast.actions == naive.actions
+    assert fast.decided < fast.ticks / 5

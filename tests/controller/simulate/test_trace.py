@@ -1,0 +1,86 @@
+"""The trace file: JSON lines in, columns out, and one clear line for any bad line."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from controller.config import ConfigError, load_config
+from controller.simulate.trace import load_trace, parse_trace, write_trace
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "agentdash.yaml"
+CONFIG = load_config(EXAMPLE)
+
+
+def test_tasks_are_sorted_by_arrival_keeping_file_order_for_ties() -> None:
+    lines = [
+        '{"t": 30, "pool": "globex-coder", "work_s": 5, "tokens": 10}',
+        "",
+        '{"t": 10.5, "pool": "acme-research", "work_s": 40.5, "tokens": 3000}',
+        '{"t": 30, "pool": "acme-support", "work_s": 1, "tokens": 0}',
+    ]
+    trace = parse_trace(lines, CONFIG, "t.jsonl")
+    assert trace.t == [10.5, 30.0, 30.0]
+    assert [trace.pools[p] for p in trace.pool] == ["acme-research", "globex-coder", "acme-support"]
+    assert trace.work_s == [40.5, 5.0, 1.0]
+    assert trace.tokens == [3000, 10, 0]
+    assert trace.duration == 30.0
+
+
+def test_a_written_trace_reads_back_the_same() -> None:
+    lines = [
+        '{"t": 0.25, "pool": "initech-summarize", "work_s": 12.5, "tokens": 700}',
+        '{"t": 7, "pool": "globex-triage", "work_s": 3, "tokens": 5}',
+    ]
+    trace = parse_trace(lines, CONFIG)
+    out = io.StringIO()
+    write_trace(trace, out)
+    assert parse_trace(out.getvalue().splitlines(), CONFIG) == trace
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "t.jsonl: line 2: expected a JSON object: Expecting property name enclosed"),
+        ("[1, 2]", "t.jsonl: line 2: expected a JSON object like {"),
+        (
+            '{"t": 1, "pool": "nope", "work_s": 1, "tokens": 1}',
+            "t.jsonl: line 2: pool: expected one of the config's pools (acme-research, "
+            "acme-support, globex-coder, globex-triage, initech-summarize), got 'nope'",
+        ),
+        (
+            '{"t": 1, "pool": "acme-research", "work_s": -3, "tokens": 1}',
+            "t.jsonl: line 2: work_s: expected a number > 0, got -3",
+        ),
+        (
+            '{"t": true, "pool": "acme-research", "work_s": 1, "tokens": 1}',
+            "t.jsonl: line 2: t: expected a number >= 0, got True",
+        ),
+        (
+            '{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 2.5}',
+            "t.jsonl: line 2: tokens: expected an integer >= 0, got 2.5",
+        ),
+        (
+            '{"t": 1, "pool": "acme-research", "work_s": 1}',
+            "t.jsonl: line 2: tokens: required field is missing",
+        ),
+        (
+            '{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "tenant": "acme"}',
+            "t.jsonl: line 2: tenant: unknown key (expected t, pool, work_s, tokens)",
+        ),
+    ],
+)
+def test_a_bad_line_names_the_file_the_line_and_the_field(line: str, message: str) -> None:
+    good = '{"t": 0, "pool": "acme-research", "work_s": 1, "tokens": 1}'
+    with pytest.raises(ConfigError) as caught:
+        parse_trace([good, line], CONFIG, "t.jsonl")
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jsonl"
+    with pytest.raises(ConfigError, match=r"nope\.jsonl: cannot read file: No such file"):
+        load_trace(missing, CONFIG)
