@@ -1,8 +1,11 @@
 """The `agentdash` command: one program, several jobs.
 
+    agentdash --config FILE                             the dashboard over a real fleet
+    agentdash --controller-only --config FILE           the controller as a daemon
+    agentdash demo [--headless ...]                     the embedded demo fleet
+    agentdash simulate --config FILE --trace FILE       backtest against KEDA and the HPA
     agentdash check-config FILE                         validate and summarise a config
     agentdash plan --config FILE --observations FILE    one tick's decisions as JSON
-    agentdash demo [--headless ...]                     the embedded demo fleet
 
 User mistakes (bad config, bad input) print one line and exit 2, never a traceback.
 """
@@ -14,8 +17,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from controller.config import ConfigError, load_config
+from agentdash.runtime import StartError
+from controller.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from agentdash.runtime import RuntimeOptions
 
 EXIT_USAGE = 2
 EXAMPLE_CONFIG = Path(__file__).parent / "examples" / "agentdash.yaml"
@@ -47,6 +55,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Autoscale AI-agent worker fleets from queue lag, token budgets and "
         "tier priorities, and see why.",
     )
+    fleet = parser.add_argument_group("a real fleet (no COMMAND)")
+    fleet.add_argument("--config", type=Path, metavar="FILE", help="agentdash.yaml")
+    fleet.add_argument(
+        "--controller-only",
+        action="store_true",
+        help="run the controller headless (the daemon), no dashboard",
+    )
+    fleet.add_argument("--nats-url", metavar="URL", help="NATS server (default: config nats.url)")
+    fleet.add_argument(
+        "--http", metavar="[HOST]:PORT", help="serve /metrics and /healthz here (daemon)"
+    )
+    fleet.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster)")
+    fleet.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    fleet.add_argument(
+        "--cluster",
+        choices=["kubernetes", "simulated"],
+        default="kubernetes",
+        help="simulated: count replicas without a cluster (for trials)",
+    )
+    fleet.add_argument("--dry-run", action="store_true", help="decide and log, never patch")
+    fleet.add_argument("--read-only", action="store_true", help="dashboard: no operator actions")
+    fleet.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="leader lease TTL in seconds (default 10)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check-config", help="validate a config file and summarise it")
@@ -70,7 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
+    if run is None and args.config is not None:
+        run = _fleet
     if run is None:
+        if args.controller_only:
+            parser.error("--controller-only needs --config FILE")
         parser.print_help()
         return EXIT_USAGE
     try:
@@ -78,8 +118,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"agentdash: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StartError as exc:
+        print(f"agentdash: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from agentdash.runtime import RuntimeOptions
+
+    config = load_config(args.config)
+    options = RuntimeOptions(args.nats_url, args.cluster, args.kubeconfig, args.context,
+                             args.dry_run, args.lease_ttl)  # fmt: skip
+    if args.controller_only:
+        from agentdash.daemon import run_daemon
+
+        return asyncio.run(run_daemon(config, options, args.http))
+    return _dashboard(config, options, args.read_only)
+
+
+def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
+    """The dashboard over a real fleet: it leads if no one does, else it observes."""
+    import asyncio
+
+    from agentdash.runtime import Runtime, start
+    from agentdash.tui.app import AgentDashApp
+    from agentdash.tui.feed import Feed
+
+    stop = asyncio.Event()
+    held: list[Runtime] = []
+    failures: list[StartError] = []
+
+    async def connect() -> Feed:
+        try:
+            runtime = await start(config, options)
+        except StartError as exc:
+            failures.append(exc)
+            app.exit()
+            raise
+        held.append(runtime)
+        runtime.tasks.append(asyncio.create_task(runtime.loop.run(stop)))
+        return Feed(runtime.loop)
+
+    async def quit_() -> None:
+        stop.set()
+        for runtime in held:
+            await runtime.stop()
+
+    app = AgentDashApp(connect=connect, on_quit=quit_, read_only=read_only)
+    app.run()
+    if failures:
+        raise failures[0]
+    return 0
 
 
 if __name__ == "__main__":

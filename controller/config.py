@@ -111,6 +111,27 @@ class PoolConfig(_Model):
     concurrency: PosInt = 1
     cold_start_seconds: NonNegFloat = 20
     behavior: Behavior = Field(default_factory=Behavior)
+    take_over: bool = False
+    """Scale the Deployment even if an HPA or a KEDA ScaledObject also targets it."""
+
+
+DEFAULT_TOKENS_QUERY = "sum by (tenant) (increase(agent_tokens_consumed_total[1d]))"
+
+
+class NatsConfig(_Model):
+    url: str = "nats://127.0.0.1:4222"
+
+
+class PrometheusConfig(_Model):
+    url: str
+    tokens_query: str = DEFAULT_TOKENS_QUERY
+    """PromQL giving tokens used today, one series per tenant (label `tenant`)."""
+    interval_seconds: PosFloat = 15.0
+
+
+class KubernetesConfig(_Model):
+    qps: PosFloat = 5.0
+    burst: PosInt = 10
 
 
 class Config(_Model):
@@ -120,6 +141,10 @@ class Config(_Model):
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     pools: dict[str, PoolConfig]
+    nats: NatsConfig = Field(default_factory=NatsConfig)
+    prometheus: PrometheusConfig | None = None
+    """Where token usage comes from; without it, from the workers' reports on NATS."""
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:

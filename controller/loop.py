@@ -20,7 +20,15 @@ from controller.model import Observations, Overrides, PoolObservation, ScaleDeci
 from controller.overrides import OverrideStore
 from controller.policy import decide
 from controller.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
-from controller.sources import Actuator, LagSource, PoolState, QueueStats, SourceError, UsageSource
+from controller.sources import (
+    Actuator,
+    LagSource,
+    Lease,
+    PoolState,
+    QueueStats,
+    SourceError,
+    UsageSource,
+)
 
 log = logging.getLogger("agentdash.loop")
 
@@ -38,6 +46,8 @@ class Reconciler:
         bus: EventBus | None = None,
         clock: Callable[[], float] = time.time,
         store: OverrideStore | None = None,
+        lease: Lease | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.config = config
         self.lag = lag
@@ -48,6 +58,12 @@ class Reconciler:
         self.history = History(config)
         self.store = store or OverrideStore(config, clock=clock)
         self.trends = Trends()
+        self.lease = lease
+        self.dry_run = dry_run
+        """This process never patches (--dry-run), whatever the shared overrides say."""
+        self.leading = lease is None
+        self.leader_decisions: dict[str, ScaleDecision] = {}
+        """What the leader decided, as it published it (followers show these)."""
         self.decisions: dict[str, ScaleDecision] = {}
         self.problems: dict[str, str] = {}
         """Source name -> what is wrong with it, while it is."""
@@ -77,18 +93,21 @@ class Reconciler:
         now = self.clock()
         await self._refresh(only)
         observations = self._observations()
+        await self._lead(now)
         overrides = self.overrides
         decisions = decide(self.config, observations, overrides, self.history, now)
         self.history.record_tick(decisions, observations, now)
         for decision in decisions:
-            if decision.changes and not overrides.paused:
-                await self._actuate(decision, now, overrides.dry_run)
+            if decision.changes and not overrides.paused and self.leading:
+                await self._actuate(decision, now, overrides.dry_run or self.dry_run)
         self._observed = observations
         for name, obs in observations.pools.items():
             self.trends.add_lag(name, obs.lag)
         for tenant, tokens in observations.tokens_today.items():
             self.trends.add_tokens(tenant, now, tokens)
         self.decisions = {d.pool: d for d in decisions}
+        if not self.leading and self.leader_decisions:
+            self.decisions.update(self.leader_decisions)
         self.idle.clear()
         self.idle.update(d.pool for d in decisions if d.desired == 0 and d.observed)
         self.bus.publish(TickEvent(now, tuple(decisions), time.perf_counter() - started))
@@ -132,7 +151,8 @@ class Reconciler:
                 usage.mean_task_seconds.get(name),
                 stale,
             )
-        return Observations(pools, usage.tokens_today)
+        stale_tokens = dict.fromkeys(usage.tokens_today, usage.stale) if usage.stale else {}
+        return Observations(pools, usage.tokens_today, stale_tokens)
 
     async def _actuate(self, decision: ScaleDecision, now: float, dry: bool) -> None:
         if not dry:
@@ -143,6 +163,16 @@ class Reconciler:
                 return
             self.history.record_scale(decision.pool, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now, dry_run=dry))
+
+    async def _lead(self, now: float) -> None:
+        if self.lease is None:
+            return
+        was = self.leading
+        self.leading = await self.lease.renew()
+        if self.leading != was:
+            detail = "leading" if self.leading else f"following {self.lease.leader_name}"
+            log.info("lease: %s", detail)
+            self.bus.publish(HealthEvent(now, "lease", True, detail))
 
     def _healthy(self, source: str, now: float) -> None:
         if self.problems.pop(source, None) is not None:
@@ -225,7 +255,10 @@ def build_snapshot(loop: Reconciler) -> FleetSnapshot:
         for name, tenant in config.tenants.items()
     )
     pods = tuple(pod for state in loop._state.values() for pod in state.pods)
-    mode = "paused" if overrides.paused else ("dry-run" if overrides.dry_run else "running")
+    dry = overrides.dry_run or loop.dry_run
+    mode = "paused" if overrides.paused else ("dry-run" if dry else "running")
+    if not loop.leading and loop.lease is not None:
+        mode = f"following {loop.lease.leader_name or 'nobody yet'}"
     return FleetSnapshot(now, tuple(pools), tenants, pods, config.cluster.max_pods, mode,
                          dict(loop.problems))  # fmt: skip
 

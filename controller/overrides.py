@@ -55,11 +55,19 @@ class OverrideStore:
         self._clock = clock
         self._who = who
         self._current = Overrides()
+        self.listeners: list[Callable[[Overrides, ActionEvent], None]] = []
+        """Told of every operator change (the NATS sync shares it with other processes)."""
         if path is not None and path.exists():
             self._current = self._load(path)
 
     def current(self) -> Overrides:
         return self._current
+
+    def replace(self, overrides: Overrides) -> None:
+        """Take what another process decided (no listener is told: it came from them)."""
+        self._current = overrides
+        if self._path is not None:
+            self._save(self._path)
 
     def pin(self, pool: str, replicas: int, for_seconds: float | None = None) -> ActionEvent:
         self._known("pool", pool, self._config.pools)
@@ -94,36 +102,45 @@ class OverrideStore:
         self._current = new
         if self._path is not None:
             self._save(self._path)
-        return ActionEvent(self._clock(), self._who(), action, target, detail)
+        event = ActionEvent(self._clock(), self._who(), action, target, detail)
+        for listener in self.listeners:
+            listener(new, event)
+        return event
 
     def _known(self, kind: str, name: str, known: Mapping[str, object]) -> None:
         if name not in known:
             raise KeyError(f"no {kind} named {name!r}")
 
     def _save(self, path: Path) -> None:
-        data = _OverridesFile(
-            pins={p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
-                  for p, x in self._current.pins.items()},
-            paused_tenants=sorted(self._current.paused_tenants),
-            paused=self._current.paused,
-            dry_run=self._current.dry_run,
-        )  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(data.model_dump_json(indent=2) + "\n")
+        temporary.write_text(dump_overrides(self._current) + "\n")
         temporary.replace(path)  # atomic: a crash never leaves half a file
 
     def _load(self, path: Path) -> Overrides:
-        source = str(path)
-        try:
-            raw = _OverridesFile.model_validate(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno} column {exc.colno}"
-            raise ConfigError(source, where, f"expected valid JSON: {exc.msg}") from None
-        except ValidationError as exc:
-            field, message = first_error(exc)
-            raise ConfigError(source, field, message) from None
-        pins = {p: Pin(x.replicas, x.until, x.by) for p, x in raw.pins.items()
-                if p in self._config.pools}  # fmt: skip
-        paused = frozenset(t for t in raw.paused_tenants if t in self._config.tenants)
-        return Overrides(pins, paused, raw.paused, raw.dry_run)
+        return load_overrides(path.read_text(), self._config, str(path))
+
+
+def dump_overrides(overrides: Overrides) -> str:
+    return _OverridesFile(
+        pins={p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
+              for p, x in overrides.pins.items()},
+        paused_tenants=sorted(overrides.paused_tenants),
+        paused=overrides.paused,
+        dry_run=overrides.dry_run,
+    ).model_dump_json(indent=2)  # fmt: skip
+
+
+def load_overrides(text: str | bytes, config: Config, source: str) -> Overrides:
+    """Parse overrides JSON; names the config no longer has are dropped, not fatal."""
+    try:
+        raw = _OverridesFile.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise ConfigError(source, where, f"expected valid JSON: {exc.msg}") from None
+    except ValidationError as exc:
+        field, message = first_error(exc)
+        raise ConfigError(source, field, message) from None
+    pins = {p: Pin(x.replicas, x.until, x.by) for p, x in raw.pins.items() if p in config.pools}
+    paused = frozenset(t for t in raw.paused_tenants if t in config.tenants)
+    return Overrides(pins, paused, raw.paused, raw.dry_run)

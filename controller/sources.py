@@ -23,6 +23,8 @@ class Usage:
     tokens_today: Mapping[str, int]
     mean_task_seconds: Mapping[str, float] = field(default_factory=dict)
     """Per pool, from the workers' reports."""
+    stale: str | None = None
+    """Why these are the last known values rather than fresh ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +70,14 @@ class Actuator(Protocol):
         ...
 
     async def scale(self, pool: str, replicas: int) -> None: ...
+
+
+class Lease(Protocol):
+    """Who may actuate. Only the holder scales; the others follow."""
+
+    holder: str
+    leader_name: str | None
+
+    async def renew(self) -> bool: ...
+
+    async def release(self) -> None: ...

@@ -1,0 +1,82 @@
+"""`agentdash --controller-only --config FILE`: the controller with no screen.
+
+JSON lines on stdout (start and stop, every replica change with its reasons, source health,
+leadership, operator actions, errors); `/metrics` and `/healthz` on `--http`. SIGTERM or
+SIGINT: the tick in flight finishes, the lease is released so another takes over at once,
+and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+from aiohttp import web
+
+from agentdash.runtime import Runtime, RuntimeOptions, StartError, emit, start
+from controller.config import Config
+
+
+class JsonLogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        emit({"type": "log", "ts": round(record.created, 3), "level": record.levelname.lower(),
+              "logger": record.name, "message": record.getMessage()})  # fmt: skip
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`:9090`, `0.0.0.0:9090` or `9090` -> (host, port)."""
+    host, _, port = value.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=runtime.metrics.render(),
+                            content_type="text/plain", charset="utf-8")  # fmt: skip
+
+    async def healthz(_: web.Request) -> web.Response:
+        loop = runtime.loop
+        body = {"ready": runtime.ready, "role": "leader" if loop.leading else "follower",
+                "leader": runtime.lease.leader_name, "problems": loop.problems,
+                "ticks": runtime.ticks}  # fmt: skip
+        return web.json_response(body, status=200 if runtime.ready else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    host, port = parse_listen(listen)
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def run_daemon(config: Config, options: RuntimeOptions, listen: str | None) -> int:
+    handler = JsonLogHandler()
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        runtime = await start(config, options)
+    except StartError as exc:
+        emit({"type": "error", "ts": round(time.time(), 3), "message": str(exc)})
+        raise
+    runner: Any = None
+    try:
+        if listen:
+            runner = await serve_http(runtime, listen)
+        emit({"type": "start", "ts": round(time.time(), 3), "pools": len(config.pools),
+              "holder": runtime.lease.holder, "http": listen,
+              "dry_run": options.dry_run})  # fmt: skip
+        await runtime.loop.run(stop)  # returns once the tick in flight has finished
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await runtime.stop()
+        emit({"type": "stop", "ts": round(time.time(), 3)})
+    return 0

@@ -1,0 +1,186 @@
+"""A controller on a real fleet, as the daemon and the dashboard both run it.
+
+NATS JetStream for lag and for what processes share (overrides, the audit stream, the leader
+lease, the leader's decisions); Kubernetes (or, for trials, the simulated cluster) to scale;
+token usage from Prometheus when configured, else from the workers' reports on NATS. Only the
+lease holder patches; the others follow and show the leader's decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+import nats.errors
+from nats.aio.client import Client
+
+from controller.config import Config
+from controller.events import Event, TickEvent
+from controller.jetstream import JetStreamLagSource
+from controller.lease import NatsLease
+from controller.loop import Reconciler
+from controller.metrics import Metrics
+from controller.overrides import OverrideStore
+from controller.prometheus import PrometheusUsageSource
+from controller.shared import (
+    DECISIONS_SUBJECT,
+    SharedOverrides,
+    decisions_message,
+    follow_decisions,
+)
+from controller.simcluster import SimulatedCluster
+from controller.sources import Actuator, UsageSource
+from controller.usage import NatsUsageSource
+
+log = logging.getLogger("agentdash")
+
+
+class StartError(Exception):
+    """Something outside agentdash is not there (NATS, the API server): one line, exit 1."""
+
+
+@dataclass(slots=True)
+class RuntimeOptions:
+    nats_url: str | None = None
+    cluster: str = "kubernetes"
+    """kubernetes, or simulated (no cluster: replicas are only counted)."""
+    kubeconfig: str | None = None
+    context: str | None = None
+    dry_run: bool = False
+    lease_ttl: float = 10.0
+    connect_timeout: float = 5.0
+
+
+@dataclass(slots=True)
+class Runtime:
+    config: Config
+    nc: Client
+    loop: Reconciler
+    metrics: Metrics
+    shared: SharedOverrides
+    lease: NatsLease
+    usage: UsageSource
+    ticks: int = 0
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _events: asyncio.Queue[Event] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Sources and actuator answered on the last tick."""
+        return self.ticks > 0 and not self.loop.problems
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self.lease.release()
+            await self.shared.stop()
+        if isinstance(self.usage, PrometheusUsageSource):
+            await self.usage.stop()
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self.nc.close()
+
+
+async def connect_nats(url: str, timeout: float) -> Client:
+    async def failed(exc: Exception) -> None:
+        log.warning("NATS: %s", exc)
+
+    try:
+        return await asyncio.wait_for(
+            nats.connect(url, connect_timeout=min(timeout, 2.0), max_reconnect_attempts=-1,
+                         reconnect_time_wait=0.5, error_cb=failed, allow_reconnect=True),
+            timeout=timeout,
+        )  # fmt: skip
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        raise StartError(
+            f"cannot reach NATS at {url}: {type(exc).__name__} {exc}".strip()
+        ) from None
+
+
+async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
+    if options.cluster == "simulated":
+        return SimulatedCluster(config)
+    from controller.kubernetes import DeploymentScaler  # only a real fleet needs the client
+
+    try:
+        return await DeploymentScaler.connect(
+            config, kubeconfig=options.kubeconfig, context=options.context,
+            dry_run=options.dry_run,
+        )  # fmt: skip
+    except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
+        raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
+
+
+async def start(config: Config, options: RuntimeOptions) -> Runtime:
+    url = options.nats_url or config.nats.url
+    nc = await connect_nats(url, options.connect_timeout)
+    try:
+        actuator = await make_actuator(config, options)
+        lag = JetStreamLagSource(nc, config)
+        await lag.start()
+        usage: UsageSource
+        if config.prometheus is not None:
+            usage = PrometheusUsageSource(config, config.prometheus)
+            await usage.start()
+        else:
+            usage = NatsUsageSource(nc, config, clock=_now)
+            await usage.start()
+        store = OverrideStore(config)
+        shared = SharedOverrides(nc, store, config)
+        await shared.start()
+        lease = NatsLease(nc, f"{socket.gethostname()}:{os.getpid()}", ttl=options.lease_ttl)
+        await lease.start()
+    except BaseException:
+        await nc.close()
+        raise
+    loop = Reconciler(config, lag, usage, actuator, store=store, lease=lease,
+                      dry_run=options.dry_run)  # fmt: skip
+    runtime = Runtime(config, nc, loop, Metrics(config), shared, lease, usage)
+    runtime._events = loop.bus.subscribe()
+    runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
+
+    def leader_said(leader: str, decisions: list[Any]) -> None:
+        if not loop.leading:
+            loop.leader_decisions = {d.pool: d for d in decisions}
+
+    await follow_decisions(nc, leader_said)
+    return runtime
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+async def _relay(runtime: Runtime) -> None:
+    """Bus -> metrics, JSON logs, and (as leader) the decisions other processes show."""
+    assert runtime._events is not None
+    loop = runtime.loop
+    while True:
+        event = await runtime._events.get()
+        runtime.metrics.observe(event)
+        if isinstance(event, TickEvent):
+            runtime.ticks += 1
+            runtime.metrics.observe_snapshot(loop.snapshot())
+            if loop.leading and runtime.nc.is_connected:
+                message = decisions_message(runtime.lease.holder, event.ts, list(event.decisions))
+                with contextlib.suppress(nats.errors.Error):
+                    await runtime.nc.publish(DECISIONS_SUBJECT, message)
+        elif hasattr(event, "as_dict"):
+            emit(event.as_dict())
+
+
+def emit(record: dict[str, Any]) -> None:
+    """One JSON object per line on stdout: what the daemon did."""
+    print(json.dumps(record, default=str), flush=True)

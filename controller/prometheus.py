@@ -1,0 +1,71 @@
+"""Token usage from Prometheus.
+
+A PromQL query (default `sum by (tenant) (increase(agent_tokens_consumed_total[1d]))`) gives
+tokens used today per tenant. It is asked every `interval_seconds` in the background, so a
+tick never waits on Prometheus. If Prometheus is missing or failing, budgets hold their last
+known values and are flagged stale (the policy says so in its reasons); they never reset to
+zero, which would let a hard-capped tenant spend again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from prometheus_api_client import PrometheusConnect
+
+from controller.config import Config, PrometheusConfig
+from controller.sources import Usage
+
+log = logging.getLogger("agentdash.prometheus")
+
+
+class PrometheusUsageSource:
+    def __init__(self, config: Config, settings: PrometheusConfig, timeout: float = 5.0) -> None:
+        self._tenants = list(config.tenants)
+        self._settings = settings
+        self._client = PrometheusConnect(url=settings.url, disable_ssl=True, timeout=timeout)
+        self._tokens: dict[str, int] | None = None
+        self.problem: str | None = "no answer from Prometheus yet"
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.interval_seconds)  # the poll period itself
+            await self.refresh()
+
+    async def refresh(self) -> None:
+        try:
+            result: list[dict[str, Any]] = await asyncio.to_thread(
+                self._client.custom_query, self._settings.tokens_query
+            )
+            tokens = dict.fromkeys(self._tenants, 0)
+            for series in result:
+                tenant = series.get("metric", {}).get("tenant")
+                if tenant in tokens:
+                    tokens[tenant] = int(float(series["value"][1]))
+        except Exception as exc:  # requests, JSON or Prometheus errors: all mean "stale"
+            problem = f"Prometheus {self._settings.url}: {type(exc).__name__}: {exc}"[:200]
+            if problem != self.problem:
+                log.warning("token usage stale: %s", problem)
+            self.problem = problem
+            return
+        self._tokens = tokens
+        self.problem = None
+
+    def usage(self, now: float) -> Usage:
+        if self._tokens is None:
+            return Usage({}, {}, self.problem)  # never known: budgets are not applied
+        return Usage(dict(self._tokens), {}, self.problem)

@@ -1,0 +1,235 @@
+"""`agentdash --controller-only` as an operator runs it: real processes on a real NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from controller.config import load_config
+from controller.jetstream import ensure_queues
+from controller.overrides import OverrideStore
+from controller.shared import SharedOverrides
+from tests.agentdash.test_cli import AGENTDASH, EXAMPLE
+from tests.support import eventually
+
+
+def scaled(daemon: Daemon, pool: str | None = None) -> list[dict[str, Any]]:
+    """The scale events a daemon logged so far (for one pool, or all)."""
+    return [e for e in daemon.read() if e["type"] == "scale" and pool in (None, e["pool"])]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Daemon:
+    def __init__(self, config: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [AGENTDASH, "--controller-only", "--config", str(config), "--cluster", "simulated",
+             "--http", f"127.0.0.1:{self.port}", "--lease-ttl", "2", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.lines: list[dict[str, Any]] = []
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(json.loads(line))
+
+    def read(self) -> list[dict[str, Any]]:
+        """The JSON lines written so far."""
+        return list(self.lines)
+
+    async def health(self) -> dict[str, Any] | None:
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{self.port}/healthz") as response,
+            ):
+                return {"status": response.status, **await response.json()}
+        except aiohttp.ClientError:
+            return None
+
+    async def metrics(self) -> str:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{self.port}/metrics") as response,
+        ):
+            return await response.text()
+
+    async def wait_health(self, check: Any, timeout: float = 20) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        async def probe() -> bool:
+            nonlocal found
+            found = await self.health() or {}
+            return bool(found) and check(found)
+
+        deadline = time.monotonic() + timeout
+        while not await probe():
+            assert self.process.poll() is None, self.process.stderr.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, f"health never matched: {found}"
+            await asyncio.sleep(0.1)
+        return found
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=15)
+        self._reader.join(timeout=5)  # every line it wrote, read
+        return code
+
+
+@pytest.fixture
+def fleet_config(tmp_path: Path, nats_server: NatsServer) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": nats_server.url}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        if daemon.process.poll() is None:
+            daemon.process.kill()
+            daemon.process.wait()
+
+
+async def test_the_daemon_scales_reports_and_stops_cleanly(
+    fleet_config: Path, nc: Client, daemons: list[Daemon]
+) -> None:
+    daemon = Daemon(fleet_config)
+    daemons.append(daemon)
+    health = await daemon.wait_health(lambda h: h["status"] == 200)
+    assert health["role"] == "leader"
+    config = load_config(fleet_config)
+    await ensure_queues(nc, config)
+    for i in range(6):
+        await nc.jetstream().publish(
+            config.subject("acme-research"), json.dumps({"id": i}).encode()
+        )
+    await eventually(lambda: bool(scaled(daemon, "acme-research")), timeout=15)
+    scale = scaled(daemon, "acme-research")[0]
+    assert scale["from"] == 0
+    assert scale["to"] > 0
+    assert scale["reasons"][0]["rule"] == "demand"
+    metrics = await daemon.metrics()
+    assert 'agentdash_pool_desired_replicas{pool="acme-research",tenant="acme"}' in metrics
+    assert "agentdash_scale_events_total" in metrics
+    assert "agentdash_reconcile_duration_seconds_count" in metrics
+
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert daemon.read()[-1]["type"] == "stop"
+    assert daemon.lines[0]["type"] == "start"
+
+
+async def test_two_daemons_one_leader_and_a_takeover_within_the_ttl(
+    fleet_config: Path, nc: Client, daemons: list[Daemon]
+) -> None:
+    first = Daemon(fleet_config)
+    daemons.append(first)
+    await first.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader")
+    second = Daemon(fleet_config)
+    daemons.append(second)
+    follower = await second.wait_health(lambda h: h["status"] == 200)
+    assert follower["role"] == "follower"
+    assert follower["leader"] == (await first.health() or {}).get("leader")
+
+    config = load_config(fleet_config)
+    await ensure_queues(nc, config)
+    for i in range(4):
+        await nc.jetstream().publish(config.subject("globex-coder"), json.dumps({"id": i}).encode())
+    await eventually(lambda: bool(scaled(first)), timeout=15)
+    assert scaled(second) == []  # only the leader patches
+
+    first.process.kill()  # no goodbye: the lease must expire
+    first.process.wait()
+    killed = time.monotonic()
+    await second.wait_health(lambda h: h["role"] == "leader", timeout=15)
+    assert time.monotonic() - killed < 2 + 3  # the TTL, plus a tick or two
+
+
+async def test_pins_and_pauses_survive_a_restart(
+    fleet_config: Path, nc: Client, daemons: list[Daemon]
+) -> None:
+    config = load_config(fleet_config)
+    await ensure_queues(nc, config)
+    first = Daemon(fleet_config)
+    daemons.append(first)
+    await first.wait_health(lambda h: h["status"] == 200)
+    store = OverrideStore(config, who=lambda: "alice")
+    shared = SharedOverrides(nc, store, config)
+    await shared.start()
+    store.pin("globex-triage", 2)
+    store.pause_tenant("initech")
+    await shared.flush()
+    await eventually(lambda: bool(scaled(first, "globex-triage")), timeout=15)
+    assert first.stop() == 0
+    await shared.stop()
+
+    second = Daemon(fleet_config)  # its simulated cluster starts empty
+    daemons.append(second)
+    await second.wait_health(lambda h: h["status"] == 200)
+    await eventually(lambda: bool(scaled(second, "globex-triage")), timeout=15)
+    again_scaled = scaled(second, "globex-triage")[0]
+    assert again_scaled["to"] == 2
+    assert again_scaled["reasons"][-1]["rule"] == "pin"  # remembered, not re-entered
+    reloaded = OverrideStore(config)
+    again = SharedOverrides(nc, reloaded, config)
+    await again.start()
+    assert reloaded.current().pins["globex-triage"].replicas == 2
+    assert reloaded.current().paused_tenants == {"initech"}
+    assert second.stop() == 0
+    audit = await nc.jetstream().pull_subscribe("agentdash.audit", "audit-reader")
+    entries = [json.loads(m.data) for m in await audit.fetch(2, timeout=2)]
+    assert [(e["who"], e["action"], e["target"]) for e in entries] == [
+        ("alice", "pin", "globex-triage"), ("alice", "pause tenant", "initech"),
+    ]  # fmt: skip
+    assert all(e["from"] for e in entries)
+    await again.stop()
+
+
+def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": f"nats://127.0.0.1:{free_port()}"}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = subprocess.run([AGENTDASH, "--controller-only", "--config", str(path),
+                             "--cluster", "simulated"],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("agentdash: cannot reach NATS at nats://127.0.0.1:")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "agentdash.yaml"
+    path.write_text("pools: [1, 2]\n")
+    result = subprocess.run([AGENTDASH, "--controller-only", "--config", str(path)],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"agentdash: {path}: ")
+    assert result.stderr.count("\n") == 1
