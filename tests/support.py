@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class FakeClock:
@@ -21,10 +22,15 @@ class FakeClock:
         return self.now
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll `check` until it holds, with a deadline (never a fixed sleep)."""
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, every: float = 0.005
+) -> None:
+    """Poll `check` (plain or async) until it holds, with a deadline (never a fixed sleep)."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while True:
+        result = check()
+        if await result if inspect.isawaitable(result) else result:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout:g} s")
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(every)

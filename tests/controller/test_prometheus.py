@@ -22,6 +22,7 @@ from controller.model import Observations, PoolObservation
 from controller.policy import decide
 from controller.prometheus import PrometheusUsageSource
 from tests.factories import config, pool
+from tests.support import eventually
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None,
@@ -83,13 +84,6 @@ def tokens_exporter() -> Iterator[tuple[int, Counter]]:
     thread.join(timeout=5)
 
 
-async def until(check: object, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "Prometheus never gave the expected answer"
-        await asyncio.sleep(0.25)
-
-
 async def test_token_usage_comes_from_prometheus_and_holds_when_it_goes(
     tmp_path: Path, tokens_exporter: tuple[int, Counter]
 ) -> None:
@@ -105,7 +99,7 @@ async def test_token_usage_comes_from_prometheus_and_holds_when_it_goes(
             await source.refresh()
             return source.usage(0).tokens_today == {"acme": 8_500, "globex": 1_200}
 
-        await until(answered)
+        await eventually(answered, timeout=40, every=0.25)
         assert source.usage(0).stale is None
     finally:
         prometheus.stop()
@@ -139,7 +133,7 @@ async def test_the_default_query_reads_a_days_increase(
             await raw.refresh()
             return raw.usage(0).tokens_today.get("acme") == 100
 
-        await until(first_sample)
+        await eventually(first_sample, timeout=40, every=0.25)
         counter.labels("acme").inc(5_000)  # after the first scrape: an increase to see
 
         async def grew() -> bool:
@@ -147,7 +141,7 @@ async def test_the_default_query_reads_a_days_increase(
             await source.refresh()
             return source.usage(0).tokens_today.get("acme", 0) >= 5_000
 
-        await until(grew)
+        await eventually(grew, timeout=40, every=0.25)
     finally:
         prometheus.stop()
 
@@ -167,7 +161,7 @@ async def test_prometheus_scrapes_agentdashs_own_metrics(tmp_path: Path) -> None
             found = await asyncio.to_thread(query.custom_query, "agentdash_pool_desired_replicas")
             return bool(found) and found[0]["value"][1] == "7"
 
-        await until(scraped)
+        await eventually(scraped, timeout=40, every=0.25)
         count = await asyncio.to_thread(query.custom_query,
                                         "agentdash_reconcile_duration_seconds_count")  # fmt: skip
         assert count[0]["value"][1] == "1"

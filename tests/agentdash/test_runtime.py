@@ -1,0 +1,60 @@
+"""Two controllers on one NATS, in one process: one leads, the other observes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from agentdash.runtime import RuntimeOptions, start
+from controller.config import parse_config
+from controller.jetstream import ensure_queues
+from tests.agentdash.test_cli import EXAMPLE
+from tests.support import eventually
+
+
+async def test_an_observer_shows_the_leaders_decisions_and_its_actions_reach_the_leader(
+    nats_server: NatsServer, nc: Client, tmp_path: Path
+) -> None:
+    config = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, config)
+    options = RuntimeOptions(nats_server.url, cluster="simulated", lease_ttl=5)
+    leader = await start(config, options)
+    observer = await start(config, options)
+    try:
+        await leader.loop.tick()
+        await observer.loop.tick()
+        assert leader.loop.leading
+        assert not observer.loop.leading
+        assert observer.loop.snapshot().state == f"following {leader.lease.holder}"
+
+        for i in range(5):
+            await nc.jetstream().publish(
+                config.subject("acme-research"), json.dumps({"i": i}).encode()
+            )
+        await leader.loop.tick()
+        told = leader.loop.decisions["acme-research"]
+        assert told.desired > 0
+
+        async def follows() -> bool:
+            await observer.loop.tick()
+            seen = observer.loop.decisions["acme-research"]
+            return (
+                seen.desired == told.desired and seen.reasons[-1].detail == told.reasons[-1].detail
+            )
+
+        await eventually(follows)
+        assert observer.loop.actuator.scale_calls == []  # type: ignore[attr-defined]
+
+        observer.loop.store.pin("globex-triage", 3)  # the dashboard's pin, on the observer
+        await observer.shared.flush()
+        await eventually(lambda: "globex-triage" in leader.loop.overrides.pins)
+        decisions = {d.pool: d for d in await leader.loop.tick()}
+        assert decisions["globex-triage"].desired == 3
+        assert decisions["globex-triage"].main_reason.rule == "pin"
+    finally:
+        await observer.stop()
+        await leader.stop()
