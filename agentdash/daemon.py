@@ -9,6 +9,7 @@ and the process exits 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -66,6 +67,7 @@ async def run_daemon(config: Config, options: RuntimeOptions, listen: str | None
     except StartError as exc:
         emit({"type": "error", "ts": round(time.time(), 3), "message": str(exc)})
         raise
+    gc.freeze()  # what start-up built lives for good: keep it out of every collection
     runner: Any = None
     try:
         if listen:
