@@ -1,9 +1,9 @@
 """`agentdash --controller-only --config FILE`: the controller with no screen.
 
 JSON lines on stdout (start and stop, every replica change with its reasons, source health,
-leadership, operator actions, errors); `/metrics` and `/healthz` on `--http`. SIGTERM or
-SIGINT: the tick in flight finishes, the lease is released so another takes over at once,
-and the process exits 0.
+leadership, operator actions, errors); `/metrics`, `/healthz` (ready: sources and cluster
+answered) and `/livez` on `--http`. SIGTERM or SIGINT: the tick in flight finishes, the lease
+is released so another takes over at once, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -45,9 +45,13 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
                 "ticks": runtime.ticks}  # fmt: skip
         return web.json_response(body, status=200 if runtime.ready else 503)
 
+    async def livez(_: web.Request) -> web.Response:
+        return web.json_response({"alive": True, "ticks": runtime.ticks})
+
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", livez)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = parse_listen(listen)

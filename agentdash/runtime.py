@@ -110,12 +110,13 @@ async def connect_nats(url: str, timeout: float) -> Client:
 async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
     if options.cluster == "simulated":
         return SimulatedCluster(config)
-    from controller.kubernetes import DeploymentScaler  # only a real fleet needs the client
+    from controller.kube import DeploymentScaler  # only a real fleet needs the client
 
+    take_over = {name for name, pool in config.pools.items() if pool.take_over}
     try:
         return await DeploymentScaler.connect(
-            config, kubeconfig=options.kubeconfig, context=options.context,
-            dry_run=options.dry_run,
+            config, kubeconfig=options.kubeconfig, context=options.context, take_over=take_over,
+            dry_run=options.dry_run, qps=config.kubernetes.qps, burst=config.kubernetes.burst,
         )  # fmt: skip
     except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None

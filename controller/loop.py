@@ -22,9 +22,11 @@ from controller.policy import decide
 from controller.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
 from controller.sources import (
     Actuator,
+    ExplainingActuator,
     LagSource,
     Lease,
     PoolState,
+    PoolUnavailable,
     QueueStats,
     SourceError,
     UsageSource,
@@ -152,12 +154,23 @@ class Reconciler:
                 stale,
             )
         stale_tokens = dict.fromkeys(usage.tokens_today, usage.stale) if usage.stale else {}
-        return Observations(pools, usage.tokens_today, stale_tokens)
+        unobserved = {}
+        if isinstance(self.actuator, ExplainingActuator):
+            unobserved = dict(self.actuator.problems)
+        return Observations(pools, usage.tokens_today, stale_tokens, unobserved)
 
     async def _actuate(self, decision: ScaleDecision, now: float, dry: bool) -> None:
         if not dry:
             try:
-                await self.actuator.scale(decision.pool, decision.desired)
+                if isinstance(self.actuator, ExplainingActuator):
+                    await self.actuator.scale_with_reason(
+                        decision.pool, decision.desired, decision, now
+                    )
+                else:
+                    await self.actuator.scale(decision.pool, decision.desired)
+            except PoolUnavailable as exc:
+                log.warning("not scaling %s", exc)  # that pool only: next tick holds it
+                return
             except SourceError as exc:
                 self._unhealthy("cluster", f"scaling {decision.pool}: {exc}", now)
                 return

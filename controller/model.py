@@ -36,6 +36,8 @@ class Observations:
     """Tokens used today per tenant; a tenant absent here has unknown usage."""
     stale_tokens: Mapping[str, str] = field(default_factory=dict)
     """Tenants whose usage is the last known value, and why."""
+    unobserved: Mapping[str, str] = field(default_factory=dict)
+    """Why some pools have no observation at all (a vanished or forbidden Deployment)."""
 
 
 @dataclass(frozen=True, slots=True)

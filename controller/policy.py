@@ -57,7 +57,9 @@ def _claim(
 ) -> Claim:
     obs = observations.pools.get(name)
     if obs is None:
-        return Claim.hold(name, pool, 0, False, Reason("no observation", _NO_DATA))
+        why = observations.unobserved.get(name)
+        reason = Reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
+        return Claim.hold(name, pool, 0, False, reason)
     current = obs.replicas
     if obs.stale is not None:
         reason = Reason("stale", "{}: holding {} replicas", (obs.stale, current))
@@ -120,6 +122,8 @@ def _claim(
 
 
 _NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
+_NO_DATA_REASON = Reason("no observation", _NO_DATA)
+_NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
 _PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
 _EXHAUSTED = (
     "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from controller.model import ScaleDecision
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,15 @@ class SourceError(Exception):
     """A source could not answer; the pools it feeds go stale, never down."""
 
 
+class PoolUnavailable(SourceError):
+    """This pool cannot be scaled now (see the message); the others may be fine."""
+
+    def __init__(self, pool: str, reason: str) -> None:
+        self.pool = pool
+        self.reason = reason
+        super().__init__(f"{pool}: {reason}")
+
+
 class LagSource(Protocol):
     async def read(self, pools: Collection[str] | None = None) -> Mapping[str, QueueStats]:
         """Lag per pool (all, or just `pools`). Raises SourceError when the queue is
@@ -57,6 +68,21 @@ class LagSource(Protocol):
 
     def watch_idle(self, idle: set[str], wake: Callable[[str], None]) -> None:
         """Call `wake(pool)` as soon as a task reaches one of the `idle` pools."""
+        ...
+
+
+@runtime_checkable
+class ExplainingActuator(Protocol):
+    """An actuator that also records why it scaled (on Kubernetes: an annotation and an
+    Event on the Deployment, so `kubectl describe` shows the reason)."""
+
+    async def scale_with_reason(
+        self, pool: str, replicas: int, decision: ScaleDecision, now: float
+    ) -> None: ...
+
+    @property
+    def problems(self) -> Mapping[str, str]:
+        """Pools it cannot observe or scale now, and why."""
         ...
 
 

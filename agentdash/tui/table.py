@@ -88,11 +88,11 @@ class KeyedTable(DataTable[Any]):
                 self.remove_row(key)
             return
         gone = {RowKey(key) for key in keys}
-        for key in gone:
-            for column in self._data.get(key, {}):
-                self._updated_cells.discard(CellKey(key, column))
-            del self.rows[key]
-            del self._data[key]
+        for row in gone:
+            for column in self._data.get(row, {}):
+                self._updated_cells.discard(CellKey(row, column))
+            del self.rows[row]
+            del self._data[row]
         locations = self._row_locations
         kept = sorted((k for k in locations if k not in gone), key=lambda k: locations.get(k) or 0)
         self._row_locations = TwoWayDict({key: index for index, key in enumerate(kept)})

@@ -1,0 +1,373 @@
+"""DeploymentScaler: the Actuator for a real cluster.
+
+Each pool is a Deployment. Replicas, readiness and pods come from watches (one per kind and
+namespace, see controller.kube.informer); a change is a patch of the Deployment's `scale`
+subresource, never of the Deployment itself, so no other field can be touched by accident.
+
+A pool agentdash must not or cannot scale (its Deployment is gone, the namespace is
+forbidden, an HPA or a KEDA ScaledObject already scales it) is left out of `observe()`, with
+the reason in `problems`: the policy then has no observation for it and holds it, whatever
+the loop does with the reason. `SourceError` is raised only when the cluster cannot be read
+at all, which the loop already turns into stale pools that hold their replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from kubernetes.aio.client import ApiClient
+
+from controller.config import Config, DeploymentRef
+from controller.kube.api import ApiFailure, KubeApi, RetryPolicy, connect_client
+from controller.kube.informer import Informer, Timing, WatchedNamespace
+from controller.kube.objects import (
+    ANNOTATION,
+    PodIndex,
+    decision_annotation,
+    other_scaler,
+    scale_event,
+    spec,
+    status,
+)
+from controller.model import ScaleDecision
+from controller.sources import PoolState, PoolUnavailable, SourceError
+
+log = logging.getLogger("agentdash.kube")
+
+RBAC_HINT = "the Role in deploy/rbac.yaml grants what agentdash needs"
+
+
+class DeploymentScaler:
+    """Observe and scale each pool's Deployment.
+
+    `take_over`: pools to scale even though an HPA or a ScaledObject targets them too (the
+    other autoscaler should then be removed or paused, or the two will fight).
+    `dry_run`: decide and log, never change the cluster; observing works as usual.
+    `qps`/`burst`: the API rate limit, shared by every request this scaler makes.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        client: ApiClient,
+        *,
+        take_over: Collection[str] = (),
+        dry_run: bool = False,
+        qps: float = 5.0,
+        burst: int = 10,
+        request_timeout_s: float = 10.0,
+        sync_timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        timing: Timing | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+        owns_client: bool = False,
+    ) -> None:
+        unknown = set(take_over) - set(config.pools)
+        if unknown:
+            raise ValueError(f"take_over names pools that are not configured: {sorted(unknown)}")
+        self.dry_run = dry_run
+        self._pools: dict[str, DeploymentRef] = {n: p.deployment for n, p in config.pools.items()}
+        self._take_over = frozenset(take_over)
+        self._api = KubeApi(
+            client,
+            qps=qps,
+            burst=burst,
+            timeout_s=request_timeout_s,
+            retry=retry,
+            sleep=sleep,
+            jitter=jitter,
+        )
+        self._owns_client = owns_client
+        self._timing = timing or Timing()
+        self._namespaces = {
+            ref.namespace: WatchedNamespace(self._api, ref.namespace, self._timing)
+            for ref in self._pools.values()
+        }
+        self._sync_timeout_s = sync_timeout_s
+        self._clock = clock
+        self._started: asyncio.Task[None] | None = None
+        self._problems: dict[str, str] = {}
+        self._refused: dict[str, tuple[str, float]] = {}
+        """Pools whose scale patch was refused (403), and until when not to try again."""
+        self._warned_take_over: set[str] = set()
+
+    @classmethod
+    async def connect(
+        cls,
+        config: Config,
+        *,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        take_over: Collection[str] = (),
+        dry_run: bool = False,
+        qps: float = 5.0,
+        burst: int = 10,
+    ) -> Self:
+        """A scaler with its own client: in-cluster credentials, or a kubeconfig and context.
+        Raises KubeConfigError (a one-line, user-facing message) if they cannot be loaded."""
+        client = await connect_client(kubeconfig, context)
+        return cls(
+            config,
+            client,
+            take_over=take_over,
+            dry_run=dry_run,
+            qps=qps,
+            burst=burst,
+            owns_client=True,
+        )
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Pool -> why agentdash does not scale it now, as of the last observe() or scale()."""
+        return dict(self._problems)
+
+    async def observe(self) -> Mapping[str, PoolState]:
+        await self._start()
+        now = self._clock()
+        self._raise_if_unreadable()
+        states: dict[str, PoolState] = {}
+        problems: dict[str, str] = {}
+        pods: dict[str, PodIndex] = {}
+        for pool, ref in self._pools.items():
+            problem = self._problem(pool, ref, now)
+            if problem is not None:
+                problems[pool] = problem
+                continue
+            states[pool] = self._state(pool, ref, pods, now)
+        self._set_problems(problems)
+        return states
+
+    async def scale(self, pool: str, replicas: int) -> None:
+        """The Actuator protocol: scale, with an annotation that names no reason."""
+        await self._scale(pool, replicas, None, self._clock())
+
+    async def scale_with_reason(
+        self, pool: str, replicas: int, decision: ScaleDecision, now: float
+    ) -> None:
+        """Scale, and say why on the Deployment: the `agentdash.io/last-decision` annotation
+        and an Event, both shown by `kubectl describe deployment`."""
+        await self._scale(pool, replicas, decision, now)
+
+    async def close(self) -> None:
+        if self._started is not None:
+            self._started.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._started
+        for namespace in self._namespaces.values():
+            for informer in namespace.all:
+                await informer.stop()
+        if self._owns_client:
+            await self._api.client.close()  # type: ignore[no-untyped-call]
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- observing -------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        """Start every watch once, and wait (bounded) for their first answers."""
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._start_watches())
+        await asyncio.shield(self._started)
+
+    async def _start_watches(self) -> None:
+        informers = [i for ns in self._namespaces.values() for i in ns.all]
+        for informer in informers:
+            informer.start()
+        waits = asyncio.gather(*(informer.settled.wait() for informer in informers))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waits, self._sync_timeout_s)
+
+    def _raise_if_unreadable(self) -> None:
+        """SourceError when no namespace's Deployments can be read and the reason is the API
+        (down, too slow, or refusing our credentials), not a namespace's permissions."""
+        informers = [ns.deployments for ns in self._namespaces.values()]
+        # A 403 is an answer: the API works, this namespace is just not ours.
+        if not informers or any(i.usable or (i.problem and i.problem.forbidden) for i in informers):
+            return
+        first = next((i.problem for i in informers if i.problem is not None), None)
+        if first is not None:
+            raise SourceError(f"cannot read the cluster: {first}")
+        raise SourceError(f"cannot read the cluster: no answer within {self._sync_timeout_s:g} s")
+
+    def _problem(self, pool: str, ref: DeploymentRef, now: float) -> str | None:
+        """Why this pool must be left alone now, or None."""
+        namespace = self._namespaces[ref.namespace]
+        where = f"Deployment {ref.namespace}/{ref.name}"
+        if not namespace.deployments.usable:
+            return _unreadable(namespace.deployments, ref.namespace)
+        if ref.name not in namespace.deployments.objects:
+            return f"{where} not found"
+        refused = self._refused.get(pool)
+        if refused is not None and now < refused[1]:
+            return refused[0]
+        for informer in (namespace.scaled_objects, namespace.hpas):
+            if not informer.usable and pool not in self._take_over:
+                reason = _unreadable(informer, ref.namespace)
+                return f"cannot tell whether another autoscaler scales {where}: {reason}"
+        owner = other_scaler(
+            ref.namespace,
+            ref.name,
+            namespace.hpas.objects.values(),
+            namespace.scaled_objects.objects.values(),
+        )
+        if owner is None:
+            return None
+        if pool in self._take_over:
+            if pool not in self._warned_take_over:
+                self._warned_take_over.add(pool)
+                log.warning(
+                    "%s: taking over %s from %s (take_over is set); remove or pause "
+                    "the other autoscaler or the two will fight",
+                    pool,
+                    where,
+                    owner,
+                )
+            return None
+        return (
+            f"{where} is scaled by {owner}; agentdash leaves it alone "
+            f"(set pools.{pool}.take_over: true to scale it anyway)"
+        )
+
+    def _state(
+        self, pool: str, ref: DeploymentRef, pods: dict[str, PodIndex], now: float
+    ) -> PoolState:
+        namespace = self._namespaces[ref.namespace]
+        deployment = namespace.deployments.objects[ref.name]
+        replicas = int(spec(deployment).get("replicas", 1))  # the API's default when unset
+        if not namespace.pods.usable:
+            # Without the pods, the Deployment's own count: right, if a little behind.
+            return PoolState(replicas, int(status(deployment).get("readyReplicas") or 0))
+        if ref.namespace not in pods:  # indexed once per observation, for all its pools
+            pods[ref.namespace] = PodIndex(namespace.pods.objects.values())
+        chosen = pods[ref.namespace].pods_of(deployment, pool, now)
+        return PoolState(replicas, sum(1 for p in chosen if p.ready), chosen)
+
+    def _set_problems(self, problems: dict[str, str]) -> None:
+        for pool, problem in problems.items():
+            if self._problems.get(pool) != problem:
+                log.warning("%s: not scaled: %s", pool, problem)
+        for pool in self._problems.keys() - problems.keys():
+            log.info("%s: can be scaled again", pool)
+        self._problems = problems
+
+    # --- scaling ---------------------------------------------------------------------------
+
+    async def _scale(
+        self, pool: str, replicas: int, decision: ScaleDecision | None, now: float
+    ) -> None:
+        ref = self._pools[pool]
+        await self._start()
+        problem = self._problem(pool, ref, now)
+        if problem is not None:
+            self._problems[pool] = problem
+            raise PoolUnavailable(pool, problem)
+        deployments = self._namespaces[ref.namespace].deployments
+        deployment = deployments.objects[ref.name]
+        previous = int(spec(deployment).get("replicas", 1))
+        why = ""
+        if decision is not None and decision.reasons:
+            why = f" ({decision.main_reason.rule}: {decision.main_reason.detail})"
+        if self.dry_run:
+            log.info(
+                "dry-run: would scale Deployment %s/%s from %d to %d%s",
+                ref.namespace,
+                ref.name,
+                previous,
+                replicas,
+                why,
+            )
+            return
+        try:
+            await self._api.call(
+                f"patch deployments/scale {ref.namespace}/{ref.name}",
+                self._api.apps.patch_namespaced_deployment_scale_without_preload_content,
+                ref.name,
+                ref.namespace,
+                {"spec": {"replicas": replicas}},
+            )
+        except ApiFailure as failure:
+            raise self._refusal(pool, ref, failure, now) from failure
+        log.info(
+            "scaled Deployment %s/%s from %d to %d%s",
+            ref.namespace,
+            ref.name,
+            previous,
+            replicas,
+            why,
+        )
+        # The watch will say so too; until it does, the next observation must not undo this.
+        deployments.objects[ref.name] = {
+            **deployment,
+            "spec": {**spec(deployment), "replicas": replicas},
+        }
+        await self._explain(ref, deployment, replicas, previous, decision, now)
+
+    def _refusal(
+        self, pool: str, ref: DeploymentRef, failure: ApiFailure, now: float
+    ) -> SourceError:
+        if failure.not_found:
+            # Gone: forget it until the watch sees it again.
+            self._namespaces[ref.namespace].deployments.objects.pop(ref.name, None)
+            reason = f"Deployment {ref.namespace}/{ref.name} not found"
+        elif failure.forbidden:
+            reason = f"{failure} ({RBAC_HINT} in namespace {ref.namespace})"
+            self._refused[pool] = (reason, now + self._timing.recheck_s)
+        else:
+            return SourceError(str(failure))  # the API, not this pool: the loop retries
+        self._problems[pool] = reason
+        log.warning("%s: not scaled: %s", pool, reason)
+        return PoolUnavailable(pool, reason)
+
+    async def _explain(
+        self,
+        ref: DeploymentRef,
+        deployment: dict[str, Any],
+        replicas: int,
+        previous: int,
+        decision: ScaleDecision | None,
+        now: float,
+    ) -> None:
+        """Best effort: the replicas have changed whatever happens here, so a failure is
+        logged, never raised (the loop would think the scale had failed)."""
+        annotation = decision_annotation(replicas, previous, decision, now)
+        try:
+            await self._api.call(
+                f"annotate Deployment {ref.namespace}/{ref.name}",
+                self._api.apps.patch_namespaced_deployment_without_preload_content,
+                ref.name,
+                ref.namespace,
+                {"metadata": {"annotations": {ANNOTATION: annotation}}},
+                _content_type="application/merge-patch+json",
+            )
+            await self._api.call(
+                f"create an Event for Deployment {ref.namespace}/{ref.name}",
+                self._api.core.create_namespaced_event_without_preload_content,
+                ref.namespace,
+                scale_event(deployment, ref.namespace, replicas, previous, decision, now),
+                retry=False,  # a create that timed out may have happened: no duplicate
+            )
+        except ApiFailure as failure:
+            log.warning("scaled, but could not say why on the Deployment: %s", failure)
+
+
+def _unreadable(informer: Informer, namespace: str) -> str:
+    if informer.problem is None:
+        return f"{informer.what}: no answer yet"
+    if informer.problem.forbidden:
+        return f"{informer.problem} ({RBAC_HINT} in namespace {namespace})"
+    return str(informer.problem)

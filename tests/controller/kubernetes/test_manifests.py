@@ -1,0 +1,153 @@
+"""deploy/*.yaml: the kinds, the Role's rights (exactly what the scaler uses, checked against
+the requests it really makes), and a Deployment that runs the controller alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kmock import KubernetesEmulator
+
+from controller.config import parse_config
+from controller.model import Reason, ScaleDecision
+from tests.controller.kubernetes.conftest import (
+    DEPLOYMENTS,
+    SCALED_OBJECTS,
+    MakeScaler,
+    deployment,
+)
+from tests.support import eventually
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+
+LEAST_RIGHTS = {
+    ("apps", "deployments", "list"),
+    ("apps", "deployments", "watch"),
+    ("apps", "deployments", "patch"),
+    ("apps", "deployments/scale", "patch"),
+    ("", "pods", "list"),
+    ("", "pods", "watch"),
+    ("", "events", "create"),
+    ("autoscaling", "horizontalpodautoscalers", "list"),
+    ("autoscaling", "horizontalpodautoscalers", "watch"),
+    ("keda.sh", "scaledobjects", "list"),
+    ("keda.sh", "scaledobjects", "watch"),
+}
+
+
+def documents(name: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all((DEPLOY / name).read_text()) if doc]
+
+
+def only(name: str, kind: str) -> dict[str, Any]:
+    (doc,) = [doc for doc in documents(name) if doc["kind"] == kind]
+    return doc
+
+
+def granted(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def test_each_manifest_holds_the_kinds_it_should() -> None:
+    assert [d["kind"] for d in documents("rbac.yaml")] == ["ServiceAccount", "Role", "RoleBinding"]
+    assert [d["kind"] for d in documents("deployment.yaml")] == ["Deployment"]
+    assert [d["kind"] for d in documents("configmap.yaml")] == ["ConfigMap"]
+
+
+def test_the_role_grants_exactly_the_least_rights() -> None:
+    assert granted(only("rbac.yaml", "Role")) == LEAST_RIGHTS
+
+
+async def test_the_scaler_uses_every_right_the_role_grants_and_no_other(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    cluster.resources[SCALED_OBJECTS] = {}  # KEDA installed: its watch is made too
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
+    scaler = make_scaler()
+    await scaler.observe()
+    await eventually(lambda: len(cluster[cluster.action.WATCH]) == 4)  # one per kind
+    why = ScaleDecision("web", "acme", 1, 2, (Reason("demand", "lag 2 -> 2"),))
+
+    await scaler.scale_with_reason("web", 2, why, 0.0)
+
+    verbs = {
+        "LIST": "list",
+        "WATCH": "watch",
+        "FETCH": "get",
+        "CREATE": "create",
+        "UPDATE": "patch",
+        "DELETE": "delete",
+    }
+    used = {
+        (
+            r.resource.group,
+            "/".join(filter(None, [r.resource.plural, r.subresource])),
+            verbs[r.action.name],
+        )
+        for r in cluster
+        if r.resource is not None and r.action is not None
+    }
+    assert used == granted(only("rbac.yaml", "Role"))
+
+
+def test_the_role_is_bound_to_the_controllers_service_account() -> None:
+    account = only("rbac.yaml", "ServiceAccount")["metadata"]
+    role = only("rbac.yaml", "Role")
+    binding = only("rbac.yaml", "RoleBinding")
+    assert binding["metadata"]["namespace"] == role["metadata"]["namespace"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+
+
+def test_the_deployment_runs_one_headless_controller_with_its_account_and_config() -> None:
+    workload = only("deployment.yaml", "Deployment")
+    account = only("rbac.yaml", "ServiceAccount")["metadata"]
+    configmap = only("configmap.yaml", "ConfigMap")["metadata"]
+    pod = workload["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+
+    assert container["command"] + container["args"] == [
+        "agentdash",
+        "--controller-only",
+        "--config",
+        "/etc/agentdash/agentdash.yaml",
+        "--http",
+        ":9090",
+    ]
+    assert workload["spec"]["replicas"] == 2  # the leader lease keeps one actuator
+    assert workload["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert workload["metadata"]["namespace"] == account["namespace"] == configmap["namespace"]
+    assert pod["spec"]["serviceAccountName"] == account["name"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/agentdash"]
+    assert volumes[mount["name"]]["configMap"]["name"] == configmap["name"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    for probe in (container["livenessProbe"], container["readinessProbe"]):
+        assert ports[probe["httpGet"]["port"]] == 9090
+    assert pod["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9090",
+        "prometheus.io/path": "/metrics",
+    }
+
+
+def test_the_example_config_is_valid_and_its_pools_are_where_the_role_is() -> None:
+    data = only("configmap.yaml", "ConfigMap")["data"]
+    cfg = parse_config(yaml.safe_load(data["agentdash.yaml"]), "deploy/configmap.yaml")
+    role_namespace = only("rbac.yaml", "Role")["metadata"]["namespace"]
+    assert {pool.deployment.namespace for pool in cfg.pools.values()} == {role_namespace}
