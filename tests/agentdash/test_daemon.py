@@ -225,6 +225,19 @@ def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_an_unreachable_kubernetes_api_is_one_line_and_a_failure(
+    fleet_config: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-kubeconfig"
+    result = subprocess.run([AGENTDASH, "--controller-only", "--config", str(fleet_config),
+                             "--kubeconfig", str(missing)],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("agentdash: cannot reach the Kubernetes API: ")
+    assert str(missing) in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_a_malformed_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "agentdash.yaml"
     path.write_text("pools: [1, 2]\n")

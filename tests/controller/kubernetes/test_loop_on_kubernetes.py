@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import nats
 import pytest
 from kmock import KubernetesEmulator
 from nats.aio.client import Client
 
+from agentdash.nats_server import NatsServer
 from controller.config import Config
 from controller.jetstream import JetStreamLagSource, ensure_queues
 from controller.kube import ANNOTATION, DeploymentScaler
+from controller.lease import NatsLease
 from controller.loop import Reconciler
 from controller.usage import TokenLedger
 from tests.controller.kubernetes.conftest import (
@@ -24,7 +27,7 @@ from tests.controller.kubernetes.conftest import (
     nowhere,
 )
 from tests.factories import config, pool
-from tests.support import FakeClock
+from tests.support import FakeClock, eventually
 
 UP_AT_ONCE = {
     "scale_up": {"stabilization_seconds": 0, "max_pods": 10, "period_seconds": 10},
@@ -98,3 +101,45 @@ async def test_an_unreachable_cluster_holds_every_pool_and_the_loop_carries_on(
 
     assert all(d.held and not d.changes for d in decisions)
     assert loop.problems["cluster"].startswith("cannot read the cluster")
+
+
+async def test_two_controllers_on_one_nats_and_one_api_only_the_leader_patches(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nats_server: NatsServer,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+    clock: FakeClock,
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
+    loops, clients = [], []
+    for name in ("first", "second"):
+        client = await nats.connect(nats_server.url)
+        clients.append(client)
+        lease = NatsLease(client, name, ttl=1.5)
+        await lease.start()
+        loops.append(Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet),
+                                clock=clock, lease=lease))  # fmt: skip
+    first, second = loops
+    await publish(nc, fleet.subject("web"), 4)
+    for loop in loops:
+        await loop.tick()
+    assert (first.leading, second.leading) == (True, False)
+    scale_patches = [r for r in cluster["patch"] if r.url.path.endswith("/web/scale")]
+    assert [r.data for r in scale_patches] == [{"spec": {"replicas": 4}}]  # once, not twice
+
+    # The first stops renewing (as if killed): the second takes over within the TTL.
+    async def second_leads() -> bool:
+        clock.advance(1)
+        await second.tick()
+        return second.leading
+
+    await eventually(second_leads, timeout=5, every=0.1)
+    await publish(nc, fleet.subject("web"), 4)
+    clock.advance(1)
+    await second.tick()
+    scale_patches = [r for r in cluster["patch"] if r.url.path.endswith("/web/scale")]
+    assert [r.data for r in scale_patches][-1] == {"spec": {"replicas": 8}}
+    for client in clients:
+        await client.close()
