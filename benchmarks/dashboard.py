@@ -39,7 +39,7 @@ async def main() -> None:
             first = time.process_time() - cpu
             busy, worst = 0.0, 0.0
             for _ in range(UPDATES):
-                lag.lag = {p: QueueStats(rng.randint(8, 16), rng.randint(0, 2), rng.random())
+                lag.lag = {p: QueueStats(rng.randint(9, 17), rng.randint(0, 2), rng.random())
                            for p in config.pools}  # type: ignore[attr-defined]  # fmt: skip
                 feed.loop.clock.now += REFRESH_S  # type: ignore[attr-defined]
                 await feed.loop.tick()
