@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentdash.runtime import StartError
+from agentdash.errors import StartError
 from controller.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from agentdash.runtime import Runtime, RuntimeOptions, StartError, emit, start
+from agentdash.errors import StartError
+from agentdash.runtime import Runtime, RuntimeOptions, emit, start
 from controller.config import Config
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
+from agentdash.errors import StartError
 from controller.config import Config
 from controller.events import Event, TickEvent
 from controller.jetstream import JetStreamLagSource
@@ -40,10 +42,6 @@ from controller.sources import Actuator, UsageSource
 from controller.usage import NatsUsageSource
 
 log = logging.getLogger("agentdash")
-
-
-class StartError(Exception):
-    """Something outside agentdash is not there (NATS, the API server): one line, exit 1."""
 
 
 @dataclass(slots=True)
@@ -134,7 +132,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
             usage = PrometheusUsageSource(config, config.prometheus)
             await usage.start()
         else:
-            usage = NatsUsageSource(nc, config, clock=_now)
+            usage = NatsUsageSource(nc, config, clock=time.time)
             await usage.start()
         store = OverrideStore(config)
         shared = SharedOverrides(nc, store, config)
@@ -156,12 +154,6 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
 
     await follow_decisions(nc, leader_said)
     return runtime
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 async def _relay(runtime: Runtime) -> None:

@@ -24,10 +24,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from controller.config import Config
-from controller.sources import QueueStats, SourceError
-
-RATE_WINDOW_S = 30.0
-"""Arrival rates are averaged over this many seconds."""
+from controller.sources import RATE_WINDOW_S, QueueStats, SourceError
 
 
 class JetStreamLagSource:

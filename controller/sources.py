@@ -9,6 +9,9 @@ from typing import Protocol, runtime_checkable
 
 from controller.model import ScaleDecision
 
+RATE_WINDOW_S = 30.0
+"""Arrival rates are averaged over this many seconds (the live source and the simulator)."""
+
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nats.aio.client import Client
-from nats.aio.msg import Msg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.config import Config
 from controller.sources import Usage
+
+if TYPE_CHECKING:  # the ledger, used by the simulator too, needs no NATS client
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
 
 USAGE_SUBJECT = "agentdash.usage"
 DAY_S = 86400.0

@@ -18,16 +18,12 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from agentdash.demo.fleet import (
-    DemoFleet,
-    DemoOptions,
-    Summary,
-    default_overrides,
-    load_demo_config,
-)
 from controller.events import ScaleEvent
+
+if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, not to parse
+    from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary
 
 POLL_S = 0.2
 
@@ -67,6 +63,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agentdash.demo.fleet import DemoOptions, default_overrides, load_demo_config
+
     config = load_demo_config(args.config)
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)
     options = DemoOptions(config, args.seed, duration, args.drain, args.nats_url, args.speed,
@@ -81,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 def dashboard(options: DemoOptions, read_only: bool = False) -> int:
     """The live demo under the dashboard; quitting stops the fleet and its nats-server."""
+    from agentdash.demo.fleet import DemoFleet
     from agentdash.tui.app import AgentDashApp
     from agentdash.tui.feed import Feed
 
@@ -114,6 +113,8 @@ def dashboard(options: DemoOptions, read_only: bool = False) -> int:
 
 
 async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> Summary:
+    from agentdash.demo.fleet import DemoFleet
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

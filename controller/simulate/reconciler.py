@@ -26,10 +26,10 @@ from collections import deque
 
 from controller.config import Config
 from controller.history import History
-from controller.jetstream import RATE_WINDOW_S
 from controller.model import Observations, PoolObservation, ScaleDecision
 from controller.policy import decide
 from controller.simulate.cluster import Cluster
+from controller.sources import RATE_WINDOW_S
 
 _NOT_READ = "queue not read yet"
 _Key = tuple[tuple[int, int, float | None] | None, int, int, float | None]
