@@ -109,8 +109,7 @@ def timed_run(config: Config, trace: Trace, policy: str) -> None:
     )
     if isinstance(scaler, Reconciler):
         line += (
-            f"; {scaler.ticks:,} ticks, {scaler.decided:,} decided "
-            f"({1 - scaler.decided / scaler.ticks:.0%} skipped); "
+            f"; {scaler.ticks:,} ticks, {scaler.claimed / scaler.ticks:.1f} pools claimed a tick; "
             f"policy {policy_clock.seconds:.1f} s, the rest {seconds - policy_clock.seconds:.1f} s"
         )
     print(line, flush=True)

@@ -112,17 +112,64 @@ class Claim:
     ) -> Claim:
         return cls(name, pool, current, current, current, current, [reason], True, observed)
 
-    def decision(self) -> ScaleDecision:
+    @property
+    def alone(self) -> int:
+        """What `allocate` grants this claim when no shared ceiling is short."""
+        return self.current if self.held else max(self.floor, self.want)
+
+    def copy(self) -> Claim:
+        """The claim as `claim()` made it, for another `allocate` (which writes into it)."""
+        return Claim(self.name, self.pool, self.current, self.floor, self.want,
+                     self.recommendation, list(self.reasons), self.held, self.observed)  # fmt: skip
+
+    def decision(self, granted: int | None = None) -> ScaleDecision:
         return ScaleDecision(
             self.name,
             self.pool.tenant,
             self.current,
-            self.granted,
+            self.granted if granted is None else granted,
             tuple(self.reasons),
             self.recommendation,
             self.held,
             self.observed,
         )
+
+
+class Demand:
+    """Per shared ceiling, the sum of what every claim would take alone (`Claim.alone`).
+
+    For a caller that re-claims only some pools between passes: while every sum fits its
+    ceiling, `allocate` would grant each claim exactly `alone` and add no reason, so the
+    pools that did not change keep their decisions. When a sum does not fit, run `allocate`.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.shape = layout(config)
+        self.total = [0.0] * len(self.shape.ceilings)
+        self.units: dict[str, int] = {}
+        self.limit = []
+        for i, ceiling in enumerate(self.shape.ceilings):
+            exact = all(
+                float(cost).is_integer()
+                for drawn in self.shape.costs.values()
+                for j, cost in drawn
+                if j == i
+            )
+            # Sums of whole numbers are exact; others may drift, so keep a margin.
+            slack = _EPS if exact else -1e-6 * max(1.0, ceiling.capacity)
+            self.limit.append(ceiling.capacity + slack)
+
+    def set(self, claim: Claim) -> None:
+        units = claim.alone
+        delta = units - self.units.get(claim.name, 0)
+        if delta:
+            self.units[claim.name] = units
+            total = self.total
+            for i, cost in self.shape.costs[claim.name]:
+                total[i] += delta * cost
+
+    def fits(self) -> bool:
+        return all(t <= limit for t, limit in zip(self.total, self.limit, strict=True))
 
 
 class _Pass:

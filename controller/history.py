@@ -104,12 +104,15 @@ class History:
         """Remember this tick's recommendations and which pools were busy."""
         for decision in decisions:
             observed = observations.pools.get(decision.pool)
-            if observed is None or observed.stale is not None:
-                continue
-            entry = self.pool(decision.pool, now)
-            entry.recommend(now, decision.recommendation)
-            if observed.lag > 0:
-                entry.busy_at = now
+            if observed is not None and observed.stale is None:
+                self.record_pool(decision.pool, decision.recommendation, observed.lag, now)
+
+    def record_pool(self, pool: str, recommendation: int, lag: int, now: float) -> None:
+        """`record_tick` for one pool (observed, not stale)."""
+        entry = self.pool(pool, now)
+        entry.recommend(now, recommendation)
+        if lag > 0:
+            entry.busy_at = now
 
     def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
         """Remember an actuated change, for the rate policies."""

@@ -4,9 +4,10 @@ Lag per pool is what KEDA's nats-jetstream scaler reads: the pool's durable cons
 num_pending + num_ack_pending (consumer info, one request per pool, run concurrently).
 
 Arrivals are counted by a plain subscription to each pool's subject: JetStream stores the
-message and the subscription sees it at the same moment. That count gives the arrival rate,
-and, for a pool at zero replicas, wakes the loop at once instead of at its next tick (KEDA
-waits for its next poll, 30 s by default).
+message and the subscription sees it at the same moment. That gives the arrival rate (tasks
+that arrived in the last RATE_WINDOW_S, over that window: it depends on when tasks came, not
+on when the loop happened to read) and, for a pool at zero replicas, wakes the loop at once
+instead of at its next tick (KEDA waits for its next poll, 30 s by default).
 """
 
 from __future__ import annotations
@@ -44,14 +45,16 @@ class JetStreamLagSource:
         self._timeout = timeout
         self._limit = asyncio.Semaphore(concurrency)
         self._pool_of = {config.subject(name): name for name in config.pools}
-        self._arrived = dict.fromkeys(config.pools, 0)
         self._unread = dict.fromkeys(config.pools, 0)
-        self._samples: dict[str, deque[tuple[float, int]]] = {p: deque() for p in config.pools}
+        self._arrivals: dict[str, deque[float]] = {p: deque() for p in config.pools}
+        """Per pool, when each task in the rate window arrived."""
+        self._started: float | None = None
         self._idle: set[str] = set()
         self._wake: Callable[[str], None] | None = None
         self._subscriptions: list[Any] = []
 
     async def start(self) -> None:
+        self._started = self._clock()
         for subject in self._pool_of:
             self._subscriptions.append(await self._nc.subscribe(subject, cb=self._on_task))
 
@@ -69,7 +72,7 @@ class JetStreamLagSource:
         pool = self._pool_of.get(msg.subject)
         if pool is None:
             return
-        self._arrived[pool] += 1
+        self._arrivals[pool].append(self._clock())
         self._unread[pool] += 1
         if pool in self._idle and self._wake is not None:
             self._wake(pool)
@@ -105,12 +108,13 @@ class JetStreamLagSource:
         return QueueStats(pending, ack_pending)
 
     def _with_rate(self, pool: str, stats: QueueStats, now: float) -> QueueStats:
-        samples = self._samples[pool]
-        samples.append((now, self._arrived[pool]))
-        while len(samples) > 2 and samples[1][0] <= now - RATE_WINDOW_S:
-            samples.popleft()
-        first_t, first_n = samples[0]
-        rate = (self._arrived[pool] - first_n) / (now - first_t) if now > first_t else None
+        """Arrivals in the last RATE_WINDOW_S over that window (over the time since the
+        subscription began, until it spans a window; unknown without a subscription)."""
+        arrivals = self._arrivals[pool]
+        while arrivals and arrivals[0] <= now - RATE_WINDOW_S:
+            arrivals.popleft()
+        span = min(now - self._started, RATE_WINDOW_S) if self._started is not None else 0.0
+        rate = len(arrivals) / span if span > 0 else None
         return QueueStats(stats.pending, stats.ack_pending, rate, stats.stale)
 
 

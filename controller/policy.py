@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 from controller.allocation import Claim, allocate
-from controller.config import Config, PoolConfig
+from controller.config import Config, PoolConfig, TenantConfig
 from controller.history import History, PoolHistory
 from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
 
@@ -39,14 +39,14 @@ def decide(
 ) -> list[ScaleDecision]:
     """One decision per configured pool, in config order."""
     claims = [
-        _claim(name, pool, config, observations, overrides, history, now)
+        claim(name, pool, config, observations, overrides, history, now)
         for name, pool in config.pools.items()
     ]
     allocate(config, claims)
     return [claim.decision() for claim in claims]
 
 
-def _claim(
+def claim(
     name: str,
     pool: PoolConfig,
     config: Config,
@@ -55,6 +55,10 @@ def _claim(
     history: History | None,
     now: float,
 ) -> Claim:
+    """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
+    `allocate` for it. Its numbers depend on the pool's observation, overrides, its history
+    and `now`, and on its tenant's usage only through `budget_rule` (the reasons quote the
+    count itself)."""
     obs = observations.pools.get(name)
     if obs is None:
         why = observations.unobserved.get(name)
@@ -89,21 +93,21 @@ def _claim(
     tenant = config.tenants[pool.tenant]
     budget = tenant.daily_token_budget
     used = observations.tokens_today.get(pool.tenant) if budget is not None else None
-    if budget is not None and used is not None:
+    rule = budget_rule(tenant, used)
+    if rule is not None and budget is not None and used is not None:
         stale = observations.stale_tokens.get(pool.tenant)
         note = f" (last known; {stale})" if stale else ""
-        if used >= budget and tenant.hard_cap:
+        if rule == EXHAUSTED:
             args = (pool.tenant, used, budget, note, lag)
-            reasons.append(Reason("budget exhausted", _EXHAUSTED, args))
+            reasons.append(Reason(EXHAUSTED, _EXHAUSTED, args))
             return Claim(name, pool, current, 0, 0, 0, reasons)
-        if used >= tenant.warn_at * budget:
-            # No growth; but a pool at zero with tasks waiting keeps one replica, or its
-            # tasks would be stranded until midnight with budget still left to spend.
-            cap = max(current, floor, 1 if lag > 0 else 0)
-            if want > cap:
-                args = (pool.tenant, used, budget, note, tenant.warn_at, cap, want, cap)
-                reasons.append(Reason("budget warning", _WARNING, args))
-                want = cap
+        # No growth; but a pool at zero with tasks waiting keeps one replica, or its
+        # tasks would be stranded until midnight with budget still left to spend.
+        cap = max(current, floor, 1 if lag > 0 else 0)
+        if want > cap:
+            args = (pool.tenant, used, budget, note, tenant.warn_at, cap, want, cap)
+            reasons.append(Reason(WARNING, _WARNING, args))
+            want = cap
 
     limit = pool.max_replicas
     if want > limit or floor > limit:
@@ -119,6 +123,24 @@ def _claim(
     target = _time_rules(pool, past, current, recommendation, now, reasons)
     floor = target if target > recommendation else min(floor, target)
     return Claim(name, pool, current, floor, target, recommendation, reasons)
+
+
+EXHAUSTED = "budget exhausted"
+WARNING = "budget warning"
+
+
+def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
+    """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a
+    hard cap reached: 0 replicas), WARNING (past warn_at: no growth) or none. Between two
+    passes a tenant's pools can decide differently for its usage only if this changes."""
+    budget = tenant.daily_token_budget
+    if budget is None or used is None:
+        return None
+    if used >= budget and tenant.hard_cap:
+        return EXHAUSTED
+    if used >= tenant.warn_at * budget:
+        return WARNING
+    return None
 
 
 _NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
@@ -209,3 +231,37 @@ def _time_rules(
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
 _RATE = "at most {} pods {} per {:g} s ({} already): {} -> {}"
+
+
+def settled_until(
+    pool: PoolConfig, past: PoolHistory | None, current: int, recommendation: int, then: float
+) -> float:
+    """Until when the time rules (step 6) give what they gave at `then`, for a pool whose
+    current replicas and recommendation stay the same and whose history meanwhile records
+    only that recommendation (which it holds as its newest entry from `then`): the first
+    instant a cooldown may end, or an entry the rules consulted may leave its window.
+    Conservative: the rules may still give the same then. Pins' expiry is not a time rule."""
+    if past is None:
+        return math.inf
+    soonest = math.inf
+    target = recommendation
+    if target == 0 and current > 0:
+        busy = past.busy_at
+        if busy is None:
+            target = 1  # idle 0 s, as _time_rules counts it
+        elif then - busy < pool.cooldown_seconds:
+            target = 1
+            soonest = busy + pool.cooldown_seconds
+    # The newest entry is the recommendation itself: it is refreshed, it never leaves.
+    if target > current > 0 and len(past.lows) > 1:
+        soonest = min(soonest, past.lows[0][0] + past.up_window)
+    elif target < current and len(past.highs) > 1:
+        soonest = min(soonest, past.highs[0][0] + past.down_window)
+    if target != current and past.steps:
+        up, down = pool.behavior.scale_up, pool.behavior.scale_down
+        period = up.period_seconds if target > current else down.period_seconds
+        for t, _ in past.steps:
+            if t > then - period:
+                soonest = min(soonest, t + period)
+                break
+    return soonest

@@ -90,6 +90,6 @@ def backtest(
         summary["lower_bound_pod_seconds"] = round(lower_bound(config, trace, horizon, p95), 1)
         if isinstance(scaler, Reconciler):
             summary["controller_ticks"] = scaler.ticks
-            summary["decide_calls"] = scaler.decided
+            summary["pool_claims"] = scaler.claimed
         runs.append(PolicyRun(name, scaler, cluster, summary))
     return Backtest(config, trace, horizon, drain_s, tuple(runs))

@@ -135,8 +135,9 @@ class Cluster:
         self.quota = config.cluster.max_pods
         self.heap: list[Event] = []
         self.creations: deque[PoolState] = deque()
-        self.version = 0
-        """Bumped by every change an observation could see (the reconciler skips on it)."""
+        self.dirty: set[int] = set()
+        """Pools where something an observation could see changed (queue, tasks running,
+        replicas, ready pods, mean task time, the budget gate); the reader clears it."""
         self.completed = self.lag = self.lag_peak = 0
         self.alive = self.alive_peak = self.pod_peak = 0
         self.pod_seconds = self.t_alive = 0.0
@@ -162,7 +163,7 @@ class Cluster:
         p = self.pools[self.task_pool[task]]
         p.queue.append(task)
         p.arrived += 1
-        self.version += 1
+        self.dirty.add(p.index)
         self.lag += 1
         if self.lag > self.lag_peak:
             self.lag_peak = self.lag
@@ -198,7 +199,7 @@ class Cluster:
         self._count_step(p, delta, now)
         self.steps.append((now, p.name, p.spec, desired))
         p.spec = desired
-        self.version += 1
+        self.dirty.add(index)
         if delta > 0:
             for _ in range(delta):
                 self._create(p, now)
@@ -241,6 +242,7 @@ class Cluster:
             pod.listed = False
         self.wait[task] = now - self.arrival[task]
         p.running += 1
+        self.dirty.add(p.index)
         heapq.heappush(self.heap, (now + self.work[task], DONE, task, pod))
         gate = p.gate
         if gate is not None:
@@ -258,7 +260,7 @@ class Cluster:
         p.running -= 1
         self.completed += 1
         self.lag -= 1
-        self.version += 1
+        self.dirty.add(p.index)
         tokens = self.tokens[task]
         p.tenant.used += tokens
         if p.gate is not None:
@@ -281,6 +283,7 @@ class Cluster:
     def _block(self, p: PoolState) -> None:
         # Today's tokens only grow until midnight, so a blocked pool stays blocked until then.
         p.blocked = True
+        self.dirty.add(p.index)
         self._mark_delayed(p)
 
     def _mark_delayed(self, p: PoolState) -> None:
@@ -292,7 +295,7 @@ class Cluster:
         for tenant in self.tenants.values():
             self._settle(tenant)
             tenant.used = 0
-        self.version += 1
+        self.dirty.update(range(len(self.pools)))
         for p in self.pools:
             p.blocked = False
         for p in self.pools:
@@ -333,7 +336,7 @@ class Cluster:
         p.ready += 1
         p.free.append(pod)
         pod.listed = True
-        self.version += 1
+        self.dirty.add(p.index)
         if p.queue and not p.blocked:
             self._dispatch(p, now)
 

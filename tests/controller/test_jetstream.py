@@ -8,6 +8,7 @@ from nats.aio.client import Client
 
 from controller.config import Config
 from controller.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources import RATE_WINDOW_S
 from tests.factories import config, pool
 from tests.support import FakeClock, eventually
 
@@ -81,7 +82,10 @@ async def test_arrivals_wake_an_idle_pool_and_give_a_rate(nc: Client, clock: Fak
     await publish(nc, cfg, "research", 9)
     await nc.flush()
     clock.advance(5.0)
-    await eventually(lambda: source._arrived["research"] == 10)
+    await eventually(lambda: len(source._arrivals["research"]) == 10)
     stats = await source.read()
     assert stats["research"].arrival_rate == 2.0  # 10 tasks in 5 s
+    clock.advance(RATE_WINDOW_S)
+    stats = await source.read()
+    assert stats["research"].arrival_rate == 0.0  # all of them left the window
     await source.stop()
