@@ -15,6 +15,7 @@ only over the claims under a short ceiling, one independent group at a time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controller.config import Config, PoolConfig
@@ -105,6 +106,9 @@ class Claim:
     observed: bool = True
     granted: int = 0
     goal: int = 0
+    until: float = math.inf
+    """When the claim may change by time alone: a pin expires, a cooldown ends, an entry
+    that bound a stabilization window or rate limit leaves it (controller.policy)."""
 
     @classmethod
     def hold(
@@ -120,7 +124,8 @@ class Claim:
     def copy(self) -> Claim:
         """The claim as `claim()` made it, for another `allocate` (which writes into it)."""
         return Claim(self.name, self.pool, self.current, self.floor, self.want,
-                     self.recommendation, list(self.reasons), self.held, self.observed)  # fmt: skip
+                     self.recommendation, list(self.reasons), self.held, self.observed,
+                     until=self.until)  # fmt: skip
 
     def decision(self, granted: int | None = None) -> ScaleDecision:
         return ScaleDecision(
@@ -159,7 +164,8 @@ class Demand:
             slack = _EPS if exact else -1e-6 * max(1.0, ceiling.capacity)
             self.limit.append(ceiling.capacity + slack)
 
-    def set(self, claim: Claim) -> None:
+    def set(self, claim: Claim) -> int:
+        """Count `claim` in place of the pool's previous one; what it would get alone."""
         units = claim.alone
         delta = units - self.units.get(claim.name, 0)
         if delta:
@@ -167,6 +173,7 @@ class Demand:
             total = self.total
             for i, cost in self.shape.costs[claim.name]:
                 total[i] += delta * cost
+        return units
 
     def fits(self) -> bool:
         return all(t <= limit for t, limit in zip(self.total, self.limit, strict=True))

@@ -10,6 +10,7 @@ both in O(1) amortised instead of scanning every tick in the window.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,16 +46,18 @@ class PoolHistory:
         while highs and highs[0][0] <= now - self.down_window:
             highs.popleft()
 
-    def lowest_since(self, since: float) -> int | None:
-        for t, value in self.lows:
-            if t > since:
-                return value
+    def lowest_since(self, since: float) -> tuple[float, int] | None:
+        """The lowest recommendation after `since`, and when it was made (the latest time
+        it was)."""
+        for entry in self.lows:
+            if entry[0] > since:
+                return entry
         return None
 
-    def highest_since(self, since: float) -> int | None:
-        for t, value in self.highs:
-            if t > since:
-                return value
+    def highest_since(self, since: float) -> tuple[float, int] | None:
+        for entry in self.highs:
+            if entry[0] > since:
+                return entry
         return None
 
     def step(self, now: float, delta: int) -> None:
@@ -62,19 +65,23 @@ class PoolHistory:
         while self.steps and self.steps[0][0] <= now - self.keep_steps:
             self.steps.popleft()
 
-    def added_since(self, since: float) -> int:
-        total = 0
+    def added_since(self, since: float) -> tuple[int, float]:
+        """Replicas added after `since`, and the time of the first such step."""
+        total, first = 0, math.inf
         for t, delta in self.steps:
             if t > since and delta > 0:
                 total += delta
-        return total
+                first = min(first, t)
+        return total, first
 
-    def removed_since(self, since: float) -> int:
-        total = 0
+    def removed_since(self, since: float) -> tuple[int, float]:
+        """Replicas removed after `since`, and the time of the first such step."""
+        total, first = 0, math.inf
         for t, delta in self.steps:
             if t > since and delta < 0:
                 total -= delta
-        return total
+                first = min(first, t)
+        return total, first
 
 
 @dataclass(slots=True)

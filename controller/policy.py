@@ -56,9 +56,10 @@ def claim(
     now: float,
 ) -> Claim:
     """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
-    `allocate` for it. Its numbers depend on the pool's observation, overrides, its history
-    and `now`, and on its tenant's usage only through `budget_rule` (the reasons quote the
-    count itself)."""
+    `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
+    on its tenant's usage only through `budget_rule`, and on `now` only until `Claim.until`
+    (given a history that meanwhile records only this recommendation); the reasons quote the
+    exact figures."""
     obs = observations.pools.get(name)
     if obs is None:
         why = observations.unobserved.get(name)
@@ -79,14 +80,17 @@ def claim(
     want = _demand(pool, obs, lag, current, reasons)
 
     floor = pool.min_replicas
+    until = math.inf
     pin = overrides.pins.get(name)
     if pin is not None and pin.active(now) and pin.replicas > floor:
+        if pin.until is not None:
+            until = pin.until
         floor = pin.replicas
         if floor > want:
             who = f" by {pin.by}" if pin.by else ""
-            until = f" until {pin.until:g}" if pin.until is not None else ""
+            expiry = f" until {pin.until:g}" if pin.until is not None else ""
             reasons.append(Reason("pin", "pinned warm at {}{}{}: {} -> {}",
-                                  (floor, who, until, want, floor)))  # fmt: skip
+                                  (floor, who, expiry, want, floor)))  # fmt: skip
     elif floor > want:
         reasons.append(Reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
 
@@ -118,11 +122,13 @@ def claim(
     recommendation = want if want > floor else floor
 
     if history is None:
-        return Claim(name, pool, current, floor, recommendation, recommendation, reasons)
-    past = history.get(name) or _NEW_POOL
-    target = _time_rules(pool, past, current, recommendation, now, reasons)
+        return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
+                     until=until)  # fmt: skip
+    past = history.pools.get(name) or _NEW_POOL
+    target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
     floor = target if target > recommendation else min(floor, target)
-    return Claim(name, pool, current, floor, target, recommendation, reasons)
+    return Claim(name, pool, current, floor, target, recommendation, reasons,
+                 until=min(until, settled))  # fmt: skip
 
 
 EXHAUSTED = "budget exhausted"
@@ -160,23 +166,37 @@ _ARRIVAL = (
 )
 
 
+def footprint(pool: PoolConfig, obs: PoolObservation) -> tuple[bool, int, int, bool]:
+    """What `claim` takes from an observation for its numbers: whether it is stale, the
+    replicas, the demand (step 2) and whether there is lag. Two observations with the same
+    footprint give the same numbers (the reasons quote the rest: pending, rate, ...)."""
+    lag = obs.pending + obs.ack_pending
+    if obs.stale is not None:
+        return True, obs.replicas, 0, lag > 0
+    return False, obs.replicas, _demand(pool, obs, lag, obs.replicas, None), lag > 0
+
+
 def _demand(
-    pool: PoolConfig, obs: PoolObservation, lag: int, current: int, reasons: list[Reason]
+    pool: PoolConfig, obs: PoolObservation, lag: int, current: int, reasons: list[Reason] | None
 ) -> int:
+    """Step 2, explained into `reasons` (when given)."""
     args: tuple[object, ...]
     if current == 0 and lag <= pool.activation_lag:
-        args = (lag, pool.activation_lag)
-        reasons.append(Reason("demand", "lag {} <= activation_lag {}: stay at zero", args))
+        if reasons is not None:
+            args = (lag, pool.activation_lag)
+            reasons.append(Reason("demand", "lag {} <= activation_lag {}: stay at zero", args))
         return 0
     demand = math.ceil(lag / pool.target_lag_per_replica)
-    args = (lag, obs.pending, obs.ack_pending, pool.target_lag_per_replica, demand)
-    reasons.append(Reason("demand", _DEMAND, args))
+    if reasons is not None:
+        args = (lag, obs.pending, obs.ack_pending, pool.target_lag_per_replica, demand)
+        reasons.append(Reason("demand", _DEMAND, args))
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
     if rate and seconds:
         steady = math.ceil(rate * seconds / pool.concurrency - 1e-9)
         if steady > demand:
-            args = (rate, seconds, pool.concurrency, steady)
-            reasons.append(Reason("arrival", _ARRIVAL, args))
+            if reasons is not None:
+                args = (rate, seconds, pool.concurrency, steady)
+                reasons.append(Reason("arrival", _ARRIVAL, args))
             demand = steady
     return demand
 
@@ -188,80 +208,60 @@ def _time_rules(
     target: int,
     now: float,
     reasons: list[Reason],
-) -> int:
-    """Cooldown, stabilization and rate policies on the pool's own recommendation."""
+) -> tuple[int, float]:
+    """Cooldown, stabilization and rate policies on the pool's own recommendation; and until
+    when they give the same by themselves: when the cooldown ends, or an entry that bound
+    leaves its window. (One that did not bind cannot start to as entries leave: a window's
+    lowest only rises, its highest only falls, a rate limit's room only grows.)"""
     args: tuple[object, ...]
+    until = math.inf
     if target == 0 and current > 0:
-        idle = now - (past.busy_at if past.busy_at is not None else now)
+        busy = past.busy_at if past.busy_at is not None else now  # recorded from now on
+        idle = now - busy
         if idle < pool.cooldown_seconds:
             args = (idle, pool.cooldown_seconds)
             reasons.append(Reason("cooldown", "idle {:.0f} s of cooldown {:g} s: keep 1", args))
             target = 1
+            until = busy + pool.cooldown_seconds
 
     up, down = pool.behavior.scale_up, pool.behavior.scale_down
     desired = target
     if target > current > 0:
-        lowest = past.lowest_since(now - up.stabilization_seconds)
-        if lowest is not None and lowest < target:
-            desired = max(current, lowest)
-            args = (up.stabilization_seconds, lowest, target, desired)
+        window = up.stabilization_seconds
+        lowest = past.lowest_since(now - window)
+        if lowest is not None and lowest[1] < target:
+            desired = max(current, lowest[1])
+            until = min(until, lowest[0] + window)
+            args = (window, lowest[1], target, desired)
             reasons.append(Reason("stabilization", _LOWEST, args))
     elif target < current:
-        highest = past.highest_since(now - down.stabilization_seconds)
-        if highest is not None and highest > target:
-            desired = min(current, highest)
-            args = (down.stabilization_seconds, highest, target, desired)
+        window = down.stabilization_seconds
+        highest = past.highest_since(now - window)
+        if highest is not None and highest[1] > target:
+            desired = min(current, highest[1])
+            until = min(until, highest[0] + window)
+            args = (window, highest[1], target, desired)
             reasons.append(Reason("stabilization", _HIGHEST, args))
 
     if desired > current:
-        room = max(0, up.max_pods - past.added_since(now - up.period_seconds))
+        added, first = past.added_since(now - up.period_seconds)
+        room = max(0, up.max_pods - added)
         if desired > current + room:
             args = (up.max_pods, "added", up.period_seconds, up.max_pods - room, desired)
             desired = current + room
+            until = min(until, first + up.period_seconds)
             reasons.append(Reason("rate limit", _RATE, (*args, desired)))
     elif desired < current:
-        room = max(0, down.max_pods - past.removed_since(now - down.period_seconds))
+        removed, first = past.removed_since(now - down.period_seconds)
+        room = max(0, down.max_pods - removed)
         if desired < current - room:
             args = (down.max_pods, "removed", down.period_seconds, down.max_pods - room, desired)
             desired = current - room
+            until = min(until, first + down.period_seconds)
             reasons.append(Reason("rate limit", _RATE, (*args, desired)))
-    return desired
+    return desired, until
 
 
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
 _RATE = "at most {} pods {} per {:g} s ({} already): {} -> {}"
-
-
-def settled_until(
-    pool: PoolConfig, past: PoolHistory | None, current: int, recommendation: int, then: float
-) -> float:
-    """Until when the time rules (step 6) give what they gave at `then`, for a pool whose
-    current replicas and recommendation stay the same and whose history meanwhile records
-    only that recommendation (which it holds as its newest entry from `then`): the first
-    instant a cooldown may end, or an entry the rules consulted may leave its window.
-    Conservative: the rules may still give the same then. Pins' expiry is not a time rule."""
-    if past is None:
-        return math.inf
-    soonest = math.inf
-    target = recommendation
-    if target == 0 and current > 0:
-        busy = past.busy_at
-        if busy is None:
-            target = 1  # idle 0 s, as _time_rules counts it
-        elif then - busy < pool.cooldown_seconds:
-            target = 1
-            soonest = busy + pool.cooldown_seconds
-    # The newest entry is the recommendation itself: it is refreshed, it never leaves.
-    if target > current > 0 and len(past.lows) > 1:
-        soonest = min(soonest, past.lows[0][0] + past.up_window)
-    elif target < current and len(past.highs) > 1:
-        soonest = min(soonest, past.highs[0][0] + past.down_window)
-    if target != current and past.steps:
-        up, down = pool.behavior.scale_up, pool.behavior.scale_down
-        period = up.period_seconds if target > current else down.period_seconds
-        for t, _ in past.steps:
-            if t > then - period:
-                soonest = min(soonest, t + period)
-                break
-    return soonest

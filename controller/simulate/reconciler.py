@@ -36,8 +36,14 @@ from collections.abc import Iterable
 from controller.allocation import Claim, Demand, allocate
 from controller.config import Config
 from controller.history import History
-from controller.model import Observations, PoolObservation, ScaleDecision
-from controller.policy import NO_OVERRIDES, budget_rule, claim, decide, settled_until
+from controller.model import Observations, PoolObservation
+from controller.policy import (
+    NO_OVERRIDES,
+    budget_rule,
+    claim,
+    decide,
+    footprint,
+)
 from controller.simulate.cluster import Cluster, Tenant
 from controller.sources import RATE_WINDOW_S
 
@@ -75,16 +81,25 @@ class Reconciler:
         self.tokens: dict[str, int] = {}
         self.observations = Observations({}, self.tokens)
         self.rules: dict[str, str | None] = {}
+        self.prints: list[tuple[bool, int, int, bool]] = []
+        """Per pool: its reading's footprint (controller.policy.footprint)."""
+        self.budgeted = [config.tenants[p.tenant].daily_token_budget is not None
+                         for p in self.pool_configs]  # fmt: skip
+        self.tenants_seen: set[Tenant] = set()
+        """Budgeted tenants with a pool read since their tokens were."""
         self.claims: list[Claim] = []
-        self.decisions: list[ScaleDecision] = []
+        self.desired: list[int] = []
+        self.busy: list[bool | None] = [None] * n
+        """Per pool: whether the reading its claim used had lag (None: stale, not recorded)."""
         self.demand = Demand(config)
         self.short = False
         """The last pass needed `allocate`: some shared ceiling was short."""
         self.recorded = [-math.inf] * n
         """When each pool's recommendation was last written to the history."""
-        self.releases: list[tuple[float, int, int]] = []
-        """Heap of (time a time rule may let go, pool, stamp); stale unless stamp matches."""
-        self.stamps = [0] * n
+        self.release_at = [math.inf] * n
+        """Per pool: when its claim may change by time alone (Claim.until)."""
+        self.releases: list[tuple[float, int]] = []
+        """Heap of (release_at, pool); an entry no longer in release_at is stale."""
         self.previous = -math.inf
         self.actions: list[tuple[float, str, int, int]] = []
         """(time, pool, from, to) for every change actuated."""
@@ -149,7 +164,11 @@ class Reconciler:
         decisions = decide(self.config, observations, history=self.history, now=now)
         self.claimed += len(decisions)
         self.history.record_tick(decisions, observations, now)
-        self._act(now, cluster, decisions, everything)
+        for i, d in enumerate(decisions):  # in pool order, as the live loop patches
+            if d.changes:
+                self._step(now, cluster, i, d.current, d.desired)
+            self.wakes[i] = d.desired == 0 and d.observed
+            cluster.hold(i, any(r.rule in _HOLDING for r in d.reasons))
 
     # --- only what can change ---------------------------------------------------------------
 
@@ -160,16 +179,42 @@ class Reconciler:
             cluster.dirty.clear()
         self.keys = [self._key(i, cluster) for i in everything]
         self.readings = [_observation(key) for key in self.keys]
+        self.prints = [
+            footprint(c, r) for c, r in zip(self.pool_configs, self.readings, strict=True)
+        ]
         self.observations = Observations(
             dict(zip(self.names, self.readings, strict=True)), self.tokens
         )
         for name, tenant in cluster.tenants.items():
             self._budget(name, tenant)
-        self.claims = [self._claim(i, now) for i in everything]
-        self.decisions = [c.decision(c.alone) for c in self.claims]
-        self._pass(now, cluster, set(everything))
+        self.claims = [
+            claim(name, pool, self.config, self.observations, NO_OVERRIDES, self.history, now)
+            for name, pool in zip(self.names, self.pool_configs, strict=True)
+        ]
+        self.claimed += len(self.claims)
+        self.desired = [self.demand.set(c) for c in self.claims]
+        self.busy = [None if stale else lag for stale, _, _, lag in self.prints]
+        if not self.demand.fits():
+            self._share()
+        for i in everything:
+            lag = self.busy[i]
+            if lag is not None:
+                self.history.record_pool(self.names[i], self.claims[i].recommendation, lag, now)
+                self.recorded[i] = now
+        for i in everything:
+            made, want = self.claims[i], self.desired[i]
+            if want != made.current and not made.held:
+                self._step(now, cluster, i, made.current, want)
+            self.wakes[i] = want == 0 and made.observed
+            cluster.hold(i, any(r.rule in _HOLDING for r in made.reasons))
+        for i in everything:
+            self.release_at[i] = due = self.claims[i].until
+            if due < math.inf:
+                heapq.heappush(self.releases, (due, i))
 
     def _decide_what_changed(self, now: float, cluster: Cluster, woken: set[int]) -> None:
+        """The hot path: about ten pools a tick on a busy day. Written for speed, in steps."""
+        # 1. Read: every pool touched since its last reading (or just the woken ones' queues).
         dirty = cluster.dirty
         if woken:
             self._read_queues(now, cluster, woken)
@@ -177,33 +222,89 @@ class Reconciler:
         else:
             self._read_queues(now, cluster, dirty)
             seen, cluster.dirty = dirty, set()
+        # 2. Which pools need a new claim: a reading with a new footprint, a tenant whose
+        # budget rule changed, a time rule that may let go now.
         changed: set[int] = set()
-        pools = self.observations.pools
+        pools, names, configs = self.observations.pools, self.names, self.pool_configs
         assert isinstance(pools, dict)
-        fresh: dict[int, PoolObservation] = {}
-        tenants: set[str] = set()
-        keys = self.keys
+        keys, readings, prints, stats = self.keys, self.readings, self.prints, self.stats
+        budgeted, tenants, every = self.budgeted, self.tenants_seen, cluster.pools
         for i in seen:
-            key = self._key(i, cluster)
+            p = every[i]
+            if budgeted[i]:
+                tenants.add(p.tenant)
+            key = (stats[i], p.spec, p.ready, p.mean_work)
             if key != keys[i]:
                 keys[i] = key
-                fresh[i] = _observation(key)
-            tenants.add(cluster.pools[i].tenant.name)
-        for name in tenants:
-            if self._budget(name, cluster.tenants[name]):
-                changed.update(p.index for p in cluster.tenants[name].pools)
-        releases, stamps = self.releases, self.stamps
+                reading = readings[i] = pools[names[i]] = _observation(key)
+                mark = footprint(configs[i], reading)
+                if mark != prints[i]:
+                    prints[i] = mark
+                    changed.add(i)
+        for tenant in tenants:
+            if self._budget(tenant.name, tenant):
+                changed.update(p.index for p in tenant.pools)
+        tenants.clear()
+        releases, release_at = self.releases, self.release_at
         while releases and releases[0][0] <= now + _SLACK:
-            _, i, stamp = heapq.heappop(releases)
-            if stamp == stamps[i]:
+            due, i = heapq.heappop(releases)
+            if due == release_at[i]:
+                release_at[i] = math.inf
                 changed.add(i)
-        changed.update(fresh)
+        if not changed:
+            return
+        # 3. Claim them again, each after writing the history its skipped ticks would have.
+        claims, desired, busy, recorded = self.claims, self.desired, self.busy, self.recorded
+        record, demand, previous = self.history.record_pool, self.demand, self.previous
+        config, observations, history = self.config, self.observations, self.history
         for i in changed:
-            self._catch_up(i)
-            if i in fresh:
-                self.readings[i] = pools[self.names[i]] = fresh[i]
-            self.claims[i] = self._claim(i, now)
-        self._pass(now, cluster, changed)
+            lag = busy[i]
+            if lag is not None and recorded[i] < previous:
+                record(names[i], claims[i].recommendation, lag, previous)
+            made = claims[i] = claim(
+                names[i], configs[i], config, observations, NO_OVERRIDES, history, now
+            )
+            desired[i] = demand.set(made)
+            stale, _, _, lag = prints[i]
+            busy[i] = None if stale else lag
+        self.claimed += len(changed)
+        # 4. Share the ceilings: nothing to do while every claim fits alone.
+        fits = self.demand.fits() and not self.short
+        acted = sorted(changed) if fits else self._share()
+        desired = self.desired
+        # 5. Remember, act, and note when each new claim's time rules may let go.
+        for i in changed:
+            lag = busy[i]
+            if lag is not None:
+                record(names[i], claims[i].recommendation, lag, now)
+                recorded[i] = now
+        wakes, rules = self.wakes, self.rules
+        for i in acted:
+            made, want = claims[i], desired[i]
+            if want != made.current and not made.held:
+                self._step(now, cluster, i, made.current, want)
+            wakes[i] = want == 0 and made.observed
+            if every[i].held or rules[made.pool.tenant] is not None:
+                cluster.hold(i, any(r.rule in _HOLDING for r in made.reasons))
+        for i in changed:
+            due = claims[i].until
+            if due != release_at[i]:
+                release_at[i] = due
+                if due < math.inf:
+                    heapq.heappush(releases, (due, i))
+
+    def _share(self) -> range:
+        """Grants when some shared ceiling is (or was) short: allocate() over every claim."""
+        claims = self.claims
+        if self.demand.fits():
+            self.desired = [c.alone for c in claims]
+            self.short = False
+        else:
+            run = [c.copy() for c in claims]
+            allocate(self.config, run)
+            self.desired = [c.granted for c in run]
+            self.short = True
+        return range(len(claims))
 
     def _budget(self, name: str, tenant: Tenant) -> bool:
         """Read a tenant's tokens; whether its budget rule changed."""
@@ -214,75 +315,13 @@ class Reconciler:
         self.rules[name] = rule
         return True
 
-    def _claim(self, i: int, now: float) -> Claim:
-        self.claimed += 1
-        made = claim(self.names[i], self.pool_configs[i], self.config, self.observations,
-                     NO_OVERRIDES, self.history, now)  # fmt: skip
-        self.demand.set(made)
-        return made
-
-    def _catch_up(self, i: int) -> None:
-        """Write what the ticks since pool i was last claimed recorded: see the docstring."""
-        reading = self.readings[i]
-        if reading.stale is None and self.recorded[i] < self.previous:
-            self.history.record_pool(
-                self.names[i], self.claims[i].recommendation, reading.lag, self.previous
-            )
-            self.recorded[i] = self.previous
-
-    def _pass(self, now: float, cluster: Cluster, changed: set[int]) -> None:
-        claims, decisions = self.claims, self.decisions
-        fits = self.demand.fits()
-        if fits and not self.short:
-            for i in changed:
-                decisions[i] = claims[i].decision(claims[i].alone)
-            acted: Iterable[int] = sorted(changed)
-        else:
-            if fits:
-                decisions[:] = [c.decision(c.alone) for c in claims]
-            else:
-                run = [c.copy() for c in claims]
-                allocate(self.config, run)
-                decisions[:] = [c.decision() for c in run]
-            acted = range(len(claims))
-        self.short = not fits
-        for i in changed:
-            reading = self.readings[i]
-            if reading.stale is None:
-                self.history.record_pool(self.names[i], claims[i].recommendation, reading.lag, now)
-                self.recorded[i] = now
-        stepped = self._act(now, cluster, decisions, acted)
-        for i in changed.union(stepped):
-            self.stamps[i] += 1
-            release = self._release(i, now)
-            if release < math.inf:
-                heapq.heappush(self.releases, (release, i, self.stamps[i]))
-
-    def _release(self, i: int, then: float) -> float:
-        """When pool i's claim may change by time alone (controller.policy.settled_until)."""
-        made = self.claims[i]
-        if made.held:
-            return math.inf
-        past = self.history.get(self.names[i])
-        return settled_until(self.pool_configs[i], past, made.current, made.recommendation, then)
-
     # --- acting -----------------------------------------------------------------------------
 
-    def _act(
-        self, now: float, cluster: Cluster, decisions: list[ScaleDecision], pools: Iterable[int]
-    ) -> list[int]:
-        """Scale where decided (in pool order, as the live loop patches); the pools stepped."""
-        stepped, wakes = [], self.wakes
-        for i in pools:
-            d = decisions[i]
-            if d.changes:
-                self.history.record_scale(d.pool, now, d.current, d.desired)
-                self.actions.append((now, d.pool, d.current, d.desired))
-                cluster.scale(i, d.desired, now)
-                stepped.append(i)
-            wakes[i] = d.desired == 0 and d.observed
-            cluster.hold(i, any(r.rule in _HOLDING for r in d.reasons))
-        return stepped
+    def _step(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
+        name = self.names[i]
+        self.history.record_scale(name, now, current, desired)
+        self.actions.append((now, name, current, desired))
+        cluster.scale(i, desired, now)
 
 
 def _observation(key: _Key) -> PoolObservation:

@@ -7,9 +7,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controller.allocation import Claim
 from controller.config import Config
+from controller.history import History
 from controller.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
-from controller.policy import decide
+from controller.policy import claim, decide, footprint
 from tests.factories import config, pool
 
 SHARED = ("cluster max_pods", "provider rpm")
@@ -146,3 +148,60 @@ def test_decisions_are_deterministic_whatever_the_input_order(
     )
     assert decide(cfg, shuffled, overrides) == first
     assert decide(cfg, observations, overrides) == first
+
+
+def _numbers(made: Claim) -> tuple[int, int, int, int, bool]:
+    return made.current, made.floor, made.want, made.recommendation, made.held
+
+
+@given(fleets(), st.data())
+@settings(max_examples=150, deadline=None)
+def test_a_claim_depends_on_an_observation_only_through_its_footprint(
+    fleet: tuple[Config, Observations, Overrides], data: st.DataObject
+) -> None:
+    cfg, observations, overrides = fleet
+    for name, obs in observations.pools.items():
+        pool_cfg = cfg.pools[name]
+        lag = obs.lag
+        moved = data.draw(st.integers(0, lag))  # tasks between pending and ack_pending
+        other = obs._replace(
+            pending=moved,
+            ack_pending=lag - moved,
+            ready=data.draw(st.integers(0, 15)),
+            arrival_rate=data.draw(st.none() | st.floats(0, 5)),
+            mean_task_seconds=data.draw(st.none() | st.floats(0.5, 60)),
+        )
+        if footprint(pool_cfg, other) != footprint(pool_cfg, obs):
+            continue
+        swapped = Observations({**observations.pools, name: other}, observations.tokens_today)
+        a = claim(name, pool_cfg, cfg, observations, overrides, None, 0.0)
+        b = claim(name, pool_cfg, cfg, swapped, overrides, None, 0.0)
+        assert _numbers(a) == _numbers(b)
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_a_claim_holds_until_its_time_rules_may_let_go(data: st.DataObject) -> None:
+    """With the same inputs, a pool claimed again at every tick before Claim.until (its
+    history recording only its own recommendation, as the loop does) claims the same."""
+    cfg = config(
+        {"p": pool("t", max_replicas=30, cooldown_seconds=data.draw(st.sampled_from([0, 60, 300])))}
+    )
+    now, history = 1200.0, History(cfg)
+    current = data.draw(st.integers(0, 15))
+    # A random recent past: recommendations, and scale steps large enough to bind.
+    times = data.draw(st.lists(st.floats(now - 400, now - 0.5), max_size=15))
+    for t in sorted(times):
+        history.record_pool("p", data.draw(st.integers(0, 25)), data.draw(st.integers(0, 2)), t)
+        if data.draw(st.booleans()):
+            history.record_scale("p", t, current, current + data.draw(st.integers(-12, 12)))
+    lag = data.draw(st.integers(0, 40))
+    observations = Observations({"p": PoolObservation(lag, 0, current, current)})
+    tick = data.draw(st.sampled_from([1.0, 5.0, 20.0]))
+    first = claim("p", cfg.pools["p"], cfg, observations, Overrides(), history, now)
+    t = now
+    while t + tick < min(first.until, now + 700):
+        history.record_pool("p", first.recommendation, lag, t)
+        t += tick
+        again = claim("p", cfg.pools["p"], cfg, observations, Overrides(), history, t)
+        assert _numbers(again) == _numbers(first), (t, first.until)

@@ -1,5 +1,6 @@
-"""Skipping ticks that cannot change anything gives exactly the result of deciding at every
-tick, as the live loop does: same scale steps at the same instants, same waits, same cost."""
+"""Claiming only the pools whose inputs changed gives exactly the result of deciding every
+pool at every tick, as the live loop does: the same scale steps at the same instants, the
+same waits, the same cost."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from controller.config import Config, load_config
 from controller.simulate.generate import generate
 from controller.simulate.reconciler import Reconciler
 from controller.simulate.report import summarize
+from controller.simulate.trace import Trace
+from controller.usage import DAY_S
 from tests.controller.simulate.builders import replay, trace
 from tests.factories import config, pool
 
@@ -35,12 +38,46 @@ def production_windows() -> Config:
     )
 
 
+def every_ceiling_tight() -> Config:
+    """Shared ceilings that bind often: the cluster quota, a tenant's max_pods, a provider's
+    rpm; three tiers; a soft budget next to a hard one."""
+    tenants = {
+        "acme": {"tier": "enterprise", "max_pods": 9},
+        "globex": {"tier": "growth", "daily_token_budget": 300_000, "hard_cap": False},
+        "initech": {"tier": "starter", "daily_token_budget": 250_000, "warn_at": 0.6},
+    }
+    return config(
+        {
+            "research": pool("acme", max_replicas=8, provider="openai", rpm_per_replica=30),
+            "support": pool("acme", max_replicas=6, concurrency=2),
+            "triage": pool("globex", max_replicas=7, provider="openai", rpm_per_replica=20),
+            "summarize": pool("initech", max_replicas=8, activation_lag=1),
+        },
+        tenants,
+        max_pods=12,
+        providers={"openai": {"rpm": 250}},
+    )
+
+
+def past_midnight(cfg: Config, shape: str, hours: float, seed: int) -> Trace:
+    """A generated trace moved to end `hours` after midnight: budgets fill up before it and
+    reset at it, with tasks waiting."""
+    tasks = generate(cfg, shape, 2 * hours, seed)
+    shift = DAY_S - hours * 3600
+    return Trace.build(
+        tasks.pools,
+        zip([t + shift for t in tasks.t], tasks.pool, tasks.work_s, tasks.tokens, strict=True),
+    )
+
+
 CASES = [
     (EXAMPLE, "bursty", 2, 1),
     (EXAMPLE, "spiky", 2, 3),
     (EXAMPLE, "diurnal", 3, 5),
     (production_windows(), "bursty", 3, 2),
     (production_windows(), "spiky", 3, 7),
+    (every_ceiling_tight(), "bursty", 3, 11),
+    (every_ceiling_tight(), "diurnal", 3, 13),
 ]
 
 
@@ -58,6 +95,20 @@ def test_skipping_ticks_changes_nothing(cfg: Config, shape: str, hours: float, s
     assert summarize(cfg, tasks, skipping) == summarize(cfg, tasks, every_tick)
     assert fast.ticks == naive.ticks  # the same tick instants, some just not decided
     assert fast.claimed < naive.claimed
+
+
+@pytest.mark.parametrize("seed", [17, 19])
+def test_claiming_what_changed_is_exact_across_midnight(seed: int) -> None:
+    cfg = every_ceiling_tight()
+    tasks = past_midnight(cfg, "bursty", 1.5, seed)
+    naive, fast = Reconciler(cfg, skip=False), Reconciler(cfg, skip=True)
+    every_tick = replay(cfg, tasks, naive)
+    claiming = replay(cfg, tasks, fast)
+    assert any(every_tick.delayed)  # budgets held tasks back before midnight
+    assert fast.actions == naive.actions
+    assert list(claiming.wait) == list(every_tick.wait)
+    assert claiming.delayed == every_tick.delayed
+    assert summarize(cfg, tasks, claiming) == summarize(cfg, tasks, every_tick)
 
 
 def test_a_sparse_workload_skips_most_ticks_with_the_same_result() -> None:
