@@ -1,10 +1,11 @@
 """Time the backtest on a day of a large fleet: 100 pools over 20 tenants, ~1,000,000 tasks in
 24 hours (a bursty trace), replayed under each policy.
 
-For agentdash it also says how many ticks there were, how many of them had to call the policy
-(the rest are skipped because nothing they could see had changed), and how much of the time
-the policy itself took (controller.policy.decide and History.record_tick), which no simulator
-change can reduce. The same run with a 10 s controller interval shows how that cost scales.
+For agentdash it also says how many pools a tick had to claim again (controller.policy.claim:
+the others' inputs had not changed), and, in a second, instrumented run, how much of the time
+the policy itself took (claim, footprint, allocate and the history's recording), which no
+simulator change can reduce. The same day with a 10 s controller interval shows how that
+cost scales with ticks.
 
     python benchmarks/simulate.py [TASKS]
 """
@@ -62,44 +63,43 @@ def fleet(interval: float = 1.0) -> Config:
 
 
 class PolicyClock:
-    """Wall time spent inside the policy: decide() and History.record_tick()."""
+    """Wall time spent inside the policy, as the simulator calls it."""
+
+    WRAPPED = ("claim", "footprint", "allocate", "decide")
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self._decide = reconciler_module.decide
-        self._record = History.record_tick
+        self._saved = {name: getattr(reconciler_module, name) for name in self.WRAPPED}
+        self._record = History.record_pool
 
-    def __enter__(self) -> PolicyClock:
-        decide, record = self._decide, self._record
-
-        def timed_decide(*args: Any, **kwargs: Any) -> Any:
+    def _timed(self, function: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return decide(*args, **kwargs)
+                return function(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - start
 
-        def timed_record(history: History, *args: Any) -> None:
-            start = time.perf_counter()
-            record(history, *args)
-            self.seconds += time.perf_counter() - start
+        return timed
 
-        reconciler_module.decide = timed_decide  # type: ignore[assignment]
-        History.record_tick = timed_record  # type: ignore[method-assign]
+    def __enter__(self) -> PolicyClock:
+        for name, function in self._saved.items():
+            setattr(reconciler_module, name, self._timed(function))
+        History.record_pool = self._timed(self._record)  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        reconciler_module.decide = self._decide
-        History.record_tick = self._record  # type: ignore[method-assign]
+        for name, function in self._saved.items():
+            setattr(reconciler_module, name, function)
+        History.record_pool = self._record  # type: ignore[method-assign]
 
 
 def timed_run(config: Config, trace: Trace, policy: str) -> None:
     scaler = make_scaler(policy, config)
     horizon = trace.duration + 3600
-    with PolicyClock() as policy_clock:
-        start = time.perf_counter()
-        cluster = run(config, trace, scaler, horizon)
-        seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    cluster = run(config, trace, scaler, horizon)
+    seconds = time.perf_counter() - start
     name = policy
     if isinstance(scaler, Reconciler):
         name += f" (ticks every {config.controller.interval_seconds:g} s)"
@@ -109,10 +109,20 @@ def timed_run(config: Config, trace: Trace, policy: str) -> None:
     )
     if isinstance(scaler, Reconciler):
         line += (
-            f"; {scaler.ticks:,} ticks, {scaler.claimed / scaler.ticks:.1f} pools claimed a tick; "
-            f"policy {policy_clock.seconds:.1f} s, the rest {seconds - policy_clock.seconds:.1f} s"
+            f"; {scaler.ticks:,} ticks, {scaler.claimed / scaler.ticks:.1f} of "
+            f"{len(config.pools)} pools claimed a tick"
         )
     print(line, flush=True)
+
+
+def policy_share(config: Config, trace: Trace) -> None:
+    scaler = make_scaler("agentdash", config)
+    with PolicyClock() as clock:
+        start = time.perf_counter()
+        run(config, trace, scaler, trace.duration + 3600)
+        seconds = time.perf_counter() - start
+    print(f"  agentdash, instrumented: {seconds:.1f} s, of which the policy {clock.seconds:.1f} s "
+          f"and the simulator {seconds - clock.seconds:.1f} s")  # fmt: skip
 
 
 def main(tasks: int) -> None:
@@ -134,6 +144,7 @@ def main(tasks: int) -> None:
     for policy in ("hpa", "keda", "agentdash"):
         timed_run(config, trace, policy)
     timed_run(fleet(interval=10.0), trace, "agentdash")
+    policy_share(config, trace)
     horizon = trace.duration + 3600
     start = time.perf_counter()
     lower_bound(config, trace, horizon, 60.0)

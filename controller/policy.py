@@ -97,7 +97,7 @@ def claim(
     tenant = config.tenants[pool.tenant]
     budget = tenant.daily_token_budget
     used = observations.tokens_today.get(pool.tenant) if budget is not None else None
-    rule = budget_rule(tenant, used)
+    rule = budget_rule(tenant, used) if used is not None else None
     if rule is not None and budget is not None and used is not None:
         stale = observations.stale_tokens.get(pool.tenant)
         note = f" (last known; {stale})" if stale else ""
@@ -213,6 +213,8 @@ def _time_rules(
     when they give the same by themselves: when the cooldown ends, or an entry that bound
     leaves its window. (One that did not bind cannot start to as entries leave: a window's
     lowest only rises, its highest only falls, a rate limit's room only grows.)"""
+    if target == current:
+        return target, math.inf  # no rule below applies: nothing to cool, hold or limit
     args: tuple[object, ...]
     until = math.inf
     if target == 0 and current > 0:

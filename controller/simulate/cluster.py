@@ -18,9 +18,9 @@ Autoscalers only call `scale`; the engine calls `arrive` and `handle` (the heap'
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from collections import deque
+from heapq import heapify, heappush
 
 from controller.config import Config
 from controller.simulate.trace import Trace
@@ -36,7 +36,7 @@ ROLL, DONE, READY, SAMPLE = 0, 1, 2, 3
 
 
 class Tenant:
-    __slots__ = ("budget", "hard_cap", "name", "over", "pools", "reserved", "used")
+    __slots__ = ("blocked", "budget", "hard_cap", "name", "over", "pools", "reserved", "used")
 
     def __init__(self, name: str, budget: int | None, hard_cap: bool) -> None:
         self.name = name
@@ -49,6 +49,10 @@ class Tenant:
         self.over = 0
         """Tokens spent beyond the budget, summed over the days."""
         self.pools: list[PoolState] = []
+        self.blocked = 0
+        """How many of `pools` the budget gate holds now (`PoolState.blocked`): counted up as
+        each is blocked, back to 0 at midnight when all are released. With it a reader can
+        tell "none blocked" or "all blocked" without scanning the pools."""
 
 
 class Pod:
@@ -126,6 +130,10 @@ class Cluster:
             self.pools.append(p)
         self.arrival, self.task_pool = trace.t, trace.pool
         self.work, self.tokens = trace.work_s, trace.tokens
+        gated = any(p.gate is not None for p in self.pools)
+        self._most_tokens = max(self.tokens, default=0) if gated else 0
+        """The most tokens any task of the trace costs (computed only if budgets are gated):
+        while a gated tenant has this much left today, no task of its can be held back."""
         self.wait = array("d", [-1.0]) * len(trace)
         """Queue wait per task; -1 until it starts."""
         self.delayed = bytearray(len(trace))
@@ -149,37 +157,59 @@ class Cluster:
         self._serial = 0
         for day in range(1, int(horizon // DAY_S) + 1):
             self.heap.append((day * DAY_S, ROLL, day, None))
-        step = horizon / samples if horizon > 0 else 1.0
-        self.heap += [(k * step, SAMPLE, k, None) for k in range(samples + 1)]
-        heapq.heapify(self.heap)
+        # Samples are pushed one at a time, each by the one before (see handle): a smaller heap
+        # is a faster one, and the events come out in the same order.
+        self._samples = samples
+        self._sample_step = horizon / samples if horizon > 0 else 1.0
+        self.heap.append((0.0, SAMPLE, 0, None))
+        heapify(self.heap)
         for p, n in zip(self.pools, initial, strict=True):
             p.spec = n
-            for _ in range(n):
-                self._create(p, 0.0, ready=True)
+            self._create(p, 0.0, n, ready=True)
 
     # --- what the engine feeds in ---------------------------------------------------------
 
     def arrive(self, task: int, now: float) -> PoolState:
+        """Task `task` reaches its pool's queue at `now`; it starts at once if it can."""
         p = self.pools[self.task_pool[task]]
-        p.queue.append(task)
         p.arrived += 1
         self.dirty.add(p.index)
         self.lag += 1
         if self.lag > self.lag_peak:
             self.lag_peak = self.lag
-        if p.blocked:
+        if p.blocked or p.held:
             self.delayed[task] = 1
-            return p
-        if p.held:
-            self.delayed[task] = 1
-        self._dispatch(p, now)
+        queue, free, gate = p.queue, p.free, p.gate
+        if free and not queue and not p.blocked:
+            # Fast path (most arrivals): nothing waits, so if the pod atop the free stack has a
+            # slot and the budget (where gated) allows, the task starts there now, exactly as
+            # _dispatch would start it (keep the two in step).
+            pod = free[-1]
+            usable = not (pod.gone or pod.draining)
+            if usable and (gate is None or not self._unaffordable(gate, task)):
+                pod.busy += 1
+                if pod.busy == p.concurrency:
+                    free.pop()
+                    pod.listed = False
+                self.wait[task] = now - self.arrival[task]
+                p.running += 1
+                heappush(self.heap, (now + self.work[task], DONE, task, pod))
+                if gate is not None:
+                    self._reserve(p, gate, task)
+                return p
+        queue.append(task)
+        if len(queue) == 1 and not p.blocked:
+            # Only a task arriving at an empty queue may start now. With tasks waiting, no pod
+            # has a free slot: every event that frees one (a task done, a pod ready, midnight)
+            # has already started the queue's head on it.
+            self._dispatch(p, now)
         return p
 
     def handle(self, event: Event) -> None:
         now, kind, key, pod = event
         if kind == DONE:
             assert pod is not None
-            self._complete(key, pod, now)
+            self.complete(key, pod, now)
         elif kind == READY:
             assert pod is not None
             self._ready(pod, now)
@@ -188,6 +218,8 @@ class Cluster:
         else:
             self.series.append((now, self.lag_peak, self.alive_peak))
             self.lag_peak, self.alive_peak = self.lag, self.alive
+            if key < self._samples:
+                heappush(self.heap, ((key + 1) * self._sample_step, SAMPLE, key + 1, None))
 
     # --- what autoscalers do ----------------------------------------------------------------
 
@@ -201,8 +233,7 @@ class Cluster:
         p.spec = desired
         self.dirty.add(index)
         if delta > 0:
-            for _ in range(delta):
-                self._create(p, now)
+            self._create(p, now, delta)
         else:
             self._shrink(p, -delta, now)
 
@@ -223,38 +254,55 @@ class Cluster:
     # --- tasks ------------------------------------------------------------------------------
 
     def _dispatch(self, p: PoolState, now: float) -> None:
-        queue, gate = p.queue, p.gate
+        """Start the queue's tasks, head first, while a pod has a free slot and (where budgets
+        are gated) the head fits in what is left of the tenant's budget today.
+
+        The hot path of the simulation (about once per task): finding the free pod and
+        starting the task are written out here rather than called."""
+        queue, free, gate = p.queue, p.free, p.gate
         while queue:
             task = queue[0]
             if gate is not None and self._unaffordable(gate, task):
                 self._block(p)
                 return
-            pod = _free_pod(p)
-            if pod is None:
+            # The pod on top of the free stack, dropping entries that went stale.
+            while free:
+                pod = free[-1]
+                if not (pod.gone or pod.draining):
+                    break
+                free.pop()
+                pod.listed = False
+            else:
                 return
             queue.popleft()
-            self._start(p, pod, task, now)
+            # Start the task on it (as arrive's fast path does: keep the two in step). The pool
+            # is in `dirty` already: every caller put it there.
+            pod.busy += 1
+            if pod.busy == p.concurrency:
+                free.pop()  # `pod` is the top of the stack
+                pod.listed = False
+            self.wait[task] = now - self.arrival[task]
+            p.running += 1
+            heappush(self.heap, (now + self.work[task], DONE, task, pod))
+            if gate is not None:
+                self._reserve(p, gate, task)
 
-    def _start(self, p: PoolState, pod: Pod, task: int, now: float) -> None:
-        pod.busy += 1
-        if pod.busy == p.concurrency:
-            p.free.pop()  # `pod` is the top of the stack (see _free_pod)
-            pod.listed = False
-        self.wait[task] = now - self.arrival[task]
-        p.running += 1
-        self.dirty.add(p.index)
-        heapq.heappush(self.heap, (now + self.work[task], DONE, task, pod))
-        gate = p.gate
-        if gate is not None:
-            gate.reserved += self.tokens[task]
-            # What is left today shrank for every pool of the tenant: hold back any whose
-            # next task no longer fits, so its waiting tasks are counted as delayed.
-            for other in gate.pools:
-                waiting = other is not p and other.queue and not other.blocked
-                if waiting and self._unaffordable(gate, other.queue[0]):
-                    self._block(other)
+    def _reserve(self, p: PoolState, gate: Tenant, task: int) -> None:
+        """Count the tokens of a task `p` started against its gated tenant's budget."""
+        tokens = self.tokens[task]
+        gate.reserved += tokens
+        assert gate.budget is not None
+        if gate.budget - gate.used - gate.reserved >= self._most_tokens:
+            return  # any task at all still fits: no pool can be held back by this one
+        # What is left today shrank for every pool of the tenant: hold back any whose next
+        # task no longer fits, so its waiting tasks are counted as delayed.
+        for other in gate.pools:
+            waiting = other is not p and other.queue and not other.blocked
+            if waiting and self._unaffordable(gate, other.queue[0]):
+                self._block(other)
 
-    def _complete(self, task: int, pod: Pod, now: float) -> None:
+    def complete(self, task: int, pod: Pod, now: float) -> None:
+        """A task finished (a DONE event): the engine calls this directly, not via `handle`."""
         p = pod.pool
         pod.busy -= 1
         p.running -= 1
@@ -282,6 +330,8 @@ class Cluster:
 
     def _block(self, p: PoolState) -> None:
         # Today's tokens only grow until midnight, so a blocked pool stays blocked until then.
+        if not p.blocked:
+            p.tenant.blocked += 1
         p.blocked = True
         self.dirty.add(p.index)
         self._mark_delayed(p)
@@ -294,7 +344,7 @@ class Cluster:
     def _roll(self, now: float) -> None:
         for tenant in self.tenants.values():
             self._settle(tenant)
-            tenant.used = 0
+            tenant.used = tenant.blocked = 0
         self.dirty.update(range(len(self.pools)))
         for p in self.pools:
             p.blocked = False
@@ -309,24 +359,30 @@ class Cluster:
 
     # --- pods -------------------------------------------------------------------------------
 
-    def _create(self, p: PoolState, now: float, *, ready: bool = False) -> None:
-        if self.alive >= self.quota:
-            p.creating += 1
-            self.creations.append(p)
-            return
+    def _create(self, p: PoolState, now: float, n: int = 1, *, ready: bool = False) -> None:
+        """Create `n` pods for `p` at once; those beyond the quota wait for room (first come,
+        first served: see _remove)."""
+        room = max(0, self.quota - self.alive)
+        if n > room:
+            p.creating += n - room
+            self.creations.extend([p] * (n - room))
+            n = room
+            if n == 0:
+                return
         self._account(now)
-        self.alive += 1
+        self.alive += n
         if self.alive > self.alive_peak:
             self.alive_peak = self.alive
             if self.alive > self.pod_peak:
                 self.pod_peak = self.alive
-        pod = Pod(p, now)
-        p.pods.append(pod)
-        if ready:
-            self._ready(pod, now)
-        else:
-            self._serial += 1
-            heapq.heappush(self.heap, (now + p.cold_start, READY, self._serial, pod))
+        for _ in range(n):
+            pod = Pod(p, now)
+            p.pods.append(pod)
+            if ready:
+                self._ready(pod, now)
+            else:
+                self._serial += 1
+                heappush(self.heap, (now + p.cold_start, READY, self._serial, pod))
 
     def _ready(self, pod: Pod, now: float) -> None:
         if pod.gone:
@@ -378,18 +434,6 @@ class Cluster:
         if p.last_direction == -direction and now - p.last_step_at <= REVERSAL_S:
             self.reversals += 1
         p.last_direction, p.last_step_at = direction, now
-
-
-def _free_pod(p: PoolState) -> Pod | None:
-    """The pod on top of the free stack, dropping entries that went stale."""
-    free = p.free
-    while free:
-        pod = free[-1]
-        if not (pod.gone or pod.draining):
-            return pod
-        free.pop()
-        pod.listed = False
-    return None
 
 
 def _removal_order(pod: Pod) -> tuple[bool, int, float]:

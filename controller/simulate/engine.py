@@ -14,7 +14,7 @@ import math
 from typing import Protocol
 
 from controller.config import Config
-from controller.simulate.cluster import Cluster
+from controller.simulate.cluster import DONE, Cluster
 from controller.simulate.trace import Trace
 
 
@@ -51,23 +51,31 @@ def run(
         samples=samples,
     )
     heap, times, wakes = cluster.heap, trace.t, scaler.wakes
-    handle, arrive, pop = cluster.handle, cluster.arrive, heapq.heappop
+    handle, complete, arrive, pop = cluster.handle, cluster.complete, cluster.arrive, heapq.heappop
     n, i, inf = len(times), 0, math.inf
+    ta = times[0] if n else inf  # the next arrival
     next_tick = 0.0
     while True:
-        ta = times[i] if i < n else inf
-        th = heap[0][0] if heap else inf
-        if th <= ta and th <= next_tick:
-            if th > horizon:
-                break
-            handle(pop(heap))
-        elif ta <= next_tick:
+        # First the cluster's events due by the next arrival or tick (and by the horizon).
+        due = ta if ta < next_tick else next_tick
+        if due > horizon:
+            due = horizon
+        while heap and heap[0][0] <= due:
+            now, kind, key, pod = event = pop(heap)
+            if kind == DONE and pod is not None:  # most events: straight to the cluster
+                complete(key, pod, now)
+            else:
+                handle(event)
+        # Then whichever comes first of the next arrival and the next tick; the arrival at a tie.
+        if ta <= next_tick:
             if ta > horizon:
                 break
-            index = arrive(i, ta).index
+            now = ta
+            index = arrive(i, now).index
             i += 1
+            ta = times[i] if i < n else inf
             if wakes[index]:
-                next_tick = min(next_tick, scaler.wake(ta, index))
+                next_tick = min(next_tick, scaler.wake(now, index))
         else:
             if next_tick > horizon:
                 break

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
 
 from controller.allocation import Claim, Demand, allocate
 from controller.config import Config
@@ -48,9 +47,6 @@ from controller.simulate.cluster import Cluster, Tenant
 from controller.sources import RATE_WINDOW_S
 
 _NOT_READ = "queue not read yet"
-_Stats = tuple[int, int, float | None]
-"""A pool's queue as last read: pending, ack_pending, arrival rate."""
-_Key = tuple[_Stats | None, int, int, float | None]
 _HOLDING = frozenset({"budget exhausted", "budget warning", "paused"})
 """Rules of controller.policy that hold a pool back for its tenant's budget or a pause."""
 _SLACK = 1e-6
@@ -71,12 +67,10 @@ class Reconciler:
         self.history = History(config)
         self.wakes = bytearray([1]) * n  # the live loop starts with all idle
         self.woken: set[int] = set()
-        self.stats: list[_Stats | None] = [None] * n
         self.departed = [0] * n
         """Per pool: arrivals that have left the rate window."""
         self._gone = 0
         """Trace index of the oldest task still inside the rate window."""
-        self.keys: list[_Key] = []
         self.readings: list[PoolObservation] = []
         self.tokens: dict[str, int] = {}
         self.observations = Observations({}, self.tokens)
@@ -141,24 +135,24 @@ class Reconciler:
         if now < RATE_WINDOW_S:  # the window is still filling: every rate's span moves
             dirty.update(p.index for p in cluster.pools if p.arrived > departed[p.index])
 
-    def _read_queues(self, now: float, cluster: Cluster, pools: Iterable[int]) -> None:
-        span = min(now, RATE_WINDOW_S)
-        stats, departed = self.stats, self.departed
-        for i in pools:
-            p = cluster.pools[i]
-            rate = (p.arrived - departed[i]) / span if span > 0 else None
-            stats[i] = (len(p.queue), p.running, rate)
-
-    def _key(self, i: int, cluster: Cluster) -> _Key:
+    def _read(self, i: int, cluster: Cluster, now: float, queue: bool) -> PoolObservation:
+        """Pool i as a tick sees it: replicas, ready pods and mean task time always; its
+        queue (pending, ack_pending, arrival rate) only if `queue`, else as last read."""
         p = cluster.pools[i]
-        return (self.stats[i], p.spec, p.ready, p.mean_work)
+        if queue:
+            span = min(now, RATE_WINDOW_S)
+            rate = (p.arrived - self.departed[i]) / span if span > 0 else None
+            return PoolObservation(len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work)
+        last = self.readings[i] if self.readings else None
+        if last is None or last.stale is not None:
+            return PoolObservation(0, 0, p.spec, p.ready, stale=_NOT_READ)
+        return last._replace(replicas=p.spec, ready=p.ready, mean_task_seconds=p.mean_work)
 
     # --- every pool, every tick (the reference) ---------------------------------------------
 
     def _decide_every_pool(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         everything = range(len(self.names))
-        self._read_queues(now, cluster, woken or everything)
-        self.readings = [_observation(self._key(i, cluster)) for i in everything]
+        self.readings = [self._read(i, cluster, now, not woken or i in woken) for i in everything]
         tokens = {name: _tokens(tenant) for name, tenant in cluster.tenants.items()}
         observations = Observations(dict(zip(self.names, self.readings, strict=True)), tokens)
         decisions = decide(self.config, observations, history=self.history, now=now)
@@ -174,11 +168,9 @@ class Reconciler:
 
     def _first(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         everything = range(len(self.names))
-        self._read_queues(now, cluster, woken or everything)
         if not woken:
             cluster.dirty.clear()
-        self.keys = [self._key(i, cluster) for i in everything]
-        self.readings = [_observation(key) for key in self.keys]
+        self.readings = [self._read(i, cluster, now, not woken or i in woken) for i in everything]
         self.prints = [
             footprint(c, r) for c, r in zip(self.pool_configs, self.readings, strict=True)
         ]
@@ -214,29 +206,34 @@ class Reconciler:
 
     def _decide_what_changed(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         """The hot path: about ten pools a tick on a busy day. Written for speed, in steps."""
-        # 1. Read: every pool touched since its last reading (or just the woken ones' queues).
-        dirty = cluster.dirty
+        # 1. Read every pool touched since its last reading (at a wake-up, the queues of
+        # the woken only), and 2. find the pools to claim again: those whose reading has a
+        # new footprint, those of a tenant whose budget rule changed, those whose time
+        # rules may let go now.
+        dirty, every = cluster.dirty, cluster.pools
         if woken:
-            self._read_queues(now, cluster, woken)
             seen = dirty | woken  # the others' queues are read at the next regular tick
         else:
-            self._read_queues(now, cluster, dirty)
             seen, cluster.dirty = dirty, set()
-        # 2. Which pools need a new claim: a reading with a new footprint, a tenant whose
-        # budget rule changed, a time rule that may let go now.
         changed: set[int] = set()
         pools, names, configs = self.observations.pools, self.names, self.pool_configs
         assert isinstance(pools, dict)
-        keys, readings, prints, stats = self.keys, self.readings, self.prints, self.stats
-        budgeted, tenants, every = self.budgeted, self.tenants_seen, cluster.pools
+        readings, prints, departed = self.readings, self.prints, self.departed
+        budgeted, tenants = self.budgeted, self.tenants_seen
+        span = min(now, RATE_WINDOW_S)
         for i in seen:
             p = every[i]
             if budgeted[i]:
                 tenants.add(p.tenant)
-            key = (stats[i], p.spec, p.ready, p.mean_work)
-            if key != keys[i]:
-                keys[i] = key
-                reading = readings[i] = pools[names[i]] = _observation(key)
+            if woken and i not in woken:
+                reading = self._read(i, cluster, now, queue=False)
+            else:  # self._read(i, cluster, now, queue=True), inline: the hottest line
+                rate = (p.arrived - departed[i]) / span if span > 0 else None
+                reading = PoolObservation(
+                    len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work
+                )
+            if reading != readings[i]:
+                readings[i] = pools[names[i]] = reading
                 mark = footprint(configs[i], reading)
                 if mark != prints[i]:
                     prints[i] = mark
@@ -272,26 +269,26 @@ class Reconciler:
         fits = self.demand.fits() and not self.short
         acted = sorted(changed) if fits else self._share()
         desired = self.desired
-        # 5. Remember, act, and note when each new claim's time rules may let go.
-        for i in changed:
-            lag = busy[i]
-            if lag is not None:
-                record(names[i], claims[i].recommendation, lag, now)
-                recorded[i] = now
+        # 5. Remember new claims' recommendations, act (in pool order, as the live loop
+        # patches), and note when each new claim's time rules may let go.
         wakes, rules = self.wakes, self.rules
         for i in acted:
             made, want = claims[i], desired[i]
+            if fits or i in changed:
+                lag = busy[i]
+                if lag is not None:
+                    record(names[i], made.recommendation, lag, now)
+                    recorded[i] = now
+                due = made.until
+                if due != release_at[i]:
+                    release_at[i] = due
+                    if due < math.inf:
+                        heapq.heappush(releases, (due, i))
             if want != made.current and not made.held:
                 self._step(now, cluster, i, made.current, want)
             wakes[i] = want == 0 and made.observed
             if every[i].held or rules[made.pool.tenant] is not None:
                 cluster.hold(i, any(r.rule in _HOLDING for r in made.reasons))
-        for i in changed:
-            due = claims[i].until
-            if due != release_at[i]:
-                release_at[i] = due
-                if due < math.inf:
-                    heapq.heappush(releases, (due, i))
 
     def _share(self) -> range:
         """Grants when some shared ceiling is (or was) short: allocate() over every claim."""
@@ -308,7 +305,10 @@ class Reconciler:
 
     def _budget(self, name: str, tenant: Tenant) -> bool:
         """Read a tenant's tokens; whether its budget rule changed."""
-        used = self.tokens[name] = _tokens(tenant)
+        used = _tokens(tenant)
+        if self.tokens.get(name) == used and name in self.rules:
+            return False
+        self.tokens[name] = used
         rule = budget_rule(self.config.tenants[name], used)
         if name in self.rules and self.rules[name] == rule:
             return False
@@ -324,14 +324,6 @@ class Reconciler:
         cluster.scale(i, desired, now)
 
 
-def _observation(key: _Key) -> PoolObservation:
-    stats, replicas, ready, mean_work = key
-    if stats is None:
-        return PoolObservation(0, 0, replicas, ready, stale=_NOT_READ)
-    pending, ack, rate = stats
-    return PoolObservation(pending, ack, replicas, ready, rate, mean_work)
-
-
 def _tokens(tenant: Tenant) -> int:
     """A tenant's tokens as the policy should see them.
 
@@ -339,8 +331,8 @@ def _tokens(tenant: Tenant) -> int:
     its budget: live, the next task would take it to the cap. Reporting it at the cap lets
     the policy scale its pools to zero instead of holding pods that may not start anything.
     """
-    if tenant.budget is None or not tenant.hard_cap:
-        return tenant.used
+    if tenant.budget is None or not tenant.hard_cap or not tenant.blocked:
+        return tenant.used  # (a blocked pool always has tasks waiting)
     waiting = [p for p in tenant.pools if p.queue]
     stuck = bool(waiting) and all(p.blocked for p in waiting)
     return max(tenant.used, tenant.budget) if stuck else tenant.used
