@@ -21,7 +21,7 @@ from typing import Any
 import controller.simulate.reconciler as reconciler_module
 from controller.config import Config, parse_config
 from controller.history import History
-from controller.simulate.backtest import make_scaler
+from controller.simulate.backtest import backtest, make_scaler
 from controller.simulate.engine import run
 from controller.simulate.generate import generate
 from controller.simulate.lower_bound import clairvoyant, lower_bound
@@ -150,6 +150,10 @@ def main(tasks: int) -> None:
     lower_bound(config, trace, horizon, 60.0)
     clairvoyant(config, trace, horizon)
     print(f"lower bound + clairvoyant plan: {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    backtest(config, trace, drain_s=3600).as_dict()
+    print(f"the whole backtest (agentdash simulate --policy all, the trace loaded): "
+          f"{time.perf_counter() - start:.1f} s, the three policies side by side")  # fmt: skip
 
 
 if __name__ == "__main__":

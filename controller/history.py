@@ -35,16 +35,26 @@ class PoolHistory:
 
     def recommend(self, now: float, value: int) -> None:
         lows, highs = self.lows, self.highs
-        while lows and lows[-1][1] >= value:
-            lows.pop()
-        lows.append((now, value))
-        while highs and highs[-1][1] <= value:
-            highs.pop()
-        highs.append((now, value))
+        if lows and highs and lows[-1][1] == value == highs[-1][1]:
+            # The same as last time (the usual case): the newest entries only move on.
+            lows[-1] = highs[-1] = (now, value)
+        else:
+            while lows and lows[-1][1] >= value:
+                lows.pop()
+            lows.append((now, value))
+            while highs and highs[-1][1] <= value:
+                highs.pop()
+            highs.append((now, value))
         while lows and lows[0][0] <= now - self.up_window:
             lows.popleft()
         while highs and highs[0][0] <= now - self.down_window:
             highs.popleft()
+
+    def record(self, now: float, recommendation: int, busy: bool) -> None:
+        """A tick's recommendation, and whether the pool had lag then."""
+        self.recommend(now, recommendation)
+        if busy:
+            self.busy_at = now
 
     def lowest_since(self, since: float) -> tuple[float, int] | None:
         """The lowest recommendation after `since`, and when it was made (the latest time
@@ -116,10 +126,7 @@ class History:
 
     def record_pool(self, pool: str, recommendation: int, lag: int, now: float) -> None:
         """`record_tick` for one pool (observed, not stale)."""
-        entry = self.pool(pool, now)
-        entry.recommend(now, recommendation)
-        if lag > 0:
-            entry.busy_at = now
+        self.pool(pool, now).record(now, recommendation, lag > 0)
 
     def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
         """Remember an actuated change, for the rate policies."""

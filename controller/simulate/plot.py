@@ -29,7 +29,7 @@ def svg(result: Backtest, title: str) -> str:
     panels = (("queue lag (pending + ack_pending), all pools", 1), ("pods (cost)", 2))
     for n, (label, column) in enumerate(panels):
         top = TOP + n * (PANEL + GAP)
-        series = {r.name: [(row[0], row[column]) for row in r.cluster.series] for r in result.runs}
+        series = {r.name: [(row[0], row[column]) for row in r.series] for r in result.runs}
         parts += _panel(label, top, result.horizon, series, last=n == len(panels) - 1)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -34,7 +34,7 @@ import math
 
 from controller.allocation import Claim, Demand, allocate
 from controller.config import Config
-from controller.history import History
+from controller.history import History, PoolHistory
 from controller.model import Observations, PoolObservation
 from controller.policy import (
     NO_OVERRIDES,
@@ -89,6 +89,7 @@ class Reconciler:
         self.short = False
         """The last pass needed `allocate`: some shared ceiling was short."""
         self.recorded = [-math.inf] * n
+        self.entries: list[PoolHistory | None] = [None] * n
         """When each pool's recommendation was last written to the history."""
         self.release_at = [math.inf] * n
         """Per pool: when its claim may change by time alone (Claim.until)."""
@@ -191,7 +192,7 @@ class Reconciler:
         for i in everything:
             lag = self.busy[i]
             if lag is not None:
-                self.history.record_pool(self.names[i], self.claims[i].recommendation, lag, now)
+                self._record(i, self.claims[i].recommendation, lag, now)
                 self.recorded[i] = now
         for i in everything:
             made, want = self.claims[i], self.desired[i]
@@ -252,12 +253,12 @@ class Reconciler:
             return
         # 3. Claim them again, each after writing the history its skipped ticks would have.
         claims, desired, busy, recorded = self.claims, self.desired, self.busy, self.recorded
-        record, demand, previous = self.history.record_pool, self.demand, self.previous
+        record, demand, previous = self._record, self.demand, self.previous
         config, observations, history = self.config, self.observations, self.history
         for i in changed:
             lag = busy[i]
             if lag is not None and recorded[i] < previous:
-                record(names[i], claims[i].recommendation, lag, previous)
+                record(i, claims[i].recommendation, lag, previous)
             made = claims[i] = claim(
                 names[i], configs[i], config, observations, NO_OVERRIDES, history, now
             )
@@ -277,7 +278,7 @@ class Reconciler:
             if fits or i in changed:
                 lag = busy[i]
                 if lag is not None:
-                    record(names[i], made.recommendation, lag, now)
+                    record(i, made.recommendation, lag, now)
                     recorded[i] = now
                 due = made.until
                 if due != release_at[i]:
@@ -289,6 +290,13 @@ class Reconciler:
             wakes[i] = want == 0 and made.observed
             if every[i].held or rules[made.pool.tenant] is not None:
                 cluster.hold(i, any(r.rule in _HOLDING for r in made.reasons))
+
+    def _record(self, i: int, recommendation: int, busy: bool, now: float) -> None:
+        """History.record_pool, with the pool's entry kept at hand."""
+        entry = self.entries[i]
+        if entry is None:
+            entry = self.entries[i] = self.history.pool(self.names[i], now)
+        entry.record(now, recommendation, busy)
 
     def _share(self) -> range:
         """Grants when some shared ceiling is (or was) short: allocate() over every claim."""

@@ -162,3 +162,11 @@ def test_the_same_trace_and_seed_give_the_same_report() -> None:
     again = backtest(EXAMPLE, generate(EXAMPLE, "bursty", 1, seed=9)).as_dict()
     assert first == again
     assert first["policies"].keys() == {"agentdash", "keda", "hpa"}
+
+
+def test_policies_run_side_by_side_give_what_they_give_one_after_another() -> None:
+    tasks = generate(EXAMPLE, "spiky", 1, seed=4)
+    side_by_side = backtest(EXAMPLE, tasks, workers=3)
+    one_by_one = backtest(EXAMPLE, tasks, workers=1)
+    assert side_by_side.as_dict() == one_by_one.as_dict()
+    assert [r.series for r in side_by_side.runs] == [r.series for r in one_by_one.runs]
