@@ -63,18 +63,19 @@ def claim(
     obs = observations.pools.get(name)
     if obs is None:
         why = observations.unobserved.get(name)
-        reason = Reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
+        reason = _reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
         return Claim.hold(name, pool, 0, False, reason)
     current = obs.replicas
     if obs.stale is not None:
-        reason = Reason("stale", "{}: holding {} replicas", (obs.stale, current))
+        reason = _reason("stale", "{}: holding {} replicas", (obs.stale, current))
         return Claim.hold(name, pool, current, True, reason)
 
     reasons: list[Reason] = []
     args: tuple[object, ...]
     lag = obs.pending + obs.ack_pending
-    if pool.tenant in overrides.paused_tenants:
-        reasons.append(Reason("paused", _PAUSED, (pool.tenant, lag)))
+    tenant_name = pool.tenant
+    if tenant_name in overrides.paused_tenants:
+        reasons.append(_reason("paused", _PAUSED, (tenant_name, lag)))
         return Claim(name, pool, current, 0, 0, 0, reasons)
 
     want = _demand(pool, obs, lag, current, reasons)
@@ -89,34 +90,34 @@ def claim(
         if floor > want:
             who = f" by {pin.by}" if pin.by else ""
             expiry = f" until {pin.until:g}" if pin.until is not None else ""
-            reasons.append(Reason("pin", "pinned warm at {}{}{}: {} -> {}",
-                                  (floor, who, expiry, want, floor)))  # fmt: skip
+            reasons.append(_reason("pin", "pinned warm at {}{}{}: {} -> {}",
+                                   (floor, who, expiry, want, floor)))  # fmt: skip
     elif floor > want:
-        reasons.append(Reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
+        reasons.append(_reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
 
-    tenant = config.tenants[pool.tenant]
+    tenant = config.tenants[tenant_name]
     budget = tenant.daily_token_budget
-    used = observations.tokens_today.get(pool.tenant) if budget is not None else None
+    used = observations.tokens_today.get(tenant_name) if budget is not None else None
     rule = budget_rule(tenant, used) if used is not None else None
     if rule is not None and budget is not None and used is not None:
-        stale = observations.stale_tokens.get(pool.tenant)
+        stale = observations.stale_tokens.get(tenant_name)
         note = f" (last known; {stale})" if stale else ""
         if rule == EXHAUSTED:
-            args = (pool.tenant, used, budget, note, lag)
-            reasons.append(Reason(EXHAUSTED, _EXHAUSTED, args))
+            args = (tenant_name, used, budget, note, lag)
+            reasons.append(_reason(EXHAUSTED, _EXHAUSTED, args))
             return Claim(name, pool, current, 0, 0, 0, reasons)
         # No growth; but a pool at zero with tasks waiting keeps one replica, or its
         # tasks would be stranded until midnight with budget still left to spend.
         cap = max(current, floor, 1 if lag > 0 else 0)
         if want > cap:
-            args = (pool.tenant, used, budget, note, tenant.warn_at, cap, want, cap)
-            reasons.append(Reason(WARNING, _WARNING, args))
+            args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
+            reasons.append(_reason(WARNING, _WARNING, args))
             want = cap
 
     limit = pool.max_replicas
     if want > limit or floor > limit:
         args = (limit, max(want, floor), limit)
-        reasons.append(Reason("max_replicas", "max_replicas {}: {} -> {}", args))
+        reasons.append(_reason("max_replicas", "max_replicas {}: {} -> {}", args))
         want = min(want, limit)
         floor = min(floor, limit)
     recommendation = want if want > floor else floor
@@ -126,9 +127,10 @@ def claim(
                      until=until)  # fmt: skip
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
-    floor = target if target > recommendation else min(floor, target)
-    return Claim(name, pool, current, floor, target, recommendation, reasons,
-                 until=min(until, settled))  # fmt: skip
+    if target > recommendation or target < floor:  # held above its bid, or below its floor
+        floor = target
+    until = settled if settled < until else until  # min(until, settled), a call less
+    return Claim(name, pool, current, floor, target, recommendation, reasons, until=until)
 
 
 EXHAUSTED = "budget exhausted"
@@ -149,6 +151,12 @@ def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
     return None
 
 
+def _reason(rule: str, template: str, args: tuple[object, ...]) -> Reason:
+    """`Reason(rule, template, args)`: the same named tuple, built without its generated
+    `__new__` (a Python call less). The policy gives a few for every pool at every tick."""
+    return tuple.__new__(Reason, (rule, template, args))
+
+
 _NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
 _NO_DATA_REASON = Reason("no observation", _NO_DATA)
 _NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
@@ -159,6 +167,7 @@ _EXHAUSTED = (
 _WARNING = (
     "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}): no growth beyond {}, {} -> {}"
 )
+_AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
 _DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"
 _ARRIVAL = (
     "arrivals {:.2f}/s x {:.1f} s a task / concurrency {} -> {} busy (Little's law), "
@@ -184,19 +193,21 @@ def _demand(
     if current == 0 and lag <= pool.activation_lag:
         if reasons is not None:
             args = (lag, pool.activation_lag)
-            reasons.append(Reason("demand", "lag {} <= activation_lag {}: stay at zero", args))
+            reasons.append(_reason("demand", _AT_ZERO, args))
         return 0
-    demand = math.ceil(lag / pool.target_lag_per_replica)
+    per_replica = pool.target_lag_per_replica
+    demand = math.ceil(lag / per_replica)
     if reasons is not None:
-        args = (lag, obs.pending, obs.ack_pending, pool.target_lag_per_replica, demand)
-        reasons.append(Reason("demand", _DEMAND, args))
+        args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
+        reasons.append(_reason("demand", _DEMAND, args))
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
     if rate and seconds:
-        steady = math.ceil(rate * seconds / pool.concurrency - 1e-9)
+        concurrency = pool.concurrency
+        steady = math.ceil(rate * seconds / concurrency - 1e-9)
         if steady > demand:
             if reasons is not None:
-                args = (rate, seconds, pool.concurrency, steady)
-                reasons.append(Reason("arrival", _ARRIVAL, args))
+                args = (rate, seconds, concurrency, steady)
+                reasons.append(_reason("arrival", _ARRIVAL, args))
             demand = steady
     return demand
 
@@ -212,7 +223,10 @@ def _time_rules(
     """Cooldown, stabilization and rate policies on the pool's own recommendation; and until
     when they give the same by themselves: when the cooldown ends, or an entry that bound
     leaves its window. (One that did not bind cannot start to as entries leave: a window's
-    lowest only rises, its highest only falls, a rate limit's room only grows.)"""
+    lowest only rises, its highest only falls, a rate limit's room only grows.)
+
+    Runs for every pool at every tick: conditional expressions stand for min() and max()
+    (the same values, without a call each)."""
     if target == current:
         return target, math.inf  # no rule below applies: nothing to cool, hold or limit
     args: tuple[object, ...]
@@ -222,48 +236,56 @@ def _time_rules(
         idle = now - busy
         if idle < pool.cooldown_seconds:
             args = (idle, pool.cooldown_seconds)
-            reasons.append(Reason("cooldown", "idle {:.0f} s of cooldown {:g} s: keep 1", args))
+            reasons.append(_reason("cooldown", _COOLDOWN, args))
             target = 1
             until = busy + pool.cooldown_seconds
 
-    up, down = pool.behavior.scale_up, pool.behavior.scale_down
     desired = target
     if target > current > 0:
-        window = up.stabilization_seconds
+        window = pool.behavior.scale_up.stabilization_seconds
         lowest = past.lowest_since(now - window)
         if lowest is not None and lowest[1] < target:
-            desired = max(current, lowest[1])
-            until = min(until, lowest[0] + window)
+            desired = lowest[1] if lowest[1] > current else current  # max(current, lowest)
+            leaves = lowest[0] + window
+            until = leaves if leaves < until else until
             args = (window, lowest[1], target, desired)
-            reasons.append(Reason("stabilization", _LOWEST, args))
+            reasons.append(_reason("stabilization", _LOWEST, args))
     elif target < current:
-        window = down.stabilization_seconds
+        window = pool.behavior.scale_down.stabilization_seconds
         highest = past.highest_since(now - window)
         if highest is not None and highest[1] > target:
-            desired = min(current, highest[1])
-            until = min(until, highest[0] + window)
+            desired = highest[1] if highest[1] < current else current  # min(current, highest)
+            leaves = highest[0] + window
+            until = leaves if leaves < until else until
             args = (window, highest[1], target, desired)
-            reasons.append(Reason("stabilization", _HIGHEST, args))
+            reasons.append(_reason("stabilization", _HIGHEST, args))
 
     if desired > current:
-        added, first = past.added_since(now - up.period_seconds)
-        room = max(0, up.max_pods - added)
+        up = pool.behavior.scale_up
+        most, period = up.max_pods, up.period_seconds
+        added, first = past.added_since(now - period)
+        room = most - added if most > added else 0
         if desired > current + room:
-            args = (up.max_pods, "added", up.period_seconds, up.max_pods - room, desired)
+            args = (most, "added", period, most - room, desired, current + room)
             desired = current + room
-            until = min(until, first + up.period_seconds)
-            reasons.append(Reason("rate limit", _RATE, (*args, desired)))
+            leaves = first + period
+            until = leaves if leaves < until else until
+            reasons.append(_reason("rate limit", _RATE, args))
     elif desired < current:
-        removed, first = past.removed_since(now - down.period_seconds)
-        room = max(0, down.max_pods - removed)
+        down = pool.behavior.scale_down
+        most, period = down.max_pods, down.period_seconds
+        removed, first = past.removed_since(now - period)
+        room = most - removed if most > removed else 0
         if desired < current - room:
-            args = (down.max_pods, "removed", down.period_seconds, down.max_pods - room, desired)
+            args = (most, "removed", period, most - room, desired, current - room)
             desired = current - room
-            until = min(until, first + down.period_seconds)
-            reasons.append(Reason("rate limit", _RATE, (*args, desired)))
+            leaves = first + period
+            until = leaves if leaves < until else until
+            reasons.append(_reason("rate limit", _RATE, args))
     return desired, until
 
 
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
+_COOLDOWN = "idle {:.0f} s of cooldown {:g} s: keep 1"
 _RATE = "at most {} pods {} per {:g} s ({} already): {} -> {}"
