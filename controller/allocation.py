@@ -152,6 +152,8 @@ class Demand:
         self.shape = layout(config)
         self.total = [0.0] * len(self.shape.ceilings)
         self.units: dict[str, int] = {}
+        self.over = 0
+        """How many ceilings the sums exceed."""
         self.limit = []
         for i, ceiling in enumerate(self.shape.ceilings):
             exact = all(
@@ -170,13 +172,15 @@ class Demand:
         delta = units - self.units.get(claim.name, 0)
         if delta:
             self.units[claim.name] = units
-            total = self.total
+            total, limit = self.total, self.limit
             for i, cost in self.shape.costs[claim.name]:
+                was = total[i] > limit[i]
                 total[i] += delta * cost
+                self.over += (total[i] > limit[i]) - was
         return units
 
     def fits(self) -> bool:
-        return all(t <= limit for t, limit in zip(self.total, self.limit, strict=True))
+        return self.over == 0
 
 
 class _Pass:

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.allocation import Claim
+from controller.allocation import Claim, Demand, allocate
 from controller.config import Config
 from controller.history import History
 from controller.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
@@ -205,3 +205,28 @@ def test_a_claim_holds_until_its_time_rules_may_let_go(data: st.DataObject) -> N
         t += tick
         again = claim("p", cfg.pools["p"], cfg, observations, Overrides(), history, t)
         assert _numbers(again) == _numbers(first), (t, first.until)
+
+
+@given(fleets(), st.data())
+@settings(max_examples=150, deadline=None)
+def test_while_demand_fits_allocate_grants_each_claim_what_it_asks_alone(
+    fleet: tuple[Config, Observations, Overrides], data: st.DataObject
+) -> None:
+    cfg, observations, overrides = fleet
+    demand = Demand(cfg)
+    claims = {}
+    for _ in range(3):  # claims replaced in any order, as the simulator re-claims pools
+        for name in data.draw(st.permutations(list(cfg.pools))):
+            obs = observations.pools[name]._replace(pending=data.draw(st.integers(0, 60)))
+            seen = Observations({**observations.pools, name: obs}, observations.tokens_today)
+            claims[name] = claim(name, cfg.pools[name], cfg, seen, overrides, None, 0.0)
+            demand.set(claims[name])
+    run = [claims[name].copy() for name in cfg.pools]
+    allocate(cfg, run)
+    alone = all(c.granted == c.alone for c in run)
+    assert demand.fits() == all(
+        t <= limit for t, limit in zip(demand.total, demand.limit, strict=True)
+    )
+    if demand.fits():
+        assert alone
+        assert [c.reasons for c in run] == [claims[name].reasons for name in cfg.pools]
