@@ -70,6 +70,23 @@ def test_a_written_trace_reads_back_the_same() -> None:
             '{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "tenant": "acme"}',
             "t.jsonl: line 2: tenant: unknown key (expected t, pool, work_s, tokens)",
         ),
+        (
+            '{"t": 1, "pool": "acme-research", "work_s": 1, "tenant": "acme"}',
+            "t.jsonl: line 2: tenant: unknown key (expected t, pool, work_s, tokens)",
+        ),
+        (
+            '{"t": NaN, "pool": "acme-research", "work_s": 1, "tokens": 1}',
+            "t.jsonl: line 2: t: expected a number >= 0, got nan",
+        ),
+        (
+            '{"t": 1, "pool": "acme-research", "work_s": Infinity, "tokens": 1}',
+            "t.jsonl: line 2: work_s: expected a number > 0, got inf",
+        ),
+        (
+            '{"t": 1, "pool": ["acme-research"], "work_s": 1, "tokens": 1}',
+            "t.jsonl: line 2: pool: expected one of the config's pools",
+        ),
+        ('"acme-research"', "t.jsonl: line 2: expected a JSON object like {"),
     ],
 )
 def test_a_bad_line_names_the_file_the_line_and_the_field(line: str, message: str) -> None:
