@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint check benchmarks screenshots clean
+.PHONY: demo test lint check benchmarks screenshots accel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,9 @@ benchmarks: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/generate.py
 
+# Optional: the backtest's hot path compiled with mypyc (needs a C compiler), about 2x faster.
+accel: $(STAMP)
+	$(BIN)/python -m controller.accel
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .accel .pytest_cache .mypy_cache .ruff_cache

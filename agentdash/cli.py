@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv)[:1] == ["simulate"]:
+        from controller.accel import use_compiled
+
+        use_compiled()  # the backtest's hot path compiled, if `make accel` built it
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# In-process tests run the plain Python modules, even where `make accel` built compiled ones
+# (tests/controller/simulate/test_accel.py compares the two in a subprocess).
+os.environ["AGENTDASH_PURE"] = "1"
+
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 

@@ -1,0 +1,80 @@
+"""The compiled hot path (`make accel`) is used only while it is the very same source, and then
+gives exactly what plain Python gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from controller import accel
+
+ROOT = Path(__file__).parents[3]
+
+
+def test_a_build_counts_only_while_every_source_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(accel, "BUILD", tmp_path)
+    assert not accel.built()  # nothing built here
+    stamp = {"python": sys.implementation.cache_tag, "sources": accel._hashes()}
+    (tmp_path / "stamp.json").write_text(json.dumps(stamp))
+    assert accel.built()
+    stamp["sources"]["controller/policy.py"] = "0" * 64  # the policy edited since the build
+    (tmp_path / "stamp.json").write_text(json.dumps(stamp))
+    assert not accel.built()
+    stamp = {"python": "cpython-399", "sources": accel._hashes()}  # built for another Python
+    (tmp_path / "stamp.json").write_text(json.dumps(stamp))
+    assert not accel.built()
+
+
+def test_plain_python_is_asked_for_and_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(accel, "BUILD", tmp_path)
+    stamp = {"python": sys.implementation.cache_tag, "sources": accel._hashes()}
+    (tmp_path / "stamp.json").write_text(json.dumps(stamp))
+    monkeypatch.setenv("AGENTDASH_PURE", "1")
+    assert accel.use_compiled() is False
+
+
+SCRIPT = """
+import json, sys
+from controller.accel import use_compiled
+compiled = use_compiled()
+from controller.config import load_config
+from controller.simulate.backtest import backtest
+from controller.simulate.generate import generate
+import controller.policy
+config = load_config("examples/backtest.yaml")
+result = backtest(config, generate(config, "bursty", 2, 5), workers=1).as_dict()
+print(json.dumps({"compiled": compiled, "file": controller.policy.__file__, "result": result}))
+"""
+
+
+def _backtest(pure: bool) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != "AGENTDASH_PURE"}
+    if pure:
+        env["AGENTDASH_PURE"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+        check=True, timeout=300,
+    )  # fmt: skip
+    out: dict[str, object] = json.loads(done.stdout)
+    return out
+
+
+@pytest.mark.skipif(
+    not accel.built(), reason="the compiled hot path is not built here (make accel)"
+)
+def test_the_compiled_backtest_gives_exactly_what_plain_python_gives() -> None:
+    compiled, plain = _backtest(pure=False), _backtest(pure=True)
+    assert compiled["compiled"] is True
+    assert str(compiled["file"]).endswith(".so")
+    assert plain["compiled"] is False
+    assert str(plain["file"]).endswith("policy.py")
+    assert compiled["result"] == plain["result"]
