@@ -183,19 +183,11 @@ class Cluster:
         if free and not queue and not p.blocked:
             # Fast path (most arrivals): nothing waits, so if the pod atop the free stack has a
             # slot and the budget (where gated) allows, the task starts there now, exactly as
-            # _dispatch would start it (keep the two in step).
+            # _dispatch would start it.
             pod = free[-1]
             usable = not (pod.gone or pod.draining)
             if usable and (gate is None or not self._unaffordable(gate, task)):
-                pod.busy += 1
-                if pod.busy == p.concurrency:
-                    free.pop()
-                    pod.listed = False
-                self.wait[task] = now - self.arrival[task]
-                p.running += 1
-                heappush(self.heap, (now + self.work[task], DONE, task, pod))
-                if gate is not None:
-                    self._reserve(p, gate, task)
+                self._start(p, pod, task, now)
                 return p
         queue.append(task)
         if len(queue) == 1 and not p.blocked:
@@ -257,8 +249,8 @@ class Cluster:
         """Start the queue's tasks, head first, while a pod has a free slot and (where budgets
         are gated) the head fits in what is left of the tenant's budget today.
 
-        The hot path of the simulation (about once per task): finding the free pod and
-        starting the task are written out here rather than called."""
+        The hot path of the simulation (about once per task): finding the free pod is
+        written out here rather than called."""
         queue, free, gate = p.queue, p.free, p.gate
         while queue:
             task = queue[0]
@@ -275,17 +267,21 @@ class Cluster:
             else:
                 return
             queue.popleft()
-            # Start the task on it (as arrive's fast path does: keep the two in step). The pool
-            # is in `dirty` already: every caller put it there.
-            pod.busy += 1
-            if pod.busy == p.concurrency:
-                free.pop()  # `pod` is the top of the stack
-                pod.listed = False
-            self.wait[task] = now - self.arrival[task]
-            p.running += 1
-            heappush(self.heap, (now + self.work[task], DONE, task, pod))
-            if gate is not None:
-                self._reserve(p, gate, task)
+            self._start(p, pod, task, now)
+
+    def _start(self, p: PoolState, pod: Pod, task: int, now: float) -> None:
+        """Start `task` on `pod`, the top of `p`'s free stack. The pool is in `dirty` already:
+        every caller put it there."""
+        pod.busy += 1
+        if pod.busy == p.concurrency:
+            p.free.pop()  # `pod` is the top of the stack
+            pod.listed = False
+        self.wait[task] = now - self.arrival[task]
+        p.running += 1
+        heappush(self.heap, (now + self.work[task], DONE, task, pod))
+        gate = p.gate
+        if gate is not None:
+            self._reserve(p, gate, task)
 
     def _reserve(self, p: PoolState, gate: Tenant, task: int) -> None:
         """Count the tokens of a task `p` started against its gated tenant's budget."""
