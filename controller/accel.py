@@ -75,8 +75,13 @@ def build() -> int:
         shutil.copytree(ROOT / "controller", work / "controller",
                         ignore=shutil.ignore_patterns("__pycache__", "*.so"))  # fmt: skip
         shutil.copy2(ROOT / "pyproject.toml", work)  # mypy's settings
-        done = subprocess.run([sys.executable, "-m", "mypyc", *MODULES], cwd=work, check=False)
+        print(f"accel: compiling {len(MODULES)} modules with mypyc (half a minute or so)...")
+        done = subprocess.run(
+            [sys.executable, "-m", "mypyc", *MODULES],
+            cwd=work, check=False, capture_output=True, text=True,
+        )  # fmt: skip
         if done.returncode != 0:
+            print(done.stdout + done.stderr, file=sys.stderr)
             print("accel: mypyc failed; the backtest runs as plain Python", file=sys.stderr)
             return done.returncode
         shutil.rmtree(BUILD, ignore_errors=True)
