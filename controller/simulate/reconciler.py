@@ -37,13 +37,7 @@ from controller.allocation import Claim, Demand, allocate
 from controller.config import Config
 from controller.history import History, PoolHistory
 from controller.model import Observations, PoolObservation
-from controller.policy import (
-    NO_OVERRIDES,
-    budget_rule,
-    claim,
-    decide,
-    footprint,
-)
+from controller.policy import NO_OVERRIDES, budget_rule, claim, decide, footprint
 from controller.simulate.cluster import Cluster, Tenant
 from controller.sources import RATE_WINDOW_S
 
@@ -90,8 +84,9 @@ class Reconciler:
         self.short = False
         """The last pass needed `allocate`: some shared ceiling was short."""
         self.recorded = [-math.inf] * n
-        self.entries: list[PoolHistory | None] = [None] * n
         """When each pool's recommendation was last written to the history."""
+        self.entries: list[PoolHistory | None] = [None] * n
+        """Each pool's history entry, at hand once it exists."""
         self.release_at = [math.inf] * n
         """Per pool: when its claim may change by time alone (Claim.until)."""
         self.releases: list[tuple[float, int]] = []
@@ -188,23 +183,7 @@ class Reconciler:
         self.claimed += len(self.claims)
         self.desired = [self.demand.set(c) for c in self.claims]
         self.busy = [None if stale else lag for stale, _, _, lag in self.prints]
-        if not self.demand.fits():
-            self._share()
-        for i in everything:
-            lag = self.busy[i]
-            if lag is not None:
-                self._record(i, self.claims[i].recommendation, lag, now)
-                self.recorded[i] = now
-        for i in everything:
-            made, want = self.claims[i], self.desired[i]
-            if want != made.current and not made.held:
-                self._step(now, cluster, i, made.current, want)
-            self.wakes[i] = want == 0 and made.observed
-            cluster.hold(i, any(r.rule in _HOLDING for r in made.reasons))
-        for i in everything:
-            self.release_at[i] = due = self.claims[i].until
-            if due < math.inf:
-                heapq.heappush(self.releases, (due, i))
+        self._settle(now, cluster, set(everything))
 
     def _decide_what_changed(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         """The hot path: about ten pools a tick on a busy day. Written for speed, in steps."""
@@ -267,10 +246,17 @@ class Reconciler:
             stale, _, _, lag = prints[i]
             busy[i] = None if stale else lag
         self.claimed += len(changed)
+        self._settle(now, cluster, changed)
+
+    def _settle(self, now: float, cluster: Cluster, changed: set[int]) -> None:
+        """Steps 4 and 5, once the `changed` pools have new claims."""
         # 4. Share the ceilings: nothing to do while every claim fits alone.
         fits = self.demand.fits() and not self.short
         acted = sorted(changed) if fits else self._share()
-        desired = self.desired
+        claims, desired, busy, every = self.claims, self.desired, self.busy, cluster.pools
+        record, recorded, releases, release_at = (
+            self._record, self.recorded, self.releases, self.release_at
+        )  # fmt: skip
         # 5. Remember new claims' recommendations, act (in pool order, as the live loop
         # patches), and note when each new claim's time rules may let go.
         wakes, rules = self.wakes, self.rules
