@@ -57,8 +57,8 @@ class PoolHistory:
             self.busy_at = now
 
     def lowest_since(self, since: float) -> tuple[float, int] | None:
-        """The lowest recommendation after `since`, and when it was made (the latest time
-        it was)."""
+        """The lowest recommendation after `since`, as its entry: (the last time it was
+        recommended, the value)."""
         for entry in self.lows:
             if entry[0] > since:
                 return entry
@@ -99,9 +99,6 @@ class History:
     config: Config | None = None
     """Gives each pool its window lengths; without it, everything is kept an hour."""
     pools: dict[str, PoolHistory] = field(default_factory=dict)
-
-    def get(self, pool: str) -> PoolHistory | None:
-        return self.pools.get(pool)
 
     def pool(self, name: str, now: float) -> PoolHistory:
         entry = self.pools.get(name)

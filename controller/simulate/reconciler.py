@@ -301,14 +301,13 @@ class Reconciler:
     def _budget(self, name: str, tenant: Tenant) -> bool:
         """Read a tenant's tokens; whether its budget rule changed."""
         used = _tokens(tenant)
-        if self.tokens.get(name) == used and name in self.rules:
+        if name in self.rules and self.tokens[name] == used:
             return False
         self.tokens[name] = used
         rule = budget_rule(self.config.tenants[name], used)
-        if name in self.rules and self.rules[name] == rule:
-            return False
+        changed = name not in self.rules or self.rules[name] != rule
         self.rules[name] = rule
-        return True
+        return changed
 
     # --- acting -----------------------------------------------------------------------------
 
