@@ -10,10 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 NonNegInt = Annotated[int, Field(ge=0)]
 PosInt = Annotated[int, Field(gt=0)]
@@ -44,6 +51,9 @@ class ClusterConfig(_Model):
 class TierConfig(_Model):
     priority: int
     """Higher is served first when a shared ceiling is short."""
+    target_wait_seconds: PosFloat | None = None
+    """Optional latency objective: the policy adds headroom (square-root staffing) so a
+    task of this tier waits about this long at most. None: no headroom, nothing changes."""
 
 
 class TenantConfig(_Model):
@@ -78,23 +88,131 @@ class QueueRef(_Model):
     """Subject the consumer reads; defaults to `<stream lowercased>.<pool>`."""
 
 
+class ScalingPolicy(_Model):
+    """One HPA v2 rate policy: at most `value` pods (or percent of the replicas at the start
+    of the period) added or removed per `period_seconds`."""
+
+    type: Literal["Pods", "Percent"]
+    value: PosInt
+    period_seconds: PosFloat = Field(
+        validation_alias=AliasChoices("period_seconds", "periodSeconds")
+    )
+
+
 class ScalingRule(_Model):
-    stabilization_seconds: NonNegFloat
-    max_pods: PosInt
-    period_seconds: PosFloat
+    """One direction of `behavior`, as the HPA's `scaleUp` / `scaleDown`.
+
+    The HPA's camelCase names are accepted too (`stabilizationWindowSeconds`, `selectPolicy`,
+    `periodSeconds`), so a KEDA or HPA `behavior` block can be pasted in. The older single-rule
+    form `{stabilization_seconds, max_pods, period_seconds}` is one `Pods` policy."""
+
+    stabilization_seconds: NonNegFloat = Field(
+        0, validation_alias=AliasChoices("stabilization_seconds", "stabilizationWindowSeconds")
+    )
+    policies: tuple[ScalingPolicy, ...] = ()
+    select_policy: Literal["Max", "Min", "Disabled"] = Field(
+        "Max", validation_alias=AliasChoices("select_policy", "selectPolicy")
+    )
+    """Max: the policy allowing the largest change; Min: the smallest; Disabled: no change in
+    this direction at all."""
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """A recommendation within this fraction of the current replicas leaves them alone."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_rule(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("max_pods" in data or "period_seconds" in data):
+            if "policies" in data:
+                raise ValueError("expected either policies or max_pods/period_seconds, not both")
+            data = dict(data)
+            value = data.pop("max_pods", None)
+            period = data.pop("period_seconds", None)
+            if value is None or period is None:
+                missing = "max_pods" if value is None else "period_seconds"
+                raise ValueError(f"expected {missing} beside the other (or a policies list)")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"max_pods: expected a whole number greater than 0, got {value!r}")
+            data["policies"] = [{"type": "Pods", "value": value, "period_seconds": period}]
+        return data
+
+    def describe(self) -> str:
+        """`max(100% / 15 s, 4 pods / 15 s)`: the rate policies as a person reads them."""
+        if self.select_policy == "Disabled":
+            return "disabled"
+        if not self.policies:
+            return "no rate limit"
+        parts = [
+            f"{p.value}{'%' if p.type == 'Percent' else ' pods'} / {p.period_seconds:g} s"
+            for p in self.policies
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return f"{self.select_policy.lower()}({', '.join(parts)})"
+
+    @property
+    def longest_period(self) -> float:
+        return max((p.period_seconds for p in self.policies), default=0.0)
 
 
 def _up_default() -> ScalingRule:
-    return ScalingRule(stabilization_seconds=30, max_pods=10, period_seconds=60)
+    return ScalingRule.model_validate(DEFAULT_SCALE_UP)
 
 
 def _down_default() -> ScalingRule:
-    return ScalingRule(stabilization_seconds=300, max_pods=5, period_seconds=120)
+    return ScalingRule.model_validate(DEFAULT_SCALE_DOWN)
+
+
+DEFAULT_SCALE_UP: dict[str, Any] = {
+    "stabilization_seconds": 0,
+    "select_policy": "Max",
+    "policies": [
+        {"type": "Percent", "value": 100, "period_seconds": 15},
+        {"type": "Pods", "value": 4, "period_seconds": 15},
+    ],
+}
+"""No window, and at least doubling every 15 s (the HPA's own defaults): see README.md,
+"Choosing the defaults", for the measurements behind these."""
+DEFAULT_SCALE_DOWN: dict[str, Any] = {
+    "stabilization_seconds": 150,
+    "select_policy": "Max",
+    "tolerance": 0.1,
+    "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}],
+}
+
+
+_CAMEL = {
+    "stabilizationWindowSeconds": "stabilization_seconds",
+    "selectPolicy": "select_policy",
+    "scaleUp": "scale_up",
+    "scaleDown": "scale_down",
+}
 
 
 class Behavior(_Model):
-    scale_up: ScalingRule = Field(default_factory=_up_default)
-    scale_down: ScalingRule = Field(default_factory=_down_default)
+    """What a direction leaves out comes from its default, as the HPA fills in `behavior`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_in(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = {_CAMEL.get(k, k): v for k, v in data.items()}
+        for key, default in (("scale_up", DEFAULT_SCALE_UP), ("scale_down", DEFAULT_SCALE_DOWN)):
+            given = data.get(key)
+            if isinstance(given, dict):
+                given = {_CAMEL.get(k, k): v for k, v in given.items()}
+                base = dict(default)
+                if "max_pods" in given or "period_seconds" in given:
+                    del base["policies"]  # the single-rule form names its own
+                data[key] = {**base, **given}
+        return data
+
+    scale_up: ScalingRule = Field(
+        default_factory=_up_default, validation_alias=AliasChoices("scale_up", "scaleUp")
+    )
+    scale_down: ScalingRule = Field(
+        default_factory=_down_default, validation_alias=AliasChoices("scale_down", "scaleDown")
+    )
 
 
 class PoolConfig(_Model):
@@ -110,6 +228,9 @@ class PoolConfig(_Model):
     cooldown_seconds: NonNegFloat = 300
     concurrency: PosInt = 1
     cold_start_seconds: NonNegFloat = 20
+    termination_grace_seconds: NonNegFloat = 30
+    """How long a busy pod may finish its task after it is told to stop (the pod's
+    terminationGracePeriodSeconds); then the task goes back to the queue."""
     behavior: Behavior = Field(default_factory=Behavior)
     take_over: bool = False
     """Scale the Deployment even if an HPA or a KEDA ScaledObject also targets it."""
@@ -229,6 +350,8 @@ def _expectation(error: Mapping[str, Any]) -> str:
     }
     if kind in names:
         return f"expected {names[kind]}{got}"
+    if kind == "value_error" and "error" in ctx:
+        return f"{ctx['error']}{got}"
     message = str(error.get("msg", "invalid value"))
     return message[0].lower() + message[1:] + got
 

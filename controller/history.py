@@ -109,7 +109,7 @@ class History:
                 up, down = pool.behavior.scale_up, pool.behavior.scale_down
                 entry.up_window = up.stabilization_seconds
                 entry.down_window = down.stabilization_seconds
-                entry.keep_steps = max(up.period_seconds, down.period_seconds)
+                entry.keep_steps = max(up.longest_period, down.longest_period)
         return entry
 
     def record_tick(

@@ -64,9 +64,9 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
         + f", cluster max_pods {config.cluster.max_pods}: room enough",
         "time": f"cooldown {cfg.cooldown_seconds:g} s, stabilization "
         f"{cfg.behavior.scale_up.stabilization_seconds:g} s up / "
-        f"{cfg.behavior.scale_down.stabilization_seconds:g} s down, at most "
-        f"{cfg.behavior.scale_up.max_pods} up / {cfg.behavior.scale_down.max_pods} down "
-        "a period: not binding",
+        f"{cfg.behavior.scale_down.stabilization_seconds:g} s down, rate "
+        f"{cfg.behavior.scale_up.describe()} up, {cfg.behavior.scale_down.describe()} down"
+        ": not binding",
     }  # fmt: skip
     steps = Table.grid(padding=(0, 1))
     steps.add_column(no_wrap=True, style="bold")

@@ -19,21 +19,52 @@ def test_example_config_loads_with_every_section() -> None:
     assert next(iter(config.pools)) == "acme-research"
     research = config.pools["acme-research"]
     assert research.queue.consumer == "acme-research"
-    assert research.behavior.scale_up.max_pods == 6
+    assert research.behavior.scale_up.describe() == "6 pods / 5 s"
     assert config.tier_of["initech-summarize"] == "starter"
     assert config.subject("acme-research") == "agent_tasks.acme-research"
 
 
-def test_defaults_follow_the_seeds_hpa_behavior(tmp_path: Path) -> None:
+def test_default_behavior_has_no_up_window_doubles_and_lets_go_after_the_down_window(
+    tmp_path: Path,
+) -> None:
     data = yaml.safe_load(EXAMPLE.read_text())
     del data["pools"]["acme-research"]["behavior"]
     path = tmp_path / "agentdash.yaml"
     path.write_text(yaml.safe_dump(data))
     behavior = load_config(path).pools["acme-research"].behavior
-    assert (behavior.scale_up.stabilization_seconds, behavior.scale_up.max_pods) == (30, 10)
-    assert behavior.scale_up.period_seconds == 60
-    assert (behavior.scale_down.stabilization_seconds, behavior.scale_down.max_pods) == (300, 5)
-    assert behavior.scale_down.period_seconds == 120
+    assert behavior.scale_up.stabilization_seconds == 0
+    assert behavior.scale_up.describe() == "max(100% / 15 s, 4 pods / 15 s)"
+    assert behavior.scale_down.stabilization_seconds == 150
+    assert behavior.scale_down.describe() == "100% / 15 s"
+
+
+def test_an_hpa_behavior_block_pastes_in_with_its_own_names(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["pools"]["acme-research"]["behavior"] = yaml.safe_load(
+        """
+        scaleDown:
+          stabilizationWindowSeconds: 60
+          selectPolicy: Min
+          policies:
+          - {type: Pods, value: 4, periodSeconds: 60}
+          - {type: Percent, value: 10, periodSeconds: 60}
+        """
+    )
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    behavior = load_config(path).pools["acme-research"].behavior
+    assert behavior.scale_down.stabilization_seconds == 60
+    assert behavior.scale_down.describe() == "min(4 pods / 60 s, 10% / 60 s)"
+    assert behavior.scale_up.describe() == "max(100% / 15 s, 4 pods / 15 s)"  # left default
+
+
+def test_the_single_rule_form_is_one_pods_policy(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    path = tmp_path / "agentdash.yaml"
+    data["pools"]["acme-research"]["behavior"] = {"scale_up": {"max_pods": 3}}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"behavior\.scale_up: expected period_seconds"):
+        load_config(path)
 
 
 def _edit(data: dict[str, Any], path: str, value: Any) -> None:
@@ -100,8 +131,8 @@ _DELETE = object()
         (
             "pools.acme-research.behavior.scale_up.max_pods",
             0,
-            "pools.acme-research.behavior.scale_up.max_pods",
-            "expected a number greater than 0, got 0",
+            "pools.acme-research.behavior.scale_up",
+            "max_pods: expected a whole number greater than 0, got 0",
         ),
         ("tenants.acme.warn_at", 1.5, "tenants.acme.warn_at", "expected a number <= 1, got 1.5"),
         (
