@@ -1,19 +1,41 @@
 """The cluster and queues in virtual time: what every autoscaler acts on, alike.
 
+Every policy (agentdash, KEDA, the HPA) runs on this very cluster, under the same limits:
+
 - Tasks wait in their pool's queue (FIFO) and are served by ready pods, `concurrency` at once.
-- A pod is created when a Deployment grows and is ready `cold_start_seconds` later. Pods beyond
-  `cluster.max_pods` cannot be created (a ResourceQuota): the request waits, first come first
-  served across pools, until a pod anywhere is gone. This binds the baselines too.
-- Scale-down removes pods not ready yet first, then idle pods, then the least busy, newest
-  first. A busy pod drains: it takes no new task, finishes the ones it has, then goes (its
-  pod-seconds and its quota slot run until then). No task is ever lost or restarted.
+- A pod is created when a Deployment grows and is ready `cold_start_seconds` later. Two
+  ResourceQuotas bind creations: `cluster.max_pods` over every pool and a tenant's `max_pods`
+  over its pools (its namespace). A creation beyond either waits, first come first served,
+  until a pod that makes room is gone; while the cluster has room, one tenant's waiting
+  creations hold back no other tenant's.
+- Providers' rpm: a running task makes rpm_per_replica / concurrency requests a minute to its
+  pool's provider. A task starts only while the provider's rpm in use (its running tasks')
+  plus its own stays within the provider's rpm; otherwise it waits in its queue (it is still
+  lag, and its idle pod is still paid) until a task of that provider ends, and then the
+  provider's waiting pools are served oldest head task first. A task alone may start whatever
+  it makes, so no pool is shut out for good. Pools without a provider (or rpm_per_replica 0)
+  pay nothing for this.
+- Scale-down is the ReplicaSet controller's, which cannot see which pod is busy: pods not
+  ready yet go first (the newest first), then ready ones, the most recently ready first, then
+  the newest. An idle victim goes at once. A busy one is terminating: it takes no new task
+  and has `termination_grace_seconds` to finish; a task still running then goes back to the
+  head of its pool's queue (as JetStream redelivers a nak'ed message) and starts again from
+  zero, its queue wait counting on. A terminating pod's pod-seconds and quota slots run until
+  it is gone. No task is ever lost; redeliveries are counted.
 - Tokens are charged when a task completes, per tenant per UTC day, as the workers' usage
   reports are in the live loop. With `gate_budgets` (agentdash), a worker of a hard-capped
   tenant starts a task only if today's tokens, plus those of tasks in flight, plus this one
   stay within the budget; otherwise the pool's queue waits (head first) until midnight. The
   baselines know no budgets and may overspend; the overspend is reported.
 
-Autoscalers only call `scale`; the engine calls `arrive` and `handle` (the heap's events).
+Not modelled, for any policy: nodes and scheduling (a pod's cold start is all its start-up),
+pod failures and restarts, pod-deletion-cost, the ReplicaSet's logarithmic bucketing of ready
+times (exact times are compared), per-request rate limiting (no 429s or retries: the rpm
+admits whole tasks, and a started task runs at full speed), and the tokens of an attempt cut
+short by a redelivery (tokens are charged once, when the task completes).
+
+Autoscalers only call `scale` (and `hold`); the engine calls `arrive`, `complete` and
+`handle` (the heap's events).
 """
 
 from __future__ import annotations
@@ -30,15 +52,27 @@ REVERSAL_S = 300.0
 """A scale step against the pool's previous one within this long is a reversal (thrash)."""
 
 # Heap entries are (time, kind, tiebreak, pod); at one instant the day rolls over first, then
-# tasks finish, then pods turn ready, then a sample is taken. Arrivals and controller ticks at
-# the same instant come after all of these (see controller.simulate.engine).
-ROLL, DONE, READY, SAMPLE = 0, 1, 2, 3
+# tasks finish, then terminating pods' grace periods end, then pods turn ready, then a sample
+# is taken. Arrivals and controller ticks at the same instant come after all of these (see
+# controller.simulate.engine).
+ROLL, DONE, KILL, READY, SAMPLE = 0, 1, 2, 3, 4
+
+MICRO = 1_000_000
+"""Requests a minute are counted in millionths, as integers: sums over millions of task
+starts and ends stay exact."""
+NO_LIMIT = 1 << 40
+"""A tenant without `max_pods`."""
 
 
 class Tenant:
-    __slots__ = ("blocked", "budget", "hard_cap", "name", "over", "pools", "reserved", "used")
+    __slots__ = (
+        "alive", "blocked", "budget", "creations", "hard_cap", "max_pods", "name", "over",
+        "pools", "reserved", "used",
+    )  # fmt: skip
 
-    def __init__(self, name: str, budget: int | None, hard_cap: bool) -> None:
+    def __init__(
+        self, name: str, budget: int | None, hard_cap: bool, max_pods: int | None = None
+    ) -> None:
         self.name = name
         self.budget = budget
         self.hard_cap = hard_cap
@@ -53,17 +87,37 @@ class Tenant:
         """How many of `pools` the budget gate holds now (`PoolState.blocked`): counted up as
         each is blocked, back to 0 at midnight when all are released. With it a reader can
         tell "none blocked" or "all blocked" without scanning the pools."""
+        self.max_pods = NO_LIMIT if max_pods is None else max_pods
+        self.alive = 0
+        """Pods of the tenant's pools that exist (terminating ones too): its quota's usage."""
+        self.creations: deque[tuple[int, PoolState]] = deque()
+        """Creations waiting for quota, oldest first, with the order they were asked in."""
+
+
+class Provider:
+    __slots__ = ("name", "rpm", "used", "waiting")
+
+    def __init__(self, name: str, rpm: int) -> None:
+        self.name = name
+        self.rpm = rpm * MICRO
+        self.used = 0
+        """Requests a minute its running tasks make, in millionths."""
+        self.waiting: list[PoolState] = []
+        """Pools whose head task waits for this provider's rpm with a pod free for it (an
+        entry may have gone stale: `_admit` drops those)."""
 
 
 class Pod:
-    __slots__ = ("born", "busy", "draining", "gone", "listed", "pool", "ready")
+    __slots__ = ("born", "busy", "gone", "listed", "pool", "ready", "ready_at", "terminating")
 
     def __init__(self, pool: PoolState, born: float) -> None:
         self.pool = pool
         self.born = born
         self.busy = 0
         self.ready = False
-        self.draining = False
+        self.ready_at = 0.0
+        self.terminating = False
+        """Chosen by a scale-down while busy: takes no new task, gone when done or killed."""
         self.gone = False
         self.listed = False
         """In the pool's `free` stack (which may also hold stale entries, skipped lazily)."""
@@ -71,9 +125,9 @@ class Pod:
 
 class PoolState:
     __slots__ = (
-        "arrived", "blocked", "cold_start", "concurrency", "creating", "free", "gate", "held",
-        "index", "last_direction", "last_step_at", "mean_work", "name", "pods", "queue", "ready",
-        "running", "spec", "tenant",
+        "arrived", "blocked", "cold_start", "concurrency", "creating", "demand", "free", "gate",
+        "grace", "held", "index", "last_direction", "last_step_at", "mean_work", "name", "pods",
+        "provider", "queue", "ready", "running", "spec", "tenant", "throttled",
     )  # fmt: skip
 
     def __init__(self, index: int, name: str, tenant: Tenant, cold: float, conc: int) -> None:
@@ -81,12 +135,20 @@ class PoolState:
         self.name = name
         self.tenant = tenant
         self.gate: Tenant | None = None
+        self.provider: Provider | None = None
+        """The provider whose rpm binds the pool's tasks (None: nothing binds them)."""
+        self.demand = 0
+        """Requests a minute one running task makes to `provider`, in millionths."""
+        self.throttled = False
+        """In `provider.waiting`."""
         self.cold_start = cold
         self.concurrency = conc
+        self.grace = 30.0
+        """termination_grace_seconds."""
         self.queue: deque[int] = deque()
         self.free: list[Pod] = []
         self.pods: list[Pod] = []
-        """Live pods that count as replicas: starting or ready, not draining."""
+        """Live pods that count as replicas: starting or ready, not terminating."""
         self.spec = 0
         """The Deployment's replicas: live pods plus creations waiting for quota."""
         self.creating = 0
@@ -117,15 +179,20 @@ class Cluster:
         samples: int = 720,
     ) -> None:
         self.tenants = {
-            name: Tenant(name, t.daily_token_budget, t.hard_cap)
+            name: Tenant(name, t.daily_token_budget, t.hard_cap, t.max_pods)
             for name, t in config.tenants.items()
         }
+        self.providers = {name: Provider(name, pr.rpm) for name, pr in config.providers.items()}
         self.pools: list[PoolState] = []
         for index, (name, cfg) in enumerate(config.pools.items()):
             tenant = self.tenants[cfg.tenant]
             p = PoolState(index, name, tenant, cfg.cold_start_seconds, cfg.concurrency)
             if gate_budgets and tenant.budget is not None and tenant.hard_cap:
                 p.gate = tenant
+            if cfg.provider is not None and cfg.rpm_per_replica > 0:
+                p.provider = self.providers[cfg.provider]
+                p.demand = max(1, round(cfg.rpm_per_replica * MICRO / cfg.concurrency))
+            p.grace = cfg.termination_grace_seconds
             tenant.pools.append(p)
             self.pools.append(p)
         self.arrival, self.task_pool = trace.t, trace.pool
@@ -135,18 +202,25 @@ class Cluster:
         """The most tokens any task of the trace costs (computed only if budgets are gated):
         while a gated tenant has this much left today, no task of its can be held back."""
         self.wait = array("d", [-1.0]) * len(trace)
-        """Queue wait per task; -1 until it starts."""
+        """Queue wait per task; -1 until it starts (again, after a redelivery)."""
+        self.since = self.arrival
+        """Per task, when its queue wait began, as if it had waited without a break: its
+        arrival, or for a redelivered task the time it went back less the wait it had had.
+        `arrival` itself until the first redelivery, which makes this a copy."""
         self.delayed = bytearray(len(trace))
         """1 for a task that waited while its pool was held back by the budget gate, or by the
         autoscaler for a budget or a pause (`hold`)."""
         self.horizon = horizon
         self.quota = config.cluster.max_pods
         self.heap: list[Event] = []
-        self.creations: deque[PoolState] = deque()
+        self.waiting_creations = 0
+        """Pod creations waiting for quota, over every tenant (`Tenant.creations`)."""
         self.dirty: set[int] = set()
         """Pools where something an observation could see changed (queue, tasks running,
         replicas, ready pods, mean task time, the budget gate); the reader clears it."""
         self.completed = self.lag = self.lag_peak = 0
+        self.redelivered = 0
+        """Tasks sent back to their queue because their pod's grace period ran out."""
         self.alive = self.alive_peak = self.pod_peak = 0
         self.pod_seconds = self.t_alive = 0.0
         self.scale_events = self.reversals = 0
@@ -179,21 +253,26 @@ class Cluster:
             self.lag_peak = self.lag
         if p.blocked or p.held:
             self.delayed[task] = 1
-        queue, free, gate = p.queue, p.free, p.gate
+        queue, free, gate, provider = p.queue, p.free, p.gate, p.provider
         if free and not queue and not p.blocked:
             # Fast path (most arrivals): nothing waits, so if the pod atop the free stack has a
-            # slot and the budget (where gated) allows, the task starts there now, exactly as
-            # _dispatch would start it.
+            # slot and the budget and the provider's rpm (where they bind) allow, the task
+            # starts there now, exactly as _dispatch would start it.
             pod = free[-1]
-            usable = not (pod.gone or pod.draining)
-            if usable and (gate is None or not self._unaffordable(gate, task)):
+            usable = not (pod.gone or pod.terminating)
+            if (
+                usable
+                and (gate is None or not self._unaffordable(gate, task))
+                and (provider is None or self._admits(provider, p))
+            ):
                 self._start(p, pod, task, now)
                 return p
         queue.append(task)
         if len(queue) == 1 and not p.blocked:
             # Only a task arriving at an empty queue may start now. With tasks waiting, no pod
-            # has a free slot: every event that frees one (a task done, a pod ready, midnight)
-            # has already started the queue's head on it.
+            # has a free slot, or the queue waits for its provider's rpm: every event that
+            # frees a slot or rpm (a task done, a pod ready, midnight) has already started the
+            # queue's head if it could.
             self._dispatch(p, now)
         return p
 
@@ -205,6 +284,9 @@ class Cluster:
         elif kind == READY:
             assert pod is not None
             self._ready(pod, now)
+        elif kind == KILL:
+            assert pod is not None
+            self._kill(pod, now)
         elif kind == ROLL:
             self._roll(now)
         else:
@@ -246,12 +328,13 @@ class Cluster:
     # --- tasks ------------------------------------------------------------------------------
 
     def _dispatch(self, p: PoolState, now: float) -> None:
-        """Start the queue's tasks, head first, while a pod has a free slot and (where budgets
-        are gated) the head fits in what is left of the tenant's budget today.
+        """Start the queue's tasks, head first, while a pod has a free slot, (where budgets
+        are gated) the head fits in what is left of the tenant's budget today, and (where a
+        provider binds) its rpm has room.
 
         The hot path of the simulation (about once per task): finding the free pod is
         written out here rather than called."""
-        queue, free, gate = p.queue, p.free, p.gate
+        queue, free, gate, provider = p.queue, p.free, p.gate, p.provider
         while queue:
             task = queue[0]
             if gate is not None and self._unaffordable(gate, task):
@@ -260,11 +343,18 @@ class Cluster:
             # The pod on top of the free stack, dropping entries that went stale.
             while free:
                 pod = free[-1]
-                if not (pod.gone or pod.draining):
+                if not (pod.gone or pod.terminating):
                     break
                 free.pop()
                 pod.listed = False
             else:
+                return
+            if provider is not None and not self._admits(provider, p):
+                # Wait for the rpm, in turn with the provider's other waiting pools.
+                if not p.throttled:
+                    p.throttled = True
+                    provider.waiting.append(p)
+                self._admit(provider, now)
                 return
             queue.popleft()
             self._start(p, pod, task, now)
@@ -276,9 +366,12 @@ class Cluster:
         if pod.busy == p.concurrency:
             p.free.pop()  # `pod` is the top of the stack
             pod.listed = False
-        self.wait[task] = now - self.arrival[task]
+        self.wait[task] = now - self.since[task]
         p.running += 1
         heappush(self.heap, (now + self.work[task], DONE, task, pod))
+        provider = p.provider
+        if provider is not None:
+            provider.used += p.demand
         gate = p.gate
         if gate is not None:
             self._reserve(p, gate, task)
@@ -299,6 +392,8 @@ class Cluster:
 
     def complete(self, task: int, pod: Pod, now: float) -> None:
         """A task finished (a DONE event): the engine calls this directly, not via `handle`."""
+        if pod.gone:
+            return  # its pod was killed and the task redelivered: this run never ends
         p = pod.pool
         pod.busy -= 1
         p.running -= 1
@@ -311,7 +406,10 @@ class Cluster:
             p.gate.reserved -= tokens
         work, mean = self.work[task], p.mean_work
         p.mean_work = work if mean is None else mean + SMOOTHING * (work - mean)
-        if pod.draining:
+        provider = p.provider
+        if provider is not None:
+            provider.used -= p.demand
+        if pod.terminating:
             if pod.busy == 0:
                 self._remove(pod, now)
         elif not pod.listed:
@@ -319,6 +417,56 @@ class Cluster:
             pod.listed = True
         if p.queue and not p.blocked:
             self._dispatch(p, now)
+        if provider is not None and provider.waiting:
+            self._admit(provider, now)
+
+    def _admits(self, provider: Provider, p: PoolState) -> bool:
+        """Whether a task of `p` may start now: no older task waits for the provider, and its
+        rpm has room (or nothing of it runs: a task alone always may)."""
+        used = provider.used
+        return not provider.waiting and (used == 0 or used + p.demand <= provider.rpm)
+
+    def _admit(self, provider: Provider, now: float) -> None:
+        """Start tasks waiting for the provider's rpm, the oldest head task first, while its
+        rpm has room. Runs only where a provider binds."""
+        while True:
+            best: PoolState | None = None
+            pod: Pod | None = None
+            kept: list[PoolState] = []
+            for q in provider.waiting:
+                top = self._free_pod(q) if q.queue and not q.blocked else None
+                if top is None:
+                    q.throttled = False  # nothing to start there: no longer waiting
+                    continue
+                kept.append(q)
+                if best is None or q.queue[0] < best.queue[0]:  # trace order is arrival order
+                    best, pod = q, top
+            provider.waiting = kept
+            if best is None or pod is None:
+                return
+            used = provider.used
+            if used != 0 and used + best.demand > provider.rpm:
+                return
+            task = best.queue[0]
+            gate = best.gate
+            if gate is not None and self._unaffordable(gate, task):
+                self._block(best)
+                continue
+            best.queue.popleft()
+            self.dirty.add(best.index)
+            self._start(best, pod, task, now)
+
+    @staticmethod
+    def _free_pod(p: PoolState) -> Pod | None:
+        """The pod atop `p`'s free stack, dropping entries that went stale."""
+        free = p.free
+        while free:
+            pod = free[-1]
+            if not (pod.gone or pod.terminating):
+                return pod
+            free.pop()
+            pod.listed = False
+        return None
 
     def _unaffordable(self, gate: Tenant, task: int) -> bool:
         assert gate.budget is not None
@@ -356,17 +504,23 @@ class Cluster:
     # --- pods -------------------------------------------------------------------------------
 
     def _create(self, p: PoolState, now: float, n: int = 1, *, ready: bool = False) -> None:
-        """Create `n` pods for `p` at once; those beyond the quota wait for room (first come,
-        first served: see _remove)."""
-        room = max(0, self.quota - self.alive)
+        """Create `n` pods for `p` at once; those beyond the cluster's or the tenant's quota
+        wait for room (first come, first served: see _grant)."""
+        tenant = p.tenant
+        room = min(self.quota - self.alive, tenant.max_pods - tenant.alive)
         if n > room:
+            room = max(0, room)
+            for _ in range(n - room):
+                self._serial += 1
+                tenant.creations.append((self._serial, p))
             p.creating += n - room
-            self.creations.extend([p] * (n - room))
+            self.waiting_creations += n - room
             n = room
             if n == 0:
                 return
         self._account(now)
         self.alive += n
+        tenant.alive += n
         if self.alive > self.alive_peak:
             self.alive_peak = self.alive
             if self.alive > self.pod_peak:
@@ -384,6 +538,7 @@ class Cluster:
         if pod.gone:
             return  # removed while starting
         pod.ready = True
+        pod.ready_at = now
         p = pod.pool
         p.ready += 1
         p.free.append(pod)
@@ -396,28 +551,83 @@ class Cluster:
         cancel = min(n, p.creating)
         if cancel:
             p.creating -= cancel
-            _drop_latest(self.creations, p, cancel)
+            self.waiting_creations -= cancel
+            _drop_latest(p.tenant.creations, p, cancel)
             n -= cancel
         if n == 0:
             return
+        # The ReplicaSet controller's choice: it sees readiness and times, not busy slots.
         ranked = sorted(p.pods, key=_removal_order)
         p.pods = ranked[n:]
         for pod in ranked[:n]:
             if pod.ready:
                 p.ready -= 1
             if pod.busy:
-                pod.draining = True
+                pod.terminating = True
+                self._serial += 1
+                heappush(self.heap, (now + p.grace, KILL, self._serial, pod))
             else:
                 self._remove(pod, now)
+
+    def _kill(self, pod: Pod, now: float) -> None:
+        """A terminating pod's grace period is over: the tasks it still runs go back to the
+        head of their queue (oldest first), to start again from zero; the pod is gone."""
+        if pod.gone:
+            return  # it finished its tasks in time
+        p = pod.pool
+        # Its tasks are those whose completion is still due (rare: no index is kept for it).
+        tasks = sorted([key for _, kind, key, q in self.heap if kind == DONE and q is pod])
+        if self.since is self.arrival:
+            self.since = list(self.arrival)
+        since, wait, gate = self.since, self.wait, p.gate
+        held = p.held or p.blocked
+        for task in tasks:
+            since[task] = now - wait[task]  # so its next wait adds to the one it had
+            wait[task] = -1.0
+            if gate is not None:
+                gate.reserved -= self.tokens[task]
+            if held:
+                self.delayed[task] = 1
+        n = len(tasks)
+        pod.busy = 0
+        p.running -= n
+        self.redelivered += n
+        p.queue.extendleft(reversed(tasks))
+        self.dirty.add(p.index)
+        provider = p.provider
+        if provider is not None:
+            provider.used -= n * p.demand
+        self._remove(pod, now)
+        if not p.blocked:
+            self._dispatch(p, now)
+        if provider is not None and provider.waiting:
+            self._admit(provider, now)
 
     def _remove(self, pod: Pod, now: float) -> None:
         pod.gone = True
         self._account(now)
         self.alive -= 1
-        creations = self.creations
-        while creations and self.alive < self.quota:
-            p = creations.popleft()
+        pod.pool.tenant.alive -= 1
+        if self.waiting_creations:
+            self._grant(now)
+
+    def _grant(self, now: float) -> None:
+        """Create waiting pods while there is room: the oldest request first among tenants
+        whose own quota has room (a tenant at its quota holds back only its own)."""
+        tenants = self.tenants.values()
+        while self.alive < self.quota:
+            best: Tenant | None = None
+            for tenant in tenants:
+                asked = tenant.creations
+                if not asked or tenant.alive >= tenant.max_pods:
+                    continue
+                if best is None or asked[0][0] < best.creations[0][0]:
+                    best = tenant
+            if best is None:
+                return
+            p = best.creations.popleft()[1]
             p.creating -= 1
+            self.waiting_creations -= 1
             self._create(p, now)
 
     def _account(self, now: float) -> None:
@@ -432,16 +642,19 @@ class Cluster:
         p.last_direction, p.last_step_at = direction, now
 
 
-def _removal_order(pod: Pod) -> tuple[bool, int, float]:
-    return pod.ready, pod.busy, -pod.born
+def _removal_order(pod: Pod) -> tuple[bool, float, float]:
+    """The ReplicaSet's ranking of pods to delete (controller.ActivePodsWithRanks), as far as
+    the simulation tells pods apart: not ready before ready, then the most recently ready
+    first, then the newest first."""
+    return pod.ready, -pod.ready_at, -pod.born
 
 
-def _drop_latest(creations: deque[PoolState], p: PoolState, n: int) -> None:
+def _drop_latest(creations: deque[tuple[int, PoolState]], p: PoolState, n: int) -> None:
     """Withdraw the pool's `n` most recent quota requests (a scale-down cancels them)."""
-    kept: list[PoolState] = []
+    kept: list[tuple[int, PoolState]] = []
     while n and creations:
         entry = creations.pop()
-        if entry is p:
+        if entry[1] is p:
             n -= 1
         else:
             kept.append(entry)

@@ -1,8 +1,9 @@
 """What a run achieved, as the JSON object `agentdash simulate --json` prints, and as a table.
 
-Waits are queue waits: from arrival to the start of work. A task still waiting at the horizon
-counts with the wait it has had so far (horizon - arrival), so holding tasks back never makes
-a percentile look better. Percentiles are nearest-rank.
+Waits are queue waits: from arrival to the start of work; a task redelivered (its pod's grace
+period ran out) adds the time it waited again. A task still waiting at the horizon counts with
+the wait it has had so far, so holding tasks back never makes a percentile look better.
+Percentiles are nearest-rank.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ def percentile(ordered: Sequence[float], q: float) -> float | None:
 
 def waits(cluster: Cluster) -> list[float]:
     horizon = cluster.horizon
-    return [
-        w if w >= 0 else horizon - t for w, t in zip(cluster.wait, cluster.arrival, strict=True)
-    ]
+    return [w if w >= 0 else horizon - t for w, t in zip(cluster.wait, cluster.since, strict=True)]
 
 
 def summarize(config: Config, trace: Trace, cluster: Cluster) -> dict[str, Any]:
@@ -47,6 +46,7 @@ def summarize(config: Config, trace: Trace, cluster: Cluster) -> dict[str, Any]:
         "scale_events": cluster.scale_events,
         "reversals": cluster.reversals,
         "delayed_by_budget_or_pause": sum(cluster.delayed),
+        "redelivered": cluster.redelivered,
         "tokens_over_budget": sum(t.over for t in budgets.values()),
         "tokens_over_budget_by_tenant": {n: t.over for n, t in budgets.items()},
         "by_tier": {
@@ -80,6 +80,7 @@ _ROWS: tuple[tuple[str, str], ...] = (
     ("scale_events", "scale events"),
     ("reversals", "reversals within 5 min"),
     ("delayed_by_budget_or_pause", "tasks delayed by budget/pause"),
+    ("redelivered", "tasks redelivered"),
     ("tokens_over_budget", "tokens over budget"),
 )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from pathlib import Path
 
 import pytest
@@ -10,10 +9,9 @@ import pytest
 from controller.config import Config, load_config
 from controller.simulate.backtest import backtest, make_scaler
 from controller.simulate.baselines import BaselineSettings, KedaScaler
-from controller.simulate.cluster import Cluster
 from controller.simulate.generate import generate
 from controller.simulate.report import summarize
-from tests.controller.simulate.builders import replay, trace
+from tests.controller.simulate.builders import bare_cluster, replay, trace
 from tests.factories import config, pool
 
 EXAMPLE = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")
@@ -66,31 +64,6 @@ def test_given_time_to_drain_the_baselines_finish_everything(policy: str) -> Non
     tasks = generate(EXAMPLE, "spiky", 2, seed=4)
     cluster = replay(EXAMPLE, tasks, make_scaler(policy, EXAMPLE), drain=4 * 3600)
     assert cluster.completed == len(tasks)
-
-
-def bare_cluster(cfg: Config, tasks: int, initial: list[int]) -> Cluster:
-    rows = [(0.0, next(iter(cfg.pools)), 100.0, 1)] * tasks
-    return Cluster(cfg, trace(cfg, *rows), initial=initial, gate_budgets=False, horizon=1000.0)
-
-
-def drain_heap(cluster: Cluster) -> None:
-    while cluster.heap:
-        cluster.handle(heapq.heappop(cluster.heap))
-
-
-def test_scale_down_removes_idle_pods_first_and_lets_busy_ones_finish() -> None:
-    cfg = config({"a": pool("t", cold_start_seconds=0)})
-    cluster = bare_cluster(cfg, 1, initial=[3])
-    cluster.arrive(0, 0.0)  # one busy pod, two idle
-    cluster.scale(0, 1, 10.0)
-    assert cluster.alive == 1  # both idle pods went; the busy one stays
-    cluster.scale(0, 0, 20.0)
-    assert cluster.alive == 1  # draining: it finishes its task first
-    drain_heap(cluster)
-    cluster.finish()
-    assert cluster.completed == 1
-    assert cluster.alive == 0
-    assert cluster.pod_seconds == pytest.approx(3 * 10 + 1 * 90)  # the drained pod ran to 100 s
 
 
 def test_pods_beyond_the_quota_wait_first_come_first_served() -> None:
