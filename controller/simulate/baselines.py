@@ -10,8 +10,20 @@
   ceil(lag / lagThreshold), reading the lag live at each of its syncs.
 
 Each pool maps to: lagThreshold / target = target_lag_per_replica, activation_lag,
-min/max replicas. Neither knows tokens, tiers or providers; both hit the cluster's pod quota
-first come, first served, like any Deployment (controller.simulate.cluster).
+min/max replicas.
+
+Both act on the very cluster agentdash acts on (controller.simulate.cluster), so they meet the
+same limits: the cluster's and each tenant's pod quotas (their creations beyond them wait, first
+come first served), each provider's rpm (a task waits for it while its pod idles, paid), and
+the ReplicaSet's scale-down (it removes the most recently ready pods, busy or not; a task that
+outlasts the grace period is redelivered and runs again). Neither knows tokens, tiers, tenants
+or providers: they scale on lag alone, so they overspend budgets (reported), add pods that
+only wait for a provider's rpm, and ask for pods a quota will not give.
+
+Not modelled: the metrics pipeline (the lag is read exact and current, with no scrape or
+adapter delay and no failed reads, so no KEDA fallback), the HPA controller's spread of syncs
+(every target syncs at the same instants), KEDA's scaling modifiers, pause annotations and
+ScaledJobs, and the HPA's conditions and events.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The discrete-event loop: arrivals from the trace, the cluster's events from a heap, and the
 autoscaler's ticks, all in virtual time (no sleeps, no clock).
 
-At one instant the cluster's events come first (day roll, finished tasks, pods turning ready),
-then arrivals (in trace order), then the autoscaler's tick: a tick sees everything that
-happened at its own instant. Arrivals are read from the sorted trace with an index rather than
-pushed on the heap, so a task costs one heap push and one pop (its completion).
+At one instant the cluster's events come first (day roll, finished tasks, grace periods
+running out, pods turning ready), then arrivals (in trace order), then the autoscaler's tick:
+a tick sees everything that happened at its own instant. Arrivals are read from the sorted
+trace with an index rather than pushed on the heap, so a task costs one heap push and one pop
+(its completion).
 """
 
 from __future__ import annotations
