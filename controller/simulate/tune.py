@@ -1,0 +1,375 @@
+"""Search each pool's (or tier's) `behavior` and `cooldown_seconds` on a trace: the work behind
+`agentdash tune`.
+
+The trace is cut by time: the search replays only its head, and the last `holdout` fraction
+(the tail) is kept for one check afterwards, current config against the chosen one. A
+candidate gives every group (a pool, or all the pools of a tier) either its configured values
+(None) or a `Setting` from a small grid of sensible values. Each candidate is replayed under
+agentdash's own backtest (the real policy, in virtual time) and scored by its queue-wait p95
+and its pod-seconds; an `Objective` picks one from the Pareto front of the two.
+
+The search is seeded and runs in batches of BATCH candidates, side by side in forked
+processes (the trace is inherited, not copied). The first quarter of the trials are random
+(half give every group the same setting, half draw one per group); after that, each batch
+mutates the best candidates so far and members of the front: one group or a few, one or two
+of their knobs, mostly to a neighbouring grid value. The candidates depend only on the seed,
+the trials and the results so far, so the same arguments give the same search on any machine
+(up to BATCH processes); a time budget may only stop it after fewer batches.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import multiprocessing
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+from controller.config import Config
+from controller.simulate.backtest import DRAIN_S, make_scaler
+from controller.simulate.behavior_grid import (
+    Candidate,
+    Group,
+    configure,
+    mutate,
+    nearest,
+    random_setting,
+)
+from controller.simulate.engine import run
+from controller.simulate.report import percentile, waits
+from controller.simulate.trace import Trace
+
+BATCH = 8
+"""Candidates replayed side by side before the next ones are drawn from their results (and
+so the most processes a search uses)."""
+
+# --- replaying ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a candidate achieved on a trace."""
+
+    p95: float
+    """Queue-wait p95 (s) over the tasks no token budget or pause held back: those wait for
+    the budget whatever the behavior. A task unstarted at the horizon counts its wait so far."""
+    pod_seconds: float
+    tier_p95: dict[str, float]
+    pending: int
+    scale_events: int
+
+
+def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
+    cluster = run(config, trace, make_scaler("agentdash", config), horizon, samples=1)
+    every, held = waits(cluster), cluster.delayed
+    tier_of = [config.tier_of[name] for name in config.pools]
+    kept: list[float] = []
+    by_tier: dict[str, list[float]] = {}
+    for wait, pool, delayed in zip(every, trace.pool, held, strict=True):
+        if not delayed:
+            kept.append(wait)
+            by_tier.setdefault(tier_of[pool], []).append(wait)
+    return Outcome(
+        _p95(kept),
+        cluster.pod_seconds,
+        {tier: _p95(w) for tier, w in sorted(by_tier.items())},
+        len(trace) - cluster.completed,
+        cluster.scale_events,
+    )
+
+
+def _p95(values: list[float]) -> float:
+    values.sort()
+    return percentile(values, 0.95) or 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A trace cut at `at` seconds: the head before, the tail from then on, moved to start at
+    0 (the tail is replayed from an idle fleet with fresh daily budgets)."""
+
+    head: Trace
+    tail: Trace
+    at: float
+
+
+def split(trace: Trace, holdout: float) -> Split:
+    """The last `holdout` fraction of the trace's time span (0 to its last arrival) as the
+    tail; holdout 0 leaves the tail empty."""
+    if not 0 <= holdout < 1:
+        raise ValueError(f"holdout must be >= 0 and < 1, got {holdout!r}")
+    if holdout == 0:
+        return Split(trace, Trace(trace.pools, [], [], [], []), trace.duration)
+    at = trace.duration * (1 - holdout)
+    i = bisect.bisect_left(trace.t, at)
+    head = Trace(trace.pools, trace.t[:i], trace.pool[:i], trace.work_s[:i], trace.tokens[:i])
+    tail = Trace(trace.pools, [t - at for t in trace.t[i:]], trace.pool[i:], trace.work_s[i:],
+                 trace.tokens[i:])  # fmt: skip
+    return Split(head, tail, at)
+
+
+# --- choosing ----------------------------------------------------------------------------
+
+
+def warm_wait(config: Config) -> float:
+    """The pools' mean cold start (at least 1 s): the balanced objective adds it to both p95s,
+    for a wait shorter than a cold start is about what a warm pod gives (3 s against 0 s is
+    no trade worth paying much for), and a current p95 of 0 s leaves the ratio finite."""
+    pools = config.pools.values()
+    return max(1.0, sum(p.cold_start_seconds for p in pools) / max(1, len(pools)))
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """How to pick from the front, against the current config's outcome (`reference`).
+
+    - p95: the lowest p95 among candidates whose pod-seconds are within the current's;
+    - cost: the fewest pod-seconds among candidates whose p95 is within the current's;
+    - balanced: the lowest ((p95 + c) / (current + c))^w x (pod-seconds / current)^(1-w),
+      w = `weight` (0.5: halving the cost is worth doubling the p95), c = `warm_s` (see
+      `warm_wait`). The current config scores 1.
+    Each picks a point of the Pareto front, or the current config when nothing beats it."""
+
+    kind: Literal["p95", "cost", "balanced"] = "balanced"
+    weight: float = 0.5
+    warm_s: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str, warm_s: float = 1.0) -> Objective:
+        """`p95`, `cost`, `balanced` or `balanced:W` with 0 < W < 1; ValueError otherwise."""
+        kind, _, weight = text.partition(":")
+        if kind == "p95" and not weight:
+            return cls("p95", warm_s=warm_s)
+        if kind == "cost" and not weight:
+            return cls("cost", warm_s=warm_s)
+        if kind == "balanced":
+            try:
+                w = float(weight) if weight else 0.5
+            except ValueError:
+                w = math.nan
+            if 0 < w < 1:
+                return cls("balanced", w, warm_s)
+            raise ValueError(f"expected balanced:W with 0 < W < 1, got {text!r}")
+        raise ValueError(f"expected p95, cost, balanced or balanced:W, got {text!r}")
+
+    def __str__(self) -> str:
+        return f"balanced:{self.weight:g}" if self.kind == "balanced" else self.kind
+
+    def score(self, outcome: Outcome, reference: Outcome) -> float:
+        """The balanced product (what `key` ranks by for balanced; shown for the others)."""
+        wait = (outcome.p95 + self.warm_s) / (reference.p95 + self.warm_s)
+        cost = outcome.pod_seconds / reference.pod_seconds if reference.pod_seconds else 1.0
+        return float(wait**self.weight * cost ** (1 - self.weight))
+
+    def admits(self, outcome: Outcome, reference: Outcome) -> bool:
+        if self.kind == "p95":
+            return outcome.pod_seconds <= reference.pod_seconds
+        if self.kind == "cost":
+            return outcome.p95 <= reference.p95
+        return True
+
+    def key(self, outcome: Outcome, reference: Outcome) -> tuple[bool, float, float]:
+        """Lower is better: admitted first, then the objective, then the other measure."""
+        barred = not self.admits(outcome, reference)
+        if self.kind == "p95":
+            return barred, outcome.p95, outcome.pod_seconds
+        if self.kind == "cost":
+            return barred, outcome.pod_seconds, outcome.p95
+        return barred, self.score(outcome, reference), outcome.pod_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    number: int
+    """0 is the current config; the others in the order they were drawn."""
+    candidate: Candidate
+    outcome: Outcome
+
+
+def pareto(trials: Sequence[Trial]) -> list[Trial]:
+    """The trials no other beats on both p95 and pod-seconds, by pod-seconds (the first trial
+    of equal outcomes stands for them)."""
+    front: list[Trial] = []
+    best_p95 = math.inf
+    for trial in sorted(trials, key=lambda t: (t.outcome.pod_seconds, t.outcome.p95, t.number)):
+        if trial.outcome.p95 < best_p95:
+            front.append(trial)
+            best_p95 = trial.outcome.p95
+    return front
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    groups: tuple[Group, ...]
+    trials: tuple[Trial, ...]
+    objective: Objective
+    seconds: float
+    stopped_early: bool
+    """The time budget ran out before the trials did."""
+
+    @property
+    def current(self) -> Trial:
+        return self.trials[0]
+
+    @property
+    def front(self) -> list[Trial]:
+        return pareto(self.trials)
+
+    @property
+    def chosen(self) -> Trial:
+        """The objective's pick: the best key, the current config at a tie."""
+        reference = self.current.outcome
+        return min(self.trials, key=lambda t: (*self.objective.key(t.outcome, reference),
+                                               t.number))  # fmt: skip
+
+
+# --- searching ---------------------------------------------------------------------------
+
+
+def search(
+    config: Config,
+    trace: Trace,
+    tuned: Sequence[Group],
+    *,
+    horizon: float,
+    objective: Objective,
+    trials: int = 96,
+    seed: int = 1,
+    workers: int | None = None,
+    time_budget: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Search:
+    """Replay the current config and up to `trials` - 1 candidates over `trace` until
+    `horizon`. No batch is started that would end past `time_budget` seconds (at the pace
+    of the last one). `progress(done, trials, seconds)` is called after each batch."""
+    start = clock()
+    draw = _Drawer(config, tuned, objective, trials, random.Random(seed))
+    done: list[Trial] = []
+    stopped = False
+    last = 0.0  # how long the last batch took: the next one will take about as long
+    global _search
+    _search = (config, tuple(tuned), trace, horizon)
+    try:
+        with _Pool(min(BATCH, workers or os.cpu_count() or 1)) as pool:
+            while len(done) < trials:
+                began = clock()
+                if time_budget is not None and done and began + last - start > time_budget:
+                    stopped = True
+                    break
+                batch = draw.batch(done, min(BATCH, trials - len(done)))
+                outcomes = pool.map(_replay_candidate, batch)
+                last = clock() - began
+                done += [Trial(len(done) + i, c, o) for i, (c, o) in
+                         enumerate(zip(batch, outcomes, strict=True))]  # fmt: skip
+                if progress is not None:
+                    progress(len(done), trials, clock() - start)
+    finally:
+        _search = None
+    return Search(tuple(tuned), tuple(done), objective, clock() - start, stopped)
+
+
+def check(config: Config, tuned: Sequence[Group], candidates: Sequence[Candidate],
+          trace: Trace, horizon: float, workers: int | None = None) -> list[Outcome]:  # fmt: skip
+    """Replay each candidate over another trace (the held-out tail), side by side."""
+    global _search
+    _search = (config, tuple(tuned), trace, horizon)
+    try:
+        with _Pool(min(len(candidates), workers or os.cpu_count() or 1)) as pool:
+            return pool.map(_replay_candidate, candidates)
+    finally:
+        _search = None
+
+
+_search: tuple[Config, tuple[Group, ...], Trace, float] | None = None
+"""What the forked workers replay against: set before they are forked, inherited by them."""
+
+
+def _replay_candidate(candidate: Candidate) -> Outcome:
+    assert _search is not None
+    config, tuned, trace, horizon = _search
+    return replay(configure(config, tuned, candidate), trace, horizon)
+
+
+class _Pool:
+    """Forked worker processes when there are cores and fork, else this process."""
+
+    def __init__(self, workers: int) -> None:
+        self.executor: ProcessPoolExecutor | None = None
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            self.executor = ProcessPoolExecutor(workers, mp_context=context)
+
+    def map(
+        self, function: Callable[[Candidate], Outcome], items: Sequence[Candidate]
+    ) -> list[Outcome]:
+        if self.executor is None or len(items) == 1:
+            return [function(item) for item in items]
+        return list(self.executor.map(function, items))
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(cancel_futures=True)
+
+
+class _Drawer:
+    """Draws the next candidates from the results so far."""
+
+    def __init__(self, config: Config, tuned: Sequence[Group], objective: Objective,
+                 trials: int, rng: random.Random) -> None:  # fmt: skip
+        self.configured = [nearest(config.pools[g.pools[0]]) for g in tuned]
+        self.objective = objective
+        self.explore = max(BATCH - 1, trials // 4)
+        """Trials drawn at random (after the current config) before any is mutated."""
+        self.rng = rng
+        self.seen: set[Candidate] = set()
+
+    def batch(self, done: Sequence[Trial], size: int) -> list[Candidate]:
+        drawn: list[Candidate] = []
+        if not done:
+            drawn.append((None,) * len(self.configured))
+            self.seen.add(drawn[0])
+        while len(drawn) < size:
+            number = len(done) + len(drawn)
+            for _ in range(100):  # a fresh one, almost always at the first draw
+                candidate = self._random(number) if number <= self.explore else self._child(done)
+                if candidate not in self.seen:
+                    break
+            self.seen.add(candidate)
+            drawn.append(candidate)
+        return drawn
+
+    def _random(self, number: int) -> Candidate:
+        if number % 2:  # one setting for every group: a fleet-wide policy
+            return (random_setting(self.rng),) * len(self.configured)
+        return tuple(random_setting(self.rng) for _ in self.configured)
+
+    def _child(self, done: Sequence[Trial]) -> Candidate:
+        """A mutation of a good trial: half the time one of the objective's best four,
+        else any point of the front; now and then crossed with another point of the front."""
+        rng, reference = self.rng, done[0].outcome
+        best = sorted(done, key=lambda t: (*self.objective.key(t.outcome, reference), t.number))
+        front = pareto(done)
+        parent = rng.choice(best[:4]) if rng.random() < 0.5 else rng.choice(front)
+        genes = list(parent.candidate)
+        if len(genes) > 1 and rng.random() < 0.25:
+            other = rng.choice(front).candidate
+            genes = [rng.choice(pair) for pair in zip(genes, other, strict=True)]
+        n = len(genes)
+        count = 1 if n == 1 or rng.random() < 0.6 else rng.randint(2, n)
+        for i in rng.sample(range(n), count):
+            genes[i] = mutate(genes[i] or self.configured[i], self.rng)
+        return tuple(genes)
+
+
+def horizon_of(trace: Trace, at: float, drain_s: float = DRAIN_S) -> float:
+    """Where a replay of a part of a trace ends: `at` (the part's end) plus the drain."""
+    return max(at, trace.duration) + drain_s
