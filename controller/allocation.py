@@ -3,7 +3,10 @@ between pools, by tier priority.
 
 Order of service: pools whose replicas must be held (stale or unobserved data) keep what they
 have; then every pool's floor (min_replicas or pin), tier by tier, highest priority first; then
-every pool's demand, tier by tier. Inside one tier the remaining room is split by max-min
+every pool's demand, tier by tier; last, the replicas that time rules alone keep (a window, a
+rate policy, the cooldown), tier by tier: idle pods held for stability never outrank a real
+backlog. Those holds never exceed a pool's current replicas, so a hold that yielded does not
+come back as growth (no flapping). Inside one tier the remaining room is split by max-min
 fairness (water-filling): all pools rise level by level, and when a ceiling cannot give every
 pool one more replica, the leftover units go to the larger unmet demand, then by pool name.
 Once a shared ceiling leaves a tier short, lower tiers get nothing more from it than their
@@ -106,6 +109,10 @@ class Claim:
     observed: bool = True
     granted: int = 0
     goal: int = 0
+    kept: int = 0
+    """Replicas kept only by a time rule (a stabilization window, a rate policy, the
+    cooldown) above `want`: never more than `current`. Under a short shared ceiling they
+    yield to every tier's real demand (`allocate`)."""
     until: float = math.inf
     """When the claim may change by time alone: a pin expires, a cooldown ends, an entry
     that bound a stabilization window or rate limit leaves it (controller.policy)."""
@@ -119,13 +126,16 @@ class Claim:
     @property
     def alone(self) -> int:
         """What `allocate` grants this claim when no shared ceiling is short."""
-        return self.current if self.held else max(self.floor, self.want)
+        if self.held:
+            return self.current
+        most = self.floor if self.floor > self.want else self.want
+        return most if most > self.kept else self.kept
 
     def copy(self) -> Claim:
         """The claim as `claim()` made it, for another `allocate` (which writes into it)."""
         return Claim(self.name, self.pool, self.current, self.floor, self.want,
                      self.recommendation, list(self.reasons), self.held, self.observed,
-                     until=self.until)  # fmt: skip
+                     kept=self.kept, until=self.until)  # fmt: skip
 
     def decision(self, granted: int | None = None) -> ScaleDecision:
         return ScaleDecision(
@@ -298,6 +308,16 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         # nothing beyond their floors, even where a cheaper replica would still fit.
         for claim in short:
             closed.update(i for i, cost in shape.costs[claim.name] if run.room[i] + _EPS < cost)
+    for _, tier_claims in tiers:
+        holding = [c for c in tier_claims if c.kept > c.granted]
+        if not holding:
+            continue
+        for claim in holding:
+            claim.goal = claim.kept
+        run.fill(holding)
+        for claim in holding:
+            if claim.granted < claim.kept:
+                _explain_yield(claim, run)
 
 
 def _explain_shortfall(claim: Claim, run: _Pass, closed: set[int], tier: str) -> None:
@@ -316,6 +336,15 @@ def _explain_shortfall(claim: Claim, run: _Pass, closed: set[int], tier: str) ->
         claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
 
 
+def _explain_yield(claim: Claim, run: _Pass) -> None:
+    for i, cost in run.shape.costs[claim.name]:
+        if run.room[i] + _EPS < cost:
+            args = (claim.kept, run.shape.ceilings[i].label, claim.kept, claim.granted)
+            claim.reasons.append(Reason(run.shape.ceilings[i].rule, _YIELD, args))
+            return
+
+
+_YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
 _CLOSED = (
     "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
 )

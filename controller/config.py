@@ -296,6 +296,19 @@ class Config(_Model):
         """Tier name per pool."""
         return {name: self.tenants[p.tenant].tier for name, p in self.pools.items()}
 
+    @cached_property
+    def budget_share(self) -> dict[str, float]:
+        """Each pool's share of its tenant's budget pace: its max_replicas over the tenant's."""
+        total: dict[str, int] = {}
+        for pool in self.pools.values():
+            total[pool.tenant] = total.get(pool.tenant, 0) + pool.max_replicas
+        return {name: p.max_replicas / total[p.tenant] for name, p in self.pools.items()}
+
+    @cached_property
+    def target_wait(self) -> dict[str, float | None]:
+        """The latency objective per pool (its tier's target_wait_seconds), if any."""
+        return {name: self.tiers[tier].target_wait_seconds for name, tier in self.tier_of.items()}
+
     def tier_priority(self, pool: str) -> int:
         return self.tiers[self.tier_of[pool]].priority
 

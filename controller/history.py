@@ -75,23 +75,20 @@ class PoolHistory:
         while self.steps and self.steps[0][0] <= now - self.keep_steps:
             self.steps.popleft()
 
-    def added_since(self, since: float) -> tuple[int, float]:
-        """Replicas added after `since`, and the time of the first such step."""
-        total, first = 0, math.inf
+    def moved_since(self, since: float) -> tuple[int, int, float]:
+        """Replicas added and removed after `since`, and the time of the first such step
+        (inf if none): what the rate policies count from."""
+        added = removed = 0
+        first = math.inf
         for t, delta in self.steps:
-            if t > since and delta > 0:
-                total += delta
-                first = min(first, t)
-        return total, first
-
-    def removed_since(self, since: float) -> tuple[int, float]:
-        """Replicas removed after `since`, and the time of the first such step."""
-        total, first = 0, math.inf
-        for t, delta in self.steps:
-            if t > since and delta < 0:
-                total -= delta
-                first = min(first, t)
-        return total, first
+            if t > since:
+                if delta > 0:
+                    added += delta
+                else:
+                    removed -= delta
+                if t < first:
+                    first = t
+        return added, removed, first
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ from controller.sources import (
     SourceError,
     UsageSource,
 )
+from controller.usage import ReplicaSeconds
 
 log = logging.getLogger("agentdash.loop")
 
@@ -58,6 +59,8 @@ class Reconciler:
         self.bus = bus or EventBus()
         self.clock = clock
         self.history = History(config)
+        self.replica_seconds = ReplicaSeconds()
+        """Each tenant's replicas over today, for budget pacing (controller.policy)."""
         self.store = store or OverrideStore(config, clock=clock)
         self.trends = Trends()
         self.lease = lease
@@ -157,7 +160,16 @@ class Reconciler:
         unobserved = {}
         if isinstance(self.actuator, ExplainingActuator):
             unobserved = dict(self.actuator.problems)
-        return Observations(pools, usage.tokens_today, stale_tokens, unobserved)
+        now = self.clock()
+        replicas: dict[str, int] = {}
+        for name, state in self._state.items():
+            tenant = self.config.pools[name].tenant if name in self.config.pools else None
+            if tenant is not None:
+                replicas[tenant] = replicas.get(tenant, 0) + state.replicas
+        for tenant, count in replicas.items():
+            self.replica_seconds.set(tenant, count, now)
+        spent = self.replica_seconds.today(now)
+        return Observations(pools, usage.tokens_today, stale_tokens, unobserved, spent)
 
     async def _actuate(self, decision: ScaleDecision, now: float, dry: bool) -> None:
         if not dry:

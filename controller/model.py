@@ -39,6 +39,9 @@ class Observations:
     """Tenants whose usage is the last known value, and why."""
     unobserved: Mapping[str, str] = field(default_factory=dict)
     """Why some pools have no observation at all (a vanished or forbidden Deployment)."""
+    replica_seconds_today: Mapping[str, float] = field(default_factory=dict)
+    """Per tenant, its pools' replicas integrated over today (UTC): with tokens_today, what
+    one replica-second costs the tenant, for budget pacing."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import math
 
 from controller.allocation import Claim, allocate
-from controller.config import Config, PoolConfig, TenantConfig
+from controller.config import Config, PoolConfig, ScalingRule, TenantConfig
 from controller.history import History, PoolHistory
 from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
+from controller.sources import RATE_WINDOW_S
+from controller.usage import DAY_S
 
 NO_OVERRIDES = Overrides()
 _NEW_POOL = PoolHistory()
@@ -78,7 +80,7 @@ def claim(
         reasons.append(_reason("paused", _PAUSED, (tenant_name, lag)))
         return Claim(name, pool, current, 0, 0, 0, reasons)
 
-    want = _demand(pool, obs, lag, current, reasons)
+    want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
 
     floor = pool.min_replicas
     until = math.inf
@@ -106,13 +108,35 @@ def claim(
             args = (tenant_name, used, budget, note, lag)
             reasons.append(_reason(EXHAUSTED, _EXHAUSTED, args))
             return Claim(name, pool, current, 0, 0, 0, reasons)
-        # No growth; but a pool at zero with tasks waiting keeps one replica, or its
-        # tasks would be stranded until midnight with budget still left to spend.
-        cap = max(current, floor, 1 if lag > 0 else 0)
-        if want > cap:
-            args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
-            reasons.append(_reason(WARNING, _WARNING, args))
-            want = cap
+        spent = observations.replica_seconds_today.get(tenant_name, 0.0)
+        if spent >= PACE_MIN_REPLICA_SECONDS and used > 0:
+            # Pace: what the budget left can pay for until it resets, at what a replica-second
+            # of this tenant has cost today; shared by its pools in proportion to their
+            # max_replicas, so together they keep the pace.
+            per = used / spent
+            left = max(budget - used, 0)
+            reset = (math.floor(now / DAY_S) + 1) * DAY_S
+            share = config.budget_share[name]
+            pays = left * share / (per * (reset - now))
+            cap = math.floor(pays + 1e-9)
+            if cap < 1 and lag > 0 and left > 0:
+                cap = 1  # tasks waiting, budget left: never strand them until midnight
+            # Until the clock alone would let it grow by one.
+            grows = reset - left * share / (per * (cap + 1))
+            until = grows if grows < until else until
+            if want > cap:
+                args = (tenant_name, used, budget, note, left, (reset - now) / 3600, per, cap,
+                        want, cap)  # fmt: skip
+                reasons.append(_reason(WARNING, _PACE, args))
+                want = cap
+        else:
+            # Pace unknown (too little measured today): no growth; but a pool at zero with
+            # tasks waiting keeps one replica, or they would be stranded until midnight.
+            cap = max(current, floor, 1 if lag > 0 else 0)
+            if want > cap:
+                args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
+                reasons.append(_reason(WARNING, _WARNING, args))
+                want = cap
 
     limit = pool.max_replicas
     if want > limit or floor > limit:
@@ -127,9 +151,12 @@ def claim(
                      until=until)  # fmt: skip
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
-    if target > recommendation or target < floor:  # held above its bid, or below its floor
-        floor = target
     until = settled if settled < until else until  # min(until, settled), a call less
+    if target > recommendation:  # kept by time alone: yields under a short shared ceiling
+        return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
+                     kept=target, until=until)  # fmt: skip
+    if target < floor:  # a rate policy holds it below its floor for now
+        floor = target
     return Claim(name, pool, current, floor, target, recommendation, reasons, until=until)
 
 
@@ -167,28 +194,55 @@ _EXHAUSTED = (
 _WARNING = (
     "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}): no growth beyond {}, {} -> {}"
 )
+_PACE = (
+    "tenant {} used {:,} of {:,} tokens today{}: {:,} left for {:.1f} h at {:.1f} tokens a "
+    "replica-second pays for {} replicas here (budget pace), {} -> {}"
+)
+PACE_MIN_REPLICA_SECONDS = 600.0
+"""Below this much measured today, a tenant's cost per replica-second is too noisy to pace on."""
 _AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
 _DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"
+_DEMAND_AHEAD = (
+    "lag {} (pending {} + ack_pending {}) + {:g} arriving beyond the ready pods' pace "
+    "during a {:g} s cold start, / {:g} per replica -> {}"
+)
+_STAFFING = (
+    "arrivals {:.2f}/s x {:.1f} s a task / concurrency {} = {:.1f} busy; target wait {:g} s "
+    "(square-root staffing, 95% within it) -> {}"
+)
 _ARRIVAL = (
     "arrivals {:.2f}/s x {:.1f} s a task / concurrency {} -> {} busy (Little's law), "
     "served before a backlog builds"
 )
 
 
-def footprint(pool: PoolConfig, obs: PoolObservation) -> tuple[bool, int, int, bool]:
+def footprint(
+    pool: PoolConfig, obs: PoolObservation, wait: float | None = None
+) -> tuple[bool, int, int, bool]:
     """What `claim` takes from an observation for its numbers: whether it is stale, the
-    replicas, the demand (step 2) and whether there is lag. Two observations with the same
+    replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait)
+    and whether there is lag. Two observations with the same
     footprint give the same numbers (the reasons quote the rest: pending, rate, ...)."""
     lag = obs.pending + obs.ack_pending
     if obs.stale is not None:
         return True, obs.replicas, 0, lag > 0
-    return False, obs.replicas, _demand(pool, obs, lag, obs.replicas, None), lag > 0
+    return False, obs.replicas, _demand(pool, obs, lag, obs.replicas, None, wait), lag > 0
 
 
 def _demand(
-    pool: PoolConfig, obs: PoolObservation, lag: int, current: int, reasons: list[Reason] | None
+    pool: PoolConfig,
+    obs: PoolObservation,
+    lag: int,
+    current: int,
+    reasons: list[Reason] | None,
+    wait: float | None = None,
 ) -> int:
-    """Step 2, explained into `reasons` (when given)."""
+    """Step 2, explained into `reasons` (when given): the larger of
+
+    - the backlog: lag, plus what will arrive beyond the ready pods' pace while a new pod
+      starts (net inflow x cold start), over target_lag_per_replica;
+    - the steady load: arrival rate x task time / concurrency (Little's law), with headroom
+      for the tier's `target_wait_seconds` when it has one (square-root staffing)."""
     args: tuple[object, ...]
     if current == 0 and lag <= pool.activation_lag:
         if reasons is not None:
@@ -196,20 +250,69 @@ def _demand(
             reasons.append(_reason("demand", _AT_ZERO, args))
         return 0
     per_replica = pool.target_lag_per_replica
-    demand = math.ceil(lag / per_replica)
-    if reasons is not None:
-        args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
-        reasons.append(_reason("demand", _DEMAND, args))
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
+    concurrency = pool.concurrency
+    ahead = 0.0
+    if rate and seconds and pool.cold_start_seconds and lag:
+        # Net inflow: arrivals beyond what the ready pods finish. While it is positive the
+        # queue grows by that much for every second a new pod takes to start.
+        net = rate - obs.ready * concurrency / seconds
+        if net > 0:  # whole tasks only: a lone arrival in the window is not a stream
+            ahead = math.floor(net * pool.cold_start_seconds + 1e-9)
+    demand = math.ceil((lag + ahead) / per_replica - 1e-9)
+    if reasons is not None:
+        if ahead:
+            args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
+                    per_replica, demand)  # fmt: skip
+            reasons.append(_reason("demand", _DEMAND_AHEAD, args))
+        else:
+            args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
+            reasons.append(_reason("demand", _DEMAND, args))
     if rate and seconds:
-        concurrency = pool.concurrency
-        steady = math.ceil(rate * seconds / concurrency - 1e-9)
+        # Little's law, over what the rate window has seen: n arrivals in the window never ask
+        # for more than n busy slots (a lone task is not a stream of them). The lag covers
+        # tasks that outlast the window: each one running is in ack_pending.
+        load = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S) / concurrency
+        steady = math.ceil(load - 1e-9)
+        if wait is not None and load > 0:
+            slots = _staffing(load * concurrency, seconds, wait)
+            staffed = math.ceil(slots / concurrency - 1e-9)
+            if staffed > steady and staffed > demand:
+                if reasons is not None:
+                    args = (rate, seconds, concurrency, load, wait, staffed)
+                    reasons.append(_reason("latency objective", _STAFFING, args))
+                return staffed
         if steady > demand:
             if reasons is not None:
                 args = (rate, seconds, concurrency, steady)
                 reasons.append(_reason("arrival", _ARRIVAL, args))
             demand = steady
     return demand
+
+
+def _staffing(load: float, seconds: float, wait: float) -> float:
+    """Square-root staffing (Halfin-Whitt): the fewest slots a + b x sqrt(a) for an offered
+    load of `a` busy slots such that at most 5% of tasks wait longer than `wait`, where
+    P(wait > t) = P(wait) x exp(-(slots - a) x t / seconds)."""
+    root = math.sqrt(load)
+    low, high = 0.0, 8.0
+    for _ in range(24):
+        beta = (low + high) / 2
+        if _late(beta, root, seconds, wait) <= 0.05:
+            high = beta
+        else:
+            low = beta
+    return load + high * root
+
+
+def _late(beta: float, root: float, seconds: float, wait: float) -> float:
+    """The Halfin-Whitt share of tasks waiting longer than `wait` at b = `beta`."""
+    if beta <= 0:
+        return 1.0
+    density = math.exp(-beta * beta / 2) / math.sqrt(2 * math.pi)
+    below = 0.5 * (1 + math.erf(beta / math.sqrt(2)))
+    waits = 1 / (1 + beta * below / density)
+    return waits * math.exp(-beta * root * wait / seconds)
 
 
 def _time_rules(
@@ -242,8 +345,13 @@ def _time_rules(
 
     desired = target
     if target > current > 0:
-        window = pool.behavior.scale_up.stabilization_seconds
-        lowest = past.lowest_since(now - window)
+        up = pool.behavior.scale_up
+        if target <= current * (1 + up.tolerance):
+            args = (target, up.tolerance, current)
+            reasons.append(_reason("tolerance", _TOLERANCE, args))
+            return current, until
+        window = up.stabilization_seconds
+        lowest = past.lowest_since(now - window) if window else None
         if lowest is not None and lowest[1] < target:
             desired = lowest[1] if lowest[1] > current else current  # max(current, lowest)
             leaves = lowest[0] + window
@@ -251,8 +359,13 @@ def _time_rules(
             args = (window, lowest[1], target, desired)
             reasons.append(_reason("stabilization", _LOWEST, args))
     elif target < current:
-        window = pool.behavior.scale_down.stabilization_seconds
-        highest = past.highest_since(now - window)
+        down = pool.behavior.scale_down
+        if target >= current * (1 - down.tolerance) and target > 0:
+            args = (target, down.tolerance, current)
+            reasons.append(_reason("tolerance", _TOLERANCE, args))
+            return current, until
+        window = down.stabilization_seconds
+        highest = past.highest_since(now - window) if window else None
         if highest is not None and highest[1] > target:
             desired = highest[1] if highest[1] < current else current  # min(current, highest)
             leaves = highest[0] + window
@@ -260,32 +373,69 @@ def _time_rules(
             args = (window, highest[1], target, desired)
             reasons.append(_reason("stabilization", _HIGHEST, args))
 
-    if desired > current:
+    # From zero there is no "replicas at the start of the period" to take a percent of: a
+    # pool woken from zero goes straight to its demand, and the policies govern from there.
+    if desired > current > 0:
         up = pool.behavior.scale_up
-        most, period = up.max_pods, up.period_seconds
-        added, first = past.added_since(now - period)
-        room = most - added if most > added else 0
-        if desired > current + room:
-            args = (most, "added", period, most - room, desired, current + room)
-            desired = current + room
-            leaves = first + period
-            until = leaves if leaves < until else until
-            reasons.append(_reason("rate limit", _RATE, args))
+        limit, leaves = _rate_limit(up, past, current, now, 1)
+        # Even when it does not bind, a step leaving its period can tighten the limit (a
+        # removal no longer counted lowers the period's start), so the claim holds until then.
+        until = leaves if leaves < until else until
+        if desired > limit:
+            args = (up.describe(), limit, desired, limit)
+            desired = limit
+            reasons.append(_reason("rate limit", _RATE_UP, args))
     elif desired < current:
         down = pool.behavior.scale_down
-        most, period = down.max_pods, down.period_seconds
-        removed, first = past.removed_since(now - period)
-        room = most - removed if most > removed else 0
-        if desired < current - room:
-            args = (most, "removed", period, most - room, desired, current - room)
-            desired = current - room
-            leaves = first + period
+        limit, leaves = _rate_limit(down, past, current, now, -1)
+        if desired < limit:
+            args = (down.describe(), limit, desired, limit)
+            desired = limit
             until = leaves if leaves < until else until
-            reasons.append(_reason("rate limit", _RATE, args))
+            reasons.append(_reason("rate limit", _RATE_DOWN, args))
     return desired, until
 
 
+def _rate_limit(
+    rule: ScalingRule, past: PoolHistory, current: int, now: float, direction: int
+) -> tuple[int, float]:
+    """The HPA's rate policies: the furthest `direction` (+1 up, -1 down) the replicas may
+    go now, and until when that stands by itself (when a counted step leaves its period).
+
+    Each policy counts from the replicas at the start of its period (today's, less the steps
+    taken since); `select_policy` Max takes the policy that allows the largest change, Min the
+    smallest, Disabled none."""
+    if rule.select_policy == "Disabled":
+        return current, math.inf
+    if not rule.policies:
+        return (BIG if direction > 0 else 0), math.inf
+    best: int | None = None
+    until = math.inf
+    largest = rule.select_policy == "Max"
+    for policy in rule.policies:
+        added, removed, first = past.moved_since(now - policy.period_seconds)
+        start = current - added + removed
+        if policy.type == "Pods":
+            limit = start + policy.value * direction
+        elif direction > 0:  # rounded as the HPA rounds: up when growing, down when shrinking
+            limit = math.ceil(start * (1 + policy.value / 100) - 1e-9)
+        else:
+            limit = math.floor(start * (1 - policy.value / 100) + 1e-9)
+        if best is None or (limit - best) * direction * (1 if largest else -1) > 0:
+            best = limit
+        leaves = first + policy.period_seconds
+        until = leaves if leaves < until else until
+    assert best is not None
+    if direction > 0:
+        return (best if best > current else current), until
+    return (best if best < current else current), until
+
+
+BIG = 1 << 30
+"""No rate limit: more replicas than anything asks for."""
+_TOLERANCE = "{} is within {:.0%} of {}: keep them"
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
 _COOLDOWN = "idle {:.0f} s of cooldown {:g} s: keep 1"
-_RATE = "at most {} pods {} per {:g} s ({} already): {} -> {}"
+_RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
+_RATE_DOWN = "scale-down policy {}: at least {} now, {} -> {}"

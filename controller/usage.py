@@ -22,8 +22,54 @@ if TYPE_CHECKING:  # the ledger, used by the simulator too, needs no NATS client
 
 USAGE_SUBJECT = "agentdash.usage"
 DAY_S = 86400.0
-SMOOTHING = 0.2
+SMOOTHING = 0.1
 """Weight of the newest task in the moving mean of task time."""
+OUTLIER = 3.0
+"""A task counts at most this many times the current mean: one 10-minute task among 30 s
+ones moves the mean by 20%, not 20x; a real shift to longer tasks still gets there in a
+dozen tasks."""
+
+
+def task_time(mean: float | None, work: float) -> float:
+    """The moving mean of task time after one more task (the live ledger and the simulator
+    share this rule)."""
+    if mean is None:
+        return work
+    cap = OUTLIER * mean
+    return mean + SMOOTHING * ((work if work < cap else cap) - mean)
+
+
+class ReplicaSeconds:
+    """Per tenant, replicas integrated over the current UTC day: told each tenant's replicas
+    whenever they may have changed (the live loop at every tick, the simulator at every
+    scale step). No I/O."""
+
+    def __init__(self) -> None:
+        self._day = -1
+        self._at: dict[str, tuple[float, int]] = {}
+        """Per tenant: (since when, its replicas since then)."""
+        self._sum: dict[str, float] = {}
+
+    def set(self, tenant: str, replicas: int, now: float) -> None:
+        self._roll(now)
+        since, before = self._at.get(tenant, (now, 0))
+        self._sum[tenant] = self._sum.get(tenant, 0.0) + before * (now - since)
+        self._at[tenant] = (now, replicas)
+
+    def today(self, now: float) -> dict[str, float]:
+        self._roll(now)
+        return {
+            tenant: self._sum.get(tenant, 0.0) + replicas * (now - since)
+            for tenant, (since, replicas) in self._at.items()
+        }
+
+    def _roll(self, now: float) -> None:
+        day = int(now // DAY_S)
+        if day != self._day:
+            midnight = day * DAY_S
+            self._sum = {}
+            self._at = {t: (max(since, midnight), n) for t, (since, n) in self._at.items()}
+            self._day = day
 
 
 class UsageReport(BaseModel):
@@ -49,9 +95,7 @@ class TokenLedger:
     def add(self, report: UsageReport, now: float) -> None:
         self._roll(now)
         self._tokens[report.tenant] = self._tokens.get(report.tenant, 0) + report.tokens
-        old = self._mean.get(report.pool)
-        new = report.work_s
-        self._mean[report.pool] = new if old is None else old + SMOOTHING * (new - old)
+        self._mean[report.pool] = task_time(self._mean.get(report.pool), report.work_s)
 
     def preload(self, tokens: Mapping[str, int], now: float) -> None:
         """Tokens already used today before we started counting (a restart, or the demo)."""

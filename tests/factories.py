@@ -26,6 +26,7 @@ def config(
     max_pods: int = 1000,
     providers: dict[str, dict[str, Any]] | None = None,
     interval: float = 1.0,
+    tiers: dict[str, dict[str, Any]] | None = None,
 ) -> Config:
     """A valid config; tenants default to one per pool's tenant name, in the enterprise tier.
     Each pool's Deployment and durable consumer are named after the pool."""
@@ -37,7 +38,7 @@ def config(
     return parse_config(
         {
             "cluster": {"max_pods": max_pods},
-            "tiers": TIERS,
+            "tiers": tiers or TIERS,
             "tenants": tenants,
             "controller": {"interval_seconds": interval},
             "providers": providers or {},

@@ -37,9 +37,10 @@ from controller.allocation import Claim, Demand, allocate
 from controller.config import Config
 from controller.history import History, PoolHistory
 from controller.model import Observations, PoolObservation
-from controller.policy import NO_OVERRIDES, budget_rule, claim, decide, footprint
+from controller.policy import NO_OVERRIDES, WARNING, budget_rule, claim, decide, footprint
 from controller.simulate.cluster import Cluster, Tenant
 from controller.sources import RATE_WINDOW_S
+from controller.usage import ReplicaSeconds
 
 _NOT_READ = "queue not read yet"
 _HOLDING = frozenset({"budget exhausted", "budget warning", "paused"})
@@ -57,6 +58,7 @@ class Reconciler:
         self.skip = skip
         self.names = list(config.pools)
         self.pool_configs = list(config.pools.values())
+        self.waits = [config.target_wait[name] for name in config.pools]
         n = len(self.names)
         self.interval = config.controller.interval_seconds
         self.history = History(config)
@@ -68,7 +70,17 @@ class Reconciler:
         """Trace index of the oldest task still inside the rate window."""
         self.readings: list[PoolObservation] = []
         self.tokens: dict[str, int] = {}
-        self.observations = Observations({}, self.tokens)
+        self.spent: dict[str, float] = {}
+        """Replica-seconds today per tenant, as the policy last read them (budget pacing)."""
+        self.replica_seconds = ReplicaSeconds()
+        self.tenant_replicas: dict[str, int] = {}
+        for pool in self.pool_configs:
+            self.tenant_replicas[pool.tenant] = (
+                self.tenant_replicas.get(pool.tenant, 0) + pool.min_replicas
+            )
+        for tenant, replicas in self.tenant_replicas.items():
+            self.replica_seconds.set(tenant, replicas, 0.0)
+        self.observations = Observations({}, self.tokens, replica_seconds_today=self.spent)
         self.rules: dict[str, str | None] = {}
         self.prints: list[tuple[bool, int, int, bool]] = []
         """Per pool: its reading's footprint (controller.policy.footprint)."""
@@ -151,7 +163,11 @@ class Reconciler:
         everything = range(len(self.names))
         self.readings = [self._read(i, cluster, now, not woken or i in woken) for i in everything]
         tokens = {name: _tokens(tenant) for name, tenant in cluster.tenants.items()}
-        observations = Observations(dict(zip(self.names, self.readings, strict=True)), tokens)
+        observations = Observations(
+            dict(zip(self.names, self.readings, strict=True)),
+            tokens,
+            replica_seconds_today=self.replica_seconds.today(now),
+        )
         decisions = decide(self.config, observations, history=self.history, now=now)
         self.claimed += len(decisions)
         self.history.record_tick(decisions, observations, now)
@@ -169,13 +185,17 @@ class Reconciler:
             cluster.dirty.clear()
         self.readings = [self._read(i, cluster, now, not woken or i in woken) for i in everything]
         self.prints = [
-            footprint(c, r) for c, r in zip(self.pool_configs, self.readings, strict=True)
+            footprint(c, r, w)
+            for c, r, w in zip(self.pool_configs, self.readings, self.waits, strict=True)
         ]
         self.observations = Observations(
-            dict(zip(self.names, self.readings, strict=True)), self.tokens
+            dict(zip(self.names, self.readings, strict=True)),
+            self.tokens,
+            replica_seconds_today=self.spent,
         )
         for name, tenant in cluster.tenants.items():
             self._budget(name, tenant)
+        self.spent.update(self.replica_seconds.today(now))
         self.claims = [
             claim(name, pool, self.config, self.observations, NO_OVERRIDES, self.history, now)
             for name, pool in zip(self.names, self.pool_configs, strict=True)
@@ -199,7 +219,7 @@ class Reconciler:
         changed: set[int] = set()
         pools, names, configs = self.observations.pools, self.names, self.pool_configs
         assert isinstance(pools, dict)
-        readings, prints, departed = self.readings, self.prints, self.departed
+        readings, prints, departed, waits = self.readings, self.prints, self.departed, self.waits
         budgeted, tenants = self.budgeted, self.tenants_seen
         span = min(now, RATE_WINDOW_S)
         for i in seen:
@@ -215,7 +235,7 @@ class Reconciler:
                 )
             if reading != readings[i]:
                 readings[i] = pools[names[i]] = reading
-                mark = footprint(configs[i], reading)
+                mark = footprint(configs[i], reading, waits[i])
                 if mark != prints[i]:
                     prints[i] = mark
                     changed.add(i)
@@ -223,6 +243,13 @@ class Reconciler:
             if self._budget(tenant.name, tenant):
                 changed.update(p.index for p in tenant.pools)
         tenants.clear()
+        if WARNING in self.rules.values():
+            # A paced tenant's pools follow its tokens, replica-seconds and the clock: they
+            # are claimed again at every tick, as every pool is in the live loop.
+            self.spent.update(self.replica_seconds.today(now))
+            for name, rule in self.rules.items():
+                if rule == WARNING:
+                    changed.update(p.index for p in cluster.tenants[name].pools)
         releases, release_at = self.releases, self.release_at
         while releases and releases[0][0] <= now + _SLACK:
             due, i = heapq.heappop(releases)
@@ -313,6 +340,9 @@ class Reconciler:
 
     def _step(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
         name = self.names[i]
+        tenant = self.pool_configs[i].tenant
+        replicas = self.tenant_replicas[tenant] = self.tenant_replicas[tenant] + desired - current
+        self.replica_seconds.set(tenant, replicas, now)
         self.history.record_scale(name, now, current, desired)
         self.actions.append((now, name, current, desired))
         cluster.scale(i, desired, now)

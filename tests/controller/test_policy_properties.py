@@ -150,8 +150,8 @@ def test_decisions_are_deterministic_whatever_the_input_order(
     assert decide(cfg, observations, overrides) == first
 
 
-def _numbers(made: Claim) -> tuple[int, int, int, int, bool]:
-    return made.current, made.floor, made.want, made.recommendation, made.held
+def _numbers(made: Claim) -> tuple[int, int, int, int, bool, int]:
+    return made.current, made.floor, made.want, made.recommendation, made.held, made.kept
 
 
 @given(fleets(), st.data())
@@ -171,7 +171,8 @@ def test_a_claim_depends_on_an_observation_only_through_its_footprint(
             arrival_rate=data.draw(st.none() | st.floats(0, 5)),
             mean_task_seconds=data.draw(st.none() | st.floats(0.5, 60)),
         )
-        if footprint(pool_cfg, other) != footprint(pool_cfg, obs):
+        wait = cfg.target_wait[name]
+        if footprint(pool_cfg, other, wait) != footprint(pool_cfg, obs, wait):
             continue
         swapped = Observations({**observations.pools, name: other}, observations.tokens_today)
         a = claim(name, pool_cfg, cfg, observations, overrides, None, 0.0)

@@ -69,7 +69,7 @@ def test_the_up_rate_policy_adds_at_most_max_pods_per_period() -> None:
     d = loop.tick(31.0, a=40)
     assert d.desired == 10  # only 2 more of the 10 allowed in 60 s
     assert d.main_reason.rule == "rate limit"
-    assert "at most 10 pods added per 60 s (8 already)" in d.main_reason.detail
+    assert "scale-up policy 10 pods / 60 s: at most 10 now, 40 -> 10" in d.main_reason.detail
     assert loop.tick(32.0, a=40).desired == 10
     assert loop.tick(61.0, a=40).desired == 18  # the first 8 left the 60 s period
 
@@ -90,7 +90,7 @@ def test_the_down_rate_policy_removes_at_most_max_pods_per_period() -> None:
     assert loop.replicas["a"] == 20
     d = loop.tick(400.0, a=1)
     assert d.desired == 15
-    assert "at most 5 pods removed per 120 s" in d.main_reason.detail
+    assert "scale-down policy 5 pods / 120 s: at least 15 now" in d.main_reason.detail
     assert loop.tick(450.0, a=1).desired == 15
     assert loop.tick(521.0, a=1).desired == 10
 
@@ -129,10 +129,65 @@ def test_a_burst_rises_within_limits_and_returns_to_zero_after_cooldown() -> Non
     for now in range(0, 2400, 5):
         d = loop.tick(float(now), a=lag if now < 200 else 0)
         seen.append(d.desired)
-    assert max(seen) == 40  # 10 pods a minute, from the very first tick: 200 s of burst
+    assert seen[0] == 50  # woken from zero: straight to its demand (max_replicas)
     assert seen[-1] == 0
     steps = list(itertools.pairwise(seen))
-    assert all(b - a <= 10 for a, b in steps)
     assert all(a - b <= 5 for a, b in steps)
     # idle from t=200; nothing reaches zero before the 300 s cooldown has passed
     assert all(d > 0 for d in seen[: 500 // 5])
+
+
+def hpa_pool(**behavior: Any) -> Loop:
+    return Loop(config({"a": pool("t", max_replicas=200, cooldown_seconds=0, behavior=behavior)}))
+
+
+def test_the_hpa_default_scale_up_is_the_larger_of_4_pods_and_100_percent_per_15_s() -> None:
+    loop = hpa_pool()  # the default behavior is the HPA's own scale-up
+    assert loop.tick(0.0, a=1).desired == 1
+    seen = [loop.tick(float(t), a=150).desired for t in range(16, 100, 15)]
+    assert seen == [5, 10, 20, 40, 80, 150]
+
+
+def test_hpa_docs_example_scale_down_by_4_pods_or_10_percent_whichever_is_more() -> None:
+    # kubernetes.io, "Horizontal Pod Autoscaling", Scaling policies: with 80 replicas the
+    # first step removes 8 (10%); at 72 the next removes 8 again (72 x 0.9 = 64.8 -> 64).
+    down = {
+        "stabilization_seconds": 0,
+        "policies": [
+            {"type": "Pods", "value": 4, "periodSeconds": 60},
+            {"type": "Percent", "value": 10, "periodSeconds": 60},
+        ],
+    }
+    loop = hpa_pool(scaleDown=down)
+    loop.tick(0.0, a=80)
+    assert [loop.tick(t, a=10).desired for t in (100.0, 130.0, 161.0, 222.0)] == [72, 72, 64, 57]
+
+
+def test_select_policy_min_takes_the_policy_allowing_the_smallest_change() -> None:
+    down = {
+        "stabilization_seconds": 0,
+        "selectPolicy": "Min",
+        "policies": [
+            {"type": "Pods", "value": 4, "periodSeconds": 60},
+            {"type": "Percent", "value": 10, "periodSeconds": 60},
+        ],
+    }
+    loop = hpa_pool(scaleDown=down)
+    loop.tick(0.0, a=80)
+    assert loop.tick(100.0, a=10).desired == 76
+
+
+def test_select_policy_disabled_never_scales_that_way() -> None:
+    loop = hpa_pool(scaleDown={"stabilization_seconds": 0, "selectPolicy": "Disabled"})
+    loop.tick(0.0, a=20)
+    d = loop.tick(500.0, a=0)
+    assert d.desired == 20
+    assert d.main_reason.rule == "rate limit"
+
+
+def test_a_recommendation_within_the_tolerance_keeps_the_replicas() -> None:
+    loop = hpa_pool(scale_down={"stabilization_seconds": 0, "tolerance": 0.1})
+    loop.tick(0.0, a=20)
+    d = loop.tick(10.0, a=19)
+    assert (d.desired, d.main_reason.rule) == (20, "tolerance")
+    assert loop.tick(20.0, a=17).desired == 17
