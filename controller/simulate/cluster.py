@@ -46,7 +46,7 @@ from heapq import heapify, heappush
 
 from controller.config import Config
 from controller.simulate.trace import Trace
-from controller.usage import DAY_S, SMOOTHING
+from controller.usage import DAY_S, task_time
 
 REVERSAL_S = 300.0
 """A scale step against the pool's previous one within this long is a reversal (thrash)."""
@@ -405,7 +405,7 @@ class Cluster:
         if p.gate is not None:
             p.gate.reserved -= tokens
         work, mean = self.work[task], p.mean_work
-        p.mean_work = work if mean is None else mean + SMOOTHING * (work - mean)
+        p.mean_work = task_time(mean, work)  # the live ledger's rule: one outlier cannot swing it
         provider = p.provider
         if provider is not None:
             provider.used -= p.demand
