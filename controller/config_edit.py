@@ -21,7 +21,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from controller.config import Config, parse_config
 
 PoolFields = Mapping[str, Mapping[str, Any]]
-"""Per pool name: field -> new value (plain YAML data)."""
+"""Per pool name: field -> new value (plain YAML data); a field may be a dotted path
+(`behavior.scale_down`)."""
 
 
 def edit_pools(text: str, changes: PoolFields, expected: Config) -> tuple[str, bool]:
@@ -34,8 +35,9 @@ def edit_pools(text: str, changes: PoolFields, expected: Config) -> tuple[str, b
     except (yaml.YAMLError, LookupError, ValueError):
         pass
     data = yaml.safe_load(text)
-    for name, updates in changes.items():
-        data["pools"][name].update(updates)
+    for name, fields in changes.items():
+        for path, value in fields.items():
+            _put(data["pools"][name], path, value)
     return yaml.safe_dump(data, sort_keys=False), False
 
 
@@ -67,34 +69,88 @@ def _edit(text: str, changes: PoolFields) -> str:
         raise ValueError("an empty file")
     pools = _value(root, "pools")
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the text
-    for name, updates in changes.items():
-        pool = _value(pools, name)
-        if not isinstance(pool, MappingNode):
-            raise ValueError(f"pool {name} is not a mapping")
-        if pool.flow_style:
-            data = yaml.safe_load(text[pool.start_mark.index : pool.end_mark.index])
-            data.update(updates)
-            flat = yaml.safe_dump(data, default_flow_style=True, width=10**9, sort_keys=False)
-            edits.append((pool.start_mark.index, pool.end_mark.index, flat.strip()))
-            continue
-        indent = pool.value[0][0].start_mark.column
-        keys = {key.value: (key, value) for key, value in pool.value}
-        added = []
-        for field, value in updates.items():
-            if field not in keys:
-                added.append(_render(field, value, indent))
-                continue
-            key, node = keys[field]
-            if node.start_mark.index < key.end_mark.index:  # an alias to a node elsewhere
-                raise ValueError(f"pools.{name}.{field} is an alias")
-            edits.append((key.start_mark.index, _end(node), _render(field, value, indent)))
-        if added:
-            at = text.find("\n", _end(pool))  # after the pool's last line
-            at = len(text) if at < 0 else at
-            edits.append((at, at, "".join("\n" + " " * indent + block for block in added)))
+    for name, fields in changes.items():
+        _set(text, _value(pools, name), fields, edits)
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
+
+
+def _set(
+    text: str, node: Node, fields: Mapping[str, Any], edits: list[tuple[int, int, str]]
+) -> None:
+    """Set `fields` (dotted paths below `node`, a mapping) by edits of the text."""
+    if not isinstance(node, MappingNode) or not node.value:
+        raise ValueError("expected a mapping")
+    if node.flow_style:  # rewritten whole, in flow style, where it stands
+        data = yaml.safe_load(text[node.start_mark.index : node.end_mark.index])
+        for path, value in fields.items():
+            _put(data, path, value)
+        flat = yaml.safe_dump(data, default_flow_style=True, width=10**9, sort_keys=False)
+        edits.append((node.start_mark.index, node.end_mark.index, flat.strip()))
+        return
+    indent = node.value[0][0].start_mark.column
+    keys = {str(key.value): (key, value) for key, value in node.value}
+    nested: dict[str, dict[str, Any]] = {}
+    added: list[str] = []
+    for path, value in fields.items():
+        field, _, rest = path.partition(".")
+        if rest:
+            nested.setdefault(field, {})[rest] = value
+        else:
+            _replace(text, keys, field, value, indent, edits, added)
+    for field, inner in nested.items():
+        found = _find(keys, field)
+        if found is not None and isinstance(found[1], MappingNode) and found[1].value:
+            _set(text, found[1], inner, edits)
+            continue
+        fresh: dict[str, Any] = {}
+        for path, value in inner.items():
+            _put(fresh, path, value)
+        _replace(text, keys, field, fresh, indent, edits, added)
+    if added:
+        at = text.find("\n", _end(node))  # after the mapping's last line
+        at = len(text) if at < 0 else at
+        edits.append((at, at, "".join("\n" + " " * indent + block for block in added)))
+
+
+def _replace(
+    text: str,
+    keys: Mapping[str, tuple[Node, Node]],
+    field: str,
+    value: Any,
+    indent: int,
+    edits: list[tuple[int, int, str]],
+    added: list[str],
+) -> None:
+    found = _find(keys, field)
+    if found is None:
+        added.append(_render(field, value, indent))
+        return
+    key, node = found
+    if node.start_mark.index < key.end_mark.index:  # an alias of a node elsewhere
+        raise ValueError(f"{field} is an alias")
+    edits.append((key.start_mark.index, _end(node), _render(field, value, indent)))
+
+
+ALIASES = {"scale_up": "scaleUp", "scale_down": "scaleDown"}
+"""The HPA's names that agentdash.yaml also accepts (controller.config.Behavior)."""
+
+
+def _find(keys: Mapping[str, tuple[Node, Node]], field: str) -> tuple[Node, Node] | None:
+    return keys.get(field) or keys.get(ALIASES.get(field, field))
+
+
+def _put(data: dict[str, Any], path: str, value: Any) -> None:
+    field, _, below = path.partition(".")
+    if below:
+        inner = data.get(field)
+        if not isinstance(inner, dict):
+            inner = data[field] = {}
+        _put(inner, below, value)
+    else:
+        data.pop(ALIASES.get(field, field), None)
+        data[field] = value
 
 
 def _value(mapping: Node, key: str) -> Node:

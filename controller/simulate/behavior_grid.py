@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from controller.config import Behavior, Config, PoolConfig, ScalingRule
+from controller.config import Config, PoolConfig, ScalingRule
 from controller.simulate.trace import Trace
 
 UP_WINDOW = (0, 5, 10, 15, 30, 45, 60)
@@ -25,63 +25,117 @@ COOLDOWN = (0, 30, 60, 120, 180, 300, 450, 600)
 
 
 @dataclass(frozen=True, slots=True)
-class Setting:
-    """One group's behavior: up, at most max(up_percent %, up_pods pods) per up_period after an
-    up window; down, at most down_percent % per down_period after a down window; then
-    cooldown seconds of zero lag before going to zero. Tolerances stay as configured."""
+class Up:
+    """Scale up: after `window` s, at most max(`percent` %, `pods` pods) per `period` s."""
 
-    up_window: int
-    up_percent: int
-    up_pods: int
-    up_period: int
-    down_window: int
-    down_percent: int
-    down_period: int
-    cooldown: int
+    window: int
+    percent: int
+    pods: int
+    period: int
 
-    def rules(self, given: Behavior) -> dict[str, dict[str, Any]]:
-        """The `behavior` mapping as the YAML writes it, every field explicit."""
-        up, down = given.scale_up, given.scale_down
+    def rule(self, tolerance: float) -> dict[str, Any]:
         return {
-            "scale_up": {
-                "stabilization_seconds": self.up_window,
-                "select_policy": "Max",
-                "tolerance": up.tolerance,
-                "policies": [
-                    _policy("Percent", self.up_percent, self.up_period),
-                    _policy("Pods", self.up_pods, self.up_period),
-                ],
-            },
-            "scale_down": {
-                "stabilization_seconds": self.down_window,
-                "select_policy": "Max",
-                "tolerance": down.tolerance,
-                "policies": [_policy("Percent", self.down_percent, self.down_period)],
-            },
+            "stabilization_seconds": self.window,
+            "select_policy": "Max",
+            "tolerance": tolerance,
+            "policies": [
+                _policy("Percent", self.percent, self.period),
+                _policy("Pods", self.pods, self.period),
+            ],
         }
 
-    def apply(self, pool: PoolConfig) -> PoolConfig:
-        behavior = Behavior.model_validate(self.rules(pool.behavior))
-        return pool.model_copy(update={"behavior": behavior, "cooldown_seconds": self.cooldown})
+    def describe(self) -> str:
+        return f"up {self.window} s, max({self.percent}%, {self.pods} pods) / {self.period} s"
+
+
+@dataclass(frozen=True, slots=True)
+class Down:
+    """Scale down: after `window` s, at most `percent` % per `period` s."""
+
+    window: int
+    percent: int
+    period: int
+
+    def rule(self, tolerance: float) -> dict[str, Any]:
+        return {
+            "stabilization_seconds": self.window,
+            "select_policy": "Max",
+            "tolerance": tolerance,
+            "policies": [_policy("Percent", self.percent, self.period)],
+        }
 
     def describe(self) -> str:
-        return (
-            f"up {self.up_window} s, max({self.up_percent}%, {self.up_pods} pods) / "
-            f"{self.up_period} s; down {self.down_window} s, {self.down_percent}% / "
-            f"{self.down_period} s; cooldown {self.cooldown} s"
-        )
+        return f"down {self.window} s, {self.percent}% / {self.period} s"
 
 
 def _policy(kind: str, value: int, period: int) -> dict[str, Any]:
     return {"type": kind, "value": value, "period_seconds": period}
 
 
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One group's scale-up rule, scale-down rule and cooldown; a part left None stays as
+    configured. Tolerances always stay as configured."""
+
+    up: Up | None = None
+    down: Down | None = None
+    cooldown: int | None = None
+
+    @property
+    def parts(self) -> int:
+        """How many of the three it changes."""
+        return sum(part is not None for part in (self.up, self.down, self.cooldown))
+
+    def fields(self, pool: PoolConfig) -> dict[str, Any]:
+        """What it changes in a pool's YAML, by dotted path (controller.config_edit): the
+        parts that differ from the pool's own."""
+        behavior, found = pool.behavior, dict[str, Any]()
+        if self.up is not None:
+            rule = self.up.rule(behavior.scale_up.tolerance)
+            if ScalingRule.model_validate(rule) != behavior.scale_up:
+                found["behavior.scale_up"] = rule
+        if self.down is not None:
+            rule = self.down.rule(behavior.scale_down.tolerance)
+            if ScalingRule.model_validate(rule) != behavior.scale_down:
+                found["behavior.scale_down"] = rule
+        if self.cooldown is not None and self.cooldown != pool.cooldown_seconds:
+            found["cooldown_seconds"] = self.cooldown
+        return found
+
+    def apply(self, pool: PoolConfig) -> PoolConfig:
+        behavior, rules = pool.behavior, dict[str, ScalingRule]()
+        for path, value in self.fields(pool).items():
+            if path.startswith("behavior."):
+                rules[path.removeprefix("behavior.")] = ScalingRule.model_validate(value)
+        update: dict[str, Any] = {"behavior": behavior.model_copy(update=rules)} if rules else {}
+        if self.cooldown is not None:
+            update["cooldown_seconds"] = self.cooldown
+        return pool.model_copy(update=update)
+
+    def describe(self) -> str:
+        cooldown = "as configured" if self.cooldown is None else f"{self.cooldown} s"
+        return "; ".join(
+            [
+                self.up.describe() if self.up else "up as configured",
+                self.down.describe() if self.down else "down as configured",
+                f"cooldown {cooldown}",
+            ]
+        )
+
+
 GRID: dict[str, tuple[int, ...]] = {
-    "up_window": UP_WINDOW, "up_percent": UP_PERCENT, "up_pods": UP_PODS, "up_period": PERIOD,
-    "down_window": DOWN_WINDOW, "down_percent": DOWN_PERCENT, "down_period": PERIOD,
+    "up.window": UP_WINDOW, "up.percent": UP_PERCENT, "up.pods": UP_PODS, "up.period": PERIOD,
+    "down.window": DOWN_WINDOW, "down.percent": DOWN_PERCENT, "down.period": PERIOD,
     "cooldown": COOLDOWN,
 }  # fmt: skip
-KNOBS = tuple(f.name for f in fields(Setting))
+KNOBS = tuple(GRID)
+"""Each knob as `part.field` (or `cooldown`), with its grid."""
+
+
+def knob(setting: Setting, name: str) -> int | None:
+    part, _, field = name.partition(".")
+    value = getattr(setting, part)
+    return value if not field or value is None else int(getattr(value, field))
 
 
 def _snap(grid: tuple[int, ...], value: float) -> int:
@@ -101,13 +155,17 @@ def nearest(pool: PoolConfig) -> Setting:
         100 * down_pods / pool.max_replicas if down_pods else 100
     )
     return Setting(
-        _snap(UP_WINDOW, up.stabilization_seconds),
-        _snap(UP_PERCENT, _first(up, "Percent") or 100),
-        _snap(UP_PODS, _first(up, "Pods") or 4),
-        _snap(PERIOD, up.longest_period or 15),
-        _snap(DOWN_WINDOW, down.stabilization_seconds),
-        _snap(DOWN_PERCENT, down_percent),
-        _snap(PERIOD, down.longest_period or 15),
+        Up(
+            _snap(UP_WINDOW, up.stabilization_seconds),
+            _snap(UP_PERCENT, _first(up, "Percent") or 100),
+            _snap(UP_PODS, _first(up, "Pods") or 4),
+            _snap(PERIOD, up.longest_period or 15),
+        ),
+        Down(
+            _snap(DOWN_WINDOW, down.stabilization_seconds),
+            _snap(DOWN_PERCENT, down_percent),
+            _snap(PERIOD, down.longest_period or 15),
+        ),
         _snap(COOLDOWN, pool.cooldown_seconds),
     )
 
@@ -149,21 +207,51 @@ def configure(config: Config, tuned: Sequence[Group], candidate: Candidate) -> C
 
 
 def random_setting(rng: random.Random) -> Setting:
-    return Setting(*(rng.choice(GRID[knob]) for knob in KNOBS))
+    return _build({name: rng.choice(GRID[name]) for name in KNOBS})
 
 
-def mutate(setting: Setting, rng: random.Random) -> Setting:
+def mutate(setting: Setting, start: Setting, rng: random.Random) -> Setting:
     """One knob moved, now and then two: mostly to a neighbouring grid value, sometimes
-    anywhere else on its grid."""
-    values = {knob: getattr(setting, knob) for knob in KNOBS}
-    for knob in rng.sample(KNOBS, rng.choice((1, 1, 2))):
-        grid = GRID[knob]
+    anywhere else on its grid. A part left as configured is first taken from `start` (its
+    nearest point on the grid)."""
+    values = {name: knob(setting, name) for name in KNOBS}
+    for name in rng.sample(KNOBS, rng.choice((1, 1, 2))):
+        part = name.partition(".")[0]
+        if values[name] is None:  # the whole part from `start`
+            values.update({k: knob(start, k) for k in KNOBS if k.partition(".")[0] == part})
+        grid, value = GRID[name], values[name]
+        assert value is not None
         if rng.random() < 0.3:
-            values[knob] = rng.choice([value for value in grid if value != values[knob]])
+            values[name] = rng.choice([g for g in grid if g != value])
             continue
-        i = grid.index(values[knob])
+        i = grid.index(value)
         step = rng.choice((-1, 1))
         if not 0 <= i + step < len(grid):
             step = -step
-        values[knob] = grid[i + step]
-    return Setting(**values)
+        values[name] = grid[i + step]
+    return _build(values)
+
+
+def revert(setting: Setting, part: str) -> Setting | None:
+    """The setting with one part as configured (None: nothing left to change)."""
+    less = replace(setting, **{part: None})
+    return less if less.parts else None
+
+
+PARTS = ("up", "down", "cooldown")
+
+
+def _build(values: dict[str, int | None]) -> Setting:
+    up, down = _part(values, "up"), _part(values, "down")
+    return Setting(Up(**up) if up else None, Down(**down) if down else None, values["cooldown"])
+
+
+def _part(values: dict[str, int | None], name: str) -> dict[str, int] | None:
+    """A part's fields from `values`; None when they are not set."""
+    found: dict[str, int] = {}
+    for key, value in values.items():
+        if key.startswith(name + "."):
+            if value is None:
+                return None
+            found[key.partition(".")[2]] = value
+    return found

@@ -20,6 +20,7 @@ the trials and the results so far, so the same arguments give the same search on
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import multiprocessing
 import os
@@ -33,12 +34,15 @@ from typing import Literal
 from controller.config import Config
 from controller.simulate.backtest import DRAIN_S, make_scaler
 from controller.simulate.behavior_grid import (
+    PARTS,
     Candidate,
     Group,
+    Setting,
     configure,
     mutate,
     nearest,
     random_setting,
+    revert,
 )
 from controller.simulate.engine import run
 from controller.simulate.report import percentile, waits
@@ -47,6 +51,12 @@ from controller.simulate.trace import Trace
 BATCH = 8
 """Candidates replayed side by side before the next ones are drawn from their results (and
 so the most processes a search uses)."""
+PRUNE_BATCHES = 2
+"""Batches kept for the end (at most a third of the trials): the pick with its changes
+undone one by one, so that it keeps only those that earn their place."""
+NEAR = 0.01
+"""A candidate within this fraction of the best (by the objective's measure) that changes
+less is chosen instead."""
 
 # --- replaying ---------------------------------------------------------------------------
 
@@ -222,10 +232,32 @@ class Search:
 
     @property
     def chosen(self) -> Trial:
-        """The objective's pick: the best key, the current config at a tie."""
-        reference = self.current.outcome
-        return min(self.trials, key=lambda t: (*self.objective.key(t.outcome, reference),
-                                               t.number))  # fmt: skip
+        return choose(self.trials, self.objective)
+
+
+def choose(trials: Sequence[Trial], objective: Objective) -> Trial:
+    """The objective's pick, preferring fewer changes (`changed`) within NEAR of the best: a
+    change that buys less is not worth making (the current config changes nothing)."""
+    reference = trials[0].outcome
+    return min(near_best(trials, objective),
+               key=lambda t: (changed(t.candidate), *objective.key(t.outcome, reference),
+                              t.number))  # fmt: skip
+
+
+def near_best(trials: Sequence[Trial], objective: Objective) -> list[Trial]:
+    """The trials as good as the objective's best, or within NEAR of it."""
+    reference = trials[0].outcome
+    best = min(objective.key(t.outcome, reference) for t in trials)
+    return [
+        t for t in trials
+        if (key := objective.key(t.outcome, reference))[0] == best[0]
+        and key[1] <= best[1] * (1 + NEAR) + 1e-9
+    ]  # fmt: skip
+
+
+def changed(candidate: Candidate) -> int:
+    """How many parts (a group's up rule, down rule or cooldown) a candidate changes."""
+    return sum(setting.parts for setting in candidate if setting is not None)
 
 
 # --- searching ---------------------------------------------------------------------------
@@ -251,24 +283,34 @@ def search(
     start = clock()
     draw = _Drawer(config, tuned, objective, trials, random.Random(seed))
     done: list[Trial] = []
-    stopped = False
     last = 0.0  # how long the last batch took: the next one will take about as long
+
+    def fits(batches: int) -> bool:
+        return time_budget is None or not done or clock() + batches * last - start <= time_budget
+
+    reserve = min(PRUNE_BATCHES * BATCH, trials // 3)
     global _search
     _search = (config, tuple(tuned), trace, horizon)
     try:
         with _Pool(min(BATCH, workers or os.cpu_count() or 1)) as pool:
-            while len(done) < trials:
+
+            def replay_batch(batch: list[Candidate]) -> None:
+                nonlocal last
                 began = clock()
-                if time_budget is not None and done and began + last - start > time_budget:
-                    stopped = True
-                    break
-                batch = draw.batch(done, min(BATCH, trials - len(done)))
                 outcomes = pool.map(_replay_candidate, batch)
                 last = clock() - began
-                done += [Trial(len(done) + i, c, o) for i, (c, o) in
-                         enumerate(zip(batch, outcomes, strict=True))]  # fmt: skip
+                done.extend(Trial(len(done), c, o) for c, o in zip(batch, outcomes, strict=True))
                 if progress is not None:
                     progress(len(done), trials, clock() - start)
+
+            while len(done) < trials - reserve and fits(1 + PRUNE_BATCHES):
+                replay_batch(draw.batch(done, min(BATCH, trials - reserve - len(done))))
+            stopped = len(done) < trials - reserve
+            while len(done) < trials and fits(1):
+                simpler = draw.simpler(done, min(BATCH, trials - len(done)))
+                if not simpler:
+                    break
+                replay_batch(simpler)
     finally:
         _search = None
     return Search(tuple(tuned), tuple(done), objective, clock() - start, stopped)
@@ -333,6 +375,8 @@ class _Drawer:
         self.seen: set[Candidate] = set()
 
     def batch(self, done: Sequence[Trial], size: int) -> list[Candidate]:
+        """`size` fresh candidates: the current config first, then random ones, then
+        children of the best so far."""
         drawn: list[Candidate] = []
         if not done:
             drawn.append((None,) * len(self.configured))
@@ -345,6 +389,23 @@ class _Drawer:
                     break
             self.seen.add(candidate)
             drawn.append(candidate)
+        return drawn
+
+    def simpler(self, done: Sequence[Trial], size: int) -> list[Candidate]:
+        """Up to `size` fresh candidates that change less than the pick so far: first all
+        the undoings found harmless so far at once, then each single one. None when there
+        is nothing left to try: the pick is as simple as it can be."""
+        pick = choose(done, self.objective).candidate
+        harmless = [
+            t.candidate for t in near_best(done, self.objective)
+            if t.candidate != pick and _meet(t.candidate, pick) == t.candidate
+        ]  # fmt: skip
+        tries = [functools.reduce(_meet, harmless)] if len(harmless) > 1 else []
+        drawn: list[Candidate] = []
+        for candidate in [*tries, *_simpler(pick)]:
+            if len(drawn) < size and candidate not in self.seen:
+                self.seen.add(candidate)
+                drawn.append(candidate)
         return drawn
 
     def _random(self, number: int) -> Candidate:
@@ -364,10 +425,53 @@ class _Drawer:
             other = rng.choice(front).candidate
             genes = [rng.choice(pair) for pair in zip(genes, other, strict=True)]
         n = len(genes)
+        changes = [i for i, setting in enumerate(genes) if setting is not None]
+        if changes and rng.random() < 0.15:  # undo a change: is it worth its keep?
+            i = rng.choice(changes)
+            return rng.choice(_undone(tuple(genes), i))
         count = 1 if n == 1 or rng.random() < 0.6 else rng.randint(2, n)
         for i in rng.sample(range(n), count):
-            genes[i] = mutate(genes[i] or self.configured[i], self.rng)
+            genes[i] = mutate(genes[i] or Setting(), self.configured[i], self.rng)
         return tuple(genes)
+
+
+def _meet(a: Candidate, b: Candidate) -> Candidate:
+    """Only the changes both candidates make."""
+    return tuple(_common(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _common(a: Setting | None, b: Setting | None) -> Setting | None:
+    if a is None or b is None:
+        return None
+    both = Setting(
+        a.up if a.up == b.up else None,
+        a.down if a.down == b.down else None,
+        a.cooldown if a.cooldown == b.cooldown else None,
+    )
+    return both if both.parts else None
+
+
+def _simpler(candidate: Candidate) -> list[Candidate]:
+    """The candidate with one group as configured, then with one part of a group."""
+    changes = [i for i, setting in enumerate(candidate) if setting is not None]
+    return [_with(candidate, i, None) for i in changes] + [
+        less for i in changes for less in _undone(candidate, i) if less[i] is not None
+    ]
+
+
+def _undone(candidate: Candidate, i: int) -> list[Candidate]:
+    """The candidate with one of group i's changed parts as configured, for each part."""
+    setting = candidate[i]
+    assert setting is not None
+    return [
+        _with(candidate, i, revert(setting, part))
+        for part in PARTS
+        if getattr(setting, part) is not None
+    ]
+
+
+def _with(candidate: Candidate, i: int, setting: Setting | None) -> Candidate:
+    return (*candidate[:i], setting, *candidate[i + 1 :])
 
 
 def horizon_of(trace: Trace, at: float, drain_s: float = DRAIN_S) -> float:

@@ -44,7 +44,14 @@ pools:
 def expected(text: str, changes: dict[str, dict[str, Any]]) -> Config:
     data = yaml.safe_load(text)
     for name, fields in changes.items():
-        data["pools"][name].update(fields)
+        pool = data["pools"][name]
+        for path, value in fields.items():
+            if path.startswith("behavior."):
+                rules = pool.setdefault("behavior", {})
+                rules.pop("scaleDown", None)
+                rules[path.removeprefix("behavior.")] = value
+            else:
+                pool[path] = value
     return parse_config(data)
 
 
@@ -100,3 +107,24 @@ def test_a_layout_it_cannot_keep_falls_back_to_the_data() -> None:
     after, kept = edit({"bare": {"cooldown_seconds": 30}}, anchored)
     assert not kept
     assert yaml.safe_load(after)["pools"]["block"]["cooldown_seconds"] == 900
+
+
+def test_one_rule_of_a_behavior_is_rewritten_alone() -> None:
+    down = BEHAVIOR["scale_down"]
+    after, kept = edit(
+        {"block": {"behavior.scale_down": down}, "bare": {"behavior.scale_down": down}}
+    )
+    assert kept
+    removed, added = changed_lines(FLEET, after)
+    assert removed == [
+        "      scale_down: {stabilization_seconds: 3600, max_pods: 5, period_seconds: 120}"
+    ]
+    assert added[:2] == ["      scale_down:", "        stabilization_seconds: 120"]
+    assert "    behavior:\n      scale_down:\n" in after.split("  bare:")[1]
+
+
+def test_the_hpas_own_names_are_replaced_not_doubled() -> None:
+    camel = FLEET.replace("      scale_down: {", "      scaleDown: {")
+    after, kept = edit({"block": {"behavior.scale_down": BEHAVIOR["scale_down"]}}, camel)
+    assert kept
+    assert "scaleDown" not in after

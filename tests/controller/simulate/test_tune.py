@@ -9,7 +9,18 @@ import pytest
 import yaml
 
 from controller.config import Config, parse_config
-from controller.simulate.behavior_grid import GRID, KNOBS, Group, Setting, groups, mutate, nearest
+from controller.simulate.behavior_grid import (
+    GRID,
+    KNOBS,
+    Down,
+    Group,
+    Setting,
+    groups,
+    knob,
+    mutate,
+    nearest,
+    revert,
+)
 from controller.simulate.trace import Trace
 from controller.simulate.tune import (
     Objective,
@@ -87,8 +98,9 @@ def test_a_wasteful_scale_down_is_tuned_to_fewer_pod_seconds_at_no_worse_p95() -
         "hoarder"
     ]
     assert hoarder is not None
-    assert hoarder.down_window < 3600
-    assert hoarder.cooldown < 3600
+    assert hoarder.down is not None or hoarder.cooldown is not None  # what wasted the pods
+    steady = found.chosen.candidate[1]
+    assert steady is None  # changes that buy nothing are undone before the end
 
 
 def test_the_search_never_sees_the_held_out_tail() -> None:
@@ -183,20 +195,34 @@ def test_a_bad_objective_says_what_is_expected(bad: str) -> None:
         Objective.parse(bad)
 
 
-def test_mutations_stay_on_the_grid_and_the_configured_values_are_its_nearest_point() -> None:
+def test_mutations_stay_on_the_grid_from_the_configured_values_nearest_point() -> None:
     config = wasteful()
-    hoarder = nearest(config.pools["hoarder"])
-    assert (hoarder.down_window, hoarder.cooldown) == (600, 600)  # the grid's longest
+    pool = config.pools["hoarder"]
+    start = nearest(pool)
+    assert start.down is not None
+    assert (start.down.window, start.cooldown) == (600, 600)  # the grid's longest
     rng = random.Random(3)
-    setting: Setting = hoarder
+    setting = Setting()
     for _ in range(200):
-        moved = mutate(setting, rng)
+        moved = mutate(setting, start, rng)
         assert moved != setting
-        assert all(getattr(moved, knob) in GRID[knob] for knob in KNOBS)
+        assert all(knob(moved, k) in (None, *GRID[k]) for k in KNOBS)
         setting = moved
-    pool = setting.apply(config.pools["hoarder"])
-    assert pool.cooldown_seconds == setting.cooldown
-    assert pool.behavior.scale_down.stabilization_seconds == setting.down_window
-    assert (
-        pool.behavior.scale_down.tolerance == config.pools["hoarder"].behavior.scale_down.tolerance
-    )
+    assert setting.up is not None
+    assert setting.down is not None
+    assert setting.cooldown is not None
+    tuned = setting.apply(pool)
+    assert tuned.cooldown_seconds == setting.cooldown
+    assert tuned.behavior.scale_down.stabilization_seconds == setting.down.window
+    assert tuned.behavior.scale_down.tolerance == pool.behavior.scale_down.tolerance
+
+
+def test_a_part_left_as_configured_is_neither_applied_nor_written() -> None:
+    pool = wasteful().pools["hoarder"]
+    only_down = Setting(down=Down(120, 50, 30))
+    tuned = only_down.apply(pool)
+    assert tuned.behavior.scale_up == pool.behavior.scale_up
+    assert tuned.cooldown_seconds == pool.cooldown_seconds
+    assert list(only_down.fields(pool)) == ["behavior.scale_down"]
+    assert Setting(cooldown=3600).fields(pool) == {}  # what it has already
+    assert revert(only_down, "down") is None
