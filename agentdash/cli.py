@@ -4,6 +4,7 @@
     agentdash --controller-only --config FILE           the controller as a daemon
     agentdash demo [--headless ...]                     the embedded demo fleet
     agentdash simulate --config FILE --trace FILE       backtest against KEDA and the HPA
+    agentdash tune --config FILE --trace FILE           search behavior and cooldown on a trace
     agentdash check-config FILE                         validate and summarise a config
     agentdash plan --config FILE --observations FILE    one tick's decisions as JSON
 
@@ -94,16 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--observations", type=Path, required=True, metavar="FILE")
     plan.set_defaults(run=_plan)
 
-    from agentdash import simulate
+    from agentdash import simulate, tune
     from agentdash.demo import command as demo
 
     demo.add_parser(commands)
     simulate.add_parser(commands)
+    tune.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if list(sys.argv[1:] if argv is None else argv)[:1] == ["simulate"]:
+    if list(sys.argv[1:] if argv is None else argv)[:1] in (["simulate"], ["tune"]):
         from controller.accel import use_compiled
 
         use_compiled()  # the backtest's hot path compiled, if `make accel` built it

@@ -1,0 +1,391 @@
+"""`agentdash tune`: search each pool's (or tier's) behavior and cooldown on a trace.
+
+    agentdash tune --config FILE --trace FILE [--objective p95|cost|balanced[:W]]
+                   [--holdout 0.3] [--by pool|tier] [--trials N] [--time-budget S]
+                   [--seed N] [--workers N] [--drain S] [--output FILE]
+
+The work is in controller.simulate.tune and controller.config_edit; this module reads
+arguments and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from controller.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from controller.simulate.tune import Objective, Outcome, Search, Split, Trial
+
+
+DEFAULT_TRIALS = 96
+DEFAULT_TIME_BUDGET_S = 90.0
+FRONT_ROWS = 12
+"""A longer Pareto front is shown as this many of its points, evenly spread."""
+POOLS_FOR_TIERS = 6
+"""Above this many pools, the search is by tier unless --by says otherwise."""
+
+DESCRIPTION = """\
+Search each pool's (or tier's) `behavior` (scale-up and scale-down windows and rate
+policies) and `cooldown_seconds` on a trace, with agentdash's own backtest, in parallel
+processes. The last --holdout fraction of the trace (by time) is kept out of the search; the
+chosen config and the current one are then both replayed on it. Prints the Pareto front of
+queue-wait p95 against pod-seconds over the candidates tried, the held-out check, and the
+change as a unified diff of FILE (`patch FILE` applies it; --output writes the result).
+
+p95 counts the tasks no token budget or pause held back (no behavior changes those).
+
+objectives (each picks a point of the front, or keeps the current config):
+  p95           the lowest p95 among candidates with no more pod-seconds than the current
+  cost          the fewest pod-seconds among candidates with no higher p95 than the current
+  balanced[:W]  the lowest ((p95 + C) / (current p95 + C))^W x (pod-seconds / current)^(1-W),
+                W in (0, 1), default 0.5: halving the cost is worth doubling the p95; C is
+                the pools' mean cold start (at least 1 s): a wait shorter than a cold start
+                is about a warm pod's. The current config scores 1.
+
+the search space, per group: up window 0-60 s; up at most max(50-400 %, 1-20 pods) per
+15-60 s; down window 30-600 s; down at most 10-100 % per 15-60 s; cooldown 0-600 s
+(tolerances are kept). A quarter of the trials are random, the rest mutate the best so far
+and points of the front, 8 at a time (so at most 8 processes help). The same arguments give
+the same search on any machine, unless --time-budget stops it early.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "tune",
+        help="search each pool's behavior and cooldown on a trace (Pareto front, YAML diff)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", type=Path, required=True, metavar="FILE", help="agentdash.yaml")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="JSON lines, one task each (as agentdash simulate)",
+    )
+    parser.add_argument(
+        "--objective",
+        default="balanced",
+        metavar="p95|cost|balanced[:W]",
+        help="how to pick from the front (default balanced:0.5)",
+    )
+    parser.add_argument(
+        "--holdout",
+        default="0.3",
+        metavar="F",
+        help="the last F of the trace's time span, kept out of the search "
+        "to check the choice on; 0 <= F < 1, 0: no check (default 0.3)",
+    )
+    parser.add_argument(
+        "--by",
+        choices=["pool", "tier"],
+        help=f"one setting per pool, or per tier (default: pool for up to "
+        f"{POOLS_FOR_TIERS} pools, tier above)",
+    )
+    parser.add_argument(
+        "--trials",
+        default=str(DEFAULT_TRIALS),
+        metavar="N",
+        help=f"candidates to replay, the current config included (default {DEFAULT_TRIALS})",
+    )
+    parser.add_argument(
+        "--time-budget",
+        default=f"{DEFAULT_TIME_BUDGET_S:g}",
+        metavar="S",
+        help="start no batch of candidates that would end later than this "
+        f"(default {DEFAULT_TIME_BUDGET_S:g}; 0: no limit)",
+    )
+    parser.add_argument("--seed", default="1", metavar="N", help="default 1")
+    parser.add_argument(
+        "--workers",
+        default=str(os.cpu_count() or 1),
+        metavar="N",
+        help=f"processes side by side (default: the cores, here {os.cpu_count() or 1})",
+    )
+    parser.add_argument(
+        "--drain",
+        default="3600",
+        metavar="S",
+        help="replay each part this long after its end (default 3600)",
+    )
+    parser.add_argument(
+        "--output", type=Path, metavar="FILE", help="also write the tuned config here"
+    )
+    parser.set_defaults(run=_run)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    holdout: float
+    trials: int
+    time_budget: float | None
+    seed: int
+    workers: int
+    drain: float
+    objective: Objective
+
+
+def _options(args: argparse.Namespace) -> _Options:
+    """The numbers, checked before any file is read: a bad one is one line naming it."""
+    from controller.simulate.tune import Objective
+
+    def whole(v: float) -> bool:
+        return v.is_integer()
+
+    holdout = _number("--holdout", args.holdout, lambda v: 0 <= v < 1, "a number >= 0 and < 1")
+    trials = _number("--trials", args.trials, lambda v: v >= 2 and whole(v), "a whole number >= 2")
+    budget = _number("--time-budget", args.time_budget, lambda v: v >= 0, "a number >= 0")
+    seed = _number("--seed", args.seed, whole, "a whole number")
+    workers = _number(
+        "--workers", args.workers, lambda v: v >= 1 and whole(v), "a whole number >= 1"
+    )
+    drain = _number("--drain", args.drain, lambda v: v >= 0, "a number >= 0")
+    try:
+        objective = Objective.parse(args.objective)
+    except ValueError as exc:
+        raise ConfigError("--objective", "", str(exc)) from None
+    return _Options(holdout, int(trials), budget or None, int(seed), int(workers), drain,
+                    objective)  # fmt: skip
+
+
+def _run(args: argparse.Namespace) -> int:
+    from controller.config import parse_config, read_yaml
+    from controller.simulate import behavior_grid, tune
+    from controller.simulate.trace import load_trace
+
+    options = _options(args)
+    text = _read(args.config)
+    config = parse_config(read_yaml(args.config), str(args.config))
+    objective = replace(options.objective, warm_s=tune.warm_wait(config))
+    trace = load_trace(args.trace, config)
+    if not len(trace):
+        raise ConfigError(str(args.trace), "", "expected at least one task, got none")
+    parts = tune.split(trace, options.holdout)
+    if not len(parts.head):
+        raise ConfigError("--holdout", "", f"{args.holdout} leaves no task before the tail")
+    by: Literal["pool", "tier"] = args.by or (
+        "tier" if len(config.pools) > POOLS_FOR_TIERS else "pool"
+    )
+    groups = behavior_grid.groups(config, parts.head, by)
+    found = tune.search(
+        config,
+        parts.head,
+        groups,
+        horizon=tune.horizon_of(parts.head, parts.at, options.drain),
+        objective=objective,
+        trials=options.trials,
+        seed=options.seed,
+        workers=options.workers,
+        time_budget=options.time_budget,
+        progress=_progress if sys.stderr.isatty() else None,
+    )
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    out = [_heading(args, by, found, parts, len(trace), options.workers), "", *_front(found), ""]
+    chosen = found.chosen
+    if chosen.number == 0:
+        out.append(f"No candidate beats the current config for {objective}: nothing to change.")
+        _emit("\n".join(out))
+        return 0
+    out += [*_settings(found), ""]
+    if len(parts.tail):
+        current, picked = tune.check(
+            config,
+            groups,
+            [found.current.candidate, chosen.candidate],
+            parts.tail,
+            tune.horizon_of(parts.tail, 0.0, options.drain),
+            options.workers,
+        )
+        out += [*_holdout(objective, parts, trace.duration, current, picked), ""]
+    out.append(_diff(args, text, config, found))
+    _emit("\n".join(out))
+    return 0
+
+
+def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) -> str:
+    """The chosen config's change as a unified diff of the file (and --output written)."""
+    from controller.config_edit import edit_pools, unified_diff
+    from controller.simulate.behavior_grid import configure
+
+    candidate = found.chosen.candidate
+    tuned = configure(config, found.groups, candidate)
+    changes = {
+        name: fields
+        for group, setting in zip(found.groups, candidate, strict=True)
+        if setting is not None
+        for name in group.pools
+        if (fields := setting.fields(config.pools[name]))
+    }
+    after, kept = edit_pools(text, changes, tuned)
+    if args.output is not None:
+        _write(args.output, after)
+    if kept:
+        return unified_diff(text, after, str(args.config)).rstrip("\n")
+    note = "(the file's layout could not be kept: the diff is of its data, rewritten)\n"
+    return note + unified_diff(_plain(text), after, str(args.config)).rstrip("\n")
+
+
+def _heading(
+    args: argparse.Namespace, by: str, found: Search, parts: Split, tasks: int, workers: int
+) -> str:
+    groups = len(found.groups)
+    early = " (the time budget ran out)" if found.stopped_early else ""
+    end = parts.at + parts.tail.duration
+    share = parts.at / end if end else 1.0
+    from controller.simulate.tune import BATCH
+
+    processes = min(workers, BATCH)
+    return (
+        f"{args.config}: {tasks:,} tasks in {args.trace}, by {by} "
+        f"({groups} {'group' if groups == 1 else 'groups'}), objective {found.objective}\n"
+        f"search: the first {share:.0%} of the trace's time ({len(parts.head):,} tasks, 0 to "
+        f"{_hours(parts.at)}), {len(found.trials)} candidates in {found.seconds:.0f} s on "
+        f"{processes} {'process' if processes == 1 else 'processes'}{early}"
+    )
+
+
+def _front(found: Search) -> list[str]:
+    from controller.simulate.tune import NEAR
+
+    reference, chosen, front = found.current.outcome, found.chosen, found.front
+    shown = {t.number: t for t in [*_thin(front), chosen, found.current]}
+    on_front = {t.number for t in front}
+    lines = [
+        f"Pareto front: {len(front)} of the {len(found.trials)} candidates tried, "
+        "p95 wait against pod-seconds",
+        f"  {'#':>5}{'p95 wait (s)':>14}{'pod-seconds':>14}{'vs current':>20}{'scale events':>14}",
+    ]
+    for trial in sorted(shown.values(), key=lambda t: (t.outcome.pod_seconds, t.number)):
+        o = trial.outcome
+        notes = []
+        if trial.number == 0:
+            notes.append("the current config")
+        if trial.number == chosen.number:
+            notes.append(f"chosen ({found.objective})")
+        if trial.number not in on_front:
+            notes.append("dominated" if trial.number == 0 else f"within {NEAR:.0%}, fewer changes")
+        versus = _versus(o, reference) if trial.number else ""
+        mark = "*" if trial.number == chosen.number else " "
+        lines.append(
+            f"{mark} {trial.number:>5}{o.p95:>14,.1f}{o.pod_seconds:>14,.0f}{versus:>20}"
+            f"{o.scale_events:>14,}  {', '.join(notes)}".rstrip()
+        )
+    if len(shown) < len(front):
+        lines.append(f"  (and {len(front) - len(shown)} more points of the front between these)")
+    return lines
+
+
+def _thin(front: list[Trial], rows: int = FRONT_ROWS) -> list[Trial]:
+    """At most `rows` points, evenly spread along the front, both ends included."""
+    if len(front) <= rows:
+        return front
+    step = (len(front) - 1) / (rows - 1)
+    return [front[round(i * step)] for i in range(rows)]
+
+
+def _versus(outcome: Outcome, reference: Outcome) -> str:
+    wait = outcome.p95 - reference.p95
+    cost = outcome.pod_seconds / reference.pod_seconds - 1 if reference.pod_seconds else 0.0
+    return f"{wait:+.1f} s {cost:+7.1%}"
+
+
+def _settings(found: Search) -> list[str]:
+    chosen = found.chosen
+    score = found.objective.score(chosen.outcome, found.current.outcome)
+    lines = [f"chosen: #{chosen.number}, balanced score {score:.2f} (the current config: 1)"]
+    width = max(len(g.name) for g in found.groups)
+    for group, setting in zip(found.groups, chosen.candidate, strict=True):
+        what = "as configured" if setting is None else setting.describe()
+        lines.append(f"  {group.name:<{width}}  {what}")
+    return lines
+
+
+def _holdout(
+    objective: Objective, parts: Split, end: float, current: Outcome, picked: Outcome
+) -> list[str]:
+    rows: list[tuple[str, float, float]] = [
+        ("p95 wait (s)", current.p95, picked.p95),
+        ("pod-seconds", current.pod_seconds, picked.pod_seconds),
+        *[
+            (f"  {tier} p95 (s)", current.tier_p95[tier], picked.tier_p95.get(tier, 0.0))
+            for tier in current.tier_p95
+        ],
+        ("pending at the end", current.pending, picked.pending),
+        ("scale events", current.scale_events, picked.scale_events),
+    ]
+    share = 1 - parts.at / end if end else 0.0
+    lines = [
+        f"held-out check: the last {share:.0%} of the trace's time ({len(parts.tail):,} tasks, "
+        f"{_hours(parts.at)} to {_hours(end)}), never seen by the search",
+        f"  {'':<24}{'current':>13}{'chosen':>13}",
+        *[f"  {label:<24}{_cell(a)}{_cell(b)}" for label, a, b in rows],
+    ]
+    if objective.key(picked, current) < objective.key(current, current):
+        lines.append(
+            f"The chosen config beats the current one on the held-out tail too ({objective})."
+        )
+    else:
+        lines.append(
+            f"The chosen config does NOT beat the current one on the held-out tail "
+            f"({objective}): it may suit the search part only; try a longer trace."
+        )
+    return lines
+
+
+def _cell(value: float) -> str:
+    return f"{value:>13,}" if isinstance(value, int) else f"{value:>13,.1f}"
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
+def _progress(done: int, trials: int, seconds: float) -> None:
+    sys.stderr.write(f"\rtune: {done}/{trials} candidates, {seconds:.0f} s")
+    sys.stderr.flush()
+
+
+def _number(option: str, text: str, ok: Any, expected: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if value != value or not ok(value):
+        raise ConfigError(option, "", f"expected {expected}, got {text!r}")
+    return value
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(str(path), "", f"cannot read file: {reason}") from None
+
+
+def _plain(text: str) -> str:
+    import yaml
+
+    return yaml.safe_dump(yaml.safe_load(text), sort_keys=False)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
+
+
+def _emit(text: str) -> None:
+    from agentdash.simulate import _emit as emit
+
+    emit(text)

@@ -1,0 +1,113 @@
+"""`agentdash tune` as a user runs it: real process, real files, a diff `patch` applies."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from controller.config import load_config, parse_config
+from controller.simulate.trace import write_trace
+from tests.agentdash import test_cli
+from tests.controller.simulate.test_tune import WASTEFUL, workload
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return test_cli.run("tune", *args)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    config = tmp_path / "fleet.yaml"
+    config.write_text(WASTEFUL)
+    trace = tmp_path / "trace.jsonl"
+    with trace.open("w") as out:
+        write_trace(workload(load_config(config)), out)
+    return config, trace
+
+
+def test_a_wasteful_pool_is_tuned_and_the_diff_applies(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, trace = files
+    tuned = tmp_path / "tuned.yaml"
+    result = run("--config", config, "--trace", trace, "--trials", "16", "--objective", "cost",
+                 "--output", tuned)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "by pool (2 groups), objective cost" in out
+    assert "Pareto front:" in out
+    assert "held-out check: the last 30% of the trace's time" in out
+    assert "The chosen config beats the current one on the held-out tail too (cost)." in out
+    diff = out[out.index(f"--- {config}\t(current)") :]
+    removed = [line for line in diff.splitlines() if line.startswith("-    ")]
+    assert "-    cooldown_seconds: 3600" in removed
+    assert "-      scale_down: {stabilization_seconds: 3600}" in removed
+    assert "steady" not in "".join(line for line in diff.splitlines() if line[:1] in "+-@")
+
+    patched = tmp_path / "patched.yaml"
+    shutil.copy(config, patched)
+    applied = subprocess.run(["patch", "--silent", str(patched)], input=diff, text=True,
+                             capture_output=True, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert patched.read_text() == tuned.read_text()
+    before, after = load_config(config), parse_config(yaml.safe_load(patched.read_text()))
+    hoarder = after.pools["hoarder"]
+    assert hoarder.cooldown_seconds < 3600
+    assert hoarder.behavior.scale_down.stabilization_seconds < 3600
+    # Only behavior and cooldown_seconds change.
+    for name, pool in after.pools.items():
+        fields = {"behavior", "cooldown_seconds"}
+        assert pool.model_dump(exclude=fields) == before.pools[name].model_dump(exclude=fields)
+    assert after.model_dump(exclude={"pools"}) == before.model_dump(exclude={"pools"})
+
+
+@pytest.mark.parametrize("value", ["1.5", "-1", "1", "most"])
+def test_a_bad_holdout_is_one_line_and_exit_2(files: tuple[Path, Path], value: str) -> None:
+    config, trace = files
+    result = run("--config", config, "--trace", trace, "--holdout", value)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"agentdash: --holdout: expected a number >= 0 and < 1, got {value!r}\n"
+    )
+
+
+def test_a_bad_objective_is_one_line_and_exit_2(files: tuple[Path, Path]) -> None:
+    config, trace = files
+    result = run("--config", config, "--trace", trace, "--objective", "balanced:2")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "agentdash: --objective: expected balanced:W with 0 < W < 1, got 'balanced:2'\n"
+    )
+
+
+def test_a_bad_config_names_the_file_and_field(files: tuple[Path, Path], tmp_path: Path) -> None:
+    _, trace = files
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(WASTEFUL.replace("cooldown_seconds: 3600", "cooldown_seconds: long"))
+    result = run("--config", bad, "--trace", trace)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"agentdash: {bad}: pools.hoarder.cooldown_seconds: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_when_no_candidate_does_better_nothing_changes(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, trace = files
+    fixed = tmp_path / "fixed.yaml"  # always two warm pods each: no behavior can do better
+    fixed.write_text(
+        WASTEFUL.replace("max_replicas: 10", "min_replicas: 2\n    max_replicas: 2").replace(
+            "max_replicas: 4", "min_replicas: 2\n    max_replicas: 2"
+        )
+    )
+    result = run("--config", fixed, "--trace", trace, "--trials", "8", "--objective", "p95")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith(
+        "No candidate beats the current config for p95: nothing to change."
+    )
+    assert "(tuned)" not in result.stdout
