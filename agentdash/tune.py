@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from controller.config import Config, ConfigError
 
 if TYPE_CHECKING:
-    from controller.simulate.tune import Objective, Outcome, Search, Split, Trial
+    from controller.simulate.tradeoff import Objective, Outcome, Trial
+    from controller.simulate.tune import Search, Split
 
 
 DEFAULT_TRIALS = 96
@@ -50,9 +51,11 @@ objectives (each picks a point of the front, or keeps the current config):
 
 the search space, per group: up window 0-60 s; up at most max(50-400 %, 1-20 pods) per
 15-60 s; down window 30-600 s; down at most 10-100 % per 15-60 s; cooldown 0-600 s
-(tolerances are kept). A quarter of the trials are random, the rest mutate the best so far
-and points of the front, 8 at a time (so at most 8 processes help). The same arguments give
-the same search on any machine, unless --time-budget stops it early.
+(tolerances are kept). A quarter of the trials are random, most of the rest mutate the best
+so far and points of the front, 8 at a time (so at most 8 processes help); the last ones undo
+the pick's changes one by one, and within 1% of the best the candidate that changes less is
+chosen. The same arguments give the same search on any machine, unless --time-budget stops
+it early. `make accel` makes each replay about twice as fast.
 """
 
 
@@ -135,7 +138,7 @@ class _Options:
 
 def _options(args: argparse.Namespace) -> _Options:
     """The numbers, checked before any file is read: a bad one is one line naming it."""
-    from controller.simulate.tune import Objective
+    from controller.simulate.tradeoff import Objective
 
     def whole(v: float) -> bool:
         return v.is_integer()
@@ -160,11 +163,12 @@ def _run(args: argparse.Namespace) -> int:
     from controller.config import parse_config, read_yaml
     from controller.simulate import behavior_grid, tune
     from controller.simulate.trace import load_trace
+    from controller.simulate.tradeoff import warm_wait
 
     options = _options(args)
     text = _read(args.config)
     config = parse_config(read_yaml(args.config), str(args.config))
-    objective = replace(options.objective, warm_s=tune.warm_wait(config))
+    objective = replace(options.objective, warm_s=warm_wait(config))
     trace = load_trace(args.trace, config)
     if not len(trace):
         raise ConfigError(str(args.trace), "", "expected at least one task, got none")
@@ -189,7 +193,12 @@ def _run(args: argparse.Namespace) -> int:
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
-    out = [_heading(args, by, found, parts, len(trace), options.workers), "", *_front(found), ""]
+    out = [_heading(args, by, found, parts, len(trace), options.workers)]
+    everything = config.pools if by == "pool" else set(config.tier_of.values())
+    idle = sorted(set(everything) - {g.name for g in groups})
+    if idle:
+        out.append(f"not tuned, no task before the tail: {', '.join(idle)}")
+    out += ["", *_front(found), ""]
     chosen = found.chosen
     if chosen.number == 0:
         out.append(f"No candidate beats the current config for {objective}: nothing to change.")
@@ -206,6 +215,8 @@ def _run(args: argparse.Namespace) -> int:
             options.workers,
         )
         out += [*_holdout(objective, parts, trace.duration, current, picked), ""]
+    else:
+        out += ["held-out check: none (--holdout 0)", ""]
     out.append(_diff(args, text, config, found))
     _emit("\n".join(out))
     return 0
@@ -237,12 +248,12 @@ def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) ->
 def _heading(
     args: argparse.Namespace, by: str, found: Search, parts: Split, tasks: int, workers: int
 ) -> str:
+    from controller.simulate.tune import BATCH
+
     groups = len(found.groups)
     early = " (the time budget ran out)" if found.stopped_early else ""
     end = parts.at + parts.tail.duration
     share = parts.at / end if end else 1.0
-    from controller.simulate.tune import BATCH
-
     processes = min(workers, BATCH)
     return (
         f"{args.config}: {tasks:,} tasks in {args.trace}, by {by} "
@@ -254,7 +265,7 @@ def _heading(
 
 
 def _front(found: Search) -> list[str]:
-    from controller.simulate.tune import NEAR
+    from controller.simulate.tradeoff import NEAR
 
     reference, chosen, front = found.current.outcome, found.chosen, found.front
     shown = {t.number: t for t in [*_thin(front), chosen, found.current]}

@@ -1,37 +1,16 @@
 """The tuner as its user relies on it: it finds a better behavior where the configured one is
-plainly wasteful, it never sees the held-out tail, and it picks by the objective asked for."""
+plainly wasteful, undoes the changes that buy nothing, and never sees the held-out tail."""
 
 from __future__ import annotations
-
-import random
 
 import pytest
 import yaml
 
 from controller.config import Config, parse_config
-from controller.simulate.behavior_grid import (
-    GRID,
-    KNOBS,
-    Down,
-    Group,
-    Setting,
-    groups,
-    knob,
-    mutate,
-    nearest,
-    revert,
-)
+from controller.simulate.behavior_grid import Group, groups
 from controller.simulate.trace import Trace
-from controller.simulate.tune import (
-    Objective,
-    Outcome,
-    Search,
-    Trial,
-    horizon_of,
-    pareto,
-    search,
-    split,
-)
+from controller.simulate.tradeoff import Objective
+from controller.simulate.tune import Search, horizon_of, search, split
 
 WASTEFUL = """\
 cluster: {max_pods: 40}
@@ -153,76 +132,3 @@ def test_by_tier_one_setting_covers_every_pool_of_the_tier() -> None:
     ]
     only_steady = Trace(trace.pools, [0.0], [1], [5.0], [1])
     assert groups(config, only_steady, "pool") == [Group("steady", ("steady",))]
-
-
-def outcome(p95: float, pod_seconds: float) -> Outcome:
-    return Outcome(p95, pod_seconds, {}, 0, 0)
-
-
-FRONT = [
-    Trial(0, (None,), outcome(20.0, 1000.0)),  # the current config
-    Trial(1, (None,), outcome(10.0, 1000.0)),  # better p95 at the same cost
-    Trial(2, (None,), outcome(20.0, 600.0)),  # cheaper at the same p95
-    Trial(3, (None,), outcome(4.0, 1500.0)),  # fastest, dearest
-    Trial(4, (None,), outcome(60.0, 300.0)),  # cheapest, slowest
-    Trial(5, (None,), outcome(25.0, 1100.0)),  # dominated
-]
-
-
-def chosen(objective: str) -> int:
-    return Search((), tuple(FRONT), Objective.parse(objective), 0.0, False).chosen.number
-
-
-def test_each_objective_picks_its_point_of_the_front() -> None:
-    assert [t.number for t in pareto(FRONT)] == [4, 2, 1, 3]
-    assert chosen("p95") == 1  # 3 is faster but costs more than the current config
-    assert chosen("cost") == 2  # 4 is cheaper but slower than the current config
-    # ((p95 + 1) / 21 x pod-seconds / 1000)^0.5: #3 0.60, #1 0.72, #2 0.77, #4 0.93
-    assert chosen("balanced") == 3
-    assert chosen("balanced:0.1") == 4  # nearly all about cost
-    assert chosen("balanced:0.9") == 3  # nearly all about the wait
-
-
-def test_nothing_better_keeps_the_current_config() -> None:
-    only_worse = (FRONT[0], Trial(1, (None,), outcome(30.0, 2000.0)))
-    for objective in ("p95", "cost", "balanced"):
-        assert Search((), only_worse, Objective.parse(objective), 0, False).chosen.number == 0
-
-
-@pytest.mark.parametrize("bad", ["fast", "p95:0.5", "balanced:1", "balanced:0", "balanced:x"])
-def test_a_bad_objective_says_what_is_expected(bad: str) -> None:
-    with pytest.raises(ValueError, match="expected"):
-        Objective.parse(bad)
-
-
-def test_mutations_stay_on_the_grid_from_the_configured_values_nearest_point() -> None:
-    config = wasteful()
-    pool = config.pools["hoarder"]
-    start = nearest(pool)
-    assert start.down is not None
-    assert (start.down.window, start.cooldown) == (600, 600)  # the grid's longest
-    rng = random.Random(3)
-    setting = Setting()
-    for _ in range(200):
-        moved = mutate(setting, start, rng)
-        assert moved != setting
-        assert all(knob(moved, k) in (None, *GRID[k]) for k in KNOBS)
-        setting = moved
-    assert setting.up is not None
-    assert setting.down is not None
-    assert setting.cooldown is not None
-    tuned = setting.apply(pool)
-    assert tuned.cooldown_seconds == setting.cooldown
-    assert tuned.behavior.scale_down.stabilization_seconds == setting.down.window
-    assert tuned.behavior.scale_down.tolerance == pool.behavior.scale_down.tolerance
-
-
-def test_a_part_left_as_configured_is_neither_applied_nor_written() -> None:
-    pool = wasteful().pools["hoarder"]
-    only_down = Setting(down=Down(120, 50, 30))
-    tuned = only_down.apply(pool)
-    assert tuned.behavior.scale_up == pool.behavior.scale_up
-    assert tuned.cooldown_seconds == pool.cooldown_seconds
-    assert list(only_down.fields(pool)) == ["behavior.scale_down"]
-    assert Setting(cooldown=3600).fields(pool) == {}  # what it has already
-    assert revert(only_down, "down") is None

@@ -1,0 +1,169 @@
+"""What a candidate config achieved on a trace, the Pareto front of such outcomes, and the
+objectives that pick one from it (controller.simulate.tune searches; this decides)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from controller.config import Config
+from controller.simulate.backtest import make_scaler
+from controller.simulate.behavior_grid import Candidate
+from controller.simulate.engine import run
+from controller.simulate.report import percentile, waits
+from controller.simulate.trace import Trace
+
+NEAR = 0.01
+"""A candidate within this fraction of the best (by the objective's measure) that changes
+less is chosen instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a candidate achieved on a trace."""
+
+    p95: float
+    """Queue-wait p95 (s) over the tasks no token budget or pause held back: those wait for
+    the budget whatever the behavior. A task unstarted at the horizon counts its wait so far."""
+    pod_seconds: float
+    tier_p95: dict[str, float]
+    pending: int
+    scale_events: int
+
+
+def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
+    cluster = run(config, trace, make_scaler("agentdash", config), horizon, samples=1)
+    every, held = waits(cluster), cluster.delayed
+    tier_of = [config.tier_of[name] for name in config.pools]
+    kept: list[float] = []
+    by_tier: dict[str, list[float]] = {}
+    for wait, pool, delayed in zip(every, trace.pool, held, strict=True):
+        if not delayed:
+            kept.append(wait)
+            by_tier.setdefault(tier_of[pool], []).append(wait)
+    return Outcome(
+        _p95(kept),
+        cluster.pod_seconds,
+        {tier: _p95(w) for tier, w in sorted(by_tier.items())},
+        len(trace) - cluster.completed,
+        cluster.scale_events,
+    )
+
+
+def _p95(values: list[float]) -> float:
+    values.sort()
+    return percentile(values, 0.95) or 0.0
+
+
+def warm_wait(config: Config) -> float:
+    """The pools' mean cold start (at least 1 s): the balanced objective adds it to both p95s,
+    for a wait shorter than a cold start is about what a warm pod gives (3 s against 0 s is
+    no trade worth paying much for), and a current p95 of 0 s leaves the ratio finite."""
+    pools = config.pools.values()
+    return max(1.0, sum(p.cold_start_seconds for p in pools) / max(1, len(pools)))
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """How to pick from the front, against the current config's outcome (`reference`).
+
+    - p95: the lowest p95 among candidates whose pod-seconds are within the current's;
+    - cost: the fewest pod-seconds among candidates whose p95 is within the current's;
+    - balanced: the lowest ((p95 + c) / (current + c))^w x (pod-seconds / current)^(1-w),
+      w = `weight` (0.5: halving the cost is worth doubling the p95), c = `warm_s` (see
+      `warm_wait`). The current config scores 1.
+    Each picks a point of the Pareto front, or the current config when nothing beats it."""
+
+    kind: Literal["p95", "cost", "balanced"] = "balanced"
+    weight: float = 0.5
+    warm_s: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str, warm_s: float = 1.0) -> Objective:
+        """`p95`, `cost`, `balanced` or `balanced:W` with 0 < W < 1; ValueError otherwise."""
+        kind, _, weight = text.partition(":")
+        if kind == "p95" and not weight:
+            return cls("p95", warm_s=warm_s)
+        if kind == "cost" and not weight:
+            return cls("cost", warm_s=warm_s)
+        if kind == "balanced":
+            try:
+                w = float(weight) if weight else 0.5
+            except ValueError:
+                w = math.nan
+            if 0 < w < 1:
+                return cls("balanced", w, warm_s)
+            raise ValueError(f"expected balanced:W with 0 < W < 1, got {text!r}")
+        raise ValueError(f"expected p95, cost, balanced or balanced:W, got {text!r}")
+
+    def __str__(self) -> str:
+        return f"balanced:{self.weight:g}" if self.kind == "balanced" else self.kind
+
+    def score(self, outcome: Outcome, reference: Outcome) -> float:
+        """The balanced product (what `key` ranks by for balanced; shown for the others)."""
+        wait = (outcome.p95 + self.warm_s) / (reference.p95 + self.warm_s)
+        cost = outcome.pod_seconds / reference.pod_seconds if reference.pod_seconds else 1.0
+        return float(wait**self.weight * cost ** (1 - self.weight))
+
+    def admits(self, outcome: Outcome, reference: Outcome) -> bool:
+        if self.kind == "p95":
+            return outcome.pod_seconds <= reference.pod_seconds
+        if self.kind == "cost":
+            return outcome.p95 <= reference.p95
+        return True
+
+    def key(self, outcome: Outcome, reference: Outcome) -> tuple[bool, float, float]:
+        """Lower is better: admitted first, then the objective, then the other measure."""
+        barred = not self.admits(outcome, reference)
+        if self.kind == "p95":
+            return barred, outcome.p95, outcome.pod_seconds
+        if self.kind == "cost":
+            return barred, outcome.pod_seconds, outcome.p95
+        return barred, self.score(outcome, reference), outcome.pod_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    number: int
+    """0 is the current config; the others in the order they were drawn."""
+    candidate: Candidate
+    outcome: Outcome
+
+
+def pareto(trials: Sequence[Trial]) -> list[Trial]:
+    """The trials no other beats on both p95 and pod-seconds, by pod-seconds (the first trial
+    of equal outcomes stands for them)."""
+    front: list[Trial] = []
+    best_p95 = math.inf
+    for trial in sorted(trials, key=lambda t: (t.outcome.pod_seconds, t.outcome.p95, t.number)):
+        if trial.outcome.p95 < best_p95:
+            front.append(trial)
+            best_p95 = trial.outcome.p95
+    return front
+
+
+def choose(trials: Sequence[Trial], objective: Objective) -> Trial:
+    """The objective's pick, preferring fewer changes (`changed`) within NEAR of the best: a
+    change that buys less is not worth making (the current config changes nothing)."""
+    reference = trials[0].outcome
+    return min(near_best(trials, objective),
+               key=lambda t: (changed(t.candidate), *objective.key(t.outcome, reference),
+                              t.number))  # fmt: skip
+
+
+def near_best(trials: Sequence[Trial], objective: Objective) -> list[Trial]:
+    """The trials as good as the objective's best, or within NEAR of it."""
+    reference = trials[0].outcome
+    best = min(objective.key(t.outcome, reference) for t in trials)
+    return [
+        t for t in trials
+        if (key := objective.key(t.outcome, reference))[0] == best[0]
+        and key[1] <= best[1] * (1 + NEAR) + 1e-9
+    ]  # fmt: skip
+
+
+def changed(candidate: Candidate) -> int:
+    """How many parts (a group's up rule, down rule or cooldown) a candidate changes."""
+    return sum(setting.parts for setting in candidate if setting is not None)

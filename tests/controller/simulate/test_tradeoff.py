@@ -1,0 +1,61 @@
+"""Choosing from the front: each objective picks the point it promises, and a change that
+buys (almost) nothing is not made."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.simulate.behavior_grid import Down, Setting, Up
+from controller.simulate.tradeoff import Objective, Outcome, Trial, choose, pareto
+
+
+def outcome(p95: float, pod_seconds: float) -> Outcome:
+    return Outcome(p95, pod_seconds, {}, 0, 0)
+
+
+FRONT = [
+    Trial(0, (None,), outcome(20.0, 1000.0)),  # the current config
+    Trial(1, (None,), outcome(10.0, 1000.0)),  # better p95 at the same cost
+    Trial(2, (None,), outcome(20.0, 600.0)),  # cheaper at the same p95
+    Trial(3, (None,), outcome(4.0, 1500.0)),  # fastest, dearest
+    Trial(4, (None,), outcome(60.0, 300.0)),  # cheapest, slowest
+    Trial(5, (None,), outcome(25.0, 1100.0)),  # dominated
+]
+
+
+def chosen(objective: str) -> int:
+    return choose(FRONT, Objective.parse(objective)).number
+
+
+def test_each_objective_picks_its_point_of_the_front() -> None:
+    assert [t.number for t in pareto(FRONT)] == [4, 2, 1, 3]
+    assert chosen("p95") == 1  # 3 is faster but costs more than the current config
+    assert chosen("cost") == 2  # 4 is cheaper but slower than the current config
+    # ((p95 + 1) / 21 x pod-seconds / 1000)^0.5: #3 0.60, #1 0.72, #2 0.77, #4 0.93
+    assert chosen("balanced") == 3
+    assert chosen("balanced:0.1") == 4  # nearly all about cost
+    assert chosen("balanced:0.9") == 3  # nearly all about the wait
+
+
+def test_nothing_better_keeps_the_current_config() -> None:
+    only_worse = (FRONT[0], Trial(1, (None,), outcome(30.0, 2000.0)))
+    for objective in ("p95", "cost", "balanced"):
+        assert choose(only_worse, Objective.parse(objective)).number == 0
+
+
+@pytest.mark.parametrize("bad", ["fast", "p95:0.5", "balanced:1", "balanced:0", "balanced:x"])
+def test_a_bad_objective_says_what_is_expected(bad: str) -> None:
+    with pytest.raises(ValueError, match="expected"):
+        Objective.parse(bad)
+
+
+def test_within_one_percent_the_candidate_that_changes_less_is_chosen() -> None:
+    full = Setting(Up(0, 100, 4, 15), Down(60, 50, 15), 60)
+    trials = [
+        Trial(0, (None, None), outcome(20.0, 1000.0)),
+        Trial(1, (full, full), outcome(10.0, 800.0)),  # the best
+        Trial(2, (full, None), outcome(10.0, 805.0)),  # 0.6% dearer, changes half as much
+        Trial(3, (Setting(cooldown=60), None), outcome(10.0, 900.0)),  # simpler still, dearer
+    ]
+    assert choose(trials, Objective.parse("cost")).number == 2
+    assert choose(trials, Objective.parse("balanced")).number == 2
