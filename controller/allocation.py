@@ -3,12 +3,14 @@ between pools, by tier priority.
 
 Order of service: pools whose replicas must be held (stale or unobserved data) keep what they
 have; then every pool's floor (min_replicas or pin), tier by tier, highest priority first; then
-every pool's demand, tier by tier; last, the replicas that time rules alone keep (a window, a
-rate policy, the cooldown), tier by tier: idle pods held for stability never outrank a real
-backlog. Those holds never exceed a pool's current replicas, so a hold that yielded does not
-come back as growth (no flapping). Inside one tier the remaining room is split by max-min
-fairness (water-filling): all pools rise level by level, and when a ceiling cannot give every
-pool one more replica, the leftover units go to the larger unmet demand, then by pool name.
+every pool's demand, tier by tier; last, tier by tier, the replicas that time rules alone keep
+(a window, a rate policy, the cooldown): idle pods held for stability never outrank a real
+backlog. Holds never exceed a pool's current replicas, so a hold that yielded does not come
+back as growth.
+
+Inside one tier the remaining room is split by max-min fairness (water-filling): all pools
+rise level by level, and when a ceiling cannot give every pool one more replica, the leftover
+units go to the larger unmet demand, then by pool name.
 Once a shared ceiling leaves a tier short, lower tiers get nothing more from it than their
 floors (strict priority).
 
@@ -295,11 +297,13 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         run.fill(tier_claims)
     closed: set[int] = set()
     for tier, tier_claims in tiers:
-        open_claims = []
-        for claim in tier_claims:
+        open_claims = [
+            c
+            for c in tier_claims
+            if not closed or closed.isdisjoint(i for i, _ in shape.costs[c.name])
+        ]
+        for claim in open_claims:
             claim.goal = claim.want
-            if not closed or closed.isdisjoint(i for i, _ in shape.costs[claim.name]):
-                open_claims.append(claim)
         run.fill(open_claims)
         short = [c for c in tier_claims if c.granted < max(c.floor, c.want)]
         for claim in short:  # explained now: lower tiers have not taken their share yet
@@ -308,16 +312,15 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         # nothing beyond their floors, even where a cheaper replica would still fit.
         for claim in short:
             closed.update(i for i, cost in shape.costs[claim.name] if run.room[i] + _EPS < cost)
+    # Last, tier by tier, what time rules alone keep: every tier's real demand came first.
     for _, tier_claims in tiers:
         holding = [c for c in tier_claims if c.kept > c.granted]
-        if not holding:
-            continue
         for claim in holding:
             claim.goal = claim.kept
         run.fill(holding)
         for claim in holding:
             if claim.granted < claim.kept:
-                _explain_yield(claim, run)
+                _explain_yield(claim, run, closed)
 
 
 def _explain_shortfall(claim: Claim, run: _Pass, closed: set[int], tier: str) -> None:
@@ -336,15 +339,15 @@ def _explain_shortfall(claim: Claim, run: _Pass, closed: set[int], tier: str) ->
         claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
 
 
-def _explain_yield(claim: Claim, run: _Pass) -> None:
+def _explain_yield(claim: Claim, run: _Pass, closed: set[int]) -> None:
     for i, cost in run.shape.costs[claim.name]:
-        if run.room[i] + _EPS < cost:
+        if run.room[i] + _EPS < cost or i in closed:
             args = (claim.kept, run.shape.ceilings[i].label, claim.kept, claim.granted)
             claim.reasons.append(Reason(run.shape.ceilings[i].rule, _YIELD, args))
             return
 
 
-_YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
+_YIELD = "the {} replicas a time rule keeps yield to a higher tier's demand ({} short): {} -> {}"
 _CLOSED = (
     "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
 )

@@ -173,9 +173,9 @@ DEFAULT_SCALE_UP: dict[str, Any] = {
 """No window, and at least doubling every 15 s (the HPA's own defaults): see README.md,
 "Choosing the defaults", for the measurements behind these."""
 DEFAULT_SCALE_DOWN: dict[str, Any] = {
-    "stabilization_seconds": 150,
+    "stabilization_seconds": 120,
     "select_policy": "Max",
-    "tolerance": 0.1,
+    "tolerance": 0.25,
     "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}],
 }
 
@@ -225,7 +225,8 @@ class PoolConfig(_Model):
     min_replicas: NonNegInt = 0
     max_replicas: PosInt = 10
     activation_lag: NonNegInt = 0
-    cooldown_seconds: NonNegFloat = 300
+    cooldown_seconds: NonNegFloat = 240
+    """Idle this long before the last replica goes (longer than the down window, so it acts)."""
     concurrency: PosInt = 1
     cold_start_seconds: NonNegFloat = 20
     termination_grace_seconds: NonNegFloat = 30
