@@ -347,7 +347,7 @@ def _explain_yield(claim: Claim, run: _Pass, closed: set[int]) -> None:
             return
 
 
-_YIELD = "the {} replicas a time rule keeps yield to a higher tier's demand ({} short): {} -> {}"
+_YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
 _CLOSED = (
     "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
 )
