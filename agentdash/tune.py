@@ -39,7 +39,8 @@ chosen config and the current one are then both replayed on it. Prints the Paret
 queue-wait p95 against pod-seconds over the candidates tried, the held-out check, and the
 change as a unified diff of FILE (`patch FILE` applies it; --output writes the result).
 
-p95 counts the tasks no token budget or pause held back (no behavior changes those).
+p95 counts the tasks no token budget or pause held back (no behavior changes those). Scale
+events (churn) are shown beside each candidate but not scored.
 
 objectives (each picks a point of the front, or keeps the current config):
   p95           the lowest p95 among candidates with no more pod-seconds than the current
