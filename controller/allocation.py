@@ -1,12 +1,17 @@
 """Shared ceilings: share the cluster's pods, each tenant's pods and each provider's rpm
 between pools, by tier priority.
 
-Order of service: pools whose replicas must be held (stale or unobserved data) keep what they
-have; then every pool's floor (min_replicas or pin), tier by tier, highest priority first; then
-every pool's demand, tier by tier; last, tier by tier, the replicas that time rules alone keep
-(a window, a rate policy, the cooldown): idle pods held for stability never outrank a real
-backlog. Holds never exceed a pool's current replicas, so a hold that yielded does not come
-back as growth.
+Order of service:
+1. pools whose replicas must be held (stale or unobserved data) keep what they have;
+2. every pool keeps its replicas at work: a running task is never cut short for another pool
+   (it would be redelivered and start again); its pod goes to whoever needs it most when the
+   task ends;
+3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
+4. every pool's demand, tier by tier, each pool first keeping what it has and still needs, so
+   pods are not traded inside a tier as demands wobble;
+5. last, tier by tier, the replicas that time rules alone keep (a window, a rate policy, the
+   cooldown): idle pods held for stability never outrank a real backlog. Holds never exceed a
+   pool's current replicas, so a hold that yielded does not come back as growth.
 
 Inside one tier the remaining room is split by max-min fairness (water-filling): all pools
 rise level by level, and when a ceiling cannot give every pool one more replica, the leftover
@@ -111,6 +116,9 @@ class Claim:
     observed: bool = True
     granted: int = 0
     goal: int = 0
+    busy: int = 0
+    """Replicas at work (tasks in flight), at most `current`: under a short shared ceiling
+    they are not taken from the pool, so no running task is cut short for another pool."""
     kept: int = 0
     """Replicas kept only by a time rule (a stabilization window, a rate policy, the
     cooldown) above `want`: never more than `current`. Under a short shared ceiling they
@@ -137,7 +145,7 @@ class Claim:
         """The claim as `claim()` made it, for another `allocate` (which writes into it)."""
         return Claim(self.name, self.pool, self.current, self.floor, self.want,
                      self.recommendation, list(self.reasons), self.held, self.observed,
-                     kept=self.kept, until=self.until)  # fmt: skip
+                     busy=self.busy, kept=self.kept, until=self.until)  # fmt: skip
 
     def decision(self, granted: int | None = None) -> ScaleDecision:
         return ScaleDecision(
@@ -291,6 +299,19 @@ def allocate(config: Config, claims: list[Claim]) -> None:
     tiers = [
         (tier, [by_name[p] for p in pools if not by_name[p].held]) for tier, pools in shape.tiers
     ]
+    # Replicas at work stay, whatever the tier: preempting one cuts its task short (it is
+    # redelivered after the grace period and starts again), and a pod freed when the task
+    # ends goes to the highest tier that needs it anyway.
+    working = []
+    for _, tier_claims in tiers:
+        for claim in tier_claims:
+            most = claim.alone
+            keep = claim.busy if claim.busy < most else most
+            if keep > 0:
+                claim.goal = keep
+                working.append(claim)
+    if working:
+        run.fill(working)
     for _, tier_claims in tiers:
         for claim in tier_claims:
             claim.goal = claim.floor
@@ -302,6 +323,17 @@ def allocate(config: Config, claims: list[Claim]) -> None:
             for c in tier_claims
             if not closed or closed.isdisjoint(i for i, _ in shape.costs[c.name])
         ]
+        # What each pool has and still needs first, then growth: inside a tier, pods are not
+        # traded between pools at every tick as their demands wobble (each trade is a task cut
+        # short and a cold start: capacity lost); a higher tier's demand, served before, still
+        # takes a lower tier's idle pods.
+        keeping = []
+        for claim in open_claims:
+            has = claim.current if claim.current < claim.want else claim.want
+            if has > claim.granted:
+                claim.goal = has
+                keeping.append(claim)
+        run.fill(keeping)
         for claim in open_claims:
             claim.goal = claim.want
         run.fill(open_claims)

@@ -146,18 +146,26 @@ def claim(
         floor = min(floor, limit)
     recommendation = want if want > floor else floor
 
+    busy = _busy(pool, obs, current)
     if history is None:
         return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
-                     until=until)  # fmt: skip
+                     busy=busy, until=until)  # fmt: skip
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
     until = settled if settled < until else until  # min(until, settled), a call less
     if target > recommendation:  # kept by time alone: yields under a short shared ceiling
         return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
-                     kept=target, until=until)  # fmt: skip
+                     kept=target, busy=busy, until=until)  # fmt: skip
     if target < floor:  # a rate policy holds it below its floor for now
         floor = target
-    return Claim(name, pool, current, floor, target, recommendation, reasons, until=until)
+    return Claim(name, pool, current, floor, target, recommendation, reasons, busy=busy,
+                 until=until)  # fmt: skip
+
+
+def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
+    """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
+    busy = -(-obs.ack_pending // pool.concurrency)
+    return busy if busy < current else current
 
 
 EXHAUSTED = "budget exhausted"
@@ -207,26 +215,28 @@ _DEMAND_AHEAD = (
     "during a {:g} s cold start, / {:g} per replica -> {}"
 )
 _STAFFING = (
-    "arrivals {:.2f}/s x {:.1f} s a task / concurrency {} = {:.1f} busy; target wait {:g} s "
-    "(square-root staffing, 95% within it) -> {}"
+    "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} busy; target wait {:g} s (square-root "
+    "staffing, 95% within it) / concurrency {} -> {}"
 )
 _ARRIVAL = (
-    "arrivals {:.2f}/s x {:.1f} s a task / concurrency {} -> {} busy (Little's law), "
-    "served before a backlog builds"
+    "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} in the system (Little's law) / {:g} per "
+    "replica -> {}, served before a backlog builds"
 )
 
 
 def footprint(
     pool: PoolConfig, obs: PoolObservation, wait: float | None = None
-) -> tuple[bool, int, int, bool]:
+) -> tuple[bool, int, int, bool, int]:
     """What `claim` takes from an observation for its numbers: whether it is stale, the
-    replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait)
-    and whether there is lag. Two observations with the same
-    footprint give the same numbers (the reasons quote the rest: pending, rate, ...)."""
+    replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait),
+    whether there is lag, and the replicas at work. Two observations with the same footprint
+    give the same numbers (the reasons quote the rest: pending, rate, ...)."""
     lag = obs.pending + obs.ack_pending
+    replicas = obs.replicas
     if obs.stale is not None:
-        return True, obs.replicas, 0, lag > 0
-    return False, obs.replicas, _demand(pool, obs, lag, obs.replicas, None, wait), lag > 0
+        return True, replicas, 0, lag > 0, 0
+    demand = _demand(pool, obs, lag, replicas, None, wait)
+    return False, replicas, demand, lag > 0, _busy(pool, obs, replicas)
 
 
 def _demand(
@@ -269,22 +279,25 @@ def _demand(
             args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
             reasons.append(_reason("demand", _DEMAND, args))
     if rate and seconds:
-        # Little's law, over what the rate window has seen: n arrivals in the window never ask
-        # for more than n busy slots (a lone task is not a stream of them). The lag covers
-        # tasks that outlast the window: each one running is in ack_pending.
-        load = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S) / concurrency
-        steady = math.ceil(load - 1e-9)
-        if wait is not None and load > 0:
-            slots = _staffing(load * concurrency, seconds, wait)
+        # Little's law: the arrivals keep rate x task time tasks in the system, lag to come,
+        # held to the same target per replica as the lag (or concurrency, if larger: a replica
+        # never has more at work at once). Counted over what the rate window has seen: n
+        # arrivals in it never ask for more than n (a lone task is not a stream of them); the
+        # lag covers tasks that outlast the window, each one running in ack_pending.
+        inside = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S)
+        per = per_replica if per_replica > concurrency else concurrency
+        steady = math.ceil(inside / per - 1e-9)
+        if wait is not None and inside > 0:
+            slots = _staffing(inside, seconds, wait)
             staffed = math.ceil(slots / concurrency - 1e-9)
             if staffed > steady and staffed > demand:
                 if reasons is not None:
-                    args = (rate, seconds, concurrency, load, wait, staffed)
+                    args = (rate, seconds, inside, wait, concurrency, staffed)
                     reasons.append(_reason("latency objective", _STAFFING, args))
                 return staffed
         if steady > demand:
             if reasons is not None:
-                args = (rate, seconds, concurrency, steady)
+                args = (rate, seconds, inside, per, steady)
                 reasons.append(_reason("arrival", _ARRIVAL, args))
             demand = steady
     return demand

@@ -25,7 +25,8 @@ BOUND_BY = {
     "paused": "floor", "budget exhausted": "budget", "budget warning": "budget",
     "max_replicas": "ceilings", "provider rpm": "ceilings", "tenant max_pods": "ceilings",
     "cluster max_pods": "ceilings", "cooldown": "time", "stabilization": "time",
-    "rate limit": "time", "stale": "data", "no observation": "data",
+    "rate limit": "time", "tolerance": "time", "latency objective": "demand",
+    "stale": "data", "no observation": "data",
 }  # fmt: skip
 STEPS = ("data", "demand", "floor", "budget", "ceilings", "time")
 

@@ -121,6 +121,7 @@ def run_policy(
     if isinstance(scaler, Reconciler):
         summary["controller_ticks"] = scaler.ticks
         summary["pool_claims"] = scaler.claimed
+        summary["patches_throttled"] = scaler.throttled
     return PolicyRun(name, summary, cluster.series)
 
 

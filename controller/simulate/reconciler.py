@@ -82,7 +82,7 @@ class Reconciler:
             self.replica_seconds.set(tenant, replicas, 0.0)
         self.observations = Observations({}, self.tokens, replica_seconds_today=self.spent)
         self.rules: dict[str, str | None] = {}
-        self.prints: list[tuple[bool, int, int, bool]] = []
+        self.prints: list[tuple[bool, int, int, bool, int]] = []
         """Per pool: its reading's footprint (controller.policy.footprint)."""
         self.budgeted = [config.tenants[p.tenant].daily_token_budget is not None
                          for p in self.pool_configs]  # fmt: skip
@@ -106,6 +106,17 @@ class Reconciler:
         self.previous = -math.inf
         self.actions: list[tuple[float, str, int, int]] = []
         """(time, pool, from, to) for every change actuated."""
+        self.qps = config.kubernetes.qps
+        self.burst = float(config.kubernetes.burst)
+        self.patches = self.burst
+        """The Kubernetes client's token bucket (kubernetes.qps, .burst): a patch takes one;
+        a patch it cannot pay waits for a later tick, as the live client's limiter makes it
+        wait."""
+        self.previous_tick = 0.0
+        self.deferred: set[int] = set()
+        """Pools whose patch waits for the bucket: claimed again at the next tick."""
+        self.throttled = 0
+        """Patches that had to wait for the bucket."""
         self.ticks = self.claimed = 0
         """Ticks, and pool claims evaluated over them."""
 
@@ -119,6 +130,9 @@ class Reconciler:
     def tick(self, now: float, cluster: Cluster) -> float:
         self.ticks += 1
         woken, self.woken = self.woken, set()
+        tokens = self.patches + self.qps * (now - self.previous_tick)
+        self.patches = tokens if tokens < self.burst else self.burst
+        self.previous_tick = now
         self._depart(now, cluster)
         if not self.skip:
             self._decide_every_pool(now, cluster, woken)
@@ -160,6 +174,7 @@ class Reconciler:
     # --- every pool, every tick (the reference) ---------------------------------------------
 
     def _decide_every_pool(self, now: float, cluster: Cluster, woken: set[int]) -> None:
+        self.deferred = set()  # every pool is decided again anyway
         everything = range(len(self.names))
         self.readings = [self._read(i, cluster, now, not woken or i in woken) for i in everything]
         tokens = {name: _tokens(tenant) for name, tenant in cluster.tenants.items()}
@@ -173,7 +188,7 @@ class Reconciler:
         self.history.record_tick(decisions, observations, now)
         for i, d in enumerate(decisions):  # in pool order, as the live loop patches
             if d.changes:
-                self._step(now, cluster, i, d.current, d.desired)
+                self._patch(now, cluster, i, d.current, d.desired)
             self.wakes[i] = d.desired == 0 and d.observed
             cluster.hold(i, any(r.rule in _HOLDING for r in d.reasons))
 
@@ -202,7 +217,7 @@ class Reconciler:
         ]
         self.claimed += len(self.claims)
         self.desired = [self.demand.set(c) for c in self.claims]
-        self.busy = [None if stale else lag for stale, _, _, lag in self.prints]
+        self.busy = [None if stale else lag for stale, _, _, lag, _ in self.prints]
         self._settle(now, cluster, set(everything))
 
     def _decide_what_changed(self, now: float, cluster: Cluster, woken: set[int]) -> None:
@@ -250,6 +265,9 @@ class Reconciler:
             for name, rule in self.rules.items():
                 if rule == WARNING:
                     changed.update(p.index for p in cluster.tenants[name].pools)
+        if self.deferred:
+            changed |= self.deferred
+            self.deferred = set()
         releases, release_at = self.releases, self.release_at
         while releases and releases[0][0] <= now + _SLACK:
             due, i = heapq.heappop(releases)
@@ -270,7 +288,7 @@ class Reconciler:
                 names[i], configs[i], config, observations, NO_OVERRIDES, history, now
             )
             desired[i] = demand.set(made)
-            stale, _, _, lag = prints[i]
+            stale, _, _, lag, _ = prints[i]
             busy[i] = None if stale else lag
         self.claimed += len(changed)
         self._settle(now, cluster, changed)
@@ -300,7 +318,7 @@ class Reconciler:
                     if due < math.inf:
                         heapq.heappush(releases, (due, i))
             if want != made.current and not made.held:
-                self._step(now, cluster, i, made.current, want)
+                self._patch(now, cluster, i, made.current, want)
             wakes[i] = want == 0 and made.observed
             if every[i].held or rules[made.pool.tenant] is not None:
                 cluster.hold(i, any(r.rule in _HOLDING for r in made.reasons))
@@ -337,6 +355,15 @@ class Reconciler:
         return changed
 
     # --- acting -----------------------------------------------------------------------------
+
+    def _patch(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
+        """Scale pool i if the client's bucket has a token; else it waits for a later tick."""
+        if self.patches >= 1.0:
+            self.patches -= 1.0
+            self._step(now, cluster, i, current, desired)
+        else:
+            self.throttled += 1
+            self.deferred.add(i)
 
     def _step(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
         name = self.names[i]

@@ -147,3 +147,20 @@ def test_a_pool_past_warn_at_grows_again_when_its_pace_allows() -> None:
     assert d.desired > 1
     assert d.main_reason.rule == "budget warning"
     assert "pays for" in d.main_reason.detail
+
+
+def test_a_higher_tiers_backlog_takes_idle_pods_but_cuts_no_running_task_short() -> None:
+    cfg = config(
+        {"low": pool("startup", max_replicas=8), "high": pool("bank", max_replicas=8)},
+        {"startup": {"tier": "starter"}, "bank": {"tier": "enterprise"}},
+        max_pods=8,
+    )
+    # The starter pool has 8 pods, 3 of them at work, and 5 more tasks queued; the enterprise
+    # pool gets a backlog of 8. Cutting a running task short would redeliver it and waste its
+    # work: the 3 stay, the enterprise pool gets the other 5 now and the rest as tasks end.
+    obs = Observations({"low": PoolObservation(5, 3, 8, 8), "high": PoolObservation(8, 0, 0, 0)})
+    d = {x.pool: x for x in decide(cfg, obs)}
+    assert (d["high"].desired, d["low"].desired) == (5, 3)
+    obs = Observations({"low": PoolObservation(5, 1, 3, 3), "high": PoolObservation(3, 5, 5, 5)})
+    d = {x.pool: x for x in decide(cfg, obs)}
+    assert (d["high"].desired, d["low"].desired) == (7, 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import Config, load_config
+from controller.config import Config, KubernetesConfig, load_config
 from controller.simulate.generate import generate
 from controller.simulate.reconciler import Reconciler
 from controller.simulate.report import summarize
@@ -70,6 +70,12 @@ def past_midnight(cfg: Config, shape: str, hours: float, seed: int) -> Trace:
     )
 
 
+def throttled() -> Config:
+    """A Kubernetes client budget so small that patches wait for it."""
+    cfg = every_ceiling_tight()
+    return cfg.model_copy(update={"kubernetes": KubernetesConfig(qps=0.2, burst=2)})
+
+
 CASES = [
     (EXAMPLE, "bursty", 2, 1),
     (EXAMPLE, "spiky", 2, 3),
@@ -78,6 +84,7 @@ CASES = [
     (production_windows(), "spiky", 3, 7),
     (every_ceiling_tight(), "bursty", 3, 11),
     (every_ceiling_tight(), "diurnal", 3, 13),
+    (throttled(), "bursty", 3, 23),
 ]
 
 
@@ -118,3 +125,14 @@ def test_a_sparse_workload_skips_most_ticks_with_the_same_result() -> None:
     assert replay(cfg, tasks, fast).steps == replay(cfg, tasks, naive).steps
     assert fast.actions == naive.actions
     assert fast.claimed < fast.ticks / 5
+
+
+def test_the_kubernetes_qps_budget_spaces_out_patches() -> None:
+    cfg = throttled()
+    tasks = generate(cfg, "bursty", 2, 23)
+    fast = Reconciler(cfg)
+    replay(cfg, tasks, fast)
+    assert fast.throttled > 0
+    times = [t for t, *_ in fast.actions]
+    # A bucket of 2 refilled at 0.2 a second: no 10 s holds more than 2 + 2 patches.
+    assert all(sum(1 for u in times if t <= u < t + 10) <= 4 for t in times)
