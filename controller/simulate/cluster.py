@@ -212,6 +212,11 @@ class Cluster:
         autoscaler for a budget or a pause (`hold`)."""
         self.horizon = horizon
         self.quota = config.cluster.max_pods
+        for provider in self.providers.values():
+            if self._most_rpm(provider) <= provider.rpm:
+                for p in self.pools:  # it never binds: its pools need not count their requests
+                    if p.provider is provider:
+                        p.provider = None
         self.heap: list[Event] = []
         self.waiting_creations = 0
         """Pod creations waiting for quota, over every tenant (`Tenant.creations`)."""
@@ -241,6 +246,20 @@ class Cluster:
             p.spec = n
             self._create(p, 0.0, n, ready=True)
 
+    def _most_rpm(self, provider: Provider) -> int:
+        """The most requests a minute the provider's pools could make at once: every pod the
+        quotas allow (terminating ones too) busy, on the pools that make the most."""
+        by_tenant: dict[Tenant, int] = {}
+        for p in self.pools:
+            if p.provider is provider:
+                each = p.demand * p.concurrency  # one busy pod
+                by_tenant[p.tenant] = max(by_tenant.get(p.tenant, 0), each)
+        if not by_tenant:
+            return 0
+        quota = self.quota
+        tenants = sum(min(t.max_pods, quota) * each for t, each in by_tenant.items())
+        return min(tenants, quota * max(by_tenant.values()))
+
     # --- what the engine feeds in ---------------------------------------------------------
 
     def arrive(self, task: int, now: float) -> PoolState:
@@ -253,17 +272,20 @@ class Cluster:
             self.lag_peak = self.lag
         if p.blocked or p.held:
             self.delayed[task] = 1
-        queue, free, gate, provider = p.queue, p.free, p.gate, p.provider
+        queue, free = p.queue, p.free
         if free and not queue and not p.blocked:
             # Fast path (most arrivals): nothing waits, so if the pod atop the free stack has a
             # slot and the budget and the provider's rpm (where they bind) allow, the task
             # starts there now, exactly as _dispatch would start it.
             pod = free[-1]
-            usable = not (pod.gone or pod.terminating)
+            gate, provider = p.gate, p.provider
             if (
-                usable
+                not (pod.gone or pod.terminating)
                 and (gate is None or not self._unaffordable(gate, task))
-                and (provider is None or self._admits(provider, p))
+                and (
+                    provider is None
+                    or (not provider.waiting and provider.used + p.demand <= provider.rpm)
+                )  # (else _dispatch decides, as _admits)
             ):
                 self._start(p, pod, task, now)
                 return p
@@ -575,8 +597,17 @@ class Cluster:
         if pod.gone:
             return  # it finished its tasks in time
         p = pod.pool
-        # Its tasks are those whose completion is still due (rare: no index is kept for it).
-        tasks = sorted([key for _, kind, key, q in self.heap if kind == DONE and q is pod])
+        # Its tasks are those whose completion is still due. Found in the heap (a few hundred
+        # events) rather than kept per pod: kills are rare, task starts are not.
+        tasks: list[int] = []
+        left = pod.busy
+        for event in self.heap:
+            if event[3] is pod and event[1] == DONE:
+                tasks.append(event[2])
+                left -= 1
+                if left == 0:
+                    break
+        tasks.sort()
         if self.since is self.arrival:
             self.since = list(self.arrival)
         since, wait, gate = self.since, self.wait, p.gate
