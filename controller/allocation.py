@@ -11,7 +11,9 @@ Order of service:
    pods are not traded inside a tier as demands wobble;
 5. last, tier by tier, the replicas that time rules alone keep (a window, a rate policy, the
    cooldown): idle pods held for stability never outrank a real backlog. Holds never exceed a
-   pool's current replicas, so a hold that yielded does not come back as growth.
+   pool's current replicas, so a hold that yielded does not come back as growth; and only
+   demand that has lasted (Claim.steady, controller.history.SUSTAINED_S) takes them, in tier
+   order, so a blip of lag moves no pod (hysteresis).
 
 Inside one tier the remaining room is split by max-min fairness (water-filling): all pools
 rise level by level, and when a ceiling cannot give every pool one more replica, the leftover
@@ -26,6 +28,7 @@ only over the claims under a short ceiling, one independent group at a time.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from controller.config import Config, PoolConfig
@@ -119,6 +122,9 @@ class Claim:
     busy: int = 0
     """Replicas at work (tasks in flight), at most `current`: under a short shared ceiling
     they are not taken from the pool, so no running task is cut short for another pool."""
+    steady: int | None = None
+    """The part of `want` that has lasted a while (controller.history.SUSTAINED_S); None: all
+    of it. Only that part takes replicas that time rules keep in other pools."""
     kept: int = 0
     """Replicas kept only by a time rule (a stabilization window, a rate policy, the
     cooldown) above `want`: never more than `current`. Under a short shared ceiling they
@@ -145,7 +151,8 @@ class Claim:
         """The claim as `claim()` made it, for another `allocate` (which writes into it)."""
         return Claim(self.name, self.pool, self.current, self.floor, self.want,
                      self.recommendation, list(self.reasons), self.held, self.observed,
-                     busy=self.busy, kept=self.kept, until=self.until)  # fmt: skip
+                     busy=self.busy, steady=self.steady, kept=self.kept,
+                     until=self.until)  # fmt: skip
 
     def decision(self, granted: int | None = None) -> ScaleDecision:
         return ScaleDecision(
@@ -215,6 +222,36 @@ class _Pass:
         room = self.room
         for i, cost in self.shape.costs[claim.name]:
             room[i] -= units * cost
+
+    def reserve(self, holding: Iterable[Claim]) -> list[float]:
+        """Set aside, from the room, what `holding` claims keep beyond their grant and their
+        own demand (served with the demand)."""
+        reserve = [0.0] * len(self.room)
+        costs = self.shape.costs
+        for claim in holding:
+            has = claim.granted if claim.granted > claim.want else claim.want
+            extra = claim.kept - has
+            for i, cost in costs[claim.name]:
+                reserve[i] += extra * cost
+        return self.reserve_again(reserve)
+
+    def reserve_again(self, wanted: list[float]) -> list[float]:
+        """Set aside up to `wanted` of what room is left (after `release`)."""
+        room = self.room
+        kept = [0.0] * len(room)
+        for i, amount in enumerate(wanted):
+            if amount > 0:
+                there = room[i] if room[i] > 0 else 0.0
+                kept[i] = amount if amount < there else there
+                room[i] -= kept[i]
+        return kept
+
+    def release(self, reserve: list[float]) -> None:
+        """Give what `reserve` set aside back to the room (and empty it)."""
+        room = self.room
+        for i, amount in enumerate(reserve):
+            room[i] += amount
+            reserve[i] = 0.0
 
     def fits(self, claim: Claim) -> bool:
         room = self.room
@@ -316,13 +353,13 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         for claim in tier_claims:
             claim.goal = claim.floor
         run.fill(tier_claims)
+    # Replicas kept only by time rules are held back from the demand of the moment: a blip
+    # of lag does not move them. Demand that has lasted (Claim.steady) takes them, in tier
+    # order; what is left of them is granted last.
+    reserve = run.reserve(c for c in claims if not c.held and c.kept > max(c.granted, c.want))
     closed: set[int] = set()
     for tier, tier_claims in tiers:
-        open_claims = [
-            c
-            for c in tier_claims
-            if not closed or closed.isdisjoint(i for i, _ in shape.costs[c.name])
-        ]
+        open_claims = _open(tier_claims, closed, shape)
         # What each pool has and still needs first, then growth: inside a tier, pods are not
         # traded between pools at every tick as their demands wobble (each trade is a task cut
         # short and a cold start: capacity lost); a higher tier's demand, served before, still
@@ -337,14 +374,24 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         for claim in open_claims:
             claim.goal = claim.want
         run.fill(open_claims)
+        if any(reserve):
+            lasting = []
+            for claim in open_claims:
+                steady = claim.want if claim.steady is None else claim.steady
+                if steady > claim.granted:
+                    claim.goal = steady
+                    lasting.append(claim)
+            if lasting:
+                held = list(reserve)
+                run.release(reserve)
+                run.fill(lasting)  # free room first, then what was held
+                reserve = run.reserve_again(held)
         short = [c for c in tier_claims if c.granted < max(c.floor, c.want)]
         for claim in short:  # explained now: lower tiers have not taken their share yet
             _explain_shortfall(claim, run, closed, tier)
-        # Strict priority: a shared ceiling that left this tier short gives lower tiers
-        # nothing beyond their floors, even where a cheaper replica would still fit.
-        for claim in short:
-            closed.update(i for i, cost in shape.costs[claim.name] if run.room[i] + _EPS < cost)
+        _close(short, run, closed)
     # Last, tier by tier, what time rules alone keep: every tier's real demand came first.
+    run.release(reserve)
     for _, tier_claims in tiers:
         holding = [c for c in tier_claims if c.kept > c.granted]
         for claim in holding:
@@ -353,6 +400,21 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         for claim in holding:
             if claim.granted < claim.kept:
                 _explain_yield(claim, run, closed)
+
+
+def _open(tier_claims: list[Claim], closed: set[int], shape: Layout) -> list[Claim]:
+    """The claims of a tier that draw on no ceiling a higher tier was short of."""
+    if not closed:
+        return tier_claims
+    return [c for c in tier_claims if closed.isdisjoint(i for i, _ in shape.costs[c.name])]
+
+
+def _close(short: list[Claim], run: _Pass, closed: set[int]) -> None:
+    """Strict priority: a shared ceiling that left a tier short gives lower tiers nothing
+    more, even where a cheaper replica would still fit."""
+    costs, room = run.shape.costs, run.room
+    for claim in short:
+        closed.update(i for i, cost in costs[claim.name] if room[i] + _EPS < cost)
 
 
 def _explain_shortfall(claim: Claim, run: _Pass, closed: set[int], tier: str) -> None:

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from controller.config import Config
 from controller.model import Observations, ScaleDecision
 
+SUSTAINED_S = 15.0
+"""How long demand must last before it may take the replicas that time rules keep in other
+pools under a short shared ceiling (controller.allocation): a blip of lag moves no pod."""
+
 
 @dataclass(slots=True)
 class PoolHistory:
@@ -104,7 +108,7 @@ class History:
             pool = self.config.pools.get(name) if self.config is not None else None
             if pool is not None:
                 up, down = pool.behavior.scale_up, pool.behavior.scale_down
-                entry.up_window = up.stabilization_seconds
+                entry.up_window = max(up.stabilization_seconds, SUSTAINED_S)
                 entry.down_window = down.stabilization_seconds
                 entry.keep_steps = max(up.longest_period, down.longest_period)
         return entry

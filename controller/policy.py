@@ -22,7 +22,7 @@ import math
 
 from controller.allocation import Claim, allocate
 from controller.config import Config, PoolConfig, ScalingRule, TenantConfig
-from controller.history import History, PoolHistory
+from controller.history import SUSTAINED_S, History, PoolHistory
 from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
 from controller.sources import RATE_WINDOW_S
 from controller.usage import DAY_S
@@ -153,13 +153,21 @@ def claim(
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
     until = settled if settled < until else until  # min(until, settled), a call less
+    # The part of the demand that has lasted SUSTAINED_S: only it takes replicas that time
+    # rules keep in other pools (hysteresis under a short shared ceiling).
+    lowest = past.lowest_since(now - SUSTAINED_S)
+    steady = recommendation
+    if lowest is not None and lowest[1] < recommendation:
+        steady = lowest[1]
+        leaves = lowest[0] + SUSTAINED_S
+        until = leaves if leaves < until else until
     if target > recommendation:  # kept by time alone: yields under a short shared ceiling
         return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
-                     kept=target, busy=busy, until=until)  # fmt: skip
+                     kept=target, busy=busy, steady=steady, until=until)  # fmt: skip
     if target < floor:  # a rate policy holds it below its floor for now
         floor = target
     return Claim(name, pool, current, floor, target, recommendation, reasons, busy=busy,
-                 until=until)  # fmt: skip
+                 steady=steady if steady < target else target, until=until)  # fmt: skip
 
 
 def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:

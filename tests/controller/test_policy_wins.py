@@ -164,3 +164,30 @@ def test_a_higher_tiers_backlog_takes_idle_pods_but_cuts_no_running_task_short()
     obs = Observations({"low": PoolObservation(5, 1, 3, 3), "high": PoolObservation(3, 5, 5, 5)})
     d = {x.pool: x for x in decide(cfg, obs)}
     assert (d["high"].desired, d["low"].desired) == (7, 1)
+
+
+def test_a_blip_of_demand_moves_no_held_pod_and_lasting_demand_does() -> None:
+    cfg = config(
+        {"low": pool("startup", max_replicas=8), "high": pool("bank", max_replicas=8)},
+        {"startup": {"tier": "starter"}, "bank": {"tier": "growth"}},
+        max_pods=8,
+    )
+    history = History(cfg)
+    idle = PoolObservation(0, 0, 0, 0)
+    tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=idle)
+    for t in range(1, 20):  # the starter pool drained; its down window keeps its 8 pods
+        tick(cfg, history, float(t), low=PoolObservation(0, 0, 8, 8), high=idle)
+    # One tick of lag on the growth pool: too recent to take the held pods.
+    d = tick(cfg, history, 20.0, low=PoolObservation(0, 0, 8, 8), high=PoolObservation(3, 0, 0, 0))
+    assert (d["high"].desired, d["low"].desired) == (0, 8)
+    assert "cluster max_pods" in d["high"].main_reason.rule
+    # The lag lasts: 15 s later it takes them.
+    for t in range(21, 36):
+        d = tick(
+            cfg,
+            history,
+            float(t),
+            low=PoolObservation(0, 0, 8, 8),
+            high=PoolObservation(3, 0, 0, 0),
+        )
+    assert (d["high"].desired, d["low"].desired) == (3, 5)
