@@ -80,8 +80,12 @@ def _build_layout(config: Config) -> Layout:
             )
         if pool.provider is not None and pool.rpm_per_replica > 0:
             rpm = config.providers[pool.provider].rpm
-            label = f"provider {pool.provider} rpm {rpm}"
-            made = _Ceiling("provider rpm", label, rpm, "rpm")
+            headroom = config.providers[pool.provider].headroom
+            allowed = rpm * headroom
+            label = f"provider {pool.provider} rpm {rpm}" + (
+                f" (x{headroom:g} headroom: {allowed:g})" if headroom != 1 else ""
+            )
+            made = _Ceiling("provider rpm", label, allowed, "rpm")
             drawn.append((ceiling(("provider", pool.provider), made), pool.rpm_per_replica))
         costs[name] = tuple(drawn)
     order = sorted(config.tiers, key=lambda t: (-config.tiers[t].priority, t))

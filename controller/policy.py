@@ -271,9 +271,9 @@ def _demand(
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
     concurrency = pool.concurrency
     ahead = 0.0
-    if rate and seconds and pool.cold_start_seconds and lag:
-        # Net inflow: arrivals beyond what the ready pods finish. While it is positive the
-        # queue grows by that much for every second a new pod takes to start.
+    if rate and seconds and pool.cold_start_seconds and obs.pending:
+        # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
+        # positive, the queue grows by that much for every second a new pod takes to start.
         net = rate - obs.ready * concurrency / seconds
         if net > 0:  # whole tasks only: a lone arrival in the window is not a stream
             ahead = math.floor(net * pool.cold_start_seconds + 1e-9)

@@ -203,7 +203,7 @@ def test_a_provider_rpm_is_shared_across_tenants_by_tier() -> None:
             "local": pool("s"),
         },
         {"g": {"tier": "enterprise"}, "s": {"tier": "growth"}},
-        providers={"openai": {"rpm": 600}},
+        providers={"openai": {"rpm": 600, "headroom": 1}},
     )
     decisions = by_pool(decide(cfg, observe(gold=(10, 0, 0), silver=(10, 0, 0), local=(7, 0, 0))))
     assert decisions["gold"].desired == 10  # 500 rpm

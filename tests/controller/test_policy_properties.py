@@ -79,7 +79,7 @@ def ceilings(cfg: Config) -> list[tuple[str, float, dict[str, float]]]:
             for p, c in cfg.pools.items()
             if c.provider == name and c.rpm_per_replica > 0
         }
-        found.append((f"provider {name}", float(provider.rpm), members))
+        found.append((f"provider {name}", provider.rpm * provider.headroom, members))
     return found
 
 
