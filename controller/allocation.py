@@ -8,12 +8,14 @@ Order of service:
    task ends;
 3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
 4. every pool's demand, tier by tier, each pool first keeping what it has and still needs, so
-   pods are not traded inside a tier as demands wobble;
+   pods are not traded inside a tier as demands wobble, even in a tier a higher one starves;
 5. last, tier by tier, the replicas that time rules alone keep (a window, a rate policy, the
    cooldown): idle pods held for stability never outrank a real backlog. Holds never exceed a
-   pool's current replicas, so a hold that yielded does not come back as growth; and only
-   demand that has lasted (Claim.steady, controller.history.SUSTAINED_S) takes them, in tier
-   order, so a blip of lag moves no pod (hysteresis).
+   pool's current replicas, so a hold that yielded does not come back as growth.
+What a pool has (up to what it would keep alone) is set aside from step 4 on: a tier's demand
+grows from free room, and only demand that has lasted (Claim.steady,
+controller.history.SUSTAINED_S) takes replicas other pools have, lower tiers' or anyone's
+holds, in tier order. A blip of lag moves no pod (hysteresis).
 
 Inside one tier the remaining room is split by max-min fairness (water-filling): all pools
 rise level by level, and when a ceiling cannot give every pool one more replica, the leftover
@@ -32,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from controller.config import Config, PoolConfig
+from controller.history import SUSTAINED_S
 from controller.model import Reason, ScaleDecision
 
 _EPS = 1e-9
@@ -227,17 +230,31 @@ class _Pass:
         for i, cost in self.shape.costs[claim.name]:
             room[i] -= units * cost
 
-    def reserve(self, holding: Iterable[Claim]) -> list[float]:
-        """Set aside, from the room, what `holding` claims keep beyond their grant and their
-        own demand (served with the demand)."""
+    def reserve(self, claims: Iterable[Claim]) -> list[float]:
+        """Set aside, from the room, what each claim has and would keep alone (its current
+        replicas, at most `Claim.alone`) beyond its grant."""
         reserve = [0.0] * len(self.room)
         costs = self.shape.costs
-        for claim in holding:
-            has = claim.granted if claim.granted > claim.want else claim.want
-            extra = claim.kept - has
-            for i, cost in costs[claim.name]:
-                reserve[i] += extra * cost
+        for claim in claims:
+            alone = claim.alone
+            has = claim.current if claim.current < alone else alone
+            if has > claim.granted:
+                for i, cost in costs[claim.name]:
+                    reserve[i] += (has - claim.granted) * cost
         return self.reserve_again(reserve)
+
+    def unreserve(self, reserve: list[float], claims: list[Claim]) -> None:
+        """Give back to the room what is still set aside of these claims' current replicas
+        up to their demand (for them to keep)."""
+        room, costs = self.room, self.shape.costs
+        for claim in claims:
+            part = (claim.current if claim.current < claim.want else claim.want) - claim.granted
+            for i, cost in costs[claim.name]:
+                amount = part * cost
+                if amount > reserve[i]:
+                    amount = reserve[i]
+                reserve[i] -= amount
+                room[i] += amount
 
     def reserve_again(self, wanted: list[float]) -> list[float]:
         """Set aside up to `wanted` of what room is left (after `release`)."""
@@ -357,27 +374,25 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         for claim in tier_claims:
             claim.goal = claim.floor
         run.fill(tier_claims)
-    # Replicas kept only by time rules are held back from the demand of the moment: a blip
-    # of lag does not move them. Demand that has lasted (Claim.steady) takes them, in tier
-    # order; what is left of them is granted last.
-    reserve = run.reserve(c for c in claims if not c.held and c.kept > max(c.granted, c.want))
+    # What pools have is taken only by demand that has lasted (Claim.steady): set aside, for
+    # every pool, the replicas it has and would keep alone (its demand, its holds) beyond what
+    # it was granted. A blip of lag then grows from free room only, and moves no pod.
+    reserve = run.reserve(c for c in claims if not c.held)
     closed: set[int] = set()
     for tier, tier_claims in tiers:
+        # Each pool of the tier keeps what it has and still wants (what is left of it: a
+        # higher tier's lasting demand may have taken some); pods are not traded inside a
+        # tier as demands wobble (each trade is a task cut short and a cold start).
+        keeping = [c for c in tier_claims if min(c.current, c.want) > c.granted]
+        if keeping:
+            run.unreserve(reserve, keeping)
+            for claim in keeping:
+                claim.goal = claim.current if claim.current < claim.want else claim.want
+            run.fill(keeping)
         open_claims = _open(tier_claims, closed, shape)
-        # What each pool has and still needs first, then growth: inside a tier, pods are not
-        # traded between pools at every tick as their demands wobble (each trade is a task cut
-        # short and a cold start: capacity lost); a higher tier's demand, served before, still
-        # takes a lower tier's idle pods.
-        keeping = []
-        for claim in open_claims:
-            has = claim.current if claim.current < claim.want else claim.want
-            if has > claim.granted:
-                claim.goal = has
-                keeping.append(claim)
-        run.fill(keeping)
         for claim in open_claims:
             claim.goal = claim.want
-        run.fill(open_claims)
+        run.fill(open_claims)  # growth, from free room
         if any(reserve):
             lasting = []
             for claim in open_claims:
@@ -385,14 +400,14 @@ def allocate(config: Config, claims: list[Claim]) -> None:
                 if steady > claim.granted:
                     claim.goal = steady
                     lasting.append(claim)
-            if lasting:
+            if lasting:  # lasting demand takes held room: lower tiers' pods, anyone's holds
                 held = list(reserve)
                 run.release(reserve)
-                run.fill(lasting)  # free room first, then what was held
+                run.fill(lasting)
                 reserve = run.reserve_again(held)
         short = [c for c in tier_claims if c.granted < max(c.floor, c.want)]
         for claim in short:  # explained now: lower tiers have not taken their share yet
-            _explain_shortfall(claim, run, closed, tier)
+            _explain_shortfall(claim, run, closed, tier, reserve)
         _close(short, run, closed)
     # Last, tier by tier, what time rules alone keep: every tier's real demand came first.
     run.release(reserve)
@@ -421,16 +436,25 @@ def _close(short: list[Claim], run: _Pass, closed: set[int]) -> None:
         closed.update(i for i, cost in costs[claim.name] if room[i] + _EPS < cost)
 
 
-def _explain_shortfall(claim: Claim, run: _Pass, closed: set[int], tier: str) -> None:
+def _explain_shortfall(
+    claim: Claim, run: _Pass, closed: set[int], tier: str, reserve: list[float]
+) -> None:
     target = max(claim.floor, claim.want)
+    recent = claim.steady is not None and claim.steady < claim.want
     args: tuple[object, ...]
     for i, cost in run.shape.costs[claim.name]:
         ceiling = run.shape.ceilings[i]
-        if run.room[i] + _EPS >= cost:
+        room = run.room[i]
+        if room + _EPS >= cost:
             if i in closed:
                 args = (ceiling.label, tier, target, claim.granted)
                 claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
             continue
+        if room + reserve[i] + _EPS >= cost:
+            if recent:  # the room is other pools' and this demand is too recent to take it
+                args = (ceiling.label, SUSTAINED_S, target, claim.granted)
+                claim.reasons.append(Reason(ceiling.rule, _RECENT, args))
+            continue  # else some other ceiling stopped it from taking that room
         per = f", {cost:g} {ceiling.unit} a replica" if ceiling.unit != "pods" else ""
         shared = "" if ceiling.rule == "tenant max_pods" else f", shared by tier ({tier} here)"
         args = (ceiling.label, per, shared, target, claim.granted)
@@ -446,6 +470,7 @@ def _explain_yield(claim: Claim, run: _Pass, closed: set[int]) -> None:
 
 
 _YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
+_RECENT = "{} in use by other pools; demand younger than {:g} s takes free room only: {} -> {}"
 _CLOSED = (
     "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
 )
