@@ -53,9 +53,9 @@ def test_plan_prints_decisions_in_config_order() -> None:
     assert (first["tenant"], first["current"], first["desired"]) == ("acme", 2, 10)
     assert first["reasons"][0]["rule"] == "demand"
     assert first["reasons"][-1] == {"rule": "max_replicas", "detail": "max_replicas 10: 23 -> 10"}
-    starter = decisions[-1]
-    assert starter["desired"] == 0
-    assert starter["reasons"][-1]["rule"] == "provider rpm"
+    starter = decisions[-1]  # served last: what the cluster has left
+    assert starter["desired"] == 2
+    assert starter["reasons"][-1]["rule"] == "cluster max_pods"
 
 
 def test_plan_leaves_an_unobserved_pool_alone(tmp_path: Path) -> None:
