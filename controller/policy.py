@@ -4,18 +4,20 @@ Pure: no I/O and no clock; `now` is an argument, so the live loop, the tests and
 run exactly this code. Per pool, in order:
 
 1. lag = pending + ack_pending;
-2. demand = ceil(lag / target_lag_per_replica) (0 from zero while lag <= activation_lag), or
-   the arrival rate x mean task time / concurrency (Little's law) when that is larger;
+2. demand (0 from zero while lag <= activation_lag), the larger of: the backlog, (lag + the
+   net inflow over a cold start, while tasks wait) / target_lag_per_replica; and the steady
+   load, arrival rate x task time (Little's law, over what the rate window saw) at the same
+   target, or square-root staffing for a tier's target_wait_seconds;
 3. floor = max(min_replicas, operator pin); a paused tenant gets 0;
-4. token budget: exhausted with hard_cap -> 0; past warn_at -> no growth beyond current
-   (a pool at zero with lag keeps one replica, so its tasks are not stranded);
+4. token budget: exhausted with hard_cap -> 0; past warn_at -> the pace the budget left can
+   pay for until it resets, at the tenant's tokens per replica-second today;
 5. max_replicas, then the shared ceilings (provider rpm, tenant max_pods, cluster max_pods),
    served by tier priority (controller.allocation);
-6. with history only: cooldown before zero, stabilization windows and rate policies, like the
-   HPA. These act on the pool's own recommendation, before the shared ceilings, so the
-   ceilings stay hard.
+6. with history only: the HPA v2 behavior (tolerance, stabilization windows, Pods/Percent rate
+   policies with selectPolicy) and the cooldown before zero. These act on the pool's own
+   recommendation, before the shared ceilings, so the ceilings stay hard; what they alone
+   keep yields to real demand under a short ceiling.
 """
-
 from __future__ import annotations
 
 import math
@@ -59,9 +61,10 @@ def claim(
 ) -> Claim:
     """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
     `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
-    on its tenant's usage only through `budget_rule`, and on `now` only until `Claim.until`
-    (given a history that meanwhile records only this recommendation); the reasons quote the
-    exact figures."""
+    on its tenant's usage only through `budget_rule` (and, past warn_at, on its replica-seconds
+    and `now`: the budget pace), and otherwise on `now` only until `Claim.until` (given a
+    history that meanwhile records only this recommendation); the reasons quote the exact
+    figures."""
     obs = observations.pools.get(name)
     if obs is None:
         why = observations.unobserved.get(name)
