@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from heapq import heapify, heappush
+from heapq import heapify, heappop, heappush, heapreplace
 
 from controller.config import Config
 from controller.simulate.trace import Trace
@@ -102,9 +102,10 @@ class Provider:
         self.rpm = rpm * MICRO
         self.used = 0
         """Requests a minute its running tasks make, in millionths."""
-        self.waiting: list[PoolState] = []
-        """Pools whose head task waits for this provider's rpm with a pod free for it (an
-        entry may have gone stale: `_admit` drops those)."""
+        self.waiting: list[tuple[int, int]] = []
+        """A heap of (head task, pool index), oldest head first: pools whose head task waits
+        for this provider's rpm. An entry goes stale when its pool's head moves or it has no
+        free pod any more; `_admit` drops such entries as they come up."""
 
 
 class Pod:
@@ -140,7 +141,7 @@ class PoolState:
         self.demand = 0
         """Requests a minute one running task makes to `provider`, in millionths."""
         self.throttled = False
-        """In `provider.waiting`."""
+        """In `provider.waiting` (with an entry for the current head of its queue)."""
         self.cold_start = cold
         self.concurrency = conc
         self.grace = 30.0
@@ -375,7 +376,7 @@ class Cluster:
                 # Wait for the rpm, in turn with the provider's other waiting pools.
                 if not p.throttled:
                     p.throttled = True
-                    provider.waiting.append(p)
+                    heappush(provider.waiting, (task, p.index))
                 self._admit(provider, now)
                 return
             queue.popleft()
@@ -450,33 +451,35 @@ class Cluster:
 
     def _admit(self, provider: Provider, now: float) -> None:
         """Start tasks waiting for the provider's rpm, the oldest head task first, while its
-        rpm has room. Runs only where a provider binds."""
-        while True:
-            best: PoolState | None = None
-            pod: Pod | None = None
-            kept: list[PoolState] = []
-            for q in provider.waiting:
-                top = self._free_pod(q) if q.queue and not q.blocked else None
-                if top is None:
-                    q.throttled = False  # nothing to start there: no longer waiting
-                    continue
-                kept.append(q)
-                if best is None or q.queue[0] < best.queue[0]:  # trace order is arrival order
-                    best, pod = q, top
-            provider.waiting = kept
-            if best is None or pod is None:
-                return
-            used = provider.used
-            if used != 0 and used + best.demand > provider.rpm:
-                return
-            task = best.queue[0]
-            gate = best.gate
-            if gate is not None and self._unaffordable(gate, task):
-                self._block(best)
+        rpm has room. Runs only where a provider binds; O(log pools) a task."""
+        waiting, pools = provider.waiting, self.pools
+        while waiting:
+            head, i = waiting[0]
+            q = pools[i]
+            queue = q.queue
+            if queue and queue[0] != head:
+                heappop(waiting)  # stale: the head moved, and an entry for the new one exists
                 continue
-            best.queue.popleft()
-            self.dirty.add(best.index)
-            self._start(best, pod, task, now)
+            pod = self._free_pod(q) if queue and not q.blocked else None
+            if pod is None:
+                heappop(waiting)  # nothing to start there: it waits for a pod, not the rpm
+                q.throttled = False
+                continue
+            used = provider.used
+            if used != 0 and used + q.demand > provider.rpm:
+                return
+            gate = q.gate
+            if gate is not None and self._unaffordable(gate, head):
+                self._block(q)
+                continue
+            queue.popleft()
+            self.dirty.add(i)
+            self._start(q, pod, head, now)
+            if queue:
+                heapreplace(waiting, (queue[0], i))
+            else:
+                heappop(waiting)
+                q.throttled = False
 
     @staticmethod
     def _free_pod(p: PoolState) -> Pod | None:
@@ -628,6 +631,8 @@ class Cluster:
         provider = p.provider
         if provider is not None:
             provider.used -= n * p.demand
+            if p.throttled:  # its head moved: its place in line is that of the new head
+                heappush(provider.waiting, (p.queue[0], p.index))
         self._remove(pod, now)
         if not p.blocked:
             self._dispatch(p, now)
