@@ -30,7 +30,6 @@ only over the claims under a short ceiling, one independent group at a time.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from controller.config import Config, PoolConfig
@@ -230,7 +229,7 @@ class _Pass:
         for i, cost in self.shape.costs[claim.name]:
             room[i] -= units * cost
 
-    def reserve(self, claims: Iterable[Claim]) -> list[float]:
+    def reserve(self, claims: list[Claim]) -> list[float]:
         """Set aside, from the room, what each claim has and would keep alone (its current
         replicas, at most `Claim.alone`) beyond its grant."""
         reserve = [0.0] * len(self.room)
@@ -377,7 +376,7 @@ def allocate(config: Config, claims: list[Claim]) -> None:
     # What pools have is taken only by demand that has lasted (Claim.steady): set aside, for
     # every pool, the replicas it has and would keep alone (its demand, its holds) beyond what
     # it was granted. A blip of lag then grows from free room only, and moves no pod.
-    reserve = run.reserve(c for c in claims if not c.held)
+    reserve = run.reserve([c for c in claims if not c.held])
     closed: set[int] = set()
     for tier, tier_claims in tiers:
         # Each pool of the tier keeps what it has and still wants (what is left of it: a

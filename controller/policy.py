@@ -273,7 +273,7 @@ def _demand(
     per_replica = pool.target_lag_per_replica
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
     concurrency = pool.concurrency
-    ahead = 0.0
+    ahead = 0
     if rate and seconds and pool.cold_start_seconds and obs.pending:
         # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
         # positive, the queue grows by that much for every second a new pod takes to start.
