@@ -56,6 +56,9 @@ class Layout:
     """Per pool: (ceiling index, cost of one replica there)."""
     tiers: tuple[tuple[str, tuple[str, ...]], ...]
     """(tier, its pools in config order), highest priority first."""
+    limits: tuple[float, ...]
+    """Per ceiling, what a sum of replicas x cost may reach and still surely fit: sums of
+    whole numbers are exact, others may drift, so they keep a margin."""
 
 
 def _build_layout(config: Config) -> Layout:
@@ -94,7 +97,14 @@ def _build_layout(config: Config) -> Layout:
     tiers = tuple(
         (tier, tuple(p for p in config.pools if config.tier_of[p] == tier)) for tier in order
     )
-    return Layout(tuple(ceilings), costs, tiers)
+    limits = []
+    for i, made in enumerate(ceilings):
+        exact = all(
+            float(cost).is_integer() for drawn in costs.values() for j, cost in drawn if j == i
+        )
+        slack = _EPS if exact else -1e-6 * max(1.0, made.capacity)
+        limits.append(made.capacity + slack)
+    return Layout(tuple(ceilings), costs, tiers, tuple(limits))
 
 
 _layouts: dict[int, tuple[Config, Layout]] = {}
@@ -187,17 +197,7 @@ class Demand:
         self.units: dict[str, int] = {}
         self.over = 0
         """How many ceilings the sums exceed."""
-        self.limit = []
-        for i, ceiling in enumerate(self.shape.ceilings):
-            exact = all(
-                float(cost).is_integer()
-                for drawn in self.shape.costs.values()
-                for j, cost in drawn
-                if j == i
-            )
-            # Sums of whole numbers are exact; others may drift, so keep a margin.
-            slack = _EPS if exact else -1e-6 * max(1.0, ceiling.capacity)
-            self.limit.append(ceiling.capacity + slack)
+        self.limit = list(self.shape.limits)
 
     def set(self, claim: Claim) -> int:
         """Count `claim` in place of the pool's previous one; what it would get alone."""
@@ -348,6 +348,8 @@ class _Pass:
 def allocate(config: Config, claims: list[Claim]) -> None:
     """Set `granted` on every claim, and add a reason wherever a shared ceiling bound."""
     shape = layout(config)
+    if _fit_alone(shape, claims):
+        return
     run = _Pass(shape)
     by_name = {c.name: c for c in claims}
     for claim in claims:
@@ -418,6 +420,24 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         for claim in holding:
             if claim.granted < claim.kept:
                 _explain_yield(claim, run, closed)
+
+
+def _fit_alone(shape: Layout, claims: list[Claim]) -> bool:
+    """The usual tick: when every claim alone fits every ceiling, grant each what it asks
+    (what the passes below would grant, without them) and say so."""
+    total = [0.0] * len(shape.limits)
+    costs = shape.costs
+    for claim in claims:
+        units = claim.alone
+        if units:
+            for i, cost in costs[claim.name]:
+                total[i] += units * cost
+    for sum_, limit in zip(total, shape.limits, strict=True):
+        if sum_ > limit:
+            return False
+    for claim in claims:
+        claim.granted = claim.alone
+    return True
 
 
 def _open(tier_claims: list[Claim], closed: set[int], shape: Layout) -> list[Claim]:

@@ -154,6 +154,12 @@ class ScalingRule(_Model):
             return parts[0]
         return f"{self.select_policy.lower()}({', '.join(parts)})"
 
+    def __str__(self) -> str:
+        return self.describe()
+
+    def __format__(self, spec: str) -> str:
+        return format(self.describe(), spec)
+
     @property
     def longest_period(self) -> float:
         return max((p.period_seconds for p in self.policies), default=0.0)

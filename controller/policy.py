@@ -406,14 +406,14 @@ def _time_rules(
         # removal no longer counted lowers the period's start), so the claim holds until then.
         until = leaves if leaves < until else until
         if desired > limit:
-            args = (up.describe(), limit, desired, limit)
+            args = (up, limit, desired, limit)  # the rule reads as describe() when shown
             desired = limit
             reasons.append(_reason("rate limit", _RATE_UP, args))
     elif desired < current:
         down = pool.behavior.scale_down
         limit, leaves = _rate_limit(down, past, current, now, -1)
         if desired < limit:
-            args = (down.describe(), limit, desired, limit)
+            args = (down, limit, desired, limit)
             desired = limit
             until = leaves if leaves < until else until
             reasons.append(_reason("rate limit", _RATE_DOWN, args))
@@ -436,9 +436,13 @@ def _rate_limit(
     best: int | None = None
     until = math.inf
     largest = rule.select_policy == "Max"
+    period = -1.0
+    start, first = current, math.inf
     for policy in rule.policies:
-        added, removed, first = past.moved_since(now - policy.period_seconds)
-        start = current - added + removed
+        if policy.period_seconds != period:  # policies mostly share one period: count once
+            period = policy.period_seconds
+            added, removed, first = past.moved_since(now - period)
+            start = current - added + removed
         if policy.type == "Pods":
             limit = start + policy.value * direction
         elif direction > 0:  # rounded as the HPA rounds: up when growing, down when shrinking
