@@ -13,8 +13,9 @@ Every policy (agentdash, KEDA, the HPA) runs on this very cluster, under the sam
   plus its own stays within the provider's rpm; otherwise it waits in its queue (it is still
   lag, and its idle pod is still paid) until a task of that provider ends, and then the
   provider's waiting pools are served oldest head task first. A task alone may start whatever
-  it makes, so no pool is shut out for good. Pools without a provider (or rpm_per_replica 0)
-  pay nothing for this.
+  it makes, so no pool is shut out for good. Pools without a provider (or rpm_per_replica 0),
+  and those of a provider that every pod the quotas allow could not bring to its rpm, pay
+  nothing for this.
 - Scale-down is the ReplicaSet controller's, which cannot see which pod is busy: pods not
   ready yet go first (the newest first), then ready ones, the most recently ready first, then
   the newest. An idle victim goes at once. A busy one is terminating: it takes no new task
