@@ -84,6 +84,7 @@ def claim(
         return Claim(name, pool, current, 0, 0, 0, reasons)
 
     want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
+    busy = _busy(pool, obs, current)
 
     floor = pool.min_replicas
     until = math.inf
@@ -112,7 +113,7 @@ def claim(
             reasons.append(_reason(EXHAUSTED, _EXHAUSTED, args))
             return Claim(name, pool, current, 0, 0, 0, reasons)
         spent = observations.replica_seconds_today.get(tenant_name, 0.0)
-        if spent >= PACE_MIN_REPLICA_SECONDS and used > 0:
+        if spent >= PACE_MIN_REPLICA_SECONDS and 0 < used < budget:
             # Pace: what the budget left can pay for until it resets, at what a replica-second
             # of this tenant has cost today; shared by its pools in proportion to their
             # max_replicas, so together they keep the pace.
@@ -133,8 +134,8 @@ def claim(
                 reasons.append(_reason(WARNING, _PACE, args))
                 want = cap
         else:
-            # Pace unknown (too little measured today): no growth; but a pool at zero with
-            # tasks waiting keeps one replica, or they would be stranded until midnight.
+            # Pace unknown (too little measured today), or a soft cap spent: no growth; but a
+            # pool at zero with tasks waiting keeps one replica, or they would be stranded.
             cap = max(current, floor, 1 if lag > 0 else 0)
             if want > cap:
                 args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
@@ -149,7 +150,6 @@ def claim(
         floor = min(floor, limit)
     recommendation = want if want > floor else floor
 
-    busy = _busy(pool, obs, current)
     if history is None:
         return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
                      busy=busy, until=until)  # fmt: skip
@@ -278,8 +278,11 @@ def _demand(
         # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
         # positive, the queue grows by that much for every second a new pod takes to start.
         net = rate - obs.ready * concurrency / seconds
-        if net > 0:  # whole tasks only: a lone arrival in the window is not a stream
-            ahead = math.floor(net * pool.cold_start_seconds + 1e-9)
+        if net > 0:  # whole tasks, and never more than the window saw arrive: a few
+            # arrivals are not a stream to project over a long cold start
+            seen = rate * RATE_WINDOW_S
+            coming = net * pool.cold_start_seconds
+            ahead = math.floor((coming if coming < seen else seen) + 1e-9)
     demand = math.ceil((lag + ahead) / per_replica - 1e-9)
     if reasons is not None:
         if ahead:

@@ -78,6 +78,18 @@ def test_a_growing_pool_at_least_doubles_every_15_s() -> None:
     assert seen == [6, 12, 24, 48, 96]
 
 
+def test_one_10_minute_task_does_not_double_a_pool_of_5_s_tasks() -> None:
+    cfg = config({"a": pool("t", max_replicas=50, cold_start_seconds=0)})
+    mean = None
+    for _ in range(50):
+        mean = task_time(mean, 5.0)
+    before = decide(cfg, Observations({"a": PoolObservation(0, 2, 2, 2, 4.0, mean)}))[0]
+    mean = task_time(mean, 600.0)
+    after = decide(cfg, Observations({"a": PoolObservation(0, 2, 2, 2, 4.0, mean)}))[0]
+    assert before.desired == 20  # 4 a second x 5 s
+    assert after.desired < 2 * before.desired
+
+
 def test_one_10_minute_task_does_not_double_a_pools_replicas() -> None:
     cfg = config({"a": pool("t", max_replicas=50, cold_start_seconds=0)})
     mean = None
@@ -191,3 +203,26 @@ def test_a_blip_of_demand_moves_no_held_pod_and_lasting_demand_does() -> None:
             high=PoolObservation(3, 0, 0, 0),
         )
     assert (d["high"].desired, d["low"].desired) == (3, 5)
+
+
+def test_a_long_cold_start_projects_no_more_than_the_window_saw() -> None:
+    cfg = config({"a": pool("t", max_replicas=50, cold_start_seconds=120)})
+    # 3 arrivals in the 30 s window, tasks of 60 s, one ready pod: the net inflow over a
+    # 120 s cold start would be 0.08/s x 120 = 9.6 tasks, but only 3 were seen arriving.
+    (d,) = decide(cfg, Observations({"a": PoolObservation(2, 1, 1, 1, 0.1, 60.0)}))
+    assert d.desired == 3 + 3
+
+
+def test_a_soft_capped_tenant_past_its_budget_stops_growing_but_keeps_its_pods() -> None:
+    cfg = config(
+        {"a": pool("t", max_replicas=20)},
+        {"t": {"tier": "enterprise", "daily_token_budget": 1_000_000, "hard_cap": False}},
+    )
+    obs = Observations(
+        {"a": PoolObservation(30, 4, 4, 4)},
+        tokens_today={"t": 1_200_000},
+        replica_seconds_today={"t": 50_000.0},
+    )
+    (d,) = decide(cfg, obs, now=12 * 3600.0)
+    assert d.desired == 4
+    assert d.main_reason.rule == "budget warning"
