@@ -18,6 +18,7 @@ run exactly this code. Per pool, in order:
    recommendation, before the shared ceilings, so the ceilings stay hard; what they alone
    keep yields to real demand under a short ceiling.
 """
+
 from __future__ import annotations
 
 import math
