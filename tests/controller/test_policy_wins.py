@@ -22,12 +22,17 @@ def tick(
     return {d.pool: d for d in decisions}
 
 
-def test_held_pods_yield_to_a_higher_tiers_backlog_under_a_tight_cluster_cap() -> None:
-    cfg = config(
+def two_tiers(high: str = "enterprise") -> Config:
+    """A starter pool and a higher-tier pool, each up to 8 replicas, in a cluster of 8."""
+    return config(
         {"low": pool("startup", max_replicas=8), "high": pool("bank", max_replicas=8)},
-        {"startup": {"tier": "starter"}, "bank": {"tier": "enterprise"}},
+        {"startup": {"tier": "starter"}, "bank": {"tier": high}},
         max_pods=8,
     )
+
+
+def test_held_pods_yield_to_a_higher_tiers_backlog_under_a_tight_cluster_cap() -> None:
+    cfg = two_tiers()
     history = History(cfg)
     tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=PoolObservation(0, 0, 0, 0))
     # The starter pool's backlog is gone; its down window still keeps its 8 pods. Then the
@@ -45,11 +50,7 @@ def test_held_pods_yield_to_a_higher_tiers_backlog_under_a_tight_cluster_cap() -
 
 
 def test_a_yielded_hold_does_not_come_back_as_growth() -> None:
-    cfg = config(
-        {"low": pool("startup", max_replicas=8), "high": pool("bank", max_replicas=8)},
-        {"startup": {"tier": "starter"}, "bank": {"tier": "enterprise"}},
-        max_pods=8,
-    )
+    cfg = two_tiers()
     history = History(cfg)
     tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=PoolObservation(0, 0, 0, 0))
     tick(cfg, history, 30.0, low=PoolObservation(0, 0, 8, 8), high=PoolObservation(6, 0, 0, 0))
@@ -162,11 +163,7 @@ def test_a_pool_past_warn_at_grows_again_when_its_pace_allows() -> None:
 
 
 def test_a_higher_tiers_backlog_takes_idle_pods_but_cuts_no_running_task_short() -> None:
-    cfg = config(
-        {"low": pool("startup", max_replicas=8), "high": pool("bank", max_replicas=8)},
-        {"startup": {"tier": "starter"}, "bank": {"tier": "enterprise"}},
-        max_pods=8,
-    )
+    cfg = two_tiers()
     # The starter pool has 8 pods, 3 of them at work, and 5 more tasks queued; the enterprise
     # pool gets a backlog of 8. Cutting a running task short would redeliver it and waste its
     # work: the 3 stay, the enterprise pool gets the other 5 now and the rest as tasks end.
@@ -179,11 +176,7 @@ def test_a_higher_tiers_backlog_takes_idle_pods_but_cuts_no_running_task_short()
 
 
 def test_a_blip_of_demand_moves_no_held_pod_and_lasting_demand_does() -> None:
-    cfg = config(
-        {"low": pool("startup", max_replicas=8), "high": pool("bank", max_replicas=8)},
-        {"startup": {"tier": "starter"}, "bank": {"tier": "growth"}},
-        max_pods=8,
-    )
+    cfg = two_tiers("growth")
     history = History(cfg)
     idle = PoolObservation(0, 0, 0, 0)
     tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=idle)
