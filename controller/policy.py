@@ -433,31 +433,32 @@ def _rate_limit(
     Each policy counts from the replicas at the start of its period (today's, less the steps
     taken since); `select_policy` Max takes the policy that allows the largest change, Min the
     smallest, Disabled none."""
-    if rule.select_policy == "Disabled":
+    select = rule.select_policy
+    if select == "Disabled":
         return current, math.inf
-    if not rule.policies:
+    steps = rule.steps
+    if not steps:
         return (BIG if direction > 0 else 0), math.inf
-    best: int | None = None
+    best = 0
     until = math.inf
-    largest = rule.select_policy == "Max"
+    sign = direction if select == "Max" else -direction
     period = -1.0
     start, first = current, math.inf
-    for policy in rule.policies:
-        if policy.period_seconds != period:  # policies mostly share one period: count once
-            period = policy.period_seconds
+    for k, (seconds, pods, value) in enumerate(steps):
+        if seconds != period:  # policies mostly share one period: count it once
+            period = seconds
             added, removed, first = past.moved_since(now - period)
             start = current - added + removed
-        if policy.type == "Pods":
-            limit = start + policy.value * direction
+            leaves = first + period
+            until = leaves if leaves < until else until
+        if pods:
+            limit = start + value * direction
         elif direction > 0:  # rounded as the HPA rounds: up when growing, down when shrinking
-            limit = math.ceil(start * (1 + policy.value / 100) - 1e-9)
+            limit = math.ceil(start * (1 + value / 100) - 1e-9)
         else:
-            limit = math.floor(start * (1 - policy.value / 100) + 1e-9)
-        if best is None or (limit - best) * direction * (1 if largest else -1) > 0:
+            limit = math.floor(start * (1 - value / 100) + 1e-9)
+        if k == 0 or (limit - best) * sign > 0:
             best = limit
-        leaves = first + policy.period_seconds
-        until = leaves if leaves < until else until
-    assert best is not None
     if direction > 0:
         return (best if best > current else current), until
     return (best if best < current else current), until
