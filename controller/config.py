@@ -158,9 +158,7 @@ class ScalingRule(_Model):
     def steps(self) -> tuple[tuple[float, bool, int], ...]:
         """(period_seconds, is Pods, value) per policy, sorted by period so that policies
         sharing one are counted together (read at every tick of every pool that moves)."""
-        return tuple(
-            sorted((p.period_seconds, p.type == "Pods", p.value) for p in self.policies)
-        )
+        return tuple(sorted((p.period_seconds, p.type == "Pods", p.value) for p in self.policies))
 
     def __str__(self) -> str:
         return self.describe()
