@@ -182,13 +182,14 @@ def _down_default() -> ScalingRule:
 DEFAULT_SCALE_UP: dict[str, Any] = {
     "stabilization_seconds": 0,
     "select_policy": "Max",
+    "tolerance": 0.1,
     "policies": [
         {"type": "Percent", "value": 100, "period_seconds": 15},
         {"type": "Pods", "value": 4, "period_seconds": 15},
     ],
 }
-"""No window, and at least doubling every 15 s (the HPA's own defaults): see README.md,
-"Choosing the defaults", for the measurements behind these."""
+"""No window, at least doubling every 15 s, the HPA's 10% tolerance (the HPA's own defaults):
+see README.md, "Choosing the defaults", for the measurements behind these."""
 DEFAULT_SCALE_DOWN: dict[str, Any] = {
     "stabilization_seconds": 120,
     "select_policy": "Max",
