@@ -130,3 +130,25 @@ def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+async def test_a_tenant_past_warn_at_is_paced_by_what_its_replicas_cost(
+    nc: Client, clock: FakeClock
+) -> None:
+    tenants = {"acme": {"tier": "enterprise", "daily_token_budget": 1_000_000, "warn_at": 0.5}}
+    cfg = config({"research": pool("acme", cold_start_seconds=0)}, tenants)
+    loop, cluster = await make_loop(nc, cfg, clock)
+    await publish(nc, cfg.subject("research"), 8)
+    (d,) = await loop.tick()
+    assert d.desired == 8
+    clock.advance(1)
+    await loop.tick()  # the loop now sees the 8 replicas
+    clock.advance(600)  # 8 replicas x 600 s = 4,800 replica-seconds today
+    loop.usage.preload({"acme": 600_000}, clock())  # past warn_at: 125 tokens a replica-second
+    (d,) = await loop.tick()
+    # The 400,000 tokens left pay for 400,000 / (125 x 36,200 s to midnight) = 0.09 replica:
+    # the 8 tasks waiting keep one.
+    assert d.desired == 1
+    assert d.main_reason.rule == "budget warning"
+    assert "125.0 tokens a replica-second pays for 1 replicas" in d.main_reason.detail
+    await cluster.close()
