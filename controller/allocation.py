@@ -470,7 +470,10 @@ def _explain_shortfall(
                 claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
             continue
         if room + reserve[i] + _EPS >= cost:
-            if recent:  # the room is other pools' and this demand is too recent to take it
+            if i in closed:
+                args = (ceiling.label, tier, target, claim.granted)
+                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
+            elif recent:  # the room is other pools' and this demand is too recent to take it
                 args = (ceiling.label, SUSTAINED_S, target, claim.granted)
                 claim.reasons.append(Reason(ceiling.rule, _RECENT, args))
             continue  # else some other ceiling stopped it from taking that room

@@ -3,6 +3,8 @@
 Every policy (agentdash, KEDA, the HPA) runs on this very cluster, under the same limits:
 
 - Tasks wait in their pool's queue (FIFO) and are served by ready pods, `concurrency` at once.
+  The next task goes to the pod that has been free the longest, as a JetStream pull consumer
+  serves the oldest waiting pull request first.
 - A pod is created when a Deployment grows and is ready `cold_start_seconds` later. Two
   ResourceQuotas bind creations: `cluster.max_pods` over every pool and a tenant's `max_pods`
   over its pools (its namespace). A creation beyond either waits, first come first served,
@@ -122,7 +124,7 @@ class Pod:
         """Chosen by a scale-down while busy: takes no new task, gone when done or killed."""
         self.gone = False
         self.listed = False
-        """In the pool's `free` stack (which may also hold stale entries, skipped lazily)."""
+        """In the pool's `free` queue (which may also hold stale entries, skipped lazily)."""
 
 
 class PoolState:
@@ -148,7 +150,7 @@ class PoolState:
         self.grace = 30.0
         """termination_grace_seconds."""
         self.queue: deque[int] = deque()
-        self.free: list[Pod] = []
+        self.free: deque[Pod] = deque()
         self.pods: list[Pod] = []
         """Live pods that count as replicas: starting or ready, not terminating."""
         self.spec = 0
@@ -276,10 +278,10 @@ class Cluster:
             self.delayed[task] = 1
         queue, free = p.queue, p.free
         if free and not queue and not p.blocked:
-            # Fast path (most arrivals): nothing waits, so if the pod atop the free stack has a
-            # slot and the budget and the provider's rpm (where they bind) allow, the task
-            # starts there now, exactly as _dispatch would start it.
-            pod = free[-1]
+            # Fast path (most arrivals): nothing waits, so if the pod at the head of the free
+            # queue has a slot and the budget and the provider's rpm (where they bind) allow,
+            # the task starts there now, exactly as _dispatch would start it.
+            pod = free[0]
             gate, provider = p.gate, p.provider
             if (
                 not (pod.gone or pod.terminating)
@@ -364,12 +366,12 @@ class Cluster:
             if gate is not None and self._unaffordable(gate, task):
                 self._block(p)
                 return
-            # The pod on top of the free stack, dropping entries that went stale.
+            # The pod at the head of the free queue, dropping entries that went stale.
             while free:
-                pod = free[-1]
+                pod = free[0]
                 if not (pod.gone or pod.terminating):
                     break
-                free.pop()
+                free.popleft()
                 pod.listed = False
             else:
                 return
@@ -384,11 +386,11 @@ class Cluster:
             self._start(p, pod, task, now)
 
     def _start(self, p: PoolState, pod: Pod, task: int, now: float) -> None:
-        """Start `task` on `pod`, the top of `p`'s free stack. The pool is in `dirty` already:
+        """Start `task` on `pod`, the head of `p`'s free queue. The pool is in `dirty` already:
         every caller put it there."""
         pod.busy += 1
         if pod.busy == p.concurrency:
-            p.free.pop()  # `pod` is the top of the stack
+            p.free.popleft()  # `pod` is the head of the queue
             pod.listed = False
         self.wait[task] = now - self.since[task]
         p.running += 1
@@ -484,13 +486,13 @@ class Cluster:
 
     @staticmethod
     def _free_pod(p: PoolState) -> Pod | None:
-        """The pod atop `p`'s free stack, dropping entries that went stale."""
+        """The pod at the head of `p`'s free queue, dropping entries that went stale."""
         free = p.free
         while free:
-            pod = free[-1]
+            pod = free[0]
             if not (pod.gone or pod.terminating):
                 return pod
-            free.pop()
+            free.popleft()
             pod.listed = False
         return None
 

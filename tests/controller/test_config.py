@@ -34,7 +34,7 @@ def test_default_behavior_has_no_up_window_doubles_and_lets_go_after_the_down_wi
     behavior = load_config(path).pools["acme-research"].behavior
     assert behavior.scale_up.stabilization_seconds == 0
     assert behavior.scale_up.describe() == "max(100% / 15 s, 4 pods / 15 s)"
-    assert behavior.scale_up.tolerance == 0.1
+    assert behavior.scale_up.tolerance == 0
     assert behavior.scale_down.stabilization_seconds == 120
     assert behavior.scale_down.describe() == "100% / 15 s"
 

@@ -15,18 +15,33 @@ from tests.factories import config, pool
 
 def test_scale_down_takes_the_most_recently_ready_pod_though_it_is_busy() -> None:
     cfg = config({"a": pool("t", cold_start_seconds=0)})
-    cluster = bare_cluster(cfg, 1, initial=[1], work=10.0)  # pod A, ready at 0 s
+    cluster = bare_cluster(cfg, 2, initial=[1], work=10.0)  # pod A, ready at 0 s
     cluster.scale(0, 2, 2.0)
     advance(cluster, 2.0)  # pod B, ready at 2 s
-    cluster.arrive(0, 3.0)  # B, the pod freed last, takes it: A stays idle
-    cluster.scale(0, 1, 4.0)  # the ReplicaSet removes B, the most recently ready
+    cluster.arrive(0, 3.0)  # A, free the longest (JetStream serves the oldest pull first)
+    cluster.arrive(1, 3.0)  # then B
+    cluster.scale(0, 1, 4.0)  # the ReplicaSet removes B, the most recently ready, busy or not
     assert cluster.alive == 2  # B terminates: it may finish its task first
     assert cluster.pools[0].ready == 1
     advance(cluster)
     cluster.finish()
-    assert (cluster.completed, cluster.redelivered) == (1, 0)
-    assert cluster.alive == 1  # A, idle all along, is the one kept
+    assert (cluster.completed, cluster.redelivered) == (2, 0)
+    assert cluster.alive == 1  # A is the one kept
     assert cluster.pod_seconds == pytest.approx(1000 + (13 - 2))  # B went when done, at 13 s
+
+
+def test_an_idle_pod_free_the_longest_takes_the_next_task() -> None:
+    cfg = config({"a": pool("t", cold_start_seconds=0)})
+    cluster = bare_cluster(cfg, 1, initial=[1], work=10.0)  # pod A, ready at 0 s
+    cluster.scale(0, 2, 2.0)
+    advance(cluster, 2.0)  # pod B, ready at 2 s
+    cluster.arrive(0, 3.0)  # A's pull has waited longest: A takes it, B stays idle
+    cluster.scale(0, 1, 4.0)  # the ReplicaSet removes B, idle: it goes at once
+    assert cluster.alive == 1
+    advance(cluster)
+    cluster.finish()
+    assert (cluster.completed, cluster.redelivered) == (1, 0)
+    assert cluster.pod_seconds == pytest.approx(1000 + (4 - 2))
 
 
 def test_a_task_outlasting_the_grace_period_goes_back_to_the_head_of_its_queue() -> None:
