@@ -83,9 +83,13 @@ def notes(config: Config) -> list[str]:
         rpm = sum(
             p.max_replicas * p.rpm_per_replica for p in config.pools.values() if p.provider == name
         )
-        if rpm > provider.rpm:
+        allowed = provider.rpm * provider.headroom
+        if rpm > allowed:
+            headroom = (
+                f" (x{provider.headroom:g} headroom: {allowed:g})" if allowed > provider.rpm else ""
+            )
             found.append(
                 f"at max_replicas the pools on {name} would make {rpm:g} rpm, over its "
-                f"{provider.rpm}: replicas are shared by tier priority"
+                f"{provider.rpm}{headroom}: replicas are shared by tier priority"
             )
     return found

@@ -31,6 +31,18 @@ def test_check_config_summarises_a_good_file() -> None:
     assert "note: pools may want up to 36 pods but cluster.max_pods is 24" in result.stdout
 
 
+def test_check_config_notes_a_provider_its_pools_could_overrun(tmp_path: Path) -> None:
+    hard = tmp_path / "hard.yaml"
+    text = EXAMPLE.read_text().replace("openai:    {rpm: 600}", "openai: {rpm: 500, headroom: 1.5}")
+    assert text != EXAMPLE.read_text()
+    hard.write_text(text)
+    result = run("check-config", hard)
+    assert result.returncode == 0, result.stderr
+    assert "the pools on openai would make 800 rpm, over its 500 (x1.5 headroom: 750)" in (
+        result.stdout
+    )
+
+
 def test_check_config_refuses_a_bad_file_in_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "agentdash.yaml"
     bad.write_text(EXAMPLE.read_text().replace("max_replicas: 10", "max_replicas: ten", 1))
