@@ -391,10 +391,9 @@ def _plain(text: str) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
+    from agentdash.simulate import _write as write
+
+    write(path, text)
 
 
 def _emit(text: str) -> None:

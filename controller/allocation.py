@@ -156,6 +156,11 @@ class Claim:
         return cls(name, pool, current, current, current, current, [reason], True, observed)
 
     @property
+    def has(self) -> int:
+        """What the pool has and still wants: its current replicas, at most `want`."""
+        return self.current if self.current < self.want else self.want
+
+    @property
     def alone(self) -> int:
         """What `allocate` grants this claim when no shared ceiling is short."""
         if self.held:
@@ -247,7 +252,7 @@ class _Pass:
         up to their demand (for them to keep)."""
         room, costs = self.room, self.shape.costs
         for claim in claims:
-            part = (claim.current if claim.current < claim.want else claim.want) - claim.granted
+            part = claim.has - claim.granted
             for i, cost in costs[claim.name]:
                 amount = part * cost
                 if amount > reserve[i]:
@@ -384,11 +389,11 @@ def allocate(config: Config, claims: list[Claim]) -> None:
         # Each pool of the tier keeps what it has and still wants (what is left of it: a
         # higher tier's lasting demand may have taken some); pods are not traded inside a
         # tier as demands wobble (each trade is a task cut short and a cold start).
-        keeping = [c for c in tier_claims if min(c.current, c.want) > c.granted]
+        keeping = [c for c in tier_claims if c.has > c.granted]
         if keeping:
             run.unreserve(reserve, keeping)
             for claim in keeping:
-                claim.goal = claim.current if claim.current < claim.want else claim.want
+                claim.goal = claim.has
             run.fill(keeping)
         open_claims = _open(tier_claims, closed, shape)
         for claim in open_claims:

@@ -79,29 +79,30 @@ def test_a_growing_pool_at_least_doubles_every_15_s() -> None:
     assert seen == [6, 12, 24, 48, 96]
 
 
-def test_one_10_minute_task_does_not_double_a_pool_of_5_s_tasks() -> None:
+def before_and_after_a_10_minute_task(typical: float, obs: PoolObservation) -> tuple[int, int]:
+    """A pool's desired replicas with a task-time mean of `typical` s, then after one more
+    task of 10 minutes (the rest of `obs` as given)."""
     cfg = config({"a": pool("t", max_replicas=50, cold_start_seconds=0)})
     mean = None
     for _ in range(50):
-        mean = task_time(mean, 5.0)
-    before = decide(cfg, Observations({"a": PoolObservation(0, 2, 2, 2, 4.0, mean)}))[0]
+        mean = task_time(mean, typical)
+    before = decide(cfg, Observations({"a": obs._replace(mean_task_seconds=mean)}))[0]
     mean = task_time(mean, 600.0)
-    after = decide(cfg, Observations({"a": PoolObservation(0, 2, 2, 2, 4.0, mean)}))[0]
-    assert before.desired == 20  # 4 a second x 5 s
-    assert after.desired < 2 * before.desired
+    after = decide(cfg, Observations({"a": obs._replace(mean_task_seconds=mean)}))[0]
+    return before.desired, after.desired
+
+
+def test_one_10_minute_task_does_not_double_a_pool_of_5_s_tasks() -> None:
+    before, after = before_and_after_a_10_minute_task(5.0, PoolObservation(0, 2, 2, 2, 4.0))
+    assert before == 20  # 4 a second x 5 s
+    assert after < 2 * before
 
 
 def test_one_10_minute_task_does_not_double_a_pools_replicas() -> None:
-    cfg = config({"a": pool("t", max_replicas=50, cold_start_seconds=0)})
-    mean = None
-    for _ in range(50):
-        mean = task_time(mean, 30.0)
-    before = decide(cfg, Observations({"a": PoolObservation(0, 10, 10, 10, 0.33, mean)}))[0]
-    mean = task_time(mean, 600.0)
-    after = decide(cfg, Observations({"a": PoolObservation(0, 10, 10, 10, 0.33, mean)}))[0]
-    assert before.desired == 10
-    assert after.desired < 2 * before.desired
-    assert after.desired <= 11
+    before, after = before_and_after_a_10_minute_task(30.0, PoolObservation(0, 10, 10, 10, 0.33))
+    assert before == 10
+    assert after < 2 * before
+    assert after <= 11
 
 
 def test_a_lone_task_in_the_rate_window_asks_for_one_replica() -> None:
