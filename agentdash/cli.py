@@ -76,7 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated: count replicas without a cluster (for trials)",
     )
     fleet.add_argument("--dry-run", action="store_true", help="decide and log, never patch")
-    fleet.add_argument("--read-only", action="store_true", help="dashboard: no operator actions")
+    fleet.add_argument(
+        "--read-only",
+        action="store_true",
+        help="dashboard: never lead, never change an override",
+    )
+    fleet.add_argument(
+        "--lead",
+        action="store_true",
+        help="dashboard: contend for the lease and scale when it leads (only the daemon does"
+        " by default)",
+    )
     fleet.add_argument(
         "--lease-ttl",
         type=float,
@@ -137,8 +147,13 @@ def _fleet(args: argparse.Namespace) -> int:
     from agentdash.runtime import RuntimeOptions
 
     config = load_config(args.config)
+    if args.lead and args.read_only:
+        print("agentdash: --lead and --read-only: a read-only dashboard never leads",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     options = RuntimeOptions(args.nats_url, args.cluster, args.kubeconfig, args.context,
-                             args.dry_run, args.lease_ttl)  # fmt: skip
+                             args.dry_run, args.lease_ttl, lead=args.controller_only or args.lead,
+                             read_only=args.read_only)  # fmt: skip
     if args.controller_only:
         from agentdash.daemon import run_daemon
 
@@ -147,7 +162,8 @@ def _fleet(args: argparse.Namespace) -> int:
 
 
 def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
-    """The dashboard over a real fleet: it leads if no one does, else it observes."""
+    """The dashboard over a real fleet: it shows what the leader (a daemon) does; it leads
+    only with --lead, and a --read-only one never writes anything."""
     import asyncio
 
     from agentdash.runtime import Runtime, start

@@ -21,6 +21,9 @@ from agentdash.errors import StartError
 from agentdash.runtime import Runtime, RuntimeOptions, emit, start
 from controller.config import Config
 
+STALE_SHOWN = 50
+"""/healthz names at most this many stale pools (and counts them all)."""
+
 
 class JsonLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
@@ -41,8 +44,10 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
 
     async def healthz(_: web.Request) -> web.Response:
         loop = runtime.loop
+        stale = dict(sorted(loop.stale.items())[:STALE_SHOWN])
         body = {"ready": runtime.ready, "role": "leader" if loop.leading else "follower",
                 "leader": runtime.lease.leader_name, "problems": loop.problems,
+                "stale_pools": stale, "stale_count": len(loop.stale),
                 "ticks": runtime.ticks}  # fmt: skip
         return web.json_response(body, status=200 if runtime.ready else 503)
 

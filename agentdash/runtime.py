@@ -23,10 +23,10 @@ import nats.errors
 from nats.aio.client import Client
 
 from agentdash.errors import StartError
-from controller.config import Config
+from controller.config import Config, ConfigError
 from controller.events import Event, TickEvent
 from controller.jetstream import JetStreamLagSource
-from controller.lease import NatsLease
+from controller.lease import LeaseError, NatsLease
 from controller.loop import Reconciler
 from controller.metrics import Metrics
 from controller.overrides import OverrideStore
@@ -54,6 +54,10 @@ class RuntimeOptions:
     dry_run: bool = False
     lease_ttl: float = 10.0
     connect_timeout: float = 5.0
+    lead: bool = True
+    """Contend for the lease (the daemon; a dashboard only with --lead)."""
+    read_only: bool = False
+    """Never lead, never write an override (a --read-only dashboard)."""
 
 
 @dataclass(slots=True)
@@ -71,8 +75,8 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        """Sources and actuator answered on the last tick."""
-        return self.ticks > 0 and not self.loop.problems
+        """Sources and actuator answered on the last tick, and every pool has fresh data."""
+        return self.ticks > 0 and not self.loop.problems and not self.loop.stale
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -137,13 +141,18 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         store = OverrideStore(config)
         shared = SharedOverrides(nc, store, config)
         await shared.start()
-        lease = NatsLease(nc, f"{socket.gethostname()}:{os.getpid()}", ttl=options.lease_ttl)
-        await lease.start()
+        holder = f"{socket.gethostname()}:{os.getpid()}"
+        contend = options.lead and not options.read_only
+        lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend)
+        try:
+            await lease.start()
+        except LeaseError as exc:
+            raise ConfigError(f"--lease-ttl {options.lease_ttl:g}", "", str(exc)) from None
     except BaseException:
         await nc.close()
         raise
     loop = Reconciler(config, lag, usage, actuator, store=store, lease=lease,
-                      dry_run=options.dry_run)  # fmt: skip
+                      dry_run=options.dry_run, call_deadline=options.lease_ttl / 3)  # fmt: skip
     runtime = Runtime(config, nc, loop, Metrics(config), shared, lease, usage)
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
@@ -166,6 +175,7 @@ async def _relay(runtime: Runtime) -> None:
         if isinstance(event, TickEvent):
             runtime.ticks += 1
             runtime.metrics.observe_snapshot(loop.snapshot())
+            runtime.metrics.observe_state(loop.stale, loop.leading)
             if loop.leading and runtime.nc.is_connected:
                 message = decisions_message(runtime.lease.holder, event.ts, list(event.decisions))
                 with contextlib.suppress(nats.errors.Error):

@@ -4,6 +4,12 @@ Thin on purpose: all judgement is in controller.policy. The loop ticks every
 `controller.interval_seconds` and at once when a task reaches a pool at zero replicas. A
 source that fails marks its pools stale (the policy then holds their replicas, never scales
 them down), raises a health event, and is retried with backoff until it answers again.
+
+Each pool's scale call runs as a task of its own, bounded by a deadline: one pool's hung or
+failing call never delays another pool's decision or call (the loop does not wait for them;
+a pool with a call in flight is not called again until it ends). And each call is fenced: it
+starts only while this process leads, and only if the lease stays valid for the whole
+deadline, so a stalled call can never land for a leader that has lost the lease.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ from controller.usage import ReplicaSeconds
 log = logging.getLogger("agentdash.loop")
 
 MAX_BACKOFF_S = 8.0
+CALL_DEADLINE_S = 3.0
+"""The most one scale call may take, retries included (well inside the lease's TTL)."""
+MIN_CALL_S = 0.25
+"""A call is not started with less time than this left on the lease: the next tick renews."""
+SOURCES = ("cluster", "queue")
+"""The problems that stall every pool (and slow the loop down with backoff)."""
 
 
 class Reconciler:
@@ -51,6 +63,7 @@ class Reconciler:
         store: OverrideStore | None = None,
         lease: Lease | None = None,
         dry_run: bool = False,
+        call_deadline: float = CALL_DEADLINE_S,
     ) -> None:
         self.config = config
         self.lag = lag
@@ -71,7 +84,14 @@ class Reconciler:
         """What the leader decided, as it published it (followers show these)."""
         self.decisions: dict[str, ScaleDecision] = {}
         self.problems: dict[str, str] = {}
-        """Source name -> what is wrong with it, while it is."""
+        """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
+        self.stale: dict[str, str] = {}
+        """Pool -> why its data cannot be trusted (so it is held), as of the last tick."""
+        self.call_deadline = call_deadline
+        self._acting: dict[str, asyncio.Task[None]] = {}
+        """Pools with a scale call in flight."""
+        self._told: dict[str, str] = {}
+        """Pools whose own staleness was told (a health event and a log line), and why."""
         self.idle: set[str] = set(config.pools)
         self._stats: Mapping[str, QueueStats] = {}
         self._state: Mapping[str, PoolState] = {}
@@ -92,8 +112,11 @@ class Reconciler:
         self._woken.add(pool)
         self._wake.set()
 
-    async def tick(self, only: Collection[str] | None = None) -> list[ScaleDecision]:
-        """One pass. `only`: re-read just these pools' queues (a wake-up), reuse the rest."""
+    async def tick(
+        self, only: Collection[str] | None = None, *, settle: bool = True
+    ) -> list[ScaleDecision]:
+        """One pass. `only`: re-read just these pools' queues (a wake-up), reuse the rest.
+        `settle`: wait for the scale calls this pass starts (`run` does not: see the module)."""
         started = time.perf_counter()
         now = self.clock()
         await self._refresh(only)
@@ -102,9 +125,16 @@ class Reconciler:
         overrides = self.overrides
         decisions = decide(self.config, observations, overrides, self.history, now)
         self.history.record_tick(decisions, observations, now)
+        calls = []
+        acting = self.leading and not overrides.paused
+        dry = overrides.dry_run or self.dry_run
         for decision in decisions:
-            if decision.changes and not overrides.paused and self.leading:
-                await self._actuate(decision, now, overrides.dry_run or self.dry_run)
+            pool = decision.pool
+            if not decision.changes:
+                if f"scale {pool}" in self.problems:  # nothing left to do: nothing failing
+                    self._healthy(f"scale {pool}", now)
+            elif acting and pool not in self._acting:
+                calls.append(self._start_call(decision, now, dry))
         self._observed = observations
         for name, obs in observations.pools.items():
             self.trends.add_lag(name, obs.lag)
@@ -115,8 +145,50 @@ class Reconciler:
             self.decisions.update(self.leader_decisions)
         self.idle.clear()
         self.idle.update(d.pool for d in decisions if d.desired == 0 and d.observed)
+        self._track_stale(observations, now)
         self.bus.publish(TickEvent(now, tuple(decisions), time.perf_counter() - started))
+        if settle and calls:
+            await asyncio.wait(calls)
         return decisions
+
+    async def settle(self) -> None:
+        """Wait for every scale call in flight (each ends by its deadline)."""
+        while self._acting:
+            await asyncio.wait(list(self._acting.values()))
+
+    def _start_call(self, decision: ScaleDecision, now: float, dry: bool) -> asyncio.Task[None]:
+        pool = decision.pool
+        call = asyncio.create_task(self._actuate(decision, now, dry), name=f"scale {pool}")
+        self._acting[pool] = call
+        call.add_done_callback(lambda _: self._acting.pop(pool, None))
+        return call
+
+    def _track_stale(self, observations: Observations, now: float) -> None:
+        """Which pools are held for want of data, and why; a line on each change. A source
+        that fails says so once for all its pools (see `_unhealthy`): only a pool's own
+        reasons (a missing consumer or Deployment, ...) are told pool by pool."""
+        stale: dict[str, str] = {}
+        unobserved = observations.unobserved
+        pools = observations.pools
+        for name in self.config.pools:
+            obs = pools.get(name)
+            if obs is None:
+                stale[name] = unobserved.get(name) or "not seen in the cluster yet"
+            elif obs.stale is not None:
+                stale[name] = obs.stale
+        sources = {self.problems[s] for s in SOURCES if s in self.problems}
+        told = self._told
+        for name, why in stale.items():
+            if why in sources or told.get(name) == why:
+                continue
+            log.warning("pool %s held, its data is stale: %s", name, why)
+            self.bus.publish(HealthEvent(now, f"pool {name}", False, why))
+            told[name] = why
+        for name in [name for name in told if name not in stale]:
+            del told[name]
+            log.info("pool %s: data fresh again", name)
+            self.bus.publish(HealthEvent(now, f"pool {name}", True, "recovered"))
+        self.stale = stale
 
     async def _refresh(self, only: Collection[str] | None) -> None:
         now = self.clock()
@@ -172,28 +244,50 @@ class Reconciler:
         return Observations(pools, usage.tokens_today, stale_tokens, unobserved, spent)
 
     async def _actuate(self, decision: ScaleDecision, now: float, dry: bool) -> None:
+        pool = decision.pool
         if not dry:
+            deadline = self._call_deadline()
+            if deadline is None:
+                log.info("not scaling %s now: the lease is not surely ours for the call", pool)
+                return
             try:
-                if isinstance(self.actuator, ExplainingActuator):
-                    await self.actuator.scale_with_reason(
-                        decision.pool, decision.desired, decision, now
-                    )
-                else:
-                    await self.actuator.scale(decision.pool, decision.desired)
+                await asyncio.wait_for(self._call(decision, now), deadline)
             except PoolUnavailable as exc:
-                log.warning("not scaling %s", exc)  # that pool only: next tick holds it
+                self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
                 return
             except SourceError as exc:
-                self._unhealthy("cluster", f"scaling {decision.pool}: {exc}", now)
+                self._unhealthy(f"scale {pool}", str(exc), now)
                 return
-            self.history.record_scale(decision.pool, now, decision.current, decision.desired)
+            except TimeoutError:
+                self._unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
+                return
+            self._healthy(f"scale {pool}", now)
+            self.history.record_scale(pool, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now, dry_run=dry))
+
+    async def _call(self, decision: ScaleDecision, now: float) -> None:
+        if isinstance(self.actuator, ExplainingActuator):
+            await self.actuator.scale_with_reason(decision.pool, decision.desired, decision, now)
+        else:
+            await self.actuator.scale(decision.pool, decision.desired)
+
+    def _call_deadline(self) -> float | None:
+        """How long a scale call may take now: its deadline, cut to what is surely left of
+        the lease; None if that is too little (or we no longer lead)."""
+        if self.lease is None:
+            return self.call_deadline
+        left = self.lease.valid_until - time.monotonic()
+        deadline = self.call_deadline if self.call_deadline < left else left
+        return deadline if deadline >= MIN_CALL_S and self.leading else None
 
     async def _lead(self, now: float) -> None:
         if self.lease is None:
             return
         was = self.leading
-        self.leading = await self.lease.renew()
+        try:  # a stalled renew must not stall the loop: the lease lapses by itself
+            self.leading = await asyncio.wait_for(self.lease.renew(), self.call_deadline)
+        except TimeoutError:
+            self.leading = False
         if self.leading != was:
             detail = "leading" if self.leading else f"following {self.lease.leader_name}"
             log.info("lease: %s", detail)
@@ -215,15 +309,19 @@ class Reconciler:
         return build_snapshot(self)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick until `stop` is set; the tick in flight always finishes."""
+        """Tick until `stop` is set; the tick in flight, and the calls it started, finish."""
         backoff = 0.0
-        while not stop.is_set():
-            woken, self._woken = self._woken, set()
-            self._wake.clear()
-            await self.tick(only=woken or None)
-            interval = self.config.controller.interval_seconds
-            backoff = min(MAX_BACKOFF_S, max(interval, backoff * 2)) if self.problems else 0.0
-            await _first_of(stop, self._wake, timeout=backoff or interval)
+        try:
+            while not stop.is_set():
+                woken, self._woken = self._woken, set()
+                self._wake.clear()
+                await self.tick(only=woken or None, settle=False)
+                interval = self.config.controller.interval_seconds
+                failing = any(source in self.problems for source in SOURCES)
+                backoff = min(MAX_BACKOFF_S, max(interval, backoff * 2)) if failing else 0.0
+                await _first_of(stop, self._wake, timeout=backoff or interval)
+        finally:
+            await self.settle()
 
 
 async def _first_of(*events: asyncio.Event, timeout: float) -> None:
@@ -283,7 +381,8 @@ def build_snapshot(loop: Reconciler) -> FleetSnapshot:
     dry = overrides.dry_run or loop.dry_run
     mode = "paused" if overrides.paused else ("dry-run" if dry else "running")
     if not loop.leading and loop.lease is not None:
-        mode = f"following {loop.lease.leader_name or 'nobody yet'}"
+        leader = loop.lease.leader_name
+        mode = f"following {leader}" if leader else "watching: no controller leads"
     return FleetSnapshot(now, tuple(pools), tenants, pods, config.cluster.max_pods, mode,
                          dict(loop.problems))  # fmt: skip
 

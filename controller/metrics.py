@@ -7,6 +7,10 @@ one) never collide.
 
 from __future__ import annotations
 
+import platform
+from collections.abc import Mapping
+from importlib import metadata
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from controller.config import Config
@@ -45,6 +49,14 @@ class Metrics:
                                      ["source"], registry=r)  # fmt: skip
         self.source_up = Gauge("agentdash_source_up", "1 while the source answers",
                                ["source"], registry=r)  # fmt: skip
+        self.pool_stale = Gauge("agentdash_pool_stale",
+                                "1 while a pool is held because its data cannot be trusted",
+                                ["pool", "reason"], registry=r)  # fmt: skip
+        self.leader = Gauge("agentdash_leader", "1 while this process holds the lease (scales)",
+                            registry=r)  # fmt: skip
+        build = Gauge("agentdash_build_info", "The agentdash release and Python running",
+                      ["version", "python"], registry=r)  # fmt: skip
+        build.labels(_version(), platform.python_version()).set(1)
 
     def observe(self, event: Event) -> None:
         if isinstance(event, TickEvent):
@@ -70,5 +82,20 @@ class Metrics:
             if tenant.budget:
                 self.budget_used.labels(tenant.name).set(tenant.tokens_today / tenant.budget)
 
+    def observe_state(self, stale: Mapping[str, str], leading: bool) -> None:
+        """The pools held for want of data now (a reason that changed drops its old series),
+        and whether this process leads."""
+        self.pool_stale.clear()
+        for pool, why in stale.items():
+            self.pool_stale.labels(pool, why[:200]).set(1)
+        self.leader.set(1 if leading else 0)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("agentdash")
+    except metadata.PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown"

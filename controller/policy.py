@@ -180,6 +180,11 @@ def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
     return busy if busy < current else current
 
 
+MAX_RATE = 1e6
+"""Tasks a second: above this an arrival rate is not a measurement."""
+MAX_TASK_SECONDS = 7 * 86400.0
+"""A week: above this a task time is not a measurement."""
+
 EXHAUSTED = "budget exhausted"
 WARNING = "budget warning"
 
@@ -273,6 +278,12 @@ def _demand(
         return 0
     per_replica = pool.target_lag_per_replica
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
+    # The sources bound these; a value that still is not a measurement (NaN, inf, absurd)
+    # is ignored here too, never let to overflow the pass: only the lag counts then.
+    if rate is not None and not 0.0 <= rate <= MAX_RATE:
+        rate = None
+    if seconds is not None and not 0.0 <= seconds <= MAX_TASK_SECONDS:
+        seconds = None
     concurrency = pool.concurrency
     ahead = 0
     if rate and seconds and pool.cold_start_seconds and obs.pending:

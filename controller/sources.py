@@ -106,6 +106,9 @@ class Lease(Protocol):
 
     holder: str
     leader_name: str | None
+    valid_until: float
+    """time.monotonic() until which no other process can hold the lease: the loop starts a
+    call to the cluster only if it ends, deadline included, before then."""
 
     async def renew(self) -> bool: ...
 

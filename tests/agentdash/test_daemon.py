@@ -99,12 +99,20 @@ class Daemon:
 
 
 @pytest.fixture
-def fleet_config(tmp_path: Path, nats_server: NatsServer) -> Path:
+def bare_config(tmp_path: Path, nats_server: NatsServer) -> Path:
+    """The example fleet on this test's NATS, whose stream and consumers do not exist yet."""
     data = yaml.safe_load(EXAMPLE.read_text())
     data["nats"] = {"url": nats_server.url}
     path = tmp_path / "agentdash.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+@pytest.fixture
+async def fleet_config(bare_config: Path, nc: Client) -> Path:
+    """The example fleet with its stream and consumers in place, as in production."""
+    await ensure_queues(nc, load_config(bare_config))
+    return bare_config
 
 
 @pytest.fixture
@@ -143,6 +151,37 @@ async def test_the_daemon_scales_reports_and_stops_cleanly(
     assert daemon.stop(signal.SIGTERM) == 0
     assert daemon.read()[-1]["type"] == "stop"
     assert daemon.lines[0]["type"] == "start"
+
+
+async def test_a_missing_consumer_turns_health_red_naming_the_pool_until_it_exists(
+    bare_config: Path, nc: Client, daemons: list[Daemon]
+) -> None:
+    """A typo in a consumer's name must not silently stop a pool from scaling."""
+    config = load_config(bare_config)
+    daemon = Daemon(bare_config)
+    daemons.append(daemon)
+
+    red = await daemon.wait_health(lambda h: h["status"] == 503 and h["ticks"] > 2)
+    missing = "consumer AGENT_TASKS/acme-research not found"
+    assert red["stale_pools"]["acme-research"] == missing
+    assert red["stale_count"] == len(config.pools)
+    assert 'agentdash_pool_stale{pool="acme-research",reason="' + missing in (
+        await daemon.metrics()
+    )
+    ticks = red["ticks"]
+    again = await daemon.wait_health(lambda h: h["ticks"] >= ticks + 3)
+    assert again["status"] == 503  # a lasting fault stays red: no flapping
+
+    await ensure_queues(nc, config)
+    green = await daemon.wait_health(lambda h: h["status"] == 200)
+    assert green["stale_pools"] == {}
+    health = [e for e in daemon.read() if e["type"] == "health" and "research" in e["source"]]
+    assert [(e["source"], e["ok"], e["detail"]) for e in health] == [
+        ("pool acme-research", False, missing),
+        ("pool acme-research", True, "recovered"),
+    ]  # one line when it went stale, one when it came back: not one a tick
+    assert "agentdash_leader 1.0" in await daemon.metrics()
+    assert "agentdash_build_info{" in await daemon.metrics()
 
 
 async def test_two_daemons_one_leader_and_a_takeover_within_the_ttl(
@@ -246,3 +285,22 @@ def test_a_malformed_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith(f"agentdash: {path}: ")
     assert result.stderr.count("\n") == 1
+
+
+async def test_a_lease_ttl_unlike_the_running_controllers_is_one_line_and_exit_2(
+    fleet_config: Path, daemons: list[Daemon]
+) -> None:
+    first = Daemon(fleet_config)  # --lease-ttl 2
+    daemons.append(first)
+    await first.wait_health(lambda h: h["role"] == "leader")
+    second = await asyncio.create_subprocess_exec(
+        AGENTDASH, "--controller-only", "--config", str(fleet_config), "--cluster", "simulated",
+        "--lease-ttl", "5", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(second.communicate(), timeout=30)
+    assert second.returncode == 2
+    assert stderr.decode().splitlines() == [
+        "agentdash: --lease-ttl 5: the lease bucket agentdash_leader already has a TTL of 2 s,"
+        " and every controller must use the same (use 2, or delete the bucket with"
+        " `nats kv del agentdash_leader` while none runs)"
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nats.js.errors
+import pytest
 import yaml
 from nats.aio.client import Client
 
@@ -58,3 +60,40 @@ async def test_an_observer_shows_the_leaders_decisions_and_its_actions_reach_the
     finally:
         await observer.stop()
         await leader.stop()
+
+
+async def test_a_dashboard_leads_only_when_asked_and_a_read_only_one_never(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """No daemon runs: a dashboard without --lead, or a --read-only one, must still never
+    become the fleet's actuator (an operator's laptop is not production)."""
+    config = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, config)
+    for i in range(5):
+        await nc.jetstream().publish(config.subject("acme-research"), json.dumps({"i": i}).encode())
+    watching = await start(config, RuntimeOptions(nats_server.url, cluster="simulated", lead=False))
+    read_only = await start(
+        config, RuntimeOptions(nats_server.url, cluster="simulated", lead=True, read_only=True)
+    )
+    try:
+        for _ in range(3):
+            for runtime in (watching, read_only):
+                await runtime.loop.tick()
+                assert not runtime.loop.leading
+                assert runtime.loop.snapshot().state == "watching: no controller leads"
+                assert runtime.loop.actuator.scale_calls == []  # type: ignore[attr-defined]
+        with pytest.raises(nats.js.errors.BucketNotFoundError):  # neither wrote a thing
+            await nc.jetstream().key_value("agentdash_leader")
+
+        leader = await start(config, RuntimeOptions(nats_server.url, cluster="simulated"))
+        try:
+            await leader.loop.tick()
+            assert leader.loop.leading
+            await eventually(lambda: bool(leader.loop.actuator.scale_calls))  # type: ignore[attr-defined]
+            await watching.loop.tick()
+            assert watching.loop.snapshot().state == f"following {leader.lease.holder}"
+        finally:
+            await leader.stop()
+    finally:
+        await watching.stop()
+        await read_only.stop()

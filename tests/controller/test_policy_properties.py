@@ -260,3 +260,33 @@ def test_while_demand_fits_allocate_grants_each_claim_what_it_asks_alone(
     if demand.fits():
         assert alone
         assert [c.reasons for c in run] == [claims[name].reasons for name in cfg.pools]
+
+
+ANY_FLOAT = st.none() | st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.integers(0, 30),
+    ANY_FLOAT,
+    ANY_FLOAT,
+    st.integers(0, 600),
+)
+@settings(max_examples=300, deadline=None)
+def test_no_reading_can_crash_the_pass_or_push_a_pool_past_its_bounds(
+    pending: int, ack_pending: int, replicas: int, rate: float | None, seconds: float | None,
+    cold_start: int,
+) -> None:  # fmt: skip
+    """Whatever slips past a source's checks (NaN, inf, 1e308, negatives), the pass decides:
+    within the pool's bounds, and never below the replicas at work."""
+    fleet = config(
+        {"web": pool("acme", max_replicas=30, cold_start_seconds=cold_start)},
+        tiers={"enterprise": {"priority": 1, "target_wait_seconds": 5}},
+    )
+    obs = Observations({"web": PoolObservation(pending, ack_pending, replicas, replicas, rate,
+                                               seconds)})  # fmt: skip
+    (decision,) = decide(fleet, obs, Overrides(), History(fleet), 0.0)
+    assert 0 <= decision.desired <= 30
+    if pending + ack_pending > 0:
+        assert decision.desired >= min(replicas, ack_pending)
