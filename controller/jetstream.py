@@ -101,9 +101,9 @@ class JetStreamLagSource:
                 raise SourceError(f"NATS: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
         pending, ack_pending = info.num_pending or 0, info.num_ack_pending or 0
         unread, self._unread[pool] = self._unread[pool], 0
-        if pool in self._idle and pending + ack_pending == 0:
-            # Seen on the subject but not yet in the consumer's count: with no replicas to
-            # take it, it is lag all the same.
+        if pool in self._idle and pending < unread:
+            # Seen on the subject but not yet in the consumer's count (its info can lag a
+            # publish by a moment): with no replicas to take them, they are lag all the same.
             pending = unread
         return QueueStats(pending, ack_pending)
 

@@ -192,17 +192,22 @@ class Reconciler:
 
     async def _refresh(self, only: Collection[str] | None) -> None:
         now = self.clock()
+        deadline = self.call_deadline  # a source that does not answer in time is failing
         try:
-            self._state = await self.actuator.observe()
+            self._state = await asyncio.wait_for(self.actuator.observe(), deadline)
             self._healthy("cluster", now)
         except SourceError as exc:
             self._unhealthy("cluster", str(exc), now)
+        except TimeoutError:
+            self._unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
         try:
-            stats = await self.lag.read() if only is None else await self._read_some(only)
-            self._stats = stats
+            read = self.lag.read() if only is None else self._read_some(only)
+            self._stats = await asyncio.wait_for(read, deadline)
             self._healthy("queue", now)
         except SourceError as exc:
             self._unhealthy("queue", str(exc), now)
+        except TimeoutError:
+            self._unhealthy("queue", f"no answer within {deadline:.1f} s", now)
 
     async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
         fresh = await self.lag.read(pools)
