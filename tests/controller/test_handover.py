@@ -13,7 +13,15 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from controller.config import Config
-from controller.handover import BUCKET, MAX_ENTRIES, HistoryHandover, key_of, pool_of
+from controller.handover import (
+    BUCKET,
+    MAX_ENTRIES,
+    REFRESH_S,
+    TTL_S,
+    HistoryHandover,
+    key_of,
+    pool_of,
+)
 from controller.history import History
 from controller.model import Observations
 from controller.policy import decide
@@ -134,6 +142,19 @@ async def test_a_steady_fleet_of_1000_pools_costs_one_write_a_tick(nc: Client) -
     assert [await tick(float(t)) for t in range(2, 30)] == [1] * 28  # `tick` only
     lags["p7"] = 5  # one pool's demand changes
     assert await tick(30.0) == 2
+
+
+async def test_a_steady_pool_is_rewritten_before_the_buckets_ttl_could_take_it(
+    nc: Client,
+) -> None:
+    cfg = fleet()
+    history, saver = History(cfg), await handover(nc, cfg)
+    await saver.restore(history, 0.0)
+    for now in (0.0, 1.0, REFRESH_S - 1, REFRESH_S):
+        history.record_pool("research", 3, 3, now)  # the same, busy, all along
+        await saver.save(history, now)
+    assert saver.writes == 2 + 1 + 1 + 2  # the pool at 0 and at REFRESH_S; `tick` each time
+    assert REFRESH_S < TTL_S
 
 
 async def test_a_pool_that_goes_stale_is_written_and_not_held_past_its_last_tick(
