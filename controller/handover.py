@@ -39,6 +39,7 @@ import json
 import logging
 import math
 import re
+from collections import deque
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -254,7 +255,9 @@ class HistoryHandover:
         busy_at = doc.busy_at
         if busy_at is not None:
             busy_at = to if busy_at == at else min(busy_at, now)
-        history.merge_pool(name, lows, highs, steps, busy_at, now)
+        theirs = PoolHistory(lows=deque(lows), highs=deque(highs), steps=deque(steps),
+                             busy_at=busy_at)  # fmt: skip
+        history.merge_pool(name, theirs, now)
 
     async def _read_all(self) -> dict[str, bytes]:
         """Every key's value, by a pull consumer: it says up front how many there are (a

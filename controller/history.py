@@ -99,21 +99,15 @@ class PoolHistory:
                     first = t
         return added, removed, first
 
-    def merge(
-        self,
-        lows: Iterable[tuple[float, int]],
-        highs: Iterable[tuple[float, int]],
-        steps: Iterable[tuple[float, int]],
-        busy_at: float | None,
-        now: float,
-    ) -> None:
+    def merge(self, other: PoolHistory, now: float) -> None:
         """Take in what another process remembered of this pool (controller.handover): the
         windows then answer as if they had seen both, a step known to both counts once, and
         the pool was last busy at the later time. Entries past their window are left out."""
-        self.lows = _monotonic([*self.lows, *lows], now - self.up_window, True)
-        self.highs = _monotonic([*self.highs, *highs], now - self.down_window, False)
+        self.lows = _monotonic([*self.lows, *other.lows], now - self.up_window, True)
+        self.highs = _monotonic([*self.highs, *other.highs], now - self.down_window, False)
         since = now - self.keep_steps
-        self.steps = deque(sorted({s for s in (*self.steps, *steps) if s[0] > since}))
+        self.steps = deque(sorted({s for s in (*self.steps, *other.steps) if s[0] > since}))
+        busy_at = other.busy_at
         if busy_at is not None and (self.busy_at is None or busy_at > self.busy_at):
             self.busy_at = busy_at
         self.changes += 1
@@ -174,19 +168,11 @@ class History:
         """Remember an actuated change, for the rate policies."""
         self.pool(pool, now).step(now, new - old)
 
-    def merge_pool(
-        self,
-        pool: str,
-        lows: Iterable[tuple[float, int]],
-        highs: Iterable[tuple[float, int]],
-        steps: Iterable[tuple[float, int]],
-        busy_at: float | None,
-        now: float,
-    ) -> None:
-        """`PoolHistory.merge` into a pool's history. A pool new here takes `busy_at` as
-        given: the time we first saw it stands in only for knowing nothing."""
+    def merge_pool(self, pool: str, other: PoolHistory, now: float) -> None:
+        """`PoolHistory.merge` into a pool's history. A pool new here takes the other's
+        `busy_at` as it is: the time we first saw it stands in only for knowing nothing."""
         fresh = pool not in self.pools
         entry = self.pool(pool, now)
         if fresh:
             entry.busy_at = None
-        entry.merge(lows, highs, steps, busy_at, now)
+        entry.merge(other, now)

@@ -51,6 +51,22 @@ async def handover(nc: Client, cfg: Config) -> HistoryHandover:
     return made
 
 
+async def leader(nc: Client, cfg: Config) -> tuple[Loop, HistoryHandover]:
+    """A leader's bookkeeping and its handover, which has read the (empty) bucket."""
+    loop, saver = Loop(cfg), await handover(nc, cfg)
+    await saver.restore(loop.history, 0.0)
+    return loop, saver
+
+
+async def take_over(nc: Client, cfg: Config, old: Loop, now: float) -> tuple[Loop, int]:
+    """A new process taking over from `old` at `now`: the Deployment as `old` left it, the
+    history from the bucket; and how many pools that gave."""
+    successor = Loop(cfg)
+    successor.replicas = dict(old.replicas)
+    restored = await (await handover(nc, cfg)).restore(successor.history, now)
+    return successor, restored
+
+
 def lag_at(t: float) -> int:
     """8 tasks for the first minute, then none."""
     return 8 if t < 60 else 0
@@ -58,8 +74,7 @@ def lag_at(t: float) -> int:
 
 async def test_a_successor_decides_as_the_old_leader_would_have(nc: Client) -> None:
     cfg = fleet()
-    old, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(old.history, 0.0)
+    old, saver = await leader(nc, cfg)
     # Successors taking over at the next tick (busy; in the down window; between rate steps)
     # or 20 s after the old leader's last save (its dead time).
     takeovers = {30.0: 35.0, 100.0: 105.0, 365.0: 370.0, 390.0: 410.0}
@@ -74,9 +89,7 @@ async def test_a_successor_decides_as_the_old_leader_would_have(nc: Client) -> N
             if now >= start:
                 assert successor.tick(now, research=lag_at(now)) == decision, (start, now)
         if now in takeovers:
-            successor = Loop(cfg)
-            successor.replicas = dict(old.replicas)  # the Deployment, as the old one left it
-            restored = await (await handover(nc, cfg)).restore(successor.history, now)
+            successor, restored = await take_over(nc, cfg, old, now)
             assert restored == 1
             successors.append((takeovers[now], successor))
     # What the successors had to hold: 8 through the down window, then 50% a minute.
@@ -87,8 +100,7 @@ async def test_a_successor_decides_as_the_old_leader_would_have(nc: Client) -> N
 
 async def test_without_the_bucket_a_successor_drops_8_to_4_in_the_window(nc: Client) -> None:
     cfg = fleet()
-    old, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(old.history, 0.0)
+    old, saver = await leader(nc, cfg)
     for t in range(0, 100, 5):
         old.tick(float(t), research=lag_at(t))
         await saver.save(old.history, float(t))
@@ -108,15 +120,12 @@ async def test_a_steady_recommendation_is_held_from_its_last_tick_not_its_last_w
     nc: Client,
 ) -> None:
     cfg = fleet()
-    old, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(old.history, 0.0)
+    old, saver = await leader(nc, cfg)
     for t in range(0, 201):  # 8 tasks waiting for 200 s: the pool is written once
         old.tick(float(t), research=8)
         await saver.save(old.history, float(t))
     assert saver.writes == 1 + 201  # the pool at t=0 (then only steps), and `tick` each time
-    successor = Loop(cfg)
-    successor.replicas = dict(old.replicas)
-    await (await handover(nc, cfg)).restore(successor.history, 210.0)
+    successor, _ = await take_over(nc, cfg, old, 210.0)
 
     assert successor.tick(210.0).desired == 8  # the tasks are gone, the window holds
     assert successor.tick(499.0).desired == 8  # 200 + 300 s: still inside
@@ -161,16 +170,13 @@ async def test_a_pool_that_goes_stale_is_written_and_not_held_past_its_last_tick
     nc: Client,
 ) -> None:
     cfg = fleet()
-    old, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(old.history, 0.0)
+    old, saver = await leader(nc, cfg)
     for t in range(0, 100):
         old.tick(float(t), research=8)
         await saver.save(old.history, float(t))
     for t in range(100, 150):  # NATS lag unreadable: the loop records nothing for the pool
         await saver.save(old.history, float(t))
-    successor = Loop(cfg)
-    successor.replicas = dict(old.replicas)
-    await (await handover(nc, cfg)).restore(successor.history, 150.0)
+    successor, _ = await take_over(nc, cfg, old, 150.0)
 
     assert successor.tick(398.0).desired == 8
     assert successor.tick(400.0).desired == 4  # 99 + 300 s: the last time it was recorded
@@ -180,8 +186,7 @@ async def test_garbage_in_the_bucket_is_ignored_counted_and_logged_once(
     nc: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     cfg = fleet("research", "triage", "batch")
-    old, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(old.history, 0.0)
+    old, saver = await leader(nc, cfg)
     for t in range(0, 100, 5):
         old.step(_observe(old, lag_at(t)), float(t))
         await saver.save(old.history, float(t))
@@ -199,9 +204,7 @@ async def test_garbage_in_the_bucket_is_ignored_counted_and_logged_once(
         await kv.put(key, value)
     caplog.set_level(logging.WARNING, logger="agentdash.handover")
 
-    successor = Loop(cfg)
-    successor.replicas = dict(old.replicas)
-    restored = await (await handover(nc, cfg)).restore(successor.history, 110.0)
+    successor, restored = await take_over(nc, cfg, old, 110.0)
 
     assert restored == 1  # research only
     decisions = {d.pool: d for d in successor.step(_observe(successor), 110.0)}
@@ -257,8 +260,7 @@ async def test_restoring_twice_or_into_a_followers_history_counts_each_step_once
     nc: Client,
 ) -> None:
     cfg = fleet()
-    old, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(old.history, 0.0)
+    old, saver = await leader(nc, cfg)
     follower = History(cfg)  # watched all along: its own windows, but no steps of its own
     for t in range(0, 370, 5):
         obs = observe(research=(lag_at(t), 0, old.replicas["research"]))
@@ -278,12 +280,11 @@ async def test_restoring_twice_or_into_a_followers_history_counts_each_step_once
     assert old.replicas["research"] == 2
 
 
-async def test_a_save_while_nats_is_down_neither_raises_nor_waits_and_catches_up(
+async def test_saves_while_nats_is_down_are_skipped_and_the_next_one_catches_up(
     nats_server: NatsServer, nc: Client
 ) -> None:
     cfg = fleet()
-    old, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(old.history, 0.0)
+    old, saver = await leader(nc, cfg)
     old.tick(0.0, research=8)
     await saver.save(old.history, 0.0)
     nats_server.stop()
@@ -295,9 +296,7 @@ async def test_a_save_while_nats_is_down_neither_raises_nor_waits_and_catches_up
     old.tick(60.0)  # the lag is gone: a change
     await saver.save(old.history, 60.0)
 
-    successor = Loop(cfg)
-    successor.replicas = dict(old.replicas)
-    await (await handover(nc, cfg)).restore(successor.history, 70.0)
+    successor, _ = await take_over(nc, cfg, old, 70.0)
     assert successor.tick(358.0).desired == 8  # 59 + 300 s
 
 
@@ -305,8 +304,7 @@ async def test_a_leader_that_could_not_read_the_bucket_writes_nothing_until_it_h
     nats_server: NatsServer, nc: Client
 ) -> None:
     cfg = fleet()
-    old, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(old.history, 0.0)
+    old, saver = await leader(nc, cfg)
     for t in range(0, 60, 5):
         old.tick(float(t), research=8)
         await saver.save(old.history, float(t))
