@@ -176,6 +176,11 @@ def _extended(entries: list[Entry], at: float, to: float, now: float) -> list[En
     return kept
 
 
+Mark = tuple[int, bool, bool, float]
+"""A pool as last written: its `changes`, whether it was recorded at that tick (live) and busy
+then, and when to write it again even if none of these changes."""
+
+
 class HistoryHandover:
     """Saves the leader's History to the bucket, and restores it into a new leader's.
 
@@ -190,8 +195,7 @@ class HistoryHandover:
         self.timeout = timeout
         """The most a save or a restore waits for NATS: a slow bucket never stalls the loop."""
         self._kv: Any = None
-        self._written: dict[str, tuple[int, bool, bool, float]] = {}
-        """Pool -> (changes, live, busy, refresh at) as last written."""
+        self._written: dict[str, Mark] = {}
         self._restored = False
         self._failing = False
         self.writes = 0
@@ -302,9 +306,7 @@ class HistoryHandover:
             log.info("history saved to %s again", BUCKET)
         self._failing = False
 
-    def _changed(
-        self, history: History, now: float
-    ) -> list[tuple[str, tuple[int, bool, bool, float], bytes]]:
+    def _changed(self, history: History, now: float) -> list[tuple[str, Mark, bytes]]:
         """The pools to write: (name, what they are written as, the value). Runs every tick
         for every pool: a tuple compare each when nothing changed."""
         written = self._written
@@ -326,10 +328,8 @@ class HistoryHandover:
             changed.append((name, mark, dump_doc(pool, now, live)))
         return changed
 
-    async def _write(
-        self, changed: list[tuple[str, tuple[int, bool, bool, float], bytes]], now: float
-    ) -> None:
-        async def put(name: str, mark: tuple[int, bool, bool, float], value: bytes) -> None:
+    async def _write(self, changed: list[tuple[str, Mark, bytes]], now: float) -> None:
+        async def put(name: str, mark: Mark, value: bytes) -> None:
             await self._kv.put(key_of(name), value)
             self.writes += 1
             self._written[name] = mark

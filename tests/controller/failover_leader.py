@@ -64,8 +64,10 @@ class HandingOver(Reconciler):
         if self.leading and not was:
             await self.handover.restore(self.history, now)
 
-    async def tick(self, only: Collection[str] | None = None) -> list[ScaleDecision]:
-        decisions = await super().tick(only)
+    async def tick(
+        self, only: Collection[str] | None = None, **options: Any
+    ) -> list[ScaleDecision]:
+        decisions = await super().tick(only, **options)
         if self.leading:
             await self.handover.save(self.history, self.clock())  # the tick's now
         return decisions
