@@ -36,6 +36,9 @@ class PoolHistory:
     """(time, replicas added (+) or removed (-)) per actuated change, newest last."""
     busy_at: float | None = None
     """Last time the pool had lag; before any, when we started watching it."""
+    changes: int = 0
+    """Bumped when the windows or the steps gain an entry, not when the newest entry only
+    moves on (the usual tick): controller.handover writes a pool again only after a change."""
 
     def recommend(self, now: float, value: int) -> None:
         lows, highs = self.lows, self.highs
@@ -43,6 +46,7 @@ class PoolHistory:
             # The same as last time (the usual case): the newest entries only move on.
             lows[-1] = highs[-1] = (now, value)
         else:
+            self.changes += 1
             while lows and lows[-1][1] >= value:
                 lows.pop()
             lows.append((now, value))
@@ -75,6 +79,7 @@ class PoolHistory:
         return None
 
     def step(self, now: float, delta: int) -> None:
+        self.changes += 1
         self.steps.append((now, delta))
         while self.steps and self.steps[0][0] <= now - self.keep_steps:
             self.steps.popleft()
@@ -93,6 +98,39 @@ class PoolHistory:
                 if t < first:
                     first = t
         return added, removed, first
+
+    def merge(self, other: PoolHistory, now: float) -> None:
+        """Take in what another process remembered of this pool (controller.handover): the
+        windows then answer as if they had seen both, a step known to both counts once, and
+        the pool was last busy at the later time. Entries past their window are left out."""
+        self.lows = _monotonic([*self.lows, *other.lows], now - self.up_window, True)
+        self.highs = _monotonic([*self.highs, *other.highs], now - self.down_window, False)
+        since = now - self.keep_steps
+        self.steps = deque(sorted({s for s in (*self.steps, *other.steps) if s[0] > since}))
+        busy_at = other.busy_at
+        if busy_at is not None and (self.busy_at is None or busy_at > self.busy_at):
+            self.busy_at = busy_at
+        self.changes += 1
+
+
+def _monotonic(
+    entries: list[tuple[float, int]], since: float, rising: bool
+) -> deque[tuple[float, int]]:
+    """The deque `recommend` builds from these entries, taken in time order, less those at
+    or before `since`. Rebuilt from two such deques, it is the deque of both sequences: an
+    entry one of them dropped was beaten by a later one that it kept."""
+    kept: deque[tuple[float, int]] = deque()
+    for entry in sorted(entries):
+        if entry[0] <= since:
+            continue
+        if rising:
+            while kept and kept[-1][1] >= entry[1]:
+                kept.pop()
+        else:
+            while kept and kept[-1][1] <= entry[1]:
+                kept.pop()
+        kept.append(entry)
+    return kept
 
 
 @dataclass(slots=True)
@@ -129,3 +167,12 @@ class History:
     def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
         """Remember an actuated change, for the rate policies."""
         self.pool(pool, now).step(now, new - old)
+
+    def merge_pool(self, pool: str, other: PoolHistory, now: float) -> None:
+        """`PoolHistory.merge` into a pool's history. A pool new here takes the other's
+        `busy_at` as it is: the time we first saw it stands in only for knowing nothing."""
+        fresh = pool not in self.pools
+        entry = self.pool(pool, now)
+        if fresh:
+            entry.busy_at = None
+        entry.merge(other, now)
