@@ -25,6 +25,7 @@ from nats.aio.client import Client
 from agentdash.errors import StartError
 from controller.config import Config, ConfigError
 from controller.events import Event, TickEvent
+from controller.handover import HistoryHandover
 from controller.jetstream import JetStreamLagSource
 from controller.lease import LeaseError, NatsLease
 from controller.loop import Reconciler
@@ -148,11 +149,14 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
             await lease.start()
         except LeaseError as exc:
             raise ConfigError(f"--lease-ttl {options.lease_ttl:g}", "", str(exc)) from None
+        handover = HistoryHandover(nc, config)
+        await handover.start()
     except BaseException:
         await nc.close()
         raise
     loop = Reconciler(config, lag, usage, actuator, store=store, lease=lease,
-                      dry_run=options.dry_run, call_deadline=options.lease_ttl / 3)  # fmt: skip
+                      dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
+                      handover=handover)  # fmt: skip
     runtime = Runtime(config, nc, loop, Metrics(config), shared, lease, usage)
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 
 from controller.config import Config
 from controller.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
+from controller.handover import HistoryHandover
 from controller.history import History
 from controller.model import Observations, Overrides, PoolObservation, ScaleDecision
 from controller.overrides import OverrideStore
@@ -64,6 +65,7 @@ class Reconciler:
         lease: Lease | None = None,
         dry_run: bool = False,
         call_deadline: float = CALL_DEADLINE_S,
+        handover: HistoryHandover | None = None,
     ) -> None:
         self.config = config
         self.lag = lag
@@ -90,6 +92,9 @@ class Reconciler:
         self.call_deadline = call_deadline
         self._acting: dict[str, asyncio.Task[None]] = {}
         """Pools with a scale call in flight."""
+        self.handover = handover
+        """Where the leader keeps the time rules' history for the next one (NATS KV)."""
+        self._restored = False
         self._told: dict[str, str] = {}
         """Pools whose own staleness was told (a health event and a log line), and why."""
         self.idle: set[str] = set(config.pools)
@@ -122,6 +127,10 @@ class Reconciler:
         await self._refresh(only)
         observations = self._observations()
         await self._lead(now)
+        if self.handover is not None and self.leading != self._restored:
+            if self.leading:  # before its first decision as leader: hold what was held
+                await self.handover.restore(self.history, now)
+            self._restored = self.leading
         overrides = self.overrides
         decisions = decide(self.config, observations, overrides, self.history, now)
         self.history.record_tick(decisions, observations, now)
@@ -149,6 +158,8 @@ class Reconciler:
         self.bus.publish(TickEvent(now, tuple(decisions), time.perf_counter() - started))
         if settle and calls:
             await asyncio.wait(calls)
+        if self.handover is not None and self.leading:
+            await self.handover.save(self.history, now)
         return decisions
 
     async def settle(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 import nats
@@ -22,7 +22,6 @@ from controller.handover import HistoryHandover
 from controller.jetstream import JetStreamLagSource, ensure_queues
 from controller.lease import NatsLease
 from controller.loop import Reconciler
-from controller.model import ScaleDecision
 from controller.simcluster import SimulatedCluster
 from controller.usage import TokenLedger
 from tests.factories import config, pool
@@ -45,32 +44,18 @@ def fleet(interval: float = 1.0) -> Config:
 
 
 class HandingOver(Reconciler):
-    """The wiring proposed for controller.loop.Reconciler: restore when this process becomes
-    the leader, before that tick decides; save at the end of each tick it leads."""
+    """A Reconciler with a handover (controller.loop restores when this process becomes the
+    leader, before that tick decides, and saves at the end of each tick it leads), and the
+    NATS connection a test drops as a dying process would."""
 
-    def __init__(self, *args: Any, handover: HistoryHandover, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.handover = handover
         self.nc: nats.aio.client.Client | None = None
 
     async def close(self) -> None:
         """Drop the connection as a dying process does: the lease is left to expire."""
         if self.nc is not None:
             await self.nc.close()
-
-    async def _lead(self, now: float) -> None:
-        was = self.leading
-        await super()._lead(now)
-        if self.leading and not was:
-            await self.handover.restore(self.history, now)
-
-    async def tick(
-        self, only: Collection[str] | None = None, **options: Any
-    ) -> list[ScaleDecision]:
-        decisions = await super().tick(only, **options)
-        if self.leading:
-            await self.handover.save(self.history, self.clock())  # the tick's now
-        return decisions
 
 
 async def connect(
