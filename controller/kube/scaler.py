@@ -342,7 +342,9 @@ class DeploymentScaler:
             )
         except ApiFailure as failure:
             raise self._refusal(pool, ref, failure, now) from failure
-        self._failed.pop(pool, None)
+        if self._failed.pop(pool, None) is not None:
+            self._problems.pop(pool, None)
+            log.info("%s: can be scaled again", pool)
         log.info(
             "scaled Deployment %s/%s from %d to %d%s",
             ref.namespace,
