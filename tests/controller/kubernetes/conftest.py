@@ -99,6 +99,16 @@ def web_fleet() -> Config:
     return config({"web": pool("acme")})
 
 
+def web_and_vault() -> Config:
+    """Pool `web` on agents/web, and `vault` in another namespace, on locked/vault."""
+    return config(
+        {
+            "web": pool("acme"),
+            "vault": pool("acme", deployment={"namespace": "locked", "name": "vault"}),
+        }
+    )
+
+
 class Naps:
     """The retry waits a scaler asked for, returned at once: no test waits for a backoff."""
 

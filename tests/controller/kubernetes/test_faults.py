@@ -16,8 +16,8 @@ from tests.controller.kubernetes.conftest import (
     observe_until,
     refuse,
     send,
+    web_and_vault,
 )
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
 
 SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/web/scale"
@@ -27,12 +27,7 @@ DENIED = 'deployments.apps is forbidden: cannot list resource "deployments" in "
 async def test_an_outage_is_a_source_error_even_when_a_namespace_is_forbidden(
     cluster: Emulator, make_scaler: MakeScaler
 ) -> None:
-    cfg = config(
-        {
-            "web": pool("acme"),
-            "vault": pool("acme", deployment={"namespace": "locked", "name": "vault"}),
-        }
-    )
+    cfg = web_and_vault()
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web")
     cluster[cluster.namespace("locked")] << KubernetesError(403, "Forbidden", DENIED)
     down = KubernetesError(503, "ServiceUnavailable", "etcd cluster is unavailable")
