@@ -140,19 +140,23 @@ class Emulator(KubernetesEmulator):
     async def _handle(self, request: Request) -> Any:
         for fault in self.faults:
             await fault(request)
-        if request.action not in (self.action.CREATE, self.action.UPDATE):
+        metadata = request.data.get("metadata") if isinstance(request.data, dict) else None
+        leases = request.resource is not None and request.resource.plural == "leases"
+        fenced = isinstance(metadata, dict) and "resourceVersion" in metadata
+        if request.action not in (self.action.CREATE, self.action.UPDATE) or not (leases or fenced):
             return await super()._handle(request)
-        async with self._writing:  # check and write as one step, as the API server does
-            metadata = request.data.get("metadata") if isinstance(request.data, dict) else None
-            if isinstance(metadata, dict) and "resourceVersion" in metadata:
+        # Check and write as one step, as the API server does (only here: a reaction that
+        # hangs another write must not hold every write up).
+        async with self._writing:
+            if fenced and request.action == self.action.UPDATE:
                 key = (request.resource, request.namespace, request.name)
-                if request.action == self.action.UPDATE and (
+                if (
                     key not in self.objects
                     or self.objects[key].get("metadata", {}).get("resourceVersion")
                     != metadata["resourceVersion"]
                 ):
                     raise KubernetesError(409, "Conflict", "the object has been modified")
-            if request.resource is not None and request.resource.plural == "leases":
+            if leases:
                 # Stamped in the request itself: kmock stores and answers what it was sent.
                 request.data.setdefault("metadata", {})["resourceVersion"] = str(
                     next(self._versions)
@@ -193,7 +197,14 @@ async def make_scaler(
 
     def make(cfg: Config | None = None, *, host: str | None = None, **options: Any) -> Any:
         client = ApiClient(Configuration(host=host or str(cluster.url).rstrip("/")))
-        options = {"qps": 1000.0, "burst": 1000, "sync_timeout_s": 5.0, **options}
+        # A long deadline: a test of the loop's own bounds must not race the scaler's.
+        options = {
+            "qps": 1000.0,
+            "burst": 1000,
+            "sync_timeout_s": 5.0,
+            "deadline_s": 60.0,
+            **options,
+        }
         scaler = DeploymentScaler(
             cfg or web_fleet(),
             client,
