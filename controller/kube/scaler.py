@@ -11,10 +11,11 @@ the loop does with the reason. `SourceError` is raised only when the cluster can
 at all (no namespace answers, and not because of permissions), which the loop already turns
 into stale pools that hold their replicas.
 
-A write that fails is that pool's failure (`PoolUnavailable`), whatever the cause: the pool
-stays observed, so the next tick tries again, and the reason stays in `problems` until a
-write succeeds or nothing has failed for `Timing.recheck_s`. A fault that lasts is then
-reported the same way on every tick, instead of being cleared by each successful read.
+A write that fails is that pool's failure (`PoolUnavailable`), whatever the cause (a 5xx,
+no answer by the deadline): the others may be fine. Unless the API refused it (403) or the
+Deployment is gone, the pool stays observed, so the next tick tries again, and the loop
+tells a failure that lasts as that pool's, the same way on every tick. (A SourceError here
+made it the whole cluster's, which the next successful read cleared: health flapped.)
 
 Every call is bounded by `deadline_s` (see controller.kube.api), so that a leader can fence
 its writes by its lease.
@@ -115,8 +116,6 @@ class DeploymentScaler:
         self._problems: dict[str, str] = {}
         self._refused: dict[str, tuple[str, float]] = {}
         """Pools whose scale patch was refused (403), and until when not to try again."""
-        self._failed: dict[str, tuple[str, float]] = {}
-        """Pools whose last scale patch failed otherwise, and until when to say so."""
         self._warned_take_over: set[str] = set()
 
     @classmethod
@@ -165,9 +164,6 @@ class DeploymentScaler:
             if problem is not None:
                 problems[pool] = problem
                 continue
-            failed = self._failed.get(pool)
-            if failed is not None and now < failed[1]:
-                problems[pool] = failed[0]  # observed all the same: the next tick tries again
             if outage is None:
                 states[pool] = self._state(pool, ref, pods, now)
         # Set even in an outage, so that a forbidden namespace's pools still say why.
@@ -342,9 +338,6 @@ class DeploymentScaler:
             )
         except ApiFailure as failure:
             raise self._refusal(pool, ref, failure, now) from failure
-        if self._failed.pop(pool, None) is not None:
-            self._problems.pop(pool, None)
-            log.info("%s: can be scaled again", pool)
         log.info(
             "scaled Deployment %s/%s from %d to %d%s",
             ref.namespace,
@@ -371,13 +364,11 @@ class DeploymentScaler:
             reason = f"{failure} ({RBAC_HINT} in namespace {ref.namespace})"
             self._refused[pool] = (reason, now + self._timing.recheck_s)
         else:
-            # Passing, perhaps (5xx, no answer by the deadline): the pool stays observed, so
-            # the next tick tries again, and says so meanwhile, tick after tick alike.
-            reason = f"cannot scale: {failure}"
-            self._failed[pool] = (reason, now + self._timing.recheck_s)
-        if self._problems.get(pool) != reason:
-            log.warning("%s: not scaled: %s", pool, reason)
+            # Passing, perhaps (5xx, no answer by the deadline): still observed, the pool is
+            # tried again next tick. Told by the loop, which knows when it stops failing.
+            return PoolUnavailable(pool, f"cannot scale: {failure}")
         self._problems[pool] = reason
+        log.warning("%s: not scaled: %s", pool, reason)
         return PoolUnavailable(pool, reason)
 
     async def _explain(
