@@ -21,6 +21,9 @@ As client-go's leader election does it:
 A failed renewal (no answer, a 5xx, by its deadline) makes us a follower at once, as the NATS
 lease does: we cannot prove we lead. The next renewal takes the Lease back if it still names
 us. Bad answers are logged, never raised.
+
+A process that must never lead (a read-only dashboard) uses `contend=False`: it only reads
+who leads, and never writes the Lease.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class KubernetesLease:
         ttl: float = 10.0,
         margin_s: float = 1.0,
         deadline_s: float | None = None,
+        contend: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
@@ -67,6 +71,8 @@ class KubernetesLease:
         self.name = name
         self.duration = max(1, math.ceil(ttl))
         self.margin_s = margin_s
+        self.contend = contend
+        """False: never take the lease, only read who holds it."""
         self.leader_name: str | None = None
         """Who leads, as last seen (ourselves included)."""
         # Its own limiter: a renewal never waits behind the scaler's requests.
@@ -111,6 +117,9 @@ class KubernetesLease:
     async def renew(self) -> bool:
         """Take or keep the lease; True while we lead. Never raises for lost races or for
         the API's trouble."""
+        if not self.contend:
+            await self._read_leader()
+            return False
         started = self._monotonic()
         written: dict[str, Any] | None
         try:
@@ -157,16 +166,27 @@ class KubernetesLease:
         if self._owns_client:
             await self._api.client.close()  # type: ignore[no-untyped-call]
 
+    async def _read_leader(self) -> None:
+        try:
+            self.leader_name = _holder(await self._read())
+        except ApiFailure as failure:
+            if failure.not_found:
+                self.leader_name = None
+            # else: keep the last name we saw
+
+    async def _read(self) -> dict[str, Any]:
+        return await self._api.call(
+            f"read {self.what}",
+            self._api.coordination.read_namespaced_lease_without_preload_content,
+            self.name,
+            self.namespace,
+        )
+
     async def _acquire(self) -> dict[str, Any] | None:
         """Create the Lease, or take it if it is free, ours or expired. None: someone else
         holds it."""
         try:
-            current = await self._api.call(
-                f"read {self.what}",
-                self._api.coordination.read_namespaced_lease_without_preload_content,
-                self.name,
-                self.namespace,
-            )
+            current = await self._read()
         except ApiFailure as failure:
             if not failure.not_found:
                 raise

@@ -157,6 +157,30 @@ async def test_release_hands_the_lease_over_at_once(
     assert a.leader_name == "pod-b"
 
 
+async def test_a_process_that_must_never_lead_only_reads_who_does(
+    cluster: Emulator, make_lease: MakeLease, monotonic: FakeClock
+) -> None:
+    def writes() -> list[object]:
+        return [r.data["spec"].get("holderIdentity") for r in cluster if r.method != "GET"]
+
+    watcher = make_lease("dashboard", contend=False)
+    assert not await watcher.renew()  # no Lease yet: none is made
+    assert writes() == []
+    a = make_lease("pod-a")
+    assert await a.renew()
+    await a.release()
+    monotonic.advance(TTL * 2)  # free, and long expired
+
+    assert not await watcher.renew()
+    assert not await watcher.renew()
+
+    assert watcher.valid_until == -math.inf
+    assert writes() == ["pod-a", None]  # a's create and release: none of the watcher's
+    assert await a.renew()
+    assert not await watcher.renew()
+    assert watcher.leader_name == "pod-a"
+
+
 async def test_an_unreachable_api_makes_a_follower_not_a_crash(make_lease: MakeLease) -> None:
     lease = make_lease("pod-a", host=nowhere())
 
