@@ -102,13 +102,15 @@ class KubernetesLease:
 
     @property
     def leading(self) -> bool:
-        return self._version is not None
+        """Ours, as of our last renewal, and still surely so (a renewal that was cut short
+        leaves the last version, whose time runs out)."""
+        return self._version is not None and self._monotonic() < self._valid_until
 
     @property
     def valid_until(self) -> float:
-        """Until when (monotonic) no other process can have taken the lease; -inf unless
-        we lead."""
-        return self._valid_until if self.leading else -math.inf
+        """Until when (monotonic) no other process can have taken the lease; -inf once we
+        know we do not hold it."""
+        return self._valid_until if self._version is not None else -math.inf
 
     @property
     def what(self) -> str:

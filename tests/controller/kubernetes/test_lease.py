@@ -81,12 +81,14 @@ async def test_a_leader_that_stops_renewing_is_replaced_after_the_duration_not_b
     assert await a.renew()
     last_renewal = monotonic.now
     assert a.valid_until == last_renewal + TTL - MARGIN
+    assert a.leading
     assert not await b.renew()  # b sees a's last version now, and times it from here
 
     # a dies without a word. Until its lease has run out, b keeps away...
     monotonic.advance(TTL - 0.5)
     assert not await b.renew()
     assert monotonic.now > a.valid_until  # ...beyond what a counted on.
+    assert not a.leading  # which a knows without asking the API
     monotonic.advance(0.5)
     assert await b.renew()
 
