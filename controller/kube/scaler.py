@@ -217,9 +217,10 @@ class DeploymentScaler:
         informers = [i for ns in self._namespaces.values() for i in ns.all]
         for informer in informers:
             informer.start()
-        waits = asyncio.gather(*(informer.settled.wait() for informer in informers))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waits, self._sync_timeout_s)
+            async with asyncio.timeout(self._sync_timeout_s):
+                for informer in informers:  # in turn: the wait is for the slowest anyway
+                    await informer.settled.wait()
 
     def _outage(self) -> str | None:
         """Why the cluster cannot be read at all, or None: no namespace's Deployments can be

@@ -94,6 +94,7 @@ async def test_the_first_observation_waits_for_a_hung_api_no_longer_than_the_dea
     web.faults.append(hang("GET", DEPLOYMENTS_PATH))
     scaler = make_scaler(sync_timeout_s=60.0, deadline_s=0.3)
 
-    with pytest.raises(SourceError, match="cannot read the cluster: no answer yet"):
+    # Whichever ends first, the wait or the list's own call, says so.
+    with pytest.raises(SourceError, match=r"cannot read the cluster: .*no answer"):
         await asyncio.wait_for(scaler.observe(), BOUND_S)
-    assert scaler.problems == {"web": "deployments in namespace agents: no answer yet"}
+    assert "no answer" in scaler.problems["web"]
