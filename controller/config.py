@@ -271,6 +271,8 @@ class PrometheusConfig(_Model):
 class KubernetesConfig(_Model):
     qps: PosFloat = 5.0
     burst: PosInt = 10
+    annotate: bool = True
+    """Leave the last decision on each Deployment (needs `patch deployments`, deploy/rbac.yaml)."""
 
 
 class Config(_Model):

@@ -2,10 +2,12 @@
 
 `DeploymentScaler` is what the loop uses on a real cluster; the rest is how it talks to the
 API (`api`), keeps watched objects current (`informer`) and reads them (`objects`, pure).
+`KubernetesLease` elects the one process that scales, on a coordination.k8s.io Lease.
 """
 
 from controller.kube.api import ApiFailure, KubeConfigError, RetryPolicy
 from controller.kube.informer import Timing
+from controller.kube.lease import KubernetesLease
 from controller.kube.objects import ANNOTATION
 from controller.kube.scaler import DeploymentScaler
 from controller.sources import PoolUnavailable
@@ -15,6 +17,7 @@ __all__ = [
     "ApiFailure",
     "DeploymentScaler",
     "KubeConfigError",
+    "KubernetesLease",
     "PoolUnavailable",
     "RetryPolicy",
     "Timing",

@@ -1,9 +1,18 @@
-"""Talking to the Kubernetes API: one client, one rate limiter, bounded retries.
+"""Talking to the Kubernetes API: one client, one rate limiter, bounded retries, a deadline.
 
 Every request goes through `KubeApi`: it waits for the limiter (a controller with many pools
 must not flood the API server), retries what may succeed when asked again (409, 429, 5xx,
 timeouts, dropped connections) with exponential backoff and jitter, and turns every other
 answer into an `ApiFailure` whose text says what was asked and what the server said.
+
+A call ends by its deadline, whatever happens: waiting for the limiter, each try and each
+backoff all count against it. A leader's lease must still hold when its last write lands,
+and a call that outlives the lease could land after another process has taken over. A call
+cancelled from outside (`asyncio.wait_for`, a cancelled task) stops at once: no detached
+task retries it, and aiohttp aborts a request in flight by closing its connection. A PATCH
+whose bytes had already reached the server may still be applied there; it was sent before
+the deadline, so a leader that starts a call only while `now + deadline < valid_until` of
+its lease (whose safety margin covers the server's own processing) stays fenced.
 
 Requests use the official client's `*_without_preload_content` methods and read the JSON
 themselves: the controller works on the objects as the API sends them, and a status code is
@@ -33,6 +42,8 @@ RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
 """409: someone wrote in between; 429: the API server's own flow control; 5xx: passing."""
 
 Request = Callable[..., Awaitable[aiohttp.ClientResponse]]
+
+NO_ANSWER = "no answer in time"
 
 
 class KubeConfigError(Exception):
@@ -90,6 +101,7 @@ class KubeApi:
         qps: float = 5.0,
         burst: int = 10,
         timeout_s: float = 10.0,
+        deadline_s: float = 3.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
@@ -99,38 +111,75 @@ class KubeApi:
         self.core = k8s.CoreV1Api(client)
         self.autoscaling = k8s.AutoscalingV2Api(client)
         self.custom = k8s.CustomObjectsApi(client)
+        self.coordination = k8s.CoordinationV1Api(client)
         self.timeout_s = timeout_s
+        """The longest one try may take."""
+        self.deadline_s = deadline_s
+        """The longest one call may take, every try, backoff and wait for the limiter included."""
         self.retry = retry or RetryPolicy()
         # A bucket of `burst` requests that refills at `qps` a second.
         self._limiter = AsyncLimiter(burst, burst / qps)
         self._sleep = sleep
         self._jitter = jitter
 
+    def deadline(self) -> float:
+        """When a call started now must end, on the event loop's clock."""
+        return asyncio.get_running_loop().time() + self.deadline_s
+
     async def call(
-        self, what: str, request: Request, *args: Any, retry: bool = True, **kwargs: Any
+        self,
+        what: str,
+        request: Request,
+        *args: Any,
+        retry: bool = True,
+        deadline: float | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
-        """One request's JSON answer, retried within the policy's bounds. `retry=False` for a
-        request that must not be repeated blindly (a create)."""
+        """One request's JSON answer, retried within the policy's bounds and by `deadline`
+        (the loop's clock; `deadline()` if not given), when an ApiFailure is raised at the
+        latest. `retry=False` for a request that must not be repeated blindly (a create)."""
+        loop = asyncio.get_running_loop()
+        end = self.deadline() if deadline is None else deadline
         attempt = 1
         while True:
+            left = end - loop.time()
+            if left <= 0:
+                raise self._late(what)
             try:
-                return await self._once(what, request, args, kwargs)
+                async with asyncio.timeout_at(end):  # the limiter's wait counts too
+                    return await self._once(what, request, args, kwargs, min(self.timeout_s, left))
+            except TimeoutError:
+                raise self._late(what) from None
             except ApiFailure as failure:
+                if failure.message == NO_ANSWER and left <= self.timeout_s:
+                    raise self._late(what) from None  # this try was cut short by the deadline
                 if not retry or not failure.retryable or attempt >= self.retry.attempts:
                     raise
                 delay = self.retry.delay(attempt, self._jitter(), failure.retry_after)
+                if loop.time() + delay >= end:
+                    raise  # the next try could not end in time: the last answer says most
                 log.info(
                     "%s; try %d of %d in %.2f s", failure, attempt + 1, self.retry.attempts, delay
                 )
             await self._sleep(delay)
             attempt += 1
 
+    def _late(self, what: str) -> ApiFailure:
+        return ApiFailure(what, None, f"no answer within the {self.deadline_s:g} s deadline")
+
     async def _once(
-        self, what: str, request: Request, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        what: str,
+        request: Request,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout_s: float,
     ) -> dict[str, Any]:
+        # A call cancelled while it waits here gives its place up without using the budget:
+        # the limiter counts a request only once it has let it through.
         async with self._limiter:
             try:
-                response = await request(*args, _request_timeout=self.timeout_s, **kwargs)
+                response = await request(*args, _request_timeout=timeout_s, **kwargs)
                 async with response:
                     body = await response.read()
             except (aiohttp.ClientError, OSError) as exc:
@@ -186,7 +235,7 @@ class KubeApi:
 
 def _no_answer(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
-        return "no answer in time"
+        return NO_ANSWER
     return f"cannot reach the API server ({exc or type(exc).__name__})"
 
 

@@ -57,6 +57,10 @@ class Informer:
         self._api = api
         self._timing = timing
         self._task: asyncio.Task[None] | None = None
+        self._retry = timing.retry_min_s
+        """How long to wait after the next failure: doubled after each, reset by a watch."""
+        self._watch_trouble: str | None = None
+        """Why watches fail while lists work, as last logged."""
 
     @property
     def usable(self) -> bool:
@@ -78,26 +82,42 @@ class Informer:
             self._task = None
 
     async def _run(self) -> None:
-        retry = self._timing.retry_min_s
         while True:
             try:
-                version: str | None = await self._list()
-                retry = self._timing.retry_min_s
-                while version is not None:
-                    version = await self._watch(version)
-                continue  # the version expired (410): list again at once
+                broken = await self._follow(await self._list())
+                if broken is None:
+                    continue  # the version expired (410): list again at once
+                # The cache is still what the list and the events made it, true as of then:
+                # only a list that fails makes it untrustworthy. (Marking it here too set and
+                # cleared the problem on every round while watches kept failing: health
+                # flapped under a persistent fault.)
+                if self._watch_trouble != str(broken):
+                    log.warning("cannot watch %s: %s; listing again", self.what, broken)
+                self._watch_trouble = str(broken)
+                wait = self._retry
             except ApiFailure as failure:
-                wait = self._failed(failure, retry)
-                retry = min(retry * 2, self._timing.retry_max_s)
+                wait = self._failed(failure, self._retry)
             except Exception as exc:
                 # Whatever it was, this task must live on: a dead watch would leave a cache
                 # that looks current and is not. Marked as a problem, it is read again.
                 log.exception("reading %s failed unexpectedly", self.what)
                 unexpected = ApiFailure(f"read {self.what}", None, f"{type(exc).__name__}: {exc}")
-                wait = self._failed(unexpected, retry)
-                retry = min(retry * 2, self._timing.retry_max_s)
+                wait = self._failed(unexpected, self._retry)
+            self._retry = min(self._retry * 2, self._timing.retry_max_s)
             # Real time on purpose: nothing waits on this but the next observation.
             await asyncio.sleep(wait)
+
+    async def _follow(self, version: str) -> ApiFailure | None:
+        """Watch after watch from `version`, until it expires (None) or a watch fails (why)."""
+        resume: str | None = version
+        while resume is not None:
+            try:
+                resume = await self._watch(resume)
+            except ApiFailure as failure:
+                return failure
+            self._retry = self._timing.retry_min_s  # a watch ran: back off from the start
+            self._watch_trouble = None
+        return None
 
     def _failed(self, failure: ApiFailure, retry: float) -> float:
         self.settled.set()

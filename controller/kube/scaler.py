@@ -8,7 +8,17 @@ A pool agentdash must not or cannot scale (its Deployment is gone, the namespace
 forbidden, an HPA or a KEDA ScaledObject already scales it) is left out of `observe()`, with
 the reason in `problems`: the policy then has no observation for it and holds it, whatever
 the loop does with the reason. `SourceError` is raised only when the cluster cannot be read
-at all, which the loop already turns into stale pools that hold their replicas.
+at all (no namespace answers, and not because of permissions), which the loop already turns
+into stale pools that hold their replicas.
+
+A write that fails is that pool's failure (`PoolUnavailable`), whatever the cause (a 5xx,
+no answer by the deadline): the others may be fine. Unless the API refused it (403) or the
+Deployment is gone, the pool stays observed, so the next tick tries again, and the loop
+tells a failure that lasts as that pool's, the same way on every tick. (A SourceError here
+made it the whole cluster's, which the next successful read cleared: health flapped.)
+
+Every call is bounded by `deadline_s` (see controller.kube.api), so that a leader can fence
+its writes by its lease.
 """
 
 from __future__ import annotations
@@ -51,6 +61,10 @@ class DeploymentScaler:
     other autoscaler should then be removed or paused, or the two will fight).
     `dry_run`: decide and log, never change the cluster; observing works as usual.
     `qps`/`burst`: the API rate limit, shared by every request this scaler makes.
+    `deadline_s`: the longest `scale...()` may take (every request, try and backoff), and the
+    longest `observe()` waits for the cluster's first answers.
+    `annotate`: leave the last decision in an annotation on the Deployment (which needs
+    `patch deployments`); without it, the reason is only in the scale Event.
     """
 
     def __init__(
@@ -63,7 +77,9 @@ class DeploymentScaler:
         qps: float = 5.0,
         burst: int = 10,
         request_timeout_s: float = 10.0,
+        deadline_s: float = 3.0,
         sync_timeout_s: float = 10.0,
+        annotate: bool = True,
         retry: RetryPolicy | None = None,
         timing: Timing | None = None,
         clock: Callable[[], float] = time.time,
@@ -75,6 +91,7 @@ class DeploymentScaler:
         if unknown:
             raise ValueError(f"take_over names pools that are not configured: {sorted(unknown)}")
         self.dry_run = dry_run
+        self.annotate = annotate
         self._pools: dict[str, DeploymentRef] = {n: p.deployment for n, p in config.pools.items()}
         self._take_over = frozenset(take_over)
         self._api = KubeApi(
@@ -82,6 +99,7 @@ class DeploymentScaler:
             qps=qps,
             burst=burst,
             timeout_s=request_timeout_s,
+            deadline_s=deadline_s,
             retry=retry,
             sleep=sleep,
             jitter=jitter,
@@ -111,6 +129,8 @@ class DeploymentScaler:
         dry_run: bool = False,
         qps: float = 5.0,
         burst: int = 10,
+        deadline_s: float = 3.0,
+        annotate: bool = True,
     ) -> Self:
         """A scaler with its own client: in-cluster credentials, or a kubeconfig and context.
         Raises KubeConfigError (a one-line, user-facing message) if they cannot be loaded."""
@@ -122,6 +142,8 @@ class DeploymentScaler:
             dry_run=dry_run,
             qps=qps,
             burst=burst,
+            deadline_s=deadline_s,
+            annotate=annotate,
             owns_client=True,
         )
 
@@ -131,19 +153,23 @@ class DeploymentScaler:
         return dict(self._problems)
 
     async def observe(self) -> Mapping[str, PoolState]:
-        await self._start()
+        await self._start(self._api.deadline())
         now = self._clock()
-        self._raise_if_unreadable()
         states: dict[str, PoolState] = {}
         problems: dict[str, str] = {}
         pods: dict[str, PodIndex] = {}
+        outage = self._outage()
         for pool, ref in self._pools.items():
             problem = self._problem(pool, ref, now)
             if problem is not None:
                 problems[pool] = problem
                 continue
-            states[pool] = self._state(pool, ref, pods, now)
+            if outage is None:
+                states[pool] = self._state(pool, ref, pods, now)
+        # Set even in an outage, so that a forbidden namespace's pools still say why.
         self._set_problems(problems)
+        if outage is not None:
+            raise SourceError(outage)
         return states
 
     async def scale(self, pool: str, replicas: int) -> None:
@@ -178,31 +204,40 @@ class DeploymentScaler:
 
     # --- observing -------------------------------------------------------------------------
 
-    async def _start(self) -> None:
-        """Start every watch once, and wait (bounded) for their first answers."""
+    async def _start(self, deadline: float) -> None:
+        """Start every watch once, and wait (bounded, and by `deadline`) for their first
+        answers. Whatever has not answered by then is reported as such."""
         if self._started is None:
             self._started = asyncio.ensure_future(self._start_watches())
-        await asyncio.shield(self._started)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(self._started)
 
     async def _start_watches(self) -> None:
         informers = [i for ns in self._namespaces.values() for i in ns.all]
         for informer in informers:
             informer.start()
-        waits = asyncio.gather(*(informer.settled.wait() for informer in informers))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waits, self._sync_timeout_s)
+            async with asyncio.timeout(self._sync_timeout_s):
+                for informer in informers:  # in turn: the wait is for the slowest anyway
+                    await informer.settled.wait()
 
-    def _raise_if_unreadable(self) -> None:
-        """SourceError when no namespace's Deployments can be read and the reason is the API
-        (down, too slow, or refusing our credentials), not a namespace's permissions."""
-        informers = [ns.deployments for ns in self._namespaces.values()]
-        # A 403 is an answer: the API works, this namespace is just not ours.
-        if not informers or any(i.usable or (i.problem and i.problem.forbidden) for i in informers):
-            return
-        first = next((i.problem for i in informers if i.problem is not None), None)
+    def _outage(self) -> str | None:
+        """Why the cluster cannot be read at all, or None: no namespace's Deployments can be
+        read, and the reason is the API (down, too slow, or refusing our credentials)."""
+        # A 403 is an answer: the API works, that namespace is just not ours. Only the others
+        # tell whether it is down (counting a forbidden one as working hid an outage).
+        answering = [
+            ns.deployments
+            for ns in self._namespaces.values()
+            if not (ns.deployments.problem and ns.deployments.problem.forbidden)
+        ]
+        if not answering or any(i.usable for i in answering):
+            return None
+        first = next((i.problem for i in answering if i.problem is not None), None)
         if first is not None:
-            raise SourceError(f"cannot read the cluster: {first}")
-        raise SourceError(f"cannot read the cluster: no answer within {self._sync_timeout_s:g} s")
+            return f"cannot read the cluster: {first}"
+        return "cannot read the cluster: no answer yet"
 
     def _problem(self, pool: str, ref: DeploymentRef, now: float) -> str | None:
         """Why this pool must be left alone now, or None."""
@@ -271,7 +306,8 @@ class DeploymentScaler:
         self, pool: str, replicas: int, decision: ScaleDecision | None, now: float
     ) -> None:
         ref = self._pools[pool]
-        await self._start()
+        deadline = self._api.deadline()  # for the whole of it: scale, annotation and Event
+        await self._start(deadline)
         problem = self._problem(pool, ref, now)
         if problem is not None:
             self._problems[pool] = problem
@@ -299,6 +335,7 @@ class DeploymentScaler:
                 ref.name,
                 ref.namespace,
                 {"spec": {"replicas": replicas}},
+                deadline=deadline,
             )
         except ApiFailure as failure:
             raise self._refusal(pool, ref, failure, now) from failure
@@ -315,11 +352,11 @@ class DeploymentScaler:
             **deployment,
             "spec": {**spec(deployment), "replicas": replicas},
         }
-        await self._explain(ref, deployment, replicas, previous, decision, now)
+        await self._explain(ref, deployment, replicas, previous, decision, now, deadline)
 
     def _refusal(
         self, pool: str, ref: DeploymentRef, failure: ApiFailure, now: float
-    ) -> SourceError:
+    ) -> PoolUnavailable:
         if failure.not_found:
             # Gone: forget it until the watch sees it again.
             self._namespaces[ref.namespace].deployments.objects.pop(ref.name, None)
@@ -328,7 +365,9 @@ class DeploymentScaler:
             reason = f"{failure} ({RBAC_HINT} in namespace {ref.namespace})"
             self._refused[pool] = (reason, now + self._timing.recheck_s)
         else:
-            return SourceError(str(failure))  # the API, not this pool: the loop retries
+            # Passing, perhaps (5xx, no answer by the deadline): still observed, the pool is
+            # tried again next tick. Told by the loop, which knows when it stops failing.
+            return PoolUnavailable(pool, f"cannot scale: {failure}")
         self._problems[pool] = reason
         log.warning("%s: not scaled: %s", pool, reason)
         return PoolUnavailable(pool, reason)
@@ -341,25 +380,32 @@ class DeploymentScaler:
         previous: int,
         decision: ScaleDecision | None,
         now: float,
+        deadline: float,
     ) -> None:
-        """Best effort: the replicas have changed whatever happens here, so a failure is
-        logged, never raised (the loop would think the scale had failed)."""
-        annotation = decision_annotation(replicas, previous, decision, now)
+        """Best effort, by the scale's deadline: the replicas have changed whatever happens
+        here, so a failure is logged, never raised (the loop would think the scale had
+        failed)."""
         try:
-            await self._api.call(
-                f"annotate Deployment {ref.namespace}/{ref.name}",
-                self._api.apps.patch_namespaced_deployment_without_preload_content,
-                ref.name,
-                ref.namespace,
-                {"metadata": {"annotations": {ANNOTATION: annotation}}},
-                _content_type="application/merge-patch+json",
-            )
+            if self.annotate:
+                # The one reason agentdash patches the Deployment itself (`patch deployments`):
+                # the annotation keeps the last decision where `kubectl describe` shows it.
+                annotation = decision_annotation(replicas, previous, decision, now)
+                await self._api.call(
+                    f"annotate Deployment {ref.namespace}/{ref.name}",
+                    self._api.apps.patch_namespaced_deployment_without_preload_content,
+                    ref.name,
+                    ref.namespace,
+                    {"metadata": {"annotations": {ANNOTATION: annotation}}},
+                    _content_type="application/merge-patch+json",
+                    deadline=deadline,
+                )
             await self._api.call(
                 f"create an Event for Deployment {ref.namespace}/{ref.name}",
                 self._api.core.create_namespaced_event_without_preload_content,
                 ref.namespace,
                 scale_event(deployment, ref.namespace, replicas, previous, decision, now),
                 retry=False,  # a create that timed out may have happened: no duplicate
+                deadline=deadline,
             )
         except ApiFailure as failure:
             log.warning("scaled, but could not say why on the Deployment: %s", failure)

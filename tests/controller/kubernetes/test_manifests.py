@@ -1,15 +1,20 @@
-"""deploy/*.yaml: the kinds, the Role's rights (exactly what the scaler uses, checked against
-the requests it really makes), and a Deployment that runs the controller alone."""
+"""deploy/*.yaml and deploy/options/*.yaml: the kinds, the Roles' rights (in each mode, exactly
+what the controller uses, checked against the requests it really makes), and a Deployment
+that runs the controller alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from kmock import KubernetesEmulator
+from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.config import parse_config
+from controller.kube import KubernetesLease
+from controller.kube.lease import NAME
 from controller.model import Reason, ScaleDecision
 from tests.controller.kubernetes.conftest import (
     DEPLOYMENTS,
@@ -20,10 +25,10 @@ from tests.controller.kubernetes.conftest import (
 from tests.support import eventually
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+SCALE_ONLY = "options/rbac-scale-only.yaml"
+KUBERNETES_LEASE = "options/rbac-kubernetes-lease.yaml"
 
 LEAST_RIGHTS = {
-    ("apps", "deployments", "get"),  # as the issue names them; list already reads as much
-    ("", "pods", "get"),
     ("apps", "deployments", "list"),
     ("apps", "deployments", "watch"),
     ("apps", "deployments", "patch"),
@@ -57,28 +62,8 @@ def granted(role: dict[str, Any]) -> set[tuple[str, str, str]]:
     }
 
 
-def test_each_manifest_holds_the_kinds_it_should() -> None:
-    assert [d["kind"] for d in documents("rbac.yaml")] == ["ServiceAccount", "Role", "RoleBinding"]
-    assert [d["kind"] for d in documents("deployment.yaml")] == ["Deployment"]
-    assert [d["kind"] for d in documents("configmap.yaml")] == ["ConfigMap"]
-
-
-def test_the_role_grants_exactly_the_least_rights() -> None:
-    assert granted(only("rbac.yaml", "Role")) == LEAST_RIGHTS
-
-
-async def test_the_scaler_uses_no_right_the_role_does_not_grant(
-    cluster: KubernetesEmulator, make_scaler: MakeScaler
-) -> None:
-    cluster.resources[SCALED_OBJECTS] = {}  # KEDA installed: its watch is made too
-    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
-    scaler = make_scaler()
-    await scaler.observe()
-    await eventually(lambda: len(cluster[cluster.action.WATCH]) == 4)  # one per kind
-    why = ScaleDecision("web", "acme", 1, 2, (Reason("demand", "lag 2 -> 2"),))
-
-    await scaler.scale_with_reason("web", 2, why, 0.0)
-
+def used(cluster: KubernetesEmulator) -> set[tuple[str, str, str]]:
+    """The rights the requests the emulator has served needed."""
     verbs = {
         "LIST": "list",
         "WATCH": "watch",
@@ -87,7 +72,7 @@ async def test_the_scaler_uses_no_right_the_role_does_not_grant(
         "UPDATE": "patch",
         "DELETE": "delete",
     }
-    used = {
+    return {
         (
             r.resource.group,
             "/".join(filter(None, [r.resource.plural, r.subresource])),
@@ -96,9 +81,77 @@ async def test_the_scaler_uses_no_right_the_role_does_not_grant(
         for r in cluster
         if r.resource is not None and r.action is not None
     }
-    role = granted(only("rbac.yaml", "Role"))
-    assert used <= role
-    assert role - used == {("apps", "deployments", "get"), ("", "pods", "get")}
+
+
+def test_each_manifest_holds_the_kinds_it_should() -> None:
+    assert [d["kind"] for d in documents("rbac.yaml")] == ["ServiceAccount", "Role", "RoleBinding"]
+    assert [d["kind"] for d in documents("deployment.yaml")] == ["Deployment"]
+    assert [d["kind"] for d in documents("configmap.yaml")] == ["ConfigMap"]
+    assert [d["kind"] for d in documents(SCALE_ONLY)] == ["Role"]
+    assert [d["kind"] for d in documents(KUBERNETES_LEASE)] == ["Role", "RoleBinding"]
+
+
+def test_the_role_grants_exactly_the_least_rights() -> None:
+    assert granted(only("rbac.yaml", "Role")) == LEAST_RIGHTS
+
+
+def test_the_scale_only_role_replaces_the_role_without_patching_deployments() -> None:
+    role, scale_only = only("rbac.yaml", "Role"), only(SCALE_ONLY, "Role")
+    assert scale_only["metadata"] == role["metadata"]
+    assert granted(scale_only) == LEAST_RIGHTS - {("apps", "deployments", "patch")}
+
+
+@pytest.mark.parametrize(("annotate", "manifest"), [(True, "rbac.yaml"), (False, SCALE_ONLY)])
+async def test_the_scaler_uses_exactly_the_rights_the_role_of_its_mode_grants(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler, annotate: bool, manifest: str
+) -> None:
+    cluster.resources[SCALED_OBJECTS] = {}  # KEDA installed: its watch is made too
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
+    scaler = make_scaler(annotate=annotate)
+    await scaler.observe()
+    await eventually(lambda: len(cluster[cluster.action.WATCH]) == 4)  # one per kind
+    why = ScaleDecision("web", "acme", 1, 2, (Reason("demand", "lag 2 -> 2"),))
+
+    await scaler.scale_with_reason("web", 2, why, 0.0)
+
+    assert used(cluster) == granted(only(manifest, "Role"))
+    assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 2
+
+
+async def test_the_kubernetes_lease_uses_exactly_the_rights_its_role_grants(
+    cluster: KubernetesEmulator,
+) -> None:
+    role = only(KUBERNETES_LEASE, "Role")
+    account = only("rbac.yaml", "ServiceAccount")["metadata"]
+    host = str(cluster.url).rstrip("/")
+    leases = [
+        KubernetesLease(
+            ApiClient(Configuration(host=host)),
+            holder,
+            namespace=account["namespace"],  # the controller's own
+            owns_client=True,
+        )
+        for holder in ("pod-a", "pod-b")
+    ]
+    a, b = leases
+    try:
+        assert await a.renew()  # created
+        assert await a.renew()  # renewed
+        assert not await b.renew()  # read
+        await a.release()
+    finally:
+        for lease in leases:
+            await lease.close()
+
+    assert used(cluster) == granted(role)
+    assert role["metadata"]["namespace"] == account["namespace"]
+    named = [rule for rule in role["rules"] if "resourceNames" in rule]
+    assert [rule["resourceNames"] for rule in named] == [[NAME]]
+    binding = only(KUBERNETES_LEASE, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
 
 
 def test_the_role_is_bound_to_the_controllers_service_account() -> None:

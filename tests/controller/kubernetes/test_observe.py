@@ -18,8 +18,8 @@ from tests.controller.kubernetes.conftest import (
     observe_until,
     pod,
     send,
+    web_and_vault,
 )
-from tests.factories import config, pool
 
 SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/web/scale"
 READY = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
@@ -111,12 +111,7 @@ async def test_a_deleted_deployment_leaves_its_pool_out_with_the_reason(
 async def test_a_forbidden_namespace_marks_its_pools_and_the_others_carry_on(
     cluster: KubernetesEmulator, make_scaler: MakeScaler
 ) -> None:
-    cfg = config(
-        {
-            "web": pool("acme"),
-            "vault": pool("acme", deployment={"namespace": "locked", "name": "vault"}),
-        }
-    )
+    cfg = web_and_vault()
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
     cluster.objects[DEPLOYMENTS, "locked", "vault"] = deployment("vault", namespace="locked")
     denied = (
