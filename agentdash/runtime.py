@@ -120,6 +120,7 @@ async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
         return await DeploymentScaler.connect(
             config, kubeconfig=options.kubeconfig, context=options.context, take_over=take_over,
             dry_run=options.dry_run, qps=config.kubernetes.qps, burst=config.kubernetes.burst,
+            deadline_s=options.lease_ttl / 3, annotate=config.kubernetes.annotate,
         )  # fmt: skip
     except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
