@@ -78,6 +78,8 @@ class SharedOverrides:
         self._watch: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Task[None]] = set()
         self._written: set[int] = set()
+        self._read_at_start = 0
+        """The revision start() took; the watcher begins by delivering it again."""
 
     async def start(self) -> None:
         self._kv = await self._js.create_key_value(bucket=BUCKET, history=10)
@@ -87,6 +89,7 @@ class SharedOverrides:
             await self._js.add_stream(name=AUDIT_STREAM, subjects=[AUDIT_SUBJECT])
         with contextlib.suppress(nats.js.errors.KeyNotFoundError):  # the first action makes it
             entry = await self._kv.get(KEY)
+            self._read_at_start = entry.revision
             if entry.value:
                 await self._take(entry.value, entry.revision, starting=True)
         self._store.listeners.append(self._changed)
@@ -98,6 +101,8 @@ class SharedOverrides:
         async for entry in watcher:
             if entry is None or not entry.value or entry.revision in self._written:
                 continue
+            if entry.revision <= self._read_at_start:
+                continue
             await self._take(entry.value, entry.revision)
 
     async def _take(self, value: bytes, revision: int, *, starting: bool = False) -> None:
@@ -107,8 +112,9 @@ class SharedOverrides:
         except ConfigError as exc:  # a bad write elsewhere never takes us down
             self.bad.drop("overrides", str(exc))
             return
+        ours = await self._announced(document)
         self._store.replace(document.overrides(self._config))
-        if await self._announced(document):
+        if ours:
             return
         log.warning("overrides revision %d was not written by agentdash; applied: %s",
                     revision, _summary(document))  # fmt: skip
