@@ -13,6 +13,7 @@ config does not have.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -181,6 +182,9 @@ class NatsUsageSource:
             self.bad.drop("usage", report)
         else:
             self.ledger.add(report, self._clock())
+        # nats.py hands queued messages over without yielding: without this, a burst of
+        # reports (a flood, say) holds the event loop, and the tick, until it is all read.
+        await asyncio.sleep(0)
 
     def usage(self, now: float) -> Usage:
         return self.ledger.usage(now)
