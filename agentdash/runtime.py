@@ -23,6 +23,7 @@ import nats.errors
 from nats.aio.client import Client
 
 from agentdash.errors import StartError
+from controller.bad_messages import BadMessages
 from controller.config import Config, ConfigError
 from controller.events import Event, TickEvent
 from controller.handover import HistoryHandover
@@ -134,14 +135,15 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         lag = JetStreamLagSource(nc, config)
         await lag.start()
         usage: UsageSource
+        bad = BadMessages()  # what every source drops, counted in one place for /metrics
         if config.prometheus is not None:
-            usage = PrometheusUsageSource(config, config.prometheus)
+            usage = PrometheusUsageSource(config, config.prometheus, bad=bad)
             await usage.start()
         else:
-            usage = NatsUsageSource(nc, config, clock=time.time)
+            usage = NatsUsageSource(nc, config, clock=time.time, bad=bad)
             await usage.start()
         store = OverrideStore(config)
-        shared = SharedOverrides(nc, store, config)
+        shared = SharedOverrides(nc, store, config, bad=bad)
         await shared.start()
         holder = f"{socket.gethostname()}:{os.getpid()}"
         contend = options.lead and not options.read_only
@@ -158,7 +160,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     loop = Reconciler(config, lag, usage, actuator, store=store, lease=lease,
                       dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
                       handover=handover)  # fmt: skip
-    runtime = Runtime(config, nc, loop, Metrics(config), shared, lease, usage)
+    runtime = Runtime(config, nc, loop, Metrics(config, bad), shared, lease, usage)
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
@@ -166,7 +168,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         if not loop.leading:
             loop.leader_decisions = {d.pool: d for d in decisions}
 
-    await follow_decisions(nc, leader_said)
+    await follow_decisions(nc, leader_said, bad=bad, pools=config.pools)
     return runtime
 
 

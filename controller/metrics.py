@@ -8,21 +8,27 @@ one) never collide.
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from controller.bad_messages import BadMessages
 from controller.config import Config
 from controller.events import Event, HealthEvent, ScaleEvent, TickEvent
 from controller.snapshot import FleetSnapshot
 
 
 class Metrics:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, bad: BadMessages | None = None) -> None:
         self.config = config
         self.registry = CollectorRegistry()
         r = self.registry
+        self.bad = bad or BadMessages()
+        """Shared with the sources that count what they drop; read at each scrape."""
+        r.register(_BadMessagesCollector(self.bad))
         self.desired = Gauge("agentdash_pool_desired_replicas", "Replicas the policy decided",
                              ["pool", "tenant"], registry=r)  # fmt: skip
         self.current = Gauge("agentdash_pool_current_replicas", "Replicas the pool has",
@@ -99,3 +105,16 @@ def _version() -> str:
         return metadata.version("agentdash")
     except metadata.PackageNotFoundError:  # run from a source tree that was not installed
         return "unknown"
+
+
+class _BadMessagesCollector(Collector):
+    def __init__(self, bad: BadMessages) -> None:
+        self._bad = bad
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily("agentdash_bad_messages",
+                                     "Messages, KV values and answers dropped as invalid",
+                                     labels=["source"])  # fmt: skip
+        for source, count in sorted(self._bad.counts.items()):
+            family.add_metric([source], count)
+        yield family

@@ -7,6 +7,7 @@ with the headless daemon.)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -21,20 +22,49 @@ from controller.config import Config, ConfigError, first_error
 from controller.events import ActionEvent
 from controller.model import Overrides, Pin
 
+MAX_PIN_REPLICAS = 100_000
+BY_CHARS = 253
+
 
 class _PinFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    replicas: Annotated[int, Field(ge=0)]
-    until: float | None = None
-    by: str | None = None
+    replicas: Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)]
+    until: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    by: Annotated[str, Field(max_length=BY_CHARS)] | None = None
 
 
-class _OverridesFile(BaseModel):
+class OverridesDocument(BaseModel):
+    """Overrides as JSON (the file, and the NATS KV value of controller.shared)."""
+
     model_config = ConfigDict(extra="forbid")
     pins: dict[str, _PinFile] = {}
     paused_tenants: list[str] = []
     paused: bool = False
     dry_run: bool = False
+    audit: int | None = None
+    """In NATS KV: the sequence of the audit record that announced this document (see
+    controller.shared). Absent from files."""
+
+    @classmethod
+    def of(cls, overrides: Overrides) -> OverridesDocument:
+        return cls(
+            pins={p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
+                  for p, x in overrides.pins.items()},
+            paused_tenants=sorted(overrides.paused_tenants),
+            paused=overrides.paused,
+            dry_run=overrides.dry_run,
+        )  # fmt: skip
+
+    def overrides(self, config: Config) -> Overrides:
+        """What it says about the config's pools and tenants; other names are dropped."""
+        pins = {p: Pin(x.replicas, x.until, x.by)
+                for p, x in self.pins.items() if p in config.pools}  # fmt: skip
+        paused = frozenset(t for t in self.paused_tenants if t in config.tenants)
+        return Overrides(pins, paused, self.paused, self.dry_run)
+
+    def digest(self) -> str:
+        """What the audit record of a write names: the document, whatever its audit field."""
+        return hashlib.sha256(self.model_dump_json(exclude={"audit"}).encode()).hexdigest()
 
 
 def operator() -> str:
@@ -122,25 +152,33 @@ class OverrideStore:
 
 
 def dump_overrides(overrides: Overrides) -> str:
-    return _OverridesFile(
-        pins={p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
-              for p, x in overrides.pins.items()},
-        paused_tenants=sorted(overrides.paused_tenants),
-        paused=overrides.paused,
-        dry_run=overrides.dry_run,
-    ).model_dump_json(indent=2)  # fmt: skip
+    return OverridesDocument.of(overrides).model_dump_json(indent=2, exclude={"audit"})
+
+
+def read_overrides(text: str | bytes, source: str) -> OverridesDocument:
+    """Parse overrides JSON, whatever the bytes: anything wrong is a ConfigError."""
+    try:
+        raw = json.loads(text, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise ConfigError(source, "", "expected UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise ConfigError(source, where, f"expected valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # Infinity or NaN; an integer of thousands of digits
+        raise ConfigError(source, "", f"expected valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(source, "", "expected valid JSON: nested too deeply") from None
+    try:
+        return OverridesDocument.model_validate(raw)
+    except ValidationError as exc:
+        field, message = first_error(exc)
+        raise ConfigError(source, field, message) from None
 
 
 def load_overrides(text: str | bytes, config: Config, source: str) -> Overrides:
     """Parse overrides JSON; names the config no longer has are dropped, not fatal."""
-    try:
-        raw = _OverridesFile.model_validate(json.loads(text))
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        raise ConfigError(source, where, f"expected valid JSON: {exc.msg}") from None
-    except ValidationError as exc:
-        field, message = first_error(exc)
-        raise ConfigError(source, field, message) from None
-    pins = {p: Pin(x.replicas, x.until, x.by) for p, x in raw.pins.items() if p in config.pools}
-    paused = frozenset(t for t in raw.paused_tenants if t in config.tenants)
-    return Overrides(pins, paused, raw.paused, raw.dry_run)
+    return read_overrides(text, source).overrides(config)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")

@@ -15,7 +15,9 @@ import logging
 from typing import Any
 
 from prometheus_api_client import PrometheusConnect
+from pydantic import BaseModel, ValidationError
 
+from controller.bad_messages import BadMessages
 from controller.config import Config, PrometheusConfig
 from controller.sources import Usage
 
@@ -23,7 +25,15 @@ log = logging.getLogger("agentdash.prometheus")
 
 
 class PrometheusUsageSource:
-    def __init__(self, config: Config, settings: PrometheusConfig, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        config: Config,
+        settings: PrometheusConfig,
+        timeout: float = 5.0,
+        *,
+        bad: BadMessages | None = None,
+    ) -> None:
+        self.bad = bad or BadMessages()
         self._tenants = list(config.tenants)
         self._settings = settings
         self._client = PrometheusConnect(url=settings.url, disable_ssl=True, timeout=timeout)
@@ -51,11 +61,7 @@ class PrometheusUsageSource:
             result: list[dict[str, Any]] = await asyncio.to_thread(
                 self._client.custom_query, self._settings.tokens_query
             )
-            tokens = dict.fromkeys(self._tenants, 0)
-            for series in result:
-                tenant = series.get("metric", {}).get("tenant")
-                if tenant in tokens:
-                    tokens[tenant] = int(float(series["value"][1]))
+            tokens = self._tokens_in(result)
         except Exception as exc:  # requests, JSON or Prometheus errors: all mean "stale"
             problem = f"Prometheus {self._settings.url}: {type(exc).__name__}: {exc}"[:200]
             if problem != self.problem:
@@ -65,7 +71,47 @@ class PrometheusUsageSource:
         self._tokens = tokens
         self.problem = None
 
+    def _tokens_in(self, result: object) -> dict[str, int]:
+        """Tokens per tenant in a query's answer. A series whose value is not a finite count
+        in bounds is dropped and counted: its tenant keeps its last known value (or stays
+        unknown), never a made-up one. Tenants with no series used nothing yet today."""
+        if not isinstance(result, list):
+            self.bad.drop("prometheus", f"expected a list of series, got {type(result).__name__}")
+            raise ValueError("the answer is not a list of series")
+        tokens = dict.fromkeys(self._tenants, 0)
+        for item in result:
+            try:
+                series = _Series.model_validate(item)
+                tenant = series.metric.get("tenant")
+                value = float(series.value[1])
+            except (ValidationError, ValueError) as exc:
+                self.bad.drop("prometheus", f"a series that is not one: {exc}")
+                continue
+            if tenant not in tokens:
+                continue
+            if not 0.0 <= value <= MAX_TOKENS_TODAY:  # NaN fails it too
+                self.bad.drop("prometheus", f"tenant {tenant!r}: {value:g} tokens today")
+                last = self._tokens.get(tenant) if self._tokens is not None else None
+                if last is None:
+                    del tokens[tenant]
+                else:
+                    tokens[tenant] = last
+                continue
+            tokens[tenant] = int(value)
+        return tokens
+
     def usage(self, now: float) -> Usage:
         if self._tokens is None:
             return Usage({}, {}, self.problem)  # never known: budgets are not applied
         return Usage(dict(self._tokens), {}, self.problem)
+
+
+MAX_TOKENS_TODAY = 1e15
+"""More tokens than any tenant can spend in a day: a value beyond is an error, not usage."""
+
+
+class _Series(BaseModel):
+    """One series of an instant query's answer: `{"metric": {...}, "value": [ts, "1234"]}`."""
+
+    metric: dict[str, str]
+    value: tuple[float, str]

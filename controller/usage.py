@@ -3,16 +3,23 @@
 `agentdash.usage.<tenant>` carries `{"tenant", "pool", "tokens", "work_s"}`. Tokens are summed
 per tenant per UTC day; the mean task time per pool (for Little's law) is a moving average.
 A Prometheus source can stand in for this one (same `usage(now)` interface).
+
+Anyone who can publish on the subject is believed only so far (deploy/nats-permissions.conf
+says who may): a report must be a small JSON object with finite numbers in bounds, name a
+tenant and pool of the config (the pool being that tenant's), and come on its tenant's subject.
+Anything else is dropped and counted (controller.bad_messages); no state is kept for names the
+config does not have.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from controller.bad_messages import BadMessages, describe
 from controller.config import Config
 from controller.sources import Usage
 
@@ -24,6 +31,14 @@ USAGE_SUBJECT = "agentdash.usage"
 DAY_S = 86400.0
 SMOOTHING = 0.1
 """Weight of the newest task in the moving mean of task time."""
+MAX_WORK_S = DAY_S
+"""A task reported as longer than a day is a mistake or a lie."""
+MAX_TOKENS = 10**9
+"""Tokens one task may report: a billion is thousands of full-context LLM calls. (A forged
+1e18 once spent a tenant's whole budget and scaled its pools to zero.)"""
+MAX_REPORT_BYTES = 4096
+NAME_CHARS = 253
+"""The longest name a report may carry (a Kubernetes object name's limit)."""
 OUTLIER = 5.0
 """A task counts at most this many times the current mean: one 10-minute task among 30 s
 ones moves the mean by 40%, not 20x; a real shift to longer tasks still gets there within a
@@ -34,9 +49,16 @@ few dozen tasks. (3x biased bimodal pools low; 10x lets one outlier nearly doubl
 def task_time(mean: float | None, work: float) -> float:
     """The moving mean of task time after one more task (the live ledger and the simulator
     share this rule)."""
-    if mean is None:
+    # Defence in depth behind UsageReport's bounds: nothing non-finite, negative or beyond a
+    # day ever enters the mean (NaN fails every comparison, hence `not >=`).
+    if not work >= 0.0:
+        work = 0.0
+    elif work > MAX_WORK_S:
+        work = MAX_WORK_S
+    if mean is None or not 0.0 <= mean <= MAX_WORK_S:
         return work
-    cap = OUTLIER * mean
+    # A mean of 0 (tasks reported as instant) would cap every later task at 0 for good.
+    cap = OUTLIER * mean if mean > 0.0 else work
     return mean + SMOOTHING * ((work if work < cap else cap) - mean)
 
 
@@ -74,29 +96,34 @@ class ReplicaSeconds:
 
 
 class UsageReport(BaseModel):
-    """What a worker publishes when a task is done (crosses a process boundary: validated)."""
+    """What a worker publishes when a task is done (crosses a process boundary: validated).
+    Strict: numbers are JSON numbers (tokens a whole one), finite and within bounds."""
 
-    model_config = ConfigDict(extra="ignore")
-    tenant: str
-    pool: str
-    tokens: int = Field(ge=0)
-    work_s: float = Field(ge=0)
-    task: str = ""
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    tenant: str = Field(min_length=1, max_length=NAME_CHARS)
+    pool: str = Field(min_length=1, max_length=NAME_CHARS)
+    tokens: int = Field(ge=0, le=MAX_TOKENS)
+    work_s: float = Field(ge=0, le=MAX_WORK_S, allow_inf_nan=False)
+    task: str = Field("", max_length=NAME_CHARS)
 
 
 class TokenLedger:
-    """Tokens per tenant per UTC day, and mean task time per pool. No I/O."""
+    """Tokens per tenant per UTC day, and mean task time per pool. No I/O. Keeps nothing for
+    tenants or pools the config does not name."""
 
     def __init__(self, config: Config) -> None:
         self._tenants = list(config.tenants)
+        self._pools = frozenset(config.pools)
         self._day = -1
         self._tokens: dict[str, int] = {}
         self._mean: dict[str, float] = {}
 
     def add(self, report: UsageReport, now: float) -> None:
         self._roll(now)
-        self._tokens[report.tenant] = self._tokens.get(report.tenant, 0) + report.tokens
-        self._mean[report.pool] = task_time(self._mean.get(report.pool), report.work_s)
+        if report.tenant in self._tenants:
+            self._tokens[report.tenant] = self._tokens.get(report.tenant, 0) + report.tokens
+        if report.pool in self._pools:
+            self._mean[report.pool] = task_time(self._mean.get(report.pool), report.work_s)
 
     def preload(self, tokens: Mapping[str, int], now: float) -> None:
         """Tokens already used today before we started counting (a restart, or the demo)."""
@@ -117,24 +144,47 @@ class TokenLedger:
             self._tokens = {}
 
 
+def check_report(data: bytes, subject: str, config: Config) -> UsageReport | str:
+    """The report in a message, or why it is not one this controller can believe."""
+    if len(data) > MAX_REPORT_BYTES:
+        return f"{len(data)} bytes, expected at most {MAX_REPORT_BYTES}"
+    try:
+        report = UsageReport.model_validate_json(data)
+    except ValidationError as exc:
+        return describe(exc)
+    pool = config.pools.get(report.pool)
+    if pool is None:
+        return f"pool {report.pool!r} is not in the config"
+    if pool.tenant != report.tenant:
+        return f"pool {report.pool!r} belongs to tenant {pool.tenant!r}, not {report.tenant!r}"
+    if subject != f"{USAGE_SUBJECT}.{report.tenant}":
+        return f"tenant {report.tenant!r} reported on {subject!r}"
+    return report
+
+
 class NatsUsageSource:
-    def __init__(self, nc: Client, config: Config, clock: Any) -> None:
+    def __init__(
+        self, nc: Client, config: Config, clock: Any, *, bad: BadMessages | None = None
+    ) -> None:
         self._nc = nc
+        self._config = config
         self._clock = clock
         self.ledger = TokenLedger(config)
         self._sub: Any = None
-        self.rejected = 0
+        self.bad = bad or BadMessages()
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(f"{USAGE_SUBJECT}.>", cb=self._on_report)
 
     async def _on_report(self, msg: Msg) -> None:
-        try:
-            report = UsageReport.model_validate(json.loads(msg.data))
-        except (ValueError, ValidationError):
-            self.rejected += 1
-            return
-        self.ledger.add(report, self._clock())
+        report = check_report(msg.data, msg.subject, self._config)
+        if isinstance(report, str):
+            self.bad.drop("usage", report)
+        else:
+            self.ledger.add(report, self._clock())
+        # nats.py hands queued messages over without yielding: without this, a burst of
+        # reports (a flood, say) holds the event loop, and the tick, until it is all read.
+        await asyncio.sleep(0)
 
     def usage(self, now: float) -> Usage:
         return self.ledger.usage(now)

@@ -1,0 +1,147 @@
+"""A flood of bad usage reports: what dropping them costs, and what it does to the loop.
+
+First the handler alone (controller.usage.check_report) on a good report and on typical bad
+ones. Then a real nats-server (embedded) and the live Reconciler on the simulated cluster,
+ticking every 50 ms, while another process publishes FLOOD poisoned reports as fast as it can:
+how fast they are dropped, the longest gap between two ticks meanwhile (against the same
+loop with no flood), and how many log lines the flood made.
+
+    python benchmarks/bad_messages.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+import timeit
+
+import nats
+
+from agentdash.nats_server import NatsServer
+from controller.bad_messages import BadMessages
+from controller.config import Config, parse_config
+from controller.events import TickEvent
+from controller.jetstream import JetStreamLagSource, ensure_queues
+from controller.loop import Reconciler
+from controller.simcluster import SimulatedCluster
+from controller.usage import NatsUsageSource, check_report
+
+FLOOD = 100_000
+GOOD = b'{"tenant": "acme", "pool": "research", "tokens": 500, "work_s": 20.0}'
+BAD = {
+    "good report": GOOD,
+    "work_s Infinity": b'{"tenant": "acme", "pool": "research", "tokens": 1, "work_s": Infinity}',
+    "unknown pool": b'{"tenant": "acme", "pool": "nope", "tokens": 1, "work_s": 1}',
+    "invalid UTF-8": b"\xff\xfe junk",
+    "4 KiB of [": b"[" * 4096,
+    "1 MB body": b'{"task": "' + b"x" * 1_000_000 + b'"}',
+}
+
+
+class CountedUntil(BadMessages):
+    """Sets `done` once `FLOOD` usage reports were dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done = asyncio.Event()
+
+    def drop(self, source: str, why: str) -> None:
+        super().drop(source, why)
+        if self.counts["usage"] >= FLOOD:
+            self.done.set()
+
+
+SENDER = f"""
+import asyncio, sys, nats
+async def main():
+    nc = await nats.connect(sys.argv[1], pending_size=64 * 1024 * 1024)
+    for _ in range({FLOOD}):
+        await nc.publish("agentdash.usage.acme", {BAD["work_s Infinity"]!r})
+    await nc.flush()
+    await nc.close()
+asyncio.run(main())
+"""
+
+
+def fleet() -> Config:
+    return parse_config({
+        "tiers": {"t": {"priority": 1}}, "tenants": {"acme": {"tier": "t"}},
+        "controller": {"interval_seconds": 0.05},
+        "pools": {"research": {"tenant": "acme", "deployment": {"name": "research"},
+                               "queue": {"stream": "AGENT_TASKS", "consumer": "research"}}},
+    })  # fmt: skip
+
+
+def handler_costs(config: Config) -> None:
+    for name, body in BAD.items():
+        n, total = timeit.Timer(lambda body=body: check_report(body, "agentdash.usage.acme",
+                                                               config)).autorange()  # fmt: skip
+        print(f"  check_report, {name:16} {total / n * 1e6:9.1f} us")
+
+
+async def max_tick_gap(loop: Reconciler, seconds: float) -> tuple[float, int]:
+    ticks = loop.bus.subscribe()
+    last, gap, count = time.perf_counter(), 0.0, 0
+    deadline = last + seconds
+    while time.perf_counter() < deadline:
+        event = await ticks.get()
+        if isinstance(event, TickEvent):
+            now = time.perf_counter()
+            gap, last, count = max(gap, now - last), now, count + 1
+    loop.bus.unsubscribe(ticks)
+    return gap, count
+
+
+async def flood() -> None:
+    config = fleet()
+    lines: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = lines.append  # type: ignore[method-assign]
+    logging.getLogger("agentdash.bad_messages").addHandler(handler)
+    with NatsServer() as server:
+        nc = await nats.connect(server.url)
+        await ensure_queues(nc, config)
+        lag = JetStreamLagSource(nc, config)
+        await lag.start()
+        bad = CountedUntil()
+        usage = NatsUsageSource(nc, config, clock=time.time, bad=bad)
+        await usage.start()
+        cluster = SimulatedCluster(config)
+        loop = Reconciler(config, lag, usage, cluster)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(loop.run(stop))
+        quiet_gap, quiet_ticks = await max_tick_gap(loop, 2.0)
+
+        started = time.perf_counter()
+        # The flood comes from another process, as it would: only the controller is measured.
+        sending = await asyncio.create_subprocess_exec(sys.executable, "-c", SENDER, server.url)
+        gap_task = asyncio.create_task(max_tick_gap(loop, 3.0))
+        await bad.done.wait()
+        dropped_in = time.perf_counter() - started
+        await sending.wait()
+        flood_gap, flood_ticks = await gap_task
+        stop.set()
+        await runner
+        await lag.stop()
+        await cluster.close()
+        await nc.close()
+    print(
+        f"  {FLOOD} poisoned reports dropped in {dropped_in:.2f} s "
+        f"({FLOOD / dropped_in:,.0f} a second), {len(lines)} log line(s)"
+    )
+    print(f"  longest gap between ticks (interval 50 ms): {quiet_gap * 1000:.0f} ms quiet "
+          f"({quiet_ticks} ticks in 2 s), {flood_gap * 1000:.0f} ms in the flood "
+          f"({flood_ticks} ticks in 3 s)")  # fmt: skip
+
+
+def main() -> None:
+    print("handler, per message:")
+    handler_costs(fleet())
+    print("flood, on a real nats-server:")
+    asyncio.run(flood())
+
+
+if __name__ == "__main__":
+    main()
