@@ -142,7 +142,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         else:
             usage = NatsUsageSource(nc, config, clock=time.time, bad=bad)
             await usage.start()
-        store = OverrideStore(config)
+        store = OverrideStore(config, read_only=options.read_only)
         shared = SharedOverrides(nc, store, config, bad=bad)
         await shared.start()
         holder = f"{socket.gethostname()}:{os.getpid()}"

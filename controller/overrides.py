@@ -71,6 +71,10 @@ def operator() -> str:
     return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
 
 
+class ReadOnlyError(Exception):
+    """An override change asked of a read-only process (`--read-only`): refused."""
+
+
 class OverrideStore:
     def __init__(
         self,
@@ -79,8 +83,11 @@ class OverrideStore:
         *,
         clock: Callable[[], float] = time.time,
         who: Callable[[], str] = operator,
+        read_only: bool = False,
     ) -> None:
         self._config = config
+        self.read_only = read_only
+        """Refuse every change (a --read-only dashboard): enforced here, not in the screen."""
         self._path = path
         self._clock = clock
         self._who = who
@@ -129,6 +136,8 @@ class OverrideStore:
         return self._apply(replace(self._current, dry_run=on), action, "controller")
 
     def _apply(self, new: Overrides, action: str, target: str, detail: str = "") -> ActionEvent:
+        if self.read_only:
+            raise ReadOnlyError(f"read-only: {action} {target} refused (started with --read-only)")
         self._current = new
         if self._path is not None:
             self._save(self._path)

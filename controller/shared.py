@@ -118,6 +118,8 @@ class SharedOverrides:
             return
         log.warning("overrides revision %d was not written by agentdash; applied: %s",
                     revision, _summary(document))  # fmt: skip
+        if self._store.read_only:
+            return  # it writes nothing, not even the audit: a process that may write will
         if not (starting and await self._audited(revision)):
             self._spawn(self._audit_foreign(document, revision))
 

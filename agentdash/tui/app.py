@@ -25,6 +25,7 @@ from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal
 from agentdash.tui.screens import EventsScreen, FleetScreen, LiveScreen, PodsScreen, TenantsScreen
 from agentdash.tui.why import WhyScreen
 from controller.events import ActionEvent, Event
+from controller.overrides import ReadOnlyError
 
 STYLES = Path(__file__).parents[2] / "styles"
 REFRESH_S = 0.5
@@ -197,7 +198,11 @@ class AgentDashApp(App[None]):
         def done(confirmed: bool | None) -> None:
             if not confirmed:
                 return
-            event = act()
+            try:
+                event = act()
+            except ReadOnlyError as exc:  # the store refuses, whatever the screen allowed
+                self.notify(str(exc), severity="error")
+                return
             self.feed.announce(event)
             self.notify(f"{event.action} {event.target} by {event.who}")
             self.refresh_feed()

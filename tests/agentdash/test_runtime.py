@@ -14,6 +14,7 @@ from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
 from controller.config import parse_config
 from controller.jetstream import ensure_queues
+from controller.overrides import ReadOnlyError
 from tests.agentdash.test_cli import EXAMPLE
 from tests.support import eventually
 
@@ -84,6 +85,13 @@ async def test_a_dashboard_leads_only_when_asked_and_a_read_only_one_never(
                 assert runtime.loop.actuator.scale_calls == []  # type: ignore[attr-defined]
         with pytest.raises(nats.js.errors.BucketNotFoundError):  # neither wrote a thing
             await nc.jetstream().key_value("agentdash_leader")
+        with pytest.raises(ReadOnlyError, match="read-only: pin acme-research refused"):
+            read_only.loop.store.pin("acme-research", 3)  # below the screen: the store refuses
+        await read_only.shared.flush()
+        overrides = await nc.jetstream().key_value("agentdash_overrides")
+        with pytest.raises(nats.js.errors.KeyNotFoundError):
+            await overrides.get("overrides")
+        assert read_only.loop.overrides.pins == {}
 
         leader = await start(config, RuntimeOptions(nats_server.url, cluster="simulated"))
         try:
