@@ -165,7 +165,8 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
     def leader_said(leader: str, decisions: list[Any]) -> None:
-        if not loop.leading:
+        # Only from the lease's holder: anyone else claiming to lead is not shown.
+        if not loop.leading and leader == lease.leader_name:
             loop.leader_decisions = {d.pool: d for d in decisions}
 
     await follow_decisions(nc, leader_said, bad=bad, pools=config.pools)
