@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+STORE_PREFIX = "agentdash-nats-"
+OWNER_FILE = "owner.pid"
 
 
 class NatsServerError(RuntimeError):
@@ -49,8 +51,12 @@ class NatsServer:
 
     def __init__(self, store_dir: Path | None = None, port: int = 0) -> None:
         self._own_dir = store_dir is None
-        self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="agentdash-nats-"))
+        if self._own_dir:
+            _remove_orphaned_stores()
+        self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix=STORE_PREFIX))
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self._own_dir:
+            (self.store_dir / OWNER_FILE).write_text(str(os.getpid()))
         self.port = port
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -150,6 +156,18 @@ def _die_with_parent() -> Callable[[], None] | None:
             os._exit(1)
 
     return arm
+
+
+def _remove_orphaned_stores() -> None:
+    """Remove the temporary stores of servers whose owner died without cleaning up (kill -9)."""
+    for store in Path(tempfile.gettempdir()).glob(f"{STORE_PREFIX}*"):
+        try:
+            owner = int((store / OWNER_FILE).read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:  # the owner is gone (its server died with it)
+            shutil.rmtree(store, ignore_errors=True)
+        except (OSError, ValueError):  # not ours to judge: no owner file, or another user's
+            continue
 
 
 def _client_port(ports_file: Path) -> int:

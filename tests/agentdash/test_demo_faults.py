@@ -143,3 +143,36 @@ def test_drain_finishes_after_a_nats_outage_and_loses_nothing(
     assert summary["remaining"] == 0  # drained
     assert summary["published"] > 50  # type: ignore[operator]
     assert "lost 0" in out
+
+
+def test_sighup_stops_the_demo_like_sigterm_and_its_server_with_it(tmp_path: Path) -> None:
+    """Closing the SSH session: the same orderly stop and summary, and no nats-server left."""
+    events = tmp_path / "events.jsonl"
+    with Demo("--duration", "600", "--events", events, *FAST) as demo:
+        pid = demo.server_pid()
+        for _ in range(3):  # tasks are flowing
+            demo.wait_for("->")
+        demo.process.send_signal(signal.SIGHUP)
+        code, out, err = demo.finish(timeout=30)
+    assert code == 0, out + err
+    assert "lost 0" in out
+    summary = summary_of(events)
+    assert summary["published"] > 0  # type: ignore[operator]
+    assert_every_task_counted(summary)
+    assert not alive(pid)
+
+
+def test_kill_9_of_the_demo_takes_its_server_down_too() -> None:
+    """Nothing can clean up after kill -9 but the kernel: the server dies with the demo, and
+    the next embedded server removes the store that was left behind."""
+    with Demo("--duration", "600", "--cold-start", "0.2") as demo:
+        pid = demo.server_pid()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        store = Path(command[command.index(b"-sd") + 1].decode()).parent
+        demo.wait_for("->")
+        demo.process.kill()
+        demo.process.wait(timeout=10)
+        assert gone_within(pid, timeout=10), f"nats-server {pid} outlived kill -9 of the demo"
+    assert store.exists()
+    NatsServer().close()
+    assert not store.exists()
