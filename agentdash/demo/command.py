@@ -134,14 +134,15 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
         _log(event, out)
         if sink is not None:
             sink.write(json.dumps(event.as_dict()) + "\n")
+            sink.flush()  # for whoever follows the file as the demo runs
 
     def note(line: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')}  {line}", file=out, flush=True)
+        _say(out, f"{time.strftime('%H:%M:%S')}  {line}")
 
     fleet = DemoFleet(options, on_scale=write, log=note)
     try:
         await fleet.start()
-        print(f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}", file=out)
+        _say(out, f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}")
         runner = asyncio.create_task(fleet.run_loop(stop))
         drain_until: float | None = None
         while not stop.is_set():
@@ -160,7 +161,7 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
         summary = await fleet.stop()
         if sink is not None:
             sink.write(json.dumps(summary.as_dict()) + "\n")
-        print(_summary_line(summary), file=out)
+        _say(out, _summary_line(summary))
         return summary
     finally:
         if fleet.server is not None:
@@ -182,7 +183,13 @@ def _log(event: ScaleEvent, out: IO[str]) -> None:
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
     reason = event.reasons[-1] if event.reasons else None
     why = f"{reason.rule}: {reason.detail}" if reason else ""
-    print(f"{clock}  {event.pool:<20} {event.old:>3} -> {event.new:<3} {why}", file=out, flush=True)
+    _say(out, f"{clock}  {event.pool:<20} {event.old:>3} -> {event.new:<3} {why}")
+
+
+def _say(out: IO[str], line: str) -> None:
+    """Print a line; a terminal that is gone (the SSH session closed) does not stop the demo."""
+    with contextlib.suppress(OSError):
+        print(line, file=out, flush=True)
 
 
 def _summary_line(summary: Summary) -> str:

@@ -86,6 +86,12 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def store_of(pid: int) -> Path:
+    """The store directory of a running nats-server (its -sd is <store>/jetstream)."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return Path(command[command.index(b"-sd") + 1].decode()).parent
+
+
 def gone_within(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while alive(pid):
@@ -150,6 +156,7 @@ def test_sighup_stops_the_demo_like_sigterm_and_its_server_with_it(tmp_path: Pat
     events = tmp_path / "events.jsonl"
     with Demo("--duration", "600", "--events", events, *FAST) as demo:
         pid = demo.server_pid()
+        store = store_of(pid)
         for _ in range(3):  # tasks are flowing
             demo.wait_for("->")
         demo.process.send_signal(signal.SIGHUP)
@@ -160,6 +167,7 @@ def test_sighup_stops_the_demo_like_sigterm_and_its_server_with_it(tmp_path: Pat
     assert summary["published"] > 0  # type: ignore[operator]
     assert_every_task_counted(summary)
     assert not alive(pid)
+    assert not store.exists()  # an orderly stop: the server's temporary store is removed
 
 
 def test_kill_9_of_the_demo_takes_its_server_down_too() -> None:
@@ -167,8 +175,7 @@ def test_kill_9_of_the_demo_takes_its_server_down_too() -> None:
     the next embedded server removes the store that was left behind."""
     with Demo("--duration", "600", "--cold-start", "0.2") as demo:
         pid = demo.server_pid()
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        store = Path(command[command.index(b"-sd") + 1].decode()).parent
+        store = store_of(pid)
         demo.wait_for("->")
         demo.process.kill()
         demo.process.wait(timeout=10)
