@@ -186,7 +186,8 @@ class DemoFleet:
 
     async def _disconnected(self) -> None:
         self._connected.clear()
-        self._log("NATS disconnected: reconnecting; queued tasks wait in JetStream")
+        if self.nc is not None and not self.nc.is_closed:  # not the demo's own close at stop
+            self._log("NATS disconnected: reconnecting; queued tasks wait in JetStream")
 
     async def _reconnected(self) -> None:
         self._connected.set()
@@ -264,7 +265,9 @@ class DemoFleet:
         queued = await self._queued_keys()
         self.drain_events()
         summary = self.summary
-        mine = self.published | (self.sent & (self.ledger.completed | (queued or set())))
+        # A task whose publish was never confirmed is the run's all the same if it was seen.
+        seen = self.ledger.completed | self.ledger.unconfirmed | (queued or set())
+        mine = self.published | (self.sent & seen)
         account(summary, mine, self.ledger.completed, self.ledger.unconfirmed, queued)
         summary.redelivered = self.ledger.redelivered
         summary.rejected = self.ledger.rejected

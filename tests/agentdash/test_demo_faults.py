@@ -183,3 +183,24 @@ def test_kill_9_of_the_demo_takes_its_server_down_too() -> None:
     assert store.exists()
     NatsServer().close()
     assert not store.exists()
+
+
+def test_stopping_while_nats_is_stalled_ends_in_order_and_loses_nothing(tmp_path: Path) -> None:
+    """SIGTERM while the server answers nothing: the demo still stops, within a deadline,
+    says it could not check the queue, and counts no task as lost."""
+    events = tmp_path / "events.jsonl"
+    with Demo("--duration", "600", "--events", events, *FAST) as demo:
+        pid = demo.server_pid()
+        for _ in range(3):  # tasks are flowing
+            demo.wait_for("->")
+        os.kill(pid, signal.SIGSTOP)
+        demo.process.send_signal(signal.SIGTERM)
+        code, out, err = demo.finish(timeout=60)
+    assert code == 0, out + err
+    assert "(not checked: NATS unreachable)" in out
+    summary = summary_of(events)
+    assert summary["lost"] == 0
+    assert summary["published"] == (
+        summary["completed"] + summary["unconfirmed"] + summary["remaining"]  # type: ignore[operator]
+    )
+    assert not alive(pid)

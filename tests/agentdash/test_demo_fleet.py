@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from pathlib import Path
 
+import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from agentdash.demo import worker
 from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary, account, load_demo_config
 from agentdash.demo.worker import AgentWorker, Ledger
 from agentdash.demo.workload import Task
@@ -96,3 +100,34 @@ def test_without_the_queue_what_is_not_done_counts_as_queued_not_lost() -> None:
     account(summary, {"a", "b", "c"}, completed={"a"}, unconfirmed={"b"}, queued=None)
     assert (summary.completed, summary.unconfirmed, summary.remaining, summary.lost) == (1, 1, 1, 0)
     assert not summary.queue_read
+
+
+async def test_an_ack_that_cannot_be_confirmed_is_unconfirmed_not_lost(
+    nats_server: NatsServer, nc: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pod told to stop while NATS is stalled finishes its task and acks it, but no
+    confirmation comes: the task is "unconfirmed". Once NATS answers, the ack lands."""
+    monkeypatch.setattr(worker, "ACK_RETRY_S", 0.5)
+    fleet = config({"coder": pool("acme")})
+    await ensure_queues(nc, fleet)
+    js = nc.jetstream()
+    await js.publish(fleet.subject("coder"), Task("t1", "coder", "acme", 0.0, 0.5, 100).payload())
+    ledger = Ledger()
+    pod = PodHandle("coder-00001", "coder", 0.0, ready=True)
+    runner = asyncio.create_task(AgentWorker(nc, fleet, ledger)(pod))
+    await eventually(lambda: pod.task == "t1")
+    assert nats_server.pid is not None
+    os.kill(nats_server.pid, signal.SIGSTOP)
+    try:
+        pod.stopping.set()  # 0.5 s of work left, within the grace: it finishes, then acks
+        await runner
+    finally:
+        os.kill(nats_server.pid, signal.SIGCONT)
+    assert ledger.unconfirmed == {"t1"}
+    assert not ledger.completed
+
+    async def queue_empty() -> bool:
+        info = await js.consumer_info("AGENT_TASKS", "coder")
+        return (info.num_pending or 0) + (info.num_ack_pending or 0) == 0
+
+    await eventually(queue_empty)  # the ack was sent: the task is done, once
