@@ -131,3 +131,23 @@ async def test_an_ack_that_cannot_be_confirmed_is_unconfirmed_not_lost(
         return (info.num_pending or 0) + (info.num_ack_pending or 0) == 0
 
     await eventually(queue_empty)  # the ack was sent: the task is done, once
+
+
+async def test_a_message_that_is_not_a_task_is_set_aside_and_the_work_goes_on(nc: Client) -> None:
+    fleet = config({"coder": pool("acme")})
+    await ensure_queues(nc, fleet)
+    js = nc.jetstream()
+    for junk in (b"\xff\xfe", b"[]", b'{"id": "t0", "tenant": "acme", "work_s": 1e999}'):
+        await js.publish(fleet.subject("coder"), junk)
+    await js.publish(fleet.subject("coder"), Task("t1", "coder", "acme", 0.0, 0.1, 100).payload())
+    ledger = Ledger()
+    pod = PodHandle("coder-00001", "coder", 0.0, ready=True)
+    runner = asyncio.create_task(AgentWorker(nc, fleet, ledger)(pod))
+    try:
+        await eventually(lambda: ledger.completed == {"t1"})
+    finally:
+        pod.stopping.set()
+        await runner
+    assert ledger.rejected == 3
+    info = await js.consumer_info("AGENT_TASKS", "coder")
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)  # none left to fail again
