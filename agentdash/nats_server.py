@@ -2,18 +2,31 @@
 
 Used by `agentdash demo` (an embedded server on a free loopback port with a temporary store),
 by the tests (one per test) and by the benchmarks.
+
+The server dies with the process that started it, even on `kill -9` of that process: on Linux
+the kernel sends it SIGKILL when its parent dies (PR_SET_PDEATHSIG). Elsewhere only an orderly
+exit (`close()`, which the demo runs on SIGINT, SIGTERM and SIGHUP) stops it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+STORE_PREFIX = "agentdash-nats-"
+OWNER_FILE = "owner.pid"
 
 
 class NatsServerError(RuntimeError):
@@ -38,8 +51,12 @@ class NatsServer:
 
     def __init__(self, store_dir: Path | None = None, port: int = 0) -> None:
         self._own_dir = store_dir is None
-        self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="agentdash-nats-"))
+        if self._own_dir:
+            _remove_orphaned_stores()
+        self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix=STORE_PREFIX))
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self._own_dir:
+            (self.store_dir / OWNER_FILE).write_text(str(os.getpid()))
         self.port = port
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -57,14 +74,21 @@ class NatsServer:
             "-sd", str(self.store_dir / "jetstream"),
             "--ports_file_dir", str(ports_dir),
         ]  # fmt: skip
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
+        # Its log goes to a file: a pipe that nobody reads would fill up and stall the server.
+        log = self.store_dir / "nats-server.log"
+        with log.open("ab") as err:
+            self._process = subprocess.Popen(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,  # Ctrl-C reaches the demo, which stops it in order
+                preexec_fn=_die_with_parent(),
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                err = self._process.stderr.read().decode() if self._process.stderr else ""
-                raise NatsServerError(f"nats-server exited at start: {err.strip()[-300:]}")
+                err_text = log.read_text(errors="replace").strip()
+                raise NatsServerError(f"nats-server exited at start: {err_text[-300:]}")
             files = list(ports_dir.glob("*.ports"))
             if files and files[0].stat().st_size > 0:
                 self.port = _client_port(files[0])
@@ -78,6 +102,8 @@ class NatsServer:
         if process is None or process.poll() is not None:
             return
         process.terminate()
+        with contextlib.suppress(ProcessLookupError, AttributeError):  # no SIGCONT on Windows
+            process.send_signal(signal.SIGCONT)  # a stalled (SIGSTOPped) server must see SIGTERM
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -108,6 +134,40 @@ class NatsServer:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, a `preexec_fn` that has the kernel SIGKILL the child when this process dies,
+    however it dies. Elsewhere None: the child then outlives a `kill -9` of its parent.
+
+    The kernel ties the signal to the thread that forks, so start servers from a thread that
+    lives as long as they do (the main thread, as the demo and the tests do)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not in it
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
+
+
+def _remove_orphaned_stores() -> None:
+    """Remove the temporary stores of servers whose owner died without cleaning up (kill -9)."""
+    for store in Path(tempfile.gettempdir()).glob(f"{STORE_PREFIX}*"):
+        try:
+            owner = int((store / OWNER_FILE).read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:  # the owner is gone (its server died with it)
+            shutil.rmtree(store, ignore_errors=True)
+        except (OSError, ValueError):  # not ours to judge: no owner file, or another user's
+            continue
 
 
 def _client_port(ports_file: Path) -> int:

@@ -4,8 +4,9 @@
     agentdash demo --headless --duration 60 --events out.jsonl [--drain]
 
 Headless, it writes one JSON object per line to --events: each scale event, then a summary
-(published, completed, lost, redelivered, peak replicas, scale events). Exit 0 on SIGINT or
-SIGTERM too, and no nats-server is left behind.
+(published, completed, unconfirmed, lost, redelivered, peak replicas, scale events). Exit 0 on
+SIGINT, SIGTERM or SIGHUP too (a closed SSH session), and no nats-server is left behind.
+--drain waits, through NATS outages, until every queue is empty, for at most DRAIN_TIMEOUT_S.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, no
     from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary
 
 POLL_S = 0.2
+DRAIN_TIMEOUT_S = 300.0
+"""How long --drain waits for the queues to empty (demo time: --speed shortens it)."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def add_parser(commands: Any) -> None:
@@ -88,6 +92,11 @@ def dashboard(options: DemoOptions, read_only: bool = False) -> int:
     runner: list[asyncio.Task[None]] = []
 
     async def connect() -> Feed:
+        # A closed terminal (SIGHUP) quits like `q` does (the app handles SIGTERM itself).
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: app.run_worker(app.action_quit())
+            )
         await fleet.start()
         assert fleet.loop is not None
         feed = Feed(fleet.loop)
@@ -102,8 +111,9 @@ def dashboard(options: DemoOptions, read_only: bool = False) -> int:
             await task
         summaries.append(await fleet.stop())
 
+    app = AgentDashApp(connect=connect, on_quit=quit_, read_only=read_only)
     try:
-        AgentDashApp(connect=connect, on_quit=quit_, read_only=read_only).run()
+        app.run()
     finally:
         if fleet.server is not None:
             fleet.server.close()
@@ -117,32 +127,41 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    fleet = DemoFleet(options)
+
+    def write(event: ScaleEvent) -> None:
+        _log(event, out)
+        if sink is not None:
+            sink.write(json.dumps(event.as_dict()) + "\n")
+            sink.flush()  # for whoever follows the file as the demo runs
+
+    def note(line: str) -> None:
+        _say(out, f"{time.strftime('%H:%M:%S')}  {line}")
+
+    fleet = DemoFleet(options, on_scale=write, log=note)
     try:
         await fleet.start()
-        print(f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}", file=out)
+        _say(out, f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}")
         runner = asyncio.create_task(fleet.run_loop(stop))
-
-        def write(event: ScaleEvent) -> None:
-            _log(event, out)
-            if sink is not None:
-                sink.write(json.dumps(event.as_dict()) + "\n")
-
+        drain_until: float | None = None
         while not stop.is_set():
-            fleet.drain_events(write)
-            if fleet.workload_done.is_set() and (not options.drain or await _drained(fleet)):
-                break
+            if fleet.workload_done.is_set():
+                if not options.drain or await _drained(fleet):
+                    break
+                drain_until = drain_until or time.monotonic() + DRAIN_TIMEOUT_S / options.speed
+                if time.monotonic() > drain_until:
+                    note(f"drain: queues not empty after {DRAIN_TIMEOUT_S / options.speed:g} s; "
+                         "stopping, what is left stays in JetStream")  # fmt: skip
+                    break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=POLL_S)
         stop.set()
         await runner
         summary = await fleet.stop()
-        fleet.drain_events(write)
         if sink is not None:
             sink.write(json.dumps(summary.as_dict()) + "\n")
-        print(_summary_line(summary), file=out)
+        _say(out, _summary_line(summary))
         return summary
     finally:
         if fleet.server is not None:
@@ -150,13 +169,13 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
 
 
 async def _drained(fleet: DemoFleet) -> bool:
-    busy = fleet.published - fleet.ledger.completed
-    return not busy and await fleet.queued() == 0
+    """Every task done and every queue empty (not while NATS cannot say: it may be down)."""
+    return fleet.settled() and await fleet.queued() == 0
 
 
 def _where(fleet: DemoFleet) -> str:
     if fleet.server is not None:
-        return f"embedded nats-server {fleet.server.url}"
+        return f"embedded nats-server {fleet.server.url} (pid {fleet.server.pid})"
     return f"NATS {fleet.options.nats_url}"
 
 
@@ -164,10 +183,19 @@ def _log(event: ScaleEvent, out: IO[str]) -> None:
     clock = time.strftime("%H:%M:%S", time.localtime(event.ts))
     reason = event.reasons[-1] if event.reasons else None
     why = f"{reason.rule}: {reason.detail}" if reason else ""
-    print(f"{clock}  {event.pool:<20} {event.old:>3} -> {event.new:<3} {why}", file=out, flush=True)
+    _say(out, f"{clock}  {event.pool:<20} {event.old:>3} -> {event.new:<3} {why}")
+
+
+def _say(out: IO[str], line: str) -> None:
+    """Print a line; a terminal that is gone (the SSH session closed) does not stop the demo."""
+    with contextlib.suppress(OSError):
+        print(line, file=out, flush=True)
 
 
 def _summary_line(summary: Summary) -> str:
+    queued = "" if summary.queue_read else " (not checked: NATS unreachable)"
+    junk = f", not tasks (set aside) {summary.rejected}" if summary.rejected else ""
     return (f"published {summary.published}, completed {summary.completed}, "
-            f"still queued {summary.remaining}, lost {summary.lost}, "
-            f"redelivered {summary.redelivered}, scale events {summary.scale_events}")  # fmt: skip
+            f"unconfirmed {summary.unconfirmed}, still queued {summary.remaining}{queued}, "
+            f"lost {summary.lost}, redelivered {summary.redelivered}, "
+            f"scale events {summary.scale_events}{junk}")  # fmt: skip

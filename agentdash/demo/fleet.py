@@ -3,7 +3,8 @@ simulated cluster running agent workers, and the live controller, all in one pro
 
 `DemoFleet` is used by `agentdash demo` (headless, or under the dashboard) and by the tests.
 It never drops a task: on stop, workers nak what they hold, and what is left stays in
-JetStream; the summary accounts for every task published.
+JetStream. The summary accounts for every task published, by name: completed, still queued
+(read from the stream itself), or "unconfirmed" (acked while NATS could not confirm it).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 
-from agentdash.demo.worker import AgentWorker, Ledger
+from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
 from agentdash.nats_server import NatsServer
 from controller.config import Config
@@ -33,6 +37,12 @@ from controller.usage import NatsUsageSource
 
 EARLIER_TODAY = {"initech": 950_000, "globex": 2_400_000}
 """Tokens the demo tenants 'used earlier today', so budget lines show within a minute."""
+ACK_WAIT_S = 30.0
+"""How long JetStream waits for a worker's ack before redelivering (at speed 1)."""
+READ_TIMEOUT_S = 2.0
+RECONNECT_WAIT_S = 5.0
+"""At stop, how long to wait for NATS to come back to read what is still queued."""
+RETRY_PAUSE_S = 0.2
 
 
 @dataclass(slots=True)
@@ -55,25 +65,67 @@ class DemoOptions:
 class Summary:
     published: int = 0
     completed: int = 0
+    unconfirmed: int = 0
+    """Worked on and acked, but NATS never confirmed the ack: done, or queued again."""
     lost: int = 0
     remaining: int = 0
+    queue_read: bool = True
+    """False if NATS could not be read at the end: `remaining` is then what was not done."""
     redelivered: int = 0
+    rejected: int = 0
     peak_replicas: dict[str, int] = field(default_factory=dict)
     scale_events: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": "summary", "published": self.published, "completed": self.completed,
-                "lost": self.lost, "remaining": self.remaining, "redelivered": self.redelivered,
-                "peak_replicas": self.peak_replicas, "scale_events": self.scale_events}  # fmt: skip
+                "unconfirmed": self.unconfirmed, "lost": self.lost, "remaining": self.remaining,
+                "queue_read": self.queue_read, "redelivered": self.redelivered,
+                "rejected": self.rejected, "peak_replicas": self.peak_replicas,
+                "scale_events": self.scale_events}  # fmt: skip
+
+
+def account(
+    summary: Summary,
+    published: set[str],
+    completed: set[str],
+    unconfirmed: set[str],
+    queued: set[str] | None,
+) -> None:
+    """Put every published task in exactly one of completed, remaining (still in JetStream),
+    unconfirmed and lost. `queued` is None when JetStream could not be read: what is not
+    done is then counted as remaining, since the demo itself never drops a task."""
+    done = completed & published
+    left = (queued & published) - done if queued is not None else set()
+    unsure = (unconfirmed & published) - done - left
+    summary.published = len(published)
+    summary.completed = len(done)
+    summary.unconfirmed = len(unsure)
+    summary.queue_read = queued is not None
+    if queued is None:
+        summary.remaining = len(published - done - unsure)
+        summary.lost = 0
+    else:
+        summary.remaining = len(left)
+        summary.lost = len(published - done - left - unsure)
 
 
 class DemoFleet:
-    def __init__(self, options: DemoOptions) -> None:
+    def __init__(
+        self,
+        options: DemoOptions,
+        *,
+        on_scale: Callable[[ScaleEvent], None] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.options = options
         self.config = options.config
         self.bus = EventBus(size=10_000)
         self.ledger = Ledger()
+        self.run_id = secrets.token_hex(4)
+        """Names this run's tasks, so that runs sharing a NATS server never mix them up."""
+        self.sent: set[str] = set()
         self.published: set[str] = set()
+        """Keys of the tasks that JetStream confirmed it stored."""
         self.summary = Summary(peak_replicas=dict.fromkeys(self.config.pools, 0))
         self.server: NatsServer | None = None
         self.nc: Client | None = None
@@ -81,6 +133,10 @@ class DemoFleet:
         self.cluster: SimulatedCluster | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._events = self.bus.subscribe()
+        self._on_scale = on_scale
+        self._log = log or (lambda line: None)
+        self._nats_errors: set[str] = set()
+        self._connected = asyncio.Event()
         self.workload_done = asyncio.Event()
 
     async def start(self) -> None:
@@ -88,8 +144,18 @@ class DemoFleet:
         if url is None:
             self.server = NatsServer().start()
             url = self.server.url
-        self.nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
-        await ensure_queues(self.nc, self.config)
+        self.nc = await nats.connect(
+            url,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            error_cb=self._nats_error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+        )
+        self._connected.set()
+        # Scaled with the demo's time, but never shorter than a worker's wait for an ack.
+        ack_wait = max(5.0, ACK_WAIT_S / self.options.speed)
+        await ensure_queues(self.nc, self.config, ack_wait=ack_wait)
         lag = JetStreamLagSource(self.nc, self.config)
         await lag.start()
         usage = NatsUsageSource(self.nc, self.config, time.time)
@@ -105,10 +171,27 @@ class DemoFleet:
         store = OverrideStore(self.config, self.options.overrides)
         self.loop = Reconciler(self.config, lag, usage, self.cluster, bus=self.bus, store=store)
         self._tasks.append(asyncio.create_task(self._publish(), name="workload"))
+        self._tasks.append(asyncio.create_task(self._watch_events(), name="scale events"))
 
     async def run_loop(self, stop: asyncio.Event) -> None:
         assert self.loop is not None
         await self.loop.run(stop)
+
+    async def _nats_error(self, exc: Exception) -> None:
+        # Once per kind: while NATS is down, every reconnect attempt fails the same way.
+        kind = type(exc).__name__
+        if kind not in self._nats_errors:
+            self._nats_errors.add(kind)
+            self._log(f"NATS: {kind}: {exc}".rstrip(": "))
+
+    async def _disconnected(self) -> None:
+        self._connected.clear()
+        if self.nc is not None and not self.nc.is_closed:  # not the demo's own close at stop
+            self._log("NATS disconnected: reconnecting; queued tasks wait in JetStream")
+
+    async def _reconnected(self) -> None:
+        self._connected.set()
+        self._log("NATS reconnected")
 
     async def _publish(self) -> None:
         assert self.nc is not None
@@ -124,30 +207,52 @@ class DemoFleet:
         self.workload_done.set()
 
     async def _send(self, js: Any, task: Task) -> None:
+        key = f"{self.run_id}.{task.id}"
+        self.sent.add(key)
         while True:
             try:
-                await js.publish(self.config.subject(task.pool), task.payload())
-                self.published.add(task.id)
+                # The message id makes the retry safe: if the first try was stored but its
+                # confirmation was lost, JetStream drops the second as a duplicate.
+                await js.publish(self.config.subject(task.pool), task.payload(),
+                                 headers={MSG_ID: key})  # fmt: skip
+                self.published.add(key)
                 return
             except (nats.errors.Error, TimeoutError):
-                await asyncio.sleep(0.2)  # NATS is reconnecting: the task waits, never drops
+                await asyncio.sleep(RETRY_PAUSE_S)  # NATS is reconnecting: the task waits
 
-    def drain_events(self, sink: Callable[[ScaleEvent], None] | None = None) -> None:
-        """Fold queued scale events into the summary (and hand each to `sink`)."""
+    async def _watch_events(self) -> None:
+        while True:
+            self._take(await self._events.get())
+
+    def drain_events(self) -> None:
+        """Fold the scale events not yet taken into the summary (and hand each to on_scale)."""
         while not self._events.empty():
-            event = self._events.get_nowait()
-            if isinstance(event, ScaleEvent) and not event.dry_run:
-                self.summary.scale_events += 1
-                peak = self.summary.peak_replicas
-                peak[event.pool] = max(peak[event.pool], event.new)
-                if sink is not None:
-                    sink(event)
+            self._take(self._events.get_nowait())
 
-    async def queued(self) -> int:
-        """Tasks still in JetStream (pending + unacknowledged) over every pool."""
-        assert self.loop is not None
-        stats = await self.loop.lag.read()
-        return sum(s.pending + s.ack_pending for s in stats.values())
+    def _take(self, event: object) -> None:
+        if isinstance(event, ScaleEvent) and not event.dry_run:
+            self.summary.scale_events += 1
+            peak = self.summary.peak_replicas
+            peak[event.pool] = max(peak[event.pool], event.new)
+            if self._on_scale is not None:
+                self._on_scale(event)
+
+    def settled(self) -> bool:
+        """Every task the workload published is done (or acked, unconfirmed)."""
+        return not self.published - self.ledger.completed - self.ledger.unconfirmed
+
+    async def queued(self) -> int | None:
+        """Tasks still in JetStream, waiting or in a worker's hands, over every pool;
+        None if NATS cannot say (down or stalled)."""
+        if self.nc is None or not self.nc.is_connected:
+            return None
+        js = self.nc.jetstream(timeout=READ_TIMEOUT_S)
+        queues = [pool.queue for pool in self.config.pools.values()]
+        try:
+            infos = await asyncio.gather(*(js.consumer_info(q.stream, q.consumer) for q in queues))
+        except (nats.errors.Error, TimeoutError):
+            return None
+        return sum((i.num_pending or 0) + (i.num_ack_pending or 0) for i in infos)
 
     async def stop(self) -> Summary:
         for task in self._tasks:
@@ -157,33 +262,53 @@ class DemoFleet:
                 await task
         if self.cluster is not None:
             await self.cluster.close()  # workers finish or nak what they hold
-        remaining = 0
-        if self.nc is not None and self.nc.is_connected and self.loop is not None:
-            await self.nc.flush()
-            remaining = await self._settled_queue()
+        queued = await self._queued_keys()
+        self.drain_events()
         summary = self.summary
-        summary.published = len(self.published)
-        summary.completed = len(self.ledger.completed & self.published)
-        summary.remaining = remaining
+        # A task whose publish was never confirmed is the run's all the same if it was seen.
+        seen = self.ledger.completed | self.ledger.unconfirmed | (queued or set())
+        mine = self.published | (self.sent & seen)
+        account(summary, mine, self.ledger.completed, self.ledger.unconfirmed, queued)
         summary.redelivered = self.ledger.redelivered
-        summary.lost = summary.published - summary.completed - remaining
+        summary.rejected = self.ledger.rejected
         if self.nc is not None:
             await self.nc.close()
         if self.server is not None:
             self.server.close()
         return summary
 
-    async def _settled_queue(self) -> int:
-        """Queued tasks once the naks of stopping workers have landed (a few ms)."""
-        deadline = time.monotonic() + 5
-        count = await self.queued()
-        while time.monotonic() < deadline:
-            expected = len(self.published) - len(self.ledger.completed & self.published)
-            if count >= expected:
-                break
-            await asyncio.sleep(0.05)
-            count = await self.queued()
-        return count
+    async def _queued_keys(self) -> set[str] | None:
+        """The keys of the tasks still in JetStream; None if NATS cannot be read.
+
+        A work-queue stream keeps a task until it is acked, so this is every task waiting,
+        in a worker's hands, or nak'ed by a stopping one: no need to wait for naks to land."""
+        if self.nc is None:
+            return None
+        with contextlib.suppress(TimeoutError):  # NATS may be reconnecting: give it a moment
+            await asyncio.wait_for(self._connected.wait(), timeout=RECONNECT_WAIT_S)
+        if not self.nc.is_connected:
+            return None
+        js = self.nc.jetstream(timeout=READ_TIMEOUT_S)
+        keys: set[str] = set()
+        try:
+            for name, pool in self.config.pools.items():
+                keys |= await _keys_in(js, pool.queue.stream, self.config.subject(name))
+        except (nats.errors.Error, TimeoutError):
+            return None
+        return keys
+
+
+async def _keys_in(js: Any, stream: str, subject: str) -> set[str]:
+    """The message ids of every message on `subject` in `stream`, one read each."""
+    keys: set[str] = set()
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
+        except nats.js.errors.NotFoundError:
+            return keys
+        keys.add(str((msg.headers or {}).get(MSG_ID, "")))
+        seq = msg.seq + 1
 
 
 def default_overrides() -> Path:

@@ -1,9 +1,15 @@
 """A simulated agent worker, as a pod of the simulated cluster runs it.
 
-It pulls from its pool's durable consumer with explicit acks, "works" for the task's time,
+A pod works on up to its pool's `concurrency` tasks at once: one slot per task, each pulling
+from the pool's durable consumer with explicit acks. A slot "works" for the task's time,
 publishes its token usage, then acks. Told to stop, it finishes the task in hand if that
 takes at most GRACE_S more, and otherwise naks it so JetStream redelivers it to another
 worker: a task is never lost to a scale-down.
+
+An ack whose confirmation does not come (NATS down or stalled) is sent again until it is
+confirmed: acks are idempotent, a second ack of the same message is confirmed like the first.
+Only a stopping pod gives up, after ACK_RETRY_S; the task is then "unconfirmed": done, and
+either acked or back in the queue for another worker, never lost.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import nats.errors
 from nats.aio.client import Client
@@ -24,16 +31,33 @@ from controller.usage import USAGE_SUBJECT
 
 GRACE_S = 1.0
 FETCH_WAIT_S = 0.5
+ACK_WAIT_S = 1.0
+"""How long one ack waits for the server's confirmation."""
+ACK_RETRY_S = 5.0
+"""How long a stopping pod keeps trying to have an ack confirmed."""
+RETRY_PAUSE_S = 0.2
+MSG_ID = "Nats-Msg-Id"
+"""The header that names a task uniquely: JetStream drops a re-published duplicate by it."""
 
 
 @dataclass(slots=True)
 class Ledger:
-    """What the workers did, for the demo's summary."""
+    """What the workers did, for the demo's summary. Tasks are named by their key (`task_key`)."""
 
     completed: set[str] = field(default_factory=set)
+    unconfirmed: set[str] = field(default_factory=set)
+    """Done and acked, but the ack was never confirmed: acked, or redelivered."""
     redelivered: int = 0
     naked: int = 0
+    rejected: int = 0
+    """Messages on a task subject that are not a task: terminated, never worked on."""
     tokens: int = 0
+
+
+def task_key(msg: Msg, task: dict[str, Any]) -> str:
+    """The task's unique name: its message id if it has one (the demo sets it), else its id."""
+    headers = msg.headers or {}
+    return str(headers.get(MSG_ID) or task["id"])
 
 
 class AgentWorker:
@@ -46,6 +70,13 @@ class AgentWorker:
         """Work runs this many times faster than the task says (tests use > 1)."""
 
     async def __call__(self, pod: PodHandle) -> None:
+        held: list[str] = []
+        async with asyncio.TaskGroup() as slots:
+            for _ in range(self._config.pools[pod.pool].concurrency):
+                slots.create_task(self._slot(pod, held))
+
+    async def _slot(self, pod: PodHandle, held: list[str]) -> None:
+        """One task at a time; each slot has its own pull subscription (its own inbox)."""
         queue = self._config.pools[pod.pool].queue
         sub = await self._js.pull_subscribe_bind(queue.consumer, queue.stream)
         try:
@@ -58,36 +89,95 @@ class AgentWorker:
                     await asyncio.sleep(FETCH_WAIT_S)  # NATS is reconnecting; try again
                     continue
                 for msg in msgs:
-                    await self._work(pod, msg)
+                    await self._work(pod, msg, held)
         finally:
             with contextlib.suppress(nats.errors.Error):
                 await sub.unsubscribe()
 
-    async def _work(self, pod: PodHandle, msg: Msg) -> None:
-        task = json.loads(msg.data)
+    async def _work(self, pod: PodHandle, msg: Msg, held: list[str]) -> None:
+        task = _parse(msg.data)
+        if task is None:
+            self._ledger.rejected += 1
+            with contextlib.suppress(nats.errors.Error):
+                await msg.term()  # not a task: redelivering it would only fail again
+            return
         if msg.metadata.num_delivered and msg.metadata.num_delivered > 1:
             self._ledger.redelivered += 1
-        pod.task = task["id"]
-        work_s = float(task["work_s"]) / self._speed
+        held.append(task["id"])
+        _show(pod, held)
+        try:
+            await self._run(pod, msg, task)
+        finally:
+            held.remove(task["id"])
+            _show(pod, held)
+
+    async def _run(self, pod: PodHandle, msg: Msg, task: dict[str, Any]) -> None:
+        work_s = task["work_s"] / self._speed
         started = time.monotonic()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pod.stopping.wait(), timeout=work_s)
         left = work_s - (time.monotonic() - started)
         if left > GRACE_S:
-            await msg.nak()  # back to the queue, redelivered to a worker that stays
+            # Back to the queue, redelivered to a worker that stays. If the nak cannot be
+            # sent, JetStream redelivers the task all the same once its ack wait is over.
+            with contextlib.suppress(nats.errors.Error):
+                await msg.nak()
             self._ledger.naked += 1
-            pod.task = None
             return
         if left > 0:
             await asyncio.sleep(left)  # the simulated work's last moments
         report = {"tenant": task["tenant"], "pool": pod.pool, "tokens": task["tokens"],
                   "work_s": task["work_s"], "task": task["id"]}  # fmt: skip
-        await self._nc.publish(f"{USAGE_SUBJECT}.{task['tenant']}", json.dumps(report).encode())
-        try:
-            await msg.ack_sync()
-        except (nats.errors.Error, TimeoutError):
-            pod.task = None
-            return  # not acknowledged: JetStream redelivers it after ack_wait
-        self._ledger.completed.add(task["id"])
-        self._ledger.tokens += int(task["tokens"])
-        pod.task = None
+        with contextlib.suppress(nats.errors.Error):  # a usage report is telemetry, not the task
+            await self._nc.publish(f"{USAGE_SUBJECT}.{task['tenant']}", json.dumps(report).encode())
+        key = task_key(msg, task)
+        if await self._ack(pod, msg):
+            self._ledger.completed.add(key)
+            self._ledger.tokens += task["tokens"]
+        else:
+            self._ledger.unconfirmed.add(key)
+
+    async def _ack(self, pod: PodHandle, msg: Msg) -> bool:
+        """Ack until the server confirms it; False if a stopping pod gives up first."""
+        give_up: float | None = None
+        while True:
+            try:
+                await msg.ack_sync(timeout=ACK_WAIT_S)
+                return True
+            except (nats.errors.Error, TimeoutError):
+                pass
+            if self._nc.is_closed:
+                return False
+            if pod.stopping.is_set():
+                now = time.monotonic()
+                give_up = give_up if give_up is not None else now + ACK_RETRY_S
+                if now >= give_up:
+                    return False
+            await asyncio.sleep(RETRY_PAUSE_S)  # NATS is reconnecting: pace the retries
+
+
+def _parse(data: bytes) -> dict[str, Any] | None:
+    """The task in a message, or None if it is not one the demo's workload would send."""
+    try:
+        task = json.loads(data)
+        return {
+            "id": str(task["id"]),
+            "tenant": str(task["tenant"]),
+            "work_s": _finite(task["work_s"], 3600.0),
+            "tokens": int(_finite(task["tokens"], 1e9)),
+        }
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _finite(value: Any, limit: float) -> float:
+    number = float(value)
+    if not 0 <= number <= limit:  # also refuses nan and inf
+        raise ValueError(f"{value!r} out of 0..{limit:g}")
+    return number
+
+
+def _show(pod: PodHandle, held: list[str]) -> None:
+    """What the pod is doing, for the dashboard's pods table: the first task and how many more."""
+    more = f" +{len(held) - 1}" if len(held) > 1 else ""
+    pod.task = f"{held[0]}{more}" if held else None
