@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     Strict,
     StringConstraints,
@@ -384,6 +385,12 @@ class Config(_Model):
     prometheus: PrometheusConfig | None = None
     """Where token usage comes from; without it, from the workers' reports on NATS."""
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    _source: str = PrivateAttr("<config>")
+
+    @property
+    def source(self) -> str:
+        """The file it came from, for errors found after loading (a refused password)."""
+        return self._source
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
@@ -551,10 +558,12 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(source, "", "expected a mapping at the top level")
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         path, message = first_error(exc)
         raise ConfigError(source, path, message) from None
+    config._source = source
+    return config
 
 
 def read_yaml(path: Path | str) -> Any:
@@ -563,7 +572,7 @@ def read_yaml(path: Path | str) -> Any:
     return load_yaml(read_text(path, "YAML"), str(path))
 
 
-def check_files(config: Config, source: str) -> None:
+def check_files(config: Config) -> None:
     """Every file the config names (credentials, keys, CAs) can be read: else a ConfigError
     naming the config file, the field and the problem. Called before connecting."""
     files = config.nats.files() | (config.prometheus.files() if config.prometheus else {})
@@ -572,7 +581,9 @@ def check_files(config: Config, source: str) -> None:
             with Path(file).open("rb"):
                 pass
         except OSError as exc:
-            raise ConfigError(source, path, f"cannot read {file}: {exc.strerror or exc}") from None
+            raise ConfigError(
+                config.source, path, f"cannot read {file}: {exc.strerror or exc}"
+            ) from None
 
 
 def load_config(path: Path | str) -> Config:
