@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import time
 from typing import Any
@@ -67,7 +68,7 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
         await web.TCPSite(runner, host, port).start()
     except OSError as exc:  # in use, not ours to bind, or no such host: the user's to fix
         await runner.cleanup()
-        reason = exc.strerror or str(exc)
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # aiohttp's is long
         raise ConfigError("--http", "", f"cannot listen on {listen}: {reason}") from None
     return runner
 

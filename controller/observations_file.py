@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from controller.config import MAX_COUNT, Config, ConfigError, Count, Rate, first_error, shown
 from controller.history import History
@@ -56,6 +64,12 @@ class _Pin(_Model):
     until: Time | None = None
     by: Note | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: Any) -> Any:
+        """`"pool": 3` is short for `{"replicas": 3}`."""
+        return data if isinstance(data, dict) else {"replicas": data}
+
 
 class _PoolHistory(_Model):
     recommendations: list[tuple[Time, Count]] = []
@@ -67,7 +81,7 @@ class _File(_Model):
     now: Time = 0.0
     pools: dict[str, _Pool]
     tenants: dict[str, _Tenant] = {}
-    pins: dict[str, Count | _Pin] = {}
+    pins: dict[str, _Pin] = {}
     paused_tenants: list[str] = []
     history: dict[str, _PoolHistory] | None = None
 
@@ -96,10 +110,7 @@ def parse_observations(data: Any, config: Config, source: str = "<observations>"
         if tenant not in config.tenants:
             _unknown(source, f"paused_tenants.{i}", tenant, config.tenants)
 
-    pins = {
-        pool: Pin(pin) if isinstance(pin, int) else Pin(pin.replicas, pin.until, pin.by)
-        for pool, pin in raw.pins.items()
-    }
+    pins = {pool: Pin(pin.replicas, pin.until, pin.by) for pool, pin in raw.pins.items()}
     history = None
     if raw.history is not None:
         history = History(config)
