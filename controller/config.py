@@ -536,7 +536,15 @@ def shown(value: Any) -> str:
 def _dotted(loc: Sequence[int | str]) -> str:
     if loc and loc[-1] == "[key]":  # a bad name: the mapping that holds it (the error shows it)
         loc = loc[:-2]
-    return ".".join(str(part) for part in loc)
+    return ".".join(key(part) for part in loc)
+
+
+def key(part: int | str) -> str:
+    """A key as a field path shows it: plain if it reads plainly, else quoted."""
+    text = str(part)
+    if text and text.isprintable() and not any(c.isspace() or c == "." for c in text):
+        return text if len(text) <= 80 else shown(text)
+    return shown(text)
 
 
 def first_error(exc: ValidationError, *, strip: int = 0) -> tuple[str, str]:

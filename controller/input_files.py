@@ -43,7 +43,8 @@ class ConfigError(Exception):
         self.path = path
         self.message = message
         where = f"{source}: {path}" if path else source
-        super().__init__(f"{where}: {message}")
+        # one line, whatever a key or value held (each part is quoted where it is shown)
+        super().__init__(f"{where}: {message}".replace("\n", "\\n").replace("\r", "\\r"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,14 @@ class _Loader(_Parsed):
                 )
             seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, IndexError, OverflowError):  # `!!int ""`, `!!float x`
+            raise _LimitError(
+                node.start_mark, f"expected a value its tag {node.tag} can hold"
+            ) from None
 
     def construct_yaml_int(self, node: ScalarNode) -> int | TooLarge:  # type: ignore[override]
         text = str(node.value).replace("_", "").lstrip("+-")

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from controller.config import MAX_COUNT, Config, ConfigError, Count, Rate, first_error, shown
+from controller.config import MAX_COUNT, Config, ConfigError, Count, Rate, first_error, key, shown
 from controller.history import History
 from controller.input_files import load_json, read_text
 from controller.model import Observations, Overrides, Pin, PoolObservation
@@ -132,7 +132,7 @@ def parse_observations(data: Any, config: Config, source: str = "<observations>"
 def _check_names(source: str, section: str, given: dict[str, Any], known: dict[str, Any]) -> None:
     for name in given:
         if name not in known:
-            _unknown(source, f"{section}.{name}", name, known)
+            _unknown(source, f"{section}.{key(name)}", name, known)
 
 
 def _unknown(source: str, path: str, name: str, known: dict[str, Any]) -> None:

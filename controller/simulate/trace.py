@@ -172,17 +172,17 @@ def _task(
 
 
 def _number(value: Any, path: str, source: str, high: float, *, positive: bool) -> float:
-    # bool is an int in Python, but `true` is no time.
+    # bool is an int in Python, but `true` is no time; an int may be too large for isfinite.
     if (
         type(value) not in (int, float)
-        or not math.isfinite(value)
+        or (type(value) is float and not math.isfinite(value))
         or value < 0
         or (positive and value == 0)
     ):
         expected = "> 0" if positive else ">= 0"
         raise ConfigError(source, path, f"expected a number {expected}, got {shown(value)}")
     if value > high:
-        raise ConfigError(source, path, f"expected a number <= {high:g}, got {shown(value)}")
+        raise ConfigError(source, path, f"expected a number <= {high:.15g}, got {shown(value)}")
     return float(value)
 
 
