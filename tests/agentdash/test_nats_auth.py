@@ -25,6 +25,7 @@ from agentdash.errors import StartError
 from agentdash.nats_server import nats_server_binary
 from agentdash.runtime import connect_nats
 from controller.config import ConfigError, NatsConfig
+from tests.certificates import make_certificates
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "agentdash.yaml"
@@ -132,26 +133,6 @@ async def test_nkey_seed_file(server: SecuredNats, tmp_path: Path) -> None:
     assert wrong.path == "nats.nkey_seed_file"
 
 
-def make_certificates(tmp: Path) -> dict[str, Path]:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, with openssl."""
-
-    def openssl(*args: str | Path) -> None:
-        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, cwd=tmp)
-
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=agentdash test CA")  # fmt: skip
-    (tmp / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    for name in ("server", "client"):
-        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN={name}")  # fmt: skip
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-                "-extfile", "san.ext")  # fmt: skip
-    return {name: tmp / name for name in ("ca.pem", "server.pem", "server.key", "client.pem",
-                                          "client.key")}  # fmt: skip
-
-
 MUTUAL_TLS = (
     'tls { cert_file: "TMP/server.pem", key_file: "TMP/server.key", ca_file: "TMP/ca.pem", '
     "verify: true }",
@@ -162,8 +143,6 @@ MUTUAL_TLS = (
 @pytest.fixture
 def certificates(tmp_path: Path) -> dict[str, Path]:
     """Asked for before `server` (which reads them at start) by the tests that need both."""
-    if shutil.which("openssl") is None:
-        pytest.fail("openssl is needed to make the test's certificates")
     return make_certificates(tmp_path)
 
 
