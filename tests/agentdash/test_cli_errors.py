@@ -290,6 +290,10 @@ CASES = [
          "argument --keda-polling-interval", "expected a number > 0"),
     flag("simulate --tasks -5", "simulate --generate bursty --tasks -5", "argument --tasks",
          "expected a whole number from 0"),
+    flag("tune --drain inf", "tune --config CONFIG --trace TRACE --drain inf", "--drain",
+         "expected a number >= 0, got 'inf'"),
+    flag("tune --time-budget nan", "tune --config CONFIG --trace TRACE --time-budget nan",
+         "--time-budget", "expected a number >= 0, got 'nan'"),
     flag("unknown flag", "--bogus", "unrecognized arguments", "--bogus"),
 ]  # fmt: skip
 
@@ -308,8 +312,13 @@ def run_case(case: Case, tmp_path: Path) -> tuple[list[str], Path | None]:
         "check-config": lambda: ["check-config", str(file)],
         "plan": lambda: ["plan", "--config", str(EXAMPLE), "--observations", str(file)],
         "simulate": lambda: ["simulate", "--config", str(EXAMPLE), "--trace", str(file)],
-    }.get(case.command, lambda: case.command.replace("CONFIG", str(EXAMPLE)).split(" "))()
+    }.get(case.command, lambda: flags(case.command))()
     return argv, file
+
+
+def flags(command: str) -> list[str]:
+    trace = str(ROOT / "examples" / "trace.jsonl")
+    return command.replace("CONFIG", str(EXAMPLE)).replace("TRACE", trace).split(" ")
 
 
 def exit_code(call: Callable[[], int]) -> int | str | None:
