@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from agentdash import flags
 from agentdash.errors import StartError
-from controller.config import Config, ConfigError, check_files, load_config
+from controller.config import Config, ConfigError, check_files, load_config, unreadable_files
 
 if TYPE_CHECKING:
     from agentdash.runtime import RuntimeOptions
@@ -36,6 +36,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
     config = load_config(args.file)
     print(summarize(config, str(args.file)))
+    for path, problem in unreadable_files(config).items():  # may be mounted only in the pod
+        print(f"note: {path}: {problem} here; the controller will not start without it")
     return 0
 
 

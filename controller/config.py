@@ -580,18 +580,27 @@ def read_yaml(path: Path | str) -> Any:
     return load_yaml(read_text(path, "YAML"), str(path))
 
 
-def check_files(config: Config) -> None:
-    """Every file the config names (credentials, keys, CAs) can be read: else a ConfigError
-    naming the config file, the field and the problem. Called before connecting."""
+def unreadable_files(config: Config) -> dict[str, str]:
+    """Field path -> why, for each file the config names (credentials, keys, CAs) that
+    cannot be read here."""
     files = config.nats.files() | (config.prometheus.files() if config.prometheus else {})
+    problems = {}
     for path, file in files.items():
         try:
             with Path(file).open("rb"):
                 pass
         except OSError as exc:
-            raise ConfigError(
-                config.source, path, f"cannot read {file}: {exc.strerror or exc}"
-            ) from None
+            problems[path] = f"cannot read {file}: {exc.strerror or exc}"
+    return problems
+
+
+def check_files(config: Config) -> None:
+    """Called before connecting: an unreadable file is a ConfigError naming the config file,
+    the field and the problem."""
+    problems = unreadable_files(config)
+    if problems:
+        path, problem = next(iter(problems.items()))
+        raise ConfigError(config.source, path, problem)
 
 
 def load_config(path: Path | str) -> Config:

@@ -456,3 +456,18 @@ def test_the_dashboard_without_a_cluster_says_so_in_one_line(
     last = result.stderr.rstrip("\n").rsplit("\x1b", 1)[-1]
     assert "agentdash: cannot reach the Kubernetes API: " in last
     assert result.stderr.count("agentdash: cannot reach") == 1
+
+
+def test_check_config_only_notes_a_file_it_cannot_read_here(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CA or a .creds file may be mounted only where the controller runs."""
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(edited(nats={"creds_file": "/var/run/secrets/nats/agentdash.creds"}))
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: OK: 5 pools")
+    assert out.endswith(
+        "note: nats.creds_file: cannot read /var/run/secrets/nats/agentdash.creds: No such file "
+        "or directory here; the controller will not start without it\n"
+    )
