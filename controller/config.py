@@ -7,7 +7,6 @@ and exit 2.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -26,9 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+# ConfigError and first_error are re-exported (`as`): the code around imports them from here
 from controller import names
-from controller.input_files import MAX_DIGITS, TooLarge, load_yaml, read_text
-from controller.input_files import ConfigError as ConfigError  # re-exported: its home for users
+from controller.config_errors import ConfigError as ConfigError
+from controller.config_errors import InvalidField, UnknownReference
+from controller.config_errors import first_error as first_error
+from controller.input_files import load_yaml, read_text
 
 # Every number is strict (`true` is no count, "10" no number), finite and bounded: a bound
 # far above any real fleet, but low enough that no arithmetic on it overflows or runs long.
@@ -396,21 +398,21 @@ class Config(_Model):
     def _check_references(self) -> Self:
         for name, tenant in self.tenants.items():
             if tenant.tier not in self.tiers:
-                raise _Reference(f"tenants.{name}.tier", tenant.tier, "tier", self.tiers)
+                raise UnknownReference(f"tenants.{name}.tier", tenant.tier, "tier", self.tiers)
         for name, pool in self.pools.items():
             if pool.tenant not in self.tenants:
-                raise _Reference(f"pools.{name}.tenant", pool.tenant, "tenant", self.tenants)
+                raise UnknownReference(f"pools.{name}.tenant", pool.tenant, "tenant", self.tenants)
             if pool.provider is not None and pool.provider not in self.providers:
-                raise _Reference(
+                raise UnknownReference(
                     f"pools.{name}.provider", pool.provider, "provider", self.providers
                 )
             if pool.min_replicas > pool.max_replicas:
-                raise _Invalid(
+                raise InvalidField(
                     f"pools.{name}.min_replicas",
                     f"expected at most max_replicas ({pool.max_replicas}), got {pool.min_replicas}",
                 )
             if pool.fallback is not None and pool.fallback.replicas > pool.max_replicas:
-                raise _Invalid(
+                raise InvalidField(
                     f"pools.{name}.fallback.replicas",
                     f"expected at most max_replicas ({pool.max_replicas}), "
                     f"got {pool.fallback.replicas}",
@@ -431,7 +433,7 @@ class Config(_Model):
             for path, claim in claims.items():
                 other = first.setdefault(claim, name)
                 if other != name:
-                    raise _Invalid(
+                    raise InvalidField(
                         f"pools.{name}.{path}",
                         f"expected a {claim[0]} no other pool uses, got {claim[1]} "
                         f"(also pools.{other})",
@@ -462,103 +464,6 @@ class Config(_Model):
 
     def tier_priority(self, pool: str) -> int:
         return self.tiers[self.tier_of[pool]].priority
-
-
-class _Invalid(ValueError):
-    """A semantic error raised from a validator, carrying its own field path."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
-        super().__init__(message)
-
-
-class _Reference(_Invalid):
-    def __init__(self, path: str, value: str, kind: str, known: Mapping[str, Any]) -> None:
-        names = ", ".join(sorted(known)) or "none defined"
-        super().__init__(path, f"expected one of the defined {kind}s ({names}), got {value!r}")
-
-
-def _expectation(error: Mapping[str, Any]) -> str:
-    """Turn one pydantic error into 'expected ..., got ...'."""
-    kind = error["type"]
-    value = error.get("input")
-    ctx = error.get("ctx") or {}
-    got = f", got {shown(value)}" if kind != "missing" else ""
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required field is missing"
-    if isinstance(value, TooLarge):
-        return f"expected a number of at most {MAX_DIGITS} digits{got}"
-    bounds = {
-        "greater_than": "a number greater than {gt}",
-        "greater_than_equal": "a number >= {ge}",
-        "less_than": "a number less than {lt}",
-        "less_than_equal": "a number <= {le}",
-    }
-    if kind in bounds:
-        numbers = {k: f"{v:g}" if isinstance(v, int | float) else v for k, v in ctx.items()}
-        return "expected " + bounds[kind].format(**numbers) + got
-    names = {
-        "int_type": "an integer",
-        "int_parsing": "an integer",
-        "int_from_float": "a whole number",
-        "float_type": "a number",
-        "float_parsing": "a number",
-        "bool_type": "true or false",
-        "bool_parsing": "true or false",
-        "string_type": "a string",
-        "dict_type": "a mapping",
-        "model_type": "a mapping",
-        "model_attributes_type": "a mapping",
-        "list_type": "a list",
-        "tuple_type": "a list",
-        "finite_number": "a finite number",
-        "string_too_short": "a non-empty string",
-        "string_too_long": "at most {max_length} characters",
-    }
-    if kind in names:
-        return f"expected {names[kind].format(**ctx)}{got}"
-    if kind == "value_error" and "error" in ctx:
-        said = str(ctx["error"])
-        return said if ", got " in said else f"{said}{got}"
-    message = str(error.get("msg", "invalid value"))
-    return message[0].lower() + message[1:] + got
-
-
-def shown(value: Any) -> str:
-    """A value as a one-line error shows it: its repr, cut short (a file may hold megabytes)."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _dotted(loc: Sequence[int | str]) -> str:
-    if loc and loc[-1] == "[key]":  # a bad name: the mapping that holds it (the error shows it)
-        loc = loc[:-2]
-    return ".".join(key(part) for part in loc)
-
-
-def key(part: int | str) -> str:
-    """A key as a field path shows it: plain if it reads plainly, else quoted."""
-    text = str(part)
-    if text and text.isprintable() and not any(c.isspace() or c == "." for c in text):
-        return text if len(text) <= 80 else shown(text)
-    return shown(text)
-
-
-def first_error(exc: ValidationError, *, strip: int = 0) -> tuple[str, str]:
-    """The first error of a pydantic ValidationError as (field path, expectation)."""
-    errors = exc.errors(include_url=False)
-    error = errors[0]
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, _Invalid):
-        return cause.path, cause.message
-    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
-    message = _expectation(error)
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more)"
-    return _dotted(loc[strip:]), message
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:

@@ -17,7 +17,6 @@ refused here as a `ConfigError` (file, where, what was expected), before any mod
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,33 +28,11 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
+from controller.config_errors import MAX_DIGITS, ConfigError, TooLarge
+
 MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 32
 MAX_NODES = 1_000_000
-MAX_DIGITS = 18
-
-
-class ConfigError(Exception):
-    """A user mistake in a file: `file: field.path: what was expected`."""
-
-    def __init__(self, source: str, path: str, message: str) -> None:
-        self.source = source
-        self.path = path
-        self.message = message
-        where = f"{source}: {path}" if path else source
-        # one line, whatever a key or value held (each part is quoted where it is shown)
-        super().__init__(f"{where}: {message}".replace("\n", "\\n").replace("\r", "\\r"))
-
-
-@dataclass(frozen=True, slots=True)
-class TooLarge:
-    """An integer literal longer than MAX_DIGITS, kept unconverted: Python refuses to parse
-    more than 4300 digits, and no count agentdash reads needs more than 18."""
-
-    digits: int
-
-    def __repr__(self) -> str:
-        return f"a {self.digits}-digit number"
 
 
 def read_text(path: Path | str, what: str = "text") -> str:

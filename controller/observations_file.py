@@ -28,7 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from controller.config import MAX_COUNT, Config, ConfigError, Count, Rate, first_error, key, shown
+from controller.config import MAX_COUNT, Config, Count, Rate
+from controller.config_errors import ConfigError, first_error, key, shown
 from controller.history import History
 from controller.input_files import load_json, read_text
 from controller.model import Observations, Overrides, Pin, PoolObservation

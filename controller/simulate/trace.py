@@ -21,7 +21,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-from controller.config import DAY, MAX_COUNT, Config, ConfigError, shown
+from controller.config import DAY, MAX_COUNT, Config, ConfigError
+from controller.config_errors import shown
 
 FIELDS = ("t", "pool", "work_s", "tokens")
 MAX_TRACE_SECONDS = 31 * DAY
