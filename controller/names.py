@@ -7,6 +7,7 @@ use them as validators, the CLI for its flags.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -14,54 +15,45 @@ _NATS_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _SUBJECT_TOKEN = re.compile(r"[^\s.*>]+")
 
 
-def pool(name: str) -> str:
-    """A pool names subjects (`agentdash.*.<pool>`), KV keys and Kubernetes objects: an
-    RFC 1123 DNS label fits all of them."""
-    if len(name) > 63 or not _DNS_LABEL.fullmatch(name):
-        raise ValueError(
-            "expected a pool name of 1-63 lowercase letters, digits and '-', starting and "
-            "ending with a letter or digit (it is used in NATS subjects and Kubernetes)"
-        )
-    return name
+def _check(fits: Callable[[str], object], expected: str) -> Callable[[str], str]:
+    """A validator: the name if it fits, else ValueError saying what was expected."""
+
+    def check(name: str) -> str:
+        if not fits(name):
+            raise ValueError(expected)
+        return name
+
+    return check
 
 
-def namespace(name: str) -> str:
-    if len(name) > 63 or not _DNS_LABEL.fullmatch(name):
-        raise ValueError(
-            "expected a Kubernetes namespace: 1-63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
-    return name
+def _dns_label(name: str) -> bool:
+    return len(name) <= 63 and _DNS_LABEL.fullmatch(name) is not None
 
 
-def kubernetes_name(name: str) -> str:
-    """An RFC 1123 DNS subdomain, as a Deployment's name must be."""
-    if len(name) > 253 or not all(_DNS_LABEL.fullmatch(part) for part in name.split(".")):
-        raise ValueError(
-            "expected a Kubernetes name: at most 253 lowercase letters, digits, '-' and '.', "
-            "each part between dots starting and ending with a letter or digit"
-        )
-    return name
-
-
-def nats_name(name: str) -> str:
-    """Tenants, tiers, providers, streams and consumers: one NATS subject token, no more."""
-    if len(name) > 255 or not _NATS_NAME.fullmatch(name):
-        raise ValueError(
-            "expected a name of 1-255 letters, digits, '-' and '_' (no '.', '*', '>' or "
-            "spaces: it is used in NATS subjects)"
-        )
-    return name
-
-
-def subject(name: str) -> str:
-    """A literal subject, as tasks are published on: no wildcards, no empty token."""
-    if len(name) > 255 or not all(_SUBJECT_TOKEN.fullmatch(t) for t in name.split(".")):
-        raise ValueError(
-            "expected a NATS subject: tokens separated by '.', none empty, with no "
-            "'*', '>' or spaces"
-        )
-    return name
+pool = _check(
+    _dns_label,  # it names subjects (`agentdash.*.<pool>`), KV keys and Kubernetes objects
+    "expected a pool name of 1-63 lowercase letters, digits and '-', starting and ending "
+    "with a letter or digit (it is used in NATS subjects and Kubernetes)",
+)
+namespace = _check(
+    _dns_label,
+    "expected a Kubernetes namespace: 1-63 lowercase letters, digits and '-', starting and "
+    "ending with a letter or digit",
+)
+kubernetes_name = _check(  # an RFC 1123 DNS subdomain, as a Deployment's name must be
+    lambda name: len(name) <= 253 and all(_dns_label(part) for part in name.split(".")),
+    "expected a Kubernetes name: at most 253 lowercase letters, digits, '-' and '.', each "
+    "part between dots starting and ending with a letter or digit",
+)
+nats_name = _check(  # tenants, tiers, providers, streams, consumers: one subject token
+    lambda name: len(name) <= 255 and _NATS_NAME.fullmatch(name),
+    "expected a name of 1-255 letters, digits, '-' and '_' (no '.', '*', '>' or spaces: it "
+    "is used in NATS subjects)",
+)
+subject = _check(  # a literal subject, as tasks are published on
+    lambda name: len(name) <= 255 and all(_SUBJECT_TOKEN.fullmatch(t) for t in name.split(".")),
+    "expected a NATS subject: tokens separated by '.', none empty, with no '*', '>' or spaces",
+)
 
 
 def nats_url(url: str) -> str:

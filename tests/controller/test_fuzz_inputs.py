@@ -97,12 +97,16 @@ def one_line(error: ConfigError) -> None:
     assert len(str(error)) < 2000
 
 
+def written(file: Path, content: str | bytes) -> Path:
+    """The content in the file, as it is (lone surrogates too: a file may hold anything)."""
+    if isinstance(content, str):
+        content = content.encode("utf-8", errors="surrogatepass")
+    file.write_bytes(content)
+    return file
+
+
 def load_config_text(tmp_path: Path, content: str | bytes) -> Config | None:
-    file = tmp_path / "agentdash.yaml"
-    if isinstance(content, bytes):
-        file.write_bytes(content)
-    else:
-        file.write_text(content, encoding="utf-8", errors="surrogatepass")
+    file = written(tmp_path / "agentdash.yaml", content)
     try:
         config = load_config(file)
     except ConfigError as error:
@@ -144,11 +148,7 @@ def test_any_value_at_any_field_of_the_config(tmp_path: Path, path: Any, value: 
 @FUZZ
 @given(content=st.one_of(st.binary(max_size=1000), st.text(max_size=300)))
 def test_any_content_as_an_observations_file(tmp_path: Path, content: bytes | str) -> None:
-    file = tmp_path / "obs.json"
-    if isinstance(content, bytes):
-        file.write_bytes(content)
-    else:
-        file.write_text(content, encoding="utf-8", errors="surrogatepass")
+    file = written(tmp_path / "obs.json", content)
     try:
         load_observations(file, CONFIG)
     except ConfigError as error:
@@ -184,8 +184,7 @@ task_lines = st.one_of(
 @FUZZ
 @given(lines=st.lists(task_lines, max_size=6))
 def test_any_lines_as_a_trace(tmp_path: Path, lines: list[str]) -> None:
-    file = tmp_path / "trace.jsonl"
-    file.write_text("\n".join(lines), encoding="utf-8", errors="surrogatepass")
+    file = written(tmp_path / "trace.jsonl", "\n".join(lines))
     try:
         trace = load_trace(file, CONFIG)
     except ConfigError as error:
@@ -198,8 +197,7 @@ def test_any_lines_as_a_trace(tmp_path: Path, lines: list[str]) -> None:
 @FUZZ
 @given(content=st.binary(max_size=1000))
 def test_any_bytes_as_a_trace(tmp_path: Path, content: bytes) -> None:
-    file = tmp_path / "trace.jsonl"
-    file.write_bytes(content)
+    file = written(tmp_path / "trace.jsonl", content)
     try:
         load_trace(file, CONFIG)
     except ConfigError as error:

@@ -22,7 +22,7 @@ from aiohttp import web
 from controller.config import PrometheusConfig
 from controller.prometheus import PrometheusUsageSource
 from tests.certificates import make_certificates
-from tests.controller.test_prometheus import TENANTS, free_port
+from tests.controller.test_prometheus import TENANTS, Prometheus, free_port
 from tests.factories import config, pool
 from tests.support import eventually
 
@@ -30,10 +30,13 @@ CFG = config({"research": pool("acme"), "coder": pool("globex")}, TENANTS)
 QUERY = 'label_replace(vector(4200), "tenant", "acme", "", "")'
 
 
-class TlsPrometheus:
+class TlsPrometheus(Prometheus):
+    """test_prometheus's Prometheus, serving HTTPS with the test CA's server certificate."""
+
     def __init__(self, tmp: Path, certificates: dict[str, Path]) -> None:
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
+        self.trusted = ssl.create_default_context(cafile=str(certificates["ca.pem"]))
         (tmp / "prometheus.yml").write_text("global: {scrape_interval: 1s}\n")
         (tmp / "web.yml").write_text(
             f"tls_server_config: {{cert_file: '{certificates['server.pem']}', "
@@ -45,23 +48,20 @@ class TlsPrometheus:
              f"--web.listen-address=127.0.0.1:{self.port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        trusted = ssl.create_default_context(cafile=str(certificates["ca.pem"]))
         deadline = time.monotonic() + 30
-        while not self.ready(trusted):
+        while not self.ready():
             assert self.process.poll() is None, "prometheus exited at start"
             assert time.monotonic() < deadline, "prometheus not ready within 30 s"
             time.sleep(0.1)  # polling a child's readiness, with a deadline
 
-    def ready(self, context: ssl.SSLContext) -> bool:
+    def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1, context=context) as r:
-                return bool(r.status == 200)
+            with urllib.request.urlopen(
+                f"{self.url}/-/ready", timeout=1, context=self.trusted
+            ) as response:
+                return bool(response.status == 200)
         except OSError:
             return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=15)
 
 
 @pytest.fixture
