@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentdash import flags
 from agentdash.errors import StartError
-from controller.config import Config, ConfigError, load_config
+from controller.config import Config, ConfigError, check_files, load_config, unreadable_files
 
 if TYPE_CHECKING:
     from agentdash.runtime import RuntimeOptions
@@ -35,6 +36,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
     config = load_config(args.file)
     print(summarize(config, str(args.file)))
+    for path, problem in unreadable_files(config).items():  # may be mounted only in the pod
+        print(f"note: {path}: {problem} here; the controller will not start without it")
     return 0
 
 
@@ -51,7 +54,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = flags.OneLineParser(
         prog="agentdash",
         description="Autoscale AI-agent worker fleets from queue lag, token budgets and "
         "tier priorities, and see why.",
@@ -63,12 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the controller headless (the daemon), no dashboard",
     )
-    fleet.add_argument("--nats-url", metavar="URL", help="NATS server (default: config nats.url)")
     fleet.add_argument(
-        "--http", metavar="[HOST]:PORT", help="serve /metrics and /healthz here (daemon)"
+        "--nats-url",
+        type=flags.nats_url,
+        metavar="URL",
+        help="NATS server (default: config nats.url)",
+    )
+    fleet.add_argument(
+        "--http",
+        type=flags.listen,
+        metavar="[HOST]:PORT",
+        help="serve /metrics and /healthz here (daemon)",
     )
     fleet.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster)")
-    fleet.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    fleet.add_argument("--context", type=flags.name, metavar="NAME", help="kubeconfig context")
     fleet.add_argument(
         "--cluster",
         choices=["kubernetes", "simulated"],
@@ -89,10 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fleet.add_argument(
         "--lease-ttl",
-        type=float,
+        type=flags.number(1, 3600),
         default=10.0,
         metavar="S",
-        help="leader lease TTL in seconds (default 10)",
+        help="leader lease TTL in seconds, 1 to 3600 (default 10)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -130,7 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # a reader that went away shows here, not as a traceback at exit
+        return code
     except ConfigError as exc:
         print(f"agentdash: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -139,6 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `agentdash check-config FILE | head`: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _fleet(args: argparse.Namespace) -> int:
@@ -151,6 +169,7 @@ def _fleet(args: argparse.Namespace) -> int:
         print("agentdash: --lead and --read-only: a read-only dashboard never leads",
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
+    check_files(config)  # credentials and CAs, before connecting to anything
     options = RuntimeOptions(args.nats_url, args.cluster, args.kubeconfig, args.context,
                              args.dry_run, args.lease_ttl, lead=args.controller_only or args.lead,
                              read_only=args.read_only)  # fmt: skip
@@ -178,8 +197,7 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
         try:
             runtime = await start(config, options)
         except StartError as exc:
-            failures.append(exc)
-            app.exit()
+            failures.append(exc)  # printed in one line after the app has exited
             raise
         held.append(runtime)
         runtime.tasks.append(asyncio.create_task(runtime.loop.run(stop)))

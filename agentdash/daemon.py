@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import time
 from typing import Any
@@ -19,7 +20,7 @@ from aiohttp import web
 
 from agentdash.errors import StartError
 from agentdash.runtime import Runtime, RuntimeOptions, emit, start
-from controller.config import Config
+from controller.config import Config, ConfigError
 
 STALE_SHOWN = 50
 """/healthz names at most this many stale pools (and counts them all)."""
@@ -32,8 +33,15 @@ class JsonLogHandler(logging.Handler):
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """`:9090`, `0.0.0.0:9090` or `9090` -> (host, port)."""
+    """`:9090`, `0.0.0.0:9090`, `[::1]:9090` or `9090` -> (host, port); else ValueError."""
     host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # an IPv6 address in brackets
+    if (
+        not (port.isascii() and port.isdigit())
+        or not 1 <= int(port) <= 65535
+        or any(c.isspace() for c in host)
+    ):
+        raise ValueError(f"expected [HOST]:PORT with PORT from 1 to 65535, got {value!r}")
     return host or "0.0.0.0", int(port)
 
 
@@ -61,7 +69,12 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = parse_listen(listen)
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:  # in use, not ours to bind, or no such host: the user's to fix
+        await runner.cleanup()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # aiohttp's is long
+        raise ConfigError("--http", "", f"cannot listen on {listen}: {reason}") from None
     return runner
 
 

@@ -16,12 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agentdash import flags
 from controller.config import ConfigError, load_config
 from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
 from controller.simulate.baselines import BaselineSettings
 from controller.simulate.generate import SHAPES, generate
 from controller.simulate.report import table
-from controller.simulate.trace import load_trace, write_trace
+from controller.simulate.trace import MAX_TRACE_SECONDS, load_trace, write_trace
 
 EXIT_USAGE = 2
 
@@ -40,22 +41,28 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--plot", type=Path, metavar="FILE.svg", help="draw lag and pods")
     parser.add_argument(
         "--drain",
-        type=_non_negative,
+        type=flags.number(0, MAX_TRACE_SECONDS),
         default=DRAIN_S,
         metavar="SECONDS",
         help=f"keep simulating this long after the last arrival (default {DRAIN_S:g})",
     )
     made = parser.add_argument_group("synthetic traces (printed on stdout)")
     made.add_argument("--generate", choices=SHAPES, metavar="|".join(SHAPES))
-    made.add_argument("--hours", type=_positive, default=4.0, help="default 4")
-    made.add_argument("--seed", type=int, default=1, help="default 1")
-    made.add_argument("--tasks", type=int, metavar="N", help="about this many tasks in all")
+    made.add_argument(
+        "--hours", type=flags.number(0, MAX_TRACE_SECONDS / 3600, above=True), default=4.0,
+        help="default 4",
+    )  # fmt: skip
+    made.add_argument("--seed", type=flags.whole(0, 2**63), default=1, help="default 1")
+    made.add_argument(
+        "--tasks", type=flags.whole(0, 10**8), metavar="N", help="about this many tasks in all"
+    )
     knobs = parser.add_argument_group("baselines (defaults: KEDA's and the HPA's own)")
     for name, default, help in BaselineSettings.knobs():
+        periodic = name.endswith(("_interval", "_period"))  # 0 would never tick
         knobs.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
-            type=_non_negative,
+            type=flags.number(0, MAX_TRACE_SECONDS, above=periodic),
             default=default,
             metavar="X",
             help=f"{help} (default {default:g})",
@@ -121,24 +128,3 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
-
-
-def _positive(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None

@@ -11,6 +11,7 @@ arguments and prints.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import dataclass, replace
@@ -371,7 +372,7 @@ def _number(option: str, text: str, ok: Any, expected: str) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if value != value or not ok(value):
+    if not math.isfinite(value) or not ok(value):  # inf is no drain, budget or seed
         raise ConfigError(option, "", f"expected {expected}, got {text!r}")
     return value
 

@@ -7,36 +7,53 @@ and exit 2.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-import yaml
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
+    SecretStr,
+    Strict,
+    StringConstraints,
     ValidationError,
     model_validator,
 )
 
-NonNegInt = Annotated[int, Field(ge=0)]
-PosInt = Annotated[int, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
-PosFloat = Annotated[float, Field(gt=0)]
+# ConfigError and first_error are re-exported (`as`): the code around imports them from here
+from controller import names
+from controller.config_errors import ConfigError as ConfigError
+from controller.config_errors import InvalidField, UnknownReference
+from controller.config_errors import first_error as first_error
+from controller.input_files import load_yaml, read_text
 
+# Every number is strict (`true` is no count, "10" no number), finite and bounded: a bound
+# far above any real fleet, but low enough that no arithmetic on it overflows or runs long.
+MAX_PODS = 100_000
+MAX_COUNT = 10**15
+"""Tokens, lag, requests: counts that are large but not astronomically so."""
+DAY = 86_400.0
 
-class ConfigError(Exception):
-    """A user mistake in a file: `file: field.path: what was expected`."""
+Replicas = Annotated[int, Strict(), Field(ge=0, le=MAX_PODS)]
+PosReplicas = Annotated[int, Strict(), Field(gt=0, le=MAX_PODS)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
+PosCount = Annotated[int, Strict(), Field(gt=0, le=MAX_COUNT)]
+Seconds = Annotated[float, Strict(), Field(ge=0, le=DAY, allow_inf_nan=False)]
+PosSeconds = Annotated[float, Strict(), Field(gt=0, le=DAY, allow_inf_nan=False)]
+Rate = Annotated[float, Strict(), Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
+PosRate = Annotated[float, Strict(), Field(gt=0, le=MAX_COUNT, allow_inf_nan=False)]
+Fraction = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)]
+Flag = Annotated[bool, Strict()]
+Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=10_000)]
+FilePath = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=4096)]
 
-    def __init__(self, source: str, path: str, message: str) -> None:
-        self.source = source
-        self.path = path
-        self.message = message
-        where = f"{source}: {path}" if path else source
-        super().__init__(f"{where}: {message}")
+PoolName = Annotated[str, Strict(), AfterValidator(names.pool)]
+NatsName = Annotated[str, Strict(), AfterValidator(names.nats_name)]
 
 
 class _Model(BaseModel):
@@ -44,37 +61,38 @@ class _Model(BaseModel):
 
 
 class ClusterConfig(_Model):
-    max_pods: PosInt = 100
+    max_pods: PosReplicas = 100
     """Hard cap over all pools together (what a ResourceQuota would allow)."""
 
 
 class TierConfig(_Model):
-    priority: int
+    priority: Annotated[int, Strict(), Field(ge=-(10**9), le=10**9)]
     """Higher is served first when a shared ceiling is short."""
-    target_wait_seconds: PosFloat | None = None
+    target_wait_seconds: PosSeconds | None = None
     """Optional latency objective: the policy adds headroom (square-root staffing) so a
     task of this tier waits about this long at most. None: no headroom, nothing changes."""
 
 
 class TenantConfig(_Model):
-    tier: str
-    daily_token_budget: PosInt | None = None
+    tier: Annotated[str, Strict()]
+    daily_token_budget: PosCount | None = None
     """Tokens a day; none means unlimited."""
-    warn_at: Annotated[float, Field(gt=0, le=1)] = 0.8
+    warn_at: Fraction = 0.8
     """Fraction of the budget from which pools may not grow."""
-    hard_cap: bool = True
+    hard_cap: Flag = True
     """At 100% of the budget: true scales the tenant's pools to zero, false only stops growth."""
-    max_pods: PosInt | None = None
+    max_pods: PosReplicas | None = None
 
 
 class ControllerConfig(_Model):
-    interval_seconds: PosFloat = 1.0
+    interval_seconds: Annotated[float, Strict(), Field(ge=0.05, le=DAY, allow_inf_nan=False)] = 1.0
+    """At least 50 ms: each tick asks NATS about every pool."""
 
 
 class ProviderConfig(_Model):
-    rpm: PosInt
+    rpm: PosCount
     """LLM requests a minute the provider allows, shared by every pool that calls it."""
-    headroom: Annotated[float, Field(ge=1, le=4)] = 1.5
+    headroom: Annotated[float, Strict(), Field(ge=1, le=4, allow_inf_nan=False)] = 1.5
     """Replicas may draw up to this multiple of `rpm` at rpm_per_replica each: a pod that is
     starting or between tasks makes no request, and workers wait on the provider's limit
     rather than fail, so a little more keeps the rpm in use. 1.5 won the policy suite's
@@ -82,14 +100,17 @@ class ProviderConfig(_Model):
 
 
 class DeploymentRef(_Model):
-    namespace: str = "default"
-    name: str
+    namespace: Annotated[str, Strict(), AfterValidator(names.namespace)] = "default"
+    name: Annotated[str, Strict(), AfterValidator(names.kubernetes_name)]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
 
 class QueueRef(_Model):
-    stream: str
-    consumer: str
-    subject: str | None = None
+    stream: NatsName
+    consumer: NatsName
+    subject: Annotated[str, Strict(), AfterValidator(names.subject)] | None = None
     """Subject the consumer reads; defaults to `<stream lowercased>.<pool>`."""
 
 
@@ -98,8 +119,8 @@ class ScalingPolicy(_Model):
     of the period) added or removed per `period_seconds`."""
 
     type: Literal["Pods", "Percent"]
-    value: PosInt
-    period_seconds: PosFloat = Field(
+    value: Annotated[int, Strict(), Field(gt=0, le=MAX_PODS)]
+    period_seconds: PosSeconds = Field(
         validation_alias=AliasChoices("period_seconds", "periodSeconds")
     )
 
@@ -111,7 +132,7 @@ class ScalingRule(_Model):
     `periodSeconds`), so a KEDA or HPA `behavior` block can be pasted in. The older single-rule
     form `{stabilization_seconds, max_pods, period_seconds}` is one `Pods` policy."""
 
-    stabilization_seconds: NonNegFloat = Field(
+    stabilization_seconds: Seconds = Field(
         0, validation_alias=AliasChoices("stabilization_seconds", "stabilizationWindowSeconds")
     )
     policies: tuple[ScalingPolicy, ...] = ()
@@ -120,7 +141,7 @@ class ScalingRule(_Model):
     )
     """Max: the policy allowing the largest change; Min: the smallest; Disabled: no change in
     this direction at all."""
-    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    tolerance: Annotated[float, Strict(), Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     """A recommendation within this fraction of the current replicas leaves them alone."""
 
     @model_validator(mode="before")
@@ -137,6 +158,8 @@ class ScalingRule(_Model):
                 raise ValueError(f"expected {missing} beside the other (or a policies list)")
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"max_pods: expected a whole number greater than 0, got {value!r}")
+            if value > MAX_PODS:
+                raise ValueError(f"max_pods: expected a whole number <= {MAX_PODS}, got {value}")
             data["policies"] = [{"type": "Pods", "value": value, "period_seconds": period}]
         return data
 
@@ -232,79 +255,191 @@ class Behavior(_Model):
     )
 
 
+class FallbackConfig(_Model):
+    """KEDA's `fallback`: after `failure_threshold` failed reads in a row, hold `replicas`."""
+
+    failure_threshold: Annotated[int, Strict(), Field(ge=1, le=10_000)] = 3
+    replicas: Replicas
+    """At most the pool's max_replicas."""
+
+
 class PoolConfig(_Model):
-    tenant: str
+    tenant: Annotated[str, Strict()]
     deployment: DeploymentRef
     queue: QueueRef
-    provider: str | None = None
-    rpm_per_replica: NonNegFloat = 0
-    target_lag_per_replica: PosFloat = 1
-    min_replicas: NonNegInt = 0
-    max_replicas: PosInt = 10
-    activation_lag: NonNegInt = 0
-    cooldown_seconds: NonNegFloat = 240
+    provider: Annotated[str, Strict()] | None = None
+    rpm_per_replica: Rate = 0
+    target_lag_per_replica: PosRate = 1
+    min_replicas: Replicas = 0
+    max_replicas: PosReplicas = 10
+    activation_lag: Count = 0
+    cooldown_seconds: Seconds = 240
     """Idle this long before the last replica goes (longer than the down window, so it acts)."""
-    concurrency: PosInt = 1
-    cold_start_seconds: NonNegFloat = 20
-    termination_grace_seconds: NonNegFloat = 30
+    concurrency: Annotated[int, Strict(), Field(ge=1, le=10_000)] = 1
+    cold_start_seconds: Seconds = 20
+    termination_grace_seconds: Seconds = 30
     """How long a busy pod may finish its task after it is told to stop (the pod's
     terminationGracePeriodSeconds); then the task goes back to the queue."""
     behavior: Behavior = Field(default_factory=Behavior)
-    take_over: bool = False
+    take_over: Flag = False
     """Scale the Deployment even if an HPA or a KEDA ScaledObject also targets it."""
+    fallback: FallbackConfig | None = None
+    """None (the default): a pool whose reads fail holds its replicas and is flagged stale."""
 
 
 DEFAULT_TOKENS_QUERY = "sum by (tenant) (increase(agent_tokens_consumed_total[1d]))"
 
 
+class NatsTLS(_Model):
+    ca_file: FilePath | None = None
+    """CA bundle for the server's certificate (default: the system's)."""
+    cert_file: FilePath | None = None
+    """Client certificate, for servers that verify clients (with key_file)."""
+    key_file: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            missing = "key_file" if self.key_file is None else "cert_file"
+            raise ValueError(f"expected {missing} beside the other (a client certificate)")
+        return self
+
+
 class NatsConfig(_Model):
-    url: str = "nats://127.0.0.1:4222"
+    """Where NATS is and how agentdash proves who it is: at most one of a .creds file, an
+    nkey seed, user and password, or a token; TLS on its own or with any of them. Files are
+    read when agentdash starts (`check-config` only notes a missing one: it may be mounted
+    only where the controller runs)."""
+
+    url: Annotated[str, Strict(), AfterValidator(names.nats_url)] = "nats://127.0.0.1:4222"
+    creds_file: FilePath | None = None
+    nkey_seed_file: FilePath | None = None
+    user: Text | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    tls: NatsTLS | None = None
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> Self:
+        if (self.user is None) != (self.password is None):
+            missing = "password" if self.password is None else "user"
+            raise ValueError(f"expected {missing} beside the other")
+        given = [
+            name
+            for name, value in (("creds_file", self.creds_file),
+                                ("nkey_seed_file", self.nkey_seed_file),
+                                ("user", self.user), ("token", self.token))
+            if value is not None
+        ]  # fmt: skip
+        if len(given) > 1:
+            raise ValueError(f"expected one way to authenticate, got {' and '.join(given)}")
+        return self
+
+    def files(self) -> dict[str, str]:
+        """Field path -> file, for each file this section names."""
+        tls = self.tls or NatsTLS()
+        found = {"creds_file": self.creds_file, "nkey_seed_file": self.nkey_seed_file,
+                 "tls.ca_file": tls.ca_file, "tls.cert_file": tls.cert_file,
+                 "tls.key_file": tls.key_file}  # fmt: skip
+        return {f"nats.{path}": file for path, file in found.items() if file is not None}
+
+
+class PrometheusTLS(_Model):
+    ca_file: FilePath | None = None
+    """CA bundle for Prometheus's certificate (default: the system's)."""
+    insecure_skip_verify: Flag = False
+    """Accept any certificate. Off by default: a forged answer could lift every budget."""
+
+    @model_validator(mode="after")
+    def _not_both(self) -> Self:
+        if self.ca_file is not None and self.insecure_skip_verify:
+            raise ValueError("expected either ca_file or insecure_skip_verify, not both")
+        return self
 
 
 class PrometheusConfig(_Model):
-    url: str
-    tokens_query: str = DEFAULT_TOKENS_QUERY
+    url: Annotated[str, Strict(), AfterValidator(names.http_url)]
+    tokens_query: Text = DEFAULT_TOKENS_QUERY
     """PromQL giving tokens used today, one series per tenant (label `tenant`)."""
-    interval_seconds: PosFloat = 15.0
+    interval_seconds: Annotated[float, Strict(), Field(ge=1, le=DAY, allow_inf_nan=False)] = 15.0
+    tls: PrometheusTLS = Field(default_factory=PrometheusTLS)
+    bearer_token_file: FilePath | None = None
+    """Sent as `Authorization: Bearer ...`, read again at every query (tokens rotate)."""
+
+    def files(self) -> dict[str, str]:
+        found = {"tls.ca_file": self.tls.ca_file, "bearer_token_file": self.bearer_token_file}
+        return {f"prometheus.{path}": file for path, file in found.items() if file is not None}
 
 
 class KubernetesConfig(_Model):
-    qps: PosFloat = 5.0
-    burst: PosInt = 10
-    annotate: bool = True
+    qps: Annotated[float, Strict(), Field(gt=0, le=10_000, allow_inf_nan=False)] = 5.0
+    burst: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 10
+    annotate: Flag = True
     """Leave the last decision on each Deployment (needs `patch deployments`, deploy/rbac.yaml)."""
 
 
 class Config(_Model):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
-    tiers: dict[str, TierConfig]
-    tenants: dict[str, TenantConfig]
+    tiers: dict[NatsName, TierConfig]
+    tenants: dict[NatsName, TenantConfig]
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    pools: dict[str, PoolConfig]
+    providers: dict[NatsName, ProviderConfig] = Field(default_factory=dict)
+    pools: dict[PoolName, PoolConfig]
     nats: NatsConfig = Field(default_factory=NatsConfig)
     prometheus: PrometheusConfig | None = None
     """Where token usage comes from; without it, from the workers' reports on NATS."""
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    _source: str = PrivateAttr("<config>")
+
+    @property
+    def source(self) -> str:
+        """The file it came from, for errors found after loading (a refused password)."""
+        return self._source
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
         for name, tenant in self.tenants.items():
             if tenant.tier not in self.tiers:
-                raise _Reference(f"tenants.{name}.tier", tenant.tier, "tier", self.tiers)
+                raise UnknownReference(f"tenants.{name}.tier", tenant.tier, "tier", self.tiers)
         for name, pool in self.pools.items():
             if pool.tenant not in self.tenants:
-                raise _Reference(f"pools.{name}.tenant", pool.tenant, "tenant", self.tenants)
+                raise UnknownReference(f"pools.{name}.tenant", pool.tenant, "tenant", self.tenants)
             if pool.provider is not None and pool.provider not in self.providers:
-                raise _Reference(
+                raise UnknownReference(
                     f"pools.{name}.provider", pool.provider, "provider", self.providers
                 )
             if pool.min_replicas > pool.max_replicas:
-                raise _Invalid(
+                raise InvalidField(
                     f"pools.{name}.min_replicas",
                     f"expected at most max_replicas ({pool.max_replicas}), got {pool.min_replicas}",
                 )
+            if pool.fallback is not None and pool.fallback.replicas > pool.max_replicas:
+                raise InvalidField(
+                    f"pools.{name}.fallback.replicas",
+                    f"expected at most max_replicas ({pool.max_replicas}), "
+                    f"got {pool.fallback.replicas}",
+                )
+        self._check_shared()
         return self
+
+    def _check_shared(self) -> None:
+        """Two pools on one Deployment would fight over its replicas; two on one consumer or
+        subject would each count the other's tasks as their own."""
+        first: dict[tuple[str, str], str] = {}
+        for name, pool in self.pools.items():
+            claims = {
+                "deployment": ("deployment", str(pool.deployment)),
+                "queue.consumer": ("consumer", f"{pool.queue.stream}/{pool.queue.consumer}"),
+                "queue.subject": ("subject", self.subject(name)),
+            }
+            for path, claim in claims.items():
+                other = first.setdefault(claim, name)
+                if other != name:
+                    raise InvalidField(
+                        f"pools.{name}.{path}",
+                        f"expected a {claim[0]} no other pool uses, got {claim[1]} "
+                        f"(also pools.{other})",
+                    )
 
     def subject(self, pool: str) -> str:
         """The subject a pool's tasks are published on."""
@@ -333,105 +468,46 @@ class Config(_Model):
         return self.tiers[self.tier_of[pool]].priority
 
 
-class _Invalid(ValueError):
-    """A semantic error raised from a validator, carrying its own field path."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
-        super().__init__(message)
-
-
-class _Reference(_Invalid):
-    def __init__(self, path: str, value: str, kind: str, known: Mapping[str, Any]) -> None:
-        names = ", ".join(sorted(known)) or "none defined"
-        super().__init__(path, f"expected one of the defined {kind}s ({names}), got {value!r}")
-
-
-def _expectation(error: Mapping[str, Any]) -> str:
-    """Turn one pydantic error into 'expected ..., got ...'."""
-    kind = error["type"]
-    value = error.get("input")
-    ctx = error.get("ctx") or {}
-    got = f", got {value!r}" if kind != "missing" else ""
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required field is missing"
-    bounds = {
-        "greater_than": "a number greater than {gt}",
-        "greater_than_equal": "a number >= {ge}",
-        "less_than": "a number less than {lt}",
-        "less_than_equal": "a number <= {le}",
-    }
-    if kind in bounds:
-        numbers = {k: f"{v:g}" if isinstance(v, int | float) else v for k, v in ctx.items()}
-        return "expected " + bounds[kind].format(**numbers) + got
-    names = {
-        "int_type": "an integer",
-        "int_parsing": "an integer",
-        "int_from_float": "a whole number",
-        "float_type": "a number",
-        "float_parsing": "a number",
-        "bool_type": "true or false",
-        "bool_parsing": "true or false",
-        "string_type": "a string",
-        "dict_type": "a mapping",
-        "model_type": "a mapping",
-        "model_attributes_type": "a mapping",
-        "list_type": "a list",
-    }
-    if kind in names:
-        return f"expected {names[kind]}{got}"
-    if kind == "value_error" and "error" in ctx:
-        return f"{ctx['error']}{got}"
-    message = str(error.get("msg", "invalid value"))
-    return message[0].lower() + message[1:] + got
-
-
-def _dotted(loc: Sequence[int | str]) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def first_error(exc: ValidationError, *, strip: int = 0) -> tuple[str, str]:
-    """The first error of a pydantic ValidationError as (field path, expectation)."""
-    errors = exc.errors(include_url=False)
-    error = errors[0]
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, _Invalid):
-        return cause.path, cause.message
-    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
-    message = _expectation(error)
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more)"
-    return _dotted(loc[strip:]), message
-
-
 def parse_config(data: Any, source: str = "<config>") -> Config:
     """Validate already-parsed YAML/JSON data."""
     if not isinstance(data, dict):
         raise ConfigError(source, "", "expected a mapping at the top level")
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         path, message = first_error(exc)
         raise ConfigError(source, path, message) from None
+    config._source = source
+    return config
 
 
 def read_yaml(path: Path | str) -> Any:
-    """Read a YAML (or JSON) file, raising ConfigError for a missing file or bad syntax."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(source, where, f"expected valid YAML: {problem}") from None
+    """Read a YAML (or JSON) file within controller.input_files' limits, raising ConfigError
+    for a missing, binary, oversized or bad file."""
+    return load_yaml(read_text(path, "YAML"), str(path))
+
+
+def unreadable_files(config: Config) -> dict[str, str]:
+    """Field path -> why, for each file the config names (credentials, keys, CAs) that
+    cannot be read here."""
+    files = config.nats.files() | (config.prometheus.files() if config.prometheus else {})
+    problems = {}
+    for path, file in files.items():
+        try:
+            with Path(file).open("rb"):
+                pass
+        except OSError as exc:
+            problems[path] = f"cannot read {file}: {exc.strerror or exc}"
+    return problems
+
+
+def check_files(config: Config) -> None:
+    """Called before connecting: an unreadable file is a ConfigError naming the config file,
+    the field and the problem."""
+    problems = unreadable_files(config)
+    if problems:
+        path, problem = next(iter(problems.items()))
+        raise ConfigError(config.source, path, problem)
 
 
 def load_config(path: Path | str) -> Config:

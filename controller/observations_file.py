@@ -14,18 +14,30 @@ as `{"replicas": 3, "until": t, "by": "alice"}`, and `"history"` per pool
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
-from controller.config import Config, ConfigError, first_error
+from controller.config import MAX_COUNT, Config, Count, Rate
+from controller.config_errors import ConfigError, first_error, key, shown
 from controller.history import History
+from controller.input_files import load_json, read_text
 from controller.model import Observations, Overrides, Pin, PoolObservation
 
-NonNeg = Annotated[int, Field(ge=0)]
+# Counts are strict integers (`true` is no count) within MAX_COUNT; times are finite epoch
+# seconds before the year 5000; a task takes at most a week.
+Time = Annotated[float, Strict(), Field(ge=0, le=1e11, allow_inf_nan=False)]
+Note = Annotated[str, Strict(), StringConstraints(max_length=200)]
 
 
 class _Model(BaseModel):
@@ -33,36 +45,44 @@ class _Model(BaseModel):
 
 
 class _Pool(_Model):
-    pending: NonNeg
-    ack_pending: NonNeg = 0
-    replicas: NonNeg
-    ready: NonNeg = 0
-    arrival_rate: Annotated[float, Field(ge=0)] | None = None
-    mean_task_seconds: Annotated[float, Field(ge=0)] | None = None
-    stale: str | None = None
+    pending: Count
+    ack_pending: Count = 0
+    replicas: Count
+    ready: Count = 0
+    arrival_rate: Rate | None = None
+    mean_task_seconds: (
+        Annotated[float, Strict(), Field(ge=0, le=7 * 86_400, allow_inf_nan=False)] | None
+    ) = None
+    stale: Note | None = None
 
 
 class _Tenant(_Model):
-    tokens_today: NonNeg
+    tokens_today: Count
 
 
 class _Pin(_Model):
-    replicas: NonNeg
-    until: float | None = None
-    by: str | None = None
+    replicas: Count
+    until: Time | None = None
+    by: Note | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: Any) -> Any:
+        """`"pool": 3` is short for `{"replicas": 3}`."""
+        return data if isinstance(data, dict) else {"replicas": data}
 
 
 class _PoolHistory(_Model):
-    recommendations: list[tuple[float, NonNeg]] = []
-    steps: list[tuple[float, int]] = []
-    busy_at: float | None = None
+    recommendations: list[tuple[Time, Count]] = []
+    steps: list[tuple[Time, Annotated[int, Strict(), Field(ge=-MAX_COUNT, le=MAX_COUNT)]]] = []
+    busy_at: Time | None = None
 
 
 class _File(_Model):
-    now: float = 0.0
+    now: Time = 0.0
     pools: dict[str, _Pool]
     tenants: dict[str, _Tenant] = {}
-    pins: dict[str, NonNeg | _Pin] = {}
+    pins: dict[str, _Pin] = {}
     paused_tenants: list[str] = []
     history: dict[str, _PoolHistory] | None = None
 
@@ -91,10 +111,7 @@ def parse_observations(data: Any, config: Config, source: str = "<observations>"
         if tenant not in config.tenants:
             _unknown(source, f"paused_tenants.{i}", tenant, config.tenants)
 
-    pins = {
-        pool: Pin(pin) if isinstance(pin, int) else Pin(pin.replicas, pin.until, pin.by)
-        for pool, pin in raw.pins.items()
-    }
+    pins = {pool: Pin(pin.replicas, pin.until, pin.by) for pool, pin in raw.pins.items()}
     history = None
     if raw.history is not None:
         history = History(config)
@@ -116,24 +133,14 @@ def parse_observations(data: Any, config: Config, source: str = "<observations>"
 def _check_names(source: str, section: str, given: dict[str, Any], known: dict[str, Any]) -> None:
     for name in given:
         if name not in known:
-            _unknown(source, f"{section}.{name}", name, known)
+            _unknown(source, f"{section}.{key(name)}", name, known)
 
 
 def _unknown(source: str, path: str, name: str, known: dict[str, Any]) -> None:
     names = ", ".join(known)
-    raise ConfigError(source, path, f"expected a name from the config ({names}), got {name!r}")
+    raise ConfigError(source, path, f"expected a name from the config ({names}), got {shown(name)}")
 
 
 def load_observations(path: Path | str, config: Config) -> PlanInput:
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            source, f"line {exc.lineno} column {exc.colno}", f"expected valid JSON: {exc.msg}"
-        ) from None
-    return parse_observations(data, config, source)
+    return parse_observations(load_json(read_text(path, "JSON"), source), config, source)

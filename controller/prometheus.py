@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
+import requests
 from prometheus_api_client import PrometheusConnect
 from pydantic import BaseModel, ValidationError
 
@@ -36,7 +38,8 @@ class PrometheusUsageSource:
         self.bad = bad or BadMessages()
         self._tenants = list(config.tenants)
         self._settings = settings
-        self._client = PrometheusConnect(url=settings.url, disable_ssl=True, timeout=timeout)
+        self._client = PrometheusConnect(url=settings.url, session=_session(settings),
+                                         timeout=timeout)  # fmt: skip
         self._tokens: dict[str, int] | None = None
         self.problem: str | None = "no answer from Prometheus yet"
         self._task: asyncio.Task[None] | None = None
@@ -58,6 +61,7 @@ class PrometheusUsageSource:
 
     async def refresh(self) -> None:
         try:
+            self._client.headers = _headers(self._settings)
             result: list[dict[str, Any]] = await asyncio.to_thread(
                 self._client.custom_query, self._settings.tokens_query
             )
@@ -115,3 +119,19 @@ class _Series(BaseModel):
 
     metric: dict[str, str]
     value: tuple[float, str]
+
+
+def _session(settings: PrometheusConfig) -> requests.Session:
+    """Certificates are checked (the system's CAs, or tls.ca_file) unless the config says
+    insecure_skip_verify: a forged answer could lift every tenant's budget."""
+    session = requests.Session()
+    session.verify = settings.tls.ca_file or not settings.tls.insecure_skip_verify
+    return session
+
+
+def _headers(settings: PrometheusConfig) -> dict[str, str] | None:
+    """The bearer token, read at every query: service-account tokens are rotated."""
+    if settings.bearer_token_file is None:
+        return None
+    token = Path(settings.bearer_token_file).read_text(encoding="utf-8").strip()
+    return {"Authorization": f"Bearer {token}"}

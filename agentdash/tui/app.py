@@ -19,6 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
+from agentdash.errors import StartError
 from agentdash.tui.commands import AgentDashCommands
 from agentdash.tui.feed import Feed
 from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal
@@ -90,7 +91,13 @@ class AgentDashApp(App[None]):
 
     async def _start(self, connect: Callable[[], Awaitable[Feed]]) -> None:
         self.notify("Starting the fleet…", timeout=3)
-        self._feed = await connect()
+        try:
+            self._feed = await connect()
+        except StartError:
+            # `connect` keeps the error for the CLI to print in one line once the screen is
+            # gone; raised from a worker it would be a page of traceback, config and all.
+            self.exit(return_code=1)
+            return
         self.refresh_feed()
 
     def refresh_feed(self) -> None:

@@ -7,6 +7,8 @@ tasks arriving together keep their file order): a million tasks are four lists, 
 objects.
 
 A bad line raises ConfigError naming the file, the line and the field, and what was expected.
+Every number is finite and bounded: arrivals within MAX_TRACE_SECONDS (31 days: the backtest
+runs in virtual time, but a tick at a time), work within a day, tokens within MAX_COUNT.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-from controller.config import Config, ConfigError
+from controller.config import DAY, MAX_COUNT, Config, ConfigError
+from controller.config_errors import shown
 
 FIELDS = ("t", "pool", "work_s", "tokens")
+MAX_TRACE_SECONDS = 31 * DAY
+"""A month replays in seconds; a t of 1e9 would replay for an hour."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,7 @@ def _parse_all(
         return None
     if len(rows) != len(objects):
         return None
-    tasks, inf = [], math.inf
+    tasks = []
     for row in rows:
         try:
             t, pool, work, tokens = row["t"], index[row["pool"]], row["work_s"], row["tokens"]
@@ -103,11 +108,11 @@ def _parse_all(
         if not (
             len(row) == 4
             and (type(t) is float or type(t) is int)
-            and 0 <= t < inf
+            and 0 <= t <= MAX_TRACE_SECONDS
             and (type(work) is float or type(work) is int)
-            and 0 < work < inf
+            and 0 < work <= DAY
             and type(tokens) is int
-            and tokens >= 0
+            and 0 <= tokens <= MAX_COUNT
         ):
             return None
         tasks.append((float(t), pool, float(work), tokens))
@@ -133,6 +138,10 @@ def _task(
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ConfigError(source, where, f"expected a JSON object: {exc.msg}") from None
+    except ValueError:  # Python parses integers of at most 4300 digits
+        raise ConfigError(source, where, "expected numbers of at most 4300 digits") from None
+    except RecursionError:
+        raise ConfigError(source, where, f"expected a JSON object like {_EXAMPLE}") from None
     if not isinstance(row, dict):
         raise ConfigError(source, where, f"expected a JSON object like {_EXAMPLE}")
     for key in row:
@@ -145,20 +154,36 @@ def _task(
     if not isinstance(pool, str) or pool not in index:
         names = ", ".join(index)
         raise ConfigError(
-            source, f"{where}: pool", f"expected one of the config's pools ({names}), got {pool!r}"
+            source,
+            f"{where}: pool",
+            f"expected one of the config's pools ({names}), got {shown(pool)}",
         )
-    t = _number(row["t"], f"{where}: t", source, "a number >= 0", lambda v: v >= 0)
-    work = _number(row["work_s"], f"{where}: work_s", source, "a number > 0", lambda v: v > 0)
+    t = _number(row["t"], f"{where}: t", source, MAX_TRACE_SECONDS, positive=False)
+    work = _number(row["work_s"], f"{where}: work_s", source, DAY, positive=True)
     tokens = row["tokens"]
     if type(tokens) is not int or tokens < 0:
-        raise ConfigError(source, f"{where}: tokens", f"expected an integer >= 0, got {tokens!r}")
+        raise ConfigError(
+            source, f"{where}: tokens", f"expected an integer >= 0, got {shown(tokens)}"
+        )
+    if tokens > MAX_COUNT:
+        raise ConfigError(
+            source, f"{where}: tokens", f"expected at most {MAX_COUNT:g}, got {tokens}"
+        )
     return t, index[pool], work, tokens
 
 
-def _number(value: Any, path: str, source: str, expected: str, ok: Any) -> float:
-    # bool is an int in Python, but `true` is no time.
-    if type(value) not in (int, float) or not math.isfinite(value) or not ok(value):
-        raise ConfigError(source, path, f"expected {expected}, got {value!r}")
+def _number(value: Any, path: str, source: str, high: float, *, positive: bool) -> float:
+    # bool is an int in Python, but `true` is no time; an int may be too large for isfinite.
+    if (
+        type(value) not in (int, float)
+        or (type(value) is float and not math.isfinite(value))
+        or value < 0
+        or (positive and value == 0)
+    ):
+        expected = "> 0" if positive else ">= 0"
+        raise ConfigError(source, path, f"expected a number {expected}, got {shown(value)}")
+    if value > high:
+        raise ConfigError(source, path, f"expected a number <= {high:.15g}, got {shown(value)}")
     return float(value)
 
 

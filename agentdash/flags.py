@@ -1,0 +1,74 @@
+"""Command-line flags checked as the config's fields are: each `type=` here refuses a bad value
+with what was expected, and the parser prints it on one line (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import NoReturn
+
+from controller import names
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line naming the flag (not the usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def number(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
+    """A finite number from `low` (or above it) to `high`."""
+    expected = f"a number {'>' if above else '>='} {low:.15g} and <= {high:.15g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < low or (above and value == low) or value > high:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low} to {high}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def listen(text: str) -> str:
+    """`[HOST]:PORT` for --http, checked now rather than after connecting to everything."""
+    from agentdash.daemon import parse_listen
+
+    try:
+        parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def nats_url(text: str) -> str:
+    try:
+        return names.nats_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+
+
+def name(text: str) -> str:
+    """A kubeconfig context and the like: any text, but some."""
+    if not text.strip() or len(text) > 253:
+        raise argparse.ArgumentTypeError(f"expected a name of 1-253 characters, got {text!r}")
+    return text

@@ -1,0 +1,136 @@
+"""How a mistake in a file reads: one line, `file: field.path: what was expected`.
+
+`first_error` turns pydantic's first error into a field path and an expectation ("expected an
+integer, got True"); values and keys are shown cut short and quoted where they would not read
+plainly, so that no input, however long or odd, makes the line longer than a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+MAX_DIGITS = 18
+
+
+class ConfigError(Exception):
+    """A user mistake in a file: `file: field.path: what was expected`."""
+
+    def __init__(self, source: str, path: str, message: str) -> None:
+        self.source = source
+        self.path = path
+        self.message = message
+        where = f"{source}: {path}" if path else source
+        # one line, whatever a key or value held (each part is quoted where it is shown)
+        super().__init__(f"{where}: {message}".replace("\n", "\\n").replace("\r", "\\r"))
+
+
+@dataclass(frozen=True, slots=True)
+class TooLarge:
+    """An integer literal longer than MAX_DIGITS, kept unconverted: Python refuses to parse
+    more than 4300 digits, and no count agentdash reads needs more than 18."""
+
+    digits: int
+
+    def __repr__(self) -> str:
+        return f"a {self.digits}-digit number"
+
+
+class InvalidField(ValueError):
+    """A semantic error raised from a validator, carrying its own field path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(message)
+
+
+class UnknownReference(InvalidField):
+    def __init__(self, path: str, value: str, kind: str, known: Mapping[str, Any]) -> None:
+        names = ", ".join(sorted(known)) or "none defined"
+        super().__init__(path, f"expected one of the defined {kind}s ({names}), got {shown(value)}")
+
+
+def _expectation(error: Mapping[str, Any]) -> str:
+    """Turn one pydantic error into 'expected ..., got ...'."""
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    got = f", got {shown(value)}" if kind != "missing" else ""
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required field is missing"
+    if isinstance(value, TooLarge):
+        return f"expected a number of at most {MAX_DIGITS} digits{got}"
+    bounds = {
+        "greater_than": "a number greater than {gt}",
+        "greater_than_equal": "a number >= {ge}",
+        "less_than": "a number less than {lt}",
+        "less_than_equal": "a number <= {le}",
+    }
+    if kind in bounds:
+        numbers = {k: f"{v:g}" if isinstance(v, int | float) else v for k, v in ctx.items()}
+        return "expected " + bounds[kind].format(**numbers) + got
+    names = {
+        "int_type": "an integer",
+        "int_parsing": "an integer",
+        "int_from_float": "a whole number",
+        "float_type": "a number",
+        "float_parsing": "a number",
+        "bool_type": "true or false",
+        "bool_parsing": "true or false",
+        "string_type": "a string",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+        "model_attributes_type": "a mapping",
+        "list_type": "a list",
+        "tuple_type": "a list",
+        "finite_number": "a finite number",
+        "string_too_short": "a non-empty string",
+        "string_too_long": "at most {max_length} characters",
+    }
+    if kind in names:
+        return f"expected {names[kind].format(**ctx)}{got}"
+    if kind == "value_error" and "error" in ctx:
+        said = str(ctx["error"])
+        return said if ", got " in said else f"{said}{got}"
+    message = str(error.get("msg", "invalid value"))
+    return message[0].lower() + message[1:] + got
+
+
+def shown(value: Any) -> str:
+    """A value as a one-line error shows it: its repr, cut short (a file may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    if loc and loc[-1] == "[key]":  # a bad name: the mapping that holds it (the error shows it)
+        loc = loc[:-2]
+    return ".".join(key(part) for part in loc)
+
+
+def key(part: int | str) -> str:
+    """A key as a field path shows it: plain if it reads plainly, else quoted."""
+    text = str(part)
+    if text and text.isprintable() and not any(c.isspace() or c == "." for c in text):
+        return text if len(text) <= 80 else shown(text)
+    return shown(text)
+
+
+def first_error(exc: ValidationError, *, strip: int = 0) -> tuple[str, str]:
+    """The first error of a pydantic ValidationError as (field path, expectation)."""
+    errors = exc.errors(include_url=False)
+    error = errors[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, InvalidField):
+        return cause.path, cause.message
+    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+    message = _expectation(error)
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return _dotted(loc[strip:]), message

