@@ -95,6 +95,8 @@ class Reconciler:
         self.handover = handover
         """Where the leader keeps the time rules' history for the next one (NATS KV)."""
         self._restored = False
+        self._stale_reads: dict[str, int] = {}
+        """Per pool, how many reads in a row were stale (a pool's `fallback` counts them)."""
         self._told: dict[str, str] = {}
         """Pools whose own staleness was told (a health event and a log line), and why."""
         self.idle: set[str] = set(config.pools)
@@ -235,6 +237,8 @@ class Reconciler:
                 continue  # never seen: the policy leaves it alone
             stats = self._stats.get(name, QueueStats(0, 0, stale="queue not read yet"))
             stale = cluster_problem or queue_problem or stats.stale
+            reads = self._stale_reads.get(name, 0) + 1 if stale else 0
+            self._stale_reads[name] = reads
             pools[name] = PoolObservation(
                 stats.pending,
                 stats.ack_pending,
@@ -243,6 +247,7 @@ class Reconciler:
                 stats.arrival_rate,
                 usage.mean_task_seconds.get(name),
                 stale,
+                reads,
             )
         stale_tokens = dict.fromkeys(usage.tokens_today, usage.stale) if usage.stale else {}
         unobserved = {}

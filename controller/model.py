@@ -23,6 +23,8 @@ class PoolObservation(NamedTuple):
     """Mean time one task takes to work, if known."""
     stale: str | None = None
     """Why this pool's data cannot be trusted now; a stale pool holds its replicas."""
+    stale_reads: int = 0
+    """How many reads in a row have been stale (for the pool's `fallback`)."""
 
     @property
     def lag(self) -> int:

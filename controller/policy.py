@@ -73,6 +73,15 @@ def claim(
         return Claim.hold(name, pool, 0, False, reason)
     current = obs.replicas
     if obs.stale is not None:
+        fallback = pool.fallback
+        if (
+            fallback is not None
+            and obs.stale_reads >= fallback.failure_threshold
+            and fallback.replicas > current
+        ):  # KEDA's fallback, but only ever up: missing data never scales a pool down
+            told = (obs.stale, obs.stale_reads, fallback.replicas, current, fallback.replicas)
+            return Claim(name, pool, current, fallback.replicas, fallback.replicas,
+                         fallback.replicas, [_reason("fallback", _FALLBACK, told)])  # fmt: skip
         reason = _reason("stale", "{}: holding {} replicas", (obs.stale, current))
         return Claim.hold(name, pool, current, True, reason)
 
@@ -212,6 +221,7 @@ def _reason(rule: str, template: str, args: tuple[object, ...]) -> Reason:
 _NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
 _NO_DATA_REASON = Reason("no observation", _NO_DATA)
 _NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
+_FALLBACK = "{} ({} reads in a row): fallback {} replicas, {} -> {}"
 _PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
 _EXHAUSTED = (
     "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"

@@ -125,6 +125,37 @@ async def test_nats_dying_holds_replicas_and_the_loop_recovers(
     await cluster.close()
 
 
+async def test_a_pool_with_a_fallback_goes_up_to_it_after_failed_reads_and_never_down(
+    nats_server: NatsServer, nc: Client, clock: FakeClock
+) -> None:
+    """KEDA's fallback: after `failure_threshold` stale reads in a row, the pool goes to
+    `replicas`; one already above it holds (missing data never scales a pool down)."""
+    fallback = {"failure_threshold": 3, "replicas": 4}
+    cfg = config({
+        "low": pool("acme", behavior=BEHAVIOR, cold_start_seconds=0, fallback=fallback),
+        "high": pool("acme", behavior=BEHAVIOR, cold_start_seconds=0, fallback=fallback),
+        "plain": pool("acme", behavior=BEHAVIOR, cold_start_seconds=0),
+    })  # fmt: skip
+    loop, cluster = await make_loop(nc, cfg, clock)
+    await publish(nc, cfg.subject("low"), 1)
+    await publish(nc, cfg.subject("high"), 6)
+    await publish(nc, cfg.subject("plain"), 1)
+    decided = {d.pool: d.desired for d in await loop.tick()}
+    assert decided == {"low": 1, "high": 6, "plain": 1}
+
+    nats_server.stop()
+    await eventually(lambda: not nc.is_connected)
+    seen = []
+    for _ in range(4):
+        clock.advance(1)
+        seen.append({d.pool: (d.desired, d.main_reason.rule) for d in await loop.tick()})
+    assert [s["low"] for s in seen] == [(1, "stale"), (1, "stale"), (4, "fallback"), (4, "stale")]
+    assert all(s["high"] == (6, "stale") for s in seen)
+    assert all(s["plain"] == (1, "stale") for s in seen)
+    assert cluster.scale_calls[-1][1:] == ("low", 4)  # the only call while NATS was down
+    await cluster.close()
+
+
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     items = []
     while not queue.empty():
