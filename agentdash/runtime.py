@@ -18,7 +18,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nats
 import nats.errors
@@ -47,6 +47,11 @@ from controller.usage import NatsUsageSource
 
 log = logging.getLogger("agentdash")
 
+if TYPE_CHECKING:
+    from controller.kube.lease import KubernetesLease
+
+    AnyLease = NatsLease | KubernetesLease
+
 
 @dataclass(slots=True)
 class RuntimeOptions:
@@ -62,6 +67,8 @@ class RuntimeOptions:
     """Contend for the lease (the daemon; a dashboard only with --lead)."""
     read_only: bool = False
     """Never lead, never write an override (a --read-only dashboard)."""
+    holder: str | None = None
+    """This process's name in the lease (default host:pid; in a pod the host is its name)."""
 
 
 @dataclass(slots=True)
@@ -71,7 +78,7 @@ class Runtime:
     loop: Reconciler
     metrics: Metrics
     shared: SharedOverrides
-    lease: NatsLease
+    lease: AnyLease
     usage: UsageSource
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -89,8 +96,11 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         with contextlib.suppress(nats.errors.Error, TimeoutError):
-            await self.lease.release()
+            await self.lease.release()  # another takes over at once, not after the TTL
             await self.shared.stop()
+        if not isinstance(self.lease, NatsLease):
+            await self.lease.close()  # the Kubernetes Lease's own API client
+        await self.loop.actuator.close()  # its watches and client (or the simulated pods)
         if isinstance(self.usage, PrometheusUsageSource):
             await self.usage.stop()
         with contextlib.suppress(nats.errors.Error, TimeoutError):
@@ -213,6 +223,31 @@ async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
 
 
+async def make_lease(nc: Client, config: Config, options: RuntimeOptions) -> AnyLease:
+    """Who may actuate: a NATS KV lease, or a Kubernetes Lease if the config names one (for
+    a real cluster only). A dashboard contends only with --lead; a --read-only one never."""
+    holder = options.holder or f"{socket.gethostname()}:{os.getpid()}"
+    contend = options.lead and not options.read_only
+    where = config.kubernetes.lease
+    if where is not None and options.cluster == "kubernetes":
+        from controller.kube.lease import KubernetesLease
+
+        try:
+            return await KubernetesLease.connect(
+                holder, namespace=where.namespace, name=where.name, kubeconfig=options.kubeconfig,
+                context=options.context, ttl=options.lease_ttl, contend=contend,
+            )  # fmt: skip
+        except Exception as exc:  # as make_actuator: no kubeconfig, no API server
+            raise StartError(f"cannot reach the Kubernetes API for the lease {where}: "
+                             f"{type(exc).__name__}: {exc}") from None  # fmt: skip
+    lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend)
+    try:
+        await lease.start()
+    except LeaseError as exc:
+        raise ConfigError(f"--lease-ttl {options.lease_ttl:g}", "", str(exc)) from None
+    return lease
+
+
 async def start(config: Config, options: RuntimeOptions) -> Runtime:
     url = options.nats_url or config.nats.url
     nc = await connect_nats(url, options.connect_timeout, config.nats, config.source)
@@ -231,13 +266,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         store = OverrideStore(config, read_only=options.read_only)
         shared = SharedOverrides(nc, store, config, bad=bad)
         await shared.start()
-        holder = f"{socket.gethostname()}:{os.getpid()}"
-        contend = options.lead and not options.read_only
-        lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend)
-        try:
-            await lease.start()
-        except LeaseError as exc:
-            raise ConfigError(f"--lease-ttl {options.lease_ttl:g}", "", str(exc)) from None
+        lease = await make_lease(nc, config, options)
         handover = HistoryHandover(nc, config)
         await handover.start()
     except BaseException:

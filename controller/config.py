@@ -371,11 +371,24 @@ class PrometheusConfig(_Model):
         return {f"prometheus.{path}": file for path, file in found.items() if file is not None}
 
 
+class KubernetesLeaseConfig(_Model):
+    """Elect the leader on this `coordination.k8s.io/v1` Lease instead of in NATS KV."""
+
+    namespace: Annotated[str, Strict(), AfterValidator(names.namespace)]
+    name: Annotated[str, Strict(), AfterValidator(names.kubernetes_name)] = "agentdash-leader"
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 class KubernetesConfig(_Model):
     qps: Annotated[float, Strict(), Field(gt=0, le=10_000, allow_inf_nan=False)] = 5.0
     burst: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 10
     annotate: Flag = True
     """Leave the last decision on each Deployment (needs `patch deployments`, deploy/rbac.yaml)."""
+    lease: KubernetesLeaseConfig | None = None
+    """Leader election on a Kubernetes Lease (deploy/options/rbac-kubernetes-lease.yaml);
+    without it, on the NATS KV bucket agentdash_leader."""
 
 
 class Config(_Model):

@@ -100,15 +100,22 @@ class Actuator(Protocol):
 
     async def scale(self, pool: str, replicas: int) -> None: ...
 
+    async def close(self) -> None:
+        """Stop watching and let go of connections (the process may go on)."""
+        ...
+
 
 class Lease(Protocol):
     """Who may actuate. Only the holder scales; the others follow."""
 
     holder: str
     leader_name: str | None
-    valid_until: float
-    """time.monotonic() until which no other process can hold the lease: the loop starts a
-    call to the cluster only if it ends, deadline included, before then."""
+
+    @property
+    def valid_until(self) -> float:
+        """time.monotonic() until which no other process can hold the lease: the loop starts
+        a call to the cluster only if it ends, deadline included, before then."""
+        ...
 
     async def renew(self) -> bool: ...
 
