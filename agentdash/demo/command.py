@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from agentdash import flags
 from controller.events import ScaleEvent
 
 if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, not to parse
@@ -39,7 +40,7 @@ def add_parser(commands: Any) -> None:
     demo.add_argument("--headless", action="store_true", help="no screen: log lines and --events")
     demo.add_argument(
         "--duration",
-        type=float,
+        type=flags.number(0, 7 * 86400, above=True),
         metavar="S",
         help="seconds of workload (headless default 60; live: repeat until Ctrl-C)",
     )
@@ -47,7 +48,8 @@ def add_parser(commands: Any) -> None:
     demo.add_argument(
         "--drain", action="store_true", help="after the workload, run until every queue is empty"
     )
-    demo.add_argument("--seed", type=int, default=7, help="workload seed (default 7)")
+    demo.add_argument("--seed", type=flags.whole(0, 2**63 - 1), default=7,
+                      help="workload seed (default 7)")  # fmt: skip
     demo.add_argument("--nats-url", metavar="URL", help="use this NATS server, not an embedded one")
     demo.add_argument(
         "--config",
@@ -59,10 +61,10 @@ def add_parser(commands: Any) -> None:
     demo.add_argument("--overrides", type=Path, metavar="FILE",
                       help="where pins and pauses persist (default: "
                       "$XDG_STATE_HOME/agentdash/demo-overrides.json)")  # fmt: skip
-    demo.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
-    demo.add_argument(
-        "--cold-start", type=float, metavar="S", help="override every pool's cold start, in seconds"
-    )
+    demo.add_argument("--speed", type=flags.number(0, 1000, above=True), default=1.0,
+                      help=argparse.SUPPRESS)  # fmt: skip
+    demo.add_argument("--cold-start", type=flags.number(0, 3600), metavar="S",
+                      help="override every pool's cold start, in seconds")  # fmt: skip
     demo.set_defaults(run=run)  # fmt: skip
 
 
