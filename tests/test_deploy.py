@@ -1,0 +1,364 @@
+"""What a platform team deploys: the Dockerfile (read, since no docker daemon runs here), every
+manifest in deploy/ against the Kubernetes schema, and the Grafana dashboard's queries against
+the metrics agentdash really serves."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+import pytest
+import yaml
+from nats.aio.client import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from controller.config import Config, parse_config
+from controller.events import TickEvent
+from controller.jetstream import JetStreamLagSource, ensure_queues
+from controller.loop import Reconciler
+from controller.metrics import Metrics
+from controller.simcluster import SimulatedCluster
+from controller.usage import TokenLedger
+from tests.support import FakeClock
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+DASHBOARD = DEPLOY / "grafana" / "agentdash.json"
+DAEMON = ["agentdash", "--controller-only", "--config", "/etc/agentdash/agentdash.yaml",
+          "--http", ":9090"]  # fmt: skip
+KUBERNETES = ["1.30.0", kubernetes_validate.latest_version()]
+"""The oldest minor still widely run, and the newest the package knows."""
+
+
+# --- reading the files -----------------------------------------------------------------------
+
+
+def manifests() -> list[tuple[str, dict[str, Any]]]:
+    """Every object in every YAML file under deploy/, with the file it came from."""
+    return [
+        (str(path.relative_to(DEPLOY)), doc)
+        for path in sorted(DEPLOY.rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
+def only(kind: str) -> dict[str, Any]:
+    (doc,) = [doc for _, doc in manifests() if doc["kind"] == kind]
+    return doc
+
+
+def pod() -> dict[str, Any]:
+    return dict(only("Deployment")["spec"]["template"])
+
+
+def container() -> dict[str, Any]:
+    (main,) = pod()["spec"]["containers"]
+    return dict(main)
+
+
+def example_config() -> Config:
+    text = only("ConfigMap")["data"]["agentdash.yaml"]
+    return parse_config(yaml.safe_load(text), "deploy/configmap.yaml")
+
+
+def stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's instructions (continuations joined, ARGs before the first FROM
+    substituted), one list per stage."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    steps = [tuple(line.split(None, 1)) for line in lines if line and not line.startswith("#")]
+    found: list[list[tuple[str, str]]] = []
+    defaults: dict[str, str] = {}
+    for keyword, rest in steps:
+        if keyword.upper() == "ARG" and not found:
+            name, _, value = rest.partition("=")
+            defaults[name] = value
+            continue
+        if keyword.upper() == "FROM":
+            for name, value in defaults.items():
+                rest = rest.replace(f"${{{name}}}", value)
+            found.append([])
+        found[-1].append((keyword.upper(), rest))
+    return found
+
+
+def each(stage: list[tuple[str, str]], keyword: str) -> list[str]:
+    return [rest for k, rest in stage if k == keyword]
+
+
+def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+# --- the image -------------------------------------------------------------------------------
+
+
+def test_the_image_builds_the_wheel_in_one_stage_and_installs_it_into_a_slim_python() -> None:
+    build, runtime = stages()
+    (source,) = each(build, "FROM")
+    name = source.split()[-1]
+    assert re.fullmatch(r"(?i)\S+ AS \S+", source), "the build stage is named"
+    assert any("pip wheel" in run for run in each(build, "RUN"))
+
+    (base,) = each(runtime, "FROM")
+    version = re.fullmatch(r"python:3\.(\d+)-slim\S*", base)
+    assert version, base
+    assert int(version[1]) >= 11, base
+    # It installs what the build stage made, and never copies in the source tree itself.
+    installs = [run for run in each(runtime, "RUN") if "pip install" in run]
+    assert installs
+    assert all(f"from={name}" in run for run in installs)
+    assert all(f"--from={name}" in copied for copied in each(runtime, "COPY"))
+
+
+def test_the_image_runs_the_daemon_as_a_numeric_user_that_is_not_root() -> None:
+    runtime = stages()[-1]
+    user = each(runtime, "USER")[-1]
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit(), "runAsNonRoot can check only a numeric UID"
+    assert int(uid) != 0
+    assert gid.isdigit()
+    assert int(gid) != 0
+    assert pod()["spec"]["securityContext"]["runAsUser"] == int(uid)
+
+    (entrypoint,) = each(runtime, "ENTRYPOINT")
+    assert json.loads(entrypoint) == DAEMON
+    # The Deployment says the same explicitly, so `kubectl get -o yaml` shows what runs.
+    assert container()["command"] + container()["args"] == DAEMON
+
+
+def test_the_image_writes_nothing_outside_tmp() -> None:
+    env: dict[str, str] = {}
+    for line in each(stages()[-1], "ENV"):
+        env |= dict(word.split("=", 1) for word in shlex.split(line))
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    for home in ("HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        assert Path(env[home]).is_relative_to("/tmp"), home
+
+
+def test_dockerignore_keeps_the_venv_and_git_out_of_the_build() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv"} <= set(ignored)
+    assert not {"agentdash", "controller", "styles", "pyproject.toml"} & set(ignored)
+
+
+# --- the Deployment, its neighbours ----------------------------------------------------------
+
+
+def test_the_deployment_runs_with_a_read_only_root_no_privileges_and_bounded_resources() -> None:
+    spec, main = pod()["spec"], container()
+    security = main["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert {"cpu", "memory"} <= main["resources"]["requests"].keys()
+    assert {"cpu", "memory"} <= main["resources"]["limits"].keys()
+
+    (tmp,) = [m for m in main["volumeMounts"] if m["mountPath"] == "/tmp"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert "emptyDir" in volumes[tmp["name"]]
+    assert not tmp.get("readOnly", False)
+
+
+def test_the_two_replicas_spread_over_nodes_and_a_drain_leaves_one_running() -> None:
+    workload, labels = only("Deployment"), pod()["metadata"]["labels"]
+    spread = {c["topologyKey"]: c for c in pod()["spec"]["topologySpreadConstraints"]}
+    assert spread.keys() == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+    assert spread["kubernetes.io/hostname"]["whenUnsatisfiable"] == "DoNotSchedule"
+    for constraint in spread.values():
+        assert constraint["maxSkew"] == 1
+        assert labels_match(constraint["labelSelector"]["matchLabels"], labels)
+
+    budget = only("PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1 < workload["spec"]["replicas"]
+    assert labels_match(budget["spec"]["selector"]["matchLabels"], labels)
+    assert budget["metadata"]["namespace"] == workload["metadata"]["namespace"]
+
+
+def ports(rule: dict[str, Any]) -> set[tuple[int, str]]:
+    return {(p["port"], p.get("protocol", "TCP")) for p in rule["ports"]}
+
+
+def test_the_network_policy_admits_the_metrics_port_and_reaches_only_what_agentdash_uses() -> None:
+    policy = only("NetworkPolicy")
+    spec = policy["spec"]
+    assert labels_match(spec["podSelector"]["matchLabels"], pod()["metadata"]["labels"])
+    assert policy["metadata"]["namespace"] == only("Deployment")["metadata"]["namespace"]
+    assert set(spec["policyTypes"]) == {"Ingress", "Egress"}  # everything else denied
+
+    (metrics_port,) = [p["containerPort"] for p in container()["ports"] if p["name"] == "http"]
+    assert [ports(rule) for rule in spec["ingress"]] == [{(metrics_port, "TCP")}]
+
+    nats = urlsplit(example_config().nats.url)
+    egress = [ports(rule) for rule in spec["egress"]]
+    assert egress == [
+        {(53, "UDP"), (53, "TCP")},  # DNS
+        {(nats.port, "TCP")},  # NATS, where configmap.yaml says it is
+        {(443, "TCP"), (6443, "TCP")},  # the API server (its Service, and its endpoints)
+        {(9090, "TCP")},  # Prometheus, for a `prometheus:` token source
+    ]
+    # NATS is named by namespace and label: the namespace the config's URL names.
+    (nats_peer,) = spec["egress"][1]["to"]
+    namespace = nats_peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+    assert nats.hostname == f"nats.{namespace}"
+
+
+def test_the_service_monitor_scrapes_metrics_from_both_daemons() -> None:
+    monitor, service = only("ServiceMonitor"), only("Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    namespace = only("Deployment")["metadata"]["namespace"]
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"] == namespace
+    assert namespace in monitor["spec"]["namespaceSelector"]["matchNames"]
+    assert labels_match(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+    assert labels_match(service["spec"]["selector"], pod()["metadata"]["labels"])
+
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    named = {p["name"]: p["containerPort"] for p in container()["ports"]}
+    assert named[port["targetPort"]] == 9090 == int(DAEMON[-1].lstrip(":"))
+
+
+@pytest.mark.parametrize("version", KUBERNETES)
+@pytest.mark.parametrize(
+    ("path", "doc"),
+    [(p, d) for p, d in manifests() if d["kind"] != "ServiceMonitor"],  # a CRD: checked above
+    ids=lambda v: v if isinstance(v, str) else f"{v['kind']}/{v['metadata']['name']}",
+)
+def test_every_manifest_is_valid_against_the_kubernetes_schema(
+    path: str, doc: dict[str, Any], version: str
+) -> None:
+    kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_schema_check_refuses_a_misspelt_field() -> None:
+    """Strict: a typo is an error, not a field the API server would quietly drop."""
+    workload = copy.deepcopy(only("Deployment"))
+    security = workload["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    security["readOnlyRootFileSystem"] = security.pop("readOnlyRootFilesystem")
+    with pytest.raises(kubernetes_validate.ValidationError, match="readOnlyRootFileSystem"):
+        kubernetes_validate.validate(workload, KUBERNETES[-1], strict=True)
+
+
+# --- the Grafana dashboard -------------------------------------------------------------------
+
+PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
+                "group_left", "group_right", "inf", "nan"}  # fmt: skip
+SCRAPE_LABELS = {"instance", "job"}
+"""Labels Prometheus adds to every series it scrapes."""
+
+
+def queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    found = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            query = variable["query"]
+            found.append(query["query"] if isinstance(query, dict) else query)
+    return found
+
+
+def metric_names(expr: str) -> set[str]:
+    """The series names a PromQL expression reads: identifiers that are not functions,
+    keywords, label names (in braces or grouping clauses) or durations."""
+    expr = re.sub(r"label_values\(([^,]+),[^)]*\)", r"\1", expr)  # Grafana's: (metric, label)
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    words = re.finditer(r"(?<![\w.$])([a-zA-Z_:][\w:]*)\s*(\()?", expr)
+    return {w[1] for w in words if not w[2] and w[1].lower() not in PROMQL_WORDS}
+
+
+def label_names(expr: str) -> set[str]:
+    """Every label an expression matches on or groups by."""
+    grouped = re.findall(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", expr)
+    matched = re.findall(r"\{([^}]*)\}", expr)
+    names = {name.strip() for group in grouped for name in group.split(",") if name.strip()}
+    for matchers in matched:
+        names |= set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", re.sub(r'"[^"]*"', "", matchers)))
+    return names
+
+
+def test_the_metric_name_reader_finds_names_and_only_names() -> None:
+    expr = ('histogram_quantile(0.99, sum by (le) (rate(a_bucket{pool=~"$pool"}[5m]) '
+            'and on (instance) (b == 1))) or vector(0)')  # fmt: skip
+    assert metric_names(expr) == {"a_bucket", "b"}
+    assert label_names(expr) == {"le", "instance", "pool"}
+    assert metric_names("label_values(agentdash_pool_lag_tasks, pool)") == {
+        "agentdash_pool_lag_tasks"
+    }
+
+
+async def served_metrics(nc: Client) -> dict[str, set[str]]:
+    """What /metrics serves for the example config after two real ticks on NATS (one pool's
+    consumer missing, so it is held as stale; another with work queued, so it scales), as
+    sample name -> its labels."""
+    cfg = example_config()
+    await ensure_queues(nc, cfg)
+    js = nc.jetstream()
+    missing, busy = "globex-coder", "acme-research"
+    await js.delete_consumer(cfg.pools[missing].queue.stream, cfg.pools[missing].queue.consumer)
+    for i in range(6):
+        await js.publish(cfg.subject(busy), json.dumps({"id": i}).encode())
+    clock = FakeClock()
+    lag = JetStreamLagSource(nc, cfg, clock=clock)
+    await lag.start()
+    cluster = SimulatedCluster(cfg, clock=clock)
+    loop = Reconciler(cfg, lag, TokenLedger(cfg), cluster, clock=clock)
+    metrics = Metrics(cfg)
+    events = loop.bus.subscribe()
+    try:
+        for _ in range(2):
+            await loop.tick()
+            clock.advance(cfg.controller.interval_seconds)
+    finally:
+        await cluster.close()
+    while not events.empty():  # as the daemon relays them (agentdash/runtime.py)
+        event = events.get_nowait()
+        metrics.observe(event)
+        if isinstance(event, TickEvent):
+            metrics.observe_snapshot(loop.snapshot())
+            metrics.observe_state(loop.stale, loop.leading)
+
+    served: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(metrics.render().decode()):
+        for sample in family.samples:
+            served.setdefault(sample.name, set()).update(sample.labels)
+    return served
+
+
+async def test_every_metric_and_label_the_dashboard_queries_is_one_agentdash_serves(
+    nc: Client,
+) -> None:
+    served = await served_metrics(nc)
+    assert served["agentdash_pool_stale"] == {"pool", "reason"}  # the held pool is there
+    for expr in queries():
+        names = metric_names(expr)
+        assert names, expr
+        assert names <= served.keys(), f"{expr}: {names - served.keys()} not served"
+        carried = set().union(*(served[name] for name in names)) | SCRAPE_LABELS
+        assert label_names(expr) <= carried, f"{expr}: {label_names(expr) - carried}"
+
+
+def test_the_dashboard_shows_what_an_operator_asks_about() -> None:
+    asked = set().union(*(metric_names(expr) for expr in queries()))
+    assert {
+        "agentdash_pool_lag_tasks",  # queue lag per pool
+        "agentdash_pool_desired_replicas",  # desired ...
+        "agentdash_pool_current_replicas",  # ... against current
+        "agentdash_decisions_total",  # decisions by rule
+        "agentdash_scale_events_total",
+        "agentdash_tenant_budget_used_ratio",  # budget burn
+        "agentdash_pool_stale",
+        "agentdash_bad_messages_total",
+        "agentdash_leader",
+    } <= asked
