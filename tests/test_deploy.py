@@ -4,18 +4,22 @@ the metrics agentdash really serves."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
 import shlex
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import kubernetes_validate
 import pytest
 import yaml
 from nats.aio.client import Client
+from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.config import Config, parse_config
@@ -25,7 +29,8 @@ from controller.loop import Reconciler
 from controller.metrics import Metrics
 from controller.simcluster import SimulatedCluster
 from controller.usage import TokenLedger
-from tests.support import FakeClock
+from tests.controller.test_prometheus import Prometheus, free_port
+from tests.support import FakeClock, eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -298,10 +303,9 @@ def test_the_metric_name_reader_finds_names_and_only_names() -> None:
     }
 
 
-async def served_metrics(nc: Client) -> dict[str, set[str]]:
-    """What /metrics serves for the example config after two real ticks on NATS (one pool's
-    consumer missing, so it is held as stale; another with work queued, so it scales), as
-    sample name -> its labels."""
+async def example_metrics(nc: Client) -> Metrics:
+    """agentdash's metrics for the example config after two real ticks on NATS (one pool's
+    consumer missing, so it is held as stale; another with work queued, so it scales)."""
     cfg = example_config()
     await ensure_queues(nc, cfg)
     js = nc.jetstream()
@@ -328,24 +332,28 @@ async def served_metrics(nc: Client) -> dict[str, set[str]]:
         if isinstance(event, TickEvent):
             metrics.observe_snapshot(loop.snapshot())
             metrics.observe_state(loop.stale, loop.leading)
+    return metrics
 
-    served: dict[str, set[str]] = {}
+
+def served(metrics: Metrics) -> dict[str, set[str]]:
+    """What /metrics serves: each sample name, with the labels it carries."""
+    found: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(metrics.render().decode()):
         for sample in family.samples:
-            served.setdefault(sample.name, set()).update(sample.labels)
-    return served
+            found.setdefault(sample.name, set()).update(sample.labels)
+    return found
 
 
 async def test_every_metric_and_label_the_dashboard_queries_is_one_agentdash_serves(
     nc: Client,
 ) -> None:
-    served = await served_metrics(nc)
-    assert served["agentdash_pool_stale"] == {"pool", "reason"}  # the held pool is there
+    serves = served(await example_metrics(nc))
+    assert serves["agentdash_pool_stale"] == {"pool", "reason"}  # the held pool is there
     for expr in queries():
         names = metric_names(expr)
         assert names, expr
-        assert names <= served.keys(), f"{expr}: {names - served.keys()} not served"
-        carried = set().union(*(served[name] for name in names)) | SCRAPE_LABELS
+        assert names <= serves.keys(), f"{expr}: {names - serves.keys()} not served"
+        carried = set().union(*(serves[name] for name in names)) | SCRAPE_LABELS
         assert label_names(expr) <= carried, f"{expr}: {label_names(expr) - carried}"
 
 
@@ -362,3 +370,65 @@ def test_the_dashboard_shows_what_an_operator_asks_about() -> None:
         "agentdash_bad_messages_total",
         "agentdash_leader",
     } <= asked
+
+
+async def test_every_panel_shows_data_from_a_real_prometheus_scraping_agentdash(
+    tmp_path: Path, nc: Client
+) -> None:
+    """Each query, as Grafana would send it, parses and answers with series: no panel of the
+    dashboard is empty or an error over a running agentdash."""
+    metrics = await example_metrics(nc)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    prometheus = Prometheus(tmp_path, [port])
+    grafana = {"$__rate_interval": "1m", "$pool": ".*"}
+    sent = [re.sub(r"\$__rate_interval|\$pool", lambda m: grafana[m[0]], q) for q in queries()]
+    # Grafana answers label_values(metric, label) itself, from the series of that metric.
+    sent = [re.sub(r"label_values\(([^,]+),\s*(\w+)\)", r"count by (\2) (\1)", q) for q in sent]
+    unanswered: dict[str, str] = {}
+
+    async def all_answered() -> bool:
+        unanswered.clear()
+        for query in sent:
+            url = f"{prometheus.url}/api/v1/query?{urlencode({'query': query})}"
+            try:
+                answer = await asyncio.to_thread(read_json, url)
+            except urllib.error.HTTPError as error:  # a bad query: 400 with the reason
+                unanswered[query] = error.read().decode()
+                continue
+            if not answer["data"]["result"]:
+                unanswered[query] = "no series"
+        return not unanswered
+
+    try:
+        # rate() needs two scrapes, a second apart.
+        await eventually(all_answered, timeout=40, every=0.5)
+    except AssertionError:
+        pytest.fail(f"panels without data: {unanswered}")
+    finally:
+        prometheus.stop()
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def read_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return dict(json.load(response))
+
+
+def test_the_dashboard_imports_cleanly_panels_unique_and_not_overlapping() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels)
+    # Any Prometheus: each panel uses the datasource picked in the dashboard's variable.
+    (picker,) = [v for v in dashboard["templating"]["list"] if v["name"] == "datasource"]
+    assert (picker["type"], picker["query"]) == ("datasource", "prometheus")
+    assert all(p["datasource"]["uid"] == "${datasource}" for p in panels)
+    cells: dict[tuple[int, int], str] = {}
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]  # Grafana's grid is 24 wide
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f"{panel['title']} covers {cells.get((x, y))}"
+                cells[x, y] = panel["title"]
