@@ -7,7 +7,7 @@
     agentdash tune --config FILE --trace FILE           search behavior and cooldown on a trace
     agentdash check-config FILE                         validate and summarise a config
     agentdash plan --config FILE --observations FILE    one tick's decisions as JSON
-    agentdash example config|backtest|observations|trace    print a bundled example file
+    agentdash example NAME                              a bundled example: config, backtest, ...
 
 User mistakes (bad config, bad input) print one line and exit 2, never a traceback.
 """
