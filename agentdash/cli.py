@@ -7,6 +7,7 @@
     agentdash tune --config FILE --trace FILE           search behavior and cooldown on a trace
     agentdash check-config FILE                         validate and summarise a config
     agentdash plan --config FILE --observations FILE    one tick's decisions as JSON
+    agentdash example NAME                              a bundled example: config, backtest, ...
 
 User mistakes (bad config, bad input) print one line and exit 2, never a traceback.
 """
@@ -20,15 +21,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentdash import flags
+from agentdash import __version__, flags
 from agentdash.errors import StartError
+from agentdash.example import EXAMPLE_CONFIG, OBSERVATIONS
 from controller.config import Config, ConfigError, check_files, load_config, unreadable_files
 
 if TYPE_CHECKING:
     from agentdash.runtime import RuntimeOptions
 
 EXIT_USAGE = 2
-EXAMPLE_CONFIG = Path(__file__).parent / "examples" / "agentdash.yaml"
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -45,8 +46,11 @@ def _plan(args: argparse.Namespace) -> int:
     from controller.observations_file import load_observations
     from controller.policy import decide
 
-    config = load_config(args.config)
-    given = load_observations(args.observations, config)
+    if args.config is not None and args.observations is None:
+        print("agentdash: plan --config FILE needs --observations FILE", file=sys.stderr)
+        return EXIT_USAGE  # the bundled observations are of the bundled fleet
+    config = load_config(args.config or EXAMPLE_CONFIG)
+    given = load_observations(args.observations or OBSERVATIONS, config)
     decisions = decide(config, given.observations, given.overrides, given.history, given.now)
     json.dump({"decisions": [d.as_dict() for d in decisions]}, sys.stdout, indent=2)
     sys.stdout.write("\n")
@@ -59,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Autoscale AI-agent worker fleets from queue lag, token budgets and "
         "tier priorities, and see why.",
     )
+    parser.add_argument("--version", action="version", version=f"agentdash {__version__}")
     fleet = parser.add_argument_group("a real fleet (no COMMAND)")
     fleet.add_argument("--config", type=Path, metavar="FILE", help="agentdash.yaml")
     fleet.add_argument(
@@ -112,16 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check_config)
 
     plan = commands.add_parser("plan", help="print one tick's scale decisions as JSON")
-    plan.add_argument("--config", type=Path, required=True, metavar="FILE")
-    plan.add_argument("--observations", type=Path, required=True, metavar="FILE")
+    bundled = "default: the bundled example"
+    plan.add_argument("--config", type=Path, metavar="FILE", help=bundled)
+    plan.add_argument("--observations", type=Path, metavar="FILE", help=bundled)
     plan.set_defaults(run=_plan)
 
-    from agentdash import simulate, tune
+    from agentdash import example, simulate, tune
     from agentdash.demo import command as demo
 
     demo.add_parser(commands)
     simulate.add_parser(commands)
     tune.add_parser(commands)
+    example.add_parser(commands)
     return parser
 
 
@@ -212,7 +219,7 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
     app.run()
     if failures:
         raise failures[0]
-    return 0
+    return app.return_code or 0  # Textual has printed what went wrong
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """`agentdash simulate`: replay a workload in virtual time under agentdash, KEDA and the HPA.
 
-    agentdash simulate --config FILE --trace FILE [--policy agentdash|keda|hpa|all] [--json]
+    agentdash simulate [--config FILE] [--trace FILE] [--policy agentdash|keda|hpa|all] [--json]
                        [--plot FILE.svg] [--drain SECONDS] [--keda-... / --hpa-... knobs]
     agentdash simulate --generate bursty|diurnal|spiky --hours H --seed S [--config FILE]
                        [--tasks N] > trace.jsonl
 
+Without --config it runs the bundled example fleet (agentdash/examples/backtest.yaml, the demo's
+fleet with production windows), and without --trace too, the bundled 3-hour trace of it.
 The work is in controller.simulate; this module reads arguments and prints.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdash import flags
+from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG
 from controller.config import ConfigError, load_config
 from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
 from controller.simulate.baselines import BaselineSettings
@@ -34,8 +37,15 @@ def add_parser(commands: Any) -> None:
         description="Replay a workload trace in virtual time under agentdash, KEDA and the "
         "HPA, and compare waits, cost and thrash; or write a synthetic trace.",
     )
-    parser.add_argument("--config", type=Path, metavar="FILE", help="agentdash.yaml")
-    parser.add_argument("--trace", type=Path, metavar="FILE", help="JSON lines, one task each")
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="agentdash.yaml (default: the bundled example)"
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="JSON lines, one task each (default with no --config: the bundled example's)",
+    )
     parser.add_argument("--policy", choices=[*POLICIES, "all"], default="all")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", type=Path, metavar="FILE.svg", help="draw lag and pods")
@@ -73,15 +83,16 @@ def add_parser(commands: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.generate:
         return _generate(args)
-    if args.config is None or args.trace is None:
+    if args.config is not None and args.trace is None:
         print(
-            "agentdash: simulate needs --config FILE and --trace FILE "
+            "agentdash: simulate --config FILE needs --trace FILE "
             "(or --generate SHAPE to write a trace)",
             file=sys.stderr,
         )
-        return EXIT_USAGE
-    config = load_config(args.config)
-    trace = load_trace(args.trace, config)
+        return EXIT_USAGE  # the bundled trace is of the bundled fleet
+    trace_path = args.trace or BACKTEST_TRACE
+    config = load_config(args.config or BACKTEST_CONFIG)
+    trace = load_trace(trace_path, config)
     policies = POLICIES if args.policy == "all" else (args.policy,)
     settings = BaselineSettings(
         **{name: getattr(args, name) for name, *_ in BaselineSettings.knobs()}
@@ -91,14 +102,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from controller.simulate.plot import svg
 
-        _write(args.plot, svg(result, f"agentdash simulate: {args.trace.name}"))
-    _emit(json.dumps(summary, indent=2) if args.json else table(summary, str(args.trace)))
+        _write(args.plot, svg(result, f"agentdash simulate: {trace_path.name}"))
+    _emit(json.dumps(summary, indent=2) if args.json else table(summary, _shown(trace_path)))
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from agentdash.cli import EXAMPLE_CONFIG
-
     config = load_config(args.config or EXAMPLE_CONFIG)
     trace = generate(config, args.generate, args.hours, args.seed, tasks=args.tasks)
     try:
@@ -107,6 +116,11 @@ def _generate(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         _closed_stdout()
     return 0
+
+
+def _shown(trace: Path) -> str:
+    """The bundled trace by its short name, not a path deep in site-packages."""
+    return "the bundled examples/trace.jsonl" if trace == BACKTEST_TRACE else str(trace)
 
 
 def _emit(text: str) -> None:

@@ -28,15 +28,24 @@ from agentdash.tui.why import WhyScreen
 from controller.events import ActionEvent, Event
 from controller.overrides import ReadOnlyError
 
-STYLES = Path(__file__).parents[2] / "styles"
+PACKAGE = Path(__file__).parents[1]
 REFRESH_S = 0.5
 LOG_SIZE = 5000
 MUTATING = {"pin", "unpin", "pause_tenant", "pause_controller", "dry_run"}
 
 
+def stylesheet() -> Path:
+    """The dashboard's CSS. A wheel ships the top-level styles/ as agentdash/styles/
+    (pyproject.toml maps it); a checkout, and so an editable install, keeps it at the top."""
+    for folder in (PACKAGE / "styles", PACKAGE.parent / "styles"):
+        if (folder / "app.tcss").is_file():
+            return folder / "app.tcss"
+    # Textual would print a page about it and then exit 0, as if all had gone well.
+    raise StartError(f"the dashboard's styles are missing from {PACKAGE}: reinstall agentdash")
+
+
 class AgentDashApp(App[None]):
     TITLE = "agentdash"
-    CSS_PATH = str(STYLES / "app.tcss")
     COMMANDS = App.COMMANDS | {AgentDashCommands}
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("f", "show('fleet')", "Fleet"),
@@ -63,7 +72,7 @@ class AgentDashApp(App[None]):
         on_quit: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Give a ready `feed`, or `connect`, which the app awaits once it is running."""
-        super().__init__()
+        super().__init__(css_path=str(stylesheet()))
         self._feed = feed
         self._connect = connect
         self.read_only = read_only
