@@ -342,6 +342,8 @@ def _add(so: _ScaledObject, pool: dict[str, Any], paths: dict[str, str]) -> None
         if name in so.out.pools:  # never one pool for two: each scales its own Deployment
             raise so.fail("metadata.name", f"expected a pool name no other has, got {name}")
         so.say("note", "metadata.name", f"another ScaledObject has that name: pool {name}")
+    elif name != so.name:
+        so.say("note", "metadata.name", f"pool {name} (at most 63 characters, no dots)")
     so.out.pools[name] = pool
     so.out.origins[name] = (so.source, so.what, paths)
 

@@ -373,3 +373,16 @@ def test_every_document_is_held_to_the_input_limits(
     line = len(NATS.read_text().splitlines()) + 1 + 7  # `g:` (9**7 values), in the file
     assert err == [f"agentdash: {path}: line {line} column 4: expected at most 1,000,000 values "
                    "once aliases are expanded"]  # fmt: skip
+
+
+def test_a_dotted_name_becomes_a_pool_name_and_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    obj = docs_example()
+    obj["metadata"] = {"name": "search.v2", "namespace": "agents"}
+
+    code, out, err = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    assert list(loaded(out).pools) == ["search-v2"]  # a dot would split its NATS subjects
+    assert any("search.v2: metadata.name: pool search-v2" in line for line in err)
