@@ -51,6 +51,11 @@ def scaled_objects_of(deployment: str, scaled_objects: Iterable[Obj]) -> list[Ob
     return sorted((o for o in scaled_objects if keda_targets(o, deployment)), key=name_of)
 
 
+def left_paused(deployment: str, scaled_objects: Iterable[Obj]) -> bool:
+    """Does a ScaledObject of this Deployment still carry a pause agentdash made?"""
+    return any(paused_by_agentdash(obj) for obj in scaled_objects_of(deployment, scaled_objects))
+
+
 def _annotated(obj: Obj, changes: Mapping[str, str | None]) -> dict[str, Any]:
     """The object as it is once a merge patch of these annotations has landed."""
     merged = {**annotations_of(obj), **changes}

@@ -37,7 +37,7 @@ from kubernetes.aio.client import ApiClient
 from controller.config import Config, DeploymentRef
 from controller.kube.api import ApiFailure, KubeApi, RetryPolicy, connect_client
 from controller.kube.informer import Informer, Timing, WatchedNamespace
-from controller.kube.keda import KedaPause
+from controller.kube.keda import PAUSED, KedaPause, left_paused
 from controller.kube.objects import (
     ANNOTATION,
     PodIndex,
@@ -286,6 +286,13 @@ class DeploymentScaler:
                     else "remove the other autoscaler or the two will fight",
                 )
             return None
+        if left_paused(ref.name, namespace.scaled_objects.objects.values()):
+            # take_over was dropped while agentdash held KEDA paused: nobody scales it now.
+            return (
+                f"{where}: {owner} is still paused by agentdash (take_over is no longer set); "
+                f"remove its annotation {PAUSED} to give it back to KEDA, or set "
+                f"pools.{pool}.take_over: true again"
+            )
         return (
             f"{where} is scaled by {owner}; agentdash leaves it alone "
             f"(set pools.{pool}.take_over: true to scale it anyway)"

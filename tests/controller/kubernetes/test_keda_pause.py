@@ -195,3 +195,21 @@ def test_paused_reads_the_annotations_as_keda_does(
     annotations: dict[str, str], paused: bool
 ) -> None:
     assert is_paused(annotated(scaled_object("q", "web"), annotations)) is paused
+
+
+async def test_a_pause_left_after_take_over_was_dropped_is_said_with_the_fix(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    web.objects[SO] = annotated(
+        scaled_object("web-queue", "web"), {PAUSED: "true", PAUSED_FOR: "web"}
+    )  # agentdash stopped uncleanly, and the pool's take_over was removed since
+    scaler = make_scaler()
+
+    assert "web" not in await scaler.observe()
+    assert scaler.problems["web"] == (
+        "Deployment agents/web: KEDA ScaledObject agents/web-queue is still paused by agentdash "
+        "(take_over is no longer set); remove its annotation autoscaling.keda.sh/paused to give "
+        "it back to KEDA, or set pools.web.take_over: true again"
+    )
+    await scaler.close()
+    assert patched_paths(web) == []  # not its to give back: a person decides
