@@ -213,3 +213,22 @@ async def test_a_pause_left_after_take_over_was_dropped_is_said_with_the_fix(
     )
     await scaler.close()
     assert patched_paths(web) == []  # not its to give back: a person decides
+
+
+async def test_a_pause_that_fails_for_now_holds_the_scale_until_it_lands(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    down = refuse("PATCH", SO_PATH, 503, "etcd is unavailable")
+    web.faults.append(down)
+    scaler = make_scaler(take_over={"web"})
+    await scaler.observe()
+
+    with pytest.raises(PoolUnavailable, match=r"cannot pause KEDA: .* 503 etcd is unavailable"):
+        await scaler.scale("web", 5)
+    assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 2
+    assert "web" in await scaler.observe()  # still observed: tried again at the next tick
+
+    web.faults.remove(down)
+    await scaler.scale("web", 5)
+    assert annotations_of(web)[PAUSED] == "true"
+    assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 5
