@@ -122,13 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--observations", type=Path, metavar="FILE", help=bundled)
     plan.set_defaults(run=_plan)
 
-    from agentdash import example, simulate, tune
+    from agentdash import example, keda, simulate, tune
     from agentdash.demo import command as demo
 
     demo.add_parser(commands)
     simulate.add_parser(commands)
     tune.add_parser(commands)
     example.add_parser(commands)
+    keda.add_parser(commands)  # `agentdash import keda FILE...`
     return parser
 
 

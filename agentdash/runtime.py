@@ -95,6 +95,9 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        release = getattr(self.loop.actuator, "release", None)
+        if release is not None and self.loop.leading:
+            await release()  # give paused KEDA ScaledObjects back before another leader starts
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self.lease.release()  # another takes over at once, not after the TTL
             await self.shared.stop()

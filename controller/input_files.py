@@ -61,12 +61,13 @@ def decode(data: bytes, source: str) -> str:
         ) from None
 
 
-def load_yaml(text: str, source: str) -> Any:
-    """Parse YAML (JSON is YAML too) within the limits."""
+def load_yaml(text: str, source: str, *, documents: bool = False) -> Any:
+    """Parse YAML (JSON is YAML too) within the limits. `documents`: a stream of several
+    (`---` between them, as Kubernetes manifests are), as a list of its non-empty ones."""
     loader = None
     try:
         loader = _Loader(text)  # checks that every character is printable
-        return loader.get_single_data()
+        return loader.documents() if documents else loader.get_single_data()
     except _LimitError as exc:
         raise ConfigError(source, _where(exc.problem_mark), exc.problem or "") from None
     except yaml.reader.ReaderError as exc:
@@ -194,6 +195,17 @@ class _Loader(_Parsed):
                 mark, f"expected at most {MAX_NODES:,} values once aliases are expanded"
             )
         return node
+
+    def documents(self) -> list[Any]:
+        found = []
+        while self.check_node():
+            # Each document is held to the limits alone, and a node of the last one may have
+            # left its id to a new one.
+            self._sizes.clear()
+            data = self.construct_document(self.get_node())
+            if data is not None:
+                found.append(data)
+        return found
 
     def _size(self, node: Node) -> int:
         if isinstance(node, ScalarNode):

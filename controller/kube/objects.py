@@ -147,15 +147,20 @@ def other_scaler(
     a person has to edit.
     """
     for obj in sorted(scaled_objects, key=name_of):
-        ref = spec(obj).get("scaleTargetRef") or {}
-        # KEDA defaults an absent kind to Deployment.
-        if ref.get("name") == deployment and ref.get("kind", "Deployment") == "Deployment":
+        if keda_targets(obj, deployment):
             return f"KEDA ScaledObject {namespace}/{name_of(obj)}"
     for obj in sorted(hpas, key=name_of):
         ref = spec(obj).get("scaleTargetRef") or {}
         if ref.get("name") == deployment and ref.get("kind") == "Deployment":
             return f"HorizontalPodAutoscaler {namespace}/{name_of(obj)}"
     return None
+
+
+def keda_targets(scaled_object: Obj, deployment: str) -> bool:
+    """Does this KEDA ScaledObject scale this Deployment (of its own namespace)?"""
+    ref = spec(scaled_object).get("scaleTargetRef") or {}
+    # KEDA defaults an absent kind to Deployment.
+    return bool(ref.get("name") == deployment and ref.get("kind", "Deployment") == "Deployment")
 
 
 def decision_annotation(

@@ -37,6 +37,7 @@ from kubernetes.aio.client import ApiClient
 from controller.config import Config, DeploymentRef
 from controller.kube.api import ApiFailure, KubeApi, RetryPolicy, connect_client
 from controller.kube.informer import Informer, Timing, WatchedNamespace
+from controller.kube.keda import PAUSED, KedaPause, left_paused
 from controller.kube.objects import (
     ANNOTATION,
     PodIndex,
@@ -57,8 +58,9 @@ RBAC_HINT = "the Role in deploy/rbac.yaml grants what agentdash needs"
 class DeploymentScaler:
     """Observe and scale each pool's Deployment.
 
-    `take_over`: pools to scale even though an HPA or a ScaledObject targets them too (the
-    other autoscaler should then be removed or paused, or the two will fight).
+    `take_over`: pools to scale even though an HPA or a ScaledObject targets them too. A KEDA
+    ScaledObject is paused before the first scale and given back by `release()` (see
+    controller.kube.keda); an HPA has no such switch: remove it, or the two will fight.
     `dry_run`: decide and log, never change the cluster; observing works as usual.
     `qps`/`burst`: the API rate limit, shared by every request this scaler makes.
     `deadline_s`: the longest `scale...()` may take (every request, try and backoff), and the
@@ -117,6 +119,7 @@ class DeploymentScaler:
         self._refused: dict[str, tuple[str, float]] = {}
         """Pools whose scale patch was refused (403), and until when not to try again."""
         self._warned_take_over: set[str] = set()
+        self._keda = KedaPause(self._api)
 
     @classmethod
     async def connect(
@@ -183,7 +186,15 @@ class DeploymentScaler:
         and an Event, both shown by `kubectl describe deployment`."""
         await self._scale(pool, replicas, decision, now)
 
+    async def release(self) -> None:
+        """Give back to KEDA every ScaledObject this scaler paused (take_over), by one
+        deadline; a failure is logged, never raised. Call it while this process still leads,
+        before the lease goes: a new leader then pauses them again before it scales. `close()`
+        calls it too."""
+        await self._keda.release(self._api.deadline())
+
     async def close(self) -> None:
+        await self.release()
         if self._started is not None:
             self._started.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -266,13 +277,22 @@ class DeploymentScaler:
             if pool not in self._warned_take_over:
                 self._warned_take_over.add(pool)
                 log.warning(
-                    "%s: taking over %s from %s (take_over is set); remove or pause "
-                    "the other autoscaler or the two will fight",
+                    "%s: taking over %s from %s (take_over is set); %s",
                     pool,
                     where,
                     owner,
+                    "agentdash pauses it before it scales"
+                    if owner.startswith("KEDA")
+                    else "remove the other autoscaler or the two will fight",
                 )
             return None
+        if left_paused(ref.name, namespace.scaled_objects.objects.values()):
+            # take_over was dropped while agentdash held KEDA paused: nobody scales it now.
+            return (
+                f"{where}: {owner} is still paused by agentdash (take_over is no longer set); "
+                f"remove its annotation {PAUSED} to give it back to KEDA, or set "
+                f"pools.{pool}.take_over: true again"
+            )
         return (
             f"{where} is scaled by {owner}; agentdash leaves it alone "
             f"(set pools.{pool}.take_over: true to scale it anyway)"
@@ -312,7 +332,15 @@ class DeploymentScaler:
         if problem is not None:
             self._problems[pool] = problem
             raise PoolUnavailable(pool, problem)
-        deployments = self._namespaces[ref.namespace].deployments
+        namespace = self._namespaces[ref.namespace]
+        if pool in self._take_over:
+            try:  # before the scale: KEDA's HPA must not undo it
+                await self._keda.pause(
+                    pool, ref.name, namespace.scaled_objects, deadline, dry_run=self.dry_run
+                )
+            except ApiFailure as failure:
+                raise self._refusal(pool, ref, failure, now, "pause KEDA") from failure
+        deployments = namespace.deployments
         deployment = deployments.objects[ref.name]
         previous = int(spec(deployment).get("replicas", 1))
         why = ""
@@ -355,7 +383,7 @@ class DeploymentScaler:
         await self._explain(ref, deployment, replicas, previous, decision, now, deadline)
 
     def _refusal(
-        self, pool: str, ref: DeploymentRef, failure: ApiFailure, now: float
+        self, pool: str, ref: DeploymentRef, failure: ApiFailure, now: float, doing: str = "scale"
     ) -> PoolUnavailable:
         if failure.not_found:
             # Gone: forget it until the watch sees it again.
@@ -367,7 +395,7 @@ class DeploymentScaler:
         else:
             # Passing, perhaps (5xx, no answer by the deadline): still observed, the pool is
             # tried again next tick. Told by the loop, which knows when it stops failing.
-            return PoolUnavailable(pool, f"cannot scale: {failure}")
+            return PoolUnavailable(pool, f"cannot {doing}: {failure}")
         self._problems[pool] = reason
         log.warning("%s: not scaled: %s", pool, reason)
         return PoolUnavailable(pool, reason)

@@ -14,6 +14,7 @@ from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.config import parse_config
 from controller.kube import KubernetesLease
+from controller.kube.keda import PAUSED
 from controller.kube.lease import NAME
 from controller.model import Reason, ScaleDecision
 from tests.controller.kubernetes.conftest import (
@@ -21,7 +22,9 @@ from tests.controller.kubernetes.conftest import (
     SCALED_OBJECTS,
     MakeScaler,
     deployment,
+    scaled_object,
 )
+from tests.factories import config, pool
 from tests.support import eventually
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
@@ -40,6 +43,7 @@ LEAST_RIGHTS = {
     ("autoscaling", "horizontalpodautoscalers", "watch"),
     ("keda.sh", "scaledobjects", "list"),
     ("keda.sh", "scaledobjects", "watch"),
+    ("keda.sh", "scaledobjects", "patch"),  # take_over pauses KEDA before it scales
 }
 
 
@@ -107,7 +111,10 @@ async def test_the_scaler_uses_exactly_the_rights_the_role_of_its_mode_grants(
 ) -> None:
     cluster.resources[SCALED_OBJECTS] = {}  # KEDA installed: its watch is made too
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
-    scaler = make_scaler(annotate=annotate)
+    # Taken over from KEDA: its ScaledObject is paused first (patch scaledobjects).
+    cluster.objects[SCALED_OBJECTS, "agents", "web-queue"] = scaled_object("web-queue", "web")
+    taken_over = config({"web": pool("acme", take_over=True)})
+    scaler = make_scaler(taken_over, annotate=annotate, take_over={"web"})
     await scaler.observe()
     await eventually(lambda: len(cluster[cluster.action.WATCH]) == 4)  # one per kind
     why = ScaleDecision("web", "acme", 1, 2, (Reason("demand", "lag 2 -> 2"),))
@@ -116,6 +123,10 @@ async def test_the_scaler_uses_exactly_the_rights_the_role_of_its_mode_grants(
 
     assert used(cluster) == granted(only(manifest, "Role"))
     assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 2
+    assert (
+        cluster.objects[SCALED_OBJECTS, "agents", "web-queue"]["metadata"]["annotations"][PAUSED]
+        == "true"
+    )
 
 
 async def test_the_kubernetes_lease_uses_exactly_the_rights_its_role_grants(

@@ -1,0 +1,388 @@
+"""`agentdash import keda FILE...` on ScaledObjects from KEDA's own docs (tests/data/keda): the
+pools it prints load with agentdash's config parser and keep what KEDA did; what has no
+equivalent is one stderr line per field; a mistake is one line naming file and field, exit 2."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agentdash.cli import main
+from controller.config import Config, parse_config
+
+DATA = Path(__file__).parents[1] / "data" / "keda"
+NATS = DATA / "nats-jetstream.yaml"  # the nats-jetstream scaler's Example, verbatim
+BEHAVIOR = DATA / "nats-jetstream-behavior.yaml"
+FALLBACK = DATA / "nats-jetstream-fallback.yaml"
+SOLACE = DATA / "solace-direct-messaging.yaml"
+SO = "ScaledObject nats-jetstream/nats-jetstream-scaledobject"
+POOL = "nats-jetstream-scaledobject"
+AGENTDASH = shutil.which("agentdash", path=str(Path(sys.executable).parent)) or "agentdash"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, list[str]]:
+    """Exit code, stdout and stderr lines of `agentdash import keda ARGS`."""
+    try:
+        code = main(["import", "keda", *map(str, args)])
+    except SystemExit as exc:  # argparse
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err.splitlines()
+
+
+def loaded(out: str, tenant: str = "TENANT") -> Config:
+    """The printed pools in a minimal agentdash.yaml, through agentdash's own parser."""
+    pools = yaml.safe_load(out)["pools"]
+    config = {"tiers": {"gold": {"priority": 1}}, "tenants": {tenant: {"tier": "gold"}}}
+    return parse_config({**config, "pools": pools}, "pasted.yaml")
+
+
+def docs_example() -> dict[str, Any]:
+    (obj,) = yaml.safe_load_all(NATS.read_text())
+    return dict(obj)
+
+
+def write(tmp_path: Path, *objects: Any, name: str = "so.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump_all(objects, sort_keys=False))
+    return path
+
+
+def fields(err: list[str]) -> list[str]:
+    """`level field` of each stderr line about the docs' ScaledObject."""
+    prefix = f": {SO}: "
+    return [
+        f"{line.split(':')[0]} {line.split(prefix)[1].split(':')[0]}"
+        for line in err
+        if prefix in line
+    ]
+
+
+def test_the_docs_example_becomes_a_pool_that_does_what_keda_did(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, NATS)
+
+    assert code == 0
+    assert yaml.safe_load(out)["pools"] == {
+        POOL: {
+            "tenant": "TENANT",
+            "deployment": {"namespace": "nats-jetstream", "name": "sub"},
+            "queue": {"stream": "mystream", "consumer": "pull_consumer"},
+            "min_replicas": 0,
+            "max_replicas": 2,
+            "target_lag_per_replica": 10,
+            "activation_lag": 15,
+            "cooldown_seconds": 10,
+            "take_over": True,
+        }
+    }
+    pool = loaded(out).pools[POOL]
+    assert (pool.min_replicas, pool.max_replicas, pool.cooldown_seconds) == (0, 2, 10.0)
+    assert (pool.target_lag_per_replica, pool.activation_lag) == (10, 15)
+    assert str(pool.deployment) == "nats-jetstream/sub"
+    assert pool.take_over
+    assert "TENANT is a placeholder" in out
+    assert fields(err) == [
+        "note spec.pollingInterval",
+        "warning spec.triggers[0].metadata.natsServerMonitoringEndpoint",
+        "warning spec.triggers[0].metadata.account",
+        "warning spec.triggers[0].metadata.useHttps",
+        "note spec.advanced.horizontalPodAutoscalerConfig.behavior",
+    ]
+    assert all(line.split(": ")[1] == str(NATS) for line in err)  # each names the file
+
+
+def test_the_tenant_flag_names_the_tenant(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, NATS, "--tenant", "acme")
+
+    assert code == 0
+    assert loaded(out, "acme").pools[POOL].tenant == "acme"
+    assert "placeholder" not in out
+
+
+def test_an_hpa_behavior_is_kept_as_keda_gave_it(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, BEHAVIOR)
+
+    assert code == 0
+    behavior = loaded(out).pools[POOL].behavior
+    assert behavior.scale_down.stabilization_seconds == 60
+    assert behavior.scale_down.describe() == "1 pods / 10 s"
+    assert behavior.scale_up.stabilization_seconds == 0
+    assert behavior.scale_up.describe() == "5 pods / 3 s"
+    assert "warning spec.advanced.restoreToOriginalReplicaCount" in fields(err)
+    assert "note spec.advanced.horizontalPodAutoscalerConfig.behavior" not in fields(err)
+
+
+def test_a_fallback_maps_and_says_it_only_scales_up(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (obj,) = yaml.safe_load_all(FALLBACK.read_text())
+    obj["spec"]["maxReplicaCount"] = 10
+
+    code, out, err = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    fallback = loaded(out).pools[POOL].fallback
+    assert fallback is not None
+    assert (fallback.failure_threshold, fallback.replicas) == (3, 6)
+    (note,) = [line for line in err if ": spec.fallback: " in line]
+    assert note.endswith("agentdash scales up to 6 after 3 failed reads in a row, never down "
+                         "(missing data never scales a pool down)")  # fmt: skip
+
+
+def test_a_fallback_above_the_maximum_is_one_line_naming_the_keda_field(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, FALLBACK)
+
+    assert code == 2
+    assert out == ""
+    assert err[-1] == (
+        f"agentdash: {FALLBACK}: {SO}: spec.fallback.replicas: expected at most max_replicas "
+        "(2), got 6"
+    )
+
+
+def test_idle_replica_count_zero_is_scale_to_zero(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    zero, two = docs_example(), docs_example()
+    zero["spec"] |= {"minReplicaCount": 1, "idleReplicaCount": 0}
+    two["spec"] |= {"minReplicaCount": 3, "maxReplicaCount": 5, "idleReplicaCount": 2}
+    two["metadata"] = {"name": "other", "namespace": "nats-jetstream"}
+    two["spec"]["scaleTargetRef"]["name"] = "other"
+    two["spec"]["triggers"][0]["metadata"]["consumer"] = "other"
+
+    code, out, err = run(capsys, write(tmp_path, zero, two))
+
+    assert code == 0
+    pools = loaded(out).pools
+    assert pools[POOL].min_replicas == 0
+    assert pools["other"].min_replicas == 3  # KEDA supports no other idle count: left out
+    assert "note spec.idleReplicaCount" in fields(err)
+    assert any(": spec.idleReplicaCount: 2: no equivalent" in line for line in err)
+
+
+def test_what_has_no_equivalent_is_one_warning_per_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    obj = docs_example()
+    trigger = obj["spec"]["triggers"][0]
+    trigger["metadata"] |= {"excludePersistentLag": "true", "useHostname": "true"}
+    trigger["authenticationRef"] = {"name": "nats-auth"}
+    obj["spec"]["triggers"].append({"type": "cpu", "metadata": {"value": "60"}})
+    obj["spec"]["advanced"] = {
+        "restoreToOriginalReplicaCount": True,
+        "scalingModifiers": {"formula": "trig_one", "target": "2"},
+        "horizontalPodAutoscalerConfig": {"name": "custom-hpa"},
+    }
+    obj["spec"]["initialCooldownPeriod"] = 120
+
+    code, out, err = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    assert POOL in loaded(out).pools
+    assert [f for f in fields(err) if f.startswith("warning")] == [
+        "warning spec.initialCooldownPeriod",
+        "warning spec.triggers[0].authenticationRef",
+        "warning spec.triggers[0].metadata.natsServerMonitoringEndpoint",
+        "warning spec.triggers[0].metadata.account",
+        "warning spec.triggers[0].metadata.useHttps",
+        "warning spec.triggers[0].metadata.excludePersistentLag",
+        "warning spec.triggers[0].metadata.useHostname",
+        "warning spec.triggers[1]",
+        "warning spec.advanced.restoreToOriginalReplicaCount",
+        "warning spec.advanced.scalingModifiers",
+        "warning spec.advanced.horizontalPodAutoscalerConfig.name",
+    ]
+
+
+def test_what_agentdash_cannot_scale_is_skipped_with_a_warning(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    stateful = docs_example()
+    stateful["metadata"] = {"name": "db", "namespace": "data"}
+    stateful["spec"]["scaleTargetRef"] = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+                                          "name": "db"}  # fmt: skip
+
+    code, out, err = run(capsys, SOLACE, write(tmp_path, stateful), NATS)
+
+    assert code == 0
+    assert list(loaded(out).pools) == [POOL]  # the Secret and TriggerAuthentication passed by
+    assert (
+        f"warning: {SOLACE}: ScaledObject solace/solace-scaled-object: spec.triggers[0]: type "
+        "'solace-direct-messaging': no equivalent (a pool scales on one consumer's lag); ignored"
+    ) in err
+    assert f"warning: {SOLACE}: ScaledObject solace/solace-scaled-object: spec.triggers: no "\
+        "nats-jetstream trigger: skipped" in err  # fmt: skip
+    assert any(": ScaledObject data/db: spec.scaleTargetRef: apps/v1 StatefulSet: skipped" in line
+               for line in err)  # fmt: skip
+
+
+def test_a_file_with_nothing_to_import_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, SOLACE)
+
+    assert code == 2
+    assert out == ""
+    assert err[-1] == (
+        f"agentdash: {SOLACE}: expected a keda.sh/v1alpha1 ScaledObject with a nats-jetstream "
+        "trigger on a Deployment, found none"
+    )
+
+
+def test_a_kubectl_list_of_same_named_scaled_objects_gives_a_pool_each(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    staging = docs_example()
+    staging["metadata"] = {"name": "nats-jetstream-scaledobject", "namespace": "staging"}
+    staging["spec"]["triggers"][0]["metadata"]["consumer"] = "staging_consumer"
+    listed = {"apiVersion": "v1", "kind": "List", "items": [docs_example(), staging]}
+
+    code, out, err = run(capsys, write(tmp_path, listed))
+
+    assert code == 0
+    pools = loaded(out).pools
+    assert {name: str(p.deployment) for name, p in pools.items()} == {
+        POOL: "nats-jetstream/sub",
+        f"staging-{POOL}": "staging/sub",
+    }
+    assert any(f"another ScaledObject has that name: pool staging-{POOL}" in line for line in err)
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "expected"),
+    [
+        (
+            lambda o: o["spec"]["triggers"][0]["metadata"].update(lagThreshold="ten"),
+            "spec.triggers[0].metadata.lagThreshold",
+            "expected a whole number, got 'ten'",
+        ),
+        (
+            lambda o: o["spec"]["triggers"][0]["metadata"].pop("stream"),
+            "spec.triggers[0].metadata.stream",
+            "required field is missing",
+        ),
+        (
+            lambda o: o["spec"].update(maxReplicaCount=0),
+            "spec.maxReplicaCount",
+            "expected a number greater than 0, got 0",
+        ),
+        (
+            lambda o: o["spec"].update(minReplicaCount=5),
+            "spec.minReplicaCount",
+            "expected at most max_replicas (2), got 5",
+        ),
+        (
+            lambda o: o["spec"].update(triggers={"type": "nats-jetstream"}),
+            "spec.triggers",
+            "expected a list of triggers, got {'type': 'nats-jetstream'}",
+        ),
+        (
+            lambda o: o["spec"].update(scaleTargetRef={"kind": "Deployment"}),
+            "spec.scaleTargetRef.name",
+            "required field is missing",
+        ),
+        (
+            lambda o: o["spec"].update(
+                advanced={
+                    "horizontalPodAutoscalerConfig": {
+                        "behavior": {"scaleDown": {"selectPolicy": "Sometimes"}}
+                    }
+                }
+            ),
+            "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.selectPolicy",
+            "input should be 'Max', 'Min' or 'Disabled', got 'Sometimes'",
+        ),
+    ],
+)
+def test_a_bad_scaled_object_is_one_line_naming_file_and_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, edit: Any, where: str, expected: str
+) -> None:
+    obj = docs_example()
+    edit(obj)
+    path = write(tmp_path, obj)
+
+    code, out, err = run(capsys, path)
+
+    assert code == 2
+    assert out == ""
+    assert err[-1] == f"agentdash: {path}: {SO}: {where}: {expected}"
+
+
+def test_a_file_that_is_not_yaml_or_not_there_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: ScaledObject\nspec: [unclosed\n")
+    listed = write(tmp_path, ["not", "an", "object"], name="list.yaml")
+
+    assert run(capsys, broken)[2][-1].startswith(f"agentdash: {broken}: line 3 column 1: expected")
+    assert run(capsys, listed)[2] == [
+        f"agentdash: {listed}: document 1: expected an object, got list"
+    ]
+    assert run(capsys, tmp_path / "gone.yaml")[:2] == (2, "")
+
+
+def test_a_bad_tenant_flag_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, NATS, "--tenant", "a.b")
+
+    assert code == 2
+    assert len(err) == 1
+    assert "--tenant" in err[0]
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
+    (obj,) = yaml.safe_load_all(NATS.read_text())
+    obj["spec"]["triggers"][0]["metadata"]["lagThreshold"] = "ten"
+    path = write(tmp_path, obj)
+
+    result = subprocess.run(
+        [AGENTDASH, "import", "keda", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].endswith(
+        "spec.triggers[0].metadata.lagThreshold: expected a whole number, got 'ten'"
+    )
+
+
+def test_every_document_is_held_to_the_input_limits(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n"
+        for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    path = tmp_path / "bomb.yaml"
+    path.write_text(NATS.read_text() + "---\n" + bomb)
+
+    code, out, err = run(capsys, path)
+
+    assert (code, out) == (2, "")
+    line = len(NATS.read_text().splitlines()) + 1 + 7  # `g:` (9**7 values), in the file
+    assert err == [f"agentdash: {path}: line {line} column 4: expected at most 1,000,000 values "
+                   "once aliases are expanded"]  # fmt: skip
+
+
+def test_a_dotted_name_becomes_a_pool_name_and_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    obj = docs_example()
+    obj["metadata"] = {"name": "search.v2", "namespace": "agents"}
+
+    code, out, err = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    assert list(loaded(out).pools) == ["search-v2"]  # a dot would split its NATS subjects
+    assert any("search.v2: metadata.name: pool search-v2" in line for line in err)
