@@ -116,12 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--observations", type=Path, required=True, metavar="FILE")
     plan.set_defaults(run=_plan)
 
-    from agentdash import simulate, tune
+    from agentdash import queues, simulate, tune
     from agentdash.demo import command as demo
 
     demo.add_parser(commands)
     simulate.add_parser(commands)
     tune.add_parser(commands)
+    queues.add_parser(commands)
     return parser
 
 
