@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import nats.errors
 import nats.js.errors
@@ -25,6 +25,7 @@ from controller.config import DAY, Config, check_files, load_config
 from controller.jetstream import (
     ACK_WAIT_S,
     QueueCheck,
+    QueueState,
     StreamSpec,
     check_queues,
     create_missing,
@@ -117,7 +118,7 @@ def report(checks: list[QueueCheck], *, apply: bool) -> str:
         lines.extend(f"    {detail}" for detail in check.details)
     streams = sum(isinstance(c.spec, StreamSpec) for c in checks)
     counts = Counter(c.state for c in checks)
-    summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+    summary = ", ".join(f"{counts[s]} {s}" for s in get_args(QueueState) if counts[s])
     lines.append(f"{_plural(streams, 'stream')}, {_plural(len(checks) - streams, 'consumer')}: "
                  f"{summary}")  # fmt: skip
     if counts["missing"] and not apply:

@@ -173,7 +173,7 @@ class ConsumerSpec:
 
 
 QueueSpec = StreamSpec | ConsumerSpec
-QueueState = Literal["missing", "in place", "differs", "created", "failed"]
+QueueState = Literal["created", "in place", "missing", "differs", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
