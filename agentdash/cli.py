@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--observations", type=Path, metavar="FILE", help=bundled)
     plan.set_defaults(run=_plan)
 
-    from agentdash import example, keda, simulate, tune
+    from agentdash import example, keda, queues, simulate, tune
     from agentdash.demo import command as demo
 
     demo.add_parser(commands)
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_parser(commands)
     example.add_parser(commands)
     keda.add_parser(commands)  # `agentdash import keda FILE...`
+    queues.add_parser(commands)
     return parser
 
 

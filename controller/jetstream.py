@@ -8,6 +8,10 @@ message and the subscription sees it at the same moment. That gives the arrival 
 that arrived in the last RATE_WINDOW_S, over that window: it depends on when tasks came, not
 on when the loop happened to read) and, for a pool at zero replicas, wakes the loop at once
 instead of at its next tick (KEDA waits for its next poll, 30 s by default).
+
+The streams and consumers themselves are the operator's (`agentdash queues` makes them):
+`queue_specs` says what agentdash expects, `check_stream` / `check_consumer` compare it with
+what exists, field by field, and `ensure_queues` creates only what is missing.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
 
 from controller.config import Config
 from controller.sources import RATE_WINDOW_S, QueueStats, SourceError
@@ -118,36 +125,239 @@ class JetStreamLagSource:
         return QueueStats(stats.pending, stats.ack_pending, rate, stats.stale)
 
 
-async def ensure_queues(nc: Client, config: Config, *, ack_wait: float = 30.0) -> None:
-    """Create each stream (work-queue retention) and each pool's durable pull consumer, if
-    missing. Idempotent; what exists is left as it is."""
-    from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType
+# What agentdash expects in JetStream, compared with what is there, and created where missing
+# (`agentdash queues`, the demo, the tests). Deciding is pure; reading and creating are thin.
 
-    js = nc.jetstream()
-    streams: dict[str, list[str]] = {}
+ACK_WAIT_S = 30.0
+"""How long a task may stay unacked before JetStream gives it to another worker."""
+UNLIMITED = -1
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A stream holding its pools' subjects, each task kept until a worker acks it."""
+
+    name: str
+    subjects: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"stream {self.name}"
+
+    def describe(self) -> str:
+        return f"subjects {', '.join(self.subjects)}; retention workqueue; storage file"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """A pool's durable pull consumer: its workers fetch from it and ack each task."""
+
+    pool: str
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait: float
+    max_ack_pending: int
+    max_deliver: int = UNLIMITED
+
+    @property
+    def label(self) -> str:
+        return f"consumer {self.stream}/{self.durable} (pool {self.pool})"
+
+    def describe(self) -> str:
+        return (
+            f"pull; filter {self.filter_subject}; ack explicit; "
+            f"ack wait {_seconds(self.ack_wait)}; max ack pending {self.max_ack_pending}; "
+            f"max deliver {_count(self.max_deliver)}"
+        )
+
+
+QueueSpec = StreamSpec | ConsumerSpec
+QueueState = Literal["created", "in place", "missing", "differs", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCheck:
+    spec: QueueSpec
+    state: QueueState
+    details: tuple[str, ...] = ()
+    """differs: `field: existing -> wanted`, one per field; failed: the server's answer."""
+
+
+def queue_specs(config: Config, *, ack_wait: float = ACK_WAIT_S) -> list[QueueSpec]:
+    """Each stream the pools name, then each pool's consumer (the order they are created in).
+
+    max_ack_pending is max_replicas x concurrency: the most tasks the pool's workers can hold
+    at once when it is at its largest. JetStream's default (1000) would cap a larger pool
+    below what it was sized for, and a higher cap lets a worker that fetches more than it
+    works on hoard tasks its idle neighbours could run. max_deliver is unlimited: a capped
+    one stops delivering a task after that many tries, which loses it as surely as a delete.
+    """
+    subjects: dict[str, list[str]] = {}
     for name, pool in config.pools.items():
-        streams.setdefault(pool.queue.stream, []).append(config.subject(name))
-    for stream, subjects in streams.items():
+        subjects.setdefault(pool.queue.stream, []).append(config.subject(name))
+    streams: list[QueueSpec] = [StreamSpec(s, tuple(subs)) for s, subs in subjects.items()]
+    consumers: list[QueueSpec] = [
+        ConsumerSpec(
+            name,
+            pool.queue.stream,
+            pool.queue.consumer,
+            config.subject(name),
+            ack_wait,
+            pool.max_replicas * pool.concurrency,
+        )
+        for name, pool in config.pools.items()
+    ]
+    return streams + consumers
+
+
+def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
+    if existing is None:
+        return QueueCheck(spec, "missing")
+    have = list(existing.subjects or [])
+    uncovered = [s for s in spec.subjects if not any(_covers(p, s) for p in have)]
+    # Messages that expire, or a full stream that discards its oldest, drop tasks nobody
+    # ran; a full stream that refuses new ones tells the publisher instead. With no limit
+    # set, the stream is never full and its discard policy does not matter.
+    limits = (existing.max_msgs, existing.max_bytes, existing.max_msgs_per_subject)
+    discard = _value(existing.discard) if any((n or 0) > 0 for n in limits) else "new"
+    return _compared(
+        spec,
+        {
+            # a wildcard (`agent_tasks.>`) that takes every pool's subject is as good
+            "subjects": (_list(have) or "none", _list(have + uncovered)),
+            "retention": (_value(existing.retention), "workqueue"),
+            "storage": (_value(existing.storage), "file"),
+            "max_age": (_seconds(existing.max_age) if existing.max_age else "none", "none"),
+            "discard": (discard, "new"),
+        },
+    )
+
+
+def check_consumer(spec: ConsumerSpec, existing: ConsumerConfig | None) -> QueueCheck:
+    if existing is None:
+        return QueueCheck(spec, "missing")
+    filters = existing.filter_subjects or [existing.filter_subject or ""]
+    return _compared(
+        spec,
+        {
+            "deliver_subject": (existing.deliver_subject or "none (pull)", "none (pull)"),
+            "filter_subject": (_list(filters) or "none (every subject)", spec.filter_subject),
+            "ack_policy": (_value(existing.ack_policy), "explicit"),
+            # the server keeps nanoseconds: to the millisecond, as anyone would set it
+            "ack_wait": (_seconds(existing.ack_wait or 0.0), _seconds(spec.ack_wait)),
+            "backoff": (_list(map(_seconds, existing.backoff or [])) or "none", "none"),
+            "max_ack_pending": (_count(existing.max_ack_pending), _count(spec.max_ack_pending)),
+            "max_deliver": (_count(existing.max_deliver), _count(spec.max_deliver)),
+        },
+    )
+
+
+def _compared(spec: QueueSpec, fields: Mapping[str, tuple[str, str]]) -> QueueCheck:
+    """`field: existing -> wanted` for each field that is not as wanted."""
+    details = tuple(f"{name}: {have} -> {want}" for name, (have, want) in fields.items()
+                    if have != want)  # fmt: skip
+    return QueueCheck(spec, "differs" if details else "in place", details)
+
+
+def _covers(pattern: str, subject: str) -> bool:
+    """Whether a stream subject (perhaps with `*` or `>`) takes messages on `subject`."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or token not in ("*", have[i]):
+            return False
+    return len(want) == len(have)
+
+
+def _value(policy: Any) -> str:
+    return str(getattr(policy, "value", policy)) if policy is not None else "none"
+
+
+def _count(n: int | None) -> str:
+    return "unlimited" if n is None or n < 0 else str(n)
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 3):g} s"
+
+
+def _list(items: Iterable[str]) -> str:
+    return ", ".join(i for i in items if i)
+
+
+async def check_queues(
+    nc: Client, config: Config, *, ack_wait: float = ACK_WAIT_S, timeout: float = 5.0
+) -> list[QueueCheck]:
+    """What exists against what `queue_specs` wants. A server that does not answer raises
+    nats.errors.Error or TimeoutError."""
+    js = nc.jetstream(timeout=timeout)
+    checks = []
+    for spec in queue_specs(config, ack_wait=ack_wait):
         try:
-            await js.stream_info(stream)
-        except nats.js.errors.NotFoundError:
-            await js.add_stream(
-                name=stream,
-                subjects=subjects,
-                retention=RetentionPolicy.WORK_QUEUE,
-                storage=StorageType.FILE,
-            )
-    for name, pool in config.pools.items():
-        try:
-            await js.consumer_info(pool.queue.stream, pool.queue.consumer)
-        except nats.js.errors.NotFoundError:
-            await js.add_consumer(
-                pool.queue.stream,
-                ConsumerConfig(
-                    durable_name=pool.queue.consumer,
-                    filter_subject=config.subject(name),
-                    ack_policy=AckPolicy.EXPLICIT,
-                    ack_wait=ack_wait,
-                    max_deliver=-1,
-                ),
-            )
+            if isinstance(spec, StreamSpec):
+                checks.append(check_stream(spec, (await js.stream_info(spec.name)).config))
+            else:
+                info = await js.consumer_info(spec.stream, spec.durable)
+                checks.append(check_consumer(spec, info.config))
+        except nats.js.errors.NotFoundError:  # the stream or the consumer
+            checks.append(QueueCheck(spec, "missing"))
+    return checks
+
+
+async def create_missing(
+    nc: Client, checks: list[QueueCheck], *, timeout: float = 5.0
+) -> list[QueueCheck]:
+    """Create what is missing, streams first; leave everything else as it is. A refusal (a
+    subject another stream holds, no permission) fails that one and the rest go on."""
+    js = nc.jetstream(timeout=timeout)
+    done = []
+    for check in checks:
+        if check.state == "missing":
+            try:
+                await _create(js, check.spec)
+                check = QueueCheck(check.spec, "created")
+            except nats.js.errors.APIError as exc:
+                reason = exc.description or f"error {exc.err_code}"
+                check = QueueCheck(check.spec, "failed", (f"the server refused: {reason}",))
+        done.append(check)
+    return done
+
+
+async def _create(js: JetStreamContext, spec: QueueSpec) -> None:
+    if isinstance(spec, StreamSpec):
+        await js.add_stream(
+            name=spec.name,
+            subjects=list(spec.subjects),
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+        )
+        return
+    await js.add_consumer(
+        spec.stream,
+        ConsumerConfig(
+            durable_name=spec.durable,
+            filter_subject=spec.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=spec.ack_wait,
+            max_ack_pending=spec.max_ack_pending,
+            max_deliver=spec.max_deliver,
+        ),
+    )
+
+
+async def ensure_queues(
+    nc: Client, config: Config, *, ack_wait: float = ACK_WAIT_S
+) -> list[QueueCheck]:
+    """Create each stream and each pool's consumer, if missing. Idempotent; what exists is
+    left as it is (even if it differs: see the checks returned). A refusal raises."""
+    checks = await create_missing(nc, await check_queues(nc, config, ack_wait=ack_wait))
+    for check in checks:
+        if check.state == "failed":
+            raise QueueError(f"{check.spec.label}: {check.details[0]}")
+    return checks
+
+
+class QueueError(Exception):
+    """The server would not create a stream or a consumer agentdash needs."""

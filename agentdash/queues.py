@@ -1,0 +1,134 @@
+"""`agentdash queues`: the JetStream streams and consumers a config reads, checked or created.
+
+    agentdash queues --config FILE [--apply] [--nats-url URL] [--ack-wait S]
+
+What is wanted and how it compares is in controller.jetstream; this module connects, prints
+and chooses the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any, get_args
+
+import nats.errors
+import nats.js.errors
+
+from agentdash import flags
+from agentdash.errors import StartError
+from controller.config import DAY, Config, check_files, load_config
+from controller.jetstream import (
+    ACK_WAIT_S,
+    QueueCheck,
+    QueueState,
+    StreamSpec,
+    check_queues,
+    create_missing,
+)
+
+CONNECT_TIMEOUT_S = 5.0
+EXIT_DIFFERS = 1
+
+DESCRIPTION = """\
+Print the JetStream streams and durable pull consumers that FILE's pools read from, and
+whether each exists as wanted, is missing, or differs. --apply creates what is missing and
+nothing else: running it again changes nothing. What exists but differs is never changed:
+each field that differs is printed as `field: existing -> wanted`, for you to fix or delete.
+
+the subject convention: a pool's tasks are published on its queue.subject, or by default on
+`<queue.stream, lowercased>.<pool name>` (stream AGENT_TASKS, pool acme-research:
+agent_tasks.acme-research). Each distinct queue.stream is one stream holding its pools'
+subjects, with work-queue retention (a task is removed once acked) and file storage. Each
+pool reads through a durable pull consumer named queue.consumer, filtered on the pool's
+subject: explicit ack, ack wait --ack-wait, max ack pending = max_replicas x concurrency
+(the most tasks the pool's workers can hold at once), max deliver unlimited (a task is
+redelivered until a worker acks it, never dropped). agentdash's lag for a pool is that
+consumer's pending + ack pending, as KEDA's nats-jetstream scaler reads it.
+
+exit status: 0 when nothing differs (without --apply, missing ones are only listed), 1 when
+something differs or could not be created, or NATS cannot be reached; 2 for a bad FILE.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "queues",
+        help="print, or create with --apply, the JetStream stream and consumers a config needs",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", type=Path, required=True, metavar="FILE", help="agentdash.yaml")
+    parser.add_argument("--apply", action="store_true", help="create what is missing")
+    parser.add_argument(
+        "--nats-url", type=flags.nats_url, metavar="URL", help="NATS server (default: nats.url)"
+    )
+    parser.add_argument(
+        "--ack-wait",
+        type=flags.number(1, DAY),
+        default=ACK_WAIT_S,
+        metavar="S",
+        help="seconds a worker may hold a task unacked before it goes to another; longer "
+        f"than a task takes, unless workers send in-progress acks (default {ACK_WAIT_S:g})",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    check_files(config)  # credentials and CAs, before connecting
+    url = args.nats_url or config.nats.url
+    log = logging.getLogger("agentdash")
+    if not log.handlers:  # connect_nats warns at each retry: once, at the end, is enough here
+        log.addHandler(logging.NullHandler())
+    checks = asyncio.run(_check(config, url, apply=args.apply, ack_wait=args.ack_wait))
+    print(report(checks, apply=args.apply))
+    return EXIT_DIFFERS if any(c.state in ("differs", "failed") for c in checks) else 0
+
+
+async def _check(config: Config, url: str, *, apply: bool, ack_wait: float) -> list[QueueCheck]:
+    from agentdash.runtime import connect_nats
+
+    nc = await connect_nats(url, CONNECT_TIMEOUT_S, auth=config.nats, source=config.source)
+    try:
+        checks = await check_queues(nc, config, ack_wait=ack_wait)
+        return await create_missing(nc, checks) if apply else checks
+    except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
+        raise StartError(f"NATS at {url} has no JetStream (start nats-server with -js)") from None
+    except (nats.errors.Error, TimeoutError) as exc:
+        raise StartError(f"JetStream at {url}: {type(exc).__name__} {exc}".strip()) from None
+    except (ValueError, KeyError, TypeError) as exc:  # an answer that is not JetStream's API
+        raise StartError(f"JetStream at {url}: an answer agentdash cannot read: {exc}") from None
+    finally:
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await nc.close()
+
+
+def report(checks: list[QueueCheck], *, apply: bool) -> str:
+    """Each stream and consumer, what it is (or should be), and how it differs."""
+    lines = []
+    for check in checks:
+        state = "differs, left as it is" if check.state == "differs" else check.state
+        lines.append(f"{check.spec.label}: {state}")
+        lines.append(f"    {check.spec.describe()}")
+        lines.extend(f"    {detail}" for detail in check.details)
+    streams = sum(isinstance(c.spec, StreamSpec) for c in checks)
+    counts = Counter(c.state for c in checks)
+    summary = ", ".join(f"{counts[s]} {s}" for s in get_args(QueueState) if counts[s])
+    lines.append(f"{_plural(streams, 'stream')}, {_plural(len(checks) - streams, 'consumer')}: "
+                 f"{summary}")  # fmt: skip
+    if counts["missing"] and not apply:
+        lines.append("--apply creates what is missing")
+    if counts["differs"]:
+        lines.append("agentdash changes nothing that exists: fix what differs (deleting a "
+                     "consumer keeps its tasks in the stream; deleting a stream loses them), "
+                     "then run this again")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

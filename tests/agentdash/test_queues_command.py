@@ -1,0 +1,269 @@
+"""`agentdash queues` as an operator runs it: a real process against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats.js.errors
+import pytest
+import yaml
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, RetentionPolicy, StorageType
+
+from agentdash.nats_server import NatsServer
+from controller.config import load_config
+from controller.jetstream import JetStreamLagSource
+from tests.agentdash.test_cli import AGENTDASH, EXAMPLE
+from tests.agentdash.test_daemon import Daemon, scaled
+from tests.agentdash.test_nats_auth import SecuredNats
+from tests.support import eventually
+
+POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
+
+
+def queues(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AGENTDASH, "queues", "--config", str(config), *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+async def run_queues(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """In a thread: the test's own NATS client stays served meanwhile."""
+    return await asyncio.to_thread(queues, config, *args)
+
+
+def state(stdout: str, label: str) -> str:
+    """What the command said of one stream or consumer (`missing`, `created`, ...)."""
+    (line,) = [line for line in stdout.splitlines() if line.startswith(f"{label}: ")]
+    return line.removeprefix(f"{label}: ")
+
+
+def consumer(pool: str) -> str:
+    return f"consumer AGENT_TASKS/{pool} (pool {pool})"
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, nats_server: NatsServer) -> Path:
+    """The example fleet, pointed at this test's NATS, on which nothing exists yet."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": nats_server.url}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+async def test_on_an_empty_server_everything_is_missing_and_nothing_is_made(
+    fleet: Path, nc: Client
+) -> None:
+    result = await run_queues(fleet)
+    assert result.returncode == 0, result.stderr
+    assert state(result.stdout, "stream AGENT_TASKS") == "missing"
+    assert "subjects agent_tasks.acme-research, agent_tasks.acme-support," in result.stdout
+    for pool in POOLS:
+        assert state(result.stdout, consumer(pool)) == "missing"
+    assert ("pull; filter agent_tasks.globex-coder; ack explicit; ack wait 30 s; "
+            "max ack pending 16; max deliver unlimited") in result.stdout  # fmt: skip
+    assert "1 stream, 5 consumers: 6 missing\n--apply creates what is missing" in result.stdout
+    with pytest.raises(nats.js.errors.NotFoundError):
+        await nc.jetstream().stream_info("AGENT_TASKS")
+
+
+async def test_apply_creates_it_all_and_a_second_apply_changes_nothing(
+    fleet: Path, nc: Client
+) -> None:
+    result = await run_queues(fleet, "--apply")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("1 stream, 5 consumers: 6 created\n")
+    js = nc.jetstream()
+    stream = (await js.stream_info("AGENT_TASKS")).config
+    assert stream.retention == RetentionPolicy.WORK_QUEUE
+    assert stream.storage == StorageType.FILE
+    assert stream.subjects == [f"agent_tasks.{pool}" for pool in POOLS]
+    coder = await js.consumer_info("AGENT_TASKS", "globex-coder")
+    assert coder.config.durable_name == "globex-coder"
+    assert coder.config.filter_subject == "agent_tasks.globex-coder"
+    assert coder.config.deliver_subject is None  # a pull consumer
+    assert coder.config.ack_policy == AckPolicy.EXPLICIT
+    assert coder.config.ack_wait == 30.0
+    assert coder.config.max_ack_pending == 16  # max_replicas 8 x concurrency 2
+    assert coder.config.max_deliver == -1
+
+    again = await run_queues(fleet, "--apply")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.endswith("1 stream, 5 consumers: 6 in place\n")
+    assert coder.created is not None
+    assert (await js.consumer_info("AGENT_TASKS", "globex-coder")).created == coder.created
+
+
+async def test_a_hand_made_consumer_with_another_filter_is_reported_and_left_alone(
+    fleet: Path, nc: Client
+) -> None:
+    js = nc.jetstream()
+    await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"],
+                        retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE)  # fmt: skip
+    await js.add_consumer("AGENT_TASKS", durable_name="acme-research",
+                          filter_subject="agent_tasks.research", ack_policy=AckPolicy.EXPLICIT,
+                          ack_wait=30.0, max_ack_pending=10, max_deliver=-1)  # fmt: skip
+
+    result = await run_queues(fleet, "--apply")
+    assert result.returncode == 1
+    assert state(result.stdout, "stream AGENT_TASKS") == "in place"  # its wildcard takes all
+    assert state(result.stdout, consumer("acme-research")) == "differs, left as it is"
+    lines = result.stdout.splitlines()
+    research_at = lines.index(f"{consumer('acme-research')}: differs, left as it is")
+    assert lines[research_at + 2 :][:2] == [
+        "    filter_subject: agent_tasks.research -> agent_tasks.acme-research",
+        f"{consumer('acme-support')}: created",
+    ]
+    assert "1 stream, 5 consumers: 4 created, 1 in place, 1 differs\n" in result.stdout
+    assert "agentdash changes nothing that exists" in result.stdout
+    research = await js.consumer_info("AGENT_TASKS", "acme-research")
+    assert research.config.filter_subject == "agent_tasks.research"
+    assert (await js.consumer_info("AGENT_TASKS", "acme-support")).config.max_ack_pending == 6
+
+    again = await run_queues(fleet, "--apply")
+    assert again.returncode == 1  # still there, still different: nothing was forced
+    assert "1 stream, 5 consumers: 5 in place, 1 differs\n" in again.stdout
+
+
+async def test_another_ack_policy_and_retention_are_reported_line_by_line(
+    fleet: Path, nc: Client
+) -> None:
+    js = nc.jetstream()
+    await js.add_stream(name="AGENT_TASKS", subjects=[f"agent_tasks.{p}" for p in POOLS],
+                        retention=RetentionPolicy.LIMITS, storage=StorageType.MEMORY)  # fmt: skip
+    await js.add_consumer("AGENT_TASKS", durable_name="acme-support",
+                          filter_subject="agent_tasks.acme-support", ack_policy=AckPolicy.NONE,
+                          max_deliver=5)  # fmt: skip
+
+    result = await run_queues(fleet)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    stream_at = lines.index("stream AGENT_TASKS: differs, left as it is")
+    assert lines[stream_at + 2 : stream_at + 4] == [
+        "    retention: limits -> workqueue",
+        "    storage: memory -> file",
+    ]
+    support_at = lines.index(f"{consumer('acme-support')}: differs, left as it is")
+    assert lines[support_at + 2 : support_at + 7] == [
+        "    ack_policy: none -> explicit",
+        "    ack_wait: 0 s -> 30 s",  # what the server keeps for a consumer that takes no acks
+        "    max_ack_pending: unlimited -> 6",
+        "    max_deliver: 5 -> unlimited",
+        f"{consumer('globex-coder')}: missing",
+    ]
+
+    await run_queues(fleet, "--apply")
+    info = await js.stream_info("AGENT_TASKS")
+    assert info.config.retention == RetentionPolicy.LIMITS
+    assert (await js.consumer_info("AGENT_TASKS", "acme-support")).config.ack_policy == (
+        AckPolicy.NONE
+    )
+
+
+async def test_what_the_server_refuses_to_create_is_one_line_each_and_exit_1(
+    fleet: Path, nc: Client
+) -> None:
+    """Another stream already holds the subjects: JetStream will not make a second."""
+    await nc.jetstream().add_stream(name="LEGACY", subjects=["agent_tasks.>"])
+    result = await run_queues(fleet, "--apply")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "stream AGENT_TASKS: failed"
+    assert lines[2] == "    the server refused: subjects overlap with an existing stream"
+    assert state(result.stdout, consumer("acme-research")) == "failed"
+    assert result.stdout.endswith("1 stream, 5 consumers: 6 failed\n")
+
+
+def test_unreachable_nats_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    result = queues(EXAMPLE, "--nats-url", "nats://127.0.0.1:1")
+    assert result.returncode == 1
+    assert result.stderr == "agentdash: cannot reach NATS at nats://127.0.0.1:1: TimeoutError\n"
+    assert result.stdout == ""
+
+
+def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("max_replicas: 8", "max_replicas: -8"))
+    result = queues(bad)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"agentdash: {bad}")
+    assert "pools.globex-coder.max_replicas" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.fixture
+def token_server(tmp_path: Path) -> Iterator[SecuredNats]:
+    server = SecuredNats(tmp_path, "authorization { token: t0ken }")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(("token", "code"), [("t0ken", 0), ("wrong", 2)])
+def test_the_configs_credentials_reach_a_server_that_demands_them(
+    tmp_path: Path, token_server: SecuredNats, token: str, code: int
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": "nats://127.0.0.1:1", "token": token}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = queues(path, "--apply", "--nats-url", token_server.url)  # the flag wins over nats.url
+    assert result.returncode == code, result.stderr
+    if code == 0:
+        assert result.stdout.endswith("6 created\n")
+    else:
+        assert result.stderr.startswith(f"agentdash: {path}: nats.token: expected credentials")
+
+
+async def publish(nc: Client, subject: str, n: int) -> None:
+    for i in range(n):
+        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
+
+
+async def test_the_lag_source_and_the_daemon_read_queues_made_this_way(
+    fleet: Path, nc: Client
+) -> None:
+    assert (await run_queues(fleet, "--apply")).returncode == 0
+    config = load_config(fleet)
+    await publish(nc, config.subject("acme-research"), 3)
+    stats = await JetStreamLagSource(nc, config).read()
+    assert stats["acme-research"].pending == 3
+    assert stats["acme-research"].stale is None
+
+    daemon = Daemon(fleet)
+    try:
+        health = await daemon.wait_health(lambda h: h["status"] == 200)
+        assert health["stale_count"] == 0  # every pool's consumer found
+        await eventually(lambda: bool(scaled(daemon, "acme-research")), timeout=15)
+        assert scaled(daemon, "acme-research")[0]["reasons"][0]["rule"] == "demand"
+    finally:
+        daemon.stop()
+
+
+async def test_the_demo_runs_on_queues_made_this_way_and_loses_nothing(
+    fleet: Path, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    assert (await run_queues(fleet, "--apply")).returncode == 0
+    events = tmp_path / "events.jsonl"
+    demo = await asyncio.to_thread(
+        subprocess.run,
+        [AGENTDASH, "demo", "--headless", "--config", str(fleet), "--nats-url", nats_server.url,
+         "--duration", "12", "--drain", "--events", str(events), "--seed", "3", "--speed", "4",
+         "--cold-start", "0.3"],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    summary = json.loads(events.read_text().splitlines()[-1])
+    assert summary["published"] > 10
+    assert summary["completed"] == summary["published"]
+    assert summary["lost"] == 0
+    after = await run_queues(fleet)
+    assert after.returncode == 0  # the demo made nothing of its own beside them
+    assert after.stdout.endswith("6 in place\n")
