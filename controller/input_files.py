@@ -28,7 +28,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from controller.config_errors import MAX_DIGITS, ConfigError, TooLarge
+from controller.config_errors import MAX_DIGITS, ConfigError, TooLarge, key
 
 MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 32
@@ -63,10 +63,17 @@ def decode(data: bytes, source: str) -> str:
 
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML (JSON is YAML too) within the limits."""
+    return load_yaml_with_lines(text, source)[0]
+
+
+def load_yaml_with_lines(text: str, source: str) -> tuple[Any, YamlLines]:
+    """Parse YAML within the limits, keeping where each field is, for the line of an error."""
     loader = None
     try:
         loader = _Loader(text)  # checks that every character is printable
-        return loader.get_single_data()
+        root = loader.get_single_node()
+        data = None if root is None else loader.construct_document(root)
+        return data, YamlLines(root)
     except _LimitError as exc:
         raise ConfigError(source, _where(exc.problem_mark), exc.problem or "") from None
     except yaml.reader.ReaderError as exc:
@@ -81,6 +88,43 @@ def load_yaml(text: str, source: str) -> Any:
     finally:
         if loader is not None:
             loader.dispose()
+
+
+class YamlLines:
+    """The line of a field of a parsed YAML file, looked up only when an error needs it (a
+    file with no mistake costs nothing more): `pools.acme.max_replicas` -> 12."""
+
+    def __init__(self, root: Node | None) -> None:
+        self._root = root
+
+    def line(self, path: str) -> int | None:
+        """The 1-based line of the deepest node on `path`, a dotted field path as
+        config_errors.key spells each part. A field that is missing gives the line of the
+        mapping that lacks it; None if not even the first part is in the file."""
+        node, line, rest = self._root, None, path
+        while rest and node is not None:
+            found = _child(node, rest)
+            if found is None:
+                break
+            node, line, rest = found
+        return line
+
+
+def _child(node: Node, path: str) -> tuple[Node, int, str] | None:
+    """The child of `node` that `path` starts with: (child, its line, the rest of the path)."""
+    if isinstance(node, MappingNode):
+        # merged keys (`<<: *base`) come first, each at its anchor's line, and the mapping's
+        # own keys after them; the last one wins, as it does in the data
+        entries = [(k.value, k, v) for k, v in reversed(node.value) if isinstance(k, ScalarNode)]
+    elif isinstance(node, SequenceNode):
+        entries = [(str(i), item, item) for i, item in enumerate(node.value)]
+    else:
+        return None
+    for name, marked, child in entries:
+        part = key(name)
+        if path == part or path.startswith(part + "."):
+            return child, marked.start_mark.line + 1, path[len(part) + 1 :]
+    return None
 
 
 def load_json(text: str, source: str) -> Any:
