@@ -71,9 +71,7 @@ def load_yaml_with_lines(text: str, source: str) -> tuple[Any, YamlLines]:
     loader = None
     try:
         loader = _Loader(text)  # checks that every character is printable
-        root = loader.get_single_node()
-        data = None if root is None else loader.construct_document(root)
-        return data, YamlLines(root)
+        return loader.get_single_data(), YamlLines(text)
     except _LimitError as exc:
         raise ConfigError(source, _where(exc.problem_mark), exc.problem or "") from None
     except yaml.reader.ReaderError as exc:
@@ -91,17 +89,28 @@ def load_yaml_with_lines(text: str, source: str) -> tuple[Any, YamlLines]:
 
 
 class YamlLines:
-    """The line of a field of a parsed YAML file, looked up only when an error needs it (a
-    file with no mistake costs nothing more): `pools.acme.max_replicas` -> 12."""
+    """The line of a field of a YAML file that parsed, looked up when an error needs it:
+    `pools.acme.max_replicas` -> 12. The file is parsed again then, rather than its nodes
+    kept: kept, they would cost every config with no mistake more time to validate (the
+    garbage collector walks them over and over)."""
 
-    def __init__(self, root: Node | None) -> None:
-        self._root = root
+    def __init__(self, text: str) -> None:
+        self._text = text
 
     def line(self, path: str) -> int | None:
         """The 1-based line of the deepest node on `path`, a dotted field path as
         config_errors.key spells each part. A field that is missing gives the line of the
         mapping that lacks it; None if not even the first part is in the file."""
-        node, line, rest = self._root, None, path
+        if not path:
+            return None
+        loader = _Loader(self._text)  # within the limits: this text has parsed once already
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                loader.construct_document(node)  # puts merged keys (`<<: *base`) in the nodes
+        finally:
+            loader.dispose()
+        line, rest = None, path
         while rest and node is not None:
             found = _child(node, rest)
             if found is None:
