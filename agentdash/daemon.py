@@ -78,9 +78,23 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
     return runner
 
 
-async def run_daemon(config: Config, options: RuntimeOptions, listen: str | None) -> int:
-    handler = JsonLogHandler()
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+OURS = "agentdash"
+"""The logger (every module's is under it) that --log-level debug opens up; other libraries'
+stay at info, since their debug output is a flood (the Kubernetes client's holds whole API
+answers)."""
+
+
+def set_log_level(level: str) -> None:
+    """JSON log records on stdout from `level` up (`debug`, `info`, `warning`, `error`)."""
+    number = logging.getLevelNamesMapping()[level.upper()]
+    logging.basicConfig(level=max(number, logging.INFO), handlers=[JsonLogHandler()], force=True)
+    logging.getLogger(OURS).setLevel(number)
+
+
+async def run_daemon(
+    config: Config, options: RuntimeOptions, listen: str | None, log_level: str = "info"
+) -> int:
+    set_log_level(log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
