@@ -9,6 +9,8 @@ only guides: `check-config` still has the last word (cross-references, names, li
 
 from __future__ import annotations
 
+import ast
+import inspect
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel
@@ -27,12 +29,48 @@ def config_schema() -> dict[str, Any]:
         if isinstance(value, type) and issubclass(value, BaseModel)
     }
     defs: dict[str, Any] = schema.get("$defs", {})
+    docs = _field_docs()
     for name, model in models.items():
         if name in defs:
+            _describe(model, defs[name], docs)
             _other_spellings(model, defs[name])
     if "ScalingRule" in defs:
         _single_rule(defs["ScalingRule"])
     return {"$schema": DIALECT, **schema, "title": "agentdash.yaml"}
+
+
+def _field_docs() -> dict[tuple[str, str], str]:
+    """(model, field) -> the docstring written under the field in controller/config.py, for
+    an editor to show. Read here rather than by pydantic (`use_attribute_docstrings`), which
+    would read the source at every start of every command."""
+    try:
+        tree = ast.parse(inspect.getsource(config))
+    except (OSError, TypeError):  # installed without its source: no descriptions then
+        return {}
+    docs = {}
+    for model in (node for node in tree.body if isinstance(node, ast.ClassDef)):
+        for field, after in zip(model.body, model.body[1:], strict=False):
+            if (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[(model.name, field.target.id)] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def _describe(
+    model: type[BaseModel], schema: dict[str, Any], docs: dict[tuple[str, str], str]
+) -> None:
+    properties: dict[str, Any] = schema.get("properties", {})
+    for name, field in model.model_fields.items():
+        doc = docs.get((model.__name__, name))
+        alias = field.validation_alias
+        spelt = alias.choices[0] if isinstance(alias, AliasChoices) else name
+        if doc and isinstance(spelt, str) and spelt in properties:
+            properties[spelt].setdefault("description", doc)
 
 
 def _other_spellings(model: type[BaseModel], schema: dict[str, Any]) -> None:

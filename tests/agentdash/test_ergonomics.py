@@ -296,6 +296,8 @@ def test_the_schema_is_a_json_schema_an_editor_takes(schema: dict[str, Any]) -> 
     jsonschema.Draft202012Validator.check_schema(schema)
     assert {"tiers", "tenants", "pools"} <= set(schema["required"])
     assert "cluster" in schema["properties"]
+    subject = schema["$defs"]["QueueRef"]["properties"]["subject"]
+    assert subject["description"].startswith("Subject the consumer reads")  # shown on hover
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(Path(p).relative_to(ROOT)))
