@@ -1,9 +1,10 @@
 """`agentdash --controller-only --config FILE`: the controller with no screen.
 
 JSON lines on stdout (start and stop, every replica change with its reasons, source health,
-leadership, operator actions, errors); `/metrics`, `/healthz` (ready: sources and cluster
-answered) and `/livez` on `--http`. SIGTERM or SIGINT: the tick in flight finishes, the lease
-is released so another takes over at once, and the process exits 0.
+leadership, operator actions, errors, and log records from `--log-level` up); `/metrics`,
+`/healthz` (ready: sources and cluster answered) and `/livez` on `--http`. SIGTERM or SIGINT:
+the tick in flight finishes, the lease is released so another takes over at once, and the
+process exits 0.
 """
 
 from __future__ import annotations
