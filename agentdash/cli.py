@@ -6,20 +6,24 @@
     agentdash simulate --config FILE --trace FILE       backtest against KEDA and the HPA
     agentdash tune --config FILE --trace FILE           search behavior and cooldown on a trace
     agentdash check-config FILE                         validate and summarise a config
+    agentdash check-config --schema                     the config's JSON schema, for editors
     agentdash plan --config FILE --observations FILE    one tick's decisions as JSON
     agentdash example NAME                              a bundled example: config, backtest, ...
 
 User mistakes (bad config, bad input) print one line and exit 2, never a traceback.
+A flag's default may come from the environment (ENVIRONMENT below): what a container sets
+once, such as the config's path, need not be repeated; a flag given beats its variable.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentdash import __version__, flags
 from agentdash.errors import StartError
@@ -30,9 +34,36 @@ if TYPE_CHECKING:
     from agentdash.runtime import RuntimeOptions
 
 EXIT_USAGE = 2
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _log_level(text: str) -> str:
+    """`debug`, `info`, `warning` or `error`; `INFO` too, as many a LOG_LEVEL is spelt."""
+    if text.lower() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return text.lower()
+
+
+ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "config": ("AGENTDASH_CONFIG", Path),
+    "nats_url": ("AGENTDASH_NATS_URL", flags.nats_url),
+    "http": ("AGENTDASH_HTTP", flags.listen),
+    "lease_ttl": ("AGENTDASH_LEASE_TTL", flags.number(1, 3600)),
+    "context": ("AGENTDASH_KUBECONTEXT", flags.name),
+    "log_level": ("AGENTDASH_LOG_LEVEL", _log_level),
+}
+"""A flag's destination -> the variable that gives its default, checked as the flag is."""
+DEFAULTS: dict[str, Any] = {"lease_ttl": 10.0, "log_level": "info"}
+"""Defaults for when neither the flag nor its variable is given."""
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    if args.schema:
+        from controller.config_schema import config_schema
+
+        json.dump(config_schema(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
     from agentdash.summary import summarize
 
     config = load_config(args.file)
@@ -64,8 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         "tier priorities, and see why.",
     )
     parser.add_argument("--version", action="version", version=f"agentdash {__version__}")
-    fleet = parser.add_argument_group("a real fleet (no COMMAND)")
-    fleet.add_argument("--config", type=Path, metavar="FILE", help="agentdash.yaml")
+    fleet = parser.add_argument_group(
+        "a real fleet (no COMMAND)",
+        "A flag marked (env NAME) takes its default from that environment variable; "
+        "the flag, given, beats it.",
+    )
+    fleet.add_argument(
+        "--config", type=Path, metavar="FILE", help="agentdash.yaml (env AGENTDASH_CONFIG)"
+    )
     fleet.add_argument(
         "--controller-only",
         action="store_true",
@@ -75,16 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--nats-url",
         type=flags.nats_url,
         metavar="URL",
-        help="NATS server (default: config nats.url)",
+        help="NATS server (env AGENTDASH_NATS_URL; default: config nats.url)",
     )
     fleet.add_argument(
         "--http",
         type=flags.listen,
         metavar="[HOST]:PORT",
-        help="serve /metrics and /healthz here (daemon)",
+        help="serve /metrics and /healthz here (daemon; env AGENTDASH_HTTP)",
     )
     fleet.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster)")
-    fleet.add_argument("--context", type=flags.name, metavar="NAME", help="kubeconfig context")
+    fleet.add_argument(
+        "--context",
+        type=flags.name,
+        metavar="NAME",
+        help="kubeconfig context (env AGENTDASH_KUBECONTEXT)",
+    )
     fleet.add_argument(
         "--cluster",
         choices=["kubernetes", "simulated"],
@@ -106,14 +148,28 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument(
         "--lease-ttl",
         type=flags.number(1, 3600),
-        default=10.0,
         metavar="S",
-        help="leader lease TTL in seconds, 1 to 3600 (default 10)",
+        help="leader lease TTL in seconds, 1 to 3600 (env AGENTDASH_LEASE_TTL; default 10)",
+    )
+    fleet.add_argument(
+        "--log-level",
+        type=_log_level,
+        metavar="LEVEL",
+        help="daemon: write log records at this level and above: debug, info, warning or "
+        "error (env AGENTDASH_LOG_LEVEL; default info). Scale decisions, start and stop are"
+        " always written.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser("check-config", help="validate a config file and summarise it")
-    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument(
+        "file", type=Path, nargs="?", metavar="FILE", help="agentdash.yaml (env AGENTDASH_CONFIG)"
+    )
+    check.add_argument(
+        "--schema",
+        action="store_true",
+        help="print the config's JSON schema instead (for editors: yaml-language-server)",
+    )
     check.set_defaults(run=_check_config)
 
     plan = commands.add_parser("plan", help="print one tick's scale decisions as JSON")
@@ -141,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         use_compiled()  # the backtest's hot path compiled, if `make accel` built it
     parser = build_parser()
     args = parser.parse_args(argv)
+    _environment_defaults(parser, args)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None and args.config is not None:
         run = _fleet
@@ -168,6 +225,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _environment_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill in what no flag gave from ENVIRONMENT, then DEFAULTS. Only the fleet's flags and
+    check-config's FILE read the environment: a variable meant for the daemon neither
+    changes nor breaks `demo` or `simulate`. A bad value is one line naming the variable."""
+    wanted = ENVIRONMENT if args.command is None else {}
+    if args.command == "check-config":
+        if args.schema and args.file is not None:
+            parser.error("check-config: give either FILE or --schema, not both")
+        wanted = {} if args.schema else {"file": ENVIRONMENT["config"]}
+    for dest, (variable, parse) in wanted.items():
+        text = os.environ.get(variable, "")
+        if getattr(args, dest) is None and text:  # set but empty reads as not set
+            try:
+                setattr(args, dest, parse(text))
+            except (argparse.ArgumentTypeError, ValueError) as exc:
+                parser.exit(EXIT_USAGE, f"{parser.prog}: {variable}: {exc}\n")
+    if args.command == "check-config" and args.file is None and not args.schema:
+        parser.error("check-config: expected FILE (or AGENTDASH_CONFIG set)")
+    for dest, default in DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
+
+
 def _fleet(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -185,7 +265,7 @@ def _fleet(args: argparse.Namespace) -> int:
     if args.controller_only:
         from agentdash.daemon import run_daemon
 
-        return asyncio.run(run_daemon(config, options, args.http))
+        return asyncio.run(run_daemon(config, options, args.http, args.log_level))
     return _dashboard(config, options, args.read_only)
 
 

@@ -1,9 +1,10 @@
 """`agentdash --controller-only --config FILE`: the controller with no screen.
 
 JSON lines on stdout (start and stop, every replica change with its reasons, source health,
-leadership, operator actions, errors); `/metrics`, `/healthz` (ready: sources and cluster
-answered) and `/livez` on `--http`. SIGTERM or SIGINT: the tick in flight finishes, the lease
-is released so another takes over at once, and the process exits 0.
+leadership, operator actions, errors, and log records from `--log-level` up); `/metrics`,
+`/healthz` (ready: sources and cluster answered) and `/livez` on `--http`. SIGTERM or SIGINT:
+the tick in flight finishes, the lease is released so another takes over at once, and the
+process exits 0.
 """
 
 from __future__ import annotations
@@ -78,9 +79,23 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
     return runner
 
 
-async def run_daemon(config: Config, options: RuntimeOptions, listen: str | None) -> int:
-    handler = JsonLogHandler()
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+OURS = "agentdash"
+"""The logger (every module's is under it) that --log-level debug opens up; other libraries'
+stay at info, since their debug output is a flood (the Kubernetes client's holds whole API
+answers)."""
+
+
+def set_log_level(level: str) -> None:
+    """JSON log records on stdout from `level` up (`debug`, `info`, `warning`, `error`)."""
+    number = logging.getLevelNamesMapping()[level.upper()]
+    logging.basicConfig(level=max(number, logging.INFO), handlers=[JsonLogHandler()], force=True)
+    logging.getLogger(OURS).setLevel(number)
+
+
+async def run_daemon(
+    config: Config, options: RuntimeOptions, listen: str | None, log_level: str = "info"
+) -> int:
+    set_log_level(log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -30,7 +30,7 @@ from controller import names
 from controller.config_errors import ConfigError as ConfigError
 from controller.config_errors import InvalidField, UnknownReference
 from controller.config_errors import first_error as first_error
-from controller.input_files import load_yaml, read_text
+from controller.input_files import load_yaml, load_yaml_with_lines, read_text
 
 # Every number is strict (`true` is no count, "10" no number), finite and bounded: a bound
 # far above any real fleet, but low enough that no arithmetic on it overflows or runs long.
@@ -524,5 +524,9 @@ def check_files(config: Config) -> None:
 
 
 def load_config(path: Path | str) -> Config:
-    """Read and validate an agentdash.yaml file."""
-    return parse_config(read_yaml(path), str(path))
+    """Read and validate an agentdash.yaml file; a mistake names the line of its field."""
+    data, lines = load_yaml_with_lines(read_text(path, "YAML"), str(path))
+    try:
+        return parse_config(data, str(path))
+    except ConfigError as exc:
+        raise exc.at_line(lines.line(exc.path)) from None

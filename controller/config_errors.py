@@ -1,4 +1,5 @@
-"""How a mistake in a file reads: one line, `file: field.path: what was expected`.
+"""How a mistake in a file reads: one line, `file: field.path: what was expected` (or
+`file:line: field.path: ...` where the line of the field is known).
 
 `first_error` turns pydantic's first error into a field path and an expectation ("expected an
 integer, got True"); values and keys are shown cut short and quoted where they would not read
@@ -17,15 +18,22 @@ MAX_DIGITS = 18
 
 
 class ConfigError(Exception):
-    """A user mistake in a file: `file: field.path: what was expected`."""
+    """A user mistake in a file: `file[:line]: field.path: what was expected`."""
 
-    def __init__(self, source: str, path: str, message: str) -> None:
+    def __init__(self, source: str, path: str, message: str, line: int | None = None) -> None:
         self.source = source
         self.path = path
         self.message = message
-        where = f"{source}: {path}" if path else source
+        self.line = line
+        where = source if line is None else f"{source}:{line}"  # as compilers say it
+        where = f"{where}: {path}" if path else where
         # one line, whatever a key or value held (each part is quoted where it is shown)
         super().__init__(f"{where}: {message}".replace("\n", "\\n").replace("\r", "\\r"))
+
+    def at_line(self, line: int | None) -> ConfigError:
+        """The same mistake, said with the line of the file it is on (`FILE:LINE: path: ...`),
+        so that an editor or a terminal can jump to it."""
+        return ConfigError(self.source, self.path, self.message, line)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ refused here as a `ConfigError` (file, where, what was expected), before any mod
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from controller.config_errors import MAX_DIGITS, ConfigError, TooLarge
+from controller.config_errors import MAX_DIGITS, ConfigError, TooLarge, key
 
 MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 32
@@ -64,10 +65,22 @@ def decode(data: bytes, source: str) -> str:
 def load_yaml(text: str, source: str, *, documents: bool = False) -> Any:
     """Parse YAML (JSON is YAML too) within the limits. `documents`: a stream of several
     (`---` between them, as Kubernetes manifests are), as a list of its non-empty ones."""
+    if not documents:
+        return load_yaml_with_lines(text, source)[0]
+    return _parse(text, source, lambda loader: loader.documents())
+
+
+def load_yaml_with_lines(text: str, source: str) -> tuple[Any, YamlLines]:
+    """Parse YAML within the limits, keeping where each field is, for the line of an error."""
+    data: Any = _parse(text, source, lambda loader: loader.get_single_data())
+    return data, YamlLines(text)
+
+
+def _parse(text: str, source: str, read: Callable[[_Loader], Any]) -> Any:
     loader = None
     try:
         loader = _Loader(text)  # checks that every character is printable
-        return loader.documents() if documents else loader.get_single_data()
+        return read(loader)
     except _LimitError as exc:
         raise ConfigError(source, _where(exc.problem_mark), exc.problem or "") from None
     except yaml.reader.ReaderError as exc:
@@ -82,6 +95,54 @@ def load_yaml(text: str, source: str, *, documents: bool = False) -> Any:
     finally:
         if loader is not None:
             loader.dispose()
+
+
+class YamlLines:
+    """The line of a field of a YAML file that parsed, looked up when an error needs it:
+    `pools.acme.max_replicas` -> 12. The file is parsed again then, rather than its nodes
+    kept: kept, they would cost every config with no mistake more time to validate (the
+    garbage collector walks them over and over)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def line(self, path: str) -> int | None:
+        """The 1-based line of the deepest node on `path`, a dotted field path as
+        config_errors.key spells each part. A field that is missing gives the line of the
+        mapping that lacks it; None if not even the first part is in the file."""
+        if not path:
+            return None
+        loader = _Loader(self._text)  # within the limits: this text has parsed once already
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                loader.construct_document(node)  # puts merged keys (`<<: *base`) in the nodes
+        finally:
+            loader.dispose()
+        line, rest = None, path
+        while rest and node is not None:
+            found = _child(node, rest)
+            if found is None:
+                break
+            node, line, rest = found
+        return line
+
+
+def _child(node: Node, path: str) -> tuple[Node, int, str] | None:
+    """The child of `node` that `path` starts with: (child, its line, the rest of the path)."""
+    if isinstance(node, MappingNode):
+        # merged keys (`<<: *base`) come first, each at its anchor's line, and the mapping's
+        # own keys after them; the last one wins, as it does in the data
+        entries = [(k.value, k, v) for k, v in reversed(node.value) if isinstance(k, ScalarNode)]
+    elif isinstance(node, SequenceNode):
+        entries = [(str(i), item, item) for i, item in enumerate(node.value)]
+    else:
+        return None
+    for name, marked, child in entries:
+        part = key(name)
+        if path == part or path.startswith(part + "."):
+            return child, marked.start_mark.line + 1, path[len(part) + 1 :]
+    return None
 
 
 def load_json(text: str, source: str) -> Any:

@@ -46,11 +46,13 @@ def test_check_config_notes_a_provider_its_pools_could_overrun(tmp_path: Path) -
 def test_check_config_refuses_a_bad_file_in_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "agentdash.yaml"
     bad.write_text(EXAMPLE.read_text().replace("max_replicas: 10", "max_replicas: ten", 1))
+    line = bad.read_text().splitlines().index("    max_replicas: ten") + 1
     result = run("check-config", bad)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
-        f"agentdash: {bad}: pools.acme-research.max_replicas: expected an integer, got 'ten'\n"
+        f"agentdash: {bad}:{line}: pools.acme-research.max_replicas: expected an integer, "
+        "got 'ten'\n"
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -327,6 +328,11 @@ def flags(command: str) -> list[str]:
     return command.replace("CONFIG", str(EXAMPLE)).replace("TRACE", trace).split(" ")
 
 
+def is_field(where: str) -> bool:
+    """A field path, as against a place in the text (`line 3 column 5`, `byte 0`) or none."""
+    return bool(where) and not where.startswith(("line ", "byte ", "character "))
+
+
 def exit_code(call: Callable[[], int]) -> int | str | None:
     try:
         return call()
@@ -351,8 +357,12 @@ def test_a_mistake_is_one_line_naming_file_and_field_and_exit_2(
     assert err.endswith("\n")
     assert out == ""
     line = err.rstrip("\n")
-    if file is not None:  # `agentdash: FILE: FIELD: expected ...`
-        assert line.startswith(f"agentdash: {file}: " + (f"{case.where}: " if case.where else ""))
+    if file is not None:  # `agentdash: FILE[:LINE]: FIELD: expected ...`
+        # a config's field is named with its line too, as `FILE:LINE:` (the YAML's own
+        # errors name their line and column in the field's place)
+        at_line = r":\d+" if case.command == "check-config" and is_field(case.where) else ""
+        named = re.escape(f"{case.where}: ") if case.where else ""
+        assert re.match(re.escape(f"agentdash: {file}") + at_line + ": " + named, line), line
     else:  # `agentdash[ simulate]: argument --flag: expected ...`
         assert case.where in line
     assert case.expected in line

@@ -85,7 +85,7 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.startswith(
-        f"agentdash: {bad}: cluster.max_pods: expected an integer, got 'many'"
+        f"agentdash: {bad}:1: cluster.max_pods: expected an integer, got 'many'"
     )
     assert result.stderr.count("\n") == 1
 

@@ -162,8 +162,13 @@ def test_a_mistake_names_file_field_and_expectation(
         load_config(file)
     assert caught.value.path == path
     assert caught.value.message.startswith(expected)
-    assert str(caught.value).startswith(f"{file}: {path}: ")
+    line = caught.value.line
+    assert str(caught.value).startswith(f"{file}:{line}: {path}: ")
     assert "\n" not in str(caught.value)
+    # the line is the field's own, or for a field that is missing the mapping's that lacks it
+    assert line is not None
+    named = file.read_text().splitlines()[line - 1].strip()
+    assert named.split(":")[0] in path.split(".")
 
 
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
