@@ -162,14 +162,14 @@ def _options(args: argparse.Namespace) -> _Options:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from controller.config import parse_config, read_yaml
+    from controller.config import load_config
     from controller.simulate import behavior_grid, tune
     from controller.simulate.trace import load_trace
     from controller.simulate.tradeoff import warm_wait
 
     options = _options(args)
     text = _read(args.config)
-    config = parse_config(read_yaml(args.config), str(args.config))
+    config = load_config(args.config)  # a mistake names its line
     objective = replace(options.objective, warm_s=warm_wait(config))
     trace = load_trace(args.trace, config)
     if not len(trace):

@@ -91,7 +91,7 @@ def test_a_bad_config_names_the_file_and_field(files: tuple[Path, Path], tmp_pat
     bad.write_text(WASTEFUL.replace("cooldown_seconds: 3600", "cooldown_seconds: long"))
     result = run("--config", bad, "--trace", trace)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"agentdash: {bad}: pools.hoarder.cooldown_seconds: ")
+    assert result.stderr.startswith(f"agentdash: {bad}:12: pools.hoarder.cooldown_seconds: ")
     assert result.stderr.count("\n") == 1
 
 
