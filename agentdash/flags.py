@@ -60,11 +60,21 @@ def listen(text: str) -> str:
     return text
 
 
-def nats_url(text: str) -> str:
-    try:
-        return names.nats_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    """A flag checked as the config checks its field (controller.names)."""
+
+    def parse(text: str) -> str:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+
+    return parse
+
+
+nats_url = _checked(names.nats_url)
+nats_name = _checked(names.nats_name)
+"""A tenant's, tier's or consumer's name: one NATS subject token."""
 
 
 def name(text: str) -> str:

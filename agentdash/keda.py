@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from agentdash import flags
 from controller import names
 from controller.config import DEFAULT_SCALE_DOWN, ConfigError, parse_config
 from controller.config_errors import shown
@@ -422,13 +423,6 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tenant(text: str) -> str:
-    try:
-        return names.nats_name(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
-
-
 def add_parser(commands: Any) -> None:
     """`agentdash import keda FILE...`: `import` holds one source for now."""
     command: argparse.ArgumentParser = commands.add_parser(
@@ -450,7 +444,7 @@ def add_parser(commands: Any) -> None:
     )
     keda.add_argument(
         "--tenant",
-        type=_tenant,
+        type=flags.nats_name,
         default=TENANT,
         metavar="NAME",
         help=f"the pools' tenant (default: the placeholder {TENANT})",

@@ -101,8 +101,7 @@ class Runtime:
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self.lease.release()  # another takes over at once, not after the TTL
             await self.shared.stop()
-        if not isinstance(self.lease, NatsLease):
-            await self.lease.close()  # the Kubernetes Lease's own API client
+        await self.lease.close()  # the Kubernetes Lease's own API client; NATS's has none
         await self.loop.actuator.close()  # its watches and client (or the simulated pods)
         if isinstance(self.usage, PrometheusUsageSource):
             await self.usage.stop()

@@ -119,6 +119,9 @@ class NatsLease:
         except (nats.errors.Error, TimeoutError):
             pass  # keep the last name we saw
 
+    async def close(self) -> None:
+        """Nothing of its own to close: the NATS connection is the runtime's."""
+
     async def release(self) -> None:
         if self._revision is not None:
             with contextlib.suppress(nats.errors.Error, TimeoutError):  # else it expires
