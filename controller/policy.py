@@ -112,6 +112,7 @@ def claim(
         reasons.append(_reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
 
     tenant = config.tenants[tenant_name]
+    paced = math.inf  # what the budget pace pays for: no time rule holds more
     budget = tenant.daily_token_budget
     used = observations.tokens_today.get(tenant_name) if budget is not None else None
     rule = budget_rule(tenant, used) if used is not None else None
@@ -122,6 +123,13 @@ def claim(
             args = (tenant_name, used, budget, note, lag)
             reasons.append(_reason(EXHAUSTED, _EXHAUSTED, args))
             return Claim(name, pool, current, 0, 0, 0, reasons)
+        if rule == SPENT:
+            # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at
+            # once. No window or cooldown holds a pod that spends past the budget; the
+            # queue waits for the reset.
+            kept = min(floor, pool.max_replicas)
+            reasons.append(_reason(SPENT, _SPENT, (tenant_name, used, budget, note, kept, lag)))
+            return Claim(name, pool, current, kept, kept, kept, reasons)
         spent = observations.replica_seconds_today.get(tenant_name, 0.0)
         if spent >= PACE_MIN_REPLICA_SECONDS and 0 < used < budget:
             # Pace: what the budget left can pay for until it resets, at what a replica-second
@@ -133,8 +141,14 @@ def claim(
             share = config.budget_share[name]
             pays = left * share / (per * (reset - now))
             cap = math.floor(pays + 1e-9)
-            if cap < 1 and lag > 0 and left > 0:
-                cap = 1  # tasks waiting, budget left: never strand them until midnight
+            # Tasks waiting and budget left: never strand them until midnight, while this
+            # pool's share of what is left still pays for one replica's task in flight and
+            # the next (a soft cap would otherwise end the day past its budget by those).
+            # Not counting the tasks in flight now: they come and go with this very cap.
+            task = obs.mean_task_seconds
+            task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else 0.0
+            if cap < 1 and lag > 0 and left * share > 2 * per * task:
+                cap = 1
             # Until the clock alone would let it grow by one.
             grows = reset - left * share / (per * (cap + 1))
             until = grows if grows < until else until
@@ -143,9 +157,10 @@ def claim(
                         want, cap)  # fmt: skip
                 reasons.append(_reason(WARNING, _PACE, args))
                 want = cap
+            paced = cap
         else:
-            # Pace unknown (too little measured today), or a soft cap spent: no growth; but a
-            # pool at zero with tasks waiting keeps one replica, or they would be stranded.
+            # Pace unknown (too little measured today): no growth; but a pool at zero with
+            # tasks waiting keeps one replica, or they would be stranded.
             cap = max(current, floor, 1 if lag > 0 else 0)
             if want > cap:
                 args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
@@ -166,6 +181,12 @@ def claim(
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
     until = settled if settled < until else until  # min(until, settled), a call less
+    if target > paced and target > recommendation:
+        # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
+        # so the pace wins (they go now, as a hard cap's do).
+        held = paced if paced > recommendation else recommendation
+        reasons.append(_reason(WARNING, _PACED, (target, held)))
+        target = held
     # The part of the demand that has lasted SUSTAINED_S: only it takes replicas that time
     # rules keep in other pools (hysteresis under a short shared ceiling).
     lowest = past.lowest_since(now - SUSTAINED_S)
@@ -195,18 +216,20 @@ MAX_TASK_SECONDS = 7 * 86400.0
 """A week: above this a task time is not a measurement."""
 
 EXHAUSTED = "budget exhausted"
+SPENT = "budget spent"
 WARNING = "budget warning"
 
 
 def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
     """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a
-    hard cap reached: 0 replicas), WARNING (past warn_at: no growth) or none. Between two
+    hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING
+    (past warn_at: the budget pace) or none. Between two
     passes a tenant's pools can decide differently for its usage only if this changes."""
     budget = tenant.daily_token_budget
     if budget is None or used is None:
         return None
-    if used >= budget and tenant.hard_cap:
-        return EXHAUSTED
+    if used >= budget:
+        return EXHAUSTED if tenant.hard_cap else SPENT
     if used >= tenant.warn_at * budget:
         return WARNING
     return None
@@ -226,6 +249,10 @@ _PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
 _EXHAUSTED = (
     "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
 )
+_SPENT = (
+    "tenant {} used {:,} of {:,} tokens today{} (soft cap): down to its floor {}, lag {} stays "
+    "queued until the budget resets"
+)
 _WARNING = (
     "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}): no growth beyond {}, {} -> {}"
 )
@@ -233,6 +260,7 @@ _PACE = (
     "tenant {} used {:,} of {:,} tokens today{}: {:,} left for {:.1f} h at {:.1f} tokens a "
     "replica-second pays for {} replicas here (budget pace), {} -> {}"
 )
+_PACED = "the budget pace pays for no more: the time rules' {} -> {}"
 PACE_MIN_REPLICA_SECONDS = 600.0
 """Below this much measured today, a tenant's cost per replica-second is too noisy to pace on."""
 _AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
