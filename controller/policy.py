@@ -112,7 +112,7 @@ def claim(
         reasons.append(_reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
 
     tenant = config.tenants[tenant_name]
-    paced = math.inf  # what the budget pace pays for: no time rule holds more
+    paced: int | None = None  # what the budget pace pays for: no time rule holds more
     budget = tenant.daily_token_budget
     used = observations.tokens_today.get(tenant_name) if budget is not None else None
     rule = budget_rule(tenant, used) if used is not None else None
@@ -181,7 +181,7 @@ def claim(
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
     until = settled if settled < until else until  # min(until, settled), a call less
-    if target > paced and target > recommendation:
+    if paced is not None and target > paced and target > recommendation:
         # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
         # so the pace wins (they go now, as a hard cap's do).
         held = paced if paced > recommendation else recommendation
