@@ -290,7 +290,7 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
             raise
         held.append(runtime)
         runtime.tasks.append(asyncio.create_task(runtime.loop.run(stop)))
-        return Feed(runtime.loop)
+        return Feed(runtime.loop, await runtime.follow_history())
 
     async def quit_() -> None:
         stop.set()

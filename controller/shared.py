@@ -33,7 +33,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any
 
 import nats.errors
@@ -198,10 +198,15 @@ def _report_end(task: asyncio.Task[None]) -> None:
         log.error("overrides watcher stopped: %r", task.exception())
 
 
-def decisions_message(leader: str, ts: float, decisions: list[ScaleDecision]) -> bytes:
+def decisions_message(
+    leader: str, ts: float, decisions: list[ScaleDecision], ready: Mapping[str, int] | None = None
+) -> bytes:
+    """`ready`: each pool's ready replicas as the leader sees them (followers show them)."""
+    ready = ready or {}
     return json.dumps(
         {"leader": leader, "ts": ts,
-         "decisions": [{**d.as_dict(), "recommendation": d.recommendation, "held": d.held}
+         "decisions": [{**d.as_dict(), "recommendation": d.recommendation, "held": d.held,
+                        **({"ready": ready[d.pool]} if d.pool in ready else {})}
                        for d in decisions]}
     ).encode()  # fmt: skip
 
@@ -229,6 +234,7 @@ class _DecisionWire(_Wire):
     reasons: Annotated[list[_ReasonWire], Field(min_length=1, max_length=100)]
     recommendation: Replicas = 0
     held: bool = False
+    ready: Replicas | None = None
 
 
 class DecisionsMessage(_Wire):
@@ -241,11 +247,13 @@ class DecisionsMessage(_Wire):
 
 def parse_decisions(
     data: bytes, pools: Collection[str] | None = None
-) -> tuple[str, list[ScaleDecision]]:
-    """The leader's name and decisions; only those for `pools` if given (a leader on another
-    config version may name others). Raises ValidationError for anything else."""
+) -> tuple[str, list[ScaleDecision], dict[str, int]]:
+    """The leader's name, its decisions and the ready replicas it saw; only those for `pools`
+    if given (a leader on another config version may name others). Raises ValidationError
+    for anything else."""
     raw = DecisionsMessage.model_validate_json(data)
     decisions = []
+    ready = {}
     for d in raw.decisions:
         if pools is not None and d.pool not in pools:
             continue
@@ -255,12 +263,14 @@ def parse_decisions(
             ScaleDecision(d.pool, d.tenant, d.current or 0, d.desired or 0, reasons,
                           d.recommendation, d.held, observed)
         )  # fmt: skip
-    return raw.leader, decisions
+        if d.ready is not None:
+            ready[d.pool] = d.ready
+    return raw.leader, decisions, ready
 
 
 async def follow_decisions(
     nc: Client,
-    on_decisions: Callable[[str, list[ScaleDecision]], None],
+    on_decisions: Callable[[str, list[ScaleDecision], dict[str, int]], None],
     *,
     bad: BadMessages | None = None,
     pools: Collection[str] | None = None,
@@ -269,10 +279,10 @@ async def follow_decisions(
 
     async def handle(msg: Msg) -> None:
         try:
-            leader, decisions = parse_decisions(msg.data, pools)
+            leader, decisions, ready = parse_decisions(msg.data, pools)
         except ValidationError as exc:
             count.drop("decisions", describe(exc))
             return
-        on_decisions(leader, decisions)
+        on_decisions(leader, decisions, ready)
 
     return await nc.subscribe(DECISIONS_SUBJECT, cb=handle)
