@@ -17,6 +17,7 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from controller.jetstream import JetStreamLagSource
 from controller.lease import LeaseError, NatsLease
 from controller.loop import Reconciler
 from controller.metrics import Metrics
+from controller.model import ScaleDecision
 from controller.overrides import OverrideStore
 from controller.prometheus import PrometheusUsageSource
 from controller.shared import (
@@ -304,15 +306,21 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
-    def leader_said(leader: str, decisions: list[Any], ready: dict[str, int]) -> None:
-        # Only from the lease's holder: anyone else claiming to lead is not shown.
-        if not loop.leading and leader == lease.leader_name:
+    await follow_decisions(nc, leader_said(loop), bad=bad, pools=config.pools)
+    return runtime
+
+
+def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[str, int]], None]:
+    """What a follower does with the leader's decisions message: show its decisions and the
+    replicas it sees. Only from the lease's holder: anyone else claiming to lead is not shown."""
+
+    def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
+        if not loop.leading and loop.lease is not None and leader == loop.lease.leader_name:
             loop.leader_decisions = {d.pool: d for d in decisions}
             loop.leader_states = {d.pool: PoolState(d.current, ready.get(d.pool, 0))
                                   for d in decisions if d.observed}  # fmt: skip
 
-    await follow_decisions(nc, leader_said, bad=bad, pools=config.pools)
-    return runtime
+    return take
 
 
 async def _relay(runtime: Runtime) -> None:
