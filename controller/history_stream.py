@@ -74,7 +74,8 @@ Text = Annotated[str, Field(max_length=TEXT_CHARS)]
 
 
 class _ScaleWire(_Wire):
-    type: Literal["scale"]
+    type: Literal["scale", "dry-run"]
+    """A dry-run's would-be change may be typed apart (and still carry dry_run)."""
     ts: Timestamp
     pool: Name
     old: Replicas = Field(alias="from")
@@ -123,7 +124,8 @@ def decode(data: bytes) -> Event:
     wire = EventMessage.validate_json(data)
     if isinstance(wire, _ScaleWire):
         reasons = tuple(Reason(r.rule, r.detail) for r in wire.reasons)
-        return ScaleEvent(wire.ts, wire.pool, wire.old, wire.to, reasons, wire.dry_run)
+        dry_run = wire.dry_run or wire.type == "dry-run"
+        return ScaleEvent(wire.ts, wire.pool, wire.old, wire.to, reasons, dry_run)
     if isinstance(wire, _HealthWire):
         return HealthEvent(wire.ts, wire.source, wire.ok, wire.detail)
     return ActionEvent(wire.ts, wire.who, wire.action, wire.target, wire.detail)

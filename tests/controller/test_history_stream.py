@@ -20,6 +20,7 @@ from controller.history_stream import (
     HistoryPublisher,
     HistoryReader,
     RecordingBus,
+    decode,
     ensure_stream,
 )
 from controller.metrics import Metrics
@@ -39,6 +40,7 @@ HISTORY: list[Event] = [
     HealthEvent(T0 + 1, "queue", False, "consumer AGENT_TASKS/research not found"),
     ActionEvent(T0 + 2, "alice", "pin", "research", "3 replicas for 10 min"),
     scale(T0 + 3, new=1, old=3),
+    ScaleEvent(T0 + 4, "triage", 2, 0, (Reason("demand", "lag 0"),), dry_run=True),
 ]
 
 
@@ -218,3 +220,13 @@ async def test_a_nats_outage_holds_the_tick_for_nothing_and_loses_nothing_silent
         assert shown(reader.take()) == shown(HISTORY[:1] + during[:5])  # once each
     finally:
         await reader.stop()
+
+
+def test_a_dry_run_typed_apart_reads_as_a_dry_run() -> None:
+    """A leader may type a dry-run's would-be change "dry-run" rather than "scale"."""
+    told = {"type": "dry-run", "ts": T0, "pool": "triage", "from": 2, "to": 0,
+            "reasons": [{"rule": "demand", "detail": "lag 0"}]}  # fmt: skip
+    event = decode(json.dumps(told).encode())
+    assert isinstance(event, ScaleEvent)
+    assert event.dry_run
+    assert (event.pool, event.old, event.new) == ("triage", 2, 0)
