@@ -4,6 +4,7 @@ dashboard that attaches later, then followed; garbage on the stream is counted a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, StorageType
@@ -44,15 +45,29 @@ HISTORY: list[Event] = [
 ]
 
 
-async def published(publisher: HistoryPublisher, events: list[Event], leading: bool = True) -> None:
+async def published(
+    publisher: HistoryPublisher, events: Sequence[Event], leading: bool = True
+) -> None:
     for event in events:
         publisher.offer(event, leading)
     await eventually(lambda: publisher.waiting == 0)
 
 
-def shown(events: list[Event]) -> list[dict[str, object]]:
+def shown(events: Sequence[Event]) -> list[dict[str, object]]:
     """What a screen shows of each event (its fields, the leader's time)."""
     return [e.as_dict() for e in events if not isinstance(e, TickEvent)]
+
+
+async def next_read(reader: HistoryReader) -> list[Event]:
+    """What the reader reads next (polled, with a deadline)."""
+    got: list[Event] = []
+
+    def some() -> bool:
+        got.extend(reader.take())
+        return bool(got)
+
+    await eventually(some)
+    return got
 
 
 async def test_a_follower_started_later_replays_the_history_then_follows_it_live(
@@ -71,8 +86,7 @@ async def test_a_follower_started_later_replays_the_history_then_follows_it_live
 
         live = scale(T0 + 30, pool="triage", old=0, new=2)
         publisher.offer(live, leading=True)
-        heard: list[Event] = []
-        await eventually(lambda: bool(heard.extend(reader.take())) or bool(heard))
+        heard = await next_read(reader)
         assert shown(heard) == shown([live])
         assert heard[0].ts == T0 + 30  # the leader's time, not the reader's
     finally:
@@ -114,7 +128,7 @@ async def test_the_stream_is_made_by_the_first_writer_with_its_limits(nc: Client
 async def test_garbage_on_the_stream_is_counted_and_skipped(nc: Client) -> None:
     js = nc.jetstream()
     await ensure_stream(js)
-    good = json.loads(json.dumps(HISTORY[0].as_dict()))
+    good = scale(T0).as_dict()
     forged = [
         b"\xff\xfe",
         b"{}",
@@ -140,8 +154,7 @@ async def test_garbage_on_the_stream_is_counted_and_skipped(nc: Client) -> None:
 
         await js.publish(SUBJECT, b"not json")  # while following, too
         await js.publish(SUBJECT, json.dumps({**good, "ts": T0 + 5}).encode())
-        heard: list[Event] = []
-        await eventually(lambda: bool(heard.extend(reader.take())) or bool(heard))
+        heard = await next_read(reader)
         assert [e.ts for e in heard] == [T0 + 5]
         assert bad.counts["events"] == len(forged) + 1
     finally:
@@ -182,8 +195,7 @@ async def test_a_reader_started_before_any_leader_follows_once_the_stream_appear
         assert reader.take() == []
         publisher.start()
         publisher.offer(HISTORY[0], leading=True)
-        heard: list[Event] = []
-        await eventually(lambda: bool(heard.extend(reader.take())) or bool(heard))
+        heard = await next_read(reader)
         assert shown(heard) == shown(HISTORY[:1])
     finally:
         await reader.stop()
@@ -217,7 +229,7 @@ async def test_a_nats_outage_holds_the_tick_for_nothing_and_loses_nothing_silent
     reader = HistoryReader(nc, clock=lambda: T0 + 60)
     try:
         await reader.start()
-        assert shown(reader.take()) == shown(HISTORY[:1] + during[:5])  # once each
+        assert shown(reader.take()) == shown([*HISTORY[:1], *during[:5]])  # once each
     finally:
         await reader.stop()
 
