@@ -155,7 +155,6 @@ class HistoryPublisher:
 
     def __init__(self, nc: Client, origin: str, *, size: int = BUFFER) -> None:
         self._js = nc.jetstream()
-        self._origin = origin
         self._size = size
         self._pending: deque[tuple[str, ScaleEvent | HealthEvent | ActionEvent]] = deque()
         self._ids: Iterator[int] = itertools.count(1)
@@ -181,10 +180,7 @@ class HistoryPublisher:
         if isinstance(event, TickEvent) or not (leading or isinstance(event, ActionEvent)):
             return
         if len(self._pending) >= self._size:
-            self.unpublished += 1
-            if self.unpublished == 1 or self.unpublished % 1000 == 0:
-                log.warning("event history: %d events could not be published (buffer of %d "
-                            "full: NATS unreachable?)", self.unpublished, self._size)  # fmt: skip
+            self._lost(f"the buffer of {self._size} is full (NATS unreachable?)")
             return
         self._pending.append((f"{self._run_id}-{next(self._ids)}", event))
         self._sent.clear()
@@ -201,8 +197,7 @@ class HistoryPublisher:
                     await self._publish(msg_id, event)
                     self.published += 1
                 except nats.js.errors.BadRequestError as exc:  # refused for good: no retry
-                    self.unpublished += 1
-                    log.error("event history: the stream refused an event: %s", exc.description)
+                    self._lost(f"the stream refused it: {exc.description}")
                 except (nats.errors.Error, TimeoutError) as exc:
                     backoff = min(MAX_BACKOFF_S, max(0.25, backoff * 2))
                     if not self._failing:
@@ -218,6 +213,13 @@ class HistoryPublisher:
                 if self._failing:
                     log.info("event history: publishing again")
                     self._failing, backoff = False, 0.0
+
+    def _lost(self, why: str) -> None:
+        """Count an event that will never be in the stream; say so, but not for each one."""
+        self.unpublished += 1
+        if self.unpublished == 1 or self.unpublished % 1000 == 0:
+            log.warning("event history: %d events not published so far; the last because %s",
+                        self.unpublished, why)  # fmt: skip
 
     async def _publish(self, msg_id: str, event: ScaleEvent | HealthEvent | ActionEvent) -> None:
         if not self._stream_checked:
