@@ -317,8 +317,8 @@ def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[st
     def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
         if not loop.leading and loop.lease is not None and leader == loop.lease.leader_name:
             loop.leader_decisions = {d.pool: d for d in decisions}
-            loop.leader_states = {d.pool: PoolState(d.current, ready.get(d.pool, 0))
-                                  for d in decisions if d.observed}  # fmt: skip
+            loop.leader_states = {d.pool: PoolState(d.current, ready[d.pool])
+                                  for d in decisions if d.observed and d.pool in ready}  # fmt: skip
 
     return take
 

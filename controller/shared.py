@@ -5,8 +5,9 @@
   write wins for the whole document; operator actions are rare and human-paced.
 - Every operator action is appended to the stream `AGENTDASH_AUDIT` (subject
   `agentdash.audit`): who, what, when, and from where (host and process).
-- The leader publishes each tick's decisions on `agentdash.decisions`, so dashboards that
-  only observe show what the leader decided, not their own guess.
+- The leader publishes each tick's decisions on `agentdash.decisions`, with each pool's ready
+  replicas, so dashboards that only observe show what the leader decided and sees, not their
+  own guess. (Its event history goes to a stream: controller.history_stream.)
 
 Nothing read back is trusted blindly. A KV value or a decisions message that is not valid
 (bad JSON or UTF-8, numbers out of bounds) is dropped, counted and logged
