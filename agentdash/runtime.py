@@ -17,6 +17,7 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +30,12 @@ from controller.bad_messages import BadMessages
 from controller.config import Config, ConfigError, NatsConfig, NatsTLS
 from controller.events import Event, TickEvent
 from controller.handover import HistoryHandover
+from controller.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.jetstream import JetStreamLagSource
 from controller.lease import LeaseError, NatsLease
 from controller.loop import Reconciler
 from controller.metrics import Metrics
+from controller.model import ScaleDecision
 from controller.overrides import OverrideStore
 from controller.prometheus import PrometheusUsageSource
 from controller.shared import (
@@ -42,7 +45,7 @@ from controller.shared import (
     follow_decisions,
 )
 from controller.simcluster import SimulatedCluster
-from controller.sources import Actuator, UsageSource
+from controller.sources import Actuator, PoolState, UsageSource
 from controller.usage import NatsUsageSource
 
 log = logging.getLogger("agentdash")
@@ -80,9 +83,21 @@ class Runtime:
     shared: SharedOverrides
     lease: AnyLease
     usage: UsageSource
+    publisher: HistoryPublisher | None = None
+    """Appends this process's events to the history stream (none if --read-only)."""
+    reader: HistoryReader | None = None
+    """Reads the leader's event history, once a dashboard asks (follow_history)."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
+
+    async def follow_history(self) -> HistoryReader:
+        """Replay the recent event history (waiting a few seconds at most), then follow it:
+        what a dashboard shows in Events and Why."""
+        if self.reader is None:
+            self.reader = HistoryReader(self.nc, bad=self.metrics.bad)
+            await self.reader.start()
+        return self.reader
 
     @property
     def ready(self) -> bool:
@@ -95,12 +110,16 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.reader is not None:
+            await self.reader.stop()
         release = getattr(self.loop.actuator, "release", None)
         if release is not None and self.loop.leading:
             await release()  # give paused KEDA ScaledObjects back before another leader starts
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self.lease.release()  # another takes over at once, not after the TTL
             await self.shared.stop()
+        if self.publisher is not None:
+            await self.publisher.stop()  # what the last tick told goes out, if NATS is there
         await self.lease.close()  # the Kubernetes Lease's own API client; NATS's has none
         await self.loop.actuator.close()  # its watches and client (or the simulated pods)
         if isinstance(self.usage, PrometheusUsageSource):
@@ -274,20 +293,34 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     except BaseException:
         await nc.close()
         raise
-    loop = Reconciler(config, lag, usage, actuator, store=store, lease=lease,
+    bus = RecordingBus()
+    loop = Reconciler(config, lag, usage, actuator, bus=bus, store=store, lease=lease,
                       dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
                       handover=handover)  # fmt: skip
     runtime = Runtime(config, nc, loop, Metrics(config, bad), shared, lease, usage)
+    if not options.read_only:
+        publisher = runtime.publisher = HistoryPublisher(nc, lease.holder)
+        bus.record = lambda event: publisher.offer(event, loop.leading)
+        runtime.metrics.registry.register(publisher.collector())
+        publisher.start()
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
-    def leader_said(leader: str, decisions: list[Any]) -> None:
-        # Only from the lease's holder: anyone else claiming to lead is not shown.
-        if not loop.leading and leader == lease.leader_name:
-            loop.leader_decisions = {d.pool: d for d in decisions}
-
-    await follow_decisions(nc, leader_said, bad=bad, pools=config.pools)
+    await follow_decisions(nc, leader_said(loop), bad=bad, pools=config.pools)
     return runtime
+
+
+def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[str, int]], None]:
+    """What a follower does with the leader's decisions message: show its decisions and the
+    replicas it sees. Only from the lease's holder: anyone else claiming to lead is not shown."""
+
+    def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
+        if not loop.leading and loop.lease is not None and leader == loop.lease.leader_name:
+            loop.leader_decisions = {d.pool: d for d in decisions}
+            loop.leader_states = {d.pool: PoolState(d.current, ready[d.pool])
+                                  for d in decisions if d.observed and d.pool in ready}  # fmt: skip
+
+    return take
 
 
 async def _relay(runtime: Runtime) -> None:
@@ -299,10 +332,13 @@ async def _relay(runtime: Runtime) -> None:
         runtime.metrics.observe(event)
         if isinstance(event, TickEvent):
             runtime.ticks += 1
-            runtime.metrics.observe_snapshot(loop.snapshot())
+            snapshot = loop.snapshot()
+            runtime.metrics.observe_snapshot(snapshot)
             runtime.metrics.observe_state(loop.stale, loop.leading)
             if loop.leading and runtime.nc.is_connected:
-                message = decisions_message(runtime.lease.holder, event.ts, list(event.decisions))
+                ready = {pool.name: pool.ready for pool in snapshot.pools}
+                message = decisions_message(runtime.lease.holder, event.ts,
+                                            list(event.decisions), ready)  # fmt: skip
                 with contextlib.suppress(nats.errors.Error):
                     await runtime.nc.publish(DECISIONS_SUBJECT, message)
         elif hasattr(event, "as_dict"):

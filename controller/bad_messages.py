@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 log = logging.getLogger("agentdash.bad_messages")
 
-SOURCES = ("usage", "decisions", "overrides", "prometheus")
+SOURCES = ("usage", "decisions", "overrides", "prometheus", "events")
 """Counted from the start (at 0), so a dashboard can tell "none" from "not measured"."""
 LOG_EVERY_S = 60.0
 WHY_CHARS = 200

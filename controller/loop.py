@@ -84,6 +84,9 @@ class Reconciler:
         self.leading = lease is None
         self.leader_decisions: dict[str, ScaleDecision] = {}
         """What the leader decided, as it published it (followers show these)."""
+        self.leader_states: dict[str, PoolState] = {}
+        """Replicas and ready as the leader saw them, which a follower shows rather than its
+        own view (a follower's simulated cluster never scales)."""
         self.decisions: dict[str, ScaleDecision] = {}
         self.problems: dict[str, str] = {}
         """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
@@ -127,6 +130,8 @@ class Reconciler:
         started = time.perf_counter()
         now = self.clock()
         await self._refresh(only)
+        if not self.leading and self.leader_states:
+            self._state = self._leaders_view()
         observations = self._observations()
         await self._lead(now)
         if self.handover is not None and self.leading != self._restored:
@@ -168,6 +173,14 @@ class Reconciler:
         """Wait for every scale call in flight (each ends by its deadline)."""
         while self._acting:
             await asyncio.wait(list(self._acting.values()))
+
+    def _leaders_view(self) -> dict[str, PoolState]:
+        own = self._state
+        view = dict(own)
+        for name, state in self.leader_states.items():
+            mine = own.get(name)
+            view[name] = PoolState(state.replicas, state.ready, mine.pods if mine else ())
+        return view
 
     def _start_call(self, decision: ScaleDecision, now: float, dry: bool) -> asyncio.Task[None]:
         pool = decision.pool

@@ -1,6 +1,7 @@
 """deploy/nats-permissions.conf on a real nats-server: agentdash runs with its user, a
 tenant's worker can take tasks and report its own usage, and nothing else: not the lease,
-not the overrides, not the audit, not the decisions, not another tenant's usage."""
+not the overrides, not the audit, not the decisions, not the event history, not another
+tenant's usage."""
 
 from __future__ import annotations
 
@@ -106,6 +107,7 @@ async def test_a_worker_reports_usage_and_cannot_touch_the_lease_or_the_override
             f"$KV.{BUCKET}.{KEY}": b'{"paused": true}',
             "agentdash.audit": b'{"who": "mallory"}',
             "agentdash.decisions": b'{"leader": "mallory"}',
+            "agentdash.events": b'{"type": "action", "ts": 1, "who": "mallory"}',
             "agentdash.usage.globex": json.dumps({**report, "tenant": "globex"}).encode(),
             "$JS.API.STREAM.DELETE.KV_agentdash_leader": b"",
         }
@@ -124,6 +126,9 @@ async def test_a_worker_reports_usage_and_cannot_touch_the_lease_or_the_override
         assert (await lease.get(LEASE_KEY)).value == runtime.lease.holder.encode()
         assert (await kv.get(KEY)).value == overrides_before
         assert await runtime.lease.renew()  # still the leader
+        publisher = runtime.publisher
+        assert publisher is not None
+        await eventually(lambda: publisher.published > 0 and publisher.waiting == 0)  # history
         assert "permissions violation" not in caplog.text  # agentdash itself lacked nothing
     finally:
         await worker.close()
