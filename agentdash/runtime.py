@@ -26,6 +26,7 @@ from nats.aio.client import Client
 
 from agentdash.errors import StartError
 from controller.bad_messages import BadMessages
+from controller.busy import BusyPods
 from controller.config import Config, ConfigError, NatsConfig, NatsTLS
 from controller.events import Event, TickEvent
 from controller.handover import HistoryHandover
@@ -43,7 +44,7 @@ from controller.shared import (
 )
 from controller.simcluster import SimulatedCluster
 from controller.sources import Actuator, UsageSource
-from controller.usage import NatsUsageSource
+from controller.usage import NatsBusySource, NatsUsageSource
 
 log = logging.getLogger("agentdash")
 
@@ -80,6 +81,8 @@ class Runtime:
     shared: SharedOverrides
     lease: AnyLease
     usage: UsageSource
+    busy: BusyPods | None = None
+    """Which pods the workers report busy (a scale-down takes idle ones first)."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
@@ -209,7 +212,9 @@ def _tls_context(tls: NatsTLS, source: str) -> ssl.SSLContext:
     return context
 
 
-async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
+async def make_actuator(
+    config: Config, options: RuntimeOptions, busy: BusyPods | None = None
+) -> Actuator:
     if options.cluster == "simulated":
         return SimulatedCluster(config)
     from controller.kube import DeploymentScaler  # only a real fleet needs the client
@@ -220,6 +225,7 @@ async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
             config, kubeconfig=options.kubeconfig, context=options.context, take_over=take_over,
             dry_run=options.dry_run, qps=config.kubernetes.qps, burst=config.kubernetes.burst,
             deadline_s=options.lease_ttl / 3, annotate=config.kubernetes.annotate,
+            busy=busy if config.kubernetes.pod_deletion_cost else None,
         )  # fmt: skip
     except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
@@ -254,11 +260,13 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     url = options.nats_url or config.nats.url
     nc = await connect_nats(url, options.connect_timeout, config.nats, config.source)
     try:
-        actuator = await make_actuator(config, options)
+        bad = BadMessages()  # what every source drops, counted in one place for /metrics
+        busy = NatsBusySource(nc, config, clock=time.time, bad=bad)  # idle pods go first
+        await busy.start()
+        actuator = await make_actuator(config, options, busy.ledger)
         lag = JetStreamLagSource(nc, config)
         await lag.start()
         usage: UsageSource
-        bad = BadMessages()  # what every source drops, counted in one place for /metrics
         if config.prometheus is not None:
             usage = PrometheusUsageSource(config, config.prometheus, bad=bad)
             await usage.start()
@@ -277,7 +285,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     loop = Reconciler(config, lag, usage, actuator, store=store, lease=lease,
                       dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
                       handover=handover)  # fmt: skip
-    runtime = Runtime(config, nc, loop, Metrics(config, bad), shared, lease, usage)
+    runtime = Runtime(config, nc, loop, Metrics(config, bad), shared, lease, usage, busy.ledger)
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
