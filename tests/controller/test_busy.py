@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from nats.aio.client import Client
 
 from controller.bad_messages import BadMessages
 from controller.busy import FORGET_S, BusyPods, plan_marks
-from controller.config import Config
+from controller.config import Config, ConfigError, parse_config
 from controller.metrics import Metrics
 from controller.sources import Pod
 from controller.usage import NatsBusySource
@@ -130,3 +131,15 @@ def test_the_plan_keeps_marks_on_idle_pods_and_removes_them_from_busy_ones() -> 
     assert plan_marks(pods, {"a", "c"}, {"a", "b"}, 2) == (("b",), ("c",))
     # Fewer idle pods than victims: the rest is the ReplicaSet's choice, as before.
     assert plan_marks(pods, set(), {"a"}, 3) == (("a",), ())
+
+
+def test_the_switch_is_a_boolean_and_a_mistake_names_its_field() -> None:
+    assert fleet().kubernetes.pod_deletion_cost  # on by default
+    data = {"tiers": {"t": {"priority": 1}}, "tenants": {"acme": {"tier": "t"}},
+            "pools": {"research": {"tenant": "acme", "deployment": {"name": "research"},
+                                   "queue": {"stream": "S", "consumer": "research"}}},
+            "kubernetes": {"pod_deletion_cost": "yes"}}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"kubernetes\.pod_deletion_cost"):
+        parse_config(data, "agentdash.yaml")
+    data["kubernetes"] = {"pod_deletion_cost": False}
+    assert not parse_config(data).kubernetes.pod_deletion_cost

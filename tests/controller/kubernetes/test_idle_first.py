@@ -171,3 +171,23 @@ async def test_a_hung_mark_still_scales_by_the_deadline(
 
     assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 1
     assert "no answer within" in caplog.text
+
+
+async def test_a_refused_mark_is_not_asked_again_at_every_scale_down(
+    cluster: Emulator, make_scaler: MakeScaler, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    busy = {"web-a": 0, "web-b": 0, "web-c": 0}
+    web_with_pods(cluster, busy, {})
+    cluster.faults.append(refuse("PATCH", PODS_PATH + "web-c", 403, "pods is forbidden"))
+    cluster.faults.append(refuse("PATCH", PODS_PATH + "web-b", 403, "pods is forbidden"))
+    cluster.faults.append(refuse("PATCH", PODS_PATH + "web-a", 403, "pods is forbidden"))
+    cfg = web_fleet()
+    scaler = make_scaler(cfg, busy=reported(cfg, busy, clock()))
+    await observe_until(scaler, lambda states: states["web"].ready == 3)
+
+    await scaler.scale("web", 2)
+    await scaler.scale("web", 1)  # the Role lacks `patch pods`: not asked again for a while
+
+    assert [what for what, _ in patches(cluster)] == ["web-a", "scale", "scale"]
+    assert "deploy/rbac.yaml grants `patch pods`" in caplog.text
+    assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 1
