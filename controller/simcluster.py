@@ -1,12 +1,12 @@
 """A cluster in this process: Deployments as pod counts, pods as asyncio tasks.
 
 A scaled-up pod starts after its pool's cold start, becomes ready, and runs a worker (if one
-is given) until it is told to stop. Scale-down picks pods as a ReplicaSet does: those not ready
-yet first, then the lower pod-deletion-cost, then the newest; given who is busy (`busy`, the
-workers' reports), it first marks idle pods with a low cost, as the Kubernetes actuator does
-(controller.busy). It terminates them gracefully: the worker finishes or naks what it has in
-hand, and the pod is gone only when its worker returns. Like a Deployment, `replicas` is the desired
-count; terminating pods still show in `pods` until they are gone.
+is given) until it is told to stop. Scale-down picks pods as a ReplicaSet does: those not
+ready yet first, then the lower pod-deletion-cost, then the newest; given who is busy (`busy`,
+the workers' reports), it first marks idle pods with a low cost, as the Kubernetes actuator
+does (controller.busy). It terminates them gracefully: the worker finishes or naks what it has
+in hand, and the pod is gone only when its worker returns. Like a Deployment, `replicas` is the
+desired count; terminating pods still show in `pods` until they are gone.
 """
 
 from __future__ import annotations
