@@ -5,10 +5,13 @@ the plan of pod-deletion-cost marks that a scale-down follows."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from controller.bad_messages import BadMessages
 from controller.busy import FORGET_S, BusyPods, plan_marks
@@ -143,3 +146,26 @@ def test_the_switch_is_a_boolean_and_a_mistake_names_its_field() -> None:
         parse_config(data, "agentdash.yaml")
     data["kubernetes"] = {"pod_deletion_cost": False}
     assert not parse_config(data).kubernetes.pod_deletion_cost
+
+
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+names = st.sampled_from(["acme", "globex", "research", "coder", "a-pod", ""]) | st.text(max_size=12)
+busy_reports = st.fixed_dictionaries(
+    {}, optional={"tenant": names, "pool": names, "pod": names | junk, "busy": junk}
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    body=st.one_of(st.binary(max_size=200), busy_reports.map(lambda r: json.dumps(r).encode())),
+    tenant=names,
+)
+async def test_a_busy_report_is_believed_only_in_bounds(body: bytes, tenant: str) -> None:
+    source = NatsBusySource(cast(Client, None), fleet(), clock=lambda: 0.0)  # no I/O needed
+    await source._on_report(Msg(cast(Any, None), f"agentdash.busy.{tenant}", data=body))
+    kept = source.ledger.known("research") + source.ledger.known("coder")
+    assert source.bad.counts["busy"] + kept == 1  # believed, or dropped and counted
