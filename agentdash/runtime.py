@@ -285,7 +285,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     loop = Reconciler(config, lag, usage, actuator, store=store, lease=lease,
                       dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
                       handover=handover)  # fmt: skip
-    runtime = Runtime(config, nc, loop, Metrics(config, bad), shared, lease, usage, busy.ledger)
+    runtime = Runtime(
+        config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger
+    )
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
