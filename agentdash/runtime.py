@@ -27,6 +27,7 @@ from nats.aio.client import Client
 
 from agentdash.errors import StartError
 from controller.bad_messages import BadMessages
+from controller.busy import BusyPods
 from controller.config import Config, ConfigError, NatsConfig, NatsTLS
 from controller.events import Event, TickEvent
 from controller.handover import HistoryHandover
@@ -46,7 +47,7 @@ from controller.shared import (
 )
 from controller.simcluster import SimulatedCluster
 from controller.sources import Actuator, PoolState, UsageSource
-from controller.usage import NatsUsageSource
+from controller.usage import NatsBusySource, NatsUsageSource
 
 log = logging.getLogger("agentdash")
 
@@ -87,6 +88,8 @@ class Runtime:
     """Appends this process's events to the history stream (none if --read-only)."""
     reader: HistoryReader | None = None
     """Reads the leader's event history, once a dashboard asks (follow_history)."""
+    busy: BusyPods | None = None
+    """Which pods the workers report busy (a scale-down takes idle ones first)."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
@@ -228,7 +231,9 @@ def _tls_context(tls: NatsTLS, source: str) -> ssl.SSLContext:
     return context
 
 
-async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
+async def make_actuator(
+    config: Config, options: RuntimeOptions, busy: BusyPods | None = None
+) -> Actuator:
     if options.cluster == "simulated":
         return SimulatedCluster(config)
     from controller.kube import DeploymentScaler  # only a real fleet needs the client
@@ -239,6 +244,7 @@ async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
             config, kubeconfig=options.kubeconfig, context=options.context, take_over=take_over,
             dry_run=options.dry_run, qps=config.kubernetes.qps, burst=config.kubernetes.burst,
             deadline_s=options.lease_ttl / 3, annotate=config.kubernetes.annotate,
+            busy=busy if config.kubernetes.pod_deletion_cost else None,
         )  # fmt: skip
     except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
@@ -273,11 +279,13 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     url = options.nats_url or config.nats.url
     nc = await connect_nats(url, options.connect_timeout, config.nats, config.source)
     try:
-        actuator = await make_actuator(config, options)
+        bad = BadMessages()  # what every source drops, counted in one place for /metrics
+        busy = NatsBusySource(nc, config, clock=time.time, bad=bad)  # idle pods go first
+        await busy.start()
+        actuator = await make_actuator(config, options, busy.ledger)
         lag = JetStreamLagSource(nc, config)
         await lag.start()
         usage: UsageSource
-        bad = BadMessages()  # what every source drops, counted in one place for /metrics
         if config.prometheus is not None:
             usage = PrometheusUsageSource(config, config.prometheus, bad=bad)
             await usage.start()
@@ -297,7 +305,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     loop = Reconciler(config, lag, usage, actuator, bus=bus, store=store, lease=lease,
                       dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
                       handover=handover)  # fmt: skip
-    runtime = Runtime(config, nc, loop, Metrics(config, bad), shared, lease, usage)
+    runtime = Runtime(
+        config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger
+    )
     if not options.read_only:
         publisher = runtime.publisher = HistoryPublisher(nc, lease.holder)
         bus.record = lambda event: publisher.offer(event, loop.leading)
