@@ -29,10 +29,11 @@ Every policy (agentdash, KEDA, the HPA) runs on this very cluster, under the sam
   zero, its queue wait counting on. A terminating pod's pod-seconds and quota slots run until
   it is gone. No task is ever lost; redeliveries are counted.
 - Tokens are charged when a task completes, per tenant per UTC day, as the workers' usage
-  reports are in the live loop. With `gate_budgets` (agentdash), a worker of a hard-capped
-  tenant starts a task only if today's tokens, plus those of tasks in flight, plus this one
-  stay within the budget; otherwise the pool's queue waits (head first) until midnight. The
-  baselines know no budgets and may overspend; the overspend is reported.
+  reports are in the live loop. With `gate_budgets` (a worker that knew each task's tokens
+  before running it: no policy assumes one now), a worker of a hard-capped tenant starts a
+  task only if today's tokens, plus those of tasks in flight, plus this one stay within the
+  budget; otherwise the pool's queue waits (head first) until midnight. The baselines know
+  no budgets and may overspend; the overspend is reported.
 
 Not modelled, for any policy: nodes and scheduling (a pod's cold start is all its start-up),
 pod failures and restarts, the ReplicaSet's logarithmic bucketing of ready

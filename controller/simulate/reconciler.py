@@ -51,7 +51,10 @@ _SLACK = 1e-6
 
 class Reconciler:
     name = "agentdash"
-    gate_budgets = True
+    gate_budgets = False
+    """Its workers take whatever task comes, as the baselines' do: the budget is kept by
+    scaling alone (controller.policy's pace and caps), not by a worker that would have to
+    know a task's tokens before running it."""
     marks_idle = True
     """As the live Kubernetes scaler does with the workers' busy reports."""
 
