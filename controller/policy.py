@@ -8,7 +8,8 @@ run exactly this code. Per pool, in order:
    net inflow over a cold start, while tasks wait) / target_lag_per_replica; and the steady
    load, arrival rate x task time (Little's law, over what the rate window saw) at the same
    target, or square-root staffing for a tier's target_wait_seconds;
-3. floor = max(min_replicas, operator pin); a paused tenant gets 0;
+3. floor = max(min_replicas, operator pin); a paused tenant gets 0; a paused pool keeps its
+   replicas, or gets the number the operator chose, and no other rule applies to it;
 4. token budget: exhausted with hard_cap -> 0; past warn_at -> the pace the budget left can
    pay for until it resets, at the tenant's tokens per replica-second today;
 5. max_replicas, then the shared ceilings (provider rpm, tenant max_pods, cluster max_pods),
@@ -17,16 +18,27 @@ run exactly this code. Per pool, in order:
    policies with selectPolicy) and the cooldown before zero. These act on the pool's own
    recommendation, before the shared ceilings, so the ceilings stay hard; what they alone
    keep yields to real demand under a short ceiling.
+
+With the controller paused, every pool holds its replicas, and its reasons say so and what it
+would have done.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 from controller.allocation import Claim, allocate
 from controller.config import Config, PoolConfig, ScalingRule, TenantConfig
 from controller.history import SUSTAINED_S, History, PoolHistory
-from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
+from controller.model import (
+    Observations,
+    Overrides,
+    PoolObservation,
+    PoolPause,
+    Reason,
+    ScaleDecision,
+)
 from controller.sources import RATE_WINDOW_S
 from controller.usage import DAY_S
 
@@ -48,7 +60,23 @@ def decide(
         for name, pool in config.pools.items()
     ]
     allocate(config, claims)
+    if overrides.paused:
+        return [_controller_paused(claim.decision()) for claim in claims]
     return [claim.decision() for claim in claims]
+
+
+def _controller_paused(decision: ScaleDecision) -> ScaleDecision:
+    """The whole controller paused: the pool stays as it is (the loop calls nothing), and
+    its reasons end with the pause and what it would have done otherwise."""
+    if not decision.observed:
+        return decision
+    if decision.held or decision.desired == decision.current:
+        told = _reason(CONTROLLER_PAUSED, _CONTROLLER_HOLDS, (decision.current,))
+    else:
+        args = (decision.current, decision.current, decision.desired)
+        told = _reason(CONTROLLER_PAUSED, _CONTROLLER_WOULD, args)
+    return decision._replace(desired=decision.current, reasons=(*decision.reasons, told),
+                             held=True, until=math.inf)  # fmt: skip
 
 
 def claim(
@@ -72,6 +100,9 @@ def claim(
         reason = _reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
         return Claim.hold(name, pool, 0, False, reason)
     current = obs.replicas
+    pause = overrides.paused_pools.get(name)
+    if pause is not None and pause.active(now):
+        return _pool_paused(name, pool, current, pause)
     if obs.stale is not None:
         fallback = pool.fallback
         if (
@@ -105,7 +136,7 @@ def claim(
         floor = pin.replicas
         if floor > want:
             who = f" by {pin.by}" if pin.by else ""
-            expiry = f" until {pin.until:g}" if pin.until is not None else ""
+            expiry = f" until {utc(pin.until)}" if pin.until is not None else ""
             reasons.append(_reason("pin", "pinned warm at {}{}{}: {} -> {}",
                                    (floor, who, expiry, want, floor)))  # fmt: skip
     elif floor > want:
@@ -183,6 +214,27 @@ def claim(
                  steady=steady if steady < target else target, until=until)  # fmt: skip
 
 
+def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) -> Claim:
+    """A paused pool (KEDA's paused-replicas): where it is, or the operator's number; no
+    demand, time rule or budget moves it (the shared ceilings still bound a rise)."""
+    who = f" by {pause.by}" if pause.by else ""
+    expiry = f" until {utc(pause.until)}" if pause.until is not None else ""
+    until = pause.until if pause.until is not None else math.inf
+    if pause.replicas is None or pause.replicas == current:
+        reason = _reason(POOL_PAUSED, _POOL_HOLDS, (who, expiry, current))
+        claim = Claim.hold(name, pool, current, True, reason)
+        claim.until = until
+        return claim
+    target = pause.replicas
+    reason = _reason(POOL_PAUSED, _POOL_AT, (who, expiry, target, current, target))
+    return Claim(name, pool, current, target, target, target, [reason], until=until)
+
+
+def utc(ts: float) -> str:
+    """A time of day as operators read it in reasons: HH:MM:SS UTC."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(ts))
+
+
 def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
     """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
     busy = -(-obs.ack_pending // pool.concurrency)
@@ -223,6 +275,12 @@ _NO_DATA_REASON = Reason("no observation", _NO_DATA)
 _NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
 _FALLBACK = "{} ({} reads in a row): fallback {} replicas, {} -> {}"
 _PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
+POOL_PAUSED = "pool paused"
+_POOL_HOLDS = "pool paused{}{}: holding {} replicas"
+_POOL_AT = "pool paused{}{}: at {} replicas, {} -> {}"
+CONTROLLER_PAUSED = "controller paused"
+_CONTROLLER_HOLDS = "controller paused by an operator: holding {} replicas"
+_CONTROLLER_WOULD = "controller paused by an operator: holding {} replicas (would scale {} -> {})"
 _EXHAUSTED = (
     "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
 )
