@@ -299,6 +299,10 @@ _DEMAND_AHEAD = (
     "lag {} (pending {} + ack_pending {}) + {:g} arriving beyond the ready pods' pace "
     "during a {:g} s cold start, / {:g} per replica -> {}"
 )
+_KEEP_UP = (
+    "arrivals {:.2f}/s x {:.1f} s a task / concurrency {} while {} wait: {} replicas keep up, "
+    "{} -> {}"
+)
 _STAFFING = (
     "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} busy; target wait {:g} s (square-root "
     "staffing, 95% within it) / concurrency {} -> {}"
@@ -354,6 +358,7 @@ def _demand(
         seconds = None
     concurrency = pool.concurrency
     ahead = 0
+    keep = 0
     if rate and seconds and pool.cold_start_seconds and obs.pending:
         # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
         # positive, the queue grows by that much for every second a new pod takes to start.
@@ -363,6 +368,11 @@ def _demand(
             seen = rate * RATE_WINDOW_S
             coming = net * pool.cold_start_seconds
             ahead = math.floor((coming if coming < seen else seen) + 1e-9)
+        # And while tasks wait, no fewer replicas than finish what arrives (up to those it
+        # has): below that the inflow turns positive, and the lookahead asks them back at
+        # once (a pool flapped 2 -> 1 -> 2 under a steady stream, each time a window let go).
+        keep = math.ceil(rate * seconds / concurrency - 1e-9)
+        keep = keep if keep < current else current
     demand = math.ceil((lag + ahead) / per_replica - 1e-9)
     if reasons is not None:
         if ahead:
@@ -372,6 +382,11 @@ def _demand(
         else:
             args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
             reasons.append(_reason("demand", _DEMAND, args))
+    if keep > demand:
+        if reasons is not None:
+            args = (rate, seconds, concurrency, obs.pending, keep, demand, keep)
+            reasons.append(_reason("demand", _KEEP_UP, args))
+        demand = keep
     if rate and seconds:
         # Little's law: the arrivals keep rate x task time tasks in the system, lag to come,
         # held to the same target per replica as the lag (or concurrency, if larger: a replica
