@@ -41,14 +41,18 @@ def state_of(
     if pause is not None and pause.active(now):
         left = f" ({_spoken(pause.until - now)} left)" if pause.until is not None else ""
         label = "paused" + (f" {_short(pause.until - now)}" if pause.until is not None else "")
-        return label, f"{_first(decision, POOL_PAUSED).detail}{left}"
+        return label, f"pool {_first(decision, POOL_PAUSED).detail}{left}"
     if overrides.paused or rule == CONTROLLER_PAUSED:
         said = _first(decision, CONTROLLER_PAUSED)
-        return "paused", said.detail if said.rule == CONTROLLER_PAUSED else _CONTROLLER
+        return (
+            "paused",
+            f"controller {said.detail}" if said.rule == CONTROLLER_PAUSED else _CONTROLLER,
+        )
     if rule == "paused":
         return "paused", reason.detail
     if dry_run and decision.changes:
-        return "dry-run", f"dry-run: would scale {current} -> {desired} ({_told(reason)})"
+        label = f"dry-run {current}→{desired}"
+        return label, f"dry-run: would scale {current} -> {desired} ({_told(reason)})"
     if rule in (EXHAUSTED, WARNING):
         return "budget", reason.detail
     wants = decision.recommendation

@@ -19,7 +19,7 @@ from controller.snapshot import FleetSnapshot, PoolRow
 
 STATE_STYLE = {"scaling up": "green", "scaling down": "yellow", "scaling": "green",
                "starved": "red bold", "stale": "red bold", "budget": "red", "held": "cyan",
-               "paused": "magenta", "pinned": "blue", "dry-run": "italic yellow",
+               "paused": "medium_purple1", "pinned": "dodger_blue1", "dry-run": "italic yellow",
                "unknown": "dim", "idle": "dim"}  # fmt: skip
 """By a PoolRow.state's kind: its first word ("held 42s" is held), or its first two."""
 

@@ -148,7 +148,7 @@ async def test_dry_run_tells_each_would_be_change_once(
     assert caplog.text.count("dry-run: research would scale") == 2
     assert cluster.scale_calls == []
     row = loop.snapshot().pools[0]
-    assert row.state == "dry-run"
+    assert row.state == "dry-run 0→5"
     assert row.state_detail.startswith("dry-run: would scale 0 -> 5 (demand: lag 5")
     loop.store.set_dry_run(False)
     await loop.tick()

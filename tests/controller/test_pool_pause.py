@@ -34,7 +34,7 @@ def test_a_paused_pool_holds_its_replicas_whatever_its_queue_says() -> None:
     research, coder = decide(CFG, busy, paused(), History(CFG), T0)
     assert (research.current, research.desired) == (3, 3)
     assert research.main_reason.rule == "pool paused"
-    assert research.main_reason.detail == "pool paused by alice: holding 3 replicas"
+    assert research.main_reason.detail == "paused by alice: holding 3 replicas"
     assert coder.desired == 5  # the other pool still follows its queue
     idle = observe(research=(0, 0, 3), coder=(0, 0, 1))
     (research, _) = decide(CFG, idle, paused(), History(CFG), T0)
@@ -49,7 +49,7 @@ def test_a_pool_paused_at_a_number_goes_there_at_once_past_every_time_rule() -> 
     research, _ = decide(CFG, obs, paused(replicas=2, until=T0 + 600), history, T0)
     assert (research.current, research.desired) == (8, 2)
     assert research.main_reason.detail == (
-        "pool paused by alice until 00:10:00 UTC: at 2 replicas, 8 -> 2"
+        "paused by alice until 00:10:00 UTC: at 2 replicas, 8 -> 2"
     )
     assert [r.rule for r in research.reasons] == ["pool paused"]
     assert research.until == T0 + 600
@@ -71,10 +71,10 @@ def test_a_paused_controller_holds_every_pool_and_says_what_it_would_have_done()
     assert (research.current, research.desired) == (2, 2)
     assert not research.changes
     assert research.main_reason.detail == (
-        "controller paused by an operator: holding 2 replicas (would scale 2 -> 3)"
+        "paused by an operator: holding 2 replicas (would scale 2 -> 3)"
     )
     assert research.reasons[0].rule == "demand"  # the rest of the story is kept for Why
-    assert coder.main_reason.detail == "controller paused by an operator: holding 0 replicas"
+    assert coder.main_reason.detail == "paused by an operator: holding 0 replicas"
 
 
 def test_pause_and_resume_are_actions_kept_across_a_restart(tmp_path: Path) -> None:

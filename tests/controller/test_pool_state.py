@@ -127,8 +127,11 @@ def test_stale_budget_dry_run_and_plain_states_say_why() -> None:
     label, detail = state(cfg, spent)
     assert (label, detail[:34]) == ("budget", "tenant t used 1,000 of 1,000 token")
     label, detail = state(cfg, observe(a=(4, 0, 0)), dry_run=True)
-    assert (label, detail) == ("dry-run", "dry-run: would scale 0 -> 4 (demand: lag 4 (pending 4 "
-                                          "+ ack_pending 0) / 1 per replica -> 4)")  # fmt: skip
+    assert label == "dry-run 0→4"
+    assert detail == (
+        "dry-run: would scale 0 -> 4 (demand: lag 4 (pending 4 + ack_pending 0) / 1 per "
+        "replica -> 4)"
+    )
     assert state(cfg, observe(a=(4, 0, 0)))[0] == "scaling up"
     assert state(cfg, observe(a=(1, 0, 3)))[0] == "scaling down"
     assert state(cfg, observe(a=(3, 0, 3))) == (
