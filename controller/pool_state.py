@@ -35,13 +35,14 @@ def state_of(
     if obs is None or not decision.observed:
         return "unknown", f"unknown: {reason.detail}"
     current, desired = obs.replicas, decision.desired
-    if obs.stale is not None or rule == "fallback":
-        return "stale", f"stale: {reason.detail}"
     pause = overrides.paused_pools.get(decision.pool)
-    if pause is not None and pause.active(now):
+    if pause is not None and pause.active(now):  # the operator's word, stale data or not
         left = f" ({_spoken(pause.until - now)} left)" if pause.until is not None else ""
         label = "paused" + (f" {_short(pause.until - now)}" if pause.until is not None else "")
         return label, f"pool {_first(decision, POOL_PAUSED).detail}{left}"
+    if obs.stale is not None or rule == "fallback":
+        said = next((r for r in decision.reasons if r.rule in ("stale", "fallback")), reason)
+        return "stale", f"stale: {said.detail}"
     if overrides.paused or rule == CONTROLLER_PAUSED:
         said = _first(decision, CONTROLLER_PAUSED)
         return (

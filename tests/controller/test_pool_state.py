@@ -148,3 +148,14 @@ def test_a_pool_never_seen_is_unknown(decided: bool) -> None:
     label, detail = state_of(None, decision if decided else None, Overrides(), NOW)
     assert label == "unknown"
     assert ("Deployment agents/a not found" in detail) == decided
+
+
+def test_a_paused_pool_says_paused_with_stale_data_and_stale_shows_through_a_pause() -> None:
+    cfg = config({"a": pool("t")})
+    stale = Observations({"a": PoolObservation(4, 0, 3, 3, stale="NATS disconnected")})
+    pause = Overrides(paused_pools={"a": PoolPause(1, None, "alice", NOW)})
+    assert state(cfg, stale, pause) == ("paused", "pool paused by alice: at 1 replicas, 3 -> 1")
+    assert state(cfg, stale, Overrides(paused=True)) == (
+        "stale",
+        "stale: NATS disconnected: holding 3 replicas",
+    )
