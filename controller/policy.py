@@ -300,8 +300,8 @@ _DEMAND_AHEAD = (
     "during a {:g} s cold start, / {:g} per replica -> {}"
 )
 _KEEP_UP = (
-    "arrivals {:.2f}/s x {:.1f} s a task / concurrency {} while {} wait: {} replicas keep up, "
-    "{} -> {}"
+    "below {} replicas, arrivals {:.2f}/s x {:.1f} s a task outpace concurrency {} while {} "
+    "wait, and the cold-start lookahead would ask them back: {} -> {}"
 )
 _STAFFING = (
     "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} busy; target wait {:g} s (square-root "
@@ -359,21 +359,25 @@ def _demand(
     concurrency = pool.concurrency
     ahead = 0
     keep = 0
-    if rate and seconds and pool.cold_start_seconds and obs.pending:
+    lookahead = bool(rate and seconds and pool.cold_start_seconds and obs.pending)
+    if lookahead:
         # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
         # positive, the queue grows by that much for every second a new pod takes to start.
-        net = rate - obs.ready * concurrency / seconds
-        if net > 0:  # whole tasks, and never more than the window saw arrive: a few
-            # arrivals are not a stream to project over a long cold start
-            seen = rate * RATE_WINDOW_S
-            coming = net * pool.cold_start_seconds
-            ahead = math.floor((coming if coming < seen else seen) + 1e-9)
-        # And while tasks wait, no fewer replicas than finish what arrives (up to those it
-        # has): below that the inflow turns positive, and the lookahead asks them back at
-        # once (a pool flapped 2 -> 1 -> 2 under a steady stream, each time a window let go).
-        keep = math.ceil(rate * seconds / concurrency - 1e-9)
-        keep = keep if keep < current else current
+        ahead = _ahead(pool, rate or 0.0, seconds or 0.0, obs.ready)
     demand = math.ceil((lag + ahead) / per_replica - 1e-9)
+    if lookahead and demand < current:
+        # Down only as far as the lookahead would not ask back at once: with fewer ready
+        # pods the inflow turns positive, and a pool flapped 2 -> 1 -> 2 under a steady
+        # stream each time a window (or a pin) let go. The fewest replicas r with
+        # ceil((lag + ahead at r) / target) <= r (it only falls as r grows: bisect).
+        low, high = demand, current
+        while low < high:
+            middle = (low + high) // 2
+            if _ahead_demand(pool, rate or 0.0, seconds or 0.0, lag, middle) <= middle:
+                high = middle
+            else:
+                low = middle + 1
+        keep = low
     if reasons is not None:
         if ahead:
             args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
@@ -384,7 +388,7 @@ def _demand(
             reasons.append(_reason("demand", _DEMAND, args))
     if keep > demand:
         if reasons is not None:
-            args = (rate, seconds, concurrency, obs.pending, keep, demand, keep)
+            args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
             reasons.append(_reason("demand", _KEEP_UP, args))
         demand = keep
     if rate and seconds:
@@ -410,6 +414,24 @@ def _demand(
                 reasons.append(_reason("arrival", _ARRIVAL, args))
             demand = steady
     return demand
+
+
+def _ahead(pool: PoolConfig, rate: float, seconds: float, ready: int) -> int:
+    """Tasks arriving beyond what `ready` pods finish while a new pod starts: whole tasks,
+    and never more than the rate window saw arrive (a few arrivals are not a stream to
+    project over a long cold start)."""
+    net = rate - ready * pool.concurrency / seconds
+    if net <= 0:
+        return 0
+    seen = rate * RATE_WINDOW_S
+    coming = net * pool.cold_start_seconds
+    return math.floor((coming if coming < seen else seen) + 1e-9)
+
+
+def _ahead_demand(pool: PoolConfig, rate: float, seconds: float, lag: int, ready: int) -> int:
+    """The backlog's demand with `ready` pods ready."""
+    ahead = _ahead(pool, rate, seconds, ready)
+    return math.ceil((lag + ahead) / pool.target_lag_per_replica - 1e-9)
 
 
 def _staffing(load: float, seconds: float, wait: float) -> float:
