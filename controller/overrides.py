@@ -149,7 +149,7 @@ class OverrideStore:
         until = now + span if span else None
         pause = PoolPause(replicas, until, self._who(), now)
         pools = {**self._current.paused_pools, pool: pause}
-        what = "hold replicas" if replicas is None else f"at {replicas} replicas"
+        what = "hold replicas" if replicas is None else f"set to {replicas}"
         detail = what + (f" for {span:g} s" if span else "")
         return self._apply(replace(self._current, paused_pools=pools), "pause pool", pool, detail)
 

@@ -48,9 +48,7 @@ def test_a_pool_paused_at_a_number_goes_there_at_once_past_every_time_rule() -> 
     obs = observe(research=(20, 0, 8), coder=(0, 0, 0))
     research, _ = decide(CFG, obs, paused(replicas=2, until=T0 + 600), history, T0)
     assert (research.current, research.desired) == (8, 2)
-    assert research.main_reason.detail == (
-        "paused by alice until 00:10:00 UTC: at 2 replicas, 8 -> 2"
-    )
+    assert research.main_reason.detail == ("paused by alice until 00:10:00 UTC: set to 2, 8 -> 2")
     assert [r.rule for r in research.reasons] == ["pool paused"]
     assert research.until == T0 + 600
 

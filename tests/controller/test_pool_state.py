@@ -154,7 +154,7 @@ def test_a_paused_pool_says_paused_with_stale_data_and_stale_shows_through_a_pau
     cfg = config({"a": pool("t")})
     stale = Observations({"a": PoolObservation(4, 0, 3, 3, stale="NATS disconnected")})
     pause = Overrides(paused_pools={"a": PoolPause(1, None, "alice", NOW)})
-    assert state(cfg, stale, pause) == ("paused", "pool paused by alice: at 1 replicas, 3 -> 1")
+    assert state(cfg, stale, pause) == ("paused", "pool paused by alice: set to 1, 3 -> 1")
     assert state(cfg, stale, Overrides(paused=True)) == (
         "stale",
         "stale: NATS disconnected: holding 3 replicas",
