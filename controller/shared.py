@@ -1,7 +1,8 @@
 """State several agentdash processes share through NATS JetStream.
 
 - Operator overrides live in the key-value bucket `agentdash_overrides` (key `overrides`): a
-  restart loses none, and every daemon and dashboard sees the same pins and pauses. The last
+  restart loses none, and every daemon and dashboard sees the same pins and pauses (of the
+  controller, tenants and single pools: `paused_pools`, validated as pins are). The last
   write wins for the whole document; operator actions are rare and human-paced.
 - Every operator action is appended to the stream `AGENTDASH_AUDIT` (subject
   `agentdash.audit`): who, what, when, and from where (host and process).
@@ -189,6 +190,8 @@ class SharedOverrides:
 def _summary(document: OverridesDocument) -> str:
     parts = [f"pin {pool}={pin.replicas}" for pool, pin in sorted(document.pins.items())]
     parts += [f"pause tenant {tenant}" for tenant in document.paused_tenants]
+    parts += [f"pause pool {pool}" + ("" if pause.replicas is None else f"={pause.replicas}")
+              for pool, pause in sorted(document.paused_pools.items())]  # fmt: skip
     parts += ["pause controller"] * document.paused + ["dry-run"] * document.dry_run
     return (", ".join(parts) or "no overrides")[:500]
 

@@ -23,6 +23,7 @@ from agentdash.errors import StartError
 from agentdash.tui.commands import AgentDashCommands
 from agentdash.tui.feed import Feed
 from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal
+from agentdash.tui.pause import PauseChoice, PausePoolModal, pause_question
 from agentdash.tui.screens import EventsScreen, FleetScreen, LiveScreen, PodsScreen, TenantsScreen
 from agentdash.tui.why import WhyScreen
 from controller.events import ActionEvent, Event
@@ -31,7 +32,7 @@ from controller.overrides import ReadOnlyError
 PACKAGE = Path(__file__).parents[1]
 REFRESH_S = 0.5
 LOG_SIZE = 5000
-MUTATING = {"pin", "unpin", "pause_tenant", "pause_controller", "dry_run"}
+MUTATING = {"pin", "unpin", "pause_tenant", "pause_pool", "pause_controller", "dry_run"}
 
 
 def stylesheet() -> Path:
@@ -55,6 +56,7 @@ class AgentDashApp(App[None]):
         Binding("w", "operator('pin')", "Pin"),
         Binding("u", "operator('unpin')", "Unpin"),
         Binding("s", "operator('pause_tenant')", "Pause tenant"),
+        Binding("x", "operator('pause_pool')", "Pause pool", show=False),
         Binding("S", "operator('pause_controller')", "Pause all", show=False),
         Binding("d", "operator('dry_run')", "Dry-run", show=False),
         Binding("question_mark", "help", "Help"),
@@ -171,7 +173,7 @@ class AgentDashApp(App[None]):
             return
         pool = getattr(self.screen, "selected_pool", None)
         store, overrides = self.feed.store, self.feed.store.current()
-        if name in ("pin", "unpin", "pause_tenant") and pool is None:
+        if name in ("pin", "unpin", "pause_tenant", "pause_pool") and pool is None:
             self.notify("Select a pool first", severity="warning")
             return
         if name == "pin":
@@ -193,6 +195,9 @@ class AgentDashApp(App[None]):
             what = "its pools scale back up" if paused else "its pools go to 0; queues are kept"
             self._confirm(f"{verb} tenant {tenant}? ({what})", verb,
                           lambda: store.pause_tenant(tenant, not paused))  # fmt: skip
+        elif name == "pause_pool":
+            assert pool is not None
+            self._pause_pool(pool)
         elif name == "pause_controller":
             verb = "Resume" if overrides.paused else "Pause"
             self._confirm(f"{verb} the controller? (replicas are held where they are)", verb,
@@ -209,6 +214,23 @@ class AgentDashApp(App[None]):
         when = f" for {span / 60:g} min" if span else " until unpinned"
         self._confirm(f"Pin {pool} at {replicas} warm replicas{when}?", "Pin",
                       lambda: self.feed.store.pin(pool, replicas, span))  # fmt: skip
+
+    def _pause_pool(self, pool: str) -> None:
+        """`x`: pause the pool (hold, or to N, for some minutes), or resume it if paused."""
+        store = self.feed.store
+        if pool in store.current().paused_pools:
+            self._confirm(f"Resume pool {pool}? (its queue scales it again)", "Resume",
+                          lambda: store.resume_pool(pool))  # fmt: skip
+            return
+        row = next((p for p in self.feed.snapshot().pools if p.name == pool), None)
+        replicas = row.replicas if row is not None else 0
+
+        def chosen(choice: PauseChoice | None) -> None:
+            if choice is not None:
+                self._confirm(pause_question(pool, replicas, choice), "Pause",
+                              lambda: store.pause_pool(pool, *choice))  # fmt: skip
+
+        self.push_screen(PausePoolModal(pool, replicas), chosen)
 
     def _confirm(self, question: str, label: str, act: Callable[[], ActionEvent]) -> None:
         def done(confirmed: bool | None) -> None:

@@ -17,8 +17,16 @@ from agentdash.tui.table import KeyedTable, Row
 from controller.events import ActionEvent, Event, HealthEvent, ScaleEvent
 from controller.snapshot import FleetSnapshot, PoolRow
 
-STATE_STYLE = {"scaling up": "green", "scaling down": "yellow", "stale": "red bold",
-               "paused": "magenta", "budget": "red", "idle": "dim"}  # fmt: skip
+STATE_STYLE = {"scaling up": "green", "scaling down": "yellow", "scaling": "green",
+               "starved": "red bold", "stale": "red bold", "budget": "red", "held": "cyan",
+               "paused": "medium_purple1", "pinned": "dodger_blue1", "dry-run": "italic yellow",
+               "unknown": "dim", "idle": "dim"}  # fmt: skip
+"""By a PoolRow.state's kind: its first word ("held 42s" is held), or its first two."""
+
+
+def state_style(state: str) -> str:
+    kind = state.split(" ", 2)
+    return STATE_STYLE.get(" ".join(kind[:2]), "") or STATE_STYLE.get(kind[0], "")
 
 
 class LiveScreen(Screen[None]):
@@ -53,9 +61,9 @@ def event_row(event: Event, index: int) -> Row:
     key = f"e{index:07d}"
     if isinstance(event, ScaleEvent):
         why = event.reasons[-1] if event.reasons else None
-        change = f"{event.old} → {event.new}" + (" (dry-run)" if event.dry_run else "")
+        change = f"{event.old} → {event.new}" + (" (would)" if event.dry_run else "")
         detail = reason_text(why.rule, why.detail) if why else ""
-        return key, (clock(event.ts), "scale", event.pool, change, detail)
+        return key, (clock(event.ts), event.kind, event.pool, change, detail)
     if isinstance(event, HealthEvent):
         state = "recovered" if event.ok else "stale"
         return key, (clock(event.ts), "health", event.source, state, event.detail)
@@ -106,7 +114,8 @@ class FleetScreen(LiveScreen):
             self._row(p, wide) for p in snapshot.pools if self.filter in p.name + " " + p.tenant
         ]
         table.sync(rows)
-        scale = [(i, e) for i, e in enumerate(log) if isinstance(e, ScaleEvent)][-50:]
+        scale = [(i, e) for i, e in enumerate(log) if isinstance(e, ScaleEvent) and not e.dry_run]
+        scale = scale[-50:]  # dry-run events are in Events only: nothing was scaled
         width = room(self.size.width, (8, 18, 7))
         recent = []
         for i, event in reversed(scale):
@@ -118,7 +127,7 @@ class FleetScreen(LiveScreen):
     def _row(pool: PoolRow, wide: bool) -> Row:
         rate = "-" if pool.arrival_rate is None else f"{pool.arrival_rate:.1f}"
         replicas = f"{pool.replicas}/{pool.desired}/{pool.ready}"
-        style = STATE_STYLE.get(pool.state, "")
+        style = state_style(pool.state)
         if wide:
             pin = "-" if pool.pin is None else str(pool.pin)
             return pool.name, (pool.name, pool.tenant, pool.tier, str(pool.lag),
@@ -226,7 +235,7 @@ class EventsScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Input(placeholder="filter: pool, kind, rule or who", id="filter")
-            yield KeyedTable([("TIME", 8), ("KIND", 6), ("TARGET", 18), ("CHANGE", 16),
+            yield KeyedTable([("TIME", 8), ("KIND", 7), ("TARGET", 18), ("CHANGE", 16),
                               ("DETAIL", None)], id="events")  # fmt: skip
         yield Footer()
 
@@ -244,7 +253,7 @@ class EventsScreen(LiveScreen):
         rows = [event_row(e, i) for i, e in enumerate(log)]
         if needle:
             rows = [r for r in rows if needle in " ".join(map(str, r[1])).lower()]
-        width = room(self.size.width, (8, 6, 18, 16))
+        width = room(self.size.width, (8, 7, 18, 16))
         rows = [(key, (*cells[:4], fit(cells[4], width))) for key, cells in rows]
         self.query_one("#events", KeyedTable).sync(rows[::-1])
 

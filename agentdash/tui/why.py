@@ -28,6 +28,7 @@ BOUND_BY = {
     "cluster max_pods": "ceilings", "cooldown": "time", "stabilization": "time",
     "rate limit": "time", "tolerance": "time", "latency objective": "demand",
     "stale": "data", "no observation": "data",
+    "pool paused": "floor", "controller paused": "floor",
 }  # fmt: skip
 STEPS = ("data", "demand", "floor", "budget", "ceilings", "time")
 
