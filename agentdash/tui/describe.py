@@ -23,11 +23,12 @@ from controller.sources import Pod
 
 DECISIONS = 10
 """Scale events of the pool shown, newest first."""
+NAME_WIDTH = 13
 
 
 def fields(title: str, rows: Sequence[tuple[str, str | Text]]) -> Group:
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(style="dim", no_wrap=True, width=NAME_WIDTH)  # one column down the page
     grid.add_column()
     for name, value in rows:
         grid.add_row(name, value)

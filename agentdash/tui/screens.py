@@ -186,7 +186,12 @@ class FleetScreen(LiveScreen):
             self._wide = wide
         rows = [self._row(p, wide) for p in snapshot.pools if self._matches(p)]
         table.sync(rows)
-        scale = [(i, e) for i, e in enumerate(log) if isinstance(e, ScaleEvent)][-50:]
+        shown = {key for key, _ in rows}  # the recent events follow the filter
+        scale = [
+            (i, e)
+            for i, e in enumerate(log)
+            if isinstance(e, ScaleEvent) and (not self.filter or e.pool in shown)
+        ][-50:]
         width = room(self.size.width, (8, 18, 7))
         recent = []
         for i, event in reversed(scale):

@@ -110,6 +110,9 @@ async def test_enter_on_a_tenant_shows_its_pools_and_escape_shows_all(tmp_path: 
         table = app.screen.query_one("#pools", KeyedTable)
         assert [r.key.value for r in table.ordered_rows] == ["globex-coder", "globex-triage"]
         assert "tenant:globex" in "\n".join(screen_lines(app))
+        recent = app.screen.query_one("#recent", KeyedTable)
+        pools = {recent.get_row(row.key)[1] for row in recent.ordered_rows}
+        assert pools == {"globex-coder", "globex-triage"}  # the recent events follow
         await pilot.press("escape")
         await pilot.pause()
         assert [r.key.value for r in table.ordered_rows] == POOLS
