@@ -180,9 +180,13 @@ class AgentDashApp(App[None]):
         return fleet
 
     def open_detail(self, screen: LiveScreen) -> None:
-        """Drill down: over the screen you stand on (in place of one of the same kind)."""
+        """Drill down: over the screen you stand on, in place of one of the same kind, or
+        back to the one just under it (going between Why and describe does not pile up)."""
+        under = self.screen_stack[-2] if len(self.screen_stack) > 2 else None
         if type(self.screen) is type(screen):
             self.switch_screen(screen)
+        elif type(under) is type(screen) and under.selected_pool == screen.selected_pool:
+            self.pop_screen()
         else:
             self.push_screen(screen)
         self.call_after_refresh(self.refresh_feed)

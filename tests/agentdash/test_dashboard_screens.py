@@ -126,9 +126,9 @@ async def test_enter_on_a_pod_shows_it_until_and_after_it_is_gone(tmp_path: Path
         assert isinstance(app.screen, PodScreen)
         pod = app.screen.pod
         await pilot.pause()
-        text = shown(app.screen.query_one("#pod", Static))
+        text = " ".join(shown(app.screen.query_one("#pod", Static)).split())
         assert pod.pool == "globex-triage"
-        for value in ("globex-triage (tenant globex)", "Running", "ready  yes", pod.task or "none"):
+        for value in ("globex-triage (tenant globex)", "Running", "ready yes", pod.task or "none"):
             assert value in text
         assert pod.name in shown(app.screen.query_one("#title", Static))
 
@@ -198,12 +198,12 @@ async def test_describe_shows_config_deployment_decisions_and_pins(tmp_path: Pat
         await pilot.press(*down_to("globex-coder"), "i")
         assert isinstance(app.screen, DescribeScreen)
         await pilot.pause()
-        text = shown(app.screen.query_one("#describe", Static))
+        text = " ".join(shown(app.screen.query_one("#describe", Static)).split())
         cfg = app.feed.config.pools["globex-coder"]
         row = next(p for p in app.feed.snapshot().pools if p.name == "globex-coder")
-        assert f"tenant       globex (tier {row.tier})" in text
+        assert f"tenant globex (tier {row.tier})" in text
         assert f"min {cfg.min_replicas}, max {cfg.max_replicas}" in text
-        assert f"deployment   {cfg.deployment}" in text
+        assert f"deployment {cfg.deployment}" in text
         assert f"{cfg.target_lag_per_replica:g} per replica" in text
         assert f"stabilization {cfg.behavior.scale_down.stabilization_seconds:g} s" in text
         assert f"{row.replicas} now, {row.desired} desired, {row.ready} ready" in text
@@ -216,7 +216,11 @@ async def test_describe_shows_config_deployment_decisions_and_pins(tmp_path: Pat
 
         await pilot.press("enter")  # and from describe, why
         assert isinstance(app.screen, WhyScreen)
-        await pilot.press("i")  # from why, describe: in place, not stacked
+        await pilot.press("i", "enter", "i")  # back and forth: not piled up
+        assert isinstance(app.screen, DescribeScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+        await pilot.press("enter", "i")  # from why
         assert isinstance(app.screen, DescribeScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, WhyScreen)
