@@ -14,21 +14,16 @@ from textual.widgets import Static
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.modals import ConfirmationModal, HelpScreen, bindings_of
-from agentdash.tui.sample import START, TICKS, sample_feed
+from agentdash.tui.sample import START, TICKS
 from agentdash.tui.screens import EventsScreen, FleetScreen, PodsScreen, TenantsScreen, pool_detail
 from agentdash.tui.table import KeyedTable
 from agentdash.tui.why import WhyScreen
 from controller.events import ScaleEvent
 from controller.sources import QueueStats
+from tests.agentdash.test_dashboard_actions import POOLS, down_to, make
 from tests.support import eventually
 
-POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
 SMALL = (80, 24)
-
-
-async def make(tmp_path: Path, read_only: bool = False) -> AgentDashApp:
-    feed = await sample_feed(overrides=tmp_path / "overrides.json")
-    return AgentDashApp(feed, read_only=read_only, refresh_s=None)
 
 
 def shown(widget: Static, width: int = 200) -> str:
@@ -49,10 +44,6 @@ def screen_lines(app: AgentDashApp) -> list[str]:
 
 def notes(app: AgentDashApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
-
-
-def down_to(pool: str) -> list[str]:
-    return ["down"] * POOLS.index(pool)
 
 
 async def test_the_footer_keeps_help_and_quit_on_every_screen_at_80_columns(
