@@ -164,7 +164,7 @@ class DescribeScreen(LiveScreen):
 class PodScreen(LiveScreen):
     """One pod (Enter on the Pods screen). A pod that goes away stays shown, marked gone."""
 
-    AUTO_FOCUS = ""
+    AUTO_FOCUS = None  # nothing to focus: its keys are the screen's
     BINDINGS = [Binding("escape", "app.go_back", "Back")]
 
     def __init__(self, pod: Pod) -> None:
