@@ -57,8 +57,8 @@ class AgentDashApp(App[None]):
     TITLE = "agentdash"
     COMMANDS = App.COMMANDS | {AgentDashCommands}
     # The footer shows each screen's own keys after `?` and `q`, then these in this order; at
-    # 80 columns the last ones are cut, so the rarer ones are left out (help and palette
-    # list them all). A binding with a tooltip is an operator action, explained in the help.
+    # 80 columns the last ones are cut, and the rarest are left out (help and palette list
+    # them all). An operator action's tooltip is its line in the help.
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("i", "describe", "Describe"),
         Binding("p", "show('pods')", "Pods"),
