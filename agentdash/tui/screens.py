@@ -235,7 +235,8 @@ class FleetScreen(LiveScreen):
         field = self.query_one("#filter", Input)
         field.remove_class("hidden")
         field.cursor_blink = False
-        field.value = self.filter = f"tenant:{tenant}"
+        with field.prevent(Input.Changed):  # one refresh, the app's, not a second one racing it
+            field.value = self.filter = f"tenant:{tenant}"
         self.query_one("#pools", KeyedTable).focus()
 
     @staticmethod
