@@ -173,12 +173,15 @@ def claim(
             pays = left * share / (per * (reset - now))
             cap = math.floor(pays + 1e-9)
             # Tasks waiting and budget left: never strand them until midnight, while this
-            # pool's share of what is left still pays for one replica's task in flight and
-            # the next (a soft cap would otherwise end the day past its budget by those).
-            # Not counting the tasks in flight now: they come and go with this very cap.
+            # pool's share of what is left still pays for three of one replica's tasks: the
+            # one in flight, the next it takes before this pace is read again, and as much
+            # again for the long tail of task times (a tokens-per-replica-second average
+            # counts idle seconds too). Past that, the budget would end the day overspent
+            # by the tasks in flight, as nothing stops a worker mid-task. Not counting the
+            # tasks in flight now: they come and go with this very cap.
             task = obs.mean_task_seconds
             task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else 0.0
-            if cap < 1 and lag > 0 and left * share > 2 * per * task:
+            if cap < 1 and lag > 0 and left * share > 3 * per * task:
                 cap = 1
             # Until the clock alone would let it grow by one.
             grows = reset - left * share / (per * (cap + 1))

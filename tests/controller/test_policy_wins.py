@@ -226,8 +226,8 @@ def test_a_soft_capped_tenant_past_its_budget_stops_spending_at_once() -> None:
 
 
 def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks() -> None:
-    # 10,000 tokens left, 2 per replica-second, 60 s tasks: the last replica's task in
-    # flight and the next cost about 240 tokens, so it keeps going; at 200 left it stops.
+    # 10,000 tokens left, 2 per replica-second, 60 s tasks: three of the last replica's
+    # tasks cost about 360 tokens, so it keeps going; at 200 left it stops.
     cfg = config(
         {"a": pool("t", max_replicas=20)},
         {"t": {"tier": "growth", "daily_token_budget": 1_000_000, "hard_cap": False}},
