@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -83,6 +84,18 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.lost == 0 else 1
 
 
+def detach_terminal() -> None:
+    """The terminal is gone: from now on the screen's writes (it keeps drawing while the
+    fleet drains) go to /dev/null rather than fail. Standard input is left alone: its reader
+    just sees no more keys."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
 def dashboard(options: DemoOptions, read_only: bool = False) -> int:
     """The live demo under the dashboard; quitting stops the fleet and its nats-server."""
     from agentdash.demo.fleet import DemoFleet
@@ -93,12 +106,26 @@ def dashboard(options: DemoOptions, read_only: bool = False) -> int:
     stop = asyncio.Event()
     runner: list[asyncio.Task[None]] = []
 
+    def hang_up() -> None:
+        detach_terminal()
+        app.run_worker(hung_up())
+
+    async def hung_up() -> None:
+        # The terminal is gone: stop the fleet in order (unfinished tasks go back to the
+        # queue), close the server, and leave without restoring a screen that no longer
+        # exists: Textual's own teardown was seen to block for good on a hung-up terminal
+        # (waiting to hand its last writes to an output thread that takes no more), with the
+        # process left behind, so it is not run.
+        await quit_()
+        if fleet.server is not None:
+            fleet.server.close()
+        os._exit(0)
+
     async def connect() -> Feed:
-        # A closed terminal (SIGHUP) quits like `q` does (the app handles SIGTERM itself).
+        # A closed terminal (SIGHUP) quits like `q` does, without the screen (see hung_up);
+        # the app handles SIGTERM itself.
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
-            asyncio.get_running_loop().add_signal_handler(
-                signal.SIGHUP, lambda: app.run_worker(app.action_quit())
-            )
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hang_up)
         await fleet.start()
         assert fleet.loop is not None
         feed = Feed(fleet.loop)
@@ -106,12 +133,19 @@ def dashboard(options: DemoOptions, read_only: bool = False) -> int:
         return feed
 
     summaries: list[Summary] = []
+    stopping: list[asyncio.Task[None]] = []
 
-    async def quit_() -> None:
+    async def stop_fleet() -> None:
         stop.set()
         for task in runner:
             await task
         summaries.append(await fleet.stop())
+
+    async def quit_() -> None:
+        # Once, whoever asks first (`q`, SIGTERM or a hangup); the others wait for it.
+        if not stopping:
+            stopping.append(asyncio.ensure_future(stop_fleet()))
+        await asyncio.shield(stopping[0])
 
     app = AgentDashApp(connect=connect, on_quit=quit_, read_only=read_only)
     try:

@@ -81,8 +81,12 @@ def test_a_closed_terminal_stops_the_dashboard_and_its_server(session: str) -> N
     wait_for_screen(session, "→")
     pid = server_of(session)
     store = store_of(pid)
+    pane = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").stdout)
+    (demo,) = descendants(pane, "agentdash")
     tmux("kill-session", "-t", session)  # the terminal goes away: SIGHUP
     assert gone_within(pid, timeout=15), f"nats-server {pid} outlived the closed terminal"
+    # The demo itself exits too: it used to hang in the screen's last writes, for good.
+    assert gone_within(demo, timeout=15), f"the demo ({demo}) outlived the closed terminal"
     deadline = time.monotonic() + 15
     while store.exists():  # the demo quit in order: it removed the server's store
         assert time.monotonic() < deadline, f"{store} left behind"
