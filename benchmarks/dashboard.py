@@ -36,7 +36,13 @@ from controller.sources import QueueStats
 
 UPDATES = 20
 KEYS = 60
-SCREENS = {"fleet": [], "pods, all pools": ["p", "a"], "tenants": ["t"], "events": ["e"]}
+SCREENS = {
+    "fleet": [],
+    "pods, all pools": ["p", "a"],
+    "pods, by name": ["p", "a", "N"],  # sorted by the table, on every refresh
+    "tenants": ["t"],
+    "events": ["e"],
+}
 
 
 class Benchmark:

@@ -72,12 +72,13 @@ POOLS = [
     Column("TENANT", 8, priority=6, min_width=7),
     Column("TIER", 10, priority=1),
     Column("LAG", 4, priority=8),
-    Column("TREND", 12, priority=4, min_width=8, sort="", crop_left=True),
+    Column("TREND", 12, priority=4, min_width=8, sort="", crop_left=True,
+           render=lambda trend: sparkline(trend, 12)),  # drawn for the rows in view alone
     Column("RATE/s", 6, priority=3),
     Column("REPLICAS", 8, priority=8),
     Column("PIN", 3, priority=2, fold_into="STATE"),
     Column("STATE", None, priority=9, min_width=14),
-]
+]  # fmt: skip
 """At 80 columns TIER goes first (Tenants and Why show it), then PIN, folded into STATE."""
 RECENT = [Column("TIME", 8), Column("POOL", 18, min_width=12, sort="N"), Column("CHANGE", 7),
           Column("WHY", None, min_width=20)]  # fmt: skip
@@ -122,7 +123,7 @@ class FleetScreen(LiveScreen):
         pin = "-" if pool.pin is None else str(pool.pin)
         state = Text(pool.state, style=STATE_STYLE.get(pool.state, ""))
         return pool.name, (pool.name, pool.tenant, pool.tier, str(pool.lag),
-                           sparkline(pool.trend, 12), rate, replicas, pin, state)  # fmt: skip
+                           pool.trend, rate, replicas, pin, state)  # fmt: skip
 
     def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         if event.data_table.id == "pools":

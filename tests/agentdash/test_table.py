@@ -226,3 +226,18 @@ async def test_pod_ages_move_on_while_the_pods_stay_the_same(tmp_path: Path) -> 
         assert first.split()[:4] == later.split()[:4]  # the same pod
         assert first.split()[4].endswith("s")
         assert later.split()[4] == "2m"
+
+
+async def test_a_click_selects_a_row_and_a_second_click_opens_it() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([(k, (k, "1")) for k in "abc"])
+        await pilot.pause()
+        await pilot.click(KeyedTable, offset=(2, 3))  # the header, then a, b, c
+        assert (table.selected, app.chosen) == ("c", [])
+        await pilot.click(KeyedTable, offset=(2, 3))
+        await pilot.pause()
+        assert app.chosen == ["c"]
+        await pilot.click(KeyedTable, offset=(2, 0))  # the header selects nothing
+        assert table.selected == "c"
