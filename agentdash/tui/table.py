@@ -390,10 +390,17 @@ class KeyedTable(ScrollView, can_focus=True):
         return strip
 
     def _header(self, columns: list[tuple[Column, int]], width: int) -> Strip:
+        """The labels, each with its sort letter underlined, and an arrow on the sorted one."""
+        letters = {label: letter for letter, label in self._sort_keys.items()}
         labels = []
         for column in self._columns:
-            arrow = ARROWS[self._sort[1]] if self._sort and self._sort[0] == column.label else ""
-            labels.append(column.label + arrow)
+            label = Text(column.label)
+            at = column.label.upper().find(letters.get(column.label, "\0"))
+            if at >= 0:
+                label.stylize("underline", at, at + 1)
+            if self._sort and self._sort[0] == column.label:
+                label.append(ARROWS[self._sort[1]])
+            labels.append(label)
         style = self.get_component_rich_style("keyed-table--header")
         return self._line(columns, tuple(labels), style, width, cursor=False, header=True)
 
@@ -413,7 +420,7 @@ class KeyedTable(ScrollView, can_focus=True):
         line = Text(no_wrap=True, end="")
         for column, cell_width in columns:
             i = by_label[column.label]
-            text = Text(cells[i]) if header else self._text(column, cells[i])
+            text = cells[i] if header else self._text(column, cells[i])
             for extra in folded.get(column.label, ()):
                 text = Text.assemble(text, f", {extra}")
             if column.crop_left and text.cell_len > cell_width:
