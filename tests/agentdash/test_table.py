@@ -9,6 +9,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input
 
 from agentdash.tui.app import AgentDashApp
+from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.sample import sample_feed
 from agentdash.tui.table import Column, KeyedTable, layout, sort_value
 
@@ -241,3 +242,16 @@ async def test_a_click_selects_a_row_and_a_second_click_opens_it() -> None:
         assert app.chosen == ["c"]
         await pilot.click(KeyedTable, offset=(2, 0))  # the header selects nothing
         assert table.selected == "c"
+
+
+async def test_on_the_fleet_S_still_pauses_all_and_G_goes_to_the_last_pool(tmp_path: Path) -> None:
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    app = AgentDashApp(feed, refresh_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#pools", KeyedTable)
+        await pilot.press("G")
+        assert table.selected == "initech-summarize"
+        await pilot.press("S")
+        assert isinstance(app.screen, ConfirmationModal)
+        assert table.sort is None
