@@ -168,9 +168,9 @@ class PodsScreen(LiveScreen):
         yield Static(id="title")
         yield KeyedTable(
             [Column("POD", 23, priority=10, sort="N"), Column("POOL", 17, priority=5),
-             Column("PHASE", 11, priority=6), Column("RDY", 3, priority=4),
+             Column("PHASE", 11, priority=6),
              Column("AGE", 5, priority=7, render=self._age, sort_value=operator.neg),
-             Column("TASK", None, min_width=7, priority=3)],
+             Column("RDY", 3, priority=4), Column("TASK", None, min_width=7, priority=3)],
             id="pods",
         )  # fmt: skip
         yield Footer()
@@ -187,7 +187,7 @@ class PodsScreen(LiveScreen):
         self.query_one("#title", Static).update(f"Pods of {where}: {len(pods)}, {ready} ready")
         # AGE holds the start time and is drawn for the rows on screen alone (see _age).
         self.query_one("#pods", KeyedTable).sync(
-            [(p.name, (p.name, p.pool, p.phase, "yes" if p.ready else "no", p.started_at,
+            [(p.name, (p.name, p.pool, p.phase, p.started_at, "yes" if p.ready else "no",
                        p.task or "-")) for p in pods]
         )  # fmt: skip
 
