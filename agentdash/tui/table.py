@@ -252,6 +252,10 @@ class KeyedTable(ScrollView, can_focus=True):
         return list(self._rows[index][1])
 
     @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    @property
     def keys(self) -> list[str]:
         """The row keys in the order shown."""
         return [key for key, _ in self._rows]

@@ -62,6 +62,7 @@ async def test_many_rows_leaving_at_once_keep_order_and_cursor() -> None:
         table.sync([(k, (k, "1")) for k in survivors])
         await pilot.pause()
         assert table.keys == survivors
+        assert table.row_count == 51
         assert table.selected == "pod-061"
         assert any(line.startswith(" pod-061") for line in drawn(table))  # still in view
 
