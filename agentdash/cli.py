@@ -289,8 +289,9 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
             failures.append(exc)  # printed in one line after the app has exited
             raise
         held.append(runtime)
+        history = await runtime.follow_history()  # the leader's, before our own first tick
         runtime.tasks.append(asyncio.create_task(runtime.loop.run(stop)))
-        return Feed(runtime.loop)
+        return Feed(runtime.loop, history)
 
     async def quit_() -> None:
         stop.set()

@@ -17,6 +17,7 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +27,16 @@ from nats.aio.client import Client
 
 from agentdash.errors import StartError
 from controller.bad_messages import BadMessages
+from controller.busy import BusyPods
 from controller.config import Config, ConfigError, NatsConfig, NatsTLS
 from controller.events import Event, TickEvent
 from controller.handover import HistoryHandover
+from controller.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.jetstream import JetStreamLagSource
 from controller.lease import LeaseError, NatsLease
 from controller.loop import Reconciler
 from controller.metrics import Metrics
+from controller.model import ScaleDecision
 from controller.overrides import OverrideStore
 from controller.prometheus import PrometheusUsageSource
 from controller.shared import (
@@ -42,8 +46,8 @@ from controller.shared import (
     follow_decisions,
 )
 from controller.simcluster import SimulatedCluster
-from controller.sources import Actuator, UsageSource
-from controller.usage import NatsUsageSource
+from controller.sources import Actuator, PoolState, UsageSource
+from controller.usage import NatsBusySource, NatsUsageSource
 
 log = logging.getLogger("agentdash")
 
@@ -80,9 +84,23 @@ class Runtime:
     shared: SharedOverrides
     lease: AnyLease
     usage: UsageSource
+    publisher: HistoryPublisher | None = None
+    """Appends this process's events to the history stream (none if --read-only)."""
+    reader: HistoryReader | None = None
+    """Reads the leader's event history, once a dashboard asks (follow_history)."""
+    busy: BusyPods | None = None
+    """Which pods the workers report busy (a scale-down takes idle ones first)."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
+
+    async def follow_history(self) -> HistoryReader:
+        """Replay the recent event history (waiting a few seconds at most), then follow it:
+        what a dashboard shows in Events and Why."""
+        if self.reader is None:
+            self.reader = HistoryReader(self.nc, bad=self.metrics.bad)
+            await self.reader.start()
+        return self.reader
 
     @property
     def ready(self) -> bool:
@@ -95,12 +113,16 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.reader is not None:
+            await self.reader.stop()
         release = getattr(self.loop.actuator, "release", None)
         if release is not None and self.loop.leading:
             await release()  # give paused KEDA ScaledObjects back before another leader starts
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self.lease.release()  # another takes over at once, not after the TTL
             await self.shared.stop()
+        if self.publisher is not None:
+            await self.publisher.stop()  # what the last tick told goes out, if NATS is there
         await self.lease.close()  # the Kubernetes Lease's own API client; NATS's has none
         await self.loop.actuator.close()  # its watches and client (or the simulated pods)
         if isinstance(self.usage, PrometheusUsageSource):
@@ -209,7 +231,9 @@ def _tls_context(tls: NatsTLS, source: str) -> ssl.SSLContext:
     return context
 
 
-async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
+async def make_actuator(
+    config: Config, options: RuntimeOptions, busy: BusyPods | None = None
+) -> Actuator:
     if options.cluster == "simulated":
         return SimulatedCluster(config)
     from controller.kube import DeploymentScaler  # only a real fleet needs the client
@@ -220,6 +244,7 @@ async def make_actuator(config: Config, options: RuntimeOptions) -> Actuator:
             config, kubeconfig=options.kubeconfig, context=options.context, take_over=take_over,
             dry_run=options.dry_run, qps=config.kubernetes.qps, burst=config.kubernetes.burst,
             deadline_s=options.lease_ttl / 3, annotate=config.kubernetes.annotate,
+            busy=busy if config.kubernetes.pod_deletion_cost else None,
         )  # fmt: skip
     except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
@@ -254,11 +279,13 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     url = options.nats_url or config.nats.url
     nc = await connect_nats(url, options.connect_timeout, config.nats, config.source)
     try:
-        actuator = await make_actuator(config, options)
+        bad = BadMessages()  # what every source drops, counted in one place for /metrics
+        busy = NatsBusySource(nc, config, clock=time.time, bad=bad)  # idle pods go first
+        await busy.start()
+        actuator = await make_actuator(config, options, busy.ledger)
         lag = JetStreamLagSource(nc, config)
         await lag.start()
         usage: UsageSource
-        bad = BadMessages()  # what every source drops, counted in one place for /metrics
         if config.prometheus is not None:
             usage = PrometheusUsageSource(config, config.prometheus, bad=bad)
             await usage.start()
@@ -274,20 +301,36 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     except BaseException:
         await nc.close()
         raise
-    loop = Reconciler(config, lag, usage, actuator, store=store, lease=lease,
+    bus = RecordingBus()
+    loop = Reconciler(config, lag, usage, actuator, bus=bus, store=store, lease=lease,
                       dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
                       handover=handover)  # fmt: skip
-    runtime = Runtime(config, nc, loop, Metrics(config, bad), shared, lease, usage)
+    runtime = Runtime(
+        config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger
+    )
+    if not options.read_only:
+        publisher = runtime.publisher = HistoryPublisher(nc, lease.holder)
+        bus.record = lambda event: publisher.offer(event, loop.leading)
+        runtime.metrics.registry.register(publisher.collector())
+        publisher.start()
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
-    def leader_said(leader: str, decisions: list[Any]) -> None:
-        # Only from the lease's holder: anyone else claiming to lead is not shown.
-        if not loop.leading and leader == lease.leader_name:
-            loop.leader_decisions = {d.pool: d for d in decisions}
-
-    await follow_decisions(nc, leader_said, bad=bad, pools=config.pools)
+    await follow_decisions(nc, leader_said(loop), bad=bad, pools=config.pools)
     return runtime
+
+
+def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[str, int]], None]:
+    """What a follower does with the leader's decisions message: show its decisions and the
+    replicas it sees. Only from the lease's holder: anyone else claiming to lead is not shown."""
+
+    def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
+        if not loop.leading and loop.lease is not None and leader == loop.lease.leader_name:
+            loop.leader_decisions = {d.pool: d for d in decisions}
+            loop.leader_states = {d.pool: PoolState(d.current, ready[d.pool])
+                                  for d in decisions if d.observed and d.pool in ready}  # fmt: skip
+
+    return take
 
 
 async def _relay(runtime: Runtime) -> None:
@@ -299,10 +342,13 @@ async def _relay(runtime: Runtime) -> None:
         runtime.metrics.observe(event)
         if isinstance(event, TickEvent):
             runtime.ticks += 1
-            runtime.metrics.observe_snapshot(loop.snapshot())
+            snapshot = loop.snapshot()
+            runtime.metrics.observe_snapshot(snapshot)
             runtime.metrics.observe_state(loop.stale, loop.leading)
             if loop.leading and runtime.nc.is_connected:
-                message = decisions_message(runtime.lease.holder, event.ts, list(event.decisions))
+                ready = {pool.name: pool.ready for pool in snapshot.pools}
+                message = decisions_message(runtime.lease.holder, event.ts,
+                                            list(event.decisions), ready)  # fmt: skip
                 with contextlib.suppress(nats.errors.Error):
                     await runtime.nc.publish(DECISIONS_SUBJECT, message)
         elif hasattr(event, "as_dict"):

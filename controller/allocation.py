@@ -185,6 +185,7 @@ class Claim:
             self.recommendation,
             self.held,
             self.observed,
+            self.until,
         )
 
 

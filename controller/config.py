@@ -386,6 +386,10 @@ class KubernetesConfig(_Model):
     burst: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 10
     annotate: Flag = True
     """Leave the last decision on each Deployment (needs `patch deployments`, deploy/rbac.yaml)."""
+    pod_deletion_cost: Flag = True
+    """On a scale-down, mark the pods the workers report idle with a low
+    `controller.kubernetes.io/pod-deletion-cost`, so the ReplicaSet deletes them before busy
+    ones (needs `patch pods`, deploy/rbac.yaml)."""
     lease: KubernetesLeaseConfig | None = None
     """Leader election on a Kubernetes Lease (deploy/options/rbac-kubernetes-lease.yaml);
     without it, on the NATS KV bucket agentdash_leader."""

@@ -19,6 +19,12 @@ class ScaleEvent:
     new: int
     reasons: tuple[Reason, ...]
     dry_run: bool = False
+    """What the pool would do: nothing was scaled (dry-run). Told once for each would-be
+    change, and never counted, shown or logged as a scale (`kind`)."""
+
+    @property
+    def kind(self) -> str:
+        return "dry-run" if self.dry_run else "scale"
 
     @property
     def direction(self) -> str:
@@ -30,7 +36,7 @@ class ScaleEvent:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "type": "scale",
+            "type": self.kind,
             "ts": round(self.ts, 3),
             "pool": self.pool,
             "from": self.old,

@@ -26,6 +26,7 @@ from controller.history import History
 from controller.model import Observations, Overrides, PoolObservation, ScaleDecision
 from controller.overrides import OverrideStore
 from controller.policy import decide
+from controller.pool_state import state_of
 from controller.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
 from controller.sources import (
     Actuator,
@@ -84,6 +85,9 @@ class Reconciler:
         self.leading = lease is None
         self.leader_decisions: dict[str, ScaleDecision] = {}
         """What the leader decided, as it published it (followers show these)."""
+        self.leader_states: dict[str, PoolState] = {}
+        """Replicas and ready as the leader saw them, which a follower shows rather than its
+        own view (a follower's simulated cluster never scales)."""
         self.decisions: dict[str, ScaleDecision] = {}
         self.problems: dict[str, str] = {}
         """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
@@ -105,6 +109,9 @@ class Reconciler:
         self._observed = Observations({})
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
+        self._would: dict[str, tuple[int, int]] = {}
+        """Dry-run: per pool, the change last told (current, desired), told again only when
+        it changes."""
         lag.watch_idle(self.idle, self._on_wake)
 
     @property
@@ -127,25 +134,36 @@ class Reconciler:
         started = time.perf_counter()
         now = self.clock()
         await self._refresh(only)
+        if not self.leading and self.leader_states:
+            self._state = self._leaders_view()
         observations = self._observations()
         await self._lead(now)
         if self.handover is not None and self.leading != self._restored:
             if self.leading:  # before its first decision as leader: hold what was held
                 await self.handover.restore(self.history, now)
             self._restored = self.leading
+        self._expire(now)
         overrides = self.overrides
         decisions = decide(self.config, observations, overrides, self.history, now)
         self.history.record_tick(decisions, observations, now)
         calls = []
         acting = self.leading and not overrides.paused
         dry = overrides.dry_run or self.dry_run
+        would = self._would
+        if not dry:
+            would.clear()
         for decision in decisions:
             pool = decision.pool
             if not decision.changes:
+                would.pop(pool, None)
                 if f"scale {pool}" in self.problems:  # nothing left to do: nothing failing
                     self._healthy(f"scale {pool}", now)
-            elif acting and pool not in self._acting:
-                calls.append(self._start_call(decision, now, dry))
+            elif not acting:
+                continue
+            elif dry:
+                self._tell_would(decision, now)
+            elif pool not in self._acting:
+                calls.append(self._start_call(decision, now))
         self._observed = observations
         for name, obs in observations.pools.items():
             self.trends.add_lag(name, obs.lag)
@@ -169,9 +187,39 @@ class Reconciler:
         while self._acting:
             await asyncio.wait(list(self._acting.values()))
 
-    def _start_call(self, decision: ScaleDecision, now: float, dry: bool) -> asyncio.Task[None]:
+    def _leaders_view(self) -> dict[str, PoolState]:
+        own = self._state
+        view = dict(own)
+        for name, state in self.leader_states.items():
+            mine = own.get(name)
+            view[name] = PoolState(state.replicas, state.ready, mine.pods if mine else ())
+        return view
+
+    def _expire(self, now: float) -> None:
+        """End the pins and pool pauses whose time is up, once: only the leader writes (a
+        follower learns it through the shared overrides), and a read-only process never."""
+        if not self.leading or self.store.read_only:
+            return
+        for event in self.store.expire(now):
+            log.info("%s %s (%s)", event.action, event.target, event.detail)
+            self.bus.publish(event)
+
+    def _tell_would(self, decision: ScaleDecision, now: float) -> None:
+        """Dry-run: say what a pool would do, once for each would-be change (the decision
+        stays the same tick after tick, since nothing is scaled)."""
         pool = decision.pool
-        call = asyncio.create_task(self._actuate(decision, now, dry), name=f"scale {pool}")
+        change = (decision.current, decision.desired)
+        if self._would.get(pool) == change:
+            return
+        self._would[pool] = change
+        reason = decision.main_reason
+        log.info("dry-run: %s would scale %d -> %d (%s: %s)", pool, *change, reason.rule,
+                 reason.detail)  # fmt: skip
+        self.bus.publish(ScaleEvent.of(decision, now, dry_run=True))
+
+    def _start_call(self, decision: ScaleDecision, now: float) -> asyncio.Task[None]:
+        pool = decision.pool
+        call = asyncio.create_task(self._actuate(decision, now), name=f"scale {pool}")
         self._acting[pool] = call
         call.add_done_callback(lambda _: self._acting.pop(pool, None))
         return call
@@ -264,27 +312,26 @@ class Reconciler:
         spent = self.replica_seconds.today(now)
         return Observations(pools, usage.tokens_today, stale_tokens, unobserved, spent)
 
-    async def _actuate(self, decision: ScaleDecision, now: float, dry: bool) -> None:
+    async def _actuate(self, decision: ScaleDecision, now: float) -> None:
         pool = decision.pool
-        if not dry:
-            deadline = self._call_deadline()
-            if deadline is None:
-                log.info("not scaling %s now: the lease is not surely ours for the call", pool)
-                return
-            try:
-                await asyncio.wait_for(self._call(decision, now), deadline)
-            except PoolUnavailable as exc:
-                self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
-                return
-            except SourceError as exc:
-                self._unhealthy(f"scale {pool}", str(exc), now)
-                return
-            except TimeoutError:
-                self._unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
-                return
-            self._healthy(f"scale {pool}", now)
-            self.history.record_scale(pool, now, decision.current, decision.desired)
-        self.bus.publish(ScaleEvent.of(decision, now, dry_run=dry))
+        deadline = self._call_deadline()
+        if deadline is None:
+            log.info("not scaling %s now: the lease is not surely ours for the call", pool)
+            return
+        try:
+            await asyncio.wait_for(self._call(decision, now), deadline)
+        except PoolUnavailable as exc:
+            self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
+            return
+        except SourceError as exc:
+            self._unhealthy(f"scale {pool}", str(exc), now)
+            return
+        except TimeoutError:
+            self._unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
+            return
+        self._healthy(f"scale {pool}", now)
+        self.history.record_scale(pool, now, decision.current, decision.desired)
+        self.bus.publish(ScaleEvent.of(decision, now))
 
     async def _call(self, decision: ScaleDecision, now: float) -> None:
         if isinstance(self.actuator, ExplainingActuator):
@@ -357,12 +404,16 @@ async def _first_of(*events: asyncio.Event, timeout: float) -> None:
 def build_snapshot(loop: Reconciler) -> FleetSnapshot:
     config, overrides, now = loop.config, loop.overrides, loop.clock()
     observed = loop._observed
+    dry = overrides.dry_run or loop.dry_run
     pools = []
     for name, pool in config.pools.items():
         obs = observed.pools.get(name)
         state = loop._state.get(name)
         decision = loop.decisions.get(name)
         pin = overrides.pins.get(name)
+        if pin is not None and not pin.active(now):
+            pin = None
+        label, detail = state_of(obs, decision, overrides, now, dry_run=dry)
         pools.append(
             PoolRow(
                 name,
@@ -374,10 +425,12 @@ def build_snapshot(loop: Reconciler) -> FleetSnapshot:
                 state.replicas if state else 0,
                 decision.desired if decision else 0,
                 state.ready if state else 0,
-                pin.replicas if pin is not None and pin.active(now) else None,
-                _pool_state(name, obs, decision, overrides, pool.tenant),
+                pin.replicas if pin is not None else None,
+                label,
                 decision,
                 tuple(loop.trends.lag.get(name, ())),
+                detail,
+                pin.until if pin is not None else None,
             )
         )
     used: dict[str, int] = {}
@@ -399,34 +452,22 @@ def build_snapshot(loop: Reconciler) -> FleetSnapshot:
         for name, tenant in config.tenants.items()
     )
     pods = tuple(pod for state in loop._state.values() for pod in state.pods)
-    dry = overrides.dry_run or loop.dry_run
     mode = "paused" if overrides.paused else ("dry-run" if dry else "running")
     if not loop.leading and loop.lease is not None:
         leader = loop.lease.leader_name
         mode = f"following {leader}" if leader else "watching: no controller leads"
     return FleetSnapshot(now, tuple(pools), tenants, pods, config.cluster.max_pods, mode,
-                         dict(loop.problems))  # fmt: skip
+                         _problems(loop))  # fmt: skip
 
 
-def _pool_state(
-    name: str,
-    obs: PoolObservation | None,
-    decision: ScaleDecision | None,
-    overrides: Overrides,
-    tenant: str,
-) -> str:
-    if obs is None or decision is None:
-        return "unknown"
-    if obs.stale is not None:
-        return "stale"
-    if tenant in overrides.paused_tenants:
-        return "paused"
-    if decision.main_reason.rule == "budget exhausted":
-        return "budget"
-    if decision.desired > obs.replicas:
-        return "scaling up"
-    if decision.desired < obs.replicas:
-        return "scaling down"
-    if obs.replicas == 0:
-        return "idle"
-    return "steady"
+def _problems(loop: Reconciler) -> dict[str, str]:
+    """The sources that fail, and the pools held for their own missing data (a consumer or
+    a Deployment gone): the header names every reason a pool is held, not only a source's."""
+    problems = dict(loop.problems)
+    sources = {problems[s] for s in SOURCES if s in problems}
+    own = [(pool, why) for pool, why in loop.stale.items() if why not in sources]
+    if own:
+        pool, why = own[0]
+        more = f" (and {len(own) - 1} more)" if len(own) > 1 else ""
+        problems["pools"] = f"{len(own)} of {len(loop.config.pools)} held: {pool}: {why}{more}"
+    return problems

@@ -4,6 +4,7 @@ wire)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -60,6 +61,23 @@ class Pin:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolPause:
+    """An operator's pause of one pool (KEDA's paused-replicas): its replicas stay where they
+    are, or go to the number chosen, whatever its queue says, until resumed or `until`."""
+
+    replicas: int | None = None
+    """None: hold the replicas the pool has."""
+    until: float | None = None
+    """Expiry (epoch seconds); none pauses until resumed."""
+    by: str | None = None
+    at: float | None = None
+    """When it was paused (epoch seconds)."""
+
+    def active(self, now: float) -> bool:
+        return self.until is None or now < self.until
+
+
+@dataclass(frozen=True, slots=True)
 class Overrides:
     """What operators said. Persisted by the loop; read by the policy."""
 
@@ -69,6 +87,7 @@ class Overrides:
     """The whole controller holds replicas where they are (the loop's concern)."""
     dry_run: bool = False
     """Decide and report, never actuate (the loop's concern)."""
+    paused_pools: Mapping[str, PoolPause] = field(default_factory=dict)
 
 
 class Reason(NamedTuple):
@@ -104,6 +123,9 @@ class ScaleDecision(NamedTuple):
     """The data could not be trusted: leave the pool exactly as it is."""
     observed: bool = True
     """False when no observation existed at all: current is unknown, not zero."""
+    until: float = math.inf
+    """When this decision may change by time alone (a pin or pause expires, a window or
+    rate limit or cooldown lets go): what the dashboard counts down for a held pool."""
 
     @property
     def main_reason(self) -> Reason:

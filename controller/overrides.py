@@ -1,4 +1,4 @@
-"""What operators say to the controller: pins, paused tenants, pause, dry-run.
+"""What operators say to the controller: pins, paused pools and tenants, pause, dry-run.
 
 Every change is an `ActionEvent` (who, what, when) and is written to a JSON file at once, so
 a restart of agentdash loses none of it. (Sharing them between processes through NATS comes
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -20,10 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.config import Config, ConfigError, first_error
 from controller.events import ActionEvent
-from controller.model import Overrides, Pin
+from controller.model import Overrides, Pin, PoolPause
 
 MAX_PIN_REPLICAS = 100_000
 BY_CHARS = 253
+EXPIRY = "agentdash"
+"""Who ends a pin or a pause whose time is up."""
 
 
 class _PinFile(BaseModel):
@@ -31,6 +34,14 @@ class _PinFile(BaseModel):
     replicas: Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)]
     until: Annotated[float, Field(allow_inf_nan=False)] | None = None
     by: Annotated[str, Field(max_length=BY_CHARS)] | None = None
+
+
+class _PoolPauseFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    replicas: Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)] | None = None
+    until: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    by: Annotated[str, Field(max_length=BY_CHARS)] | None = None
+    at: Annotated[float, Field(allow_inf_nan=False)] | None = None
 
 
 class OverridesDocument(BaseModel):
@@ -41,6 +52,7 @@ class OverridesDocument(BaseModel):
     paused_tenants: list[str] = []
     paused: bool = False
     dry_run: bool = False
+    paused_pools: dict[str, _PoolPauseFile] = {}
     audit: int | None = None
     """In NATS KV: the sequence of the audit record that announced this document (see
     controller.shared). Absent from files."""
@@ -53,6 +65,8 @@ class OverridesDocument(BaseModel):
             paused_tenants=sorted(overrides.paused_tenants),
             paused=overrides.paused,
             dry_run=overrides.dry_run,
+            paused_pools={p: _PoolPauseFile(replicas=x.replicas, until=x.until, by=x.by, at=x.at)
+                          for p, x in overrides.paused_pools.items()},
         )  # fmt: skip
 
     def overrides(self, config: Config) -> Overrides:
@@ -60,7 +74,9 @@ class OverridesDocument(BaseModel):
         pins = {p: Pin(x.replicas, x.until, x.by)
                 for p, x in self.pins.items() if p in config.pools}  # fmt: skip
         paused = frozenset(t for t in self.paused_tenants if t in config.tenants)
-        return Overrides(pins, paused, self.paused, self.dry_run)
+        pools = {p: PoolPause(x.replicas, x.until, x.by, x.at)
+                 for p, x in self.paused_pools.items() if p in config.pools}  # fmt: skip
+        return Overrides(pins, paused, self.paused, self.dry_run, pools)
 
     def digest(self) -> str:
         """What the audit record of a write names: the document, whatever its audit field."""
@@ -68,7 +84,14 @@ class OverridesDocument(BaseModel):
 
 
 def operator() -> str:
-    return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+    """Who acts, for the audit: the account this process runs as, as `id -un` names it (a
+    service or a container may leave $USER unset, and $USER can say anything); the
+    environment's name only where the uid has no account (a container's arbitrary uid)."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return os.environ.get("USER") or os.environ.get("LOGNAME") or f"uid {uid}"
 
 
 class ReadOnlyError(Exception):
@@ -118,6 +141,41 @@ class OverrideStore:
         pins = {p: pin for p, pin in self._current.pins.items() if p != pool}
         return self._apply(replace(self._current, pins=pins), "unpin", pool)
 
+    def pause_pool(self, pool: str, replicas: int | None, span: float | None) -> ActionEvent:
+        """Hold `pool`'s replicas where they are (`replicas` None) or at `replicas`, for
+        `span` seconds (None: until resumed), whatever its queue says."""
+        self._known("pool", pool, self._config.pools)
+        now = self._clock()
+        until = now + span if span else None
+        pause = PoolPause(replicas, until, self._who(), now)
+        pools = {**self._current.paused_pools, pool: pause}
+        what = "hold replicas" if replicas is None else f"set to {replicas}"
+        detail = what + (f" for {span:g} s" if span else "")
+        return self._apply(replace(self._current, paused_pools=pools), "pause pool", pool, detail)
+
+    def resume_pool(self, pool: str) -> ActionEvent:
+        pools = {p: x for p, x in self._current.paused_pools.items() if p != pool}
+        return self._apply(replace(self._current, paused_pools=pools), "resume pool", pool)
+
+    def expire(self, now: float) -> list[ActionEvent]:
+        """End the pins and pool pauses whose time is up, each with its own event (logged and
+        audited as an operator's action is, by "agentdash": nobody acted)."""
+        current = self._current
+        events = []
+        for pool, pin in current.pins.items():
+            if not pin.active(now):
+                pins = {p: x for p, x in self._current.pins.items() if p != pool}
+                detail = f"{pin.replicas} replicas, pinned by {pin.by or 'unknown'}"
+                events.append(self._apply(replace(self._current, pins=pins), "pin expired",
+                                          pool, detail, who=EXPIRY))  # fmt: skip
+        for pool, pause in current.paused_pools.items():
+            if not pause.active(now):
+                pools = {p: x for p, x in self._current.paused_pools.items() if p != pool}
+                detail = f"paused by {pause.by or 'unknown'}"
+                events.append(self._apply(replace(self._current, paused_pools=pools),
+                                          "pause expired", pool, detail, who=EXPIRY))  # fmt: skip
+        return events
+
     def pause_tenant(self, tenant: str, paused: bool = True) -> ActionEvent:
         self._known("tenant", tenant, self._config.tenants)
         tenants = set(self._current.paused_tenants)
@@ -135,13 +193,15 @@ class OverrideStore:
         action = "dry-run on" if on else "dry-run off"
         return self._apply(replace(self._current, dry_run=on), action, "controller")
 
-    def _apply(self, new: Overrides, action: str, target: str, detail: str = "") -> ActionEvent:
+    def _apply(
+        self, new: Overrides, action: str, target: str, detail: str = "", who: str | None = None
+    ) -> ActionEvent:
         if self.read_only:
             raise ReadOnlyError(f"read-only: {action} {target} refused (started with --read-only)")
         self._current = new
         if self._path is not None:
             self._save(self._path)
-        event = ActionEvent(self._clock(), self._who(), action, target, detail)
+        event = ActionEvent(self._clock(), who or self._who(), action, target, detail)
         for listener in self.listeners:
             listener(new, event)
         return event

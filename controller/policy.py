@@ -8,7 +8,8 @@ run exactly this code. Per pool, in order:
    net inflow over a cold start, while tasks wait) / target_lag_per_replica; and the steady
    load, arrival rate x task time (Little's law, over what the rate window saw) at the same
    target, or square-root staffing for a tier's target_wait_seconds;
-3. floor = max(min_replicas, operator pin); a paused tenant gets 0;
+3. floor = max(min_replicas, operator pin); a paused tenant gets 0; a paused pool keeps its
+   replicas, or gets the number the operator chose, and no other rule applies to it;
 4. token budget: exhausted with hard_cap -> 0; past warn_at -> the pace the budget left can
    pay for until it resets, at the tenant's tokens per replica-second today;
 5. max_replicas, then the shared ceilings (provider rpm, tenant max_pods, cluster max_pods),
@@ -17,16 +18,27 @@ run exactly this code. Per pool, in order:
    policies with selectPolicy) and the cooldown before zero. These act on the pool's own
    recommendation, before the shared ceilings, so the ceilings stay hard; what they alone
    keep yields to real demand under a short ceiling.
+
+With the controller paused, every pool holds its replicas, and its reasons say so and what it
+would have done.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 from controller.allocation import Claim, allocate
 from controller.config import Config, PoolConfig, ScalingRule, TenantConfig
 from controller.history import SUSTAINED_S, History, PoolHistory
-from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
+from controller.model import (
+    Observations,
+    Overrides,
+    PoolObservation,
+    PoolPause,
+    Reason,
+    ScaleDecision,
+)
 from controller.sources import RATE_WINDOW_S
 from controller.usage import DAY_S
 
@@ -48,7 +60,23 @@ def decide(
         for name, pool in config.pools.items()
     ]
     allocate(config, claims)
+    if overrides.paused:
+        return [_controller_paused(claim.decision()) for claim in claims]
     return [claim.decision() for claim in claims]
+
+
+def _controller_paused(decision: ScaleDecision) -> ScaleDecision:
+    """The whole controller paused: the pool stays as it is (the loop calls nothing), and
+    its reasons end with the pause and what it would have done otherwise."""
+    if not decision.observed:
+        return decision
+    if decision.held or decision.desired == decision.current:
+        told = _reason(CONTROLLER_PAUSED, _CONTROLLER_HOLDS, (decision.current,))
+    else:
+        args = (decision.current, decision.current, decision.desired)
+        told = _reason(CONTROLLER_PAUSED, _CONTROLLER_WOULD, args)
+    return decision._replace(desired=decision.current, reasons=(*decision.reasons, told),
+                             held=True, until=math.inf)  # fmt: skip
 
 
 def claim(
@@ -72,6 +100,9 @@ def claim(
         reason = _reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
         return Claim.hold(name, pool, 0, False, reason)
     current = obs.replicas
+    pause = overrides.paused_pools.get(name)
+    if pause is not None and pause.active(now):
+        return _pool_paused(name, pool, current, pause)
     if obs.stale is not None:
         fallback = pool.fallback
         if (
@@ -105,13 +136,14 @@ def claim(
         floor = pin.replicas
         if floor > want:
             who = f" by {pin.by}" if pin.by else ""
-            expiry = f" until {pin.until:g}" if pin.until is not None else ""
+            expiry = f" until {utc(pin.until)}" if pin.until is not None else ""
             reasons.append(_reason("pin", "pinned warm at {}{}{}: {} -> {}",
                                    (floor, who, expiry, want, floor)))  # fmt: skip
     elif floor > want:
         reasons.append(_reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
 
     tenant = config.tenants[tenant_name]
+    paced: int | None = None  # what the budget pace pays for: no time rule holds more
     budget = tenant.daily_token_budget
     used = observations.tokens_today.get(tenant_name) if budget is not None else None
     rule = budget_rule(tenant, used) if used is not None else None
@@ -122,6 +154,13 @@ def claim(
             args = (tenant_name, used, budget, note, lag)
             reasons.append(_reason(EXHAUSTED, _EXHAUSTED, args))
             return Claim(name, pool, current, 0, 0, 0, reasons)
+        if rule == SPENT:
+            # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at
+            # once. No window or cooldown holds a pod that spends past the budget; the
+            # queue waits for the reset.
+            kept = min(floor, pool.max_replicas)
+            reasons.append(_reason(SPENT, _SPENT, (tenant_name, used, budget, note, kept, lag)))
+            return Claim(name, pool, current, kept, kept, kept, reasons)
         spent = observations.replica_seconds_today.get(tenant_name, 0.0)
         if spent >= PACE_MIN_REPLICA_SECONDS and 0 < used < budget:
             # Pace: what the budget left can pay for until it resets, at what a replica-second
@@ -133,8 +172,17 @@ def claim(
             share = config.budget_share[name]
             pays = left * share / (per * (reset - now))
             cap = math.floor(pays + 1e-9)
-            if cap < 1 and lag > 0 and left > 0:
-                cap = 1  # tasks waiting, budget left: never strand them until midnight
+            # Tasks waiting and budget left: never strand them until midnight, while this
+            # pool's share of what is left still pays for three of one replica's tasks: the
+            # one in flight, the next it takes before this pace is read again, and as much
+            # again for the long tail of task times (a tokens-per-replica-second average
+            # counts idle seconds too). Past that, the budget would end the day overspent
+            # by the tasks in flight, as nothing stops a worker mid-task. Not counting the
+            # tasks in flight now: they come and go with this very cap.
+            task = obs.mean_task_seconds
+            task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else 0.0
+            if cap < 1 and lag > 0 and left * share > 3 * per * task:
+                cap = 1
             # Until the clock alone would let it grow by one.
             grows = reset - left * share / (per * (cap + 1))
             until = grows if grows < until else until
@@ -143,9 +191,10 @@ def claim(
                         want, cap)  # fmt: skip
                 reasons.append(_reason(WARNING, _PACE, args))
                 want = cap
+            paced = cap
         else:
-            # Pace unknown (too little measured today), or a soft cap spent: no growth; but a
-            # pool at zero with tasks waiting keeps one replica, or they would be stranded.
+            # Pace unknown (too little measured today): no growth; but a pool at zero with
+            # tasks waiting keeps one replica, or they would be stranded.
             cap = max(current, floor, 1 if lag > 0 else 0)
             if want > cap:
                 args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
@@ -166,6 +215,12 @@ def claim(
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
     until = settled if settled < until else until  # min(until, settled), a call less
+    if paced is not None and target > paced and target > recommendation:
+        # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
+        # so the pace wins (they go now, as a hard cap's do).
+        held = paced if paced > recommendation else recommendation
+        reasons.append(_reason(WARNING, _PACED, (target, held)))
+        target = held
     # The part of the demand that has lasted SUSTAINED_S: only it takes replicas that time
     # rules keep in other pools (hysteresis under a short shared ceiling).
     lowest = past.lowest_since(now - SUSTAINED_S)
@@ -183,6 +238,27 @@ def claim(
                  steady=steady if steady < target else target, until=until)  # fmt: skip
 
 
+def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) -> Claim:
+    """A paused pool (KEDA's paused-replicas): where it is, or the operator's number; no
+    demand, time rule or budget moves it (the shared ceilings still bound a rise)."""
+    who = f" by {pause.by}" if pause.by else ""
+    expiry = f" until {utc(pause.until)}" if pause.until is not None else ""
+    until = pause.until if pause.until is not None else math.inf
+    if pause.replicas is None or pause.replicas == current:
+        reason = _reason(POOL_PAUSED, _POOL_HOLDS, (who, expiry, current))
+        claim = Claim.hold(name, pool, current, True, reason)
+        claim.until = until
+        return claim
+    target = pause.replicas
+    reason = _reason(POOL_PAUSED, _POOL_AT, (who, expiry, target, current, target))
+    return Claim(name, pool, current, target, target, target, [reason], until=until)
+
+
+def utc(ts: float) -> str:
+    """A time of day as operators read it in reasons: HH:MM:SS UTC."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(ts))
+
+
 def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
     """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
     busy = -(-obs.ack_pending // pool.concurrency)
@@ -195,18 +271,20 @@ MAX_TASK_SECONDS = 7 * 86400.0
 """A week: above this a task time is not a measurement."""
 
 EXHAUSTED = "budget exhausted"
+SPENT = "budget spent"
 WARNING = "budget warning"
 
 
 def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
     """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a
-    hard cap reached: 0 replicas), WARNING (past warn_at: no growth) or none. Between two
+    hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING
+    (past warn_at: the budget pace) or none. Between two
     passes a tenant's pools can decide differently for its usage only if this changes."""
     budget = tenant.daily_token_budget
     if budget is None or used is None:
         return None
-    if used >= budget and tenant.hard_cap:
-        return EXHAUSTED
+    if used >= budget:
+        return EXHAUSTED if tenant.hard_cap else SPENT
     if used >= tenant.warn_at * budget:
         return WARNING
     return None
@@ -223,8 +301,18 @@ _NO_DATA_REASON = Reason("no observation", _NO_DATA)
 _NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
 _FALLBACK = "{} ({} reads in a row): fallback {} replicas, {} -> {}"
 _PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
+POOL_PAUSED = "pool paused"
+_POOL_HOLDS = "paused{}{}: holding {} replicas"
+_POOL_AT = "paused{}{}: set to {}, {} -> {}"
+CONTROLLER_PAUSED = "controller paused"
+_CONTROLLER_HOLDS = "paused by an operator: holding {} replicas"
+_CONTROLLER_WOULD = "paused by an operator: holding {} replicas (would scale {} -> {})"
 _EXHAUSTED = (
     "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
+)
+_SPENT = (
+    "tenant {} used {:,} of {:,} tokens today{} (soft cap): down to its floor {}, lag {} stays "
+    "queued until the budget resets"
 )
 _WARNING = (
     "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}): no growth beyond {}, {} -> {}"
@@ -233,6 +321,7 @@ _PACE = (
     "tenant {} used {:,} of {:,} tokens today{}: {:,} left for {:.1f} h at {:.1f} tokens a "
     "replica-second pays for {} replicas here (budget pace), {} -> {}"
 )
+_PACED = "the budget pace pays for no more: the time rules' {} -> {}"
 PACE_MIN_REPLICA_SECONDS = 600.0
 """Below this much measured today, a tenant's cost per replica-second is too noisy to pace on."""
 _AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
@@ -240,6 +329,10 @@ _DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"
 _DEMAND_AHEAD = (
     "lag {} (pending {} + ack_pending {}) + {:g} arriving beyond the ready pods' pace "
     "during a {:g} s cold start, / {:g} per replica -> {}"
+)
+_KEEP_UP = (
+    "below {} replicas, arrivals {:.2f}/s x {:.1f} s a task outpace concurrency {} while {} "
+    "wait, and the cold-start lookahead would ask them back: {} -> {}"
 )
 _STAFFING = (
     "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} busy; target wait {:g} s (square-root "
@@ -296,16 +389,26 @@ def _demand(
         seconds = None
     concurrency = pool.concurrency
     ahead = 0
-    if rate and seconds and pool.cold_start_seconds and obs.pending:
+    keep = 0
+    lookahead = bool(rate and seconds and pool.cold_start_seconds and obs.pending)
+    if lookahead:
         # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
         # positive, the queue grows by that much for every second a new pod takes to start.
-        net = rate - obs.ready * concurrency / seconds
-        if net > 0:  # whole tasks, and never more than the window saw arrive: a few
-            # arrivals are not a stream to project over a long cold start
-            seen = rate * RATE_WINDOW_S
-            coming = net * pool.cold_start_seconds
-            ahead = math.floor((coming if coming < seen else seen) + 1e-9)
+        ahead = _ahead(pool, rate or 0.0, seconds or 0.0, obs.ready)
     demand = math.ceil((lag + ahead) / per_replica - 1e-9)
+    if lookahead and demand < current:
+        # Down only as far as the lookahead would not ask back at once: with fewer ready
+        # pods the inflow turns positive, and a pool flapped 2 -> 1 -> 2 under a steady
+        # stream each time a window (or a pin) let go. The fewest replicas r with
+        # ceil((lag + ahead at r) / target) <= r (it only falls as r grows: bisect).
+        low, high = demand, current
+        while low < high:
+            middle = (low + high) // 2
+            if _ahead_demand(pool, rate or 0.0, seconds or 0.0, lag, middle) <= middle:
+                high = middle
+            else:
+                low = middle + 1
+        keep = low
     if reasons is not None:
         if ahead:
             args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
@@ -314,6 +417,11 @@ def _demand(
         else:
             args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
             reasons.append(_reason("demand", _DEMAND, args))
+    if keep > demand:
+        if reasons is not None:
+            args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
+            reasons.append(_reason("demand", _KEEP_UP, args))
+        demand = keep
     if rate and seconds:
         # Little's law: the arrivals keep rate x task time tasks in the system, lag to come,
         # held to the same target per replica as the lag (or concurrency, if larger: a replica
@@ -337,6 +445,24 @@ def _demand(
                 reasons.append(_reason("arrival", _ARRIVAL, args))
             demand = steady
     return demand
+
+
+def _ahead(pool: PoolConfig, rate: float, seconds: float, ready: int) -> int:
+    """Tasks arriving beyond what `ready` pods finish while a new pod starts: whole tasks,
+    and never more than the rate window saw arrive (a few arrivals are not a stream to
+    project over a long cold start)."""
+    net = rate - ready * pool.concurrency / seconds
+    if net <= 0:
+        return 0
+    seen = rate * RATE_WINDOW_S
+    coming = net * pool.cold_start_seconds
+    return math.floor((coming if coming < seen else seen) + 1e-9)
+
+
+def _ahead_demand(pool: PoolConfig, rate: float, seconds: float, lag: int, ready: int) -> int:
+    """The backlog's demand with `ready` pods ready."""
+    ahead = _ahead(pool, rate, seconds, ready)
+    return math.ceil((lag + ahead) / pool.target_lag_per_replica - 1e-9)
 
 
 def _staffing(load: float, seconds: float, wait: float) -> float:

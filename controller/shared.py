@@ -1,12 +1,14 @@
 """State several agentdash processes share through NATS JetStream.
 
 - Operator overrides live in the key-value bucket `agentdash_overrides` (key `overrides`): a
-  restart loses none, and every daemon and dashboard sees the same pins and pauses. The last
+  restart loses none, and every daemon and dashboard sees the same pins and pauses (of the
+  controller, tenants and single pools: `paused_pools`, validated as pins are). The last
   write wins for the whole document; operator actions are rare and human-paced.
 - Every operator action is appended to the stream `AGENTDASH_AUDIT` (subject
   `agentdash.audit`): who, what, when, and from where (host and process).
-- The leader publishes each tick's decisions on `agentdash.decisions`, so dashboards that
-  only observe show what the leader decided, not their own guess.
+- The leader publishes each tick's decisions on `agentdash.decisions`, with each pool's ready
+  replicas, so dashboards that only observe show what the leader decided and sees, not their
+  own guess. (Its event history goes to a stream: controller.history_stream.)
 
 Nothing read back is trusted blindly. A KV value or a decisions message that is not valid
 (bad JSON or UTF-8, numbers out of bounds) is dropped, counted and logged
@@ -33,7 +35,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any
 
 import nats.errors
@@ -188,6 +190,8 @@ class SharedOverrides:
 def _summary(document: OverridesDocument) -> str:
     parts = [f"pin {pool}={pin.replicas}" for pool, pin in sorted(document.pins.items())]
     parts += [f"pause tenant {tenant}" for tenant in document.paused_tenants]
+    parts += [f"pause pool {pool}" + ("" if pause.replicas is None else f"={pause.replicas}")
+              for pool, pause in sorted(document.paused_pools.items())]  # fmt: skip
     parts += ["pause controller"] * document.paused + ["dry-run"] * document.dry_run
     return (", ".join(parts) or "no overrides")[:500]
 
@@ -198,10 +202,15 @@ def _report_end(task: asyncio.Task[None]) -> None:
         log.error("overrides watcher stopped: %r", task.exception())
 
 
-def decisions_message(leader: str, ts: float, decisions: list[ScaleDecision]) -> bytes:
+def decisions_message(
+    leader: str, ts: float, decisions: list[ScaleDecision], ready: Mapping[str, int] | None = None
+) -> bytes:
+    """`ready`: each pool's ready replicas as the leader sees them (followers show them)."""
+    ready = ready or {}
     return json.dumps(
         {"leader": leader, "ts": ts,
-         "decisions": [{**d.as_dict(), "recommendation": d.recommendation, "held": d.held}
+         "decisions": [{**d.as_dict(), "recommendation": d.recommendation, "held": d.held,
+                        **({"ready": ready[d.pool]} if d.pool in ready else {})}
                        for d in decisions]}
     ).encode()  # fmt: skip
 
@@ -229,6 +238,7 @@ class _DecisionWire(_Wire):
     reasons: Annotated[list[_ReasonWire], Field(min_length=1, max_length=100)]
     recommendation: Replicas = 0
     held: bool = False
+    ready: Replicas | None = None
 
 
 class DecisionsMessage(_Wire):
@@ -241,11 +251,13 @@ class DecisionsMessage(_Wire):
 
 def parse_decisions(
     data: bytes, pools: Collection[str] | None = None
-) -> tuple[str, list[ScaleDecision]]:
-    """The leader's name and decisions; only those for `pools` if given (a leader on another
-    config version may name others). Raises ValidationError for anything else."""
+) -> tuple[str, list[ScaleDecision], dict[str, int]]:
+    """The leader's name, its decisions and the ready replicas it saw; only those for `pools`
+    if given (a leader on another config version may name others). Raises ValidationError
+    for anything else."""
     raw = DecisionsMessage.model_validate_json(data)
     decisions = []
+    ready = {}
     for d in raw.decisions:
         if pools is not None and d.pool not in pools:
             continue
@@ -255,12 +267,14 @@ def parse_decisions(
             ScaleDecision(d.pool, d.tenant, d.current or 0, d.desired or 0, reasons,
                           d.recommendation, d.held, observed)
         )  # fmt: skip
-    return raw.leader, decisions
+        if d.ready is not None:
+            ready[d.pool] = d.ready
+    return raw.leader, decisions, ready
 
 
 async def follow_decisions(
     nc: Client,
-    on_decisions: Callable[[str, list[ScaleDecision]], None],
+    on_decisions: Callable[[str, list[ScaleDecision], dict[str, int]], None],
     *,
     bad: BadMessages | None = None,
     pools: Collection[str] | None = None,
@@ -269,10 +283,10 @@ async def follow_decisions(
 
     async def handle(msg: Msg) -> None:
         try:
-            leader, decisions = parse_decisions(msg.data, pools)
+            leader, decisions, ready = parse_decisions(msg.data, pools)
         except ValidationError as exc:
             count.drop("decisions", describe(exc))
             return
-        on_decisions(leader, decisions)
+        on_decisions(leader, decisions, ready)
 
     return await nc.subscribe(DECISIONS_SUBJECT, cb=handle)

@@ -1,10 +1,12 @@
 """A cluster in this process: Deployments as pod counts, pods as asyncio tasks.
 
 A scaled-up pod starts after its pool's cold start, becomes ready, and runs a worker (if one
-is given) until it is told to stop. Scale-down picks pods that are not ready yet first, then
-the newest, and terminates them gracefully: the worker finishes or naks what it has in hand,
-and the pod is gone only when its worker returns. Like a Deployment, `replicas` is the desired
-count; terminating pods still show in `pods` until they are gone.
+is given) until it is told to stop. Scale-down picks pods as a ReplicaSet does: those not
+ready yet first, then the lower pod-deletion-cost, then the newest; given who is busy (`busy`,
+the workers' reports), it first marks idle pods with a low cost, as the Kubernetes actuator
+does (controller.busy). It terminates them gracefully: the worker finishes or naks what it has
+in hand, and the pod is gone only when its worker returns. Like a Deployment, `replicas` is the
+desired count; terminating pods still show in `pods` until they are gone.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from controller.busy import IDLE_COST, BusyPods, plan_marks
 from controller.config import Config
 from controller.sources import Pod, PoolState
 
@@ -32,6 +35,8 @@ class PodHandle:
     terminating: bool = False
     task: str | None = None
     runner: asyncio.Task[None] | None = None
+    deletion_cost: int = 0
+    """Its `controller.kubernetes.io/pod-deletion-cost`: lower goes first on a scale-down."""
 
     def snapshot(self) -> Pod:
         phase = "Terminating" if self.terminating else ("Running" if self.ready else "Pending")
@@ -50,8 +55,10 @@ class SimulatedCluster:
         worker: Worker | None = None,
         clock: Callable[[], float] = time.time,
         cold_start: Callable[[str], float] | None = None,
+        busy: BusyPods | None = None,
     ) -> None:
         self._config = config
+        self._busy = busy
         self._worker = worker
         self._clock = clock
         self._cold_start = cold_start or (lambda pool: config.pools[pool].cold_start_seconds)
@@ -77,11 +84,23 @@ class SimulatedCluster:
         for _ in range(replicas - len(live)):
             self._start(pool)
         if len(live) > replicas:
-            # Not-ready pods first (they hold no work), then the newest.
-            victims = sorted(live, key=lambda p: (p.ready, p.started_at))[: len(live) - replicas]
-            for pod in victims:
+            if self._busy is not None:
+                self._mark_idle(self._busy, pool, live, len(live) - replicas)
+            ranked = sorted(live, key=lambda p: (p.ready, p.deletion_cost, -p.started_at))
+            for pod in ranked[: len(live) - replicas]:
                 pod.terminating = True
                 pod.stopping.set()
+
+    def _mark_idle(self, busy: BusyPods, pool: str, live: list[PodHandle], victims: int) -> None:
+        """Mark idle pods with a low deletion cost, as controller.kube.deletion_cost does."""
+        idle = busy.idle(pool, [p.name for p in self._pods[pool]], self._clock())
+        marked = {p.name for p in live if p.deletion_cost == IDLE_COST}
+        plan = plan_marks([p.snapshot() for p in live], marked, idle, victims)
+        for pod in live:
+            if pod.name in plan.mark:
+                pod.deletion_cost = IDLE_COST
+            elif pod.name in plan.unmark:
+                pod.deletion_cost = 0
 
     def _start(self, pool: str) -> None:
         pod = PodHandle(f"{pool}-{next(self._names):05d}", pool, self._clock())

@@ -28,9 +28,15 @@ class PoolRow:
     ready: int
     pin: int | None
     state: str
-    """idle, steady, scaling up, scaling down, held, paused, stale"""
+    """A short label (14 cells at most) whose first word is its kind: idle, steady, scaling
+    up, scaling down, starved, held, paused, pinned, stale, budget, dry-run, unknown; e.g.
+    "held 42s", "pinned 4m" (controller.pool_state)."""
     decision: ScaleDecision | None
     trend: tuple[int, ...] = ()
+    state_detail: str = ""
+    """One sentence: why the pool is in this state (which rule, ceiling or pause, how long)."""
+    pin_until: float | None = None
+    """When the active pin expires (epoch seconds); None: no pin, or until unpinned."""
 
     @property
     def lag(self) -> int:

@@ -1,12 +1,16 @@
-"""Token usage from the workers: each finished task publishes one usage report on NATS.
+"""What the workers report on NATS: token usage per task, and how busy each pod is.
 
-`agentdash.usage.<tenant>` carries `{"tenant", "pool", "tokens", "work_s"}`. Tokens are summed
-per tenant per UTC day; the mean task time per pool (for Little's law) is a moving average.
-A Prometheus source can stand in for this one (same `usage(now)` interface).
+`agentdash.usage.<tenant>` carries `{"tenant", "pool", "tokens", "work_s"}`, one per finished
+task. Tokens are summed per tenant per UTC day; the mean task time per pool (for Little's law)
+is a moving average. A Prometheus source can stand in for this one (same `usage(now)`).
+
+`agentdash.busy.<tenant>` carries `{"tenant", "pool", "pod", "busy"}`, each time a pod's count
+of tasks in hand changes: a scale-down then takes idle pods first (controller.busy).
 
 Anyone who can publish on the subject is believed only so far (deploy/nats-permissions.conf
 says who may): a report must be a small JSON object with finite numbers in bounds, name a
-tenant and pool of the config (the pool being that tenant's), and come on its tenant's subject.
+tenant and pool of the config (the pool being that tenant's), and come on its tenant's subject
+(a tenant's workers cannot speak for another tenant's pods).
 Anything else is dropped and counted (controller.bad_messages); no state is kept for names the
 config does not have.
 """
@@ -15,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from controller import names
 from controller.bad_messages import BadMessages, describe
+from controller.busy import BusyPods
 from controller.config import Config
 from controller.sources import Usage
 
@@ -28,6 +34,7 @@ if TYPE_CHECKING:  # the ledger, used by the simulator too, needs no NATS client
     from nats.aio.msg import Msg
 
 USAGE_SUBJECT = "agentdash.usage"
+BUSY_SUBJECT = "agentdash.busy"
 DAY_S = 86400.0
 SMOOTHING = 0.1
 """Weight of the newest task in the moving mean of task time."""
@@ -39,6 +46,8 @@ MAX_TOKENS = 10**9
 MAX_REPORT_BYTES = 4096
 NAME_CHARS = 253
 """The longest name a report may carry (a Kubernetes object name's limit)."""
+MAX_BUSY = 10_000
+"""Tasks one pod may say it has in hand."""
 OUTLIER = 5.0
 """A task counts at most this many times the current mean: one 10-minute task among 30 s
 ones moves the mean by 40%, not 20x; a real shift to longer tasks still gets there within a
@@ -95,13 +104,18 @@ class ReplicaSeconds:
             self._day = day
 
 
-class UsageReport(BaseModel):
-    """What a worker publishes when a task is done (crosses a process boundary: validated).
-    Strict: numbers are JSON numbers (tokens a whole one), finite and within bounds."""
+class WorkerReport(BaseModel):
+    """What a worker publishes (crosses a process boundary: validated). Strict: numbers are
+    JSON numbers, finite and within bounds."""
 
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
     tenant: str = Field(min_length=1, max_length=NAME_CHARS)
     pool: str = Field(min_length=1, max_length=NAME_CHARS)
+
+
+class UsageReport(WorkerReport):
+    """What a worker publishes when a task is done (tokens a whole number)."""
+
     tokens: int = Field(ge=0, le=MAX_TOKENS)
     work_s: float = Field(ge=0, le=MAX_WORK_S, allow_inf_nan=False)
     task: str = Field("", max_length=NAME_CHARS)
@@ -144,12 +158,34 @@ class TokenLedger:
             self._tokens = {}
 
 
+class BusyReport(WorkerReport):
+    """What a worker pod publishes when its count of tasks in hand changes."""
+
+    pod: Annotated[str, AfterValidator(names.kubernetes_name)]
+    """The pod's name, as Kubernetes has it (a DNS-1123 subdomain)."""
+    busy: int = Field(ge=0, le=MAX_BUSY)
+
+
 def check_report(data: bytes, subject: str, config: Config) -> UsageReport | str:
-    """The report in a message, or why it is not one this controller can believe."""
+    """The usage report in a message, or why it is not one this controller can believe."""
+    return _check(UsageReport, USAGE_SUBJECT, data, subject, config)
+
+
+def check_busy(data: bytes, subject: str, config: Config) -> BusyReport | str:
+    """The busy report in a message, or why it is not one this controller can believe."""
+    return _check(BusyReport, BUSY_SUBJECT, data, subject, config)
+
+
+Report = TypeVar("Report", bound=WorkerReport)
+
+
+def _check(
+    kind: type[Report], prefix: str, data: bytes, subject: str, config: Config
+) -> Report | str:
     if len(data) > MAX_REPORT_BYTES:
         return f"{len(data)} bytes, expected at most {MAX_REPORT_BYTES}"
     try:
-        report = UsageReport.model_validate_json(data)
+        report = kind.model_validate_json(data)
     except ValidationError as exc:
         return describe(exc)
     pool = config.pools.get(report.pool)
@@ -157,7 +193,7 @@ def check_report(data: bytes, subject: str, config: Config) -> UsageReport | str
         return f"pool {report.pool!r} is not in the config"
     if pool.tenant != report.tenant:
         return f"pool {report.pool!r} belongs to tenant {pool.tenant!r}, not {report.tenant!r}"
-    if subject != f"{USAGE_SUBJECT}.{report.tenant}":
+    if subject != f"{prefix}.{report.tenant}":
         return f"tenant {report.tenant!r} reported on {subject!r}"
     return report
 
@@ -188,3 +224,34 @@ class NatsUsageSource:
 
     def usage(self, now: float) -> Usage:
         return self.ledger.usage(now)
+
+
+class NatsBusySource:
+    """The busy reports, into a BusyPods ledger that the actuator reads on a scale-down. Its
+    own subscription, so it works whichever source the token usage comes from."""
+
+    def __init__(
+        self,
+        nc: Client,
+        config: Config,
+        clock: Any,
+        *,
+        bad: BadMessages | None = None,
+        ledger: BusyPods | None = None,
+    ) -> None:
+        self._nc = nc
+        self._config = config
+        self._clock = clock
+        self.ledger = ledger or BusyPods(config)
+        self.bad = bad or BadMessages()
+
+    async def start(self) -> None:
+        await self._nc.subscribe(f"{BUSY_SUBJECT}.>", cb=self._on_report)
+
+    async def _on_report(self, msg: Msg) -> None:
+        report = check_busy(msg.data, msg.subject, self._config)
+        if isinstance(report, str):
+            self.bad.drop("busy", report)
+        else:
+            self.ledger.report(report.pool, report.pod, report.busy, self._clock())
+        await asyncio.sleep(0)  # as NatsUsageSource: a flood must not hold the event loop

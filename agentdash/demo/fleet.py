@@ -33,7 +33,7 @@ from controller.jetstream import JetStreamLagSource, ensure_queues
 from controller.loop import Reconciler
 from controller.overrides import OverrideStore
 from controller.simcluster import SimulatedCluster
-from controller.usage import NatsUsageSource
+from controller.usage import NatsBusySource, NatsUsageSource
 
 EARLIER_TODAY = {"initech": 950_000, "globex": 2_400_000}
 """Tokens the demo tenants 'used earlier today', so budget lines show within a minute."""
@@ -161,12 +161,15 @@ class DemoFleet:
         usage = NatsUsageSource(self.nc, self.config, time.time)
         usage.ledger.preload(EARLIER_TODAY, time.time())
         await usage.start()
+        busy = NatsBusySource(self.nc, self.config, time.time)  # idle pods go first
+        await busy.start()
         worker = AgentWorker(self.nc, self.config, self.ledger, self.options.speed)
         cold = self.options.cold_start
         self.cluster = SimulatedCluster(
             self.config,
             worker=worker,
             cold_start=None if cold is None else (lambda pool: cold),
+            busy=busy.ledger,
         )
         store = OverrideStore(self.config, self.options.overrides)
         self.loop = Reconciler(self.config, lag, usage, self.cluster, bus=self.bus, store=store)

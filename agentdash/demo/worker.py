@@ -4,7 +4,9 @@ A pod works on up to its pool's `concurrency` tasks at once: one slot per task, 
 from the pool's durable consumer with explicit acks. A slot "works" for the task's time,
 publishes its token usage, then acks. Told to stop, it finishes the task in hand if that
 takes at most GRACE_S more, and otherwise naks it so JetStream redelivers it to another
-worker: a task is never lost to a scale-down.
+worker: a task is never lost to a scale-down. Each time its count of tasks in hand changes,
+the pod says so (`agentdash.busy.<tenant>`), so a scale-down takes idle pods first and
+redelivers nothing.
 
 An ack whose confirmation does not come (NATS down or stalled) is sent again until it is
 confirmed: acks are idempotent, a second ack of the same message is confirmed like the first.
@@ -27,7 +29,7 @@ from nats.aio.msg import Msg
 
 from controller.config import Config
 from controller.simcluster import PodHandle
-from controller.usage import USAGE_SUBJECT
+from controller.usage import BUSY_SUBJECT, USAGE_SUBJECT
 
 GRACE_S = 1.0
 FETCH_WAIT_S = 0.5
@@ -71,6 +73,7 @@ class AgentWorker:
 
     async def __call__(self, pod: PodHandle) -> None:
         held: list[str] = []
+        await self._tell_busy(pod, held)  # up, and idle
         async with asyncio.TaskGroup() as slots:
             for _ in range(self._config.pools[pod.pool].concurrency):
                 slots.create_task(self._slot(pod, held))
@@ -105,11 +108,19 @@ class AgentWorker:
             self._ledger.redelivered += 1
         held.append(task["id"])
         _show(pod, held)
+        await self._tell_busy(pod, held)
         try:
             await self._run(pod, msg, task)
         finally:
             held.remove(task["id"])
             _show(pod, held)
+            await self._tell_busy(pod, held)
+
+    async def _tell_busy(self, pod: PodHandle, held: list[str]) -> None:
+        tenant = self._config.pools[pod.pool].tenant
+        report = {"tenant": tenant, "pool": pod.pool, "pod": pod.name, "busy": len(held)}
+        with contextlib.suppress(nats.errors.Error):  # telemetry: a lost one costs no task
+            await self._nc.publish(f"{BUSY_SUBJECT}.{tenant}", json.dumps(report).encode())
 
     async def _run(self, pod: PodHandle, msg: Msg, task: dict[str, Any]) -> None:
         work_s = task["work_s"] / self._speed

@@ -1,8 +1,9 @@
 """The agentdash dashboard: a Textual app over one Feed.
 
 The app never reads a source itself: twice a second it takes the feed's snapshot and new
-events and hands them to the screen on top. While a modal is open nothing is redrawn
-(Dolphie's habit), and hidden screens are not updated at all.
+events and hands them to the screen on top. Under a dialog, the screen it covers keeps being
+updated (an operator deciding whether to pin a pool is watching that pool); screens further
+down the stack are not updated at all.
 """
 
 from __future__ import annotations
@@ -21,9 +22,19 @@ from textual.screen import ModalScreen
 
 from agentdash.errors import StartError
 from agentdash.tui.commands import AgentDashCommands
+from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.feed import Feed
-from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal
-from agentdash.tui.screens import EventsScreen, FleetScreen, LiveScreen, PodsScreen, TenantsScreen
+from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal, Section, bindings_of
+from agentdash.tui.pause import PauseChoice, PausePoolModal, pause_question
+from agentdash.tui.screens import (
+    EventsScreen,
+    FleetScreen,
+    LiveScreen,
+    PodsScreen,
+    TenantsScreen,
+    hide_operator_keys,
+)
+from agentdash.tui.table import KeyedTable
 from agentdash.tui.why import WhyScreen
 from controller.events import ActionEvent, Event
 from controller.overrides import ReadOnlyError
@@ -31,7 +42,6 @@ from controller.overrides import ReadOnlyError
 PACKAGE = Path(__file__).parents[1]
 REFRESH_S = 0.5
 LOG_SIZE = 5000
-MUTATING = {"pin", "unpin", "pause_tenant", "pause_controller", "dry_run"}
 
 
 def stylesheet() -> Path:
@@ -47,20 +57,35 @@ def stylesheet() -> Path:
 class AgentDashApp(App[None]):
     TITLE = "agentdash"
     COMMANDS = App.COMMANDS | {AgentDashCommands}
+    # The footer shows each screen's own keys after `?` and `q`, then these in this order; at
+    # 80 columns the last ones are cut, and the rarest are left out (help and palette list
+    # them all). An operator action's tooltip is its line in the help.
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("f", "show('fleet')", "Fleet"),
+        Binding("i", "describe", "Describe"),
         Binding("p", "show('pods')", "Pods"),
         Binding("t", "show('tenants')", "Tenants"),
         Binding("e", "show('events')", "Events"),
-        Binding("w", "operator('pin')", "Pin"),
-        Binding("u", "operator('unpin')", "Unpin"),
-        Binding("s", "operator('pause_tenant')", "Pause tenant"),
-        Binding("S", "operator('pause_controller')", "Pause all", show=False),
-        Binding("d", "operator('dry_run')", "Dry-run", show=False),
+        Binding("f", "show('fleet')", "Fleet"),
+        Binding("w", "operator('pin')", "Pin",
+                tooltip="pin the pool warm: at least N replicas, for M minutes or until unpinned"),
+        Binding("u", "operator('unpin')", "Unpin", tooltip="unpin the pool"),
+        Binding("s", "operator('pause_tenant')", "Pause tenant",
+                tooltip="pause / resume a tenant (its pools go to 0, the queue is kept): on "
+                "Tenants the selected one, elsewhere the selected pool's"),
+        Binding("x", "operator('pause_pool')", "Pause pool", show=False,
+                tooltip="pause / resume the pool: hold its replicas, or set them to N, until "
+                "resumed or for M minutes"),
+        Binding("S", "operator('pause_controller')", "Pause all", show=False,
+                tooltip="pause / resume the whole controller (replicas held where they are)"),
+        Binding("d", "operator('dry_run')", "Dry-run", show=False,
+                tooltip="dry-run on / off (decide and log, never scale)"),
         Binding("question_mark", "help", "Help"),
         Binding("colon", "command_palette", "Commands", show=False),
+        # Declared here because a `:` binding to the palette stops Textual adding its own
+        # ctrl+p; priority, as Textual's, so that no widget takes it first.
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
         Binding("q", "quit", "Quit"),
-    ]
+    ]  # fmt: skip
 
     def __init__(
         self,
@@ -79,6 +104,8 @@ class AgentDashApp(App[None]):
         self.refresh_s = refresh_s
         self.on_quit = on_quit
         self.log_events: deque[Event] = deque(maxlen=LOG_SIZE)
+        if read_only:
+            hide_operator_keys(self._bindings)
 
     @property
     def feed(self) -> Feed:
@@ -113,67 +140,125 @@ class AgentDashApp(App[None]):
         if self._feed is None:
             return
         self.log_events.extend(self.feed.events())
-        if isinstance(self.screen, ModalScreen):
-            return  # nothing is redrawn under a dialog
-        screen = self.screen
+        # The top screen, or under dialogs the live screen they cover.
+        screen = next((s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)),
+                      None)  # fmt: skip
         if isinstance(screen, LiveScreen) and screen.is_mounted:
             screen.show(self.feed.snapshot(), self.log_events)
 
     # Screens
 
     def action_show(self, name: str) -> None:
+        """Screens of the footer (pods, tenants, events) open over Fleet, so esc goes home;
+        details (why, describe) open over where you stand, so esc comes back there."""
         selected = getattr(self.screen, "selected_pool", None)
         if name == "help":
             self.action_help()
             return
-        if name == "fleet":
-            while len(self.screen_stack) > 2:
-                self.pop_screen()
+        if name in ("why", "describe") and selected is None:
+            self.notify(self._select_a_pool(), severity="warning")
             return
         screens: dict[str, Callable[[], LiveScreen]] = {
             "pods": lambda: PodsScreen(selected),
             "tenants": TenantsScreen,
             "events": EventsScreen,
             "why": lambda: WhyScreen(selected or "", self.feed.config),
+            "describe": lambda: DescribeScreen(
+                selected or "", self.feed.config, self.feed.store.current
+            ),
         }
-        if name == "why" and selected is None:
-            self.notify("Select a pool first", severity="warning")
+        if name in ("why", "describe"):
+            self.open_detail(screens[name]())
             return
-        screen = screens[name]()
-        if isinstance(self.screen, FleetScreen):
-            self.push_screen(screen)
-        else:
+        self.home()
+        if name != "fleet":
+            self.push_screen(screens[name]())
+            self.call_after_refresh(self.refresh_feed)
+
+    def home(self) -> FleetScreen:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        fleet = self.screen_stack[-1]
+        assert isinstance(fleet, FleetScreen)
+        return fleet
+
+    def open_detail(self, screen: LiveScreen) -> None:
+        """Drill down: over the screen you stand on, in place of one of the same kind, or
+        back to the one just under it (going between Why and describe does not pile up)."""
+        under = self.screen_stack[-2] if len(self.screen_stack) > 2 else None
+        if type(self.screen) is type(screen):
             self.switch_screen(screen)
+        elif type(under) is type(screen) and under.selected_pool == screen.selected_pool:
+            self.pop_screen()
+        else:
+            self.push_screen(screen)
         self.call_after_refresh(self.refresh_feed)
 
     def action_why(self) -> None:
         self.action_show("why")
 
+    def action_describe(self) -> None:
+        self.action_show("describe")
+
+    def action_pod(self) -> None:
+        pod = getattr(self.screen, "selected_pod", None)
+        if pod is not None:
+            self.open_detail(PodScreen(pod))
+
+    def action_pools_of_tenant(self) -> None:
+        tenant = getattr(self.screen, "selected_tenant", None)
+        if tenant is not None:
+            self.home().filter_tenant(tenant)
+            self.call_after_refresh(self.refresh_feed)
+
     def action_go_back(self) -> None:
         if len(self.screen_stack) > 2:
             self.pop_screen()
 
+    def help_sections(self) -> list[Section]:
+        """Every key, by where it works, read from the bindings themselves."""
+        ours = [b for _, b in self._bindings]
+        acts = [b for b in ours if b.action.startswith("operator(")]
+        sections: list[Section] = [
+            ("Anywhere", [b for b in ours if b not in acts] + bindings_of(LiveScreen)),
+            ("Operator actions (each asks first; refused with --read-only)", acts),
+        ]
+        screens = [("Fleet", FleetScreen), ("Why (enter on a pool)", WhyScreen),
+                   ("Describe (i)", DescribeScreen), ("Pods", PodsScreen),
+                   ("Pod (enter on a pod)", PodScreen), ("Tenants", TenantsScreen),
+                   ("Events", EventsScreen)]  # fmt: skip
+        sections += [(title, bindings_of(cls, only_ours=True)) for title, cls in screens]
+        sections.append(("In every table", bindings_of(KeyedTable)))
+        return sections
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.help_sections()))
 
     # Operator actions
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # --read-only: operator keys are hidden from the footer and do nothing
-        return not (action == "operator" and self.read_only)
 
     def action_operator(self, name: str) -> None:
         self.run_operator_action(name)
 
+    def _select_a_pool(self) -> str:
+        if isinstance(self.screen, TenantsScreen):
+            return "That acts on a pool: enter lists this tenant's pools, then select one"
+        return "Select a pool first"
+
     def run_operator_action(self, name: str) -> None:
-        if self.read_only and name in MUTATING:
+        if self.read_only:  # every operator action changes the fleet
             self.notify("Refused: agentdash runs --read-only", severity="error")
             return
         pool = getattr(self.screen, "selected_pool", None)
+        tenant = getattr(self.screen, "selected_tenant", None)
         store, overrides = self.feed.store, self.feed.store.current()
-        if name in ("pin", "unpin", "pause_tenant") and pool is None:
-            self.notify("Select a pool first", severity="warning")
+        if name in ("pin", "unpin", "pause_pool") and pool is None:
+            self.notify(self._select_a_pool(), severity="warning")
             return
+        if name == "pause_tenant" and tenant is None:
+            if pool is None:
+                self.notify("Select a pool or a tenant first", severity="warning")
+                return
+            tenant = self.feed.config.pools[pool].tenant
         if name == "pin":
             assert pool is not None
             current = overrides.pins.get(pool)
@@ -186,17 +271,22 @@ class AgentDashApp(App[None]):
                 return
             self._confirm(f"Unpin {pool}?", "Unpin", lambda: store.unpin(pool))
         elif name == "pause_tenant":
-            assert pool is not None
-            tenant = self.feed.config.pools[pool].tenant
+            assert tenant is not None
             paused = tenant in overrides.paused_tenants
             verb = "Resume" if paused else "Pause"
             what = "its pools scale back up" if paused else "its pools go to 0; queues are kept"
             self._confirm(f"{verb} tenant {tenant}? ({what})", verb,
                           lambda: store.pause_tenant(tenant, not paused))  # fmt: skip
+        elif name == "pause_pool":
+            assert pool is not None
+            self._pause_pool(pool)
         elif name == "pause_controller":
+            if overrides.paused:
+                question = "Resume the controller? (every pool scales to its demand again)"
+            else:
+                question = "Pause the controller? (replicas stay where they are until resumed)"
             verb = "Resume" if overrides.paused else "Pause"
-            self._confirm(f"{verb} the controller? (replicas are held where they are)", verb,
-                          lambda: store.pause_controller(not overrides.paused))  # fmt: skip
+            self._confirm(question, verb, lambda: store.pause_controller(not overrides.paused))
         elif name == "dry_run":
             state = "off" if overrides.dry_run else "on"
             self._confirm(f"Turn dry-run {state}?", f"Dry-run {state}",
@@ -209,6 +299,23 @@ class AgentDashApp(App[None]):
         when = f" for {span / 60:g} min" if span else " until unpinned"
         self._confirm(f"Pin {pool} at {replicas} warm replicas{when}?", "Pin",
                       lambda: self.feed.store.pin(pool, replicas, span))  # fmt: skip
+
+    def _pause_pool(self, pool: str) -> None:
+        """`x`: pause the pool (hold, or to N, for some minutes), or resume it if paused."""
+        store = self.feed.store
+        if pool in store.current().paused_pools:
+            self._confirm(f"Resume pool {pool}? (its queue scales it again)", "Resume",
+                          lambda: store.resume_pool(pool))  # fmt: skip
+            return
+        row = next((p for p in self.feed.snapshot().pools if p.name == pool), None)
+        replicas = row.replicas if row is not None else 0
+
+        def chosen(choice: PauseChoice | None) -> None:
+            if choice is not None:
+                self._confirm(pause_question(pool, replicas, choice), "Pause",
+                              lambda: store.pause_pool(pool, *choice))  # fmt: skip
+
+        self.push_screen(PausePoolModal(pool, replicas), chosen)
 
     def _confirm(self, question: str, label: str, act: Callable[[], ActionEvent]) -> None:
         def done(confirmed: bool | None) -> None:

@@ -17,13 +17,14 @@ SCREENS = [
     ("Tenants", "tokens against budgets, burn rate, pods against caps", "tenants"),
     ("Events", "the full scale-event log, with a filter", "events"),
     ("Why", "the last decision for the selected pool, step by step", "why"),
+    ("Describe", "the selected pool: config, Deployment, last decisions, pins", "describe"),
     ("Help", "keys and what they do", "help"),
 ]
 ACTIONS = [
     ("Pin pool warm", "keep at least N replicas of the selected pool", "pin"),
     ("Unpin pool", "drop the selected pool's pin", "unpin"),
-    ("Pause or resume tenant", "the selected pool's tenant: all its pools to 0, queue kept",
-     "pause_tenant"),
+    ("Pause or resume tenant", "the selected tenant, or the selected pool's: its pools to 0, "
+     "queue kept", "pause_tenant"),
     ("Pause or resume controller", "hold every replica where it is", "pause_controller"),
     ("Toggle dry-run", "decide and log, never scale", "dry_run"),
 ]  # fmt: skip

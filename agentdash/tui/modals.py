@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -93,29 +98,78 @@ class PinModal(ModalScreen[tuple[int, float | None] | None]):
         self.dismiss(None)
 
 
-HELP = """\
-[b]Screens[/b]
-  f  fleet          p  pods          t  tenants       e  events
-  enter  why this pool scaled        esc  back
-[b]Operator actions[/b] (each asks first; hidden with --read-only)
-  w  pin a pool warm (N replicas, optionally for M minutes)
-  u  unpin the pool
-  s  pause / resume the pool's tenant (its pools go to 0, the queue is kept)
-  S  pause / resume the whole controller (replicas held where they are)
-  d  dry-run on / off (decide and log, never scale)
-[b]Anywhere[/b]
-  :  or ctrl+p  command palette (every screen and action; themes)
-  /  filter the table       ?  this help       q  quit
-"""
+Section = tuple[str, list[Binding]]
+
+
+def bindings_of(cls: type, *, only_ours: bool = False) -> list[Binding]:
+    """The key bindings a class declares and inherits, merged as Textual merges them (a
+    subclass's binding of a key wins). `only_ours` leaves out what Textual's classes declare."""
+    found: dict[str, Binding] = {}
+    for klass in reversed(cls.__mro__):
+        if only_ours and not klass.__module__.startswith("agentdash"):
+            continue
+        for binding in Binding.make_bindings(klass.__dict__.get("BINDINGS", [])):
+            found[binding.key] = binding
+    return list(found.values())
+
+
+def help_table(app: App[object], sections: Sequence[Section]) -> Group:
+    """Every key of every section, generated from the bindings so the help cannot drift from
+    them: keys doing the same thing share a line, and a screen does not list again what the
+    first section (keys that work anywhere) has. Bindings with a tooltip (operator actions)
+    get a line each to explain themselves."""
+    anywhere: set[tuple[str, str]] = set()
+    parts: list[RenderableType] = []
+    for title, bindings in sections:
+        listed = set(anywhere)
+        actions: dict[str, list[Binding]] = {}
+        for binding in bindings:
+            action = binding.action.removeprefix("app.")
+            if binding.system or (binding.key, action) in listed:
+                continue
+            listed.add((binding.key, action))
+            actions.setdefault(action, []).append(binding)
+        anywhere = anywhere or listed
+        if not actions:
+            continue
+        entries = [(" ".join(app.get_key_display(b) for b in same), same[0]) for same in
+                   actions.values()]  # fmt: skip
+        short = [(keys, b.description) for keys, b in entries if not b.tooltip]
+        grid = Table.grid(padding=(0, 1))
+        for _ in range(HELP_COLUMNS):
+            grid.add_column(style="bold", no_wrap=True, width=HELP_KEY_WIDTH)
+            grid.add_column(width=HELP_TEXT_WIDTH)
+        for row in range(0, len(short), HELP_COLUMNS):
+            grid.add_row(*(cell for entry in short[row : row + HELP_COLUMNS] for cell in entry))
+        long = Table.grid(padding=(0, 1))
+        long.add_column(style="bold", no_wrap=True, width=HELP_KEY_WIDTH)
+        long.add_column()
+        for keys, binding in entries:
+            if binding.tooltip:
+                long.add_row(keys, binding.tooltip)
+        parts += [Text(title, style="bold underline"), grid, long]
+    return Group(*parts)
+
+
+HELP_COLUMNS = 2
+HELP_KEY_WIDTH = 10
+HELP_TEXT_WIDTH = 21
 
 
 class HelpScreen(ModalScreen[None]):
+    """Every key, by where it works (the app hands in its sections)."""
+
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def __init__(self, sections: Sequence[Section]) -> None:
+        super().__init__()
+        self.sections = sections
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(HELP, id="help")
-            yield Label("esc to close", id="hint")
+            with VerticalScroll(id="help-body"):
+                yield Static(help_table(self.app, self.sections), id="help")
+            yield Label("esc to close · ↑ ↓ to scroll", id="hint")
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(None)

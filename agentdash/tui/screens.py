@@ -4,11 +4,12 @@ hands it one; none of them reads a source or sleeps."""
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
@@ -19,14 +20,37 @@ from controller.events import ActionEvent, Event, HealthEvent, ScaleEvent
 from controller.snapshot import FleetSnapshot, PoolRow
 from controller.sources import Pod
 
-STATE_STYLE = {"scaling up": "green", "scaling down": "yellow", "stale": "red bold",
-               "paused": "magenta", "budget": "red", "idle": "dim"}  # fmt: skip
+STATE_STYLE = {"scaling up": "green", "scaling down": "yellow", "scaling": "green",
+               "starved": "red bold", "stale": "red bold", "budget": "red", "held": "cyan",
+               "paused": "medium_purple1", "pinned": "dodger_blue1", "dry-run": "italic yellow",
+               "unknown": "dim", "idle": "dim"}  # fmt: skip
+"""By a PoolRow.state's kind: its first word ("held 42s" is held), or its first two."""
+
+
+def state_style(state: str) -> str:
+    kind = state.split(" ", 2)
+    return STATE_STYLE.get(" ".join(kind[:2]), "") or STATE_STYLE.get(kind[0], "")
+
+
+def hide_operator_keys(bindings: BindingsMap) -> None:
+    """--read-only: operator keys leave the footer but stay bound, so that a press can say
+    why nothing happens."""
+    keys = bindings.key_to_bindings
+    for key, found in keys.items():
+        keys[key] = [replace(b, show=False) if "operator(" in b.action else b for b in found]
 
 
 class LiveScreen(Screen[None]):
     """A screen that shows the fleet; the app calls `show` about twice a second."""
 
+    # First in every footer, so that at 80 columns they are never the ones cut off.
+    BINDINGS = [Binding("question_mark", "app.help", "Help"), Binding("q", "app.quit", "Quit")]
     selected_pool: str | None = None
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        if getattr(self.app, "read_only", False):
+            hide_operator_keys(self._bindings)
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         raise NotImplementedError
@@ -55,9 +79,9 @@ def event_row(event: Event, index: int) -> Row:
     key = f"e{index:07d}"
     if isinstance(event, ScaleEvent):
         why = event.reasons[-1] if event.reasons else None
-        change = f"{event.old} → {event.new}" + (" (dry-run)" if event.dry_run else "")
+        change = f"{event.old} → {event.new}" + (" (would)" if event.dry_run else "")
         detail = reason_text(why.rule, why.detail) if why else ""
-        return key, (clock(event.ts), "scale", event.pool, change, detail)
+        return key, (clock(event.ts), event.kind, event.pool, change, detail)
     if isinstance(event, HealthEvent):
         state = "recovered" if event.ok else "stale"
         return key, (clock(event.ts), "health", event.source, state, event.detail)
@@ -65,6 +89,62 @@ def event_row(event: Event, index: int) -> Row:
         return key, (clock(event.ts), "action", event.target, event.action,
                      f"by {event.who}" + (f": {event.detail}" if event.detail else ""))  # fmt: skip
     return key, (clock(0), "?", "", "", "")
+
+
+def event_at(log: Sequence[Event], key: str) -> Event | None:
+    """The event behind a row that `event_row` keyed (its index in the log it was given)."""
+    index = int(key.removeprefix("e"))
+    return log[index] if 0 <= index < len(log) else None
+
+
+def event_text(event: Event) -> Text:
+    """An event in full, every reason on a line of its own: the detail panes' text."""
+    _, (when, kind, target, change, detail) = event_row(event, 0)
+    text = Text.assemble((f"{when} {kind} ", "dim"), (target, "bold"), f" {change}")
+    if isinstance(event, ScaleEvent):
+        for reason in event.reasons:
+            text.append(f"\n  {reason_text(reason.rule, reason.detail)}")
+    elif detail:
+        text.append(f": {detail}")
+    return text
+
+
+def event_pool(event: Event, pools: Collection[str]) -> str | None:
+    """The pool an event is about, if it is about one (a pin is; a tenant's pause is not)."""
+    if isinstance(event, ScaleEvent):
+        return event.pool
+    if isinstance(event, ActionEvent) and event.target in pools:
+        return event.target
+    return None
+
+
+def state_detail(pool: PoolRow) -> str:
+    """Why the pool is in its state, in a sentence; before the snapshot says so itself
+    (`PoolRow.state_detail`), the last decision's main reason."""
+    detail = str(getattr(pool, "state_detail", ""))
+    if detail:
+        return detail
+    if pool.decision is None:
+        return "no decision yet"
+    main = pool.decision.main_reason
+    return reason_text(main.rule, main.detail)
+
+
+def pool_detail(pool: PoolRow, log: Sequence[Event]) -> Text:
+    """The selected pool, readable at any width: its state and why, the rule that bound its
+    last decision, and its last scale event."""
+    text = Text.assemble((pool.name, "bold"), "  ", (pool.state, state_style(pool.state)))
+    text.append(f": {state_detail(pool)}")
+    main = pool.decision.main_reason if pool.decision else None
+    if main is not None and reason_text(main.rule, main.detail) != state_detail(pool):
+        text.append(f"\nDecided: {reason_text(main.rule, main.detail)}")
+    last = next((e for e in reversed(log) if isinstance(e, ScaleEvent) and e.pool == pool.name),
+                None)  # fmt: skip
+    if last is not None:
+        why = reason_text(last.reasons[-1].rule, last.reasons[-1].detail) if last.reasons else ""
+        dry = " (dry-run)" if last.dry_run else ""
+        text.append(f"\nLast scale {clock(last.ts)}: {last.old} → {last.new}{dry}, {why}")
+    return text
 
 
 POOLS = [
@@ -92,11 +172,15 @@ class FleetScreen(LiveScreen):
         super().__init__(name="fleet")
         self.read_only = read_only
         self.filter = ""
+        self._snapshot: FleetSnapshot | None = None
+        self._log: Sequence[Event] = ()
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
-        yield Input(placeholder="filter pools (esc to clear)", id="filter", classes="hidden")
+        yield Input(placeholder="filter pools, or tenant:NAME (esc to clear)", id="filter",
+                    classes="hidden")  # fmt: skip
         yield KeyedTable(POOLS, id="pools")
+        yield Static(id="detail")
         yield Label("Recent scale events", id="recent-title")
         yield KeyedTable(RECENT, id="recent")
         yield Footer()
@@ -107,21 +191,68 @@ class FleetScreen(LiveScreen):
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         self.query_one("#summary", Static).update(header_text(snapshot, self.read_only))
-        rows = [self._row(p) for p in snapshot.pools if self.filter in p.name + " " + p.tenant]
+        rows = [self._row(p) for p in snapshot.pools if self._matches(p)]
         self.query_one("#pools", KeyedTable).sync(rows)
-        scale = [(i, e) for i, e in enumerate(log) if isinstance(e, ScaleEvent)][-50:]
+        shown = {key for key, _ in rows}  # the recent events follow the filter
+        scale = [
+            (i, e)
+            for i, e in enumerate(log)
+            if isinstance(e, ScaleEvent)
+            and not e.dry_run  # dry-run events are in Events only: nothing was scaled
+            and (not self.filter or e.pool in shown)
+        ][-50:]
         recent = []
         for i, event in reversed(scale):
             key, (when, _, pool, change, why) = event_row(event, i)
             recent.append((key, (when, pool, change, why)))
         self.query_one("#recent", KeyedTable).sync(recent)
+        self._snapshot, self._log = snapshot, tuple(log)
+        self._show_detail()
+
+    def _matches(self, pool: PoolRow) -> bool:
+        if self.filter.startswith("tenant:"):  # what Enter on a tenant asks for: exactly it
+            return pool.tenant == self.filter.removeprefix("tenant:").strip()
+        return self.filter in pool.name + " " + pool.tenant
+
+    def _show_detail(self) -> None:
+        """The detail pane: the selected recent event in full when that table has the focus,
+        else the selected pool, its state and why."""
+        if self._snapshot is None:
+            return
+        text = Text()
+        recent = self.query_one("#recent", KeyedTable)
+        if self.focused is recent and recent.selected is not None:
+            event = event_at(self._log, recent.selected)
+            if event is not None:
+                text = event_text(event)
+        else:
+            name = self.selected_pool
+            pool = next((p for p in self._snapshot.pools if p.name == name), None)
+            if pool is not None:
+                text = pool_detail(pool, self._log)
+        self.query_one("#detail", Static).update(text)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._show_detail()
+
+    def on_descendant_focus(self) -> None:
+        self._show_detail()
+
+    def filter_tenant(self, tenant: str) -> None:
+        """Show only this tenant's pools (Enter on the Tenants screen); esc shows them all."""
+        field = self.query_one("#filter", Input)
+        field.remove_class("hidden")
+        field.cursor_blink = False
+        with field.prevent(Input.Changed):  # one refresh, the app's, not a second one racing it
+            field.value = self.filter = f"tenant:{tenant}"
+        self.query_one("#pools", KeyedTable).focus()
 
     @staticmethod
     def _row(pool: PoolRow) -> Row:
         rate = "-" if pool.arrival_rate is None else f"{pool.arrival_rate:.1f}"
         replicas = f"{pool.replicas}/{pool.desired}/{pool.ready}"
         pin = "-" if pool.pin is None else str(pool.pin)
-        state = Text(pool.state, style=STATE_STYLE.get(pool.state, ""))
+        state = Text(pool.state, style=state_style(pool.state))
         return pool.name, (pool.name, pool.tenant, pool.tier, str(pool.lag),
                            pool.trend, rate, replicas, pin, state)  # fmt: skip
 
@@ -153,16 +284,28 @@ class FleetScreen(LiveScreen):
 
 class PodsScreen(LiveScreen):
     AUTO_FOCUS = "#pods"
-    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("a", "all", "All pools")]
+    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("a", "all", "All pools"),
+                Binding("enter", "app.pod", "Pod detail")]  # fmt: skip
 
     def __init__(self, pool: str | None) -> None:
         super().__init__(name="pods")
         self.pool = pool
         self.now = 0.0
+        self._pods: Sequence[Pod] = ()
 
     @property
     def selected_pool(self) -> str | None:  # type: ignore[override]
-        return self.pool
+        """The pool shown, or with all pools shown, the selected pod's."""
+        pod = self.selected_pod
+        return self.pool or (pod.pool if pod else None)
+
+    @property
+    def selected_pod(self) -> Pod | None:
+        name = self.query_one("#pods", KeyedTable).selected
+        return next((p for p in self._pods if p.name == name), None)
+
+    def on_data_table_row_selected(self) -> None:
+        self.app.action_pod()  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -182,6 +325,7 @@ class PodsScreen(LiveScreen):
         else:
             pods = sorted((p for p in snapshot.pods if p.pool == self.pool),
                           key=lambda p: (p.started_at, p.name))  # fmt: skip
+        self._pods = snapshot.pods
         where = f"pool {self.pool}" if self.pool else "all pools"
         ready = sum(p.ready for p in pods)
         self.query_one("#title", Static).update(f"Pods of {where}: {len(pods)}, {ready} ready")
@@ -201,14 +345,25 @@ class PodsScreen(LiveScreen):
 
 class TenantsScreen(LiveScreen):
     AUTO_FOCUS = "#tenants"
-    BINDINGS = [Binding("escape", "app.go_back", "Back")]
+    BINDINGS = [Binding("escape", "app.go_back", "Back"),
+                Binding("enter", "app.pools_of_tenant", "Its pools"),
+                # The app's `s`, early in this footer: here it is what one comes to do.
+                Binding("s", "app.operator('pause_tenant')", "Pause/resume")]  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__(name="tenants")
 
+    @property
+    def selected_tenant(self) -> str | None:
+        return self.query_one("#tenants", KeyedTable).selected
+
+    def on_data_table_row_selected(self) -> None:
+        self.app.action_pools_of_tenant()  # type: ignore[attr-defined]
+
     def compose(self) -> ComposeResult:
-        yield Static("Tenants: tokens today against the daily budget (│ marks the warn line); "
-                     "LEFT: until it runs out at this burn", id="title")  # fmt: skip
+        # One line at 80 columns (78 inside the padding).
+        yield Static("Tenants · tokens today vs budget, │ the warn line · LEFT: until spent",
+                     id="title")  # fmt: skip
         yield KeyedTable(
             [Column("TENANT", 9, priority=10, sort="N"), Column("TIER", 10, priority=2),
              Column("TOKENS TODAY", 12, priority=3, sort="O"), Column("USED", 4, priority=8),
@@ -232,22 +387,46 @@ class TenantsScreen(LiveScreen):
 
 class EventsScreen(LiveScreen):
     AUTO_FOCUS = "#events"
-    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("slash", "filter", "Filter")]
+    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("slash", "filter", "Filter"),
+                Binding("enter", "app.why", "Why")]  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__(name="events")
+        self._log: Sequence[Event] = ()
+        self._pools: Collection[str] = ()
+
+    @property
+    def selected_event(self) -> Event | None:
+        key = self.query_one("#events", KeyedTable).selected
+        return None if key is None else event_at(self._log, key)
+
+    @property
+    def selected_pool(self) -> str | None:  # type: ignore[override]
+        event = self.selected_event
+        return None if event is None else event_pool(event, self._pools)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Input(placeholder="filter: pool, kind, rule or who", id="filter")
             yield KeyedTable(
-                [Column("TIME", 8, priority=8), Column("KIND", 6, priority=6),
+                [Column("TIME", 8, priority=8), Column("KIND", 7, priority=6),
                  Column("TARGET", 18, priority=9, min_width=12, sort="A"),
                  Column("CHANGE", 16, priority=7, min_width=9),
                  Column("DETAIL", None, min_width=20)],
                 id="events",
             )  # fmt: skip
+            yield Static(id="detail")
         yield Footer()
+
+    def on_data_table_row_highlighted(self) -> None:
+        event = self.selected_event
+        self.query_one("#detail", Static).update(Text() if event is None else event_text(event))
+
+    def on_data_table_row_selected(self) -> None:
+        if self.selected_pool is None:
+            self.notify("This event is not about a pool: nothing to explain", severity="warning")
+            return
+        self.app.action_why()  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).cursor_blink = False
@@ -263,9 +442,11 @@ class EventsScreen(LiveScreen):
         rows = [event_row(e, i) for i, e in enumerate(log)]
         if needle:
             rows = [r for r in rows if needle in " ".join(map(str, r[1])).lower()]
-        width = room(self.size.width, (8, 6, 18, 16))
+        width = room(self.size.width, (8, 7, 18, 16))
         rows = [(key, (*cells[:4], fit(cells[4], width))) for key, cells in rows]
         self.query_one("#events", KeyedTable).sync(rows[::-1])
+        self._log, self._pools = tuple(log), {p.name for p in snapshot.pools}
+        self.on_data_table_row_highlighted()
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()

@@ -22,11 +22,13 @@ from controller.snapshot import FleetSnapshot, PoolRow
 
 BOUND_BY = {
     "demand": "demand", "arrival": "demand", "pin": "floor", "min_replicas": "floor",
-    "paused": "floor", "budget exhausted": "budget", "budget warning": "budget",
+    "paused": "floor", "budget exhausted": "budget", "budget spent": "budget",
+    "budget warning": "budget",
     "max_replicas": "ceilings", "provider rpm": "ceilings", "tenant max_pods": "ceilings",
     "cluster max_pods": "ceilings", "cooldown": "time", "stabilization": "time",
     "rate limit": "time", "tolerance": "time", "latency objective": "demand",
     "stale": "data", "no observation": "data",
+    "pool paused": "floor", "controller paused": "floor",
 }  # fmt: skip
 STEPS = ("data", "demand", "floor", "budget", "ceilings", "time")
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from controller.kube.api import ApiFailure, KubeApi
 from controller.kube.informer import Informer
-from controller.kube.objects import Obj, keda_targets, meta, name_of
+from controller.kube.objects import Obj, annotated, annotations_of, keda_targets, name_of
 
 log = logging.getLogger("agentdash.kube")
 
@@ -30,11 +29,6 @@ PAUSED_FOR = "agentdash.io/paused-for"
 
 _FALSE = frozenset({"0", "f", "F", "false", "False", "FALSE"})
 """What Go's strconv.ParseBool reads as false: KEDA pauses on any other value."""
-
-
-def annotations_of(obj: Obj) -> Mapping[str, str]:
-    value = meta(obj).get("annotations")
-    return value if isinstance(value, Mapping) else {}
 
 
 def is_paused(obj: Obj) -> bool:
@@ -54,13 +48,6 @@ def scaled_objects_of(deployment: str, scaled_objects: Iterable[Obj]) -> list[Ob
 def left_paused(deployment: str, scaled_objects: Iterable[Obj]) -> bool:
     """Does a ScaledObject of this Deployment still carry a pause agentdash made?"""
     return any(paused_by_agentdash(obj) for obj in scaled_objects_of(deployment, scaled_objects))
-
-
-def _annotated(obj: Obj, changes: Mapping[str, str | None]) -> dict[str, Any]:
-    """The object as it is once a merge patch of these annotations has landed."""
-    merged = {**annotations_of(obj), **changes}
-    kept = {key: value for key, value in merged.items() if value is not None}
-    return {**obj, "metadata": {**meta(obj), "annotations": kept}}
 
 
 class KedaPause:
@@ -101,7 +88,7 @@ class KedaPause:
                 cache.objects.pop(name, None)  # deleted meanwhile: nothing left to pause
                 continue
             # The watch will say so too; until then the next scale must not pause it again.
-            cache.objects[name] = _annotated(obj, changes)
+            cache.objects[name] = annotated(obj, changes)
             self.held[key] = (pool, cache)
             log.info(
                 "%s: paused KEDA ScaledObject %s/%s (%s) to scale Deployment %s/%s; given back "
@@ -140,7 +127,7 @@ class KedaPause:
                     )
                 continue
             if obj is not None:
-                cache.objects[name] = _annotated(obj, {PAUSED: None, PAUSED_FOR: None})
+                cache.objects[name] = annotated(obj, {PAUSED: None, PAUSED_FOR: None})
             log.info("%s: gave %s back to KEDA (%s removed)", pool, what, PAUSED)
 
     async def _patch(

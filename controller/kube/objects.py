@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from controller import busy
 from controller.model import ScaleDecision
 from controller.sources import Pod
 
@@ -23,6 +24,11 @@ ANNOTATION = "agentdash.io/last-decision"
 """On each Deployment agentdash scaled: the last decision, so `kubectl describe` says why."""
 
 EVENT_REASON = "AgentdashRescale"
+
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+"""On a pod: among pods a ReplicaSet could delete alike, the lower cost goes first (default
+0). agentdash sets IDLE_COST on idle pods before a scale-down (controller.kube.deletion_cost)."""
+IDLE_COST = str(busy.IDLE_COST)
 
 
 def meta(obj: Obj) -> Obj:
@@ -42,6 +48,18 @@ def status(obj: Obj) -> Obj:
 
 def name_of(obj: Obj) -> str:
     return str(meta(obj).get("name", ""))
+
+
+def annotations_of(obj: Obj) -> Mapping[str, str]:
+    value = meta(obj).get("annotations")
+    return value if isinstance(value, Mapping) else {}
+
+
+def annotated(obj: Obj, changes: Mapping[str, str | None]) -> dict[str, Any]:
+    """The object as it is once a merge patch of these annotations has landed."""
+    merged = {**annotations_of(obj), **changes}
+    kept = {key: value for key, value in merged.items() if value is not None}
+    return {**obj, "metadata": {**meta(obj), "annotations": kept}}
 
 
 def selector_matches(selector: object, labels: Mapping[str, str]) -> bool:
@@ -125,17 +143,19 @@ class PodIndex:
 
     def pods_of(self, deployment: Obj, pool: str, now: float) -> tuple[Pod, ...]:
         """The pods a Deployment's selector selects, oldest first (a stable order on screen)."""
+        chosen = [pod_view(pod, pool, now) for pod in self.objects_of(deployment)]
+        return tuple(sorted(chosen, key=lambda p: (p.started_at, p.name)))
+
+    def objects_of(self, deployment: Obj) -> list[Obj]:
+        """The pods a Deployment's selector selects, as the API sent them."""
         selector = spec(deployment).get("selector")
         match_labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
         candidates = (
             self._by_label.get(next(iter(match_labels.items())), []) if match_labels else self._all
         )
-        chosen = [
-            pod_view(pod, pool, now)
-            for pod in candidates
-            if selector_matches(selector, meta(pod).get("labels") or {})
+        return [
+            pod for pod in candidates if selector_matches(selector, meta(pod).get("labels") or {})
         ]
-        return tuple(sorted(chosen, key=lambda p: (p.started_at, p.name)))
 
 
 def other_scaler(

@@ -34,8 +34,10 @@ from typing import Any, Self
 
 from kubernetes.aio.client import ApiClient
 
+from controller.busy import BusyPods
 from controller.config import Config, DeploymentRef
 from controller.kube.api import ApiFailure, KubeApi, RetryPolicy, connect_client
+from controller.kube.deletion_cost import IdleFirst
 from controller.kube.informer import Informer, Timing, WatchedNamespace
 from controller.kube.keda import PAUSED, KedaPause, left_paused
 from controller.kube.objects import (
@@ -67,6 +69,9 @@ class DeploymentScaler:
     longest `observe()` waits for the cluster's first answers.
     `annotate`: leave the last decision in an annotation on the Deployment (which needs
     `patch deployments`); without it, the reason is only in the scale Event.
+    `busy`: which pods are busy (the workers' reports, controller.busy). Given, a scale-down
+    first marks idle pods so the ReplicaSet deletes them first (`patch pods`, see
+    controller.kube.deletion_cost); without it, the ReplicaSet picks as it always has.
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class DeploymentScaler:
         deadline_s: float = 3.0,
         sync_timeout_s: float = 10.0,
         annotate: bool = True,
+        busy: BusyPods | None = None,
         retry: RetryPolicy | None = None,
         timing: Timing | None = None,
         clock: Callable[[], float] = time.time,
@@ -120,6 +126,9 @@ class DeploymentScaler:
         """Pools whose scale patch was refused (403), and until when not to try again."""
         self._warned_take_over: set[str] = set()
         self._keda = KedaPause(self._api)
+        self._idle_first = (
+            None if busy is None else IdleFirst(self._api, busy, self._timing.recheck_s)
+        )
 
     @classmethod
     async def connect(
@@ -134,6 +143,7 @@ class DeploymentScaler:
         burst: int = 10,
         deadline_s: float = 3.0,
         annotate: bool = True,
+        busy: BusyPods | None = None,
     ) -> Self:
         """A scaler with its own client: in-cluster credentials, or a kubeconfig and context.
         Raises KubeConfigError (a one-line, user-facing message) if they cannot be loaded."""
@@ -147,6 +157,7 @@ class DeploymentScaler:
             burst=burst,
             deadline_s=deadline_s,
             annotate=annotate,
+            busy=busy,
             owns_client=True,
         )
 
@@ -326,7 +337,7 @@ class DeploymentScaler:
         self, pool: str, replicas: int, decision: ScaleDecision | None, now: float
     ) -> None:
         ref = self._pools[pool]
-        deadline = self._api.deadline()  # for the whole of it: scale, annotation and Event
+        deadline = self._api.deadline()  # for all of it: marks, scale, annotation, Event
         await self._start(deadline)
         problem = self._problem(pool, ref, now)
         if problem is not None:
@@ -356,6 +367,10 @@ class DeploymentScaler:
                 why,
             )
             return
+        if self._idle_first is not None and replicas < previous:
+            await self._idle_first.mark(
+                pool, namespace.pods, deployment, previous - replicas, now, deadline
+            )
         try:
             await self._api.call(
                 f"patch deployments/scale {ref.namespace}/{ref.name}",

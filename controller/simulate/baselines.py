@@ -83,6 +83,7 @@ class BaselineSettings:
 class HpaScaler:
     name = "hpa"
     gate_budgets = False
+    marks_idle = False
 
     def __init__(self, config: Config, settings: BaselineSettings | None = None) -> None:
         self.settings = settings or BaselineSettings()
@@ -125,6 +126,7 @@ class HpaScaler:
 class KedaScaler:
     name = "keda"
     gate_budgets = False
+    marks_idle = False
 
     def __init__(self, config: Config, settings: BaselineSettings | None = None) -> None:
         self.settings = settings or BaselineSettings()

@@ -20,19 +20,23 @@ Every policy (agentdash, KEDA, the HPA) runs on this very cluster, under the sam
   nothing for this.
 - Scale-down is the ReplicaSet controller's, which cannot see which pod is busy: pods not
   ready yet go first (the newest first), then ready ones, the most recently ready first, then
-  the newest. An idle victim goes at once. A busy one is terminating: it takes no new task
+  the newest. With `marks_idle` (agentdash, whose workers report which pods are busy), the
+  idle pods it marks with a low `controller.kubernetes.io/pod-deletion-cost` go before the
+  ready ones that are busy, as the ReplicaSet ranks a lower cost first. An idle victim goes at
+  once. A busy one is terminating: it takes no new task
   and has `termination_grace_seconds` to finish; a task still running then goes back to the
   head of its pool's queue (as JetStream redelivers a nak'ed message) and starts again from
   zero, its queue wait counting on. A terminating pod's pod-seconds and quota slots run until
   it is gone. No task is ever lost; redeliveries are counted.
 - Tokens are charged when a task completes, per tenant per UTC day, as the workers' usage
-  reports are in the live loop. With `gate_budgets` (agentdash), a worker of a hard-capped
-  tenant starts a task only if today's tokens, plus those of tasks in flight, plus this one
-  stay within the budget; otherwise the pool's queue waits (head first) until midnight. The
-  baselines know no budgets and may overspend; the overspend is reported.
+  reports are in the live loop. With `gate_budgets` (a worker that knew each task's tokens
+  before running it: no policy assumes one now), a worker of a hard-capped tenant starts a
+  task only if today's tokens, plus those of tasks in flight, plus this one stay within the
+  budget; otherwise the pool's queue waits (head first) until midnight. The baselines know
+  no budgets and may overspend; the overspend is reported.
 
 Not modelled, for any policy: nodes and scheduling (a pod's cold start is all its start-up),
-pod failures and restarts, pod-deletion-cost, the ReplicaSet's logarithmic bucketing of ready
+pod failures and restarts, the ReplicaSet's logarithmic bucketing of ready
 times (exact times are compared), per-request rate limiting (no 429s or retries: the rpm
 admits whole tasks, and a started task runs at full speed), and the tokens of an attempt cut
 short by a redelivery (tokens are charged once, when the task completes).
@@ -179,9 +183,11 @@ class Cluster:
         *,
         initial: list[int],
         gate_budgets: bool,
+        marks_idle: bool = False,
         horizon: float,
         samples: int = 720,
     ) -> None:
+        self.marks_idle = marks_idle
         self.tenants = {
             name: Tenant(name, t.daily_token_budget, t.hard_cap, t.max_pods)
             for name, t in config.tenants.items()
@@ -584,8 +590,9 @@ class Cluster:
             n -= cancel
         if n == 0:
             return
-        # The ReplicaSet controller's choice: it sees readiness and times, not busy slots.
-        ranked = sorted(p.pods, key=_removal_order)
+        # The ReplicaSet controller's choice: it sees readiness and times, not busy slots,
+        # unless the autoscaler marked the idle ones with a lower pod-deletion-cost.
+        ranked = sorted(p.pods, key=_marked_order if self.marks_idle else _removal_order)
         p.pods = ranked[n:]
         for pod in ranked[:n]:
             if pod.ready:
@@ -686,6 +693,12 @@ def _removal_order(pod: Pod) -> tuple[bool, float, float]:
     the simulation tells pods apart: not ready before ready, then the most recently ready
     first, then the newest first."""
     return pod.ready, -pod.ready_at, -pod.born
+
+
+def _marked_order(pod: Pod) -> tuple[bool, bool, float, float]:
+    """The same ranking when the idle pods carry a lower pod-deletion-cost, which the
+    ReplicaSet weighs right after readiness."""
+    return pod.ready, pod.busy > 0, -pod.ready_at, -pod.born
 
 
 def _drop_latest(creations: deque[tuple[int, PoolState]], p: PoolState, n: int) -> None:

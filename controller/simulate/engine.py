@@ -23,6 +23,8 @@ class Autoscaler(Protocol):
     name: str
     gate_budgets: bool
     """Whether workers hold back tasks a hard-capped tenant's budget cannot cover."""
+    marks_idle: bool
+    """Whether it marks idle pods with a low pod-deletion-cost before a scale-down."""
     wakes: bytearray
     """Per pool: 1 when an arrival there wakes the autoscaler at once (not at its next tick)."""
 
@@ -48,6 +50,7 @@ def run(
         trace,
         initial=scaler.initial(),
         gate_budgets=scaler.gate_budgets,
+        marks_idle=scaler.marks_idle,
         horizon=horizon,
         samples=samples,
     )

@@ -43,7 +43,7 @@ from controller.sources import RATE_WINDOW_S
 from controller.usage import ReplicaSeconds
 
 _NOT_READ = "queue not read yet"
-_HOLDING = frozenset({"budget exhausted", "budget warning", "paused"})
+_HOLDING = frozenset({"budget exhausted", "budget spent", "budget warning", "paused"})
 """Rules of controller.policy that hold a pool back for its tenant's budget or a pause."""
 _SLACK = 1e-6
 """A time rule due within this long of a tick counts as due at it (float noise)."""
@@ -51,7 +51,12 @@ _SLACK = 1e-6
 
 class Reconciler:
     name = "agentdash"
-    gate_budgets = True
+    gate_budgets = False
+    """Its workers take whatever task comes, as the baselines' do: the budget is kept by
+    scaling alone (controller.policy's pace and caps), not by a worker that would have to
+    know a task's tokens before running it."""
+    marks_idle = True
+    """As the live Kubernetes scaler does with the workers' busy reports."""
 
     def __init__(self, config: Config, *, skip: bool = True) -> None:
         self.config = config

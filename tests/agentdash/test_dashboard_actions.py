@@ -148,7 +148,7 @@ async def test_read_only_hides_and_refuses_every_action(tmp_path: Path) -> None:
         for key in ("w", "u", "s", "S", "d"):
             await pilot.press(key)
             assert isinstance(app.screen, FleetScreen), key
-        footer_keys = {b.binding.key for b in app.active_bindings.values() if b.enabled}
+        footer_keys = {b.binding.key for b in app.active_bindings.values() if b.binding.show}
         assert not footer_keys & {"w", "u", "s", "S", "d"}
         app.run_operator_action("pin")  # what the command palette's entry calls
         await pilot.pause()

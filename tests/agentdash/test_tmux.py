@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+import yaml
+from nats.aio.client import Client
 
-from tests.agentdash.test_cli import AGENTDASH
+from agentdash.nats_server import NatsServer
+from controller.config import load_config
+from controller.jetstream import ensure_queues
+from tests.agentdash.test_cli import AGENTDASH, EXAMPLE
+from tests.agentdash.test_daemon import Daemon, scaled
 from tests.agentdash.test_demo import embedded_servers
+from tests.support import eventually
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
@@ -53,3 +62,48 @@ def test_the_demo_dashboard_shows_the_fleet_and_scale_events() -> None:
     finally:
         tmux("kill-session", "-t", session)
     assert embedded_servers() == before
+
+
+async def test_a_dashboard_attached_to_a_daemon_shows_what_it_did_before(
+    tmp_path: Path, nats_server: NatsServer, nc: Client
+) -> None:
+    """The daemon scales before any dashboard runs; one started later, as a follower, shows
+    that scale event on its Events screen, and the leader's replicas on Fleet."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": nats_server.url}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    config = load_config(path)
+    await ensure_queues(nc, config)
+    for i in range(12):
+        await nc.jetstream().publish(config.subject("acme-research"), json.dumps({"i": i}).encode())
+    daemon = Daemon(path)
+    session = f"agentdash-{uuid.uuid4().hex[:8]}"
+    try:
+        await eventually(lambda: bool(scaled(daemon, "acme-research")), timeout=30, every=0.1)
+        [event] = scaled(daemon, "acme-research")
+        change = f"{event['from']} → {event['to']}"
+        command = f"{AGENTDASH} --config {path} --cluster simulated --lease-ttl 2"
+        started = tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
+        assert started.returncode == 0, started.stderr
+        await eventually(lambda: "following" in screen(session), timeout=60, every=0.2)
+
+        def leaders_replicas_shown() -> bool:  # REPLICAS is current/desired/ready
+            rows = [line for line in screen(session).splitlines() if "acme-research" in line]
+            return bool(rows) and f" {event['to']}/{event['to']}/" in rows[0]
+
+        await eventually(leaders_replicas_shown, timeout=30, every=0.2)
+
+        tmux("send-keys", "-t", session, "e")
+
+        def history_shown() -> bool:
+            return any("acme-research" in line and change in line
+                       for line in screen(session).splitlines())  # fmt: skip
+
+        await eventually(history_shown, timeout=30, every=0.2)
+        tmux("send-keys", "-t", session, "q")
+        await eventually(lambda: tmux("has-session", "-t", session).returncode != 0,
+                         timeout=30, every=0.2)  # fmt: skip
+    finally:
+        tmux("kill-session", "-t", session)
+        daemon.stop()

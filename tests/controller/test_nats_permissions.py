@@ -1,6 +1,7 @@
 """deploy/nats-permissions.conf on a real nats-server: agentdash runs with its user, a
-tenant's worker can take tasks and report its own usage, and nothing else: not the lease,
-not the overrides, not the audit, not the decisions, not another tenant's usage."""
+tenant's worker can take tasks and report its own usage and busy pods, and nothing else: not
+the lease, not the overrides, not the audit, not the decisions, not the event history, not
+another tenant's usage or pods."""
 
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ async def test_a_worker_reports_usage_and_cannot_touch_the_lease_or_the_override
         [task] = await tasks.fetch(1, timeout=5)
         report = {"tenant": "acme", "pool": "acme-research", "tokens": 1234, "work_s": 3.0}
         await worker.publish("agentdash.usage.acme", json.dumps(report).encode())
+        busy = {"tenant": "acme", "pool": "acme-research", "pod": "acme-research-1", "busy": 0}
+        await worker.publish("agentdash.busy.acme", json.dumps(busy).encode())
         await task.ack_sync()  # a worker can do its whole job
 
         forbidden = {
@@ -106,7 +109,9 @@ async def test_a_worker_reports_usage_and_cannot_touch_the_lease_or_the_override
             f"$KV.{BUCKET}.{KEY}": b'{"paused": true}',
             "agentdash.audit": b'{"who": "mallory"}',
             "agentdash.decisions": b'{"leader": "mallory"}',
+            "agentdash.events": b'{"type": "action", "ts": 1, "who": "mallory"}',
             "agentdash.usage.globex": json.dumps({**report, "tenant": "globex"}).encode(),
+            "agentdash.busy.globex": json.dumps({**busy, "tenant": "globex"}).encode(),
             "$JS.API.STREAM.DELETE.KV_agentdash_leader": b"",
         }
         for subject, body in forbidden.items():
@@ -121,9 +126,15 @@ async def test_a_worker_reports_usage_and_cannot_touch_the_lease_or_the_override
         assert all("permissions violation" in line for line in refused)
         await eventually(lambda: runtime.usage.usage(time.time()).tokens_today["acme"] == 1234)
         assert runtime.usage.usage(time.time()).tokens_today["globex"] == 0
+        assert runtime.busy is not None  # ... and which of its own pods is idle
+        names = ["acme-research-1"]
+        await eventually(lambda: runtime.busy.idle("acme-research", names, time.time()) == {*names})
         assert (await lease.get(LEASE_KEY)).value == runtime.lease.holder.encode()
         assert (await kv.get(KEY)).value == overrides_before
         assert await runtime.lease.renew()  # still the leader
+        publisher = runtime.publisher
+        assert publisher is not None
+        await eventually(lambda: publisher.published > 0 and publisher.waiting == 0)  # history
         assert "permissions violation" not in caplog.text  # agentdash itself lacked nothing
     finally:
         await worker.close()

@@ -146,7 +146,7 @@ async def test_a_forged_decisions_message_never_reaches_a_follower(nc: Client) -
     cfg = fleet()
     bad = BadMessages()
     heard: list[tuple[str, list[ScaleDecision]]] = []
-    await follow_decisions(nc, lambda leader, d: heard.append((leader, d)), bad=bad,
+    await follow_decisions(nc, lambda leader, d, _: heard.append((leader, d)), bad=bad,
                            pools=cfg.pools)  # fmt: skip
     good = ScaleDecision("research", "acme", 1, 3, (Reason("demand", "lag 3"),), 3)
     valid = json.loads(decisions_message("leader-1", 100.0, [good]))

@@ -113,13 +113,17 @@ def test_past_the_warning_line_a_pool_at_zero_with_tasks_keeps_one_replica() -> 
     assert idle.desired == 0
 
 
-def test_a_soft_cap_only_stops_growth_when_exhausted() -> None:
+def test_a_spent_soft_cap_keeps_only_what_the_operator_keeps_warm() -> None:
     cfg = config(
-        {"a": pool("t")},
+        {"a": pool("t", min_replicas=1)},
         {"t": {"tier": "growth", "daily_token_budget": 1000, "hard_cap": False}},
     )
     (d,) = decide(cfg, observe({"t": 5000}, a=(9, 0, 3)))
-    assert d.desired == 3
+    assert d.desired == 1
+    assert d.main_reason.rule == "budget spent"
+    assert "lag 9 stays queued" in d.main_reason.detail
+    (pinned,) = decide(cfg, observe({"t": 5000}, a=(9, 0, 3)), Overrides(pins={"a": Pin(2)}))
+    assert pinned.desired == 2  # unlike a hard cap, a pin still holds
 
 
 def test_the_warning_still_lets_a_pin_be_honoured() -> None:

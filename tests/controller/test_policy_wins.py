@@ -207,7 +207,8 @@ def test_a_long_cold_start_projects_no_more_than_the_window_saw() -> None:
     assert d.desired == 3 + 3
 
 
-def test_a_soft_capped_tenant_past_its_budget_stops_growing_but_keeps_its_pods() -> None:
+def test_a_soft_capped_tenant_past_its_budget_stops_spending_at_once() -> None:
+    # It used to keep its 4 pods for the rest of the day: 20% over budget and climbing.
     cfg = config(
         {"a": pool("t", max_replicas=20)},
         {"t": {"tier": "enterprise", "daily_token_budget": 1_000_000, "hard_cap": False}},
@@ -217,6 +218,29 @@ def test_a_soft_capped_tenant_past_its_budget_stops_growing_but_keeps_its_pods()
         tokens_today={"t": 1_200_000},
         replica_seconds_today={"t": 50_000.0},
     )
-    (d,) = decide(cfg, obs, now=12 * 3600.0)
-    assert d.desired == 4
-    assert d.main_reason.rule == "budget warning"
+    history = History(cfg)
+    tick(cfg, history, 0.0, a=PoolObservation(8, 0, 4, 4))  # the down window remembers 4
+    (d,) = decide(cfg, obs, history=history, now=60.0)
+    assert d.desired == 0
+    assert d.main_reason.rule == "budget spent"
+
+
+def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks() -> None:
+    # 10,000 tokens left, 2 per replica-second, 60 s tasks: three of the last replica's
+    # tasks cost about 360 tokens, so it keeps going; at 200 left it stops.
+    cfg = config(
+        {"a": pool("t", max_replicas=20)},
+        {"t": {"tier": "growth", "daily_token_budget": 1_000_000, "hard_cap": False}},
+    )
+
+    def at(used: int) -> int:
+        obs = Observations(
+            {"a": PoolObservation(5, 1, 1, 1, mean_task_seconds=60.0)},
+            tokens_today={"t": used},
+            replica_seconds_today={"t": used / 2},
+        )
+        (d,) = decide(cfg, obs, now=12 * 3600.0)
+        return d.desired
+
+    assert at(990_000) == 1
+    assert at(999_800) == 0

@@ -12,6 +12,7 @@ import yaml
 from kmock import KubernetesEmulator
 from kubernetes.aio.client import ApiClient, Configuration
 
+from controller.busy import BusyPods
 from controller.config import parse_config
 from controller.kube import KubernetesLease
 from controller.kube.keda import PAUSED
@@ -19,9 +20,11 @@ from controller.kube.lease import NAME
 from controller.model import Reason, ScaleDecision
 from tests.controller.kubernetes.conftest import (
     DEPLOYMENTS,
+    PODS,
     SCALED_OBJECTS,
     MakeScaler,
     deployment,
+    pod,
     scaled_object,
 )
 from tests.factories import config, pool
@@ -38,6 +41,7 @@ LEAST_RIGHTS = {
     ("apps", "deployments/scale", "patch"),
     ("", "pods", "list"),
     ("", "pods", "watch"),
+    ("", "pods", "patch"),  # idle pods go first: their pod-deletion-cost, before a scale-down
     ("", "events", "create"),
     ("autoscaling", "horizontalpodautoscalers", "list"),
     ("autoscaling", "horizontalpodautoscalers", "watch"),
@@ -110,19 +114,22 @@ async def test_the_scaler_uses_exactly_the_rights_the_role_of_its_mode_grants(
     cluster: KubernetesEmulator, make_scaler: MakeScaler, annotate: bool, manifest: str
 ) -> None:
     cluster.resources[SCALED_OBJECTS] = {}  # KEDA installed: its watch is made too
-    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    cluster.objects[PODS, "agents", "web-a"] = pod("web-a", "web", phase="Running", ready=True)
     # Taken over from KEDA: its ScaledObject is paused first (patch scaledobjects).
     cluster.objects[SCALED_OBJECTS, "agents", "web-queue"] = scaled_object("web-queue", "web")
     taken_over = config({"web": pool("acme", take_over=True)})
-    scaler = make_scaler(taken_over, annotate=annotate, take_over={"web"})
+    busy = BusyPods(taken_over)
+    busy.report("web", "web-a", 0, 0.0)  # idle: marked to go first (patch pods)
+    scaler = make_scaler(taken_over, annotate=annotate, take_over={"web"}, busy=busy)
     await scaler.observe()
     await eventually(lambda: len(cluster[cluster.action.WATCH]) == 4)  # one per kind
-    why = ScaleDecision("web", "acme", 1, 2, (Reason("demand", "lag 2 -> 2"),))
+    why = ScaleDecision("web", "acme", 2, 1, (Reason("demand", "lag 1 -> 1"),))
 
-    await scaler.scale_with_reason("web", 2, why, 0.0)
+    await scaler.scale_with_reason("web", 1, why, 0.0)
 
     assert used(cluster) == granted(only(manifest, "Role"))
-    assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 2
+    assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 1
     assert (
         cluster.objects[SCALED_OBJECTS, "agents", "web-queue"]["metadata"]["annotations"][PAUSED]
         == "true"

@@ -25,12 +25,19 @@ def replay(cfg: Config, tasks: Trace, scaler: Autoscaler, drain: float = 3600.0)
 
 
 def bare_cluster(
-    cfg: Config, tasks: int, initial: list[int], *, work: float = 100.0, horizon: float = 1000.0
+    cfg: Config,
+    tasks: int,
+    initial: list[int],
+    *,
+    work: float = 100.0,
+    horizon: float = 1000.0,
+    marks_idle: bool = False,
 ) -> Cluster:
     """A cluster driven by hand: `tasks` tasks of the first pool, all at time 0 (arrive them
     yourself), with `initial` ready pods per pool."""
     rows = [(0.0, next(iter(cfg.pools)), work, 1)] * tasks
-    return Cluster(cfg, trace(cfg, *rows), initial=initial, gate_budgets=False, horizon=horizon)
+    return Cluster(cfg, trace(cfg, *rows), initial=initial, gate_budgets=False,
+                   marks_idle=marks_idle, horizon=horizon)  # fmt: skip
 
 
 def advance(cluster: Cluster, until: float = math.inf) -> None:
@@ -71,6 +78,7 @@ class Fixed:
 
     name = "fixed"
     gate_budgets = False
+    marks_idle = False
 
     def __init__(self, replicas: list[int]) -> None:
         self.replicas = replicas

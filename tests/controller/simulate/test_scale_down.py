@@ -30,6 +30,37 @@ def test_scale_down_takes_the_most_recently_ready_pod_though_it_is_busy() -> Non
     assert cluster.pod_seconds == pytest.approx(1000 + (13 - 2))  # B went when done, at 13 s
 
 
+def long_task_on_the_newest_pod(marks_idle: bool) -> Cluster:
+    """Pod A (ready at 0 s) ran a 5 s task and is idle; pod B (ready at 2 s) is 17 s into a
+    100 s one; then the pool is scaled down by one, with 30 s of grace."""
+    cfg = config({"a": pool("t", cold_start_seconds=0, termination_grace_seconds=30)})
+    tasks = trace(cfg, (3.0, "a", 5.0, 1), (3.0, "a", 100.0, 1))
+    cluster = Cluster(cfg, tasks, initial=[1], gate_budgets=False, marks_idle=marks_idle,
+                      horizon=1000.0)  # fmt: skip
+    cluster.scale(0, 2, 2.0)
+    advance(cluster, 2.0)
+    cluster.arrive(0, 3.0)  # to A, free the longest
+    cluster.arrive(1, 3.0)  # to B
+    advance(cluster, 20.0)
+    cluster.scale(0, 1, 20.0)
+    advance(cluster)
+    cluster.finish()
+    return cluster
+
+
+def test_unmarked_the_replicaset_cuts_the_long_task_on_the_newest_pod_short() -> None:
+    cluster = long_task_on_the_newest_pod(marks_idle=False)  # KEDA, the HPA
+    # B went at 50 s and its task started over on A: 47 s of work thrown away.
+    assert (cluster.completed, cluster.redelivered) == (2, 1)
+
+
+def test_with_idle_pods_marked_the_replicaset_takes_the_idle_one() -> None:
+    # agentdash marks the pods its workers report idle with a low pod-deletion-cost.
+    cluster = long_task_on_the_newest_pod(marks_idle=True)
+    assert (cluster.completed, cluster.redelivered) == (2, 0)
+    assert list(cluster.wait) == [0.0, 0.0]
+
+
 def test_an_idle_pod_free_the_longest_takes_the_next_task() -> None:
     cfg = config({"a": pool("t", cold_start_seconds=0)})
     cluster = bare_cluster(cfg, 1, initial=[1], work=10.0)  # pod A, ready at 0 s

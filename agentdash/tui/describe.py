@@ -1,0 +1,203 @@
+"""Detail views: `describe` of one pool (`i`: its config as resolved, its Deployment, its last
+decisions with every reason, its pins and pauses) and one pod (Enter on the Pods screen)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static
+
+from agentdash.tui.render import age, clock, duration
+from agentdash.tui.screens import LiveScreen, reason_text, state_detail, state_style
+from controller.config import Config, PoolConfig, ScalingRule
+from controller.events import Event, ScaleEvent
+from controller.model import Overrides, Reason
+from controller.snapshot import FleetSnapshot, PoolRow
+from controller.sources import Pod
+
+DECISIONS = 10
+"""Scale events of the pool shown, newest first."""
+NAME_WIDTH = 13
+
+
+def fields(title: str, rows: Sequence[tuple[str, str | Text]]) -> Group:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True, width=NAME_WIDTH)  # one column down the page
+    grid.add_column()
+    for name, value in rows:
+        grid.add_row(name, value)
+    return Group(Text(title, style="bold underline"), grid, Text())
+
+
+def rule_text(rule: ScalingRule) -> str:
+    text = f"stabilization {rule.stabilization_seconds:g} s, rate {rule.describe()}"
+    return text + (f", tolerance {rule.tolerance:.0%}" if rule.tolerance else "")
+
+
+def config_rows(config: Config, name: str) -> list[tuple[str, str | Text]]:
+    pool: PoolConfig = config.pools[name]
+    queue = f"{pool.queue.stream} / consumer {pool.queue.consumer}, subject {config.subject(name)}"
+    rows: list[tuple[str, str | Text]] = [
+        ("tenant", f"{pool.tenant} (tier {config.tier_of[name]})"),
+        ("queue", queue),
+        ("deployment", str(pool.deployment)),
+        ("replicas", f"min {pool.min_replicas}, max {pool.max_replicas}"),
+        ("target lag", f"{pool.target_lag_per_replica:g} per replica, activation at "
+                       f"{pool.activation_lag}"),
+        ("concurrency", f"{pool.concurrency} task(s) a pod"),
+        ("cold start", f"{pool.cold_start_seconds:g} s; cooldown to 0 after "
+                       f"{pool.cooldown_seconds:g} s idle"),
+        ("scale up", rule_text(pool.behavior.scale_up)),
+        ("scale down", rule_text(pool.behavior.scale_down)),
+    ]  # fmt: skip
+    if pool.provider:
+        rpm = config.providers[pool.provider].rpm
+        rows.append(("provider", f"{pool.provider}, {rpm} rpm, {pool.rpm_per_replica:g} rpm a pod"))
+    if pool.fallback:
+        rows.append(("fallback", f"{pool.fallback.replicas} replicas after "
+                                 f"{pool.fallback.failure_threshold} failed reads"))  # fmt: skip
+    return rows
+
+
+def until(when: float | None, now: float) -> str:
+    if when is None:
+        return "until lifted"
+    left = "expired" if when <= now else f"{duration(when - now)} left"
+    return f"until {clock(when)} UTC ({left})"
+
+
+def overrides_rows(overrides: Overrides, row: PoolRow, now: float) -> list[tuple[str, str | Text]]:
+    pool, tenant = row.name, row.tenant
+    pin = overrides.pins.get(pool)
+    rows: list[tuple[str, str | Text]] = [
+        ("pin", "none" if pin is None else
+         f"at least {pin.replicas} replicas {until(pin.until, now)}, by {pin.by or 'unknown'}"),
+    ]  # fmt: skip
+    # A pool's own pause comes with the pool-pause change; until then there is none to show.
+    pause = getattr(overrides, "paused_pools", {}).get(pool)
+    if pause is not None:
+        hold = "held where it is" if pause.replicas is None else f"at {pause.replicas} replicas"
+        rows.append(("pool paused", f"{hold} {until(pause.until, now)}, by {pause.by}"))
+    else:
+        rows.append(("pool paused", "no"))
+    paused_tenant = tenant in overrides.paused_tenants
+    rows.append(("tenant paused", "yes: its pools go to 0" if paused_tenant else "no"))
+    controller = "paused: replicas held" if overrides.paused else "running"
+    rows.append(("controller", controller + (", dry-run" if overrides.dry_run else "")))
+    return rows
+
+
+def reasons_text(reasons: Sequence[Reason]) -> str:
+    return "\n".join(reason_text(r.rule, r.detail) for r in reasons)
+
+
+def decisions_table(pool: PoolRow, log: Sequence[Event]) -> Table:
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    table.add_column("TIME", no_wrap=True)
+    table.add_column("CHANGE", no_wrap=True)
+    table.add_column("REASONS, in the order they applied")
+    if pool.decision is not None:
+        now = f"{pool.decision.current} → {pool.decision.desired}"
+        table.add_row("now", now, reasons_text(pool.decision.reasons), style="bold")
+    events = [e for e in reversed(log) if isinstance(e, ScaleEvent) and e.pool == pool.name]
+    for event in events[:DECISIONS]:
+        change = f"{event.old} → {event.new}" + (" dry-run" if event.dry_run else "")
+        table.add_row(clock(event.ts), change, reasons_text(event.reasons))
+    return table
+
+
+class DescribeScreen(LiveScreen):
+    """Everything about one pool on one page (`i`), as k9s's describe."""
+
+    AUTO_FOCUS = "#describe-body"
+    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("enter", "app.why", "Why")]
+
+    def __init__(self, pool: str, config: Config, overrides: Callable[[], Overrides]) -> None:
+        super().__init__(name="describe")
+        self.pool = pool
+        self.config = config
+        self.overrides = overrides
+
+    @property
+    def selected_pool(self) -> str | None:  # type: ignore[override]
+        return self.pool
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        with VerticalScroll(id="describe-body"):
+            yield Static(id="describe")
+        yield Footer()
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        pool = next((p for p in snapshot.pools if p.name == self.pool), None)
+        if pool is None:
+            return
+        state = (pool.state, state_style(pool.state))
+        title = Text.assemble("Describe pool ", (pool.name, "bold"), "  ", state)
+        self.query_one("#title", Static).update(title)
+        pods = [p for p in snapshot.pods if p.pool == pool.name]
+        deployment: list[tuple[str, str | Text]] = [
+            ("replicas", f"{pool.replicas} now, {pool.desired} desired, {pool.ready} ready"),
+            ("pods", f"{len(pods)}, {sum(p.ready for p in pods)} ready, "
+                     f"{sum(p.task is not None for p in pods)} busy"),
+            ("queue", f"lag {pool.lag} (pending {pool.pending}, ack pending {pool.ack_pending})"
+                      + ("" if pool.arrival_rate is None
+                         else f", {pool.arrival_rate:.2f} tasks/s arriving")),
+            ("state", f"{pool.state}: {state_detail(pool)}"),
+        ]  # fmt: skip
+        parts: list[RenderableType] = [
+            fields("Config (as resolved)", config_rows(self.config, pool.name)),
+            fields(f"Deployment {self.config.pools[pool.name].deployment}", deployment),
+            fields("Pins and pauses", overrides_rows(self.overrides(), pool, snapshot.ts)),
+            Text("Last decisions, newest first", style="bold underline"),
+            decisions_table(pool, log),
+        ]
+        self.query_one("#describe", Static).update(Group(*parts))
+
+
+class PodScreen(LiveScreen):
+    """One pod (Enter on the Pods screen). A pod that goes away stays shown, marked gone."""
+
+    AUTO_FOCUS = None  # nothing to focus: its keys are the screen's
+    BINDINGS = [Binding("escape", "app.go_back", "Back")]
+
+    def __init__(self, pod: Pod) -> None:
+        super().__init__(name="pod")
+        self.pod = pod
+        self.gone_at: float | None = None
+
+    @property
+    def selected_pool(self) -> str | None:  # type: ignore[override]
+        return self.pod.pool
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield Static(id="pod")
+        yield Footer()
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        now = next((p for p in snapshot.pods if p.name == self.pod.name), None)
+        if now is not None:
+            self.pod, self.gone_at = now, None
+        elif self.gone_at is None:
+            self.gone_at = snapshot.ts
+        pod = self.pod
+        tenant = next((p.tenant for p in snapshot.pools if p.name == pod.pool), "?")
+        title = Text.assemble("Pod ", (pod.name, "bold"))
+        if self.gone_at is not None:
+            title.append(f"  gone at {clock(self.gone_at)} UTC: last seen as below", style="red")
+        self.query_one("#title", Static).update(title)
+        rows: list[tuple[str, str | Text]] = [
+            ("pool", f"{pod.pool} (tenant {tenant})"),
+            ("phase", pod.phase),
+            ("age", f"{age(snapshot.ts - pod.started_at)} (started {clock(pod.started_at)} UTC)"),
+            ("ready", "yes" if pod.ready else "no"),
+            ("task", pod.task or "none in flight"),
+        ]
+        self.query_one("#pod", Static).update(fields("Status", rows))

@@ -1,0 +1,306 @@
+"""The dashboard's keys and screens as an on-call operator uses them at 80x24: every key,
+the footer, the help, drill-downs, describe, detail panes, and dialogs over live screens.
+Each test drives the app with keys over the sample fleet's real controller."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Static
+
+from agentdash.tui.app import AgentDashApp
+from agentdash.tui.describe import DescribeScreen, PodScreen
+from agentdash.tui.modals import ConfirmationModal, HelpScreen, bindings_of
+from agentdash.tui.sample import START, TICKS
+from agentdash.tui.screens import EventsScreen, FleetScreen, PodsScreen, TenantsScreen, pool_detail
+from agentdash.tui.table import KeyedTable
+from agentdash.tui.why import WhyScreen
+from controller.events import ScaleEvent
+from controller.sources import QueueStats
+from tests.agentdash.test_dashboard_actions import POOLS, down_to, make
+from tests.support import eventually
+
+SMALL = (80, 24)
+
+
+def shown(widget: Static, width: int = 200) -> str:
+    """The text a widget shows, as a person would read it (wide: no wrapping to undo)."""
+    return shown_text(widget.content, width)
+
+
+def shown_text(text: object, width: int = 200) -> str:
+    console = Console(width=width, file=io.StringIO(), record=True)
+    console.print(text)
+    return console.export_text()
+
+
+def screen_lines(app: AgentDashApp) -> list[str]:
+    """The terminal as the operator sees it, line by line."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def notes(app: AgentDashApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_the_footer_keeps_help_and_quit_on_every_screen_at_80_columns(
+    tmp_path: Path,
+) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        # fleet, why, describe, pods, a pod, tenants, events
+        for keys in ([], ["enter"], ["i"], ["p"], ["p", "enter"], ["t"], ["e"]):
+            await pilot.press("f", *keys)
+            await pilot.pause()
+            footer = screen_lines(app)[-1]
+            assert footer.lstrip().startswith("? Help  q Quit"), (keys, footer)
+
+
+async def test_ctrl_p_and_colon_both_open_the_palette(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        for key, name, screen in (("ctrl+p", "Tenants", TenantsScreen),
+                                  ("colon", "Events", EventsScreen)):  # fmt: skip
+            await pilot.press(key)
+            assert isinstance(app.screen, CommandPalette), key
+            await pilot.press(*name)
+            await eventually(lambda: app.screen.query_one(CommandList).option_count > 0)
+            await pilot.press("enter")
+            await eventually(lambda s=screen: isinstance(app.screen, s))  # type: ignore[misc]
+
+
+async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = shown(app.screen.query_one("#help", Static))
+        screens = (AgentDashApp, FleetScreen, WhyScreen, DescribeScreen, PodsScreen, PodScreen,
+                   TenantsScreen, EventsScreen, KeyedTable)  # fmt: skip
+        for cls in screens:
+            for binding in bindings_of(cls, only_ours=cls is not KeyedTable):
+                assert (binding.tooltip or binding.description) in text, binding
+                assert app.get_key_display(binding) in text, binding
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+
+
+async def test_enter_on_a_tenant_shows_its_pools_and_escape_shows_all(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "down", "enter")  # globex
+        await pilot.pause()
+        assert isinstance(app.screen, FleetScreen)
+        table = app.screen.query_one("#pools", KeyedTable)
+        assert table.keys == ["globex-coder", "globex-triage"]
+        assert "tenant:globex" in "\n".join(screen_lines(app))
+        recent = app.screen.query_one("#recent", KeyedTable)
+        pools = {recent.get_row(key)[1] for key in recent.keys}
+        assert pools == {"globex-coder", "globex-triage"}  # the recent events follow
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.keys == POOLS
+
+
+async def test_enter_on_a_pod_shows_it_until_and_after_it_is_gone(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press(*down_to("globex-triage"), "p", "enter")
+        assert isinstance(app.screen, PodScreen)
+        pod = app.screen.pod
+        await pilot.pause()
+        text = " ".join(shown(app.screen.query_one("#pod", Static)).split())
+        assert pod.pool == "globex-triage"
+        for value in ("globex-triage (tenant globex)", "Running", "ready yes", pod.task or "none"):
+            assert value in text
+        assert pod.name in shown(app.screen.query_one("#title", Static))
+
+        # The pool goes to 0: the pod is marked gone, its last state kept on screen.
+        app.feed.loop.lag.lag = {p: QueueStats(0, 0) for p in POOLS}  # type: ignore[attr-defined]
+        app.feed.loop.clock.now += 600  # type: ignore[attr-defined]  # past every window
+        for _ in range(3):
+            await app.feed.loop.tick()
+            app.feed.loop.clock.now += 60  # type: ignore[attr-defined]
+        app.refresh_feed()
+        assert "gone at" in shown(app.screen.query_one("#title", Static))
+        assert "globex-triage (tenant globex)" in shown(app.screen.query_one("#pod", Static))
+        await pilot.press("escape")
+        assert isinstance(app.screen, PodsScreen)
+
+
+async def test_enter_on_an_event_explains_its_pool(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "enter")  # the newest event: acme-research's scale
+        assert isinstance(app.screen, WhyScreen)
+        assert app.screen.pool == "acme-research"
+        await pilot.press("escape")
+        assert isinstance(app.screen, EventsScreen)
+
+        # A tenant's pause is about no one pool: it says so and stays.
+        app.feed.announce(app.feed.store.pause_tenant("globex"))
+        app.refresh_feed()
+        await pilot.press("up", "enter")  # the selection stayed on its row: up to the newest
+        assert isinstance(app.screen, EventsScreen)
+        assert any("not about a pool" in n for n in notes(app))
+
+
+async def test_the_detail_panes_show_what_the_columns_cut(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        fleet = app.screen
+        last = [e for e in app.log_events if isinstance(e, ScaleEvent)][-1]
+        reasons = [f"{r.rule}: {r.detail}" if not r.detail.startswith(r.rule.split()[0])
+                   else r.detail for r in last.reasons]  # fmt: skip
+        assert any(len(r) > 40 for r in reasons)  # more than the WHY column holds at 80
+
+        # The selected pool: its state, why, and its last scale event.
+        await pilot.press(*down_to(last.pool))
+        detail = shown(fleet.query_one("#detail", Static))
+        assert last.pool in detail
+        assert f"Last scale 00:00:{last.ts - START:02.0f}: {last.old} → {last.new}" in detail
+        assert reasons[-1] in detail
+
+        # The recent events' table focused: the selected event with every reason.
+        await pilot.press("tab")
+        detail = shown(fleet.query_one("#detail", Static))
+        assert all(r in detail for r in reasons), detail
+
+        await pilot.press("e")
+        detail = shown(app.screen.query_one("#detail", Static))
+        assert all(r in detail for r in reasons), detail
+
+
+async def test_describe_shows_config_deployment_decisions_and_pins(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    app.feed.store.pin("globex-coder", 3, 600)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.pause()
+        await pilot.press(*down_to("globex-coder"), "i")
+        assert isinstance(app.screen, DescribeScreen)
+        await pilot.pause()
+        text = " ".join(shown(app.screen.query_one("#describe", Static)).split())
+        cfg = app.feed.config.pools["globex-coder"]
+        row = next(p for p in app.feed.snapshot().pools if p.name == "globex-coder")
+        assert f"tenant globex (tier {row.tier})" in text
+        assert f"min {cfg.min_replicas}, max {cfg.max_replicas}" in text
+        assert f"deployment {cfg.deployment}" in text
+        assert f"{cfg.target_lag_per_replica:g} per replica" in text
+        assert f"stabilization {cfg.behavior.scale_down.stabilization_seconds:g} s" in text
+        assert f"{row.replicas} now, {row.desired} desired, {row.ready} ready" in text
+        assert f"at least 3 replicas until 00:10:{TICKS} UTC (10m left), by operator" in text
+        assert row.decision is not None
+        assert row.decision.main_reason.detail in text
+        events = [e for e in app.log_events if isinstance(e, ScaleEvent)]
+        first = next(e for e in events if e.pool == "globex-coder")
+        assert f"{first.old} → {first.new}" in text
+
+        await pilot.press("enter")  # and from describe, why
+        assert isinstance(app.screen, WhyScreen)
+        await pilot.press("i", "enter", "i")  # back and forth: not piled up
+        assert isinstance(app.screen, DescribeScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+        await pilot.press("enter", "i")  # from why
+        assert isinstance(app.screen, DescribeScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, WhyScreen)
+        await pilot.press("p", "i")  # from the pods of a pool
+        assert isinstance(app.screen, DescribeScreen)
+        assert app.screen.pool == "globex-coder"
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, FleetScreen)
+
+
+async def test_the_tenants_screen_acts_on_the_selected_tenant(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    store = app.feed.store
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "down", "down", "s")  # initech
+        assert isinstance(app.screen, ConfirmationModal)
+        assert "Pause tenant initech?" in app.screen.question
+        await pilot.press("tab", "enter")
+        assert store.current().paused_tenants == {"initech"}
+        decisions = {d.pool: d for d in await app.feed.loop.tick()}
+        assert decisions["initech-summarize"].desired == 0
+
+        for key in ("w", "u", "i"):  # pool actions: nothing happens, and it says what to do
+            await pilot.press(key)
+            assert isinstance(app.screen, TenantsScreen)
+            assert "enter lists this tenant's pools" in notes(app)[-1]
+        await pilot.press("s")
+        assert "Resume tenant initech?" in app.screen.question
+        await pilot.press("tab", "enter")
+        assert store.current().paused_tenants == frozenset()
+
+
+async def test_read_only_keys_say_they_are_refused(tmp_path: Path) -> None:
+    app = await make(tmp_path, read_only=True)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await pilot.pause()
+        footer = screen_lines(app)[-1]
+        assert "Pin" not in footer
+        assert "Pause" not in footer
+        for key in ("w", "u", "s", "S", "d"):
+            count = len(notes(app))
+            await pilot.press(key)
+            assert isinstance(app.screen, FleetScreen), key
+            assert notes(app)[count:] == ["Refused: agentdash runs --read-only"], key
+        await pilot.press("t", "s")
+        assert notes(app)[-1] == "Refused: agentdash runs --read-only"
+        assert "Pause" not in screen_lines(app)[-1]
+    assert store_untouched(app)
+
+
+def store_untouched(app: AgentDashApp) -> bool:
+    current = app.feed.store.current()
+    return not (current.pins or current.paused_tenants or current.paused or current.dry_run)
+
+
+async def test_the_screen_under_a_dialog_keeps_updating(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        fleet = app.screen
+        await pilot.press(*down_to("globex-coder"), "w")  # the pin dialog, left open
+        assert not isinstance(app.screen, FleetScreen)
+        assert "00:00:30 UTC" in shown(fleet.query_one("#summary", Static))
+        app.feed.loop.lag.lag = {p: QueueStats(40, 0) for p in POOLS}  # type: ignore[attr-defined]
+        await app.feed.loop.tick()
+        app.feed.loop.clock.now += 1  # type: ignore[attr-defined]
+        await app.feed.loop.tick()
+        app.refresh_feed()
+        assert "00:00:31 UTC" in shown(fleet.query_one("#summary", Static))
+        # and the pool's pane follows the newest decision, which the operator is weighing
+        row = next(p for p in app.feed.snapshot().pools if p.name == "globex-coder")
+        assert shown(fleet.query_one("#detail", Static)) == shown_text(
+            pool_detail(row, app.log_events)
+        )
+
+
+async def test_the_resume_dialog_says_what_resuming_does(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("S")
+        assert isinstance(app.screen, ConfirmationModal)
+        assert "replicas stay where they are until resumed" in app.screen.question
+        await pilot.press("tab", "enter")
+        assert app.feed.store.current().paused
+        await pilot.press("S")
+        assert isinstance(app.screen, ConfirmationModal)
+        question = app.screen.question
+        assert question.startswith("Resume the controller?")
+        assert "scales to its demand again" in question
+        assert "held" not in question

@@ -1,0 +1,109 @@
+"""`x`: pause the selected pool (hold, or to N, for some minutes) and resume it, driven by keys
+on the sample fleet's real controller; asked first, Cancel by default, refused read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentdash.tui.modals import ConfirmationModal
+from agentdash.tui.pause import PausePoolModal, parse_pause, pause_question
+from agentdash.tui.sample import START, TICKS
+from agentdash.tui.screens import FleetScreen
+from controller.events import ActionEvent
+from controller.model import PoolPause
+from controller.overrides import OverrideStore
+from tests.agentdash.test_dashboard_actions import down_to, make
+
+
+async def test_x_pauses_the_selected_pool_at_a_number_for_some_minutes(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    store = app.feed.store
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press(*down_to("globex-coder"), "x")
+        assert isinstance(app.screen, PausePoolModal)
+        await pilot.press("1", "tab", "5", "enter")
+        assert isinstance(app.screen, ConfirmationModal)
+        assert app.screen.question.startswith("Pause pool globex-coder (scale it to 1) for 5 min?")
+        await pilot.press("enter")  # Cancel has the focus: enter alone does nothing
+        assert isinstance(app.screen, FleetScreen)
+        assert store.current().paused_pools == {}
+
+        await pilot.press("x", "1", "tab", "5", "enter", "tab", "enter")
+        assert isinstance(app.screen, FleetScreen)
+        now = START + TICKS
+        assert store.current().paused_pools == {
+            "globex-coder": PoolPause(1, now + 300, "operator", now)
+        }
+        decisions = {d.pool: d for d in await app.feed.loop.tick()}
+        assert decisions["globex-coder"].desired == 1
+        assert decisions["globex-coder"].main_reason.rule == "pool paused"
+        await app.feed.loop.tick()  # the cluster's answer, read back
+        app.refresh_feed()
+        (row,) = [p for p in app.feed.snapshot().pools if p.name == "globex-coder"]
+        assert (row.state, row.replicas) == ("paused 5m", 1)
+        actions = [e for e in app.log_events if isinstance(e, ActionEvent)]
+        assert [(a.who, a.action, a.target, a.detail) for a in actions] == [
+            ("operator", "pause pool", "globex-coder", "set to 1 for 300 s")
+        ]
+
+        await pilot.press("x")  # on a paused pool: resume, asked first
+        assert isinstance(app.screen, ConfirmationModal)
+        assert app.screen.question == "Resume pool globex-coder? (its queue scales it again)"
+        await pilot.press("tab", "enter")
+        assert store.current().paused_pools == {}
+    restarted = OverrideStore(app.feed.config, tmp_path / "overrides.json")
+    assert restarted.current().paused_pools == {}
+
+
+async def test_x_with_blank_replicas_holds_the_pool_where_it_is(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        (row,) = [p for p in app.feed.snapshot().pools if p.name == "acme-research"]
+        await pilot.press("x", "enter")
+        assert isinstance(app.screen, ConfirmationModal)
+        question = f"Pause pool acme-research (hold it at {row.replicas} replicas) until resumed?"
+        assert app.screen.question.startswith(question)
+        await pilot.press("tab", "enter")
+        assert app.feed.store.current().paused_pools["acme-research"].replicas is None
+
+
+async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
+    tmp_path: Path,
+) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("x", "tab", "0", "enter")  # 0 minutes
+        assert isinstance(app.screen, PausePoolModal)
+        assert "minutes: blank or > 0" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+    read_only = await make(tmp_path, read_only=True)
+    async with read_only.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("x")
+        assert isinstance(read_only.screen, FleetScreen)
+        read_only.run_operator_action("pause_pool")  # what a palette entry would call
+        assert read_only.feed.store.current().paused_pools == {}
+
+
+@pytest.mark.parametrize(
+    ("replicas", "minutes", "choice"),
+    [("", "", (None, None)), (" 3 ", "1.5", (3, 90.0)), ("0", "", (0, None)),
+     ("-1", "", None), ("two", "", None), ("", "-5", None), ("", "nan", None)],
+)  # fmt: skip
+def test_the_fields_read_as_a_choice_or_are_refused(
+    replicas: str, minutes: str, choice: tuple[int | None, float | None] | None
+) -> None:
+    assert parse_pause(replicas, minutes) == choice
+
+
+def test_the_question_says_what_will_happen() -> None:
+    assert pause_question("a", 3, (None, None)) == (
+        "Pause pool a (hold it at 3 replicas) until resumed? Its queue keeps every task."
+    )
+    assert pause_question("a", 3, (0, 600.0)).startswith("Pause pool a (scale it to 0) for 10 min?")

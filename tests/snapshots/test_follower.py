@@ -1,0 +1,103 @@
+"""A dashboard that follows another process's controller, at 80x24 and at 200x60: Events and
+Why show the history the leader published before the dashboard started, at the leader's
+times, and Fleet the leader's replicas. Real NATS JetStream carries both; the sample fleet
+(fixed clock, seeded) makes them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+
+from agentdash.nats_server import NatsServer
+from agentdash.runtime import leader_said
+from agentdash.tui.app import AgentDashApp
+from agentdash.tui.feed import Feed
+from agentdash.tui.sample import (
+    START,
+    TICKS,
+    InstantCluster,
+    SampleClock,
+    sample_feed,
+)
+from controller.history_stream import HistoryPublisher, HistoryReader
+from controller.lease import NatsLease
+from controller.loop import Reconciler
+from controller.overrides import OverrideStore
+from controller.shared import DECISIONS_SUBJECT, decisions_message, follow_decisions
+from tests.support import eventually
+
+SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request: pytest.FixtureRequest) -> tuple[int, int]:
+    return SIZES[request.param]
+
+
+async def follower_feed(url: str, state: Path) -> Feed:
+    """The sample fleet's leader publishes its 30 s of history (and an operator's pin), then
+    a dashboard attaches as a follower and replays it."""
+    nc = await nats.connect(url)
+    try:
+        leader = await sample_feed(overrides=state / "leader.json")
+        leader.announce(leader.store.pin("acme-research", 4, 600))
+        held = NatsLease(nc, "leader-1", ttl=3600)
+        await held.start()
+        assert await held.renew()
+        publisher = HistoryPublisher(nc, "leader-1")
+        publisher.start()
+        for event in leader.events():
+            publisher.offer(event, leading=True)
+        await eventually(lambda: publisher.waiting == 0)
+        await publisher.stop()
+
+        config = leader.config
+        clock = SampleClock()
+        clock.now = START + TICKS + 5
+        watching = NatsLease(nc, "dashboard-1", ttl=3600, contend=False)
+        store = OverrideStore(config, state / "follower.json", clock=clock)
+        # the same queues and usage as the leader reads (a follower reads them too)
+        loop = Reconciler(config, leader.loop.lag, leader.loop.usage,
+                          InstantCluster(config, clock), clock=clock, lease=watching,
+                          store=store)  # fmt: skip
+        await follow_decisions(nc, leader_said(loop), pools=config.pools)
+        await loop.tick()  # it reads who leads
+        ready = {pool.name: pool.ready for pool in leader.snapshot().pools}
+        told = list(leader.loop.decisions.values())
+        message = decisions_message("leader-1", START + TICKS, told, ready)
+        await nc.publish(DECISIONS_SUBJECT, message)
+        await eventually(lambda: bool(loop.leader_decisions))
+        await loop.tick()
+        reader = HistoryReader(nc, clock=clock)
+        await reader.start()
+        feed = Feed(loop, reader)
+        await reader.stop()  # what it replayed stays for the screen to take
+        return feed
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def follower_app(nats_server: NatsServer, tmp_path: Path) -> AgentDashApp:
+    feed = asyncio.run(follower_feed(nats_server.url, tmp_path))
+    return AgentDashApp(feed, refresh_s=None)
+
+
+def test_follower_fleet(
+    snap_compare: Any, follower_app: AgentDashApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(follower_app, terminal_size=size)
+
+
+def test_follower_events(
+    snap_compare: Any, follower_app: AgentDashApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(follower_app, press=["e"], terminal_size=size)
+
+
+def test_follower_why(snap_compare: Any, follower_app: AgentDashApp, size: tuple[int, int]) -> None:
+    assert snap_compare(follower_app, press=["enter"], terminal_size=size)

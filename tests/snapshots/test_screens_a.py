@@ -1,0 +1,65 @@
+"""The on-call views added for issue 13, at 80x24 and at 200x60: describe, pod detail, the
+fleet's detail pane, a tenant's pools, the help's every key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.snapshots.conftest import AppFactory
+
+SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request: pytest.FixtureRequest) -> tuple[int, int]:
+    return SIZES[request.param]
+
+
+def test_describe(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(), press=["down", "down", "i"], terminal_size=size)
+
+
+def test_describe_scrolled(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    """The end of the page: pins, pauses and the last decisions."""
+    keys = ["down", "down", "i", "end"]
+    assert snap_compare(make_app(), press=keys, terminal_size=size)
+
+
+def test_pod_detail(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(), press=["p", "down", "enter"], terminal_size=size)
+
+
+def test_fleet_detail_pane(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    """The selected pool's state and why, and its last scale event, in full."""
+    keys = ["down", "down", "down"]
+    assert snap_compare(make_app(), press=keys, terminal_size=size)
+
+
+def test_fleet_recent_event_detail(
+    snap_compare: Any, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """The recent events' table focused: the selected event with every reason."""
+    assert snap_compare(make_app(), press=["tab", "down"], terminal_size=size)
+
+
+def test_fleet_of_a_tenant(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    """Enter on a tenant: the fleet, showing that tenant's pools."""
+    assert snap_compare(make_app(), press=["t", "down", "enter"], terminal_size=size)
+
+
+def test_tenants_pause_dialog(
+    snap_compare: Any, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    assert snap_compare(make_app(), press=["t", "down", "s"], terminal_size=size)
+
+
+def test_help_to_the_end(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    """The last of the help: the keys of every screen and table."""
+    keys = ["question_mark", "end"]
+    assert snap_compare(make_app(), press=keys, terminal_size=size)
+
+
+def test_read_only_refusal(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(read_only=True), press=["w"], terminal_size=size)
