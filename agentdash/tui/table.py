@@ -124,7 +124,8 @@ def _text_order(text: str) -> tuple[Any, ...]:
     return (1, tuple(int(c) if i % 2 else c for i, c in enumerate(chunks)))
 
 
-class KeyedTable(ScrollView, can_focus=True):
+class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
+    # Not the scroll view's keys: the table moves its cursor, and never scrolls sideways.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Select", show=False),
         Binding("up,k", "cursor_up", "Up", show=False),
