@@ -3,6 +3,7 @@ hands it one; none of them reads a source or sleeps."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
@@ -14,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from agentdash.tui.render import age, budget_bar, clock, duration, fit, room, sparkline, tokens
-from agentdash.tui.table import KeyedTable, Row
+from agentdash.tui.table import Column, KeyedTable, Row
 from controller.events import ActionEvent, Event, HealthEvent, ScaleEvent
 from controller.snapshot import FleetSnapshot, PoolRow
 from controller.sources import Pod
@@ -146,12 +147,21 @@ def pool_detail(pool: PoolRow, log: Sequence[Event]) -> Text:
     return text
 
 
-WIDE_FROM = 110
-WIDE = [("POOL", 18), ("TENANT", 8), ("TIER", 10), ("LAG", 4), ("TREND", 12), ("RATE/s", 6),
-        ("REPLICAS", 8), ("PIN", 3), ("STATE", 12)]  # fmt: skip
-NARROW = [("POOL", 17), ("TENANT", 7), ("LAG", 4), ("TREND", 8), ("RATE", 4), ("REPLICAS", 8),
-          ("STATE", 14)]  # fmt: skip
-"""Under WIDE_FROM columns: no TIER (Tenants and Why show it), the pin folded into STATE."""
+POOLS = [
+    Column("POOL", 18, priority=10, min_width=17, sort="N"),
+    Column("TENANT", 8, priority=6, min_width=7),
+    Column("TIER", 10, priority=1),
+    Column("LAG", 4, priority=8),
+    Column("TREND", 12, priority=4, min_width=8, sort="", crop_left=True,
+           render=lambda trend: sparkline(trend, 12)),  # drawn for the rows in view alone
+    Column("RATE/s", 6, priority=3),
+    Column("REPLICAS", 8, priority=8),
+    Column("PIN", 3, priority=2, fold_into="STATE"),
+    Column("STATE", None, priority=9, min_width=14),
+]  # fmt: skip
+"""At 80 columns TIER goes first (Tenants and Why show it), then PIN, folded into STATE."""
+RECENT = [Column("TIME", 8), Column("POOL", 18, min_width=12, sort="N"), Column("CHANGE", 7),
+          Column("WHY", None, min_width=20)]  # fmt: skip
 
 
 class FleetScreen(LiveScreen):
@@ -162,7 +172,6 @@ class FleetScreen(LiveScreen):
         super().__init__(name="fleet")
         self.read_only = read_only
         self.filter = ""
-        self._wide: bool | None = None
         self._snapshot: FleetSnapshot | None = None
         self._log: Sequence[Event] = ()
 
@@ -170,10 +179,10 @@ class FleetScreen(LiveScreen):
         yield Static(id="summary")
         yield Input(placeholder="filter pools, or tenant:NAME (esc to clear)", id="filter",
                     classes="hidden")  # fmt: skip
-        yield KeyedTable(WIDE, id="pools")
+        yield KeyedTable(POOLS, id="pools")
         yield Static(id="detail")
         yield Label("Recent scale events", id="recent-title")
-        yield KeyedTable([("TIME", 8), ("POOL", 18), ("CHANGE", 7), ("WHY", None)], id="recent")
+        yield KeyedTable(RECENT, id="recent")
         yield Footer()
 
     @property
@@ -182,13 +191,8 @@ class FleetScreen(LiveScreen):
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         self.query_one("#summary", Static).update(header_text(snapshot, self.read_only))
-        table = self.query_one("#pools", KeyedTable)
-        wide = self.size.width >= WIDE_FROM
-        if wide != self._wide:
-            table.set_columns(WIDE if wide else NARROW)
-            self._wide = wide
-        rows = [self._row(p, wide) for p in snapshot.pools if self._matches(p)]
-        table.sync(rows)
+        rows = [self._row(p) for p in snapshot.pools if self._matches(p)]
+        self.query_one("#pools", KeyedTable).sync(rows)
         shown = {key for key, _ in rows}  # the recent events follow the filter
         scale = [
             (i, e)
@@ -197,11 +201,10 @@ class FleetScreen(LiveScreen):
             and not e.dry_run  # dry-run events are in Events only: nothing was scaled
             and (not self.filter or e.pool in shown)
         ][-50:]
-        width = room(self.size.width, (8, 18, 7))
         recent = []
         for i, event in reversed(scale):
             key, (when, _, pool, change, why) = event_row(event, i)
-            recent.append((key, (when, pool, change, fit(why, width))))
+            recent.append((key, (when, pool, change, why)))
         self.query_one("#recent", KeyedTable).sync(recent)
         self._snapshot, self._log = snapshot, tuple(log)
         self._show_detail()
@@ -245,18 +248,13 @@ class FleetScreen(LiveScreen):
         self.query_one("#pools", KeyedTable).focus()
 
     @staticmethod
-    def _row(pool: PoolRow, wide: bool) -> Row:
+    def _row(pool: PoolRow) -> Row:
         rate = "-" if pool.arrival_rate is None else f"{pool.arrival_rate:.1f}"
         replicas = f"{pool.replicas}/{pool.desired}/{pool.ready}"
-        style = state_style(pool.state)
-        if wide:
-            pin = "-" if pool.pin is None else str(pool.pin)
-            return pool.name, (pool.name, pool.tenant, pool.tier, str(pool.lag),
-                               sparkline(pool.trend, 12), rate, replicas, pin,
-                               Text(pool.state, style=style))  # fmt: skip
-        state = Text(pool.state + ("" if pool.pin is None else f", pin {pool.pin}"), style=style)
-        return pool.name, (pool.name, pool.tenant, str(pool.lag), sparkline(pool.trend, 8),
-                           rate, replicas, state)  # fmt: skip
+        pin = "-" if pool.pin is None else str(pool.pin)
+        state = Text(pool.state, style=state_style(pool.state))
+        return pool.name, (pool.name, pool.tenant, pool.tier, str(pool.lag),
+                           pool.trend, rate, replicas, pin, state)  # fmt: skip
 
     def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         if event.data_table.id == "pools":
@@ -292,6 +290,7 @@ class PodsScreen(LiveScreen):
     def __init__(self, pool: str | None) -> None:
         super().__init__(name="pods")
         self.pool = pool
+        self.now = 0.0
         self._pods: Sequence[Pod] = ()
 
     @property
@@ -310,22 +309,34 @@ class PodsScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
-        yield KeyedTable([("POD", 23), ("POOL", 17), ("PHASE", 11), ("AGE", 5), ("RDY", 3),
-                          ("TASK", 7)], id="pods")  # fmt: skip
+        yield KeyedTable(
+            [Column("POD", 23, priority=10, sort="N"), Column("POOL", 17, priority=5),
+             Column("PHASE", 11, priority=6),
+             Column("AGE", 5, priority=7, render=self._age, sort_value=operator.neg),
+             Column("RDY", 3, priority=4), Column("TASK", None, min_width=7, priority=3)],
+            id="pods",
+        )  # fmt: skip
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
-        # Oldest first: new pods append at the bottom, so the table updates in place.
-        pods = sorted((p for p in snapshot.pods if self.pool is None or p.pool == self.pool),
-                      key=lambda p: (p.started_at, p.name))  # fmt: skip
+        self.now = snapshot.ts
+        if self.pool is None:
+            pods: Sequence[Pod] = snapshot.pods  # pool by pool, as the controller lists them
+        else:
+            pods = sorted((p for p in snapshot.pods if p.pool == self.pool),
+                          key=lambda p: (p.started_at, p.name))  # fmt: skip
         self._pods = snapshot.pods
         where = f"pool {self.pool}" if self.pool else "all pools"
         ready = sum(p.ready for p in pods)
         self.query_one("#title", Static).update(f"Pods of {where}: {len(pods)}, {ready} ready")
+        # AGE holds the start time and is drawn for the rows on screen alone (see _age).
         self.query_one("#pods", KeyedTable).sync(
-            [(p.name, (p.name, p.pool, p.phase, age(snapshot.ts - p.started_at),
-                       "yes" if p.ready else "no", p.task or "-")) for p in pods]
+            [(p.name, (p.name, p.pool, p.phase, p.started_at, "yes" if p.ready else "no",
+                       p.task or "-")) for p in pods]
         )  # fmt: skip
+
+    def _age(self, started_at: float) -> str:
+        return age(self.now - started_at)
 
     def action_all(self) -> None:
         self.pool = None
@@ -353,9 +364,13 @@ class TenantsScreen(LiveScreen):
         # One line at 80 columns (78 inside the padding).
         yield Static("Tenants · tokens today vs budget, │ the warn line · LEFT: until spent",
                      id="title")  # fmt: skip
-        yield KeyedTable([("TENANT", 9), ("TIER", 10), ("TOKENS TODAY", 12), ("USED", 4),
-                          ("BURN/m", 6), ("LEFT", 5), ("PODS", 5), ("PAUSED", 6)],
-                         id="tenants")  # fmt: skip
+        yield KeyedTable(
+            [Column("TENANT", 9, priority=10, sort="N"), Column("TIER", 10, priority=2),
+             Column("TOKENS TODAY", 12, priority=3, sort="O"), Column("USED", 4, priority=8),
+             Column("BURN/m", 6, priority=6), Column("LEFT", 5, priority=7),
+             Column("PODS", 5, priority=5), Column("PAUSED", 6, priority=9, sort="A")],
+            id="tenants",
+        )  # fmt: skip
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
@@ -393,8 +408,13 @@ class EventsScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Input(placeholder="filter: pool, kind, rule or who", id="filter")
-            yield KeyedTable([("TIME", 8), ("KIND", 7), ("TARGET", 18), ("CHANGE", 16),
-                              ("DETAIL", None)], id="events")  # fmt: skip
+            yield KeyedTable(
+                [Column("TIME", 8, priority=8), Column("KIND", 7, priority=6),
+                 Column("TARGET", 18, priority=9, min_width=12, sort="A"),
+                 Column("CHANGE", 16, priority=7, min_width=9),
+                 Column("DETAIL", None, min_width=20)],
+                id="events",
+            )  # fmt: skip
             yield Static(id="detail")
         yield Footer()
 

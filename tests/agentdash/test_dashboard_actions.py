@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from textual.app import App, ComposeResult
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.modals import ConfirmationModal, PinModal
 from agentdash.tui.sample import START, TICKS, sample_feed
 from agentdash.tui.screens import FleetScreen, TenantsScreen
-from agentdash.tui.table import KeyedTable
 from agentdash.tui.why import WhyScreen
 from controller.events import ActionEvent, ScaleEvent
 from controller.model import Pin
@@ -183,41 +181,3 @@ async def test_the_command_palette_opens_screens(tmp_path: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, TenantsScreen)
-
-
-class TableApp(App[None]):
-    def compose(self) -> ComposeResult:
-        yield KeyedTable([("NAME", 10), ("N", 3)])
-        yield Input()
-
-
-async def test_the_cursor_stays_on_its_row_when_rows_come_and_go() -> None:
-    app = TableApp()
-    async with app.run_test() as pilot:
-        await pilot.pause()  # the first refresh fills the tables
-        table = app.query_one(KeyedTable)
-        table.sync([(k, (k, "1")) for k in "abcd"])
-        table.select("c")
-        await pilot.pause()
-        table.sync([(k, (k, "2")) for k in "bcde"])  # a went, e came, every count changed
-        assert table.selected == "c"
-        assert table.cursor_row == 1
-        table.sync([(k, (k, "3")) for k in "xbcde"])  # a row above: the table is rebuilt
-        assert table.selected == "c"
-        assert table.get_row("c") == ["c", "3"]
-
-
-async def test_many_rows_leaving_at_once_keep_order_and_cursor() -> None:
-    app = TableApp()
-    async with app.run_test() as pilot:
-        table = app.query_one(KeyedTable)
-        keys = [f"pod-{i:03d}" for i in range(100)]
-        table.sync([(k, (k, "1")) for k in keys])
-        table.select("pod-061")
-        await pilot.pause()
-        survivors = [*keys[1::2], "pod-100"]  # half go at once (the batch path), one comes
-        table.sync([(k, (k, "1")) for k in survivors])
-        await pilot.pause()
-        assert [str(r.key.value) for r in table.ordered_rows] == survivors
-        assert table.selected == "pod-061"
-        assert table.get_row_at(table.cursor_row) == ["pod-061", "1"]

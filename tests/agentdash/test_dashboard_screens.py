@@ -99,14 +99,14 @@ async def test_enter_on_a_tenant_shows_its_pools_and_escape_shows_all(tmp_path: 
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
         table = app.screen.query_one("#pools", KeyedTable)
-        assert [r.key.value for r in table.ordered_rows] == ["globex-coder", "globex-triage"]
+        assert table.keys == ["globex-coder", "globex-triage"]
         assert "tenant:globex" in "\n".join(screen_lines(app))
         recent = app.screen.query_one("#recent", KeyedTable)
-        pools = {recent.get_row(row.key)[1] for row in recent.ordered_rows}
+        pools = {recent.get_row(key)[1] for key in recent.keys}
         assert pools == {"globex-coder", "globex-triage"}  # the recent events follow
         await pilot.press("escape")
         await pilot.pause()
-        assert [r.key.value for r in table.ordered_rows] == POOLS
+        assert table.keys == POOLS
 
 
 async def test_enter_on_a_pod_shows_it_until_and_after_it_is_gone(tmp_path: Path) -> None:

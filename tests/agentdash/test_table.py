@@ -1,0 +1,258 @@
+"""The dashboard's table: rows by key, the cursor that stays on its row, k9s keys, sorting,
+and columns that give way by priority on a narrow terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.widgets import Input
+
+from agentdash.tui.app import AgentDashApp
+from agentdash.tui.modals import ConfirmationModal
+from agentdash.tui.sample import sample_feed
+from agentdash.tui.table import Column, KeyedTable, layout, sort_value
+
+KEYS = [f"pod-{i:03d}" for i in range(100)]
+
+
+class TableApp(App[None]):
+    def __init__(self, columns: list[Column] | None = None) -> None:
+        super().__init__()
+        self.columns = columns or [Column("NAME", 10), Column("N", 3)]
+        self.chosen: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(self.columns)
+        yield Input()
+
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        self.chosen.append(event.row_key.value or "")
+
+
+def drawn(table: KeyedTable) -> list[str]:
+    """The table's lines as the terminal shows them."""
+    return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+
+
+async def test_the_cursor_stays_on_its_row_when_rows_come_and_go() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([(k, (k, "1")) for k in "abcd"])
+        table.select("c")
+        await pilot.pause()
+        table.sync([(k, (k, "2")) for k in "bcde"])  # a went, e came, every count changed
+        assert (table.selected, table.cursor_row) == ("c", 1)
+        table.sync([(k, (k, "3")) for k in "xbcde"])  # a row above it
+        assert (table.selected, table.cursor_row) == ("c", 2)
+        assert table.get_row("c") == ["c", "3"]
+        await pilot.pause()
+        assert drawn(table)[3] == " c           3"
+
+
+async def test_many_rows_leaving_at_once_keep_order_and_cursor() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([(k, (k, "1")) for k in KEYS])
+        table.select("pod-061")
+        await pilot.pause()
+        survivors = [*KEYS[1::2], "pod-100"]  # half go at once, one comes
+        table.sync([(k, (k, "1")) for k in survivors])
+        await pilot.pause()
+        assert table.keys == survivors
+        assert table.row_count == 51
+        assert table.selected == "pod-061"
+        assert any(line.startswith(" pod-061") for line in drawn(table))  # still in view
+
+
+async def test_when_the_selected_row_goes_the_cursor_takes_the_next() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([(k, (k, "1")) for k in "abcd"])
+        table.select("b")
+        table.sync([(k, (k, "1")) for k in "acd"])
+        assert table.selected == "c"
+        table.sync([(k, (k, "1")) for k in "a"])
+        assert table.selected == "a"
+        table.sync([])
+        assert table.selected is None
+        await pilot.pause()
+        assert drawn(table)[0].split() == ["NAME", "N"]
+
+
+async def test_k9s_keys_move_the_cursor_and_keep_it_in_view() -> None:
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        table.sync([(k, (k, "1")) for k in KEYS])
+        await pilot.pause()
+        await pilot.press("j", "j", "down", "k")
+        assert table.selected == "pod-002"
+        await pilot.press("G")
+        assert table.selected == "pod-099"
+        assert drawn(table)[-1].startswith(" pod-099")
+        await pilot.press("g")
+        assert table.selected == "pod-000"
+        assert drawn(table)[1].startswith(" pod-000")
+        await pilot.press("end")
+        assert table.selected == "pod-099"
+        await pilot.press("home", "pagedown")
+        page = table.size.height - 2
+        assert table.selected == KEYS[page]
+        assert any(line.startswith(f" {KEYS[page]}") for line in drawn(table))
+        await pilot.press("pagedown", "pageup")
+        assert table.selected == KEYS[page]
+        await pilot.press("up", "up")
+        assert table.selected == KEYS[page - 2]
+
+
+async def test_enter_on_a_row_says_which_row() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        table.sync([(k, (k, "1")) for k in "abc"])
+        await pilot.press("j", "enter")
+        await pilot.pause()
+        assert app.chosen == ["b"]
+
+
+async def test_shift_letter_sorts_again_reverses_and_survives_updates() -> None:
+    columns = [Column("NAME", 8, sort="N"), Column("LAG", 4), Column("AGE", 5)]
+    app = TableApp(columns)
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        rows = [("b", ("b", "12", "90s")), ("a", ("a", "9", "2m")), ("c", ("c", "100", "5s"))]
+        table.sync(rows)
+        table.select("b")
+        await pilot.press("L")
+        assert table.keys == ["a", "b", "c"]  # 9 < 12 < 100, as numbers
+        assert table.selected == "b"
+        assert drawn(table)[0].split() == ["NAME", "LAG▲", "AGE"]
+        await pilot.press("L")
+        assert table.keys == ["c", "b", "a"]
+        assert drawn(table)[0].split() == ["NAME", "LAG▼", "AGE"]
+        await pilot.press("A")
+        assert table.keys == ["c", "b", "a"]  # 5s < 90s < 2m
+        # New rows arrive in the caller's order; the sort and the cursor's row hold.
+        table.sync([*rows, ("d", ("d", "0", "1s"))])
+        assert table.keys == ["d", "c", "b", "a"]
+        assert table.selected == "b"
+        await pilot.press("N", "N")
+        assert table.keys == ["d", "c", "b", "a"]
+        assert table.sort == ("NAME", True)
+
+
+async def test_S_and_G_are_never_sort_keys() -> None:
+    columns = [Column("GROUP", 8), Column("STATE", 8)]
+    app = TableApp(columns)
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        table.sync([("x", ("b", "z")), ("y", ("a", "y"))])
+        await pilot.press("G")
+        assert (table.sort, table.selected) == (None, "y")  # G: last row
+        await pilot.press("R")  # GROUP's first free letter
+        assert table.keys == ["y", "x"]
+        await pilot.press("T")  # STATE's
+        assert table.keys == ["y", "x"]
+        assert table.sort == ("STATE", False)
+
+
+def test_narrow_tables_shrink_then_drop_the_lowest_priority_and_flex_takes_the_rest() -> None:
+    columns = [Column("NAME", 18, priority=9, min_width=12), Column("TIER", 10, priority=1),
+               Column("PIN", 3, priority=2),
+               Column("WHY", None, priority=8, min_width=14)]  # fmt: skip
+
+    def widths(width: int) -> dict[str, int]:
+        return {column.label: cells for column, cells in layout(columns, width)}
+
+    assert widths(200) == {"NAME": 18, "TIER": 10, "PIN": 3, "WHY": 161}
+    # Each column takes 2 cells of padding. At 50 all fit with NAME short of 3 cells;
+    assert widths(50) == {"NAME": 15, "TIER": 10, "PIN": 3, "WHY": 14}
+    # under 47 TIER goes (the lowest priority), under 35 PIN, and NAME grows back first.
+    assert widths(45) == {"NAME": 18, "PIN": 3, "WHY": 18}
+    assert widths(34) == {"NAME": 16, "WHY": 14}
+    assert widths(10) == {"NAME": 12}
+
+
+def test_values_sort_as_people_read_them() -> None:
+    values = ["2m", "90s", "1h05m", "-", "pool-10", "pool-9", "1.2M", "950k", "3/4/3", "10/1/1"]
+    assert sorted(values, key=sort_value) == [
+        "90s", "2m", "1h05m", "950k", "1.2M", "3/4/3", "10/1/1", "-", "pool-9", "pool-10"
+    ]  # fmt: skip
+
+
+async def test_fleet_columns_give_way_at_80_and_the_pin_folds_into_state(tmp_path: Path) -> None:
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    feed.store.pin("globex-coder", 3, None)
+    await feed.loop.tick()
+    for size, shown in (
+        ((200, 40), ["POOL", "TENANT", "TIER", "LAG", "TREND", "RATE/s", "REPLICAS", "PIN",
+                     "STATE"]),
+        ((80, 24), ["POOL", "TENANT", "LAG", "TREND", "RATE/s", "REPLICAS", "STATE"]),
+    ):  # fmt: skip
+        app = AgentDashApp(feed, refresh_s=None)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            table = app.screen.query_one("#pools", KeyedTable)
+            assert table.columns_shown == shown
+            assert drawn(table)[0].split() == shown
+            header, *lines = drawn(table)
+            line = next(line for line in lines if "globex-coder" in line)
+            if "PIN" in shown:
+                at = header.index("PIN")
+                assert line[at : at + 3] == "3  "
+                assert "pin 3" not in line
+            else:
+                assert line.endswith(", pin 3")
+
+
+async def test_pod_ages_move_on_while_the_pods_stay_the_same(tmp_path: Path) -> None:
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    app = AgentDashApp(feed, refresh_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        table = app.screen.query_one("#pods", KeyedTable)
+        first = drawn(table)[1]
+        feed.loop.clock.now += 120  # type: ignore[attr-defined]
+        app.refresh_feed()
+        await pilot.pause()
+        later = drawn(table)[1]
+        assert first.split()[:3] == later.split()[:3]  # the same pod
+        assert first.split()[3].endswith("s")
+        assert later.split()[3] == "2m"
+
+
+async def test_a_click_selects_a_row_and_a_second_click_opens_it() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync([(k, (k, "1")) for k in "abc"])
+        await pilot.pause()
+        await pilot.click(KeyedTable, offset=(2, 3))  # the header, then a, b, c
+        assert (table.selected, app.chosen) == ("c", [])
+        await pilot.click(KeyedTable, offset=(2, 3))
+        await pilot.pause()
+        assert app.chosen == ["c"]
+        await pilot.click(KeyedTable, offset=(2, 0))  # the header selects nothing
+        assert table.selected == "c"
+
+
+async def test_on_the_fleet_S_still_pauses_all_and_G_goes_to_the_last_pool(tmp_path: Path) -> None:
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    app = AgentDashApp(feed, refresh_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#pools", KeyedTable)
+        await pilot.press("G")
+        assert table.selected == "initech-summarize"
+        await pilot.press("S")
+        assert isinstance(app.screen, ConfirmationModal)
+        assert table.sort is None
