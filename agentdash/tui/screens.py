@@ -134,9 +134,11 @@ def pool_detail(pool: PoolRow, log: Sequence[Event]) -> Text:
     """The selected pool, readable at any width: its state and why, the rule that bound its
     last decision, and its last scale event."""
     text = Text.assemble((pool.name, "bold"), "  ", (pool.state, state_style(pool.state)))
-    text.append(f": {state_detail(pool)}")
+    detail = state_detail(pool)
+    kind = pool.state.split(" ")[0]
+    text.append(f": {detail.removeprefix(f'{kind}: ')}")  # not "starved: starved: ..."
     main = pool.decision.main_reason if pool.decision else None
-    if main is not None and reason_text(main.rule, main.detail) != state_detail(pool):
+    if main is not None and main.detail not in detail:  # not the same words twice
         text.append(f"\nDecided: {reason_text(main.rule, main.detail)}")
     last = next((e for e in reversed(log) if isinstance(e, ScaleEvent) and e.pool == pool.name),
                 None)  # fmt: skip
