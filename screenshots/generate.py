@@ -22,6 +22,8 @@ SHOTS = [
     ("pin", ["down", "down", "down", "down", "w"]),
     ("confirm", ["down", "down", "s"]),
     ("help", ["question_mark"]),
+    ("describe", ["down", "i"]),
+    ("pause", ["down", "down", "x"]),
 ]
 
 
