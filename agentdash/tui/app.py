@@ -228,7 +228,14 @@ class AgentDashApp(App[None]):
                    ("Pod (enter on a pod)", PodScreen), ("Tenants", TenantsScreen),
                    ("Events", EventsScreen)]  # fmt: skip
         sections += [(title, bindings_of(cls, only_ours=True)) for title, cls in screens]
-        sections.append(("In every table", bindings_of(KeyedTable)))
+        # Sorting is read from each table's columns, not bound key by key: one line for it.
+        sort = Binding(
+            "A-Z",
+            "sort",
+            "Sort",
+            tooltip="sort by the column whose letter is underlined; again to reverse",
+        )
+        sections.append(("In every table", [*bindings_of(KeyedTable, only_ours=True), sort]))
         return sections
 
     def action_help(self) -> None:
