@@ -235,7 +235,7 @@ class AgentDashApp(App[None]):
             "Sort",
             tooltip="sort by the column whose letter is underlined; again to reverse",
         )
-        sections.append(("In every table", [*bindings_of(KeyedTable, only_ours=True), sort]))
+        sections.append(("In every table", [*bindings_of(KeyedTable), sort]))
         return sections
 
     def action_help(self) -> None:

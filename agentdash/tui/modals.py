@@ -105,7 +105,11 @@ def bindings_of(cls: type, *, only_ours: bool = False) -> list[Binding]:
     """The key bindings a class declares and inherits, merged as Textual merges them (a
     subclass's binding of a key wins). `only_ours` leaves out what Textual's classes declare."""
     found: dict[str, Binding] = {}
-    for klass in reversed(cls.__mro__):
+    mro = list(cls.__mro__)
+    # A class declared with inherit_bindings=False starts afresh, as Textual has it.
+    fresh = next((i for i, k in enumerate(mro) if k.__dict__.get("_inherit_bindings") is False),
+                 None)  # fmt: skip
+    for klass in reversed(mro if fresh is None else mro[: fresh + 1]):
         if only_ours and not klass.__module__.startswith("agentdash"):
             continue
         for binding in Binding.make_bindings(klass.__dict__.get("BINDINGS", [])):
