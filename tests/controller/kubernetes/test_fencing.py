@@ -175,8 +175,13 @@ async def test_a_leader_whose_call_outlives_its_lease_never_lands_it(
         for _ in range(8):
             await nc.publish(fleet.subject("web"), b"{}")
         await nc.flush()
-        clock.advance(1)
-        await new.tick()
+
+        async def new_scales() -> bool:  # once the stream has counted the 8 new tasks
+            clock.advance(1)
+            await new.tick()
+            return len(scale_patches(cluster, "web")) > asked_before
+
+        await eventually(new_scales, timeout=10, every=0.1)
         clock.advance(1)
         await old.tick()  # it wakes up: its lease is gone, it follows and patches nothing
         await old.settle()
