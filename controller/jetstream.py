@@ -32,7 +32,20 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.client import JetStreamContext
 
 from controller.config import Config
+from controller.jetstream_api import (
+    LastRead,
+    Rotation,
+    consumer_page,
+    list_instead,
+    moved,
+    next_pages,
+    subject_counts,
+)
 from controller.sources import RATE_WINDOW_S, QueueStats, SourceError
+
+UNKNOWN = -1
+"""The subject's count of a pool read by itself on a wake-up: the next full read reads it
+again (one request) rather than trust a count it did not take."""
 
 
 class JetStreamLagSource:
@@ -59,6 +72,19 @@ class JetStreamLagSource:
         self._idle: set[str] = set()
         self._wake: Callable[[str], None] | None = None
         self._subscriptions: list[Any] = []
+        self._streams: dict[str, dict[str, str]] = {}
+        """Per stream, its pools and their subjects."""
+        self._consumers: dict[str, dict[str, str]] = {}
+        """Per stream, the pool each of its consumers feeds."""
+        for name, pool in config.pools.items():
+            self._streams.setdefault(pool.queue.stream, {})[name] = config.subject(name)
+            self._consumers.setdefault(pool.queue.stream, {})[pool.queue.consumer] = name
+        self._stats: dict[str, QueueStats] = {}
+        """Per pool, its lag when last read (a pool that cannot have moved is not read)."""
+        self._last: dict[str, LastRead] = {}
+        self._rotation = {stream: Rotation() for stream in self._streams}
+        self._paging = dict.fromkeys(self._streams, (0, 256))
+        """Per stream, its listing's total and page size, as last answered."""
 
     async def start(self) -> None:
         self._started = self._clock()
@@ -85,17 +111,77 @@ class JetStreamLagSource:
             self._wake(pool)
 
     async def read(self, pools: Collection[str] | None = None) -> Mapping[str, QueueStats]:
+        """Every pool's lag, reading only the pools that can have moved (and listing a
+        stream's consumers rather than asking for each when many have); or just `pools`
+        (a wake-up's few), each asked for by itself."""
         if not self._nc.is_connected:
             raise SourceError("NATS disconnected (reconnecting)")
-        names = list(self._config.pools if pools is None else pools)
-        results = await asyncio.gather(*(self._read_one(n) for n in names))
         now = self._clock()
-        stats = {}
-        for name, result in zip(names, results, strict=True):
-            stats[name] = self._with_rate(name, result, now)
-        return stats
+        if pools is None:
+            names: Collection[str] = self._config.pools
+            await asyncio.gather(*(self._read_stream(s, now) for s in self._streams))
+        else:
+            names = pools
+            await asyncio.gather(*(self._read_one(p, now, UNKNOWN) for p in names))
+        now = self._clock()
+        return {name: self._with_rate(name, self._stats[name], now) for name in names}
 
-    async def _read_one(self, pool: str) -> QueueStats:
+    async def _read_stream(self, stream: str, now: float) -> None:
+        subjects = self._streams[stream]
+        counts = await subject_counts(self._nc, stream, self._timeout)
+        if counts is None:  # as consumer info answers for a consumer of no stream
+            for pool in subjects:
+                self._record(pool, QueueStats(0, 0, stale=self._not_found(pool)), now, 0)
+            return
+        arrived = [pool for pool in subjects if self._unread[pool]]
+        ones = moved(subjects, counts, self._last, arrived, now)
+        total, limit = self._paging[stream]
+        if list_instead(len(ones), max(total, len(subjects))):
+            listed = await self._list(stream, range(0, 1), counts, now, ())
+            total, limit = self._paging[stream]
+            listed |= await self._list(stream, range(limit, total, limit), counts, now, ())
+            self._rotation[stream] = Rotation(0, now)
+            # Not listed: no such consumer, or the listing shifted (a consumer added or
+            # deleted between pages). Asked for by itself, it says which.
+            ones = [pool for pool in subjects if pool not in listed]
+            pages: Collection[int] = ()
+        else:
+            pages, self._rotation[stream] = next_pages(self._rotation[stream], total, limit, now)
+        await asyncio.gather(
+            *(self._read_one(pool, now, counts.get(subjects[pool], 0)) for pool in ones),
+            self._list(stream, pages, counts, now, set(ones)),
+        )
+
+    async def _list(
+        self,
+        stream: str,
+        offsets: Collection[int],
+        counts: Mapping[str, int],
+        now: float,
+        skip: Collection[str],
+    ) -> set[str]:
+        """Record the lag of the configured pools on these pages (except `skip`, read by
+        themselves this tick); consumers the config does not name are ignored."""
+        if not offsets:
+            return set()
+        pages = await asyncio.gather(
+            *(consumer_page(self._nc, stream, offset, self._timeout) for offset in offsets)
+        )
+        pool_of = self._consumers[stream]
+        subjects = self._streams[stream]
+        listed = set()
+        for page in pages:
+            self._paging[stream] = (page.total, page.limit or 256)
+            for info in page.consumers or ():
+                pool = pool_of.get(info.name)
+                if pool is None or pool in skip:
+                    continue
+                listed.add(pool)
+                stats = QueueStats(info.num_pending, info.num_ack_pending)
+                self._record(pool, stats, now, counts.get(subjects[pool], 0))
+        return listed
+
+    async def _read_one(self, pool: str, now: float, count: int) -> None:
         queue = self._config.pools[pool].queue
         async with self._limit:
             try:
@@ -103,16 +189,26 @@ class JetStreamLagSource:
                     queue.stream, queue.consumer, timeout=self._timeout
                 )
             except nats.js.errors.NotFoundError:
-                return QueueStats(0, 0, stale=f"consumer {queue.stream}/{queue.consumer} not found")
+                self._record(pool, QueueStats(0, 0, stale=self._not_found(pool)), now, count)
+                return
             except (nats.errors.Error, TimeoutError) as exc:
                 raise SourceError(f"NATS: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
-        pending, ack_pending = info.num_pending or 0, info.num_ack_pending or 0
+        stats = QueueStats(info.num_pending or 0, info.num_ack_pending or 0)
+        self._record(pool, stats, now, count)
+
+    def _record(self, pool: str, stats: QueueStats, now: float, count: int) -> None:
+        pending = stats.pending
         unread, self._unread[pool] = self._unread[pool], 0
         if pool in self._idle and pending < unread:
             # Seen on the subject but not yet in the consumer's count (its info can lag a
             # publish by a moment): with no replicas to take them, they are lag all the same.
             pending = unread
-        return QueueStats(pending, ack_pending)
+        self._stats[pool] = QueueStats(pending, stats.ack_pending, stale=stats.stale)
+        self._last[pool] = LastRead(now, count)
+
+    def _not_found(self, pool: str) -> str:
+        queue = self._config.pools[pool].queue
+        return f"consumer {queue.stream}/{queue.consumer} not found"
 
     def _with_rate(self, pool: str, stats: QueueStats, now: float) -> QueueStats:
         """Arrivals in the last RATE_WINDOW_S over that window (over the time since the
