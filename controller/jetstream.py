@@ -227,6 +227,10 @@ class JetStreamLagSource:
 ACK_WAIT_S = 30.0
 """How long a task may stay unacked before JetStream gives it to another worker."""
 UNLIMITED = -1
+SERVER_MAX_CONSUMERS = 1000
+"""What nats-server (2.15 on) lets a stream hold when its max_consumers is unset or -1: its
+`jetstream { limits { default_max_consumers } }`, 1,000 unless set. The stream's own
+max_consumers, when positive, is what counts instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,13 +239,23 @@ class StreamSpec:
 
     name: str
     subjects: tuple[str, ...]
+    """One a pool, each read by that pool's consumer."""
+
+    @property
+    def max_consumers(self) -> int:
+        """Twice its pools' consumers (room for pools added later and for an operator's own
+        consumers), and never below what the server would allow anyway."""
+        return max(SERVER_MAX_CONSUMERS, 2 * len(self.subjects))
 
     @property
     def label(self) -> str:
         return f"stream {self.name}"
 
     def describe(self) -> str:
-        return f"subjects {', '.join(self.subjects)}; retention workqueue; storage file"
+        return (
+            f"subjects {', '.join(self.subjects)}; retention workqueue; storage file; "
+            f"max consumers {self.max_consumers}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,8 +340,17 @@ def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
             "storage": (_value(existing.storage), "file"),
             "max_age": (_seconds(existing.max_age) if existing.max_age else "none", "none"),
             "discard": (discard, "new"),
+            "max_consumers": _max_consumers(spec, existing.max_consumers),
         },
     )
+
+
+def _max_consumers(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
+    """Enough when its pools' consumers fit; a positive limit is the stream's, any other the
+    server's default."""
+    have = str(limit) if limit and limit > 0 else f"unset (the server's {SERVER_MAX_CONSUMERS})"
+    enough = (limit if limit and limit > 0 else SERVER_MAX_CONSUMERS) >= len(spec.subjects)
+    return have, have if enough else str(spec.max_consumers)
 
 
 def check_consumer(spec: ConsumerSpec, existing: ConsumerConfig | None) -> QueueCheck:
@@ -428,6 +451,7 @@ async def _create(js: JetStreamContext, spec: QueueSpec) -> None:
             subjects=list(spec.subjects),
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
+            max_consumers=spec.max_consumers,
         )
         return
     await js.add_consumer(
