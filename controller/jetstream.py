@@ -82,6 +82,12 @@ class JetStreamLagSource:
         self._stats: dict[str, QueueStats] = {}
         """Per pool, its lag when last read (a pool that cannot have moved is not read)."""
         self._last: dict[str, LastRead] = {}
+        self._rated: dict[str, QueueStats] = {}
+        """Per pool, its lag with its arrival rate, as last answered: only the pools read
+        again or with arrivals in the rate window get a new answer (5,000 pools cost ms)."""
+        self._unrated: set[str] = set()
+        """Pools read again, or with arrivals in the rate window, since the last answer."""
+        self._spanned = False
         self._rotation = {stream: Rotation() for stream in self._streams}
         self._paging = dict.fromkeys(self._streams, (0, 256))
         """Per stream, its listing's total and page size, as last answered."""
@@ -106,6 +112,7 @@ class JetStreamLagSource:
         if pool is None:
             return
         self._arrivals[pool].append(self._clock())
+        self._unrated.add(pool)
         self._unread[pool] += 1
         if pool in self._idle and self._wake is not None:
             self._wake(pool)
@@ -123,8 +130,7 @@ class JetStreamLagSource:
         else:
             names = pools
             await asyncio.gather(*(self._read_one(p, now, UNKNOWN) for p in names))
-        now = self._clock()
-        return {name: self._with_rate(name, self._stats[name], now) for name in names}
+        return self._answer(names, self._clock())
 
     async def _read_stream(self, stream: str, now: float) -> None:
         subjects = self._streams[stream]
@@ -205,20 +211,31 @@ class JetStreamLagSource:
             pending = unread
         self._stats[pool] = QueueStats(pending, stats.ack_pending, stale=stats.stale)
         self._last[pool] = LastRead(now, count)
+        self._unrated.add(pool)
 
     def _not_found(self, pool: str) -> str:
         queue = self._config.pools[pool].queue
         return f"consumer {queue.stream}/{queue.consumer} not found"
 
-    def _with_rate(self, pool: str, stats: QueueStats, now: float) -> QueueStats:
-        """Arrivals in the last RATE_WINDOW_S over that window (over the time since the
-        subscription began, until it spans a window; unknown without a subscription)."""
-        arrivals = self._arrivals[pool]
-        while arrivals and arrivals[0] <= now - RATE_WINDOW_S:
-            arrivals.popleft()
+    def _answer(self, names: Collection[str], now: float) -> dict[str, QueueStats]:
+        """Each pool's lag, with the arrivals in the last RATE_WINDOW_S over that window
+        (over the time since the subscription began, until it spans a window; unknown
+        without a subscription)."""
         span = min(now - self._started, RATE_WINDOW_S) if self._started is not None else 0.0
-        rate = len(arrivals) / span if span > 0 else None
-        return QueueStats(stats.pending, stats.ack_pending, rate, stats.stale)
+        if (span > 0) != self._spanned:  # every rate goes from unknown to known
+            self._spanned = span > 0
+            self._unrated.update(self._stats)
+        for pool in self._unrated:
+            arrivals = self._arrivals[pool]
+            while arrivals and arrivals[0] <= now - RATE_WINDOW_S:
+                arrivals.popleft()
+            stats = self._stats.get(pool)
+            if stats is not None:
+                rate = len(arrivals) / span if span > 0 else None
+                self._rated[pool] = QueueStats(stats.pending, stats.ack_pending, rate, stats.stale)
+        # a pool with arrivals left in the window: its rate changes as they leave it
+        self._unrated = {pool for pool in self._unrated if self._arrivals[pool]}
+        return {name: self._rated[name] for name in names}
 
 
 # What agentdash expects in JetStream, compared with what is there, and created where missing
