@@ -1,7 +1,11 @@
 """Queue lag from NATS JetStream, and the wake-up that makes scale-from-zero immediate.
 
 Lag per pool is what KEDA's nats-jetstream scaler reads: the pool's durable consumer's
-num_pending + num_ack_pending (consumer info, one request per pool, run concurrently).
+num_pending + num_ack_pending. It is read a stream at a time (controller.jetstream_api): on
+each tick, one request says how many tasks each subject holds, and only the pools whose count
+moved (or whose subject saw a task) are read again, by themselves or, when many moved, by
+listing the stream's consumers 256 an answer; every pool is re-read within REREAD_EVERY_S
+besides. A wake-up's few pools are read by themselves, at once.
 
 Arrivals are counted by a plain subscription to each pool's subject: JetStream stores the
 message and the subscription sees it at the same moment. That gives the arrival rate (tasks
