@@ -91,6 +91,27 @@ async def test_listing_reads_the_same_lag_as_asking_each_consumer(
     assert lag == {"p0000": (3, 0), "p0300": (2, 2), "p0599": (0, 5)}
 
 
+async def test_each_stream_is_read_its_own_way(
+    nc: Client, clock: FakeClock, api: Subscription
+) -> None:
+    """40 new pools on one stream are listed (one page beats 40 requests); 3 on another are
+    asked for one by one."""
+    pools = {f"a{i:02d}": pool("acme") for i in range(40)}
+    pools |= {
+        f"b{i}": pool("acme", queue={"stream": "BULK", "consumer": f"b{i}"}) for i in range(3)
+    }
+    cfg = config(pools)
+    await ensure_queues(nc, cfg)
+    await nc.jetstream().publish(cfg.subject("a39"), b"{}")
+    await nc.jetstream().publish(cfg.subject("b2"), b"{}")
+    source = JetStreamLagSource(nc, cfg, clock=clock)
+    await requests(nc, api)
+    listed = await source.read()
+    assert await requests(nc, api) == {"STREAM.INFO": 2, "CONSUMER.LIST": 1, "CONSUMER.INFO": 3}
+    assert listed == await source.read(list(cfg.pools))
+    assert [name for name, s in listed.items() if s.pending] == ["a39", "b2"]
+
+
 async def test_a_consumer_missing_from_the_listing_is_reported_as_missing(
     nc: Client, clock: FakeClock
 ) -> None:
