@@ -43,12 +43,15 @@ each field that differs is printed as `field: existing -> wanted`, for you to fi
 the subject convention: a pool's tasks are published on its queue.subject, or by default on
 `<queue.stream, lowercased>.<pool name>` (stream AGENT_TASKS, pool acme-research:
 agent_tasks.acme-research). Each distinct queue.stream is one stream holding its pools'
-subjects, with work-queue retention (a task is removed once acked) and file storage. Each
-pool reads through a durable pull consumer named queue.consumer, filtered on the pool's
-subject: explicit ack, ack wait --ack-wait, max ack pending = max_replicas x concurrency
-(the most tasks the pool's workers can hold at once), max deliver unlimited (a task is
-redelivered until a worker acks it, never dropped). agentdash's lag for a pool is that
-consumer's pending + ack pending, as KEDA's nats-jetstream scaler reads it.
+subjects, with work-queue retention (a task is removed once acked), file storage and max
+consumers twice its pools, at least 1,000 (nats-server 2.15 lets a stream that does not set
+it hold 1,000 consumers, whatever its account allows; a stream whose limit is below its
+pools' consumers differs). Each pool reads through a durable pull consumer named
+queue.consumer, filtered on the pool's subject: explicit ack, ack wait --ack-wait, max ack
+pending = max_replicas x concurrency (the most tasks the pool's workers can hold at once),
+max deliver unlimited (a task is redelivered until a worker acks it, never dropped).
+agentdash's lag for a pool is that consumer's pending + ack pending, as KEDA's
+nats-jetstream scaler reads it.
 
 exit status: 0 when nothing differs (without --apply, missing ones are only listed), 1 when
 something differs or could not be created, or NATS cannot be reached; 2 for a bad FILE.

@@ -8,6 +8,7 @@ from nats.aio.client import Client
 
 from controller.config import Config
 from controller.jetstream import JetStreamLagSource, ensure_queues
+from controller.jetstream_api import REREAD_EVERY_S
 from controller.sources import RATE_WINDOW_S
 from tests.factories import config, pool
 from tests.support import FakeClock, eventually
@@ -23,10 +24,12 @@ async def publish(nc: Client, cfg: Config, pool_name: str, n: int) -> None:
         await js.publish(cfg.subject(pool_name), json.dumps({"id": f"{pool_name}-{i}"}).encode())
 
 
-async def test_lag_counts_pending_then_ack_pending_then_nothing(nc: Client) -> None:
+async def test_lag_counts_pending_then_ack_pending_then_nothing(
+    nc: Client, clock: FakeClock
+) -> None:
     cfg = two_pools()
     await ensure_queues(nc, cfg)
-    source = JetStreamLagSource(nc, cfg)
+    source = JetStreamLagSource(nc, cfg, clock=clock)
     await publish(nc, cfg, "research", 5)
     stats = await source.read()
     assert (stats["research"].pending, stats["research"].ack_pending) == (5, 0)
@@ -36,6 +39,9 @@ async def test_lag_counts_pending_then_ack_pending_then_nothing(nc: Client) -> N
     msgs = await sub.fetch(2, timeout=2)
     while len(msgs) < 2:  # a fetch may return fewer than asked
         msgs += await sub.fetch(2 - len(msgs), timeout=2)
+    # A fetch moves no task in or out of the stream: its lag is the same, and the split
+    # between pending and ack pending is seen when the pool is next re-read.
+    clock.advance(REREAD_EVERY_S)
     stats = await source.read()
     assert (stats["research"].pending, stats["research"].ack_pending) == (3, 2)
 
