@@ -323,8 +323,9 @@ class Reconciler:
         if deadline is None:
             log.info("not scaling %s now: the lease is not surely ours for the call", pool)
             return
+        fence = asyncio.get_running_loop().time() + deadline
         try:
-            await asyncio.wait_for(self._call(decision, now), deadline)
+            await asyncio.wait_for(self._call(decision, now, fence), deadline)
         except PoolUnavailable as exc:
             self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
             return
@@ -338,9 +339,11 @@ class Reconciler:
         self.history.record_scale(pool, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now))
 
-    async def _call(self, decision: ScaleDecision, now: float) -> None:
+    async def _call(self, decision: ScaleDecision, now: float, fence: float) -> None:
         if isinstance(self.actuator, ExplainingActuator):
-            await self.actuator.scale_with_reason(decision.pool, decision.desired, decision, now)
+            await self.actuator.scale_with_reason(
+                decision.pool, decision.desired, decision, now, fence
+            )
         else:
             await self.actuator.scale(decision.pool, decision.desired)
 

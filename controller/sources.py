@@ -80,8 +80,16 @@ class ExplainingActuator(Protocol):
     Event on the Deployment, so `kubectl describe` shows the reason)."""
 
     async def scale_with_reason(
-        self, pool: str, replicas: int, decision: ScaleDecision, now: float
-    ) -> None: ...
+        self,
+        pool: str,
+        replicas: int,
+        decision: ScaleDecision,
+        now: float,
+        fence: float | None = None,
+    ) -> None:
+        """`fence`: the event loop's time by which every write for this call must have
+        landed (what is surely left of the leader's lease), including any said later."""
+        ...
 
     @property
     def problems(self) -> Mapping[str, str]:

@@ -19,6 +19,14 @@ made it the whole cluster's, which the next successful read cleared: health flap
 
 Every call is bounded by `deadline_s` (see controller.kube.api), so that a leader can fence
 its writes by its lease.
+
+Calls for many pools run at once, within one rate limit (`qps`, `burst`), and the scale
+PATCHes go first: a scale that lands while other pools' scale calls still wait leaves its
+annotation and Event to a queue that is sent only while no scale call waits, one request at
+a time, the newest per pool (an older one is superseded), each by its scale's deadline and
+fence (what is left of the lease) or not at all. Three requests a change in turn made about
+1.7 changes a second at 5 qps; the scales alone go at the full 5. A scale with no other
+waiting says why at once, within its own call, as it always did.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from kubernetes.aio.client import ApiClient
 
@@ -129,6 +137,15 @@ class DeploymentScaler:
         self._idle_first = (
             None if busy is None else IdleFirst(self._api, busy, self._timing.recheck_s)
         )
+        self._scaling = 0
+        """Scale calls that have not yet had their scale PATCH answered."""
+        self._no_scales = asyncio.Event()
+        self._no_scales.set()
+        self._untold: dict[str, _Untold] = {}
+        """Per pool, the last scale still to be said why of (an older one is superseded)."""
+        self._teller: asyncio.Task[None] | None = None
+        self.untold = 0
+        """Scales whose annotation and Event were given up: superseded, or out of time."""
 
     @classmethod
     async def connect(
@@ -191,11 +208,17 @@ class DeploymentScaler:
         await self._scale(pool, replicas, None, self._clock())
 
     async def scale_with_reason(
-        self, pool: str, replicas: int, decision: ScaleDecision, now: float
+        self,
+        pool: str,
+        replicas: int,
+        decision: ScaleDecision,
+        now: float,
+        fence: float | None = None,
     ) -> None:
         """Scale, and say why on the Deployment: the `agentdash.io/last-decision` annotation
-        and an Event, both shown by `kubectl describe deployment`."""
-        await self._scale(pool, replicas, decision, now)
+        and an Event, both shown by `kubectl describe deployment`. Nothing is written after
+        `fence` (the event loop's time; see the module)."""
+        await self._scale(pool, replicas, decision, now, fence)
 
     async def release(self) -> None:
         """Give back to KEDA every ScaledObject this scaler paused (take_over), by one
@@ -206,6 +229,10 @@ class DeploymentScaler:
 
     async def close(self) -> None:
         await self.release()
+        if self._teller is not None:
+            self._teller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._teller
         if self._started is not None:
             self._started.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -334,10 +361,41 @@ class DeploymentScaler:
     # --- scaling ---------------------------------------------------------------------------
 
     async def _scale(
-        self, pool: str, replicas: int, decision: ScaleDecision | None, now: float
+        self,
+        pool: str,
+        replicas: int,
+        decision: ScaleDecision | None,
+        now: float,
+        fence: float | None = None,
     ) -> None:
-        ref = self._pools[pool]
         deadline = self._api.deadline()  # for all of it: marks, scale, annotation, Event
+        self._scaling += 1
+        self._no_scales.clear()
+        try:
+            untold = await self._scale_first(pool, replicas, decision, now, deadline)
+        finally:
+            self._scaling -= 1
+            if not self._scaling:
+                self._no_scales.set()
+        if untold is None:
+            return
+        if not self._scaling and not self._untold:
+            await self._explain(untold)  # nothing else waits: said now, as part of this call
+            return
+        if fence is not None and fence < deadline:  # said after this call: fenced all the same
+            untold = untold._replace(deadline=fence)
+        # Others wait for their scale: theirs first, this pool's reason behind them.
+        if self._untold.pop(pool, None) is not None:
+            self.untold += 1  # superseded: the annotation is this one's now
+        self._untold[pool] = untold
+        if self._teller is None or self._teller.done():
+            self._teller = asyncio.create_task(self._tell(), name="say why scaled")
+
+    async def _scale_first(
+        self, pool: str, replicas: int, decision: ScaleDecision | None, now: float, deadline: float
+    ) -> _Untold | None:
+        """The scale itself (and what must precede it); what is left to say, unless dry-run."""
+        ref = self._pools[pool]
         await self._start(deadline)
         problem = self._problem(pool, ref, now)
         if problem is not None:
@@ -366,7 +424,7 @@ class DeploymentScaler:
                 replicas,
                 why,
             )
-            return
+            return None
         if self._idle_first is not None and replicas < previous:
             await self._idle_first.mark(
                 pool, namespace.pods, deployment, previous - replicas, now, deadline
@@ -395,7 +453,19 @@ class DeploymentScaler:
             **deployment,
             "spec": {**spec(deployment), "replicas": replicas},
         }
-        await self._explain(ref, deployment, replicas, previous, decision, now, deadline)
+        return _Untold(ref, deployment, replicas, previous, decision, now, deadline)
+
+    async def _tell(self) -> None:
+        """Say why of the scales that landed while others waited, oldest first, each request
+        only while no scale call waits: a scale PATCH never queues behind an annotation or
+        an Event (they share the rate limit). One in flight at a time."""
+        untold = self._untold
+        while untold:
+            await self._no_scales.wait()
+            if not untold:
+                break
+            pool = next(iter(untold))
+            await self._explain(untold.pop(pool), after_scales=True)
 
     def _refusal(
         self, pool: str, ref: DeploymentRef, failure: ApiFailure, now: float, doing: str = "scale"
@@ -415,24 +485,20 @@ class DeploymentScaler:
         log.warning("%s: not scaled: %s", pool, reason)
         return PoolUnavailable(pool, reason)
 
-    async def _explain(
-        self,
-        ref: DeploymentRef,
-        deployment: dict[str, Any],
-        replicas: int,
-        previous: int,
-        decision: ScaleDecision | None,
-        now: float,
-        deadline: float,
-    ) -> None:
+    async def _explain(self, untold: _Untold, *, after_scales: bool = False) -> None:
         """Best effort, by the scale's deadline: the replicas have changed whatever happens
         here, so a failure is logged, never raised (the loop would think the scale had
-        failed)."""
+        failed). `after_scales`: each request waits until no scale call does; what cannot be
+        said by the deadline is given up (the lease may be gone by then)."""
+        ref, deployment, replicas, previous, decision, now, deadline = untold
+        loop = asyncio.get_running_loop()
         try:
             if self.annotate:
                 # The one reason agentdash patches the Deployment itself (`patch deployments`):
                 # the annotation keeps the last decision where `kubectl describe` shows it.
                 annotation = decision_annotation(replicas, previous, decision, now)
+                if after_scales:
+                    await self._scales_first(deadline)
                 await self._api.call(
                     f"annotate Deployment {ref.namespace}/{ref.name}",
                     self._api.apps.patch_namespaced_deployment_without_preload_content,
@@ -442,6 +508,8 @@ class DeploymentScaler:
                     _content_type="application/merge-patch+json",
                     deadline=deadline,
                 )
+            if after_scales:
+                await self._scales_first(deadline)
             await self._api.call(
                 f"create an Event for Deployment {ref.namespace}/{ref.name}",
                 self._api.core.create_namespaced_event_without_preload_content,
@@ -450,8 +518,29 @@ class DeploymentScaler:
                 retry=False,  # a create that timed out may have happened: no duplicate
                 deadline=deadline,
             )
-        except ApiFailure as failure:
-            log.warning("scaled, but could not say why on the Deployment: %s", failure)
+        except (TimeoutError, ApiFailure) as failure:
+            if after_scales and loop.time() >= deadline:
+                self.untold += 1  # the scales of others took the time (and the rate limit)
+                log.info("%s: scaled, but no time was left to say why", ref.name)
+            else:
+                log.warning("scaled, but could not say why on the Deployment: %s", failure)
+
+    async def _scales_first(self, deadline: float) -> None:
+        """Until no scale call waits; TimeoutError at `deadline`."""
+        async with asyncio.timeout_at(deadline):
+            await self._no_scales.wait()
+
+
+class _Untold(NamedTuple):
+    """A scale that landed, and what is needed to say why: by `deadline` at the latest."""
+
+    ref: DeploymentRef
+    deployment: dict[str, Any]
+    replicas: int
+    previous: int
+    decision: ScaleDecision | None
+    now: float
+    deadline: float
 
 
 def _unreadable(informer: Informer, namespace: str) -> str:
