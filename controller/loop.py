@@ -323,9 +323,8 @@ class Reconciler:
         if deadline is None:
             log.info("not scaling %s now: the lease is not surely ours for the call", pool)
             return
-        fence = asyncio.get_running_loop().time() + deadline
         try:
-            await asyncio.wait_for(self._call(decision, now, fence), deadline)
+            await asyncio.wait_for(self._call(decision, now), deadline)
         except PoolUnavailable as exc:
             self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
             return
@@ -339,13 +338,19 @@ class Reconciler:
         self.history.record_scale(pool, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now))
 
-    async def _call(self, decision: ScaleDecision, now: float, fence: float) -> None:
+    async def _call(self, decision: ScaleDecision, now: float) -> None:
         if isinstance(self.actuator, ExplainingActuator):
             await self.actuator.scale_with_reason(
-                decision.pool, decision.desired, decision, now, fence
+                decision.pool, decision.desired, decision, now, self._fence
             )
         else:
             await self.actuator.scale(decision.pool, decision.desired)
+
+    def _fence(self) -> float | None:
+        """By when a write started now must land (the event loop's time), or None: for what
+        an actuator writes after a call returned (see controller.kube.scaler)."""
+        left = self._call_deadline()
+        return None if left is None else asyncio.get_running_loop().time() + left
 
     def _call_deadline(self) -> float | None:
         """How long a scale call may take now: its deadline, cut to what is surely left of

@@ -74,6 +74,11 @@ class LagSource(Protocol):
         ...
 
 
+Fence = Callable[[], float | None]
+"""The event loop's time by which a write started now must have landed (what is surely left
+of the leader's lease), or None if it must not be started (no longer leading)."""
+
+
 @runtime_checkable
 class ExplainingActuator(Protocol):
     """An actuator that also records why it scaled (on Kubernetes: an annotation and an
@@ -85,10 +90,10 @@ class ExplainingActuator(Protocol):
         replicas: int,
         decision: ScaleDecision,
         now: float,
-        fence: float | None = None,
+        fence: Fence | None = None,
     ) -> None:
-        """`fence`: the event loop's time by which every write for this call must have
-        landed (what is surely left of the leader's lease), including any said later."""
+        """`fence`: asked before any write made after the call returned (the reason, said
+        later when other pools' scales wait): by when it must land, or None not to send it."""
         ...
 
     @property

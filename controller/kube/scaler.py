@@ -23,8 +23,8 @@ its writes by its lease.
 Calls for many pools run at once, within one rate limit (`qps`, `burst`), and the scale
 PATCHes go first: a scale that lands while other pools' scale calls still wait leaves its
 annotation and Event to a queue that is sent only while no scale call waits, one request at
-a time, the newest per pool (an older one is superseded), each by its scale's deadline and
-fence (what is left of the lease) or not at all. Three requests a change in turn made about
+a time, the newest per pool (an older one is superseded), each request only if the caller's
+fence allows it then (this process still leads, and by when it must land), else never. Three requests a change in turn made about
 1.7 changes a second at 5 qps; the scales alone go at the full 5. A scale with no other
 waiting says why at once, within its own call, as it always did.
 """
@@ -58,7 +58,7 @@ from controller.kube.objects import (
     status,
 )
 from controller.model import ScaleDecision
-from controller.sources import PoolState, PoolUnavailable, SourceError
+from controller.sources import Fence, PoolState, PoolUnavailable, SourceError
 
 log = logging.getLogger("agentdash.kube")
 
@@ -213,11 +213,11 @@ class DeploymentScaler:
         replicas: int,
         decision: ScaleDecision,
         now: float,
-        fence: float | None = None,
+        fence: Fence | None = None,
     ) -> None:
         """Scale, and say why on the Deployment: the `agentdash.io/last-decision` annotation
-        and an Event, both shown by `kubectl describe deployment`. Nothing is written after
-        `fence` (the event loop's time; see the module)."""
+        and an Event, both shown by `kubectl describe deployment`. If the reason is said after
+        this call returned (see the module), each request is bounded by `fence`, or not sent."""
         await self._scale(pool, replicas, decision, now, fence)
 
     async def release(self) -> None:
@@ -366,7 +366,7 @@ class DeploymentScaler:
         replicas: int,
         decision: ScaleDecision | None,
         now: float,
-        fence: float | None = None,
+        fence: Fence | None = None,
     ) -> None:
         deadline = self._api.deadline()  # for all of it: marks, scale, annotation, Event
         self._scaling += 1
@@ -382,8 +382,7 @@ class DeploymentScaler:
         if not self._scaling and not self._untold:
             await self._explain(untold)  # nothing else waits: said now, as part of this call
             return
-        if fence is not None and fence < deadline:  # said after this call: fenced all the same
-            untold = untold._replace(deadline=fence)
+        untold = untold._replace(fence=fence)  # said after this call: fenced all the same
         # Others wait for their scale: theirs first, this pool's reason behind them.
         if self._untold.pop(pool, None) is not None:
             self.untold += 1  # superseded: the annotation is this one's now
@@ -486,19 +485,18 @@ class DeploymentScaler:
         return PoolUnavailable(pool, reason)
 
     async def _explain(self, untold: _Untold, *, after_scales: bool = False) -> None:
-        """Best effort, by the scale's deadline: the replicas have changed whatever happens
-        here, so a failure is logged, never raised (the loop would think the scale had
-        failed). `after_scales`: each request waits until no scale call does; what cannot be
-        said by the deadline is given up (the lease may be gone by then)."""
-        ref, deployment, replicas, previous, decision, now, deadline = untold
-        loop = asyncio.get_running_loop()
+        """Best effort: the replicas have changed whatever happens here, so a failure is
+        logged, never raised (the loop would think the scale had failed). Within the scale's
+        call, by its deadline. `after_scales` (after the call): each request waits until no
+        scale call does, and goes only if the fence allows it then."""
+        ref, deployment, replicas, previous, decision, now, deadline, _ = untold
         try:
             if self.annotate:
                 # The one reason agentdash patches the Deployment itself (`patch deployments`):
                 # the annotation keeps the last decision where `kubectl describe` shows it.
                 annotation = decision_annotation(replicas, previous, decision, now)
                 if after_scales:
-                    await self._scales_first(deadline)
+                    deadline = await self._turn(untold)
                 await self._api.call(
                     f"annotate Deployment {ref.namespace}/{ref.name}",
                     self._api.apps.patch_namespaced_deployment_without_preload_content,
@@ -509,7 +507,7 @@ class DeploymentScaler:
                     deadline=deadline,
                 )
             if after_scales:
-                await self._scales_first(deadline)
+                deadline = await self._turn(untold)
             await self._api.call(
                 f"create an Event for Deployment {ref.namespace}/{ref.name}",
                 self._api.core.create_namespaced_event_without_preload_content,
@@ -518,17 +516,30 @@ class DeploymentScaler:
                 retry=False,  # a create that timed out may have happened: no duplicate
                 deadline=deadline,
             )
-        except (TimeoutError, ApiFailure) as failure:
-            if after_scales and loop.time() >= deadline:
-                self.untold += 1  # the scales of others took the time (and the rate limit)
-                log.info("%s: scaled, but no time was left to say why", ref.name)
-            else:
-                log.warning("scaled, but could not say why on the Deployment: %s", failure)
+        except _Unsaid as unsaid:
+            self.untold += 1
+            log.info("%s: scaled, but not said why: %s", ref.name, unsaid)
+        except ApiFailure as failure:
+            log.warning("scaled, but could not say why on the Deployment: %s", failure)
 
-    async def _scales_first(self, deadline: float) -> None:
-        """Until no scale call waits; TimeoutError at `deadline`."""
-        async with asyncio.timeout_at(deadline):
-            await self._no_scales.wait()
+    async def _turn(self, untold: _Untold) -> float:
+        """Wait until no scale call waits (they go first); then the next request's deadline."""
+        if untold.fence is None:  # no lease to ask: the scale's own deadline
+            try:
+                async with asyncio.timeout_at(untold.deadline):
+                    await self._no_scales.wait()
+            except TimeoutError:
+                raise _Unsaid("no time was left by the deadline") from None
+            return untold.deadline
+        await self._no_scales.wait()
+        fence = untold.fence()
+        if fence is None:
+            raise _Unsaid("this process no longer leads")
+        return min(fence, self._api.deadline())
+
+
+class _Unsaid(Exception):
+    """A reason given up: it could no longer be said safely."""
 
 
 class _Untold(NamedTuple):
@@ -541,6 +552,9 @@ class _Untold(NamedTuple):
     decision: ScaleDecision | None
     now: float
     deadline: float
+    """By when, said within the scale's call (or after it, with no fence)."""
+    fence: Fence | None = None
+    """Asked before each request said after the call (the lease may be gone by then)."""
 
 
 def _unreadable(informer: Informer, namespace: str) -> str:

@@ -100,10 +100,11 @@ async def test_every_scale_goes_before_any_reason_and_within_the_rate_limit(
     assert scaler.untold == 0
 
 
-async def test_a_reason_not_said_by_its_fence_is_never_sent(
+async def test_a_reason_said_after_its_call_goes_only_while_the_fence_allows(
     cluster: Emulator, make_scaler: MakeScaler, fleet: Config
 ) -> None:
-    """The lease may be gone after the fence: a reason still queued then is given up."""
+    """The lease may be gone by the time a queued reason's turn comes: the fence is asked
+    then, and a reason it refuses is never sent."""
     names = list(fleet.pools)[:2]
     for name in names:
         cluster.objects[DEPLOYMENTS, "agents", name] = deployment(name, replicas=1)
@@ -111,16 +112,27 @@ async def test_a_reason_not_said_by_its_fence_is_never_sent(
     await scaler.observe()
     writes = record_writes(cluster)
     why = ScaleDecision(names[0], "acme", 1, 4, (Reason("demand", "lag 4"),), 4)
-    fence = asyncio.get_running_loop().time()  # already passed when the scales land
+
+    def leading() -> float:
+        return asyncio.get_running_loop().time() + 5.0
+
+    def lost() -> None:
+        return None
 
     await asyncio.gather(
-        *(scaler.scale_with_reason(name, 4, why._replace(pool=name), 0.0, fence) for name in names)
+        *(scaler.scale_with_reason(name, 4, why._replace(pool=name), 0.0, lost) for name in names)
     )
     await eventually(lambda: scaler.untold == 2)
 
     # Both scaled. The first to land queued its reason behind the other's scale, and the
-    # other behind the first's reason: by then both fences had passed, so neither was sent.
+    # other behind the first's reason; by their turn the lease was gone: neither was sent.
     assert sorted(name for _, kind, name in writes if kind == "scale") == sorted(names)
     assert [kind for _, kind, _ in writes] == ["scale", "scale"]
-    await scaler.scale_with_reason(names[0], 5, why._replace(desired=5), 0.0)
-    assert [kind for _, kind, _ in writes[2:]] == ["scale", "annotate", "event"]  # alone: at once
+
+    await asyncio.gather(
+        *(scaler.scale_with_reason(name, 6, why._replace(pool=name, desired=6), 0.0, leading)
+          for name in names)
+    )  # fmt: skip
+    await eventually(lambda: len(writes) == 8)
+    assert [kind for _, kind, _ in writes[2:]] == ["scale", "scale"] + ["annotate", "event"] * 2
+    assert scaler.untold == 2
