@@ -8,9 +8,10 @@ and how fast changes reach the Kubernetes API.
 - ticks: ticks a second of the live loop (`Reconciler.run`, interval 1 s) at 1,000 pools,
   on real JetStream with the simulated cluster.
 - actuation: scale changes a second reaching the API (kmock's emulator over real HTTP, the
-  official client) when 60 pools change at once, at 5 qps (burst 10), the default budget,
-  and when the last reason (annotation and Event) was said. Deadlines are long here, so
-  that every call ends by its answer: this measures the rate, not the deadlines.
+  official client) when 4, then 8 pools change every second, at the default budget of 5 qps
+  (burst 10), each call cut at the daemon's deadline as the loop does: the PATCHes that
+  landed, the calls that succeeded (what the loop counts as scaled) or failed, and the
+  reasons (annotation and Event) said.
 
 `ticks` and `actuation` use only what agentdash had before issue 14, so the same script
 measures the code of an older checkout (PYTHONPATH=<its tree>).
@@ -43,12 +44,13 @@ from controller.loop import Reconciler
 from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
 from controller.policy import decide
 from controller.simcluster import SimulatedCluster
+from controller.sources import SourceError
 from controller.usage import TokenLedger
 
 TENANTS = 100
 REPEATS = 5
 TICK_WINDOW_S, TICK_REPEATS = 20.0, 3
-CHANGES, QPS, BURST = 60, 5.0, 10
+ACT_POOLS, CHANGES_A_TICK, ACT_SECONDS, QPS, BURST = 200, (4, 8), 30, 5.0, 10
 
 
 def fleet(pools: int, interval: float = 1.0) -> Config:
@@ -201,63 +203,103 @@ async def bench_ticks(url: str, pools: int = 1000) -> None:
 
 
 @attrs.define(kw_only=True)
-class TimedEmulator(KubernetesEmulator):
-    """kmock's emulator, noting when each scale PATCH and each other write arrives."""
+class CountingEmulator(KubernetesEmulator):
+    """kmock's emulator, counting the scale PATCHes and the other writes (the reasons)."""
 
-    scales: list[float] = attrs.field(factory=list)
-    others: list[float] = attrs.field(factory=list)
-    all_said: asyncio.Event = attrs.field(factory=asyncio.Event)
+    scales: int = 0
+    reasons: int = 0
 
     async def _handle(self, request: Request) -> Any:
         if request.method in ("PATCH", "POST"):
-            kind = self.scales if request.url.path.endswith("/scale") else self.others
-            kind.append(time.perf_counter())
-            if len(self.others) == 2 * CHANGES:  # every annotation and Event
-                self.all_said.set()
+            if request.url.path.endswith("/scale"):
+                self.scales += 1
+            else:
+                self.reasons += 1
         return await super()._handle(request)
 
 
+def a_deployment(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "agents", "uid": name},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}}},
+        "status": {"replicas": 1, "readyReplicas": 1},
+    }  # fmt: skip
+
+
+async def actuate(
+    scaler: DeploymentScaler, cfg: Config, deadline: float, changes: int
+) -> tuple[int, int]:
+    """As the live loop acts on a leader: every second, the next `changes` pools change, each
+    call its own task, cut at its deadline, none started for a pool still in flight. The
+    calls that succeeded (what the loop counts as scaled), and those that failed."""
+    loop = asyncio.get_running_loop()
+    fenced = {"fence": lambda: loop.time() + deadline}  # a leader with its lease to spare
+    if "fence" not in inspect.signature(scaler.scale_with_reason).parameters:
+        fenced = {}  # before issue 14
+    names = list(cfg.pools)
+    acting: dict[str, asyncio.Task[None]] = {}
+    why = (Reason("demand", "lag / target per replica"),)
+    done = failed = 0
+
+    async def call(name: str, desired: int) -> None:
+        nonlocal done, failed
+        decision = ScaleDecision(name, cfg.pools[name].tenant, 1, desired, why, desired)
+        try:
+            await asyncio.wait_for(
+                scaler.scale_with_reason(name, desired, decision, time.time(), **fenced), deadline
+            )
+            done += 1
+        except (TimeoutError, SourceError):  # cut by the loop, or by the scaler's deadline
+            failed += 1
+        finally:
+            acting.pop(name, None)
+
+    start = loop.time()
+    for tick in range(ACT_SECONDS):
+        await asyncio.sleep(max(0.0, start + tick - loop.time()))
+        for k in range(changes):
+            name = names[(tick * changes + k) % len(names)]
+            if name not in acting:
+                acting[name] = asyncio.create_task(call(name, 2 + tick % 5))
+    await asyncio.sleep(max(0.0, start + ACT_SECONDS - loop.time()))
+    for task in list(acting.values()):  # the window is over: what is left is not counted
+        task.cancel()
+    await asyncio.gather(*acting.values(), return_exceptions=True)
+    return done, failed
+
+
 async def bench_actuation() -> None:
-    cfg = fleet(CHANGES)
-    rates, said = [], []
-    for _ in range(2):
-        async with TimedEmulator() as cluster, Server(cluster):
-            for resource in ("apps/v1/deployments", "v1/pods", "autoscaling/v2/"
-                             "horizontalpodautoscalers", "v1/events"):  # fmt: skip
-                cluster.resources[resource] = {}
-            for i in range(CHANGES):
-                name = f"pool-{i}"
-                cluster.objects["apps/v1/deployments", "agents", name] = {
-                    "apiVersion": "apps/v1", "kind": "Deployment",
-                    "metadata": {"name": name, "namespace": "agents", "uid": name},
-                    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                             "template": {"metadata": {"labels": {"app": name}}}},
-                    "status": {"replicas": 1, "readyReplicas": 1},
-                }  # fmt: skip
-            client = ApiClient(Configuration(host=str(cluster.url).rstrip("/")))
-            scaler = DeploymentScaler(cfg, client, qps=QPS, burst=BURST, deadline_s=600.0,
-                                      owns_client=True)  # fmt: skip
-            await scaler.observe()
-            await asyncio.sleep(1 / QPS * BURST)  # the watches' requests: a full bucket again
-            why = (Reason("demand", "lag 3 / 1 per replica -> 3"),)
-            leading = {"fence": lambda: asyncio.get_running_loop().time() + 3.0}  # a leader's
-            if "fence" not in inspect.signature(scaler.scale_with_reason).parameters:
-                leading = {}  # before issue 14
-            calls = [
-                scaler.scale_with_reason(name, 3, ScaleDecision(name, p.tenant, 1, 3, why, 3),
-                                         time.time(), **leading)
-                for name, p in cfg.pools.items()
-            ]  # fmt: skip
-            started = time.perf_counter()
-            await asyncio.gather(*calls)
-            await asyncio.wait_for(cluster.all_said.wait(), 600)  # if queued, after the calls
-            rates.append(CHANGES / (max(cluster.scales) - started))
-            said.append(max(cluster.others) - started)
-            await scaler.close()
-    print(
-        f"actuation of {CHANGES} changes at once, {QPS:g} qps (burst {BURST}): "
-        f"{spread(rates, 'changes/s', digits=2)}; every reason said after {spread(said, 's')}"
-    )
+    cfg = fleet(ACT_POOLS)
+    deadline = 10.0 / 3  # the daemon's: a third of the lease's default 10 s
+    print(f"actuation, {QPS:g} qps (burst {BURST}), {deadline:.1f} s deadline, {ACT_SECONDS} s:")
+    for changes in CHANGES_A_TICK:
+        patches, succeeded, failed, reasons = [], [], [], []
+        for _ in range(2):
+            async with CountingEmulator() as cluster, Server(cluster):
+                for resource in ("apps/v1/deployments", "v1/pods", "autoscaling/v2/"
+                                 "horizontalpodautoscalers", "v1/events"):  # fmt: skip
+                    cluster.resources[resource] = {}
+                for pool in cfg.pools.values():
+                    name = pool.deployment.name
+                    cluster.objects["apps/v1/deployments", "agents", name] = a_deployment(name)
+                client = ApiClient(Configuration(host=str(cluster.url).rstrip("/")))
+                scaler = DeploymentScaler(cfg, client, qps=QPS, burst=BURST,
+                                          deadline_s=deadline, owns_client=True)  # fmt: skip
+                await scaler.observe()
+                await asyncio.sleep(BURST / QPS)  # the watches' requests: a full bucket again
+                before = cluster.scales
+                done, fail = await actuate(scaler, cfg, deadline, changes)
+                patches.append((cluster.scales - before) / ACT_SECONDS)
+                succeeded.append(done / ACT_SECONDS)
+                failed.append(fail / ACT_SECONDS)
+                reasons.append(cluster.reasons / 2 / ACT_SECONDS)
+                await scaler.close()
+        print(f"  {changes} pools changing a second: scale PATCHes landed "
+              f"{spread(patches, '/s', digits=2)}; calls succeeded "
+              f"{spread(succeeded, '/s', digits=2)}, failed {spread(failed, '/s', digits=2)}; "
+              f"reasons said {spread(reasons, '/s', digits=2)}")  # fmt: skip
 
 
 async def main(parts: list[str]) -> None:
