@@ -321,7 +321,8 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
     await follow_decisions(nc, leader_said(loop), bad=bad, pools=config.pools,
-                           on_request=told.want_full)  # fmt: skip
+                           on_request=told.want_full,
+                           following=lambda: not loop.leading)  # fmt: skip
     return runtime
 
 

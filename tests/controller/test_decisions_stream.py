@@ -198,3 +198,30 @@ async def test_the_leader_hears_a_request_and_bad_messages_are_counted(nc: Clien
     await eventually(lambda: follower.requests == 2)
     assert follower.bad.counts["decisions"] == 5
     assert follower.views == []
+
+
+async def test_a_leader_reads_only_requests_and_asks_when_it_follows_again(nc: Client) -> None:
+    leads = True
+    process = Follower()
+    await follow_decisions(nc, process.said, bad=process.bad, on_request=process.asked,
+                           following=lambda: not leads)  # fmt: skip
+    await eventually(lambda: process.requests == 1)  # a request is heard, even as leader
+    mine = DecisionsEncoder("me")
+    await send(nc, mine.messages(T0, fleet(10), {}, nc.max_payload))
+    await send(nc, [b"not even JSON"])
+    await nc.publish(DECISIONS_SUBJECT, REQUEST)
+    await eventually(lambda: process.requests == 2)
+    assert process.views == []  # its own decisions are not read back (nor junk counted)
+    assert process.bad.counts["decisions"] == 0
+
+    leads = False  # another process took over, and sent its whole view meanwhile
+    other = DecisionsEncoder("other")
+    other.messages(T0, fleet(10), {}, nc.max_payload)
+    await send(nc, other.messages(T0 + 1, fleet(10, desired=4), {}, nc.max_payload))
+    await eventually(lambda: process.requests == 3)  # a delta it cannot place: it asks
+    assert process.views == []
+    other.want_full()
+    await send(nc, other.messages(T0 + 2, fleet(10, desired=4), {}, nc.max_payload))
+    await eventually(lambda: len(process.views) == 1)
+    assert process.views[0][0] == "other"
+    assert process.last == {d.pool: d for d in fleet(10, desired=4)}
