@@ -33,18 +33,14 @@ from controller.events import Event, TickEvent
 from controller.handover import HistoryHandover
 from controller.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.jetstream import JetStreamLagSource
+from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 from controller.lease import LeaseError, NatsLease
 from controller.loop import Reconciler
 from controller.metrics import Metrics
 from controller.model import ScaleDecision
 from controller.overrides import OverrideStore
 from controller.prometheus import PrometheusUsageSource
-from controller.shared import (
-    DECISIONS_SUBJECT,
-    DecisionsEncoder,
-    SharedOverrides,
-    follow_decisions,
-)
+from controller.shared import SharedOverrides
 from controller.simcluster import SimulatedCluster
 from controller.snapshot import PoolRow
 from controller.sources import Actuator, PoolState, UsageSource

@@ -104,7 +104,7 @@ def one_document(decisions: list[ScaleDecision], ready: dict[str, int]) -> bytes
 
 
 async def bench_decisions(url: str) -> None:
-    from controller.shared import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
+    from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 
     leader = await nats.connect(url)
     follower = await nats.connect(url)

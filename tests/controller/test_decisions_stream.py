@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from nats.aio.client import Client
 
 from controller.bad_messages import BadMessages
-from controller.model import Reason, ScaleDecision
-from controller.shared import (
+from controller.leader_decisions import (
     DECISIONS_SUBJECT,
     FULL_EVERY_S,
     REQUEST,
     DecisionsEncoder,
     follow_decisions,
 )
+from controller.model import Reason, ScaleDecision
 from tests.support import eventually
 
 T0 = 1_000_000.0

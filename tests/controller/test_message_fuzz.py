@@ -16,9 +16,10 @@ from pydantic import ValidationError
 
 from controller.bad_messages import BadMessages
 from controller.config import Config, ConfigError, PrometheusConfig
+from controller.leader_decisions import DecisionsView, FullViewRequest, parse_decisions
 from controller.overrides import MAX_PIN_REPLICAS, read_overrides
 from controller.prometheus import MAX_TOKENS_TODAY, PrometheusUsageSource
-from controller.shared import MAX_REPLICAS, DecisionsView, FullViewRequest, parse_decisions
+from controller.shared import MAX_REPLICAS
 from controller.usage import MAX_TOKENS, MAX_WORK_S, NatsUsageSource
 from tests.factories import config, pool
 

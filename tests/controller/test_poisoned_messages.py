@@ -18,11 +18,11 @@ from controller.bad_messages import BadMessages
 from controller.config import Config
 from controller.events import TickEvent
 from controller.jetstream import JetStreamLagSource, ensure_queues
+from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 from controller.loop import Reconciler
 from controller.metrics import Metrics
 from controller.model import Observations, PoolObservation, Reason, ScaleDecision
 from controller.policy import decide
-from controller.shared import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 from controller.simcluster import SimulatedCluster
 from controller.usage import MAX_WORK_S, NatsUsageSource, TokenLedger, UsageReport
 from tests.factories import config, pool

@@ -24,10 +24,10 @@ from agentdash.tui.sample import (
     sample_feed,
 )
 from controller.history_stream import HistoryPublisher, HistoryReader
+from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 from controller.lease import NatsLease
 from controller.loop import Reconciler
 from controller.overrides import OverrideStore
-from controller.shared import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 from tests.support import eventually
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
