@@ -17,7 +17,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,19 +33,16 @@ from controller.events import Event, TickEvent
 from controller.handover import HistoryHandover
 from controller.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.jetstream import JetStreamLagSource
+from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 from controller.lease import LeaseError, NatsLease
 from controller.loop import Reconciler
 from controller.metrics import Metrics
 from controller.model import ScaleDecision
 from controller.overrides import OverrideStore
 from controller.prometheus import PrometheusUsageSource
-from controller.shared import (
-    DECISIONS_SUBJECT,
-    SharedOverrides,
-    decisions_message,
-    follow_decisions,
-)
+from controller.shared import SharedOverrides
 from controller.simcluster import SimulatedCluster
+from controller.snapshot import PoolRow
 from controller.sources import Actuator, PoolState, UsageSource
 from controller.usage import NatsBusySource, NatsUsageSource
 
@@ -90,6 +87,8 @@ class Runtime:
     """Reads the leader's event history, once a dashboard asks (follow_history)."""
     busy: BusyPods | None = None
     """Which pods the workers report busy (a scale-down takes idle ones first)."""
+    told: DecisionsEncoder | None = None
+    """What this process, as leader, last told followers of its decisions."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
@@ -305,8 +304,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     loop = Reconciler(config, lag, usage, actuator, bus=bus, store=store, lease=lease,
                       dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
                       handover=handover)  # fmt: skip
+    told = DecisionsEncoder(lease.holder)
     runtime = Runtime(
-        config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger
+        config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger, told=told
     )
     if not options.read_only:
         publisher = runtime.publisher = HistoryPublisher(nc, lease.holder)
@@ -316,7 +316,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
-    await follow_decisions(nc, leader_said(loop), bad=bad, pools=config.pools)
+    await follow_decisions(nc, leader_said(loop), bad=bad, pools=config.pools,
+                           on_request=told.want_full,
+                           following=lambda: not loop.leading)  # fmt: skip
     return runtime
 
 
@@ -345,14 +347,29 @@ async def _relay(runtime: Runtime) -> None:
             snapshot = loop.snapshot()
             runtime.metrics.observe_snapshot(snapshot)
             runtime.metrics.observe_state(loop.stale, loop.leading)
-            if loop.leading and runtime.nc.is_connected:
-                ready = {pool.name: pool.ready for pool in snapshot.pools}
-                message = decisions_message(runtime.lease.holder, event.ts,
-                                            list(event.decisions), ready)  # fmt: skip
-                with contextlib.suppress(nats.errors.Error):
-                    await runtime.nc.publish(DECISIONS_SUBJECT, message)
+            await _tell_decisions(runtime, event, snapshot.pools)
         elif hasattr(event, "as_dict"):
             emit(event.as_dict())
+
+
+async def _tell_decisions(runtime: Runtime, tick: TickEvent, pools: Sequence[PoolRow]) -> None:
+    """As leader, what changed in this tick's decisions, for the followers to show."""
+    told = runtime.told
+    if told is None:
+        return
+    if not runtime.loop.leading:
+        told.forget()  # followers follow another: lead again with a full view
+        return
+    if not runtime.nc.is_connected:
+        told.want_full()  # what this tick changed is lost: start again from a full view
+        return
+    ready = {pool.name: pool.ready for pool in pools}
+    chunks = told.messages(tick.ts, tick.decisions, ready, runtime.nc.max_payload)
+    try:
+        for chunk in chunks:
+            await runtime.nc.publish(DECISIONS_SUBJECT, chunk)
+    except nats.errors.Error:
+        told.want_full()  # a part is missing: followers wait for the next full view
 
 
 def emit(record: dict[str, Any]) -> None:

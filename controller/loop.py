@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from controller.config import Config
 from controller.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
@@ -67,6 +67,8 @@ class Reconciler:
         dry_run: bool = False,
         call_deadline: float = CALL_DEADLINE_S,
         handover: HistoryHandover | None = None,
+        timer: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.config = config
         self.lag = lag
@@ -74,6 +76,9 @@ class Reconciler:
         self.actuator = actuator
         self.bus = bus or EventBus()
         self.clock = clock
+        self._timer = timer
+        """What `run` keeps its period by (monotonic: the wall clock may jump)."""
+        self._sleep = sleep
         self.history = History(config)
         self.replica_seconds = ReplicaSeconds()
         """Each tenant's replicas over today, for budget pacing (controller.policy)."""
@@ -335,9 +340,17 @@ class Reconciler:
 
     async def _call(self, decision: ScaleDecision, now: float) -> None:
         if isinstance(self.actuator, ExplainingActuator):
-            await self.actuator.scale_with_reason(decision.pool, decision.desired, decision, now)
+            await self.actuator.scale_with_reason(
+                decision.pool, decision.desired, decision, now, self._fence
+            )
         else:
             await self.actuator.scale(decision.pool, decision.desired)
+
+    def _fence(self) -> float | None:
+        """By when a write started now must land (the event loop's time), or None: for what
+        an actuator writes after a call returned (see controller.kube.scaler)."""
+        left = self._call_deadline()
+        return None if left is None else asyncio.get_running_loop().time() + left
 
     def _call_deadline(self) -> float | None:
         """How long a scale call may take now: its deadline, cut to what is surely left of
@@ -377,28 +390,46 @@ class Reconciler:
         return build_snapshot(self)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick until `stop` is set; the tick in flight, and the calls it started, finish."""
+        """Tick until `stop` is set; the tick in flight, and the calls it started, finish.
+
+        Ticks keep a fixed period: each is due one interval after the previous one was due,
+        not one interval after it ended (sleeping a full interval after each tick let the
+        period drift by the tick's own cost). A tick that overran its period is followed by
+        the next at once, and the deadlines start again from there: the ticks it missed are
+        skipped, never run back to back. A pool that wakes from zero is read at once, between
+        deadlines; a failing source stretches the wait with backoff, from the failed tick."""
         backoff = 0.0
+        due = self._timer()
         try:
             while not stop.is_set():
                 woken, self._woken = self._woken, set()
                 self._wake.clear()
-                await self.tick(only=woken or None, settle=False)
+                scheduled = self._timer() >= due
+                await self.tick(only=None if scheduled else woken or None, settle=False)
                 interval = self.config.controller.interval_seconds
+                now = self._timer()
+                if scheduled:
+                    due = max(due + interval, now)
                 failing = any(source in self.problems for source in SOURCES)
                 backoff = min(MAX_BACKOFF_S, max(interval, backoff * 2)) if failing else 0.0
-                await _first_of(stop, self._wake, timeout=backoff or interval)
+                if backoff:
+                    due = now + backoff
+                await self._pause(stop, due - now)
         finally:
             await self.settle()
 
-
-async def _first_of(*events: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        """Until `seconds` have passed, `stop` is set or a pool wakes, whichever is first."""
+        waiters = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self._sleep(max(0.0, seconds))),
+        ]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
 
 def build_snapshot(loop: Reconciler) -> FleetSnapshot:

@@ -6,13 +6,13 @@
   write wins for the whole document; operator actions are rare and human-paced.
 - Every operator action is appended to the stream `AGENTDASH_AUDIT` (subject
   `agentdash.audit`): who, what, when, and from where (host and process).
-- The leader publishes each tick's decisions on `agentdash.decisions`, with each pool's ready
-  replicas, so dashboards that only observe show what the leader decided and sees, not their
-  own guess. (Its event history goes to a stream: controller.history_stream.)
+- The leader publishes each tick's decisions on `agentdash.decisions`
+  (controller.leader_decisions), and its event history to a stream
+  (controller.history_stream).
 
-Nothing read back is trusted blindly. A KV value or a decisions message that is not valid
-(bad JSON or UTF-8, numbers out of bounds) is dropped, counted and logged
-(controller.bad_messages); the watcher and the process keep running.
+Nothing read back is trusted blindly. A KV value that is not valid (bad JSON or UTF-8,
+numbers out of bounds) is dropped, counted and logged (controller.bad_messages); the watcher
+and the process keep running.
 
 How agentdash tells its own override writes from foreign ones (`nats kv put`, a script):
 every agentdash write is preceded by its audit record, which carries the SHA-256 of the
@@ -35,19 +35,17 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any
 
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from controller.bad_messages import BadMessages, describe
+from controller.bad_messages import BadMessages
 from controller.config import Config, ConfigError
 from controller.events import ActionEvent
-from controller.model import Overrides, Reason, ScaleDecision
+from controller.model import Overrides
 from controller.overrides import OverridesDocument, OverrideStore, read_overrides
 
 log = logging.getLogger("agentdash.shared")
@@ -56,7 +54,6 @@ BUCKET = "agentdash_overrides"
 KEY = "overrides"
 AUDIT_STREAM = "AGENTDASH_AUDIT"
 AUDIT_SUBJECT = "agentdash.audit"
-DECISIONS_SUBJECT = "agentdash.decisions"
 FOREIGN = "foreign write"
 """The audit action recorded for an override write agentdash did not make."""
 
@@ -202,23 +199,14 @@ def _report_end(task: asyncio.Task[None]) -> None:
         log.error("overrides watcher stopped: %r", task.exception())
 
 
-def decisions_message(
-    leader: str, ts: float, decisions: list[ScaleDecision], ready: Mapping[str, int] | None = None
-) -> bytes:
-    """`ready`: each pool's ready replicas as the leader sees them (followers show them)."""
-    ready = ready or {}
-    return json.dumps(
-        {"leader": leader, "ts": ts,
-         "decisions": [{**d.as_dict(), "recommendation": d.recommendation, "held": d.held,
-                        **({"ready": ready[d.pool]} if d.pool in ready else {})}
-                       for d in decisions]}
-    ).encode()  # fmt: skip
-
-
+# What crosses a process boundary on NATS is validated against these (here and in
+# controller.leader_decisions and controller.history_stream).
 MAX_REPLICAS = 1_000_000
 NAME_CHARS = 253
 Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
+Rule = Annotated[str, Field(max_length=100)]
+Detail = Annotated[str, Field(max_length=2000)]
 
 
 class _Wire(BaseModel):
@@ -226,67 +214,5 @@ class _Wire(BaseModel):
 
 
 class _ReasonWire(_Wire):
-    rule: Annotated[str, Field(max_length=100)]
-    detail: Annotated[str, Field(max_length=2000)]
-
-
-class _DecisionWire(_Wire):
-    pool: Name
-    tenant: Name
-    current: Replicas | None
-    desired: Replicas | None
-    reasons: Annotated[list[_ReasonWire], Field(min_length=1, max_length=100)]
-    recommendation: Replicas = 0
-    held: bool = False
-    ready: Replicas | None = None
-
-
-class DecisionsMessage(_Wire):
-    """What the leader publishes on agentdash.decisions (crosses a process boundary)."""
-
-    leader: Name
-    ts: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    decisions: list[_DecisionWire]
-
-
-def parse_decisions(
-    data: bytes, pools: Collection[str] | None = None
-) -> tuple[str, list[ScaleDecision], dict[str, int]]:
-    """The leader's name, its decisions and the ready replicas it saw; only those for `pools`
-    if given (a leader on another config version may name others). Raises ValidationError
-    for anything else."""
-    raw = DecisionsMessage.model_validate_json(data)
-    decisions = []
-    ready = {}
-    for d in raw.decisions:
-        if pools is not None and d.pool not in pools:
-            continue
-        reasons = tuple(Reason(r.rule, r.detail) for r in d.reasons)
-        observed = d.current is not None
-        decisions.append(
-            ScaleDecision(d.pool, d.tenant, d.current or 0, d.desired or 0, reasons,
-                          d.recommendation, d.held, observed)
-        )  # fmt: skip
-        if d.ready is not None:
-            ready[d.pool] = d.ready
-    return raw.leader, decisions, ready
-
-
-async def follow_decisions(
-    nc: Client,
-    on_decisions: Callable[[str, list[ScaleDecision], dict[str, int]], None],
-    *,
-    bad: BadMessages | None = None,
-    pools: Collection[str] | None = None,
-) -> Any:
-    count = bad or BadMessages()
-
-    async def handle(msg: Msg) -> None:
-        try:
-            leader, decisions, ready = parse_decisions(msg.data, pools)
-        except ValidationError as exc:
-            count.drop("decisions", describe(exc))
-            return
-        on_decisions(leader, decisions, ready)
-
-    return await nc.subscribe(DECISIONS_SUBJECT, cb=handle)
+    rule: Rule
+    detail: Detail

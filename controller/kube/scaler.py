@@ -19,6 +19,15 @@ made it the whole cluster's, which the next successful read cleared: health flap
 
 Every call is bounded by `deadline_s` (see controller.kube.api), so that a leader can fence
 its writes by its lease.
+
+Calls for many pools run at once, within one rate limit (`qps`, `burst`), and the scale
+PATCHes go first: a scale that lands while other pools' scale calls still wait leaves its
+annotation and Event to a queue that is sent only while no scale call waits, one request at
+a time, the newest per pool (an older one is superseded), each request only if the caller's
+fence allows it then (this process still leads, and by when it must land), else never.
+Three requests a change in turn made about 1.7 changes a second at 5 qps; the scales alone
+go at the full 5. A scale with no other waiting says why at once, within its own call, as
+it always did.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from kubernetes.aio.client import ApiClient
 
@@ -50,7 +59,7 @@ from controller.kube.objects import (
     status,
 )
 from controller.model import ScaleDecision
-from controller.sources import PoolState, PoolUnavailable, SourceError
+from controller.sources import Fence, PoolState, PoolUnavailable, SourceError
 
 log = logging.getLogger("agentdash.kube")
 
@@ -129,6 +138,15 @@ class DeploymentScaler:
         self._idle_first = (
             None if busy is None else IdleFirst(self._api, busy, self._timing.recheck_s)
         )
+        self._scaling = 0
+        """Scale calls that have not yet had their scale PATCH answered."""
+        self._no_scales = asyncio.Event()
+        self._no_scales.set()
+        self._untold: dict[str, _Untold] = {}
+        """Per pool, the last scale still to be said why of (an older one is superseded)."""
+        self._teller: asyncio.Task[None] | None = None
+        self.untold = 0
+        """Scales whose annotation and Event were given up: superseded, or out of time."""
 
     @classmethod
     async def connect(
@@ -191,11 +209,17 @@ class DeploymentScaler:
         await self._scale(pool, replicas, None, self._clock())
 
     async def scale_with_reason(
-        self, pool: str, replicas: int, decision: ScaleDecision, now: float
+        self,
+        pool: str,
+        replicas: int,
+        decision: ScaleDecision,
+        now: float,
+        fence: Fence | None = None,
     ) -> None:
         """Scale, and say why on the Deployment: the `agentdash.io/last-decision` annotation
-        and an Event, both shown by `kubectl describe deployment`."""
-        await self._scale(pool, replicas, decision, now)
+        and an Event, both shown by `kubectl describe deployment`. If the reason is said after
+        this call returned (see the module), each request is bounded by `fence`, or not sent."""
+        await self._scale(pool, replicas, decision, now, fence)
 
     async def release(self) -> None:
         """Give back to KEDA every ScaledObject this scaler paused (take_over), by one
@@ -206,6 +230,10 @@ class DeploymentScaler:
 
     async def close(self) -> None:
         await self.release()
+        if self._teller is not None:
+            self._teller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._teller
         if self._started is not None:
             self._started.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -334,10 +362,40 @@ class DeploymentScaler:
     # --- scaling ---------------------------------------------------------------------------
 
     async def _scale(
-        self, pool: str, replicas: int, decision: ScaleDecision | None, now: float
+        self,
+        pool: str,
+        replicas: int,
+        decision: ScaleDecision | None,
+        now: float,
+        fence: Fence | None = None,
     ) -> None:
-        ref = self._pools[pool]
         deadline = self._api.deadline()  # for all of it: marks, scale, annotation, Event
+        self._scaling += 1
+        self._no_scales.clear()
+        try:
+            untold = await self._scale_first(pool, replicas, decision, now, deadline)
+        finally:
+            self._scaling -= 1
+            if not self._scaling:
+                self._no_scales.set()
+        if untold is None:
+            return
+        if not self._scaling and not self._untold:
+            await self._explain(untold)  # nothing else waits: said now, as part of this call
+            return
+        untold = untold._replace(fence=fence)  # said after this call: fenced all the same
+        # Others wait for their scale: theirs first, this pool's reason behind them.
+        if self._untold.pop(pool, None) is not None:
+            self.untold += 1  # superseded: the annotation is this one's now
+        self._untold[pool] = untold
+        if self._teller is None or self._teller.done():
+            self._teller = asyncio.create_task(self._tell(), name="say why scaled")
+
+    async def _scale_first(
+        self, pool: str, replicas: int, decision: ScaleDecision | None, now: float, deadline: float
+    ) -> _Untold | None:
+        """The scale itself (and what must precede it); what is left to say, unless dry-run."""
+        ref = self._pools[pool]
         await self._start(deadline)
         problem = self._problem(pool, ref, now)
         if problem is not None:
@@ -366,7 +424,7 @@ class DeploymentScaler:
                 replicas,
                 why,
             )
-            return
+            return None
         if self._idle_first is not None and replicas < previous:
             await self._idle_first.mark(
                 pool, namespace.pods, deployment, previous - replicas, now, deadline
@@ -395,7 +453,19 @@ class DeploymentScaler:
             **deployment,
             "spec": {**spec(deployment), "replicas": replicas},
         }
-        await self._explain(ref, deployment, replicas, previous, decision, now, deadline)
+        return _Untold(ref, deployment, replicas, previous, decision, now, deadline)
+
+    async def _tell(self) -> None:
+        """Say why of the scales that landed while others waited, oldest first, each request
+        only while no scale call waits: a scale PATCH never queues behind an annotation or
+        an Event (they share the rate limit). One in flight at a time."""
+        untold = self._untold
+        while untold:
+            await self._no_scales.wait()
+            if not untold:
+                break
+            pool = next(iter(untold))
+            await self._explain(untold.pop(pool), after_scales=True)
 
     def _refusal(
         self, pool: str, ref: DeploymentRef, failure: ApiFailure, now: float, doing: str = "scale"
@@ -415,24 +485,19 @@ class DeploymentScaler:
         log.warning("%s: not scaled: %s", pool, reason)
         return PoolUnavailable(pool, reason)
 
-    async def _explain(
-        self,
-        ref: DeploymentRef,
-        deployment: dict[str, Any],
-        replicas: int,
-        previous: int,
-        decision: ScaleDecision | None,
-        now: float,
-        deadline: float,
-    ) -> None:
-        """Best effort, by the scale's deadline: the replicas have changed whatever happens
-        here, so a failure is logged, never raised (the loop would think the scale had
-        failed)."""
+    async def _explain(self, untold: _Untold, *, after_scales: bool = False) -> None:
+        """Best effort: the replicas have changed whatever happens here, so a failure is
+        logged, never raised (the loop would think the scale had failed). Within the scale's
+        call, by its deadline. `after_scales` (after the call): each request waits until no
+        scale call does, and goes only if the fence allows it then."""
+        ref, deployment, replicas, previous, decision, now, deadline, _ = untold
         try:
             if self.annotate:
                 # The one reason agentdash patches the Deployment itself (`patch deployments`):
                 # the annotation keeps the last decision where `kubectl describe` shows it.
                 annotation = decision_annotation(replicas, previous, decision, now)
+                if after_scales:
+                    deadline = await self._turn(untold)
                 await self._api.call(
                     f"annotate Deployment {ref.namespace}/{ref.name}",
                     self._api.apps.patch_namespaced_deployment_without_preload_content,
@@ -442,6 +507,8 @@ class DeploymentScaler:
                     _content_type="application/merge-patch+json",
                     deadline=deadline,
                 )
+            if after_scales:
+                deadline = await self._turn(untold)
             await self._api.call(
                 f"create an Event for Deployment {ref.namespace}/{ref.name}",
                 self._api.core.create_namespaced_event_without_preload_content,
@@ -450,8 +517,45 @@ class DeploymentScaler:
                 retry=False,  # a create that timed out may have happened: no duplicate
                 deadline=deadline,
             )
+        except _Unsaid as unsaid:
+            self.untold += 1
+            log.info("%s: scaled, but not said why: %s", ref.name, unsaid)
         except ApiFailure as failure:
             log.warning("scaled, but could not say why on the Deployment: %s", failure)
+
+    async def _turn(self, untold: _Untold) -> float:
+        """Wait until no scale call waits (they go first); then the next request's deadline."""
+        if untold.fence is None:  # no lease to ask: the scale's own deadline
+            try:
+                async with asyncio.timeout_at(untold.deadline):
+                    await self._no_scales.wait()
+            except TimeoutError:
+                raise _Unsaid("no time was left by the deadline") from None
+            return untold.deadline
+        await self._no_scales.wait()
+        fence = untold.fence()
+        if fence is None:
+            raise _Unsaid("this process no longer leads")
+        return min(fence, self._api.deadline())
+
+
+class _Unsaid(Exception):
+    """A reason given up: it could no longer be said safely."""
+
+
+class _Untold(NamedTuple):
+    """A scale that landed, and what is needed to say why: by `deadline` at the latest."""
+
+    ref: DeploymentRef
+    deployment: dict[str, Any]
+    replicas: int
+    previous: int
+    decision: ScaleDecision | None
+    now: float
+    deadline: float
+    """By when, said within the scale's call (or after it, with no fence)."""
+    fence: Fence | None = None
+    """Asked before each request said after the call (the lease may be gone by then)."""
 
 
 def _unreadable(informer: Informer, namespace: str) -> str:

@@ -16,9 +16,10 @@ from pydantic import ValidationError
 
 from controller.bad_messages import BadMessages
 from controller.config import Config, ConfigError, PrometheusConfig
+from controller.leader_decisions import DecisionsView, FullViewRequest, parse_decisions
 from controller.overrides import MAX_PIN_REPLICAS, read_overrides
 from controller.prometheus import MAX_TOKENS_TODAY, PrometheusUsageSource
-from controller.shared import MAX_REPLICAS, parse_decisions
+from controller.shared import MAX_REPLICAS
 from controller.usage import MAX_TOKENS, MAX_WORK_S, NatsUsageSource
 from tests.factories import config, pool
 
@@ -71,12 +72,24 @@ async def test_a_usage_report_is_believed_only_in_bounds(body: bytes, tenant: st
                                         bool(seen.mean_task_seconds)) <= 1  # fmt: skip
 
 
+rows = (
+    st.tuples(
+        names,
+        names,
+        numbers,
+        numbers,
+        numbers,
+        junk,
+        numbers,
+        st.lists(st.tuples(names, names) | junk, max_size=2),
+    )
+    | junk
+)
 decisions = st.fixed_dictionaries(
-    {"leader": names, "ts": numbers, "decisions": st.lists(st.fixed_dictionaries(
-        {"pool": names, "tenant": names, "current": numbers, "desired": numbers,
-         "reasons": st.lists(st.fixed_dictionaries({"rule": names, "detail": names}) | junk,
-                             max_size=2)},
-        optional={"recommendation": numbers, "held": junk}) | junk, max_size=3)},
+    {"v": st.sampled_from([2, 1, "2"]) | junk,
+     "m": st.tuples(names, names, numbers, numbers, st.sampled_from(["f", "d", "x"])) | junk,
+     "i": numbers, "n": numbers, "r": st.lists(rows, max_size=3)},
+    optional={"g": st.lists(names, max_size=2) | junk, "want": names},
 )  # fmt: skip
 
 
@@ -84,10 +97,14 @@ decisions = st.fixed_dictionaries(
 @given(body=st.one_of(st.binary(max_size=200), junk.map(encoded), decisions.map(encoded)))
 def test_a_decisions_message_is_parsed_or_refused(body: bytes) -> None:
     try:
-        _, parsed, _ = parse_decisions(body, CFG.pools)
+        message = parse_decisions(body)
     except ValidationError:
         return  # what follow_decisions drops and counts
-    for d in parsed:
+    if isinstance(message, FullViewRequest):
+        return
+    view = DecisionsView(CFG.pools)
+    view.take(message)
+    for d in view.decisions.values():
         assert d.pool in CFG.pools
         assert 0 <= d.current <= MAX_REPLICAS
         assert 0 <= d.desired <= MAX_REPLICAS

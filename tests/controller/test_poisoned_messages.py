@@ -18,11 +18,11 @@ from controller.bad_messages import BadMessages
 from controller.config import Config
 from controller.events import TickEvent
 from controller.jetstream import JetStreamLagSource, ensure_queues
+from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 from controller.loop import Reconciler
 from controller.metrics import Metrics
 from controller.model import Observations, PoolObservation, Reason, ScaleDecision
 from controller.policy import decide
-from controller.shared import DECISIONS_SUBJECT, decisions_message, follow_decisions
 from controller.simcluster import SimulatedCluster
 from controller.usage import MAX_WORK_S, NatsUsageSource, TokenLedger, UsageReport
 from tests.factories import config, pool
@@ -149,24 +149,33 @@ async def test_a_forged_decisions_message_never_reaches_a_follower(nc: Client) -
     await follow_decisions(nc, lambda leader, d, _: heard.append((leader, d)), bad=bad,
                            pools=cfg.pools)  # fmt: skip
     good = ScaleDecision("research", "acme", 1, 3, (Reason("demand", "lag 3"),), 3)
-    valid = json.loads(decisions_message("leader-1", 100.0, [good]))
+    valid = json.loads(DecisionsEncoder("leader-1").messages(100.0, [good], {}, 1 << 20)[0])
+    row = valid["r"][0]  # pool, tenant, current, desired, recommendation, held, ready, reasons
+
+    def changed(head: int | None = None, field: int | None = None, value: Any = None) -> bytes:
+        forged = json.loads(json.dumps(valid))
+        if head is not None:
+            forged["m"][head] = value
+        if field is not None:
+            forged["r"][0][field] = value
+        return json.dumps(forged).encode()
+
     forged = [
         b"\xff\xfe",
         b"{}",
         b"[" * 50_000,
-        json.dumps({**valid, "ts": "soon"}).encode(),
-        json.dumps({**valid, "decisions": [{**valid["decisions"][0], "desired": -3}]}).encode(),
-        json.dumps({**valid, "decisions": [{**valid["decisions"][0], "desired": 1e308}]}).encode(),
-        json.dumps({**valid, "decisions": [{**valid["decisions"][0], "reasons": []}]}).encode(),
-        json.dumps({**valid, "decisions": [{**valid["decisions"][0], "pool": 7}]}).encode(),
-        b'{"leader": "x", "ts": NaN, "decisions": []}',
-        json.dumps({**valid, "leader": "m" * 100_000}).encode(),
+        changed(head=3, value="soon"),
+        changed(field=3, value=-3),
+        changed(field=3, value=1e308),
+        changed(field=7, value=[]),
+        changed(field=0, value=7),
+        b'{"v": 2, "m": ["x", "e", 1, NaN, "f"], "i": 0, "n": 1, "r": []}',
+        changed(head=0, value="m" * 100_000),
     ]
     for body in forged:
         await nc.publish(DECISIONS_SUBJECT, body)
-    elsewhere = {**valid["decisions"][0], "pool": "not-in-this-config"}
-    both = {**valid, "decisions": [valid["decisions"][0], elsewhere]}
-    await nc.publish(DECISIONS_SUBJECT, json.dumps(both).encode())
+    elsewhere = ["not-in-this-config", *row[1:]]
+    await nc.publish(DECISIONS_SUBJECT, json.dumps({**valid, "r": [row, elsewhere]}).encode())
 
     await eventually(lambda: len(heard) == 1)
     assert bad.counts["decisions"] == len(forged)

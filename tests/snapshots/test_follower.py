@@ -24,10 +24,10 @@ from agentdash.tui.sample import (
     sample_feed,
 )
 from controller.history_stream import HistoryPublisher, HistoryReader
+from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
 from controller.lease import NatsLease
 from controller.loop import Reconciler
 from controller.overrides import OverrideStore
-from controller.shared import DECISIONS_SUBJECT, decisions_message, follow_decisions
 from tests.support import eventually
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
@@ -68,8 +68,9 @@ async def follower_feed(url: str, state: Path) -> Feed:
         await loop.tick()  # it reads who leads
         ready = {pool.name: pool.ready for pool in leader.snapshot().pools}
         told = list(leader.loop.decisions.values())
-        message = decisions_message("leader-1", START + TICKS, told, ready)
-        await nc.publish(DECISIONS_SUBJECT, message)
+        leading = DecisionsEncoder("leader-1")
+        for chunk in leading.messages(START + TICKS, told, ready, nc.max_payload):
+            await nc.publish(DECISIONS_SUBJECT, chunk)
         await eventually(lambda: bool(loop.leader_decisions))
         await loop.tick()
         reader = HistoryReader(nc, clock=clock)
