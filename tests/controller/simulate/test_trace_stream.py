@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import controller.simulate.trace as trace_module
+from controller import accel
 from controller.config import Config, ConfigError, load_config
 from controller.simulate.generate import SHAPES, generate
 from controller.simulate.trace import CHUNK, Trace, load_trace, parse_trace, write_trace
@@ -171,3 +173,19 @@ def test_loading_holds_the_columns_not_the_file(tmp_path: Path, shuffled: bool) 
     assert (kept - before) / len(trace) < 32
     # in order: the columns and one chunk; shuffled: also the sort's index and keys
     assert (peak - before) / len(trace) < (130 if shuffled else 60)
+
+
+def test_a_compiled_build_from_before_the_trace_changed_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled cluster checks the type of the trace's columns: a build made for other
+    columns would raise TypeError on every trace, so it counts as stale."""
+    monkeypatch.setattr(accel, "BUILD", tmp_path)
+    sources = accel._hashes()
+    sources.pop("controller/simulate/trace.py", None)  # a stamp that did not cover it
+    stamp = {"python": sys.implementation.cache_tag, "sources": sources}
+    (tmp_path / "stamp.json").write_text(json.dumps(stamp))
+    assert not accel.built()
+    stamp["sources"] = accel._hashes() | {"controller/simulate/trace.py": "0" * 64}
+    (tmp_path / "stamp.json").write_text(json.dumps(stamp))
+    assert not accel.built()
