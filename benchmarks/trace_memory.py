@@ -23,11 +23,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from simulate import (
-    HOURS,
-    SEED,
-    fleet,
-)  # the backtest benchmark's fleet (benchmarks/ is on the path)
+# The backtest benchmark's fleet: this script's folder, benchmarks/, is on the path.
+from simulate import HOURS, SEED, fleet
 
 from controller.simulate.generate import generate
 from controller.simulate.trace import load_trace, write_trace
