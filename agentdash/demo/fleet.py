@@ -321,7 +321,7 @@ def default_overrides() -> Path:
 
 
 def load_demo_config(path: Path | None) -> Config:
-    from agentdash.cli import EXAMPLE_CONFIG
+    from agentdash.example import EXAMPLE_CONFIG
     from controller.config import load_config
 
     return load_config(path or EXAMPLE_CONFIG)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from agentdash.tui.app import AgentDashApp
+
+class Palette(Protocol):
+    """What the palette needs of the app (it does not import the app, which imports it)."""
+
+    read_only: bool
+
+    def action_show(self, name: str) -> None: ...
+
+    def run_operator_action(self, name: str) -> None: ...
+
 
 SCREENS = [
     ("Fleet", "the pools, their lag and replicas, recent scale events", "fleet"),
@@ -25,6 +33,8 @@ ACTIONS = [
     ("Unpin pool", "drop the selected pool's pin", "unpin"),
     ("Pause or resume tenant", "the selected tenant, or the selected pool's: its pools to 0, "
      "queue kept", "pause_tenant"),
+    ("Pause or resume pool", "hold the selected pool's replicas, or set them to N, for a "
+     "while or until resumed", "pause_pool"),
     ("Pause or resume controller", "hold every replica where it is", "pause_controller"),
     ("Toggle dry-run", "decide and log, never scale", "dry_run"),
 ]  # fmt: skip
@@ -32,7 +42,7 @@ ACTIONS = [
 
 class AgentDashCommands(Provider):
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app: AgentDashApp = self.app  # type: ignore[assignment]
+        app: Palette = self.app  # type: ignore[assignment]
         entries: list[tuple[str, str, Callable[[], object]]] = [
             (name, help, partial(app.action_show, target)) for name, help, target in SCREENS
         ]

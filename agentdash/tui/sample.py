@@ -8,7 +8,7 @@ import random
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from agentdash.cli import EXAMPLE_CONFIG
+from agentdash.example import EXAMPLE_CONFIG
 from agentdash.tui.feed import Feed
 from controller.config import Config, load_config, parse_config
 from controller.events import EventBus
