@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -44,28 +45,35 @@ class ConfirmationModal(ModalScreen[bool]):
         self.dismiss(True)
 
 
-class PinModal(ModalScreen[tuple[int, float | None] | None]):
-    """How many warm replicas, and for how long (blank: until unpinned)."""
+T = TypeVar("T")
+
+
+class ReplicasModal(ModalScreen[T | None]):
+    """A dialog of two fields, replicas and minutes, that only asks: the app confirms (Cancel
+    first) before anything changes. Subclasses say what the fields mean and how to read them."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    confirm = "OK"
+    invalid = "replicas: a whole number >= 0; minutes > 0"
 
-    def __init__(self, pool: str, current: int | None) -> None:
+    def __init__(self, question: str, replicas: str, replicas_hint: str, minutes_hint: str) -> None:
         super().__init__()
-        self.pool = pool
-        self.current = current
+        self.question = question
+        self.fields = (replicas, replicas_hint, minutes_hint)
 
     def compose(self) -> ComposeResult:
+        replicas, replicas_hint, minutes_hint = self.fields
         with Vertical(id="dialog"):
-            yield Label(f"Pin [b]{self.pool}[/b] warm: keep at least N replicas", id="question")
+            yield Label(self.question, id="question")
             with Grid(id="fields"):
                 yield Label("replicas")
-                yield Input(str(self.current or 1), id="replicas", type="integer")
+                yield Input(replicas, id="replicas", type="integer", placeholder=replicas_hint)
                 yield Label("minutes")
-                yield Input("", id="minutes", placeholder="blank: until unpinned", type="number")
+                yield Input("", id="minutes", placeholder=minutes_hint, type="number")
             yield Static("", id="error")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Pin", id="pin", variant="warning")
+                yield Button(self.confirm, id="confirm", variant="warning")
 
     def on_mount(self) -> None:
         for field in self.query(Input):
@@ -76,26 +84,53 @@ class PinModal(ModalScreen[tuple[int, float | None] | None]):
         self._submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "pin":
+        if event.button.id == "confirm":
             self._submit()
         else:
             self.dismiss(None)
 
     def _submit(self) -> None:
-        replicas = self.query_one("#replicas", Input).value.strip()
-        minutes = self.query_one("#minutes", Input).value.strip()
-        try:
-            count = int(replicas)
-            span = float(minutes) * 60 if minutes else None
-        except ValueError:
-            count, span = -1, None
-        if count < 0 or (span is not None and span <= 0):
-            self.query_one("#error", Static).update("replicas: a whole number >= 0; minutes > 0")
+        choice = self.parse(self.query_one("#replicas", Input).value.strip(),
+                            self.query_one("#minutes", Input).value.strip())  # fmt: skip
+        if choice is None:
+            self.query_one("#error", Static).update(self.invalid)
             return
-        self.dismiss((count, span))
+        self.dismiss(choice)
+
+    def parse(self, replicas: str, minutes: str) -> T | None:
+        """The fields as the dialog's answer, or None if either is not valid."""
+        raise NotImplementedError
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def minutes_of(text: str) -> float | None:
+    """Seconds for a minutes field, None when blank; ValueError if it is not a time."""
+    if not text:
+        return None
+    span = float(text) * 60
+    if not 0 < span < 1e9:  # not 0, negative, inf or nan
+        raise ValueError(text)
+    return span
+
+
+class PinModal(ReplicasModal[tuple[int, float | None]]):
+    """How many warm replicas, and for how long (blank: until unpinned)."""
+
+    confirm = "Pin"
+
+    def __init__(self, pool: str, current: int | None) -> None:
+        super().__init__(f"Pin [b]{pool}[/b] warm: keep at least N replicas",
+                         str(current or 1), "", "blank: until unpinned")  # fmt: skip
+        self.pool = pool
+
+    def parse(self, replicas: str, minutes: str) -> tuple[int, float | None] | None:
+        try:
+            count, span = int(replicas), minutes_of(minutes)
+        except ValueError:
+            return None
+        return (count, span) if count >= 0 else None
 
 
 Section = tuple[str, list[Binding]]

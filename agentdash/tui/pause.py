@@ -7,84 +7,34 @@ some minutes (blank: until resumed). Like the pin dialog, it only asks: the app 
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from agentdash.tui.modals import ReplicasModal, minutes_of
 
 PauseChoice = tuple[int | None, float | None]
 """(replicas, or None to hold them where they are; seconds, or None until resumed)."""
 
 
-class PausePoolModal(ModalScreen[PauseChoice | None]):
-    DEFAULT_CSS = """
-    PausePoolModal {
-        align: center middle;
-        background: $background 60%;
-    }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+class PausePoolModal(ReplicasModal[PauseChoice]):
+    confirm = "Pause"
+    invalid = "replicas: blank (hold) or a whole number >= 0; minutes: blank or > 0"
 
     def __init__(self, pool: str, replicas: int) -> None:
-        super().__init__()
+        super().__init__(f"Pause [b]{pool}[/b]: its queue no longer scales it", "",
+                         f"blank: hold at {replicas}", "blank: until resumed")  # fmt: skip
         self.pool = pool
         self.replicas = replicas
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(f"Pause [b]{self.pool}[/b]: its queue no longer scales it",
-                        id="question")  # fmt: skip
-            with Grid(id="fields"):
-                yield Label("replicas")
-                yield Input("", id="replicas", type="integer",
-                            placeholder=f"blank: hold at {self.replicas}")  # fmt: skip
-                yield Label("minutes")
-                yield Input("", id="minutes", placeholder="blank: until resumed", type="number")
-            yield Static("", id="error")
-            with Horizontal(id="buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Pause", id="pause", variant="warning")
-
-    def on_mount(self) -> None:
-        for field in self.query(Input):
-            field.cursor_blink = False
-        self.query_one("#replicas", Input).focus()
-
-    def on_input_submitted(self) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "pause":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def _submit(self) -> None:
-        choice = parse_pause(self.query_one("#replicas", Input).value,
-                             self.query_one("#minutes", Input).value)  # fmt: skip
-        if choice is None:
-            self.query_one("#error", Static).update(
-                "replicas: blank (hold) or a whole number >= 0; minutes: blank or > 0"
-            )
-            return
-        self.dismiss(choice)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def parse(self, replicas: str, minutes: str) -> PauseChoice | None:
+        return parse_pause(replicas, minutes)
 
 
 def parse_pause(replicas: str, minutes: str) -> PauseChoice | None:
     """The dialog's fields as a choice, or None if either is not valid."""
-    replicas, minutes = replicas.strip(), minutes.strip()
     try:
-        count = int(replicas) if replicas else None
-        span = float(minutes) * 60 if minutes else None
+        count = int(replicas) if replicas.strip() else None
+        span = minutes_of(minutes.strip())
     except ValueError:
         return None
-    if (count is not None and count < 0) or (span is not None and not 0 < span < 1e9):
-        return None
-    return count, span
+    return None if count is not None and count < 0 else (count, span)
 
 
 def pause_question(pool: str, replicas: int, choice: PauseChoice) -> str:
