@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from agentdash import __version__, flags
 from agentdash.errors import StartError
 from agentdash.example import EXAMPLE_CONFIG, OBSERVATIONS
-from controller.config import Config, ConfigError, check_files, load_config, unreadable_files
+from controller.core.config import Config, ConfigError, check_files, load_config, unreadable_files
 
 if TYPE_CHECKING:
     from agentdash.runtime import RuntimeOptions
@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {"lease_ttl": 10.0, "log_level": "info"}
 
 def _check_config(args: argparse.Namespace) -> int:
     if args.schema:
-        from controller.config_schema import config_schema
+        from controller.core.config_schema import config_schema
 
         json.dump(config_schema(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -74,8 +74,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from controller.observations_file import load_observations
-    from controller.policy import decide
+    from controller.core.policy import decide
+    from controller.sources.observations_file import load_observations
 
     if args.config is not None and args.observations is None:
         print("agentdash: plan --config FILE needs --observations FILE", file=sys.stderr)

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from agentdash.errors import StartError
 from agentdash.runtime import Runtime, RuntimeOptions, emit, start
-from controller.config import Config, ConfigError
+from controller.core.config import Config, ConfigError
 
 STALE_SHOWN = 50
 """/healthz names at most this many stale pools (and counts them all)."""

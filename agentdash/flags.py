@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import NoReturn
 
-from controller import names
+from controller.core import names
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -61,7 +61,7 @@ def listen(text: str) -> str:
 
 
 def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
-    """A flag checked as the config checks its field (controller.names)."""
+    """A flag checked as the config checks its field (controller.core.names)."""
 
     def parse(text: str) -> str:
         try:

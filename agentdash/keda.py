@@ -30,10 +30,10 @@ from typing import Any
 import yaml
 
 from agentdash import flags
-from controller import names
-from controller.config import DEFAULT_SCALE_DOWN, ConfigError, parse_config
-from controller.config_errors import shown
-from controller.input_files import load_yaml, read_text
+from controller.core import names
+from controller.core.config import DEFAULT_SCALE_DOWN, ConfigError, parse_config
+from controller.core.config_errors import shown
+from controller.core.input_files import load_yaml, read_text
 
 TENANT = "TENANT"
 """The placeholder tenant, unless --tenant names one."""

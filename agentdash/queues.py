@@ -2,7 +2,7 @@
 
     agentdash queues --config FILE [--apply] [--nats-url URL] [--ack-wait S]
 
-What is wanted and how it compares is in controller.jetstream; this module connects, prints
+What is wanted and how it compares is in controller.sources.jetstream; this module connects, prints
 and chooses the exit code.
 """
 
@@ -21,8 +21,8 @@ import nats.js.errors
 
 from agentdash import flags
 from agentdash.errors import StartError
-from controller.config import DAY, Config, check_files, load_config
-from controller.jetstream import (
+from controller.core.config import DAY, Config, check_files, load_config
+from controller.sources.jetstream import (
     ACK_WAIT_S,
     QueueCheck,
     QueueState,

@@ -26,30 +26,35 @@ import nats.errors
 from nats.aio.client import Client
 
 from agentdash.errors import StartError
-from controller.bad_messages import BadMessages
-from controller.busy import BusyPods
-from controller.config import Config, ConfigError, NatsConfig, NatsTLS
-from controller.events import Event, TickEvent
-from controller.handover import HistoryHandover
-from controller.history_stream import HistoryPublisher, HistoryReader, RecordingBus
-from controller.jetstream import JetStreamLagSource
-from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
-from controller.lease import LeaseError, NatsLease
-from controller.loop import Reconciler
-from controller.metrics import Metrics
-from controller.model import ScaleDecision
-from controller.overrides import OverrideStore
-from controller.prometheus import PrometheusUsageSource
-from controller.shared import SharedOverrides
-from controller.simcluster import SimulatedCluster
-from controller.snapshot import PoolRow
-from controller.sources import Actuator, PoolState, UsageSource
-from controller.usage import NatsBusySource, NatsUsageSource
+from controller.actuators.base import Actuator
+from controller.actuators.simcluster import SimulatedCluster
+from controller.coordination.handover import HistoryHandover
+from controller.coordination.history_stream import HistoryPublisher, HistoryReader, RecordingBus
+from controller.coordination.leader_decisions import (
+    DECISIONS_SUBJECT,
+    DecisionsEncoder,
+    follow_decisions,
+)
+from controller.coordination.lease import LeaseError, NatsLease
+from controller.coordination.overrides import OverrideStore
+from controller.coordination.shared import SharedOverrides
+from controller.core.bad_messages import BadMessages
+from controller.core.busy import BusyPods
+from controller.core.config import Config, ConfigError, NatsConfig, NatsTLS
+from controller.core.events import Event, TickEvent
+from controller.core.model import PoolState, ScaleDecision
+from controller.runtime.loop import Reconciler
+from controller.runtime.metrics import Metrics
+from controller.runtime.snapshot import PoolRow
+from controller.sources.base import UsageSource
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.prometheus import PrometheusUsageSource
+from controller.sources.usage import NatsBusySource, NatsUsageSource
 
 log = logging.getLogger("agentdash")
 
 if TYPE_CHECKING:
-    from controller.kube.lease import KubernetesLease
+    from controller.coordination.kube_lease import KubernetesLease
 
     AnyLease = NatsLease | KubernetesLease
 
@@ -235,7 +240,9 @@ async def make_actuator(
 ) -> Actuator:
     if options.cluster == "simulated":
         return SimulatedCluster(config)
-    from controller.kube import DeploymentScaler  # only a real fleet needs the client
+    from controller.actuators.kubernetes import (
+        DeploymentScaler,  # only a real fleet needs the client
+    )
 
     take_over = {name for name, pool in config.pools.items() if pool.take_over}
     try:
@@ -256,7 +263,7 @@ async def make_lease(nc: Client, config: Config, options: RuntimeOptions) -> Any
     contend = options.lead and not options.read_only
     where = config.kubernetes.lease
     if where is not None and options.cluster == "kubernetes":
-        from controller.kube.lease import KubernetesLease
+        from controller.coordination.kube_lease import KubernetesLease
 
         try:
             return await KubernetesLease.connect(

@@ -20,7 +20,7 @@ from typing import Any
 
 from agentdash import flags
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG
-from controller.config import ConfigError, load_config
+from controller.core.config import ConfigError, load_config
 from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
 from controller.simulate.baselines import BaselineSettings
 from controller.simulate.generate import SHAPES, generate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from controller.config import Config
+from controller.core.config import Config
 
 
 def _table(rows: list[list[str]]) -> list[str]:

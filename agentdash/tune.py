@@ -4,7 +4,7 @@
                    [--holdout 0.3] [--by pool|tier] [--trials N] [--time-budget S]
                    [--seed N] [--workers N] [--drain S] [--output FILE]
 
-The work is in controller.simulate.tune and controller.config_edit; this module reads
+The work is in controller.simulate.tune and controller.core.config_edit; this module reads
 arguments and prints.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from controller.config import Config, ConfigError
+from controller.core.config import Config, ConfigError
 
 if TYPE_CHECKING:
     from controller.simulate.tradeoff import Objective, Outcome, Trial
@@ -162,7 +162,7 @@ def _options(args: argparse.Namespace) -> _Options:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from controller.config import load_config
+    from controller.core.config import load_config
     from controller.simulate import behavior_grid, tune
     from controller.simulate.trace import load_trace
     from controller.simulate.tradeoff import warm_wait
@@ -226,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) -> str:
     """The chosen config's change as a unified diff of the file (and --output written)."""
-    from controller.config_edit import edit_pools, unified_diff
+    from controller.core.config_edit import edit_pools, unified_diff
     from controller.simulate.behavior_grid import configure
 
     candidate = found.chosen.candidate

@@ -1,6 +1,6 @@
 """A flood of bad usage reports: what dropping them costs, and what it does to the loop.
 
-First the handler alone (controller.usage.check_report) on a good report and on typical bad
+First the handler alone (controller.sources.usage.check_report) on a good report and on typical bad
 ones. Then a real nats-server (embedded) and the live Reconciler on the simulated cluster,
 ticking every 50 ms, while another process publishes FLOOD poisoned reports as fast as it can:
 how fast they are dropped, the longest gap between two ticks meanwhile (against the same
@@ -20,13 +20,13 @@ import timeit
 import nats
 
 from agentdash.nats_server import NatsServer
-from controller.bad_messages import BadMessages
-from controller.config import Config, parse_config
-from controller.events import TickEvent
-from controller.jetstream import JetStreamLagSource, ensure_queues
-from controller.loop import Reconciler
-from controller.simcluster import SimulatedCluster
-from controller.usage import NatsUsageSource, check_report
+from controller.actuators.simcluster import SimulatedCluster
+from controller.core.bad_messages import BadMessages
+from controller.core.config import Config, parse_config
+from controller.core.events import TickEvent
+from controller.runtime.loop import Reconciler
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import NatsUsageSource, check_report
 
 FLOOD = 100_000
 GOOD = b'{"tenant": "acme", "pool": "research", "tokens": 500, "work_s": 20.0}'

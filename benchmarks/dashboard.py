@@ -32,7 +32,7 @@ from textual import events
 from agentdash.tui.app import REFRESH_S, AgentDashApp
 from agentdash.tui.feed import Feed
 from agentdash.tui.sample import sample_config, sample_feed
-from controller.sources import QueueStats
+from controller.core.model import QueueStats
 
 UPDATES = 20
 KEYS = 60

@@ -14,10 +14,10 @@ import random
 import statistics
 import time
 
-from controller.config import Config, parse_config
-from controller.history import History
-from controller.model import Observations, Overrides, Pin, PoolObservation
-from controller.policy import decide
+from controller.core.config import Config, parse_config
+from controller.core.history import History
+from controller.core.model import Observations, Overrides, Pin, PoolObservation
+from controller.core.policy import decide
 
 POOLS, TENANTS, PASSES = 1000, 100, 300
 

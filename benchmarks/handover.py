@@ -18,11 +18,11 @@ import nats
 from decision_pass import POOLS, fleet
 
 from agentdash.nats_server import NatsServer
-from controller.config import Config
-from controller.handover import HistoryHandover
-from controller.history import History
-from controller.model import Observations, PoolObservation
-from controller.policy import decide
+from controller.coordination.handover import HistoryHandover
+from controller.core.config import Config
+from controller.core.history import History
+from controller.core.model import Observations, PoolObservation
+from controller.core.policy import decide
 
 TICKS = 50
 

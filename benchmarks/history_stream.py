@@ -1,4 +1,4 @@
-"""The event history stream's costs, on a real nats-server (controller.history_stream).
+"""The event history stream's costs, on a real nats-server (controller.coordination.history_stream).
 
     python benchmarks/history_stream.py [--runs 5] [--events 5000]
 
@@ -24,9 +24,9 @@ from pathlib import Path
 import nats
 
 from agentdash.nats_server import NatsServer
-from controller.events import ScaleEvent
-from controller.history_stream import HistoryPublisher, HistoryReader
-from controller.model import Reason
+from controller.coordination.history_stream import HistoryPublisher, HistoryReader
+from controller.core.events import ScaleEvent
+from controller.core.model import Reason
 
 
 def events(count: int, start: float) -> list[ScaleEvent]:

@@ -28,8 +28,8 @@ import nats
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from controller.config import Config, parse_config
-from controller.jetstream import JetStreamLagSource, ensure_queues
+from controller.core.config import Config, parse_config
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 
 REPEATS = 10
 TICK_S = 1.0

@@ -36,16 +36,22 @@ from kmock import KubernetesEmulator, Request, Server
 from kubernetes.aio.client import ApiClient, Configuration
 
 from agentdash.nats_server import NatsServer
-from controller.config import Config, parse_config
-from controller.events import TickEvent
-from controller.jetstream import JetStreamLagSource, ensure_queues
-from controller.kube import DeploymentScaler
-from controller.loop import Reconciler
-from controller.model import Observations, Overrides, PoolObservation, Reason, ScaleDecision
-from controller.policy import decide
-from controller.simcluster import SimulatedCluster
-from controller.sources import SourceError
-from controller.usage import TokenLedger
+from controller.actuators.kubernetes import DeploymentScaler
+from controller.actuators.simcluster import SimulatedCluster
+from controller.core.config import Config, parse_config
+from controller.core.events import TickEvent
+from controller.core.model import (
+    Observations,
+    Overrides,
+    PoolObservation,
+    Reason,
+    ScaleDecision,
+    SourceError,
+)
+from controller.core.policy import decide
+from controller.runtime.loop import Reconciler
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import TokenLedger
 
 TENANTS = 100
 REPEATS = 5
@@ -104,7 +110,11 @@ def one_document(decisions: list[ScaleDecision], ready: dict[str, int]) -> bytes
 
 
 async def bench_decisions(url: str) -> None:
-    from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
+    from controller.coordination.leader_decisions import (
+        DECISIONS_SUBJECT,
+        DecisionsEncoder,
+        follow_decisions,
+    )
 
     leader = await nats.connect(url)
     follower = await nats.connect(url)

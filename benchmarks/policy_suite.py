@@ -32,7 +32,7 @@ COMPILED = use_compiled()  # before the hot modules are imported (make accel bui
 
 from pydantic import ValidationError
 
-from controller.config import Behavior, Config, first_error, parse_config
+from controller.core.config import Behavior, Config, first_error, parse_config
 from controller.simulate.backtest import POLICIES, backtest
 from controller.simulate.trace import Trace
 

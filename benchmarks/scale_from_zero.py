@@ -19,11 +19,11 @@ from collections.abc import Mapping
 import nats
 
 from agentdash.nats_server import NatsServer
-from controller.config import Config, parse_config
-from controller.jetstream import JetStreamLagSource, ensure_queues
-from controller.loop import Reconciler
-from controller.sources import PoolState
-from controller.usage import TokenLedger
+from controller.core.config import Config, parse_config
+from controller.core.model import PoolState
+from controller.runtime.loop import Reconciler
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import TokenLedger
 
 POOLS = 100
 

@@ -1,7 +1,7 @@
 """Time the backtest on a day of a large fleet: 100 pools over 20 tenants, ~1,000,000 tasks in
 24 hours (a bursty trace), replayed under each policy.
 
-For agentdash it also says how many pools a tick had to claim again (controller.policy.claim:
+For agentdash it also says how many pools a tick had to claim again (controller.core.policy.claim:
 the others' inputs had not changed), and, in a second, instrumented run, how much of the time
 the policy itself took (claim, footprint, allocate and the history's recording), which no
 simulator change can reduce. The same day with a 10 s controller interval shows how that
@@ -27,14 +27,14 @@ from controller.accel import use_compiled
 
 COMPILED = use_compiled()  # before the hot modules are imported (make accel builds them)
 
-import controller.simulate.reconciler as reconciler_module
-from controller.config import Config, parse_config
-from controller.history import History
+import controller.core.engine as engine_module
+from controller.core.config import Config, parse_config
+from controller.core.history import History
 from controller.simulate.backtest import backtest, make_scaler
-from controller.simulate.engine import run
+from controller.simulate.clock import run
 from controller.simulate.generate import generate
 from controller.simulate.lower_bound import clairvoyant, lower_bound
-from controller.simulate.reconciler import Reconciler
+from controller.simulate.shell import VirtualLoop
 from controller.simulate.trace import Trace, load_trace, write_trace
 
 POOLS, TENANTS, HOURS, SEED = 100, 20, 24, 7
@@ -74,11 +74,11 @@ def fleet(interval: float = 1.0) -> Config:
 class PolicyClock:
     """Wall time spent inside the policy, as the simulator calls it."""
 
-    WRAPPED = ("claim", "footprint", "allocate", "decide")
+    WRAPPED = ("claim", "footprint", "allocate")
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self._saved = {name: getattr(reconciler_module, name) for name in self.WRAPPED}
+        self._saved = {name: getattr(engine_module, name) for name in self.WRAPPED}
         self._record = History.record_pool
 
     def _timed(self, function: Any) -> Any:
@@ -93,13 +93,13 @@ class PolicyClock:
 
     def __enter__(self) -> PolicyClock:
         for name, function in self._saved.items():
-            setattr(reconciler_module, name, self._timed(function))
+            setattr(engine_module, name, self._timed(function))
         History.record_pool = self._timed(self._record)  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
         for name, function in self._saved.items():
-            setattr(reconciler_module, name, function)
+            setattr(engine_module, name, function)
         History.record_pool = self._record  # type: ignore[method-assign]
 
 
@@ -110,13 +110,13 @@ def timed_run(config: Config, trace: Trace, policy: str) -> None:
     cluster = run(config, trace, scaler, horizon)
     seconds = time.perf_counter() - start
     name = policy
-    if isinstance(scaler, Reconciler):
+    if isinstance(scaler, VirtualLoop):
         name += f" (ticks every {config.controller.interval_seconds:g} s)"
     line = (
         f"  {name:<30} {seconds:6.1f} s ({len(trace) / seconds:,.0f} tasks/s), "
         f"{cluster.completed:,} completed"
     )
-    if isinstance(scaler, Reconciler):
+    if isinstance(scaler, VirtualLoop):
         line += (
             f"; {scaler.ticks:,} ticks, {scaler.claimed / scaler.ticks:.1f} of "
             f"{len(config.pools)} pools claimed a tick"

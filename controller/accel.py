@@ -28,12 +28,13 @@ import controller.simulate
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".accel"
 MODULES = (
-    "controller/policy.py",
-    "controller/allocation.py",
-    "controller/history.py",
-    "controller/simulate/reconciler.py",
+    "controller/core/policy.py",
+    "controller/core/allocation.py",
+    "controller/core/history.py",
+    "controller/core/engine.py",
+    "controller/simulate/shell.py",
     "controller/simulate/cluster.py",
-    "controller/simulate/engine.py",
+    "controller/simulate/clock.py",
 )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.config import Config, parse_config
-from controller.model import Observations, PoolObservation
+from controller.core.config import Config, parse_config
+from controller.core.model import Observations, PoolObservation
 
 TIERS = {
     "enterprise": {"priority": 1000},

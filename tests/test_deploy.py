@@ -22,14 +22,14 @@ from nats.aio.client import Client
 from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.config import Config, parse_config
-from controller.events import TickEvent
-from controller.jetstream import JetStreamLagSource, ensure_queues
-from controller.loop import Reconciler
-from controller.metrics import Metrics
-from controller.simcluster import SimulatedCluster
-from controller.usage import TokenLedger
-from tests.controller.test_prometheus import Prometheus, free_port
+from controller.actuators.simcluster import SimulatedCluster
+from controller.core.config import Config, parse_config
+from controller.core.events import TickEvent
+from controller.runtime.loop import Reconciler
+from controller.runtime.metrics import Metrics
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import TokenLedger
+from tests.controller.sources.test_prometheus import Prometheus, free_port
 from tests.support import FakeClock, eventually
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from agentdash import flags
-from controller.events import ScaleEvent
+from controller.core.events import ScaleEvent
 
 if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, not to parse
     from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary

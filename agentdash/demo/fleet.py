@@ -27,13 +27,13 @@ from nats.aio.client import Client
 from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
 from agentdash.nats_server import NatsServer
-from controller.config import Config
-from controller.events import EventBus, ScaleEvent
-from controller.jetstream import JetStreamLagSource, ensure_queues
-from controller.loop import Reconciler
-from controller.overrides import OverrideStore
-from controller.simcluster import SimulatedCluster
-from controller.usage import NatsBusySource, NatsUsageSource
+from controller.actuators.simcluster import SimulatedCluster
+from controller.coordination.overrides import OverrideStore
+from controller.core.config import Config
+from controller.core.events import EventBus, ScaleEvent
+from controller.runtime.loop import Reconciler
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import NatsBusySource, NatsUsageSource
 
 EARLIER_TODAY = {"initech": 950_000, "globex": 2_400_000}
 """Tokens the demo tenants 'used earlier today', so budget lines show within a minute."""
@@ -322,6 +322,6 @@ def default_overrides() -> Path:
 
 def load_demo_config(path: Path | None) -> Config:
     from agentdash.example import EXAMPLE_CONFIG
-    from controller.config import load_config
+    from controller.core.config import load_config
 
     return load_config(path or EXAMPLE_CONFIG)

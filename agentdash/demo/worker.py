@@ -27,9 +27,9 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from controller.config import Config
-from controller.simcluster import PodHandle
-from controller.usage import BUSY_SUBJECT, USAGE_SUBJECT
+from controller.actuators.simcluster import PodHandle
+from controller.core.config import Config
+from controller.sources.usage import BUSY_SUBJECT, USAGE_SUBJECT
 
 GRACE_S = 1.0
 FETCH_WAIT_S = 0.5

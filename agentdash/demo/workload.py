@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from controller.config import Config
+from controller.core.config import Config
 
 
 @dataclass(frozen=True, slots=True)

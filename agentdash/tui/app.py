@@ -36,8 +36,8 @@ from agentdash.tui.screens import (
 )
 from agentdash.tui.table import KeyedTable
 from agentdash.tui.why import WhyScreen
-from controller.events import ActionEvent, Event
-from controller.overrides import ReadOnlyError
+from controller.coordination.overrides import ReadOnlyError
+from controller.core.events import ActionEvent, Event
 
 PACKAGE = Path(__file__).parents[1]
 REFRESH_S = 0.5

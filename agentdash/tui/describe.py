@@ -15,11 +15,10 @@ from textual.widgets import Footer, Static
 
 from agentdash.tui.render import age, clock, duration
 from agentdash.tui.screens import LiveScreen, reason_text, state_detail, state_style
-from controller.config import Config, PoolConfig, ScalingRule
-from controller.events import Event, ScaleEvent
-from controller.model import Overrides, Reason
-from controller.snapshot import FleetSnapshot, PoolRow
-from controller.sources import Pod
+from controller.core.config import Config, PoolConfig, ScalingRule
+from controller.core.events import Event, ScaleEvent
+from controller.core.model import Overrides, Pod, Reason
+from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
 DECISIONS = 10
 """Scale events of the pool shown, newest first."""

@@ -4,10 +4,10 @@
 published since the last look, and its override store. The live demo, a real fleet and the
 deterministic sample fleet (tests, screenshots, benchmarks) all hand the app a Feed.
 
-On a real fleet the Feed also reads the leader's event history (controller.history_stream):
-its first look returns the replayed history, then new events as the leader tells them, each
-once even when this process saw it too (its own actions come back from the stream; a
-dashboard that leads reads its own events back).
+On a real fleet the Feed also reads the leader's event history
+(controller.coordination.history_stream): its first look returns the replayed history, then new
+events as the leader tells them, each once even when this process saw it too (its own actions come
+back from the stream; a dashboard that leads reads its own events back).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from controller.config import Config
-from controller.events import ActionEvent, Event, TickEvent
-from controller.history_stream import HistoryReader, encode
-from controller.loop import Reconciler
-from controller.overrides import OverrideStore
-from controller.snapshot import FleetSnapshot
+from controller.coordination.history_stream import HistoryReader, encode
+from controller.coordination.overrides import OverrideStore
+from controller.core.config import Config
+from controller.core.events import ActionEvent, Event, TickEvent
+from controller.runtime.loop import Reconciler
+from controller.runtime.snapshot import FleetSnapshot
 
 REMEMBERED = 20_000
 """Events remembered to tell a repeat: more than the stream replays, and than the app logs."""

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from agentdash.example import EXAMPLE_CONFIG
 from agentdash.tui.feed import Feed
-from controller.config import Config, load_config, parse_config
-from controller.events import EventBus
-from controller.loop import Reconciler
-from controller.overrides import OverrideStore
-from controller.sources import Pod, PoolState, QueueStats, Usage
+from controller.coordination.overrides import OverrideStore
+from controller.core.config import Config, load_config, parse_config
+from controller.core.events import EventBus
+from controller.core.model import Pod, PoolState, QueueStats, Usage
+from controller.runtime.loop import Reconciler
 
 START = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 TICKS = 30

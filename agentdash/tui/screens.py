@@ -16,9 +16,9 @@ from textual.widgets import Footer, Input, Label, Static
 
 from agentdash.tui.render import age, budget_bar, clock, duration, fit, room, sparkline, tokens
 from agentdash.tui.table import Column, KeyedTable, Row
-from controller.events import ActionEvent, Event, HealthEvent, ScaleEvent
-from controller.snapshot import FleetSnapshot, PoolRow
-from controller.sources import Pod
+from controller.core.events import ActionEvent, Event, HealthEvent, ScaleEvent
+from controller.core.model import Pod
+from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
 STATE_STYLE = {"scaling up": "green", "scaling down": "yellow", "scaling": "green",
                "starved": "red bold", "stale": "red bold", "budget": "red", "held": "cyan",

@@ -16,9 +16,9 @@ from textual.widgets import Footer, Label, Static
 from agentdash.tui.render import fit, room, tokens
 from agentdash.tui.screens import LiveScreen, event_row
 from agentdash.tui.table import KeyedTable
-from controller.config import Config
-from controller.events import Event, ScaleEvent
-from controller.snapshot import FleetSnapshot, PoolRow
+from controller.core.config import Config
+from controller.core.events import Event, ScaleEvent
+from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
 BOUND_BY = {
     "demand": "demand", "arrival": "demand", "pin": "floor", "min_replicas": "floor",

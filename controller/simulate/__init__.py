@@ -3,8 +3,8 @@
 trace       the JSON-lines trace format, read and written
 generate    synthetic traces (bursty, diurnal, spiky), seeded
 cluster     queues, pods with cold starts, the pod quota, token accounting
-engine      the discrete-event loop
-reconciler  agentdash: the live loop's bookkeeping around controller.policy.decide
+clock       the discrete-event loop: virtual time
+shell       agentdash: the live loop's engine (controller.core.engine) in virtual time
 hpa         the HPA's replica algorithm; baselines: the HPA and KEDA as autoscalers
 report      what a run achieved; lower_bound: what a clairvoyant scaler would pay
 backtest    all of it for one trace and several policies; plot: the SVG

@@ -13,12 +13,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.baselines import BaselineSettings, HpaScaler, KedaScaler
-from controller.simulate.engine import Autoscaler, run
+from controller.simulate.clock import Autoscaler, run
 from controller.simulate.lower_bound import clairvoyant, lower_bound
-from controller.simulate.reconciler import Reconciler
 from controller.simulate.report import summarize
+from controller.simulate.shell import VirtualLoop
 from controller.simulate.trace import Trace
 
 POLICIES = ("agentdash", "keda", "hpa")
@@ -27,7 +27,7 @@ DRAIN_S = 3600.0
 
 def make_scaler(name: str, config: Config, settings: BaselineSettings | None = None) -> Autoscaler:
     if name == "agentdash":
-        return Reconciler(config)
+        return VirtualLoop(config)
     if name == "keda":
         return KedaScaler(config, settings)
     if name == "hpa":
@@ -118,7 +118,7 @@ def run_policy(
     summary = summarize(config, trace, cluster)
     p95 = summary["wait_p95_s"] or 0.0
     summary["lower_bound_pod_seconds"] = round(lower_bound(config, trace, horizon, p95), 1)
-    if isinstance(scaler, Reconciler):
+    if isinstance(scaler, VirtualLoop):
         summary["controller_ticks"] = scaler.ticks
         summary["pool_claims"] = scaler.claimed
         summary["patches_throttled"] = scaler.throttled

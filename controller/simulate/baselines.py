@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.cluster import Cluster, PoolState
 from controller.simulate.hpa import HpaSpec, HpaState, ScalingPolicy, ScalingRules, reconcile
 

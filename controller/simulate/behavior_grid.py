@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from controller.config import Config, PoolConfig, ScalingRule
+from controller.core.config import Config, PoolConfig, ScalingRule
 from controller.simulate.trace import Trace
 
 UP_WINDOW = (0, 5, 10, 15, 30, 45, 60)
@@ -87,7 +87,7 @@ class Setting:
         return sum(part is not None for part in (self.up, self.down, self.cooldown))
 
     def fields(self, pool: PoolConfig) -> dict[str, Any]:
-        """What it changes in a pool's YAML, by dotted path (controller.config_edit): the
+        """What it changes in a pool's YAML, by dotted path (controller.core.config_edit): the
         parts that differ from the pool's own."""
         behavior, found = pool.behavior, dict[str, Any]()
         if self.up is not None:

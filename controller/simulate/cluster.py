@@ -51,9 +51,9 @@ from array import array
 from collections import deque
 from heapq import heapify, heappop, heappush, heapreplace
 
-from controller.config import Config
+from controller.core.accounting import DAY_S, task_time
+from controller.core.config import Config
 from controller.simulate.trace import Trace
-from controller.usage import DAY_S, task_time
 
 REVERSAL_S = 300.0
 """A scale step against the pool's previous one within this long is a reversal (thrash)."""
@@ -61,7 +61,7 @@ REVERSAL_S = 300.0
 # Heap entries are (time, kind, tiebreak, pod); at one instant the day rolls over first, then
 # tasks finish, then terminating pods' grace periods end, then pods turn ready, then a sample
 # is taken. Arrivals and controller ticks at the same instant come after all of these (see
-# controller.simulate.engine).
+# controller.simulate.clock).
 ROLL, DONE, KILL, READY, SAMPLE = 0, 1, 2, 3, 4
 
 MICRO = 1_000_000

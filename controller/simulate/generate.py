@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.trace import Trace
 
 SHAPES = ("bursty", "diurnal", "spiky")

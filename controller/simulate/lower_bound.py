@@ -24,7 +24,7 @@ import heapq
 import math
 from dataclasses import dataclass, field
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.trace import Trace
 
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.cluster import Cluster
 from controller.simulate.trace import Trace
 

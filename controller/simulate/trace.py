@@ -27,8 +27,8 @@ from operator import le
 from pathlib import Path
 from typing import IO, Any
 
-from controller.config import DAY, MAX_COUNT, Config, ConfigError
-from controller.config_errors import shown
+from controller.core.config import DAY, MAX_COUNT, Config, ConfigError
+from controller.core.config_errors import shown
 
 FIELDS = ("t", "pool", "work_s", "tokens")
 MAX_TRACE_SECONDS = 31 * DAY

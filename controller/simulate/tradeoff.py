@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
 from controller.simulate.behavior_grid import Candidate
-from controller.simulate.engine import run
+from controller.simulate.clock import run
 from controller.simulate.report import percentile, waits
 from controller.simulate.trace import Trace
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.backtest import DRAIN_S
 from controller.simulate.behavior_grid import (
     PARTS,

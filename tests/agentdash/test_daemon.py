@@ -19,10 +19,10 @@ import yaml
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from controller.config import load_config
-from controller.jetstream import ensure_queues
-from controller.overrides import OverrideStore
-from controller.shared import SharedOverrides
+from controller.coordination.overrides import OverrideStore
+from controller.coordination.shared import SharedOverrides
+from controller.core.config import load_config
+from controller.sources.jetstream import ensure_queues
 from tests.agentdash.test_cli import AGENTDASH, EXAMPLE
 from tests.support import eventually
 

@@ -12,10 +12,9 @@ from agentdash.tui.modals import ConfirmationModal, PinModal
 from agentdash.tui.sample import START, TICKS, sample_feed
 from agentdash.tui.screens import FleetScreen, TenantsScreen
 from agentdash.tui.why import WhyScreen
-from controller.events import ActionEvent, ScaleEvent
-from controller.model import Pin
-from controller.overrides import OverrideStore
-from controller.sources import QueueStats
+from controller.coordination.overrides import OverrideStore
+from controller.core.events import ActionEvent, ScaleEvent
+from controller.core.model import Pin, QueueStats
 
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
 

@@ -18,8 +18,8 @@ from agentdash.tui.sample import START, TICKS
 from agentdash.tui.screens import EventsScreen, FleetScreen, PodsScreen, TenantsScreen, pool_detail
 from agentdash.tui.table import KeyedTable
 from agentdash.tui.why import WhyScreen
-from controller.events import ScaleEvent
-from controller.sources import QueueStats
+from controller.core.events import ScaleEvent
+from controller.core.model import QueueStats
 from tests.agentdash.test_dashboard_actions import POOLS, down_to, make
 from tests.support import eventually
 

@@ -17,9 +17,9 @@ from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary, account, load_
 from agentdash.demo.worker import AgentWorker, Ledger
 from agentdash.demo.workload import Task
 from agentdash.nats_server import NatsServer
-from controller.events import Event, ScaleEvent
-from controller.jetstream import ensure_queues
-from controller.simcluster import PodHandle
+from controller.actuators.simcluster import PodHandle
+from controller.core.events import Event, ScaleEvent
+from controller.sources.jetstream import ensure_queues
 from tests.factories import config, pool
 from tests.support import eventually
 

@@ -8,10 +8,10 @@ from nats.aio.client import Client
 
 from agentdash.demo.worker import AgentWorker, Ledger
 from agentdash.demo.workload import Task
-from controller.busy import BusyPods
-from controller.jetstream import ensure_queues
-from controller.simcluster import SimulatedCluster
-from controller.usage import NatsBusySource
+from controller.actuators.simcluster import SimulatedCluster
+from controller.core.busy import BusyPods
+from controller.sources.jetstream import ensure_queues
+from controller.sources.usage import NatsBusySource
 from tests.factories import config, pool
 from tests.support import eventually
 

@@ -13,7 +13,7 @@ import pytest
 from agentdash import cli
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG, OBSERVATIONS
 from agentdash.tui import app
-from controller.config import load_config
+from controller.core.config import load_config
 from tests.agentdash.test_cli import ROOT, run
 
 

@@ -11,10 +11,10 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import Runtime, RuntimeOptions, start
 from agentdash.tui.feed import Feed
-from controller.config import Config, parse_config
-from controller.events import ActionEvent, Event, ScaleEvent
-from controller.history_stream import STREAM
-from controller.jetstream import ensure_queues
+from controller.coordination.history_stream import STREAM
+from controller.core.config import Config, parse_config
+from controller.core.events import ActionEvent, Event, ScaleEvent
+from controller.sources.jetstream import ensure_queues
 from tests.agentdash.test_cli import EXAMPLE
 from tests.support import eventually
 

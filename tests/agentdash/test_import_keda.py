@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from agentdash.cli import main
-from controller.config import Config, parse_config
+from controller.core.config import Config, parse_config
 
 DATA = Path(__file__).parents[1] / "data" / "keda"
 NATS = DATA / "nats-jetstream.yaml"  # the nats-jetstream scaler's Example, verbatim

@@ -24,7 +24,7 @@ import yaml
 from agentdash.errors import StartError
 from agentdash.nats_server import nats_server_binary
 from agentdash.runtime import connect_nats
-from controller.config import ConfigError, NatsConfig
+from controller.core.config import ConfigError, NatsConfig
 from tests.certificates import make_certificates
 
 ROOT = Path(__file__).parents[2]

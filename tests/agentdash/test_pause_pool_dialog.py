@@ -11,9 +11,9 @@ from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.pause import PausePoolModal, parse_pause, pause_question
 from agentdash.tui.sample import START, TICKS
 from agentdash.tui.screens import FleetScreen
-from controller.events import ActionEvent
-from controller.model import PoolPause
-from controller.overrides import OverrideStore
+from controller.coordination.overrides import OverrideStore
+from controller.core.events import ActionEvent
+from controller.core.model import PoolPause
 from tests.agentdash.test_dashboard_actions import down_to, make
 
 

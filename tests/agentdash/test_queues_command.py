@@ -15,8 +15,8 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, RetentionPolicy, StorageType
 
 from agentdash.nats_server import NatsServer
-from controller.config import load_config
-from controller.jetstream import JetStreamLagSource
+from controller.core.config import load_config
+from controller.sources.jetstream import JetStreamLagSource
 from tests.agentdash.test_cli import AGENTDASH, EXAMPLE
 from tests.agentdash.test_daemon import Daemon, scaled
 from tests.agentdash.test_nats_auth import SecuredNats

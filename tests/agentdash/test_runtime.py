@@ -12,9 +12,9 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
-from controller.config import parse_config
-from controller.jetstream import ensure_queues
-from controller.overrides import ReadOnlyError
+from controller.coordination.overrides import ReadOnlyError
+from controller.core.config import parse_config
+from controller.sources.jetstream import ensure_queues
 from tests.agentdash.test_cli import EXAMPLE
 from tests.support import eventually
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.config import load_config, parse_config
+from controller.core.config import load_config, parse_config
 from controller.simulate.trace import write_trace
 from tests.agentdash import test_cli
 from tests.controller.simulate.test_tune import WASTEFUL, workload

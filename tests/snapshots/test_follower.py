@@ -23,11 +23,15 @@ from agentdash.tui.sample import (
     SampleClock,
     sample_feed,
 )
-from controller.history_stream import HistoryPublisher, HistoryReader
-from controller.leader_decisions import DECISIONS_SUBJECT, DecisionsEncoder, follow_decisions
-from controller.lease import NatsLease
-from controller.loop import Reconciler
-from controller.overrides import OverrideStore
+from controller.coordination.history_stream import HistoryPublisher, HistoryReader
+from controller.coordination.leader_decisions import (
+    DECISIONS_SUBJECT,
+    DecisionsEncoder,
+    follow_decisions,
+)
+from controller.coordination.lease import NatsLease
+from controller.coordination.overrides import OverrideStore
+from controller.runtime.loop import Reconciler
 from tests.support import eventually
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}

@@ -13,8 +13,8 @@ import pytest
 
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.sample import sample_feed
-from controller.events import ActionEvent
-from controller.overrides import OverrideStore
+from controller.coordination.overrides import OverrideStore
+from controller.core.events import ActionEvent
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import heapq
 import math
 
-from controller.config import Config
+from controller.core.config import Config
+from controller.simulate.clock import Autoscaler, run
 from controller.simulate.cluster import Cluster
-from controller.simulate.engine import Autoscaler, run
 from controller.simulate.report import percentile, waits
 from controller.simulate.trace import Trace
 

@@ -24,7 +24,7 @@ def test_a_build_counts_only_while_every_source_is_unchanged(
     stamp = {"python": sys.implementation.cache_tag, "sources": accel._hashes()}
     (tmp_path / "stamp.json").write_text(json.dumps(stamp))
     assert accel.built()
-    stamp["sources"]["controller/policy.py"] = "0" * 64  # the policy edited since the build
+    stamp["sources"]["controller/core/policy.py"] = "0" * 64  # the policy edited since the build
     (tmp_path / "stamp.json").write_text(json.dumps(stamp))
     assert not accel.built()
     stamp = {"python": "cpython-399", "sources": accel._hashes()}  # built for another Python
@@ -46,13 +46,13 @@ SCRIPT = """
 import json, sys
 from controller.accel import use_compiled
 compiled = use_compiled()
-from controller.config import load_config
+from controller.core.config import load_config
 from controller.simulate.backtest import backtest
 from controller.simulate.generate import generate
-import controller.policy
+import controller.core.policy
 config = load_config("examples/backtest.yaml")
 result = backtest(config, generate(config, "bursty", 2, 5), workers=1).as_dict()
-print(json.dumps({"compiled": compiled, "file": controller.policy.__file__, "result": result}))
+print(json.dumps({"compiled": compiled, "file": controller.core.policy.__file__, "result": result}))
 """
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
 from controller.simulate.cluster import Cluster
 from controller.simulate.trace import Trace

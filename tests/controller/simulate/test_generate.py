@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import load_config
+from controller.core.config import load_config
 from controller.simulate.generate import SHAPES, generate
 
 CONFIG = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")

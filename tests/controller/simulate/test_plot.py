@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from controller.config import load_config
+from controller.core.config import load_config
 from controller.simulate.backtest import backtest
 from controller.simulate.generate import generate
 from controller.simulate.plot import COLORS, svg

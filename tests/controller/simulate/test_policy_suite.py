@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from controller.config import Behavior, PoolConfig
+from controller.core.config import Behavior, PoolConfig
 
 SCRIPT = Path(__file__).parents[3] / "benchmarks" / "policy_suite.py"
 QUICK = 0.05

@@ -3,7 +3,7 @@ it wait, first come first served, until one of its pods is gone; other tenants g
 
 from __future__ import annotations
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
 from tests.controller.simulate.builders import bare_cluster, most_at_once, p95, replay, trace
 from tests.factories import config, pool

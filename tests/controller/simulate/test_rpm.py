@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.config import Config
+from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
 from controller.simulate.report import summarize
 from tests.controller.simulate.builders import Fixed, most_at_once, p95, replay, trace

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, load_config
+from controller.core.config import ConfigError, load_config
 from controller.simulate.trace import load_trace, parse_trace, write_trace
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "agentdash.yaml"

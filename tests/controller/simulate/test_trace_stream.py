@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import controller.simulate.trace as trace_module
 from controller import accel
-from controller.config import Config, ConfigError, load_config
+from controller.core.config import Config, ConfigError, load_config
 from controller.simulate.generate import SHAPES, generate
 from controller.simulate.trace import CHUNK, Trace, load_trace, parse_trace, write_trace
 

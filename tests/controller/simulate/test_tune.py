@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from controller.config import Config, parse_config
+from controller.core.config import Config, parse_config
 from controller.simulate.behavior_grid import Group, groups
 from controller.simulate.trace import Trace
 from controller.simulate.tradeoff import Objective

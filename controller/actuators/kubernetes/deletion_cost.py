@@ -1,0 +1,94 @@
+"""Idle pods first: before a scale-down, mark the pods known idle with a low
+`controller.kubernetes.io/pod-deletion-cost`, so the ReplicaSet deletes them rather than pods
+in the middle of a task (which would start over elsewhere). Which pods: controller.core.busy.
+
+Best effort, and never in the scale's way: the marks get at most half of what is left of the
+scale's deadline, go through the same rate limiter, and any failure is logged and the scale
+goes on (the ReplicaSet then picks as it always has). A mark left on a pod that has since
+taken work is removed before the next scale-down of its pool, so it never sends a busy pod
+first. Only marks agentdash made (the value IDLE_COST) are ever removed: a cost a person set
+is theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from controller.actuators.kubernetes.api import ApiFailure, KubeApi
+from controller.actuators.kubernetes.informer import Informer
+from controller.actuators.kubernetes.objects import (
+    DELETION_COST,
+    IDLE_COST,
+    Obj,
+    PodIndex,
+    annotated,
+    annotations_of,
+    name_of,
+    pod_view,
+)
+from controller.core.busy import BusyPods, plan_marks
+
+log = logging.getLogger("agentdash.kube")
+
+
+class IdleFirst:
+    def __init__(self, api: KubeApi, busy: BusyPods, recheck_s: float) -> None:
+        self._api = api
+        self._busy = busy
+        self._recheck_s = recheck_s
+        self._refused: dict[str, float] = {}
+        """Namespaces where patching pods was refused (403), and until when not to ask."""
+
+    async def mark(
+        self, pool: str, pods: Informer, deployment: Obj, victims: int, now: float, deadline: float
+    ) -> None:
+        """Mark up to `victims` idle pods of the Deployment (and unmark stale marks). Never
+        raises; ends by half of what is left before `deadline` (the event loop's clock)."""
+        namespace = pods.namespace
+        if not pods.usable or now < self._refused.get(namespace, now):
+            return
+        chosen = PodIndex(pods.objects.values()).objects_of(deployment)
+        views = [pod_view(pod, pool, now) for pod in chosen]
+        marked = {name_of(p) for p in chosen if annotations_of(p).get(DELETION_COST) == IDLE_COST}
+        idle = self._busy.idle(pool, [view.name for view in views], now)
+        plan = plan_marks(views, marked, idle, victims)
+        changes = [(name, None) for name in plan.unmark] + [(name, IDLE_COST) for name in plan.mark]
+        if not changes:
+            return
+        clock = asyncio.get_running_loop().time
+        by = clock() + (deadline - clock()) / 2  # the other half is the scale's
+        for name, cost in changes:
+            try:
+                await self._api.call(
+                    f"{'unmark' if cost is None else 'mark'} pod {namespace}/{name}",
+                    self._api.core.patch_namespaced_pod_without_preload_content,
+                    name,
+                    namespace,
+                    {"metadata": {"annotations": {DELETION_COST: cost}}},  # null removes it
+                    _content_type="application/merge-patch+json",
+                    deadline=by,
+                )
+            except ApiFailure as failure:
+                if failure.not_found:  # gone meanwhile: one victim fewer to choose
+                    pods.objects.pop(name, None)
+                    continue
+                if failure.forbidden:
+                    self._refused[namespace] = now + self._recheck_s
+                log.warning(
+                    "%s: scaling down without marking idle pods first: %s%s",
+                    pool,
+                    failure,
+                    " (deploy/rbac.yaml grants `patch pods`)" if failure.forbidden else "",
+                )
+                return
+            # The watch will say so too; until then the next plan must see this one.
+            if name in pods.objects:
+                pods.objects[name] = annotated(pods.objects[name], {DELETION_COST: cost})
+        log.info(
+            "%s: %d idle pod(s) marked to go first (%s), %d stale mark(s) removed",
+            pool,
+            len(plan.mark),
+            ", ".join(plan.mark) or "none",
+            len(plan.unmark),
+        )

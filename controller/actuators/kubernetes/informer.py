@@ -1,0 +1,219 @@
+"""One kind of object in one namespace, listed once and then kept current by a watch.
+
+The loop observes the cluster on every tick and on every wake-up of a pool at zero; reading
+these caches makes that free in steady state, so a wake-up never waits behind API requests
+and the rate limiter is left for the requests that change something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from controller.actuators.kubernetes.api import ApiFailure, KubeApi
+from controller.actuators.kubernetes.objects import meta, name_of
+
+log = logging.getLogger("agentdash.kube")
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    plural: str
+    """For messages: `deployments`, `pods`, ..."""
+    request: Callable[..., Awaitable[Any]]
+    """The client's list method (without preload), called with `namespace=` and list or
+    watch parameters."""
+    optional: bool = False
+    """A 404 on the list means the resource is not installed (KEDA's CRD): none exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    watch_s: float = 300.0
+    """How long the server keeps one watch open before it is renewed."""
+    retry_min_s: float = 1.0
+    retry_max_s: float = 30.0
+    recheck_s: float = 60.0
+    """After a 403 (or an absent optional resource): how soon to ask again, in case the
+    permission (or the CRD) has been added."""
+
+
+class Informer:
+    def __init__(self, api: KubeApi, kind: Kind, namespace: str, timing: Timing) -> None:
+        self.kind = kind
+        self.namespace = namespace
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.listed = False
+        """A full list has been read: the cache is the namespace's truth, not a partial view."""
+        self.problem: ApiFailure | None = None
+        """Why the cache cannot be trusted now."""
+        self.settled = asyncio.Event()
+        """Set once the first list has succeeded or failed."""
+        self._api = api
+        self._timing = timing
+        self._task: asyncio.Task[None] | None = None
+        self._retry = timing.retry_min_s
+        """How long to wait after the next failure: doubled after each, reset by a watch."""
+        self._watch_trouble: str | None = None
+        """Why watches fail while lists work, as last logged."""
+
+    @property
+    def usable(self) -> bool:
+        return self.listed and self.problem is None
+
+    @property
+    def what(self) -> str:
+        return f"{self.kind.plural} in namespace {self.namespace}"
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"agentdash watch {self.what}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                broken = await self._follow(await self._list())
+                if broken is None:
+                    continue  # the version expired (410): list again at once
+                # The cache is still what the list and the events made it, true as of then:
+                # only a list that fails makes it untrustworthy. (Marking it here too set and
+                # cleared the problem on every round while watches kept failing: health
+                # flapped under a persistent fault.)
+                if self._watch_trouble != str(broken):
+                    log.warning("cannot watch %s: %s; listing again", self.what, broken)
+                self._watch_trouble = str(broken)
+                wait = self._retry
+            except ApiFailure as failure:
+                wait = self._failed(failure, self._retry)
+            except Exception as exc:
+                # Whatever it was, this task must live on: a dead watch would leave a cache
+                # that looks current and is not. Marked as a problem, it is read again.
+                log.exception("reading %s failed unexpectedly", self.what)
+                unexpected = ApiFailure(f"read {self.what}", None, f"{type(exc).__name__}: {exc}")
+                wait = self._failed(unexpected, self._retry)
+            self._retry = min(self._retry * 2, self._timing.retry_max_s)
+            # Real time on purpose: nothing waits on this but the next observation.
+            await asyncio.sleep(wait)
+
+    async def _follow(self, version: str) -> ApiFailure | None:
+        """Watch after watch from `version`, until it expires (None) or a watch fails (why)."""
+        resume: str | None = version
+        while resume is not None:
+            try:
+                resume = await self._watch(resume)
+            except ApiFailure as failure:
+                return failure
+            self._retry = self._timing.retry_min_s  # a watch ran: back off from the start
+            self._watch_trouble = None
+        return None
+
+    def _failed(self, failure: ApiFailure, retry: float) -> float:
+        self.settled.set()
+        if failure.not_found and self.kind.optional:
+            self.objects.clear()
+            self.listed, self.problem = True, None
+            return self._timing.recheck_s
+        if self.problem is None or str(self.problem) != str(failure):
+            log.warning("cannot read %s: %s", self.what, failure)
+        self.problem = failure
+        return self._timing.recheck_s if failure.forbidden else retry
+
+    async def _list(self) -> str:
+        answer = await self._api.call(
+            f"list {self.what}", self.kind.request, namespace=self.namespace
+        )
+        self.objects = {name_of(item): item for item in answer.get("items") or []}
+        if self.problem is not None:
+            log.info("reading %s again", self.what)
+        self.listed, self.problem = True, None
+        self.settled.set()
+        return str(meta(answer).get("resourceVersion", ""))
+
+    async def _watch(self, version: str) -> str | None:
+        """Apply events until the server ends the watch. Returns the version to resume from,
+        or None when it has expired and the namespace must be listed again."""
+        loop = asyncio.get_running_loop()
+        opened = loop.time()
+        seen = 0
+        events = self._api.watch(
+            f"watch {self.what}",
+            self.kind.request,
+            self._timing.watch_s,
+            namespace=self.namespace,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+        )
+        try:
+            async with contextlib.aclosing(events):  # the connection closes with the loop
+                async for event in events:
+                    seen += 1
+                    version = self._apply(event) or version
+        except ApiFailure as failure:
+            if failure.status == 410:
+                return None
+            raise
+        if not seen and loop.time() - opened < 1.0:
+            # A server that ends every watch at once would otherwise be asked again and again.
+            await asyncio.sleep(self._timing.retry_min_s)
+        return version
+
+    def _apply(self, event: dict[str, Any]) -> str | None:
+        kind = event.get("type")
+        obj = event.get("object")
+        if not isinstance(obj, dict):
+            return None
+        if kind == "ERROR":
+            code = obj.get("code")
+            raise ApiFailure(
+                f"watch {self.what}",
+                code if isinstance(code, int) else None,
+                str(obj.get("message") or "watch error"),
+            )
+        if kind in ("ADDED", "MODIFIED"):
+            self.objects[name_of(obj)] = obj
+        elif kind == "DELETED":
+            self.objects.pop(name_of(obj), None)
+        # BOOKMARK events only move the version on.
+        version = meta(obj).get("resourceVersion")
+        return str(version) if version else None
+
+
+class WatchedNamespace:
+    """The four watches each namespace with pools needs."""
+
+    def __init__(self, api: KubeApi, namespace: str, timing: Timing) -> None:
+        def watched(kind: Kind) -> Informer:
+            return Informer(api, kind, namespace, timing)
+
+        apps, core, autoscaling = api.apps, api.core, api.autoscaling
+        self.deployments = watched(
+            Kind("deployments", apps.list_namespaced_deployment_without_preload_content)
+        )
+        self.pods = watched(Kind("pods", core.list_namespaced_pod_without_preload_content))
+        self.hpas = watched(
+            Kind(
+                "horizontalpodautoscalers",
+                autoscaling.list_namespaced_horizontal_pod_autoscaler_without_preload_content,
+            )
+        )
+        keda = functools.partial(
+            api.custom.list_namespaced_custom_object_without_preload_content,
+            group="keda.sh",
+            version="v1alpha1",
+            plural="scaledobjects",
+        )
+        # KEDA may not be installed: its CRD then answers 404, which means no ScaledObjects.
+        self.scaled_objects = watched(Kind("scaledobjects.keda.sh", keda, optional=True))
+        self.all = (self.deployments, self.pods, self.hpas, self.scaled_objects)

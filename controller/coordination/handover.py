@@ -1,0 +1,342 @@
+"""The time rules' memory survives a failover: the leader keeps its History in NATS KV.
+
+The stabilization windows, the rate policies' steps and the cooldown's last busy time live in
+memory (controller.core.history). A leader killed mid-window, or one that hands over, would leave
+its successor without them, and the successor would drop a pool that the down window was
+holding (8 -> 4). So the leader writes them to the key-value bucket `agentdash_history`, and
+a process that becomes leader loads the bucket before its first decision and merges it into
+its own history (a follower records its own observations too: the merge keeps both).
+
+Why KV rather than rebuilding from the Deployment annotation: the annotation says why the
+last change was made, not what was recommended over the last 300 s nor which steps fall in a
+rate period; keeping those in it would mean a Kubernetes PATCH at every change, and the
+simulated cluster has no annotations. The lease already lives in NATS: whoever can lead can
+read the bucket.
+
+The bucket: one key per pool, `pool.<name>`, holding a small JSON document (PoolDoc): the
+window entries, the steps and the last busy time, none past its window; and the key `tick`,
+the time of the leader's last save. A pool is written again only when its history changed: a
+window or the steps gained an entry (PoolHistory.changes), or it started or stopped being
+recorded, or being busy; otherwise once every REFRESH_S, so that the bucket's TTL never takes
+a live pool. The usual tick changes none of that and costs one small write, `tick`. What it
+does move, the time of each pool's newest entry (and of its last busy time), is therefore
+implied: a pool recorded at its last write went on being recorded with the same newest value
+until the last `tick`, or it would have been written again. The successor reads it so, and
+holds exactly what the old leader held at its last save.
+
+What comes in is checked (PoolDoc: finite numbers, bounded lists and size; times no later
+than `now` + SKEW_S); a value that fails, or that names a pool not in the config, is ignored,
+counted in `ignored` and logged once per restore: never a crash. A merge only adds entries to
+the windows, so nothing read from the bucket makes a window let go sooner than it would
+without it; it also adds steps, which the rate policies count, and gives a pool new to this
+process the old leader's last busy time: only agentdash should be able to write the bucket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+from collections import deque
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, TypeVar
+
+import nats.errors
+import nats.js.errors
+import pydantic
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.core.config import Config
+from controller.core.history import History, PoolHistory
+
+log = logging.getLogger("agentdash.handover")
+
+BUCKET = "agentdash_history"
+TICK_KEY = "tick"
+TTL_S = 86400.0
+"""How long the bucket keeps a key nobody rewrites: a removed pool's history goes by itself."""
+REFRESH_S = TTL_S / 4
+SKEW_S = 5.0
+"""How far in the future a time may be (another host's clock) before the value is refused."""
+MAX_ENTRIES = 4096
+"""Per list. A window keeps one entry per distinct value (at most max_replicas + 1), the steps
+one per change in a rate period; beyond this, only the newest are written."""
+MAX_BYTES = 512 * 1024
+"""Three full lists fit: larger is not ours."""
+MAX_REPLICAS = 1_000_000
+
+Time = Annotated[float, Field(allow_inf_nan=False)]
+Entry = tuple[Time, Annotated[int, Field(ge=0, le=MAX_REPLICAS)]]
+Step = tuple[Time, Annotated[int, Field(ge=-MAX_REPLICAS, le=MAX_REPLICAS)]]
+
+
+class PoolDoc(BaseModel):
+    """One pool's history in the bucket."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    v: Literal[1] = 1
+    at: Time
+    """When it was written (the save's `now`)."""
+    live: bool
+    """Recorded at that tick: its newest entries (and busy_at, if equal) are from `at`."""
+    busy_at: Time | None
+    lows: list[Entry] = Field(max_length=MAX_ENTRIES)
+    highs: list[Entry] = Field(max_length=MAX_ENTRIES)
+    steps: list[Step] = Field(max_length=MAX_ENTRIES)
+
+    def latest(self) -> float:
+        times = [t for entries in (self.lows, self.highs, self.steps) for t, _ in entries]
+        return max(self.at, self.busy_at if self.busy_at is not None else self.at, *times)
+
+
+class TickDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    v: Literal[1] = 1
+    at: Time
+
+    def latest(self) -> float:
+        return self.at
+
+
+class BadValue(ValueError):
+    pass
+
+
+Doc = TypeVar("Doc", PoolDoc, TickDoc)
+
+
+def load_doc(model: type[Doc], raw: bytes, now: float) -> Doc:
+    """A value from the bucket, checked; BadValue says what is wrong, in one line."""
+    if len(raw) > MAX_BYTES:
+        raise BadValue(f"{len(raw)} bytes, expected at most {MAX_BYTES}")
+    try:
+        doc = model.model_validate_json(raw)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "value"
+        raise BadValue(f"{where}: {error['msg']}") from None
+    latest = doc.latest()
+    if latest > now + SKEW_S:
+        raise BadValue(f"time {latest:.6g} is more than {SKEW_S:g} s after now ({now:.6g})")
+    return doc
+
+
+def dump_doc(pool: PoolHistory, now: float, live: bool) -> bytes:
+    """`pool` as the bucket keeps it: only what is still inside its windows."""
+    doc = {
+        "v": 1,
+        "at": now,
+        "live": live,
+        "busy_at": pool.busy_at,
+        "lows": _inside(pool.lows, now - pool.up_window),
+        "highs": _inside(pool.highs, now - pool.down_window),
+        "steps": _inside(pool.steps, now - pool.keep_steps),
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _inside(entries: Sequence[tuple[float, int]], since: float) -> list[tuple[float, int]]:
+    kept = [entry for entry in entries if entry[0] > since]
+    return kept[-MAX_ENTRIES:]
+
+
+_PLAIN = re.compile(r"[-_=A-Za-z0-9]+")
+
+
+def key_of(pool: str) -> str:
+    """The pool's key: `pool.<name>`, or its UTF-8 in hex where the name has characters a
+    key cannot hold."""
+    return f"pool.{pool}" if _PLAIN.fullmatch(pool) else f"pool_hex.{pool.encode().hex()}"
+
+
+def pool_of(key: str) -> str | None:
+    kind, _, rest = key.partition(".")
+    if kind == "pool" and _PLAIN.fullmatch(rest):
+        return rest
+    if kind == "pool_hex":
+        try:
+            return bytes.fromhex(rest).decode()
+        except ValueError:
+            return None
+    return None
+
+
+def _extended(entries: list[Entry], at: float, to: float, now: float) -> list[Entry]:
+    """Times no later than `now` (a clock a little ahead elsewhere), and the newest entry,
+    if it was recorded at `at`, recommended until `to`."""
+    kept = [(t if t < now else now, value) for t, value in entries]
+    if kept and entries[-1][0] == at:
+        kept[-1] = (to, kept[-1][1])
+    return kept
+
+
+Mark = tuple[int, bool, bool, float]
+"""A pool as last written: its `changes`, whether it was recorded at that tick (live) and busy
+then, and when to write it again even if none of these changes."""
+
+
+class HistoryHandover:
+    """Saves the leader's History to the bucket, and restores it into a new leader's.
+
+    Wiring (controller.runtime.loop.Reconciler): `await start()` once; `restore(history, now)`
+    whenever this process becomes the leader (or starts as one), before that tick's
+    decisions; `save(history, now)` at the end of each tick it leads, with the tick's `now`,
+    after the tick's recommendations and scale steps are recorded."""
+
+    def __init__(self, nc: Client, config: Config, *, timeout: float = 2.0) -> None:
+        self._nc = nc
+        self._config = config
+        self.timeout = timeout
+        """The most a save or a restore waits for NATS: a slow bucket never stalls the loop."""
+        self._kv: Any = None
+        self._written: dict[str, Mark] = {}
+        self._restored = False
+        self._failing = False
+        self.writes = 0
+        """KV writes made, for benchmarks and tests."""
+        self.ignored = 0
+        """Values in the bucket that were refused (malformed, unknown pool, future times)."""
+
+    async def start(self) -> None:
+        js = self._nc.jetstream()
+        try:
+            self._kv = await js.create_key_value(bucket=BUCKET, history=1, ttl=TTL_S)
+        except nats.js.errors.BadRequestError:  # made elsewhere with other settings: use it
+            self._kv = await js.key_value(BUCKET)
+
+    async def restore(self, history: History, now: float) -> int:
+        """Merge the bucket into `history`; how many pools it gave. Never raises for NATS or
+        bad values: a failed read is retried by the next `save`, which writes nothing before
+        a read has succeeded (it would overwrite a history with less)."""
+        self._written.clear()  # write every pool once: the bucket may hold less than we do
+        try:
+            values = await asyncio.wait_for(self._read_all(), self.timeout)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            self._restored = False
+            log.warning("history not restored from %s: %s", BUCKET, exc or type(exc).__name__)
+            return 0
+        self._restored = True
+        ignored: list[str] = []
+        tick = -math.inf
+        if TICK_KEY in values:
+            try:
+                tick = load_doc(TickDoc, values.pop(TICK_KEY), now).at
+            except BadValue as exc:
+                ignored.append(f"{TICK_KEY}: {exc}")
+        restored = 0
+        for key, raw in sorted(values.items()):
+            name = pool_of(key)
+            if name is None or name not in self._config.pools:
+                ignored.append(f"{key}: not a configured pool")
+                continue
+            try:
+                doc = load_doc(PoolDoc, raw, now)
+            except BadValue as exc:
+                ignored.append(f"{key}: {exc}")
+                continue
+            self._merge(history, name, doc, tick, now)
+            restored += 1
+        if ignored:
+            self.ignored += len(ignored)
+            log.warning("history: ignored %d value(s) in %s, first %s",
+                        len(ignored), BUCKET, ignored[0])  # fmt: skip
+        return restored
+
+    def _merge(self, history: History, name: str, doc: PoolDoc, tick: float, now: float) -> None:
+        limit = self._config.pools[name].max_replicas  # a recommendation never exceeds it
+        to = doc.at if doc.at > tick else tick
+        to = to if to < now else now
+        at = doc.at if doc.live else math.nan  # nan: no entry is "from the last write"
+        lows = _extended([(t, min(v, limit)) for t, v in doc.lows], at, to, now)
+        highs = _extended([(t, min(v, limit)) for t, v in doc.highs], at, to, now)
+        steps = [(t if t < now else now, delta) for t, delta in doc.steps]
+        busy_at = doc.busy_at
+        if busy_at is not None:
+            busy_at = to if busy_at == at else min(busy_at, now)
+        theirs = PoolHistory(lows=deque(lows), highs=deque(highs), steps=deque(steps),
+                             busy_at=busy_at)  # fmt: skip
+        history.merge_pool(name, theirs, now)
+
+    async def _read_all(self) -> dict[str, bytes]:
+        """Every key's value, by a pull consumer: it says up front how many there are (a
+        watcher's "that was all" can come before a large value it is still receiving)."""
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                                ack_policy=AckPolicy.NONE, inactive_threshold=60.0)  # fmt: skip
+        prefix = f"$KV.{BUCKET}."
+        sub = await self._nc.jetstream().pull_subscribe(
+            f"{prefix}>", stream=f"KV_{BUCKET}", config=config
+        )
+        values: dict[str, bytes] = {}
+        try:
+            pending = (await sub.consumer_info()).num_pending or 0
+            while pending > 0:
+                for msg in await sub.fetch(min(pending, 256), timeout=self.timeout):
+                    pending = msg.metadata.num_pending
+                    operation = msg.headers.get("KV-Operation") if msg.headers else None
+                    if operation is None:  # not a deletion
+                        values[msg.subject.removeprefix(prefix)] = msg.data
+        finally:
+            await sub.unsubscribe()
+        return values
+
+    async def save(self, history: History, now: float) -> None:
+        """Write the pools whose history changed since the last save, then `tick`. Pools
+        whose write fails stay to write at the next save. Never raises."""
+        if not self._nc.is_connected:
+            return  # nothing to reach: the next save writes whatever changed meanwhile
+        if not self._restored:
+            await self.restore(history, now)
+            if not self._restored:
+                return
+        changed = self._changed(history, now)
+        try:
+            await asyncio.wait_for(self._write(changed, now), self.timeout)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            if not self._failing:
+                log.warning("history not saved to %s: %s", BUCKET, exc or type(exc).__name__)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("history saved to %s again", BUCKET)
+        self._failing = False
+
+    def _changed(self, history: History, now: float) -> list[tuple[str, Mark, bytes]]:
+        """The pools to write: (name, what they are written as, the value). Runs every tick
+        for every pool: a tuple compare each when nothing changed."""
+        written = self._written
+        changed = []
+        for name, pool in history.pools.items():
+            lows = pool.lows
+            live = bool(lows) and lows[-1][0] == now
+            busy = live and pool.busy_at == now
+            last = written.get(name)
+            if (
+                last is not None
+                and last[0] == pool.changes
+                and last[1] == live
+                and last[2] == busy
+                and now < last[3]
+            ):
+                continue
+            mark = (pool.changes, live, busy, now + REFRESH_S)
+            changed.append((name, mark, dump_doc(pool, now, live)))
+        return changed
+
+    async def _write(self, changed: list[tuple[str, Mark, bytes]], now: float) -> None:
+        async def put(name: str, mark: Mark, value: bytes) -> None:
+            await self._kv.put(key_of(name), value)
+            self.writes += 1
+            self._written[name] = mark
+
+        results = await asyncio.gather(*(put(*c) for c in changed), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the tick key waits until every pool is written
+        await self._kv.put(TICK_KEY, json.dumps({"v": 1, "at": now}).encode())
+        self.writes += 1

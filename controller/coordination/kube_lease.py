@@ -1,0 +1,278 @@
+"""Exactly one actuator, on a Kubernetes `coordination.k8s.io/v1` Lease: the alternative to
+the NATS KV lease (controller.coordination.lease) for a controller that runs in the cluster it
+scales.
+
+As client-go's leader election does it:
+
+- Every write names the resourceVersion it last saw (a merge patch with
+  `metadata.resourceVersion`): the API server refuses it with 409 if anyone wrote in between,
+  so of two processes that race for the Lease, one wins and the other knows it lost.
+- A contender takes the Lease when it is free (released: no holder), or when nobody has
+  renewed it for its `leaseDurationSeconds`, timed on the contender's own clock from when it
+  first saw the current version. `renewTime` is written for people (`kubectl get lease`) but
+  never compared with this machine's clock: two machines' clocks may differ by more than a
+  lease lasts.
+- `valid_until` (on `time.monotonic()`'s clock): until then no other process can have taken
+  the Lease. It is the start of our last successful renewal plus the duration, less a margin:
+  a contender saw our last version at the earliest once that renewal had started, and must
+  then see it unchanged for a whole duration. The margin covers clocks that run at slightly
+  different rates and a write of ours that the server applies late. A leader that starts a
+  call only while `now + deadline_s < valid_until` is fenced.
+
+A failed renewal (no answer, a 5xx, by its deadline) makes us a follower at once, as the NATS
+lease does: we cannot prove we lead. The next renewal takes the Lease back if it still names
+us. Bad answers are logged, never raised.
+
+A process that must never lead (a read-only dashboard) uses `contend=False`: it only reads
+who leads, and never writes the Lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from kubernetes.aio.client import ApiClient
+
+from controller.actuators.kubernetes.api import ApiFailure, KubeApi, connect_client
+from controller.actuators.kubernetes.objects import meta, spec
+
+log = logging.getLogger("agentdash.kube")
+
+NAME = "agentdash-leader"
+
+
+class KubernetesLease:
+    """The Lease `namespace/name`; `holder` names this process in it (the pod's name is
+    the usual choice). `ttl`: the lease duration, whole seconds as the API keeps it."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        holder: str,
+        *,
+        namespace: str,
+        name: str = NAME,
+        ttl: float = 10.0,
+        margin_s: float = 1.0,
+        deadline_s: float | None = None,
+        contend: bool = True,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        owns_client: bool = False,
+    ) -> None:
+        if not 0 <= margin_s < ttl:
+            raise ValueError(f"margin_s must be at least 0 and below the ttl ({ttl:g} s)")
+        self.holder = holder
+        self.namespace = namespace
+        self.name = name
+        self.duration = max(1, math.ceil(ttl))
+        self.margin_s = margin_s
+        self.contend = contend
+        """False: never take the lease, only read who holds it."""
+        self.leader_name: str | None = None
+        """Who leads, as last seen (ourselves included)."""
+        # Its own limiter: a renewal never waits behind the scaler's requests.
+        self._api = KubeApi(client, deadline_s=deadline_s or self.duration / 3)
+        self._monotonic = monotonic
+        self._clock = clock
+        self._owns_client = owns_client
+        self._version: str | None = None
+        """The resourceVersion of our last write, while we lead."""
+        self._valid_until = -math.inf
+        self._seen: tuple[str, float] | None = None
+        """Another holder's version, and when we first saw it (monotonic)."""
+
+    @classmethod
+    async def connect(
+        cls,
+        holder: str,
+        *,
+        namespace: str,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        **options: Any,
+    ) -> Self:
+        """A lease with its own client (see controller.actuators.kubernetes.api.connect_client)."""
+        client = await connect_client(kubeconfig, context)
+        return cls(client, holder, namespace=namespace, owns_client=True, **options)
+
+    @property
+    def leading(self) -> bool:
+        """Ours, as of our last renewal, and still surely so (a renewal that was cut short
+        leaves the last version, whose time runs out)."""
+        return self._version is not None and self._monotonic() < self._valid_until
+
+    @property
+    def valid_until(self) -> float:
+        """Until when (monotonic) no other process can have taken the lease; -inf once we
+        know we do not hold it."""
+        return self._valid_until if self._version is not None else -math.inf
+
+    @property
+    def what(self) -> str:
+        return f"Lease {self.namespace}/{self.name}"
+
+    async def renew(self) -> bool:
+        """Take or keep the lease; True while we lead. Never raises for lost races or for
+        the API's trouble."""
+        if not self.contend:
+            await self._read_leader()
+            return False
+        started = self._monotonic()
+        written: dict[str, Any] | None
+        try:
+            if self._version is not None:
+                written = await self._write(self._version, {"renewTime": self._now()})
+            else:
+                written = await self._acquire()
+        except ApiFailure as failure:
+            if failure.status == 409:
+                log.info("%s: another process wrote it first; following", self.what)
+                self.leader_name = None  # known again at the next renewal
+            elif self.leading:
+                log.warning("%s: cannot renew: %s; following", self.what, failure)
+            self._version = None
+            return False
+        if written is None:
+            self._version = None
+            return False
+        version = _version_of(written)
+        if version is None:
+            log.warning("%s: the API's answer has no resourceVersion; following", self.what)
+            self._version = None
+            return False
+        if self._version is None:
+            log.info("%s: leading as %s", self.what, self.holder)
+        self._version = version
+        self._valid_until = started + self.duration - self.margin_s
+        self.leader_name = self.holder
+        return True
+
+    async def release(self) -> None:
+        """Leave the lease free, so that another process takes it at once."""
+        if self._version is None:
+            return
+        version, self._version = self._version, None
+        try:
+            # As client-go: no holder, and the shortest duration for readers that ignore that.
+            await self._write(version, {"holderIdentity": None, "leaseDurationSeconds": 1})
+        except ApiFailure as failure:
+            log.warning("%s: cannot release it (%s); it expires instead", self.what, failure)
+        self.leader_name = None
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._api.client.close()  # type: ignore[no-untyped-call]
+
+    async def _read_leader(self) -> None:
+        try:
+            self.leader_name = _holder(await self._read())
+        except ApiFailure as failure:
+            if failure.not_found:
+                self.leader_name = None
+            # else: keep the last name we saw
+
+    async def _read(self) -> dict[str, Any]:
+        return await self._api.call(
+            f"read {self.what}",
+            self._api.coordination.read_namespaced_lease_without_preload_content,
+            self.name,
+            self.namespace,
+        )
+
+    async def _acquire(self) -> dict[str, Any] | None:
+        """Create the Lease, or take it if it is free, ours or expired. None: someone else
+        holds it."""
+        try:
+            current = await self._read()
+        except ApiFailure as failure:
+            if not failure.not_found:
+                raise
+            return await self._create()
+        seen_at = self._monotonic()  # after the answer: the other holder's write was before
+        holder = _holder(current)
+        version = _version_of(current)
+        if version is None:
+            log.warning("%s: the API's answer has no resourceVersion", self.what)
+            return None
+        if holder is not None and holder != self.holder:
+            self.leader_name = holder
+            if self._seen is None or self._seen[0] != version:
+                self._seen = (version, seen_at)  # renewed since: time it from now
+            if seen_at - self._seen[1] < _duration(current, self.duration):
+                return None
+            log.info("%s: %s has not renewed it in time; taking over", self.what, holder)
+        now = self._now()
+        return await self._write(
+            version,
+            {
+                "holderIdentity": self.holder,
+                "leaseDurationSeconds": self.duration,
+                "acquireTime": now,
+                "renewTime": now,
+                "leaseTransitions": _transitions(current) + (holder != self.holder),
+            },
+        )
+
+    async def _create(self) -> dict[str, Any]:
+        now = self._now()
+        return await self._api.call(
+            f"create {self.what}",
+            self._api.coordination.create_namespaced_lease_without_preload_content,
+            self.namespace,
+            {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.name, "namespace": self.namespace},
+                "spec": {
+                    "holderIdentity": self.holder,
+                    "leaseDurationSeconds": self.duration,
+                    "acquireTime": now,
+                    "renewTime": now,
+                    "leaseTransitions": 0,
+                },
+            },
+            retry=False,  # a 409 means another process created it: we lost
+        )
+
+    async def _write(self, version: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._api.call(
+            f"write {self.what}",
+            self._api.coordination.patch_namespaced_lease_without_preload_content,
+            self.name,
+            self.namespace,
+            {"metadata": {"resourceVersion": version}, "spec": dict(changes)},
+            _content_type="application/merge-patch+json",
+            retry=False,  # a 409 means another process wrote in between: we lost
+        )
+
+    def _now(self) -> str:
+        """The API's MicroTime."""
+        return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _version_of(lease: Mapping[str, Any]) -> str | None:
+    version = meta(lease).get("resourceVersion")
+    return version if isinstance(version, str) and version else None
+
+
+def _holder(lease: Mapping[str, Any]) -> str | None:
+    holder = spec(lease).get("holderIdentity")
+    return holder if isinstance(holder, str) and holder else None
+
+
+def _duration(lease: Mapping[str, Any], default: int) -> int:
+    value = spec(lease).get("leaseDurationSeconds")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return default
+
+
+def _transitions(lease: Mapping[str, Any]) -> int:
+    value = spec(lease).get("leaseTransitions")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

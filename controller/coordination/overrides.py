@@ -1,0 +1,253 @@
+"""What operators say to the controller: pins, paused pools and tenants, pause, dry-run.
+
+Every change is an `ActionEvent` (who, what, when) and is written to a JSON file at once, so
+a restart of agentdash loses none of it. (Sharing them between processes through NATS comes
+with the headless daemon.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from controller.core.config import Config, ConfigError, first_error
+from controller.core.events import ActionEvent
+from controller.core.model import Overrides, Pin, PoolPause
+
+MAX_PIN_REPLICAS = 100_000
+BY_CHARS = 253
+EXPIRY = "agentdash"
+"""Who ends a pin or a pause whose time is up."""
+
+
+class _PinFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    replicas: Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)]
+    until: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    by: Annotated[str, Field(max_length=BY_CHARS)] | None = None
+
+
+class _PoolPauseFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    replicas: Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)] | None = None
+    until: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    by: Annotated[str, Field(max_length=BY_CHARS)] | None = None
+    at: Annotated[float, Field(allow_inf_nan=False)] | None = None
+
+
+class OverridesDocument(BaseModel):
+    """Overrides as JSON (the file, and the NATS KV value of controller.coordination.shared)."""
+
+    model_config = ConfigDict(extra="forbid")
+    pins: dict[str, _PinFile] = {}
+    paused_tenants: list[str] = []
+    paused: bool = False
+    dry_run: bool = False
+    paused_pools: dict[str, _PoolPauseFile] = {}
+    audit: int | None = None
+    """In NATS KV: the sequence of the audit record that announced this document (see
+    controller.coordination.shared). Absent from files."""
+
+    @classmethod
+    def of(cls, overrides: Overrides) -> OverridesDocument:
+        return cls(
+            pins={p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
+                  for p, x in overrides.pins.items()},
+            paused_tenants=sorted(overrides.paused_tenants),
+            paused=overrides.paused,
+            dry_run=overrides.dry_run,
+            paused_pools={p: _PoolPauseFile(replicas=x.replicas, until=x.until, by=x.by, at=x.at)
+                          for p, x in overrides.paused_pools.items()},
+        )  # fmt: skip
+
+    def overrides(self, config: Config) -> Overrides:
+        """What it says about the config's pools and tenants; other names are dropped."""
+        pins = {p: Pin(x.replicas, x.until, x.by)
+                for p, x in self.pins.items() if p in config.pools}  # fmt: skip
+        paused = frozenset(t for t in self.paused_tenants if t in config.tenants)
+        pools = {p: PoolPause(x.replicas, x.until, x.by, x.at)
+                 for p, x in self.paused_pools.items() if p in config.pools}  # fmt: skip
+        return Overrides(pins, paused, self.paused, self.dry_run, pools)
+
+    def digest(self) -> str:
+        """What the audit record of a write names: the document, whatever its audit field."""
+        return hashlib.sha256(self.model_dump_json(exclude={"audit"}).encode()).hexdigest()
+
+
+def operator() -> str:
+    """Who acts, for the audit: the account this process runs as, as `id -un` names it (a
+    service or a container may leave $USER unset, and $USER can say anything); the
+    environment's name only where the uid has no account (a container's arbitrary uid)."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return os.environ.get("USER") or os.environ.get("LOGNAME") or f"uid {uid}"
+
+
+class ReadOnlyError(Exception):
+    """An override change asked of a read-only process (`--read-only`): refused."""
+
+
+class OverrideStore:
+    def __init__(
+        self,
+        config: Config,
+        path: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        who: Callable[[], str] = operator,
+        read_only: bool = False,
+    ) -> None:
+        self._config = config
+        self.read_only = read_only
+        """Refuse every change (a --read-only dashboard): enforced here, not in the screen."""
+        self._path = path
+        self._clock = clock
+        self._who = who
+        self._current = Overrides()
+        self.listeners: list[Callable[[Overrides, ActionEvent], None]] = []
+        """Told of every operator change (the NATS sync shares it with other processes)."""
+        if path is not None and path.exists():
+            self._current = self._load(path)
+
+    def current(self) -> Overrides:
+        return self._current
+
+    def replace(self, overrides: Overrides) -> None:
+        """Take what another process decided (no listener is told: it came from them)."""
+        self._current = overrides
+        if self._path is not None:
+            self._save(self._path)
+
+    def pin(self, pool: str, replicas: int, for_seconds: float | None = None) -> ActionEvent:
+        self._known("pool", pool, self._config.pools)
+        now = self._clock()
+        until = now + for_seconds if for_seconds else None
+        pins = {**self._current.pins, pool: Pin(replicas, until, self._who())}
+        span = f" for {for_seconds:g} s" if for_seconds else ""
+        return self._apply(replace(self._current, pins=pins), "pin", pool, f"{replicas}{span}")
+
+    def unpin(self, pool: str) -> ActionEvent:
+        pins = {p: pin for p, pin in self._current.pins.items() if p != pool}
+        return self._apply(replace(self._current, pins=pins), "unpin", pool)
+
+    def pause_pool(self, pool: str, replicas: int | None, span: float | None) -> ActionEvent:
+        """Hold `pool`'s replicas where they are (`replicas` None) or at `replicas`, for
+        `span` seconds (None: until resumed), whatever its queue says."""
+        self._known("pool", pool, self._config.pools)
+        now = self._clock()
+        until = now + span if span else None
+        pause = PoolPause(replicas, until, self._who(), now)
+        pools = {**self._current.paused_pools, pool: pause}
+        what = "hold replicas" if replicas is None else f"set to {replicas}"
+        detail = what + (f" for {span:g} s" if span else "")
+        return self._apply(replace(self._current, paused_pools=pools), "pause pool", pool, detail)
+
+    def resume_pool(self, pool: str) -> ActionEvent:
+        pools = {p: x for p, x in self._current.paused_pools.items() if p != pool}
+        return self._apply(replace(self._current, paused_pools=pools), "resume pool", pool)
+
+    def expire(self, now: float) -> list[ActionEvent]:
+        """End the pins and pool pauses whose time is up, each with its own event (logged and
+        audited as an operator's action is, by "agentdash": nobody acted)."""
+        current = self._current
+        events = []
+        for pool, pin in current.pins.items():
+            if not pin.active(now):
+                pins = {p: x for p, x in self._current.pins.items() if p != pool}
+                detail = f"{pin.replicas} replicas, pinned by {pin.by or 'unknown'}"
+                events.append(self._apply(replace(self._current, pins=pins), "pin expired",
+                                          pool, detail, who=EXPIRY))  # fmt: skip
+        for pool, pause in current.paused_pools.items():
+            if not pause.active(now):
+                pools = {p: x for p, x in self._current.paused_pools.items() if p != pool}
+                detail = f"paused by {pause.by or 'unknown'}"
+                events.append(self._apply(replace(self._current, paused_pools=pools),
+                                          "pause expired", pool, detail, who=EXPIRY))  # fmt: skip
+        return events
+
+    def pause_tenant(self, tenant: str, paused: bool = True) -> ActionEvent:
+        self._known("tenant", tenant, self._config.tenants)
+        tenants = set(self._current.paused_tenants)
+        (tenants.add if paused else tenants.discard)(tenant)
+        action = "pause tenant" if paused else "resume tenant"
+        return self._apply(
+            replace(self._current, paused_tenants=frozenset(tenants)), action, tenant
+        )
+
+    def pause_controller(self, paused: bool = True) -> ActionEvent:
+        action = "pause controller" if paused else "resume controller"
+        return self._apply(replace(self._current, paused=paused), action, "controller")
+
+    def set_dry_run(self, on: bool) -> ActionEvent:
+        action = "dry-run on" if on else "dry-run off"
+        return self._apply(replace(self._current, dry_run=on), action, "controller")
+
+    def _apply(
+        self, new: Overrides, action: str, target: str, detail: str = "", who: str | None = None
+    ) -> ActionEvent:
+        if self.read_only:
+            raise ReadOnlyError(f"read-only: {action} {target} refused (started with --read-only)")
+        self._current = new
+        if self._path is not None:
+            self._save(self._path)
+        event = ActionEvent(self._clock(), who or self._who(), action, target, detail)
+        for listener in self.listeners:
+            listener(new, event)
+        return event
+
+    def _known(self, kind: str, name: str, known: Mapping[str, object]) -> None:
+        if name not in known:
+            raise KeyError(f"no {kind} named {name!r}")
+
+    def _save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(dump_overrides(self._current) + "\n")
+        temporary.replace(path)  # atomic: a crash never leaves half a file
+
+    def _load(self, path: Path) -> Overrides:
+        return load_overrides(path.read_text(), self._config, str(path))
+
+
+def dump_overrides(overrides: Overrides) -> str:
+    return OverridesDocument.of(overrides).model_dump_json(indent=2, exclude={"audit"})
+
+
+def read_overrides(text: str | bytes, source: str) -> OverridesDocument:
+    """Parse overrides JSON, whatever the bytes: anything wrong is a ConfigError."""
+    try:
+        raw = json.loads(text, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise ConfigError(source, "", "expected UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise ConfigError(source, where, f"expected valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # Infinity or NaN; an integer of thousands of digits
+        raise ConfigError(source, "", f"expected valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(source, "", "expected valid JSON: nested too deeply") from None
+    try:
+        return OverridesDocument.model_validate(raw)
+    except ValidationError as exc:
+        field, message = first_error(exc)
+        raise ConfigError(source, field, message) from None
+
+
+def load_overrides(text: str | bytes, config: Config, source: str) -> Overrides:
+    """Parse overrides JSON; names the config no longer has are dropped, not fatal."""
+    return read_overrides(text, source).overrides(config)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")

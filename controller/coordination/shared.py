@@ -1,0 +1,218 @@
+"""State several agentdash processes share through NATS JetStream.
+
+- Operator overrides live in the key-value bucket `agentdash_overrides` (key `overrides`): a
+  restart loses none, and every daemon and dashboard sees the same pins and pauses (of the
+  controller, tenants and single pools: `paused_pools`, validated as pins are). The last
+  write wins for the whole document; operator actions are rare and human-paced.
+- Every operator action is appended to the stream `AGENTDASH_AUDIT` (subject
+  `agentdash.audit`): who, what, when, and from where (host and process).
+- The leader publishes each tick's decisions on `agentdash.decisions`
+  (controller.coordination.leader_decisions), and its event history to a stream
+  (controller.coordination.history_stream).
+
+Nothing read back is trusted blindly. A KV value that is not valid (bad JSON or UTF-8,
+numbers out of bounds) is dropped, counted and logged (controller.core.bad_messages); the watcher
+and the process keep running.
+
+How agentdash tells its own override writes from foreign ones (`nats kv put`, a script):
+every agentdash write is preceded by its audit record, which carries the SHA-256 of the
+document (`overrides_sha256`); the document written then names that record's stream sequence
+in its `audit` field. A revision is agentdash's when the record at that sequence names that
+very document. Any other revision is foreign: if valid, it is applied (operators meant it) and
+logged, and an audit record `foreign write` with its KV revision is appended, once (the record
+carries the message id `agentdash_overrides-<revision>`, which JetStream de-duplicates when
+several processes see the write together, and a process starting later skips it if the last
+audit record already names that revision). Only a writer able to append to the audit stream
+can pass for agentdash: deploy/nats-permissions.conf gives that right to agentdash alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+from typing import Annotated, Any
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.coordination.overrides import OverridesDocument, OverrideStore, read_overrides
+from controller.core.bad_messages import BadMessages
+from controller.core.config import Config, ConfigError
+from controller.core.events import ActionEvent
+from controller.core.model import Overrides
+
+log = logging.getLogger("agentdash.shared")
+
+BUCKET = "agentdash_overrides"
+KEY = "overrides"
+AUDIT_STREAM = "AGENTDASH_AUDIT"
+AUDIT_SUBJECT = "agentdash.audit"
+FOREIGN = "foreign write"
+"""The audit action recorded for an override write agentdash did not make."""
+
+
+def whereabouts() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class SharedOverrides:
+    """Keeps an OverrideStore and the NATS bucket in step, both ways."""
+
+    def __init__(
+        self, nc: Client, store: OverrideStore, config: Config, *, bad: BadMessages | None = None
+    ) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._store = store
+        self._config = config
+        self.bad = bad or BadMessages()
+        self._kv: Any = None
+        self._watch: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+        self._written: set[int] = set()
+        self._read_at_start = 0
+        """The revision start() took; the watcher begins by delivering it again."""
+
+    async def start(self) -> None:
+        self._kv = await self._js.create_key_value(bucket=BUCKET, history=10)
+        try:
+            await self._js.stream_info(AUDIT_STREAM)
+        except nats.js.errors.NotFoundError:
+            await self._js.add_stream(name=AUDIT_STREAM, subjects=[AUDIT_SUBJECT])
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):  # the first action makes it
+            entry = await self._kv.get(KEY)
+            self._read_at_start = entry.revision
+            if entry.value:
+                await self._take(entry.value, entry.revision, starting=True)
+        self._store.listeners.append(self._changed)
+        watcher = await self._kv.watch(KEY, include_history=False)
+        self._watch = asyncio.create_task(self._follow(watcher))
+        self._watch.add_done_callback(_report_end)
+
+    async def _follow(self, watcher: Any) -> None:
+        async for entry in watcher:
+            if entry is None or not entry.value or entry.revision in self._written:
+                continue
+            if entry.revision <= self._read_at_start:
+                continue
+            await self._take(entry.value, entry.revision)
+
+    async def _take(self, value: bytes, revision: int, *, starting: bool = False) -> None:
+        """Apply a revision of the bucket if valid; notice and audit it if foreign."""
+        try:
+            document = read_overrides(value, f"nats kv {BUCKET}/{KEY} revision {revision}")
+        except ConfigError as exc:  # a bad write elsewhere never takes us down
+            self.bad.drop("overrides", str(exc))
+            return
+        ours = await self._announced(document)
+        self._store.replace(document.overrides(self._config))
+        if ours:
+            return
+        log.warning("overrides revision %d was not written by agentdash; applied: %s",
+                    revision, _summary(document))  # fmt: skip
+        if self._store.read_only:
+            return  # it writes nothing, not even the audit: a process that may write will
+        if not (starting and await self._audited(revision)):
+            self._spawn(self._audit_foreign(document, revision))
+
+    async def _announced(self, document: OverridesDocument) -> bool:
+        """Whether the audit record the document names announced this very document."""
+        if document.audit is None:
+            return False
+        try:
+            record = await self._js.get_msg(AUDIT_STREAM, document.audit)
+            said = json.loads(record.data or b"")
+        except (nats.errors.Error, TimeoutError, ValueError):
+            return False  # no such record, or it cannot be read now: not proven ours
+        return (
+            record.subject == AUDIT_SUBJECT
+            and isinstance(said, dict)
+            and said.get("overrides_sha256") == document.digest()
+        )
+
+    async def _audited(self, revision: int) -> bool:
+        """Whether the last audit record already names this foreign revision."""
+        try:
+            record = await self._js.get_last_msg(AUDIT_STREAM, AUDIT_SUBJECT)
+            said = json.loads(record.data or b"")
+        except (nats.errors.Error, TimeoutError, ValueError):
+            return False
+        return isinstance(said, dict) and said.get("revision") == revision
+
+    async def _audit_foreign(self, document: OverridesDocument, revision: int) -> None:
+        record = {"type": "action", "ts": round(time.time(), 3), "who": "unknown",
+                  "action": FOREIGN, "target": f"{BUCKET}/{KEY}",
+                  "detail": f"applied: {_summary(document)}", "revision": revision,
+                  "from": whereabouts()}  # fmt: skip
+        once = {"Nats-Msg-Id": f"{BUCKET}-{revision}"}
+        try:
+            await self._js.publish(AUDIT_SUBJECT, json.dumps(record).encode(), headers=once)
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("could not audit foreign overrides revision %d: %s", revision, exc)
+
+    def _changed(self, overrides: Overrides, event: ActionEvent) -> None:
+        self._spawn(self._publish(overrides, event))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _publish(self, overrides: Overrides, event: ActionEvent) -> None:
+        document = OverridesDocument.of(overrides)
+        audit = {**event.as_dict(), "from": whereabouts(), "overrides_sha256": document.digest()}
+        ack = await self._js.publish(AUDIT_SUBJECT, json.dumps(audit).encode())
+        document.audit = ack.seq  # the record comes first: the write names it
+        revision = await self._kv.put(KEY, document.model_dump_json(indent=2).encode())
+        self._written.add(revision)
+
+    async def flush(self) -> None:
+        """Wait until every change made here is in NATS."""
+        if self._writes:
+            await asyncio.gather(*self._writes)
+
+    async def stop(self) -> None:
+        await self.flush()
+        if self._watch is not None:
+            self._watch.cancel()
+
+
+def _summary(document: OverridesDocument) -> str:
+    parts = [f"pin {pool}={pin.replicas}" for pool, pin in sorted(document.pins.items())]
+    parts += [f"pause tenant {tenant}" for tenant in document.paused_tenants]
+    parts += [f"pause pool {pool}" + ("" if pause.replicas is None else f"={pause.replicas}")
+              for pool, pause in sorted(document.paused_pools.items())]  # fmt: skip
+    parts += ["pause controller"] * document.paused + ["dry-run"] * document.dry_run
+    return (", ".join(parts) or "no overrides")[:500]
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """The watcher ends only when stopped; if anything else ends it, say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("overrides watcher stopped: %r", task.exception())
+
+
+# What crosses a process boundary on NATS is validated against these (here and in
+# controller.coordination.leader_decisions and controller.coordination.history_stream).
+MAX_REPLICAS = 1_000_000
+NAME_CHARS = 253
+Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
+Rule = Annotated[str, Field(max_length=100)]
+Detail = Annotated[str, Field(max_length=2000)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+class _ReasonWire(_Wire):
+    rule: Rule
+    detail: Detail

@@ -1,0 +1,504 @@
+"""Shared ceilings: share the cluster's pods, each tenant's pods and each provider's rpm
+between pools, by tier priority.
+
+Order of service:
+1. pools whose replicas must be held (stale or unobserved data) keep what they have;
+2. every pool keeps its replicas at work: a running task is never cut short for another pool
+   (it would be redelivered and start again); its pod goes to whoever needs it most when the
+   task ends;
+3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
+4. every pool's demand, tier by tier, each pool first keeping what it has and still needs, so
+   pods are not traded inside a tier as demands wobble, even in a tier a higher one starves;
+5. last, tier by tier, the replicas that time rules alone keep (a window, a rate policy, the
+   cooldown): idle pods held for stability never outrank a real backlog. Holds never exceed a
+   pool's current replicas, so a hold that yielded does not come back as growth.
+What a pool has (up to what it would keep alone) is set aside from step 4 on: a tier's demand
+grows from free room, and only demand that has lasted (Claim.steady,
+controller.core.history.SUSTAINED_S) takes replicas other pools have, lower tiers' or anyone's
+holds, in tier order. A blip of lag moves no pod (hysteresis).
+
+Inside one tier the remaining room is split by max-min fairness (water-filling): all pools
+rise level by level, and when a ceiling cannot give every pool one more replica, the leftover
+units go to the larger unmet demand, then by pool name.
+Once a shared ceiling leaves a tier short, lower tiers get nothing more from it than their
+floors (strict priority).
+
+Most ticks nothing is short and every claim is granted in one linear pass; water-filling runs
+only over the claims under a short ceiling, one independent group at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from controller.core.config import Config, PoolConfig
+from controller.core.history import SUSTAINED_S
+from controller.core.model import Reason, ScaleDecision
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class _Ceiling:
+    rule: str
+    label: str
+    capacity: float
+    unit: str = "pods"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What does not change between ticks: the ceilings, who draws on which, tier order."""
+
+    ceilings: tuple[_Ceiling, ...]
+    costs: dict[str, tuple[tuple[int, float], ...]]
+    """Per pool: (ceiling index, cost of one replica there)."""
+    tiers: tuple[tuple[str, tuple[str, ...]], ...]
+    """(tier, its pools in config order), highest priority first."""
+    limits: tuple[float, ...]
+    """Per ceiling, what a sum of replicas x cost may reach and still surely fit: sums of
+    whole numbers are exact, others may drift, so they keep a margin."""
+
+
+def _build_layout(config: Config) -> Layout:
+    ceilings = [
+        _Ceiling("cluster max_pods", f"cluster max_pods {config.cluster.max_pods}",
+                 config.cluster.max_pods)
+    ]  # fmt: skip
+    index: dict[tuple[str, str], int] = {}
+
+    def ceiling(key: tuple[str, str], make: _Ceiling) -> int:
+        if key not in index:
+            index[key] = len(ceilings)
+            ceilings.append(make)
+        return index[key]
+
+    costs: dict[str, tuple[tuple[int, float], ...]] = {}
+    for name, pool in config.pools.items():
+        drawn = [(0, 1.0)]
+        cap = config.tenants[pool.tenant].max_pods
+        if cap is not None:
+            label = f"tenant {pool.tenant} max_pods {cap}"
+            drawn.append(
+                (ceiling(("tenant", pool.tenant), _Ceiling("tenant max_pods", label, cap)), 1.0)
+            )
+        if pool.provider is not None and pool.rpm_per_replica > 0:
+            rpm = config.providers[pool.provider].rpm
+            headroom = config.providers[pool.provider].headroom
+            allowed = rpm * headroom
+            label = f"provider {pool.provider} rpm {rpm}" + (
+                f" (x{headroom:g} headroom: {allowed:g})" if headroom != 1 else ""
+            )
+            made = _Ceiling("provider rpm", label, allowed, "rpm")
+            drawn.append((ceiling(("provider", pool.provider), made), pool.rpm_per_replica))
+        costs[name] = tuple(drawn)
+    order = sorted(config.tiers, key=lambda t: (-config.tiers[t].priority, t))
+    tiers = tuple(
+        (tier, tuple(p for p in config.pools if config.tier_of[p] == tier)) for tier in order
+    )
+    limits = []
+    for i, made in enumerate(ceilings):
+        exact = all(
+            float(cost).is_integer() for drawn in costs.values() for j, cost in drawn if j == i
+        )
+        slack = _EPS if exact else -1e-6 * max(1.0, made.capacity)
+        limits.append(made.capacity + slack)
+    return Layout(tuple(ceilings), costs, tiers, tuple(limits))
+
+
+_layouts: dict[int, tuple[Config, Layout]] = {}
+
+
+def layout(config: Config) -> Layout:
+    """The config's layout, built once per config (the live loop keeps one for hours)."""
+    cached = _layouts.get(id(config))
+    if cached is None or cached[0] is not config:
+        if len(_layouts) > 16:
+            _layouts.clear()
+        cached = _layouts[id(config)] = (config, _build_layout(config))
+    return cached[1]
+
+
+@dataclass(slots=True)
+class Claim:
+    """A pool's bid for replicas, before and after the shared ceilings."""
+
+    name: str
+    pool: PoolConfig
+    current: int
+    floor: int
+    want: int
+    recommendation: int
+    reasons: list[Reason]
+    held: bool = False
+    observed: bool = True
+    granted: int = 0
+    goal: int = 0
+    busy: int = 0
+    """Replicas at work (tasks in flight), at most `current`: under a short shared ceiling
+    they are not taken from the pool, so no running task is cut short for another pool."""
+    steady: int | None = None
+    """The part of `want` that has lasted a while (controller.core.history.SUSTAINED_S); None: all
+    of it. Only that part takes replicas that time rules keep in other pools."""
+    kept: int = 0
+    """Replicas kept only by a time rule (a stabilization window, a rate policy, the
+    cooldown) above `want`: never more than `current`. Under a short shared ceiling they
+    yield to every tier's real demand (`allocate`)."""
+    until: float = math.inf
+    """When the claim may change by time alone: a pin expires, a cooldown ends, an entry
+    that bound a stabilization window or rate limit leaves it (controller.core.policy)."""
+
+    @classmethod
+    def hold(
+        cls, name: str, pool: PoolConfig, current: int, observed: bool, reason: Reason
+    ) -> Claim:
+        return cls(name, pool, current, current, current, current, [reason], True, observed)
+
+    @property
+    def has(self) -> int:
+        """What the pool has and still wants: its current replicas, at most `want`."""
+        return self.current if self.current < self.want else self.want
+
+    @property
+    def alone(self) -> int:
+        """What `allocate` grants this claim when no shared ceiling is short."""
+        if self.held:
+            return self.current
+        most = self.floor if self.floor > self.want else self.want
+        return most if most > self.kept else self.kept
+
+    def copy(self) -> Claim:
+        """The claim as `claim()` made it, for another `allocate` (which writes into it)."""
+        return Claim(self.name, self.pool, self.current, self.floor, self.want,
+                     self.recommendation, list(self.reasons), self.held, self.observed,
+                     busy=self.busy, steady=self.steady, kept=self.kept,
+                     until=self.until)  # fmt: skip
+
+    def decision(self, granted: int | None = None) -> ScaleDecision:
+        return ScaleDecision(
+            self.name,
+            self.pool.tenant,
+            self.current,
+            self.granted if granted is None else granted,
+            tuple(self.reasons),
+            self.recommendation,
+            self.held,
+            self.observed,
+            self.until,
+        )
+
+
+class Demand:
+    """Per shared ceiling, the sum of what every claim would take alone (`Claim.alone`).
+
+    For a caller that re-claims only some pools between passes: while every sum fits its
+    ceiling, `allocate` would grant each claim exactly `alone` and add no reason, so the
+    pools that did not change keep their decisions. When a sum does not fit, run `allocate`.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.shape = layout(config)
+        self.total = [0.0] * len(self.shape.ceilings)
+        self.units: dict[str, int] = {}
+        self.over = 0
+        """How many ceilings the sums exceed."""
+        self.limit = list(self.shape.limits)
+
+    def set(self, claim: Claim) -> int:
+        """Count `claim` in place of the pool's previous one; what it would get alone."""
+        units = claim.alone
+        delta = units - self.units.get(claim.name, 0)
+        if delta:
+            self.units[claim.name] = units
+            total, limit = self.total, self.limit
+            for i, cost in self.shape.costs[claim.name]:
+                was = total[i] > limit[i]
+                total[i] += delta * cost
+                self.over += (total[i] > limit[i]) - was
+        return units
+
+    def fits(self) -> bool:
+        return self.over == 0
+
+
+class _Pass:
+    """One allocation: the room left under each ceiling."""
+
+    def __init__(self, shape: Layout) -> None:
+        self.shape = shape
+        self.room = [c.capacity for c in shape.ceilings]
+
+    def grant(self, claim: Claim, units: int) -> None:
+        claim.granted += units
+        room = self.room
+        for i, cost in self.shape.costs[claim.name]:
+            room[i] -= units * cost
+
+    def reserve(self, claims: list[Claim]) -> list[float]:
+        """Set aside, from the room, what each claim has and would keep alone (its current
+        replicas, at most `Claim.alone`) beyond its grant."""
+        reserve = [0.0] * len(self.room)
+        costs = self.shape.costs
+        for claim in claims:
+            alone = claim.alone
+            has = claim.current if claim.current < alone else alone
+            if has > claim.granted:
+                for i, cost in costs[claim.name]:
+                    reserve[i] += (has - claim.granted) * cost
+        return self.reserve_again(reserve)
+
+    def unreserve(self, reserve: list[float], claims: list[Claim]) -> None:
+        """Give back to the room what is still set aside of these claims' current replicas
+        up to their demand (for them to keep)."""
+        room, costs = self.room, self.shape.costs
+        for claim in claims:
+            part = claim.has - claim.granted
+            for i, cost in costs[claim.name]:
+                amount = part * cost
+                if amount > reserve[i]:
+                    amount = reserve[i]
+                reserve[i] -= amount
+                room[i] += amount
+
+    def reserve_again(self, wanted: list[float]) -> list[float]:
+        """Set aside up to `wanted` of what room is left (after `release`)."""
+        room = self.room
+        kept = [0.0] * len(room)
+        for i, amount in enumerate(wanted):
+            if amount > 0:
+                there = room[i] if room[i] > 0 else 0.0
+                kept[i] = amount if amount < there else there
+                room[i] -= kept[i]
+        return kept
+
+    def release(self, reserve: list[float]) -> None:
+        """Give what `reserve` set aside back to the room (and empty it)."""
+        room = self.room
+        for i, amount in enumerate(reserve):
+            room[i] += amount
+            reserve[i] = 0.0
+
+    def fits(self, claim: Claim) -> bool:
+        room = self.room
+        return all(room[i] + _EPS >= cost for i, cost in self.shape.costs[claim.name])
+
+    def fill(self, claims: list[Claim]) -> None:
+        """Raise each claim toward its goal, max-min fair under the ceilings."""
+        costs, room = self.shape.costs, self.room
+        need = [0.0] * len(room)
+        active = []
+        for claim in claims:
+            extra = claim.goal - claim.granted
+            if extra > 0:
+                active.append(claim)
+                for i, cost in costs[claim.name]:
+                    need[i] += extra * cost
+        short = {i for i, n in enumerate(need) if n > room[i] + _EPS}
+        bound = []
+        for claim in active:
+            if short and any(i in short for i, _ in costs[claim.name]):
+                bound.append(claim)
+            else:
+                self.grant(claim, claim.goal - claim.granted)
+        for group in self._groups(bound, short):
+            self._water_fill(group)
+
+    def _groups(self, claims: list[Claim], short: set[int]) -> list[list[Claim]]:
+        """Split claims into groups that share no short ceiling (union-find)."""
+        parent: dict[int, int] = {}
+
+        def root(key: int) -> int:
+            while parent.setdefault(key, key) != key:
+                parent[key] = parent[parent[key]]
+                key = parent[key]
+            return key
+
+        keys = {c.name: [i for i, _ in self.shape.costs[c.name] if i in short] for c in claims}
+        for drawn in keys.values():
+            for key in drawn[1:]:
+                parent[root(key)] = root(drawn[0])
+        groups: dict[int, list[Claim]] = {}
+        for claim in claims:
+            groups.setdefault(root(keys[claim.name][0]), []).append(claim)
+        return list(groups.values())
+
+    def _water_fill(self, claims: list[Claim]) -> None:
+        costs, room = self.shape.costs, self.room
+        active = [c for c in claims if self.fits(c)]
+        while active:
+            level = min(c.granted for c in active)
+            lowest = [c for c in active if c.granted == level]
+            step = min(c.goal for c in lowest) - level
+            above = [c.granted for c in active if c.granted > level]
+            if above:
+                step = min(step, min(above) - level)
+            per_step: dict[int, float] = {}
+            for claim in lowest:
+                for i, cost in costs[claim.name]:
+                    per_step[i] = per_step.get(i, 0.0) + cost
+            for i, cost in per_step.items():
+                if cost > 0:
+                    step = min(step, int((room[i] + _EPS) // cost))
+            if step >= 1:
+                for claim in lowest:
+                    self.grant(claim, step)
+            else:
+                lowest.sort(key=lambda c: (c.granted - c.goal, c.name))
+                for claim in lowest:
+                    if self.fits(claim):
+                        self.grant(claim, 1)
+            active = [c for c in active if c.granted < c.goal and self.fits(c)]
+
+
+def allocate(config: Config, claims: list[Claim]) -> None:
+    """Set `granted` on every claim, and add a reason wherever a shared ceiling bound."""
+    shape = layout(config)
+    if _fit_alone(shape, claims):
+        return
+    run = _Pass(shape)
+    by_name = {c.name: c for c in claims}
+    for claim in claims:
+        if claim.held:
+            run.grant(claim, claim.current)
+    tiers = [
+        (tier, [by_name[p] for p in pools if not by_name[p].held]) for tier, pools in shape.tiers
+    ]
+    # Replicas at work stay, whatever the tier: preempting one cuts its task short (it is
+    # redelivered after the grace period and starts again), and a pod freed when the task
+    # ends goes to the highest tier that needs it anyway.
+    working = []
+    for _, tier_claims in tiers:
+        for claim in tier_claims:
+            most = claim.alone
+            keep = claim.busy if claim.busy < most else most
+            if keep > 0:
+                claim.goal = keep
+                working.append(claim)
+    if working:
+        run.fill(working)
+    for _, tier_claims in tiers:
+        for claim in tier_claims:
+            claim.goal = claim.floor
+        run.fill(tier_claims)
+    # What pools have is taken only by demand that has lasted (Claim.steady): set aside, for
+    # every pool, the replicas it has and would keep alone (its demand, its holds) beyond what
+    # it was granted. A blip of lag then grows from free room only, and moves no pod.
+    reserve = run.reserve([c for c in claims if not c.held])
+    closed: set[int] = set()
+    for tier, tier_claims in tiers:
+        # Each pool of the tier keeps what it has and still wants (what is left of it: a
+        # higher tier's lasting demand may have taken some); pods are not traded inside a
+        # tier as demands wobble (each trade is a task cut short and a cold start).
+        keeping = [c for c in tier_claims if c.has > c.granted]
+        if keeping:
+            run.unreserve(reserve, keeping)
+            for claim in keeping:
+                claim.goal = claim.has
+            run.fill(keeping)
+        open_claims = _open(tier_claims, closed, shape)
+        for claim in open_claims:
+            claim.goal = claim.want
+        run.fill(open_claims)  # growth, from free room
+        if any(reserve):
+            lasting = []
+            for claim in open_claims:
+                steady = claim.want if claim.steady is None else claim.steady
+                if steady > claim.granted:
+                    claim.goal = steady
+                    lasting.append(claim)
+            if lasting:  # lasting demand takes held room: lower tiers' pods, anyone's holds
+                held = list(reserve)
+                run.release(reserve)
+                run.fill(lasting)
+                reserve = run.reserve_again(held)
+        short = [c for c in tier_claims if c.granted < max(c.floor, c.want)]
+        for claim in short:  # explained now: lower tiers have not taken their share yet
+            _explain_shortfall(claim, run, closed, tier, reserve)
+        _close(short, run, closed)
+    # Last, tier by tier, what time rules alone keep: every tier's real demand came first.
+    run.release(reserve)
+    for _, tier_claims in tiers:
+        holding = [c for c in tier_claims if c.kept > c.granted]
+        for claim in holding:
+            claim.goal = claim.kept
+        run.fill(holding)
+        for claim in holding:
+            if claim.granted < claim.kept:
+                _explain_yield(claim, run, closed)
+
+
+def _fit_alone(shape: Layout, claims: list[Claim]) -> bool:
+    """The usual tick: when every claim alone fits every ceiling, grant each what it asks
+    (what the passes below would grant, without them) and say so."""
+    total = [0.0] * len(shape.limits)
+    costs = shape.costs
+    for claim in claims:
+        units = claim.alone
+        if units:
+            for i, cost in costs[claim.name]:
+                total[i] += units * cost
+    for sum_, limit in zip(total, shape.limits, strict=True):
+        if sum_ > limit:
+            return False
+    for claim in claims:
+        claim.granted = claim.alone
+    return True
+
+
+def _open(tier_claims: list[Claim], closed: set[int], shape: Layout) -> list[Claim]:
+    """The claims of a tier that draw on no ceiling a higher tier was short of."""
+    if not closed:
+        return tier_claims
+    return [c for c in tier_claims if closed.isdisjoint(i for i, _ in shape.costs[c.name])]
+
+
+def _close(short: list[Claim], run: _Pass, closed: set[int]) -> None:
+    """Strict priority: a shared ceiling that left a tier short gives lower tiers nothing
+    more, even where a cheaper replica would still fit."""
+    costs, room = run.shape.costs, run.room
+    for claim in short:
+        closed.update(i for i, cost in costs[claim.name] if room[i] + _EPS < cost)
+
+
+def _explain_shortfall(
+    claim: Claim, run: _Pass, closed: set[int], tier: str, reserve: list[float]
+) -> None:
+    target = max(claim.floor, claim.want)
+    recent = claim.steady is not None and claim.steady < claim.want
+    args: tuple[object, ...]
+    for i, cost in run.shape.costs[claim.name]:
+        ceiling = run.shape.ceilings[i]
+        room = run.room[i]
+        if room + _EPS >= cost:
+            if i in closed:
+                args = (ceiling.label, tier, target, claim.granted)
+                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
+            continue
+        if room + reserve[i] + _EPS >= cost:
+            if i in closed:
+                args = (ceiling.label, tier, target, claim.granted)
+                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
+            elif recent:  # the room is other pools' and this demand is too recent to take it
+                args = (ceiling.label, SUSTAINED_S, target, claim.granted)
+                claim.reasons.append(Reason(ceiling.rule, _RECENT, args))
+            continue  # else some other ceiling stopped it from taking that room
+        per = f", {cost:g} {ceiling.unit} a replica" if ceiling.unit != "pods" else ""
+        shared = "" if ceiling.rule == "tenant max_pods" else f", shared by tier ({tier} here)"
+        args = (ceiling.label, per, shared, target, claim.granted)
+        claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
+
+
+def _explain_yield(claim: Claim, run: _Pass, closed: set[int]) -> None:
+    for i, cost in run.shape.costs[claim.name]:
+        if run.room[i] + _EPS < cost or i in closed:
+            args = (claim.kept, run.shape.ceilings[i].label, claim.kept, claim.granted)
+            claim.reasons.append(Reason(run.shape.ceilings[i].rule, _YIELD, args))
+            return
+
+
+_YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
+_RECENT = "{} in use by other pools; demand younger than {:g} s takes free room only: {} -> {}"
+_CLOSED = (
+    "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
+)

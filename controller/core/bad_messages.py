@@ -1,0 +1,63 @@
+"""Messages, KV values and answers agentdash dropped because they failed validation.
+
+Anything that crosses a process boundary (a worker's usage or busy report, the leader's
+decisions, a KV override, a Prometheus answer) is validated before it can reach the policy or
+the actuator. One that fails is dropped, counted per source
+(`agentdash_bad_messages_total{source}`, controller.runtime.metrics) and logged at most once a
+minute per source: a flood of junk must neither crash the loop nor flood the log. One `BadMessages`
+is shared by every source of a runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+log = logging.getLogger("agentdash.bad_messages")
+
+SOURCES = ("usage", "busy", "decisions", "overrides", "prometheus", "events")
+"""Counted from the start (at 0), so a dashboard can tell "none" from "not measured"."""
+LOG_EVERY_S = 60.0
+WHY_CHARS = 200
+"""What a log line quotes of the reason: a 1 MB body must not become a 1 MB log line."""
+
+
+class BadMessages:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, every: float = LOG_EVERY_S
+    ) -> None:
+        self._clock = clock
+        self._every = every
+        self.counts: dict[str, int] = dict.fromkeys(SOURCES, 0)
+        self._logged_at: dict[str, float] = {}
+        self._unlogged: dict[str, int] = {}
+        """Per source, drops since its last log line."""
+
+    def drop(self, source: str, why: str) -> None:
+        """Count one bad message from `source`; log it unless this source logged lately."""
+        self.counts[source] = self.counts.get(source, 0) + 1
+        now = self._clock()
+        last = self._logged_at.get(source)
+        if last is not None and now - last < self._every:
+            self._unlogged[source] = self._unlogged.get(source, 0) + 1
+            return
+        more = self._unlogged.pop(source, 0)
+        self._logged_at[source] = now
+        also = f" ({more} more dropped since the last line)" if more else ""
+        log.warning("dropped a bad %s message: %s%s", source, _one_line(why), also)
+
+
+def describe(exc: ValidationError) -> str:
+    """The first problem of a failed validation, short: `tokens: Input should be ...`."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+def _one_line(text: str) -> str:
+    """Quoted text from outside may hold newlines (a forged log line) or be huge."""
+    flat = text.replace("\r", " ").replace("\n", " ")
+    return flat if len(flat) <= WHY_CHARS else flat[:WHY_CHARS] + "..."

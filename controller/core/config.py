@@ -1,0 +1,536 @@
+"""The agentdash.yaml configuration: pydantic models, cross-reference checks, one-line errors.
+
+Every user mistake surfaces as a `ConfigError` whose text names the file, the field path
+(`pools.acme-research.max_replicas`) and what was expected, so the CLI can print it on one line
+and exit 2.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+# ConfigError and first_error are re-exported (`as`): the code around imports them from here
+from controller.core import names
+from controller.core.config_errors import ConfigError as ConfigError
+from controller.core.config_errors import InvalidField, UnknownReference
+from controller.core.config_errors import first_error as first_error
+from controller.core.input_files import load_yaml, load_yaml_with_lines, read_text
+
+# Every number is strict (`true` is no count, "10" no number), finite and bounded: a bound
+# far above any real fleet, but low enough that no arithmetic on it overflows or runs long.
+MAX_PODS = 100_000
+MAX_COUNT = 10**15
+"""Tokens, lag, requests: counts that are large but not astronomically so."""
+DAY = 86_400.0
+
+Replicas = Annotated[int, Strict(), Field(ge=0, le=MAX_PODS)]
+PosReplicas = Annotated[int, Strict(), Field(gt=0, le=MAX_PODS)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
+PosCount = Annotated[int, Strict(), Field(gt=0, le=MAX_COUNT)]
+Seconds = Annotated[float, Strict(), Field(ge=0, le=DAY, allow_inf_nan=False)]
+PosSeconds = Annotated[float, Strict(), Field(gt=0, le=DAY, allow_inf_nan=False)]
+Rate = Annotated[float, Strict(), Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
+PosRate = Annotated[float, Strict(), Field(gt=0, le=MAX_COUNT, allow_inf_nan=False)]
+Fraction = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)]
+Flag = Annotated[bool, Strict()]
+Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=10_000)]
+FilePath = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=4096)]
+
+PoolName = Annotated[str, Strict(), AfterValidator(names.pool)]
+NatsName = Annotated[str, Strict(), AfterValidator(names.nats_name)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusterConfig(_Model):
+    max_pods: PosReplicas = 100
+    """Hard cap over all pools together (what a ResourceQuota would allow)."""
+
+
+class TierConfig(_Model):
+    priority: Annotated[int, Strict(), Field(ge=-(10**9), le=10**9)]
+    """Higher is served first when a shared ceiling is short."""
+    target_wait_seconds: PosSeconds | None = None
+    """Optional latency objective: the policy adds headroom (square-root staffing) so a
+    task of this tier waits about this long at most. None: no headroom, nothing changes."""
+
+
+class TenantConfig(_Model):
+    tier: Annotated[str, Strict()]
+    daily_token_budget: PosCount | None = None
+    """Tokens a day; none means unlimited."""
+    warn_at: Fraction = 0.8
+    """Fraction of the budget from which pools may not grow."""
+    hard_cap: Flag = True
+    """At 100% of the budget: true scales the tenant's pools to zero, false only stops growth."""
+    max_pods: PosReplicas | None = None
+
+
+class ControllerConfig(_Model):
+    interval_seconds: Annotated[float, Strict(), Field(ge=0.05, le=DAY, allow_inf_nan=False)] = 1.0
+    """At least 50 ms: each tick asks NATS about every pool."""
+
+
+class ProviderConfig(_Model):
+    rpm: PosCount
+    """LLM requests a minute the provider allows, shared by every pool that calls it."""
+    headroom: Annotated[float, Strict(), Field(ge=1, le=4, allow_inf_nan=False)] = 1.5
+    """Replicas may draw up to this multiple of `rpm` at rpm_per_replica each: a pod that is
+    starting or between tasks makes no request, and workers wait on the provider's limit
+    rather than fail, so a little more keeps the rpm in use. 1.5 won the policy suite's
+    provider-bound traffic on 8 of 12 seeds (1.25 and 2.0: 6 of 12); 1 is a hard cap."""
+
+
+class DeploymentRef(_Model):
+    namespace: Annotated[str, Strict(), AfterValidator(names.namespace)] = "default"
+    name: Annotated[str, Strict(), AfterValidator(names.kubernetes_name)]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class QueueRef(_Model):
+    stream: NatsName
+    consumer: NatsName
+    subject: Annotated[str, Strict(), AfterValidator(names.subject)] | None = None
+    """Subject the consumer reads; defaults to `<stream lowercased>.<pool>`."""
+
+
+class ScalingPolicy(_Model):
+    """One HPA v2 rate policy: at most `value` pods (or percent of the replicas at the start
+    of the period) added or removed per `period_seconds`."""
+
+    type: Literal["Pods", "Percent"]
+    value: Annotated[int, Strict(), Field(gt=0, le=MAX_PODS)]
+    period_seconds: PosSeconds = Field(
+        validation_alias=AliasChoices("period_seconds", "periodSeconds")
+    )
+
+
+class ScalingRule(_Model):
+    """One direction of `behavior`, as the HPA's `scaleUp` / `scaleDown`.
+
+    The HPA's camelCase names are accepted too (`stabilizationWindowSeconds`, `selectPolicy`,
+    `periodSeconds`), so a KEDA or HPA `behavior` block can be pasted in. The older single-rule
+    form `{stabilization_seconds, max_pods, period_seconds}` is one `Pods` policy."""
+
+    stabilization_seconds: Seconds = Field(
+        0, validation_alias=AliasChoices("stabilization_seconds", "stabilizationWindowSeconds")
+    )
+    policies: tuple[ScalingPolicy, ...] = ()
+    select_policy: Literal["Max", "Min", "Disabled"] = Field(
+        "Max", validation_alias=AliasChoices("select_policy", "selectPolicy")
+    )
+    """Max: the policy allowing the largest change; Min: the smallest; Disabled: no change in
+    this direction at all."""
+    tolerance: Annotated[float, Strict(), Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    """A recommendation within this fraction of the current replicas leaves them alone."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_rule(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("max_pods" in data or "period_seconds" in data):
+            if "policies" in data:
+                raise ValueError("expected either policies or max_pods/period_seconds, not both")
+            data = dict(data)
+            value = data.pop("max_pods", None)
+            period = data.pop("period_seconds", None)
+            if value is None or period is None:
+                missing = "max_pods" if value is None else "period_seconds"
+                raise ValueError(f"expected {missing} beside the other (or a policies list)")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"max_pods: expected a whole number greater than 0, got {value!r}")
+            if value > MAX_PODS:
+                raise ValueError(f"max_pods: expected a whole number <= {MAX_PODS}, got {value}")
+            data["policies"] = [{"type": "Pods", "value": value, "period_seconds": period}]
+        return data
+
+    def describe(self) -> str:
+        """`max(100% / 15 s, 4 pods / 15 s)`: the rate policies as a person reads them."""
+        if self.select_policy == "Disabled":
+            return "disabled"
+        if not self.policies:
+            return "no rate limit"
+        parts = [
+            f"{p.value}{'%' if p.type == 'Percent' else ' pods'} / {p.period_seconds:g} s"
+            for p in self.policies
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return f"{self.select_policy.lower()}({', '.join(parts)})"
+
+    @cached_property
+    def steps(self) -> tuple[tuple[float, bool, int], ...]:
+        """(period_seconds, is Pods, value) per policy, sorted by period so that policies
+        sharing one are counted together (read at every tick of every pool that moves)."""
+        return tuple(sorted((p.period_seconds, p.type == "Pods", p.value) for p in self.policies))
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def __format__(self, spec: str) -> str:
+        return format(self.describe(), spec)
+
+    @property
+    def longest_period(self) -> float:
+        return max((p.period_seconds for p in self.policies), default=0.0)
+
+
+def _up_default() -> ScalingRule:
+    return ScalingRule.model_validate(DEFAULT_SCALE_UP)
+
+
+def _down_default() -> ScalingRule:
+    return ScalingRule.model_validate(DEFAULT_SCALE_DOWN)
+
+
+DEFAULT_SCALE_UP: dict[str, Any] = {
+    "stabilization_seconds": 0,
+    "select_policy": "Max",
+    "policies": [
+        {"type": "Percent", "value": 100, "period_seconds": 15},
+        {"type": "Pods", "value": 4, "period_seconds": 15},
+    ],
+}
+"""No window, at least doubling every 15 s (the HPA's own defaults), no tolerance: see
+README.md, "Choosing the defaults", for the measurements behind these."""
+DEFAULT_SCALE_DOWN: dict[str, Any] = {
+    "stabilization_seconds": 120,
+    "select_policy": "Max",
+    "tolerance": 0.25,
+    "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}],
+}
+
+
+_CAMEL = {
+    "stabilizationWindowSeconds": "stabilization_seconds",
+    "selectPolicy": "select_policy",
+    "scaleUp": "scale_up",
+    "scaleDown": "scale_down",
+}
+
+
+class Behavior(_Model):
+    """What a direction leaves out comes from its default, as the HPA fills in `behavior`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_in(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = {_CAMEL.get(k, k): v for k, v in data.items()}
+        for key, default in (("scale_up", DEFAULT_SCALE_UP), ("scale_down", DEFAULT_SCALE_DOWN)):
+            given = data.get(key)
+            if isinstance(given, dict):
+                given = {_CAMEL.get(k, k): v for k, v in given.items()}
+                base = dict(default)
+                if "max_pods" in given or "period_seconds" in given:
+                    del base["policies"]  # the single-rule form names its own
+                data[key] = {**base, **given}
+        return data
+
+    scale_up: ScalingRule = Field(
+        default_factory=_up_default, validation_alias=AliasChoices("scale_up", "scaleUp")
+    )
+    scale_down: ScalingRule = Field(
+        default_factory=_down_default, validation_alias=AliasChoices("scale_down", "scaleDown")
+    )
+
+
+class FallbackConfig(_Model):
+    """KEDA's `fallback`: after `failure_threshold` failed reads in a row, hold `replicas`."""
+
+    failure_threshold: Annotated[int, Strict(), Field(ge=1, le=10_000)] = 3
+    replicas: Replicas
+    """At most the pool's max_replicas."""
+
+
+class PoolConfig(_Model):
+    tenant: Annotated[str, Strict()]
+    deployment: DeploymentRef
+    queue: QueueRef
+    provider: Annotated[str, Strict()] | None = None
+    rpm_per_replica: Rate = 0
+    target_lag_per_replica: PosRate = 1
+    min_replicas: Replicas = 0
+    max_replicas: PosReplicas = 10
+    activation_lag: Count = 0
+    cooldown_seconds: Seconds = 240
+    """Idle this long before the last replica goes (longer than the down window, so it acts)."""
+    concurrency: Annotated[int, Strict(), Field(ge=1, le=10_000)] = 1
+    cold_start_seconds: Seconds = 20
+    termination_grace_seconds: Seconds = 30
+    """How long a busy pod may finish its task after it is told to stop (the pod's
+    terminationGracePeriodSeconds); then the task goes back to the queue."""
+    behavior: Behavior = Field(default_factory=Behavior)
+    take_over: Flag = False
+    """Scale the Deployment even if an HPA or a KEDA ScaledObject also targets it."""
+    fallback: FallbackConfig | None = None
+    """None (the default): a pool whose reads fail holds its replicas and is flagged stale."""
+
+
+DEFAULT_TOKENS_QUERY = "sum by (tenant) (increase(agent_tokens_consumed_total[1d]))"
+
+
+class NatsTLS(_Model):
+    ca_file: FilePath | None = None
+    """CA bundle for the server's certificate (default: the system's)."""
+    cert_file: FilePath | None = None
+    """Client certificate, for servers that verify clients (with key_file)."""
+    key_file: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            missing = "key_file" if self.key_file is None else "cert_file"
+            raise ValueError(f"expected {missing} beside the other (a client certificate)")
+        return self
+
+
+class NatsConfig(_Model):
+    """Where NATS is and how agentdash proves who it is: at most one of a .creds file, an
+    nkey seed, user and password, or a token; TLS on its own or with any of them. Files are
+    read when agentdash starts (`check-config` only notes a missing one: it may be mounted
+    only where the controller runs)."""
+
+    url: Annotated[str, Strict(), AfterValidator(names.nats_url)] = "nats://127.0.0.1:4222"
+    creds_file: FilePath | None = None
+    nkey_seed_file: FilePath | None = None
+    user: Text | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    tls: NatsTLS | None = None
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> Self:
+        if (self.user is None) != (self.password is None):
+            missing = "password" if self.password is None else "user"
+            raise ValueError(f"expected {missing} beside the other")
+        given = [
+            name
+            for name, value in (("creds_file", self.creds_file),
+                                ("nkey_seed_file", self.nkey_seed_file),
+                                ("user", self.user), ("token", self.token))
+            if value is not None
+        ]  # fmt: skip
+        if len(given) > 1:
+            raise ValueError(f"expected one way to authenticate, got {' and '.join(given)}")
+        return self
+
+    def files(self) -> dict[str, str]:
+        """Field path -> file, for each file this section names."""
+        tls = self.tls or NatsTLS()
+        found = {"creds_file": self.creds_file, "nkey_seed_file": self.nkey_seed_file,
+                 "tls.ca_file": tls.ca_file, "tls.cert_file": tls.cert_file,
+                 "tls.key_file": tls.key_file}  # fmt: skip
+        return {f"nats.{path}": file for path, file in found.items() if file is not None}
+
+
+class PrometheusTLS(_Model):
+    ca_file: FilePath | None = None
+    """CA bundle for Prometheus's certificate (default: the system's)."""
+    insecure_skip_verify: Flag = False
+    """Accept any certificate. Off by default: a forged answer could lift every budget."""
+
+    @model_validator(mode="after")
+    def _not_both(self) -> Self:
+        if self.ca_file is not None and self.insecure_skip_verify:
+            raise ValueError("expected either ca_file or insecure_skip_verify, not both")
+        return self
+
+
+class PrometheusConfig(_Model):
+    url: Annotated[str, Strict(), AfterValidator(names.http_url)]
+    tokens_query: Text = DEFAULT_TOKENS_QUERY
+    """PromQL giving tokens used today, one series per tenant (label `tenant`)."""
+    interval_seconds: Annotated[float, Strict(), Field(ge=1, le=DAY, allow_inf_nan=False)] = 15.0
+    tls: PrometheusTLS = Field(default_factory=PrometheusTLS)
+    bearer_token_file: FilePath | None = None
+    """Sent as `Authorization: Bearer ...`, read again at every query (tokens rotate)."""
+
+    def files(self) -> dict[str, str]:
+        found = {"tls.ca_file": self.tls.ca_file, "bearer_token_file": self.bearer_token_file}
+        return {f"prometheus.{path}": file for path, file in found.items() if file is not None}
+
+
+class KubernetesLeaseConfig(_Model):
+    """Elect the leader on this `coordination.k8s.io/v1` Lease instead of in NATS KV."""
+
+    namespace: Annotated[str, Strict(), AfterValidator(names.namespace)]
+    name: Annotated[str, Strict(), AfterValidator(names.kubernetes_name)] = "agentdash-leader"
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class KubernetesConfig(_Model):
+    qps: Annotated[float, Strict(), Field(gt=0, le=10_000, allow_inf_nan=False)] = 5.0
+    burst: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 10
+    annotate: Flag = True
+    """Leave the last decision on each Deployment (needs `patch deployments`, deploy/rbac.yaml)."""
+    pod_deletion_cost: Flag = True
+    """On a scale-down, mark the pods the workers report idle with a low
+    `controller.kubernetes.io/pod-deletion-cost`, so the ReplicaSet deletes them before busy
+    ones (needs `patch pods`, deploy/rbac.yaml)."""
+    lease: KubernetesLeaseConfig | None = None
+    """Leader election on a Kubernetes Lease (deploy/options/rbac-kubernetes-lease.yaml);
+    without it, on the NATS KV bucket agentdash_leader."""
+
+
+class Config(_Model):
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    tiers: dict[NatsName, TierConfig]
+    tenants: dict[NatsName, TenantConfig]
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    providers: dict[NatsName, ProviderConfig] = Field(default_factory=dict)
+    pools: dict[PoolName, PoolConfig]
+    nats: NatsConfig = Field(default_factory=NatsConfig)
+    prometheus: PrometheusConfig | None = None
+    """Where token usage comes from; without it, from the workers' reports on NATS."""
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    _source: str = PrivateAttr("<config>")
+
+    @property
+    def source(self) -> str:
+        """The file it came from, for errors found after loading (a refused password)."""
+        return self._source
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Self:
+        for name, tenant in self.tenants.items():
+            if tenant.tier not in self.tiers:
+                raise UnknownReference(f"tenants.{name}.tier", tenant.tier, "tier", self.tiers)
+        for name, pool in self.pools.items():
+            if pool.tenant not in self.tenants:
+                raise UnknownReference(f"pools.{name}.tenant", pool.tenant, "tenant", self.tenants)
+            if pool.provider is not None and pool.provider not in self.providers:
+                raise UnknownReference(
+                    f"pools.{name}.provider", pool.provider, "provider", self.providers
+                )
+            if pool.min_replicas > pool.max_replicas:
+                raise InvalidField(
+                    f"pools.{name}.min_replicas",
+                    f"expected at most max_replicas ({pool.max_replicas}), got {pool.min_replicas}",
+                )
+            if pool.fallback is not None and pool.fallback.replicas > pool.max_replicas:
+                raise InvalidField(
+                    f"pools.{name}.fallback.replicas",
+                    f"expected at most max_replicas ({pool.max_replicas}), "
+                    f"got {pool.fallback.replicas}",
+                )
+        self._check_shared()
+        return self
+
+    def _check_shared(self) -> None:
+        """Two pools on one Deployment would fight over its replicas; two on one consumer or
+        subject would each count the other's tasks as their own."""
+        first: dict[tuple[str, str], str] = {}
+        for name, pool in self.pools.items():
+            claims = {
+                "deployment": ("deployment", str(pool.deployment)),
+                "queue.consumer": ("consumer", f"{pool.queue.stream}/{pool.queue.consumer}"),
+                "queue.subject": ("subject", self.subject(name)),
+            }
+            for path, claim in claims.items():
+                other = first.setdefault(claim, name)
+                if other != name:
+                    raise InvalidField(
+                        f"pools.{name}.{path}",
+                        f"expected a {claim[0]} no other pool uses, got {claim[1]} "
+                        f"(also pools.{other})",
+                    )
+
+    def subject(self, pool: str) -> str:
+        """The subject a pool's tasks are published on."""
+        queue = self.pools[pool].queue
+        return queue.subject or f"{queue.stream.lower()}.{pool}"
+
+    @cached_property
+    def tier_of(self) -> dict[str, str]:
+        """Tier name per pool."""
+        return {name: self.tenants[p.tenant].tier for name, p in self.pools.items()}
+
+    @cached_property
+    def budget_share(self) -> dict[str, float]:
+        """Each pool's share of its tenant's budget pace: its max_replicas over the tenant's."""
+        total: dict[str, int] = {}
+        for pool in self.pools.values():
+            total[pool.tenant] = total.get(pool.tenant, 0) + pool.max_replicas
+        return {name: p.max_replicas / total[p.tenant] for name, p in self.pools.items()}
+
+    @cached_property
+    def target_wait(self) -> dict[str, float | None]:
+        """The latency objective per pool (its tier's target_wait_seconds), if any."""
+        return {name: self.tiers[tier].target_wait_seconds for name, tier in self.tier_of.items()}
+
+    def tier_priority(self, pool: str) -> int:
+        return self.tiers[self.tier_of[pool]].priority
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate already-parsed YAML/JSON data."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "expected a mapping at the top level")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        path, message = first_error(exc)
+        raise ConfigError(source, path, message) from None
+    config._source = source
+    return config
+
+
+def read_yaml(path: Path | str) -> Any:
+    """Read a YAML (or JSON) file within controller.core.input_files' limits, raising ConfigError
+    for a missing, binary, oversized or bad file."""
+    return load_yaml(read_text(path, "YAML"), str(path))
+
+
+def unreadable_files(config: Config) -> dict[str, str]:
+    """Field path -> why, for each file the config names (credentials, keys, CAs) that
+    cannot be read here."""
+    files = config.nats.files() | (config.prometheus.files() if config.prometheus else {})
+    problems = {}
+    for path, file in files.items():
+        try:
+            with Path(file).open("rb"):
+                pass
+        except OSError as exc:
+            problems[path] = f"cannot read {file}: {exc.strerror or exc}"
+    return problems
+
+
+def check_files(config: Config) -> None:
+    """Called before connecting: an unreadable file is a ConfigError naming the config file,
+    the field and the problem."""
+    problems = unreadable_files(config)
+    if problems:
+        path, problem = next(iter(problems.items()))
+        raise ConfigError(config.source, path, problem)
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate an agentdash.yaml file; a mistake names the line of its field."""
+    data, lines = load_yaml_with_lines(read_text(path, "YAML"), str(path))
+    try:
+        return parse_config(data, str(path))
+    except ConfigError as exc:
+        raise exc.at_line(lines.line(exc.path)) from None

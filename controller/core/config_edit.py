@@ -1,0 +1,185 @@
+"""Change a few fields of some pools in an agentdash.yaml's own text, and show it as a diff.
+
+Everything else stays byte for byte: comments, key order, flow or block style. A field that
+is there is rewritten where it stands (a comment after it on its line is kept); one that is
+not is added after the pool's last key. A pool written in flow style (`name: {...}`) is
+rewritten whole, on its line. The result is read back and must give exactly the config asked
+for; if the file's layout defeats that (anchors, say), its data is written out plainly instead,
+and the diff is of the data, not of the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import textwrap
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from controller.core.config import Config, parse_config
+
+PoolFields = Mapping[str, Mapping[str, Any]]
+"""Per pool name: field -> new value (plain YAML data); a field may be a dotted path
+(`behavior.scale_down`)."""
+
+
+def edit_pools(text: str, changes: PoolFields, expected: Config) -> tuple[str, bool]:
+    """(the text with `changes` made, whether the file's own layout was kept). `expected` is
+    the config the result must parse to."""
+    try:
+        edited = _edit(text, changes)
+        if _same(edited, expected):
+            return edited, True
+    except (yaml.YAMLError, LookupError, ValueError):
+        pass
+    data = yaml.safe_load(text)
+    for name, fields in changes.items():
+        for path, value in fields.items():
+            _put(data["pools"][name], path, value)
+    return yaml.safe_dump(data, sort_keys=False), False
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    """A diff `patch` applies to the file: `patch FILE < diff`, or `patch -p0` beside it."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=path,
+        tofile=path,
+        fromfiledate="(current)",
+        tofiledate="(tuned)",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)  # fmt: skip
+
+
+def _same(text: str, expected: Config) -> bool:
+    try:
+        got = parse_config(yaml.safe_load(text))
+    except Exception:
+        return False
+    return got.model_dump() == expected.model_dump()
+
+
+def _edit(text: str, changes: PoolFields) -> str:
+    root = yaml.compose(text)
+    if root is None:
+        raise ValueError("an empty file")
+    pools = _value(root, "pools")
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the text
+    for name, fields in changes.items():
+        _set(text, _value(pools, name), fields, edits)
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _set(
+    text: str, node: Node, fields: Mapping[str, Any], edits: list[tuple[int, int, str]]
+) -> None:
+    """Set `fields` (dotted paths below `node`, a mapping) by edits of the text."""
+    if not isinstance(node, MappingNode) or not node.value:
+        raise ValueError("expected a mapping")
+    if node.flow_style:  # rewritten whole, in flow style, where it stands
+        data = yaml.safe_load(text[node.start_mark.index : node.end_mark.index])
+        for path, value in fields.items():
+            _put(data, path, value)
+        flat = yaml.safe_dump(data, default_flow_style=True, width=10**9, sort_keys=False)
+        edits.append((node.start_mark.index, node.end_mark.index, flat.strip()))
+        return
+    indent = node.value[0][0].start_mark.column
+    keys = {str(key.value): (key, value) for key, value in node.value}
+    nested: dict[str, dict[str, Any]] = {}
+    added: list[str] = []
+    for path, value in fields.items():
+        field, _, rest = path.partition(".")
+        if rest:
+            nested.setdefault(field, {})[rest] = value
+        else:
+            _replace(text, keys, field, value, indent, edits, added)
+    for field, inner in nested.items():
+        found = _find(keys, field)
+        if found is not None and isinstance(found[1], MappingNode) and found[1].value:
+            _set(text, found[1], inner, edits)
+            continue
+        fresh: dict[str, Any] = {}
+        for path, value in inner.items():
+            _put(fresh, path, value)
+        _replace(text, keys, field, fresh, indent, edits, added)
+    if added:
+        at = text.find("\n", _end(node))  # after the mapping's last line
+        at = len(text) if at < 0 else at
+        edits.append((at, at, "".join("\n" + " " * indent + block for block in added)))
+
+
+def _replace(
+    text: str,
+    keys: Mapping[str, tuple[Node, Node]],
+    field: str,
+    value: Any,
+    indent: int,
+    edits: list[tuple[int, int, str]],
+    added: list[str],
+) -> None:
+    found = _find(keys, field)
+    if found is None:
+        added.append(_render(field, value, indent))
+        return
+    key, node = found
+    if node.start_mark.index < key.end_mark.index:  # an alias of a node elsewhere
+        raise ValueError(f"{field} is an alias")
+    edits.append((key.start_mark.index, _end(node), _render(field, value, indent)))
+
+
+ALIASES = {"scale_up": "scaleUp", "scale_down": "scaleDown"}
+"""The HPA's names that agentdash.yaml also accepts (controller.core.config.Behavior)."""
+
+
+def _find(keys: Mapping[str, tuple[Node, Node]], field: str) -> tuple[Node, Node] | None:
+    return keys.get(field) or keys.get(ALIASES.get(field, field))
+
+
+def _put(data: dict[str, Any], path: str, value: Any) -> None:
+    field, _, below = path.partition(".")
+    if below:
+        inner = data.get(field)
+        if not isinstance(inner, dict):
+            inner = data[field] = {}
+        _put(inner, below, value)
+    else:
+        data.pop(ALIASES.get(field, field), None)
+        data[field] = value
+
+
+def _value(mapping: Node, key: str) -> Node:
+    if isinstance(mapping, MappingNode):
+        for k, v in mapping.value:
+            if isinstance(k, ScalarNode) and k.value == key:
+                found: Node = v
+                return found
+    raise LookupError(key)
+
+
+def _end(node: Node) -> int:
+    """Where a node's own text ends: its last scalar or flow collection, not the comments
+    and blank lines a block collection's end mark takes in."""
+    if isinstance(node, ScalarNode) or getattr(node, "flow_style", False) or not node.value:
+        return int(node.end_mark.index)
+    last = node.value[-1]
+    if isinstance(node, MappingNode):
+        return _end(last[1])
+    assert isinstance(node, SequenceNode)
+    return _end(last)
+
+
+def _render(field: str, value: Any, indent: int) -> str:
+    """`field: value` in block style, the nested lines indented under the field, the
+    innermost mappings in flow style; no newline at the end."""
+    if isinstance(value, dict | list):
+        body = yaml.safe_dump(value, sort_keys=False, default_flow_style=None, width=10**9)
+        text = f"{field}:\n" + textwrap.indent(body.rstrip("\n"), "  ")
+    else:
+        text = yaml.safe_dump({field: value}, default_flow_style=False).rstrip("\n")
+    return text.replace("\n", "\n" + " " * indent)

@@ -1,0 +1,328 @@
+"""The reconcile engine: readings in, decisions out. No I/O and no clock (`now` is passed in);
+the live loop (controller.runtime.loop) and the backtest (controller.simulate.shell) are thin
+shells around this one class.
+
+A shell tells the engine what it read: a pool's observation (`read`), a tenant's tokens
+(`tokens`), its replica-seconds today (`spent`), why a pool cannot be seen (`unobserved`), what
+operators said (`overrides`). Then `step(now)` claims again only the pools whose decision can
+have changed, shares the ceilings, and returns those pools; `decision(i)` says what each one
+gets, and why. The shell acts, and tells the engine what it did (`scaled`) or could not do
+(`retry`).
+
+Deciding only what can change. Running the policy over every pool at every tick costs a few
+µs a pool: 20,000 pools are most of a tick's budget, and a day of 1 s ticks over 100 pools is
+nine million claims. But a pool's claim (controller.core.policy.claim) changes only when
+
+- its reading has a new footprint (controller.core.policy.footprint): the numbers; with
+  `exact_reasons` (the live loop, whose reasons an operator reads) any new reading;
+- its tenant's budget rule changes (controller.core.policy.budget_rule), or a paced tenant's
+  tokens, replica-seconds or the clock move (its pools are claimed at every step);
+- a time rule may let go (`Claim.until`: a cooldown ends, a pin expires, an entry that bound a
+  window leaves it);
+- what operators said about it changes.
+
+And while every shared ceiling has room for all the claims, `allocate` grants each claim what
+it would get alone (controller.core.allocation.Demand); it runs over every claim only when a
+ceiling is short.
+
+History is kept the same way. A pool not claimed again would have recorded the same
+recommendation at every step; the windows' monotonic deques reduce such a run to its last
+entry, so that entry is written when the pool is next claimed, before the policy reads it.
+tests/controller/core/test_engine.py checks the engine against `decide` over every pool at
+every step with every recommendation recorded: the same decisions, step for step.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+
+from controller.core.allocation import Claim, Demand, allocate
+from controller.core.config import Config, PoolConfig
+from controller.core.history import History, PoolHistory
+from controller.core.model import Observations, Overrides, PoolObservation, ScaleDecision
+from controller.core.policy import (
+    NO_OVERRIDES,
+    WARNING,
+    budget_rule,
+    claim,
+    controller_paused,
+    footprint,
+)
+
+_SLACK = 1e-6
+"""A time rule due within this long of a step counts as due at it (float noise)."""
+
+Footprint = tuple[bool, int, int, bool, int]
+
+
+class Engine:
+    def __init__(
+        self, config: Config, *, history: History | None = None, exact_reasons: bool = False
+    ) -> None:
+        self.config = config
+        self.history = history if history is not None else History(config)
+        self.exact_reasons = exact_reasons
+        """Claim again on any new reading, not only a new footprint: the reasons then quote
+        the latest figures (the live loop); the numbers are the same either way."""
+        self.names = list(config.pools)
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.pool_configs: list[PoolConfig] = list(config.pools.values())
+        self.waits = [config.target_wait[name] for name in self.names]
+        n = len(self.names)
+        self.tenant_pools: dict[str, list[int]] = {}
+        for i, pool in enumerate(self.pool_configs):
+            self.tenant_pools.setdefault(pool.tenant, []).append(i)
+        self.readings: list[PoolObservation | None] = [None] * n
+        self.prints: list[Footprint | None] = [None] * n
+        self._pools: dict[str, PoolObservation] = {}
+        self._tokens: dict[str, int] = {}
+        self._stale_tokens: dict[str, str] = {}
+        self._unobserved: dict[str, str] = {}
+        self._spent: dict[str, float] = {}
+        self.observations = Observations(
+            self._pools, self._tokens, self._stale_tokens, self._unobserved, self._spent
+        )
+        """What the policy reads: kept up to date in place, never rebuilt."""
+        self.current_overrides: Overrides = NO_OVERRIDES
+        self.rules: dict[str, str | None] = {}
+        """Per budgeted tenant: its budget rule as of its last tokens."""
+        self.paced: set[str] = set()
+        """Tenants past warn_at with the pace on: claimed again at every step."""
+        self.claims: list[Claim] = []
+        self.desired: list[int] = [0] * n
+        self.granted: list[Claim] | None = None
+        """The claims as `allocate` granted them, while a shared ceiling is short."""
+        self.busy: list[bool | None] = [None] * n
+        """Per pool: whether the reading its claim used had lag (None: stale, not recorded)."""
+        self.demand = Demand(config)
+        self.short = False
+        self.recorded = [-math.inf] * n
+        """When each pool's recommendation was last written to the history."""
+        self.entries: list[PoolHistory | None] = [None] * n
+        self.release_at = [math.inf] * n
+        """Per pool: when its claim may change by time alone (Claim.until)."""
+        self.releases: list[tuple[float, int]] = []
+        """Heap of (release_at, pool); an entry no longer in release_at is stale."""
+        self.dirty: set[int] = set()
+        """Pools to claim again at the next step."""
+        self.previous = -math.inf
+        """When the last step ran."""
+        self.steps = 0
+        self.claimed = 0
+        """Steps, and pool claims made over them."""
+
+    # --- what the shell read ------------------------------------------------------------------
+
+    def read(self, i: int, reading: PoolObservation | None) -> None:
+        """Pool i as the sources see it now (None: not seen at all, so never scaled)."""
+        if reading == self.readings[i]:
+            return
+        self.readings[i] = reading
+        name = self.names[i]
+        if reading is None:
+            self._pools.pop(name, None)
+            self.prints[i] = None
+            self.dirty.add(i)
+            return
+        self._pools[name] = reading
+        mark = footprint(self.pool_configs[i], reading, self.waits[i])
+        if mark != self.prints[i] or self.exact_reasons:
+            self.prints[i] = mark
+            self.dirty.add(i)
+
+    def tokens(self, tenant: str, used: int | None, stale: str | None = None) -> None:
+        """A tenant's tokens today (None: unknown), and why they are only the last known."""
+        budget = self.config.tenants[tenant].daily_token_budget
+        if used is None:
+            if self._tokens.pop(tenant, None) is not None:
+                self._budget_moved(tenant, None)
+            return
+        before = self._tokens.get(tenant)
+        was_stale = self._stale_tokens.get(tenant)
+        if before == used and was_stale == stale:
+            return
+        self._tokens[tenant] = used
+        if stale is None:
+            self._stale_tokens.pop(tenant, None)
+        else:
+            self._stale_tokens[tenant] = stale
+        if budget is None:
+            return
+        rule = budget_rule(self.config.tenants[tenant], used)
+        moved = self.rules.get(tenant, "") != rule
+        if moved or (rule is not None and (self.exact_reasons or was_stale != stale)):
+            self._budget_moved(tenant, rule)
+
+    def _budget_moved(self, tenant: str, rule: str | None) -> None:
+        self.rules[tenant] = rule
+        if rule == WARNING:
+            self.paced.add(tenant)
+        else:
+            self.paced.discard(tenant)
+        self.dirty.update(self.tenant_pools.get(tenant, ()))
+
+    def spent(self, replica_seconds: Mapping[str, float]) -> None:
+        """Each tenant's replica-seconds today (read only for a paced tenant)."""
+        self._spent.update(replica_seconds)
+
+    def unobserved(self, why: Mapping[str, str]) -> None:
+        """Why pools are not seen at all (a Deployment gone or forbidden)."""
+        if why == self._unobserved:
+            return
+        for name in set(why) | set(self._unobserved):
+            if why.get(name) != self._unobserved.get(name) and name in self.index:
+                self.dirty.add(self.index[name])
+        self._unobserved.clear()
+        self._unobserved.update(why)
+
+    def overrides(self, overrides: Overrides) -> None:
+        """What operators said: the pools it changes for are claimed again."""
+        was = self.current_overrides
+        if overrides == was:
+            return
+        self.current_overrides = overrides
+        if overrides.paused != was.paused or overrides.dry_run != was.dry_run:
+            self.touch_all()  # every pool's decision reads differently
+            return
+        names = _moved(overrides.pins, was.pins) | _moved(overrides.paused_pools, was.paused_pools)
+        index = self.index
+        self.dirty.update(index[name] for name in names if name in index)
+        for tenant in overrides.paused_tenants ^ was.paused_tenants:
+            self.dirty.update(self.tenant_pools.get(tenant, ()))
+
+    def touch_all(self) -> None:
+        """Claim every pool again at the next step (after a change the engine cannot see:
+        leading again, unpaused)."""
+        self.dirty.update(range(len(self.names)))
+
+    def retry(self, i: int) -> None:
+        """Pool i's change was not made (no budget for the call, a call in flight, one that
+        failed): decide it again at the next step."""
+        self.dirty.add(i)
+
+    def scaled(self, i: int, now: float, old: int, new: int) -> None:
+        """A change was made: the rate policies count it."""
+        self.history.record_scale(self.names[i], now, old, new)
+
+    # --- the step -----------------------------------------------------------------------------
+
+    def step(self, now: float) -> list[int]:
+        """Claim again what can have changed, share the ceilings; the pools whose decision
+        may have changed, in pool order."""
+        self.steps += 1
+        if not self.claims:
+            return self._first(now)
+        changed = self.dirty
+        self.dirty = set()
+        for tenant in self.paced:
+            changed.update(self.tenant_pools.get(tenant, ()))
+        releases, release_at = self.releases, self.release_at
+        while releases and releases[0][0] <= now + _SLACK:
+            due, i = heapq.heappop(releases)
+            if due == release_at[i]:
+                release_at[i] = math.inf
+                changed.add(i)
+        if not changed:
+            self.previous = now
+            return []
+        claims, desired, busy, recorded = self.claims, self.desired, self.busy, self.recorded
+        record, demand, previous = self._record, self.demand, self.previous
+        config, observations, history = self.config, self.observations, self.history
+        overrides, names, configs, prints = (
+            self.current_overrides, self.names, self.pool_configs, self.prints
+        )  # fmt: skip
+        for i in changed:
+            lag = busy[i]
+            if lag is not None and recorded[i] < previous:
+                record(i, claims[i].recommendation, lag, previous)
+            made = claims[i] = claim(
+                names[i], configs[i], config, observations, overrides, history, now
+            )
+            desired[i] = demand.set(made)
+            mark = prints[i]
+            busy[i] = None if mark is None or mark[0] else mark[3]
+        self.claimed += len(changed)
+        return self._settle(now, changed)
+
+    def _first(self, now: float) -> list[int]:
+        everything = range(len(self.names))
+        self.dirty = set()
+        config, observations, overrides = self.config, self.observations, self.current_overrides
+        self.claims = [
+            claim(name, pool, config, observations, overrides, self.history, now)
+            for name, pool in zip(self.names, self.pool_configs, strict=True)
+        ]
+        self.claimed += len(self.claims)
+        self.desired = [self.demand.set(c) for c in self.claims]
+        self.busy = [None if m is None or m[0] else m[3] for m in self.prints]
+        return self._settle(now, set(everything))
+
+    def _settle(self, now: float, changed: set[int]) -> list[int]:
+        fits = self.demand.fits() and not self.short
+        acted: Iterable[int] = sorted(changed) if fits else self._share()
+        claims, busy, recorded = self.claims, self.busy, self.recorded
+        record, releases, release_at = self._record, self.releases, self.release_at
+        for i in changed:
+            made = claims[i]
+            lag = busy[i]
+            if lag is not None:
+                record(i, made.recommendation, lag, now)
+                recorded[i] = now
+            due = made.until
+            if due != release_at[i]:
+                release_at[i] = due
+                if due < math.inf:
+                    heapq.heappush(releases, (due, i))
+        self.previous = now
+        return list(acted)
+
+    def _share(self) -> range:
+        """Grants when some shared ceiling is (or was) short: allocate() over every claim."""
+        claims = self.claims
+        if self.demand.fits():
+            self.desired = [c.alone for c in claims]
+            self.granted = None
+            self.short = False
+        else:
+            run = [c.copy() for c in claims]
+            allocate(self.config, run)
+            self.desired = [c.granted for c in run]
+            self.granted = run
+            self.short = True
+        return range(len(claims))
+
+    def _record(self, i: int, recommendation: int, busy: bool, now: float) -> None:
+        """History.record_pool, with the pool's entry kept at hand."""
+        entry = self.entries[i]
+        if entry is None:
+            entry = self.entries[i] = self.history.pool(self.names[i], now)
+        entry.record(now, recommendation, busy)
+
+    # --- what was decided ---------------------------------------------------------------------
+
+    def decision(self, i: int) -> ScaleDecision:
+        """Pool i's decision as of the last step, with every reason."""
+        granted = self.granted
+        made = (
+            granted[i].decision()
+            if granted is not None
+            else self.claims[i].decision(self.desired[i])
+        )
+        return controller_paused(made) if self.current_overrides.paused else made
+
+    def changes(self, i: int) -> bool:
+        """Whether pool i's decision asks the cluster for a change (cheaper than
+        `decision(i).changes`)."""
+        made = self.claims[i]
+        return not made.held and self.desired[i] != made.current
+
+    def decisions(self) -> list[ScaleDecision]:
+        """Every pool's decision, in config order."""
+        return [self.decision(i) for i in range(len(self.names))]
+
+
+def _moved(now: Mapping[str, object], before: Mapping[str, object]) -> set[str]:
+    """The keys whose value differs between two mappings (added, removed or changed)."""
+    return {key for key in now.keys() | before.keys() if now.get(key) != before.get(key)}

@@ -1,0 +1,318 @@
+"""Reading the YAML and JSON files a person writes, within limits that no file can get past.
+
+A config, an observations file or a trace may be anything: binary, another encoding, a YAML
+alias bomb ("billion laughs"), nesting a million levels deep, a 5000-digit number. Each is
+refused here as a `ConfigError` (file, where, what was expected), before any model sees it:
+
+- at most MAX_FILE_BYTES (4 MiB) of UTF-8 text (a config of 3000 pools is 1.5 MiB);
+- at most MAX_DEPTH (32) levels of nesting;
+- at most MAX_NODES (1,000,000) values, counting what YAML aliases expand to, and no alias
+  inside its own anchor;
+- each key once per YAML mapping or JSON object (a second `max_replicas` is a mistake, not
+  an override);
+- integers of at most MAX_DIGITS (18) digits: a longer one reaches the models as `TooLarge`,
+  which they refuse with the field's path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml._yaml import CParser  # libyaml: PyYAML's wheels for Linux and macOS carry it
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
+
+from controller.core.config_errors import MAX_DIGITS, ConfigError, TooLarge, key
+
+MAX_FILE_BYTES = 4 << 20
+MAX_DEPTH = 32
+MAX_NODES = 1_000_000
+
+
+def read_text(path: Path | str, what: str = "text") -> str:
+    """The file as UTF-8, if it is at most MAX_FILE_BYTES."""
+    source = str(path)
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(
+            source, "", f"expected {what} of at most {MAX_FILE_BYTES >> 20} MiB, got more"
+        )
+    return decode(data, source)
+
+
+def decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            source,
+            f"byte {exc.start}",
+            f"expected UTF-8 text, got {data[exc.start : exc.start + 1]!r}",
+        ) from None
+
+
+def load_yaml(text: str, source: str, *, documents: bool = False) -> Any:
+    """Parse YAML (JSON is YAML too) within the limits. `documents`: a stream of several
+    (`---` between them, as Kubernetes manifests are), as a list of its non-empty ones."""
+    if not documents:
+        return load_yaml_with_lines(text, source)[0]
+    return _parse(text, source, lambda loader: loader.documents())
+
+
+def load_yaml_with_lines(text: str, source: str) -> tuple[Any, YamlLines]:
+    """Parse YAML within the limits, keeping where each field is, for the line of an error."""
+    data: Any = _parse(text, source, lambda loader: loader.get_single_data())
+    return data, YamlLines(text)
+
+
+def _parse(text: str, source: str, read: Callable[[_Loader], Any]) -> Any:
+    loader = None
+    try:
+        loader = _Loader(text)  # checks that every character is printable
+        return read(loader)
+    except _LimitError as exc:
+        raise ConfigError(source, _where(exc.problem_mark), exc.problem or "") from None
+    except yaml.reader.ReaderError as exc:
+        got = f"#x{exc.character:04x}" if isinstance(exc.character, int) else "a control character"
+        raise ConfigError(
+            source, f"character {exc.position}", f"expected printable text, got {got}"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(source, _where(mark), f"expected valid YAML: {problem}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+class YamlLines:
+    """The line of a field of a YAML file that parsed, looked up when an error needs it:
+    `pools.acme.max_replicas` -> 12. The file is parsed again then, rather than its nodes
+    kept: kept, they would cost every config with no mistake more time to validate (the
+    garbage collector walks them over and over)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def line(self, path: str) -> int | None:
+        """The 1-based line of the deepest node on `path`, a dotted field path as
+        config_errors.key spells each part. A field that is missing gives the line of the
+        mapping that lacks it; None if not even the first part is in the file."""
+        if not path:
+            return None
+        loader = _Loader(self._text)  # within the limits: this text has parsed once already
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                loader.construct_document(node)  # puts merged keys (`<<: *base`) in the nodes
+        finally:
+            loader.dispose()
+        line, rest = None, path
+        while rest and node is not None:
+            found = _child(node, rest)
+            if found is None:
+                break
+            node, line, rest = found
+        return line
+
+
+def _child(node: Node, path: str) -> tuple[Node, int, str] | None:
+    """The child of `node` that `path` starts with: (child, its line, the rest of the path)."""
+    if isinstance(node, MappingNode):
+        # merged keys (`<<: *base`) come first, each at its anchor's line, and the mapping's
+        # own keys after them; the last one wins, as it does in the data
+        entries = [(k.value, k, v) for k, v in reversed(node.value) if isinstance(k, ScalarNode)]
+    elif isinstance(node, SequenceNode):
+        entries = [(str(i), item, item) for i, item in enumerate(node.value)]
+    else:
+        return None
+    for name, marked, child in entries:
+        part = key(name)
+        if path == part or path.startswith(part + "."):
+            return child, marked.start_mark.line + 1, path[len(part) + 1 :]
+    return None
+
+
+def load_json(text: str, source: str) -> Any:
+    """Parse JSON within the limits; NaN and Infinity are let through for the models to
+    refuse with a field path (every float field is finite)."""
+    try:
+        data = json.loads(text, parse_int=_int, object_pairs_hook=_unique)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            source, f"line {exc.lineno} column {exc.colno}", f"expected valid JSON: {exc.msg}"
+        ) from None
+    except _Duplicate as exc:
+        message = f"expected each key once in an object, got {exc} twice"
+        raise ConfigError(source, "", message) from None
+    except RecursionError:
+        raise ConfigError(source, "", f"expected at most {MAX_DEPTH} levels of nesting") from None
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError(source, "", f"expected at most {MAX_DEPTH} levels of nesting")
+    return data
+
+
+def _where(mark: Any) -> str:
+    return f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+
+
+def _int(text: str) -> int | TooLarge:
+    digits = len(text.lstrip("-"))
+    return TooLarge(digits) if digits > MAX_DIGITS else int(text)
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(repr(key))
+            seen.add(key)
+    return data
+
+
+def _depth(data: Any) -> int:
+    """Levels of nesting, without recursion (a structure deep enough would overflow it)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class _LimitError(yaml.MarkedYAMLError):
+    """A limit or a duplicate key, said as what was expected (not as bad syntax)."""
+
+    def __init__(self, mark: Any, message: str) -> None:
+        super().__init__(None, None, message, mark)
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Parsed(Composer, CParser, SafeConstructor, Resolver):
+    """PyYAML's safe loader with libyaml's parser (twice as fast) under the pure-Python
+    composer, whose every node can be watched (libyaml's own composer cannot)."""
+
+    def __init__(self, text: str) -> None:
+        CParser.__init__(self, text)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+class _Loader(_Parsed):
+    """Counts depth and expanded size as nodes are composed; refuses duplicate keys."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # node id -> values it expands to
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        event = self.peek_event()
+        assert event is not None  # compose_node is only called with an event to come
+        mark = event.start_mark
+        if isinstance(event, AliasEvent):
+            anchored = self.anchors.get(event.anchor)
+            if anchored is not None and id(anchored) not in self._sizes:
+                raise _LimitError(mark, "expected no alias inside its own anchor")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _LimitError(mark, f"expected at most {MAX_DEPTH} levels of nesting")
+            node = super().compose_node(parent, index)
+            assert node is not None  # only a missing document gives None, never here
+        finally:
+            self._depth -= 1
+        size = self._sizes.get(id(node))
+        if size is None:
+            size = self._size(node)
+            self._sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise _LimitError(
+                mark, f"expected at most {MAX_NODES:,} values once aliases are expanded"
+            )
+        return node
+
+    def documents(self) -> list[Any]:
+        found = []
+        while self.check_node():
+            # Each document is held to the limits alone, and a node of the last one may have
+            # left its id to a new one.
+            self._sizes.clear()
+            data = self.construct_document(self.get_node())
+            if data is not None:
+                found.append(data)
+        return found
+
+    def _size(self, node: Node) -> int:
+        if isinstance(node, ScalarNode):
+            return 1
+        children: list[Node] = []
+        if isinstance(node, SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        total = 1
+        for child in children:
+            total += self._sizes[id(child)]  # composed before their parent
+        return total
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                continue  # `<<: *base` merges keys that the mapping may then override
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # unhashable: PyYAML refuses it with its own message
+            if first is not None:
+                raise _LimitError(
+                    key_node.start_mark,
+                    f"expected each key once in a mapping, got {key!r} again "
+                    f"(first at line {first.line + 1})",
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, IndexError, OverflowError):  # `!!int ""`, `!!float x`
+            raise _LimitError(
+                node.start_mark, f"expected a value its tag {node.tag} can hold"
+            ) from None
+
+    def construct_yaml_int(self, node: ScalarNode) -> int | TooLarge:  # type: ignore[override]
+        text = str(node.value).replace("_", "").lstrip("+-")
+        if len(text) > MAX_DIGITS:
+            return TooLarge(len(text))
+        return super().construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)  # type: ignore[type-var]

@@ -1,0 +1,196 @@
+"""Plain values that flow through the brain: what was observed, what operators said, what was
+decided. Dataclasses and named tuples inside; pydantic only at the edges (config, files, the
+wire)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class PoolObservation(NamedTuple):
+    """One pool at one moment, as the sources saw it. (A named tuple: the simulator builds
+    millions of them, at a third of a frozen dataclass's cost.)"""
+
+    pending: int
+    ack_pending: int
+    replicas: int
+    ready: int = 0
+    arrival_rate: float | None = None
+    """Tasks a second arriving on the pool's subject, if known."""
+    mean_task_seconds: float | None = None
+    """Mean time one task takes to work, if known."""
+    stale: str | None = None
+    """Why this pool's data cannot be trusted now; a stale pool holds its replicas."""
+    stale_reads: int = 0
+    """How many reads in a row have been stale (for the pool's `fallback`)."""
+
+    @property
+    def lag(self) -> int:
+        """What KEDA's nats-jetstream scaler calls lag: not yet delivered + not yet acked."""
+        return self.pending + self.ack_pending
+
+
+@dataclass(frozen=True, slots=True)
+class Observations:
+    pools: Mapping[str, PoolObservation]
+    tokens_today: Mapping[str, int] = field(default_factory=dict)
+    """Tokens used today per tenant; a tenant absent here has unknown usage."""
+    stale_tokens: Mapping[str, str] = field(default_factory=dict)
+    """Tenants whose usage is the last known value, and why."""
+    unobserved: Mapping[str, str] = field(default_factory=dict)
+    """Why some pools have no observation at all (a vanished or forbidden Deployment)."""
+    replica_seconds_today: Mapping[str, float] = field(default_factory=dict)
+    """Per tenant, its pools' replicas integrated over today (UTC): with tokens_today, what
+    one replica-second costs the tenant, for budget pacing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """An operator's warm-pool floor for one pool."""
+
+    replicas: int
+    until: float | None = None
+    """Expiry (epoch seconds); none pins until unpinned."""
+    by: str | None = None
+
+    def active(self, now: float) -> bool:
+        return self.until is None or now < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPause:
+    """An operator's pause of one pool (KEDA's paused-replicas): its replicas stay where they
+    are, or go to the number chosen, whatever its queue says, until resumed or `until`."""
+
+    replicas: int | None = None
+    """None: hold the replicas the pool has."""
+    until: float | None = None
+    """Expiry (epoch seconds); none pauses until resumed."""
+    by: str | None = None
+    at: float | None = None
+    """When it was paused (epoch seconds)."""
+
+    def active(self, now: float) -> bool:
+        return self.until is None or now < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What operators said. Persisted by the loop; read by the policy."""
+
+    pins: Mapping[str, Pin] = field(default_factory=dict)
+    paused_tenants: frozenset[str] = frozenset()
+    paused: bool = False
+    """The whole controller holds replicas where they are (the loop's concern)."""
+    dry_run: bool = False
+    """Decide and report, never actuate (the loop's concern)."""
+    paused_pools: Mapping[str, PoolPause] = field(default_factory=dict)
+
+
+class Reason(NamedTuple):
+    """One rule that shaped a decision, with the numbers it used.
+
+    The text is a `str.format` template and its arguments, formatted only when read: a pass
+    over a thousand pools builds every reason, but a person reads a handful of them.
+    """
+
+    rule: str
+    template: str
+    args: tuple[object, ...] = ()
+
+    @property
+    def detail(self) -> str:
+        return self.template.format(*self.args) if self.args else self.template
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "detail": self.detail}
+
+
+class ScaleDecision(NamedTuple):
+    """What the policy decided for one pool, and why (reasons in the order they applied)."""
+
+    pool: str
+    tenant: str
+    current: int
+    desired: int
+    reasons: tuple[Reason, ...]
+    recommendation: int = 0
+    """The pool's own target before time rules and shared ceilings (kept in history)."""
+    held: bool = False
+    """The data could not be trusted: leave the pool exactly as it is."""
+    observed: bool = True
+    """False when no observation existed at all: current is unknown, not zero."""
+    until: float = math.inf
+    """When this decision may change by time alone (a pin or pause expires, a window or
+    rate limit or cooldown lets go): what the dashboard counts down for a held pool."""
+
+    @property
+    def main_reason(self) -> Reason:
+        """The last rule that bound: the one a person asks about first."""
+        return self.reasons[-1]
+
+    @property
+    def changes(self) -> bool:
+        return not self.held and self.desired != self.current
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "pool": self.pool,
+            "tenant": self.tenant,
+            "current": self.current if self.observed else None,
+            "desired": self.desired if self.observed else None,
+            "reasons": [r.as_dict() for r in self.reasons],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    pending: int
+    ack_pending: int
+    arrival_rate: float | None = None
+    """Tasks a second reaching the pool's subject, if measured."""
+    stale: str | None = None
+    """Why this pool's queue could not be read (the others may be fine)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    tokens_today: Mapping[str, int]
+    mean_task_seconds: Mapping[str, float] = field(default_factory=dict)
+    """Per pool, from the workers' reports."""
+    stale: str | None = None
+    """Why these are the last known values rather than fresh ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    name: str
+    pool: str
+    phase: str
+    """Pending (starting), Running, Terminating."""
+    ready: bool
+    started_at: float
+    task: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolState:
+    replicas: int
+    ready: int
+    pods: tuple[Pod, ...] = ()
+
+
+class SourceError(Exception):
+    """A source could not answer; the pools it feeds go stale, never down."""
+
+
+class PoolUnavailable(SourceError):
+    """This pool cannot be scaled now (see the message); the others may be fine."""
+
+    def __init__(self, pool: str, reason: str) -> None:
+        self.pool = pool
+        self.reason = reason
+        super().__init__(f"{pool}: {reason}")

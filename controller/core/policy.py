@@ -1,0 +1,620 @@
+"""The scaling policy: observations + config + overrides (+ history) -> decisions with reasons.
+
+Pure: no I/O and no clock; `now` is an argument, so the live loop, the tests and the simulator
+run exactly this code. Per pool, in order:
+
+1. lag = pending + ack_pending;
+2. demand (0 from zero while lag <= activation_lag), the larger of: the backlog, (lag + the
+   net inflow over a cold start, while tasks wait) / target_lag_per_replica; and the steady
+   load, arrival rate x task time (Little's law, over what the rate window saw) at the same
+   target, or square-root staffing for a tier's target_wait_seconds;
+3. floor = max(min_replicas, operator pin); a paused tenant gets 0; a paused pool keeps its
+   replicas, or gets the number the operator chose, and no other rule applies to it;
+4. token budget: exhausted with hard_cap -> 0; past warn_at -> the pace the budget left can
+   pay for until it resets, at the tenant's tokens per replica-second today;
+5. max_replicas, then the shared ceilings (provider rpm, tenant max_pods, cluster max_pods),
+   served by tier priority (controller.core.allocation);
+6. with history only: the HPA v2 behavior (tolerance, stabilization windows, Pods/Percent rate
+   policies with selectPolicy) and the cooldown before zero. These act on the pool's own
+   recommendation, before the shared ceilings, so the ceilings stay hard; what they alone
+   keep yields to real demand under a short ceiling.
+
+With the controller paused, every pool holds its replicas, and its reasons say so and what it
+would have done.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from controller.core.accounting import DAY_S, RATE_WINDOW_S
+from controller.core.allocation import Claim, allocate
+from controller.core.config import Config, PoolConfig, ScalingRule, TenantConfig
+from controller.core.history import SUSTAINED_S, History, PoolHistory
+from controller.core.model import (
+    Observations,
+    Overrides,
+    PoolObservation,
+    PoolPause,
+    Reason,
+    ScaleDecision,
+)
+
+NO_OVERRIDES = Overrides()
+_NEW_POOL = PoolHistory()
+"""History of a pool seen for the first time: nothing recorded, so nothing yet to relax."""
+
+
+def decide(
+    config: Config,
+    observations: Observations,
+    overrides: Overrides = NO_OVERRIDES,
+    history: History | None = None,
+    now: float = 0.0,
+) -> list[ScaleDecision]:
+    """One decision per configured pool, in config order."""
+    claims = [
+        claim(name, pool, config, observations, overrides, history, now)
+        for name, pool in config.pools.items()
+    ]
+    allocate(config, claims)
+    if overrides.paused:
+        return [controller_paused(claim.decision()) for claim in claims]
+    return [claim.decision() for claim in claims]
+
+
+def controller_paused(decision: ScaleDecision) -> ScaleDecision:
+    """The whole controller paused: the pool stays as it is (the loop calls nothing), and
+    its reasons end with the pause and what it would have done otherwise."""
+    if not decision.observed:
+        return decision
+    if decision.held or decision.desired == decision.current:
+        told = _reason(CONTROLLER_PAUSED, _CONTROLLER_HOLDS, (decision.current,))
+    else:
+        args = (decision.current, decision.current, decision.desired)
+        told = _reason(CONTROLLER_PAUSED, _CONTROLLER_WOULD, args)
+    return decision._replace(desired=decision.current, reasons=(*decision.reasons, told),
+                             held=True, until=math.inf)  # fmt: skip
+
+
+def claim(
+    name: str,
+    pool: PoolConfig,
+    config: Config,
+    observations: Observations,
+    overrides: Overrides,
+    history: History | None,
+    now: float,
+) -> Claim:
+    """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
+    `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
+    on its tenant's usage only through `budget_rule` (and, past warn_at, on its replica-seconds
+    and `now`: the budget pace), and otherwise on `now` only until `Claim.until` (given a
+    history that meanwhile records only this recommendation); the reasons quote the exact
+    figures."""
+    obs = observations.pools.get(name)
+    if obs is None:
+        why = observations.unobserved.get(name)
+        reason = _reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
+        return Claim.hold(name, pool, 0, False, reason)
+    current = obs.replicas
+    pause = overrides.paused_pools.get(name)
+    if pause is not None and pause.active(now):
+        return _pool_paused(name, pool, current, pause)
+    if obs.stale is not None:
+        fallback = pool.fallback
+        if (
+            fallback is not None
+            and obs.stale_reads >= fallback.failure_threshold
+            and fallback.replicas > current
+        ):  # KEDA's fallback, but only ever up: missing data never scales a pool down
+            told = (obs.stale, obs.stale_reads, fallback.replicas, current, fallback.replicas)
+            return Claim(name, pool, current, fallback.replicas, fallback.replicas,
+                         fallback.replicas, [_reason("fallback", _FALLBACK, told)])  # fmt: skip
+        reason = _reason("stale", "{}: holding {} replicas", (obs.stale, current))
+        return Claim.hold(name, pool, current, True, reason)
+
+    reasons: list[Reason] = []
+    args: tuple[object, ...]
+    lag = obs.pending + obs.ack_pending
+    tenant_name = pool.tenant
+    if tenant_name in overrides.paused_tenants:
+        reasons.append(_reason("paused", _PAUSED, (tenant_name, lag)))
+        return Claim(name, pool, current, 0, 0, 0, reasons)
+
+    want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
+    busy = _busy(pool, obs, current)
+
+    floor = pool.min_replicas
+    until = math.inf
+    pin = overrides.pins.get(name)
+    if pin is not None and pin.active(now) and pin.replicas > floor:
+        if pin.until is not None:
+            until = pin.until
+        floor = pin.replicas
+        if floor > want:
+            who = f" by {pin.by}" if pin.by else ""
+            expiry = f" until {utc(pin.until)}" if pin.until is not None else ""
+            reasons.append(_reason("pin", "pinned warm at {}{}{}: {} -> {}",
+                                   (floor, who, expiry, want, floor)))  # fmt: skip
+    elif floor > want:
+        reasons.append(_reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
+
+    tenant = config.tenants[tenant_name]
+    paced: int | None = None  # what the budget pace pays for: no time rule holds more
+    budget = tenant.daily_token_budget
+    used = observations.tokens_today.get(tenant_name) if budget is not None else None
+    rule = budget_rule(tenant, used) if used is not None else None
+    if rule is not None and budget is not None and used is not None:
+        stale = observations.stale_tokens.get(tenant_name)
+        note = f" (last known; {stale})" if stale else ""
+        if rule == EXHAUSTED:
+            args = (tenant_name, used, budget, note, lag)
+            reasons.append(_reason(EXHAUSTED, _EXHAUSTED, args))
+            return Claim(name, pool, current, 0, 0, 0, reasons)
+        if rule == SPENT:
+            # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at
+            # once. No window or cooldown holds a pod that spends past the budget; the
+            # queue waits for the reset.
+            kept = min(floor, pool.max_replicas)
+            reasons.append(_reason(SPENT, _SPENT, (tenant_name, used, budget, note, kept, lag)))
+            return Claim(name, pool, current, kept, kept, kept, reasons)
+        spent = observations.replica_seconds_today.get(tenant_name, 0.0)
+        if spent >= PACE_MIN_REPLICA_SECONDS and 0 < used < budget:
+            # Pace: what the budget left can pay for until it resets, at what a replica-second
+            # of this tenant has cost today; shared by its pools in proportion to their
+            # max_replicas, so together they keep the pace.
+            per = used / spent
+            left = max(budget - used, 0)
+            reset = (math.floor(now / DAY_S) + 1) * DAY_S
+            share = config.budget_share[name]
+            pays = left * share / (per * (reset - now))
+            cap = math.floor(pays + 1e-9)
+            # Tasks waiting and budget left: never strand them until midnight, while this
+            # pool's share of what is left still pays for three of one replica's tasks: the
+            # one in flight, the next it takes before this pace is read again, and as much
+            # again for the long tail of task times (a tokens-per-replica-second average
+            # counts idle seconds too). Past that, the budget would end the day overspent
+            # by the tasks in flight, as nothing stops a worker mid-task. Not counting the
+            # tasks in flight now: they come and go with this very cap.
+            task = obs.mean_task_seconds
+            task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else 0.0
+            if cap < 1 and lag > 0 and left * share > 3 * per * task:
+                cap = 1
+            # Until the clock alone would let it grow by one.
+            grows = reset - left * share / (per * (cap + 1))
+            until = grows if grows < until else until
+            if want > cap:
+                args = (tenant_name, used, budget, note, left, (reset - now) / 3600, per, cap,
+                        want, cap)  # fmt: skip
+                reasons.append(_reason(WARNING, _PACE, args))
+                want = cap
+            paced = cap
+        else:
+            # Pace unknown (too little measured today): no growth; but a pool at zero with
+            # tasks waiting keeps one replica, or they would be stranded.
+            cap = max(current, floor, 1 if lag > 0 else 0)
+            if want > cap:
+                args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
+                reasons.append(_reason(WARNING, _WARNING, args))
+                want = cap
+
+    limit = pool.max_replicas
+    if want > limit or floor > limit:
+        args = (limit, max(want, floor), limit)
+        reasons.append(_reason("max_replicas", "max_replicas {}: {} -> {}", args))
+        want = min(want, limit)
+        floor = min(floor, limit)
+    recommendation = want if want > floor else floor
+
+    if history is None:
+        return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
+                     busy=busy, until=until)  # fmt: skip
+    past = history.pools.get(name) or _NEW_POOL
+    target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
+    until = settled if settled < until else until  # min(until, settled), a call less
+    if paced is not None and target > paced and target > recommendation:
+        # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
+        # so the pace wins (they go now, as a hard cap's do).
+        held = paced if paced > recommendation else recommendation
+        reasons.append(_reason(WARNING, _PACED, (target, held)))
+        target = held
+    # The part of the demand that has lasted SUSTAINED_S: only it takes replicas that time
+    # rules keep in other pools (hysteresis under a short shared ceiling).
+    lowest = past.lowest_since(now - SUSTAINED_S)
+    steady = recommendation
+    if lowest is not None and lowest[1] < recommendation:
+        steady = lowest[1]
+        leaves = lowest[0] + SUSTAINED_S
+        until = leaves if leaves < until else until
+    if target > recommendation:  # kept by time alone: yields under a short shared ceiling
+        return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
+                     kept=target, busy=busy, steady=steady, until=until)  # fmt: skip
+    if target < floor:  # a rate policy holds it below its floor for now
+        floor = target
+    return Claim(name, pool, current, floor, target, recommendation, reasons, busy=busy,
+                 steady=steady if steady < target else target, until=until)  # fmt: skip
+
+
+def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) -> Claim:
+    """A paused pool (KEDA's paused-replicas): where it is, or the operator's number; no
+    demand, time rule or budget moves it (the shared ceilings still bound a rise)."""
+    who = f" by {pause.by}" if pause.by else ""
+    expiry = f" until {utc(pause.until)}" if pause.until is not None else ""
+    until = pause.until if pause.until is not None else math.inf
+    if pause.replicas is None or pause.replicas == current:
+        reason = _reason(POOL_PAUSED, _POOL_HOLDS, (who, expiry, current))
+        claim = Claim.hold(name, pool, current, True, reason)
+        claim.until = until
+        return claim
+    target = pause.replicas
+    reason = _reason(POOL_PAUSED, _POOL_AT, (who, expiry, target, current, target))
+    return Claim(name, pool, current, target, target, target, [reason], until=until)
+
+
+def utc(ts: float) -> str:
+    """A time of day as operators read it in reasons: HH:MM:SS UTC."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(ts))
+
+
+def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
+    """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
+    busy = -(-obs.ack_pending // pool.concurrency)
+    return busy if busy < current else current
+
+
+MAX_RATE = 1e6
+"""Tasks a second: above this an arrival rate is not a measurement."""
+MAX_TASK_SECONDS = 7 * 86400.0
+"""A week: above this a task time is not a measurement."""
+
+EXHAUSTED = "budget exhausted"
+SPENT = "budget spent"
+WARNING = "budget warning"
+
+
+def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
+    """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a
+    hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING
+    (past warn_at: the budget pace) or none. Between two
+    passes a tenant's pools can decide differently for its usage only if this changes."""
+    budget = tenant.daily_token_budget
+    if budget is None or used is None:
+        return None
+    if used >= budget:
+        return EXHAUSTED if tenant.hard_cap else SPENT
+    if used >= tenant.warn_at * budget:
+        return WARNING
+    return None
+
+
+def _reason(rule: str, template: str, args: tuple[object, ...]) -> Reason:
+    """`Reason(rule, template, args)`: the same named tuple, built without its generated
+    `__new__` (a Python call less). The policy gives a few for every pool at every tick."""
+    return tuple.__new__(Reason, (rule, template, args))
+
+
+_NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
+_NO_DATA_REASON = Reason("no observation", _NO_DATA)
+_NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
+_FALLBACK = "{} ({} reads in a row): fallback {} replicas, {} -> {}"
+_PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
+POOL_PAUSED = "pool paused"
+_POOL_HOLDS = "paused{}{}: holding {} replicas"
+_POOL_AT = "paused{}{}: set to {}, {} -> {}"
+CONTROLLER_PAUSED = "controller paused"
+_CONTROLLER_HOLDS = "paused by an operator: holding {} replicas"
+_CONTROLLER_WOULD = "paused by an operator: holding {} replicas (would scale {} -> {})"
+_EXHAUSTED = (
+    "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
+)
+_SPENT = (
+    "tenant {} used {:,} of {:,} tokens today{} (soft cap): down to its floor {}, lag {} stays "
+    "queued until the budget resets"
+)
+_WARNING = (
+    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}): no growth beyond {}, {} -> {}"
+)
+_PACE = (
+    "tenant {} used {:,} of {:,} tokens today{}: {:,} left for {:.1f} h at {:.1f} tokens a "
+    "replica-second pays for {} replicas here (budget pace), {} -> {}"
+)
+_PACED = "the budget pace pays for no more: the time rules' {} -> {}"
+PACE_MIN_REPLICA_SECONDS = 600.0
+"""Below this much measured today, a tenant's cost per replica-second is too noisy to pace on."""
+_AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
+_DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"
+_DEMAND_AHEAD = (
+    "lag {} (pending {} + ack_pending {}) + {:g} arriving beyond the ready pods' pace "
+    "during a {:g} s cold start, / {:g} per replica -> {}"
+)
+_KEEP_UP = (
+    "below {} replicas, arrivals {:.2f}/s x {:.1f} s a task outpace concurrency {} while {} "
+    "wait, and the cold-start lookahead would ask them back: {} -> {}"
+)
+_STAFFING = (
+    "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} busy; target wait {:g} s (square-root "
+    "staffing, 95% within it) / concurrency {} -> {}"
+)
+_ARRIVAL = (
+    "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} in the system (Little's law) / {:g} per "
+    "replica -> {}, served before a backlog builds"
+)
+
+
+def footprint(
+    pool: PoolConfig, obs: PoolObservation, wait: float | None = None
+) -> tuple[bool, int, int, bool, int]:
+    """What `claim` takes from an observation for its numbers: whether it is stale, the
+    replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait),
+    whether there is lag, and the replicas at work. Two observations with the same footprint
+    give the same numbers (the reasons quote the rest: pending, rate, ...)."""
+    lag = obs.pending + obs.ack_pending
+    replicas = obs.replicas
+    if obs.stale is not None:
+        return True, replicas, 0, lag > 0, 0
+    demand = _demand(pool, obs, lag, replicas, None, wait)
+    return False, replicas, demand, lag > 0, _busy(pool, obs, replicas)
+
+
+def _demand(
+    pool: PoolConfig,
+    obs: PoolObservation,
+    lag: int,
+    current: int,
+    reasons: list[Reason] | None,
+    wait: float | None = None,
+) -> int:
+    """Step 2, explained into `reasons` (when given): the larger of
+
+    - the backlog: lag, plus what will arrive beyond the ready pods' pace while a new pod
+      starts (net inflow x cold start), over target_lag_per_replica;
+    - the steady load: arrival rate x task time / concurrency (Little's law), with headroom
+      for the tier's `target_wait_seconds` when it has one (square-root staffing)."""
+    args: tuple[object, ...]
+    if current == 0 and lag <= pool.activation_lag:
+        if reasons is not None:
+            args = (lag, pool.activation_lag)
+            reasons.append(_reason("demand", _AT_ZERO, args))
+        return 0
+    per_replica = pool.target_lag_per_replica
+    rate, seconds = obs.arrival_rate, obs.mean_task_seconds
+    # The sources bound these; a value that still is not a measurement (NaN, inf, absurd)
+    # is ignored here too, never let to overflow the pass: only the lag counts then.
+    if rate is not None and not 0.0 <= rate <= MAX_RATE:
+        rate = None
+    if seconds is not None and not 0.0 <= seconds <= MAX_TASK_SECONDS:
+        seconds = None
+    concurrency = pool.concurrency
+    ahead = 0
+    keep = 0
+    lookahead = bool(rate and seconds and pool.cold_start_seconds and obs.pending)
+    if lookahead:
+        # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
+        # positive, the queue grows by that much for every second a new pod takes to start.
+        ahead = _ahead(pool, rate or 0.0, seconds or 0.0, obs.ready)
+    demand = math.ceil((lag + ahead) / per_replica - 1e-9)
+    if lookahead and demand < current:
+        # Down only as far as the lookahead would not ask back at once: with fewer ready
+        # pods the inflow turns positive, and a pool flapped 2 -> 1 -> 2 under a steady
+        # stream each time a window (or a pin) let go. The fewest replicas r with
+        # ceil((lag + ahead at r) / target) <= r (it only falls as r grows: bisect).
+        low, high = demand, current
+        while low < high:
+            middle = (low + high) // 2
+            if _ahead_demand(pool, rate or 0.0, seconds or 0.0, lag, middle) <= middle:
+                high = middle
+            else:
+                low = middle + 1
+        keep = low
+    if reasons is not None:
+        if ahead:
+            args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
+                    per_replica, demand)  # fmt: skip
+            reasons.append(_reason("demand", _DEMAND_AHEAD, args))
+        else:
+            args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
+            reasons.append(_reason("demand", _DEMAND, args))
+    if keep > demand:
+        if reasons is not None:
+            args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
+            reasons.append(_reason("demand", _KEEP_UP, args))
+        demand = keep
+    if rate and seconds:
+        # Little's law: the arrivals keep rate x task time tasks in the system, lag to come,
+        # held to the same target per replica as the lag (or concurrency, if larger: a replica
+        # never has more at work at once). Counted over what the rate window has seen: n
+        # arrivals in it never ask for more than n (a lone task is not a stream of them); the
+        # lag covers tasks that outlast the window, each one running in ack_pending.
+        inside = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S)
+        per = per_replica if per_replica > concurrency else concurrency
+        steady = math.ceil(inside / per - 1e-9)
+        if wait is not None and inside > 0:
+            slots = _staffing(inside, seconds, wait)
+            staffed = math.ceil(slots / concurrency - 1e-9)
+            if staffed > steady and staffed > demand:
+                if reasons is not None:
+                    args = (rate, seconds, inside, wait, concurrency, staffed)
+                    reasons.append(_reason("latency objective", _STAFFING, args))
+                return staffed
+        if steady > demand:
+            if reasons is not None:
+                args = (rate, seconds, inside, per, steady)
+                reasons.append(_reason("arrival", _ARRIVAL, args))
+            demand = steady
+    return demand
+
+
+def _ahead(pool: PoolConfig, rate: float, seconds: float, ready: int) -> int:
+    """Tasks arriving beyond what `ready` pods finish while a new pod starts: whole tasks,
+    and never more than the rate window saw arrive (a few arrivals are not a stream to
+    project over a long cold start)."""
+    net = rate - ready * pool.concurrency / seconds
+    if net <= 0:
+        return 0
+    seen = rate * RATE_WINDOW_S
+    coming = net * pool.cold_start_seconds
+    return math.floor((coming if coming < seen else seen) + 1e-9)
+
+
+def _ahead_demand(pool: PoolConfig, rate: float, seconds: float, lag: int, ready: int) -> int:
+    """The backlog's demand with `ready` pods ready."""
+    ahead = _ahead(pool, rate, seconds, ready)
+    return math.ceil((lag + ahead) / pool.target_lag_per_replica - 1e-9)
+
+
+def _staffing(load: float, seconds: float, wait: float) -> float:
+    """Square-root staffing (Halfin-Whitt): the fewest slots a + b x sqrt(a) for an offered
+    load of `a` busy slots such that at most 5% of tasks wait longer than `wait`, where
+    P(wait > t) = P(wait) x exp(-(slots - a) x t / seconds)."""
+    root = math.sqrt(load)
+    low, high = 0.0, 8.0
+    for _ in range(24):
+        beta = (low + high) / 2
+        if _late(beta, root, seconds, wait) <= 0.05:
+            high = beta
+        else:
+            low = beta
+    return load + high * root
+
+
+def _late(beta: float, root: float, seconds: float, wait: float) -> float:
+    """The Halfin-Whitt share of tasks waiting longer than `wait` at b = `beta`."""
+    if beta <= 0:
+        return 1.0
+    density = math.exp(-beta * beta / 2) / math.sqrt(2 * math.pi)
+    below = 0.5 * (1 + math.erf(beta / math.sqrt(2)))
+    waits = 1 / (1 + beta * below / density)
+    return waits * math.exp(-beta * root * wait / seconds)
+
+
+def _time_rules(
+    pool: PoolConfig,
+    past: PoolHistory,
+    current: int,
+    target: int,
+    now: float,
+    reasons: list[Reason],
+) -> tuple[int, float]:
+    """Cooldown, stabilization and rate policies on the pool's own recommendation; and until
+    when they give the same by themselves: when the cooldown ends, or an entry that bound
+    leaves its window. (One that did not bind cannot start to as entries leave: a window's
+    lowest only rises, its highest only falls, a rate limit's room only grows.)
+
+    Runs for every pool at every tick: conditional expressions stand for min() and max()
+    (the same values, without a call each)."""
+    if target == current:
+        return target, math.inf  # no rule below applies: nothing to cool, hold or limit
+    args: tuple[object, ...]
+    until = math.inf
+    if target == 0 and current > 0:
+        busy = past.busy_at if past.busy_at is not None else now  # recorded from now on
+        idle = now - busy
+        if idle < pool.cooldown_seconds:
+            args = (idle, pool.cooldown_seconds)
+            reasons.append(_reason("cooldown", _COOLDOWN, args))
+            target = 1
+            until = busy + pool.cooldown_seconds
+
+    desired = target
+    if target > current > 0:
+        up = pool.behavior.scale_up
+        if target <= current * (1 + up.tolerance):
+            args = (target, up.tolerance, current)
+            reasons.append(_reason("tolerance", _TOLERANCE, args))
+            return current, until
+        window = up.stabilization_seconds
+        lowest = past.lowest_since(now - window) if window else None
+        if lowest is not None and lowest[1] < target:
+            desired = lowest[1] if lowest[1] > current else current  # max(current, lowest)
+            leaves = lowest[0] + window
+            until = leaves if leaves < until else until
+            args = (window, lowest[1], target, desired)
+            reasons.append(_reason("stabilization", _LOWEST, args))
+    elif target < current:
+        down = pool.behavior.scale_down
+        if target >= current * (1 - down.tolerance) and target > 0:
+            args = (target, down.tolerance, current)
+            reasons.append(_reason("tolerance", _TOLERANCE, args))
+            return current, until
+        window = down.stabilization_seconds
+        highest = past.highest_since(now - window) if window else None
+        if highest is not None and highest[1] > target:
+            desired = highest[1] if highest[1] < current else current  # min(current, highest)
+            leaves = highest[0] + window
+            until = leaves if leaves < until else until
+            args = (window, highest[1], target, desired)
+            reasons.append(_reason("stabilization", _HIGHEST, args))
+
+    # From zero there is no "replicas at the start of the period" to take a percent of: a
+    # pool woken from zero goes straight to its demand, and the policies govern from there.
+    if desired > current > 0:
+        up = pool.behavior.scale_up
+        limit, leaves = _rate_limit(up, past, current, now, 1)
+        # Even when it does not bind, a step leaving its period can tighten the limit (a
+        # removal no longer counted lowers the period's start), so the claim holds until then.
+        until = leaves if leaves < until else until
+        if desired > limit:
+            args = (up, limit, desired, limit)  # the rule reads as describe() when shown
+            desired = limit
+            reasons.append(_reason("rate limit", _RATE_UP, args))
+    elif desired < current:
+        down = pool.behavior.scale_down
+        limit, leaves = _rate_limit(down, past, current, now, -1)
+        if desired < limit:
+            args = (down, limit, desired, limit)
+            desired = limit
+            until = leaves if leaves < until else until
+            reasons.append(_reason("rate limit", _RATE_DOWN, args))
+    return desired, until
+
+
+def _rate_limit(
+    rule: ScalingRule, past: PoolHistory, current: int, now: float, direction: int
+) -> tuple[int, float]:
+    """The HPA's rate policies: the furthest `direction` (+1 up, -1 down) the replicas may
+    go now, and until when that stands by itself (when a counted step leaves its period).
+
+    Each policy counts from the replicas at the start of its period (today's, less the steps
+    taken since); `select_policy` Max takes the policy that allows the largest change, Min the
+    smallest, Disabled none."""
+    select = rule.select_policy
+    if select == "Disabled":
+        return current, math.inf
+    steps = rule.steps
+    if not steps:
+        return (BIG if direction > 0 else 0), math.inf
+    best = 0
+    until = math.inf
+    sign = direction if select == "Max" else -direction
+    period = -1.0
+    start, first = current, math.inf
+    for k, (seconds, pods, value) in enumerate(steps):
+        if seconds != period:  # policies mostly share one period: count it once
+            period = seconds
+            added, removed, first = past.moved_since(now - period)
+            start = current - added + removed
+            leaves = first + period
+            until = leaves if leaves < until else until
+        if pods:
+            limit = start + value * direction
+        elif direction > 0:  # rounded as the HPA rounds: up when growing, down when shrinking
+            limit = math.ceil(start * (1 + value / 100) - 1e-9)
+        else:
+            limit = math.floor(start * (1 - value / 100) + 1e-9)
+        if k == 0 or (limit - best) * sign > 0:
+            best = limit
+    if direction > 0:
+        return (best if best > current else current), until
+    return (best if best < current else current), until
+
+
+BIG = 1 << 30
+"""No rate limit: more replicas than anything asks for."""
+_TOLERANCE = "{} is within {:.0%} of {}: keep them"
+_LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
+_HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
+_COOLDOWN = "idle {:.0f} s of cooldown {:g} s: keep 1"
+_RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
+_RATE_DOWN = "scale-down policy {}: at least {} now, {} -> {}"

@@ -1,0 +1,135 @@
+"""What a pool's STATE says on the dashboard: a short label and one sentence saying why.
+
+Read from the pool's last decision (the rule that bound last, controller.core.policy and
+controller.core.allocation name it) and the operators' overrides. Pure: `now` is an argument.
+
+The label fits 14 cells and its first word is its kind: idle, steady, scaling up, scaling
+down, starved, held, paused, pinned, stale, budget, dry-run, unknown ("held 42s", "pinned 4m").
+"""
+
+from __future__ import annotations
+
+import math
+
+from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision
+from controller.core.policy import CONTROLLER_PAUSED, EXHAUSTED, POOL_PAUSED, WARNING
+
+CEILINGS = frozenset({"cluster max_pods", "tenant max_pods", "provider rpm"})
+"""Rules of controller.core.allocation: a shared ceiling gave the pool less than it asked."""
+TIME_RULES = frozenset({"stabilization", "rate limit", "cooldown"})
+
+
+def state_of(
+    obs: PoolObservation | None,
+    decision: ScaleDecision | None,
+    overrides: Overrides,
+    now: float,
+    *,
+    dry_run: bool = False,
+) -> tuple[str, str]:
+    """(label, sentence) for one pool."""
+    if decision is None:
+        return "unknown", "no decision yet: the controller has not seen this pool"
+    reason = decision.main_reason
+    rule = reason.rule
+    if obs is None or not decision.observed:
+        return "unknown", f"unknown: {reason.detail}"
+    current, desired = obs.replicas, decision.desired
+    pause = overrides.paused_pools.get(decision.pool)
+    if pause is not None and pause.active(now):  # the operator's word, stale data or not
+        left = f" ({_spoken(pause.until - now)} left)" if pause.until is not None else ""
+        label = "paused" + (f" {_short(pause.until - now)}" if pause.until is not None else "")
+        return label, f"pool {_first(decision, POOL_PAUSED).detail}{left}"
+    if obs.stale is not None or rule == "fallback":
+        said = next((r for r in decision.reasons if r.rule in ("stale", "fallback")), reason)
+        return "stale", f"stale: {said.detail}"
+    if overrides.paused or rule == CONTROLLER_PAUSED:
+        said = _first(decision, CONTROLLER_PAUSED)
+        return (
+            "paused",
+            f"controller {said.detail}" if said.rule == CONTROLLER_PAUSED else _CONTROLLER,
+        )
+    if rule == "paused":
+        return "paused", reason.detail
+    if dry_run and decision.changes:
+        label = f"dry-run {current}→{desired}"
+        return label, f"dry-run: would scale {current} -> {desired} ({_told(reason)})"
+    if rule in (EXHAUSTED, WARNING):
+        return "budget", reason.detail
+    wants = decision.recommendation
+    if rule in CEILINGS and desired < wants:
+        return "starved", (
+            f"starved: {reason.detail} (wants {wants}, gets {desired}, lag {obs.lag})"
+        )
+    if rule in TIME_RULES and desired == current and wants != current:
+        return _held(decision, now)
+    pin = overrides.pins.get(decision.pool)
+    if rule == "pin" and pin is not None and pin.active(now):
+        if pin.until is None:
+            return "pinned", f"{reason.detail}, until unpinned"
+        span = pin.until - now
+        return f"pinned {_short(span)}", f"{reason.detail} ({_spoken(span)} left)"
+    detail = _told(reason)
+    if pin is not None and pin.active(now) and pin.until is not None:
+        detail += f"; pinned at {pin.replicas} for {_spoken(pin.until - now)} more"
+    if desired > current:
+        return "scaling up", f"scaling up {current} -> {desired}: {detail}"
+    if desired < current:
+        return "scaling down", f"scaling down {current} -> {desired}: {detail}"
+    if current == 0:
+        return "idle", f"idle at 0 replicas: {detail}"
+    return "steady", f"steady at {current} replicas: {detail}"
+
+
+def _held(decision: ScaleDecision, now: float) -> tuple[str, str]:
+    """A time rule keeps the pool where it is, away from its recommendation."""
+    reason = decision.main_reason
+    way = "up" if decision.recommendation > decision.current else "down"
+    what = {
+        "stabilization": f"the scale-{way} stabilization window",
+        "rate limit": f"the scale-{way} rate policy",
+        "cooldown": "the cooldown before zero",
+    }[reason.rule]
+    left = decision.until - now
+    more = f" for {_spoken(left)} more" if math.isfinite(left) and left > 0 else ""
+    label = f"held {_short(left)}" if more else "held"
+    numbers = f"recommendation {decision.recommendation}, replicas {decision.current}"
+    return label, f"held by {what}{more} ({numbers}): {reason.detail}"
+
+
+def _first(decision: ScaleDecision, rule: str) -> Reason:
+    """The decision's first reason by `rule`, or its main one."""
+    for reason in decision.reasons:
+        if reason.rule == rule:
+            return reason
+    return decision.main_reason
+
+
+def _told(reason: Reason) -> str:
+    """`rule: detail`, unless the detail starts by naming the rule already."""
+    detail = reason.detail
+    return detail if detail.startswith(reason.rule.split()[0]) else f"{reason.rule}: {detail}"
+
+
+_CONTROLLER = "controller paused by an operator: replicas are left where they are"
+
+
+def _short(seconds: float) -> str:
+    """A time left in at most four cells: 42s, 12m, 3h, 2d."""
+    seconds = max(0.0, seconds)
+    if seconds < 100:
+        return f"{math.ceil(seconds)}s"
+    if seconds < 100 * 60:
+        return f"{math.ceil(seconds / 60)}m"
+    if seconds < 48 * 3600:
+        return f"{math.ceil(seconds / 3600)}h"
+    return f"{math.ceil(seconds / 86400)}d"
+
+
+def _spoken(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 100:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 100 * 60:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"

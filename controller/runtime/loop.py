@@ -1,0 +1,505 @@
+"""The reconcile loop: observe, decide (the pure policy), actuate, tell.
+
+Thin on purpose: all judgement is in controller.core.policy. The loop ticks every
+`controller.interval_seconds` and at once when a task reaches a pool at zero replicas. A
+source that fails marks its pools stale (the policy then holds their replicas, never scales
+them down), raises a health event, and is retried with backoff until it answers again.
+
+Each pool's scale call runs as a task of its own, bounded by a deadline: one pool's hung or
+failing call never delays another pool's decision or call (the loop does not wait for them;
+a pool with a call in flight is not called again until it ends). And each call is fenced: it
+starts only while this process leads, and only if the lease stays valid for the whole
+deadline, so a stalled call can never land for a leader that has lost the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+
+from controller.actuators.base import Actuator, ExplainingActuator
+from controller.coordination.handover import HistoryHandover
+from controller.coordination.lease import Lease
+from controller.coordination.overrides import OverrideStore
+from controller.core.accounting import ReplicaSeconds
+from controller.core.config import Config
+from controller.core.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
+from controller.core.history import History
+from controller.core.model import (
+    Observations,
+    Overrides,
+    PoolObservation,
+    PoolState,
+    PoolUnavailable,
+    QueueStats,
+    ScaleDecision,
+    SourceError,
+)
+from controller.core.policy import decide
+from controller.core.pool_state import state_of
+from controller.runtime.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
+from controller.sources.base import LagSource, UsageSource
+
+log = logging.getLogger("agentdash.loop")
+
+MAX_BACKOFF_S = 8.0
+CALL_DEADLINE_S = 3.0
+"""The most one scale call may take, retries included (well inside the lease's TTL)."""
+MIN_CALL_S = 0.25
+"""A call is not started with less time than this left on the lease: the next tick renews."""
+SOURCES = ("cluster", "queue")
+"""The problems that stall every pool (and slow the loop down with backoff)."""
+
+
+class Reconciler:
+    def __init__(
+        self,
+        config: Config,
+        lag: LagSource,
+        usage: UsageSource,
+        actuator: Actuator,
+        *,
+        bus: EventBus | None = None,
+        clock: Callable[[], float] = time.time,
+        store: OverrideStore | None = None,
+        lease: Lease | None = None,
+        dry_run: bool = False,
+        call_deadline: float = CALL_DEADLINE_S,
+        handover: HistoryHandover | None = None,
+        timer: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.lag = lag
+        self.usage = usage
+        self.actuator = actuator
+        self.bus = bus or EventBus()
+        self.clock = clock
+        self._timer = timer
+        """What `run` keeps its period by (monotonic: the wall clock may jump)."""
+        self._sleep = sleep
+        self.history = History(config)
+        self.replica_seconds = ReplicaSeconds()
+        """Each tenant's replicas over today, for budget pacing (controller.core.policy)."""
+        self.store = store or OverrideStore(config, clock=clock)
+        self.trends = Trends()
+        self.lease = lease
+        self.dry_run = dry_run
+        """This process never patches (--dry-run), whatever the shared overrides say."""
+        self.leading = lease is None
+        self.leader_decisions: dict[str, ScaleDecision] = {}
+        """What the leader decided, as it published it (followers show these)."""
+        self.leader_states: dict[str, PoolState] = {}
+        """Replicas and ready as the leader saw them, which a follower shows rather than its
+        own view (a follower's simulated cluster never scales)."""
+        self.decisions: dict[str, ScaleDecision] = {}
+        self.problems: dict[str, str] = {}
+        """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
+        self.stale: dict[str, str] = {}
+        """Pool -> why its data cannot be trusted (so it is held), as of the last tick."""
+        self.call_deadline = call_deadline
+        self._acting: dict[str, asyncio.Task[None]] = {}
+        """Pools with a scale call in flight."""
+        self.handover = handover
+        """Where the leader keeps the time rules' history for the next one (NATS KV)."""
+        self._restored = False
+        self._stale_reads: dict[str, int] = {}
+        """Per pool, how many reads in a row were stale (a pool's `fallback` counts them)."""
+        self._told: dict[str, str] = {}
+        """Pools whose own staleness was told (a health event and a log line), and why."""
+        self.idle: set[str] = set(config.pools)
+        self._stats: Mapping[str, QueueStats] = {}
+        self._state: Mapping[str, PoolState] = {}
+        self._observed = Observations({})
+        self._woken: set[str] = set()
+        self._wake = asyncio.Event()
+        self._would: dict[str, tuple[int, int]] = {}
+        """Dry-run: per pool, the change last told (current, desired), told again only when
+        it changes."""
+        lag.watch_idle(self.idle, self._on_wake)
+
+    @property
+    def overrides(self) -> Overrides:
+        return self.store.current()
+
+    def act(self, event: ActionEvent) -> None:
+        """Tell everyone about an operator action (already applied to the store)."""
+        self.bus.publish(event)
+
+    def _on_wake(self, pool: str) -> None:
+        self._woken.add(pool)
+        self._wake.set()
+
+    async def tick(
+        self, only: Collection[str] | None = None, *, settle: bool = True
+    ) -> list[ScaleDecision]:
+        """One pass. `only`: re-read just these pools' queues (a wake-up), reuse the rest.
+        `settle`: wait for the scale calls this pass starts (`run` does not: see the module)."""
+        started = time.perf_counter()
+        now = self.clock()
+        await self._refresh(only)
+        if not self.leading and self.leader_states:
+            self._state = self._leaders_view()
+        observations = self._observations()
+        await self._lead(now)
+        if self.handover is not None and self.leading != self._restored:
+            if self.leading:  # before its first decision as leader: hold what was held
+                await self.handover.restore(self.history, now)
+            self._restored = self.leading
+        self._expire(now)
+        overrides = self.overrides
+        decisions = decide(self.config, observations, overrides, self.history, now)
+        self.history.record_tick(decisions, observations, now)
+        calls = []
+        acting = self.leading and not overrides.paused
+        dry = overrides.dry_run or self.dry_run
+        would = self._would
+        if not dry:
+            would.clear()
+        for decision in decisions:
+            pool = decision.pool
+            if not decision.changes:
+                would.pop(pool, None)
+                if f"scale {pool}" in self.problems:  # nothing left to do: nothing failing
+                    self._healthy(f"scale {pool}", now)
+            elif not acting:
+                continue
+            elif dry:
+                self._tell_would(decision, now)
+            elif pool not in self._acting:
+                calls.append(self._start_call(decision, now))
+        self._observed = observations
+        for name, obs in observations.pools.items():
+            self.trends.add_lag(name, obs.lag)
+        for tenant, tokens in observations.tokens_today.items():
+            self.trends.add_tokens(tenant, now, tokens)
+        self.decisions = {d.pool: d for d in decisions}
+        if not self.leading and self.leader_decisions:
+            self.decisions.update(self.leader_decisions)
+        self.idle.clear()
+        self.idle.update(d.pool for d in decisions if d.desired == 0 and d.observed)
+        self._track_stale(observations, now)
+        self.bus.publish(TickEvent(now, tuple(decisions), time.perf_counter() - started))
+        if settle and calls:
+            await asyncio.wait(calls)
+        if self.handover is not None and self.leading:
+            await self.handover.save(self.history, now)
+        return decisions
+
+    async def settle(self) -> None:
+        """Wait for every scale call in flight (each ends by its deadline)."""
+        while self._acting:
+            await asyncio.wait(list(self._acting.values()))
+
+    def _leaders_view(self) -> dict[str, PoolState]:
+        own = self._state
+        view = dict(own)
+        for name, state in self.leader_states.items():
+            mine = own.get(name)
+            view[name] = PoolState(state.replicas, state.ready, mine.pods if mine else ())
+        return view
+
+    def _expire(self, now: float) -> None:
+        """End the pins and pool pauses whose time is up, once: only the leader writes (a
+        follower learns it through the shared overrides), and a read-only process never."""
+        if not self.leading or self.store.read_only:
+            return
+        for event in self.store.expire(now):
+            log.info("%s %s (%s)", event.action, event.target, event.detail)
+            self.bus.publish(event)
+
+    def _tell_would(self, decision: ScaleDecision, now: float) -> None:
+        """Dry-run: say what a pool would do, once for each would-be change (the decision
+        stays the same tick after tick, since nothing is scaled)."""
+        pool = decision.pool
+        change = (decision.current, decision.desired)
+        if self._would.get(pool) == change:
+            return
+        self._would[pool] = change
+        reason = decision.main_reason
+        log.info("dry-run: %s would scale %d -> %d (%s: %s)", pool, *change, reason.rule,
+                 reason.detail)  # fmt: skip
+        self.bus.publish(ScaleEvent.of(decision, now, dry_run=True))
+
+    def _start_call(self, decision: ScaleDecision, now: float) -> asyncio.Task[None]:
+        pool = decision.pool
+        call = asyncio.create_task(self._actuate(decision, now), name=f"scale {pool}")
+        self._acting[pool] = call
+        call.add_done_callback(lambda _: self._acting.pop(pool, None))
+        return call
+
+    def _track_stale(self, observations: Observations, now: float) -> None:
+        """Which pools are held for want of data, and why; a line on each change. A source
+        that fails says so once for all its pools (see `_unhealthy`): only a pool's own
+        reasons (a missing consumer or Deployment, ...) are told pool by pool."""
+        stale: dict[str, str] = {}
+        unobserved = observations.unobserved
+        pools = observations.pools
+        for name in self.config.pools:
+            obs = pools.get(name)
+            if obs is None:
+                stale[name] = unobserved.get(name) or "not seen in the cluster yet"
+            elif obs.stale is not None:
+                stale[name] = obs.stale
+        sources = {self.problems[s] for s in SOURCES if s in self.problems}
+        told = self._told
+        for name, why in stale.items():
+            if why in sources or told.get(name) == why:
+                continue
+            log.warning("pool %s held, its data is stale: %s", name, why)
+            self.bus.publish(HealthEvent(now, f"pool {name}", False, why))
+            told[name] = why
+        for name in [name for name in told if name not in stale]:
+            del told[name]
+            log.info("pool %s: data fresh again", name)
+            self.bus.publish(HealthEvent(now, f"pool {name}", True, "recovered"))
+        self.stale = stale
+
+    async def _refresh(self, only: Collection[str] | None) -> None:
+        now = self.clock()
+        deadline = self.call_deadline  # a source that does not answer in time is failing
+        try:
+            self._state = await asyncio.wait_for(self.actuator.observe(), deadline)
+            self._healthy("cluster", now)
+        except SourceError as exc:
+            self._unhealthy("cluster", str(exc), now)
+        except TimeoutError:
+            self._unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
+        try:
+            read = self.lag.read() if only is None else self._read_some(only)
+            self._stats = await asyncio.wait_for(read, deadline)
+            self._healthy("queue", now)
+        except SourceError as exc:
+            self._unhealthy("queue", str(exc), now)
+        except TimeoutError:
+            self._unhealthy("queue", f"no answer within {deadline:.1f} s", now)
+
+    async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
+        fresh = await self.lag.read(pools)
+        return {**self._stats, **fresh}
+
+    def _observations(self) -> Observations:
+        usage = self.usage.usage(self.clock())
+        queue_problem = self.problems.get("queue")
+        cluster_problem = self.problems.get("cluster")
+        pools = {}
+        for name in self.config.pools:
+            state = self._state.get(name)
+            if state is None:
+                continue  # never seen: the policy leaves it alone
+            stats = self._stats.get(name, QueueStats(0, 0, stale="queue not read yet"))
+            stale = cluster_problem or queue_problem or stats.stale
+            reads = self._stale_reads.get(name, 0) + 1 if stale else 0
+            self._stale_reads[name] = reads
+            pools[name] = PoolObservation(
+                stats.pending,
+                stats.ack_pending,
+                state.replicas,
+                state.ready,
+                stats.arrival_rate,
+                usage.mean_task_seconds.get(name),
+                stale,
+                reads,
+            )
+        stale_tokens = dict.fromkeys(usage.tokens_today, usage.stale) if usage.stale else {}
+        unobserved = {}
+        if isinstance(self.actuator, ExplainingActuator):
+            unobserved = dict(self.actuator.problems)
+        now = self.clock()
+        replicas: dict[str, int] = {}
+        for name, state in self._state.items():
+            tenant = self.config.pools[name].tenant if name in self.config.pools else None
+            if tenant is not None:
+                replicas[tenant] = replicas.get(tenant, 0) + state.replicas
+        for tenant, count in replicas.items():
+            self.replica_seconds.set(tenant, count, now)
+        spent = self.replica_seconds.today(now)
+        return Observations(pools, usage.tokens_today, stale_tokens, unobserved, spent)
+
+    async def _actuate(self, decision: ScaleDecision, now: float) -> None:
+        pool = decision.pool
+        deadline = self._call_deadline()
+        if deadline is None:
+            log.info("not scaling %s now: the lease is not surely ours for the call", pool)
+            return
+        try:
+            await asyncio.wait_for(self._call(decision, now), deadline)
+        except PoolUnavailable as exc:
+            self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
+            return
+        except SourceError as exc:
+            self._unhealthy(f"scale {pool}", str(exc), now)
+            return
+        except TimeoutError:
+            self._unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
+            return
+        self._healthy(f"scale {pool}", now)
+        self.history.record_scale(pool, now, decision.current, decision.desired)
+        self.bus.publish(ScaleEvent.of(decision, now))
+
+    async def _call(self, decision: ScaleDecision, now: float) -> None:
+        if isinstance(self.actuator, ExplainingActuator):
+            await self.actuator.scale_with_reason(
+                decision.pool, decision.desired, decision, now, self._fence
+            )
+        else:
+            await self.actuator.scale(decision.pool, decision.desired)
+
+    def _fence(self) -> float | None:
+        """By when a write started now must land (the event loop's time), or None: for what
+        an actuator writes after a call returned (see controller.actuators.kubernetes.scaler)."""
+        left = self._call_deadline()
+        return None if left is None else asyncio.get_running_loop().time() + left
+
+    def _call_deadline(self) -> float | None:
+        """How long a scale call may take now: its deadline, cut to what is surely left of
+        the lease; None if that is too little (or we no longer lead)."""
+        if self.lease is None:
+            return self.call_deadline
+        left = self.lease.valid_until - time.monotonic()
+        deadline = self.call_deadline if self.call_deadline < left else left
+        return deadline if deadline >= MIN_CALL_S and self.leading else None
+
+    async def _lead(self, now: float) -> None:
+        if self.lease is None:
+            return
+        was = self.leading
+        try:  # a stalled renew must not stall the loop: the lease lapses by itself
+            self.leading = await asyncio.wait_for(self.lease.renew(), self.call_deadline)
+        except TimeoutError:
+            self.leading = False
+        if self.leading != was:
+            detail = "leading" if self.leading else f"following {self.lease.leader_name}"
+            log.info("lease: %s", detail)
+            self.bus.publish(HealthEvent(now, "lease", True, detail))
+
+    def _healthy(self, source: str, now: float) -> None:
+        if self.problems.pop(source, None) is not None:
+            log.info("%s source recovered", source)
+            self.bus.publish(HealthEvent(now, source, True, "recovered"))
+
+    def _unhealthy(self, source: str, detail: str, now: float) -> None:
+        if self.problems.get(source) != detail:
+            log.warning("%s source failing: %s", source, detail)
+            self.bus.publish(HealthEvent(now, source, False, detail))
+        self.problems[source] = detail
+
+    def snapshot(self) -> FleetSnapshot:
+        """The fleet as of the last tick, for the dashboard."""
+        return build_snapshot(self)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop` is set; the tick in flight, and the calls it started, finish.
+
+        Ticks keep a fixed period: each is due one interval after the previous one was due,
+        not one interval after it ended (sleeping a full interval after each tick let the
+        period drift by the tick's own cost). A tick that overran its period is followed by
+        the next at once, and the deadlines start again from there: the ticks it missed are
+        skipped, never run back to back. A pool that wakes from zero is read at once, between
+        deadlines; a failing source stretches the wait with backoff, from the failed tick."""
+        backoff = 0.0
+        due = self._timer()
+        try:
+            while not stop.is_set():
+                woken, self._woken = self._woken, set()
+                self._wake.clear()
+                scheduled = self._timer() >= due
+                await self.tick(only=None if scheduled else woken or None, settle=False)
+                interval = self.config.controller.interval_seconds
+                now = self._timer()
+                if scheduled:
+                    due = max(due + interval, now)
+                failing = any(source in self.problems for source in SOURCES)
+                backoff = min(MAX_BACKOFF_S, max(interval, backoff * 2)) if failing else 0.0
+                if backoff:
+                    due = now + backoff
+                await self._pause(stop, due - now)
+        finally:
+            await self.settle()
+
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        """Until `seconds` have passed, `stop` is set or a pool wakes, whichever is first."""
+        waiters = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self._sleep(max(0.0, seconds))),
+        ]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+
+def build_snapshot(loop: Reconciler) -> FleetSnapshot:
+    config, overrides, now = loop.config, loop.overrides, loop.clock()
+    observed = loop._observed
+    dry = overrides.dry_run or loop.dry_run
+    pools = []
+    for name, pool in config.pools.items():
+        obs = observed.pools.get(name)
+        state = loop._state.get(name)
+        decision = loop.decisions.get(name)
+        pin = overrides.pins.get(name)
+        if pin is not None and not pin.active(now):
+            pin = None
+        label, detail = state_of(obs, decision, overrides, now, dry_run=dry)
+        pools.append(
+            PoolRow(
+                name,
+                pool.tenant,
+                config.tier_of[name],
+                obs.pending if obs else 0,
+                obs.ack_pending if obs else 0,
+                obs.arrival_rate if obs else None,
+                state.replicas if state else 0,
+                decision.desired if decision else 0,
+                state.ready if state else 0,
+                pin.replicas if pin is not None else None,
+                label,
+                decision,
+                tuple(loop.trends.lag.get(name, ())),
+                detail,
+                pin.until if pin is not None else None,
+            )
+        )
+    used: dict[str, int] = {}
+    for row in pools:
+        used[row.tenant] = used.get(row.tenant, 0) + row.replicas
+    tenants = tuple(
+        TenantRow(
+            name,
+            tenant.tier,
+            observed.tokens_today.get(name, 0),
+            tenant.daily_token_budget,
+            tenant.warn_at,
+            tenant.hard_cap,
+            loop.trends.burn_per_min(name),
+            used.get(name, 0),
+            tenant.max_pods,
+            name in overrides.paused_tenants,
+        )
+        for name, tenant in config.tenants.items()
+    )
+    pods = tuple(pod for state in loop._state.values() for pod in state.pods)
+    mode = "paused" if overrides.paused else ("dry-run" if dry else "running")
+    if not loop.leading and loop.lease is not None:
+        leader = loop.lease.leader_name
+        mode = f"following {leader}" if leader else "watching: no controller leads"
+    return FleetSnapshot(now, tuple(pools), tenants, pods, config.cluster.max_pods, mode,
+                         _problems(loop))  # fmt: skip
+
+
+def _problems(loop: Reconciler) -> dict[str, str]:
+    """The sources that fail, and the pools held for their own missing data (a consumer or
+    a Deployment gone): the header names every reason a pool is held, not only a source's."""
+    problems = dict(loop.problems)
+    sources = {problems[s] for s in SOURCES if s in problems}
+    own = [(pool, why) for pool, why in loop.stale.items() if why not in sources]
+    if own:
+        pool, why = own[0]
+        more = f" (and {len(own) - 1} more)" if len(own) > 1 else ""
+        problems["pools"] = f"{len(own)} of {len(loop.config.pools)} held: {pool}: {why}{more}"
+    return problems

@@ -1,0 +1,120 @@
+"""agentdash's own Prometheus metrics, fed from the event bus.
+
+Names follow Prometheus conventions: `agentdash_` prefix, base units, `_total` on counters.
+Each Metrics has its own registry, so several controllers (tests, a dashboard that embeds
+one) never collide.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator, Mapping
+from importlib import metadata
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from controller.core.bad_messages import BadMessages
+from controller.core.config import Config
+from controller.core.events import Event, HealthEvent, ScaleEvent, TickEvent
+from controller.runtime.snapshot import FleetSnapshot
+
+
+class Metrics:
+    def __init__(self, config: Config, bad: BadMessages | None = None) -> None:
+        self.config = config
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.bad = bad or BadMessages()
+        """Shared with the sources that count what they drop; read at each scrape."""
+        r.register(_BadMessagesCollector(self.bad))
+        self.desired = Gauge("agentdash_pool_desired_replicas", "Replicas the policy decided",
+                             ["pool", "tenant"], registry=r)  # fmt: skip
+        self.current = Gauge("agentdash_pool_current_replicas", "Replicas the pool has",
+                             ["pool", "tenant"], registry=r)  # fmt: skip
+        self.lag = Gauge("agentdash_pool_lag_tasks", "Queue lag: pending + ack_pending",
+                         ["pool"], registry=r)  # fmt: skip
+        self.decisions = Counter("agentdash_decisions_total",
+                                 "Decisions, by pool and the rule that bound last",
+                                 ["pool", "rule"], registry=r)  # fmt: skip
+        self.scale_events = Counter("agentdash_scale_events_total",
+                                    "Replica changes, by pool, direction and main reason",
+                                    ["pool", "direction", "reason"], registry=r)  # fmt: skip
+        self.tokens = Gauge("agentdash_tenant_tokens_today", "Tokens used today",
+                            ["tenant"], registry=r)  # fmt: skip
+        self.budget_used = Gauge("agentdash_tenant_budget_used_ratio",
+                                 "Tokens today over the daily budget",
+                                 ["tenant"], registry=r)  # fmt: skip
+        self.reconcile = Histogram("agentdash_reconcile_duration_seconds",
+                                   "Time of one reconcile pass", registry=r,
+                                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                            0.5, 1, 2.5))  # fmt: skip
+        self.source_errors = Counter("agentdash_source_errors_total",
+                                     "Times a source or the cluster could not be read",
+                                     ["source"], registry=r)  # fmt: skip
+        self.source_up = Gauge("agentdash_source_up", "1 while the source answers",
+                               ["source"], registry=r)  # fmt: skip
+        self.pool_stale = Gauge("agentdash_pool_stale",
+                                "1 while a pool is held because its data cannot be trusted",
+                                ["pool", "reason"], registry=r)  # fmt: skip
+        self.leader = Gauge("agentdash_leader", "1 while this process holds the lease (scales)",
+                            registry=r)  # fmt: skip
+        build = Gauge("agentdash_build_info", "The agentdash release and Python running",
+                      ["version", "python"], registry=r)  # fmt: skip
+        build.labels(_version(), platform.python_version()).set(1)
+
+    def observe(self, event: Event) -> None:
+        if isinstance(event, TickEvent):
+            self.reconcile.observe(event.duration_s)
+            for d in event.decisions:
+                self.desired.labels(d.pool, d.tenant).set(d.desired)
+                if d.observed:
+                    self.current.labels(d.pool, d.tenant).set(d.current)
+                self.decisions.labels(d.pool, d.main_reason.rule).inc()
+        elif isinstance(event, ScaleEvent) and not event.dry_run:
+            reason = event.reasons[-1].rule if event.reasons else ""
+            self.scale_events.labels(event.pool, event.direction, reason).inc()
+        elif isinstance(event, HealthEvent):
+            self.source_up.labels(event.source).set(1 if event.ok else 0)
+            if not event.ok:
+                self.source_errors.labels(event.source).inc()
+
+    def observe_snapshot(self, snapshot: FleetSnapshot) -> None:
+        for pool in snapshot.pools:
+            self.lag.labels(pool.name).set(pool.lag)
+        for tenant in snapshot.tenants:
+            self.tokens.labels(tenant.name).set(tenant.tokens_today)
+            if tenant.budget:
+                self.budget_used.labels(tenant.name).set(tenant.tokens_today / tenant.budget)
+
+    def observe_state(self, stale: Mapping[str, str], leading: bool) -> None:
+        """The pools held for want of data now (a reason that changed drops its old series),
+        and whether this process leads."""
+        self.pool_stale.clear()
+        for pool, why in stale.items():
+            self.pool_stale.labels(pool, why[:200]).set(1)
+        self.leader.set(1 if leading else 0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("agentdash")
+    except metadata.PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown"
+
+
+class _BadMessagesCollector(Collector):
+    def __init__(self, bad: BadMessages) -> None:
+        self._bad = bad
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily("agentdash_bad_messages",
+                                     "Messages, KV values and answers dropped as invalid",
+                                     labels=["source"])  # fmt: skip
+        for source, count in sorted(self._bad.counts.items()):
+            family.add_metric([source], count)
+        yield family

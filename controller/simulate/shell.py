@@ -1,0 +1,214 @@
+"""agentdash in virtual time: a thin shell around the live loop's engine
+(controller.core.engine.Engine), reading the simulated cluster instead of the sources.
+
+Reading. As the live loop does, it ticks every `controller.interval_seconds` after the
+previous tick, and at once when a task reaches a pool whose last decision was 0 replicas. Every
+tick reads replicas, ready pods and the mean task time of the pools touched since; a wake-up
+reads the queues (pending, ack_pending, arrival rate) of the woken pools only, a regular tick
+those of every pool touched. The arrival rate is what controller.sources.jetstream reports:
+arrivals in the last RATE_WINDOW_S over that window. Today's tokens per tenant are what the
+workers' usage reports add up to (controller.sources.usage), from finished tasks.
+
+Acting. A change takes a token of the Kubernetes client's bucket (kubernetes.qps, .burst); one
+the bucket cannot pay waits for a later tick, as the live client's limiter makes it wait.
+
+tests/controller/simulate/test_skipping.py checks this shell against `decide` over every pool
+at every tick; tests/controller/runtime/test_one_engine.py checks that the live loop, fed the
+same readings, makes the same decisions.
+"""
+
+from __future__ import annotations
+
+from controller.core.accounting import RATE_WINDOW_S, ReplicaSeconds
+from controller.core.config import Config
+from controller.core.engine import Engine
+from controller.core.model import PoolObservation
+from controller.simulate.cluster import Cluster, Tenant
+
+_NOT_READ = "queue not read yet"
+_HOLDING = frozenset({"budget exhausted", "budget spent", "budget warning", "paused"})
+"""Rules of controller.core.policy that hold a pool back for its tenant's budget or a pause."""
+
+
+class VirtualLoop:
+    name = "agentdash"
+    gate_budgets = False
+    """Its workers take whatever task comes, as the baselines' do: the budget is kept by
+    scaling alone (controller.core.policy's pace and caps), not by a worker that would have to
+    know a task's tokens before running it."""
+    marks_idle = True
+    """As the live Kubernetes scaler does with the workers' busy reports."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.engine = Engine(config)
+        self.history = self.engine.history
+        self.names = self.engine.names
+        self.pool_configs = self.engine.pool_configs
+        n = len(self.names)
+        self.interval = config.controller.interval_seconds
+        self.wakes = bytearray([1]) * n  # the live loop starts with all idle
+        self.woken: set[int] = set()
+        self.departed = [0] * n
+        """Per pool: arrivals that have left the rate window."""
+        self._gone = 0
+        """Trace index of the oldest task still inside the rate window."""
+        self.readings: list[PoolObservation | None] = [None] * n
+        self.replica_seconds = ReplicaSeconds()
+        self.tenant_replicas: dict[str, int] = {}
+        for pool in self.pool_configs:
+            self.tenant_replicas[pool.tenant] = (
+                self.tenant_replicas.get(pool.tenant, 0) + pool.min_replicas
+            )
+        for tenant, replicas in self.tenant_replicas.items():
+            self.replica_seconds.set(tenant, replicas, 0.0)
+        self.budgeted = [config.tenants[p.tenant].daily_token_budget is not None
+                         for p in self.pool_configs]  # fmt: skip
+        self.tenants_seen: set[Tenant] = set()
+        """Budgeted tenants with a pool read since their tokens were."""
+        self.started = False
+        self.actions: list[tuple[float, str, int, int]] = []
+        """(time, pool, from, to) for every change actuated."""
+        self.qps = config.kubernetes.qps
+        self.burst = float(config.kubernetes.burst)
+        self.patches = self.burst
+        """The Kubernetes client's token bucket: a patch takes one."""
+        self.previous_tick = 0.0
+        self.throttled = 0
+        """Patches that had to wait for the bucket."""
+        self.ticks = 0
+
+    @property
+    def claimed(self) -> int:
+        """Pool claims evaluated over the run."""
+        return self.engine.claimed
+
+    def initial(self) -> list[int]:
+        return [pool.min_replicas for pool in self.config.pools.values()]
+
+    def wake(self, now: float, pool: int) -> float:
+        self.woken.add(pool)
+        return now
+
+    def tick(self, now: float, cluster: Cluster) -> float:
+        self.ticks += 1
+        woken, self.woken = self.woken, set()
+        tokens = self.patches + self.qps * (now - self.previous_tick)
+        self.patches = tokens if tokens < self.burst else self.burst
+        self.previous_tick = now
+        self._depart(now, cluster)
+        self.observe(now, cluster, woken)
+        self.act(now, cluster, self.engine.step(now))
+        return now + self.interval
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _depart(self, now: float, cluster: Cluster) -> None:
+        """Count out of the rate window the arrivals that left it; their pools' rates moved."""
+        times, pools, departed = cluster.arrival, cluster.task_pool, self.departed
+        edge, g, dirty = now - RATE_WINDOW_S, self._gone, cluster.dirty
+        while g < len(times) and times[g] <= edge:
+            i = pools[g]
+            departed[i] += 1
+            dirty.add(i)
+            g += 1
+        self._gone = g
+        if now < RATE_WINDOW_S:  # the window is still filling: every rate's span moves
+            dirty.update(p.index for p in cluster.pools if p.arrived > departed[p.index])
+
+    def _read(self, i: int, cluster: Cluster, now: float, queue: bool) -> PoolObservation:
+        """Pool i as a tick sees it: replicas, ready pods and mean task time always; its
+        queue (pending, ack_pending, arrival rate) only if `queue`, else as last read."""
+        p = cluster.pools[i]
+        if queue:
+            span = min(now, RATE_WINDOW_S)
+            rate = (p.arrived - self.departed[i]) / span if span > 0 else None
+            return PoolObservation(len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work)
+        last = self.readings[i]
+        if last is None or last.stale is not None:
+            return PoolObservation(0, 0, p.spec, p.ready, stale=_NOT_READ)
+        return last._replace(replicas=p.spec, ready=p.ready, mean_task_seconds=p.mean_work)
+
+    def observe(self, now: float, cluster: Cluster, woken: set[int]) -> None:
+        """Tell the engine what changed since the last tick: the pools touched (at a wake-up,
+        the queues of the woken only), their tenants' tokens, the replica-seconds."""
+        engine, readings, departed = self.engine, self.readings, self.departed
+        if not self.started:
+            self.started = True
+            seen: set[int] = set(range(len(self.names)))
+            if not woken:
+                cluster.dirty.clear()
+            self.tenants_seen.update(cluster.tenants.values())
+        elif woken:
+            seen = cluster.dirty | woken  # the others' queues are read at the next regular tick
+        else:
+            seen, cluster.dirty = cluster.dirty, set()
+        every, budgeted, tenants = cluster.pools, self.budgeted, self.tenants_seen
+        span = min(now, RATE_WINDOW_S)
+        read = engine.read
+        for i in seen:
+            p = every[i]
+            if budgeted[i]:
+                tenants.add(p.tenant)
+            if woken and i not in woken:
+                reading = self._read(i, cluster, now, queue=False)
+            else:  # self._read(i, cluster, now, queue=True), inline: the hottest line
+                rate = (p.arrived - departed[i]) / span if span > 0 else None
+                reading = PoolObservation(
+                    len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work
+                )
+            if reading != readings[i]:
+                readings[i] = reading
+                read(i, reading)
+        for tenant in tenants:
+            engine.tokens(tenant.name, _tokens(tenant))
+        tenants.clear()
+        if engine.paced or engine.steps == 0:
+            engine.spent(self.replica_seconds.today(now))
+
+    # --- acting -----------------------------------------------------------------------------
+
+    def act(self, now: float, cluster: Cluster, pools: list[int]) -> None:
+        """Scale the pools whose decision changed (in pool order, as the live loop does)."""
+        engine = self.engine
+        claims, desired, wakes, rules = engine.claims, engine.desired, self.wakes, engine.rules
+        every = cluster.pools
+        for i in pools:
+            made, want = claims[i], desired[i]
+            if want != made.current and not made.held:
+                self._patch(now, cluster, i, made.current, want)
+            wakes[i] = want == 0 and made.observed
+            if every[i].held or rules.get(made.pool.tenant) is not None:
+                cluster.hold(i, any(r.rule in _HOLDING for r in made.reasons))
+
+    def _patch(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
+        """Scale pool i if the client's bucket has a token; else it waits for a later tick."""
+        if self.patches >= 1.0:
+            self.patches -= 1.0
+            self._step(now, cluster, i, current, desired)
+        else:
+            self.throttled += 1
+            self.engine.retry(i)
+
+    def _step(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
+        name = self.names[i]
+        tenant = self.pool_configs[i].tenant
+        replicas = self.tenant_replicas[tenant] = self.tenant_replicas[tenant] + desired - current
+        self.replica_seconds.set(tenant, replicas, now)
+        self.engine.scaled(i, now, current, desired)
+        self.actions.append((now, name, current, desired))
+        cluster.scale(i, desired, now)
+
+
+def _tokens(tenant: Tenant) -> int:
+    """A tenant's tokens as the policy should see them.
+
+    A hard-capped tenant that cannot afford any task it has waiting has, for scaling, spent
+    its budget: live, the next task would take it to the cap. Reporting it at the cap lets
+    the policy scale its pools to zero instead of holding pods that may not start anything.
+    """
+    if tenant.budget is None or not tenant.hard_cap or not tenant.blocked:
+        return tenant.used  # (a blocked pool always has tasks waiting)
+    waiting = [p for p in tenant.pools if p.queue]
+    stuck = bool(waiting) and all(p.blocked for p in waiting)
+    return max(tenant.used, tenant.budget) if stuck else tenant.used

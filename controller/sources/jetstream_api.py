@@ -1,0 +1,191 @@
+"""What the lag source asks JetStream in bulk, the answers checked before they are believed,
+and the pure choice of which pools to read on a tick.
+
+One `consumer_info` request per pool does not scale: 5,000 of them take about a second. Two
+requests answer for a whole stream instead:
+- the stream's info with `subjects_filter` gives how many tasks each subject holds, in one
+  answer. On a work-queue stream that count moves whenever a task arrives or is acked, so it
+  tells which pools can have moved since they were last read;
+- listing the stream's consumers (`$JS.API.CONSUMER.LIST.<stream>`) gives 256 consumers'
+  pending and ack pending an answer, where consumer info gives one.
+
+nats-py's `consumers_info` drops the listing's `total` (so it cannot tell when to stop paging)
+and builds a full `ConsumerInfo` per consumer; the requests here read only what lag needs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+import nats.errors
+from nats.aio.client import Client
+from pydantic import BaseModel, Field, ValidationError
+
+from controller.core.config_errors import first_error
+from controller.core.model import SourceError
+
+API = "$JS.API"
+"""nats-py's default JetStream API prefix, which the rest of agentdash uses too."""
+STREAM_NOT_FOUND = 10059
+REREAD_EVERY_S = 5.0
+"""Every pool is read at least this often, moved or not: a worker fetching a task (pending
+to ack pending) or a stream that keeps acked tasks (not a work queue) moves no count."""
+INFOS_PER_PAGE = 32
+"""A page of 256 consumers costs about as much as this many single consumer_info requests
+(benchmarks/lag_read.py): past that many moved pools a page, list the stream instead."""
+
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Model(BaseModel):
+    """An answer's fields agentdash reads; the rest are ignored."""
+
+    model_config = {"frozen": True}
+
+
+class ApiError(_Model):
+    code: int
+    err_code: int = 0
+    description: str = ""
+
+
+class StreamState(_Model):
+    subjects: dict[str, Count] | None = None
+    """Tasks held per subject (only subjects holding some)."""
+
+
+class StreamInfo(_Model):
+    error: ApiError | None = None
+    state: StreamState | None = None
+
+
+class ConsumerLag(_Model):
+    name: str
+    num_pending: Count = 0
+    num_ack_pending: Count = 0
+
+
+class ConsumerPage(_Model):
+    error: ApiError | None = None
+    total: Count = 0
+    offset: Count = 0
+    limit: Count = 0
+    consumers: list[ConsumerLag] | None = None
+
+
+Answer = TypeVar("Answer", StreamInfo, ConsumerPage)
+
+
+def parse(model: type[Answer], data: bytes, what: str) -> Answer:
+    """An answer checked against `model`; one that is not JetStream's is a SourceError (the
+    pools it feeds go stale, never down)."""
+    try:
+        answer = model.model_validate_json(data)
+    except ValidationError as exc:
+        path, expected = first_error(exc)
+        raise SourceError(f"{what}: an answer agentdash cannot read: {path}: {expected}") from None
+    if answer.error is not None and answer.error.err_code != STREAM_NOT_FOUND:
+        error = answer.error
+        raise SourceError(f"{what}: {error.description or f'error {error.err_code}'}")
+    return answer
+
+
+async def request(nc: Client, subject: str, body: bytes, timeout: float) -> bytes:
+    try:
+        return (await nc.request(subject, body, timeout=timeout)).data
+    except nats.errors.NoRespondersError:
+        raise SourceError("NATS: no JetStream answers (is it enabled?)") from None
+    except (nats.errors.Error, TimeoutError) as exc:
+        raise SourceError(f"NATS: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
+
+
+async def subject_counts(nc: Client, stream: str, timeout: float) -> dict[str, int] | None:
+    """Tasks held per subject of `stream`; None if there is no such stream. (A stream with
+    over 100,000 subjects holding tasks answers the first 100,000: the others' pools are
+    still read every REREAD_EVERY_S.)"""
+    what = f"stream {stream}"
+    data = await request(nc, f"{API}.STREAM.INFO.{stream}", b'{"subjects_filter":">"}', timeout)
+    info = parse(StreamInfo, data, what)
+    if info.error is not None:
+        return None
+    if info.state is None:
+        raise SourceError(f"{what}: an answer agentdash cannot read: state: missing")
+    return dict(info.state.subjects or {})
+
+
+async def consumer_page(nc: Client, stream: str, offset: int, timeout: float) -> ConsumerPage:
+    """The consumers of `stream` from `offset` on (the server sends up to 256)."""
+    body = b'{"offset":%d}' % offset
+    data = await request(nc, f"{API}.CONSUMER.LIST.{stream}", body, timeout)
+    page = parse(ConsumerPage, data, f"stream {stream}'s consumers")
+    if page.error is not None:  # the stream went between two requests
+        return ConsumerPage(total=0, offset=offset)
+    return page
+
+
+@dataclass(frozen=True, slots=True)
+class LastRead:
+    at: float
+    count: int
+    """The pool's subject's task count when it was read."""
+
+
+def moved(
+    subjects: Mapping[str, str],
+    counts: Mapping[str, int],
+    last: Mapping[str, LastRead],
+    arrived: Collection[str],
+    now: float,
+) -> list[str]:
+    """The pools (of `subjects`: pool -> its subject) to read by themselves now: never read,
+    their subject's count not what it was when they were last read (a task came or went),
+    tasks `arrived` on their subject since, or not read for twice REREAD_EVERY_S (a consumer
+    the rotating listing missed, or no longer holds)."""
+    due = now - 2 * REREAD_EVERY_S
+    out = []
+    for pool, subject in subjects.items():
+        seen = last.get(pool)
+        if (
+            seen is None
+            or seen.count != counts.get(subject, 0)
+            or pool in arrived
+            or seen.at <= due
+        ):
+            out.append(pool)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """Where a stream's listing goes on: the page it lists next, and the time it has listed
+    pages up to. It lists pages at the pace that lists each one every REREAD_EVERY_S, so a
+    stream's pools are re-read a few pages a tick, not all at once."""
+
+    page: int = 0
+    until: float | None = None
+
+
+def next_pages(
+    rotation: Rotation, total: int, limit: int, now: float
+) -> tuple[list[int], Rotation]:
+    """The offsets of the pages to list now, and the rotation after them."""
+    if rotation.until is None:
+        return [], Rotation(0, now)
+    pages = max(1, math.ceil(total / limit)) if limit else 1
+    due = math.floor(pages * (now - rotation.until) / REREAD_EVERY_S + 1e-9)  # 3 x (5 s / 3)
+    if due <= 0:
+        return [], rotation
+    until = rotation.until + due * REREAD_EVERY_S / pages
+    if due >= pages:  # a long gap: once round, and the pace starts again from now
+        due, until = pages, now
+    offsets = [(rotation.page + i) % pages * limit for i in range(due)]
+    return offsets, Rotation((rotation.page + due) % pages, until)
+
+
+def list_instead(moved_pools: int, consumers: int) -> bool:
+    """Whether listing every page of a stream of `consumers` costs less than reading
+    `moved_pools` consumers one by one."""
+    return moved_pools > INFOS_PER_PAGE * max(1, math.ceil(consumers / 256))

@@ -1,0 +1,146 @@
+"""The observations file that `agentdash plan` reads: one tick's inputs to the policy, as JSON.
+
+```json
+{"pools": {"acme-research": {"pending": 40, "ack_pending": 5, "replicas": 2, "ready": 2}},
+ "tenants": {"acme": {"tokens_today": 1200000}},
+ "pins": {"acme-research": 3},
+ "paused_tenants": ["globex"]}
+```
+
+Optional: `"now"` (epoch seconds), per pool `arrival_rate`, `mean_task_seconds` and `stale`, pins
+as `{"replicas": 3, "until": t, "by": "alice"}`, and `"history"` per pool
+(`recommendations: [[t, n]]`, `steps: [[t, delta]]`, `busy_at: t`), which turns on the time rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from controller.core.config import MAX_COUNT, Config, Count, Rate
+from controller.core.config_errors import ConfigError, first_error, key, shown
+from controller.core.history import History
+from controller.core.input_files import load_json, read_text
+from controller.core.model import Observations, Overrides, Pin, PoolObservation
+
+# Counts are strict integers (`true` is no count) within MAX_COUNT; times are finite epoch
+# seconds before the year 5000; a task takes at most a week.
+Time = Annotated[float, Strict(), Field(ge=0, le=1e11, allow_inf_nan=False)]
+Note = Annotated[str, Strict(), StringConstraints(max_length=200)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Pool(_Model):
+    pending: Count
+    ack_pending: Count = 0
+    replicas: Count
+    ready: Count = 0
+    arrival_rate: Rate | None = None
+    mean_task_seconds: (
+        Annotated[float, Strict(), Field(ge=0, le=7 * 86_400, allow_inf_nan=False)] | None
+    ) = None
+    stale: Note | None = None
+
+
+class _Tenant(_Model):
+    tokens_today: Count
+
+
+class _Pin(_Model):
+    replicas: Count
+    until: Time | None = None
+    by: Note | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: Any) -> Any:
+        """`"pool": 3` is short for `{"replicas": 3}`."""
+        return data if isinstance(data, dict) else {"replicas": data}
+
+
+class _PoolHistory(_Model):
+    recommendations: list[tuple[Time, Count]] = []
+    steps: list[tuple[Time, Annotated[int, Strict(), Field(ge=-MAX_COUNT, le=MAX_COUNT)]]] = []
+    busy_at: Time | None = None
+
+
+class _File(_Model):
+    now: Time = 0.0
+    pools: dict[str, _Pool]
+    tenants: dict[str, _Tenant] = {}
+    pins: dict[str, _Pin] = {}
+    paused_tenants: list[str] = []
+    history: dict[str, _PoolHistory] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInput:
+    observations: Observations
+    overrides: Overrides
+    history: History | None
+    now: float
+
+
+def parse_observations(data: Any, config: Config, source: str = "<observations>") -> PlanInput:
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "expected a JSON object at the top level")
+    try:
+        raw = _File.model_validate(data)
+    except ValidationError as exc:
+        path, message = first_error(exc)
+        raise ConfigError(source, path, message) from None
+    _check_names(source, "pools", raw.pools, config.pools)
+    _check_names(source, "pins", raw.pins, config.pools)
+    _check_names(source, "tenants", raw.tenants, config.tenants)
+    _check_names(source, "history", raw.history or {}, config.pools)
+    for i, tenant in enumerate(raw.paused_tenants):
+        if tenant not in config.tenants:
+            _unknown(source, f"paused_tenants.{i}", tenant, config.tenants)
+
+    pins = {pool: Pin(pin.replicas, pin.until, pin.by) for pool, pin in raw.pins.items()}
+    history = None
+    if raw.history is not None:
+        history = History(config)
+        for name, past in raw.history.items():
+            entry = history.pool(name, raw.now)
+            entry.busy_at = past.busy_at
+            for t, value in sorted(past.recommendations):
+                entry.recommend(t, value)
+            for t, delta in sorted(past.steps):
+                entry.step(t, delta)
+    observations = Observations(
+        pools={name: PoolObservation(**p.model_dump()) for name, p in raw.pools.items()},
+        tokens_today={name: t.tokens_today for name, t in raw.tenants.items()},
+    )
+    overrides = Overrides(pins=pins, paused_tenants=frozenset(raw.paused_tenants))
+    return PlanInput(observations, overrides, history, raw.now)
+
+
+def _check_names(source: str, section: str, given: dict[str, Any], known: dict[str, Any]) -> None:
+    for name in given:
+        if name not in known:
+            _unknown(source, f"{section}.{key(name)}", name, known)
+
+
+def _unknown(source: str, path: str, name: str, known: dict[str, Any]) -> None:
+    names = ", ".join(known)
+    raise ConfigError(source, path, f"expected a name from the config ({names}), got {shown(name)}")
+
+
+def load_observations(path: Path | str, config: Config) -> PlanInput:
+    source = str(path)
+    return parse_observations(load_json(read_text(path, "JSON"), source), config, source)

@@ -1,0 +1,199 @@
+"""What the workers report on NATS: token usage per task, and how busy each pod is.
+
+`agentdash.usage.<tenant>` carries `{"tenant", "pool", "tokens", "work_s"}`, one per finished
+task. Tokens are summed per tenant per UTC day; the mean task time per pool (for Little's law)
+is a moving average. A Prometheus source can stand in for this one (same `usage(now)`).
+
+`agentdash.busy.<tenant>` carries `{"tenant", "pool", "pod", "busy"}`, each time a pod's count
+of tasks in hand changes: a scale-down then takes idle pods first (controller.core.busy).
+
+Anyone who can publish on the subject is believed only so far (deploy/nats-permissions.conf
+says who may): a report must be a small JSON object with finite numbers in bounds, name a
+tenant and pool of the config (the pool being that tenant's), and come on its tenant's subject
+(a tenant's workers cannot speak for another tenant's pods).
+Anything else is dropped and counted (controller.core.bad_messages); no state is kept for names the
+config does not have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from controller.core import names
+from controller.core.accounting import DAY_S, MAX_WORK_S, task_time
+from controller.core.bad_messages import BadMessages, describe
+from controller.core.busy import BusyPods
+from controller.core.config import Config
+from controller.core.model import Usage
+
+if TYPE_CHECKING:  # the ledger, used by the simulator too, needs no NATS client
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+
+USAGE_SUBJECT = "agentdash.usage"
+BUSY_SUBJECT = "agentdash.busy"
+MAX_TOKENS = 10**9
+"""Tokens one task may report: a billion is thousands of full-context LLM calls. (A forged
+1e18 once spent a tenant's whole budget and scaled its pools to zero.)"""
+MAX_REPORT_BYTES = 4096
+NAME_CHARS = 253
+"""The longest name a report may carry (a Kubernetes object name's limit)."""
+MAX_BUSY = 10_000
+"""Tasks one pod may say it has in hand."""
+
+
+class WorkerReport(BaseModel):
+    """What a worker publishes (crosses a process boundary: validated). Strict: numbers are
+    JSON numbers, finite and within bounds."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    tenant: str = Field(min_length=1, max_length=NAME_CHARS)
+    pool: str = Field(min_length=1, max_length=NAME_CHARS)
+
+
+class UsageReport(WorkerReport):
+    """What a worker publishes when a task is done (tokens a whole number)."""
+
+    tokens: int = Field(ge=0, le=MAX_TOKENS)
+    work_s: float = Field(ge=0, le=MAX_WORK_S, allow_inf_nan=False)
+    task: str = Field("", max_length=NAME_CHARS)
+
+
+class TokenLedger:
+    """Tokens per tenant per UTC day, and mean task time per pool. No I/O. Keeps nothing for
+    tenants or pools the config does not name."""
+
+    def __init__(self, config: Config) -> None:
+        self._tenants = list(config.tenants)
+        self._pools = frozenset(config.pools)
+        self._day = -1
+        self._tokens: dict[str, int] = {}
+        self._mean: dict[str, float] = {}
+
+    def add(self, report: UsageReport, now: float) -> None:
+        self._roll(now)
+        if report.tenant in self._tenants:
+            self._tokens[report.tenant] = self._tokens.get(report.tenant, 0) + report.tokens
+        if report.pool in self._pools:
+            self._mean[report.pool] = task_time(self._mean.get(report.pool), report.work_s)
+
+    def preload(self, tokens: Mapping[str, int], now: float) -> None:
+        """Tokens already used today before we started counting (a restart, or the demo)."""
+        self._roll(now)
+        for tenant, used in tokens.items():
+            if tenant in self._tenants:
+                self._tokens[tenant] = self._tokens.get(tenant, 0) + used
+
+    def usage(self, now: float) -> Usage:
+        self._roll(now)
+        tokens = {t: self._tokens.get(t, 0) for t in self._tenants}
+        return Usage(tokens, dict(self._mean))
+
+    def _roll(self, now: float) -> None:
+        day = int(now // DAY_S)
+        if day != self._day:
+            self._day = day
+            self._tokens = {}
+
+
+class BusyReport(WorkerReport):
+    """What a worker pod publishes when its count of tasks in hand changes."""
+
+    pod: Annotated[str, AfterValidator(names.kubernetes_name)]
+    """The pod's name, as Kubernetes has it (a DNS-1123 subdomain)."""
+    busy: int = Field(ge=0, le=MAX_BUSY)
+
+
+def check_report(data: bytes, subject: str, config: Config) -> UsageReport | str:
+    """The usage report in a message, or why it is not one this controller can believe."""
+    return _check(UsageReport, USAGE_SUBJECT, data, subject, config)
+
+
+def check_busy(data: bytes, subject: str, config: Config) -> BusyReport | str:
+    """The busy report in a message, or why it is not one this controller can believe."""
+    return _check(BusyReport, BUSY_SUBJECT, data, subject, config)
+
+
+Report = TypeVar("Report", bound=WorkerReport)
+
+
+def _check(
+    kind: type[Report], prefix: str, data: bytes, subject: str, config: Config
+) -> Report | str:
+    if len(data) > MAX_REPORT_BYTES:
+        return f"{len(data)} bytes, expected at most {MAX_REPORT_BYTES}"
+    try:
+        report = kind.model_validate_json(data)
+    except ValidationError as exc:
+        return describe(exc)
+    pool = config.pools.get(report.pool)
+    if pool is None:
+        return f"pool {report.pool!r} is not in the config"
+    if pool.tenant != report.tenant:
+        return f"pool {report.pool!r} belongs to tenant {pool.tenant!r}, not {report.tenant!r}"
+    if subject != f"{prefix}.{report.tenant}":
+        return f"tenant {report.tenant!r} reported on {subject!r}"
+    return report
+
+
+class NatsUsageSource:
+    def __init__(
+        self, nc: Client, config: Config, clock: Any, *, bad: BadMessages | None = None
+    ) -> None:
+        self._nc = nc
+        self._config = config
+        self._clock = clock
+        self.ledger = TokenLedger(config)
+        self._sub: Any = None
+        self.bad = bad or BadMessages()
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(f"{USAGE_SUBJECT}.>", cb=self._on_report)
+
+    async def _on_report(self, msg: Msg) -> None:
+        report = check_report(msg.data, msg.subject, self._config)
+        if isinstance(report, str):
+            self.bad.drop("usage", report)
+        else:
+            self.ledger.add(report, self._clock())
+        # nats.py hands queued messages over without yielding: without this, a burst of
+        # reports (a flood, say) holds the event loop, and the tick, until it is all read.
+        await asyncio.sleep(0)
+
+    def usage(self, now: float) -> Usage:
+        return self.ledger.usage(now)
+
+
+class NatsBusySource:
+    """The busy reports, into a BusyPods ledger that the actuator reads on a scale-down. Its
+    own subscription, so it works whichever source the token usage comes from."""
+
+    def __init__(
+        self,
+        nc: Client,
+        config: Config,
+        clock: Any,
+        *,
+        bad: BadMessages | None = None,
+        ledger: BusyPods | None = None,
+    ) -> None:
+        self._nc = nc
+        self._config = config
+        self._clock = clock
+        self.ledger = ledger or BusyPods(config)
+        self.bad = bad or BadMessages()
+
+    async def start(self) -> None:
+        await self._nc.subscribe(f"{BUSY_SUBJECT}.>", cb=self._on_report)
+
+    async def _on_report(self, msg: Msg) -> None:
+        report = check_busy(msg.data, msg.subject, self._config)
+        if isinstance(report, str):
+            self.bad.drop("busy", report)
+        else:
+            self.ledger.report(report.pool, report.pod, report.busy, self._clock())
+        await asyncio.sleep(0)  # as NatsUsageSource: a flood must not hold the event loop

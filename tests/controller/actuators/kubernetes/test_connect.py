@@ -1,0 +1,63 @@
+"""DeploymentScaler.connect: credentials from a kubeconfig and the context asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from kmock import KubernetesEmulator
+
+from controller.actuators.kubernetes import DeploymentScaler, KubeConfigError
+from tests.controller.actuators.kubernetes.conftest import DEPLOYMENTS, deployment, web_fleet
+
+
+def kubeconfig(path: Path, emulator_url: str) -> str:
+    """Two clusters; the current context points nowhere, `kmock` at the emulator."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "nowhere",
+                "clusters": [
+                    {"name": "nowhere", "cluster": {"server": "http://127.0.0.1:9"}},
+                    {"name": "kmock", "cluster": {"server": emulator_url}},
+                ],
+                "users": [{"name": "ci", "user": {"token": "s3cret"}}],
+                "contexts": [
+                    {"name": "nowhere", "context": {"cluster": "nowhere", "user": "ci"}},
+                    {"name": "kmock", "context": {"cluster": "kmock", "user": "ci"}},
+                ],
+            }
+        )
+    )
+    return str(path)
+
+
+async def test_the_context_asked_for_is_used_with_its_credentials(
+    cluster: KubernetesEmulator, tmp_path: Path
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=3)
+    path = kubeconfig(tmp_path / "config", str(cluster.url).rstrip("/"))
+
+    async with await DeploymentScaler.connect(
+        web_fleet(), kubeconfig=path, context="kmock"
+    ) as scaler:
+        assert (await scaler.observe())["web"].replicas == 3
+
+    assert {r.headers.get("Authorization") for r in cluster} == {"Bearer s3cret"}
+
+
+async def test_an_unknown_context_is_one_clear_error(tmp_path: Path) -> None:
+    path = kubeconfig(tmp_path / "config", "http://127.0.0.1:9")
+
+    with pytest.raises(KubeConfigError, match="staging"):
+        await DeploymentScaler.connect(web_fleet(), kubeconfig=path, context="staging")
+
+
+async def test_a_missing_kubeconfig_is_one_clear_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope")
+
+    with pytest.raises(KubeConfigError, match=f"{missing}: no such file"):
+        await DeploymentScaler.connect(web_fleet(), kubeconfig=missing)

@@ -1,0 +1,241 @@
+"""One hung call never stalls the loop, never delays another pool, and never lands for a
+leader that has lost its lease: on the emulated API (a PATCH that never answers) and a real
+JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from kmock import KubernetesEmulator
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from controller.coordination.lease import NatsLease
+from controller.core.config import Config
+from controller.core.events import HealthEvent, ScaleEvent
+from controller.runtime.loop import Reconciler
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import TokenLedger
+from tests.controller.actuators.kubernetes.conftest import DEPLOYMENTS, MakeScaler, deployment, send
+from tests.factories import config, pool
+from tests.support import FakeClock, eventually
+
+AT_ONCE = {
+    "scale_up": {"stabilization_seconds": 0, "max_pods": 100, "period_seconds": 1},
+    "scale_down": {"stabilization_seconds": 0, "max_pods": 100, "period_seconds": 1},
+}
+
+
+@pytest.fixture
+def fleet() -> Config:
+    return config({"web": pool("acme", behavior=AT_ONCE), "chat": pool("acme", behavior=AT_ONCE)})
+
+
+@pytest.fixture
+async def lag(nc: Client, fleet: Config) -> AsyncIterator[JetStreamLagSource]:
+    await ensure_queues(nc, fleet)
+    source = JetStreamLagSource(nc, fleet)
+    await source.start()
+    yield source
+    await source.stop()
+
+
+def hang_scale_patches(cluster: KubernetesEmulator, pool: str) -> asyncio.Event:
+    """Every PATCH of `pool`'s scale subresource is applied but not answered until the
+    returned event is set (a server that did the work and lost the answer, or stalls)."""
+    never = asyncio.Event()
+    scale = f"/apis/apps/v1/namespaces/agents/deployments/{pool}/scale"
+    cluster["patch", scale] << (lambda: never.wait())
+    return never
+
+
+def replicas(cluster: KubernetesEmulator, pool: str) -> int:
+    return int(cluster.objects[DEPLOYMENTS, "agents", pool]["spec"]["replicas"])
+
+
+def scale_patches(cluster: KubernetesEmulator, pool: str) -> list[int]:
+    """The replicas asked for by each PATCH of `pool`'s scale subresource, in order."""
+    scale = f"/apis/apps/v1/namespaces/agents/deployments/{pool}/scale"
+    return [r.data["spec"]["replicas"] for r in cluster["patch"] if r.url.path == scale]
+
+
+async def test_a_hung_patch_ends_at_its_deadline_and_names_the_pool(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+    clock: FakeClock,
+) -> None:
+    for name in fleet.pools:
+        cluster.objects[DEPLOYMENTS, "agents", name] = deployment(name, replicas=1)
+    hang_scale_patches(cluster, "web")
+    loop = Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet), clock=clock,
+                      call_deadline=3.0)  # fmt: skip
+    for name in fleet.pools:
+        for _ in range(3):
+            await nc.publish(fleet.subject(name), b"{}")
+    await nc.flush()
+
+    # The tick waits for its calls, the hung one only until its deadline (the API never
+    # answers it: without the deadline the tick would never end).
+    await asyncio.wait_for(loop.tick(), timeout=30)
+
+    assert replicas(cluster, "chat") == 3  # the other pool scaled all the same
+    assert loop.problems == {"scale web": "no answer within 3.0 s"}
+
+
+async def test_scale_from_zero_stays_quick_while_another_pools_patch_hangs(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
+    cluster.objects[DEPLOYMENTS, "agents", "chat"] = deployment("chat", replicas=0)
+    never = hang_scale_patches(cluster, "web")
+    loop = Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet), call_deadline=30.0)
+    events = loop.bus.subscribe()
+    stop = asyncio.Event()
+    running = asyncio.create_task(loop.run(stop))
+    try:
+        for _ in range(3):  # web wants 3: its PATCH hangs, for up to 30 s
+            await nc.publish(fleet.subject("web"), b"{}")
+        await eventually(lambda: "web" in loop._acting, timeout=5)
+
+        await nc.publish(fleet.subject("chat"), b"{}")  # chat, at zero, gets a task
+        seen: list[object] = []
+
+        def chat_scaled() -> bool:
+            seen.extend(_drain(events))
+            return any(isinstance(e, ScaleEvent) and e.pool == "chat" for e in seen)
+
+        await eventually(chat_scaled, timeout=10, every=0.001)
+
+        # chat woke, scaled and said so while web's call still hangs: it never waited.
+        assert replicas(cluster, "chat") == 1
+        assert "web" in loop._acting
+        scaled = [(e.pool, e.new) for e in seen if isinstance(e, ScaleEvent)]
+        assert scaled == [("chat", 1)]
+    finally:
+        stop.set()
+        never.set()  # let the hung call end, so the loop's stop does not wait its 30 s
+        await running
+
+
+async def test_a_leader_whose_call_outlives_its_lease_never_lands_it(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nats_server: NatsServer,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+    clock: FakeClock,
+) -> None:
+    """The issue's split brain: the leader's PATCH stalls past the lease's TTL. Its call is
+    cut before the lease can lapse, so when another takes over, the old decision is gone:
+    only the new leader's patches land."""
+    for name in fleet.pools:
+        cluster.objects[DEPLOYMENTS, "agents", name] = deployment(name, replicas=5)
+    never = hang_scale_patches(cluster, "web")
+    clients, loops = [], []
+    for name in ("old", "new"):
+        client = await nats.connect(nats_server.url)
+        clients.append(client)
+        lease = NatsLease(client, name, ttl=1.5)
+        await lease.start()
+        loops.append(Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet), clock=clock,
+                                lease=lease, call_deadline=10.0))  # fmt: skip
+    old, new = loops
+    try:
+        await nc.publish(fleet.subject("web"), b"{}")
+        await nc.publish(fleet.subject("web"), b"{}")
+        await nc.flush()
+        await old.tick(settle=False)  # leads; wants web 5 -> 2, and its PATCH hangs
+        assert old.leading
+        await asyncio.wait([old._acting["web"]])  # the old leader stalls: it ticks no more
+
+        # The call was cut at what was surely left of the lease (under 1.35 s), not at its
+        # 10 s deadline: it cannot outlive the lease.
+        cut = float(old.problems["scale web"].removeprefix("no answer within ").split()[0])
+        assert cut < 1.4
+
+        async def new_leads() -> bool:
+            clock.advance(1)
+            await new.tick()
+            return new.leading
+
+        await eventually(new_leads, timeout=5, every=0.1)
+        asked_before = len(scale_patches(cluster, "web"))
+        never.set()  # the API answers again
+        for _ in range(8):
+            await nc.publish(fleet.subject("web"), b"{}")
+        await nc.flush()
+
+        async def new_scales() -> bool:  # once the stream has counted the 8 new tasks
+            clock.advance(1)
+            await new.tick()
+            return len(scale_patches(cluster, "web")) > asked_before
+
+        await eventually(new_scales, timeout=10, every=0.1)
+        clock.advance(1)
+        await old.tick()  # it wakes up: its lease is gone, it follows and patches nothing
+        await old.settle()
+
+        assert not old.leading
+        # Since the new leader took over, every PATCH was its own: no retry of the old
+        # leader's 5 -> 2 landed over it (before the fix: up to 4 tries of 10 s each).
+        assert scale_patches(cluster, "web")[asked_before:] == [10]
+        assert replicas(cluster, "web") == 10
+    finally:
+        never.set()
+        for client in clients:
+            await client.close()
+
+
+def _drain(queue: asyncio.Queue[object]) -> list[object]:
+    found = []
+    while not queue.empty():
+        found.append(queue.get_nowait())
+    return found
+
+
+async def test_a_missing_deployment_is_told_once_and_holds_only_its_pool(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+    clock: FakeClock,
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "chat"] = deployment("chat", replicas=1)
+    loop = Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet), clock=clock)
+    events = loop.bus.subscribe()
+    for _ in range(3):
+        await nc.publish(fleet.subject("chat"), b"{}")
+    await nc.flush()
+
+    for _ in range(4):  # web's Deployment does not exist: a lasting fault
+        decisions = {d.pool: d for d in await loop.tick()}
+        clock.advance(1)
+        assert "not found" in loop.stale["web"]
+        assert not decisions["web"].changes
+    assert replicas(cluster, "chat") == 3  # chat scales all the same
+    health = [e for e in _drain(events) if isinstance(e, HealthEvent)]
+    assert [(e.source, e.ok) for e in health] == [("pool web", False)]  # told once, not a tick
+
+    await send(cluster, "POST", "/apis/apps/v1/namespaces/agents/deployments",
+               deployment("web", replicas=0))  # fmt: skip
+
+    async def found() -> bool:
+        clock.advance(1)
+        await loop.tick()
+        return "web" not in loop.stale
+
+    await eventually(found, timeout=5)
+    health = [e for e in _drain(events) if isinstance(e, HealthEvent)]
+    assert [(e.source, e.ok, e.detail) for e in health] == [("pool web", True, "recovered")]

@@ -1,0 +1,191 @@
+"""KubernetesLease: one leader among contenders, on a coordination.k8s.io/v1 Lease served over
+HTTP; a leader that stops renewing is replaced after the duration, a race is settled by the
+resourceVersion (409), and a release hands over at once."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from kmock import Request
+from kubernetes.aio.client import ApiClient, Configuration
+
+from controller.coordination.kube_lease import KubernetesLease
+from tests.controller.actuators.kubernetes.conftest import LEASES, Emulator, nowhere
+from tests.support import FakeClock
+
+TTL = 10.0
+MARGIN = 1.0
+LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/agentdash/leases/agentdash-leader"
+
+MakeLease = Callable[..., KubernetesLease]
+
+
+@pytest.fixture
+def monotonic() -> FakeClock:
+    return FakeClock(start=500.0)
+
+
+@pytest.fixture
+async def make_lease(
+    cluster: Emulator, monotonic: FakeClock, clock: FakeClock
+) -> AsyncIterator[MakeLease]:
+    made: list[KubernetesLease] = []
+
+    def make(holder: str, host: str | None = None, **options: Any) -> KubernetesLease:
+        client = ApiClient(Configuration(host=host or str(cluster.url).rstrip("/")))
+        lease = KubernetesLease(
+            client,
+            holder,
+            namespace="agentdash",
+            ttl=TTL,
+            margin_s=MARGIN,
+            monotonic=monotonic,
+            clock=clock,
+            owns_client=True,
+            **options,
+        )
+        made.append(lease)
+        return lease
+
+    yield make
+    for lease in made:
+        await lease.close()
+
+
+def stored(cluster: Emulator) -> dict[str, Any]:
+    return dict(cluster.objects[LEASES, "agentdash", "agentdash-leader"]["spec"])
+
+
+async def test_of_two_contenders_only_one_leads(cluster: Emulator, make_lease: MakeLease) -> None:
+    a, b = make_lease("pod-a"), make_lease("pod-b")
+
+    for _ in range(3):
+        assert await a.renew()
+        assert not await b.renew()
+
+    assert (a.leader_name, b.leader_name) == ("pod-a", "pod-a")
+    spec = stored(cluster)
+    assert (spec["holderIdentity"], spec["leaseDurationSeconds"]) == ("pod-a", 10)
+    assert spec["renewTime"].endswith("Z")  # MicroTime, as `kubectl get lease` shows it
+    assert b.valid_until == -math.inf
+
+
+async def test_a_leader_that_stops_renewing_is_replaced_after_the_duration_not_before(
+    cluster: Emulator, make_lease: MakeLease, monotonic: FakeClock
+) -> None:
+    a, b = make_lease("pod-a"), make_lease("pod-b")
+    assert await a.renew()
+    last_renewal = monotonic.now
+    assert a.valid_until == last_renewal + TTL - MARGIN
+    assert a.leading
+    assert not await b.renew()  # b sees a's last version now, and times it from here
+
+    # a dies without a word. Until its lease has run out, b keeps away...
+    monotonic.advance(TTL - 0.5)
+    assert not await b.renew()
+    assert monotonic.now > a.valid_until  # ...beyond what a counted on.
+    assert not a.leading  # which a knows without asking the API
+    monotonic.advance(0.5)
+    assert await b.renew()
+
+    assert stored(cluster)["holderIdentity"] == "pod-b"
+    assert stored(cluster)["leaseTransitions"] == 1
+    # Were a only stalled, its next renewal finds it has lost, and who leads.
+    assert not await a.renew()
+    assert a.valid_until == -math.inf
+    assert not await a.renew()
+    assert a.leader_name == "pod-b"
+
+
+async def test_a_leader_that_keeps_renewing_is_never_replaced(
+    make_lease: MakeLease, monotonic: FakeClock
+) -> None:
+    a, b = make_lease("pod-a"), make_lease("pod-b")
+    for _ in range(5):
+        assert await a.renew()
+        assert not await b.renew()
+        monotonic.advance(TTL / 2)
+
+
+async def test_of_two_contenders_racing_for_a_free_lease_one_wins_and_one_gets_409(
+    cluster: Emulator, make_lease: MakeLease
+) -> None:
+    first = make_lease("pod-0")
+    assert await first.renew()
+    await first.release()
+    arrived: list[Request] = []
+    both = asyncio.Event()
+
+    async def together(request: Request) -> None:
+        """Hold each write until both contenders have sent theirs: both read the same
+        version, and the API server must choose."""
+        if request.method == "PATCH" and request.url.path == LEASE_PATH:
+            arrived.append(request)
+            if len(arrived) == 2:
+                both.set()
+            await both.wait()
+
+    cluster.faults.append(together)
+    a, b = make_lease("pod-a"), make_lease("pod-b")
+
+    won = await asyncio.gather(a.renew(), b.renew())
+
+    assert len(arrived) == 2  # both wrote, naming the same version
+    assert sorted(won) == [False, True]
+    winner, loser = (a, b) if won[0] else (b, a)
+    assert stored(cluster)["holderIdentity"] == winner.holder
+    assert loser.valid_until == -math.inf
+    assert not await loser.renew()
+    assert loser.leader_name == winner.holder
+
+
+async def test_release_hands_the_lease_over_at_once(
+    cluster: Emulator, make_lease: MakeLease
+) -> None:
+    a, b = make_lease("pod-a"), make_lease("pod-b")
+    assert await a.renew()
+    assert not await b.renew()
+
+    await a.release()
+
+    assert "holderIdentity" not in stored(cluster)
+    assert a.valid_until == -math.inf
+    assert await b.renew()  # no wait for the duration
+    assert not await a.renew()
+    assert a.leader_name == "pod-b"
+
+
+async def test_a_process_that_must_never_lead_only_reads_who_does(
+    cluster: Emulator, make_lease: MakeLease, monotonic: FakeClock
+) -> None:
+    def writes() -> list[object]:
+        return [r.data["spec"].get("holderIdentity") for r in cluster if r.method != "GET"]
+
+    watcher = make_lease("dashboard", contend=False)
+    assert not await watcher.renew()  # no Lease yet: none is made
+    assert writes() == []
+    a = make_lease("pod-a")
+    assert await a.renew()
+    await a.release()
+    monotonic.advance(TTL * 2)  # free, and long expired
+
+    assert not await watcher.renew()
+    assert not await watcher.renew()
+
+    assert watcher.valid_until == -math.inf
+    assert writes() == ["pod-a", None]  # a's create and release: none of the watcher's
+    assert await a.renew()
+    assert not await watcher.renew()
+    assert watcher.leader_name == "pod-a"
+
+
+async def test_an_unreachable_api_makes_a_follower_not_a_crash(make_lease: MakeLease) -> None:
+    lease = make_lease("pod-a", host=nowhere())
+
+    assert not await lease.renew()
+    assert lease.valid_until == -math.inf
+    await lease.release()  # nothing to release, and no error

@@ -1,0 +1,62 @@
+"""`kubernetes.lease` in the config: the controller elects its leader on a Kubernetes Lease
+(the emulated API) instead of NATS KV, and a takeover follows a release at once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import nats.js.errors
+import pytest
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from agentdash.runtime import RuntimeOptions, start
+from controller.core.config import parse_config
+from controller.sources.jetstream import ensure_queues
+from tests.controller.actuators.kubernetes.conftest import DEPLOYMENTS, LEASES, Emulator, deployment
+from tests.controller.actuators.kubernetes.test_connect import kubeconfig
+
+
+def fleet_with_lease() -> dict[str, object]:
+    return {
+        "tiers": {"enterprise": {"priority": 1}},
+        "tenants": {"acme": {"tier": "enterprise"}},
+        "kubernetes": {"lease": {"namespace": "agentdash"}},
+        "pools": {
+            "web": {
+                "tenant": "acme",
+                "deployment": {"namespace": "agents", "name": "web"},
+                "queue": {"stream": "AGENT_TASKS", "consumer": "web"},
+            }
+        },
+    }
+
+
+async def test_a_config_naming_a_lease_elects_on_it_and_nats_holds_no_lease(
+    cluster: Emulator, nats_server: NatsServer, nc: Client, tmp_path: Path
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
+    config = parse_config(fleet_with_lease())
+    await ensure_queues(nc, config)
+    path = kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
+    options = RuntimeOptions(nats_server.url, kubeconfig=path, context="kmock", lease_ttl=5)
+    first = await start(config, replace(options, holder="first"))
+    second = await start(config, replace(options, holder="second"))
+    try:
+        await first.loop.tick()
+        await second.loop.tick()
+        assert (first.loop.leading, second.loop.leading) == (True, False)
+        lease = cluster.objects[LEASES, "agentdash", "agentdash-leader"]
+        assert lease["spec"]["holderIdentity"] == first.lease.holder
+        assert second.loop.snapshot().state == f"following {first.lease.holder}"
+        with pytest.raises(nats.js.errors.BucketNotFoundError):
+            await nc.jetstream().key_value("agentdash_leader")
+
+        await first.stop()  # releases the Lease: the other takes over at its next renewal
+        await second.loop.tick()
+        assert second.loop.leading
+        lease = cluster.objects[LEASES, "agentdash", "agentdash-leader"]
+        assert lease["spec"]["holderIdentity"] == second.lease.holder
+    finally:
+        await second.stop()

@@ -1,0 +1,145 @@
+"""The real reconcile loop with a DeploymentScaler on the emulated API and a real JetStream:
+it scales what it may, holds what it may not, and never stops for the cluster's trouble."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from kmock import KubernetesEmulator
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from controller.actuators.kubernetes import ANNOTATION, DeploymentScaler
+from controller.coordination.lease import NatsLease
+from controller.core.config import Config
+from controller.runtime.loop import Reconciler
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import TokenLedger
+from tests.controller.actuators.kubernetes.conftest import (
+    DEPLOYMENTS,
+    HPAS,
+    MakeScaler,
+    deployment,
+    hpa,
+    nowhere,
+)
+from tests.factories import config, pool
+from tests.support import FakeClock, eventually
+
+UP_AT_ONCE = {
+    "scale_up": {"stabilization_seconds": 0, "max_pods": 10, "period_seconds": 10},
+    "scale_down": {"stabilization_seconds": 0, "max_pods": 10, "period_seconds": 10},
+}
+
+
+@pytest.fixture
+def fleet() -> Config:
+    return config({"web": pool("acme", behavior=UP_AT_ONCE), "legacy": pool("acme")})
+
+
+@pytest.fixture
+async def lag(nc: Client, fleet: Config, clock: FakeClock) -> AsyncIterator[JetStreamLagSource]:
+    await ensure_queues(nc, fleet)
+    source = JetStreamLagSource(nc, fleet, clock=clock)
+    await source.start()
+    yield source
+    await source.stop()
+
+
+async def publish(nc: Client, subject: str, n: int) -> None:
+    for i in range(n):
+        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
+
+
+async def test_the_loop_scales_through_the_api_and_holds_the_hpas_deployment(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+    clock: FakeClock,
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
+    cluster.objects[DEPLOYMENTS, "agents", "legacy"] = deployment("legacy", replicas=2)
+    cluster.objects[HPAS, "agents", "legacy"] = hpa("legacy", "legacy")
+    scaler: DeploymentScaler = make_scaler(fleet)
+    loop = Reconciler(fleet, lag, TokenLedger(fleet), scaler, clock=clock)
+    await publish(nc, fleet.subject("web"), 3)
+    await publish(nc, fleet.subject("legacy"), 9)
+
+    decisions = {d.pool: d for d in await loop.tick()}
+
+    assert (decisions["web"].current, decisions["web"].desired) == (0, 3)
+    assert decisions["legacy"].held
+    patches = [(r.url.path, r.data) for r in cluster["patch"] if r.url.path.endswith("/scale")]
+    assert patches == [
+        ("/apis/apps/v1/namespaces/agents/deployments/web/scale", {"spec": {"replicas": 3}})
+    ]
+    assert "HorizontalPodAutoscaler agents/legacy" in scaler.problems["legacy"]
+    assert loop.problems == {}
+    # `kubectl describe` shows why: the loop scales through scale_with_reason
+    annotations = cluster.objects[DEPLOYMENTS, "agents", "web"]["metadata"]["annotations"]
+    assert json.loads(annotations[ANNOTATION])["rule"] == "demand"
+    # the operator sees why the other pool is left alone
+    (legacy_again,) = [d for d in await loop.tick() if d.pool == "legacy"]
+    assert "HorizontalPodAutoscaler agents/legacy" in legacy_again.main_reason.detail
+
+
+async def test_an_unreachable_cluster_holds_every_pool_and_the_loop_carries_on(
+    make_scaler: MakeScaler, nc: Client, fleet: Config, lag: JetStreamLagSource, clock: FakeClock
+) -> None:
+    scaler = make_scaler(fleet, host=nowhere())
+    loop = Reconciler(fleet, lag, TokenLedger(fleet), scaler, clock=clock)
+    await publish(nc, fleet.subject("web"), 3)
+
+    for _ in range(2):
+        decisions = await loop.tick()
+        clock.advance(1)
+
+    assert all(d.held and not d.changes for d in decisions)
+    assert loop.problems["cluster"].startswith("cannot read the cluster")
+
+
+async def test_two_controllers_on_one_nats_and_one_api_only_the_leader_patches(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nats_server: NatsServer,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+    clock: FakeClock,
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
+    loops, clients = [], []
+    for name in ("first", "second"):
+        client = await nats.connect(nats_server.url)
+        clients.append(client)
+        lease = NatsLease(client, name, ttl=1.5)
+        await lease.start()
+        loops.append(Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet),
+                                clock=clock, lease=lease))  # fmt: skip
+    first, second = loops
+    await publish(nc, fleet.subject("web"), 4)
+    for loop in loops:
+        await loop.tick()
+    assert (first.leading, second.leading) == (True, False)
+    scale_patches = [r for r in cluster["patch"] if r.url.path.endswith("/web/scale")]
+    assert [r.data for r in scale_patches] == [{"spec": {"replicas": 4}}]  # once, not twice
+
+    # The first stops renewing (as if killed): the second takes over within the TTL.
+    async def second_leads() -> bool:
+        clock.advance(1)
+        await second.tick()
+        return second.leading
+
+    await eventually(second_leads, timeout=5, every=0.1)
+    await publish(nc, fleet.subject("web"), 4)
+    clock.advance(1)
+    await second.tick()
+    scale_patches = [r for r in cluster["patch"] if r.url.path.endswith("/web/scale")]
+    assert [r.data for r in scale_patches][-1] == {"spec": {"replicas": 8}}
+    for client in clients:
+        await client.close()

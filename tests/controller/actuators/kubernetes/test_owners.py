@@ -1,0 +1,101 @@
+"""Another autoscaler's Deployment is left alone unless the pool says to take it over."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from kmock import KubernetesEmulator, KubernetesError
+
+from controller.actuators.kubernetes import PoolUnavailable
+from tests.controller.actuators.kubernetes.conftest import (
+    DEPLOYMENTS,
+    HPAS,
+    SCALED_OBJECTS,
+    MakeScaler,
+    deployment,
+    hpa,
+    observe_until,
+    scaled_object,
+)
+
+
+@pytest.fixture
+def web(cluster: KubernetesEmulator) -> KubernetesEmulator:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    return cluster
+
+
+async def test_a_deployment_an_hpa_scales_is_skipped_with_the_reason(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    web.objects[HPAS, "agents", "web-cpu"] = hpa("web-cpu", "web")
+    web.objects[HPAS, "agents", "other"] = hpa("other", "not-web")
+    scaler = make_scaler()
+
+    assert "web" not in await scaler.observe()
+    assert scaler.problems["web"] == (
+        "Deployment agents/web is scaled by HorizontalPodAutoscaler agents/web-cpu; agentdash "
+        "leaves it alone (set pools.web.take_over: true to scale it anyway)"
+    )
+    with pytest.raises(PoolUnavailable, match="HorizontalPodAutoscaler agents/web-cpu"):
+        await scaler.scale("web", 5)
+    assert len(web["patch"]) == 0
+
+
+async def test_a_deployment_a_keda_scaled_object_scales_is_skipped(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    web.objects[SCALED_OBJECTS, "agents", "web-queue"] = scaled_object("web-queue", "web")
+    web.objects[HPAS, "agents", "keda-hpa-web-queue"] = hpa("keda-hpa-web-queue", "web")
+    scaler = make_scaler()
+
+    assert "web" not in await scaler.observe()
+    assert "is scaled by KEDA ScaledObject agents/web-queue" in scaler.problems["web"]
+    with pytest.raises(PoolUnavailable):
+        await scaler.scale("web", 5)
+    assert len(web["patch"]) == 0
+
+
+async def test_take_over_scales_it_anyway_and_warns_once(
+    web: KubernetesEmulator, make_scaler: MakeScaler, caplog: pytest.LogCaptureFixture
+) -> None:
+    web.objects[HPAS, "agents", "web-cpu"] = hpa("web-cpu", "web")
+    scaler = make_scaler(take_over={"web"})
+
+    with caplog.at_level(logging.WARNING, logger="agentdash.kube"):
+        assert (await scaler.observe())["web"].replicas == 2
+        await scaler.scale("web", 5)
+
+    assert next(r.url.path for r in web["patch"]).endswith("/deployments/web/scale")
+    assert scaler.problems == {}
+    assert caplog.text.count("taking over Deployment agents/web") == 1
+
+
+async def test_an_hpa_created_later_stops_agentdash_scaling_it(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    scaler = make_scaler()
+    assert "web" in await scaler.observe()
+
+    async with web.post(
+        "/apis/autoscaling/v2/namespaces/agents/horizontalpodautoscalers", json=hpa("late", "web")
+    ) as response:
+        assert response.status == 200
+
+    await observe_until(scaler, lambda states: "web" not in states)
+    assert "HorizontalPodAutoscaler agents/late" in scaler.problems["web"]
+
+
+async def test_when_hpas_cannot_be_read_the_pool_is_not_scaled(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    web[web.resource(HPAS)] << KubernetesError(
+        403, "Forbidden", "horizontalpodautoscalers is forbidden"
+    )
+    scaler = make_scaler()
+
+    assert "web" not in await scaler.observe()
+    assert scaler.problems["web"].startswith(
+        "cannot tell whether another autoscaler scales Deployment agents/web"
+    )

@@ -1,0 +1,264 @@
+"""scale() and scale_with_reason(): the scale subresource is patched (never the Deployment's
+spec), the decision is left on the Deployment, and failures are retried or reported."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from kmock import KubernetesEmulator, KubernetesError
+
+from controller.actuators.kubernetes import ANNOTATION, PoolUnavailable
+from controller.core.model import Reason, ScaleDecision
+from tests.controller.actuators.kubernetes.conftest import (
+    DEPLOYMENTS,
+    SCALED_OBJECTS,
+    MakeScaler,
+    Naps,
+    deployment,
+)
+from tests.support import FakeClock, eventually
+
+SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/web/scale"
+NOW = 1767607200.0  # 2026-01-05T10:00:00Z
+
+DEMAND = ScaleDecision(
+    pool="web",
+    tenant="acme",
+    current=2,
+    desired=5,
+    reasons=(Reason("demand", "lag {} / {} per replica -> {}", (10, 2, 5)),),
+)
+
+
+@pytest.fixture
+def web(cluster: KubernetesEmulator) -> KubernetesEmulator:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    return cluster
+
+
+def scale_patches(cluster: KubernetesEmulator) -> list[object]:
+    return [r.data for r in cluster["patch"] if r.url.path == SCALE_PATH]
+
+
+async def test_scale_patches_the_scale_subresource_only(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    scaler = make_scaler()
+    await scaler.observe()
+
+    await scaler.scale_with_reason("web", 5, DEMAND, NOW)
+
+    assert scale_patches(web) == [{"spec": {"replicas": 5}}]
+    # The only other patch is the annotation: nothing else of the Deployment is written.
+    (annotate,) = [r for r in web["patch"] if r.url.path != SCALE_PATH]
+    assert annotate.url.path == "/apis/apps/v1/namespaces/agents/deployments/web"
+    assert list(annotate.data) == ["metadata"]
+    assert list(annotate.data["metadata"]) == ["annotations"]
+    assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 5
+    assert (await scaler.observe())["web"].replicas == 5
+
+
+async def test_the_decision_is_left_on_the_deployment_for_kubectl_describe(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    scaler = make_scaler()
+    await scaler.observe()
+
+    await scaler.scale_with_reason("web", 5, DEMAND, NOW)
+
+    annotations = web.objects[DEPLOYMENTS, "agents", "web"]["metadata"]["annotations"]
+    assert json.loads(annotations[ANNOTATION]) == {
+        "desired": 5,
+        "from": 2,
+        "rule": "demand",
+        "reason": "lag 10 / 2 per replica -> 5",
+        "at": "2026-01-05T10:00:00Z",
+    }
+    annotate = next(r for r in web["patch"] if r.url.path.endswith("/deployments/web"))
+    assert annotate.headers["Content-Type"] == "application/merge-patch+json"
+    (event,) = [r.data for r in web["post"] if r.url.path.endswith("/events")]
+    assert event["involvedObject"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "web",
+        "namespace": "agents",
+        "uid": "uid-web",
+    }
+    assert event["reason"] == "AgentdashRescale"
+    assert event["message"] == "New size: 5 (was 2); demand: lag 10 / 2 per replica -> 5"
+
+
+async def test_plain_scale_annotates_without_a_reason(
+    web: KubernetesEmulator, make_scaler: MakeScaler, clock: FakeClock
+) -> None:
+    scaler = make_scaler()
+    await scaler.observe()
+
+    await scaler.scale("web", 3)
+
+    annotations = web.objects[DEPLOYMENTS, "agents", "web"]["metadata"]["annotations"]
+    assert json.loads(annotations[ANNOTATION]) == {
+        "desired": 3,
+        "from": 2,
+        "at": datetime.fromtimestamp(clock.now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(409, "Conflict"), (429, "TooManyRequests"), (500, "InternalError"), (503, "Unavailable")],
+)
+async def test_a_passing_error_is_retried_with_backoff_until_it_succeeds(
+    web: KubernetesEmulator, make_scaler: MakeScaler, naps: Naps, status: int, reason: str
+) -> None:
+    web["patch", web.subresource("scale")][:2] << KubernetesError(status, reason, "try again")
+    scaler = make_scaler()
+    await scaler.observe()
+
+    await scaler.scale("web", 4)
+
+    assert scale_patches(web) == [{"spec": {"replicas": 4}}] * 3
+    # Exponential from 0.2 s, half of it jitter (0.5 injected here).
+    assert naps.delays == [pytest.approx(0.15), pytest.approx(0.3)]
+    assert (await scaler.observe())["web"].replicas == 4
+
+
+async def test_a_429_waits_at_least_what_the_server_asks(
+    web: KubernetesEmulator, make_scaler: MakeScaler, naps: Naps
+) -> None:
+    (
+        web["patch", web.subresource("scale")][:1]
+        << 429
+        << {"Retry-After": "3"}
+        << {
+            "kind": "Status",
+            "code": 429,
+            "reason": "TooManyRequests",
+            "message": "slow down",
+        }
+    )
+    scaler = make_scaler(deadline_s=10.0)
+    await scaler.observe()
+
+    await scaler.scale("web", 4)
+
+    assert naps.delays == [3.0]
+    assert len(scale_patches(web)) == 2
+
+
+async def test_a_wait_the_deadline_leaves_no_room_for_is_not_made(
+    web: KubernetesEmulator, make_scaler: MakeScaler, naps: Naps
+) -> None:
+    (
+        web["patch", web.subresource("scale")][:1]
+        << 429
+        << {"Retry-After": "5"}
+        << {
+            "kind": "Status",
+            "code": 429,
+            "message": "slow down",
+        }
+    )
+    scaler = make_scaler(deadline_s=2.0)
+    await scaler.observe()
+
+    with pytest.raises(PoolUnavailable, match="429 slow down"):
+        await scaler.scale("web", 4)
+
+    assert naps.delays == []  # failed at once, rather than after a wait past the deadline
+    assert len(scale_patches(web)) == 1
+
+
+async def test_a_request_that_times_out_is_retried(
+    web: KubernetesEmulator, make_scaler: MakeScaler, naps: Naps
+) -> None:
+    never = asyncio.Event()
+    web["patch", web.subresource("scale")][:1] << (lambda: never.wait())
+    scaler = make_scaler(request_timeout_s=0.2)
+    await scaler.observe()
+
+    await scaler.scale("web", 4)
+
+    assert len(scale_patches(web)) == 2
+    assert len(naps.delays) == 1
+
+
+async def test_retries_are_bounded_and_then_the_loop_is_told(
+    web: KubernetesEmulator, make_scaler: MakeScaler, naps: Naps
+) -> None:
+    web["patch", web.subresource("scale")] << KubernetesError(500, "InternalError", "etcd down")
+    scaler = make_scaler()
+    await scaler.observe()
+
+    with pytest.raises(PoolUnavailable, match="500 etcd down"):
+        await scaler.scale("web", 4)
+
+    assert len(scale_patches(web)) == 4
+    assert len(naps.delays) == 3
+    assert "web" in await scaler.observe()  # still observed: the next tick tries again
+
+
+async def test_a_deployment_gone_since_the_last_watch_event_is_reported_not_retried(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    scaler = make_scaler()
+    await scaler.observe()
+    del web.objects[DEPLOYMENTS, "agents", "web"]  # gone, and no watch event said so
+
+    with pytest.raises(PoolUnavailable, match="Deployment agents/web not found"):
+        await scaler.scale("web", 3)
+
+    assert len(scale_patches(web)) == 1
+    assert "web" not in await scaler.observe()
+    assert scaler.problems == {"web": "Deployment agents/web not found"}
+
+
+async def test_a_forbidden_scale_marks_the_pool_until_the_recheck(
+    web: KubernetesEmulator, make_scaler: MakeScaler, clock: FakeClock
+) -> None:
+    denied = 'deployments.apps "web" is forbidden: cannot patch resource "deployments/scale"'
+    web["patch", web.subresource("scale")] << KubernetesError(403, "Forbidden", denied)
+    scaler = make_scaler()
+    await scaler.observe()
+
+    with pytest.raises(PoolUnavailable, match="forbidden"):
+        await scaler.scale("web", 3)
+
+    assert "web" not in await scaler.observe()
+    assert denied in scaler.problems["web"]
+    clock.advance(61)
+    assert "web" in await scaler.observe()  # asked again after a minute: RBAC may be fixed
+    assert len(scale_patches(web)) == 1
+
+
+async def test_dry_run_observes_but_never_writes(
+    web: KubernetesEmulator, make_scaler: MakeScaler, caplog: pytest.LogCaptureFixture
+) -> None:
+    scaler = make_scaler(dry_run=True)
+    assert (await scaler.observe())["web"].replicas == 2
+
+    with caplog.at_level(logging.INFO, logger="agentdash.kube"):
+        await scaler.scale_with_reason("web", 5, DEMAND, NOW)
+        await scaler.scale("web", 0)
+
+    assert len(web["patch"]) == len(web["post"]) == 0
+    assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 2
+    assert "dry-run: would scale Deployment agents/web from 2 to 5 (demand: lag 10" in caplog.text
+
+
+async def test_a_request_beyond_the_rate_limit_waits_its_turn(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    web.resources[SCALED_OBJECTS] = {}  # KEDA installed: 4 kinds, each listed then watched
+    scaler = make_scaler(qps=0.001, burst=8)  # 8 at once, then one every 1000 s
+    await scaler.observe()
+    await eventually(lambda: len(web[web.action.WATCH]) == 4)  # the burst is spent
+
+    with pytest.raises(TimeoutError):  # bounded only so the test ends: it would wait 1000 s
+        await asyncio.wait_for(scaler.scale("web", 3), timeout=0.3)
+
+    assert len(web["patch"]) == 0

@@ -1,0 +1,343 @@
+"""The time rules' memory in NATS KV (controller.coordination.handover), on a real JetStream: a
+successor decides as the old leader would have, garbage in the bucket is ignored, and a steady fleet
+costs one write a tick."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from controller.coordination.handover import (
+    BUCKET,
+    MAX_ENTRIES,
+    REFRESH_S,
+    TTL_S,
+    HistoryHandover,
+    key_of,
+    pool_of,
+)
+from controller.core.config import Config
+from controller.core.history import History
+from controller.core.model import Observations
+from controller.core.policy import decide
+from tests.controller.core.test_time_rules import Loop
+from tests.factories import config, observe, pool
+from tests.support import eventually
+
+BEHAVIOR = {
+    "scale_up": {"policies": [{"type": "Pods", "value": 8, "period_seconds": 60}]},
+    "scale_down": {
+        "stabilization_seconds": 300,
+        "policies": [{"type": "Percent", "value": 50, "period_seconds": 60}],
+    },
+}
+
+
+def fleet(*names: str) -> Config:
+    return config(
+        {name: pool("acme", max_replicas=10, cooldown_seconds=120, behavior=BEHAVIOR)
+         for name in names or ("research",)}
+    )  # fmt: skip
+
+
+async def handover(nc: Client, cfg: Config) -> HistoryHandover:
+    made = HistoryHandover(nc, cfg)
+    await made.start()
+    return made
+
+
+async def leader(nc: Client, cfg: Config) -> tuple[Loop, HistoryHandover]:
+    """A leader's bookkeeping and its handover, which has read the (empty) bucket."""
+    loop, saver = Loop(cfg), await handover(nc, cfg)
+    await saver.restore(loop.history, 0.0)
+    return loop, saver
+
+
+async def take_over(nc: Client, cfg: Config, old: Loop, now: float) -> tuple[Loop, int]:
+    """A new process taking over from `old` at `now`: the Deployment as `old` left it, the
+    history from the bucket; and how many pools that gave."""
+    successor = Loop(cfg)
+    successor.replicas = dict(old.replicas)
+    restored = await (await handover(nc, cfg)).restore(successor.history, now)
+    return successor, restored
+
+
+def lag_at(t: float) -> int:
+    """8 tasks for the first minute, then none."""
+    return 8 if t < 60 else 0
+
+
+async def test_a_successor_decides_as_the_old_leader_would_have(nc: Client) -> None:
+    cfg = fleet()
+    old, saver = await leader(nc, cfg)
+    # Successors taking over at the next tick (busy; in the down window; between rate steps)
+    # or 20 s after the old leader's last save (its dead time).
+    takeovers = {30.0: 35.0, 100.0: 105.0, 365.0: 370.0, 390.0: 410.0}
+    successors: list[tuple[float, Loop]] = []
+    seen: list[int] = []
+    for t in range(0, 700, 5):
+        now = float(t)
+        decision = old.tick(now, research=lag_at(now))
+        seen.append(decision.desired)
+        await saver.save(old.history, now)
+        for start, successor in successors:
+            if now >= start:
+                assert successor.tick(now, research=lag_at(now)) == decision, (start, now)
+        if now in takeovers:
+            successor, restored = await take_over(nc, cfg, old, now)
+            assert restored == 1
+            successors.append((takeovers[now], successor))
+    # What the successors had to hold: 8 through the down window, then 50% a minute.
+    assert seen[1:12] == [8] * 11
+    assert seen[seen.index(4) - 1] == 8
+    assert seen[-1] == 0
+
+
+async def test_without_the_bucket_a_successor_drops_8_to_4_in_the_window(nc: Client) -> None:
+    cfg = fleet()
+    old, saver = await leader(nc, cfg)
+    for t in range(0, 100, 5):
+        old.tick(float(t), research=lag_at(t))
+        await saver.save(old.history, float(t))
+    forgetful, restored = Loop(cfg), Loop(cfg)
+    for successor in (forgetful, restored):
+        successor.replicas = dict(old.replicas)
+    await (await handover(nc, cfg)).restore(restored.history, 110.0)
+
+    assert forgetful.tick(110.0).desired == 4  # the reported bug
+    held = restored.tick(110.0)
+    assert held.desired == 8
+    assert held.main_reason.rule == "stabilization"
+    assert "highest recommendation in the last 300 s is 8" in held.main_reason.detail
+
+
+async def test_a_steady_recommendation_is_held_from_its_last_tick_not_its_last_write(
+    nc: Client,
+) -> None:
+    cfg = fleet()
+    old, saver = await leader(nc, cfg)
+    for t in range(0, 201):  # 8 tasks waiting for 200 s: the pool is written once
+        old.tick(float(t), research=8)
+        await saver.save(old.history, float(t))
+    assert saver.writes == 1 + 201  # the pool at t=0 (then only steps), and `tick` each time
+    successor, _ = await take_over(nc, cfg, old, 210.0)
+
+    assert successor.tick(210.0).desired == 8  # the tasks are gone, the window holds
+    assert successor.tick(499.0).desired == 8  # 200 + 300 s: still inside
+    assert successor.tick(501.0).desired == 4  # not 0 + 300 s: the pool's last write
+
+
+async def test_a_steady_fleet_of_1000_pools_costs_one_write_a_tick(nc: Client) -> None:
+    names = [f"p{i}" for i in range(1000)]
+    cfg = fleet(*names)
+    history, saver = History(cfg), await handover(nc, cfg)
+    await saver.restore(history, 0.0)
+    lags = {name: i % 3 for i, name in enumerate(names)}
+
+    async def tick(now: float) -> int:
+        before = saver.writes
+        obs = observe(**{name: (lag, 0, 1) for name, lag in lags.items()})
+        history.record_tick(decide(cfg, obs, history=history, now=now), obs, now)
+        await saver.save(history, now)
+        return saver.writes - before
+
+    assert await tick(0.0) == 1000 + 1  # every pool once, and `tick`
+    assert await tick(1.0) == 334 + 1  # those idle since they were first seen: no longer busy
+    assert [await tick(float(t)) for t in range(2, 30)] == [1] * 28  # `tick` only
+    lags["p7"] = 5  # one pool's demand changes
+    assert await tick(30.0) == 2
+
+
+async def test_a_steady_pool_is_rewritten_before_the_buckets_ttl_could_take_it(
+    nc: Client,
+) -> None:
+    cfg = fleet()
+    history, saver = History(cfg), await handover(nc, cfg)
+    await saver.restore(history, 0.0)
+    for now in (0.0, 1.0, REFRESH_S - 1, REFRESH_S):
+        history.record_pool("research", 3, 3, now)  # the same, busy, all along
+        await saver.save(history, now)
+    assert saver.writes == 2 + 1 + 1 + 2  # the pool at 0 and at REFRESH_S; `tick` each time
+    assert REFRESH_S < TTL_S
+
+
+async def test_a_pool_that_goes_stale_is_written_and_not_held_past_its_last_tick(
+    nc: Client,
+) -> None:
+    cfg = fleet()
+    old, saver = await leader(nc, cfg)
+    for t in range(0, 100):
+        old.tick(float(t), research=8)
+        await saver.save(old.history, float(t))
+    for t in range(100, 150):  # NATS lag unreadable: the loop records nothing for the pool
+        await saver.save(old.history, float(t))
+    successor, _ = await take_over(nc, cfg, old, 150.0)
+
+    assert successor.tick(398.0).desired == 8
+    assert successor.tick(400.0).desired == 4  # 99 + 300 s: the last time it was recorded
+
+
+async def test_garbage_in_the_bucket_is_ignored_counted_and_logged_once(
+    nc: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = fleet("research", "triage", "batch")
+    old, saver = await leader(nc, cfg)
+    for t in range(0, 100, 5):
+        old.step(_observe(old, lag_at(t)), float(t))
+        await saver.save(old.history, float(t))
+    kv = await nc.jetstream().key_value(BUCKET)
+    good = json.loads((await kv.get(key_of("research"))).value)
+    bad: dict[str, bytes] = {
+        key_of("triage"): b"\xff\xfe not utf-8",
+        key_of("batch"): _doc(good, lows=[[float("nan"), 3]]),
+        "pool.gone": _doc(good),  # a pool no longer in the config
+        "pool_hex.zz": _doc(good),  # not a key this module writes
+        "pool.research-2": b"{not json",
+        "tick": b'{"v": 1, "at": 1e308}',
+    }
+    for key, value in bad.items():
+        await kv.put(key, value)
+    caplog.set_level(logging.WARNING, logger="agentdash.handover")
+
+    successor, restored = await take_over(nc, cfg, old, 110.0)
+
+    assert restored == 1  # research only
+    decisions = {d.pool: d for d in successor.step(_observe(successor), 110.0)}
+    assert decisions["research"].desired == 8
+    # The pools whose values were refused decide as a new process would: never lower.
+    assert decisions["triage"].desired == decisions["batch"].desired == 4
+    warnings = [r for r in caplog.records if r.name == "agentdash.handover"]
+    assert len(warnings) == 1
+    assert "ignored 6 value(s) in agentdash_history" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"lows": [[1.0, 2]] * (MAX_ENTRIES + 1)}, "lows: List should have at most"),
+        ({"highs": [[1.0, -2]]}, "highs.0.1: Input should be greater than or equal to 0"),
+        ({"steps": [[1.0, 10**12]]}, "steps.0.1: Input should be less than or equal to"),
+        ({"busy_at": "1.0"}, "busy_at: Input should be a valid number"),
+        ({"at": 10_000.0}, "more than 5 s after now"),
+        ({"extra": 1}, "extra: Extra inputs are not permitted"),
+        ({"v": 2}, "v: Input should be 1"),
+    ],
+)
+async def test_each_kind_of_bad_value_is_refused_with_what_is_wrong(
+    nc: Client, caplog: pytest.LogCaptureFixture, change: dict[str, Any], why: str
+) -> None:
+    cfg = fleet()
+    good = {"v": 1, "at": 90.0, "live": True, "busy_at": 50.0, "lows": [[90.0, 0]],
+            "highs": [[55.0, 8], [90.0, 0]], "steps": [[0.0, 8]]}  # fmt: skip
+    saver = await handover(nc, cfg)
+    kv = await nc.jetstream().key_value(BUCKET)
+    await kv.put(key_of("research"), _doc(good, **change))
+    caplog.set_level(logging.WARNING, logger="agentdash.handover")
+
+    history = History(cfg)
+    assert await saver.restore(history, 100.0) == 0
+    assert saver.ignored == 1
+    assert why in caplog.records[-1].getMessage()
+    assert history.pools == {}
+
+
+async def test_a_huge_value_is_refused_unread(nc: Client) -> None:
+    cfg = fleet()
+    saver = await handover(nc, cfg)
+    kv = await nc.jetstream().key_value(BUCKET)
+    await kv.put(key_of("research"), b"[" + b"0," * 400_000 + b"0]")
+    history = History(cfg)
+    assert await saver.restore(history, 100.0) == 0
+    assert saver.ignored == 1
+
+
+async def test_restoring_twice_or_into_a_followers_history_counts_each_step_once(
+    nc: Client,
+) -> None:
+    cfg = fleet()
+    old, saver = await leader(nc, cfg)
+    follower = History(cfg)  # watched all along: its own windows, but no steps of its own
+    for t in range(0, 370, 5):
+        obs = observe(research=(lag_at(t), 0, old.replicas["research"]))
+        follower.record_tick(decide(cfg, obs, history=follower, now=float(t)), obs, float(t))
+        old.tick(float(t), research=lag_at(t))
+        await saver.save(old.history, float(t))
+    assert old.replicas["research"] == 4  # stepped down once, at 360 s
+    successor = Loop(cfg)
+    successor.history, successor.replicas = follower, dict(old.replicas)
+    reader = await handover(nc, cfg)
+    await reader.restore(follower, 370.0)
+    await reader.restore(follower, 370.0)
+
+    assert follower.pools["research"].steps == old.history.pools["research"].steps
+    assert successor.tick(375.0) == old.tick(375.0)  # 4 held until a minute has passed
+    assert successor.tick(420.0) == old.tick(420.0)
+    assert old.replicas["research"] == 2
+
+
+async def test_saves_while_nats_is_down_are_skipped_and_the_next_one_catches_up(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    cfg = fleet()
+    old, saver = await leader(nc, cfg)
+    old.tick(0.0, research=8)
+    await saver.save(old.history, 0.0)
+    nats_server.stop()
+    for t in range(1, 60):
+        old.tick(float(t), research=lag_at(t))
+        await saver.save(old.history, float(t))  # returns: nothing to reach
+    nats_server.start()
+    await eventually(lambda: nc.is_connected, timeout=15)
+    old.tick(60.0)  # the lag is gone: a change
+    await saver.save(old.history, 60.0)
+
+    successor, _ = await take_over(nc, cfg, old, 70.0)
+    assert successor.tick(358.0).desired == 8  # 59 + 300 s
+
+
+async def test_a_leader_that_could_not_read_the_bucket_writes_nothing_until_it_has(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    cfg = fleet()
+    old, saver = await leader(nc, cfg)
+    for t in range(0, 60, 5):
+        old.tick(float(t), research=8)
+        await saver.save(old.history, float(t))
+    successor = Loop(cfg)
+    successor.replicas = dict(old.replicas)
+    reader = await handover(nc, cfg)
+    reader.timeout = 0.2
+    nats_server.stop()
+    assert await reader.restore(successor.history, 70.0) == 0  # within its timeout
+    nats_server.start()
+    await eventually(lambda: nc.is_connected, timeout=15)
+    assert successor.tick(70.0).desired == 4  # decided alone (the lease needs NATS too: rare)
+    await reader.save(successor.history, 70.0)  # reads the bucket first, then writes
+
+    held = successor.tick(100.0)
+    assert held.desired == 4  # the old leader's 8 is in its window now: no lower
+    assert held.main_reason.rule == "stabilization"
+    third = History(cfg)
+    await (await handover(nc, cfg)).restore(third, 100.0)
+    assert third.pools["research"].highest_since(0.0) == (55.0, 8)  # not overwritten
+
+
+def test_pool_names_that_a_key_cannot_hold_are_written_in_hex() -> None:
+    for name in ("research", "a_b-c=d", "ünï côdé", "a.b", "*", ">", "x y"):
+        assert pool_of(key_of(name)) == name
+    assert key_of("research") == "pool.research"
+    assert key_of("a.b").startswith("pool_hex.")
+
+
+def _doc(base: dict[str, Any], **change: Any) -> bytes:
+    return json.dumps({**base, **change}).encode()
+
+
+def _observe(loop: Loop, lag: int = 0) -> Observations:
+    """Every pool of `loop` with this lag, at the replicas it has."""
+    return observe(**{name: (lag, 0, replicas) for name, replicas in loop.replicas.items()})

@@ -1,0 +1,158 @@
+"""Forged writes to the overrides bucket on a real nats-server: garbage is counted and
+ignored (the watcher and a starting daemon go on), a valid write made by a raw NATS client is
+applied, logged and audited once, and agentdash's own writes are never taken for foreign."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import yaml
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from agentdash.runtime import RuntimeOptions, start
+from controller.coordination.overrides import OverrideStore
+from controller.coordination.shared import AUDIT_STREAM, BUCKET, FOREIGN, KEY, SharedOverrides
+from controller.core.bad_messages import BadMessages
+from controller.core.config import parse_config
+from controller.sources.jetstream import ensure_queues
+from tests.agentdash.test_cli import EXAMPLE
+from tests.factories import config, pool
+from tests.support import eventually
+
+CFG = config({"research": pool("acme"), "coder": pool("globex")})
+PIN = {"pins": {"research": {"replicas": 3}}, "paused_tenants": ["globex"]}
+
+
+async def bucket(nc: Client) -> Any:
+    return await nc.jetstream().create_key_value(bucket=BUCKET, history=10)
+
+
+async def audit_records(nc: Client) -> list[dict[str, Any]]:
+    js = nc.jetstream()
+    last = (await js.stream_info(AUDIT_STREAM)).state.last_seq
+    return [json.loads((await js.get_msg(AUDIT_STREAM, seq)).data or b"")
+            for seq in range(1, last + 1)]  # fmt: skip
+
+
+async def foreign(nc: Client) -> list[dict[str, Any]]:
+    return [r for r in await audit_records(nc) if r["action"] == FOREIGN]
+
+
+@pytest.fixture
+async def shared(nc: Client) -> AsyncIterator[list[SharedOverrides]]:
+    """SharedOverrides made by the test, each as another agentdash process would have it."""
+    made: list[SharedOverrides] = []
+    yield made
+    for one in made:
+        await one.stop()
+
+
+async def join(nc: Client, made: list[SharedOverrides], who: str = "alice") -> SharedOverrides:
+    one = SharedOverrides(nc, OverrideStore(CFG, who=lambda: who), CFG, bad=BadMessages())
+    await one.start()
+    made.append(one)
+    return one
+
+
+async def test_garbage_and_invalid_utf8_are_counted_and_the_watcher_goes_on(
+    nc: Client, shared: list[SharedOverrides], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    one = await join(nc, shared)
+    kv = await bucket(nc)
+    await kv.put(KEY, b"\xff\xfe\x00 not UTF-8")  # once killed the watcher, silently
+    await kv.put(KEY, b'{"pins": {"research": {"replicas": 1e999}}}')
+    await kv.put(KEY, b"[" * 100_000)
+    await eventually(lambda: one.bad.counts["overrides"] == 3)
+    assert one._store.current().pins == {}  # nothing believed
+
+    await kv.put(KEY, json.dumps(PIN).encode())  # still watching: a valid write is taken
+    await eventually(lambda: "research" in one._store.current().pins)
+    assert one._store.current().paused_tenants == {"globex"}
+    lines = [r.getMessage() for r in caplog.records if r.name == "agentdash.bad_messages"]
+    assert len(lines) == 1
+    assert "expected UTF-8 text" in lines[0]
+
+
+async def test_a_daemon_starts_over_garbage_in_the_bucket(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    kv = await bucket(nc)
+    await kv.put(KEY, b"\x00\x01 garbage")  # once made every new daemon exit 2
+    example = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, example)
+    runtime = await start(example, RuntimeOptions(nats_server.url, cluster="simulated"))
+    try:
+        await runtime.loop.tick()
+        assert runtime.loop.overrides.pins == {}
+        exposed = runtime.metrics.render().decode()
+        assert 'agentdash_bad_messages_total{source="overrides"} 1.0' in exposed
+    finally:
+        await runtime.stop()
+
+
+async def test_a_foreign_write_is_applied_logged_and_audited_once(
+    nc: Client, shared: list[SharedOverrides], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "agentdash.shared")
+    one, two = await join(nc, shared), await join(nc, shared)
+    kv = await bucket(nc)
+    revision = await kv.put(KEY, json.dumps(PIN).encode())  # `nats kv put`, say
+    for each in (one, two):
+        await eventually(lambda each=each: "research" in each._store.current().pins)  # type: ignore[misc]
+        await each.flush()
+    records = await foreign(nc)
+    assert len(records) == 1  # two processes saw it; the audit has it once
+    assert records[0]["revision"] == revision
+    assert "pin research=3" in records[0]["detail"]
+    assert "pause tenant globex" in records[0]["detail"]
+    warned = [
+        r.getMessage() for r in caplog.records if "not written by agentdash" in r.getMessage()
+    ]
+    assert len(warned) == 2  # each process says what it applied
+
+    three = await join(nc, shared)  # a process starting later: already audited
+    await three.flush()
+    assert three._store.current().pins["research"].replicas == 3
+    assert len(await foreign(nc)) == 1
+
+
+async def test_a_foreign_write_while_no_agentdash_runs_is_audited_at_start(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    kv = await bucket(nc)
+    await nc.jetstream().add_stream(name=AUDIT_STREAM, subjects=["agentdash.audit"])
+    revision = await kv.put(KEY, json.dumps(PIN).encode())
+    one = await join(nc, shared)
+    await one.flush()
+    assert [r["revision"] for r in await foreign(nc)] == [revision]
+    assert one._store.current().pins["research"].replicas == 3
+
+
+async def test_agentdash_writes_are_its_own_and_a_copy_with_edits_is_foreign(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    one, two = await join(nc, shared, "alice"), await join(nc, shared, "bob")
+    one._store.pin("research", 2)
+    await one.flush()
+    await eventually(lambda: "research" in two._store.current().pins)
+    two._store.pause_tenant("acme")
+    await two.flush()
+    await eventually(lambda: one._store.current().paused_tenants == {"acme"})
+    records = await audit_records(nc)
+    assert [(r["who"], r["action"]) for r in records] == [("alice", "pin"), ("bob", "pause tenant")]
+
+    kv = await bucket(nc)
+    document = json.loads((await kv.get(KEY)).value)
+    assert document["audit"] == 2  # the write names the record that announced it
+    document["pins"]["research"]["replicas"] = 9  # a copy with its "audit" kept, edited
+    revision = await kv.put(KEY, json.dumps(document).encode())
+    await eventually(lambda: one._store.current().pins["research"].replicas == 9)
+    await one.flush()
+    await two.flush()
+    assert [r["revision"] for r in await foreign(nc)] == [revision]

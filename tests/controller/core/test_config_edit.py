@@ -1,0 +1,130 @@
+"""Editing a few pool fields in an agentdash.yaml's own text: the rest stays as written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from controller.core.config import Config, parse_config
+from controller.core.config_edit import edit_pools, unified_diff
+
+BEHAVIOR = {
+    "scale_up": {"stabilization_seconds": 0, "select_policy": "Max", "tolerance": 0.0,
+                 "policies": [{"type": "Pods", "value": 6, "period_seconds": 15}]},
+    "scale_down": {"stabilization_seconds": 120, "select_policy": "Max", "tolerance": 0.1,
+                   "policies": [{"type": "Percent", "value": 50, "period_seconds": 30}]},
+}  # fmt: skip
+
+FLEET = """\
+# the fleet
+cluster: {max_pods: 30}
+tiers: {enterprise: {priority: 1000}}
+tenants: {acme: {tier: enterprise}}
+pools:
+  block:
+    tenant: acme          # who pays
+    deployment: {name: block}
+    queue: {stream: S, consumer: block}
+    cooldown_seconds: 900   # far too long
+    behavior:
+      scale_up:   {stabilization_seconds: 30, max_pods: 10, period_seconds: 60}
+      scale_down: {stabilization_seconds: 3600, max_pods: 5, period_seconds: 120}
+
+    # a comment about the next pool
+    max_replicas: 8
+  flow: {tenant: acme, deployment: {name: flow}, queue: {stream: S, consumer: flow}}
+  bare:
+    tenant: acme
+    deployment: {name: bare}
+    queue: {stream: S, consumer: bare}   # the last line
+"""
+
+
+def expected(text: str, changes: dict[str, dict[str, Any]]) -> Config:
+    data = yaml.safe_load(text)
+    for name, fields in changes.items():
+        pool = data["pools"][name]
+        for path, value in fields.items():
+            if path.startswith("behavior."):
+                rules = pool.setdefault("behavior", {})
+                rules.pop("scaleDown", None)
+                rules[path.removeprefix("behavior.")] = value
+            else:
+                pool[path] = value
+    return parse_config(data)
+
+
+def edit(changes: dict[str, dict[str, Any]], text: str = FLEET) -> tuple[str, bool]:
+    after, kept = edit_pools(text, changes, expected(text, changes))
+    assert parse_config(yaml.safe_load(after)).model_dump() == expected(text, changes).model_dump()
+    return after, kept
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    diff = unified_diff(before, after, "fleet.yaml").splitlines()[2:]
+    removed = [line[1:] for line in diff if line.startswith("-")]
+    added = [line[1:] for line in diff if line.startswith("+")]
+    return removed, added
+
+
+def test_fields_are_rewritten_where_they_stand_and_nothing_else_moves() -> None:
+    after, kept = edit({"block": {"behavior": BEHAVIOR, "cooldown_seconds": 60}})
+    assert kept
+    removed, added = changed_lines(FLEET, after)
+    assert removed == [
+        "    cooldown_seconds: 900   # far too long",
+        "      scale_up:   {stabilization_seconds: 30, max_pods: 10, period_seconds: 60}",
+        "      scale_down: {stabilization_seconds: 3600, max_pods: 5, period_seconds: 120}",
+    ]
+    assert added[0] == "    cooldown_seconds: 60   # far too long"  # its comment kept
+    assert "        - {type: Percent, value: 50, period_seconds: 30}" in added
+    assert "    # a comment about the next pool" in after
+
+
+def test_a_flow_style_pool_is_rewritten_on_its_own_line() -> None:
+    after, kept = edit({"flow": {"cooldown_seconds": 45}})
+    assert kept
+    removed, added = changed_lines(FLEET, after)
+    assert removed == [line for line in FLEET.splitlines() if line.startswith("  flow:")]
+    assert len(added) == 1
+    assert "cooldown_seconds: 45" in added[0]
+
+
+def test_missing_fields_are_added_after_the_pools_last_line() -> None:
+    after, kept = edit({"bare": {"cooldown_seconds": 0, "behavior": BEHAVIOR}})
+    assert kept
+    removed, added = changed_lines(FLEET, after)
+    assert removed == []
+    assert added[:2] == ["    cooldown_seconds: 0", "    behavior:"]
+    assert "    queue: {stream: S, consumer: bare}   # the last line\n" in after
+
+
+def test_a_layout_it_cannot_keep_falls_back_to_the_data() -> None:
+    anchored = FLEET.replace(
+        "    cooldown_seconds: 900   # far too long", "    cooldown_seconds: &long 900"
+    ).replace("  bare:\n", "  bare:\n    cooldown_seconds: *long\n")
+    after, kept = edit({"bare": {"cooldown_seconds": 30}}, anchored)
+    assert not kept
+    assert yaml.safe_load(after)["pools"]["block"]["cooldown_seconds"] == 900
+
+
+def test_one_rule_of_a_behavior_is_rewritten_alone() -> None:
+    down = BEHAVIOR["scale_down"]
+    after, kept = edit(
+        {"block": {"behavior.scale_down": down}, "bare": {"behavior.scale_down": down}}
+    )
+    assert kept
+    removed, added = changed_lines(FLEET, after)
+    assert removed == [
+        "      scale_down: {stabilization_seconds: 3600, max_pods: 5, period_seconds: 120}"
+    ]
+    assert added[:2] == ["      scale_down:", "        stabilization_seconds: 120"]
+    assert "    behavior:\n      scale_down:\n" in after.split("  bare:")[1]
+
+
+def test_the_hpas_own_names_are_replaced_not_doubled() -> None:
+    camel = FLEET.replace("      scale_down: {", "      scaleDown: {")
+    after, kept = edit({"block": {"behavior.scale_down": BEHAVIOR["scale_down"]}}, camel)
+    assert kept
+    assert "scaleDown" not in after

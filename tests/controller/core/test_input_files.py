@@ -1,0 +1,47 @@
+"""The limits on what a file may hold stop what would hang or crash, and nothing a real config
+needs: anchors, merge keys and thousands of pools still load."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controller.core.config import load_config
+
+EXAMPLE = Path(__file__).parents[3] / "examples" / "agentdash.yaml"
+BASE: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+
+
+def test_anchors_aliases_and_merge_keys_still_load(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("    behavior:\n", "    behavior: &quick\n", 1)
+    text = text.replace(
+        "  acme-support:\n    tenant: acme\n",
+        "  acme-support:\n    <<: {tenant: globex, max_replicas: 3}\n    tenant: acme\n",
+    )
+    text += "    take_over: false\n  spare:\n    <<: {tenant: initech, behavior: *quick}\n"
+    text += "    deployment: {namespace: agents, name: spare}\n"
+    text += "    queue: {stream: AGENT_TASKS, consumer: spare}\n"
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(text)
+    config = load_config(path)
+    assert config.pools["spare"].behavior == config.pools["acme-research"].behavior
+    support = config.pools["acme-support"]
+    assert (support.tenant, support.max_replicas) == ("acme", 6)  # the mapping's own keys win
+
+
+def test_three_thousand_pools_load(tmp_path: Path) -> None:
+    """1.5 MiB and more than 100,000 values: within the limits (4 MiB, 1,000,000)."""
+    data = copy.deepcopy(BASE)
+    for i in range(3000):
+        data["pools"][f"p{i}"] = {
+            **copy.deepcopy(BASE["pools"]["acme-research"]),
+            "deployment": {"namespace": "agents", "name": f"p{i}"},
+            "queue": {"stream": "AGENT_TASKS", "consumer": f"p{i}"},
+        }
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert path.stat().st_size > 1 << 20
+    assert len(load_config(path).pools) == 3005

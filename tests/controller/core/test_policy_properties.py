@@ -1,0 +1,292 @@
+"""Properties of the policy over random fleets (hypothesis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller.core.allocation import Claim, Demand, allocate
+from controller.core.config import Config
+from controller.core.history import History
+from controller.core.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
+from controller.core.policy import claim, decide, footprint
+from tests.factories import config, pool
+
+SHARED = ("cluster max_pods", "provider rpm")
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> tuple[Config, Observations, Overrides]:
+    tenant_names = [f"t{i}" for i in range(draw(st.integers(1, 4)))]
+    tenants = {
+        t: {
+            "tier": draw(st.sampled_from(["enterprise", "growth", "starter"])),
+            "max_pods": draw(st.none() | st.integers(1, 20)),
+            "daily_token_budget": draw(st.none() | st.integers(1000, 5000)),
+            "hard_cap": draw(st.booleans()),
+        }
+        for t in tenant_names
+    }
+    pools: dict[str, dict[str, Any]] = {}
+    for i in range(draw(st.integers(1, 8))):
+        low = draw(st.integers(0, 3))
+        pools[f"p{i}"] = pool(
+            draw(st.sampled_from(tenant_names)),
+            provider=draw(st.sampled_from([None, "openai", "anthropic"])),
+            rpm_per_replica=draw(st.integers(0, 60)),
+            min_replicas=low,
+            max_replicas=draw(st.integers(max(low, 1), 15)),
+            target_lag_per_replica=draw(st.integers(1, 5)),
+            activation_lag=draw(st.integers(0, 3)),
+        )
+    cfg = config(
+        pools,
+        tenants,
+        max_pods=draw(st.integers(1, 40)),
+        providers={
+            "openai": {"rpm": draw(st.integers(10, 500))},
+            "anthropic": {"rpm": draw(st.integers(10, 500))},
+        },
+    )
+    observations = Observations(
+        pools={
+            name: PoolObservation(
+                draw(st.integers(0, 60)), draw(st.integers(0, 10)), draw(st.integers(0, 15))
+            )
+            for name in pools
+        },
+        tokens_today={t: draw(st.integers(0, 6000)) for t in tenant_names},
+    )
+    overrides = Overrides(
+        pins={p: Pin(draw(st.integers(0, 6))) for p in draw(st.sets(st.sampled_from(list(pools))))},
+        paused_tenants=frozenset(draw(st.sets(st.sampled_from(tenant_names)))),
+    )
+    return cfg, observations, overrides
+
+
+def ceilings(cfg: Config) -> list[tuple[str, float, dict[str, float]]]:
+    """(name, capacity, cost a replica per pool) for every shared or tenant ceiling."""
+    found = [("cluster", float(cfg.cluster.max_pods), {p: 1.0 for p in cfg.pools})]
+    for name, tenant in cfg.tenants.items():
+        if tenant.max_pods is not None:
+            members = {p: 1.0 for p, c in cfg.pools.items() if c.tenant == name}
+            found.append((f"tenant {name}", float(tenant.max_pods), members))
+    for name, provider in cfg.providers.items():
+        members = {
+            p: c.rpm_per_replica
+            for p, c in cfg.pools.items()
+            if c.provider == name and c.rpm_per_replica > 0
+        }
+        found.append((f"provider {name}", provider.rpm * provider.headroom, members))
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(fleets())
+def test_no_ceiling_is_ever_exceeded(fleet: tuple[Config, Observations, Overrides]) -> None:
+    cfg, observations, overrides = fleet
+    decisions = decide(cfg, observations, overrides)
+    for d in decisions:  # every shortfall says which ceiling caused it
+        if d.desired < d.recommendation:
+            assert d.main_reason.rule in (*SHARED, "tenant max_pods"), d.reasons
+    desired = {d.pool: d.desired for d in decisions}
+    for pool_name, d in desired.items():
+        assert 0 <= d <= cfg.pools[pool_name].max_replicas
+    for name, capacity, cost in ceilings(cfg):
+        used = sum(desired[p] * c for p, c in cost.items())
+        assert used <= capacity + 1e-9, name
+
+
+def fits_with(
+    cfg: Config, decisions: list[ScaleDecision], short: str, other: str, extra: int
+) -> bool:
+    """Whether one more replica of `short` would fit every ceiling once `other` gave up
+    `extra` replicas."""
+    desired = {d.pool: d.desired for d in decisions}
+    for _, capacity, cost in ceilings(cfg):
+        if short not in cost:
+            continue
+        left = capacity - sum(desired[p] * c for p, c in cost.items())
+        left += extra * cost.get(other, 0.0)
+        if left + 1e-9 < cost[short]:
+            return False
+    return True
+
+
+def floor_of(cfg: Config, d: ScaleDecision, obs: Observations, overrides: Overrides) -> int:
+    pool_cfg = cfg.pools[d.pool]
+    tenant = cfg.tenants[pool_cfg.tenant]
+    if pool_cfg.tenant in overrides.paused_tenants:
+        return 0
+    used = obs.tokens_today.get(pool_cfg.tenant, 0)
+    if tenant.daily_token_budget and tenant.hard_cap and used >= tenant.daily_token_budget:
+        return 0
+    pin = overrides.pins.get(d.pool)
+    floor = max(pool_cfg.min_replicas, pin.replicas if pin else 0)
+    return min(floor, pool_cfg.max_replicas)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fleets())
+def test_a_lower_tier_gets_no_more_than_its_floor_while_a_higher_tier_is_short(
+    fleet: tuple[Config, Observations, Overrides],
+) -> None:
+    cfg, observations, overrides = fleet
+    decisions = decide(cfg, observations, overrides)
+    for short in decisions:
+        bound = {r.rule for r in short.reasons} & set(SHARED)
+        for rule in bound:
+            for other in decisions:
+                if cfg.tier_priority(other.pool) >= cfg.tier_priority(short.pool):
+                    continue
+                if rule == "provider rpm":
+                    mine = cfg.pools[short.pool]
+                    theirs = cfg.pools[other.pool]
+                    if theirs.provider != mine.provider or theirs.rpm_per_replica == 0:
+                        continue
+                # It keeps its floor, and the replicas at work (no running task is cut short).
+                obs = observations.pools.get(other.pool)
+                working = 0
+                if obs is not None:
+                    working = min(
+                        other.current, -(-obs.ack_pending // cfg.pools[other.pool].concurrency)
+                    )
+                allowed = max(floor_of(cfg, other, observations, overrides), working)
+                if other.desired <= allowed:
+                    continue
+                # Or it keeps pods it has, which the higher tier could not have used anyway.
+                assert other.desired <= other.current, f"{other.pool} grew"
+                extra = other.desired - allowed
+                assert not fits_with(cfg, decisions, short.pool, other.pool, extra), (
+                    f"{other.pool} kept pods higher-tier {short.pool} needed for {rule}"
+                )
+
+
+@settings(max_examples=100, deadline=None)
+@given(fleets())
+def test_decisions_are_deterministic_whatever_the_input_order(
+    fleet: tuple[Config, Observations, Overrides],
+) -> None:
+    cfg, observations, overrides = fleet
+    first = decide(cfg, observations, overrides)
+    shuffled = Observations(
+        pools=dict(reversed(list(observations.pools.items()))),
+        tokens_today=dict(reversed(list(observations.tokens_today.items()))),
+    )
+    assert decide(cfg, shuffled, overrides) == first
+    assert decide(cfg, observations, overrides) == first
+
+
+def _numbers(made: Claim) -> tuple[int, int, int, int, bool, int]:
+    return made.current, made.floor, made.want, made.recommendation, made.held, made.kept
+
+
+@given(fleets(), st.data())
+@settings(max_examples=150, deadline=None)
+def test_a_claim_depends_on_an_observation_only_through_its_footprint(
+    fleet: tuple[Config, Observations, Overrides], data: st.DataObject
+) -> None:
+    cfg, observations, overrides = fleet
+    for name, obs in observations.pools.items():
+        pool_cfg = cfg.pools[name]
+        lag = obs.lag
+        moved = data.draw(st.integers(0, lag))  # tasks between pending and ack_pending
+        other = obs._replace(
+            pending=moved,
+            ack_pending=lag - moved,
+            ready=data.draw(st.integers(0, 15)),
+            arrival_rate=data.draw(st.none() | st.floats(0, 5)),
+            mean_task_seconds=data.draw(st.none() | st.floats(0.5, 60)),
+        )
+        wait = cfg.target_wait[name]
+        if footprint(pool_cfg, other, wait) != footprint(pool_cfg, obs, wait):
+            continue
+        swapped = Observations({**observations.pools, name: other}, observations.tokens_today)
+        a = claim(name, pool_cfg, cfg, observations, overrides, None, 0.0)
+        b = claim(name, pool_cfg, cfg, swapped, overrides, None, 0.0)
+        assert _numbers(a) == _numbers(b)
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_a_claim_holds_until_its_time_rules_may_let_go(data: st.DataObject) -> None:
+    """With the same inputs, a pool claimed again at every tick before Claim.until (its
+    history recording only its own recommendation, as the loop does) claims the same."""
+    cfg = config(
+        {"p": pool("t", max_replicas=30, cooldown_seconds=data.draw(st.sampled_from([0, 60, 300])))}
+    )
+    now, history = 1200.0, History(cfg)
+    current = data.draw(st.integers(0, 15))
+    # A random recent past: recommendations, and scale steps large enough to bind.
+    times = data.draw(st.lists(st.floats(now - 400, now - 0.5), max_size=15))
+    for t in sorted(times):
+        history.record_pool("p", data.draw(st.integers(0, 25)), data.draw(st.integers(0, 2)), t)
+        if data.draw(st.booleans()):
+            history.record_scale("p", t, current, current + data.draw(st.integers(-12, 12)))
+    lag = data.draw(st.integers(0, 40))
+    observations = Observations({"p": PoolObservation(lag, 0, current, current)})
+    tick = data.draw(st.sampled_from([1.0, 5.0, 20.0]))
+    first = claim("p", cfg.pools["p"], cfg, observations, Overrides(), history, now)
+    t = now
+    while t + tick < min(first.until, now + 700):
+        history.record_pool("p", first.recommendation, lag, t)
+        t += tick
+        again = claim("p", cfg.pools["p"], cfg, observations, Overrides(), history, t)
+        assert _numbers(again) == _numbers(first), (t, first.until)
+
+
+@given(fleets(), st.data())
+@settings(max_examples=150, deadline=None)
+def test_while_demand_fits_allocate_grants_each_claim_what_it_asks_alone(
+    fleet: tuple[Config, Observations, Overrides], data: st.DataObject
+) -> None:
+    cfg, observations, overrides = fleet
+    demand = Demand(cfg)
+    claims = {}
+    for _ in range(3):  # claims replaced in any order, as the simulator re-claims pools
+        for name in data.draw(st.permutations(list(cfg.pools))):
+            obs = observations.pools[name]._replace(pending=data.draw(st.integers(0, 60)))
+            seen = Observations({**observations.pools, name: obs}, observations.tokens_today)
+            claims[name] = claim(name, cfg.pools[name], cfg, seen, overrides, None, 0.0)
+            demand.set(claims[name])
+    run = [claims[name].copy() for name in cfg.pools]
+    allocate(cfg, run)
+    alone = all(c.granted == c.alone for c in run)
+    assert demand.fits() == all(
+        t <= limit for t, limit in zip(demand.total, demand.limit, strict=True)
+    )
+    if demand.fits():
+        assert alone
+        assert [c.reasons for c in run] == [claims[name].reasons for name in cfg.pools]
+
+
+ANY_FLOAT = st.none() | st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.integers(0, 30),
+    ANY_FLOAT,
+    ANY_FLOAT,
+    st.integers(0, 600),
+)
+@settings(max_examples=300, deadline=None)
+def test_no_reading_can_crash_the_pass_or_push_a_pool_past_its_bounds(
+    pending: int, ack_pending: int, replicas: int, rate: float | None, seconds: float | None,
+    cold_start: int,
+) -> None:  # fmt: skip
+    """Whatever slips past a source's checks (NaN, inf, 1e308, negatives), the pass decides:
+    within the pool's bounds, and never below the replicas at work."""
+    fleet = config(
+        {"web": pool("acme", max_replicas=30, cold_start_seconds=cold_start)},
+        tiers={"enterprise": {"priority": 1, "target_wait_seconds": 5}},
+    )
+    obs = Observations({"web": PoolObservation(pending, ack_pending, replicas, replicas, rate,
+                                               seconds)})  # fmt: skip
+    (decision,) = decide(fleet, obs, Overrides(), History(fleet), 0.0)
+    assert 0 <= decision.desired <= 30
+    if pending + ack_pending > 0:
+        assert decision.desired >= min(replicas, ack_pending)

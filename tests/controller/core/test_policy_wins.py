@@ -1,0 +1,246 @@
+"""The rules that make the default policy win on unseen traffic (issue 10), one test each."""
+
+from __future__ import annotations
+
+from controller.core.accounting import task_time
+from controller.core.config import Config
+from controller.core.history import History
+from controller.core.model import Observations, PoolObservation, ScaleDecision
+from controller.core.policy import decide
+from tests.factories import TIERS, config, pool
+
+
+def tick(
+    cfg: Config, history: History, now: float, **pools: PoolObservation
+) -> dict[str, ScaleDecision]:
+    obs = Observations({name.replace("_", "-"): o for name, o in pools.items()})
+    decisions = decide(cfg, obs, history=history, now=now)
+    history.record_tick(decisions, obs, now)
+    for d in decisions:
+        if d.changes:
+            history.record_scale(d.pool, now, d.current, d.desired)
+    return {d.pool: d for d in decisions}
+
+
+def two_tiers(high: str = "enterprise") -> Config:
+    """A starter pool and a higher-tier pool, each up to 8 replicas, in a cluster of 8."""
+    return config(
+        {"low": pool("startup", max_replicas=8), "high": pool("bank", max_replicas=8)},
+        {"startup": {"tier": "starter"}, "bank": {"tier": high}},
+        max_pods=8,
+    )
+
+
+def test_held_pods_yield_to_a_higher_tiers_backlog_under_a_tight_cluster_cap() -> None:
+    cfg = two_tiers()
+    history = History(cfg)
+    tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=PoolObservation(0, 0, 0, 0))
+    # The starter pool's backlog is gone; its down window still keeps its 8 pods. Then the
+    # enterprise pool gets a backlog of 6: the idle held pods must make room for it.
+    d = tick(cfg, history, 30.0, low=PoolObservation(0, 0, 8, 8), high=PoolObservation(6, 0, 0, 0))
+    assert d["high"].desired == 6
+    assert d["low"].desired == 2
+    assert "yield to real demand" in d["low"].main_reason.detail
+    # Without the enterprise backlog the window keeps them (nothing else needs the room).
+    history = History(cfg)
+    tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=PoolObservation(0, 0, 0, 0))
+    d = tick(cfg, history, 30.0, low=PoolObservation(0, 0, 8, 8), high=PoolObservation(0, 0, 0, 0))
+    assert d["low"].desired == 8
+    assert d["low"].main_reason.rule == "stabilization"
+
+
+def test_a_yielded_hold_does_not_come_back_as_growth() -> None:
+    cfg = two_tiers()
+    history = History(cfg)
+    tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=PoolObservation(0, 0, 0, 0))
+    tick(cfg, history, 30.0, low=PoolObservation(0, 0, 8, 8), high=PoolObservation(6, 0, 0, 0))
+    # The enterprise backlog is done at once; the starter pool, now at 2, is not regrown to
+    # the 8 its window remembers.
+    d = tick(cfg, history, 40.0, low=PoolObservation(0, 0, 2, 2), high=PoolObservation(0, 0, 6, 6))
+    assert d["low"].desired == 2
+
+
+def test_a_100_task_flash_crowd_reaches_max_replicas_at_the_first_tick() -> None:
+    cfg = config({"a": pool("t", max_replicas=40)})  # default behavior
+    history = History(cfg)
+    tick(cfg, history, 0.0, a=PoolObservation(0, 0, 0, 0))
+    d = tick(cfg, history, 1.0, a=PoolObservation(100, 0, 0, 0))
+    assert d["a"].desired == 40
+
+
+def test_a_growing_pool_at_least_doubles_every_15_s() -> None:
+    cfg = config({"a": pool("t", max_replicas=100)})
+    history = History(cfg)
+    tick(cfg, history, 0.0, a=PoolObservation(2, 0, 0, 0))
+    seen = [
+        tick(cfg, history, t, a=PoolObservation(200, 0, r, r))["a"].desired
+        for t, r in ((16.0, 2), (31.0, 6), (46.0, 12), (61.0, 24), (76.0, 48))
+    ]
+    assert seen == [6, 12, 24, 48, 96]
+
+
+def before_and_after_a_10_minute_task(typical: float, obs: PoolObservation) -> tuple[int, int]:
+    """A pool's desired replicas with a task-time mean of `typical` s, then after one more
+    task of 10 minutes (the rest of `obs` as given)."""
+    cfg = config({"a": pool("t", max_replicas=50, cold_start_seconds=0)})
+    mean = None
+    for _ in range(50):
+        mean = task_time(mean, typical)
+    before = decide(cfg, Observations({"a": obs._replace(mean_task_seconds=mean)}))[0]
+    mean = task_time(mean, 600.0)
+    after = decide(cfg, Observations({"a": obs._replace(mean_task_seconds=mean)}))[0]
+    return before.desired, after.desired
+
+
+def test_one_10_minute_task_does_not_double_a_pool_of_5_s_tasks() -> None:
+    before, after = before_and_after_a_10_minute_task(5.0, PoolObservation(0, 2, 2, 2, 4.0))
+    assert before == 20  # 4 a second x 5 s
+    assert after < 2 * before
+
+
+def test_one_10_minute_task_does_not_double_a_pools_replicas() -> None:
+    before, after = before_and_after_a_10_minute_task(30.0, PoolObservation(0, 10, 10, 10, 0.33))
+    assert before == 10
+    assert after < 2 * before
+    assert after <= 11
+
+
+def test_a_lone_task_in_the_rate_window_asks_for_one_replica() -> None:
+    cfg = config({"a": pool("t")})
+    # One arrival in a 30 s window reads as 1/30 a second; tasks take 90 s.
+    (d,) = decide(cfg, Observations({"a": PoolObservation(1, 0, 0, 0, 1 / 30, 90.0)}))
+    assert d.desired == 1
+
+
+def test_cold_start_covers_what_arrives_while_new_pods_start() -> None:
+    cfg = config({"a": pool("t", max_replicas=50, cold_start_seconds=20)})
+    # 2 tasks a second of 5 s each, 4 ready pods finishing 0.8 a second: 1.2 a second more
+    # arrive than leave, 24 of them during a 20 s cold start.
+    obs = PoolObservation(10, 4, 4, 4, 2.0, 5.0)
+    (d,) = decide(cfg, Observations({"a": obs}))
+    assert d.desired == 14 + 24
+    assert "24 arriving beyond the ready pods' pace during a 20 s cold start" in d.reasons[0].detail
+
+
+def test_a_target_wait_adds_square_root_headroom_and_says_so() -> None:
+    pools = {"a": pool("t", max_replicas=100, cold_start_seconds=0)}
+    obs = Observations({"a": PoolObservation(0, 20, 20, 20, 1.0, 20.0)})
+    (plain,) = decide(config(pools), obs)
+    objective = {**TIERS, "enterprise": {"priority": 1000, "target_wait_seconds": 2}}
+    cfg = config(pools, tiers=objective)
+    (staffed,) = decide(cfg, obs)
+    assert plain.desired == 20
+    assert 20 < staffed.desired <= 40
+    assert staffed.main_reason.rule == "latency objective"
+    assert "target wait 2 s" in staffed.main_reason.detail
+
+
+def test_a_pool_past_warn_at_grows_again_when_its_pace_allows() -> None:
+    cfg = config(
+        {"a": pool("t", max_replicas=20)},
+        {"t": {"tier": "enterprise", "daily_token_budget": 1_000_000, "warn_at": 0.5}},
+    )
+    noon = 12 * 3600.0
+    # 600,000 used by noon over 43,200 replica-seconds: ~13.9 tokens a replica-second. The
+    # 400,000 left pay for 400,000 / (13.9 x 43,200) = 0.67 replica until midnight: 1 (lag).
+    obs = Observations(
+        {"a": PoolObservation(20, 0, 1, 1)},
+        tokens_today={"t": 600_000},
+        replica_seconds_today={"t": 43_200.0},
+    )
+    (d,) = decide(cfg, obs, now=noon)
+    assert d.desired == 1
+    assert "budget pace" in d.main_reason.detail
+    # Later the same day, having shrunk and spent little: the pace allows growth again.
+    later = Observations(
+        {"a": PoolObservation(20, 0, 1, 1)},
+        tokens_today={"t": 610_000},
+        replica_seconds_today={"t": 200_000.0},
+    )
+    (d,) = decide(cfg, later, now=20 * 3600.0)
+    assert d.desired > 1
+    assert d.main_reason.rule == "budget warning"
+    assert "pays for" in d.main_reason.detail
+
+
+def test_a_higher_tiers_backlog_takes_idle_pods_but_cuts_no_running_task_short() -> None:
+    cfg = two_tiers()
+    # The starter pool has 8 pods, 3 of them at work, and 5 more tasks queued; the enterprise
+    # pool gets a backlog of 8. Cutting a running task short would redeliver it and waste its
+    # work: the 3 stay, the enterprise pool gets the other 5 now and the rest as tasks end.
+    obs = Observations({"low": PoolObservation(5, 3, 8, 8), "high": PoolObservation(8, 0, 0, 0)})
+    d = {x.pool: x for x in decide(cfg, obs)}
+    assert (d["high"].desired, d["low"].desired) == (5, 3)
+    obs = Observations({"low": PoolObservation(5, 1, 3, 3), "high": PoolObservation(3, 5, 5, 5)})
+    d = {x.pool: x for x in decide(cfg, obs)}
+    assert (d["high"].desired, d["low"].desired) == (7, 1)
+
+
+def test_a_blip_of_demand_moves_no_held_pod_and_lasting_demand_does() -> None:
+    cfg = two_tiers("growth")
+    history = History(cfg)
+    idle = PoolObservation(0, 0, 0, 0)
+    tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=idle)
+    for t in range(1, 20):  # the starter pool drained; its down window keeps its 8 pods
+        tick(cfg, history, float(t), low=PoolObservation(0, 0, 8, 8), high=idle)
+    # One tick of lag on the growth pool: too recent to take the held pods.
+    d = tick(cfg, history, 20.0, low=PoolObservation(0, 0, 8, 8), high=PoolObservation(3, 0, 0, 0))
+    assert (d["high"].desired, d["low"].desired) == (0, 8)
+    assert "cluster max_pods" in d["high"].main_reason.rule
+    # The lag lasts: 15 s later it takes them.
+    for t in range(21, 36):
+        d = tick(
+            cfg,
+            history,
+            float(t),
+            low=PoolObservation(0, 0, 8, 8),
+            high=PoolObservation(3, 0, 0, 0),
+        )
+    assert (d["high"].desired, d["low"].desired) == (3, 5)
+
+
+def test_a_long_cold_start_projects_no_more_than_the_window_saw() -> None:
+    cfg = config({"a": pool("t", max_replicas=50, cold_start_seconds=120)})
+    # 3 arrivals in the 30 s window, tasks of 60 s, one ready pod: the net inflow over a
+    # 120 s cold start would be 0.08/s x 120 = 9.6 tasks, but only 3 were seen arriving.
+    (d,) = decide(cfg, Observations({"a": PoolObservation(2, 1, 1, 1, 0.1, 60.0)}))
+    assert d.desired == 3 + 3
+
+
+def test_a_soft_capped_tenant_past_its_budget_stops_spending_at_once() -> None:
+    # It used to keep its 4 pods for the rest of the day: 20% over budget and climbing.
+    cfg = config(
+        {"a": pool("t", max_replicas=20)},
+        {"t": {"tier": "enterprise", "daily_token_budget": 1_000_000, "hard_cap": False}},
+    )
+    obs = Observations(
+        {"a": PoolObservation(30, 4, 4, 4)},
+        tokens_today={"t": 1_200_000},
+        replica_seconds_today={"t": 50_000.0},
+    )
+    history = History(cfg)
+    tick(cfg, history, 0.0, a=PoolObservation(8, 0, 4, 4))  # the down window remembers 4
+    (d,) = decide(cfg, obs, history=history, now=60.0)
+    assert d.desired == 0
+    assert d.main_reason.rule == "budget spent"
+
+
+def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks() -> None:
+    # 10,000 tokens left, 2 per replica-second, 60 s tasks: three of the last replica's
+    # tasks cost about 360 tokens, so it keeps going; at 200 left it stops.
+    cfg = config(
+        {"a": pool("t", max_replicas=20)},
+        {"t": {"tier": "growth", "daily_token_budget": 1_000_000, "hard_cap": False}},
+    )
+
+    def at(used: int) -> int:
+        obs = Observations(
+            {"a": PoolObservation(5, 1, 1, 1, mean_task_seconds=60.0)},
+            tokens_today={"t": used},
+            replica_seconds_today={"t": used / 2},
+        )
+        (d,) = decide(cfg, obs, now=12 * 3600.0)
+        return d.desired
+
+    assert at(990_000) == 1
+    assert at(999_800) == 0

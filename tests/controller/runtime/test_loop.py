@@ -1,0 +1,185 @@
+"""The reconcile loop on a real NATS JetStream with the simulated cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from controller.actuators.simcluster import SimulatedCluster
+from controller.core.config import Config
+from controller.core.events import HealthEvent, ScaleEvent
+from controller.runtime.loop import Reconciler
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import TokenLedger
+from tests.factories import config, pool
+from tests.support import FakeClock, eventually
+
+BEHAVIOR = {
+    "scale_up": {"stabilization_seconds": 0, "max_pods": 4, "period_seconds": 10},
+    "scale_down": {"stabilization_seconds": 20, "max_pods": 2, "period_seconds": 10},
+}
+
+
+def fleet(**fields: Any) -> Config:
+    fields = {"max_replicas": 10, "cooldown_seconds": 60, "cold_start_seconds": 0, **fields}
+    return config({"research": pool("acme", behavior=BEHAVIOR, **fields)})
+
+
+async def make_loop(nc: Client, cfg: Config, clock: Any) -> tuple[Reconciler, SimulatedCluster]:
+    await ensure_queues(nc, cfg)
+    lag = JetStreamLagSource(nc, cfg, clock=clock)
+    await lag.start()
+    cluster = SimulatedCluster(cfg, clock=clock)
+    return Reconciler(cfg, lag, TokenLedger(cfg), cluster, clock=clock), cluster
+
+
+async def publish(nc: Client, subject: str, n: int) -> None:
+    for i in range(n):
+        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
+
+
+async def test_the_first_task_wakes_an_idle_pool_without_waiting_for_a_tick(nc: Client) -> None:
+    cfg = config({"research": pool("acme")}, interval=3600.0)  # a tick an hour: only a wake-up
+    loop, cluster = await make_loop(nc, cfg, clock=lambda: 0.0)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(loop.run(stop))
+    await eventually(lambda: loop.decisions != {})  # the first tick: nothing to do
+    assert cluster.scale_calls == []
+    await publish(nc, cfg.subject("research"), 1)
+    await eventually(lambda: cluster.scale_calls != [], timeout=5)
+    assert cluster.scale_calls[0][1:] == ("research", 1)
+    stop.set()
+    await runner
+    await cluster.close()
+
+
+async def test_a_burst_rises_within_limits_and_falls_to_zero_after_cooldown(
+    nc: Client, clock: FakeClock
+) -> None:
+    cfg = fleet()
+    loop, cluster = await make_loop(nc, cfg, clock)
+    events = loop.bus.subscribe()
+    await publish(nc, cfg.subject("research"), 30)
+    seen = []
+    for _ in range(4):
+        (d,) = await loop.tick()
+        seen.append(d.desired)
+        clock.advance(5)
+    assert seen == [10, 10, 10, 10]  # woken from zero: straight to its demand (max_replicas)
+
+    worker = await nc.jetstream().pull_subscribe_bind("research", "AGENT_TASKS")
+    done = 0
+    while done < 30:  # a fetch may return fewer than asked
+        for msg in await worker.fetch(30 - done, timeout=2):
+            await msg.ack_sync()
+            done += 1
+    replicas = []
+    for _ in range(40):
+        clock.advance(5)
+        (d,) = await loop.tick()
+        replicas.append(d.desired)
+    assert replicas[-1] == 0
+    ups = [e for e in _drain(events) if isinstance(e, ScaleEvent)]
+    assert all(e.new - e.old <= 4 for e in ups if e.old > 0)
+    assert all(e.old - e.new <= 2 for e in ups)
+    last_busy = 15  # the fourth tick, the last that saw lag (seconds from the first)
+    zero_at = 20 + 5 * (replicas.index(0) + 1)
+    assert zero_at - last_busy >= 60  # the cooldown held the last replica
+    assert replicas[replicas.index(0) - 1] <= 2  # 2 pods a step: 10, 8, ..., 2, 0
+    assert ups[-1].reasons[-1].rule in ("rate limit", "demand", "cooldown", "stabilization")
+    await cluster.close()
+
+
+async def test_nats_dying_holds_replicas_and_the_loop_recovers(
+    nats_server: NatsServer, nc: Client, clock: FakeClock
+) -> None:
+    cfg = fleet()
+    loop, cluster = await make_loop(nc, cfg, clock)
+    events = loop.bus.subscribe()
+    await publish(nc, cfg.subject("research"), 6)
+    (d,) = await loop.tick()
+    assert d.desired == 6
+
+    nats_server.stop()
+    await eventually(lambda: not nc.is_connected)
+    for _ in range(20):  # long past every window: still nothing scales down
+        clock.advance(30)
+        (d,) = await loop.tick()
+        assert (d.current, d.desired) == (6, 6)
+        assert d.main_reason.rule == "stale"
+    assert "queue" in loop.problems
+    assert cluster.scale_calls[-1][2] == 6
+
+    nats_server.start()
+    await eventually(lambda: nc.is_connected, timeout=15)
+    clock.advance(1)
+    (d,) = await loop.tick()
+    assert loop.problems == {}
+    assert d.main_reason.rule != "stale"
+    health = [e for e in _drain(events) if isinstance(e, HealthEvent)]
+    assert [(e.source, e.ok) for e in health] == [("queue", False), ("queue", True)]
+    await cluster.close()
+
+
+async def test_a_pool_with_a_fallback_goes_up_to_it_after_failed_reads_and_never_down(
+    nats_server: NatsServer, nc: Client, clock: FakeClock
+) -> None:
+    """KEDA's fallback: after `failure_threshold` stale reads in a row, the pool goes to
+    `replicas`; one already above it holds (missing data never scales a pool down)."""
+    fallback = {"failure_threshold": 3, "replicas": 4}
+    cfg = config({
+        "low": pool("acme", behavior=BEHAVIOR, cold_start_seconds=0, fallback=fallback),
+        "high": pool("acme", behavior=BEHAVIOR, cold_start_seconds=0, fallback=fallback),
+        "plain": pool("acme", behavior=BEHAVIOR, cold_start_seconds=0),
+    })  # fmt: skip
+    loop, cluster = await make_loop(nc, cfg, clock)
+    await publish(nc, cfg.subject("low"), 1)
+    await publish(nc, cfg.subject("high"), 6)
+    await publish(nc, cfg.subject("plain"), 1)
+    decided = {d.pool: d.desired for d in await loop.tick()}
+    assert decided == {"low": 1, "high": 6, "plain": 1}
+
+    nats_server.stop()
+    await eventually(lambda: not nc.is_connected)
+    seen = []
+    for _ in range(4):
+        clock.advance(1)
+        seen.append({d.pool: (d.desired, d.main_reason.rule) for d in await loop.tick()})
+    assert [s["low"] for s in seen] == [(1, "stale"), (1, "stale"), (4, "fallback"), (4, "stale")]
+    assert all(s["high"] == (6, "stale") for s in seen)
+    assert all(s["plain"] == (1, "stale") for s in seen)
+    assert cluster.scale_calls[-1][1:] == ("low", 4)  # the only call while NATS was down
+    await cluster.close()
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def test_a_tenant_past_warn_at_is_paced_by_what_its_replicas_cost(
+    nc: Client, clock: FakeClock
+) -> None:
+    tenants = {"acme": {"tier": "enterprise", "daily_token_budget": 1_000_000, "warn_at": 0.5}}
+    cfg = config({"research": pool("acme", cold_start_seconds=0)}, tenants)
+    loop, cluster = await make_loop(nc, cfg, clock)
+    await publish(nc, cfg.subject("research"), 8)
+    (d,) = await loop.tick()
+    assert d.desired == 8
+    clock.advance(1)
+    await loop.tick()  # the loop now sees the 8 replicas
+    clock.advance(600)  # 8 replicas x 600 s = 4,800 replica-seconds today
+    loop.usage.preload({"acme": 600_000}, clock())  # past warn_at: 125 tokens a replica-second
+    (d,) = await loop.tick()
+    # The 400,000 tokens left pay for 400,000 / (125 x 36,200 s to midnight) = 0.09 replica:
+    # the 8 tasks waiting keep one.
+    assert d.desired == 1
+    assert d.main_reason.rule == "budget warning"
+    assert "125.0 tokens a replica-second pays for 1 replicas" in d.main_reason.detail
+    await cluster.close()

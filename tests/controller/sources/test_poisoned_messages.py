@@ -1,0 +1,205 @@
+"""Poisoned usage reports and decisions messages on a real nats-server, while a Reconciler
+ticks on the simulated cluster: each is dropped and counted, the loop keeps ticking, a pool
+with tasks still scales up, and the log gets one line per source per minute."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from nats.aio.client import Client
+
+from controller.actuators.simcluster import SimulatedCluster
+from controller.coordination.leader_decisions import (
+    DECISIONS_SUBJECT,
+    DecisionsEncoder,
+    follow_decisions,
+)
+from controller.core.accounting import MAX_WORK_S
+from controller.core.bad_messages import BadMessages
+from controller.core.config import Config
+from controller.core.events import TickEvent
+from controller.core.model import Observations, PoolObservation, Reason, ScaleDecision
+from controller.core.policy import decide
+from controller.runtime.loop import Reconciler
+from controller.runtime.metrics import Metrics
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import NatsUsageSource, TokenLedger, UsageReport
+from tests.factories import config, pool
+from tests.support import FakeClock, eventually
+
+TENANTS = {"acme": {"tier": "enterprise", "daily_token_budget": 1_000_000},
+           "globex": {"tier": "growth", "daily_token_budget": 1_000_000}}  # fmt: skip
+GOOD = {"tenant": "acme", "pool": "research", "tokens": 500, "work_s": 20.0, "task": "t1"}
+
+
+def report(**fields: Any) -> bytes:
+    return json.dumps({**GOOD, **fields}).encode()
+
+
+POISON: list[tuple[str, bytes]] = [
+    ("acme", b'{"tenant": "acme", "pool": "research", "tokens": 1, "work_s": Infinity}'),
+    ("acme", b'{"tenant": "acme", "pool": "research", "tokens": 1, "work_s": -Infinity}'),
+    ("acme", b'{"tenant": "acme", "pool": "research", "tokens": 1, "work_s": NaN}'),
+    ("acme", report(work_s=1e308)),
+    ("acme", report(work_s=-1)),
+    ("acme", report(tokens=-1)),
+    ("acme", report(tokens=10**18)),  # the forged report that once spent acme's budget
+    ("acme", report(tokens=1e18)),
+    ("acme", report(tokens="500")),
+    ("acme", report(work_s="lots")),
+    ("acme", report(tenant={"nested": [[[["junk"]]]]})),
+    ("acme", b"[" * 50_000 + b"]" * 50_000),
+    ("acme", b'{"tenant": "acme", "tokens": ' + b"9" * 5000 + b"}"),
+    ("acme", b"\xff\xfe\x00 not UTF-8 \xc3\x28"),
+    ("acme", report(task="x" * 1_000_000)),  # a 1 MB body
+    ("acme", b""),
+    ("acme", b"null"),
+    ("acme", b'"a string"'),
+    ("evil", report(tenant="evil")),  # an unknown tenant
+    ("acme", report(pool="nope")),  # an unknown pool
+    ("acme", report(pool="coder")),  # globex's pool, reported as acme's
+    ("globex", report()),  # acme's report on globex's subject
+]
+
+
+def fleet() -> Config:
+    return config({"research": pool("acme", cold_start_seconds=0),
+                   "coder": pool("globex", cold_start_seconds=0)},
+                  TENANTS, interval=0.05)  # fmt: skip
+
+
+@pytest.fixture
+async def running(nc: Client) -> AsyncIterator[tuple[Reconciler, SimulatedCluster, FakeClock]]:
+    cfg = fleet()
+    await ensure_queues(nc, cfg)
+    lag = JetStreamLagSource(nc, cfg)
+    await lag.start()
+    log_clock = FakeClock()
+    usage = NatsUsageSource(nc, cfg, clock=lambda: 0.0, bad=BadMessages(clock=log_clock))
+    await usage.start()
+    cluster = SimulatedCluster(cfg)
+    loop = Reconciler(cfg, lag, usage, cluster, clock=lambda: 0.0)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(loop.run(stop))
+    try:
+        yield loop, cluster, log_clock
+    finally:
+        stop.set()
+        await runner
+        await lag.stop()
+        await cluster.close()
+
+
+def bad_lines(caplog: pytest.LogCaptureFixture, source: str) -> list[str]:
+    lines = [r.getMessage() for r in caplog.records if r.name == "agentdash.bad_messages"]
+    return [line for line in lines if f"bad {source} message" in line]
+
+
+async def test_poisoned_usage_reports_are_dropped_counted_and_logged_once_a_minute(
+    nc: Client,
+    running: tuple[Reconciler, SimulatedCluster, FakeClock],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "agentdash.bad_messages")
+    loop, cluster, log_clock = running
+    assert isinstance(loop.usage, NatsUsageSource)
+    source = loop.usage
+    ticks = loop.bus.subscribe()
+    for tenant, body in POISON:
+        await nc.publish(f"agentdash.usage.{tenant}", body)
+    await nc.publish("agentdash.usage.acme", report())  # one honest report among them
+    for i in range(6):
+        await nc.jetstream().publish(
+            loop.config.subject("research"), json.dumps({"id": i}).encode()
+        )
+
+    await eventually(lambda: source.bad.counts["usage"] == len(POISON))
+    await eventually(lambda: source.usage(0).tokens_today["acme"] == 500)
+    await eventually(lambda: any(c[1] == "research" and c[2] > 0 for c in cluster.scale_calls))
+    usage = source.usage(0)
+    assert usage.tokens_today == {"acme": 500, "globex": 0}
+    assert usage.mean_task_seconds == {"research": 20.0}  # nothing kept for "nope" or "evil"
+    research = loop.decisions["research"]
+    assert research.desired > 0
+    assert research.main_reason.rule != "budget exhausted"
+
+    seen = 0  # and the loop goes on ticking
+    while seen < 3:
+        if isinstance(await asyncio.wait_for(ticks.get(), timeout=5), TickEvent):
+            seen += 1
+
+    lines = bad_lines(caplog, "usage")
+    assert len(lines) == 1, lines  # a flood is one line a minute, not one a message
+    assert len(lines[0]) < 400
+    log_clock.advance(61)
+    await nc.publish("agentdash.usage.acme", report(tokens=-5))
+    await eventually(lambda: len(bad_lines(caplog, "usage")) == 2)
+    assert f"({len(POISON) - 1} more dropped since the last line)" in bad_lines(caplog, "usage")[1]
+
+    metrics = Metrics(loop.config, source.bad)
+    exposed = metrics.render().decode()
+    assert f'agentdash_bad_messages_total{{source="usage"}} {len(POISON) + 1}.0' in exposed
+
+
+async def test_a_forged_decisions_message_never_reaches_a_follower(nc: Client) -> None:
+    cfg = fleet()
+    bad = BadMessages()
+    heard: list[tuple[str, list[ScaleDecision]]] = []
+    await follow_decisions(nc, lambda leader, d, _: heard.append((leader, d)), bad=bad,
+                           pools=cfg.pools)  # fmt: skip
+    good = ScaleDecision("research", "acme", 1, 3, (Reason("demand", "lag 3"),), 3)
+    valid = json.loads(DecisionsEncoder("leader-1").messages(100.0, [good], {}, 1 << 20)[0])
+    row = valid["r"][0]  # pool, tenant, current, desired, recommendation, held, ready, reasons
+
+    def changed(head: int | None = None, field: int | None = None, value: Any = None) -> bytes:
+        forged = json.loads(json.dumps(valid))
+        if head is not None:
+            forged["m"][head] = value
+        if field is not None:
+            forged["r"][0][field] = value
+        return json.dumps(forged).encode()
+
+    forged = [
+        b"\xff\xfe",
+        b"{}",
+        b"[" * 50_000,
+        changed(head=3, value="soon"),
+        changed(field=3, value=-3),
+        changed(field=3, value=1e308),
+        changed(field=7, value=[]),
+        changed(field=0, value=7),
+        b'{"v": 2, "m": ["x", "e", 1, NaN, "f"], "i": 0, "n": 1, "r": []}',
+        changed(head=0, value="m" * 100_000),
+    ]
+    for body in forged:
+        await nc.publish(DECISIONS_SUBJECT, body)
+    elsewhere = ["not-in-this-config", *row[1:]]
+    await nc.publish(DECISIONS_SUBJECT, json.dumps({**valid, "r": [row, elsewhere]}).encode())
+
+    await eventually(lambda: len(heard) == 1)
+    assert bad.counts["decisions"] == len(forged)
+    leader, decisions = heard[0]
+    assert leader == "leader-1"
+    assert [(d.pool, d.current, d.desired, d.main_reason.detail) for d in decisions] == [
+        ("research", 1, 3, "lag 3")
+    ]
+
+
+def test_no_task_time_that_reaches_the_ledger_is_non_finite() -> None:
+    """Defence in depth: even a report built without validation cannot poison the mean."""
+    cfg = fleet()
+    ledger = TokenLedger(cfg)
+    for work in (math.inf, math.nan, -math.inf, 1e308, -1.0):
+        forged = UsageReport.model_construct(tenant="acme", pool="research", tokens=1, work_s=work)
+        ledger.add(forged, 0.0)
+        mean = ledger.usage(0.0).mean_task_seconds["research"]
+        assert 0.0 <= mean <= MAX_WORK_S
+    observation = PoolObservation(50, 0, 1, 1, arrival_rate=1e6, mean_task_seconds=mean)
+    research = decide(cfg, Observations({"research": observation}))[0]
+    assert research.desired == 10  # max_replicas: a huge load, decided, not a crash

@@ -1,0 +1,171 @@
+"""Token usage from a real Prometheus (Debian's package), scraping a local exporter, and
+agentdash's own metrics as Prometheus sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from controller.core.config import PrometheusConfig
+from controller.core.events import TickEvent
+from controller.core.model import Observations, PoolObservation
+from controller.core.policy import decide
+from controller.runtime.metrics import Metrics
+from controller.sources.prometheus import PrometheusUsageSource
+from tests.factories import config, pool
+from tests.support import eventually
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("prometheus") is None,
+    reason="Prometheus is not installed here (.ci/run installs Debian's prometheus package)",
+)
+
+TENANTS = {"acme": {"tier": "enterprise", "daily_token_budget": 10_000},
+           "globex": {"tier": "growth", "daily_token_budget": 10_000}}  # fmt: skip
+SUM = "sum by (tenant) (agent_tokens_consumed_total)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Prometheus:
+    def __init__(self, tmp: Path, targets: list[int]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        listed = ", ".join(f"'127.0.0.1:{t}'" for t in targets)
+        (tmp / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"scrape_configs: [{{job_name: local, static_configs: [{{targets: [{listed}]}}]}}]\n"
+        )
+        self.process = subprocess.Popen(
+            ["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not self.ready():
+            assert self.process.poll() is None, "prometheus exited at start"
+            assert time.monotonic() < deadline, "prometheus not ready within 30 s"
+            time.sleep(0.1)  # polling a child's readiness, with a deadline
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def tokens_exporter() -> Iterator[tuple[int, Counter]]:
+    registry = CollectorRegistry()
+    counter = Counter("agent_tokens_consumed", "Tokens the workers used", ["tenant"],
+                      registry=registry)  # fmt: skip
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    yield port, counter
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+async def test_token_usage_comes_from_prometheus_and_holds_when_it_goes(
+    tmp_path: Path, tokens_exporter: tuple[int, Counter]
+) -> None:
+    port, counter = tokens_exporter
+    counter.labels("acme").inc(8_500)
+    counter.labels("globex").inc(1_200)
+    prometheus = Prometheus(tmp_path, [port])
+    cfg = config({"research": pool("acme"), "coder": pool("globex")}, TENANTS)
+    source = PrometheusUsageSource(cfg, PrometheusConfig(url=prometheus.url, tokens_query=SUM))
+    try:
+
+        async def answered() -> bool:
+            await source.refresh()
+            return source.usage(0).tokens_today == {"acme": 8_500, "globex": 1_200}
+
+        await eventually(answered, timeout=40, every=0.25)
+        assert source.usage(0).stale is None
+    finally:
+        prometheus.stop()
+
+    await source.refresh()
+    usage = source.usage(0)
+    assert usage.tokens_today == {"acme": 8_500, "globex": 1_200}  # held, never reset
+    assert usage.stale is not None
+    assert prometheus.url in usage.stale
+    observations = Observations(
+        {"research": PoolObservation(9, 0, 1), "coder": PoolObservation(0, 0, 0)},
+        usage.tokens_today, dict.fromkeys(usage.tokens_today, usage.stale),
+    )  # fmt: skip
+    research = decide(cfg, observations)[0]
+    assert research.main_reason.rule == "budget warning"
+    assert "last known" in research.main_reason.detail
+
+
+async def test_the_default_query_reads_a_days_increase(
+    tmp_path: Path, tokens_exporter: tuple[int, Counter]
+) -> None:
+    port, counter = tokens_exporter
+    counter.labels("acme").inc(100)
+    prometheus = Prometheus(tmp_path, [port])
+    cfg = config({"research": pool("acme")}, TENANTS)
+    source = PrometheusUsageSource(cfg, PrometheusConfig(url=prometheus.url))
+    raw = PrometheusUsageSource(cfg, PrometheusConfig(url=prometheus.url, tokens_query=SUM))
+    try:
+
+        async def first_sample() -> bool:
+            await raw.refresh()
+            return raw.usage(0).tokens_today.get("acme") == 100
+
+        await eventually(first_sample, timeout=40, every=0.25)
+        counter.labels("acme").inc(5_000)  # after the first scrape: an increase to see
+
+        async def grew() -> bool:
+            counter.labels("acme").inc(10)
+            await source.refresh()
+            return source.usage(0).tokens_today.get("acme", 0) >= 5_000
+
+        await eventually(grew, timeout=40, every=0.25)
+    finally:
+        prometheus.stop()
+
+
+async def test_prometheus_scrapes_agentdashs_own_metrics(tmp_path: Path) -> None:
+    cfg = config({"research": pool("acme")}, TENANTS)
+    metrics = Metrics(cfg)
+    decisions = decide(cfg, Observations({"research": PoolObservation(7, 0, 2)}))
+    metrics.observe(TickEvent(0.0, tuple(decisions), 0.003))
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    prometheus = Prometheus(tmp_path, [port])
+    query = PrometheusUsageSource(cfg, PrometheusConfig(url=prometheus.url))._client
+    try:
+
+        async def scraped() -> bool:
+            found = await asyncio.to_thread(query.custom_query, "agentdash_pool_desired_replicas")
+            return bool(found) and found[0]["value"][1] == "7"
+
+        await eventually(scraped, timeout=40, every=0.25)
+        count = await asyncio.to_thread(query.custom_query,
+                                        "agentdash_reconcile_duration_seconds_count")  # fmt: skip
+        assert count[0]["value"][1] == "1"
+    finally:
+        prometheus.stop()
+        server.shutdown()
+        thread.join(timeout=5)

@@ -1,0 +1,152 @@
+"""Prometheus over TLS, with certificates checked by default, and a bearer token.
+
+TLS: a real Prometheus (Debian's package) serving HTTPS with a certificate from a CA this test
+makes. Prometheus itself cannot check bearer tokens, so the token is checked by a small HTTP
+server that answers the query API's wire format only to the right `Authorization` header.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from controller.core.config import PrometheusConfig
+from controller.sources.prometheus import PrometheusUsageSource
+from tests.certificates import make_certificates
+from tests.controller.sources.test_prometheus import TENANTS, Prometheus, free_port
+from tests.factories import config, pool
+from tests.support import eventually
+
+CFG = config({"research": pool("acme"), "coder": pool("globex")}, TENANTS)
+QUERY = 'label_replace(vector(4200), "tenant", "acme", "", "")'
+
+
+class TlsPrometheus(Prometheus):
+    """test_prometheus's Prometheus, serving HTTPS with the test CA's server certificate."""
+
+    def __init__(self, tmp: Path, certificates: dict[str, Path]) -> None:
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.trusted = ssl.create_default_context(cafile=str(certificates["ca.pem"]))
+        (tmp / "prometheus.yml").write_text("global: {scrape_interval: 1s}\n")
+        (tmp / "web.yml").write_text(
+            f"tls_server_config: {{cert_file: '{certificates['server.pem']}', "
+            f"key_file: '{certificates['server.key']}'}}\n"
+        )
+        self.process = subprocess.Popen(
+            ["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
+             f"--web.config.file={tmp / 'web.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not self.ready():
+            assert self.process.poll() is None, "prometheus exited at start"
+            assert time.monotonic() < deadline, "prometheus not ready within 30 s"
+            time.sleep(0.1)  # polling a child's readiness, with a deadline
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"{self.url}/-/ready", timeout=1, context=self.trusted
+            ) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[tuple[TlsPrometheus, dict[str, Path]]]:
+    if shutil.which("prometheus") is None:
+        pytest.skip("Prometheus is not installed here (.ci/run installs Debian's package)")
+    certificates = make_certificates(tmp_path)
+    server = TlsPrometheus(tmp_path, certificates)
+    try:
+        yield server, certificates
+    finally:
+        server.stop()
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # as asked
+async def test_certificates_are_checked_unless_the_config_says_not_to(
+    prometheus: tuple[TlsPrometheus, dict[str, Path]],
+) -> None:
+    server, certificates = prometheus
+    settings: dict[str, Any] = {"url": server.url, "tokens_query": QUERY}
+    unknown_ca = PrometheusUsageSource(CFG, PrometheusConfig.model_validate(settings))
+    await unknown_ca.refresh()
+    usage = unknown_ca.usage(0)
+    assert usage.tokens_today == {}  # never known: no budget is applied on an unverified answer
+    assert usage.stale is not None
+    assert "SSLError" in usage.stale  # certificate verify failed
+
+    for tls in ({"ca_file": str(certificates["ca.pem"])}, {"insecure_skip_verify": True}):
+        checked = PrometheusConfig.model_validate({**settings, "tls": tls})
+        source = PrometheusUsageSource(CFG, checked)
+
+        async def answered(source: PrometheusUsageSource = source) -> bool:
+            await source.refresh()
+            return source.usage(0).tokens_today == {"acme": 4200, "globex": 0}
+
+        await eventually(answered, timeout=30, every=0.25)
+        assert source.usage(0).stale is None
+
+
+@pytest.fixture
+async def token_checking_api() -> AsyncIterator[tuple[str, list[str]]]:
+    """The query API's wire format, answered only to `Bearer <the token it holds>`."""
+    token = ["first"]
+
+    async def query(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {token[0]}":
+            return web.json_response({"status": "error", "error": "unauthorized"}, status=401)
+        result = [{"metric": {"tenant": "acme"}, "value": [0, "4200"]}]
+        return web.json_response({"status": "success",
+                                  "data": {"resultType": "vector", "result": result}})  # fmt: skip
+
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/query", query)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_bearer_token_is_sent_and_read_again_when_it_rotates(
+    token_checking_api: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    url, token = token_checking_api
+    file = tmp_path / "token"
+    file.write_text("first\n")
+    source = PrometheusUsageSource(
+        CFG, PrometheusConfig.model_validate({"url": url, "bearer_token_file": str(file)})
+    )
+    await source.refresh()
+    assert source.usage(0).tokens_today == {"acme": 4200, "globex": 0}
+    assert source.usage(0).stale is None
+
+    token[0] = "second"  # rotated on the server: the old one is refused, the budgets held
+    await source.refresh()
+    assert source.usage(0).tokens_today == {"acme": 4200, "globex": 0}
+    assert source.usage(0).stale is not None
+    file.write_text("second\n")  # and in the mounted file: fresh again
+    await source.refresh()
+    assert source.usage(0).stale is None
+
+    file.unlink()  # a token gone at run time is a stale source, never a crash
+    await source.refresh()
+    assert source.usage(0).stale is not None
+    assert source.usage(0).tokens_today == {"acme": 4200, "globex": 0}

@@ -1,0 +1,182 @@
+"""What agentdash wants in JetStream, compared field by field with what is there.
+
+The comparisons are pure (no server); `ensure_queues` runs against a real nats-server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nats.js.errors
+import pytest
+from nats.aio.client import Client
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from controller.sources.jetstream import (
+    ConsumerSpec,
+    QueueError,
+    StreamSpec,
+    check_consumer,
+    check_stream,
+    ensure_queues,
+    queue_specs,
+)
+from tests.factories import config, pool
+
+RESEARCH = ConsumerSpec("research", "AGENT_TASKS", "research", "agent_tasks.research", 30.0, 10)
+TASKS = StreamSpec("AGENT_TASKS", ("agent_tasks.research", "agent_tasks.support"))
+
+
+CREATED = ConsumerConfig(
+    durable_name="research",
+    filter_subject="agent_tasks.research",
+    ack_policy=AckPolicy.EXPLICIT,
+    ack_wait=30.0,
+    max_ack_pending=10,
+    max_deliver=-1,
+)
+"""RESEARCH as the server reports it once `ensure_queues` made it."""
+STREAM = StreamConfig(
+    name="AGENT_TASKS",
+    subjects=["agent_tasks.research", "agent_tasks.support"],
+    retention=RetentionPolicy.WORK_QUEUE,
+    storage=StorageType.FILE,
+    max_msgs=-1,
+    max_bytes=-1,
+    max_age=0.0,
+)
+
+
+def as_created(**changes: Any) -> ConsumerConfig:
+    return CREATED.evolve(**changes)
+
+
+def stream(**changes: Any) -> StreamConfig:
+    return STREAM.evolve(**changes)
+
+
+def test_one_stream_per_queue_stream_and_a_consumer_per_pool_sized_to_the_pool() -> None:
+    cfg = config(
+        {
+            "research": pool("acme", max_replicas=8, concurrency=3),
+            "support": pool(
+                "acme", queue={"stream": "AGENT_TASKS", "consumer": "help", "subject": "help.desk"}
+            ),
+            "batch": pool("acme", max_replicas=2, queue={"stream": "BULK", "consumer": "batch"}),
+        }
+    )
+    assert queue_specs(cfg, ack_wait=45.0) == [
+        StreamSpec("AGENT_TASKS", ("agent_tasks.research", "help.desk")),
+        StreamSpec("BULK", ("bulk.batch",)),
+        ConsumerSpec("research", "AGENT_TASKS", "research", "agent_tasks.research", 45.0, 24),
+        ConsumerSpec("support", "AGENT_TASKS", "help", "help.desk", 45.0, 10),
+        ConsumerSpec("batch", "BULK", "batch", "bulk.batch", 45.0, 2),
+    ]
+
+
+def test_what_ensure_queues_makes_is_in_place_and_missing_is_missing() -> None:
+    assert check_consumer(RESEARCH, as_created()).state == "in place"
+    assert check_consumer(RESEARCH, None).state == "missing"
+    assert check_stream(TASKS, stream()).state == "in place"
+    assert check_stream(TASKS, None).state == "missing"
+
+
+def test_every_consumer_field_that_differs_is_one_line_existing_then_wanted() -> None:
+    check = check_consumer(
+        RESEARCH,
+        as_created(filter_subject="agent_tasks.other", ack_policy=AckPolicy.ALL, ack_wait=5.0,
+                   max_ack_pending=1000, max_deliver=3, backoff=[1.0, 10.0]),
+    )  # fmt: skip
+    assert check.state == "differs"
+    assert check.details == (
+        "filter_subject: agent_tasks.other -> agent_tasks.research",
+        "ack_policy: all -> explicit",
+        "ack_wait: 5 s -> 30 s",
+        "backoff: 1 s, 10 s -> none",
+        "max_ack_pending: 1000 -> 10",
+        "max_deliver: 3 -> unlimited",
+    )
+
+
+def test_a_push_consumer_or_one_on_every_subject_differs() -> None:
+    push = check_consumer(RESEARCH, as_created(deliver_subject="inbox.research"))
+    assert push.details == ("deliver_subject: inbox.research -> none (pull)",)
+    unfiltered = check_consumer(RESEARCH, as_created(filter_subject=None))
+    assert unfiltered.details == ("filter_subject: none (every subject) -> agent_tasks.research",)
+
+
+def test_the_servers_forms_of_the_same_settings_match() -> None:
+    """The plural filter_subjects with one subject, nanoseconds that round to the second."""
+    same = as_created(filter_subject=None, filter_subjects=["agent_tasks.research"],
+                      ack_wait=30.000000001)  # fmt: skip
+    assert check_consumer(RESEARCH, same).state == "in place"
+
+
+@pytest.mark.parametrize("subjects", [["agent_tasks.>"], ["agent_tasks.*"], ["*.research", "*.*"]])
+def test_a_wildcard_that_takes_every_pools_subject_is_as_good(subjects: list[str]) -> None:
+    assert check_stream(TASKS, stream(subjects=subjects)).state == "in place"
+
+
+def test_a_stream_without_a_pools_subject_differs_naming_what_to_add() -> None:
+    check = check_stream(TASKS, stream(subjects=["agent_tasks.research.>", "agent_tasks.research"]))
+    assert check.details == (
+        "subjects: agent_tasks.research.>, agent_tasks.research -> agent_tasks.research.>, "
+        "agent_tasks.research, agent_tasks.support",
+    )
+
+
+def test_a_stream_that_could_drop_tasks_differs() -> None:
+    check = check_stream(
+        TASKS,
+        stream(retention=RetentionPolicy.LIMITS, storage=StorageType.MEMORY, max_age=3600.0,
+               max_msgs=1000, discard=DiscardPolicy.OLD),
+    )  # fmt: skip
+    assert check.details == (
+        "retention: limits -> workqueue",
+        "storage: memory -> file",
+        "max_age: 3600 s -> none",
+        "discard: old -> new",
+    )
+    # with no limit the stream is never full: which end it would discard does not matter
+    assert check_stream(TASKS, stream(discard=DiscardPolicy.OLD)).state == "in place"
+    assert check_stream(TASKS, stream(max_bytes=10**9, discard=DiscardPolicy.NEW)).state == (
+        "in place"
+    )
+
+
+async def test_ensure_queues_creates_once_and_leaves_what_differs_alone(nc: Client) -> None:
+    cfg = config({"research": pool("acme"), "support": pool("acme")})
+    js = nc.jetstream()
+    first = await ensure_queues(nc, cfg)
+    assert [c.state for c in first] == ["created"] * 3
+    info = await js.consumer_info("AGENT_TASKS", "research")
+    assert info.config.max_ack_pending == 10
+    await js.delete_consumer("AGENT_TASKS", "support")
+    await js.add_consumer("AGENT_TASKS", durable_name="support",
+                          filter_subject="agent_tasks.support", ack_policy=AckPolicy.EXPLICIT,
+                          max_deliver=2)  # fmt: skip
+
+    again = await ensure_queues(nc, cfg)
+    assert [(c.spec.label, c.state) for c in again] == [
+        ("stream AGENT_TASKS", "in place"),
+        ("consumer AGENT_TASKS/research (pool research)", "in place"),
+        ("consumer AGENT_TASKS/support (pool support)", "differs"),
+    ]
+    assert "max_deliver: 2 -> unlimited" in again[2].details
+    assert (await js.consumer_info("AGENT_TASKS", "support")).config.max_deliver == 2
+    assert (await js.consumer_info("AGENT_TASKS", "research")).created == info.created
+
+
+async def test_a_refusal_raises_naming_what_could_not_be_made(nc: Client) -> None:
+    await nc.jetstream().add_stream(name="OTHER", subjects=["agent_tasks.>"])
+    with pytest.raises(QueueError, match=r"^stream AGENT_TASKS: the server refused: .*overlap"):
+        await ensure_queues(nc, config({"research": pool("acme")}))
+    with pytest.raises(nats.js.errors.NotFoundError):  # nothing half made
+        await nc.jetstream().stream_info("AGENT_TASKS")
