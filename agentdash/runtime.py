@@ -17,7 +17,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,6 @@ from controller.core.events import Event, TickEvent
 from controller.core.model import PoolState, ScaleDecision
 from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
-from controller.runtime.snapshot import PoolRow
 from controller.sources.base import UsageSource
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.prometheus import PrometheusUsageSource
@@ -343,7 +342,9 @@ def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[st
 
 
 async def _relay(runtime: Runtime) -> None:
-    """Bus -> metrics, JSON logs, and (as leader) the decisions other processes show."""
+    """Bus -> metrics, JSON logs, and (as leader) the decisions other processes show. A tick
+    costs what changed in it: its event carries only the decisions made again (the pools
+    whose readings changed); nothing here walks the whole fleet."""
     assert runtime._events is not None
     loop = runtime.loop
     while True:
@@ -351,15 +352,19 @@ async def _relay(runtime: Runtime) -> None:
         runtime.metrics.observe(event)
         if isinstance(event, TickEvent):
             runtime.ticks += 1
-            snapshot = loop.snapshot()
-            runtime.metrics.observe_snapshot(snapshot)
+            observed = loop.engine.observations
+            pools = observed.pools
+            runtime.metrics.observe_lag(
+                (d.pool, pools[d.pool].lag) for d in event.decisions if d.pool in pools
+            )
+            runtime.metrics.observe_tokens(observed.tokens_today)
             runtime.metrics.observe_state(loop.stale, loop.leading)
-            await _tell_decisions(runtime, event, snapshot.pools)
+            await _tell_decisions(runtime, event)
         elif hasattr(event, "as_dict"):
             emit(event.as_dict())
 
 
-async def _tell_decisions(runtime: Runtime, tick: TickEvent, pools: Sequence[PoolRow]) -> None:
+async def _tell_decisions(runtime: Runtime, tick: TickEvent) -> None:
     """As leader, what changed in this tick's decisions, for the followers to show."""
     told = runtime.told
     if told is None:
@@ -370,8 +375,8 @@ async def _tell_decisions(runtime: Runtime, tick: TickEvent, pools: Sequence[Poo
     if not runtime.nc.is_connected:
         told.want_full()  # what this tick changed is lost: start again from a full view
         return
-    ready = {pool.name: pool.ready for pool in pools}
-    chunks = told.messages(tick.ts, tick.decisions, ready, runtime.nc.max_payload)
+    ready = runtime.loop.ready_of(d.pool for d in tick.decisions)
+    chunks = told.messages(tick.ts, tick.decisions, ready, runtime.nc.max_payload, partial=True)
     try:
         for chunk in chunks:
             await runtime.nc.publish(DECISIONS_SUBJECT, chunk)

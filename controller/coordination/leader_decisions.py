@@ -90,9 +90,13 @@ class DecisionsEncoder:
         decisions: Iterable[ScaleDecision],
         ready: Mapping[str, int],
         max_payload: int,
+        *,
+        partial: bool = False,
     ) -> list[bytes]:
         """This tick's message, as chunks of at most a quarter of `max_payload` (bar a
-        single row larger than that, which goes alone)."""
+        single row larger than that, which goes alone). `decisions`: every pool's; or with
+        `partial`, only those made again this tick (the others are as last given, and none
+        is gone): a tick then costs what changed, not the fleet."""
         changed: list[bytes] = []
         seen = set()
         rows, encoded = self._rows, self._encoded
@@ -104,7 +108,7 @@ class DecisionsEncoder:
                 rows[pool] = row
                 encoded[pool] = _compact([*row[:-1], [(r.rule, r.detail) for r in d.reasons]])
                 changed.append(encoded[pool])
-        gone = [pool for pool in rows if pool not in seen]
+        gone = [] if partial else [pool for pool in rows if pool not in seen]
         for pool in gone:
             del rows[pool], encoded[pool]
         full = self._want_full or not 0 <= ts - self._full_at < FULL_EVERY_S  # clock jumps too

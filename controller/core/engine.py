@@ -107,6 +107,8 @@ class Engine:
         """Heap of (release_at, pool); an entry no longer in release_at is stale."""
         self.dirty: set[int] = set()
         """Pools to claim again at the next step."""
+        self.made: list[ScaleDecision | None] = [None] * n
+        """Each pool's decision as last asked for (`decision`), until its claim changes."""
         self.previous = -math.inf
         """When the last step ran."""
         self.steps = 0
@@ -262,15 +264,18 @@ class Engine:
     def _settle(self, now: float, changed: set[int]) -> list[int]:
         fits = self.demand.fits() and not self.short
         acted: Iterable[int] = sorted(changed) if fits else self._share()
+        made = self.made
+        for i in acted:
+            made[i] = None
         claims, busy, recorded = self.claims, self.busy, self.recorded
         record, releases, release_at = self._record, self.releases, self.release_at
         for i in changed:
-            made = claims[i]
+            claimed = claims[i]
             lag = busy[i]
             if lag is not None:
-                record(i, made.recommendation, lag, now)
+                record(i, claimed.recommendation, lag, now)
                 recorded[i] = now
-            due = made.until
+            due = claimed.until
             if due != release_at[i]:
                 release_at[i] = due
                 if due < math.inf:
@@ -304,6 +309,12 @@ class Engine:
 
     def decision(self, i: int) -> ScaleDecision:
         """Pool i's decision as of the last step, with every reason."""
+        made = self.made[i]
+        if made is None:
+            made = self.made[i] = self._decide(i)
+        return made
+
+    def _decide(self, i: int) -> ScaleDecision:
         granted = self.granted
         made = (
             granted[i].decision()

@@ -1,4 +1,7 @@
-"""The reconcile loop: observe, decide (the pure policy), actuate, tell.
+"""The reconcile loop: observe, decide, actuate, tell. A thin asyncio shell around the core's
+engine (controller.core.engine.Engine), the very one the backtest runs in virtual time
+(controller.simulate.shell): read the sources, feed the engine what changed, act on the pools
+whose decision may have changed, publish.
 
 Thin on purpose: all judgement is in controller.core.policy. The loop ticks every
 `controller.interval_seconds` and at once when a task reaches a pool at zero replicas. A
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 
 from controller.actuators.base import Actuator, ExplainingActuator
 from controller.coordination.handover import HistoryHandover
@@ -25,10 +28,9 @@ from controller.coordination.lease import Lease
 from controller.coordination.overrides import OverrideStore
 from controller.core.accounting import ReplicaSeconds
 from controller.core.config import Config
+from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
-from controller.core.history import History
 from controller.core.model import (
-    Observations,
     Overrides,
     PoolObservation,
     PoolState,
@@ -37,12 +39,13 @@ from controller.core.model import (
     ScaleDecision,
     SourceError,
 )
-from controller.core.policy import decide
 from controller.core.pool_state import state_of
 from controller.runtime.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
 from controller.sources.base import LagSource, UsageSource
 
 log = logging.getLogger("agentdash.loop")
+
+_NOT_READ = QueueStats(0, 0, stale="queue not read yet")
 
 MAX_BACKOFF_S = 8.0
 CALL_DEADLINE_S = 3.0
@@ -80,7 +83,9 @@ class Reconciler:
         self._timer = timer
         """What `run` keeps its period by (monotonic: the wall clock may jump)."""
         self._sleep = sleep
-        self.history = History(config)
+        self.engine = Engine(config, exact_reasons=True)
+        """Claims, history and allocation: reasons quote the latest figures (exact_reasons)."""
+        self.history = self.engine.history
         self.replica_seconds = ReplicaSeconds()
         """Each tenant's replicas over today, for budget pacing (controller.core.policy)."""
         self.store = store or OverrideStore(config, clock=clock)
@@ -105,14 +110,24 @@ class Reconciler:
         self.handover = handover
         """Where the leader keeps the time rules' history for the next one (NATS KV)."""
         self._restored = False
-        self._stale_reads: dict[str, int] = {}
-        """Per pool, how many reads in a row were stale (a pool's `fallback` counts them)."""
         self._told: dict[str, str] = {}
         """Pools whose own staleness was told (a health event and a log line), and why."""
         self.idle: set[str] = set(config.pools)
         self._stats: Mapping[str, QueueStats] = {}
         self._state: Mapping[str, PoolState] = {}
-        self._observed = Observations({})
+        self._observed = self.engine.observations
+        n = len(self.engine.names)
+        self._fed: list[tuple[object, ...] | None] = [None] * n
+        """Per pool: the inputs (state, queue stats, task time) of the reading last fed to the
+        engine, compared by identity: a pool whose sources handed back the same objects is
+        not read again."""
+        self._stale_reads = [0] * n
+        """Per pool, how many reads in a row were stale (a pool's `fallback` counts them)."""
+        self._replicas = [0] * n
+        self._tenant_replicas: dict[str, int] = dict.fromkeys(config.tenants, 0)
+        self._was_leading: bool | None = None
+        self._was_acting = False
+        self._leader_seen: object = None
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
         self._would: dict[str, tuple[int, int]] = {}
@@ -136,30 +151,49 @@ class Reconciler:
         self, only: Collection[str] | None = None, *, settle: bool = True
     ) -> list[ScaleDecision]:
         """One pass. `only`: re-read just these pools' queues (a wake-up), reuse the rest.
-        `settle`: wait for the scale calls this pass starts (`run` does not: see the module)."""
+        `settle`: wait for the scale calls this pass starts (`run` does not: see the module).
+        Returns this process's decision for every pool, in config order; the TickEvent it
+        publishes carries only the decisions made again (the pools whose inputs changed)."""
         started = time.perf_counter()
         now = self.clock()
         await self._refresh(only)
         if not self.leading and self.leader_states:
             self._state = self._leaders_view()
-        observations = self._observations()
+        engine = self.engine
+        self._feed(now)
         await self._lead(now)
         if self.handover is not None and self.leading != self._restored:
             if self.leading:  # before its first decision as leader: hold what was held
                 await self.handover.restore(self.history, now)
+                engine.touch_all()
             self._restored = self.leading
         self._expire(now)
         overrides = self.overrides
-        decisions = decide(self.config, observations, overrides, self.history, now)
-        self.history.record_tick(decisions, observations, now)
-        calls = []
         acting = self.leading and not overrides.paused
+        if self._was_leading is not None and acting and not self._was_acting:
+            engine.touch_all()  # leading (or unpaused) again: every pool's change is due
+        self._was_acting = acting
+        self._was_leading = self.leading
+        engine.overrides(overrides)
+        pools = engine.step(now)
+        names, told, idle = engine.names, self.decisions, self.idle
+        own = self.leading or not self.leader_decisions
+        decisions = []
+        calls = []
         dry = overrides.dry_run or self.dry_run
         would = self._would
         if not dry:
             would.clear()
-        for decision in decisions:
-            pool = decision.pool
+        for i in pools:
+            decision = engine.decision(i)
+            decisions.append(decision)
+            pool = names[i]
+            if own or pool not in self.leader_decisions:
+                told[pool] = decision
+            if decision.desired == 0 and decision.observed:
+                idle.add(pool)
+            else:
+                idle.discard(pool)
             if not decision.changes:
                 would.pop(pool, None)
                 if f"scale {pool}" in self.problems:  # nothing left to do: nothing failing
@@ -168,25 +202,22 @@ class Reconciler:
                 continue
             elif dry:
                 self._tell_would(decision, now)
-            elif pool not in self._acting:
-                calls.append(self._start_call(decision, now))
-        self._observed = observations
-        for name, obs in observations.pools.items():
-            self.trends.add_lag(name, obs.lag)
-        for tenant, tokens in observations.tokens_today.items():
+            elif pool in self._acting:
+                engine.retry(i)  # decided again when the call in flight has ended
+            else:
+                calls.append(self._start_call(i, decision, now))
+        if not own and self.leader_decisions is not self._leader_seen:
+            told.update(self.leader_decisions)
+            self._leader_seen = self.leader_decisions
+        for tenant, tokens in engine.observations.tokens_today.items():
             self.trends.add_tokens(tenant, now, tokens)
-        self.decisions = {d.pool: d for d in decisions}
-        if not self.leading and self.leader_decisions:
-            self.decisions.update(self.leader_decisions)
-        self.idle.clear()
-        self.idle.update(d.pool for d in decisions if d.desired == 0 and d.observed)
-        self._track_stale(observations, now)
+        self.trends.next_tick()
         self.bus.publish(TickEvent(now, tuple(decisions), time.perf_counter() - started))
         if settle and calls:
             await asyncio.wait(calls)
         if self.handover is not None and self.leading:
             await self.handover.save(self.history, now)
-        return decisions
+        return engine.decisions()
 
     async def settle(self) -> None:
         """Wait for every scale call in flight (each ends by its deadline)."""
@@ -223,39 +254,32 @@ class Reconciler:
                  reason.detail)  # fmt: skip
         self.bus.publish(ScaleEvent.of(decision, now, dry_run=True))
 
-    def _start_call(self, decision: ScaleDecision, now: float) -> asyncio.Task[None]:
+    def _start_call(self, i: int, decision: ScaleDecision, now: float) -> asyncio.Task[None]:
         pool = decision.pool
-        call = asyncio.create_task(self._actuate(decision, now), name=f"scale {pool}")
+        call = asyncio.create_task(self._actuate(i, decision, now), name=f"scale {pool}")
         self._acting[pool] = call
         call.add_done_callback(lambda _: self._acting.pop(pool, None))
         return call
 
-    def _track_stale(self, observations: Observations, now: float) -> None:
-        """Which pools are held for want of data, and why; a line on each change. A source
+    def _track_stale(self, name: str, why: str | None, now: float) -> None:
+        """Whether a pool is held for want of data, and why; a line on each change. A source
         that fails says so once for all its pools (see `_unhealthy`): only a pool's own
         reasons (a missing consumer or Deployment, ...) are told pool by pool."""
-        stale: dict[str, str] = {}
-        unobserved = observations.unobserved
-        pools = observations.pools
-        for name in self.config.pools:
-            obs = pools.get(name)
-            if obs is None:
-                stale[name] = unobserved.get(name) or "not seen in the cluster yet"
-            elif obs.stale is not None:
-                stale[name] = obs.stale
-        sources = {self.problems[s] for s in SOURCES if s in self.problems}
-        told = self._told
-        for name, why in stale.items():
-            if why in sources or told.get(name) == why:
-                continue
-            log.warning("pool %s held, its data is stale: %s", name, why)
-            self.bus.publish(HealthEvent(now, f"pool {name}", False, why))
-            told[name] = why
-        for name in [name for name in told if name not in stale]:
-            del told[name]
-            log.info("pool %s: data fresh again", name)
-            self.bus.publish(HealthEvent(now, f"pool {name}", True, "recovered"))
-        self.stale = stale
+        stale, told = self.stale, self._told
+        if why is None:
+            stale.pop(name, None)
+            if told.pop(name, None) is not None:
+                log.info("pool %s: data fresh again", name)
+                self.bus.publish(HealthEvent(now, f"pool {name}", True, "recovered"))
+            return
+        stale[name] = why
+        if told.get(name) == why or why in {
+            self.problems[s] for s in SOURCES if s in self.problems
+        }:
+            return
+        log.warning("pool %s held, its data is stale: %s", name, why)
+        self.bus.publish(HealthEvent(now, f"pool {name}", False, why))
+        told[name] = why
 
     async def _refresh(self, only: Collection[str] | None) -> None:
         now = self.clock()
@@ -280,63 +304,86 @@ class Reconciler:
         fresh = await self.lag.read(pools)
         return {**self._stats, **fresh}
 
-    def _observations(self) -> Observations:
-        usage = self.usage.usage(self.clock())
-        queue_problem = self.problems.get("queue")
-        cluster_problem = self.problems.get("cluster")
-        pools = {}
-        for name in self.config.pools:
-            state = self._state.get(name)
-            if state is None:
-                continue  # never seen: the policy leaves it alone
-            stats = self._stats.get(name, QueueStats(0, 0, stale="queue not read yet"))
-            stale = cluster_problem or queue_problem or stats.stale
-            reads = self._stale_reads.get(name, 0) + 1 if stale else 0
-            self._stale_reads[name] = reads
-            pools[name] = PoolObservation(
-                stats.pending,
-                stats.ack_pending,
-                state.replicas,
-                state.ready,
-                stats.arrival_rate,
-                usage.mean_task_seconds.get(name),
-                stale,
-                reads,
-            )
-        stale_tokens = dict.fromkeys(usage.tokens_today, usage.stale) if usage.stale else {}
-        unobserved = {}
+    def _feed(self, now: float) -> None:
+        """Tell the engine what the sources said: every pool whose inputs are not the very
+        objects it was last fed (a source hands back the same object for what did not
+        change), its tenant's tokens and replica-seconds, and the pools it cannot see."""
+        engine = self.engine
+        usage = self.usage.usage(now)
+        means = usage.mean_task_seconds
+        problem = self.problems.get("cluster") or self.problems.get("queue")
+        unobserved: Mapping[str, str] = {}
         if isinstance(self.actuator, ExplainingActuator):
-            unobserved = dict(self.actuator.problems)
-        now = self.clock()
-        replicas: dict[str, int] = {}
-        for name, state in self._state.items():
-            tenant = self.config.pools[name].tenant if name in self.config.pools else None
-            if tenant is not None:
-                replicas[tenant] = replicas.get(tenant, 0) + state.replicas
-        for tenant, count in replicas.items():
-            self.replica_seconds.set(tenant, count, now)
-        spent = self.replica_seconds.today(now)
-        return Observations(pools, usage.tokens_today, stale_tokens, unobserved, spent)
+            unobserved = self.actuator.problems
+        engine.unobserved(unobserved)
+        states, stats, fed = self._state, self._stats, self._fed
+        reads, replicas, tenants = self._stale_reads, self._replicas, self._tenant_replicas
+        moved: set[str] = set()
+        for i, name in enumerate(engine.names):
+            state = states.get(name)
+            stat = stats.get(name, _NOT_READ)
+            mean = means.get(name)
+            last = fed[i]
+            if (
+                last is not None
+                and last[0] is state
+                and last[1] is stat
+                and last[2] == mean
+                and last[3] == problem
+                and problem is None
+                and stat.stale is None
+            ):
+                continue  # (a stale pool is read at every tick: it counts its stale reads)
+            fed[i] = (state, stat, mean, problem)
+            if state is None:  # never seen: the policy leaves it alone
+                engine.read(i, None)
+                self._track_stale(name, unobserved.get(name) or "not seen in the cluster yet", now)
+                continue
+            stale = problem or stat.stale
+            count = reads[i] = reads[i] + 1 if stale else 0
+            reading = PoolObservation(
+                stat.pending, stat.ack_pending, state.replicas, state.ready,
+                stat.arrival_rate, mean, stale, count,
+            )  # fmt: skip
+            engine.read(i, reading)
+            self.trends.add_lag(name, stat.pending + stat.ack_pending)
+            self._track_stale(name, stale, now)
+            if state.replicas != replicas[i]:
+                tenant = engine.pool_configs[i].tenant
+                tenants[tenant] += state.replicas - replicas[i]
+                replicas[i] = state.replicas
+                moved.add(tenant)
+        for tenant in moved:
+            self.replica_seconds.set(tenant, tenants[tenant], now)
+        stale_tokens = usage.stale
+        for tenant in self.config.tenants:
+            engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens)
+        if engine.paced or engine.steps == 0:
+            engine.spent(self.replica_seconds.today(now))
 
-    async def _actuate(self, decision: ScaleDecision, now: float) -> None:
+    async def _actuate(self, i: int, decision: ScaleDecision, now: float) -> None:
         pool = decision.pool
         deadline = self._call_deadline()
         if deadline is None:
             log.info("not scaling %s now: the lease is not surely ours for the call", pool)
+            self.engine.retry(i)
             return
         try:
             await asyncio.wait_for(self._call(decision, now), deadline)
         except PoolUnavailable as exc:
             self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
+            self.engine.retry(i)
             return
         except SourceError as exc:
             self._unhealthy(f"scale {pool}", str(exc), now)
+            self.engine.retry(i)
             return
         except TimeoutError:
             self._unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
+            self.engine.retry(i)
             return
         self._healthy(f"scale {pool}", now)
-        self.history.record_scale(pool, now, decision.current, decision.desired)
+        self.engine.scaled(i, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now))
 
     async def _call(self, decision: ScaleDecision, now: float) -> None:
@@ -385,6 +432,11 @@ class Reconciler:
             log.warning("%s source failing: %s", source, detail)
             self.bus.publish(HealthEvent(now, source, False, detail))
         self.problems[source] = detail
+
+    def ready_of(self, pools: Iterable[str]) -> dict[str, int]:
+        """Ready replicas of these pools, as this process sees them (those it sees)."""
+        state = self._state
+        return {pool: state[pool].ready for pool in pools if pool in state}
 
     def snapshot(self) -> FleetSnapshot:
         """The fleet as of the last tick, for the dashboard."""
@@ -460,7 +512,7 @@ def build_snapshot(loop: Reconciler) -> FleetSnapshot:
                 pin.replicas if pin is not None else None,
                 label,
                 decision,
-                tuple(loop.trends.lag.get(name, ())),
+                loop.trends.lag_series(name),
                 detail,
                 pin.until if pin is not None else None,
             )

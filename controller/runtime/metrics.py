@@ -8,7 +8,7 @@ one) never collide.
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -81,12 +81,23 @@ class Metrics:
                 self.source_errors.labels(event.source).inc()
 
     def observe_snapshot(self, snapshot: FleetSnapshot) -> None:
-        for pool in snapshot.pools:
-            self.lag.labels(pool.name).set(pool.lag)
-        for tenant in snapshot.tenants:
-            self.tokens.labels(tenant.name).set(tenant.tokens_today)
-            if tenant.budget:
-                self.budget_used.labels(tenant.name).set(tenant.tokens_today / tenant.budget)
+        """Every pool's lag and every tenant's tokens, from a whole picture of the fleet."""
+        self.observe_lag((pool.name, pool.lag) for pool in snapshot.pools)
+        self.observe_tokens({tenant.name: tenant.tokens_today for tenant in snapshot.tenants})
+
+    def observe_lag(self, lags: Iterable[tuple[str, int]]) -> None:
+        """The lag of the pools given (a tick gives those whose reading changed)."""
+        gauge = self.lag
+        for pool, lag in lags:
+            gauge.labels(pool).set(lag)
+
+    def observe_tokens(self, tokens: Mapping[str, int]) -> None:
+        """Each tenant's tokens today, and the share of its budget they are."""
+        for name, tenant in self.config.tenants.items():
+            used = tokens.get(name, 0)
+            self.tokens.labels(name).set(used)
+            if tenant.daily_token_budget:
+                self.budget_used.labels(name).set(used / tenant.daily_token_budget)
 
     def observe_state(self, stale: Mapping[str, str], leading: bool) -> None:
         """The pools held for want of data now (a reason that changed drops its old series),

@@ -83,14 +83,45 @@ class FleetSnapshot:
 
 
 class Trends:
-    """Recent lag per pool and token burn per tenant, fed once a tick."""
+    """Recent lag per pool and token burn per tenant. A pool's lag is told only when it may
+    have changed (a tick costs nothing for the pools that did not); `lag_series` spreads it
+    back over the last TREND_POINTS ticks."""
 
     def __init__(self) -> None:
-        self.lag: dict[str, deque[int]] = {}
+        self.ticks = 0
+        self._lag: dict[str, deque[tuple[int, int]]] = {}
+        """Per pool: (tick, lag) at each change, at most one entry a tick."""
         self._tokens: dict[str, deque[tuple[float, int]]] = {}
 
+    def next_tick(self) -> None:
+        self.ticks += 1
+
     def add_lag(self, pool: str, lag: int) -> None:
-        self.lag.setdefault(pool, deque(maxlen=TREND_POINTS)).append(lag)
+        """The pool's lag as of this tick (and until told otherwise)."""
+        changes = self._lag.get(pool)
+        if changes is None:
+            changes = self._lag[pool] = deque(maxlen=TREND_POINTS)
+        elif changes[-1][1] == lag:
+            return
+        if changes and changes[-1][0] == self.ticks:
+            changes[-1] = (self.ticks, lag)
+        else:
+            changes.append((self.ticks, lag))
+
+    def lag_series(self, pool: str) -> tuple[int, ...]:
+        """The pool's lag at each of the last TREND_POINTS ticks (fewer if seen for fewer)."""
+        changes = self._lag.get(pool)
+        if not changes:
+            return ()
+        first = self.ticks - TREND_POINTS  # the ticks told so far: 0 .. self.ticks - 1
+        series: list[int] = []
+        entries = list(changes)
+        for k, (tick, lag) in enumerate(entries):
+            end = entries[k + 1][0] if k + 1 < len(entries) else self.ticks
+            start = tick if tick > first else first
+            if end > start:
+                series.extend([lag] * (end - start))
+        return tuple(series[-TREND_POINTS:])
 
     def add_tokens(self, tenant: str, now: float, tokens: int) -> None:
         samples = self._tokens.setdefault(tenant, deque())
