@@ -3,8 +3,9 @@ the live loop (controller.runtime.loop) and the backtest (controller.simulate.sh
 shells around this one class.
 
 A shell tells the engine what it read: a pool's observation (`read`), a tenant's tokens
-(`tokens`), its replica-seconds today (`spent`), why a pool cannot be seen (`unobserved`), what
-operators said (`overrides`). Then `step(now)` claims again only the pools whose decision can
+(`tokens`), why a pool cannot be seen (`unobserved`), what operators said (`overrides`). The
+engine counts each tenant's replica-seconds today from the replicas read (the budget's pace),
+so both shells count them alike. Then `step(now)` claims again only the pools whose decision can
 have changed, shares the ceilings, and returns those pools; `decision(i)` says what each one
 gets, and why. The shell acts, and tells the engine what it did (`scaled`) or could not do
 (`retry`).
@@ -38,6 +39,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping
 
+from controller.core.accounting import ReplicaSeconds
 from controller.core.allocation import Claim, Demand, allocate
 from controller.core.config import Config, PoolConfig
 from controller.core.history import History, PoolHistory
@@ -74,6 +76,12 @@ class Engine:
         self.tenant_pools: dict[str, list[int]] = {}
         for i, pool in enumerate(self.pool_configs):
             self.tenant_pools.setdefault(pool.tenant, []).append(i)
+        self.replica_seconds = ReplicaSeconds()
+        """Each tenant's replicas over today, as read (the budget's pace)."""
+        self._replicas = [0] * n
+        self._tenant_replicas = dict.fromkeys(config.tenants, 0)
+        self._moved: set[str] = set()
+        """Tenants whose replicas changed since the last step."""
         self.readings: list[PoolObservation | None] = [None] * n
         self.prints: list[Footprint | None] = [None] * n
         self._pools: dict[str, PoolObservation] = {}
@@ -122,6 +130,12 @@ class Engine:
         if reading == self.readings[i]:
             return
         self.readings[i] = reading
+        replicas = 0 if reading is None else reading.replicas
+        if replicas != self._replicas[i]:
+            tenant = self.pool_configs[i].tenant
+            self._tenant_replicas[tenant] += replicas - self._replicas[i]
+            self._replicas[i] = replicas
+            self._moved.add(tenant)
         name = self.names[i]
         if reading is None:
             self._pools.pop(name, None)
@@ -164,10 +178,6 @@ class Engine:
         else:
             self.paced.discard(tenant)
         self.dirty.update(self.tenant_pools.get(tenant, ()))
-
-    def spent(self, replica_seconds: Mapping[str, float]) -> None:
-        """Each tenant's replica-seconds today (read only for a paced tenant)."""
-        self._spent.update(replica_seconds)
 
     def unobserved(self, why: Mapping[str, str]) -> None:
         """Why pools are not seen at all (a Deployment gone or forbidden)."""
@@ -214,6 +224,11 @@ class Engine:
         """Claim again what can have changed, share the ceilings; the pools whose decision
         may have changed, in pool order."""
         self.steps += 1
+        for tenant in self._moved:
+            self.replica_seconds.set(tenant, self._tenant_replicas[tenant], now)
+        self._moved.clear()
+        if self.paced or not self.claims:
+            self._spent.update(self.replica_seconds.today(now))
         if not self.claims:
             return self._first(now)
         changed = self.dirty

@@ -26,7 +26,6 @@ from controller.actuators.base import Actuator, ExplainingActuator
 from controller.coordination.handover import HistoryHandover
 from controller.coordination.lease import Lease
 from controller.coordination.overrides import OverrideStore
-from controller.core.accounting import ReplicaSeconds
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
@@ -86,8 +85,6 @@ class Reconciler:
         self.engine = Engine(config, exact_reasons=True)
         """Claims, history and allocation: reasons quote the latest figures (exact_reasons)."""
         self.history = self.engine.history
-        self.replica_seconds = ReplicaSeconds()
-        """Each tenant's replicas over today, for budget pacing (controller.core.policy)."""
         self.store = store or OverrideStore(config, clock=clock)
         self.trends = Trends()
         self.lease = lease
@@ -123,8 +120,6 @@ class Reconciler:
         not read again."""
         self._stale_reads = [0] * n
         """Per pool, how many reads in a row were stale (a pool's `fallback` counts them)."""
-        self._replicas = [0] * n
-        self._tenant_replicas: dict[str, int] = dict.fromkeys(config.tenants, 0)
         self._was_leading: bool | None = None
         self._was_acting = False
         self._leader_seen: object = None
@@ -307,7 +302,7 @@ class Reconciler:
     def _feed(self, now: float) -> None:
         """Tell the engine what the sources said: every pool whose inputs are not the very
         objects it was last fed (a source hands back the same object for what did not
-        change), its tenant's tokens and replica-seconds, and the pools it cannot see."""
+        change), its tenant's tokens, and the pools it cannot see."""
         engine = self.engine
         usage = self.usage.usage(now)
         means = usage.mean_task_seconds
@@ -317,8 +312,7 @@ class Reconciler:
             unobserved = self.actuator.problems
         engine.unobserved(unobserved)
         states, stats, fed = self._state, self._stats, self._fed
-        reads, replicas, tenants = self._stale_reads, self._replicas, self._tenant_replicas
-        moved: set[str] = set()
+        reads = self._stale_reads
         for i, name in enumerate(engine.names):
             state = states.get(name)
             stat = stats.get(name, _NOT_READ)
@@ -348,18 +342,9 @@ class Reconciler:
             engine.read(i, reading)
             self.trends.add_lag(name, stat.pending + stat.ack_pending)
             self._track_stale(name, stale, now)
-            if state.replicas != replicas[i]:
-                tenant = engine.pool_configs[i].tenant
-                tenants[tenant] += state.replicas - replicas[i]
-                replicas[i] = state.replicas
-                moved.add(tenant)
-        for tenant in moved:
-            self.replica_seconds.set(tenant, tenants[tenant], now)
         stale_tokens = usage.stale
         for tenant in self.config.tenants:
             engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens)
-        if engine.paced or engine.steps == 0:
-            engine.spent(self.replica_seconds.today(now))
 
     async def _actuate(self, i: int, decision: ScaleDecision, now: float) -> None:
         pool = decision.pool

@@ -19,7 +19,7 @@ same readings, makes the same decisions.
 
 from __future__ import annotations
 
-from controller.core.accounting import RATE_WINDOW_S, ReplicaSeconds
+from controller.core.accounting import RATE_WINDOW_S
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.model import PoolObservation
@@ -54,14 +54,6 @@ class VirtualLoop:
         self._gone = 0
         """Trace index of the oldest task still inside the rate window."""
         self.readings: list[PoolObservation | None] = [None] * n
-        self.replica_seconds = ReplicaSeconds()
-        self.tenant_replicas: dict[str, int] = {}
-        for pool in self.pool_configs:
-            self.tenant_replicas[pool.tenant] = (
-                self.tenant_replicas.get(pool.tenant, 0) + pool.min_replicas
-            )
-        for tenant, replicas in self.tenant_replicas.items():
-            self.replica_seconds.set(tenant, replicas, 0.0)
         self.budgeted = [config.tenants[p.tenant].daily_token_budget is not None
                          for p in self.pool_configs]  # fmt: skip
         self.tenants_seen: set[Tenant] = set()
@@ -131,7 +123,7 @@ class VirtualLoop:
 
     def observe(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         """Tell the engine what changed since the last tick: the pools touched (at a wake-up,
-        the queues of the woken only), their tenants' tokens, the replica-seconds."""
+        the queues of the woken only) and their tenants' tokens."""
         engine, readings, departed = self.engine, self.readings, self.departed
         if not self.started:
             self.started = True
@@ -163,8 +155,6 @@ class VirtualLoop:
         for tenant in tenants:
             engine.tokens(tenant.name, _tokens(tenant))
         tenants.clear()
-        if engine.paced or engine.steps == 0:
-            engine.spent(self.replica_seconds.today(now))
 
     # --- acting -----------------------------------------------------------------------------
 
@@ -191,12 +181,8 @@ class VirtualLoop:
             self.engine.retry(i)
 
     def _step(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
-        name = self.names[i]
-        tenant = self.pool_configs[i].tenant
-        replicas = self.tenant_replicas[tenant] = self.tenant_replicas[tenant] + desired - current
-        self.replica_seconds.set(tenant, replicas, now)
         self.engine.scaled(i, now, current, desired)
-        self.actions.append((now, name, current, desired))
+        self.actions.append((now, self.names[i], current, desired))
         cluster.scale(i, desired, now)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.core.accounting import DAY_S
+from controller.core.accounting import DAY_S, ReplicaSeconds
 from controller.core.config import Config, KubernetesConfig, load_config
 from controller.core.model import Observations
 from controller.core.policy import decide
@@ -30,6 +30,7 @@ class EveryPoolEveryTick(VirtualLoop):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self.decided = 0
+        self.spent = ReplicaSeconds()
 
     def tick(self, now: float, cluster: Cluster) -> float:
         self.ticks += 1
@@ -38,11 +39,18 @@ class EveryPoolEveryTick(VirtualLoop):
         self.previous_tick = now
         self._depart(now, cluster)
         every = range(len(self.names))
-        self.readings = [self._read(i, cluster, now, not woken or i in woken) for i in every]
+        self.readings = readings = [
+            self._read(i, cluster, now, not woken or i in woken) for i in every
+        ]
+        replicas = dict.fromkeys(self.config.tenants, 0)
+        for spec, reading in zip(self.pool_configs, readings, strict=True):
+            replicas[spec.tenant] += reading.replicas
+        for tenant, count in replicas.items():
+            self.spent.set(tenant, count, now)
         observations = Observations(
-            dict(zip(self.names, self.readings, strict=True)),
+            dict(zip(self.names, readings, strict=True)),
             {name: _tokens(tenant) for name, tenant in cluster.tenants.items()},
-            replica_seconds_today=self.replica_seconds.today(now),
+            replica_seconds_today=self.spent.today(now),
         )
         decisions = decide(self.config, observations, history=self.history, now=now)
         self.decided += len(decisions)
