@@ -60,6 +60,10 @@ class Metrics:
                                 ["pool", "reason"], registry=r)  # fmt: skip
         self.leader = Gauge("agentdash_leader", "1 while this process holds the lease (scales)",
                             registry=r)  # fmt: skip
+        self._series: dict[str, tuple[Gauge, Gauge]] = {}
+        """Per pool, its desired and current series (a label lookup costs µs a tick)."""
+        self._made: dict[tuple[str, str], Counter] = {}
+        self._lag: dict[str, Gauge] = {}
         build = Gauge("agentdash_build_info", "The agentdash release and Python running",
                       ["version", "python"], registry=r)  # fmt: skip
         build.labels(_version(), platform.python_version()).set(1)
@@ -67,11 +71,21 @@ class Metrics:
     def observe(self, event: Event) -> None:
         if isinstance(event, TickEvent):
             self.reconcile.observe(event.duration_s)
+            series, made = self._series, self._made
             for d in event.decisions:
-                self.desired.labels(d.pool, d.tenant).set(d.desired)
+                pool = d.pool
+                mine = series.get(pool)
+                if mine is None:
+                    mine = series[pool] = (self.desired.labels(pool, d.tenant),
+                                           self.current.labels(pool, d.tenant))  # fmt: skip
+                mine[0].set(d.desired)
                 if d.observed:
-                    self.current.labels(d.pool, d.tenant).set(d.current)
-                self.decisions.labels(d.pool, d.main_reason.rule).inc()
+                    mine[1].set(d.current)
+                key = (pool, d.main_reason.rule)
+                counter = made.get(key)
+                if counter is None:
+                    counter = made[key] = self.decisions.labels(*key)
+                counter.inc()
         elif isinstance(event, ScaleEvent) and not event.dry_run:
             reason = event.reasons[-1].rule if event.reasons else ""
             self.scale_events.labels(event.pool, event.direction, reason).inc()
@@ -87,9 +101,12 @@ class Metrics:
 
     def observe_lag(self, lags: Iterable[tuple[str, int]]) -> None:
         """The lag of the pools given (a tick gives those whose reading changed)."""
-        gauge = self.lag
+        gauge, children = self.lag, self._lag
         for pool, lag in lags:
-            gauge.labels(pool).set(lag)
+            child = children.get(pool)
+            if child is None:
+                child = children[pool] = gauge.labels(pool)
+            child.set(lag)
 
     def observe_tokens(self, tokens: Mapping[str, int]) -> None:
         """Each tenant's tokens today, and the share of its budget they are."""
