@@ -3,10 +3,10 @@
 The live loop (controller.runtime.loop.Reconciler) runs as the daemon runs it, with the relay
 of each tick (metrics: the tick event, the lag of the pools that changed, tokens and stale
 pools), over N pools of 100 tenants; with `--short`, every tenant's max_pods is short of what
-its pools ask, so the shared ceilings bind at every tick. Its sources answer from memory, so that only the loop is measured, as a real source
-does when nothing moved: the very objects it gave last time for the pools that did not
-change. Each tick, 1% of the pools get a new queue reading; a pool told to scale shows its new
-replicas at the next tick.
+its pools ask, so the shared ceilings bind at every tick. Its sources answer from memory, so that
+only the loop is measured, as a real source does when nothing moved: the very objects it gave last
+time for the pools that did not change. Each tick, 1% of the pools get a new queue reading; a pool
+told to scale shows its new replicas at the next tick.
 
 Prints CPU per tick (process time: the loop's own work, GC included) as median, p95 and max
 over the ticks after the first, and the decision pass inside it (Engine.step). For
