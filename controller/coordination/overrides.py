@@ -1,8 +1,8 @@
 """What operators say to the controller: pins, paused pools and tenants, pause, dry-run.
 
 Every change is an `ActionEvent` (who, what, when) and is written to a JSON file at once, so
-a restart of agentdash loses none of it. (Sharing them between processes through NATS comes
-with the headless daemon.)
+a restart of agentdash loses none of it. Processes share them through NATS KV
+(controller.coordination.shared).
 """
 
 from __future__ import annotations

@@ -29,8 +29,10 @@ ceiling is short.
 History is kept the same way. A pool not claimed again would have recorded the same
 recommendation at every step; the windows' monotonic deques reduce such a run to its last
 entry, so that entry is written when the pool is next claimed, before the policy reads it.
-tests/controller/core/test_engine.py checks the engine against `decide` over every pool at
-every step with every recommendation recorded: the same decisions, step for step.
+tests/controller/simulate/test_skipping.py checks the engine against `decide` over every pool
+at every tick with every recommendation recorded (the same scale steps at the same instants);
+tests/controller/runtime/test_one_engine.py checks that the live loop, fed the backtest's
+readings, decides as the backtest did.
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ class HealthEvent:
 
 @dataclass(frozen=True, slots=True)
 class TickEvent:
-    """One reconcile pass: every decision, for screens that show the whole fleet."""
+    """One reconcile pass: the decisions it made again (the pools whose inputs changed; the
+    loop's `decisions` holds every pool's latest), and what the pass cost."""
 
     ts: float
     decisions: tuple[ScaleDecision, ...]

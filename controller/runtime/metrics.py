@@ -36,7 +36,8 @@ class Metrics:
         self.lag = Gauge("agentdash_pool_lag_tasks", "Queue lag: pending + ack_pending",
                          ["pool"], registry=r)  # fmt: skip
         self.decisions = Counter("agentdash_decisions_total",
-                                 "Decisions, by pool and the rule that bound last",
+                                 "Decisions made, by pool and the rule that bound last (a pool is "
+                                 "decided again only when its inputs change)",
                                  ["pool", "rule"], registry=r)  # fmt: skip
         self.scale_events = Counter("agentdash_scale_events_total",
                                     "Replica changes, by pool, direction and main reason",

@@ -32,8 +32,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from controller.core.config import Config
-from controller.simulate.cluster import Cluster, PoolState
-from controller.simulate.hpa import HpaSpec, HpaState, ScalingPolicy, ScalingRules, reconcile
+from controller.simulate.cluster import Cluster, SimPool
+from controller.simulate.hpa import HpaPolicy, HpaSpec, HpaState, ScalingRules, reconcile
 
 
 def _setting(default: float, help: str) -> float:
@@ -60,13 +60,13 @@ class BaselineSettings:
         up = ScalingRules(
             self.hpa_up_stabilization,
             (
-                ScalingPolicy("Pods", int(self.hpa_up_pods), self.hpa_up_period),
-                ScalingPolicy("Percent", int(self.hpa_up_percent), self.hpa_up_period),
+                HpaPolicy("Pods", int(self.hpa_up_pods), self.hpa_up_period),
+                HpaPolicy("Percent", int(self.hpa_up_percent), self.hpa_up_period),
             ),
         )
         down = ScalingRules(
             self.hpa_down_stabilization,
-            (ScalingPolicy("Percent", int(self.hpa_down_percent), self.hpa_down_period),),
+            (HpaPolicy("Percent", int(self.hpa_down_percent), self.hpa_down_period),),
         )
         return HpaSpec(min_replicas, max_replicas, target, self.hpa_tolerance, up, down)
 
@@ -105,7 +105,7 @@ class HpaScaler:
             self.sync(p, now, cluster)
         return now + self.settings.hpa_sync_period
 
-    def sync(self, p: PoolState, now: float, cluster: Cluster) -> None:
+    def sync(self, p: SimPool, now: float, cluster: Cluster) -> None:
         spec, state = self.specs[p.index], self.states[p.index]
         lag = len(p.queue) + p.running
         idle = lag == 0 and p.spec == spec.min_replicas and spec.tolerance < 1
@@ -157,7 +157,7 @@ class KedaScaler:
             self.next_sync = now + self.settings.hpa_sync_period
         return min(self.next_poll, self.next_sync)
 
-    def poll(self, p: PoolState, now: float, cluster: Cluster) -> None:
+    def poll(self, p: SimPool, now: float, cluster: Cluster) -> None:
         i = p.index
         lag = len(p.queue) + p.running
         minimum = self.min_count[i]

@@ -41,8 +41,8 @@ times (exact times are compared), per-request rate limiting (no 429s or retries:
 admits whole tasks, and a started task runs at full speed), and the tokens of an attempt cut
 short by a redelivery (tokens are charged once, when the task completes).
 
-Autoscalers only call `scale` (and `hold`); the engine calls `arrive`, `complete` and
-`handle` (the heap's events).
+Autoscalers only call `scale` (and `hold`); the clock (controller.simulate.clock.run) calls
+`arrive`, `complete` and `handle` (the heap's events).
 """
 
 from __future__ import annotations
@@ -89,15 +89,15 @@ class Tenant:
         """Tokens of tasks in flight (counted only where budgets are gated)."""
         self.over = 0
         """Tokens spent beyond the budget, summed over the days."""
-        self.pools: list[PoolState] = []
+        self.pools: list[SimPool] = []
         self.blocked = 0
-        """How many of `pools` the budget gate holds now (`PoolState.blocked`): counted up as
+        """How many of `pools` the budget gate holds now (`SimPool.blocked`): counted up as
         each is blocked, back to 0 at midnight when all are released. With it a reader can
         tell "none blocked" or "all blocked" without scanning the pools."""
         self.max_pods = NO_LIMIT if max_pods is None else max_pods
         self.alive = 0
         """Pods of the tenant's pools that exist (terminating ones too): its quota's usage."""
-        self.creations: deque[tuple[int, PoolState]] = deque()
+        self.creations: deque[tuple[int, SimPool]] = deque()
         """Creations waiting for quota, oldest first, with the order they were asked in."""
 
 
@@ -115,10 +115,10 @@ class Provider:
         free pod any more; `_admit` drops such entries as they come up."""
 
 
-class Pod:
+class SimPod:
     __slots__ = ("born", "busy", "gone", "listed", "pool", "ready", "ready_at", "terminating")
 
-    def __init__(self, pool: PoolState, born: float) -> None:
+    def __init__(self, pool: SimPool, born: float) -> None:
         self.pool = pool
         self.born = born
         self.busy = 0
@@ -131,7 +131,7 @@ class Pod:
         """In the pool's `free` queue (which may also hold stale entries, skipped lazily)."""
 
 
-class PoolState:
+class SimPool:
     __slots__ = (
         "arrived", "blocked", "cold_start", "concurrency", "creating", "demand", "free", "gate",
         "grace", "held", "index", "last_direction", "last_step_at", "mean_work", "name", "pods",
@@ -154,8 +154,8 @@ class PoolState:
         self.grace = 30.0
         """termination_grace_seconds."""
         self.queue: deque[int] = deque()
-        self.free: deque[Pod] = deque()
-        self.pods: list[Pod] = []
+        self.free: deque[SimPod] = deque()
+        self.pods: list[SimPod] = []
         """Live pods that count as replicas: starting or ready, not terminating."""
         self.spec = 0
         """The Deployment's replicas: live pods plus creations waiting for quota."""
@@ -172,7 +172,7 @@ class PoolState:
         self.last_step_at = 0.0
 
 
-Event = tuple[float, int, int, Pod | None]
+Event = tuple[float, int, int, SimPod | None]
 
 
 class Cluster:
@@ -193,10 +193,10 @@ class Cluster:
             for name, t in config.tenants.items()
         }
         self.providers = {name: Provider(name, pr.rpm) for name, pr in config.providers.items()}
-        self.pools: list[PoolState] = []
+        self.pools: list[SimPool] = []
         for index, (name, cfg) in enumerate(config.pools.items()):
             tenant = self.tenants[cfg.tenant]
-            p = PoolState(index, name, tenant, cfg.cold_start_seconds, cfg.concurrency)
+            p = SimPool(index, name, tenant, cfg.cold_start_seconds, cfg.concurrency)
             if gate_budgets and tenant.budget is not None and tenant.hard_cap:
                 p.gate = tenant
             if cfg.provider is not None and cfg.rpm_per_replica > 0:
@@ -270,9 +270,9 @@ class Cluster:
         tenants = sum(min(t.max_pods, quota) * each for t, each in by_tenant.items())
         return min(tenants, quota * max(by_tenant.values()))
 
-    # --- what the engine feeds in ---------------------------------------------------------
+    # --- what the clock feeds in ----------------------------------------------------------
 
-    def arrive(self, task: int, now: float) -> PoolState:
+    def arrive(self, task: int, now: float) -> SimPool:
         """Task `task` reaches its pool's queue at `now`; it starts at once if it can."""
         p = self.pools[self.task_pool[task]]
         p.arrived += 1
@@ -359,7 +359,7 @@ class Cluster:
 
     # --- tasks ------------------------------------------------------------------------------
 
-    def _dispatch(self, p: PoolState, now: float) -> None:
+    def _dispatch(self, p: SimPool, now: float) -> None:
         """Start the queue's tasks, head first, while a pod has a free slot, (where budgets
         are gated) the head fits in what is left of the tenant's budget today, and (where a
         provider binds) its rpm has room.
@@ -391,7 +391,7 @@ class Cluster:
             queue.popleft()
             self._start(p, pod, task, now)
 
-    def _start(self, p: PoolState, pod: Pod, task: int, now: float) -> None:
+    def _start(self, p: SimPool, pod: SimPod, task: int, now: float) -> None:
         """Start `task` on `pod`, the head of `p`'s free queue. The pool is in `dirty` already:
         every caller put it there."""
         pod.busy += 1
@@ -408,7 +408,7 @@ class Cluster:
         if gate is not None:
             self._reserve(p, gate, task)
 
-    def _reserve(self, p: PoolState, gate: Tenant, task: int) -> None:
+    def _reserve(self, p: SimPool, gate: Tenant, task: int) -> None:
         """Count the tokens of a task `p` started against its gated tenant's budget."""
         tokens = self.tokens[task]
         gate.reserved += tokens
@@ -422,8 +422,8 @@ class Cluster:
             if waiting and self._unaffordable(gate, other.queue[0]):
                 self._block(other)
 
-    def complete(self, task: int, pod: Pod, now: float) -> None:
-        """A task finished (a DONE event): the engine calls this directly, not via `handle`."""
+    def complete(self, task: int, pod: SimPod, now: float) -> None:
+        """A task finished (a DONE event): the clock calls this directly, not via `handle`."""
         if pod.gone:
             return  # its pod was killed and the task redelivered: this run never ends
         p = pod.pool
@@ -452,7 +452,7 @@ class Cluster:
         if provider is not None and provider.waiting:
             self._admit(provider, now)
 
-    def _admits(self, provider: Provider, p: PoolState) -> bool:
+    def _admits(self, provider: Provider, p: SimPool) -> bool:
         """Whether a task of `p` may start now: no older task waits for the provider, and its
         rpm has room (or nothing of it runs: a task alone always may)."""
         used = provider.used
@@ -491,7 +491,7 @@ class Cluster:
                 q.throttled = False
 
     @staticmethod
-    def _free_pod(p: PoolState) -> Pod | None:
+    def _free_pod(p: SimPool) -> SimPod | None:
         """The pod at the head of `p`'s free queue, dropping entries that went stale."""
         free = p.free
         while free:
@@ -506,7 +506,7 @@ class Cluster:
         assert gate.budget is not None
         return gate.used + gate.reserved + self.tokens[task] > gate.budget
 
-    def _block(self, p: PoolState) -> None:
+    def _block(self, p: SimPool) -> None:
         # Today's tokens only grow until midnight, so a blocked pool stays blocked until then.
         if not p.blocked:
             p.tenant.blocked += 1
@@ -514,7 +514,7 @@ class Cluster:
         self.dirty.add(p.index)
         self._mark_delayed(p)
 
-    def _mark_delayed(self, p: PoolState) -> None:
+    def _mark_delayed(self, p: SimPool) -> None:
         delayed = self.delayed
         for task in p.queue:
             delayed[task] = 1
@@ -537,7 +537,7 @@ class Cluster:
 
     # --- pods -------------------------------------------------------------------------------
 
-    def _create(self, p: PoolState, now: float, n: int = 1, *, ready: bool = False) -> None:
+    def _create(self, p: SimPool, now: float, n: int = 1, *, ready: bool = False) -> None:
         """Create `n` pods for `p` at once; those beyond the cluster's or the tenant's quota
         wait for room (first come, first served: see _grant)."""
         tenant = p.tenant
@@ -560,7 +560,7 @@ class Cluster:
             if self.alive > self.pod_peak:
                 self.pod_peak = self.alive
         for _ in range(n):
-            pod = Pod(p, now)
+            pod = SimPod(p, now)
             p.pods.append(pod)
             if ready:
                 self._ready(pod, now)
@@ -568,7 +568,7 @@ class Cluster:
                 self._serial += 1
                 heappush(self.heap, (now + p.cold_start, READY, self._serial, pod))
 
-    def _ready(self, pod: Pod, now: float) -> None:
+    def _ready(self, pod: SimPod, now: float) -> None:
         if pod.gone:
             return  # removed while starting
         pod.ready = True
@@ -581,7 +581,7 @@ class Cluster:
         if p.queue and not p.blocked:
             self._dispatch(p, now)
 
-    def _shrink(self, p: PoolState, n: int, now: float) -> None:
+    def _shrink(self, p: SimPool, n: int, now: float) -> None:
         cancel = min(n, p.creating)
         if cancel:
             p.creating -= cancel
@@ -604,7 +604,7 @@ class Cluster:
             else:
                 self._remove(pod, now)
 
-    def _kill(self, pod: Pod, now: float) -> None:
+    def _kill(self, pod: SimPod, now: float) -> None:
         """A terminating pod's grace period is over: the tasks it still runs go back to the
         head of their queue (oldest first), to start again from zero; the pod is gone."""
         if pod.gone:
@@ -649,7 +649,7 @@ class Cluster:
         if provider is not None and provider.waiting:
             self._admit(provider, now)
 
-    def _remove(self, pod: Pod, now: float) -> None:
+    def _remove(self, pod: SimPod, now: float) -> None:
         pod.gone = True
         self._account(now)
         self.alive -= 1
@@ -680,7 +680,7 @@ class Cluster:
         self.pod_seconds += self.alive * (now - self.t_alive)
         self.t_alive = now
 
-    def _count_step(self, p: PoolState, delta: int, now: float) -> None:
+    def _count_step(self, p: SimPool, delta: int, now: float) -> None:
         direction = 1 if delta > 0 else -1
         self.scale_events += 1
         if p.last_direction == -direction and now - p.last_step_at <= REVERSAL_S:
@@ -688,22 +688,22 @@ class Cluster:
         p.last_direction, p.last_step_at = direction, now
 
 
-def _removal_order(pod: Pod) -> tuple[bool, float, float]:
+def _removal_order(pod: SimPod) -> tuple[bool, float, float]:
     """The ReplicaSet's ranking of pods to delete (controller.ActivePodsWithRanks), as far as
     the simulation tells pods apart: not ready before ready, then the most recently ready
     first, then the newest first."""
     return pod.ready, -pod.ready_at, -pod.born
 
 
-def _marked_order(pod: Pod) -> tuple[bool, bool, float, float]:
+def _marked_order(pod: SimPod) -> tuple[bool, bool, float, float]:
     """The same ranking when the idle pods carry a lower pod-deletion-cost, which the
     ReplicaSet weighs right after readiness."""
     return pod.ready, pod.busy > 0, -pod.ready_at, -pod.born
 
 
-def _drop_latest(creations: deque[tuple[int, PoolState]], p: PoolState, n: int) -> None:
+def _drop_latest(creations: deque[tuple[int, SimPool]], p: SimPool, n: int) -> None:
     """Withdraw the pool's `n` most recent quota requests (a scale-down cancels them)."""
-    kept: list[tuple[int, PoolState]] = []
+    kept: list[tuple[int, SimPool]] = []
     while n and creations:
         entry = creations.pop()
         if entry[1] is p:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
-class ScalingPolicy:
+class HpaPolicy:
     kind: str
     """"Pods" or "Percent"."""
     value: int
@@ -31,15 +31,13 @@ class ScalingPolicy:
 @dataclass(frozen=True, slots=True)
 class ScalingRules:
     stabilization_seconds: float
-    policies: tuple[ScalingPolicy, ...]
+    policies: tuple[HpaPolicy, ...]
     select: str = "Max"
     """"Max" (the largest change any policy allows), "Min" or "Disabled"."""
 
 
-DEFAULT_UP = ScalingRules(
-    0.0, (ScalingPolicy("Pods", 4, 15.0), ScalingPolicy("Percent", 100, 15.0))
-)
-DEFAULT_DOWN = ScalingRules(300.0, (ScalingPolicy("Percent", 100, 15.0),))
+DEFAULT_UP = ScalingRules(0.0, (HpaPolicy("Pods", 4, 15.0), HpaPolicy("Percent", 100, 15.0)))
+DEFAULT_DOWN = ScalingRules(300.0, (HpaPolicy("Percent", 100, 15.0),))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """agentdash in virtual time: a thin shell around the live loop's engine
 (controller.core.engine.Engine), reading the simulated cluster instead of the sources.
 
-Reading. As the live loop does, it ticks every `controller.interval_seconds` after the
-previous tick, and at once when a task reaches a pool whose last decision was 0 replicas. Every
+Reading. As the live loop does, it ticks on a fixed schedule, every
+`controller.interval_seconds`, and at once when a task reaches a pool whose last decision was
+0 replicas (such a wake-up leaves the schedule as it was). Every
 tick reads replicas, ready pods and the mean task time of the pools touched since; a wake-up
 reads the queues (pending, ack_pending, arrival rate) of the woken pools only, a regular tick
 those of every pool touched. The arrival rate is what controller.sources.jetstream reports:
@@ -69,6 +70,8 @@ class VirtualLoop:
         self.throttled = 0
         """Patches that had to wait for the bucket."""
         self.ticks = 0
+        self.due = 0.0
+        """When the next scheduled tick is due (controller.runtime.loop.Reconciler.run)."""
 
     @property
     def claimed(self) -> int:
@@ -91,7 +94,14 @@ class VirtualLoop:
         self._depart(now, cluster)
         self.observe(now, cluster, woken)
         self.act(now, cluster, self.engine.step(now))
-        return now + self.interval
+        return self.next_tick(now)
+
+    def next_tick(self, now: float) -> float:
+        """A scheduled tick sets the next one an interval after it was due (or now, if it
+        is late); a wake-up's tick leaves the schedule alone."""
+        if now >= self.due - 1e-9:
+            self.due = max(self.due + self.interval, now)
+        return self.due
 
     # --- reading --------------------------------------------------------------------------
 

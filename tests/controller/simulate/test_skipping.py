@@ -60,7 +60,7 @@ class EveryPoolEveryTick(VirtualLoop):
                 self._patch(now, cluster, i, d.current, d.desired)
             self.wakes[i] = d.desired == 0 and d.observed
             cluster.hold(i, any(r.rule in _HOLDING for r in d.reasons))
-        return now + self.interval
+        return self.next_tick(now)
 
 
 def production_windows() -> Config:
