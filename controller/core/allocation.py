@@ -221,6 +221,11 @@ class Demand:
     def fits(self) -> bool:
         return self.over == 0
 
+    def short(self) -> list[int]:
+        """The ceilings the sums exceed (indices into `shape.ceilings`)."""
+        total, limit = self.total, self.limit
+        return [i for i in range(len(total)) if total[i] > limit[i]]
+
 
 class _Pass:
     """One allocation: the room left under each ceiling."""
@@ -357,13 +362,18 @@ def allocate(config: Config, claims: list[Claim]) -> None:
     if _fit_alone(shape, claims):
         return
     run = _Pass(shape)
-    by_name = {c.name: c for c in claims}
     for claim in claims:
         if claim.held:
             run.grant(claim, claim.current)
-    tiers = [
-        (tier, [by_name[p] for p in pools if not by_name[p].held]) for tier, pools in shape.tiers
-    ]
+    # Tier by tier, each in the order given (config order): the claims may be only the pools
+    # that draw on a short ceiling (controller.core.engine), not the whole fleet.
+    rank = {tier: k for k, (tier, _) in enumerate(shape.tiers)}
+    tier_of = config.tier_of
+    grouped: list[list[Claim]] = [[] for _ in shape.tiers]
+    for claim in claims:
+        if not claim.held:
+            grouped[rank[tier_of[claim.name]]].append(claim)
+    tiers = [(tier, grouped[k]) for k, (tier, _) in enumerate(shape.tiers)]
     # Replicas at work stay, whatever the tier: preempting one cuts its task short (it is
     # redelivered after the grace period and starts again), and a pod freed when the task
     # ends goes to the highest tier that needs it anyway.

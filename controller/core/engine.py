@@ -102,11 +102,17 @@ class Engine:
         """Tenants past warn_at with the pace on: claimed again at every step."""
         self.claims: list[Claim] = []
         self.desired: list[int] = [0] * n
-        self.granted: list[Claim] | None = None
-        """The claims as `allocate` granted them, while a shared ceiling is short."""
+        self.granted: dict[int, Claim] = {}
+        """The claims `allocate` granted, while a shared ceiling is short: those of the
+        pools that draw on it."""
         self.busy: list[bool | None] = [None] * n
         """Per pool: whether the reading its claim used had lag (None: stale, not recorded)."""
         self.demand = Demand(config)
+        self.members: list[list[int]] = [[] for _ in self.demand.shape.ceilings]
+        """Per shared ceiling, the pools that draw on it."""
+        for i, name in enumerate(self.names):
+            for k, _ in self.demand.shape.costs[name]:
+                self.members[k].append(i)
         self.short = False
         self.recorded = [-math.inf] * n
         """When each pool's recommendation was last written to the history."""
@@ -280,7 +286,7 @@ class Engine:
 
     def _settle(self, now: float, changed: set[int]) -> list[int]:
         fits = self.demand.fits() and not self.short
-        acted: Iterable[int] = sorted(changed) if fits else self._share()
+        acted: Iterable[int] = sorted(changed) if fits else sorted(changed.union(self._share()))
         made = self.made
         for i in acted:
             made[i] = None
@@ -300,20 +306,30 @@ class Engine:
         self.previous = now
         return list(acted)
 
-    def _share(self) -> range:
-        """Grants when some shared ceiling is (or was) short: allocate() over every claim."""
-        claims = self.claims
-        if self.demand.fits():
-            self.desired = [c.alone for c in claims]
-            self.granted = None
+    def _share(self) -> Iterable[int]:
+        """Grants when some shared ceiling is (or was) short: allocate() over the claims that
+        draw on a short ceiling (every claim, when the cluster's is). The others get what
+        they ask alone: the ceilings they draw on have room for every claim at once, and
+        no grant exceeds what its claim asks alone."""
+        claims, demand, granted = self.claims, self.demand, self.granted
+        before = set(granted)
+        granted.clear()
+        if demand.fits():
             self.short = False
+            group: list[int] = []
         else:
-            run = [c.copy() for c in claims]
-            allocate(self.config, run)
-            self.desired = [c.granted for c in run]
-            self.granted = run
             self.short = True
-        return range(len(claims))
+            members = self.members
+            drawing = set().union(*(members[k] for k in demand.short()))
+            group = sorted(drawing)
+            run = [claims[i].copy() for i in group]
+            allocate(self.config, run)
+            for i, made in zip(group, run, strict=True):
+                granted[i] = made
+                self.desired[i] = made.granted
+        for i in before.difference(granted):
+            self.desired[i] = claims[i].alone
+        return sorted(before.union(granted))
 
     def _record(self, i: int, recommendation: int, busy: bool, now: float) -> None:
         """History.record_pool, with the pool's entry kept at hand."""
@@ -332,12 +348,11 @@ class Engine:
         return made
 
     def _decide(self, i: int) -> ScaleDecision:
-        granted = self.granted
-        made = (
-            granted[i].decision()
-            if granted is not None
-            else self.claims[i].decision(self.desired[i])
-        )
+        granted = self.granted.get(i)
+        if granted is not None:
+            made = granted.decision()
+        else:
+            made = self.claims[i].decision(self.desired[i])
         return controller_paused(made) if self.current_overrides.paused else made
 
     def changes(self, i: int) -> bool:
