@@ -15,11 +15,14 @@ loop's own, as it reports it) from /metrics' agentdash_reconcile_duration_second
 nats-server's CPU over the same window is printed beside it (what the daemon's reading costs
 the server). Each fleet size is run RUNS times, each on a fresh server and daemon.
 
-    python benchmarks/daemon_idle.py [--pools N ...] [--window S] [--runs N] [--profile N]
+    python benchmarks/daemon_idle.py [--pools N ...] [--window S] [--runs N]
+                                     [--profile N | --breakdown]
 
 --profile N: the same daemon, its window under cProfile (turned on and off by signals, so
 start-up is left out); the N costliest functions by own time, then by cumulative time, in
 ms per tick (cProfile's overhead inflates them: compare them with each other).
+--breakdown: the same daemon, the plain functions of BREAKDOWN (the loop's and the relay's
+costliest) timed over its window with perf_counter (no profiler), in ms per tick.
 
 With --pools 10000 it also says whether that many pools set up and run on one stream.
 """
@@ -40,6 +43,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +68,57 @@ signal.signal(signal.SIGUSR2, dump)
 sys.exit(main(sys.argv[2:]))
 """
 """The daemon, its profiler on at SIGUSR1 and written out at SIGUSR2."""
+TIMED = """
+import importlib, json, signal, sys, time
+from agentdash.cli import main
+spent, on = {}, [False]
+def timed(where):
+    module, _, name = where.partition(":")
+    owner = importlib.import_module(module)
+    *path, attribute = name.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    inner = getattr(owner, attribute)
+    def wrapper(*args, **kwargs):
+        if not on[0]:
+            return inner(*args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[where] = spent.get(where, 0.0) + time.perf_counter() - started
+    setattr(owner, attribute, wrapper)
+for where in sys.argv[2].split(","):
+    timed(where)
+def dump(*_):
+    on[0] = False
+    with open(sys.argv[1], "w") as out:
+        json.dump(spent, out)
+signal.signal(signal.SIGUSR1, lambda *_: on.__setitem__(0, True))
+signal.signal(signal.SIGUSR2, dump)
+sys.exit(main(sys.argv[3:]))
+"""
+"""The daemon, these functions (plain ones, not coroutines) timed from SIGUSR1, the totals
+written out at SIGUSR2."""
+BREAKDOWN = (
+    # the loop's tick (controller.runtime.loop, controller.core)
+    "controller.runtime.loop:Reconciler._observations",
+    "controller.runtime.loop:decide",
+    "controller.core.history:History.record_tick",
+    "controller.runtime.loop:Reconciler._track_stale",
+    "controller.sources.jetstream:JetStreamLagSource._answer",
+    "controller.sources.jetstream:moved",
+    "controller.sources.jetstream_api:parse",
+    "controller.coordination.handover:HistoryHandover._changed",
+    # the relay of each tick (agentdash.runtime._relay)
+    "controller.runtime.loop:build_snapshot",
+    "controller.runtime.metrics:Metrics.observe",
+    "controller.runtime.metrics:Metrics.observe_snapshot",
+    "controller.runtime.metrics:Metrics.observe_state",
+    "controller.coordination.leader_decisions:DecisionsEncoder.messages",
+)
+"""Where --breakdown times an idle daemon's ticks. `decide` is timed as the loop calls it;
+a coroutine's time would include its waits, so only plain functions are named."""
 
 
 def fleet(pools: int, url: str) -> dict[str, Any]:
@@ -138,7 +193,11 @@ def wait_ticking(base: str, daemon: subprocess.Popen[bytes], timeout: float) -> 
     raise SystemExit(f"the daemon did not tick within {timeout:g} s")
 
 
-def one_run(pools: int, window: float, work: Path, profile: Path | None) -> dict[str, float]:
+def one_run(
+    pools: int, window: float, work: Path, bootstrap: Sequence[str] = ()
+) -> dict[str, float]:
+    """One fresh server and daemon; `bootstrap`: what runs the daemon instead of the command
+    (PROFILED or TIMED and their arguments), told to start at SIGUSR1 and stop at SIGUSR2."""
     with NatsServer() as server:
         config = work / "agentdash.yaml"
         config.write_text(yaml.safe_dump(fleet(pools, server.url), sort_keys=False))
@@ -154,8 +213,8 @@ def one_run(pools: int, window: float, work: Path, profile: Path | None) -> dict
         command = [agentdash(), "--controller-only", "--config", str(config),
                    "--cluster", "simulated", "--http", f"127.0.0.1:{port}",
                    "--log-level", "warning"]  # fmt: skip
-        if profile is not None:
-            command = [sys.executable, "-c", PROFILED, str(profile), *command[1:]]
+        if bootstrap:
+            command = [sys.executable, "-c", *bootstrap, *command[1:]]
         with (work / "daemon.log").open("wb") as log:
             daemon = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             try:
@@ -163,11 +222,11 @@ def one_run(pools: int, window: float, work: Path, profile: Path | None) -> dict
                 time.sleep(SETTLE_S)
                 ticks0 = json.loads(get(f"{base}/livez"))["ticks"]
                 cost0 = reconcile_totals(get(f"{base}/metrics"))
-                if profile is not None:
+                if bootstrap:
                     daemon.send_signal(signal.SIGUSR1)
                 cpu0, server0, wall0 = cpu_seconds(daemon.pid), server_cpu(server), time.monotonic()
                 time.sleep(window)
-                if profile is not None:
+                if bootstrap:
                     daemon.send_signal(signal.SIGUSR2)
                 cpu1, server1, wall1 = cpu_seconds(daemon.pid), server_cpu(server), time.monotonic()
                 ticks1 = json.loads(get(f"{base}/livez"))["ticks"]
@@ -206,10 +265,7 @@ def get_anyway(url: str) -> str:
 def profiled(pools: int, window: float, top: int) -> None:
     with tempfile.TemporaryDirectory(prefix="agentdash-idle-") as work:
         out = Path(work) / "daemon.prof"
-        run = one_run(pools, window, Path(work), out)
-        while not out.exists():  # written by the daemon's signal handler
-            time.sleep(0.1)
-        time.sleep(0.5)
+        run = one_run(pools, window, Path(work), [PROFILED, str(out)])
         stats = pstats.Stats(str(out))
     ticks = run["tick_hz"] * window
     print(
@@ -226,6 +282,22 @@ def profiled(pools: int, window: float, top: int) -> None:
                 f"    {1000 * own / ticks:8.2f} own {1000 * cumulative / ticks:8.2f} cum "
                 f"{calls / ticks:9.1f} calls  {where}"
             )
+
+
+def breakdown(pools: int, window: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="agentdash-idle-") as work:
+        out = Path(work) / "spent.json"
+        run = one_run(pools, window, Path(work), [TIMED, str(out), ",".join(BREAKDOWN)])
+        spent = json.loads(out.read_text())
+    ticks = run["tick_hz"] * window
+    cpu_ms = run["cpu_pct"] * 10 / run["tick_hz"]
+    print(f"{pools:,} pools, {window:g} s, {ticks:.0f} ticks: daemon CPU {run['cpu_pct']:.1f}% "
+          f"of a core, {cpu_ms:.1f} ms a tick; of it, ms a tick:")  # fmt: skip
+    for where in BREAKDOWN:
+        print(f"  {1000 * spent.get(where, 0.0) / ticks:8.2f}  {where}")
+    named = 1000 * sum(spent.values()) / ticks
+    print(f"  {named:8.2f}  all of the above; the rest ({cpu_ms - named:.1f} ms) is I/O, the event "
+          "loop and what is not named")  # fmt: skip
 
 
 def short(file: str) -> str:
@@ -246,7 +318,12 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=WINDOW_S)
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--breakdown", action="store_true")
     args = parser.parse_args()
+    if args.breakdown:
+        for pools in args.pools:
+            breakdown(pools, args.window)
+        return
     if args.profile:
         for pools in args.pools:
             profiled(pools, args.window, args.profile)
@@ -258,7 +335,7 @@ def main() -> None:
         runs = []
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory(prefix="agentdash-idle-") as work:
-                runs.append(one_run(pools, args.window, Path(work), None))
+                runs.append(one_run(pools, args.window, Path(work)))
         of = {key: [run[key] for run in runs] for key in runs[0]}
         print(f"{pools:>6,} pools on one stream: set up in {spread(of['setup_s'], ' s')}, "
               f"first tick after {spread(of['first_tick_s'], ' s')}")  # fmt: skip
