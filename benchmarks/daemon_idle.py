@@ -69,7 +69,7 @@ sys.exit(main(sys.argv[2:]))
 """
 """The daemon, its profiler on at SIGUSR1 and written out at SIGUSR2."""
 TIMED = """
-import importlib, json, signal, sys, time
+import gc, importlib, json, signal, sys, time
 from agentdash.cli import main
 spent, on = {}, [False]
 def timed(where):
@@ -90,6 +90,14 @@ def timed(where):
     setattr(owner, attribute, wrapper)
 for where in sys.argv[2].split(","):
     timed(where)
+collecting = [0.0]
+def collected(phase, info):
+    if phase == "start":
+        collecting[0] = time.perf_counter()
+    elif on[0]:
+        where = f"gc: generation {info['generation']} collections (within the above, or not)"
+        spent[where] = spent.get(where, 0.0) + time.perf_counter() - collecting[0]
+gc.callbacks.append(collected)
 def dump(*_):
     on[0] = False
     with open(sys.argv[1], "w") as out:
@@ -295,9 +303,12 @@ def breakdown(pools: int, window: float) -> None:
           f"of a core, {cpu_ms:.1f} ms a tick; of it, ms a tick:")  # fmt: skip
     for where in BREAKDOWN:
         print(f"  {1000 * spent.get(where, 0.0) / ticks:8.2f}  {where}")
-    named = 1000 * sum(spent.values()) / ticks
+    named = 1000 * sum(spent.get(where, 0.0) for where in BREAKDOWN) / ticks
     print(f"  {named:8.2f}  all of the above; the rest ({cpu_ms - named:.1f} ms) is I/O, the event "
           "loop and what is not named")  # fmt: skip
+    for where, seconds in sorted(spent.items()):
+        if where not in BREAKDOWN:
+            print(f"  {1000 * seconds / ticks:8.2f}  {where}")
 
 
 def short(file: str) -> str:
