@@ -24,7 +24,8 @@ ms per tick (cProfile's overhead inflates them: compare them with each other).
 --breakdown: the same daemon, the plain functions of BREAKDOWN (the loop's and the relay's
 costliest) timed over its window with perf_counter (no profiler), in ms per tick.
 
-With --pools 10000 it also says whether that many pools set up and run on one stream.
+With --pools 10000 it also says whether that many pools set up and run on one stream. The
+daemon inherits PYTHONPATH, so PYTHONPATH=<an older tree> measures that tree's daemon.
 """
 
 from __future__ import annotations
@@ -312,7 +313,7 @@ def breakdown(pools: int, window: float) -> None:
 
 
 def short(file: str) -> str:
-    for root in ("site-packages/", "/work/wtA/", str(Path.cwd()) + "/"):
+    for root in ("site-packages/", f"{Path(__file__).resolve().parent.parent}/"):
         if root in file:
             return file.split(root, 1)[1]
     return file
