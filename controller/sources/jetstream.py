@@ -71,6 +71,9 @@ class JetStreamLagSource:
         self._limit = asyncio.Semaphore(concurrency)
         self._pool_of = {config.subject(name): name for name in config.pools}
         self._unread = dict.fromkeys(config.pools, 0)
+        self._arrived: set[str] = set()
+        """The pools with an arrival unread (`_unread` above 0): a tick looks at these, not
+        at every pool."""
         self._arrivals: dict[str, deque[float]] = {p: deque() for p in config.pools}
         """Per pool, when each task in the rate window arrived."""
         self._started: float | None = None
@@ -119,6 +122,7 @@ class JetStreamLagSource:
         self._arrivals[pool].append(self._clock())
         self._unrated.add(pool)
         self._unread[pool] += 1
+        self._arrived.add(pool)
         if pool in self._idle and self._wake is not None:
             self._wake(pool)
 
@@ -144,8 +148,7 @@ class JetStreamLagSource:
             for pool in subjects:
                 self._record(pool, QueueStats(0, 0, stale=self._not_found(pool)), now, 0)
             return
-        arrived = [pool for pool in subjects if self._unread[pool]]
-        ones = moved(subjects, counts, self._last, arrived, now)
+        ones = moved(subjects, counts, self._last, self._arrived, now)
         total, limit = self._paging[stream]
         if list_instead(len(ones), max(total, len(subjects))):
             listed = await self._list(stream, range(0, 1), counts, now, ())
@@ -210,13 +213,16 @@ class JetStreamLagSource:
     def _record(self, pool: str, stats: QueueStats, now: float, count: int) -> None:
         pending = stats.pending
         unread, self._unread[pool] = self._unread[pool], 0
+        self._arrived.discard(pool)
         if pool in self._idle and pending < unread:
             # Seen on the subject but not yet in the consumer's count (its info can lag a
             # publish by a moment): with no replicas to take them, they are lag all the same.
             pending = unread
-        self._stats[pool] = QueueStats(pending, stats.ack_pending, stale=stats.stale)
+        fresh = QueueStats(pending, stats.ack_pending, stale=stats.stale)
         self._last[pool] = LastRead(now, count)
-        self._unrated.add(pool)
+        if self._stats.get(pool) != fresh:  # the same again (the rotation's usual read) is
+            self._stats[pool] = fresh  # answered as before: its rate moves by arrivals only
+            self._unrated.add(pool)
 
     def _not_found(self, pool: str) -> str:
         queue = self._config.pools[pool].queue
