@@ -9,7 +9,8 @@ only the loop is measured, as a real source does when nothing moved: the very ob
 time for the pools that did not change. Each tick, 1% of the pools get a new queue reading; a pool
 told to scale shows its new replicas at the next tick.
 
-Prints CPU per tick (process time: the loop's own work, GC included) as median, p95 and max
+Prints CPU per tick (process time: the loop's own work, GC included, with the daemon's
+collector settings) as median, p95 and max
 over the ticks after the first, and the decision pass inside it (Engine.step). For
 comparison, the pass agentdash ran before the engine: `decide` over every pool.
 
@@ -19,12 +20,14 @@ comparison, the pass agentdash ran before the engine: `decide` over every pool.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable, Collection, Mapping
 
+from agentdash.daemon import GC_THRESHOLD
 from controller.core.config import Config, parse_config
 from controller.core.events import TickEvent
 from controller.core.model import PoolState, QueueStats, Usage
@@ -121,6 +124,8 @@ async def measure(pools: int, short: bool, every: bool) -> None:
             passes.append(time.process_time() - start)
 
     loop.engine.step = timed_step  # type: ignore[method-assign]
+    gc.freeze()  # as the daemon does once started (agentdash.daemon)
+    gc.set_threshold(GC_THRESHOLD)
     for _ in range(TICKS + 1):
         source.move()
         start = time.process_time()
@@ -139,6 +144,8 @@ async def measure(pools: int, short: bool, every: bool) -> None:
     start = time.process_time()
     decide(config, loop.engine.observations, loop.overrides, loop.history, now[0])
     whole = time.process_time() - start
+    gc.unfreeze()
+    gc.set_threshold(700)
     held = ", every tenant" if every else ", a tenth of the tenants"
     print(
         f"{pools:>6,} pools, {CHANGING:.0%} changing{held + ' at max_pods' if short else ''} "
