@@ -355,7 +355,7 @@ async def _relay(runtime: Runtime) -> None:
             observed = loop.engine.observations
             pools = observed.pools
             runtime.metrics.observe_lag(
-                (d.pool, pools[d.pool].lag) for d in event.decisions if d.pool in pools
+                (d.pool, pools[d.pool].lag if d.pool in pools else None) for d in event.decisions
             )
             runtime.metrics.observe_tokens(observed.tokens_today)
             runtime.metrics.observe_state(loop.stale, loop.leading)

@@ -100,10 +100,15 @@ class Metrics:
         self.observe_lag((pool.name, pool.lag) for pool in snapshot.pools)
         self.observe_tokens({tenant.name: tenant.tokens_today for tenant in snapshot.tenants})
 
-    def observe_lag(self, lags: Iterable[tuple[str, int]]) -> None:
-        """The lag of the pools given (a tick gives those whose reading changed)."""
+    def observe_lag(self, lags: Iterable[tuple[str, int | None]]) -> None:
+        """The lag of the pools given (a tick gives those whose reading changed); None: the
+        pool is no longer seen, and its series goes (no stale figure stays on a graph)."""
         gauge, children = self.lag, self._lag
         for pool, lag in lags:
+            if lag is None:
+                if children.pop(pool, None) is not None:
+                    gauge.remove(pool)
+                continue
             child = children.get(pool)
             if child is None:
                 child = children[pool] = gauge.labels(pool)
