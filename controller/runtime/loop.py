@@ -374,7 +374,8 @@ class Reconciler:
             self.engine.retry(i)
             return
         try:
-            await asyncio.wait_for(self._call(decision, now), deadline)
+            async with asyncio.timeout(deadline):  # (no extra task, as wait_for makes)
+                await self._call(decision, now)
         except PoolUnavailable as exc:
             self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
             self.engine.retry(i)

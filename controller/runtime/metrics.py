@@ -65,6 +65,8 @@ class Metrics:
         """Per pool, its desired and current series (a label lookup costs µs a tick)."""
         self._made: dict[tuple[str, str], Counter] = {}
         self._lag: dict[str, Gauge] = {}
+        self._scaled: dict[tuple[str, str, str], Counter] = {}
+        self._tokens_told: dict[str, int] = {}
         build = Gauge("agentdash_build_info", "The agentdash release and Python running",
                       ["version", "python"], registry=r)  # fmt: skip
         build.labels(_version(), platform.python_version()).set(1)
@@ -88,8 +90,12 @@ class Metrics:
                     counter = made[key] = self.decisions.labels(*key)
                 counter.inc()
         elif isinstance(event, ScaleEvent) and not event.dry_run:
-            reason = event.reasons[-1].rule if event.reasons else ""
-            self.scale_events.labels(event.pool, event.direction, reason).inc()
+            rule = event.reasons[-1].rule if event.reasons else ""
+            step = (event.pool, event.direction, rule)
+            scaled = self._scaled.get(step)
+            if scaled is None:
+                scaled = self._scaled[step] = self.scale_events.labels(*step)
+            scaled.inc()
         elif isinstance(event, HealthEvent):
             self.source_up.labels(event.source).set(1 if event.ok else 0)
             if not event.ok:
@@ -115,9 +121,14 @@ class Metrics:
             child.set(lag)
 
     def observe_tokens(self, tokens: Mapping[str, int]) -> None:
-        """Each tenant's tokens today, and the share of its budget they are."""
+        """Each tenant's tokens today, and the share of its budget they are (set only for
+        the tenants whose tokens moved)."""
+        told = self._tokens_told
         for name, tenant in self.config.tenants.items():
             used = tokens.get(name, 0)
+            if told.get(name) == used:
+                continue
+            told[name] = used
             self.tokens.labels(name).set(used)
             if tenant.daily_token_budget:
                 self.budget_used.labels(name).set(used / tenant.daily_token_budget)
