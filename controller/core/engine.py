@@ -151,8 +151,11 @@ class Engine:
             self.dirty.add(i)
             return
         self._pools[name] = reading
+        if self.exact_reasons:
+            self.dirty.add(i)  # any new figure: no footprint needed to know
+            return
         mark = footprint(self.pool_configs[i], reading, self.waits[i])
-        if mark != self.prints[i] or self.exact_reasons:
+        if mark != self.prints[i]:
             self.prints[i] = mark
             self.dirty.add(i)
 
@@ -255,8 +258,8 @@ class Engine:
         claims, desired, busy, recorded = self.claims, self.desired, self.busy, self.recorded
         record, demand, previous = self._record, self.demand, self.previous
         config, observations, history = self.config, self.observations, self.history
-        overrides, names, configs, prints = (
-            self.current_overrides, self.names, self.pool_configs, self.prints
+        overrides, names, configs, readings = (
+            self.current_overrides, self.names, self.pool_configs, self.readings
         )  # fmt: skip
         for i in changed:
             lag = busy[i]
@@ -266,8 +269,7 @@ class Engine:
                 names[i], configs[i], config, observations, overrides, history, now
             )
             desired[i] = demand.set(made)
-            mark = prints[i]
-            busy[i] = None if mark is None or mark[0] else mark[3]
+            busy[i] = _had_lag(readings[i])
         self.claimed += len(changed)
         return self._settle(now, changed)
 
@@ -281,7 +283,7 @@ class Engine:
         ]
         self.claimed += len(self.claims)
         self.desired = [self.demand.set(c) for c in self.claims]
-        self.busy = [None if m is None or m[0] else m[3] for m in self.prints]
+        self.busy = [_had_lag(r) for r in self.readings]
         return self._settle(now, set(everything))
 
     def _settle(self, now: float, changed: set[int]) -> list[int]:
@@ -364,6 +366,13 @@ class Engine:
     def decisions(self) -> list[ScaleDecision]:
         """Every pool's decision, in config order."""
         return [self.decision(i) for i in range(len(self.names))]
+
+
+def _had_lag(reading: PoolObservation | None) -> bool | None:
+    """Whether a reading had lag, for the history (None: stale or absent, not recorded)."""
+    if reading is None or reading.stale is not None:
+        return None
+    return reading.pending + reading.ack_pending > 0
 
 
 def _moved(now: Mapping[str, object], before: Mapping[str, object]) -> set[str]:

@@ -66,6 +66,8 @@ class Metrics:
         self._made: dict[tuple[str, str], Counter] = {}
         self._lag: dict[str, Gauge] = {}
         self._scaled: dict[tuple[str, str, str], Counter] = {}
+        self._shown: dict[str, tuple[int, int | None]] = {}
+        """Per pool, the desired and current replicas its gauges show."""
         self._tokens_told: dict[str, int] = {}
         build = Gauge("agentdash_build_info", "The agentdash release and Python running",
                       ["version", "python"], registry=r)  # fmt: skip
@@ -74,16 +76,19 @@ class Metrics:
     def observe(self, event: Event) -> None:
         if isinstance(event, TickEvent):
             self.reconcile.observe(event.duration_s)
-            series, made = self._series, self._made
+            series, shown, made = self._series, self._shown, self._made
             for d in event.decisions:
                 pool = d.pool
-                mine = series.get(pool)
-                if mine is None:
-                    mine = series[pool] = (self.desired.labels(pool, d.tenant),
-                                           self.current.labels(pool, d.tenant))  # fmt: skip
-                mine[0].set(d.desired)
-                if d.observed:
-                    mine[1].set(d.current)
+                now = (d.desired, d.current if d.observed else None)
+                if shown.get(pool) != now:  # a gauge set takes a lock: only what moved
+                    shown[pool] = now
+                    mine = series.get(pool)
+                    if mine is None:
+                        mine = series[pool] = (self.desired.labels(pool, d.tenant),
+                                               self.current.labels(pool, d.tenant))  # fmt: skip
+                    mine[0].set(d.desired)
+                    if d.observed:
+                        mine[1].set(d.current)
                 key = (pool, d.main_reason.rule)
                 counter = made.get(key)
                 if counter is None:
