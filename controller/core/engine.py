@@ -288,7 +288,7 @@ class Engine:
 
     def _settle(self, now: float, changed: set[int]) -> list[int]:
         fits = self.demand.fits() and not self.short
-        acted: Iterable[int] = sorted(changed) if fits else sorted(changed.union(self._share()))
+        acted = sorted(changed) if fits else sorted(changed.union(self._share()))
         made = self.made
         for i in acted:
             made[i] = None
@@ -312,26 +312,29 @@ class Engine:
         """Grants when some shared ceiling is (or was) short: allocate() over the claims that
         draw on a short ceiling (every claim, when the cluster's is). The others get what
         they ask alone: the ceilings they draw on have room for every claim at once, and
-        no grant exceeds what its claim asks alone."""
-        claims, demand, granted = self.claims, self.demand, self.granted
-        before = set(granted)
-        granted.clear()
+        no grant exceeds what its claim asks alone. Returns the pools whose grant or reasons
+        moved (with the claims made again this step, `_settle` has all that may differ)."""
+        claims, demand, desired = self.claims, self.demand, self.desired
+        before, self.granted = self.granted, {}
+        moved: set[int] = set()
         if demand.fits():
             self.short = False
-            group: list[int] = []
         else:
             self.short = True
-            members = self.members
-            drawing = set().union(*(members[k] for k in demand.short()))
-            group = sorted(drawing)
+            members, granted = self.members, self.granted
+            group = sorted(set().union(*(members[k] for k in demand.short())))
             run = [claims[i].copy() for i in group]
             allocate(self.config, run)
             for i, made in zip(group, run, strict=True):
                 granted[i] = made
-                self.desired[i] = made.granted
-        for i in before.difference(granted):
-            self.desired[i] = claims[i].alone
-        return sorted(before.union(granted))
+                desired[i] = made.granted
+                was = before.get(i)
+                if was is None or was.granted != made.granted or was.reasons != made.reasons:
+                    moved.add(i)
+        for i in before.keys() - self.granted.keys():
+            desired[i] = claims[i].alone
+            moved.add(i)
+        return moved
 
     def _record(self, i: int, recommendation: int, busy: bool, now: float) -> None:
         """History.record_pool, with the pool's entry kept at hand."""
