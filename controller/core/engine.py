@@ -62,11 +62,9 @@ Footprint = tuple[bool, int, int, bool, int]
 
 
 class Engine:
-    def __init__(
-        self, config: Config, *, history: History | None = None, exact_reasons: bool = False
-    ) -> None:
+    def __init__(self, config: Config, *, exact_reasons: bool = False) -> None:
         self.config = config
-        self.history = history if history is not None else History(config)
+        self.history = History(config)
         self.exact_reasons = exact_reasons
         """Claim again on any new reading, not only a new footprint: the reasons then quote
         the latest figures (the live loop); the numbers are the same either way."""
@@ -161,7 +159,7 @@ class Engine:
 
     def tokens(self, tenant: str, used: int | None, stale: str | None = None) -> None:
         """A tenant's tokens today (None: unknown), and why they are only the last known."""
-        budget = self.config.tenants[tenant].daily_token_budget
+        config = self.config.tenants[tenant]
         if used is None:
             if self._tokens.pop(tenant, None) is not None:
                 self._budget_moved(tenant, None)
@@ -175,9 +173,9 @@ class Engine:
             self._stale_tokens.pop(tenant, None)
         else:
             self._stale_tokens[tenant] = stale
-        if budget is None:
+        if config.daily_token_budget is None:
             return
-        rule = budget_rule(self.config.tenants[tenant], used)
+        rule = budget_rule(config, used)
         moved = self.rules.get(tenant, "") != rule
         if moved or (rule is not None and (self.exact_reasons or was_stale != stale)):
             self._budget_moved(tenant, rule)
@@ -359,12 +357,6 @@ class Engine:
         else:
             made = self.claims[i].decision(self.desired[i])
         return controller_paused(made) if self.current_overrides.paused else made
-
-    def changes(self, i: int) -> bool:
-        """Whether pool i's decision asks the cluster for a change (cheaper than
-        `decision(i).changes`)."""
-        made = self.claims[i]
-        return not made.held and self.desired[i] != made.current
 
     def decisions(self) -> list[ScaleDecision]:
         """Every pool's decision, in config order."""

@@ -116,7 +116,6 @@ class Reconciler:
         self.idle: set[str] = set(config.pools)
         self._stats: Mapping[str, QueueStats] = {}
         self._state: Mapping[str, PoolState] = {}
-        self._observed = self.engine.observations
         n = len(self.engine.names)
         self._fed_states: list[PoolState | None] = []
         self._fed_stats: list[QueueStats | None] = []
@@ -130,7 +129,6 @@ class Reconciler:
         self._explaining = isinstance(actuator, ExplainingActuator)
         self._stale_reads = [0] * n
         """Per pool, how many reads in a row were stale (a pool's `fallback` counts them)."""
-        self._was_leading: bool | None = None
         self._was_acting = False
         self._leader_seen: object = None
         self._woken: set[str] = set()
@@ -179,10 +177,9 @@ class Reconciler:
         self._expire(now)
         overrides = self.overrides
         acting = self.leading and not overrides.paused
-        if self._was_leading is not None and acting and not self._was_acting:
+        if acting and not self._was_acting:  # (the first step claims every pool anyway)
             engine.touch_all()  # leading (or unpaused) again: every pool's change is due
         self._was_acting = acting
-        self._was_leading = self.leading
         engine.overrides(overrides)
         pools = engine.step(now)
         names, told, idle = engine.names, self.decisions, self.idle
@@ -512,7 +509,7 @@ def _in_order(
 
 def build_snapshot(loop: Reconciler) -> FleetSnapshot:
     config, overrides, now = loop.config, loop.overrides, loop.clock()
-    observed = loop._observed
+    observed = loop.engine.observations
     dry = overrides.dry_run or loop.dry_run
     pools = []
     for name, pool in config.pools.items():
