@@ -3,8 +3,9 @@
 The live loop (controller.runtime.loop.Reconciler) runs as the daemon runs it, with the relay
 of each tick (metrics: the tick event, the lag of the pools that changed, tokens and stale
 pools), over N pools of 100 tenants; with `--short`, a tenth of the tenants are held by their
-max_pods at every tick; with `--all-short`, every tenant is (so every pool shares a short
-ceiling, as when the cluster's quota is short). Its sources answer from memory, so that
+max_pods at every tick; with `--all-short`, every tenant is (a hundred short ceilings, each
+shared by its tenant's pools); with `--cluster-short`, the cluster's max_pods is (one short
+ceiling that every pool shares). Its sources answer from memory, so that
 only the loop is measured, as a real source does when nothing moved: the very objects it gave last
 time for the pools that did not change. Each tick, 1% of the pools get a new queue reading; a pool
 told to scale shows its new replicas at the next tick.
@@ -14,7 +15,8 @@ collector settings) as median, p95 and max
 over the ticks after the first, and the decision pass inside it (Engine.step). For
 comparison, the pass agentdash ran before the engine: `decide` over every pool.
 
-    python benchmarks/live_tick.py [--short | --all-short] [POOLS ...]    # 1000 5000 20000
+    python benchmarks/live_tick.py [--short | --all-short | --cluster-short] [POOLS ...]
+    # POOLS: 1000 5000 20000 by default
 """
 
 from __future__ import annotations
@@ -38,11 +40,11 @@ from controller.runtime.metrics import Metrics
 TENANTS, TICKS, CHANGING = 100, 300, 0.01
 
 
-def fleet(pools: int, short: bool, every: bool = False) -> Config:
+def fleet(pools: int, short: bool, every: bool = False, cluster: bool = False) -> Config:
     tiers = ["enterprise", "growth", "starter"]
     return parse_config(
         {
-            "cluster": {"max_pods": 100_000},
+            "cluster": {"max_pods": pools // 4 if cluster else 100_000},
             "tiers": {"enterprise": {"priority": 1000}, "growth": {"priority": 500},
                       "starter": {"priority": 100}},
             "tenants": {
@@ -105,8 +107,8 @@ class Memory:
         pass
 
 
-async def measure(pools: int, short: bool, every: bool) -> None:
-    config = fleet(pools, short, every)
+async def measure(pools: int, short: bool, every: bool, cluster: bool) -> None:
+    config = fleet(pools, short, every, cluster)
     source = Memory(config, random.Random(7))
     now = [1_000_000.0]
     loop = Reconciler(config, source, source, source, clock=lambda: now[0])
@@ -126,6 +128,7 @@ async def measure(pools: int, short: bool, every: bool) -> None:
     loop.engine.step = timed_step  # type: ignore[method-assign]
     gc.freeze()  # as the daemon does once started (agentdash.daemon)
     gc.set_threshold(GC_THRESHOLD)
+    shorts = 0
     for _ in range(TICKS + 1):
         source.move()
         start = time.process_time()
@@ -139,6 +142,7 @@ async def measure(pools: int, short: bool, every: bool) -> None:
                 metrics.observe_tokens(loop.engine.observations.tokens_today)
                 metrics.observe_state(loop.stale, loop.leading)
         ticks.append(time.process_time() - start)
+        shorts += loop.engine.short
         now[0] += 1.0
     ticks, passes = ticks[1:], passes[1:]  # the first tick claims every pool
     start = time.process_time()
@@ -147,8 +151,10 @@ async def measure(pools: int, short: bool, every: bool) -> None:
     gc.unfreeze()
     gc.set_threshold(700)
     held = ", every tenant" if every else ", a tenth of the tenants"
+    held = (held + " at max_pods") if short else ", the cluster at max_pods" if cluster else ""
+    held += f", short at {shorts / TICKS:.0%} of ticks"
     print(
-        f"{pools:>6,} pools, {CHANGING:.0%} changing{held + ' at max_pods' if short else ''} "
+        f"{pools:>6,} pools, {CHANGING:.0%} changing{held} "
         f"({source.calls / (TICKS + 1):.0f} scale calls a tick): tick {_ms(ticks)}; "
         f"of which the decision pass {_ms(passes)}; "
         f"`decide` over every pool (before the engine): {whole * 1000:.0f} ms",
@@ -168,9 +174,10 @@ def _ms(samples: list[float]) -> str:
 def main() -> None:
     every = "--all-short" in sys.argv
     short = every or "--short" in sys.argv
+    cluster = "--cluster-short" in sys.argv
     sizes = [int(a) for a in sys.argv[1:] if not a.startswith("--")] or [1000, 5000, 20000]
     for pools in sizes:
-        asyncio.run(measure(pools, short, every))
+        asyncio.run(measure(pools, short, every, cluster))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,13 @@ from controller.core.accounting import ReplicaSeconds
 from controller.core.allocation import Claim, Demand, allocate
 from controller.core.config import Config, PoolConfig
 from controller.core.history import History, PoolHistory
-from controller.core.model import Observations, Overrides, PoolObservation, ScaleDecision
+from controller.core.model import (
+    Observations,
+    Overrides,
+    PoolObservation,
+    Reason,
+    ScaleDecision,
+)
 from controller.core.policy import (
     NO_OVERRIDES,
     WARNING,
@@ -100,18 +106,28 @@ class Engine:
         """Tenants past warn_at with the pace on: claimed again at every step."""
         self.claims: list[Claim] = []
         self.desired: list[int] = [0] * n
-        self.granted: dict[int, Claim] = {}
-        """The claims `allocate` granted, while a shared ceiling is short: those of the
-        pools that draw on it."""
+        self.outcome: dict[int, tuple[int, tuple[Reason, ...]]] = {}
+        """While a shared ceiling is short, per pool that draws on one: what `allocate` granted
+        and the reasons it added (written into the pool's claim, after `base` of its own)."""
+        self.base = [0] * n
+        self.bids: dict[int, Bid] = {}
+        """What `allocate` read of each such claim when it last ran."""
         self.busy: list[bool | None] = [None] * n
         """Per pool: whether the reading its claim used had lag (None: stale, not recorded)."""
         self.demand = Demand(config)
+        self.drawn = [tuple(k for k, _ in self.demand.shape.costs[name]) for name in self.names]
+        """Per pool, the shared ceilings it draws on."""
         self.members: list[list[int]] = [[] for _ in self.demand.shape.ceilings]
         """Per shared ceiling, the pools that draw on it."""
-        for i, name in enumerate(self.names):
-            for k, _ in self.demand.shape.costs[name]:
+        for i, drawn in enumerate(self.drawn):
+            for k in drawn:
                 self.members[k].append(i)
         self.short = False
+        self.short_ceilings: tuple[int, ...] = ()
+        self.groups: list[list[int]] = []
+        """The pools that draw on a short ceiling, split into groups that share none: each is
+        allocated on its own, and again only when one of its claims changed."""
+        self.group_of: dict[int, int] = {}
         self.recorded = [-math.inf] * n
         """When each pool's recommendation was last written to the history."""
         self.entries: list[PoolHistory | None] = [None] * n
@@ -286,7 +302,7 @@ class Engine:
 
     def _settle(self, now: float, changed: set[int]) -> list[int]:
         fits = self.demand.fits() and not self.short
-        acted = sorted(changed) if fits else sorted(changed.union(self._share()))
+        acted = sorted(changed) if fits else sorted(changed.union(self._share(changed)))
         made = self.made
         for i in acted:
             made[i] = None
@@ -306,33 +322,94 @@ class Engine:
         self.previous = now
         return list(acted)
 
-    def _share(self) -> Iterable[int]:
+    def _share(self, changed: set[int]) -> Iterable[int]:
         """Grants when some shared ceiling is (or was) short: allocate() over the claims that
-        draw on a short ceiling (every claim, when the cluster's is). The others get what
-        they ask alone: the ceilings they draw on have room for every claim at once, and
-        no grant exceeds what its claim asks alone. Returns the pools whose grant or reasons
-        moved (with the claims made again this step, `_settle` has all that may differ)."""
-        claims, demand, desired = self.claims, self.demand, self.desired
-        before, self.granted = self.granted, {}
+        draw on a short ceiling, one group at a time (pools that share no short ceiling do not
+        compete), and only for the groups with a claim made again. The others get what they
+        ask alone: the ceilings they draw on have room for every claim at once, and no grant
+        exceeds what its claim asks alone. Returns the pools whose grant or reasons moved
+        (with the claims made again this step, `_settle` has all that may differ)."""
+        claims, demand, desired, outcome = self.claims, self.demand, self.desired, self.outcome
         moved: set[int] = set()
-        if demand.fits():
-            self.short = False
-        else:
-            self.short = True
-            members, granted = self.members, self.granted
-            group = sorted(set().union(*(members[k] for k in demand.short())))
-            run = [claims[i].copy() for i in group]
-            allocate(self.config, run)
-            for i, made in zip(group, run, strict=True):
-                granted[i] = made
-                desired[i] = made.granted
-                was = before.get(i)
-                if was is None or was.granted != made.granted or was.reasons != made.reasons:
-                    moved.add(i)
-        for i in before.keys() - self.granted.keys():
-            desired[i] = claims[i].alone
-            moved.add(i)
+        short = () if demand.fits() else tuple(demand.short())
+        self.short = bool(short)
+        group_of = self.group_of
+        if short == self.short_ceilings:
+            again = {group_of[i] for i in changed if i in group_of}
+        else:  # new groups: allocate those not seen before; the pools left out ask alone
+            self.short_ceilings = short
+            known = set(map(tuple, self.groups))
+            self.groups = self._groups(short)
+            self.group_of = group_of = {i: g for g, pools in enumerate(self.groups) for i in pools}
+            for i in outcome.keys() - group_of.keys():
+                del outcome[i], self.bids[i]
+                made = claims[i]
+                if i not in changed:  # a claim not made again: take back allocate's reasons
+                    del made.reasons[self.base[i] :]
+                desired[i] = made.alone
+                moved.add(i)
+            new = {g for g, pools in enumerate(self.groups) if tuple(pools) not in known}
+            for g in new:
+                self._allocate(self.groups[g], changed, moved, new=True)
+            again = {group_of[i] for i in changed if i in group_of} - new
+        for g in again:
+            self._allocate(self.groups[g], changed, moved)
         return moved
+
+    def _allocate(
+        self, group: list[int], changed: set[int], moved: set[int], new: bool = False
+    ) -> None:
+        """allocate() over one group's claims, in place: each claim made again gets its grant
+        and reasons anew, each other one loses those of the last run first. When the group is
+        as before and every claim made again bids as before (the other claims are the same),
+        the last run's outcome stands without running it."""
+        claims, base, outcome, bids = self.claims, self.base, self.outcome, self.bids
+        fresh = [i for i in group if i in changed or i not in outcome]
+        if not new and all(i in outcome and _bid(claims[i]) == bids[i] for i in fresh):
+            for i in fresh:
+                made = claims[i]
+                base[i] = len(made.reasons)
+                made.granted, added = outcome[i]
+                made.reasons.extend(added)
+                self.desired[i] = made.granted
+            return
+        run = []
+        for i in group:
+            made = claims[i]
+            if i in changed or i not in outcome:
+                base[i] = len(made.reasons)
+            else:
+                del made.reasons[base[i] :]
+            made.granted = made.goal = 0
+            run.append(made)
+        allocate(self.config, run)
+        desired = self.desired
+        for i, made in zip(group, run, strict=True):
+            now = (made.granted, tuple(made.reasons[base[i] :]))
+            if outcome.get(i) != now:
+                outcome[i] = now
+                moved.add(i)
+            bids[i] = _bid(made)
+            desired[i] = made.granted
+
+    def _groups(self, short: tuple[int, ...]) -> list[list[int]]:
+        """The pools that draw on the `short` ceilings, in groups joined by a shared one
+        (each group in pool order)."""
+        parent = {k: k for k in short}
+
+        def root(k: int) -> int:
+            while parent[k] != k:
+                parent[k] = k = parent[parent[k]]
+            return k
+
+        for i in set().union(*(self.members[k] for k in short)):
+            drawn = [k for k in self.drawn[i] if k in parent]
+            for k in drawn[1:]:
+                parent[root(k)] = root(drawn[0])
+        groups: dict[int, list[int]] = {}
+        for k in short:
+            groups.setdefault(root(k), []).extend(self.members[k])
+        return [sorted(set(group)) for group in groups.values()]
 
     def _record(self, i: int, recommendation: int, busy: bool, now: float) -> None:
         """History.record_pool, with the pool's entry kept at hand."""
@@ -351,16 +428,21 @@ class Engine:
         return made
 
     def _decide(self, i: int) -> ScaleDecision:
-        granted = self.granted.get(i)
-        if granted is not None:
-            made = granted.decision()
-        else:
-            made = self.claims[i].decision(self.desired[i])
+        made = self.claims[i].decision(self.desired[i])
         return controller_paused(made) if self.current_overrides.paused else made
 
     def decisions(self) -> list[ScaleDecision]:
         """Every pool's decision, in config order."""
         return [self.decision(i) for i in range(len(self.names))]
+
+
+Bid = tuple[int, int, int, bool, int, int | None, int]
+
+
+def _bid(claim: Claim) -> Bid:
+    """What `allocate` reads of a claim (besides its pool's name and config)."""
+    return (claim.current, claim.floor, claim.want, claim.held, claim.busy, claim.steady,
+            claim.kept)  # fmt: skip
 
 
 def _had_lag(reading: PoolObservation | None) -> bool | None:

@@ -102,6 +102,27 @@ def every_ceiling_tight() -> Config:
     )
 
 
+def separate_ceilings() -> Config:
+    """Two tenants each short of its own max_pods (two groups of pools that do not compete)
+    and, at peaks, a cluster quota short too, which joins them into one."""
+    tenants = {
+        "acme": {"tier": "enterprise", "max_pods": 4},
+        "globex": {"tier": "growth", "max_pods": 3},
+        "initech": {"tier": "starter"},
+    }
+    return config(
+        {
+            "research": pool("acme", max_replicas=8),
+            "support": pool("acme", max_replicas=6, concurrency=2),
+            "triage": pool("globex", max_replicas=7),
+            "review": pool("globex", max_replicas=5),
+            "summarize": pool("initech", max_replicas=8, activation_lag=1),
+        },
+        tenants,
+        max_pods=10,
+    )
+
+
 def past_midnight(cfg: Config, shape: str, hours: float, seed: int) -> Trace:
     """A generated trace moved to end `hours` after midnight: budgets fill up before it and
     reset at it, with tasks waiting."""
@@ -179,3 +200,27 @@ def test_the_kubernetes_qps_budget_spaces_out_patches() -> None:
     times = [t for t, *_ in fast.actions]
     # A bucket of 2 refilled at 0.2 a second: no 10 s holds more than 2 + 2 patches.
     assert all(sum(1 for u in times if t <= u < t + 10) <= 4 for t in times)
+
+
+@pytest.mark.parametrize(("shape", "seed"), [("bursty", 29), ("spiky", 31)])
+def test_groups_of_short_ceilings_allocated_apart_decide_as_the_whole(
+    shape: str, seed: int
+) -> None:
+    cfg = separate_ceilings()
+    tasks = generate(cfg, shape, 3, seed)
+    naive, fast = EveryPoolEveryTick(cfg), VirtualLoop(cfg)
+    made: list[int] = []  # how many groups each new set of short ceilings made
+    split = fast.engine._groups
+
+    def groups(short: tuple[int, ...]) -> list[list[int]]:
+        made.append(len(split(short)))
+        return split(short)
+
+    fast.engine._groups = groups  # type: ignore[method-assign]
+    every_tick = replay(cfg, tasks, naive)
+    apart = replay(cfg, tasks, fast)
+    assert fast.actions == naive.actions
+    assert list(apart.wait) == list(every_tick.wait)
+    assert summarize(cfg, tasks, apart) == summarize(cfg, tasks, every_tick)
+    assert 2 in made  # the two tenants apart
+    assert 1 in made  # joined by the cluster's quota
