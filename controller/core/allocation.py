@@ -291,15 +291,15 @@ class _Pass:
     def fill(self, claims: list[Claim]) -> None:
         """Raise each claim toward its goal, max-min fair under the ceilings."""
         costs, room = self.shape.costs, self.room
-        need = [0.0] * len(room)
+        need: dict[int, float] = {}  # only the ceilings these claims draw on (of maybe many)
         active = []
         for claim in claims:
             extra = claim.goal - claim.granted
             if extra > 0:
                 active.append(claim)
                 for i, cost in costs[claim.name]:
-                    need[i] += extra * cost
-        short = {i for i, n in enumerate(need) if n > room[i] + _EPS}
+                    need[i] = need.get(i, 0.0) + extra * cost
+        short = {i for i, n in need.items() if n > room[i] + _EPS}
         bound = []
         for claim in active:
             if short and any(i in short for i, _ in costs[claim.name]):
@@ -358,9 +358,14 @@ class _Pass:
 
 def allocate(config: Config, claims: list[Claim]) -> None:
     """Set `granted` on every claim, and add a reason wherever a shared ceiling bound."""
+    if not _fit_alone(layout(config), claims):
+        allocate_short(config, claims)
+
+
+def allocate_short(config: Config, claims: list[Claim]) -> None:
+    """`allocate`, for a caller that knows the claims do not all fit alone (every pool that
+    draws on a short ceiling is among them: controller.core.engine)."""
     shape = layout(config)
-    if _fit_alone(shape, claims):
-        return
     run = _Pass(shape)
     for claim in claims:
         if claim.held:
@@ -422,7 +427,7 @@ def allocate(config: Config, claims: list[Claim]) -> None:
                 run.release(reserve)
                 run.fill(lasting)
                 reserve = run.reserve_again(held)
-        short = [c for c in tier_claims if c.granted < max(c.floor, c.want)]
+        short = [c for c in tier_claims if c.granted < c.floor or c.granted < c.want]
         for claim in short:  # explained now: lower tiers have not taken their share yet
             _explain_shortfall(claim, run, closed, tier, reserve)
         _close(short, run, closed)
@@ -474,7 +479,7 @@ def _close(short: list[Claim], run: _Pass, closed: set[int]) -> None:
 def _explain_shortfall(
     claim: Claim, run: _Pass, closed: set[int], tier: str, reserve: list[float]
 ) -> None:
-    target = max(claim.floor, claim.want)
+    target = claim.floor if claim.floor > claim.want else claim.want
     recent = claim.steady is not None and claim.steady < claim.want
     args: tuple[object, ...]
     for i, cost in run.shape.costs[claim.name]:

@@ -42,7 +42,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 from controller.core.accounting import ReplicaSeconds
-from controller.core.allocation import Claim, Demand, allocate
+from controller.core.allocation import Claim, Demand, allocate_short
 from controller.core.config import Config, PoolConfig
 from controller.core.history import History, PoolHistory
 from controller.core.model import (
@@ -382,15 +382,16 @@ class Engine:
                 del made.reasons[base[i] :]
             made.granted = made.goal = 0
             run.append(made)
-        allocate(self.config, run)
+        allocate_short(self.config, run)
         desired = self.desired
         for i, made in zip(group, run, strict=True):
             now = (made.granted, tuple(made.reasons[base[i] :]))
             if outcome.get(i) != now:
                 outcome[i] = now
                 moved.add(i)
-            bids[i] = _bid(made)
             desired[i] = made.granted
+        for i in fresh:
+            bids[i] = _bid(claims[i])
 
     def _groups(self, short: tuple[int, ...]) -> list[list[int]]:
         """The pools that draw on the `short` ceilings, in groups joined by a shared one
