@@ -512,10 +512,12 @@ def _time_rules(
         busy = past.busy_at if past.busy_at is not None else now  # recorded from now on
         idle = now - busy
         if idle < pool.cooldown_seconds:
-            args = (idle, pool.cooldown_seconds)
+            until = busy + pool.cooldown_seconds
+            # Times of day, not "idle N s": the reason stays true while nothing else moves
+            # (the engine claims the pool again only at `until`).
+            args = (utc(busy), pool.cooldown_seconds, utc(until))
             reasons.append(_reason("cooldown", _COOLDOWN, args))
             target = 1
-            until = busy + pool.cooldown_seconds
 
     desired = target
     if target > current > 0:
@@ -615,6 +617,6 @@ BIG = 1 << 30
 _TOLERANCE = "{} is within {:.0%} of {}: keep them"
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
-_COOLDOWN = "idle {:.0f} s of cooldown {:g} s: keep 1"
+_COOLDOWN = "idle since {} (cooldown {:g} s, to zero at {}): keep 1"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
 _RATE_DOWN = "scale-down policy {}: at least {} now, {} -> {}"

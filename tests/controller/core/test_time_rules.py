@@ -117,8 +117,11 @@ def test_cooldown_keeps_one_replica_until_idle_long_enough() -> None:
     d = loop.tick(10.0)
     assert d.desired == 1
     assert d.main_reason.rule == "cooldown"
-    assert "idle 10 s of cooldown 60 s" in d.main_reason.detail
-    assert loop.tick(59.0).desired == 1
+    said = "idle since 00:00:00 UTC (cooldown 60 s, to zero at 00:01:00 UTC): keep 1"
+    assert d.main_reason.detail == said
+    later = loop.tick(59.0)
+    assert later.desired == 1
+    assert later.main_reason.detail == said  # still true 49 s on
     assert loop.tick(60.0).desired == 0
 
 
