@@ -23,8 +23,10 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
 - what operators said about it changes.
 
 And while every shared ceiling has room for all the claims, `allocate` grants each claim what
-it would get alone (controller.core.allocation.Demand); it runs over every claim only when a
-ceiling is short.
+it would get alone (controller.core.allocation.Demand). While one is short, it runs over the
+pools that draw on a short ceiling, in groups that share none (they do not compete), and only
+for a group with a claim made again that bids differently (`_bid`): the grants are written
+into the claims, so nothing is copied.
 
 History is kept the same way. A pool not claimed again would have recorded the same
 recommendation at every step; the windows' monotonic deques reduce such a run to its last
