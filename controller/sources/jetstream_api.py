@@ -216,7 +216,7 @@ def next_pages(
     if rotation.until is None:
         return [], Rotation(0, now)
     pages = max(1, math.ceil(total / limit)) if limit else 1
-    due = math.floor(pages * (now - rotation.until) / REREAD_EVERY_S + 1e-9)  # 3 x (5 s / 3)
+    due = math.floor(pages * (now - rotation.until) / REREAD_EVERY_S + 1e-9)  # 3 x (15 s / 3) / 15
     if due <= 0:
         return [], rotation
     until = rotation.until + due * REREAD_EVERY_S / pages
