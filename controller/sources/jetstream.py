@@ -39,11 +39,11 @@ from controller.core.accounting import RATE_WINDOW_S
 from controller.core.config import Config
 from controller.core.model import QueueStats, SourceError
 from controller.sources.jetstream_api import (
-    LastRead,
+    Reads,
     Rotation,
+    consumer_lag,
     consumer_page,
     list_instead,
-    moved,
     next_pages,
     subject_counts,
 )
@@ -64,7 +64,6 @@ class JetStreamLagSource:
         concurrency: int = 32,
     ) -> None:
         self._nc = nc
-        self._js = nc.jetstream(timeout=timeout)
         self._config = config
         self._clock = clock
         self._timeout = timeout
@@ -80,19 +79,22 @@ class JetStreamLagSource:
         self._idle: set[str] = set()
         self._wake: Callable[[str], None] | None = None
         self._subscriptions: list[Any] = []
-        self._streams: dict[str, dict[str, str]] = {}
-        """Per stream, its pools and their subjects."""
+        streams: dict[str, dict[str, str]] = {}
         self._consumers: dict[str, dict[str, str]] = {}
         """Per stream, the pool each of its consumers feeds."""
         for name, pool in config.pools.items():
-            self._streams.setdefault(pool.queue.stream, {})[name] = config.subject(name)
+            streams.setdefault(pool.queue.stream, {})[name] = config.subject(name)
             self._consumers.setdefault(pool.queue.stream, {})[pool.queue.consumer] = name
+        self._streams = {stream: Reads(subjects) for stream, subjects in streams.items()}
+        """Per stream, its pools and what was read of them."""
+        self._stream_of = {name: pool.queue.stream for name, pool in config.pools.items()}
         self._stats: dict[str, QueueStats] = {}
         """Per pool, its lag when last read (a pool that cannot have moved is not read)."""
-        self._last: dict[str, LastRead] = {}
         self._rated: dict[str, QueueStats] = {}
         """Per pool, its lag with its arrival rate, as last answered: only the pools read
-        again or with arrivals in the rate window get a new answer (5,000 pools cost ms)."""
+        again or with arrivals in the rate window get a new answer (5,000 pools cost ms). In
+        the config's order once every pool has one, so a whole answer is a copy of it."""
+        self._ordered = False
         self._unrated: set[str] = set()
         """Pools read again, or with arrivals in the rate window, since the last answer."""
         self._spanned = False
@@ -134,21 +136,19 @@ class JetStreamLagSource:
             raise SourceError("NATS disconnected (reconnecting)")
         now = self._clock()
         if pools is None:
-            names: Collection[str] = self._config.pools
             await asyncio.gather(*(self._read_stream(s, now) for s in self._streams))
         else:
-            names = pools
-            await asyncio.gather(*(self._read_one(p, now, UNKNOWN) for p in names))
-        return self._answer(names, self._clock())
+            await asyncio.gather(*(self._read_one(p, now, UNKNOWN) for p in pools))
+        return self._answer(pools, self._clock())
 
     async def _read_stream(self, stream: str, now: float) -> None:
-        subjects = self._streams[stream]
+        subjects = self._streams[stream].subjects
         counts = await subject_counts(self._nc, stream, self._timeout)
         if counts is None:  # as consumer info answers for a consumer of no stream
             for pool in subjects:
                 self._record(pool, QueueStats(0, 0, stale=self._not_found(pool)), now, 0)
             return
-        ones = moved(subjects, counts, self._last, self._arrived, now)
+        ones: Collection[str] = self._streams[stream].moved(counts, self._arrived, now)
         total, limit = self._paging[stream]
         if list_instead(len(ones), max(total, len(subjects))):
             listed = await self._list(stream, range(0, 1), counts, now, ())
@@ -182,7 +182,7 @@ class JetStreamLagSource:
             *(consumer_page(self._nc, stream, offset, self._timeout) for offset in offsets)
         )
         pool_of = self._consumers[stream]
-        subjects = self._streams[stream]
+        subjects = self._streams[stream].subjects
         listed = set()
         for page in pages:
             self._paging[stream] = (page.total, page.limit or 256)
@@ -198,17 +198,11 @@ class JetStreamLagSource:
     async def _read_one(self, pool: str, now: float, count: int) -> None:
         queue = self._config.pools[pool].queue
         async with self._limit:
-            try:
-                info = await self._js.consumer_info(
-                    queue.stream, queue.consumer, timeout=self._timeout
-                )
-            except nats.js.errors.NotFoundError:
-                self._record(pool, QueueStats(0, 0, stale=self._not_found(pool)), now, count)
-                return
-            except (nats.errors.Error, TimeoutError) as exc:
-                raise SourceError(f"NATS: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
-        stats = QueueStats(info.num_pending or 0, info.num_ack_pending or 0)
-        self._record(pool, stats, now, count)
+            info = await consumer_lag(self._nc, queue.stream, queue.consumer, self._timeout)
+        if info is None:
+            self._record(pool, QueueStats(0, 0, stale=self._not_found(pool)), now, count)
+            return
+        self._record(pool, QueueStats(info.num_pending, info.num_ack_pending), now, count)
 
     def _record(self, pool: str, stats: QueueStats, now: float, count: int) -> None:
         pending = stats.pending
@@ -219,7 +213,7 @@ class JetStreamLagSource:
             # publish by a moment): with no replicas to take them, they are lag all the same.
             pending = unread
         fresh = QueueStats(pending, stats.ack_pending, stale=stats.stale)
-        self._last[pool] = LastRead(now, count)
+        self._streams[self._stream_of[pool]].record(pool, count, now)
         if self._stats.get(pool) != fresh:  # the same again (the rotation's usual read) is
             self._stats[pool] = fresh  # answered as before: its rate moves by arrivals only
             self._unrated.add(pool)
@@ -228,10 +222,10 @@ class JetStreamLagSource:
         queue = self._config.pools[pool].queue
         return f"consumer {queue.stream}/{queue.consumer} not found"
 
-    def _answer(self, names: Collection[str], now: float) -> dict[str, QueueStats]:
-        """Each pool's lag, with the arrivals in the last RATE_WINDOW_S over that window
-        (over the time since the subscription began, until it spans a window; unknown
-        without a subscription)."""
+    def _answer(self, pools: Collection[str] | None, now: float) -> dict[str, QueueStats]:
+        """Each pool's lag (or just `pools`'), with the arrivals in the last RATE_WINDOW_S over
+        that window (over the time since the subscription began, until it spans a window;
+        unknown without a subscription)."""
         span = min(now - self._started, RATE_WINDOW_S) if self._started is not None else 0.0
         if (span > 0) != self._spanned:  # every rate goes from unknown to known
             self._spanned = span > 0
@@ -246,7 +240,12 @@ class JetStreamLagSource:
                 self._rated[pool] = QueueStats(stats.pending, stats.ack_pending, rate, stats.stale)
         # a pool with arrivals left in the window: its rate changes as they leave it
         self._unrated = {pool for pool in self._unrated if self._arrivals[pool]}
-        return {name: self._rated[name] for name in names}
+        if pools is not None:
+            return {name: self._rated[name] for name in pools}
+        if not self._ordered:  # every pool has an answer now: from here on, in this order
+            self._rated = {name: self._rated[name] for name in self._config.pools}
+            self._ordered = True
+        return dict(self._rated)
 
 
 # What agentdash expects in JetStream, compared with what is there, and created where missing

@@ -10,14 +10,15 @@ requests answer for a whole stream instead:
   pending and ack pending an answer, where consumer info gives one.
 
 nats-py's `consumers_info` drops the listing's `total` (so it cannot tell when to stop paging)
-and builds a full `ConsumerInfo` per consumer; the requests here read only what lag needs.
+and, like its `consumer_info`, builds a full `ConsumerInfo` (config, sequences, cluster) per
+consumer; the requests here read only what lag needs.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
 import nats.errors
@@ -29,10 +30,17 @@ from controller.core.model import SourceError
 
 API = "$JS.API"
 """nats-py's default JetStream API prefix, which the rest of agentdash uses too."""
-STREAM_NOT_FOUND = 10059
-REREAD_EVERY_S = 5.0
-"""Every pool is read at least this often, moved or not: a worker fetching a task (pending
-to ack pending) or a stream that keeps acked tasks (not a work queue) moves no count."""
+NOT_FOUND = 404
+"""An API error's code for a stream or consumer that does not exist (nats-py's NotFoundError)."""
+REREAD_EVERY_S = 15.0
+"""Every pool is read at least this often, moved or not. A pool's lag moves with its subject's
+task count on a work-queue stream (a task arrives or is acked), which is read every tick; this
+bounds only what moves no count: the lag's split when a worker takes a task (pending to ack
+pending: the replicas counted at work) or its ack wait runs out, a consumer deleted or made
+anew, and, on a stream that keeps acked tasks (`agentdash queues` flags it), a fall in lag,
+which holds pods longer and never scales down. 15 s is the period the HPA itself reads its
+metrics at (KEDA polls every 30 s). The listing goes round at this pace: at 5,000 pools, 1 or
+2 pages of 256 a tick where 5 s cost 4, the most of a tick's read (benchmarks/lag_read.py)."""
 INFOS_PER_PAGE = 32
 """A page of 256 consumers costs about as much as this many single consumer_info requests
 (benchmarks/lag_read.py): past that many moved pools a page, list the stream instead."""
@@ -68,6 +76,12 @@ class ConsumerLag(_Model):
     num_ack_pending: Count = 0
 
 
+class ConsumerInfo(_Model):
+    error: ApiError | None = None
+    num_pending: Count = 0
+    num_ack_pending: Count = 0
+
+
 class ConsumerPage(_Model):
     error: ApiError | None = None
     total: Count = 0
@@ -76,18 +90,19 @@ class ConsumerPage(_Model):
     consumers: list[ConsumerLag] | None = None
 
 
-Answer = TypeVar("Answer", StreamInfo, ConsumerPage)
+Answer = TypeVar("Answer", StreamInfo, ConsumerInfo, ConsumerPage)
 
 
 def parse(model: type[Answer], data: bytes, what: str) -> Answer:
     """An answer checked against `model`; one that is not JetStream's is a SourceError (the
-    pools it feeds go stale, never down)."""
+    pools it feeds go stale, never down). A stream or consumer not found is the caller's to
+    report (its `error` is set)."""
     try:
         answer = model.model_validate_json(data)
     except ValidationError as exc:
         path, expected = first_error(exc)
         raise SourceError(f"{what}: an answer agentdash cannot read: {path}: {expected}") from None
-    if answer.error is not None and answer.error.err_code != STREAM_NOT_FOUND:
+    if answer.error is not None and answer.error.code != NOT_FOUND:
         error = answer.error
         raise SourceError(f"{what}: {error.description or f'error {error.err_code}'}")
     return answer
@@ -126,36 +141,62 @@ async def consumer_page(nc: Client, stream: str, offset: int, timeout: float) ->
     return page
 
 
-@dataclass(frozen=True, slots=True)
-class LastRead:
-    at: float
-    count: int
-    """The pool's subject's task count when it was read."""
+async def consumer_lag(
+    nc: Client, stream: str, consumer: str, timeout: float
+) -> ConsumerInfo | None:
+    """One consumer's pending and ack pending; None if there is no such consumer (or stream)."""
+    data = await request(nc, f"{API}.CONSUMER.INFO.{stream}.{consumer}", b"", timeout)
+    info = parse(ConsumerInfo, data, f"consumer {stream}/{consumer}")
+    return None if info.error is not None else info
 
 
-def moved(
-    subjects: Mapping[str, str],
-    counts: Mapping[str, int],
-    last: Mapping[str, LastRead],
-    arrived: Collection[str],
-    now: float,
-) -> list[str]:
-    """The pools (of `subjects`: pool -> its subject) to read by themselves now: never read,
-    their subject's count not what it was when they were last read (a task came or went),
-    tasks `arrived` on their subject since, or not read for twice REREAD_EVERY_S (a consumer
-    the rotating listing missed, or no longer holds)."""
-    due = now - 2 * REREAD_EVERY_S
-    out = []
-    for pool, subject in subjects.items():
-        seen = last.get(pool)
-        if (
-            seen is None
-            or seen.count != counts.get(subject, 0)
-            or pool in arrived
-            or seen.at <= due
-        ):
-            out.append(pool)
-    return out
+@dataclass(slots=True)
+class Reads:
+    """What was read of one stream's pools, and when: enough to pick the pools to read again
+    on a tick without a loop over them all (at 5,000 pools such a loop cost 2.5 ms a tick)."""
+
+    subjects: Mapping[str, str]
+    """Its pools, each with its subject."""
+    counted: dict[str, int] = field(default_factory=dict)
+    """Per pool read, its subject's task count when it was read."""
+    read_at: dict[str, float] = field(default_factory=dict)
+    """Per pool read, when: the one read longest ago first."""
+    holding: set[str] = field(default_factory=set)
+    """The pools whose subject held tasks when they were read."""
+    pool_of: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pool_of = {subject: pool for pool, subject in self.subjects.items()}
+
+    def record(self, pool: str, count: int, now: float) -> None:
+        self.counted[pool] = count
+        if count:
+            self.holding.add(pool)
+        else:
+            self.holding.discard(pool)
+        self.read_at.pop(pool, None)  # to the end: the order stays the order of reading
+        self.read_at[pool] = now
+
+    def moved(self, counts: Mapping[str, int], arrived: Collection[str], now: float) -> set[str]:
+        """The pools to read by themselves now: never read, their subject's count not what it
+        was when they were last read (a task came or went), tasks `arrived` on their subject
+        since, or not read for twice REREAD_EVERY_S (a consumer the rotating listing missed,
+        or no longer holds). `counts` holds only the subjects that hold tasks."""
+        out = {pool for pool in arrived if pool in self.subjects}
+        if len(self.read_at) < len(self.subjects):  # the first read, or one that failed
+            out.update(pool for pool in self.subjects if pool not in self.read_at)
+        pool_of, counted = self.pool_of, self.counted
+        for subject, n in counts.items():
+            pool = pool_of.get(subject)
+            if pool is not None and counted.get(pool) != n:
+                out.add(pool)
+        out.update(pool for pool in self.holding if self.subjects[pool] not in counts)
+        due = now - 2 * REREAD_EVERY_S
+        for pool, at in self.read_at.items():
+            if at > due:
+                break
+            out.add(pool)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +216,7 @@ def next_pages(
     if rotation.until is None:
         return [], Rotation(0, now)
     pages = max(1, math.ceil(total / limit)) if limit else 1
-    due = math.floor(pages * (now - rotation.until) / REREAD_EVERY_S + 1e-9)  # 3 x (5 s / 3)
+    due = math.floor(pages * (now - rotation.until) / REREAD_EVERY_S + 1e-9)  # 3 x (15 s / 3) / 15
     if due <= 0:
         return [], rotation
     until = rotation.until + due * REREAD_EVERY_S / pages

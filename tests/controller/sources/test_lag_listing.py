@@ -25,10 +25,9 @@ from controller.sources.jetstream import (
 from controller.sources.jetstream_api import (
     REREAD_EVERY_S,
     ConsumerPage,
-    LastRead,
+    Reads,
     Rotation,
     StreamInfo,
-    moved,
     next_pages,
     parse,
 )
@@ -220,23 +219,26 @@ def test_a_stream_whose_limit_is_below_its_pools_consumers_differs() -> None:
 
 
 def test_a_pool_is_read_again_when_its_count_moves_tasks_arrive_or_it_is_due() -> None:
-    subjects = {"a": "s.a", "b": "s.b", "c": "s.c", "d": "s.d", "e": "s.e"}
+    reads = Reads({p: f"s.{p}" for p in "abcdefg"})
     now = 100.0
-    last = {
-        "a": LastRead(now - 1, 2),
-        "b": LastRead(now - 1, 2),  # its count moved to 3
-        "c": LastRead(now - 1, 0),  # a task seen arriving on its subject
-        "d": LastRead(now - 2 * REREAD_EVERY_S, 0),  # not read for too long
-    }  # e: never read
-    counts = {"s.a": 2, "s.b": 3}
-    assert moved(subjects, counts, last, ["c"], now) == ["b", "c", "d", "e"]
+    reads.record("d", 0, now - 2 * REREAD_EVERY_S)  # not read for too long
+    reads.record("a", 2, now - 1)
+    reads.record("b", 2, now - 1)  # its count moved to 3
+    reads.record("c", 0, now - 1)  # a task seen arriving on its subject
+    reads.record("f", 1, now - 1)  # its task gone: its subject holds none
+    reads.record("g", 0, now - 1)
+    # e: never read
+    counts = {"s.a": 2, "s.b": 3, "other.x": 7}
+    assert reads.moved(counts, ["c", "not-of-this-stream"], now) == {"b", "c", "d", "e", "f"}
+    reads.record("d", 0, now)  # read again: the last in line, no longer due
+    assert reads.moved(counts, [], now + 1) == {"b", "e", "f"}
 
 
 def test_the_rotation_lists_every_page_once_in_the_bound_whatever_the_tick() -> None:
     rotation = Rotation(0, 0.0)
     listed: list[int] = []
-    for tick in range(1, 11):  # 10 ticks of half a second: 5 s, 12 pages
-        pages, rotation = next_pages(rotation, 3000, 256, tick * 0.5)
+    for tick in range(1, 11):  # 10 ticks in REREAD_EVERY_S, 12 pages
+        pages, rotation = next_pages(rotation, 3000, 256, tick * REREAD_EVERY_S / 10)
         listed += pages
     assert sorted(listed) == [i * 256 for i in range(12)]
     assert next_pages(Rotation(3, 0.0), 600, 256, 60.0)[0] == [0, 256, 512]  # a long gap
