@@ -15,7 +15,9 @@ Deciding only what can change. Running the policy over every pool at every tick 
 nine million claims. But a pool's claim (controller.core.policy.claim) changes only when
 
 - its reading has a new footprint (controller.core.policy.footprint): the numbers; with
-  `exact_reasons` (the live loop, whose reasons an operator reads) any new reading;
+  `exact_reasons` (the live loop, whose reasons an operator reads) any new reading. Step 2
+  (the demand, controller.core.policy.demanded) is worked out once a reading, when it is
+  read, for both the footprint and every claim of that reading;
 - its tenant's budget rule changes (controller.core.policy.budget_rule), or a paced tenant's
   tokens, replica-seconds or the clock move (its pools are claimed at every step);
 - a time rule may let go (`Claim.until`: a cooldown ends, a pin expires, an entry that bound a
@@ -49,16 +51,16 @@ from controller.core.model import Observations, Overrides, PoolObservation, Scal
 from controller.core.policy import (
     NO_OVERRIDES,
     WARNING,
+    Demanded,
+    Footprint,
     budget_rule,
     claim,
     controller_paused,
-    footprint,
+    demanded,
 )
 
 _SLACK = 1e-6
 """A time rule due within this long of a step counts as due at it (float noise)."""
-
-Footprint = tuple[bool, int, int, bool, int]
 
 
 class Engine:
@@ -84,6 +86,8 @@ class Engine:
         """Tenants whose replicas changed since the last step."""
         self.readings: list[PoolObservation | None] = [None] * n
         self.prints: list[Footprint | None] = [None] * n
+        self.demands: list[Demanded | None] = [None] * n
+        """Step 2 of each reading, worked out once when read: every claim of it reuses it."""
         self._pools: dict[str, PoolObservation] = {}
         self._tokens: dict[str, int] = {}
         self._stale_tokens: dict[str, str] = {}
@@ -142,18 +146,15 @@ class Engine:
             self._tenant_replicas[tenant] += replicas - self._replicas[i]
             self._replicas[i] = replicas
             self._moved.add(tenant)
-        name = self.names[i]
         if reading is None:
-            self._pools.pop(name, None)
-            self.prints[i] = None
+            self._pools.pop(self.names[i], None)
+            self.prints[i] = self.demands[i] = None
             self.dirty.add(i)
             return
-        self._pools[name] = reading
-        if self.exact_reasons:
-            self.dirty.add(i)  # any new figure: no footprint needed to know
-            return
-        mark = footprint(self.pool_configs[i], reading, self.waits[i])
-        if mark != self.prints[i]:
+        self._pools[self.names[i]] = reading
+        made = self.demands[i] = demanded(self.pool_configs[i], reading, self.waits[i])
+        mark = made.footprint
+        if mark != self.prints[i] or self.exact_reasons:
             self.prints[i] = mark
             self.dirty.add(i)
 
@@ -256,18 +257,19 @@ class Engine:
         claims, desired, busy, recorded = self.claims, self.desired, self.busy, self.recorded
         record, demand, previous = self._record, self.demand, self.previous
         config, observations, history = self.config, self.observations, self.history
-        overrides, names, configs, readings = (
-            self.current_overrides, self.names, self.pool_configs, self.readings
+        overrides, names, configs, demands, prints = (
+            self.current_overrides, self.names, self.pool_configs, self.demands, self.prints
         )  # fmt: skip
         for i in changed:
             lag = busy[i]
             if lag is not None and recorded[i] < previous:
                 record(i, claims[i].recommendation, lag, previous)
             made = claims[i] = claim(
-                names[i], configs[i], config, observations, overrides, history, now
+                names[i], configs[i], config, observations, overrides, history, now, demands[i]
             )
             desired[i] = demand.set(made)
-            busy[i] = _had_lag(readings[i])
+            mark = prints[i]  # _had_lag(the reading), as its footprint has it
+            busy[i] = None if mark is None or mark[0] else mark[3]
         self.claimed += len(changed)
         return self._settle(now, changed)
 
@@ -276,8 +278,8 @@ class Engine:
         self.dirty = set()
         config, observations, overrides = self.config, self.observations, self.current_overrides
         self.claims = [
-            claim(name, pool, config, observations, overrides, self.history, now)
-            for name, pool in zip(self.names, self.pool_configs, strict=True)
+            claim(name, pool, config, observations, overrides, self.history, now, demand)
+            for name, pool, demand in zip(self.names, self.pool_configs, self.demands, strict=True)
         ]
         self.claimed += len(self.claims)
         self.desired = [self.demand.set(c) for c in self.claims]
@@ -339,7 +341,9 @@ class Engine:
         entry = self.entries[i]
         if entry is None:
             entry = self.entries[i] = self.history.pool(self.names[i], now)
-        entry.record(now, recommendation, busy)
+        entry.recommend(now, recommendation)  # entry.record, a call less
+        if busy:
+            entry.busy_at = now
 
     # --- what was decided ---------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 from controller.core.accounting import DAY_S, RATE_WINDOW_S
 from controller.core.allocation import Claim, allocate
@@ -86,13 +87,15 @@ def claim(
     overrides: Overrides,
     history: History | None,
     now: float,
+    demand: Demanded | None = None,
 ) -> Claim:
     """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
     `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
     on its tenant's usage only through `budget_rule` (and, past warn_at, on its replica-seconds
     and `now`: the budget pace), and otherwise on `now` only until `Claim.until` (given a
     history that meanwhile records only this recommendation); the reasons quote the exact
-    figures."""
+    figures. `demand`, if given, is `demanded()` of this very observation: step 2 is not
+    worked out again (controller.core.engine keeps it per reading)."""
     obs = observations.pools.get(name)
     if obs is None:
         why = observations.unobserved.get(name)
@@ -115,16 +118,16 @@ def claim(
         reason = _reason("stale", "{}: holding {} replicas", (obs.stale, current))
         return Claim.hold(name, pool, current, True, reason)
 
-    reasons: list[Reason] = []
     args: tuple[object, ...]
     lag = obs.pending + obs.ack_pending
     tenant_name = pool.tenant
     if tenant_name in overrides.paused_tenants:
-        reasons.append(_reason("paused", _PAUSED, (tenant_name, lag)))
-        return Claim(name, pool, current, 0, 0, 0, reasons)
+        return Claim(name, pool, current, 0, 0, 0, [_reason("paused", _PAUSED, (tenant_name, lag))])
 
-    want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
-    busy = _busy(pool, obs, current)
+    if demand is None:
+        demand = demanded(pool, obs, config.target_wait[name])
+    _, _, want, _, busy = demand.footprint
+    reasons = list(demand.reasons)
 
     floor = pool.min_replicas
     until = math.inf
@@ -343,9 +346,10 @@ _ARRIVAL = (
 )
 
 
-def footprint(
-    pool: PoolConfig, obs: PoolObservation, wait: float | None = None
-) -> tuple[bool, int, int, bool, int]:
+Footprint = tuple[bool, int, int, bool, int]
+
+
+def footprint(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Footprint:
     """What `claim` takes from an observation for its numbers: whether it is stale, the
     replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait),
     whether there is lag, and the replicas at work. Two observations with the same footprint
@@ -356,6 +360,30 @@ def footprint(
         return True, replicas, 0, lag > 0, 0
     demand = _demand(pool, obs, lag, replicas, None, wait)
     return False, replicas, demand, lag > 0, _busy(pool, obs, replicas)
+
+
+class Demanded(NamedTuple):
+    """Step 2 for one observation, explained: what `claim` works out from the observation
+    before any rule of the operators, the budget or the history."""
+
+    footprint: Footprint
+    reasons: tuple[Reason, ...]
+    """Why that demand (empty for a stale observation, which has none)."""
+
+
+def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Demanded:
+    """`footprint`, with the reasons `claim` gives for the demand. A shell that holds one
+    reading over several claims (controller.core.engine) works step 2 out once a reading,
+    for both: whether to claim again, and the claim."""
+    lag = obs.pending + obs.ack_pending
+    replicas = obs.replicas
+    if obs.stale is not None:
+        return Demanded((True, replicas, 0, lag > 0, 0), ())
+    reasons: list[Reason] = []
+    demand = _demand(pool, obs, lag, replicas, reasons, wait)
+    busy = _busy(pool, obs, replicas)
+    mark = (False, replicas, demand, lag > 0, busy)
+    return tuple.__new__(Demanded, (mark, tuple(reasons)))  # Demanded(...), a call less
 
 
 def _demand(

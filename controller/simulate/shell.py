@@ -46,6 +46,8 @@ class VirtualLoop:
         self.history = self.engine.history
         self.names = self.engine.names
         self.pool_configs = self.engine.pool_configs
+        self.readings = self.engine.readings
+        """Each pool as last read (the engine's: `observe` tells it every reading)."""
         n = len(self.names)
         self.interval = config.controller.interval_seconds
         self.wakes = bytearray([1]) * n  # the live loop starts with all idle
@@ -54,7 +56,6 @@ class VirtualLoop:
         """Per pool: arrivals that have left the rate window."""
         self._gone = 0
         """Trace index of the oldest task still inside the rate window."""
-        self.readings: list[PoolObservation | None] = [None] * n
         self.budgeted = [config.tenants[p.tenant].daily_token_budget is not None
                          for p in self.pool_configs]  # fmt: skip
         self.tenants_seen: set[Tenant] = set()
@@ -134,7 +135,7 @@ class VirtualLoop:
     def observe(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         """Tell the engine what changed since the last tick: the pools touched (at a wake-up,
         the queues of the woken only) and their tenants' tokens."""
-        engine, readings, departed = self.engine, self.readings, self.departed
+        engine, departed = self.engine, self.departed
         if not self.started:
             self.started = True
             seen: set[int] = set(range(len(self.names)))
@@ -147,7 +148,7 @@ class VirtualLoop:
             seen, cluster.dirty = cluster.dirty, set()
         every, budgeted, tenants = cluster.pools, self.budgeted, self.tenants_seen
         span = min(now, RATE_WINDOW_S)
-        read = engine.read
+        read, new = engine.read, tuple.__new__
         for i in seen:
             p = every[i]
             if budgeted[i]:
@@ -156,12 +157,10 @@ class VirtualLoop:
                 reading = self._read(i, cluster, now, queue=False)
             else:  # self._read(i, cluster, now, queue=True), inline: the hottest line
                 rate = (p.arrived - departed[i]) / span if span > 0 else None
-                reading = PoolObservation(
-                    len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work
-                )
-            if reading != readings[i]:
-                readings[i] = reading
-                read(i, reading)
+                reading = new(PoolObservation,  # PoolObservation(...), a call less
+                              (len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work,
+                               None, 0))  # fmt: skip
+            read(i, reading)  # (which drops a reading equal to the last)
         for tenant in tenants:
             engine.tokens(tenant.name, _tokens(tenant))
         tenants.clear()
