@@ -160,7 +160,6 @@ class Engine:
 
     def tokens(self, tenant: str, used: int | None, stale: str | None = None) -> None:
         """A tenant's tokens today (None: unknown), and why they are only the last known."""
-        config = self.config.tenants[tenant]
         if used is None:
             if self._tokens.pop(tenant, None) is not None:
                 self._budget_moved(tenant, None)
@@ -169,6 +168,7 @@ class Engine:
         was_stale = self._stale_tokens.get(tenant)
         if before == used and was_stale == stale:
             return
+        config = self.config.tenants[tenant]
         self._tokens[tenant] = used
         if stale is None:
             self._stale_tokens.pop(tenant, None)
@@ -306,7 +306,7 @@ class Engine:
                 if due < math.inf:
                     heapq.heappush(releases, (due, i))
         self.previous = now
-        return list(acted)
+        return acted
 
     def _share(self) -> Iterable[int]:
         """Grants when some shared ceiling is (or was) short: allocate() over the claims that

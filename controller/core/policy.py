@@ -261,12 +261,6 @@ def utc(ts: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(ts))
 
 
-def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
-    """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
-    busy = -(-obs.ack_pending // pool.concurrency)
-    return busy if busy < current else current
-
-
 MAX_RATE = 1e6
 """Tasks a second: above this an arrival rate is not a measurement."""
 MAX_TASK_SECONDS = 7 * 86400.0
@@ -354,12 +348,7 @@ def footprint(pool: PoolConfig, obs: PoolObservation, wait: float | None = None)
     replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait),
     whether there is lag, and the replicas at work. Two observations with the same footprint
     give the same numbers (the reasons quote the rest: pending, rate, ...)."""
-    lag = obs.pending + obs.ack_pending
-    replicas = obs.replicas
-    if obs.stale is not None:
-        return True, replicas, 0, lag > 0, 0
-    demand = _demand(pool, obs, lag, replicas, None, wait)
-    return False, replicas, demand, lag > 0, _busy(pool, obs, replicas)
+    return demanded(pool, obs, wait).footprint
 
 
 class Demanded(NamedTuple):
@@ -381,8 +370,8 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
         return Demanded((True, replicas, 0, lag > 0, 0), ())
     reasons: list[Reason] = []
     demand = _demand(pool, obs, lag, replicas, reasons, wait)
-    busy = _busy(pool, obs, replicas)
-    mark = (False, replicas, demand, lag > 0, busy)
+    busy = -(-obs.ack_pending // pool.concurrency)  # replicas at work: tasks in flight
+    mark = (False, replicas, demand, lag > 0, busy if busy < replicas else replicas)
     return tuple.__new__(Demanded, (mark, tuple(reasons)))  # Demanded(...), a call less
 
 
@@ -391,10 +380,10 @@ def _demand(
     obs: PoolObservation,
     lag: int,
     current: int,
-    reasons: list[Reason] | None,
+    reasons: list[Reason],
     wait: float | None = None,
 ) -> int:
-    """Step 2, explained into `reasons` (when given): the larger of
+    """Step 2, explained into `reasons`: the larger of
 
     - the backlog: lag, plus what will arrive beyond the ready pods' pace while a new pod
       starts (net inflow x cold start), over target_lag_per_replica;
@@ -402,9 +391,8 @@ def _demand(
       for the tier's `target_wait_seconds` when it has one (square-root staffing)."""
     args: tuple[object, ...]
     if current == 0 and lag <= pool.activation_lag:
-        if reasons is not None:
-            args = (lag, pool.activation_lag)
-            reasons.append(_reason("demand", _AT_ZERO, args))
+        args = (lag, pool.activation_lag)
+        reasons.append(_reason("demand", _AT_ZERO, args))
         return 0
     per_replica = pool.target_lag_per_replica
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
@@ -436,18 +424,16 @@ def _demand(
             else:
                 low = middle + 1
         keep = low
-    if reasons is not None:
-        if ahead:
-            args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
-                    per_replica, demand)  # fmt: skip
-            reasons.append(_reason("demand", _DEMAND_AHEAD, args))
-        else:
-            args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
-            reasons.append(_reason("demand", _DEMAND, args))
+    if ahead:
+        args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
+                per_replica, demand)  # fmt: skip
+        reasons.append(_reason("demand", _DEMAND_AHEAD, args))
+    else:
+        args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
+        reasons.append(_reason("demand", _DEMAND, args))
     if keep > demand:
-        if reasons is not None:
-            args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
-            reasons.append(_reason("demand", _KEEP_UP, args))
+        args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
+        reasons.append(_reason("demand", _KEEP_UP, args))
         demand = keep
     if rate and seconds:
         # Little's law: the arrivals keep rate x task time tasks in the system, lag to come,
@@ -462,14 +448,12 @@ def _demand(
             slots = _staffing(inside, seconds, wait)
             staffed = math.ceil(slots / concurrency - 1e-9)
             if staffed > steady and staffed > demand:
-                if reasons is not None:
-                    args = (rate, seconds, inside, wait, concurrency, staffed)
-                    reasons.append(_reason("latency objective", _STAFFING, args))
+                args = (rate, seconds, inside, wait, concurrency, staffed)
+                reasons.append(_reason("latency objective", _STAFFING, args))
                 return staffed
         if steady > demand:
-            if reasons is not None:
-                args = (rate, seconds, inside, per, steady)
-                reasons.append(_reason("arrival", _ARRIVAL, args))
+            args = (rate, seconds, inside, per, steady)
+            reasons.append(_reason("arrival", _ARRIVAL, args))
             demand = steady
     return demand
 
