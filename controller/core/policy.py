@@ -125,9 +125,12 @@ def claim(
         return Claim(name, pool, current, 0, 0, 0, [_reason("paused", _PAUSED, (tenant_name, lag))])
 
     if demand is None:
-        demand = demanded(pool, obs, config.target_wait[name])
-    _, _, want, _, busy = demand.footprint
-    reasons = list(demand.reasons)
+        reasons: list[Reason] = []
+        want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
+        busy = _busy(pool, obs, current)
+    else:
+        _, _, want, _, busy = demand.footprint
+        reasons = list(demand.reasons)
 
     floor = pool.min_replicas
     until = math.inf
@@ -370,9 +373,14 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
         return Demanded((True, replicas, 0, lag > 0, 0), ())
     reasons: list[Reason] = []
     demand = _demand(pool, obs, lag, replicas, reasons, wait)
-    busy = -(-obs.ack_pending // pool.concurrency)  # replicas at work: tasks in flight
-    mark = (False, replicas, demand, lag > 0, busy if busy < replicas else replicas)
+    mark = (False, replicas, demand, lag > 0, _busy(pool, obs, replicas))
     return tuple.__new__(Demanded, (mark, tuple(reasons)))  # Demanded(...), a call less
+
+
+def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
+    """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
+    busy = -(-obs.ack_pending // pool.concurrency)
+    return busy if busy < current else current
 
 
 def _demand(
