@@ -20,6 +20,8 @@ same readings, makes the same decisions.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from controller.core.accounting import RATE_WINDOW_S
 from controller.core.config import Config
 from controller.core.engine import Engine
@@ -108,16 +110,16 @@ class VirtualLoop:
 
     def _depart(self, now: float, cluster: Cluster) -> None:
         """Count out of the rate window the arrivals that left it; their pools' rates moved."""
-        times, pools, departed = cluster.arrival, cluster.task_pool, self.departed
-        edge, g, dirty = now - RATE_WINDOW_S, self._gone, cluster.dirty
-        while g < len(times) and times[g] <= edge:
-            i = pools[g]
-            departed[i] += 1
-            dirty.add(i)
-            g += 1
-        self._gone = g
+        times, g, departed = cluster.arrival, self._gone, self.departed
+        end = bisect_right(times, now - RATE_WINDOW_S, g)  # the trace is sorted by time
+        if end > g:
+            gone = cluster.task_pool[g:end]
+            for i in gone:
+                departed[i] += 1
+            cluster.dirty.update(gone)
+            self._gone = end
         if now < RATE_WINDOW_S:  # the window is still filling: every rate's span moves
-            dirty.update(p.index for p in cluster.pools if p.arrived > departed[p.index])
+            cluster.dirty.update(p.index for p in cluster.pools if p.arrived > departed[p.index])
 
     def _read(self, i: int, cluster: Cluster, now: float, queue: bool) -> PoolObservation:
         """Pool i as a tick sees it: replicas, ready pods and mean task time always; its
@@ -184,15 +186,12 @@ class VirtualLoop:
         """Scale pool i if the client's bucket has a token; else it waits for a later tick."""
         if self.patches >= 1.0:
             self.patches -= 1.0
-            self._step(now, cluster, i, current, desired)
+            self.engine.scaled(i, now, current, desired)
+            self.actions.append((now, self.names[i], current, desired))
+            cluster.scale(i, desired, now)
         else:
             self.throttled += 1
             self.engine.retry(i)
-
-    def _step(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
-        self.engine.scaled(i, now, current, desired)
-        self.actions.append((now, self.names[i], current, desired))
-        cluster.scale(i, desired, now)
 
 
 def _tokens(tenant: Tenant) -> int:
