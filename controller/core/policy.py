@@ -373,7 +373,8 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
         return Demanded((True, replicas, 0, lag > 0, 0), ())
     reasons: list[Reason] = []
     demand = _demand(pool, obs, lag, replicas, reasons, wait)
-    mark = (False, replicas, demand, lag > 0, _busy(pool, obs, replicas))
+    busy = -(-obs.ack_pending // pool.concurrency)  # _busy(pool, obs, replicas), a call less
+    mark = (False, replicas, demand, lag > 0, busy if busy < replicas else replicas)
     return tuple.__new__(Demanded, (mark, tuple(reasons)))  # Demanded(...), a call less
 
 
@@ -436,9 +437,9 @@ def _demand(
         args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
                 per_replica, demand)  # fmt: skip
         reasons.append(_reason("demand", _DEMAND_AHEAD, args))
-    else:
+    else:  # the usual reason, built as _reason builds it (a call less)
         args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
-        reasons.append(_reason("demand", _DEMAND, args))
+        reasons.append(tuple.__new__(Reason, ("demand", _DEMAND, args)))
     if keep > demand:
         args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
         reasons.append(_reason("demand", _KEEP_UP, args))
@@ -461,7 +462,7 @@ def _demand(
                 return staffed
         if steady > demand:
             args = (rate, seconds, inside, per, steady)
-            reasons.append(_reason("arrival", _ARRIVAL, args))
+            reasons.append(tuple.__new__(Reason, ("arrival", _ARRIVAL, args)))  # _reason
             demand = steady
     return demand
 
@@ -565,7 +566,7 @@ def _time_rules(
             leaves = highest[0] + window
             until = leaves if leaves < until else until
             args = (window, highest[1], target, desired)
-            reasons.append(_reason("stabilization", _HIGHEST, args))
+            reasons.append(tuple.__new__(Reason, ("stabilization", _HIGHEST, args)))  # _reason
 
     # From zero there is no "replicas at the start of the period" to take a percent of: a
     # pool woken from zero goes straight to its demand, and the policies govern from there.
