@@ -153,7 +153,7 @@ class Engine:
             return
         self._pools[self.names[i]] = reading
         made = self.demands[i] = demanded(self.pool_configs[i], reading, self.waits[i])
-        mark = made.footprint
+        mark = made[0]  # its footprint
         if mark != self.prints[i] or self.exact_reasons:
             self.prints[i] = mark
             self.dirty.add(i)

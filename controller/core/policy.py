@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple
 
 from controller.core.accounting import DAY_S, RATE_WINDOW_S
 from controller.core.allocation import Claim, allocate
@@ -129,8 +128,8 @@ def claim(
         want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
         busy = _busy(pool, obs, current)
     else:
-        _, _, want, _, busy = demand.footprint
-        reasons = list(demand.reasons)
+        (_, _, want, _, busy), said = demand
+        reasons = list(said)
 
     floor = pool.min_replicas
     until = math.inf
@@ -351,16 +350,13 @@ def footprint(pool: PoolConfig, obs: PoolObservation, wait: float | None = None)
     replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait),
     whether there is lag, and the replicas at work. Two observations with the same footprint
     give the same numbers (the reasons quote the rest: pending, rate, ...)."""
-    return demanded(pool, obs, wait).footprint
+    return demanded(pool, obs, wait)[0]
 
 
-class Demanded(NamedTuple):
-    """Step 2 for one observation, explained: what `claim` works out from the observation
-    before any rule of the operators, the budget or the history."""
-
-    footprint: Footprint
-    reasons: tuple[Reason, ...]
-    """Why that demand (empty for a stale observation, which has none)."""
+Demanded = tuple[Footprint, tuple[Reason, ...]]
+"""Step 2 for one observation, explained: what `claim` works out from the observation before
+any rule of the operators, the budget or the history. Its footprint, and why that demand (no
+reason for a stale observation, which has none). A plain tuple: one is made per reading."""
 
 
 def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Demanded:
@@ -370,12 +366,12 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
     lag = obs.pending + obs.ack_pending
     replicas = obs.replicas
     if obs.stale is not None:
-        return Demanded((True, replicas, 0, lag > 0, 0), ())
+        return (True, replicas, 0, lag > 0, 0), ()
     reasons: list[Reason] = []
     demand = _demand(pool, obs, lag, replicas, reasons, wait)
     busy = -(-obs.ack_pending // pool.concurrency)  # _busy(pool, obs, replicas), a call less
     mark = (False, replicas, demand, lag > 0, busy if busy < replicas else replicas)
-    return tuple.__new__(Demanded, (mark, tuple(reasons)))  # Demanded(...), a call less
+    return mark, tuple(reasons)
 
 
 def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
