@@ -121,7 +121,8 @@ def claim(
     lag = obs.pending + obs.ack_pending
     tenant_name = pool.tenant
     if tenant_name in overrides.paused_tenants:
-        return Claim(name, pool, current, 0, 0, 0, [_reason("paused", _PAUSED, (tenant_name, lag))])
+        reason = _reason("paused", _PAUSED, (tenant_name, lag))
+        return Claim(name, pool, current, 0, 0, 0, [reason])
 
     if demand is None:
         reasons: list[Reason] = []
