@@ -3,7 +3,7 @@
 
 For agentdash it also says how many pools a tick had to claim again (controller.core.policy.claim:
 the others' inputs had not changed), and, in a second, instrumented run, how much of the time
-the policy itself took (claim, footprint, allocate and the history's recording), which no
+the policy itself took (claim, demanded, allocate and the history's recording), which no
 simulator change can reduce. The same day with a 10 s controller interval shows how that
 cost scales with ticks.
 
@@ -74,7 +74,7 @@ def fleet(interval: float = 1.0) -> Config:
 class PolicyClock:
     """Wall time spent inside the policy, as the simulator calls it."""
 
-    WRAPPED = ("claim", "footprint", "allocate")
+    WRAPPED = ("claim", "demanded", "allocate")
 
     def __init__(self) -> None:
         self.seconds = 0.0

@@ -15,7 +15,9 @@ Deciding only what can change. Running the policy over every pool at every tick 
 nine million claims. But a pool's claim (controller.core.policy.claim) changes only when
 
 - its reading has a new footprint (controller.core.policy.footprint): the numbers; with
-  `exact_reasons` (the live loop, whose reasons an operator reads) any new reading;
+  `exact_reasons` (the live loop, whose reasons an operator reads) any new reading. Step 2
+  (the demand, controller.core.policy.demanded) is worked out once a reading, when it is
+  read, for both the footprint and every claim of that reading;
 - its tenant's budget rule changes (controller.core.policy.budget_rule), or a paced tenant's
   tokens, replica-seconds or the clock move (its pools are claimed at every step);
 - a time rule may let go (`Claim.until`: a cooldown ends, a pin expires, an entry that bound a
@@ -57,16 +59,16 @@ from controller.core.model import (
 from controller.core.policy import (
     NO_OVERRIDES,
     WARNING,
+    Demanded,
+    Footprint,
     budget_rule,
     claim,
     controller_paused,
-    footprint,
+    demanded,
 )
 
 _SLACK = 1e-6
 """A time rule due within this long of a step counts as due at it (float noise)."""
-
-Footprint = tuple[bool, int, int, bool, int]
 
 
 class Engine:
@@ -92,6 +94,8 @@ class Engine:
         """Tenants whose replicas changed since the last step."""
         self.readings: list[PoolObservation | None] = [None] * n
         self.prints: list[Footprint | None] = [None] * n
+        self.demands: list[Demanded | None] = [None] * n
+        """Step 2 of each reading, worked out once when read: every claim of it reuses it."""
         self._pools: dict[str, PoolObservation] = {}
         self._tokens: dict[str, int] = {}
         self._stale_tokens: dict[str, str] = {}
@@ -160,24 +164,20 @@ class Engine:
             self._tenant_replicas[tenant] += replicas - self._replicas[i]
             self._replicas[i] = replicas
             self._moved.add(tenant)
-        name = self.names[i]
         if reading is None:
-            self._pools.pop(name, None)
-            self.prints[i] = None
+            self._pools.pop(self.names[i], None)
+            self.prints[i] = self.demands[i] = None
             self.dirty.add(i)
             return
-        self._pools[name] = reading
-        if self.exact_reasons:
-            self.dirty.add(i)  # any new figure: no footprint needed to know
-            return
-        mark = footprint(self.pool_configs[i], reading, self.waits[i])
-        if mark != self.prints[i]:
+        self._pools[self.names[i]] = reading
+        made = self.demands[i] = demanded(self.pool_configs[i], reading, self.waits[i])
+        mark = made[0]  # its footprint
+        if mark != self.prints[i] or self.exact_reasons:
             self.prints[i] = mark
             self.dirty.add(i)
 
     def tokens(self, tenant: str, used: int | None, stale: str | None = None) -> None:
         """A tenant's tokens today (None: unknown), and why they are only the last known."""
-        config = self.config.tenants[tenant]
         if used is None:
             if self._tokens.pop(tenant, None) is not None:
                 self._budget_moved(tenant, None)
@@ -186,6 +186,7 @@ class Engine:
         was_stale = self._stale_tokens.get(tenant)
         if before == used and was_stale == stale:
             return
+        config = self.config.tenants[tenant]
         self._tokens[tenant] = used
         if stale is None:
             self._stale_tokens.pop(tenant, None)
@@ -274,18 +275,19 @@ class Engine:
         claims, desired, busy, recorded = self.claims, self.desired, self.busy, self.recorded
         record, demand, previous = self._record, self.demand, self.previous
         config, observations, history = self.config, self.observations, self.history
-        overrides, names, configs, readings = (
-            self.current_overrides, self.names, self.pool_configs, self.readings
+        overrides, names, configs, demands, prints = (
+            self.current_overrides, self.names, self.pool_configs, self.demands, self.prints
         )  # fmt: skip
         for i in changed:
             lag = busy[i]
             if lag is not None and recorded[i] < previous:
                 record(i, claims[i].recommendation, lag, previous)
             made = claims[i] = claim(
-                names[i], configs[i], config, observations, overrides, history, now
+                names[i], configs[i], config, observations, overrides, history, now, demands[i]
             )
             desired[i] = demand.set(made)
-            busy[i] = _had_lag(readings[i])
+            mark = prints[i]  # _had_lag(the reading), as its footprint has it
+            busy[i] = None if mark is None or mark[0] else mark[3]
         self.claimed += len(changed)
         return self._settle(now, changed)
 
@@ -294,8 +296,8 @@ class Engine:
         self.dirty = set()
         config, observations, overrides = self.config, self.observations, self.current_overrides
         self.claims = [
-            claim(name, pool, config, observations, overrides, self.history, now)
-            for name, pool in zip(self.names, self.pool_configs, strict=True)
+            claim(name, pool, config, observations, overrides, self.history, now, demand)
+            for name, pool, demand in zip(self.names, self.pool_configs, self.demands, strict=True)
         ]
         self.claimed += len(self.claims)
         self.desired = [self.demand.set(c) for c in self.claims]
@@ -322,7 +324,7 @@ class Engine:
                 if due < math.inf:
                     heapq.heappush(releases, (due, i))
         self.previous = now
-        return list(acted)
+        return acted
 
     def _share(self, changed: set[int]) -> Iterable[int]:
         """Grants when some shared ceiling is (or was) short: allocate() over the claims that
@@ -419,7 +421,9 @@ class Engine:
         entry = self.entries[i]
         if entry is None:
             entry = self.entries[i] = self.history.pool(self.names[i], now)
-        entry.record(now, recommendation, busy)
+        entry.recommend(now, recommendation)  # entry.record, a call less
+        if busy:
+            entry.busy_at = now
 
     # --- what was decided ---------------------------------------------------------------------
 

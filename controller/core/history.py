@@ -54,9 +54,11 @@ class PoolHistory:
             while highs and highs[-1][1] <= value:
                 highs.pop()
             highs.append((now, value))
-        while lows and lows[0][0] <= now - self.up_window:
+        edge = now - self.up_window
+        while lows and lows[0][0] <= edge:
             lows.popleft()
-        while highs and highs[0][0] <= now - self.down_window:
+        edge = now - self.down_window
+        while highs and highs[0][0] <= edge:
             highs.popleft()
 
     def record(self, now: float, recommendation: int, busy: bool) -> None:

@@ -86,13 +86,15 @@ def claim(
     overrides: Overrides,
     history: History | None,
     now: float,
+    demand: Demanded | None = None,
 ) -> Claim:
     """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
     `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
     on its tenant's usage only through `budget_rule` (and, past warn_at, on its replica-seconds
     and `now`: the budget pace), and otherwise on `now` only until `Claim.until` (given a
     history that meanwhile records only this recommendation); the reasons quote the exact
-    figures."""
+    figures. `demand`, if given, is `demanded()` of this very observation: step 2 is not
+    worked out again (controller.core.engine keeps it per reading)."""
     obs = observations.pools.get(name)
     if obs is None:
         why = observations.unobserved.get(name)
@@ -115,16 +117,20 @@ def claim(
         reason = _reason("stale", "{}: holding {} replicas", (obs.stale, current))
         return Claim.hold(name, pool, current, True, reason)
 
-    reasons: list[Reason] = []
     args: tuple[object, ...]
     lag = obs.pending + obs.ack_pending
     tenant_name = pool.tenant
     if tenant_name in overrides.paused_tenants:
-        reasons.append(_reason("paused", _PAUSED, (tenant_name, lag)))
-        return Claim(name, pool, current, 0, 0, 0, reasons)
+        reason = _reason("paused", _PAUSED, (tenant_name, lag))
+        return Claim(name, pool, current, 0, 0, 0, [reason])
 
-    want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
-    busy = _busy(pool, obs, current)
+    if demand is None:
+        reasons: list[Reason] = []
+        want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
+        busy = _busy(pool, obs, current)
+    else:
+        (_, _, want, _, busy), said = demand
+        reasons = list(said)
 
     floor = pool.min_replicas
     until = math.inf
@@ -258,12 +264,6 @@ def utc(ts: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(ts))
 
 
-def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
-    """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
-    busy = -(-obs.ack_pending // pool.concurrency)
-    return busy if busy < current else current
-
-
 MAX_RATE = 1e6
 """Tasks a second: above this an arrival rate is not a measurement."""
 MAX_TASK_SECONDS = 7 * 86400.0
@@ -343,19 +343,42 @@ _ARRIVAL = (
 )
 
 
-def footprint(
-    pool: PoolConfig, obs: PoolObservation, wait: float | None = None
-) -> tuple[bool, int, int, bool, int]:
+Footprint = tuple[bool, int, int, bool, int]
+
+
+def footprint(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Footprint:
     """What `claim` takes from an observation for its numbers: whether it is stale, the
     replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait),
     whether there is lag, and the replicas at work. Two observations with the same footprint
     give the same numbers (the reasons quote the rest: pending, rate, ...)."""
+    return demanded(pool, obs, wait)[0]
+
+
+Demanded = tuple[Footprint, tuple[Reason, ...]]
+"""Step 2 for one observation, explained: what `claim` works out from the observation before
+any rule of the operators, the budget or the history. Its footprint, and why that demand (no
+reason for a stale observation, which has none). A plain tuple: one is made per reading."""
+
+
+def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Demanded:
+    """`footprint`, with the reasons `claim` gives for the demand. A shell that holds one
+    reading over several claims (controller.core.engine) works step 2 out once a reading,
+    for both: whether to claim again, and the claim."""
     lag = obs.pending + obs.ack_pending
     replicas = obs.replicas
     if obs.stale is not None:
-        return True, replicas, 0, lag > 0, 0
-    demand = _demand(pool, obs, lag, replicas, None, wait)
-    return False, replicas, demand, lag > 0, _busy(pool, obs, replicas)
+        return (True, replicas, 0, lag > 0, 0), ()
+    reasons: list[Reason] = []
+    demand = _demand(pool, obs, lag, replicas, reasons, wait)
+    busy = -(-obs.ack_pending // pool.concurrency)  # _busy(pool, obs, replicas), a call less
+    mark = (False, replicas, demand, lag > 0, busy if busy < replicas else replicas)
+    return mark, tuple(reasons)
+
+
+def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
+    """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
+    busy = -(-obs.ack_pending // pool.concurrency)
+    return busy if busy < current else current
 
 
 def _demand(
@@ -363,10 +386,10 @@ def _demand(
     obs: PoolObservation,
     lag: int,
     current: int,
-    reasons: list[Reason] | None,
+    reasons: list[Reason],
     wait: float | None = None,
 ) -> int:
-    """Step 2, explained into `reasons` (when given): the larger of
+    """Step 2, explained into `reasons`: the larger of
 
     - the backlog: lag, plus what will arrive beyond the ready pods' pace while a new pod
       starts (net inflow x cold start), over target_lag_per_replica;
@@ -374,9 +397,8 @@ def _demand(
       for the tier's `target_wait_seconds` when it has one (square-root staffing)."""
     args: tuple[object, ...]
     if current == 0 and lag <= pool.activation_lag:
-        if reasons is not None:
-            args = (lag, pool.activation_lag)
-            reasons.append(_reason("demand", _AT_ZERO, args))
+        args = (lag, pool.activation_lag)
+        reasons.append(_reason("demand", _AT_ZERO, args))
         return 0
     per_replica = pool.target_lag_per_replica
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
@@ -408,18 +430,16 @@ def _demand(
             else:
                 low = middle + 1
         keep = low
-    if reasons is not None:
-        if ahead:
-            args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
-                    per_replica, demand)  # fmt: skip
-            reasons.append(_reason("demand", _DEMAND_AHEAD, args))
-        else:
-            args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
-            reasons.append(_reason("demand", _DEMAND, args))
+    if ahead:
+        args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
+                per_replica, demand)  # fmt: skip
+        reasons.append(_reason("demand", _DEMAND_AHEAD, args))
+    else:  # the usual reason, built as _reason builds it (a call less)
+        args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
+        reasons.append(tuple.__new__(Reason, ("demand", _DEMAND, args)))
     if keep > demand:
-        if reasons is not None:
-            args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
-            reasons.append(_reason("demand", _KEEP_UP, args))
+        args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
+        reasons.append(_reason("demand", _KEEP_UP, args))
         demand = keep
     if rate and seconds:
         # Little's law: the arrivals keep rate x task time tasks in the system, lag to come,
@@ -434,14 +454,12 @@ def _demand(
             slots = _staffing(inside, seconds, wait)
             staffed = math.ceil(slots / concurrency - 1e-9)
             if staffed > steady and staffed > demand:
-                if reasons is not None:
-                    args = (rate, seconds, inside, wait, concurrency, staffed)
-                    reasons.append(_reason("latency objective", _STAFFING, args))
+                args = (rate, seconds, inside, wait, concurrency, staffed)
+                reasons.append(_reason("latency objective", _STAFFING, args))
                 return staffed
         if steady > demand:
-            if reasons is not None:
-                args = (rate, seconds, inside, per, steady)
-                reasons.append(_reason("arrival", _ARRIVAL, args))
+            args = (rate, seconds, inside, per, steady)
+            reasons.append(tuple.__new__(Reason, ("arrival", _ARRIVAL, args)))  # _reason
             demand = steady
     return demand
 
@@ -547,7 +565,7 @@ def _time_rules(
             leaves = highest[0] + window
             until = leaves if leaves < until else until
             args = (window, highest[1], target, desired)
-            reasons.append(_reason("stabilization", _HIGHEST, args))
+            reasons.append(tuple.__new__(Reason, ("stabilization", _HIGHEST, args)))  # _reason
 
     # From zero there is no "replicas at the start of the period" to take a percent of: a
     # pool woken from zero goes straight to its demand, and the policies govern from there.

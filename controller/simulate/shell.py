@@ -20,6 +20,8 @@ same readings, makes the same decisions.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from controller.core.accounting import RATE_WINDOW_S
 from controller.core.config import Config
 from controller.core.engine import Engine
@@ -46,6 +48,8 @@ class VirtualLoop:
         self.history = self.engine.history
         self.names = self.engine.names
         self.pool_configs = self.engine.pool_configs
+        self.readings = self.engine.readings
+        """Each pool as last read (the engine's: `observe` tells it every reading)."""
         n = len(self.names)
         self.interval = config.controller.interval_seconds
         self.wakes = bytearray([1]) * n  # the live loop starts with all idle
@@ -54,7 +58,6 @@ class VirtualLoop:
         """Per pool: arrivals that have left the rate window."""
         self._gone = 0
         """Trace index of the oldest task still inside the rate window."""
-        self.readings: list[PoolObservation | None] = [None] * n
         self.budgeted = [config.tenants[p.tenant].daily_token_budget is not None
                          for p in self.pool_configs]  # fmt: skip
         self.tenants_seen: set[Tenant] = set()
@@ -107,16 +110,16 @@ class VirtualLoop:
 
     def _depart(self, now: float, cluster: Cluster) -> None:
         """Count out of the rate window the arrivals that left it; their pools' rates moved."""
-        times, pools, departed = cluster.arrival, cluster.task_pool, self.departed
-        edge, g, dirty = now - RATE_WINDOW_S, self._gone, cluster.dirty
-        while g < len(times) and times[g] <= edge:
-            i = pools[g]
-            departed[i] += 1
-            dirty.add(i)
-            g += 1
-        self._gone = g
+        times, g, departed = cluster.arrival, self._gone, self.departed
+        end = bisect_right(times, now - RATE_WINDOW_S, g)  # the trace is sorted by time
+        if end > g:
+            gone = cluster.task_pool[g:end]
+            for i in gone:
+                departed[i] += 1
+            cluster.dirty.update(gone)
+            self._gone = end
         if now < RATE_WINDOW_S:  # the window is still filling: every rate's span moves
-            dirty.update(p.index for p in cluster.pools if p.arrived > departed[p.index])
+            cluster.dirty.update(p.index for p in cluster.pools if p.arrived > departed[p.index])
 
     def _read(self, i: int, cluster: Cluster, now: float, queue: bool) -> PoolObservation:
         """Pool i as a tick sees it: replicas, ready pods and mean task time always; its
@@ -134,7 +137,7 @@ class VirtualLoop:
     def observe(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         """Tell the engine what changed since the last tick: the pools touched (at a wake-up,
         the queues of the woken only) and their tenants' tokens."""
-        engine, readings, departed = self.engine, self.readings, self.departed
+        engine, departed = self.engine, self.departed
         if not self.started:
             self.started = True
             seen: set[int] = set(range(len(self.names)))
@@ -147,7 +150,7 @@ class VirtualLoop:
             seen, cluster.dirty = cluster.dirty, set()
         every, budgeted, tenants = cluster.pools, self.budgeted, self.tenants_seen
         span = min(now, RATE_WINDOW_S)
-        read = engine.read
+        read, new = engine.read, tuple.__new__
         for i in seen:
             p = every[i]
             if budgeted[i]:
@@ -156,12 +159,10 @@ class VirtualLoop:
                 reading = self._read(i, cluster, now, queue=False)
             else:  # self._read(i, cluster, now, queue=True), inline: the hottest line
                 rate = (p.arrived - departed[i]) / span if span > 0 else None
-                reading = PoolObservation(
-                    len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work
-                )
-            if reading != readings[i]:
-                readings[i] = reading
-                read(i, reading)
+                reading = new(PoolObservation,  # PoolObservation(...), a call less
+                              (len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work,
+                               None, 0))  # fmt: skip
+            read(i, reading)  # (which drops a reading equal to the last)
         for tenant in tenants:
             engine.tokens(tenant.name, _tokens(tenant))
         tenants.clear()
@@ -185,15 +186,12 @@ class VirtualLoop:
         """Scale pool i if the client's bucket has a token; else it waits for a later tick."""
         if self.patches >= 1.0:
             self.patches -= 1.0
-            self._step(now, cluster, i, current, desired)
+            self.engine.scaled(i, now, current, desired)
+            self.actions.append((now, self.names[i], current, desired))
+            cluster.scale(i, desired, now)
         else:
             self.throttled += 1
             self.engine.retry(i)
-
-    def _step(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
-        self.engine.scaled(i, now, current, desired)
-        self.actions.append((now, self.names[i], current, desired))
-        cluster.scale(i, desired, now)
 
 
 def _tokens(tenant: Tenant) -> int:

@@ -1,0 +1,43 @@
+"""Step 2 worked out once a reading (controller.core.policy.demanded, which the engine keeps per
+reading) gives the very claim that works it out itself: the same numbers, the same reasons."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller.core.config import Config
+from controller.core.history import History
+from controller.core.model import Observations, Overrides
+from controller.core.policy import claim, demanded, footprint
+from tests.controller.core.test_policy_properties import fleets
+
+
+@given(fleets(), st.data())
+@settings(max_examples=150, deadline=None)
+def test_a_claim_given_its_readings_step_2_is_the_claim_that_works_it_out(
+    fleet: tuple[Config, Observations, Overrides], data: st.DataObject
+) -> None:
+    cfg, observations, overrides = fleet
+    now, history = 1000.0, History(cfg)
+    seen = {}
+    for name, obs in observations.pools.items():
+        seen[name] = obs._replace(
+            ready=data.draw(st.integers(0, 15)),
+            arrival_rate=data.draw(st.none() | st.floats(0, 5)),
+            mean_task_seconds=data.draw(st.none() | st.floats(0.5, 60)),
+            stale=data.draw(st.none() | st.just("queue unreadable")),
+        )
+        # A past for the time rules to act on: a window and a rate policy quote it.
+        for t in sorted(data.draw(st.lists(st.floats(now - 600, now - 1), max_size=4))):
+            recommended, lag = data.draw(st.integers(0, 20)), data.draw(st.integers(0, 2))
+            history.record_pool(name, recommended, lag, t)
+    readings = Observations(seen, observations.tokens_today)
+    for name, obs in seen.items():
+        pool_cfg, wait = cfg.pools[name], cfg.target_wait[name]
+        once = demanded(pool_cfg, obs, wait)
+        assert once[0] == footprint(pool_cfg, obs, wait)
+        given_it = claim(name, pool_cfg, cfg, readings, overrides, history, now, once)
+        itself = claim(name, pool_cfg, cfg, readings, overrides, history, now)
+        assert given_it == itself
+        assert given_it.decision() == itself.decision()  # the reasons as an operator reads them
