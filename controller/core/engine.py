@@ -243,8 +243,10 @@ class Engine:
         self.dirty.add(i)
 
     def scaled(self, i: int, now: float, old: int, new: int) -> None:
-        """A change was made: the rate policies count it."""
+        """A change was made: the rate policies count it, so the pool is claimed again (its
+        reading may not show the new replicas yet)."""
         self.history.record_scale(self.names[i], now, old, new)
+        self.dirty.add(i)
 
     # --- the step -----------------------------------------------------------------------------
 

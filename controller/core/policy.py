@@ -158,14 +158,14 @@ def claim(
         if rule == EXHAUSTED:
             args = (tenant_name, used, budget, note, lag)
             reasons.append(_reason(EXHAUSTED, _EXHAUSTED, args))
-            return Claim(name, pool, current, 0, 0, 0, reasons)
+            return Claim(name, pool, current, 0, 0, 0, reasons, until=until)  # a pin's expiry
         if rule == SPENT:
             # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at
             # once. No window or cooldown holds a pod that spends past the budget; the
             # queue waits for the reset.
             kept = min(floor, pool.max_replicas)
             reasons.append(_reason(SPENT, _SPENT, (tenant_name, used, budget, note, kept, lag)))
-            return Claim(name, pool, current, kept, kept, kept, reasons)
+            return Claim(name, pool, current, kept, kept, kept, reasons, until=until)
         spent = observations.replica_seconds_today.get(tenant_name, 0.0)
         if spent >= PACE_MIN_REPLICA_SECONDS and 0 < used < budget:
             # Pace: what the budget left can pay for until it resets, at what a replica-second

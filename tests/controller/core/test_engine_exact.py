@@ -1,0 +1,145 @@
+"""The engine decides only what can have changed, and allocates each group of pools under a
+short ceiling by itself; that must be exactly `decide` over every pool at every step, with
+every recommendation recorded, whatever comes: readings that come and go or turn stale,
+tokens that cross budget rules, ceilings that turn short and back (groups that form, merge
+and split), and operators who pin, pause pools and tenants, pause the controller and resume.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from controller.core.config import Config
+from controller.core.engine import Engine
+from controller.core.history import History
+from controller.core.model import Overrides, Pin, PoolObservation, PoolPause
+from controller.core.policy import decide
+from tests.factories import config, pool
+
+
+def fleet(rng: random.Random) -> Config:
+    """Tight ceilings that bind now and then: the cluster's quota, two tenants' max_pods, a
+    provider's rpm; three tiers; a soft budget paced past 30% and a hard one."""
+    tenants = {
+        "acme": {"tier": "enterprise", "max_pods": 6},
+        "globex": {
+            "tier": "growth",
+            "max_pods": 5,
+            "daily_token_budget": 1_000_000,
+            "warn_at": 0.3,
+            "hard_cap": False,
+        },
+        "initech": {"tier": "starter", "daily_token_budget": 500_000, "hard_cap": True},
+        "umbrella": {"tier": "growth"},
+    }
+    pools = {}
+    for k in range(12):
+        tenant = list(tenants)[k % 4]
+        fields = {"max_replicas": rng.randint(3, 9), "cooldown_seconds": rng.choice([0, 5, 20])}
+        if k % 3 == 0:
+            fields |= {"provider": "openai", "rpm_per_replica": 20}
+        if k % 5 == 0:
+            fields["min_replicas"] = 1
+        pools[f"p{k}"] = pool(tenant, **fields)
+    return config(pools, tenants, max_pods=rng.choice([10, 16, 40]),
+                  providers={"openai": {"rpm": 200}})  # fmt: skip
+
+
+def reading(rng: random.Random, replicas: int) -> PoolObservation | None:
+    roll = rng.random()
+    if roll < 0.05:
+        return None  # not seen at all
+    if roll < 0.1:
+        return PoolObservation(0, 0, replicas, replicas, stale="queue: no answer", stale_reads=2)
+    pending = rng.choice([0, 0, rng.randint(1, 30)])
+    rate = rng.choice([None, rng.random() * 3])
+    task = rng.choice([None, 2.0, 30.0])
+    return PoolObservation(pending, rng.randint(0, 3), replicas, replicas, rate, task)
+
+
+def operators(rng: random.Random, names: list[str], was: Overrides, now: float) -> Overrides:
+    roll = rng.random()
+    if roll < 0.04:
+        pins = dict(was.pins)
+        name = rng.choice(names)
+        if name in pins:
+            del pins[name]
+        else:
+            pins[name] = Pin(rng.randint(1, 4), rng.choice([None, now + rng.randint(1, 30)]))
+        return Overrides(pins, was.paused_tenants, was.paused, was.dry_run, was.paused_pools)
+    if roll < 0.07:
+        paused = dict(was.paused_pools)
+        name = rng.choice(names)
+        if name in paused:
+            del paused[name]
+        else:
+            paused[name] = PoolPause(rng.choice([None, 2]), rng.choice([None, now + 15]))
+        return Overrides(was.pins, was.paused_tenants, was.paused, was.dry_run, paused)
+    if roll < 0.09:
+        tenants = was.paused_tenants ^ {rng.choice(["acme", "globex", "umbrella"])}
+        return Overrides(was.pins, tenants, was.paused, was.dry_run, was.paused_pools)
+    if roll < 0.1:
+        return Overrides(was.pins, was.paused_tenants, not was.paused, was.dry_run,
+                         was.paused_pools)  # fmt: skip
+    return was
+
+
+SEEDS = range(16)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_engine_decides_as_decide_over_every_pool(seed: int) -> None:
+    run(seed)
+
+
+def test_the_runs_exercise_every_rule_and_ceiling() -> None:
+    rules: set[str] = set()
+    for seed in SEEDS:
+        rules |= run(seed)
+    assert {"pin", "pool paused", "paused", "controller paused", "stale", "no observation",
+            "tenant max_pods", "cluster max_pods", "provider rpm", "budget warning",
+            "budget spent", "budget exhausted", "cooldown", "stabilization",
+            "rate limit"} <= rules  # fmt: skip
+
+
+def run(seed: int) -> set[str]:
+    """One run of 600 steps; the rules its decisions gave."""
+    rng = random.Random(seed)
+    cfg = fleet(rng)
+    names = list(cfg.pools)
+    engine = Engine(cfg, exact_reasons=True)
+    reference = History(cfg)
+    replicas = dict.fromkeys(names, 0)
+    tokens = {"globex": 0, "initech": 0}
+    overrides = Overrides()
+    shorts = set()
+    rules: set[str] = set()
+    now = 1000.0
+    for step in range(600):
+        now += rng.choice([0.5, 1.0, 1.0, 3.0])  # steps closer than a second, and further
+        for i, name in enumerate(names):
+            if step == 0 or rng.random() < 0.2:
+                engine.read(i, reading(rng, replicas[name]))
+        if rng.random() < 0.1:
+            tenant = rng.choice(list(tokens))
+            tokens[tenant] += rng.randint(0, 120_000)
+            for name, used in tokens.items():
+                engine.tokens(name, used)
+        overrides = operators(rng, names, overrides, now)
+        engine.overrides(overrides)
+        engine.step(now)
+        got = engine.decisions()
+        want = decide(cfg, engine.observations, overrides, reference, now)
+        reference.record_tick(want, engine.observations, now)
+        assert got == want, f"step {step}"
+        shorts.add(engine.short_ceilings)
+        rules.update(r.rule for d in got for r in d.reasons)
+        for d in got:  # the pools follow their decisions (a stale one keeps what it has)
+            if d.changes and not overrides.paused:
+                engine.scaled(names.index(d.pool), now, d.current, d.desired)
+                reference.record_scale(d.pool, now, d.current, d.desired)
+                replicas[d.pool] = d.desired
+    assert len(shorts) > 2  # ceilings turned short and back, in more than one way
+    return rules
