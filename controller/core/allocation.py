@@ -54,6 +54,8 @@ class Layout:
     ceilings: tuple[_Ceiling, ...]
     costs: dict[str, tuple[tuple[int, float], ...]]
     """Per pool: (ceiling index, cost of one replica there)."""
+    drawn: dict[str, frozenset[int]]
+    """Per pool: the ceilings it draws on (the indices of `costs`)."""
     tiers: tuple[tuple[str, tuple[str, ...]], ...]
     """(tier, its pools in config order), highest priority first."""
     limits: tuple[float, ...]
@@ -104,7 +106,8 @@ def _build_layout(config: Config) -> Layout:
         )
         slack = _EPS if exact else -1e-6 * max(1.0, made.capacity)
         limits.append(made.capacity + slack)
-    return Layout(tuple(ceilings), costs, tiers, tuple(limits))
+    drawing = {name: frozenset(i for i, _ in made) for name, made in costs.items()}
+    return Layout(tuple(ceilings), costs, drawing, tiers, tuple(limits))
 
 
 _layouts: dict[int, tuple[Config, Layout]] = {}
@@ -290,7 +293,7 @@ class _Pass:
 
     def fill(self, claims: list[Claim]) -> None:
         """Raise each claim toward its goal, max-min fair under the ceilings."""
-        costs, room = self.shape.costs, self.room
+        costs, drawn, room = self.shape.costs, self.shape.drawn, self.room
         need: dict[int, float] = {}  # only the ceilings these claims draw on (of maybe many)
         active = []
         for claim in claims:
@@ -302,7 +305,7 @@ class _Pass:
         short = {i for i, n in need.items() if n > room[i] + _EPS}
         bound = []
         for claim in active:
-            if short and any(i in short for i, _ in costs[claim.name]):
+            if short and not short.isdisjoint(drawn[claim.name]):
                 bound.append(claim)
             else:
                 self.grant(claim, claim.goal - claim.granted)
@@ -311,6 +314,8 @@ class _Pass:
 
     def _groups(self, claims: list[Claim], short: set[int]) -> list[list[Claim]]:
         """Split claims into groups that share no short ceiling (union-find)."""
+        if len(short) == 1:  # the usual case: one ceiling short, all bound by it
+            return [claims] if claims else []
         parent: dict[int, int] = {}
 
         def root(key: int) -> int:
@@ -320,6 +325,7 @@ class _Pass:
             return key
 
         keys = {c.name: [i for i, _ in self.shape.costs[c.name] if i in short] for c in claims}
+        # (each claim here draws on at least one short ceiling: fill() bound it by one)
         for drawn in keys.values():
             for key in drawn[1:]:
                 parent[root(key)] = root(drawn[0])
@@ -465,7 +471,8 @@ def _open(tier_claims: list[Claim], closed: set[int], shape: Layout) -> list[Cla
     """The claims of a tier that draw on no ceiling a higher tier was short of."""
     if not closed:
         return tier_claims
-    return [c for c in tier_claims if closed.isdisjoint(i for i, _ in shape.costs[c.name])]
+    drawn = shape.drawn
+    return [c for c in tier_claims if closed.isdisjoint(drawn[c.name])]
 
 
 def _close(short: list[Claim], run: _Pass, closed: set[int]) -> None:

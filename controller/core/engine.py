@@ -387,10 +387,12 @@ class Engine:
             else:
                 del made.reasons[base[i] :]
             made.granted = made.goal = 0
-            run.append(made)
+            if made.current or made.alone:  # else it has nothing and asks nothing: 0, no reason
+                run.append(made)
         allocate_short(self.config, run)
         desired = self.desired
-        for i, made in zip(group, run, strict=True):
+        for i in group:
+            made = claims[i]
             now = (made.granted, tuple(made.reasons[base[i] :]))
             if outcome.get(i) != now:
                 outcome[i] = now
