@@ -121,15 +121,13 @@ class Engine:
         self.busy: list[bool | None] = [None] * n
         """Per pool: whether the reading its claim used had lag (None: stale, not recorded)."""
         self.demand = Demand(config)
-        self.drawn = [tuple(k for k, _ in self.demand.shape.costs[name]) for name in self.names]
-        """Per pool, the shared ceilings it draws on."""
         self.members: list[list[int]] = [[] for _ in self.demand.shape.ceilings]
         """Per shared ceiling, the pools that draw on it."""
-        for i, drawn in enumerate(self.drawn):
-            for k in drawn:
+        for i, name in enumerate(self.names):
+            for k in self.demand.shape.drawn[name]:
                 self.members[k].append(i)
-        self.short = False
         self.short_ceilings: tuple[int, ...] = ()
+        """The shared ceilings short at the last step."""
         self.groups: list[list[int]] = []
         """The pools that draw on a short ceiling, split into groups that share none: each is
         allocated on its own, and again only when one of its claims changed."""
@@ -307,7 +305,7 @@ class Engine:
         return self._settle(now, set(everything))
 
     def _settle(self, now: float, changed: set[int]) -> list[int]:
-        fits = self.demand.fits() and not self.short
+        fits = self.demand.fits() and not self.short_ceilings
         acted = sorted(changed) if fits else sorted(changed.union(self._share(changed)))
         made = self.made
         for i in acted:
@@ -338,7 +336,6 @@ class Engine:
         claims, demand, desired, outcome = self.claims, self.demand, self.desired, self.outcome
         moved: set[int] = set()
         short = () if demand.fits() else tuple(demand.short())
-        self.short = bool(short)
         group_of = self.group_of
         if short == self.short_ceilings:
             again = {group_of[i] for i in changed if i in group_of}
@@ -412,7 +409,7 @@ class Engine:
             return k
 
         for i in set().union(*(self.members[k] for k in short)):
-            drawn = [k for k in self.drawn[i] if k in parent]
+            drawn = [k for k in sorted(self.demand.shape.drawn[self.names[i]]) if k in parent]
             for k in drawn[1:]:
                 parent[root(k)] = root(drawn[0])
         groups: dict[int, list[int]] = {}

@@ -8,6 +8,9 @@ and split), and operators who pin, pause pools and tenants, pause the controller
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TypeVar
 
 import pytest
 
@@ -17,6 +20,8 @@ from controller.core.history import History
 from controller.core.model import Overrides, Pin, PoolObservation, PoolPause, ScaleDecision
 from controller.core.policy import decide
 from tests.factories import config, pool
+
+T = TypeVar("T")
 
 
 def fleet(rng: random.Random) -> Config:
@@ -60,30 +65,33 @@ def reading(rng: random.Random, replicas: int) -> PoolObservation | None:
 
 
 def operators(rng: random.Random, names: list[str], was: Overrides, now: float) -> Overrides:
+    def pin() -> Pin:
+        return Pin(rng.randint(1, 4), rng.choice([None, now + rng.randint(1, 30)]))
+
+    def pause() -> PoolPause:
+        return PoolPause(rng.choice([None, 2]), rng.choice([None, now + 15]))
+
     roll = rng.random()
     if roll < 0.04:
-        pins = dict(was.pins)
-        name = rng.choice(names)
-        if name in pins:
-            del pins[name]
-        else:
-            pins[name] = Pin(rng.randint(1, 4), rng.choice([None, now + rng.randint(1, 30)]))
-        return Overrides(pins, was.paused_tenants, was.paused, was.dry_run, was.paused_pools)
+        return replace(was, pins=_toggle(was.pins, rng.choice(names), pin))
     if roll < 0.07:
-        paused = dict(was.paused_pools)
-        name = rng.choice(names)
-        if name in paused:
-            del paused[name]
-        else:
-            paused[name] = PoolPause(rng.choice([None, 2]), rng.choice([None, now + 15]))
-        return Overrides(was.pins, was.paused_tenants, was.paused, was.dry_run, paused)
+        return replace(was, paused_pools=_toggle(was.paused_pools, rng.choice(names), pause))
     if roll < 0.09:
-        tenants = was.paused_tenants ^ {rng.choice(["acme", "globex", "umbrella"])}
-        return Overrides(was.pins, tenants, was.paused, was.dry_run, was.paused_pools)
+        tenant = rng.choice(["acme", "globex", "umbrella"])
+        return replace(was, paused_tenants=was.paused_tenants ^ {tenant})
     if roll < 0.1:
-        return Overrides(was.pins, was.paused_tenants, not was.paused, was.dry_run,
-                         was.paused_pools)  # fmt: skip
+        return replace(was, paused=not was.paused)
     return was
+
+
+def _toggle(said: Mapping[str, T], name: str, make: Callable[[], T]) -> dict[str, T]:
+    """What operators said, with `name` said anew (`make`) or taken back if it was said."""
+    out = dict(said)
+    if name in out:
+        del out[name]
+    else:
+        out[name] = make()
+    return out
 
 
 SEEDS = range(16)
