@@ -286,6 +286,23 @@ class PoolConfig(_Model):
     fallback: FallbackConfig | None = None
     """None (the default): a pool whose reads fail holds its replicas and is flagged stale."""
 
+    @cached_property
+    def learns_keep_alive(self) -> bool:
+        """Whether the pool holds idle replicas as its own gaps say (controller.core.keepalive)
+        rather than by a fixed scale-down window and cooldown: unless either is configured."""
+        if "cooldown_seconds" in self.model_fields_set:
+            return False
+        return not self._configured("scale_down")
+
+    @cached_property
+    def regrows(self) -> bool:
+        """Whether a level the pool needed within the hour comes back past the scale-up rate
+        policies (controller.core.keepalive.REGROW_S): unless they are configured."""
+        return not self._configured("scale_up")
+
+    def _configured(self, direction: str) -> bool:
+        return "behavior" in self.model_fields_set and direction in self.behavior.model_fields_set
+
 
 DEFAULT_TOKENS_QUERY = "sum by (tenant) (increase(agent_tokens_consumed_total[1d]))"
 

@@ -422,7 +422,8 @@ class Engine:
         entry = self.entries[i]
         if entry is None:
             entry = self.entries[i] = self.history.pool(self.names[i], now)
-        entry.recommend(now, recommendation)  # entry.record, a call less
+        if entry.recommend(now, recommendation):
+            self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ now
         if busy:
             entry.busy_at = now
 

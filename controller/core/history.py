@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from controller.core.config import Config
+from controller.core.keepalive import KeepAlive
 from controller.core.model import Observations, ScaleDecision
 
 SUSTAINED_S = 15.0
@@ -40,8 +41,13 @@ class PoolHistory:
     """Bumped when the windows or the steps gain an entry, not when the newest entry only
     moves on (the usual tick): controller.coordination.handover writes a pool again only after a
     change."""
+    keep: KeepAlive | None = None
+    """The keep-alive learned from this pool's gaps (None: a history without its config)."""
 
-    def recommend(self, now: float, value: int) -> None:
+    def recommend(self, now: float, value: int) -> bool:
+        """Record a recommendation; whether the keep-alive learned from it (a claim made
+        before it may then hold differently: the engine claims the pool again)."""
+        learned = self.keep.record(now, value) if self.keep is not None else False
         lows, highs = self.lows, self.highs
         if lows and highs and lows[-1][1] == value == highs[-1][1]:
             # The same as last time (the usual case): the newest entries only move on.
@@ -60,6 +66,7 @@ class PoolHistory:
         edge = now - self.down_window
         while highs and highs[0][0] <= edge:
             highs.popleft()
+        return learned
 
     def record(self, now: float, recommendation: int, busy: bool) -> None:
         """A tick's recommendation, and whether the pool had lag then."""
@@ -113,6 +120,8 @@ class PoolHistory:
         busy_at = other.busy_at
         if busy_at is not None and (self.busy_at is None or busy_at > self.busy_at):
             self.busy_at = busy_at
+        if self.keep is not None and other.keep is not None:
+            self.keep.merge(other.keep)
         self.changes += 1
 
 
@@ -152,6 +161,7 @@ class History:
                 entry.up_window = max(up.stabilization_seconds, SUSTAINED_S)
                 entry.down_window = down.stabilization_seconds
                 entry.keep_steps = max(up.longest_period, down.longest_period)
+                entry.keep = KeepAlive.for_pool(pool)
         return entry
 
     def record_tick(
@@ -168,8 +178,11 @@ class History:
         self.pool(pool, now).record(now, recommendation, lag > 0)
 
     def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
-        """Remember an actuated change, for the rate policies."""
-        self.pool(pool, now).step(now, new - old)
+        """Remember an actuated change, for the rate policies and regrowing."""
+        entry = self.pool(pool, now)
+        entry.step(now, new - old)
+        if entry.keep is not None:
+            entry.keep.scaled(now, old, new)
 
     def merge_pool(self, pool: str, other: PoolHistory, now: float) -> None:
         """`PoolHistory.merge` into a pool's history. A pool new here takes the other's

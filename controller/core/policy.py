@@ -32,6 +32,7 @@ from controller.core.accounting import DAY_S, RATE_WINDOW_S
 from controller.core.allocation import Claim, allocate
 from controller.core.config import Config, PoolConfig, ScalingRule, TenantConfig
 from controller.core.history import SUSTAINED_S, History, PoolHistory
+from controller.core.keepalive import REGROW_S, Hold, KeepAlive
 from controller.core.model import (
     Observations,
     Overrides,
@@ -218,7 +219,7 @@ def claim(
         return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
                      busy=busy, until=until)  # fmt: skip
     past = history.pools.get(name) or _NEW_POOL
-    target, settled = _time_rules(pool, past, current, recommendation, now, reasons)
+    target, settled = _time_rules(pool, past, current, recommendation, now, reasons, busy)
     until = settled if settled < until else until  # min(until, settled), a call less
     if paced is not None and target > paced and target > recommendation:
         # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
@@ -514,6 +515,7 @@ def _time_rules(
     target: int,
     now: float,
     reasons: list[Reason],
+    busy: int = 0,
 ) -> tuple[int, float]:
     """Cooldown, stabilization and rate policies on the pool's own recommendation; and until
     when they give the same by themselves: when the cooldown ends, or an entry that bound
@@ -522,18 +524,29 @@ def _time_rules(
 
     Runs for every pool at every tick: conditional expressions stand for min() and max()
     (the same values, without a call each)."""
-    if target == current:
-        return target, math.inf  # no rule below applies: nothing to cool, hold or limit
     args: tuple[object, ...]
+    keep = past.keep if pool.learns_keep_alive else None
     until = math.inf
-    if target == 0 and current > 0:
-        busy = past.busy_at if past.busy_at is not None else now  # recorded from now on
-        idle = now - busy
+    if keep is not None:
+        hold = keep.hold(now)
+        until = hold.until  # a level's release or pre-warm changes the answer by itself
+        target = _held(hold, current, target, now, reasons)
+        if target < busy and target < current:
+            # A pod at work is never given up to save idle time: its task would start over.
+            at_work = busy if busy < current else current
+            args = (at_work, target, at_work)
+            reasons.append(Reason(rule="at work", template=_AT_WORK, args=args))
+            target = at_work
+    if target == current:
+        return target, until  # no rule below applies: nothing to cool, hold or limit
+    if keep is None and target == 0 and current > 0:
+        busy_at = past.busy_at if past.busy_at is not None else now  # recorded from now on
+        idle = now - busy_at
         if idle < pool.cooldown_seconds:
-            until = busy + pool.cooldown_seconds
+            until = busy_at + pool.cooldown_seconds
             # Times of day, not "idle N s": the reason stays true while nothing else moves
             # (the engine claims the pool again only at `until`).
-            args = (utc(busy), pool.cooldown_seconds, utc(until))
+            args = (utc(busy_at), pool.cooldown_seconds, utc(until))
             reasons.append(_reason("cooldown", _COOLDOWN, args))
             target = 1
 
@@ -558,7 +571,7 @@ def _time_rules(
             args = (target, down.tolerance, current)
             reasons.append(_reason("tolerance", _TOLERANCE, args))
             return current, until
-        window = down.stabilization_seconds
+        window = down.stabilization_seconds if keep is None else 0.0
         highest = past.highest_since(now - window) if window else None
         if highest is not None and highest[1] > target:
             desired = highest[1] if highest[1] < current else current  # min(current, highest)
@@ -575,6 +588,9 @@ def _time_rules(
         # Even when it does not bind, a step leaving its period can tighten the limit (a
         # removal no longer counted lowers the period's start), so the claim holds until then.
         until = leaves if leaves < until else until
+        if desired > limit and past.keep is not None and pool.regrows:
+            limit, leaves = _regrow(past.keep, desired, limit, now, reasons)
+            until = leaves if leaves < until else until
         if desired > limit:
             args = (up, limit, desired, limit)  # the rule reads as describe() when shown
             desired = limit
@@ -588,6 +604,65 @@ def _time_rules(
             until = leaves if leaves < until else until
             reasons.append(_reason("rate limit", _RATE_DOWN, args))
     return desired, until
+
+
+def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reason]) -> int:
+    """What the learned keep-alive makes of the recommendation: an idle level held while its
+    gaps say the next burst is worth waiting for (never above the current replicas), or
+    pre-warmed ahead of a burst that recurs."""
+    level, plan = hold.level, hold.plan
+    if level is None or plan is None or hold.replicas <= target:
+        return target
+    since = hold.since
+    args: tuple[object, ...]
+    if plan.prewarm_s is not None and since + plan.prewarm_s <= now:
+        # Past the release after one cold start: this is the pre-warm, up to the level.
+        args = (
+            plan.shortest_s,
+            plan.median_s,
+            plan.gaps,
+            utc(since),
+            utc(since + plan.prewarm_s),
+            utc(since + plan.hold_s),
+            target,
+            hold.replicas,
+        )
+        reasons.append(Reason(rule="pre-warm", template=_PREWARM, args=args))
+        return hold.replicas
+    kept = hold.replicas if hold.replicas < current else current
+    if kept <= target:
+        return target
+    end = utc(since + plan.hold_s)
+    if plan.learned:
+        args = (
+            level.replicas,
+            utc(since),
+            plan.gaps,
+            plan.median_s,
+            plan.hold_s,
+            end,
+            target,
+            kept,
+        )
+        reasons.append(Reason(rule="keep-alive", template=_KEEP_LEARNED, args=args))
+    else:
+        args = (level.replicas, utc(since), plan.gaps, plan.hold_s, end, target, kept)
+        reasons.append(Reason(rule="keep-alive", template=_KEEP_DEFAULT, args=args))
+    return kept
+
+
+def _regrow(
+    keep: KeepAlive, desired: int, limit: int, now: float, reasons: list[Reason]
+) -> tuple[int, float]:
+    """Replicas the pool had within REGROW_S come back past the scale-up rate policies: the
+    new limit, and until when that stands (when the scale-down leaves the span)."""
+    peak, used = keep.recent_peak(now - REGROW_S)
+    if peak <= limit:
+        return limit, math.inf
+    regrown = peak if peak < desired else desired
+    args = (peak, utc(used), limit, regrown)
+    reasons.append(Reason(rule="regrow", template=_REGROW, args=args))
+    return regrown, used + REGROW_S
 
 
 def _rate_limit(
@@ -636,5 +711,18 @@ _TOLERANCE = "{} is within {:.0%} of {}: keep them"
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
 _COOLDOWN = "idle since {} (cooldown {:g} s, to zero at {}): keep 1"
+_KEEP_LEARNED = (
+    "{} replicas idle since {}; their last {} gaps (median {:.0f} s) say hold {:.0f} s, "
+    "to {}: {} -> {}"
+)
+_KEEP_DEFAULT = (
+    "{} replicas idle since {}; {} gaps known, no pattern yet: hold {:.0f} s, to {}: {} -> {}"
+)
+_PREWARM = (
+    "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): idle since {}, pre-warmed "
+    "from {} to {}: {} -> {}"
+)
+_AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
+_REGROW = "regrow: had {} replicas until {}; the rate limit's {} waived: up to {}"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
 _RATE_DOWN = "scale-down policy {}: at least {} now, {} -> {}"

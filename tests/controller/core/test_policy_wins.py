@@ -46,7 +46,7 @@ def test_held_pods_yield_to_a_higher_tiers_backlog_under_a_tight_cluster_cap() -
     tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=PoolObservation(0, 0, 0, 0))
     d = tick(cfg, history, 30.0, low=PoolObservation(0, 0, 8, 8), high=PoolObservation(0, 0, 0, 0))
     assert d["low"].desired == 8
-    assert d["low"].main_reason.rule == "stabilization"
+    assert d["low"].main_reason.rule == "keep-alive"
 
 
 def test_a_yielded_hold_does_not_come_back_as_growth() -> None:
@@ -54,9 +54,9 @@ def test_a_yielded_hold_does_not_come_back_as_growth() -> None:
     history = History(cfg)
     tick(cfg, history, 0.0, low=PoolObservation(8, 0, 0, 0), high=PoolObservation(0, 0, 0, 0))
     tick(cfg, history, 30.0, low=PoolObservation(0, 0, 8, 8), high=PoolObservation(6, 0, 0, 0))
-    # The enterprise backlog is done at once; the starter pool, now at 2, is not regrown to
-    # the 8 its window remembers.
-    d = tick(cfg, history, 40.0, low=PoolObservation(0, 0, 2, 2), high=PoolObservation(0, 0, 6, 6))
+    # The enterprise backlog is done at once; the starter pool, now at 2 and still inside its
+    # keep-alive, is not regrown to the 8 it held.
+    d = tick(cfg, history, 35.0, low=PoolObservation(0, 0, 2, 2), high=PoolObservation(0, 0, 6, 6))
     assert d["low"].desired == 2
 
 

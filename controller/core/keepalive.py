@@ -1,0 +1,310 @@
+"""The keep-alive each pool learns from its own traffic: how long to hold replicas it no longer
+needs, and when to bring them back before the next burst.
+
+A fixed scale-down window suits one traffic shape only: bursts every three minutes lose their
+pods in a two-minute window and wait for cold starts, while a pool busy once an hour keeps
+pods for nothing. So each pool learns, per replica level, the gaps between the times it needed
+that level (the idle times of "Serverless in the Wild", Shahrad et al., USENIX ATC 2020, with
+one histogram per level instead of one per function), and holds a level only while that is
+cheaper than a cold start for the next burst (ski rental over the pool's own gaps):
+
+- holding a level costs its pods' idle seconds, until the next use or the release;
+- releasing it costs a miss when the next burst comes before the pods are back: `miss_cost`,
+  the cold start paid again and the tasks it delays, in seconds of an idle pod;
+- where gaps recur, the level may instead be released after the burst and pre-warmed a cold
+  start before the shortest gap ends (the hybrid histogram's pre-warming), when that costs
+  less than holding through the gap.
+
+Gaps shorter than a cold start are not counted: a level is always held for one cold start
+after its last use, since releasing a pod cannot bridge a gap shorter than starting one. A
+level with fewer than MIN_GAPS gaps has no pattern yet and is held as plain ski rental would
+(2-competitive without knowing the future): until the hold has cost as much as a miss.
+
+Pure: times are passed in. controller.core.history feeds it every recommendation it records,
+controller.core.policy asks it what to hold, and controller.coordination.handover saves it
+with the rest of a pool's history, so a new leader holds what the old one would have.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+from controller.core.config import PoolConfig
+
+MIN_GAPS = 3
+"""Gaps a level must have shown before its own pattern replaces the plain ski-rental hold."""
+KEPT_GAPS = 48
+"""The newest gaps a level remembers: enough for a tail, few enough to follow a change."""
+MARGIN = 0.1
+"""A hold lasts 10% past the gap it covers and a pre-warm starts 10% early, as the paper's
+margins: a burst on time to the second must not meet its pods leaving."""
+MAX_GAP_S = 86400.0
+REGROW_S = 3600.0
+"""A level the pool needed this recently it may regrow to in one step, past the scale-up rate
+policies: its demand is proven, and the rate limit would only add cold starts to the burst."""
+"""A longer gap counts as this long: no hold is that long anyway."""
+
+
+def miss_cost(pool: PoolConfig) -> float:
+    """What a burst finding one of the pool's pods released costs, in seconds of one idle pod:
+    the pod's cold start, paid again, and the tasks it would have taken at once
+    (target_lag_per_replica) each waiting that cold start, a second of waiting weighed as a
+    second of a pod."""
+    return pool.cold_start_seconds * (1 + pool.target_lag_per_replica)
+
+
+def bands(max_replicas: int) -> tuple[int, ...]:
+    """The levels learned apart: every replica count up to 4, then about 25% apart (each
+    band's pods are held or released together)."""
+    levels = [1]
+    while levels[-1] < max_replicas:
+        step = max(1, levels[-1] // 4)
+        levels.append(levels[-1] + step)
+    return tuple(level for level in levels if level <= max_replicas)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a level's gaps say: hold it `hold_s` after its last use; or, with `prewarm_s`,
+    release it after one cold start and ask for it again `prewarm_s` after its last use,
+    holding it until `hold_s`. `learned`: from the level's own gaps (else plain ski rental)."""
+
+    hold_s: float
+    prewarm_s: float | None = None
+    learned: bool = False
+    gaps: int = 0
+    """How many gaps it was learned from."""
+    median_s: float = 0.0
+    shortest_s: float = 0.0
+
+
+@dataclass(slots=True)
+class Level:
+    """One band of replicas: when the pool last needed at least `replicas` (while it still
+    does, its newest record), the most it needed within the band then, and the gaps between
+    its needs."""
+
+    replicas: int
+    top: int
+    """The band's highest replica count (the next band starts above it)."""
+    in_use: bool = False
+    last_used: float | None = None
+    """When the level's last use ended (meaningless while `in_use`)."""
+    peak: int = 0
+    """The highest recommendation within this band during its last use: what a hold keeps."""
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=KEPT_GAPS))
+    plan: Plan | None = None
+    """Worked out when first asked after a gap is added (None: not yet)."""
+
+    def start(self, now: float, cold_start: float) -> bool:
+        """The level is needed again at `now`; whether that taught it a gap."""
+        learned = False
+        if self.last_used is not None:
+            gap = min(now - self.last_used, MAX_GAP_S)
+            if gap >= cold_start and gap > 0:
+                self.gaps.append(gap)
+                self.plan = None
+                learned = True
+        self.in_use = True
+        self.peak = 0
+        return learned
+
+    def planned(self, cold_start: float, miss_s: float) -> Plan:
+        if self.plan is None:
+            self.plan = plan(sorted(self.gaps), cold_start, miss_s)
+        return self.plan
+
+
+def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
+    """The cheapest way to meet the next burst, given the gaps seen (sorted): hold for T
+    (T = one cold start, or one of the gaps), or release and pre-warm from S (a cold start
+    before one of the gaps) until T. Expected cost per gap: the idle pod-seconds held, plus
+    `miss_s` for each burst that would find the level released."""
+    n = len(gaps)
+    if n < MIN_GAPS:
+        return Plan(hold_s=max(miss_s, cold_start), gaps=n)
+    seen = Plan(hold_s=cold_start, learned=True, gaps=n, median_s=gaps[n // 2], shortest_s=gaps[0])
+    total = [0.0]
+    for gap in gaps:
+        total.append(total[-1] + gap)
+
+    def held(upto: float) -> float:
+        """Sum over the gaps of min(gap, upto)."""
+        k = bisect.bisect_right(gaps, upto)
+        return total[k] + (n - k) * upto
+
+    def beyond(at: float) -> int:
+        return n - bisect.bisect_right(gaps, at)
+
+    best = seen
+    best_cost = held(cold_start) + miss_s * beyond(cold_start)
+    holds = [gap * (1 + MARGIN) for gap in gaps if gap * (1 + MARGIN) > cold_start]
+    for hold in holds:
+        cost = held(hold) + miss_s * beyond(hold)
+        if cost < best_cost:
+            best, best_cost = replace(seen, hold_s=hold), cost
+    # Pre-warming from S = (a gap) - cold start: the pods are back by that gap's length. Held
+    # for one cold start after the burst, then idle from S (booting and warm) until T. Only
+    # before the shortest gaps (the head of the histogram, as the paper pre-warms): from a
+    # later one, the bursts of every shorter gap would find the level released.
+    for k, first in enumerate(gaps[: max(1, n // 20)]):
+        start = first * (1 - MARGIN) - cold_start
+        if start <= cold_start:
+            continue
+        for hold in holds:
+            if hold < first:
+                continue  # it would end before the pods it pre-warms are needed
+            idle = held(cold_start) + (held(hold) - held(start))
+            cost = idle + miss_s * (k + beyond(hold))
+            if cost < best_cost:
+                best = replace(seen, hold_s=hold, prewarm_s=start)
+                best_cost = cost
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """What the learned keep-alive asks for now: at least `replicas` (0: nothing held), the
+    level whose plan says so, and until when this stands by itself."""
+
+    replicas: int
+    level: Level | None
+    plan: Plan | None
+    until: float
+    since: float = 0.0
+    """When that level was last used."""
+
+
+@dataclass(slots=True)
+class KeepAlive:
+    """A pool's levels, fed every recommendation its history records, asked what to hold.
+    Levels are made as the pool first reaches them: most pools only ever use a few."""
+
+    edges: tuple[int, ...]
+    """bands(max_replicas): where each level starts."""
+    cold_start: float
+    miss_s: float
+    """What a miss costs, in seconds of one idle pod (miss_cost)."""
+    levels: list[Level] = field(default_factory=list)
+    value: int = 0
+    """The newest recommendation recorded."""
+    latest: float | None = None
+    """When it was recorded: the levels in use were last used then."""
+    held: deque[tuple[float, int]] = field(default_factory=deque)
+    """(time, replicas before) of the scale-downs within REGROW_S, the replicas strictly
+    falling: the front is the most the pool had and gave up in that span."""
+    changes: int = 0
+    """Bumped when a level's use starts or ends (what the handover saves)."""
+
+    @classmethod
+    def for_pool(cls, pool: PoolConfig) -> KeepAlive:
+        return cls(
+            edges=bands(pool.max_replicas),
+            cold_start=pool.cold_start_seconds,
+            miss_s=miss_cost(pool),
+        )
+
+    def record(self, now: float, value: int) -> bool:
+        """A recommendation recorded at `now`; whether a level learned a gap (which can change
+        what the levels above it hold: see `hold`)."""
+        if value == self.value and self.latest is not None:
+            self.latest = now  # the usual tick: the levels in use are used on
+            return False
+        learned = False
+        levels, edges = self.levels, self.edges
+        while len(levels) < len(edges) and edges[len(levels)] <= value:
+            k = len(levels)
+            top = edges[k + 1] - 1 if k + 1 < len(edges) else edges[k]
+            levels.append(Level(replicas=edges[k], top=top))
+        for level in levels:
+            if value >= level.replicas:
+                if not level.in_use:
+                    learned = level.start(now, self.cold_start) or learned
+                    self.changes += 1
+                within = value if value < level.top else level.top
+                if within > level.peak:
+                    level.peak = within
+            elif level.in_use:
+                level.in_use = False
+                level.last_used = self.latest if self.latest is not None else now
+                self.changes += 1
+        self.value, self.latest = value, now
+        return learned
+
+    def hold(self, now: float) -> Hold:
+        """The most replicas a level's plan holds (or pre-warms) now, and until when this
+        stands by itself (a release, a pre-warm or its end)."""
+        best: Level | None = None
+        chosen: Plan | None = None
+        since = now
+        until = float("inf")
+        prior: Plan | None = None
+        for level in self.levels:
+            # A level in use as last recorded is held from then: the recommendation now may
+            # already be below it (the claim comes before its record).
+            planned = level.planned(self.cold_start, self.miss_s)
+            if planned.learned:
+                prior = planned
+            elif prior is not None and prior.hold_s < planned.hold_s:
+                # No pattern of its own yet: a level's gaps are at least as long as the level
+                # below's, so it is held no longer than that level's pattern holds.
+                planned = replace(planned, hold_s=max(prior.hold_s, self.cold_start))
+            used = self.latest if level.in_use else level.last_used
+            if used is None:
+                continue
+            end = used + planned.hold_s
+            if planned.prewarm_s is None:
+                warm = now < end
+                edges: tuple[float, ...] = (end,)
+            else:
+                released, back = used + self.cold_start, used + planned.prewarm_s
+                warm = now < released or back <= now < end
+                edges = (released, back, end)
+            for edge in edges:
+                if now < edge < until:
+                    until = edge
+            if warm and (best is None or level.peak > best.peak):
+                best, chosen = level, planned
+                since = used
+        if best is None:
+            return Hold(replicas=0, level=None, plan=None, until=until)
+        return Hold(replicas=best.peak, level=best, plan=chosen, until=until, since=since)
+
+    def scaled(self, now: float, old: int, new: int) -> None:
+        """An actuated change: a scale-down remembers the replicas the pool had (regrow)."""
+        if new >= old:
+            return
+        held = self.held
+        while held and held[-1][1] <= old:
+            held.pop()
+        held.append((now, old))
+        while held and held[0][0] <= now - REGROW_S:
+            held.popleft()
+
+    def recent_peak(self, since: float) -> tuple[int, float]:
+        """The most replicas the pool had and gave up after `since` (a level it may regrow
+        to in one step), and when it gave them up; (0, since) if none."""
+        for at, replicas in self.held:
+            if at > since:
+                return replicas, at
+        return 0, since
+
+    def merge(self, other: KeepAlive) -> None:
+        """Take in another process's levels: each band's later use, and the longer memory of
+        its gaps. A band in use here stays as it is: this process sees it now."""
+        while len(self.levels) < min(len(other.levels), len(self.edges)):
+            k = len(self.levels)
+            top = self.edges[k + 1] - 1 if k + 1 < len(self.edges) else self.edges[k]
+            self.levels.append(Level(replicas=self.edges[k], top=top))
+        for mine, theirs in zip(self.levels, other.levels, strict=False):
+            if mine.in_use or mine.replicas != theirs.replicas:
+                continue
+            used = other.latest if theirs.in_use else theirs.last_used
+            if used is not None and (mine.last_used is None or used > mine.last_used):
+                mine.last_used, mine.peak = used, theirs.peak
+            if len(theirs.gaps) > len(mine.gaps):
+                mine.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
+                mine.plan = None
+        self.changes += 1
