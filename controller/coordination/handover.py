@@ -50,8 +50,9 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import BaseModel, ConfigDict, Field
 
-from controller.core.config import Config
+from controller.core.config import Config, PoolConfig
 from controller.core.history import History, PoolHistory
+from controller.core.keepalive import KEPT_GAPS, MAX_GAP_S, KeepAlive, Level
 
 log = logging.getLogger("agentdash.handover")
 
@@ -68,10 +69,38 @@ one per change in a rate period; beyond this, only the newest are written."""
 MAX_BYTES = 512 * 1024
 """Three full lists fit: larger is not ours."""
 MAX_REPLICAS = 1_000_000
+MAX_LEVELS = 128
+"""Levels of a learned keep-alive: bands about 25% apart reach MAX_REPLICAS in under 70."""
 
 Time = Annotated[float, Field(allow_inf_nan=False)]
-Entry = tuple[Time, Annotated[int, Field(ge=0, le=MAX_REPLICAS)]]
+Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
+Entry = tuple[Time, Replicas]
 Step = tuple[Time, Annotated[int, Field(ge=-MAX_REPLICAS, le=MAX_REPLICAS)]]
+Gap = Annotated[float, Field(gt=0, le=MAX_GAP_S, allow_inf_nan=False)]
+
+
+class LevelDoc(BaseModel):
+    """One level of the pool's learned keep-alive (controller.core.keepalive.Level)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS)]
+    in_use: bool
+    last_used: Time | None
+    peak: Replicas
+    gaps: list[Gap] = Field(max_length=KEPT_GAPS)
+
+
+class KeepDoc(BaseModel):
+    """The pool's learned keep-alive: its levels, its newest recommendation and when it was
+    recorded, and the scale-downs it may regrow from."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    value: Replicas
+    latest: Time | None
+    levels: list[LevelDoc] = Field(max_length=MAX_LEVELS)
+    held: list[Entry] = Field(max_length=MAX_ENTRIES)
 
 
 class PoolDoc(BaseModel):
@@ -88,9 +117,15 @@ class PoolDoc(BaseModel):
     lows: list[Entry] = Field(max_length=MAX_ENTRIES)
     highs: list[Entry] = Field(max_length=MAX_ENTRIES)
     steps: list[Step] = Field(max_length=MAX_ENTRIES)
+    keep: KeepDoc | None = None
+    """None: written by a version that learned no keep-alive, or a pool without one."""
 
     def latest(self) -> float:
         times = [t for entries in (self.lows, self.highs, self.steps) for t, _ in entries]
+        if self.keep is not None:
+            times += [t for t, _ in self.keep.held]
+            times += [lv.last_used for lv in self.keep.levels if lv.last_used is not None]
+            times += [self.keep.latest] if self.keep.latest is not None else []
         return max(self.at, self.busy_at if self.busy_at is not None else self.at, *times)
 
 
@@ -137,8 +172,48 @@ def dump_doc(pool: PoolHistory, now: float, live: bool) -> bytes:
         "lows": _inside(pool.lows, now - pool.up_window),
         "highs": _inside(pool.highs, now - pool.down_window),
         "steps": _inside(pool.steps, now - pool.keep_steps),
+        "keep": _keep_doc(pool.keep) if pool.keep is not None else None,
     }
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
+    levels = [
+        {
+            "replicas": level.replicas,
+            "in_use": level.in_use,
+            "last_used": level.last_used,
+            "peak": level.peak,
+            "gaps": list(level.gaps),
+        }
+        for level in keep.levels
+    ]
+    held = list(keep.held)[-MAX_ENTRIES:]
+    return {"value": keep.value, "latest": keep.latest, "levels": levels, "held": held}
+
+
+def _keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) -> KeepAlive:
+    """The keep-alive a document describes, for `pool` as configured here: levels that do
+    not start where this pool's bands start (another max_replicas) are left out."""
+    keep = KeepAlive.for_pool(pool)
+    keep.value = min(doc.value, pool.max_replicas)
+    keep.latest = latest
+    for k, (edge, level) in enumerate(zip(keep.edges, doc.levels, strict=False)):
+        if level.replicas != edge:
+            break
+        top = keep.edges[k + 1] - 1 if k + 1 < len(keep.edges) else edge
+        last_used = min(level.last_used, now) if level.last_used is not None else None
+        restored = Level(
+            replicas=edge,
+            top=top,
+            in_use=level.in_use,
+            last_used=last_used,
+            peak=min(level.peak, top),
+            gaps=deque(level.gaps, maxlen=KEPT_GAPS),
+        )
+        keep.levels.append(restored)
+    keep.held = deque((min(t, now), min(v, pool.max_replicas)) for t, v in doc.held)
+    return keep
 
 
 def _inside(entries: Sequence[tuple[float, int]], since: float) -> list[tuple[float, int]]:
@@ -259,8 +334,15 @@ class HistoryHandover:
         busy_at = doc.busy_at
         if busy_at is not None:
             busy_at = to if busy_at == at else min(busy_at, now)
-        theirs = PoolHistory(lows=deque(lows), highs=deque(highs), steps=deque(steps),
-                             busy_at=busy_at)  # fmt: skip
+        keep = None
+        if doc.keep is not None:
+            latest = doc.keep.latest
+            if latest is not None:
+                latest = to if latest == at else min(latest, now)
+            keep = _keep_of(doc.keep, self._config.pools[name], latest, now)
+        theirs = PoolHistory(
+            lows=deque(lows), highs=deque(highs), steps=deque(steps), busy_at=busy_at, keep=keep
+        )
         history.merge_pool(name, theirs, now)
 
     async def _read_all(self) -> dict[str, bytes]:

@@ -135,8 +135,9 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
         k = bisect.bisect_right(gaps, upto)
         return total[k] + (n - k) * upto
 
-    def beyond(at: float) -> int:
-        return n - bisect.bisect_right(gaps, at)
+    def beyond(hold: float) -> int:
+        """Gaps a hold until `hold` misses: those that do not end MARGIN before it."""
+        return n - bisect.bisect_right(gaps, hold / (1 + MARGIN))
 
     best = seen
     best_cost = held(cold_start) + miss_s * beyond(cold_start)
@@ -145,19 +146,22 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
         cost = held(hold) + miss_s * beyond(hold)
         if cost < best_cost:
             best, best_cost = replace(seen, hold_s=hold), cost
-    # Pre-warming from S = (a gap) - cold start: the pods are back by that gap's length. Held
-    # for one cold start after the burst, then idle from S (booting and warm) until T. Only
-    # before the shortest gaps (the head of the histogram, as the paper pre-warms): from a
-    # later one, the bursts of every shorter gap would find the level released.
-    for k, first in enumerate(gaps[: max(1, n // 20)]):
-        start = first * (1 - MARGIN) - cold_start
-        if start <= cold_start:
-            continue
+    # Pre-warming from S = (a gap, less MARGIN) - a cold start: the pods are up by then. Held
+    # one cold start after the burst, then idle from S (booting, then warm) until the hold
+    # ends; the gaps shorter than that one find the level released. Only before the shortest
+    # gaps (the head of the histogram, as the paper pre-warms): from a later one, the bursts of
+    # every shorter gap would be missed.
+    for first in gaps[: max(1, n // 20)]:
+        ready = first * (1 - MARGIN)
+        start = ready - cold_start
+        if start - cold_start < cold_start:
+            continue  # released for less than a cold start: churn for a pittance
+        early = bisect.bisect_left(gaps, ready)
         for hold in holds:
-            if hold < first:
-                continue  # it would end before the pods it pre-warms are needed
+            if hold <= ready:
+                continue  # it would end before the pods it pre-warms are up
             idle = held(cold_start) + (held(hold) - held(start))
-            cost = idle + miss_s * (k + beyond(hold))
+            cost = idle + miss_s * (early + beyond(hold))
             if cost < best_cost:
                 best = replace(seen, hold_s=hold, prewarm_s=start)
                 best_cost = cost
@@ -307,4 +311,10 @@ class KeepAlive:
             if len(theirs.gaps) > len(mine.gaps):
                 mine.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
                 mine.plan = None
+        held: deque[tuple[float, int]] = deque()
+        for entry in sorted({*self.held, *other.held}):
+            while held and held[-1][1] <= entry[1]:
+                held.pop()
+            held.append(entry)
+        self.held = held
         self.changes += 1

@@ -1,0 +1,168 @@
+"""The keep-alive each pool learns from its own gaps (controller.core.keepalive), and what the
+policy makes of it: holds that follow the pool's traffic, pre-warming before bursts that
+recur, regrowing in one step, and no pod at work given up."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.core.config import Config
+from controller.core.history import History
+from controller.core.keepalive import KeepAlive, Plan, bands, plan
+from controller.core.model import Observations, PoolObservation, ScaleDecision
+from controller.core.policy import decide
+from tests.factories import config, pool
+
+
+@pytest.mark.parametrize(
+    ("gaps", "expected"),
+    [
+        # Too few gaps: plain ski rental, held until the hold has cost a miss (60 s).
+        ([200.0, 210.0], Plan(hold_s=60.0, gaps=2)),
+        # Quiet minutes between bursts, short and alike: holding through them (and 10% more)
+        # costs less than the cold starts it spares.
+        (
+            [50.0, 52.0, 55.0, 48.0, 51.0],
+            Plan(hold_s=55 * 1.1, learned=True, gaps=5, median_s=51.0, shortest_s=48.0),
+        ),
+        # Quiet hours between rare bursts, no regularity: each gap costs more to hold than a
+        # miss, so the pods go after one cold start.
+        (
+            [700.0, 3000.0, 1500.0, 5000.0, 900.0],
+            Plan(hold_s=20.0, learned=True, gaps=5, median_s=1500.0, shortest_s=700.0),
+        ),
+    ],
+)
+def test_a_plan_weighs_holding_against_the_misses_it_spares(
+    gaps: list[float], expected: Plan
+) -> None:
+    assert plan(sorted(gaps), cold_start=20.0, miss_s=60.0) == pytest.approx(expected)
+
+
+def test_bursts_that_recur_on_time_are_pre_warmed_rather_than_held() -> None:
+    # Every 10 minutes to within a few seconds: from a cold start before the shortest gap
+    # until past the longest, rather than through the 10 quiet minutes.
+    chosen = plan([598.0, 599.0, 600.0, 601.0, 602.0], cold_start=20.0, miss_s=300.0)
+    assert chosen.prewarm_s == pytest.approx(598 * 0.9 - 20)
+    assert chosen.hold_s is not None
+    assert chosen.hold_s > 602
+
+
+def test_levels_band_together_above_four_replicas() -> None:
+    assert bands(4) == (1, 2, 3, 4)
+    assert bands(30) == (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 18, 22, 27)
+
+
+def test_a_gap_shorter_than_a_cold_start_teaches_nothing() -> None:
+    keep = KeepAlive(edges=(1, 2), cold_start=20.0, miss_s=60.0)
+    now = 0
+    for quiet in (25, 30, 15, 40, 0):  # seconds between 10 s bursts; 15 s is too short
+        for _ in range(10):
+            keep.record(float(now), 2)
+            now += 1
+        for _ in range(quiet):
+            keep.record(float(now), 0)
+            now += 1
+    assert [list(level.gaps) for level in keep.levels] == [[26.0, 31.0, 41.0]] * 2
+
+
+# --- the policy --------------------------------------------------------------------------------
+
+
+def bursty(**fields: object) -> Config:
+    """One pool with the default behavior (so it learns), 2 tasks a replica, 20 s cold start."""
+    spec = pool("acme", **({"max_replicas": 20, "target_lag_per_replica": 2} | fields))
+    return config({"assist": spec})
+
+
+class Fleet:
+    """decide() at every tick, the pool following each decision at once, as the live loop."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.history = History(cfg)
+        self.replicas = 0
+
+    def tick(self, now: float, lag: int, in_flight: int = 0) -> ScaleDecision:
+        reading = PoolObservation(lag - in_flight, in_flight, self.replicas, self.replicas)
+        obs = Observations({"assist": reading})
+        (decision,) = decide(self.cfg, obs, history=self.history, now=now)
+        self.history.record_tick([decision], obs, now)
+        if decision.changes:
+            self.history.record_scale("assist", now, decision.current, decision.desired)
+            self.replicas = decision.desired
+        return decision
+
+
+def run_bursts(fleet: Fleet, every: float, busy: float, lag: int, bursts: int) -> list[int]:
+    """`bursts` bursts of `lag` tasks, each `busy` seconds, every `every` seconds; the replicas
+    each burst found when it came."""
+    found = []
+    for k in range(bursts):
+        start = k * every
+        found.append(fleet.replicas)
+        for t in range(int(every)):
+            fleet.tick(start + t, lag if t < busy else 0)
+    return found
+
+
+def test_bursts_every_3_minutes_with_a_20_s_cold_start_keep_their_pods() -> None:
+    # 24 tasks (12 replicas' worth) for 2 minutes, then a quiet minute. A quiet minute held
+    # costs 60 s of each pod; letting it go costs its cold start again and 2 tasks waiting
+    # 20 s each (80 s): the pool learns to keep them.
+    fleet = Fleet(bursty())
+    found = run_bursts(fleet, every=180.0, busy=120, lag=24, bursts=8)
+    assert found[:2] == [0, 0]  # nothing known yet: the first quiet minutes let them go
+    assert found[-4:] == [12] * 4  # learned: every later burst finds its 12 pods up
+    for t in range(120):
+        fleet.tick(8 * 180.0 + t, 24)
+    held = fleet.tick(8 * 180.0 + 150, 0)
+    assert held.desired == 12
+    assert held.main_reason.rule == "keep-alive"
+    assert "their last 8 gaps (median 61 s) say hold 67 s" in held.main_reason.detail
+
+
+def test_a_pool_busy_once_an_hour_gives_its_pods_up_after_a_cold_start() -> None:
+    fleet = Fleet(bursty())
+    run_bursts(fleet, every=3600.0, busy=60, lag=24, bursts=4)
+    assert fleet.replicas == 0
+    for t in range(60):
+        fleet.tick(4 * 3600.0 + t, 24)
+    assert fleet.replicas == 12
+    assert fleet.tick(4 * 3600.0 + 75, 0).desired == 12  # one cold start after it
+    assert fleet.tick(4 * 3600.0 + 85, 0).desired == 0
+
+
+def test_an_explicit_scale_down_behavior_or_cooldown_keeps_the_fixed_rules() -> None:
+    for fields in (
+        {"cooldown_seconds": 240},
+        {"behavior": {"scale_down": {"stabilization_seconds": 120}}},
+    ):
+        fleet = Fleet(bursty(**fields))
+        run_bursts(fleet, every=180.0, busy=120, lag=24, bursts=4)
+        d = fleet.tick(4 * 180.0 + 130, 0)
+        assert d.main_reason.rule in {"stabilization", "cooldown"}, fields
+
+
+def test_a_pool_regrows_to_a_recent_level_in_one_step() -> None:
+    fleet = Fleet(bursty(max_replicas=40))
+    fleet.tick(0.0, 40)  # from zero: straight to its demand, 20
+    assert fleet.replicas == 20
+    for t in range(1, 200):
+        fleet.tick(float(t), 0)  # quiet long enough to let them go
+    assert fleet.replicas == 0
+    fleet.tick(200.0, 2)
+    assert fleet.replicas == 1
+    back = fleet.tick(201.0, 40)  # the rate policies would allow 1 -> 5
+    assert back.desired == 20
+    assert any(r.rule == "regrow" for r in back.reasons)
+
+
+def test_no_pod_at_work_is_given_up_to_save_idle_time() -> None:
+    fleet = Fleet(bursty())
+    fleet.tick(0.0, 16)
+    assert fleet.replicas == 8
+    # The queue is empty but 4 tasks still run: 2 tasks a replica would say 2.
+    d = fleet.tick(100.0, 4, in_flight=4)
+    assert d.desired == 4
+    assert d.main_reason.rule == "at work"
