@@ -22,17 +22,20 @@ QUICK = 0.05
 @pytest.fixture(scope="module")
 def suite() -> Iterator[ModuleType]:
     """The script as a module (benchmarks/ is no package), registered while the tests run
-    (its dataclass needs that)."""
+    (its dataclass needs that), with benchmarks/ on the path as when it runs (it imports the
+    scripts beside it)."""
     spec = importlib.util.spec_from_file_location("policy_suite", SCRIPT)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
+    sys.path.insert(0, str(SCRIPT.parent))
     try:
         spec.loader.exec_module(module)
         yield module
     finally:
         del sys.modules[spec.name]
+        sys.path.remove(str(SCRIPT.parent))
 
 
 @pytest.fixture(scope="module")
