@@ -1,12 +1,14 @@
-"""agentdash against KEDA and the HPA on eight workload shapes, each with a fleet of its own.
+"""agentdash against KEDA and the HPA on eight synthetic workload shapes and seven built from real
+LLM request traces (benchmarks/real_traces.py: the Azure LLM inference trace 2023), each with
+a fleet of its own.
 
 Every shape makes its own trace (seeded: other seeds give traces the defaults were not tuned
-on) and its own fleet, every pool on the default `behavior` and cooldown unless `--behavior`
-or `--cooldown` overrides them all. Each is replayed under the three policies by the backtest
-(controller.simulate.backtest) and judged: agentdash WINs when its p95 queue wait is at most
-the better baseline's, its pod-seconds at most the cheaper baseline's, and it spends no token
-over a budget. Where a hard-capped budget holds a tier back on purpose, the p95s compared are
-the other tiers'.
+on; a real trace's seed splits it among the pools otherwise) and its own fleet, every pool on
+the default `behavior` and cooldown unless `--behavior` or `--cooldown` overrides them all.
+Each is replayed under the three policies by the backtest (controller.simulate.backtest) and
+judged: agentdash WINs when its p95 queue wait is at most the better baseline's, its
+pod-seconds at most the cheaper baseline's, and it spends no token over a budget. Where a
+hard-capped budget holds a tier back on purpose, the p95s compared are the other tiers'.
 
     python benchmarks/policy_suite.py [--seed N | --seeds 1,2,3] [--only NAME[,NAME]] [--json]
         [--behavior '{"scale_down": {"stabilization_seconds": 60}}'] [--cooldown S]
@@ -30,9 +32,10 @@ from controller.accel import use_compiled
 COMPILED = use_compiled()  # before the hot modules are imported (make accel builds them)
 
 from pydantic import ValidationError
+from real_traces import REAL
 from workload_makings import HOUR, THREE, Draft, burst, busy_rate, fleet, poisson, pools, tasks
 
-from controller.core.config import Behavior, Config, first_error, parse_config
+from controller.core.config import Behavior, Config, ConfigError, first_error, parse_config
 from controller.simulate.backtest import POLICIES, backtest
 from controller.simulate.trace import Trace
 
@@ -167,7 +170,7 @@ SHAPES: dict[str, Callable[[random.Random, float], Draft]] = {
     shape.__name__: shape
     for shape in (sparse, diurnal, steady, flash_crowd, long_tail, tier_contention,
                   budget_bound, provider_rpm)
-}  # fmt: skip
+} | REAL  # fmt: skip
 
 
 # --- running and judging ---------------------------------------------------------------------
@@ -368,7 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[int, list[dict[str, Any]]] = {seed: [] for seed in seeds}
     for seed in seeds:
         for name in names:
-            runs[seed].append(row := run_workload(name, seed, overrides))
+            try:
+                row = run_workload(name, seed, overrides)
+            except ConfigError as exc:  # a trace file that is not what real_traces expects
+                print(exc, file=sys.stderr)
+                return 2
+            runs[seed].append(row)
             if not args.json:  # as each is done: several seeds take a while
                 print(
                     table(row) + "\n" if len(seeds) == 1 else f"seed {seed}: {verdict(row)}",
