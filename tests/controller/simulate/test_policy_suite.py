@@ -13,7 +13,7 @@ from controller.core.config import Behavior, PoolConfig
 from tests.support import benchmark_script
 
 QUICK = 0.05
-"""Traces a twentieth of their length: the whole suite in about a second."""
+"""Traces a twentieth of their length: the whole suite in a few seconds."""
 
 
 @pytest.fixture(scope="module")
