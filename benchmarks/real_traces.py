@@ -12,7 +12,9 @@ Each workload has six pools, two per tenant, one tenant a tier (enterprise, grow
 every pool on the default `behavior` and cooldown. The seed chooses each pool's share of the
 requests (weights uniform in 0.5..2, each request drawn to a pool by them: the same bursts
 reach every pool, in different sizes) and small jitters: each arrival moves by up to 0.25 s,
-each work by up to 10%. The variants, for the code trace and for the conversation trace:
+each work by up to 10%. A pod works on one code request at a time, on two conversation requests
+at once, on one session at a time; pools go up to 30 replicas (50 for sessions) in a cluster of
+200 pods (300). The variants, for the code trace and for the conversation trace:
 
 - `*_requests`: each LLM request one task.
 - `*_sessions`: agent sessions. The trace has no user, so a session is made per pool: a request
