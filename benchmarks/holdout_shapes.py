@@ -21,7 +21,7 @@ from typing import Any
 from unittest.mock import patch
 
 import policy_suite as suite
-from policy_suite import HOUR, THREE, Draft, burst, busy_rate, fleet, poisson, pools, tasks
+from workload_makings import HOUR, THREE, Draft, burst, busy_rate, fleet, poisson, pools, tasks
 
 TIER_NAMES = ("enterprise", "growth", "starter")
 

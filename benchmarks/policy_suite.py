@@ -1,12 +1,14 @@
-"""agentdash against KEDA and the HPA on eight workload shapes, each with a fleet of its own.
+"""agentdash against KEDA and the HPA on eight synthetic workload shapes and seven built from real
+LLM request traces (benchmarks/real_traces.py: the Azure LLM inference trace 2023), each with
+a fleet of its own.
 
 Every shape makes its own trace (seeded: other seeds give traces the defaults were not tuned
-on) and its own fleet, every pool on the default `behavior` and cooldown unless `--behavior`
-or `--cooldown` overrides them all. Each is replayed under the three policies by the backtest
-(controller.simulate.backtest) and judged: agentdash WINs when its p95 queue wait is at most
-the better baseline's, its pod-seconds at most the cheaper baseline's, and it spends no token
-over a budget. Where a hard-capped budget holds a tier back on purpose, the p95s compared are
-the other tiers'.
+on; a real trace's seed splits it among the pools otherwise) and its own fleet, every pool on
+the default `behavior` and cooldown unless `--behavior` or `--cooldown` overrides them all.
+Each is replayed under the three policies by the backtest (controller.simulate.backtest) and
+judged: agentdash WINs when its p95 queue wait is at most the better baseline's, its
+pod-seconds at most the cheaper baseline's, and it spends no token over a budget. Where a
+hard-capped budget holds a tier back on purpose, the p95s compared are the other tiers'.
 
     python benchmarks/policy_suite.py [--seed N | --seeds 1,2,3] [--only NAME[,NAME]] [--json]
         [--behavior '{"scale_down": {"stabilization_seconds": 60}}'] [--cooldown S]
@@ -23,7 +25,6 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from controller.accel import use_compiled
@@ -31,87 +32,14 @@ from controller.accel import use_compiled
 COMPILED = use_compiled()  # before the hot modules are imported (make accel builds them)
 
 from pydantic import ValidationError
+from real_traces import REAL
+from workload_makings import HOUR, THREE, Draft, burst, busy_rate, fleet, poisson, pools, tasks
 
-from controller.core.config import Behavior, Config, first_error, parse_config
+from controller.core.config import Behavior, Config, ConfigError, first_error, parse_config
 from controller.simulate.backtest import POLICIES, backtest
 from controller.simulate.trace import Trace
 
 BASELINES = ("keda", "hpa")
-TIERS = {
-    "enterprise": {"priority": 1000},
-    "growth": {"priority": 500},
-    "starter": {"priority": 100},
-}
-THREE = {"acme": "enterprise", "globex": "growth", "initech": "starter"}
-"""Three tenants, one a tier: what most shapes share a cluster between."""
-HOUR = 3600.0
-Row = tuple[float, str, float, int]
-"""A task as a shape makes it: (arrival, pool name, work seconds, tokens)."""
-
-
-@dataclass
-class Draft:
-    """A shape's fleet (config data; pools without deployment or queue) and its tasks."""
-
-    about: str
-    data: dict[str, Any]
-    rows: list[Row] = field(default_factory=list)
-    held_tiers: tuple[str, ...] = ()
-    """Tiers that a hard-capped budget holds back on purpose: their p95 is not compared."""
-
-
-# --- the makings of a workload ---------------------------------------------------------------
-
-
-def fleet(
-    tenants: dict[str, str],
-    pools: dict[str, dict[str, Any]],
-    max_pods: int,
-    providers: dict[str, int] | None = None,
-) -> dict[str, Any]:
-    """Config data: `tenants` maps each tenant to its tier, `providers` each provider to rpm.
-    Pools need lag 2 a replica (the rest is left to the defaults)."""
-    return {
-        "cluster": {"max_pods": max_pods},
-        "tiers": TIERS,
-        "tenants": {name: {"tier": tier} for name, tier in tenants.items()},
-        "providers": {name: {"rpm": rpm} for name, rpm in (providers or {}).items()},
-        "pools": {name: {"target_lag_per_replica": 2, **spec} for name, spec in pools.items()},
-    }
-
-
-def pools(tenants: dict[str, str], kinds: tuple[str, ...], **spec: Any) -> dict[str, Any]:
-    """A pool `tenant-kind` for each tenant and kind, all alike."""
-    return {f"{tenant}-{kind}": {"tenant": tenant, **spec} for tenant in tenants for kind in kinds}
-
-
-def poisson(rng: random.Random, rate: float, start: float, end: float) -> list[float]:
-    times, t = [], start + rng.expovariate(rate)
-    while t < end:
-        times.append(t)
-        t += rng.expovariate(rate)
-    return times
-
-
-def burst(rng: random.Random, at: float, size: int, spread: float = 5.0) -> list[float]:
-    """`size` tasks within `spread` seconds of `at`: a manager delegating at once."""
-    return [at + rng.uniform(0, spread) for _ in range(size)]
-
-
-def tasks(rng: random.Random, times: list[float], pool: str, median: float, sigma: float = 0.6,
-          tokens_per_s: float = 400.0) -> list[Row]:  # fmt: skip
-    """Agent tasks: log-normal work (clipped to 5 s .. 15 min), tokens in proportion to it."""
-    rows = []
-    for t in times:
-        work = min(max(rng.lognormvariate(math.log(median), sigma), 5.0), 900.0)
-        tokens = round(work * tokens_per_s * rng.uniform(0.7, 1.3))
-        rows.append((round(t, 3), pool, round(work, 1), tokens))
-    return rows
-
-
-def busy_rate(replicas: float, median: float, sigma: float = 0.6) -> float:
-    """Arrivals a second that keep `replicas` busy with log-normal(median, sigma) work."""
-    return replicas / (median * math.exp(sigma**2 / 2))
 
 
 # --- the shapes: each (random, scale) -> Draft; scale shrinks the trace for a quick run ------
@@ -242,7 +170,7 @@ SHAPES: dict[str, Callable[[random.Random, float], Draft]] = {
     shape.__name__: shape
     for shape in (sparse, diurnal, steady, flash_crowd, long_tail, tier_contention,
                   budget_bound, provider_rpm)
-}  # fmt: skip
+} | REAL  # fmt: skip
 
 
 # --- running and judging ---------------------------------------------------------------------
@@ -443,7 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[int, list[dict[str, Any]]] = {seed: [] for seed in seeds}
     for seed in seeds:
         for name in names:
-            runs[seed].append(row := run_workload(name, seed, overrides))
+            try:
+                row = run_workload(name, seed, overrides)
+            except ConfigError as exc:  # a trace file that is not what real_traces expects
+                print(exc, file=sys.stderr)
+                return 2
+            runs[seed].append(row)
             if not args.json:  # as each is done: several seeds take a while
                 print(
                     table(row) + "\n" if len(seeds) == 1 else f"seed {seed}: {verdict(row)}",

@@ -1,11 +1,19 @@
-"""Test support: an injected clock, and polling with a deadline instead of sleeping."""
+"""Test support: an injected clock, polling with a deadline instead of sleeping, and the
+benchmark scripts as modules."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import inspect
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 
 class FakeClock:
@@ -34,3 +42,25 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout:g} s")
         await asyncio.sleep(every)
+
+
+@contextmanager
+def benchmark_script(name: str) -> Iterator[ModuleType]:
+    """benchmarks/NAME.py as a module (benchmarks/ is no package), with benchmarks/ on the path
+    as when it runs (the scripts import each other by name). It and the scripts it imports are
+    registered while in use (their dataclasses need that), and forgotten after."""
+    before = set(sys.modules)
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+        for loaded in set(sys.modules) - before:
+            if Path(getattr(sys.modules[loaded], "__file__", None) or "/").parent == BENCHMARKS:
+                del sys.modules[loaded]

@@ -3,36 +3,23 @@ policies, on the default behavior unless overridden. Its figures are never asser
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from controller.core.config import Behavior, PoolConfig
+from tests.support import benchmark_script
 
-SCRIPT = Path(__file__).parents[3] / "benchmarks" / "policy_suite.py"
 QUICK = 0.05
-"""Traces a twentieth of their length: the whole suite in about a second."""
+"""Traces a twentieth of their length: the whole suite in a few seconds."""
 
 
 @pytest.fixture(scope="module")
 def suite() -> Iterator[ModuleType]:
-    """The script as a module (benchmarks/ is no package), registered while the tests run
-    (its dataclass needs that)."""
-    spec = importlib.util.spec_from_file_location("policy_suite", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("policy_suite") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 @pytest.fixture(scope="module")
