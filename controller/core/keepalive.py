@@ -175,6 +175,7 @@ class Hold:
 
     replicas: int
     level: Level | None
+    """None: replicas the pool had before anything was recorded."""
     plan: Plan | None
     until: float
     since: float = 0.0
@@ -196,6 +197,10 @@ class KeepAlive:
     """The newest recommendation recorded."""
     latest: float | None = None
     """When it was recorded: the levels in use were last used then."""
+    started: float | None = None
+    """When the first recommendation was recorded."""
+    reached: int = 0
+    """The highest recommendation ever recorded."""
     held: deque[tuple[float, int]] = field(default_factory=deque)
     """(time, replicas before) of the scale-downs within REGROW_S, the replicas strictly
     falling: the front is the most the pool had and gave up in that span."""
@@ -217,6 +222,10 @@ class KeepAlive:
             self.latest = now  # the usual tick: the levels in use are used on
             return False
         learned = False
+        if self.started is None:
+            self.started = now
+        if value > self.reached:
+            self.reached = value
         levels, edges = self.levels, self.edges
         while len(levels) < len(edges) and edges[len(levels)] <= value:
             k = len(levels)
@@ -237,9 +246,11 @@ class KeepAlive:
         self.value, self.latest = value, now
         return learned
 
-    def hold(self, now: float) -> Hold:
+    def hold(self, now: float, current: int = 0) -> Hold:
         """The most replicas a level's plan holds (or pre-warms) now, and until when this
-        stands by itself (a release, a pre-warm or its end)."""
+        stands by itself (a release, a pre-warm or its end). Replicas the pool had before
+        anything was recorded (`current` above every level reached) are held as a level
+        with no pattern, from when recording began: a new process knows nothing of them."""
         best: Level | None = None
         chosen: Plan | None = None
         since = now
@@ -272,6 +283,13 @@ class KeepAlive:
             if warm and (best is None or level.peak > best.peak):
                 best, chosen = level, planned
                 since = used
+        if current > self.reached and (best is None or current > best.peak):
+            began = self.started if self.started is not None else now
+            unknown = plan([], self.cold_start, self.miss_s)
+            end = began + unknown.hold_s
+            if now < end:
+                until = end if end < until else until
+                return Hold(replicas=current, level=None, plan=unknown, until=until, since=began)
         if best is None:
             return Hold(replicas=0, level=None, plan=None, until=until)
         return Hold(replicas=best.peak, level=best, plan=chosen, until=until, since=since)
@@ -311,6 +329,9 @@ class KeepAlive:
             if len(theirs.gaps) > len(mine.gaps):
                 mine.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
                 mine.plan = None
+        if other.started is not None and (self.started is None or other.started < self.started):
+            self.started = other.started
+        self.reached = max(self.reached, other.reached)
         held: deque[tuple[float, int]] = deque()
         for entry in sorted({*self.held, *other.held}):
             while held and held[-1][1] <= entry[1]:

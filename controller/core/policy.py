@@ -525,13 +525,15 @@ def _time_rules(
     Runs for every pool at every tick: conditional expressions stand for min() and max()
     (the same values, without a call each)."""
     args: tuple[object, ...]
-    keep = past.keep if pool.learns_keep_alive else None
+    keep = None
+    if pool.learns_keep_alive:  # a pool new to the history knows no level yet
+        keep = past.keep if past.keep is not None else KeepAlive.for_pool(pool)
     until = math.inf
     if keep is not None:
-        hold = keep.hold(now)
+        hold = keep.hold(now, current)
         until = hold.until  # a level's release or pre-warm changes the answer by itself
         target = _held(hold, current, target, now, reasons)
-        if target < busy and target < current:
+        if target < busy and target < current and _AT_WORK_ON:
             # A pod at work is never given up to save idle time: its task would start over.
             at_work = busy if busy < current else current
             args = (at_work, target, at_work)
@@ -567,7 +569,7 @@ def _time_rules(
             reasons.append(_reason("stabilization", _LOWEST, args))
     elif target < current:
         down = pool.behavior.scale_down
-        if target >= current * (1 - down.tolerance) and target > 0:
+        if target >= current * (1 - down.tolerance) and target > 0 and (keep is None or _TOL_ON):
             args = (target, down.tolerance, current)
             reasons.append(_reason("tolerance", _TOLERANCE, args))
             return current, until
@@ -610,8 +612,8 @@ def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reaso
     """What the learned keep-alive makes of the recommendation: an idle level held while its
     gaps say the next burst is worth waiting for (never above the current replicas), or
     pre-warmed ahead of a burst that recurs."""
-    level, plan = hold.level, hold.plan
-    if level is None or plan is None or hold.replicas <= target:
+    plan = hold.plan
+    if plan is None or hold.replicas <= target:
         return target
     since = hold.since
     args: tuple[object, ...]
@@ -635,7 +637,7 @@ def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reaso
     end = utc(since + plan.hold_s)
     if plan.learned:
         args = (
-            level.replicas,
+            hold.replicas,
             utc(since),
             plan.gaps,
             plan.median_s,
@@ -646,7 +648,7 @@ def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reaso
         )
         reasons.append(Reason(rule="keep-alive", template=_KEEP_LEARNED, args=args))
     else:
-        args = (level.replicas, utc(since), plan.gaps, plan.hold_s, end, target, kept)
+        args = (hold.replicas, utc(since), plan.gaps, plan.hold_s, end, target, kept)
         reasons.append(Reason(rule="keep-alive", template=_KEEP_DEFAULT, args=args))
     return kept
 
@@ -722,6 +724,8 @@ _PREWARM = (
     "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): idle since {}, pre-warmed "
     "from {} to {}: {} -> {}"
 )
+_AT_WORK_ON = True
+_TOL_ON = True
 _AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
 _REGROW = "regrow: had {} replicas until {}; the rate limit's {} waived: up to {}"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"

@@ -1,7 +1,7 @@
 """A Reconciler wired to a HistoryHandover as controller.runtime.loop is to be, and a leader to
 kill.
 
-    python -m tests.controller.coordination.failover_leader NATS_URL
+    python -m tests.controller.coordination.failover_leader NATS_URL [fleet|learner]
 
 runs one on the real clock with the simulated cluster until it is killed: what
 tests/controller/coordination/test_failover.py sends SIGKILL to.
@@ -81,8 +81,14 @@ async def connect(
     return made
 
 
-async def main(url: str) -> None:
-    cfg = fleet(interval=0.1)
+def learner(interval: float = 1.0) -> Config:
+    """One pool on the default behavior: it learns its keep-alive from its own gaps."""
+    research = pool("acme", max_replicas=10, cold_start_seconds=1)
+    return config({"research": research}, interval=interval)
+
+
+async def main(url: str, kind: str) -> None:
+    cfg = learner(interval=0.1) if kind == "learner" else fleet(interval=0.1)
     nc = await nats.connect(url)
     await ensure_queues(nc, cfg)
     leader = await connect(url, cfg, "old", SimulatedCluster(cfg))
@@ -90,4 +96,4 @@ async def main(url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "fleet"))

@@ -29,7 +29,7 @@ from controller.core.model import ScaleDecision
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.controller.coordination.failover_leader import HandingOver, connect, fleet
+from tests.controller.coordination.failover_leader import HandingOver, connect, fleet, learner
 from tests.support import FakeClock, eventually
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -149,6 +149,55 @@ async def test_a_leader_killed_with_sigkill_leaves_its_window_to_its_successor(
     assert (d.current, d.desired) == (8, 4)
     await new.close()
     await cluster.close()
+
+
+async def test_a_leader_killed_with_sigkill_leaves_its_learned_gaps_to_its_successor(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    cfg = learner()
+    await ensure_queues(nc, cfg)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.controller.coordination.failover_leader", nats_server.url,
+        "learner", cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for burst in range(4):  # a task, done; then 1.5 s quiet (the pool's gap) before the next
+            await publish(nc, cfg.subject("research"), 1)
+            await eventually(lambda: _level(nc, in_use=True), timeout=15)
+            await finish_tasks(nc, 1)
+            await eventually(lambda: _level(nc, in_use=False), timeout=15)
+            if burst < 3:
+                await asyncio.sleep(1.5)  # the quiet time itself, not a wait for anything
+        await eventually(lambda: _level(nc, in_use=False, gaps=3), timeout=15)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        _, errors = await process.communicate()
+    assert process.returncode == -signal.SIGKILL, errors.decode()
+    learned = (await _doc(nc))["keep"]["levels"][0]["gaps"]
+
+    clock = FakeClock(start=time.time())
+    cluster = SimulatedCluster(cfg, clock=clock)
+    await cluster.scale("research", 1)
+    new = await connect(nats_server.url, cfg, "new", cluster, clock=clock)
+    await take_over(new)
+    keep = new.history.pools["research"].keep
+    assert keep is not None
+    (level, *_) = keep.levels
+    assert list(level.gaps) == learned  # the gaps the old leader learned, each about 1.5 s
+    assert all(1.0 <= gap < 10.0 for gap in learned)
+    assert level.planned(keep.cold_start, keep.miss_s).learned
+    await new.close()
+    await cluster.close()
+
+
+async def _level(nc: Client, *, in_use: bool, gaps: int = 0) -> bool:
+    """The bucket says the pool's first keep-alive level is (or is not) in use, with at least
+    `gaps` gaps learned."""
+    keep = (await _doc(nc)).get("keep") or {}
+    levels = keep.get("levels") or []
+    return bool(levels) and levels[0]["in_use"] == in_use and len(levels[0]["gaps"]) >= gaps
 
 
 async def _doc(nc: Client) -> dict[str, Any]:

@@ -216,6 +216,39 @@ async def test_garbage_in_the_bucket_is_ignored_counted_and_logged_once(
     assert "ignored 6 value(s) in agentdash_history" in warnings[0].getMessage()
 
 
+_LEVEL = {"replicas": 1, "in_use": False, "last_used": 80.0, "peak": 1, "gaps": [40.0]}
+
+
+def learner() -> Config:
+    """A pool on the default behavior: it learns its keep-alive from its gaps."""
+    return config({"research": pool("acme", max_replicas=10, target_lag_per_replica=2)})
+
+
+async def test_a_successor_holds_as_the_old_leaders_learned_gaps_say(nc: Client) -> None:
+    cfg = learner()
+    old, saver = await leader(nc, cfg)
+    now = 0.0
+    for _ in range(6):  # 30 s bursts of 8 tasks, each after a quiet 50 s
+        for t in range(80):
+            old.tick(now + t, research=8 if t < 30 else 0)
+            await saver.save(old.history, now + t)
+        now += 80
+    for t in range(30):
+        old.tick(now + t, research=8)
+        await saver.save(old.history, now + t)
+    successor, restored = await take_over(nc, cfg, old, now + 40)
+    fresh = Loop(cfg)
+    fresh.replicas = dict(old.replicas)
+
+    assert restored == 1
+    mine = old.tick(now + 40)
+    theirs = successor.tick(now + 40)
+    assert theirs == mine
+    assert theirs.desired == 4  # held through the quiet minute the pool has learned
+    assert "their last 6 gaps (median 51 s)" in theirs.main_reason.detail
+    assert "no pattern yet" in fresh.tick(now + 40).main_reason.detail  # without the bucket
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [
@@ -226,6 +259,32 @@ async def test_garbage_in_the_bucket_is_ignored_counted_and_logged_once(
         ({"at": 10_000.0}, "more than 5 s after now"),
         ({"extra": 1}, "extra: Extra inputs are not permitted"),
         ({"v": 2}, "v: Input should be 1"),
+        (
+            {
+                "keep": {
+                    "value": 1,
+                    "latest": 90.0,
+                    "held": [],
+                    "levels": [_LEVEL | {"gaps": [-3.0]}],
+                }
+            },
+            "keep.levels.0.gaps.0: Input should be greater than 0",
+        ),
+        (
+            {
+                "keep": {
+                    "value": 1,
+                    "latest": 90.0,
+                    "held": [],
+                    "levels": [_LEVEL | {"gaps": [float("inf")]}],
+                }
+            },
+            "keep.levels.0.gaps.0: Input should be",
+        ),
+        (
+            {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [_LEVEL] * 200}},
+            "keep.levels: List should have at most 128 items",
+        ),
     ],
 )
 async def test_each_kind_of_bad_value_is_refused_with_what_is_wrong(
