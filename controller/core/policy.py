@@ -533,7 +533,7 @@ def _time_rules(
         hold = keep.hold(now, current)
         until = hold.until  # a level's release or pre-warm changes the answer by itself
         target = _held(hold, current, target, now, reasons)
-        if target < busy and target < current and _AT_WORK_ON:
+        if target < busy and target < current:
             # A pod at work is never given up to save idle time: its task would start over.
             at_work = busy if busy < current else current
             args = (at_work, target, at_work)
@@ -569,7 +569,7 @@ def _time_rules(
             reasons.append(_reason("stabilization", _LOWEST, args))
     elif target < current:
         down = pool.behavior.scale_down
-        if target >= current * (1 - down.tolerance) and target > 0 and (keep is None or _TOL_ON):
+        if target >= current * (1 - down.tolerance) and target > 0:
             args = (target, down.tolerance, current)
             reasons.append(_reason("tolerance", _TOLERANCE, args))
             return current, until
@@ -724,8 +724,6 @@ _PREWARM = (
     "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): idle since {}, pre-warmed "
     "from {} to {}: {} -> {}"
 )
-_AT_WORK_ON = True
-_TOL_ON = True
 _AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
 _REGROW = "regrow: had {} replicas until {}; the rate limit's {} waived: up to {}"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
