@@ -286,15 +286,16 @@ class PoolConfig(_Model):
     fallback: FallbackConfig | None = None
     """None (the default): a pool whose reads fail holds its replicas and is flagged stale."""
 
-    @cached_property
+    @property
     def learns_keep_alive(self) -> bool:
         """Whether the pool holds idle replicas as its own gaps say (controller.core.keepalive)
-        rather than by a fixed scale-down window and cooldown: unless either is configured."""
+        rather than by a fixed scale-down window and cooldown: unless either is configured.
+        Not cached: a copy made with other fields (model_copy) would keep the old answer."""
         if "cooldown_seconds" in self.model_fields_set:
             return False
         return not self._configured("scale_down")
 
-    @cached_property
+    @property
     def regrows(self) -> bool:
         """Whether a level the pool needed within the hour comes back past the scale-up rate
         policies (controller.core.keepalive.REGROW_S): unless they are configured."""

@@ -246,9 +246,10 @@ class KeepAlive:
         self.value, self.latest = value, now
         return learned
 
-    def hold(self, now: float, current: int = 0) -> Hold:
-        """The most replicas a level's plan holds (or pre-warms) now, and until when this
-        stands by itself (a release, a pre-warm or its end). Replicas the pool had before
+    def hold(self, now: float, current: int = 0, wanted: int = 0) -> Hold:
+        """The most replicas a level's plan holds (or pre-warms) now, given the replicas
+        `wanted` now, and until when this stands by itself (a release, a pre-warm or its end).
+        The levels `wanted` covers are in use and hold nothing. Replicas the pool had before
         anything was recorded (`current` above every level reached) are held as a level
         with no pattern, from when recording began: a new process knows nothing of them."""
         best: Level | None = None
@@ -257,8 +258,6 @@ class KeepAlive:
         until = float("inf")
         prior: Plan | None = None
         for level in self.levels:
-            # A level in use as last recorded is held from then: the recommendation now may
-            # already be below it (the claim comes before its record).
             planned = level.planned(self.cold_start, self.miss_s)
             if planned.learned:
                 prior = planned
@@ -266,6 +265,10 @@ class KeepAlive:
                 # No pattern of its own yet: a level's gaps are at least as long as the level
                 # below's, so it is held no longer than that level's pattern holds.
                 planned = replace(planned, hold_s=max(prior.hold_s, self.cold_start))
+            if level.replicas <= wanted:
+                continue  # in use now: nothing to hold, and no time to hold it until
+            # A level in use as last recorded ends now (the claim comes before its record):
+            # it was last needed then.
             used = self.latest if level.in_use else level.last_used
             if used is None:
                 continue

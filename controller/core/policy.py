@@ -530,7 +530,7 @@ def _time_rules(
         keep = past.keep if past.keep is not None else KeepAlive.for_pool(pool)
     until = math.inf
     if keep is not None:
-        hold = keep.hold(now, current)
+        hold = keep.hold(now, current, target)
         until = hold.until  # a level's release or pre-warm changes the answer by itself
         target = _held(hold, current, target, now, reasons)
         if target < busy and target < current:
