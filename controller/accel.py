@@ -31,6 +31,7 @@ MODULES = (
     "controller/core/policy.py",
     "controller/core/allocation.py",
     "controller/core/room.py",
+    "controller/core/shortfall.py",
     "controller/core/history.py",
     "controller/core/engine.py",
     "controller/simulate/shell.py",

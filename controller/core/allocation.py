@@ -7,15 +7,19 @@ Order of service:
    (it would be redelivered and start again); its pod goes to whoever needs it most when the
    task ends;
 3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
-4. every pool's demand, tier by tier, each pool first keeping what it has and still needs, so
-   pods are not traded inside a tier as demands wobble, even in a tier a higher one starves;
-5. last, tier by tier, the replicas that time rules alone keep (a window, a rate policy, the
-   cooldown): idle pods held for stability never outrank a real backlog. Holds never exceed a
-   pool's current replicas, so a hold that yielded does not come back as growth.
-What a pool has (up to what it would keep alone) is set aside from step 4 on: a tier's demand
-grows from free room, and only demand that has lasted (Claim.steady,
-controller.core.history.SUSTAINED_S) takes replicas other pools have, lower tiers' or anyone's
-holds, in tier order. A blip of lag moves no pod (hysteresis).
+4. tier by tier, highest first:
+   - each pool keeps what it has and still needs, so pods are not traded inside a tier as
+     demands wobble, even in a tier a higher one starves;
+   - demand grows from free room, water-filled;
+   - demand that has lasted (Claim.steady, controller.core.history.SUSTAINED_S) takes held
+     room: lower tiers' idle pods, their holds, this tier's own holds;
+   - then the replicas the tier's time rules alone keep (a window, the learned keep-alive, a
+     rate policy, the cooldown): they yield to this tier's real demand or a higher one's,
+     never to a lower tier's, as under PriorityClass a lower priority never preempts a higher.
+     Holds never exceed a pool's current replicas, so a hold that yielded does not come
+     back as growth.
+Hysteresis: a blip of lag moves no pod (only lasting demand takes what other pools have), and
+what a higher tier took stays while its own rules keep it, so pods do not flap between tiers.
 
 Inside one tier the remaining room is split by max-min fairness (water-filling): all pools
 rise level by level, and when a ceiling cannot give every pool one more replica, the leftover
@@ -33,9 +37,9 @@ import math
 from dataclasses import dataclass
 
 from controller.core.config import Config, PoolConfig
-from controller.core.history import SUSTAINED_S
 from controller.core.model import Reason, ScaleDecision
 from controller.core.room import EPS, Room
+from controller.core.shortfall import explain_shortfall, explain_yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +148,9 @@ class Claim:
     """The part of `want` that has lasted a while (controller.core.history.SUSTAINED_S); None: all
     of it. Only that part takes replicas that time rules keep in other pools."""
     kept: int = 0
-    """Replicas kept only by a time rule (a stabilization window, a rate policy, the
-    cooldown) above `want`: never more than `current`. Under a short shared ceiling they
-    yield to every tier's real demand (`allocate`)."""
+    """Replicas kept only by a time rule (a stabilization window, the learned keep-alive, a
+    rate policy, the cooldown) above `want`: never more than `current`. Under a short shared
+    ceiling they yield to the real demand of the pool's tier and higher ones (`allocate`)."""
     until: float = math.inf
     """When the claim may change by time alone: a pin expires, a cooldown ends, an entry
     that bound a stabilization window or rate limit leaves it (controller.core.policy)."""
@@ -253,8 +257,7 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
             grouped[rank[tier_of[claim.name]]].append(claim)
     tiers = [(tier, grouped[k]) for k, (tier, _) in enumerate(shape.tiers)]
     # Replicas at work stay, whatever the tier: preempting one cuts its task short (it is
-    # redelivered after the grace period and starts again), and a pod freed when the task
-    # ends goes to the highest tier that needs it anyway.
+    # redelivered after the grace period and starts again).
     working = []
     for _, tier_claims in tiers:
         for claim in tier_claims:
@@ -280,40 +283,39 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
         # tier as demands wobble (each trade is a task cut short and a cold start).
         keeping = [c for c in tier_claims if c.has > c.granted]
         if keeping:
-            run.unreserve(reserve, keeping)
             for claim in keeping:
                 claim.goal = claim.has
+            run.unreserve(reserve, keeping)
             run.fill(keeping)
         open_claims = _open(tier_claims, closed, shape)
         for claim in open_claims:
             claim.goal = claim.want
         run.fill(open_claims)  # growth, from free room
-        if any(reserve):
-            lasting = []
-            for claim in open_claims:
-                steady = claim.want if claim.steady is None else claim.steady
-                if steady > claim.granted:
-                    claim.goal = steady
-                    lasting.append(claim)
-            if lasting:  # lasting demand takes held room: lower tiers' pods, anyone's holds
-                held = list(reserve)
-                run.release(reserve)
-                run.fill(lasting)
-                reserve = run.reserve_again(held)
+        lasting = []
+        for claim in open_claims:
+            steady = claim.want if claim.steady is None else claim.steady
+            if steady > claim.granted:
+                claim.goal = steady
+                lasting.append(claim)
+        if lasting and any(reserve):  # held room: lower tiers' idle pods, this tier's holds
+            held = list(reserve)
+            run.release(reserve)
+            run.fill(lasting)
+            reserve = run.reserve_again(held)
         short = [c for c in tier_claims if c.granted < c.floor or c.granted < c.want]
         for claim in short:  # explained now: lower tiers have not taken their share yet
-            _explain_shortfall(claim, run, closed, tier, reserve)
+            explain_shortfall(claim, run, closed, tier, reserve)
         _close(short, run, closed)
-    # Last, tier by tier, what time rules alone keep: every tier's real demand came first.
-    run.release(reserve)
-    for _, tier_claims in tiers:
+        # What the tier's time rules keep, before any lower tier's demand.
         holding = [c for c in tier_claims if c.kept > c.granted]
-        for claim in holding:
-            claim.goal = claim.kept
-        run.fill(holding)
-        for claim in holding:
-            if claim.granted < claim.kept:
-                _explain_yield(claim, run, closed)
+        if holding:
+            for claim in holding:
+                claim.goal = claim.kept
+            run.unreserve(reserve, holding)
+            run.fill(holding)
+            for claim in holding:
+                if claim.granted < claim.kept:
+                    explain_yield(claim, run, closed)
 
 
 def _fit_alone(shape: Layout, claims: list[Claim]) -> bool:
@@ -348,46 +350,3 @@ def _close(short: list[Claim], run: Room, closed: set[int]) -> None:
     costs, room = run.shape.costs, run.room
     for claim in short:
         closed.update(i for i, cost in costs[claim.name] if room[i] + EPS < cost)
-
-
-def _explain_shortfall(
-    claim: Claim, run: Room, closed: set[int], tier: str, reserve: list[float]
-) -> None:
-    target = claim.floor if claim.floor > claim.want else claim.want
-    recent = claim.steady is not None and claim.steady < claim.want
-    args: tuple[object, ...]
-    for i, cost in run.shape.costs[claim.name]:
-        ceiling = run.shape.ceilings[i]
-        room = run.room[i]
-        if room + EPS >= cost:
-            if i in closed:
-                args = (ceiling.label, tier, target, claim.granted)
-                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
-            continue
-        if room + reserve[i] + EPS >= cost:
-            if i in closed:
-                args = (ceiling.label, tier, target, claim.granted)
-                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
-            elif recent:  # the room is other pools' and this demand is too recent to take it
-                args = (ceiling.label, SUSTAINED_S, target, claim.granted)
-                claim.reasons.append(Reason(ceiling.rule, _RECENT, args))
-            continue  # else some other ceiling stopped it from taking that room
-        per = f", {cost:g} {ceiling.unit} a replica" if ceiling.unit != "pods" else ""
-        shared = "" if ceiling.rule == "tenant max_pods" else f", shared by tier ({tier} here)"
-        args = (ceiling.label, per, shared, target, claim.granted)
-        claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
-
-
-def _explain_yield(claim: Claim, run: Room, closed: set[int]) -> None:
-    for i, cost in run.shape.costs[claim.name]:
-        if run.room[i] + EPS < cost or i in closed:
-            args = (claim.kept, run.shape.ceilings[i].label, claim.kept, claim.granted)
-            claim.reasons.append(Reason(run.shape.ceilings[i].rule, _YIELD, args))
-            return
-
-
-_YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
-_RECENT = "{} in use by other pools; demand younger than {:g} s takes free room only: {} -> {}"
-_CLOSED = (
-    "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
-)

@@ -41,10 +41,11 @@ class Room:
 
     def unreserve(self, reserve: list[float], claims: list[Claim]) -> None:
         """Give back to the room what is still set aside of these claims' current replicas
-        up to their demand (for them to keep)."""
+        up to their goal (for them to keep)."""
         room, costs = self.room, self.shape.costs
         for claim in claims:
-            part = claim.has - claim.granted
+            goal = claim.goal if claim.goal < claim.current else claim.current
+            part = goal - claim.granted
             for i, cost in costs[claim.name]:
                 amount = part * cost
                 if amount > reserve[i]:

@@ -1,0 +1,69 @@
+"""Why a claim got less than it asked under a short shared ceiling: the reasons
+controller.core.allocation adds, each with its numbers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from controller.core.history import SUSTAINED_S
+from controller.core.model import Reason
+from controller.core.room import EPS, Room
+
+if TYPE_CHECKING:
+    from controller.core.allocation import Claim
+
+
+def explain_shortfall(
+    claim: Claim,
+    run: Room,
+    closed: set[int],
+    tier: str,
+    reserve: list[float],
+) -> None:
+    """Which ceiling kept the claim short, and why it could not take what others have there:
+    a higher tier is short of it, its demand is too recent, or it is all in use."""
+    target = claim.floor if claim.floor > claim.want else claim.want
+    recent = claim.steady is not None and claim.steady < claim.want
+    args: tuple[object, ...]
+    for i, cost in run.shape.costs[claim.name]:
+        ceiling = run.shape.ceilings[i]
+        room = run.room[i]
+        if room + EPS >= cost:
+            if i in closed:
+                args = (ceiling.label, tier, target, claim.granted)
+                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
+            continue
+        if i in closed and room + reserve[i] + EPS >= cost:
+            args = (ceiling.label, tier, target, claim.granted)
+            claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
+            continue
+        if recent and room + reserve[i] + EPS >= cost:
+            # the room is other pools' and this demand is too recent to take it
+            args = (ceiling.label, SUSTAINED_S, target, claim.granted)
+            claim.reasons.append(Reason(ceiling.rule, _RECENT, args))
+            continue
+        if room + reserve[i] + EPS >= cost:
+            continue  # some other ceiling stopped it from taking that room
+        per = f", {cost:g} {ceiling.unit} a replica" if ceiling.unit != "pods" else ""
+        shared = "" if ceiling.rule == "tenant max_pods" else f", shared by tier ({tier} here)"
+        args = (ceiling.label, per, shared, target, claim.granted)
+        claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
+
+
+def explain_yield(claim: Claim, run: Room, closed: set[int]) -> None:
+    """Which ceiling the replicas a time rule keeps yielded under."""
+    for i, cost in run.shape.costs[claim.name]:
+        if run.room[i] + EPS < cost or i in closed:
+            args = (claim.kept, run.shape.ceilings[i].label, claim.kept, claim.granted)
+            claim.reasons.append(Reason(run.shape.ceilings[i].rule, _YIELD, args))
+            return
+
+
+_YIELD = (
+    "the {} replicas a time rule keeps yield to real demand of this tier or a higher one ({} "
+    "short): {} -> {}"
+)
+_RECENT = "{} in use by other pools; demand younger than {:g} s takes free room only: {} -> {}"
+_CLOSED = (
+    "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
+)

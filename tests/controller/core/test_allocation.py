@@ -1,0 +1,103 @@
+"""Priority under a short shared ceiling (controller.core.allocation): a higher tier's lasting
+demand takes lower tiers' idle pods, and what a higher tier keeps no lower tier takes.
+Table-driven: each row is a fleet's bids and what each pool gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from controller.core.allocation import Claim, allocate
+from controller.core.config import Config
+from tests.factories import config, pool
+
+TIER_OF = {"high": "enterprise", "peer": "enterprise", "mid": "growth", "low": "starter"}
+
+
+@dataclass(frozen=True)
+class Bid:
+    """One pool's claim: replicas now, at work, wanted, the part of it that has lasted
+    (None: all of it), kept by a time rule, and its floor."""
+
+    current: int
+    want: int
+    busy: int = 0
+    steady: int | None = None
+    kept: int = 0
+    floor: int = 0
+
+
+@dataclass(frozen=True)
+class Row:
+    about: str
+    bids: dict[str, Bid]
+    granted: dict[str, int]
+    max_pods: int = 6
+    tenant_max_pods: dict[str, int] = field(default_factory=dict)
+
+
+def fleet(row: Row) -> Config:
+    tenants: dict[str, dict[str, Any]] = {name: {"tier": TIER_OF[name]} for name in row.bids}
+    for name, cap in row.tenant_max_pods.items():
+        tenants[name]["max_pods"] = cap
+    pools = {name: pool(name, max_replicas=20) for name in row.bids}
+    return config(pools, tenants, max_pods=row.max_pods)
+
+
+def claims(cfg: Config, bids: dict[str, Bid]) -> list[Claim]:
+    return [
+        Claim(
+            name,
+            cfg.pools[name],
+            b.current,
+            b.floor,
+            b.want,
+            b.want,
+            [],
+            busy=b.busy,
+            steady=b.steady,
+            kept=b.kept,
+        )
+        for name, b in bids.items()
+    ]
+
+
+ROWS = [
+    Row(
+        "lasting demand takes a lower tier's idle pods before any at work",
+        {"high": Bid(current=2, want=4, busy=2), "low": Bid(current=4, want=4, busy=2)},
+        {"high": 4, "low": 2},
+    ),
+    Row(
+        "nothing is taken where it would not help: the higher tier's own quota binds",
+        {"high": Bid(current=2, want=4, busy=2), "low": Bid(current=4, want=9, busy=4)},
+        {"high": 2, "low": 4},
+        tenant_max_pods={"high": 2},
+    ),
+    Row(
+        "hysteresis: a lower tier's demand never takes the pods a higher tier's rules keep",
+        {"high": Bid(current=4, want=1, busy=1, kept=4), "low": Bid(current=2, want=9, busy=2)},
+        {"high": 4, "low": 2},
+    ),
+    Row(
+        "a lower tier's held pods yield to a higher tier's demand",
+        {"high": Bid(current=2, want=4, busy=2), "low": Bid(current=4, want=0, kept=4)},
+        {"high": 4, "low": 2},
+    ),
+    Row(
+        "inside a tier, holds yield to a peer's lasting demand, and running tasks stay",
+        {"high": Bid(current=2, want=5, busy=2), "peer": Bid(current=4, want=1, busy=1, kept=4)},
+        {"high": 5, "peer": 1},
+    ),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.about for row in ROWS])
+def test_priority_under_a_short_cluster_cap(row: Row) -> None:
+    cfg = fleet(row)
+    made = claims(cfg, row.bids)
+    allocate(cfg, made)
+    assert {c.name: c.granted for c in made} == row.granted
+    assert sum(c.granted for c in made) <= row.max_pods
