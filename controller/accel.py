@@ -30,6 +30,8 @@ BUILD = ROOT / ".accel"
 MODULES = (
     "controller/core/policy.py",
     "controller/core/allocation.py",
+    "controller/core/room.py",
+    "controller/core/shortfall.py",
     "controller/core/history.py",
     "controller/core/engine.py",
     "controller/simulate/shell.py",

@@ -3,19 +3,27 @@ between pools, by tier priority.
 
 Order of service:
 1. pools whose replicas must be held (stale or unobserved data) keep what they have;
-2. every pool keeps its replicas at work: a running task is never cut short for another pool
-   (it would be redelivered and start again); its pod goes to whoever needs it most when the
-   task ends;
+2. every pool keeps its replicas at work against its own tier and lower ones: a running task
+   is not cut short for a peer (it would be redelivered and start again);
 3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
-4. every pool's demand, tier by tier, each pool first keeping what it has and still needs, so
-   pods are not traded inside a tier as demands wobble, even in a tier a higher one starves;
-5. last, tier by tier, the replicas that time rules alone keep (a window, a rate policy, the
-   cooldown): idle pods held for stability never outrank a real backlog. Holds never exceed a
-   pool's current replicas, so a hold that yielded does not come back as growth.
-What a pool has (up to what it would keep alone) is set aside from step 4 on: a tier's demand
-grows from free room, and only demand that has lasted (Claim.steady,
-controller.core.history.SUSTAINED_S) takes replicas other pools have, lower tiers' or anyone's
-holds, in tier order. A blip of lag moves no pod (hysteresis).
+4. tier by tier, highest first:
+   - each pool keeps what it has and still needs, so pods are not traded inside a tier as
+     demands wobble, even in a tier a higher one starves;
+   - demand grows from free room, water-filled;
+   - demand that has lasted (Claim.steady, controller.core.history.SUSTAINED_S) takes held
+     room: lower tiers' idle pods, their holds, this tier's own holds;
+   - lasting demand still short takes lower tiers' replicas at work beyond their floors, the
+     lowest tier first (PriorityClass preemption): with a backlog a lower pool's pods never
+     fall idle, each taking its next task as one ends, so without this a higher tier would
+     wait as long as the lower one's backlog lasts. The actuator removes an idle pod first,
+     then the newest, and a busy one finishes its task within its grace period;
+   - then the replicas the tier's time rules alone keep (a window, the learned keep-alive, a
+     rate policy, the cooldown): they yield to this tier's real demand or a higher one's,
+     never to a lower tier's, as under PriorityClass a lower priority never preempts a higher.
+     Holds never exceed a pool's current replicas, so a hold that yielded does not come
+     back as growth.
+Hysteresis: a blip of lag moves no pod (only lasting demand takes what other pools have), and
+what a higher tier took stays while its own rules keep it, so pods do not flap between tiers.
 
 Inside one tier the remaining room is split by max-min fairness (water-filling): all pools
 rise level by level, and when a ceiling cannot give every pool one more replica, the leftover
@@ -33,10 +41,9 @@ import math
 from dataclasses import dataclass
 
 from controller.core.config import Config, PoolConfig
-from controller.core.history import SUSTAINED_S
 from controller.core.model import Reason, ScaleDecision
-
-_EPS = 1e-9
+from controller.core.room import EPS, Room
+from controller.core.shortfall import explain_preemption, explain_shortfall, explain_yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +111,7 @@ def _build_layout(config: Config) -> Layout:
         exact = all(
             float(cost).is_integer() for drawn in costs.values() for j, cost in drawn if j == i
         )
-        slack = _EPS if exact else -1e-6 * max(1.0, made.capacity)
+        slack = EPS if exact else -1e-6 * max(1.0, made.capacity)
         limits.append(made.capacity + slack)
     drawing = {name: frozenset(i for i, _ in made) for name, made in costs.items()}
     return Layout(tuple(ceilings), costs, drawing, tiers, tuple(limits))
@@ -140,14 +147,15 @@ class Claim:
     goal: int = 0
     busy: int = 0
     """Replicas at work (tasks in flight), at most `current`: under a short shared ceiling
-    they are not taken from the pool, so no running task is cut short for another pool."""
+    the same tier and lower ones do not take them, and a higher tier only for demand that has
+    lasted (`allocate`: preemption)."""
     steady: int | None = None
     """The part of `want` that has lasted a while (controller.core.history.SUSTAINED_S); None: all
     of it. Only that part takes replicas that time rules keep in other pools."""
     kept: int = 0
-    """Replicas kept only by a time rule (a stabilization window, a rate policy, the
-    cooldown) above `want`: never more than `current`. Under a short shared ceiling they
-    yield to every tier's real demand (`allocate`)."""
+    """Replicas kept only by a time rule (a stabilization window, the learned keep-alive, a
+    rate policy, the cooldown) above `want`: never more than `current`. Under a short shared
+    ceiling they yield to the real demand of the pool's tier and higher ones (`allocate`)."""
     until: float = math.inf
     """When the claim may change by time alone: a pin expires, a cooldown ends, an entry
     that bound a stabilization window or rate limit leaves it (controller.core.policy)."""
@@ -230,138 +238,6 @@ class Demand:
         return [i for i in range(len(total)) if total[i] > limit[i]]
 
 
-class _Pass:
-    """One allocation: the room left under each ceiling."""
-
-    def __init__(self, shape: Layout) -> None:
-        self.shape = shape
-        self.room = [c.capacity for c in shape.ceilings]
-
-    def grant(self, claim: Claim, units: int) -> None:
-        claim.granted += units
-        room = self.room
-        for i, cost in self.shape.costs[claim.name]:
-            room[i] -= units * cost
-
-    def reserve(self, claims: list[Claim]) -> list[float]:
-        """Set aside, from the room, what each claim has and would keep alone (its current
-        replicas, at most `Claim.alone`) beyond its grant."""
-        reserve = [0.0] * len(self.room)
-        costs = self.shape.costs
-        for claim in claims:
-            alone = claim.alone
-            has = claim.current if claim.current < alone else alone
-            if has > claim.granted:
-                for i, cost in costs[claim.name]:
-                    reserve[i] += (has - claim.granted) * cost
-        return self.reserve_again(reserve)
-
-    def unreserve(self, reserve: list[float], claims: list[Claim]) -> None:
-        """Give back to the room what is still set aside of these claims' current replicas
-        up to their demand (for them to keep)."""
-        room, costs = self.room, self.shape.costs
-        for claim in claims:
-            part = claim.has - claim.granted
-            for i, cost in costs[claim.name]:
-                amount = part * cost
-                if amount > reserve[i]:
-                    amount = reserve[i]
-                reserve[i] -= amount
-                room[i] += amount
-
-    def reserve_again(self, wanted: list[float]) -> list[float]:
-        """Set aside up to `wanted` of what room is left (after `release`)."""
-        room = self.room
-        kept = [0.0] * len(room)
-        for i, amount in enumerate(wanted):
-            if amount > 0:
-                there = room[i] if room[i] > 0 else 0.0
-                kept[i] = amount if amount < there else there
-                room[i] -= kept[i]
-        return kept
-
-    def release(self, reserve: list[float]) -> None:
-        """Give what `reserve` set aside back to the room (and empty it)."""
-        room = self.room
-        for i, amount in enumerate(reserve):
-            room[i] += amount
-            reserve[i] = 0.0
-
-    def fits(self, claim: Claim) -> bool:
-        room = self.room
-        return all(room[i] + _EPS >= cost for i, cost in self.shape.costs[claim.name])
-
-    def fill(self, claims: list[Claim]) -> None:
-        """Raise each claim toward its goal, max-min fair under the ceilings."""
-        costs, drawn, room = self.shape.costs, self.shape.drawn, self.room
-        need: dict[int, float] = {}  # only the ceilings these claims draw on (of maybe many)
-        active = []
-        for claim in claims:
-            extra = claim.goal - claim.granted
-            if extra > 0:
-                active.append(claim)
-                for i, cost in costs[claim.name]:
-                    need[i] = need.get(i, 0.0) + extra * cost
-        short = {i for i, n in need.items() if n > room[i] + _EPS}
-        bound = []
-        for claim in active:
-            if short and not short.isdisjoint(drawn[claim.name]):
-                bound.append(claim)
-            else:
-                self.grant(claim, claim.goal - claim.granted)
-        for group in self._groups(bound, short):
-            self._water_fill(group)
-
-    def _groups(self, claims: list[Claim], short: set[int]) -> list[list[Claim]]:
-        """Split claims into groups that share no short ceiling (union-find)."""
-        if len(short) == 1:  # the usual case: one ceiling short, all bound by it
-            return [claims] if claims else []
-        parent: dict[int, int] = {}
-
-        def root(key: int) -> int:
-            while parent.setdefault(key, key) != key:
-                parent[key] = parent[parent[key]]
-                key = parent[key]
-            return key
-
-        keys = {c.name: [i for i, _ in self.shape.costs[c.name] if i in short] for c in claims}
-        # (each claim here draws on at least one short ceiling: fill() bound it by one)
-        for drawn in keys.values():
-            for key in drawn[1:]:
-                parent[root(key)] = root(drawn[0])
-        groups: dict[int, list[Claim]] = {}
-        for claim in claims:
-            groups.setdefault(root(keys[claim.name][0]), []).append(claim)
-        return list(groups.values())
-
-    def _water_fill(self, claims: list[Claim]) -> None:
-        costs, room = self.shape.costs, self.room
-        active = [c for c in claims if self.fits(c)]
-        while active:
-            level = min(c.granted for c in active)
-            lowest = [c for c in active if c.granted == level]
-            step = min(c.goal for c in lowest) - level
-            above = [c.granted for c in active if c.granted > level]
-            if above:
-                step = min(step, min(above) - level)
-            per_step: dict[int, float] = {}
-            for claim in lowest:
-                for i, cost in costs[claim.name]:
-                    per_step[i] = per_step.get(i, 0.0) + cost
-            for i, cost in per_step.items():
-                if cost > 0:
-                    step = min(step, int((room[i] + _EPS) // cost))
-            if step >= 1:
-                for claim in lowest:
-                    self.grant(claim, step)
-            else:
-                lowest.sort(key=lambda c: (c.granted - c.goal, c.name))
-                for claim in lowest:
-                    if self.fits(claim):
-                        self.grant(claim, 1)
-            active = [c for c in active if c.granted < c.goal and self.fits(c)]
-
-
 def allocate(config: Config, claims: list[Claim]) -> None:
     """Set `granted` on every claim, and add a reason wherever a shared ceiling bound."""
     if not _fit_alone(layout(config), claims):
@@ -372,7 +248,7 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
     """`allocate`, for a caller that knows the claims do not all fit alone (every pool that
     draws on a short ceiling is among them: controller.core.engine)."""
     shape = layout(config)
-    run = _Pass(shape)
+    run = Room(shape)
     for claim in claims:
         if claim.held:
             run.grant(claim, claim.current)
@@ -385,9 +261,8 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
         if not claim.held:
             grouped[rank[tier_of[claim.name]]].append(claim)
     tiers = [(tier, grouped[k]) for k, (tier, _) in enumerate(shape.tiers)]
-    # Replicas at work stay, whatever the tier: preempting one cuts its task short (it is
-    # redelivered after the grace period and starts again), and a pod freed when the task
-    # ends goes to the highest tier that needs it anyway.
+    # Replicas at work stay against peers and lower tiers (each would be a task cut short);
+    # a higher tier's lasting demand may still take them (_preempt).
     working = []
     for _, tier_claims in tiers:
         for claim in tier_claims:
@@ -407,46 +282,101 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
     # it was granted. A blip of lag then grows from free room only, and moves no pod.
     reserve = run.reserve([c for c in claims if not c.held])
     closed: set[int] = set()
-    for tier, tier_claims in tiers:
+    priority = [config.tiers[tier].priority for tier, _ in tiers]
+    preempted: list[tuple[Claim, Reason]] = []
+    for k, (tier, tier_claims) in enumerate(tiers):
         # Each pool of the tier keeps what it has and still wants (what is left of it: a
         # higher tier's lasting demand may have taken some); pods are not traded inside a
         # tier as demands wobble (each trade is a task cut short and a cold start).
         keeping = [c for c in tier_claims if c.has > c.granted]
         if keeping:
-            run.unreserve(reserve, keeping)
             for claim in keeping:
                 claim.goal = claim.has
+            run.unreserve(reserve, keeping)
             run.fill(keeping)
         open_claims = _open(tier_claims, closed, shape)
         for claim in open_claims:
             claim.goal = claim.want
         run.fill(open_claims)  # growth, from free room
-        if any(reserve):
-            lasting = []
-            for claim in open_claims:
-                steady = claim.want if claim.steady is None else claim.steady
-                if steady > claim.granted:
-                    claim.goal = steady
-                    lasting.append(claim)
-            if lasting:  # lasting demand takes held room: lower tiers' pods, anyone's holds
-                held = list(reserve)
-                run.release(reserve)
-                run.fill(lasting)
-                reserve = run.reserve_again(held)
+        lasting = []
+        for claim in open_claims:
+            steady = claim.want if claim.steady is None else claim.steady
+            if steady > claim.granted:
+                claim.goal = steady
+                lasting.append(claim)
+        if lasting and any(reserve):  # held room: lower tiers' idle pods, this tier's holds
+            held = list(reserve)
+            run.release(reserve)
+            run.fill(lasting)
+            reserve = run.reserve_again(held)
+        lower = [claims for j, (_, claims) in enumerate(tiers) if priority[j] < priority[k]]
+        if lasting and lower:
+            _preempt(run, lasting, lower, tier, preempted)
         short = [c for c in tier_claims if c.granted < c.floor or c.granted < c.want]
-        for claim in short:  # explained now: lower tiers have not taken their share yet
-            _explain_shortfall(claim, run, closed, tier, reserve)
+        if short:  # explained now: lower tiers have not taken their share yet
+            taken = _takeable(run, reserve, lower)
+            for claim in short:
+                explain_shortfall(claim, run, closed, tier, reserve, taken)
         _close(short, run, closed)
-    # Last, tier by tier, what time rules alone keep: every tier's real demand came first.
-    run.release(reserve)
-    for _, tier_claims in tiers:
+        # What the tier's time rules keep, before any lower tier's demand.
         holding = [c for c in tier_claims if c.kept > c.granted]
-        for claim in holding:
-            claim.goal = claim.kept
-        run.fill(holding)
-        for claim in holding:
-            if claim.granted < claim.kept:
-                _explain_yield(claim, run, closed)
+        if holding:
+            for claim in holding:
+                claim.goal = claim.kept
+            run.unreserve(reserve, holding)
+            run.fill(holding)
+            for claim in holding:
+                if claim.granted < claim.kept:
+                    explain_yield(claim, run, closed)
+    for claim, reason in preempted:  # last: what a person asks first of a pool that shrank
+        claim.reasons.append(reason)
+
+
+def _preempt(
+    run: Room,
+    lasting: list[Claim],
+    lower: list[list[Claim]],
+    tier: str,
+    preempted: list[tuple[Claim, Reason]],
+) -> None:
+    """Lasting demand still short after the held room: lower tiers' replicas at work beyond
+    their floors make room, the lowest tier first. `lower`: the lower tiers' claims, tier by
+    tier, highest first. Each is freed, the lasting demand filled, and each given back what
+    is left, tier by tier: the lowest tier loses first, and inside a tier the pool with the
+    most (water-filling). The reasons of the pools that made room go to `preempted`."""
+    if all(c.granted >= c.goal for c in lasting):
+        return
+    victims = {c.name: c.granted for claims in lower for c in claims if c.granted > c.floor}
+    if not victims:
+        return
+    before = [c.granted for c in lasting]
+    blocked = [run.blocked(c) for c in lasting]
+    for claims in lower:
+        for claim in claims:
+            if claim.name in victims:
+                run.grant(claim, claim.floor - claim.granted)
+    run.fill(lasting)
+    for claims in lower:
+        back = [c for c in claims if c.name in victims]
+        for claim in back:
+            claim.goal = victims[claim.name]
+        run.fill(back)
+    took = [c for claims in lower for c in claims if victims.get(c.name, 0) > c.granted]
+    if took:
+        explain_preemption(run, lasting, before, blocked, took, victims, tier, preempted)
+
+
+def _takeable(run: Room, reserve: list[float], lower: list[list[Claim]]) -> list[float]:
+    """Per ceiling, what lasting demand could take of other pools' replicas: what is set
+    aside, and lower tiers' replicas beyond their floors."""
+    costs = run.shape.costs
+    takeable = list(reserve)
+    for claims in lower:
+        for claim in claims:
+            if claim.granted > claim.floor:
+                for i, cost in costs[claim.name]:
+                    takeable[i] += (claim.granted - claim.floor) * cost
+    return takeable
 
 
 def _fit_alone(shape: Layout, claims: list[Claim]) -> bool:
@@ -475,52 +405,9 @@ def _open(tier_claims: list[Claim], closed: set[int], shape: Layout) -> list[Cla
     return [c for c in tier_claims if closed.isdisjoint(drawn[c.name])]
 
 
-def _close(short: list[Claim], run: _Pass, closed: set[int]) -> None:
+def _close(short: list[Claim], run: Room, closed: set[int]) -> None:
     """Strict priority: a shared ceiling that left a tier short gives lower tiers nothing
     more, even where a cheaper replica would still fit."""
     costs, room = run.shape.costs, run.room
     for claim in short:
-        closed.update(i for i, cost in costs[claim.name] if room[i] + _EPS < cost)
-
-
-def _explain_shortfall(
-    claim: Claim, run: _Pass, closed: set[int], tier: str, reserve: list[float]
-) -> None:
-    target = claim.floor if claim.floor > claim.want else claim.want
-    recent = claim.steady is not None and claim.steady < claim.want
-    args: tuple[object, ...]
-    for i, cost in run.shape.costs[claim.name]:
-        ceiling = run.shape.ceilings[i]
-        room = run.room[i]
-        if room + _EPS >= cost:
-            if i in closed:
-                args = (ceiling.label, tier, target, claim.granted)
-                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
-            continue
-        if room + reserve[i] + _EPS >= cost:
-            if i in closed:
-                args = (ceiling.label, tier, target, claim.granted)
-                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
-            elif recent:  # the room is other pools' and this demand is too recent to take it
-                args = (ceiling.label, SUSTAINED_S, target, claim.granted)
-                claim.reasons.append(Reason(ceiling.rule, _RECENT, args))
-            continue  # else some other ceiling stopped it from taking that room
-        per = f", {cost:g} {ceiling.unit} a replica" if ceiling.unit != "pods" else ""
-        shared = "" if ceiling.rule == "tenant max_pods" else f", shared by tier ({tier} here)"
-        args = (ceiling.label, per, shared, target, claim.granted)
-        claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
-
-
-def _explain_yield(claim: Claim, run: _Pass, closed: set[int]) -> None:
-    for i, cost in run.shape.costs[claim.name]:
-        if run.room[i] + _EPS < cost or i in closed:
-            args = (claim.kept, run.shape.ceilings[i].label, claim.kept, claim.granted)
-            claim.reasons.append(Reason(run.shape.ceilings[i].rule, _YIELD, args))
-            return
-
-
-_YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
-_RECENT = "{} in use by other pools; demand younger than {:g} s takes free room only: {} -> {}"
-_CLOSED = (
-    "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
-)
+        closed.update(i for i, cost in costs[claim.name] if room[i] + EPS < cost)

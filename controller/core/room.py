@@ -1,0 +1,151 @@
+"""The room left under each shared ceiling during one allocation
+(controller.core.allocation.allocate_short): replicas granted from it, set aside for what
+pools have, given back, and water-filled between claims (max-min fair)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from controller.core.allocation import Claim, Layout
+
+EPS = 1e-9
+"""Float slack when room is compared with a replica's cost."""
+
+
+class Room:
+    """One allocation: the room left under each ceiling."""
+
+    def __init__(self, shape: Layout) -> None:
+        self.shape = shape
+        self.room = [c.capacity for c in shape.ceilings]
+
+    def grant(self, claim: Claim, units: int) -> None:
+        claim.granted += units
+        room = self.room
+        for i, cost in self.shape.costs[claim.name]:
+            room[i] -= units * cost
+
+    def reserve(self, claims: list[Claim]) -> list[float]:
+        """Set aside, from the room, what each claim has and would keep alone (its current
+        replicas, at most `Claim.alone`) beyond its grant."""
+        reserve = [0.0] * len(self.room)
+        costs = self.shape.costs
+        for claim in claims:
+            alone = claim.alone
+            has = claim.current if claim.current < alone else alone
+            if has > claim.granted:
+                for i, cost in costs[claim.name]:
+                    reserve[i] += (has - claim.granted) * cost
+        return self.reserve_again(reserve)
+
+    def unreserve(self, reserve: list[float], claims: list[Claim]) -> None:
+        """Give back to the room what is still set aside of these claims' current replicas
+        up to their goal (for them to keep)."""
+        room, costs = self.room, self.shape.costs
+        for claim in claims:
+            goal = claim.goal if claim.goal < claim.current else claim.current
+            part = goal - claim.granted
+            for i, cost in costs[claim.name]:
+                amount = part * cost
+                if amount > reserve[i]:
+                    amount = reserve[i]
+                reserve[i] -= amount
+                room[i] += amount
+
+    def reserve_again(self, wanted: list[float]) -> list[float]:
+        """Set aside up to `wanted` of what room is left (after `release`)."""
+        room = self.room
+        kept = [0.0] * len(room)
+        for i, amount in enumerate(wanted):
+            if amount > 0:
+                there = room[i] if room[i] > 0 else 0.0
+                kept[i] = amount if amount < there else there
+                room[i] -= kept[i]
+        return kept
+
+    def release(self, reserve: list[float]) -> None:
+        """Give what `reserve` set aside back to the room (and empty it)."""
+        room = self.room
+        for i, amount in enumerate(reserve):
+            room[i] += amount
+            reserve[i] = 0.0
+
+    def blocked(self, claim: Claim) -> set[int]:
+        """The ceilings without room for one more replica of this claim."""
+        room = self.room
+        return {i for i, cost in self.shape.costs[claim.name] if room[i] + EPS < cost}
+
+    def fits(self, claim: Claim) -> bool:
+        room = self.room
+        return all(room[i] + EPS >= cost for i, cost in self.shape.costs[claim.name])
+
+    def fill(self, claims: list[Claim]) -> None:
+        """Raise each claim toward its goal, max-min fair under the ceilings."""
+        costs, drawn, room = self.shape.costs, self.shape.drawn, self.room
+        need: dict[int, float] = {}  # only the ceilings these claims draw on (of maybe many)
+        active = []
+        for claim in claims:
+            extra = claim.goal - claim.granted
+            if extra > 0:
+                active.append(claim)
+                for i, cost in costs[claim.name]:
+                    need[i] = need.get(i, 0.0) + extra * cost
+        short = {i for i, n in need.items() if n > room[i] + EPS}
+        bound = []
+        for claim in active:
+            if short and not short.isdisjoint(drawn[claim.name]):
+                bound.append(claim)
+            else:
+                self.grant(claim, claim.goal - claim.granted)
+        for group in self._groups(bound, short):
+            self._water_fill(group)
+
+    def _groups(self, claims: list[Claim], short: set[int]) -> list[list[Claim]]:
+        """Split claims into groups that share no short ceiling (union-find)."""
+        if len(short) == 1:  # the usual case: one ceiling short, all bound by it
+            return [claims] if claims else []
+        parent: dict[int, int] = {}
+
+        def root(key: int) -> int:
+            while parent.setdefault(key, key) != key:
+                parent[key] = parent[parent[key]]
+                key = parent[key]
+            return key
+
+        keys = {c.name: [i for i, _ in self.shape.costs[c.name] if i in short] for c in claims}
+        # (each claim here draws on at least one short ceiling: fill() bound it by one)
+        for drawn in keys.values():
+            for key in drawn[1:]:
+                parent[root(key)] = root(drawn[0])
+        groups: dict[int, list[Claim]] = {}
+        for claim in claims:
+            groups.setdefault(root(keys[claim.name][0]), []).append(claim)
+        return list(groups.values())
+
+    def _water_fill(self, claims: list[Claim]) -> None:
+        costs, room = self.shape.costs, self.room
+        active = [c for c in claims if self.fits(c)]
+        while active:
+            level = min(c.granted for c in active)
+            lowest = [c for c in active if c.granted == level]
+            step = min(c.goal for c in lowest) - level
+            above = [c.granted for c in active if c.granted > level]
+            if above:
+                step = min(step, min(above) - level)
+            per_step: dict[int, float] = {}
+            for claim in lowest:
+                for i, cost in costs[claim.name]:
+                    per_step[i] = per_step.get(i, 0.0) + cost
+            for i, cost in per_step.items():
+                if cost > 0:
+                    step = min(step, int((room[i] + EPS) // cost))
+            if step >= 1:
+                for claim in lowest:
+                    self.grant(claim, step)
+            else:
+                lowest.sort(key=lambda c: (c.granted - c.goal, c.name))
+                for claim in lowest:
+                    if self.fits(claim):
+                        self.grant(claim, 1)
+            active = [c for c in active if c.granted < c.goal and self.fits(c)]
