@@ -18,8 +18,10 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
   `exact_reasons` (the live loop, whose reasons an operator reads) any new reading. Step 2
   (the demand, controller.core.policy.demanded) is worked out once a reading, when it is
   read, for both the footprint and every claim of that reading;
-- its tenant's budget rule changes (controller.core.policy.budget_rule), or a paced tenant's
-  tokens, replica-seconds or the clock move (its pools are claimed at every step);
+- its tenant's budget rule changes (controller.core.budget.budget_rule), or, past warn_at,
+  its tokens, replica-seconds, forecast or the clock move (its pools are claimed at every
+  step). Each budgeted tenant's spend is sampled at every step (controller.core.spend), so its
+  forecast is what `decide` would read from the same samples;
 - a time rule may let go (`Claim.until`: a cooldown ends, a pin expires, an entry that bound a
   window leaves it);
 - what operators said about it changes.
@@ -47,6 +49,7 @@ from collections.abc import Iterable, Mapping
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.allocation import Claim, Demand, allocate_short
+from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config, PoolConfig
 from controller.core.history import History, PoolHistory
 from controller.core.model import (
@@ -58,14 +61,13 @@ from controller.core.model import (
 )
 from controller.core.policy import (
     NO_OVERRIDES,
-    WARNING,
     Demanded,
     Footprint,
-    budget_rule,
     claim,
     controller_paused,
     demanded,
 )
+from controller.core.spend import SpendBook
 
 _SLACK = 1e-6
 """A time rule due within this long of a step counts as due at it (float noise)."""
@@ -86,8 +88,12 @@ class Engine:
         self.tenant_pools: dict[str, list[int]] = {}
         for i, pool in enumerate(self.pool_configs):
             self.tenant_pools.setdefault(pool.tenant, []).append(i)
-        self.replica_seconds = ReplicaSeconds()
-        """Each tenant's replicas over today, as read (the budget's pace)."""
+        self.replica_seconds = ReplicaSeconds(
+            {name: tenant.clock for name, tenant in config.tenants.items()}
+        )
+        """Each tenant's replicas over its budget day, as read (the budget's pace)."""
+        self.spend = SpendBook(config)
+        """Each budgeted tenant's spend, sampled at every step: its forecast (the pace)."""
         self._replicas = [0] * n
         self._tenant_replicas = dict.fromkeys(config.tenants, 0)
         self._moved: set[str] = set()
@@ -102,8 +108,9 @@ class Engine:
         self._unobserved: dict[str, str] = {}
         self._spent: dict[str, float] = {}
         self.observations = Observations(
-            self._pools, self._tokens, self._stale_tokens, self._unobserved, self._spent
-        )
+            self._pools, self._tokens, self._stale_tokens, self._unobserved, self._spent,
+            self.spend.tenants,
+        )  # fmt: skip
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES
         self.rules: dict[str, str | None] = {}
@@ -257,6 +264,11 @@ class Engine:
         self._moved.clear()
         if self.paced or not self.claims:
             self._spent.update(self.replica_seconds.today(now))
+        learn, tokens, stale = self.spend.observe, self._tokens, self._stale_tokens
+        for tenant in self.spend.tenants:
+            used = tokens.get(tenant)
+            if used is not None:
+                learn(tenant, used, now, learn=tenant not in stale)
         if not self.claims:
             return self._first(now)
         changed = self.dirty

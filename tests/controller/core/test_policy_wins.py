@@ -7,7 +7,7 @@ from controller.core.config import Config
 from controller.core.history import History
 from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
-from tests.factories import TIERS, config, pool
+from tests.factories import TIERS, config, pool, spending
 
 
 def tick(
@@ -135,32 +135,43 @@ def test_a_target_wait_adds_square_root_headroom_and_says_so() -> None:
     assert "target wait 2 s" in staffed.main_reason.detail
 
 
-def test_a_pool_past_warn_at_grows_again_when_its_pace_allows() -> None:
+def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_after() -> None:
     cfg = config(
         {"a": pool("t", max_replicas=20)},
         {"t": {"tier": "enterprise", "daily_token_budget": 1_000_000, "warn_at": 0.5}},
     )
-    noon = 12 * 3600.0
-    # 600,000 used by noon over 43,200 replica-seconds: ~13.9 tokens a replica-second. The
-    # 400,000 left pay for 400,000 / (13.9 x 43,200) = 0.67 replica until midnight: 1 (lag).
+    noon, evening = 12 * 3600.0, 20 * 3600.0
+
+    def rate(t: float) -> float:  # 50,000 tokens an hour until noon, 10,000 after
+        return (50_000 if t < noon else 10_000) / 3600
+
+    # At noon: 600,000 used, 400,000 left, and its last hour's 50,000 an hour would spend
+    # 600,000 by midnight: the pace serves 400,000 / 600,000 of the demand, 20 -> 13.
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, noon)
     obs = Observations(
         {"a": PoolObservation(20, 0, 1, 1)},
-        tokens_today={"t": 600_000},
+        tokens_today={"t": used},
         replica_seconds_today={"t": 43_200.0},
+        spend={"t": spend},
     )
     (d,) = decide(cfg, obs, now=noon)
-    assert d.desired == 1
-    assert "budget pace" in d.main_reason.detail
-    # Later the same day, having shrunk and spent little: the pace allows growth again.
+    assert d.desired == 13
+    assert d.main_reason.rule == "budget warning"
+    assert "forecast 600,000 more by 00:00 UTC" in d.main_reason.detail
+    assert "400,000 left: serves 67% of the demand" in d.main_reason.detail
+    assert "(budget pace), 20 -> 13" in d.main_reason.detail
+    # By the evening its burn has fallen: 40,000 more by midnight fit what is left.
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening)
     later = Observations(
         {"a": PoolObservation(20, 0, 1, 1)},
-        tokens_today={"t": 610_000},
+        tokens_today={"t": used},
         replica_seconds_today={"t": 200_000.0},
+        spend={"t": spend},
     )
-    (d,) = decide(cfg, later, now=20 * 3600.0)
-    assert d.desired > 1
-    assert d.main_reason.rule == "budget warning"
-    assert "pays for" in d.main_reason.detail
+    (d,) = decide(cfg, later, now=evening)
+    assert d.desired == 20
+    assert "forecast 40,000 more by 00:00 UTC" in d.main_reason.detail
+    assert d.main_reason.detail.endswith("left: not paced")
 
 
 def test_a_higher_tiers_backlog_takes_idle_pods_but_cuts_no_running_task_short() -> None:
@@ -226,20 +237,24 @@ def test_a_soft_capped_tenant_past_its_budget_stops_spending_at_once() -> None:
 
 
 def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks() -> None:
-    # 10,000 tokens left, 2 per replica-second, 60 s tasks: three of the last replica's
-    # tasks cost about 360 tokens, so it keeps going; at 200 left it stops.
+    # 10,000 tokens left, 2 per replica-second, 60 s tasks, a burn that would spend 43,200
+    # more by midnight: paced to one replica, which keeps going while three of its tasks
+    # (about 360 tokens) are paid for; at 200 left it stops.
     cfg = config(
         {"a": pool("t", max_replicas=20)},
         {"t": {"tier": "growth", "daily_token_budget": 1_000_000, "hard_cap": False}},
     )
+    noon = 12 * 3600.0
+    spend, _ = spending(cfg.tenants["t"], lambda t: 1.0, noon - 3600, noon)
 
     def at(used: int) -> int:
         obs = Observations(
             {"a": PoolObservation(5, 1, 1, 1, mean_task_seconds=60.0)},
             tokens_today={"t": used},
             replica_seconds_today={"t": used / 2},
+            spend={"t": spend},
         )
-        (d,) = decide(cfg, obs, now=12 * 3600.0)
+        (d,) = decide(cfg, obs, now=noon)
         return d.desired
 
     assert at(990_000) == 1

@@ -1,0 +1,213 @@
+"""Step 4 of the policy: a tenant's daily token budget.
+
+- Exhausted with `hard_cap`: 0 replicas (the queue is kept).
+- Spent with a soft cap: down to the floor (min_replicas, a pin) at once.
+- Past `warn_at`: paced only if the tenant's forecast spend until its budget resets
+  (controller.core.spend: its own profile by hour of day, or its recent burn rate), plus the
+  tokens of the tasks waiting, is more than what is left. Then each pool serves the share of its
+  demand that makes the forecast fit: its share of what is left (by max_replicas) over its share
+  of the forecast plus its own queue. Work the budget left covers is never held back. Whatever
+  the forecast, a pool keeps no more replicas than its share of what is left pays three tasks
+  each (the landing): the tasks in flight when the budget runs out do not overspend it.
+- Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
+  hours left): no growth; a pool at zero with tasks waiting keeps one.
+
+Pure: the engine claims a paced tenant's pools at every step (`budget_rule` says which), so
+what this reads of the clock, the tokens, the replica-seconds and the forecast is fresh.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from controller.core.allocation import Claim
+from controller.core.config import Config, PoolConfig, TenantConfig
+from controller.core.model import Observations, PoolObservation, Reason
+from controller.core.spend import Forecast
+
+EXHAUSTED = "budget exhausted"
+SPENT = "budget spent"
+WARNING = "budget warning"
+PACE_MIN_REPLICA_SECONDS = 600.0
+"""Below this much measured today, a tenant's cost per replica-second is too noisy to read."""
+MAX_TASK_SECONDS = 7 * 86400.0
+"""A week: above this a task time is not a measurement."""
+LANDING_TASKS = 3
+"""Tasks a replica's budget must cover: the one in flight, the next it takes before the pace is
+read again, and as much again for the long tail of task times (a tokens-per-replica-second
+average counts idle seconds too)."""
+
+
+def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
+    """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a
+    hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING
+    (past warn_at: the forecast, and the pace if it does not fit) or none. Between two
+    passes a tenant's pools can decide differently for its usage only if this changes."""
+    budget = tenant.daily_token_budget
+    if budget is None or used is None:
+        return None
+    if used >= budget:
+        return EXHAUSTED if tenant.hard_cap else SPENT
+    if used >= tenant.warn_at * budget:
+        return WARNING
+    return None
+
+
+class Paced(NamedTuple):
+    """What the budget leaves a pool: its demand, and the most replicas the budget pays for
+    (None: no limit, no time rule is cut)."""
+
+    want: int
+    paced: int | None
+
+
+class Pool(NamedTuple):
+    """A pool's claim so far, as step 4 reads it."""
+
+    name: str
+    config: PoolConfig
+    obs: PoolObservation
+    current: int
+    want: int
+    floor: int
+    until: float
+
+
+def budget_step(
+    rule: str, pool: Pool, config: Config, observations: Observations, now: float,
+    reasons: list[Reason],
+) -> Claim | Paced:  # fmt: skip
+    """Step 4 for one pool of a tenant under a budget `rule`: a final Claim (exhausted,
+    spent), or the demand left and the pace."""
+    tenant_name = pool.config.tenant
+    tenant = config.tenants[tenant_name]
+    budget = tenant.daily_token_budget
+    used = observations.tokens_today[tenant_name]
+    assert budget is not None
+    name, obs, current, want, floor = pool.name, pool.obs, pool.current, pool.want, pool.floor
+    lag = obs.pending + obs.ack_pending
+    stale = observations.stale_tokens.get(tenant_name)
+    note = f" (last known; {stale})" if stale else ""
+    said = (tenant_name, used, budget, note)
+    if rule == EXHAUSTED:
+        reasons.append(Reason(rule=EXHAUSTED, template=_EXHAUSTED, args=(*said, lag)))
+        return Claim(name, pool.config, current, 0, 0, 0, reasons, until=pool.until)
+    if rule == SPENT:
+        # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at once.
+        # No window or cooldown holds a pod that spends past the budget; the queue waits for
+        # the reset.
+        kept = min(floor, pool.config.max_replicas)
+        reasons.append(Reason(rule=SPENT, template=_SPENT, args=(*said, kept, lag)))
+        return Claim(name, pool.config, current, kept, kept, kept, reasons, until=pool.until)
+    spend = observations.spend.get(tenant_name)
+    forecast = spend.forecast(now) if spend is not None else None
+    if forecast is None:
+        # No forecast yet: no growth; but a pool at zero with tasks waiting keeps one
+        # replica, or they would be stranded.
+        cap = max(current, floor, 1 if lag > 0 else 0)
+        if want > cap:
+            args = (*said, tenant.warn_at, cap, want, cap)
+            reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
+            return Paced(cap, None)
+        return Paced(want, None)
+    return _pace(pool, tenant, forecast, config.budget_share[name], observations, reasons)
+
+
+def _pace(
+    pool: Pool, tenant: TenantConfig, forecast: Forecast, share: float,
+    observations: Observations, reasons: list[Reason],
+) -> Paced:  # fmt: skip
+    """The forecast against what is left: not paced if this pool's share of what is left
+    covers its share of the forecast and its own queue; else the share of its demand that
+    fits. Either way no more replicas than the landing allows."""
+    tenant_name = pool.config.tenant
+    budget = tenant.daily_token_budget
+    used = observations.tokens_today[tenant_name]
+    assert budget is not None
+    left = budget - used
+    obs, want = pool.obs, pool.want
+    lag = obs.pending + obs.ack_pending
+    spent = observations.replica_seconds_today.get(tenant_name, 0.0)
+    per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
+    task = obs.mean_task_seconds
+    task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None
+    # Tokens of a task: tokens a replica-second x the seconds a replica works on one.
+    each = per * task / pool.config.concurrency if per is not None and task is not None else 0.0
+    queued = lag * each
+    mine, asked = left * share, forecast.tokens * share + queued
+    stale = observations.stale_tokens.get(tenant_name)
+    note = f" (last known; {stale})" if stale else ""
+    told = (tenant_name, used, budget, note, round(forecast.tokens), tenant.clock.label,
+            _source(forecast), _queued(lag, queued), left)  # fmt: skip
+    landing = _landing(mine, per, task)
+    if mine >= asked:
+        reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
+        if landing is not None and want > landing:
+            cost = round(LANDING_TASKS * per * task) if per and task else 0
+            args = (left, landing, cost, LANDING_TASKS, want, landing)
+            reasons.append(Reason(rule=WARNING, template=_LANDING, args=args))
+            return Paced(landing, landing)
+        return Paced(want, None)
+    serves = mine / asked
+    cap = math.floor(want * serves + 1e-9)
+    if cap < 1 and lag > 0 and (landing is None or landing >= 1):
+        cap = 1  # tasks waiting and budget left: never strand them until the reset
+    if landing is not None and cap > landing:
+        cap = landing
+    if want > cap:
+        reasons.append(Reason(rule=WARNING, template=_PACE, args=(*told, serves, cap, want, cap)))
+        want = cap
+    return Paced(want, cap)
+
+
+def _landing(mine: float, per: float | None, task: float | None) -> int | None:
+    """The most replicas whose next LANDING_TASKS tasks the pool's share of what is left pays
+    for (None: unknown, nothing measured)."""
+    if per is None or task is None or per * task <= 0:
+        return None
+    return math.floor(mine / (LANDING_TASKS * per * task) + 1e-9)
+
+
+def _source(forecast: Forecast) -> str:
+    """What the forecast was read from, for the reasons."""
+    burn = forecast.burn
+    said = []
+    if forecast.days:
+        scale = f", today x{forecast.scale:.2f}" if abs(forecast.scale - 1) >= 0.005 else ""
+        said.append(f"its hours over {forecast.days} day{'s' * (forecast.days > 1)}{scale}")
+    if burn is not None:
+        rate = f"its last hour's {round(burn.rate * 3600):,} tokens an hour"
+        if burn.fall > 0:
+            rate += f" falling {round(burn.fall * 3600 * 3600):,} an hour each hour"
+        said.append(rate)
+    return ", then ".join(said)
+
+
+def _queued(lag: int, tokens: float) -> str:
+    return f" + {lag} waiting (~{round(tokens):,})" if lag and tokens else ""
+
+
+_EXHAUSTED = (
+    "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
+)
+_SPENT = (
+    "tenant {} used {:,} of {:,} tokens today{} (soft cap): down to its floor {}, lag {} stays "
+    "queued until the budget resets"
+)
+_UNKNOWN = (
+    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}), no forecast yet: no growth "
+    "beyond {}, {} -> {}"
+)
+_FITS = (
+    "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "
+    "not paced"
+)
+_PACE = (
+    "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "
+    "serves {:.0%} of the demand, pays for {} replicas here (budget pace), {} -> {}"
+)
+_LANDING = (
+    "{:,} tokens left pay for {} replicas here at {:,} tokens for {} tasks each (budget "
+    "landing): {} -> {}"
+)
