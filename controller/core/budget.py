@@ -24,7 +24,7 @@ from typing import NamedTuple
 from controller.core.allocation import Claim
 from controller.core.config import Config, PoolConfig, TenantConfig
 from controller.core.model import Observations, PoolObservation, Reason
-from controller.core.spend import Forecast
+from controller.core.spend import Forecast, TenantSpend
 
 EXHAUSTED = "budget exhausted"
 SPENT = "budget spent"
@@ -111,12 +111,13 @@ def budget_step(
             reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
             return Paced(cap, None)
         return Paced(want, None)
-    return _pace(pool, tenant, forecast, config.budget_share[name], observations, reasons)
+    share = config.budget_share[name]
+    return _pace(pool, tenant, spend, forecast, share, observations, reasons)
 
 
 def _pace(
-    pool: Pool, tenant: TenantConfig, forecast: Forecast, share: float,
-    observations: Observations, reasons: list[Reason],
+    pool: Pool, tenant: TenantConfig, spend: TenantSpend | None, forecast: Forecast,
+    share: float, observations: Observations, reasons: list[Reason],
 ) -> Paced:  # fmt: skip
     """The forecast against what is left: not paced if this pool's share of what is left
     covers its share of the forecast and its own queue; else the share of its demand that
@@ -132,8 +133,11 @@ def _pace(
     per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
     task = obs.mean_task_seconds
     task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None
-    # Tokens of a task: tokens a replica-second x the seconds a replica works on one.
-    each = per * task / pool.config.concurrency if per is not None and task is not None else 0.0
+    # Tokens of a task: the tenant's, from its workers' reports; else tokens a replica-second
+    # x the seconds a replica works on one.
+    each = spend.per_task() if spend is not None else None
+    if each is None:
+        each = per * task / pool.config.concurrency if per is not None and task else 0.0
     queued = lag * each
     mine, asked = left * share, forecast.tokens * share + queued
     stale = observations.stale_tokens.get(tenant_name)
@@ -177,11 +181,11 @@ def _source(forecast: Forecast) -> str:
         scale = f", today x{forecast.scale:.2f}" if abs(forecast.scale - 1) >= 0.005 else ""
         said.append(f"its hours over {forecast.days} day{'s' * (forecast.days > 1)}{scale}")
     if burn is not None:
-        rate = f"its last hour's {round(burn.rate * 3600):,} tokens an hour"
-        if burn.fall > 0:
-            rate += f" falling {round(burn.fall * 3600 * 3600):,} an hour each hour"
-        said.append(rate)
-    return ", then ".join(said)
+        said.append("its last 2 h")
+        if burn.slope < 0:
+            fall, error = burn.slope * -(3600**2), burn.error * 3600**2
+            said[-1] += f", falling {round(fall):,} ± {round(error):,} an hour each hour"
+    return f"{round(forecast.rate * 3600):,} tokens an hour now: " + ", then ".join(said)
 
 
 def _queued(lag: int, tokens: float) -> str:

@@ -96,6 +96,11 @@ class Engine:
         """Each budgeted tenant's spend, sampled at every step: its forecast (the pace)."""
         self._replicas = [0] * n
         self._tenant_replicas = dict.fromkeys(config.tenants, 0)
+        self._lags = [0] * n
+        self._tenant_lag = dict.fromkeys(config.tenants, 0)
+        """Tasks waiting per pool and per tenant, as read (stale or unseen: none): with each
+        tenant's tasks done, what its spend forecast learns it asks for."""
+        self._tasks: dict[str, int] = {}
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
         self.readings: list[PoolObservation | None] = [None] * n
@@ -169,6 +174,10 @@ class Engine:
             self._tenant_replicas[tenant] += replicas - self._replicas[i]
             self._replicas[i] = replicas
             self._moved.add(tenant)
+        lag = 0 if reading is None or reading.stale is not None else reading.lag
+        if lag != self._lags[i]:
+            self._tenant_lag[self.pool_configs[i].tenant] += lag - self._lags[i]
+            self._lags[i] = lag
         if reading is None:
             self._pools.pop(self.names[i], None)
             self.prints[i] = self.demands[i] = None
@@ -181,8 +190,15 @@ class Engine:
             self.prints[i] = mark
             self.dirty.add(i)
 
-    def tokens(self, tenant: str, used: int | None, stale: str | None = None) -> None:
-        """A tenant's tokens today (None: unknown), and why they are only the last known."""
+    def tokens(
+        self, tenant: str, used: int | None, stale: str | None = None, tasks: int | None = None
+    ) -> None:
+        """A tenant's tokens today (None: unknown), why they are only the last known, and the
+        tasks its workers reported done today (None: unknown)."""
+        if tasks is None:
+            self._tasks.pop(tenant, None)
+        else:
+            self._tasks[tenant] = tasks
         if used is None:
             if self._tokens.pop(tenant, None) is not None:
                 self._budget_moved(tenant, None)
@@ -264,11 +280,13 @@ class Engine:
         self._moved.clear()
         if self.paced or not self.claims:
             self._spent.update(self.replica_seconds.today(now))
-        learn, tokens, stale = self.spend.observe, self._tokens, self._stale_tokens
+        sample, tokens, stale = self.spend.observe, self._tokens, self._stale_tokens
+        tasks, lags = self._tasks, self._tenant_lag
         for tenant in self.spend.tenants:
             used = tokens.get(tenant)
             if used is not None:
-                learn(tenant, used, now, learn=tenant not in stale)
+                sample(tenant, used, now, tasks.get(tenant), lags[tenant],
+                       learn=tenant not in stale)  # fmt: skip
         if not self.claims:
             return self._first(now)
         changed = self.dirty

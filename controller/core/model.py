@@ -169,6 +169,9 @@ class Usage:
     """Per pool, from the workers' reports."""
     stale: str | None = None
     """Why these are the last known values rather than fresh ones."""
+    tasks_today: Mapping[str, int] = field(default_factory=dict)
+    """Per tenant, the tasks its workers reported done today, where reported (what a task
+    costs it: the budget forecast counts its queue's tokens with it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,8 +94,9 @@ def claim(
     """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
     `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
     on its tenant's usage only through `budget_rule` (and, past warn_at, on its tokens,
-    replica-seconds, spend forecast and `now`: the budget pace), and otherwise on `now` only until `Claim.until` (given a
-    history that meanwhile records only this recommendation); the reasons quote the exact
+    replica-seconds, spend forecast, lag and task time, and `now`: the budget pace), and
+    otherwise on `now` only until `Claim.until` (given a history that meanwhile records only
+    this recommendation); the reasons quote the exact
     figures. `demand`, if given, is `demanded()` of this very observation: step 2 is not
     worked out again (controller.core.engine keeps it per reading)."""
     obs = observations.pools.get(name)

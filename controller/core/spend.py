@@ -1,22 +1,27 @@
-"""What a tenant's tokens will come to by its budget's reset, learned from its own spend.
+"""What a tenant's tokens will come to by its budget's reset, learned from its own demand.
 
 The budget pace (controller.core.budget) asks each budgeted tenant's `TenantSpend` for a
-`Forecast`: how many more tokens the tenant would spend, unpaced, before its budget resets.
-Two sources, each learned online from the tenant's tokens today as the engine samples them at
-every step:
+`Forecast`: how many more tokens the tenant would ask for, unpaced, before its budget resets.
+The engine samples each budgeted tenant at every step: its tokens today, the tasks its workers
+reported done today, and the tasks waiting in its queues (lag). What the tenant asks for is
+what it spent plus what waits (its lag at its tokens a task, learned from the reports): a pace
+that holds tasks back does not make its own demand look smaller, and a backlog drained after
+the arrivals stop is not taken for more to come. Where the tasks done are unknown (token usage
+from Prometheus), the spend alone stands in. Two sources, each learned online:
 
 - **A profile by hour of day.** The day is cut into hours from the reset (bin 0 is the first
   hour after it; a day is 23-25 h where clocks change). At each reset, every hour seen for at
   least half of it folds its tokens a second into its bin, the newest day weighing NEWEST_DAY
-  (older days fade: a week ago counts under a tenth). An hour the pace held back shows less
-  than the tenant asked for, so it can only raise its bin. The rest of today is read from the
+  (older days fade: a week ago counts under a tenth). The rest of today is read from the
   bins, scaled by how today compares with them so far (shrunk towards 1 by one average hour of
   the profile, so that the first minutes of a day do not swing it).
 - **The recent burn rate**, for the hours the profile does not know yet (a new tenant, the
-  first day): tokens a second over the last hour, in minute buckets. Where the buckets fall
-  clearly (a fitted slope below zero by more than twice its standard error), the rate is
-  projected falling at that slope until it reaches zero; a rise is never projected (the rate
-  now is kept). Ten minutes must be seen before it is read.
+  first day): a least-squares line through the last two hours' tokens a second, in minute
+  buckets. The line is followed where it falls, until it reaches zero; a rise is never
+  projected (the rate now is kept). Its slope is only known within its standard error, so the
+  forecast is the mean over the slope's normal spread (SPREAD): a fall the data barely shows
+  counts for little, and the forecast moves smoothly as the evidence does. Ten minutes must be
+  seen before it is read.
 
 Pure: no I/O, no clock. The engine keeps one per budgeted tenant (`SpendBook`) and shows them
 to the policy in Observations.spend; the leader saves them with the windows' history
@@ -29,6 +34,7 @@ import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import NamedTuple
 
 from controller.core.accounting import BudgetClock, BudgetDay
@@ -44,24 +50,52 @@ NEWEST_DAY = 0.25
 NO_DAY = BudgetDay(math.nan, math.nan)
 """Before the first sample."""
 BUCKET_S = 60.0
-BUCKETS = 60
-"""The burn rate's window: the last hour, a minute a bucket."""
+BUCKETS = 120
+"""The burn rate's window: the last two hours, a minute a bucket. (An hour of bursty traffic
+left the slope of a day's steady fall within its noise half of the time.)"""
 MIN_BUCKETS = 10
 """Buckets (minutes) seen before the burn rate is read."""
 GAP_S = 3600.0
 """Samples further apart than this teach nothing (the tokens between are not spread over it)."""
-FALL_SIGNIFICANCE = 2.0
-"""A fall is projected only when the fitted slope is this many standard errors below zero."""
+SPREAD = tuple(NormalDist().inv_cdf((i + 0.5) / 16) for i in range(16))
+"""The slope's normal spread, as 16 equally likely values (in standard errors)."""
 MAX_DAYS = 1000
 """Days counted behind a bin (only shown)."""
+MIN_TASKS = 10
+"""Tasks reported done before their tokens a task are read."""
 
 
 class Burn(NamedTuple):
-    """The recent burn rate: tokens a second now, and how fast it falls (tokens a second,
-    each second; 0 unless it clearly falls)."""
+    """The line through the recent burn rate: its mean (tokens a second) at `centre` (an
+    instant), its slope (tokens a second, each second) and the slope's standard error."""
 
-    rate: float
-    fall: float
+    mean: float
+    centre: float
+    slope: float
+    error: float
+
+    def at(self, now: float) -> float:
+        """The rate now along the line where it falls, else the mean (a rise not projected)."""
+        return max(0.0, self.mean + min(self.slope, 0.0) * (now - self.centre))
+
+    def expected(self, now: float, start: float, end: float) -> float:
+        """Tokens from `start` to `end` (instants after `now`): the mean over the slope's
+        spread of the line followed where it falls (to zero at most), held at its rate now
+        where it rises."""
+        total = 0.0
+        mean, centre = self.mean, self.centre
+        for z in SPREAD:
+            slope = self.slope + z * self.error
+            if slope >= 0:
+                total += max(0.0, mean + slope * (now - centre)) * (end - start)
+                continue
+            stop = min(end, centre - mean / slope)  # where the line reaches zero
+            if stop > start:
+                total += (
+                    mean * (stop - start)
+                    + slope * ((stop - centre) ** 2 - (start - centre) ** 2) / 2
+                )
+        return total / len(SPREAD)
 
 
 class Forecast(NamedTuple):
@@ -83,20 +117,22 @@ class TenantSpend:
     """One tenant's spend: the hour-of-day profile, today's hours, the recent minutes."""
 
     clock: BudgetClock
-    budget: int | None = None
-    warn_at: float = 1.0
     bins: list[float | None] = field(default_factory=lambda: [None] * DAY_BINS)
     """Tokens a second in each hour from the reset, over past days."""
     days: list[int] = field(default_factory=lambda: [0] * DAY_BINS)
     today_tokens: list[float] = field(default_factory=lambda: [0.0] * DAY_BINS)
     today_seconds: list[float] = field(default_factory=lambda: [0.0] * DAY_BINS)
     """Seconds of each hour today seen between two samples (no longer than GAP_S apart)."""
-    held: list[bool] = field(default_factory=lambda: [False] * DAY_BINS)
-    """Hours today in which the pace was on (their spend is less than was asked for)."""
     day: BudgetDay = NO_DAY
     used: int | None = None
+    tasks: int | None = None
+    queued: float = 0.0
     at: float | None = None
-    """Tokens today at the last sample, and when."""
+    """The last sample: tokens and tasks done today, the tokens waiting, and when."""
+    task_tokens: float = 0.0
+    task_count: float = 0.0
+    """Tokens and tasks reported since this learner started, halved at each reset (recent
+    days weigh more): their ratio is the tenant's tokens a task."""
     tokens: deque[float] = field(default_factory=deque)
     seconds: deque[float] = field(default_factory=deque)
     """Per minute bucket, oldest first, the last one filling: tokens, and seconds seen."""
@@ -112,34 +148,47 @@ class TenantSpend:
 
     @classmethod
     def for_tenant(cls, tenant: TenantConfig) -> TenantSpend:
-        return cls(tenant.clock, tenant.daily_token_budget, tenant.warn_at)
+        return cls(tenant.clock)
 
     # --- learning ---------------------------------------------------------------------------
 
-    def observe(self, used: int, now: float, *, learn: bool = True) -> None:
-        """Tokens today at `now`. With `learn` false (a stale count), only the baseline moves."""
+    def observe(
+        self, used: int, now: float, tasks: int | None = None, lag: int = 0, *, learn: bool = True
+    ) -> None:
+        """Tokens and tasks done today and the tasks waiting, at `now`. With `learn` false (a
+        stale count), only the baseline moves."""
         at = self.at
         if at is not None and now <= at:
             return  # the same instant: what moved is counted at the next sample
         self._seen += 1
         day = self.clock.day(now)
-        if day != self.day:
+        new_day = day != self.day
+        if new_day:
             self._fold(day)
-        before = self.used
-        self.used, self.at = used, now
+        before, done = self.used, self.tasks
+        # The count went on from the last sample, or started over (a reset: from zero).
+        going = before is not None and not new_day and used >= before
+        if going and tasks is not None and done is not None and tasks > done:
+            self.task_tokens += used - (before or 0)
+            self.task_count += tasks - done
+        each = self.per_task()
+        queued = lag * each if each is not None else 0.0
+        asked = used - (before if going and before is not None else 0) + queued - self.queued
+        self.used, self.tasks, self.queued, self.at = used, tasks, queued, now
         if before is None or at is None or not learn or now - at > GAP_S:
             return
-        spent = used - before if used >= before else used  # less: its count started over
-        self._count(at, now, float(spent))
-        budget = self.budget
-        if budget is not None and used >= self.warn_at * budget:
-            forecast = self.forecast(now)
-            if forecast is not None and forecast.tokens > budget - used:
-                self.held[self._bin(now)] = True
+        self._count(at, now, asked)
+
+    def per_task(self) -> float | None:
+        """The tenant's tokens a task, from its reports (None: under MIN_TASKS seen)."""
+        if self.task_count < MIN_TASKS:
+            return None
+        return self.task_tokens / self.task_count
 
     def _count(self, start: float, end: float, spent: float) -> None:
-        """Spread `spent` over [start, end): today's hours (what fell before the reset was
-        yesterday's), and the minute buckets."""
+        """Spread `spent` (tokens asked for; less than zero where the queue's tokens fell)
+        over [start, end): today's hours (what fell before the reset was yesterday's), and the
+        minute buckets."""
         span = end - start
         for k, low, high in self._hours(max(start, self.day.start), end):
             self.today_tokens[k] += spent * (high - low) / span
@@ -173,19 +222,15 @@ class TenantSpend:
         for k in range(DAY_BINS):
             seen = self.today_seconds[k]
             if seen >= MIN_BIN_S:
-                rate = self.today_tokens[k] / seen
+                rate = max(0.0, self.today_tokens[k] / seen)
                 old = self.bins[k]
-                if old is None:
-                    self.bins[k] = rate
-                elif self.held[k]:
-                    self.bins[k] = max(old, rate)
-                else:
-                    self.bins[k] = old + NEWEST_DAY * (rate - old)
+                self.bins[k] = rate if old is None else old + NEWEST_DAY * (rate - old)
                 self.days[k] = min(self.days[k] + 1, MAX_DAYS)
         self.changes += 1
         self.today_tokens = [0.0] * DAY_BINS
         self.today_seconds = [0.0] * DAY_BINS
-        self.held = [False] * DAY_BINS
+        self.task_tokens /= 2
+        self.task_count /= 2
         self.day = day
 
     # --- reading ----------------------------------------------------------------------------
@@ -195,7 +240,7 @@ class TenantSpend:
         key, made = self._burn
         if key == self.bucket_start:
             return made
-        made = _fit(self.tokens, self.seconds)
+        made = _fit(self.tokens, self.seconds, self.bucket_start)
         self._burn = (self.bucket_start, made)
         return made
 
@@ -214,18 +259,24 @@ class TenantSpend:
         scale = self._ratio(now) if day == self.day else 1.0
         burn: Burn | None = None
         tokens, days, rate = 0.0, MAX_DAYS, -1.0
+        unknown: list[tuple[float, float]] = []
+        """The runs of hours the profile does not know (the burn rate is read over each)."""
         for k, low, high in self._hours(now, day.end, day):
             learned = self.bins[k]
             if learned is not None:
                 tokens += scale * learned * (high - low)
                 days = min(days, self.days[k])
                 rate = scale * learned if rate < 0 else rate
-                continue
-            burn = burn or self.burn()
+            elif unknown and unknown[-1][1] == low:
+                unknown[-1] = (unknown[-1][0], high)
+            else:
+                unknown.append((low, high))
+        if unknown:
+            burn = self.burn()
             if burn is None:
                 return None
-            tokens += _falling(burn, low - now, high - now)
-            rate = burn.rate if rate < 0 else rate
+            tokens += sum(burn.expected(now, low, high) for low, high in unknown)
+            rate = burn.at(now) if unknown[0][0] == now else rate
         days = days if days < MAX_DAYS else 0
         return Forecast(tokens, max(rate, 0.0), days, scale if days else 1.0, burn)
 
@@ -271,7 +322,8 @@ class TenantSpend:
         if other.day == self.day and sum(other.today_seconds) > sum(self.today_seconds):
             self.today_tokens = list(other.today_tokens)
             self.today_seconds = list(other.today_seconds)
-            self.held = list(other.held)
+        if other.task_count > self.task_count:
+            self.task_tokens, self.task_count = other.task_tokens, other.task_count
         if sum(other.seconds) > sum(self.seconds):
             self.tokens, self.seconds = deque(other.tokens), deque(other.seconds)
             self.bucket_start = other.bucket_start
@@ -280,17 +332,15 @@ class TenantSpend:
             self.day = other.day
             self.today_tokens = list(other.today_tokens)
             self.today_seconds = list(other.today_seconds)
-            self.held = list(other.held)
         self.changes += 1
         self._seen += 1
 
 
-def _fit(tokens: deque[float], seconds: deque[float]) -> Burn | None:
-    """The burn rate over the complete buckets seen for at least half their length: their
-    mean rate, or where a least-squares line through them falls clearly, its value at the
-    window's end and its slope."""
+def _fit(tokens: deque[float], seconds: deque[float], end: float) -> Burn | None:
+    """The least-squares line through the rates of the complete buckets seen for at least
+    half their length (the last one, filling, starts at `end`)."""
     points = [
-        (-(len(tokens) - 1 - i) * BUCKET_S + BUCKET_S / 2, tokens[i] / seconds[i])
+        (end - (len(tokens) - 1 - i) * BUCKET_S + BUCKET_S / 2, tokens[i] / seconds[i])
         for i in range(len(tokens) - 1)
         if seconds[i] >= BUCKET_S / 2
     ]
@@ -301,26 +351,10 @@ def _fit(tokens: deque[float], seconds: deque[float]) -> Burn | None:
     mean_y = sum(y for _, y in points) / n
     sxx = sum((x - mean_x) ** 2 for x, _ in points)
     sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
-    slope = sxy / sxx if sxx > 0 else 0.0
-    if slope >= 0:
-        return Burn(mean_y, 0.0)
+    slope = sxy / sxx
     residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in points)
-    error = math.sqrt(residual / (n - 2) / sxx) if n > 2 and sxx > 0 else math.inf
-    if -slope <= FALL_SIGNIFICANCE * error:
-        return Burn(mean_y, 0.0)
-    return Burn(max(0.0, mean_y - slope * mean_x), -slope)
-
-
-def _falling(burn: Burn, start: float, end: float) -> float:
-    """Tokens the burn rate comes to from `start` to `end` seconds from now, falling as it
-    does until it reaches zero."""
-    rate, fall = burn
-    if fall <= 0:
-        return rate * (end - start)
-    stop = min(end, rate / fall)
-    if stop <= start:
-        return 0.0
-    return rate * (stop - start) - fall * (stop * stop - start * start) / 2
+    error = math.sqrt(residual / (n - 2) / sxx)
+    return Burn(mean_y, mean_x, slope, error)
 
 
 class SpendBook:
@@ -333,7 +367,10 @@ class SpendBook:
             if tenant.daily_token_budget is not None
         }
 
-    def observe(self, tenant: str, used: int, now: float, *, learn: bool = True) -> None:
+    def observe(
+        self, tenant: str, used: int, now: float, tasks: int | None = None, lag: int = 0,
+        *, learn: bool = True,
+    ) -> None:  # fmt: skip
         spend = self.tenants.get(tenant)
         if spend is not None:
-            spend.observe(used, now, learn=learn)
+            spend.observe(used, now, tasks, lag, learn=learn)

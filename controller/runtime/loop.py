@@ -359,9 +359,9 @@ class Reconciler:
             engine.read(i, reading)
             trends.add_lag(name, stat.pending + stat.ack_pending)
             self._track_stale(name, stale, now)
-        stale_tokens = usage.stale
+        stale_tokens, done = usage.stale, usage.tasks_today
         for tenant in self.config.tenants:
-            engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens)
+            engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens, done.get(tenant))
 
     async def _actuate(self, i: int, decision: ScaleDecision, now: float) -> None:
         pool = decision.pool

@@ -74,8 +74,8 @@ NO_LIMIT = 1 << 40
 
 class Tenant:
     __slots__ = (
-        "alive", "blocked", "budget", "creations", "hard_cap", "max_pods", "name", "over",
-        "pools", "reserved", "used",
+        "alive", "blocked", "budget", "creations", "done", "hard_cap", "max_pods", "name",
+        "over", "pools", "reserved", "used",
     )  # fmt: skip
 
     def __init__(
@@ -86,6 +86,8 @@ class Tenant:
         self.hard_cap = hard_cap
         self.used = 0
         """Tokens of tasks completed today."""
+        self.done = 0
+        """Tasks completed today (the workers' usage reports count them too)."""
         self.reserved = 0
         """Tokens of tasks in flight (counted only where budgets are gated)."""
         self.over = 0
@@ -440,7 +442,9 @@ class Cluster:
         self.lag -= 1
         self.dirty.add(p.index)
         tokens = self.tokens[task]
-        p.tenant.used += tokens
+        tenant = p.tenant
+        tenant.used += tokens
+        tenant.done += 1
         if p.gate is not None:
             p.gate.reserved -= tokens
         work, mean = self.work[task], p.mean_work
@@ -530,7 +534,7 @@ class Cluster:
         """Tenant k's budget day starts over."""
         tenant = self.order[k]
         self._settle(tenant)
-        tenant.used = tenant.blocked = 0
+        tenant.used = tenant.blocked = tenant.done = 0
         self.dirty.update(p.index for p in tenant.pools)
         for p in tenant.pools:
             p.blocked = False

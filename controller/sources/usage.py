@@ -74,12 +74,14 @@ class TokenLedger:
         self._day: dict[str, float] = {}
         """Per tenant: the start of the budget day its tokens are for."""
         self._tokens: dict[str, int] = {}
+        self._tasks: dict[str, int] = {}
         self._mean: dict[str, float] = {}
 
     def add(self, report: UsageReport, now: float) -> None:
         if report.tenant in self._clocks:
             self._roll(report.tenant, now)
             self._tokens[report.tenant] = self._tokens.get(report.tenant, 0) + report.tokens
+            self._tasks[report.tenant] = self._tasks.get(report.tenant, 0) + 1
         if report.pool in self._pools:
             self._mean[report.pool] = task_time(self._mean.get(report.pool), report.work_s)
 
@@ -94,13 +96,14 @@ class TokenLedger:
         for tenant in self._clocks:
             self._roll(tenant, now)
         tokens = {t: self._tokens.get(t, 0) for t in self._clocks}
-        return Usage(tokens, dict(self._mean))
+        tasks = {t: self._tasks.get(t, 0) for t in self._clocks}
+        return Usage(tokens, dict(self._mean), tasks_today=tasks)
 
     def _roll(self, tenant: str, now: float) -> None:
         start = self._clocks[tenant].day(now).start
         if self._day.get(tenant) != start:
             self._day[tenant] = start
-            self._tokens[tenant] = 0
+            self._tokens[tenant] = self._tasks[tenant] = 0
 
 
 class BusyReport(WorkerReport):

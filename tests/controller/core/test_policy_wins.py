@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from controller.core.accounting import task_time
 from controller.core.config import Config
 from controller.core.history import History
@@ -157,7 +159,8 @@ def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_a
     (d,) = decide(cfg, obs, now=noon)
     assert d.desired == 13
     assert d.main_reason.rule == "budget warning"
-    assert "forecast 600,000 more by 00:00 UTC" in d.main_reason.detail
+    assert d.main_reason.args[4] == pytest.approx(600_000, rel=1e-3)  # the forecast
+    assert "more by 00:00 UTC (50,000 tokens an hour now" in d.main_reason.detail
     assert "400,000 left: serves 67% of the demand" in d.main_reason.detail
     assert "(budget pace), 20 -> 13" in d.main_reason.detail
     # By the evening its burn has fallen: 40,000 more by midnight fit what is left.
@@ -170,7 +173,7 @@ def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_a
     )
     (d,) = decide(cfg, later, now=evening)
     assert d.desired == 20
-    assert "forecast 40,000 more by 00:00 UTC" in d.main_reason.detail
+    assert d.main_reason.args[4] == pytest.approx(40_000, rel=1e-3)
     assert d.main_reason.detail.endswith("left: not paced")
 
 

@@ -50,8 +50,11 @@ class EveryPoolEveryTick(VirtualLoop):
         for tenant, count in replicas.items():
             self.spent.set(tenant, count, now)
         tokens = {name: _tokens(tenant) for name, tenant in cluster.tenants.items()}
+        lags = dict.fromkeys(tokens, 0)
+        for spec, reading in zip(self.pool_configs, readings, strict=True):
+            lags[spec.tenant] += reading.lag if reading.stale is None else 0
         for name, used in tokens.items():
-            self.spend.observe(name, used, now)
+            self.spend.observe(name, used, now, cluster.tenants[name].done, lags[name])
         observations = Observations(
             dict(zip(self.names, readings, strict=True)),
             tokens,
