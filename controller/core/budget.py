@@ -2,13 +2,17 @@
 
 - Exhausted with `hard_cap`: 0 replicas (the queue is kept).
 - Spent with a soft cap: down to the floor (min_replicas, a pin) at once.
-- Past `warn_at`: paced only if the tenant's forecast spend until its budget resets
+- Past `warn_at`: paced only if the tenant's forecast demand until its budget resets
   (controller.core.spend: its own profile by hour of day, or its recent burn rate), plus the
-  tokens of the tasks waiting, is more than what is left. Then each pool serves the share of its
-  demand that makes the forecast fit: its share of what is left (by max_replicas) over its share
-  of the forecast plus its own queue. Work the budget left covers is never held back. Whatever
-  the forecast, a pool keeps no more replicas than its share of what is left pays three tasks
-  each (the landing): the tasks in flight when the budget runs out do not overspend it.
+  tokens of the tasks waiting, is more than what is left (each pool weighs its share, by
+  max_replicas, of both against its own queue). Then what is left is spread over the forecast
+  and the queue in proportion: the pool gets the replicas that spend, now, that fraction of the
+  forecast's rate plus of its queue over the time to the reset, so the pace follows the
+  tenant's hours and the forecast fits what is left. Tasks waiting keep one replica while what
+  is left beyond the forecast pays for three of its tasks: work the budget covers is never
+  held back. Whatever the forecast, a pool keeps no more replicas than its share of what is
+  left pays three tasks each (the landing): the tasks in flight when the budget runs out do
+  not overspend it.
 - Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
   hours left): no growth; a pool at zero with tasks waiting keeps one.
 
@@ -112,57 +116,75 @@ def budget_step(
             return Paced(cap, None)
         return Paced(want, None)
     share = config.budget_share[name]
-    return _pace(pool, tenant, spend, forecast, share, observations, reasons)
+    return _pace(pool, tenant, spend, forecast, share, observations, now, reasons)
 
 
 def _pace(
     pool: Pool, tenant: TenantConfig, spend: TenantSpend | None, forecast: Forecast,
-    share: float, observations: Observations, reasons: list[Reason],
+    share: float, observations: Observations, now: float, reasons: list[Reason],
 ) -> Paced:  # fmt: skip
     """The forecast against what is left: not paced if this pool's share of what is left
-    covers its share of the forecast and its own queue; else the share of its demand that
-    fits. Either way no more replicas than the landing allows."""
+    covers its share of the forecast and its own queue. Else what is left is spread over both
+    in proportion: the pool gets the replicas that spend that share of the forecast's rate
+    now, and of its queue over the time to the reset. Either way no more replicas than the
+    landing allows."""
     tenant_name = pool.config.tenant
     budget = tenant.daily_token_budget
     used = observations.tokens_today[tenant_name]
     assert budget is not None
     left = budget - used
-    obs, want = pool.obs, pool.want
+    obs, want, concurrency = pool.obs, pool.want, pool.config.concurrency
     lag = obs.pending + obs.ack_pending
     spent = observations.replica_seconds_today.get(tenant_name, 0.0)
     per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
     task = obs.mean_task_seconds
     task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None
     # Tokens of a task: the tenant's, from its workers' reports; else tokens a replica-second
-    # x the seconds a replica works on one.
-    each = spend.per_task() if spend is not None else None
-    if each is None:
-        each = per * task / pool.config.concurrency if per is not None and task else 0.0
+    # (idle ones too) x the seconds a replica works on one.
+    reported = spend.per_task() if spend is not None else None
+    each = reported if reported is not None else (per * task / concurrency if per and task else 0)
     queued = lag * each
-    mine, asked = left * share, forecast.tokens * share + queued
+    mine, coming = left * share, forecast.tokens * share
     stale = observations.stale_tokens.get(tenant_name)
     note = f" (last known; {stale})" if stale else ""
     told = (tenant_name, used, budget, note, round(forecast.tokens), tenant.clock.label,
             _source(forecast), _queued(lag, queued), left)  # fmt: skip
     landing = _landing(mine, per, task)
-    if mine >= asked:
+    if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
         if landing is not None and want > landing:
-            cost = round(LANDING_TASKS * per * task) if per and task else 0
-            args = (left, landing, cost, LANDING_TASKS, want, landing)
-            reasons.append(Reason(rule=WARNING, template=_LANDING, args=args))
+            cost = round(_three(per, task)) if per and task else 0
+            landed = (left, landing, cost, LANDING_TASKS, want, landing)
+            reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
             return Paced(landing, landing)
         return Paced(want, None)
-    serves = mine / asked
-    cap = math.floor(want * serves + 1e-9)
-    if cap < 1 and lag > 0 and (landing is None or landing >= 1):
-        cap = 1  # tasks waiting and budget left: never strand them until the reset
+    fits = mine / (coming + queued)
+    until = tenant.clock.day(now).end - now
+    pays = fits * (forecast.rate * share + queued / until)  # tokens a second, now
+    # What a replica at work spends a second: its tasks' tokens over their time, or failing
+    # those the tenant's tokens a replica-second today.
+    busy = reported * concurrency / task if reported and task else per
+    if busy:
+        cap = math.floor(pays / busy + 1e-9)
+    else:  # nothing to price a replica by: the same share of the demand
+        cap = math.floor(min(want, pool.config.max_replicas) * fits + 1e-9)
+    # Tasks waiting that what is left beyond the forecast pays for (three of a replica's
+    # tasks, or any at all if unpriced) are not stranded until the reset.
+    spare = mine - coming
+    if cap < 1 and lag > 0 and spare > 0 and (not per or not task or spare >= _three(per, task)):
+        cap = 1
     if landing is not None and cap > landing:
         cap = landing
     if want > cap:
-        reasons.append(Reason(rule=WARNING, template=_PACE, args=(*told, serves, cap, want, cap)))
+        args = (*told, fits, round(pays * 3600), cap, want, cap)
+        reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
         want = cap
     return Paced(want, cap)
+
+
+def _three(per: float, task: float) -> float:
+    """Tokens a replica spends on LANDING_TASKS of its tasks."""
+    return LANDING_TASKS * per * task
 
 
 def _landing(mine: float, per: float | None, task: float | None) -> int | None:
@@ -170,7 +192,7 @@ def _landing(mine: float, per: float | None, task: float | None) -> int | None:
     for (None: unknown, nothing measured)."""
     if per is None or task is None or per * task <= 0:
         return None
-    return math.floor(mine / (LANDING_TASKS * per * task) + 1e-9)
+    return math.floor(mine / _three(per, task) + 1e-9)
 
 
 def _source(forecast: Forecast) -> str:
@@ -208,8 +230,8 @@ _FITS = (
     "not paced"
 )
 _PACE = (
-    "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "
-    "serves {:.0%} of the demand, pays for {} replicas here (budget pace), {} -> {}"
+    "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left, "
+    "{:.0%} of it: pays for {:,} tokens an hour now, {} replicas here (budget pace), {} -> {}"
 )
 _LANDING = (
     "{:,} tokens left pay for {} replicas here at {:,} tokens for {} tasks each (budget "

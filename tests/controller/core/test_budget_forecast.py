@@ -162,13 +162,17 @@ def test_a_budget_that_does_not_fit_is_paced_so_that_the_forecast_fits() -> None
     # The profile knows what is coming: within a fifth of what the rest of the day asks.
     coming = sum(rate(t) * 60 for t in range(int(evening), int(3 * DAY), 60))
     assert forecast.tokens == pytest.approx(coming, rel=0.2)
-    # Paced so that the forecast fits: what is left over the forecast and the queue.
-    left, queued = budget - used, 14 * PER_TASK
-    serves = left / (forecast.tokens + queued)
-    assert serves < 1
+    # Paced so that the forecast fits: what is left is spread over the forecast and the
+    # queue in proportion, so the replicas now spend that fraction of the forecast's rate now
+    # (and of the queue over the hours to the reset) at 1,000 tokens a 30 s task.
+    left, queued, until = budget - used, 14 * PER_TASK, DAY - 14 * H
+    fits = left / (forecast.tokens + queued)
+    pays = fits * (forecast.rate + queued / until)
+    assert fits < 1
     assert paced(decision)
-    assert decision.desired == math.floor(14 * serves)
-    assert f"{left:,} left: serves {serves:.0%} of the demand" in decision.main_reason.detail
+    assert decision.desired == math.floor(pays / (PER_TASK / 30))
+    said = f"{left:,} left, {fits:.0%} of it: pays for {round(pays * 3600):,} tokens an hour now"
+    assert said in decision.main_reason.detail
     assert "its hours over 2 days" in decision.main_reason.detail
 
 

@@ -147,26 +147,28 @@ def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_a
     def rate(t: float) -> float:  # 50,000 tokens an hour until noon, 10,000 after
         return (50_000 if t < noon else 10_000) / 3600
 
-    # At noon: 600,000 used, 400,000 left, and its last hour's 50,000 an hour would spend
-    # 600,000 by midnight: the pace serves 400,000 / 600,000 of the demand, 20 -> 13.
-    spend, used = spending(cfg.tenants["t"], rate, 0.0, noon)
+    # At noon: 600,000 used, 400,000 left, and its last hour's 50,000 an hour would ask for
+    # 600,000 more by midnight, and 20 tasks of 100 tokens wait: what is left pays for 66% of
+    # it, 9.3 tokens a second now (66% of 50,000 an hour, and of the queue over 12 h). A
+    # replica at work spends 100 tokens in 30 s: that pays for 2 of them.
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, noon, per_task=100)
     obs = Observations(
-        {"a": PoolObservation(20, 0, 1, 1)},
+        {"a": PoolObservation(20, 0, 1, 1, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": 43_200.0},
         spend={"t": spend},
     )
     (d,) = decide(cfg, obs, now=noon)
-    assert d.desired == 13
+    assert d.desired == 2
     assert d.main_reason.rule == "budget warning"
     assert d.main_reason.args[4] == pytest.approx(600_000, rel=1e-3)  # the forecast
     assert "more by 00:00 UTC (50,000 tokens an hour now" in d.main_reason.detail
-    assert "400,000 left: serves 67% of the demand" in d.main_reason.detail
-    assert "(budget pace), 20 -> 13" in d.main_reason.detail
+    assert "400,000 left, 66% of it: pays for 33,3" in d.main_reason.detail
+    assert "2 replicas here (budget pace), 20 -> 2" in d.main_reason.detail
     # By the evening its burn has fallen: 40,000 more by midnight fit what is left.
-    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening)
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening, per_task=100)
     later = Observations(
-        {"a": PoolObservation(20, 0, 1, 1)},
+        {"a": PoolObservation(20, 0, 1, 1, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": 200_000.0},
         spend={"t": spend},
@@ -240,15 +242,16 @@ def test_a_soft_capped_tenant_past_its_budget_stops_spending_at_once() -> None:
 
 
 def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks() -> None:
-    # 10,000 tokens left, 2 per replica-second, 60 s tasks, a burn that would spend 43,200
-    # more by midnight: paced to one replica, which keeps going while three of its tasks
-    # (about 360 tokens) are paid for; at 200 left it stops.
+    # 6 tasks wait, 120 tokens each at 2 tokens a replica-second and 60 s a task, and its burn
+    # asks for ~260 more by midnight. With 10,000 left all is covered: not paced. With 800
+    # left the queue is not: paced, but what is left beyond the forecast still pays for three
+    # of a replica's tasks (360): one replica keeps going. At 200 left it stops.
     cfg = config(
         {"a": pool("t", max_replicas=20)},
         {"t": {"tier": "growth", "daily_token_budget": 1_000_000, "hard_cap": False}},
     )
     noon = 12 * 3600.0
-    spend, _ = spending(cfg.tenants["t"], lambda t: 1.0, noon - 3600, noon)
+    spend, _ = spending(cfg.tenants["t"], lambda t: 0.01, noon - 3600, noon)
 
     def at(used: int) -> int:
         obs = Observations(
@@ -260,5 +263,6 @@ def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks()
         (d,) = decide(cfg, obs, now=noon)
         return d.desired
 
-    assert at(990_000) == 1
+    assert at(990_000) == 6
+    assert at(999_200) == 1
     assert at(999_800) == 0
