@@ -5,14 +5,14 @@
 - Past `warn_at`: paced only if the tenant's forecast demand until its budget resets
   (controller.core.spend: its own profile by hour of day, or its recent burn rate), plus the
   tokens of the tasks waiting, is more than what is left (each pool weighs its share, by
-  max_replicas, of both against its own queue). Then what is left is spread over the forecast
-  and the queue in proportion: the pool gets the replicas that spend, now, that fraction of the
-  forecast's rate plus of its queue over the time to the reset, so the pace follows the
-  tenant's hours and the forecast fits what is left. Tasks waiting keep one replica while what
-  is left beyond the forecast pays for three of its tasks: work the budget covers is never
-  held back. Whatever the forecast, a pool keeps no more replicas than its share of what is
-  left pays three tasks each (the landing): the tasks in flight when the budget runs out do
-  not overspend it.
+  max_replicas, of both against its own queue). Then the forecast gets its fraction of what
+  is left, spent along it: the pool gets the replicas that spend, now, that fraction of the
+  forecast's rate, so the pace follows the tenant's own hours and the forecast fits what is
+  left. What is left beyond the whole forecast serves the tasks waiting now, a replica for
+  each three rounds of tasks it pays: work the budget covers is never held back until the
+  reset. Whatever the forecast, a pool keeps no more replicas than its share of what is left
+  pays three rounds of tasks each (the landing): the tasks in flight when the budget runs out
+  do not overspend it.
 - Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
   hours left): no growth; a pool at zero with tasks waiting keeps one.
 
@@ -116,83 +116,89 @@ def budget_step(
             return Paced(cap, None)
         return Paced(want, None)
     share = config.budget_share[name]
-    return _pace(pool, tenant, spend, forecast, share, observations, now, reasons)
+    return _pace(pool, tenant, spend, forecast, share, observations, reasons)
 
 
 def _pace(
     pool: Pool, tenant: TenantConfig, spend: TenantSpend | None, forecast: Forecast,
-    share: float, observations: Observations, now: float, reasons: list[Reason],
+    share: float, observations: Observations, reasons: list[Reason],
 ) -> Paced:  # fmt: skip
     """The forecast against what is left: not paced if this pool's share of what is left
-    covers its share of the forecast and its own queue. Else what is left is spread over both
-    in proportion: the pool gets the replicas that spend that share of the forecast's rate
-    now, and of its queue over the time to the reset. Either way no more replicas than the
-    landing allows."""
+    covers its share of the forecast and its own queue. Else the forecast gets its fraction of
+    what is left, spent along it: the replicas that spend that fraction of its rate now; and
+    what is left beyond the whole forecast serves the tasks waiting now. Either way no more
+    replicas than the landing allows."""
     tenant_name = pool.config.tenant
     budget = tenant.daily_token_budget
     used = observations.tokens_today[tenant_name]
     assert budget is not None
     left = budget - used
-    obs, want, concurrency = pool.obs, pool.want, pool.config.concurrency
+    obs, want = pool.obs, pool.want
     lag = obs.pending + obs.ack_pending
-    spent = observations.replica_seconds_today.get(tenant_name, 0.0)
-    per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
-    task = obs.mean_task_seconds
-    task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None
-    # Tokens of a task: the tenant's, from its workers' reports; else tokens a replica-second
-    # (idle ones too) x the seconds a replica works on one.
-    reported = spend.per_task() if spend is not None else None
-    each = reported if reported is not None else (per * task / concurrency if per and task else 0)
-    queued = lag * each
+    price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
+    queued = lag * price.each
     mine, coming = left * share, forecast.tokens * share
     stale = observations.stale_tokens.get(tenant_name)
     note = f" (last known; {stale})" if stale else ""
     told = (tenant_name, used, budget, note, round(forecast.tokens), tenant.clock.label,
             _source(forecast), _queued(lag, queued), left)  # fmt: skip
-    landing = _landing(mine, per, task)
+    # The landing: the most replicas whose next LANDING_TASKS rounds of tasks the pool's share
+    # of what is left pays for, so the tasks in flight when it runs out fit in it.
+    rounds = price.rounds
+    landing = math.floor(mine / rounds + 1e-9) if rounds else None
     if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
         if landing is not None and want > landing:
-            cost = round(_three(per, task)) if per and task else 0
-            landed = (left, landing, cost, LANDING_TASKS, want, landing)
+            landed = (left, landing, round(rounds), LANDING_TASKS, want, landing)
             reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
             return Paced(landing, landing)
         return Paced(want, None)
     fits = mine / (coming + queued)
-    until = tenant.clock.day(now).end - now
-    pays = fits * (forecast.rate * share + queued / until)  # tokens a second, now
-    # What a replica at work spends a second: its tasks' tokens over their time, or failing
-    # those the tenant's tokens a replica-second today.
-    busy = reported * concurrency / task if reported and task else per
-    if busy:
-        cap = math.floor(pays / busy + 1e-9)
+    pays = fits * forecast.rate * share
+    if price.busy:
+        cap = math.floor(pays / price.busy + 1e-9)
     else:  # nothing to price a replica by: the same share of the demand
         cap = math.floor(min(want, pool.config.max_replicas) * fits + 1e-9)
-    # Tasks waiting that what is left beyond the forecast pays for (three of a replica's
-    # tasks, or any at all if unpriced) are not stranded until the reset.
     spare = mine - coming
-    if cap < 1 and lag > 0 and spare > 0 and (not per or not task or spare >= _three(per, task)):
-        cap = 1
+    waiting = ""
+    if lag > 0 and spare > 0:
+        more = math.floor(spare / rounds + 1e-9) if rounds else want
+        cap += more
+        waiting = f" + {more} for the tasks waiting from the {round(spare):,} beyond it"
     if landing is not None and cap > landing:
         cap = landing
     if want > cap:
-        args = (*told, fits, round(pays * 3600), cap, want, cap)
+        args = (*told, fits, round(pays * 3600), waiting, cap, want, cap)
         reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
         want = cap
     return Paced(want, cap)
 
 
-def _three(per: float, task: float) -> float:
-    """Tokens a replica spends on LANDING_TASKS of its tasks."""
-    return LANDING_TASKS * per * task
+class Prices(NamedTuple):
+    """What a pool's work costs its tenant, as far as it is known (0 or None: unknown)."""
+
+    each: float
+    """Tokens a task."""
+    busy: float | None
+    """Tokens a replica at work spends a second."""
+    rounds: float
+    """Tokens a replica spends on LANDING_TASKS rounds of its tasks."""
 
 
-def _landing(mine: float, per: float | None, task: float | None) -> int | None:
-    """The most replicas whose next LANDING_TASKS tasks the pool's share of what is left pays
-    for (None: unknown, nothing measured)."""
-    if per is None or task is None or per * task <= 0:
-        return None
-    return math.floor(mine / _three(per, task) + 1e-9)
+def _prices(pool: Pool, spend: TenantSpend | None, spent: float, used: int) -> Prices:
+    """From the tenant's tokens a task (its workers' reports) and the pool's task time; or,
+    failing those, the tenant's tokens a replica-second today (idle seconds too, so lower)."""
+    concurrency = pool.config.concurrency
+    per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
+    task = pool.obs.mean_task_seconds
+    task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None
+    reported = spend.per_task() if spend is not None else None
+    if reported is not None:
+        busy = reported * concurrency / task if task else per
+        return Prices(reported, busy, LANDING_TASKS * reported * concurrency)
+    if per is not None and task is not None:
+        return Prices(per * task / concurrency, per, LANDING_TASKS * per * task)
+    return Prices(0.0, per, 0.0)
 
 
 def _source(forecast: Forecast) -> str:
@@ -231,7 +237,7 @@ _FITS = (
 )
 _PACE = (
     "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left, "
-    "{:.0%} of it: pays for {:,} tokens an hour now, {} replicas here (budget pace), {} -> {}"
+    "{:.0%} of it: pays for {:,} tokens an hour now{}, {} replicas here (budget pace), {} -> {}"
 )
 _LANDING = (
     "{:,} tokens left pay for {} replicas here at {:,} tokens for {} tasks each (budget "

@@ -162,12 +162,11 @@ def test_a_budget_that_does_not_fit_is_paced_so_that_the_forecast_fits() -> None
     # The profile knows what is coming: within a fifth of what the rest of the day asks.
     coming = sum(rate(t) * 60 for t in range(int(evening), int(3 * DAY), 60))
     assert forecast.tokens == pytest.approx(coming, rel=0.2)
-    # Paced so that the forecast fits: what is left is spread over the forecast and the
-    # queue in proportion, so the replicas now spend that fraction of the forecast's rate now
-    # (and of the queue over the hours to the reset) at 1,000 tokens a 30 s task.
-    left, queued, until = budget - used, 14 * PER_TASK, DAY - 14 * H
+    # Paced so that the forecast fits: the forecast gets its fraction of what is left, and the
+    # replicas spend that fraction of its rate now, at 1,000 tokens a 30 s task.
+    left, queued = budget - used, 14 * PER_TASK
     fits = left / (forecast.tokens + queued)
-    pays = fits * (forecast.rate + queued / until)
+    pays = fits * forecast.rate
     assert fits < 1
     assert paced(decision)
     assert decision.desired == math.floor(pays / (PER_TASK / 30))
