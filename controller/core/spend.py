@@ -142,8 +142,8 @@ class TenantSpend:
     """Bumped when a day folds into the profile (the handover writes the profile then)."""
     _burn: tuple[float, Burn | None] = (math.nan, None)
     _forecast: tuple[float, int, Forecast | None] = (math.nan, -1, None)
-    """The last forecast: (now, `_seen` then, it). The policy asks once a pool."""
-    _seen: int = 0
+    """The last forecast: (now, `samples` then, it). The policy asks once a pool."""
+    samples: int = 0
     """Bumped by every sample and merge."""
 
     @classmethod
@@ -160,7 +160,7 @@ class TenantSpend:
         at = self.at
         if at is not None and now <= at:
             return  # the same instant: what moved is counted at the next sample
-        self._seen += 1
+        self.samples += 1
         day = self.clock.day(now)
         new_day = day != self.day
         if new_day:
@@ -248,10 +248,10 @@ class TenantSpend:
         """More tokens by the reset after `now`; None where neither the profile nor the burn
         rate knows the hours left."""
         when, seen, made = self._forecast
-        if when == now and seen == self._seen:
+        if when == now and seen == self.samples:
             return made
         made = self._project(now)
-        self._forecast = (now, self._seen, made)
+        self._forecast = (now, self.samples, made)
         return made
 
     def _project(self, now: float) -> Forecast | None:
@@ -333,7 +333,7 @@ class TenantSpend:
             self.today_tokens = list(other.today_tokens)
             self.today_seconds = list(other.today_seconds)
         self.changes += 1
-        self._seen += 1
+        self.samples += 1
 
 
 def _fit(tokens: deque[float], seconds: deque[float], end: float) -> Burn | None:
