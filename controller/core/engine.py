@@ -100,7 +100,8 @@ class Engine:
         self._tenant_lag = dict.fromkeys(config.tenants, 0)
         """Tasks waiting per pool and per tenant, as read (stale or unseen: none): with each
         tenant's tasks done, what its spend forecast learns it asks for."""
-        self._tasks: dict[str, int] = {}
+        self.tasks_today: dict[str, int] = {}
+        """Per tenant, the tasks its workers reported done today, where known."""
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
         self.readings: list[PoolObservation | None] = [None] * n
@@ -196,9 +197,9 @@ class Engine:
         """A tenant's tokens today (None: unknown), why they are only the last known, and the
         tasks its workers reported done today (None: unknown)."""
         if tasks is None:
-            self._tasks.pop(tenant, None)
+            self.tasks_today.pop(tenant, None)
         else:
-            self._tasks[tenant] = tasks
+            self.tasks_today[tenant] = tasks
         if used is None:
             if self._tokens.pop(tenant, None) is not None:
                 self._budget_moved(tenant, None)
@@ -281,7 +282,7 @@ class Engine:
         if self.paced or not self.claims:
             self._spent.update(self.replica_seconds.today(now))
         sample, tokens, stale = self.spend.observe, self._tokens, self._stale_tokens
-        tasks, lags = self._tasks, self._tenant_lag
+        tasks, lags = self.tasks_today, self._tenant_lag
         for tenant in self.spend.tenants:
             used = tokens.get(tenant)
             if used is not None:
