@@ -38,6 +38,7 @@ from controller.coordination.leader_decisions import (
 from controller.coordination.lease import LeaseError, NatsLease
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import SharedOverrides
+from controller.coordination.spend_handover import SpendHandover
 from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
 from controller.core.config import Config, ConfigError, NatsConfig, NatsTLS
@@ -303,13 +304,15 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         lease = await make_lease(nc, config, options)
         handover = HistoryHandover(nc, config)
         await handover.start()
+        spend_handover = SpendHandover(nc, config)
+        await spend_handover.start()
     except BaseException:
         await nc.close()
         raise
     bus = RecordingBus()
     loop = Reconciler(config, lag, usage, actuator, bus=bus, store=store, lease=lease,
                       dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
-                      handover=handover)  # fmt: skip
+                      handover=handover, spend_handover=spend_handover)  # fmt: skip
     told = DecisionsEncoder(lease.holder)
     runtime = Runtime(
         config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger, told=told

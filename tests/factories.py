@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from controller.core.config import Config, parse_config
+from controller.core.config import Config, TenantConfig, parse_config
 from controller.core.model import Observations, PoolObservation
+from controller.core.spend import TenantSpend
 
 TIERS = {
     "enterprise": {"priority": 1000},
@@ -56,3 +58,22 @@ def observe(tokens: dict[str, int] | None = None, **pools: tuple[int, int, int])
         },
         tokens_today=tokens or {},
     )
+
+
+def spending(
+    tenant: TenantConfig, rate: Callable[[float], float], start: float, end: float,
+    step: float = 60.0, per_task: float = 1_000.0,
+) -> tuple[TenantSpend, int]:  # fmt: skip
+    """A tenant's spend as the engine learns it: sampled every `step` from `start` to `end`,
+    `rate(t)` tokens a second, in tasks of `per_task` tokens, its count starting over at each
+    of its budget resets; no task waits. The learner, and the tenant's tokens today at `end`."""
+    spend = TenantSpend.for_tenant(tenant)
+    used, day = 0.0, tenant.clock.day(start)
+    t = start
+    while t <= end:
+        if tenant.clock.day(t) != day:
+            used, day = 0.0, tenant.clock.day(t)
+        spend.observe(round(used), t, round(used / per_task))
+        used += rate(t) * step
+        t += step
+    return spend, spend.used or 0

@@ -1,8 +1,14 @@
 """What both shells count the same way, live and in virtual time: the window an arrival rate
-is averaged over, the moving mean of task time, the UTC day a token budget resets on, and each
-tenant's replica-seconds today (the budget's pace). No I/O and no clock: `now` is passed in."""
+is averaged over, the moving mean of task time, the day a tenant's token budget runs over (from
+its reset time in its time zone: midnight UTC unless configured), and each tenant's
+replica-seconds today (the budget's pace). No I/O and no clock: `now` is passed in."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, tzinfo
+from typing import NamedTuple
 
 RATE_WINDOW_S = 30.0
 """Arrival rates are averaged over this many seconds (the live source and the simulator)."""
@@ -36,34 +42,90 @@ def task_time(mean: float | None, work: float) -> float:
     return mean + SMOOTHING * ((work if work < cap else cap) - mean)
 
 
-class ReplicaSeconds:
-    """Per tenant, replicas integrated over the current UTC day: told each tenant's replicas
-    whenever they may have changed (the live loop at every tick, the simulator at every
-    scale step). No I/O."""
+class BudgetDay(NamedTuple):
+    """One budget day of a tenant: from one reset to the next (epoch seconds). 86,400 s long,
+    or an hour less or more where its time zone changes clocks that day."""
 
-    def __init__(self) -> None:
-        self._day = -1
+    start: float
+    end: float
+
+
+class BudgetClock:
+    """When a tenant's budget starts over: every day at `reset` (minutes after local midnight)
+    in `zone` (None: UTC). `label` is how reasons name the reset ("00:00 UTC"). The day asked
+    for last is kept: asking again within it is two comparisons."""
+
+    __slots__ = ("_day", "label", "reset", "zone")
+
+    def __init__(self, reset: int = 0, zone: tzinfo | None = None, label: str = "00:00 UTC"):
+        self.reset = reset
+        self.zone = zone
+        self.label = label
+        self._day = BudgetDay(math.inf, -math.inf)
+
+    def day(self, now: float) -> BudgetDay:
+        """The budget day `now` falls in."""
+        day = self._day
+        if day.start <= now < day.end:
+            return day
+        if self.zone is None:
+            start = math.floor((now - self.reset * 60.0) / DAY_S) * DAY_S + self.reset * 60.0
+            day = BudgetDay(start, start + DAY_S)
+        else:
+            local = datetime.fromtimestamp(now, self.zone).date()
+            start = self._start(local)
+            if now < start:
+                local -= timedelta(days=1)
+                start = self._start(local)
+            day = BudgetDay(start, self._start(local + timedelta(days=1)))
+        self._day = day
+        return day
+
+    def _start(self, local: date) -> float:
+        """The reset on a local date, as an instant. A reset inside a clock change's gap is
+        read with the offset before it, a repeated one at its first occurrence (fold 0): the
+        days still follow one another without a gap or an overlap."""
+        hour, minute = divmod(self.reset, 60)
+        when = datetime(local.year, local.month, local.day, hour, minute, tzinfo=self.zone)
+        return when.timestamp()
+
+
+UTC_MIDNIGHT = BudgetClock()
+"""The default reset: 00:00 UTC."""
+
+
+class ReplicaSeconds:
+    """Per tenant, replicas integrated over its current budget day: told each tenant's replicas
+    whenever they may have changed (the live loop at every tick, the simulator at every
+    scale step). No I/O. `clocks` gives each tenant's budget day (UTC midnight if absent)."""
+
+    def __init__(self, clocks: Mapping[str, BudgetClock] | None = None) -> None:
+        self._clocks = clocks or {}
         self._at: dict[str, tuple[float, int]] = {}
         """Per tenant: (since when, its replicas since then)."""
         self._sum: dict[str, float] = {}
+        self._day: dict[str, float] = {}
+        """Per tenant: the start of the budget day its sum is for."""
 
     def set(self, tenant: str, replicas: int, now: float) -> None:
-        self._roll(now)
+        self._roll(tenant, now)
         since, before = self._at.get(tenant, (now, 0))
         self._sum[tenant] = self._sum.get(tenant, 0.0) + before * (now - since)
         self._at[tenant] = (now, replicas)
 
     def today(self, now: float) -> dict[str, float]:
-        self._roll(now)
+        for tenant in self._at:
+            self._roll(tenant, now)
         return {
             tenant: self._sum.get(tenant, 0.0) + replicas * (now - since)
             for tenant, (since, replicas) in self._at.items()
         }
 
-    def _roll(self, now: float) -> None:
-        day = int(now // DAY_S)
-        if day != self._day:
-            midnight = day * DAY_S
-            self._sum = {}
-            self._at = {t: (max(since, midnight), n) for t, (since, n) in self._at.items()}
-            self._day = day
+    def _roll(self, tenant: str, now: float) -> None:
+        start = self._clocks.get(tenant, UTC_MIDNIGHT).day(now).start
+        if self._day.get(tenant) != start:
+            self._day[tenant] = start
+            self._sum[tenant] = 0.0
+            at = self._at.get(tenant)
+            if at is not None:
+                self._at[tenant] = (max(at[0], start), at[1])

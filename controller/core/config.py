@@ -7,9 +7,11 @@ and exit 2.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +29,7 @@ from pydantic import (
 
 # ConfigError and first_error are re-exported (`as`): the code around imports them from here
 from controller.core import names
+from controller.core.accounting import BudgetClock
 from controller.core.config_errors import ConfigError as ConfigError
 from controller.core.config_errors import InvalidField, UnknownReference
 from controller.core.config_errors import first_error as first_error
@@ -73,15 +76,47 @@ class TierConfig(_Model):
     task of this tier waits about this long at most. None: no headroom, nothing changes."""
 
 
+_CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _reset_time(text: str) -> str:
+    if not _CLOCK_TIME.fullmatch(text):
+        raise ValueError("expected a time of day as HH:MM (24 h), such as 00:00 or 09:30")
+    return text
+
+
+def _time_zone(name: str) -> str:
+    if name != "UTC":
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("expected an IANA time zone, such as UTC or Europe/Berlin") from None
+    return name
+
+
 class TenantConfig(_Model):
     tier: Annotated[str, Strict()]
     daily_token_budget: PosCount | None = None
     """Tokens a day; none means unlimited."""
     warn_at: Fraction = 0.8
-    """Fraction of the budget from which pools may not grow."""
+    """Fraction of the budget from which the pools are paced, if the forecast spend until the
+    reset is more than what is left."""
     hard_cap: Flag = True
     """At 100% of the budget: true scales the tenant's pools to zero, false only stops growth."""
     max_pods: PosReplicas | None = None
+    budget_reset: Annotated[str, Strict(), AfterValidator(_reset_time)] = "00:00"
+    """When the daily budget starts over: a time of day (HH:MM) in `time_zone`."""
+    time_zone: Annotated[str, Strict(), StringConstraints(max_length=64),
+                         AfterValidator(_time_zone)] = "UTC"  # fmt: skip
+    """The IANA time zone `budget_reset` is read in (Europe/Berlin, America/New_York)."""
+
+    @cached_property
+    def clock(self) -> BudgetClock:
+        """When this tenant's budget days start and end."""
+        hours, minutes = self.budget_reset.split(":")
+        zone = None if self.time_zone == "UTC" else ZoneInfo(self.time_zone)
+        label = f"{self.budget_reset} {self.time_zone}"
+        return BudgetClock(int(hours) * 60 + int(minutes), zone, label)
 
 
 class ControllerConfig(_Model):

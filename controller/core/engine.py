@@ -18,8 +18,10 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
   `exact_reasons` (the live loop, whose reasons an operator reads) any new reading. Step 2
   (the demand, controller.core.policy.demanded) is worked out once a reading, when it is
   read, for both the footprint and every claim of that reading;
-- its tenant's budget rule changes (controller.core.policy.budget_rule), or a paced tenant's
-  tokens, replica-seconds or the clock move (its pools are claimed at every step);
+- its tenant's budget rule changes (controller.core.budget.budget_rule), or, past warn_at,
+  its tokens, replica-seconds, forecast or the clock move (its pools are claimed at every
+  step). Each budgeted tenant's spend is sampled at every step (controller.core.spend), so its
+  forecast is what `decide` would read from the same samples;
 - a time rule may let go (`Claim.until`: a cooldown ends, a pin expires, an entry that bound a
   window leaves it);
 - what operators said about it changes.
@@ -47,6 +49,7 @@ from collections.abc import Iterable, Mapping
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.allocation import Claim, Demand, allocate_short
+from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config, PoolConfig
 from controller.core.history import History, PoolHistory
 from controller.core.model import (
@@ -58,14 +61,13 @@ from controller.core.model import (
 )
 from controller.core.policy import (
     NO_OVERRIDES,
-    WARNING,
     Demanded,
     Footprint,
-    budget_rule,
     claim,
     controller_paused,
     demanded,
 )
+from controller.core.spend import SpendBook
 
 _SLACK = 1e-6
 """A time rule due within this long of a step counts as due at it (float noise)."""
@@ -86,10 +88,20 @@ class Engine:
         self.tenant_pools: dict[str, list[int]] = {}
         for i, pool in enumerate(self.pool_configs):
             self.tenant_pools.setdefault(pool.tenant, []).append(i)
-        self.replica_seconds = ReplicaSeconds()
-        """Each tenant's replicas over today, as read (the budget's pace)."""
+        self.replica_seconds = ReplicaSeconds(
+            {name: tenant.clock for name, tenant in config.tenants.items()}
+        )
+        """Each tenant's replicas over its budget day, as read (the budget's pace)."""
+        self.spend = SpendBook(config)
+        """Each budgeted tenant's spend, sampled at every step: its forecast (the pace)."""
         self._replicas = [0] * n
         self._tenant_replicas = dict.fromkeys(config.tenants, 0)
+        self._lags = [0] * n
+        self._tenant_lag = dict.fromkeys(config.tenants, 0)
+        """Tasks waiting per pool and per tenant, as read (stale or unseen: none): with each
+        tenant's tasks done, what its spend forecast learns it asks for."""
+        self.tasks_today: dict[str, int] = {}
+        """Per tenant, the tasks its workers reported done today, where known."""
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
         self.readings: list[PoolObservation | None] = [None] * n
@@ -102,8 +114,9 @@ class Engine:
         self._unobserved: dict[str, str] = {}
         self._spent: dict[str, float] = {}
         self.observations = Observations(
-            self._pools, self._tokens, self._stale_tokens, self._unobserved, self._spent
-        )
+            self._pools, self._tokens, self._stale_tokens, self._unobserved, self._spent,
+            self.spend.tenants,
+        )  # fmt: skip
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES
         self.rules: dict[str, str | None] = {}
@@ -162,6 +175,10 @@ class Engine:
             self._tenant_replicas[tenant] += replicas - self._replicas[i]
             self._replicas[i] = replicas
             self._moved.add(tenant)
+        lag = 0 if reading is None or reading.stale is not None else reading.lag
+        if lag != self._lags[i]:
+            self._tenant_lag[self.pool_configs[i].tenant] += lag - self._lags[i]
+            self._lags[i] = lag
         if reading is None:
             self._pools.pop(self.names[i], None)
             self.prints[i] = self.demands[i] = None
@@ -174,8 +191,15 @@ class Engine:
             self.prints[i] = mark
             self.dirty.add(i)
 
-    def tokens(self, tenant: str, used: int | None, stale: str | None = None) -> None:
-        """A tenant's tokens today (None: unknown), and why they are only the last known."""
+    def tokens(
+        self, tenant: str, used: int | None, stale: str | None = None, tasks: int | None = None
+    ) -> None:
+        """A tenant's tokens today (None: unknown), why they are only the last known, and the
+        tasks its workers reported done today (None: unknown)."""
+        if tasks is None:
+            self.tasks_today.pop(tenant, None)
+        else:
+            self.tasks_today[tenant] = tasks
         if used is None:
             if self._tokens.pop(tenant, None) is not None:
                 self._budget_moved(tenant, None)
@@ -257,6 +281,13 @@ class Engine:
         self._moved.clear()
         if self.paced or not self.claims:
             self._spent.update(self.replica_seconds.today(now))
+        sample, tokens, stale = self.spend.observe, self._tokens, self._stale_tokens
+        tasks, lags = self.tasks_today, self._tenant_lag
+        for tenant in self.spend.tenants:
+            used = tokens.get(tenant)
+            if used is not None:
+                sample(tenant, used, now, tasks.get(tenant), lags[tenant],
+                       learn=tenant not in stale)  # fmt: skip
         if not self.claims:
             return self._first(now)
         changed = self.dirty

@@ -7,7 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # the learner reads the config; the plain values here need nothing
+    from controller.core.spend import TenantSpend
 
 
 class PoolObservation(NamedTuple):
@@ -43,8 +46,11 @@ class Observations:
     unobserved: Mapping[str, str] = field(default_factory=dict)
     """Why some pools have no observation at all (a vanished or forbidden Deployment)."""
     replica_seconds_today: Mapping[str, float] = field(default_factory=dict)
-    """Per tenant, its pools' replicas integrated over today (UTC): with tokens_today, what
+    """Per tenant, its pools' replicas integrated over its budget day: with tokens_today, what
     one replica-second costs the tenant, for budget pacing."""
+    spend: Mapping[str, TenantSpend] = field(default_factory=dict)
+    """Per budgeted tenant, what its spend has taught (controller.core.spend): the forecast
+    the budget pace reads. A tenant absent here has no forecast yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +169,9 @@ class Usage:
     """Per pool, from the workers' reports."""
     stale: str | None = None
     """Why these are the last known values rather than fresh ones."""
+    tasks_today: Mapping[str, int] = field(default_factory=dict)
+    """Per tenant, the tasks its workers reported done today, where reported (what a task
+    costs it: the budget forecast counts its queue's tokens with it)."""
 
 
 @dataclass(frozen=True, slots=True)

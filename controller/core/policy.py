@@ -10,8 +10,9 @@ run exactly this code. Per pool, in order:
    target, or square-root staffing for a tier's target_wait_seconds;
 3. floor = max(min_replicas, operator pin); a paused tenant gets 0; a paused pool keeps its
    replicas, or gets the number the operator chose, and no other rule applies to it;
-4. token budget: exhausted with hard_cap -> 0; past warn_at -> the pace the budget left can
-   pay for until it resets, at the tenant's tokens per replica-second today;
+4. token budget (controller.core.budget): exhausted with hard_cap -> 0; spent with a soft
+   cap -> the floor; past warn_at, paced only if the tenant's forecast spend until its reset
+   (plus its queue) is more than what is left, then to the share of the demand that fits;
 5. max_replicas, then the shared ceilings (provider rpm, tenant max_pods, cluster max_pods),
    served by tier priority (controller.core.allocation);
 6. with history only: the HPA v2 behavior (tolerance, stabilization windows, Pods/Percent rate
@@ -28,9 +29,10 @@ from __future__ import annotations
 import math
 import time
 
-from controller.core.accounting import DAY_S, RATE_WINDOW_S
+from controller.core.accounting import RATE_WINDOW_S
 from controller.core.allocation import Claim, allocate
-from controller.core.config import Config, PoolConfig, ScalingRule, TenantConfig
+from controller.core.budget import MAX_TASK_SECONDS, WARNING, Pool, budget_rule, budget_step
+from controller.core.config import Config, PoolConfig, ScalingRule
 from controller.core.history import SUSTAINED_S, History, PoolHistory
 from controller.core.keepalive import REGROW_S, Hold, KeepAlive
 from controller.core.model import (
@@ -91,9 +93,10 @@ def claim(
 ) -> Claim:
     """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
     `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
-    on its tenant's usage only through `budget_rule` (and, past warn_at, on its replica-seconds
-    and `now`: the budget pace), and otherwise on `now` only until `Claim.until` (given a
-    history that meanwhile records only this recommendation); the reasons quote the exact
+    on its tenant's usage only through `budget_rule` (and, past warn_at, on its tokens,
+    replica-seconds, spend forecast, lag and task time, and `now`: the budget pace), and
+    otherwise on `now` only until `Claim.until` (given a history that meanwhile records only
+    this recommendation); the reasons quote the exact
     figures. `demand`, if given, is `demanded()` of this very observation: step 2 is not
     worked out again (controller.core.engine keeps it per reading)."""
     obs = observations.pools.get(name)
@@ -148,64 +151,15 @@ def claim(
     elif floor > want:
         reasons.append(_reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
 
-    tenant = config.tenants[tenant_name]
     paced: int | None = None  # what the budget pace pays for: no time rule holds more
-    budget = tenant.daily_token_budget
-    used = observations.tokens_today.get(tenant_name) if budget is not None else None
-    rule = budget_rule(tenant, used) if used is not None else None
-    if rule is not None and budget is not None and used is not None:
-        stale = observations.stale_tokens.get(tenant_name)
-        note = f" (last known; {stale})" if stale else ""
-        if rule == EXHAUSTED:
-            args = (tenant_name, used, budget, note, lag)
-            reasons.append(_reason(EXHAUSTED, _EXHAUSTED, args))
-            return Claim(name, pool, current, 0, 0, 0, reasons, until=until)  # a pin's expiry
-        if rule == SPENT:
-            # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at
-            # once. No window or cooldown holds a pod that spends past the budget; the
-            # queue waits for the reset.
-            kept = min(floor, pool.max_replicas)
-            reasons.append(_reason(SPENT, _SPENT, (tenant_name, used, budget, note, kept, lag)))
-            return Claim(name, pool, current, kept, kept, kept, reasons, until=until)
-        spent = observations.replica_seconds_today.get(tenant_name, 0.0)
-        if spent >= PACE_MIN_REPLICA_SECONDS and 0 < used < budget:
-            # Pace: what the budget left can pay for until it resets, at what a replica-second
-            # of this tenant has cost today; shared by its pools in proportion to their
-            # max_replicas, so together they keep the pace.
-            per = used / spent
-            left = max(budget - used, 0)
-            reset = (math.floor(now / DAY_S) + 1) * DAY_S
-            share = config.budget_share[name]
-            pays = left * share / (per * (reset - now))
-            cap = math.floor(pays + 1e-9)
-            # Tasks waiting and budget left: never strand them until midnight, while this
-            # pool's share of what is left still pays for three of one replica's tasks: the
-            # one in flight, the next it takes before this pace is read again, and as much
-            # again for the long tail of task times (a tokens-per-replica-second average
-            # counts idle seconds too). Past that, the budget would end the day overspent
-            # by the tasks in flight, as nothing stops a worker mid-task. Not counting the
-            # tasks in flight now: they come and go with this very cap.
-            task = obs.mean_task_seconds
-            task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else 0.0
-            if cap < 1 and lag > 0 and left * share > 3 * per * task:
-                cap = 1
-            # Until the clock alone would let it grow by one.
-            grows = reset - left * share / (per * (cap + 1))
-            until = grows if grows < until else until
-            if want > cap:
-                args = (tenant_name, used, budget, note, left, (reset - now) / 3600, per, cap,
-                        want, cap)  # fmt: skip
-                reasons.append(_reason(WARNING, _PACE, args))
-                want = cap
-            paced = cap
-        else:
-            # Pace unknown (too little measured today): no growth; but a pool at zero with
-            # tasks waiting keeps one replica, or they would be stranded.
-            cap = max(current, floor, 1 if lag > 0 else 0)
-            if want > cap:
-                args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
-                reasons.append(_reason(WARNING, _WARNING, args))
-                want = cap
+    rule = budget_rule(config.tenants[tenant_name], observations.tokens_today.get(tenant_name))
+    if rule is not None:
+        ours = Pool(name=name, config=pool, obs=obs, current=current, want=want, floor=floor,
+                    until=until)  # fmt: skip
+        step = budget_step(rule, ours, config, observations, now, reasons)
+        if isinstance(step, Claim):
+            return step
+        want, paced = step
 
     limit = pool.max_replicas
     if want > limit or floor > limit:
@@ -267,27 +221,6 @@ def utc(ts: float) -> str:
 
 MAX_RATE = 1e6
 """Tasks a second: above this an arrival rate is not a measurement."""
-MAX_TASK_SECONDS = 7 * 86400.0
-"""A week: above this a task time is not a measurement."""
-
-EXHAUSTED = "budget exhausted"
-SPENT = "budget spent"
-WARNING = "budget warning"
-
-
-def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
-    """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a
-    hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING
-    (past warn_at: the budget pace) or none. Between two
-    passes a tenant's pools can decide differently for its usage only if this changes."""
-    budget = tenant.daily_token_budget
-    if budget is None or used is None:
-        return None
-    if used >= budget:
-        return EXHAUSTED if tenant.hard_cap else SPENT
-    if used >= tenant.warn_at * budget:
-        return WARNING
-    return None
 
 
 def _reason(rule: str, template: str, args: tuple[object, ...]) -> Reason:
@@ -307,23 +240,7 @@ _POOL_AT = "paused{}{}: set to {}, {} -> {}"
 CONTROLLER_PAUSED = "controller paused"
 _CONTROLLER_HOLDS = "paused by an operator: holding {} replicas"
 _CONTROLLER_WOULD = "paused by an operator: holding {} replicas (would scale {} -> {})"
-_EXHAUSTED = (
-    "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
-)
-_SPENT = (
-    "tenant {} used {:,} of {:,} tokens today{} (soft cap): down to its floor {}, lag {} stays "
-    "queued until the budget resets"
-)
-_WARNING = (
-    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}): no growth beyond {}, {} -> {}"
-)
-_PACE = (
-    "tenant {} used {:,} of {:,} tokens today{}: {:,} left for {:.1f} h at {:.1f} tokens a "
-    "replica-second pays for {} replicas here (budget pace), {} -> {}"
-)
 _PACED = "the budget pace pays for no more: the time rules' {} -> {}"
-PACE_MIN_REPLICA_SECONDS = 600.0
-"""Below this much measured today, a tenant's cost per replica-second is too noisy to pace on."""
 _AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
 _DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"
 _DEMAND_AHEAD = (

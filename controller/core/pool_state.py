@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 
+from controller.core.budget import EXHAUSTED, WARNING
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision
-from controller.core.policy import CONTROLLER_PAUSED, EXHAUSTED, POOL_PAUSED, WARNING
+from controller.core.policy import CONTROLLER_PAUSED, POOL_PAUSED
 
 CEILINGS = frozenset({"cluster max_pods", "tenant max_pods", "provider rpm"})
 """Rules of controller.core.allocation: a shared ceiling gave the pool less than it asked."""

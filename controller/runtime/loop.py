@@ -29,6 +29,7 @@ from controller.actuators.base import Actuator, ExplainingActuator
 from controller.coordination.handover import HistoryHandover
 from controller.coordination.lease import Lease
 from controller.coordination.overrides import OverrideStore
+from controller.coordination.spend_handover import SpendHandover
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
@@ -74,6 +75,7 @@ class Reconciler:
         dry_run: bool = False,
         call_deadline: float = CALL_DEADLINE_S,
         handover: HistoryHandover | None = None,
+        spend_handover: SpendHandover | None = None,
         timer: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -111,6 +113,9 @@ class Reconciler:
         self.handover = handover
         """Where the leader keeps the time rules' history for the next one (NATS KV)."""
         self._restored = False
+        self.spend_handover = spend_handover
+        """Where the leader keeps the budget forecast's memory for the next one (NATS KV)."""
+        self._spend_restored = False
         self._told: dict[str, str] = {}
         """Pools whose own staleness was told (a health event and a log line), and why."""
         self.idle: set[str] = set(config.pools)
@@ -174,6 +179,11 @@ class Reconciler:
                 await self.handover.restore(self.history, now)
                 engine.touch_all()
             self._restored = self.leading
+        spend = self.spend_handover
+        if spend is not None and self.leading != self._spend_restored:
+            if self.leading:  # paced tenants are claimed at every step: no pool to touch
+                await spend.restore(engine.spend, now)
+            self._spend_restored = self.leading
         self._expire(now)
         overrides = self.overrides
         acting = self.leading and not overrides.paused
@@ -223,6 +233,8 @@ class Reconciler:
             await asyncio.wait(calls)
         if self.handover is not None and self.leading:
             await self.handover.save(self.history, now)
+        if spend is not None and self.leading:
+            await spend.save(engine.spend, now)
 
     async def settle(self) -> None:
         """Wait for every scale call in flight (each ends by its deadline)."""
@@ -359,9 +371,9 @@ class Reconciler:
             engine.read(i, reading)
             trends.add_lag(name, stat.pending + stat.ack_pending)
             self._track_stale(name, stale, now)
-        stale_tokens = usage.stale
+        stale_tokens, done = usage.stale, usage.tasks_today
         for tenant in self.config.tenants:
-            engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens)
+            engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens, done.get(tenant))
 
     async def _actuate(self, i: int, decision: ScaleDecision, now: float) -> None:
         pool = decision.pool

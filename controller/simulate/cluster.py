@@ -28,11 +28,12 @@ Every policy (agentdash, KEDA, the HPA) runs on this very cluster, under the sam
   head of its pool's queue (as JetStream redelivers a nak'ed message) and starts again from
   zero, its queue wait counting on. A terminating pod's pod-seconds and quota slots run until
   it is gone. No task is ever lost; redeliveries are counted.
-- Tokens are charged when a task completes, per tenant per UTC day, as the workers' usage
-  reports are in the live loop. With `gate_budgets` (a worker that knew each task's tokens
-  before running it: no policy assumes one now), a worker of a hard-capped tenant starts a
-  task only if today's tokens, plus those of tasks in flight, plus this one stay within the
-  budget; otherwise the pool's queue waits (head first) until midnight. The baselines know
+- Tokens are charged when a task completes, per tenant per budget day (from its
+  `budget_reset` in its `time_zone`), as the workers' usage reports are in the live loop. With
+  `gate_budgets` (a worker that knew each task's tokens before running it: no policy assumes
+  one now), a worker of a hard-capped tenant starts a task only if today's tokens, plus those
+  of tasks in flight, plus this one stay within the budget; otherwise the pool's queue waits
+  (head first) until the budget resets. The baselines know
   no budgets and may overspend; the overspend is reported.
 
 Not modelled, for any policy: nodes and scheduling (a pod's cold start is all its start-up),
@@ -51,14 +52,14 @@ from array import array
 from collections import deque
 from heapq import heapify, heappop, heappush, heapreplace
 
-from controller.core.accounting import DAY_S, task_time
+from controller.core.accounting import task_time
 from controller.core.config import Config
 from controller.simulate.trace import Trace
 
 REVERSAL_S = 300.0
 """A scale step against the pool's previous one within this long is a reversal (thrash)."""
 
-# Heap entries are (time, kind, tiebreak, pod); at one instant the day rolls over first, then
+# Heap entries are (time, kind, tiebreak, pod); at one instant a budget day rolls over first, then
 # tasks finish, then terminating pods' grace periods end, then pods turn ready, then a sample
 # is taken. Arrivals and controller ticks at the same instant come after all of these (see
 # controller.simulate.clock).
@@ -73,8 +74,8 @@ NO_LIMIT = 1 << 40
 
 class Tenant:
     __slots__ = (
-        "alive", "blocked", "budget", "creations", "hard_cap", "max_pods", "name", "over",
-        "pools", "reserved", "used",
+        "alive", "blocked", "budget", "creations", "done", "hard_cap", "max_pods", "name",
+        "over", "pools", "reserved", "used",
     )  # fmt: skip
 
     def __init__(
@@ -85,6 +86,8 @@ class Tenant:
         self.hard_cap = hard_cap
         self.used = 0
         """Tokens of tasks completed today."""
+        self.done = 0
+        """Tasks completed today (the workers' usage reports count them too)."""
         self.reserved = 0
         """Tokens of tasks in flight (counted only where budgets are gated)."""
         self.over = 0
@@ -92,7 +95,7 @@ class Tenant:
         self.pools: list[SimPool] = []
         self.blocked = 0
         """How many of `pools` the budget gate holds now (`SimPool.blocked`): counted up as
-        each is blocked, back to 0 at midnight when all are released. With it a reader can
+        each is blocked, back to 0 at the reset when all are released. With it a reader can
         tell "none blocked" or "all blocked" without scanning the pools."""
         self.max_pods = NO_LIMIT if max_pods is None else max_pods
         self.alive = 0
@@ -164,7 +167,7 @@ class SimPool:
         self.running = 0
         self.arrived = 0
         self.blocked = False
-        """The budget gate holds the queue's head (until midnight)."""
+        """The budget gate holds the queue's head (until the budget resets)."""
         self.held = False
         """The autoscaler holds the pool back for a budget or a pause (its own reasons)."""
         self.mean_work: float | None = None
@@ -192,6 +195,8 @@ class Cluster:
             name: Tenant(name, t.daily_token_budget, t.hard_cap, t.max_pods)
             for name, t in config.tenants.items()
         }
+        self.order = list(self.tenants.values())
+        """The tenants in config order (a reset's event names its tenant by its place here)."""
         self.providers = {name: Provider(name, pr.rpm) for name, pr in config.providers.items()}
         self.pools: list[SimPool] = []
         for index, (name, cfg) in enumerate(config.pools.items()):
@@ -244,8 +249,12 @@ class Cluster:
         self.series: list[tuple[float, int, int]] = []
         """(time, peak lag, peak pods) since the previous sample."""
         self._serial = 0
-        for day in range(1, int(horizon // DAY_S) + 1):
-            self.heap.append((day * DAY_S, ROLL, day, None))
+        for k, spec in enumerate(config.tenants.values()):
+            clock = spec.clock
+            reset = clock.day(0.0).end
+            while reset <= horizon:
+                self.heap.append((reset, ROLL, k, None))
+                reset = clock.day(reset).end
         # Samples are pushed one at a time, each by the one before (see handle): a smaller heap
         # is a faster one, and the events come out in the same order.
         self._samples = samples
@@ -303,7 +312,7 @@ class Cluster:
         if len(queue) == 1 and not p.blocked:
             # Only a task arriving at an empty queue may start now. With tasks waiting, no pod
             # has a free slot, or the queue waits for its provider's rpm: every event that
-            # frees a slot or rpm (a task done, a pod ready, midnight) has already started the
+            # frees a slot or rpm (a task done, a pod ready, a reset) has already started the
             # queue's head if it could.
             self._dispatch(p, now)
         return p
@@ -320,7 +329,7 @@ class Cluster:
             assert pod is not None
             self._kill(pod, now)
         elif kind == ROLL:
-            self._roll(now)
+            self._roll(now, key)
         else:
             self.series.append((now, self.lag_peak, self.alive_peak))
             self.lag_peak, self.alive_peak = self.lag, self.alive
@@ -433,7 +442,9 @@ class Cluster:
         self.lag -= 1
         self.dirty.add(p.index)
         tokens = self.tokens[task]
-        p.tenant.used += tokens
+        tenant = p.tenant
+        tenant.used += tokens
+        tenant.done += 1
         if p.gate is not None:
             p.gate.reserved -= tokens
         work, mean = self.work[task], p.mean_work
@@ -507,7 +518,7 @@ class Cluster:
         return gate.used + gate.reserved + self.tokens[task] > gate.budget
 
     def _block(self, p: SimPool) -> None:
-        # Today's tokens only grow until midnight, so a blocked pool stays blocked until then.
+        # Today's tokens only grow until the reset, so a blocked pool stays blocked until then.
         if not p.blocked:
             p.tenant.blocked += 1
         p.blocked = True
@@ -519,14 +530,15 @@ class Cluster:
         for task in p.queue:
             delayed[task] = 1
 
-    def _roll(self, now: float) -> None:
-        for tenant in self.tenants.values():
-            self._settle(tenant)
-            tenant.used = tenant.blocked = 0
-        self.dirty.update(range(len(self.pools)))
-        for p in self.pools:
+    def _roll(self, now: float, k: int) -> None:
+        """Tenant k's budget day starts over."""
+        tenant = self.order[k]
+        self._settle(tenant)
+        tenant.used = tenant.blocked = tenant.done = 0
+        self.dirty.update(p.index for p in tenant.pools)
+        for p in tenant.pools:
             p.blocked = False
-        for p in self.pools:
+        for p in tenant.pools:
             if p.queue:
                 self._dispatch(p, now)
 

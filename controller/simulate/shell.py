@@ -164,7 +164,7 @@ class VirtualLoop:
                                None, 0))  # fmt: skip
             read(i, reading)  # (which drops a reading equal to the last)
         for tenant in tenants:
-            engine.tokens(tenant.name, _tokens(tenant))
+            engine.tokens(tenant.name, _tokens(tenant), tasks=tenant.done)
         tenants.clear()
 
     # --- acting -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What the workers report on NATS: token usage per task, and how busy each pod is.
 
 `agentdash.usage.<tenant>` carries `{"tenant", "pool", "tokens", "work_s"}`, one per finished
-task. Tokens are summed per tenant per UTC day; the mean task time per pool (for Little's law)
+task. Tokens are summed per tenant per budget day (from its `budget_reset` in its `time_zone`:
+midnight UTC by default); the mean task time per pool (for Little's law)
 is a moving average. A Prometheus source can stand in for this one (same `usage(now)`).
 
 `agentdash.busy.<tenant>` carries `{"tenant", "pool", "pod", "busy"}`, each time a pod's count
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from controller.core import names
-from controller.core.accounting import DAY_S, MAX_WORK_S, task_time
+from controller.core.accounting import MAX_WORK_S, BudgetClock, task_time
 from controller.core.bad_messages import BadMessages, describe
 from controller.core.busy import BusyPods
 from controller.core.config import Config
@@ -64,40 +65,45 @@ class UsageReport(WorkerReport):
 
 
 class TokenLedger:
-    """Tokens per tenant per UTC day, and mean task time per pool. No I/O. Keeps nothing for
-    tenants or pools the config does not name."""
+    """Tokens per tenant per budget day, and mean task time per pool. No I/O. Keeps nothing
+    for tenants or pools the config does not name."""
 
     def __init__(self, config: Config) -> None:
-        self._tenants = list(config.tenants)
+        self._clocks: dict[str, BudgetClock] = {n: t.clock for n, t in config.tenants.items()}
         self._pools = frozenset(config.pools)
-        self._day = -1
+        self._day: dict[str, float] = {}
+        """Per tenant: the start of the budget day its tokens are for."""
         self._tokens: dict[str, int] = {}
+        self._tasks: dict[str, int] = {}
         self._mean: dict[str, float] = {}
 
     def add(self, report: UsageReport, now: float) -> None:
-        self._roll(now)
-        if report.tenant in self._tenants:
+        if report.tenant in self._clocks:
+            self._roll(report.tenant, now)
             self._tokens[report.tenant] = self._tokens.get(report.tenant, 0) + report.tokens
+            self._tasks[report.tenant] = self._tasks.get(report.tenant, 0) + 1
         if report.pool in self._pools:
             self._mean[report.pool] = task_time(self._mean.get(report.pool), report.work_s)
 
     def preload(self, tokens: Mapping[str, int], now: float) -> None:
         """Tokens already used today before we started counting (a restart, or the demo)."""
-        self._roll(now)
         for tenant, used in tokens.items():
-            if tenant in self._tenants:
+            if tenant in self._clocks:
+                self._roll(tenant, now)
                 self._tokens[tenant] = self._tokens.get(tenant, 0) + used
 
     def usage(self, now: float) -> Usage:
-        self._roll(now)
-        tokens = {t: self._tokens.get(t, 0) for t in self._tenants}
-        return Usage(tokens, dict(self._mean))
+        for tenant in self._clocks:
+            self._roll(tenant, now)
+        tokens = {t: self._tokens.get(t, 0) for t in self._clocks}
+        tasks = {t: self._tasks.get(t, 0) for t in self._clocks}
+        return Usage(tokens, dict(self._mean), tasks_today=tasks)
 
-    def _roll(self, now: float) -> None:
-        day = int(now // DAY_S)
-        if day != self._day:
-            self._day = day
-            self._tokens = {}
+    def _roll(self, tenant: str, now: float) -> None:
+        start = self._clocks[tenant].day(now).start
+        if self._day.get(tenant) != start:
+            self._day[tenant] = start
+            self._tokens[tenant] = self._tasks[tenant] = 0
 
 
 class BusyReport(WorkerReport):

@@ -137,6 +137,24 @@ _DELETE = object()
         ),
         ("tenants.acme.warn_at", 1.5, "tenants.acme.warn_at", "expected a number <= 1, got 1.5"),
         (
+            "tenants.acme.time_zone",
+            "Mars/Olympus_Mons",
+            "tenants.acme.time_zone",
+            "expected an IANA time zone, such as UTC or Europe/Berlin, got 'Mars/Olympus_Mons'",
+        ),
+        (
+            "tenants.acme.time_zone",
+            "../../etc/passwd",
+            "tenants.acme.time_zone",
+            "expected an IANA time zone, such as UTC or Europe/Berlin, got '../../etc/passwd'",
+        ),
+        (
+            "tenants.acme.budget_reset",
+            "24:00",
+            "tenants.acme.budget_reset",
+            "expected a time of day as HH:MM (24 h), such as 00:00 or 09:30, got '24:00'",
+        ),
+        (
             "pools.acme-research.deployment",
             _DELETE,
             "pools.acme-research.deployment",

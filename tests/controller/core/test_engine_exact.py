@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 def fleet(rng: random.Random) -> Config:
     """Tight ceilings that bind now and then: the cluster's quota, two tenants' max_pods, a
-    provider's rpm; three tiers; a soft budget paced past 30% and a hard one."""
+    provider's rpm; three tiers; a soft budget paced past 30%, a hard one, and one whose steady
+    burn is forecast (past warn_at it is paced, then not once the burn stops)."""
     tenants = {
         "acme": {"tier": "enterprise", "max_pods": 6},
         "globex": {
@@ -37,7 +38,7 @@ def fleet(rng: random.Random) -> Config:
             "hard_cap": False,
         },
         "initech": {"tier": "starter", "daily_token_budget": 500_000, "hard_cap": True},
-        "umbrella": {"tier": "growth"},
+        "umbrella": {"tier": "growth", "daily_token_budget": 10_000_000, "warn_at": 0.1},
     }
     pools = {}
     for k in range(12):
@@ -95,6 +96,7 @@ def _toggle(said: Mapping[str, T], name: str, make: Callable[[], T]) -> dict[str
 
 
 SEEDS = range(16)
+_FORECASTS = ("no forecast yet", "(budget pace)", "not paced")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -117,7 +119,7 @@ def test_the_runs_exercise_every_rule_and_ceiling() -> None:
     assert {"pin", "pool paused", "paused", "controller paused", "stale", "no observation",
             "tenant max_pods", "cluster max_pods", "provider rpm", "budget warning",
             "budget spent", "budget exhausted", "cooldown", "stabilization",
-            "rate limit"} <= rules  # fmt: skip
+            "rate limit", *_FORECASTS} <= rules  # fmt: skip
 
 
 def run(seed: int, *, exact_reasons: bool = True) -> set[str]:
@@ -129,6 +131,7 @@ def run(seed: int, *, exact_reasons: bool = True) -> set[str]:
     reference = History(cfg)
     replicas = dict.fromkeys(names, 0)
     tokens = {"globex": 0, "initech": 0}
+    steady = 0  # umbrella's: 3,000 tokens a step for 450 steps, then none
     overrides = Overrides()
     shorts = set()
     rules: set[str] = set()
@@ -143,6 +146,8 @@ def run(seed: int, *, exact_reasons: bool = True) -> set[str]:
             tokens[tenant] += rng.randint(0, 120_000)
             for name, used in tokens.items():
                 engine.tokens(name, used)
+        steady += 3_000 if step < 450 else 0
+        engine.tokens("umbrella", steady, tasks=steady // 1_000)
         overrides = operators(rng, names, overrides, now)
         engine.overrides(overrides)
         engine.step(now)
@@ -155,6 +160,9 @@ def run(seed: int, *, exact_reasons: bool = True) -> set[str]:
             assert list(map(_numbers, got)) == list(map(_numbers, want)), f"step {step}"
         shorts.add(engine.short_ceilings)
         rules.update(r.rule for d in got for r in d.reasons)
+        for d in got:  # which of the budget warning's forecasts it read
+            said = " ".join(r.detail for r in d.reasons if r.rule == "budget warning")
+            rules.update(name for name in _FORECASTS if name in said)
         for d in got:  # the pools follow their decisions (a stale one keeps what it has)
             if d.changes and not overrides.paused:
                 engine.scaled(names.index(d.pool), now, d.current, d.desired)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from controller.core.accounting import task_time
 from controller.core.config import Config
 from controller.core.history import History
 from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
-from tests.factories import TIERS, config, pool
+from tests.factories import TIERS, config, pool, spending
 
 
 def tick(
@@ -135,32 +137,46 @@ def test_a_target_wait_adds_square_root_headroom_and_says_so() -> None:
     assert "target wait 2 s" in staffed.main_reason.detail
 
 
-def test_a_pool_past_warn_at_grows_again_when_its_pace_allows() -> None:
+def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_after() -> None:
     cfg = config(
         {"a": pool("t", max_replicas=20)},
         {"t": {"tier": "enterprise", "daily_token_budget": 1_000_000, "warn_at": 0.5}},
     )
-    noon = 12 * 3600.0
-    # 600,000 used by noon over 43,200 replica-seconds: ~13.9 tokens a replica-second. The
-    # 400,000 left pay for 400,000 / (13.9 x 43,200) = 0.67 replica until midnight: 1 (lag).
+    noon, evening = 12 * 3600.0, 20 * 3600.0
+
+    def rate(t: float) -> float:  # 50,000 tokens an hour until noon, 10,000 after
+        return (50_000 if t < noon else 10_000) / 3600
+
+    # At noon: 600,000 used, 400,000 left, and its last hour's 50,000 an hour would ask for
+    # 600,000 more by midnight, and 20 tasks of 100 tokens wait: what is left pays for 66% of
+    # it, 33,227 tokens an hour now (66% of 50,000). A replica at work spends 100 tokens in
+    # 30 s: that pays for 2 of them.
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, noon, per_task=100)
     obs = Observations(
-        {"a": PoolObservation(20, 0, 1, 1)},
-        tokens_today={"t": 600_000},
+        {"a": PoolObservation(20, 0, 1, 1, mean_task_seconds=30.0)},
+        tokens_today={"t": used},
         replica_seconds_today={"t": 43_200.0},
+        spend={"t": spend},
     )
     (d,) = decide(cfg, obs, now=noon)
-    assert d.desired == 1
-    assert "budget pace" in d.main_reason.detail
-    # Later the same day, having shrunk and spent little: the pace allows growth again.
-    later = Observations(
-        {"a": PoolObservation(20, 0, 1, 1)},
-        tokens_today={"t": 610_000},
-        replica_seconds_today={"t": 200_000.0},
-    )
-    (d,) = decide(cfg, later, now=20 * 3600.0)
-    assert d.desired > 1
+    assert d.desired == 2
     assert d.main_reason.rule == "budget warning"
-    assert "pays for" in d.main_reason.detail
+    assert d.main_reason.args[4] == pytest.approx(600_000, rel=1e-3)  # the forecast
+    assert "more by 00:00 UTC (50,000 tokens an hour now" in d.main_reason.detail
+    assert "400,000 left, 66% of it: pays for 33,227 tokens an hour now" in d.main_reason.detail
+    assert "2 replicas here (budget pace), 20 -> 2" in d.main_reason.detail
+    # By the evening its burn has fallen: 40,000 more by midnight fit what is left.
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening, per_task=100)
+    later = Observations(
+        {"a": PoolObservation(20, 0, 1, 1, mean_task_seconds=30.0)},
+        tokens_today={"t": used},
+        replica_seconds_today={"t": 200_000.0},
+        spend={"t": spend},
+    )
+    (d,) = decide(cfg, later, now=evening)
+    assert d.desired == 20
+    assert d.main_reason.args[4] == pytest.approx(40_000, rel=1e-3)
+    assert d.main_reason.detail.endswith("left: not paced")
 
 
 def test_a_higher_tiers_lasting_backlog_takes_idle_pods_then_those_at_work() -> None:
@@ -226,21 +242,27 @@ def test_a_soft_capped_tenant_past_its_budget_stops_spending_at_once() -> None:
 
 
 def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks() -> None:
-    # 10,000 tokens left, 2 per replica-second, 60 s tasks: three of the last replica's
-    # tasks cost about 360 tokens, so it keeps going; at 200 left it stops.
+    # 6 tasks wait, 120 tokens each at 2 tokens a replica-second and 60 s a task, and its burn
+    # asks for ~260 more by midnight. With 10,000 left all is covered: not paced. With 800
+    # left the queue is not: paced, but what is left beyond the forecast still pays for three
+    # of a replica's tasks (360): one replica keeps going. At 200 left it stops.
     cfg = config(
         {"a": pool("t", max_replicas=20)},
         {"t": {"tier": "growth", "daily_token_budget": 1_000_000, "hard_cap": False}},
     )
+    noon = 12 * 3600.0
+    spend, _ = spending(cfg.tenants["t"], lambda t: 0.01, noon - 3600, noon)
 
     def at(used: int) -> int:
         obs = Observations(
             {"a": PoolObservation(5, 1, 1, 1, mean_task_seconds=60.0)},
             tokens_today={"t": used},
             replica_seconds_today={"t": used / 2},
+            spend={"t": spend},
         )
-        (d,) = decide(cfg, obs, now=12 * 3600.0)
+        (d,) = decide(cfg, obs, now=noon)
         return d.desired
 
-    assert at(990_000) == 1
+    assert at(990_000) == 6
+    assert at(999_200) == 1
     assert at(999_800) == 0

@@ -14,7 +14,7 @@ from controller.core.config import Config
 from controller.core.events import HealthEvent, ScaleEvent
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
-from controller.sources.usage import TokenLedger
+from controller.sources.usage import TokenLedger, UsageReport
 from tests.factories import config, pool
 from tests.support import FakeClock, eventually
 
@@ -163,23 +163,26 @@ def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     return items
 
 
-async def test_a_tenant_past_warn_at_is_paced_by_what_its_replicas_cost(
+async def test_a_tenant_past_warn_at_is_paced_when_its_burn_would_overspend(
     nc: Client, clock: FakeClock
 ) -> None:
     tenants = {"acme": {"tier": "enterprise", "daily_token_budget": 1_000_000, "warn_at": 0.5}}
     cfg = config({"research": pool("acme", cold_start_seconds=0)}, tenants)
     loop, cluster = await make_loop(nc, cfg, clock)
+    assert isinstance(loop.usage, TokenLedger)
     await publish(nc, cfg.subject("research"), 8)
     (d,) = await loop.tick()
     assert d.desired == 8
-    clock.advance(1)
-    await loop.tick()  # the loop now sees the 8 replicas
-    clock.advance(600)  # 8 replicas x 600 s = 4,800 replica-seconds today
-    loop.usage.preload({"acme": 600_000}, clock())  # past warn_at: 125 tokens a replica-second
-    (d,) = await loop.tick()
-    # The 400,000 tokens left pay for 400,000 / (125 x 36,200 s to midnight) = 0.09 replica:
-    # the 8 tasks waiting keep one.
-    assert d.desired == 1
+    for _ in range(12):  # its workers report 50 tasks of 1,000 tokens a minute
+        clock.advance(60)
+        for _ in range(50):
+            report = UsageReport(tenant="acme", pool="research", tokens=1_000, work_s=30.0)
+            loop.usage.add(report, clock())
+        (d,) = await loop.tick()
+    # 600,000 used, 400,000 left, and 3,000,000 an hour would spend far more by midnight:
+    # paced, to the replicas that spend the share of it that what is left pays for.
     assert d.main_reason.rule == "budget warning"
-    assert "125.0 tokens a replica-second pays for 1 replicas" in d.main_reason.detail
+    assert "400,000 left" in d.main_reason.detail
+    assert "(budget pace), 8 -> " in d.main_reason.detail
+    assert d.desired < 8
     await cluster.close()

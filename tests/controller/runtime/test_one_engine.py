@@ -49,9 +49,10 @@ class Tick:
         tokens: dict[str, int],
         decisions: list[ScaleDecision],
         patched: set[str],
+        tasks: dict[str, int],
     ) -> None:
         self.now, self.readings, self.tokens = now, readings, tokens
-        self.decisions, self.patched = decisions, patched
+        self.decisions, self.patched, self.tasks = decisions, patched, tasks
 
 
 class Recording(VirtualLoop):
@@ -72,6 +73,7 @@ class Recording(VirtualLoop):
                 dict(engine.observations.tokens_today),
                 engine.decisions(),
                 {pool for _, pool, _, _ in self.actions[actions:]},
+                dict(engine.tasks_today),
             )
         )
         return due
@@ -105,7 +107,7 @@ class Tape(Actuator):
             for name, r in zip(self.names, self.at.readings, strict=True)
             if r is not None and r.mean_task_seconds is not None
         }
-        return Usage(self.at.tokens, means)
+        return Usage(self.at.tokens, means, tasks_today=self.at.tasks)
 
     # the actuator
     async def observe(self) -> Mapping[str, PoolState]:

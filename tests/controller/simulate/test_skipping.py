@@ -12,6 +12,7 @@ from controller.core.accounting import DAY_S, ReplicaSeconds
 from controller.core.config import Config, KubernetesConfig, load_config
 from controller.core.model import Observations
 from controller.core.policy import decide
+from controller.core.spend import SpendBook
 from controller.simulate.cluster import Cluster
 from controller.simulate.generate import generate
 from controller.simulate.report import summarize
@@ -30,7 +31,8 @@ class EveryPoolEveryTick(VirtualLoop):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self.decided = 0
-        self.spent = ReplicaSeconds()
+        self.spent = ReplicaSeconds({name: t.clock for name, t in config.tenants.items()})
+        self.spend = SpendBook(config)
 
     def tick(self, now: float, cluster: Cluster) -> float:
         self.ticks += 1
@@ -47,10 +49,17 @@ class EveryPoolEveryTick(VirtualLoop):
             replicas[spec.tenant] += reading.replicas
         for tenant, count in replicas.items():
             self.spent.set(tenant, count, now)
+        tokens = {name: _tokens(tenant) for name, tenant in cluster.tenants.items()}
+        lags = dict.fromkeys(tokens, 0)
+        for spec, reading in zip(self.pool_configs, readings, strict=True):
+            lags[spec.tenant] += reading.lag if reading.stale is None else 0
+        for name, used in tokens.items():
+            self.spend.observe(name, used, now, cluster.tenants[name].done, lags[name])
         observations = Observations(
             dict(zip(self.names, readings, strict=True)),
-            {name: _tokens(tenant) for name, tenant in cluster.tenants.items()},
+            tokens,
             replica_seconds_today=self.spent.today(now),
+            spend=self.spend.tenants,
         )
         decisions = decide(self.config, observations, history=self.history, now=now)
         self.decided += len(decisions)

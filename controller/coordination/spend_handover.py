@@ -1,0 +1,257 @@
+"""The budget forecast's memory survives a failover: the leader keeps each budgeted tenant's
+spend (controller.core.spend.TenantSpend) in NATS KV.
+
+A tenant's hour-of-day profile takes days to learn, and its burn rate the last two hours: a
+successor without them forecasts from nothing (no growth past warn_at for ten minutes, and no
+profile until a day has passed) where the old leader knew the tenant's day. So the leader
+writes them to the key-value bucket `agentdash_spend`, one key per budgeted tenant,
+`tenant.<name>`, and a process that becomes leader reads them before its first decision and
+merges them into its own (a follower samples its own usage too: the merge keeps, hour by hour,
+whichever saw more days, and today's hours, the recent minutes and the tokens a task from
+whichever saw more of them). Its own bucket, not the windows' (controller.coordination.handover):
+a profile is kept a week without a leader (the windows' history a day), and a tenant is not a
+pool.
+
+A tenant is written when a day folded into its profile, and otherwise at most every SAVE_S
+while it is sampled: its burn rate's minute buckets move at every tick, and a successor is
+fine with them a minute old.
+
+What comes in is checked (SpendDoc: finite numbers in bounds, lists of their fixed lengths,
+times no later than `now` + SKEW_S); a value that fails is ignored, counted in `ignored` and
+logged once per restore: never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections import deque
+from typing import Annotated, Any, Literal
+
+import nats.errors
+import nats.js.errors
+import pydantic
+from nats.aio.client import Client
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from controller.core.accounting import BudgetDay
+from controller.core.config import Config
+from controller.core.spend import BUCKET_S, BUCKETS, DAY_BINS, MAX_DAYS, SpendBook, TenantSpend
+
+log = logging.getLogger("agentdash.handover")
+
+BUCKET = "agentdash_spend"
+TTL_S = 7 * 86400.0
+"""How long the bucket keeps a tenant nobody rewrites: a week without a leader."""
+SAVE_S = 60.0
+SKEW_S = 5.0
+"""How far in the future a time may be (another host's clock) before the value is refused."""
+MAX_BYTES = 64 * 1024
+MAX_TOKENS = 1e18
+"""Tokens (a day, or a second): beyond any budget the config allows."""
+
+Time = Annotated[float, Field(allow_inf_nan=False)]
+Tokens = Annotated[float, Field(ge=-MAX_TOKENS, le=MAX_TOKENS, allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=0, le=MAX_TOKENS, allow_inf_nan=False)]
+Hour = Annotated[float, Field(ge=0, le=86400.0, allow_inf_nan=False)]
+Minute = Annotated[float, Field(ge=0, le=BUCKET_S, allow_inf_nan=False)]
+
+
+class SpendDoc(BaseModel):
+    """One tenant's spend in the bucket."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    v: Literal[1] = 1
+    at: Time
+    """When it was written (the save's `now`)."""
+    day: tuple[Time, Time] | None
+    """The budget day its hours today are for."""
+    bins: list[Rate | None] = Field(min_length=DAY_BINS, max_length=DAY_BINS)
+    days: list[Annotated[int, Field(ge=0, le=MAX_DAYS)]] = Field(
+        min_length=DAY_BINS, max_length=DAY_BINS
+    )
+    today_tokens: list[Tokens] = Field(min_length=DAY_BINS, max_length=DAY_BINS)
+    today_seconds: list[Hour] = Field(min_length=DAY_BINS, max_length=DAY_BINS)
+    tokens: list[Tokens] = Field(max_length=BUCKETS + 1)
+    seconds: list[Minute] = Field(max_length=BUCKETS + 1)
+    bucket_start: Time | None
+    task_tokens: Annotated[float, Field(ge=0, le=MAX_TOKENS, allow_inf_nan=False)]
+    task_count: Annotated[float, Field(ge=0, le=MAX_TOKENS, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SpendDoc:
+        if len(self.tokens) != len(self.seconds):
+            raise ValueError("tokens and seconds: expected lists of one length")
+        if (self.bucket_start is None) != (not self.tokens):
+            raise ValueError("bucket_start: expected a time exactly when there are buckets")
+        if self.day is not None and not self.day[0] < self.day[1] <= self.day[0] + 90000:
+            raise ValueError("day: expected (start, end) at most 25 h apart")
+        return self
+
+    def latest(self) -> float:
+        """The latest time it holds that is past (a day's end is to come)."""
+        times: list[float] = [self.at]
+        if self.day is not None:
+            times.append(self.day[0])
+        if self.bucket_start is not None:
+            times.append(self.bucket_start)
+        return max(times)
+
+
+def dump_doc(spend: TenantSpend, now: float) -> bytes:
+    """`spend` as the bucket keeps it."""
+    day = spend.day
+    doc = {
+        "v": 1,
+        "at": now,
+        "day": None if math.isnan(day.start) else [day.start, day.end],
+        "bins": spend.bins,
+        "days": spend.days,
+        "today_tokens": spend.today_tokens,
+        "today_seconds": spend.today_seconds,
+        "tokens": list(spend.tokens),
+        "seconds": list(spend.seconds),
+        "bucket_start": None if not spend.tokens else spend.bucket_start,
+        "task_tokens": spend.task_tokens,
+        "task_count": spend.task_count,
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def load_doc(raw: bytes, now: float) -> SpendDoc:
+    """A value from the bucket, checked; ValueError says what is wrong, in one line."""
+    if len(raw) > MAX_BYTES:
+        raise ValueError(f"{len(raw)} bytes, expected at most {MAX_BYTES}")
+    try:
+        doc = SpendDoc.model_validate_json(raw)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "value"
+        raise ValueError(f"{where}: {error['msg']}") from None
+    latest = doc.latest()
+    if latest > now + SKEW_S:
+        raise ValueError(f"time {latest:.6g} is more than {SKEW_S:g} s after now ({now:.6g})")
+    return doc
+
+
+def spend_of(doc: SpendDoc, like: TenantSpend) -> TenantSpend:
+    """The spend a document describes, on `like`'s clock."""
+    spend = TenantSpend(like.clock)
+    spend.bins = list(doc.bins)
+    spend.days = list(doc.days)
+    spend.today_tokens = list(doc.today_tokens)
+    spend.today_seconds = list(doc.today_seconds)
+    if doc.day is not None:
+        spend.day = BudgetDay(*doc.day)
+    spend.tokens, spend.seconds = deque(doc.tokens), deque(doc.seconds)
+    spend.bucket_start = doc.bucket_start if doc.bucket_start is not None else math.nan
+    spend.task_tokens, spend.task_count = doc.task_tokens, doc.task_count
+    return spend
+
+
+def key_of(tenant: str) -> str:
+    """The tenant's key (a tenant's name is a NATS name: a key may hold it as it is)."""
+    return f"tenant.{tenant}"
+
+
+class SpendHandover:
+    """Saves the leader's spend learners to the bucket, and restores them into a new
+    leader's. Wired as HistoryHandover is (controller.runtime.loop.Reconciler): `await
+    start()` once; `restore(book, now)` on becoming the leader, before that tick's decisions;
+    `save(book, now)` at the end of each tick it leads."""
+
+    def __init__(self, nc: Client, config: Config, *, timeout: float = 2.0) -> None:
+        self._nc = nc
+        self._config = config
+        self.timeout = timeout
+        self._kv: Any = None
+        self._written: dict[str, tuple[int, int, float]] = {}
+        """Per tenant as last written: its `changes`, its samples, and when."""
+        self._restored = False
+        self._failing = False
+        self.writes = 0
+        self.ignored = 0
+        """Values in the bucket that were refused (malformed, out of bounds, future times)."""
+
+    async def start(self) -> None:
+        js = self._nc.jetstream()
+        try:
+            self._kv = await js.create_key_value(bucket=BUCKET, history=1, ttl=TTL_S)
+        except nats.js.errors.BadRequestError:  # made elsewhere with other settings: use it
+            self._kv = await js.key_value(BUCKET)
+
+    async def restore(self, book: SpendBook, now: float) -> int:
+        """Merge the bucket into `book`; how many tenants it gave. Never raises for NATS or
+        bad values: a failed read is retried by the next `save`."""
+        self._written.clear()
+        try:
+            values = await asyncio.wait_for(self._read(list(book.tenants)), self.timeout)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            self._restored = False
+            log.warning("spend not restored from %s: %s", BUCKET, exc or type(exc).__name__)
+            return 0
+        self._restored = True
+        ignored: list[str] = []
+        restored = 0
+        for tenant, raw in values.items():
+            try:
+                doc = load_doc(raw, now)
+            except ValueError as exc:
+                ignored.append(f"{key_of(tenant)}: {exc}")
+                continue
+            mine = book.tenants[tenant]
+            mine.merge(spend_of(doc, mine))
+            restored += 1
+        if ignored:
+            self.ignored += len(ignored)
+            log.warning("spend: ignored %d value(s) in %s, first %s",
+                        len(ignored), BUCKET, ignored[0])  # fmt: skip
+        return restored
+
+    async def _read(self, tenants: list[str]) -> dict[str, bytes]:
+        values = {}
+        for tenant in tenants:
+            try:
+                entry = await self._kv.get(key_of(tenant))
+            except nats.js.errors.KeyNotFoundError:
+                continue
+            if entry.value is not None:
+                values[tenant] = entry.value
+        return values
+
+    async def save(self, book: SpendBook, now: float) -> None:
+        """Write the tenants whose profile changed, or that were sampled and last written
+        SAVE_S ago. Never raises."""
+        if not self._nc.is_connected:
+            return
+        if not self._restored:
+            await self.restore(book, now)
+            if not self._restored:
+                return
+        changed = []
+        for tenant, spend in book.tenants.items():
+            mark = (spend.changes, spend.samples, now)
+            last = self._written.get(tenant)
+            recent = last is not None and (last[1] == mark[1] or now < last[2] + SAVE_S)
+            if last is not None and last[0] == mark[0] and recent:
+                continue  # nothing new, or only samples, written less than SAVE_S ago
+            changed.append((tenant, mark, dump_doc(spend, now)))
+        try:
+            await asyncio.wait_for(self._write(changed), self.timeout)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            if not self._failing:
+                log.warning("spend not saved to %s: %s", BUCKET, exc or type(exc).__name__)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("spend saved to %s again", BUCKET)
+        self._failing = False
+
+    async def _write(self, changed: list[tuple[str, tuple[int, int, float], bytes]]) -> None:
+        for tenant, mark, value in changed:
+            await self._kv.put(key_of(tenant), value)
+            self.writes += 1
+            self._written[tenant] = mark

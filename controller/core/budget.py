@@ -1,0 +1,245 @@
+"""Step 4 of the policy: a tenant's daily token budget.
+
+- Exhausted with `hard_cap`: 0 replicas (the queue is kept).
+- Spent with a soft cap: down to the floor (min_replicas, a pin) at once.
+- Past `warn_at`: paced only if the tenant's forecast demand until its budget resets
+  (controller.core.spend: its own profile by hour of day, or its recent burn rate), plus the
+  tokens of the tasks waiting, is more than what is left (each pool weighs its share, by
+  max_replicas, of both against its own queue). Then the forecast gets its fraction of what
+  is left, spent along it: the pool gets the replicas that spend, now, that fraction of the
+  forecast's rate, so the pace follows the tenant's own hours and the forecast fits what is
+  left. What is left beyond the whole forecast serves the tasks waiting now, a replica for
+  each three rounds of tasks it pays: work the budget covers is never held back until the
+  reset. Whatever the forecast, a pool keeps no more replicas than its share of what is left
+  pays three rounds of tasks each (the landing): the tasks in flight when the budget runs out
+  do not overspend it.
+- Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
+  hours left): no growth; a pool at zero with tasks waiting keeps one.
+
+Pure: the engine claims a paced tenant's pools at every step (`budget_rule` says which), so
+what this reads of the clock, the tokens, the replica-seconds and the forecast is fresh.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from controller.core.allocation import Claim
+from controller.core.config import Config, PoolConfig, TenantConfig
+from controller.core.model import Observations, PoolObservation, Reason
+from controller.core.spend import Forecast, TenantSpend
+
+EXHAUSTED = "budget exhausted"
+SPENT = "budget spent"
+WARNING = "budget warning"
+PACE_MIN_REPLICA_SECONDS = 600.0
+"""Below this much measured today, a tenant's cost per replica-second is too noisy to read."""
+MAX_TASK_SECONDS = 7 * 86400.0
+"""A week: above this a task time is not a measurement."""
+LANDING_TASKS = 3
+"""Tasks a replica's budget must cover: the one in flight, the next it takes before the pace is
+read again, and as much again for the long tail of task times (a tokens-per-replica-second
+average counts idle seconds too)."""
+
+
+def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
+    """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a
+    hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING
+    (past warn_at: the forecast, and the pace if it does not fit) or none. Between two
+    passes a tenant's pools can decide differently for its usage only if this changes."""
+    budget = tenant.daily_token_budget
+    if budget is None or used is None:
+        return None
+    if used >= budget:
+        return EXHAUSTED if tenant.hard_cap else SPENT
+    if used >= tenant.warn_at * budget:
+        return WARNING
+    return None
+
+
+class Paced(NamedTuple):
+    """What the budget leaves a pool: its demand, and the most replicas the budget pays for
+    (None: no limit, no time rule is cut)."""
+
+    want: int
+    paced: int | None
+
+
+class Pool(NamedTuple):
+    """A pool's claim so far, as step 4 reads it."""
+
+    name: str
+    config: PoolConfig
+    obs: PoolObservation
+    current: int
+    want: int
+    floor: int
+    until: float
+
+
+def budget_step(
+    rule: str, pool: Pool, config: Config, observations: Observations, now: float,
+    reasons: list[Reason],
+) -> Claim | Paced:  # fmt: skip
+    """Step 4 for one pool of a tenant under a budget `rule`: a final Claim (exhausted,
+    spent), or the demand left and the pace."""
+    tenant_name = pool.config.tenant
+    tenant = config.tenants[tenant_name]
+    budget = tenant.daily_token_budget
+    used = observations.tokens_today[tenant_name]
+    assert budget is not None
+    name, obs, current, want, floor = pool.name, pool.obs, pool.current, pool.want, pool.floor
+    lag = obs.pending + obs.ack_pending
+    stale = observations.stale_tokens.get(tenant_name)
+    note = f" (last known; {stale})" if stale else ""
+    said = (tenant_name, used, budget, note)
+    if rule == EXHAUSTED:
+        reasons.append(Reason(rule=EXHAUSTED, template=_EXHAUSTED, args=(*said, lag)))
+        return Claim(name, pool.config, current, 0, 0, 0, reasons, until=pool.until)
+    if rule == SPENT:
+        # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at once.
+        # No window or cooldown holds a pod that spends past the budget; the queue waits for
+        # the reset.
+        kept = min(floor, pool.config.max_replicas)
+        reasons.append(Reason(rule=SPENT, template=_SPENT, args=(*said, kept, lag)))
+        return Claim(name, pool.config, current, kept, kept, kept, reasons, until=pool.until)
+    spend = observations.spend.get(tenant_name)
+    forecast = spend.forecast(now) if spend is not None else None
+    if forecast is None:
+        # No forecast yet: no growth; but a pool at zero with tasks waiting keeps one
+        # replica, or they would be stranded.
+        cap = max(current, floor, 1 if lag > 0 else 0)
+        if want > cap:
+            args = (*said, tenant.warn_at, cap, want, cap)
+            reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
+            return Paced(cap, None)
+        return Paced(want, None)
+    share = config.budget_share[name]
+    return _pace(pool, tenant, spend, forecast, share, observations, reasons)
+
+
+def _pace(
+    pool: Pool, tenant: TenantConfig, spend: TenantSpend | None, forecast: Forecast,
+    share: float, observations: Observations, reasons: list[Reason],
+) -> Paced:  # fmt: skip
+    """The forecast against what is left: not paced if this pool's share of what is left
+    covers its share of the forecast and its own queue. Else the forecast gets its fraction of
+    what is left, spent along it: the replicas that spend that fraction of its rate now; and
+    what is left beyond the whole forecast serves the tasks waiting now. Either way no more
+    replicas than the landing allows."""
+    tenant_name = pool.config.tenant
+    budget = tenant.daily_token_budget
+    used = observations.tokens_today[tenant_name]
+    assert budget is not None
+    left = budget - used
+    obs, want = pool.obs, pool.want
+    lag = obs.pending + obs.ack_pending
+    price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
+    queued = lag * price.each
+    mine, coming = left * share, forecast.tokens * share
+    stale = observations.stale_tokens.get(tenant_name)
+    note = f" (last known; {stale})" if stale else ""
+    told = (tenant_name, used, budget, note, round(forecast.tokens), tenant.clock.label,
+            _source(forecast), _queued(lag, queued), left)  # fmt: skip
+    # The landing: the most replicas whose next LANDING_TASKS rounds of tasks the pool's share
+    # of what is left pays for, so the tasks in flight when it runs out fit in it.
+    rounds = price.rounds
+    landing = math.floor(mine / rounds + 1e-9) if rounds else None
+    if mine >= coming + queued:
+        reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
+        if landing is not None and want > landing:
+            landed = (left, landing, round(rounds), LANDING_TASKS, want, landing)
+            reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
+            return Paced(landing, landing)
+        return Paced(want, None)
+    fits = mine / (coming + queued)
+    pays = fits * forecast.rate * share
+    if price.busy:
+        cap = math.floor(pays / price.busy + 1e-9)
+    else:  # nothing to price a replica by: the same share of the demand
+        cap = math.floor(min(want, pool.config.max_replicas) * fits + 1e-9)
+    spare = mine - coming
+    waiting = ""
+    if lag > 0 and spare > 0:
+        more = math.floor(spare / rounds + 1e-9) if rounds else want
+        cap += more
+        waiting = f" + {more} for the tasks waiting from the {round(spare):,} beyond it"
+    if landing is not None and cap > landing:
+        cap = landing
+    if want > cap:
+        args = (*told, fits, round(pays * 3600), waiting, cap, want, cap)
+        reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
+        want = cap
+    return Paced(want, cap)
+
+
+class Prices(NamedTuple):
+    """What a pool's work costs its tenant, as far as it is known (0 or None: unknown)."""
+
+    each: float
+    """Tokens a task."""
+    busy: float | None
+    """Tokens a replica at work spends a second."""
+    rounds: float
+    """Tokens a replica spends on LANDING_TASKS rounds of its tasks."""
+
+
+def _prices(pool: Pool, spend: TenantSpend | None, spent: float, used: int) -> Prices:
+    """From the tenant's tokens a task (its workers' reports) and the pool's task time; or,
+    failing those, the tenant's tokens a replica-second today (idle seconds too, so lower)."""
+    concurrency = pool.config.concurrency
+    per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
+    task = pool.obs.mean_task_seconds
+    task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None
+    reported = spend.per_task() if spend is not None else None
+    if reported is not None:
+        busy = reported * concurrency / task if task else per
+        return Prices(reported, busy, LANDING_TASKS * reported * concurrency)
+    if per is not None and task is not None:
+        return Prices(per * task / concurrency, per, LANDING_TASKS * per * task)
+    return Prices(0.0, per, 0.0)
+
+
+def _source(forecast: Forecast) -> str:
+    """What the forecast was read from, for the reasons."""
+    burn = forecast.burn
+    said = []
+    if forecast.days:
+        scale = f", today x{forecast.scale:.2f}" if abs(forecast.scale - 1) >= 0.005 else ""
+        said.append(f"its hours over {forecast.days} day{'s' * (forecast.days > 1)}{scale}")
+    if burn is not None:
+        said.append("its last 2 h")
+        if burn.slope < 0:
+            fall, error = burn.slope * -(3600**2), burn.error * 3600**2
+            said[-1] += f", falling {round(fall):,} ± {round(error):,} an hour each hour"
+    return f"{round(forecast.rate * 3600):,} tokens an hour now: " + ", then ".join(said)
+
+
+def _queued(lag: int, tokens: float) -> str:
+    return f" + {lag} waiting (~{round(tokens):,})" if lag and tokens else ""
+
+
+_EXHAUSTED = (
+    "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
+)
+_SPENT = (
+    "tenant {} used {:,} of {:,} tokens today{} (soft cap): down to its floor {}, lag {} stays "
+    "queued until the budget resets"
+)
+_UNKNOWN = (
+    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}), no forecast yet: no growth "
+    "beyond {}, {} -> {}"
+)
+_FITS = (
+    "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "
+    "not paced"
+)
+_PACE = (
+    "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left, "
+    "{:.0%} of it: pays for {:,} tokens an hour now{}, {} replicas here (budget pace), {} -> {}"
+)
+_LANDING = (
+    "{:,} tokens left pay for {} replicas here at {:,} tokens for {} tasks each (budget "
+    "landing): {} -> {}"
+)

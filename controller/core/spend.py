@@ -1,0 +1,376 @@
+"""What a tenant's tokens will come to by its budget's reset, learned from its own demand.
+
+The budget pace (controller.core.budget) asks each budgeted tenant's `TenantSpend` for a
+`Forecast`: how many more tokens the tenant would ask for, unpaced, before its budget resets.
+The engine samples each budgeted tenant at every step: its tokens today, the tasks its workers
+reported done today, and the tasks waiting in its queues (lag). What the tenant asks for is
+what it spent plus what waits (its lag at its tokens a task, learned from the reports): a pace
+that holds tasks back does not make its own demand look smaller, and a backlog drained after
+the arrivals stop is not taken for more to come. Where the tasks done are unknown (token usage
+from Prometheus), the spend alone stands in. Two sources, each learned online:
+
+- **A profile by hour of day.** The day is cut into hours from the reset (bin 0 is the first
+  hour after it; a day is 23-25 h where clocks change). At each reset, every hour seen for at
+  least half of it folds its tokens a second into its bin, the newest day weighing NEWEST_DAY
+  (older days fade: a week ago counts under a tenth). The rest of today is read from the
+  bins, scaled by how today compares with them so far (shrunk towards 1 by one average hour of
+  the profile, so that the first minutes of a day do not swing it).
+- **The recent burn rate**, for the hours the profile does not know yet (a new tenant, the
+  first day): a least-squares line through the last two hours' tokens a second, in minute
+  buckets. The line is followed where it falls, until it reaches zero; a rise is never
+  projected (the rate now is kept). Its slope is only known within its standard error, so the
+  forecast is the mean over the slope's normal spread (SPREAD): a fall the data barely shows
+  counts for little, and the forecast moves smoothly as the evidence does. Ten minutes must be
+  seen before it is read.
+
+Pure: no I/O, no clock. The engine keeps one per budgeted tenant (`SpendBook`) and shows them
+to the policy in Observations.spend; the leader saves them with the windows' history
+(controller.coordination.spend_handover), so a successor forecasts as it would have.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import NamedTuple
+
+from controller.core.accounting import BudgetClock, BudgetDay
+from controller.core.config import Config, TenantConfig
+
+BIN_S = 3600.0
+DAY_BINS = 25
+"""Hours from the reset: a day where clocks go back has 25."""
+MIN_BIN_S = 1800.0
+"""An hour seen for less than this today does not fold into its bin."""
+NEWEST_DAY = 0.25
+"""A bin's weight for the newest day: a day's traffic counts, and four days make most of it."""
+NO_DAY = BudgetDay(math.nan, math.nan)
+"""Before the first sample."""
+BUCKET_S = 60.0
+BUCKETS = 120
+"""The burn rate's window: the last two hours, a minute a bucket. (An hour of bursty traffic
+left the slope of a day's steady fall within its noise half of the time.)"""
+MIN_BUCKETS = 10
+"""Buckets (minutes) seen before the burn rate is read."""
+GAP_S = 3600.0
+"""Samples further apart than this teach nothing (the tokens between are not spread over it)."""
+SPREAD = tuple(NormalDist().inv_cdf((i + 0.5) / 16) for i in range(16))
+"""The slope's normal spread, as 16 equally likely values (in standard errors)."""
+MAX_DAYS = 1000
+"""Days counted behind a bin (only shown)."""
+MIN_TASKS = 10
+"""Tasks reported done before their tokens a task are read."""
+
+
+class Burn(NamedTuple):
+    """The line through the recent burn rate: its mean (tokens a second) at `centre` (an
+    instant), its slope (tokens a second, each second) and the slope's standard error."""
+
+    mean: float
+    centre: float
+    slope: float
+    error: float
+
+    def at(self, now: float) -> float:
+        """The rate now along the line where it falls, else the mean (a rise not projected)."""
+        return max(0.0, self.mean + min(self.slope, 0.0) * (now - self.centre))
+
+    def expected(self, now: float, start: float, end: float) -> float:
+        """Tokens from `start` to `end` (instants after `now`): the mean over the slope's
+        spread of the line followed where it falls (to zero at most), held at its rate now
+        where it rises."""
+        total = 0.0
+        mean, centre = self.mean, self.centre
+        for z in SPREAD:
+            slope = self.slope + z * self.error
+            if slope >= 0:
+                total += max(0.0, mean + slope * (now - centre)) * (end - start)
+                continue
+            stop = min(end, centre - mean / slope)  # where the line reaches zero
+            if stop > start:
+                total += (
+                    mean * (stop - start)
+                    + slope * ((stop - centre) ** 2 - (start - centre) ** 2) / 2
+                )
+        return total / len(SPREAD)
+
+
+class Forecast(NamedTuple):
+    """More tokens by the reset, at the tenant's own pace, unpaced; what it is read from."""
+
+    tokens: float
+    rate: float
+    """Tokens a second now, as forecast."""
+    days: int
+    """The fewest days of the hour-of-day profile behind an hour it read (0: none read)."""
+    scale: float
+    """How today compares with the profile so far (1: as usual)."""
+    burn: Burn | None
+    """The recent burn rate, where it stood in for hours the profile does not know."""
+
+
+@dataclass(slots=True)
+class TenantSpend:
+    """One tenant's spend: the hour-of-day profile, today's hours, the recent minutes."""
+
+    clock: BudgetClock
+    bins: list[float | None] = field(default_factory=lambda: [None] * DAY_BINS)
+    """Tokens a second in each hour from the reset, over past days."""
+    days: list[int] = field(default_factory=lambda: [0] * DAY_BINS)
+    today_tokens: list[float] = field(default_factory=lambda: [0.0] * DAY_BINS)
+    today_seconds: list[float] = field(default_factory=lambda: [0.0] * DAY_BINS)
+    """Seconds of each hour today seen between two samples (no longer than GAP_S apart)."""
+    day: BudgetDay = NO_DAY
+    used: int | None = None
+    tasks: int | None = None
+    queued: float = 0.0
+    at: float | None = None
+    """The last sample: tokens and tasks done today, the tokens waiting, and when."""
+    task_tokens: float = 0.0
+    task_count: float = 0.0
+    """Tokens and tasks reported since this learner started, halved at each reset (recent
+    days weigh more): their ratio is the tenant's tokens a task."""
+    tokens: deque[float] = field(default_factory=deque)
+    seconds: deque[float] = field(default_factory=deque)
+    """Per minute bucket, oldest first, the last one filling: tokens, and seconds seen."""
+    bucket_start: float = math.nan
+    """When the filling bucket started."""
+    changes: int = 0
+    """Bumped when a day folds into the profile (the handover writes the profile then)."""
+    _burn: tuple[float, Burn | None] = (math.nan, None)
+    _forecast: tuple[float, int, Forecast | None] = (math.nan, -1, None)
+    """The last forecast: (now, `samples` then, it). The policy asks once a pool."""
+    samples: int = 0
+    """Bumped by every sample and merge."""
+
+    @classmethod
+    def for_tenant(cls, tenant: TenantConfig) -> TenantSpend:
+        return cls(tenant.clock)
+
+    # --- learning ---------------------------------------------------------------------------
+
+    def observe(
+        self, used: int, now: float, tasks: int | None = None, lag: int = 0, *, learn: bool = True
+    ) -> None:
+        """Tokens and tasks done today and the tasks waiting, at `now`. With `learn` false (a
+        stale count), only the baseline moves."""
+        at = self.at
+        if at is not None and now <= at:
+            return  # the same instant: what moved is counted at the next sample
+        self.samples += 1
+        day = self.clock.day(now)
+        new_day = day != self.day
+        if new_day:
+            self._fold(day)
+        before, done = self.used, self.tasks
+        # The count went on from the last sample, or started over (a reset: from zero).
+        going = before is not None and not new_day and used >= before
+        if going and tasks is not None and done is not None and tasks > done:
+            self.task_tokens += used - (before or 0)
+            self.task_count += tasks - done
+        each = self.per_task()
+        queued = lag * each if each is not None else 0.0
+        asked = used - (before if going and before is not None else 0) + queued - self.queued
+        self.used, self.tasks, self.queued, self.at = used, tasks, queued, now
+        if before is None or at is None or not learn or now - at > GAP_S:
+            return
+        self._count(at, now, asked)
+
+    def per_task(self) -> float | None:
+        """The tenant's tokens a task, from its reports (None: under MIN_TASKS seen)."""
+        if self.task_count < MIN_TASKS:
+            return None
+        return self.task_tokens / self.task_count
+
+    def _count(self, start: float, end: float, spent: float) -> None:
+        """Spread `spent` (tokens asked for; less than zero where the queue's tokens fell)
+        over [start, end): today's hours (what fell before the reset was yesterday's), and the
+        minute buckets."""
+        span = end - start
+        for k, low, high in self._hours(max(start, self.day.start), end):
+            self.today_tokens[k] += spent * (high - low) / span
+            self.today_seconds[k] += high - low
+        tokens, seconds = self.tokens, self.seconds
+        if not tokens or end - self.bucket_start > (BUCKETS + 1) * BUCKET_S:
+            tokens.clear()
+            seconds.clear()
+            self.bucket_start = math.floor(start / BUCKET_S) * BUCKET_S
+            tokens.append(0.0)
+            seconds.append(0.0)
+        while end > self.bucket_start + BUCKET_S:
+            self.bucket_start += BUCKET_S
+            tokens.append(0.0)
+            seconds.append(0.0)
+            if len(tokens) > BUCKETS + 1:
+                tokens.popleft()
+                seconds.popleft()
+        edge = self.bucket_start
+        for i in range(len(tokens) - 1, -1, -1):
+            low, high = max(start, edge), min(end, edge + BUCKET_S)
+            if high > low:
+                tokens[i] += spent * (high - low) / span
+                seconds[i] += high - low
+            if start >= edge:
+                break
+            edge -= BUCKET_S
+
+    def _fold(self, day: BudgetDay) -> None:
+        """A new budget day: yesterday's hours fold into the profile."""
+        for k in range(DAY_BINS):
+            seen = self.today_seconds[k]
+            if seen >= MIN_BIN_S:
+                rate = max(0.0, self.today_tokens[k] / seen)
+                old = self.bins[k]
+                self.bins[k] = rate if old is None else old + NEWEST_DAY * (rate - old)
+                self.days[k] = min(self.days[k] + 1, MAX_DAYS)
+        self.changes += 1
+        self.today_tokens = [0.0] * DAY_BINS
+        self.today_seconds = [0.0] * DAY_BINS
+        self.task_tokens /= 2
+        self.task_count /= 2
+        self.day = day
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def burn(self) -> Burn | None:
+        """The recent burn rate (None: under MIN_BUCKETS minutes seen)."""
+        key, made = self._burn
+        if key == self.bucket_start:
+            return made
+        made = _fit(self.tokens, self.seconds, self.bucket_start)
+        self._burn = (self.bucket_start, made)
+        return made
+
+    def forecast(self, now: float) -> Forecast | None:
+        """More tokens by the reset after `now`; None where neither the profile nor the burn
+        rate knows the hours left."""
+        when, seen, made = self._forecast
+        if when == now and seen == self.samples:
+            return made
+        made = self._project(now)
+        self._forecast = (now, self.samples, made)
+        return made
+
+    def _project(self, now: float) -> Forecast | None:
+        day = self.clock.day(now)
+        scale = self._ratio(now) if day == self.day else 1.0
+        burn: Burn | None = None
+        tokens, days, rate = 0.0, MAX_DAYS, -1.0
+        unknown: list[tuple[float, float]] = []
+        """The runs of hours the profile does not know (the burn rate is read over each)."""
+        for k, low, high in self._hours(now, day.end, day):
+            learned = self.bins[k]
+            if learned is not None:
+                tokens += scale * learned * (high - low)
+                days = min(days, self.days[k])
+                rate = scale * learned if rate < 0 else rate
+            elif unknown and unknown[-1][1] == low:
+                unknown[-1] = (unknown[-1][0], high)
+            else:
+                unknown.append((low, high))
+        if unknown:
+            burn = self.burn()
+            if burn is None:
+                return None
+            tokens += sum(burn.expected(now, low, high) for low, high in unknown)
+            rate = burn.at(now) if unknown[0][0] == now else rate
+        days = days if days < MAX_DAYS else 0
+        return Forecast(tokens, max(rate, 0.0), days, scale if days else 1.0, burn)
+
+    def _ratio(self, now: float) -> float:
+        """Today's tokens over what the profile expected for the hours seen so far, shrunk
+        towards 1 by one average hour of the profile."""
+        known = [rate for rate in self.bins if rate is not None]
+        if not known:
+            return 1.0
+        prior = sum(known) / len(known) * BIN_S
+        seen = expected = 0.0
+        for k in range(self._bin(now) + 1):
+            learned = self.bins[k]
+            if learned is not None:
+                seen += self.today_tokens[k]
+                expected += learned * self.today_seconds[k]
+        return (seen + prior) / (expected + prior) if expected + prior > 0 else 1.0
+
+    def _bin(self, now: float) -> int:
+        return min(int((now - self.day.start) // BIN_S), DAY_BINS - 1)
+
+    def _hours(
+        self, start: float, end: float, day: BudgetDay | None = None
+    ) -> Iterator[tuple[int, float, float]]:
+        """(hour from the reset, from, to) for each hour's part of [start, end)."""
+        origin = (day or self.day).start
+        k = int((start - origin) // BIN_S)
+        while start < end and k < DAY_BINS:
+            high = min(origin + (k + 1) * BIN_S, end)
+            if high > start:
+                yield k, start, high
+            start, k = high, k + 1
+
+    # --- a successor's view -----------------------------------------------------------------
+
+    def merge(self, other: TenantSpend) -> None:
+        """Take in what another process learned (controller.coordination.spend_handover): each
+        hour's bin from whichever saw more days, today's hours and the recent minutes from
+        whichever saw more of them. Its baseline (`used`, `at`) stays this process's own."""
+        for k in range(DAY_BINS):
+            if other.days[k] > self.days[k]:
+                self.bins[k], self.days[k] = other.bins[k], other.days[k]
+        if other.day == self.day and sum(other.today_seconds) > sum(self.today_seconds):
+            self.today_tokens = list(other.today_tokens)
+            self.today_seconds = list(other.today_seconds)
+        if other.task_count > self.task_count:
+            self.task_tokens, self.task_count = other.task_tokens, other.task_count
+        if sum(other.seconds) > sum(self.seconds):
+            self.tokens, self.seconds = deque(other.tokens), deque(other.seconds)
+            self.bucket_start = other.bucket_start
+            self._burn = (math.nan, None)
+        if self.day != other.day and math.isnan(self.day.start):
+            self.day = other.day
+            self.today_tokens = list(other.today_tokens)
+            self.today_seconds = list(other.today_seconds)
+        self.changes += 1
+        self.samples += 1
+
+
+def _fit(tokens: deque[float], seconds: deque[float], end: float) -> Burn | None:
+    """The least-squares line through the rates of the complete buckets seen for at least
+    half their length (the last one, filling, starts at `end`)."""
+    points = [
+        (end - (len(tokens) - 1 - i) * BUCKET_S + BUCKET_S / 2, tokens[i] / seconds[i])
+        for i in range(len(tokens) - 1)
+        if seconds[i] >= BUCKET_S / 2
+    ]
+    n = len(points)
+    if n < MIN_BUCKETS:
+        return None
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    slope = sxy / sxx
+    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in points)
+    error = math.sqrt(residual / (n - 2) / sxx)
+    return Burn(mean_y, mean_x, slope, error)
+
+
+class SpendBook:
+    """Every budgeted tenant's TenantSpend, fed the tenant's tokens today at each step."""
+
+    def __init__(self, config: Config) -> None:
+        self.tenants: dict[str, TenantSpend] = {
+            name: TenantSpend.for_tenant(tenant)
+            for name, tenant in config.tenants.items()
+            if tenant.daily_token_budget is not None
+        }
+
+    def observe(
+        self, tenant: str, used: int, now: float, tasks: int | None = None, lag: int = 0,
+        *, learn: bool = True,
+    ) -> None:  # fmt: skip
+        spend = self.tenants.get(tenant)
+        if spend is not None:
+            spend.observe(used, now, tasks, lag, learn=learn)

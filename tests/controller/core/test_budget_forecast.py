@@ -1,0 +1,243 @@
+"""The budget pace by forecast (controller.core.budget, controller.core.spend): a budget that fits
+the day is never paced, whatever hour its traffic comes; one that does not fit is paced so that
+the forecast fits what is left; the reset time and time zone are the tenant's own."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from controller.core.accounting import ReplicaSeconds
+from controller.core.config import Config, TenantConfig
+from controller.core.model import Observations, PoolObservation, ScaleDecision
+from controller.core.policy import decide
+from controller.core.spend import TenantSpend
+from controller.sources.usage import TokenLedger, UsageReport
+from tests.factories import config, pool, spending
+
+H = 3600.0
+DAY = 86_400.0
+PER_TASK = 1_000
+"""Tokens a task, in every test here."""
+Rate = Callable[[float], float]
+
+
+def hump(start: float, hours: float) -> Rate:
+    """A half-sine of traffic from `start` (h, UTC) lasting `hours`, nothing else."""
+
+    def rate(t: float) -> float:
+        x = ((t % DAY) / H - start) / hours
+        return math.sin(math.pi * x) if 0 <= x < 1 else 0.0
+
+    return rate
+
+
+def block(start: float, end: float) -> Rate:
+    """Steady traffic from `start` to `end` (h, UTC) that stops dead."""
+    return lambda t: 1.0 if start <= (t % DAY) / H < end else 0.0
+
+
+def bursts(start: float, end: float) -> Rate:
+    """30 s bursts every 3 minutes from `start` to `end` (h, UTC)."""
+    return lambda t: 6.0 if start <= (t % DAY) / H < end and t % 180 < 30 else 0.0
+
+
+def noisy(shape: Rate, seed: int) -> Rate:
+    """`shape` x 400 tokens a second, each minute x a seeded 0.5..1.5."""
+    rng = random.Random(seed)
+    factors = [rng.uniform(0.5, 1.5) for _ in range(6 * 1440)]
+    return lambda t: 400.0 * shape(t) * factors[int(t // 60) % len(factors)]
+
+
+SHAPES: dict[str, Rate] = {
+    "early": hump(1, 9),
+    "late": hump(13, 10),
+    "flat": lambda t: 1.0,
+    "morning, stopping dead": block(6, 12),
+    "bursts, stopping dead": bursts(2, 10),
+}
+FALL_SHOWS = ("early", "late", "flat")
+"""Shapes whose end shows in the spend before the budget gets tight: no day is paced, the first
+(no profile yet, only the burn rate) included."""
+CLOCKS = [("00:00", "UTC"), ("09:00", "Europe/Berlin"), ("17:30", "America/New_York")]
+
+
+def tenant_config(budget: int, reset: str = "00:00", zone: str = "UTC", **more: object) -> Config:
+    tenant = {"tier": "growth", "daily_token_budget": budget, "budget_reset": reset,
+              "time_zone": zone, **more}  # fmt: skip
+    return config({"a": pool("t", max_replicas=20)}, {"t": tenant})
+
+
+def day_totals(tenant: TenantConfig, rate: Rate, first: float, days: int) -> list[float]:
+    """Tokens asked for in each of `days` budget days from the one starting at `first`."""
+    totals = []
+    start = first
+    for _ in range(days):
+        end = tenant.clock.day(start).end
+        totals.append(sum(rate(t) * 60 for t in range(int(start), int(end), 60)))
+        start = end
+    return totals
+
+
+def pool_at(cfg: Config, spend: TenantSpend, used: int, now: float) -> ScaleDecision:
+    """Pool a with 14 tasks waiting (it asks for 14 replicas), 2 tokens a replica-second."""
+    obs = Observations(
+        {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
+        tokens_today={"t": used},
+        replica_seconds_today={"t": used / 2},
+        spend={"t": spend},
+    )
+    (decision,) = decide(cfg, obs, now=now)
+    return decision
+
+
+def paced(decision: ScaleDecision) -> bool:
+    return any("(budget pace)" in reason.detail for reason in decision.reasons)
+
+
+@pytest.mark.parametrize(("reset", "zone"), CLOCKS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_budget_that_fits_the_day_is_never_paced_whatever_hour_its_traffic_comes(
+    shape: str, reset: str, zone: str
+) -> None:
+    rate = noisy(SHAPES[shape], seed=len(shape))
+    first = tenant_config(1, reset, zone).tenants["t"].clock.day(0.0).end
+    totals = day_totals(tenant_config(1, reset, zone).tenants["t"], rate, first, 3)
+    cfg = tenant_config(round(max(totals) / 0.85), reset, zone)  # 15% to spare, every day
+    tenant = cfg.tenants["t"]
+    budget = tenant.daily_token_budget or 0
+    spend = TenantSpend.for_tenant(tenant)
+    used, day, checked = 0.0, tenant.clock.day(first), 0
+    for t in range(int(first), int(first + 3 * DAY), 60):
+        if tenant.clock.day(t) != day:
+            used, day = 0.0, tenant.clock.day(t)
+        spend.observe(round(used), t, round(used / PER_TASK))
+        learned = t >= first + DAY  # a day of the profile seen
+        if used >= tenant.warn_at * budget and (learned or shape in FALL_SHOWS):
+            decision = pool_at(cfg, spend, round(used), t)
+            assert not paced(decision), (t - first) / H
+            assert decision.desired == 14
+            assert decision.main_reason.detail.endswith("left: not paced")
+            checked += 1
+        used += rate(t) * 60
+    assert checked > 0  # the tenant was past warn_at, and its forecast read
+
+
+@pytest.mark.parametrize("shape", ["morning, stopping dead", "bursts, stopping dead"])
+def test_on_its_first_day_a_traffic_that_stops_dead_is_paced_only_until_the_stop_shows(
+    shape: str,
+) -> None:
+    # No profile yet: an end that comes without a fall cannot be told from traffic that goes
+    # on, but the pace lets go within half an hour of it.
+    rate = noisy(SHAPES[shape], seed=len(shape))
+    cfg = tenant_config(round(day_totals(tenant_config(1).tenants["t"], rate, 0.0, 1)[0] / 0.85))
+    spend, _ = spending(cfg.tenants["t"], rate, 0.0, 0.0)
+    budget = cfg.tenants["t"].daily_token_budget or 0
+    used, last = 0.0, -math.inf
+    for t in range(0, int(DAY), 60):
+        spend.observe(round(used), t, round(used / PER_TASK))
+        if used >= 0.8 * budget and paced(pool_at(cfg, spend, round(used), t)):
+            last = t
+        used += rate(t) * 60
+    stop = (12 if shape.startswith("morning") else 10) * H
+    assert last < stop + 30 * 60
+
+
+def test_a_budget_that_does_not_fit_is_paced_so_that_the_forecast_fits() -> None:
+    rate = noisy(hump(8, 12), seed=3)
+    probe = tenant_config(1).tenants["t"]
+    day = day_totals(probe, rate, DAY, 1)[0]
+    cfg = tenant_config(round(0.6 * day))
+    budget = round(0.6 * day)
+    evening = 2 * DAY + 14 * H  # day 3: past warn_at by now, the busiest hours behind
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening)
+    decision = pool_at(cfg, spend, used, evening)
+    forecast = spend.forecast(evening)
+    assert forecast is not None
+    assert forecast.days == 2  # read from two days of its hours
+    # The profile knows what is coming: within a fifth of what the rest of the day asks.
+    coming = sum(rate(t) * 60 for t in range(int(evening), int(3 * DAY), 60))
+    assert forecast.tokens == pytest.approx(coming, rel=0.2)
+    # Paced so that the forecast fits: the forecast gets its fraction of what is left, and the
+    # replicas spend that fraction of its rate now, at 1,000 tokens a 30 s task.
+    left, queued = budget - used, 14 * PER_TASK
+    fits = left / (forecast.tokens + queued)
+    pays = fits * forecast.rate
+    assert fits < 1
+    assert paced(decision)
+    assert decision.desired == math.floor(pays / (PER_TASK / 30))
+    said = f"{left:,} left, {fits:.0%} of it: pays for {round(pays * 3600):,} tokens an hour now"
+    assert said in decision.main_reason.detail
+    assert "its hours over 2 days" in decision.main_reason.detail
+
+
+def test_a_tenant_with_no_forecast_yet_does_not_grow() -> None:
+    cfg = tenant_config(1_000_000)
+    spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, 0.0, 5 * 60)  # 5 minutes seen
+    decision = pool_at(cfg, spend, 900_000, 5 * 60)
+    assert decision.desired == 7
+    assert "no forecast yet: no growth beyond 7, 14 -> 7" in decision.main_reason.detail
+
+
+def utc(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("reset", "zone", "now", "start", "end"),
+    [
+        ("00:00", "UTC", "2026-03-10 15:00", "2026-03-10 00:00", "2026-03-11 00:00"),
+        ("09:30", "UTC", "2026-03-10 09:29", "2026-03-09 09:30", "2026-03-10 09:30"),
+        ("09:00", "Europe/Berlin", "2026-01-10 07:59", "2026-01-09 08:00", "2026-01-10 08:00"),
+        ("09:00", "Europe/Berlin", "2026-07-10 07:00", "2026-07-10 07:00", "2026-07-11 07:00"),
+        # Clocks go forward in Berlin on 29 March 2026: that budget day is 23 h long.
+        ("09:00", "Europe/Berlin", "2026-03-29 06:00", "2026-03-28 08:00", "2026-03-29 07:00"),
+        # And back in New York on 1 November 2026: 25 h.
+        ("00:00", "America/New_York", "2026-11-01 12:00", "2026-11-01 04:00", "2026-11-02 05:00"),
+        ("17:30", "Asia/Kolkata", "2026-05-01 12:00", "2026-05-01 12:00", "2026-05-02 12:00"),
+    ],
+)
+def test_a_budget_day_runs_from_the_tenants_reset_in_its_time_zone(
+    reset: str, zone: str, now: str, start: str, end: str
+) -> None:
+    clock = tenant_config(1, reset, zone).tenants["t"].clock
+    assert clock.day(utc(now)) == (utc(start), utc(end))
+
+
+def test_budget_days_follow_one_another_across_a_reset_in_a_clock_change() -> None:
+    # 02:30 does not exist in Berlin on 29 March 2026: the days still join, no gap, no overlap.
+    clock = tenant_config(1, "02:30", "Europe/Berlin").tenants["t"].clock
+    day = clock.day(utc("2026-03-25 12:00"))
+    for _ in range(10):
+        after = clock.day(day.end)
+        assert after.start == day.end
+        assert 23 * H <= after.end - after.start <= 25 * H
+        day = after
+
+
+def test_the_pace_names_the_tenants_reset() -> None:
+    cfg = tenant_config(1_000_000, "09:00", "Europe/Berlin", warn_at=0.5)
+    now = utc("2026-01-10 12:00")  # 13:00 in Berlin: 20 h to the reset
+    spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, now - 2 * H, now)
+    decision = pool_at(cfg, spend, 600_000, now)
+    # 360,000 tokens an hour for 20 h: far more than the 400,000 left.
+    assert paced(decision)
+    assert "more by 09:00 Europe/Berlin (360,000 tokens an hour now" in decision.main_reason.detail
+
+
+def test_tokens_and_replica_seconds_start_over_at_the_tenants_reset() -> None:
+    cfg = tenant_config(1_000_000, "09:00", "Europe/Berlin")
+    reset = utc("2026-01-10 08:00")  # 09:00 in Berlin
+    ledger = TokenLedger(cfg)
+    ledger.add(UsageReport(tenant="t", pool="a", tokens=500, work_s=1.0), reset - 60)
+    assert ledger.usage(reset - 1).tokens_today == {"t": 500}
+    assert ledger.usage(reset - 1).tasks_today == {"t": 1}
+    assert ledger.usage(reset).tokens_today == {"t": 0}
+    seconds = ReplicaSeconds({"t": cfg.tenants["t"].clock})
+    seconds.set("t", 3, reset - 100)
+    assert seconds.today(reset - 1)["t"] == pytest.approx(3 * 99)
+    assert seconds.today(reset + 10)["t"] == pytest.approx(3 * 10)

@@ -1,0 +1,94 @@
+"""The budget pace by forecast in the backtest, over days: a tenant whose day fits its budget is
+served as if it had none, whatever hour its traffic comes and whenever its budget resets; one
+whose day does not fit spends its budget over the day, never past it."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from controller.core.config import Config
+from controller.simulate.cluster import Cluster
+from controller.simulate.shell import VirtualLoop
+from controller.simulate.trace import Trace
+from tests.controller.simulate.builders import replay, trace
+from tests.factories import config, pool
+
+H = 3600.0
+DAY = 86_400.0
+TOKENS = 1_000
+"""Each task's tokens."""
+
+
+def fleet(budget: int | None, reset: str = "00:00", zone: str = "UTC") -> Config:
+    tenant: dict[str, object] = {"tier": "growth", "budget_reset": reset, "time_zone": zone}
+    if budget is not None:
+        tenant["daily_token_budget"] = budget
+    pools = {"a": pool("t", max_replicas=20, cold_start_seconds=10, target_lag_per_replica=2)}
+    return config(pools, {"t": tenant}, interval=5.0)
+
+
+def days_of(cfg: Config, start: float, hours: float, days: int, seed: int = 1) -> Trace:
+    """`days` days of Poisson arrivals under a half-sine from `start` (h, UTC) lasting
+    `hours`, up to 0.4 a second; tasks of 30 s and TOKENS tokens."""
+    rng = random.Random(seed)
+    rows = []
+    t = 0.0
+    while t < days * DAY:
+        t += rng.expovariate(0.4)
+        x = ((t % DAY) / H - start) / hours
+        if 0 <= x < 1 and rng.random() < math.sin(math.pi * x):
+            rows.append((t, "a", 30.0, TOKENS))
+    return trace(cfg, *rows)
+
+
+def tasks_a_day(tasks: Trace, reset: float) -> int:
+    """The most tasks one budget day of `tasks` has (days from `reset`, 24 h long)."""
+    counts: dict[int, int] = {}
+    for t in tasks.t:
+        day = math.floor((t - reset) / DAY)
+        counts[day] = counts.get(day, 0) + 1
+    return max(counts.values())
+
+
+def run(cfg: Config, tasks: Trace, days: int = 3) -> Cluster:
+    """The backtest to the end of the last day."""
+    return replay(cfg, tasks, VirtualLoop(cfg), drain=days * DAY - tasks.duration)
+
+
+@pytest.mark.parametrize(
+    ("start", "reset", "zone", "offset"),
+    [
+        (1.0, "00:00", "UTC", 0.0),  # traffic early in the budget day
+        (14.0, "00:00", "UTC", 0.0),  # late
+        (1.0, "09:00", "Europe/Berlin", 8 * H),  # the day resets mid-traffic (08:00 UTC)
+    ],
+)
+def test_a_tenant_whose_day_fits_is_served_as_if_it_had_no_budget(
+    start: float, reset: str, zone: str, offset: float
+) -> None:
+    unbounded = fleet(None, reset, zone)
+    tasks = days_of(unbounded, start, 9, days=3)
+    budget = round(tasks_a_day(tasks, offset) * TOKENS / 0.85)
+    bounded = fleet(budget, reset, zone)
+    free, paced = run(unbounded, tasks), run(bounded, tasks)
+    assert list(paced.wait) == list(free.wait)  # never held back: every task waited the same
+    assert paced.tenants["t"].over == 0
+
+
+def test_a_tenant_whose_day_does_not_fit_spends_its_budget_over_the_day_never_past_it() -> None:
+    cfg = fleet(None)
+    tasks = days_of(cfg, 6.0, 12, days=3)
+    budget = round(0.6 * tasks_a_day(tasks, 0.0) * TOKENS)
+    cluster = run(fleet(budget), tasks)
+    assert cluster.tenants["t"].over == 0
+    # Day 3, read from two days of its hours: the budget is spent, to within a task a replica
+    # (nothing stranded), and not before the day's traffic is over: tasks start in its last
+    # hour (17:00) and after.
+    starts = [t + w for t, w in zip(tasks.t, cluster.wait, strict=True) if w >= 0]
+    third = [s for s in starts if 2 * DAY <= s < 3 * DAY]
+    assert len(third) * TOKENS >= budget - 20 * TOKENS
+    hours = {int((s - 2 * DAY) // H) for s in third}
+    assert {17, 18} <= hours
