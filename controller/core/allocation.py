@@ -313,10 +313,8 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
         if lasting and lower:
             _preempt(run, lasting, lower, tier, preempted)
         short = [c for c in tier_claims if c.granted < c.floor or c.granted < c.want]
-        if short:  # explained now: lower tiers have not taken their share yet
-            taken = _takeable(run, reserve, lower)
-            for claim in short:
-                explain_shortfall(claim, run, closed, tier, reserve, taken)
+        for claim in short:  # explained now: lower tiers have not taken their share yet
+            explain_shortfall(claim, run, closed, tier, reserve, lower)
         _close(short, run, closed)
         # What the tier's time rules keep, before any lower tier's demand.
         holding = [c for c in tier_claims if c.kept > c.granted]
@@ -364,19 +362,6 @@ def _preempt(
     took = [c for claims in lower for c in claims if victims.get(c.name, 0) > c.granted]
     if took:
         explain_preemption(run, lasting, before, blocked, took, victims, tier, preempted)
-
-
-def _takeable(run: Room, reserve: list[float], lower: list[list[Claim]]) -> list[float]:
-    """Per ceiling, what lasting demand could take of other pools' replicas: what is set
-    aside, and lower tiers' replicas beyond their floors."""
-    costs = run.shape.costs
-    takeable = list(reserve)
-    for claims in lower:
-        for claim in claims:
-            if claim.granted > claim.floor:
-                for i, cost in costs[claim.name]:
-                    takeable[i] += (claim.granted - claim.floor) * cost
-    return takeable
 
 
 def _fit_alone(shape: Layout, claims: list[Claim]) -> bool:

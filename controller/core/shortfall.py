@@ -19,12 +19,10 @@ def explain_shortfall(
     closed: set[int],
     tier: str,
     reserve: list[float],
-    takeable: list[float],
+    lower: list[list[Claim]],
 ) -> None:
     """Which ceiling kept the claim short, and why it could not take what others have there:
-    a higher tier is short of it, its demand is too recent, or it is all in use. `reserve`:
-    per ceiling, what pools have set aside; `takeable`: that and lower tiers' replicas beyond
-    their floors (what lasting demand could take)."""
+    a higher tier is short of it, its demand is too recent, or it is all in use."""
     target = claim.floor if claim.floor > claim.want else claim.want
     recent = claim.steady is not None and claim.steady < claim.want
     args: tuple[object, ...]
@@ -40,7 +38,7 @@ def explain_shortfall(
             args = (ceiling.label, tier, target, claim.granted)
             claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
             continue
-        if recent and room + takeable[i] + EPS >= cost:
+        if recent and room + reserve[i] + _preemptible(run, lower, i) + EPS >= cost:
             # the room is other pools' and this demand is too recent to take it
             args = (ceiling.label, SUSTAINED_S, target, claim.granted)
             claim.reasons.append(Reason(ceiling.rule, _RECENT, args))
@@ -51,6 +49,19 @@ def explain_shortfall(
         shared = "" if ceiling.rule == "tenant max_pods" else f", shared by tier ({tier} here)"
         args = (ceiling.label, per, shared, target, claim.granted)
         claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
+
+
+def _preemptible(run: Room, lower: list[list[Claim]], i: int) -> float:
+    """What lower tiers' replicas beyond their floors take of ceiling i."""
+    costs = run.shape.costs
+    return sum(
+        (c.granted - c.floor) * cost
+        for claims in lower
+        for c in claims
+        if c.granted > c.floor
+        for j, cost in costs[c.name]
+        if j == i
+    )
 
 
 def explain_preemption(
