@@ -3,8 +3,9 @@ between pools, by tier priority.
 
 Order of service:
 1. pools whose replicas must be held (stale or unobserved data) keep what they have;
-2. every pool keeps its replicas at work against its own tier and lower ones: a running task
-   is not cut short for a peer (it would be redelivered and start again);
+2. every pool keeps its replicas at work: a running task is never cut short for another pool
+   (it would be redelivered and start again); its pod goes to whoever needs it most when the
+   task ends;
 3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
 4. tier by tier, highest first:
    - each pool keeps what it has and still needs, so pods are not traded inside a tier as
@@ -12,11 +13,6 @@ Order of service:
    - demand grows from free room, water-filled;
    - demand that has lasted (Claim.steady, controller.core.history.SUSTAINED_S) takes held
      room: lower tiers' idle pods, their holds, this tier's own holds;
-   - lasting demand still short takes lower tiers' replicas at work beyond their floors, the
-     lowest tier first (PriorityClass preemption): with a backlog a lower pool's pods never
-     fall idle, each taking its next task as one ends, so without this a higher tier would
-     wait as long as the lower one's backlog lasts. The actuator removes an idle pod first,
-     then the newest, and a busy one finishes its task within its grace period;
    - then the replicas the tier's time rules alone keep (a window, the learned keep-alive, a
      rate policy, the cooldown): they yield to this tier's real demand or a higher one's,
      never to a lower tier's, as under PriorityClass a lower priority never preempts a higher.
@@ -43,7 +39,7 @@ from dataclasses import dataclass
 from controller.core.config import Config, PoolConfig
 from controller.core.model import Reason, ScaleDecision
 from controller.core.room import EPS, Room
-from controller.core.shortfall import explain_preemption, explain_shortfall, explain_yield
+from controller.core.shortfall import explain_shortfall, explain_yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +143,7 @@ class Claim:
     goal: int = 0
     busy: int = 0
     """Replicas at work (tasks in flight), at most `current`: under a short shared ceiling
-    the same tier and lower ones do not take them, and a higher tier only for demand that has
-    lasted (`allocate`: preemption)."""
+    they are not taken from the pool, so no running task is cut short for another pool."""
     steady: int | None = None
     """The part of `want` that has lasted a while (controller.core.history.SUSTAINED_S); None: all
     of it. Only that part takes replicas that time rules keep in other pools."""
@@ -261,8 +256,8 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
         if not claim.held:
             grouped[rank[tier_of[claim.name]]].append(claim)
     tiers = [(tier, grouped[k]) for k, (tier, _) in enumerate(shape.tiers)]
-    # Replicas at work stay against peers and lower tiers (each would be a task cut short);
-    # a higher tier's lasting demand may still take them (_preempt).
+    # Replicas at work stay, whatever the tier: preempting one cuts its task short (it is
+    # redelivered after the grace period and starts again).
     working = []
     for _, tier_claims in tiers:
         for claim in tier_claims:
@@ -282,9 +277,7 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
     # it was granted. A blip of lag then grows from free room only, and moves no pod.
     reserve = run.reserve([c for c in claims if not c.held])
     closed: set[int] = set()
-    priority = [config.tiers[tier].priority for tier, _ in tiers]
-    preempted: list[tuple[Claim, Reason]] = []
-    for k, (tier, tier_claims) in enumerate(tiers):
+    for tier, tier_claims in tiers:
         # Each pool of the tier keeps what it has and still wants (what is left of it: a
         # higher tier's lasting demand may have taken some); pods are not traded inside a
         # tier as demands wobble (each trade is a task cut short and a cold start).
@@ -309,12 +302,9 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
             run.release(reserve)
             run.fill(lasting)
             reserve = run.reserve_again(held)
-        lower = [claims for j, (_, claims) in enumerate(tiers) if priority[j] < priority[k]]
-        if lasting and lower:
-            _preempt(run, lasting, lower, tier, preempted)
         short = [c for c in tier_claims if c.granted < c.floor or c.granted < c.want]
         for claim in short:  # explained now: lower tiers have not taken their share yet
-            explain_shortfall(claim, run, closed, tier, reserve, lower)
+            explain_shortfall(claim, run, closed, tier, reserve)
         _close(short, run, closed)
         # What the tier's time rules keep, before any lower tier's demand.
         holding = [c for c in tier_claims if c.kept > c.granted]
@@ -326,42 +316,6 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
             for claim in holding:
                 if claim.granted < claim.kept:
                     explain_yield(claim, run, closed)
-    for claim, reason in preempted:  # last: what a person asks first of a pool that shrank
-        claim.reasons.append(reason)
-
-
-def _preempt(
-    run: Room,
-    lasting: list[Claim],
-    lower: list[list[Claim]],
-    tier: str,
-    preempted: list[tuple[Claim, Reason]],
-) -> None:
-    """Lasting demand still short after the held room: lower tiers' replicas at work beyond
-    their floors make room, the lowest tier first. `lower`: the lower tiers' claims, tier by
-    tier, highest first. Each is freed, the lasting demand filled, and each given back what
-    is left, tier by tier: the lowest tier loses first, and inside a tier the pool with the
-    most (water-filling). The reasons of the pools that made room go to `preempted`."""
-    if all(c.granted >= c.goal for c in lasting):
-        return
-    victims = {c.name: c.granted for claims in lower for c in claims if c.granted > c.floor}
-    if not victims:
-        return
-    before = [c.granted for c in lasting]
-    blocked = [run.blocked(c) for c in lasting]
-    for claims in lower:
-        for claim in claims:
-            if claim.name in victims:
-                run.grant(claim, claim.floor - claim.granted)
-    run.fill(lasting)
-    for claims in lower:
-        back = [c for c in claims if c.name in victims]
-        for claim in back:
-            claim.goal = victims[claim.name]
-        run.fill(back)
-    took = [c for claims in lower for c in claims if victims.get(c.name, 0) > c.granted]
-    if took:
-        explain_preemption(run, lasting, before, blocked, took, victims, tier, preempted)
 
 
 def _fit_alone(shape: Layout, claims: list[Claim]) -> bool:

@@ -71,11 +71,6 @@ class Room:
             room[i] += amount
             reserve[i] = 0.0
 
-    def blocked(self, claim: Claim) -> set[int]:
-        """The ceilings without room for one more replica of this claim."""
-        room = self.room
-        return {i for i, cost in self.shape.costs[claim.name] if room[i] + EPS < cost}
-
     def fits(self, claim: Claim) -> bool:
         room = self.room
         return all(room[i] + EPS >= cost for i, cost in self.shape.costs[claim.name])

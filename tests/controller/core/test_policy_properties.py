@@ -136,8 +136,6 @@ def test_a_lower_tier_gets_no_more_than_its_floor_while_a_higher_tier_is_short(
     cfg, observations, overrides = fleet
     decisions = decide(cfg, observations, overrides)
     for short in decisions:
-        if short.desired >= short.recommendation:
-            continue  # served (perhaps by preempting lower tiers, which its reasons say)
         bound = {r.rule for r in short.reasons} & set(SHARED)
         for rule in bound:
             for other in decisions:
@@ -148,9 +146,14 @@ def test_a_lower_tier_gets_no_more_than_its_floor_while_a_higher_tier_is_short(
                     theirs = cfg.pools[other.pool]
                     if theirs.provider != mine.provider or theirs.rpm_per_replica == 0:
                         continue
-                # It keeps its floor; its replicas at work make room too (without a
-                # history all demand counts as lasting, so the higher tier preempts them).
-                allowed = floor_of(cfg, other, observations, overrides)
+                # It keeps its floor, and the replicas at work (no running task is cut short).
+                obs = observations.pools.get(other.pool)
+                working = 0
+                if obs is not None:
+                    working = min(
+                        other.current, -(-obs.ack_pending // cfg.pools[other.pool].concurrency)
+                    )
+                allowed = max(floor_of(cfg, other, observations, overrides), working)
                 if other.desired <= allowed:
                     continue
                 # Or it keeps pods it has, which the higher tier could not have used anyway.

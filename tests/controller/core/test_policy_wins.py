@@ -179,17 +179,17 @@ def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_a
     assert d.main_reason.detail.endswith("left: not paced")
 
 
-def test_a_higher_tiers_lasting_backlog_takes_idle_pods_then_those_at_work() -> None:
+def test_a_higher_tiers_backlog_takes_idle_pods_but_cuts_no_running_task_short() -> None:
     cfg = two_tiers()
     # The starter pool has 8 pods, 3 of them at work, and 5 more tasks queued; the enterprise
-    # pool gets a backlog of 8. With tasks queued the starter's pods never fall idle (each
-    # takes the next task as one ends), so waiting for them would wait out its backlog: the
-    # enterprise pool takes all 8, the idle ones first, then those at work (each finishing
-    # its task within its grace period).
+    # pool gets a backlog of 8. Cutting a running task short would redeliver it and waste its
+    # work: the 3 stay, the enterprise pool gets the other 5 now and the rest as tasks end.
     obs = Observations({"low": PoolObservation(5, 3, 8, 8), "high": PoolObservation(8, 0, 0, 0)})
     d = {x.pool: x for x in decide(cfg, obs)}
-    assert (d["high"].desired, d["low"].desired) == (8, 0)
-    assert "tier enterprise's demand has lasted 15 s" in d["low"].main_reason.detail
+    assert (d["high"].desired, d["low"].desired) == (5, 3)
+    obs = Observations({"low": PoolObservation(5, 1, 3, 3), "high": PoolObservation(3, 5, 5, 5)})
+    d = {x.pool: x for x in decide(cfg, obs)}
+    assert (d["high"].desired, d["low"].desired) == (7, 1)
 
 
 def test_a_blip_of_demand_moves_no_held_pod_and_lasting_demand_does() -> None:
