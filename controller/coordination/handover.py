@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from controller.core.config import Config, PoolConfig
 from controller.core.history import History, PoolHistory
-from controller.core.keepalive import KEPT_GAPS, MAX_GAP_S, KeepAlive, Level
+from controller.core.keepalive import KEPT_GAPS, MAX_GAP_S, KeepAlive
 
 log = logging.getLogger("agentdash.handover")
 
@@ -201,16 +201,11 @@ def _keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) -
     for k, (edge, level) in enumerate(zip(keep.edges, doc.levels, strict=False)):
         if level.replicas != edge:
             break
-        top = keep.edges[k + 1] - 1 if k + 1 < len(keep.edges) else edge
-        last_used = min(level.last_used, now) if level.last_used is not None else None
-        restored = Level(
-            replicas=edge,
-            top=top,
-            in_use=level.in_use,
-            last_used=last_used,
-            peak=min(level.peak, top),
-            gaps=deque(level.gaps, maxlen=KEPT_GAPS),
-        )
+        restored = keep.band(k)
+        restored.in_use = level.in_use
+        restored.last_used = min(level.last_used, now) if level.last_used is not None else None
+        restored.peak = min(level.peak, restored.top)
+        restored.gaps = deque(level.gaps, maxlen=KEPT_GAPS)
         keep.levels.append(restored)
     keep.held = deque((min(t, now), min(v, pool.max_replicas)) for t, v in doc.held)
     return keep

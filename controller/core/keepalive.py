@@ -171,11 +171,9 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
 @dataclass(frozen=True, slots=True)
 class Hold:
     """What the learned keep-alive asks for now: at least `replicas` (0: nothing held), the
-    level whose plan says so, and until when this stands by itself."""
+    plan that says so, and until when this stands by itself."""
 
     replicas: int
-    level: Level | None
-    """None: replicas the pool had before anything was recorded."""
     plan: Plan | None
     until: float
     since: float = 0.0
@@ -215,6 +213,12 @@ class KeepAlive:
             miss_s=miss_cost(pool),
         )
 
+    def band(self, k: int) -> Level:
+        """A new level for the k-th band: from edges[k] up to the next band's start."""
+        edges = self.edges
+        top = edges[k + 1] - 1 if k + 1 < len(edges) else edges[k]
+        return Level(replicas=edges[k], top=top)
+
     def record(self, now: float, value: int) -> bool:
         """A recommendation recorded at `now`; whether a level learned a gap (which can change
         what the levels above it hold: see `hold`)."""
@@ -229,8 +233,7 @@ class KeepAlive:
         levels, edges = self.levels, self.edges
         while len(levels) < len(edges) and edges[len(levels)] <= value:
             k = len(levels)
-            top = edges[k + 1] - 1 if k + 1 < len(edges) else edges[k]
-            levels.append(Level(replicas=edges[k], top=top))
+            levels.append(self.band(k))
         for level in levels:
             if value >= level.replicas:
                 if not level.in_use:
@@ -292,10 +295,10 @@ class KeepAlive:
             end = began + unknown.hold_s
             if now < end:
                 until = end if end < until else until
-                return Hold(replicas=current, level=None, plan=unknown, until=until, since=began)
+                return Hold(replicas=current, plan=unknown, until=until, since=began)
         if best is None:
-            return Hold(replicas=0, level=None, plan=None, until=until)
-        return Hold(replicas=best.peak, level=best, plan=chosen, until=until, since=since)
+            return Hold(replicas=0, plan=None, until=until)
+        return Hold(replicas=best.peak, plan=chosen, until=until, since=since)
 
     def scaled(self, now: float, old: int, new: int) -> None:
         """An actuated change: a scale-down remembers the replicas the pool had (regrow)."""
@@ -321,8 +324,7 @@ class KeepAlive:
         its gaps. A band in use here stays as it is: this process sees it now."""
         while len(self.levels) < min(len(other.levels), len(self.edges)):
             k = len(self.levels)
-            top = self.edges[k + 1] - 1 if k + 1 < len(self.edges) else self.edges[k]
-            self.levels.append(Level(replicas=self.edges[k], top=top))
+            self.levels.append(self.band(k))
         for mine, theirs in zip(self.levels, other.levels, strict=False):
             if mine.in_use or mine.replicas != theirs.replicas:
                 continue
