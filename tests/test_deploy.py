@@ -29,8 +29,8 @@ from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.controller.sources.test_prometheus import Prometheus, free_port
-from tests.support import FakeClock, eventually
+from tests.support import FakeClock, eventually, free_port
+from tests.support.prometheus import Prometheus
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

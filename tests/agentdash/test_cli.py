@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
-EXAMPLE = ROOT / "examples" / "agentdash.yaml"
-OBSERVATIONS = ROOT / "examples" / "observations.json"
-AGENTDASH = shutil.which("agentdash", path=str(Path(sys.executable).parent)) or "agentdash"
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AGENTDASH, *map(str, args)], capture_output=True, text=True, timeout=120, check=False
-    )
+from tests.support.cli import EXAMPLE, OBSERVATIONS, run
 
 
 def test_check_config_summarises_a_good_file() -> None:

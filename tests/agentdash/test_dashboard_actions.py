@@ -7,21 +7,14 @@ from pathlib import Path
 from rich.console import Console
 from textual.widgets import Static
 
-from agentdash.tui.app import AgentDashApp
 from agentdash.tui.modals import ConfirmationModal, PinModal
-from agentdash.tui.sample import START, TICKS, sample_feed
+from agentdash.tui.sample import START, TICKS
 from agentdash.tui.screens import FleetScreen, TenantsScreen
 from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent, ScaleEvent
 from controller.core.model import Pin, QueueStats
-
-POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
-
-
-async def make(tmp_path: Path, read_only: bool = False) -> AgentDashApp:
-    feed = await sample_feed(overrides=tmp_path / "overrides.json")
-    return AgentDashApp(feed, read_only=read_only, refresh_s=None)
+from tests.support.dashboard import POOLS, down_to, make
 
 
 def shown(widget: Static) -> str:
@@ -30,10 +23,6 @@ def shown(widget: Static) -> str:
     with console.capture() as capture:
         console.print(widget.content)
     return capture.get()
-
-
-def down_to(pool: str) -> list[str]:
-    return ["down"] * POOLS.index(pool)
 
 
 async def test_pin_asks_first_then_the_controller_keeps_the_floor(tmp_path: Path) -> None:

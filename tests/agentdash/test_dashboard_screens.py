@@ -20,8 +20,8 @@ from agentdash.tui.table import KeyedTable
 from agentdash.tui.why import WhyScreen
 from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats
-from tests.agentdash.test_dashboard_actions import POOLS, down_to, make
 from tests.support import eventually
+from tests.support.dashboard import POOLS, down_to, make
 
 SMALL = (80, 24)
 

@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agentdash.test_cli import AGENTDASH
-from tests.agentdash.test_demo_faults import alive
-
-
-def embedded_servers() -> set[int]:
-    """PIDs of nats-servers that an embedded demo started (their store is agentdash-nats-*)."""
-    found = subprocess.run(["pgrep", "-f", "agentdash-nats-"], capture_output=True, text=True)
-    return {int(pid) for pid in found.stdout.split()}
+from tests.support.cli import AGENTDASH
+from tests.support.processes import alive
 
 
 def server_pid(first_line: str) -> int:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.agentdash.test_cli import AGENTDASH
-from tests.agentdash.test_demo_faults import alive, gone_within, store_of
-from tests.agentdash.test_tmux import screen, tmux
+from tests.support.cli import AGENTDASH
+from tests.support.processes import alive, gone_within, store_of
+from tests.support.tmux import screen, tmux
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from agentdash.nats_server import NatsServer
-from tests.agentdash.test_cli import AGENTDASH
+from tests.support.cli import AGENTDASH
+from tests.support.processes import alive, gone_within, store_of
 
 OUTAGE_S = 4.0
 
@@ -75,30 +76,6 @@ class Demo:
         while not self._queue.empty():
             self.lines.append(self._queue.get())
         return self.process.returncode, "".join(self.lines), err
-
-
-def alive(pid: int) -> bool:
-    """Whether a process runs (a zombie, dead but not yet reaped by its new parent, does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def store_of(pid: int) -> Path:
-    """The store directory of a running nats-server (its -sd is <store>/jetstream)."""
-    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    return Path(command[command.index(b"-sd") + 1].decode()).parent
-
-
-def gone_within(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)  # polling another process's state, with a deadline
-    return True
 
 
 def summary_of(events: Path) -> dict[str, object]:

@@ -20,8 +20,8 @@ from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import PodHandle
 from controller.core.events import Event, ScaleEvent
 from controller.sources.jetstream import ensure_queues
-from tests.factories import config, pool
 from tests.support import eventually
+from tests.support.factories import config, pool
 
 
 async def test_a_pod_works_on_as_many_tasks_at_once_as_its_concurrency(nc: Client) -> None:

@@ -12,8 +12,8 @@ from controller.actuators.simcluster import SimulatedCluster
 from controller.core.busy import BusyPods
 from controller.sources.jetstream import ensure_queues
 from controller.sources.usage import NatsBusySource
-from tests.factories import config, pool
 from tests.support import eventually
+from tests.support.factories import config, pool
 
 
 async def test_a_scale_down_takes_the_idle_pods_and_redelivers_nothing(nc: Client) -> None:

@@ -20,8 +20,9 @@ import yaml
 from agentdash.cli import ENVIRONMENT, main
 from agentdash.daemon import set_log_level
 from agentdash.nats_server import NatsServer
-from tests.agentdash.test_cli import AGENTDASH, EXAMPLE, ROOT, run
-from tests.agentdash.test_daemon import Daemon, free_port
+from tests.support import free_port
+from tests.support.cli import AGENTDASH, EXAMPLE, ROOT, run
+from tests.support.daemon import Daemon
 
 UNREACHABLE = "nats://127.0.0.1:1"
 CONFIGS = [EXAMPLE, ROOT / "examples" / "backtest.yaml", ROOT / "agentdash/examples/agentdash.yaml"]

@@ -14,7 +14,7 @@ from agentdash import cli
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG, OBSERVATIONS
 from agentdash.tui import app
 from controller.core.config import load_config
-from tests.agentdash.test_cli import ROOT, run
+from tests.support.cli import ROOT, run
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from controller.coordination.history_stream import STREAM
 from controller.core.config import Config, parse_config
 from controller.core.events import ActionEvent, Event, ScaleEvent
 from controller.sources.jetstream import ensure_queues
-from tests.agentdash.test_cli import EXAMPLE
 from tests.support import eventually
+from tests.support.cli import EXAMPLE
 
 
 def example() -> Config:

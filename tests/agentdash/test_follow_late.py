@@ -13,8 +13,8 @@ from agentdash.nats_server import NatsServer
 from agentdash.runtime import Runtime, RuntimeOptions, start
 from controller.core.config import Config, parse_config
 from controller.sources.jetstream import ensure_queues
-from tests.agentdash.test_cli import EXAMPLE
 from tests.support import eventually
+from tests.support.cli import EXAMPLE
 
 
 def example() -> Config:

@@ -14,7 +14,7 @@ from agentdash.tui.screens import FleetScreen
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent
 from controller.core.model import PoolPause
-from tests.agentdash.test_dashboard_actions import down_to, make
+from tests.support.dashboard import down_to, make
 
 
 async def test_x_pauses_the_selected_pool_at_a_number_for_some_minutes(tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from nats.js.api import AckPolicy, RetentionPolicy, StorageType
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
 from controller.sources.jetstream import JetStreamLagSource
-from tests.agentdash.test_cli import AGENTDASH, EXAMPLE
-from tests.agentdash.test_daemon import Daemon, scaled
-from tests.agentdash.test_nats_auth import SecuredNats
 from tests.support import eventually
+from tests.support.cli import AGENTDASH, EXAMPLE
+from tests.support.daemon import Daemon, scaled
+from tests.support.nats_auth import SecuredNats
 
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
 

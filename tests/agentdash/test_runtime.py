@@ -15,8 +15,8 @@ from agentdash.runtime import RuntimeOptions, start
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.config import parse_config
 from controller.sources.jetstream import ensure_queues
-from tests.agentdash.test_cli import EXAMPLE
 from tests.support import eventually
+from tests.support.cli import EXAMPLE
 
 
 async def test_an_observer_shows_the_leaders_decisions_and_its_actions_reach_the_leader(

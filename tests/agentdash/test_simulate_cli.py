@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from tests.agentdash import test_cli
-from tests.agentdash.test_cli import EXAMPLE, ROOT
+from tests.support.cli import EXAMPLE, ROOT, simulate
 
 TRACE = ROOT / "examples" / "trace.jsonl"
 
 
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return test_cli.run("simulate", *args)
-
-
 def test_the_bundled_trace_compares_the_three_policies_in_a_table() -> None:
-    result = run("--config", EXAMPLE, "--trace", TRACE)
+    result = simulate("--config", EXAMPLE, "--trace", TRACE)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{TRACE}: ")
@@ -27,7 +21,7 @@ def test_the_bundled_trace_compares_the_three_policies_in_a_table() -> None:
 
 
 def test_json_keeps_the_documented_keys() -> None:
-    result = run("--config", EXAMPLE, "--trace", TRACE, "--json")
+    result = simulate("--config", EXAMPLE, "--trace", TRACE, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert {"tasks", "policies", "lower_bound_pod_seconds"} <= report.keys()
@@ -49,9 +43,9 @@ def test_json_keeps_the_documented_keys() -> None:
 
 
 def test_one_policy_can_be_run_alone_with_its_knobs() -> None:
-    fast = run("--config", EXAMPLE, "--trace", TRACE, "--policy", "keda", "--json",
+    fast = simulate("--config", EXAMPLE, "--trace", TRACE, "--policy", "keda", "--json",
                "--keda-polling-interval", "5")  # fmt: skip
-    slow = run("--config", EXAMPLE, "--trace", TRACE, "--policy", "keda", "--json")
+    slow = simulate("--config", EXAMPLE, "--trace", TRACE, "--policy", "keda", "--json")
     assert fast.returncode == slow.returncode == 0, fast.stderr + slow.stderr
     fast_keda = json.loads(fast.stdout)["policies"]
     assert list(fast_keda) == ["keda"]
@@ -66,23 +60,23 @@ def test_a_bad_trace_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
         '{"t": 0, "pool": "acme-research", "work_s": 3, "tokens": 10}\n'
         '{"t": 1, "pool": "acme-research", "work_s": -3, "tokens": 10}\n'
     )
-    result = run("--config", EXAMPLE, "--trace", bad)
+    result = simulate("--config", EXAMPLE, "--trace", bad)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"agentdash: {bad}: line 2: work_s: expected a number > 0, got -3\n"
 
 
 def test_without_a_trace_it_says_what_it_needs() -> None:
-    result = run("--config", EXAMPLE)
+    result = simulate("--config", EXAMPLE)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "--trace FILE" in result.stderr
 
 
 def test_generate_writes_a_valid_trace_the_same_for_the_same_seed(tmp_path: Path) -> None:
-    first = run("--generate", "bursty", "--hours", "1", "--seed", "4")
-    again = run("--generate", "bursty", "--hours", "1", "--seed", "4")
-    other = run("--generate", "bursty", "--hours", "1", "--seed", "5")
+    first = simulate("--generate", "bursty", "--hours", "1", "--seed", "4")
+    again = simulate("--generate", "bursty", "--hours", "1", "--seed", "4")
+    other = simulate("--generate", "bursty", "--hours", "1", "--seed", "5")
     assert first.returncode == 0, first.stderr
     assert first.stdout == again.stdout != other.stdout
     rows = [json.loads(line) for line in first.stdout.splitlines()]
@@ -90,11 +84,11 @@ def test_generate_writes_a_valid_trace_the_same_for_the_same_seed(tmp_path: Path
     assert all(set(row) == {"t", "pool", "work_s", "tokens"} for row in rows)
     saved = tmp_path / "gen.jsonl"
     saved.write_text(first.stdout)
-    assert run("--config", EXAMPLE, "--trace", saved, "--policy", "hpa").returncode == 0
+    assert simulate("--config", EXAMPLE, "--trace", saved, "--policy", "hpa").returncode == 0
 
 
 def test_plot_writes_an_svg(tmp_path: Path) -> None:
     out = tmp_path / "compare.svg"
-    result = run("--config", EXAMPLE, "--trace", TRACE, "--plot", out)
+    result = simulate("--config", EXAMPLE, "--trace", TRACE, "--plot", out)
     assert result.returncode == 0, result.stderr
     assert out.read_text().startswith("<svg xmlns=")

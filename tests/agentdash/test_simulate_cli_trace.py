@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.simulate.trace import CHUNK
-from tests.agentdash.test_cli import EXAMPLE
-from tests.agentdash.test_simulate_cli import run
+from tests.support.cli import EXAMPLE, simulate
 
 GOOD = '{"t": 0, "pool": "acme-research", "work_s": 3, "tokens": 10}'
 
@@ -33,7 +32,7 @@ def test_a_bad_line_far_into_the_trace_is_one_line_and_exit_2(
     lines[number - 1] = line
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join(lines) + "\n")
-    result = run("--config", EXAMPLE, "--trace", bad)
+    result = simulate("--config", EXAMPLE, "--trace", bad)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"agentdash: {bad}: line {number}: {message}\n"

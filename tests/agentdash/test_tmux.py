@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -16,22 +15,15 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
 from controller.sources.jetstream import ensure_queues
-from tests.agentdash.test_cli import AGENTDASH, EXAMPLE
-from tests.agentdash.test_daemon import Daemon, scaled
-from tests.agentdash.test_demo import embedded_servers
 from tests.support import eventually
+from tests.support.cli import AGENTDASH, EXAMPLE
+from tests.support.daemon import Daemon, scaled
+from tests.support.processes import embedded_servers
+from tests.support.tmux import screen, tmux
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
 )
-
-
-def tmux(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False)
-
-
-def screen(session: str) -> str:
-    return tmux("capture-pane", "-p", "-t", session).stdout
 
 
 def test_the_demo_dashboard_shows_the_fleet_and_scale_events() -> None:

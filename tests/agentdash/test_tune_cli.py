@@ -11,12 +11,8 @@ import yaml
 
 from controller.core.config import load_config, parse_config
 from controller.simulate.trace import write_trace
-from tests.agentdash import test_cli
-from tests.controller.simulate.test_tune import WASTEFUL, workload
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return test_cli.run("tune", *args)
+from tests.support.cli import tune
+from tests.support.tuning import WASTEFUL, workload
 
 
 @pytest.fixture
@@ -34,7 +30,7 @@ def test_a_wasteful_pool_is_tuned_and_the_diff_applies(
 ) -> None:
     config, trace = files
     tuned = tmp_path / "tuned.yaml"
-    result = run("--config", config, "--trace", trace, "--trials", "16", "--objective", "cost",
+    result = tune("--config", config, "--trace", trace, "--trials", "16", "--objective", "cost",
                  "--output", tuned)  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -68,7 +64,7 @@ def test_a_wasteful_pool_is_tuned_and_the_diff_applies(
 @pytest.mark.parametrize("value", ["1.5", "-1", "1", "most"])
 def test_a_bad_holdout_is_one_line_and_exit_2(files: tuple[Path, Path], value: str) -> None:
     config, trace = files
-    result = run("--config", config, "--trace", trace, "--holdout", value)
+    result = tune("--config", config, "--trace", trace, "--holdout", value)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
@@ -78,7 +74,7 @@ def test_a_bad_holdout_is_one_line_and_exit_2(files: tuple[Path, Path], value: s
 
 def test_a_bad_objective_is_one_line_and_exit_2(files: tuple[Path, Path]) -> None:
     config, trace = files
-    result = run("--config", config, "--trace", trace, "--objective", "balanced:2")
+    result = tune("--config", config, "--trace", trace, "--objective", "balanced:2")
     assert result.returncode == 2
     assert result.stderr == (
         "agentdash: --objective: expected balanced:W with 0 < W < 1, got 'balanced:2'\n"
@@ -89,7 +85,7 @@ def test_a_bad_config_names_the_file_and_field(files: tuple[Path, Path], tmp_pat
     _, trace = files
     bad = tmp_path / "bad.yaml"
     bad.write_text(WASTEFUL.replace("cooldown_seconds: 3600", "cooldown_seconds: long"))
-    result = run("--config", bad, "--trace", trace)
+    result = tune("--config", bad, "--trace", trace)
     assert result.returncode == 2
     assert result.stderr.startswith(f"agentdash: {bad}:12: pools.hoarder.cooldown_seconds: ")
     assert result.stderr.count("\n") == 1
@@ -105,7 +101,7 @@ def test_when_no_candidate_does_better_nothing_changes(
             "max_replicas: 4", "min_replicas: 2\n    max_replicas: 2"
         )
     )
-    result = run("--config", fixed, "--trace", trace, "--trials", "8", "--objective", "p95")
+    result = tune("--config", fixed, "--trace", trace, "--trials", "8", "--objective", "p95")
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith(
         "No candidate beats the current config for p95: nothing to change."

@@ -21,8 +21,8 @@ from agentdash.example import BACKTEST_TRACE, EXAMPLE_CONFIG
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
 from controller.sources.jetstream import ensure_queues
-from tests.agentdash.test_daemon import Daemon, free_port, scaled
-from tests.support import eventually
+from tests.support import eventually, free_port
+from tests.support.daemon import Daemon, scaled
 
 ROOT = Path(__file__).parents[2]
 

@@ -4,15 +4,13 @@ data, no refresh timer, no cursor blink)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.sample import sample_feed
-
-AppFactory = Callable[..., AgentDashApp]
+from tests.support.snapshots import AppFactory
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.snapshots.conftest import AppFactory
+from tests.support.snapshots import AppFactory
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
 

@@ -8,8 +8,8 @@ import asyncio
 
 from controller.actuators.simcluster import PodHandle, SimulatedCluster
 from controller.core.model import PoolState
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
 
 
 def phases(state: PoolState) -> list[tuple[str, str | None]]:

@@ -1,6 +1,6 @@
 """The Kubernetes Lease (controller/coordination/kube_lease.py) is tested on kmock's emulator,
 as the actuator is: its fixtures come from there."""
 
-from tests.controller.actuators.kubernetes.conftest import cluster, kmock_options
+from tests.support.kmock import cluster, kmock_options
 
 __all__ = ["cluster", "kmock_options"]

@@ -25,7 +25,7 @@ from controller.core.config import Config
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.factories import config, pool
+from tests.support.factories import config, pool
 
 BEHAVIOR = {
     "scale_up": {"policies": [{"type": "Pods", "value": 8, "period_seconds": 60}]},

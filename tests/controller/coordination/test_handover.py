@@ -25,9 +25,9 @@ from controller.core.config import Config
 from controller.core.history import History
 from controller.core.model import Observations
 from controller.core.policy import decide
-from tests.controller.core.test_time_rules import Loop
-from tests.factories import config, observe, pool
 from tests.support import eventually
+from tests.support.factories import config, observe, pool
+from tests.support.loops import Loop
 
 BEHAVIOR = {
     "scale_up": {"policies": [{"type": "Pods", "value": 8, "period_seconds": 60}]},

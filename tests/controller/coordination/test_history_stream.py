@@ -26,8 +26,8 @@ from controller.core.bad_messages import BadMessages
 from controller.core.events import ActionEvent, Event, HealthEvent, ScaleEvent, TickEvent
 from controller.core.model import Reason
 from controller.runtime.metrics import Metrics
-from tests.factories import config, pool
 from tests.support import eventually
+from tests.support.factories import config, pool
 
 T0 = 1_700_000_000.0
 

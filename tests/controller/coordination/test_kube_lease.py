@@ -14,8 +14,8 @@ from kmock import Request
 from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.coordination.kube_lease import KubernetesLease
-from tests.controller.actuators.kubernetes.conftest import LEASES, Emulator, nowhere
 from tests.support import FakeClock
+from tests.support.kmock import LEASES, Emulator, nowhere
 
 TTL = 10.0
 MARGIN = 1.0

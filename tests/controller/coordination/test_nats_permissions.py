@@ -23,8 +23,8 @@ from controller.coordination.lease import KEY as LEASE_KEY
 from controller.coordination.shared import BUCKET, KEY
 from controller.core.config import Config, parse_config
 from controller.sources.jetstream import ensure_queues
-from tests.agentdash.test_cli import EXAMPLE
 from tests.support import eventually
+from tests.support.cli import EXAMPLE
 
 CONF = Path(__file__).resolve().parents[3] / "deploy" / "nats-permissions.conf"
 PASSWORDS = {"agentdash": "controller-secret", "worker-acme": "worker-secret",

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from controller.coordination.overrides import OverrideStore, operator
-from tests.factories import config, pool
+from tests.support.factories import config, pool
 
 
 def test_the_audit_names_the_account_even_without_user_in_the_environment(

@@ -16,27 +16,15 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
 from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import AUDIT_STREAM, BUCKET, FOREIGN, KEY, SharedOverrides
+from controller.coordination.shared import AUDIT_STREAM, FOREIGN, KEY, SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.config import parse_config
 from controller.sources.jetstream import ensure_queues
-from tests.agentdash.test_cli import EXAMPLE
-from tests.factories import config, pool
 from tests.support import eventually
+from tests.support.cli import EXAMPLE
+from tests.support.shared_kv import CFG, audit_records, bucket
 
-CFG = config({"research": pool("acme"), "coder": pool("globex")})
 PIN = {"pins": {"research": {"replicas": 3}}, "paused_tenants": ["globex"]}
-
-
-async def bucket(nc: Client) -> Any:
-    return await nc.jetstream().create_key_value(bucket=BUCKET, history=10)
-
-
-async def audit_records(nc: Client) -> list[dict[str, Any]]:
-    js = nc.jetstream()
-    last = (await js.stream_info(AUDIT_STREAM)).state.last_seq
-    return [json.loads((await js.get_msg(AUDIT_STREAM, seq)).data or b"")
-            for seq in range(1, last + 1)]  # fmt: skip
 
 
 async def foreign(nc: Client) -> list[dict[str, Any]]:

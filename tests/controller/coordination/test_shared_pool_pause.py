@@ -15,8 +15,8 @@ from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import FOREIGN, KEY, SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.model import PoolPause
-from tests.controller.coordination.test_shared_kv import CFG, audit_records, bucket
 from tests.support import FakeClock, eventually
+from tests.support.shared_kv import CFG, audit_records, bucket
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from controller.core.spend import SpendBook
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger, UsageReport
-from tests.factories import config, pool
 from tests.support import FakeClock
+from tests.support.factories import config, pool
 
 H = 3600.0
 DAY = 86_400.0

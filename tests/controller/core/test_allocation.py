@@ -11,7 +11,7 @@ import pytest
 
 from controller.core.allocation import Claim, allocate
 from controller.core.config import Config
-from tests.factories import config, pool
+from tests.support.factories import config, pool
 
 TIER_OF = {"high": "enterprise", "peer": "enterprise", "mid": "growth", "low": "starter"}
 

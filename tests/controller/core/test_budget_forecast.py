@@ -17,7 +17,7 @@ from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
 from controller.core.spend import TenantSpend
 from controller.sources.usage import TokenLedger, UsageReport
-from tests.factories import config, pool, spending
+from tests.support.factories import config, pool, spending
 
 H = 3600.0
 DAY = 86_400.0

@@ -10,7 +10,7 @@ from controller.core.config import Config
 from controller.core.history import History
 from controller.core.model import Observations, Overrides
 from controller.core.policy import claim, demanded, footprint
-from tests.controller.core.test_policy_properties import fleets
+from tests.support.strategies import fleets
 
 
 @given(fleets(), st.data())

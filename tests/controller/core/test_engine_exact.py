@@ -19,7 +19,7 @@ from controller.core.engine import Engine
 from controller.core.history import History
 from controller.core.model import Overrides, Pin, PoolObservation, PoolPause, ScaleDecision
 from controller.core.policy import decide
-from tests.factories import config, pool
+from tests.support.factories import config, pool
 
 T = TypeVar("T")
 

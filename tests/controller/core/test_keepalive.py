@@ -11,7 +11,7 @@ from controller.core.history import History
 from controller.core.keepalive import KeepAlive, Plan, bands, plan
 from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
-from tests.factories import config, pool
+from tests.support.factories import config, pool
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller.core.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
 from controller.core.policy import decide
-from tests.factories import config, observe, pool
+from tests.support.factories import config, observe, pool
 
 
 def by_pool(decisions: list[ScaleDecision]) -> dict[str, ScaleDecision]:

@@ -9,7 +9,7 @@ from controller.core.config import Config
 from controller.core.history import History
 from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
-from tests.factories import TIERS, config, pool, spending
+from tests.support.factories import TIERS, config, pool, spending
 
 
 def tick(

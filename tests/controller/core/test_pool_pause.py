@@ -13,8 +13,8 @@ from controller.core.config import ConfigError
 from controller.core.history import History
 from controller.core.model import Overrides, Pin, PoolPause
 from controller.core.policy import decide
-from tests.factories import config, observe, pool
 from tests.support import FakeClock
+from tests.support.factories import config, observe, pool
 
 SLOW_DOWN = {
     "scale_up": {"stabilization_seconds": 0, "max_pods": 1, "period_seconds": 60},

@@ -11,7 +11,7 @@ from controller.core.history import History
 from controller.core.model import Observations, Overrides, Pin, PoolObservation, PoolPause
 from controller.core.policy import decide
 from controller.core.pool_state import state_of
-from tests.factories import config, observe, pool
+from tests.support.factories import config, observe, pool
 
 NOW = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 STILL = {"scale_up": {"stabilization_seconds": 0}, "scale_down": {"stabilization_seconds": 0}}

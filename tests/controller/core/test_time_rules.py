@@ -5,39 +5,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from controller.core.config import Config
-from controller.core.history import History
-from controller.core.model import Observations, ScaleDecision
-from controller.core.policy import decide
-from tests.factories import config, observe, pool
+from tests.support.factories import config, pool
+from tests.support.loops import Loop
 
 BEHAVIOR = {
     "scale_up": {"stabilization_seconds": 30, "max_pods": 10, "period_seconds": 60},
     "scale_down": {"stabilization_seconds": 300, "max_pods": 5, "period_seconds": 120},
 }
-
-
-class Loop:
-    """The live loop's bookkeeping, without I/O: decide, actuate at once, record."""
-
-    def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
-        self.history = History(cfg)
-        self.replicas = {name: 0 for name in cfg.pools}
-
-    def tick(self, now: float, **lag: int) -> ScaleDecision:
-        obs = observe(**{p: (lag.get(p, 0), 0, self.replicas[p]) for p in self.cfg.pools})
-        (decision,) = self.step(obs, now)
-        return decision
-
-    def step(self, obs: Observations, now: float) -> list[ScaleDecision]:
-        decisions = decide(self.cfg, obs, history=self.history, now=now)
-        self.history.record_tick(decisions, obs, now)
-        for d in decisions:
-            if d.changes:
-                self.history.record_scale(d.pool, now, d.current, d.desired)
-                self.replicas[d.pool] = d.desired
-        return decisions
 
 
 def one_pool(**fields: Any) -> Loop:

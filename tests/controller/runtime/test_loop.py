@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from controller.actuators.simcluster import SimulatedCluster
-from controller.core.config import Config
 from controller.core.events import HealthEvent, ScaleEvent
-from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger, UsageReport
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
-
-BEHAVIOR = {
-    "scale_up": {"stabilization_seconds": 0, "max_pods": 4, "period_seconds": 10},
-    "scale_down": {"stabilization_seconds": 20, "max_pods": 2, "period_seconds": 10},
-}
-
-
-def fleet(**fields: Any) -> Config:
-    fields = {"max_replicas": 10, "cooldown_seconds": 60, "cold_start_seconds": 0, **fields}
-    return config({"research": pool("acme", behavior=BEHAVIOR, **fields)})
-
-
-async def make_loop(nc: Client, cfg: Config, clock: Any) -> tuple[Reconciler, SimulatedCluster]:
-    await ensure_queues(nc, cfg)
-    lag = JetStreamLagSource(nc, cfg, clock=clock)
-    await lag.start()
-    cluster = SimulatedCluster(cfg, clock=clock)
-    return Reconciler(cfg, lag, TokenLedger(cfg), cluster, clock=clock), cluster
-
-
-async def publish(nc: Client, subject: str, n: int) -> None:
-    for i in range(n):
-        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
+from tests.support.factories import config, pool
+from tests.support.loops import BEHAVIOR, fleet, make_loop, publish
 
 
 async def test_the_first_task_wakes_an_idle_pool_without_waiting_for_a_tick(nc: Client) -> None:

@@ -19,9 +19,9 @@ from controller.core.policy import decide
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.usage import TokenLedger
-from tests.controller.runtime.test_loop import fleet, make_loop, publish
-from tests.factories import config, pool
 from tests.support import FakeClock
+from tests.support.factories import config, pool
+from tests.support.loops import fleet, make_loop, publish
 
 
 def drain(queue: asyncio.Queue[Event]) -> list[Event]:

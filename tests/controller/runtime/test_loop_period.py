@@ -17,8 +17,8 @@ from controller.core.model import QueueStats
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.factories import config, pool
 from tests.support import FakeClock
+from tests.support.factories import config, pool
 
 
 class ReadsThatTakeTime:

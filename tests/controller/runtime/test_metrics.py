@@ -6,7 +6,7 @@ from __future__ import annotations
 from controller.core.events import TickEvent
 from controller.core.model import Reason, ScaleDecision
 from controller.runtime.metrics import Metrics
-from tests.factories import config, pool
+from tests.support.factories import config, pool
 
 
 def lines(metrics: Metrics, name: str) -> list[str]:

@@ -31,8 +31,8 @@ from controller.runtime.loop import Reconciler
 from controller.simulate.cluster import Cluster
 from controller.simulate.generate import generate
 from controller.simulate.shell import VirtualLoop
-from tests.controller.simulate.builders import replay
-from tests.controller.simulate.test_skipping import (
+from tests.support.builders import replay
+from tests.support.fleets import (
     every_ceiling_tight,
     production_windows,
     throttled,

@@ -11,8 +11,8 @@ from controller.simulate.backtest import backtest, make_scaler
 from controller.simulate.baselines import BaselineSettings, KedaScaler
 from controller.simulate.generate import generate
 from controller.simulate.report import summarize
-from tests.controller.simulate.builders import bare_cluster, replay, trace
-from tests.factories import config, pool
+from tests.support.builders import bare_cluster, replay, trace
+from tests.support.factories import config, pool
 
 EXAMPLE = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")
 

@@ -8,8 +8,8 @@ import pytest
 from controller.simulate.baselines import BaselineSettings, KedaScaler
 from controller.simulate.cluster import Cluster
 from controller.simulate.hpa import HpaSpec, HpaState, proposal, reconcile
-from tests.controller.simulate.builders import replay, trace
-from tests.factories import config, pool
+from tests.support.builders import replay, trace
+from tests.support.factories import config, pool
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from controller.simulate.behavior_grid import (
     nearest,
     revert,
 )
-from tests.controller.simulate.test_tune import wasteful
+from tests.support.tuning import wasteful
 
 
 def test_mutations_stay_on_the_grid_from_the_configured_values_nearest_point() -> None:

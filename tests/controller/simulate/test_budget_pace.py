@@ -13,8 +13,8 @@ from controller.core.config import Config
 from controller.simulate.cluster import Cluster
 from controller.simulate.shell import VirtualLoop
 from controller.simulate.trace import Trace
-from tests.controller.simulate.builders import replay, trace
-from tests.factories import config, pool
+from tests.support.builders import replay, trace
+from tests.support.factories import config, pool
 
 H = 3600.0
 DAY = 86_400.0

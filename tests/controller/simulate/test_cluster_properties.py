@@ -12,8 +12,8 @@ from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
 from controller.simulate.cluster import Cluster
 from controller.simulate.trace import Trace
-from tests.controller.simulate.builders import replay, trace
-from tests.factories import config, pool
+from tests.support.builders import replay, trace
+from tests.support.factories import config, pool
 
 
 @st.composite

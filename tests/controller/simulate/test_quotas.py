@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
-from tests.controller.simulate.builders import bare_cluster, most_at_once, p95, replay, trace
-from tests.factories import config, pool
+from tests.support.builders import bare_cluster, most_at_once, p95, replay, trace
+from tests.support.factories import config, pool
 
 
 def two_tenants(max_pods: int | None) -> Config:

@@ -8,8 +8,8 @@ from controller.simulate.backtest import backtest
 from controller.simulate.baselines import KedaScaler
 from controller.simulate.lower_bound import clairvoyant, lower_bound
 from controller.simulate.report import percentile, summarize, table
-from tests.controller.simulate.builders import replay, trace
-from tests.factories import config, pool
+from tests.support.builders import replay, trace
+from tests.support.factories import config, pool
 
 
 def test_percentiles_are_nearest_rank() -> None:

@@ -9,8 +9,8 @@ import pytest
 from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
 from controller.simulate.report import summarize
-from tests.controller.simulate.builders import Fixed, most_at_once, p95, replay, trace
-from tests.factories import config, pool
+from tests.support.builders import Fixed, most_at_once, p95, replay, trace
+from tests.support.factories import config, pool
 
 
 def one_provider(rpm: int, **fields: object) -> Config:

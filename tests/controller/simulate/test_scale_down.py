@@ -9,8 +9,8 @@ import pytest
 from controller.simulate.backtest import make_scaler
 from controller.simulate.cluster import Cluster
 from controller.simulate.report import summarize
-from tests.controller.simulate.builders import advance, bare_cluster, replay, trace
-from tests.factories import config, pool
+from tests.support.builders import advance, bare_cluster, replay, trace
+from tests.support.factories import config, pool
 
 
 def test_scale_down_takes_the_most_recently_ready_pod_though_it_is_busy() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.core.accounting import DAY_S, ReplicaSeconds
-from controller.core.config import Config, KubernetesConfig, load_config
+from controller.core.config import Config, load_config
 from controller.core.model import Observations
 from controller.core.policy import decide
 from controller.core.spend import SpendBook
@@ -18,8 +18,9 @@ from controller.simulate.generate import generate
 from controller.simulate.report import summarize
 from controller.simulate.shell import _HOLDING, VirtualLoop, _tokens
 from controller.simulate.trace import Trace
-from tests.controller.simulate.builders import replay, trace
-from tests.factories import config, pool
+from tests.support.builders import replay, trace
+from tests.support.factories import config, pool
+from tests.support.fleets import every_ceiling_tight, production_windows, throttled
 
 EXAMPLE = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")
 
@@ -72,45 +73,6 @@ class EveryPoolEveryTick(VirtualLoop):
         return self.next_tick(now)
 
 
-def production_windows() -> Config:
-    """The policy's default windows (cooldown 300 s, 30 s up / 300 s down, rate policies),
-    a tight cluster quota and a small budget: every time rule and limit gets exercised."""
-    tenants = {
-        "acme": {"tier": "enterprise"},
-        "initech": {"tier": "starter", "daily_token_budget": 400_000, "warn_at": 0.5},
-    }
-    return config(
-        {
-            "research": pool("acme", max_replicas=12, target_lag_per_replica=2),
-            "support": pool("acme", max_replicas=6, min_replicas=1, concurrency=2),
-            "summarize": pool("initech", max_replicas=8, activation_lag=1),
-        },
-        tenants,
-        max_pods=14,
-    )
-
-
-def every_ceiling_tight() -> Config:
-    """Shared ceilings that bind often: the cluster quota, a tenant's max_pods, a provider's
-    rpm; three tiers; a soft budget next to a hard one."""
-    tenants = {
-        "acme": {"tier": "enterprise", "max_pods": 9},
-        "globex": {"tier": "growth", "daily_token_budget": 300_000, "hard_cap": False},
-        "initech": {"tier": "starter", "daily_token_budget": 250_000, "warn_at": 0.6},
-    }
-    return config(
-        {
-            "research": pool("acme", max_replicas=8, provider="openai", rpm_per_replica=30),
-            "support": pool("acme", max_replicas=6, concurrency=2),
-            "triage": pool("globex", max_replicas=7, provider="openai", rpm_per_replica=20),
-            "summarize": pool("initech", max_replicas=8, activation_lag=1),
-        },
-        tenants,
-        max_pods=12,
-        providers={"openai": {"rpm": 250}},
-    )
-
-
 def separate_ceilings() -> Config:
     """Two tenants each short of its own max_pods (two groups of pools that do not compete)
     and, at peaks, a cluster quota short too, which joins them into one."""
@@ -141,12 +103,6 @@ def past_midnight(cfg: Config, shape: str, hours: float, seed: int) -> Trace:
         tasks.pools,
         zip([t + shift for t in tasks.t], tasks.pool, tasks.work_s, tasks.tokens, strict=True),
     )
-
-
-def throttled() -> Config:
-    """A Kubernetes client budget so small that patches wait for it."""
-    cfg = every_ceiling_tight()
-    return cfg.model_copy(update={"kubernetes": KubernetesConfig(qps=0.2, burst=2)})
 
 
 CASES = [

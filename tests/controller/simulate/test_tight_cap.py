@@ -11,8 +11,8 @@ import random
 from controller.core.config import Config
 from controller.simulate.backtest import backtest
 from controller.simulate.trace import Trace
-from tests.controller.simulate.builders import trace
-from tests.factories import config, pool
+from tests.support.builders import trace
+from tests.support.factories import config, pool
 
 TENANTS = {"acme": "enterprise", "globex": "growth", "initech": "starter"}
 

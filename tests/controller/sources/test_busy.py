@@ -19,8 +19,8 @@ from controller.core.config import Config, ConfigError, parse_config
 from controller.core.model import Pod
 from controller.runtime.metrics import Metrics
 from controller.sources.usage import NatsBusySource
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
 
 GOOD = {"tenant": "acme", "pool": "research", "pod": "research-7d9f-abcde", "busy": 2}
 

@@ -10,8 +10,8 @@ from controller.core.accounting import RATE_WINDOW_S
 from controller.core.config import Config
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.jetstream_api import REREAD_EVERY_S
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
 
 
 def two_pools() -> Config:

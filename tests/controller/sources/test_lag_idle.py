@@ -13,8 +13,8 @@ from nats.aio.msg import Msg
 from controller.core.accounting import RATE_WINDOW_S
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.jetstream_api import REREAD_EVERY_S
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
 
 
 async def consumer_infos(nc: Client, counted: list[str]) -> Counter[str]:

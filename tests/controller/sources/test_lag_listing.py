@@ -13,7 +13,6 @@ from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
-from controller.core.config import Config
 from controller.core.model import SourceError
 from controller.sources.jetstream import (
     JetStreamLagSource,
@@ -31,33 +30,9 @@ from controller.sources.jetstream_api import (
     next_pages,
     parse,
 )
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
-
-POOLS = 600
-"""Three pages of consumers (the server sends 256 a page)."""
-
-
-def fleet(n: int = POOLS) -> Config:
-    return config({f"p{i:04d}": pool("acme") for i in range(n)})
-
-
-async def fetch(nc: Client, consumer: str, n: int) -> None:
-    """A worker takes `n` tasks and holds them unacked."""
-    sub = await nc.jetstream().pull_subscribe_bind(consumer, "AGENT_TASKS")
-    got = 0
-    while got < n:  # a fetch may return fewer than asked
-        got += len(await sub.fetch(n - got, timeout=2))
-
-
-async def requests(nc: Client, sub: Subscription) -> Counter[str]:
-    """The JetStream API requests sent since the last call, by kind (`CONSUMER.LIST`, ...)."""
-    await nc.flush()  # the server's answer to a ping follows everything it sent before
-    kinds: Counter[str] = Counter()
-    while sub.pending_msgs:
-        subject = (await sub.next_msg()).subject
-        kinds[".".join(subject.split(".")[2:4])] += 1
-    return kinds
+from tests.support.factories import config, pool
+from tests.support.lag import POOLS, fetch, fleet, requests
 
 
 @pytest.fixture

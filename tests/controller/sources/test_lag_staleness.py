@@ -16,8 +16,8 @@ from nats.aio.subscription import Subscription
 from controller.core.model import QueueStats
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.jetstream_api import REREAD_EVERY_S
-from tests.controller.sources.test_lag_listing import POOLS, fetch, fleet, requests
 from tests.support import FakeClock
+from tests.support.lag import POOLS, fetch, fleet, requests
 
 TICK_S = 1.0
 

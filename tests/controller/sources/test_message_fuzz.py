@@ -22,7 +22,7 @@ from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError, PrometheusConfig
 from controller.sources.prometheus import MAX_TOKENS_TODAY, PrometheusUsageSource
 from controller.sources.usage import MAX_TOKENS, NatsUsageSource
-from tests.factories import config, pool
+from tests.support.factories import config, pool
 
 CFG = config({"research": pool("acme"), "coder": pool("globex")})
 

@@ -30,8 +30,8 @@ from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import NatsUsageSource, TokenLedger, UsageReport
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
 
 TENANTS = {"acme": {"tier": "enterprise", "daily_token_budget": 1_000_000},
            "globex": {"tier": "growth", "daily_token_budget": 1_000_000}}  # fmt: skip

@@ -4,11 +4,6 @@ agentdash's own metrics as Prometheus sees them."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,55 +16,13 @@ from controller.core.model import Observations, PoolObservation
 from controller.core.policy import decide
 from controller.runtime.metrics import Metrics
 from controller.sources.prometheus import PrometheusUsageSource
-from tests.factories import config, pool
-from tests.support import eventually
+from tests.support import eventually, free_port
+from tests.support.factories import config, pool
+from tests.support.prometheus import TENANTS, Prometheus, requires_prometheus
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None,
-    reason="Prometheus is not installed here (.ci/run installs Debian's prometheus package)",
-)
+pytestmark = requires_prometheus
 
-TENANTS = {"acme": {"tier": "enterprise", "daily_token_budget": 10_000},
-           "globex": {"tier": "growth", "daily_token_budget": 10_000}}  # fmt: skip
 SUM = "sum by (tenant) (agent_tokens_consumed_total)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Prometheus:
-    def __init__(self, tmp: Path, targets: list[int]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        listed = ", ".join(f"'127.0.0.1:{t}'" for t in targets)
-        (tmp / "prometheus.yml").write_text(
-            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-            f"scrape_configs: [{{job_name: local, static_configs: [{{targets: [{listed}]}}]}}]\n"
-        )
-        self.process = subprocess.Popen(
-            ["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
-             f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not self.ready():
-            assert self.process.poll() is None, "prometheus exited at start"
-            assert time.monotonic() < deadline, "prometheus not ready within 30 s"
-            time.sleep(0.1)  # polling a child's readiness, with a deadline
-
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=15)
 
 
 @pytest.fixture

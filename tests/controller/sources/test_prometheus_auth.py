@@ -21,10 +21,10 @@ from aiohttp import web
 
 from controller.core.config import PrometheusConfig
 from controller.sources.prometheus import PrometheusUsageSource
-from tests.certificates import make_certificates
-from tests.controller.sources.test_prometheus import TENANTS, Prometheus, free_port
-from tests.factories import config, pool
-from tests.support import eventually
+from tests.support import eventually, free_port
+from tests.support.certificates import make_certificates
+from tests.support.factories import config, pool
+from tests.support.prometheus import TENANTS, Prometheus
 
 CFG = config({"research": pool("acme"), "coder": pool("globex")}, TENANTS)
 QUERY = 'label_replace(vector(4200), "tenant", "acme", "", "")'

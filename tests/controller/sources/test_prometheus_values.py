@@ -15,9 +15,9 @@ from controller.core.config import PrometheusConfig
 from controller.core.model import Observations, PoolObservation
 from controller.core.policy import decide
 from controller.sources.prometheus import PrometheusUsageSource
-from tests.controller.sources.test_prometheus import Prometheus, free_port
-from tests.factories import config, pool
-from tests.support import eventually
+from tests.support import eventually, free_port
+from tests.support.factories import config, pool
+from tests.support.prometheus import Prometheus
 
 TENANTS = {name: {"tier": "enterprise", "daily_token_budget": 10_000}
            for name in ("acme", "globex", "initech", "hooli")}  # fmt: skip

@@ -28,7 +28,7 @@ from controller.sources.jetstream import (
     ensure_queues,
     queue_specs,
 )
-from tests.factories import config, pool
+from tests.support.factories import config, pool
 
 RESEARCH = ConsumerSpec("research", "AGENT_TASKS", "research", "agent_tasks.research", 30.0, 10)
 TASKS = StreamSpec("AGENT_TASKS", ("agent_tasks.research", "agent_tasks.support"))

@@ -4,184 +4,19 @@ HTTP (`send`), since only those reach the emulator's watch streams."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any
 
-import attrs
 import pytest
-from kmock import KubernetesEmulator, KubernetesError, Request
+from kmock import KubernetesEmulator
 from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.actuators.kubernetes import DeploymentScaler
 from controller.core.config import Config
-from controller.core.model import PoolState
-from tests.factories import config, pool
 from tests.support import FakeClock
+from tests.support.kmock import MakeScaler, Naps, cluster, kmock_options, web_fleet
 
-DEPLOYMENTS = "apps/v1/deployments"
-LEASES = "coordination.k8s.io/v1/leases"
-PODS = "v1/pods"
-HPAS = "autoscaling/v2/horizontalpodautoscalers"
-SCALED_OBJECTS = "keda.sh/v1alpha1/scaledobjects"
-CREATED = "2026-01-05T10:00:00Z"
-CREATED_AT = 1767607200.0
-
-
-def deployment(
-    name: str, replicas: int = 1, *, namespace: str = "agents", ready: int = 0
-) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}"},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}},
-        },
-        "status": {"replicas": replicas, "readyReplicas": ready},
-    }
-
-
-def pod(
-    name: str, app: str, *, phase: str = "Pending", ready: bool = False, namespace: str = "agents"
-) -> dict[str, Any]:
-    conditions = [{"type": "Ready", "status": "True" if ready else "False"}]
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {"app": app},
-            "creationTimestamp": CREATED,
-        },
-        "status": {"phase": phase, "conditions": conditions},
-    }
-
-
-def hpa(name: str, target: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": name, "namespace": "agents"},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
-            "minReplicas": 1,
-            "maxReplicas": 10,
-        },
-    }
-
-
-def scaled_object(name: str, target: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": {"name": name, "namespace": "agents"},
-        "spec": {"scaleTargetRef": {"name": target}},  # KEDA's default kind: Deployment
-    }
-
-
-def nowhere() -> str:
-    """The URL of a port nothing listens on: an API server that is down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
-def web_fleet() -> Config:
-    """Pool `web` on Deployment agents/web."""
-    return config({"web": pool("acme")})
-
-
-def web_and_vault() -> Config:
-    """Pool `web` on agents/web, and `vault` in another namespace, on locked/vault."""
-    return config(
-        {
-            "web": pool("acme"),
-            "vault": pool("acme", deployment={"namespace": "locked", "name": "vault"}),
-        }
-    )
-
-
-class Naps:
-    """The retry waits a scaler asked for, returned at once: no test waits for a backoff."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-Fault = Callable[[Request], Awaitable[None]]
-
-
-@attrs.define(kw_only=True)
-class Emulator(KubernetesEmulator):
-    """kmock's emulator, plus two things of the real API server that fencing needs:
-
-    - each Lease written gets a new `metadata.resourceVersion`, and a PATCH that names
-      another one than the object has is refused with 409 (optimistic concurrency);
-    - `faults`: callables that see each request before it changes anything, and may raise a
-      KubernetesError (the answer) or never return (a hung server). kmock's own reactions
-      answer only after the emulator has applied a write, as if it had landed.
-    """
-
-    faults: list[Fault] = attrs.field(factory=list)
-    _versions: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
-    _writing: asyncio.Lock = attrs.field(factory=asyncio.Lock)
-
-    async def _handle(self, request: Request) -> Any:
-        for fault in self.faults:
-            await fault(request)
-        metadata = request.data.get("metadata") if isinstance(request.data, dict) else None
-        leases = request.resource is not None and request.resource.plural == "leases"
-        fenced = isinstance(metadata, dict) and "resourceVersion" in metadata
-        if request.action not in (self.action.CREATE, self.action.UPDATE) or not (leases or fenced):
-            return await super()._handle(request)
-        # Check and write as one step, as the API server does (only here: a reaction that
-        # hangs another write must not hold every write up).
-        async with self._writing:
-            if fenced and request.action == self.action.UPDATE:
-                key = (request.resource, request.namespace, request.name)
-                if (
-                    key not in self.objects
-                    or self.objects[key].get("metadata", {}).get("resourceVersion")
-                    != metadata["resourceVersion"]
-                ):
-                    raise KubernetesError(409, "Conflict", "the object has been modified")
-            if leases:
-                # Stamped in the request itself: kmock stores and answers what it was sent.
-                request.data.setdefault("metadata", {})["resourceVersion"] = str(
-                    next(self._versions)
-                )
-            return await super()._handle(request)
-
-
-@pytest.fixture
-def kmock_options(kmock_options: dict[str, Any]) -> dict[str, Any]:
-    return {**kmock_options, "cls": Emulator}
-
-
-class MakeScaler(Protocol):
-    def __call__(
-        self, cfg: Config | None = None, *, host: str | None = None, **options: Any
-    ) -> DeploymentScaler: ...
-
-
-@pytest.fixture
-def cluster(kmock: Emulator) -> Emulator:
-    """The emulator, serving the kinds every real cluster has (KEDA's only if a test adds a
-    ScaledObject, as on a cluster without KEDA)."""
-    for resource in (DEPLOYMENTS, PODS, HPAS, LEASES, "v1/events"):
-        kmock.resources[resource] = {}
-    return kmock
+__all__ = ["cluster", "kmock_options"]  # fixtures shared with the Lease's tests
 
 
 @pytest.fixture
@@ -220,45 +55,3 @@ async def make_scaler(
     yield make
     for scaler in made:
         await scaler.close()
-
-
-async def send(cluster: KubernetesEmulator, method: str, path: str, body: Any = None) -> None:
-    """Change the cluster over HTTP, as another client would: the watches see it."""
-    async with cluster.request(method, path, json=body) as response:
-        assert response.status == 200, await response.text()
-
-
-async def observe_until(
-    scaler: DeploymentScaler,
-    check: Callable[[Mapping[str, PoolState]], bool],
-    timeout: float = 5.0,
-) -> Mapping[str, PoolState]:
-    """Observe until `check` holds, with a deadline (the watch delivers in its own time)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = await scaler.observe()
-        if check(states):
-            return states
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not observed within {timeout:g} s; last: {states}")
-        await asyncio.sleep(0.005)
-
-
-def hang(method: str, path: str) -> Fault:
-    """A server that never answers this request (and never applies it)."""
-
-    async def fault(request: Request) -> None:
-        if request.method == method and request.url.path == path:
-            await asyncio.Event().wait()
-
-    return fault
-
-
-def refuse(method: str, path: str, status: int, message: str) -> Fault:
-    """A server that answers this request with an error, and does not apply it."""
-
-    async def fault(request: Request) -> None:
-        if request.method == method and request.url.path == path:
-            raise KubernetesError(status, "Failure", message)
-
-    return fault

@@ -18,14 +18,14 @@ from controller.core.model import Reason, ScaleDecision
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
+from tests.support.kmock import (
     DEPLOYMENTS,
     Emulator,
     MakeScaler,
     deployment,
 )
-from tests.factories import config, pool
-from tests.support import FakeClock, eventually
 
 POOLS = 12
 QPS, BURST = 20.0, 4

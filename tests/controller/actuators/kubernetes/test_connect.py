@@ -5,34 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from kmock import KubernetesEmulator
 
 from controller.actuators.kubernetes import DeploymentScaler, KubeConfigError
-from tests.controller.actuators.kubernetes.conftest import DEPLOYMENTS, deployment, web_fleet
-
-
-def kubeconfig(path: Path, emulator_url: str) -> str:
-    """Two clusters; the current context points nowhere, `kmock` at the emulator."""
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "nowhere",
-                "clusters": [
-                    {"name": "nowhere", "cluster": {"server": "http://127.0.0.1:9"}},
-                    {"name": "kmock", "cluster": {"server": emulator_url}},
-                ],
-                "users": [{"name": "ci", "user": {"token": "s3cret"}}],
-                "contexts": [
-                    {"name": "nowhere", "context": {"cluster": "nowhere", "user": "ci"}},
-                    {"name": "kmock", "context": {"cluster": "kmock", "user": "ci"}},
-                ],
-            }
-        )
-    )
-    return str(path)
+from tests.support.kmock import DEPLOYMENTS, deployment, kubeconfig, web_fleet
 
 
 async def test_the_context_asked_for_is_used_with_its_credentials(

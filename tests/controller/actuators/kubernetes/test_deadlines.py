@@ -9,7 +9,8 @@ import pytest
 
 from controller.actuators.kubernetes import PoolUnavailable
 from controller.core.model import SourceError
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support import eventually
+from tests.support.kmock import (
     DEPLOYMENTS,
     SCALED_OBJECTS,
     Emulator,
@@ -18,7 +19,6 @@ from tests.controller.actuators.kubernetes.conftest import (
     deployment,
     hang,
 )
-from tests.support import eventually
 
 SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/web/scale"
 DEPLOYMENTS_PATH = "/apis/apps/v1/namespaces/agents/deployments"

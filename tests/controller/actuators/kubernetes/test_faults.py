@@ -8,7 +8,8 @@ from kmock import KubernetesError
 
 from controller.actuators.kubernetes import PoolUnavailable, Timing
 from controller.core.model import SourceError
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support import eventually
+from tests.support.kmock import (
     DEPLOYMENTS,
     Emulator,
     MakeScaler,
@@ -18,7 +19,6 @@ from tests.controller.actuators.kubernetes.conftest import (
     send,
     web_and_vault,
 )
-from tests.support import eventually
 
 SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/web/scale"
 DENIED = 'deployments.apps is forbidden: cannot list resource "deployments" in "locked"'

@@ -19,9 +19,9 @@ from controller.core.events import HealthEvent, ScaleEvent
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.controller.actuators.kubernetes.conftest import DEPLOYMENTS, MakeScaler, deployment, send
-from tests.factories import config, pool
 from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
+from tests.support.kmock import DEPLOYMENTS, MakeScaler, deployment, send
 
 AT_ONCE = {
     "scale_up": {"stabilization_seconds": 0, "max_pods": 100, "period_seconds": 1},

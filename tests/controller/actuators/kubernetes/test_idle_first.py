@@ -13,7 +13,8 @@ import pytest
 from controller.actuators.kubernetes.objects import DELETION_COST, IDLE_COST
 from controller.core.busy import BusyPods
 from controller.core.config import Config
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support import FakeClock
+from tests.support.kmock import (
     DEPLOYMENTS,
     PODS,
     Emulator,
@@ -25,7 +26,6 @@ from tests.controller.actuators.kubernetes.conftest import (
     refuse,
     web_fleet,
 )
-from tests.support import FakeClock
 
 SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/web/scale"
 PODS_PATH = "/api/v1/namespaces/agents/pods/"

@@ -11,7 +11,7 @@ from kmock import KubernetesEmulator, Request
 
 from controller.actuators.kubernetes import PoolUnavailable
 from controller.actuators.kubernetes.keda import PAUSED, PAUSED_FOR, PAUSED_REPLICAS, is_paused
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support.kmock import (
     DEPLOYMENTS,
     HPAS,
     SCALED_OBJECTS,

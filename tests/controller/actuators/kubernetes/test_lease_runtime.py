@@ -14,8 +14,7 @@ from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
 from controller.core.config import parse_config
 from controller.sources.jetstream import ensure_queues
-from tests.controller.actuators.kubernetes.conftest import DEPLOYMENTS, LEASES, Emulator, deployment
-from tests.controller.actuators.kubernetes.test_connect import kubeconfig
+from tests.support.kmock import DEPLOYMENTS, LEASES, Emulator, deployment, kubeconfig
 
 
 def fleet_with_lease() -> dict[str, object]:

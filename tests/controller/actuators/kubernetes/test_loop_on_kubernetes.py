@@ -18,7 +18,9 @@ from controller.core.config import Config
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource, ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
+from tests.support.kmock import (
     DEPLOYMENTS,
     HPAS,
     MakeScaler,
@@ -26,8 +28,6 @@ from tests.controller.actuators.kubernetes.conftest import (
     hpa,
     nowhere,
 )
-from tests.factories import config, pool
-from tests.support import FakeClock, eventually
 
 UP_AT_ONCE = {
     "scale_up": {"stabilization_seconds": 0, "max_pods": 10, "period_seconds": 10},

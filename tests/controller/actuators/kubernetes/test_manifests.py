@@ -17,7 +17,9 @@ from controller.coordination.kube_lease import NAME, KubernetesLease
 from controller.core.busy import BusyPods
 from controller.core.config import parse_config
 from controller.core.model import Reason, ScaleDecision
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support import eventually
+from tests.support.factories import config, pool
+from tests.support.kmock import (
     DEPLOYMENTS,
     PODS,
     SCALED_OBJECTS,
@@ -26,8 +28,6 @@ from tests.controller.actuators.kubernetes.conftest import (
     pod,
     scaled_object,
 )
-from tests.factories import config, pool
-from tests.support import eventually
 
 DEPLOY = Path(__file__).resolve().parents[4] / "deploy"
 SCALE_ONLY = "options/rbac-scale-only.yaml"

@@ -8,7 +8,7 @@ from kmock import KubernetesEmulator, KubernetesError
 
 from controller.actuators.kubernetes import PoolUnavailable
 from controller.core.model import Pod, SourceError
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support.kmock import (
     CREATED_AT,
     DEPLOYMENTS,
     PODS,

@@ -8,7 +8,7 @@ import pytest
 from kmock import KubernetesEmulator, KubernetesError
 
 from controller.actuators.kubernetes import PoolUnavailable
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support.kmock import (
     DEPLOYMENTS,
     HPAS,
     SCALED_OBJECTS,

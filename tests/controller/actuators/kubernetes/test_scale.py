@@ -13,14 +13,14 @@ from kmock import KubernetesEmulator, KubernetesError
 
 from controller.actuators.kubernetes import ANNOTATION, PoolUnavailable
 from controller.core.model import Reason, ScaleDecision
-from tests.controller.actuators.kubernetes.conftest import (
+from tests.support import FakeClock, eventually
+from tests.support.kmock import (
     DEPLOYMENTS,
     SCALED_OBJECTS,
     MakeScaler,
     Naps,
     deployment,
 )
-from tests.support import FakeClock, eventually
 
 SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/web/scale"
 NOW = 1767607200.0  # 2026-01-05T10:00:00Z

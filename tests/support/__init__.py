@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import inspect
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 
 
 class FakeClock:
@@ -64,3 +65,10 @@ def benchmark_script(name: str) -> Iterator[ModuleType]:
         for loaded in set(sys.modules) - before:
             if Path(getattr(sys.modules[loaded], "__file__", None) or "/").parent == BENCHMARKS:
                 del sys.modules[loaded]
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,66 @@
+"""The control loop two ways: its bookkeeping without I/O (`Loop`), and the real Reconciler on a
+real NATS with a simulated cluster (`make_loop`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nats.aio.client import Client
+
+from controller.actuators.simcluster import SimulatedCluster
+from controller.core.config import Config
+from controller.core.history import History
+from controller.core.model import Observations, ScaleDecision
+from controller.core.policy import decide
+from controller.runtime.loop import Reconciler
+from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.usage import TokenLedger
+from tests.support.factories import config, observe, pool
+
+
+class Loop:
+    """The live loop's bookkeeping, without I/O: decide, actuate at once, record."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.history = History(cfg)
+        self.replicas = {name: 0 for name in cfg.pools}
+
+    def tick(self, now: float, **lag: int) -> ScaleDecision:
+        obs = observe(**{p: (lag.get(p, 0), 0, self.replicas[p]) for p in self.cfg.pools})
+        (decision,) = self.step(obs, now)
+        return decision
+
+    def step(self, obs: Observations, now: float) -> list[ScaleDecision]:
+        decisions = decide(self.cfg, obs, history=self.history, now=now)
+        self.history.record_tick(decisions, obs, now)
+        for d in decisions:
+            if d.changes:
+                self.history.record_scale(d.pool, now, d.current, d.desired)
+                self.replicas[d.pool] = d.desired
+        return decisions
+
+
+BEHAVIOR = {
+    "scale_up": {"stabilization_seconds": 0, "max_pods": 4, "period_seconds": 10},
+    "scale_down": {"stabilization_seconds": 20, "max_pods": 2, "period_seconds": 10},
+}
+
+
+def fleet(**fields: Any) -> Config:
+    fields = {"max_replicas": 10, "cooldown_seconds": 60, "cold_start_seconds": 0, **fields}
+    return config({"research": pool("acme", behavior=BEHAVIOR, **fields)})
+
+
+async def make_loop(nc: Client, cfg: Config, clock: Any) -> tuple[Reconciler, SimulatedCluster]:
+    await ensure_queues(nc, cfg)
+    lag = JetStreamLagSource(nc, cfg, clock=clock)
+    await lag.start()
+    cluster = SimulatedCluster(cfg, clock=clock)
+    return Reconciler(cfg, lag, TokenLedger(cfg), cluster, clock=clock), cluster
+
+
+async def publish(nc: Client, subject: str, n: int) -> None:
+    for i in range(n):
+        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())

@@ -1,0 +1,37 @@
+"""Processes a test started, seen from outside: alive, gone, their NATS store."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def store_of(pid: int) -> Path:
+    """The store directory of a running nats-server (its -sd is <store>/jetstream)."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return Path(command[command.index(b"-sd") + 1].decode()).parent
+
+
+def gone_within(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # polling another process's state, with a deadline
+    return True
+
+
+def embedded_servers() -> set[int]:
+    """PIDs of nats-servers that an embedded demo started (their store is agentdash-nats-*)."""
+    found = subprocess.run(["pgrep", "-f", "agentdash-nats-"], capture_output=True, text=True)
+    return {int(pid) for pid in found.stdout.split()}

@@ -1,0 +1,24 @@
+"""The shared overrides bucket on a real NATS: a fleet, the bucket, and its audit records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nats.aio.client import Client
+
+from controller.coordination.shared import AUDIT_STREAM, BUCKET
+from tests.support.factories import config, pool
+
+CFG = config({"research": pool("acme"), "coder": pool("globex")})
+
+
+async def bucket(nc: Client) -> Any:
+    return await nc.jetstream().create_key_value(bucket=BUCKET, history=10)
+
+
+async def audit_records(nc: Client) -> list[dict[str, Any]]:
+    js = nc.jetstream()
+    last = (await js.stream_info(AUDIT_STREAM)).state.last_seq
+    return [json.loads((await js.get_msg(AUDIT_STREAM, seq)).data or b"")
+            for seq in range(1, last + 1)]  # fmt: skip
