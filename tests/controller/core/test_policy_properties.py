@@ -81,9 +81,9 @@ def floor_of(cfg: Config, d: ScaleDecision, obs: Observations, overrides: Overri
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known defect (issue 21, priority): a lower tier keeps a pod that is not at work "
-    "(still starting, its task still queued) while a higher tier's demand is short under the "
-    "same ceiling; preempting lower tiers' pods was tried and set aside (README, rule 5)",
+    reason="known defect of priority under a shared ceiling: a lower tier keeps a pod that is "
+    "not at work (still starting, its task still queued) while a higher tier's demand is short "
+    "under the same ceiling; preempting lower tiers' pods would fix it and is not built",
 )
 @settings(max_examples=300, deadline=None)
 @given(fleets())

@@ -1,4 +1,4 @@
-"""The rules that make the default policy win on unseen traffic (issue 10), one test each."""
+"""The rules that make the default policy win on unseen traffic, one test each."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The on-call views added for issue 13, at 80x24 and at 200x60: describe, pod detail, the
+"""The on-call views, at 80x24 and at 200x60: describe, pod detail, the
 fleet's detail pane, a tenant's pools, the help's every key."""
 
 from __future__ import annotations
