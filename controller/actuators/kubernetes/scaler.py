@@ -25,10 +25,10 @@ PATCHes go first: a scale that lands while other pools' scale calls still wait l
 annotation and Event to a queue that is sent only while no scale call waits, one request at
 a time, the newest per pool (an older one is superseded), each request only if the caller's
 fence allows it then (this process still leads, and by when it must land), else never.
-Three requests a change in turn made about 1.7 changes a second at 5 qps; the scales alone
-go at the full 5 (a scale-down first marks its idle pods, within the same limit: see
-controller.actuators.kubernetes.deletion_cost). A scale with no other waiting says why at once,
-within its own call, as it always did.
+Sent in turn, a change's three requests would allow about 1.7 changes a second at 5 qps;
+this way the scales alone go at the full 5 (a scale-down first marks its idle pods, within
+the same limit: see controller.actuators.kubernetes.deletion_cost). A scale with no other
+waiting says why at once, within its own call.
 """
 
 from __future__ import annotations
