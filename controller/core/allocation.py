@@ -159,7 +159,17 @@ class Claim:
     def hold(
         cls, name: str, pool: PoolConfig, current: int, observed: bool, reason: Reason
     ) -> Claim:
-        return cls(name, pool, current, current, current, current, [reason], True, observed)
+        return cls(
+            name=name,
+            pool=pool,
+            current=current,
+            floor=current,
+            want=current,
+            recommendation=current,
+            reasons=[reason],
+            held=True,
+            observed=observed,
+        )
 
     @property
     def has(self) -> int:
@@ -176,22 +186,33 @@ class Claim:
 
     def copy(self) -> Claim:
         """The claim as `claim()` made it, for another `allocate` (which writes into it)."""
-        return Claim(self.name, self.pool, self.current, self.floor, self.want,
-                     self.recommendation, list(self.reasons), self.held, self.observed,
-                     busy=self.busy, steady=self.steady, kept=self.kept,
-                     until=self.until)  # fmt: skip
+        return Claim(
+            name=self.name,
+            pool=self.pool,
+            current=self.current,
+            floor=self.floor,
+            want=self.want,
+            recommendation=self.recommendation,
+            reasons=list(self.reasons),
+            held=self.held,
+            observed=self.observed,
+            busy=self.busy,
+            steady=self.steady,
+            kept=self.kept,
+            until=self.until,
+        )
 
     def decision(self, granted: int | None = None) -> ScaleDecision:
         return ScaleDecision(
-            self.name,
-            self.pool.tenant,
-            self.current,
-            self.granted if granted is None else granted,
-            tuple(self.reasons),
-            self.recommendation,
-            self.held,
-            self.observed,
-            self.until,
+            pool=self.name,
+            tenant=self.pool.tenant,
+            current=self.current,
+            desired=self.granted if granted is None else granted,
+            reasons=tuple(self.reasons),
+            recommendation=self.recommendation,
+            held=self.held,
+            observed=self.observed,
+            until=self.until,
         )
 
 

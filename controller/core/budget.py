@@ -96,14 +96,16 @@ def budget_step(
     said = (tenant_name, used, budget, note)
     if rule == EXHAUSTED:
         reasons.append(Reason(rule=EXHAUSTED, template=_EXHAUSTED, args=(*said, lag)))
-        return Claim(name, pool.config, current, 0, 0, 0, reasons, until=pool.until)
+        return Claim(name=name, pool=pool.config, current=current, floor=0, want=0,
+                     recommendation=0, reasons=reasons, until=pool.until)  # fmt: skip
     if rule == SPENT:
         # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at once.
         # No window or cooldown holds a pod that spends past the budget; the queue waits for
         # the reset.
         kept = min(floor, pool.config.max_replicas)
         reasons.append(Reason(rule=SPENT, template=_SPENT, args=(*said, kept, lag)))
-        return Claim(name, pool.config, current, kept, kept, kept, reasons, until=pool.until)
+        return Claim(name=name, pool=pool.config, current=current, floor=kept, want=kept,
+                     recommendation=kept, reasons=reasons, until=pool.until)  # fmt: skip
     spend = observations.spend.get(tenant_name)
     forecast = spend.forecast(now) if spend is not None else None
     if forecast is None:

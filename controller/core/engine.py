@@ -46,6 +46,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.allocation import Claim, Demand, allocate_short
@@ -186,7 +187,7 @@ class Engine:
             return
         self._pools[self.names[i]] = reading
         made = self.demands[i] = demanded(self.pool_configs[i], reading, self.waits[i])
-        mark = made[0]  # its footprint
+        mark = made.footprint
         if mark != self.prints[i] or self.exact_reasons:
             self.prints[i] = mark
             self.dirty.add(i)
@@ -318,7 +319,7 @@ class Engine:
             )
             desired[i] = demand.set(made)
             mark = prints[i]  # _had_lag(the reading), as its footprint has it
-            busy[i] = None if mark is None or mark[0] else mark[3]
+            busy[i] = None if mark is None or mark.stale else mark.lagging
         self.claimed += len(changed)
         return self._settle(now, changed)
 
@@ -476,13 +477,29 @@ class Engine:
         return [self.decision(i) for i in range(len(self.names))]
 
 
-Bid = tuple[int, int, int, bool, int, int | None, int]
+class Bid(NamedTuple):
+    """What `allocate` reads of a claim (besides its pool's name and config): a claim whose
+    bid did not change needs no new pass over the shared ceilings it is under."""
+
+    current: int
+    floor: int
+    want: int
+    held: bool
+    busy: int
+    steady: int | None
+    kept: int
 
 
 def _bid(claim: Claim) -> Bid:
-    """What `allocate` reads of a claim (besides its pool's name and config)."""
-    return (claim.current, claim.floor, claim.want, claim.held, claim.busy, claim.steady,
-            claim.kept)  # fmt: skip
+    return Bid(
+        current=claim.current,
+        floor=claim.floor,
+        want=claim.want,
+        held=claim.held,
+        busy=claim.busy,
+        steady=claim.steady,
+        kept=claim.kept,
+    )
 
 
 def _had_lag(reading: PoolObservation | None) -> bool | None:

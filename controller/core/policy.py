@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 from controller.core.accounting import RATE_WINDOW_S
 from controller.core.allocation import Claim, allocate
@@ -116,8 +117,10 @@ def claim(
             and fallback.replicas > current
         ):  # KEDA's fallback, but only ever up: missing data never scales a pool down
             told = (obs.stale, obs.stale_reads, fallback.replicas, current, fallback.replicas)
-            return Claim(name, pool, current, fallback.replicas, fallback.replicas,
-                         fallback.replicas, [_reason("fallback", _FALLBACK, told)])  # fmt: skip
+            replicas = fallback.replicas
+            return Claim(name=name, pool=pool, current=current, floor=replicas, want=replicas,
+                         recommendation=replicas,
+                         reasons=[_reason("fallback", _FALLBACK, told)])  # fmt: skip
         reason = _reason("stale", "{}: holding {} replicas", (obs.stale, current))
         return Claim.hold(name, pool, current, True, reason)
 
@@ -126,15 +129,16 @@ def claim(
     tenant_name = pool.tenant
     if tenant_name in overrides.paused_tenants:
         reason = _reason("paused", _PAUSED, (tenant_name, lag))
-        return Claim(name, pool, current, 0, 0, 0, [reason])
+        return Claim(name=name, pool=pool, current=current, floor=0, want=0, recommendation=0,
+                     reasons=[reason])  # fmt: skip
 
     if demand is None:
         reasons: list[Reason] = []
         want = _demand(pool, obs, lag, current, reasons, config.target_wait[name])
         busy = _busy(pool, obs, current)
     else:
-        (_, _, want, _, busy), said = demand
-        reasons = list(said)
+        want, busy = demand.footprint.demand, demand.footprint.busy
+        reasons = list(demand.reasons)
 
     floor = pool.min_replicas
     until = math.inf
@@ -170,8 +174,9 @@ def claim(
     recommendation = want if want > floor else floor
 
     if history is None:
-        return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
-                     busy=busy, until=until)  # fmt: skip
+        return Claim(name=name, pool=pool, current=current, floor=floor, want=recommendation,
+                     recommendation=recommendation, reasons=reasons, busy=busy,
+                     until=until)  # fmt: skip
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons, busy)
     until = settled if settled < until else until  # min(until, settled), a call less
@@ -190,11 +195,13 @@ def claim(
         leaves = lowest[0] + SUSTAINED_S
         until = leaves if leaves < until else until
     if target > recommendation:  # kept by time alone: yields under a short shared ceiling
-        return Claim(name, pool, current, floor, recommendation, recommendation, reasons,
-                     kept=target, busy=busy, steady=steady, until=until)  # fmt: skip
+        return Claim(name=name, pool=pool, current=current, floor=floor, want=recommendation,
+                     recommendation=recommendation, reasons=reasons, kept=target, busy=busy,
+                     steady=steady, until=until)  # fmt: skip
     if target < floor:  # a rate policy holds it below its floor for now
         floor = target
-    return Claim(name, pool, current, floor, target, recommendation, reasons, busy=busy,
+    return Claim(name=name, pool=pool, current=current, floor=floor, want=target,
+                 recommendation=recommendation, reasons=reasons, busy=busy,
                  steady=steady if steady < target else target, until=until)  # fmt: skip
 
 
@@ -211,7 +218,8 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
         return claim
     target = pause.replicas
     reason = _reason(POOL_PAUSED, _POOL_AT, (who, expiry, target, current, target))
-    return Claim(name, pool, current, target, target, target, [reason], until=until)
+    return Claim(name=name, pool=pool, current=current, floor=target, want=target,
+                 recommendation=target, reasons=[reason], until=until)  # fmt: skip
 
 
 def utc(ts: float) -> str:
@@ -224,9 +232,7 @@ MAX_RATE = 1e6
 
 
 def _reason(rule: str, template: str, args: tuple[object, ...]) -> Reason:
-    """`Reason(rule, template, args)`: the same named tuple, built without its generated
-    `__new__` (a Python call less). The policy gives a few for every pool at every tick."""
-    return tuple.__new__(Reason, (rule, template, args))
+    return Reason(rule=rule, template=template, args=args)
 
 
 _NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
@@ -261,21 +267,35 @@ _ARRIVAL = (
 )
 
 
-Footprint = tuple[bool, int, int, bool, int]
+class Footprint(NamedTuple):
+    """What `claim` takes from an observation for its numbers. The incremental engine rests
+    on it: two observations with the same footprint give the same claim numbers (the reasons
+    quote the rest: pending, rate, ...), so a pool whose footprint did not change is not
+    claimed again (controller.core.engine)."""
+
+    stale: bool
+    replicas: int
+    demand: int
+    """Step 2: what the backlog and the arrivals ask for, before any rule (0 when stale)."""
+    lagging: bool
+    """Whether any task was pending or in flight (what the history records)."""
+    busy: int
+    """Replicas at work now (tasks in flight over concurrency), at most `replicas`."""
+
+
+class Demanded(NamedTuple):
+    """Step 2 for one observation, explained: what `claim` works out from the observation
+    before any rule of the operators, the budget or the history. One is made per reading."""
+
+    footprint: Footprint
+    reasons: tuple[Reason, ...]
+    """Why that demand (none for a stale observation, which has none)."""
 
 
 def footprint(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Footprint:
-    """What `claim` takes from an observation for its numbers: whether it is stale, the
-    replicas, the demand (step 2; `wait` is the tier's target_wait_seconds, Config.target_wait),
-    whether there is lag, and the replicas at work. Two observations with the same footprint
-    give the same numbers (the reasons quote the rest: pending, rate, ...)."""
-    return demanded(pool, obs, wait)[0]
-
-
-Demanded = tuple[Footprint, tuple[Reason, ...]]
-"""Step 2 for one observation, explained: what `claim` works out from the observation before
-any rule of the operators, the budget or the history. Its footprint, and why that demand (no
-reason for a stale observation, which has none). A plain tuple: one is made per reading."""
+    """The observation's footprint (`wait` is the tier's target_wait_seconds,
+    Config.target_wait)."""
+    return demanded(pool, obs, wait).footprint
 
 
 def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Demanded:
@@ -285,12 +305,18 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
     lag = obs.pending + obs.ack_pending
     replicas = obs.replicas
     if obs.stale is not None:
-        return (True, replicas, 0, lag > 0, 0), ()
+        mark = Footprint(stale=True, replicas=replicas, demand=0, lagging=lag > 0, busy=0)
+        return Demanded(footprint=mark, reasons=())
     reasons: list[Reason] = []
     demand = _demand(pool, obs, lag, replicas, reasons, wait)
-    busy = -(-obs.ack_pending // pool.concurrency)  # _busy(pool, obs, replicas), a call less
-    mark = (False, replicas, demand, lag > 0, busy if busy < replicas else replicas)
-    return mark, tuple(reasons)
+    mark = Footprint(
+        stale=False,
+        replicas=replicas,
+        demand=demand,
+        lagging=lag > 0,
+        busy=_busy(pool, obs, replicas),
+    )
+    return Demanded(footprint=mark, reasons=tuple(reasons))
 
 
 def _busy(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
@@ -352,9 +378,9 @@ def _demand(
         args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
                 per_replica, demand)  # fmt: skip
         reasons.append(_reason("demand", _DEMAND_AHEAD, args))
-    else:  # the usual reason, built as _reason builds it (a call less)
+    else:
         args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
-        reasons.append(tuple.__new__(Reason, ("demand", _DEMAND, args)))
+        reasons.append(_reason("demand", _DEMAND, args))
     if keep > demand:
         args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
         reasons.append(_reason("demand", _KEEP_UP, args))
@@ -377,7 +403,7 @@ def _demand(
                 return staffed
         if steady > demand:
             args = (rate, seconds, inside, per, steady)
-            reasons.append(tuple.__new__(Reason, ("arrival", _ARRIVAL, args)))  # _reason
+            reasons.append(_reason("arrival", _ARRIVAL, args))
             demand = steady
     return demand
 
@@ -497,7 +523,7 @@ def _time_rules(
             leaves = highest[0] + window
             until = leaves if leaves < until else until
             args = (window, highest[1], target, desired)
-            reasons.append(tuple.__new__(Reason, ("stabilization", _HIGHEST, args)))  # _reason
+            reasons.append(_reason("stabilization", _HIGHEST, args))
 
     # From zero there is no "replicas at the start of the period" to take a percent of: a
     # pool woken from zero goes straight to its demand, and the policies govern from there.

@@ -128,16 +128,25 @@ class VirtualLoop:
         if queue:
             span = min(now, RATE_WINDOW_S)
             rate = (p.arrived - self.departed[i]) / span if span > 0 else None
-            return PoolObservation(len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work)
+            return PoolObservation(
+                pending=len(p.queue),
+                ack_pending=p.running,
+                replicas=p.spec,
+                ready=p.ready,
+                arrival_rate=rate,
+                mean_task_seconds=p.mean_work,
+            )
         last = self.readings[i]
         if last is None or last.stale is not None:
-            return PoolObservation(0, 0, p.spec, p.ready, stale=_NOT_READ)
+            return PoolObservation(
+                pending=0, ack_pending=0, replicas=p.spec, ready=p.ready, stale=_NOT_READ
+            )
         return last._replace(replicas=p.spec, ready=p.ready, mean_task_seconds=p.mean_work)
 
     def observe(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         """Tell the engine what changed since the last tick: the pools touched (at a wake-up,
         the queues of the woken only) and their tenants' tokens."""
-        engine, departed = self.engine, self.departed
+        engine = self.engine
         if not self.started:
             self.started = True
             seen: set[int] = set(range(len(self.names)))
@@ -149,20 +158,11 @@ class VirtualLoop:
         else:
             seen, cluster.dirty = cluster.dirty, set()
         every, budgeted, tenants = cluster.pools, self.budgeted, self.tenants_seen
-        span = min(now, RATE_WINDOW_S)
-        read, new = engine.read, tuple.__new__
         for i in seen:
-            p = every[i]
             if budgeted[i]:
-                tenants.add(p.tenant)
-            if woken and i not in woken:
-                reading = self._read(i, cluster, now, queue=False)
-            else:  # self._read(i, cluster, now, queue=True), inline: the hottest line
-                rate = (p.arrived - departed[i]) / span if span > 0 else None
-                reading = new(PoolObservation,  # PoolObservation(...), a call less
-                              (len(p.queue), p.running, p.spec, p.ready, rate, p.mean_work,
-                               None, 0))  # fmt: skip
-            read(i, reading)  # (which drops a reading equal to the last)
+                tenants.add(every[i].tenant)
+            queue = not woken or i in woken
+            engine.read(i, self._read(i, cluster, now, queue=queue))  # drops a repeated reading
         for tenant in tenants:
             engine.tokens(tenant.name, _tokens(tenant), tasks=tenant.done)
         tenants.clear()
