@@ -15,7 +15,7 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.agentdash.test_cli import AGENTDASH, EXAMPLE
 from tests.agentdash.test_daemon import Daemon, scaled
 from tests.agentdash.test_demo import embedded_servers

@@ -19,7 +19,7 @@ from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import AUDIT_STREAM, BUCKET, FOREIGN, KEY, SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.config import parse_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.agentdash.test_cli import EXAMPLE
 from tests.factories import config, pool
 from tests.support import eventually

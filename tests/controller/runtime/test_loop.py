@@ -13,7 +13,8 @@ from controller.actuators.simcluster import SimulatedCluster
 from controller.core.config import Config
 from controller.core.events import HealthEvent, ScaleEvent
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger, UsageReport
 from tests.factories import config, pool
 from tests.support import FakeClock, eventually

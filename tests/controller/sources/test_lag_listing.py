@@ -15,13 +15,7 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from controller.core.config import Config
 from controller.core.model import SourceError
-from controller.sources.jetstream import (
-    JetStreamLagSource,
-    StreamSpec,
-    check_queues,
-    check_stream,
-    ensure_queues,
-)
+from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_api import (
     REREAD_EVERY_S,
     ConsumerPage,
@@ -30,6 +24,12 @@ from controller.sources.jetstream_api import (
     StreamInfo,
     next_pages,
     parse,
+)
+from controller.sources.jetstream_queues import (
+    StreamSpec,
+    check_queues,
+    check_stream,
+    ensure_queues,
 )
 from tests.factories import config, pool
 from tests.support import FakeClock, eventually
