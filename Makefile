@@ -18,7 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict controller
+	$(BIN)/mypy --strict controller agentdash
 	$(BIN)/lint-imports
 
 test: lint

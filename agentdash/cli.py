@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {"lease_ttl": 10.0, "log_level": "info"}
 
 def _check_config(args: argparse.Namespace) -> int:
     if args.schema:
-        from controller.core.config_schema import config_schema
+        from agentdash.config_schema import config_schema
 
         json.dump(config_schema(), sys.stdout, indent=2)
         sys.stdout.write("\n")

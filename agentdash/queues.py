@@ -2,8 +2,8 @@
 
     agentdash queues --config FILE [--apply] [--nats-url URL] [--ack-wait S]
 
-What is wanted and how it compares is in controller.sources.jetstream; this module connects, prints
-and chooses the exit code.
+What is wanted and how it compares is in controller.sources.jetstream_queues; this module
+connects, prints and chooses the exit code.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import nats.js.errors
 from agentdash import flags
 from agentdash.errors import StartError
 from controller.core.config import DAY, Config, check_files, load_config
-from controller.sources.jetstream import (
+from controller.sources.jetstream_queues import (
     ACK_WAIT_S,
     QueueCheck,
     QueueState,

@@ -4,7 +4,7 @@
                    [--holdout 0.3] [--by pool|tier] [--trials N] [--time-budget S]
                    [--seed N] [--workers N] [--drain S] [--output FILE]
 
-The work is in controller.simulate.tune and controller.core.config_edit; this module reads
+The work is in controller.simulate.tune and agentdash.config_edit; this module reads
 arguments and prints.
 """
 
@@ -226,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) -> str:
     """The chosen config's change as a unified diff of the file (and --output written)."""
-    from controller.core.config_edit import edit_pools, unified_diff
+    from agentdash.config_edit import edit_pools, unified_diff
     from controller.simulate.behavior_grid import configure
 
     candidate = found.chosen.candidate

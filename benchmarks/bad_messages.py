@@ -25,7 +25,8 @@ from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, parse_config
 from controller.core.events import TickEvent
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import NatsUsageSource, check_report
 
 FLOOD = 100_000

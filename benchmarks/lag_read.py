@@ -35,7 +35,8 @@ from nats.aio.client import Client
 from agentdash.daemon import GC_THRESHOLD
 from agentdash.nats_server import NatsServer
 from controller.core.config import Config, parse_config
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 
 TICKS = 100
 FIRST_READS = 10

@@ -50,7 +50,8 @@ from controller.core.model import (
 )
 from controller.core.policy import decide
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 
 TENANTS = 100

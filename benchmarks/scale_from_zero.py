@@ -22,7 +22,8 @@ from agentdash.nats_server import NatsServer
 from controller.core.config import Config, parse_config
 from controller.core.model import PoolState
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 
 POOLS = 100

@@ -27,7 +27,8 @@ from controller.core.config import Config, parse_config
 from controller.core.events import TickEvent
 from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support import FakeClock, eventually, free_port
 from tests.support.prometheus import Prometheus

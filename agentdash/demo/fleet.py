@@ -32,7 +32,8 @@ from controller.coordination.overrides import OverrideStore
 from controller.core.config import Config
 from controller.core.events import EventBus, ScaleEvent
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import NatsBusySource, NatsUsageSource
 
 EARLIER_TODAY = {"initech": 950_000, "globex": 2_400_000}

@@ -72,6 +72,9 @@ class InstantCluster:
             pods.append(Pod(f"{pool}-{self.made:05d}", pool, "Running", True, self.clock(), task))
         self.replicas[pool] = replicas
 
+    async def close(self) -> None:
+        """Nothing to let go of: the pods live in this object."""
+
 
 FAST = {
     "scale_up": {"stabilization_seconds": 0, "max_pods": 20, "period_seconds": 1},

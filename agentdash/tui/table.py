@@ -218,6 +218,7 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
             if letter:
                 self._sort_keys[letter] = column.label
         self._layout: list[tuple[Column, int]] = []
+        self._layout_width = 0  # the width self._layout was made for
         self._lines.clear()
         self.refresh()
 
@@ -346,7 +347,7 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
                 self.RowSelected(self, self.cursor_row, self._rows[self.cursor_row][0])
             )
 
-    def _on_click(self, event: events.Click) -> None:
+    def on_click(self, event: events.Click) -> None:
         index = round(self.scroll_y) + event.y - 1
         if event.y == 0 or index >= len(self._rows):
             return

@@ -87,8 +87,8 @@ class Setting:
         return sum(part is not None for part in (self.up, self.down, self.cooldown))
 
     def fields(self, pool: PoolConfig) -> dict[str, Any]:
-        """What it changes in a pool's YAML, by dotted path (controller.core.config_edit): the
-        parts that differ from the pool's own."""
+        """What it changes in a pool's YAML, by dotted path (as `agentdash tune` writes it
+        into the file): the parts that differ from the pool's own."""
         behavior, found = pool.behavior, dict[str, Any]()
         if self.up is not None:
             rule = self.up.rule(behavior.scale_up.tolerance)

@@ -18,7 +18,7 @@ from agentdash.nats_server import NatsServer
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import SharedOverrides
 from controller.core.config import load_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually, free_port
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled

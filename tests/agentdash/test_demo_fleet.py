@@ -19,7 +19,7 @@ from agentdash.demo.workload import Task
 from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import PodHandle
 from controller.core.events import Event, ScaleEvent
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.factories import config, pool
 

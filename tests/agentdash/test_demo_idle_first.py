@@ -10,7 +10,7 @@ from agentdash.demo.worker import AgentWorker, Ledger
 from agentdash.demo.workload import Task
 from controller.actuators.simcluster import SimulatedCluster
 from controller.core.busy import BusyPods
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import NatsBusySource
 from tests.support import eventually
 from tests.support.factories import config, pool

@@ -14,7 +14,7 @@ from agentdash.tui.feed import Feed
 from controller.coordination.history_stream import STREAM
 from controller.core.config import Config, parse_config
 from controller.core.events import ActionEvent, Event, ScaleEvent
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.cli import EXAMPLE
 

@@ -12,7 +12,7 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import Runtime, RuntimeOptions, start
 from controller.core.config import Config, parse_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.cli import EXAMPLE
 

@@ -14,7 +14,7 @@ from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.config import parse_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.cli import EXAMPLE
 

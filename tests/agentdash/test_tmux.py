@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled

@@ -20,7 +20,7 @@ from nats.aio.client import Client
 from agentdash.example import BACKTEST_TRACE, EXAMPLE_CONFIG
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually, free_port
 from tests.support.daemon import Daemon, scaled
 

@@ -14,7 +14,8 @@ from controller.core.history import History
 from controller.core.model import Observations, ScaleDecision
 from controller.core.policy import decide
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support.factories import config, observe, pool
 

@@ -27,7 +27,8 @@ from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.handover import BUCKET, key_of
 from controller.core.model import ScaleDecision
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.controller.coordination.failover_leader import HandingOver, connect, fleet, learner
 from tests.support import FakeClock, eventually

@@ -19,7 +19,7 @@ from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import AUDIT_STREAM, FOREIGN, KEY, SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.config import parse_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.cli import EXAMPLE
 from tests.support.shared_kv import CFG, audit_records, bucket

@@ -19,7 +19,8 @@ from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
 from controller.core.spend import SpendBook
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger, UsageReport
 from tests.support import FakeClock
 from tests.support.factories import config, pool

@@ -15,7 +15,8 @@ from controller.core.config import Config
 from controller.core.events import TickEvent
 from controller.core.model import QueueStats
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support import FakeClock
 from tests.support.factories import config, pool

@@ -11,8 +11,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from controller.core.accounting import RATE_WINDOW_S
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_api import REREAD_EVERY_S
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 

@@ -14,13 +14,7 @@ from nats.aio.subscription import Subscription
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from controller.core.model import SourceError
-from controller.sources.jetstream import (
-    JetStreamLagSource,
-    StreamSpec,
-    check_queues,
-    check_stream,
-    ensure_queues,
-)
+from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_api import (
     REREAD_EVERY_S,
     ConsumerPage,
@@ -29,6 +23,12 @@ from controller.sources.jetstream_api import (
     StreamInfo,
     next_pages,
     parse,
+)
+from controller.sources.jetstream_queues import (
+    StreamSpec,
+    check_queues,
+    check_stream,
+    ensure_queues,
 )
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool

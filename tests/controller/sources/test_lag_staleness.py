@@ -14,8 +14,9 @@ from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
 from controller.core.model import QueueStats
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_api import REREAD_EVERY_S
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import FakeClock
 from tests.support.lag import POOLS, fetch, fleet, requests
 

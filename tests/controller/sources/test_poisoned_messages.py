@@ -28,7 +28,8 @@ from controller.core.model import Observations, PoolObservation, Reason, ScaleDe
 from controller.core.policy import decide
 from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import NatsUsageSource, TokenLedger, UsageReport
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool

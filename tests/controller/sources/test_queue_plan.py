@@ -19,7 +19,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from controller.sources.jetstream import (
+from controller.sources.jetstream_queues import (
     ConsumerSpec,
     QueueError,
     StreamSpec,

@@ -16,7 +16,8 @@ from controller.actuators.kubernetes import ANNOTATION
 from controller.core.config import Config
 from controller.core.model import Reason, ScaleDecision
 from controller.runtime.loop import Reconciler
-from controller.sources.jetstream import JetStreamLagSource, ensure_queues
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool

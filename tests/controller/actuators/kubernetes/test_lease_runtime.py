@@ -13,7 +13,7 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
 from controller.core.config import parse_config
-from controller.sources.jetstream import ensure_queues
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support.kmock import DEPLOYMENTS, LEASES, Emulator, deployment, kubeconfig
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
+from agentdash.config_edit import edit_pools, unified_diff
 from controller.core.config import Config, parse_config
-from controller.core.config_edit import edit_pools, unified_diff
 
 BEHAVIOR = {
     "scale_up": {"stabilization_seconds": 0, "select_policy": "Max", "tolerance": 0.0,

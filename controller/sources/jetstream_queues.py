@@ -1,0 +1,304 @@
+"""The JetStream streams and consumers agentdash reads: what it expects, compared with what
+is there, and created where missing (`agentdash queues`, the demo, the tests).
+
+`queue_specs` says what a config's pools need (a work-queue stream per `queue.stream`, a
+durable pull consumer per pool), `check_stream` / `check_consumer` compare it with what exists,
+field by field, and `create_missing` / `ensure_queues` create only what is missing: what exists
+is never changed. Deciding is pure; reading and creating are thin. The lag of those consumers
+is read by controller.sources.jetstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+
+from controller.core.config import Config
+
+ACK_WAIT_S = 30.0
+"""How long a task may stay unacked before JetStream gives it to another worker."""
+UNLIMITED = -1
+SERVER_MAX_CONSUMERS = 1000
+"""What nats-server (2.15 on) lets a stream hold when its max_consumers is unset or -1: its
+`jetstream { limits { default_max_consumers } }`, 1,000 unless set. The stream's own
+max_consumers, when positive, is what counts instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A stream holding its pools' subjects, each task kept until a worker acks it."""
+
+    name: str
+    subjects: tuple[str, ...]
+    """One a pool, each read by that pool's consumer."""
+
+    @property
+    def max_consumers(self) -> int:
+        """Twice its pools' consumers (room for pools added later and for an operator's own
+        consumers), and never below what the server would allow anyway."""
+        return max(SERVER_MAX_CONSUMERS, 2 * len(self.subjects))
+
+    @property
+    def label(self) -> str:
+        return f"stream {self.name}"
+
+    def describe(self) -> str:
+        return (
+            f"subjects {', '.join(self.subjects)}; retention workqueue; storage file; "
+            f"max consumers {self.max_consumers}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """A pool's durable pull consumer: its workers fetch from it and ack each task."""
+
+    pool: str
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait: float
+    max_ack_pending: int
+    max_deliver: int = UNLIMITED
+
+    @property
+    def label(self) -> str:
+        return f"consumer {self.stream}/{self.durable} (pool {self.pool})"
+
+    def describe(self) -> str:
+        return (
+            f"pull; filter {self.filter_subject}; ack explicit; "
+            f"ack wait {_seconds(self.ack_wait)}; max ack pending {self.max_ack_pending}; "
+            f"max deliver {_count(self.max_deliver)}"
+        )
+
+
+QueueSpec = StreamSpec | ConsumerSpec
+QueueState = Literal["created", "in place", "missing", "differs", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCheck:
+    spec: QueueSpec
+    state: QueueState
+    details: tuple[str, ...] = ()
+    """differs: `field: existing -> wanted`, one per field; failed: the server's answer."""
+
+
+def queue_specs(config: Config, *, ack_wait: float = ACK_WAIT_S) -> list[QueueSpec]:
+    """Each stream the pools name, then each pool's consumer (the order they are created in).
+
+    max_ack_pending is max_replicas x concurrency: the most tasks the pool's workers can hold
+    at once when it is at its largest. JetStream's default (1000) would cap a larger pool
+    below what it was sized for, and a higher cap lets a worker that fetches more than it
+    works on hoard tasks its idle neighbours could run. max_deliver is unlimited: a capped
+    one stops delivering a task after that many tries, which loses it as surely as a delete.
+    """
+    subjects: dict[str, list[str]] = {}
+    for name, pool in config.pools.items():
+        subjects.setdefault(pool.queue.stream, []).append(config.subject(name))
+    streams: list[QueueSpec] = [StreamSpec(s, tuple(subs)) for s, subs in subjects.items()]
+    consumers: list[QueueSpec] = [
+        ConsumerSpec(
+            name,
+            pool.queue.stream,
+            pool.queue.consumer,
+            config.subject(name),
+            ack_wait,
+            pool.max_replicas * pool.concurrency,
+        )
+        for name, pool in config.pools.items()
+    ]
+    return streams + consumers
+
+
+def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
+    if existing is None:
+        return QueueCheck(spec, "missing")
+    have = list(existing.subjects or [])
+    uncovered = [s for s in spec.subjects if not any(_covers(p, s) for p in have)]
+    # Messages that expire, or a full stream that discards its oldest, drop tasks nobody
+    # ran; a full stream that refuses new ones tells the publisher instead. With no limit
+    # set, the stream is never full and its discard policy does not matter.
+    limits = (existing.max_msgs, existing.max_bytes, existing.max_msgs_per_subject)
+    discard = _value(existing.discard) if any((n or 0) > 0 for n in limits) else "new"
+    return _compared(
+        spec,
+        {
+            # a wildcard (`agent_tasks.>`) that takes every pool's subject is as good
+            "subjects": (_list(have) or "none", _list(have + uncovered)),
+            "retention": (_value(existing.retention), "workqueue"),
+            "storage": (_value(existing.storage), "file"),
+            "max_age": (_seconds(existing.max_age) if existing.max_age else "none", "none"),
+            "discard": (discard, "new"),
+            "max_consumers": _max_consumers(spec, existing.max_consumers),
+        },
+    )
+
+
+def _max_consumers(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
+    """Enough when its pools' consumers fit; a positive limit is the stream's, any other the
+    server's default."""
+    have = str(limit) if limit and limit > 0 else f"unset (the server's {SERVER_MAX_CONSUMERS})"
+    enough = (limit if limit and limit > 0 else SERVER_MAX_CONSUMERS) >= len(spec.subjects)
+    return have, have if enough else str(spec.max_consumers)
+
+
+def check_consumer(spec: ConsumerSpec, existing: ConsumerConfig | None) -> QueueCheck:
+    if existing is None:
+        return QueueCheck(spec, "missing")
+    filters = existing.filter_subjects or [existing.filter_subject or ""]
+    return _compared(
+        spec,
+        {
+            "deliver_subject": (existing.deliver_subject or "none (pull)", "none (pull)"),
+            "filter_subject": (_list(filters) or "none (every subject)", spec.filter_subject),
+            "ack_policy": (_value(existing.ack_policy), "explicit"),
+            # the server keeps nanoseconds: to the millisecond, as anyone would set it
+            "ack_wait": (_seconds(existing.ack_wait or 0.0), _seconds(spec.ack_wait)),
+            "backoff": (_list(map(_seconds, existing.backoff or [])) or "none", "none"),
+            "max_ack_pending": (_count(existing.max_ack_pending), _count(spec.max_ack_pending)),
+            "max_deliver": (_count(existing.max_deliver), _count(spec.max_deliver)),
+        },
+    )
+
+
+def _compared(spec: QueueSpec, fields: Mapping[str, tuple[str, str]]) -> QueueCheck:
+    """`field: existing -> wanted` for each field that is not as wanted."""
+    details = tuple(f"{name}: {have} -> {want}" for name, (have, want) in fields.items()
+                    if have != want)  # fmt: skip
+    return QueueCheck(spec, "differs" if details else "in place", details)
+
+
+def _covers(pattern: str, subject: str) -> bool:
+    """Whether a stream subject (perhaps with `*` or `>`) takes messages on `subject`."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or token not in ("*", have[i]):
+            return False
+    return len(want) == len(have)
+
+
+def _value(policy: Any) -> str:
+    return str(getattr(policy, "value", policy)) if policy is not None else "none"
+
+
+def _count(n: int | None) -> str:
+    return "unlimited" if n is None or n < 0 else str(n)
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 3):g} s"
+
+
+def _list(items: Iterable[str]) -> str:
+    return ", ".join(i for i in items if i)
+
+
+SETUP_CALLS = 16
+"""Consumers checked or created at once: 10,000 pools one request after another took 88 s."""
+
+
+async def check_queues(
+    nc: Client, config: Config, *, ack_wait: float = ACK_WAIT_S, timeout: float = 5.0
+) -> list[QueueCheck]:
+    """What exists against what `queue_specs` wants. A server that does not answer raises
+    nats.errors.Error or TimeoutError."""
+    js = nc.jetstream(timeout=timeout)
+
+    async def check(spec: QueueSpec) -> QueueCheck:
+        try:
+            if isinstance(spec, StreamSpec):
+                return check_stream(spec, (await js.stream_info(spec.name)).config)
+            info = await js.consumer_info(spec.stream, spec.durable)
+            return check_consumer(spec, info.config)
+        except nats.js.errors.NotFoundError:  # the stream or the consumer
+            return QueueCheck(spec, "missing")
+
+    return await _each(queue_specs(config, ack_wait=ack_wait), check)
+
+
+async def create_missing(
+    nc: Client, checks: list[QueueCheck], *, timeout: float = 5.0
+) -> list[QueueCheck]:
+    """Create what is missing, streams first; leave everything else as it is. A refusal (a
+    subject another stream holds, no permission) fails that one and the rest go on."""
+    js = nc.jetstream(timeout=timeout)
+
+    async def create(check: QueueCheck) -> QueueCheck:
+        if check.state != "missing":
+            return check
+        try:
+            await _create(js, check.spec)
+            return QueueCheck(check.spec, "created")
+        except nats.js.errors.APIError as exc:
+            reason = exc.description or f"error {exc.err_code}"
+            return QueueCheck(check.spec, "failed", (f"the server refused: {reason}",))
+
+    done = {id(c): await create(c) for c in checks if isinstance(c.spec, StreamSpec)}
+    consumers = [c for c in checks if not isinstance(c.spec, StreamSpec)]
+    done.update(zip(map(id, consumers), await _each(consumers, create), strict=True))
+    return [done[id(c)] for c in checks]
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def _each(items: list[T], call: Callable[[T], Awaitable[R]]) -> list[R]:
+    """`call` on each item, SETUP_CALLS at a time; the answers in the items' order."""
+    limit = asyncio.Semaphore(SETUP_CALLS)
+
+    async def bounded(item: T) -> R:
+        async with limit:
+            return await call(item)
+
+    return list(await asyncio.gather(*(bounded(item) for item in items)))
+
+
+async def _create(js: JetStreamContext, spec: QueueSpec) -> None:
+    if isinstance(spec, StreamSpec):
+        await js.add_stream(
+            name=spec.name,
+            subjects=list(spec.subjects),
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            max_consumers=spec.max_consumers,
+        )
+        return
+    await js.add_consumer(
+        spec.stream,
+        ConsumerConfig(
+            durable_name=spec.durable,
+            filter_subject=spec.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=spec.ack_wait,
+            max_ack_pending=spec.max_ack_pending,
+            max_deliver=spec.max_deliver,
+        ),
+    )
+
+
+async def ensure_queues(
+    nc: Client, config: Config, *, ack_wait: float = ACK_WAIT_S
+) -> list[QueueCheck]:
+    """Create each stream and each pool's consumer, if missing. Idempotent; what exists is
+    left as it is (even if it differs: see the checks returned). A refusal raises."""
+    checks = await create_missing(nc, await check_queues(nc, config, ack_wait=ack_wait))
+    for check in checks:
+        if check.state == "failed":
+            raise QueueError(f"{check.spec.label}: {check.details[0]}")
+    return checks
+
+
+class QueueError(Exception):
+    """The server would not create a stream or a consumer agentdash needs."""
