@@ -17,6 +17,7 @@ import yaml
 
 from agentdash.cli import DEFAULTS, ENVIRONMENT, build_parser
 from controller.core import config, input_files
+from controller.core.config_errors import MAX_DIGITS
 from controller.core.config_schema import config_schema
 
 PAGE = Path(__file__).parent / "configuration.md"
@@ -86,7 +87,8 @@ cooldown before its last replica goes.
 - Two pools may not share a Deployment, a consumer or a subject; every `tenant`, `tier` and
   `provider` a pool or tenant names must exist; duplicate keys are refused.
 - A file holds at most {max_mib} MiB, {max_depth} levels of nesting and {max_nodes:,} values,
-  counting what aliases expand to.
+  counting what aliases expand to, and integers of at most {max_digits} digits. A fuzz test
+  (`tests/controller/core/test_fuzz_inputs.py`) holds every input file to these rules.
 - A `behavior` block written for the HPA or KEDA (`scaleUp`, `stabilizationWindowSeconds`,
   `selectPolicy`, `periodSeconds`) can be pasted as it is. The single-rule form
   `{{stabilization_seconds, max_pods, period_seconds}}` is one `Pods` policy.
@@ -153,6 +155,7 @@ def render() -> str:
         max_mib=input_files.MAX_FILE_BYTES >> 20,
         max_depth=input_files.MAX_DEPTH,
         max_nodes=input_files.MAX_NODES,
+        max_digits=MAX_DIGITS,
         environment=_environment(),
     )
     sections = [_section(paths, model) for paths, model in _walk(schema)]
