@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint check benchmarks screenshots accel clean
+.PHONY: demo test lint check benchmarks screenshots docs accel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ benchmarks: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/generate.py
+
+docs: $(STAMP)
+	$(BIN)/python docs/generate.py
 
 # Optional: the backtest's hot path compiled with mypyc (needs a C compiler), about 2x faster.
 accel: $(STAMP)

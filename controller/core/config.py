@@ -246,7 +246,7 @@ DEFAULT_SCALE_UP: dict[str, Any] = {
     ],
 }
 """No window, at least doubling every 15 s (the HPA's own defaults), no tolerance: see
-README.md, "Choosing the defaults", for the measurements behind these."""
+docs/policy.md, "Choosing the defaults", for the measurements behind these."""
 DEFAULT_SCALE_DOWN: dict[str, Any] = {
     "stabilization_seconds": 120,
     "select_policy": "Max",

@@ -1,0 +1,240 @@
+"""README.md and docs/*.md as a reader follows them: every `agentdash ...` command in a shell
+block names a subcommand and flags the CLI has (checked against the parser itself, in
+process), every `python benchmarks/...` and `make` line names what exists, every relative link
+and anchor leads somewhere, every repository path quoted exists, and docs/configuration.md is
+what docs/generate.py makes from the config's schema."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from agentdash.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SHELL = {"sh", "bash", "console", "shell"}
+HISTORY = re.compile(
+    r"previous release|this release|earlier release|before this|it used to|now that"
+    r"|commit [0-9a-f]{7,}",
+    re.IGNORECASE,
+)
+TOP_FOLDERS = "controller|agentdash|tests|benchmarks|deploy|docs|examples|screenshots|styles"
+QUOTED_PATH = re.compile(rf"`((?:{TOP_FOLDERS})/[\w./-]*)(?:::\w+)?`")
+
+
+def _page_id(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+def shell_lines(page: Path) -> list[str]:
+    """The commands of a page's shell blocks: continuations joined, prompts and comments cut."""
+    lines: list[str] = []
+    fence: str | None = None
+    for raw in page.read_text().splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("```"):
+            fence = stripped[3:].strip() if fence is None else None
+            continue
+        if fence not in SHELL:
+            continue
+        line = stripped.removeprefix("$ ")
+        if lines and lines[-1].endswith("\\"):
+            lines[-1] = lines[-1][:-1] + " " + line
+        else:
+            lines.append(line)
+    return [_cut(line) for line in lines if line and not line.startswith("#")]
+
+
+def _cut(line: str) -> str:
+    """The line up to a comment, a redirection or a pipe outside `[...]` (`[--a | --b]` is one
+    option, not a pipe)."""
+    depth = 0
+    for at, char in enumerate(line):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth == 0 and line[at : at + 2] in (" #", " >", " |", "&&", "; "):
+            return line[:at].strip()
+    return line.strip()
+
+
+def words(command: str) -> list[str]:
+    """A command's words, an optional part's brackets taken off (`[--json]` is `--json`), and
+    the `|` between alternatives and a `...` left out."""
+    stripped = (word.strip("[]") for word in command.split())
+    return [word for word in stripped if word not in ("", "|", "...")]
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _other_positionals(parser: argparse.ArgumentParser) -> bool:
+    return any(
+        not action.option_strings and not isinstance(action, argparse._SubParsersAction)
+        for action in parser._actions
+    )
+
+
+def check_agentdash(command: str) -> str | None:
+    """What is wrong with one `agentdash ...` line, or None. A bare word where the parser
+    takes only a subcommand must be one; a flag must be in that subcommand's --help."""
+    parser = build_parser()
+    path = ["agentdash"]
+    rest = words(command)[1:]
+    at = 0
+    while at < len(rest):
+        word = rest[at]
+        at += 1
+        if word.startswith("-"):
+            flag = word.split("=", 1)[0]
+            action = parser._option_string_actions.get(flag)
+            if action is None:
+                return f"{flag} is not in `{' '.join(path)} --help`"
+            if "=" not in word and action.nargs != 0:
+                at += 1  # its value
+            continue
+        commands = _subcommands(parser)
+        if word in commands:
+            parser = commands[word]
+            path.append(word)
+        elif commands and not _other_positionals(parser):
+            return f"{word!r} is not a command of `{' '.join(path)}`: {', '.join(commands)}"
+    return None
+
+
+def commands_of(prefix: str) -> list[tuple[str, str]]:
+    return [
+        (_page_id(page), line)
+        for page in PAGES
+        for line in shell_lines(page)
+        if line.split()[:1] == [prefix]
+    ]
+
+
+def test_the_pages_show_agentdash_commands() -> None:
+    """The extraction finds what it checks: the quick start's and the pages' commands."""
+    found = commands_of("agentdash")
+    assert len(found) > 20
+    assert {page for page, _ in found} >= {"README.md", "docs/backtest.md", "docs/operating.md"}
+    make = [line for page, line in commands_of("make") if page == "README.md"]
+    assert make[:2] == ["make demo", "make test"]
+
+
+@pytest.mark.parametrize(("page", "command"), commands_of("agentdash"))
+def test_every_agentdash_command_uses_a_real_subcommand_and_its_flags(
+    page: str, command: str
+) -> None:
+    assert check_agentdash(command) is None, f"{page}: `{command}`: {check_agentdash(command)}"
+
+
+@pytest.mark.parametrize(
+    ("command", "problem"),
+    [
+        ("agentdash simulat --json", "'simulat' is not a command of `agentdash`"),
+        ("agentdash simulate --jsn", "--jsn is not in `agentdash simulate --help`"),
+        ("agentdash import keeda FILE", "'keeda' is not a command of `agentdash import`"),
+        ("agentdash demo [--headless] [--read-only | --leed]", "--leed is not in"),
+    ],
+)
+def test_a_wrong_command_is_caught(command: str, problem: str) -> None:
+    assert problem in (check_agentdash(_cut(command)) or "")
+
+
+@pytest.mark.parametrize(("page", "command"), commands_of("python"))
+def test_every_benchmark_command_names_a_script_and_flags_it_has(page: str, command: str) -> None:
+    script = ROOT / words(command)[1]
+    assert script.is_file(), f"{page}: `{command}`: no {script.relative_to(ROOT)}"
+    source = script.read_text()
+    for flag in (word.split("=", 1)[0] for word in words(command)[2:] if word.startswith("--")):
+        assert f'"{flag}"' in source, f"{page}: `{command}`: {script.name} has no {flag}"
+
+
+@pytest.mark.parametrize(("page", "command"), commands_of("make"))
+def test_every_make_command_names_a_target(page: str, command: str) -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    for target in words(command)[1:]:
+        assert re.search(rf"(?m)^{re.escape(target)}:", makefile), f"{page}: no target {target}"
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors for a page's headings."""
+    found = set()
+    for line in page.read_text().splitlines():
+        if line.startswith("#") and " " in line:
+            title = line.lstrip("#").strip().lower()
+            found.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return found
+
+
+def links(page: Path) -> list[str]:
+    text = re.sub(r"(?ms)^```.*?^```", "", page.read_text())
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_every_relative_link_leads_to_a_file_and_a_heading(page: Path) -> None:
+    for link in links(page):
+        if re.match(r"[a-z]+:", link):
+            continue  # a web address
+        target, _, anchor = link.partition("#")
+        where = (page.parent / target).resolve() if target else page
+        assert where.exists(), f"{_page_id(page)}: ({link}): no {target}"
+        if anchor and where.suffix == ".md":
+            assert anchor in anchors(where), f"{_page_id(page)}: ({link}): no heading #{anchor}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_every_repository_path_quoted_exists(page: Path) -> None:
+    for path in QUOTED_PATH.findall(page.read_text()):
+        assert (ROOT / path).exists(), f"{_page_id(page)}: `{path}` does not exist"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_the_pages_say_what_is_true_now_not_what_changed(page: Path) -> None:
+    """Before-and-after belongs in the commit messages; a page says what holds today."""
+    found = HISTORY.findall(page.read_text())
+    assert not found, f"{_page_id(page)} narrates history: {found}"
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_generate", ROOT / "docs" / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_configuration_page_is_what_the_schema_makes() -> None:
+    generate = _generator()
+    assert (ROOT / "docs" / "configuration.md").read_text() == generate.render(), (
+        "docs/configuration.md differs from the config's schema: run `python docs/generate.py`"
+        " (or `make docs`) and commit the result"
+    )
+
+
+def test_the_configuration_page_documents_every_pool_field() -> None:
+    from controller.core.config import PoolConfig
+
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    for field in PoolConfig.model_fields:
+        assert f"| `{field}`" in page, field
+
+
+def test_the_configuration_page_example_is_a_valid_config(tmp_path: Path) -> None:
+    from controller.core.config import load_config
+
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    example = re.search(r"(?ms)^## An annotated example\n\n```yaml\n(.*?)^```", page)
+    assert example is not None
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(example.group(1))
+    assert list(load_config(path).pools) == ["acme-research"]
