@@ -255,13 +255,21 @@ def _fleet(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.lead and args.read_only:
-        print("agentdash: --lead and --read-only: a read-only dashboard never leads",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "agentdash: --lead and --read-only: a read-only dashboard never leads", file=sys.stderr
+        )
         return EXIT_USAGE
     check_files(config)  # credentials and CAs, before connecting to anything
-    options = RuntimeOptions(args.nats_url, args.cluster, args.kubeconfig, args.context,
-                             args.dry_run, args.lease_ttl, lead=args.controller_only or args.lead,
-                             read_only=args.read_only)  # fmt: skip
+    options = RuntimeOptions(
+        args.nats_url,
+        args.cluster,
+        args.kubeconfig,
+        args.context,
+        args.dry_run,
+        args.lease_ttl,
+        lead=args.controller_only or args.lead,
+        read_only=args.read_only,
+    )
     if args.controller_only:
         from agentdash.daemon import run_daemon
 

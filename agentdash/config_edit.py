@@ -51,8 +51,9 @@ def unified_diff(before: str, after: str, path: str) -> str:
         fromfiledate="(current)",
         tofiledate="(tuned)",
     )
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                   for line in lines)  # fmt: skip
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 def _same(text: str, expected: Config) -> bool:

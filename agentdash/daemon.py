@@ -35,8 +35,15 @@ daemon_idle.py). Reference counting frees garbage as before; only cycles wait lo
 
 class JsonLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        emit({"type": "log", "ts": round(record.created, 3), "level": record.levelname.lower(),
-              "logger": record.name, "message": record.getMessage()})  # fmt: skip
+        emit(
+            {
+                "type": "log",
+                "ts": round(record.created, 3),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -54,16 +61,22 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=runtime.metrics.render(),
-                            content_type="text/plain", charset="utf-8")  # fmt: skip
+        return web.Response(
+            body=runtime.metrics.render(), content_type="text/plain", charset="utf-8"
+        )
 
     async def healthz(_: web.Request) -> web.Response:
         loop = runtime.loop
         stale = dict(sorted(loop.stale.items())[:STALE_SHOWN])
-        body = {"ready": runtime.ready, "role": "leader" if loop.leading else "follower",
-                "leader": runtime.lease.leader_name, "problems": loop.problems,
-                "stale_pools": stale, "stale_count": len(loop.stale),
-                "ticks": runtime.ticks}  # fmt: skip
+        body = {
+            "ready": runtime.ready,
+            "role": "leader" if loop.leading else "follower",
+            "leader": runtime.lease.leader_name,
+            "problems": loop.problems,
+            "stale_pools": stale,
+            "stale_count": len(loop.stale),
+            "ticks": runtime.ticks,
+        }
         return web.json_response(body, status=200 if runtime.ready else 503)
 
     async def livez(_: web.Request) -> web.Response:
@@ -117,9 +130,16 @@ async def run_daemon(
     try:
         if listen:
             runner = await serve_http(runtime, listen)
-        emit({"type": "start", "ts": round(time.time(), 3), "pools": len(config.pools),
-              "holder": runtime.lease.holder, "http": listen,
-              "dry_run": options.dry_run})  # fmt: skip
+        emit(
+            {
+                "type": "start",
+                "ts": round(time.time(), 3),
+                "pools": len(config.pools),
+                "holder": runtime.lease.holder,
+                "http": listen,
+                "dry_run": options.dry_run,
+            }
+        )
         await runtime.loop.run(stop)  # returns once the tick in flight has finished
     finally:
         if runner is not None:

@@ -68,12 +68,16 @@ class NatsServer:
         ports_dir = Path(tempfile.mkdtemp(prefix="ports-", dir=self.store_dir))
         command = [
             nats_server_binary(),
-            "-a", "127.0.0.1",
-            "-p", str(self.port or -1),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port or -1),
             "-js",
-            "-sd", str(self.store_dir / "jetstream"),
-            "--ports_file_dir", str(ports_dir),
-        ]  # fmt: skip
+            "-sd",
+            str(self.store_dir / "jetstream"),
+            "--ports_file_dir",
+            str(ports_dir),
+        ]
         # Its log goes to a file: a pipe that nobody reads would fill up and stall the server.
         log = self.store_dir / "nats-server.log"
         with log.open("ab") as err:

@@ -122,14 +122,17 @@ def report(checks: list[QueueCheck], *, apply: bool) -> str:
     streams = sum(isinstance(c.spec, StreamSpec) for c in checks)
     counts = Counter(c.state for c in checks)
     summary = ", ".join(f"{counts[s]} {s}" for s in get_args(QueueState) if counts[s])
-    lines.append(f"{_plural(streams, 'stream')}, {_plural(len(checks) - streams, 'consumer')}: "
-                 f"{summary}")  # fmt: skip
+    lines.append(
+        f"{_plural(streams, 'stream')}, {_plural(len(checks) - streams, 'consumer')}: {summary}"
+    )
     if counts["missing"] and not apply:
         lines.append("--apply creates what is missing")
     if counts["differs"]:
-        lines.append("agentdash changes nothing that exists: fix what differs (deleting a "
-                     "consumer keeps its tasks in the stream; deleting a stream loses them), "
-                     "then run this again")  # fmt: skip
+        lines.append(
+            "agentdash changes nothing that exists: fix what differs (deleting a "
+            "consumer keeps its tasks in the stream; deleting a stream loses them), "
+            "then run this again"
+        )
     return "\n".join(lines)
 
 

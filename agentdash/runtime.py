@@ -150,10 +150,13 @@ async def connect_nats(
 
     nc = Client()
     settings: dict[str, Any] = {
-        "connect_timeout": min(timeout, 2.0), "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.5, "error_cb": failed, "allow_reconnect": True,
+        "connect_timeout": min(timeout, 2.0),
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "error_cb": failed,
+        "allow_reconnect": True,
         **_credentials(auth or NatsConfig(), source),
-    }  # fmt: skip
+    }
     connecting: asyncio.Future[Any] = asyncio.ensure_future(nc.connect(url, **settings))
     try:
         done, _ = await asyncio.wait(
@@ -193,9 +196,12 @@ def _identity(auth: NatsConfig, exc: Exception) -> tuple[str, str]:
     """The field to fix, and what it should hold."""
     if isinstance(exc, ssl.SSLError):
         return "nats.tls", "certificates that"
-    for path, given in (("nats.creds_file", auth.creds_file),
-                        ("nats.nkey_seed_file", auth.nkey_seed_file),
-                        ("nats.user", auth.user), ("nats.token", auth.token)):  # fmt: skip
+    for path, given in (
+        ("nats.creds_file", auth.creds_file),
+        ("nats.nkey_seed_file", auth.nkey_seed_file),
+        ("nats.user", auth.user),
+        ("nats.token", auth.token),
+    ):
         if given is not None:
             return path, "credentials that"
     return "nats", "credentials (creds_file, nkey_seed_file, user and password, or token) that"
@@ -247,11 +253,17 @@ async def make_actuator(
     take_over = {name for name, pool in config.pools.items() if pool.take_over}
     try:
         return await DeploymentScaler.connect(
-            config, kubeconfig=options.kubeconfig, context=options.context, take_over=take_over,
-            dry_run=options.dry_run, qps=config.kubernetes.qps, burst=config.kubernetes.burst,
-            deadline_s=options.lease_ttl / 3, annotate=config.kubernetes.annotate,
+            config,
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            take_over=take_over,
+            dry_run=options.dry_run,
+            qps=config.kubernetes.qps,
+            burst=config.kubernetes.burst,
+            deadline_s=options.lease_ttl / 3,
+            annotate=config.kubernetes.annotate,
             busy=busy if config.kubernetes.pod_deletion_cost else None,
-        )  # fmt: skip
+        )
     except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
 
@@ -267,12 +279,19 @@ async def make_lease(nc: Client, config: Config, options: RuntimeOptions) -> Any
 
         try:
             return await KubernetesLease.connect(
-                holder, namespace=where.namespace, name=where.name, kubeconfig=options.kubeconfig,
-                context=options.context, ttl=options.lease_ttl, contend=contend,
-            )  # fmt: skip
+                holder,
+                namespace=where.namespace,
+                name=where.name,
+                kubeconfig=options.kubeconfig,
+                context=options.context,
+                ttl=options.lease_ttl,
+                contend=contend,
+            )
         except Exception as exc:  # as make_actuator: no kubeconfig, no API server
-            raise StartError(f"cannot reach the Kubernetes API for the lease {where}: "
-                             f"{type(exc).__name__}: {exc}") from None  # fmt: skip
+            raise StartError(
+                f"cannot reach the Kubernetes API for the lease {where}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
     lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend)
     try:
         await lease.start()
@@ -310,9 +329,19 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         await nc.close()
         raise
     bus = RecordingBus()
-    loop = Reconciler(config, lag, usage, actuator, bus=bus, store=store, lease=lease,
-                      dry_run=options.dry_run, call_deadline=options.lease_ttl / 3,
-                      handover=handover, spend_handover=spend_handover)  # fmt: skip
+    loop = Reconciler(
+        config,
+        lag,
+        usage,
+        actuator,
+        bus=bus,
+        store=store,
+        lease=lease,
+        dry_run=options.dry_run,
+        call_deadline=options.lease_ttl / 3,
+        handover=handover,
+        spend_handover=spend_handover,
+    )
     told = DecisionsEncoder(lease.holder)
     runtime = Runtime(
         config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger, told=told
@@ -325,9 +354,14 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
-    await follow_decisions(nc, leader_said(loop), bad=bad, pools=config.pools,
-                           on_request=told.want_full,
-                           following=lambda: not loop.leading)  # fmt: skip
+    await follow_decisions(
+        nc,
+        leader_said(loop),
+        bad=bad,
+        pools=config.pools,
+        on_request=told.want_full,
+        following=lambda: not loop.leading,
+    )
     return runtime
 
 
@@ -338,8 +372,11 @@ def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[st
     def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
         if not loop.leading and loop.lease is not None and leader == loop.lease.leader_name:
             loop.leader_decisions = {d.pool: d for d in decisions}
-            loop.leader_states = {d.pool: PoolState(d.current, ready[d.pool])
-                                  for d in decisions if d.observed and d.pool in ready}  # fmt: skip
+            loop.leader_states = {
+                d.pool: PoolState(d.current, ready[d.pool])
+                for d in decisions
+                if d.observed and d.pool in ready
+            }
 
     return take
 

@@ -59,9 +59,11 @@ def add_parser(commands: Any) -> None:
     made = parser.add_argument_group("synthetic traces (printed on stdout)")
     made.add_argument("--generate", choices=SHAPES, metavar="|".join(SHAPES))
     made.add_argument(
-        "--hours", type=flags.number(0, MAX_TRACE_SECONDS / 3600, above=True), default=4.0,
+        "--hours",
+        type=flags.number(0, MAX_TRACE_SECONDS / 3600, above=True),
+        default=4.0,
         help="default 4",
-    )  # fmt: skip
+    )
     made.add_argument("--seed", type=flags.whole(0, 2**63), default=1, help="default 1")
     made.add_argument(
         "--tasks", type=flags.whole(0, 10**8), metavar="N", help="about this many tasks in all"

@@ -157,8 +157,7 @@ def _options(args: argparse.Namespace) -> _Options:
         objective = Objective.parse(args.objective)
     except ValueError as exc:
         raise ConfigError("--objective", "", str(exc)) from None
-    return _Options(holdout, int(trials), budget or None, int(seed), int(workers), drain,
-                    objective)  # fmt: skip
+    return _Options(holdout, int(trials), budget or None, int(seed), int(workers), drain, objective)
 
 
 def _run(args: argparse.Namespace) -> int:

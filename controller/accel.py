@@ -80,14 +80,20 @@ def build() -> int:
     hashes = _hashes()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        shutil.copytree(ROOT / "controller", work / "controller",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.so"))  # fmt: skip
+        shutil.copytree(
+            ROOT / "controller",
+            work / "controller",
+            ignore=shutil.ignore_patterns("__pycache__", "*.so"),
+        )
         shutil.copy2(ROOT / "pyproject.toml", work)  # mypy's settings
         print(f"accel: compiling {len(MODULES)} modules with mypyc (half a minute or so)...")
         done = subprocess.run(
             [sys.executable, "-m", "mypyc", *MODULES],
-            cwd=work, check=False, capture_output=True, text=True,
-        )  # fmt: skip
+            cwd=work,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             print(done.stdout + done.stderr, file=sys.stderr)
             print("accel: mypyc failed; the backtest runs as plain Python", file=sys.stderr)

@@ -49,8 +49,9 @@ def add_parser(commands: Any) -> None:
     demo.add_argument(
         "--drain", action="store_true", help="after the workload, run until every queue is empty"
     )
-    demo.add_argument("--seed", type=flags.whole(0, 2**63 - 1), default=7,
-                      help="workload seed (default 7)")  # fmt: skip
+    demo.add_argument(
+        "--seed", type=flags.whole(0, 2**63 - 1), default=7, help="workload seed (default 7)"
+    )
     demo.add_argument("--nats-url", metavar="URL", help="use this NATS server, not an embedded one")
     demo.add_argument(
         "--config",
@@ -59,14 +60,23 @@ def add_parser(commands: Any) -> None:
         help="fleet config (default: the bundled examples/agentdash.yaml)",
     )
     demo.add_argument("--read-only", action="store_true", help="dashboard without actions")
-    demo.add_argument("--overrides", type=Path, metavar="FILE",
-                      help="where pins and pauses persist (default: "
-                      "$XDG_STATE_HOME/agentdash/demo-overrides.json)")  # fmt: skip
-    demo.add_argument("--speed", type=flags.number(0, 1000, above=True), default=1.0,
-                      help=argparse.SUPPRESS)  # fmt: skip
-    demo.add_argument("--cold-start", type=flags.number(0, 3600), metavar="S",
-                      help="override every pool's cold start, in seconds")  # fmt: skip
-    demo.set_defaults(run=run)  # fmt: skip
+    demo.add_argument(
+        "--overrides",
+        type=Path,
+        metavar="FILE",
+        help="where pins and pauses persist (default: "
+        "$XDG_STATE_HOME/agentdash/demo-overrides.json)",
+    )
+    demo.add_argument(
+        "--speed", type=flags.number(0, 1000, above=True), default=1.0, help=argparse.SUPPRESS
+    )
+    demo.add_argument(
+        "--cold-start",
+        type=flags.number(0, 3600),
+        metavar="S",
+        help="override every pool's cold start, in seconds",
+    )
+    demo.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,8 +84,16 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_demo_config(args.config)
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)
-    options = DemoOptions(config, args.seed, duration, args.drain, args.nats_url, args.speed,
-                          args.cold_start, args.overrides or default_overrides())  # fmt: skip
+    options = DemoOptions(
+        config,
+        args.seed,
+        duration,
+        args.drain,
+        args.nats_url,
+        args.speed,
+        args.cold_start,
+        args.overrides or default_overrides(),
+    )
     if not args.headless:
         return dashboard(options, read_only=args.read_only)
     with contextlib.ExitStack() as files:
@@ -187,8 +205,10 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
                     break
                 drain_until = drain_until or time.monotonic() + DRAIN_TIMEOUT_S / options.speed
                 if time.monotonic() > drain_until:
-                    note(f"drain: queues not empty after {DRAIN_TIMEOUT_S / options.speed:g} s; "
-                         "stopping, what is left stays in JetStream")  # fmt: skip
+                    note(
+                        f"drain: queues not empty after {DRAIN_TIMEOUT_S / options.speed:g} s; "
+                        "stopping, what is left stays in JetStream"
+                    )
                     break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=POLL_S)
@@ -231,7 +251,9 @@ def _say(out: IO[str], line: str) -> None:
 def _summary_line(summary: Summary) -> str:
     queued = "" if summary.queue_read else " (not checked: NATS unreachable)"
     junk = f", not tasks (set aside) {summary.rejected}" if summary.rejected else ""
-    return (f"published {summary.published}, completed {summary.completed}, "
-            f"unconfirmed {summary.unconfirmed}, still queued {summary.remaining}{queued}, "
-            f"lost {summary.lost}, redelivered {summary.redelivered}, "
-            f"scale events {summary.scale_events}{junk}")  # fmt: skip
+    return (
+        f"published {summary.published}, completed {summary.completed}, "
+        f"unconfirmed {summary.unconfirmed}, still queued {summary.remaining}{queued}, "
+        f"lost {summary.lost}, redelivered {summary.redelivered}, "
+        f"scale events {summary.scale_events}{junk}"
+    )

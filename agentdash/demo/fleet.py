@@ -78,11 +78,19 @@ class Summary:
     scale_events: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": "summary", "published": self.published, "completed": self.completed,
-                "unconfirmed": self.unconfirmed, "lost": self.lost, "remaining": self.remaining,
-                "queue_read": self.queue_read, "redelivered": self.redelivered,
-                "rejected": self.rejected, "peak_replicas": self.peak_replicas,
-                "scale_events": self.scale_events}  # fmt: skip
+        return {
+            "type": "summary",
+            "published": self.published,
+            "completed": self.completed,
+            "unconfirmed": self.unconfirmed,
+            "lost": self.lost,
+            "remaining": self.remaining,
+            "queue_read": self.queue_read,
+            "redelivered": self.redelivered,
+            "rejected": self.rejected,
+            "peak_replicas": self.peak_replicas,
+            "scale_events": self.scale_events,
+        }
 
 
 def account(
@@ -217,8 +225,9 @@ class DemoFleet:
             try:
                 # The message id makes the retry safe: if the first try was stored but its
                 # confirmation was lost, JetStream drops the second as a duplicate.
-                await js.publish(self.config.subject(task.pool), task.payload(),
-                                 headers={MSG_ID: key})  # fmt: skip
+                await js.publish(
+                    self.config.subject(task.pool), task.payload(), headers={MSG_ID: key}
+                )
                 self.published.add(key)
                 return
             except (nats.errors.Error, TimeoutError):

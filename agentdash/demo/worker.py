@@ -137,8 +137,13 @@ class AgentWorker:
             return
         if left > 0:
             await asyncio.sleep(left)  # the simulated work's last moments
-        report = {"tenant": task["tenant"], "pool": pod.pool, "tokens": task["tokens"],
-                  "work_s": task["work_s"], "task": task["id"]}  # fmt: skip
+        report = {
+            "tenant": task["tenant"],
+            "pool": pod.pool,
+            "tokens": task["tokens"],
+            "work_s": task["work_s"],
+            "task": task["id"],
+        }
         with contextlib.suppress(nats.errors.Error):  # a usage report is telemetry, not the task
             await self._nc.publish(f"{USAGE_SUBJECT}.{task['tenant']}", json.dumps(report).encode())
         key = task_key(msg, task)

@@ -28,9 +28,14 @@ class Task:
 
     def payload(self) -> bytes:
         return json.dumps(
-            {"id": self.id, "pool": self.pool, "tenant": self.tenant,
-             "work_s": self.work_s, "tokens": self.tokens}
-        ).encode()  # fmt: skip
+            {
+                "id": self.id,
+                "pool": self.pool,
+                "tenant": self.tenant,
+                "work_s": self.work_s,
+                "tokens": self.tokens,
+            }
+        ).encode()
 
 
 @dataclass(frozen=True, slots=True)

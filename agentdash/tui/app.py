@@ -66,26 +66,49 @@ class AgentDashApp(App[None]):
         Binding("t", "show('tenants')", "Tenants"),
         Binding("e", "show('events')", "Events"),
         Binding("f", "show('fleet')", "Fleet"),
-        Binding("w", "operator('pin')", "Pin",
-                tooltip="pin the pool warm: at least N replicas, for M minutes or until unpinned"),
+        Binding(
+            "w",
+            "operator('pin')",
+            "Pin",
+            tooltip="pin the pool warm: at least N replicas, for M minutes or until unpinned",
+        ),
         Binding("u", "operator('unpin')", "Unpin", tooltip="unpin the pool"),
-        Binding("s", "operator('pause_tenant')", "Pause tenant",
-                tooltip="pause / resume a tenant (its pools go to 0, the queue is kept): on "
-                "Tenants the selected one, elsewhere the selected pool's"),
-        Binding("x", "operator('pause_pool')", "Pause pool", show=False,
-                tooltip="pause / resume the pool: hold its replicas, or set them to N, until "
-                "resumed or for M minutes"),
-        Binding("S", "operator('pause_controller')", "Pause all", show=False,
-                tooltip="pause / resume the whole controller (replicas held where they are)"),
-        Binding("d", "operator('dry_run')", "Dry-run", show=False,
-                tooltip="dry-run on / off (decide and log, never scale)"),
+        Binding(
+            "s",
+            "operator('pause_tenant')",
+            "Pause tenant",
+            tooltip="pause / resume a tenant (its pools go to 0, the queue is kept): on "
+            "Tenants the selected one, elsewhere the selected pool's",
+        ),
+        Binding(
+            "x",
+            "operator('pause_pool')",
+            "Pause pool",
+            show=False,
+            tooltip="pause / resume the pool: hold its replicas, or set them to N, until "
+            "resumed or for M minutes",
+        ),
+        Binding(
+            "S",
+            "operator('pause_controller')",
+            "Pause all",
+            show=False,
+            tooltip="pause / resume the whole controller (replicas held where they are)",
+        ),
+        Binding(
+            "d",
+            "operator('dry_run')",
+            "Dry-run",
+            show=False,
+            tooltip="dry-run on / off (decide and log, never scale)",
+        ),
         Binding("question_mark", "help", "Help"),
         Binding("colon", "command_palette", "Commands", show=False),
         # Declared here because a `:` binding to the palette stops Textual adding its own
         # ctrl+p; priority, as Textual's, so that no widget takes it first.
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
         Binding("q", "quit", "Quit"),
-    ]  # fmt: skip
+    ]
 
     def __init__(
         self,
@@ -141,8 +164,9 @@ class AgentDashApp(App[None]):
             return
         self.log_events.extend(self.feed.events())
         # The top screen, or under dialogs the live screen they cover.
-        screen = next((s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)),
-                      None)  # fmt: skip
+        screen = next(
+            (s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None
+        )
         if isinstance(screen, LiveScreen) and screen.is_mounted:
             screen.show(self.feed.snapshot(), self.log_events)
 
@@ -223,10 +247,15 @@ class AgentDashApp(App[None]):
             ("Anywhere", [b for b in ours if b not in acts] + bindings_of(LiveScreen)),
             ("Operator actions (each asks first; refused with --read-only)", acts),
         ]
-        screens = [("Fleet", FleetScreen), ("Why (enter on a pool)", WhyScreen),
-                   ("Describe (i)", DescribeScreen), ("Pods", PodsScreen),
-                   ("Pod (enter on a pod)", PodScreen), ("Tenants", TenantsScreen),
-                   ("Events", EventsScreen)]  # fmt: skip
+        screens = [
+            ("Fleet", FleetScreen),
+            ("Why (enter on a pool)", WhyScreen),
+            ("Describe (i)", DescribeScreen),
+            ("Pods", PodsScreen),
+            ("Pod (enter on a pod)", PodScreen),
+            ("Tenants", TenantsScreen),
+            ("Events", EventsScreen),
+        ]
         sections += [(title, bindings_of(cls, only_ours=True)) for title, cls in screens]
         # Sorting is read from each table's columns, not bound key by key: one line for it.
         sort = Binding(
@@ -269,8 +298,10 @@ class AgentDashApp(App[None]):
         if name == "pin":
             assert pool is not None
             current = overrides.pins.get(pool)
-            self.push_screen(PinModal(pool, current.replicas if current else None),
-                             lambda result: self._pin(pool, result))  # fmt: skip
+            self.push_screen(
+                PinModal(pool, current.replicas if current else None),
+                lambda result: self._pin(pool, result),
+            )
         elif name == "unpin":
             assert pool is not None
             if pool not in overrides.pins:
@@ -282,8 +313,11 @@ class AgentDashApp(App[None]):
             paused = tenant in overrides.paused_tenants
             verb = "Resume" if paused else "Pause"
             what = "its pools scale back up" if paused else "its pools go to 0; queues are kept"
-            self._confirm(f"{verb} tenant {tenant}? ({what})", verb,
-                          lambda: store.pause_tenant(tenant, not paused))  # fmt: skip
+            self._confirm(
+                f"{verb} tenant {tenant}? ({what})",
+                verb,
+                lambda: store.pause_tenant(tenant, not paused),
+            )
         elif name == "pause_pool":
             assert pool is not None
             self._pause_pool(pool)
@@ -296,31 +330,43 @@ class AgentDashApp(App[None]):
             self._confirm(question, verb, lambda: store.pause_controller(not overrides.paused))
         elif name == "dry_run":
             state = "off" if overrides.dry_run else "on"
-            self._confirm(f"Turn dry-run {state}?", f"Dry-run {state}",
-                          lambda: store.set_dry_run(not overrides.dry_run))  # fmt: skip
+            self._confirm(
+                f"Turn dry-run {state}?",
+                f"Dry-run {state}",
+                lambda: store.set_dry_run(not overrides.dry_run),
+            )
 
     def _pin(self, pool: str, result: tuple[int, float | None] | None) -> None:
         if result is None:
             return
         replicas, span = result
         when = f" for {span / 60:g} min" if span else " until unpinned"
-        self._confirm(f"Pin {pool} at {replicas} warm replicas{when}?", "Pin",
-                      lambda: self.feed.store.pin(pool, replicas, span))  # fmt: skip
+        self._confirm(
+            f"Pin {pool} at {replicas} warm replicas{when}?",
+            "Pin",
+            lambda: self.feed.store.pin(pool, replicas, span),
+        )
 
     def _pause_pool(self, pool: str) -> None:
         """`x`: pause the pool (hold, or to N, for some minutes), or resume it if paused."""
         store = self.feed.store
         if pool in store.current().paused_pools:
-            self._confirm(f"Resume pool {pool}? (its queue scales it again)", "Resume",
-                          lambda: store.resume_pool(pool))  # fmt: skip
+            self._confirm(
+                f"Resume pool {pool}? (its queue scales it again)",
+                "Resume",
+                lambda: store.resume_pool(pool),
+            )
             return
         row = next((p for p in self.feed.snapshot().pools if p.name == pool), None)
         replicas = row.replicas if row is not None else 0
 
         def chosen(choice: PauseChoice | None) -> None:
             if choice is not None:
-                self._confirm(pause_question(pool, replicas, choice), "Pause",
-                              lambda: store.pause_pool(pool, *choice))  # fmt: skip
+                self._confirm(
+                    pause_question(pool, replicas, choice),
+                    "Pause",
+                    lambda: store.pause_pool(pool, *choice),
+                )
 
         self.push_screen(PausePoolModal(pool, replicas), chosen)
 

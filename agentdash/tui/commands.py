@@ -31,13 +31,19 @@ SCREENS = [
 ACTIONS = [
     ("Pin pool warm", "keep at least N replicas of the selected pool", "pin"),
     ("Unpin pool", "drop the selected pool's pin", "unpin"),
-    ("Pause or resume tenant", "the selected tenant, or the selected pool's: its pools to 0, "
-     "queue kept", "pause_tenant"),
-    ("Pause or resume pool", "hold the selected pool's replicas, or set them to N, for a "
-     "while or until resumed", "pause_pool"),
+    (
+        "Pause or resume tenant",
+        "the selected tenant, or the selected pool's: its pools to 0, queue kept",
+        "pause_tenant",
+    ),
+    (
+        "Pause or resume pool",
+        "hold the selected pool's replicas, or set them to N, for a while or until resumed",
+        "pause_pool",
+    ),
     ("Pause or resume controller", "hold every replica where it is", "pause_controller"),
     ("Toggle dry-run", "decide and log, never scale", "dry_run"),
-]  # fmt: skip
+]
 
 
 class AgentDashCommands(Provider):

@@ -47,20 +47,29 @@ def config_rows(config: Config, name: str) -> list[tuple[str, str | Text]]:
         ("queue", queue),
         ("deployment", str(pool.deployment)),
         ("replicas", f"min {pool.min_replicas}, max {pool.max_replicas}"),
-        ("target lag", f"{pool.target_lag_per_replica:g} per replica, activation at "
-                       f"{pool.activation_lag}"),
+        (
+            "target lag",
+            f"{pool.target_lag_per_replica:g} per replica, activation at {pool.activation_lag}",
+        ),
         ("concurrency", f"{pool.concurrency} task(s) a pod"),
-        ("cold start", f"{pool.cold_start_seconds:g} s; cooldown to 0 after "
-                       f"{pool.cooldown_seconds:g} s idle"),
+        (
+            "cold start",
+            f"{pool.cold_start_seconds:g} s; cooldown to 0 after {pool.cooldown_seconds:g} s idle",
+        ),
         ("scale up", rule_text(pool.behavior.scale_up)),
         ("scale down", rule_text(pool.behavior.scale_down)),
-    ]  # fmt: skip
+    ]
     if pool.provider:
         rpm = config.providers[pool.provider].rpm
         rows.append(("provider", f"{pool.provider}, {rpm} rpm, {pool.rpm_per_replica:g} rpm a pod"))
     if pool.fallback:
-        rows.append(("fallback", f"{pool.fallback.replicas} replicas after "
-                                 f"{pool.fallback.failure_threshold} failed reads"))  # fmt: skip
+        rows.append(
+            (
+                "fallback",
+                f"{pool.fallback.replicas} replicas after "
+                f"{pool.fallback.failure_threshold} failed reads",
+            )
+        )
     return rows
 
 
@@ -74,10 +83,12 @@ def until(when: float | None, now: float) -> str:
 def overrides_rows(overrides: Overrides, row: PoolRow, now: float) -> list[tuple[str, str | Text]]:
     pool, tenant = row.name, row.tenant
     pin = overrides.pins.get(pool)
-    rows: list[tuple[str, str | Text]] = [
-        ("pin", "none" if pin is None else
-         f"at least {pin.replicas} replicas {until(pin.until, now)}, by {pin.by or 'unknown'}"),
-    ]  # fmt: skip
+    pinned = "none"
+    if pin is not None:
+        pinned = (
+            f"at least {pin.replicas} replicas {until(pin.until, now)}, by {pin.by or 'unknown'}"
+        )
+    rows: list[tuple[str, str | Text]] = [("pin", pinned)]
     # A pool's own pause comes with the pool-pause change; until then there is none to show.
     pause = getattr(overrides, "paused_pools", {}).get(pool)
     if pause is not None:
@@ -143,13 +154,22 @@ class DescribeScreen(LiveScreen):
         pods = [p for p in snapshot.pods if p.pool == pool.name]
         deployment: list[tuple[str, str | Text]] = [
             ("replicas", f"{pool.replicas} now, {pool.desired} desired, {pool.ready} ready"),
-            ("pods", f"{len(pods)}, {sum(p.ready for p in pods)} ready, "
-                     f"{sum(p.task is not None for p in pods)} busy"),
-            ("queue", f"lag {pool.lag} (pending {pool.pending}, ack pending {pool.ack_pending})"
-                      + ("" if pool.arrival_rate is None
-                         else f", {pool.arrival_rate:.2f} tasks/s arriving")),
+            (
+                "pods",
+                f"{len(pods)}, {sum(p.ready for p in pods)} ready, "
+                f"{sum(p.task is not None for p in pods)} busy",
+            ),
+            (
+                "queue",
+                f"lag {pool.lag} (pending {pool.pending}, ack pending {pool.ack_pending})"
+                + (
+                    ""
+                    if pool.arrival_rate is None
+                    else f", {pool.arrival_rate:.2f} tasks/s arriving"
+                ),
+            ),
             ("state", f"{pool.state}: {state_detail(pool)}"),
-        ]  # fmt: skip
+        ]
         parts: list[RenderableType] = [
             fields("Config (as resolved)", config_rows(self.config, pool.name)),
             fields(f"Deployment {self.config.pools[pool.name].deployment}", deployment),

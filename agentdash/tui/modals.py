@@ -90,8 +90,10 @@ class ReplicasModal(ModalScreen[T | None]):
             self.dismiss(None)
 
     def _submit(self) -> None:
-        choice = self.parse(self.query_one("#replicas", Input).value.strip(),
-                            self.query_one("#minutes", Input).value.strip())  # fmt: skip
+        choice = self.parse(
+            self.query_one("#replicas", Input).value.strip(),
+            self.query_one("#minutes", Input).value.strip(),
+        )
         if choice is None:
             self.query_one("#error", Static).update(self.invalid)
             return
@@ -121,8 +123,12 @@ class PinModal(ReplicasModal[tuple[int, float | None]]):
     confirm = "Pin"
 
     def __init__(self, pool: str, current: int | None) -> None:
-        super().__init__(f"Pin [b]{pool}[/b] warm: keep at least N replicas",
-                         str(current or 1), "", "blank: until unpinned")  # fmt: skip
+        super().__init__(
+            f"Pin [b]{pool}[/b] warm: keep at least N replicas",
+            str(current or 1),
+            "",
+            "blank: until unpinned",
+        )
         self.pool = pool
 
     def parse(self, replicas: str, minutes: str) -> tuple[int, float | None] | None:
@@ -142,8 +148,9 @@ def bindings_of(cls: type, *, only_ours: bool = False) -> list[Binding]:
     found: dict[str, Binding] = {}
     mro = list(cls.__mro__)
     # A class declared with inherit_bindings=False starts afresh, as Textual has it.
-    fresh = next((i for i, k in enumerate(mro) if k.__dict__.get("_inherit_bindings") is False),
-                 None)  # fmt: skip
+    fresh = next(
+        (i for i, k in enumerate(mro) if k.__dict__.get("_inherit_bindings") is False), None
+    )
     for klass in reversed(mro if fresh is None else mro[: fresh + 1]):
         if only_ours and not klass.__module__.startswith("agentdash"):
             continue
@@ -171,8 +178,9 @@ def help_table(app: App[object], sections: Sequence[Section]) -> Group:
         anywhere = anywhere or listed
         if not actions:
             continue
-        entries = [(" ".join(app.get_key_display(b) for b in same), same[0]) for same in
-                   actions.values()]  # fmt: skip
+        entries = [
+            (" ".join(app.get_key_display(b) for b in same), same[0]) for same in actions.values()
+        ]
         short = [(keys, b.description) for keys, b in entries if not b.tooltip]
         grid = Table.grid(padding=(0, 1))
         for _ in range(HELP_COLUMNS):

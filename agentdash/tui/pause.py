@@ -18,8 +18,12 @@ class PausePoolModal(ReplicasModal[PauseChoice]):
     invalid = "replicas: blank (hold) or a whole number >= 0; minutes: blank or > 0"
 
     def __init__(self, pool: str, replicas: int) -> None:
-        super().__init__(f"Pause [b]{pool}[/b]: its queue no longer scales it", "",
-                         f"blank: hold at {replicas}", "blank: until resumed")  # fmt: skip
+        super().__init__(
+            f"Pause [b]{pool}[/b]: its queue no longer scales it",
+            "",
+            f"blank: hold at {replicas}",
+            "blank: until resumed",
+        )
         self.pool = pool
         self.replicas = replicas
 

@@ -60,8 +60,9 @@ class InstantCluster:
         self.tasks = random.Random(11)
 
     async def observe(self) -> Mapping[str, PoolState]:
-        return {pool: PoolState(len(pods), len(pods), tuple(pods))
-                for pool, pods in self.pods.items()}  # fmt: skip
+        return {
+            pool: PoolState(len(pods), len(pods), tuple(pods)) for pool, pods in self.pods.items()
+        }
 
     async def scale(self, pool: str, replicas: int) -> None:
         pods = self.pods[pool]
@@ -92,23 +93,32 @@ def sample_config(pools: int | None = None) -> Config:
     return parse_config(
         {
             "cluster": {"max_pods": pools * 12},
-            "tiers": {"enterprise": {"priority": 1000}, "growth": {"priority": 500},
-                      "starter": {"priority": 100}},
-            "tenants": {f"tenant-{i:03d}": {"tier": tiers[i % 3], "daily_token_budget": 10**7}
-                        for i in range(tenants)},
+            "tiers": {
+                "enterprise": {"priority": 1000},
+                "growth": {"priority": 500},
+                "starter": {"priority": 100},
+            },
+            "tenants": {
+                f"tenant-{i:03d}": {"tier": tiers[i % 3], "daily_token_budget": 10**7}
+                for i in range(tenants)
+            },
             "pools": {
-                f"pool-{i:04d}": {"tenant": f"tenant-{i % tenants:03d}",
-                                  "deployment": {"name": f"pool-{i:04d}"},
-                                  "queue": {"stream": "AGENT_TASKS", "consumer": f"pool-{i:04d}"},
-                                  "max_replicas": 20, "behavior": FAST}
+                f"pool-{i:04d}": {
+                    "tenant": f"tenant-{i % tenants:03d}",
+                    "deployment": {"name": f"pool-{i:04d}"},
+                    "queue": {"stream": "AGENT_TASKS", "consumer": f"pool-{i:04d}"},
+                    "max_replicas": 20,
+                    "behavior": FAST,
+                }
                 for i in range(pools)
             },
         }
-    )  # fmt: skip
+    )
 
 
-async def sample_feed(config: Config | None = None, overrides: Path | None = None,
-                      seed: int = 5) -> Feed:  # fmt: skip
+async def sample_feed(
+    config: Config | None = None, overrides: Path | None = None, seed: int = 5
+) -> Feed:
     """A Feed over the sample fleet after TICKS seconds of ticking."""
     config = config or sample_config()
     clock = SampleClock()
@@ -123,12 +133,14 @@ async def sample_feed(config: Config | None = None, overrides: Path | None = Non
     usage = StaticUsage(tokens, {p: round(rng.uniform(2, 6), 1) for p in names})
     cluster = InstantCluster(config, clock)
     store = OverrideStore(config, overrides, clock=clock, who=lambda: "operator")
-    loop = Reconciler(config, lag, usage, cluster, bus=EventBus(size=5000), clock=clock,
-                      store=store)  # fmt: skip
+    loop = Reconciler(
+        config, lag, usage, cluster, bus=EventBus(size=5000), clock=clock, store=store
+    )
     feed = Feed(loop)
     for tick in range(TICKS):
-        lag.lag = {p: QueueStats(curve[p][tick], min(curve[p][tick], 2), rng.uniform(0, 2))
-                   for p in names}  # fmt: skip
+        lag.lag = {
+            p: QueueStats(curve[p][tick], min(curve[p][tick], 2), rng.uniform(0, 2)) for p in names
+        }
         for name in usage.tokens:
             usage.tokens[name] += rng.randint(0, 4000)
         await loop.tick()

@@ -20,10 +20,20 @@ from controller.core.events import ActionEvent, Event, HealthEvent, ScaleEvent
 from controller.core.model import Pod
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
-STATE_STYLE = {"scaling up": "green", "scaling down": "yellow", "scaling": "green",
-               "starved": "red bold", "stale": "red bold", "budget": "red", "held": "cyan",
-               "paused": "medium_purple1", "pinned": "dodger_blue1", "dry-run": "italic yellow",
-               "unknown": "dim", "idle": "dim"}  # fmt: skip
+STATE_STYLE = {
+    "scaling up": "green",
+    "scaling down": "yellow",
+    "scaling": "green",
+    "starved": "red bold",
+    "stale": "red bold",
+    "budget": "red",
+    "held": "cyan",
+    "paused": "medium_purple1",
+    "pinned": "dodger_blue1",
+    "dry-run": "italic yellow",
+    "unknown": "dim",
+    "idle": "dim",
+}
 """By a PoolRow.state's kind: its first word ("held 42s" is held), or its first two."""
 
 
@@ -86,8 +96,13 @@ def event_row(event: Event, index: int) -> Row:
         state = "recovered" if event.ok else "stale"
         return key, (clock(event.ts), "health", event.source, state, event.detail)
     if isinstance(event, ActionEvent):
-        return key, (clock(event.ts), "action", event.target, event.action,
-                     f"by {event.who}" + (f": {event.detail}" if event.detail else ""))  # fmt: skip
+        return key, (
+            clock(event.ts),
+            "action",
+            event.target,
+            event.action,
+            f"by {event.who}" + (f": {event.detail}" if event.detail else ""),
+        )
     return key, (clock(0), "?", "", "", "")
 
 
@@ -140,8 +155,9 @@ def pool_detail(pool: PoolRow, log: Sequence[Event]) -> Text:
     main = pool.decision.main_reason if pool.decision else None
     if main is not None and main.detail not in detail:  # not the same words twice
         text.append(f"\nDecided: {reason_text(main.rule, main.detail)}")
-    last = next((e for e in reversed(log) if isinstance(e, ScaleEvent) and e.pool == pool.name),
-                None)  # fmt: skip
+    last = next(
+        (e for e in reversed(log) if isinstance(e, ScaleEvent) and e.pool == pool.name), None
+    )
     if last is not None:
         why = reason_text(last.reasons[-1].rule, last.reasons[-1].detail) if last.reasons else ""
         dry = " (dry-run)" if last.dry_run else ""
@@ -154,16 +170,27 @@ POOLS = [
     Column("TENANT", 8, priority=6, min_width=7),
     Column("TIER", 10, priority=1),
     Column("LAG", 4, priority=8),
-    Column("TREND", 12, priority=4, min_width=8, sort="", crop_left=True,
-           render=lambda trend: sparkline(trend, 12)),  # drawn for the rows in view alone
+    Column(
+        "TREND",
+        12,
+        priority=4,
+        min_width=8,
+        sort="",
+        crop_left=True,
+        render=lambda trend: sparkline(trend, 12),
+    ),  # drawn for the rows in view alone
     Column("RATE/s", 6, priority=3),
     Column("REPLICAS", 8, priority=8),
     Column("PIN", 3, priority=2, fold_into="STATE"),
     Column("STATE", None, priority=9, min_width=14),
-]  # fmt: skip
+]
 """At 80 columns TIER goes first (Tenants and Why show it), then PIN, folded into STATE."""
-RECENT = [Column("TIME", 8), Column("POOL", 18, min_width=12, sort="N"), Column("CHANGE", 7),
-          Column("WHY", None, min_width=20)]  # fmt: skip
+RECENT = [
+    Column("TIME", 8),
+    Column("POOL", 18, min_width=12, sort="N"),
+    Column("CHANGE", 7),
+    Column("WHY", None, min_width=20),
+]
 
 
 class FleetScreen(LiveScreen):
@@ -179,8 +206,9 @@ class FleetScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
-        yield Input(placeholder="filter pools, or tenant:NAME (esc to clear)", id="filter",
-                    classes="hidden")  # fmt: skip
+        yield Input(
+            placeholder="filter pools, or tenant:NAME (esc to clear)", id="filter", classes="hidden"
+        )
         yield KeyedTable(POOLS, id="pools")
         yield Static(id="detail")
         yield Label("Recent scale events", id="recent-title")
@@ -255,8 +283,17 @@ class FleetScreen(LiveScreen):
         replicas = f"{pool.replicas}/{pool.desired}/{pool.ready}"
         pin = "-" if pool.pin is None else str(pool.pin)
         state = Text(pool.state, style=state_style(pool.state))
-        return pool.name, (pool.name, pool.tenant, pool.tier, str(pool.lag),
-                           pool.trend, rate, replicas, pin, state)  # fmt: skip
+        return pool.name, (
+            pool.name,
+            pool.tenant,
+            pool.tier,
+            str(pool.lag),
+            pool.trend,
+            rate,
+            replicas,
+            pin,
+            state,
+        )
 
     def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         if event.data_table.id == "pools":
@@ -286,8 +323,11 @@ class FleetScreen(LiveScreen):
 
 class PodsScreen(LiveScreen):
     AUTO_FOCUS = "#pods"
-    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("a", "all", "All pools"),
-                Binding("enter", "app.pod", "Pod detail")]  # fmt: skip
+    BINDINGS = [
+        Binding("escape", "app.go_back", "Back"),
+        Binding("a", "all", "All pools"),
+        Binding("enter", "app.pod", "Pod detail"),
+    ]
 
     def __init__(self, pool: str | None) -> None:
         super().__init__(name="pods")
@@ -312,12 +352,16 @@ class PodsScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="title")
         yield KeyedTable(
-            [Column("POD", 23, priority=10, sort="N"), Column("POOL", 17, priority=5),
-             Column("PHASE", 11, priority=6),
-             Column("AGE", 5, priority=7, render=self._age, sort_value=operator.neg),
-             Column("RDY", 3, priority=4), Column("TASK", None, min_width=7, priority=3)],
+            [
+                Column("POD", 23, priority=10, sort="N"),
+                Column("POOL", 17, priority=5),
+                Column("PHASE", 11, priority=6),
+                Column("AGE", 5, priority=7, render=self._age, sort_value=operator.neg),
+                Column("RDY", 3, priority=4),
+                Column("TASK", None, min_width=7, priority=3),
+            ],
             id="pods",
-        )  # fmt: skip
+        )
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
@@ -325,17 +369,31 @@ class PodsScreen(LiveScreen):
         if self.pool is None:
             pods: Sequence[Pod] = snapshot.pods  # pool by pool, as the controller lists them
         else:
-            pods = sorted((p for p in snapshot.pods if p.pool == self.pool),
-                          key=lambda p: (p.started_at, p.name))  # fmt: skip
+            pods = sorted(
+                (p for p in snapshot.pods if p.pool == self.pool),
+                key=lambda p: (p.started_at, p.name),
+            )
         self._pods = snapshot.pods
         where = f"pool {self.pool}" if self.pool else "all pools"
         ready = sum(p.ready for p in pods)
         self.query_one("#title", Static).update(f"Pods of {where}: {len(pods)}, {ready} ready")
         # AGE holds the start time and is drawn for the rows on screen alone (see _age).
         self.query_one("#pods", KeyedTable).sync(
-            [(p.name, (p.name, p.pool, p.phase, p.started_at, "yes" if p.ready else "no",
-                       p.task or "-")) for p in pods]
-        )  # fmt: skip
+            [
+                (
+                    p.name,
+                    (
+                        p.name,
+                        p.pool,
+                        p.phase,
+                        p.started_at,
+                        "yes" if p.ready else "no",
+                        p.task or "-",
+                    ),
+                )
+                for p in pods
+            ]
+        )
 
     def _age(self, started_at: float) -> str:
         return age(self.now - started_at)
@@ -347,10 +405,12 @@ class PodsScreen(LiveScreen):
 
 class TenantsScreen(LiveScreen):
     AUTO_FOCUS = "#tenants"
-    BINDINGS = [Binding("escape", "app.go_back", "Back"),
-                Binding("enter", "app.pools_of_tenant", "Its pools"),
-                # The app's `s`, early in this footer: here it is what one comes to do.
-                Binding("s", "app.operator('pause_tenant')", "Pause/resume")]  # fmt: skip
+    BINDINGS = [
+        Binding("escape", "app.go_back", "Back"),
+        Binding("enter", "app.pools_of_tenant", "Its pools"),
+        # The app's `s`, early in this footer: here it is what one comes to do.
+        Binding("s", "app.operator('pause_tenant')", "Pause/resume"),
+    ]
 
     def __init__(self) -> None:
         super().__init__(name="tenants")
@@ -364,15 +424,22 @@ class TenantsScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         # One line at 80 columns (78 inside the padding).
-        yield Static("Tenants · tokens today vs budget, │ the warn line · LEFT: until spent",
-                     id="title")  # fmt: skip
+        yield Static(
+            "Tenants · tokens today vs budget, │ the warn line · LEFT: until spent", id="title"
+        )
         yield KeyedTable(
-            [Column("TENANT", 9, priority=10, sort="N"), Column("TIER", 10, priority=2),
-             Column("TOKENS TODAY", 12, priority=3, sort="O"), Column("USED", 4, priority=8),
-             Column("BURN/m", 6, priority=6), Column("LEFT", 5, priority=7),
-             Column("PODS", 5, priority=5), Column("PAUSED", 6, priority=9, sort="A")],
+            [
+                Column("TENANT", 9, priority=10, sort="N"),
+                Column("TIER", 10, priority=2),
+                Column("TOKENS TODAY", 12, priority=3, sort="O"),
+                Column("USED", 4, priority=8),
+                Column("BURN/m", 6, priority=6),
+                Column("LEFT", 5, priority=7),
+                Column("PODS", 5, priority=5),
+                Column("PAUSED", 6, priority=9, sort="A"),
+            ],
             id="tenants",
-        )  # fmt: skip
+        )
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
@@ -389,8 +456,11 @@ class TenantsScreen(LiveScreen):
 
 class EventsScreen(LiveScreen):
     AUTO_FOCUS = "#events"
-    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("slash", "filter", "Filter"),
-                Binding("enter", "app.why", "Why")]  # fmt: skip
+    BINDINGS = [
+        Binding("escape", "app.go_back", "Back"),
+        Binding("slash", "filter", "Filter"),
+        Binding("enter", "app.why", "Why"),
+    ]
 
     def __init__(self) -> None:
         super().__init__(name="events")
@@ -411,12 +481,15 @@ class EventsScreen(LiveScreen):
         with Vertical():
             yield Input(placeholder="filter: pool, kind, rule or who", id="filter")
             yield KeyedTable(
-                [Column("TIME", 8, priority=8), Column("KIND", 7, priority=6),
-                 Column("TARGET", 18, priority=9, min_width=12, sort="A"),
-                 Column("CHANGE", 16, priority=7, min_width=9),
-                 Column("DETAIL", None, min_width=20)],
+                [
+                    Column("TIME", 8, priority=8),
+                    Column("KIND", 7, priority=6),
+                    Column("TARGET", 18, priority=9, min_width=12, sort="A"),
+                    Column("CHANGE", 16, priority=7, min_width=9),
+                    Column("DETAIL", None, min_width=20),
+                ],
                 id="events",
-            )  # fmt: skip
+            )
             yield Static(id="detail")
         yield Footer()
 

@@ -212,9 +212,18 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._columns = [as_column(c) for c in columns]
         self._sort_keys: dict[str, str] = {}
         for column in self._columns:
-            letter = column.sort if column.sort is not None else next(
-                (ch for ch in column.label.upper() if ch.isalpha() and ch not in BOUND
-                 and ch not in self._sort_keys), None)  # fmt: skip
+            letter = (
+                column.sort
+                if column.sort is not None
+                else next(
+                    (
+                        ch
+                        for ch in column.label.upper()
+                        if ch.isalpha() and ch not in BOUND and ch not in self._sort_keys
+                    ),
+                    None,
+                )
+            )
             if letter:
                 self._sort_keys[letter] = column.label
         self._layout: list[tuple[Column, int]] = []
@@ -406,8 +415,16 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
         style = self.get_component_rich_style("keyed-table--header")
         return self._line(columns, tuple(labels), style, width, cursor=False, header=True)
 
-    def _line(self, columns: list[tuple[Column, int]], cells: tuple[Any, ...], style: Style,
-              width: int, *, cursor: bool, header: bool = False) -> Strip:  # fmt: skip
+    def _line(
+        self,
+        columns: list[tuple[Column, int]],
+        cells: tuple[Any, ...],
+        style: Style,
+        width: int,
+        *,
+        cursor: bool,
+        header: bool = False,
+    ) -> Strip:
         by_label = {c.label: i for i, c in enumerate(self._columns)}
         shown = {c.label for c, _ in columns}
         folded: dict[str, list[str]] = {}

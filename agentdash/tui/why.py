@@ -21,15 +21,28 @@ from controller.core.events import Event, ScaleEvent
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
 BOUND_BY = {
-    "demand": "demand", "arrival": "demand", "pin": "floor", "min_replicas": "floor",
-    "paused": "floor", "budget exhausted": "budget", "budget spent": "budget",
+    "demand": "demand",
+    "arrival": "demand",
+    "pin": "floor",
+    "min_replicas": "floor",
+    "paused": "floor",
+    "budget exhausted": "budget",
+    "budget spent": "budget",
     "budget warning": "budget",
-    "max_replicas": "ceilings", "provider rpm": "ceilings", "tenant max_pods": "ceilings",
-    "cluster max_pods": "ceilings", "cooldown": "time", "stabilization": "time",
-    "rate limit": "time", "tolerance": "time", "latency objective": "demand",
-    "stale": "data", "no observation": "data",
-    "pool paused": "floor", "controller paused": "floor",
-}  # fmt: skip
+    "max_replicas": "ceilings",
+    "provider rpm": "ceilings",
+    "tenant max_pods": "ceilings",
+    "cluster max_pods": "ceilings",
+    "cooldown": "time",
+    "stabilization": "time",
+    "rate limit": "time",
+    "tolerance": "time",
+    "latency objective": "demand",
+    "stale": "data",
+    "no observation": "data",
+    "pool paused": "floor",
+    "controller paused": "floor",
+}
 STEPS = ("data", "demand", "floor", "budget", "ceilings", "time")
 
 
@@ -41,8 +54,10 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
     decision = pool.decision
     title = Text()
     title.append(pool.name, style="bold")
-    title.append(f" · tenant {pool.tenant} ({pool.tier}) · {pool.replicas} → {pool.desired} "
-                 f"replicas, {pool.ready} ready\n")  # fmt: skip
+    title.append(
+        f" · tenant {pool.tenant} ({pool.tier}) · {pool.replicas} → {pool.desired} "
+        f"replicas, {pool.ready} ready\n"
+    )
     if decision is None:
         return Group(title, Text("No decision yet: the controller has not ticked for this pool."))
     bound: dict[str, list[str]] = {}
@@ -57,12 +72,17 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
         "floor": f"min_replicas {cfg.min_replicas}, "
         + ("no pin" if pool.pin is None else f"pinned at {pool.pin}")
         + ": not above demand",
-        "budget": "unlimited" if tenant.daily_token_budget is None or usage is None
+        "budget": "unlimited"
+        if tenant.daily_token_budget is None or usage is None
         else f"{tokens(usage.tokens_today)} of {tokens(tenant.daily_token_budget)} tokens today "
         f"({usage.tokens_today / tenant.daily_token_budget:.0%}; warn at {tenant.warn_at:.0%})",
         "ceilings": f"max_replicas {cfg.max_replicas}"
-        + (f", provider {cfg.provider} {config.providers[cfg.provider].rpm} rpm "
-           f"({cfg.rpm_per_replica:g} a replica)" if cfg.provider else "")
+        + (
+            f", provider {cfg.provider} {config.providers[cfg.provider].rpm} rpm "
+            f"({cfg.rpm_per_replica:g} a replica)"
+            if cfg.provider
+            else ""
+        )
         + (f", tenant max_pods {tenant.max_pods}" if tenant.max_pods else "")
         + f", cluster max_pods {config.cluster.max_pods}: room enough",
         "time": f"cooldown {cfg.cooldown_seconds:g} s, stabilization "
@@ -70,7 +90,7 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
         f"{cfg.behavior.scale_down.stabilization_seconds:g} s down, rate "
         f"{cfg.behavior.scale_up.describe()} up, {cfg.behavior.scale_down.describe()} down"
         ": not binding",
-    }  # fmt: skip
+    }
     steps = Table.grid(padding=(0, 1))
     steps.add_column(no_wrap=True, style="bold")
     steps.add_column()

@@ -49,8 +49,14 @@ class PodHandle:
 
     def snapshot(self) -> Pod:
         phase = "Terminating" if self.terminating else ("Running" if self.ready else "Pending")
-        return Pod(self.name, self.pool, phase, self.ready and not self.terminating,
-                   self.started_at, self.task)  # fmt: skip
+        return Pod(
+            self.name,
+            self.pool,
+            phase,
+            self.ready and not self.terminating,
+            self.started_at,
+            self.task,
+        )
 
 
 SHOWN = frozenset({"ready", "terminating", "task"})

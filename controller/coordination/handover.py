@@ -314,8 +314,9 @@ class HistoryHandover:
             restored += 1
         if ignored:
             self.ignored += len(ignored)
-            log.warning("history: ignored %d value(s) in %s, first %s",
-                        len(ignored), BUCKET, ignored[0])  # fmt: skip
+            log.warning(
+                "history: ignored %d value(s) in %s, first %s", len(ignored), BUCKET, ignored[0]
+            )
         return restored
 
     def _merge(self, history: History, name: str, doc: PoolDoc, tick: float, now: float) -> None:
@@ -343,8 +344,11 @@ class HistoryHandover:
     async def _read_all(self) -> dict[str, bytes]:
         """Every key's value, by a pull consumer: it says up front how many there are (a
         watcher's "that was all" can come before a large value it is still receiving)."""
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-                                ack_policy=AckPolicy.NONE, inactive_threshold=60.0)  # fmt: skip
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=60.0,
+        )
         prefix = f"$KV.{BUCKET}."
         sub = await self._nc.jetstream().pull_subscribe(
             f"{prefix}>", stream=f"KV_{BUCKET}", config=config

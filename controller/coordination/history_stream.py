@@ -133,10 +133,16 @@ def decode(data: bytes) -> Event:
 
 def stream_config() -> StreamConfig:
     return StreamConfig(
-        name=STREAM, subjects=[SUBJECT], storage=StorageType.FILE, max_age=MAX_AGE_S,
-        max_msgs=MAX_MSGS, max_bytes=MAX_BYTES, max_msg_size=MAX_MSG_BYTES,
-        discard=DiscardPolicy.OLD, duplicate_window=120.0,
-    )  # fmt: skip
+        name=STREAM,
+        subjects=[SUBJECT],
+        storage=StorageType.FILE,
+        max_age=MAX_AGE_S,
+        max_msgs=MAX_MSGS,
+        max_bytes=MAX_BYTES,
+        max_msg_size=MAX_MSG_BYTES,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=120.0,
+    )
 
 
 @dataclass(slots=True)
@@ -201,8 +207,11 @@ class HistoryPublisher:
                 except (nats.errors.Error, TimeoutError) as exc:
                     backoff = min(MAX_BACKOFF_S, max(0.25, backoff * 2))
                     if not self._failing:
-                        log.warning("event history: cannot publish (%s); %d waiting, retrying",
-                                    type(exc).__name__, len(self._pending))  # fmt: skip
+                        log.warning(
+                            "event history: cannot publish (%s); %d waiting, retrying",
+                            type(exc).__name__,
+                            len(self._pending),
+                        )
                     self._failing = True
                     self._stream_checked = False  # deleted meanwhile? made again
                     await asyncio.sleep(backoff)  # NATS reconnects by itself meanwhile
@@ -218,15 +227,23 @@ class HistoryPublisher:
         """Count an event that will never be in the stream; say so, but not for each one."""
         self.unpublished += 1
         if self.unpublished == 1 or self.unpublished % 1000 == 0:
-            log.warning("event history: %d events not published so far; the last because %s",
-                        self.unpublished, why)  # fmt: skip
+            log.warning(
+                "event history: %d events not published so far; the last because %s",
+                self.unpublished,
+                why,
+            )
 
     async def _publish(self, msg_id: str, event: ScaleEvent | HealthEvent | ActionEvent) -> None:
         if not self._stream_checked:
             await ensure_stream(self._js)
             self._stream_checked = True
-        await self._js.publish(SUBJECT, encode(event), timeout=PUBLISH_TIMEOUT_S, stream=STREAM,
-                               headers={"Nats-Msg-Id": msg_id})  # fmt: skip
+        await self._js.publish(
+            SUBJECT,
+            encode(event),
+            timeout=PUBLISH_TIMEOUT_S,
+            stream=STREAM,
+            headers={"Nats-Msg-Id": msg_id},
+        )
 
     @property
     def waiting(self) -> int:

@@ -122,8 +122,16 @@ class DecisionsEncoder:
 
 def _row(d: ScaleDecision, ready: int | None) -> tuple[object, ...]:
     observed = d.observed
-    return (d.pool, d.tenant, d.current if observed else None, d.desired if observed else None,
-            d.recommendation, d.held, ready, d.reasons)  # fmt: skip
+    return (
+        d.pool,
+        d.tenant,
+        d.current if observed else None,
+        d.desired if observed else None,
+        d.recommendation,
+        d.held,
+        ready,
+        d.reasons,
+    )
 
 
 def _compact(value: object) -> bytes:
@@ -269,9 +277,16 @@ class DecisionsView:
                 if pools is not None and pool not in pools:
                     continue
                 reasons = tuple(Reason(rule, detail) for rule, detail in why)
-                decisions[pool] = ScaleDecision(pool, tenant, current or 0, desired or 0,
-                                                reasons, recommendation, held,
-                                                current is not None)  # fmt: skip
+                decisions[pool] = ScaleDecision(
+                    pool,
+                    tenant,
+                    current or 0,
+                    desired or 0,
+                    reasons,
+                    recommendation,
+                    held,
+                    current is not None,
+                )
                 if seen is None:
                     ready.pop(pool, None)
                 else:

@@ -60,22 +60,30 @@ class OverridesDocument(BaseModel):
     @classmethod
     def of(cls, overrides: Overrides) -> OverridesDocument:
         return cls(
-            pins={p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
-                  for p, x in overrides.pins.items()},
+            pins={
+                p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
+                for p, x in overrides.pins.items()
+            },
             paused_tenants=sorted(overrides.paused_tenants),
             paused=overrides.paused,
             dry_run=overrides.dry_run,
-            paused_pools={p: _PoolPauseFile(replicas=x.replicas, until=x.until, by=x.by, at=x.at)
-                          for p, x in overrides.paused_pools.items()},
-        )  # fmt: skip
+            paused_pools={
+                p: _PoolPauseFile(replicas=x.replicas, until=x.until, by=x.by, at=x.at)
+                for p, x in overrides.paused_pools.items()
+            },
+        )
 
     def overrides(self, config: Config) -> Overrides:
         """What it says about the config's pools and tenants; other names are dropped."""
-        pins = {p: Pin(x.replicas, x.until, x.by)
-                for p, x in self.pins.items() if p in config.pools}  # fmt: skip
+        pins = {
+            p: Pin(x.replicas, x.until, x.by) for p, x in self.pins.items() if p in config.pools
+        }
         paused = frozenset(t for t in self.paused_tenants if t in config.tenants)
-        pools = {p: PoolPause(x.replicas, x.until, x.by, x.at)
-                 for p, x in self.paused_pools.items() if p in config.pools}  # fmt: skip
+        pools = {
+            p: PoolPause(x.replicas, x.until, x.by, x.at)
+            for p, x in self.paused_pools.items()
+            if p in config.pools
+        }
         return Overrides(pins, paused, self.paused, self.dry_run, pools)
 
     def digest(self) -> str:
@@ -166,14 +174,24 @@ class OverrideStore:
             if not pin.active(now):
                 pins = {p: x for p, x in self._current.pins.items() if p != pool}
                 detail = f"{pin.replicas} replicas, pinned by {pin.by or 'unknown'}"
-                events.append(self._apply(replace(self._current, pins=pins), "pin expired",
-                                          pool, detail, who=EXPIRY))  # fmt: skip
+                events.append(
+                    self._apply(
+                        replace(self._current, pins=pins), "pin expired", pool, detail, who=EXPIRY
+                    )
+                )
         for pool, pause in current.paused_pools.items():
             if not pause.active(now):
                 pools = {p: x for p, x in self._current.paused_pools.items() if p != pool}
                 detail = f"paused by {pause.by or 'unknown'}"
-                events.append(self._apply(replace(self._current, paused_pools=pools),
-                                          "pause expired", pool, detail, who=EXPIRY))  # fmt: skip
+                events.append(
+                    self._apply(
+                        replace(self._current, paused_pools=pools),
+                        "pause expired",
+                        pool,
+                        detail,
+                        who=EXPIRY,
+                    )
+                )
         return events
 
     def pause_tenant(self, tenant: str, paused: bool = True) -> ActionEvent:

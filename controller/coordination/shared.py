@@ -115,8 +115,11 @@ class SharedOverrides:
         self._store.replace(document.overrides(self._config))
         if ours:
             return
-        log.warning("overrides revision %d was not written by agentdash; applied: %s",
-                    revision, _summary(document))  # fmt: skip
+        log.warning(
+            "overrides revision %d was not written by agentdash; applied: %s",
+            revision,
+            _summary(document),
+        )
         if self._store.read_only:
             return  # it writes nothing, not even the audit: a process that may write will
         if not (starting and await self._audited(revision)):
@@ -147,10 +150,16 @@ class SharedOverrides:
         return isinstance(said, dict) and said.get("revision") == revision
 
     async def _audit_foreign(self, document: OverridesDocument, revision: int) -> None:
-        record = {"type": "action", "ts": round(time.time(), 3), "who": "unknown",
-                  "action": FOREIGN, "target": f"{BUCKET}/{KEY}",
-                  "detail": f"applied: {_summary(document)}", "revision": revision,
-                  "from": whereabouts()}  # fmt: skip
+        record = {
+            "type": "action",
+            "ts": round(time.time(), 3),
+            "who": "unknown",
+            "action": FOREIGN,
+            "target": f"{BUCKET}/{KEY}",
+            "detail": f"applied: {_summary(document)}",
+            "revision": revision,
+            "from": whereabouts(),
+        }
         once = {"Nats-Msg-Id": f"{BUCKET}-{revision}"}
         try:
             await self._js.publish(AUDIT_SUBJECT, json.dumps(record).encode(), headers=once)
@@ -187,8 +196,10 @@ class SharedOverrides:
 def _summary(document: OverridesDocument) -> str:
     parts = [f"pin {pool}={pin.replicas}" for pool, pin in sorted(document.pins.items())]
     parts += [f"pause tenant {tenant}" for tenant in document.paused_tenants]
-    parts += [f"pause pool {pool}" + ("" if pause.replicas is None else f"={pause.replicas}")
-              for pool, pause in sorted(document.paused_pools.items())]  # fmt: skip
+    parts += [
+        f"pause pool {pool}" + ("" if pause.replicas is None else f"={pause.replicas}")
+        for pool, pause in sorted(document.paused_pools.items())
+    ]
     parts += ["pause controller"] * document.paused + ["dry-run"] * document.dry_run
     return (", ".join(parts) or "no overrides")[:500]
 

@@ -207,8 +207,9 @@ class SpendHandover:
             restored += 1
         if ignored:
             self.ignored += len(ignored)
-            log.warning("spend: ignored %d value(s) in %s, first %s",
-                        len(ignored), BUCKET, ignored[0])  # fmt: skip
+            log.warning(
+                "spend: ignored %d value(s) in %s, first %s", len(ignored), BUCKET, ignored[0]
+            )
         return restored
 
     async def _read(self, tenants: list[str]) -> dict[str, bytes]:

@@ -68,9 +68,12 @@ class Layout:
 
 def _build_layout(config: Config) -> Layout:
     ceilings = [
-        _Ceiling("cluster max_pods", f"cluster max_pods {config.cluster.max_pods}",
-                 config.cluster.max_pods)
-    ]  # fmt: skip
+        _Ceiling(
+            "cluster max_pods",
+            f"cluster max_pods {config.cluster.max_pods}",
+            config.cluster.max_pods,
+        )
+    ]
     index: dict[tuple[str, str], int] = {}
 
     def ceiling(key: tuple[str, str], make: _Ceiling) -> int:

@@ -79,9 +79,13 @@ class Pool(NamedTuple):
 
 
 def budget_step(
-    rule: str, pool: Pool, config: Config, observations: Observations, now: float,
+    rule: str,
+    pool: Pool,
+    config: Config,
+    observations: Observations,
+    now: float,
     reasons: list[Reason],
-) -> Claim | Paced:  # fmt: skip
+) -> Claim | Paced:
     """Step 4 for one pool of a tenant under a budget `rule`: a final Claim (exhausted,
     spent), or the demand left and the pace."""
     tenant_name = pool.config.tenant
@@ -96,16 +100,32 @@ def budget_step(
     said = (tenant_name, used, budget, note)
     if rule == EXHAUSTED:
         reasons.append(Reason(rule=EXHAUSTED, template=_EXHAUSTED, args=(*said, lag)))
-        return Claim(name=name, pool=pool.config, current=current, floor=0, want=0,
-                     recommendation=0, reasons=reasons, until=pool.until)  # fmt: skip
+        return Claim(
+            name=name,
+            pool=pool.config,
+            current=current,
+            floor=0,
+            want=0,
+            recommendation=0,
+            reasons=reasons,
+            until=pool.until,
+        )
     if rule == SPENT:
         # A soft cap: down to what the operator keeps warm (min_replicas, a pin), at once.
         # No window or cooldown holds a pod that spends past the budget; the queue waits for
         # the reset.
         kept = min(floor, pool.config.max_replicas)
         reasons.append(Reason(rule=SPENT, template=_SPENT, args=(*said, kept, lag)))
-        return Claim(name=name, pool=pool.config, current=current, floor=kept, want=kept,
-                     recommendation=kept, reasons=reasons, until=pool.until)  # fmt: skip
+        return Claim(
+            name=name,
+            pool=pool.config,
+            current=current,
+            floor=kept,
+            want=kept,
+            recommendation=kept,
+            reasons=reasons,
+            until=pool.until,
+        )
     spend = observations.spend.get(tenant_name)
     forecast = spend.forecast(now) if spend is not None else None
     if forecast is None:
@@ -122,9 +142,14 @@ def budget_step(
 
 
 def _pace(
-    pool: Pool, tenant: TenantConfig, spend: TenantSpend | None, forecast: Forecast,
-    share: float, observations: Observations, reasons: list[Reason],
-) -> Paced:  # fmt: skip
+    pool: Pool,
+    tenant: TenantConfig,
+    spend: TenantSpend | None,
+    forecast: Forecast,
+    share: float,
+    observations: Observations,
+    reasons: list[Reason],
+) -> Paced:
     """The forecast against what is left: not paced if this pool's share of what is left
     covers its share of the forecast and its own queue. Else the forecast gets its fraction of
     what is left, spent along it: the replicas that spend that fraction of its rate now; and
@@ -142,8 +167,17 @@ def _pace(
     mine, coming = left * share, forecast.tokens * share
     stale = observations.stale_tokens.get(tenant_name)
     note = f" (last known; {stale})" if stale else ""
-    told = (tenant_name, used, budget, note, round(forecast.tokens), tenant.clock.label,
-            _source(forecast), _queued(lag, queued), left)  # fmt: skip
+    told = (
+        tenant_name,
+        used,
+        budget,
+        note,
+        round(forecast.tokens),
+        tenant.clock.label,
+        _source(forecast),
+        _queued(lag, queued),
+        left,
+    )
     # The landing: the most replicas whose next LANDING_TASKS rounds of tasks the pool's share
     # of what is left pays for, so the tasks in flight when it runs out fit in it.
     rounds = price.rounds

@@ -106,8 +106,9 @@ class TenantConfig(_Model):
     max_pods: PosReplicas | None = None
     budget_reset: Annotated[str, Strict(), AfterValidator(_reset_time)] = "00:00"
     """When the daily budget starts over: a time of day (HH:MM) in `time_zone`."""
-    time_zone: Annotated[str, Strict(), StringConstraints(max_length=64),
-                         AfterValidator(_time_zone)] = "UTC"  # fmt: skip
+    time_zone: Annotated[
+        str, Strict(), StringConstraints(max_length=64), AfterValidator(_time_zone)
+    ] = "UTC"
     """The IANA time zone `budget_reset` is read in (Europe/Berlin, America/New_York)."""
 
     @cached_property
@@ -379,11 +380,14 @@ class NatsConfig(_Model):
             raise ValueError(f"expected {missing} beside the other")
         given = [
             name
-            for name, value in (("creds_file", self.creds_file),
-                                ("nkey_seed_file", self.nkey_seed_file),
-                                ("user", self.user), ("token", self.token))
+            for name, value in (
+                ("creds_file", self.creds_file),
+                ("nkey_seed_file", self.nkey_seed_file),
+                ("user", self.user),
+                ("token", self.token),
+            )
             if value is not None
-        ]  # fmt: skip
+        ]
         if len(given) > 1:
             raise ValueError(f"expected one way to authenticate, got {' and '.join(given)}")
         return self
@@ -391,9 +395,13 @@ class NatsConfig(_Model):
     def files(self) -> dict[str, str]:
         """Field path -> file, for each file this section names."""
         tls = self.tls or NatsTLS()
-        found = {"creds_file": self.creds_file, "nkey_seed_file": self.nkey_seed_file,
-                 "tls.ca_file": tls.ca_file, "tls.cert_file": tls.cert_file,
-                 "tls.key_file": tls.key_file}  # fmt: skip
+        found = {
+            "creds_file": self.creds_file,
+            "nkey_seed_file": self.nkey_seed_file,
+            "tls.ca_file": tls.ca_file,
+            "tls.cert_file": tls.cert_file,
+            "tls.key_file": tls.key_file,
+        }
         return {f"nats.{path}": file for path, file in found.items() if file is not None}
 
 

@@ -115,9 +115,13 @@ class Engine:
         self._unobserved: dict[str, str] = {}
         self._spent: dict[str, float] = {}
         self.observations = Observations(
-            self._pools, self._tokens, self._stale_tokens, self._unobserved, self._spent,
+            self._pools,
+            self._tokens,
+            self._stale_tokens,
+            self._unobserved,
+            self._spent,
             self.spend.tenants,
-        )  # fmt: skip
+        )
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES
         self.rules: dict[str, str | None] = {}
@@ -287,8 +291,9 @@ class Engine:
         for tenant in self.spend.tenants:
             used = tokens.get(tenant)
             if used is not None:
-                sample(tenant, used, now, tasks.get(tenant), lags[tenant],
-                       learn=tenant not in stale)  # fmt: skip
+                sample(
+                    tenant, used, now, tasks.get(tenant), lags[tenant], learn=tenant not in stale
+                )
         if not self.claims:
             return self._first(now)
         changed = self.dirty
@@ -308,8 +313,12 @@ class Engine:
         record, demand, previous = self._record, self.demand, self.previous
         config, observations, history = self.config, self.observations, self.history
         overrides, names, configs, demands, prints = (
-            self.current_overrides, self.names, self.pool_configs, self.demands, self.prints
-        )  # fmt: skip
+            self.current_overrides,
+            self.names,
+            self.pool_configs,
+            self.demands,
+            self.prints,
+        )
         for i in changed:
             lag = busy[i]
             if lag is not None and recorded[i] < previous:

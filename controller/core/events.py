@@ -57,8 +57,13 @@ class HealthEvent:
     detail: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": "health", "ts": round(self.ts, 3), "source": self.source,
-                "ok": self.ok, "detail": self.detail}  # fmt: skip
+        return {
+            "type": "health",
+            "ts": round(self.ts, 3),
+            "source": self.source,
+            "ok": self.ok,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +87,14 @@ class ActionEvent:
     detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": "action", "ts": round(self.ts, 3), "who": self.who,
-                "action": self.action, "target": self.target, "detail": self.detail}  # fmt: skip
+        return {
+            "type": "action",
+            "ts": round(self.ts, 3),
+            "who": self.who,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+        }
 
 
 Event = ScaleEvent | HealthEvent | TickEvent | ActionEvent

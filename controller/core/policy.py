@@ -78,8 +78,9 @@ def controller_paused(decision: ScaleDecision) -> ScaleDecision:
     else:
         args = (decision.current, decision.current, decision.desired)
         told = _reason(CONTROLLER_PAUSED, _CONTROLLER_WOULD, args)
-    return decision._replace(desired=decision.current, reasons=(*decision.reasons, told),
-                             held=True, until=math.inf)  # fmt: skip
+    return decision._replace(
+        desired=decision.current, reasons=(*decision.reasons, told), held=True, until=math.inf
+    )
 
 
 def claim(
@@ -118,9 +119,15 @@ def claim(
         ):  # KEDA's fallback, but only ever up: missing data never scales a pool down
             told = (obs.stale, obs.stale_reads, fallback.replicas, current, fallback.replicas)
             replicas = fallback.replicas
-            return Claim(name=name, pool=pool, current=current, floor=replicas, want=replicas,
-                         recommendation=replicas,
-                         reasons=[_reason("fallback", _FALLBACK, told)])  # fmt: skip
+            return Claim(
+                name=name,
+                pool=pool,
+                current=current,
+                floor=replicas,
+                want=replicas,
+                recommendation=replicas,
+                reasons=[_reason("fallback", _FALLBACK, told)],
+            )
         reason = _reason("stale", "{}: holding {} replicas", (obs.stale, current))
         return Claim.hold(name, pool, current, True, reason)
 
@@ -129,8 +136,15 @@ def claim(
     tenant_name = pool.tenant
     if tenant_name in overrides.paused_tenants:
         reason = _reason("paused", _PAUSED, (tenant_name, lag))
-        return Claim(name=name, pool=pool, current=current, floor=0, want=0, recommendation=0,
-                     reasons=[reason])  # fmt: skip
+        return Claim(
+            name=name,
+            pool=pool,
+            current=current,
+            floor=0,
+            want=0,
+            recommendation=0,
+            reasons=[reason],
+        )
 
     if demand is None:
         reasons: list[Reason] = []
@@ -150,16 +164,18 @@ def claim(
         if floor > want:
             who = f" by {pin.by}" if pin.by else ""
             expiry = f" until {utc(pin.until)}" if pin.until is not None else ""
-            reasons.append(_reason("pin", "pinned warm at {}{}{}: {} -> {}",
-                                   (floor, who, expiry, want, floor)))  # fmt: skip
+            reasons.append(
+                _reason("pin", "pinned warm at {}{}{}: {} -> {}", (floor, who, expiry, want, floor))
+            )
     elif floor > want:
         reasons.append(_reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
 
     paced: int | None = None  # what the budget pace pays for: no time rule holds more
     rule = budget_rule(config.tenants[tenant_name], observations.tokens_today.get(tenant_name))
     if rule is not None:
-        ours = Pool(name=name, config=pool, obs=obs, current=current, want=want, floor=floor,
-                    until=until)  # fmt: skip
+        ours = Pool(
+            name=name, config=pool, obs=obs, current=current, want=want, floor=floor, until=until
+        )
         step = budget_step(rule, ours, config, observations, now, reasons)
         if isinstance(step, Claim):
             return step
@@ -174,9 +190,17 @@ def claim(
     recommendation = want if want > floor else floor
 
     if history is None:
-        return Claim(name=name, pool=pool, current=current, floor=floor, want=recommendation,
-                     recommendation=recommendation, reasons=reasons, busy=busy,
-                     until=until)  # fmt: skip
+        return Claim(
+            name=name,
+            pool=pool,
+            current=current,
+            floor=floor,
+            want=recommendation,
+            recommendation=recommendation,
+            reasons=reasons,
+            busy=busy,
+            until=until,
+        )
     past = history.pools.get(name) or _NEW_POOL
     target, settled = _time_rules(pool, past, current, recommendation, now, reasons, busy)
     until = settled if settled < until else until  # min(until, settled), a call less
@@ -195,14 +219,33 @@ def claim(
         leaves = lowest[0] + SUSTAINED_S
         until = leaves if leaves < until else until
     if target > recommendation:  # kept by time alone: yields under a short shared ceiling
-        return Claim(name=name, pool=pool, current=current, floor=floor, want=recommendation,
-                     recommendation=recommendation, reasons=reasons, kept=target, busy=busy,
-                     steady=steady, until=until)  # fmt: skip
+        return Claim(
+            name=name,
+            pool=pool,
+            current=current,
+            floor=floor,
+            want=recommendation,
+            recommendation=recommendation,
+            reasons=reasons,
+            kept=target,
+            busy=busy,
+            steady=steady,
+            until=until,
+        )
     if target < floor:  # a rate policy holds it below its floor for now
         floor = target
-    return Claim(name=name, pool=pool, current=current, floor=floor, want=target,
-                 recommendation=recommendation, reasons=reasons, busy=busy,
-                 steady=steady if steady < target else target, until=until)  # fmt: skip
+    return Claim(
+        name=name,
+        pool=pool,
+        current=current,
+        floor=floor,
+        want=target,
+        recommendation=recommendation,
+        reasons=reasons,
+        busy=busy,
+        steady=steady if steady < target else target,
+        until=until,
+    )
 
 
 def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) -> Claim:
@@ -218,8 +261,16 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
         return claim
     target = pause.replicas
     reason = _reason(POOL_PAUSED, _POOL_AT, (who, expiry, target, current, target))
-    return Claim(name=name, pool=pool, current=current, floor=target, want=target,
-                 recommendation=target, reasons=[reason], until=until)  # fmt: skip
+    return Claim(
+        name=name,
+        pool=pool,
+        current=current,
+        floor=target,
+        want=target,
+        recommendation=target,
+        reasons=[reason],
+        until=until,
+    )
 
 
 def utc(ts: float) -> str:
@@ -375,8 +426,15 @@ def _demand(
                 low = middle + 1
         keep = low
     if ahead:
-        args = (lag, obs.pending, obs.ack_pending, ahead, pool.cold_start_seconds,
-                per_replica, demand)  # fmt: skip
+        args = (
+            lag,
+            obs.pending,
+            obs.ack_pending,
+            ahead,
+            pool.cold_start_seconds,
+            per_replica,
+            demand,
+        )
         reasons.append(_reason("demand", _DEMAND_AHEAD, args))
     else:
         args = (lag, obs.pending, obs.ack_pending, per_replica, demand)

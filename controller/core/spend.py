@@ -368,9 +368,15 @@ class SpendBook:
         }
 
     def observe(
-        self, tenant: str, used: int, now: float, tasks: int | None = None, lag: int = 0,
-        *, learn: bool = True,
-    ) -> None:  # fmt: skip
+        self,
+        tenant: str,
+        used: int,
+        now: float,
+        tasks: int | None = None,
+        lag: int = 0,
+        *,
+        learn: bool = True,
+    ) -> None:
         spend = self.tenants.get(tenant)
         if spend is not None:
             spend.observe(used, now, tasks, lag, learn=learn)

@@ -124,10 +124,15 @@ class Setting:
 
 
 GRID: dict[str, tuple[int, ...]] = {
-    "up.window": UP_WINDOW, "up.percent": UP_PERCENT, "up.pods": UP_PODS, "up.period": PERIOD,
-    "down.window": DOWN_WINDOW, "down.percent": DOWN_PERCENT, "down.period": PERIOD,
+    "up.window": UP_WINDOW,
+    "up.percent": UP_PERCENT,
+    "up.pods": UP_PODS,
+    "up.period": PERIOD,
+    "down.window": DOWN_WINDOW,
+    "down.percent": DOWN_PERCENT,
+    "down.period": PERIOD,
     "cooldown": COOLDOWN,
-}  # fmt: skip
+}
 KNOBS = tuple(GRID)
 """Each knob as `part.field` (or `cooldown`), with its grid."""
 

@@ -74,9 +74,19 @@ NO_LIMIT = 1 << 40
 
 class Tenant:
     __slots__ = (
-        "alive", "blocked", "budget", "creations", "done", "hard_cap", "max_pods", "name",
-        "over", "pools", "reserved", "used",
-    )  # fmt: skip
+        "alive",
+        "blocked",
+        "budget",
+        "creations",
+        "done",
+        "hard_cap",
+        "max_pods",
+        "name",
+        "over",
+        "pools",
+        "reserved",
+        "used",
+    )
 
     def __init__(
         self, name: str, budget: int | None, hard_cap: bool, max_pods: int | None = None
@@ -136,10 +146,30 @@ class SimPod:
 
 class SimPool:
     __slots__ = (
-        "arrived", "blocked", "cold_start", "concurrency", "creating", "demand", "free", "gate",
-        "grace", "held", "index", "last_direction", "last_step_at", "mean_work", "name", "pods",
-        "provider", "queue", "ready", "running", "spec", "tenant", "throttled",
-    )  # fmt: skip
+        "arrived",
+        "blocked",
+        "cold_start",
+        "concurrency",
+        "creating",
+        "demand",
+        "free",
+        "gate",
+        "grace",
+        "held",
+        "index",
+        "last_direction",
+        "last_step_at",
+        "mean_work",
+        "name",
+        "pods",
+        "provider",
+        "queue",
+        "ready",
+        "running",
+        "spec",
+        "tenant",
+        "throttled",
+    )
 
     def __init__(self, index: int, name: str, tenant: Tenant, cold: float, conc: int) -> None:
         self.index = index

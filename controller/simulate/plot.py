@@ -67,10 +67,12 @@ def _panel(
     ]
     for k in range(1, 4):  # horizontal grid lines at quarters of the scale
         y = bottom - PANEL * k / 4
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + width}" y2="{y:.1f}" '
-                     'stroke="#eee"/>')  # fmt: skip
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                     f"{scale * k / 4:g}</text>")  # fmt: skip
+        parts.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + width}" y2="{y:.1f}" stroke="#eee"/>'
+        )
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{scale * k / 4:g}</text>'
+        )
     parts.append(f'<text x="{LEFT - 6}" y="{bottom + 4}" text-anchor="end">0</text>')
     if last:
         parts += _time_axis(horizon, bottom, width)
@@ -78,8 +80,10 @@ def _panel(
         coords = " ".join(
             f"{LEFT + width * t / horizon:.1f},{bottom - PANEL * v / scale:.1f}" for t, v in points
         )
-        parts.append(f'<polyline fill="none" stroke="{_color(name, i)}" stroke-width="1.4" '
-                     f'points="{coords}"><title>{escape(name)}</title></polyline>')  # fmt: skip
+        parts.append(
+            f'<polyline fill="none" stroke="{_color(name, i)}" stroke-width="1.4" '
+            f'points="{coords}"><title>{escape(name)}</title></polyline>'
+        )
     return parts
 
 
@@ -90,10 +94,12 @@ def _time_axis(horizon: float, bottom: int, width: int) -> list[str]:
     k = 0
     while k * step <= hours + 1e-9:
         x = LEFT + width * k * step / hours
-        parts.append(f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" '
-                     'stroke="#999"/>')  # fmt: skip
-        parts.append(f'<text x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">'
-                     f"{k * step:g} h</text>")  # fmt: skip
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#999"/>'
+        )
+        parts.append(
+            f'<text x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">{k * step:g} h</text>'
+        )
         k += 1
     return parts
 

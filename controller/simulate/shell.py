@@ -58,8 +58,9 @@ class VirtualLoop:
         """Per pool: arrivals that have left the rate window."""
         self._gone = 0
         """Trace index of the oldest task still inside the rate window."""
-        self.budgeted = [config.tenants[p.tenant].daily_token_budget is not None
-                         for p in self.pool_configs]  # fmt: skip
+        self.budgeted = [
+            config.tenants[p.tenant].daily_token_budget is not None for p in self.pool_configs
+        ]
         self.tenants_seen: set[Tenant] = set()
         """Budgeted tenants with a pool read since their tokens were."""
         self.started = False

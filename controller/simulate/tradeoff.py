@@ -148,9 +148,10 @@ def choose(trials: Sequence[Trial], objective: Objective) -> Trial:
     """The objective's pick, preferring fewer changes (`changed`) within NEAR of the best: a
     change that buys less is not worth making (the current config changes nothing)."""
     reference = trials[0].outcome
-    return min(near_best(trials, objective),
-               key=lambda t: (changed(t.candidate), *objective.key(t.outcome, reference),
-                              t.number))  # fmt: skip
+    return min(
+        near_best(trials, objective),
+        key=lambda t: (changed(t.candidate), *objective.key(t.outcome, reference), t.number),
+    )
 
 
 def near_best(trials: Sequence[Trial], objective: Objective) -> list[Trial]:
@@ -158,10 +159,11 @@ def near_best(trials: Sequence[Trial], objective: Objective) -> list[Trial]:
     reference = trials[0].outcome
     best = min(objective.key(t.outcome, reference) for t in trials)
     return [
-        t for t in trials
+        t
+        for t in trials
         if (key := objective.key(t.outcome, reference))[0] == best[0]
         and key[1] <= best[1] * (1 + NEAR) + 1e-9
-    ]  # fmt: skip
+    ]
 
 
 def changed(candidate: Candidate) -> int:

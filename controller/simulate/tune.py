@@ -84,8 +84,13 @@ def split(trace: Trace, holdout: float) -> Split:
     at = trace.duration * (1 - holdout)
     i = bisect.bisect_left(trace.t, at)
     head = Trace(trace.pools, trace.t[:i], trace.pool[:i], trace.work_s[:i], trace.tokens[:i])
-    tail = Trace(trace.pools, [t - at for t in trace.t[i:]], trace.pool[i:], trace.work_s[i:],
-                 trace.tokens[i:])  # fmt: skip
+    tail = Trace(
+        trace.pools,
+        [t - at for t in trace.t[i:]],
+        trace.pool[i:],
+        trace.work_s[i:],
+        trace.tokens[i:],
+    )
     return Split(head, tail, at)
 
 
@@ -167,8 +172,14 @@ def search(
     return Search(tuple(tuned), tuple(done), objective, clock() - start, stopped)
 
 
-def check(config: Config, tuned: Sequence[Group], candidates: Sequence[Candidate],
-          trace: Trace, horizon: float, workers: int | None = None) -> list[Outcome]:  # fmt: skip
+def check(
+    config: Config,
+    tuned: Sequence[Group],
+    candidates: Sequence[Candidate],
+    trace: Trace,
+    horizon: float,
+    workers: int | None = None,
+) -> list[Outcome]:
     """Replay each candidate over another trace (the held-out tail), side by side."""
     global _search
     _search = (config, tuple(tuned), trace, horizon)
@@ -216,8 +227,14 @@ class _Pool:
 class _Drawer:
     """Draws the next candidates from the results so far."""
 
-    def __init__(self, config: Config, tuned: Sequence[Group], objective: Objective,
-                 trials: int, rng: random.Random) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: Config,
+        tuned: Sequence[Group],
+        objective: Objective,
+        trials: int,
+        rng: random.Random,
+    ) -> None:
         self.configured = [nearest(config.pools[g.pools[0]]) for g in tuned]
         self.objective = objective
         self.explore = max(BATCH - 1, trials // 4)
@@ -248,9 +265,10 @@ class _Drawer:
         is nothing left to try: the pick is as simple as it can be."""
         pick = choose(done, self.objective).candidate
         harmless = [
-            t.candidate for t in near_best(done, self.objective)
+            t.candidate
+            for t in near_best(done, self.objective)
             if t.candidate != pick and _meet(t.candidate, pick) == t.candidate
-        ]  # fmt: skip
+        ]
         tries = [functools.reduce(_meet, harmless)] if len(harmless) > 1 else []
         drawn: list[Candidate] = []
         for candidate in [*tries, *_simpler(pick)]:

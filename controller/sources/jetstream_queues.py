@@ -172,8 +172,9 @@ def check_consumer(spec: ConsumerSpec, existing: ConsumerConfig | None) -> Queue
 
 def _compared(spec: QueueSpec, fields: Mapping[str, tuple[str, str]]) -> QueueCheck:
     """`field: existing -> wanted` for each field that is not as wanted."""
-    details = tuple(f"{name}: {have} -> {want}" for name, (have, want) in fields.items()
-                    if have != want)  # fmt: skip
+    details = tuple(
+        f"{name}: {have} -> {want}" for name, (have, want) in fields.items() if have != want
+    )
     return QueueCheck(spec, "differs" if details else "in place", details)
 
 

@@ -38,8 +38,9 @@ class PrometheusUsageSource:
         self.bad = bad or BadMessages()
         self._tenants = list(config.tenants)
         self._settings = settings
-        self._client = PrometheusConnect(url=settings.url, session=_session(settings),
-                                         timeout=timeout)  # fmt: skip
+        self._client = PrometheusConnect(
+            url=settings.url, session=_session(settings), timeout=timeout
+        )
         self._tokens: dict[str, int] | None = None
         self.problem: str | None = "no answer from Prometheus yet"
         self._task: asyncio.Task[None] | None = None
