@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".accel"
 MODULES = (
     "controller/core/policy.py",
+    "controller/core/demand.py",
+    "controller/core/time_rules.py",
     "controller/core/allocation.py",
     "controller/core/room.py",
     "controller/core/shortfall.py",

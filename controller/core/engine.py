@@ -52,6 +52,7 @@ from controller.core.accounting import ReplicaSeconds
 from controller.core.allocation import Claim, Demand, allocate_short
 from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config, PoolConfig
+from controller.core.demand import Demanded, Footprint, demanded
 from controller.core.history import History, PoolHistory
 from controller.core.model import (
     Observations,
@@ -60,14 +61,7 @@ from controller.core.model import (
     Reason,
     ScaleDecision,
 )
-from controller.core.policy import (
-    NO_OVERRIDES,
-    Demanded,
-    Footprint,
-    claim,
-    controller_paused,
-    demanded,
-)
+from controller.core.policy import NO_OVERRIDES, claim, controller_paused
 from controller.core.spend import SpendBook
 
 _SLACK = 1e-6

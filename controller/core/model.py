@@ -5,6 +5,7 @@ wire)."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
@@ -203,3 +204,8 @@ class PoolUnavailable(SourceError):
         self.pool = pool
         self.reason = reason
         super().__init__(f"{pool}: {reason}")
+
+
+def utc(ts: float) -> str:
+    """A time of day as operators read it in reasons: HH:MM:SS UTC."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(ts))

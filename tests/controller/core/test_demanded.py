@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.core.config import Config
+from controller.core.demand import demanded, footprint
 from controller.core.history import History
 from controller.core.model import Observations, Overrides
-from controller.core.policy import claim, demanded, footprint
+from controller.core.policy import claim
 from tests.support.strategies import fleets
 
 

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from controller.core.allocation import Claim, Demand, allocate
 from controller.core.config import Config
+from controller.core.demand import footprint
 from controller.core.history import History
 from controller.core.model import Observations, Overrides, PoolObservation, ScaleDecision
-from controller.core.policy import claim, decide, footprint
+from controller.core.policy import claim, decide
 from tests.support.factories import config, pool
 from tests.support.strategies import fleets
 

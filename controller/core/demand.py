@@ -1,0 +1,233 @@
+"""Step 2 of the policy: what a pool's observation asks for, before any rule of the operators,
+the budget or the history, and why.
+
+The larger of the backlog and the steady load: the lag (plus, while tasks wait, what arrives
+beyond the ready pods' pace during a cold start) over target_lag_per_replica; and the arrival
+rate x task time (Little's law, over what the rate window saw) at the same target, or
+square-root staffing for a tier's target_wait_seconds. The engine works it out once a reading:
+its `Footprint` is all that `claim` reads of the observation for its numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from controller.core.accounting import RATE_WINDOW_S
+from controller.core.budget import MAX_TASK_SECONDS
+from controller.core.config import PoolConfig
+from controller.core.model import PoolObservation, Reason
+
+MAX_RATE = 1e6
+"""Tasks a second: above this an arrival rate is not a measurement."""
+
+
+_AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
+_DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"
+_DEMAND_AHEAD = (
+    "lag {} (pending {} + ack_pending {}) + {:g} arriving beyond the ready pods' pace "
+    "during a {:g} s cold start, / {:g} per replica -> {}"
+)
+_KEEP_UP = (
+    "below {} replicas, arrivals {:.2f}/s x {:.1f} s a task outpace concurrency {} while {} "
+    "wait, and the cold-start lookahead would ask them back: {} -> {}"
+)
+_STAFFING = (
+    "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} busy; target wait {:g} s (square-root "
+    "staffing, 95% within it) / concurrency {} -> {}"
+)
+_ARRIVAL = (
+    "arrivals {:.2f}/s x {:.1f} s a task = {:.1f} in the system (Little's law) / {:g} per "
+    "replica -> {}, served before a backlog builds"
+)
+
+
+class Footprint(NamedTuple):
+    """What `claim` takes from an observation for its numbers. The incremental engine rests
+    on it: two observations with the same footprint give the same claim numbers (the reasons
+    quote the rest: pending, rate, ...), so a pool whose footprint did not change is not
+    claimed again (controller.core.engine)."""
+
+    stale: bool
+    replicas: int
+    demand: int
+    """Step 2: what the backlog and the arrivals ask for, before any rule (0 when stale)."""
+    lagging: bool
+    """Whether any task was pending or in flight (what the history records)."""
+    busy: int
+    """Replicas at work now (tasks in flight over concurrency), at most `replicas`."""
+
+
+class Demanded(NamedTuple):
+    """Step 2 for one observation, explained: what `claim` works out from the observation
+    before any rule of the operators, the budget or the history. One is made per reading."""
+
+    footprint: Footprint
+    reasons: tuple[Reason, ...]
+    """Why that demand (none for a stale observation, which has none)."""
+
+
+def footprint(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Footprint:
+    """The observation's footprint (`wait` is the tier's target_wait_seconds,
+    Config.target_wait)."""
+    return demanded(pool, obs, wait).footprint
+
+
+def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Demanded:
+    """`footprint`, with the reasons `claim` gives for the demand. A shell that holds one
+    reading over several claims (controller.core.engine) works step 2 out once a reading,
+    for both: whether to claim again, and the claim."""
+    lag = obs.pending + obs.ack_pending
+    replicas = obs.replicas
+    if obs.stale is not None:
+        mark = Footprint(stale=True, replicas=replicas, demand=0, lagging=lag > 0, busy=0)
+        return Demanded(footprint=mark, reasons=())
+    reasons: list[Reason] = []
+    want = demand_of(pool, obs, lag, replicas, reasons, wait)
+    mark = Footprint(
+        stale=False,
+        replicas=replicas,
+        demand=want,
+        lagging=lag > 0,
+        busy=busy_of(pool, obs, replicas),
+    )
+    return Demanded(footprint=mark, reasons=tuple(reasons))
+
+
+def busy_of(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
+    """Replicas at work now (tasks in flight over concurrency), at most the current ones."""
+    busy = -(-obs.ack_pending // pool.concurrency)
+    return busy if busy < current else current
+
+
+def demand_of(
+    pool: PoolConfig,
+    obs: PoolObservation,
+    lag: int,
+    current: int,
+    reasons: list[Reason],
+    wait: float | None = None,
+) -> int:
+    """Step 2, explained into `reasons`: the larger of
+
+    - the backlog: lag, plus what will arrive beyond the ready pods' pace while a new pod
+      starts (net inflow x cold start), over target_lag_per_replica;
+    - the steady load: arrival rate x task time / concurrency (Little's law), with headroom
+      for the tier's `target_wait_seconds` when it has one (square-root staffing)."""
+    args: tuple[object, ...]
+    if current == 0 and lag <= pool.activation_lag:
+        args = (lag, pool.activation_lag)
+        reasons.append(Reason("demand", _AT_ZERO, args))
+        return 0
+    per_replica = pool.target_lag_per_replica
+    rate, seconds = obs.arrival_rate, obs.mean_task_seconds
+    # The sources bound these; a value that still is not a measurement (NaN, inf, absurd)
+    # is ignored here too, never let to overflow the pass: only the lag counts then.
+    if rate is not None and not 0.0 <= rate <= MAX_RATE:
+        rate = None
+    if seconds is not None and not 0.0 <= seconds <= MAX_TASK_SECONDS:
+        seconds = None
+    concurrency = pool.concurrency
+    ahead = 0
+    keep = 0
+    lookahead = bool(rate and seconds and pool.cold_start_seconds and obs.pending)
+    if lookahead:
+        # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
+        # positive, the queue grows by that much for every second a new pod takes to start.
+        ahead = _ahead(pool, rate or 0.0, seconds or 0.0, obs.ready)
+    demand = math.ceil((lag + ahead) / per_replica - 1e-9)
+    if lookahead and demand < current:
+        # Down only as far as the lookahead would not ask back at once: with fewer ready
+        # pods the inflow turns positive, and a pool flapped 2 -> 1 -> 2 under a steady
+        # stream each time a window (or a pin) let go. The fewest replicas r with
+        # ceil((lag + ahead at r) / target) <= r (it only falls as r grows: bisect).
+        low, high = demand, current
+        while low < high:
+            middle = (low + high) // 2
+            if _ahead_demand(pool, rate or 0.0, seconds or 0.0, lag, middle) <= middle:
+                high = middle
+            else:
+                low = middle + 1
+        keep = low
+    if ahead:
+        args = (
+            lag,
+            obs.pending,
+            obs.ack_pending,
+            ahead,
+            pool.cold_start_seconds,
+            per_replica,
+            demand,
+        )
+        reasons.append(Reason("demand", _DEMAND_AHEAD, args))
+    else:
+        args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
+        reasons.append(Reason("demand", _DEMAND, args))
+    if keep > demand:
+        args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
+        reasons.append(Reason("demand", _KEEP_UP, args))
+        demand = keep
+    if rate and seconds:
+        # Little's law: the arrivals keep rate x task time tasks in the system, lag to come,
+        # held to the same target per replica as the lag (or concurrency, if larger: a replica
+        # never has more at work at once). Counted over what the rate window has seen: n
+        # arrivals in it never ask for more than n (a lone task is not a stream of them); the
+        # lag covers tasks that outlast the window, each one running in ack_pending.
+        inside = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S)
+        per = per_replica if per_replica > concurrency else concurrency
+        steady = math.ceil(inside / per - 1e-9)
+        if wait is not None and inside > 0:
+            slots = _staffing(inside, seconds, wait)
+            staffed = math.ceil(slots / concurrency - 1e-9)
+            if staffed > steady and staffed > demand:
+                args = (rate, seconds, inside, wait, concurrency, staffed)
+                reasons.append(Reason("latency objective", _STAFFING, args))
+                return staffed
+        if steady > demand:
+            args = (rate, seconds, inside, per, steady)
+            reasons.append(Reason("arrival", _ARRIVAL, args))
+            demand = steady
+    return demand
+
+
+def _ahead(pool: PoolConfig, rate: float, seconds: float, ready: int) -> int:
+    """Tasks arriving beyond what `ready` pods finish while a new pod starts: whole tasks,
+    and never more than the rate window saw arrive (a few arrivals are not a stream to
+    project over a long cold start)."""
+    net = rate - ready * pool.concurrency / seconds
+    if net <= 0:
+        return 0
+    seen = rate * RATE_WINDOW_S
+    coming = net * pool.cold_start_seconds
+    return math.floor((coming if coming < seen else seen) + 1e-9)
+
+
+def _ahead_demand(pool: PoolConfig, rate: float, seconds: float, lag: int, ready: int) -> int:
+    """The backlog's demand with `ready` pods ready."""
+    ahead = _ahead(pool, rate, seconds, ready)
+    return math.ceil((lag + ahead) / pool.target_lag_per_replica - 1e-9)
+
+
+def _staffing(load: float, seconds: float, wait: float) -> float:
+    """Square-root staffing (Halfin-Whitt): the fewest slots a + b x sqrt(a) for an offered
+    load of `a` busy slots such that at most 5% of tasks wait longer than `wait`, where
+    P(wait > t) = P(wait) x exp(-(slots - a) x t / seconds)."""
+    root = math.sqrt(load)
+    low, high = 0.0, 8.0
+    for _ in range(24):
+        beta = (low + high) / 2
+        if _late(beta, root, seconds, wait) <= 0.05:
+            high = beta
+        else:
+            low = beta
+    return load + high * root
+
+
+def _late(beta: float, root: float, seconds: float, wait: float) -> float:
+    """The Halfin-Whitt share of tasks waiting longer than `wait` at b = `beta`."""
+    if beta <= 0:
+        return 1.0
+    density = math.exp(-beta * beta / 2) / math.sqrt(2 * math.pi)
+    below = 0.5 * (1 + math.erf(beta / math.sqrt(2)))
+    waits = 1 / (1 + beta * below / density)
+    return waits * math.exp(-beta * root * wait / seconds)

@@ -1,0 +1,239 @@
+"""Step 6 of the policy, with history only: the rules of time on a pool's own recommendation.
+
+The learned keep-alive (controller.core.keepalive) or, where a pool configures them, the
+cooldown and the HPA v2 stabilization windows; then the tolerance and the Pods/Percent rate
+policies with selectPolicy, and the regrow that waives them for a level the pool held
+recently. They act before the shared ceilings, so the ceilings stay hard; what they alone keep
+yields to real demand under a short ceiling (controller.core.allocation).
+"""
+
+from __future__ import annotations
+
+import math
+
+from controller.core.config import PoolConfig, ScalingRule
+from controller.core.history import PoolHistory
+from controller.core.keepalive import REGROW_S, Hold, KeepAlive
+from controller.core.model import Reason, utc
+
+
+def time_rules(
+    pool: PoolConfig,
+    past: PoolHistory,
+    current: int,
+    target: int,
+    now: float,
+    reasons: list[Reason],
+    busy: int = 0,
+) -> tuple[int, float]:
+    """Cooldown, stabilization and rate policies on the pool's own recommendation; and until
+    when they give the same by themselves: when the cooldown ends, or an entry that bound
+    leaves its window. (One that did not bind cannot start to as entries leave: a window's
+    lowest only rises, its highest only falls, a rate limit's room only grows.)
+
+    Runs for every pool at every tick: conditional expressions stand for min() and max()
+    (the same values, without a call each)."""
+    args: tuple[object, ...]
+    keep = None
+    if pool.learns_keep_alive:  # a pool new to the history knows no level yet
+        keep = past.keep if past.keep is not None else KeepAlive.for_pool(pool)
+    until = math.inf
+    if keep is not None:
+        hold = keep.hold(now, current, target)
+        until = hold.until  # a level's release or pre-warm changes the answer by itself
+        target = _held(hold, current, target, now, reasons)
+        if target < busy and target < current:
+            # A pod at work is never given up to save idle time: its task would start over.
+            at_work = busy if busy < current else current
+            args = (at_work, target, at_work)
+            reasons.append(Reason(rule="at work", template=_AT_WORK, args=args))
+            target = at_work
+    if target == current:
+        return target, until  # no rule below applies: nothing to cool, hold or limit
+    if keep is None and target == 0 and current > 0:
+        busy_at = past.busy_at if past.busy_at is not None else now  # recorded from now on
+        idle = now - busy_at
+        if idle < pool.cooldown_seconds:
+            until = busy_at + pool.cooldown_seconds
+            # Times of day, not "idle N s": the reason stays true while nothing else moves
+            # (the engine claims the pool again only at `until`).
+            args = (utc(busy_at), pool.cooldown_seconds, utc(until))
+            reasons.append(Reason("cooldown", _COOLDOWN, args))
+            target = 1
+
+    desired = target
+    if target > current > 0:
+        up = pool.behavior.scale_up
+        if target <= current * (1 + up.tolerance):
+            args = (target, up.tolerance, current)
+            reasons.append(Reason("tolerance", _TOLERANCE, args))
+            return current, until
+        window = up.stabilization_seconds
+        lowest = past.lowest_since(now - window) if window else None
+        if lowest is not None and lowest[1] < target:
+            desired = lowest[1] if lowest[1] > current else current  # max(current, lowest)
+            leaves = lowest[0] + window
+            until = leaves if leaves < until else until
+            args = (window, lowest[1], target, desired)
+            reasons.append(Reason("stabilization", _LOWEST, args))
+    elif target < current:
+        down = pool.behavior.scale_down
+        if target >= current * (1 - down.tolerance) and target > 0:
+            args = (target, down.tolerance, current)
+            reasons.append(Reason("tolerance", _TOLERANCE, args))
+            return current, until
+        window = down.stabilization_seconds if keep is None else 0.0
+        highest = past.highest_since(now - window) if window else None
+        if highest is not None and highest[1] > target:
+            desired = highest[1] if highest[1] < current else current  # min(current, highest)
+            leaves = highest[0] + window
+            until = leaves if leaves < until else until
+            args = (window, highest[1], target, desired)
+            reasons.append(Reason("stabilization", _HIGHEST, args))
+
+    # From zero there is no "replicas at the start of the period" to take a percent of: a
+    # pool woken from zero goes straight to its demand, and the policies govern from there.
+    if desired > current > 0:
+        up = pool.behavior.scale_up
+        limit, leaves = _rate_limit(up, past, current, now, 1)
+        # Even when it does not bind, a step leaving its period can tighten the limit (a
+        # removal no longer counted lowers the period's start), so the claim holds until then.
+        until = leaves if leaves < until else until
+        if desired > limit and past.keep is not None and pool.regrows:
+            limit, leaves = _regrow(past.keep, desired, limit, now, reasons)
+            until = leaves if leaves < until else until
+        if desired > limit:
+            args = (up, limit, desired, limit)  # the rule reads as describe() when shown
+            desired = limit
+            reasons.append(Reason("rate limit", _RATE_UP, args))
+    elif desired < current:
+        down = pool.behavior.scale_down
+        limit, leaves = _rate_limit(down, past, current, now, -1)
+        if desired < limit:
+            args = (down, limit, desired, limit)
+            desired = limit
+            until = leaves if leaves < until else until
+            reasons.append(Reason("rate limit", _RATE_DOWN, args))
+    return desired, until
+
+
+def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reason]) -> int:
+    """What the learned keep-alive makes of the recommendation: an idle level held while its
+    gaps say the next burst is worth waiting for (never above the current replicas), or
+    pre-warmed ahead of a burst that recurs."""
+    plan = hold.plan
+    if plan is None or hold.replicas <= target:
+        return target
+    since = hold.since
+    args: tuple[object, ...]
+    if plan.prewarm_s is not None and since + plan.prewarm_s <= now:
+        # Past the release after one cold start: this is the pre-warm, up to the level.
+        args = (
+            plan.shortest_s,
+            plan.median_s,
+            plan.gaps,
+            utc(since),
+            utc(since + plan.prewarm_s),
+            utc(since + plan.hold_s),
+            target,
+            hold.replicas,
+        )
+        reasons.append(Reason(rule="pre-warm", template=_PREWARM, args=args))
+        return hold.replicas
+    kept = hold.replicas if hold.replicas < current else current
+    if kept <= target:
+        return target
+    end = utc(since + plan.hold_s)
+    if plan.learned:
+        args = (
+            hold.replicas,
+            utc(since),
+            plan.gaps,
+            plan.median_s,
+            plan.hold_s,
+            end,
+            target,
+            kept,
+        )
+        reasons.append(Reason(rule="keep-alive", template=_KEEP_LEARNED, args=args))
+    else:
+        args = (hold.replicas, utc(since), plan.gaps, plan.hold_s, end, target, kept)
+        reasons.append(Reason(rule="keep-alive", template=_KEEP_DEFAULT, args=args))
+    return kept
+
+
+def _regrow(
+    keep: KeepAlive, desired: int, limit: int, now: float, reasons: list[Reason]
+) -> tuple[int, float]:
+    """Replicas the pool had within REGROW_S come back past the scale-up rate policies: the
+    new limit, and until when that stands (when the scale-down leaves the span)."""
+    peak, used = keep.recent_peak(now - REGROW_S)
+    if peak <= limit:
+        return limit, math.inf
+    regrown = peak if peak < desired else desired
+    args = (peak, utc(used), limit, regrown)
+    reasons.append(Reason(rule="regrow", template=_REGROW, args=args))
+    return regrown, used + REGROW_S
+
+
+def _rate_limit(
+    rule: ScalingRule, past: PoolHistory, current: int, now: float, direction: int
+) -> tuple[int, float]:
+    """The HPA's rate policies: the furthest `direction` (+1 up, -1 down) the replicas may
+    go now, and until when that stands by itself (when a counted step leaves its period).
+
+    Each policy counts from the replicas at the start of its period (today's, less the steps
+    taken since); `select_policy` Max takes the policy that allows the largest change, Min the
+    smallest, Disabled none."""
+    select = rule.select_policy
+    if select == "Disabled":
+        return current, math.inf
+    steps = rule.steps
+    if not steps:
+        return (BIG if direction > 0 else 0), math.inf
+    best = 0
+    until = math.inf
+    sign = direction if select == "Max" else -direction
+    period = -1.0
+    start, first = current, math.inf
+    for k, (seconds, pods, value) in enumerate(steps):
+        if seconds != period:  # policies mostly share one period: count it once
+            period = seconds
+            added, removed, first = past.moved_since(now - period)
+            start = current - added + removed
+            leaves = first + period
+            until = leaves if leaves < until else until
+        if pods:
+            limit = start + value * direction
+        elif direction > 0:  # rounded as the HPA rounds: up when growing, down when shrinking
+            limit = math.ceil(start * (1 + value / 100) - 1e-9)
+        else:
+            limit = math.floor(start * (1 - value / 100) + 1e-9)
+        if k == 0 or (limit - best) * sign > 0:
+            best = limit
+    if direction > 0:
+        return (best if best > current else current), until
+    return (best if best < current else current), until
+
+
+BIG = 1 << 30
+"""No rate limit: more replicas than anything asks for."""
+_TOLERANCE = "{} is within {:.0%} of {}: keep them"
+_LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
+_HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
+_COOLDOWN = "idle since {} (cooldown {:g} s, to zero at {}): keep 1"
+_KEEP_LEARNED = (
+    "{} replicas idle since {}; their last {} gaps (median {:.0f} s) say hold {:.0f} s, "
+    "to {}: {} -> {}"
+)
+_KEEP_DEFAULT = (
+    "{} replicas idle since {}; {} gaps known, no pattern yet: hold {:.0f} s, to {}: {} -> {}"
+)
+_PREWARM = (
+    "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): idle since {}, pre-warmed "
+    "from {} to {}: {} -> {}"
+)
+_AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
+_REGROW = "regrow: had {} replicas until {}; the rate limit's {} waived: up to {}"
+_RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
+_RATE_DOWN = "scale-down policy {}: at least {} now, {} -> {}"
