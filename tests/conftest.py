@@ -19,6 +19,13 @@ from agentdash.nats_server import NatsServer
 from tests.support import FakeClock
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts a nats-server, through any fixture, is end to end (`-m e2e`)."""
+    for item in items:
+        if "nats_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "nats").start()

@@ -9,6 +9,8 @@ import pytest
 
 from tests.support.cli import EXAMPLE, OBSERVATIONS, run
 
+pytestmark = pytest.mark.e2e
+
 
 def test_check_config_summarises_a_good_file() -> None:
     result = run("check-config", EXAMPLE)

@@ -374,6 +374,7 @@ SUBPROCESS = ["config: binary", "config: alias bomb", "config: deep nesting",
               "trace: t 1e9"]  # fmt: skip
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case_id", SUBPROCESS)
 def test_no_traceback_reaches_the_terminal(case_id: str, tmp_path: Path) -> None:
     case = next(case for case in CASES if case.id == case_id)
@@ -386,6 +387,7 @@ def test_no_traceback_reaches_the_terminal(case_id: str, tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_check_config_into_head_ends_quietly(tmp_path: Path) -> None:
     """A summary longer than the pipe holds, read by `head -1`: no BrokenPipeError."""
     data = copy.deepcopy(BASE)

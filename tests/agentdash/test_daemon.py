@@ -23,6 +23,8 @@ from tests.support import eventually, free_port
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def bare_config(tmp_path: Path, nats_server: NatsServer) -> Path:

@@ -14,6 +14,8 @@ import pytest
 from tests.support.cli import AGENTDASH
 from tests.support.processes import alive
 
+pytestmark = pytest.mark.e2e
+
 
 def server_pid(first_line: str) -> int:
     """The embedded nats-server's pid, as the demo's first line names it."""

@@ -15,9 +15,12 @@ from tests.support.cli import AGENTDASH
 from tests.support.processes import alive, gone_within, store_of
 from tests.support.tmux import screen, tmux
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
+    ),
+]
 
 
 @pytest.fixture

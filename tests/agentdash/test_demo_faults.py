@@ -19,6 +19,8 @@ from agentdash.nats_server import NatsServer
 from tests.support.cli import AGENTDASH
 from tests.support.processes import alive, gone_within, store_of
 
+pytestmark = pytest.mark.e2e
+
 OUTAGE_S = 4.0
 
 

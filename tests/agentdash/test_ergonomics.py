@@ -136,6 +136,7 @@ def test_a_flag_given_beats_a_bad_variable(
     assert err.startswith("agentdash: nope.yaml: cannot read file")
 
 
+@pytest.mark.e2e
 def test_help_names_every_variable() -> None:
     result = run("--help")
     assert result.returncode == 0
@@ -292,6 +293,7 @@ def schema() -> dict[str, Any]:
     return parsed
 
 
+@pytest.mark.e2e
 def test_the_schema_is_a_json_schema_an_editor_takes(schema: dict[str, Any]) -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -301,6 +303,7 @@ def test_the_schema_is_a_json_schema_an_editor_takes(schema: dict[str, Any]) -> 
     assert subject["description"].startswith("Subject the consumer reads")  # shown on hover
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(Path(p).relative_to(ROOT)))
 def test_the_bundled_configs_validate_against_the_schema(
     schema: dict[str, Any], path: Path
@@ -310,6 +313,7 @@ def test_the_bundled_configs_validate_against_the_schema(
     assert errors == []
 
 
+@pytest.mark.e2e
 def test_the_schema_takes_what_the_config_takes_in_other_spellings(
     schema: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -332,6 +336,7 @@ def test_the_schema_takes_what_the_config_takes_in_other_spellings(
     [("max_replica", 3, "max_replica"), ("max_replicas", "ten", "max_replicas"),
      ("max_replicas", 0, "max_replicas")],
 )  # fmt: skip
+@pytest.mark.e2e
 def test_the_schema_marks_what_check_config_refuses(
     schema: dict[str, Any], field: str, value: Any, where: str
 ) -> None:

@@ -16,6 +16,8 @@ from agentdash.tui import app
 from controller.core.config import load_config
 from tests.support.cli import ROOT, run
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.parametrize(
     ("name", "bundled"),

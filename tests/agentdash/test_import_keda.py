@@ -340,6 +340,7 @@ def test_a_bad_tenant_flag_is_one_line(capsys: pytest.CaptureFixture[str]) -> No
     assert "--tenant" in err[0]
 
 
+@pytest.mark.e2e
 def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
     (obj,) = yaml.safe_load_all(NATS.read_text())
     obj["spec"]["triggers"][0]["metadata"]["lagThreshold"] = "ten"

@@ -27,6 +27,8 @@ from controller.core.config import ConfigError, NatsConfig
 from tests.support.certificates import make_certificates
 from tests.support.nats_auth import SecuredNats
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "agentdash.yaml"
 AGENTDASH = shutil.which("agentdash", path=str(Path(sys.executable).parent)) or "agentdash"

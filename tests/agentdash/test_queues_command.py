@@ -22,6 +22,8 @@ from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
 from tests.support.nats_auth import SecuredNats
 
+pytestmark = pytest.mark.e2e
+
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
 
 

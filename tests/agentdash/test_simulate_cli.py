@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import EXAMPLE, ROOT, simulate
+
+pytestmark = pytest.mark.e2e
 
 TRACE = ROOT / "examples" / "trace.jsonl"
 

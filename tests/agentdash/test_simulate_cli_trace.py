@@ -10,6 +10,8 @@ import pytest
 from controller.simulate.trace import CHUNK
 from tests.support.cli import EXAMPLE, simulate
 
+pytestmark = pytest.mark.e2e
+
 GOOD = '{"t": 0, "pool": "acme-research", "work_s": 3, "tokens": 10}'
 
 

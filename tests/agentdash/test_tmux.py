@@ -21,9 +21,12 @@ from tests.support.daemon import Daemon, scaled
 from tests.support.processes import embedded_servers
 from tests.support.tmux import screen, tmux
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
+    ),
+]
 
 
 def test_the_demo_dashboard_shows_the_fleet_and_scale_events() -> None:

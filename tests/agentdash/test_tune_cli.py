@@ -14,6 +14,8 @@ from controller.simulate.trace import write_trace
 from tests.support.cli import tune
 from tests.support.tuning import WASTEFUL, workload
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def files(tmp_path: Path) -> tuple[Path, Path]:

@@ -24,6 +24,8 @@ from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually, free_port
 from tests.support.daemon import Daemon, scaled
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).parents[2]
 
 # Opens the dashboard from the installed package, on the sample fleet, in Textual's headless

@@ -26,6 +26,8 @@ from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.cli import EXAMPLE
 
+pytestmark = pytest.mark.e2e
+
 CONF = Path(__file__).resolve().parents[3] / "deploy" / "nats-permissions.conf"
 PASSWORDS = {"agentdash": "controller-secret", "worker-acme": "worker-secret",
              "producer": "producer-secret"}  # fmt: skip

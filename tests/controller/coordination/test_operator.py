@@ -10,6 +10,8 @@ import pytest
 from controller.coordination.overrides import OverrideStore, operator
 from tests.support.factories import config, pool
 
+pytestmark = pytest.mark.e2e
+
 
 def test_the_audit_names_the_account_even_without_user_in_the_environment(
     monkeypatch: pytest.MonkeyPatch,

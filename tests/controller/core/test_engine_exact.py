@@ -112,6 +112,7 @@ def test_claiming_on_footprints_gives_the_same_numbers(seed: int) -> None:
     run(seed, exact_reasons=False)
 
 
+@pytest.mark.e2e
 def test_the_runs_exercise_every_rule_and_ceiling() -> None:
     rules: set[str] = set()
     for seed in SEEDS:

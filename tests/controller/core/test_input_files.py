@@ -7,6 +7,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from controller.core.config import load_config
@@ -32,6 +33,7 @@ def test_anchors_aliases_and_merge_keys_still_load(tmp_path: Path) -> None:
     assert (support.tenant, support.max_replicas) == ("acme", 6)  # the mapping's own keys win
 
 
+@pytest.mark.e2e
 def test_three_thousand_pools_load(tmp_path: Path) -> None:
     """1.5 MiB and more than 100,000 values: within the limits (4 MiB, 1,000,000)."""
     data = copy.deepcopy(BASE)

@@ -38,6 +38,8 @@ from tests.support.fleets import (
     throttled,
 )
 
+pytestmark = pytest.mark.e2e
+
 EXAMPLE = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")
 
 

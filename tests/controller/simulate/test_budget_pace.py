@@ -16,6 +16,8 @@ from controller.simulate.trace import Trace
 from tests.support.builders import replay, trace
 from tests.support.factories import config, pool
 
+pytestmark = pytest.mark.e2e
+
 H = 3600.0
 DAY = 86_400.0
 TOKENS = 1_000

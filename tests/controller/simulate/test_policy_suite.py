@@ -12,6 +12,8 @@ import pytest
 from controller.core.config import Behavior, PoolConfig
 from tests.support import benchmark_script
 
+pytestmark = pytest.mark.e2e
+
 QUICK = 0.05
 """Traces a twentieth of their length: the whole suite in a few seconds."""
 

@@ -22,6 +22,8 @@ from tests.support.builders import replay, trace
 from tests.support.factories import config, pool
 from tests.support.fleets import every_ceiling_tight, production_windows, throttled
 
+pytestmark = pytest.mark.e2e
+
 EXAMPLE = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")
 
 

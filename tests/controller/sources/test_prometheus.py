@@ -20,7 +20,7 @@ from tests.support import eventually, free_port
 from tests.support.factories import config, pool
 from tests.support.prometheus import TENANTS, Prometheus, requires_prometheus
 
-pytestmark = requires_prometheus
+pytestmark = [pytest.mark.e2e, requires_prometheus]
 
 SUM = "sum by (tenant) (agent_tokens_consumed_total)"
 

@@ -26,6 +26,8 @@ from tests.support.certificates import make_certificates
 from tests.support.factories import config, pool
 from tests.support.prometheus import TENANTS, Prometheus
 
+pytestmark = pytest.mark.e2e
+
 CFG = config({"research": pool("acme"), "coder": pool("globex")}, TENANTS)
 QUERY = 'label_replace(vector(4200), "tenant", "acme", "", "")'
 

@@ -19,6 +19,8 @@ from tests.support import eventually, free_port
 from tests.support.factories import config, pool
 from tests.support.prometheus import Prometheus
 
+pytestmark = pytest.mark.e2e
+
 TENANTS = {name: {"tier": "enterprise", "daily_token_budget": 10_000}
            for name in ("acme", "globex", "initech", "hooli")}  # fmt: skip
 QUERY = "sum by (tenant) (agent_tokens_today)"
