@@ -36,6 +36,7 @@ MODULES = (
     "controller/core/shortfall.py",
     "controller/core/history.py",
     "controller/core/engine.py",
+    "controller/core/tracked.py",
     "controller/simulate/shell.py",
     "controller/simulate/cluster.py",
     "controller/simulate/clock.py",

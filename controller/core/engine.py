@@ -52,8 +52,8 @@ from controller.core.accounting import ReplicaSeconds
 from controller.core.allocation import Claim, Demand, allocate_short
 from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config, PoolConfig
-from controller.core.demand import Demanded, Footprint, demanded
-from controller.core.history import History, PoolHistory
+from controller.core.demand import demanded
+from controller.core.history import History
 from controller.core.model import (
     Observations,
     Overrides,
@@ -63,6 +63,7 @@ from controller.core.model import (
 )
 from controller.core.policy import NO_OVERRIDES, claim, controller_paused
 from controller.core.spend import SpendBook
+from controller.core.tracked import TrackedPool
 
 _SLACK = 1e-6
 """A time rule due within this long of a step counts as due at it (float noise)."""
@@ -77,44 +78,39 @@ class Engine:
         the latest figures (the live loop); the numbers are the same either way."""
         self.names = list(config.pools)
         self.index = {name: i for i, name in enumerate(self.names)}
-        self.pool_configs: list[PoolConfig] = list(config.pools.values())
-        self.waits = [config.target_wait[name] for name in self.names]
-        n = len(self.names)
+        self.pools = [
+            TrackedPool(name, pool, config.target_wait[name]) for name, pool in config.pools.items()
+        ]
+        """One record per pool, in config order: a pool's index is its key in the engine."""
         self.tenant_pools: dict[str, list[int]] = {}
-        for i, pool in enumerate(self.pool_configs):
-            self.tenant_pools.setdefault(pool.tenant, []).append(i)
+        for i, pool in enumerate(self.pools):
+            self.tenant_pools.setdefault(pool.config.tenant, []).append(i)
         self.replica_seconds = ReplicaSeconds(
             {name: tenant.clock for name, tenant in config.tenants.items()}
         )
         """Each tenant's replicas over its budget day, as read (the budget's pace)."""
         self.spend = SpendBook(config)
         """Each budgeted tenant's spend, sampled at every step: its forecast (the pace)."""
-        self._replicas = [0] * n
         self._tenant_replicas = dict.fromkeys(config.tenants, 0)
-        self._lags = [0] * n
         self._tenant_lag = dict.fromkeys(config.tenants, 0)
-        """Tasks waiting per pool and per tenant, as read (stale or unseen: none): with each
-        tenant's tasks done, what its spend forecast learns it asks for."""
+        """Tasks waiting per tenant, as read: with each tenant's tasks done, what its spend
+        forecast learns it asks for."""
         self.tasks_today: dict[str, int] = {}
         """Per tenant, the tasks its workers reported done today, where known."""
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
-        self.readings: list[PoolObservation | None] = [None] * n
-        self.prints: list[Footprint | None] = [None] * n
-        self.demands: list[Demanded | None] = [None] * n
-        """Step 2 of each reading, worked out once when read: every claim of it reuses it."""
-        self._pools: dict[str, PoolObservation] = {}
+        self._readings: dict[str, PoolObservation] = {}
         self._tokens: dict[str, int] = {}
         self._stale_tokens: dict[str, str] = {}
         self._unobserved: dict[str, str] = {}
         self._spent: dict[str, float] = {}
         self.observations = Observations(
-            self._pools,
-            self._tokens,
-            self._stale_tokens,
-            self._unobserved,
-            self._spent,
-            self.spend.tenants,
+            pools=self._readings,
+            tokens_today=self._tokens,
+            stale_tokens=self._stale_tokens,
+            unobserved=self._unobserved,
+            replica_seconds_today=self._spent,
+            spend=self.spend.tenants,
         )
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES
@@ -122,16 +118,13 @@ class Engine:
         """Per budgeted tenant: its budget rule as of its last tokens."""
         self.paced: set[str] = set()
         """Tenants past warn_at with the pace on: claimed again at every step."""
-        self.claims: list[Claim] = []
-        self.desired: list[int] = [0] * n
+        self.started = False
+        """Whether the first step, which claims every pool, has run."""
         self.outcome: dict[int, tuple[int, tuple[Reason, ...]]] = {}
         """While a shared ceiling is short, per pool that draws on one: what `allocate` granted
         and the reasons it added (written into the pool's claim, after `base` of its own)."""
-        self.base = [0] * n
         self.bids: dict[int, Bid] = {}
         """What `allocate` read of each such claim when it last ran."""
-        self.busy: list[bool | None] = [None] * n
-        """Per pool: whether the reading its claim used had lag (None: stale, not recorded)."""
         self.demand = Demand(config)
         self.members: list[list[int]] = [[] for _ in self.demand.shape.ceilings]
         """Per shared ceiling, the pools that draw on it."""
@@ -144,50 +137,52 @@ class Engine:
         """The pools that draw on a short ceiling, split into groups that share none: each is
         allocated on its own, and again only when one of its claims changed."""
         self.group_of: dict[int, int] = {}
-        self.recorded = [-math.inf] * n
-        """When each pool's recommendation was last written to the history."""
-        self.entries: list[PoolHistory | None] = [None] * n
-        self.release_at = [math.inf] * n
-        """Per pool: when its claim may change by time alone (Claim.until)."""
         self.releases: list[tuple[float, int]] = []
-        """Heap of (release_at, pool); an entry no longer in release_at is stale."""
+        """Heap of (release_at, pool); an entry no longer the pool's release_at is stale."""
         self.dirty: set[int] = set()
         """Pools to claim again at the next step."""
-        self.made: list[ScaleDecision | None] = [None] * n
-        """Each pool's decision as last asked for (`decision`), until its claim changes."""
         self.previous = -math.inf
         """When the last step ran."""
         self.steps = 0
         self.claimed = 0
         """Steps, and pool claims made over them."""
 
+    @property
+    def readings(self) -> list[PoolObservation | None]:
+        """Each pool's reading, in config order."""
+        return [pool.reading for pool in self.pools]
+
+    @property
+    def pool_configs(self) -> list[PoolConfig]:
+        return [pool.config for pool in self.pools]
+
     # --- what the shell read ------------------------------------------------------------------
 
     def read(self, i: int, reading: PoolObservation | None) -> None:
         """Pool i as the sources see it now (None: not seen at all, so never scaled)."""
-        if reading == self.readings[i]:
+        pool = self.pools[i]
+        if reading == pool.reading:
             return
-        self.readings[i] = reading
+        pool.reading = reading
+        tenant = pool.config.tenant
         replicas = 0 if reading is None else reading.replicas
-        if replicas != self._replicas[i]:
-            tenant = self.pool_configs[i].tenant
-            self._tenant_replicas[tenant] += replicas - self._replicas[i]
-            self._replicas[i] = replicas
+        if replicas != pool.replicas:
+            self._tenant_replicas[tenant] += replicas - pool.replicas
+            pool.replicas = replicas
             self._moved.add(tenant)
         lag = 0 if reading is None or reading.stale is not None else reading.lag
-        if lag != self._lags[i]:
-            self._tenant_lag[self.pool_configs[i].tenant] += lag - self._lags[i]
-            self._lags[i] = lag
+        if lag != pool.lag:
+            self._tenant_lag[tenant] += lag - pool.lag
+            pool.lag = lag
         if reading is None:
-            self._pools.pop(self.names[i], None)
-            self.prints[i] = self.demands[i] = None
+            self._readings.pop(pool.name, None)
+            pool.footprint = pool.demanded = None
             self.dirty.add(i)
             return
-        self._pools[self.names[i]] = reading
-        made = self.demands[i] = demanded(self.pool_configs[i], reading, self.waits[i])
-        mark = made.footprint
-        if mark != self.prints[i] or self.exact_reasons:
-            self.prints[i] = mark
+        self._readings[pool.name] = reading
+        made = pool.demanded = demanded(pool.config, reading, pool.wait)
+        if made.footprint != pool.footprint or self.exact_reasons:
+            pool.footprint = made.footprint
             self.dirty.add(i)
 
     def tokens(
@@ -256,7 +251,7 @@ class Engine:
     def touch_all(self) -> None:
         """Claim every pool again at the next step (after a change the engine cannot see:
         leading again, unpaused)."""
-        self.dirty.update(range(len(self.names)))
+        self.dirty.update(range(len(self.pools)))
 
     def retry(self, i: int) -> None:
         """Pool i's change was not made (no budget for the call, a call in flight, one that
@@ -278,86 +273,76 @@ class Engine:
         for tenant in self._moved:
             self.replica_seconds.set(tenant, self._tenant_replicas[tenant], now)
         self._moved.clear()
-        if self.paced or not self.claims:
+        if self.paced or not self.started:
             self._spent.update(self.replica_seconds.today(now))
-        sample, tokens, stale = self.spend.observe, self._tokens, self._stale_tokens
-        tasks, lags = self.tasks_today, self._tenant_lag
+        tokens, stale, tasks = self._tokens, self._stale_tokens, self.tasks_today
         for tenant in self.spend.tenants:
             used = tokens.get(tenant)
             if used is not None:
-                sample(
-                    tenant, used, now, tasks.get(tenant), lags[tenant], learn=tenant not in stale
-                )
-        if not self.claims:
-            return self._first(now)
+                learn = tenant not in stale
+                lag = self._tenant_lag[tenant]
+                self.spend.observe(tenant, used, now, tasks.get(tenant), lag, learn=learn)
+        if not self.started:
+            self.started = True
+            self.dirty = set()
+            return self._claim_again(now, set(range(len(self.pools))))
         changed = self.dirty
         self.dirty = set()
         for tenant in self.paced:
             changed.update(self.tenant_pools.get(tenant, ()))
-        releases, release_at = self.releases, self.release_at
+        releases = self.releases
         while releases and releases[0][0] <= now + _SLACK:
             due, i = heapq.heappop(releases)
-            if due == release_at[i]:
-                release_at[i] = math.inf
+            if due == self.pools[i].release_at:
+                self.pools[i].release_at = math.inf
                 changed.add(i)
         if not changed:
             self.previous = now
             return []
-        claims, desired, busy, recorded = self.claims, self.desired, self.busy, self.recorded
-        record, demand, previous = self._record, self.demand, self.previous
-        config, observations, history = self.config, self.observations, self.history
-        overrides, names, configs, demands, prints = (
-            self.current_overrides,
-            self.names,
-            self.pool_configs,
-            self.demands,
-            self.prints,
-        )
+        return self._claim_again(now, changed)
+
+    def _claim_again(self, now: float, changed: set[int]) -> list[int]:
+        """Claim the `changed` pools anew, then share the ceilings (`_settle`). A pool's
+        recommendation stood unrecorded since it was last claimed: it is recorded as of the
+        last step first, as recording it at every step would have left it."""
+        previous, history, overrides = self.previous, self.history, self.current_overrides
         for i in changed:
-            lag = busy[i]
-            if lag is not None and recorded[i] < previous:
-                record(i, claims[i].recommendation, lag, previous)
-            made = claims[i] = claim(
-                names[i], configs[i], config, observations, overrides, history, now, demands[i]
+            pool = self.pools[i]
+            if pool.busy is not None and pool.claim is not None and pool.recorded < previous:
+                self._record(i, pool.claim.recommendation, pool.busy, previous)
+            made = pool.claim = claim(
+                pool.name,
+                pool.config,
+                self.config,
+                self.observations,
+                overrides,
+                history,
+                now,
+                pool.demanded,
             )
-            desired[i] = demand.set(made)
-            mark = prints[i]  # _had_lag(the reading), as its footprint has it
-            busy[i] = None if mark is None or mark.stale else mark.lagging
+            pool.desired = self.demand.set(made)
+            mark = pool.footprint  # whether the reading had lag, as its footprint has it
+            pool.busy = None if mark is None or mark.stale else mark.lagging
         self.claimed += len(changed)
         return self._settle(now, changed)
-
-    def _first(self, now: float) -> list[int]:
-        everything = range(len(self.names))
-        self.dirty = set()
-        config, observations, overrides = self.config, self.observations, self.current_overrides
-        self.claims = [
-            claim(name, pool, config, observations, overrides, self.history, now, demand)
-            for name, pool, demand in zip(self.names, self.pool_configs, self.demands, strict=True)
-        ]
-        self.claimed += len(self.claims)
-        self.desired = [self.demand.set(c) for c in self.claims]
-        self.busy = [_had_lag(r) for r in self.readings]
-        return self._settle(now, set(everything))
 
     def _settle(self, now: float, changed: set[int]) -> list[int]:
         fits = self.demand.fits() and not self.short_ceilings
         acted = sorted(changed) if fits else sorted(changed.union(self._share(changed)))
-        made = self.made
+        pools = self.pools
         for i in acted:
-            made[i] = None
-        claims, busy, recorded = self.claims, self.busy, self.recorded
-        record, releases, release_at = self._record, self.releases, self.release_at
+            pools[i].made = None
         for i in changed:
-            claimed = claims[i]
-            lag = busy[i]
-            if lag is not None:
-                record(i, claimed.recommendation, lag, now)
-                recorded[i] = now
+            pool = pools[i]
+            claimed = pool.claimed
+            if pool.busy is not None:
+                self._record(i, claimed.recommendation, pool.busy, now)
+                pool.recorded = now
             due = claimed.until
-            if due != release_at[i]:
-                release_at[i] = due
+            if due != pool.release_at:
+                pool.release_at = due
                 if due < math.inf:
-                    heapq.heappush(releases, (due, i))
+                    heapq.heappush(self.releases, (due, i))
         self.previous = now
         return acted
 
@@ -368,7 +353,7 @@ class Engine:
         ask alone: the ceilings they draw on have room for every claim at once, and no grant
         exceeds what its claim asks alone. Returns the pools whose grant or reasons moved
         (with the claims made again this step, `_settle` has all that may differ)."""
-        claims, demand, desired, outcome = self.claims, self.demand, self.desired, self.outcome
+        demand, outcome = self.demand, self.outcome
         moved: set[int] = set()
         short = () if demand.fits() else tuple(demand.short())
         group_of = self.group_of
@@ -381,10 +366,11 @@ class Engine:
             self.group_of = group_of = {i: g for g, pools in enumerate(self.groups) for i in pools}
             for i in outcome.keys() - group_of.keys():
                 del outcome[i], self.bids[i]
-                made = claims[i]
+                pool = self.pools[i]
+                made = pool.claimed
                 if i not in changed:  # a claim not made again: take back allocate's reasons
-                    del made.reasons[self.base[i] :]
-                desired[i] = made.alone
+                    del made.reasons[pool.base :]
+                pool.desired = made.alone
                 moved.add(i)
             new = {g for g, pools in enumerate(self.groups) if tuple(pools) not in known}
             for g in new:
@@ -401,37 +387,39 @@ class Engine:
         and reasons anew, each other one loses those of the last run first. When the group is
         as before and every claim made again bids as before (the other claims are the same),
         the last run's outcome stands without running it."""
-        claims, base, outcome, bids = self.claims, self.base, self.outcome, self.bids
+        pools, outcome, bids = self.pools, self.outcome, self.bids
         fresh = [i for i in group if i in changed or i not in outcome]
-        if not new and all(i in outcome and _bid(claims[i]) == bids[i] for i in fresh):
+        if not new and all(i in outcome and _bid(pools[i].claimed) == bids[i] for i in fresh):
             for i in fresh:
-                made = claims[i]
-                base[i] = len(made.reasons)
+                pool = pools[i]
+                made = pool.claimed
+                pool.base = len(made.reasons)
                 made.granted, added = outcome[i]
                 made.reasons.extend(added)
-                self.desired[i] = made.granted
+                pool.desired = made.granted
             return
         run = []
         for i in group:
-            made = claims[i]
+            pool = pools[i]
+            made = pool.claimed
             if i in changed or i not in outcome:
-                base[i] = len(made.reasons)
+                pool.base = len(made.reasons)
             else:
-                del made.reasons[base[i] :]
+                del made.reasons[pool.base :]
             made.granted = made.goal = 0
             if made.current or made.alone:  # else it has nothing and asks nothing: 0, no reason
                 run.append(made)
         allocate_short(self.config, run)
-        desired = self.desired
         for i in group:
-            made = claims[i]
-            now = (made.granted, tuple(made.reasons[base[i] :]))
+            pool = pools[i]
+            made = pool.claimed
+            now = (made.granted, tuple(made.reasons[pool.base :]))
             if outcome.get(i) != now:
                 outcome[i] = now
                 moved.add(i)
-            desired[i] = made.granted
+            pool.desired = made.granted
         for i in fresh:
-            bids[i] = _bid(claims[i])
+            bids[i] = _bid(pools[i].claimed)
 
     def _groups(self, short: tuple[int, ...]) -> list[list[int]]:
         """The pools that draw on the `short` ceilings, in groups joined by a shared one
@@ -454,9 +442,10 @@ class Engine:
 
     def _record(self, i: int, recommendation: int, busy: bool, now: float) -> None:
         """History.record_pool, with the pool's entry kept at hand."""
-        entry = self.entries[i]
+        pool = self.pools[i]
+        entry = pool.entry
         if entry is None:
-            entry = self.entries[i] = self.history.pool(self.names[i], now)
+            entry = pool.entry = self.history.pool(pool.name, now)
         if entry.recommend(now, recommendation):
             self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ now
         if busy:
@@ -466,18 +455,18 @@ class Engine:
 
     def decision(self, i: int) -> ScaleDecision:
         """Pool i's decision as of the last step, with every reason."""
-        made = self.made[i]
+        pool = self.pools[i]
+        made = pool.made
         if made is None:
-            made = self.made[i] = self._decide(i)
+            made = pool.claimed.decision(pool.desired)
+            if self.current_overrides.paused:
+                made = controller_paused(made)
+            pool.made = made
         return made
-
-    def _decide(self, i: int) -> ScaleDecision:
-        made = self.claims[i].decision(self.desired[i])
-        return controller_paused(made) if self.current_overrides.paused else made
 
     def decisions(self) -> list[ScaleDecision]:
         """Every pool's decision, in config order."""
-        return [self.decision(i) for i in range(len(self.names))]
+        return [self.decision(i) for i in range(len(self.pools))]
 
 
 class Bid(NamedTuple):
@@ -503,13 +492,6 @@ def _bid(claim: Claim) -> Bid:
         steady=claim.steady,
         kept=claim.kept,
     )
-
-
-def _had_lag(reading: PoolObservation | None) -> bool | None:
-    """Whether a reading had lag, for the history (None: stale or absent, not recorded)."""
-    if reading is None or reading.stale is not None:
-        return None
-    return reading.pending + reading.ack_pending > 0
 
 
 def _moved(now: Mapping[str, object], before: Mapping[str, object]) -> set[str]:

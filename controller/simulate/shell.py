@@ -47,10 +47,10 @@ class VirtualLoop:
         self.engine = Engine(config)
         self.history = self.engine.history
         self.names = self.engine.names
-        self.pool_configs = self.engine.pool_configs
-        self.readings = self.engine.readings
-        """Each pool as last read (the engine's: `observe` tells it every reading)."""
+        self.pool_configs = list(config.pools.values())
         n = len(self.names)
+        self.readings: list[PoolObservation | None] = [None] * n
+        """Each pool as last read (and told to the engine)."""
         self.interval = config.controller.interval_seconds
         self.wakes = bytearray([1]) * n  # the live loop starts with all idle
         self.woken: set[int] = set()
@@ -59,7 +59,7 @@ class VirtualLoop:
         self._gone = 0
         """Trace index of the oldest task still inside the rate window."""
         self.budgeted = [
-            config.tenants[p.tenant].daily_token_budget is not None for p in self.pool_configs
+            config.tenants[p.tenant].daily_token_budget is not None for p in config.pools.values()
         ]
         self.tenants_seen: set[Tenant] = set()
         """Budgeted tenants with a pool read since their tokens were."""
@@ -163,7 +163,8 @@ class VirtualLoop:
             if budgeted[i]:
                 tenants.add(every[i].tenant)
             queue = not woken or i in woken
-            engine.read(i, self._read(i, cluster, now, queue=queue))  # drops a repeated reading
+            reading = self.readings[i] = self._read(i, cluster, now, queue=queue)
+            engine.read(i, reading)  # (which drops a reading equal to the last)
         for tenant in tenants:
             engine.tokens(tenant.name, _tokens(tenant), tasks=tenant.done)
         tenants.clear()
@@ -172,16 +173,14 @@ class VirtualLoop:
 
     def act(self, now: float, cluster: Cluster, pools: list[int]) -> None:
         """Scale the pools whose decision changed (in pool order, as the live loop does)."""
-        engine = self.engine
-        claims, desired, wakes, rules = engine.claims, engine.desired, self.wakes, engine.rules
-        every = cluster.pools
+        engine, wakes, every = self.engine, self.wakes, cluster.pools
         for i in pools:
-            made, want = claims[i], desired[i]
-            if want != made.current and not made.held:
-                self._patch(now, cluster, i, made.current, want)
-            wakes[i] = want == 0 and made.observed
-            if every[i].held or rules.get(made.pool.tenant) is not None:
-                cluster.hold(i, any(r.rule in _HOLDING for r in made.reasons))
+            decision = engine.decision(i)
+            if decision.changes:
+                self._patch(now, cluster, i, decision.current, decision.desired)
+            wakes[i] = decision.desired == 0 and decision.observed
+            if every[i].held or engine.rules.get(decision.tenant) is not None:
+                cluster.hold(i, any(r.rule in _HOLDING for r in decision.reasons))
 
     def _patch(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
         """Scale pool i if the client's bucket has a token; else it waits for a later tick."""
