@@ -114,7 +114,7 @@ BREAKDOWN = (
     "controller.runtime.loop:Reconciler._observations",
     "controller.runtime.loop:decide",
     "controller.core.history:History.record_tick",
-    "controller.runtime.loop:Reconciler._track_stale",
+    "controller.runtime.health:SourceHealth.track_stale",
     "controller.sources.jetstream:JetStreamLagSource._answer",
     "controller.sources.jetstream:moved",
     "controller.sources.jetstream_api:parse",

@@ -43,6 +43,7 @@ from controller.core.model import (
     SourceError,
 )
 from controller.core.pool_state import state_of
+from controller.runtime.health import SourceHealth
 from controller.runtime.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
 from controller.sources.base import LagSource, UsageSource
 
@@ -56,8 +57,6 @@ CALL_DEADLINE_S = 3.0
 """The most one scale call may take, retries included (well inside the lease's TTL)."""
 MIN_CALL_S = 0.25
 """A call is not started with less time than this left on the lease: the next tick renews."""
-SOURCES = ("cluster", "queue")
-"""The problems that stall every pool (and slow the loop down with backoff)."""
 
 
 class Reconciler:
@@ -103,10 +102,8 @@ class Reconciler:
         """Replicas and ready as the leader saw them, which a follower shows rather than its
         own view (a follower's simulated cluster never scales)."""
         self.decisions: dict[str, ScaleDecision] = {}
-        self.problems: dict[str, str] = {}
-        """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
-        self.stale: dict[str, str] = {}
-        """Pool -> why its data cannot be trusted (so it is held), as of the last tick."""
+        self.health = SourceHealth(self.bus)
+        """The failing sources and the pools held for want of data."""
         self.call_deadline = call_deadline
         self._acting: dict[str, asyncio.Task[None]] = {}
         """Pools with a scale call in flight."""
@@ -116,8 +113,6 @@ class Reconciler:
         self.spend_handover = spend_handover
         """Where the leader keeps the budget forecast's memory for the next one (NATS KV)."""
         self._spend_restored = False
-        self._told: dict[str, str] = {}
-        """Pools whose own staleness was told (a health event and a log line), and why."""
         self.idle: set[str] = set(config.pools)
         self._stats: Mapping[str, QueueStats] = {}
         self._state: Mapping[str, PoolState] = {}
@@ -146,6 +141,16 @@ class Reconciler:
     @property
     def overrides(self) -> Overrides:
         return self.store.current()
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
+        return self.health.problems
+
+    @property
+    def stale(self) -> dict[str, str]:
+        """Pool -> why its data cannot be trusted (so it is held), as of the last tick."""
+        return self.health.stale
 
     def act(self, event: ActionEvent) -> None:
         """Tell everyone about an operator action (already applied to the store)."""
@@ -213,7 +218,7 @@ class Reconciler:
             if not decision.changes:
                 would.pop(pool, None)
                 if f"scale {pool}" in self.problems:  # nothing left to do: nothing failing
-                    self._healthy(f"scale {pool}", now)
+                    self.health.healthy(f"scale {pool}", now)
             elif not acting:
                 continue
             elif dry:
@@ -278,44 +283,24 @@ class Reconciler:
         call.add_done_callback(lambda _: self._acting.pop(pool, None))
         return call
 
-    def _track_stale(self, name: str, why: str | None, now: float) -> None:
-        """Whether a pool is held for want of data, and why; a line on each change. A source
-        that fails says so once for all its pools (see `_unhealthy`): only a pool's own
-        reasons (a missing consumer or Deployment, ...) are told pool by pool."""
-        stale, told = self.stale, self._told
-        if why is None:
-            stale.pop(name, None)
-            if told.pop(name, None) is not None:
-                log.info("pool %s: data fresh again", name)
-                self.bus.publish(HealthEvent(now, f"pool {name}", True, "recovered"))
-            return
-        stale[name] = why
-        if told.get(name) == why or why in {
-            self.problems[s] for s in SOURCES if s in self.problems
-        }:
-            return
-        log.warning("pool %s held, its data is stale: %s", name, why)
-        self.bus.publish(HealthEvent(now, f"pool {name}", False, why))
-        told[name] = why
-
     async def _refresh(self, only: Collection[str] | None) -> None:
         now = self.clock()
         deadline = self.call_deadline  # a source that does not answer in time is failing
         try:
             self._state = await asyncio.wait_for(self.actuator.observe(), deadline)
-            self._healthy("cluster", now)
+            self.health.healthy("cluster", now)
         except SourceError as exc:
-            self._unhealthy("cluster", str(exc), now)
+            self.health.unhealthy("cluster", str(exc), now)
         except TimeoutError:
-            self._unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
+            self.health.unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
         try:
             read = self.lag.read() if only is None else self._read_some(only)
             self._stats = await asyncio.wait_for(read, deadline)
-            self._healthy("queue", now)
+            self.health.healthy("queue", now)
         except SourceError as exc:
-            self._unhealthy("queue", str(exc), now)
+            self.health.unhealthy("queue", str(exc), now)
         except TimeoutError:
-            self._unhealthy("queue", f"no answer within {deadline:.1f} s", now)
+            self.health.unhealthy("queue", f"no answer within {deadline:.1f} s", now)
 
     async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
         fresh = await self.lag.read(pools)
@@ -329,7 +314,7 @@ class Reconciler:
         see."""
         engine = self.engine
         usage = self.usage.usage(now)
-        problem = self.problems.get("cluster") or self.problems.get("queue")
+        problem = self.health.source_problem()
         unobserved: Mapping[str, str] = {}
         if self._explaining:
             unobserved = cast(ExplainingActuator, self.actuator).problems
@@ -350,13 +335,13 @@ class Reconciler:
             todo = sorted(moved | held)
         self._fed_states, self._fed_stats, self._fed_means = states, stats, means
         self._problem = problem
-        reads, trends = self._stale_reads, self.trends
+        reads, trends, track_stale = self._stale_reads, self.trends, self.health.track_stale
         for i in todo:
             name, state, stat = names[i], states[i], stats[i] or _NOT_READ
             if state is None:  # never seen: the policy leaves it alone
                 engine.read(i, None)
                 held.add(i)
-                self._track_stale(name, unobserved.get(name) or "not seen in the cluster yet", now)
+                track_stale(name, unobserved.get(name) or "not seen in the cluster yet", now)
                 continue
             stale = problem or stat.stale
             if stale:
@@ -370,7 +355,7 @@ class Reconciler:
             )  # fmt: skip
             engine.read(i, reading)
             trends.add_lag(name, stat.pending + stat.ack_pending)
-            self._track_stale(name, stale, now)
+            track_stale(name, stale, now)
         stale_tokens, done = usage.stale, usage.tasks_today
         for tenant in self.config.tenants:
             engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens, done.get(tenant))
@@ -386,18 +371,18 @@ class Reconciler:
             async with asyncio.timeout(deadline):  # (no extra task, as wait_for makes)
                 await self._call(decision, now)
         except PoolUnavailable as exc:
-            self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
+            self.health.unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
             self.engine.retry(i)
             return
         except SourceError as exc:
-            self._unhealthy(f"scale {pool}", str(exc), now)
+            self.health.unhealthy(f"scale {pool}", str(exc), now)
             self.engine.retry(i)
             return
         except TimeoutError:
-            self._unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
+            self.health.unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
             self.engine.retry(i)
             return
-        self._healthy(f"scale {pool}", now)
+        self.health.healthy(f"scale {pool}", now)
         self.engine.scaled(i, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now))
 
@@ -437,17 +422,6 @@ class Reconciler:
             log.info("lease: %s", detail)
             self.bus.publish(HealthEvent(now, "lease", True, detail))
 
-    def _healthy(self, source: str, now: float) -> None:
-        if self.problems.pop(source, None) is not None:
-            log.info("%s source recovered", source)
-            self.bus.publish(HealthEvent(now, source, True, "recovered"))
-
-    def _unhealthy(self, source: str, detail: str, now: float) -> None:
-        if self.problems.get(source) != detail:
-            log.warning("%s source failing: %s", source, detail)
-            self.bus.publish(HealthEvent(now, source, False, detail))
-        self.problems[source] = detail
-
     def ready_of(self, pools: Iterable[str]) -> dict[str, int]:
         """Ready replicas of these pools, as this process sees them (those it sees)."""
         state = self._state
@@ -478,7 +452,7 @@ class Reconciler:
                 now = self._timer()
                 if scheduled:
                     due = max(due + interval, now)
-                failing = any(source in self.problems for source in SOURCES)
+                failing = self.health.sources_failing()
                 backoff = min(MAX_BACKOFF_S, max(interval, backoff * 2)) if failing else 0.0
                 if backoff:
                     due = now + backoff
@@ -575,17 +549,4 @@ def build_snapshot(loop: Reconciler) -> FleetSnapshot:
         leader = loop.lease.leader_name
         mode = f"following {leader}" if leader else "watching: no controller leads"
     return FleetSnapshot(now, tuple(pools), tenants, pods, config.cluster.max_pods, mode,
-                         _problems(loop))  # fmt: skip
-
-
-def _problems(loop: Reconciler) -> dict[str, str]:
-    """The sources that fail, and the pools held for their own missing data (a consumer or
-    a Deployment gone): the header names every reason a pool is held, not only a source's."""
-    problems = dict(loop.problems)
-    sources = {problems[s] for s in SOURCES if s in problems}
-    own = [(pool, why) for pool, why in loop.stale.items() if why not in sources]
-    if own:
-        pool, why = own[0]
-        more = f" (and {len(own) - 1} more)" if len(own) > 1 else ""
-        problems["pools"] = f"{len(own)} of {len(loop.config.pools)} held: {pool}: {why}{more}"
-    return problems
+                         loop.health.report(len(config.pools)))  # fmt: skip
