@@ -6,13 +6,12 @@ whose decision may have changed, publish.
 Thin on purpose: all judgement is in controller.core.policy. The loop ticks every
 `controller.interval_seconds` and at once when a task reaches a pool at zero replicas. A
 source that fails marks its pools stale (the policy then holds their replicas, never scales
-them down), raises a health event, and is retried with backoff until it answers again.
+them down), raises a health event (controller.runtime.health), and is retried with backoff
+until it answers again.
 
-Each pool's scale call runs as a task of its own, bounded by a deadline: one pool's hung or
-failing call never delays another pool's decision or call (the loop does not wait for them;
-a pool with a call in flight is not called again until it ends). And each call is fenced: it
-starts only while this process leads, and only if the lease stays valid for the whole
-deadline, so a stalled call can never land for a leader that has lost the lease.
+Each pool's scale call runs as a task of its own, bounded by a deadline and fenced by the
+lease (controller.runtime.actuation): the loop does not wait for them, so one pool's hung
+call never delays another pool's decision or call.
 """
 
 from __future__ import annotations
@@ -32,17 +31,17 @@ from controller.coordination.overrides import OverrideStore
 from controller.coordination.spend_handover import SpendHandover
 from controller.core.config import Config
 from controller.core.engine import Engine
-from controller.core.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
+from controller.core.events import ActionEvent, EventBus, HealthEvent, TickEvent
 from controller.core.model import (
     Overrides,
     PoolObservation,
     PoolState,
-    PoolUnavailable,
     QueueStats,
     ScaleDecision,
     SourceError,
 )
 from controller.core.pool_state import state_of
+from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.health import SourceHealth
 from controller.runtime.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
 from controller.sources.base import LagSource, UsageSource
@@ -53,10 +52,6 @@ _NOT_READ = QueueStats(0, 0, stale="queue not read yet")
 _V = TypeVar("_V")
 
 MAX_BACKOFF_S = 8.0
-CALL_DEADLINE_S = 3.0
-"""The most one scale call may take, retries included (well inside the lease's TTL)."""
-MIN_CALL_S = 0.25
-"""A call is not started with less time than this left on the lease: the next tick renews."""
 
 
 class Reconciler:
@@ -105,8 +100,11 @@ class Reconciler:
         self.health = SourceHealth(self.bus)
         """The failing sources and the pools held for want of data."""
         self.call_deadline = call_deadline
-        self._acting: dict[str, asyncio.Task[None]] = {}
-        """Pools with a scale call in flight."""
+        """The most a read, a lease renewal or a scale call may take."""
+        self.scale_calls = ScaleCalls(
+            actuator, self.engine, self.health, self.bus,
+            lease=lease, leads=lambda: self.leading, deadline=call_deadline,
+        )  # fmt: skip
         self.handover = handover
         """Where the leader keeps the time rules' history for the next one (NATS KV)."""
         self._restored = False
@@ -133,14 +131,16 @@ class Reconciler:
         self._leader_seen: object = None
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
-        self._would: dict[str, tuple[int, int]] = {}
-        """Dry-run: per pool, the change last told (current, desired), told again only when
-        it changes."""
         lag.watch_idle(self.idle, self._on_wake)
 
     @property
     def overrides(self) -> Overrides:
         return self.store.current()
+
+    @property
+    def _acting(self) -> dict[str, asyncio.Task[None]]:
+        """Pools with a scale call in flight."""
+        return self.scale_calls.in_flight
 
     @property
     def problems(self) -> dict[str, str]:
@@ -202,9 +202,9 @@ class Reconciler:
         decisions = []
         calls = []
         dry = overrides.dry_run or self.dry_run
-        would = self._would
+        scale_calls = self.scale_calls
         if not dry:
-            would.clear()
+            scale_calls.end_dry_run()
         for i in pools:
             decision = engine.decision(i)
             decisions.append(decision)
@@ -216,17 +216,11 @@ class Reconciler:
             else:
                 idle.discard(pool)
             if not decision.changes:
-                would.pop(pool, None)
-                if f"scale {pool}" in self.problems:  # nothing left to do: nothing failing
-                    self.health.healthy(f"scale {pool}", now)
-            elif not acting:
-                continue
-            elif dry:
-                self._tell_would(decision, now)
-            elif pool in self._acting:
-                engine.retry(i)  # decided again when the call in flight has ended
-            else:
-                calls.append(self._start_call(i, decision, now))
+                scale_calls.settled(pool, now)
+            elif acting:
+                call = scale_calls.act(i, decision, now, dry_run=dry)
+                if call is not None:
+                    calls.append(call)
         if not own and self.leader_decisions is not self._leader_seen:
             told.update(self.leader_decisions)
             self._leader_seen = self.leader_decisions
@@ -243,8 +237,7 @@ class Reconciler:
 
     async def settle(self) -> None:
         """Wait for every scale call in flight (each ends by its deadline)."""
-        while self._acting:
-            await asyncio.wait(list(self._acting.values()))
+        await self.scale_calls.settle()
 
     def _leaders_view(self) -> dict[str, PoolState]:
         own = self._state
@@ -262,26 +255,6 @@ class Reconciler:
         for event in self.store.expire(now):
             log.info("%s %s (%s)", event.action, event.target, event.detail)
             self.bus.publish(event)
-
-    def _tell_would(self, decision: ScaleDecision, now: float) -> None:
-        """Dry-run: say what a pool would do, once for each would-be change (the decision
-        stays the same tick after tick, since nothing is scaled)."""
-        pool = decision.pool
-        change = (decision.current, decision.desired)
-        if self._would.get(pool) == change:
-            return
-        self._would[pool] = change
-        reason = decision.main_reason
-        log.info("dry-run: %s would scale %d -> %d (%s: %s)", pool, *change, reason.rule,
-                 reason.detail)  # fmt: skip
-        self.bus.publish(ScaleEvent.of(decision, now, dry_run=True))
-
-    def _start_call(self, i: int, decision: ScaleDecision, now: float) -> asyncio.Task[None]:
-        pool = decision.pool
-        call = asyncio.create_task(self._actuate(i, decision, now), name=f"scale {pool}")
-        self._acting[pool] = call
-        call.add_done_callback(lambda _: self._acting.pop(pool, None))
-        return call
 
     async def _refresh(self, only: Collection[str] | None) -> None:
         now = self.clock()
@@ -359,55 +332,6 @@ class Reconciler:
         stale_tokens, done = usage.stale, usage.tasks_today
         for tenant in self.config.tenants:
             engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens, done.get(tenant))
-
-    async def _actuate(self, i: int, decision: ScaleDecision, now: float) -> None:
-        pool = decision.pool
-        deadline = self._call_deadline()
-        if deadline is None:
-            log.info("not scaling %s now: the lease is not surely ours for the call", pool)
-            self.engine.retry(i)
-            return
-        try:
-            async with asyncio.timeout(deadline):  # (no extra task, as wait_for makes)
-                await self._call(decision, now)
-        except PoolUnavailable as exc:
-            self.health.unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
-            self.engine.retry(i)
-            return
-        except SourceError as exc:
-            self.health.unhealthy(f"scale {pool}", str(exc), now)
-            self.engine.retry(i)
-            return
-        except TimeoutError:
-            self.health.unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
-            self.engine.retry(i)
-            return
-        self.health.healthy(f"scale {pool}", now)
-        self.engine.scaled(i, now, decision.current, decision.desired)
-        self.bus.publish(ScaleEvent.of(decision, now))
-
-    async def _call(self, decision: ScaleDecision, now: float) -> None:
-        if self._explaining:
-            await cast(ExplainingActuator, self.actuator).scale_with_reason(
-                decision.pool, decision.desired, decision, now, self._fence
-            )
-        else:
-            await self.actuator.scale(decision.pool, decision.desired)
-
-    def _fence(self) -> float | None:
-        """By when a write started now must land (the event loop's time), or None: for what
-        an actuator writes after a call returned (see controller.actuators.kubernetes.scaler)."""
-        left = self._call_deadline()
-        return None if left is None else asyncio.get_running_loop().time() + left
-
-    def _call_deadline(self) -> float | None:
-        """How long a scale call may take now: its deadline, cut to what is surely left of
-        the lease; None if that is too little (or we no longer lead)."""
-        if self.lease is None:
-            return self.call_deadline
-        left = self.lease.valid_until - time.monotonic()
-        deadline = self.call_deadline if self.call_deadline < left else left
-        return deadline if deadline >= MIN_CALL_S and self.leading else None
 
     async def _lead(self, now: float) -> None:
         if self.lease is None:
