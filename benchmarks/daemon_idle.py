@@ -120,7 +120,7 @@ BREAKDOWN = (
     "controller.sources.jetstream_api:parse",
     "controller.coordination.handover:HistoryHandover._changed",
     # the relay of each tick (agentdash.runtime._relay)
-    "controller.runtime.loop:build_snapshot",
+    "controller.runtime.snapshot:build_snapshot",
     "controller.runtime.metrics:Metrics.observe",
     "controller.runtime.metrics:Metrics.observe_snapshot",
     "controller.runtime.metrics:Metrics.observe_state",

@@ -40,15 +40,14 @@ from controller.core.model import (
     ScaleDecision,
     SourceError,
 )
-from controller.core.pool_state import state_of
 from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.health import SourceHealth
-from controller.runtime.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
+from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
 from controller.sources.base import LagSource, UsageSource
 
 log = logging.getLogger("agentdash.loop")
 
-_NOT_READ = QueueStats(0, 0, stale="queue not read yet")
+_NOT_READ = QueueStats(pending=0, ack_pending=0, stale="queue not read yet")
 _V = TypeVar("_V")
 
 MAX_BACKOFF_S = 8.0
@@ -102,9 +101,14 @@ class Reconciler:
         self.call_deadline = call_deadline
         """The most a read, a lease renewal or a scale call may take."""
         self.scale_calls = ScaleCalls(
-            actuator, self.engine, self.health, self.bus,
-            lease=lease, leads=lambda: self.leading, deadline=call_deadline,
-        )  # fmt: skip
+            actuator,
+            self.engine,
+            self.health,
+            self.bus,
+            lease=lease,
+            leads=lambda: self.leading,
+            deadline=call_deadline,
+        )
         self.handover = handover
         """Where the leader keeps the time rules' history for the next one (NATS KV)."""
         self._restored = False
@@ -227,7 +231,8 @@ class Reconciler:
         for tenant, tokens in engine.observations.tokens_today.items():
             self.trends.add_tokens(tenant, now, tokens)
         self.trends.next_tick()
-        self.bus.publish(TickEvent(now, tuple(decisions), time.perf_counter() - started))
+        cost = time.perf_counter() - started
+        self.bus.publish(TickEvent(ts=now, decisions=tuple(decisions), duration_s=cost))
         if settle and calls:
             await asyncio.wait(calls)
         if self.handover is not None and self.leading:
@@ -244,7 +249,9 @@ class Reconciler:
         view = dict(own)
         for name, state in self.leader_states.items():
             mine = own.get(name)
-            view[name] = PoolState(state.replicas, state.ready, mine.pods if mine else ())
+            view[name] = PoolState(
+                replicas=state.replicas, ready=state.ready, pods=mine.pods if mine else ()
+            )
         return view
 
     def _expire(self, now: float) -> None:
@@ -323,9 +330,15 @@ class Reconciler:
                 held.discard(i)
             tally = reads[i] = reads[i] + 1 if stale else 0
             reading = PoolObservation(
-                stat.pending, stat.ack_pending, state.replicas, state.ready,
-                stat.arrival_rate, means[i], stale, tally,
-            )  # fmt: skip
+                pending=stat.pending,
+                ack_pending=stat.ack_pending,
+                replicas=state.replicas,
+                ready=state.ready,
+                arrival_rate=stat.arrival_rate,
+                mean_task_seconds=means[i],
+                stale=stale,
+                stale_reads=tally,
+            )
             engine.read(i, reading)
             trends.add_lag(name, stat.pending + stat.ack_pending)
             track_stale(name, stale, now)
@@ -344,7 +357,7 @@ class Reconciler:
         if self.leading != was:
             detail = "leading" if self.leading else f"following {self.lease.leader_name}"
             log.info("lease: %s", detail)
-            self.bus.publish(HealthEvent(now, "lease", True, detail))
+            self.bus.publish(HealthEvent(ts=now, source="lease", ok=True, detail=detail))
 
     def ready_of(self, pools: Iterable[str]) -> dict[str, int]:
         """Ready replicas of these pools, as this process sees them (those it sees)."""
@@ -353,7 +366,27 @@ class Reconciler:
 
     def snapshot(self) -> FleetSnapshot:
         """The fleet as of the last tick, for the dashboard."""
-        return build_snapshot(self)
+        overrides = self.overrides
+        dry = overrides.dry_run or self.dry_run
+        return build_snapshot(
+            self.config,
+            now=self.clock(),
+            overrides=overrides,
+            observed=self.engine.observations,
+            states=self._state,
+            decisions=self.decisions,
+            trends=self.trends,
+            dry_run=dry,
+            mode=self._mode(overrides, dry),
+            problems=self.health.report(len(self.config.pools)),
+        )
+
+    def _mode(self, overrides: Overrides, dry_run: bool) -> str:
+        """What this process does: runs, is paused, only tells (dry-run), or follows."""
+        if not self.leading and self.lease is not None:
+            leader = self.lease.leader_name
+            return f"following {leader}" if leader else "watching: no controller leads"
+        return "paused" if overrides.paused else ("dry-run" if dry_run else "running")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set; the tick in flight, and the calls it started, finish.
@@ -415,62 +448,3 @@ def _in_order(
                 placed[i] = value
         return placed
     return list(map(values.get, names))
-
-
-def build_snapshot(loop: Reconciler) -> FleetSnapshot:
-    config, overrides, now = loop.config, loop.overrides, loop.clock()
-    observed = loop.engine.observations
-    dry = overrides.dry_run or loop.dry_run
-    pools = []
-    for name, pool in config.pools.items():
-        obs = observed.pools.get(name)
-        state = loop._state.get(name)
-        decision = loop.decisions.get(name)
-        pin = overrides.pins.get(name)
-        if pin is not None and not pin.active(now):
-            pin = None
-        label, detail = state_of(obs, decision, overrides, now, dry_run=dry)
-        pools.append(
-            PoolRow(
-                name,
-                pool.tenant,
-                config.tier_of[name],
-                obs.pending if obs else 0,
-                obs.ack_pending if obs else 0,
-                obs.arrival_rate if obs else None,
-                state.replicas if state else 0,
-                decision.desired if decision else 0,
-                state.ready if state else 0,
-                pin.replicas if pin is not None else None,
-                label,
-                decision,
-                loop.trends.lag_series(name),
-                detail,
-                pin.until if pin is not None else None,
-            )
-        )
-    used: dict[str, int] = {}
-    for row in pools:
-        used[row.tenant] = used.get(row.tenant, 0) + row.replicas
-    tenants = tuple(
-        TenantRow(
-            name,
-            tenant.tier,
-            observed.tokens_today.get(name, 0),
-            tenant.daily_token_budget,
-            tenant.warn_at,
-            tenant.hard_cap,
-            loop.trends.burn_per_min(name),
-            used.get(name, 0),
-            tenant.max_pods,
-            name in overrides.paused_tenants,
-        )
-        for name, tenant in config.tenants.items()
-    )
-    pods = tuple(pod for state in loop._state.values() for pod in state.pods)
-    mode = "paused" if overrides.paused else ("dry-run" if dry else "running")
-    if not loop.leading and loop.lease is not None:
-        leader = loop.lease.leader_name
-        mode = f"following {leader}" if leader else "watching: no controller leads"
-    return FleetSnapshot(now, tuple(pools), tenants, pods, config.cluster.max_pods, mode,
-                         loop.health.report(len(config.pools)))  # fmt: skip
