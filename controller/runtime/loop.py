@@ -20,9 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from itertools import compress, count
-from operator import is_not, ne
-from typing import TypeVar, cast
+from typing import cast
 
 from controller.actuators.base import Actuator, ExplainingActuator
 from controller.coordination.handover import HistoryHandover
@@ -34,21 +32,19 @@ from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, HealthEvent, TickEvent
 from controller.core.model import (
     Overrides,
-    PoolObservation,
     PoolState,
     QueueStats,
     ScaleDecision,
     SourceError,
 )
 from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
+from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import SourceHealth
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
 from controller.sources.base import LagSource, UsageSource
 
 log = logging.getLogger("agentdash.loop")
 
-_NOT_READ = QueueStats(pending=0, ack_pending=0, stale="queue not read yet")
-_V = TypeVar("_V")
 
 MAX_BACKOFF_S = 8.0
 
@@ -118,19 +114,9 @@ class Reconciler:
         self.idle: set[str] = set(config.pools)
         self._stats: Mapping[str, QueueStats] = {}
         self._state: Mapping[str, PoolState] = {}
-        n = len(self.engine.names)
-        self._fed_states: list[PoolState | None] = []
-        self._fed_stats: list[QueueStats | None] = []
-        self._fed_means: list[float | None] = []
-        """Per pool, in config order: the inputs of the reading last fed to the engine,
-        compared by identity: a pool whose sources handed back the same objects is not read
-        again."""
-        self._problem: str | None = None
-        self._held: set[int] = set()
-        """Pools held for want of data (stale, or not seen): read again at every tick."""
+        self.engine_feed = EngineFeed(config, self.engine, self.health, self.trends)
+        """What was last fed to the engine, and the pools held for want of data."""
         self._explaining = isinstance(actuator, ExplainingActuator)
-        self._stale_reads = [0] * n
-        """Per pool, how many reads in a row were stale (a pool's `fallback` counts them)."""
         self._was_acting = False
         self._leader_seen: object = None
         self._woken: set[str] = set()
@@ -287,64 +273,14 @@ class Reconciler:
         return {**self._stats, **fresh}
 
     def _feed(self, now: float) -> None:
-        """Tell the engine what the sources said: the pools whose inputs are not the very
-        objects it was last fed (a source hands back the same object for what did not
-        change: found without a Python loop over the fleet), the pools held for want of data
-        (they count their stale reads), their tenants' tokens, and the pools it cannot
-        see."""
-        engine = self.engine
+        """Tell the engine what the sources said (see controller.runtime.engine_feed)."""
         usage = self.usage.usage(now)
-        problem = self.health.source_problem()
         unobserved: Mapping[str, str] = {}
         if self._explaining:
             unobserved = cast(ExplainingActuator, self.actuator).problems
-        engine.unobserved(unobserved)
-        names = engine.names
-        index = engine.index
-        states = _in_order(self._state, names, index)
-        stats = _in_order(self._stats, names, index)
-        means = _in_order(usage.mean_task_seconds, names, index)
-        held = self._held
-        todo: Iterable[int]
-        if problem != self._problem or not self._fed_states:
-            todo = range(len(names))
-        else:
-            moved = set(compress(count(), map(is_not, states, self._fed_states)))
-            moved.update(compress(count(), map(is_not, stats, self._fed_stats)))
-            moved.update(compress(count(), map(ne, means, self._fed_means)))
-            todo = sorted(moved | held)
-        self._fed_states, self._fed_stats, self._fed_means = states, stats, means
-        self._problem = problem
-        reads, trends, track_stale = self._stale_reads, self.trends, self.health.track_stale
-        for i in todo:
-            name, state, stat = names[i], states[i], stats[i] or _NOT_READ
-            if state is None:  # never seen: the policy leaves it alone
-                engine.read(i, None)
-                held.add(i)
-                track_stale(name, unobserved.get(name) or "not seen in the cluster yet", now)
-                continue
-            stale = problem or stat.stale
-            if stale:
-                held.add(i)
-            else:
-                held.discard(i)
-            tally = reads[i] = reads[i] + 1 if stale else 0
-            reading = PoolObservation(
-                pending=stat.pending,
-                ack_pending=stat.ack_pending,
-                replicas=state.replicas,
-                ready=state.ready,
-                arrival_rate=stat.arrival_rate,
-                mean_task_seconds=means[i],
-                stale=stale,
-                stale_reads=tally,
-            )
-            engine.read(i, reading)
-            trends.add_lag(name, stat.pending + stat.ack_pending)
-            track_stale(name, stale, now)
-        stale_tokens, done = usage.stale, usage.tasks_today
-        for tenant in self.config.tenants:
-            engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens, done.get(tenant))
+        self.engine_feed.feed(
+            now, states=self._state, stats=self._stats, usage=usage, unobserved=unobserved
+        )
 
     async def _lead(self, now: float) -> None:
         if self.lease is None:
@@ -429,22 +365,3 @@ class Reconciler:
         finally:
             for waiter in waiters:
                 waiter.cancel()
-
-
-def _in_order(
-    values: Mapping[str, _V], names: list[str], index: Mapping[str, int]
-) -> list[_V | None]:
-    """Each name's value (None if it has none), in the order of `names` (`index`: each
-    name's place). The values as they are when the mapping has exactly those keys in that
-    order, as a source's usually does: a tenth of the cost of a lookup per name."""
-    n = len(names)
-    if len(values) == n and list(values) == names:
-        return list(values.values())
-    if len(values) < n // 4:  # few: place them
-        placed: list[_V | None] = [None] * n
-        for name, value in values.items():
-            i = index.get(name)
-            if i is not None:
-                placed[i] = value
-        return placed
-    return list(map(values.get, names))
