@@ -169,16 +169,7 @@ class Reconciler:
         engine = self.engine
         self._feed(now)
         await self._lead(now)
-        if self.handover is not None and self.leading != self._restored:
-            if self.leading:  # before its first decision as leader: hold what was held
-                await self.handover.restore(self.history, now)
-                engine.touch_all()
-            self._restored = self.leading
-        spend = self.spend_handover
-        if spend is not None and self.leading != self._spend_restored:
-            if self.leading:  # paced tenants are claimed at every step: no pool to touch
-                await spend.restore(engine.spend, now)
-            self._spend_restored = self.leading
+        await self._take_over(now)
         self._expire(now)
         overrides = self.overrides
         acting = self.leading and not overrides.paused
@@ -187,13 +178,29 @@ class Reconciler:
         self._was_acting = acting
         engine.overrides(overrides)
         pools = engine.step(now)
-        names, told, idle = engine.names, self.decisions, self.idle
+        dry = overrides.dry_run or self.dry_run
+        decisions, calls = self._act(pools, now, acting=acting, dry_run=dry)
+        for tenant, tokens in engine.observations.tokens_today.items():
+            self.trends.add_tokens(tenant, now, tokens)
+        self.trends.next_tick()
+        cost = time.perf_counter() - started
+        self.bus.publish(TickEvent(ts=now, decisions=tuple(decisions), duration_s=cost))
+        if settle and calls:
+            await asyncio.wait(calls)
+        await self._hand_on(now)
+
+    def _act(
+        self, pools: list[int], now: float, *, acting: bool, dry_run: bool
+    ) -> tuple[list[ScaleDecision], list[asyncio.Task[None]]]:
+        """Take the decisions of `pools` (those that may have changed): note them (the
+        leader's, on a follower), mark the pools that went idle, and, while `acting`, act on
+        the changes. The decisions, and the scale calls started."""
+        engine, names, told, idle = self.engine, self.engine.names, self.decisions, self.idle
         own = self.leading or not self.leader_decisions
         decisions = []
         calls = []
-        dry = overrides.dry_run or self.dry_run
         scale_calls = self.scale_calls
-        if not dry:
+        if not dry_run:
             scale_calls.end_dry_run()
         for i in pools:
             decision = engine.decision(i)
@@ -208,23 +215,34 @@ class Reconciler:
             if not decision.changes:
                 scale_calls.settled(pool, now)
             elif acting:
-                call = scale_calls.act(i, decision, now, dry_run=dry)
+                call = scale_calls.act(i, decision, now, dry_run=dry_run)
                 if call is not None:
                     calls.append(call)
         if not own and self.leader_decisions is not self._leader_seen:
             told.update(self.leader_decisions)
             self._leader_seen = self.leader_decisions
-        for tenant, tokens in engine.observations.tokens_today.items():
-            self.trends.add_tokens(tenant, now, tokens)
-        self.trends.next_tick()
-        cost = time.perf_counter() - started
-        self.bus.publish(TickEvent(ts=now, decisions=tuple(decisions), duration_s=cost))
-        if settle and calls:
-            await asyncio.wait(calls)
+        return decisions, calls
+
+    async def _take_over(self, now: float) -> None:
+        """On becoming leader, before its first decision: take in what the last leader
+        remembered (the time rules' history, the budget forecast), to hold what it held."""
+        if self.handover is not None and self.leading != self._restored:
+            if self.leading:
+                await self.handover.restore(self.history, now)
+                self.engine.touch_all()
+            self._restored = self.leading
+        spend = self.spend_handover
+        if spend is not None and self.leading != self._spend_restored:
+            if self.leading:  # paced tenants are claimed at every step: no pool to touch
+                await spend.restore(self.engine.spend, now)
+            self._spend_restored = self.leading
+
+    async def _hand_on(self, now: float) -> None:
+        """While leading: keep what the next leader takes over."""
         if self.handover is not None and self.leading:
             await self.handover.save(self.history, now)
-        if spend is not None and self.leading:
-            await spend.save(engine.spend, now)
+        if self.spend_handover is not None and self.leading:
+            await self.spend_handover.save(self.engine.spend, now)
 
     async def settle(self) -> None:
         """Wait for every scale call in flight (each ends by its deadline)."""
