@@ -40,13 +40,11 @@ from controller.core.model import (
 from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import SourceHealth
+from controller.runtime.schedule import TickSchedule
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
 from controller.sources.base import LagSource, UsageSource
 
 log = logging.getLogger("agentdash.loop")
-
-
-MAX_BACKOFF_S = 8.0
 
 
 class Reconciler:
@@ -74,9 +72,8 @@ class Reconciler:
         self.actuator = actuator
         self.bus = bus or EventBus()
         self.clock = clock
-        self._timer = timer
-        """What `run` keeps its period by (monotonic: the wall clock may jump)."""
-        self._sleep = sleep
+        self.schedule = TickSchedule(timer, sleep)
+        """When `run` ticks."""
         self.engine = Engine(config, exact_reasons=True)
         """Claims, history and allocation: reasons quote the latest figures (exact_reasons)."""
         self.history = self.engine.history
@@ -119,9 +116,7 @@ class Reconciler:
         self._explaining = isinstance(actuator, ExplainingActuator)
         self._was_acting = False
         self._leader_seen: object = None
-        self._woken: set[str] = set()
-        self._wake = asyncio.Event()
-        lag.watch_idle(self.idle, self._on_wake)
+        lag.watch_idle(self.idle, self.schedule.wake)
 
     @property
     def overrides(self) -> Overrides:
@@ -145,10 +140,6 @@ class Reconciler:
     def act(self, event: ActionEvent) -> None:
         """Tell everyone about an operator action (already applied to the store)."""
         self.bus.publish(event)
-
-    def _on_wake(self, pool: str) -> None:
-        self._woken.add(pool)
-        self._wake.set()
 
     async def tick(
         self, only: Collection[str] | None = None, *, settle: bool = True
@@ -343,43 +334,15 @@ class Reconciler:
         return "paused" if overrides.paused else ("dry-run" if dry_run else "running")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick until `stop` is set; the tick in flight, and the calls it started, finish.
-
-        Ticks keep a fixed period: each is due one interval after the previous one was due,
-        not one interval after it ended (sleeping a full interval after each tick let the
-        period drift by the tick's own cost). A tick that overran its period is followed by
-        the next at once, and the deadlines start again from there: the ticks it missed are
-        skipped, never run back to back. A pool that wakes from zero is read at once, between
-        deadlines; a failing source stretches the wait with backoff, from the failed tick."""
-        backoff = 0.0
-        due = self._timer()
+        """Tick until `stop` is set, when controller.runtime.schedule says; the tick in
+        flight, and the calls it started, finish."""
+        schedule = self.schedule
+        schedule.start()
         try:
             while not stop.is_set():
-                woken, self._woken = self._woken, set()
-                self._wake.clear()
-                scheduled = self._timer() >= due
-                await self._tick(None if scheduled else woken or None, settle=False)
+                await self._tick(schedule.begin_tick(), settle=False)
                 interval = self.config.controller.interval_seconds
-                now = self._timer()
-                if scheduled:
-                    due = max(due + interval, now)
-                failing = self.health.sources_failing()
-                backoff = min(MAX_BACKOFF_S, max(interval, backoff * 2)) if failing else 0.0
-                if backoff:
-                    due = now + backoff
-                await self._pause(stop, due - now)
+                wait = schedule.end_tick(interval, failing=self.health.sources_failing())
+                await schedule.pause(stop, wait)
         finally:
             await self.settle()
-
-    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        """Until `seconds` have passed, `stop` is set or a pool wakes, whichever is first."""
-        waiters = [
-            asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(self._wake.wait()),
-            asyncio.ensure_future(self._sleep(max(0.0, seconds))),
-        ]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
