@@ -48,6 +48,12 @@ log = logging.getLogger("agentdash.loop")
 
 
 class Reconciler:
+    """The live loop. It owns the pieces and calls them in order at each tick: the sources'
+    reads (with deadlines), `engine_feed`, the lease, the handovers, the overrides' expiry,
+    the engine's step, `scale_calls`, the trends and the TickEvent; `health` keeps what
+    fails, `schedule` says when to tick, and `snapshot` shows the fleet. A follower shows
+    the leader's decisions and replicas (`leader_decisions`, `leader_states`) over its own."""
+
     def __init__(
         self,
         config: Config,
