@@ -100,8 +100,9 @@ class ScaleCalls:
             return
         self._would[pool] = change
         reason = decision.main_reason
-        log.info("dry-run: %s would scale %d -> %d (%s: %s)", pool, *change, reason.rule,
-                 reason.detail)  # fmt: skip
+        log.info(
+            "dry-run: %s would scale %d -> %d (%s: %s)", pool, *change, reason.rule, reason.detail
+        )
         self.bus.publish(ScaleEvent.of(decision, now, dry_run=True))
 
     async def settle(self) -> None:

@@ -246,6 +246,8 @@ class Reconciler:
         await self.scale_calls.settle()
 
     def _leaders_view(self) -> dict[str, PoolState]:
+        """On a follower: each pool's replicas and ready as the leader saw them, with the
+        pods this process sees."""
         own = self._state
         view = dict(own)
         for name, state in self.leader_states.items():
@@ -265,6 +267,8 @@ class Reconciler:
             self.bus.publish(event)
 
     async def _refresh(self, only: Collection[str] | None) -> None:
+        """Read the cluster and the queues (`only`: just these pools'), each within the
+        deadline; the last answer stands for a source that fails."""
         now = self.clock()
         deadline = self.call_deadline  # a source that does not answer in time is failing
         try:
@@ -298,6 +302,8 @@ class Reconciler:
         )
 
     async def _lead(self, now: float) -> None:
+        """Renew the lease, within the deadline; say when this process starts or stops
+        leading."""
         if self.lease is None:
             return
         was = self.leading

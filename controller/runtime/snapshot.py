@@ -165,12 +165,18 @@ def build_snapshot(
     leader's, on a follower), each tenant's spend, and `mode` and `problems` for the header."""
     pools = tuple(
         _pool_row(
-            config, name, now=now, overrides=overrides, observed=observed.pools.get(name),
-            state=states.get(name), decision=decisions.get(name), trends=trends,
+            config,
+            name,
+            now=now,
+            overrides=overrides,
+            observed=observed.pools.get(name),
+            state=states.get(name),
+            decision=decisions.get(name),
+            trends=trends,
             dry_run=dry_run,
         )
         for name in config.pools
-    )  # fmt: skip
+    )
     return FleetSnapshot(
         ts=now,
         pools=pools,

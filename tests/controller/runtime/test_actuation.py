@@ -104,9 +104,15 @@ class Setup:
         self.leading = True
         self.timer = FakeClock(LEASE_CLOCK)
         self.calls = ScaleCalls(
-            self.cluster, self.engine, self.health, bus, lease=lease,
-            leads=lambda: self.leading, deadline=deadline, timer=self.timer,
-        )  # fmt: skip
+            self.cluster,
+            self.engine,
+            self.health,
+            bus,
+            lease=lease,
+            leads=lambda: self.leading,
+            deadline=deadline,
+            timer=self.timer,
+        )
 
     async def act(self, *, dry_run: bool = False) -> None:
         call = self.calls.act(0, self.decision, NOW, dry_run=dry_run)
@@ -138,11 +144,13 @@ async def test_a_call_that_lands_is_told_and_counted() -> None:
 @pytest.mark.parametrize(
     ("error", "problem"),
     [
-        (PoolUnavailable("web", "Deployment agents/web not found"),
-         "Deployment agents/web not found"),
+        (
+            PoolUnavailable("web", "Deployment agents/web not found"),
+            "Deployment agents/web not found",
+        ),
         (SourceError("cannot reach the API server"), "cannot reach the API server"),
     ],
-)  # fmt: skip
+)
 async def test_a_failed_call_marks_its_pool_failing_and_is_decided_again(
     error: Exception, problem: str
 ) -> None:
