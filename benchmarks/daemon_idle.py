@@ -110,23 +110,23 @@ sys.exit(main(sys.argv[3:]))
 """The daemon, these functions (plain ones, not coroutines) timed from SIGUSR1, the totals
 written out at SIGUSR2."""
 BREAKDOWN = (
-    # the loop's tick (controller.runtime.loop, controller.core)
-    "controller.runtime.loop:Reconciler._observations",
-    "controller.runtime.loop:decide",
+    # the loop's tick (controller.runtime, controller.core)
+    "controller.runtime.engine_feed:EngineFeed.feed",
+    "controller.core.engine:Engine.step",
     "controller.core.history:History.record_tick",
-    "controller.runtime.loop:Reconciler._track_stale",
+    "controller.runtime.health:SourceHealth.track_stale",
     "controller.sources.jetstream:JetStreamLagSource._answer",
     "controller.sources.jetstream:moved",
     "controller.sources.jetstream_api:parse",
     "controller.coordination.handover:HistoryHandover._changed",
     # the relay of each tick (agentdash.runtime._relay)
-    "controller.runtime.loop:build_snapshot",
+    "controller.runtime.loop:build_snapshot",  # the name the loop calls it by
     "controller.runtime.metrics:Metrics.observe",
     "controller.runtime.metrics:Metrics.observe_snapshot",
     "controller.runtime.metrics:Metrics.observe_state",
     "controller.coordination.leader_decisions:DecisionsEncoder.messages",
 )
-"""Where --breakdown times an idle daemon's ticks. `decide` is timed as the loop calls it;
+"""Where --breakdown times an idle daemon's ticks. `Engine.step` is timed as the loop calls it;
 a coroutine's time would include its waits, so only plain functions are named."""
 
 

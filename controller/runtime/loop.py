@@ -6,13 +6,12 @@ whose decision may have changed, publish.
 Thin on purpose: all judgement is in controller.core.policy. The loop ticks every
 `controller.interval_seconds` and at once when a task reaches a pool at zero replicas. A
 source that fails marks its pools stale (the policy then holds their replicas, never scales
-them down), raises a health event, and is retried with backoff until it answers again.
+them down), raises a health event (controller.runtime.health), and is retried with backoff
+until it answers again.
 
-Each pool's scale call runs as a task of its own, bounded by a deadline: one pool's hung or
-failing call never delays another pool's decision or call (the loop does not wait for them;
-a pool with a call in flight is not called again until it ends). And each call is fenced: it
-starts only while this process leads, and only if the lease stays valid for the whole
-deadline, so a stalled call can never land for a leader that has lost the lease.
+Each pool's scale call runs as a task of its own, bounded by a deadline and fenced by the
+lease (controller.runtime.actuation): the loop does not wait for them, so one pool's hung
+call never delays another pool's decision or call.
 """
 
 from __future__ import annotations
@@ -21,9 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from itertools import compress, count
-from operator import is_not, ne
-from typing import TypeVar, cast
+from typing import cast
 
 from controller.actuators.base import Actuator, ExplainingActuator
 from controller.coordination.handover import HistoryHandover
@@ -32,35 +29,31 @@ from controller.coordination.overrides import OverrideStore
 from controller.coordination.spend_handover import SpendHandover
 from controller.core.config import Config
 from controller.core.engine import Engine
-from controller.core.events import ActionEvent, EventBus, HealthEvent, ScaleEvent, TickEvent
+from controller.core.events import ActionEvent, EventBus, HealthEvent, TickEvent
 from controller.core.model import (
     Overrides,
-    PoolObservation,
     PoolState,
-    PoolUnavailable,
     QueueStats,
     ScaleDecision,
     SourceError,
 )
-from controller.core.pool_state import state_of
-from controller.runtime.snapshot import FleetSnapshot, PoolRow, TenantRow, Trends
+from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
+from controller.runtime.engine_feed import EngineFeed
+from controller.runtime.health import SourceHealth
+from controller.runtime.schedule import TickSchedule
+from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
 from controller.sources.base import LagSource, UsageSource
 
 log = logging.getLogger("agentdash.loop")
 
-_NOT_READ = QueueStats(0, 0, stale="queue not read yet")
-_V = TypeVar("_V")
-
-MAX_BACKOFF_S = 8.0
-CALL_DEADLINE_S = 3.0
-"""The most one scale call may take, retries included (well inside the lease's TTL)."""
-MIN_CALL_S = 0.25
-"""A call is not started with less time than this left on the lease: the next tick renews."""
-SOURCES = ("cluster", "queue")
-"""The problems that stall every pool (and slow the loop down with backoff)."""
-
 
 class Reconciler:
+    """The live loop. It owns the pieces and calls them in order at each tick: the sources'
+    reads (with deadlines), `engine_feed`, the lease, the handovers, the overrides' expiry,
+    the engine's step, `scale_calls`, the trends and the TickEvent; `health` keeps what
+    fails, `schedule` says when to tick, and `snapshot` shows the fleet. A follower shows
+    the leader's decisions and replicas (`leader_decisions`, `leader_states`) over its own."""
+
     def __init__(
         self,
         config: Config,
@@ -85,9 +78,8 @@ class Reconciler:
         self.actuator = actuator
         self.bus = bus or EventBus()
         self.clock = clock
-        self._timer = timer
-        """What `run` keeps its period by (monotonic: the wall clock may jump)."""
-        self._sleep = sleep
+        self.schedule = TickSchedule(timer, sleep)
+        """When `run` ticks."""
         self.engine = Engine(config, exact_reasons=True)
         """Claims, history and allocation: reasons quote the latest figures (exact_reasons)."""
         self.history = self.engine.history
@@ -103,57 +95,57 @@ class Reconciler:
         """Replicas and ready as the leader saw them, which a follower shows rather than its
         own view (a follower's simulated cluster never scales)."""
         self.decisions: dict[str, ScaleDecision] = {}
-        self.problems: dict[str, str] = {}
-        """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
-        self.stale: dict[str, str] = {}
-        """Pool -> why its data cannot be trusted (so it is held), as of the last tick."""
+        self.health = SourceHealth(self.bus)
+        """The failing sources and the pools held for want of data."""
         self.call_deadline = call_deadline
-        self._acting: dict[str, asyncio.Task[None]] = {}
-        """Pools with a scale call in flight."""
+        """The most a read, a lease renewal or a scale call may take."""
+        self.scale_calls = ScaleCalls(
+            actuator,
+            self.engine,
+            self.health,
+            self.bus,
+            lease=lease,
+            leads=lambda: self.leading,
+            deadline=call_deadline,
+        )
         self.handover = handover
         """Where the leader keeps the time rules' history for the next one (NATS KV)."""
         self._restored = False
         self.spend_handover = spend_handover
         """Where the leader keeps the budget forecast's memory for the next one (NATS KV)."""
         self._spend_restored = False
-        self._told: dict[str, str] = {}
-        """Pools whose own staleness was told (a health event and a log line), and why."""
         self.idle: set[str] = set(config.pools)
         self._stats: Mapping[str, QueueStats] = {}
         self._state: Mapping[str, PoolState] = {}
-        n = len(self.engine.names)
-        self._fed_states: list[PoolState | None] = []
-        self._fed_stats: list[QueueStats | None] = []
-        self._fed_means: list[float | None] = []
-        """Per pool, in config order: the inputs of the reading last fed to the engine,
-        compared by identity: a pool whose sources handed back the same objects is not read
-        again."""
-        self._problem: str | None = None
-        self._held: set[int] = set()
-        """Pools held for want of data (stale, or not seen): read again at every tick."""
+        self.engine_feed = EngineFeed(config, self.engine, self.health, self.trends)
+        """What was last fed to the engine, and the pools held for want of data."""
         self._explaining = isinstance(actuator, ExplainingActuator)
-        self._stale_reads = [0] * n
-        """Per pool, how many reads in a row were stale (a pool's `fallback` counts them)."""
         self._was_acting = False
         self._leader_seen: object = None
-        self._woken: set[str] = set()
-        self._wake = asyncio.Event()
-        self._would: dict[str, tuple[int, int]] = {}
-        """Dry-run: per pool, the change last told (current, desired), told again only when
-        it changes."""
-        lag.watch_idle(self.idle, self._on_wake)
+        lag.watch_idle(self.idle, self.schedule.wake)
 
     @property
     def overrides(self) -> Overrides:
         return self.store.current()
 
+    @property
+    def _acting(self) -> dict[str, asyncio.Task[None]]:
+        """Pools with a scale call in flight."""
+        return self.scale_calls.in_flight
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
+        return self.health.problems
+
+    @property
+    def stale(self) -> dict[str, str]:
+        """Pool -> why its data cannot be trusted (so it is held), as of the last tick."""
+        return self.health.stale
+
     def act(self, event: ActionEvent) -> None:
         """Tell everyone about an operator action (already applied to the store)."""
         self.bus.publish(event)
-
-    def _on_wake(self, pool: str) -> None:
-        self._woken.add(pool)
-        self._wake.set()
 
     async def tick(
         self, only: Collection[str] | None = None, *, settle: bool = True
@@ -174,16 +166,7 @@ class Reconciler:
         engine = self.engine
         self._feed(now)
         await self._lead(now)
-        if self.handover is not None and self.leading != self._restored:
-            if self.leading:  # before its first decision as leader: hold what was held
-                await self.handover.restore(self.history, now)
-                engine.touch_all()
-            self._restored = self.leading
-        spend = self.spend_handover
-        if spend is not None and self.leading != self._spend_restored:
-            if self.leading:  # paced tenants are claimed at every step: no pool to touch
-                await spend.restore(engine.spend, now)
-            self._spend_restored = self.leading
+        await self._take_over(now)
         self._expire(now)
         overrides = self.overrides
         acting = self.leading and not overrides.paused
@@ -192,14 +175,30 @@ class Reconciler:
         self._was_acting = acting
         engine.overrides(overrides)
         pools = engine.step(now)
-        names, told, idle = engine.names, self.decisions, self.idle
+        dry = overrides.dry_run or self.dry_run
+        decisions, calls = self._act(pools, now, acting=acting, dry_run=dry)
+        for tenant, tokens in engine.observations.tokens_today.items():
+            self.trends.add_tokens(tenant, now, tokens)
+        self.trends.next_tick()
+        cost = time.perf_counter() - started
+        self.bus.publish(TickEvent(ts=now, decisions=tuple(decisions), duration_s=cost))
+        if settle and calls:
+            await asyncio.wait(calls)
+        await self._hand_on(now)
+
+    def _act(
+        self, pools: list[int], now: float, *, acting: bool, dry_run: bool
+    ) -> tuple[list[ScaleDecision], list[asyncio.Task[None]]]:
+        """Take the decisions of `pools` (those that may have changed): note them (the
+        leader's, on a follower), mark the pools that went idle, and, while `acting`, act on
+        the changes. The decisions, and the scale calls started."""
+        engine, names, told, idle = self.engine, self.engine.names, self.decisions, self.idle
         own = self.leading or not self.leader_decisions
         decisions = []
         calls = []
-        dry = overrides.dry_run or self.dry_run
-        would = self._would
-        if not dry:
-            would.clear()
+        scale_calls = self.scale_calls
+        if not dry_run:
+            scale_calls.end_dry_run()
         for i in pools:
             decision = engine.decision(i)
             decisions.append(decision)
@@ -211,42 +210,51 @@ class Reconciler:
             else:
                 idle.discard(pool)
             if not decision.changes:
-                would.pop(pool, None)
-                if f"scale {pool}" in self.problems:  # nothing left to do: nothing failing
-                    self._healthy(f"scale {pool}", now)
-            elif not acting:
-                continue
-            elif dry:
-                self._tell_would(decision, now)
-            elif pool in self._acting:
-                engine.retry(i)  # decided again when the call in flight has ended
-            else:
-                calls.append(self._start_call(i, decision, now))
+                scale_calls.settled(pool, now)
+            elif acting:
+                call = scale_calls.act(i, decision, now, dry_run=dry_run)
+                if call is not None:
+                    calls.append(call)
         if not own and self.leader_decisions is not self._leader_seen:
             told.update(self.leader_decisions)
             self._leader_seen = self.leader_decisions
-        for tenant, tokens in engine.observations.tokens_today.items():
-            self.trends.add_tokens(tenant, now, tokens)
-        self.trends.next_tick()
-        self.bus.publish(TickEvent(now, tuple(decisions), time.perf_counter() - started))
-        if settle and calls:
-            await asyncio.wait(calls)
+        return decisions, calls
+
+    async def _take_over(self, now: float) -> None:
+        """On becoming leader, before its first decision: take in what the last leader
+        remembered (the time rules' history, the budget forecast), to hold what it held."""
+        if self.handover is not None and self.leading != self._restored:
+            if self.leading:
+                await self.handover.restore(self.history, now)
+                self.engine.touch_all()
+            self._restored = self.leading
+        spend = self.spend_handover
+        if spend is not None and self.leading != self._spend_restored:
+            if self.leading:  # paced tenants are claimed at every step: no pool to touch
+                await spend.restore(self.engine.spend, now)
+            self._spend_restored = self.leading
+
+    async def _hand_on(self, now: float) -> None:
+        """While leading: keep what the next leader takes over."""
         if self.handover is not None and self.leading:
             await self.handover.save(self.history, now)
-        if spend is not None and self.leading:
-            await spend.save(engine.spend, now)
+        if self.spend_handover is not None and self.leading:
+            await self.spend_handover.save(self.engine.spend, now)
 
     async def settle(self) -> None:
         """Wait for every scale call in flight (each ends by its deadline)."""
-        while self._acting:
-            await asyncio.wait(list(self._acting.values()))
+        await self.scale_calls.settle()
 
     def _leaders_view(self) -> dict[str, PoolState]:
+        """On a follower: each pool's replicas and ready as the leader saw them, with the
+        pods this process sees."""
         own = self._state
         view = dict(own)
         for name, state in self.leader_states.items():
             mine = own.get(name)
-            view[name] = PoolState(state.replicas, state.ready, mine.pods if mine else ())
+            view[name] = PoolState(
+                replicas=state.replicas, ready=state.ready, pods=mine.pods if mine else ()
+            )
         return view
 
     def _expire(self, now: float) -> None:
@@ -258,173 +266,44 @@ class Reconciler:
             log.info("%s %s (%s)", event.action, event.target, event.detail)
             self.bus.publish(event)
 
-    def _tell_would(self, decision: ScaleDecision, now: float) -> None:
-        """Dry-run: say what a pool would do, once for each would-be change (the decision
-        stays the same tick after tick, since nothing is scaled)."""
-        pool = decision.pool
-        change = (decision.current, decision.desired)
-        if self._would.get(pool) == change:
-            return
-        self._would[pool] = change
-        reason = decision.main_reason
-        log.info("dry-run: %s would scale %d -> %d (%s: %s)", pool, *change, reason.rule,
-                 reason.detail)  # fmt: skip
-        self.bus.publish(ScaleEvent.of(decision, now, dry_run=True))
-
-    def _start_call(self, i: int, decision: ScaleDecision, now: float) -> asyncio.Task[None]:
-        pool = decision.pool
-        call = asyncio.create_task(self._actuate(i, decision, now), name=f"scale {pool}")
-        self._acting[pool] = call
-        call.add_done_callback(lambda _: self._acting.pop(pool, None))
-        return call
-
-    def _track_stale(self, name: str, why: str | None, now: float) -> None:
-        """Whether a pool is held for want of data, and why; a line on each change. A source
-        that fails says so once for all its pools (see `_unhealthy`): only a pool's own
-        reasons (a missing consumer or Deployment, ...) are told pool by pool."""
-        stale, told = self.stale, self._told
-        if why is None:
-            stale.pop(name, None)
-            if told.pop(name, None) is not None:
-                log.info("pool %s: data fresh again", name)
-                self.bus.publish(HealthEvent(now, f"pool {name}", True, "recovered"))
-            return
-        stale[name] = why
-        if told.get(name) == why or why in {
-            self.problems[s] for s in SOURCES if s in self.problems
-        }:
-            return
-        log.warning("pool %s held, its data is stale: %s", name, why)
-        self.bus.publish(HealthEvent(now, f"pool {name}", False, why))
-        told[name] = why
-
     async def _refresh(self, only: Collection[str] | None) -> None:
+        """Read the cluster and the queues (`only`: just these pools'), each within the
+        deadline; the last answer stands for a source that fails."""
         now = self.clock()
         deadline = self.call_deadline  # a source that does not answer in time is failing
         try:
             self._state = await asyncio.wait_for(self.actuator.observe(), deadline)
-            self._healthy("cluster", now)
+            self.health.healthy("cluster", now)
         except SourceError as exc:
-            self._unhealthy("cluster", str(exc), now)
+            self.health.unhealthy("cluster", str(exc), now)
         except TimeoutError:
-            self._unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
+            self.health.unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
         try:
             read = self.lag.read() if only is None else self._read_some(only)
             self._stats = await asyncio.wait_for(read, deadline)
-            self._healthy("queue", now)
+            self.health.healthy("queue", now)
         except SourceError as exc:
-            self._unhealthy("queue", str(exc), now)
+            self.health.unhealthy("queue", str(exc), now)
         except TimeoutError:
-            self._unhealthy("queue", f"no answer within {deadline:.1f} s", now)
+            self.health.unhealthy("queue", f"no answer within {deadline:.1f} s", now)
 
     async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
         fresh = await self.lag.read(pools)
         return {**self._stats, **fresh}
 
     def _feed(self, now: float) -> None:
-        """Tell the engine what the sources said: the pools whose inputs are not the very
-        objects it was last fed (a source hands back the same object for what did not
-        change: found without a Python loop over the fleet), the pools held for want of data
-        (they count their stale reads), their tenants' tokens, and the pools it cannot
-        see."""
-        engine = self.engine
+        """Tell the engine what the sources said (see controller.runtime.engine_feed)."""
         usage = self.usage.usage(now)
-        problem = self.problems.get("cluster") or self.problems.get("queue")
         unobserved: Mapping[str, str] = {}
         if self._explaining:
             unobserved = cast(ExplainingActuator, self.actuator).problems
-        engine.unobserved(unobserved)
-        names = engine.names
-        index = engine.index
-        states = _in_order(self._state, names, index)
-        stats = _in_order(self._stats, names, index)
-        means = _in_order(usage.mean_task_seconds, names, index)
-        held = self._held
-        todo: Iterable[int]
-        if problem != self._problem or not self._fed_states:
-            todo = range(len(names))
-        else:
-            moved = set(compress(count(), map(is_not, states, self._fed_states)))
-            moved.update(compress(count(), map(is_not, stats, self._fed_stats)))
-            moved.update(compress(count(), map(ne, means, self._fed_means)))
-            todo = sorted(moved | held)
-        self._fed_states, self._fed_stats, self._fed_means = states, stats, means
-        self._problem = problem
-        reads, trends = self._stale_reads, self.trends
-        for i in todo:
-            name, state, stat = names[i], states[i], stats[i] or _NOT_READ
-            if state is None:  # never seen: the policy leaves it alone
-                engine.read(i, None)
-                held.add(i)
-                self._track_stale(name, unobserved.get(name) or "not seen in the cluster yet", now)
-                continue
-            stale = problem or stat.stale
-            if stale:
-                held.add(i)
-            else:
-                held.discard(i)
-            tally = reads[i] = reads[i] + 1 if stale else 0
-            reading = PoolObservation(
-                stat.pending, stat.ack_pending, state.replicas, state.ready,
-                stat.arrival_rate, means[i], stale, tally,
-            )  # fmt: skip
-            engine.read(i, reading)
-            trends.add_lag(name, stat.pending + stat.ack_pending)
-            self._track_stale(name, stale, now)
-        stale_tokens, done = usage.stale, usage.tasks_today
-        for tenant in self.config.tenants:
-            engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens, done.get(tenant))
-
-    async def _actuate(self, i: int, decision: ScaleDecision, now: float) -> None:
-        pool = decision.pool
-        deadline = self._call_deadline()
-        if deadline is None:
-            log.info("not scaling %s now: the lease is not surely ours for the call", pool)
-            self.engine.retry(i)
-            return
-        try:
-            async with asyncio.timeout(deadline):  # (no extra task, as wait_for makes)
-                await self._call(decision, now)
-        except PoolUnavailable as exc:
-            self._unhealthy(f"scale {pool}", exc.reason, now)  # that pool only
-            self.engine.retry(i)
-            return
-        except SourceError as exc:
-            self._unhealthy(f"scale {pool}", str(exc), now)
-            self.engine.retry(i)
-            return
-        except TimeoutError:
-            self._unhealthy(f"scale {pool}", f"no answer within {deadline:.1f} s", now)
-            self.engine.retry(i)
-            return
-        self._healthy(f"scale {pool}", now)
-        self.engine.scaled(i, now, decision.current, decision.desired)
-        self.bus.publish(ScaleEvent.of(decision, now))
-
-    async def _call(self, decision: ScaleDecision, now: float) -> None:
-        if self._explaining:
-            await cast(ExplainingActuator, self.actuator).scale_with_reason(
-                decision.pool, decision.desired, decision, now, self._fence
-            )
-        else:
-            await self.actuator.scale(decision.pool, decision.desired)
-
-    def _fence(self) -> float | None:
-        """By when a write started now must land (the event loop's time), or None: for what
-        an actuator writes after a call returned (see controller.actuators.kubernetes.scaler)."""
-        left = self._call_deadline()
-        return None if left is None else asyncio.get_running_loop().time() + left
-
-    def _call_deadline(self) -> float | None:
-        """How long a scale call may take now: its deadline, cut to what is surely left of
-        the lease; None if that is too little (or we no longer lead)."""
-        if self.lease is None:
-            return self.call_deadline
-        left = self.lease.valid_until - time.monotonic()
-        deadline = self.call_deadline if self.call_deadline < left else left
-        return deadline if deadline >= MIN_CALL_S and self.leading else None
+        self.engine_feed.feed(
+            now, states=self._state, stats=self._stats, usage=usage, unobserved=unobserved
+        )
 
     async def _lead(self, now: float) -> None:
+        """Renew the lease, within the deadline; say when this process starts or stops
+        leading."""
         if self.lease is None:
             return
         was = self.leading
@@ -435,18 +314,7 @@ class Reconciler:
         if self.leading != was:
             detail = "leading" if self.leading else f"following {self.lease.leader_name}"
             log.info("lease: %s", detail)
-            self.bus.publish(HealthEvent(now, "lease", True, detail))
-
-    def _healthy(self, source: str, now: float) -> None:
-        if self.problems.pop(source, None) is not None:
-            log.info("%s source recovered", source)
-            self.bus.publish(HealthEvent(now, source, True, "recovered"))
-
-    def _unhealthy(self, source: str, detail: str, now: float) -> None:
-        if self.problems.get(source) != detail:
-            log.warning("%s source failing: %s", source, detail)
-            self.bus.publish(HealthEvent(now, source, False, detail))
-        self.problems[source] = detail
+            self.bus.publish(HealthEvent(ts=now, source="lease", ok=True, detail=detail))
 
     def ready_of(self, pools: Iterable[str]) -> dict[str, int]:
         """Ready replicas of these pools, as this process sees them (those it sees)."""
@@ -455,137 +323,38 @@ class Reconciler:
 
     def snapshot(self) -> FleetSnapshot:
         """The fleet as of the last tick, for the dashboard."""
-        return build_snapshot(self)
+        overrides = self.overrides
+        dry = overrides.dry_run or self.dry_run
+        return build_snapshot(
+            self.config,
+            now=self.clock(),
+            overrides=overrides,
+            observed=self.engine.observations,
+            states=self._state,
+            decisions=self.decisions,
+            trends=self.trends,
+            dry_run=dry,
+            mode=self._mode(overrides, dry),
+            problems=self.health.report(len(self.config.pools)),
+        )
+
+    def _mode(self, overrides: Overrides, dry_run: bool) -> str:
+        """What this process does: runs, is paused, only tells (dry-run), or follows."""
+        if not self.leading and self.lease is not None:
+            leader = self.lease.leader_name
+            return f"following {leader}" if leader else "watching: no controller leads"
+        return "paused" if overrides.paused else ("dry-run" if dry_run else "running")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick until `stop` is set; the tick in flight, and the calls it started, finish.
-
-        Ticks keep a fixed period: each is due one interval after the previous one was due,
-        not one interval after it ended (sleeping a full interval after each tick let the
-        period drift by the tick's own cost). A tick that overran its period is followed by
-        the next at once, and the deadlines start again from there: the ticks it missed are
-        skipped, never run back to back. A pool that wakes from zero is read at once, between
-        deadlines; a failing source stretches the wait with backoff, from the failed tick."""
-        backoff = 0.0
-        due = self._timer()
+        """Tick until `stop` is set, when controller.runtime.schedule says; the tick in
+        flight, and the calls it started, finish."""
+        schedule = self.schedule
+        schedule.start()
         try:
             while not stop.is_set():
-                woken, self._woken = self._woken, set()
-                self._wake.clear()
-                scheduled = self._timer() >= due
-                await self._tick(None if scheduled else woken or None, settle=False)
+                await self._tick(schedule.begin_tick(), settle=False)
                 interval = self.config.controller.interval_seconds
-                now = self._timer()
-                if scheduled:
-                    due = max(due + interval, now)
-                failing = any(source in self.problems for source in SOURCES)
-                backoff = min(MAX_BACKOFF_S, max(interval, backoff * 2)) if failing else 0.0
-                if backoff:
-                    due = now + backoff
-                await self._pause(stop, due - now)
+                wait = schedule.end_tick(interval, failing=self.health.sources_failing())
+                await schedule.pause(stop, wait)
         finally:
             await self.settle()
-
-    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        """Until `seconds` have passed, `stop` is set or a pool wakes, whichever is first."""
-        waiters = [
-            asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(self._wake.wait()),
-            asyncio.ensure_future(self._sleep(max(0.0, seconds))),
-        ]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-
-
-def _in_order(
-    values: Mapping[str, _V], names: list[str], index: Mapping[str, int]
-) -> list[_V | None]:
-    """Each name's value (None if it has none), in the order of `names` (`index`: each
-    name's place). The values as they are when the mapping has exactly those keys in that
-    order, as a source's usually does: a tenth of the cost of a lookup per name."""
-    n = len(names)
-    if len(values) == n and list(values) == names:
-        return list(values.values())
-    if len(values) < n // 4:  # few: place them
-        placed: list[_V | None] = [None] * n
-        for name, value in values.items():
-            i = index.get(name)
-            if i is not None:
-                placed[i] = value
-        return placed
-    return list(map(values.get, names))
-
-
-def build_snapshot(loop: Reconciler) -> FleetSnapshot:
-    config, overrides, now = loop.config, loop.overrides, loop.clock()
-    observed = loop.engine.observations
-    dry = overrides.dry_run or loop.dry_run
-    pools = []
-    for name, pool in config.pools.items():
-        obs = observed.pools.get(name)
-        state = loop._state.get(name)
-        decision = loop.decisions.get(name)
-        pin = overrides.pins.get(name)
-        if pin is not None and not pin.active(now):
-            pin = None
-        label, detail = state_of(obs, decision, overrides, now, dry_run=dry)
-        pools.append(
-            PoolRow(
-                name,
-                pool.tenant,
-                config.tier_of[name],
-                obs.pending if obs else 0,
-                obs.ack_pending if obs else 0,
-                obs.arrival_rate if obs else None,
-                state.replicas if state else 0,
-                decision.desired if decision else 0,
-                state.ready if state else 0,
-                pin.replicas if pin is not None else None,
-                label,
-                decision,
-                loop.trends.lag_series(name),
-                detail,
-                pin.until if pin is not None else None,
-            )
-        )
-    used: dict[str, int] = {}
-    for row in pools:
-        used[row.tenant] = used.get(row.tenant, 0) + row.replicas
-    tenants = tuple(
-        TenantRow(
-            name,
-            tenant.tier,
-            observed.tokens_today.get(name, 0),
-            tenant.daily_token_budget,
-            tenant.warn_at,
-            tenant.hard_cap,
-            loop.trends.burn_per_min(name),
-            used.get(name, 0),
-            tenant.max_pods,
-            name in overrides.paused_tenants,
-        )
-        for name, tenant in config.tenants.items()
-    )
-    pods = tuple(pod for state in loop._state.values() for pod in state.pods)
-    mode = "paused" if overrides.paused else ("dry-run" if dry else "running")
-    if not loop.leading and loop.lease is not None:
-        leader = loop.lease.leader_name
-        mode = f"following {leader}" if leader else "watching: no controller leads"
-    return FleetSnapshot(now, tuple(pools), tenants, pods, config.cluster.max_pods, mode,
-                         _problems(loop))  # fmt: skip
-
-
-def _problems(loop: Reconciler) -> dict[str, str]:
-    """The sources that fail, and the pools held for their own missing data (a consumer or
-    a Deployment gone): the header names every reason a pool is held, not only a source's."""
-    problems = dict(loop.problems)
-    sources = {problems[s] for s in SOURCES if s in problems}
-    own = [(pool, why) for pool, why in loop.stale.items() if why not in sources]
-    if own:
-        pool, why = own[0]
-        more = f" (and {len(own) - 1} more)" if len(own) > 1 else ""
-        problems["pools"] = f"{len(own)} of {len(loop.config.pools)} held: {pool}: {why}{more}"
-    return problems

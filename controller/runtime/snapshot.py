@@ -7,7 +7,16 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from controller.core.model import Pod, ScaleDecision
+from controller.core.config import Config
+from controller.core.model import (
+    Observations,
+    Overrides,
+    Pod,
+    PoolObservation,
+    PoolState,
+    ScaleDecision,
+)
+from controller.core.pool_state import state_of
 
 TREND_POINTS = 60
 """Lag samples kept per pool for the sparkline (one a tick: a minute at 1 s)."""
@@ -137,3 +146,105 @@ class Trends:
             return 0.0
         (t0, n0), (t1, n1) = samples[0], samples[-1]
         return (n1 - n0) / (t1 - t0) * 60 if t1 > t0 else 0.0
+
+
+def build_snapshot(
+    config: Config,
+    *,
+    now: float,
+    overrides: Overrides,
+    observed: Observations,
+    states: Mapping[str, PoolState],
+    decisions: Mapping[str, ScaleDecision],
+    trends: Trends,
+    dry_run: bool,
+    mode: str,
+    problems: Mapping[str, str],
+) -> FleetSnapshot:
+    """The fleet as the loop last saw it: each pool's reading, replicas and decision (the
+    leader's, on a follower), each tenant's spend, and `mode` and `problems` for the header."""
+    pools = tuple(
+        _pool_row(
+            config,
+            name,
+            now=now,
+            overrides=overrides,
+            observed=observed.pools.get(name),
+            state=states.get(name),
+            decision=decisions.get(name),
+            trends=trends,
+            dry_run=dry_run,
+        )
+        for name in config.pools
+    )
+    return FleetSnapshot(
+        ts=now,
+        pools=pools,
+        tenants=_tenant_rows(config, pools, overrides, observed, trends),
+        pods=tuple(pod for state in states.values() for pod in state.pods),
+        cluster_cap=config.cluster.max_pods,
+        state=mode,
+        problems=problems,
+    )
+
+
+def _pool_row(
+    config: Config,
+    name: str,
+    *,
+    now: float,
+    overrides: Overrides,
+    observed: PoolObservation | None,
+    state: PoolState | None,
+    decision: ScaleDecision | None,
+    trends: Trends,
+    dry_run: bool,
+) -> PoolRow:
+    pin = overrides.pins.get(name)
+    if pin is not None and not pin.active(now):
+        pin = None
+    label, detail = state_of(observed, decision, overrides, now, dry_run=dry_run)
+    return PoolRow(
+        name=name,
+        tenant=config.pools[name].tenant,
+        tier=config.tier_of[name],
+        pending=observed.pending if observed else 0,
+        ack_pending=observed.ack_pending if observed else 0,
+        arrival_rate=observed.arrival_rate if observed else None,
+        replicas=state.replicas if state else 0,
+        desired=decision.desired if decision else 0,
+        ready=state.ready if state else 0,
+        pin=pin.replicas if pin is not None else None,
+        state=label,
+        decision=decision,
+        trend=trends.lag_series(name),
+        state_detail=detail,
+        pin_until=pin.until if pin is not None else None,
+    )
+
+
+def _tenant_rows(
+    config: Config,
+    pools: tuple[PoolRow, ...],
+    overrides: Overrides,
+    observed: Observations,
+    trends: Trends,
+) -> tuple[TenantRow, ...]:
+    used: dict[str, int] = {}
+    for row in pools:
+        used[row.tenant] = used.get(row.tenant, 0) + row.replicas
+    return tuple(
+        TenantRow(
+            name=name,
+            tier=tenant.tier,
+            tokens_today=observed.tokens_today.get(name, 0),
+            budget=tenant.daily_token_budget,
+            warn_at=tenant.warn_at,
+            hard_cap=tenant.hard_cap,
+            burn_per_min=trends.burn_per_min(name),
+            pods=used.get(name, 0),
+            max_pods=tenant.max_pods,
+            paused=name in overrides.paused_tenants,
+        )
+        for name, tenant in config.tenants.items()
+    )

@@ -1,0 +1,169 @@
+"""Acting on the engine's decisions: each pool's scale call as a task of its own, bounded by a
+deadline and fenced by the lease; in a dry run, what it would call instead.
+
+One pool's hung or failing call never delays another pool's decision or call: the loop does
+not wait for the tasks, and a pool with a call in flight is not called again until it ends
+(its change is decided again at the next step). Each call is fenced: it starts only while
+this process leads, and only if the lease stays valid for its whole deadline, so a stalled
+call can never land for a leader that has lost the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import cast
+
+from controller.actuators.base import Actuator, ExplainingActuator
+from controller.coordination.lease import Lease
+from controller.core.engine import Engine
+from controller.core.events import EventBus, ScaleEvent
+from controller.core.model import PoolUnavailable, ScaleDecision, SourceError
+from controller.runtime.health import SourceHealth
+
+log = logging.getLogger("agentdash.loop")
+
+CALL_DEADLINE_S = 3.0
+"""The most one scale call may take, retries included (well inside the lease's TTL)."""
+MIN_CALL_S = 0.25
+"""A call is not started with less time than this left on the lease: the next tick renews."""
+
+
+class ScaleCalls:
+    """The scale calls in flight, one task a pool, and the dry run's would-be changes.
+
+    A call that ends well is told (a ScaleEvent) and counted by the engine's rate policies; one
+    that fails or runs out of time marks "scale <pool>" failing in `health`, and the engine
+    decides that pool again at its next step."""
+
+    def __init__(
+        self,
+        actuator: Actuator,
+        engine: Engine,
+        health: SourceHealth,
+        bus: EventBus,
+        *,
+        lease: Lease | None,
+        leads: Callable[[], bool],
+        deadline: float = CALL_DEADLINE_S,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.actuator = actuator
+        self.engine = engine
+        self.health = health
+        self.bus = bus
+        self.lease = lease
+        self._leads = leads
+        """Whether this process leads now (it may stop while a call is in flight)."""
+        self.deadline = deadline
+        self._timer = timer
+        """The clock the lease's `valid_until` is on (monotonic)."""
+        self._explaining = isinstance(actuator, ExplainingActuator)
+        self.in_flight: dict[str, asyncio.Task[None]] = {}
+        """Pools with a scale call in flight."""
+        self._would: dict[str, tuple[int, int]] = {}
+        """Dry run: per pool, the change last told (current, desired), told again only when
+        it changes."""
+
+    def act(
+        self, i: int, decision: ScaleDecision, now: float, *, dry_run: bool
+    ) -> asyncio.Task[None] | None:
+        """Act on pool i's change: start its call (the task), or, in a dry run, say what it
+        would do. A pool whose previous call is still in flight waits for the next step."""
+        if dry_run:
+            self.tell_would(decision, now)
+            return None
+        if decision.pool in self.in_flight:
+            self.engine.retry(i)
+            return None
+        return self._start(i, decision, now)
+
+    def settled(self, pool: str, now: float) -> None:
+        """The pool's decision changes nothing: its last call's failure is over, and a dry
+        run tells its next would-be change afresh."""
+        self._would.pop(pool, None)
+        if f"scale {pool}" in self.health.problems:
+            self.health.healthy(f"scale {pool}", now)
+
+    def end_dry_run(self) -> None:
+        """Not (or no longer) a dry run: a later one tells every would-be change afresh."""
+        self._would.clear()
+
+    def tell_would(self, decision: ScaleDecision, now: float) -> None:
+        """Dry run: say what a pool would do, once for each would-be change (the decision
+        stays the same tick after tick, since nothing is scaled)."""
+        pool = decision.pool
+        change = (decision.current, decision.desired)
+        if self._would.get(pool) == change:
+            return
+        self._would[pool] = change
+        reason = decision.main_reason
+        log.info(
+            "dry-run: %s would scale %d -> %d (%s: %s)", pool, *change, reason.rule, reason.detail
+        )
+        self.bus.publish(ScaleEvent.of(decision, now, dry_run=True))
+
+    async def settle(self) -> None:
+        """Wait for every scale call in flight (each ends by its deadline)."""
+        while self.in_flight:
+            await asyncio.wait(list(self.in_flight.values()))
+
+    def deadline_now(self) -> float | None:
+        """How long a scale call may take now: its deadline, cut to what is surely left of
+        the lease; None if that is too little (or this process no longer leads)."""
+        if self.lease is None:
+            return self.deadline
+        left = self.lease.valid_until - self._timer()
+        deadline = self.deadline if self.deadline < left else left
+        return deadline if deadline >= MIN_CALL_S and self._leads() else None
+
+    def fence(self) -> float | None:
+        """By when a write started now must land (the event loop's time), or None: for what
+        an actuator writes after a call returned (see controller.actuators.kubernetes.scaler)."""
+        left = self.deadline_now()
+        return None if left is None else asyncio.get_running_loop().time() + left
+
+    def _start(self, i: int, decision: ScaleDecision, now: float) -> asyncio.Task[None]:
+        pool = decision.pool
+        call = asyncio.create_task(self._call(i, decision, now), name=f"scale {pool}")
+        self.in_flight[pool] = call
+        call.add_done_callback(lambda _: self.in_flight.pop(pool, None))
+        return call
+
+    async def _call(self, i: int, decision: ScaleDecision, now: float) -> None:
+        """Pool i's call, within what the lease allows; told, and counted, when it lands."""
+        pool = decision.pool
+        deadline = self.deadline_now()
+        if deadline is None:
+            log.info("not scaling %s now: the lease is not surely ours for the call", pool)
+            self.engine.retry(i)
+            return
+        try:
+            async with asyncio.timeout(deadline):  # (no extra task, as wait_for makes)
+                await self._scale(decision, now)
+        except PoolUnavailable as exc:
+            self._failed(i, pool, exc.reason, now)  # that pool only
+            return
+        except SourceError as exc:
+            self._failed(i, pool, str(exc), now)
+            return
+        except TimeoutError:
+            self._failed(i, pool, f"no answer within {deadline:.1f} s", now)
+            return
+        self.health.healthy(f"scale {pool}", now)
+        self.engine.scaled(i, now, decision.current, decision.desired)
+        self.bus.publish(ScaleEvent.of(decision, now))
+
+    def _failed(self, i: int, pool: str, why: str, now: float) -> None:
+        self.health.unhealthy(f"scale {pool}", why, now)
+        self.engine.retry(i)
+
+    async def _scale(self, decision: ScaleDecision, now: float) -> None:
+        if self._explaining:
+            await cast(ExplainingActuator, self.actuator).scale_with_reason(
+                decision.pool, decision.desired, decision, now, self.fence
+            )
+        else:
+            await self.actuator.scale(decision.pool, decision.desired)

@@ -1,0 +1,89 @@
+"""Feeding the engine (EngineFeed), in-process with the real engine: a pool whose sources hand
+back the same objects is not decided again, a held pool counts its stale reads, and a pool
+the cluster does not show is held with the actuator's reason."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from controller.core.engine import Engine
+from controller.core.events import EventBus
+from controller.core.model import PoolState, QueueStats, Usage
+from controller.runtime.engine_feed import EngineFeed
+from controller.runtime.health import SourceHealth
+from controller.runtime.snapshot import Trends
+from tests.support import FakeClock
+from tests.support.factories import config, pool
+
+NO_USAGE = Usage(tokens_today={})
+
+
+class Fleet:
+    """Two pools, "web" and "chat", each at 1 replica, fed by one EngineFeed."""
+
+    def __init__(self) -> None:
+        cfg = config({"web": pool("acme", max_replicas=10), "chat": pool("acme", max_replicas=10)})
+        self.engine = Engine(cfg, exact_reasons=True)
+        self.health = SourceHealth(EventBus())
+        self.feed = EngineFeed(cfg, self.engine, self.health, Trends())
+        self.clock = FakeClock()
+        self.states = {name: PoolState(replicas=1, ready=1) for name in cfg.pools}
+        self.stats = {name: QueueStats(pending=1, ack_pending=0) for name in cfg.pools}
+
+    def tick(self, unobserved: Mapping[str, str] | None = None) -> list[str]:
+        """Feed what the sources hold now and step: the pools decided again, by name."""
+        now = self.clock.advance(1)
+        self.feed.feed(
+            now, states=self.states, stats=self.stats, usage=NO_USAGE, unobserved=unobserved or {}
+        )
+        return [self.engine.names[i] for i in self.engine.step(now)]
+
+    def stale_reads(self, name: str) -> int:
+        return self.engine.observations.pools[name].stale_reads
+
+
+def test_a_pool_whose_sources_hand_back_the_same_objects_is_not_decided_again() -> None:
+    fleet = Fleet()
+    assert fleet.tick() == ["web", "chat"]
+    assert fleet.tick() == []
+
+    fleet.stats = {**fleet.stats, "chat": QueueStats(pending=4, ack_pending=0)}
+    assert fleet.tick() == ["chat"]
+    assert fleet.engine.decision(fleet.engine.index["chat"]).desired == 4
+
+
+def test_a_stale_pool_is_read_at_every_tick_and_counts_its_stale_reads_in_a_row() -> None:
+    fleet = Fleet()
+    stale = QueueStats(pending=1, ack_pending=0, stale="consumer web not found")
+    fleet.stats = {**fleet.stats, "web": stale}
+    fleet.tick()
+    fleet.tick()
+    fleet.tick()
+
+    assert fleet.stale_reads("web") == 3
+    assert fleet.health.stale == {"web": "consumer web not found"}
+
+    fleet.stats = {**fleet.stats, "web": QueueStats(pending=1, ack_pending=0)}
+    fleet.tick()
+    assert fleet.stale_reads("web") == 0
+    assert fleet.health.stale == {}
+
+
+def test_a_failing_source_holds_every_pool_with_its_reason() -> None:
+    fleet = Fleet()
+    fleet.tick()
+    fleet.health.unhealthy("queue", "no answer within 3.0 s", fleet.clock())
+    fleet.tick()  # the same objects as before: read again all the same
+
+    assert fleet.health.stale == dict.fromkeys(("web", "chat"), "no answer within 3.0 s")
+    assert fleet.stale_reads("chat") == 1
+
+
+def test_a_pool_the_cluster_does_not_show_is_held_with_the_actuators_reason() -> None:
+    fleet = Fleet()
+    del fleet.states["web"]
+    fleet.tick(unobserved={"web": "Deployment agents/web not found"})
+    assert fleet.health.stale == {"web": "Deployment agents/web not found"}
+
+    fleet.tick()  # no reason given: it is simply not seen yet
+    assert fleet.health.stale == {"web": "not seen in the cluster yet"}

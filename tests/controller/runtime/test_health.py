@@ -1,0 +1,124 @@
+"""Source health and staleness (SourceHealth), in-process: what an operator is told when a
+source fails or a pool's data cannot be trusted, and what the dashboard's header shows."""
+
+from __future__ import annotations
+
+import asyncio
+
+from controller.core.events import Event, EventBus, HealthEvent
+from controller.runtime.health import SourceHealth
+from tests.support import FakeClock
+
+
+def watched() -> tuple[SourceHealth, asyncio.Queue[Event]]:
+    bus = EventBus()
+    return SourceHealth(bus), bus.subscribe()
+
+
+def told(events: asyncio.Queue[Event]) -> list[tuple[str, bool, str]]:
+    seen = []
+    while not events.empty():
+        event = events.get_nowait()
+        assert isinstance(event, HealthEvent)
+        seen.append((event.source, event.ok, event.detail))
+    return seen
+
+
+def test_a_failing_source_is_told_once_then_again_when_its_reason_changes() -> None:
+    clock = FakeClock()
+    health, events = watched()
+    health.unhealthy("queue", "no answer within 3.0 s", clock())
+    health.unhealthy("queue", "no answer within 3.0 s", clock.advance(1))
+    health.unhealthy("queue", "stream AGENT_TASKS not found", clock.advance(1))
+
+    assert told(events) == [
+        ("queue", False, "no answer within 3.0 s"),
+        ("queue", False, "stream AGENT_TASKS not found"),
+    ]
+    assert health.problems == {"queue": "stream AGENT_TASKS not found"}
+
+
+def test_a_source_that_answers_again_is_told_recovered_once() -> None:
+    clock = FakeClock()
+    health, events = watched()
+    health.healthy("cluster", clock())  # never failed: nothing to say
+    health.unhealthy("cluster", "cannot read the cluster", clock.advance(1))
+    health.healthy("cluster", clock.advance(1))
+    health.healthy("cluster", clock.advance(1))
+
+    assert told(events) == [
+        ("cluster", False, "cannot read the cluster"),
+        ("cluster", True, "recovered"),
+    ]
+    assert health.problems == {}
+
+
+def test_only_the_cluster_and_the_queue_stall_every_pool() -> None:
+    clock = FakeClock()
+    health, _ = watched()
+    health.unhealthy("scale web", "Deployment agents/web not found", clock())
+    assert not health.sources_failing()
+    assert health.source_problem() is None
+
+    health.unhealthy("queue", "no answer within 3.0 s", clock())
+    assert health.sources_failing()
+    assert health.source_problem() == "no answer within 3.0 s"
+
+    health.unhealthy("cluster", "cannot read the cluster", clock())
+    assert health.source_problem() == "cannot read the cluster"  # the cluster's, first
+
+
+def test_a_pools_own_staleness_is_told_per_pool_and_its_recovery_too() -> None:
+    clock = FakeClock()
+    health, events = watched()
+    health.track_stale("web", "consumer web not found", clock())
+    health.track_stale("web", "consumer web not found", clock.advance(1))  # still: quiet
+    health.track_stale("chat", None, clock())  # fresh all along: quiet
+    health.track_stale("web", None, clock.advance(1))
+
+    assert told(events) == [
+        ("pool web", False, "consumer web not found"),
+        ("pool web", True, "recovered"),
+    ]
+    assert health.stale == {}
+
+
+def test_pools_stalled_by_a_failing_source_are_held_but_not_told_one_by_one() -> None:
+    clock = FakeClock()
+    health, events = watched()
+    health.unhealthy("queue", "no answer within 3.0 s", clock())
+    for pool in ("web", "chat", "batch"):
+        health.track_stale(pool, "no answer within 3.0 s", clock())
+
+    assert told(events) == [("queue", False, "no answer within 3.0 s")]
+    assert health.stale == dict.fromkeys(("web", "chat", "batch"), "no answer within 3.0 s")
+
+    health.healthy("queue", clock.advance(1))
+    for pool in ("web", "chat", "batch"):
+        health.track_stale(pool, None, clock())
+    assert told(events) == [("queue", True, "recovered")]  # the pools were never told held
+
+
+def test_the_header_names_the_failing_sources_and_the_pools_held_for_their_own_reasons() -> None:
+    clock = FakeClock()
+    health, _ = watched()
+    health.unhealthy("queue", "no answer within 3.0 s", clock())
+    health.unhealthy("scale web", "forbidden", clock())
+    health.track_stale("web", "no answer within 3.0 s", clock())  # the source's: said once
+    health.track_stale("chat", "consumer chat not found", clock())
+    health.track_stale("batch", "not seen in the cluster yet", clock())
+
+    assert health.report(pools=5) == {
+        "queue": "no answer within 3.0 s",
+        "scale web": "forbidden",
+        "pools": "2 of 5 held: chat: consumer chat not found (and 1 more)",
+    }
+
+
+def test_the_header_has_no_pools_line_when_every_held_pool_waits_on_a_source() -> None:
+    clock = FakeClock()
+    health, _ = watched()
+    health.unhealthy("cluster", "cannot read the cluster", clock())
+    health.track_stale("web", "cannot read the cluster", clock())
+
+    assert health.report(pools=1) == {"cluster": "cannot read the cluster"}
