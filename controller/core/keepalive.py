@@ -204,6 +204,9 @@ class KeepAlive:
     falling: the front is the most the pool had and gave up in that span."""
     changes: int = 0
     """Bumped when a level's use starts or ends (what the handover saves)."""
+    _plans: list[Plan] | None = None
+    """Each level's plan as `hold` applies it (see `plans`), until a level learns a gap or
+    a level is added: `hold` runs at every claim, the plans change far less often."""
 
     @classmethod
     def for_pool(cls, pool: PoolConfig) -> KeepAlive:
@@ -234,6 +237,7 @@ class KeepAlive:
         while len(levels) < len(edges) and edges[len(levels)] <= value:
             k = len(levels)
             levels.append(self.band(k))
+            self._plans = None
         for level in levels:
             if value >= level.replicas:
                 if not level.in_use:
@@ -247,7 +251,26 @@ class KeepAlive:
                 level.last_used = self.latest if self.latest is not None else now
                 self.changes += 1
         self.value, self.latest = value, now
+        if learned:
+            self._plans = None
         return learned
+
+    def plans(self) -> list[Plan]:
+        """Each level's plan, as `hold` applies it: a level with no pattern of its own yet is
+        held no longer than the learned level below it (a level's gaps are at least as long
+        as the level below's)."""
+        if self._plans is None:
+            made: list[Plan] = []
+            prior: Plan | None = None
+            for level in self.levels:
+                planned = level.planned(self.cold_start, self.miss_s)
+                if planned.learned:
+                    prior = planned
+                elif prior is not None and prior.hold_s < planned.hold_s:
+                    planned = replace(planned, hold_s=max(prior.hold_s, self.cold_start))
+                made.append(planned)
+            self._plans = made
+        return self._plans
 
     def hold(self, now: float, current: int = 0, wanted: int = 0) -> Hold:
         """The most replicas a level's plan holds (or pre-warms) now, given the replicas
@@ -259,15 +282,7 @@ class KeepAlive:
         chosen: Plan | None = None
         since = now
         until = float("inf")
-        prior: Plan | None = None
-        for level in self.levels:
-            planned = level.planned(self.cold_start, self.miss_s)
-            if planned.learned:
-                prior = planned
-            elif prior is not None and prior.hold_s < planned.hold_s:
-                # No pattern of its own yet: a level's gaps are at least as long as the level
-                # below's, so it is held no longer than that level's pattern holds.
-                planned = replace(planned, hold_s=max(prior.hold_s, self.cold_start))
+        for level, planned in zip(self.levels, self.plans(), strict=True):
             if level.replicas <= wanted:
                 continue  # in use now: nothing to hold, and no time to hold it until
             # A level in use as last recorded ends now (the claim comes before its record):
@@ -344,3 +359,4 @@ class KeepAlive:
             held.append(entry)
         self.held = held
         self.changes += 1
+        self._plans = None
