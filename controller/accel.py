@@ -35,6 +35,8 @@ MODULES = (
     "controller/core/room.py",
     "controller/core/shortfall.py",
     "controller/core/history.py",
+    "controller/core/keepalive.py",
+    "controller/core/spend.py",
     "controller/core/engine.py",
     "controller/core/tracked.py",
     "controller/simulate/shell.py",
