@@ -103,6 +103,7 @@ class SpendDoc(BaseModel):
 
 def dump_doc(spend: TenantSpend, now: float) -> bytes:
     """`spend` as the bucket keeps it."""
+    spend.settle()
     day = spend.day
     doc = {
         "v": 1,

@@ -138,6 +138,11 @@ class TenantSpend:
     """Per minute bucket, oldest first, the last one filling: tokens, and seconds seen."""
     bucket_start: float = math.nan
     """When the filling bucket started."""
+    quiet: tuple[float, float] | None = None
+    """A run of samples that asked for nothing (tokens, tasks and lag as before) not yet
+    counted: from, to. Such a sample only adds its seconds, and the engine samples every
+    tenant at every step, so the run is counted in one go (`settle`) when something is asked
+    for or read: the same hours and buckets, for one count instead of one a step."""
     changes: int = 0
     """Bumped when a day folds into the profile (the handover writes the profile then)."""
     _burn: tuple[float, Burn | None] = (math.nan, None)
@@ -164,6 +169,7 @@ class TenantSpend:
         day = self.clock.day(now)
         new_day = day != self.day
         if new_day:
+            self.settle()
             self._fold(day)
         before, done = self.used, self.tasks
         # The count went on from the last sample, or started over (a reset: from zero).
@@ -176,8 +182,20 @@ class TenantSpend:
         asked = used - (before if going and before is not None else 0) + queued - self.queued
         self.used, self.tasks, self.queued, self.at = used, tasks, queued, now
         if before is None or at is None or not learn or now - at > GAP_S:
+            self.settle()
             return
+        if asked == 0.0:
+            self.quiet = (at if self.quiet is None else self.quiet[0], now)
+            return
+        self.settle()
         self._count(at, now, asked)
+
+    def settle(self) -> None:
+        """Count the quiet run of samples not counted yet (see `quiet`)."""
+        if self.quiet is not None:
+            start, end = self.quiet
+            self.quiet = None
+            self._count(start, end, 0.0)
 
     def per_task(self) -> float | None:
         """The tenant's tokens a task, from its reports (None: under MIN_TASKS seen)."""
@@ -237,6 +255,7 @@ class TenantSpend:
 
     def burn(self) -> Burn | None:
         """The recent burn rate (None: under MIN_BUCKETS minutes seen)."""
+        self.settle()
         key, made = self._burn
         if key == self.bucket_start:
             return made
@@ -250,6 +269,7 @@ class TenantSpend:
         when, seen, made = self._forecast
         if when == now and seen == self.samples:
             return made
+        self.settle()
         made = self._project(now)
         self._forecast = (now, self.samples, made)
         return made
@@ -316,6 +336,8 @@ class TenantSpend:
         """Take in what another process learned (controller.coordination.spend_handover): each
         hour's bin from whichever saw more days, today's hours and the recent minutes from
         whichever saw more of them. Its baseline (`used`, `at`) stays this process's own."""
+        self.settle()
+        other.settle()
         for k in range(DAY_BINS):
             if other.days[k] > self.days[k]:
                 self.bins[k], self.days[k] = other.bins[k], other.days[k]
