@@ -116,7 +116,7 @@ BREAKDOWN = (
     "controller.core.history:History.record_tick",
     "controller.runtime.health:SourceHealth.track_stale",
     "controller.sources.jetstream:JetStreamLagSource._answer",
-    "controller.sources.jetstream:moved",
+    "controller.sources.jetstream_api:Reads.moved",
     "controller.sources.jetstream_api:parse",
     "controller.coordination.handover:HistoryHandover._changed",
     # the relay of each tick (agentdash.runtime._relay)
