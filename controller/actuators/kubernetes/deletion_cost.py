@@ -4,7 +4,7 @@ in the middle of a task (which would start over elsewhere). Which pods: controll
 
 Best effort, and never in the scale's way: the marks get at most half of what is left of the
 scale's deadline, go through the same rate limiter, and any failure is logged and the scale
-goes on (the ReplicaSet then picks as it always has). A mark left on a pod that has since
+goes on (the ReplicaSet then picks by its own ranking). A mark left on a pod that has since
 taken work is removed before the next scale-down of its pool, so it never sends a busy pod
 first. Only marks agentdash made (the value IDLE_COST) are ever removed: a cost a person set
 is theirs.

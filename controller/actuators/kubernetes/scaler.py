@@ -81,8 +81,8 @@ class DeploymentScaler:
     `patch deployments`); without it, the reason is only in the scale Event.
     `busy`: which pods are busy (the workers' reports, controller.core.busy). Given, a scale-down
     first marks idle pods so the ReplicaSet deletes them first (`patch pods`, see
-    controller.actuators.kubernetes.deletion_cost); without it, the ReplicaSet picks as it always
-    has.
+    controller.actuators.kubernetes.deletion_cost); without it, the ReplicaSet picks by its own
+    ranking.
     """
 
     def __init__(
