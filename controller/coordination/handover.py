@@ -251,6 +251,16 @@ Mark = tuple[int, bool, bool, float]
 then, and when to write it again even if none of these changes."""
 
 
+async def open_bucket(nc: Client, bucket: str, ttl: float) -> Any:
+    """A leader's handover bucket, one value a key that lives `ttl`: made if absent; used as
+    it is if it was made elsewhere with other settings."""
+    js = nc.jetstream()
+    try:
+        return await js.create_key_value(bucket=bucket, history=1, ttl=ttl)
+    except nats.js.errors.BadRequestError:
+        return await js.key_value(bucket)
+
+
 class HistoryHandover:
     """Saves the leader's History to the bucket, and restores it into a new leader's.
 
@@ -274,11 +284,7 @@ class HistoryHandover:
         """Values in the bucket that were refused (malformed, unknown pool, future times)."""
 
     async def start(self) -> None:
-        js = self._nc.jetstream()
-        try:
-            self._kv = await js.create_key_value(bucket=BUCKET, history=1, ttl=TTL_S)
-        except nats.js.errors.BadRequestError:  # made elsewhere with other settings: use it
-            self._kv = await js.key_value(BUCKET)
+        self._kv = await open_bucket(self._nc, BUCKET, TTL_S)
 
     async def restore(self, history: History, now: float) -> int:
         """Merge the bucket into `history`; how many pools it gave. Never raises for NATS or

@@ -36,6 +36,7 @@ import pydantic
 from nats.aio.client import Client
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from controller.coordination.handover import open_bucket
 from controller.core.accounting import BudgetDay
 from controller.core.config import Config
 from controller.core.spend import BUCKET_S, BUCKETS, DAY_BINS, MAX_DAYS, SpendBook, TenantSpend
@@ -178,11 +179,7 @@ class SpendHandover:
         """Values in the bucket that were refused (malformed, out of bounds, future times)."""
 
     async def start(self) -> None:
-        js = self._nc.jetstream()
-        try:
-            self._kv = await js.create_key_value(bucket=BUCKET, history=1, ttl=TTL_S)
-        except nats.js.errors.BadRequestError:  # made elsewhere with other settings: use it
-            self._kv = await js.key_value(BUCKET)
+        self._kv = await open_bucket(self._nc, BUCKET, TTL_S)
 
     async def restore(self, book: SpendBook, now: float) -> int:
         """Merge the bucket into `book`; how many tenants it gave. Never raises for NATS or

@@ -51,7 +51,7 @@ from typing import NamedTuple
 from controller.core.accounting import ReplicaSeconds
 from controller.core.allocation import Claim, Demand, allocate_short
 from controller.core.budget import WARNING, budget_rule
-from controller.core.config import Config, PoolConfig
+from controller.core.config import Config
 from controller.core.demand import demanded
 from controller.core.history import History
 from controller.core.model import (
@@ -151,10 +151,6 @@ class Engine:
     def readings(self) -> list[PoolObservation | None]:
         """Each pool's reading, in config order."""
         return [pool.reading for pool in self.pools]
-
-    @property
-    def pool_configs(self) -> list[PoolConfig]:
-        return [pool.config for pool in self.pools]
 
     # --- what the shell read ------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ skips the test, saying why, where the binary is not installed."""
 from __future__ import annotations
 
 import shutil
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -23,21 +24,35 @@ requires_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, rea
 
 
 class Prometheus:
-    def __init__(self, tmp: Path, targets: list[int]) -> None:
+    """A real Prometheus scraping `targets` on loopback; with `tls` (the test CA's files, from
+    tests.support.certificates) it serves HTTPS with the CA's server certificate."""
+
+    def __init__(self, tmp: Path, targets: list[int], tls: dict[str, Path] | None = None) -> None:
         if shutil.which("prometheus") is None:
             pytest.skip(MISSING)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.trusted = ssl.create_default_context(cafile=str(tls["ca.pem"])) if tls else None
         listed = ", ".join(f"'127.0.0.1:{t}'" for t in targets)
         (tmp / "prometheus.yml").write_text(
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
             f"scrape_configs: [{{job_name: local, static_configs: [{{targets: [{listed}]}}]}}]\n"
         )
+        command = [
+            "prometheus",
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
+        if tls:
+            (tmp / "web.yml").write_text(
+                f"tls_server_config: {{cert_file: '{tls['server.pem']}', "
+                f"key_file: '{tls['server.key']}'}}\n"
+            )
+            command.append(f"--web.config.file={tmp / 'web.yml'}")
         self.process = subprocess.Popen(
-            ["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
-             f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while not self.ready():
             assert self.process.poll() is None, "prometheus exited at start"
@@ -46,7 +61,9 @@ class Prometheus:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+            with urllib.request.urlopen(
+                f"{self.url}/-/ready", timeout=1, context=self.trusted
+            ) as response:
                 return bool(response.status == 200)
         except OSError:
             return False

@@ -7,11 +7,6 @@ server that answers the query API's wire format only to the right `Authorization
 
 from __future__ import annotations
 
-import shutil
-import ssl
-import subprocess
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,46 +27,10 @@ CFG = config({"research": pool("acme"), "coder": pool("globex")}, TENANTS)
 QUERY = 'label_replace(vector(4200), "tenant", "acme", "", "")'
 
 
-class TlsPrometheus(Prometheus):
-    """test_prometheus's Prometheus, serving HTTPS with the test CA's server certificate."""
-
-    def __init__(self, tmp: Path, certificates: dict[str, Path]) -> None:
-        self.port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
-        self.trusted = ssl.create_default_context(cafile=str(certificates["ca.pem"]))
-        (tmp / "prometheus.yml").write_text("global: {scrape_interval: 1s}\n")
-        (tmp / "web.yml").write_text(
-            f"tls_server_config: {{cert_file: '{certificates['server.pem']}', "
-            f"key_file: '{certificates['server.key']}'}}\n"
-        )
-        self.process = subprocess.Popen(
-            ["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
-             f"--web.config.file={tmp / 'web.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not self.ready():
-            assert self.process.poll() is None, "prometheus exited at start"
-            assert time.monotonic() < deadline, "prometheus not ready within 30 s"
-            time.sleep(0.1)  # polling a child's readiness, with a deadline
-
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(
-                f"{self.url}/-/ready", timeout=1, context=self.trusted
-            ) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-
 @pytest.fixture
-def prometheus(tmp_path: Path) -> Iterator[tuple[TlsPrometheus, dict[str, Path]]]:
-    if shutil.which("prometheus") is None:
-        pytest.skip("Prometheus is not installed here (.ci/run installs Debian's package)")
+def prometheus(tmp_path: Path) -> Iterator[tuple[Prometheus, dict[str, Path]]]:
     certificates = make_certificates(tmp_path)
-    server = TlsPrometheus(tmp_path, certificates)
+    server = Prometheus(tmp_path, [], tls=certificates)
     try:
         yield server, certificates
     finally:
@@ -80,7 +39,7 @@ def prometheus(tmp_path: Path) -> Iterator[tuple[TlsPrometheus, dict[str, Path]]
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # as asked
 async def test_certificates_are_checked_unless_the_config_says_not_to(
-    prometheus: tuple[TlsPrometheus, dict[str, Path]],
+    prometheus: tuple[Prometheus, dict[str, Path]],
 ) -> None:
     server, certificates = prometheus
     settings: dict[str, Any] = {"url": server.url, "tokens_query": QUERY}
