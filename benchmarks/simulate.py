@@ -118,8 +118,8 @@ def timed_run(config: Config, trace: Trace, policy: str) -> None:
     )
     if isinstance(scaler, VirtualLoop):
         line += (
-            f"; {scaler.ticks:,} ticks, {scaler.claimed / scaler.ticks:.1f} of "
-            f"{len(config.pools)} pools claimed a tick"
+            f"; {scaler.ticks:,} ticks ({scaler.skipped:,} quiet), "
+            f"{scaler.claimed / scaler.ticks:.1f} of {len(config.pools)} pools claimed a tick"
         )
     print(line, flush=True)
 

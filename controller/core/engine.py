@@ -62,7 +62,7 @@ from controller.core.model import (
     ScaleDecision,
 )
 from controller.core.policy import NO_OVERRIDES, claim, controller_paused
-from controller.core.spend import SpendBook
+from controller.core.spend import GAP_S, SpendBook
 from controller.core.tracked import TrackedPool
 
 _SLACK = 1e-6
@@ -143,6 +143,12 @@ class Engine:
         """Pools to claim again at the next step."""
         self.previous = -math.inf
         """When the last step ran."""
+        self._told = False
+        """Whether anything new was read or told since the last step (see `calm_until`)."""
+        self._day_ends = math.inf
+        """The earliest end of a budget day among the tenants whose spend is sampled."""
+        self._skipped = 0
+        """Steps skipped since the last full one: their spend samples are not counted yet."""
         self.steps = 0
         self.claimed = 0
         """Steps, and pool claims made over them."""
@@ -159,6 +165,7 @@ class Engine:
         pool = self.pools[i]
         if reading == pool.reading:
             return
+        self._told = True
         pool.reading = reading
         tenant = pool.config.tenant
         replicas = 0 if reading is None else reading.replicas
@@ -186,18 +193,22 @@ class Engine:
     ) -> None:
         """A tenant's tokens today (None: unknown), why they are only the last known, and the
         tasks its workers reported done today (None: unknown)."""
+        if tasks != self.tasks_today.get(tenant):
+            self._told = True
         if tasks is None:
             self.tasks_today.pop(tenant, None)
         else:
             self.tasks_today[tenant] = tasks
         if used is None:
             if self._tokens.pop(tenant, None) is not None:
+                self._told = True
                 self._budget_moved(tenant, None)
             return
         before = self._tokens.get(tenant)
         was_stale = self._stale_tokens.get(tenant)
         if before == used and was_stale == stale:
             return
+        self._told = True
         config = self.config.tenants[tenant]
         self._tokens[tenant] = used
         if stale is None:
@@ -271,13 +282,7 @@ class Engine:
         self._moved.clear()
         if self.paced or not self.started:
             self._spent.update(self.replica_seconds.today(now))
-        tokens, stale, tasks = self._tokens, self._stale_tokens, self.tasks_today
-        for tenant in self.spend.tenants:
-            used = tokens.get(tenant)
-            if used is not None:
-                learn = tenant not in stale
-                lag = self._tenant_lag[tenant]
-                self.spend.observe(tenant, used, now, tasks.get(tenant), lag, learn=learn)
+        self._sample_spend(now)
         if not self.started:
             self.started = True
             self.dirty = set()
@@ -296,6 +301,50 @@ class Engine:
             self.previous = now
             return []
         return self._claim_again(now, changed)
+
+    def _sample_spend(self, now: float) -> None:
+        """Each budgeted tenant's spend, sampled at this step (after the skipped steps')."""
+        tokens, stale, tasks = self._tokens, self._stale_tokens, self.tasks_today
+        skipped, self._skipped, self._told = self._skipped, 0, False
+        ends = math.inf
+        for tenant, spend in self.spend.tenants.items():
+            used = tokens.get(tenant)
+            if used is None:
+                continue
+            learn = tenant not in stale
+            if skipped:
+                spend.repeat(self.previous, skipped, learn=learn)
+            spend.observe(used, now, tasks.get(tenant), self._tenant_lag[tenant], learn=learn)
+            end = spend.day.end
+            ends = end if end < ends else ends
+        self._day_ends = ends
+
+    # --- quiet steps (the backtest's shell skips through quiet time) ---------------------------
+
+    def calm_until(self) -> float:
+        """Until when (exclusive) a step with nothing new read or told does nothing but count
+        itself (`skip`): no pool to claim again, no budget paced (its pools are claimed at
+        every step), no time rule letting go, no budget day ending, no gap in the spend's
+        samples long enough to count as one. -inf while the next step must run in full."""
+        if self._told or self.dirty or self.paced or not self.started:
+            return -math.inf
+        calm = self._day_ends
+        gap = self.previous + GAP_S
+        calm = gap if gap < calm else calm
+        if self.releases:
+            due = self.releases[0][0] - _SLACK
+            calm = due if due < calm else calm
+        return calm
+
+    def skip(self, now: float) -> None:
+        """The step at `now` (before `calm_until()`), in O(1): it would claim nothing and
+        sample each budgeted tenant's spend as before. Those samples are counted at the next
+        full step, in one go (TenantSpend.repeat)."""
+        if not now < self.calm_until():
+            raise ValueError(f"a step at {now} is not quiet: it must run in full")
+        self.steps += 1
+        self._skipped += 1
+        self.previous = now
 
     def _claim_again(self, now: float, changed: set[int]) -> list[int]:
         """Claim the `changed` pools anew, then share the ceilings (`_settle`). A pool's

@@ -190,6 +190,20 @@ class TenantSpend:
         self.settle()
         self._count(at, now, asked)
 
+    def repeat(self, now: float, samples: int, *, learn: bool = True) -> None:
+        """`samples` more samples, the last at `now`, each the same as the last one (tokens,
+        tasks done and lag), all within its budget day and no further than GAP_S apart: what
+        as many calls of `observe` would do, in one (steps the backtest skipped)."""
+        at = self.at
+        if at is None or now <= at or samples <= 0:
+            return
+        self.samples += samples
+        self.at = now
+        if learn:  # each asked for nothing: the quiet run goes on to `now`
+            self.quiet = (at if self.quiet is None else self.quiet[0], now)
+        else:
+            self.settle()
+
     def settle(self) -> None:
         """Count the quiet run of samples not counted yet (see `quiet`)."""
         if self.quiet is not None:

@@ -10,6 +10,11 @@ those of every pool touched. The arrival rate is what controller.sources.jetstre
 arrivals in the last RATE_WINDOW_S over that window. Today's tokens per tenant are what the
 workers' usage reports add up to (controller.sources.usage), from finished tasks.
 
+Skipping quiet time. A tick that would read nothing new (no task arrived, started or finished,
+no pod changed, no arrival left the rate window) while the engine is calm (nothing to claim,
+no time rule letting go, no budget paced or at its reset: Engine.calm_until) only counts
+itself (Engine.skip): a quiet hour costs a few comparisons a tick, not a step each.
+
 Acting. A change takes a token of the Kubernetes client's bucket (kubernetes.qps, .burst); one
 the bucket cannot pay waits for a later tick, as the live client's limiter makes it wait.
 
@@ -74,6 +79,8 @@ class VirtualLoop:
         self.throttled = 0
         """Patches that had to wait for the bucket."""
         self.ticks = 0
+        self.skipped = 0
+        """Ticks that were quiet (`_calm`): counted, not stepped."""
         self.due = 0.0
         """When the next scheduled tick is due (controller.runtime.loop.Reconciler.run)."""
 
@@ -91,10 +98,14 @@ class VirtualLoop:
 
     def tick(self, now: float, cluster: Cluster) -> float:
         self.ticks += 1
-        woken, self.woken = self.woken, set()
         tokens = self.patches + self.qps * (now - self.previous_tick)
         self.patches = tokens if tokens < self.burst else self.burst
         self.previous_tick = now
+        if self._calm(now, cluster):
+            self.skipped += 1
+            self.engine.skip(now)
+            return self.next_tick(now)
+        woken, self.woken = self.woken, set()
         self._depart(now, cluster)
         self.observe(now, cluster, woken)
         self.act(now, cluster, self.engine.step(now))
@@ -106,6 +117,18 @@ class VirtualLoop:
         if now >= self.due - 1e-9:
             self.due = max(self.due + self.interval, now)
         return self.due
+
+    def _calm(self, now: float, cluster: Cluster) -> bool:
+        """Whether this tick would read nothing new and the engine would decide nothing: no
+        task arrived, started or finished, no pod changed, no arrival left the rate window
+        (nor is it still filling), and the engine is calm (Engine.calm_until). Such a tick
+        only counts itself: a quiet hour costs a few comparisons a tick, not a step."""
+        if self.woken or cluster.dirty or now < RATE_WINDOW_S:
+            return False
+        g, times = self._gone, cluster.arrival
+        if g < len(times) and times[g] <= now - RATE_WINDOW_S:
+            return False  # an arrival leaves the window at this tick (as `_depart` finds)
+        return now < self.engine.calm_until()
 
     # --- reading --------------------------------------------------------------------------
 

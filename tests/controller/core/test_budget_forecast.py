@@ -241,3 +241,25 @@ def test_tokens_and_replica_seconds_start_over_at_the_tenants_reset() -> None:
     seconds.set("t", 3, reset - 100)
     assert seconds.today(reset - 1)["t"] == pytest.approx(3 * 99)
     assert seconds.today(reset + 10)["t"] == pytest.approx(3 * 10)
+
+
+@pytest.mark.parametrize("learn", [True, False])
+def test_samples_the_backtest_skipped_count_as_if_each_was_taken(learn: bool) -> None:
+    """A quiet stretch (the same tokens, tasks and lag at every step) counted in one go
+    forecasts exactly as the same samples taken one by one."""
+    tenant = tenant_config(10_000_000).tenants["t"]
+    one_by_one, skipped = TenantSpend.for_tenant(tenant), TenantSpend.for_tenant(tenant)
+    t, used, tasks = 0.0, 0, 0
+    for minute in range(90):
+        used, tasks = used + 2_000 * (minute % 7), tasks + 2 * (minute % 7)
+        for spend in (one_by_one, skipped):
+            spend.observe(used, t, tasks, lag=3)
+        quiet = [t + k for k in range(1, 31)]  # 30 s of 1 s steps with nothing new
+        for now in quiet:
+            one_by_one.observe(used, now, tasks, lag=3, learn=learn)
+        skipped.repeat(quiet[-1], len(quiet), learn=learn)
+        t = quiet[-1] + 30.0
+    assert skipped.samples == one_by_one.samples
+    assert skipped.forecast(t) == one_by_one.forecast(t)
+    assert skipped.forecast(t) is not None
+    assert skipped.burn() == one_by_one.burn()
