@@ -212,7 +212,7 @@ class FleetScreen(LiveScreen):
         yield KeyedTable(POOLS, id="pools")
         yield Static(id="detail")
         yield Label("Recent scale events", id="recent-title")
-        yield KeyedTable(RECENT, id="recent")
+        yield KeyedTable(RECENT, id="recent", newest_first=True)
         yield Footer()
 
     @property
@@ -489,6 +489,7 @@ class EventsScreen(LiveScreen):
                     Column("DETAIL", None, min_width=20),
                 ],
                 id="events",
+                newest_first=True,
             )
             yield Static(id="detail")
         yield Footer()

@@ -5,6 +5,12 @@ draws only the lines in view, so 20,000 pods cost what the 50 on screen cost; a 
 cells did not change is not drawn again. The cursor stays on the row the operator selected,
 by key, however many rows come and go around it.
 
+A table of the newest first (`newest_first`: scale events) follows the newest row while its
+cursor is on the top one: what just happened is never pushed out of view. Once the operator
+moves down, the cursor stays on the row chosen, and the header counts the rows that came
+above it ("↑ 3 new"), until the operator goes back to the top (Home or g), or the row chosen
+leaves the list.
+
 Columns have a priority: when the table is too narrow for all of them, the lowest priority go
 first (a column may fold its value into another as it goes, e.g. PIN into STATE) and a flexible
 column (width None) takes the room left. Keys, as in k9s: j/k, g/G, Home/End, page up/down,
@@ -196,8 +202,13 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
     class RowSelected(RowHighlighted, namespace="data_table"):
         """Enter (or a click) on the cursor's row."""
 
-    def __init__(self, columns: Sequence[ColumnSpec], **kwargs: Any) -> None:
+    def __init__(
+        self, columns: Sequence[ColumnSpec], *, newest_first: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.newest_first = newest_first
+        self.unseen = 0
+        """Rows that came above the cursor since the operator moved off the newest."""
         self._rows: list[Row] = []
         self._unsorted: Sequence[Row] = []
         self.cursor_row = 0
@@ -245,6 +256,7 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
     def sync(self, rows: Sequence[Row]) -> None:
         """Show `rows` (in display order, unless the operator sorted by a column)."""
         selected = self.selected
+        before = {key for key, _ in self._rows}
         if any(c.render is not None for c in self._columns):
             self._lines.clear()  # what a raw value looks like may change with time (an age)
         self._unsorted = rows
@@ -252,8 +264,15 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
         if len(self._rows) + 1 != self.virtual_size.height:
             self.virtual_size = Size(self.size.width, len(self._rows) + 1)
         index = None if selected is None else self._index_of(selected)
-        # A row that went leaves the cursor where it was, on the row that took its place.
-        self._move(min(self.cursor_row, max(0, len(self._rows) - 1)) if index is None else index)
+        if self.newest_first and self._sort is None and (self.cursor_row == 0 or index is None):
+            self._move(0)  # on the newest, or the row chosen is gone: follow the newest
+        elif index is None:
+            # A row that went leaves the cursor where it was, on the row that took its place.
+            self._move(min(self.cursor_row, max(0, len(self._rows) - 1)))
+        else:
+            if self.newest_first:
+                self.unseen += sum(1 for key, _ in self._rows[:index] if key not in before)
+            self._move(index)
         self.refresh()
 
     def get_row(self, key: str) -> list[Any]:
@@ -315,6 +334,9 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
             self.cursor_row = 0
             return
         index = max(0, min(index, len(self._rows) - 1))
+        if index == 0 and self.unseen:
+            self.unseen = 0
+            self.refresh()
         if index != self.cursor_row:
             self.cursor_row = index
             self.refresh()
@@ -413,7 +435,14 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
                 label.append(ARROWS[self._sort[1]])
             labels.append(label)
         style = self.get_component_rich_style("keyed-table--header")
-        return self._line(columns, tuple(labels), style, width, cursor=False, header=True)
+        line = self._line(columns, tuple(labels), style, width, cursor=False, header=True)
+        if not self.unseen:
+            return line
+        mark = Text(f" ↑ {self.unseen} new (g) ", style=style + Style(reverse=True))
+        if mark.cell_len >= width:
+            return line
+        tail = Strip(list(mark.render(self.app.console)))
+        return Strip.join([line.crop(0, width - mark.cell_len), tail])
 
     def _line(
         self,

@@ -121,7 +121,9 @@ class WhyScreen(LiveScreen):
         with VerticalScroll(id="why-body"):
             yield Static(id="steps")
         yield Label("Recent scale events of this pool", id="recent-title")
-        yield KeyedTable([("TIME", 8), ("CHANGE", 7), ("WHY", None)], id="pool-events")
+        yield KeyedTable(
+            [("TIME", 8), ("CHANGE", 15), ("WHY", None)], id="pool-events", newest_first=True
+        )
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
@@ -130,7 +132,7 @@ class WhyScreen(LiveScreen):
             return
         self.query_one("#steps", Static).update(explain(self.config, pool, snapshot))
         rows = []
-        width = room(self.size.width, (8, 7))
+        width = room(self.size.width, (8, 15))  # CHANGE holds "12 → 20 (would)" of a dry run
         for i, event in enumerate(log):
             if isinstance(event, ScaleEvent) and event.pool == self.pool:
                 key, (when, _, _, change, why) = event_row(event, i)

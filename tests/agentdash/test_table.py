@@ -17,13 +17,14 @@ KEYS = [f"pod-{i:03d}" for i in range(100)]
 
 
 class TableApp(App[None]):
-    def __init__(self, columns: list[Column] | None = None) -> None:
+    def __init__(self, columns: list[Column] | None = None, *, newest_first: bool = False) -> None:
         super().__init__()
         self.columns = columns or [Column("NAME", 10), Column("N", 3)]
+        self.newest_first = newest_first
         self.chosen: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield KeyedTable(self.columns)
+        yield KeyedTable(self.columns, newest_first=self.newest_first)
         yield Input()
 
     def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
@@ -256,3 +257,54 @@ async def test_on_the_fleet_S_still_pauses_all_and_G_goes_to_the_last_pool(tmp_p
         await pilot.press("S")
         assert isinstance(app.screen, ConfirmationModal)
         assert table.sort is None
+
+
+def events_up_to(n: int, kept: int = 50) -> list[tuple[str, tuple[str, str]]]:
+    """The newest `kept` of events 1..n, newest first, as a scale-event list shows them."""
+    return [(f"e{i}", (f"e{i}", "1")) for i in range(n, max(0, n - kept), -1)]
+
+
+async def test_a_newest_first_list_keeps_the_newest_in_view_as_events_come() -> None:
+    app = TableApp(newest_first=True)
+    async with app.run_test(size=(40, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        for n in range(1, 120):  # far more than the 50 kept
+            table.sync(events_up_to(n))
+            await pilot.pause()
+            assert table.selected == f"e{n}"
+            assert drawn(table)[1].startswith(f" e{n} ")
+        assert table.unseen == 0
+        assert "new" not in drawn(table)[0]
+
+
+async def test_off_the_newest_the_cursor_stays_and_the_header_counts_what_came() -> None:
+    app = TableApp(newest_first=True)
+    async with app.run_test(size=(40, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        table.sync(events_up_to(10))
+        await pilot.press("j", "j")  # the operator reads e8
+        for n in (11, 12, 13):
+            table.sync(events_up_to(n))
+        await pilot.pause()
+        assert table.selected == "e8"
+        assert "↑ 3 new (g)" in drawn(table)[0]
+        await pilot.press("g")  # back to the newest: following again
+        assert (table.selected, table.unseen) == ("e13", 0)
+        table.sync(events_up_to(14))
+        await pilot.pause()
+        assert table.selected == "e14"
+        assert "new" not in drawn(table)[0]
+
+
+async def test_when_the_event_read_leaves_the_list_the_newest_is_followed_again() -> None:
+    app = TableApp(newest_first=True)
+    async with app.run_test(size=(40, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.sync(events_up_to(60))
+        table.select("e20")
+        for n in range(61, 75):  # e20 falls out of the 50 kept at e70
+            table.sync(events_up_to(n))
+        await pilot.pause()
+        assert (table.selected, table.cursor_row) == ("e74", 0)
+        assert drawn(table)[1].startswith(" e74 ")
