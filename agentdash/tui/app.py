@@ -25,7 +25,7 @@ from agentdash.tui.commands import AgentDashCommands
 from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.feed import Feed
 from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal, Section, bindings_of
-from agentdash.tui.pause import PauseChoice, PausePoolModal, pause_question
+from agentdash.tui.pause import PauseChoice, PausePoolModal, held, pause_question
 from agentdash.tui.screens import (
     EventsScreen,
     FleetScreen,
@@ -298,8 +298,9 @@ class AgentDashApp(App[None]):
         if name == "pin":
             assert pool is not None
             current = overrides.pins.get(pool)
+            limit = self.feed.config.pools[pool].max_replicas
             self.push_screen(
-                PinModal(pool, current.replicas if current else None),
+                PinModal(pool, current.replicas if current else None, limit),
                 lambda result: self._pin(pool, result),
             )
         elif name == "unpin":
@@ -365,10 +366,11 @@ class AgentDashApp(App[None]):
                 self._confirm(
                     pause_question(pool, replicas, choice),
                     "Pause",
-                    lambda: store.pause_pool(pool, *choice),
+                    lambda: store.pause_pool(pool, held(replicas, choice), choice[1]),
                 )
 
-        self.push_screen(PausePoolModal(pool, replicas), chosen)
+        limit = self.feed.config.pools[pool].max_replicas
+        self.push_screen(PausePoolModal(pool, replicas, limit), chosen)
 
     def _confirm(self, question: str, label: str, act: Callable[[], ActionEvent]) -> None:
         def done(confirmed: bool | None) -> None:

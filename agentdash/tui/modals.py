@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -48,18 +49,48 @@ class ConfirmationModal(ModalScreen[bool]):
 T = TypeVar("T")
 
 
+class Field(Input):
+    """An Input whose own keys (backspace, arrows, enter...) act in the order the keys came.
+    Input runs them as bindings, when the key has bubbled up to the app: by then a key typed
+    after them in the same burst may already be in the field ("BSpace 3 Tab 2" lost the 2)."""
+
+    KEYS: ClassVar[dict[str, str]] = {
+        binding.key: binding.action for binding in Binding.make_bindings(Input.BINDINGS)
+    }
+
+    async def _on_key(self, event: events.Key) -> None:
+        action = self.KEYS.get(event.key)
+        if action is None:
+            await super()._on_key(event)
+            return
+        event.stop()
+        event.prevent_default()
+        await self.run_action(action)
+
+
 class ReplicasModal(ModalScreen[T | None]):
     """A dialog of two fields, replicas and minutes, that only asks: the app confirms (Cancel
     first) before anything changes. Subclasses say what the fields mean and how to read them."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # Tab moves the focus as the app reads the key, before it hands on the next: keys that
+    # arrive in one burst (one SSH packet, "3 Tab 2") each land in the field they were typed
+    # for, not the one that had the focus when the burst came.
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+    ]
     confirm = "OK"
-    invalid = "replicas: a whole number >= 0; minutes > 0"
+    invalid = "replicas: a whole number from 0 to {limit}; minutes > 0"
 
-    def __init__(self, question: str, replicas: str, replicas_hint: str, minutes_hint: str) -> None:
+    def __init__(
+        self, question: str, replicas: str, replicas_hint: str, minutes_hint: str, limit: int
+    ) -> None:
         super().__init__()
         self.question = question
         self.fields = (replicas, replicas_hint, minutes_hint)
+        self.limit = limit
+        """The pool's max_replicas: no more can be asked for."""
 
     def compose(self) -> ComposeResult:
         replicas, replicas_hint, minutes_hint = self.fields
@@ -67,9 +98,9 @@ class ReplicasModal(ModalScreen[T | None]):
             yield Label(self.question, id="question")
             with Grid(id="fields"):
                 yield Label("replicas")
-                yield Input(replicas, id="replicas", type="integer", placeholder=replicas_hint)
+                yield Field(replicas, id="replicas", type="integer", placeholder=replicas_hint)
                 yield Label("minutes")
-                yield Input("", id="minutes", placeholder=minutes_hint, type="number")
+                yield Field("", id="minutes", placeholder=minutes_hint, type="number")
             yield Static("", id="error")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -95,7 +126,7 @@ class ReplicasModal(ModalScreen[T | None]):
             self.query_one("#minutes", Input).value.strip(),
         )
         if choice is None:
-            self.query_one("#error", Static).update(self.invalid)
+            self.query_one("#error", Static).update(self.invalid.format(limit=self.limit))
             return
         self.dismiss(choice)
 
@@ -122,12 +153,13 @@ class PinModal(ReplicasModal[tuple[int, float | None]]):
 
     confirm = "Pin"
 
-    def __init__(self, pool: str, current: int | None) -> None:
+    def __init__(self, pool: str, current: int | None, limit: int) -> None:
         super().__init__(
             f"Pin [b]{pool}[/b] warm: keep at least N replicas",
             str(current or 1),
             "",
             "blank: until unpinned",
+            limit,
         )
         self.pool = pool
 
@@ -136,7 +168,7 @@ class PinModal(ReplicasModal[tuple[int, float | None]]):
             count, span = int(replicas), minutes_of(minutes)
         except ValueError:
             return None
-        return (count, span) if count >= 0 else None
+        return (count, span) if 0 <= count <= self.limit else None
 
 
 Section = tuple[str, list[Binding]]

@@ -15,35 +15,44 @@ PauseChoice = tuple[int | None, float | None]
 
 class PausePoolModal(ReplicasModal[PauseChoice]):
     confirm = "Pause"
-    invalid = "replicas: blank (hold) or a whole number >= 0; minutes: blank or > 0"
+    invalid = "replicas: blank (hold) or a whole number from 0 to {limit}; minutes: blank or > 0"
 
-    def __init__(self, pool: str, replicas: int) -> None:
+    def __init__(self, pool: str, replicas: int, limit: int) -> None:
         super().__init__(
             f"Pause [b]{pool}[/b]: its queue no longer scales it",
             "",
             f"blank: hold at {replicas}",
             "blank: until resumed",
+            limit,
         )
         self.pool = pool
         self.replicas = replicas
 
     def parse(self, replicas: str, minutes: str) -> PauseChoice | None:
-        return parse_pause(replicas, minutes)
+        return parse_pause(replicas, minutes, self.limit)
 
 
-def parse_pause(replicas: str, minutes: str) -> PauseChoice | None:
+def parse_pause(replicas: str, minutes: str, limit: int) -> PauseChoice | None:
     """The dialog's fields as a choice, or None if either is not valid."""
     try:
         count = int(replicas) if replicas.strip() else None
         span = minutes_of(minutes.strip())
     except ValueError:
         return None
-    return None if count is not None and count < 0 else (count, span)
+    return None if count is not None and not 0 <= count <= limit else (count, span)
 
 
 def pause_question(pool: str, replicas: int, choice: PauseChoice) -> str:
-    """What the confirmation asks, in the operator's terms."""
+    """What the confirmation asks, in the operator's terms. A hold names the replicas the
+    dialog showed: that number is what the pause keeps (`held`), even if the pool moved
+    while the operator read."""
     count, span = choice
     what = f"hold it at {replicas} replicas" if count is None else f"scale it to {count}"
     when = f" for {span / 60:g} min" if span else " until resumed"
     return f"Pause pool {pool} ({what}){when}? Its queue keeps every task."
+
+
+def held(replicas: int, choice: PauseChoice) -> int:
+    """The replicas the pause keeps: the number asked for, or the one the dialog showed."""
+    count, _ = choice
+    return replicas if count is None else count

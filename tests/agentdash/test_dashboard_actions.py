@@ -172,9 +172,11 @@ async def test_the_command_palette_opens_screens(tmp_path: Path) -> None:
 
 
 def test_the_pin_dialog_refuses_minutes_that_are_not_a_time() -> None:
-    dialog = PinModal("acme-research", None)
+    dialog = PinModal("acme-research", None, limit=8)
     assert dialog.parse("3", "") == (3, None)
     assert dialog.parse("3", "1.5") == (3, 90.0)
     for minutes in ("nan", "inf", "-1", "0", "1e300"):  # nan was taken for a pin's length
         assert dialog.parse("3", minutes) is None, minutes
     assert dialog.parse("-1", "") is None
+    assert dialog.parse("8", "") == (8, None)
+    assert dialog.parse("9", "") is None  # over the pool's max_replicas

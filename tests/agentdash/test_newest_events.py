@@ -11,17 +11,12 @@ import random
 from pathlib import Path
 
 from agentdash.tui.app import AgentDashApp
-from agentdash.tui.sample import sample_config, sample_feed
 from agentdash.tui.table import KeyedTable
 from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats
+from tests.support.dashboard import make_lively
 
 SMALL = (80, 24)
-
-
-async def make(tmp_path: Path) -> AgentDashApp:
-    feed = await sample_feed(sample_config(10), overrides=tmp_path / "overrides.json")
-    return AgentDashApp(feed, refresh_s=None)
 
 
 async def run_on(app: AgentDashApp, seconds: int, seed: int = 3) -> None:
@@ -47,7 +42,7 @@ def top_row(table: KeyedTable) -> str:
 
 
 async def test_fleets_recent_list_always_shows_the_newest_scale_first(tmp_path: Path) -> None:
-    app = await make(tmp_path)
+    app = await make_lively(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.pause()
         recent = app.screen.query_one("#recent", KeyedTable)
@@ -64,7 +59,7 @@ async def test_fleets_recent_list_always_shows_the_newest_scale_first(tmp_path: 
 
 
 async def test_events_follows_the_newest_until_the_operator_moves(tmp_path: Path) -> None:
-    app = await make(tmp_path)
+    app = await make_lively(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("e")
         await pilot.pause()

@@ -6,15 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
-from agentdash.tui.modals import ConfirmationModal
+from agentdash.tui.modals import ConfirmationModal, ReplicasModal
 from agentdash.tui.pause import PausePoolModal, parse_pause, pause_question
 from agentdash.tui.sample import START, TICKS
 from agentdash.tui.screens import FleetScreen
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent
-from controller.core.model import PoolPause
-from tests.support.dashboard import down_to, make
+from controller.core.model import PoolPause, QueueStats
+from tests.support.dashboard import burst, down_to, make, make_lively
 
 
 async def test_x_pauses_the_selected_pool_at_a_number_for_some_minutes(tmp_path: Path) -> None:
@@ -68,7 +69,64 @@ async def test_x_with_blank_replicas_holds_the_pool_where_it_is(tmp_path: Path) 
         question = f"Pause pool acme-research (hold it at {row.replicas} replicas) until resumed?"
         assert app.screen.question.startswith(question)
         await pilot.press("tab", "enter")
-        assert app.feed.store.current().paused_pools["acme-research"].replicas is None
+        assert app.feed.store.current().paused_pools["acme-research"].replicas == row.replicas
+
+
+async def test_a_hold_keeps_the_number_confirmed_even_if_the_pool_moved_meanwhile(
+    tmp_path: Path,
+) -> None:
+    app = await make_lively(tmp_path)
+    loop = app.feed.loop
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        (row,) = [p for p in app.feed.snapshot().pools if p.name == "pool-0000"]
+        await pilot.press("x", "enter")  # "hold it at N replicas"
+        assert f"hold it at {row.replicas} replicas" in app.screen.question  # type: ignore[attr-defined]
+        busy = {p: QueueStats(300, 20, 5.0) for p in loop.config.pools}
+        loop.lag.lag = busy  # type: ignore[attr-defined]
+        await loop.tick()  # the pool scales while the operator reads the question
+        (moved,) = [p for p in loop.snapshot().pools if p.name == "pool-0000"]
+        assert moved.desired != row.replicas
+        await pilot.press("tab", "enter")
+        (decision,) = [d for d in await loop.tick() if d.pool == "pool-0000"]
+        assert decision.desired == row.replicas
+
+
+async def test_keys_sent_in_one_burst_land_in_the_fields_they_were_typed_for(
+    tmp_path: Path,
+) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("x")
+        await burst(pilot, "3", "tab", "2")
+        assert isinstance(app.screen, PausePoolModal)
+        fields = [app.screen.query_one(f"#{f}", Input).value for f in ("replicas", "minutes")]
+        assert fields == ["3", "2"]
+        await burst(pilot, "shift+tab", "backspace", "1", "tab", "backspace", "7")
+        fields = [app.screen.query_one(f"#{f}", Input).value for f in ("replicas", "minutes")]
+        assert fields == ["1", "7"]
+        await burst(pilot, "enter")
+        assert isinstance(app.screen, ConfirmationModal)
+        assert app.screen.question.startswith("Pause pool acme-research (scale it to 1) for 7 min?")
+        await pilot.press("escape", "w")  # the pin dialog: replicas, minutes
+        await burst(pilot, "3", "tab", "2")
+        fields = [app.screen.query_one(f"#{f}", Input).value for f in ("replicas", "minutes")]
+        assert fields[1] == "2"
+        assert fields[0].endswith("3")
+
+
+async def test_no_more_than_the_pools_max_replicas_can_be_asked_for(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    limit = app.feed.config.pools["acme-research"].max_replicas
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        for key in ("x", "w"):
+            await pilot.press(key, *str(limit + 1), "enter")  # typed over what the field shows
+            assert isinstance(app.screen, ReplicasModal)
+            error = str(app.screen.query_one("#error").render())
+            assert f"a whole number from 0 to {limit}" in error
+            await pilot.press("escape")
 
 
 async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
@@ -94,12 +152,13 @@ async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
 @pytest.mark.parametrize(
     ("replicas", "minutes", "choice"),
     [("", "", (None, None)), (" 3 ", "1.5", (3, 90.0)), ("0", "", (0, None)),
-     ("-1", "", None), ("two", "", None), ("", "-5", None), ("", "nan", None)],
+     ("-1", "", None), ("two", "", None), ("", "-5", None), ("", "nan", None),
+     ("8", "", (8, None)), ("9", "", None)],
 )  # fmt: skip
 def test_the_fields_read_as_a_choice_or_are_refused(
     replicas: str, minutes: str, choice: tuple[int | None, float | None] | None
 ) -> None:
-    assert parse_pause(replicas, minutes) == choice
+    assert parse_pause(replicas, minutes, limit=8) == choice
 
 
 def test_the_question_says_what_will_happen() -> None:

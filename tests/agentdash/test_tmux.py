@@ -102,3 +102,33 @@ async def test_a_dashboard_attached_to_a_daemon_shows_what_it_did_before(
     finally:
         tmux("kill-session", "-t", session)
         daemon.stop()
+
+
+def test_keys_typed_in_one_burst_land_in_the_dialogs_fields() -> None:
+    """Over SSH several keys often arrive in one packet: tmux writes "3 Tab 2 Enter" at once."""
+    session = f"agentdash-{uuid.uuid4().hex[:8]}"
+    command = f"{AGENTDASH} demo --cold-start 0.5"
+    started = tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
+    assert started.returncode == 0, started.stderr
+    try:
+        wait_for(session, "acme-research")
+        for dialog, asked in (
+            ("x", "(scale it to 3) for 2 min?"),
+            ("w", "at 3 warm replicas for 2 min?"),
+        ):
+            tmux("send-keys", "-t", session, dialog)
+            wait_for(session, "minutes")
+            tmux("send-keys", "-t", session, "BSpace", "3", "Tab", "2", "Enter")
+            wait_for(session, asked)
+            tmux("send-keys", "-t", session, "Escape")
+            wait_for(session, "Recent scale events")
+        tmux("send-keys", "-t", session, "q")
+    finally:
+        tmux("kill-session", "-t", session)
+
+
+def wait_for(session: str, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in (shown := screen(session)):
+        assert time.monotonic() < deadline, f"no {text!r} on screen:\n{shown}"
+        time.sleep(0.2)  # polling another process's screen, with a deadline
