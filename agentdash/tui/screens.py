@@ -25,6 +25,7 @@ STATE_STYLE = {
     "scaling down": "yellow",
     "scaling": "green",
     "starved": "red bold",
+    "capped": "yellow bold",
     "stale": "red bold",
     "budget": "red",
     "held": "cyan",

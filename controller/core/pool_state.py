@@ -4,7 +4,8 @@ Read from the pool's last decision (the rule that bound last, controller.core.po
 controller.core.allocation name it) and the operators' overrides. Pure: `now` is an argument.
 
 The label fits 14 cells and its first word is its kind: idle, steady, scaling up, scaling
-down, starved, held, paused, pinned, stale, budget, dry-run, unknown ("held 42s", "pinned 4m").
+down, starved, capped, held, paused, pinned, stale, budget, dry-run, unknown ("held 42s",
+"pinned 4m"). `starved` is a shared ceiling's doing, `capped` the pool's own max_replicas.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def state_of(
     detail = _told(reason)
     if pin is not None and pin.active(now) and pin.until is not None:
         detail += f"; pinned at {pin.replicas} for {_spoken(pin.until - now)} more"
+    capped = _first(decision, "max_replicas")
+    if capped.rule == "max_replicas" and desired == current:
+        limit, wanted = capped.args[0], capped.args[1]
+        return "capped", (
+            f"capped at its max_replicas {limit}: wants {wanted}, lag {obs.lag} waits on "
+            f"{current} replicas"
+        )
     if desired > current:
         return "scaling up", f"scaling up {current} -> {desired}: {detail}"
     if desired < current:

@@ -37,7 +37,7 @@ class PoolRow:
     pin: int | None
     state: str
     """A short label (14 cells at most) whose first word is its kind: idle, steady, scaling
-    up, scaling down, starved, held, paused, pinned, stale, budget, dry-run, unknown; e.g.
+    up, scaling down, starved, capped, held, paused, pinned, stale, budget, dry-run, unknown; e.g.
     "held 42s", "pinned 4m" (controller.core.pool_state)."""
     decision: ScaleDecision | None
     trend: tuple[int, ...] = ()

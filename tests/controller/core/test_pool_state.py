@@ -159,3 +159,12 @@ def test_a_paused_pool_says_paused_with_stale_data_and_stale_shows_through_a_pau
         "stale",
         "stale: NATS disconnected: holding 3 replicas",
     )
+
+
+def test_a_pool_at_its_own_max_replicas_with_more_waiting_says_capped_not_steady() -> None:
+    cfg = config({"a": pool("t", max_replicas=6, behavior=STILL)})
+    label, detail = state(cfg, observe(a=(44, 12, 6)))
+    assert label == "capped"
+    assert detail == "capped at its max_replicas 6: wants 56, lag 56 waits on 6 replicas"
+    label, _ = state(cfg, observe(a=(3, 3, 6)))  # a demand the 6 replicas meet
+    assert label == "steady"
