@@ -36,6 +36,7 @@ from controller.core.history import SUSTAINED_S, History, PoolHistory
 from controller.core.model import (
     Observations,
     Overrides,
+    Pin,
     PoolPause,
     Reason,
     ScaleDecision,
@@ -64,6 +65,15 @@ def decide(
     if overrides.paused:
         return [controller_paused(claim.decision()) for claim in claims]
     return [claim.decision() for claim in claims]
+
+
+def _floor_reason(pin: Pin | None, floor: int, want: int) -> Reason:
+    """Why the pool gets `floor` where its demand (or the budget's pace) asks for `want`."""
+    if pin is None:
+        return Reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor))
+    who = f" by {pin.by}" if pin.by else ""
+    expiry = f" until {utc(pin.until)}" if pin.until is not None else ""
+    return Reason("pin", "pinned warm at {}{}{}: {} -> {}", (floor, who, expiry, want, floor))
 
 
 def controller_paused(decision: ScaleDecision) -> ScaleDecision:
@@ -155,18 +165,13 @@ def claim(
     floor = pool.min_replicas
     until = math.inf
     pin = overrides.pins.get(name)
-    if pin is not None and pin.active(now) and pin.replicas > floor:
+    pinned = pin is not None and pin.active(now) and pin.replicas > floor
+    if pin is not None and pinned:
         if pin.until is not None:
             until = pin.until
         floor = pin.replicas
-        if floor > want:
-            who = f" by {pin.by}" if pin.by else ""
-            expiry = f" until {utc(pin.until)}" if pin.until is not None else ""
-            reasons.append(
-                Reason("pin", "pinned warm at {}{}{}: {} -> {}", (floor, who, expiry, want, floor))
-            )
-    elif floor > want:
-        reasons.append(Reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor)))
+    if floor > want:
+        reasons.append(_floor_reason(pin if pinned else None, floor, want))
 
     paced: int | None = None  # what the budget pace pays for: no time rule holds more
     rule = budget_rule(config.tenants[tenant_name], observations.tokens_today.get(tenant_name))
@@ -177,6 +182,8 @@ def claim(
         step = budget_step(rule, ours, config, observations, now, reasons)
         if isinstance(step, Claim):
             return step
+        if floor > step[0] and floor <= want:  # the pace asks for less: the floor holds
+            reasons.append(_floor_reason(pin if pinned else None, floor, step[0]))
         want, paced = step
 
     limit = pool.max_replicas

@@ -13,7 +13,7 @@ import pytest
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.config import Config, TenantConfig
-from controller.core.model import Observations, PoolObservation, ScaleDecision
+from controller.core.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
 from controller.core.policy import decide
 from controller.core.spend import TenantSpend
 from controller.sources.usage import TokenLedger, UsageReport
@@ -263,3 +263,29 @@ def test_samples_the_backtest_skipped_count_as_if_each_was_taken(learn: bool) ->
     assert skipped.forecast(t) == one_by_one.forecast(t)
     assert skipped.forecast(t) is not None
     assert skipped.burn() == one_by_one.burn()
+
+
+def test_a_pin_above_the_pace_holds_and_is_the_reason_given() -> None:
+    """An operator's pin beats the budget's pace: the pool gets the pin, and its decision says
+    so (not the pace's lower number, which the replicas no longer show)."""
+    rate = noisy(hump(8, 12), seed=3)
+    day = day_totals(tenant_config(1).tenants["t"], rate, DAY, 1)[0]
+    cfg = tenant_config(round(0.6 * day))
+    evening = 2 * DAY + 14 * H
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening)
+    unpinned = pool_at(cfg, spend, used, evening)
+    assert paced(unpinned)
+    pin = unpinned.desired + 2
+    obs = Observations(
+        {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
+        tokens_today={"t": used},
+        replica_seconds_today={"t": used / 2},
+        spend={"t": spend},
+    )
+    overrides = Overrides(pins={"a": Pin(pin, None, "ops")})
+    (decision,) = decide(cfg, obs, overrides, now=evening)
+    assert decision.desired == pin
+    assert decision.main_reason.rule == "pin"
+    assert (
+        decision.main_reason.detail == f"pinned warm at {pin} by ops: {unpinned.desired} -> {pin}"
+    )
