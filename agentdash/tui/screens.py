@@ -182,10 +182,12 @@ POOLS = [
     ),  # drawn for the rows in view alone
     Column("RATE/s", 6, priority=3),
     Column("REPLICAS", 8, priority=8),
-    Column("PIN", 3, priority=2, fold_into="STATE"),
+    Column("PIN", 3, priority=5, fold_into="STATE"),
     Column("STATE", None, priority=9, min_width=14),
 ]
-"""At 80 columns TIER goes first (Tenants and Why show it), then PIN, folded into STATE."""
+"""At 80 columns TIER goes first (Tenants and Why show it), then RATE/s (Why shows it): a
+pin stays in a column of its own, where STATE cannot cut it off. Narrower still, PIN folds
+into STATE."""
 RECENT = [
     Column("TIME", 8),
     Column("POOL", 18, min_width=12, sort="N"),
@@ -455,6 +457,20 @@ class TenantsScreen(LiveScreen):
         self.query_one("#tenants", KeyedTable).sync(rows)
 
 
+CHANGE_WIDTH = (9, 17)
+"""Events' CHANGE column: "120 → 200" at least, "resume controller" at most."""
+
+
+def event_columns(change: int) -> list[Column]:
+    return [
+        Column("TIME", 8, priority=8),
+        Column("KIND", 7, priority=6),
+        Column("TARGET", 18, priority=9, min_width=12, sort="A"),
+        Column("CHANGE", change, priority=7, min_width=min(change, CHANGE_WIDTH[0])),
+        Column("DETAIL", None, min_width=20),
+    ]
+
+
 class EventsScreen(LiveScreen):
     AUTO_FOCUS = "#events"
     BINDINGS = [
@@ -481,17 +497,7 @@ class EventsScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Input(placeholder="filter: pool, kind, rule or who", id="filter")
-            yield KeyedTable(
-                [
-                    Column("TIME", 8, priority=8),
-                    Column("KIND", 7, priority=6),
-                    Column("TARGET", 18, priority=9, min_width=12, sort="A"),
-                    Column("CHANGE", 16, priority=7, min_width=9),
-                    Column("DETAIL", None, min_width=20),
-                ],
-                id="events",
-                newest_first=True,
-            )
+            yield KeyedTable(event_columns(CHANGE_WIDTH[0]), id="events", newest_first=True)
             yield Static(id="detail")
         yield Footer()
 
@@ -519,9 +525,16 @@ class EventsScreen(LiveScreen):
         rows = [event_row(e, i) for i, e in enumerate(log)]
         if needle:
             rows = [r for r in rows if needle in " ".join(map(str, r[1])).lower()]
-        width = room(self.size.width, (8, 7, 18, 16))
+        # CHANGE is as wide as the widest change listed ("2 → 5", or "resume controller"):
+        # DETAIL, the longest text, takes the rest.
+        low, high = CHANGE_WIDTH
+        change = min(high, max([low, *(len(str(cells[3])) for _, cells in rows)]))
+        table = self.query_one("#events", KeyedTable)
+        if table.column_width("CHANGE") != change:
+            table.set_columns(event_columns(change))
+        width = room(self.size.width, (8, 7, 18, change))
         rows = [(key, (*cells[:4], fit(cells[4], width))) for key, cells in rows]
-        self.query_one("#events", KeyedTable).sync(rows[::-1])
+        table.sync(rows[::-1])
         self._log, self._pools = tuple(log), {p.name for p in snapshot.pools}
         self.on_data_table_row_highlighted()
 

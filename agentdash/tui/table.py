@@ -290,6 +290,10 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
         """The row keys in the order shown."""
         return [key for key, _ in self._rows]
 
+    def column_width(self, label: str) -> int | None:
+        """The width a column asks for (None: flexible, or no such column)."""
+        return next((c.width for c in self._columns if c.label == label), None)
+
     @property
     def columns_shown(self) -> list[str]:
         return [column.label for column, _ in self._columns_in(self.size.width)]
@@ -425,6 +429,7 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _header(self, columns: list[tuple[Column, int]], width: int) -> Strip:
         """The labels, each with its sort letter underlined, and an arrow on the sorted one."""
         letters = {label: letter for letter, label in self._sort_keys.items()}
+        widths = {column.label: width for column, width in columns}
         labels = []
         for column in self._columns:
             label = Text(column.label)
@@ -432,6 +437,9 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
             if at >= 0:
                 label.stylize("underline", at, at + 1)
             if self._sort and self._sort[0] == column.label:
+                # The arrow says what the rows are sorted by: the label gives way to it.
+                room = widths.get(column.label, len(column.label) + 1) - 1
+                label = label[:room] if label.cell_len > room else label
                 label.append(ARROWS[self._sort[1]])
             labels.append(label)
         style = self.get_component_rich_style("keyed-table--header")

@@ -189,14 +189,17 @@ def test_values_sort_as_people_read_them() -> None:
     ]  # fmt: skip
 
 
-async def test_fleet_columns_give_way_at_80_and_the_pin_folds_into_state(tmp_path: Path) -> None:
+async def test_fleet_columns_give_way_by_priority_and_the_pin_folds_into_state_last(
+    tmp_path: Path,
+) -> None:
     feed = await sample_feed(overrides=tmp_path / "overrides.json")
     feed.store.pin("globex-coder", 3, None)
     await feed.loop.tick()
     for size, shown in (
         ((200, 40), ["POOL", "TENANT", "TIER", "LAG", "TREND", "RATE/s", "REPLICAS", "PIN",
                      "STATE"]),
-        ((80, 24), ["POOL", "TENANT", "LAG", "TREND", "RATE/s", "REPLICAS", "STATE"]),
+        ((80, 24), ["POOL", "TENANT", "LAG", "TREND", "REPLICAS", "PIN", "STATE"]),
+        ((60, 24), ["POOL", "TENANT", "LAG", "REPLICAS", "STATE"]),
     ):  # fmt: skip
         app = AgentDashApp(feed, refresh_s=None)
         async with app.run_test(size=size) as pilot:
@@ -212,6 +215,19 @@ async def test_fleet_columns_give_way_at_80_and_the_pin_folds_into_state(tmp_pat
                 assert "pin 3" not in line
             else:
                 assert line.endswith(", pin 3")
+
+
+async def test_the_sort_arrow_shows_even_where_the_label_fills_its_column(tmp_path: Path) -> None:
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    app = AgentDashApp(feed, refresh_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#pools", KeyedTable)
+        letter = next(k for k, label in table._sort_keys.items() if label == "REPLICAS")
+        await pilot.press(letter)
+        await pilot.pause()
+        assert table.sort == ("REPLICAS", False)
+        assert "REPLICA▲" in drawn(table)[0]
 
 
 async def test_pod_ages_move_on_while_the_pods_stay_the_same(tmp_path: Path) -> None:
