@@ -156,6 +156,9 @@ def pool_detail(pool: PoolRow, log: Sequence[Event]) -> Text:
     main = pool.decision.main_reason if pool.decision else None
     if main is not None and main.detail not in detail:  # not the same words twice
         text.append(f"\nDecided: {reason_text(main.rule, main.detail)}")
+    if pool.next_step:
+        text.append("\nNext: ", style="bold")
+        text.append(pool.next_step)
     last = next(
         (e for e in reversed(log) if isinstance(e, ScaleEvent) and e.pool == pool.name), None
     )

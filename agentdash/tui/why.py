@@ -101,6 +101,8 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
             steps.add_row(f"{number}. {step}", Text(checked[step], style="dim"))
     main = decision.main_reason
     last = Text.assemble(("\nMain reason: ", "bold"), f"{main.rule}: {main.detail}")
+    if pool.next_step:
+        last.append_text(Text.assemble(("\nNext: ", "bold"), pool.next_step))
     return Group(title, steps, last)
 
 

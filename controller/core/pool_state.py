@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from controller.core.budget import EXHAUSTED, WARNING
-from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision
+from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
 from controller.core.policy import CONTROLLER_PAUSED, POOL_PAUSED
 
 CEILINGS = frozenset({"cluster max_pods", "tenant max_pods", "provider rpm"})
@@ -88,6 +88,31 @@ def state_of(
     if current == 0:
         return "idle", f"idle at 0 replicas: {detail}"
     return "steady", f"steady at {current} replicas: {detail}"
+
+
+def what_next(decision: ScaleDecision | None, overrides: Overrides, now: float) -> str:
+    """What the pool does next by time alone, if anything: when the pause, the pin or the
+    rule of time that holds it ends, and the replicas it goes to then, as things stand now
+    (its demand may move first). "" where nothing ends by itself."""
+    if decision is None or not decision.observed or overrides.paused:
+        return ""
+    pause = overrides.paused_pools.get(decision.pool)
+    if pause is not None and pause.active(now):
+        if pause.until is None:
+            return "paused until an operator resumes it"
+        return f"pause ends {_at(pause.until, now)} -> its queue scales it again"
+    main = decision.main_reason
+    pin = overrides.pins.get(decision.pool)
+    if main.rule == "pin" and pin is not None and pin.active(now) and pin.until is not None:
+        return f"pin ends {_at(pin.until, now)} -> back to {main.args[-2]}"
+    held = decision.desired == decision.current != decision.recommendation
+    if held and main.rule in TIME_RULES and math.isfinite(decision.until):
+        return f"{main.rule} ends {_at(decision.until, now)} -> {decision.recommendation}"
+    return ""
+
+
+def _at(when: float, now: float) -> str:
+    return f"{utc(when)} (in {_spoken(when - now)})"
 
 
 def _held(decision: ScaleDecision, now: float) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from controller.core.model import (
     PoolState,
     ScaleDecision,
 )
-from controller.core.pool_state import state_of
+from controller.core.pool_state import state_of, what_next
 
 TREND_POINTS = 60
 """Lag samples kept per pool for the sparkline (one a tick: a minute at 1 s)."""
@@ -45,6 +45,9 @@ class PoolRow:
     """One sentence: why the pool is in this state (which rule, ceiling or pause, how long)."""
     pin_until: float | None = None
     """When the active pin expires (epoch seconds); None: no pin, or until unpinned."""
+    next_step: str = ""
+    """What the pool does next by time alone ("cooldown ends 12:05:05 UTC (in 40 s) -> 0"),
+    or "" (controller.core.pool_state.what_next)."""
 
     @property
     def lag(self) -> int:
@@ -220,6 +223,7 @@ def _pool_row(
         trend=trends.lag_series(name),
         state_detail=detail,
         pin_until=pin.until if pin is not None else None,
+        next_step=what_next(decision, overrides, now),
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 from controller.core.history import History
 from controller.core.model import Observations, Overrides, Pin, PoolObservation, PoolPause
 from controller.core.policy import decide
-from controller.core.pool_state import state_of
+from controller.core.pool_state import state_of, what_next
 from tests.support.factories import config, observe, pool
 
 NOW = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
@@ -168,3 +168,30 @@ def test_a_pool_at_its_own_max_replicas_with_more_waiting_says_capped_not_steady
     assert detail == "capped at its max_replicas 6: wants 56, lag 56 waits on 6 replicas"
     label, _ = state(cfg, observe(a=(3, 3, 6)))  # a demand the 6 replicas meet
     assert label == "steady"
+
+
+def test_what_comes_next_names_when_a_hold_ends_and_where_the_pool_goes() -> None:
+    cfg = config({"a": pool("t", cooldown_seconds=0, behavior={
+        "scale_down": {"stabilization_seconds": 300}})})  # fmt: skip
+    history = History(cfg)
+    history.record_pool("a", 5, 5, NOW - 10)
+    obs = observe(a=(1, 0, 5))
+    decision = decide(cfg, obs, Overrides(), history, NOW)[0]
+    assert what_next(decision, Overrides(), NOW) == (
+        "stabilization ends 00:04:50 UTC (in 5 min) -> 1"
+    )
+
+
+def test_what_comes_next_after_a_pin_or_a_pause_with_an_end() -> None:
+    cfg = config({"a": pool("t", behavior=STILL)})
+    obs = observe(a=(2, 0, 2))
+    pinned = Overrides(pins={"a": Pin(5, NOW + 240, "ops")})
+    decision = decide(cfg, obs, pinned, None, NOW)[0]
+    assert what_next(decision, pinned, NOW) == "pin ends 00:04:00 UTC (in 4 min) -> back to 2"
+    paused = Overrides(paused_pools={"a": PoolPause(None, NOW + 60, "ops", NOW)})
+    decision = decide(cfg, obs, paused, None, NOW)[0]
+    assert what_next(decision, paused, NOW) == (
+        "pause ends 00:01:00 UTC (in 60 s) -> its queue scales it again"
+    )
+    unpinned = decide(cfg, obs, Overrides(), None, NOW)[0]
+    assert what_next(unpinned, Overrides(), NOW) == ""  # nothing ends by itself
