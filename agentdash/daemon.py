@@ -130,6 +130,7 @@ async def run_daemon(
     try:
         if listen:
             runner = await serve_http(runtime, listen)
+        overrides = runtime.loop.overrides  # the shared ones, as the first tick takes them
         emit(
             {
                 "type": "start",
@@ -137,7 +138,8 @@ async def run_daemon(
                 "pools": len(config.pools),
                 "holder": runtime.lease.holder,
                 "http": listen,
-                "dry_run": options.dry_run,
+                "dry_run": options.dry_run or overrides.dry_run,
+                "paused": overrides.paused,
             }
         )
         await runtime.loop.run(stop)  # returns once the tick in flight has finished

@@ -42,7 +42,7 @@ from controller.coordination.spend_handover import SpendHandover
 from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
 from controller.core.config import Config, ConfigError, NatsConfig, NatsTLS
-from controller.core.events import Event, TickEvent
+from controller.core.events import ActionEvent, Event, TickEvent
 from controller.core.model import PoolState, ScaleDecision
 from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
@@ -342,6 +342,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         handover=handover,
         spend_handover=spend_handover,
     )
+    shared.on_action = log_others_action(loop)
     told = DecisionsEncoder(lease.holder)
     runtime = Runtime(
         config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger, told=told
@@ -379,6 +380,21 @@ def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[st
             }
 
     return take
+
+
+def log_others_action(loop: Reconciler) -> Callable[[ActionEvent, str], None]:
+    """What a process does with an operator action another took (read from the shared
+    overrides): the leader logs it, with who, when and from where; a follower leaves it to
+    the leader, so that the daemons' logs have each action once."""
+
+    def told(event: ActionEvent, origin: str) -> None:
+        if loop.leading:
+            emit({**event.as_dict(), "from": origin})
+        else:
+            what = f"{event.action} {event.target} by {event.who} from {origin}"
+            log.debug("%s: the leader logs it", what)
+
+    return told
 
 
 async def _relay(runtime: Runtime) -> None:
