@@ -324,7 +324,10 @@ class Reconciler:
     def snapshot(self) -> FleetSnapshot:
         """The fleet as of the last tick, for the dashboard."""
         overrides = self.overrides
-        dry = overrides.dry_run or self.dry_run
+        following = not self.leading and self.lease is not None
+        leader = self.lease.leader_name if self.lease is not None and following else None
+        # a follower's own --dry-run changes nothing: the leader acts, by the overrides
+        dry = overrides.dry_run or (self.dry_run and not following)
         return build_snapshot(
             self.config,
             now=self.clock(),
@@ -334,16 +337,11 @@ class Reconciler:
             decisions=self.decisions,
             trends=self.trends,
             dry_run=dry,
-            mode=self._mode(overrides, dry),
+            mode="paused" if overrides.paused else ("dry-run" if dry else "running"),
             problems=self.health.report(len(self.config.pools)),
+            leader=leader or None,
+            leaderless=following and not leader,
         )
-
-    def _mode(self, overrides: Overrides, dry_run: bool) -> str:
-        """What this process does: runs, is paused, only tells (dry-run), or follows."""
-        if not self.leading and self.lease is not None:
-            leader = self.lease.leader_name
-            return f"following {leader}" if leader else "watching: no controller leads"
-        return "paused" if overrides.paused else ("dry-run" if dry_run else "running")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set, when controller.runtime.schedule says; the tick in
