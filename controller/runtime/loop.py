@@ -312,9 +312,25 @@ class Reconciler:
         except TimeoutError:
             self.leading = False
         if self.leading != was:
-            detail = "leading" if self.leading else f"following {self.lease.leader_name}"
+            leader = self.leader
+            if self.leading or leader is not None:
+                detail = "leading" if self.leading else f"following {leader}"
+            else:
+                detail = "not leading: the lease cannot be renewed, and no leader is known"
             log.info("lease: %s", detail)
-            self.bus.publish(HealthEvent(ts=now, source="lease", ok=True, detail=detail))
+            ok = self.leading or leader is not None
+            self.bus.publish(HealthEvent(ts=now, source="lease", ok=ok, detail=detail))
+
+    @property
+    def leader(self) -> str | None:
+        """Who leads, as this process knows: itself while it leads, never itself otherwise
+        (a lease it cannot renew is no proof that it leads); None: no one, or not known."""
+        if self.lease is None:
+            return None
+        name = self.lease.leader_name
+        if self.leading:
+            return name
+        return name if name != self.lease.holder else None
 
     def ready_of(self, pools: Iterable[str]) -> dict[str, int]:
         """Ready replicas of these pools, as this process sees them (those it sees)."""
@@ -325,7 +341,7 @@ class Reconciler:
         """The fleet as of the last tick, for the dashboard."""
         overrides = self.overrides
         following = not self.leading and self.lease is not None
-        leader = self.lease.leader_name if self.lease is not None and following else None
+        leader = self.leader if following else None
         # a follower's own --dry-run changes nothing: the leader acts, by the overrides
         dry = overrides.dry_run or (self.dry_run and not following)
         return build_snapshot(
