@@ -70,8 +70,8 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
         stale = dict(sorted(loop.stale.items())[:STALE_SHOWN])
         body = {
             "ready": runtime.ready,
-            "role": "leader" if loop.leading else "follower",
-            "leader": runtime.lease.leader_name,
+            "role": role(loop.leading, loop.leader),
+            "leader": loop.leader,
             "problems": loop.problems,
             "stale_pools": stale,
             "stale_count": len(loop.stale),
@@ -96,6 +96,14 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)  # aiohttp's is long
         raise ConfigError("--http", "", f"cannot listen on {listen}: {reason}") from None
     return runner
+
+
+def role(leading: bool, leader: str | None) -> str:
+    """/healthz's role: leader; follower (another leads); candidate (no leader is known: none
+    leads, or the lease cannot be read, as while NATS is away)."""
+    if leading:
+        return "leader"
+    return "follower" if leader is not None else "candidate"
 
 
 OURS = "agentdash"
@@ -130,6 +138,7 @@ async def run_daemon(
     try:
         if listen:
             runner = await serve_http(runtime, listen)
+        overrides = runtime.loop.overrides  # the shared ones, as the first tick takes them
         emit(
             {
                 "type": "start",
@@ -137,7 +146,8 @@ async def run_daemon(
                 "pools": len(config.pools),
                 "holder": runtime.lease.holder,
                 "http": listen,
-                "dry_run": options.dry_run,
+                "dry_run": options.dry_run or overrides.dry_run,
+                "paused": overrides.paused,
             }
         )
         await runtime.loop.run(stop)  # returns once the tick in flight has finished

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _check(config: Config, url: str, *, apply: bool, ack_wait: float) -> list[QueueCheck]:
-    from agentdash.runtime import connect_nats
+    from agentdash.nats_client import connect_nats
 
     nc = await connect_nats(url, CONNECT_TIMEOUT_S, auth=config.nats, source=config.source)
     try:

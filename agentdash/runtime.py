@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import os
 import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ import nats.errors
 from nats.aio.client import Client
 
 from agentdash.errors import StartError
+from agentdash.nats_client import connect_nats
 from controller.actuators.base import Actuator
 from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.handover import HistoryHandover
@@ -41,8 +40,8 @@ from controller.coordination.shared import SharedOverrides
 from controller.coordination.spend_handover import SpendHandover
 from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
-from controller.core.config import Config, ConfigError, NatsConfig, NatsTLS
-from controller.core.events import Event, TickEvent
+from controller.core.config import Config, ConfigError
+from controller.core.events import ActionEvent, Event, TickEvent
 from controller.core.model import PoolState, ScaleDecision
 from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
@@ -74,7 +73,8 @@ class RuntimeOptions:
     read_only: bool = False
     """Never lead, never write an override (a --read-only dashboard)."""
     holder: str | None = None
-    """This process's name in the lease (default host:pid; in a pod the host is its name)."""
+    """This process's name in the lease, unique among those alive (default host:pid and a
+    random part, `unique_holder`; in a pod the host is its name)."""
 
 
 @dataclass(slots=True)
@@ -135,112 +135,6 @@ class Runtime:
             await self.nc.close()
 
 
-async def connect_nats(
-    url: str, timeout: float, auth: NatsConfig | None = None, source: str = "<config>"
-) -> Client:
-    """A client that reconnects for ever once connected. Unreachable: StartError (exit 1).
-    Refused (credentials, certificates): ConfigError naming the config field (exit 2), at
-    once rather than after `timeout` of retries that cannot succeed."""
-    refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    async def failed(exc: Exception) -> None:
-        if not refused.done() and not nc.is_connected and _is_refusal(exc):
-            refused.set_result(exc)
-        log.warning("NATS: %s", exc)
-
-    nc = Client()
-    settings: dict[str, Any] = {
-        "connect_timeout": min(timeout, 2.0),
-        "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.5,
-        "error_cb": failed,
-        "allow_reconnect": True,
-        **_credentials(auth or NatsConfig(), source),
-    }
-    connecting: asyncio.Future[Any] = asyncio.ensure_future(nc.connect(url, **settings))
-    try:
-        done, _ = await asyncio.wait(
-            {connecting, refused}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        if connecting in done:
-            connecting.result()
-            return nc
-        if refused in done:
-            path, expected = _identity(auth or NatsConfig(), refused.result())
-            reason = str(refused.result()).removeprefix("nats: ").strip("'")
-            raise ConfigError(source, path, f"expected {expected} NATS at {url} accepts: {reason}")
-        raise TimeoutError
-    except (nats.errors.Error, OSError, TimeoutError) as exc:
-        raise StartError(
-            f"cannot reach NATS at {url}: {type(exc).__name__} {exc}".strip()
-        ) from None
-    finally:
-        if not connecting.done() or connecting.exception() is not None:
-            connecting.cancel()
-            with contextlib.suppress(BaseException):
-                await nc.close()
-
-
-def _is_refusal(exc: Exception) -> bool:
-    """The server said no to who we are, or the certificates do not match: retrying is
-    pointless, unlike a server that is not (yet) there."""
-    text = str(exc).lower()
-    return (
-        isinstance(exc, nats.errors.AuthorizationError | ssl.SSLError)
-        or "authorization" in text
-        or "authentication" in text
-    )
-
-
-def _identity(auth: NatsConfig, exc: Exception) -> tuple[str, str]:
-    """The field to fix, and what it should hold."""
-    if isinstance(exc, ssl.SSLError):
-        return "nats.tls", "certificates that"
-    for path, given in (
-        ("nats.creds_file", auth.creds_file),
-        ("nats.nkey_seed_file", auth.nkey_seed_file),
-        ("nats.user", auth.user),
-        ("nats.token", auth.token),
-    ):
-        if given is not None:
-            return path, "credentials that"
-    return "nats", "credentials (creds_file, nkey_seed_file, user and password, or token) that"
-
-
-def _credentials(auth: NatsConfig, source: str) -> dict[str, Any]:
-    """nats.connect's keyword arguments for the config's `nats:` identity and TLS."""
-    options: dict[str, Any] = {}
-    # nats-py signs with the nkeys package, and imports it only when it has to
-    if (auth.creds_file or auth.nkey_seed_file) and importlib.util.find_spec("nkeys") is None:
-        path = "nats.creds_file" if auth.creds_file else "nats.nkey_seed_file"
-        raise ConfigError(source, path, "needs the nkeys package: pip install 'nats-py[nkeys]'")
-    if auth.creds_file:
-        options["user_credentials"] = auth.creds_file
-    if auth.nkey_seed_file:
-        options["nkeys_seed"] = auth.nkey_seed_file
-    if auth.user is not None and auth.password is not None:
-        options["user"] = auth.user
-        options["password"] = auth.password.get_secret_value()
-    if auth.token is not None:
-        options["token"] = auth.token.get_secret_value()
-    if auth.tls is not None:
-        options["tls"] = _tls_context(auth.tls, source)
-    return options
-
-
-def _tls_context(tls: NatsTLS, source: str) -> ssl.SSLContext:
-    path, file = "nats.tls.ca_file", tls.ca_file
-    try:
-        context = ssl.create_default_context(cafile=tls.ca_file)
-        if tls.cert_file is not None:
-            path, file = "nats.tls.cert_file", tls.cert_file
-            context.load_cert_chain(tls.cert_file, tls.key_file)
-    except (ssl.SSLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
-        raise ConfigError(source, path, f"expected PEM in {file}: {reason}") from None
-    return context
-
-
 async def make_actuator(
     config: Config, options: RuntimeOptions, busy: BusyPods | None = None
 ) -> Actuator:
@@ -268,10 +162,18 @@ async def make_actuator(
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
 
 
+def unique_holder() -> str:
+    """This process's name in the lease: host:pid, and a random part, as client-go's leader
+    election adds one, since neither host nor pid is unique alone (two containers on the host
+    network both run as pid 1, and the tests run two controllers in one process). The lease
+    takes an entry back that names its holder (controller.coordination.lease)."""
+    return f"{socket.gethostname()}:{os.getpid()}_{os.urandom(3).hex()}"
+
+
 async def make_lease(nc: Client, config: Config, options: RuntimeOptions) -> AnyLease:
     """Who may actuate: a NATS KV lease, or a Kubernetes Lease if the config names one (for
     a real cluster only). A dashboard contends only with --lead; a --read-only one never."""
-    holder = options.holder or f"{socket.gethostname()}:{os.getpid()}"
+    holder = options.holder or unique_holder()
     contend = options.lead and not options.read_only
     where = config.kubernetes.lease
     if where is not None and options.cluster == "kubernetes":
@@ -302,7 +204,10 @@ async def make_lease(nc: Client, config: Config, options: RuntimeOptions) -> Any
 
 async def start(config: Config, options: RuntimeOptions) -> Runtime:
     url = options.nats_url or config.nats.url
-    nc = await connect_nats(url, options.connect_timeout, config.nats, config.source)
+    reconnected: list[Callable[[], None]] = []
+    nc = await connect_nats(
+        url, options.connect_timeout, config.nats, config.source, reconnected=reconnected
+    )
     try:
         bad = BadMessages()  # what every source drops, counted in one place for /metrics
         busy = NatsBusySource(nc, config, clock=time.time, bad=bad)  # idle pods go first
@@ -342,6 +247,8 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         handover=handover,
         spend_handover=spend_handover,
     )
+    shared.on_action = log_others_action(loop)
+    reconnected.append(loop.schedule.now)  # renew the lease at once, not after the backoff
     told = DecisionsEncoder(lease.holder)
     runtime = Runtime(
         config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger, told=told
@@ -379,6 +286,21 @@ def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[st
             }
 
     return take
+
+
+def log_others_action(loop: Reconciler) -> Callable[[ActionEvent, str], None]:
+    """What a process does with an operator action another took (read from the shared
+    overrides): the leader logs it, with who, when and from where; a follower leaves it to
+    the leader, so that the daemons' logs have each action once."""
+
+    def told(event: ActionEvent, origin: str) -> None:
+        if loop.leading:
+            emit({**event.as_dict(), "from": origin})
+        else:
+            what = f"{event.action} {event.target} by {event.who} from {origin}"
+            log.debug("%s: the leader logs it", what)
+
+    return told
 
 
 async def _relay(runtime: Runtime) -> None:

@@ -382,7 +382,7 @@ class AgentDashApp(App[None]):
                 self.notify(str(exc), severity="error")
                 return
             self.feed.announce(event)
-            self.notify(f"{event.action} {event.target} by {event.who}")
+            self.notify(done_text(event))
             self.refresh_feed()
 
         self.push_screen(ConfirmationModal(question, label), done)
@@ -392,6 +392,13 @@ class AgentDashApp(App[None]):
             on_quit, self.on_quit = self.on_quit, None
             await on_quit()
         self.exit()
+
+
+def done_text(event: ActionEvent) -> str:
+    """What the toast says was done: "pin acme-research by alice", "pause controller by
+    alice" (the controller's actions name it already)."""
+    target = "" if event.target in event.action else f" {event.target}"
+    return f"{event.action}{target} by {event.who}"
 
 
 def run_dashboard(feed: Feed, **kwargs: Any) -> None:

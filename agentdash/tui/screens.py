@@ -34,6 +34,7 @@ STATE_STYLE = {
     "dry-run": "italic yellow",
     "unknown": "dim",
     "idle": "dim",
+    "no leader": "dim",
 }
 """By a PoolRow.state's kind: its first word ("held 42s" is held), or its first two."""
 
@@ -67,14 +68,31 @@ class LiveScreen(Screen[None]):
         raise NotImplementedError
 
 
+NO_LEADER_STYLE = "bold white on red"
+
+
+def control_text(snapshot: FleetSnapshot) -> tuple[str, str]:
+    """What the controller does and who leads it, and the style: paused or dry-run before
+    the leader's name, so that 80 columns cut the name, not the state; no leader is an
+    alarm."""
+    mode = snapshot.state
+    if snapshot.leaderless:
+        said = "NO LEADER: nothing scales" + ("" if mode == "running" else f", {mode}")
+        return said, NO_LEADER_STYLE
+    if snapshot.leader is not None:
+        following = f"following {snapshot.leader}"
+        return (following if mode == "running" else f"{mode}, {following}"), "reverse"
+    return mode, "green" if mode == "running" else "reverse"
+
+
 def header_text(snapshot: FleetSnapshot, read_only: bool) -> Text:
     text = Text()
     text.append("agentdash ", style="bold")
     used, cap = snapshot.pods_used, snapshot.cluster_cap
     text.append(f" pods {used}/{cap} ", style="red" if used >= cap else "")
     text.append(f" tokens today {tokens(snapshot.tokens_today)} ")
-    mode = snapshot.state + (", read-only" if read_only else "")
-    text.append(f" {mode} ", style="reverse" if snapshot.state != "running" else "green")
+    said, style = control_text(snapshot)
+    text.append(f" {said}{', read-only' if read_only else ''} ", style=style)
     for source, problem in snapshot.problems.items():
         text.append(f" {source} STALE: {problem} ", style="red bold")
     text.append(f" {clock(snapshot.ts)} UTC", style="dim")

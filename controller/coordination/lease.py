@@ -12,6 +12,11 @@ clock; the loop starts a Kubernetes call only if it ends, deadline included, bef
 
 A process that must never lead (a dashboard without `--lead`, any `--read-only` one) uses
 `contend=False`: it only reads who leads, and never writes the bucket.
+
+A holder's name must be unique among the processes alive (the runtime adds a random part to
+host:pid): an entry that names this process, at a revision it did not see (a renewal whose
+answer NATS lost, or that it sent on once back), is taken back at once, under the same
+revision guard, rather than followed as another's until it expires.
 """
 
 from __future__ import annotations
@@ -85,26 +90,41 @@ class NatsLease:
             return False
         sent = time.monotonic()
         try:
-            if self._revision is None:
-                self._revision = await self._kv.create(KEY, self.holder.encode())
-            else:
-                self._revision = await self._kv.update(
-                    KEY, self.holder.encode(), last=self._revision
-                )
-            self.valid_until = sent + self.ttl * (1 - MARGIN)
-            self.leader_name = self.holder
+            try:
+                await self._write(self._revision, sent)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                self._lost()
+                ours = await self._read_leader()
+                if ours is None:
+                    return False
+                # Our name, at a revision we never heard of: a renewal whose answer was lost
+                # (NATS went away with it, or sent it on once back). No one else has held the
+                # lease since: take it back now rather than follow ourselves until it expires.
+                await self._write(ours, sent)
         except nats.js.errors.KeyWrongLastSequenceError:
             self._lost()
             await self._read_leader()
         except (nats.errors.Error, TimeoutError):
             self._lost()  # cannot prove we lead: act as a follower
+            if self.leader_name == self.holder:
+                self.leader_name = None  # who leads now is not known
         return self.leading
+
+    async def _write(self, revision: int | None, sent: float) -> None:
+        """Write our name over `revision` (None: only if no one holds the lease)."""
+        if revision is None:
+            self._revision = await self._kv.create(KEY, self.holder.encode())
+        else:
+            self._revision = await self._kv.update(KEY, self.holder.encode(), last=revision)
+        self.valid_until = sent + self.ttl * (1 - MARGIN)
+        self.leader_name = self.holder
 
     def _lost(self) -> None:
         self._revision = None
         self.valid_until = -1.0
 
-    async def _read_leader(self) -> None:
+    async def _read_leader(self) -> int | None:
+        """Note who leads; the entry's revision if it names this process."""
         try:
             if self._kv is None:
                 self._kv = await self._nc.jetstream(timeout=self._timeout).key_value(BUCKET)
@@ -118,6 +138,10 @@ class NatsLease:
             self.leader_name = None
         except (nats.errors.Error, TimeoutError):
             pass  # keep the last name we saw
+        else:
+            if self.contend and self.leader_name == self.holder:
+                return int(entry.revision)
+        return None
 
     async def close(self) -> None:
         """Nothing of its own to close: the NATS connection is the runtime's."""

@@ -24,6 +24,10 @@ carries the message id `agentdash_overrides-<revision>`, which JetStream de-dupl
 several processes see the write together, and a process starting later skips it if the last
 audit record already names that revision). Only a writer able to append to the audit stream
 can pass for agentdash: deploy/nats-permissions.conf gives that right to agentdash alone.
+
+Each revision another process wrote is told, as the operator action it was (its audit
+record's who, what and when; `foreign write` by `unknown` for a foreign one), to `on_action`:
+the leader logs it there, so that the daemon's log has every action, whoever took it, once.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import nats.errors
@@ -79,6 +84,11 @@ class SharedOverrides:
         self._written: set[int] = set()
         self._read_at_start = 0
         """The revision start() took; the watcher begins by delivering it again."""
+        self._announced_here: set[int] = set()
+        """The audit records of this process's writes (the watcher may bring one back before
+        its put has returned the revision)."""
+        self.on_action: Callable[[ActionEvent, str], None] | None = None
+        """Told of each action another process took (with where: host:pid, or `nats kv`)."""
 
     async def start(self) -> None:
         self._kv = await self._js.create_key_value(bucket=BUCKET, history=10)
@@ -105,40 +115,49 @@ class SharedOverrides:
             await self._take(entry.value, entry.revision)
 
     async def _take(self, value: bytes, revision: int, *, starting: bool = False) -> None:
-        """Apply a revision of the bucket if valid; notice and audit it if foreign."""
+        """Apply a revision of the bucket if valid; tell it, and audit it if foreign."""
         try:
             document = read_overrides(value, f"nats kv {BUCKET}/{KEY} revision {revision}")
         except ConfigError as exc:  # a bad write elsewhere never takes us down
             self.bad.drop("overrides", str(exc))
             return
-        ours = await self._announced(document)
+        record = await self._announcement(document)
         self._store.replace(document.overrides(self._config))
-        if ours:
+        if record is not None:
+            if not starting and document.audit not in self._announced_here:
+                self._tell(record.event(), record.origin)
             return
         log.warning(
             "overrides revision %d was not written by agentdash; applied: %s",
             revision,
             _summary(document),
         )
+        event = ActionEvent(
+            time.time(), "unknown", FOREIGN, f"{BUCKET}/{KEY}", f"applied: {_summary(document)}"
+        )
+        if not starting:
+            self._tell(event, "nats kv")
         if self._store.read_only:
             return  # it writes nothing, not even the audit: a process that may write will
         if not (starting and await self._audited(revision)):
-            self._spawn(self._audit_foreign(document, revision))
+            self._spawn(self._audit_foreign(event, revision))
 
-    async def _announced(self, document: OverridesDocument) -> bool:
-        """Whether the audit record the document names announced this very document."""
+    def _tell(self, event: ActionEvent, origin: str) -> None:
+        if self.on_action is not None:
+            self.on_action(event, origin)
+
+    async def _announcement(self, document: OverridesDocument) -> _AuditWire | None:
+        """The audit record the document names, if it announced this very document."""
         if document.audit is None:
-            return False
+            return None
         try:
             record = await self._js.get_msg(AUDIT_STREAM, document.audit)
-            said = json.loads(record.data or b"")
+            said = _AuditWire.model_validate_json(record.data or b"")
         except (nats.errors.Error, TimeoutError, ValueError):
-            return False  # no such record, or it cannot be read now: not proven ours
-        return (
-            record.subject == AUDIT_SUBJECT
-            and isinstance(said, dict)
-            and said.get("overrides_sha256") == document.digest()
-        )
+            return None  # no such record, or it cannot be read now: not proven ours
+        if record.subject != AUDIT_SUBJECT or said.overrides_sha256 != document.digest():
+            return None
+        return said
 
     async def _audited(self, revision: int) -> bool:
         """Whether the last audit record already names this foreign revision."""
@@ -149,17 +168,8 @@ class SharedOverrides:
             return False
         return isinstance(said, dict) and said.get("revision") == revision
 
-    async def _audit_foreign(self, document: OverridesDocument, revision: int) -> None:
-        record = {
-            "type": "action",
-            "ts": round(time.time(), 3),
-            "who": "unknown",
-            "action": FOREIGN,
-            "target": f"{BUCKET}/{KEY}",
-            "detail": f"applied: {_summary(document)}",
-            "revision": revision,
-            "from": whereabouts(),
-        }
+    async def _audit_foreign(self, event: ActionEvent, revision: int) -> None:
+        record = {**event.as_dict(), "revision": revision, "from": whereabouts()}
         once = {"Nats-Msg-Id": f"{BUCKET}-{revision}"}
         try:
             await self._js.publish(AUDIT_SUBJECT, json.dumps(record).encode(), headers=once)
@@ -179,6 +189,7 @@ class SharedOverrides:
         audit = {**event.as_dict(), "from": whereabouts(), "overrides_sha256": document.digest()}
         ack = await self._js.publish(AUDIT_SUBJECT, json.dumps(audit).encode())
         document.audit = ack.seq  # the record comes first: the write names it
+        self._announced_here.add(ack.seq)
         revision = await self._kv.put(KEY, document.model_dump_json(indent=2).encode())
         self._written.add(revision)
 
@@ -227,3 +238,18 @@ class _Wire(BaseModel):
 class _ReasonWire(_Wire):
     rule: Rule
     detail: Detail
+
+
+class _AuditWire(_Wire):
+    """An audit record agentdash wrote for its own override write (the action it was)."""
+
+    ts: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    who: Annotated[str, Field(max_length=NAME_CHARS)]
+    action: Annotated[str, Field(min_length=1, max_length=100)]
+    target: Annotated[str, Field(max_length=NAME_CHARS)]
+    detail: Detail = ""
+    origin: Annotated[str, Field(max_length=NAME_CHARS)] = Field("", alias="from")
+    overrides_sha256: Annotated[str, Field(max_length=64)]
+
+    def event(self) -> ActionEvent:
+        return ActionEvent(self.ts, self.who, self.action, self.target, self.detail)

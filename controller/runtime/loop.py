@@ -312,9 +312,25 @@ class Reconciler:
         except TimeoutError:
             self.leading = False
         if self.leading != was:
-            detail = "leading" if self.leading else f"following {self.lease.leader_name}"
+            leader = self.leader
+            if self.leading or leader is not None:
+                detail = "leading" if self.leading else f"following {leader}"
+            else:
+                detail = "not leading: the lease cannot be renewed, and no leader is known"
             log.info("lease: %s", detail)
-            self.bus.publish(HealthEvent(ts=now, source="lease", ok=True, detail=detail))
+            ok = self.leading or leader is not None
+            self.bus.publish(HealthEvent(ts=now, source="lease", ok=ok, detail=detail))
+
+    @property
+    def leader(self) -> str | None:
+        """Who leads, as this process knows: itself while it leads, never itself otherwise
+        (a lease it cannot renew is no proof that it leads); None: no one, or not known."""
+        if self.lease is None:
+            return None
+        name = self.lease.leader_name
+        if self.leading:
+            return name
+        return name if name != self.lease.holder else None
 
     def ready_of(self, pools: Iterable[str]) -> dict[str, int]:
         """Ready replicas of these pools, as this process sees them (those it sees)."""
@@ -324,7 +340,10 @@ class Reconciler:
     def snapshot(self) -> FleetSnapshot:
         """The fleet as of the last tick, for the dashboard."""
         overrides = self.overrides
-        dry = overrides.dry_run or self.dry_run
+        following = not self.leading and self.lease is not None
+        leader = self.leader if following else None
+        # a follower's own --dry-run changes nothing: the leader acts, by the overrides
+        dry = overrides.dry_run or (self.dry_run and not following)
         return build_snapshot(
             self.config,
             now=self.clock(),
@@ -334,16 +353,11 @@ class Reconciler:
             decisions=self.decisions,
             trends=self.trends,
             dry_run=dry,
-            mode=self._mode(overrides, dry),
+            mode="paused" if overrides.paused else ("dry-run" if dry else "running"),
             problems=self.health.report(len(self.config.pools)),
+            leader=leader or None,
+            leaderless=following and not leader,
         )
-
-    def _mode(self, overrides: Overrides, dry_run: bool) -> str:
-        """What this process does: runs, is paused, only tells (dry-run), or follows."""
-        if not self.leading and self.lease is not None:
-            leader = self.lease.leader_name
-            return f"following {leader}" if leader else "watching: no controller leads"
-        return "paused" if overrides.paused else ("dry-run" if dry_run else "running")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set, when controller.runtime.schedule says; the tick in

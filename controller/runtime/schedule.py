@@ -5,7 +5,8 @@ Ticks keep a fixed period: each is due one interval after the previous one was d
 interval after it ended, so the period does not drift by the tick's own cost. A tick that
 overran its period is followed by the next at once, and the deadlines start again from there:
 the ticks it missed are skipped, never run back to back. A pool that wakes is read at once,
-between deadlines; a failing source stretches the wait with backoff, from the failed tick.
+between deadlines; a failing source stretches the wait with backoff, from the failed tick,
+and `now` ends the wait when it is back (NATS reconnected), so the lease is renewed at once.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ class TickSchedule:
     def wake(self, pool: str) -> None:
         """A task reached `pool` at zero replicas: tick now for it."""
         self._woken.add(pool)
+        self._wake.set()
+
+    def now(self) -> None:
+        """Tick at once, every pool, whatever the backoff (what every pool needs is back)."""
+        self._due = self._timer()
+        self._backoff = 0.0
         self._wake.set()
 
     def start(self) -> None:

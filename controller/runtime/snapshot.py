@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controller.core.config import Config
 from controller.core.model import (
@@ -82,8 +82,13 @@ class FleetSnapshot:
     pods: tuple[Pod, ...]
     cluster_cap: int
     state: str
-    """running, paused, dry-run"""
+    """What the controller does, by the overrides: running, paused, dry-run."""
     problems: Mapping[str, str] = field(default_factory=dict)
+    leader: str | None = None
+    """Who leads, when another process does and this one follows it."""
+    leaderless: bool = False
+    """This process follows, and no controller leads: nothing scales, and the rows show the
+    last leader's decisions, no longer current."""
 
     @property
     def pods_used(self) -> int:
@@ -163,9 +168,12 @@ def build_snapshot(
     dry_run: bool,
     mode: str,
     problems: Mapping[str, str],
+    leader: str | None = None,
+    leaderless: bool = False,
 ) -> FleetSnapshot:
     """The fleet as the loop last saw it: each pool's reading, replicas and decision (the
-    leader's, on a follower), each tenant's spend, and `mode` and `problems` for the header."""
+    leader's, on a follower), each tenant's spend, and `mode`, `problems`, `leader` and
+    `leaderless` for the header."""
     pools = tuple(
         _pool_row(
             config,
@@ -180,6 +188,8 @@ def build_snapshot(
         )
         for name in config.pools
     )
+    if leaderless:
+        pools = tuple(_not_current(row) for row in pools)
     return FleetSnapshot(
         ts=now,
         pools=pools,
@@ -188,6 +198,21 @@ def build_snapshot(
         cluster_cap=config.cluster.max_pods,
         state=mode,
         problems=problems,
+        leader=leader,
+        leaderless=leaderless,
+    )
+
+
+NO_LEADER = "no leader"
+
+
+def _not_current(row: PoolRow) -> PoolRow:
+    """A row while no controller leads: what it shows is what the last leader decided."""
+    return replace(
+        row,
+        state=NO_LEADER,
+        state_detail=f"no controller leads, so nothing scales; the last decision seen: "
+        f"{row.state_detail}",
     )
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
+from agentdash.runtime import RuntimeOptions, start
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import SharedOverrides
 from controller.core.config import load_config
@@ -176,6 +180,59 @@ async def test_pins_and_pauses_survive_a_restart(
     ]  # fmt: skip
     assert all(e["from"] for e in entries)
     await again.stop()
+
+
+def actions(daemon: Daemon) -> list[dict[str, Any]]:
+    """The operator actions a daemon logged, as ActionEvent.as_dict() says them."""
+    said = ("type", "ts", "who", "action", "target", "detail")
+    return [{k: e[k] for k in said} for e in daemon.read() if e["type"] == "action"]
+
+
+def left_to_the_leader(daemon: Daemon) -> int:
+    """Actions a following daemon read and did not log (said at --log-level debug)."""
+    return sum("the leader logs it" in e.get("message", "") for e in daemon.read())
+
+
+async def test_actions_taken_on_a_following_dashboard_are_in_the_leaders_log_once(
+    nats_server: NatsServer, fleet_config: Path, daemons: list[Daemon]
+) -> None:
+    leader = Daemon(fleet_config)
+    daemons.append(leader)
+    await leader.wait_health(lambda h: h["role"] == "leader")
+    follower = Daemon(fleet_config, "--log-level", "debug")
+    daemons.append(follower)
+    await follower.wait_health(lambda h: h["role"] == "follower")
+    config = load_config(fleet_config)
+    options = RuntimeOptions(nats_server.url, cluster="simulated", lead=False)
+    dashboard = await start(config, options)  # `agentdash --config FILE`, following
+    try:
+        store = dashboard.loop.store
+        taken = [
+            store.pin("globex-triage", 2),
+            store.pause_pool("acme-research", None, None),
+            store.pause_tenant("initech"),
+            store.pause_controller(),
+            store.set_dry_run(True),
+        ]
+        await dashboard.shared.flush()
+    finally:
+        await dashboard.stop()
+    told = [event.as_dict() for event in taken]
+    await eventually(lambda: len(actions(leader)) >= len(told), timeout=15)
+    assert actions(leader) == told  # who and when: the operator's, as the audit has them
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    assert {e["from"] for e in leader.read() if e["type"] == "action"} == {here}
+    await eventually(lambda: left_to_the_leader(follower) == len(told), timeout=15)
+    assert actions(follower) == []  # once in the logs: the leader's
+
+    assert leader.stop() == 0  # the follower leads; a new daemon follows it
+    again = Daemon(fleet_config)
+    daemons.append(again)
+    await again.wait_health(lambda h: h["role"] == "follower")
+    started = again.read()[0]
+    assert (started["type"], started["dry_run"], started["paused"]) == ("start", True, True)
+    await follower.wait_health(lambda h: h["role"] == "leader")
+    assert actions(follower) == [] == actions(again)  # what was done before is not told again
 
 
 def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:

@@ -103,6 +103,7 @@ async def test_pausing_the_controller_holds_every_replica(tmp_path: Path) -> Non
         await pilot.pause()  # the first refresh fills the tables
         await pilot.press("S", "tab", "enter")
         assert app.feed.store.current().paused
+        assert [n.message for n in app._notifications][-1] == "pause controller by operator"
         before = dict(cluster.replicas)  # type: ignore[attr-defined]
         app.feed.loop.lag.lag = {p: QueueStats(0, 0) for p in POOLS}  # type: ignore[attr-defined]
         for _ in range(5):
@@ -119,6 +120,7 @@ async def test_dry_run_decides_and_reports_but_never_scales(tmp_path: Path) -> N
         await pilot.pause()  # the first refresh fills the tables
         await pilot.press("d", "tab", "enter")
         assert app.feed.store.current().dry_run
+        assert [n.message for n in app._notifications][-1] == "dry-run on controller by operator"
         before = dict(cluster.replicas)  # type: ignore[attr-defined]
         app.feed.loop.lag.lag = {p: QueueStats(0, 0) for p in POOLS}  # type: ignore[attr-defined]
         app.feed.loop.clock.now += 120  # type: ignore[attr-defined]  # past every window

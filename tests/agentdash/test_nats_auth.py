@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from agentdash.errors import StartError
-from agentdash.runtime import connect_nats
+from agentdash.nats_client import connect_nats
 from controller.core.config import ConfigError, NatsConfig
 from tests.support.certificates import make_certificates
 from tests.support.nats_auth import SecuredNats

@@ -32,7 +32,7 @@ async def test_an_observer_shows_the_leaders_decisions_and_its_actions_reach_the
         await observer.loop.tick()
         assert leader.loop.leading
         assert not observer.loop.leading
-        assert observer.loop.snapshot().state == f"following {leader.lease.holder}"
+        assert observer.loop.snapshot().leader == leader.lease.holder
 
         for i in range(5):
             await nc.jetstream().publish(
@@ -81,7 +81,9 @@ async def test_a_dashboard_leads_only_when_asked_and_a_read_only_one_never(
             for runtime in (watching, read_only):
                 await runtime.loop.tick()
                 assert not runtime.loop.leading
-                assert runtime.loop.snapshot().state == "watching: no controller leads"
+                snapshot = runtime.loop.snapshot()
+                assert snapshot.leaderless  # the header's alarm
+                assert {pool.state for pool in snapshot.pools} == {"no leader"}
                 assert runtime.loop.actuator.scale_calls == []  # type: ignore[attr-defined]
         with pytest.raises(nats.js.errors.BucketNotFoundError):  # neither wrote a thing
             await nc.jetstream().key_value("agentdash_leader")
@@ -99,9 +101,12 @@ async def test_a_dashboard_leads_only_when_asked_and_a_read_only_one_never(
             assert leader.loop.leading
             await eventually(lambda: bool(leader.loop.actuator.scale_calls))  # type: ignore[attr-defined]
             await watching.loop.tick()
-            assert watching.loop.snapshot().state == f"following {leader.lease.holder}"
+            assert watching.loop.snapshot().leader == leader.lease.holder
+            assert not watching.loop.snapshot().leaderless
         finally:
             await leader.stop()
+        await watching.loop.tick()  # the leader let the lease go as it stopped
+        assert watching.loop.snapshot().leaderless
     finally:
         await watching.stop()
         await read_only.stop()

@@ -1,7 +1,8 @@
 """A dashboard that follows another process's controller, at 80x24 and at 200x60: Events and
 Why show the history the leader published before the dashboard started, at the leader's
 times, and Fleet the leader's replicas. Real NATS JetStream carries both; the sample fleet
-(fixed clock, seeded) makes them."""
+(fixed clock, seeded) makes them. The header says when the shared overrides pause the
+controller or put it in dry-run, and raises the alarm when no controller leads."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from controller.coordination.leader_decisions import (
 )
 from controller.coordination.lease import NatsLease
 from controller.coordination.overrides import OverrideStore
+from controller.core.model import Overrides
 from controller.runtime.loop import Reconciler
 from tests.support import eventually
 
@@ -42,9 +44,13 @@ def size(request: pytest.FixtureRequest) -> tuple[int, int]:
     return SIZES[request.param]
 
 
-async def follower_feed(url: str, state: Path) -> Feed:
+async def follower_feed(
+    url: str, state: Path, *, shared: Overrides | None = None, leader_stops: bool = False
+) -> Feed:
     """The sample fleet's leader publishes its 30 s of history (and an operator's pin), then
-    a dashboard attaches as a follower and replays it."""
+    a dashboard attaches as a follower and replays it. `shared`: the overrides another
+    process wrote, as the follower takes them from NATS KV; `leader_stops`: the leader lets
+    the lease go before the follower's last look."""
     nc = await nats.connect(url)
     try:
         leader = await sample_feed(overrides=state / "leader.json")
@@ -76,6 +82,10 @@ async def follower_feed(url: str, state: Path) -> Feed:
         for chunk in leading.messages(START + TICKS, told, ready, nc.max_payload):
             await nc.publish(DECISIONS_SUBJECT, chunk)
         await eventually(lambda: bool(loop.leader_decisions))
+        if shared is not None:
+            store.replace(shared)
+        if leader_stops:
+            await held.release()
         await loop.tick()
         reader = HistoryReader(nc, clock=clock)
         await reader.start()
@@ -106,3 +116,32 @@ def test_follower_events(
 
 def test_follower_why(snap_compare: Any, follower_app: AgentDashApp, size: tuple[int, int]) -> None:
     assert snap_compare(follower_app, press=["enter"], terminal_size=size)
+
+
+def follower_with(nats_server: NatsServer, tmp_path: Path, **case: Any) -> AgentDashApp:
+    feed = asyncio.run(follower_feed(nats_server.url, tmp_path, **case))
+    return AgentDashApp(feed, refresh_s=None)
+
+
+def test_follower_paused(snap_compare: Any, nats_server: NatsServer, tmp_path: Path) -> None:
+    app = follower_with(nats_server, tmp_path, shared=Overrides(paused=True))
+    assert snap_compare(app, terminal_size=SIZES["80x24"])
+    snapshot = app.feed.snapshot()
+    assert (snapshot.state, snapshot.leader) == ("paused", "leader-1")
+    assert {pool.state for pool in snapshot.pools} == {"paused"}
+
+
+def test_follower_dry_run(snap_compare: Any, nats_server: NatsServer, tmp_path: Path) -> None:
+    app = follower_with(nats_server, tmp_path, shared=Overrides(dry_run=True))
+    assert snap_compare(app, terminal_size=SIZES["80x24"])
+    assert app.feed.snapshot().state == "dry-run"
+
+
+def test_follower_no_leader(
+    snap_compare: Any, nats_server: NatsServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = follower_with(nats_server, tmp_path, leader_stops=True)
+    assert snap_compare(app, terminal_size=size)
+    snapshot = app.feed.snapshot()
+    assert snapshot.leaderless
+    assert {pool.state for pool in snapshot.pools} == {"no leader"}

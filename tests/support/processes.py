@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
+
+from agentdash.nats_server import NatsServer
 
 
 def alive(pid: int) -> bool:
@@ -35,3 +39,13 @@ def embedded_servers() -> set[int]:
     """PIDs of nats-servers that an embedded demo started (their store is agentdash-nats-*)."""
     found = subprocess.run(["pgrep", "-f", "agentdash-nats-"], capture_output=True, text=True)
     return {int(pid) for pid in found.stdout.split()}
+
+
+def kill_hard(server: NatsServer) -> None:
+    """kill -9 a test's nats-server, as a crash would (its store stays); `server.start()`
+    brings it back on the same port."""
+    pid = server.pid
+    assert pid is not None, "the server does not run"
+    os.kill(pid, signal.SIGKILL)
+    assert gone_within(pid, 10), f"nats-server {pid} survived SIGKILL"
+    server.stop()  # reaps it

@@ -16,7 +16,7 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
 from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import AUDIT_STREAM, FOREIGN, KEY, SharedOverrides
+from controller.coordination.shared import AUDIT_STREAM, FOREIGN, KEY, SharedOverrides, whereabouts
 from controller.core.bad_messages import BadMessages
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues
@@ -144,3 +144,30 @@ async def test_agentdash_writes_are_its_own_and_a_copy_with_edits_is_foreign(
     await one.flush()
     await two.flush()
     assert [r["revision"] for r in await foreign(nc)] == [revision]
+
+
+async def test_each_action_another_process_took_is_told_once_with_who_and_when(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    """What the leader logs: the others' actions and foreign writes, never its own."""
+    one, two = await join(nc, shared, "alice"), await join(nc, shared, "bob")
+    told: list[tuple[dict[str, Any], str]] = []
+    one.on_action = lambda event, origin: told.append((event.as_dict(), origin))
+    mine = one._store.pin("research", 2)
+    await one.flush()
+    theirs = two._store.pause_tenant("acme")
+    await two.flush()
+    await eventually(lambda: len(told) == 1)
+    assert told == [(theirs.as_dict(), whereabouts())]  # bob's, as he took it; not alice's own
+
+    kv = await bucket(nc)
+    await kv.put(KEY, json.dumps(PIN).encode())  # `nats kv put`
+    await eventually(lambda: len(told) == 2)
+    foreign_write, origin = told[1]
+    assert (foreign_write["who"], foreign_write["action"], origin) == (
+        "unknown",
+        FOREIGN,
+        "nats kv",
+    )
+    assert "pin research=3" in str(foreign_write["detail"])
+    assert mine.as_dict() not in [event for event, _ in told]

@@ -87,3 +87,24 @@ async def test_a_wake_up_ends_the_pause_and_stop_ends_it_too() -> None:
     stop.set()
     await asyncio.wait_for(pausing, timeout=5)
     assert slept == [30.0, 0.0]
+
+
+async def test_nats_back_ends_the_backoff_and_the_next_tick_reads_every_pool() -> None:
+    """The lease is renewed at the first tick after NATS returns, not after up to 8 s."""
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.Event().wait()  # only `now` (or stop) ends this pause
+
+    clock = FakeClock(0.0)
+    schedule = TickSchedule(timer=clock, sleep=sleep)
+    schedule.start()
+    for _ in range(4):
+        schedule.begin_tick()
+        wait = schedule.end_tick(1.0, failing=True)
+        clock.advance(0.5)
+    assert wait == MAX_BACKOFF_S
+    pausing = asyncio.create_task(schedule.pause(asyncio.Event(), wait))
+    await asyncio.sleep(0)
+    schedule.now()  # NATS reconnected
+    await asyncio.wait_for(pausing, timeout=5)
+    assert schedule.begin_tick() is None  # due: every pool, and the lease

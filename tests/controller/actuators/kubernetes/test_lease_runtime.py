@@ -48,7 +48,7 @@ async def test_a_config_naming_a_lease_elects_on_it_and_nats_holds_no_lease(
         assert (first.loop.leading, second.loop.leading) == (True, False)
         lease = cluster.objects[LEASES, "agentdash", "agentdash-leader"]
         assert lease["spec"]["holderIdentity"] == first.lease.holder
-        assert second.loop.snapshot().state == f"following {first.lease.holder}"
+        assert second.loop.snapshot().leader == first.lease.holder
         with pytest.raises(nats.js.errors.BucketNotFoundError):
             await nc.jetstream().key_value("agentdash_leader")
 

@@ -1,0 +1,178 @@
+"""The NATS connection every agentdash process makes: credentials and TLS from the config's
+`nats:` section, one line for a refusal or an unreachable server, and, once connected, a client
+that reconnects for ever.
+
+While NATS is away the client retries twice a second; each problem is logged at most once
+every LOG_EVERY_S, with how often it recurred meanwhile, and a line says when NATS is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+
+from agentdash.errors import StartError
+from controller.core.config import ConfigError, NatsConfig, NatsTLS
+
+log = logging.getLogger("agentdash.nats")
+
+LOG_EVERY_S = 10.0
+"""A problem that recurs (the server refuses each reconnection) is said at most this often."""
+RECONNECT_WAIT_S = 0.5
+
+
+class Repeats:
+    """Says each problem at most once every `every` seconds, and how often it recurred."""
+
+    def __init__(
+        self, every: float = LOG_EVERY_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._every = every
+        self._clock = clock
+        self._said: dict[str, tuple[float, int]] = {}
+        """Problem -> when it was last said, and how often it recurred since."""
+
+    def warn(self, problem: str) -> None:
+        now = self._clock()
+        said = self._said.get(problem)
+        if said is not None and now - said[0] < self._every:
+            self._said[problem] = (said[0], said[1] + 1)
+            return
+        again = ""
+        if said is not None and said[1]:
+            again = f" (and {said[1]} times more in the last {now - said[0]:.0f} s)"
+        self._said[problem] = (now, 0)
+        log.warning("NATS: %s%s", problem, again)
+
+    def clear(self) -> None:
+        """The problems are over (connected again): the next one is said at once."""
+        self._said.clear()
+
+
+async def connect_nats(
+    url: str,
+    timeout: float,
+    auth: NatsConfig | None = None,
+    source: str = "<config>",
+    *,
+    reconnected: list[Callable[[], None]] | None = None,
+) -> Client:
+    """A client that reconnects for ever once connected. Unreachable: StartError (exit 1).
+    Refused (credentials, certificates): ConfigError naming the config field (exit 2), at
+    once rather than after `timeout` of retries that cannot succeed. `reconnected`: called
+    each time the client is connected again (what is in the list then)."""
+    refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    repeats = Repeats()
+
+    async def failed(exc: Exception) -> None:
+        if not refused.done() and not nc.is_connected and _is_refusal(exc):
+            refused.set_result(exc)
+        repeats.warn(str(exc))
+
+    async def back() -> None:
+        repeats.clear()
+        log.info("NATS: connected again")
+        for call in reconnected or ():
+            call()
+
+    nc = Client()
+    settings: dict[str, Any] = {
+        "connect_timeout": min(timeout, 2.0),
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": RECONNECT_WAIT_S,
+        "error_cb": failed,
+        "reconnected_cb": back,
+        "allow_reconnect": True,
+        **_credentials(auth or NatsConfig(), source),
+    }
+    connecting: asyncio.Future[Any] = asyncio.ensure_future(nc.connect(url, **settings))
+    try:
+        done, _ = await asyncio.wait(
+            {connecting, refused}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if connecting in done:
+            connecting.result()
+            return nc
+        if refused in done:
+            path, expected = _identity(auth or NatsConfig(), refused.result())
+            reason = str(refused.result()).removeprefix("nats: ").strip("'")
+            raise ConfigError(source, path, f"expected {expected} NATS at {url} accepts: {reason}")
+        raise TimeoutError
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        raise StartError(
+            f"cannot reach NATS at {url}: {type(exc).__name__} {exc}".strip()
+        ) from None
+    finally:
+        if not connecting.done() or connecting.exception() is not None:
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await nc.close()
+
+
+def _is_refusal(exc: Exception) -> bool:
+    """The server said no to who we are, or the certificates do not match: retrying is
+    pointless, unlike a server that is not (yet) there."""
+    text = str(exc).lower()
+    return (
+        isinstance(exc, nats.errors.AuthorizationError | ssl.SSLError)
+        or "authorization" in text
+        or "authentication" in text
+    )
+
+
+def _identity(auth: NatsConfig, exc: Exception) -> tuple[str, str]:
+    """The field to fix, and what it should hold."""
+    if isinstance(exc, ssl.SSLError):
+        return "nats.tls", "certificates that"
+    for path, given in (
+        ("nats.creds_file", auth.creds_file),
+        ("nats.nkey_seed_file", auth.nkey_seed_file),
+        ("nats.user", auth.user),
+        ("nats.token", auth.token),
+    ):
+        if given is not None:
+            return path, "credentials that"
+    return "nats", "credentials (creds_file, nkey_seed_file, user and password, or token) that"
+
+
+def _credentials(auth: NatsConfig, source: str) -> dict[str, Any]:
+    """nats.connect's keyword arguments for the config's `nats:` identity and TLS."""
+    options: dict[str, Any] = {}
+    # nats-py signs with the nkeys package, and imports it only when it has to
+    if (auth.creds_file or auth.nkey_seed_file) and importlib.util.find_spec("nkeys") is None:
+        path = "nats.creds_file" if auth.creds_file else "nats.nkey_seed_file"
+        raise ConfigError(source, path, "needs the nkeys package: pip install 'nats-py[nkeys]'")
+    if auth.creds_file:
+        options["user_credentials"] = auth.creds_file
+    if auth.nkey_seed_file:
+        options["nkeys_seed"] = auth.nkey_seed_file
+    if auth.user is not None and auth.password is not None:
+        options["user"] = auth.user
+        options["password"] = auth.password.get_secret_value()
+    if auth.token is not None:
+        options["token"] = auth.token.get_secret_value()
+    if auth.tls is not None:
+        options["tls"] = _tls_context(auth.tls, source)
+    return options
+
+
+def _tls_context(tls: NatsTLS, source: str) -> ssl.SSLContext:
+    path, file = "nats.tls.ca_file", tls.ca_file
+    try:
+        context = ssl.create_default_context(cafile=tls.ca_file)
+        if tls.cert_file is not None:
+            path, file = "nats.tls.cert_file", tls.cert_file
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise ConfigError(source, path, f"expected PEM in {file}: {reason}") from None
+    return context
