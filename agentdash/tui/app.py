@@ -21,6 +21,8 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 
 from agentdash.errors import StartError
+from agentdash.tui.attention import Attention, Flag, InForce
+from agentdash.tui.attention_view import AttentionScreen
 from agentdash.tui.commands import AgentDashCommands
 from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.feed import Feed
@@ -66,6 +68,7 @@ class AgentDashApp(App[None]):
         Binding("t", "show('tenants')", "Tenants"),
         Binding("e", "show('events')", "Events"),
         Binding("f", "show('fleet')", "Fleet"),
+        Binding("exclamation_mark", "show('attention')", "Attention", show=False),
         Binding(
             "w",
             "operator('pin')",
@@ -127,6 +130,10 @@ class AgentDashApp(App[None]):
         self.refresh_s = refresh_s
         self.on_quit = on_quit
         self.log_events: deque[Event] = deque(maxlen=LOG_SIZE)
+        self.attention = Attention()
+        self.flags: list[Flag] = []
+        """What needs attention as of the last refresh (the header counts it)."""
+        self.in_force: list[InForce] = []
         if read_only:
             hide_operator_keys(self._bindings)
 
@@ -163,12 +170,15 @@ class AgentDashApp(App[None]):
         if self._feed is None:
             return
         self.log_events.extend(self.feed.events())
+        snapshot = self.feed.snapshot()
+        overrides = self.feed.store.current()
+        self.flags, self.in_force = self.attention.look(snapshot, overrides, self.log_events)
         # The top screen, or under dialogs the live screen they cover.
         screen = next(
             (s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None
         )
         if isinstance(screen, LiveScreen) and screen.is_mounted:
-            screen.show(self.feed.snapshot(), self.log_events)
+            screen.show(snapshot, self.log_events)
 
     # Screens
 
@@ -186,6 +196,7 @@ class AgentDashApp(App[None]):
             "pods": lambda: PodsScreen(selected),
             "tenants": TenantsScreen,
             "events": EventsScreen,
+            "attention": AttentionScreen,
             "why": lambda: WhyScreen(selected or "", self.feed.config),
             "describe": lambda: DescribeScreen(
                 selected or "", self.feed.config, self.feed.store.current

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from agentdash.tui.attention import ALARM, Flag
 from agentdash.tui.render import age, budget_bar, clock, duration, fit, room, sparkline, tokens
 from agentdash.tui.table import Column, KeyedTable, Row
 from controller.core.events import ActionEvent, Event, HealthEvent, ScaleEvent
@@ -85,9 +86,14 @@ def control_text(snapshot: FleetSnapshot) -> tuple[str, str]:
     return mode, "green" if mode == "running" else "reverse"
 
 
-def header_text(snapshot: FleetSnapshot, read_only: bool) -> Text:
+def header_text(snapshot: FleetSnapshot, read_only: bool, flags: Sequence[Flag] = ()) -> Text:
     text = Text()
     text.append("agentdash ", style="bold")
+    if flags:
+        alarm = any(flag.severity == ALARM for flag in flags)
+        text.append(
+            f" ⚠ {len(flags)} (!) ", style="bold white on red" if alarm else "black on yellow"
+        )
     used, cap = snapshot.pods_used, snapshot.cluster_cap
     text.append(f" pods {used}/{cap} ", style="red" if used >= cap else "")
     text.append(f" tokens today {tokens(snapshot.tokens_today)} ")
@@ -244,7 +250,8 @@ class FleetScreen(LiveScreen):
         return self.query_one("#pools", KeyedTable).selected
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
-        self.query_one("#summary", Static).update(header_text(snapshot, self.read_only))
+        flags: Sequence[Flag] = getattr(self.app, "flags", ())
+        self.query_one("#summary", Static).update(header_text(snapshot, self.read_only, flags))
         rows = [self._row(p) for p in snapshot.pools if self._matches(p)]
         self.query_one("#pools", KeyedTable).sync(rows)
         shown = {key for key, _ in rows}  # the recent events follow the filter

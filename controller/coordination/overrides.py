@@ -34,6 +34,7 @@ class _PinFile(BaseModel):
     replicas: Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)]
     until: Annotated[float, Field(allow_inf_nan=False)] | None = None
     by: Annotated[str, Field(max_length=BY_CHARS)] | None = None
+    at: Annotated[float, Field(allow_inf_nan=False)] | None = None
 
 
 class _PoolPauseFile(BaseModel):
@@ -61,7 +62,7 @@ class OverridesDocument(BaseModel):
     def of(cls, overrides: Overrides) -> OverridesDocument:
         return cls(
             pins={
-                p: _PinFile(replicas=x.replicas, until=x.until, by=x.by)
+                p: _PinFile(replicas=x.replicas, until=x.until, by=x.by, at=x.at)
                 for p, x in overrides.pins.items()
             },
             paused_tenants=sorted(overrides.paused_tenants),
@@ -76,7 +77,9 @@ class OverridesDocument(BaseModel):
     def overrides(self, config: Config) -> Overrides:
         """What it says about the config's pools and tenants; other names are dropped."""
         pins = {
-            p: Pin(x.replicas, x.until, x.by) for p, x in self.pins.items() if p in config.pools
+            p: Pin(replicas=x.replicas, until=x.until, by=x.by, at=x.at)
+            for p, x in self.pins.items()
+            if p in config.pools
         }
         paused = frozenset(t for t in self.paused_tenants if t in config.tenants)
         pools = {
@@ -141,7 +144,8 @@ class OverrideStore:
         self._known("pool", pool, self._config.pools)
         now = self._clock()
         until = now + for_seconds if for_seconds else None
-        pins = {**self._current.pins, pool: Pin(replicas, until, self._who())}
+        pin = Pin(replicas=replicas, until=until, by=self._who(), at=now)
+        pins = {**self._current.pins, pool: pin}
         span = f" for {for_seconds:g} s" if for_seconds else ""
         return self._apply(replace(self._current, pins=pins), "pin", pool, f"{replicas}{span}")
 

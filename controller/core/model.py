@@ -62,6 +62,8 @@ class Pin:
     until: float | None = None
     """Expiry (epoch seconds); none pins until unpinned."""
     by: str | None = None
+    at: float | None = None
+    """When it was pinned (epoch seconds)."""
 
     def active(self, now: float) -> bool:
         return self.until is None or now < self.until

@@ -40,8 +40,9 @@ async def test_pin_asks_first_then_the_controller_keeps_the_floor(tmp_path: Path
 
         await pilot.press("w", "backspace", "2", "tab", "1", "0", "enter", "tab", "enter")
         assert isinstance(app.screen, FleetScreen)
-        until = START + TICKS + 600
-        assert store.current().pins == {"initech-summarize": Pin(2, until, "operator")}
+        now = START + TICKS
+        pin = Pin(replicas=2, until=now + 600, by="operator", at=now)  # who, when, until when
+        assert store.current().pins == {"initech-summarize": pin}
 
         decisions = {d.pool: d for d in await app.feed.loop.tick()}
         assert decisions["initech-summarize"].desired >= 2
@@ -54,7 +55,7 @@ async def test_pin_asks_first_then_the_controller_keeps_the_floor(tmp_path: Path
             ("operator", "pin", "initech-summarize", "2 for 600 s")
         ]
     restarted = OverrideStore(app.feed.config, tmp_path / "overrides.json")
-    assert restarted.current().pins == {"initech-summarize": Pin(2, until, "operator")}
+    assert restarted.current().pins == {"initech-summarize": pin}
 
 
 async def test_a_bad_pin_is_refused_in_the_dialog(tmp_path: Path) -> None:

@@ -89,3 +89,21 @@ def test_pins_with_time_left(snap_compare: Any, tmp_path: Path, size: tuple[int,
 
 def test_pause_pool_dialog(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(app_after(tmp_path), press=["down", "x"], terminal_size=size)
+
+
+def test_attention(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    """`!`: what needs attention (dry-run, a budget running out) and every override in force,
+    with who set it and when."""
+
+    def act(store: OverrideStore) -> list[ActionEvent]:
+        return [store.pin("acme-research", 3, None), store.pause_tenant("initech"),
+                store.pause_pool("globex-coder", 1, 600), store.set_dry_run(True)]  # fmt: skip
+
+    assert snap_compare(app_after(tmp_path, act), press=["exclamation_mark"], terminal_size=size)
+
+
+def test_attention_count_in_the_header(
+    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = app_after(tmp_path, lambda store: [store.pause_controller()])
+    assert snap_compare(app, terminal_size=size)

@@ -1,0 +1,149 @@
+"""What needs an operator now, in one place: the header's count and the Attention screen.
+
+`Attention.look` reads a snapshot, the overrides in force and the event log, and flags:
+
+- no controller leads (nothing scales);
+- the whole fleet paused, or in dry-run (nothing scales either);
+- a pool starved by a shared ceiling, or stale, for LASTING_S or more;
+- a budget that runs out within RUNS_OUT_S at its current burn rate;
+- an override (pin or pause) with no end, set LONG_AGO_S or more ago.
+
+It also lists every override in force: what, who set it, when, and when it ends. Who and when
+come from the override itself where it keeps them (a pool's pause), else from the newest
+operator action in the log that set it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from controller.core.events import ActionEvent, Event
+from controller.core.model import Overrides
+from controller.runtime.snapshot import FleetSnapshot
+
+LASTING_S = 120.0
+"""A pool starved or stale this long is not a blip."""
+RUNS_OUT_S = 3600.0
+LONG_AGO_S = 4 * 3600.0
+"""An override with no end, this old, may have been forgotten."""
+ALARM, WARNING = "alarm", "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    severity: str
+    """ALARM (nothing scales, or a pool cannot be served) or WARNING."""
+    what: str
+    target: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class InForce:
+    """An operator's override in force."""
+
+    kind: str
+    """pin, pause pool, pause tenant, pause all (the controller), dry-run."""
+    target: str
+    what: str
+    by: str | None
+    since: float | None
+    until: float | None
+
+
+class Attention:
+    """Remembers since when each pool has been starved or stale (a snapshot says only now)."""
+
+    def __init__(self) -> None:
+        self._since: dict[str, tuple[str, float]] = {}
+
+    def look(
+        self, snapshot: FleetSnapshot, overrides: Overrides, log: Sequence[Event]
+    ) -> tuple[list[Flag], list[InForce]]:
+        now = snapshot.ts
+        flags = [*_fleet(snapshot, overrides), *self._pools(snapshot, now), *_budgets(snapshot)]
+        in_force = overrides_in_force(overrides, log)
+        for item in in_force:
+            if item.until is None and item.since is not None and now - item.since >= LONG_AGO_S:
+                detail = f"{item.what}, set {_ago(now - item.since)} by {item.by or 'unknown'}"
+                flags.append(Flag(WARNING, f"old {item.kind}", item.target, detail + ", no end"))
+        return flags, in_force
+
+    def _pools(self, snapshot: FleetSnapshot, now: float) -> Iterable[Flag]:
+        for row in snapshot.pools:
+            kind = row.state.split(" ")[0]
+            if kind not in ("starved", "stale"):
+                self._since.pop(row.name, None)
+                continue
+            was = self._since.get(row.name)
+            if was is None or was[0] != kind:
+                self._since[row.name] = was = (kind, now)
+            if now - was[1] >= LASTING_S:
+                detail = f"for {_ago(now - was[1]).removesuffix(' ago')}: {row.state_detail}"
+                yield Flag(ALARM, kind, row.name, detail)
+
+
+def _fleet(snapshot: FleetSnapshot, overrides: Overrides) -> Iterable[Flag]:
+    if snapshot.leaderless:
+        yield Flag(ALARM, "no leader", "controller", "no controller leads: nothing scales")
+    if overrides.paused:
+        yield Flag(ALARM, "paused", "controller", "the whole fleet is paused: nothing scales")
+    if overrides.dry_run:
+        yield Flag(ALARM, "dry-run", "controller", "dry-run: decisions are logged, never made")
+
+
+def _budgets(snapshot: FleetSnapshot) -> Iterable[Flag]:
+    for tenant in snapshot.tenants:
+        left = tenant.runs_out_in()
+        if left is not None and left < RUNS_OUT_S and not tenant.paused:
+            spent = f"{tenant.tokens_today:,} of {tenant.budget:,} tokens"
+            yield Flag(
+                WARNING,
+                "budget",
+                tenant.name,
+                f"runs out in {_ago(left).removesuffix(' ago')} at its burn rate ({spent})",
+            )
+
+
+def overrides_in_force(overrides: Overrides, log: Sequence[Event]) -> list[InForce]:
+    """Every override in force, with who set it and when, where known."""
+    setter = _setters(log)
+    found: list[InForce] = []
+    for pool, pin in sorted(overrides.pins.items()):
+        by, at = setter.get(("pin", pool), (None, None))
+        what = f"{pin.replicas} replicas"
+        found.append(InForce("pin", pool, what, pin.by or by, pin.at or at, pin.until))
+    for pool, pause in sorted(overrides.paused_pools.items()):
+        what = "hold" if pause.replicas is None else f"at {pause.replicas}"
+        by, at = setter.get(("pause pool", pool), (None, None))
+        found.append(InForce("pause pool", pool, what, pause.by or by, pause.at or at, pause.until))
+    for tenant in sorted(overrides.paused_tenants):
+        by, at = setter.get(("pause tenant", tenant), (None, None))
+        found.append(InForce("pause tenant", tenant, "to 0", by, at, None))
+    for kind, action, on in (
+        ("pause all", "pause controller", overrides.paused),
+        ("dry-run", "dry-run on", overrides.dry_run),
+    ):
+        if on:
+            by, at = setter.get((action, "controller"), (None, None))
+            found.append(InForce(kind, "controller", "every pool", by, at, None))
+    return found
+
+
+def _setters(log: Sequence[Event]) -> dict[tuple[str, str], tuple[str | None, float]]:
+    """(action, target) -> (who, when) of the newest such action in the log."""
+    found: dict[tuple[str, str], tuple[str | None, float]] = {}
+    for event in log:
+        if isinstance(event, ActionEvent):
+            found[(event.action, event.target)] = (event.who, event.ts)
+    return found
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"

@@ -1,0 +1,97 @@
+"""What needs attention (agentdash.tui.attention): a pool starved or stale for minutes, not a
+blip; no leader, a paused or dry-run fleet; a budget running out within the hour; an override
+with no end set hours ago; and every override in force with who set it and when."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from agentdash.tui.attention import LASTING_S, LONG_AGO_S, Attention, overrides_in_force
+from controller.core.events import ActionEvent
+from controller.core.model import Overrides, Pin, PoolPause
+from controller.runtime.snapshot import FleetSnapshot
+from tests.support.dashboard import make
+
+T0 = 1_767_225_600.0
+
+
+async def sample(tmp_path: Path) -> FleetSnapshot:
+    app = await make(tmp_path)
+    return app.feed.snapshot()
+
+
+def at(snapshot: FleetSnapshot, ts: float, **states: str) -> FleetSnapshot:
+    """The snapshot at `ts` with the given pools' STATE, the others steady."""
+    pools = tuple(
+        replace(row, state=states.get(row.name, "steady"), state_detail="why")
+        for row in snapshot.pools
+    )
+    tenants = tuple(replace(t, burn_per_min=0.0) for t in snapshot.tenants)
+    return replace(snapshot, ts=ts, pools=pools, tenants=tenants)
+
+
+async def test_a_pool_starved_for_minutes_is_flagged_a_blip_is_not(tmp_path: Path) -> None:
+    base, attention = await sample(tmp_path), Attention()
+    for second in range(0, int(LASTING_S)):
+        flags, _ = attention.look(at(base, T0 + second, **{"acme-research": "starved"}),
+                                  Overrides(), [])  # fmt: skip
+        assert flags == [], second
+    flags, _ = attention.look(at(base, T0 + LASTING_S, **{"acme-research": "starved"}),
+                              Overrides(), [])  # fmt: skip
+    assert [(f.severity, f.what, f.target) for f in flags] == [
+        ("alarm", "starved", "acme-research")
+    ]
+    assert flags[0].detail == "for 2 min: why"
+    # Recovered, then starved again: the clock starts over.
+    attention.look(at(base, T0 + LASTING_S + 1), Overrides(), [])
+    flags, _ = attention.look(at(base, T0 + LASTING_S + 2, **{"acme-research": "stale"}),
+                              Overrides(), [])  # fmt: skip
+    assert flags == []
+
+
+async def test_no_leader_a_paused_or_dry_run_fleet_and_a_budget_running_out(
+    tmp_path: Path,
+) -> None:
+    base = await sample(tmp_path)
+    snapshot = replace(at(base, T0), leaderless=True)
+    globex = next(t for t in snapshot.tenants if t.name == "globex")
+    left = (globex.budget or 0) - globex.tokens_today
+    tenants = tuple(
+        replace(t, burn_per_min=left / 30) if t.name == "globex" else t for t in snapshot.tenants
+    )  # 30 minutes to go
+    flags, _ = Attention().look(
+        replace(snapshot, tenants=tenants), Overrides(paused=True, dry_run=True), []
+    )
+    assert [(f.severity, f.what, f.target) for f in flags] == [
+        ("alarm", "no leader", "controller"),
+        ("alarm", "paused", "controller"),
+        ("alarm", "dry-run", "controller"),
+        ("warning", "budget", "globex"),
+    ]
+    assert flags[-1].detail.startswith("runs out in 30 min at its burn rate")
+
+
+async def test_every_override_in_force_says_who_set_it_when_and_an_old_one_is_flagged(
+    tmp_path: Path,
+) -> None:
+    base = await sample(tmp_path)
+    overrides = Overrides(
+        pins={"acme-research": Pin(replicas=3, by="alice", at=T0 - LONG_AGO_S)},
+        paused_tenants=frozenset({"initech"}),
+        paused_pools={"globex-coder": PoolPause(1, T0 + 600, "bob", T0 - 60)},
+        dry_run=True,
+    )
+    log = [ActionEvent(T0 - 300, "carol", "pause tenant", "initech"),
+           ActionEvent(T0 - 200, "dave", "dry-run on", "controller")]  # fmt: skip
+    listed = [(i.kind, i.target, i.what, i.by, i.since, i.until)
+              for i in overrides_in_force(overrides, log)]  # fmt: skip
+    assert listed == [
+        ("pin", "acme-research", "3 replicas", "alice", T0 - LONG_AGO_S, None),
+        ("pause pool", "globex-coder", "at 1", "bob", T0 - 60, T0 + 600),
+        ("pause tenant", "initech", "to 0", "carol", T0 - 300, None),
+        ("dry-run", "controller", "every pool", "dave", T0 - 200, None),
+    ]
+    flags, _ = Attention().look(at(base, T0), overrides, log)
+    old = [(f.what, f.target, f.detail) for f in flags if f.what.startswith("old")]
+    assert old == [("old pin", "acme-research", "3 replicas, set 4.0 h ago by alice, no end")]
