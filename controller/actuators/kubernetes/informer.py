@@ -38,6 +38,9 @@ class Kind:
     absent: str = ""
     """Said once where an optional kind is not served; nothing is said if empty (a cluster
     without KEDA is the usual case)."""
+    holds_pools: bool = False
+    """Unreadable, it holds every pool of the namespace, and the loop tells why pool by pool
+    (controller.runtime.health): not told here as well, at the default level."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,8 @@ class Informer:
             self.kind = self.newest  # a cluster upgraded meanwhile serves the newest again
             return self._timing.recheck_s
         if self.problem is None or str(self.problem) != str(failure):
-            log.warning("cannot read %s: %s", self.what, failure)
+            level = logging.DEBUG if self.kind.holds_pools else logging.WARNING
+            log.log(level, "cannot read %s: %s", self.what, failure)
         self.problem = failure
         return self._timing.recheck_s if failure.forbidden else retry
 
@@ -227,7 +231,11 @@ class WatchedNamespace:
 
         apps, core = api.apps, api.core
         self.deployments = watched(
-            Kind("deployments", apps.list_namespaced_deployment_without_preload_content)
+            Kind(
+                "deployments",
+                apps.list_namespaced_deployment_without_preload_content,
+                holds_pools=True,
+            )
         )
         self.pods = watched(Kind("pods", core.list_namespaced_pod_without_preload_content))
         self.hpas = watched(hpa_kind(api))
@@ -238,7 +246,9 @@ class WatchedNamespace:
             plural="scaledobjects",
         )
         # KEDA may not be installed: its CRD then answers 404, which means no ScaledObjects.
-        self.scaled_objects = watched(Kind("scaledobjects.keda.sh", keda, optional=True))
+        self.scaled_objects = watched(
+            Kind("scaledobjects.keda.sh", keda, optional=True, holds_pools=True)
+        )
         self.all = (self.deployments, self.pods, self.hpas, self.scaled_objects)
 
 
@@ -256,11 +266,13 @@ def hpa_kind(api: KubeApi) -> Kind:
         "horizontalpodautoscalers",
         api.autoscaling.list_namespaced_horizontal_pod_autoscaler_without_preload_content,
         version="autoscaling/v2",
+        holds_pools=True,
         older=Kind(
             "horizontalpodautoscalers",
             v2beta2,
             optional=True,
             version="autoscaling/v2beta2",
+            holds_pools=True,
             absent="neither autoscaling/v2 nor autoscaling/v2beta2 is served, so agentdash "
             "cannot tell whether an HPA scales a pool's Deployment; it scales them as if none did",
         ),

@@ -102,6 +102,24 @@ async def test_when_hpas_cannot_be_read_the_pool_is_not_scaled(
     )
 
 
+async def test_take_over_scales_past_unread_hpas_but_not_past_unread_scaled_objects(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    """An HPA has no switch to pause, so take_over needs none read; a ScaledObject must be
+    read to be paused before the scale."""
+    web.resources[SCALED_OBJECTS] = {}
+    web[web.resource(HPAS)] << KubernetesError(403, "Forbidden", "hpas are forbidden")
+    assert "web" in await make_scaler(take_over={"web"}).observe()
+
+    web[web.resource(SCALED_OBJECTS)] << KubernetesError(403, "Forbidden", "keda is forbidden")
+    scaler = make_scaler(take_over={"web"})
+    assert "web" not in await scaler.observe()
+    assert scaler.problems["web"].startswith(
+        "cannot tell whether another autoscaler scales Deployment agents/web: "
+        "list scaledobjects.keda.sh in namespace agents: 403 keda is forbidden"
+    )
+
+
 OLD_HPAS = "autoscaling/v2beta2/horizontalpodautoscalers"
 
 
