@@ -42,7 +42,7 @@ accel: $(STAMP)
 	$(BIN)/python -m controller.accel
 
 # The real Kubernetes API server that tests/kube runs against: kube-apiserver and
-# kube-controller-manager 1.20.2 built from Debian's source (about 20 minutes on 2 cores, once),
+# kube-controller-manager 1.20.2 built from Debian's source (15 to 20 minutes on 2 cores, once),
 # and Debian's etcd, cached in ~/.cache/agentdash/kube-1.20.2 (or $AGENTDASH_KUBE_DIR).
 kube:
 	bash tools/kube.sh

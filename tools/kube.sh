@@ -107,7 +107,7 @@ fetch_source() {
 build_control_plane() {
   local tree=$1
   [[ -f "$tree/Makefile" ]] || die "no Makefile in '$tree'"
-  say "building kube-apiserver and kube-controller-manager (about 20 minutes on 2 cores)"
+  say "building kube-apiserver and kube-controller-manager (15 to 20 minutes on 2 cores)"
   # CGO_ENABLED=0 and GOPROXY=off: static binaries from vendor/ alone, nothing fetched. A
   # failed run can leave empty tools in _output that make takes for built; Go's own cache
   # (GOCACHE) keeps what was compiled, so a retry starts from where it stopped.

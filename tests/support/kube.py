@@ -53,7 +53,7 @@ def missing_binaries(where: Path) -> str | None:
         return None
     return (
         f"{', '.join(absent)} not in {where}: build them once with `make kube` "
-        f"(Kubernetes {VERSION} from Debian's source, about 20 minutes on 2 cores)"
+        f"(Kubernetes {VERSION} from Debian's source, 15 to 20 minutes on 2 cores)"
     )
 
 
