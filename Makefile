@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test fast lint check benchmarks screenshots docs accel clean
+.PHONY: demo test fast lint check benchmarks screenshots docs accel kube clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ docs: $(STAMP)
 # Optional: the backtest's hot path compiled with mypyc (needs a C compiler), about 2x faster.
 accel: $(STAMP)
 	$(BIN)/python -m controller.accel
+
+# The real Kubernetes API server that tests/kube runs against: kube-apiserver and
+# kube-controller-manager 1.20.2 built from Debian's source (15 to 20 minutes on 2 cores, once),
+# and Debian's etcd, cached in ~/.cache/agentdash/kube-1.20.2 (or $AGENTDASH_KUBE_DIR).
+kube:
+	bash tools/kube.sh
 
 clean:
 	rm -rf $(VENV) .accel .pytest_cache .mypy_cache .ruff_cache

@@ -86,7 +86,7 @@ class NatsServer:
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 start_new_session=True,  # Ctrl-C reaches the demo, which stops it in order
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -140,7 +140,7 @@ class NatsServer:
         self.close()
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """On Linux, a `preexec_fn` that has the kernel SIGKILL the child when this process dies,
     however it dies. Elsewhere None: the child then outlives a `kill -9` of its parent.
 

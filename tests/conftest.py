@@ -20,9 +20,10 @@ from tests.support import FakeClock
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that starts a nats-server, through any fixture, is end to end (`-m e2e`)."""
+    """A test that starts a nats-server or uses the real API server (tests/kube), through any
+    fixture, is end to end (`-m e2e`)."""
     for item in items:
-        if "nats_server" in getattr(item, "fixturenames", ()):
+        if {"nats_server", "kube"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
 
 

@@ -68,6 +68,9 @@ class SourceHealth:
         stale[pool] = why
         if told.get(pool) == why or why in self._source_reasons():
             return
+        if why == self.problems.get(f"scale {pool}"):
+            told[pool] = why  # its scale call's failure, told as such: once, not twice
+            return
         log.warning("pool %s held, its data is stale: %s", pool, why)
         self.bus.publish(HealthEvent(ts=now, source=f"pool {pool}", ok=False, detail=why))
         told[pool] = why

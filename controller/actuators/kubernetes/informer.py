@@ -30,6 +30,17 @@ class Kind:
     watch parameters."""
     optional: bool = False
     """A 404 on the list means the resource is not installed (KEDA's CRD): none exist."""
+    version: str = ""
+    """The API version asked (`autoscaling/v2`), for messages."""
+    older: Kind | None = None
+    """The same kind through an older API version, asked where the list answers 404: this
+    cluster does not serve `version` (Kubernetes 1.20 serves autoscaling/v2beta2, not v2)."""
+    absent: str = ""
+    """Said once where an optional kind is not served; nothing is said if empty (a cluster
+    without KEDA is the usual case)."""
+    holds_pools: bool = False
+    """Unreadable, it holds every pool of the namespace, and the loop tells why pool by pool
+    (controller.runtime.health): not told here as well, at the default level."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,8 @@ class Timing:
 class Informer:
     def __init__(self, api: KubeApi, kind: Kind, namespace: str, timing: Timing) -> None:
         self.kind = kind
+        """The version asked now: `newest`, or an older one this cluster serves instead."""
+        self.newest = kind
         self.namespace = namespace
         self.objects: dict[str, dict[str, Any]] = {}
         self.listed = False
@@ -61,6 +74,8 @@ class Informer:
         """How long to wait after the next failure: doubled after each, reset by a watch."""
         self._watch_trouble: str | None = None
         """Why watches fail while lists work, as last logged."""
+        self._said: set[str] = set()
+        """The fallbacks already said (once each, not at every recheck)."""
 
     @property
     def usable(self) -> bool:
@@ -120,15 +135,32 @@ class Informer:
         return None
 
     def _failed(self, failure: ApiFailure, retry: float) -> float:
+        if failure.not_found and self.kind.older is not None:
+            older = self.kind.older
+            self._say_once(
+                f"{self.what}: {self.kind.version} is not served here; "
+                f"reading them through {older.version}"
+            )
+            self.kind = older
+            return 0.0  # ask the older version at once
         self.settled.set()
         if failure.not_found and self.kind.optional:
+            if self.kind.absent:
+                self._say_once(f"{self.what}: {self.kind.absent}", logging.WARNING)
             self.objects.clear()
             self.listed, self.problem = True, None
+            self.kind = self.newest  # a cluster upgraded meanwhile serves the newest again
             return self._timing.recheck_s
         if self.problem is None or str(self.problem) != str(failure):
-            log.warning("cannot read %s: %s", self.what, failure)
+            level = logging.DEBUG if self.kind.holds_pools else logging.WARNING
+            log.log(level, "cannot read %s: %s", self.what, failure)
         self.problem = failure
         return self._timing.recheck_s if failure.forbidden else retry
+
+    def _say_once(self, message: str, level: int = logging.INFO) -> None:
+        if message not in self._said:
+            self._said.add(message)
+            log.log(level, message)
 
     async def _list(self) -> str:
         answer = await self._api.call(
@@ -197,17 +229,16 @@ class WatchedNamespace:
         def watched(kind: Kind) -> Informer:
             return Informer(api, kind, namespace, timing)
 
-        apps, core, autoscaling = api.apps, api.core, api.autoscaling
+        apps, core = api.apps, api.core
         self.deployments = watched(
-            Kind("deployments", apps.list_namespaced_deployment_without_preload_content)
-        )
-        self.pods = watched(Kind("pods", core.list_namespaced_pod_without_preload_content))
-        self.hpas = watched(
             Kind(
-                "horizontalpodautoscalers",
-                autoscaling.list_namespaced_horizontal_pod_autoscaler_without_preload_content,
+                "deployments",
+                apps.list_namespaced_deployment_without_preload_content,
+                holds_pools=True,
             )
         )
+        self.pods = watched(Kind("pods", core.list_namespaced_pod_without_preload_content))
+        self.hpas = watched(hpa_kind(api))
         keda = functools.partial(
             api.custom.list_namespaced_custom_object_without_preload_content,
             group="keda.sh",
@@ -215,5 +246,34 @@ class WatchedNamespace:
             plural="scaledobjects",
         )
         # KEDA may not be installed: its CRD then answers 404, which means no ScaledObjects.
-        self.scaled_objects = watched(Kind("scaledobjects.keda.sh", keda, optional=True))
+        self.scaled_objects = watched(
+            Kind("scaledobjects.keda.sh", keda, optional=True, holds_pools=True)
+        )
         self.all = (self.deployments, self.pods, self.hpas, self.scaled_objects)
+
+
+def hpa_kind(api: KubeApi) -> Kind:
+    """HorizontalPodAutoscalers: through autoscaling/v2 (Kubernetes 1.23 and later), else
+    v2beta2 (1.12 to 1.25), whose scaleTargetRef, all agentdash reads, is the same. Where
+    neither is served, said once, and no HPA is seen: the pools are scaled, not held."""
+    v2beta2 = functools.partial(
+        api.custom.list_namespaced_custom_object_without_preload_content,
+        group="autoscaling",
+        version="v2beta2",
+        plural="horizontalpodautoscalers",
+    )
+    return Kind(
+        "horizontalpodautoscalers",
+        api.autoscaling.list_namespaced_horizontal_pod_autoscaler_without_preload_content,
+        version="autoscaling/v2",
+        holds_pools=True,
+        older=Kind(
+            "horizontalpodautoscalers",
+            v2beta2,
+            optional=True,
+            version="autoscaling/v2beta2",
+            holds_pools=True,
+            absent="neither autoscaling/v2 nor autoscaling/v2beta2 is served, so agentdash "
+            "cannot tell whether an HPA scales a pool's Deployment; it scales them as if none did",
+        ),
+    )

@@ -302,8 +302,11 @@ class DeploymentScaler:
         refused = self._refused.get(pool)
         if refused is not None and now < refused[1]:
             return refused[0]
+        # take_over scales past an HPA unread, but must read the ScaledObjects it pauses.
         for informer in (namespace.scaled_objects, namespace.hpas):
-            if not informer.usable and pool not in self._take_over:
+            if not informer.usable and (
+                pool not in self._take_over or informer is not namespace.hpas
+            ):
                 reason = _unreadable(informer, ref.namespace)
                 return f"cannot tell whether another autoscaler scales {where}: {reason}"
         owner = other_scaler(
@@ -354,11 +357,13 @@ class DeploymentScaler:
         return PoolState(replicas, sum(1 for p in chosen if p.ready), chosen)
 
     def _set_problems(self, problems: dict[str, str]) -> None:
+        # At debug: the loop tells each pool's reason once, with its health
+        # (controller.runtime.health); said here too, every reason came twice.
         for pool, problem in problems.items():
             if self._problems.get(pool) != problem:
-                log.warning("%s: not scaled: %s", pool, problem)
+                log.debug("%s: not scaled: %s", pool, problem)
         for pool in self._problems.keys() - problems.keys():
-            log.info("%s: can be scaled again", pool)
+            log.debug("%s: can be scaled again", pool)
         self._problems = problems
 
     # --- scaling ---------------------------------------------------------------------------
@@ -484,7 +489,7 @@ class DeploymentScaler:
             # tried again next tick. Told by the loop, which knows when it stops failing.
             return PoolUnavailable(pool, f"cannot {doing}: {failure}")
         self._problems[pool] = reason
-        log.warning("%s: not scaled: %s", pool, reason)
+        log.debug("%s: not scaled: %s", pool, reason)  # told by the loop, as above
         return PoolUnavailable(pool, reason)
 
     async def _explain(self, untold: _Untold, *, after_scales: bool = False) -> None:

@@ -122,3 +122,20 @@ def test_the_header_has_no_pools_line_when_every_held_pool_waits_on_a_source() -
     health.track_stale("web", "cannot read the cluster", clock())
 
     assert health.report(pools=1) == {"cluster": "cannot read the cluster"}
+
+
+def test_a_pool_held_for_its_scale_calls_refusal_is_told_once() -> None:
+    """The scale call's failure says it; the pool held for the same reason does not say it
+    again, neither then nor once the call's failure is settled."""
+    clock = FakeClock()
+    health, events = watched()
+    refused = "patch deployments/scale agents/web: 403 forbidden"
+    health.unhealthy("scale web", refused, clock())
+    health.track_stale("web", refused, clock.advance(1))
+    health.healthy("scale web", clock())  # held, its decision changes nothing
+    health.track_stale("web", refused, clock.advance(1))
+
+    assert told(events) == [("scale web", False, refused), ("scale web", True, "recovered")]
+    assert health.stale == {"web": refused}
+    health.track_stale("web", None, clock.advance(60))
+    assert told(events) == [("pool web", True, "recovered")]

@@ -8,6 +8,7 @@ import pytest
 from kmock import KubernetesEmulator, KubernetesError
 
 from controller.actuators.kubernetes import PoolUnavailable
+from tests.support.factories import config, pool
 from tests.support.kmock import (
     DEPLOYMENTS,
     HPAS,
@@ -99,3 +100,62 @@ async def test_when_hpas_cannot_be_read_the_pool_is_not_scaled(
     assert scaler.problems["web"].startswith(
         "cannot tell whether another autoscaler scales Deployment agents/web"
     )
+
+
+async def test_take_over_scales_past_unread_hpas_but_not_past_unread_scaled_objects(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    """An HPA has no switch to pause, so take_over needs none read; a ScaledObject must be
+    read to be paused before the scale."""
+    web.resources[SCALED_OBJECTS] = {}
+    web[web.resource(HPAS)] << KubernetesError(403, "Forbidden", "hpas are forbidden")
+    assert "web" in await make_scaler(take_over={"web"}).observe()
+
+    web[web.resource(SCALED_OBJECTS)] << KubernetesError(403, "Forbidden", "keda is forbidden")
+    scaler = make_scaler(take_over={"web"})
+    assert "web" not in await scaler.observe()
+    assert scaler.problems["web"].startswith(
+        "cannot tell whether another autoscaler scales Deployment agents/web: "
+        "list scaledobjects.keda.sh in namespace agents: 403 keda is forbidden"
+    )
+
+
+OLD_HPAS = "autoscaling/v2beta2/horizontalpodautoscalers"
+
+
+async def test_a_cluster_without_autoscaling_v2_is_read_through_v2beta2(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kubernetes before 1.23 serves HPAs as autoscaling/v2beta2 only: v2 answers 404."""
+    del cluster.resources[HPAS]
+    cluster.resources[OLD_HPAS] = {}
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    cluster.objects[DEPLOYMENTS, "agents", "legacy"] = deployment("legacy", replicas=2)
+    cluster.objects[OLD_HPAS, "agents", "legacy-cpu"] = {
+        **hpa("legacy-cpu", "legacy"),
+        "apiVersion": "autoscaling/v2beta2",
+    }
+    scaler = make_scaler(config({"web": pool("acme"), "legacy": pool("acme")}))
+
+    with caplog.at_level(logging.INFO, logger="agentdash.kube"):
+        states = await scaler.observe()
+
+    assert states["web"].replicas == 2
+    assert "legacy" not in states
+    assert "is scaled by HorizontalPodAutoscaler agents/legacy-cpu" in scaler.problems["legacy"]
+    assert caplog.text.count("autoscaling/v2 is not served here; reading them through") == 1
+
+
+async def test_a_cluster_serving_no_hpa_version_says_so_once_and_scales(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler, caplog: pytest.LogCaptureFixture
+) -> None:
+    del cluster.resources[HPAS]
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    scaler = make_scaler()
+
+    with caplog.at_level(logging.INFO, logger="agentdash.kube"):
+        assert (await scaler.observe())["web"].replicas == 2
+        await scaler.scale("web", 3)
+
+    assert scaler.problems == {}
+    assert caplog.text.count("cannot tell whether an HPA scales a pool's Deployment") == 1
