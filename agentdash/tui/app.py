@@ -199,7 +199,10 @@ class AgentDashApp(App[None]):
             "attention": AttentionScreen,
             "why": lambda: WhyScreen(selected or "", self.feed.config),
             "describe": lambda: DescribeScreen(
-                selected or "", self.feed.config, self.feed.store.current
+                selected or "",
+                self.feed.config,
+                self.feed.store.current,
+                self.feed.loop.timeline.points,
             ),
         }
         if name in ("why", "describe"):

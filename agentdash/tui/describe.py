@@ -15,10 +15,12 @@ from textual.widgets import Footer, Static
 
 from agentdash.tui.render import age, clock, duration
 from agentdash.tui.screens import LiveScreen, reason_text, state_detail, state_style
+from agentdash.tui.timeline_plot import TimelinePlot
 from controller.core.config import Config, PoolConfig, ScalingRule
 from controller.core.events import Event, ScaleEvent
 from controller.core.model import Overrides, Pod, Reason
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
+from controller.runtime.timeline import Point
 
 DECISIONS = 10
 """Scale events of the pool shown, newest first."""
@@ -128,11 +130,18 @@ class DescribeScreen(LiveScreen):
     AUTO_FOCUS = "#describe-body"
     BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("enter", "app.why", "Why")]
 
-    def __init__(self, pool: str, config: Config, overrides: Callable[[], Overrides]) -> None:
+    def __init__(
+        self,
+        pool: str,
+        config: Config,
+        overrides: Callable[[], Overrides],
+        timeline: Callable[[str, float], list[Point]] | None = None,
+    ) -> None:
         super().__init__(name="describe")
         self.pool = pool
         self.config = config
         self.overrides = overrides
+        self.timeline = timeline
 
     @property
     def selected_pool(self) -> str | None:  # type: ignore[override]
@@ -142,6 +151,8 @@ class DescribeScreen(LiveScreen):
         yield Static(id="title")
         with VerticalScroll(id="describe-body"):
             yield Static(id="describe")
+            yield TimelinePlot(id="timeline")
+            yield Static(id="decisions")
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
@@ -152,6 +163,7 @@ class DescribeScreen(LiveScreen):
         title = Text.assemble("Describe pool ", (pool.name, "bold"), "  ", state)
         self.query_one("#title", Static).update(title)
         pods = [p for p in snapshot.pods if p.pool == pool.name]
+        kind = pool.state.split(" ")[0]  # not "starved: starved: ..."
         deployment: list[tuple[str, str | Text]] = [
             ("replicas", f"{pool.replicas} now, {pool.desired} desired, {pool.ready} ready"),
             (
@@ -168,16 +180,21 @@ class DescribeScreen(LiveScreen):
                     else f", {pool.arrival_rate:.2f} tasks/s arriving"
                 ),
             ),
-            ("state", f"{pool.state}: {state_detail(pool)}"),
+            ("state", f"{pool.state}: {state_detail(pool).removeprefix(f'{kind}: ')}"),
         ]
         parts: list[RenderableType] = [
             fields("Config (as resolved)", config_rows(self.config, pool.name)),
             fields(f"Deployment {self.config.pools[pool.name].deployment}", deployment),
             fields("Pins and pauses", overrides_rows(self.overrides(), pool, snapshot.ts)),
-            Text("Last decisions, newest first", style="bold underline"),
-            decisions_table(pool, log),
         ]
         self.query_one("#describe", Static).update(Group(*parts))
+        points = [] if self.timeline is None else self.timeline(pool.name, snapshot.ts)
+        self.query_one("#timeline", TimelinePlot).show(points, snapshot.ts)
+        decisions: list[RenderableType] = [
+            Text("\nLast decisions, newest first", style="bold underline"),
+            decisions_table(pool, log),
+        ]
+        self.query_one("#decisions", Static).update(Group(*decisions))
 
 
 class PodScreen(LiveScreen):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from typing import cast
 
 from controller.actuators.base import Actuator, ExplainingActuator
@@ -42,6 +42,7 @@ from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import SourceHealth
 from controller.runtime.schedule import TickSchedule
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
+from controller.runtime.timeline import Point, Timeline
 from controller.sources.base import LagSource, UsageSource
 
 log = logging.getLogger("agentdash.loop")
@@ -85,6 +86,7 @@ class Reconciler:
         self.history = self.engine.history
         self.store = store or OverrideStore(config, clock=clock)
         self.trends = Trends()
+        self.timeline = Timeline()
         self.lease = lease
         self.dry_run = dry_run
         """This process never patches (--dry-run), whatever the shared overrides say."""
@@ -180,11 +182,24 @@ class Reconciler:
         for tenant, tokens in engine.observations.tokens_today.items():
             self.trends.add_tokens(tenant, now, tokens)
         self.trends.next_tick()
+        if self.timeline.due(now):
+            self.timeline.sample(now, self._points(now))
         cost = time.perf_counter() - started
         self.bus.publish(TickEvent(ts=now, decisions=tuple(decisions), duration_s=cost))
         if settle and calls:
             await asyncio.wait(calls)
         await self._hand_on(now)
+
+    def _points(self, now: float) -> Iterator[tuple[str, Point]]:
+        """Every pool seen, as the timeline keeps it: replicas and ready as read, desired as
+        last decided (the leader's, on a follower), lag as read."""
+        for pool in self.engine.pools:
+            reading, decision = pool.reading, self.decisions.get(pool.name)
+            if reading is None or decision is None:
+                continue
+            lag = reading.lag if reading.stale is None else 0
+            point = Point(now, reading.replicas, decision.desired, reading.ready, lag)
+            yield pool.name, point
 
     def _act(
         self, pools: list[int], now: float, *, acting: bool, dry_run: bool
