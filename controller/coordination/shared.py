@@ -130,10 +130,10 @@ class SharedOverrides:
         log.warning(
             "overrides revision %d was not written by agentdash; applied: %s",
             revision,
-            _summary(document),
+            document.summary(),
         )
         event = ActionEvent(
-            time.time(), "unknown", FOREIGN, f"{BUCKET}/{KEY}", f"applied: {_summary(document)}"
+            time.time(), "unknown", FOREIGN, f"{BUCKET}/{KEY}", f"applied: {document.summary()}"
         )
         if not starting:
             self._tell(event, "nats kv")
@@ -202,17 +202,6 @@ class SharedOverrides:
         await self.flush()
         if self._watch is not None:
             self._watch.cancel()
-
-
-def _summary(document: OverridesDocument) -> str:
-    parts = [f"pin {pool}={pin.replicas}" for pool, pin in sorted(document.pins.items())]
-    parts += [f"pause tenant {tenant}" for tenant in document.paused_tenants]
-    parts += [
-        f"pause pool {pool}" + ("" if pause.replicas is None else f"={pause.replicas}")
-        for pool, pause in sorted(document.paused_pools.items())
-    ]
-    parts += ["pause controller"] * document.paused + ["dry-run"] * document.dry_run
-    return (", ".join(parts) or "no overrides")[:500]
 
 
 def _report_end(task: asyncio.Task[None]) -> None:
