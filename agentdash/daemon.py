@@ -138,7 +138,7 @@ async def run_daemon(
     try:
         if listen:
             runner = await serve_http(runtime, listen)
-        overrides = runtime.loop.overrides  # the shared ones, as the first tick takes them
+        overrides = runtime.loop.overrides  # the shared ones, as read from NATS KV at start
         emit(
             {
                 "type": "start",

@@ -3,8 +3,9 @@
     agentdash demo                                     live, until Ctrl-C
     agentdash demo --headless --duration 60 --events out.jsonl [--drain]
 
-Headless, it writes one JSON object per line to --events: each scale event, then a summary
-(published, completed, unconfirmed, lost, redelivered, peak replicas, scale events). Exit 0 on
+It writes one JSON object per line to --events, headless or not: each scale event, then a
+summary (published, completed, unconfirmed, lost, redelivered, peak replicas, scale events).
+Each run starts with no pin or pause unless --overrides FILE keeps them, and then says so. Exit 0 on
 SIGINT, SIGTERM or SIGHUP too (a closed SSH session), and no nats-server is left behind.
 --drain waits, through NATS outages, until every queue is empty, for at most DRAIN_TIMEOUT_S.
 """
@@ -32,6 +33,8 @@ POLL_S = 0.2
 DRAIN_TIMEOUT_S = 300.0
 """How long --drain waits for the queues to empty (demo time: --speed shortens it)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+KEPT_SHOWN_S = 30.0
+"""How long the dashboard shows what --overrides kept from an earlier run."""
 
 
 def add_parser(commands: Any) -> None:
@@ -64,8 +67,8 @@ def add_parser(commands: Any) -> None:
         "--overrides",
         type=Path,
         metavar="FILE",
-        help="where pins and pauses persist (default: "
-        "$XDG_STATE_HOME/agentdash/demo-overrides.json)",
+        help="keep pins and pauses in FILE, from one run to the next (default: each run"
+        " starts clean)",
     )
     demo.add_argument(
         "--speed", type=flags.number(0, 1000, above=True), default=1.0, help=argparse.SUPPRESS
@@ -80,7 +83,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agentdash.demo.fleet import DemoOptions, default_overrides, load_demo_config
+    from agentdash.demo.fleet import DemoOptions, load_demo_config
 
     config = load_demo_config(args.config)
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)
@@ -92,12 +95,12 @@ def run(args: argparse.Namespace) -> int:
         args.nats_url,
         args.speed,
         args.cold_start,
-        args.overrides or default_overrides(),
+        args.overrides,
     )
-    if not args.headless:
-        return dashboard(options, read_only=args.read_only)
     with contextlib.ExitStack() as files:
         sink = files.enter_context(args.events.open("w", encoding="utf-8")) if args.events else None
+        if not args.headless:
+            return dashboard(options, read_only=args.read_only, sink=sink)
         summary = asyncio.run(headless(options, sink, sys.stdout))
     return 0 if summary.lost == 0 else 1
 
@@ -114,13 +117,14 @@ def detach_terminal() -> None:
         os.close(null)
 
 
-def dashboard(options: DemoOptions, read_only: bool = False) -> int:
-    """The live demo under the dashboard; quitting stops the fleet and its nats-server."""
+def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | None = None) -> int:
+    """The live demo under the dashboard; quitting stops the fleet and its nats-server.
+    `sink`: --events, as headless writes it (each scale event, then the summary)."""
     from agentdash.demo.fleet import DemoFleet
     from agentdash.tui.app import AgentDashApp
     from agentdash.tui.feed import Feed
 
-    fleet = DemoFleet(options)
+    fleet = DemoFleet(options, on_scale=None if sink is None else lambda e: _write(sink, e))
     stop = asyncio.Event()
     runner: list[asyncio.Task[None]] = []
 
@@ -146,6 +150,8 @@ def dashboard(options: DemoOptions, read_only: bool = False) -> int:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hang_up)
         await fleet.start()
         assert fleet.loop is not None
+        if fleet.kept is not None:  # an earlier run's pause must not look like a fault
+            app.notify(f"Overrides {fleet.kept}", severity="warning", timeout=KEPT_SHOWN_S)
         feed = Feed(fleet.loop)
         runner.append(asyncio.create_task(fleet.run_loop(stop)))
         return feed
@@ -173,6 +179,8 @@ def dashboard(options: DemoOptions, read_only: bool = False) -> int:
             fleet.server.close()
     for summary in summaries:  # after the screen is restored, so it stays visible
         print(_summary_line(summary))
+        if sink is not None:
+            sink.write(json.dumps(summary.as_dict()) + "\n")
     return 0
 
 
@@ -187,8 +195,7 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
     def write(event: ScaleEvent) -> None:
         _log(event, out)
         if sink is not None:
-            sink.write(json.dumps(event.as_dict()) + "\n")
-            sink.flush()  # for whoever follows the file as the demo runs
+            _write(sink, event)
 
     def note(line: str) -> None:
         _say(out, f"{time.strftime('%H:%M:%S')}  {line}")
@@ -197,6 +204,8 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
     try:
         await fleet.start()
         _say(out, f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}")
+        if fleet.kept is not None:
+            note(f"overrides {fleet.kept}")
         runner = asyncio.create_task(fleet.run_loop(stop))
         drain_until: float | None = None
         while not stop.is_set():
@@ -227,6 +236,11 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
 async def _drained(fleet: DemoFleet) -> bool:
     """Every task done and every queue empty (not while NATS cannot say: it may be down)."""
     return fleet.settled() and await fleet.queued() == 0
+
+
+def _write(sink: IO[str], event: ScaleEvent) -> None:
+    sink.write(json.dumps(event.as_dict()) + "\n")
+    sink.flush()  # for whoever follows the file as the demo runs
 
 
 def _where(fleet: DemoFleet) -> str:

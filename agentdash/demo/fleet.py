@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -28,9 +27,10 @@ from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
 from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
-from controller.coordination.overrides import OverrideStore
+from controller.coordination.overrides import OverridesDocument, OverrideStore
 from controller.core.config import Config
 from controller.core.events import EventBus, ScaleEvent
+from controller.core.model import Overrides
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
@@ -59,7 +59,8 @@ class DemoOptions:
     cold_start: float | None = None
     """Override every pool's cold start (seconds); None keeps the config's."""
     overrides: Path | None = None
-    """Where operator overrides persist; None keeps them in memory only."""
+    """Where operator overrides persist (--overrides); None keeps them in memory only, so
+    that each demo starts clean."""
 
 
 @dataclass(slots=True)
@@ -147,6 +148,8 @@ class DemoFleet:
         self._nats_errors: set[str] = set()
         self._connected = asyncio.Event()
         self.workload_done = asyncio.Event()
+        self.kept: str | None = None
+        """What the --overrides file brought from an earlier run, said at start."""
 
     async def start(self) -> None:
         url = self.options.nats_url
@@ -181,6 +184,9 @@ class DemoFleet:
             busy=busy.ledger,
         )
         store = OverrideStore(self.config, self.options.overrides)
+        if store.current() != Overrides():
+            said = OverridesDocument.of(store.current()).summary()
+            self.kept = f"kept from {self.options.overrides}: {said}"
         self.loop = Reconciler(self.config, lag, usage, self.cluster, bus=self.bus, store=store)
         self._tasks.append(asyncio.create_task(self._publish(), name="workload"))
         self._tasks.append(asyncio.create_task(self._watch_events(), name="scale events"))
@@ -322,12 +328,6 @@ async def _keys_in(js: Any, stream: str, subject: str) -> set[str]:
             return keys
         keys.add(str((msg.headers or {}).get(MSG_ID, "")))
         seq = msg.seq + 1
-
-
-def default_overrides() -> Path:
-    """$XDG_STATE_HOME/agentdash/demo-overrides.json (~/.local/state/... by default)."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "agentdash" / "demo-overrides.json"
 
 
 def load_demo_config(path: Path | None) -> Config:

@@ -8,6 +8,10 @@ FULL_EVERY_S and when a follower asks (DecisionsEncoder). A follower applies eac
 its last whole view, in order; a lost chunk or message is detected, and the view waits for the
 next whole one rather than show a delta applied to the wrong base (DecisionsView).
 
+Each row may come with when its decision changes by time alone (`until`: a hold, pin or pause
+ends), under the chunk's key `t` (pool -> epoch seconds), which a follower of an older version
+ignores: it counts down what the leader holds, as the leader's own dashboard does.
+
 Nothing read back is trusted blindly: a message that is not valid is dropped, counted and
 logged (controller.core.bad_messages); the follower keeps running.
 """
@@ -70,6 +74,8 @@ class DecisionsEncoder:
         self._rows: dict[str, tuple[object, ...]] = {}
         self._encoded: dict[str, bytes] = {}
         """Each pool's row as last sent, encoded once, when it changed."""
+        self._until: dict[str, bytes] = {}
+        """Each pool's `"pool":until` as last sent, when its decision has one."""
         self._full_at = -math.inf
         self._want_full = True
 
@@ -82,6 +88,7 @@ class DecisionsEncoder:
         (followers followed another leader meanwhile)."""
         self._rows.clear()
         self._encoded.clear()
+        self._until.clear()
         self._want_full = True
 
     def messages(
@@ -97,30 +104,37 @@ class DecisionsEncoder:
         single row larger than that, which goes alone). `decisions`: every pool's; or with
         `partial`, only those made again this tick (the others are as last given, and none
         is gone): a tick then costs what changed, not the fleet."""
-        changed: list[bytes] = []
+        changed: list[str] = []
         seen = set()
-        rows, encoded = self._rows, self._encoded
+        rows, encoded, until = self._rows, self._encoded, self._until
         for d in decisions:
             pool = d.pool
             seen.add(pool)
             row = _row(d, ready.get(pool))
             if rows.get(pool) != row:  # reasons compare unformatted: formatting costs
                 rows[pool] = row
-                encoded[pool] = _compact([*row[:-1], [(r.rule, r.detail) for r in d.reasons]])
-                changed.append(encoded[pool])
+                encoded[pool] = _compact([*row[:7], [(r.rule, r.detail) for r in d.reasons]])
+                if math.isfinite(d.until):
+                    until[pool] = _compact(pool) + b":" + _compact(round(d.until, 3))
+                else:
+                    until.pop(pool, None)
+                changed.append(pool)
         gone = [] if partial else [pool for pool in rows if pool not in seen]
         for pool in gone:
             del rows[pool], encoded[pool]
+            until.pop(pool, None)
         full = self._want_full or not 0 <= ts - self._full_at < FULL_EVERY_S  # clock jumps too
         if full:
             self._full_at, self._want_full = ts, False
-            changed, gone = list(encoded.values()), []
+            changed, gone = list(encoded), []
         self._seq += 1
         head = _compact([self.leader, self.epoch, self._seq, ts, "f" if full else "d"])[1:-1]
-        return _chunks(head, changed, [_compact(pool) for pool in gone], max_payload // 4)
+        rows_out = [(encoded[pool], until.get(pool)) for pool in changed]
+        return _chunks(head, rows_out, [_compact(pool) for pool in gone], max_payload // 4)
 
 
 def _row(d: ScaleDecision, ready: int | None) -> tuple[object, ...]:
+    """What is sent of a decision (the wire's Row, in its order, then until)."""
     observed = d.observed
     return (
         d.pool,
@@ -131,6 +145,7 @@ def _row(d: ScaleDecision, ready: int | None) -> tuple[object, ...]:
         d.held,
         ready,
         d.reasons,
+        d.until,
     )
 
 
@@ -138,22 +153,33 @@ def _compact(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _chunks(head: bytes, rows: list[bytes], gone: list[bytes], budget: int) -> list[bytes]:
-    """`{"m":[leader,epoch,seq,ts,kind],"i":i,"n":n,"r":[rows],"g":[gone]}` documents."""
-    parts: list[tuple[list[bytes], list[bytes]]] = [([], [])]
+def _chunks(
+    head: bytes, rows: list[tuple[bytes, bytes | None]], gone: list[bytes], budget: int
+) -> list[bytes]:
+    """`{"m":[leader,epoch,seq,ts,kind],"i":i,"n":n,"r":[rows],"g":[gone],"t":{until}}`
+    documents. `rows`: each encoded row, with its `"pool":until` if it has one."""
+    parts: list[tuple[list[bytes], list[bytes], list[bytes]]] = [([], [], [])]
     size = 0
-    for which, items in ((0, rows), (1, gone)):
-        for item in items:
-            if size + len(item) > budget and (parts[-1][0] or parts[-1][1]):
-                parts.append(([], []))
-                size = 0
-            parts[-1][which].append(item)
-            size += len(item) + 1
+    for row, until in rows:
+        cost = len(row) + 1 + (len(until) + 1 if until is not None else 0)
+        if size + cost > budget and (parts[-1][0] or parts[-1][1]):
+            parts.append(([], [], []))
+            size = 0
+        parts[-1][0].append(row)
+        if until is not None:
+            parts[-1][2].append(until)
+        size += cost
+    for pool in gone:
+        if size + len(pool) > budget and (parts[-1][0] or parts[-1][1]):
+            parts.append(([], [], []))
+            size = 0
+        parts[-1][1].append(pool)
+        size += len(pool) + 1
     n = len(parts)
     return [
-        b'{"v":2,"m":[%s],"i":%d,"n":%d,"r":[%s],"g":[%s]}'
-        % (head, i, n, b",".join(part_rows), b",".join(part_gone))
-        for i, (part_rows, part_gone) in enumerate(parts)
+        b'{"v":2,"m":[%s],"i":%d,"n":%d,"r":[%s],"g":[%s],"t":{%s}}'
+        % (head, i, n, b",".join(part_rows), b",".join(part_gone), b",".join(part_until))
+        for i, (part_rows, part_gone, part_until) in enumerate(parts)
     ]
 
 
@@ -173,6 +199,8 @@ class DecisionsChunk(_Wire):
     n: Annotated[int, Field(ge=1, le=100_000)]
     r: list[Row] = Field(default_factory=list)
     g: list[Name] = Field(default_factory=list)
+    t: dict[Name, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+    """When each row's decision changes by time alone (absent: not by time)."""
 
     @property
     def stream(self) -> tuple[str, str]:
@@ -286,6 +314,7 @@ class DecisionsView:
                     recommendation,
                     held,
                     current is not None,
+                    part.t.get(pool, math.inf),
                 )
                 if seen is None:
                     ready.pop(pool, None)

@@ -89,6 +89,17 @@ class OverridesDocument(BaseModel):
         }
         return Overrides(pins, paused, self.paused, self.dry_run, pools)
 
+    def summary(self) -> str:
+        """In a line: `pin research=3, pause tenant acme, dry-run`, or `no overrides`."""
+        parts = [f"pin {pool}={pin.replicas}" for pool, pin in sorted(self.pins.items())]
+        parts += [f"pause tenant {tenant}" for tenant in self.paused_tenants]
+        parts += [
+            f"pause pool {pool}" + ("" if pause.replicas is None else f"={pause.replicas}")
+            for pool, pause in sorted(self.paused_pools.items())
+        ]
+        parts += ["pause controller"] * self.paused + ["dry-run"] * self.dry_run
+        return (", ".join(parts) or "no overrides")[:500]
+
     def digest(self) -> str:
         """What the audit record of a write names: the document, whatever its audit field."""
         return hashlib.sha256(self.model_dump_json(exclude={"audit"}).encode()).hexdigest()

@@ -81,12 +81,19 @@ class SharedOverrides:
         self._kv: Any = None
         self._watch: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Task[None]] = set()
-        self._written: set[int] = set()
         self._read_at_start = 0
         """The revision start() took; the watcher begins by delivering it again."""
-        self._announced_here: set[int] = set()
-        """The audit records of this process's writes (the watcher may bring one back before
-        its put has returned the revision)."""
+        self._announced_here: dict[int, str] = {}
+        """The audit records of this process's writes, with the digest of what each wrote:
+        the watcher brings each back, maybe before its put has returned the revision, and
+        maybe after a later change made here (which it must not undo)."""
+        self._last_announced = 0
+        self._unannounced = 0
+        """Changes made here whose audit record is not yet published."""
+        self._write_order = asyncio.Lock()
+        """One write at a time, in the order the changes were made (the last one wins)."""
+        self.seen = 0
+        """The last revision of the bucket this process has read, its own writes included."""
         self.on_action: Callable[[ActionEvent, str], None] | None = None
         """Told of each action another process took (with where: host:pid, or `nats kv`)."""
 
@@ -98,7 +105,7 @@ class SharedOverrides:
             await self._js.add_stream(name=AUDIT_STREAM, subjects=[AUDIT_SUBJECT])
         with contextlib.suppress(nats.js.errors.KeyNotFoundError):  # the first action makes it
             entry = await self._kv.get(KEY)
-            self._read_at_start = entry.revision
+            self._read_at_start = self.seen = entry.revision
             if entry.value:
                 await self._take(entry.value, entry.revision, starting=True)
         self._store.listeners.append(self._changed)
@@ -108,11 +115,10 @@ class SharedOverrides:
 
     async def _follow(self, watcher: Any) -> None:
         async for entry in watcher:
-            if entry is None or not entry.value or entry.revision in self._written:
-                continue
-            if entry.revision <= self._read_at_start:
+            if entry is None or not entry.value or entry.revision <= self._read_at_start:
                 continue
             await self._take(entry.value, entry.revision)
+            self.seen = max(self.seen, entry.revision)
 
     async def _take(self, value: bytes, revision: int, *, starting: bool = False) -> None:
         """Apply a revision of the bucket if valid; tell it, and audit it if foreign."""
@@ -121,19 +127,28 @@ class SharedOverrides:
         except ConfigError as exc:  # a bad write elsewhere never takes us down
             self.bad.drop("overrides", str(exc))
             return
+        if document.audit is not None and (
+            self._announced_here.get(document.audit) == document.digest()
+        ):
+            # This process's own write, back. Its store has it, or a later change made here
+            # (which the watcher brings back next); only if it is the last change made here
+            # does the store take it again (another's write may have come in between).
+            if document.audit == self._last_announced and not self._unannounced:
+                self._store.replace(document.overrides(self._config))
+            return
         record = await self._announcement(document)
         self._store.replace(document.overrides(self._config))
         if record is not None:
-            if not starting and document.audit not in self._announced_here:
+            if not starting:
                 self._tell(record.event(), record.origin)
             return
         log.warning(
             "overrides revision %d was not written by agentdash; applied: %s",
             revision,
-            _summary(document),
+            document.summary(),
         )
         event = ActionEvent(
-            time.time(), "unknown", FOREIGN, f"{BUCKET}/{KEY}", f"applied: {_summary(document)}"
+            time.time(), "unknown", FOREIGN, f"{BUCKET}/{KEY}", f"applied: {document.summary()}"
         )
         if not starting:
             self._tell(event, "nats kv")
@@ -177,6 +192,7 @@ class SharedOverrides:
             log.warning("could not audit foreign overrides revision %d: %s", revision, exc)
 
     def _changed(self, overrides: Overrides, event: ActionEvent) -> None:
+        self._unannounced += 1
         self._spawn(self._publish(overrides, event))
 
     def _spawn(self, work: Any) -> None:
@@ -187,11 +203,15 @@ class SharedOverrides:
     async def _publish(self, overrides: Overrides, event: ActionEvent) -> None:
         document = OverridesDocument.of(overrides)
         audit = {**event.as_dict(), "from": whereabouts(), "overrides_sha256": document.digest()}
-        ack = await self._js.publish(AUDIT_SUBJECT, json.dumps(audit).encode())
-        document.audit = ack.seq  # the record comes first: the write names it
-        self._announced_here.add(ack.seq)
-        revision = await self._kv.put(KEY, document.model_dump_json(indent=2).encode())
-        self._written.add(revision)
+        async with self._write_order:
+            try:
+                ack = await self._js.publish(AUDIT_SUBJECT, json.dumps(audit).encode())
+            finally:
+                self._unannounced -= 1
+            document.audit = ack.seq  # the record comes first: the write names it
+            self._announced_here[ack.seq] = document.digest()
+            self._last_announced = ack.seq
+            await self._kv.put(KEY, document.model_dump_json(indent=2).encode())
 
     async def flush(self) -> None:
         """Wait until every change made here is in NATS."""
@@ -202,17 +222,6 @@ class SharedOverrides:
         await self.flush()
         if self._watch is not None:
             self._watch.cancel()
-
-
-def _summary(document: OverridesDocument) -> str:
-    parts = [f"pin {pool}={pin.replicas}" for pool, pin in sorted(document.pins.items())]
-    parts += [f"pause tenant {tenant}" for tenant in document.paused_tenants]
-    parts += [
-        f"pause pool {pool}" + ("" if pause.replicas is None else f"={pause.replicas}")
-        for pool, pause in sorted(document.paused_pools.items())
-    ]
-    parts += ["pause controller"] * document.paused + ["dry-run"] * document.dry_run
-    return (", ".join(parts) or "no overrides")[:500]
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

@@ -96,6 +96,7 @@ def test_a_pause_saved_by_an_earlier_run_holds_in_the_next(tmp_path: Path) -> No
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert f"overrides kept from {overrides}: pause tenant acme\n" in result.stdout  # said
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     scaled = {e["pool"] for e in lines if e["type"] == "scale" and e["to"] > 0}
     assert scaled, "the other tenants' pools should have scaled"

@@ -1,19 +1,23 @@
-"""The interactive demo in a real terminal (tmux): its exit summary, and a closed terminal."""
+"""The interactive demo in a real terminal (tmux): its exit summary, its --events file, what
+it keeps from one run to the next (nothing, unless --overrides says so), and a closed
+terminal."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.cli import AGENTDASH
 from tests.support.processes import alive, gone_within, store_of
-from tests.support.tmux import screen, tmux
+from tests.support.tmux import environment, screen, tmux
 
 pytestmark = [
     pytest.mark.e2e,
@@ -30,11 +34,14 @@ def session() -> Iterator[str]:
     tmux("kill-session", "-t", name)
 
 
-def start(session: str) -> None:
+def start(session: str, *flags: str, state: Path | None = None) -> None:
     """The demo dashboard in a 120x36 terminal, run from a shell as a user runs it: the shell
     stays after the demo exits, with its output and exit status on screen. (A pane whose only
-    process exits can lose the last lines it wrote: tmux may mark it dead before reading them.)"""
-    command = f"{AGENTDASH} demo --cold-start 0.5 --speed 4; echo demo exited $?; sleep 600"
+    process exits can lose the last lines it wrote: tmux may mark it dead before reading them.)
+    `state`: its XDG_STATE_HOME (a tmux server keeps the environment it started with)."""
+    demo = f"{AGENTDASH} demo --cold-start 0.5 --speed 4 {' '.join(flags)}"
+    demo = environment(XDG_STATE_HOME=state) + demo
+    command = f"{demo}; echo demo exited $?; sleep 600"
     started = tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
     assert started.returncode == 0, started.stderr
 
@@ -77,6 +84,41 @@ def test_quitting_the_dashboard_prints_how_many_times_it_scaled(session: str) ->
     assert "lost 0" in screen(session)
     wait_for_screen(session, "demo exited 0", timeout=30)
     assert not alive(pid)
+
+
+def quit_demo(session: str) -> None:
+    tmux("send-keys", "-t", session, "q")
+    wait_for_screen(session, "demo exited 0", timeout=30)
+    tmux("kill-session", "-t", session)
+
+
+def test_a_pause_in_one_demo_is_gone_in_the_next(session: str, tmp_path: Path) -> None:
+    start(session, state=tmp_path)
+    wait_for_screen(session, "→")
+    tmux("send-keys", "-t", session, "s")  # the selected pool's tenant: acme
+    wait_for_screen(session, "Pause tenant acme")
+    tmux("send-keys", "-t", session, "Tab", "Enter")
+    wait_for_screen(session, "pause tenant acme by")
+    quit_demo(session)
+
+    start(session, state=tmp_path)
+    wait_for_screen(session, "→")
+    assert "paused" not in screen(session)  # it came up in dry-run, a tenant paused, unsaid
+    quit_demo(session)
+
+
+def test_what_overrides_keeps_is_said_and_events_are_written(session: str, tmp_path: Path) -> None:
+    overrides, events = tmp_path / "overrides.json", tmp_path / "events.jsonl"
+    overrides.write_text(json.dumps({"paused_tenants": ["initech"], "dry_run": False}))
+    start(session, "--overrides", str(overrides), "--events", str(events))
+    wait_for_screen(session, "Overrides kept from")  # a toast, wrapped
+    assert re.search(r"pause\s+tenant\s+initech", screen(session))
+    wait_for_screen(session, "→")
+    quit_demo(session)
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    summary = lines[-1]
+    assert summary["type"] == "summary"
+    assert summary["scale_events"] == sum(line["type"] == "scale" for line in lines) > 0
 
 
 def test_a_closed_terminal_stops_the_dashboard_and_its_server(session: str) -> None:

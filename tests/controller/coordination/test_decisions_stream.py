@@ -7,6 +7,7 @@ base."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +21,8 @@ from controller.coordination.leader_decisions import (
     follow_decisions,
 )
 from controller.core.bad_messages import BadMessages
-from controller.core.model import Reason, ScaleDecision
+from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision
+from controller.core.pool_state import state_of
 from tests.support import eventually
 
 T0 = 1_000_000.0
@@ -225,3 +227,26 @@ async def test_a_leader_reads_only_requests_and_asks_when_it_follows_again(nc: C
     await eventually(lambda: len(process.views) == 1)
     assert process.views[0][0] == "other"
     assert process.last == {d.pool: d for d in fleet(10, desired=4)}
+
+
+async def test_a_follower_counts_down_what_the_leader_holds(nc: Client) -> None:
+    """`held 42s` on a follower too, not a bare `held`; a leader of the last version sends no
+    `until`, and its followers (and this one) read the rest as before."""
+    cooling = ScaleDecision(
+        "coder", "acme", 3, 3, (Reason("cooldown", "busy 12:00:00 + 300 s"),), 0, until=T0 + 42
+    )
+    steady = ScaleDecision("chat", "acme", 2, 2, (Reason("demand", "lag 4 / 2 per replica"),), 2)
+    follower = await follow(nc)
+    chunks = DecisionsEncoder("leader-1").messages(T0, [cooling, steady], {}, nc.max_payload)
+    await send(nc, chunks)
+    await eventually(lambda: len(follower.views) == 1)
+    assert follower.last == {"coder": cooling, "chat": steady}
+    seen = PoolObservation(pending=0, ack_pending=0, replicas=3)
+    assert state_of(seen, follower.last["coder"], Overrides(), T0)[0] == "held 42s"
+
+    older = json.loads(chunks[0])  # as the last version's leader writes it
+    del older["t"]
+    older["m"][2] += 1
+    await send(nc, [json.dumps(older).encode()])
+    await eventually(lambda: len(follower.views) == 2)
+    assert follower.last["coder"] == cooling._replace(until=math.inf)

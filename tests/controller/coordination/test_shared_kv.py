@@ -171,3 +171,24 @@ async def test_each_action_another_process_took_is_told_once_with_who_and_when(
     )
     assert "pin research=3" in str(foreign_write["detail"])
     assert mine.as_dict() not in [event for event, _ in told]
+
+
+async def test_a_process_own_writes_coming_back_never_undo_its_later_ones(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    """A dashboard that resumed the controller and turned dry-run on, in quick succession,
+    said `running` once its first write came back from the bucket (the dry-run was lost)."""
+    one = await join(nc, shared, "alice")
+    kv = await bucket(nc)
+    for _ in range(3):
+        one._store.pause_controller()
+        one._store.pause_controller(False)
+        one._store.set_dry_run(True)
+        one._store.set_dry_run(False)
+        one._store.set_dry_run(True)
+        await one.flush()
+        last = (await kv.get(KEY)).revision
+        await eventually(lambda last=last: one.seen >= last)  # type: ignore[misc]
+        assert (one._store.current().dry_run, one._store.current().paused) == (True, False)
+        written = json.loads((await kv.get(KEY)).value)
+        assert (written["dry_run"], written["paused"]) == (True, False)  # in the order made
