@@ -68,7 +68,7 @@ class AgentDashApp(App[None]):
         Binding("t", "show('tenants')", "Tenants"),
         Binding("e", "show('events')", "Events"),
         Binding("f", "show('fleet')", "Fleet"),
-        Binding("exclamation_mark", "show('attention')", "Attention", show=False),
+        Binding("exclamation_mark", "show('attention')", "Attention"),
         Binding(
             "w",
             "operator('pin')",
@@ -87,7 +87,6 @@ class AgentDashApp(App[None]):
             "x",
             "operator('pause_pool')",
             "Pause pool",
-            show=False,
             tooltip="pause / resume the pool: hold its replicas, or set them to N, until "
             "resumed or for M minutes",
         ),
@@ -95,14 +94,12 @@ class AgentDashApp(App[None]):
             "S",
             "operator('pause_controller')",
             "Pause all",
-            show=False,
             tooltip="pause / resume the whole controller (replicas held where they are)",
         ),
         Binding(
             "d",
             "operator('dry_run')",
             "Dry-run",
-            show=False,
             tooltip="dry-run on / off (decide and log, never scale)",
         ),
         Binding("question_mark", "help", "Help"),

@@ -17,6 +17,7 @@ from agentdash.tui.modals import ConfirmationModal, HelpScreen, bindings_of
 from agentdash.tui.sample import START, TICKS
 from agentdash.tui.screens import EventsScreen, FleetScreen, PodsScreen, TenantsScreen, pool_detail
 from agentdash.tui.table import KeyedTable
+from agentdash.tui.timeline_plot import TimelinePlot
 from agentdash.tui.why import WhyScreen
 from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats
@@ -189,7 +190,10 @@ async def test_describe_shows_config_deployment_decisions_and_pins(tmp_path: Pat
         await pilot.press(*down_to("globex-coder"), "i")
         assert isinstance(app.screen, DescribeScreen)
         await pilot.pause()
-        text = " ".join(shown(app.screen.query_one("#describe", Static)).split())
+        page = [
+            shown(app.screen.query_one(f"#{part}", Static)) for part in ("describe", "decisions")
+        ]
+        text = " ".join(" ".join(page).split())
         cfg = app.feed.config.pools["globex-coder"]
         row = next(p for p in app.feed.snapshot().pools if p.name == "globex-coder")
         assert f"tenant globex (tier {row.tier})" in text
@@ -204,6 +208,8 @@ async def test_describe_shows_config_deployment_decisions_and_pins(tmp_path: Pat
         events = [e for e in app.log_events if isinstance(e, ScaleEvent)]
         first = next(e for e in events if e.pool == "globex-coder")
         assert f"{first.old} → {first.new}" in text
+        plot = app.screen.query_one(TimelinePlot)
+        assert plot.size.height > 0  # the timeline, between the pins and the decisions
 
         await pilot.press("enter")  # and from describe, why
         assert isinstance(app.screen, WhyScreen)
