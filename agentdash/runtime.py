@@ -213,7 +213,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         busy = NatsBusySource(nc, config, clock=time.time, bad=bad)  # idle pods go first
         await busy.start()
         actuator = await make_actuator(config, options, busy.ledger)
-        lag = JetStreamLagSource(nc, config)
+        lag = JetStreamLagSource(nc, config, bad=bad)
         await lag.start()
         usage: UsageSource
         if config.prometheus is not None:
