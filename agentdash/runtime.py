@@ -321,6 +321,7 @@ async def _relay(runtime: Runtime) -> None:
             )
             runtime.metrics.observe_tokens(observed.tokens_today)
             runtime.metrics.observe_state(loop.stale, loop.leading)
+            runtime.metrics.observe_queues(loop.queues)  # aged at each scrape
             await _tell_decisions(runtime, event)
         elif hasattr(event, "as_dict"):
             emit(event.as_dict())

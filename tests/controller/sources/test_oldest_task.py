@@ -11,14 +11,19 @@ from collections import Counter
 
 import pytest
 from nats.aio.client import Client
+from prometheus_client.parser import text_string_to_metric_families
 
+from controller.actuators.simcluster import SimulatedCluster
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from controller.core.model import SourceError
+from controller.runtime.loop import Reconciler
+from controller.runtime.metrics import Metrics
 from controller.sources import oldest_task
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_api import REREAD_EVERY_S
 from controller.sources.jetstream_queues import ensure_queues
+from controller.sources.usage import TokenLedger
 from tests.support import FakeClock
 from tests.support.factories import config, pool
 from tests.support.lag import fetch, requests
@@ -187,3 +192,29 @@ async def test_the_oldest_tasks_never_hold_a_read_past_their_share_of_the_timeou
     }
     assert len(waited) == 3
     assert max(waited) <= 0.4 * oldest_task.AGE_SHARE
+
+
+async def test_metrics_serve_how_long_the_oldest_task_read_from_the_queue_has_waited(
+    nc: Client, clock: FakeClock
+) -> None:
+    cfg = two_pools()
+    await ensure_queues(nc, cfg)
+    source = JetStreamLagSource(nc, cfg, clock=clock)
+    loop = Reconciler(cfg, source, TokenLedger(cfg), SimulatedCluster(cfg, clock=clock))
+    metrics = Metrics(cfg)
+    came = await publish_at(nc, cfg, "support")
+    try:
+        await loop.tick()
+    finally:
+        await loop.actuator.close()
+    metrics.observe_queues(loop.queues)  # as the daemon does after each tick
+    before = time.time()
+    served = {
+        sample.labels["pool"]: sample.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for sample in family.samples
+        if sample.name == "agentdash_pool_oldest_task_age_seconds"
+    }
+    after = time.time()
+    assert served["research"] == 0  # nothing waits there
+    assert before - came[1] - 0.001 <= served["support"] <= after - came[0] + 0.001
