@@ -36,6 +36,7 @@ screenshots: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python docs/generate.py
+	$(BIN)/python deploy/prometheus/generate.py
 
 # Optional: the backtest's hot path compiled with mypyc (needs a C compiler), about 2x faster.
 accel: $(STAMP)

@@ -213,7 +213,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         busy = NatsBusySource(nc, config, clock=time.time, bad=bad)  # idle pods go first
         await busy.start()
         actuator = await make_actuator(config, options, busy.ledger)
-        lag = JetStreamLagSource(nc, config)
+        lag = JetStreamLagSource(nc, config, bad=bad)
         await lag.start()
         usage: UsageSource
         if config.prometheus is not None:
@@ -321,6 +321,7 @@ async def _relay(runtime: Runtime) -> None:
             )
             runtime.metrics.observe_tokens(observed.tokens_today)
             runtime.metrics.observe_state(loop.stale, loop.leading)
+            runtime.metrics.observe_queues(loop.queues)  # aged at each scrape
             await _tell_decisions(runtime, event)
         elif hasattr(event, "as_dict"):
             emit(event.as_dict())

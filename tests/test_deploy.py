@@ -45,11 +45,19 @@ KUBERNETES = ["1.30.0", kubernetes_validate.latest_version()]
 # --- reading the files -----------------------------------------------------------------------
 
 
+PROMETHEUS_FILES = DEPLOY / "prometheus"
+"""Prometheus's own files (the alert rules), not Kubernetes objects: tests/test_alerts.py."""
+CRDS = {"ServiceMonitor", "PrometheusRule"}
+"""The Prometheus Operator's kinds, outside the Kubernetes schema (checked by their tests)."""
+
+
 def manifests() -> list[tuple[str, dict[str, Any]]]:
-    """Every object in every YAML file under deploy/, with the file it came from."""
+    """Every object in every YAML file under deploy/ (but Prometheus's own files), with the
+    file it came from."""
     return [
         (str(path.relative_to(DEPLOY)), doc)
         for path in sorted(DEPLOY.rglob("*.yaml"))
+        if not path.is_relative_to(PROMETHEUS_FILES)
         for doc in yaml.safe_load_all(path.read_text())
         if doc
     ]
@@ -237,7 +245,7 @@ def test_the_service_monitor_scrapes_metrics_from_both_daemons() -> None:
 @pytest.mark.parametrize("version", KUBERNETES)
 @pytest.mark.parametrize(
     ("path", "doc"),
-    [(p, d) for p, d in manifests() if d["kind"] != "ServiceMonitor"],  # a CRD: checked above
+    [(p, d) for p, d in manifests() if d["kind"] not in CRDS],
     ids=lambda v: v if isinstance(v, str) else f"{v['kind']}/{v['metadata']['name']}",
 )
 def test_every_manifest_is_valid_against_the_kubernetes_schema(

@@ -14,7 +14,13 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from agentdash.tui.render import age, clock, duration
-from agentdash.tui.screens import LiveScreen, reason_text, state_detail, state_style
+from agentdash.tui.screens import (
+    LiveScreen,
+    pool_wait,
+    reason_text,
+    state_detail,
+    state_style,
+)
 from agentdash.tui.timeline_plot import TimelinePlot
 from controller.core.config import Config, PoolConfig, ScalingRule
 from controller.core.events import Event, ScaleEvent
@@ -180,6 +186,7 @@ class DescribeScreen(LiveScreen):
                     else f", {pool.arrival_rate:.2f} tasks/s arriving"
                 ),
             ),
+            ("waiting", _waiting(pool)),
             ("state", f"{pool.state}: {state_detail(pool).removeprefix(f'{kind}: ')}"),
         ]
         parts: list[RenderableType] = [
@@ -195,6 +202,12 @@ class DescribeScreen(LiveScreen):
             decisions_table(pool, log),
         ]
         self.query_one("#decisions", Static).update(Group(*decisions))
+
+
+def _waiting(pool: PoolRow) -> Text:
+    """How long its oldest task has waited for a worker, marked when over its tier's target."""
+    wait = pool_wait(pool)
+    return Text(wait.said(), style="red bold" if wait.over else "")
 
 
 class PodScreen(LiveScreen):

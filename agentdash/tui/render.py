@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from rich.text import Text
 
@@ -46,6 +47,40 @@ def age(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class Wait(NamedTuple):
+    """How long a pool's (or a tenant's) oldest task has waited for a worker, against its
+    tier's target: a WAIT cell's raw value."""
+
+    seconds: float | None
+    """None: no task waits, or (`unknown`) how long is not known yet."""
+    target: float | None = None
+    unknown: bool = False
+
+    @property
+    def over(self) -> bool:
+        return self.seconds is not None and self.target is not None and self.seconds > self.target
+
+    def text(self) -> Text:
+        """`45s`, `3m!` (over the target, in red), `-` (none waits) or `?` (not known)."""
+        if self.seconds is None:
+            return Text("?" if self.unknown else "-", style="dim")
+        if self.over:
+            return Text(f"{age(self.seconds)}!", style="red bold")
+        return Text(age(self.seconds))
+
+    def order(self) -> float:
+        return -1.0 if self.seconds is None else self.seconds
+
+    def said(self) -> str:
+        """After "Waiting:": `16s for the oldest task, over its tier's 10 s target`."""
+        if self.seconds is None:
+            return "tasks wait; for how long is not known yet" if self.unknown else "none"
+        said = f"{age(self.seconds)} for the oldest task"
+        if self.target is None:
+            return said + " (its tier sets no target)"
+        return f"{said}, {'over' if self.over else 'within'} its tier's {self.target:g} s target"
 
 
 def clock(ts: float) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from agentdash.example import EXAMPLE_CONFIG
@@ -116,6 +117,15 @@ def sample_config(pools: int | None = None) -> Config:
     )
 
 
+def waited(stats: QueueStats, now: float) -> QueueStats:
+    """The reading with its oldest pending task as old as its queue takes to arrive at its
+    rate (no draw from the seeded generator: every other figure stays as it was)."""
+    if not stats.pending:
+        return stats
+    rate = max(stats.arrival_rate or 0.0, 0.05)
+    return replace(stats, oldest_at=now - min(stats.pending / rate, 3600.0))
+
+
 async def sample_feed(
     config: Config | None = None, overrides: Path | None = None, seed: int = 5
 ) -> Feed:
@@ -139,7 +149,10 @@ async def sample_feed(
     feed = Feed(loop)
     for tick in range(TICKS):
         lag.lag = {
-            p: QueueStats(curve[p][tick], min(curve[p][tick], 2), rng.uniform(0, 2)) for p in names
+            p: waited(
+                QueueStats(curve[p][tick], min(curve[p][tick], 2), rng.uniform(0, 2)), clock()
+            )
+            for p in names
         }
         for name in usage.tokens:
             usage.tokens[name] += rng.randint(0, 4000)

@@ -15,7 +15,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from agentdash.tui.attention import ALARM, Flag
-from agentdash.tui.render import age, budget_bar, clock, duration, fit, room, sparkline, tokens
+from agentdash.tui.render import (
+    Wait,
+    age,
+    budget_bar,
+    clock,
+    duration,
+    fit,
+    room,
+    sparkline,
+    tokens,
+)
 from agentdash.tui.table import Column, KeyedTable, Row
 from controller.core.events import ActionEvent, Event, HealthEvent, ScaleEvent
 from controller.core.model import Pod
@@ -170,6 +180,19 @@ def state_detail(pool: PoolRow) -> str:
     return reason_text(main.rule, main.detail)
 
 
+def pool_wait(pool: PoolRow) -> Wait:
+    """How long the pool's oldest task has waited for a worker, against its tier's target."""
+    return Wait(pool.oldest_wait_s, pool.target_wait_s, pool.waits_unknown)
+
+
+def tenant_wait(pools: Sequence[PoolRow]) -> Wait:
+    """The longest any of a tenant's pools' oldest tasks has waited (they share its tier)."""
+    known = [p.oldest_wait_s for p in pools if p.oldest_wait_s is not None]
+    target = pools[0].target_wait_s if pools else None
+    unknown = any(p.waits_unknown for p in pools)
+    return Wait(max(known) if known else None, target, unknown)
+
+
 def pool_detail(pool: PoolRow, log: Sequence[Event]) -> Text:
     """The selected pool, readable at any width: its state and why, the rule that bound its
     last decision, and its last scale event."""
@@ -198,6 +221,7 @@ POOLS = [
     Column("TENANT", 8, priority=6, min_width=7),
     Column("TIER", 10, priority=1),
     Column("LAG", 4, priority=8),
+    Column("WAIT", 6, priority=3, render=Wait.text, sort_value=Wait.order),
     Column(
         "TREND",
         12,
@@ -212,9 +236,9 @@ POOLS = [
     Column("PIN", 3, priority=5, fold_into="STATE"),
     Column("STATE", None, priority=9, min_width=14),
 ]
-"""At 80 columns TIER goes first (Tenants and Why show it), then RATE/s (Why shows it): a
-pin stays in a column of its own, where STATE cannot cut it off. Narrower still, PIN folds
-into STATE."""
+"""At 80 columns TIER goes first (Tenants and Why show it), then RATE/s and WAIT (Why shows
+them): a pin stays in a column of its own, where STATE cannot cut it off. Narrower still, PIN
+folds into STATE."""
 RECENT = [
     Column("TIME", 8),
     Column("POOL", 18, min_width=12, sort="N"),
@@ -319,6 +343,7 @@ class FleetScreen(LiveScreen):
             pool.tenant,
             pool.tier,
             str(pool.lag),
+            pool_wait(pool),
             pool.trend,
             rate,
             replicas,
@@ -468,6 +493,7 @@ class TenantsScreen(LiveScreen):
                 Column("LEFT", 5, priority=7),
                 Column("PODS", 5, priority=5),
                 Column("PAUSED", 6, priority=9, sort="A"),
+                Column("WAIT", 6, priority=1, render=Wait.text, sort_value=Wait.order),
             ],
             id="tenants",
         )
@@ -475,13 +501,17 @@ class TenantsScreen(LiveScreen):
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         rows = []
+        pools: dict[str, list[PoolRow]] = {}
+        for pool in snapshot.pools:
+            pools.setdefault(pool.tenant, []).append(pool)
         for t in snapshot.tenants:
             share = f"{t.tokens_today / t.budget:.0%}" if t.budget else tokens(t.tokens_today)
             cap = f"{t.pods}/{t.max_pods}" if t.max_pods else str(t.pods)
             bar = budget_bar(t.tokens_today, t.budget, t.warn_at, 12)
             burn, left = tokens(int(t.burn_per_min)), duration(t.runs_out_in())
             paused = "yes" if t.paused else ""
-            rows.append((t.name, (t.name, t.tier, bar, share, burn, left, cap, paused)))
+            wait = tenant_wait(pools.get(t.name, []))
+            rows.append((t.name, (t.name, t.tier, bar, share, burn, left, cap, paused, wait)))
         self.query_one("#tenants", KeyedTable).sync(rows)
 
 

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Label, Static
 
 from agentdash.tui.render import fit, room, tokens
-from agentdash.tui.screens import LiveScreen, event_row
+from agentdash.tui.screens import LiveScreen, event_row, pool_wait
 from agentdash.tui.table import KeyedTable
 from controller.core.config import Config
 from controller.core.events import Event, ScaleEvent
@@ -58,6 +58,9 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
         f" · tenant {pool.tenant} ({pool.tier}) · {pool.replicas} → {pool.desired} "
         f"replicas, {pool.ready} ready\n"
     )
+    wait = pool_wait(pool)
+    title.append("Waiting: ", style="bold")
+    title.append(wait.said() + "\n", style="red bold" if wait.over else "")
     if decision is None:
         return Group(title, Text("No decision yet: the controller has not ticked for this pool."))
     bound: dict[str, list[str]] = {}

@@ -1,11 +1,11 @@
 """Messages, KV values and answers agentdash dropped because they failed validation.
 
 Anything that crosses a process boundary (a worker's usage or busy report, the leader's
-decisions, a KV override, a Prometheus answer) is validated before it can reach the policy or
-the actuator. One that fails is dropped, counted per source
-(`agentdash_bad_messages_total{source}`, controller.runtime.metrics) and logged at most once a
-minute per source: a flood of junk must neither crash the loop nor flood the log. One `BadMessages`
-is shared by every source of a runtime.
+decisions, a KV override, a Prometheus answer, the time of a queue's oldest task) is validated
+before it can reach the policy, the actuator or the dashboard. One that fails is dropped,
+counted per source (`agentdash_bad_messages_total{source}`, controller.runtime.metrics) and
+logged at most once a minute per source: a flood of junk must neither crash the loop nor flood
+the log. One `BadMessages` is shared by every source of a runtime.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 log = logging.getLogger("agentdash.bad_messages")
 
-SOURCES = ("usage", "busy", "decisions", "overrides", "prometheus", "events")
+SOURCES = ("usage", "busy", "decisions", "overrides", "prometheus", "events", "queue")
 """Counted from the start (at 0), so a dashboard can tell "none" from "not measured"."""
 LOG_EVERY_S = 60.0
 WHY_CHARS = 200

@@ -163,6 +163,10 @@ class QueueStats:
     """Tasks a second reaching the pool's subject, if measured."""
     stale: str | None = None
     """Why this pool's queue could not be read (the others may be fine)."""
+    oldest_at: float | None = None
+    """When the oldest task still waiting for a worker (pending: never delivered) reached the
+    queue, epoch seconds; None: none waits, or unknown. Shown and alerted on; the policy never
+    reads it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ def state_of(
     if rule in (EXHAUSTED, WARNING):
         return "budget", reason.detail
     wants = decision.recommendation
-    if rule in CEILINGS and desired < wants:
+    if starved(decision):
         return "starved", (
             f"starved: {reason.detail} (wants {wants}, gets {desired}, lag {obs.lag})"
         )
@@ -88,6 +88,11 @@ def state_of(
     if current == 0:
         return "idle", f"idle at 0 replicas: {detail}"
     return "steady", f"steady at {current} replicas: {detail}"
+
+
+def starved(decision: ScaleDecision) -> bool:
+    """A shared ceiling gave the pool fewer replicas than it asks for."""
+    return decision.main_reason.rule in CEILINGS and decision.desired < decision.recommendation
 
 
 def what_next(decision: ScaleDecision | None, overrides: Overrides, now: float) -> str:

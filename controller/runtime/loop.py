@@ -347,6 +347,11 @@ class Reconciler:
             return name
         return name if name != self.lease.holder else None
 
+    @property
+    def queues(self) -> Mapping[str, QueueStats]:
+        """Each pool's queue as last read (the last answer stands for a read that failed)."""
+        return self._stats
+
     def ready_of(self, pools: Iterable[str]) -> dict[str, int]:
         """Ready replicas of these pools, as this process sees them (those it sees)."""
         state = self._state
@@ -372,6 +377,7 @@ class Reconciler:
             problems=self.health.report(len(self.config.pools)),
             leader=leader or None,
             leaderless=following and not leader,
+            queues=self._stats,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -8,27 +8,39 @@ one) never collide.
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from controller.core.events import Event, HealthEvent, ScaleEvent, TickEvent
+from controller.core.model import QueueStats, ScaleDecision
+from controller.core.pool_state import starved
 from controller.runtime.snapshot import FleetSnapshot
 
 
 class Metrics:
-    def __init__(self, config: Config, bad: BadMessages | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        bad: BadMessages | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.registry = CollectorRegistry()
         r = self.registry
         self.bad = bad or BadMessages()
         """Shared with the sources that count what they drop; read at each scrape."""
         r.register(_BadMessagesCollector(self.bad))
+        self.waits = _WaitCollector(config, clock)
+        """How long each pool's oldest task has waited, as of each scrape."""
+        r.register(self.waits)
         self.desired = Gauge("agentdash_pool_desired_replicas", "Replicas the policy decided",
                              ["pool", "tenant"], registry=r)  # fmt: skip
         self.current = Gauge("agentdash_pool_current_replicas", "Replicas the pool has",
@@ -61,6 +73,12 @@ class Metrics:
                                 ["pool", "reason"], registry=r)  # fmt: skip
         self.leader = Gauge("agentdash_leader", "1 while this process holds the lease (scales)",
                             registry=r)  # fmt: skip
+        self.starved = Gauge("agentdash_pool_starved",
+                             "1 while a shared ceiling (cluster or tenant max_pods, a provider's "
+                             "rpm) gives the pool fewer replicas than it asks for",
+                             ["pool", "tenant"], registry=r)  # fmt: skip
+        self._starved: dict[str, bool] = {}
+        """Per pool, what its starved series shows."""
         self._series: dict[str, tuple[Gauge, Gauge]] = {}
         """Per pool, its desired and current series (a label lookup costs µs a tick)."""
         self._made: dict[tuple[str, str], Counter] = {}
@@ -89,6 +107,7 @@ class Metrics:
                     mine[0].set(d.desired)
                     if d.observed:
                         mine[1].set(d.current)
+                self._show_starved(d)  # (starved with the same replicas, as demand grows)
                 key = (pool, d.main_reason.rule)
                 counter = made.get(key)
                 if counter is None:
@@ -105,6 +124,16 @@ class Metrics:
             self.source_up.labels(event.source).set(1 if event.ok else 0)
             if not event.ok:
                 self.source_errors.labels(event.source).inc()
+
+    def _show_starved(self, decision: ScaleDecision) -> None:
+        now = starved(decision)
+        if self._starved.get(decision.pool) != now:
+            self._starved[decision.pool] = now
+            self.starved.labels(decision.pool, decision.tenant).set(1 if now else 0)
+
+    def observe_queues(self, queues: Mapping[str, QueueStats]) -> None:
+        """The lag source's last readings: each pool's oldest waiting task, aged at scrape."""
+        self.waits.queues = queues
 
     def observe_snapshot(self, snapshot: FleetSnapshot) -> None:
         """Every pool's lag and every tenant's tokens, from a whole picture of the fleet."""
@@ -155,6 +184,42 @@ def _version() -> str:
         return metadata.version("agentdash")
     except metadata.PackageNotFoundError:  # run from a source tree that was not installed
         return "unknown"
+
+
+class _WaitCollector(Collector):
+    """Per pool, how long its oldest task has waited for a worker at the moment of the scrape
+    (0: none waits; no series: not known), with its tier; and each tier's target."""
+
+    def __init__(self, config: Config, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.queues: Mapping[str, QueueStats] = {}
+        self._tier_of = config.tier_of
+        self._targets = {
+            name: tier.target_wait_seconds
+            for name, tier in config.tiers.items()
+            if tier.target_wait_seconds is not None
+        }
+
+    def collect(self) -> Iterator[Metric]:
+        ages = GaugeMetricFamily("agentdash_pool_oldest_task_age_seconds",
+                                 "How long the pool's oldest task not yet taken by a worker has "
+                                 "waited (0: none waits)", labels=["pool", "tier"])  # fmt: skip
+        now = self._clock()
+        tier_of = self._tier_of
+        for pool, stats in self.queues.items():
+            if stats.stale is not None or pool not in tier_of:
+                continue
+            if not stats.pending:
+                ages.add_metric([pool, tier_of[pool]], 0.0)
+            elif stats.oldest_at is not None:
+                ages.add_metric([pool, tier_of[pool]], max(0.0, now - stats.oldest_at))
+        yield ages
+        targets = GaugeMetricFamily("agentdash_tier_target_wait_seconds",
+                                    "The tier's target_wait_seconds (tiers that set one)",
+                                    labels=["tier"])  # fmt: skip
+        for tier, target in self._targets.items():
+            targets.add_metric([tier], target)
+        yield targets
 
 
 class _BadMessagesCollector(Collector):

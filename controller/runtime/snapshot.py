@@ -14,6 +14,7 @@ from controller.core.model import (
     Pod,
     PoolObservation,
     PoolState,
+    QueueStats,
     ScaleDecision,
 )
 from controller.core.pool_state import state_of, what_next
@@ -21,6 +22,7 @@ from controller.core.pool_state import state_of, what_next
 TREND_POINTS = 60
 """Lag samples kept per pool for the sparkline (one a tick: a minute at 1 s)."""
 BURN_WINDOW_S = 300.0
+EMPTY: Mapping[str, QueueStats] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +50,26 @@ class PoolRow:
     next_step: str = ""
     """What the pool does next by time alone ("cooldown ends 12:05:05 UTC (in 40 s) -> 0"),
     or "" (controller.core.pool_state.what_next)."""
+    oldest_wait_s: float | None = None
+    """How long its oldest task has waited for a worker (seconds); None: none waits, or
+    unknown (see `waits_unknown`)."""
+    target_wait_s: float | None = None
+    """Its tier's target_wait_seconds, if the tier sets one."""
 
     @property
     def lag(self) -> int:
         return self.pending + self.ack_pending
+
+    @property
+    def waits_unknown(self) -> bool:
+        """Tasks wait for a worker, but how long the oldest has is not known (yet)."""
+        return self.oldest_wait_s is None and self.pending > 0
+
+    @property
+    def over_target(self) -> bool:
+        """Its oldest task has waited longer than its tier's target_wait_seconds."""
+        wait, target = self.oldest_wait_s, self.target_wait_s
+        return wait is not None and target is not None and wait > target
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +188,12 @@ def build_snapshot(
     problems: Mapping[str, str],
     leader: str | None = None,
     leaderless: bool = False,
+    queues: Mapping[str, QueueStats] = EMPTY,
 ) -> FleetSnapshot:
     """The fleet as the loop last saw it: each pool's reading, replicas and decision (the
     leader's, on a follower), each tenant's spend, and `mode`, `problems`, `leader` and
-    `leaderless` for the header."""
+    `leaderless` for the header. `queues`: the lag source's last readings, for how long each
+    pool's oldest task waits."""
     pools = tuple(
         _pool_row(
             config,
@@ -185,6 +205,7 @@ def build_snapshot(
             decision=decisions.get(name),
             trends=trends,
             dry_run=dry_run,
+            oldest_at=_oldest_at(queues.get(name)),
         )
         for name in config.pools
     )
@@ -227,6 +248,7 @@ def _pool_row(
     decision: ScaleDecision | None,
     trends: Trends,
     dry_run: bool,
+    oldest_at: float | None,
 ) -> PoolRow:
     pin = overrides.pins.get(name)
     if pin is not None and not pin.active(now):
@@ -249,7 +271,16 @@ def _pool_row(
         state_detail=detail,
         pin_until=pin.until if pin is not None else None,
         next_step=what_next(decision, overrides, now),
+        oldest_wait_s=None if oldest_at is None else max(0.0, now - oldest_at),
+        target_wait_s=config.tiers[config.tier_of[name]].target_wait_seconds,
     )
+
+
+def _oldest_at(stats: QueueStats | None) -> float | None:
+    """When the pool's oldest waiting task came, from a fresh reading with tasks pending."""
+    if stats is None or stats.stale is not None or not stats.pending:
+        return None
+    return stats.oldest_at
 
 
 def _tenant_rows(

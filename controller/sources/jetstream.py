@@ -13,6 +13,10 @@ that arrived in the last RATE_WINDOW_S, over that window: it depends on when tas
 on when the loop happened to read) and, for a pool at zero replicas, wakes the loop at once
 instead of at its next tick (KEDA waits for its next poll, 30 s by default).
 
+Each reading with tasks pending carries when the oldest of them came
+(controller.sources.oldest_task): how long a task has waited for a worker, for the dashboard
+and the alerts; the policy never reads it.
+
 The streams and consumers themselves are the operator's: controller.sources.jetstream_queues
 says what this source expects to read, and `agentdash queues` creates what is missing.
 """
@@ -24,6 +28,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 import nats.errors
@@ -31,6 +36,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from controller.core.accounting import RATE_WINDOW_S
+from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from controller.core.model import QueueStats, SourceError
 from controller.sources.jetstream_api import (
@@ -42,6 +48,7 @@ from controller.sources.jetstream_api import (
     next_pages,
     subject_counts,
 )
+from controller.sources.oldest_task import OldestTasks
 
 UNKNOWN = -1
 """The subject's count of a pool read by itself on a wake-up: the next full read reads it
@@ -57,6 +64,7 @@ class JetStreamLagSource:
         clock: Callable[[], float] = time.monotonic,
         timeout: float = 2.0,
         concurrency: int = 32,
+        bad: BadMessages | None = None,
     ) -> None:
         self._nc = nc
         self._config = config
@@ -96,6 +104,13 @@ class JetStreamLagSource:
         self._rotation = {stream: Rotation() for stream in self._streams}
         self._paging = dict.fromkeys(self._streams, (0, 256))
         """Per stream, its listing's total and page size, as last answered."""
+        queues = {
+            name: (pool.queue.stream, config.subject(name)) for name, pool in config.pools.items()
+        }
+        self._oldest = OldestTasks(
+            nc, queues, bad=bad or BadMessages(), timeout=timeout, limit=self._limit
+        )
+        """Per pool, when its oldest pending task came (shown, never decided on)."""
 
     async def start(self) -> None:
         self._started = self._clock()
@@ -132,7 +147,8 @@ class JetStreamLagSource:
         now = self._clock()
         if pools is None:
             await asyncio.gather(*(self._read_stream(s, now) for s in self._streams))
-        else:
+            await self._read_oldest()
+        else:  # a wake-up is one request a pool: its oldest task waits for the next full read
             await asyncio.gather(*(self._read_one(p, now, UNKNOWN) for p in pools))
         return self._answer(pools, self._clock())
 
@@ -187,7 +203,8 @@ class JetStreamLagSource:
                     continue
                 listed.add(pool)
                 stats = QueueStats(info.num_pending, info.num_ack_pending)
-                self._record(pool, stats, now, counts.get(subjects[pool], 0))
+                count = counts.get(subjects[pool], 0)
+                self._record(pool, stats, now, count, info.delivered.stream_seq)
         return listed
 
     async def _read_one(self, pool: str, now: float, count: int) -> None:
@@ -197,9 +214,12 @@ class JetStreamLagSource:
         if info is None:
             self._record(pool, QueueStats(0, 0, stale=self._not_found(pool)), now, count)
             return
-        self._record(pool, QueueStats(info.num_pending, info.num_ack_pending), now, count)
+        stats = QueueStats(info.num_pending, info.num_ack_pending)
+        self._record(pool, stats, now, count, info.delivered.stream_seq)
 
-    def _record(self, pool: str, stats: QueueStats, now: float, count: int) -> None:
+    def _record(
+        self, pool: str, stats: QueueStats, now: float, count: int, delivered: int = 0
+    ) -> None:
         pending = stats.pending
         unread, self._unread[pool] = self._unread[pool], 0
         self._arrived.discard(pool)
@@ -207,11 +227,20 @@ class JetStreamLagSource:
             # Seen on the subject but not yet in the consumer's count (its info can lag a
             # publish by a moment): with no replicas to take them, they are lag all the same.
             pending = unread
-        fresh = QueueStats(pending, stats.ack_pending, stale=stats.stale)
+        oldest = self._oldest.note(pool, pending=pending, delivered=delivered)
+        fresh = QueueStats(pending, stats.ack_pending, stale=stats.stale, oldest_at=oldest)
         self._streams[self._stream_of[pool]].record(pool, count, now)
         if self._stats.get(pool) != fresh:  # the same again (the rotation's usual read) is
             self._stats[pool] = fresh  # answered as before: its rate moves by arrivals only
             self._unrated.add(pool)
+
+    async def _read_oldest(self) -> None:
+        """Add the time of the oldest pending task to the readings that lack it."""
+        for pool, at in (await self._oldest.read()).items():
+            stats = self._stats.get(pool)
+            if stats is not None and stats.pending and stats.oldest_at != at:
+                self._stats[pool] = replace(stats, oldest_at=at)
+                self._unrated.add(pool)
 
     def _not_found(self, pool: str) -> str:
         queue = self._config.pools[pool].queue
@@ -232,7 +261,9 @@ class JetStreamLagSource:
             stats = self._stats.get(pool)
             if stats is not None:
                 rate = len(arrivals) / span if span > 0 else None
-                self._rated[pool] = QueueStats(stats.pending, stats.ack_pending, rate, stats.stale)
+                self._rated[pool] = QueueStats(
+                    stats.pending, stats.ack_pending, rate, stats.stale, stats.oldest_at
+                )
         # a pool with arrivals left in the window: its rate changes as they leave it
         self._unrated = {pool for pool in self._unrated if self._arrivals[pool]}
         if pools is not None:

@@ -16,14 +16,16 @@ consumer; the requests here read only what lag needs.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import nats.errors
 from nats.aio.client import Client
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator
 
 from controller.core.config_errors import first_error
 from controller.core.model import SourceError
@@ -41,11 +43,15 @@ anew, and, on a stream that keeps acked tasks (`agentdash queues` flags it), a f
 which holds pods longer and never scales down. 15 s is the period the HPA itself reads its
 metrics at (KEDA polls every 30 s). The listing goes round at this pace: at 5,000 pools, 1 or
 2 pages of 256 a tick where 5 s cost 4, the most of a tick's read (benchmarks/lag_read.py)."""
+EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0
+"""2000-01-01 and 2100-01-01 UTC: a task stored outside them is a clock or an answer gone wrong."""
 INFOS_PER_PAGE = 32
 """A page of 256 consumers costs about as much as this many single consumer_info requests
 (benchmarks/lag_read.py): past that many moved pools a page, list the stream instead."""
 
 Count = Annotated[int, Field(ge=0)]
+StreamSeq = Annotated[int, Field(ge=0, le=2**64 - 1)]
+"""A stream sequence number (JetStream's are unsigned 64-bit)."""
 
 
 class _Model(BaseModel):
@@ -70,16 +76,42 @@ class StreamInfo(_Model):
     state: StreamState | None = None
 
 
+class Delivered(_Model):
+    stream_seq: StreamSeq = 0
+    """The stream sequence of the last task the consumer delivered: its pending tasks come
+    after it."""
+
+
 class ConsumerLag(_Model):
     name: str
     num_pending: Count = 0
     num_ack_pending: Count = 0
+    delivered: Delivered = Delivered()
 
 
 class ConsumerInfo(_Model):
     error: ApiError | None = None
     num_pending: Count = 0
     num_ack_pending: Count = 0
+    delivered: Delivered = Delivered()
+
+
+class StoredMessage(_Model):
+    seq: StreamSeq
+    time: AwareDatetime
+    """When the stream stored it (the server's clock)."""
+
+    @field_validator("time")
+    @classmethod
+    def _in_this_century(cls, value: datetime) -> datetime:
+        if not EARLIEST <= value.timestamp() < LATEST:
+            raise ValueError("a time from 2000 to 2100")
+        return value
+
+
+class StoredAnswer(_Model):
+    error: ApiError | None = None
+    message: StoredMessage | None = None
 
 
 class ConsumerPage(_Model):
@@ -90,7 +122,7 @@ class ConsumerPage(_Model):
     consumers: list[ConsumerLag] | None = None
 
 
-Answer = TypeVar("Answer", StreamInfo, ConsumerInfo, ConsumerPage)
+Answer = TypeVar("Answer", StreamInfo, ConsumerInfo, ConsumerPage, StoredAnswer)
 
 
 def parse(model: type[Answer], data: bytes, what: str) -> Answer:
@@ -148,6 +180,25 @@ async def consumer_lag(
     data = await request(nc, f"{API}.CONSUMER.INFO.{stream}.{consumer}", b"", timeout)
     info = parse(ConsumerInfo, data, f"consumer {stream}/{consumer}")
     return None if info.error is not None else info
+
+
+def first_after(stream: str, subject: str, seq: int) -> tuple[str, bytes]:
+    """The request (subject, body) for the first task on `subject` from stream sequence `seq`
+    on (the stream's message-get API)."""
+    return f"{API}.STREAM.MSG.GET.{stream}", json.dumps(
+        {"seq": seq, "next_by_subj": subject}
+    ).encode()
+
+
+def stored_at(data: bytes, what: str) -> float | None:
+    """When the task a `first_after` answer holds was stored (epoch seconds); None if there is
+    none (taken or acked since). An answer that is not JetStream's is a SourceError."""
+    answer = parse(StoredAnswer, data, what)
+    if answer.error is not None:
+        return None
+    if answer.message is None:
+        raise SourceError(f"{what}: an answer agentdash cannot read: message: missing")
+    return answer.message.time.timestamp()
 
 
 @dataclass(slots=True)

@@ -79,6 +79,12 @@ async def test_the_daemon_scales_reports_and_stops_cleanly(
     assert 'agentdash_pool_desired_replicas{pool="acme-research",tenant="acme"}' in metrics
     assert "agentdash_scale_events_total" in metrics
     assert "agentdash_reconcile_duration_seconds_count" in metrics
+    waited = 'agentdash_pool_oldest_task_age_seconds{pool="acme-research",tier="enterprise"} '
+
+    async def oldest_served() -> bool:  # no worker takes them: the first one waits on
+        return waited in await daemon.metrics()
+
+    await eventually(oldest_served, timeout=15)
 
     assert daemon.stop(signal.SIGTERM) == 0
     assert daemon.read()[-1]["type"] == "stop"

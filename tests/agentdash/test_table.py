@@ -12,6 +12,7 @@ from agentdash.tui.app import AgentDashApp
 from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.sample import sample_feed
 from agentdash.tui.table import Column, KeyedTable, layout, sort_value
+from tests.support.dashboard import make_with_target_wait
 
 KEYS = [f"pod-{i:03d}" for i in range(100)]
 
@@ -196,8 +197,9 @@ async def test_fleet_columns_give_way_by_priority_and_the_pin_folds_into_state_l
     feed.store.pin("globex-coder", 3, None)
     await feed.loop.tick()
     for size, shown in (
-        ((200, 40), ["POOL", "TENANT", "TIER", "LAG", "TREND", "RATE/s", "REPLICAS", "PIN",
-                     "STATE"]),
+        ((200, 40), ["POOL", "TENANT", "TIER", "LAG", "WAIT", "TREND", "RATE/s", "REPLICAS",
+                     "PIN", "STATE"]),
+        ((90, 24), ["POOL", "TENANT", "LAG", "WAIT", "TREND", "REPLICAS", "PIN", "STATE"]),
         ((80, 24), ["POOL", "TENANT", "LAG", "TREND", "REPLICAS", "PIN", "STATE"]),
         ((60, 24), ["POOL", "TENANT", "LAG", "REPLICAS", "STATE"]),
     ):  # fmt: skip
@@ -215,6 +217,28 @@ async def test_fleet_columns_give_way_by_priority_and_the_pin_folds_into_state_l
                 assert "pin 3" not in line
             else:
                 assert line.endswith(", pin 3")
+
+
+async def test_wait_shows_how_long_each_oldest_task_has_waited_marked_past_its_tiers_target(
+    tmp_path: Path,
+) -> None:
+    app = await make_with_target_wait(tmp_path, 10)  # the enterprise tier: acme's pools
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#pools", KeyedTable)
+        header, *lines = drawn(table)
+        at = header.index("WAIT")
+        shown = {line.split()[0]: line[at : at + 6].strip() for line in lines if line.strip()}
+        assert app._feed is not None
+        rows = {row.name: row for row in app._feed.loop.snapshot().pools}
+        assert shown["acme-support"] == f"{int(rows['acme-support'].oldest_wait_s or 0)}s!"
+        assert rows["acme-support"].over_target
+        assert shown["acme-research"] == f"{int(rows['acme-research'].oldest_wait_s or 0)}s"
+        assert not rows["acme-research"].over_target  # within its 10 s
+        assert shown["globex-coder"].endswith("s")  # its tier sets no target: never marked
+        assert shown["initech-summarize"] == "-"  # nothing waits
+        await pilot.press("W", "W")  # longest first
+        assert table.keys[0] == max(rows, key=lambda name: rows[name].oldest_wait_s or -1)
 
 
 async def test_the_sort_arrow_shows_even_where_the_label_fills_its_column(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""A real Prometheus (Debian's package) for the tests that read token usage from one; it
-skips the test, saying why, where the binary is not installed."""
+"""A real Prometheus (Debian's package) for the tests that read token usage from one or
+load agentdash's alert rules, and its promtool; each skips the test, saying why, where the
+binary is not installed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -23,11 +25,25 @@ requires_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, rea
 """For a module whose every test needs a real Prometheus."""
 
 
-class Prometheus:
-    """A real Prometheus scraping `targets` on loopback; with `tls` (the test CA's files, from
-    tests.support.certificates) it serves HTTPS with the CA's server certificate."""
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    """promtool's answer to `args` (it comes with Prometheus)."""
+    if shutil.which("promtool") is None:
+        pytest.skip(MISSING.replace("Prometheus is", "promtool is"))
+    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120)
 
-    def __init__(self, tmp: Path, targets: list[int], tls: dict[str, Path] | None = None) -> None:
+
+class Prometheus:
+    """A real Prometheus scraping `targets` on loopback (and evaluating the `rules` files each
+    second); with `tls` (the test CA's files, from tests.support.certificates) it serves HTTPS
+    with the CA's server certificate."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        targets: list[int],
+        tls: dict[str, Path] | None = None,
+        rules: Sequence[Path] = (),
+    ) -> None:
         if shutil.which("prometheus") is None:
             pytest.skip(MISSING)
         self.port = free_port()
@@ -37,6 +53,7 @@ class Prometheus:
         (tmp / "prometheus.yml").write_text(
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
             f"scrape_configs: [{{job_name: local, static_configs: [{{targets: [{listed}]}}]}}]\n"
+            + (f"rule_files: [{', '.join(repr(str(r)) for r in rules)}]\n" if rules else "")
         )
         command = [
             "prometheus",

@@ -4,8 +4,9 @@ so the gauges follow those, and a pool no longer seen leaves no stale figure beh
 from __future__ import annotations
 
 from controller.core.events import TickEvent
-from controller.core.model import Reason, ScaleDecision
+from controller.core.model import QueueStats, Reason, ScaleDecision
 from controller.runtime.metrics import Metrics
+from tests.support import FakeClock
 from tests.support.factories import config, pool
 
 
@@ -37,3 +38,58 @@ def test_a_tick_updates_only_the_pools_it_decided_again() -> None:
     made = lines(metrics, "agentdash_decisions_total")
     assert 'agentdash_decisions_total{pool="research",rule="demand"} 2.0' in made
     assert 'agentdash_decisions_total{pool="support",rule="demand"} 1.0' in made
+
+
+def starved_at(metrics: Metrics) -> list[str]:
+    return lines(metrics, "agentdash_pool_starved")
+
+
+def test_a_pool_a_shared_ceiling_cuts_is_starved_until_it_gets_what_it_asks_for() -> None:
+    metrics = Metrics(config({"research": pool("acme")}))
+    cut = (Reason("demand", "lag 8"), Reason("cluster max_pods", "24 in use: 8 -> 5"))
+    metrics.observe(TickEvent(0.0, (ScaleDecision("research", "acme", 5, 5, cut, 8),), 0.001))
+    assert starved_at(metrics) == ['agentdash_pool_starved{pool="research",tenant="acme"} 1.0']
+    enough = (Reason("demand", "lag 5"),)
+    metrics.observe(TickEvent(1.0, (ScaleDecision("research", "acme", 5, 5, enough, 5),), 0.001))
+    assert starved_at(metrics) == ['agentdash_pool_starved{pool="research",tenant="acme"} 0.0']
+    capped = (Reason("demand", "lag 20"), Reason("max_replicas", "10: 20 -> 10"))
+    metrics.observe(TickEvent(2.0, (ScaleDecision("research", "acme", 5, 10, capped, 20),), 0.001))
+    assert starved_at(metrics) == ['agentdash_pool_starved{pool="research",tenant="acme"} 0.0']
+
+
+def test_a_pool_grows_starved_with_the_same_replicas_as_its_demand_grows() -> None:
+    metrics = Metrics(config({"research": pool("acme")}))
+    metrics.observe(
+        TickEvent(0.0, (ScaleDecision("research", "acme", 5, 5, (Reason("demand", "5"),), 5),), 0)
+    )
+    cut = (Reason("demand", "lag 9"), Reason("tenant max_pods", "5 of 5: 9 -> 5"))
+    metrics.observe(TickEvent(1.0, (ScaleDecision("research", "acme", 5, 5, cut, 9),), 0.001))
+    assert starved_at(metrics) == ['agentdash_pool_starved{pool="research",tenant="acme"} 1.0']
+
+
+def test_the_oldest_tasks_age_is_as_of_the_scrape_with_its_tier_and_the_tiers_target() -> None:
+    clock = FakeClock(1_000.0)
+    cfg = config(
+        {"research": pool("acme"), "support": pool("acme"), "batch": pool("initech")},
+        {"acme": {"tier": "enterprise"}, "initech": {"tier": "starter"}},
+        tiers={"enterprise": {"priority": 1000, "target_wait_seconds": 30},
+               "starter": {"priority": 100}},
+    )  # fmt: skip
+    metrics = Metrics(cfg, clock=clock)
+    metrics.observe_queues(
+        {
+            "research": QueueStats(3, 0, oldest_at=990.0),
+            "support": QueueStats(0, 2),  # every task taken: none waits
+            "batch": QueueStats(4, 0),  # tasks wait, since when not known yet: no figure
+        }
+    )
+    age = "agentdash_pool_oldest_task_age_seconds"
+    assert lines(metrics, age) == [
+        f'{age}{{pool="research",tier="enterprise"}} 10.0',
+        f'{age}{{pool="support",tier="enterprise"}} 0.0',
+    ]
+    clock.advance(50)  # no new reading: the same task has waited 50 s more
+    assert lines(metrics, age)[0] == f'{age}{{pool="research",tier="enterprise"}} 60.0'
+    assert lines(metrics, "agentdash_tier_target_wait_seconds") == [
+        'agentdash_tier_target_wait_seconds{tier="enterprise"} 30.0'
+    ]

@@ -55,9 +55,10 @@ async def test_listing_reads_the_same_lag_as_asking_each_consumer(
     await requests(nc, api)
 
     listed = await source.read()
-    assert await requests(nc, api) == {"STREAM.INFO": 1, "CONSUMER.LIST": 3}
+    # and the oldest task of each of the two pools with tasks no worker has taken
+    assert await requests(nc, api) == {"STREAM.INFO": 1, "CONSUMER.LIST": 3, "STREAM.MSG": 2}
     asked = await source.read(list(cfg.pools))  # one consumer info a pool, as before
-    assert await requests(nc, api) == {"CONSUMER.INFO": POOLS}
+    assert await requests(nc, api) == {"CONSUMER.INFO": POOLS}  # the oldest, as they were
     assert listed == asked
     lag = {
         name: (s.pending, s.ack_pending) for name, s in listed.items() if s.pending or s.ack_pending
@@ -81,7 +82,12 @@ async def test_each_stream_is_read_its_own_way(
     source = JetStreamLagSource(nc, cfg, clock=clock)
     await requests(nc, api)
     listed = await source.read()
-    assert await requests(nc, api) == {"STREAM.INFO": 2, "CONSUMER.LIST": 1, "CONSUMER.INFO": 3}
+    assert await requests(nc, api) == {
+        "STREAM.INFO": 2,
+        "CONSUMER.LIST": 1,
+        "CONSUMER.INFO": 3,
+        "STREAM.MSG": 2,  # the oldest task of the two pools with one
+    }
     assert listed == await source.read(list(cfg.pools))
     assert [name for name, s in listed.items() if s.pending] == ["a39", "b2"]
 
@@ -122,7 +128,7 @@ async def test_only_pools_whose_queue_moved_are_read_again_and_every_pool_within
     for name in ("p0001", "p0299", "p0598"):
         await js.publish(cfg.subject(name), b"{}")
     stats = await source.read()
-    assert await requests(nc, api) == {"STREAM.INFO": 1, "CONSUMER.INFO": 3}
+    assert await requests(nc, api) == {"STREAM.INFO": 1, "CONSUMER.INFO": 3, "STREAM.MSG": 3}
     assert [name for name, s in stats.items() if s.pending] == ["p0001", "p0299", "p0598"]
 
     await fetch(nc, "p0001", 1)  # no task came or went: its count does not move
