@@ -5,6 +5,7 @@
 - no controller leads (nothing scales);
 - the whole fleet paused, or in dry-run (nothing scales either);
 - a pool starved by a shared ceiling, or stale, for LASTING_S or more;
+- a pool whose oldest task has waited past its tier's target_wait_seconds;
 - a budget that runs out within RUNS_OUT_S at its current burn rate;
 - an override (pin or pause) with no end, set LONG_AGO_S or more ago.
 
@@ -72,6 +73,12 @@ class Attention:
 
     def _pools(self, snapshot: FleetSnapshot, now: float) -> Iterable[Flag]:
         for row in snapshot.pools:
+            if row.over_target and row.oldest_wait_s is not None:
+                detail = (
+                    f"its oldest task has waited {row.oldest_wait_s:.0f} s, past its tier's "
+                    f"{row.target_wait_s:g} s target"
+                )
+                yield Flag(WARNING, "waiting", row.name, detail)
             kind = row.state.split(" ")[0]
             if kind not in ("starved", "stale"):
                 self._since.pop(row.name, None)

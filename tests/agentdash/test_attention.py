@@ -95,3 +95,17 @@ async def test_every_override_in_force_says_who_set_it_when_and_an_old_one_is_fl
     flags, _ = Attention().look(at(base, T0), overrides, log)
     old = [(f.what, f.target, f.detail) for f in flags if f.what.startswith("old")]
     assert old == [("old pin", "acme-research", "3 replicas, set 4.0 h ago by alice, no end")]
+
+
+async def test_a_pool_whose_oldest_task_waits_past_its_tiers_target_is_flagged(
+    tmp_path: Path,
+) -> None:
+    base = at(await sample(tmp_path), T0)
+    late = replace(base.pools[0], oldest_wait_s=42.0, target_wait_s=10.0)
+    on_time = replace(base.pools[1], oldest_wait_s=4.0, target_wait_s=10.0)
+    snapshot = replace(base, pools=(late, on_time, *base.pools[2:]))
+    flags, _ = Attention().look(snapshot, Overrides(), [])
+    assert [(f.severity, f.what, f.target, f.detail) for f in flags] == [
+        ("warning", "waiting", late.name,
+         "its oldest task has waited 42 s, past its tier's 10 s target"),
+    ]  # fmt: skip
