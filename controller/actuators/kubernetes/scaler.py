@@ -18,7 +18,13 @@ tells a failure that lasts as that pool's, the same way on every tick. (A Source
 made it the whole cluster's, which the next successful read cleared: health flapped.)
 
 Every call is bounded by `deadline_s` (see controller.actuators.kubernetes.api), so that a leader
-can fence its writes by its lease.
+can fence its writes by its lease. The scale PATCH is fenced by the Deployment too: it names
+the resourceVersion read (objects.scale_patch), so the API server refuses it (409) if anyone
+wrote the Deployment since, a late PATCH from a deposed leader included. That refusal, like a
+decision on replicas the Deployment no longer has, is a `ScaleConflict`: not retried (it
+would be refused again), no failure, and the loop decides the pool again. The versions this
+process's own writes answer are kept until the watch catches up, so they never refuse its
+next scale.
 
 Calls for many pools run at once, within one rate limit (`qps`, `burst`), and the scale
 PATCHes go first: a scale that lands while other pools' scale calls still wait leaves its
