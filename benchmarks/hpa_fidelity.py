@@ -18,7 +18,7 @@ Three versions of the model are judged:
 Scenarios: steps up and down, ramps and noise; without `behavior`, with the default
 policies, with policy lists (Min and Max), stabilization windows, and a tolerance flag.
 Windows and periods are short (seconds) so each scenario takes 150 s; the HPA syncs every 2 s.
-Scenarios sharing the controller's flags run at once; all of it takes about 7 minutes.
+Scenarios sharing the controller's flags run at once; all of it takes about 6 minutes.
 
     python benchmarks/hpa_fidelity.py [--only NAME ...]
 
