@@ -212,6 +212,12 @@ class PoolUnavailable(SourceError):
         super().__init__(f"{pool}: {reason}")
 
 
+class ScaleConflict(PoolUnavailable):
+    """The pool's Deployment changed after the decision was read (someone else wrote it): the
+    change was refused, not failed. Nothing is wrong; the pool is decided again on what is
+    read next."""
+
+
 def utc(ts: float) -> str:
     """A time of day as operators read it in reasons: HH:MM:SS UTC."""
     return time.strftime("%H:%M:%S UTC", time.gmtime(ts))

@@ -5,7 +5,10 @@ One pool's hung or failing call never delays another pool's decision or call: th
 not wait for the tasks, and a pool with a call in flight is not called again until it ends
 (its change is decided again at the next step). Each call is fenced: it starts only while
 this process leads, and only if the lease stays valid for its whole deadline, so a stalled
-call can never land for a leader that has lost the lease.
+call can never land for a leader that has lost the lease. A request that was already on its
+way when the call was cut may still reach the API server late: the actuator fences it by the
+version it read (controller.actuators.kubernetes.objects.scale_patch), and a refusal
+(`ScaleConflict`) is no failure: the pool is decided again on what is read next.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from controller.actuators.base import Actuator, ExplainingActuator
 from controller.coordination.lease import Lease
 from controller.core.engine import Engine
 from controller.core.events import EventBus, ScaleEvent
-from controller.core.model import PoolUnavailable, ScaleDecision, SourceError
+from controller.core.model import PoolUnavailable, ScaleConflict, ScaleDecision, SourceError
 from controller.runtime.health import SourceHealth
 
 log = logging.getLogger("agentdash.loop")
@@ -143,6 +146,12 @@ class ScaleCalls:
         try:
             async with asyncio.timeout(deadline):  # (no extra task, as wait_for makes)
                 await self._scale(decision, now)
+        except ScaleConflict as exc:
+            # Another writer got there first (a new leader, a person): nothing failed, and
+            # the pool is decided again on what is read next.
+            log.info("%s: not scaled: %s; deciding again", pool, exc.reason)
+            self.engine.retry(i)
+            return
         except PoolUnavailable as exc:
             self._failed(i, pool, exc.reason, now)  # that pool only
             return

@@ -55,6 +55,11 @@ class BaselineSettings:
     hpa_down_stabilization: float = _setting(300.0, "HPA scaleDown stabilizationWindowSeconds")
     hpa_down_percent: float = _setting(100, "HPA scaleDown Percent policy: percent per period")
     hpa_down_period: float = _setting(15.0, "HPA scaleDown policy's periodSeconds")
+    hpa_behavior: float = _setting(
+        1,
+        "HPA spec has a behavior: 1, the policies above; 0, none (as KEDA's and a plain "
+        "HPA's by default): up max(2 x current, 4) a sync, the scaleDown window only",
+    )
 
     def hpa_spec(self, min_replicas: int, max_replicas: int, target: float) -> HpaSpec:
         up = ScalingRules(
@@ -68,7 +73,15 @@ class BaselineSettings:
             self.hpa_down_stabilization,
             (HpaPolicy("Percent", int(self.hpa_down_percent), self.hpa_down_period),),
         )
-        return HpaSpec(min_replicas, max_replicas, target, self.hpa_tolerance, up, down)
+        return HpaSpec(
+            min_replicas,
+            max_replicas,
+            target,
+            self.hpa_tolerance,
+            up,
+            down,
+            behavior=bool(self.hpa_behavior),
+        )
 
     @classmethod
     def knobs(cls) -> list[tuple[str, float, str]]:

@@ -11,6 +11,17 @@ the documented `behavior` defaults:
 - rate: up by at most max(4 pods, 100%) per 15 s, down by at most 100% per 15 s, counted from
   the replicas at the start of each period (recent steps both ways taken into account);
 - bounds: min/max replicas; a target at 0 replicas with min > 0 is left alone (disabled).
+
+An HPA whose spec has no `behavior` at all (`behavior=False`; KEDA's, unless its ScaledObject
+sets one) goes through the controller's older rules instead, in every release: each sync it
+scales to the highest proposal of the scale-down window (`down.stabilization_seconds`, the
+`--horizontal-pod-autoscaler-downscale-stabilization` flag), this one's included, up by at
+most max(2 x current, 4) replicas, down at any rate.
+
+`kubernetes_1_20`: the rules of Kubernetes 1.20's controller (the one `make kube` builds, the
+referee of benchmarks/hpa_fidelity.py), which later releases changed: only the window of the
+direction the proposal points to stabilizes it (up if proposal >= current, else down), and a
+rate period's start counts only the changes in that same direction.
 """
 
 from __future__ import annotations
@@ -49,6 +60,11 @@ class HpaSpec:
     tolerance: float = 0.1
     up: ScalingRules = DEFAULT_UP
     down: ScalingRules = DEFAULT_DOWN
+    behavior: bool = True
+    """False: the HPA's spec has no `behavior` (see the module): `up` is not used, and
+    `down.stabilization_seconds` is the controller's downscale stabilization flag."""
+    kubernetes_1_20: bool = False
+    """Kubernetes 1.20's rules for stabilization and rate periods (see the module)."""
 
 
 @dataclass(slots=True)
@@ -86,11 +102,26 @@ def reconcile(
         desired = spec.min_replicas
     else:
         wanted = max(0, proposal(status_replicas, usage, spec.target, spec.tolerance))
+        if not spec.behavior:
+            return _without_behavior(spec, state, now, replicas, wanted)
         stabilized = _stabilize(spec, state, now, replicas, wanted)
         desired = _limit_rate(spec, state, now, replicas, stabilized)
-    if desired != replicas:
+    if desired != replicas and spec.behavior:  # (without, the rates count no events)
         _store_event(spec, state, now, replicas, desired)
     return desired
+
+
+def _without_behavior(spec: HpaSpec, state: HpaState, now: float, current: int, wanted: int) -> int:
+    """normalizeDesiredReplicas: the highest proposal of the downscale window (this one's
+    included), within [min, min(max, ScaleUpLimit)]; ScaleUpLimit is max(2 x current, 4)."""
+    cutoff = now - spec.down.stabilization_seconds
+    recs = state.recommendations
+    while recs and recs[0][0] < cutoff:
+        recs.popleft()
+    highest = max((value for _, value in recs), default=wanted)
+    recs.append((now, wanted))
+    ceiling = min(spec.max_replicas, max(2 * current, 4))
+    return max(spec.min_replicas, min(max(highest, wanted), ceiling))
 
 
 def _stabilize(spec: HpaSpec, state: HpaState, now: float, current: int, wanted: int) -> int:
@@ -107,34 +138,43 @@ def _stabilize(spec: HpaSpec, state: HpaState, now: float, current: int, wanted:
     while recs and recs[0][0] < obsolete:
         recs.popleft()
     recs.append((now, wanted))
+    if spec.kubernetes_1_20:  # one window, chosen by where the proposal points
+        return up if wanted >= current else down
     return min(max(current, up), down)
 
 
 def _limit_rate(spec: HpaSpec, state: HpaState, now: float, current: int, wanted: int) -> int:
     if wanted > current:
-        limit = max(current, _up_limit(spec.up, state, now, current))
+        limit = max(current, _up_limit(spec, state, now, current))
         ceiling = min(spec.max_replicas, limit)
         return min(wanted, ceiling)
     if wanted < current:
-        limit = min(current, _down_limit(spec.down, state, now, current))
+        limit = min(current, _down_limit(spec, state, now, current))
         floor = max(spec.min_replicas, limit)
         return max(wanted, floor)
     return wanted
 
 
-def _period_start(state: HpaState, now: float, current: int, period: float) -> int:
+def _period_start(
+    state: HpaState, now: float, current: int, period: float, *, up: bool, same_way_only: bool
+) -> int:
     added = sum(n for t, n in state.ups if t > now - period)
     removed = sum(n for t, n in state.downs if t > now - period)
+    if same_way_only:
+        return current - added if up else current + removed
     return current - added + removed
 
 
-def _up_limit(rules: ScalingRules, state: HpaState, now: float, current: int) -> int:
+def _up_limit(spec: HpaSpec, state: HpaState, now: float, current: int) -> int:
+    rules = spec.up
     if rules.select == "Disabled":
         return current
     pick = min if rules.select == "Min" else max
     result: int | None = None
     for policy in rules.policies:
-        start = _period_start(state, now, current, policy.period_seconds)
+        start = _period_start(
+            state, now, current, policy.period_seconds, up=True, same_way_only=spec.kubernetes_1_20
+        )
         if policy.kind == "Pods":
             proposed = start + policy.value
         else:
@@ -143,13 +183,16 @@ def _up_limit(rules: ScalingRules, state: HpaState, now: float, current: int) ->
     return current if result is None else result
 
 
-def _down_limit(rules: ScalingRules, state: HpaState, now: float, current: int) -> int:
+def _down_limit(spec: HpaSpec, state: HpaState, now: float, current: int) -> int:
+    rules = spec.down
     if rules.select == "Disabled":
         return current
     pick = max if rules.select == "Min" else min
     result: int | None = None
     for policy in rules.policies:
-        start = _period_start(state, now, current, policy.period_seconds)
+        start = _period_start(
+            state, now, current, policy.period_seconds, up=False, same_way_only=spec.kubernetes_1_20
+        )
         if policy.kind == "Pods":
             proposed = start - policy.value
         else:

@@ -31,13 +31,22 @@ CREATED_AT = 1767607200.0
 
 
 def deployment(
-    name: str, replicas: int = 1, *, namespace: str = "agents", ready: int = 0
+    name: str,
+    replicas: int = 1,
+    *,
+    namespace: str = "agents",
+    ready: int = 0,
+    version: str | None = None,
 ) -> dict[str, Any]:
+    """A Deployment; with `version`, a resourceVersion the emulator moves on at each write."""
     labels = {"app": name}
+    metadata = {"name": name, "namespace": namespace, "uid": f"uid-{name}"}
+    if version is not None:
+        metadata["resourceVersion"] = version
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}"},
+        "metadata": metadata,
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
@@ -125,8 +134,10 @@ Fault = Callable[[Request], Awaitable[None]]
 class Emulator(KubernetesEmulator):
     """kmock's emulator, plus two things of the real API server that fencing needs:
 
-    - each Lease written gets a new `metadata.resourceVersion`, and a PATCH that names
-      another one than the object has is refused with 409 (optimistic concurrency);
+    - each write of a Lease, or of an object that has a `metadata.resourceVersion` (give a
+      Deployment one with `deployment(..., version=...)`), gives it a new one, and a PATCH
+      that names another one than the object has is refused with 409 (optimistic
+      concurrency), on a subresource (`deployments/scale`) as on the object;
     - `faults`: callables that see each request before it changes anything, and may raise a
       KubernetesError (the answer) or never return (a hung server). kmock's own reactions
       answer only after the emulator has applied a write, as if it had landed.
@@ -140,27 +151,35 @@ class Emulator(KubernetesEmulator):
         for fault in self.faults:
             await fault(request)
         metadata = request.data.get("metadata") if isinstance(request.data, dict) else None
-        leases = request.resource is not None and request.resource.plural == "leases"
+        key = (request.resource, request.namespace, request.name)
+        versioned = (
+            request.resource is not None and request.resource.plural == "leases"
+        ) or _version_of(self.objects, key) is not None
         fenced = isinstance(metadata, dict) and "resourceVersion" in metadata
-        if request.action not in (self.action.CREATE, self.action.UPDATE) or not (leases or fenced):
+        writes = request.action in (self.action.CREATE, self.action.UPDATE)
+        if not writes or not (versioned or fenced):
             return await super()._handle(request)
         # Check and write as one step, as the API server does (only here: a reaction that
         # hangs another write must not hold every write up).
         async with self._writing:
             if fenced and request.action == self.action.UPDATE:
-                key = (request.resource, request.namespace, request.name)
-                if (
-                    key not in self.objects
-                    or self.objects[key].get("metadata", {}).get("resourceVersion")
-                    != metadata["resourceVersion"]
-                ):
+                assert isinstance(metadata, dict)
+                if _version_of(self.objects, key) != metadata["resourceVersion"]:
                     raise KubernetesError(409, "Conflict", "the object has been modified")
-            if leases:
+            if versioned:
                 # Stamped in the request itself: kmock stores and answers what it was sent.
+                # (`r.data` then shows the new version; what was sent is in `r.body`.)
                 request.data.setdefault("metadata", {})["resourceVersion"] = str(
                     next(self._versions)
                 )
             return await super()._handle(request)
+
+
+def _version_of(objects: Any, key: tuple[Any, ...]) -> str | None:
+    if key not in objects:
+        return None
+    version = objects[key].get("metadata", {}).get("resourceVersion")
+    return None if version is None else str(version)
 
 
 @pytest.fixture

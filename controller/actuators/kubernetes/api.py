@@ -1,7 +1,7 @@
 """Talking to the Kubernetes API: one client, one rate limiter, bounded retries, a deadline.
 
 Every request goes through `KubeApi`: it waits for the limiter (a controller with many pools
-must not flood the API server), retries what may succeed when asked again (409, 429, 5xx,
+must not flood the API server), retries what may succeed when asked again (429, 5xx,
 timeouts, dropped connections) with exponential backoff and jitter, and turns every other
 answer into an `ApiFailure` whose text says what was asked and what the server said.
 
@@ -38,8 +38,10 @@ from kubernetes.aio import config as k8s_config
 
 log = logging.getLogger("agentdash.kube")
 
-RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
-"""409: someone wrote in between; 429: the API server's own flow control; 5xx: passing."""
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+"""429: the API server's own flow control; 5xx: passing. Not 409: it refuses a write fenced
+by a resourceVersion that is no longer current (or a name taken), and the same request asked
+again gets the same answer; the caller must read again and decide again."""
 
 Request = Callable[..., Awaitable[aiohttp.ClientResponse]]
 
@@ -74,6 +76,10 @@ class ApiFailure(Exception):
     @property
     def not_found(self) -> bool:
         return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,27 @@ def annotated(obj: Obj, changes: Mapping[str, str | None]) -> dict[str, Any]:
     return {**obj, "metadata": {**meta(obj), "annotations": kept}}
 
 
+def scale_patch(replicas: int, deployment: Obj) -> dict[str, Any]:
+    """The merge patch of a Deployment's scale subresource, fenced by the resourceVersion it
+    was read at: the API server refuses it (409) if anything wrote the Deployment since, so a
+    deposed leader's patch that arrives late cannot undo what a new leader scaled."""
+    patch: dict[str, Any] = {"spec": {"replicas": replicas}}
+    version = meta(deployment).get("resourceVersion")
+    if version:
+        patch["metadata"] = {"resourceVersion": str(version)}
+    return patch
+
+
+def scaled(deployment: Obj, replicas: int, answer: Obj) -> dict[str, Any]:
+    """The Deployment as a scale PATCH answered (a Scale, whose resourceVersion is the
+    Deployment's): the next fenced patch is sent at the version this one made."""
+    metadata = dict(meta(deployment))
+    version = meta(answer).get("resourceVersion")
+    if version:
+        metadata["resourceVersion"] = str(version)
+    return {**deployment, "metadata": metadata, "spec": {**spec(deployment), "replicas": replicas}}
+
+
 def selector_matches(selector: object, labels: Mapping[str, str]) -> bool:
     """Does a Deployment's `spec.selector` select a pod with these labels?
 

@@ -18,7 +18,13 @@ tells a failure that lasts as that pool's, the same way on every tick. (A Source
 made it the whole cluster's, which the next successful read cleared: health flapped.)
 
 Every call is bounded by `deadline_s` (see controller.actuators.kubernetes.api), so that a leader
-can fence its writes by its lease.
+can fence its writes by its lease. The scale PATCH is fenced by the Deployment too: it names
+the resourceVersion read (objects.scale_patch), so the API server refuses it (409) if anyone
+wrote the Deployment since, a late PATCH from a deposed leader included. That refusal, like a
+decision on replicas the Deployment no longer has, is a `ScaleConflict`: not retried (it
+would be refused again), no failure, and the loop decides the pool again. The versions this
+process's own writes answer are kept until the watch catches up, so they never refuse its
+next scale.
 
 Calls for many pools run at once, within one rate limit (`qps`, `burst`), and the scale
 PATCHes go first: a scale that lands while other pools' scale calls still wait leaves its
@@ -53,14 +59,23 @@ from controller.actuators.kubernetes.objects import (
     ANNOTATION,
     PodIndex,
     decision_annotation,
+    meta,
     other_scaler,
     scale_event,
+    scale_patch,
+    scaled,
     spec,
     status,
 )
 from controller.core.busy import BusyPods
 from controller.core.config import Config, DeploymentRef
-from controller.core.model import PoolState, PoolUnavailable, ScaleDecision, SourceError
+from controller.core.model import (
+    PoolState,
+    PoolUnavailable,
+    ScaleConflict,
+    ScaleDecision,
+    SourceError,
+)
 
 log = logging.getLogger("agentdash.kube")
 
@@ -432,17 +447,23 @@ class DeploymentScaler:
                 why,
             )
             return None
+        if decision is not None and decision.current != previous:
+            raise ScaleConflict(
+                pool,
+                f"Deployment {ref.namespace}/{ref.name} has {previous} replicas now, "
+                f"not the {decision.current} decided on",
+            )
         if self._idle_first is not None and replicas < previous:
             await self._idle_first.mark(
                 pool, namespace.pods, deployment, previous - replicas, now, deadline
             )
         try:
-            await self._api.call(
+            answer = await self._api.call(
                 f"patch deployments/scale {ref.namespace}/{ref.name}",
                 self._api.apps.patch_namespaced_deployment_scale_without_preload_content,
                 ref.name,
                 ref.namespace,
-                {"spec": {"replicas": replicas}},
+                scale_patch(replicas, deployment),
                 deadline=deadline,
             )
         except ApiFailure as failure:
@@ -456,10 +477,7 @@ class DeploymentScaler:
             why,
         )
         # The watch will say so too; until it does, the next observation must not undo this.
-        deployments.objects[ref.name] = {
-            **deployment,
-            "spec": {**spec(deployment), "replicas": replicas},
-        }
+        deployments.objects[ref.name] = scaled(deployment, replicas, answer)
         return _Untold(ref, deployment, replicas, previous, decision, now, deadline)
 
     async def _tell(self) -> None:
@@ -477,6 +495,11 @@ class DeploymentScaler:
     def _refusal(
         self, pool: str, ref: DeploymentRef, failure: ApiFailure, now: float, doing: str = "scale"
     ) -> PoolUnavailable:
+        if failure.conflict:
+            # Fenced by the version read (objects.scale_patch): someone wrote it since.
+            return ScaleConflict(
+                pool, f"Deployment {ref.namespace}/{ref.name} changed since it was read (409)"
+            )
         if failure.not_found:
             # Gone: forget it until the watch sees it again.
             self._namespaces[ref.namespace].deployments.objects.pop(ref.name, None)
@@ -505,7 +528,7 @@ class DeploymentScaler:
                 annotation = decision_annotation(replicas, previous, decision, now)
                 if after_scales:
                     deadline = await self._turn(untold)
-                await self._api.call(
+                answer = await self._api.call(
                     f"annotate Deployment {ref.namespace}/{ref.name}",
                     self._api.apps.patch_namespaced_deployment_without_preload_content,
                     ref.name,
@@ -514,6 +537,7 @@ class DeploymentScaler:
                     _content_type="application/merge-patch+json",
                     deadline=deadline,
                 )
+                self._remember(ref, answer)
             if after_scales:
                 deadline = await self._turn(untold)
             await self._api.call(
@@ -529,6 +553,13 @@ class DeploymentScaler:
             log.info("%s: scaled, but not said why: %s", ref.name, unsaid)
         except ApiFailure as failure:
             log.warning("scaled, but could not say why on the Deployment: %s", failure)
+
+    def _remember(self, ref: DeploymentRef, answer: dict[str, Any]) -> None:
+        """The Deployment as our own write left it, until the watch says so: the next scale
+        is fenced at this version, not refused for a change this process made."""
+        deployments = self._namespaces[ref.namespace].deployments
+        if ref.name in deployments.objects and meta(answer).get("resourceVersion"):
+            deployments.objects[ref.name] = answer
 
     async def _turn(self, untold: _Untold) -> float:
         """Wait until no scale call waits (they go first); then the next request's deadline."""

@@ -6,6 +6,7 @@ injected; the engine and the event bus are the real ones."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 
 import pytest
@@ -17,6 +18,7 @@ from controller.core.model import (
     PoolObservation,
     PoolState,
     PoolUnavailable,
+    ScaleConflict,
     ScaleDecision,
     SourceError,
 )
@@ -167,6 +169,25 @@ async def test_a_failed_call_marks_its_pool_failing_and_is_decided_again(
     (event,) = setup.told()
     assert isinstance(event, HealthEvent)
     assert (event.source, event.ok) == ("scale web", True)
+
+
+async def test_a_call_refused_for_a_conflict_is_decided_again_and_is_no_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    setup = Setup()
+    setup.cluster.error = ScaleConflict("web", "Deployment agents/web changed since it was read")
+    with caplog.at_level(logging.INFO, logger="agentdash.loop"):
+        await setup.act()
+
+    assert setup.health.problems == {}  # nothing failed: someone else wrote first
+    assert setup.told() == []  # no scale told, no health event
+    assert setup.decided_again()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "INFO",
+            "web: not scaled: Deployment agents/web changed since it was read; deciding again",
+        )
+    ]
 
 
 async def test_a_hung_call_ends_at_its_deadline_and_names_it() -> None:

@@ -136,7 +136,8 @@ async def test_a_reason_said_after_its_call_goes_only_while_the_fence_allows(
     assert [kind for _, kind, _ in writes] == ["scale", "scale"]
 
     await asyncio.gather(
-        *(scaler.scale_with_reason(name, 6, why._replace(pool=name, desired=6), 0.0, leading)
+        *(scaler.scale_with_reason(name, 6, why._replace(pool=name, current=4, desired=6), 0.0,
+                                    leading)
           for name in names)
     )  # fmt: skip
     await eventually(lambda: len(writes) == 8)

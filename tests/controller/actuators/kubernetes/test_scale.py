@@ -110,7 +110,7 @@ async def test_plain_scale_annotates_without_a_reason(
 
 @pytest.mark.parametrize(
     ("status", "reason"),
-    [(409, "Conflict"), (429, "TooManyRequests"), (500, "InternalError"), (503, "Unavailable")],
+    [(429, "TooManyRequests"), (500, "InternalError"), (503, "Unavailable")],
 )
 async def test_a_passing_error_is_retried_with_backoff_until_it_succeeds(
     web: KubernetesEmulator, make_scaler: MakeScaler, naps: Naps, status: int, reason: str
