@@ -26,6 +26,8 @@ ACTIVATION_LAG = st.integers(0, 3)
 PENDING, ACK_PENDING, REPLICAS = st.integers(0, 60), st.integers(0, 10), st.integers(0, 15)
 TOKENS_TODAY = st.integers(0, 6000)
 PIN = st.integers(0, 6)
+ARRIVAL_RATE = st.none() | st.floats(0, 5)
+MEAN_TASK_SECONDS = st.none() | st.floats(0.5, 60)
 
 
 @st.composite
