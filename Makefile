@@ -24,9 +24,11 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-# The fast lane: in-process tests only, no real processes and no long replays.
+# The fast lane: in-process tests only, no real processes and no long replays, on every core
+# (pytest-xdist; they share no port and no file). The Textual tests spend half their time
+# waiting for the app to go idle, which the other worker fills.
 fast: lint
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m "not e2e" -n auto
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
