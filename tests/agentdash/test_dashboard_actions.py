@@ -14,6 +14,7 @@ from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent, ScaleEvent
 from controller.core.model import Pin, QueueStats
+from tests.support import eventually
 from tests.support.dashboard import POOLS, down_to, make
 
 
@@ -152,9 +153,9 @@ async def test_enter_explains_and_escape_comes_back(tmp_path: Path) -> None:
         await pilot.press(*down_to("globex-triage"), "enter")
         assert isinstance(app.screen, WhyScreen)
         assert app.screen.pool == "globex-triage"
-        text = shown(app.screen.query_one("#steps", Static))
-        assert "1. data" in text
-        assert "Main reason:" in text
+        steps = app.screen.query_one("#steps", Static)
+        await eventually(lambda: "1. data" in shown(steps))  # filled after the screen's refresh
+        assert "Main reason:" in shown(steps)
         await pilot.press("escape")
         assert isinstance(app.screen, FleetScreen)
         assert app.screen.selected_pool == "globex-triage"
