@@ -25,8 +25,9 @@ test: lint
 	$(BIN)/pytest
 
 # The fast lane: in-process tests only, no real processes and no long replays, on every core
-# (pytest-xdist; they share no port and no file). The Textual tests spend half their time
-# waiting for the app to go idle, which the other worker fills.
+# (pytest-xdist: each test takes a free port and its own tmp_path and state directory). The
+# Textual tests spend much of their time waiting for the app to go idle: the other worker
+# fills it.
 fast: lint
 	$(BIN)/pytest -m "not e2e" -n auto
 
