@@ -24,9 +24,12 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-# The fast lane: in-process tests only, no real processes and no long replays.
+# The fast lane: in-process tests only, no real processes and no long replays, on every core
+# (pytest-xdist: each test takes a free port and its own tmp_path and state directory). The
+# Textual tests spend much of their time waiting for the app to go idle: the other worker
+# fills it.
 fast: lint
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m "not e2e" -n auto
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -178,8 +178,9 @@ async def test_the_detail_panes_show_what_the_columns_cut(tmp_path: Path) -> Non
         assert all(r in detail for r in reasons), detail
 
         await pilot.press("e")
-        detail = shown(app.screen.query_one("#detail", Static))
-        assert all(r in detail for r in reasons), detail
+        events_detail = app.screen.query_one("#detail", Static)
+        # Events fills its tables after its first refresh
+        await eventually(lambda: all(r in shown(events_detail) for r in reasons))
 
 
 async def test_describe_shows_config_deployment_decisions_and_pins(tmp_path: Path) -> None:

@@ -21,8 +21,10 @@ def test_describe(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]
     assert snap_compare(make_app(), press=["down", "down", "i"], terminal_size=size)
 
 
+@pytest.mark.parametrize("size", [SIZES["80x24"]], ids=["80x24"])
 def test_describe_scrolled(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
-    """The end of the page: pins, pauses and the last decisions."""
+    """The end of the page: pins, pauses and the last decisions (at 200x60 it is all in view:
+    test_describe)."""
     keys = ["down", "down", "i", "end"]
     assert snap_compare(make_app(), press=keys, terminal_size=size)
 
@@ -55,8 +57,10 @@ def test_tenants_pause_dialog(
     assert snap_compare(make_app(), press=["t", "down", "s"], terminal_size=size)
 
 
+@pytest.mark.parametrize("size", [SIZES["80x24"]], ids=["80x24"])
 def test_help_to_the_end(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
-    """The last of the help: the keys of every screen and table."""
+    """The last of the help: the keys of every screen and table (at 200x60 it is all in
+    view: test_screens.py's test_help)."""
     keys = ["question_mark", "end"]
     assert snap_compare(make_app(), press=keys, terminal_size=size)
 

@@ -1,6 +1,6 @@
-"""What STATE says, at 80x24 and at 200x60: starved and held (the sample fleet as it is), a
-paused pool, a paused controller (and Why naming the pause), dry-run (Fleet and Events), pins
-with their time left, and the pause-pool dialog."""
+"""What STATE says, at 80x24 and at 200x60: a paused pool, a paused controller (and Why naming
+the pause), dry-run (Fleet and Events), pins with their time left, and the pause-pool dialog.
+Starved and held are the sample fleet as it is: test_screens.py's test_fleet."""
 
 from __future__ import annotations
 
@@ -40,10 +40,6 @@ def app_after(tmp_path: Path, act: Act | None = None) -> AgentDashApp:
         return AgentDashApp(feed, refresh_s=None)
 
     return asyncio.run(build())
-
-
-def test_starved_and_held(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    assert snap_compare(app_after(tmp_path), terminal_size=size)
 
 
 def test_paused_pools(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:

@@ -10,30 +10,41 @@ from controller.core.config import Config
 from controller.core.model import Observations, Overrides, Pin, PoolObservation
 from tests.support.factories import config, pool
 
+# Made once, here: a strategy made inside a draw is made and checked again at every draw, and
+# that cost more than the draws themselves.
+TENANT = {
+    "tier": st.sampled_from(["enterprise", "growth", "starter"]),
+    "max_pods": st.none() | st.integers(1, 20),
+    "daily_token_budget": st.none() | st.integers(1000, 5000),
+    "hard_cap": st.booleans(),
+}
+PROVIDER = st.sampled_from([None, "openai", "anthropic"])
+RPM_PER_REPLICA = st.integers(0, 60)
+MIN_REPLICAS = st.integers(0, 3)
+TARGET_LAG = st.integers(1, 5)
+ACTIVATION_LAG = st.integers(0, 3)
+PENDING, ACK_PENDING, REPLICAS = st.integers(0, 60), st.integers(0, 10), st.integers(0, 15)
+TOKENS_TODAY = st.integers(0, 6000)
+PIN = st.integers(0, 6)
+ARRIVAL_RATE = st.none() | st.floats(0, 5)
+MEAN_TASK_SECONDS = st.none() | st.floats(0.5, 60)
+
 
 @st.composite
 def fleets(draw: st.DrawFn) -> tuple[Config, Observations, Overrides]:
     tenant_names = [f"t{i}" for i in range(draw(st.integers(1, 4)))]
-    tenants = {
-        t: {
-            "tier": draw(st.sampled_from(["enterprise", "growth", "starter"])),
-            "max_pods": draw(st.none() | st.integers(1, 20)),
-            "daily_token_budget": draw(st.none() | st.integers(1000, 5000)),
-            "hard_cap": draw(st.booleans()),
-        }
-        for t in tenant_names
-    }
+    tenants = {t: {field: draw(values) for field, values in TENANT.items()} for t in tenant_names}
     pools: dict[str, dict[str, Any]] = {}
     for i in range(draw(st.integers(1, 8))):
-        low = draw(st.integers(0, 3))
+        low = draw(MIN_REPLICAS)
         pools[f"p{i}"] = pool(
             draw(st.sampled_from(tenant_names)),
-            provider=draw(st.sampled_from([None, "openai", "anthropic"])),
-            rpm_per_replica=draw(st.integers(0, 60)),
+            provider=draw(PROVIDER),
+            rpm_per_replica=draw(RPM_PER_REPLICA),
             min_replicas=low,
             max_replicas=draw(st.integers(max(low, 1), 15)),
-            target_lag_per_replica=draw(st.integers(1, 5)),
-            activation_lag=draw(st.integers(0, 3)),
+            target_lag_per_replica=draw(TARGET_LAG),
+            activation_lag=draw(ACTIVATION_LAG),
         )
     cfg = config(
         pools,
@@ -46,15 +57,13 @@ def fleets(draw: st.DrawFn) -> tuple[Config, Observations, Overrides]:
     )
     observations = Observations(
         pools={
-            name: PoolObservation(
-                draw(st.integers(0, 60)), draw(st.integers(0, 10)), draw(st.integers(0, 15))
-            )
+            name: PoolObservation(draw(PENDING), draw(ACK_PENDING), draw(REPLICAS))
             for name in pools
         },
-        tokens_today={t: draw(st.integers(0, 6000)) for t in tenant_names},
+        tokens_today={t: draw(TOKENS_TODAY) for t in tenant_names},
     )
     overrides = Overrides(
-        pins={p: Pin(draw(st.integers(0, 6))) for p in draw(st.sets(st.sampled_from(list(pools))))},
+        pins={p: Pin(draw(PIN)) for p in draw(st.sets(st.sampled_from(list(pools))))},
         paused_tenants=frozenset(draw(st.sets(st.sampled_from(tenant_names)))),
     )
     return cfg, observations, overrides

@@ -11,7 +11,7 @@ from controller.core.demand import demanded, footprint
 from controller.core.history import History
 from controller.core.model import Observations, Overrides
 from controller.core.policy import claim
-from tests.support.strategies import fleets
+from tests.support.strategies import ARRIVAL_RATE, MEAN_TASK_SECONDS, REPLICAS, fleets
 
 
 @given(fleets(), st.data())
@@ -24,9 +24,9 @@ def test_a_claim_given_its_readings_step_2_is_the_claim_that_works_it_out(
     seen = {}
     for name, obs in observations.pools.items():
         seen[name] = obs._replace(
-            ready=data.draw(st.integers(0, 15)),
-            arrival_rate=data.draw(st.none() | st.floats(0, 5)),
-            mean_task_seconds=data.draw(st.none() | st.floats(0.5, 60)),
+            ready=data.draw(REPLICAS),
+            arrival_rate=data.draw(ARRIVAL_RATE),
+            mean_task_seconds=data.draw(MEAN_TASK_SECONDS),
             stale=data.draw(st.none() | st.just("queue unreadable")),
         )
         # A past for the time rules to act on: a window and a rate policy quote it.

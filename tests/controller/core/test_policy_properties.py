@@ -13,7 +13,7 @@ from controller.core.history import History
 from controller.core.model import Observations, Overrides, PoolObservation, ScaleDecision
 from controller.core.policy import claim, decide
 from tests.support.factories import config, pool
-from tests.support.strategies import fleets
+from tests.support.strategies import ARRIVAL_RATE, MEAN_TASK_SECONDS, REPLICAS, fleets
 
 SHARED = ("cluster max_pods", "provider rpm")
 
@@ -154,9 +154,9 @@ def test_a_claim_depends_on_an_observation_only_through_its_footprint(
         other = obs._replace(
             pending=moved,
             ack_pending=lag - moved,
-            ready=data.draw(st.integers(0, 15)),
-            arrival_rate=data.draw(st.none() | st.floats(0, 5)),
-            mean_task_seconds=data.draw(st.none() | st.floats(0.5, 60)),
+            ready=data.draw(REPLICAS),
+            arrival_rate=data.draw(ARRIVAL_RATE),
+            mean_task_seconds=data.draw(MEAN_TASK_SECONDS),
         )
         wait = cfg.target_wait[name]
         if footprint(pool_cfg, other, wait) != footprint(pool_cfg, obs, wait):
@@ -176,7 +176,7 @@ def test_a_claim_holds_until_its_time_rules_may_let_go(data: st.DataObject) -> N
         {"p": pool("t", max_replicas=30, cooldown_seconds=data.draw(st.sampled_from([0, 60, 300])))}
     )
     now, history = 1200.0, History(cfg)
-    current = data.draw(st.integers(0, 15))
+    current = data.draw(REPLICAS)
     # A random recent past: recommendations, and scale steps large enough to bind.
     times = data.draw(st.lists(st.floats(now - 400, now - 0.5), max_size=15))
     for t in sorted(times):

@@ -153,12 +153,22 @@ def test_a_file_that_is_not_utf8_further_on_is_one_line(tmp_path: Path) -> None:
         load_trace(path, CONFIG)
 
 
+@pytest.fixture(scope="module")
+def day_of_tasks() -> tuple[Trace, tuple[str, ...]]:
+    """60,000 tasks (enough that one chunk is small beside the columns) and their lines: made
+    once, read by both orders (a tuple, so that no test changes it for the other)."""
+    generated = generate(CONFIG, "bursty", 24.0, seed=5, tasks=60_000)
+    return generated, tuple(lines_of(generated))
+
+
 @pytest.mark.parametrize("shuffled", [False, True])
-def test_loading_holds_the_columns_not_the_file(tmp_path: Path, shuffled: bool) -> None:
+def test_loading_holds_the_columns_not_the_file(
+    tmp_path: Path, shuffled: bool, day_of_tasks: tuple[Trace, tuple[str, ...]]
+) -> None:
     """A task kept is 28 bytes (two doubles, an int and a long long); reading the file as a
     list of lines and a dict a task held 530 bytes a task at its peak."""
-    generated = generate(CONFIG, "bursty", 24.0, seed=5, tasks=60_000)
-    lines = lines_of(generated)
+    generated, made = day_of_tasks
+    lines = list(made)
     if shuffled:
         random.Random(5).shuffle(lines)
     path = written(tmp_path / "trace.jsonl", lines)
