@@ -232,12 +232,12 @@ async def test_actions_taken_on_a_following_dashboard_are_in_the_leaders_log_onc
     assert actions(follower) == []  # once in the logs: the leader's
 
     assert leader.stop() == 0  # the follower leads; a new daemon follows it
+    await follower.wait_health(lambda h: h["role"] == "leader")
     again = Daemon(fleet_config)
     daemons.append(again)
     await again.wait_health(lambda h: h["role"] == "follower")
     started = again.read()[0]
     assert (started["type"], started["dry_run"], started["paused"]) == ("start", True, True)
-    await follower.wait_health(lambda h: h["role"] == "leader")
     assert actions(follower) == [] == actions(again)  # what was done before is not told again
 
 
