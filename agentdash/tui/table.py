@@ -256,7 +256,8 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
     def sync(self, rows: Sequence[Row]) -> None:
         """Show `rows` (in display order, unless the operator sorted by a column)."""
         selected = self.selected
-        before = {key for key, _ in self._rows}
+        # Only a newest-first table counts the rows that came (a 20,000-pod table need not).
+        before = {key for key, _ in self._rows} if self.newest_first else set()
         if any(c.render is not None for c in self._columns):
             self._lines.clear()  # what a raw value looks like may change with time (an age)
         self._unsorted = rows

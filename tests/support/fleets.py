@@ -49,3 +49,13 @@ def throttled() -> Config:
     """A Kubernetes client budget so small that patches wait for it."""
     cfg = every_ceiling_tight()
     return cfg.model_copy(update={"kubernetes": KubernetesConfig(qps=0.2, burst=2)})
+
+
+def tiers_with_a_target_wait() -> Config:
+    """Two enterprise pools (a 30 s target_wait_seconds) and a starter pool (none)."""
+    return config(
+        {"research": pool("acme"), "support": pool("acme"), "batch": pool("initech")},
+        {"acme": {"tier": "enterprise"}, "initech": {"tier": "starter"}},
+        tiers={"enterprise": {"priority": 1000, "target_wait_seconds": 30},
+               "starter": {"priority": 100}},
+    )  # fmt: skip

@@ -8,6 +8,7 @@ from controller.core.model import QueueStats, Reason, ScaleDecision
 from controller.runtime.metrics import Metrics
 from tests.support import FakeClock
 from tests.support.factories import config, pool
+from tests.support.fleets import tiers_with_a_target_wait
 
 
 def lines(metrics: Metrics, name: str) -> list[str]:
@@ -69,12 +70,7 @@ def test_a_pool_grows_starved_with_the_same_replicas_as_its_demand_grows() -> No
 
 def test_the_oldest_tasks_age_is_as_of_the_scrape_with_its_tier_and_the_tiers_target() -> None:
     clock = FakeClock(1_000.0)
-    cfg = config(
-        {"research": pool("acme"), "support": pool("acme"), "batch": pool("initech")},
-        {"acme": {"tier": "enterprise"}, "initech": {"tier": "starter"}},
-        tiers={"enterprise": {"priority": 1000, "target_wait_seconds": 30},
-               "starter": {"priority": 100}},
-    )  # fmt: skip
+    cfg = tiers_with_a_target_wait()
     metrics = Metrics(cfg, clock=clock)
     metrics.observe_queues(
         {

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from controller.core.model import Observations, Overrides, PoolObservation, QueueStats
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
-from tests.support.factories import config, pool
+from tests.support.fleets import tiers_with_a_target_wait
 
 NOW = 1_767_225_600.0
 
 
 def snapshot(queues: dict[str, QueueStats]) -> FleetSnapshot:
-    cfg = config(
-        {"research": pool("acme"), "support": pool("acme"), "batch": pool("initech")},
-        {"acme": {"tier": "enterprise"}, "initech": {"tier": "starter"}},
-        tiers={"enterprise": {"priority": 1000, "target_wait_seconds": 30},
-               "starter": {"priority": 100}},
-    )  # fmt: skip
+    cfg = tiers_with_a_target_wait()
     return build_snapshot(
         cfg,
         now=NOW,
