@@ -90,6 +90,6 @@ def notes(config: Config) -> list[str]:
             )
             found.append(
                 f"at max_replicas the pools on {name} would make {rpm:g} rpm, over its "
-                f"{provider.rpm}{headroom}: replicas are shared by tier priority"
+                f"{provider.rpm}{headroom}: replicas are shared by tier weight"
             )
     return found

@@ -1,5 +1,5 @@
 """Shared ceilings: share the cluster's pods, each tenant's pods and each provider's rpm
-between pools, by tier priority.
+between pools, weighted by tier priority.
 
 Order of service:
 1. pools whose replicas must be held (stale or unobserved data) keep what they have;
@@ -7,25 +7,23 @@ Order of service:
    (it would be redelivered and start again); its pod goes to whoever needs it most when the
    task ends;
 3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
-4. tier by tier, highest first:
-   - each pool keeps what it has and still needs, so pods are not traded inside a tier as
-     demands wobble, even in a tier a higher one starves;
-   - demand grows from free room, water-filled;
+4. then every tier at once, shared by weight (each tier counts twice the tier below it):
+   - each pool keeps what it has and still needs, so pods are not traded between pools as
+     demands wobble;
+   - demand grows from free room, water-filled by weight;
    - demand that has lasted (Claim.steady, controller.core.history.SUSTAINED_S) takes held
-     room: lower tiers' idle pods, their holds, this tier's own holds;
-   - then the replicas the tier's time rules alone keep (a window, the learned keep-alive, a
-     rate policy, the cooldown): they yield to this tier's real demand or a higher one's,
-     never to a lower tier's, as under PriorityClass a lower priority never preempts a higher.
-     Holds never exceed a pool's current replicas, so a hold that yielded does not come
-     back as growth.
+     room: other pools' idle pods and the replicas their time rules alone keep;
+   - then the replicas the time rules alone keep (a window, the learned keep-alive, a rate
+     policy, the cooldown), with what room is left.
 Hysteresis: a blip of lag moves no pod (only lasting demand takes what other pools have), and
-what a higher tier took stays while its own rules keep it, so pods do not flap between tiers.
+a pool keeps what it has while it needs it, so pods do not flap between pools.
 
-Inside one tier the remaining room is split by max-min fairness (water-filling): all pools
-rise level by level, and when a ceiling cannot give every pool one more replica, the leftover
-units go to the larger unmet demand, then by pool name.
-Once a shared ceiling leaves a tier short, lower tiers get nothing more from it than their
-floors (strict priority).
+Why weights and not strict priority: under a ceiling near the fleet's mean need, strict
+priority starves the lower tiers for as long as the higher ones have work, and their queues
+grow for hours. By weight, a higher tier still gets more of a short ceiling, and no tier gets
+nothing. Within the shares the room is water-filled: every pool rises in step with its weight,
+and when a ceiling cannot give every pool one more replica, the next one goes to the pool
+lowest in replicas per weight, then to the larger unmet demand, then by pool name.
 
 Most ticks nothing is short and every claim is granted in one linear pass; water-filling runs
 only over the claims under a short ceiling, one independent group at a time.
@@ -61,6 +59,8 @@ class Layout:
     """Per pool: the ceilings it draws on (the indices of `costs`)."""
     tiers: tuple[tuple[str, tuple[str, ...]], ...]
     """(tier, its pools in config order), highest priority first."""
+    weights: dict[str, float]
+    """Per pool, its tier's weight under a short ceiling (`tier_weights`)."""
     limits: tuple[float, ...]
     """Per ceiling, what a sum of replicas x cost may reach and still surely fit: sums of
     whole numbers are exact, others may drift, so they keep a margin."""
@@ -113,7 +113,28 @@ def _build_layout(config: Config) -> Layout:
         slack = EPS if exact else -1e-6 * max(1.0, made.capacity)
         limits.append(made.capacity + slack)
     drawing = {name: frozenset(i for i, _ in made) for name, made in costs.items()}
-    return Layout(tuple(ceilings), costs, drawing, tiers, tuple(limits))
+    weight = tier_weights(config)
+    weights = {name: weight[config.tier_of[name]] for name in config.pools}
+    return Layout(
+        ceilings=tuple(ceilings),
+        costs=costs,
+        drawn=drawing,
+        tiers=tiers,
+        weights=weights,
+        limits=tuple(limits),
+    )
+
+
+MAX_DOUBLINGS = 60
+"""Tiers further apart than this many priorities share as if strictly ordered."""
+
+
+def tier_weights(config: Config) -> dict[str, float]:
+    """Each tier's weight under a short ceiling: 1 for the lowest priority, twice that for
+    each distinct priority above it (tiers of equal priority weigh the same)."""
+    levels = sorted({tier.priority for tier in config.tiers.values()})
+    rank = {priority: min(k, MAX_DOUBLINGS) for k, priority in enumerate(levels)}
+    return {name: 2.0 ** rank[tier.priority] for name, tier in config.tiers.items()}
 
 
 _layouts: dict[int, tuple[Config, Layout]] = {}
@@ -178,6 +199,12 @@ class Claim:
     def has(self) -> int:
         """What the pool has and still wants: its current replicas, at most `want`."""
         return self.current if self.current < self.want else self.want
+
+    @property
+    def holding(self) -> int:
+        """Replicas the pool has that only its time rules keep (beyond `has`)."""
+        kept = self.current if self.current < self.alone else self.alone
+        return kept - self.has if kept > self.has else 0
 
     @property
     def alone(self) -> int:
@@ -279,67 +306,114 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
     for claim in claims:
         if not claim.held:
             grouped[rank[tier_of[claim.name]]].append(claim)
-    tiers = [(tier, grouped[k]) for k, (tier, _) in enumerate(shape.tiers)]
+    ranked = [claim for tier_claims in grouped for claim in tier_claims]
     # Replicas at work stay, whatever the tier: preempting one cuts its task short (it is
     # redelivered after the grace period and starts again).
     working = []
-    for _, tier_claims in tiers:
-        for claim in tier_claims:
-            most = claim.alone
-            keep = claim.busy if claim.busy < most else most
-            if keep > 0:
-                claim.goal = keep
-                working.append(claim)
+    for claim in ranked:
+        most = claim.alone
+        keep = claim.busy if claim.busy < most else most
+        if keep > 0:
+            claim.goal = keep
+            working.append(claim)
     if working:
         run.fill(working)
-    for _, tier_claims in tiers:
+    for tier_claims in grouped:  # floors are operators' promises: strictly by tier
         for claim in tier_claims:
             claim.goal = claim.floor
         run.fill(tier_claims)
-    # What pools have is taken only by demand that has lasted (Claim.steady): set aside, for
-    # every pool, the replicas it has and would keep alone (its demand, its holds) beyond what
-    # it was granted. A blip of lag then grows from free room only, and moves no pod.
-    reserve = run.reserve([c for c in claims if not c.held])
-    closed: set[int] = set()
-    for tier, tier_claims in tiers:
-        # Each pool of the tier keeps what it has and still wants (what is left of it: a
-        # higher tier's lasting demand may have taken some); pods are not traded inside a
-        # tier as demands wobble (each trade is a task cut short and a cold start).
-        keeping = [c for c in tier_claims if c.has > c.granted]
-        if keeping:
-            for claim in keeping:
-                claim.goal = claim.has
-            run.unreserve(reserve, keeping)
-            run.fill(keeping)
-        open_claims = _open(tier_claims, closed, shape)
-        for claim in open_claims:
-            claim.goal = claim.want
-        run.fill(open_claims)  # growth, from free room
-        lasting = []
-        for claim in open_claims:
+    _share(run, grouped, tier_of)
+
+
+def _share(run: Room, grouped: list[list[Claim]], tier_of: dict[str, str]) -> None:
+    """Step 4: what is left, shared by weight between every tier's demand, then holds."""
+    claims = [claim for tier_claims in grouped for claim in tier_claims]
+    shares = _fair_shares(run, claims)
+    # Each pool keeps what it has and still wants, up to its share: pods are not traded
+    # between pools as demands wobble (each trade is a task cut short and a cold start), but
+    # a pool above its share lends its idle pods to lasting demand below its share.
+    for claim, share in zip(claims, shares, strict=True):
+        keep = claim.has if claim.has < share else share
+        if keep > claim.granted:
+            run.grant(claim, keep - claim.granted)
+    # What pools have beyond that is taken only by demand that has lasted (Claim.steady), so
+    # a blip of lag grows from free room only and moves no pod. Set it aside: the idle pods
+    # above a share, and per tier the replicas its time rules alone keep.
+    above = run.set_aside([(c, c.has - c.granted) for c in claims])
+    holds = [run.set_aside([(c, c.holding) for c in tier_claims]) for tier_claims in grouped]
+    for claim in claims:
+        claim.goal = claim.want
+    run.fill(claims)  # growth, from free room
+    lasting = []
+    for claim in claims:
+        steady = claim.want if claim.steady is None else claim.steady
+        if steady > claim.granted:
+            claim.goal = steady
+            lasting.append(claim)
+    if lasting:
+        _lend(run, above, lasting)
+    for claim in claims:  # what no lasting demand took goes back to its pool
+        claim.goal = claim.has
+    run.unreserve(above, claims)
+    run.fill(claims)
+    if lasting:
+        for claim in claims:
+            claim.goal = claim.granted
+        for claim in lasting:
             steady = claim.want if claim.steady is None else claim.steady
-            if steady > claim.granted:
-                claim.goal = steady
-                lasting.append(claim)
-        if lasting and any(reserve):  # held room: lower tiers' idle pods, this tier's holds
-            held = list(reserve)
-            run.release(reserve)
-            run.fill(lasting)
-            reserve = run.reserve_again(held)
-        short = [c for c in tier_claims if c.granted < c.floor or c.granted < c.want]
-        for claim in short:  # explained now: lower tiers have not taken their share yet
-            explain_shortfall(claim, run, closed, tier, reserve)
-        _close(short, run, closed)
-        # What the tier's time rules keep, before any lower tier's demand.
+            claim.goal = steady if steady > claim.granted else claim.granted
+        _take_holds(run, holds, grouped)
+    reserve = [sum(parts) for parts in zip(above, *holds, strict=True)]
+    for claim in claims:
+        if claim.granted < claim.floor or claim.granted < claim.want:
+            explain_shortfall(claim, run, tier_of[claim.name], reserve)
+    # What the time rules alone keep, with the room that real demand left.
+    for k, tier_claims in enumerate(grouped):
         holding = [c for c in tier_claims if c.kept > c.granted]
         if holding:
             for claim in holding:
                 claim.goal = claim.kept
-            run.unreserve(reserve, holding)
+            run.unreserve(holds[k], holding)
             run.fill(holding)
             for claim in holding:
                 if claim.granted < claim.kept:
-                    explain_yield(claim, run, closed)
+                    explain_yield(claim, run)
+
+
+def _lend(run: Room, reserve: list[float], claims: list[Claim]) -> None:
+    """Fill `claims` from what `reserve` set aside (and free room); set the rest aside again."""
+    if any(reserve):
+        before = list(reserve)
+        run.release(reserve)
+        run.fill(claims)
+        reserve[:] = run.reserve_again(before)
+
+
+def _take_holds(run: Room, holds: list[list[float]], grouped: list[list[Claim]]) -> None:
+    """Each tier's lasting demand (its claims' goals), highest tier first, takes the replicas
+    that time rules alone keep in its own tier and lower ones, the lowest tier's first; never
+    a higher tier's (as under PriorityClass, a lower priority never preempts a higher one)."""
+    for k, tier_claims in enumerate(grouped):
+        for lower in reversed(range(k, len(grouped))):
+            short = [c for c in tier_claims if c.granted < c.goal]
+            if not short:
+                break
+            _lend(run, holds[lower], short)
+
+
+def _fair_shares(run: Room, claims: list[Claim]) -> list[int]:
+    """What each claim would get of the room left if every pool's demand were water-filled
+    by weight from what it has been granted so far, as if no pool had any other pod."""
+    scratch = Room(run.shape)
+    scratch.room = list(run.room)
+    granted = [claim.granted for claim in claims]
+    for claim in claims:
+        claim.goal = claim.want
+    scratch.fill(claims)
+    shares = [claim.granted for claim in claims]
+    for claim, before in zip(claims, granted, strict=True):
+        claim.granted = before
+    return shares
 
 
 def _fit_alone(shape: Layout, claims: list[Claim]) -> bool:
@@ -358,19 +432,3 @@ def _fit_alone(shape: Layout, claims: list[Claim]) -> bool:
     for claim in claims:
         claim.granted = claim.alone
     return True
-
-
-def _open(tier_claims: list[Claim], closed: set[int], shape: Layout) -> list[Claim]:
-    """The claims of a tier that draw on no ceiling a higher tier was short of."""
-    if not closed:
-        return tier_claims
-    drawn = shape.drawn
-    return [c for c in tier_claims if closed.isdisjoint(drawn[c.name])]
-
-
-def _close(short: list[Claim], run: Room, closed: set[int]) -> None:
-    """Strict priority: a shared ceiling that left a tier short gives lower tiers nothing
-    more, even where a cheaper replica would still fit."""
-    costs, room = run.shape.costs, run.room
-    for claim in short:
-        closed.update(i for i, cost in costs[claim.name] if room[i] + EPS < cost)

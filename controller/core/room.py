@@ -1,9 +1,10 @@
 """The room left under each shared ceiling during one allocation
 (controller.core.allocation.allocate_short): replicas granted from it, set aside for what
-pools have, given back, and water-filled between claims (max-min fair)."""
+pools have, given back, and water-filled between claims (max-min fair by tier weight)."""
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,6 +40,17 @@ class Room:
                     reserve[i] += (has - claim.granted) * cost
         return self.reserve_again(reserve)
 
+    def set_aside(self, parts: list[tuple[Claim, int]]) -> list[float]:
+        """Set aside, from the room, the given replicas of each claim (a count of 0 or less
+        sets nothing aside)."""
+        reserve = [0.0] * len(self.room)
+        costs = self.shape.costs
+        for claim, units in parts:
+            if units > 0:
+                for i, cost in costs[claim.name]:
+                    reserve[i] += units * cost
+        return self.reserve_again(reserve)
+
     def unreserve(self, reserve: list[float], claims: list[Claim]) -> None:
         """Give back to the room what is still set aside of these claims' current replicas
         up to their goal (for them to keep)."""
@@ -46,6 +58,8 @@ class Room:
         for claim in claims:
             goal = claim.goal if claim.goal < claim.current else claim.current
             part = goal - claim.granted
+            if part <= 0:
+                continue
             for i, cost in costs[claim.name]:
                 amount = part * cost
                 if amount > reserve[i]:
@@ -119,28 +133,23 @@ class Room:
         return list(groups.values())
 
     def _water_fill(self, claims: list[Claim]) -> None:
-        costs, room = self.shape.costs, self.room
-        active = [c for c in claims if self.fits(c)]
-        while active:
-            level = min(c.granted for c in active)
-            lowest = [c for c in active if c.granted == level]
-            step = min(c.goal for c in lowest) - level
-            above = [c.granted for c in active if c.granted > level]
-            if above:
-                step = min(step, min(above) - level)
-            per_step: dict[int, float] = {}
-            for claim in lowest:
-                for i, cost in costs[claim.name]:
-                    per_step[i] = per_step.get(i, 0.0) + cost
-            for i, cost in per_step.items():
-                if cost > 0:
-                    step = min(step, int((room[i] + EPS) // cost))
-            if step >= 1:
-                for claim in lowest:
-                    self.grant(claim, step)
-            else:
-                lowest.sort(key=lambda c: (c.granted - c.goal, c.name))
-                for claim in lowest:
-                    if self.fits(claim):
-                        self.grant(claim, 1)
-            active = [c for c in active if c.granted < c.goal and self.fits(c)]
+        """Raise the claims one replica at a time, each to the claim lowest in replicas per
+        weight (then the larger unmet demand, then the name), while its ceilings have room:
+        weighted max-min fairness. Room only shrinks here, so a claim that no longer fits is
+        done."""
+        weights = self.shape.weights
+        queue = [
+            ((c.granted + 1) / weights[c.name], c.granted - c.goal, c.name, k)
+            for k, c in enumerate(claims)
+            if c.granted < c.goal and self.fits(c)
+        ]
+        heapq.heapify(queue)
+        while queue:
+            k = heapq.heappop(queue)[3]
+            claim = claims[k]
+            if not self.fits(claim):
+                continue
+            self.grant(claim, 1)
+            if claim.granted < claim.goal:
+                level = (claim.granted + 1) / weights[claim.name]
+                heapq.heappush(queue, (level, claim.granted - claim.goal, claim.name, k))

@@ -13,15 +13,9 @@ if TYPE_CHECKING:
     from controller.core.allocation import Claim
 
 
-def explain_shortfall(
-    claim: Claim,
-    run: Room,
-    closed: set[int],
-    tier: str,
-    reserve: list[float],
-) -> None:
+def explain_shortfall(claim: Claim, run: Room, tier: str, reserve: list[float]) -> None:
     """Which ceiling kept the claim short, and why it could not take what others have there:
-    a higher tier is short of it, its demand is too recent, or it is all in use."""
+    its demand is too recent, or the ceiling is all in use (shared by tier weight)."""
     target = claim.floor if claim.floor > claim.want else claim.want
     recent = claim.steady is not None and claim.steady < claim.want
     args: tuple[object, ...]
@@ -29,13 +23,6 @@ def explain_shortfall(
         ceiling = run.shape.ceilings[i]
         room = run.room[i]
         if room + EPS >= cost:
-            if i in closed:
-                args = (ceiling.label, tier, target, claim.granted)
-                claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
-            continue
-        if i in closed and room + reserve[i] + EPS >= cost:
-            args = (ceiling.label, tier, target, claim.granted)
-            claim.reasons.append(Reason(ceiling.rule, _CLOSED, args))
             continue
         if recent and room + reserve[i] + EPS >= cost:
             # the room is other pools' and this demand is too recent to take it
@@ -45,25 +32,24 @@ def explain_shortfall(
         if room + reserve[i] + EPS >= cost:
             continue  # some other ceiling stopped it from taking that room
         per = f", {cost:g} {ceiling.unit} a replica" if ceiling.unit != "pods" else ""
-        shared = "" if ceiling.rule == "tenant max_pods" else f", shared by tier ({tier} here)"
+        weight = run.shape.weights[claim.name]
+        shared = (
+            ""
+            if ceiling.rule == "tenant max_pods"
+            else f", shared by tier weight ({tier} here, weight {weight:g})"
+        )
         args = (ceiling.label, per, shared, target, claim.granted)
         claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
 
 
-def explain_yield(claim: Claim, run: Room, closed: set[int]) -> None:
+def explain_yield(claim: Claim, run: Room) -> None:
     """Which ceiling the replicas a time rule keeps yielded under."""
     for i, cost in run.shape.costs[claim.name]:
-        if run.room[i] + EPS < cost or i in closed:
+        if run.room[i] + EPS < cost:
             args = (claim.kept, run.shape.ceilings[i].label, claim.kept, claim.granted)
             claim.reasons.append(Reason(run.shape.ceilings[i].rule, _YIELD, args))
             return
 
 
-_YIELD = (
-    "the {} replicas a time rule keeps yield to real demand of this tier or a higher one ({} "
-    "short): {} -> {}"
-)
+_YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
 _RECENT = "{} in use by other pools; demand younger than {:g} s takes free room only: {} -> {}"
-_CLOSED = (
-    "{}: a higher tier is still short of it, so no growth beyond the floor ({} here): {} -> {}"
-)

@@ -199,7 +199,7 @@ def test_equal_demands_break_ties_by_pool_name() -> None:
     assert (decisions["a"].desired, decisions["b"].desired) == (3, 2)
 
 
-def test_a_provider_rpm_is_shared_across_tenants_by_tier() -> None:
+def test_a_provider_rpm_is_shared_across_tenants_by_tier_weight() -> None:
     cfg = config(
         {
             "gold": pool("g", provider="openai", rpm_per_replica=50),
@@ -210,8 +210,12 @@ def test_a_provider_rpm_is_shared_across_tenants_by_tier() -> None:
         providers={"openai": {"rpm": 600, "headroom": 1}},
     )
     decisions = by_pool(decide(cfg, observe(gold=(10, 0, 0), silver=(10, 0, 0), local=(7, 0, 0))))
-    assert decisions["gold"].desired == 10  # 500 rpm
-    assert decisions["silver"].desired == 3  # 100 rpm left / 30 a replica
+    # enterprise weighs 4, growth 2 (each tier twice the one below): gold rises two replicas
+    # for each of silver's, until the 600 rpm are used (9 x 50 + 5 x 30); local draws none
+    assert decisions["gold"].desired == 9
+    assert decisions["silver"].desired == 5
+    assert decisions["local"].desired == 7
+    assert "shared by tier weight (growth here, weight 2)" in decisions["silver"].main_reason.detail
     assert decisions["silver"].main_reason.rule == "provider rpm"
     assert "30 rpm a replica" in decisions["silver"].main_reason.detail
     assert decisions["local"].desired == 7  # calls no provider

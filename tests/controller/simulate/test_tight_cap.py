@@ -47,6 +47,9 @@ def test_the_enterprise_tier_waits_no_longer_than_under_keda_or_the_hpa_under_a_
     ours, keda, hpa = (result[p]["by_tier"] for p in ("agentdash", "keda", "hpa"))
     assert ours["enterprise"]["wait_p95_s"] <= keda["enterprise"]["wait_p95_s"]
     assert ours["enterprise"]["wait_p95_s"] <= hpa["enterprise"]["wait_p95_s"]
-    # and the tiers wait in their order
-    assert ours["enterprise"]["wait_p95_s"] <= ours["growth"]["wait_p95_s"]
-    assert ours["growth"]["wait_p95_s"] <= ours["starter"]["wait_p95_s"]
+    # and no tier starves for it: the cap is shared by weight, not by strict priority
+    for tier in ("growth", "starter"):
+        worse = max(keda[tier]["wait_p95_s"], hpa[tier]["wait_p95_s"])
+        assert ours[tier]["wait_p95_s"] <= worse
+    overall = (result[p]["wait_p95_s"] for p in ("keda", "hpa"))
+    assert result["agentdash"]["wait_p95_s"] <= min(overall)
