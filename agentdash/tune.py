@@ -1,6 +1,6 @@
 """`agentdash tune`: search each pool's (or tier's) behavior and cooldown on a trace.
 
-    agentdash tune --config FILE --trace FILE [--objective p95|cost|balanced[:W]]
+    agentdash tune --config FILE --trace FILE [--objective both|p95|cost|balanced[:W]]
                    [--holdout 0.3] [--by pool|tier] [--trials N] [--time-budget S]
                    [--seed N] [--workers N] [--drain S] [--output FILE]
 
@@ -44,6 +44,9 @@ p95 counts the tasks no token budget or pause held back (no behavior changes tho
 events (churn) are shown beside each candidate but not scored.
 
 objectives (each picks a point of the front, or keeps the current config):
+  both          (the default) the lowest balanced score among candidates no worse than the
+                current on both p95 and pod-seconds: no wait is bought with cost, or cost
+                with wait
   p95           the lowest p95 among candidates with no more pod-seconds than the current
   cost          the fewest pod-seconds among candidates with no higher p95 than the current
   balanced[:W]  the lowest ((p95 + C) / (current p95 + C))^W x (pod-seconds / current)^(1-W),
@@ -78,9 +81,9 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--objective",
-        default="balanced",
-        metavar="p95|cost|balanced[:W]",
-        help="how to pick from the front (default balanced:0.5)",
+        default="both",
+        metavar="both|p95|cost|balanced[:W]",
+        help="how to pick from the front (default both)",
     )
     parser.add_argument(
         "--holdout",

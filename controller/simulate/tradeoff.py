@@ -73,21 +73,22 @@ class Objective:
     - cost: the fewest pod-seconds among candidates whose p95 is within the current's;
     - balanced: the lowest ((p95 + c) / (current + c))^w x (pod-seconds / current)^(1-w),
       w = `weight` (0.5: halving the cost is worth doubling the p95), c = `warm_s` (see
-      `warm_wait`). The current config scores 1.
+      `warm_wait`). The current config scores 1;
+    - both: the balanced product's lowest among candidates no worse than the current config
+      on either measure (a change that buys one with the other is not made).
     Each picks a point of the Pareto front, or the current config when nothing beats it."""
 
-    kind: Literal["p95", "cost", "balanced"] = "balanced"
+    kind: Literal["p95", "cost", "balanced", "both"] = "both"
     weight: float = 0.5
     warm_s: float = 1.0
 
     @classmethod
     def parse(cls, text: str, warm_s: float = 1.0) -> Objective:
-        """`p95`, `cost`, `balanced` or `balanced:W` with 0 < W < 1; ValueError otherwise."""
+        """`both`, `p95`, `cost`, `balanced` or `balanced:W` with 0 < W < 1; ValueError
+        otherwise."""
         kind, _, weight = text.partition(":")
-        if kind == "p95" and not weight:
-            return cls("p95", warm_s=warm_s)
-        if kind == "cost" and not weight:
-            return cls("cost", warm_s=warm_s)
+        if kind in ("p95", "cost", "both") and not weight:
+            return cls(kind, warm_s=warm_s)
         if kind == "balanced":
             try:
                 w = float(weight) if weight else 0.5
@@ -96,7 +97,7 @@ class Objective:
             if 0 < w < 1:
                 return cls("balanced", w, warm_s)
             raise ValueError(f"expected balanced:W with 0 < W < 1, got {text!r}")
-        raise ValueError(f"expected p95, cost, balanced or balanced:W, got {text!r}")
+        raise ValueError(f"expected both, p95, cost, balanced or balanced:W, got {text!r}")
 
     def __str__(self) -> str:
         return f"balanced:{self.weight:g}" if self.kind == "balanced" else self.kind
@@ -112,6 +113,8 @@ class Objective:
             return outcome.pod_seconds <= reference.pod_seconds
         if self.kind == "cost":
             return outcome.p95 <= reference.p95
+        if self.kind == "both":
+            return outcome.p95 <= reference.p95 and outcome.pod_seconds <= reference.pod_seconds
         return True
 
     def key(self, outcome: Outcome, reference: Outcome) -> tuple[bool, float, float]:

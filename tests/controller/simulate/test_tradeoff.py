@@ -35,11 +35,14 @@ def test_each_objective_picks_its_point_of_the_front() -> None:
     assert chosen("balanced") == 3
     assert chosen("balanced:0.1") == 4  # nearly all about cost
     assert chosen("balanced:0.9") == 3  # nearly all about the wait
+    # no worse on either: #1 (10 s, the same cost) and #2 (20 s, 600), #1 scores lower
+    assert chosen("both") == 1
+    assert Objective.parse("both") == Objective()  # the default
 
 
 def test_nothing_better_keeps_the_current_config() -> None:
     only_worse = (FRONT[0], Trial(1, (None,), outcome(30.0, 2000.0)))
-    for objective in ("p95", "cost", "balanced"):
+    for objective in ("both", "p95", "cost", "balanced"):
         assert choose(only_worse, Objective.parse(objective)).number == 0
 
 
