@@ -87,8 +87,12 @@ class Objective:
         """`both`, `p95`, `cost`, `balanced` or `balanced:W` with 0 < W < 1; ValueError
         otherwise."""
         kind, _, weight = text.partition(":")
-        if kind in ("p95", "cost", "both") and not weight:
-            return cls(kind, warm_s=warm_s)
+        if kind == "both" and not weight:
+            return cls("both", warm_s=warm_s)
+        if kind == "p95" and not weight:
+            return cls("p95", warm_s=warm_s)
+        if kind == "cost" and not weight:
+            return cls("cost", warm_s=warm_s)
         if kind == "balanced":
             try:
                 w = float(weight) if weight else 0.5
