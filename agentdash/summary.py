@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from controller.core.allocation import tier_weights
 from controller.core.config import Config
 
 
@@ -20,13 +21,14 @@ def summarize(config: Config, source: str) -> str:
     for name, pool in config.pools.items():
         pools_of[pool.tenant].append(name)
     tiers = sorted(config.tiers.items(), key=lambda t: -t[1].priority)
+    weight = tier_weights(config)
     lines = [
         f"{source}: OK: {len(config.pools)} pools, {len(config.tenants)} tenants, "
         f"{len(config.tiers)} tiers",
         f"cluster: max {config.cluster.max_pods} pods; "
         f"controller ticks every {config.controller.interval_seconds:g} s",
-        "tiers (served first to last): "
-        + ", ".join(f"{name} ({tier.priority})" for name, tier in tiers),
+        "tiers (priority, weight under a short ceiling): "
+        + ", ".join(f"{name} ({tier.priority}, x{weight[name]:g})" for name, tier in tiers),
     ]
     if config.providers:
         lines.append(
@@ -77,7 +79,7 @@ def notes(config: Config) -> list[str]:
     if total > config.cluster.max_pods:
         found.append(
             f"pools may want up to {total} pods but cluster.max_pods is "
-            f"{config.cluster.max_pods}: under a burst they share it by tier priority"
+            f"{config.cluster.max_pods}: under a burst they share it by tier weight"
         )
     for name, provider in config.providers.items():
         rpm = sum(

@@ -14,7 +14,8 @@ Order of service:
    - demand that has lasted (Claim.steady, controller.core.history.SUSTAINED_S) takes held
      room: other pools' idle pods and the replicas their time rules alone keep;
    - then the replicas the time rules alone keep (a window, the learned keep-alive, a rate
-     policy, the cooldown), with what room is left.
+     policy, the cooldown), with what room is left; lasting demand beyond a share takes
+     those of its own tier or a lower one, never a higher tier's (as under PriorityClass).
 Hysteresis: a blip of lag moves no pod (only lasting demand takes what other pools have), and
 a pool keeps what it has while it needs it, so pods do not flap between pools.
 

@@ -70,7 +70,8 @@ class ClusterConfig(_Model):
 
 class TierConfig(_Model):
     priority: Annotated[int, Strict(), Field(ge=-(10**9), le=10**9)]
-    """Higher is served first when a shared ceiling is short."""
+    """When a shared ceiling is short, the room is shared by weight: the lowest priority
+    weighs 1, each one above it twice the one below (controller.core.allocation)."""
     target_wait_seconds: PosSeconds | None = None
     """Optional latency objective: the policy adds headroom (square-root staffing) so a
     task of this tier waits about this long at most. None: no headroom, nothing changes."""

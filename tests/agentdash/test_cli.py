@@ -16,7 +16,7 @@ def test_check_config_summarises_a_good_file() -> None:
     result = run("check-config", EXAMPLE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{EXAMPLE}: OK: 5 pools, 3 tenants, 3 tiers")
-    assert "enterprise (1000), growth (500), starter (100)" in result.stdout
+    assert "enterprise (1000, x4), growth (500, x2), starter (100, x1)" in result.stdout
     assert "acme-research" in result.stdout
     assert "note: pools may want up to 36 pods but cluster.max_pods is 24" in result.stdout
 
@@ -57,9 +57,15 @@ def test_plan_prints_decisions_in_config_order() -> None:
     assert (first["tenant"], first["current"], first["desired"]) == ("acme", 2, 10)
     assert first["reasons"][0]["rule"] == "demand"
     assert first["reasons"][-1] == {"rule": "max_replicas", "detail": "max_replicas 10: 23 -> 10"}
-    starter = decisions[-1]  # served last: what the cluster has left
-    assert starter["desired"] == 2
-    assert starter["reasons"][-1]["rule"] == "cluster max_pods"
+    # the cluster's 24 pods are short: globex-coder (growth, weight 2) wants 8 and gets 6,
+    # initech-summarize (starter, weight 1) wants 6 and gets 3, half as many
+    coder, starter = decisions[2], decisions[-1]
+    assert (coder["desired"], starter["desired"]) == (6, 3)
+    assert starter["reasons"][-1] == {
+        "rule": "cluster max_pods",
+        "detail": "cluster max_pods 24 all in use, shared by tier weight (starter here, weight 1):"
+        " 6 -> 3",
+    }
 
 
 def test_plan_leaves_an_unobserved_pool_alone(tmp_path: Path) -> None:
