@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.core.allocation import Claim, allocate
 from controller.core.config import Config
+from controller.core.room import Room
 from tests.support.factories import config, pool
 
 TIER_OF = {"high": "enterprise", "peer": "enterprise", "mid": "growth", "low": "starter"}
@@ -101,3 +105,33 @@ def test_priority_under_a_short_cluster_cap(row: Row) -> None:
     allocate(cfg, made)
     assert {c.name: c.granted for c in made} == row.granted
     assert sum(c.granted for c in made) <= row.max_pods
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(list(TIER_OF)), st.integers(0, 6), st.integers(0, 12)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(1, 30),
+)
+def test_the_bulk_fill_grants_what_one_replica_at_a_time_would(
+    bids: list[tuple[str, int, int]], max_pods: int
+) -> None:
+    """Room._level_up grants the bulk of a water-fill at once; the result is the same as the
+    queue's, one replica at a time in order of replicas per weight."""
+    tenants: dict[str, dict[str, Any]] = {name: {"tier": TIER_OF[name]} for name in TIER_OF}
+    pools = {f"p{k}": pool(tenant, max_replicas=20) for k, (tenant, _, _) in enumerate(bids)}
+    cfg = config(pools, tenants, max_pods=max_pods)
+
+    def granted(bulk: bool) -> list[int]:
+        made = [
+            Claim(f"p{k}", cfg.pools[f"p{k}"], current, 0, want, want, [])
+            for k, (_, current, want) in enumerate(bids)
+        ]
+        with patch.object(Room, "_level_up", Room._level_up if bulk else lambda self, c: None):
+            allocate(cfg, made)
+        return [c.granted for c in made]
+
+    assert granted(bulk=True) == granted(bulk=False)
