@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from controller.core.allocation import tier_weights
 from controller.core.config import Config
+from controller.core.layout import tier_weights
 
 
 def _table(rows: list[list[str]]) -> list[str]:

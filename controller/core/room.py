@@ -9,7 +9,8 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from controller.core.allocation import Claim, Layout
+    from controller.core.allocation import Claim
+    from controller.core.layout import Layout
 
 EPS = 1e-9
 """Float slack when room is compared with a replica's cost."""

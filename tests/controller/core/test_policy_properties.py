@@ -5,10 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.core.allocation import Claim, Demand, allocate, tier_weights
+from controller.core.allocation import Claim, Demand, allocate
 from controller.core.config import Config
 from controller.core.demand import footprint
 from controller.core.history import History
+from controller.core.layout import tier_weights
 from controller.core.model import Observations, Overrides, PoolObservation, ScaleDecision
 from controller.core.policy import claim, decide
 from tests.support.factories import config, pool
