@@ -214,12 +214,14 @@ def allocate_short(config: Config, claims: list[Claim]) -> None:
         for claim in tier_claims:
             claim.goal = claim.floor
         run.fill(tier_claims)
-    _share(run, grouped, tier_of)
+    _share(run, ranked, grouped, tier_of)
 
 
-def _share(run: Room, grouped: list[list[Claim]], tier_of: dict[str, str]) -> None:
-    """Step 4: what is left, shared by weight between every tier's demand, then holds."""
-    claims = [claim for tier_claims in grouped for claim in tier_claims]
+def _share(
+    run: Room, claims: list[Claim], grouped: list[list[Claim]], tier_of: dict[str, str]
+) -> None:
+    """Step 4: what is left, shared by weight between every tier's demand (`claims`, the
+    tiers of `grouped` in order), then holds."""
     shares = _fair_shares(run, claims)
     # Each pool keeps what it has and still wants, up to its share: pods are not traded
     # between pools as demands wobble (each trade is a task cut short and a cold start), but
@@ -236,24 +238,19 @@ def _share(run: Room, grouped: list[list[Claim]], tier_of: dict[str, str]) -> No
     for claim in claims:
         claim.goal = claim.want
     run.fill(claims)  # growth, from free room
-    lasting = []
-    for claim in claims:
-        steady = claim.want if claim.steady is None else claim.steady
-        if steady > claim.granted:
-            claim.goal = steady
-            lasting.append(claim)
+    steady = [claim.want if claim.steady is None else claim.steady for claim in claims]
+    lasting = [claim for claim, part in zip(claims, steady, strict=True) if part > claim.granted]
     if lasting:
+        for claim, part in zip(claims, steady, strict=True):
+            claim.goal = part
         _lend(run, above, lasting)
     for claim in claims:  # what no lasting demand took goes back to its pool
         claim.goal = claim.has
     run.unreserve(above, claims)
     run.fill(claims)
     if lasting:
-        for claim in claims:
-            claim.goal = claim.granted
-        for claim in lasting:
-            steady = claim.want if claim.steady is None else claim.steady
-            claim.goal = steady if steady > claim.granted else claim.granted
+        for claim, part in zip(claims, steady, strict=True):
+            claim.goal = part if part > claim.granted else claim.granted
         _take_holds(run, holds, grouped)
     reserve = [sum(parts) for parts in zip(above, *holds, strict=True)]
     for claim in claims:

@@ -31,19 +31,6 @@ class Room:
         for i, cost in self.shape.costs[claim.name]:
             room[i] -= units * cost
 
-    def reserve(self, claims: list[Claim]) -> list[float]:
-        """Set aside, from the room, what each claim has and would keep alone (its current
-        replicas, at most `Claim.alone`) beyond its grant."""
-        reserve = [0.0] * len(self.room)
-        costs = self.shape.costs
-        for claim in claims:
-            alone = claim.alone
-            has = claim.current if claim.current < alone else alone
-            if has > claim.granted:
-                for i, cost in costs[claim.name]:
-                    reserve[i] += (has - claim.granted) * cost
-        return self.reserve_again(reserve)
-
     def set_aside(self, parts: list[tuple[Claim, int]]) -> list[float]:
         """Set aside, from the room, the given replicas of each claim (a count of 0 or less
         sets nothing aside)."""
