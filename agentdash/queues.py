@@ -1,6 +1,7 @@
 """`agentdash queues`: the JetStream streams and consumers a config reads, checked or created.
 
     agentdash queues --config FILE [--apply] [--nats-url URL] [--ack-wait S]
+    agentdash queues --config FILE --nats-config
 
 What is wanted and how it compares is in controller.sources.jetstream_queues; this module
 connects, prints and chooses the exit code.
@@ -21,7 +22,8 @@ import nats.js.errors
 
 from agentdash import flags
 from agentdash.errors import StartError
-from controller.core.config import DAY, Config, check_files, load_config
+from agentdash.nats_accounts import render
+from controller.core.config import DAY, Config, ConfigError, check_files, load_config
 from controller.sources.jetstream_queues import (
     ACK_WAIT_S,
     QueueCheck,
@@ -53,6 +55,11 @@ max deliver unlimited (a task is redelivered until a worker acks it, never dropp
 agentdash's lag for a pool is that consumer's pending + ack pending, as KEDA's
 nats-jetstream scaler reads it.
 
+--nats-config prints, without connecting, a nats-server configuration that isolates tenants
+with NATS accounts: agentdash's account holds the streams and buckets; each tenant's workers
+are in an account of their own that imports only their pools' next tasks and acks and their
+own usage and busy subjects; producers may only publish tasks (see docs/security.md).
+
 exit status: 0 when nothing differs (without --apply, missing ones are only listed), 1 when
 something differs or could not be created, or NATS cannot be reached; 2 for a bad FILE.
 """
@@ -66,7 +73,13 @@ def add_parser(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", type=Path, required=True, metavar="FILE", help="agentdash.yaml")
-    parser.add_argument("--apply", action="store_true", help="create what is missing")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--apply", action="store_true", help="create what is missing")
+    action.add_argument(
+        "--nats-config",
+        action="store_true",
+        help="print a nats-server configuration with an account per tenant, and exit",
+    )
     parser.add_argument(
         "--nats-url", type=flags.nats_url, metavar="URL", help="NATS server (default: nats.url)"
     )
@@ -83,6 +96,12 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.nats_config:
+        try:
+            print(render(config, args.config.name), end="")
+        except ValueError as exc:
+            raise ConfigError(str(args.config), "tenants", str(exc)) from None
+        return 0
     check_files(config)  # credentials and CAs, before connecting
     url = args.nats_url or config.nats.url
     log = logging.getLogger("agentdash")

@@ -68,6 +68,8 @@ MAX_ENTRIES = 4096
 one per change in a rate period; beyond this, only the newest are written."""
 MAX_BYTES = 512 * 1024
 """Three full lists fit: larger is not ours."""
+BUCKET_BYTES = 1024 * 1024 * 1024
+"""The whole bucket: thousands of pools' histories, each a few kilobytes."""
 MAX_REPLICAS = 1_000_000
 MAX_LEVELS = 128
 """Levels of a learned keep-alive: bands about 25% apart reach MAX_REPLICAS in under 70."""
@@ -251,12 +253,17 @@ Mark = tuple[int, bool, bool, float]
 then, and when to write it again even if none of these changes."""
 
 
-async def open_bucket(nc: Client, bucket: str, ttl: float) -> Any:
-    """A leader's handover bucket, one value a key that lives `ttl`: made if absent; used as
-    it is if it was made elsewhere with other settings."""
+async def open_bucket(
+    nc: Client, bucket: str, ttl: float, *, max_value: int, max_bytes: int
+) -> Any:
+    """A leader's handover bucket, one value a key that lives `ttl`, each value at most
+    `max_value` bytes and the whole at most `max_bytes` (a bucket nothing bounds can fill a
+    disk): made if absent; used as it is if it was made elsewhere with other settings."""
     js = nc.jetstream()
     try:
-        return await js.create_key_value(bucket=bucket, history=1, ttl=ttl)
+        return await js.create_key_value(
+            bucket=bucket, history=1, ttl=ttl, max_value_size=max_value, max_bytes=max_bytes
+        )
     except nats.js.errors.BadRequestError:
         return await js.key_value(bucket)
 
@@ -284,7 +291,9 @@ class HistoryHandover:
         """Values in the bucket that were refused (malformed, unknown pool, future times)."""
 
     async def start(self) -> None:
-        self._kv = await open_bucket(self._nc, BUCKET, TTL_S)
+        self._kv = await open_bucket(
+            self._nc, BUCKET, TTL_S, max_value=MAX_BYTES, max_bytes=BUCKET_BYTES
+        )
 
     async def restore(self, history: History, now: float) -> int:
         """Merge the bucket into `history`; how many pools it gave. Never raises for NATS or

@@ -23,7 +23,7 @@ logged, and an audit record `foreign write` with its KV revision is appended, on
 carries the message id `agentdash_overrides-<revision>`, which JetStream de-duplicates when
 several processes see the write together, and a process starting later skips it if the last
 audit record already names that revision). Only a writer able to append to the audit stream
-can pass for agentdash: deploy/nats-permissions.conf gives that right to agentdash alone.
+can pass for agentdash: deploy/nats-accounts.conf gives that right to agentdash alone.
 
 Each revision another process wrote is told, as the operator action it was (its audit
 record's who, what and when; `foreign write` by `unknown` for a foreign one), to `on_action`:

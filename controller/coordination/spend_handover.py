@@ -50,6 +50,8 @@ SAVE_S = 60.0
 SKEW_S = 5.0
 """How far in the future a time may be (another host's clock) before the value is refused."""
 MAX_BYTES = 64 * 1024
+BUCKET_BYTES = 64 * 1024 * 1024
+"""The whole bucket: a forecast a tenant, each at most MAX_BYTES."""
 MAX_TOKENS = 1e18
 """Tokens (a day, or a second): beyond any budget the config allows."""
 
@@ -179,7 +181,9 @@ class SpendHandover:
         """Values in the bucket that were refused (malformed, out of bounds, future times)."""
 
     async def start(self) -> None:
-        self._kv = await open_bucket(self._nc, BUCKET, TTL_S)
+        self._kv = await open_bucket(
+            self._nc, BUCKET, TTL_S, max_value=MAX_BYTES, max_bytes=BUCKET_BYTES
+        )
 
     async def restore(self, book: SpendBook, now: float) -> int:
         """Merge the bucket into `book`; how many tenants it gave. Never raises for NATS or

@@ -8,7 +8,7 @@ is a moving average. A Prometheus source can stand in for this one (same `usage(
 `agentdash.busy.<tenant>` carries `{"tenant", "pool", "pod", "busy"}`, each time a pod's count
 of tasks in hand changes: a scale-down then takes idle pods first (controller.core.busy).
 
-Anyone who can publish on the subject is believed only so far (deploy/nats-permissions.conf
+Anyone who can publish on the subject is believed only so far (deploy/nats-accounts.conf
 says who may): a report must be a small JSON object with finite numbers in bounds, name a
 tenant and pool of the config (the pool being that tenant's), and come on its tenant's subject
 (a tenant's workers cannot speak for another tenant's pods).

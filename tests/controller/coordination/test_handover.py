@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 
@@ -305,11 +306,18 @@ async def test_each_kind_of_bad_value_is_refused_with_what_is_wrong(
     assert history.pools == {}
 
 
-async def test_a_huge_value_is_refused_unread(nc: Client) -> None:
-    cfg = fleet()
-    saver = await handover(nc, cfg)
+async def test_a_huge_value_is_refused_by_the_bucket(nc: Client) -> None:
+    await handover(nc, fleet())
     kv = await nc.jetstream().key_value(BUCKET)
+    with pytest.raises(nats.js.errors.BadRequestError, match="message size"):
+        await kv.put(key_of("research"), b"[" + b"0," * 400_000 + b"0]")
+
+
+async def test_a_huge_value_in_a_bucket_made_elsewhere_is_refused_unread(nc: Client) -> None:
+    cfg = fleet()
+    kv = await nc.jetstream().create_key_value(bucket=BUCKET, history=1)  # with no bounds
     await kv.put(key_of("research"), b"[" + b"0," * 400_000 + b"0]")
+    saver = await handover(nc, cfg)
     history = History(cfg)
     assert await saver.restore(history, 100.0) == 0
     assert saver.ignored == 1

@@ -162,8 +162,8 @@ async def test_a_bad_value_is_ignored_counted_and_logged_with_what_is_wrong(
 
 async def test_garbage_that_is_not_json_is_ignored(nc: Client) -> None:
     cfg = fleet()
+    kv = await nc.jetstream().create_key_value(bucket=BUCKET, history=1)  # with no bounds
     saver = await handover(nc, cfg)
-    kv = await nc.jetstream().key_value(BUCKET)
     for value in (b"\xff\xfe not utf-8", b"{not json", b"[" + b"0," * 40_000 + b"0]"):
         await kv.put(key_of("acme"), value)
         assert await saver.restore(SpendBook(cfg), 100.0) == 0

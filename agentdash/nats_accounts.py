@@ -1,0 +1,187 @@
+"""`agentdash queues --nats-config`: a nats-server configuration that isolates tenants the way
+NATS does, with accounts.
+
+Subject permissions inside one account cannot keep a tenant out: a worker allowed to send one
+JetStream request may set its reply subject to `$KV.agentdash_leader.leader`, and the server
+itself then writes the answer there; and every user may read every `_INBOX.>`, where other
+tenants' pulled tasks arrive. An account is a subject namespace of its own, so:
+
+- agentdash's account holds the task streams, the buckets (lease, overrides, history, spend),
+  the audit, the decisions and the events. Only agentdash's users are in it, and it alone has
+  JetStream, with limits.
+- Each tenant's workers are in an account of their own. It imports from agentdash's account
+  only what they need: the next task from their own pools' consumers, the acks of those
+  tasks, and their own tenant's usage and busy subjects. A server answer to a request made
+  there goes back there, and their inboxes are theirs alone.
+- Producers are in an account that imports the pools' task subjects, and nothing else.
+
+`render` is pure: the config in, the file's text out. Passwords are nats-server variables
+(`$AGENTDASH_PASSWORD`, `$WORKER_<TENANT>_PASSWORD`, `$PRODUCER_PASSWORD`), read from the
+server's environment; swap them for nkeys in production.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from controller.core.config import Config
+from controller.sources.usage import BUSY_SUBJECT, USAGE_SUBJECT
+
+AGENTDASH = "AGENTDASH"
+PRODUCERS = "PRODUCERS"
+MAX_FILE = "8G"
+"""agentdash's account's JetStream disk: the queued tasks and agentdash's own bounded
+streams. When it is full a producer's publish is refused; no queued task is dropped."""
+MAX_MEM = "256M"
+STREAMS_SPARE = 16
+"""Streams beyond the config's task streams: agentdash's eight and room for an operator's."""
+CONSUMERS_SPARE = 1000
+"""Consumers beyond two a pool: each dashboard watches the buckets and reads the events with
+consumers of its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One subject of agentdash's account that one other account may use."""
+
+    subject: str
+    account: str
+    streamed: bool = False
+    """Answered with many messages (a pull request's tasks and its status messages)."""
+
+
+def tenant_account(tenant: str) -> str:
+    return f"TENANT_{tenant}"
+
+
+def worker_user(tenant: str) -> str:
+    return f"worker-{tenant}"
+
+
+def password_variable(user: str) -> str:
+    """The environment variable nats-server reads a user's password from."""
+    return "".join(c if c.isalnum() else "_" for c in user).upper() + "_PASSWORD"
+
+
+def worker_grants(config: Config, tenant: str) -> Iterator[Grant]:
+    """What a tenant's workers need: their pools' next tasks and acks, their usage and busy."""
+    account = tenant_account(tenant)
+    for pool in config.pools.values():
+        if pool.tenant != tenant:
+            continue
+        stream, consumer = pool.queue.stream, pool.queue.consumer
+        yield Grant(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}", account, streamed=True)
+        yield Grant(f"$JS.ACK.{stream}.{consumer}.>", account)  # ack, nak, in progress, term
+    yield Grant(f"{USAGE_SUBJECT}.{tenant}", account)
+    yield Grant(f"{BUSY_SUBJECT}.{tenant}", account)
+
+
+def producer_grants(config: Config) -> Iterator[Grant]:
+    for subject in sorted({config.subject(name) for name in config.pools}):
+        yield Grant(subject, PRODUCERS)
+
+
+def render(config: Config, source: str) -> str:
+    """The whole configuration file; `source` names the config it came from."""
+    tenants = sorted({pool.tenant for pool in config.pools.values()})
+    _check_users(tenants)
+    grants = [g for t in tenants for g in worker_grants(config, t)]
+    grants += producer_grants(config)
+    streams = len({pool.queue.stream for pool in config.pools.values()})
+    lines = [
+        *_HEADER.format(source=source).splitlines(),
+        "jetstream: enabled",
+        "",
+        "accounts: {",
+        f"  {AGENTDASH}: {{",
+        "    # The daemon and the dashboards: every stream and bucket is here, with limits.",
+        f"    jetstream: {{max_mem: {MAX_MEM}, max_file: {MAX_FILE}, "
+        f"max_streams: {streams + STREAMS_SPARE}, "
+        f"max_consumers: {2 * len(config.pools) + CONSUMERS_SPARE}}}",
+        f"    users: [{_user('agentdash')}]",
+        "    exports: [",
+        *(f"      {_export(g)}" for g in grants),
+        "    ]",
+        "  }",
+    ]
+    for tenant in tenants:
+        lines += _account(
+            tenant_account(tenant),
+            f"Tenant {tenant}'s workers: their pools' tasks, their usage and busy reports.",
+            worker_user(tenant),
+            [g for g in grants if g.account == tenant_account(tenant)],
+        )
+    lines += _account(
+        PRODUCERS,
+        "Whatever submits tasks: the pools' task subjects (and JetStream's acks of them).",
+        "producer",
+        [g for g in grants if g.account == PRODUCERS],
+    )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _account(name: str, comment: str, user: str, grants: list[Grant]) -> list[str]:
+    return [
+        f"  {name}: {{",
+        f"    # {comment}",
+        f"    users: [{_user(user)}]",
+        "    imports: [",
+        *(
+            f"      {{service: {{account: {AGENTDASH}, subject: {_quote(g.subject)}}}}}"
+            for g in grants
+        ),
+        "    ]",
+        "  }",
+    ]
+
+
+def _user(name: str) -> str:
+    return f"{{user: {_quote(name)}, password: ${password_variable(name)}}}"
+
+
+def _export(grant: Grant) -> str:
+    streamed = ", response_type: stream" if grant.streamed else ""
+    return f"{{service: {_quote(grant.subject)}{streamed}, accounts: [{grant.account}]}}"
+
+
+def _quote(text: str) -> str:
+    """A double-quoted nats-server string: JSON's escapes are the parser's."""
+    return json.dumps(text)
+
+
+def _check_users(tenants: list[str]) -> None:
+    """Two tenants whose passwords would come from one variable cannot both be served."""
+    seen: dict[str, str] = {}
+    for tenant in tenants:
+        variable = password_variable(worker_user(tenant))
+        if variable in seen:
+            raise ValueError(
+                f"tenants {seen[variable]!r} and {tenant!r} would share the password variable "
+                f"{variable}: rename one"
+            )
+        seen[variable] = tenant
+
+
+_HEADER = """\
+# nats-server configuration for agentdash: one NATS account per tenant.
+# Generated from {source} by `agentdash queues --config FILE --nats-config`;
+# generate it again after adding a tenant or a pool.
+#
+# agentdash's account (AGENTDASH) holds the task streams, the lease, the overrides, the
+# history, the audit, the decisions and the events; only agentdash's users are in it.
+# Each tenant's workers are in an account of their own (TENANT_<tenant>) that imports
+# only the next task of their own pools' consumers, the acks of those tasks, and their own
+# agentdash.usage.<tenant> and agentdash.busy.<tenant>. An answer to a request a worker makes
+# lands in the worker's own account, whatever reply subject it sets, and its inboxes are its
+# own. Producers (PRODUCERS) may only publish the pools' tasks.
+#
+# Workers bind to their consumer (nats.py: js.pull_subscribe_bind(consumer, stream)) and
+# fetch; they cannot look up or create consumers. Passwords come from the server's
+# environment (AGENTDASH_PASSWORD, WORKER_<TENANT>_PASSWORD, PRODUCER_PASSWORD); in
+# production prefer an nkey or a creds file per user. docs/security.md says what rests on it.
+#
+#   nats-server -c nats-accounts.conf
+"""
