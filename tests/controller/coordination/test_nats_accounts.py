@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
+import nats.js.errors
 import pytest
 import yaml
 
-from agentdash.nats_accounts import render
+from agentdash.nats_accounts import MAX_FILE, render
 from agentdash.runtime import Runtime, RuntimeOptions, start
 from controller.coordination.lease import BUCKET as LEASE_BUCKET
 from controller.coordination.lease import KEY as LEASE_KEY
@@ -114,3 +115,34 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
     finally:
         await worker.close()
         await producer.close()
+
+
+async def test_a_full_account_refuses_new_tasks_and_keeps_every_queued_one(
+    tmp_path: Path,
+) -> None:
+    """The account's disk limit (MAX_FILE, here cut to 1 MB) bounds the task streams: when it
+    is reached the producer is told its publish failed, and no queued task is dropped."""
+    small = tmp_path / "small.conf"
+    small.write_text(SHIPPED.read_text().replace(f"max_file: {MAX_FILE}", "max_file: 1M"))
+    server = AccountsServer(tmp_path, small)
+    try:
+        admin = await nats.connect(server.url("agentdash"))
+        await ensure_queues(admin, parse_config(yaml.safe_load(EXAMPLE.read_text())))
+        producer = await nats.connect(server.url("producer"))
+        stored, refused = 0, ""
+        while not refused and stored < 10_000:
+            body = json.dumps({"id": stored, "prompt": "x" * 1000}).encode()
+            try:
+                await producer.jetstream().publish("agent_tasks.acme-research", body)
+                stored += 1
+            except nats.js.errors.BadRequestError as exc:
+                refused = str(exc)
+        assert "resource limits exceeded" in refused
+        info = await admin.jetstream().stream_info("AGENT_TASKS")
+        assert info.state.messages == stored  # every task told "stored" is still queued
+        first = await admin.jetstream().get_msg("AGENT_TASKS", 1)
+        assert json.loads(first.data)["id"] == 0
+        await producer.close()
+        await admin.close()
+    finally:
+        server.stop()
