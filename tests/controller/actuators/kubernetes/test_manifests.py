@@ -13,9 +13,9 @@ from kmock import KubernetesEmulator
 from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.actuators.kubernetes.keda import PAUSED
+from controller.actuators.kubernetes.rbac import least_grants
 from controller.coordination.kube_lease import NAME, KubernetesLease
 from controller.core.busy import BusyPods
-from controller.actuators.kubernetes.rbac import least_grants
 from controller.core.config import Config, parse_config
 from controller.core.model import Reason, ScaleDecision
 from tests.support import eventually
@@ -104,8 +104,8 @@ async def scale_down_once(
     cluster: KubernetesEmulator, make_scaler: MakeScaler, fleet: Config
 ) -> None:
     """Everything the scaler does for this config: it watches, takes over from KEDA's
-    ScaledObject if the pool says so (patch scaledobjects), marks an idle pod to go first if the config does
-    (patch pods), scales down and says why."""
+    ScaledObject if the pool says so (patch scaledobjects), marks an idle pod to go first if
+    the config does (patch pods), scales down and says why."""
     cluster.resources[SCALED_OBJECTS] = {}  # KEDA installed: its watch is made too
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
     cluster.objects[PODS, "agents", "web-a"] = pod("web-a", "web", phase="Running", ready=True)
