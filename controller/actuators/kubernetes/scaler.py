@@ -79,7 +79,7 @@ from controller.core.model import (
 
 log = logging.getLogger("agentdash.kube")
 
-RBAC_HINT = "the Role in deploy/rbac.yaml grants what agentdash needs"
+RBAC_HINT = "`agentdash rbac --config FILE | kubectl apply -f -` grants what agentdash needs"
 
 
 class DeploymentScaler:
