@@ -9,6 +9,7 @@
     agentdash check-config --schema                     the config's JSON schema, for editors
     agentdash plan --config FILE --observations FILE    one tick's decisions as JSON
     agentdash example NAME                              a bundled example: config, backtest, ...
+    agentdash rbac --config FILE                        the Roles it needs, for kubectl apply
 
 User mistakes (bad config, bad input) print one line and exit 2, never a traceback.
 A flag's default may come from the environment (ENVIRONMENT below): what a container sets
@@ -178,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--observations", type=Path, metavar="FILE", help=bundled)
     plan.set_defaults(run=_plan)
 
-    from agentdash import example, keda, queues, simulate, tune
+    from agentdash import example, keda, queues, rbac, simulate, tune
     from agentdash.demo import command as demo
 
     demo.add_parser(commands)
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_parser(commands)
     keda.add_parser(commands)  # `agentdash import keda FILE...`
     queues.add_parser(commands)
+    rbac.add_parser(commands)
     return parser
 
 

@@ -446,12 +446,14 @@ class KubernetesLeaseConfig(_Model):
 class KubernetesConfig(_Model):
     qps: Annotated[float, Strict(), Field(gt=0, le=10_000, allow_inf_nan=False)] = 5.0
     burst: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 10
-    annotate: Flag = True
-    """Leave the last decision on each Deployment (needs `patch deployments`, deploy/rbac.yaml)."""
+    annotate: Flag = False
+    """Leave the last decision in an annotation on each Deployment. Off by default: it needs
+    `patch deployments`, which could change the whole Deployment (`agentdash rbac` restricts
+    it to the config's); the scale Event says why all the same."""
     pod_deletion_cost: Flag = True
     """On a scale-down, mark the pods the workers report idle with a low
     `controller.kubernetes.io/pod-deletion-cost`, so the ReplicaSet deletes them before busy
-    ones (needs `patch pods`, deploy/rbac.yaml)."""
+    ones (needs `patch pods`, which cannot be restricted to a Deployment's pods)."""
     lease: KubernetesLeaseConfig | None = None
     """Leader election on a Kubernetes Lease (deploy/options/rbac-kubernetes-lease.yaml);
     without it, on the NATS KV bucket agentdash_leader."""

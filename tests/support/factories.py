@@ -29,6 +29,7 @@ def config(
     providers: dict[str, dict[str, Any]] | None = None,
     interval: float = 1.0,
     tiers: dict[str, dict[str, Any]] | None = None,
+    kubernetes: dict[str, Any] | None = None,
 ) -> Config:
     """A valid config; tenants default to one per pool's tenant name, in the enterprise tier.
     Each pool's Deployment and durable consumer are named after the pool."""
@@ -45,6 +46,7 @@ def config(
             "controller": {"interval_seconds": interval},
             "providers": providers or {},
             "pools": pools,
+            "kubernetes": kubernetes or {},
         }
     )
 

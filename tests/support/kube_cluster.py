@@ -227,9 +227,10 @@ class AgentdashCluster:
                 raise AssertionError(f"the Role's change not in force within {timeout:g} s")
             time.sleep(0.05)  # polling the API server, with a deadline
 
-    def allowed(self, right: Right) -> bool:
-        """Whether the API server lets agentdash's ServiceAccount do this in the pools'
-        namespace (a SubjectAccessReview: the authorizer's own answer)."""
+    def allowed(self, right: Right, name: str = "", namespace: str = POOLS_NAMESPACE) -> bool:
+        """Whether the API server lets agentdash's ServiceAccount do this in the namespace,
+        to the object of this name if one is given (a SubjectAccessReview: the authorizer's
+        own answer)."""
         group, resource, verb = right
         plural, _, subresource = resource.partition("/")
         review = client.AuthorizationV1Api(self.admin).create_subject_access_review(
@@ -238,16 +239,60 @@ class AgentdashCluster:
                     "user": USER,
                     "groups": ["system:serviceaccounts", "system:authenticated"],
                     "resourceAttributes": {
-                        "namespace": POOLS_NAMESPACE,
+                        "namespace": namespace,
                         "group": group,
                         "resource": plural,
                         "subresource": subresource,
                         "verb": verb,
+                        "name": name,
                     },
                 }
             }
         )
         return bool(review.status.allowed)
+
+    def wait_allowed(
+        self, right: Right, name: str = "", namespace: str = POOLS_NAMESPACE, timeout: float = 30.0
+    ) -> None:
+        """Until the API server's authorizer lets agentdash do this (a binding just made)."""
+        deadline = time.monotonic() + timeout
+        while not self.allowed(right, name, namespace):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{right} on {name!r} not allowed within {timeout:g} s")
+            time.sleep(0.05)  # polling the API server, with a deadline
+
+    def apply(self, docs: list[dict[str, Any]]) -> None:
+        """Each ServiceAccount, Role and RoleBinding created, or replaced if it exists (a
+        ServiceAccount that exists is left as it is)."""
+        for doc in docs:
+            name, namespace = doc["metadata"]["name"], doc["metadata"]["namespace"]
+            create, replace = {
+                "ServiceAccount": (self.core.create_namespaced_service_account, None),
+                "Role": (self.rbac.create_namespaced_role, self.rbac.replace_namespaced_role),
+                "RoleBinding": (
+                    self.rbac.create_namespaced_role_binding,
+                    self.rbac.replace_namespaced_role_binding,
+                ),
+            }[doc["kind"]]
+            try:
+                create(namespace, doc)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                if replace is not None:
+                    replace(name, namespace, doc)
+
+    def remove(self, kind: str, name: str, namespace: str) -> None:
+        """Delete a Role or a RoleBinding, if it exists."""
+        delete = {
+            "Role": self.rbac.delete_namespaced_role,
+            "RoleBinding": self.rbac.delete_namespaced_role_binding,
+        }[kind]
+        try:
+            delete(name, namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise
 
     def close(self) -> None:
         self.admin.close()

@@ -79,7 +79,7 @@ class IdleFirst:
                     "%s: scaling down without marking idle pods first: %s%s",
                     pool,
                     failure,
-                    " (deploy/rbac.yaml grants `patch pods`)" if failure.forbidden else "",
+                    " (`agentdash rbac` grants `patch pods`)" if failure.forbidden else "",
                 )
                 return
             # The watch will say so too; until then the next plan must see this one.

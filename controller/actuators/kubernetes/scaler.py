@@ -79,7 +79,7 @@ from controller.core.model import (
 
 log = logging.getLogger("agentdash.kube")
 
-RBAC_HINT = "the Role in deploy/rbac.yaml grants what agentdash needs"
+RBAC_HINT = "`agentdash rbac --config FILE | kubectl apply -f -` grants what agentdash needs"
 
 
 class DeploymentScaler:
@@ -93,7 +93,8 @@ class DeploymentScaler:
     `deadline_s`: the longest `scale...()` may take (every request, try and backoff), and the
     longest `observe()` waits for the cluster's first answers.
     `annotate`: leave the last decision in an annotation on the Deployment (which needs
-    `patch deployments`); without it, the reason is only in the scale Event.
+    `patch deployments`, a right to change all of it); without it, the reason is only in the
+    scale Event, and the scaler writes nothing of the Deployment but its scale subresource.
     `busy`: which pods are busy (the workers' reports, controller.core.busy). Given, a scale-down
     first marks idle pods so the ReplicaSet deletes them first (`patch pods`, see
     controller.actuators.kubernetes.deletion_cost); without it, the ReplicaSet picks by its own
@@ -112,7 +113,7 @@ class DeploymentScaler:
         request_timeout_s: float = 10.0,
         deadline_s: float = 3.0,
         sync_timeout_s: float = 10.0,
-        annotate: bool = True,
+        annotate: bool = False,
         busy: BusyPods | None = None,
         retry: RetryPolicy | None = None,
         timing: Timing | None = None,
@@ -177,7 +178,7 @@ class DeploymentScaler:
         qps: float = 5.0,
         burst: int = 10,
         deadline_s: float = 3.0,
-        annotate: bool = True,
+        annotate: bool = False,
         busy: BusyPods | None = None,
     ) -> Self:
         """A scaler with its own client: in-cluster credentials, or a kubeconfig and context.

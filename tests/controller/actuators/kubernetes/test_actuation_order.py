@@ -78,7 +78,7 @@ async def test_every_scale_goes_before_any_reason_and_within_the_rate_limit(
 ) -> None:
     for name in fleet.pools:
         cluster.objects[DEPLOYMENTS, "agents", name] = deployment(name, replicas=1)
-    scaler = make_scaler(fleet, qps=QPS, burst=BURST, deadline_s=30.0)
+    scaler = make_scaler(fleet, qps=QPS, burst=BURST, deadline_s=30.0, annotate=True)
     await scaler.observe()  # the watches are up (they too count against the burst)
     writes = record_writes(cluster)
     loop = Reconciler(fleet, lag, TokenLedger(fleet), scaler, clock=clock, call_deadline=30.0)
@@ -114,7 +114,7 @@ async def test_a_reason_said_after_its_call_goes_only_while_the_fence_allows(
     names = list(fleet.pools)[:2]
     for name in names:
         cluster.objects[DEPLOYMENTS, "agents", name] = deployment(name, replicas=1)
-    scaler = make_scaler(fleet, deadline_s=30.0)
+    scaler = make_scaler(fleet, deadline_s=30.0, annotate=True)
     await scaler.observe()
     writes = record_writes(cluster)
     why = ScaleDecision(names[0], "acme", 1, 4, (Reason("demand", "lag 4"),), 4)

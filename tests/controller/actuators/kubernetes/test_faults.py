@@ -39,7 +39,7 @@ async def test_an_outage_is_a_source_error_even_when_a_namespace_is_forbidden(
             await scaler.observe()
         # Each pool still says why: the forbidden one names its permissions.
         assert DENIED in scaler.problems["vault"]
-        assert "deploy/rbac.yaml" in scaler.problems["vault"]
+        assert "agentdash rbac --config FILE" in scaler.problems["vault"]
         assert "503 etcd cluster is unavailable" in scaler.problems["web"]
 
 

@@ -189,5 +189,5 @@ async def test_a_refused_mark_is_not_asked_again_at_every_scale_down(
     await scaler.scale("web", 1)  # the Role lacks `patch pods`: not asked again for a while
 
     assert [what for what, _ in patches(cluster)] == ["web-a", "scale", "scale"]
-    assert "deploy/rbac.yaml grants `patch pods`" in caplog.text
+    assert "`agentdash rbac` grants `patch pods`" in caplog.text
     assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 1

@@ -152,7 +152,7 @@ async def test_when_the_pause_is_refused_the_pool_is_not_scaled(
         await scaler.scale("web", 5)
 
     assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 2
-    assert "deploy/rbac.yaml" in scaler.problems["web"]
+    assert "agentdash rbac --config FILE" in scaler.problems["web"]
     assert "web" not in await scaler.observe()  # not tried again until the recheck
 
 

@@ -66,7 +66,7 @@ async def test_the_loop_scales_through_the_api_and_holds_the_hpas_deployment(
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
     cluster.objects[DEPLOYMENTS, "agents", "legacy"] = deployment("legacy", replicas=2)
     cluster.objects[HPAS, "agents", "legacy"] = hpa("legacy", "legacy")
-    scaler: DeploymentScaler = make_scaler(fleet)
+    scaler: DeploymentScaler = make_scaler(fleet, annotate=True)
     loop = Reconciler(fleet, lag, TokenLedger(fleet), scaler, clock=clock)
     await publish(nc, fleet.subject("web"), 3)
     await publish(nc, fleet.subject("legacy"), 9)

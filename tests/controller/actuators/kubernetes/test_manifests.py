@@ -13,9 +13,10 @@ from kmock import KubernetesEmulator
 from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.actuators.kubernetes.keda import PAUSED
+from controller.actuators.kubernetes.rbac import least_grants
 from controller.coordination.kube_lease import NAME, KubernetesLease
 from controller.core.busy import BusyPods
-from controller.core.config import parse_config
+from controller.core.config import Config, parse_config
 from controller.core.model import Reason, ScaleDecision
 from tests.support import eventually
 from tests.support.factories import config, pool
@@ -30,13 +31,11 @@ from tests.support.kmock import (
 )
 
 DEPLOY = Path(__file__).resolve().parents[4] / "deploy"
-SCALE_ONLY = "options/rbac-scale-only.yaml"
 KUBERNETES_LEASE = "options/rbac-kubernetes-lease.yaml"
 
 LEAST_RIGHTS = {
     ("apps", "deployments", "list"),
     ("apps", "deployments", "watch"),
-    ("apps", "deployments", "patch"),
     ("apps", "deployments/scale", "patch"),
     ("", "pods", "list"),
     ("", "pods", "watch"),
@@ -94,7 +93,6 @@ def test_each_manifest_holds_the_kinds_it_should() -> None:
     assert [d["kind"] for d in documents("rbac.yaml")] == ["ServiceAccount", "Role", "RoleBinding"]
     assert [d["kind"] for d in documents("deployment.yaml")] == ["Deployment"]
     assert [d["kind"] for d in documents("configmap.yaml")] == ["ConfigMap"]
-    assert [d["kind"] for d in documents(SCALE_ONLY)] == ["Role"]
     assert [d["kind"] for d in documents(KUBERNETES_LEASE)] == ["Role", "RoleBinding"]
 
 
@@ -102,50 +100,79 @@ def test_the_role_grants_exactly_the_least_rights() -> None:
     assert granted(only("rbac.yaml", "Role")) == LEAST_RIGHTS
 
 
-def test_the_scale_only_role_replaces_the_role_without_patching_deployments() -> None:
-    role, scale_only = only("rbac.yaml", "Role"), only(SCALE_ONLY, "Role")
-    assert scale_only["metadata"] == role["metadata"]
-    assert granted(scale_only) == LEAST_RIGHTS - {("apps", "deployments", "patch")}
-
-
-@pytest.mark.parametrize(("annotate", "manifest"), [(True, "rbac.yaml"), (False, SCALE_ONLY)])
-async def test_the_scaler_uses_exactly_the_rights_the_role_of_its_mode_grants(
-    cluster: KubernetesEmulator, make_scaler: MakeScaler, annotate: bool, manifest: str
+async def scale_down_once(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler, fleet: Config
 ) -> None:
+    """Everything the scaler does for this config: it watches, takes over from KEDA's
+    ScaledObject if the pool says so (patch scaledobjects), marks an idle pod to go first if
+    the config does (patch pods), scales down and says why."""
     cluster.resources[SCALED_OBJECTS] = {}  # KEDA installed: its watch is made too
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
     cluster.objects[PODS, "agents", "web-a"] = pod("web-a", "web", phase="Running", ready=True)
-    # Taken over from KEDA: its ScaledObject is paused first (patch scaledobjects).
-    cluster.objects[SCALED_OBJECTS, "agents", "web-queue"] = scaled_object("web-queue", "web")
-    taken_over = config({"web": pool("acme", take_over=True)})
-    busy = BusyPods(taken_over)
-    busy.report("web", "web-a", 0, 0.0)  # idle: marked to go first (patch pods)
-    scaler = make_scaler(taken_over, annotate=annotate, take_over={"web"}, busy=busy)
+    if fleet.pools["web"].take_over:
+        cluster.objects[SCALED_OBJECTS, "agents", "web-queue"] = scaled_object("web-queue", "web")
+    busy = BusyPods(fleet)
+    busy.report("web", "web-a", 0, 0.0)  # idle
+    scaler = make_scaler(  # as agentdash.runtime makes it from the config
+        fleet,
+        take_over={name for name, p in fleet.pools.items() if p.take_over},
+        annotate=fleet.kubernetes.annotate,
+        busy=busy if fleet.kubernetes.pod_deletion_cost else None,
+    )
     await scaler.observe()
     await eventually(lambda: len(cluster[cluster.action.WATCH]) == 4)  # one per kind
     why = ScaleDecision("web", "acme", 2, 1, (Reason("demand", "lag 1 -> 1"),))
 
     await scaler.scale_with_reason("web", 1, why, 0.0)
 
-    assert used(cluster) == granted(only(manifest, "Role"))
     assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 1
+
+
+async def test_the_scaler_uses_exactly_the_rights_the_role_grants(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    await scale_down_once(cluster, make_scaler, config({"web": pool("acme", take_over=True)}))
+
+    assert used(cluster) == granted(only("rbac.yaml", "Role"))
     assert (
         cluster.objects[SCALED_OBJECTS, "agents", "web-queue"]["metadata"]["annotations"][PAUSED]
         == "true"
     )
 
 
-async def test_the_kubernetes_lease_uses_exactly_the_rights_its_role_grants(
+@pytest.mark.parametrize(
+    ("kubernetes", "take_over"),
+    [
+        ({}, False),
+        ({}, True),
+        ({"annotate": True}, False),
+        ({"annotate": True, "pod_deletion_cost": False}, True),
+        ({"pod_deletion_cost": False}, False),
+    ],
+)
+async def test_the_scaler_uses_exactly_the_rights_agentdash_rbac_grants_for_its_config(
     cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    kubernetes: dict[str, bool],
+    take_over: bool,
 ) -> None:
-    role = only(KUBERNETES_LEASE, "Role")
-    account = only("rbac.yaml", "ServiceAccount")["metadata"]
+    fleet = config({"web": pool("acme", take_over=take_over)}, kubernetes=kubernetes)
+    (grants,) = least_grants(fleet)
+
+    await scale_down_once(cluster, make_scaler, fleet)
+
+    assert grants.namespace == "agents"
+    assert used(cluster) == granted(grants.role())
+
+
+async def renew_take_and_release(cluster: KubernetesEmulator, namespace: str) -> None:
+    """Two processes elect a leader on the Lease: created, renewed, read, released."""
     host = str(cluster.url).rstrip("/")
     leases = [
         KubernetesLease(
             ApiClient(Configuration(host=host)),
             holder,
-            namespace=account["namespace"],  # the controller's own
+            namespace=namespace,
             owns_client=True,
         )
         for holder in ("pod-a", "pod-b")
@@ -160,6 +187,15 @@ async def test_the_kubernetes_lease_uses_exactly_the_rights_its_role_grants(
         for lease in leases:
             await lease.close()
 
+
+async def test_the_kubernetes_lease_uses_exactly_the_rights_its_role_grants(
+    cluster: KubernetesEmulator,
+) -> None:
+    role = only(KUBERNETES_LEASE, "Role")
+    account = only("rbac.yaml", "ServiceAccount")["metadata"]
+
+    await renew_take_and_release(cluster, account["namespace"])  # the controller's own
+
     assert used(cluster) == granted(role)
     assert role["metadata"]["namespace"] == account["namespace"]
     named = [rule for rule in role["rules"] if "resourceNames" in rule]
@@ -169,6 +205,19 @@ async def test_the_kubernetes_lease_uses_exactly_the_rights_its_role_grants(
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
     ]
+
+
+async def test_the_kubernetes_lease_uses_exactly_the_rights_agentdash_rbac_grants(
+    cluster: KubernetesEmulator,
+) -> None:
+    fleet = config({"web": pool("acme")}, kubernetes={"lease": {"namespace": "agentdash"}})
+    pools, lease = least_grants(fleet)[::-1]  # sorted by namespace: agentdash, agents
+
+    await renew_take_and_release(cluster, "agentdash")
+
+    assert (lease.namespace, pools.namespace) == ("agentdash", "agents")
+    assert used(cluster) == granted(lease.role())
+    assert [g.names for g in lease.grants] == [(), (NAME,)]  # create cannot be named
 
 
 def test_the_role_is_bound_to_the_controllers_service_account() -> None:

@@ -127,7 +127,7 @@ async def test_a_forbidden_namespace_marks_its_pools_and_the_others_carry_on(
     assert states["web"].replicas == 2
     problem = scaler.problems["vault"]
     assert denied in problem
-    assert "deploy/rbac.yaml" in problem
+    assert "agentdash rbac --config FILE" in problem
     with pytest.raises(PoolUnavailable, match="forbidden"):
         await scaler.scale("vault", 3)
     assert len(cluster["patch"]) == 0

@@ -53,19 +53,30 @@ async def test_scale_patches_the_scale_subresource_only(
     await scaler.scale_with_reason("web", 5, DEMAND, NOW)
 
     assert scale_patches(web) == [{"spec": {"replicas": 5}}]
-    # The only other patch is the annotation: nothing else of the Deployment is written.
+    assert len(web["patch"]) == 1  # by default, nothing else of the Deployment is written
+    assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 5
+    assert (await scaler.observe())["web"].replicas == 5
+
+
+async def test_with_annotate_the_only_other_patch_is_the_annotation(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    scaler = make_scaler(annotate=True)
+    await scaler.observe()
+
+    await scaler.scale_with_reason("web", 5, DEMAND, NOW)
+
+    assert scale_patches(web) == [{"spec": {"replicas": 5}}]
     (annotate,) = [r for r in web["patch"] if r.url.path != SCALE_PATH]
     assert annotate.url.path == "/apis/apps/v1/namespaces/agents/deployments/web"
     assert list(annotate.data) == ["metadata"]
     assert list(annotate.data["metadata"]) == ["annotations"]
-    assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 5
-    assert (await scaler.observe())["web"].replicas == 5
 
 
 async def test_the_decision_is_left_on_the_deployment_for_kubectl_describe(
     web: KubernetesEmulator, make_scaler: MakeScaler
 ) -> None:
-    scaler = make_scaler()
+    scaler = make_scaler(annotate=True)
     await scaler.observe()
 
     await scaler.scale_with_reason("web", 5, DEMAND, NOW)
@@ -95,7 +106,7 @@ async def test_the_decision_is_left_on_the_deployment_for_kubectl_describe(
 async def test_plain_scale_annotates_without_a_reason(
     web: KubernetesEmulator, make_scaler: MakeScaler, clock: FakeClock
 ) -> None:
-    scaler = make_scaler()
+    scaler = make_scaler(annotate=True)
     await scaler.observe()
 
     await scaler.scale("web", 3)
