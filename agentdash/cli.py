@@ -65,12 +65,14 @@ def _check_config(args: argparse.Namespace) -> int:
         json.dump(config_schema(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    from agentdash.secret_files import warn_open_secret_files
     from agentdash.summary import summarize
 
     config = load_config(args.file)
     print(summarize(config, str(args.file)))
     for path, problem in unreadable_files(config).items():  # may be mounted only in the pod
         print(loggable(f"note: {path}: {problem} here; the controller will not start without it"))
+    warn_open_secret_files(config)
     return 0
 
 
@@ -259,6 +261,7 @@ def _fleet(args: argparse.Namespace) -> int:
     import asyncio
 
     from agentdash.runtime import RuntimeOptions
+    from agentdash.secret_files import warn_open_secret_files
 
     config = load_config(args.config)
     if args.lead and args.read_only:
@@ -267,6 +270,7 @@ def _fleet(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     check_files(config)  # credentials and CAs, before connecting to anything
+    warn_open_secret_files(config)
     options = RuntimeOptions(
         args.nats_url,
         args.cluster,
