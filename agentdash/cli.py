@@ -30,6 +30,7 @@ from agentdash import __version__, flags
 from agentdash.errors import StartError
 from agentdash.example import EXAMPLE_CONFIG, OBSERVATIONS
 from controller.core.config import Config, ConfigError, check_files, load_config, unreadable_files
+from controller.core.printable import loggable
 
 if TYPE_CHECKING:
     from agentdash.runtime import RuntimeOptions
@@ -65,12 +66,14 @@ def _check_config(args: argparse.Namespace) -> int:
         json.dump(config_schema(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    from agentdash.secret_files import warn_open_secret_files
     from agentdash.summary import summarize
 
     config = load_config(args.file)
     print(summarize(config, str(args.file)))
     for path, problem in unreadable_files(config).items():  # may be mounted only in the pod
-        print(f"note: {path}: {problem} here; the controller will not start without it")
+        print(loggable(f"note: {path}: {problem} here; the controller will not start without it"))
+    warn_open_secret_files(config)
     return 0
 
 
@@ -213,10 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a reader that went away shows here, not as a traceback at exit
         return code
     except ConfigError as exc:
-        print(f"agentdash: {exc}", file=sys.stderr)
+        _say_error(exc)
         return EXIT_USAGE
     except StartError as exc:
-        print(f"agentdash: {exc}", file=sys.stderr)
+        _say_error(exc)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -225,6 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _say_error(exc: Exception) -> None:
+    """The one line a failure is: what NATS, Kubernetes or a file said in it is shown with
+    its control characters escaped and its URLs' passwords hidden."""
+    print(f"agentdash: {loggable(str(exc))}", file=sys.stderr)
 
 
 def _environment_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -242,7 +251,7 @@ def _environment_defaults(parser: argparse.ArgumentParser, args: argparse.Namesp
             try:
                 setattr(args, dest, parse(text))
             except (argparse.ArgumentTypeError, ValueError) as exc:
-                parser.exit(EXIT_USAGE, f"{parser.prog}: {variable}: {exc}\n")
+                parser.exit(EXIT_USAGE, f"{parser.prog}: {variable}: {loggable(str(exc))}\n")
     if args.command == "check-config" and args.file is None and not args.schema:
         parser.error("check-config: expected FILE (or AGENTDASH_CONFIG set)")
     for dest, default in DEFAULTS.items():
@@ -254,6 +263,7 @@ def _fleet(args: argparse.Namespace) -> int:
     import asyncio
 
     from agentdash.runtime import RuntimeOptions
+    from agentdash.secret_files import warn_open_secret_files
 
     config = load_config(args.config)
     if args.lead and args.read_only:
@@ -262,6 +272,7 @@ def _fleet(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     check_files(config)  # credentials and CAs, before connecting to anything
+    warn_open_secret_files(config)
     options = RuntimeOptions(
         args.nats_url,
         args.cluster,

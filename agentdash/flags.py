@@ -9,13 +9,15 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from controller.core import names
+from controller.core.printable import loggable
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line naming the flag (not the usage block)."""
+    """argparse, but a mistake is one line naming the flag (not the usage block), with no
+    password of a URL given in it."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: {loggable(message)} (see {self.prog} --help)\n")
 
 
 def number(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:

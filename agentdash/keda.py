@@ -34,6 +34,7 @@ from controller.core import names
 from controller.core.config import DEFAULT_SCALE_DOWN, ConfigError, parse_config
 from controller.core.config_errors import shown
 from controller.core.input_files import load_yaml, read_text
+from controller.core.printable import printable
 
 TENANT = "TENANT"
 """The placeholder tenant, unless --tenant names one."""
@@ -397,7 +398,7 @@ def render(imported: Imported, tenant: str) -> str:
     lines.append("pools:")
     for name, pool in imported.pools.items():
         source, what, _ = imported.origins[name]
-        lines.append(f"  # from {what} in {source}")
+        lines.append(printable(f"  # from {what} in {source}"))  # one comment line
         dumped = yaml.safe_dump({name: {**pool, "tenant": tenant}}, sort_keys=False)
         lines.extend(f"  {line}" for line in dumped.splitlines())
     return "\n".join(lines) + "\n"
@@ -409,7 +410,7 @@ def _run(args: argparse.Namespace) -> int:
         documents = load_yaml(read_text(path, "YAML"), str(path), documents=True)
         import_documents(documents, str(path), imported)
     for line in imported.lines:
-        print(line, file=sys.stderr)
+        print(printable(line), file=sys.stderr)
     if not imported.pools:
         files = ", ".join(map(str, args.files))
         raise ConfigError(

@@ -22,6 +22,7 @@ from nats.aio.client import Client
 
 from agentdash.errors import StartError
 from controller.core.config import ConfigError, NatsConfig, NatsTLS
+from controller.core.printable import redacted
 
 log = logging.getLogger("agentdash.nats")
 
@@ -105,11 +106,13 @@ async def connect_nats(
         if refused in done:
             path, expected = _identity(auth or NatsConfig(), refused.result())
             reason = str(refused.result()).removeprefix("nats: ").strip("'")
-            raise ConfigError(source, path, f"expected {expected} NATS at {url} accepts: {reason}")
+            raise ConfigError(
+                source, path, f"expected {expected} NATS at {redacted(url)} accepts: {reason}"
+            )
         raise TimeoutError
     except (nats.errors.Error, OSError, TimeoutError) as exc:
         raise StartError(
-            f"cannot reach NATS at {url}: {type(exc).__name__} {exc}".strip()
+            f"cannot reach NATS at {redacted(url)}: {type(exc).__name__} {exc}".strip()
         ) from None
     finally:
         if not connecting.done() or connecting.exception() is not None:

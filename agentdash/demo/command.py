@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from agentdash import flags
 from controller.core.events import ScaleEvent
+from controller.core.printable import loggable
 
 if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, not to parse
     from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary
@@ -259,7 +260,7 @@ def _log(event: ScaleEvent, out: IO[str]) -> None:
 def _say(out: IO[str], line: str) -> None:
     """Print a line; a terminal that is gone (the SSH session closed) does not stop the demo."""
     with contextlib.suppress(OSError):
-        print(line, file=out, flush=True)
+        print(loggable(line), file=out, flush=True)
 
 
 def _summary_line(summary: Summary) -> str:

@@ -40,6 +40,7 @@ from agentdash.tui.table import KeyedTable
 from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.events import ActionEvent, Event
+from controller.core.printable import printable
 
 PACKAGE = Path(__file__).parents[1]
 REFRESH_S = 0.5
@@ -393,7 +394,7 @@ class AgentDashApp(App[None]):
                 self.notify(str(exc), severity="error")
                 return
             self.feed.announce(event)
-            self.notify(done_text(event))
+            self.notify(done_text(event), markup=False)
             self.refresh_feed()
 
         self.push_screen(ConfirmationModal(question, label), done)
@@ -409,7 +410,7 @@ def done_text(event: ActionEvent) -> str:
     """What the toast says was done: "pin acme-research by alice", "pause controller by
     alice" (the controller's actions name it already)."""
     target = "" if event.target in event.action else f" {event.target}"
-    return f"{event.action}{target} by {event.who}"
+    return printable(f"{event.action}{target} by {event.who}")
 
 
 def run_dashboard(feed: Feed, **kwargs: Any) -> None:

@@ -25,6 +25,7 @@ from agentdash.tui.timeline_plot import TimelinePlot
 from controller.core.config import Config, PoolConfig, ScalingRule
 from controller.core.events import Event, ScaleEvent
 from controller.core.model import Overrides, Pod, Reason
+from controller.core.printable import printable
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 from controller.runtime.timeline import Point
 
@@ -34,11 +35,13 @@ NAME_WIDTH = 13
 
 
 def fields(title: str, rows: Sequence[tuple[str, str | Text]]) -> Group:
+    """Named values down the page; a value given as a string is shown as text, printable
+    (a pin's author, a pod's task come from NATS), never read as markup."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True, width=NAME_WIDTH)  # one column down the page
     grid.add_column()
     for name, value in rows:
-        grid.add_row(name, value)
+        grid.add_row(name, value if isinstance(value, Text) else Text(printable(value)))
     return Group(Text(title, style="bold underline"), grid, Text())
 
 
@@ -122,11 +125,11 @@ def decisions_table(pool: PoolRow, log: Sequence[Event]) -> Table:
     table.add_column("REASONS, in the order they applied")
     if pool.decision is not None:
         now = f"{pool.decision.current} → {pool.decision.desired}"
-        table.add_row("now", now, reasons_text(pool.decision.reasons), style="bold")
+        table.add_row("now", now, Text(reasons_text(pool.decision.reasons)), style="bold")
     events = [e for e in reversed(log) if isinstance(e, ScaleEvent) and e.pool == pool.name]
     for event in events[:DECISIONS]:
         change = f"{event.old} → {event.new}" + (" dry-run" if event.dry_run else "")
-        table.add_row(clock(event.ts), change, reasons_text(event.reasons))
+        table.add_row(clock(event.ts), change, Text(reasons_text(event.reasons)))
     return table
 
 
@@ -238,7 +241,7 @@ class PodScreen(LiveScreen):
             self.gone_at = snapshot.ts
         pod = self.pod
         tenant = next((p.tenant for p in snapshot.pools if p.name == pod.pool), "?")
-        title = Text.assemble("Pod ", (pod.name, "bold"))
+        title = Text.assemble("Pod ", (printable(pod.name), "bold"))
         if self.gone_at is not None:
             title.append(f"  gone at {clock(self.gone_at)} UTC: last seen as below", style="red")
         self.query_one("#title", Static).update(title)

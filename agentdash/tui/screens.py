@@ -29,6 +29,7 @@ from agentdash.tui.render import (
 from agentdash.tui.table import Column, KeyedTable, Row
 from controller.core.events import ActionEvent, Event, HealthEvent, ScaleEvent
 from controller.core.model import Pod
+from controller.core.printable import printable
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
 STATE_STYLE = {
@@ -91,7 +92,7 @@ def control_text(snapshot: FleetSnapshot) -> tuple[str, str]:
         said = "NO LEADER: nothing scales" + ("" if mode == "running" else f", {mode}")
         return said, NO_LEADER_STYLE
     if snapshot.leader is not None:
-        following = f"following {snapshot.leader}"
+        following = f"following {printable(snapshot.leader)}"  # as the lease names it
         return (following if mode == "running" else f"{mode}, {following}"), "reverse"
     return mode, "green" if mode == "running" else "reverse"
 
@@ -110,35 +111,40 @@ def header_text(snapshot: FleetSnapshot, read_only: bool, flags: Sequence[Flag] 
     said, style = control_text(snapshot)
     text.append(f" {said}{', read-only' if read_only else ''} ", style=style)
     for source, problem in snapshot.problems.items():
-        text.append(f" {source} STALE: {problem} ", style="red bold")
+        text.append(printable(f" {source} STALE: {problem} "), style="red bold")
     text.append(f" {clock(snapshot.ts)} UTC", style="dim")
     return text
 
 
 def reason_text(rule: str, detail: str) -> str:
-    """`rule: detail`, unless the detail already starts by naming the rule."""
-    return detail if detail.startswith(rule.split()[0]) else f"{rule}: {detail}"
+    """`rule: detail`, unless the detail already starts by naming the rule; printable, as a
+    follower reads its reasons from NATS."""
+    return printable(detail if detail.startswith(rule.split()[0]) else f"{rule}: {detail}")
 
 
 def event_row(event: Event, index: int) -> Row:
-    key = f"e{index:07d}"
+    """An event's cells, each printable: a follower reads the events from NATS."""
+    return f"e{index:07d}", tuple(printable(cell) for cell in _event_cells(event))
+
+
+def _event_cells(event: Event) -> tuple[str, str, str, str, str]:
     if isinstance(event, ScaleEvent):
         why = event.reasons[-1] if event.reasons else None
         change = f"{event.old} → {event.new}" + (" (would)" if event.dry_run else "")
         detail = reason_text(why.rule, why.detail) if why else ""
-        return key, (clock(event.ts), event.kind, event.pool, change, detail)
+        return clock(event.ts), event.kind, event.pool, change, detail
     if isinstance(event, HealthEvent):
         state = "recovered" if event.ok else "stale"
-        return key, (clock(event.ts), "health", event.source, state, event.detail)
+        return clock(event.ts), "health", event.source, state, event.detail
     if isinstance(event, ActionEvent):
-        return key, (
+        return (
             clock(event.ts),
             "action",
             event.target,
             event.action,
             f"by {event.who}" + (f": {event.detail}" if event.detail else ""),
         )
-    return key, (clock(0), "?", "", "", "")
+    return clock(0), "?", "", "", ""
 
 
 def event_at(log: Sequence[Event], key: str) -> Event | None:
@@ -173,7 +179,7 @@ def state_detail(pool: PoolRow) -> str:
     (`PoolRow.state_detail`), the last decision's main reason."""
     detail = str(getattr(pool, "state_detail", ""))
     if detail:
-        return detail
+        return printable(detail)
     if pool.decision is None:
         return "no decision yet"
     main = pool.decision.main_reason

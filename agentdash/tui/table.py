@@ -36,6 +36,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets.data_table import RowKey
 
+from controller.core.printable import printable
+
 Row = tuple[str, tuple[Any, ...]]
 PADDING = 1
 """Blank cells each side of a column."""
@@ -496,4 +498,5 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _text(column: Column, value: Any) -> Text:
         if column.render is not None:
             value = column.render(value)
-        return value.copy() if isinstance(value, Text) else Text(str(value))
+        # a Text was built by its screen; any other value is shown as text, never as markup
+        return value.copy() if isinstance(value, Text) else Text(printable(str(value)))

@@ -18,6 +18,7 @@ from agentdash.tui.screens import LiveScreen, event_row, pool_wait
 from agentdash.tui.table import KeyedTable
 from controller.core.config import Config
 from controller.core.events import Event, ScaleEvent
+from controller.core.printable import printable
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
 BOUND_BY = {
@@ -66,7 +67,7 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
     bound: dict[str, list[str]] = {}
     for reason in decision.reasons:
         bound.setdefault(BOUND_BY.get(reason.rule, "ceilings"), []).append(
-            f"{reason.rule}: {reason.detail}"
+            printable(f"{reason.rule}: {reason.detail}")  # a follower's are from NATS
         )
     checked = {
         "data": f"queue read: pending {pool.pending}, ack_pending {pool.ack_pending}, "
@@ -103,7 +104,7 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
         else:
             steps.add_row(f"{number}. {step}", Text(checked[step], style="dim"))
     main = decision.main_reason
-    last = Text.assemble(("\nMain reason: ", "bold"), f"{main.rule}: {main.detail}")
+    last = Text.assemble(("\nMain reason: ", "bold"), printable(f"{main.rule}: {main.detail}"))
     if pool.next_step:
         last.append_text(Text.assemble(("\nNext: ", "bold"), pool.next_step))
     return Group(title, steps, last)

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from controller.core.printable import loggable
+
 MAX_DIGITS = 18
 
 
@@ -27,8 +29,9 @@ class ConfigError(Exception):
         self.line = line
         where = source if line is None else f"{source}:{line}"  # as compilers say it
         where = f"{where}: {path}" if path else where
-        # one line, whatever a key or value held (each part is quoted where it is shown)
-        super().__init__(f"{where}: {message}".replace("\n", "\\n").replace("\r", "\\r"))
+        # one line that a terminal shows as it is, whatever a key, a value or a file name
+        # held (each part is quoted where it is shown), with no password of a URL
+        super().__init__(loggable(f"{where}: {message}"))
 
     def at_line(self, line: int | None) -> ConfigError:
         """The same mistake, said with the line of the file it is on (`FILE:LINE: path: ...`),

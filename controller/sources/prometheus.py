@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, PrometheusConfig
 from controller.core.model import Usage
+from controller.core.printable import redacted
 
 log = logging.getLogger("agentdash.prometheus")
 
@@ -68,7 +69,9 @@ class PrometheusUsageSource:
             )
             tokens = self._tokens_in(result)
         except Exception as exc:  # requests, JSON or Prometheus errors: all mean "stale"
-            problem = f"Prometheus {self._settings.url}: {type(exc).__name__}: {exc}"[:200]
+            problem = redacted(f"Prometheus {self._settings.url}: {type(exc).__name__}: {exc}")[
+                :200
+            ]
             if problem != self.problem:
                 log.warning("token usage stale: %s", problem)
             self.problem = problem

@@ -235,16 +235,6 @@ async def test_flags_beat_the_environment_for_the_daemon(
 # --- --log-level, in process ----------------------------------------------------------------
 
 
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    root, ours = logging.getLogger(), logging.getLogger("agentdash")
-    handlers, level, our_level = list(root.handlers), root.level, ours.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    ours.setLevel(our_level)
-
-
 def written(capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str, str]]:
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     return [(line["level"], line["logger"], line["message"]) for line in lines]

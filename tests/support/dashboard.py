@@ -1,4 +1,5 @@
-"""The dashboard app on the sample fleet, and the keys that reach a pool."""
+"""The dashboard app on the sample fleet, and the keys that reach a pool; the same fleet
+following a hostile leader, and a driver that keeps what the terminal would receive."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ from pathlib import Path
 
 import yaml
 from textual import events
+from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 
 from agentdash.example import EXAMPLE_CONFIG
 from agentdash.tui.app import AgentDashApp
-from agentdash.tui.sample import sample_config, sample_feed
+from agentdash.tui.feed import Feed
+from agentdash.tui.sample import InstantCluster, sample_config, sample_feed
 from controller.core.config import Config, parse_config
+from controller.core.events import ActionEvent, ScaleEvent
+from controller.core.model import Overrides, Pin, Pod, Reason
 
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
 
@@ -58,3 +63,83 @@ async def burst(pilot: Pilot[None], *keys: str) -> None:
         app._driver.send_message(event)
     await pilot.pause()
     await pilot.pause()
+
+
+HOSTILE = "evil\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e[b]bold[/b]"
+"""What an attacker who can write to NATS writes where the dashboard reads a name or a reason:
+a terminal title, a screen clear, a C1 CSI, a bidi override, and Rich markup."""
+HOSTILE_SHOWN = "evil\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202e[b]bold[/b]"
+"""HOSTILE as the screen should show it: every control character an escape, no markup."""
+
+
+class TerminalRecorder(HeadlessDriver):
+    """A headless driver that keeps what the app writes to the terminal (one whose
+    `is_headless` is true is never written to at all)."""
+
+    written: list[str]
+
+    @property
+    def is_headless(self) -> bool:
+        return False
+
+    def write(self, data: str) -> None:
+        if not hasattr(self, "written"):
+            self.written = []
+        self.written.append(data)
+
+
+def terminal_output(app: AgentDashApp) -> str:
+    """Everything the app has written to its TerminalRecorder."""
+    assert isinstance(app._driver, TerminalRecorder)
+    return "".join(getattr(app._driver, "written", []))
+
+
+class ForeignLease:
+    """The lease as another process wrote it: this process never leads, and follows the
+    holder the lease names."""
+
+    def __init__(self, leader_name: str) -> None:
+        self.holder = "this-dashboard"
+        self.leader_name: str | None = leader_name
+        self.valid_until = -1.0
+
+    async def renew(self) -> bool:
+        return False
+
+    async def release(self) -> None:
+        """Never held."""
+
+
+async def hostile_feed(tmp_path: Path) -> Feed:
+    """The sample fleet, following a leader that NATS names HOSTILE: its decisions' reasons,
+    the shared overrides' pin author, an operator event's author and detail, and the task of
+    the first pool's one pod all HOSTILE (the follower logs whom it follows)."""
+    from agentdash.runtime import leader_said
+
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    loop = feed.loop
+    cluster = loop.actuator
+    assert isinstance(cluster, InstantCluster)
+    now = loop.clock()
+    # a worker's busy report names the task it is on
+    cluster.pods[POOLS[0]] = [Pod(f"{POOLS[0]}-1", POOLS[0], "Running", True, now, HOSTILE)]
+    loop.lease = ForeignLease(HOSTILE)
+    await loop.tick()  # it learns who leads, and sees the pod
+    hostile = Reason("pinned", HOSTILE)
+    decisions = [d._replace(reasons=(hostile,)) for d in loop.decisions.values()]
+    leader_said(loop)(HOSTILE, decisions, {d.pool: d.current for d in decisions})
+    await loop.tick()  # it shows the leader's decisions
+    loop.store.replace(Overrides(pins={POOLS[0]: Pin(replicas=2, by=HOSTILE, at=now)}))
+    loop.bus.publish(
+        ActionEvent(ts=now, who=HOSTILE, action="pin", target=POOLS[0], detail=HOSTILE)
+    )
+    loop.bus.publish(ScaleEvent(ts=now, pool=POOLS[0], old=1, new=2, reasons=(hostile,)))
+    return feed
+
+
+async def make_hostile(tmp_path: Path) -> AgentDashApp:
+    """The dashboard on `hostile_feed`, writing to a TerminalRecorder (run it with
+    headless=False)."""
+    app = AgentDashApp(await hostile_feed(tmp_path), refresh_s=None)
+    app.driver_class = TerminalRecorder
+    return app
