@@ -23,7 +23,9 @@ import nats.js.errors
 from agentdash import flags
 from agentdash.errors import StartError
 from agentdash.nats_accounts import render
+from agentdash.secret_files import warn_open_secret_files
 from controller.core.config import DAY, Config, ConfigError, check_files, load_config
+from controller.core.printable import loggable
 from controller.sources.jetstream_queues import (
     ACK_WAIT_S,
     QueueCheck,
@@ -103,12 +105,13 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(str(args.config), "tenants", str(exc)) from None
         return 0
     check_files(config)  # credentials and CAs, before connecting
+    warn_open_secret_files(config)
     url = args.nats_url or config.nats.url
     log = logging.getLogger("agentdash")
     if not log.handlers:  # connect_nats warns at each retry: once, at the end, is enough here
         log.addHandler(logging.NullHandler())
     checks = asyncio.run(_check(config, url, apply=args.apply, ack_wait=args.ack_wait))
-    print(report(checks, apply=args.apply))
+    print(printable_lines(report(checks, apply=args.apply)))
     return EXIT_DIFFERS if any(c.state in ("differs", "failed") for c in checks) else 0
 
 
@@ -153,6 +156,11 @@ def report(checks: list[QueueCheck], *, apply: bool) -> str:
             "then run this again"
         )
     return "\n".join(lines)
+
+
+def printable_lines(text: str) -> str:
+    """Each line as a terminal may show it: the server's refusals are outside text."""
+    return "\n".join(loggable(line) for line in text.split("\n"))
 
 
 def _plural(n: int, noun: str) -> str:
