@@ -44,12 +44,18 @@ class Terminal:
         while wanted not in self.output:
             left = deadline - time.monotonic()
             assert left > 0, f"no {text!r} within {timeout:g} s:\n{self.output[-2000:]!r}"
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                try:
-                    self.output += os.read(self.master, 65536)
-                except OSError:  # the process closed its side: it has exited
-                    raise AssertionError(f"gone before {text!r}: {self.output[-2000:]!r}") from None
+            assert self._read(left), f"gone before {text!r}: {self.output[-2000:]!r}"
+
+    def _read(self, timeout: float) -> bool:
+        """What the process drew within `timeout`, as a terminal reads it; False once the
+        process has closed its side (it has exited)."""
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if ready:
+            try:
+                self.output += os.read(self.master, 65536)
+            except OSError:
+                return False
+        return True
 
     def type(self, keys: str) -> None:
         os.write(self.master, keys.encode())
@@ -61,8 +67,15 @@ class Terminal:
             os.close(self.master)
 
     def exited_within(self, timeout: float) -> bool:
+        """Whether the process exits within `timeout`; an open terminal keeps reading what it
+        draws meanwhile (one that does not is a stalled SSH session, another test)."""
+        deadline = time.monotonic() + timeout
+        while not self.closed and self.process.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(min(left, 0.1)):
+                break
         try:
-            self.process.wait(timeout=timeout)
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             return False
         return True
