@@ -298,6 +298,7 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
     from agentdash.runtime import Runtime, start
     from agentdash.tui.app import AgentDashApp
     from agentdash.tui.feed import Feed
+    from agentdash.tui.leaving import ExitWatchdog
 
     stop = asyncio.Event()
     held: list[Runtime] = []
@@ -319,7 +320,7 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
         for runtime in held:
             await runtime.stop()
 
-    app = AgentDashApp(connect=connect, on_quit=quit_, read_only=read_only)
+    app = AgentDashApp(connect=connect, on_quit=quit_, read_only=read_only, watchdog=ExitWatchdog())
     app.run()
     if failures:
         raise failures[0]

@@ -15,11 +15,11 @@ import logging
 import os
 import signal
 import time
-from typing import Any
 
 from aiohttp import web
 
 from agentdash.errors import StartError
+from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
 from agentdash.runtime import Runtime, RuntimeOptions, emit, start
 from controller.core.config import Config, ConfigError
 
@@ -59,7 +59,9 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
+async def serve_http(
+    runtime: Runtime, listen: str, limits: HttpLimits = DEFAULT_LIMITS
+) -> HttpEndpoint:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
             body=runtime.metrics.render(), content_type="text/plain", charset="utf-8"
@@ -86,16 +88,12 @@ async def serve_http(runtime: Runtime, listen: str) -> web.AppRunner:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/livez", livez)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     host, port = parse_listen(listen)
     try:
-        await web.TCPSite(runner, host, port).start()
+        return await listen_guarded(app, host, port, limits)
     except OSError as exc:  # in use, not ours to bind, or no such host: the user's to fix
-        await runner.cleanup()
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # aiohttp's is long
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's is long
         raise ConfigError("--http", "", f"cannot listen on {listen}: {reason}") from None
-    return runner
 
 
 def role(leading: bool, leader: str | None) -> str:
@@ -134,10 +132,10 @@ async def run_daemon(
         raise
     gc.freeze()  # what start-up built lives for good: keep it out of every collection
     gc.set_threshold(GC_THRESHOLD)
-    runner: Any = None
+    endpoint: HttpEndpoint | None = None
     try:
         if listen:
-            runner = await serve_http(runtime, listen)
+            endpoint = await serve_http(runtime, listen)
         overrides = runtime.loop.overrides  # the shared ones, as read from NATS KV at start
         emit(
             {
@@ -152,8 +150,8 @@ async def run_daemon(
         )
         await runtime.loop.run(stop)  # returns once the tick in flight has finished
     finally:
-        if runner is not None:
-            await runner.cleanup()
+        if endpoint is not None:
+            await endpoint.close()
         await runtime.stop()
         emit({"type": "stop", "ts": round(time.time(), 3)})
     return 0

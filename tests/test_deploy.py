@@ -202,6 +202,28 @@ def ports(rule: dict[str, Any]) -> set[tuple[int, str]]:
     return {(p["port"], p.get("protocol", "TCP")) for p in rule["ports"]}
 
 
+def admits_everyone(peer: dict[str, Any]) -> bool:
+    """Whether a NetworkPolicy peer matches every pod or address: an empty selector, a selector
+    alone that matches every namespace, or an ipBlock of the whole Internet."""
+    if "ipBlock" in peer:
+        return peer["ipBlock"]["cidr"] in {"0.0.0.0/0", "::/0"}
+    selectors = [peer.get("namespaceSelector"), peer.get("podSelector")]
+    return not any(s and (s.get("matchLabels") or s.get("matchExpressions")) for s in selectors)
+
+
+def test_the_metrics_port_is_admitted_only_from_the_monitoring_namespaces_prometheus() -> None:
+    spec = only("NetworkPolicy")["spec"]
+    for rule in spec["ingress"]:
+        assert rule.get("from"), "a rule with no `from` admits every pod and address"
+        assert not [peer for peer in rule["from"] if admits_everyone(peer)]
+    (rule,) = spec["ingress"]
+    (peer,) = rule["from"]
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    scraper = [r["to"] for r in spec["egress"] if ports(r) == {(9090, "TCP")}]
+    assert scraper == [[peer]]  # the Prometheus agentdash reads is the one that scrapes it
+
+
 def test_the_network_policy_admits_the_metrics_port_and_reaches_only_what_agentdash_uses() -> None:
     policy = only("NetworkPolicy")
     spec = policy["spec"]

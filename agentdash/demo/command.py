@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -106,49 +105,20 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.lost == 0 else 1
 
 
-def detach_terminal() -> None:
-    """The terminal is gone: from now on the screen's writes (it keeps drawing while the
-    fleet drains) go to /dev/null rather than fail. Standard input is left alone: its reader
-    just sees no more keys."""
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd in (1, 2):
-            os.dup2(null, fd)
-    finally:
-        os.close(null)
-
-
 def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | None = None) -> int:
-    """The live demo under the dashboard; quitting stops the fleet and its nats-server.
-    `sink`: --events, as headless writes it (each scale event, then the summary)."""
+    """The live demo under the dashboard; quitting (`q`, SIGTERM, a closed terminal) stops
+    the fleet and its nats-server. `sink`: --events, as headless writes it (each scale event,
+    then the summary)."""
     from agentdash.demo.fleet import DemoFleet
     from agentdash.tui.app import AgentDashApp
     from agentdash.tui.feed import Feed
+    from agentdash.tui.leaving import ExitWatchdog
 
     fleet = DemoFleet(options, on_scale=None if sink is None else lambda e: _write(sink, e))
     stop = asyncio.Event()
     runner: list[asyncio.Task[None]] = []
 
-    def hang_up() -> None:
-        detach_terminal()
-        app.run_worker(hung_up())
-
-    async def hung_up() -> None:
-        # The terminal is gone: stop the fleet in order (unfinished tasks go back to the
-        # queue), close the server, and leave without restoring a screen that no longer
-        # exists: Textual's own teardown was seen to block for good on a hung-up terminal
-        # (waiting to hand its last writes to an output thread that takes no more), with the
-        # process left behind, so it is not run.
-        await quit_()
-        if fleet.server is not None:
-            fleet.server.close()
-        os._exit(0)
-
     async def connect() -> Feed:
-        # A closed terminal (SIGHUP) quits like `q` does, without the screen (see hung_up);
-        # the app handles SIGTERM itself.
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hang_up)
         await fleet.start()
         assert fleet.loop is not None
         if fleet.kept is not None:  # an earlier run's pause must not look like a fault
@@ -158,7 +128,6 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | Non
         return feed
 
     summaries: list[Summary] = []
-    stopping: list[asyncio.Task[None]] = []
 
     async def stop_fleet() -> None:
         stop.set()
@@ -166,18 +135,16 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | Non
             await task
         summaries.append(await fleet.stop())
 
-    async def quit_() -> None:
-        # Once, whoever asks first (`q`, SIGTERM or a hangup); the others wait for it.
-        if not stopping:
-            stopping.append(asyncio.ensure_future(stop_fleet()))
-        await asyncio.shield(stopping[0])
+    def close_server() -> None:
+        if fleet.server is not None:
+            fleet.server.close()
 
-    app = AgentDashApp(connect=connect, on_quit=quit_, read_only=read_only)
+    watchdog = ExitWatchdog(before_leaving=close_server)
+    app = AgentDashApp(connect=connect, on_quit=stop_fleet, read_only=read_only, watchdog=watchdog)
     try:
         app.run()
     finally:
-        if fleet.server is not None:
-            fleet.server.close()
+        close_server()
     for summary in summaries:  # after the screen is restored, so it stays visible
         print(_summary_line(summary))
         if sink is not None:

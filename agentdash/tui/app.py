@@ -26,6 +26,7 @@ from agentdash.tui.attention_view import AttentionScreen
 from agentdash.tui.commands import AgentDashCommands
 from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.feed import Feed
+from agentdash.tui.leaving import ExitWatchdog, StopOnce
 from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal, Section, bindings_of
 from agentdash.tui.pause import PauseChoice, PausePoolModal, held, pause_question
 from agentdash.tui.screens import (
@@ -119,14 +120,18 @@ class AgentDashApp(App[None]):
         read_only: bool = False,
         refresh_s: float | None = REFRESH_S,
         on_quit: Callable[[], Awaitable[None]] | None = None,
+        watchdog: ExitWatchdog | None = None,
     ) -> None:
-        """Give a ready `feed`, or `connect`, which the app awaits once it is running."""
+        """Give a ready `feed`, or `connect`, which the app awaits once it is running.
+        `on_quit` stops what the app runs over; `watchdog`, for a dashboard that runs for
+        real, makes sure it exits."""
         super().__init__(css_path=str(stylesheet()))
         self._feed = feed
         self._connect = connect
         self.read_only = read_only
         self.refresh_s = refresh_s
-        self.on_quit = on_quit
+        self.stop_once = StopOnce(on_quit)
+        self.watchdog = watchdog
         self.log_events: deque[Event] = deque(maxlen=LOG_SIZE)
         self.attention = Attention()
         self.flags: list[Flag] = []
@@ -148,10 +153,31 @@ class AgentDashApp(App[None]):
             self.call_after_refresh(self.refresh_feed)
         if self.refresh_s:
             self.set_interval(self.refresh_s, self.refresh_feed)
+        loop = asyncio.get_running_loop()
+        if self.watchdog is not None:
+            self.watchdog.catch_signals(lambda sig: loop.call_soon_threadsafe(self._signalled, sig))
+            return
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
-            asyncio.get_running_loop().add_signal_handler(
-                signal.SIGTERM, lambda: self.run_worker(self.action_quit())
-            )
+            loop.add_signal_handler(signal.SIGTERM, lambda: self.run_worker(self.action_quit()))
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        if sig != signal.SIGHUP:
+            self.run_worker(self.action_quit())
+        elif not self.stop_once.finished:
+            self.run_worker(self._hung_up())
+        else:  # stopped already: all that is left is to restore a screen that is gone
+            self._leave()
+
+    async def _hung_up(self) -> None:
+        # The terminal is gone: stop in order (the demo's unfinished tasks go back to the
+        # queue), then leave without restoring a screen that no longer exists: Textual's
+        # teardown was seen to block for good on a hung-up terminal.
+        await self.stop_once()
+        self._leave()
+
+    def _leave(self) -> None:
+        assert self.watchdog is not None  # only its signal handler hangs up
+        self.watchdog.leave(0)
 
     async def _start(self, connect: Callable[[], Awaitable[Feed]]) -> None:
         self.notify("Starting the fleet…", timeout=3)
@@ -400,9 +426,9 @@ class AgentDashApp(App[None]):
         self.push_screen(ConfirmationModal(question, label), done)
 
     async def action_quit(self) -> None:
-        if self.on_quit is not None:
-            on_quit, self.on_quit = self.on_quit, None
-            await on_quit()
+        if self.watchdog is not None:
+            self.watchdog.ask()
+        await self.stop_once()
         self.exit()
 
 

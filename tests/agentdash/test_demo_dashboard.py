@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import AGENTDASH
-from tests.support.processes import alive, gone_within, store_of
+from tests.support.processes import alive, descendants, gone_within, store_of
 from tests.support.tmux import environment, screen, tmux
 
 pytestmark = [
@@ -62,16 +61,6 @@ def server_of(session: str) -> int:
     found = descendants(pane, "nats-server")
     assert len(found) == 1, found
     return found[0]
-
-
-def descendants(pid: int, name: str) -> list[int]:
-    found = []
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    for child in map(int, children.stdout.split()):
-        command = subprocess.run(["ps", "-o", "comm=", "-p", str(child)],
-                                 capture_output=True, text=True).stdout.strip()  # fmt: skip
-        found += [child] if command == name else descendants(child, name)
-    return found
 
 
 def test_quitting_the_dashboard_prints_how_many_times_it_scaled(session: str) -> None:

@@ -35,6 +35,17 @@ def gone_within(pid: int, timeout: float) -> bool:
     return True
 
 
+def descendants(pid: int, name: str) -> list[int]:
+    """The pids of the processes called `name` under `pid` (children, theirs, and so on)."""
+    found = []
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    for child in map(int, children.stdout.split()):
+        command = subprocess.run(["ps", "-o", "comm=", "-p", str(child)],
+                                 capture_output=True, text=True).stdout.strip()  # fmt: skip
+        found += [child] if command == name else descendants(child, name)
+    return found
+
+
 def embedded_servers() -> set[int]:
     """PIDs of nats-servers that an embedded demo started (their store is agentdash-nats-*)."""
     found = subprocess.run(["pgrep", "-f", "agentdash-nats-"], capture_output=True, text=True)

@@ -1,0 +1,109 @@
+"""A dashboard always exits: it is gone within GRACE_S of `q`, SIGHUP or SIGTERM, whatever
+happens to its terminal, and leaves no child process behind.
+
+Textual writes to the terminal from a thread, through a queue of 30 writes. A terminal that
+goes away while the app draws or tears down kills that thread (the write fails), and the app
+then blocks for good at the next write once the queue is full, or waits at exit for its input
+thread. asyncio's signal handlers run on that blocked loop, so they are never called. Hence
+the signals are caught by Python's own handler, which runs even then, and a watchdog thread
+ends the process if an exit that was asked has not finished in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from types import FrameType
+
+GRACE_S = 10.0
+"""How long an exit may take once asked. An orderly one takes under a second (the demo's
+fleet stopped, the screen restored); the longest is the demo's against a stalled NATS, bounded
+by its own waits (fleet.RECONNECT_WAIT_S and READ_TIMEOUT_S). Past this, the exit is stuck."""
+EXIT_STUCK = 1
+"""The exit status when the watchdog ended the process: the orderly stop did not finish."""
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def detach_terminal() -> None:
+    """The terminal is gone: from now on the screen's writes go to /dev/null rather than
+    fail. Standard input is left alone: its reader just sees no more keys."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+class StopOnce:
+    """`stop` (what the app runs over), run once, whoever asks first (`q`, SIGTERM or a
+    hangup); the others wait for it."""
+
+    def __init__(self, stop: Callable[[], Awaitable[None]] | None) -> None:
+        self.stop = stop
+        self.running: asyncio.Future[None] | None = None
+
+    async def __call__(self) -> None:
+        if self.stop is None:
+            return
+        if self.running is None:
+            self.running = asyncio.ensure_future(self.stop())
+        await asyncio.shield(self.running)
+
+    @property
+    def finished(self) -> bool:
+        return self.running is not None and self.running.done()
+
+
+class ExitWatchdog:
+    """Once `ask()`ed, the process has `grace_s` to exit; then `before_leaving` runs (it stops
+    the children) and the process ends. Made only by a dashboard that runs for real: a test's
+    app that quits must not end the test run."""
+
+    def __init__(
+        self, before_leaving: Callable[[], None] | None = None, grace_s: float = GRACE_S
+    ) -> None:
+        self.before_leaving = before_leaving
+        self.grace_s = grace_s
+        self.asked = threading.Event()
+        # Started now, not when asked: asking may happen in a signal handler, which must not
+        # start a thread (it may have interrupted one that holds threading's own locks).
+        self._thread = threading.Thread(target=self._watch, name="exit-watchdog", daemon=True)
+        self._thread.start()
+
+    def ask(self) -> None:
+        self.asked.set()
+
+    def leave(self, code: int) -> None:
+        """Stop the children and end the process now, skipping whatever else is left."""
+        if self.before_leaving is not None:
+            with contextlib.suppress(Exception):  # leaving is what matters now
+                self.before_leaving()
+        os._exit(code)
+
+    def catch_signals(self, on_signal: Callable[[signal.Signals], object]) -> None:
+        """SIGTERM and SIGHUP ask for the exit at once, whatever the main thread is doing
+        (a hangup also detaches the terminal), then `on_signal` is called, as the loop can."""
+
+        def caught(number: int, _: FrameType | None) -> None:
+            self.ask()
+            if number == signal.SIGHUP:
+                detach_terminal()
+            try:
+                on_signal(signal.Signals(number))
+            except RuntimeError:  # the app's loop is closed: the app has finished
+                if number == signal.SIGHUP:
+                    self.leave(0)  # what is left is for a terminal that is gone
+
+        for sig in EXIT_SIGNALS:
+            signal.signal(sig, caught)
+
+    def _watch(self) -> None:
+        self.asked.wait()
+        time.sleep(self.grace_s)  # had the exit finished, this thread would be gone with it
+        self.leave(EXIT_STUCK)

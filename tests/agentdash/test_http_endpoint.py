@@ -1,0 +1,202 @@
+"""The daemon's HTTP endpoint against clients that open connections and never finish a request:
+each is closed after the header timeout, the cap keeps room for the probes, and running out of
+file handles is one log line, not a flood. Real sockets, the daemon's own endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import resource
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from agentdash.daemon import serve_http
+from agentdash.http_endpoint import ACCEPT_ERROR_INTERVAL, AcceptErrorLog, HttpLimits
+from agentdash.nats_server import NatsServer
+from agentdash.runtime import Runtime, RuntimeOptions, start
+from controller.core.config import load_config
+from tests.support import FakeClock, eventually, free_port
+from tests.support.cli import EXAMPLE
+from tests.support.daemon import Daemon
+
+HALF_A_REQUEST = b"GET /livez HTTP/1.1\r\nHost: agentdash\r\nX-Slow: "
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, nats_server: NatsServer) -> AsyncIterator[Runtime]:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": nats_server.url}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    running = await start(load_config(path), RuntimeOptions(nats_server.url, cluster="simulated"))
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+class SlowClient:
+    """A connection that sent part of a request and waits."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int, sent: bytes = HALF_A_REQUEST) -> SlowClient:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(sent)
+        await writer.drain()
+        return cls(reader, writer)
+
+    async def closed_by_server(self, timeout: float = 10) -> bool:
+        """Whether the server closed it (end of stream) before `timeout`; what it sent is read."""
+        try:
+            async with asyncio.timeout(timeout):
+                while await self.reader.read(65536):
+                    pass
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            pass
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def livez(port: int) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/livez", timeout=aiohttp.ClientTimeout(total=10)) as r,
+    ):
+        return r.status
+
+
+async def test_a_connection_that_never_finishes_its_headers_is_closed(runtime: Runtime) -> None:
+    endpoint = await serve_http(runtime, f"127.0.0.1:{free_port()}", HttpLimits(header_timeout=0.5))
+    try:
+        slow = [await SlowClient.open(endpoint.port) for _ in range(5)]
+        silent = await SlowClient.open(endpoint.port, sent=b"")
+        for client in [*slow, silent]:
+            assert await client.closed_by_server()
+        assert await livez(endpoint.port) == 200  # a request that is finished is served
+    finally:
+        await endpoint.close()
+
+
+async def test_a_keep_alive_connection_that_stalls_in_its_next_request_is_closed(
+    runtime: Runtime,
+) -> None:
+    endpoint = await serve_http(runtime, f"127.0.0.1:{free_port()}", HttpLimits(header_timeout=0.5))
+    try:
+        client = await SlowClient.open(
+            endpoint.port, sent=b"GET /livez HTTP/1.1\r\nHost: agentdash\r\n\r\n" + HALF_A_REQUEST
+        )
+        answer = await client.reader.readuntil(b"\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert await client.closed_by_server()
+    finally:
+        await endpoint.close()
+
+
+async def test_with_every_slot_held_by_slow_clients_the_probes_still_answer(
+    runtime: Runtime,
+) -> None:
+    cap = 5
+    endpoint = await serve_http(
+        runtime, f"127.0.0.1:{free_port()}", HttpLimits(header_timeout=3600, max_connections=cap)
+    )
+    try:
+        slow = [await SlowClient.open(endpoint.port) for _ in range(cap)]
+        assert await livez(endpoint.port) == 200
+        assert await slow[0].closed_by_server()  # the one that waited longest made room
+        for client in slow[1:]:  # the others are still there, and served when they finish
+            client.writer.write(b"1\r\nConnection: close\r\n\r\n")
+            answer = await client.reader.read()
+            assert answer.startswith(b"HTTP/1.1 200"), answer
+    finally:
+        await endpoint.close()
+
+
+def resource_error(code: int) -> dict[str, Any]:
+    return {
+        "message": "socket.accept() out of system resource",
+        "exception": OSError(code, os.strerror(code)),
+    }
+
+
+def test_running_out_of_file_handles_is_logged_once_per_interval_with_a_count(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    passed_on: list[dict[str, Any]] = []
+    handler = AcceptErrorLog(10, previous=lambda _, c: passed_on.append(c), clock=clock)
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.ERROR, logger="agentdash.http"):
+            for _ in range(1000):
+                handler(loop, resource_error(errno.EMFILE))
+            clock.advance(10)
+            handler(loop, resource_error(errno.ENFILE))
+            other = {"message": "something else", "exception": ValueError("no")}
+            handler(loop, other)
+    finally:
+        loop.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        "cannot accept an HTTP connection: Too many open files",
+        "cannot accept an HTTP connection: Too many open files in system"
+        " (999 more since the last line)",
+    ]
+    assert passed_on == [other]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, nats_server: NatsServer) -> Iterator[Daemon]:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": nats_server.url}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    started = Daemon(path)
+    yield started
+    if started.process.poll() is None:
+        started.process.kill()
+        started.process.wait()
+
+
+def accept_errors(daemon: Daemon) -> list[dict[str, Any]]:
+    return [
+        line
+        for line in daemon.read()
+        if line["type"] == "log" and "accept" in line["message"].lower()
+    ]
+
+
+async def test_a_daemon_out_of_file_handles_logs_it_once_and_answers_when_they_are_back(
+    daemon: Daemon,
+) -> None:
+    await daemon.wait_health(lambda h: h["ticks"] > 0)
+    pid = daemon.process.pid
+    in_use = len(os.listdir(f"/proc/{pid}/fd"))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (in_use + 5, hard))
+    clients = [socket.create_connection(("127.0.0.1", daemon.port)) for _ in range(40)]
+    started = time.monotonic()
+    try:
+        await eventually(lambda: bool(accept_errors(daemon)), timeout=15)
+    finally:
+        for client in clients:
+            client.close()
+    await daemon.wait_health(lambda h: h["ticks"] > 0)  # the endpoint answers again
+    elapsed = time.monotonic() - started
+    logged = accept_errors(daemon)
+    assert len(logged) <= 1 + elapsed // ACCEPT_ERROR_INTERVAL, logged[:3]
+    assert logged[0]["message"] == "cannot accept an HTTP connection: Too many open files"
