@@ -2,9 +2,9 @@
 
 JSON lines on stdout (start and stop, every replica change with its reasons, source health,
 leadership, operator actions, errors, and log records from `--log-level` up); `/metrics`,
-`/healthz` (ready: sources and cluster answered) and `/livez` on `--http`. SIGTERM or SIGINT:
-the tick in flight finishes, the lease is released so another takes over at once, and the
-process exits 0.
+`/healthz` (ready: sources and cluster answered, and a valid leader holds the lease) and
+`/livez` on `--http`. SIGTERM or SIGINT: the tick in flight finishes, the lease is released so
+another takes over at once, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ async def serve_http(
             "ready": runtime.ready,
             "role": role(loop.leading, loop.leader),
             "leader": loop.leader,
+            "broken_lease": broken_lease(runtime),
             "problems": loop.problems,
             "stale_pools": stale,
             "stale_count": len(loop.stale),
@@ -94,6 +95,12 @@ async def serve_http(
     except OSError as exc:  # in use, not ours to bind, or no such host: the user's to fix
         reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's is long
         raise ConfigError("--http", "", f"cannot listen on {listen}: {reason}") from None
+
+
+def broken_lease(runtime: Runtime) -> dict[str, object] | None:
+    """The lease's entry while it names no holder (its value escaped): never a leader."""
+    broken = runtime.lease.broken
+    return None if broken is None else {"revision": broken.revision, "value": broken.value}
 
 
 def role(leading: bool, leader: str | None) -> str:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -167,8 +168,10 @@ def unique_holder() -> str:
     """This process's name in the lease: host:pid, and a random part, as client-go's leader
     election adds one, since neither host nor pid is unique alone (two containers on the host
     network both run as pid 1, and the tests run two controllers in one process). The lease
-    takes an entry back that names its holder (controller.coordination.lease)."""
-    return f"{socket.gethostname()}:{os.getpid()}_{os.urandom(3).hex()}"
+    takes an entry back that names its holder (controller.coordination.lease). A character
+    that no holder's name may have (`valid_holder`) becomes `-`."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()[:200])
+    return f"{host}:{os.getpid()}_{os.urandom(3).hex()}"
 
 
 async def make_lease(nc: Client, config: Config, options: RuntimeOptions) -> AnyLease:

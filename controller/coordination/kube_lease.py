@@ -40,6 +40,7 @@ from kubernetes.aio.client import ApiClient
 
 from controller.actuators.kubernetes.api import ApiFailure, KubeApi, connect_client
 from controller.actuators.kubernetes.objects import meta, spec
+from controller.coordination.lease import BrokenLease
 
 log = logging.getLogger("agentdash.kube")
 
@@ -71,11 +72,16 @@ class KubernetesLease:
         self.namespace = namespace
         self.name = name
         self.duration = max(1, math.ceil(ttl))
+        self.ttl = float(self.duration)
         self.margin_s = margin_s
         self.contend = contend
         """False: never take the lease, only read who holds it."""
         self.leader_name: str | None = None
         """Who leads, as last seen (ourselves included)."""
+        self.broken: BrokenLease | None = None
+        """Never set: writing the Lease takes Kubernetes rights (RBAC) that only agentdash has,
+        and no API answer lands in it as a NATS reply can land in a KV bucket."""
+        self.last_broken: BrokenLease | None = None
         # Its own limiter: a renewal never waits behind the scaler's requests.
         self._api = KubeApi(client, deadline_s=deadline_s or self.duration / 3)
         self._monotonic = monotonic

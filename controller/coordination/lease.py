@@ -22,7 +22,9 @@ revision guard, rather than followed as another's until it expires.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import nats.errors
@@ -33,6 +35,28 @@ BUCKET = "agentdash_leader"
 KEY = "leader"
 MARGIN = 0.1
 """The share of the TTL `valid_until` gives up, for clocks that do not tick alike."""
+HOLDER = re.compile(r"[A-Za-z0-9._:@-]{1,253}")
+"""A holder's name: host:pid_random as agentdash writes it (a pod's name, a hostname)."""
+SHOWN_CHARS = 80
+"""What a broken lease's description quotes of its value."""
+
+
+def valid_holder(name: str) -> bool:
+    return HOLDER.fullmatch(name) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenLease:
+    """A lease entry that names no holder: its revision, and its value, escaped and cut."""
+
+    revision: int
+    value: str
+
+    @classmethod
+    def of(cls, revision: int, value: bytes) -> BrokenLease:
+        text = value.decode(errors="replace")
+        cut = "..." if len(text) > SHOWN_CHARS else ""
+        return cls(revision, ascii(text[:SHOWN_CHARS]) + cut)
 
 
 class LeaseError(Exception):
@@ -49,6 +73,8 @@ class NatsLease:
         contend: bool = True,
         timeout: float | None = None,
     ) -> None:
+        if not valid_holder(holder):
+            raise ValueError(f"expected a holder's name matching {HOLDER.pattern}, got {holder!r}")
         self._nc = nc
         self.holder = holder
         self.ttl = ttl
@@ -61,6 +87,13 @@ class NatsLease:
         """time.monotonic() until which no other process can hold the lease (-1: not ours)."""
         self.leader_name: str | None = None
         """Who leads, as last seen (ourselves included)."""
+        self.broken: BrokenLease | None = None
+        """The entry, while it is broken (as last read)."""
+        self.last_broken: BrokenLease | None = None
+        """The last broken entry seen, even if taken back since (so that it can be told)."""
+        self._broken_since = 0.0
+        """time.monotonic() from which `broken` has held over revisions that follow each
+        other."""
 
     @property
     def leading(self) -> bool:
@@ -89,18 +122,19 @@ class NatsLease:
             await self._read_leader()
             return False
         sent = time.monotonic()
+        held = self._revision
         try:
             try:
-                await self._write(self._revision, sent)
+                await self._write(held, sent)
             except nats.js.errors.KeyWrongLastSequenceError:
                 self._lost()
-                ours = await self._read_leader()
-                if ours is None:
+                free = await self._read_leader(held)
+                if free is None:
                     return False
-                # Our name, at a revision we never heard of: a renewal whose answer was lost
-                # (NATS went away with it, or sent it on once back). No one else has held the
-                # lease since: take it back now rather than follow ourselves until it expires.
-                await self._write(ours, sent)
+                # Our name at a revision we never heard of (a renewal whose answer NATS lost,
+                # or sent on once back), or a broken entry no one has held since it was ours
+                # or for a TTL: take it now rather than wait for it to expire.
+                await self._write(free, sent)
         except nats.js.errors.KeyWrongLastSequenceError:
             self._lost()
             await self._read_leader()
@@ -118,30 +152,50 @@ class NatsLease:
             self._revision = await self._kv.update(KEY, self.holder.encode(), last=revision)
         self.valid_until = sent + self.ttl * (1 - MARGIN)
         self.leader_name = self.holder
+        self.broken = None
 
     def _lost(self) -> None:
         self._revision = None
         self.valid_until = -1.0
 
-    async def _read_leader(self) -> int | None:
-        """Note who leads; the entry's revision if it names this process."""
+    async def _read_leader(self, held: int | None = None) -> int | None:
+        """Note who leads; the entry's revision if this process may write over it now (it
+        names this process, or it is broken and no one's: see the module)."""
         try:
             if self._kv is None:
                 self._kv = await self._nc.jetstream(timeout=self._timeout).key_value(BUCKET)
             entry = await self._kv.get(KEY)
-            self.leader_name = entry.value.decode(errors="replace")[:200] if entry.value else None
         except (
             nats.js.errors.KeyNotFoundError,
             nats.js.errors.KeyDeletedError,
             nats.js.errors.BucketNotFoundError,
         ):
             self.leader_name = None
+            self.broken = None
+            return None
         except (nats.errors.Error, TimeoutError):
-            pass  # keep the last name we saw
-        else:
-            if self.contend and self.leader_name == self.holder:
-                return int(entry.revision)
-        return None
+            return None  # keep the last name we saw
+        revision = int(entry.revision)
+        name = (entry.value or b"").decode(errors="replace")
+        if not valid_holder(name):
+            self.leader_name = None
+            return self._broken_at(revision, entry.value or b"", held)
+        self.leader_name = name
+        self.broken = None
+        return revision if self.contend and name == self.holder else None
+
+    def _broken_at(self, revision: int, value: bytes, held: int | None) -> int | None:
+        """Note a broken entry; its revision if this process may take it now."""
+        now = time.monotonic()
+        seen = self.broken
+        if seen is None or revision not in (seen.revision, seen.revision + 1):
+            self._broken_since = now  # a revision not seen may have been a valid holder's
+        self.broken = self.last_broken = BrokenLease.of(revision, value)
+        if not self.contend:
+            return None
+        if held is not None and revision == held + 1:
+            return revision  # it overwrote our own entry: no one else held it since
+        return revision if now - self._broken_since >= self.ttl else None
 
     async def close(self) -> None:
         """Nothing of its own to close: the NATS connection is the runtime's."""
@@ -158,6 +212,11 @@ class Lease(Protocol):
 
     holder: str
     leader_name: str | None
+    """Who leads, as last seen: a valid holder's name, never a broken entry's value."""
+    ttl: float
+    broken: BrokenLease | None
+    """The entry, while it names no holder (None for a lease that cannot be broken)."""
+    last_broken: BrokenLease | None
 
     @property
     def valid_until(self) -> float:

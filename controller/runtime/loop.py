@@ -29,7 +29,7 @@ from controller.coordination.overrides import OverrideStore
 from controller.coordination.spend_handover import SpendHandover
 from controller.core.config import Config
 from controller.core.engine import Engine
-from controller.core.events import ActionEvent, EventBus, HealthEvent, TickEvent
+from controller.core.events import ActionEvent, EventBus, TickEvent
 from controller.core.model import (
     Overrides,
     PoolState,
@@ -40,6 +40,7 @@ from controller.core.model import (
 from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import SourceHealth
+from controller.runtime.leadership import LeaseTeller
 from controller.runtime.schedule import TickSchedule
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
 from controller.runtime.timeline import Point, Timeline
@@ -124,6 +125,10 @@ class Reconciler:
         self._explaining = isinstance(actuator, ExplainingActuator)
         self._was_acting = False
         self._leader_seen: object = None
+        self.lease_teller = (
+            None if lease is None else LeaseTeller(lease, self.health, self.bus, timer)
+        )
+        """What the loop says about the lease: who leads, a broken lease, none for long."""
         lag.watch_idle(self.idle, self.schedule.wake)
 
     @property
@@ -317,8 +322,8 @@ class Reconciler:
         )
 
     async def _lead(self, now: float) -> None:
-        """Renew the lease, within the deadline; say when this process starts or stops
-        leading."""
+        """Renew the lease, within the deadline; say what changed about it (who leads, a
+        broken lease: controller.runtime.leadership)."""
         if self.lease is None:
             return
         was = self.leading
@@ -326,15 +331,8 @@ class Reconciler:
             self.leading = await asyncio.wait_for(self.lease.renew(), self.call_deadline)
         except TimeoutError:
             self.leading = False
-        if self.leading != was:
-            leader = self.leader
-            if self.leading or leader is not None:
-                detail = "leading" if self.leading else f"following {leader}"
-            else:
-                detail = "not leading: the lease cannot be renewed, and no leader is known"
-            log.info("lease: %s", detail)
-            ok = self.leading or leader is not None
-            self.bus.publish(HealthEvent(ts=now, source="lease", ok=ok, detail=detail))
+        if self.lease_teller is not None:
+            self.lease_teller.renewed(was, self.leading, self.leader, now)
 
     @property
     def leader(self) -> str | None:

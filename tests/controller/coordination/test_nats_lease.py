@@ -7,6 +7,7 @@ from __future__ import annotations
 from nats.aio.client import Client
 
 from controller.coordination.lease import BUCKET, KEY, NatsLease
+from tests.support import eventually
 
 
 async def test_a_renewal_that_landed_unheard_is_taken_back_not_followed(nc: Client) -> None:
@@ -34,3 +35,54 @@ async def test_a_holder_cut_off_from_nats_does_not_name_itself_leader(nc: Client
     await nc.close()  # as NATS gone: the renewal cannot be sent
     assert not await lease.renew()
     assert lease.leader_name is None  # not known: never itself while it cannot renew
+
+
+CONSUMER_INFO = b'{"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"X"}'
+"""What the server once stored as the lease: its answer to a request whose reply subject a
+worker had set to the lease's key."""
+
+
+async def test_a_broken_lease_is_never_followed_and_is_taken_over_after_the_ttl(
+    nc: Client,
+) -> None:
+    contender = NatsLease(nc, "daemon-a", ttl=1)
+    watcher = NatsLease(nc, "dashboard", ttl=1, contend=False)
+    await contender.start()
+    kv = await nc.jetstream().key_value(BUCKET)
+    forged = await kv.put(KEY, CONSUMER_INFO)
+    assert not await contender.renew()
+    await watcher.renew()
+    for lease in (contender, watcher):
+        assert lease.leader_name is None  # never the answer's text
+        assert lease.broken is not None
+        assert lease.broken.revision == forged
+        assert lease.broken.value.startswith("'{\"type\":\"io.nats.jetstream.api.v1.consumer_info")
+
+    async def rewritten_and_renewed() -> bool:  # the attack, repeated: a value at each try
+        await kv.put(KEY, CONSUMER_INFO)
+        return await contender.renew()
+
+    await eventually(rewritten_and_renewed, timeout=5, every=0.1)  # one TTL broken, then ours
+    assert contender.leader_name == "daemon-a"
+    assert contender.broken is None
+    await watcher.renew()
+    assert watcher.leader_name == "daemon-a"
+
+
+async def test_a_broken_value_over_the_holders_own_entry_is_taken_back_at_once(
+    nc: Client,
+) -> None:
+    mine = NatsLease(nc, "daemon-a", ttl=60)
+    other = NatsLease(nc, "daemon-b", ttl=60)
+    await mine.start()
+    await other.start()
+    assert await mine.renew()
+    kv = await nc.jetstream().key_value(BUCKET)
+    await kv.put(KEY, b"evil\x1b]0;pwned\x07")  # no holder's name: control characters
+    assert not await other.renew()
+    assert other.leader_name is None
+    assert await mine.renew()  # no one else held it since its own renewal
+    assert mine.last_broken is not None
+    assert "\\x1b" in mine.last_broken.value  # escaped, never raw
+    assert not await other.renew()
+    assert other.leader_name == "daemon-a"

@@ -1,0 +1,110 @@
+"""What the loop says about the lease after each renewal (controller.coordination.lease):
+
+- a line when this process starts or stops leading, and whom it follows;
+- a broken lease (an entry that names no holder): one warning with its revision and value,
+  and no more than one per `QUIET_S` however often it is written again (a flood must not
+  flood the log);
+- the lease as a problem in `SourceHealth` (so /healthz is not ready, and the dashboard's
+  header says why) while it is broken and this process does not lead, or while no valid
+  leader has held it for more than its TTL: nothing scales then, and a probe that said
+  ready would hide it.
+
+Each is a log line and a HealthEvent on the bus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from controller.coordination.lease import BrokenLease, Lease
+from controller.core.events import EventBus, HealthEvent
+from controller.runtime.health import SourceHealth
+
+log = logging.getLogger("agentdash.loop")
+
+SOURCE = "lease"
+QUIET_S = 10.0
+"""The least time between two lines about a broken lease."""
+
+
+class LeaseTeller:
+    def __init__(
+        self, lease: Lease, health: SourceHealth, bus: EventBus, timer: Callable[[], float]
+    ) -> None:
+        self.lease = lease
+        self._health = health
+        self._bus = bus
+        self._timer = timer
+        self._held_at: float | None = None
+        """timer() when a valid leader (this process or another) was last known."""
+        self._seen_broken: int | None = None
+        """The revision of the last broken entry noted (told, or left untold)."""
+        self._told_at: float | None = None
+        self._untold = 0
+        """Broken entries seen since the last line about one (within QUIET_S of it)."""
+
+    def renewed(self, was: bool, leading: bool, leader: str | None, now: float) -> None:
+        """After a renewal: `was` and `leading`, whether this process led before and now;
+        `leader`, who leads as it knows (None: no valid leader known)."""
+        broken = self._due_broken()
+        if broken is not None:
+            self._tell_broken(broken, leading, now)
+        elif leading != was:
+            self._tell_change(leading, leader, now)
+        self._judge(leading, leader, now)
+
+    def _due_broken(self) -> BrokenLease | None:
+        """The last broken entry, if not noted yet and due a line."""
+        broken = self.lease.last_broken
+        if broken is None or broken.revision == self._seen_broken:
+            return None
+        self._seen_broken = broken.revision
+        at = self._timer()
+        if self._told_at is not None and at - self._told_at < QUIET_S:
+            self._untold += 1
+            return None
+        self._told_at = at
+        return broken
+
+    def _tell_broken(self, broken: BrokenLease, leading: bool, now: float) -> None:
+        if leading:
+            then = "this process took it back"
+        else:
+            then = f"taken over if no valid holder writes it within {self.lease.ttl:g} s"
+        more = f" ({self._untold} more since the last line)" if self._untold else ""
+        self._untold = 0
+        detail = (
+            f"broken: revision {broken.revision} holds {broken.value}, not an agentdash lease:"
+            f" not followed; {then}{more}"
+        )
+        log.warning("lease: %s", detail)
+        self._bus.publish(HealthEvent(ts=now, source=SOURCE, ok=leading, detail=detail))
+
+    def _tell_change(self, leading: bool, leader: str | None, now: float) -> None:
+        if leading or leader is not None:
+            detail = "leading" if leading else f"following {leader}"
+        elif self.lease.broken is not None:
+            detail = "not leading: the lease is broken"
+        else:
+            detail = "not leading: the lease cannot be renewed, and no leader is known"
+        log.info("lease: %s", detail)
+        ok = leading or leader is not None
+        self._bus.publish(HealthEvent(ts=now, source=SOURCE, ok=ok, detail=detail))
+
+    def _judge(self, leading: bool, leader: str | None, now: float) -> None:
+        """The lease as a problem, or not: broken (told already, so set quietly), or no valid
+        leader for more than a TTL (told as a source failing, and recovering)."""
+        at = self._timer()
+        if self._held_at is None or leading or leader is not None:
+            self._held_at = at
+        broken = self.lease.broken
+        if broken is not None and not leading:
+            self._health.problems[SOURCE] = (
+                f"broken: revision {broken.revision} holds {broken.value}, not an agentdash lease"
+            )
+        elif at - self._held_at > self.lease.ttl:
+            no_leader = f"no valid leader for more than the lease's TTL ({self.lease.ttl:g} s)"
+            self._health.unhealthy(SOURCE, no_leader, now)
+        else:
+            self._health.healthy(SOURCE, now)
