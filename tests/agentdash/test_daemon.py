@@ -19,9 +19,11 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
+from controller.coordination.lease import BUCKET, KEY
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import SharedOverrides
 from controller.core.config import load_config
+from controller.runtime.leadership import QUIET_S
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually, free_port
 from tests.support.cli import AGENTDASH, EXAMPLE
@@ -239,6 +241,44 @@ async def test_actions_taken_on_a_following_dashboard_are_in_the_leaders_log_onc
     started = again.read()[0]
     assert (started["type"], started["dry_run"], started["paused"]) == ("start", True, True)
     assert actions(follower) == [] == actions(again)  # what was done before is not told again
+
+
+CONSUMER_INFO = b'{"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"X"}'
+"""What a worker once had the server store as the lease: an answer, sent to the lease's key
+as the reply subject of its request."""
+
+
+async def test_a_broken_lease_is_told_once_never_followed_and_taken_over_after_the_ttl(
+    fleet_config: Path, nc: Client, daemons: list[Daemon]
+) -> None:
+    kv = await nc.jetstream().create_key_value(bucket=BUCKET, ttl=2, history=1)  # --lease-ttl 2
+
+    async def forge() -> None:  # the attack, repeated: the value never expires
+        while True:
+            await kv.put(KEY, CONSUMER_INFO)
+            await asyncio.sleep(1.5)
+
+    attack = asyncio.create_task(forge())
+    started = time.monotonic()
+    try:
+        daemon = Daemon(fleet_config)
+        daemons.append(daemon)
+        red = await daemon.wait_health(lambda h: "lease" in h["problems"])
+        assert (red["status"], red["ready"], red["role"], red["leader"]) == (
+            503, False, "candidate", None,
+        )  # fmt: skip
+        assert red["broken_lease"]["value"].startswith('\'{"type":"io.nats.jetstream.api')
+        assert "not an agentdash lease" in red["problems"]["lease"]
+        green = await daemon.wait_health(lambda h: h["status"] == 200, timeout=30)
+        assert green["role"] == "leader"  # its own name over the broken value, attack or not
+    finally:
+        attack.cancel()
+    lines = daemon.read()
+    messages = [e.get("message", "") + e.get("detail", "") for e in lines]
+    assert not [m for m in messages if "following {" in m or "following '" in m]
+    broken = [e for e in lines if e["type"] == "log" and "lease: broken:" in e["message"]]
+    assert broken[0]["message"].startswith("lease: broken: revision ")
+    assert len(broken) <= 1 + (time.monotonic() - started) // QUIET_S  # not one a write
 
 
 def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
