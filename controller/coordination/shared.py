@@ -12,34 +12,38 @@
 
 Nothing read back is trusted blindly. A KV value that is not valid (bad JSON or UTF-8,
 numbers out of bounds) is dropped, counted and logged (controller.core.bad_messages); the watcher
-and the process keep running.
+and the process keep running, and the last valid overrides stay in force. A process that starts
+reads back through the bucket's history (`HISTORY` revisions) to the newest valid one. Each
+invalid revision skipped is audited as `invalid write skipped`, by `unknown writer`, with its
+revision: agentdash never writes one.
 
 How agentdash tells its own override writes from foreign ones (`nats kv put`, a script):
 every agentdash write is preceded by its audit record, which carries the SHA-256 of the
 document (`overrides_sha256`); the document written then names that record's stream sequence
 in its `audit` field. A revision is agentdash's when the record at that sequence names that
 very document. Any other revision is foreign: if valid, it is applied (operators meant it) and
-logged, and an audit record `foreign write` with its KV revision is appended, once (the record
+logged, and an audit record `foreign write` by `unknown writer` with its KV revision is
+appended, once (the record
 carries the message id `agentdash_overrides-<revision>`, which JetStream de-duplicates when
 several processes see the write together, and a process starting later skips it if the last
 audit record already names that revision). Only a writer able to append to the audit stream
 can pass for agentdash: deploy/nats-accounts.conf gives that right to agentdash alone.
 
 Each revision another process wrote is told, as the operator action it was (its audit
-record's who, what and when; `foreign write` by `unknown` for a foreign one), to `on_action`:
+record's who, what and when; `foreign write` by `unknown writer` for a foreign one), to `on_action`:
 the leader logs it there, so that the daemon's log has every action, whoever took it, once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any
 
 import nats.errors
@@ -59,8 +63,16 @@ BUCKET = "agentdash_overrides"
 KEY = "overrides"
 AUDIT_STREAM = "AGENTDASH_AUDIT"
 AUDIT_SUBJECT = "agentdash.audit"
+HISTORY = 64
+"""Revisions the bucket keeps (JetStream's most): a start reads back past up to 63 invalid
+ones to the newest valid."""
 FOREIGN = "foreign write"
-"""The audit action recorded for an override write agentdash did not make."""
+"""The audit action recorded for a valid override write agentdash did not make (applied)."""
+SKIPPED = "invalid write skipped"
+"""The audit action recorded for a revision that is not valid overrides (never applied)."""
+UNKNOWN = "unknown writer"
+"""Who the audit names for a write agentdash did not make: NATS tells no one who wrote it."""
+WHERE = f"{BUCKET}/{KEY}"
 
 
 def whereabouts() -> str:
@@ -98,35 +110,97 @@ class SharedOverrides:
         """Told of each action another process took (with where: host:pid, or `nats kv`)."""
 
     async def start(self) -> None:
-        self._kv = await self._js.create_key_value(bucket=BUCKET, history=10)
+        self._kv = await self._open_bucket()
         try:
             await self._js.stream_info(AUDIT_STREAM)
         except nats.js.errors.NotFoundError:
             await self._js.add_stream(name=AUDIT_STREAM, subjects=[AUDIT_SUBJECT])
-        with contextlib.suppress(nats.js.errors.KeyNotFoundError):  # the first action makes it
-            entry = await self._kv.get(KEY)
-            self._read_at_start = self.seen = entry.revision
-            if entry.value:
-                await self._take(entry.value, entry.revision, starting=True)
+        await self._take_newest_valid()
         self._store.listeners.append(self._changed)
         watcher = await self._kv.watch(KEY, include_history=False)
         self._watch = asyncio.create_task(self._follow(watcher))
         self._watch.add_done_callback(_report_end)
 
+    async def _open_bucket(self) -> Any:
+        """The bucket, made if absent with `HISTORY` revisions; one made with fewer (by an
+        older agentdash) is given more, by a process that may write."""
+        try:
+            return await self._js.create_key_value(bucket=BUCKET, history=HISTORY)
+        except nats.js.errors.BadRequestError:  # it exists with other settings
+            kv = await self._js.key_value(BUCKET)
+        info = await self._js.stream_info(f"KV_{BUCKET}")
+        kept = info.config.max_msgs_per_subject or 0
+        if not self._store.read_only and 0 < kept < HISTORY:
+            await self._js.update_stream(replace(info.config, max_msgs_per_subject=HISTORY))
+        return kv
+
+    async def _take_newest_valid(self) -> None:
+        """At start: apply the newest revision that is valid; audit those above it."""
+        try:
+            entries = await self._kv.history(KEY)
+        except nats.js.errors.NoKeysError:
+            return  # the first action makes it
+        self._read_at_start = self.seen = entries[-1].revision
+        skipped: list[tuple[int, str]] = []
+        in_force = "no overrides"
+        for entry in reversed(entries):
+            if entry.operation in ("DEL", "PURGE") or not entry.value:
+                break  # nothing was in force from there
+            document = self._parse(entry.value, entry.revision)
+            if isinstance(document, str):
+                skipped.append((entry.revision, document))
+                continue
+            await self._apply(document, entry.revision, starting=True)
+            in_force = f"revision {entry.revision} ({document.summary()})"
+            break
+        else:
+            if skipped:
+                in_force = f"none valid in the {len(entries)} revisions kept: no overrides"
+        if skipped:
+            await self._skipped_at_start(skipped, in_force)
+
+    async def _skipped_at_start(self, skipped: list[tuple[int, str]], in_force: str) -> None:
+        newest, why = skipped[0]
+        which = f"revision {newest}"
+        if len(skipped) > 1:
+            which = f"revisions {skipped[-1][0]} to {newest} ({len(skipped)})"
+        detail = f"{which} not valid ({why}); in force: {in_force}"
+        log.warning("overrides %s", detail)
+        if not self._store.read_only and not await self._audited(newest):
+            event = ActionEvent(time.time(), UNKNOWN, SKIPPED, WHERE, detail[:2000])
+            self._spawn(self._audit_foreign(event, newest))
+
     async def _follow(self, watcher: Any) -> None:
         async for entry in watcher:
             if entry is None or not entry.value or entry.revision <= self._read_at_start:
                 continue
-            await self._take(entry.value, entry.revision)
+            document = self._parse(entry.value, entry.revision)
+            if isinstance(document, str):
+                self._skip(entry.revision, document)
+            else:
+                await self._apply(document, entry.revision)
             self.seen = max(self.seen, entry.revision)
 
-    async def _take(self, value: bytes, revision: int, *, starting: bool = False) -> None:
-        """Apply a revision of the bucket if valid; tell it, and audit it if foreign."""
+    def _parse(self, value: bytes, revision: int) -> OverridesDocument | str:
+        """The document a revision holds; or why it is none (dropped and counted)."""
         try:
-            document = read_overrides(value, f"nats kv {BUCKET}/{KEY} revision {revision}")
+            return read_overrides(value, f"nats kv {WHERE} revision {revision}")
         except ConfigError as exc:  # a bad write elsewhere never takes us down
             self.bad.drop("overrides", str(exc))
-            return
+            why = f"{exc.path}: {exc.message}" if exc.path else exc.message
+            return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in why[:300])
+
+    def _skip(self, revision: int, why: str) -> None:
+        """An invalid revision while running: the last valid overrides stay; audited."""
+        if not self._store.read_only:
+            detail = f"not valid ({why}); the last valid overrides stay in force"
+            event = ActionEvent(time.time(), UNKNOWN, SKIPPED, WHERE, detail[:2000])
+            self._spawn(self._audit_foreign(event, revision))
+
+    async def _apply(
+        self, document: OverridesDocument, revision: int, *, starting: bool = False
+    ) -> None:
+        """Apply a valid revision of the bucket; tell it, and audit it if foreign."""
         if document.audit is not None and (
             self._announced_here.get(document.audit) == document.digest()
         ):
@@ -147,9 +221,7 @@ class SharedOverrides:
             revision,
             document.summary(),
         )
-        event = ActionEvent(
-            time.time(), "unknown", FOREIGN, f"{BUCKET}/{KEY}", f"applied: {document.summary()}"
-        )
+        event = ActionEvent(time.time(), UNKNOWN, FOREIGN, WHERE, f"applied: {document.summary()}")
         if not starting:
             self._tell(event, "nats kv")
         if self._store.read_only:

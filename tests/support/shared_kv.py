@@ -7,14 +7,14 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from controller.coordination.shared import AUDIT_STREAM, BUCKET
+from controller.coordination.shared import AUDIT_STREAM, BUCKET, HISTORY
 from tests.support.factories import config, pool
 
 CFG = config({"research": pool("acme"), "coder": pool("globex")})
 
 
 async def bucket(nc: Client) -> Any:
-    return await nc.jetstream().create_key_value(bucket=BUCKET, history=10)
+    return await nc.jetstream().create_key_value(bucket=BUCKET, history=HISTORY)
 
 
 async def audit_records(nc: Client) -> list[dict[str, Any]]:

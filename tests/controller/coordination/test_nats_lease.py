@@ -56,7 +56,7 @@ async def test_a_broken_lease_is_never_followed_and_is_taken_over_after_the_ttl(
         assert lease.leader_name is None  # never the answer's text
         assert lease.broken is not None
         assert lease.broken.revision == forged
-        assert lease.broken.value.startswith("'{\"type\":\"io.nats.jetstream.api.v1.consumer_info")
+        assert lease.broken.value.startswith('\'{"type":"io.nats.jetstream.api.v1.consumer_info')
 
     async def rewritten_and_renewed() -> bool:  # the attack, repeated: a value at each try
         await kv.put(KEY, CONSUMER_INFO)

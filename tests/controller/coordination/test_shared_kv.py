@@ -16,7 +16,17 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
 from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import AUDIT_STREAM, FOREIGN, KEY, SharedOverrides, whereabouts
+from controller.coordination.shared import (
+    AUDIT_STREAM,
+    BUCKET,
+    FOREIGN,
+    HISTORY,
+    KEY,
+    SKIPPED,
+    UNKNOWN,
+    SharedOverrides,
+    whereabouts,
+)
 from controller.core.bad_messages import BadMessages
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues
@@ -53,11 +63,17 @@ async def test_garbage_and_invalid_utf8_are_counted_and_the_watcher_goes_on(
     caplog.set_level(logging.WARNING)
     one = await join(nc, shared)
     kv = await bucket(nc)
-    await kv.put(KEY, b"\xff\xfe\x00 not UTF-8")  # once killed the watcher, silently
-    await kv.put(KEY, b'{"pins": {"research": {"replicas": 1e999}}}')
-    await kv.put(KEY, b"[" * 100_000)
+    forged = [
+        await kv.put(KEY, b"\xff\xfe\x00 not UTF-8"),  # once killed the watcher, silently
+        await kv.put(KEY, b'{"pins": {"research": {"replicas": 1e999}}}'),
+        await kv.put(KEY, b"[" * 100_000),
+    ]
     await eventually(lambda: one.bad.counts["overrides"] == 3)
     assert one._store.current().pins == {}  # nothing believed
+    await one.flush()
+    skipped = [r for r in await audit_records(nc) if r["action"] == SKIPPED]
+    assert [(r["who"], r["revision"]) for r in skipped] == [(UNKNOWN, n) for n in forged]
+    assert "expected UTF-8 text" in skipped[0]["detail"]
 
     await kv.put(KEY, json.dumps(PIN).encode())  # still watching: a valid write is taken
     await eventually(lambda: "research" in one._store.current().pins)
@@ -82,6 +98,49 @@ async def test_a_daemon_starts_over_garbage_in_the_bucket(
         assert 'agentdash_bad_messages_total{source="overrides"} 1.0' in exposed
     finally:
         await runtime.stop()
+
+
+CONSUMER_INFO = b'{"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"X"}'
+"""What a worker once had the server store as the overrides: an answer, sent to the key as
+the reply subject of its request."""
+
+
+async def test_a_restart_over_forged_overrides_keeps_the_last_valid_pins_and_pauses(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    example = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, example)
+    options = RuntimeOptions(nats_server.url, cluster="simulated")
+    first = await start(example, options)
+    try:
+        first.loop.store.pin("globex-triage", 2)
+        first.loop.store.pause_tenant("initech")  # a runaway tenant, paused
+        await first.shared.flush()
+    finally:
+        await first.stop()
+    kv = await bucket(nc)
+    forged = [await kv.put(KEY, CONSUMER_INFO) for _ in range(3)]  # the attack, three times
+    again = await start(example, options)
+    try:
+        overrides = again.loop.overrides
+        assert overrides.pins["globex-triage"].replicas == 2
+        assert overrides.paused_tenants == {"initech"}  # still paused: it does not scale
+        await again.shared.flush()
+        skipped = [r for r in await audit_records(nc) if r["action"] == SKIPPED]
+        assert [(r["who"], r["revision"]) for r in skipped] == [(UNKNOWN, forged[-1])]
+        assert f"revisions {forged[0]} to {forged[-1]} (3) not valid" in skipped[0]["detail"]
+        assert "pin globex-triage=2, pause tenant initech" in skipped[0]["detail"]
+    finally:
+        await again.stop()
+
+
+async def test_a_bucket_an_older_agentdash_made_keeps_more_revisions_once_started(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    await nc.jetstream().create_key_value(bucket=BUCKET, history=10)
+    await join(nc, shared)
+    info = await nc.jetstream().stream_info(f"KV_{BUCKET}")
+    assert info.config.max_msgs_per_subject == HISTORY
 
 
 async def test_a_foreign_write_is_applied_logged_and_audited_once(
@@ -165,7 +224,7 @@ async def test_each_action_another_process_took_is_told_once_with_who_and_when(
     await eventually(lambda: len(told) == 2)
     foreign_write, origin = told[1]
     assert (foreign_write["who"], foreign_write["action"], origin) == (
-        "unknown",
+        "unknown writer",
         FOREIGN,
         "nats kv",
     )
