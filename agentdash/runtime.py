@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from controller.coordination.leader_decisions import (
 )
 from controller.coordination.lease import LeaseError, NatsLease
 from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import SharedOverrides
+from controller.coordination.shared import SharedOverrides, audit
 from controller.coordination.spend_handover import SpendHandover
 from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
@@ -50,7 +51,7 @@ from controller.runtime.metrics import Metrics
 from controller.sources.base import UsageSource
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.prometheus import PrometheusUsageSource
-from controller.sources.usage import NatsBusySource, NatsUsageSource
+from controller.sources.usage import HeldReport, NatsBusySource, NatsUsageSource
 
 log = logging.getLogger("agentdash")
 
@@ -219,16 +220,17 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         actuator = await make_actuator(config, options, busy.ledger)
         lag = JetStreamLagSource(nc, config, bad=bad)
         await lag.start()
+        store = OverrideStore(config, read_only=options.read_only)
+        shared = SharedOverrides(nc, store, config, bad=bad)
+        await shared.start()  # the audit stream first: a held usage report is audited
         usage: UsageSource
         if config.prometheus is not None:
             usage = PrometheusUsageSource(config, config.prometheus, bad=bad)
             await usage.start()
         else:
-            usage = NatsUsageSource(nc, config, clock=time.time, bad=bad)
+            held = None if options.read_only else audit_held(nc)
+            usage = NatsUsageSource(nc, config, clock=time.time, bad=bad, on_held=held)
             await usage.start()
-        store = OverrideStore(config, read_only=options.read_only)
-        shared = SharedOverrides(nc, store, config, bad=bad)
-        await shared.start()
         lease = await make_lease(nc, config, options)
         handover = HistoryHandover(nc, config)
         await handover.start()
@@ -274,6 +276,20 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         following=lambda: not loop.leading,
     )
     return runtime
+
+
+def audit_held(nc: Client) -> Callable[[HeldReport], Awaitable[None]]:
+    """Audit each usage report held for being over its tenant's share: who sent it (the
+    subject) and what it said. Every process that reads the report audits it; the audit
+    stream keeps one (its message id is the report's digest)."""
+    js = nc.jetstream()
+
+    async def held(report: HeldReport) -> None:
+        record = {**report.event(time.time()).as_dict(), **report.record()}
+        said = f"{report.subject}\n{report.report.model_dump_json()}".encode()
+        await audit(js, record, once=f"usage-{hashlib.sha256(said).hexdigest()[:32]}")
+
+    return held
 
 
 def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[str, int]], None]:

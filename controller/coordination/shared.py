@@ -49,6 +49,7 @@ from typing import Annotated, Any
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.js.client import JetStreamContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.coordination.overrides import OverridesDocument, OverrideStore, read_overrides
@@ -256,12 +257,8 @@ class SharedOverrides:
         return isinstance(said, dict) and said.get("revision") == revision
 
     async def _audit_foreign(self, event: ActionEvent, revision: int) -> None:
-        record = {**event.as_dict(), "revision": revision, "from": whereabouts()}
-        once = {"Nats-Msg-Id": f"{BUCKET}-{revision}"}
-        try:
-            await self._js.publish(AUDIT_SUBJECT, json.dumps(record).encode(), headers=once)
-        except (nats.errors.Error, TimeoutError) as exc:
-            log.warning("could not audit foreign overrides revision %d: %s", revision, exc)
+        record = {**event.as_dict(), "revision": revision}
+        await audit(self._js, record, once=f"{BUCKET}-{revision}")
 
     def _changed(self, overrides: Overrides, event: ActionEvent) -> None:
         self._unannounced += 1
@@ -294,6 +291,17 @@ class SharedOverrides:
         await self.flush()
         if self._watch is not None:
             self._watch.cancel()
+
+
+async def audit(js: JetStreamContext, record: dict[str, Any], *, once: str) -> None:
+    """Append `record` to the audit stream, with where it was written from, once: JetStream
+    keeps one of the records with the message id `once` (several processes may see the same
+    write or report). Never raises: a record that cannot be written is logged."""
+    record = {**record, "from": whereabouts()}
+    try:
+        await js.publish(AUDIT_SUBJECT, json.dumps(record).encode(), headers={"Nats-Msg-Id": once})
+    except (nats.errors.Error, TimeoutError) as exc:
+        log.warning("could not audit %s %s: %s", record.get("action"), record.get("target"), exc)
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

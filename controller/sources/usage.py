@@ -14,12 +14,19 @@ tenant and pool of the config (the pool being that tenant's), and come on its te
 (a tenant's workers cannot speak for another tenant's pods).
 Anything else is dropped and counted (controller.core.bad_messages); no state is kept for names the
 config does not have.
+
+A valid report is believed only up to its tenant's own budget: one that says more than
+`max_report_share` of the tenant's daily budget is held, not spent (a single report of a
+billion tokens once stopped a tenant for the day), counted as dropped, and handed to `on_held`
+(the runtime audits it). Who sent it is the subject: under the NATS accounts only the tenant's
+own workers can publish on `agentdash.usage.<tenant>` (deploy/nats-accounts.conf).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -29,6 +36,7 @@ from controller.core.accounting import MAX_WORK_S, BudgetClock, task_time
 from controller.core.bad_messages import BadMessages, describe
 from controller.core.busy import BusyPods
 from controller.core.config import Config
+from controller.core.events import ActionEvent
 from controller.core.model import Usage
 
 if TYPE_CHECKING:  # the ledger, used by the simulator too, needs no NATS client
@@ -146,9 +154,61 @@ def _check(
     return report
 
 
+HELD = "usage report held"
+"""The audit action recorded for a report over its tenant's share (held, not spent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReport:
+    """A valid report over its tenant's `max_report_share`, and who sent it: the subject."""
+
+    subject: str
+    report: UsageReport
+    limit: int
+    """The most tokens one report of this tenant may say."""
+
+    @property
+    def detail(self) -> str:
+        report = self.report
+        return (
+            f"{report.tokens} tokens for task {report.task!a} of pool {report.pool}, over"
+            f" {self.limit} (the tenant's max_report_share of its daily budget): held, not spent"
+        )
+
+    def event(self, now: float) -> ActionEvent:
+        return ActionEvent(now, self.subject, HELD, self.report.tenant, self.detail)
+
+    def record(self) -> dict[str, Any]:
+        """What the audit keeps besides the event: each field of the report, to search by."""
+        report = self.report
+        return {
+            "subject": self.subject,
+            "tenant": report.tenant,
+            "pool": report.pool,
+            "task": report.task,
+            "tokens": report.tokens,
+            "limit": self.limit,
+        }
+
+
+def report_limits(config: Config) -> dict[str, int]:
+    """Per tenant with a budget: the most tokens one report may say (its max_report_share)."""
+    return {
+        name: int(tenant.daily_token_budget * tenant.max_report_share)
+        for name, tenant in config.tenants.items()
+        if tenant.daily_token_budget is not None
+    }
+
+
 class NatsUsageSource:
     def __init__(
-        self, nc: Client, config: Config, clock: Any, *, bad: BadMessages | None = None
+        self,
+        nc: Client,
+        config: Config,
+        clock: Any,
+        *,
+        bad: BadMessages | None = None,
+        on_held: Callable[[HeldReport], Awaitable[None]] | None = None,
     ) -> None:
         self._nc = nc
         self._config = config
@@ -156,6 +216,9 @@ class NatsUsageSource:
         self.ledger = TokenLedger(config)
         self._sub: Any = None
         self.bad = bad or BadMessages()
+        self._limits = report_limits(config)
+        self.on_held = on_held
+        """Told of each report held (awaited: a flood of them waits for it)."""
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(f"{USAGE_SUBJECT}.>", cb=self._on_report)
@@ -164,6 +227,11 @@ class NatsUsageSource:
         report = check_report(msg.data, msg.subject, self._config)
         if isinstance(report, str):
             self.bad.drop("usage", report)
+        elif report.tokens > self._limits.get(report.tenant, report.tokens):
+            held = HeldReport(msg.subject, report, self._limits[report.tenant])
+            self.bad.drop("usage", f"held: {held.detail}")
+            if self.on_held is not None:
+                await self.on_held(held)
         else:
             self.ledger.add(report, self._clock())
         # nats.py hands queued messages over without yielding: without this, a burst of

@@ -1,9 +1,12 @@
-"""Two controllers on one NATS, in one process: one leads, the other observes."""
+"""Controllers on one NATS, in one process: one leads, the other observes; what workers
+report is believed only so far."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import nats.js.errors
 import pytest
@@ -15,8 +18,10 @@ from agentdash.runtime import RuntimeOptions, start
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues
+from controller.sources.usage import HELD
 from tests.support import eventually
 from tests.support.cli import EXAMPLE
+from tests.support.shared_kv import audit_records
 
 
 async def test_an_observer_shows_the_leaders_decisions_and_its_actions_reach_the_leader(
@@ -110,3 +115,38 @@ async def test_a_dashboard_leads_only_when_asked_and_a_read_only_one_never(
     finally:
         await watching.stop()
         await read_only.stop()
+
+
+async def test_a_usage_report_over_the_tenants_share_is_held_and_audited_not_spent(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """One report of 999,999,999 tokens once put globex at 200x its 5,000,000 budget, and
+    both its pools at zero until midnight."""
+    config = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, config)
+    runtime = await start(config, RuntimeOptions(nats_server.url, cluster="simulated"))
+    try:
+        subject = "agentdash.usage.globex"
+        for tokens, task in ((999_999_999, "t-forged"), (4_000, "t-real")):
+            report = {"tenant": "globex", "pool": "globex-coder", "tokens": tokens,
+                      "work_s": 3.0, "task": task}  # fmt: skip
+            await nc.publish(subject, json.dumps(report).encode())
+
+        def spent() -> int:
+            return runtime.usage.usage(time.time()).tokens_today["globex"]
+
+        await eventually(lambda: spent() > 0)  # the real one, read after the forged one
+        assert spent() == 4_000
+
+        async def held() -> list[dict[str, Any]]:
+            return [r for r in await audit_records(nc) if r["action"] == HELD]
+
+        await eventually(held)
+        [record] = await held()
+        assert (record["who"], record["target"]) == (subject, "globex")
+        said = {k: record[k] for k in ("subject", "tenant", "pool", "task", "tokens")}
+        assert said == {"subject": subject, "tenant": "globex", "pool": "globex-coder",
+                        "task": "t-forged", "tokens": 999_999_999}  # fmt: skip
+        assert record["limit"] == 250_000  # 5% of globex's 5,000,000
+    finally:
+        await runtime.stop()
