@@ -1,0 +1,108 @@
+"""What the loop says about the lease (LeaseTeller), in-process on an injected clock: a broken
+lease told once however often it is written, and a lease without a valid leader for longer
+than its TTL as a problem (so /healthz is not ready)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from controller.coordination.lease import BrokenLease
+from controller.core.events import Event, EventBus, HealthEvent
+from controller.runtime.health import SourceHealth
+from controller.runtime.leadership import QUIET_S, LeaseTeller
+from tests.support import FakeClock
+
+TTL = 10.0
+
+
+@dataclass
+class WatchedLease:
+    """What the teller reads of a lease, set by the test."""
+
+    holder: str = "me"
+    leader_name: str | None = None
+    ttl: float = TTL
+    broken: BrokenLease | None = None
+    last_broken: BrokenLease | None = None
+    valid_until: float = -1.0
+
+    def forged(self, revision: int) -> None:
+        self.leader_name = None
+        self.broken = self.last_broken = BrokenLease.of(revision, b'{"type":"io.nats"}')
+
+    async def renew(self) -> bool:
+        return False
+
+    async def release(self) -> None:
+        pass
+
+
+class Told:
+    def __init__(self, clock: FakeClock) -> None:
+        self.lease = WatchedLease()
+        bus = EventBus()
+        self.health = SourceHealth(bus)
+        self.teller = LeaseTeller(self.lease, self.health, bus, clock)
+        self._events: asyncio.Queue[Event] = bus.subscribe()
+
+    def lines(self) -> list[tuple[bool, str]]:
+        seen = []
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            assert isinstance(event, HealthEvent)
+            seen.append((event.ok, event.detail))
+        return seen
+
+
+def test_a_broken_lease_is_told_once_however_often_it_is_written() -> None:
+    clock = FakeClock()
+    told = Told(clock)
+    told.teller.renewed(False, False, None, clock())
+    for revision in range(5, 27):  # the attack, again and again: twice a second
+        told.lease.forged(revision)
+        told.teller.renewed(False, False, told.lease.leader_name, clock.advance(0.5))
+        assert told.health.problems["lease"].startswith(f"broken: revision {revision} holds")
+    lines = told.lines()
+    assert len(lines) == 2  # 11 s of it: one line, and one more once the quiet is over
+    assert lines[0] == (
+        False,
+        'broken: revision 5 holds \'{"type":"io.nats"}\', not an agentdash lease: not'
+        " followed; taken over if no valid holder writes it within 10 s",
+    )
+    assert lines[1][1].endswith(f"({int(QUIET_S / 0.5) - 1} more since the last line)")
+
+
+def test_a_leader_that_takes_its_own_entry_back_says_so_and_stays_ready() -> None:
+    clock = FakeClock()
+    told = Told(clock)
+    told.lease.leader_name = "me"
+    told.teller.renewed(False, True, "me", clock())
+    told.lease.last_broken = BrokenLease.of(8, b"\x1b]0;pwned\x07")  # seen, and taken back
+    told.teller.renewed(True, True, "me", clock.advance(1))
+    assert told.lines() == [
+        (True, "leading"),
+        (
+            True,
+            "broken: revision 8 holds '\\x1b]0;pwned\\x07', not an agentdash lease: not"
+            " followed; this process took it back",
+        ),
+    ]
+    assert told.health.problems == {}
+
+
+def test_no_valid_leader_for_longer_than_the_ttl_is_a_problem_until_one_leads() -> None:
+    clock = FakeClock()
+    told = Told(clock)
+    told.teller.renewed(False, False, None, clock())  # NATS away, say: no leader known
+    told.teller.renewed(False, False, None, clock.advance(TTL))
+    assert told.health.problems == {}  # not longer than the TTL yet
+    for _ in range(3):
+        told.teller.renewed(False, False, None, clock.advance(1))
+    assert told.health.problems == {"lease": "no valid leader for more than the lease's TTL (10 s)"}
+    told.teller.renewed(False, False, "other", clock.advance(1))
+    assert told.health.problems == {}
+    assert told.lines() == [
+        (False, "no valid leader for more than the lease's TTL (10 s)"),  # once, not a tick
+        (True, "recovered"),
+    ]
