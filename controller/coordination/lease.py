@@ -17,6 +17,19 @@ A holder's name must be unique among the processes alive (the runtime adds a ran
 host:pid): an entry that names this process, at a revision it did not see (a renewal whose
 answer NATS lost, or that it sent on once back), is taken back at once, under the same
 revision guard, rather than followed as another's until it expires.
+
+A value that is no holder's name (`valid_holder`: what `_write` writes) is a broken lease. It
+is no one's, so never followed as a leader's name (a JetStream answer, sent there as the reply
+to a worker's request, once was), and no one's to keep: a contender takes it over, by
+compare-and-set on the revision it read,
+
+- at once if it overwrote this process's own entry (the revision right after ours): no one
+  else has held the lease since;
+- else once it has been broken for a whole TTL on this process's clock, over revisions that
+  follow each other. The last valid holder renewed before the broken value landed, so before
+  we saw it, and its fence (`valid_until`) ends less than a TTL after that renewal was sent.
+  A revision we did not see may have been another contender's takeover: the wait starts
+  again from the first broken revision seen after one.
 """
 
 from __future__ import annotations
