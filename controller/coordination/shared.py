@@ -23,15 +23,16 @@ document (`overrides_sha256`); the document written then names that record's str
 in its `audit` field. A revision is agentdash's when the record at that sequence names that
 very document. Any other revision is foreign: if valid, it is applied (operators meant it) and
 logged, and an audit record `foreign write` by `unknown writer` with its KV revision is
-appended, once (the record
-carries the message id `agentdash_overrides-<revision>`, which JetStream de-duplicates when
-several processes see the write together, and a process starting later skips it if the last
-audit record already names that revision). Only a writer able to append to the audit stream
-can pass for agentdash: deploy/nats-accounts.conf gives that right to agentdash alone.
+appended, once (the record carries the message id `agentdash_overrides-<revision>`, which
+JetStream de-duplicates when several processes see the write together, and a process starting
+later skips it if the last audit record already names that revision). Only a writer able to
+append to the audit stream can pass for agentdash: deploy/nats-accounts.conf gives that right
+to agentdash alone.
 
 Each revision another process wrote is told, as the operator action it was (its audit
-record's who, what and when; `foreign write` by `unknown writer` for a foreign one), to `on_action`:
-the leader logs it there, so that the daemon's log has every action, whoever took it, once.
+record's who, what and when; `foreign write` by `unknown writer` for a foreign one), to
+`on_action`: the leader logs it there, so that the daemon's log has every action, whoever
+took it, once.
 """
 
 from __future__ import annotations
