@@ -58,6 +58,7 @@ from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent
 from controller.core.model import Overrides
+from controller.core.printable import printable
 
 log = logging.getLogger("agentdash.shared")
 
@@ -190,7 +191,7 @@ class SharedOverrides:
         except ConfigError as exc:  # a bad write elsewhere never takes us down
             self.bad.drop("overrides", str(exc))
             why = f"{exc.path}: {exc.message}" if exc.path else exc.message
-            return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in why[:300])
+            return printable(why[:300])
 
     def _skip(self, revision: int, why: str) -> None:
         """An invalid revision while running: the last valid overrides stay; audited."""

@@ -38,6 +38,7 @@ from controller.core.busy import BusyPods
 from controller.core.config import Config
 from controller.core.events import ActionEvent
 from controller.core.model import Usage
+from controller.core.printable import printable
 
 if TYPE_CHECKING:  # the ledger, used by the simulator too, needs no NATS client
     from nats.aio.client import Client
@@ -171,8 +172,9 @@ class HeldReport:
     def detail(self) -> str:
         report = self.report
         return (
-            f"{report.tokens} tokens for task {report.task!a} of pool {report.pool}, over"
-            f" {self.limit} (the tenant's max_report_share of its daily budget): held, not spent"
+            f"{report.tokens} tokens for task '{printable(report.task)}' of pool {report.pool},"
+            f" over {self.limit} (the tenant's max_report_share of its daily budget): held, not"
+            " spent"
         )
 
     def event(self, now: float) -> ActionEvent:
