@@ -45,6 +45,8 @@ import nats.js.errors
 from nats.aio.client import Client
 
 BUCKET = "agentdash_leader"
+MAX_VALUE_BYTES = 1024
+"""A holder's name is at most 253 characters; the bucket holds one key (and its deletes)."""
 KEY = "leader"
 MARGIN = 0.1
 """The share of the TTL `valid_until` gives up, for clocks that do not tick alike."""
@@ -118,7 +120,13 @@ class NatsLease:
             self._kv = await js.key_value(BUCKET)
         except nats.js.errors.BucketNotFoundError:
             if self.contend:  # a watcher creates nothing: it looks again at each renew
-                self._kv = await js.create_key_value(bucket=BUCKET, ttl=self.ttl, history=1)
+                self._kv = await js.create_key_value(
+                    bucket=BUCKET,
+                    ttl=self.ttl,
+                    history=1,
+                    max_value_size=MAX_VALUE_BYTES,
+                    max_bytes=MAX_VALUE_BYTES * 16,
+                )
             return
         status = await self._kv.status()
         ttl = status.ttl or 0.0

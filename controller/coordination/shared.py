@@ -50,6 +50,7 @@ from typing import Annotated, Any
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.js.api import DiscardPolicy
 from nats.js.client import JetStreamContext
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +68,11 @@ KEY = "overrides"
 AUDIT_STREAM = "AGENTDASH_AUDIT"
 AUDIT_SUBJECT = "agentdash.audit"
 HISTORY = 64
+MAX_VALUE_BYTES = 1024 * 1024
+"""One overrides document: thousands of pins and pauses with their authors and notes."""
+AUDIT_MAX_BYTES = 256 * 1024 * 1024
+AUDIT_MAX_AGE_S = 90 * 86400.0
+"""The audit keeps the newest 90 days, or 256 MiB: a stream nothing bounds can fill a disk."""
 """Revisions the bucket keeps (JetStream's most): a start reads back past up to 63 invalid
 ones to the newest valid."""
 FOREIGN = "foreign write"
@@ -117,7 +123,13 @@ class SharedOverrides:
         try:
             await self._js.stream_info(AUDIT_STREAM)
         except nats.js.errors.NotFoundError:
-            await self._js.add_stream(name=AUDIT_STREAM, subjects=[AUDIT_SUBJECT])
+            await self._js.add_stream(
+                name=AUDIT_STREAM,
+                subjects=[AUDIT_SUBJECT],
+                max_bytes=AUDIT_MAX_BYTES,
+                max_age=AUDIT_MAX_AGE_S,
+                discard=DiscardPolicy.OLD,
+            )
         await self._take_newest_valid()
         self._store.listeners.append(self._changed)
         watcher = await self._kv.watch(KEY, include_history=False)
@@ -128,7 +140,12 @@ class SharedOverrides:
         """The bucket, made if absent with `HISTORY` revisions; one made with fewer (by an
         older agentdash) is given more, by a process that may write."""
         try:
-            return await self._js.create_key_value(bucket=BUCKET, history=HISTORY)
+            return await self._js.create_key_value(
+                bucket=BUCKET,
+                history=HISTORY,
+                max_value_size=MAX_VALUE_BYTES,
+                max_bytes=HISTORY * MAX_VALUE_BYTES,
+            )
         except nats.js.errors.BadRequestError:  # it exists with other settings
             kv = await self._js.key_value(BUCKET)
         info = await self._js.stream_info(f"KV_{BUCKET}")

@@ -7,14 +7,20 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from controller.coordination.shared import AUDIT_STREAM, BUCKET, HISTORY
+from controller.coordination.shared import AUDIT_STREAM, BUCKET, HISTORY, MAX_VALUE_BYTES
 from tests.support.factories import config, pool
 
 CFG = config({"research": pool("acme"), "coder": pool("globex")})
 
 
 async def bucket(nc: Client) -> Any:
-    return await nc.jetstream().create_key_value(bucket=BUCKET, history=HISTORY)
+    """The bucket as agentdash makes it (made here first, or found as it made it)."""
+    return await nc.jetstream().create_key_value(
+        bucket=BUCKET,
+        history=HISTORY,
+        max_value_size=MAX_VALUE_BYTES,
+        max_bytes=HISTORY * MAX_VALUE_BYTES,
+    )
 
 
 async def audit_records(nc: Client) -> list[dict[str, Any]]:
