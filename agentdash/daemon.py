@@ -22,6 +22,7 @@ from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
 from agentdash.runtime import Runtime, RuntimeOptions, emit, start
 from controller.core.config import Config, ConfigError
+from controller.core.printable import loggable_tree
 
 STALE_SHOWN = 50
 """/healthz names at most this many stale pools (and counts them all)."""
@@ -80,7 +81,8 @@ async def serve_http(
             "stale_count": len(loop.stale),
             "ticks": runtime.ticks,
         }
-        return web.json_response(body, status=200 if runtime.ready else 503)
+        # What NATS and Kubernetes said, printable: `curl ... | jq -r` prints it to a terminal.
+        return web.json_response(loggable_tree(body), status=200 if runtime.ready else 503)
 
     async def livez(_: web.Request) -> web.Response:
         return web.json_response({"alive": True, "ticks": runtime.ticks})

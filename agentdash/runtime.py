@@ -45,7 +45,7 @@ from controller.core.busy import BusyPods
 from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent, Event, TickEvent
 from controller.core.model import PoolState, ScaleDecision
-from controller.core.printable import loggable
+from controller.core.printable import loggable_tree
 from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
 from controller.sources.base import UsageSource
@@ -371,14 +371,4 @@ def emit(record: dict[str, Any]) -> None:
     """One JSON object per line on stdout: what the daemon did. Every string in it is
     `loggable`, as much of it comes from NATS and Kubernetes: whoever prints a field
     (`jq -r .message`) gets neither a control character nor a URL's password."""
-    print(json.dumps(_loggable(record), default=str), flush=True)
-
-
-def _loggable(value: Any) -> Any:
-    if isinstance(value, str):
-        return loggable(value)
-    if isinstance(value, dict):
-        return {_loggable(key): _loggable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_loggable(item) for item in value]
-    return value
+    print(json.dumps(loggable_tree(record), default=str), flush=True)

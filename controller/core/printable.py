@@ -10,6 +10,7 @@ text, so that `nats://user:PW@host` is never printed.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """C0 controls (newline and tab too: a field is one line), DEL, C1 controls (\\x9b is a CSI
@@ -52,3 +53,15 @@ def _hide(found: re.Match[str]) -> str:
 def loggable(text: str) -> str:
     """Text from outside as a message or a log line carries it: printable, no password."""
     return printable(redacted(text))
+
+
+def loggable_tree(value: Any) -> Any:
+    """A JSON-like value (dicts, lists, tuples, strings, numbers) with every string in it,
+    keys included, `loggable`: for whatever shows a whole answer (a log line, /healthz)."""
+    if isinstance(value, str):
+        return loggable(value)
+    if isinstance(value, dict):
+        return {loggable_tree(key): loggable_tree(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [loggable_tree(item) for item in value]
+    return value

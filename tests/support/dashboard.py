@@ -3,6 +3,7 @@ following a hostile leader, and a driver that keeps what the terminal would rece
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import yaml
@@ -14,9 +15,11 @@ from agentdash.example import EXAMPLE_CONFIG
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.feed import Feed
 from agentdash.tui.sample import InstantCluster, sample_config, sample_feed
+from controller.coordination.lease import BrokenLease
 from controller.core.config import Config, parse_config
 from controller.core.events import ActionEvent, ScaleEvent
 from controller.core.model import Overrides, Pin, Pod, Reason
+from controller.runtime.leadership import LeaseTeller
 
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
 
@@ -102,6 +105,9 @@ class ForeignLease:
         self.holder = "this-dashboard"
         self.leader_name: str | None = leader_name
         self.valid_until = -1.0
+        self.ttl = 10.0
+        self.broken: BrokenLease | None = None  # a Kubernetes Lease names any holder
+        self.last_broken: BrokenLease | None = None
 
     async def renew(self) -> bool:
         return False
@@ -111,7 +117,8 @@ class ForeignLease:
 
 
 async def hostile_feed(tmp_path: Path) -> Feed:
-    """The sample fleet, following a leader that NATS names HOSTILE: its decisions' reasons,
+    """The sample fleet, following a leader the lease names HOSTILE (a Kubernetes Lease names
+    any holder; a NATS one would be broken): its decisions' reasons,
     the shared overrides' pin author, an operator event's author and detail, and the task of
     the first pool's one pod all HOSTILE (the follower logs whom it follows)."""
     from agentdash.runtime import leader_said
@@ -124,6 +131,7 @@ async def hostile_feed(tmp_path: Path) -> Feed:
     # a worker's busy report names the task it is on
     cluster.pods[POOLS[0]] = [Pod(f"{POOLS[0]}-1", POOLS[0], "Running", True, now, HOSTILE)]
     loop.lease = ForeignLease(HOSTILE)
+    loop.lease_teller = LeaseTeller(loop.lease, loop.health, loop.bus, time.monotonic)
     await loop.tick()  # it learns who leads, and sees the pod
     hostile = Reason("pinned", HOSTILE)
     decisions = [d._replace(reasons=(hostile,)) for d in loop.decisions.values()]

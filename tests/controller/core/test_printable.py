@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.core.printable import loggable, printable, redacted
+from controller.core.printable import loggable, loggable_tree, printable, redacted
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,18 @@ def test_redacted_hides_the_password_of_every_url(text: str, shown: str) -> None
 
 def test_loggable_is_both() -> None:
     assert loggable("nats://u:\x1b[2J@h \x9b") == "nats://u:***@h \\x9b"
+
+
+def test_every_string_of_an_answer_is_loggable_keys_included() -> None:
+    answer = {
+        "leader": "evil\x1b]0;pwned\x07",
+        "problems": {"scale \x9bx": "cannot reach nats://u:pw@host"},
+        "stale_pools": ["a\u202eb"],
+        "ticks": 3,
+    }
+    assert loggable_tree(answer) == {
+        "leader": "evil\\x1b]0;pwned\\x07",
+        "problems": {"scale \\x9bx": "cannot reach nats://u:***@host"},
+        "stale_pools": ["a\\u202eb"],
+        "ticks": 3,
+    }
