@@ -36,6 +36,25 @@ def number(low: float, high: float, *, above: bool = False) -> Callable[[str], f
     return parse
 
 
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def size(low: int, high: int) -> Callable[[str], int]:
+    """Bytes, as nats-server writes them: a whole number with K, M, G or T (powers of 1024)."""
+    expected = f"a size like 512M or 8G, from {low // 1024**2}M to {high // 1024**4}T"
+
+    def parse(text: str) -> int:
+        number, unit = text[:-1], text[-1:].upper()
+        if unit.isdigit():
+            number, unit = text, ""
+        value = int(number) * _UNITS[unit] if number.isdigit() and unit in _UNITS else -1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
 def whole(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:

@@ -26,15 +26,24 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from controller.coordination import handover, history_stream, lease, shared, spend_handover
 from controller.core.config import Config
+from controller.sources.jetstream_queues import STREAM_BYTES
 from controller.sources.usage import BUSY_SUBJECT, USAGE_SUBJECT
 
 AGENTDASH = "AGENTDASH"
 PRODUCERS = "PRODUCERS"
-MAX_FILE = "8G"
-"""agentdash's account's JetStream disk: the queued tasks and agentdash's own bounded
-streams. When it is full a producer's publish is refused; no queued task is dropped."""
-MAX_MEM = "256M"
+OWN_BYTES = (
+    lease.MAX_VALUE_BYTES * 16
+    + shared.HISTORY * shared.MAX_VALUE_BYTES
+    + shared.AUDIT_MAX_BYTES
+    + handover.BUCKET_BYTES
+    + spend_handover.BUCKET_BYTES
+    + history_stream.MAX_BYTES
+)
+"""What agentdash's own buckets and streams may hold at most."""
+GIB = 1024**3
+MAX_MEM = 256 * 1024**2
 STREAMS_SPARE = 16
 """Streams beyond the config's task streams: agentdash's eight and room for an operator's."""
 CONSUMERS_SPARE = 1000
@@ -83,8 +92,17 @@ def producer_grants(config: Config) -> Iterator[Grant]:
         yield Grant(subject, PRODUCERS)
 
 
-def render(config: Config, source: str) -> str:
-    """The whole configuration file; `source` names the config it came from."""
+def max_file(streams: int, stream_bytes: int) -> int:
+    """agentdash's account's disk: each task stream's most, and room for agentdash's own,
+    rounded up to a GiB. A task stream full refuses new tasks without taking that room:
+    the lease and the overrides can still be written."""
+    total = streams * stream_bytes + OWN_BYTES
+    return -(-total // GIB) * GIB
+
+
+def render(config: Config, source: str, *, stream_bytes: int = STREAM_BYTES) -> str:
+    """The whole configuration file; `source` names the config it came from, `stream_bytes`
+    what each task stream may hold (as `agentdash queues --max-bytes` makes them)."""
     tenants = sorted({pool.tenant for pool in config.pools.values()})
     _check_users(tenants)
     grants = [g for t in tenants for g in worker_grants(config, t)]
@@ -97,7 +115,8 @@ def render(config: Config, source: str) -> str:
         "accounts: {",
         f"  {AGENTDASH}: {{",
         "    # The daemon and the dashboards: every stream and bucket is here, with limits.",
-        f"    jetstream: {{max_mem: {MAX_MEM}, max_file: {MAX_FILE}, "
+        # In bytes: nats-server reads 10G as 10,000,000,000, not 10 GiB.
+        f"    jetstream: {{max_mem: {MAX_MEM}, max_file: {max_file(streams, stream_bytes)}, "
         f"max_streams: {streams + STREAMS_SPARE}, "
         f"max_consumers: {2 * len(config.pools) + CONSUMERS_SPARE}}}",
         f"    users: [{_user('agentdash')}]",

@@ -1,7 +1,7 @@
 """`agentdash queues`: the JetStream streams and consumers a config reads, checked or created.
 
-    agentdash queues --config FILE [--apply] [--nats-url URL] [--ack-wait S]
-    agentdash queues --config FILE --nats-config
+    agentdash queues --config FILE [--apply] [--nats-url URL] [--ack-wait S] [--max-bytes SIZE]
+    agentdash queues --config FILE --nats-config [--max-bytes SIZE]
 
 What is wanted and how it compares is in controller.sources.jetstream_queues; this module
 connects, prints and chooses the exit code.
@@ -28,11 +28,13 @@ from controller.core.config import DAY, Config, ConfigError, check_files, load_c
 from controller.core.printable import loggable
 from controller.sources.jetstream_queues import (
     ACK_WAIT_S,
+    STREAM_BYTES,
     QueueCheck,
     QueueState,
     StreamSpec,
     check_queues,
     create_missing,
+    size,
 )
 
 CONNECT_TIMEOUT_S = 5.0
@@ -47,7 +49,8 @@ each field that differs is printed as `field: existing -> wanted`, for you to fi
 the subject convention: a pool's tasks are published on its queue.subject, or by default on
 `<queue.stream, lowercased>.<pool name>` (stream AGENT_TASKS, pool acme-research:
 agent_tasks.acme-research). Each distinct queue.stream is one stream holding its pools'
-subjects, with work-queue retention (a task is removed once acked), file storage and max
+subjects, with work-queue retention (a task is removed once acked), file storage, at most
+--max-bytes with discard new (full, it refuses a new task and drops none), and max
 consumers twice its pools, at least 1,000 (nats-server 2.15 lets a stream that does not set
 it hold 1,000 consumers, whatever its account allows; a stream whose limit is below its
 pools' consumers differs). Each pool reads through a durable pull consumer named
@@ -93,6 +96,14 @@ def add_parser(commands: Any) -> None:
         help="seconds a worker may hold a task unacked before it goes to another; longer "
         f"than a task takes, unless workers send in-progress acks (default {ACK_WAIT_S:g})",
     )
+    parser.add_argument(
+        "--max-bytes",
+        type=flags.size(1024**2, 1024**5),
+        default=STREAM_BYTES,
+        metavar="SIZE",
+        help="what each task stream may hold; full, it refuses new tasks and drops none "
+        f"(default {size(STREAM_BYTES)})",
+    )
     parser.set_defaults(run=run)
 
 
@@ -100,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.nats_config:
         try:
-            print(render(config, args.config.name), end="")
+            print(render(config, args.config.name, stream_bytes=args.max_bytes), end="")
         except ValueError as exc:
             raise ConfigError(str(args.config), "tenants", str(exc)) from None
         return 0
@@ -110,17 +121,21 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("agentdash")
     if not log.handlers:  # connect_nats warns at each retry: once, at the end, is enough here
         log.addHandler(logging.NullHandler())
-    checks = asyncio.run(_check(config, url, apply=args.apply, ack_wait=args.ack_wait))
+    checks = asyncio.run(
+        _check(config, url, apply=args.apply, ack_wait=args.ack_wait, max_bytes=args.max_bytes)
+    )
     print(printable_lines(report(checks, apply=args.apply)))
     return EXIT_DIFFERS if any(c.state in ("differs", "failed") for c in checks) else 0
 
 
-async def _check(config: Config, url: str, *, apply: bool, ack_wait: float) -> list[QueueCheck]:
+async def _check(
+    config: Config, url: str, *, apply: bool, ack_wait: float, max_bytes: int
+) -> list[QueueCheck]:
     from agentdash.nats_client import connect_nats
 
     nc = await connect_nats(url, CONNECT_TIMEOUT_S, auth=config.nats, source=config.source)
     try:
-        checks = await check_queues(nc, config, ack_wait=ack_wait)
+        checks = await check_queues(nc, config, ack_wait=ack_wait, max_bytes=max_bytes)
         return await create_missing(nc, checks) if apply else checks
     except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
         raise StartError(f"NATS at {url} has no JetStream (start nats-server with -js)") from None

@@ -17,7 +17,14 @@ from typing import Any, Literal, TypeVar
 
 import nats.js.errors
 from nats.aio.client import Client
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.client import JetStreamContext
 
 from controller.core.config import Config
@@ -25,6 +32,9 @@ from controller.core.config import Config
 ACK_WAIT_S = 30.0
 """How long a task may stay unacked before JetStream gives it to another worker."""
 UNLIMITED = -1
+STREAM_BYTES = 8 * 1024**3
+"""What a task stream may hold: full, it refuses new tasks (discard new), and the account's
+other streams (the lease, the overrides) keep the room they need (agentdash.nats_accounts)."""
 SERVER_MAX_CONSUMERS = 1000
 """What nats-server (2.15 on) lets a stream hold when its max_consumers is unset or -1: its
 `jetstream { limits { default_max_consumers } }`, 1,000 unless set. The stream's own
@@ -38,6 +48,7 @@ class StreamSpec:
     name: str
     subjects: tuple[str, ...]
     """One a pool, each read by that pool's consumer."""
+    max_bytes: int = STREAM_BYTES
 
     @property
     def max_consumers(self) -> int:
@@ -52,7 +63,7 @@ class StreamSpec:
     def describe(self) -> str:
         return (
             f"subjects {', '.join(self.subjects)}; retention workqueue; storage file; "
-            f"max consumers {self.max_consumers}"
+            f"max bytes {size(self.max_bytes)}, discard new; max consumers {self.max_consumers}"
         )
 
 
@@ -92,7 +103,9 @@ class QueueCheck:
     """differs: `field: existing -> wanted`, one per field; failed: the server's answer."""
 
 
-def queue_specs(config: Config, *, ack_wait: float = ACK_WAIT_S) -> list[QueueSpec]:
+def queue_specs(
+    config: Config, *, ack_wait: float = ACK_WAIT_S, max_bytes: int = STREAM_BYTES
+) -> list[QueueSpec]:
     """Each stream the pools name, then each pool's consumer (the order they are created in).
 
     max_ack_pending is max_replicas x concurrency: the most tasks the pool's workers can hold
@@ -104,7 +117,9 @@ def queue_specs(config: Config, *, ack_wait: float = ACK_WAIT_S) -> list[QueueSp
     subjects: dict[str, list[str]] = {}
     for name, pool in config.pools.items():
         subjects.setdefault(pool.queue.stream, []).append(config.subject(name))
-    streams: list[QueueSpec] = [StreamSpec(s, tuple(subs)) for s, subs in subjects.items()]
+    streams: list[QueueSpec] = [
+        StreamSpec(s, tuple(subs), max_bytes) for s, subs in subjects.items()
+    ]
     consumers: list[QueueSpec] = [
         ConsumerSpec(
             name,
@@ -138,9 +153,17 @@ def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
             "storage": (_value(existing.storage), "file"),
             "max_age": (_seconds(existing.max_age) if existing.max_age else "none", "none"),
             "discard": (discard, "new"),
+            "max_bytes": _max_bytes(spec, existing.max_bytes),
             "max_consumers": _max_consumers(spec, existing.max_consumers),
         },
     )
+
+
+def _max_bytes(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
+    """Enough when bounded within the spec's: a stream that may take the account's whole disk
+    leaves agentdash's lease and overrides no room to be written."""
+    have = _bytes(limit)
+    return have, have if limit is not None and 0 < limit <= spec.max_bytes else size(spec.max_bytes)
 
 
 def _max_consumers(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
@@ -193,6 +216,18 @@ def _value(policy: Any) -> str:
     return str(getattr(policy, "value", policy)) if policy is not None else "none"
 
 
+def size(n: int) -> str:
+    """Bytes as nats-server's configuration and `nats` write them: 8G, 512M, 1024."""
+    for unit, scale in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{unit}"
+    return str(n)
+
+
+def _bytes(n: int | None) -> str:
+    return "unlimited" if n is None or n < 0 else size(n)
+
+
 def _count(n: int | None) -> str:
     return "unlimited" if n is None or n < 0 else str(n)
 
@@ -211,7 +246,12 @@ SETUP_CALLS = 16
 
 
 async def check_queues(
-    nc: Client, config: Config, *, ack_wait: float = ACK_WAIT_S, timeout: float = 5.0
+    nc: Client,
+    config: Config,
+    *,
+    ack_wait: float = ACK_WAIT_S,
+    max_bytes: int = STREAM_BYTES,
+    timeout: float = 5.0,
 ) -> list[QueueCheck]:
     """What exists against what `queue_specs` wants. A server that does not answer raises
     nats.errors.Error or TimeoutError."""
@@ -226,7 +266,7 @@ async def check_queues(
         except nats.js.errors.NotFoundError:  # the stream or the consumer
             return QueueCheck(spec, "missing")
 
-    return await _each(queue_specs(config, ack_wait=ack_wait), check)
+    return await _each(queue_specs(config, ack_wait=ack_wait, max_bytes=max_bytes), check)
 
 
 async def create_missing(
@@ -274,6 +314,8 @@ async def _create(js: JetStreamContext, spec: QueueSpec) -> None:
             subjects=list(spec.subjects),
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
+            max_bytes=spec.max_bytes,
+            discard=DiscardPolicy.NEW,  # full, it tells the publisher; it never drops a task
             max_consumers=spec.max_consumers,
         )
         return
@@ -291,11 +333,12 @@ async def _create(js: JetStreamContext, spec: QueueSpec) -> None:
 
 
 async def ensure_queues(
-    nc: Client, config: Config, *, ack_wait: float = ACK_WAIT_S
+    nc: Client, config: Config, *, ack_wait: float = ACK_WAIT_S, max_bytes: int = STREAM_BYTES
 ) -> list[QueueCheck]:
     """Create each stream and each pool's consumer, if missing. Idempotent; what exists is
     left as it is (even if it differs: see the checks returned). A refusal raises."""
-    checks = await create_missing(nc, await check_queues(nc, config, ack_wait=ack_wait))
+    found = await check_queues(nc, config, ack_wait=ack_wait, max_bytes=max_bytes)
+    checks = await create_missing(nc, found)
     for check in checks:
         if check.state == "failed":
             raise QueueError(f"{check.spec.label}: {check.details[0]}")

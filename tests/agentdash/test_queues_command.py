@@ -12,11 +12,12 @@ import nats.js.errors
 import pytest
 import yaml
 from nats.aio.client import Client
-from nats.js.api import AckPolicy, RetentionPolicy, StorageType
+from nats.js.api import AckPolicy, DiscardPolicy, RetentionPolicy, StorageType
 
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
 from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import STREAM_BYTES
 from tests.support import eventually
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
@@ -107,7 +108,8 @@ async def test_a_hand_made_consumer_with_another_filter_is_reported_and_left_alo
 ) -> None:
     js = nc.jetstream()
     await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"],
-                        retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE)  # fmt: skip
+                        retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE,
+                        max_bytes=STREAM_BYTES, discard=DiscardPolicy.NEW)  # fmt: skip
     await js.add_consumer("AGENT_TASKS", durable_name="acme-research",
                           filter_subject="agent_tasks.research", ack_policy=AckPolicy.EXPLICIT,
                           ack_wait=30.0, max_ack_pending=10, max_deliver=-1)  # fmt: skip
@@ -151,6 +153,7 @@ async def test_another_ack_policy_and_retention_are_reported_line_by_line(
         "    retention: limits -> workqueue",
         "    storage: memory -> file",
     ]
+    assert "    max_bytes: unlimited -> 8G" in lines  # full, a bounded stream refuses new tasks
     support_at = lines.index(f"{consumer('acme-support')}: differs, left as it is")
     assert lines[support_at + 2 : support_at + 7] == [
         "    ack_policy: none -> explicit",

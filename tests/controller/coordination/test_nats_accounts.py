@@ -15,10 +15,11 @@ import nats.js.errors
 import pytest
 import yaml
 
-from agentdash.nats_accounts import MAX_FILE, render
+from agentdash.nats_accounts import render
 from agentdash.runtime import Runtime, RuntimeOptions, start
 from controller.coordination.lease import BUCKET as LEASE_BUCKET
 from controller.coordination.lease import KEY as LEASE_KEY
+from controller.coordination.lease import NatsLease
 from controller.coordination.shared import BUCKET, KEY
 from controller.core.config import Config, parse_config
 from controller.sources.jetstream_queues import ensure_queues
@@ -27,6 +28,8 @@ from tests.support.accounts import SHIPPED, AccountsServer
 from tests.support.cli import EXAMPLE
 
 pytestmark = pytest.mark.e2e
+
+MIB = 1024**2
 
 
 @pytest.fixture
@@ -117,17 +120,20 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
         await producer.close()
 
 
-async def test_a_full_account_refuses_new_tasks_and_keeps_every_queued_one(
+async def test_a_full_task_stream_refuses_new_tasks_keeps_the_queued_ones_and_agentdash_writes(
     tmp_path: Path,
 ) -> None:
-    """The account's disk limit (MAX_FILE, here cut to 1 MB) bounds the task streams: when it
-    is reached the producer is told its publish failed, and no queued task is dropped."""
+    """Each task stream is bounded (here to 1 MiB: `--max-bytes 1M`) within an account sized
+    for it and for agentdash's own buckets: when tasks fill it, the producer is told its
+    publish failed, no queued task is dropped, and the lease and the overrides can still be
+    written (with the account's whole disk open to the tasks, the lease could not renew)."""
+    example = parse_config(yaml.safe_load(EXAMPLE.read_text()))
     small = tmp_path / "small.conf"
-    small.write_text(SHIPPED.read_text().replace(f"max_file: {MAX_FILE}", "max_file: 1M"))
+    small.write_text(render(example, EXAMPLE.name, stream_bytes=MIB))
     server = AccountsServer(tmp_path, small)
     try:
         admin = await nats.connect(server.url("agentdash"))
-        await ensure_queues(admin, parse_config(yaml.safe_load(EXAMPLE.read_text())))
+        await ensure_queues(admin, example, max_bytes=MIB)
         producer = await nats.connect(server.url("producer"))
         stored, refused = 0, ""
         while not refused and stored < 10_000:
@@ -135,13 +141,16 @@ async def test_a_full_account_refuses_new_tasks_and_keeps_every_queued_one(
             try:
                 await producer.jetstream().publish("agent_tasks.acme-research", body)
                 stored += 1
-            except nats.js.errors.BadRequestError as exc:
+            except nats.js.errors.APIError as exc:
                 refused = str(exc)
-        assert "resource limits exceeded" in refused
+        assert "maximum bytes exceeded" in refused  # the stream's own limit, not the account's
         info = await admin.jetstream().stream_info("AGENT_TASKS")
         assert info.state.messages == stored  # every task told "stored" is still queued
         first = await admin.jetstream().get_msg("AGENT_TASKS", 1)
         assert json.loads(first.data)["id"] == 0
+        lease = NatsLease(admin, holder="host:1_abc", ttl=10.0)
+        await lease.start()
+        assert await lease.renew()  # agentdash's own writes still land
         await producer.close()
         await admin.close()
     finally:

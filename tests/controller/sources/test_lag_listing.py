@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from controller.core.model import SourceError
 from controller.sources.jetstream import JetStreamLagSource
@@ -25,6 +25,7 @@ from controller.sources.jetstream_api import (
     parse,
 )
 from controller.sources.jetstream_queues import (
+    STREAM_BYTES,
     StreamSpec,
     check_queues,
     check_stream,
@@ -189,7 +190,12 @@ async def test_a_stream_of_over_a_thousand_pools_sets_up(nc: Client) -> None:
 def test_a_stream_whose_limit_is_below_its_pools_consumers_differs() -> None:
     thousand_and_one = StreamSpec("S", tuple(f"s.p{i}" for i in range(1001)))
     unset = StreamConfig(
-        name="S", subjects=["s.>"], retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE
+        name="S",
+        subjects=["s.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        max_bytes=STREAM_BYTES,
+        discard=DiscardPolicy.NEW,
     )
     assert check_stream(thousand_and_one, unset).details == (
         "max_consumers: unset (the server's 1000) -> 2002",

@@ -20,6 +20,7 @@ from nats.js.api import (
 )
 
 from controller.sources.jetstream_queues import (
+    STREAM_BYTES,
     ConsumerSpec,
     QueueError,
     StreamSpec,
@@ -49,7 +50,8 @@ STREAM = StreamConfig(
     retention=RetentionPolicy.WORK_QUEUE,
     storage=StorageType.FILE,
     max_msgs=-1,
-    max_bytes=-1,
+    max_bytes=STREAM_BYTES,
+    discard=DiscardPolicy.NEW,
     max_age=0.0,
 )
 
@@ -144,10 +146,13 @@ def test_a_stream_that_could_drop_tasks_differs() -> None:
         "max_age: 3600 s -> none",
         "discard: old -> new",
     )
-    # with no limit the stream is never full: which end it would discard does not matter
-    assert check_stream(TASKS, stream(discard=DiscardPolicy.OLD)).state == "in place"
-    assert check_stream(TASKS, stream(max_bytes=10**9, discard=DiscardPolicy.NEW)).state == (
-        "in place"
+    # with no limit the stream is never full: which end it would discard does not matter,
+    # but it may fill the account's disk, and the lease could no longer be written
+    unbounded = check_stream(TASKS, stream(max_bytes=-1, discard=DiscardPolicy.OLD))
+    assert unbounded.details == ("max_bytes: unlimited -> 8G",)
+    assert check_stream(TASKS, stream(max_bytes=10**9)).state == "in place"  # within 8G
+    assert check_stream(TASKS, stream(max_bytes=2 * STREAM_BYTES)).details == (
+        "max_bytes: 16G -> 8G",
     )
 
 
