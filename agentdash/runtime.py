@@ -111,8 +111,9 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        """Sources and actuator answered on the last tick, and every pool has fresh data."""
-        return self.ticks > 0 and not self.loop.problems and not self.loop.stale
+        """Sources and actuator answered on the last tick, and no pool's own problem has
+        lasted (controller.runtime.health.STEADY_S)."""
+        return self.ticks > 0 and self.loop.health.ready()
 
     async def stop(self) -> None:
         for task in self.tasks:

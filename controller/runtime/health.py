@@ -5,7 +5,14 @@ daemon's /healthz read the standing picture.
 
 A failing source stalls every pool it feeds, so its pools' staleness is not told pool by
 pool: one line for the source says it. Only a pool's own reasons (a consumer or a Deployment
-gone, a pool never seen) are told per pool.
+gone, a pool never seen, its scale call failing) are told per pool, and with hysteresis: a
+pool's own problem is told, and counts against readiness, once it has lasted STEADY_S, and
+its end once the pool has been fine that long. A pool that flips on every other read is not
+news, and a readiness probe must not flip with it. The pool is still held at once: missing
+data never scales a pool down, however briefly it is missing.
+
+Lines about pools are grouped (controller.runtime.pool_lines): with 500 pools, one problem
+is one line every 10 s with a count and examples, not 500 lines.
 """
 
 from __future__ import annotations
@@ -13,11 +20,16 @@ from __future__ import annotations
 import logging
 
 from controller.core.events import EventBus, HealthEvent
+from controller.runtime.pool_lines import PoolLines
 
 log = logging.getLogger("agentdash.loop")
 
 SOURCES = ("cluster", "queue")
 """The problems that stall every pool (and slow the loop down with backoff)."""
+STEADY_S = 5.0
+"""How long a pool's own problem, or its end, must last to be told and to count."""
+SCALE = "scale "
+"""The prefix of a pool's scale call's problem: `scale <pool>`."""
 
 
 class SourceHealth:
@@ -29,19 +41,38 @@ class SourceHealth:
         """Source name (or "scale <pool>") -> what is wrong with it, while it is."""
         self.stale: dict[str, str] = {}
         """Pool -> why its data cannot be trusted (so it is held), as of the last tick."""
+        self._since: dict[str, float] = {}
+        """Pool or "scale <pool>" -> when its problem began (it counts after STEADY_S)."""
         self._told: dict[str, str] = {}
         """Pools whose own staleness was told (a health event and a log line), and why."""
+        self._fine_since: dict[str, float] = {}
+        """Told pools and scale calls fine again, and since when (told after STEADY_S)."""
+        self._now = 0.0
+        self.lines = PoolLines(log)
 
     def healthy(self, source: str, now: float) -> None:
-        """`source` answered: if it was failing, say it recovered."""
-        if self.problems.pop(source, None) is not None:
-            log.info("%s source recovered", source)
-            self.bus.publish(HealthEvent(ts=now, source=source, ok=True, detail="recovered"))
+        """`source` answered: if it was failing, say it recovered (a pool's scale call once
+        it has been fine STEADY_S)."""
+        self._now = now
+        if source not in self.problems:
+            return
+        if source.startswith(SCALE):
+            self._fine_since.setdefault(source, now)
+            return
+        del self.problems[source]
+        log.info("%s source recovered", source)
+        self.bus.publish(HealthEvent(ts=now, source=source, ok=True, detail="recovered"))
 
     def unhealthy(self, source: str, detail: str, now: float) -> None:
         """`source` failed, for this reason: said once, and again when the reason changes."""
+        self._now = now
+        self._fine_since.pop(source, None)
         if self.problems.get(source) != detail:
-            log.warning("%s source failing: %s", source, detail)
+            if source.startswith(SCALE):
+                self._since.setdefault(source, now)
+                self.lines.warning("scale call failing", detail, source.removeprefix(SCALE), now)
+            else:
+                log.warning("%s source failing: %s", source, detail)
             self.bus.publish(HealthEvent(ts=now, source=source, ok=False, detail=detail))
         self.problems[source] = detail
 
@@ -54,26 +85,60 @@ class SourceHealth:
         return any(source in self.problems for source in SOURCES)
 
     def track_stale(self, pool: str, why: str | None, now: float) -> None:
-        """Whether `pool` is held for want of data (`why`), or fresh (None); a line on each
-        change of a pool's own reason."""
-        stale, told = self.stale, self._told
+        """Whether `pool` is held for want of data (`why`), or fresh (None). Told by `flush`,
+        once the change has lasted STEADY_S."""
+        self._now = now
         if why is None:
-            stale.pop(pool, None)
-            if told.pop(pool, None) is not None:
-                log.info("pool %s: data fresh again", pool)
-                self.bus.publish(
-                    HealthEvent(ts=now, source=f"pool {pool}", ok=True, detail="recovered")
-                )
+            if self.stale.pop(pool, None) is not None:
+                del self._since[pool]
+            if pool in self._told:
+                self._fine_since.setdefault(pool, now)
             return
-        stale[pool] = why
-        if told.get(pool) == why or why in self._source_reasons():
-            return
-        if why == self.problems.get(f"scale {pool}"):
-            told[pool] = why  # its scale call's failure, told as such: once, not twice
-            return
-        log.warning("pool %s held, its data is stale: %s", pool, why)
-        self.bus.publish(HealthEvent(ts=now, source=f"pool {pool}", ok=False, detail=why))
-        told[pool] = why
+        self.stale[pool] = why
+        self._since.setdefault(pool, now)
+        self._fine_since.pop(pool, None)
+
+    def flush(self, now: float) -> None:
+        """Tell what has lasted STEADY_S: pools held for their own reasons, pools fresh
+        again, scale calls that work again; then the grouped lines that are due."""
+        self._now = now
+        sources = self._source_reasons()
+        for pool, why in self.stale.items():
+            if self._told.get(pool) == why or why in sources or not self._lasted(pool, now):
+                continue
+            self._told[pool] = why
+            if why == self.problems.get(f"{SCALE}{pool}"):
+                continue  # its scale call's failure, told as such: once, not twice
+            self.lines.warning("held, data stale", why, pool, now)
+            self.bus.publish(HealthEvent(ts=now, source=f"pool {pool}", ok=False, detail=why))
+        for name, since in list(self._fine_since.items()):
+            if now - since >= STEADY_S:
+                del self._fine_since[name]
+                self._recovered(name, now)
+        self.lines.flush(now)
+
+    def _recovered(self, name: str, now: float) -> None:
+        if name.startswith(SCALE):
+            self.problems.pop(name, None)
+            self._since.pop(name, None)
+            self.lines.info("scale call works again", "", name.removeprefix(SCALE), now)
+            self.bus.publish(HealthEvent(ts=now, source=name, ok=True, detail="recovered"))
+        elif self._told.pop(name, None) is not None:
+            self.lines.info("data fresh again", "", name, now)
+            self.bus.publish(
+                HealthEvent(ts=now, source=f"pool {name}", ok=True, detail="recovered")
+            )
+
+    def _lasted(self, name: str, now: float) -> bool:
+        return now - self._since.get(name, now) >= STEADY_S
+
+    def ready(self) -> bool:
+        """No source fails, no pool's own problem has lasted STEADY_S (as of the last tick)."""
+        now = self._now
+        for source in self.problems:
+            if not source.startswith(SCALE) or self._lasted(source, now):
+                return False
+        return not any(self._lasted(pool, now) for pool in self.stale)
 
     def report(self, pools: int) -> dict[str, str]:
         """The failing sources, and a line for the pools held for their own missing data (of

@@ -187,6 +187,7 @@ class Reconciler:
         for tenant, tokens in engine.observations.tokens_today.items():
             self.trends.add_tokens(tenant, now, tokens)
         self.trends.next_tick()
+        self.health.flush(now)  # what has lasted long enough to be told, grouped
         if self.timeline.due(now):
             self.timeline.sample(now, self._points(now))
         cost = time.perf_counter() - started

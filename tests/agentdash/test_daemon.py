@@ -115,8 +115,13 @@ async def test_a_missing_consumer_turns_health_red_naming_the_pool_until_it_exis
     await ensure_queues(nc, config)
     green = await daemon.wait_health(lambda h: h["status"] == 200)
     assert green["stale_pools"] == {}
-    health = [e for e in daemon.read() if e["type"] == "health" and "research" in e["source"]]
-    assert [(e["source"], e["ok"], e["detail"]) for e in health] == [
+
+    def told() -> list[tuple[str, bool, str]]:
+        lines = [e for e in daemon.read() if e["type"] == "health" and "research" in e["source"]]
+        return [(e["source"], e["ok"], e["detail"]) for e in lines]
+
+    await eventually(lambda: len(told()) == 2, timeout=20)  # its end, once it has lasted
+    assert told() == [
         ("pool acme-research", False, missing),
         ("pool acme-research", True, "recovered"),
     ]  # one line when it went stale, one when it came back: not one a tick

@@ -23,7 +23,7 @@ from controller.core.model import (
     SourceError,
 )
 from controller.runtime.actuation import ScaleCalls
-from controller.runtime.health import SourceHealth
+from controller.runtime.health import STEADY_S, SourceHealth
 from tests.support import FakeClock
 from tests.support.factories import config, pool
 
@@ -164,7 +164,8 @@ async def test_a_failed_call_marks_its_pool_failing_and_is_decided_again(
     assert [type(e) for e in setup.told()] == [HealthEvent]
     assert setup.decided_again()
 
-    setup.calls.settled("web", NOW + 1)  # nothing left to do: nothing failing
+    setup.calls.settled("web", NOW + 1)  # nothing left to do: nothing failing ...
+    setup.health.flush(NOW + 1 + STEADY_S)  # ... for long enough to say so
     assert setup.health.problems == {}
     (event,) = setup.told()
     assert isinstance(event, HealthEvent)

@@ -4,9 +4,13 @@ source fails or a pool's data cannot be trusted, and what the dashboard's header
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from controller.core.events import Event, EventBus, HealthEvent
-from controller.runtime.health import SourceHealth
+from controller.runtime.health import STEADY_S, SourceHealth
+from controller.runtime.pool_lines import GROUP_S
 from tests.support import FakeClock
 
 
@@ -68,19 +72,59 @@ def test_only_the_cluster_and_the_queue_stall_every_pool() -> None:
     assert health.source_problem() == "cannot read the cluster"  # the cluster's, first
 
 
-def test_a_pools_own_staleness_is_told_per_pool_and_its_recovery_too() -> None:
+def test_a_pools_own_staleness_is_told_once_it_lasts_and_its_recovery_too() -> None:
     clock = FakeClock()
     health, events = watched()
     health.track_stale("web", "consumer web not found", clock())
-    health.track_stale("web", "consumer web not found", clock.advance(1))  # still: quiet
+    health.flush(clock())
+    assert told(events) == []  # held at once, told once it has lasted
+    assert health.stale == {"web": "consumer web not found"}
+    assert health.ready()
+    health.track_stale("web", "consumer web not found", clock.advance(STEADY_S))
     health.track_stale("chat", None, clock())  # fresh all along: quiet
+    health.flush(clock())
+    assert not health.ready()
     health.track_stale("web", None, clock.advance(1))
+    health.flush(clock())
+    health.flush(clock.advance(STEADY_S))
 
     assert told(events) == [
         ("pool web", False, "consumer web not found"),
         ("pool web", True, "recovered"),
     ]
     assert health.stale == {}
+    assert health.ready()
+
+
+def test_a_pool_that_flips_on_every_other_read_is_not_news_and_readiness_holds() -> None:
+    clock = FakeClock()
+    health, events = watched()
+    for _ in range(60):  # stale for 2 s, fresh for 2 s, for four minutes
+        health.track_stale("web", "no answer within 3.3 s", clock.advance(2))
+        health.flush(clock())
+        assert health.ready()
+        health.track_stale("web", None, clock.advance(2))
+        health.flush(clock())
+    assert told(events) == []
+
+
+def test_many_pools_meeting_one_problem_are_one_line_every_ten_seconds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="agentdash.loop")
+    clock = FakeClock()
+    health, events = watched()
+    pools = [f"pool-{n}" for n in range(500)]
+    for pool in pools:
+        health.track_stale(pool, "Deployment not found", clock())
+    health.flush(clock.advance(STEADY_S))
+    health.flush(clock.advance(GROUP_S))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "pool pool-0: held, data stale: Deployment not found",
+        "499 pools: held, data stale: Deployment not found (pool-1, pool-2, pool-3 and 496 more)",
+    ]
+    assert len(told(events)) == 500  # each pool's own event, for its Why and Events
 
 
 def test_pools_stalled_by_a_failing_source_are_held_but_not_told_one_by_one() -> None:
@@ -132,10 +176,13 @@ def test_a_pool_held_for_its_scale_calls_refusal_is_told_once() -> None:
     refused = "patch deployments/scale agents/web: 403 forbidden"
     health.unhealthy("scale web", refused, clock())
     health.track_stale("web", refused, clock.advance(1))
+    health.flush(clock.advance(STEADY_S))
     health.healthy("scale web", clock())  # held, its decision changes nothing
-    health.track_stale("web", refused, clock.advance(1))
+    health.track_stale("web", refused, clock.advance(STEADY_S))
+    health.flush(clock())
 
     assert told(events) == [("scale web", False, refused), ("scale web", True, "recovered")]
     assert health.stale == {"web": refused}
     health.track_stale("web", None, clock.advance(60))
+    health.flush(clock.advance(STEADY_S))
     assert told(events) == [("pool web", True, "recovered")]

@@ -16,6 +16,7 @@ from agentdash.nats_server import NatsServer
 from controller.coordination.lease import NatsLease
 from controller.core.config import Config
 from controller.core.events import HealthEvent, ScaleEvent
+from controller.runtime.health import STEADY_S
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
@@ -220,7 +221,7 @@ async def test_a_missing_deployment_is_told_once_and_holds_only_its_pool(
         await nc.publish(fleet.subject("chat"), b"{}")
     await nc.flush()
 
-    for _ in range(4):  # web's Deployment does not exist: a lasting fault
+    for _ in range(int(STEADY_S) + 2):  # web's Deployment does not exist: a lasting fault
         decisions = {d.pool: d for d in await loop.tick()}
         clock.advance(1)
         assert "not found" in loop.stale["web"]
@@ -238,5 +239,8 @@ async def test_a_missing_deployment_is_told_once_and_holds_only_its_pool(
         return "web" not in loop.stale
 
     await eventually(found, timeout=5)
+    for _ in range(int(STEADY_S) + 1):  # fresh again, for long enough to say so
+        clock.advance(1)
+        await loop.tick()
     health = [e for e in _drain(events) if isinstance(e, HealthEvent)]
     assert [(e.source, e.ok, e.detail) for e in health] == [("pool web", True, "recovered")]
