@@ -21,6 +21,7 @@ from aiohttp import web
 from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
 from agentdash.runtime import Runtime, RuntimeOptions, emit, start
+from controller.actuators.kubernetes.budget import ApiBudget
 from controller.core.config import Config, ConfigError
 from controller.core.printable import loggable_tree
 
@@ -61,7 +62,10 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 async def serve_http(
-    runtime: Runtime, listen: str, limits: HttpLimits = DEFAULT_LIMITS
+    runtime: Runtime,
+    listen: str,
+    limits: HttpLimits = DEFAULT_LIMITS,
+    budget: ApiBudget | None = None,
 ) -> HttpEndpoint:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
@@ -76,6 +80,7 @@ async def serve_http(
             "role": role(loop.leading, loop.leader),
             "leader": loop.leader,
             "broken_lease": broken_lease(runtime),
+            "api_budget": None if budget is None else budget.as_dict(),
             "problems": loop.problems,
             "stale_pools": stale,
             "stale_count": len(loop.stale),
@@ -103,6 +108,12 @@ def broken_lease(runtime: Runtime) -> dict[str, object] | None:
     """The lease's entry while it names no holder (its value escaped): never a leader."""
     broken = runtime.lease.broken
     return None if broken is None else {"revision": broken.revision, "value": broken.value}
+
+
+def api_budget(config: Config, options: RuntimeOptions) -> ApiBudget | None:
+    """What the fleet asks of the Kubernetes API against the client's budget (None on a
+    simulated cluster)."""
+    return ApiBudget.of(config) if options.cluster == "kubernetes" else None
 
 
 def role(leading: bool, leader: str | None) -> str:
@@ -143,8 +154,9 @@ async def run_daemon(
     gc.set_threshold(GC_THRESHOLD)
     endpoint: HttpEndpoint | None = None
     try:
+        budget = api_budget(config, options)
         if listen:
-            endpoint = await serve_http(runtime, listen)
+            endpoint = await serve_http(runtime, listen, budget=budget)
         overrides = runtime.loop.overrides  # the shared ones, as read from NATS KV at start
         emit(
             {
@@ -155,8 +167,13 @@ async def run_daemon(
                 "http": listen,
                 "dry_run": options.dry_run or overrides.dry_run,
                 "paused": overrides.paused,
+                "api_budget": None if budget is None else budget.as_dict(),
             }
         )
+        if budget is not None and not budget.fits:
+            logging.getLogger(OURS).warning(
+                "the fleet outgrows the API budget: %s", budget.describe()
+            )
         await runtime.loop.run(stop)  # returns once the tick in flight has finished
     finally:
         if endpoint is not None:

@@ -37,6 +37,9 @@ async def test_the_daemon_elects_itself_on_a_lease_and_scales_from_zero(
     health = await daemon.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader")
     holder = daemon.read()[0]["holder"]
     assert health["leader"] == holder
+    budget = daemon.read()[0]["api_budget"]  # what one pool asks of the API: it fits
+    assert budget == health["api_budget"]
+    assert (budget["calls_for_every_pool"], budget["fits"]) == (2, True)
     lease = kube.lease()
     assert lease is not None
     assert lease["spec"]["holderIdentity"] == holder
