@@ -179,8 +179,9 @@ class ScaleCalls:
             self.engine.retry(i)
             return
         # An explaining actuator bounds its writes by the fence itself, and may then read
-        # back a write whose answer was lost: room for both.
-        bound = deadline * 2 if self._explaining else deadline
+        # back a write whose answer was lost, within a deadline of its own: room for both,
+        # and then some (this bound only guards against an actuator that hangs).
+        bound = deadline * 3 if self._explaining else deadline
         try:
             async with asyncio.timeout(bound):  # (no extra task, as wait_for makes)
                 made = await self._scale(decision, now, desire)

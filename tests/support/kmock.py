@@ -18,6 +18,8 @@ import yaml
 from kmock import KubernetesEmulator, KubernetesError, Request
 
 from controller.actuators.kubernetes import DeploymentScaler
+from controller.actuators.kubernetes.api import KubeApi
+from controller.actuators.kubernetes.budget import DISCOVERY
 from controller.core.config import Config
 from controller.core.model import PoolState
 from tests.support.factories import config, pool
@@ -268,6 +270,33 @@ def refuse(
             raise Refused(status, "Failure", message, headers=dict(headers or {}))
 
     return fault
+
+
+def latency(seconds: float) -> Fault:
+    """A slow API server: every answer takes this long (the server's time, not the test's)."""
+
+    async def fault(request: Request) -> None:
+        await asyncio.sleep(seconds)
+
+    return fault
+
+
+def crowd(api: KubeApi, reads: int) -> list[asyncio.Future[dict[str, Any]]]:
+    """Reads that go ahead of any scale call in the client's budget (discovery), queued now:
+    a budget of `qps` calls a second is busy for `reads / qps` seconds."""
+    deadline = asyncio.get_running_loop().time() + 60
+    return [
+        asyncio.ensure_future(
+            api.call(
+                "list pods",
+                api.core.list_namespaced_pod_without_preload_content,
+                namespace="agents",
+                priority=DISCOVERY,
+                deadline=deadline,
+            )
+        )
+        for _ in range(reads)
+    ]
 
 
 def kubeconfig(path: Path, emulator_url: str) -> str:

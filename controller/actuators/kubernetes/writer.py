@@ -265,13 +265,14 @@ class ScaleWriter:
     async def _after_lost_answer(self, pool: str, sent: Sent, failure: ApiFailure) -> Any:
         """A PATCH sent and not answered: read it back. The read-back if it landed; raises
         the pool's failure (or a conflict) if not, or if that cannot be told yet."""
+        self.in_doubt[pool] = sent  # until it is known (the read-back may be cut too)
         try:
             outcome, answer = await self._read_back(pool, sent)
         except ApiFailure as again:
-            self.in_doubt[pool] = sent
             raise PoolUnavailable(
                 pool, f"cannot scale: {failure}; whether it landed is not known yet ({again})"
             ) from failure
+        del self.in_doubt[pool]
         if outcome is Outcome.LANDED:
             return answer
         if outcome is Outcome.OVERWRITTEN:
@@ -340,6 +341,7 @@ class ScaleWriter:
             ref.name,
             ref.namespace,
             priority=DISCOVERY,  # the pool can be decided again only once it is known
+            deadline=self._api.deadline(),
         )
         replicas = replicas_of(answer)
         deployments = self._discovery.of(pool).deployments

@@ -118,6 +118,59 @@ async def test_a_hung_patch_ends_at_its_deadline_and_is_read_back(
         assert said == []
     reads = [r for r in cluster["get"] if r.url.path.endswith("/web/scale")]
     assert len(reads) == 1
+    if applied:  # and its reason is said, as for any scale
+        await eventually(lambda: events_about(cluster, "web") == 1)
+
+
+def events_about(cluster: KubernetesEmulator, name: str) -> int:
+    posted = [r for r in cluster["post"] if r.url.path.endswith("/events")]
+    return len([r for r in posted if r.data["involvedObject"]["name"] == name])
+
+
+async def test_a_change_whose_answer_and_read_back_are_lost_is_told_once_the_watch_shows_it(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1, version="v0")
+    cluster.objects[DEPLOYMENTS, "agents", "chat"] = deployment("chat", replicas=0)
+    hang_scale_patches(cluster, "web")  # applied, never answered
+    cluster.faults.append(hang("GET", "/apis/apps/v1/namespaces/agents/deployments/web/scale"))
+    loop = Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet, deadline_s=1.0),
+                      clock=clock, call_deadline=1.0)  # fmt: skip
+    events = loop.bus.subscribe()
+    for _ in range(3):
+        await nc.publish(fleet.subject("web"), b"{}")
+    await nc.flush()
+
+    with caplog.at_level(logging.INFO, logger="agentdash.kube"):
+        await asyncio.wait_for(loop.tick(), timeout=30)
+        assert "whether it landed is not known yet" in loop.problems["scale web"]
+
+        async def told() -> bool:
+            clock.advance(1)
+            await loop.tick()
+            return any(isinstance(e, ScaleEvent) and e.pool == "web" for e in _drain(events))
+
+        await eventually(told, timeout=10)
+        for _ in range(3):
+            clock.advance(1)
+            await loop.tick()
+
+    scaled = [r.getMessage() for r in caplog.records if "scaled Deployment agents/web" in r.message]
+    assert scaled == [
+        "scaled Deployment agents/web from 1 to 3 (demand: lag 3 (pending 3 + ack_pending 0) / 1 "
+        "per replica -> 3) "
+        "(its answer was lost; the watch shows it landed)"
+    ]
+    assert replicas(cluster, "web") == 3
+    assert loop.problems == {}
+    assert scale_patches(cluster, "web") == [3]  # and it was not sent again
+    await eventually(lambda: events_about(cluster, "web") == 1)
 
 
 async def test_scale_from_zero_stays_quick_while_another_pools_patch_hangs(
