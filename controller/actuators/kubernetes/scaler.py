@@ -41,8 +41,9 @@ from controller.actuators.kubernetes.discovery import Discovery
 from controller.actuators.kubernetes.informer import Timing
 from controller.actuators.kubernetes.keda import KedaPause
 from controller.actuators.kubernetes.objects import PodIndex, status
+from controller.actuators.kubernetes.read_back import Change, replicas_of
 from controller.actuators.kubernetes.reasons import ReasonTeller
-from controller.actuators.kubernetes.writer import Change, ScaleWriter, replicas_of
+from controller.actuators.kubernetes.writer import ScaleWriter
 from controller.core.busy import BusyPods
 from controller.core.config import Config, DeploymentRef
 from controller.core.model import PoolState, ScaleDecision, SourceError
