@@ -194,7 +194,14 @@ class KubeApi:
         nothing is sent."""
         loop = asyncio.get_running_loop()
         end = self.deadline() if deadline is None else deadline
-        tries = _Tries(what=what, end=end, span=end - loop.time(), write=_writes(request))
+        verb = _verb(request)
+        tries = _Tries(
+            what=what,
+            end=end,
+            span=end - loop.time(),
+            write=verb in ("patch", "create", "replace", "delete"),
+            one=verb != "list",
+        )
         turn = priority if isinstance(priority, Turn) else Turn(priority)
         attempt = 1
         while True:
@@ -258,7 +265,8 @@ class KubeApi:
             tries.unanswered |= not isinstance(exc, aiohttp.ClientConnectorError)
             raise ApiFailure(what, None, _no_answer(exc)) from exc
         tries.in_flight = False
-        self.round_trip.record(loop.time() - sent_at)
+        if tries.one:  # a list's answer grows with the namespace: it says little of a write's
+            self.round_trip.record(loop.time() - sent_at)
         if response.status >= 300:
             raise _failure(what, response, body)
         try:
@@ -318,6 +326,8 @@ class _Tries:
     span: float
     """How long the call was given."""
     write: bool
+    one: bool
+    """About one object (not a list)."""
     sent: bool = False
     in_flight: bool = False
     unanswered: bool = False
@@ -353,12 +363,13 @@ class _Tries:
         return failure.doubted() if self.write and self.unanswered else failure
 
 
-def _writes(request: Request) -> bool:
-    """Does this client method change something? (The official client names each by verb.)"""
+def _verb(request: Request) -> str:
+    """What this client method does: `patch`, `list`, ... (the official client names each by
+    its verb first)."""
     name = getattr(request, "__name__", None) or getattr(
         getattr(request, "func", None), "__name__", ""
     )
-    return str(name).startswith(("patch_", "create_", "replace_", "delete_"))
+    return str(name).split("_", 1)[0]
 
 
 def _no_answer(exc: BaseException) -> str:

@@ -191,9 +191,10 @@ class PriorityBucket:
 
 
 class RoundTrip:
-    """What an answer from the API takes now: a high percentile of the last answers, and
-    never less than `floor_s`. A write goes out only if at least this much of its deadline
-    is left: one that could not be answered in time would land unseen."""
+    """What an answer from the API takes now: a high percentile of the last answers about
+    one object (reads and writes; a list's time grows with what it lists), and never less
+    than `floor_s`. A write goes out only if at least this much of its deadline is left: one
+    that could not be answered in time would land unseen."""
 
     def __init__(self, *, floor_s: float = 0.05, keep: int = 32, share: float = 0.9) -> None:
         self.floor_s = floor_s

@@ -116,13 +116,16 @@ def fence_in(seconds: float) -> Fence:
 async def test_a_write_whose_turn_comes_too_late_is_not_sent(
     cluster: Emulator, make_scaler: MakeScaler
 ) -> None:
-    """Each answer takes 0.8 s; two reads ahead of the scale in a budget of 4 calls a
-    second: its turn comes about 0.75 s into the 1.2 s its lease allows, with less than an
-    answer's time left. Sent, it would land after its call had given up."""
-    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    """Each answer takes 0.8 s (as a first scale shows); then two reads ahead of the next
+    scale in a budget of 4 calls a second: its turn comes about 0.75 s into the 1.2 s its
+    lease allows, with less than an answer's time left. Sent, it would land after its call
+    had given up."""
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
     cluster.faults.append(latency(0.8))
     scaler = make_scaler(qps=4.0, burst=1)
     await observe_until(scaler, lambda states: "web" in states, timeout=15)
+    first = GROW._replace(current=1, desired=2)
+    await scaler.scale_with_reason("web", 2, first, 0.0)
     reads = crowd(scaler.api, 3)
     await eventually(lambda: scaler.api.budget.waiting >= 2)
 
@@ -133,7 +136,8 @@ async def test_a_write_whose_turn_comes_too_late_is_not_sent(
     left, given, answer = map(float, re.findall(r"([0-9.]+) s", failed.value.reason)[:3])
     assert left < answer  # what it says is why
     assert given == pytest.approx(1.2, abs=0.05)
-    assert [r for r in cluster["patch"] if r.url.path == SCALE_PATH.format("web")] == []
+    patched = [r for r in cluster["patch"] if r.url.path == SCALE_PATH.format("web")]
+    assert [r.data["spec"]["replicas"] for r in patched] == [2]  # the first scale's only
     assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 2
 
 
