@@ -21,7 +21,7 @@ from aiohttp import web
 from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
 from agentdash.runtime import Runtime, RuntimeOptions, emit, start
-from controller.actuators.kubernetes.budget import ApiBudget
+from controller.actuators.kubernetes.fleet_budget import ApiBudget
 from controller.core.config import Config, ConfigError
 from controller.core.printable import loggable_tree
 

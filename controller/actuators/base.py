@@ -4,13 +4,40 @@ the loop. The loop does not care which one it has."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from controller.core.model import PoolState, ScaleDecision
 
 Fence = Callable[[], float | None]
 """The event loop's time by which a write started now must have landed (what is surely left
 of the leader's lease), or None if it must not be started (no longer leading)."""
+
+
+class Wanted(NamedTuple):
+    """A change to make: the decision, and when (the loop's clock) it was made."""
+
+    decision: ScaleDecision
+    now: float
+
+
+class Desire:
+    """What the loop wants of one pool while its scale call waits for its turn in the API's
+    budget: the newest decision wins, and None means write nothing (the pool is held now, or
+    its change is no longer wanted). The actuator reads it when the write's turn comes, and
+    may `listen` to move the write in the queue as the wish changes."""
+
+    def __init__(self, wanted: Wanted) -> None:
+        self.wanted: Wanted | None = wanted
+        self._listener: Callable[[Wanted], None] | None = None
+
+    def update(self, wanted: Wanted | None) -> None:
+        self.wanted = wanted
+        if wanted is not None and self._listener is not None:
+            self._listener(wanted)
+
+    def listen(self, listener: Callable[[Wanted], None] | None) -> None:
+        """Call `listener` with each newer wish (None: stop)."""
+        self._listener = listener
 
 
 @runtime_checkable
@@ -25,9 +52,17 @@ class ExplainingActuator(Protocol):
         decision: ScaleDecision,
         now: float,
         fence: Fence | None = None,
-    ) -> None:
-        """`fence`: asked before any write made after the call returned (the reason, said
-        later when other pools' scales wait): by when it must land, or None not to send it."""
+        desire: Desire | None = None,
+    ) -> Wanted | None:
+        """`fence`: asked before each write: by when it must land, or None not to send it.
+        `desire`: read when the write's turn comes, instead of `decision`.
+        Returns the change made (the newest wish, as of its turn), or None if nothing had
+        to be written by then (no longer wanted, or the Deployment already had it)."""
+        ...
+
+    def take_landed(self, pool: str) -> Wanted | None:
+        """A change of this pool's that landed though its call failed (its answer was lost),
+        learned since by reading the Deployment: to be told and counted once."""
         ...
 
     @property

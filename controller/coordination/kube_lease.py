@@ -29,6 +29,7 @@ who leads, and never writes the Lease.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -39,6 +40,7 @@ from typing import Any, Self
 from kubernetes.aio.client import ApiClient
 
 from controller.actuators.kubernetes.api import ApiFailure, KubeApi, connect_client
+from controller.actuators.kubernetes.budget import LEASE
 from controller.actuators.kubernetes.objects import meta, spec
 from controller.coordination.lease import BrokenLease
 
@@ -62,6 +64,7 @@ class KubernetesLease:
         margin_s: float = 1.0,
         deadline_s: float | None = None,
         contend: bool = True,
+        api: KubeApi | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
@@ -82,8 +85,10 @@ class KubernetesLease:
         """Never set: writing the Lease takes Kubernetes rights (RBAC) that only agentdash has,
         and no API answer lands in it as a NATS reply can land in a KV bucket."""
         self.last_broken: BrokenLease | None = None
-        # Its own limiter: a renewal never waits behind the scaler's requests.
-        self._api = KubeApi(client, deadline_s=deadline_s or self.duration / 3)
+        # Its own budget unless it shares the scaler's (`api`), where its calls go first:
+        # either way a renewal never waits behind scale calls.
+        self._api = api or KubeApi(client, deadline_s=deadline_s or self.duration / 3)
+        self._deadline_s = deadline_s or self.duration / 3
         self._monotonic = monotonic
         self._clock = clock
         self._owns_client = owns_client
@@ -189,6 +194,8 @@ class KubernetesLease:
             self._api.coordination.read_namespaced_lease_without_preload_content,
             self.name,
             self.namespace,
+            priority=LEASE,
+            deadline=self._deadline(),
         )
 
     async def _acquire(self) -> dict[str, Any] | None:
@@ -244,6 +251,8 @@ class KubernetesLease:
                 },
             },
             retry=False,  # a 409 means another process created it: we lost
+            priority=LEASE,
+            deadline=self._deadline(),
         )
 
     async def _write(self, version: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -255,7 +264,13 @@ class KubernetesLease:
             {"metadata": {"resourceVersion": version}, "spec": dict(changes)},
             _content_type="application/merge-patch+json",
             retry=False,  # a 409 means another process wrote in between: we lost
+            priority=LEASE,
+            deadline=self._deadline(),
         )
+
+    def _deadline(self) -> float:
+        """When a lease call started now must end (its own, on a shared client too)."""
+        return asyncio.get_running_loop().time() + self._deadline_s
 
     def _now(self) -> str:
         """The API's MicroTime."""

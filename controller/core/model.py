@@ -212,6 +212,11 @@ class PoolUnavailable(SourceError):
         super().__init__(f"{pool}: {reason}")
 
 
+class NotSent(PoolUnavailable):
+    """The pool's call never left this process: its turn in the client's own budget came too
+    late. Nothing changed and nothing failed (the API was not asked); decided again."""
+
+
 class ScaleConflict(PoolUnavailable):
     """The pool's Deployment changed after the decision was read (someone else wrote it): the
     change was refused, not failed. Nothing is wrong; the pool is decided again on what is

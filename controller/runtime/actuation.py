@@ -2,13 +2,17 @@
 deadline and fenced by the lease; in a dry run, what it would call instead.
 
 One pool's hung or failing call never delays another pool's decision or call: the loop does
-not wait for the tasks, and a pool with a call in flight is not called again until it ends
-(its change is decided again at the next step). Each call is fenced: it starts only while
-this process leads, and only if the lease stays valid for its whole deadline, so a stalled
-call can never land for a leader that has lost the lease. A request that was already on its
-way when the call was cut may still reach the API server late: the actuator fences it by the
-version it read (controller.actuators.kubernetes.objects.scale_patch), and a refusal
-(`ScaleConflict`) is no failure: the pool is decided again on what is read next.
+not wait for the tasks, and a pool has one call outstanding at most. While it waits for its
+turn in the API's budget, the pool's newer decisions replace the one it was started with
+(the newest wish wins: `Desire`), and a pool that is held meanwhile, or whose change is no
+longer wanted, has nothing written when its turn comes. Each call is fenced: it starts only
+while this process leads, and only if the lease stays valid for its whole deadline, so a
+stalled call can never land for a leader that has lost the lease. A request that was already
+on its way when the call was cut may still reach the API server late: the actuator fences it
+by the version it read (controller.actuators.kubernetes.objects.scale_patch), and a refusal
+(`ScaleConflict`) is no failure: the pool is decided again on what is read next. A change
+that landed though its call failed (its answer was lost), once the actuator learns of it, is
+told and counted as any other.
 """
 
 from __future__ import annotations
@@ -19,11 +23,17 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from controller.actuators.base import Actuator, ExplainingActuator
+from controller.actuators.base import Actuator, Desire, ExplainingActuator, Wanted
 from controller.coordination.lease import Lease
 from controller.core.engine import Engine
 from controller.core.events import EventBus, ScaleEvent
-from controller.core.model import PoolUnavailable, ScaleConflict, ScaleDecision, SourceError
+from controller.core.model import (
+    NotSent,
+    PoolUnavailable,
+    ScaleConflict,
+    ScaleDecision,
+    SourceError,
+)
 from controller.runtime.health import SourceHealth
 
 log = logging.getLogger("agentdash.loop")
@@ -66,6 +76,9 @@ class ScaleCalls:
         self._explaining = isinstance(actuator, ExplainingActuator)
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         """Pools with a scale call in flight."""
+        self._desires: dict[str, Desire] = {}
+        """What each pool with a call in flight wants written now."""
+        self._index = {name: i for i, name in enumerate(engine.names)}
         self._would: dict[str, tuple[int, int]] = {}
         """Dry run: per pool, the change last told (current, desired), told again only when
         it changes."""
@@ -75,17 +88,23 @@ class ScaleCalls:
     ) -> asyncio.Task[None] | None:
         """Act on pool i's change: start its call (the task), or, in a dry run, say what it
         would do. A pool whose previous call is still in flight waits for the next step."""
+        self._count_landed(decision.pool)
         if dry_run:
             self.tell_would(decision, now)
             return None
-        if decision.pool in self.in_flight:
+        desire = self._desires.get(decision.pool)
+        if desire is not None:  # its call waits: the newest wish goes when its turn comes
+            desire.update(Wanted(decision, now))
             self.engine.retry(i)
             return None
         return self._start(i, decision, now)
 
     def settled(self, pool: str, now: float) -> None:
-        """The pool's decision changes nothing: its last call's failure is over, and a dry
-        run tells its next would-be change afresh."""
+        """The pool's decision changes nothing (it is held, or where it should be): a call
+        still waiting writes nothing, its last call's failure is over, and a dry run tells
+        its next would-be change afresh."""
+        self._count_landed(pool)
+        self._want_nothing(pool)
         self._would.pop(pool, None)
         if f"scale {pool}" in self.health.problems:
             self.health.healthy(f"scale {pool}", now)
@@ -98,6 +117,7 @@ class ScaleCalls:
         """Dry run: say what a pool would do, once for each would-be change (the decision
         stays the same tick after tick, since nothing is scaled)."""
         pool = decision.pool
+        self._want_nothing(pool)  # a dry run writes nothing, from now on
         change = (decision.current, decision.desired)
         if self._would.get(pool) == change:
             return
@@ -128,28 +148,58 @@ class ScaleCalls:
         left = self.deadline_now()
         return None if left is None else asyncio.get_running_loop().time() + left
 
+    def _want_nothing(self, pool: str) -> None:
+        desire = self._desires.get(pool)
+        if desire is not None:
+            desire.update(None)
+
+    def _count_landed(self, pool: str) -> None:
+        """Tell and count, once, a change the actuator learned had landed after its call."""
+        if self._explaining:
+            landed = cast(ExplainingActuator, self.actuator).take_landed(pool)
+            if landed is not None:
+                self._done(self._index[pool], landed)
+
     def _start(self, i: int, decision: ScaleDecision, now: float) -> asyncio.Task[None]:
         pool = decision.pool
-        call = asyncio.create_task(self._call(i, decision, now), name=f"scale {pool}")
+        desire = Desire(Wanted(decision, now))
+        call = asyncio.create_task(self._call(i, desire), name=f"scale {pool}")
         self.in_flight[pool] = call
-        call.add_done_callback(lambda _: self.in_flight.pop(pool, None))
+        self._desires[pool] = desire
+
+        def ended(_: object) -> None:
+            self.in_flight.pop(pool, None)
+            self._desires.pop(pool, None)
+
+        call.add_done_callback(ended)
         return call
 
-    async def _call(self, i: int, decision: ScaleDecision, now: float) -> None:
+    async def _call(self, i: int, desire: Desire) -> None:
         """Pool i's call, within what the lease allows; told, and counted, when it lands."""
+        assert desire.wanted is not None
+        decision, now = desire.wanted
         pool = decision.pool
         deadline = self.deadline_now()
         if deadline is None:
             log.info("not scaling %s now: the lease is not surely ours for the call", pool)
             self.engine.retry(i)
             return
+        # An explaining actuator bounds its writes by the fence itself, and may then read
+        # back a write whose answer was lost, within a deadline of its own: room for both,
+        # and then some (this bound only guards against an actuator that hangs).
+        bound = deadline * 3 if self._explaining else deadline
         try:
-            async with asyncio.timeout(deadline):  # (no extra task, as wait_for makes)
-                await self._scale(decision, now)
+            async with asyncio.timeout(bound):  # (no extra task, as wait_for makes)
+                made = await self._scale(decision, now, desire)
         except ScaleConflict as exc:
             # Another writer got there first (a new leader, a person): nothing failed, and
             # the pool is decided again on what is read next.
             log.info("%s: not scaled: %s; deciding again", pool, exc.reason)
+            self.engine.retry(i)
+            return
+        except NotSent as exc:
+            # Waiting for our own client's budget is no failure of the API's: decided again.
+            log.debug("%s: %s; deciding again", pool, exc.reason)
             self.engine.retry(i)
             return
         except PoolUnavailable as exc:
@@ -159,9 +209,18 @@ class ScaleCalls:
             self._failed(i, pool, str(exc), now)
             return
         except TimeoutError:
-            self._failed(i, pool, f"no answer within {deadline:.1f} s", now)
+            self._failed(i, pool, f"no answer within {bound:.1f} s", now)
             return
-        self.health.healthy(f"scale {pool}", now)
+        if made is None:  # nothing had to be written by its turn: decided again
+            self.health.healthy(f"scale {pool}", now)
+            self.engine.retry(i)
+            return
+        self._done(i, made)
+
+    def _done(self, i: int, made: Wanted) -> None:
+        """A change landed: told, and counted by the engine's rate policies."""
+        decision, now = made
+        self.health.healthy(f"scale {decision.pool}", now)
         self.engine.scaled(i, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now))
 
@@ -169,10 +228,11 @@ class ScaleCalls:
         self.health.unhealthy(f"scale {pool}", why, now)
         self.engine.retry(i)
 
-    async def _scale(self, decision: ScaleDecision, now: float) -> None:
+    async def _scale(self, decision: ScaleDecision, now: float, desire: Desire) -> Wanted | None:
+        """The change made (the newest wish, with an explaining actuator), or None."""
         if self._explaining:
-            await cast(ExplainingActuator, self.actuator).scale_with_reason(
-                decision.pool, decision.desired, decision, now, self.fence
+            return await cast(ExplainingActuator, self.actuator).scale_with_reason(
+                decision.pool, decision.desired, decision, now, self.fence, desire
             )
-        else:
-            await self.actuator.scale(decision.pool, decision.desired)
+        await self.actuator.scale(decision.pool, decision.desired)
+        return Wanted(decision, now)

@@ -20,7 +20,7 @@ import yaml
 from agentdash.cli import ENVIRONMENT, main
 from agentdash.daemon import set_log_level
 from agentdash.nats_server import NatsServer
-from tests.support import free_port
+from tests.support import eventually, free_port
 from tests.support.cli import AGENTDASH, EXAMPLE, ROOT, run
 from tests.support.daemon import Daemon
 
@@ -204,6 +204,7 @@ async def test_a_daemon_configured_by_its_environment_alone(
     started.append(daemon)
     health = await daemon.wait_health(lambda h: h["ticks"] > 2 and h["role"] == "leader")
     assert health["stale_count"] == 5  # it reads the config's pools from the variable's file
+    await eventually(lambda: "warning" in levels(daemon), timeout=20)  # held, for 5 s
     assert daemon.stop() == 0
     start = daemon.read()[0]
     assert (start["type"], start["http"]) == ("start", f"127.0.0.1:{port}")
@@ -225,6 +226,7 @@ async def test_flags_beat_the_environment_for_the_daemon(
     )  # fmt: skip
     started.append(daemon)
     await daemon.wait_health(lambda h: h["ticks"] > 2 and h["role"] == "leader")
+    await eventually(lambda: "warning" in levels(daemon), timeout=20)  # pools held, for 5 s
     assert daemon.stop() == 0
     assert daemon.read()[0]["http"] == f"127.0.0.1:{port}"
     assert {"info", "warning"} <= levels(daemon)

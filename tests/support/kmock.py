@@ -11,12 +11,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiohttp.web
 import attrs
 import pytest
 import yaml
 from kmock import KubernetesEmulator, KubernetesError, Request
 
 from controller.actuators.kubernetes import DeploymentScaler
+from controller.actuators.kubernetes.api import KubeApi
+from controller.actuators.kubernetes.budget import DISCOVERY
 from controller.core.config import Config
 from controller.core.model import PoolState
 from tests.support.factories import config, pool
@@ -130,6 +133,13 @@ class Naps:
 Fault = Callable[[Request], Awaitable[None]]
 
 
+@attrs.frozen
+class Refused(KubernetesError):
+    """An error answer with headers of its own (a 429's Retry-After)."""
+
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
 @attrs.define(kw_only=True)
 class Emulator(KubernetesEmulator):
     """kmock's emulator, plus two things of the real API server that fencing needs:
@@ -173,6 +183,12 @@ class Emulator(KubernetesEmulator):
                     next(self._versions)
                 )
             return await super()._handle(request)
+
+    async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
+        response = await super()._render_error(exc)
+        if isinstance(exc, Refused):
+            response.headers.update(exc.headers)
+        return response
 
 
 def _version_of(objects: Any, key: tuple[Any, ...]) -> str | None:
@@ -224,24 +240,63 @@ async def observe_until(
         await asyncio.sleep(0.005)
 
 
-def hang(method: str, path: str) -> Fault:
-    """A server that never answers this request (and never applies it)."""
+def hang(method: str, path: str, *, times: int | None = None) -> Fault:
+    """A server that never answers this request (and never applies it); only the first
+    `times` such requests, if given."""
+    left = itertools.count() if times is None else iter(range(times))
 
     async def fault(request: Request) -> None:
-        if request.method == method and request.url.path == path:
+        if request.method == method and request.url.path == path and next(left, None) is not None:
             await asyncio.Event().wait()
 
     return fault
 
 
-def refuse(method: str, path: str, status: int, message: str) -> Fault:
-    """A server that answers this request with an error, and does not apply it."""
+def refuse(
+    method: str,
+    path: str,
+    status: int,
+    message: str,
+    *,
+    times: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Fault:
+    """A server that answers this request with an error, and does not apply it; only the
+    first `times` such requests, if given. `headers`: sent with the error (Retry-After)."""
+    left = itertools.count() if times is None else iter(range(times))
 
     async def fault(request: Request) -> None:
-        if request.method == method and request.url.path == path:
-            raise KubernetesError(status, "Failure", message)
+        if request.method == method and request.url.path == path and next(left, None) is not None:
+            raise Refused(status, "Failure", message, headers=dict(headers or {}))
 
     return fault
+
+
+def latency(seconds: float) -> Fault:
+    """A slow API server: every answer takes this long (the server's time, not the test's)."""
+
+    async def fault(request: Request) -> None:
+        await asyncio.sleep(seconds)
+
+    return fault
+
+
+def crowd(api: KubeApi, reads: int) -> list[asyncio.Future[dict[str, Any]]]:
+    """Reads that go ahead of any scale call in the client's budget (discovery), queued now:
+    a budget of `qps` calls a second is busy for `reads / qps` seconds."""
+    deadline = asyncio.get_running_loop().time() + 60
+    return [
+        asyncio.ensure_future(
+            api.call(
+                "list pods",
+                api.core.list_namespaced_pod_without_preload_content,
+                namespace="agents",
+                priority=DISCOVERY,
+                deadline=deadline,
+            )
+        )
+        for _ in range(reads)
+    ]
 
 
 def kubeconfig(path: Path, emulator_url: str) -> str:

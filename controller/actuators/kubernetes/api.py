@@ -1,18 +1,26 @@
-"""Talking to the Kubernetes API: one client, one rate limiter, bounded retries, a deadline.
+"""Talking to the Kubernetes API: one client, one budget, bounded retries, a deadline.
 
-Every request goes through `KubeApi`: it waits for the limiter (a controller with many pools
-must not flood the API server), retries what may succeed when asked again (429, 5xx,
-timeouts, dropped connections) with exponential backoff and jitter, and turns every other
-answer into an `ApiFailure` whose text says what was asked and what the server said.
+Every request goes through `KubeApi`: it waits for its turn in the client's budget (a
+controller with many pools must not flood the API server; controller.actuators.kubernetes.budget
+serves the waiting calls by what they are for, the lease first), retries what may succeed
+when asked again (429, 5xx, timeouts, dropped connections) with exponential backoff and
+jitter, and turns every other answer into an `ApiFailure` whose text says what was asked and
+what the server said (its status, and Retry-After if it asked for a pause).
 
-A call ends by its deadline, whatever happens: waiting for the limiter, each try and each
+A call ends by its deadline, whatever happens: waiting for its turn, each try and each
 backoff all count against it. A leader's lease must still hold when its last write lands,
 and a call that outlives the lease could land after another process has taken over. A call
 cancelled from outside (`asyncio.wait_for`, a cancelled task) stops at once: no detached
-task retries it, and aiohttp aborts a request in flight by closing its connection. A PATCH
-whose bytes had already reached the server may still be applied there; it was sent before
-the deadline, so a leader that starts a call only while `now + deadline < valid_until` of
-its lease (whose safety margin covers the server's own processing) stays fenced.
+task retries it, and aiohttp aborts a request in flight by closing its connection.
+
+Never a blind write: a write (PATCH, POST, PUT, DELETE) goes out only with at least a round
+trip of its deadline left (`RoundTrip`, measured on the answers); otherwise it is not sent,
+and its failure says so (`sent` is False): the API never saw it. A write that was sent and
+got no answer by the deadline may have been applied: its failure is `in_doubt`, and the
+caller must read the object back before it decides again. (A PATCH whose bytes had already
+reached the server may still be applied there; it was sent before the deadline, so a leader
+that starts a call only while `now + deadline < valid_until` of its lease, whose safety
+margin covers the server's own processing, stays fenced.)
 
 Requests use the official client's `*_without_preload_content` methods and read the JSON
 themselves: the controller works on the objects as the API sends them, and a status code is
@@ -32,54 +40,34 @@ from typing import Any
 
 import aiohttp
 import yaml
-from aiolimiter import AsyncLimiter
 from kubernetes.aio import client as k8s
 from kubernetes.aio import config as k8s_config
 
+from controller.actuators.kubernetes.budget import (
+    DISCOVERY,
+    READ,
+    Priority,
+    PriorityBucket,
+    RoundTrip,
+    Turn,
+)
+from controller.actuators.kubernetes.failure import (
+    NO_ANSWER,
+    ApiFailure,
+    Tries,
+    failure_of,
+    no_answer,
+)
+
+__all__ = ["ApiFailure", "KubeApi", "KubeConfigError", "RetryPolicy", "connect_client"]
+
 log = logging.getLogger("agentdash.kube")
 
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
-"""429: the API server's own flow control; 5xx: passing. Not 409: it refuses a write fenced
-by a resourceVersion that is no longer current (or a name taken), and the same request asked
-again gets the same answer; the caller must read again and decide again."""
-
 Request = Callable[..., Awaitable[aiohttp.ClientResponse]]
-
-NO_ANSWER = "no answer in time"
 
 
 class KubeConfigError(Exception):
     """The kubeconfig or in-cluster credentials could not be loaded (a user mistake)."""
-
-
-class ApiFailure(Exception):
-    """An API request that did not succeed. `status` is None when no answer came at all."""
-
-    def __init__(
-        self, what: str, status: int | None, message: str, retry_after: float | None = None
-    ) -> None:
-        self.what = what
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
-        code = f"{status} " if status is not None else ""
-        super().__init__(f"{what}: {code}{message}")
-
-    @property
-    def retryable(self) -> bool:
-        return self.status is None or self.status in RETRYABLE
-
-    @property
-    def forbidden(self) -> bool:
-        return self.status == 403
-
-    @property
-    def not_found(self) -> bool:
-        return self.status == 404
-
-    @property
-    def conflict(self) -> bool:
-        return self.status == 409
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +99,7 @@ class KubeApi:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        round_trip: RoundTrip | None = None,
     ) -> None:
         self.client = client
         self.apps = k8s.AppsV1Api(client)
@@ -121,10 +110,12 @@ class KubeApi:
         self.timeout_s = timeout_s
         """The longest one try may take."""
         self.deadline_s = deadline_s
-        """The longest one call may take, every try, backoff and wait for the limiter included."""
+        """The longest one call may take, every try, backoff and wait for its turn included."""
         self.retry = retry or RetryPolicy()
-        # A bucket of `burst` requests that refills at `qps` a second.
-        self._limiter = AsyncLimiter(burst, burst / qps)
+        self.budget = PriorityBucket(qps, burst)
+        """Shared by every call made through this client (the lease's too, if it shares it)."""
+        self.round_trip = round_trip or RoundTrip()
+        """How long answers take now: a write needs at least this much of its deadline."""
         self._sleep = sleep
         self._jitter = jitter
 
@@ -139,59 +130,94 @@ class KubeApi:
         *args: Any,
         retry: bool = True,
         deadline: float | None = None,
+        priority: Priority | Turn = READ,
+        at_turn: Callable[[], tuple[Any, ...]] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """One request's JSON answer, retried within the policy's bounds and by `deadline`
         (the loop's clock; `deadline()` if not given), when an ApiFailure is raised at the
-        latest. `retry=False` for a request that must not be repeated blindly (a create)."""
+        latest. `retry=False` for a request that must not be repeated blindly (a create).
+        `priority`: its place in the budget's queue (a `Turn` can be moved while it waits).
+        `at_turn`: called when a try's turn comes, just before it is sent: the positional
+        arguments as they stand then (instead of `args`); what it raises ends the call, and
+        nothing is sent."""
         loop = asyncio.get_running_loop()
         end = self.deadline() if deadline is None else deadline
+        verb = _verb(request)
+        tries = Tries(
+            what=what,
+            end=end,
+            span=end - loop.time(),
+            write=verb in ("patch", "create", "replace", "delete"),
+            one=verb != "list",
+        )
+        turn = priority if isinstance(priority, Turn) else Turn(priority)
         attempt = 1
         while True:
-            left = end - loop.time()
+            left = tries.end - loop.time()
             if left <= 0:
-                raise self._late(what)
+                raise tries.cut()
             try:
-                async with asyncio.timeout_at(end):  # the limiter's wait counts too
-                    return await self._once(what, request, args, kwargs, min(self.timeout_s, left))
+                async with asyncio.timeout_at(tries.end):  # the wait for a turn counts too
+                    return await self._once(request, args, kwargs, tries, turn, at_turn)
             except TimeoutError:
-                raise self._late(what) from None
+                raise tries.cut() from None
             except ApiFailure as failure:
+                if failure.status is not None:
+                    tries.answered = failure
                 if failure.message == NO_ANSWER and left <= self.timeout_s:
-                    raise self._late(what) from None  # this try was cut short by the deadline
+                    raise tries.cut() from None  # this try was cut short by the deadline
+                if not failure.sent:  # too late for this try: an earlier answer says more
+                    raise tries.last(tries.answered or failure) from None
                 if not retry or not failure.retryable or attempt >= self.retry.attempts:
-                    raise
+                    raise tries.last(failure) from None
                 delay = self.retry.delay(attempt, self._jitter(), failure.retry_after)
-                if loop.time() + delay >= end:
-                    raise  # the next try could not end in time: the last answer says most
+                if loop.time() + delay >= tries.end:
+                    raise tries.last(failure) from None  # no time for another: this says most
                 log.info(
                     "%s; try %d of %d in %.2f s", failure, attempt + 1, self.retry.attempts, delay
                 )
             await self._sleep(delay)
             attempt += 1
 
-    def _late(self, what: str) -> ApiFailure:
-        return ApiFailure(what, None, f"no answer within the {self.deadline_s:g} s deadline")
-
     async def _once(
         self,
-        what: str,
         request: Request,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        timeout_s: float,
+        tries: Tries,
+        turn: Turn,
+        at_turn: Callable[[], tuple[Any, ...]] | None,
     ) -> dict[str, Any]:
-        # A call cancelled while it waits here gives its place up without using the budget:
-        # the limiter counts a request only once it has let it through.
-        async with self._limiter:
-            try:
-                response = await request(*args, _request_timeout=timeout_s, **kwargs)
-                async with response:
-                    body = await response.read()
-            except (aiohttp.ClientError, OSError) as exc:
-                raise ApiFailure(what, None, _no_answer(exc)) from exc
+        loop = asyncio.get_running_loop()
+        await self.budget.take(turn)
+        sent_at = loop.time()
+        left = tries.end - sent_at
+        try:
+            if tries.write and left < self.round_trip.estimate():
+                raise tries.too_late(left, self.round_trip.estimate())
+            if at_turn is not None:
+                args = at_turn()
+        except BaseException:
+            self.budget.refund()  # nothing was sent
+            raise
+        tries.sent = tries.in_flight = True
+        what = tries.what
+        try:
+            response = await request(*args, _request_timeout=min(self.timeout_s, left), **kwargs)
+            async with response:
+                body = await response.read()
+        except (aiohttp.ClientError, OSError) as exc:
+            tries.in_flight = False
+            # Refused before it was sent: nothing to doubt. Any other break may follow the
+            # server's reading of it.
+            tries.unanswered |= not isinstance(exc, aiohttp.ClientConnectorError)
+            raise ApiFailure(what, None, no_answer(exc)) from exc
+        tries.in_flight = False
+        if tries.one:  # a list's answer grows with the namespace: it says little of a write's
+            self.round_trip.record(loop.time() - sent_at)
         if response.status >= 300:
-            raise _failure(what, response, body)
+            raise failure_of(what, response, body)
         try:
             parsed = json.loads(body) if body else {}
         except ValueError:
@@ -204,25 +230,25 @@ class KubeApi:
         """The events of one watch request until the server ends it. Failing to open it raises
         ApiFailure; a connection lost later just ends the events (the caller resumes from the
         last resourceVersion it saw, as it does when the server ends a watch on time)."""
-        async with self._limiter:
-            try:
-                # The client-side timeout outlasts the server's, which ends the watch first.
-                response = await request(
-                    watch=True,
-                    timeout_seconds=int(timeout_s),
-                    _request_timeout=timeout_s + 30,
-                    **kwargs,
-                )
-            except (aiohttp.ClientError, OSError) as exc:
-                raise ApiFailure(what, None, _no_answer(exc)) from exc
+        await self.budget.take(Turn(DISCOVERY))
+        try:
+            # The client-side timeout outlasts the server's, which ends the watch first.
+            response = await request(
+                watch=True,
+                timeout_seconds=int(timeout_s),
+                _request_timeout=timeout_s + 30,
+                **kwargs,
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ApiFailure(what, None, no_answer(exc)) from exc
         try:
             if response.status >= 300:
-                raise _failure(what, response, await response.read())
+                raise failure_of(what, response, await response.read())
             while True:
                 try:
                     line = await response.content.readline()
                 except (aiohttp.ClientError, OSError) as exc:
-                    log.debug("%s: connection ended (%s); resuming", what, _no_answer(exc))
+                    log.debug("%s: connection ended (%s); resuming", what, no_answer(exc))
                     return
                 if not line:
                     return
@@ -239,30 +265,13 @@ class KubeApi:
             response.close()
 
 
-def _no_answer(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
-        return NO_ANSWER
-    return f"cannot reach the API server ({exc or type(exc).__name__})"
-
-
-def _failure(what: str, response: aiohttp.ClientResponse, body: bytes) -> ApiFailure:
-    message = response.reason or "error"
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and parsed.get("message"):
-        message = str(parsed["message"])
-    elif body:
-        message = body[:200].decode("utf-8", "replace").strip() or message
-    return ApiFailure(what, response.status, message, _seconds(response.headers.get("Retry-After")))
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: rare from the API server, and the backoff covers it
+def _verb(request: Request) -> str:
+    """What this client method does: `patch`, `list`, ... (the official client names each by
+    its verb first)."""
+    name = getattr(request, "__name__", None) or getattr(
+        getattr(request, "func", None), "__name__", ""
+    )
+    return str(name).split("_", 1)[0]
 
 
 async def connect_client(

@@ -1,94 +1,211 @@
-"""What the fleet asks of the Kubernetes API against the client's budget (`kubernetes.qps`,
-`.burst`), said at start and in /healthz, with a warning when the fleet outgrows it.
+"""The client's budget for the Kubernetes API: a token bucket whose waiters are served by
+priority, not by arrival, and what a round trip to the API takes now.
 
-The figure an operator can judge: how long the budget takes to change every pool once, as a
-burst of traffic does. A scale change is the scale PATCH and its Event, and the annotation
-where `annotate` is on. The Kubernetes Lease's renewals (one a tick) and the discovery lists
-(HPAs and ScaledObjects, each namespace once a minute) come out of the same budget first.
-Past DUE_S, the HPA's own sync period, a burst reaches the last pools later than the HPA
-would have scaled them.
+A fleet of many pools easily wants more calls than `qps` allows, and then the order of the
+queue decides what the controller can still do. Arrival order put the lease's renewal and
+the reads that decide whether a pool may be scaled behind hundreds of idle pools'
+scale-downs, and a pool flooded with work behind them too. Here the queue is ordered by what
+each call is for (`Band`): the lease first, then discovery (the lists and watches that say
+what exists and who else scales it), wakes from zero, scale-ups (higher tier, then bigger
+change, first), other reads, scale-downs, and last the annotations and Events that say why.
+Within a place, the older call goes first.
 
-The default budget is client-go's (5 a second, bursts of 10): what one controller gets from
-the API server's fair share without anyone raising it. KEDA's operator asks for 20 and 30,
-for the many objects it manages; agentdash asks for no more than it needs, and says when a
-fleet needs more.
+The bucket has aiolimiter's semantics (which it replaces): `burst` calls at once, refilled
+at `qps` a second; a call that gives up its place while it waits uses nothing.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-from controller.core.config import Config
-
-DUE_S = 15.0
-"""How soon every pool's change should be out: the HPA's sync period."""
-DISCOVERY_S = 60.0
-"""How often the HPAs and the ScaledObjects are listed, in each namespace."""
+import asyncio
+import heapq
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class ApiBudget:
+class Band(IntEnum):
+    """What a call is for, in the order calls are served."""
+
+    LEASE = 0
+    """Renewing or taking the leader's lease: every write depends on it."""
+    DISCOVERY = 1
+    """Lists and watches of what exists (Deployments, pods, HPAs, ScaledObjects), and the
+    read-back of a write whose answer was lost: without them pools are held."""
+    WAKE = 2
+    """A scale from zero replicas: work is waiting and nothing serves it."""
+    SCALE_UP = 3
+    READ = 4
+    """Any other read."""
+    SCALE_DOWN = 5
+    """Gives capacity back: nothing waits for it."""
+    EXPLAIN = 6
+    """The annotation and Event that say why a pool was scaled, after it was."""
+
+
+class Priority(NamedTuple):
+    """A call's place in the queue: by band, then higher tier, then bigger change."""
+
+    band: Band
+    tier: int = 0
+    """The pool's tier priority (higher first), where known."""
+    size: int = 0
+    """How many replicas the change moves (bigger first)."""
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.band, -self.tier, -self.size)
+
+
+LEASE = Priority(Band.LEASE)
+DISCOVERY = Priority(Band.DISCOVERY)
+READ = Priority(Band.READ)
+EXPLAIN = Priority(Band.EXPLAIN)
+
+
+def scale_priority(current: int, desired: int, tier: int = 0) -> Priority:
+    """Where a scale from `current` to `desired` replicas goes in the queue."""
+    if desired < current:
+        return Priority(Band.SCALE_DOWN, tier, current - desired)
+    band = Band.WAKE if current == 0 else Band.SCALE_UP
+    return Priority(band, tier, desired - current)
+
+
+@dataclass(eq=False, slots=True)
+class _Entry:
+    turn: Turn
+    live: bool = True
+
+
+class Turn:
+    """One call's wait for the budget. Its priority may change while it waits (a pool's
+    newer desire): `reprioritize` moves it in the queue."""
+
+    def __init__(self, priority: Priority) -> None:
+        self.priority = priority
+        self.future: asyncio.Future[None] | None = None
+        self._bucket: PriorityBucket | None = None
+        self._entry: _Entry | None = None
+
+    def reprioritize(self, priority: Priority) -> None:
+        if priority == self.priority:
+            return
+        self.priority = priority
+        if self._bucket is not None and self._entry is not None and self._entry.live:
+            self._entry.live = False
+            self._bucket._push(self)
+
+    @property
+    def waiting(self) -> bool:
+        return self.future is not None and not self.future.done()
+
+
+@dataclass(slots=True)
+class PriorityBucket:
+    """`burst` tokens, refilled at `qps` a second; waiters served by `Turn.priority`."""
+
     qps: float
     burst: int
-    pools: int
-    calls_per_change: int
-    """The scale PATCH and its Event, and the annotation where it is written."""
-    reserved_qps: float
-    """Taken first: the Kubernetes Lease's renewals and the discovery lists."""
+    _tokens: float = field(init=False)
+    _at: float | None = None
+    _queue: list[tuple[tuple[int, int, int], int, _Entry]] = field(default_factory=list)
+    _order: itertools.count[int] = field(default_factory=itertools.count)
+    _timer: asyncio.TimerHandle | None = None
 
-    @classmethod
-    def of(cls, config: Config) -> ApiBudget:
-        kube = config.kubernetes
-        namespaces = {pool.deployment.namespace for pool in config.pools.values()}
-        lease = 1 / config.controller.interval_seconds if kube.lease is not None else 0.0
-        return cls(
-            qps=kube.qps,
-            burst=kube.burst,
-            pools=len(config.pools),
-            calls_per_change=2 + kube.annotate,
-            reserved_qps=lease + 2 * len(namespaces) / DISCOVERY_S,
-        )
+    def __post_init__(self) -> None:
+        if self.qps <= 0 or self.burst < 1:
+            raise ValueError("qps must be above 0 and burst at least 1")
+        self._tokens = float(self.burst)
 
     @property
-    def calls(self) -> int:
-        """Calls to change every pool once."""
-        return self.pools * self.calls_per_change
+    def waiting(self) -> int:
+        """Calls waiting for a token now."""
+        return sum(1 for _, _, entry in self._queue if entry.live)
 
-    @property
-    def every_pool_s(self) -> float:
-        """How long the budget takes to change every pool once (the burst goes at once)."""
-        left = self.qps - self.reserved_qps
-        return math.inf if left <= 0 else max(0, self.calls - self.burst) / left
+    async def take(self, turn: Turn) -> None:
+        """Wait for a token, in `turn`'s place. Cancelled while it waits, it uses none; a
+        token granted to a call cancelled before it could use it goes back."""
+        loop = asyncio.get_running_loop()
+        self._refill(loop.time())
+        if not self._queue and self._tokens >= 1:
+            self._tokens -= 1
+            return
+        turn.future = loop.create_future()
+        turn._bucket = self
+        self._push(turn)
+        self._schedule(loop, 0.0 if self._tokens >= 1 else None)
+        try:
+            await turn.future
+        except asyncio.CancelledError:
+            if turn.future.done() and not turn.future.cancelled():
+                self.refund()  # granted, but its call was cancelled before it could go
+            elif turn._entry is not None:
+                turn._entry.live = False
+            raise
+        finally:
+            turn._bucket = None
 
-    @property
-    def fits(self) -> bool:
-        return self.every_pool_s <= DUE_S
+    def refund(self) -> None:
+        """Give back a token that was granted and not used (the call sent nothing)."""
+        self._tokens = min(float(self.burst), self._tokens + 1)
+        if self._queue:
+            self._schedule(asyncio.get_running_loop(), 0.0)
 
-    @property
-    def qps_needed(self) -> float:
-        """The least qps that changes every pool within DUE_S, with this burst."""
-        return math.ceil(max(0, self.calls - self.burst) / DUE_S + self.reserved_qps)
+    def _push(self, turn: Turn) -> None:
+        entry = _Entry(turn)
+        turn._entry = entry
+        heapq.heappush(self._queue, (turn.priority.key, next(self._order), entry))
 
-    def describe(self) -> str:
-        took = "never" if math.isinf(self.every_pool_s) else f"{self.every_pool_s:.0f} s"
-        said = (
-            f"kubernetes.qps {self.qps:g}, burst {self.burst}: a change to every pool "
-            f"({self.pools} x {self.calls_per_change} calls) takes {took}"
-        )
-        if self.fits:
-            return said
-        return (
-            f"{said}, past the {DUE_S:g} s the HPA takes; kubernetes.qps {self.qps_needed:g} fits"
-        )
+    def _refill(self, now: float) -> None:
+        if self._at is not None:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.qps)
+        self._at = now
 
-    def as_dict(self) -> dict[str, object]:
-        every = self.every_pool_s
-        return {
-            "qps": self.qps,
-            "burst": self.burst,
-            "calls_for_every_pool": self.calls,
-            "seconds_for_every_pool": None if math.isinf(every) else round(every, 1),
-            "fits": self.fits,
-            "qps_needed": self.qps_needed,
-        }
+    def _schedule(self, loop: asyncio.AbstractEventLoop, delay: float | None) -> None:
+        if delay is None:
+            delay = max(0.0, (1 - self._tokens) / self.qps)
+        if self._timer is not None:
+            if delay > 0:
+                return  # the one booked is as soon
+            self._timer.cancel()
+        self._timer = loop.call_later(delay, self._serve)
+
+    def _serve(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        self._refill(loop.time())
+        queue = self._queue
+        while queue and self._tokens >= 1:
+            _, _, entry = heapq.heappop(queue)
+            future = entry.turn.future
+            if not entry.live or future is None or future.done():
+                continue
+            entry.live = False
+            self._tokens -= 1
+            future.set_result(None)
+        while queue and not queue[0][2].live:
+            heapq.heappop(queue)
+        if queue:
+            self._schedule(loop, None)
+
+
+class RoundTrip:
+    """What an answer from the API takes now: a high percentile of the last answers about
+    one object (reads and writes; a list's time grows with what it lists), and never less
+    than `floor_s`. A write goes out only if at least this much of its deadline is left: one
+    that could not be answered in time would land unseen."""
+
+    def __init__(self, *, floor_s: float = 0.05, keep: int = 32, share: float = 0.9) -> None:
+        self.floor_s = floor_s
+        self._share = share
+        self._seconds: deque[float] = deque(maxlen=keep)
+
+    def record(self, seconds: float) -> None:
+        self._seconds.append(seconds)
+
+    def estimate(self) -> float:
+        if not self._seconds:
+            return self.floor_s
+        ordered = sorted(self._seconds)
+        return max(self.floor_s, ordered[int(self._share * (len(ordered) - 1))])

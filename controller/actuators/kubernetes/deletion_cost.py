@@ -16,6 +16,7 @@ import asyncio
 import logging
 
 from controller.actuators.kubernetes.api import ApiFailure, KubeApi
+from controller.actuators.kubernetes.budget import READ, Priority
 from controller.actuators.kubernetes.informer import Informer
 from controller.actuators.kubernetes.objects import (
     DELETION_COST,
@@ -41,10 +42,18 @@ class IdleFirst:
         """Namespaces where patching pods was refused (403), and until when not to ask."""
 
     async def mark(
-        self, pool: str, pods: Informer, deployment: Obj, victims: int, now: float, deadline: float
+        self,
+        pool: str,
+        pods: Informer,
+        deployment: Obj,
+        victims: int,
+        now: float,
+        deadline: float,
+        priority: Priority = READ,
     ) -> None:
         """Mark up to `victims` idle pods of the Deployment (and unmark stale marks). Never
-        raises; ends by half of what is left before `deadline` (the event loop's clock)."""
+        raises; ends by half of what is left before `deadline` (the event loop's clock).
+        `priority`: the scale-down's own place in the budget's queue."""
         namespace = pods.namespace
         if not pods.usable or now < self._refused.get(namespace, now):
             return
@@ -68,6 +77,7 @@ class IdleFirst:
                     {"metadata": {"annotations": {DELETION_COST: cost}}},  # null removes it
                     _content_type="application/merge-patch+json",
                     deadline=by,
+                    priority=priority,
                 )
             except ApiFailure as failure:
                 if failure.not_found:  # gone meanwhile: one victim fewer to choose

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.actuators.kubernetes.api import ApiFailure, KubeApi
+from controller.actuators.kubernetes.budget import DISCOVERY
 from controller.actuators.kubernetes.objects import meta, name_of
 
 log = logging.getLogger("agentdash.kube")
@@ -41,6 +42,10 @@ class Kind:
     holds_pools: bool = False
     """Unreadable, it holds every pool of the namespace, and the loop tells why pool by pool
     (controller.runtime.health): not told here as well, at the default level."""
+    keeps_last: bool = False
+    """Once read, a later list that fails keeps the last good answer, with one warning: who
+    else scales a Deployment (HPAs, ScaledObjects) changes rarely, and holding every pool of
+    the namespace whenever one re-read is slow would stall the fleet for nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +55,10 @@ class Timing:
     retry_min_s: float = 1.0
     retry_max_s: float = 30.0
     recheck_s: float = 60.0
-    """After a 403 (or an absent optional resource): how soon to ask again, in case the
-    permission (or the CRD) has been added."""
+    """After a 403: how soon to ask again, in case the permission has been granted."""
+    absent_recheck_s: float = 600.0
+    """After an optional resource answered 404 (KEDA's CRD is not installed): how soon to ask
+    again whether it has been since. Meanwhile none exist, as last answered."""
 
 
 class Informer:
@@ -76,6 +83,10 @@ class Informer:
         """Why watches fail while lists work, as last logged."""
         self._said: set[str] = set()
         """The fallbacks already said (once each, not at every recheck)."""
+        self.absent = False
+        """An optional kind this cluster does not serve, as last asked."""
+        self._kept: str | None = None
+        """Why the last re-read failed while the last good answer is kept, as logged."""
 
     @property
     def usable(self) -> bool:
@@ -148,9 +159,18 @@ class Informer:
             if self.kind.absent:
                 self._say_once(f"{self.what}: {self.kind.absent}", logging.WARNING)
             self.objects.clear()
-            self.listed, self.problem = True, None
+            self.listed, self.problem, self.absent = True, None, True
             self.kind = self.newest  # a cluster upgraded meanwhile serves the newest again
-            return self._timing.recheck_s
+            return self._timing.absent_recheck_s
+        if self.kind.keeps_last and self.usable:
+            if self._kept != str(failure):
+                last = "not installed" if self.absent else f"{len(self.objects)} found"
+                log.warning(
+                    "cannot read %s again: %s; keeping what was last read (%s)",
+                    *(self.what, failure, last),
+                )
+            self._kept = str(failure)
+            return self._timing.absent_recheck_s if self.absent else retry
         if self.problem is None or str(self.problem) != str(failure):
             level = logging.DEBUG if self.kind.holds_pools else logging.WARNING
             log.log(level, "cannot read %s: %s", self.what, failure)
@@ -164,12 +184,12 @@ class Informer:
 
     async def _list(self) -> str:
         answer = await self._api.call(
-            f"list {self.what}", self.kind.request, namespace=self.namespace
+            f"list {self.what}", self.kind.request, namespace=self.namespace, priority=DISCOVERY
         )
         self.objects = {name_of(item): item for item in answer.get("items") or []}
-        if self.problem is not None:
+        if self.problem is not None or self._kept is not None:
             log.info("reading %s again", self.what)
-        self.listed, self.problem = True, None
+        self.listed, self.problem, self.absent, self._kept = True, None, False, None
         self.settled.set()
         return str(meta(answer).get("resourceVersion", ""))
 
@@ -247,7 +267,7 @@ class WatchedNamespace:
         )
         # KEDA may not be installed: its CRD then answers 404, which means no ScaledObjects.
         self.scaled_objects = watched(
-            Kind("scaledobjects.keda.sh", keda, optional=True, holds_pools=True)
+            Kind("scaledobjects.keda.sh", keda, optional=True, holds_pools=True, keeps_last=True)
         )
         self.all = (self.deployments, self.pods, self.hpas, self.scaled_objects)
 
@@ -267,12 +287,14 @@ def hpa_kind(api: KubeApi) -> Kind:
         api.autoscaling.list_namespaced_horizontal_pod_autoscaler_without_preload_content,
         version="autoscaling/v2",
         holds_pools=True,
+        keeps_last=True,
         older=Kind(
             "horizontalpodautoscalers",
             v2beta2,
             optional=True,
             version="autoscaling/v2beta2",
             holds_pools=True,
+            keeps_last=True,
             absent="neither autoscaling/v2 nor autoscaling/v2beta2 is served, so agentdash "
             "cannot tell whether an HPA scales a pool's Deployment; it scales them as if none did",
         ),

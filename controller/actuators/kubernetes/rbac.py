@@ -126,9 +126,10 @@ def _pool_grants(
         Grant(
             "apps",
             "deployments/scale",
-            ("patch",),
+            ("get", "patch"),
             "Replicas change here only, and only on the config's Deployments: the scale "
-            "subresource can change nothing else (image, command, service account).",
+            "subresource can change nothing else (image, command, service account). get: a "
+            "scale whose answer was lost is read back, to know whether it landed.",
             names,
         ),
     ]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from controller.actuators.base import Fence
+from controller.actuators.base import Desire, Fence, Wanted
 from controller.core.engine import Engine
 from controller.core.events import Event, EventBus, HealthEvent, ScaleEvent
 from controller.core.model import (
@@ -63,10 +63,20 @@ class ExplainingCluster(Cluster):
         self.fences: list[Fence | None] = []
 
     async def scale_with_reason(
-        self, pool: str, replicas: int, decision: ScaleDecision, now: float, fence: Fence | None
-    ) -> None:
+        self,
+        pool: str,
+        replicas: int,
+        decision: ScaleDecision,
+        now: float,
+        fence: Fence | None,
+        desire: Desire | None = None,
+    ) -> Wanted | None:
         self.fences.append(fence)
         await self.scale(pool, replicas)
+        return Wanted(decision, now)
+
+    def take_landed(self, pool: str) -> Wanted | None:
+        return None
 
     @property
     def problems(self) -> Mapping[str, str]:

@@ -122,8 +122,12 @@ async def test_a_reason_said_after_its_call_goes_only_while_the_fence_allows(
     def leading() -> float:
         return asyncio.get_running_loop().time() + 5.0
 
-    def lost() -> None:
-        return None
+    asked = []
+
+    def lost() -> float | None:
+        """The lease holds for the two scales, and is gone by the time the reasons go."""
+        asked.append(True)
+        return leading() if len(asked) <= len(names) else None
 
     await asyncio.gather(
         *(scaler.scale_with_reason(name, 4, why._replace(pool=name), 0.0, lost) for name in names)

@@ -1,46 +1,175 @@
-"""What a fleet asks of the Kubernetes API against the client's budget, as the daemon says it
-at start and in /healthz."""
+"""The client's budget, on the emulated API: calls are served by what they are for, not by
+arrival; a write whose turn comes with less than a round trip of its deadline left is not
+sent; a failure keeps the server's status."""
 
 from __future__ import annotations
 
-from controller.actuators.kubernetes.budget import ApiBudget
+import asyncio
+import re
+
+import pytest
+from kmock import Request
+
+from controller.actuators.base import Fence
+from controller.actuators.kubernetes import PoolUnavailable
+from controller.coordination.kube_lease import KubernetesLease
+from controller.core.model import Reason, ScaleDecision
+from tests.support import eventually
 from tests.support.factories import config, pool
+from tests.support.kmock import (
+    DEPLOYMENTS,
+    Emulator,
+    MakeScaler,
+    Refused,
+    crowd,
+    deployment,
+    latency,
+    observe_until,
+)
+
+SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/{}/scale"
+GROW = ScaleDecision("web", "acme", 2, 5, (Reason("demand", "lag 5"),), 5)
 
 
-def fleet(pools: int, **kubernetes: object) -> ApiBudget:
-    return ApiBudget.of(
-        config({f"p{n}": pool("acme") for n in range(pools)}, kubernetes=kubernetes or None)
-    )
+def arrivals(cluster: Emulator) -> list[str]:
+    """What reached the API, in order: `scale <pool>` for a scale PATCH, `lease` for a
+    write of the Lease."""
+    seen: list[str] = []
+
+    async def record(request: Request) -> None:
+        path = request.url.path
+        if request.method == "PATCH" and path.endswith("/scale"):
+            seen.append(f"scale {path.split('/')[-2]}")
+        elif "/leases" in path and request.method in ("POST", "PATCH"):
+            seen.append("lease")
+
+    cluster.faults.append(record)
+    return seen
 
 
-def test_a_small_fleet_fits_the_default_budget() -> None:
-    budget = fleet(5)
-    assert budget.fits
-    assert budget.describe() == (
-        "kubernetes.qps 5, burst 10: a change to every pool (5 x 2 calls) takes 0 s"
-    )
+@pytest.fixture
+def many(cluster: Emulator) -> list[str]:
+    names = [f"pool-{i:04d}" for i in range(1000)]
+    for name in names:
+        cluster.objects[DEPLOYMENTS, "agents", name] = deployment(name, replicas=1)
+    return names
 
 
-def test_500_pools_on_the_default_budget_take_minutes_and_say_what_would_fit() -> None:
-    budget = fleet(500)
-    assert not budget.fits
-    assert budget.every_pool_s > 180  # 990 calls past the burst, at under 5 a second
-    assert budget.describe().endswith("past the 15 s the HPA takes; kubernetes.qps 67 fits")
-    assert fleet(500, qps=67.0).fits  # what it says fits, does
+async def test_the_lease_renews_while_a_thousand_scale_calls_wait(
+    cluster: Emulator, make_scaler: MakeScaler, many: list[str]
+) -> None:
+    fleet = config({name: pool("acme") for name in many})
+    scaler = make_scaler(fleet, qps=5.0, burst=10)
+    await scaler.observe()
+    seen = arrivals(cluster)
+    calls = [asyncio.ensure_future(scaler.scale(name, 2)) for name in many]
+    try:
+        await eventually(lambda: scaler.api.budget.waiting >= 990)
+        # The Lease on the scaler's own client and budget: it takes the lease at once.
+        lease = KubernetesLease(scaler.api.client, "me", namespace="agents", api=scaler.api)
+        granted = len(many) - scaler.api.budget.waiting  # had their turn before it asked
+
+        assert await asyncio.wait_for(lease.renew(), 30)
+        assert lease.leading
+        assert await lease.renew()  # and renews it, the scale calls still waiting
+
+        assert seen.count("lease") == 2
+        # Ahead of every scale call that was still waiting (and of one granted meanwhile).
+        assert seen.index("lease") <= granted + 1
+        assert scaler.api.budget.waiting >= 980
+    finally:
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
 
 
-def test_the_lease_and_the_annotation_come_out_of_the_same_budget() -> None:
-    plain = fleet(100)
-    annotated = fleet(100, annotate=True)
-    assert annotated.calls == 300
-    assert annotated.every_pool_s > plain.every_pool_s
-    leased = fleet(100, lease={"namespace": "agentdash"})
-    assert leased.reserved_qps > plain.reserved_qps
-    assert leased.every_pool_s > plain.every_pool_s
+async def test_a_wake_from_zero_goes_ahead_of_queued_scale_downs(
+    cluster: Emulator, make_scaler: MakeScaler
+) -> None:
+    downs = [f"idle-{i}" for i in range(5)]
+    for name in downs:
+        cluster.objects[DEPLOYMENTS, "agents", name] = deployment(name, replicas=3)
+    cluster.objects[DEPLOYMENTS, "agents", "flooded"] = deployment("flooded", replicas=0)
+    fleet = config({name: pool("acme") for name in [*downs, "flooded"]})
+    scaler = make_scaler(fleet, qps=5.0, burst=1)
+    await observe_until(scaler, lambda states: len(states) == len(fleet.pools))
+    seen = arrivals(cluster)
+
+    down_calls = [asyncio.ensure_future(scaler.scale(name, 1)) for name in downs]
+    # Once every scale-down has either gone or is waiting for its turn (none in between):
+    await eventually(lambda: scaler.api.budget.waiting + len(seen) == len(downs))
+    gone_before = len(seen)
+    wake = asyncio.ensure_future(scaler.scale("flooded", 4))
+    await asyncio.wait_for(asyncio.gather(wake, *down_calls), 30)
+
+    assert gone_before < len(downs)  # some scale-downs were still waiting
+    assert seen[gone_before] == "scale flooded"  # the wake went first of those
+    assert sorted(seen) == sorted(["scale flooded", *(f"scale {name}" for name in downs)])
 
 
-def test_a_budget_the_lease_uses_up_never_changes_every_pool() -> None:
-    budget = fleet(10, qps=1.0, lease={"namespace": "agentdash"})  # renewed every 1 s tick
-    assert budget.as_dict()["seconds_for_every_pool"] is None
-    assert not budget.fits
-    assert "takes never" in budget.describe()
+def fence_in(seconds: float) -> Fence:
+    """A lease that holds for this long from when the call starts."""
+    by = asyncio.get_running_loop().time() + seconds
+    return lambda: by
+
+
+async def test_a_write_whose_turn_comes_too_late_is_not_sent(
+    cluster: Emulator, make_scaler: MakeScaler
+) -> None:
+    """Each answer takes 0.8 s (as a first scale shows); then two reads ahead of the next
+    scale in a budget of 4 calls a second: its turn comes about 0.75 s into the 1.2 s its
+    lease allows, with less than an answer's time left. Sent, it would land after its call
+    had given up."""
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
+    cluster.faults.append(latency(0.8))
+    scaler = make_scaler(qps=4.0, burst=1)
+    await observe_until(scaler, lambda states: "web" in states, timeout=15)
+    first = GROW._replace(current=1, desired=2)
+    await scaler.scale_with_reason("web", 2, first, 0.0)
+    reads = crowd(scaler.api, 3)
+    await eventually(lambda: scaler.api.budget.waiting >= 2)
+
+    with pytest.raises(PoolUnavailable, match="not sent: its turn came with") as failed:
+        await asyncio.wait_for(scaler.scale_with_reason("web", 5, GROW, 0.0, fence_in(1.2)), 30)
+    await asyncio.gather(*reads)
+
+    left, given, answer = map(float, re.findall(r"([0-9.]+) s", failed.value.reason)[:3])
+    assert left < answer  # what it says is why
+    assert given == pytest.approx(1.2, abs=0.05)
+    patched = [r for r in cluster["patch"] if r.url.path == SCALE_PATH.format("web")]
+    assert [r.data["spec"]["replicas"] for r in patched] == [2]  # the first scale's only
+    assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "said"),
+    [(429, {"Retry-After": "2"}, "429 Retry-After 2: slow down"), (503, {}, "503 slow down")],
+)
+async def test_a_refusal_keeps_its_status_when_the_deadline_cuts_the_retry(
+    cluster: Emulator,
+    make_scaler: MakeScaler,
+    status: int,
+    headers: dict[str, str],
+    said: str,
+) -> None:
+    """The server refuses the PATCH, and other calls fill the budget before the retry's
+    turn, which does not come before the deadline: the reason is the server's answer, not
+    "no answer"."""
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    scaler = make_scaler(qps=10.0, burst=1)
+    await observe_until(scaler, lambda states: "web" in states)
+    queued: list[asyncio.Future[object]] = []
+
+    async def refuse_and_crowd(request: Request) -> None:
+        if request.method == "PATCH" and request.url.path == SCALE_PATH.format("web"):
+            queued.extend(queued or crowd(scaler.api, 20))  # 2 s of the budget, from now
+            raise Refused(status, "Failure", "slow down", headers=headers)
+
+    cluster.faults.append(refuse_and_crowd)
+
+    with pytest.raises(PoolUnavailable) as failed:
+        await asyncio.wait_for(scaler.scale_with_reason("web", 5, GROW, 0.0, fence_in(1.0)), 30)
+    await asyncio.gather(*queued)
+
+    assert failed.value.reason == f"cannot scale: patch deployments/scale agents/web: {said}"
+    assert [r for r in cluster["patch"] if r.url.path == SCALE_PATH.format("web")] != []

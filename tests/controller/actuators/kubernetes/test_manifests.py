@@ -4,6 +4,7 @@ that runs the controller alone."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import yaml
 from kmock import KubernetesEmulator
 from kubernetes.aio.client import ApiClient, Configuration
 
+from controller.actuators.kubernetes import PoolUnavailable
 from controller.actuators.kubernetes.keda import PAUSED
 from controller.actuators.kubernetes.rbac import least_grants
 from controller.coordination.kube_lease import NAME, KubernetesLease
@@ -26,6 +28,7 @@ from tests.support.kmock import (
     SCALED_OBJECTS,
     MakeScaler,
     deployment,
+    hang,
     pod,
     scaled_object,
 )
@@ -36,6 +39,7 @@ KUBERNETES_LEASE = "options/rbac-kubernetes-lease.yaml"
 LEAST_RIGHTS = {
     ("apps", "deployments", "list"),
     ("apps", "deployments", "watch"),
+    ("apps", "deployments/scale", "get"),  # a scale whose answer was lost is read back
     ("apps", "deployments/scale", "patch"),
     ("", "pods", "list"),
     ("", "pods", "watch"),
@@ -105,7 +109,8 @@ async def scale_down_once(
 ) -> None:
     """Everything the scaler does for this config: it watches, takes over from KEDA's
     ScaledObject if the pool says so (patch scaledobjects), marks an idle pod to go first if
-    the config does (patch pods), scales down and says why."""
+    the config does (patch pods), scales down and says why; and reads back a scale whose
+    answer is lost (get deployments/scale)."""
     cluster.resources[SCALED_OBJECTS] = {}  # KEDA installed: its watch is made too
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
     cluster.objects[PODS, "agents", "web-a"] = pod("web-a", "web", phase="Running", ready=True)
@@ -126,6 +131,11 @@ async def scale_down_once(
     await scaler.scale_with_reason("web", 1, why, 0.0)
 
     assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 1
+    cluster.faults.append(hang("PATCH", "/apis/apps/v1/namespaces/agents/deployments/web/scale"))
+    by = asyncio.get_running_loop().time() + 0.3
+    again = why._replace(current=1, desired=2)
+    with pytest.raises(PoolUnavailable, match="read back: not applied"):
+        await scaler.scale_with_reason("web", 2, again, 0.0, lambda: by)
 
 
 async def test_the_scaler_uses_exactly_the_rights_the_role_grants(

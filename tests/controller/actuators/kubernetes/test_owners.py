@@ -7,7 +7,8 @@ import logging
 import pytest
 from kmock import KubernetesEmulator, KubernetesError
 
-from controller.actuators.kubernetes import PoolUnavailable
+from controller.actuators.kubernetes import PoolUnavailable, Timing
+from tests.support import eventually
 from tests.support.factories import config, pool
 from tests.support.kmock import (
     DEPLOYMENTS,
@@ -15,6 +16,7 @@ from tests.support.kmock import (
     SCALED_OBJECTS,
     MakeScaler,
     deployment,
+    hang,
     hpa,
     observe_until,
     scaled_object,
@@ -159,3 +161,51 @@ async def test_a_cluster_serving_no_hpa_version_says_so_once_and_scales(
 
     assert scaler.problems == {}
     assert caplog.text.count("cannot tell whether an HPA scales a pool's Deployment") == 1
+
+
+SCALED_OBJECTS_PATH = "/apis/keda.sh/v1alpha1/namespaces/agents/scaledobjects"
+
+
+async def test_a_keda_probe_that_times_out_leaves_no_pool_stale(
+    web: KubernetesEmulator, make_scaler: MakeScaler, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No KEDA here (its CRD answers 404): remembered as absent. Asked again later, the API
+    does not answer in time: the last answer stands, with one warning, not one per pool."""
+    web.objects[DEPLOYMENTS, "agents", "chat"] = deployment("chat", replicas=1)
+    fleet = config({"web": pool("acme"), "chat": pool("acme")})
+    scaler = make_scaler(fleet, deadline_s=0.3, timing=Timing(absent_recheck_s=0.05))
+    assert set(await scaler.observe()) == {"web", "chat"}
+    web.faults.append(hang("GET", SCALED_OBJECTS_PATH))
+    asked = len([r for r in web["get"] if r.url.path == SCALED_OBJECTS_PATH])
+
+    with caplog.at_level(logging.INFO, logger="agentdash.kube"):
+
+        async def probed_twice_more() -> bool:
+            assert set(await scaler.observe()) == {"web", "chat"}  # at every observation
+            assert scaler.problems == {}
+            probes = [r for r in web["get"] if r.url.path == SCALED_OBJECTS_PATH]
+            return len(probes) >= asked + 2
+
+        await eventually(probed_twice_more, timeout=10)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "cannot read scaledobjects.keda.sh in namespace agents again: list scaledobjects.keda.sh "
+        "in namespace agents: no answer within the 0.3 s deadline; keeping what was last read "
+        "(not installed)"
+    ]
+    await scaler.scale("web", 4)  # and it scales
+    assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 4
+
+
+async def test_keda_installed_later_is_found_at_the_next_probe(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    scaler = make_scaler(timing=Timing(absent_recheck_s=0.05))
+    assert "web" in await scaler.observe()
+
+    web.resources[SCALED_OBJECTS] = {}  # the CRD is installed, and a ScaledObject made
+    web.objects[SCALED_OBJECTS, "agents", "web-queue"] = scaled_object("web-queue", "web")
+
+    await observe_until(scaler, lambda states: "web" not in states)
+    assert "is scaled by KEDA ScaledObject agents/web-queue" in scaler.problems["web"]
