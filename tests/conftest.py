@@ -17,6 +17,7 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from tests.support import FakeClock
+from tests.support.accounts import AccountsServer
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,3 +57,13 @@ def private_state(
 ) -> None:
     """Every agentdash a test starts keeps its overrides in a fresh place, never the user's."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture
+def accounts_server(tmp_path: Path) -> Iterator[AccountsServer]:
+    """A nats-server running deploy/nats-accounts.conf as shipped."""
+    server = AccountsServer(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -11,8 +11,7 @@ stays in its own account.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
@@ -56,18 +55,9 @@ ITS_OWN = (ACME_NEXT, ACME_ACK, "agentdash.usage.acme", "agentdash.busy.acme")
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[AccountsServer]:
-    server = AccountsServer(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def admin(server: AccountsServer) -> AsyncIterator[Client]:
+async def admin(accounts_server: AccountsServer) -> AsyncIterator[Client]:
     """agentdash's own identity, to set up the queues and to look at its state."""
-    client = await nats.connect(server.url("agentdash"))
+    client = await nats.connect(accounts_server.url("agentdash"))
     await ensure_queues(client, parse_config(yaml.safe_load(EXAMPLE.read_text())))
     try:
         yield client
@@ -76,8 +66,8 @@ async def admin(server: AccountsServer) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-async def daemon(server: AccountsServer, admin: Client) -> AsyncIterator[Daemon]:
-    daemon = Daemon(EXAMPLE, "--nats-url", server.url("agentdash"))
+async def daemon(accounts_server: AccountsServer, admin: Client) -> AsyncIterator[Daemon]:
+    daemon = Daemon(EXAMPLE, "--nats-url", accounts_server.url("agentdash"))
     try:
         await daemon.wait_health(lambda h: h["role"] == "leader" and h["status"] == 200)
         yield daemon
@@ -86,8 +76,8 @@ async def daemon(server: AccountsServer, admin: Client) -> AsyncIterator[Daemon]
 
 
 @pytest.fixture
-async def worker(server: AccountsServer) -> AsyncIterator[Client]:
-    client = await nats.connect(server.url("worker-acme"))
+async def worker(accounts_server: AccountsServer) -> AsyncIterator[Client]:
+    client = await nats.connect(accounts_server.url("worker-acme"))
     try:
         yield client
     finally:
@@ -185,7 +175,7 @@ async def test_filling_a_bucket_through_replies_adds_nothing(
 
 
 async def test_a_worker_sniffing_every_subject_sees_no_other_tenants_task(
-    server: AccountsServer, daemon: Daemon, worker: Client
+    accounts_server: AccountsServer, daemon: Daemon, worker: Client
 ) -> None:
     seen: list[Msg] = []
 
@@ -196,8 +186,8 @@ async def test_a_worker_sniffing_every_subject_sees_no_other_tenants_task(
     await worker.subscribe("_INBOX.>", cb=sniff)
     await worker.flush()
     secret = b'{"id": "g1", "prompt": "globex secret", "api_key": "sk-globex"}'
-    producer = await nats.connect(server.url("producer"))
-    globex = await nats.connect(server.url("worker-globex"))
+    producer = await nats.connect(accounts_server.url("producer"))
+    globex = await nats.connect(accounts_server.url("worker-globex"))
     try:
         await producer.jetstream().publish("agent_tasks.globex-coder", secret)
         tasks = await globex.jetstream().pull_subscribe_bind("globex-coder", STREAM)
@@ -216,9 +206,9 @@ async def test_a_worker_sniffing_every_subject_sees_no_other_tenants_task(
 
 
 async def test_a_worker_cannot_take_or_ack_another_tenants_task(
-    server: AccountsServer, admin: Client, worker: Client
+    accounts_server: AccountsServer, admin: Client, worker: Client
 ) -> None:
-    producer = await nats.connect(server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer"))
     try:
         await producer.jetstream().publish("agent_tasks.globex-coder", b'{"id": "g2"}')
     finally:
@@ -256,12 +246,12 @@ async def test_forged_usage_spends_nothing_of_another_tenant(
 
 
 async def test_a_producer_reaches_nothing_but_the_task_subjects(
-    server: AccountsServer, daemon: Daemon, admin: Client
+    accounts_server: AccountsServer, daemon: Daemon, admin: Client
 ) -> None:
     before = await state(admin)
     watch = Watch()
     await watch.start(admin)
-    producer = await nats.connect(server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer"))
     try:
         for target in AGENTDASH_SUBJECTS:  # JetStream's ack of a task, aimed at agentdash's
             await producer.publish("agent_tasks.acme-research", b"{}", reply=target)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -33,21 +33,14 @@ MIB = 1024**2
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[AccountsServer]:
-    server = AccountsServer(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def agentdash(server: AccountsServer) -> AsyncIterator[tuple[Config, Runtime]]:
+async def agentdash(accounts_server: AccountsServer) -> AsyncIterator[tuple[Config, Runtime]]:
     example = parse_config(yaml.safe_load(EXAMPLE.read_text()))
-    admin = await nats.connect(server.url("agentdash"))
+    admin = await nats.connect(accounts_server.url("agentdash"))
     await ensure_queues(admin, example)
     await admin.close()
-    runtime = await start(example, RuntimeOptions(server.url("agentdash"), cluster="simulated"))
+    runtime = await start(
+        example, RuntimeOptions(accounts_server.url("agentdash"), cluster="simulated")
+    )
     try:
         yield example, runtime
     finally:
@@ -63,7 +56,9 @@ def test_the_shipped_file_is_what_the_example_config_generates() -> None:
 
 
 async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
-    server: AccountsServer, agentdash: tuple[Config, Runtime], caplog: pytest.LogCaptureFixture
+    accounts_server: AccountsServer,
+    agentdash: tuple[Config, Runtime],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     config, runtime = agentdash
     await runtime.loop.tick()
@@ -75,8 +70,8 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
     lease = await runtime.nc.jetstream().key_value(LEASE_BUCKET)
     overrides_before = (await kv.get(KEY)).value
 
-    producer = await nats.connect(server.url("producer"))
-    worker = await nats.connect(server.url("worker-acme"))
+    producer = await nats.connect(accounts_server.url("producer"))
+    worker = await nats.connect(accounts_server.url("worker-acme"))
     try:
         ack = await producer.jetstream().publish(config.subject("acme-research"), b'{"id": "t1"}')
         assert ack.stream == "AGENT_TASKS"  # the producer is told its task is stored
