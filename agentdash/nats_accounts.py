@@ -34,8 +34,8 @@ from controller.sources.usage import BUSY_SUBJECT, USAGE_SUBJECT
 AGENTDASH = "AGENTDASH"
 PRODUCERS = "PRODUCERS"
 OWN_BYTES = (
-    lease.MAX_VALUE_BYTES * 16
-    + shared.HISTORY * shared.MAX_VALUE_BYTES
+    lease.BUCKET_BYTES
+    + shared.BUCKET_BYTES
     + shared.AUDIT_MAX_BYTES
     + handover.BUCKET_BYTES
     + spend_handover.BUCKET_BYTES
@@ -45,7 +45,7 @@ OWN_BYTES = (
 GIB = 1024**3
 MAX_MEM = 256 * 1024**2
 STREAMS_SPARE = 16
-"""Streams beyond the config's task streams: agentdash's eight and room for an operator's."""
+"""Streams beyond the config's task streams: agentdash's own six and room for an operator's."""
 CONSUMERS_SPARE = 1000
 """Consumers beyond two a pool: each dashboard watches the buckets and reads the events with
 consumers of its own."""

@@ -46,7 +46,9 @@ from nats.aio.client import Client
 
 BUCKET = "agentdash_leader"
 MAX_VALUE_BYTES = 1024
-"""A holder's name is at most 253 characters; the bucket holds one key (and its deletes)."""
+"""A holder's name is at most 253 characters."""
+BUCKET_BYTES = 16 * MAX_VALUE_BYTES
+"""The bucket holds one key (and its deletes)."""
 KEY = "leader"
 MARGIN = 0.1
 """The share of the TTL `valid_until` gives up, for clocks that do not tick alike."""
@@ -125,7 +127,7 @@ class NatsLease:
                     ttl=self.ttl,
                     history=1,
                     max_value_size=MAX_VALUE_BYTES,
-                    max_bytes=MAX_VALUE_BYTES * 16,
+                    max_bytes=BUCKET_BYTES,
                 )
             return
         status = await self._kv.status()

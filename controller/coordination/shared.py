@@ -70,6 +70,7 @@ AUDIT_SUBJECT = "agentdash.audit"
 HISTORY = 64
 MAX_VALUE_BYTES = 1024 * 1024
 """One overrides document: thousands of pins and pauses with their authors and notes."""
+BUCKET_BYTES = HISTORY * MAX_VALUE_BYTES
 AUDIT_MAX_BYTES = 256 * 1024 * 1024
 AUDIT_MAX_AGE_S = 90 * 86400.0
 """The audit keeps the newest 90 days, or 256 MiB: a stream nothing bounds can fill a disk."""
@@ -144,7 +145,7 @@ class SharedOverrides:
                 bucket=BUCKET,
                 history=HISTORY,
                 max_value_size=MAX_VALUE_BYTES,
-                max_bytes=HISTORY * MAX_VALUE_BYTES,
+                max_bytes=BUCKET_BYTES,
             )
         except nats.js.errors.BadRequestError:  # it exists with other settings
             kv = await self._js.key_value(BUCKET)

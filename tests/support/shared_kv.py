@@ -7,7 +7,13 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from controller.coordination.shared import AUDIT_STREAM, BUCKET, HISTORY, MAX_VALUE_BYTES
+from controller.coordination.shared import (
+    AUDIT_STREAM,
+    BUCKET,
+    BUCKET_BYTES,
+    HISTORY,
+    MAX_VALUE_BYTES,
+)
 from tests.support.factories import config, pool
 
 CFG = config({"research": pool("acme"), "coder": pool("globex")})
@@ -19,7 +25,7 @@ async def bucket(nc: Client) -> Any:
         bucket=BUCKET,
         history=HISTORY,
         max_value_size=MAX_VALUE_BYTES,
-        max_bytes=HISTORY * MAX_VALUE_BYTES,
+        max_bytes=BUCKET_BYTES,
     )
 
 
