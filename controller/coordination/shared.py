@@ -68,14 +68,16 @@ KEY = "overrides"
 AUDIT_STREAM = "AGENTDASH_AUDIT"
 AUDIT_SUBJECT = "agentdash.audit"
 HISTORY = 64
+"""Revisions the bucket keeps (JetStream's most): a start reads back past up to 63 invalid
+ones to the newest valid."""
 MAX_VALUE_BYTES = 1024 * 1024
 """One overrides document: thousands of pins and pauses with their authors and notes."""
 BUCKET_BYTES = HISTORY * MAX_VALUE_BYTES
 AUDIT_MAX_BYTES = 256 * 1024 * 1024
 AUDIT_MAX_AGE_S = 90 * 86400.0
 """The audit keeps the newest 90 days, or 256 MiB: a stream nothing bounds can fill a disk."""
-"""Revisions the bucket keeps (JetStream's most): a start reads back past up to 63 invalid
-ones to the newest valid."""
+HISTORY_READS = 5
+"""Reads of the key's history at start before it is taken as it came (see _history)."""
 FOREIGN = "foreign write"
 """The audit action recorded for a valid override write agentdash did not make (applied)."""
 SKIPPED = "invalid write skipped"
@@ -157,9 +159,8 @@ class SharedOverrides:
 
     async def _take_newest_valid(self) -> None:
         """At start: apply the newest revision that is valid; audit those above it."""
-        try:
-            entries = await self._kv.history(KEY)
-        except nats.js.errors.NoKeysError:
+        entries = await self._history()
+        if not entries:
             return  # the first action makes it
         self._read_at_start = self.seen = entries[-1].revision
         skipped: list[tuple[int, str]] = []
@@ -179,6 +180,34 @@ class SharedOverrides:
                 in_force = f"none valid in the {len(entries)} revisions kept: no overrides"
         if skipped:
             await self._skipped_at_start(skipped, in_force)
+
+    async def _history(self) -> list[Any]:
+        """The key's revisions, oldest first, up to the newest one the server holds.
+
+        nats.py's history() can come back short or empty on a loaded machine: its watcher
+        asks how many revisions are pending while the server is already delivering them, and
+        may hear "none" before the first arrives. A start that believed it would run with no
+        pins and no pauses, so the newest revision, read directly, says when a read is whole.
+        """
+        entries: list[Any] = []
+        for _ in range(HISTORY_READS):
+            newest = await self._newest_revision()
+            if newest == 0:
+                return []
+            try:
+                entries = await self._kv.history(KEY)
+            except nats.js.errors.NoKeysError:
+                entries = []
+            if entries and entries[-1].revision >= newest:
+                return entries
+        return entries
+
+    async def _newest_revision(self) -> int:
+        """The key's newest revision (a delete's included); 0 if it never had one."""
+        try:
+            return int((await self._kv.get(KEY)).revision)
+        except nats.js.errors.KeyNotFoundError as absent:
+            return int(absent.entry.revision) if absent.entry is not None else 0
 
     async def _skipped_at_start(self, skipped: list[tuple[int, str]], in_force: str) -> None:
         newest, why = skipped[0]

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 from nats.aio.client import Client
+from nats.js.errors import NoKeysError
+from nats.js.kv import KeyValue
 
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
@@ -132,6 +134,30 @@ async def test_a_restart_over_forged_overrides_keeps_the_last_valid_pins_and_pau
         assert "pin globex-triage=2, pause tenant initech" in skipped[0]["detail"]
     finally:
         await again.stop()
+
+
+async def test_a_start_whose_history_read_comes_back_empty_reads_it_again(
+    nc: Client, shared: list[SharedOverrides], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nats.py's history() once answered "no keys" to a CI daemon's start, on a loaded
+    machine, with five revisions in the bucket: it started with no pins and no pauses."""
+    await join(nc, shared, who="alice")
+    shared[0]._store.pin("research", 3)
+    await shared[0].flush()
+    real = KeyValue.history
+    answers: list[str] = []
+
+    async def racing(self: KeyValue, key: str) -> list[KeyValue.Entry]:
+        if not answers:
+            answers.append("empty")
+            raise NoKeysError  # what the race answers
+        answers.append("whole")
+        return await real(self, key)
+
+    monkeypatch.setattr(KeyValue, "history", racing)
+    again = await join(nc, shared, who="bob")
+    assert answers == ["empty", "whole"]
+    assert again._store.current().pins["research"].replicas == 3
 
 
 async def test_a_bucket_an_older_agentdash_made_keeps_more_revisions_once_started(
