@@ -176,30 +176,31 @@ def unique_holder() -> str:
     return f"{host}:{os.getpid()}_{os.urandom(3).hex()}"
 
 
-async def make_lease(nc: Client, config: Config, options: RuntimeOptions) -> AnyLease:
+async def make_lease(
+    nc: Client, config: Config, options: RuntimeOptions, actuator: Actuator
+) -> AnyLease:
     """Who may actuate: a NATS KV lease, or a Kubernetes Lease if the config names one (for
-    a real cluster only). A dashboard contends only with --lead; a --read-only one never."""
+    a real cluster only). A dashboard contends only with --lead; a --read-only one never.
+    The Kubernetes Lease rides the scaler's client and budget, where its calls go first: the
+    process asks the API for no more than `kubernetes.qps`, and a renewal never waits behind
+    scale calls."""
     holder = options.holder or unique_holder()
     contend = options.lead and not options.read_only
     where = config.kubernetes.lease
     if where is not None and options.cluster == "kubernetes":
+        from controller.actuators.kubernetes import DeploymentScaler
         from controller.coordination.kube_lease import KubernetesLease
 
-        try:
-            return await KubernetesLease.connect(
-                holder,
-                namespace=where.namespace,
-                name=where.name,
-                kubeconfig=options.kubeconfig,
-                context=options.context,
-                ttl=options.lease_ttl,
-                contend=contend,
-            )
-        except Exception as exc:  # as make_actuator: no kubeconfig, no API server
-            raise StartError(
-                f"cannot reach the Kubernetes API for the lease {where}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        assert isinstance(actuator, DeploymentScaler)  # what make_actuator makes for it
+        return KubernetesLease(
+            actuator.api.client,
+            holder,
+            namespace=where.namespace,
+            name=where.name,
+            ttl=options.lease_ttl,
+            contend=contend,
+            api=actuator.api,
+        )
     lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend)
     try:
         await lease.start()
@@ -232,7 +233,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
             held = None if options.read_only else audit_held(nc)
             usage = NatsUsageSource(nc, config, clock=time.time, bad=bad, on_held=held)
             await usage.start()
-        lease = await make_lease(nc, config, options)
+        lease = await make_lease(nc, config, options, actuator)
         handover = HistoryHandover(nc, config)
         await handover.start()
         spend_handover = SpendHandover(nc, config)

@@ -85,9 +85,9 @@ class KubernetesLease:
         """Never set: writing the Lease takes Kubernetes rights (RBAC) that only agentdash has,
         and no API answer lands in it as a NATS reply can land in a KV bucket."""
         self.last_broken: BrokenLease | None = None
-        # Its own budget unless it shares the scaler's (`api`), where its calls go first:
-        # either way a renewal never waits behind scale calls.
-        self._api = api or KubeApi(client, deadline_s=deadline_s or self.duration / 3)
+        # Its own budget unless it shares the scaler's (`api`, as the daemon does), where its
+        # calls go first: either way a renewal never waits behind scale calls.
+        self.api = api or KubeApi(client, deadline_s=deadline_s or self.duration / 3)
         self._deadline_s = deadline_s or self.duration / 3
         self._monotonic = monotonic
         self._clock = clock
@@ -178,7 +178,7 @@ class KubernetesLease:
 
     async def close(self) -> None:
         if self._owns_client:
-            await self._api.client.close()  # type: ignore[no-untyped-call]
+            await self.api.client.close()  # type: ignore[no-untyped-call]
 
     async def _read_leader(self) -> None:
         try:
@@ -189,9 +189,9 @@ class KubernetesLease:
             # else: keep the last name we saw
 
     async def _read(self) -> dict[str, Any]:
-        return await self._api.call(
+        return await self.api.call(
             f"read {self.what}",
-            self._api.coordination.read_namespaced_lease_without_preload_content,
+            self.api.coordination.read_namespaced_lease_without_preload_content,
             self.name,
             self.namespace,
             priority=LEASE,
@@ -234,9 +234,9 @@ class KubernetesLease:
 
     async def _create(self) -> dict[str, Any]:
         now = self._now()
-        return await self._api.call(
+        return await self.api.call(
             f"create {self.what}",
-            self._api.coordination.create_namespaced_lease_without_preload_content,
+            self.api.coordination.create_namespaced_lease_without_preload_content,
             self.namespace,
             {
                 "apiVersion": "coordination.k8s.io/v1",
@@ -256,9 +256,9 @@ class KubernetesLease:
         )
 
     async def _write(self, version: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        return await self._api.call(
+        return await self.api.call(
             f"write {self.what}",
-            self._api.coordination.patch_namespaced_lease_without_preload_content,
+            self.api.coordination.patch_namespaced_lease_without_preload_content,
             self.name,
             self.namespace,
             {"metadata": {"resourceVersion": version}, "spec": dict(changes)},

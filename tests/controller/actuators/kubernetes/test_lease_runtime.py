@@ -12,6 +12,8 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import RuntimeOptions, start
+from controller.actuators.kubernetes import DeploymentScaler
+from controller.coordination.kube_lease import KubernetesLease
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support.kmock import DEPLOYMENTS, LEASES, Emulator, deployment, kubeconfig
@@ -46,6 +48,10 @@ async def test_a_config_naming_a_lease_elects_on_it_and_nats_holds_no_lease(
         await first.loop.tick()
         await second.loop.tick()
         assert (first.loop.leading, second.loop.leading) == (True, False)
+        # Each daemon's Lease calls come out of its scaler's budget (kubernetes.qps), first.
+        assert isinstance(first.lease, KubernetesLease)
+        assert isinstance(first.loop.actuator, DeploymentScaler)
+        assert first.lease.api is first.loop.actuator.api
         lease = cluster.objects[LEASES, "agentdash", "agentdash-leader"]
         assert lease["spec"]["holderIdentity"] == first.lease.holder
         assert second.loop.snapshot().leader == first.lease.holder
