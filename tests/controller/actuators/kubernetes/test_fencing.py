@@ -174,6 +174,40 @@ async def test_a_change_whose_answer_and_read_back_are_lost_is_told_once_the_wat
     await eventually(lambda: events_about(cluster, "web") == 1)
 
 
+async def test_a_pool_whose_every_call_hangs_stays_a_problem_tick_after_tick(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nc: Client,
+    fleet: Config,
+    lag: JetStreamLagSource,
+    clock: FakeClock,
+) -> None:
+    """Its PATCH and its read-back never answer: once it has failed for STEADY_S it is a
+    problem at every tick after, never dropped while a new call waits (the issue's 'hung
+    pool dropped out of the problems list')."""
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
+    cluster.objects[DEPLOYMENTS, "agents", "chat"] = deployment("chat", replicas=1)
+    scale = "/apis/apps/v1/namespaces/agents/deployments/web/scale"
+    cluster.faults.extend([hang("PATCH", scale), hang("GET", scale)])
+    loop = Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet, deadline_s=0.3),
+                      clock=clock, call_deadline=0.3)  # fmt: skip
+    for _ in range(3):
+        await nc.publish(fleet.subject("web"), b"{}")
+    await nc.flush()
+
+    seen: list[bool] = []
+    for _ in range(int(STEADY_S) + 6):
+        await asyncio.wait_for(loop.tick(), timeout=30)
+        seen.append("scale web" in loop.problems)
+        clock.advance(1)
+
+    first = seen.index(True)
+    assert first <= STEADY_S + 1  # told once it had failed for STEADY_S
+    assert all(seen[first:])  # and never dropped after
+    assert "no answer" in loop.problems["scale web"]
+    assert replicas(cluster, "web") == 1
+
+
 async def test_scale_from_zero_stays_quick_while_another_pools_patch_hangs(
     cluster: KubernetesEmulator,
     make_scaler: MakeScaler,
