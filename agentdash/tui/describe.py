@@ -213,6 +213,14 @@ def _waiting(pool: PoolRow) -> Text:
     return Text(wait.said(), style="red bold" if wait.over else "")
 
 
+def waiting_row(pod: Pod) -> list[tuple[str, str]]:
+    """Why the pod does not run yet, with the API's words on it, if something waits."""
+    if pod.waiting is None:
+        return []
+    said = f": {pod.waiting_message}" if pod.waiting_message else ""
+    return [("waiting", f"{pod.waiting}{said}")]
+
+
 class PodScreen(LiveScreen):
     """One pod (Enter on the Pods screen). A pod that goes away stays shown, marked gone."""
 
@@ -248,6 +256,7 @@ class PodScreen(LiveScreen):
         rows: list[tuple[str, str | Text]] = [
             ("pool", f"{pod.pool} (tenant {tenant})"),
             ("phase", pod.phase),
+            *waiting_row(pod),
             ("age", f"{age(snapshot.ts - pod.started_at)} (started {clock(pod.started_at)} UTC)"),
             ("ready", "yes" if pod.ready else "no"),
             ("task", pod.task or "none in flight"),

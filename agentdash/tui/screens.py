@@ -447,7 +447,7 @@ class PodsScreen(LiveScreen):
                     (
                         p.name,
                         p.pool,
-                        p.phase,
+                        p.waiting or p.phase,  # as k9s's STATUS: ImagePullBackOff, not Pending
                         p.started_at,
                         "yes" if p.ready else "no",
                         p.task or "-",

@@ -190,6 +190,12 @@ class Pod:
     ready: bool
     started_at: float
     task: str | None = None
+    waiting: str | None = None
+    """Why it is not running yet, as the API says it (k9s's STATUS): a container's waiting
+    reason (`ImagePullBackOff`, `CrashLoopBackOff`), or why it is not scheduled
+    (`Unschedulable`); None when nothing waits."""
+    waiting_message: str = ""
+    """The API's words on it (`0/3 nodes are available: 3 Insufficient cpu.`)."""
 
 
 @dataclass(frozen=True, slots=True)

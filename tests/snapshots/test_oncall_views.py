@@ -3,6 +3,7 @@ fleet's detail pane, a tenant's pools, the help's every key."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -67,3 +68,32 @@ def test_help_to_the_end(snap_compare: Any, make_app: AppFactory, size: tuple[in
 
 def test_read_only_refusal(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
     assert snap_compare(make_app(read_only=True), press=["w"], terminal_size=size)
+
+
+async def unschedulable(pilot: Any) -> None:
+    """The second pod of every pool waits for room, as the API says it; then a tick."""
+    app = pilot.app
+    cluster = app.feed.loop.actuator
+    for pods in cluster.pods.values():
+        if len(pods) > 1:
+            pods[1] = replace(
+                pods[1],
+                phase="Pending",
+                ready=False,
+                waiting="Unschedulable",
+                waiting_message="0/3 nodes are available: 3 Insufficient cpu.",
+            )
+    await app.feed.loop.tick()
+    app.refresh_feed()
+
+
+@pytest.mark.parametrize("size", [SIZES["80x24"]], ids=["80x24"])
+def test_pods_waiting(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    """A pod that cannot run shows why in PHASE, as k9s's STATUS does."""
+    assert snap_compare(make_app(), press=["p"], run_before=unschedulable, terminal_size=size)
+
+
+def test_pod_detail_waiting(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    """And its detail says why, in the API's words."""
+    keys = ["p", "down", "enter"]
+    assert snap_compare(make_app(), press=keys, run_before=unschedulable, terminal_size=size)

@@ -136,17 +136,50 @@ def pod_view(obj: Obj, pool: str, now: float) -> Pod:
     terminating = bool(metadata.get("deletionTimestamp"))
     phase = "Terminating" if terminating else str(state.get("phase") or "Pending")
     started = timestamp(state.get("startTime")) or timestamp(metadata.get("creationTimestamp"))
+    reason, message = (None, "") if terminating else waiting(state)
     return Pod(
-        name_of(obj),
-        pool,
-        phase,
-        not terminating and _condition_true(state, "Ready"),
-        now if started is None else started,
+        name=name_of(obj),
+        pool=pool,
+        phase=phase,
+        ready=not terminating and _condition_true(state, "Ready"),
+        started_at=now if started is None else started,
+        waiting=reason,
+        waiting_message=message,
     )
 
 
+SAID_CHARS = 500
+"""At most this much of what the API says about a waiting pod is kept (a message can hold
+a whole scheduler's report)."""
+
+
+def waiting(state: Obj) -> tuple[str | None, str]:
+    """Why a pod does not run yet, and the API's words on it: a container's waiting reason
+    first (what k9s shows as its STATUS), else an unscheduled pod's condition."""
+    for container in _dicts(state.get("initContainerStatuses"), state.get("containerStatuses")):
+        waits = container.get("state")
+        waits = waits.get("waiting") if isinstance(waits, dict) else None
+        if isinstance(waits, dict) and waits.get("reason"):
+            return _said(waits.get("reason")), _said(waits.get("message"))
+    for condition in _dicts(state.get("conditions")):
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return _said(condition.get("reason") or "Unschedulable"), _said(
+                condition.get("message")
+            )
+    return None, ""
+
+
+def _dicts(*lists: object) -> list[Obj]:
+    return [item for items in lists if isinstance(items, list) for item in items
+            if isinstance(item, dict)]  # fmt: skip
+
+
+def _said(value: object) -> str:
+    return str(value)[:SAID_CHARS] if value else ""
+
+
 def _condition_true(state: Obj, kind: str) -> bool:
-    conditions = state.get("conditions") or []
+    conditions = _dicts(state.get("conditions"))
     return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
 
 

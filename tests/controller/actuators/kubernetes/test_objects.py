@@ -64,3 +64,50 @@ def test_only_a_deployment_target_counts_as_another_scaler() -> None:
         "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "web"}},
     }
     assert other_scaler("agents", "web", [statefulset_hpa], []) is None
+
+
+def pending(status: dict[str, Any]) -> Pod:
+    obj = {"metadata": {"name": "web-b", "creationTimestamp": "2026-01-05T10:00:00Z"}}
+    return pod_view({**obj, "status": {"phase": "Pending", **status}}, "web", now=0.0)
+
+
+def test_a_pod_that_cannot_be_scheduled_says_why_in_the_apis_words() -> None:
+    said = "0/3 nodes are available: 3 Insufficient cpu."
+    condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                 "message": said}  # fmt: skip
+    pod = pending({"conditions": [condition]})
+    assert (pod.phase, pod.ready, pod.waiting, pod.waiting_message) == (
+        "Pending", False, "Unschedulable", said
+    )  # fmt: skip
+
+
+def test_a_containers_waiting_reason_comes_first_as_k9s_shows_it() -> None:
+    waiting = {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "agent:v9"'}
+    pod = pending(
+        {
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{"name": "agent", "state": {"waiting": waiting}}],
+        }
+    )
+    assert (pod.waiting, pod.waiting_message) == (waiting["reason"], waiting["message"])
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        {"containerStatuses": "not a list", "conditions": [None, 7, "x"]},
+        {"containerStatuses": [{"state": {"waiting": "not a dict"}}, None]},
+        {"containerStatuses": [{"state": {"running": {"startedAt": "2026-01-05T10:00:01Z"}}}]},
+    ],
+    ids=["running", "garbage lists", "garbage waiting", "running container"],
+)
+def test_nothing_waits_unless_the_api_says_so_in_shape(status: dict[str, Any]) -> None:
+    assert pending(status).waiting is None
+
+
+def test_what_the_api_says_is_kept_short() -> None:
+    condition = {"type": "PodScheduled", "status": "False", "message": "x" * 100_000}
+    pod = pending({"conditions": [condition]})
+    assert pod.waiting == "Unschedulable"
+    assert len(pod.waiting_message) == 500
