@@ -18,7 +18,7 @@ Run once on the NATS KV lease, once on a Kubernetes Lease (`kubernetes: {lease: 
 prints:
 - changes landed (scale PATCHes that changed spec.replicas, as the emulator saw them)
   against changes logged (`scaled Deployment ... from A to B` lines), and how many landed
-  with no line;
+  with no line; and the Events said (the reasons, sent when scale calls leave room);
 - writes to held pools (a change landing on a pool that /healthz, polled each second, last
   listed as stale);
 - fleet-wide stale seconds (the sum over samples of /healthz's stale_count);
@@ -406,7 +406,8 @@ def report(
     missing = unlogged(cluster.landed, said, traffic.began)
     print(
         f"  changes landed {len(cluster.landed)} ({cluster.patches} scale PATCHes), "
-        f"logged {sum(said.scaled.values())}, landed with no line {len(missing)} {missing[:5]}"
+        f"logged {sum(said.scaled.values())}, landed with no line {len(missing)} {missing[:5]}; "
+        f"Events said {cluster.events}"
     )
     print(
         f"  writes to held pools {health.held_writes}; fleet stale seconds {health.stale_seconds}"
