@@ -269,7 +269,7 @@ class FleetScreen(LiveScreen):
         yield Input(
             placeholder="filter pools, or tenant:NAME (esc to clear)", id="filter", classes="hidden"
         )
-        yield KeyedTable(POOLS, id="pools")
+        yield KeyedTable(POOLS, id="pools", enter="Why")
         yield Static(id="detail")
         yield Label("Recent scale events", id="recent-title")
         yield KeyedTable(RECENT, id="recent", newest_first=True)
@@ -423,6 +423,7 @@ class PodsScreen(LiveScreen):
                 Column("TASK", None, min_width=7, priority=3),
             ],
             id="pods",
+            enter="Pod detail",
         )
         yield Footer()
 
@@ -502,6 +503,7 @@ class TenantsScreen(LiveScreen):
                 Column("WAIT", 6, priority=1, render=Wait.text, sort_value=Wait.order),
             ],
             id="tenants",
+            enter="Its pools",
         )
         yield Footer()
 
@@ -561,7 +563,9 @@ class EventsScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Input(placeholder="filter: pool, kind, rule or who", id="filter")
-            yield KeyedTable(event_columns(CHANGE_WIDTH[0]), id="events", newest_first=True)
+            yield KeyedTable(
+                event_columns(CHANGE_WIDTH[0]), id="events", newest_first=True, enter="Why"
+            )
             yield Static(id="detail")
         yield Footer()
 

@@ -205,9 +205,20 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
         """Enter (or a click) on the cursor's row."""
 
     def __init__(
-        self, columns: Sequence[ColumnSpec], *, newest_first: bool = False, **kwargs: Any
+        self,
+        columns: Sequence[ColumnSpec],
+        *,
+        newest_first: bool = False,
+        enter: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        """`enter`: what Enter on a row does, said in the footer (the table's own Enter
+        binding, focused, hides a screen's)."""
         super().__init__(**kwargs)
+        if enter is not None:
+            self._bindings.key_to_bindings["enter"] = [
+                Binding("enter", "select_cursor", enter, show=True)
+            ]
         self.newest_first = newest_first
         self.unseen = 0
         """Rows that came above the cursor since the operator moved off the newest."""
