@@ -300,6 +300,7 @@ def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[st
 
     def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
         if not loop.leading and loop.lease is not None and leader == loop.lease.leader_name:
+            loop.leader_heard = loop.clock()
             loop.leader_decisions = {d.pool: d for d in decisions}
             loop.leader_states = {
                 d.pool: PoolState(d.current, ready[d.pool])

@@ -81,6 +81,7 @@ class LiveScreen(Screen[None]):
 
 
 NO_LEADER_STYLE = "bold white on red"
+SILENT_STYLE = "black on yellow"
 
 
 def control_text(snapshot: FleetSnapshot) -> tuple[str, str]:
@@ -93,7 +94,10 @@ def control_text(snapshot: FleetSnapshot) -> tuple[str, str]:
         return said, NO_LEADER_STYLE
     if snapshot.leader is not None:
         following = f"following {printable(snapshot.leader)}"  # as the lease names it
-        return (following if mode == "running" else f"{mode}, {following}"), "reverse"
+        said = following if mode == "running" else f"{mode}, {following}"
+        if snapshot.leader_silent_s is not None:  # dead, maybe: its lease has not run out
+            return f"{said}, silent {snapshot.leader_silent_s:.0f} s", SILENT_STYLE
+        return said, "reverse"
     return mode, "green" if mode == "running" else "reverse"
 
 

@@ -46,6 +46,10 @@ from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
 from controller.runtime.timeline import Point, Timeline
 from controller.sources.base import LagSource, UsageSource
 
+SILENT_TICKS = 3
+"""A leader that has sent no decisions for this many of its ticks is said to be silent (a
+leader killed with -9 holds its lease until the TTL runs out)."""
+
 log = logging.getLogger("agentdash.loop")
 
 
@@ -97,6 +101,9 @@ class Reconciler:
         self.leader_states: dict[str, PoolState] = {}
         """Replicas and ready as the leader saw them, which a follower shows rather than its
         own view (a follower's simulated cluster never scales)."""
+        self.leader_heard: float | None = None
+        """When (this loop's clock) the leader's last decisions came: it sends them every
+        tick, so a leader killed while its lease runs is told by its silence."""
         self.decisions: dict[str, ScaleDecision] = {}
         self.health = SourceHealth(self.bus)
         """The failing sources and the pools held for want of data."""
@@ -376,8 +383,17 @@ class Reconciler:
             problems=self.health.report(len(self.config.pools)),
             leader=leader or None,
             leaderless=following and not leader,
+            leader_silent_s=self._leader_silent(leader),
             queues=self._stats,
         )
+
+    def _leader_silent(self, leader: str | None) -> float | None:
+        """For how long the leader we follow has sent nothing, once that is more than
+        SILENT_TICKS of its ticks; else None."""
+        if not leader or self.leader_heard is None:
+            return None
+        silent = self.clock() - self.leader_heard
+        return silent if silent > SILENT_TICKS * self.config.controller.interval_seconds else None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set, when controller.runtime.schedule says; the tick in

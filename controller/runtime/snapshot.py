@@ -107,6 +107,9 @@ class FleetSnapshot:
     leaderless: bool = False
     """This process follows, and no controller leads: nothing scales, and the rows show the
     last leader's decisions, no longer current."""
+    leader_silent_s: float | None = None
+    """For how long the leader followed has sent nothing, when that is several of its ticks
+    (it may be dead, its lease not yet run out); else None."""
 
     @property
     def pods_used(self) -> int:
@@ -188,6 +191,7 @@ def build_snapshot(
     problems: Mapping[str, str],
     leader: str | None = None,
     leaderless: bool = False,
+    leader_silent_s: float | None = None,
     queues: Mapping[str, QueueStats] = EMPTY,
 ) -> FleetSnapshot:
     """The fleet as the loop last saw it: each pool's reading, replicas and decision (the
@@ -221,6 +225,7 @@ def build_snapshot(
         problems=problems,
         leader=leader,
         leaderless=leaderless,
+        leader_silent_s=leader_silent_s,
     )
 
 

@@ -45,12 +45,18 @@ def size(request: pytest.FixtureRequest) -> tuple[int, int]:
 
 
 async def follower_feed(
-    url: str, state: Path, *, shared: Overrides | None = None, leader_stops: bool = False
+    url: str,
+    state: Path,
+    *,
+    shared: Overrides | None = None,
+    leader_stops: bool = False,
+    leader_dies: bool = False,
 ) -> Feed:
     """The sample fleet's leader publishes its 30 s of history (and an operator's pin), then
     a dashboard attaches as a follower and replays it. `shared`: the overrides another
     process wrote, as the follower takes them from NATS KV; `leader_stops`: the leader lets
-    the lease go before the follower's last look."""
+    the lease go before the follower's last look; `leader_dies`: it sends nothing more for
+    10 s, its lease still running (as after kill -9)."""
     nc = await nats.connect(url)
     try:
         leader = await sample_feed(overrides=state / "leader.json")
@@ -86,6 +92,8 @@ async def follower_feed(
             store.replace(shared)
         if leader_stops:
             await held.release()
+        if leader_dies:
+            clock.now += 10
         await loop.tick()
         reader = HistoryReader(nc, clock=clock)
         await reader.start()
@@ -145,3 +153,20 @@ def test_follower_no_leader(
     snapshot = app.feed.snapshot()
     assert snapshot.leaderless
     assert {pool.state for pool in snapshot.pools} == {"no leader"}
+
+
+def test_follower_of_a_silent_leader(
+    snap_compare: Any, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """A leader killed with -9 holds its lease until the TTL: the follower still names it,
+    and says it has been silent, in yellow, before the alarm of no leader."""
+    app = follower_with(nats_server, tmp_path, leader_dies=True)
+    assert snap_compare(app, terminal_size=SIZES["80x24"])
+    snapshot = app.feed.snapshot()
+    assert (snapshot.leader, snapshot.leader_silent_s) == ("leader-1", 10.0)
+    assert not snapshot.leaderless
+
+
+def test_a_leader_heard_lately_is_not_silent(nats_server: NatsServer, tmp_path: Path) -> None:
+    app = follower_with(nats_server, tmp_path)
+    assert app.feed.snapshot().leader_silent_s is None
