@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,11 @@ class NatsServer:
             (self.store_dir / OWNER_FILE).write_text(str(os.getpid()))
         self.port = port
         self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.RLock()
+        """One stop at a time: a dashboard's exit watchdog that stops the server while the
+        app is stopping it waits for it to be gone, rather than leave with it running.
+        Reentrant: a signal handler that stops it may have interrupted a stop in the same
+        thread (the kernel then kills the server as this process ends: die_with_parent)."""
 
     @property
     def url(self) -> str:
@@ -102,6 +108,10 @@ class NatsServer:
         raise NatsServerError(f"nats-server did not start within {timeout:g} s")
 
     def stop(self) -> None:
+        with self._stopping:
+            self._stop()
+
+    def _stop(self) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return

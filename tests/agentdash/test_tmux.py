@@ -18,7 +18,7 @@ from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
-from tests.support.processes import embedded_servers
+from tests.support.processes import embedded_servers, gone_within
 from tests.support.tmux import screen, tmux
 
 pytestmark = [
@@ -56,7 +56,9 @@ def test_the_demo_dashboard_shows_the_fleet_and_scale_events() -> None:
             time.sleep(0.2)
     finally:
         tmux("kill-session", "-t", session)
-    assert embedded_servers() == before
+    # Stopped before it left; the kernel may still be tearing one down.
+    left = embedded_servers() - before
+    assert all(gone_within(pid, 5) for pid in left), left
 
 
 async def test_a_dashboard_attached_to_a_daemon_shows_what_it_did_before(
