@@ -157,15 +157,14 @@ def waiting(state: Obj) -> tuple[str | None, str]:
     """Why a pod does not run yet, and the API's words on it: a container's waiting reason
     first (what k9s shows as its STATUS), else an unscheduled pod's condition."""
     for container in _dicts(state.get("initContainerStatuses"), state.get("containerStatuses")):
-        waits = container.get("state")
-        waits = waits.get("waiting") if isinstance(waits, dict) else None
+        current = container.get("state")
+        waits = current.get("waiting") if isinstance(current, dict) else None
         if isinstance(waits, dict) and waits.get("reason"):
             return _said(waits.get("reason")), _said(waits.get("message"))
     for condition in _dicts(state.get("conditions")):
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            return _said(condition.get("reason") or "Unschedulable"), _said(
-                condition.get("message")
-            )
+            reason = condition.get("reason") or "Unschedulable"
+            return _said(reason), _said(condition.get("message"))
     return None, ""
 
 
