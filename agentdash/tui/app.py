@@ -42,6 +42,7 @@ from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.events import ActionEvent, Event
 from controller.core.printable import printable
+from controller.runtime.snapshot import FleetSnapshot
 
 PACKAGE = Path(__file__).parents[1]
 REFRESH_S = 0.5
@@ -137,6 +138,8 @@ class AgentDashApp(App[None]):
         self.flags: list[Flag] = []
         """What needs attention as of the last refresh (the header counts it)."""
         self.in_force: list[InForce] = []
+        self.last_snapshot: FleetSnapshot | None = None
+        """What the last refresh showed: a screen opened before the next one starts from it."""
         if read_only:
             hide_operator_keys(self._bindings)
 
@@ -194,7 +197,7 @@ class AgentDashApp(App[None]):
         if self._feed is None:
             return
         self.log_events.extend(self.feed.events())
-        snapshot = self.feed.snapshot()
+        snapshot = self.last_snapshot = self.feed.snapshot()
         overrides = self.feed.store.current()
         self.flags, self.in_force = self.attention.look(snapshot, overrides, self.log_events)
         # The top screen, or under dialogs the live screen they cover.

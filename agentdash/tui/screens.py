@@ -76,6 +76,13 @@ class LiveScreen(Screen[None]):
         if getattr(self.app, "read_only", False):
             hide_operator_keys(self._bindings)
 
+    def on_mount(self) -> None:
+        # Filled before its first frame from the snapshot the app already has: a detail
+        # opened between two refreshes would otherwise be drawn empty until the next one.
+        snapshot = getattr(self.app, "last_snapshot", None)
+        if snapshot is not None:
+            self.show(snapshot, self.app.log_events)  # type: ignore[attr-defined]
+
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         raise NotImplementedError
 

@@ -8,6 +8,7 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Static
@@ -315,3 +316,25 @@ async def test_the_resume_dialog_says_what_resuming_does(tmp_path: Path) -> None
         assert question.startswith("Resume the controller?")
         assert "scales to its demand again" in question
         assert "held" not in question
+
+
+async def test_a_screen_opened_between_refreshes_is_drawn_full_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every screen opens with what the last refresh saw, not an empty frame until the next
+    refresh (half a second later in a dashboard): here no refresh ever comes again."""
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        monkeypatch.setattr(app, "refresh_feed", lambda: None)
+        for keys, shows in (
+            (["enter"], "Main reason: "),
+            (["i"], "Deployment agents/acme-research"),
+            (["e"], "acme-research       2 → 5"),
+            (["p"], "acme-research-00020"),
+            (["p", "enter"], "task           t012337"),
+            (["t"], "globex     growth"),
+        ):
+            await pilot.press("f", *keys)
+            await pilot.pause()
+            assert any(shows in line for line in screen_lines(app)), (keys, screen_lines(app))
