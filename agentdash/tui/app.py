@@ -230,6 +230,7 @@ class AgentDashApp(App[None]):
                 self.feed.config,
                 self.feed.store.current,
                 self.feed.loop.timeline.points,
+                self.feed.cluster_events,
             ),
         }
         if name in ("why", "describe"):
@@ -268,7 +269,7 @@ class AgentDashApp(App[None]):
     def action_pod(self) -> None:
         pod = getattr(self.screen, "selected_pod", None)
         if pod is not None:
-            self.open_detail(PodScreen(pod))
+            self.open_detail(PodScreen(pod, self.feed.cluster_events))
 
     def action_pools_of_tenant(self) -> None:
         tenant = getattr(self.screen, "selected_tenant", None)

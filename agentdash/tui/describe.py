@@ -3,7 +3,7 @@ decisions with every reason, its pins and pauses) and one pod (Enter on the Pods
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from agentdash.tui.cluster_events import ClusterEvents
 from agentdash.tui.render import age, clock, duration
 from agentdash.tui.screens import (
     LiveScreen,
@@ -24,10 +25,13 @@ from agentdash.tui.screens import (
 from agentdash.tui.timeline_plot import TimelinePlot
 from controller.core.config import Config, PoolConfig, ScalingRule
 from controller.core.events import Event, ScaleEvent
-from controller.core.model import Overrides, Pod, Reason
+from controller.core.model import ClusterEvent, Overrides, Pod, Reason
 from controller.core.printable import printable
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 from controller.runtime.timeline import Point
+
+EventsOf = Callable[[str, str | None], Awaitable[Sequence[ClusterEvent] | None]]
+"""The cluster's Events of a pool's Deployment (pod None) or of one of its pods."""
 
 DECISIONS = 10
 """Scale events of the pool shown, newest first."""
@@ -145,12 +149,14 @@ class DescribeScreen(LiveScreen):
         config: Config,
         overrides: Callable[[], Overrides],
         timeline: Callable[[str, float], list[Point]] | None = None,
+        events_of: EventsOf | None = None,
     ) -> None:
         super().__init__(name="describe")
         self.pool = pool
         self.config = config
         self.overrides = overrides
         self.timeline = timeline
+        self.events_of = events_of
 
     @property
     def selected_pool(self) -> str | None:  # type: ignore[override]
@@ -162,6 +168,9 @@ class DescribeScreen(LiveScreen):
             yield Static(id="describe")
             yield TimelinePlot(id="timeline")
             yield Static(id="decisions")
+            if self.events_of is not None:
+                events_of = self.events_of
+                yield ClusterEvents(lambda: events_of(self.pool, None))
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
@@ -205,6 +214,8 @@ class DescribeScreen(LiveScreen):
             decisions_table(pool, log),
         ]
         self.query_one("#decisions", Static).update(Group(*decisions))
+        for events in self.query(ClusterEvents):
+            events.at(snapshot.ts)
 
 
 def _waiting(pool: PoolRow) -> Text:
@@ -224,13 +235,14 @@ def waiting_row(pod: Pod) -> list[tuple[str, str]]:
 class PodScreen(LiveScreen):
     """One pod (Enter on the Pods screen). A pod that goes away stays shown, marked gone."""
 
-    AUTO_FOCUS = None  # nothing to focus: its keys are the screen's
+    AUTO_FOCUS = "#pod-body"  # its Events may run past the page
     BINDINGS = [Binding("escape", "app.go_back", "Back")]
 
-    def __init__(self, pod: Pod) -> None:
+    def __init__(self, pod: Pod, events_of: EventsOf | None = None) -> None:
         super().__init__(name="pod")
         self.pod = pod
         self.gone_at: float | None = None
+        self.events_of = events_of
 
     @property
     def selected_pool(self) -> str | None:  # type: ignore[override]
@@ -238,7 +250,11 @@ class PodScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
-        yield Static(id="pod")
+        with VerticalScroll(id="pod-body"):
+            yield Static(id="pod")
+            if self.events_of is not None:
+                events_of = self.events_of
+                yield ClusterEvents(lambda: events_of(self.pod.pool, self.pod.name))
         yield Footer()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
@@ -262,3 +278,5 @@ class PodScreen(LiveScreen):
             ("task", pod.task or "none in flight"),
         ]
         self.query_one("#pod", Static).update(fields("Status", rows))
+        for events in self.query(ClusterEvents):
+            events.at(snapshot.ts)

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Sequence
 
+from controller.actuators.base import EventSource
 from controller.coordination.history_stream import HistoryReader, encode
 from controller.coordination.overrides import OverrideStore
 from controller.core.config import Config
 from controller.core.events import ActionEvent, Event, TickEvent
+from controller.core.model import ClusterEvent
 from controller.runtime.loop import Reconciler
 from controller.runtime.snapshot import FleetSnapshot
 
@@ -40,6 +43,16 @@ class Feed:
     @property
     def store(self) -> OverrideStore:
         return self.loop.store
+
+    async def cluster_events(
+        self, pool: str, pod: str | None = None
+    ) -> Sequence[ClusterEvent] | None:
+        """The cluster's Events about the pool's Deployment, or one of its pods; None where
+        the cluster keeps none. Raises SourceError if they cannot be read."""
+        actuator = self.loop.actuator
+        if not isinstance(actuator, EventSource):
+            return None
+        return await actuator.events_of(pool, pod)
 
     def snapshot(self) -> FleetSnapshot:
         return self.loop.snapshot()

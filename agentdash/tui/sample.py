@@ -11,10 +11,11 @@ from pathlib import Path
 
 from agentdash.example import EXAMPLE_CONFIG
 from agentdash.tui.feed import Feed
+from controller.actuators.event_log import EventLog
 from controller.coordination.overrides import OverrideStore
 from controller.core.config import Config, load_config, parse_config
 from controller.core.events import EventBus
-from controller.core.model import Pod, PoolState, QueueStats, Usage
+from controller.core.model import ClusterEvent, Pod, PoolState, QueueStats, Usage
 from controller.runtime.loop import Reconciler
 
 START = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
@@ -59,19 +60,31 @@ class InstantCluster:
         self.pods: dict[str, list[Pod]] = {p: [] for p in config.pools}
         self.made = 0
         self.tasks = random.Random(11)
+        self.events = EventLog(clock)
 
     async def observe(self) -> Mapping[str, PoolState]:
         return {
             pool: PoolState(len(pods), len(pods), tuple(pods)) for pool, pods in self.pods.items()
         }
 
+    async def events_of(self, pool: str, pod: str | None = None) -> list[ClusterEvent]:
+        if pod is not None:
+            return self.events.of("Pod", pod)
+        return self.events.of("Deployment", self.config.pools[pool].deployment.name)
+
     async def scale(self, pool: str, replicas: int) -> None:
         pods = self.pods[pool]
+        self.events.scaled(self.config.pools[pool].deployment.name, len(pods), replicas)
+        for pod in pods[replicas:]:
+            self.events.stopping(pod.name)
         del pods[replicas:]  # the newest go first, as the simulated cluster does
         while len(pods) < replicas:
             self.made += 1
             task = f"t{self.tasks.randint(1, 99999):06d}" if self.made % 3 else None
             pods.append(Pod(f"{pool}-{self.made:05d}", pool, "Running", True, self.clock(), task))
+            namespace = self.config.pools[pool].deployment.namespace
+            self.events.scheduled(namespace, pods[-1].name)
+            self.events.started(pods[-1].name)
         self.replicas[pool] = replicas
 
     async def close(self) -> None:

@@ -3,10 +3,10 @@ the loop. The loop does not care which one it has."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from controller.core.model import PoolState, ScaleDecision
+from controller.core.model import ClusterEvent, PoolState, ScaleDecision
 
 Fence = Callable[[], float | None]
 """The event loop's time by which a write started now must have landed (what is surely left
@@ -68,6 +68,17 @@ class ExplainingActuator(Protocol):
     @property
     def problems(self) -> Mapping[str, str]:
         """Pools it cannot observe or scale now, and why."""
+        ...
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """A cluster that tells its Events about an object, for the dashboard's drill-down (k9s's
+    describe). Read when an operator looks, never by the loop."""
+
+    async def events_of(self, pool: str, pod: str | None = None) -> Sequence[ClusterEvent]:
+        """The Events of the pool's Deployment, or of one of its pods, oldest first.
+        Raises SourceError when they cannot be read."""
         ...
 
 

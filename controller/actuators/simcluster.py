@@ -18,9 +18,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from controller.actuators.event_log import EventLog
 from controller.core.busy import IDLE_COST, BusyPods, plan_marks
 from controller.core.config import Config
-from controller.core.model import Pod, PoolState
+from controller.core.model import ClusterEvent, Pod, PoolState
 
 
 @dataclass(slots=True)
@@ -88,6 +89,7 @@ class SimulatedCluster:
         """Each pool's state as last observed; only the `_changed` ones are built again (an
         idle fleet of 10,000 pools rebuilt every pod's snapshot every tick: 16 ms)."""
         self._changed = set(config.pools)
+        self._events = EventLog(clock)
 
     async def observe(self) -> Mapping[str, PoolState]:
         states = self._states
@@ -103,6 +105,8 @@ class SimulatedCluster:
 
     async def scale(self, pool: str, replicas: int) -> None:
         self.scale_calls.append((self._clock(), pool, replicas))
+        deployment = self._config.pools[pool].deployment.name
+        self._events.scaled(deployment, self._replicas[pool], replicas)
         self._replicas[pool] = replicas
         self._changed.add(pool)
         live = [p for p in self._pods[pool] if not p.terminating]
@@ -115,6 +119,12 @@ class SimulatedCluster:
             for pod in ranked[: len(live) - replicas]:
                 pod.terminating = True
                 pod.stopping.set()
+                self._events.stopping(pod.name)
+
+    async def events_of(self, pool: str, pod: str | None = None) -> list[ClusterEvent]:
+        if pod is not None:
+            return self._events.of("Pod", pod)
+        return self._events.of("Deployment", self._config.pools[pool].deployment.name)
 
     def _mark_idle(self, busy: BusyPods, pool: str, live: list[PodHandle], victims: int) -> None:
         """Mark idle pods with a low deletion cost, as
@@ -133,6 +143,7 @@ class SimulatedCluster:
         pod.changed = self._changed.add
         self._pods[pool].append(pod)
         self._changed.add(pool)
+        self._events.scheduled(self._config.pools[pool].deployment.namespace, pod.name)
         pod.runner = asyncio.create_task(self._run(pod), name=pod.name)
 
     async def _run(self, pod: PodHandle) -> None:
@@ -143,6 +154,7 @@ class SimulatedCluster:
                     await asyncio.wait_for(pod.stopping.wait(), timeout=delay)
             if not pod.stopping.is_set():
                 pod.ready = True
+                self._events.started(pod.name)
                 if self._worker is not None:
                     await self._worker(pod)
                 else:

@@ -199,6 +199,24 @@ class Pod:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterEvent:
+    """One of the cluster's Events about a pool's Deployment or one of its pods, as `kubectl
+    describe` lists them under Events."""
+
+    last_seen: float
+    """When it last happened (seconds since the epoch)."""
+    type: str
+    """Normal or Warning."""
+    reason: str
+    """`ScalingReplicaSet`, `FailedScheduling`, `BackOff`, agentdash's `AgentdashRescale`."""
+    message: str
+    source: str
+    """Who reported it: `deployment-controller`, `default-scheduler`, `kubelet`, `agentdash`."""
+    count: int = 1
+    """How often it happened (the API folds repeats into one Event)."""
+
+
+@dataclass(frozen=True, slots=True)
 class PoolState:
     replicas: int
     ready: int

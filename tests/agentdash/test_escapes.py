@@ -50,6 +50,7 @@ async def test_the_terminal_receives_no_escape_from_what_nats_says(
         await pilot.pause()
         before = len(terminal_output(app)) if keys else 0
         await pilot.press(*keys)
+        await app.workers.wait_for_complete()  # describe and a pod read the cluster's Events
         await pilot.pause()
         out = terminal_output(app)
     assert [raw for raw in RAW if raw in out] == []

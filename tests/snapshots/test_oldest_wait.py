@@ -13,6 +13,7 @@ import pytest
 
 from agentdash.tui.app import AgentDashApp
 from tests.support.dashboard import make_with_target_wait
+from tests.support.snapshots import pressing
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
 TARGET_S = 10
@@ -37,7 +38,8 @@ def test_why_wait_over_target(snap_compare: Any, tmp_path: Path, size: tuple[int
 
 
 def test_describe_wait(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    assert snap_compare(app(tmp_path), press=["down", "i"], terminal_size=size)
+    keys = pressing("down", "i")
+    assert snap_compare(app(tmp_path), run_before=keys, terminal_size=size)
 
 
 def test_tenants_wait(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.snapshots import AppFactory
+from controller.core.model import ClusterEvent
+from tests.support.snapshots import AppFactory, pressing
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
 
@@ -19,19 +20,21 @@ def size(request: pytest.FixtureRequest) -> tuple[int, int]:
 
 
 def test_describe(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
-    assert snap_compare(make_app(), press=["down", "down", "i"], terminal_size=size)
+    keys = pressing("down", "down", "i")
+    assert snap_compare(make_app(), run_before=keys, terminal_size=size)
 
 
 @pytest.mark.parametrize("size", [SIZES["80x24"]], ids=["80x24"])
 def test_describe_scrolled(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
     """The end of the page: pins, pauses and the last decisions (at 200x60 it is all in view:
     test_describe)."""
-    keys = ["down", "down", "i", "end"]
-    assert snap_compare(make_app(), press=keys, terminal_size=size)
+    keys = pressing("down", "down", "i", "end")
+    assert snap_compare(make_app(), run_before=keys, terminal_size=size)
 
 
 def test_pod_detail(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
-    assert snap_compare(make_app(), press=["p", "down", "enter"], terminal_size=size)
+    keys = pressing("p", "down", "enter")
+    assert snap_compare(make_app(), run_before=keys, terminal_size=size)
 
 
 def test_fleet_detail_pane(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
@@ -71,7 +74,8 @@ def test_read_only_refusal(snap_compare: Any, make_app: AppFactory, size: tuple[
 
 
 async def unschedulable(pilot: Any) -> None:
-    """The second pod of every pool waits for room, as the API says it; then a tick."""
+    """The second pod of every pool waits for room, as the API says it, and the scheduler's
+    Event says why; then a tick."""
     app = pilot.app
     cluster = app.feed.loop.actuator
     for pods in cluster.pods.values():
@@ -83,6 +87,21 @@ async def unschedulable(pilot: Any) -> None:
                 waiting="Unschedulable",
                 waiting_message="0/3 nodes are available: 3 Insufficient cpu.",
             )
+    waiting = {pods[1].name for pods in cluster.pods.values() if len(pods) > 1}
+    told = cluster.events_of
+    failed = ClusterEvent(
+        last_seen=app.feed.loop.clock() - 3,
+        type="Warning",
+        reason="FailedScheduling",
+        message="0/3 nodes are available: 3 Insufficient cpu.",
+        source="default-scheduler",
+        count=4,
+    )
+
+    async def events_of(pool: str, pod: str | None = None) -> list[ClusterEvent]:
+        return [failed] if pod in waiting else await told(pool, pod)
+
+    cluster.events_of = events_of
     await app.feed.loop.tick()
     app.refresh_feed()
 
@@ -95,5 +114,5 @@ def test_pods_waiting(snap_compare: Any, make_app: AppFactory, size: tuple[int, 
 
 def test_pod_detail_waiting(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
     """And its detail says why, in the API's words."""
-    keys = ["p", "down", "enter"]
-    assert snap_compare(make_app(), press=keys, run_before=unschedulable, terminal_size=size)
+    keys = pressing("p", "down", "enter", first=unschedulable)
+    assert snap_compare(make_app(), run_before=keys, terminal_size=size)

@@ -18,7 +18,7 @@ from agentdash.tui.sample import InstantCluster, sample_config, sample_feed
 from controller.coordination.lease import BrokenLease
 from controller.core.config import Config, parse_config
 from controller.core.events import ActionEvent, ScaleEvent
-from controller.core.model import Overrides, Pin, Pod, Reason
+from controller.core.model import ClusterEvent, Overrides, Pin, Pod, Reason
 from controller.runtime.leadership import LeaseTeller
 
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
@@ -120,7 +120,8 @@ async def hostile_feed(tmp_path: Path) -> Feed:
     """The sample fleet, following a leader the lease names HOSTILE (a Kubernetes Lease names
     any holder; a NATS one would be broken): its decisions' reasons,
     the shared overrides' pin author, an operator event's author and detail, and the task of
-    the first pool's one pod all HOSTILE (the follower logs whom it follows)."""
+    the first pool's one pod, and the cluster's Events all HOSTILE (the follower logs whom it
+    follows)."""
     from agentdash.runtime import leader_said
 
     feed = await sample_feed(overrides=tmp_path / "overrides.json")
@@ -138,6 +139,15 @@ async def hostile_feed(tmp_path: Path) -> Feed:
     leader_said(loop)(HOSTILE, decisions, {d.pool: d.current for d in decisions})
     await loop.tick()  # it shows the leader's decisions
     loop.store.replace(Overrides(pins={POOLS[0]: Pin(replicas=2, by=HOSTILE, at=now)}))
+    # an Event anyone who may create Events in the namespace can write
+    event = ClusterEvent(
+        last_seen=now, type="Warning", reason=HOSTILE, message=HOSTILE, source=HOSTILE
+    )
+
+    async def events_of(pool: str, pod: str | None = None) -> list[ClusterEvent]:
+        return [event]
+
+    cluster.events_of = events_of  # type: ignore[method-assign]
     loop.bus.publish(
         ActionEvent(ts=now, who=HOSTILE, action="pin", target=POOLS[0], detail=HOSTILE)
     )

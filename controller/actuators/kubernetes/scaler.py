@@ -36,6 +36,7 @@ from kubernetes.aio.client import ApiClient
 
 from controller.actuators.base import Desire, Fence, Wanted
 from controller.actuators.kubernetes.api import KubeApi, RetryPolicy, connect_client
+from controller.actuators.kubernetes.cluster_events import read_events
 from controller.actuators.kubernetes.deletion_cost import IdleFirst
 from controller.actuators.kubernetes.discovery import Discovery
 from controller.actuators.kubernetes.informer import Timing
@@ -46,7 +47,7 @@ from controller.actuators.kubernetes.reasons import ReasonTeller
 from controller.actuators.kubernetes.writer import ScaleWriter
 from controller.core.busy import BusyPods
 from controller.core.config import Config, DeploymentRef
-from controller.core.model import PoolState, ScaleDecision, SourceError
+from controller.core.model import ClusterEvent, PoolState, ScaleDecision, SourceError
 
 log = logging.getLogger("agentdash.kube")
 
@@ -199,6 +200,12 @@ class DeploymentScaler:
         if outage is not None:
             raise SourceError(outage)
         return states
+
+    async def events_of(self, pool: str, pod: str | None = None) -> list[ClusterEvent]:
+        ref = self._discovery.pools[pool]
+        if pod is None:
+            return await read_events(self._api, ref.namespace, "Deployment", ref.name)
+        return await read_events(self._api, ref.namespace, "Pod", pod)
 
     async def scale(self, pool: str, replicas: int) -> None:
         """The Actuator protocol: scale, with an annotation that names no reason."""

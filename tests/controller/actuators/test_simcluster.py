@@ -59,3 +59,28 @@ async def test_observe_follows_pods_starting_working_and_stopping() -> None:
 
     await cluster.close()
     assert (await cluster.observe())["coder"] == PoolState(0, 0, ())
+
+
+async def test_its_events_are_what_kubectl_describe_would_list() -> None:
+    """The Deployment controller's scales on the Deployment; the scheduler's and the
+    kubelet's on each pod."""
+    fleet = config({"coder": pool("acme", cold_start_seconds=0.0)})
+    cluster = SimulatedCluster(fleet, clock=FakeClock())
+    await cluster.scale("coder", 2)
+    pods = [pod.name for pod in (await cluster.observe())["coder"].pods]
+
+    async def reasons(pod: str) -> list[str]:
+        return [event.reason for event in await cluster.events_of("coder", pod)]
+
+    async def started() -> bool:
+        return [await reasons(pod) for pod in pods] == [["Scheduled", "Started"]] * 2
+
+    await eventually(started)
+    await cluster.scale("coder", 1)
+    said = [(e.reason, e.message) for e in await cluster.events_of("coder")]
+    assert said == [
+        ("ScalingReplicaSet", "Scaled up replica set coder to 2"),
+        ("ScalingReplicaSet", "Scaled down replica set coder to 1"),
+    ]
+    assert sorted([(await reasons(pod))[-1] for pod in pods]) == ["Killing", "Started"]
+    await cluster.close()
