@@ -33,6 +33,7 @@ async def shoot(name: str, keys: list[str], overrides: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press(*keys)
+        await app.workers.wait_for_complete()  # describe reads the cluster's Events
         await pilot.pause()
         app.save_screenshot(str(HERE / f"{name}.svg"))
 
