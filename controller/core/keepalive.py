@@ -41,10 +41,10 @@ MARGIN = 0.1
 """A hold lasts 10% past the gap it covers and a pre-warm starts 10% early, as the paper's
 margins: a burst on time to the second must not meet its pods leaving."""
 MAX_GAP_S = 86400.0
+"""A longer gap counts as this long: no hold is that long anyway."""
 REGROW_S = 3600.0
 """A level the pool needed this recently it may regrow to in one step, past the scale-up rate
 policies: its demand is proven, and the rate limit would only add cold starts to the burst."""
-"""A longer gap counts as this long: no hold is that long anyway."""
 
 
 def miss_cost(pool: PoolConfig) -> float:
