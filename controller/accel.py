@@ -38,6 +38,7 @@ MODULES = (
     "controller/core/keepalive.py",
     "controller/core/spend.py",
     "controller/core/engine.py",
+    "controller/core/sharing.py",
     "controller/core/tracked.py",
     "controller/simulate/shell.py",
     "controller/simulate/cluster.py",

@@ -26,11 +26,8 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
   window leaves it);
 - what operators said about it changes.
 
-And while every shared ceiling has room for all the claims, `allocate` grants each claim what
-it would get alone (controller.core.allocation.Demand). While one is short, it runs over the
-pools that draw on a short ceiling, in groups that share none (they do not compete), and only
-for a group with a claim made again that bids differently (`_bid`): the grants are written
-into the claims, so nothing is copied.
+The shared ceilings are shared the same way (controller.core.sharing): `allocate` runs only
+while one is short, and only over the groups of pools with a claim made again.
 
 History is kept the same way. A pool not claimed again would have recorded the same
 recommendation at every step; the windows' monotonic deques reduce such a run to its last
@@ -45,11 +42,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from collections.abc import Mapping
 
 from controller.core.accounting import ReplicaSeconds
-from controller.core.allocation import Claim, Demand, allocate_short
 from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config
 from controller.core.demand import demanded
@@ -58,10 +53,10 @@ from controller.core.model import (
     Observations,
     Overrides,
     PoolObservation,
-    Reason,
     ScaleDecision,
 )
 from controller.core.policy import NO_OVERRIDES, claim, controller_paused
+from controller.core.sharing import SharedCeilings
 from controller.core.spend import GAP_S, SpendBook
 from controller.core.tracked import TrackedPool
 
@@ -120,23 +115,8 @@ class Engine:
         """Tenants past warn_at with the pace on: claimed again at every step."""
         self.started = False
         """Whether the first step, which claims every pool, has run."""
-        self.outcome: dict[int, tuple[int, tuple[Reason, ...]]] = {}
-        """While a shared ceiling is short, per pool that draws on one: what `allocate` granted
-        and the reasons it added (written into the pool's claim, after `base` of its own)."""
-        self.bids: dict[int, Bid] = {}
-        """What `allocate` read of each such claim when it last ran."""
-        self.demand = Demand(config)
-        self.members: list[list[int]] = [[] for _ in self.demand.shape.ceilings]
-        """Per shared ceiling, the pools that draw on it."""
-        for i, name in enumerate(self.names):
-            for k in self.demand.shape.drawn[name]:
-                self.members[k].append(i)
-        self.short_ceilings: tuple[int, ...] = ()
-        """The shared ceilings short at the last step."""
-        self.groups: list[list[int]] = []
-        """The pools that draw on a short ceiling, split into groups that share none: each is
-        allocated on its own, and again only when one of its claims changed."""
-        self.group_of: dict[int, int] = {}
+        self.ceilings = SharedCeilings(config, self.pools)
+        """What the claims ask of the shared ceilings, and the grants while one is short."""
         self.releases: list[tuple[float, int]] = []
         """Heap of (release_at, pool); an entry no longer the pool's release_at is stale."""
         self.dirty: set[int] = set()
@@ -365,15 +345,16 @@ class Engine:
                 now,
                 pool.demanded,
             )
-            pool.desired = self.demand.set(made)
+            pool.desired = self.ceilings.demand.set(made)
             mark = pool.footprint  # whether the reading had lag, as its footprint has it
             pool.busy = None if mark is None or mark.stale else mark.lagging
         self.claimed += len(changed)
         return self._settle(now, changed)
 
     def _settle(self, now: float, changed: set[int]) -> list[int]:
-        fits = self.demand.fits() and not self.short_ceilings
-        acted = sorted(changed) if fits else sorted(changed.union(self._share(changed)))
+        ceilings = self.ceilings
+        fits = ceilings.fit()
+        acted = sorted(changed) if fits else sorted(changed.union(ceilings.share(changed)))
         pools = self.pools
         for i in acted:
             pools[i].made = None
@@ -390,100 +371,6 @@ class Engine:
                     heapq.heappush(self.releases, (due, i))
         self.previous = now
         return acted
-
-    def _share(self, changed: set[int]) -> Iterable[int]:
-        """Grants when some shared ceiling is (or was) short: allocate() over the claims that
-        draw on a short ceiling, one group at a time (pools that share no short ceiling do not
-        compete), and only for the groups with a claim made again. The others get what they
-        ask alone: the ceilings they draw on have room for every claim at once, and no grant
-        exceeds what its claim asks alone. Returns the pools whose grant or reasons moved
-        (with the claims made again this step, `_settle` has all that may differ)."""
-        demand, outcome = self.demand, self.outcome
-        moved: set[int] = set()
-        short = () if demand.fits() else tuple(demand.short())
-        group_of = self.group_of
-        if short == self.short_ceilings:
-            again = {group_of[i] for i in changed if i in group_of}
-        else:  # new groups: allocate those not seen before; the pools left out ask alone
-            self.short_ceilings = short
-            known = set(map(tuple, self.groups))
-            self.groups = self._groups(short)
-            self.group_of = group_of = {i: g for g, pools in enumerate(self.groups) for i in pools}
-            for i in outcome.keys() - group_of.keys():
-                del outcome[i], self.bids[i]
-                pool = self.pools[i]
-                made = pool.claimed
-                if i not in changed:  # a claim not made again: take back allocate's reasons
-                    del made.reasons[pool.base :]
-                pool.desired = made.alone
-                moved.add(i)
-            new = {g for g, pools in enumerate(self.groups) if tuple(pools) not in known}
-            for g in new:
-                self._allocate(self.groups[g], changed, moved, new=True)
-            again = {group_of[i] for i in changed if i in group_of} - new
-        for g in again:
-            self._allocate(self.groups[g], changed, moved)
-        return moved
-
-    def _allocate(
-        self, group: list[int], changed: set[int], moved: set[int], new: bool = False
-    ) -> None:
-        """allocate() over one group's claims, in place: each claim made again gets its grant
-        and reasons anew, each other one loses those of the last run first. When the group is
-        as before and every claim made again bids as before (the other claims are the same),
-        the last run's outcome stands without running it."""
-        pools, outcome, bids = self.pools, self.outcome, self.bids
-        fresh = [i for i in group if i in changed or i not in outcome]
-        if not new and all(i in outcome and _bid(pools[i].claimed) == bids[i] for i in fresh):
-            for i in fresh:
-                pool = pools[i]
-                made = pool.claimed
-                pool.base = len(made.reasons)
-                made.granted, added = outcome[i]
-                made.reasons.extend(added)
-                pool.desired = made.granted
-            return
-        run = []
-        for i in group:
-            pool = pools[i]
-            made = pool.claimed
-            if i in changed or i not in outcome:
-                pool.base = len(made.reasons)
-            else:
-                del made.reasons[pool.base :]
-            made.granted = made.goal = 0
-            if made.current or made.alone:  # else it has nothing and asks nothing: 0, no reason
-                run.append(made)
-        allocate_short(self.config, run)
-        for i in group:
-            pool = pools[i]
-            made = pool.claimed
-            now = (made.granted, tuple(made.reasons[pool.base :]))
-            if outcome.get(i) != now:
-                outcome[i] = now
-                moved.add(i)
-            pool.desired = made.granted
-        for i in fresh:
-            bids[i] = _bid(pools[i].claimed)
-
-    def _groups(self, short: tuple[int, ...]) -> list[list[int]]:
-        """The pools that draw on the `short` ceilings, in groups joined by a shared one
-        (each group in pool order)."""
-        parent = {k: k for k in short}
-
-        def root(k: int) -> int:
-            while parent[k] != k:
-                parent[k] = k = parent[parent[k]]
-            return k
-
-        for i in set().union(*(self.members[k] for k in short)):
-            drawn = [k for k in sorted(self.demand.shape.drawn[self.names[i]]) if k in parent]
-            for k in drawn[1:]:
-                parent[root(k)] = root(drawn[0])
-        groups: dict[int, list[int]] = {}
-        for k in short:
-            groups.setdefault(root(k), []).extend(self.members[k])
-        return [sorted(set(group)) for group in groups.values()]
 
     def _record(self, i: int, recommendation: int, busy: bool, now: float) -> None:
         """History.record_pool, with the pool's entry kept at hand."""
@@ -512,31 +399,6 @@ class Engine:
     def decisions(self) -> list[ScaleDecision]:
         """Every pool's decision, in config order."""
         return [self.decision(i) for i in range(len(self.pools))]
-
-
-class Bid(NamedTuple):
-    """What `allocate` reads of a claim (besides its pool's name and config): a claim whose
-    bid did not change needs no new pass over the shared ceilings it is under."""
-
-    current: int
-    floor: int
-    want: int
-    held: bool
-    busy: int
-    steady: int | None
-    kept: int
-
-
-def _bid(claim: Claim) -> Bid:
-    return Bid(
-        current=claim.current,
-        floor=claim.floor,
-        want=claim.want,
-        held=claim.held,
-        busy=claim.busy,
-        steady=claim.steady,
-        kept=claim.kept,
-    )
 
 
 def _moved(now: Mapping[str, object], before: Mapping[str, object]) -> set[str]:

@@ -159,7 +159,7 @@ def run(seed: int, *, exact_reasons: bool = True) -> set[str]:
             assert got == want, f"step {step}"
         else:
             assert list(map(_numbers, got)) == list(map(_numbers, want)), f"step {step}"
-        shorts.add(engine.short_ceilings)
+        shorts.add(engine.ceilings.short)
         rules.update(r.rule for d in got for r in d.reasons)
         for d in got:  # which of the budget warning's forecasts it read
             said = " ".join(r.detail for r in d.reasons if r.rule == "budget warning")

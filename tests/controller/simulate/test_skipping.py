@@ -178,13 +178,13 @@ def test_groups_of_short_ceilings_allocated_apart_decide_as_the_whole(
     tasks = generate(cfg, shape, 3, seed)
     naive, fast = EveryPoolEveryTick(cfg), VirtualLoop(cfg)
     made: list[int] = []  # how many groups each new set of short ceilings made
-    split = fast.engine._groups
+    split = fast.engine.ceilings._groups
 
     def groups(short: tuple[int, ...]) -> list[list[int]]:
         made.append(len(split(short)))
         return split(short)
 
-    fast.engine._groups = groups  # type: ignore[method-assign]
+    fast.engine.ceilings._groups = groups  # type: ignore[method-assign]
     every_tick = replay(cfg, tasks, naive)
     apart = replay(cfg, tasks, fast)
     assert fast.actions == naive.actions
