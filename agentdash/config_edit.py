@@ -135,7 +135,7 @@ def _replace(
 
 
 ALIASES = {"scale_up": "scaleUp", "scale_down": "scaleDown"}
-"""The HPA's names that agentdash.yaml also accepts (controller.core.config.Behavior)."""
+"""The HPA's names that agentdash.yaml also accepts (controller.core.behavior.Behavior)."""
 
 
 def _find(keys: Mapping[str, tuple[Node, Node]], field: str) -> tuple[Node, Node] | None:

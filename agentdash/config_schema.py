@@ -15,17 +15,20 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel
 
-from controller.core import config
+from controller.core import behavior, config, config_types
 from controller.core.config import Config
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+CONFIG_MODULES = (config, behavior)
+"""Where the config's models are written, docstrings under their fields."""
 
 
 def config_schema() -> dict[str, Any]:
     schema = Config.model_json_schema()
     models = {
         name: value
-        for name, value in vars(config).items()
+        for module in CONFIG_MODULES
+        for name, value in vars(module).items()
         if isinstance(value, type) and issubclass(value, BaseModel)
     }
     defs: dict[str, Any] = schema.get("$defs", {})
@@ -40,15 +43,16 @@ def config_schema() -> dict[str, Any]:
 
 
 def _field_docs() -> dict[tuple[str, str], str]:
-    """(model, field) -> the docstring written under the field in controller/core/config.py, for
-    an editor to show. Read here rather than by pydantic (`use_attribute_docstrings`), which
-    would read the source at every start of every command."""
+    """(model, field) -> the docstring written under the field in controller/core/config.py
+    (and behavior.py), for an editor to show. Read here rather than by pydantic
+    (`use_attribute_docstrings`), which would read the source at every start of every command."""
     try:
-        tree = ast.parse(inspect.getsource(config))
+        trees = [ast.parse(inspect.getsource(module)) for module in CONFIG_MODULES]
     except (OSError, TypeError):  # installed without its source: no descriptions then
         return {}
     docs = {}
-    for model in (node for node in tree.body if isinstance(node, ast.ClassDef)):
+    classes = (node for tree in trees for node in tree.body if isinstance(node, ast.ClassDef))
+    for model in classes:
         for field, after in zip(model.body, model.body[1:], strict=False):
             if (
                 isinstance(field, ast.AnnAssign)
@@ -103,12 +107,12 @@ def _single_rule(schema: dict[str, Any]) -> None:
     properties["max_pods"] = {
         "type": "integer",
         "exclusiveMinimum": 0,
-        "maximum": config.MAX_PODS,
+        "maximum": config_types.MAX_PODS,
         "description": "the older single-rule form: at most this many pods per period_seconds",
     }
     properties["period_seconds"] = {
         "type": "number",
         "exclusiveMinimum": 0,
-        "maximum": config.DAY,
+        "maximum": config_types.DAY,
         "description": "the older single-rule form: the period of max_pods",
     }

@@ -31,7 +31,8 @@ import yaml
 
 from agentdash import flags
 from controller.core import names
-from controller.core.config import DEFAULT_SCALE_DOWN, ConfigError, parse_config
+from controller.core.behavior import DEFAULT_SCALE_DOWN
+from controller.core.config import ConfigError, parse_config
 from controller.core.config_errors import shown
 from controller.core.input_files import load_yaml, read_text
 from controller.core.printable import printable

@@ -24,7 +24,8 @@ from agentdash import flags
 from agentdash.errors import StartError
 from agentdash.nats_accounts import render
 from agentdash.secret_files import warn_open_secret_files
-from controller.core.config import DAY, Config, ConfigError, check_files, load_config
+from controller.core.config import Config, ConfigError, check_files, load_config
+from controller.core.config_types import DAY
 from controller.core.printable import loggable
 from controller.sources.jetstream_queues import (
     ACK_WAIT_S,

@@ -35,7 +35,8 @@ from pydantic import ValidationError
 from real_traces import REAL
 from workload_makings import HOUR, THREE, Draft, burst, busy_rate, fleet, poisson, pools, tasks
 
-from controller.core.config import Behavior, Config, ConfigError, first_error, parse_config
+from controller.core.behavior import Behavior
+from controller.core.config import Config, ConfigError, first_error, parse_config
 from controller.simulate.backtest import POLICIES, backtest
 from controller.simulate.trace import Trace
 

@@ -23,7 +23,8 @@ from agentdash.tui.screens import (
     state_style,
 )
 from agentdash.tui.timeline_plot import TimelinePlot
-from controller.core.config import Config, PoolConfig, ScalingRule
+from controller.core.behavior import ScalingRule
+from controller.core.config import Config, PoolConfig
 from controller.core.events import Event, ScaleEvent
 from controller.core.model import ClusterEvent, Overrides, Pod, Reason
 from controller.core.printable import printable

@@ -10,14 +10,11 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -30,45 +27,37 @@ from pydantic import (
 # ConfigError and first_error are re-exported (`as`): the code around imports them from here
 from controller.core import names
 from controller.core.accounting import BudgetClock
+from controller.core.behavior import Behavior
 from controller.core.config_errors import ConfigError as ConfigError
 from controller.core.config_errors import InvalidField, UnknownReference
 from controller.core.config_errors import first_error as first_error
+from controller.core.config_types import (
+    DAY,
+    Count,
+    FilePath,
+    Flag,
+    Fraction,
+    NatsName,
+    PoolName,
+    PosCount,
+    PosRate,
+    PosReplicas,
+    PosSeconds,
+    Rate,
+    Replicas,
+    Seconds,
+    StrictModel,
+    Text,
+)
 from controller.core.input_files import load_yaml, load_yaml_with_lines, read_text
 
-# Every number is strict (`true` is no count, "10" no number), finite and bounded: a bound
-# far above any real fleet, but low enough that no arithmetic on it overflows or runs long.
-MAX_PODS = 100_000
-MAX_COUNT = 10**15
-"""Tokens, lag, requests: counts that are large but not astronomically so."""
-DAY = 86_400.0
 
-Replicas = Annotated[int, Strict(), Field(ge=0, le=MAX_PODS)]
-PosReplicas = Annotated[int, Strict(), Field(gt=0, le=MAX_PODS)]
-Count = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
-PosCount = Annotated[int, Strict(), Field(gt=0, le=MAX_COUNT)]
-Seconds = Annotated[float, Strict(), Field(ge=0, le=DAY, allow_inf_nan=False)]
-PosSeconds = Annotated[float, Strict(), Field(gt=0, le=DAY, allow_inf_nan=False)]
-Rate = Annotated[float, Strict(), Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
-PosRate = Annotated[float, Strict(), Field(gt=0, le=MAX_COUNT, allow_inf_nan=False)]
-Fraction = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)]
-Flag = Annotated[bool, Strict()]
-Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=10_000)]
-FilePath = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=4096)]
-
-PoolName = Annotated[str, Strict(), AfterValidator(names.pool)]
-NatsName = Annotated[str, Strict(), AfterValidator(names.nats_name)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClusterConfig(_Model):
+class ClusterConfig(StrictModel):
     max_pods: PosReplicas = 100
     """Hard cap over all pools together (what a ResourceQuota would allow)."""
 
 
-class TierConfig(_Model):
+class TierConfig(StrictModel):
     priority: Annotated[int, Strict(), Field(ge=-(10**9), le=10**9)]
     """When a shared ceiling is short, the room is shared by weight: the lowest priority
     weighs 1, each one above it twice the one below (controller.core.allocation)."""
@@ -95,7 +84,7 @@ def _time_zone(name: str) -> str:
     return name
 
 
-class TenantConfig(_Model):
+class TenantConfig(StrictModel):
     tier: Annotated[str, Strict()]
     daily_token_budget: PosCount | None = None
     """Tokens a day; none means unlimited."""
@@ -125,12 +114,12 @@ class TenantConfig(_Model):
         return BudgetClock(int(hours) * 60 + int(minutes), zone, label)
 
 
-class ControllerConfig(_Model):
+class ControllerConfig(StrictModel):
     interval_seconds: Annotated[float, Strict(), Field(ge=0.05, le=DAY, allow_inf_nan=False)] = 1.0
     """At least 50 ms: each tick asks NATS about every pool."""
 
 
-class ProviderConfig(_Model):
+class ProviderConfig(StrictModel):
     rpm: PosCount
     """LLM requests a minute the provider allows, shared by every pool that calls it."""
     headroom: Annotated[float, Strict(), Field(ge=1, le=4, allow_inf_nan=False)] = 1.5
@@ -140,7 +129,7 @@ class ProviderConfig(_Model):
     provider-bound traffic on 8 of 12 seeds (1.25 and 2.0: 6 of 12); 1 is a hard cap."""
 
 
-class DeploymentRef(_Model):
+class DeploymentRef(StrictModel):
     namespace: Annotated[str, Strict(), AfterValidator(names.namespace)] = "default"
     name: Annotated[str, Strict(), AfterValidator(names.kubernetes_name)]
 
@@ -148,155 +137,14 @@ class DeploymentRef(_Model):
         return f"{self.namespace}/{self.name}"
 
 
-class QueueRef(_Model):
+class QueueRef(StrictModel):
     stream: NatsName
     consumer: NatsName
     subject: Annotated[str, Strict(), AfterValidator(names.subject)] | None = None
     """Subject the consumer reads; defaults to `<stream lowercased>.<pool>`."""
 
 
-class ScalingPolicy(_Model):
-    """One HPA v2 rate policy: at most `value` pods (or percent of the replicas at the start
-    of the period) added or removed per `period_seconds`."""
-
-    type: Literal["Pods", "Percent"]
-    value: Annotated[int, Strict(), Field(gt=0, le=MAX_PODS)]
-    period_seconds: PosSeconds = Field(
-        validation_alias=AliasChoices("period_seconds", "periodSeconds")
-    )
-
-
-class ScalingRule(_Model):
-    """One direction of `behavior`, as the HPA's `scaleUp` / `scaleDown`.
-
-    The HPA's camelCase names are accepted too (`stabilizationWindowSeconds`, `selectPolicy`,
-    `periodSeconds`), so a KEDA or HPA `behavior` block can be pasted in. The older single-rule
-    form `{stabilization_seconds, max_pods, period_seconds}` is one `Pods` policy."""
-
-    stabilization_seconds: Seconds = Field(
-        0, validation_alias=AliasChoices("stabilization_seconds", "stabilizationWindowSeconds")
-    )
-    policies: tuple[ScalingPolicy, ...] = ()
-    select_policy: Literal["Max", "Min", "Disabled"] = Field(
-        "Max", validation_alias=AliasChoices("select_policy", "selectPolicy")
-    )
-    """Max: the policy allowing the largest change; Min: the smallest; Disabled: no change in
-    this direction at all."""
-    tolerance: Annotated[float, Strict(), Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
-    """A recommendation within this fraction of the current replicas leaves them alone."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _single_rule(cls, data: Any) -> Any:
-        if isinstance(data, dict) and ("max_pods" in data or "period_seconds" in data):
-            if "policies" in data:
-                raise ValueError("expected either policies or max_pods/period_seconds, not both")
-            data = dict(data)
-            value = data.pop("max_pods", None)
-            period = data.pop("period_seconds", None)
-            if value is None or period is None:
-                missing = "max_pods" if value is None else "period_seconds"
-                raise ValueError(f"expected {missing} beside the other (or a policies list)")
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"max_pods: expected a whole number greater than 0, got {value!r}")
-            if value > MAX_PODS:
-                raise ValueError(f"max_pods: expected a whole number <= {MAX_PODS}, got {value}")
-            data["policies"] = [{"type": "Pods", "value": value, "period_seconds": period}]
-        return data
-
-    def describe(self) -> str:
-        """`max(100% / 15 s, 4 pods / 15 s)`: the rate policies as a person reads them."""
-        if self.select_policy == "Disabled":
-            return "disabled"
-        if not self.policies:
-            return "no rate limit"
-        parts = [
-            f"{p.value}{'%' if p.type == 'Percent' else ' pods'} / {p.period_seconds:g} s"
-            for p in self.policies
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        return f"{self.select_policy.lower()}({', '.join(parts)})"
-
-    @cached_property
-    def steps(self) -> tuple[tuple[float, bool, int], ...]:
-        """(period_seconds, is Pods, value) per policy, sorted by period so that policies
-        sharing one are counted together (read at every tick of every pool that moves)."""
-        return tuple(sorted((p.period_seconds, p.type == "Pods", p.value) for p in self.policies))
-
-    def __str__(self) -> str:
-        return self.describe()
-
-    def __format__(self, spec: str) -> str:
-        return format(self.describe(), spec)
-
-    @property
-    def longest_period(self) -> float:
-        return max((p.period_seconds for p in self.policies), default=0.0)
-
-
-def _up_default() -> ScalingRule:
-    return ScalingRule.model_validate(DEFAULT_SCALE_UP)
-
-
-def _down_default() -> ScalingRule:
-    return ScalingRule.model_validate(DEFAULT_SCALE_DOWN)
-
-
-DEFAULT_SCALE_UP: dict[str, Any] = {
-    "stabilization_seconds": 0,
-    "select_policy": "Max",
-    "policies": [
-        {"type": "Percent", "value": 100, "period_seconds": 15},
-        {"type": "Pods", "value": 4, "period_seconds": 15},
-    ],
-}
-"""No window, at least doubling every 15 s (the HPA's own defaults), no tolerance: see
-docs/policy.md, "Choosing the defaults", for the measurements behind these."""
-DEFAULT_SCALE_DOWN: dict[str, Any] = {
-    "stabilization_seconds": 120,
-    "select_policy": "Max",
-    "tolerance": 0.25,
-    "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}],
-}
-
-
-_CAMEL = {
-    "stabilizationWindowSeconds": "stabilization_seconds",
-    "selectPolicy": "select_policy",
-    "scaleUp": "scale_up",
-    "scaleDown": "scale_down",
-}
-
-
-class Behavior(_Model):
-    """What a direction leaves out comes from its default, as the HPA fills in `behavior`."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_in(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = {_CAMEL.get(k, k): v for k, v in data.items()}
-        for key, default in (("scale_up", DEFAULT_SCALE_UP), ("scale_down", DEFAULT_SCALE_DOWN)):
-            given = data.get(key)
-            if isinstance(given, dict):
-                given = {_CAMEL.get(k, k): v for k, v in given.items()}
-                base = dict(default)
-                if "max_pods" in given or "period_seconds" in given:
-                    del base["policies"]  # the single-rule form names its own
-                data[key] = {**base, **given}
-        return data
-
-    scale_up: ScalingRule = Field(
-        default_factory=_up_default, validation_alias=AliasChoices("scale_up", "scaleUp")
-    )
-    scale_down: ScalingRule = Field(
-        default_factory=_down_default, validation_alias=AliasChoices("scale_down", "scaleDown")
-    )
-
-
-class FallbackConfig(_Model):
+class FallbackConfig(StrictModel):
     """KEDA's `fallback`: after `failure_threshold` failed reads in a row, hold `replicas`."""
 
     failure_threshold: Annotated[int, Strict(), Field(ge=1, le=10_000)] = 3
@@ -304,7 +152,7 @@ class FallbackConfig(_Model):
     """At most the pool's max_replicas."""
 
 
-class PoolConfig(_Model):
+class PoolConfig(StrictModel):
     tenant: Annotated[str, Strict()]
     deployment: DeploymentRef
     queue: QueueRef
@@ -349,7 +197,7 @@ class PoolConfig(_Model):
 DEFAULT_TOKENS_QUERY = "sum by (tenant) (increase(agent_tokens_consumed_total[1d]))"
 
 
-class NatsTLS(_Model):
+class NatsTLS(StrictModel):
     ca_file: FilePath | None = None
     """CA bundle for the server's certificate (default: the system's)."""
     cert_file: FilePath | None = None
@@ -364,7 +212,7 @@ class NatsTLS(_Model):
         return self
 
 
-class NatsConfig(_Model):
+class NatsConfig(StrictModel):
     """Where NATS is and how agentdash proves who it is: at most one of a .creds file, an
     nkey seed, user and password, or a token; TLS on its own or with any of them. Files are
     read when agentdash starts (`check-config` only notes a missing one: it may be mounted
@@ -410,7 +258,7 @@ class NatsConfig(_Model):
         return {f"nats.{path}": file for path, file in found.items() if file is not None}
 
 
-class PrometheusTLS(_Model):
+class PrometheusTLS(StrictModel):
     ca_file: FilePath | None = None
     """CA bundle for Prometheus's certificate (default: the system's)."""
     insecure_skip_verify: Flag = False
@@ -423,7 +271,7 @@ class PrometheusTLS(_Model):
         return self
 
 
-class PrometheusConfig(_Model):
+class PrometheusConfig(StrictModel):
     url: Annotated[str, Strict(), AfterValidator(names.http_url)]
     tokens_query: Text = DEFAULT_TOKENS_QUERY
     """PromQL giving tokens used today, one series per tenant (label `tenant`)."""
@@ -437,7 +285,7 @@ class PrometheusConfig(_Model):
         return {f"prometheus.{path}": file for path, file in found.items() if file is not None}
 
 
-class KubernetesLeaseConfig(_Model):
+class KubernetesLeaseConfig(StrictModel):
     """Elect the leader on this `coordination.k8s.io/v1` Lease instead of in NATS KV."""
 
     namespace: Annotated[str, Strict(), AfterValidator(names.namespace)]
@@ -447,7 +295,7 @@ class KubernetesLeaseConfig(_Model):
         return f"{self.namespace}/{self.name}"
 
 
-class KubernetesConfig(_Model):
+class KubernetesConfig(StrictModel):
     qps: Annotated[float, Strict(), Field(gt=0, le=10_000, allow_inf_nan=False)] = 5.0
     burst: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 10
     annotate: Flag = False
@@ -463,7 +311,7 @@ class KubernetesConfig(_Model):
     without it, on the NATS KV bucket agentdash_leader."""
 
 
-class Config(_Model):
+class Config(StrictModel):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     tiers: dict[NatsName, TierConfig]
     tenants: dict[NatsName, TenantConfig]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 
-from controller.core.config import PoolConfig, ScalingRule
+from controller.core.behavior import ScalingRule
+from controller.core.config import PoolConfig
 from controller.core.history import PoolHistory
 from controller.core.keepalive import REGROW_S, Hold, KeepAlive
 from controller.core.model import Reason, utc

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from controller.core.config import Config, PoolConfig, ScalingRule
+from controller.core.behavior import ScalingRule
+from controller.core.config import Config, PoolConfig
 from controller.simulate.trace import Trace
 
 UP_WINDOW = (0, 5, 10, 15, 30, 45, 60)

@@ -27,8 +27,9 @@ from operator import le
 from pathlib import Path
 from typing import IO, Any
 
-from controller.core.config import DAY, MAX_COUNT, Config, ConfigError
+from controller.core.config import Config, ConfigError
 from controller.core.config_errors import shown
+from controller.core.config_types import DAY, MAX_COUNT
 
 FIELDS = ("t", "pool", "work_s", "tokens")
 MAX_TRACE_SECONDS = 31 * DAY

@@ -28,8 +28,9 @@ from pydantic import (
     model_validator,
 )
 
-from controller.core.config import MAX_COUNT, Config, Count, Rate
+from controller.core.config import Config
 from controller.core.config_errors import ConfigError, first_error, key, shown
+from controller.core.config_types import MAX_COUNT, Count, Rate
 from controller.core.history import History
 from controller.core.input_files import load_json, read_text
 from controller.core.model import Observations, Overrides, Pin, PoolObservation

@@ -15,7 +15,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.core.config import MAX_COUNT, Config, ConfigError, load_config
+from controller.core.config import Config, ConfigError, load_config
+from controller.core.config_types import MAX_COUNT
 from controller.simulate.trace import load_trace
 from controller.sources.observations_file import load_observations
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from controller.core.config import Behavior, PoolConfig
+from controller.core.behavior import Behavior
+from controller.core.config import PoolConfig
 from tests.support import benchmark_script
 
 pytestmark = pytest.mark.e2e
