@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel
 
-from controller.core import behavior, config, config_types
+from controller.core import behavior, config, config_types, connections
 from controller.core.config import Config
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-CONFIG_MODULES = (config, behavior)
+CONFIG_MODULES = (config, behavior, connections)
 """Where the config's models are written, docstrings under their fields."""
 
 
@@ -44,7 +44,7 @@ def config_schema() -> dict[str, Any]:
 
 def _field_docs() -> dict[tuple[str, str], str]:
     """(model, field) -> the docstring written under the field in controller/core/config.py
-    (and behavior.py), for an editor to show. Read here rather than by pydantic
+    (and behavior.py, connections.py), for an editor to show. Read here rather than by pydantic
     (`use_attribute_docstrings`), which would read the source at every start of every command."""
     try:
         trees = [ast.parse(inspect.getsource(module)) for module in CONFIG_MODULES]

@@ -21,7 +21,8 @@ import nats.errors
 from nats.aio.client import Client
 
 from agentdash.errors import StartError
-from controller.core.config import ConfigError, NatsConfig, NatsTLS
+from controller.core.config import ConfigError
+from controller.core.connections import NatsConfig, NatsTLS
 from controller.core.printable import redacted
 
 log = logging.getLogger("agentdash.nats")

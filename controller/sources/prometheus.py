@@ -20,7 +20,8 @@ from prometheus_api_client import PrometheusConnect
 from pydantic import BaseModel, ValidationError
 
 from controller.core.bad_messages import BadMessages
-from controller.core.config import Config, PrometheusConfig
+from controller.core.config import Config
+from controller.core.connections import PrometheusConfig
 from controller.core.model import Usage
 from controller.core.printable import redacted
 

@@ -23,7 +23,8 @@ import yaml
 
 from agentdash.errors import StartError
 from agentdash.nats_client import connect_nats
-from controller.core.config import ConfigError, NatsConfig
+from controller.core.config import ConfigError
+from controller.core.connections import NatsConfig
 from tests.support.certificates import make_certificates
 from tests.support.nats_auth import SecuredNats
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from controller.core.config import Config, KubernetesConfig
+from controller.core.config import Config
+from controller.core.connections import KubernetesConfig
 from tests.support.factories import config, pool
 
 

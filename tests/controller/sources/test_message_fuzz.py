@@ -19,7 +19,8 @@ from controller.coordination.overrides import MAX_PIN_REPLICAS, read_overrides
 from controller.coordination.shared import MAX_REPLICAS
 from controller.core.accounting import MAX_WORK_S
 from controller.core.bad_messages import BadMessages
-from controller.core.config import Config, ConfigError, PrometheusConfig
+from controller.core.config import Config, ConfigError
+from controller.core.connections import PrometheusConfig
 from controller.sources.prometheus import MAX_TOKENS_TODAY, PrometheusUsageSource
 from controller.sources.usage import MAX_TOKENS, NatsUsageSource
 from tests.support.factories import config, pool

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from controller.core.config import PrometheusConfig
+from controller.core.connections import PrometheusConfig
 from controller.core.events import TickEvent
 from controller.core.model import Observations, PoolObservation
 from controller.core.policy import decide

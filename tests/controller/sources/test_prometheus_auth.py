@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from controller.core.config import PrometheusConfig
+from controller.core.connections import PrometheusConfig
 from controller.sources.prometheus import PrometheusUsageSource
 from tests.support import eventually, free_port
 from tests.support.certificates import make_certificates

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from controller.core.bad_messages import BadMessages
-from controller.core.config import PrometheusConfig
+from controller.core.connections import PrometheusConfig
 from controller.core.model import Observations, PoolObservation
 from controller.core.policy import decide
 from controller.sources.prometheus import PrometheusUsageSource
