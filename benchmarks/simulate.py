@@ -28,6 +28,7 @@ from controller.accel import use_compiled
 COMPILED = use_compiled()  # before the hot modules are imported (make accel builds them)
 
 import controller.core.engine as engine_module
+import controller.core.sharing as sharing
 from controller.core.config import Config, parse_config
 from controller.core.history import History
 from controller.simulate.backtest import backtest, make_scaler
@@ -74,11 +75,12 @@ def fleet(interval: float = 1.0) -> Config:
 class PolicyClock:
     """Wall time spent inside the policy, as the simulator calls it."""
 
-    WRAPPED = ("claim", "demanded", "allocate")
+    WRAPPED = ((engine_module, "claim"), (engine_module, "demanded"), (sharing, "allocate_short"))
+    """Where the engine looks each one up, and its name there."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self._saved = {name: getattr(engine_module, name) for name in self.WRAPPED}
+        self._saved = {(module, name): getattr(module, name) for module, name in self.WRAPPED}
         self._record = History.record_pool
 
     def _timed(self, function: Any) -> Any:
@@ -92,14 +94,14 @@ class PolicyClock:
         return timed
 
     def __enter__(self) -> PolicyClock:
-        for name, function in self._saved.items():
-            setattr(engine_module, name, self._timed(function))
+        for (module, name), function in self._saved.items():
+            setattr(module, name, self._timed(function))
         History.record_pool = self._timed(self._record)  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for name, function in self._saved.items():
-            setattr(engine_module, name, function)
+        for (module, name), function in self._saved.items():
+            setattr(module, name, function)
         History.record_pool = self._record  # type: ignore[method-assign]
 
 
