@@ -21,6 +21,7 @@ from aiohttp import web
 from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
 from agentdash.runtime import Runtime, RuntimeOptions, emit, start
+from controller.actuators.kubernetes import DeploymentScaler
 from controller.actuators.kubernetes.fleet_budget import ApiBudget
 from controller.core.config import Config, ConfigError
 from controller.core.printable import loggable_tree
@@ -84,6 +85,7 @@ async def serve_http(
             "problems": loop.problems,
             "stale_pools": stale,
             "stale_count": len(loop.stale),
+            "refused": refused_rights(runtime),
             "ticks": runtime.ticks,
         }
         # What NATS and Kubernetes said, printable: `curl ... | jq -r` prints it to a terminal.
@@ -102,6 +104,13 @@ async def serve_http(
     except OSError as exc:  # in use, not ours to bind, or no such host: the user's to fix
         reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's is long
         raise ConfigError("--http", "", f"cannot listen on {listen}: {reason}") from None
+
+
+def refused_rights(runtime: Runtime) -> dict[str, str]:
+    """Each Kubernetes right the API server refuses this process, with its words, whether or
+    not it holds a pool (`create events`: scales go on, unexplained on the Deployment)."""
+    actuator = runtime.loop.actuator
+    return dict(actuator.api.refusals.refused) if isinstance(actuator, DeploymentScaler) else {}
 
 
 def broken_lease(runtime: Runtime) -> dict[str, object] | None:

@@ -1,6 +1,6 @@
 """deploy/'s Role, enforced by the real API server: with each of its rights taken away in
-turn, the daemon says what it cannot do in one line, in the API server's own words, and keeps
-running.
+turn, the daemon says what it cannot do in one line, in the API server's own words, lists it
+under /healthz's `refused`, and keeps running.
 (The emulator's check, tests/controller/actuators/kubernetes/test_manifests.py, proves the
 Role grants no more than the requests agentdash makes; this proves that the lack of any one
 grant is told and survived.)"""
@@ -45,6 +45,12 @@ def refused(right: Right) -> str:
     """How the API server words a refusal of this right."""
     group, resource, verb = right
     return f'cannot {verb} resource "{resource}" in API group "{group}"'
+
+
+def right_name(right: Right) -> str:
+    """How /healthz names a right: `patch deployments/scale (apps)`, `create events`."""
+    group, resource, verb = right
+    return f"{verb} {resource}" + (f" ({group})" if group else "")
 
 
 def saying(daemon: Daemon, text: str) -> list[dict[str, Any]]:
@@ -110,6 +116,8 @@ async def test_without_one_right_the_daemon_says_so_and_keeps_running(
     daemon = run_daemon(Path(config.source))
 
     health = await says_once_and_runs_on(daemon, right)
+    # /healthz lists the right refused, in the API server's words, whether it holds or not
+    assert refused(right) in health["refused"].get(right_name(right), ""), health["refused"]
     if right in HOLDING:
         # red once the pool's refusal has lasted (controller.runtime.health.STEADY_S)
         health = await daemon.wait_health(lambda h: h["status"] == 503, timeout=30)
@@ -145,5 +153,6 @@ async def test_without_patch_pods_a_scale_down_goes_on_unmarked(
     for task in await worker.fetch(2, timeout=5):
         await task.ack()  # the work is done: one replica is enough
 
-    await says_once_and_runs_on(daemon, IDLE_FIRST)
+    health = await says_once_and_runs_on(daemon, IDLE_FIRST)
+    assert refused(IDLE_FIRST) in health["refused"][right_name(IDLE_FIRST)]
     await eventually(lambda: kube.replicas(pool) == 1, timeout=30)

@@ -29,31 +29,8 @@ TOKEN_SECONDS = 24 * 3600
 Right = tuple[str, str, str]
 """(API group, resource, verb), as a Role's rules grant them."""
 
-# KEDA's ScaledObject kind, so that its rights can be exercised: a stand-in for KEDA's own CRD
-# (which validates the spec; agentdash reads only spec.scaleTargetRef and annotations).
-SCALED_OBJECTS_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "scaledobjects.keda.sh"},
-    "spec": {
-        "group": "keda.sh",
-        "scope": "Namespaced",
-        "names": {"plural": "scaledobjects", "singular": "scaledobject", "kind": "ScaledObject"},
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+KEDA_CRD = Path(__file__).resolve().parents[1] / "data" / "keda" / "keda.sh_scaledobjects.yaml"
+"""KEDA's own ScaledObject CRD, as KEDA ships it: the ScaledObjects made here pass its schema."""
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
@@ -114,7 +91,8 @@ class AgentdashCluster:
         self.core.create_namespaced_service_account(
             POOLS_NAMESPACE, {"metadata": {"name": "default"}}
         )
-        client.ApiextensionsV1Api(self.admin).create_custom_resource_definition(SCALED_OBJECTS_CRD)
+        [crd] = documents(KEDA_CRD)
+        client.ApiextensionsV1Api(self.admin).create_custom_resource_definition(crd)
         for path in (RBAC, LEASE_RBAC):
             for doc in documents(path):
                 utils.create_from_dict(self.admin, doc)
@@ -196,8 +174,11 @@ class AgentdashCluster:
             {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
         )
 
-    def scaled_object(self, name: str, deployment: str) -> None:
-        """A KEDA ScaledObject in the pools' namespace that scales this Deployment."""
+    def scaled_object(
+        self, name: str, deployment: str, annotations: dict[str, str] | None = None
+    ) -> None:
+        """A KEDA ScaledObject in the pools' namespace that scales this Deployment on its
+        NATS JetStream consumer (of the same name), as KEDA's docs write one."""
         client.CustomObjectsApi(self.admin).create_namespaced_custom_object(
             "keda.sh",
             "v1alpha1",
@@ -206,10 +187,32 @@ class AgentdashCluster:
             {
                 "apiVersion": "keda.sh/v1alpha1",
                 "kind": "ScaledObject",
-                "metadata": {"name": name},
-                "spec": {"scaleTargetRef": {"name": deployment}},
+                "metadata": {"name": name, "annotations": annotations or {}},
+                "spec": {
+                    "scaleTargetRef": {"name": deployment},
+                    "minReplicaCount": 0,
+                    "triggers": [
+                        {
+                            "type": "nats-jetstream",
+                            "metadata": {
+                                "natsServerMonitoringEndpoint": "nats.nats.svc:8222",
+                                "account": "$G",
+                                "stream": "AGENT_TASKS",
+                                "consumer": deployment,
+                                "lagThreshold": "1",
+                            },
+                        }
+                    ],
+                },
             },
         )
+
+    def scaled_object_annotations(self, name: str) -> dict[str, str]:
+        """The ScaledObject's annotations as an operator would read them now."""
+        found = client.CustomObjectsApi(self.admin).get_namespaced_custom_object(
+            "keda.sh", "v1alpha1", POOLS_NAMESPACE, "scaledobjects", name
+        )
+        return dict(found.get("metadata", {}).get("annotations") or {})
 
     def replicas(self, name: str) -> int:
         """What the Deployment's scale subresource says now."""

@@ -58,6 +58,7 @@ from controller.actuators.kubernetes.failure import (
     failure_of,
     no_answer,
 )
+from controller.actuators.kubernetes.refusals import Refusals
 
 __all__ = ["ApiFailure", "KubeApi", "KubeConfigError", "RetryPolicy", "connect_client"]
 
@@ -118,6 +119,13 @@ class KubeApi:
         """How long answers take now: a write needs at least this much of its deadline."""
         self._sleep = sleep
         self._jitter = jitter
+        self.refusals = Refusals()
+        """The rights the API server refused, until granted (what /healthz lists)."""
+
+    def _failed(self, request: Request, failure: ApiFailure) -> ApiFailure:
+        if failure.status == 403:
+            self.refusals.refuse(request, failure.message)
+        return failure
 
     def deadline(self) -> float:
         """When a call started now must end, on the event loop's clock."""
@@ -217,7 +225,8 @@ class KubeApi:
         if tries.one:  # a list's answer grows with the namespace: it says little of a write's
             self.round_trip.record(loop.time() - sent_at)
         if response.status >= 300:
-            raise failure_of(what, response, body)
+            raise self._failed(request, failure_of(what, response, body))
+        self.refusals.grant(request)
         try:
             parsed = json.loads(body) if body else {}
         except ValueError:
@@ -243,7 +252,8 @@ class KubeApi:
             raise ApiFailure(what, None, no_answer(exc)) from exc
         try:
             if response.status >= 300:
-                raise failure_of(what, response, await response.read())
+                raise self._failed(request, failure_of(what, response, await response.read()))
+            self.refusals.grant(request)
             while True:
                 try:
                     line = await response.content.readline()

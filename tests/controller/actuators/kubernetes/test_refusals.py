@@ -1,0 +1,80 @@
+"""The rights the API server refuses, kept for /healthz in RBAC's terms until granted: a 403
+on any request, a pool's or not, names its right once; a later success clears it."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from kmock import KubernetesEmulator
+
+from controller.actuators.kubernetes.refusals import SHOWN, Refusals, right_of
+from controller.core.model import Reason, ScaleDecision
+from tests.support import eventually
+from tests.support.kmock import DEPLOYMENTS, MakeScaler, deployment, refuse
+
+EVENTS_PATH = "/api/v1/namespaces/agents/events"
+NO_EVENTS = (
+    'events is forbidden: User "system:serviceaccount:agentdash:agentdash" cannot create '
+    'resource "events" in API group "" in the namespace "agents"'
+)
+GROW = ScaleDecision(
+    pool="web", tenant="acme", current=2, desired=5, reasons=(Reason("demand", "lag 10", ()),)
+)
+
+
+@pytest.fixture
+def web(cluster: KubernetesEmulator) -> KubernetesEmulator:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    return cluster
+
+
+async def test_a_refused_event_is_listed_while_the_scale_goes_on_and_cleared_once_granted(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    refusal = refuse("POST", EVENTS_PATH, 403, NO_EVENTS)
+    web.faults.append(refusal)
+    scaler = make_scaler()
+    await scaler.observe()
+
+    await scaler.scale_with_reason("web", 5, GROW, 0.0)
+
+    assert (await scaler.observe())["web"].replicas == 5  # it held nothing
+    await eventually(lambda: "create events" in scaler.api.refusals.refused)
+    assert scaler.api.refusals.refused == {"create events": NO_EVENTS}
+
+    web.faults.remove(refusal)  # an operator granted it
+    await scaler.scale_with_reason("web", 6, GROW._replace(current=5, desired=6), 0.0)
+    await eventually(lambda: scaler.api.refusals.refused == {})
+
+
+def test_a_right_is_named_as_rbac_names_it() -> None:
+    def patch_namespaced_deployment_scale_without_preload_content() -> None: ...
+
+    said = 'cannot patch resource "deployments/scale" in API group "apps" in the namespace "a"'
+    request = patch_namespaced_deployment_scale_without_preload_content
+    assert right_of(said, request) == "patch deployments/scale (apps)"
+    assert right_of("forbidden", request) == "patch deployment_scale"
+
+
+def test_a_role_stripped_bare_gives_a_short_list() -> None:
+    refusals = Refusals()
+    for n in range(SHOWN + 10):
+        refusals.refuse(lambda: None, f'cannot get resource "r{n}" in API group ""')
+    assert len(refusals.refused) == SHOWN
+
+
+def test_one_method_for_two_kinds_is_granted_kind_by_kind() -> None:
+    """The custom objects' list reads ScaledObjects and, on old clusters, HPAs: HPAs read
+    do not grant what was refused of ScaledObjects."""
+
+    def list_namespaced_custom_object(**kwargs: str) -> None: ...
+
+    scaled_objects = functools.partial(list_namespaced_custom_object, plural="scaledobjects")
+    hpas = functools.partial(list_namespaced_custom_object, plural="horizontalpodautoscalers")
+    refusals = Refusals()
+    refusals.refuse(scaled_objects, 'cannot list resource "scaledobjects" in API group "keda.sh"')
+    refusals.grant(hpas)
+    assert list(refusals.refused) == ["list scaledobjects (keda.sh)"]
+    refusals.grant(scaled_objects)
+    assert refusals.refused == {}
