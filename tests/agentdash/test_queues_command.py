@@ -21,6 +21,7 @@ from controller.sources.jetstream_queues import STREAM_BYTES
 from tests.support import eventually
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
+from tests.support.loops import publish
 from tests.support.nats_auth import SecuredNats
 
 pytestmark = pytest.mark.e2e
@@ -225,11 +226,6 @@ def test_the_configs_credentials_reach_a_server_that_demands_them(
         assert result.stdout.endswith("6 created\n")
     else:
         assert result.stderr.startswith(f"agentdash: {path}: nats.token: expected credentials")
-
-
-async def publish(nc: Client, subject: str, n: int) -> None:
-    for i in range(n):
-        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
 
 
 async def test_the_lag_source_and_the_daemon_read_queues_made_this_way(

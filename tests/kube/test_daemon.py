@@ -6,7 +6,6 @@ No kubelet runs, so no pod ever starts: what is observable of a scale is the Dep
 
 from __future__ import annotations
 
-import json
 import signal
 
 from nats.aio.client import Client
@@ -17,11 +16,7 @@ from controller.sources.jetstream_queues import ensure_queues
 from tests.kube.conftest import FleetFile, RunDaemon
 from tests.support import eventually
 from tests.support.kube_cluster import POOLS_NAMESPACE, AgentdashCluster
-
-
-async def publish(nc: Client, subject: str, n: int) -> None:
-    for i in range(n):
-        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
+from tests.support.loops import publish
 
 
 async def test_the_daemon_elects_itself_on_a_lease_and_scales_from_zero(

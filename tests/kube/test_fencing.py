@@ -28,6 +28,7 @@ from tests.kube.conftest import AT_ONCE
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 from tests.support.kube_cluster import CONTROLLER_NAMESPACE, POOLS_NAMESPACE, AgentdashCluster
+from tests.support.loops import publish
 from tests.support.stalling_proxy import StallingProxy, stalling_proxy
 
 POOL = "fenced"
@@ -77,11 +78,6 @@ async def controller(
     return Reconciler(
         fleet, lag, TokenLedger(fleet), scaler, clock=clock, lease=lease, call_deadline=20.0
     )
-
-
-async def publish(nc: Client, subject: str, n: int) -> None:
-    for i in range(n):
-        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
 
 
 async def test_a_deposed_leaders_late_scale_is_refused_by_the_api_server(

@@ -4,7 +4,6 @@ it as its own, and gives it back when it stops; one a person paused stays paused
 
 from __future__ import annotations
 
-import json
 import signal
 
 from nats.aio.client import Client
@@ -15,11 +14,7 @@ from controller.sources.jetstream_queues import ensure_queues
 from tests.kube.conftest import FleetFile, RunDaemon
 from tests.support import eventually
 from tests.support.kube_cluster import AgentdashCluster
-
-
-async def publish(nc: Client, subject: str, n: int) -> None:
-    for i in range(n):
-        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
+from tests.support.loops import publish
 
 
 async def test_a_scaled_object_is_paused_while_agentdash_scales_and_given_back_at_stop(

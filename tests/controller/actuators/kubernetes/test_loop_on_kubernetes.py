@@ -29,6 +29,7 @@ from tests.support.kmock import (
     hpa,
     nowhere,
 )
+from tests.support.loops import publish
 
 UP_AT_ONCE = {
     "scale_up": {"stabilization_seconds": 0, "max_pods": 10, "period_seconds": 10},
@@ -48,11 +49,6 @@ async def lag(nc: Client, fleet: Config, clock: FakeClock) -> AsyncIterator[JetS
     await source.start()
     yield source
     await source.stop()
-
-
-async def publish(nc: Client, subject: str, n: int) -> None:
-    for i in range(n):
-        await nc.jetstream().publish(subject, json.dumps({"id": i}).encode())
 
 
 async def test_the_loop_scales_through_the_api_and_holds_the_hpas_deployment(
