@@ -27,16 +27,10 @@ from agentdash.tui.commands import AgentDashCommands
 from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.feed import Feed
 from agentdash.tui.leaving import ExitWatchdog, StopOnce
+from agentdash.tui.live import LiveScreen, hide_operator_keys
 from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal, Section, bindings_of
 from agentdash.tui.pause import PauseChoice, PausePoolModal, held, pause_question
-from agentdash.tui.screens import (
-    EventsScreen,
-    FleetScreen,
-    LiveScreen,
-    PodsScreen,
-    TenantsScreen,
-    hide_operator_keys,
-)
+from agentdash.tui.screens import EventsScreen, FleetScreen, PodsScreen, TenantsScreen
 from agentdash.tui.table import KeyedTable
 from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import ReadOnlyError

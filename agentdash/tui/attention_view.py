@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.widgets import Footer, Label
 
 from agentdash.tui.attention import ALARM, Flag, InForce
+from agentdash.tui.live import LiveScreen
 from agentdash.tui.render import clock, fit, room
-from agentdash.tui.screens import LiveScreen
 from agentdash.tui.table import Column, KeyedTable
 from controller.core.events import Event
 from controller.runtime.snapshot import FleetSnapshot

@@ -14,14 +14,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from agentdash.tui.cluster_events import ClusterEvents
-from agentdash.tui.render import age, clock, duration
-from agentdash.tui.screens import (
+from agentdash.tui.live import (
     LiveScreen,
     pool_wait,
     reason_text,
     state_detail,
     state_style,
 )
+from agentdash.tui.render import age, clock, duration
 from agentdash.tui.timeline_plot import TimelinePlot
 from controller.core.behavior import ScalingRule
 from controller.core.config import Config, PoolConfig

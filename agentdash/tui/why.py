@@ -13,8 +13,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Label, Static
 
+from agentdash.tui.live import LiveScreen, event_row, pool_wait
 from agentdash.tui.render import fit, room, tokens
-from agentdash.tui.screens import LiveScreen, event_row, pool_wait
 from agentdash.tui.table import KeyedTable
 from controller.core.config import Config
 from controller.core.events import Event, ScaleEvent
