@@ -11,9 +11,10 @@ from textual.binding import Binding
 from textual.widgets import Footer, Label
 
 from agentdash.tui.attention import ALARM, Flag, InForce
+from agentdash.tui.columns import Column
 from agentdash.tui.live import LiveScreen
 from agentdash.tui.render import clock, fit, room
-from agentdash.tui.table import Column, KeyedTable
+from agentdash.tui.table import KeyedTable
 from controller.core.events import Event
 from controller.runtime.snapshot import FleetSnapshot
 

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Input, Label, Static
 
 from agentdash.tui.attention import Flag
+from agentdash.tui.columns import Column
 from agentdash.tui.live import (
     LiveScreen,
     event_at,
@@ -38,7 +39,7 @@ from agentdash.tui.render import (
     sparkline,
     tokens,
 )
-from agentdash.tui.table import Column, KeyedTable, Row
+from agentdash.tui.table import KeyedTable, Row
 from controller.core.events import Event, ScaleEvent
 from controller.core.model import Pod
 from controller.runtime.snapshot import FleetSnapshot, PoolRow

@@ -13,16 +13,13 @@ leaves the list.
 
 Columns have a priority: when the table is too narrow for all of them, the lowest priority go
 first (a column may fold its value into another as it goes, e.g. PIN into STATE) and a flexible
-column (width None) takes the room left. Keys, as in k9s: j/k, g/G, Home/End, page up/down,
-Enter, and shift+letter to sort by a column (again to reverse).
+column (width None) takes the room left (agentdash.tui.columns). Keys, as in k9s: j/k, g/G,
+Home/End, page up/down, Enter, and shift+letter to sort by a column (again to reverse).
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.segment import Segment
@@ -36,100 +33,20 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets.data_table import RowKey
 
+from agentdash.tui.columns import (
+    PADDING,
+    Column,
+    ColumnSpec,
+    as_column,
+    layout,
+    sort_value,
+)
 from controller.core.printable import printable
 
 Row = tuple[str, tuple[Any, ...]]
-PADDING = 1
-"""Blank cells each side of a column."""
 BOUND = frozenset("SG")
 """Shift+letters the app or the table binds already (pause all, last row): never a sort key."""
 ARROWS = {False: "▲", True: "▼"}
-
-
-@dataclass(frozen=True)
-class Column:
-    label: str
-    width: int | None = None
-    """None: a flexible column that takes the width the others leave (at least `min_width`)."""
-    priority: int = 5
-    """When the table is too narrow, the lowest priority columns drop first."""
-    min_width: int | None = None
-    """The fewest cells it does with: a fixed column shrinks to it before any column drops;
-    a flexible one (12 unless told) never gets less."""
-    fold_into: str | None = None
-    """A dropped column's value is appended to this column's, e.g. STATE "steady, pin 3"."""
-    sort: str | None = None
-    """The shift+letter that sorts by this column; by default the first free letter of its label,
-    and "" for none (a sparkline has no order)."""
-    crop_left: bool = False
-    """Cut from the left when narrow: a sparkline keeps its newest points."""
-    render: Callable[[Any], str | Text] | None = None
-    """Cells hold raw values and this draws them (e.g. an age from a start time), so a value
-    that only looks different each second is formatted for the rows on screen alone."""
-    sort_value: Callable[[Any], Any] | None = None
-    """The order of raw values, where it is not their natural order."""
-
-
-ColumnSpec = Column | tuple[str, int | None]
-
-
-def as_column(spec: ColumnSpec) -> Column:
-    return spec if isinstance(spec, Column) else Column(*spec)
-
-
-def layout(columns: Sequence[Column], width: int) -> list[tuple[Column, int]]:
-    """The columns that fit in `width` cells, each with its width, in their order: the lowest
-    priority drop until the rest fit at their least; then the most important grow back to
-    their width first, and flexible columns share what is left."""
-    kept = list(columns)
-    for column in sorted(reversed(columns), key=lambda c: c.priority):  # ties: rightmost first
-        if len(kept) == 1 or _needed(kept) <= width:
-            break
-        kept.remove(column)
-    widths = {c.label: _least(c) for c in kept}
-    spare = width - _needed(kept)
-    for column in sorted(kept, key=lambda c: -c.priority):
-        if column.width is not None and spare > 0:
-            grow = min(spare, column.width - widths[column.label])
-            widths[column.label] += grow
-            spare -= grow
-    flexible = [c for c in kept if c.width is None]
-    for column in flexible:
-        widths[column.label] += max(0, spare) // len(flexible)
-    return [(c, widths[c.label]) for c in kept]
-
-
-def _least(column: Column) -> int:
-    if column.min_width is not None:
-        return column.min_width
-    return column.width if column.width is not None else 12
-
-
-def _needed(columns: Sequence[Column]) -> int:
-    return sum(_least(c) + 2 * PADDING for c in columns)
-
-
-NUMBER = re.compile(r"(\d+(?:\.\d+)?)([smhdkM%]?)")
-UNITS = {"": 1, "%": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "k": 1e3, "M": 1e6}
-CHUNKS = re.compile(r"(\d+)")
-
-
-def sort_value(value: Any) -> tuple[Any, ...]:
-    """An order people expect: numbers by size ("12k" < "1.2M", "90s" < "2m"), names with
-    numbers in them naturally ("pool-9" < "pool-10"), and text after numbers."""
-    if isinstance(value, bool | int | float):
-        return (0, float(value))
-    return _text_order(value.plain if isinstance(value, Text) else str(value))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _text_order(text: str) -> tuple[Any, ...]:
-    # Cached: sorting 20,000 pods by name on every refresh would parse every name each time.
-    parts = NUMBER.findall(text)
-    if parts and "".join(n + u for n, u in parts) == text.replace(",", ""):
-        return (0, sum(float(n) * UNITS[u] for n, u in parts))
-    chunks = CHUNKS.split(text.lower())
-    return (1, tuple(int(c) if i % 2 else c for i, c in enumerate(chunks)))
 
 
 class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):

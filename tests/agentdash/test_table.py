@@ -9,9 +9,10 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input
 
 from agentdash.tui.app import AgentDashApp
+from agentdash.tui.columns import Column, layout, sort_value
 from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.sample import sample_feed
-from agentdash.tui.table import Column, KeyedTable, layout, sort_value
+from agentdash.tui.table import KeyedTable
 from tests.support.dashboard import make_with_target_wait
 
 KEYS = [f"pod-{i:03d}" for i in range(100)]
