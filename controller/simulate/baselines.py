@@ -171,16 +171,23 @@ class KedaScaler:
         return min(self.next_poll, self.next_sync)
 
     def poll(self, p: SimPool, now: float, cluster: Cluster) -> None:
+        """KEDA's scaleExecutor.RequestScale (pkg/scaling/executor/scale_scaledobjects.go,
+        v2.19.0) for a ScaledObject with no idleReplicaCount, fallback or pause."""
         i = p.index
         lag = len(p.queue) + p.running
         minimum = self.min_count[i]
-        if lag > self.activation[i]:
-            if p.spec == 0:
+        if lag > self.activation[i]:  # the nats-jetstream scaler's IsActive
+            if p.spec == 0:  # scaleFromZeroOrIdle: minReplicaCount if above 0, else 1
                 cluster.scale(i, max(minimum, 1), now)
             self.last_active[i] = now
         elif p.spec > 0 and minimum == 0:
             last = self.last_active[i]
-            if last is None or last + self.settings.keda_cooldown_period < now:
+            # scaleToZeroOrIdle tests LastActiveTime + cooldownPeriod < now, strictly; but
+            # LastActiveTime is a metav1.Time, which the API server keeps to the second: read
+            # back at a later poll, it is up to a second before the poll that was active. So
+            # the poll cooldownPeriod after that one (polls are pollingInterval apart, or a
+            # little more) scales to zero, not the next: hence <= here, where polls are exact.
+            if last is None or last + self.settings.keda_cooldown_period <= now:
                 cluster.scale(i, 0, now)
         elif p.spec < minimum:
             cluster.scale(i, minimum, now)

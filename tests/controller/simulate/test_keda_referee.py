@@ -8,8 +8,11 @@ KEDA cannot run here, so each case is worked out from the code it cites:
 - pkg/scaling/executor/scale_scaledobjects.go, RequestScale: active at 0 replicas ->
   scaleFromZeroOrIdle (to minReplicaCount if above 0, else 1) and LastActiveTime = now; active
   above 0 -> LastActiveTime = now, the HPA scales; inactive above 0 with minReplicaCount 0 ->
-  scaleToZeroOrIdle, which scales to 0 only once LastActiveTime + cooldownPeriod is strictly
-  before now (time.Time.Before; cooldownPeriod default 300 s, scale_executor.go).
+  scaleToZeroOrIdle, which scales to 0 once LastActiveTime + cooldownPeriod is strictly before
+  now (time.Time.Before; cooldownPeriod default 300 s, scale_executor.go). LastActiveTime is a
+  metav1.Time in the ScaledObject's status, which the API server keeps to the second, and
+  polls are pollingInterval apart or a little more: so the poll one cooldown after the last
+  active one already scales to zero. The model's polls are exact, so it tests <=.
 - apis/keda/v1alpha1/scaledobject_types.go, GetHPAMinReplicas: the HPA's min is
   minReplicaCount where above 0, else 1; at 0 replicas the HPA is disabled.
 
@@ -31,22 +34,22 @@ def keda(rows: list[tuple[float, str, float, int]], **fields: object) -> Cluster
 
 def test_the_cooldown_counts_from_the_last_poll_that_saw_lag_not_from_the_last_task() -> None:
     # One 45 s task at 0: the polls at 0 and 30 s see it (lag 1, active); the one at 60 s sees
-    # none. LastActiveTime is 30 s, so 30 + 300 = 330 s is not before the poll at 330 s: the
-    # poll at 360 s scales to 0. (The HPA holds 1, its min.)
-    assert keda([(0.0, "a", 45.0, 1)]).steps == [(0.0, "a", 0, 1), (360.0, "a", 1, 0)]
+    # none. LastActiveTime is 30 s: the poll at 330 s scales to 0. (The HPA holds 1, its min.)
+    assert keda([(0.0, "a", 45.0, 1)]).steps == [(0.0, "a", 0, 1), (330.0, "a", 1, 0)]
 
 
-def test_a_poll_exactly_at_the_end_of_the_cooldown_waits_for_the_next() -> None:
-    # Active only at the poll at 0: 0 + 300 is not strictly before 300, so 330.
-    assert keda([(0.0, "a", 10.0, 1)]).steps == [(0.0, "a", 0, 1), (330.0, "a", 1, 0)]
+def test_the_poll_one_cooldown_after_the_last_active_one_scales_to_zero() -> None:
+    # Active only at the poll at 0: in KEDA that poll's time is kept to the second and the
+    # poll 300 s later comes a little after it, so 0 + 300 is before it: 300, not 330.
+    assert keda([(0.0, "a", 10.0, 1)]).steps == [(0.0, "a", 0, 1), (300.0, "a", 1, 0)]
 
 
 def test_a_shorter_cooldown_and_polling_interval_are_kept_to() -> None:
     cfg = config({"a": pool("t", max_replicas=20, cold_start_seconds=0)})
     settings = BaselineSettings(keda_polling_interval=10.0, keda_cooldown_period=60.0)
     cluster = replay(cfg, trace(cfg, (0.0, "a", 5.0, 1)), KedaScaler(cfg, settings), drain=300)
-    # Active at the poll at 0 only; 0 + 60 is not before 60: the poll at 70 s scales to 0.
-    assert cluster.steps == [(0.0, "a", 0, 1), (70.0, "a", 1, 0)]
+    # Active at the poll at 0 only: the poll at 60 s scales to 0.
+    assert cluster.steps == [(0.0, "a", 0, 1), (60.0, "a", 1, 0)]
 
 
 def test_with_a_min_replica_count_it_never_goes_to_zero_and_its_hpa_keeps_that_min() -> None:
@@ -65,4 +68,4 @@ def test_an_activation_threshold_counts_tasks_running_as_lag() -> None:
     steps = keda([(0.0, "a", 100.0, 1)] * 3, activation_lag=2).steps
     assert steps[0] == (0.0, "a", 0, 1)
     to_zero = [t for t, _, old, new in steps if new == 0]
-    assert to_zero == [420.0]  # the last active poll at 90 s (tasks run to 100 s): 90 + 300 < 420
+    assert to_zero == [390.0]  # the last active poll at 90 s (tasks run to 100 s): 90 + 300
