@@ -125,22 +125,10 @@ class ReasonTeller:
         ref, deployment, replicas, previous, decision, now, deadline, _ = untold
         try:
             if self.annotate:
-                # The one reason agentdash patches the Deployment itself (`patch deployments`):
-                # the annotation keeps the last decision where `kubectl describe` shows it.
-                annotation = decision_annotation(replicas, previous, decision, now)
-                if after_scales:
-                    deadline = await self._turn(untold)
-                answer = await self._api.call(
-                    f"annotate Deployment {ref.namespace}/{ref.name}",
-                    self._api.apps.patch_namespaced_deployment_without_preload_content,
-                    ref.name,
-                    ref.namespace,
-                    {"metadata": {"annotations": {ANNOTATION: annotation}}},
-                    _content_type="application/merge-patch+json",
-                    deadline=deadline,
-                    priority=EXPLAIN,
-                )
-                self._remember(ref, answer)
+                try:
+                    deadline = await self._annotate(untold, deadline, after_scales=after_scales)
+                except ApiFailure as failure:  # the Event still says why
+                    log.warning("scaled, but could not annotate the Deployment: %s", failure)
             if after_scales:
                 deadline = await self._turn(untold)
             await self._api.call(
@@ -157,6 +145,27 @@ class ReasonTeller:
             log.info("%s: scaled, but not said why: %s", ref.name, unsaid)
         except ApiFailure as failure:
             log.warning("scaled, but could not say why on the Deployment: %s", failure)
+
+    async def _annotate(self, untold: Untold, deadline: float, *, after_scales: bool) -> float:
+        """The one reason agentdash patches the Deployment itself (`patch deployments`): the
+        annotation keeps the last decision where `kubectl describe` shows it. Returns the
+        deadline it was sent by."""
+        ref, _, replicas, previous, decision, now, _, _ = untold
+        annotation = decision_annotation(replicas, previous, decision, now)
+        if after_scales:
+            deadline = await self._turn(untold)
+        answer = await self._api.call(
+            f"annotate Deployment {ref.namespace}/{ref.name}",
+            self._api.apps.patch_namespaced_deployment_without_preload_content,
+            ref.name,
+            ref.namespace,
+            {"metadata": {"annotations": {ANNOTATION: annotation}}},
+            _content_type="application/merge-patch+json",
+            deadline=deadline,
+            priority=EXPLAIN,
+        )
+        self._remember(ref, answer)
+        return deadline
 
     def _remember(self, ref: DeploymentRef, answer: dict[str, Any]) -> None:
         """The Deployment as our own write left it, until the watch says so: the next scale

@@ -256,3 +256,24 @@ async def test_a_request_beyond_the_rate_limit_waits_its_turn(
         await asyncio.wait_for(scaler.scale("web", 3), timeout=0.3)
 
     assert len(web["patch"]) == 0
+
+
+async def test_an_annotation_refused_still_leaves_the_event(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    """Without `patch deployments`, the annotation is refused; why the pool scaled is still
+    in its Event."""
+    refused = 'cannot patch resource "deployments" in API group "apps"'
+    web.faults.append(
+        refuse("PATCH", "/apis/apps/v1/namespaces/agents/deployments/web", 403, refused)
+    )
+    scaler = make_scaler(annotate=True)
+    await scaler.observe()
+
+    await scaler.scale_with_reason("web", 5, DEMAND, NOW)
+
+    (event,) = [r.data for r in web["post"] if r.url.path.endswith("/events")]
+    assert event["message"] == "New size: 5 (was 2); demand: lag 10 / 2 per replica -> 5"
+    assert ANNOTATION not in web.objects[DEPLOYMENTS, "agents", "web"]["metadata"].get(
+        "annotations", {}
+    )
