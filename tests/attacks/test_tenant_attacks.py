@@ -11,14 +11,12 @@ stays in its own account.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
 import nats.errors
 import nats.js.errors
 import pytest
-import yaml
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -26,11 +24,8 @@ from controller.coordination.lease import BUCKET as LEASE_BUCKET
 from controller.coordination.lease import KEY as LEASE_KEY
 from controller.coordination.shared import BUCKET as OVERRIDES_BUCKET
 from controller.coordination.shared import KEY as OVERRIDES_KEY
-from controller.core.config import parse_config
-from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.accounts import AccountsServer
-from tests.support.cli import EXAMPLE
 from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.e2e
@@ -52,36 +47,6 @@ AGENTDASH_SUBJECTS = (
 )
 # What worker-acme may send on (each reaches agentdash's account).
 ITS_OWN = (ACME_NEXT, ACME_ACK, "agentdash.usage.acme", "agentdash.busy.acme")
-
-
-@pytest.fixture
-async def admin(accounts_server: AccountsServer) -> AsyncIterator[Client]:
-    """agentdash's own identity, to set up the queues and to look at its state."""
-    client = await nats.connect(accounts_server.url("agentdash"))
-    await ensure_queues(client, parse_config(yaml.safe_load(EXAMPLE.read_text())))
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
-async def daemon(accounts_server: AccountsServer, admin: Client) -> AsyncIterator[Daemon]:
-    daemon = Daemon(EXAMPLE, "--nats-url", accounts_server.url("agentdash"))
-    try:
-        await daemon.wait_health(lambda h: h["role"] == "leader" and h["status"] == 200)
-        yield daemon
-    finally:
-        daemon.stop()
-
-
-@pytest.fixture
-async def worker(accounts_server: AccountsServer) -> AsyncIterator[Client]:
-    client = await nats.connect(accounts_server.url("worker-acme"))
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 class Watch:
