@@ -97,6 +97,8 @@ class Runtime:
     """Which pods the workers report busy (a scale-down takes idle ones first)."""
     told: DecisionsEncoder | None = None
     """What this process, as leader, last told followers of its decisions."""
+    reports: Client | None = None
+    """The connection the workers' usage and busy reports arrive on (start: why not `nc`)."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
@@ -135,8 +137,10 @@ class Runtime:
         await self.loop.actuator.close()  # its watches and client (or the simulated pods)
         if isinstance(self.usage, PrometheusUsageSource):
             await self.usage.stop()
-        with contextlib.suppress(nats.errors.Error, TimeoutError):
-            await self.nc.close()
+        for client in (self.reports, self.nc):
+            if client is not None:
+                with contextlib.suppress(nats.errors.Error, TimeoutError):
+                    await client.close()
 
 
 async def make_actuator(
@@ -215,9 +219,15 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     nc = await connect_nats(
         url, options.connect_timeout, config.nats, config.source, reconnected=reconnected
     )
+    reports: Client | None = None
     try:
+        # The workers' reports come on a connection of their own. A tenant can publish them
+        # faster than this process reads: on the lease's connection, the server then cut it
+        # as a slow consumer, and the lease was lost while a worker flooded. Here it may cut
+        # only this one (the reports lost meanwhile are logged as a slow consumer).
+        reports = await connect_nats(url, options.connect_timeout, config.nats, config.source)
         bad = BadMessages()  # what every source drops, counted in one place for /metrics
-        busy = NatsBusySource(nc, config, clock=time.time, bad=bad)  # idle pods go first
+        busy = NatsBusySource(reports, config, clock=time.time, bad=bad)  # idle pods go first
         await busy.start()
         actuator = await make_actuator(config, options, busy.ledger)
         lag = JetStreamLagSource(nc, config, bad=bad)
@@ -231,7 +241,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
             await usage.start()
         else:
             held = None if options.read_only else audit_held(nc)
-            usage = NatsUsageSource(nc, config, clock=time.time, bad=bad, on_held=held)
+            usage = NatsUsageSource(reports, config, clock=time.time, bad=bad, on_held=held)
             await usage.start()
         lease = await make_lease(nc, config, options, actuator)
         handover = HistoryHandover(nc, config)
@@ -239,7 +249,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         spend_handover = SpendHandover(nc, config)
         await spend_handover.start()
     except BaseException:
-        await nc.close()
+        for client in (reports, nc):
+            if client is not None:
+                await client.close()
         raise
     bus = RecordingBus()
     loop = Reconciler(
@@ -261,6 +273,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     runtime = Runtime(
         config, nc, loop, Metrics(config, bad), shared, lease, usage, busy=busy.ledger, told=told
     )
+    runtime.reports = reports
     if not options.read_only:
         publisher = runtime.publisher = HistoryPublisher(nc, lease.holder)
         bus.record = lambda event: publisher.offer(event, loop.leading)

@@ -13,12 +13,16 @@ says who may): a report must be a small JSON object with finite numbers in bound
 tenant and pool of the config (the pool being that tenant's), and come on its tenant's subject
 (a tenant's workers cannot speak for another tenant's pods).
 Anything else is dropped and counted (controller.core.bad_messages); no state is kept for names the
-config does not have.
+config does not have. At most PENDING_REPORTS wait to be read: beyond, a flood is dropped as it
+arrives (the runtime reads the reports on a NATS connection of their own, so that a flood can
+cost no more than reports).
 
 A valid report is believed only up to its tenant's own budget: one that says more than
 `max_report_share` of the tenant's daily budget is held, not spent (a single report of a
 billion tokens once stopped a tenant for the day), counted as dropped, and handed to `on_held`
-(the runtime audits it). Who sent it is the subject: under the NATS accounts only the tenant's
+(the runtime audits it): a few at once per tenant, then one every few minutes (HeldAudits), so
+that a flood of them cannot push the operators' records out of the audit. Who sent it is the
+subject: under the NATS accounts only the tenant's
 own workers can publish on `agentdash.usage.<tenant>` (deploy/nats-accounts.conf).
 """
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -54,6 +58,10 @@ NAME_CHARS = 253
 """The longest name a report may carry (a Kubernetes object name's limit)."""
 MAX_BUSY = 10_000
 """Tasks one pod may say it has in hand."""
+PENDING_REPORTS = 10_000
+"""Reports received and not yet read, at most, per subscription. A worker can publish faster
+than they are read; beyond this they are dropped as they arrive (nats.py's slow consumer),
+not queued: a flood must not grow the process without end."""
 
 
 class WorkerReport(BaseModel):
@@ -167,14 +175,17 @@ class HeldReport:
     report: UsageReport
     limit: int
     """The most tokens one report of this tenant may say."""
+    unaudited: int = 0
+    """Reports of this tenant held since its last audited one, and not audited (HeldAudits)."""
 
     @property
     def detail(self) -> str:
         report = self.report
+        more = f"; {self.unaudited} more held before it, not audited" if self.unaudited else ""
         return (
             f"{report.tokens} tokens for task '{printable(report.task)}' of pool {report.pool},"
             f" over {self.limit} (the tenant's max_report_share of its daily budget): held, not"
-            " spent"
+            f" spent{more}"
         )
 
     def event(self, now: float) -> ActionEvent:
@@ -190,7 +201,42 @@ class HeldReport:
             "task": report.task,
             "tokens": report.tokens,
             "limit": self.limit,
+            "unaudited": self.unaudited,
         }
+
+
+HELD_AUDITS_AT_ONCE = 10
+HELD_AUDIT_EVERY_S = 360.0
+"""After HELD_AUDITS_AT_ONCE held reports of a tenant, one more is audited every this long:
+at most 240 records a day per tenant, a few MB over the audit's 90 days."""
+
+
+class HeldAudits:
+    """Which held reports are audited, per tenant: a few at once, then one every
+    HELD_AUDIT_EVERY_S; the others are counted, and the next record audited says how many.
+
+    The audit keeps 256 MiB and drops its oldest records first. A worker that sent a held
+    report for each of its tasks once wrote 3,600 records a second: its own workers could push
+    every operator's record out of the audit in two minutes. No I/O; `now` is passed in."""
+
+    def __init__(self, at_once: int = HELD_AUDITS_AT_ONCE, every: float = HELD_AUDIT_EVERY_S):
+        self._at_once = at_once
+        self._every = every
+        self._room: dict[str, tuple[float, float]] = {}
+        """Per tenant: how many records it may still have audited, and since when."""
+        self._unaudited: dict[str, int] = {}
+
+    def admit(self, tenant: str, now: float) -> int | None:
+        """None if this held report of `tenant` is not to be audited (it is counted); else
+        how many held before it were not."""
+        room, since = self._room.get(tenant, (float(self._at_once), now))
+        room = min(float(self._at_once), room + (now - since) / self._every)
+        if room < 1:
+            self._room[tenant] = (room, now)
+            self._unaudited[tenant] = self._unaudited.get(tenant, 0) + 1
+            return None
+        self._room[tenant] = (room - 1, now)
+        return self._unaudited.pop(tenant, 0)
 
 
 def report_limits(config: Config) -> dict[str, int]:
@@ -200,6 +246,16 @@ def report_limits(config: Config) -> dict[str, int]:
         for name, tenant in config.tenants.items()
         if tenant.daily_token_budget is not None
     }
+
+
+async def subscribe_reports(nc: Client, prefix: str, read: Callable[[Msg], Awaitable[None]]) -> Any:
+    """Every tenant's reports under `prefix`, with at most PENDING_REPORTS waiting."""
+    return await nc.subscribe(
+        f"{prefix}.>",
+        cb=read,
+        pending_msgs_limit=PENDING_REPORTS,
+        pending_bytes_limit=PENDING_REPORTS * MAX_REPORT_BYTES,
+    )
 
 
 class NatsUsageSource:
@@ -220,10 +276,11 @@ class NatsUsageSource:
         self.bad = bad or BadMessages()
         self._limits = report_limits(config)
         self.on_held = on_held
-        """Told of each report held (awaited: a flood of them waits for it)."""
+        """Told of the reports held that HeldAudits admits (awaited: a flood waits for it)."""
+        self._audits = HeldAudits()
 
     async def start(self) -> None:
-        self._sub = await self._nc.subscribe(f"{USAGE_SUBJECT}.>", cb=self._on_report)
+        self._sub = await subscribe_reports(self._nc, USAGE_SUBJECT, self._on_report)
 
     async def _on_report(self, msg: Msg) -> None:
         report = check_report(msg.data, msg.subject, self._config)
@@ -232,8 +289,9 @@ class NatsUsageSource:
         elif report.tokens > self._limits.get(report.tenant, report.tokens):
             held = HeldReport(msg.subject, report, self._limits[report.tenant])
             self.bad.drop("usage", f"held: {held.detail}")
-            if self.on_held is not None:
-                await self.on_held(held)
+            unaudited = self._audits.admit(report.tenant, self._clock())
+            if self.on_held is not None and unaudited is not None:
+                await self.on_held(replace(held, unaudited=unaudited))
         else:
             self.ledger.add(report, self._clock())
         # nats.py hands queued messages over without yielding: without this, a burst of
@@ -264,7 +322,7 @@ class NatsBusySource:
         self.bad = bad or BadMessages()
 
     async def start(self) -> None:
-        await self._nc.subscribe(f"{BUSY_SUBJECT}.>", cb=self._on_report)
+        await subscribe_reports(self._nc, BUSY_SUBJECT, self._on_report)
 
     async def _on_report(self, msg: Msg) -> None:
         report = check_busy(msg.data, msg.subject, self._config)

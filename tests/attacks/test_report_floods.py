@@ -1,0 +1,114 @@
+"""worker-acme floods the subjects its account may publish on, agentdash.usage.acme and
+agentdash.busy.acme, as fast as it can. Each report costs agentdash something to read and, when
+it is held, a record in the audit: a flood must cost no more than reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from controller.sources.usage import HELD, HELD_AUDITS_AT_ONCE
+from tests.support import eventually
+from tests.support.accounts import AccountsServer
+from tests.support.daemon import Daemon
+from tests.support.shared_kv import audit_records
+
+pytestmark = pytest.mark.e2e
+
+FLOOD_S = 8.0
+"""Long enough for the lease (a 2 s TTL in tests) to run out several times over."""
+
+
+def usage(tenant: str, pool: str, tokens: int, task: str = "t") -> bytes:
+    report = {"tenant": tenant, "pool": pool, "tokens": tokens, "work_s": 1.0, "task": task}
+    return json.dumps(report).encode()
+
+
+async def flood(worker: Client, subject: str, body: bytes, seconds: float) -> int:
+    """Publish `body` on `subject` for `seconds`, as fast as the connection takes it."""
+    sent, until = 0, time.monotonic() + seconds
+    while time.monotonic() < until:
+        for _ in range(1000):
+            await worker.publish(subject, body)
+        sent += 1000
+    await worker.flush(timeout=60)
+    return sent
+
+
+def lost_the_lease(daemon: Daemon) -> list[str]:
+    """The daemon's own lines saying it stopped leading."""
+    said = [str(line.get("message", "")) for line in daemon.read()]
+    return [line for line in said if line.startswith("lease: ") and line != "lease: leading"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("agentdash.usage.acme", usage("acme", "acme-research", 1)),
+        (
+            "agentdash.busy.acme",
+            b'{"tenant": "acme", "pool": "acme-research", "pod": "p", "busy": 1}',
+        ),
+    ],
+    ids=["usage", "busy"],
+)
+async def test_a_flood_of_reports_does_not_cost_the_daemon_its_lease(
+    accounts_server: AccountsServer, daemon: Daemon, worker: Client, subject: str, body: bytes
+) -> None:
+    """On the connection that renews the lease, the server cut the daemon off as a slow
+    consumer and the lease was lost within 2 s of the flood's start."""
+    samples: list[tuple[str, int]] = []
+    flooding = asyncio.create_task(flood(worker, subject, body, FLOOD_S))
+    while not flooding.done():
+        health = await daemon.health()
+        samples.append((health["role"], health["status"]) if health else ("down", 0))
+        await asyncio.sleep(0.25)  # a sampling interval, not a wait for something to happen
+    assert await flooding > 0
+    assert lost_the_lease(daemon) == []
+    assert set(samples) == {("leader", 200)}, samples
+
+    # Reports are read again once the flood is over. (One sent while the backlog still drains
+    # may be lost with it: the tenants' reports share a connection. docs/security.md.)
+    globex = await nats.connect(accounts_server.url("worker-globex"))
+    try:
+
+        async def globex_counted() -> bool:
+            await globex.publish("agentdash.usage.globex", usage("globex", "globex-coder", 1))
+            await globex.flush()
+            metrics = await daemon.metrics()
+            return 'agentdash_tenant_tokens_today{tenant="globex"} 0.0' not in metrics
+
+        await eventually(globex_counted, timeout=60, every=0.5)
+    finally:
+        await globex.close()
+
+
+async def test_a_flood_of_held_reports_cannot_fill_the_audit(
+    daemon: Daemon, admin: Client, worker: Client
+) -> None:
+    """Each held report was audited: 3,600 records a second, and the audit (256 MiB, its
+    oldest dropped first) would have lost every operator's record in two minutes."""
+    reports = 2000
+    for n in range(reports):  # each one different: the audit's message ids do not dedupe them
+        await worker.publish("agentdash.usage.acme", usage("acme", "acme-research", 10**9, f"t{n}"))
+    await worker.flush()
+
+    read = f'agentdash_bad_messages_total{{source="usage"}} {reports}.0'
+
+    async def all_read() -> bool:
+        return read in await daemon.metrics()
+
+    await eventually(all_read, timeout=60)
+    await admin.flush()
+    held = [r for r in await audit_records(admin) if r["action"] == HELD]
+    assert 1 <= len(held) <= HELD_AUDITS_AT_ONCE
+    assert 'agentdash_tenant_tokens_today{tenant="acme"} 0.0' in await daemon.metrics()
+    health = await daemon.health()
+    assert health is not None
+    assert (health["role"], health["status"]) == ("leader", 200)
