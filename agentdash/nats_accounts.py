@@ -14,6 +14,9 @@ tenants' pulled tasks arrive. An account is a subject namespace of its own, so:
   tasks, and their own tenant's usage and busy subjects. A server answer to a request made
   there goes back there, and their inboxes are theirs alone.
 - Producers are in an account that imports the pools' task subjects, and nothing else.
+- A tenant's account has limits on its connections, subscriptions and what one message may
+  carry, from the most pods its pools may run: one worker's password cannot take all the
+  server has.
 
 `render` is pure: the config in, the file's text out. Passwords are nats-server variables
 (`$AGENTDASH_PASSWORD`, `$WORKER_<TENANT>_PASSWORD`, `$PRODUCER_PASSWORD`), read from the
@@ -49,6 +52,39 @@ STREAMS_SPARE = 16
 CONSUMERS_SPARE = 1000
 """Consumers beyond two a pool: each dashboard watches the buckets and reads the events with
 consumers of its own."""
+CONNECTIONS_PER_POD = 4
+"""A tenant's connections per pod its pools may run: a pod's own, another if it keeps one
+apart, twice that while a rolling update surges."""
+CONNECTIONS_SPARE = 16
+SUBSCRIPTIONS_PER_CONNECTION = 64
+"""A worker binds to its consumer and fetches: a few subscriptions (inboxes) each."""
+WORKER_PAYLOAD = 64 * 1024
+"""The most a worker may publish at once: an ack, a pull request, a report (4 KiB at most).
+Tasks delivered to it may be larger: the limit is on what it sends."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLimits:
+    """What one tenant's account may hold of the server, so that no tenant can take all of
+    it: with no limit, one worker's password could open connections until the server had no
+    file handle left for agentdash's own."""
+
+    connections: int
+    subscriptions: int
+    payload: int
+
+    def line(self) -> str:
+        return (
+            f"limits: {{max_connections: {self.connections}, "
+            f"max_subscriptions: {self.subscriptions}, max_payload: {self.payload}}}"
+        )
+
+
+def tenant_limits(config: Config, tenant: str) -> AccountLimits:
+    """A tenant's limits, from the most pods its pools may run."""
+    pods = sum(p.max_replicas for p in config.pools.values() if p.tenant == tenant)
+    connections = CONNECTIONS_PER_POD * pods + CONNECTIONS_SPARE
+    return AccountLimits(connections, SUBSCRIPTIONS_PER_CONNECTION * connections, WORKER_PAYLOAD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +167,7 @@ def render(config: Config, source: str, *, stream_bytes: int = STREAM_BYTES) -> 
             f"Tenant {tenant}'s workers: their pools' tasks, their usage and busy reports.",
             worker_user(tenant),
             [g for g in grants if g.account == tenant_account(tenant)],
+            tenant_limits(config, tenant),
         )
     lines += _account(
         PRODUCERS,
@@ -142,10 +179,13 @@ def render(config: Config, source: str, *, stream_bytes: int = STREAM_BYTES) -> 
     return "\n".join(lines) + "\n"
 
 
-def _account(name: str, comment: str, user: str, grants: list[Grant]) -> list[str]:
+def _account(
+    name: str, comment: str, user: str, grants: list[Grant], limits: AccountLimits | None = None
+) -> list[str]:
     return [
         f"  {name}: {{",
         f"    # {comment}",
+        *([f"    {limits.line()}"] if limits is not None else []),
         f"    users: [{_user(user)}]",
         "    imports: [",
         *(
@@ -195,7 +235,9 @@ _HEADER = """\
 # only the next task of their own pools' consumers, the acks of those tasks, and their own
 # agentdash.usage.<tenant> and agentdash.busy.<tenant>. An answer to a request a worker makes
 # lands in the worker's own account, whatever reply subject it sets, and its inboxes are its
-# own. Producers (PRODUCERS) may only publish the pools' tasks.
+# own. A tenant's account has limits (connections, subscriptions, what one message may
+# carry) from the most pods its pools run. Producers (PRODUCERS) may only publish the pools'
+# tasks.
 #
 # Workers bind to their consumer (nats.py: js.pull_subscribe_bind(consumer, stream)) and
 # fetch; they cannot look up or create consumers. Passwords come from the server's
