@@ -254,7 +254,9 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_key(self, event: events.Key) -> None:
         label = self._sort_keys.get(event.character or "")
-        if label is not None and event.character and event.character.isupper():
+        if label is None or label not in self.columns_shown:
+            return  # a column given way on a narrow terminal has no header for the arrow
+        if event.character and event.character.isupper():
             event.stop()
             event.prevent_default()
             self.sort_by(label)

@@ -367,3 +367,20 @@ async def test_a_table_with_a_scroll_bar_cuts_its_cells_before_the_bar_with_an_e
         shown = screen_lines(app)
         assert shown[0].rstrip().endswith("↑ 1 new (g)")
         assert all(line[:38].rstrip().endswith("…") for line in shown[2:5]), shown
+
+
+async def test_a_column_given_way_on_a_narrow_terminal_is_not_sorted_by_unseen() -> None:
+    """At 80 columns Fleet drops RATE/s: its letter R sorted the pools by it, with no arrow
+    anywhere to say so. A letter sorts only by a column the operator can see."""
+    columns = [Column("NAME", 10, priority=9), Column("RATE", 6, priority=1), Column("N", 4)]
+    app = TableApp(columns)
+    async with app.run_test(size=(20, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        table.sync([("x", ("b", "1", "2")), ("y", ("a", "2", "1"))])
+        await pilot.pause()
+        assert table.columns_shown == ["NAME", "N"]
+        await pilot.press("R")
+        assert (table.sort, table.keys) == (None, ["x", "y"])
+        await pilot.press("N")
+        assert table.sort == ("NAME", False)
