@@ -14,6 +14,7 @@ import math
 import re
 
 from controller.core.budget import EXHAUSTED, WARNING
+from controller.core.config import TenantConfig
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
 from controller.core.policy import CONTROLLER_PAUSED, POOL_PAUSED
 
@@ -121,6 +122,19 @@ def what_next(decision: ScaleDecision | None, overrides: Overrides, now: float) 
     if held and main.rule in TIME_RULES and math.isfinite(decision.until):
         return f"{main.rule} ends {_at(decision.until, now)} -> {decision.recommendation}"
     return ""
+
+
+def budget_next(tenant: TenantConfig, runs_out_in: float | None, replicas: int, now: float) -> str:
+    """When the tenant's budget runs out at its burn rate, if before it starts over, and
+    what the pool does then: to 0 under a hard cap, else it grows no more. "" where it does
+    not run out today, or the pool has nothing to lose."""
+    if runs_out_in is None or runs_out_in <= 0 or replicas == 0:
+        return ""
+    when = now + runs_out_in
+    if when >= tenant.clock.day(now).end:
+        return ""
+    then = "-> 0" if tenant.hard_cap else "-> grows no more"
+    return f"budget runs out {_at(when, now)} at its burn rate {then}"
 
 
 def _change(reason: Reason) -> tuple[int, int] | None:
