@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from controller.actuators.base import EventSource
+from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.history_stream import HistoryReader, encode
 from controller.coordination.overrides import OverrideStore
 from controller.core.config import Config
@@ -53,6 +54,12 @@ class Feed:
         if not isinstance(actuator, EventSource):
             return None
         return await actuator.events_of(pool, pod)
+
+    @property
+    def simulated_cluster(self) -> bool:
+        """A simulated cluster lives only in the process that scales it: one that follows
+        another's has none of its pods (a Kubernetes cluster's, every process reads)."""
+        return isinstance(self.loop.actuator, SimulatedCluster)
 
     def snapshot(self) -> FleetSnapshot:
         return self.loop.snapshot()

@@ -285,7 +285,11 @@ class PodsScreen(LiveScreen):
         self._pods = snapshot.pods
         where = f"pool {self.pool}" if self.pool else "all pools"
         ready = sum(p.ready for p in pods)
-        self.query_one("#title", Static).update(f"Pods of {where}: {len(pods)}, {ready} ready")
+        said = f"{len(pods)}, {ready} ready"
+        feed = self.app.feed  # type: ignore[attr-defined]
+        if not pods and snapshot.leader is not None and feed.simulated_cluster:
+            said = "in the leader's process (--cluster simulated)"
+        self.query_one("#title", Static).update(f"Pods of {where}: {said}")
         # AGE holds the start time and is drawn for the rows on screen alone (see _age).
         self.query_one("#pods", KeyedTable).sync(
             [

@@ -227,7 +227,7 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     @property
     def columns_shown(self) -> list[str]:
-        return [column.label for column, _ in self._columns_in(self.size.width)]
+        return [column.label for column, _ in self._columns_in(self._width)]
 
     # Sorting
 
@@ -254,7 +254,9 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_key(self, event: events.Key) -> None:
         label = self._sort_keys.get(event.character or "")
-        if label is not None and event.character and event.character.isupper():
+        if label is None or label not in self.columns_shown:
+            return  # a column given way on a narrow terminal has no header for the arrow
+        if event.character and event.character.isupper():
             event.stop()
             event.prevent_default()
             self.sort_by(label)
@@ -333,8 +335,14 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.virtual_size = Size(self.size.width, len(self._rows) + 1)
         self._scroll_to_cursor()
 
+    @property
+    def _width(self) -> int:
+        """The cells a line may fill: a scroll bar, once there are more rows than fit, is drawn
+        over the widget's last columns, and would hide a cut cell's ellipsis."""
+        return self.scrollable_content_region.width
+
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._width
         columns = self._columns_in(width)
         if y == 0:
             return self._header(columns, width)

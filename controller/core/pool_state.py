@@ -11,14 +11,17 @@ down, starved, capped, held, paused, pinned, stale, budget, dry-run, unknown ("h
 from __future__ import annotations
 
 import math
+import re
 
 from controller.core.budget import EXHAUSTED, WARNING
+from controller.core.config import TenantConfig
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
 from controller.core.policy import CONTROLLER_PAUSED, POOL_PAUSED
 
 CEILINGS = frozenset({"cluster max_pods", "tenant max_pods", "provider rpm"})
 """Rules of controller.core.allocation: a shared ceiling gave the pool less than it asked."""
 TIME_RULES = frozenset({"stabilization", "rate limit", "cooldown"})
+_CHANGE = re.compile(r"(\d+) -> (\d+)$")
 
 
 def state_of(
@@ -76,7 +79,10 @@ def state_of(
         detail += f"; pinned at {pin.replicas} for {_spoken(pin.until - now)} more"
     capped = _first(decision, "max_replicas")
     if capped.rule == "max_replicas" and desired == current:
-        limit, wanted = capped.args[0], capped.args[1]
+        change = _change(capped)
+        if change is None:
+            return "capped", f"capped: {capped.detail}"
+        wanted, limit = change
         return "capped", (
             f"capped at its max_replicas {limit}: wants {wanted}, lag {obs.lag} waits on "
             f"{current} replicas"
@@ -109,11 +115,36 @@ def what_next(decision: ScaleDecision | None, overrides: Overrides, now: float) 
     main = decision.main_reason
     pin = overrides.pins.get(decision.pool)
     if main.rule == "pin" and pin is not None and pin.active(now) and pin.until is not None:
-        return f"pin ends {_at(pin.until, now)} -> back to {main.args[-2]}"
+        change = _change(main)
+        back = "" if change is None else f" -> back to {change[0]}"
+        return f"pin ends {_at(pin.until, now)}{back}"
     held = decision.desired == decision.current != decision.recommendation
     if held and main.rule in TIME_RULES and math.isfinite(decision.until):
         return f"{main.rule} ends {_at(decision.until, now)} -> {decision.recommendation}"
     return ""
+
+
+def budget_next(tenant: TenantConfig, runs_out_in: float | None, replicas: int, now: float) -> str:
+    """When the tenant's budget runs out at its burn rate, if before it starts over, and
+    what the pool does then: to 0 under a hard cap, else it grows no more. "" where it does
+    not run out today, or the pool has nothing to lose."""
+    if runs_out_in is None or runs_out_in <= 0 or replicas == 0:
+        return ""
+    when = now + runs_out_in
+    if when >= tenant.clock.day(now).end:
+        return ""
+    then = "-> 0" if tenant.hard_cap else "-> grows no more"
+    return f"budget runs out {_at(when, now)} at its burn rate {then}"
+
+
+def _change(reason: Reason) -> tuple[int, int] | None:
+    """The "A -> B" a floor's or a limit's reason ends with. A following dashboard has the
+    leader's reasons as text only (the wire carries no numbers apart), so it reads them
+    there; None where the text does not end so."""
+    if len(reason.args) >= 2:
+        return int(str(reason.args[-2])), int(str(reason.args[-1]))
+    found = _CHANGE.search(reason.detail)
+    return None if found is None else (int(found[1]), int(found[2]))
 
 
 def _at(when: float, now: float) -> str:

@@ -17,7 +17,7 @@ from controller.core.model import (
     QueueStats,
     ScaleDecision,
 )
-from controller.core.pool_state import state_of, what_next
+from controller.core.pool_state import budget_next, state_of, what_next
 
 TREND_POINTS = 60
 """Lag samples kept per pool for the sparkline (one a tick: a minute at 1 s)."""
@@ -213,12 +213,15 @@ def build_snapshot(
         )
         for name in config.pools
     )
+    tenants = _tenant_rows(config, pools, overrides, observed, trends)
+    if not overrides.paused:
+        pools = _with_budget_ends(config, pools, tenants, now)
     if leaderless:
         pools = tuple(_not_current(row) for row in pools)
     return FleetSnapshot(
         ts=now,
         pools=pools,
-        tenants=_tenant_rows(config, pools, overrides, observed, trends),
+        tenants=tenants,
         pods=tuple(pod for state in states.values() for pod in state.pods),
         cluster_cap=config.cluster.max_pods,
         state=mode,
@@ -226,6 +229,25 @@ def build_snapshot(
         leader=leader,
         leaderless=leaderless,
         leader_silent_s=leader_silent_s,
+    )
+
+
+def _with_budget_ends(
+    config: Config, pools: tuple[PoolRow, ...], tenants: tuple[TenantRow, ...], now: float
+) -> tuple[PoolRow, ...]:
+    """A pool with nothing nearer to end by time (a pin, a pause, a hold) is told when its
+    tenant's budget runs out at the burn of the last minutes, and what it does then."""
+    runs_out = {tenant.name: tenant.runs_out_in() for tenant in tenants}
+    return tuple(
+        row
+        if row.next_step
+        else replace(
+            row,
+            next_step=budget_next(
+                config.tenants[row.tenant], runs_out[row.tenant], row.replicas, now
+            ),
+        )
+        for row in pools
     )
 
 

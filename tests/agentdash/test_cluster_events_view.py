@@ -13,13 +13,13 @@ from agentdash.tui.app import AgentDashApp
 from agentdash.tui.sample import InstantCluster
 from controller.core.model import ClusterEvent, SourceError
 from tests.support import eventually
-from tests.support.dashboard import HOSTILE, HOSTILE_SHOWN, make
+from tests.support.dashboard import HOSTILE, HOSTILE_SHOWN, make, screen_lines
 
 WIDE = (120, 50)
 
 
 def screen_text(app: AgentDashApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    return "\n".join(screen_lines(app))
 
 
 async def test_describe_ends_with_the_deployments_events_newest_first(tmp_path: Path) -> None:

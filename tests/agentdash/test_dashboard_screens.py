@@ -24,7 +24,7 @@ from agentdash.tui.why import WhyScreen
 from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats
 from tests.support import eventually
-from tests.support.dashboard import POOLS, down_to, make
+from tests.support.dashboard import POOLS, down_to, make, screen_lines
 
 SMALL = (80, 24)
 
@@ -38,11 +38,6 @@ def shown_text(text: object, width: int = 200) -> str:
     console = Console(width=width, file=io.StringIO(), record=True)
     console.print(text)
     return console.export_text()
-
-
-def screen_lines(app: AgentDashApp) -> list[str]:
-    """The terminal as the operator sees it, line by line."""
-    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def notes(app: AgentDashApp) -> list[str]:

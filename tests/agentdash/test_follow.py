@@ -7,9 +7,11 @@ import json
 
 import yaml
 from nats.aio.client import Client
+from textual.widgets import Static
 
 from agentdash.nats_server import NatsServer
 from agentdash.runtime import Runtime, RuntimeOptions, start
+from agentdash.tui.app import AgentDashApp
 from agentdash.tui.feed import Feed
 from controller.coordination.history_stream import STREAM
 from controller.core.config import Config, parse_config
@@ -135,6 +137,12 @@ async def test_a_follower_shows_the_leaders_replicas_not_its_own_empty_cluster(
         assert follower.loop.actuator.scale_calls == []  # type: ignore[attr-defined]
         own = await follower.loop.actuator.observe()
         assert own["acme-research"].replicas == 0  # what it used to show
+        # Its Pods screen has none of the leader's pods to show, and says why, not just "0".
+        app = AgentDashApp(Feed(follower.loop), refresh_s=None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("p")
+            title = str(app.screen.query_one("#title", Static).render())
+            assert title == "Pods of all pools: in the leader's process (--cluster simulated)"
     finally:
         await follower.stop()
         await leader.stop()

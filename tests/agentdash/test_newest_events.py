@@ -14,7 +14,7 @@ from agentdash.tui.app import AgentDashApp
 from agentdash.tui.table import KeyedTable
 from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats
-from tests.support.dashboard import make_lively
+from tests.support.dashboard import make_lively, screen_lines
 
 SMALL = (80, 24)
 
@@ -56,6 +56,16 @@ async def test_fleets_recent_list_always_shows_the_newest_scale_first(tmp_path: 
             assert f"{newest.old} → {newest.new}" in top_row(recent)
             scaled = sum(isinstance(e, ScaleEvent) for e in app.log_events)
         assert scaled > 100  # far more than the 50 the list keeps
+        recent.focus()  # tab to it, then read an older one
+        await pilot.press("j", "j")
+        chosen = recent.selected
+        await run_on(app, 2)  # fewer new than the 50 kept: the row read stays in the list
+        await pilot.pause()
+        assert recent.selected == chosen
+        assert recent.unseen > 0
+        assert any(f"↑ {recent.unseen} new (g)" in line for line in screen_lines(app))
+        await pilot.press("g")
+        assert (recent.cursor_row, recent.unseen) == (0, 0)
 
 
 async def test_events_follows_the_newest_until_the_operator_moves(tmp_path: Path) -> None:

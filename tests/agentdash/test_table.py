@@ -13,7 +13,7 @@ from agentdash.tui.columns import Column, layout, sort_value
 from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.sample import sample_feed
 from agentdash.tui.table import KeyedTable
-from tests.support.dashboard import make_with_target_wait
+from tests.support.dashboard import make_with_target_wait, screen_lines
 
 KEYS = [f"pod-{i:03d}" for i in range(100)]
 
@@ -349,3 +349,38 @@ async def test_when_the_event_read_leaves_the_list_the_newest_is_followed_again(
         await pilot.pause()
         assert (table.selected, table.cursor_row) == ("e74", 0)
         assert drawn(table)[1].startswith(" e74 ")
+
+
+async def test_a_table_with_a_scroll_bar_cuts_its_cells_before_the_bar_with_an_ellipsis() -> None:
+    """More rows than fit bring a scroll bar over the table's last columns: a cut WHY still
+    ends in an ellipsis, and the header's "↑ N new (g)" is whole, on the screen itself."""
+    columns = [Column("NAME", 6), Column("WHY", None, priority=0)]
+    app = TableApp(columns, newest_first=True)
+    async with app.run_test(size=(40, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        rows = [(f"e{i}", (f"e{i}", "stabilization: " + "x" * 60)) for i in range(30, 0, -1)]
+        table.sync(rows)
+        await pilot.press("j")
+        table.sync([("e31", ("e31", "new")), *rows])
+        await pilot.pause()
+        shown = screen_lines(app)
+        assert shown[0].rstrip().endswith("↑ 1 new (g)")
+        assert all(line[:38].rstrip().endswith("…") for line in shown[2:5]), shown
+
+
+async def test_a_column_given_way_on_a_narrow_terminal_is_not_sorted_by_unseen() -> None:
+    """At 80 columns Fleet drops RATE/s: its letter R sorted the pools by it, with no arrow
+    anywhere to say so. A letter sorts only by a column the operator can see."""
+    columns = [Column("NAME", 10, priority=9), Column("RATE", 6, priority=1), Column("N", 4)]
+    app = TableApp(columns)
+    async with app.run_test(size=(20, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.focus()
+        table.sync([("x", ("b", "1", "2")), ("y", ("a", "2", "1"))])
+        await pilot.pause()
+        assert table.columns_shown == ["NAME", "N"]
+        await pilot.press("R")
+        assert (table.sort, table.keys) == (None, ["x", "y"])
+        await pilot.press("N")
+        assert table.sort == ("NAME", False)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 from textual import events
+from textual.app import App
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 
@@ -52,6 +54,12 @@ async def make_with_target_wait(tmp_path: Path, seconds: float) -> AgentDashApp:
 
 def down_to(pool: str) -> list[str]:
     return ["down"] * POOLS.index(pool)
+
+
+def screen_lines(app: App[Any]) -> list[str]:
+    """The terminal as the operator sees it, line by line: a scroll bar or a dialog over
+    what is under it (a widget's own render_line does not know what covers it)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 async def burst(pilot: Pilot[None], *keys: str) -> None:

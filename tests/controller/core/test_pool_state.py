@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from controller.core.history import History
-from controller.core.model import Observations, Overrides, Pin, PoolObservation, PoolPause
+from controller.core.model import (
+    Observations,
+    Overrides,
+    Pin,
+    PoolObservation,
+    PoolPause,
+    Reason,
+    ScaleDecision,
+)
 from controller.core.policy import decide
 from controller.core.pool_state import state_of, what_next
 from tests.support.factories import config, observe, pool
@@ -195,3 +203,26 @@ def test_what_comes_next_after_a_pin_or_a_pause_with_an_end() -> None:
     )
     unpinned = decide(cfg, obs, Overrides(), None, NOW)[0]
     assert what_next(unpinned, Overrides(), NOW) == ""  # nothing ends by itself
+
+
+def as_a_follower_reads_it(decision: ScaleDecision) -> ScaleDecision:
+    """The leader's decision as it reaches a following dashboard: each reason its rule and
+    its text, no numbers apart (controller.coordination.leader_decisions)."""
+    reasons = tuple(Reason(r.rule, r.detail) for r in decision.reasons)
+    return decision._replace(reasons=reasons)
+
+
+def test_a_follower_reads_capped_and_a_pins_end_from_the_leaders_text_alone() -> None:
+    cfg = config({"a": pool("t", max_replicas=6, behavior=STILL)})
+    obs = observe(a=(44, 12, 6))
+    pinned = Overrides(pins={"a": Pin(5, NOW + 240, "ops")})
+    for overrides in (Overrides(), pinned):
+        leader = decide(cfg, obs, overrides, None, NOW)[0]
+        follower = as_a_follower_reads_it(leader)
+        seen = obs.pools["a"]
+        assert state_of(seen, follower, overrides, NOW) == state_of(seen, leader, overrides, NOW)
+    quiet = observe(a=(2, 0, 2))
+    leader = decide(cfg, quiet, pinned, None, NOW)[0]
+    assert what_next(as_a_follower_reads_it(leader), pinned, NOW) == (
+        "pin ends 00:04:00 UTC (in 4 min) -> back to 2"
+    )
