@@ -37,6 +37,7 @@ MODULES = (
     "controller/core/history.py",
     "controller/core/keepalive.py",
     "controller/core/spend.py",
+    "controller/core/spend_samples.py",
     "controller/core/engine.py",
     "controller/core/sharing.py",
     "controller/core/tracked.py",

@@ -20,8 +20,9 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
   read, for both the footprint and every claim of that reading;
 - its tenant's budget rule changes (controller.core.budget.budget_rule), or, past warn_at,
   its tokens, replica-seconds, forecast or the clock move (its pools are claimed at every
-  step). Each budgeted tenant's spend is sampled at every step (controller.core.spend), so its
-  forecast is what `decide` would read from the same samples;
+  step). Each budgeted tenant's spend is sampled at every step (controller.core.spend_samples,
+  at the cost of the tenants that moved), so its forecast is what `decide` would read from the
+  same samples;
 - a time rule may let go (`Claim.until`: a cooldown ends, a pin expires, an entry that bound a
   window leaves it);
 - what operators said about it changes.
@@ -58,6 +59,7 @@ from controller.core.model import (
 from controller.core.policy import NO_OVERRIDES, claim, controller_paused
 from controller.core.sharing import SharedCeilings
 from controller.core.spend import GAP_S, SpendBook
+from controller.core.spend_samples import Sample, SpendSamples
 from controller.core.tracked import TrackedPool
 
 _SLACK = 1e-6
@@ -84,7 +86,7 @@ class Engine:
             {name: tenant.clock for name, tenant in config.tenants.items()}
         )
         """Each tenant's replicas over its budget day, as read (the budget's pace)."""
-        self.spend = SpendBook(config)
+        self.samples = SpendSamples(config)
         """Each budgeted tenant's spend, sampled at every step: its forecast (the pace)."""
         self._tenant_replicas = dict.fromkeys(config.tenants, 0)
         self._tenant_lag = dict.fromkeys(config.tenants, 0)
@@ -105,7 +107,7 @@ class Engine:
             stale_tokens=self._stale_tokens,
             unobserved=self._unobserved,
             replica_seconds_today=self._spent,
-            spend=self.spend.tenants,
+            spend=self.samples.book.tenants,
         )
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES
@@ -125,13 +127,14 @@ class Engine:
         """When the last step ran."""
         self._told = False
         """Whether anything new was read or told since the last step (see `calm_until`)."""
-        self._day_ends = math.inf
-        """The earliest end of a budget day among the tenants whose spend is sampled."""
-        self._skipped = 0
-        """Steps skipped since the last full one: their spend samples are not counted yet."""
         self.steps = 0
         self.claimed = 0
         """Steps, and pool claims made over them."""
+
+    @property
+    def spend(self) -> SpendBook:
+        """Each budgeted tenant's spend, every sample counted (what a successor takes over)."""
+        return self.samples.settle(self.steps, self.previous)
 
     @property
     def readings(self) -> list[PoolObservation | None]:
@@ -157,6 +160,7 @@ class Engine:
         if lag != pool.lag:
             self._tenant_lag[tenant] += lag - pool.lag
             pool.lag = lag
+            self.samples.moved.add(tenant)
         if reading is None:
             self._readings.pop(pool.name, None)
             pool.footprint = pool.demanded = None
@@ -175,6 +179,7 @@ class Engine:
         tasks its workers reported done today (None: unknown)."""
         if tasks != self.tasks_today.get(tenant):
             self._told = True
+            self.samples.moved.add(tenant)
         if tasks is None:
             self.tasks_today.pop(tenant, None)
         else:
@@ -182,6 +187,7 @@ class Engine:
         if used is None:
             if self._tokens.pop(tenant, None) is not None:
                 self._told = True
+                self.samples.moved.add(tenant)
                 self._budget_moved(tenant, None)
             return
         before = self._tokens.get(tenant)
@@ -189,6 +195,7 @@ class Engine:
         if before == used and was_stale == stale:
             return
         self._told = True
+        self.samples.moved.add(tenant)
         config = self.config.tenants[tenant]
         self._tokens[tenant] = used
         if stale is None:
@@ -283,21 +290,21 @@ class Engine:
         return self._claim_again(now, changed)
 
     def _sample_spend(self, now: float) -> None:
-        """Each budgeted tenant's spend, sampled at this step (after the skipped steps')."""
-        tokens, stale, tasks = self._tokens, self._stale_tokens, self.tasks_today
-        skipped, self._skipped, self._told = self._skipped, 0, False
-        ends = math.inf
-        for tenant, spend in self.spend.tenants.items():
-            used = tokens.get(tenant)
-            if used is None:
-                continue
-            learn = tenant not in stale
-            if skipped:
-                spend.repeat(self.previous, skipped, learn=learn)
-            spend.observe(used, now, tasks.get(tenant), self._tenant_lag[tenant], learn=learn)
-            end = spend.day.end
-            ends = end if end < ends else ends
-        self._day_ends = ends
+        """Each budgeted tenant's spend, sampled at this step (and at the skipped ones)."""
+        self._told = False
+        self.samples.sample(self.steps, now, self.previous, self._sample, self.paced)
+
+    def _sample(self, tenant: str) -> Sample | None:
+        """What a tenant's spend is told now (None: no tokens known)."""
+        used = self._tokens.get(tenant)
+        if used is None:
+            return None
+        return Sample(
+            used=used,
+            tasks=self.tasks_today.get(tenant),
+            lag=self._tenant_lag[tenant],
+            learn=tenant not in self._stale_tokens,
+        )
 
     # --- quiet steps (the backtest's shell skips through quiet time) ---------------------------
 
@@ -308,7 +315,7 @@ class Engine:
         samples long enough to count as one. -inf while the next step must run in full."""
         if self._told or self.dirty or self.paced or not self.started:
             return -math.inf
-        calm = self._day_ends
+        calm = self.samples.day_ends
         gap = self.previous + GAP_S
         calm = gap if gap < calm else calm
         if self.releases:
@@ -318,12 +325,11 @@ class Engine:
 
     def skip(self, now: float) -> None:
         """The step at `now` (before `calm_until()`), in O(1): it would claim nothing and
-        sample each budgeted tenant's spend as before. Those samples are counted at the next
-        full step, in one go (TenantSpend.repeat)."""
+        sample each budgeted tenant's spend as before: those samples are owed, and counted in one
+        go later (controller.core.spend_samples)."""
         if not now < self.calm_until():
             raise ValueError(f"a step at {now} is not quiet: it must run in full")
         self.steps += 1
-        self._skipped += 1
         self.previous = now
 
     def _claim_again(self, now: float, changed: set[int]) -> list[int]:

@@ -28,6 +28,7 @@ with the rest of a pool's history, so a new leader holds what the old one would 
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -207,6 +208,12 @@ class KeepAlive:
     _plans: list[Plan] | None = None
     """Each level's plan as `hold` applies it (see `plans`), until a level learns a gap or
     a level is added: `hold` runs at every claim, the plans change far less often."""
+    _awake: list[int] | None = None
+    """The levels `hold` may still take, by index (None: all): a level out of use whose hold
+    has ended holds nothing again until it is used or its plan changes, and most of a pool's
+    levels are such at most claims."""
+    _awake_at: float = -math.inf
+    """When `_awake` was last pruned: a question about an earlier time asks every level."""
 
     @classmethod
     def for_pool(cls, pool: PoolConfig) -> KeepAlive:
@@ -233,11 +240,12 @@ class KeepAlive:
             self.started = now
         if value > self.reached:
             self.reached = value
+        self._awake = None  # a level's use starts or ends below
         levels, edges = self.levels, self.edges
         while len(levels) < len(edges) and edges[len(levels)] <= value:
             k = len(levels)
             levels.append(self.band(k))
-            self._plans = None
+            self._plans = self._awake = None
         for level in levels:
             if value >= level.replicas:
                 if not level.in_use:
@@ -252,7 +260,7 @@ class KeepAlive:
                 self.changes += 1
         self.value, self.latest = value, now
         if learned:
-            self._plans = None
+            self._plans = self._awake = None
         return learned
 
     def plans(self) -> list[Plan]:
@@ -281,16 +289,27 @@ class KeepAlive:
         best: Level | None = None
         chosen: Plan | None = None
         since = now
-        until = float("inf")
-        for level, planned in zip(self.levels, self.plans(), strict=True):
+        until = math.inf
+        levels, plans = self.levels, self.plans()
+        awake = self._awake
+        if awake is None or now < self._awake_at:
+            awake = list(range(len(levels)))
+        still: list[int] = []
+        for k in awake:
+            level, planned = levels[k], plans[k]
             if level.replicas <= wanted:
+                still.append(k)
                 continue  # in use now: nothing to hold, and no time to hold it until
             # A level in use as last recorded ends now (the claim comes before its record):
             # it was last needed then.
             used = self.latest if level.in_use else level.last_used
             if used is None:
+                still.append(k)
                 continue
             end = used + planned.hold_s
+            if now >= end and not level.in_use:
+                continue  # its hold (and any pre-warm) is over until it is used again
+            still.append(k)
             if planned.prewarm_s is None:
                 warm = now < end
                 edges: tuple[float, ...] = (end,)
@@ -304,6 +323,7 @@ class KeepAlive:
             if warm and (best is None or level.peak > best.peak):
                 best, chosen = level, planned
                 since = used
+        self._awake, self._awake_at = still, now
         if current > self.reached and (best is None or current > best.peak):
             began = self.started if self.started is not None else now
             unknown = plan([], self.cold_start, self.miss_s)
@@ -359,4 +379,4 @@ class KeepAlive:
             held.append(entry)
         self.held = held
         self.changes += 1
-        self._plans = None
+        self._plans = self._awake = None

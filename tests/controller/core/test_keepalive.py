@@ -4,6 +4,9 @@ recur, regrowing in one step, and no pod at work given up."""
 
 from __future__ import annotations
 
+import random
+from copy import deepcopy
+
 import pytest
 
 from controller.core.config import Config
@@ -166,3 +169,22 @@ def test_no_pod_at_work_is_given_up_to_save_idle_time() -> None:
     d = fleet.tick(100.0, 4, in_flight=4)
     assert d.desired == 4
     assert d.main_reason.rule == "at work"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_hold_is_what_every_level_asked_anew_would_say(seed: int) -> None:
+    """`hold` skips the levels whose holds ended (KeepAlive._awake); asked afresh, every
+    level looked at, it says the same, through bursts, lulls and levels coming into use."""
+    rng = random.Random(seed)
+    keep = KeepAlive(edges=bands(30), cold_start=20.0, miss_s=60.0)
+    now, value = 0.0, 0
+    for _ in range(3000):
+        now += rng.choice((1.0, 1.0, 1.0, 5.0, 30.0, 90.0))
+        if rng.random() < 0.3:
+            value = rng.choice((0, 0, 1, 2, rng.randrange(0, 31)))
+        wanted = value if rng.random() < 0.7 else rng.randrange(0, 31)
+        current = rng.randrange(0, 31)
+        fresh = deepcopy(keep)
+        fresh._awake = None
+        assert keep.hold(now, current, wanted) == fresh.hold(now, current, wanted)
+        keep.record(now, value)

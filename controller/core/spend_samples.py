@@ -1,0 +1,89 @@
+"""Each budgeted tenant's spend, sampled at every step of the engine, at the cost of the
+tenants that moved.
+
+The budget's forecast (controller.core.spend) is learned from a sample of each budgeted tenant
+at every step: its tokens today, the tasks its workers reported done and the tasks waiting. At
+most steps only a few tenants move. A tenant told nothing new since its last counted sample
+would give that sample again, which asks for nothing; so its samples are owed, and counted in
+one go (TenantSpend.repeat) when it next moves or its spend is read. That is exact while the
+owed samples share the counted one's budget day, no two steps are further apart than GAP_S
+(a gap teaches nothing), and no pace reads the forecast in between: a step that breaks the
+first two counts every tenant, and paced tenants are counted at every step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+from controller.core.config import Config
+from controller.core.spend import GAP_S, SpendBook
+
+
+class Sample(NamedTuple):
+    """What a tenant's spend is told at a step."""
+
+    used: int
+    tasks: int | None
+    lag: int
+    learn: bool
+    """False while the tokens are only the last known (stale)."""
+
+
+class SpendSamples:
+    """The engine's samples of every budgeted tenant's spend (see the module's docstring)."""
+
+    def __init__(self, config: Config) -> None:
+        self.book = SpendBook(config)
+        self._last: dict[str, Sample] = {}
+        """Per tenant with tokens known, its last counted sample."""
+        self._counted: dict[str, int] = {}
+        """Per tenant, the step of its last counted sample: the steps since then are owed."""
+        self.moved: set[str] = set(self.book.tenants)
+        """Budgeted tenants told something since their last sample."""
+        self.day_ends = math.inf
+        """The earliest end of a budget day among the tenants sampled."""
+
+    def sample(
+        self,
+        step: int,
+        now: float,
+        previous: float,
+        read: Callable[[str], Sample | None],
+        paced: set[str],
+    ) -> None:
+        """The `step`-th step's samples, at `now` (the one before was at `previous`): `read`
+        says what a tenant is told now (None: no tokens known)."""
+        tenants = self.book.tenants
+        steady = now - previous <= GAP_S
+        if steady and now < self.day_ends:
+            names = [name for name in self.moved | paced if name in tenants]
+        else:  # a gap or a new day: every tenant is counted
+            names = list(tenants)
+            self.day_ends = math.inf
+        for name in names:
+            spend = tenants[name]
+            sample, last = read(name), self._last.get(name)
+            end = spend.day.end
+            if sample is None or sample != last or name in paced or not steady or now >= end:
+                if last is not None and step - 1 > self._counted[name]:
+                    spend.repeat(previous, step - 1 - self._counted[name], learn=last.learn)
+                self._counted[name] = step
+                if sample is None:
+                    self._last.pop(name, None)
+                    continue
+                spend.observe(sample.used, now, sample.tasks, sample.lag, learn=sample.learn)
+                self._last[name] = sample
+                end = spend.day.end
+            self.day_ends = end if end < self.day_ends else self.day_ends
+        self.moved.clear()
+
+    def settle(self, step: int, previous: float) -> SpendBook:
+        """The book with every sample owed counted, up to the `step`-th step (at `previous`)."""
+        for name, last in self._last.items():
+            owed = step - self._counted[name]
+            if owed > 0:
+                self.book.tenants[name].repeat(previous, owed, learn=last.learn)
+                self._counted[name] = step
+        return self.book
