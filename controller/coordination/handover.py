@@ -103,6 +103,8 @@ class KeepDoc(BaseModel):
     latest: Time | None
     levels: list[LevelDoc] = Field(max_length=MAX_LEVELS)
     held: list[Entry] = Field(max_length=MAX_ENTRIES)
+    heads: list[Replicas] = Field(default_factory=list, max_length=KEPT_GAPS)
+    """The replicas its wakes from zero asked for within a cold start (none: not known)."""
 
 
 class PoolDoc(BaseModel):
@@ -191,7 +193,13 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
         for level in keep.levels
     ]
     held = list(keep.held)[-MAX_ENTRIES:]
-    return {"value": keep.value, "latest": keep.latest, "levels": levels, "held": held}
+    return {
+        "value": keep.value,
+        "latest": keep.latest,
+        "levels": levels,
+        "held": held,
+        "heads": list(keep.heads),
+    }
 
 
 def _keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) -> KeepAlive:
@@ -210,6 +218,7 @@ def _keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) -
         restored.gaps = deque(level.gaps, maxlen=KEPT_GAPS)
         keep.levels.append(restored)
     keep.held = deque((min(t, now), min(v, pool.max_replicas)) for t, v in doc.held)
+    keep.heads = deque((min(h, pool.max_replicas) for h in doc.heads), maxlen=KEPT_GAPS)
     return keep
 
 

@@ -10,7 +10,10 @@ cheaper than a cold start for the next burst (ski rental over the pool's own gap
 
 - holding a level costs its pods' idle seconds, until the next use or the release;
 - releasing it costs a miss when the next burst comes before the pods are back: `miss_cost`,
-  the cold start paid again and the tasks it delays, in seconds of an idle pod;
+  the cold start paid again and the tasks it delays, in seconds of an idle pod. A pod of a
+  higher level delays its own share of the tasks (target_lag_per_replica); the first level,
+  released, leaves the pool at zero, and the head of the next burst waits whole: its miss is
+  priced by the heads the pool's own wakes from zero met (`KeepAlive.first_miss`);
 - where gaps recur, the level may instead be released after the burst and pre-warmed a cold
   start before the shortest gap ends (the hybrid histogram's pre-warming), when that costs
   less than holding through the gap.
@@ -79,6 +82,9 @@ class Plan:
     """How many gaps it was learned from."""
     median_s: float = 0.0
     shortest_s: float = 0.0
+    head: float | None = None
+    """For the first level, the replicas the wakes from zero asked for within a cold start,
+    which price its miss (KeepAlive.first_miss); None: not known, or another level."""
 
 
 @dataclass(slots=True)
@@ -191,6 +197,8 @@ class KeepAlive:
     cold_start: float
     miss_s: float
     """What a miss costs, in seconds of one idle pod (miss_cost)."""
+    lag_per_replica: float = 1.0
+    """target_lag_per_replica: the tasks a replica asked for stands for (`first_miss`)."""
     levels: list[Level] = field(default_factory=list)
     value: int = 0
     """The newest recommendation recorded."""
@@ -205,6 +213,14 @@ class KeepAlive:
     falling: the front is the most the pool had and gave up in that span."""
     changes: int = 0
     """Bumped when a level's use starts or ends (what the handover saves)."""
+    heads: deque[int] = field(default_factory=lambda: deque(maxlen=KEPT_GAPS))
+    """Per wake from zero (the recommendation rising from 0), the most replicas asked for
+    within one cold start of it: the head of a burst, which waits whole where the pool was
+    released to zero (`first_miss`)."""
+    waking: float | None = None
+    """When the pool last woke from zero, until one cold start later."""
+    head: int = 0
+    """The most replicas asked for since `waking`."""
     _plans: list[Plan] | None = None
     """Each level's plan as `hold` applies it (see `plans`), until a level learns a gap or
     a level is added: `hold` runs at every claim, the plans change far less often."""
@@ -221,6 +237,7 @@ class KeepAlive:
             edges=bands(pool.max_replicas),
             cold_start=pool.cold_start_seconds,
             miss_s=miss_cost(pool),
+            lag_per_replica=pool.target_lag_per_replica,
         )
 
     def band(self, k: int) -> Level:
@@ -232,10 +249,17 @@ class KeepAlive:
     def record(self, now: float, value: int) -> bool:
         """A recommendation recorded at `now`; whether a level learned a gap (which can change
         what the levels above it hold: see `hold`)."""
+        woken = self.waking is not None and now >= self.waking + self.cold_start
+        if woken:
+            self._woken()
         if value == self.value and self.latest is not None:
             self.latest = now  # the usual tick: the levels in use are used on
-            return False
-        learned = False
+            return woken
+        if self.waking is not None:
+            self.head = value if value > self.head else self.head
+        elif self.value == 0 and self.latest is not None:
+            self.waking, self.head = now, value
+        learned = woken
         if self.started is None:
             self.started = now
         if value > self.reached:
@@ -263,6 +287,32 @@ class KeepAlive:
             self._plans = self._awake = None
         return learned
 
+    def _woken(self) -> None:
+        """A wake's cold start is over: its head is learned, and the first level's plan,
+        which prices a miss by the heads, is worked out again."""
+        self.heads.append(self.head)
+        self.waking = None
+        self.changes += 1
+        if self.levels:
+            self.levels[0].plan = None
+        self._plans = self._awake = None
+
+    def mean_head(self) -> float | None:
+        """The replicas the recent wakes from zero asked for within a cold start (None: no
+        wake seen)."""
+        return sum(self.heads) / len(self.heads) if self.heads else None
+
+    def first_miss(self) -> float:
+        """What a miss of the first level costs, in seconds of one idle pod. Released to
+        zero, the pool makes the next burst's head wait whole, not one pod's share: its
+        tasks (the replicas asked for at target_lag_per_replica each) wait half a cold
+        start on average, and the first pod starts again. Without a wake seen, a miss of
+        any level (`miss_s`)."""
+        head = self.mean_head()
+        if head is None:
+            return self.miss_s
+        return self.cold_start * (1 + self.lag_per_replica * head / 2)
+
     def plans(self) -> list[Plan]:
         """Each level's plan, as `hold` applies it: a level with no pattern of its own yet is
         held no longer than the learned level below it (a level's gaps are at least as long
@@ -271,7 +321,12 @@ class KeepAlive:
             made: list[Plan] = []
             prior: Plan | None = None
             for level in self.levels:
-                planned = level.planned(self.cold_start, self.miss_s)
+                first = level.replicas == 1
+                planned = level.planned(
+                    self.cold_start, self.first_miss() if first else self.miss_s
+                )
+                if first and self.heads:
+                    planned = replace(planned, head=self.mean_head())
                 if planned.learned:
                     prior = planned
                 elif prior is not None and prior.hold_s < planned.hold_s:
@@ -324,6 +379,9 @@ class KeepAlive:
                 best, chosen = level, planned
                 since = used
         self._awake, self._awake_at = still, now
+        if self.waking is not None:  # the first level's plan changes when the wake ends
+            woken = self.waking + self.cold_start
+            until = woken if now < woken < until else until
         if current > self.reached and (best is None or current > best.peak):
             began = self.started if self.started is not None else now
             unknown = plan([], self.cold_start, self.miss_s)
@@ -369,6 +427,10 @@ class KeepAlive:
             if len(theirs.gaps) > len(mine.gaps):
                 mine.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
                 mine.plan = None
+        if len(other.heads) > len(self.heads):
+            self.heads = deque(other.heads, maxlen=KEPT_GAPS)
+            if self.levels:
+                self.levels[0].plan = None
         if other.started is not None and (self.started is None or other.started < self.started):
             self.started = other.started
         self.reached = max(self.reached, other.reached)

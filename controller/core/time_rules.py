@@ -14,7 +14,7 @@ import math
 from controller.core.behavior import ScalingRule
 from controller.core.config import PoolConfig
 from controller.core.history import PoolHistory
-from controller.core.keepalive import REGROW_S, Hold, KeepAlive
+from controller.core.keepalive import REGROW_S, Hold, KeepAlive, Plan
 from controller.core.model import Reason, utc
 
 
@@ -126,41 +126,35 @@ def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reaso
     if plan is None or hold.replicas <= target:
         return target
     since = hold.since
-    args: tuple[object, ...]
     if plan.prewarm_s is not None and since + plan.prewarm_s <= now:
         # Past the release after one cold start: this is the pre-warm, up to the level.
-        args = (
-            plan.shortest_s,
-            plan.median_s,
-            plan.gaps,
-            utc(since),
-            utc(since + plan.prewarm_s),
-            utc(since + plan.hold_s),
-            target,
-            hold.replicas,
-        )
-        reasons.append(Reason(rule="pre-warm", template=_PREWARM, args=args))
+        reasons.append(_prewarm_reason(plan, since, target, hold.replicas))
         return hold.replicas
     kept = hold.replicas if hold.replicas < current else current
     if kept <= target:
         return target
-    end = utc(since + plan.hold_s)
-    if plan.learned:
-        args = (
-            hold.replicas,
-            utc(since),
-            plan.gaps,
-            plan.median_s,
-            plan.hold_s,
-            end,
-            target,
-            kept,
-        )
-        reasons.append(Reason(rule="keep-alive", template=_KEEP_LEARNED, args=args))
-    else:
-        args = (hold.replicas, utc(since), plan.gaps, plan.hold_s, end, target, kept)
-        reasons.append(Reason(rule="keep-alive", template=_KEEP_DEFAULT, args=args))
+    reasons.append(_keep_reason(plan, hold.replicas, since, target, kept))
     return kept
+
+
+def _prewarm_reason(plan: Plan, since: float, target: int, replicas: int) -> Reason:
+    gaps = (plan.shortest_s, plan.median_s, plan.gaps)
+    head = () if plan.head is None else (plan.head,)  # what made a miss of the first level dear
+    times = (utc(since), utc(since + (plan.prewarm_s or 0.0)), utc(since + plan.hold_s))
+    template = _PREWARM if plan.head is None else _PREWARM_HEAD
+    return Reason(rule="pre-warm", template=template, args=(*gaps, *head, *times, target, replicas))
+
+
+def _keep_reason(plan: Plan, replicas: int, since: float, target: int, kept: int) -> Reason:
+    gaps = (plan.gaps, plan.median_s) if plan.learned else (plan.gaps,)
+    head = () if plan.head is None else (plan.head,)
+    if plan.learned:
+        template = _KEEP_LEARNED if plan.head is None else _KEEP_LEARNED_HEAD
+    else:
+        template = _KEEP_DEFAULT if plan.head is None else _KEEP_DEFAULT_HEAD
+    end = utc(since + plan.hold_s)
+    args = (replicas, utc(since), *gaps, *head, plan.hold_s, end, target, kept)
+    return Reason(rule="keep-alive", template=template, args=args)
 
 
 def _regrow(
@@ -229,6 +223,19 @@ _KEEP_LEARNED = (
 )
 _KEEP_DEFAULT = (
     "{} replicas idle since {}; {} gaps known, no pattern yet: hold {:.0f} s, to {}: {} -> {}"
+)
+_KEEP_LEARNED_HEAD = (
+    "{} replicas idle since {}; their last {} gaps (median {:.0f} s), and wakes from zero "
+    "asked for {:.1f} replicas within a cold start, say hold {:.0f} s, to {}: {} -> {}"
+)
+_KEEP_DEFAULT_HEAD = (
+    "{} replicas idle since {}; {} gaps known, no pattern yet; wakes from zero asked for "
+    "{:.1f} replicas within a cold start: hold {:.0f} s, to {}: {} -> {}"
+)
+_PREWARM_HEAD = (
+    "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen), and wakes from zero asked "
+    "for {:.1f} replicas within a cold start: idle since {}, pre-warmed from {} to {}: "
+    "{} -> {}"
 )
 _PREWARM = (
     "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): idle since {}, pre-warmed "

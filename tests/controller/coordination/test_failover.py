@@ -30,8 +30,8 @@ from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.controller.coordination.failover_leader import HandingOver, connect, fleet, learner
 from tests.support import FakeClock, eventually
+from tests.support.failover_leader import HandingOver, connect, fleet, learner
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -120,7 +120,7 @@ async def test_a_leader_killed_with_sigkill_leaves_its_window_to_its_successor(
     await ensure_queues(nc, cfg)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.controller.coordination.failover_leader", nats_server.url,
+        sys.executable, "-m", "tests.support.failover_leader", nats_server.url,
         cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -159,7 +159,7 @@ async def test_a_leader_killed_with_sigkill_leaves_its_learned_gaps_to_its_succe
     await ensure_queues(nc, cfg)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.controller.coordination.failover_leader", nats_server.url,
+        sys.executable, "-m", "tests.support.failover_leader", nats_server.url,
         "learner", cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

@@ -245,6 +245,11 @@ async def test_a_successor_holds_as_the_old_leaders_learned_gaps_say(nc: Client)
     mine = old.tick(now + 40)
     theirs = successor.tick(now + 40)
     assert theirs == mine
+    learned = old.history.pools["research"].keep
+    taken = successor.history.pools["research"].keep
+    assert learned is not None
+    assert taken is not None
+    assert list(taken.heads) == list(learned.heads) == [4] * 6  # what its wakes from zero met
     assert theirs.desired == 4  # held through the quiet minute the pool has learned
     assert "their last 6 gaps (median 51 s)" in theirs.main_reason.detail
     assert "no pattern yet" in fresh.tick(now + 40).main_reason.detail  # without the bucket
@@ -285,6 +290,10 @@ async def test_a_successor_holds_as_the_old_leaders_learned_gaps_say(nc: Client)
         (
             {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [_LEVEL] * 200}},
             "keep.levels: List should have at most 128 items",
+        ),
+        (
+            {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [], "heads": [-1]}},
+            "keep.heads.0: Input should be greater than or equal to 0",
         ),
     ],
 )

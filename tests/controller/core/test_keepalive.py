@@ -136,6 +136,43 @@ def test_a_pool_busy_once_an_hour_gives_its_pods_up_after_a_cold_start() -> None
     assert fleet.tick(4 * 3600.0 + 85, 0).desired == 0
 
 
+def test_a_pool_whose_wakes_meet_whole_bursts_has_one_pod_up_for_each() -> None:
+    # Released to zero, a pool makes the whole head of the next burst wait a cold start: 24
+    # tasks here (12 replicas asked for within it), each half a cold start on average, which
+    # costs more than one pod held through a quiet 130-230 s (or released and pre-warmed for
+    # the next). The levels above price a miss as their pod's share (60 s), and go.
+    def found(lag: int) -> tuple[list[int], ScaleDecision]:
+        fleet, rng, start, seen = Fleet(bursty()), random.Random(3), 0.0, []
+        for _ in range(12):
+            seen.append(fleet.replicas)
+            for t in range(20):
+                fleet.tick(start + t, lag)
+            quiet = fleet.tick(start + 120, 0)
+            start += 20 + rng.uniform(130.0, 230.0)
+        return seen, quiet
+
+    whole, held = found(lag=24)
+    assert whole[-4:] == [1] * 4
+    assert held.desired == 1
+    assert held.main_reason.rule in ("keep-alive", "pre-warm")
+    assert "wakes from zero asked for 12.0 replicas within a cold start" in (
+        held.main_reason.detail
+    )
+    single, _ = found(lag=1)  # a head of one task costs less than a quiet 130-230 s
+    assert single[-4:] == [0] * 4
+
+
+def test_a_wake_teaches_the_first_level_one_cold_start_after_it() -> None:
+    keep = KeepAlive(edges=bands(20), cold_start=20.0, miss_s=60.0, lag_per_replica=2.0)
+    keep.record(0.0, 0)
+    assert keep.first_miss() == 60.0  # no wake seen: a miss of any level
+    for t, value in [(100.0, 3), (105.0, 9), (119.0, 12), (120.0, 12)]:
+        keep.record(t, value)
+    assert keep.record(121.0, 30) is False  # past the cold start: not the head
+    assert list(keep.heads) == [12]
+    assert keep.first_miss() == 20.0 * (1 + 2.0 * 12 / 2)
+
+
 def test_an_explicit_scale_down_behavior_or_cooldown_keeps_the_fixed_rules() -> None:
     for fields in (
         {"cooldown_seconds": 240},

@@ -4,6 +4,7 @@ below): the same scale steps at the same instants, the same waits, the same cost
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,22 @@ def test_groups_of_short_ceilings_allocated_apart_decide_as_the_whole(
     assert summarize(cfg, tasks, apart) == summarize(cfg, tasks, every_tick)
     assert 2 in made  # the two tenants apart
     assert 1 in made  # joined by the cluster's quota
+
+
+def test_the_first_level_learning_from_a_wake_is_exact() -> None:
+    """A wake from zero teaches the first level its miss one cold start after it
+    (controller.core.keepalive): a burst over within that cold start leaves the pool held by
+    the plan that was, until the lesson; the engine claims it again then, as deciding at
+    every tick would."""
+    cfg = config({"assist": pool("acme", max_replicas=20, target_lag_per_replica=2)})
+    rng = random.Random(5)
+    rows: list[tuple[float, str, float, int]] = []
+    t = 0.0
+    for _ in range(60):
+        t += rng.uniform(60.0, 400.0)
+        tasks = rng.choice((1, 1, 2, 30))
+        rows += [(t + 0.2 * i, "assist", rng.uniform(1.0, 4.0), 100) for i in range(tasks)]
+    tasks = trace(cfg, *rows)
+    naive, fast = EveryPoolEveryTick(cfg), VirtualLoop(cfg)
+    assert replay(cfg, tasks, fast).steps == replay(cfg, tasks, naive).steps
+    assert fast.actions == naive.actions

@@ -1,7 +1,7 @@
 """A Reconciler wired to a HistoryHandover as controller.runtime.loop is to be, and a leader to
 kill.
 
-    python -m tests.controller.coordination.failover_leader NATS_URL [fleet|learner]
+    python -m tests.support.failover_leader NATS_URL [fleet|learner]
 
 runs one on the real clock with the simulated cluster until it is killed: what
 tests/controller/coordination/test_failover.py sends SIGKILL to.
