@@ -222,8 +222,8 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     reports: Client | None = None
     try:
         # The workers' reports come on a connection of their own. A tenant can publish them
-        # faster than this process reads: on the lease's connection, the server then cut it
-        # as a slow consumer, and the lease was lost while a worker flooded. Here it may cut
+        # faster than this process reads, and the server cuts a slow consumer: were they on
+        # the lease's connection, a flooding worker would cost the lease. Here it may cut
         # only this one (the reports lost meanwhile are logged as a slow consumer).
         reports = await connect_nats(url, options.connect_timeout, config.nats, config.source)
         bad = BadMessages()  # what every source drops, counted in one place for /metrics

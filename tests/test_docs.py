@@ -21,9 +21,12 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL = {"sh", "bash", "console", "shell"}
 HISTORY = re.compile(
     r"previous release|this release|earlier release|before this|it used to|now that"
-    r"|commit [0-9a-f]{7,}",
+    r"|commit [0-9a-f]{7,}|under the old|found and fixed|was fixed|it has now|no longer does"
+    r"|an earlier version|used to be|of the time\b|[;(] ?before,",
     re.IGNORECASE,
 )
+ENVIRONMENT = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S*\s+)+")
+"""Variables set for one command (`AGENTDASH_PURE=1 python ...`): the command follows."""
 TOP_FOLDERS = "controller|agentdash|tests|benchmarks|deploy|docs|examples|screenshots|styles"
 QUOTED_PATH = re.compile(rf"`((?:{TOP_FOLDERS})/[\w./-]*)(?:::\w+)?`")
 
@@ -48,7 +51,7 @@ def shell_lines(page: Path) -> list[str]:
             lines[-1] = lines[-1][:-1] + " " + line
         else:
             lines.append(line)
-    return [_cut(line) for line in lines if line and not line.startswith("#")]
+    return [_cut(ENVIRONMENT.sub("", line)) for line in lines if line and not line.startswith("#")]
 
 
 def _cut(line: str) -> str:
@@ -98,8 +101,13 @@ def check_agentdash(command: str) -> str | None:
             action = parser._option_string_actions.get(flag)
             if action is None:
                 return f"{flag} is not in `{' '.join(path)} --help`"
-            if "=" not in word and action.nargs != 0:
-                at += 1  # its value
+            value = word.split("=", 1)[1] if "=" in word else None
+            if value is None and action.nargs != 0 and at < len(rest):
+                value = rest[at]
+                at += 1
+            wrong = _not_a_choice(action, value)
+            if wrong is not None:
+                return f"{flag} {wrong!r} is not one of {sorted(map(str, action.choices or ()))}"
             continue
         commands = _subcommands(parser)
         if word in commands:
@@ -107,6 +115,17 @@ def check_agentdash(command: str) -> str | None:
             path.append(word)
         elif commands and not _other_positionals(parser):
             return f"{word!r} is not a command of `{' '.join(path)}`: {', '.join(commands)}"
+    return None
+
+
+def _not_a_choice(action: argparse.Action, value: str | None) -> str | None:
+    """The first of a value's alternatives (`a|b`) that the flag does not take, where the
+    flag has choices and the value is not a placeholder (FILE, N)."""
+    if not action.choices or value is None or value.isupper():
+        return None
+    for alternative in value.strip("[]").split("|"):
+        if alternative and alternative not in map(str, action.choices):
+            return alternative
     return None
 
 
@@ -142,6 +161,7 @@ def test_every_agentdash_command_uses_a_real_subcommand_and_its_flags(
         ("agentdash simulate --jsn", "--jsn is not in `agentdash simulate --help`"),
         ("agentdash import keeda FILE", "'keeda' is not a command of `agentdash import`"),
         ("agentdash demo [--headless] [--read-only | --leed]", "--leed is not in"),
+        ("agentdash simulate [--policy agentdash|kedda|all]", "--policy 'kedda' is not one of"),
     ],
 )
 def test_a_wrong_command_is_caught(command: str, problem: str) -> None:

@@ -60,8 +60,8 @@ class DecisionsEncoder:
     and those that are gone (a delta); or every pool (a full view) on the first tick, every
     FULL_EVERY_S, and after `want_full()` (a follower asked: it is new, or missed a part).
     A message larger than a quarter of the server's max_payload goes out in chunks, each a
-    JSON document of its own. (One document of every pool, every tick, was 1.6 MB at 5,000
-    pools, over NATS's 1 MiB default: the server refused it, and followers got nothing.)
+    JSON document of its own: a full view of 5,000 pools is about 1.6 MB, over NATS's 1 MiB
+    default max_payload, which the server would refuse whole.
 
     Pure: the caller publishes the chunks, in order, on one connection (NATS keeps their
     order from one publisher)."""

@@ -28,7 +28,7 @@ import json
 import logging
 import math
 from collections import deque
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import nats.errors
 import nats.js.errors
@@ -161,6 +161,14 @@ def key_of(tenant: str) -> str:
     return f"tenant.{tenant}"
 
 
+class Written(NamedTuple):
+    """A tenant's spend as last written: its `changes` and `samples` then, and when."""
+
+    changes: int
+    samples: int
+    at: float
+
+
 class SpendHandover:
     """Saves the leader's spend learners to the bucket, and restores them into a new
     leader's. Wired as HistoryHandover is (controller.runtime.loop.Reconciler): `await
@@ -172,7 +180,7 @@ class SpendHandover:
         self._config = config
         self.timeout = timeout
         self._kv: Any = None
-        self._written: dict[str, tuple[int, int, float]] = {}
+        self._written: dict[str, Written] = {}
         """Per tenant as last written: its `changes`, its samples, and when."""
         self._restored = False
         self._failing = False
@@ -236,10 +244,10 @@ class SpendHandover:
                 return
         changed = []
         for tenant, spend in book.tenants.items():
-            mark = (spend.changes, spend.samples, now)
+            mark = Written(changes=spend.changes, samples=spend.samples, at=now)
             last = self._written.get(tenant)
-            recent = last is not None and (last[1] == mark[1] or now < last[2] + SAVE_S)
-            if last is not None and last[0] == mark[0] and recent:
+            recent = last is not None and (last.samples == mark.samples or now < last.at + SAVE_S)
+            if last is not None and last.changes == mark.changes and recent:
                 continue  # nothing new, or only samples, written less than SAVE_S ago
             changed.append((tenant, mark, dump_doc(spend, now)))
         try:
@@ -253,7 +261,7 @@ class SpendHandover:
             log.info("spend saved to %s again", BUCKET)
         self._failing = False
 
-    async def _write(self, changed: list[tuple[str, tuple[int, int, float], bytes]]) -> None:
+    async def _write(self, changed: list[tuple[str, Written, bytes]]) -> None:
         for tenant, mark, value in changed:
             await self._kv.put(key_of(tenant), value)
             self.writes += 1

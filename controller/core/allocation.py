@@ -42,7 +42,7 @@ from controller.core.room import Room
 from controller.core.shortfall import explain_shortfall, explain_yield
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Claim:
     """A pool's bid for replicas, before and after the shared ceilings."""
 

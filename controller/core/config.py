@@ -98,7 +98,7 @@ class TenantConfig(StrictModel):
     max_report_share: Fraction = 0.05
     """The most of the daily budget one usage report may spend: a report over it is held (not
     spent) and audited with its subject, pool and task. An agent's task rarely takes a few
-    percent of a day's budget; a forged or mistaken report can no longer spend the day."""
+    percent of a day's budget; so a forged or mistaken report cannot spend the day."""
     max_pods: PosReplicas | None = None
     budget_reset: Annotated[str, Strict(), AfterValidator(_reset_time)] = "00:00"
     """When the daily budget starts over: a time of day (HH:MM) in `time_zone`."""

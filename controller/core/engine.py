@@ -44,6 +44,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.budget import WARNING, budget_rule
@@ -119,8 +120,9 @@ class Engine:
         """Whether the first step, which claims every pool, has run."""
         self.ceilings = SharedCeilings(config, self.pools)
         """What the claims ask of the shared ceilings, and the grants while one is short."""
-        self.releases: list[tuple[float, int]] = []
-        """Heap of (release_at, pool); an entry no longer the pool's release_at is stale."""
+        self.releases: list[Release] = []
+        """A heap: when a pool's time rule lets go; an entry no longer the pool's release_at
+        is stale."""
         self.dirty: set[int] = set()
         """Pools to claim again at the next step."""
         self.previous = -math.inf
@@ -279,11 +281,12 @@ class Engine:
         for tenant in self.paced:
             changed.update(self.tenant_pools.get(tenant, ()))
         releases = self.releases
-        while releases and releases[0][0] <= now + _SLACK:
-            due, i = heapq.heappop(releases)
-            if due == self.pools[i].release_at:
-                self.pools[i].release_at = math.inf
-                changed.add(i)
+        while releases and releases[0].due <= now + _SLACK:
+            release = heapq.heappop(releases)
+            pool = self.pools[release.pool]
+            if release.due == pool.release_at:
+                pool.release_at = math.inf
+                changed.add(release.pool)
         if not changed:
             self.previous = now
             return []
@@ -319,7 +322,7 @@ class Engine:
         gap = self.previous + GAP_S
         calm = gap if gap < calm else calm
         if self.releases:
-            due = self.releases[0][0] - _SLACK
+            due = self.releases[0].due - _SLACK
             calm = due if due < calm else calm
         return calm
 
@@ -374,7 +377,7 @@ class Engine:
             if due != pool.release_at:
                 pool.release_at = due
                 if due < math.inf:
-                    heapq.heappush(self.releases, (due, i))
+                    heapq.heappush(self.releases, Release(due=due, pool=i))
         self.previous = now
         return acted
 
@@ -405,6 +408,13 @@ class Engine:
     def decisions(self) -> list[ScaleDecision]:
         """Every pool's decision, in config order."""
         return [self.decision(i) for i in range(len(self.pools))]
+
+
+class Release(NamedTuple):
+    """When pool `pool`'s claim may change by itself (Claim.until); the heap orders by `due`."""
+
+    due: float
+    pool: int
 
 
 def _moved(now: Mapping[str, object], before: Mapping[str, object]) -> set[str]:

@@ -208,7 +208,7 @@ def claim(
         )
     past = history.pools.get(name) or _NEW_POOL
     target, settled = time_rules(pool, past, current, recommendation, now, reasons, busy)
-    until = settled if settled < until else until  # min(until, settled), a call less
+    until = min(until, settled)
     if paced is not None and target > paced and target > recommendation:
         # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
         # so the pace wins (they go now, as a hard cap's do).

@@ -41,42 +41,74 @@ class Metrics:
         self.waits = _WaitCollector(config, clock)
         """How long each pool's oldest task has waited, as of each scrape."""
         r.register(self.waits)
-        self.desired = Gauge("agentdash_pool_desired_replicas", "Replicas the policy decided",
-                             ["pool", "tenant"], registry=r)  # fmt: skip
-        self.current = Gauge("agentdash_pool_current_replicas", "Replicas the pool has",
-                             ["pool", "tenant"], registry=r)  # fmt: skip
-        self.lag = Gauge("agentdash_pool_lag_tasks", "Queue lag: pending + ack_pending",
-                         ["pool"], registry=r)  # fmt: skip
-        self.decisions = Counter("agentdash_decisions_total",
-                                 "Decisions made, by pool and the rule that bound last (a pool is "
-                                 "decided again only when its inputs change)",
-                                 ["pool", "rule"], registry=r)  # fmt: skip
-        self.scale_events = Counter("agentdash_scale_events_total",
-                                    "Replica changes, by pool, direction and main reason",
-                                    ["pool", "direction", "reason"], registry=r)  # fmt: skip
-        self.tokens = Gauge("agentdash_tenant_tokens_today", "Tokens used today",
-                            ["tenant"], registry=r)  # fmt: skip
-        self.budget_used = Gauge("agentdash_tenant_budget_used_ratio",
-                                 "Tokens today over the daily budget",
-                                 ["tenant"], registry=r)  # fmt: skip
-        self.reconcile = Histogram("agentdash_reconcile_duration_seconds",
-                                   "Time of one reconcile pass", registry=r,
-                                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                            0.5, 1, 2.5))  # fmt: skip
-        self.source_errors = Counter("agentdash_source_errors_total",
-                                     "Times a source or the cluster could not be read",
-                                     ["source"], registry=r)  # fmt: skip
-        self.source_up = Gauge("agentdash_source_up", "1 while the source answers",
-                               ["source"], registry=r)  # fmt: skip
-        self.pool_stale = Gauge("agentdash_pool_stale",
-                                "1 while a pool is held because its data cannot be trusted",
-                                ["pool", "reason"], registry=r)  # fmt: skip
-        self.leader = Gauge("agentdash_leader", "1 while this process holds the lease (scales)",
-                            registry=r)  # fmt: skip
-        self.starved = Gauge("agentdash_pool_starved",
-                             "1 while a shared ceiling (cluster or tenant max_pods, a provider's "
-                             "rpm) gives the pool fewer replicas than it asks for",
-                             ["pool", "tenant"], registry=r)  # fmt: skip
+        self.desired = Gauge(
+            "agentdash_pool_desired_replicas",
+            "Replicas the policy decided",
+            ["pool", "tenant"],
+            registry=r,
+        )
+        self.current = Gauge(
+            "agentdash_pool_current_replicas",
+            "Replicas the pool has",
+            ["pool", "tenant"],
+            registry=r,
+        )
+        self.lag = Gauge(
+            "agentdash_pool_lag_tasks", "Queue lag: pending + ack_pending", ["pool"], registry=r
+        )
+        self.decisions = Counter(
+            "agentdash_decisions_total",
+            "Decisions made, by pool and the rule that bound last (a pool is "
+            "decided again only when its inputs change)",
+            ["pool", "rule"],
+            registry=r,
+        )
+        self.scale_events = Counter(
+            "agentdash_scale_events_total",
+            "Replica changes, by pool, direction and main reason",
+            ["pool", "direction", "reason"],
+            registry=r,
+        )
+        self.tokens = Gauge(
+            "agentdash_tenant_tokens_today", "Tokens used today", ["tenant"], registry=r
+        )
+        self.budget_used = Gauge(
+            "agentdash_tenant_budget_used_ratio",
+            "Tokens today over the daily budget",
+            ["tenant"],
+            registry=r,
+        )
+        self.reconcile = Histogram(
+            "agentdash_reconcile_duration_seconds",
+            "Time of one reconcile pass",
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.source_errors = Counter(
+            "agentdash_source_errors_total",
+            "Times a source or the cluster could not be read",
+            ["source"],
+            registry=r,
+        )
+        self.source_up = Gauge(
+            "agentdash_source_up", "1 while the source answers", ["source"], registry=r
+        )
+        self.pool_stale = Gauge(
+            "agentdash_pool_stale",
+            "1 while a pool is held because its data cannot be trusted",
+            ["pool", "reason"],
+            registry=r,
+        )
+        self.leader = Gauge(
+            "agentdash_leader", "1 while this process holds the lease (scales)", registry=r
+        )
+        self.starved = Gauge(
+            "agentdash_pool_starved",
+            "1 while a shared ceiling (cluster or tenant max_pods, a provider's "
+            "rpm) gives the pool fewer replicas than it asks for",
+            ["pool", "tenant"],
+            registry=r,
+        )
         self._starved: dict[str, bool] = {}
         """Per pool, what its starved series shows."""
         self._series: dict[str, tuple[Gauge, Gauge]] = {}
@@ -87,8 +119,12 @@ class Metrics:
         self._shown: dict[str, tuple[int, int | None]] = {}
         """Per pool, the desired and current replicas its gauges show."""
         self._tokens_told: dict[str, int] = {}
-        build = Gauge("agentdash_build_info", "The agentdash release and Python running",
-                      ["version", "python"], registry=r)  # fmt: skip
+        build = Gauge(
+            "agentdash_build_info",
+            "The agentdash release and Python running",
+            ["version", "python"],
+            registry=r,
+        )
         build.labels(_version(), platform.python_version()).set(1)
 
     def observe(self, event: Event) -> None:
@@ -102,8 +138,10 @@ class Metrics:
                     shown[pool] = now
                     mine = series.get(pool)
                     if mine is None:
-                        mine = series[pool] = (self.desired.labels(pool, d.tenant),
-                                               self.current.labels(pool, d.tenant))  # fmt: skip
+                        mine = series[pool] = (
+                            self.desired.labels(pool, d.tenant),
+                            self.current.labels(pool, d.tenant),
+                        )
                     mine[0].set(d.desired)
                     if d.observed:
                         mine[1].set(d.current)
@@ -201,9 +239,11 @@ class _WaitCollector(Collector):
         }
 
     def collect(self) -> Iterator[Metric]:
-        ages = GaugeMetricFamily("agentdash_pool_oldest_task_age_seconds",
-                                 "How long the pool's oldest task not yet taken by a worker has "
-                                 "waited (0: none waits)", labels=["pool", "tier"])  # fmt: skip
+        ages = GaugeMetricFamily(
+            "agentdash_pool_oldest_task_age_seconds",
+            "How long the pool's oldest task not yet taken by a worker has waited (0: none waits)",
+            labels=["pool", "tier"],
+        )
         now = self._clock()
         tier_of = self._tier_of
         for pool, stats in self.queues.items():
@@ -214,9 +254,11 @@ class _WaitCollector(Collector):
             elif stats.oldest_at is not None:
                 ages.add_metric([pool, tier_of[pool]], max(0.0, now - stats.oldest_at))
         yield ages
-        targets = GaugeMetricFamily("agentdash_tier_target_wait_seconds",
-                                    "The tier's target_wait_seconds (tiers that set one)",
-                                    labels=["tier"])  # fmt: skip
+        targets = GaugeMetricFamily(
+            "agentdash_tier_target_wait_seconds",
+            "The tier's target_wait_seconds (tiers that set one)",
+            labels=["tier"],
+        )
         for tier, target in self._targets.items():
             targets.add_metric([tier], target)
         yield targets
@@ -227,9 +269,11 @@ class _BadMessagesCollector(Collector):
         self._bad = bad
 
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily("agentdash_bad_messages",
-                                     "Messages, KV values and answers dropped as invalid",
-                                     labels=["source"])  # fmt: skip
+        family = CounterMetricFamily(
+            "agentdash_bad_messages",
+            "Messages, KV values and answers dropped as invalid",
+            labels=["source"],
+        )
         for source, count in sorted(self._bad.counts.items()):
             family.add_metric([source], count)
         yield family

@@ -169,8 +169,13 @@ def waiting(state: Obj) -> tuple[str | None, str]:
 
 
 def _dicts(*lists: object) -> list[Obj]:
-    return [item for items in lists if isinstance(items, list) for item in items
-            if isinstance(item, dict)]  # fmt: skip
+    return [
+        item
+        for items in lists
+        if isinstance(items, list)
+        for item in items
+        if isinstance(item, dict)
+    ]
 
 
 def _said(value: object) -> str:

@@ -53,13 +53,13 @@ def fleet(row: Row) -> Config:
 def claims(cfg: Config, bids: dict[str, Bid]) -> list[Claim]:
     return [
         Claim(
-            name,
-            cfg.pools[name],
-            b.current,
-            b.floor,
-            b.want,
-            b.want,
-            [],
+            name=name,
+            pool=cfg.pools[name],
+            current=b.current,
+            floor=b.floor,
+            want=b.want,
+            recommendation=b.want,
+            reasons=[],
             busy=b.busy,
             steady=b.steady,
             kept=b.kept,
@@ -127,7 +127,15 @@ def test_the_bulk_fill_grants_what_one_replica_at_a_time_would(
 
     def granted(bulk: bool) -> list[int]:
         made = [
-            Claim(f"p{k}", cfg.pools[f"p{k}"], current, 0, want, want, [])
+            Claim(
+                name=f"p{k}",
+                pool=cfg.pools[f"p{k}"],
+                current=current,
+                floor=0,
+                want=want,
+                recommendation=want,
+                reasons=[],
+            )
             for k, (_, current, want) in enumerate(bids)
         ]
         with patch.object(Room, "_level_up", Room._level_up if bulk else lambda self, c: None):
