@@ -150,7 +150,7 @@ async def measure(pools: int, short: bool, every: bool, cluster: bool) -> None:
                 metrics.observe_tokens(loop.engine.observations.tokens_today)
                 metrics.observe_state(loop.stale, loop.leading)
         ticks.append(time.process_time() - start)
-        shorts += bool(loop.engine.short_ceilings) and k >= WARM_TICKS
+        shorts += bool(loop.engine.ceilings.short) and k >= WARM_TICKS
         now[0] += 1.0
     ticks, passes = ticks[WARM_TICKS:], passes[WARM_TICKS:]
     calls = source.calls - warm_calls

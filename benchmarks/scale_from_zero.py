@@ -43,6 +43,9 @@ class StopwatchActuator:
         self.replicas[pool] = replicas
         self.changed.set()
 
+    async def close(self) -> None:
+        return None
+
 
 def fleet() -> Config:
     return parse_config(

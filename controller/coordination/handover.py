@@ -198,7 +198,7 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
         "latest": keep.latest,
         "levels": levels,
         "held": held,
-        "heads": list(keep.heads),
+        "heads": list(keep.wakes.heads),
     }
 
 
@@ -218,7 +218,8 @@ def _keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) -
         restored.gaps = deque(level.gaps, maxlen=KEPT_GAPS)
         keep.levels.append(restored)
     keep.held = deque((min(t, now), min(v, pool.max_replicas)) for t, v in doc.held)
-    keep.heads = deque((min(h, pool.max_replicas) for h in doc.heads), maxlen=KEPT_GAPS)
+    heads = (min(h, pool.max_replicas) for h in doc.heads)
+    keep.wakes.heads = deque(heads, maxlen=KEPT_GAPS)
     return keep
 
 

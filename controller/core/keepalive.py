@@ -21,7 +21,8 @@ cheaper than a cold start for the next burst (ski rental over the pool's own gap
 Gaps shorter than a cold start are not counted: a level is always held for one cold start
 after its last use, since releasing a pod cannot bridge a gap shorter than starting one. A
 level with fewer than MIN_GAPS gaps has no pattern yet and is held as plain ski rental would
-(2-competitive without knowing the future): until the hold has cost as much as a miss.
+(2-competitive without knowing the future): until the hold has cost as much as a miss. The
+costs and the choice of plan are controller.core.ski_rental's.
 
 Pure: times are passed in. controller.core.history feeds it every recommendation it records,
 controller.core.policy asks it what to hold, and controller.coordination.handover saves it
@@ -30,33 +31,20 @@ with the rest of a pool's history, so a new leader holds what the old one would 
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
 from controller.core.config import PoolConfig
+from controller.core.ski_rental import Plan, miss_cost, plan
 
-MIN_GAPS = 3
-"""Gaps a level must have shown before its own pattern replaces the plain ski-rental hold."""
 KEPT_GAPS = 48
 """The newest gaps a level remembers: enough for a tail, few enough to follow a change."""
-MARGIN = 0.1
-"""A hold lasts 10% past the gap it covers and a pre-warm starts 10% early, as the paper's
-margins: a burst on time to the second must not meet its pods leaving."""
 MAX_GAP_S = 86400.0
 """A longer gap counts as this long: no hold is that long anyway."""
 REGROW_S = 3600.0
 """A level the pool needed this recently it may regrow to in one step, past the scale-up rate
 policies: its demand is proven, and the rate limit would only add cold starts to the burst."""
-
-
-def miss_cost(pool: PoolConfig) -> float:
-    """What a burst finding one of the pool's pods released costs, in seconds of one idle pod:
-    the pod's cold start, paid again, and the tasks it would have taken at once
-    (target_lag_per_replica) each waiting that cold start, a second of waiting weighed as a
-    second of a pod."""
-    return pool.cold_start_seconds * (1 + pool.target_lag_per_replica)
 
 
 def bands(max_replicas: int) -> tuple[int, ...]:
@@ -67,24 +55,6 @@ def bands(max_replicas: int) -> tuple[int, ...]:
         step = max(1, levels[-1] // 4)
         levels.append(levels[-1] + step)
     return tuple(level for level in levels if level <= max_replicas)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What a level's gaps say: hold it `hold_s` after its last use; or, with `prewarm_s`,
-    release it after one cold start and ask for it again `prewarm_s` after its last use,
-    holding it until `hold_s`. `learned`: from the level's own gaps (else plain ski rental)."""
-
-    hold_s: float
-    prewarm_s: float | None = None
-    learned: bool = False
-    gaps: int = 0
-    """How many gaps it was learned from."""
-    median_s: float = 0.0
-    shortest_s: float = 0.0
-    head: float | None = None
-    """For the first level, the replicas the wakes from zero asked for within a cold start,
-    which price its miss (KeepAlive.first_miss); None: not known, or another level."""
 
 
 @dataclass(slots=True)
@@ -124,55 +94,36 @@ class Level:
         return self.plan
 
 
-def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
-    """The cheapest way to meet the next burst, given the gaps seen (sorted): hold for T
-    (T = one cold start, or one of the gaps), or release and pre-warm from S (a cold start
-    before one of the gaps) until T. Expected cost per gap: the idle pod-seconds held, plus
-    `miss_s` for each burst that would find the level released."""
-    n = len(gaps)
-    if n < MIN_GAPS:
-        return Plan(hold_s=max(miss_s, cold_start), gaps=n)
-    seen = Plan(hold_s=cold_start, learned=True, gaps=n, median_s=gaps[n // 2], shortest_s=gaps[0])
-    total = [0.0]
-    for gap in gaps:
-        total.append(total[-1] + gap)
+@dataclass(slots=True)
+class Wakes:
+    """The heads of the bursts a pool woke from zero for: per wake (its recommendation rising
+    from 0), the most replicas asked for within one cold start of it. Released to zero, a pool
+    makes such a head wait whole, not one pod's share (KeepAlive.first_miss)."""
 
-    def held(upto: float) -> float:
-        """Sum over the gaps of min(gap, upto)."""
-        k = bisect.bisect_right(gaps, upto)
-        return total[k] + (n - k) * upto
+    heads: deque[int] = field(default_factory=lambda: deque(maxlen=KEPT_GAPS))
+    waking: float | None = None
+    """When the pool last woke from zero, until one cold start later."""
+    head: int = 0
+    """The most replicas asked for since `waking`."""
 
-    def beyond(hold: float) -> int:
-        """Gaps a hold until `hold` misses: those that do not end MARGIN before it."""
-        return n - bisect.bisect_right(gaps, hold / (1 + MARGIN))
+    def ended(self, now: float, cold_start: float) -> bool:
+        """Whether a wake's cold start is over by `now`: its head is then learned."""
+        if self.waking is None or now < self.waking + cold_start:
+            return False
+        self.heads.append(self.head)
+        self.waking = None
+        return True
 
-    best = seen
-    best_cost = held(cold_start) + miss_s * beyond(cold_start)
-    holds = [gap * (1 + MARGIN) for gap in gaps if gap * (1 + MARGIN) > cold_start]
-    for hold in holds:
-        cost = held(hold) + miss_s * beyond(hold)
-        if cost < best_cost:
-            best, best_cost = replace(seen, hold_s=hold), cost
-    # Pre-warming from S = (a gap, less MARGIN) - a cold start: the pods are up by then. Held
-    # one cold start after the burst, then idle from S (booting, then warm) until the hold
-    # ends; the gaps shorter than that one find the level released. Only before the shortest
-    # gaps (the head of the histogram, as the paper pre-warms): from a later one, the bursts of
-    # every shorter gap would be missed.
-    for first in gaps[: max(1, n // 20)]:
-        ready = first * (1 - MARGIN)
-        start = ready - cold_start
-        if start - cold_start < cold_start:
-            continue  # released for less than a cold start: churn for a pittance
-        early = bisect.bisect_left(gaps, ready)
-        for hold in holds:
-            if hold <= ready:
-                continue  # it would end before the pods it pre-warms are up
-            idle = held(cold_start) + (held(hold) - held(start))
-            cost = idle + miss_s * (early + beyond(hold))
-            if cost < best_cost:
-                best = replace(seen, hold_s=hold, prewarm_s=start)
-                best_cost = cost
-    return best
+    def see(self, now: float, before: int, value: int) -> None:
+        """A recommendation `value` recorded at `now`, after `before`."""
+        if self.waking is not None:
+            self.head = value if value > self.head else self.head
+        elif before == 0 and value > 0:
+            self.waking, self.head = now, value
+
+    def mean(self) -> float | None:
+        """The replicas the recent wakes asked for within a cold start (None: none seen)."""
+        return sum(self.heads) / len(self.heads) if self.heads else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,14 +164,8 @@ class KeepAlive:
     falling: the front is the most the pool had and gave up in that span."""
     changes: int = 0
     """Bumped when a level's use starts or ends (what the handover saves)."""
-    heads: deque[int] = field(default_factory=lambda: deque(maxlen=KEPT_GAPS))
-    """Per wake from zero (the recommendation rising from 0), the most replicas asked for
-    within one cold start of it: the head of a burst, which waits whole where the pool was
-    released to zero (`first_miss`)."""
-    waking: float | None = None
-    """When the pool last woke from zero, until one cold start later."""
-    head: int = 0
-    """The most replicas asked for since `waking`."""
+    wakes: Wakes = field(default_factory=lambda: Wakes())
+    """The heads of the bursts the pool woke from zero for (`first_miss`)."""
     _plans: list[Plan] | None = None
     """Each level's plan as `hold` applies it (see `plans`), until a level learns a gap or
     a level is added: `hold` runs at every claim, the plans change far less often."""
@@ -249,16 +194,17 @@ class KeepAlive:
     def record(self, now: float, value: int) -> bool:
         """A recommendation recorded at `now`; whether a level learned a gap (which can change
         what the levels above it hold: see `hold`)."""
-        woken = self.waking is not None and now >= self.waking + self.cold_start
-        if woken:
-            self._woken()
+        woken = self.wakes.ended(now, self.cold_start)
+        if woken:  # the first level's plan prices a miss by the heads
+            self.changes += 1
+            if self.levels:
+                self.levels[0].plan = None
+            self._plans = self._awake = None
         if value == self.value and self.latest is not None:
             self.latest = now  # the usual tick: the levels in use are used on
             return woken
-        if self.waking is not None:
-            self.head = value if value > self.head else self.head
-        elif self.value == 0 and self.latest is not None:
-            self.waking, self.head = now, value
+        if self.latest is not None:
+            self.wakes.see(now, self.value, value)
         learned = woken
         if self.started is None:
             self.started = now
@@ -287,28 +233,13 @@ class KeepAlive:
             self._plans = self._awake = None
         return learned
 
-    def _woken(self) -> None:
-        """A wake's cold start is over: its head is learned, and the first level's plan,
-        which prices a miss by the heads, is worked out again."""
-        self.heads.append(self.head)
-        self.waking = None
-        self.changes += 1
-        if self.levels:
-            self.levels[0].plan = None
-        self._plans = self._awake = None
-
-    def mean_head(self) -> float | None:
-        """The replicas the recent wakes from zero asked for within a cold start (None: no
-        wake seen)."""
-        return sum(self.heads) / len(self.heads) if self.heads else None
-
     def first_miss(self) -> float:
         """What a miss of the first level costs, in seconds of one idle pod. Released to
         zero, the pool makes the next burst's head wait whole, not one pod's share: its
         tasks (the replicas asked for at target_lag_per_replica each) wait half a cold
         start on average, and the first pod starts again. Without a wake seen, a miss of
         any level (`miss_s`)."""
-        head = self.mean_head()
+        head = self.wakes.mean()
         if head is None:
             return self.miss_s
         return self.cold_start * (1 + self.lag_per_replica * head / 2)
@@ -325,8 +256,8 @@ class KeepAlive:
                 planned = level.planned(
                     self.cold_start, self.first_miss() if first else self.miss_s
                 )
-                if first and self.heads:
-                    planned = replace(planned, head=self.mean_head())
+                if first and self.wakes.heads:
+                    planned = replace(planned, head=self.wakes.mean())
                 if planned.learned:
                     prior = planned
                 elif prior is not None and prior.hold_s < planned.hold_s:
@@ -379,8 +310,8 @@ class KeepAlive:
                 best, chosen = level, planned
                 since = used
         self._awake, self._awake_at = still, now
-        if self.waking is not None:  # the first level's plan changes when the wake ends
-            woken = self.waking + self.cold_start
+        if self.wakes.waking is not None:  # the first level's plan changes when it ends
+            woken = self.wakes.waking + self.cold_start
             until = woken if now < woken < until else until
         if current > self.reached and (best is None or current > best.peak):
             began = self.started if self.started is not None else now
@@ -427,8 +358,8 @@ class KeepAlive:
             if len(theirs.gaps) > len(mine.gaps):
                 mine.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
                 mine.plan = None
-        if len(other.heads) > len(self.heads):
-            self.heads = deque(other.heads, maxlen=KEPT_GAPS)
+        if len(other.wakes.heads) > len(self.wakes.heads):
+            self.wakes.heads = deque(other.wakes.heads, maxlen=KEPT_GAPS)
             if self.levels:
                 self.levels[0].plan = None
         if other.started is not None and (self.started is None or other.started < self.started):

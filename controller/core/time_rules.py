@@ -14,8 +14,9 @@ import math
 from controller.core.behavior import ScalingRule
 from controller.core.config import PoolConfig
 from controller.core.history import PoolHistory
-from controller.core.keepalive import REGROW_S, Hold, KeepAlive, Plan
+from controller.core.keepalive import REGROW_S, Hold, KeepAlive
 from controller.core.model import Reason, utc
+from controller.core.ski_rental import Plan
 
 
 def time_rules(

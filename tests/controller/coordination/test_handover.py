@@ -249,7 +249,9 @@ async def test_a_successor_holds_as_the_old_leaders_learned_gaps_say(nc: Client)
     taken = successor.history.pools["research"].keep
     assert learned is not None
     assert taken is not None
-    assert list(taken.heads) == list(learned.heads) == [4] * 6  # what its wakes from zero met
+    assert (
+        list(taken.wakes.heads) == list(learned.wakes.heads) == [4] * 6
+    )  # what its wakes from zero met
     assert theirs.desired == 4  # held through the quiet minute the pool has learned
     assert "their last 6 gaps (median 51 s)" in theirs.main_reason.detail
     assert "no pattern yet" in fresh.tick(now + 40).main_reason.detail  # without the bucket

@@ -11,9 +11,10 @@ import pytest
 
 from controller.core.config import Config
 from controller.core.history import History
-from controller.core.keepalive import KeepAlive, Plan, bands, plan
+from controller.core.keepalive import KeepAlive, bands
 from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
+from controller.core.ski_rental import Plan, plan
 from tests.support.factories import config, pool
 
 
@@ -169,7 +170,7 @@ def test_a_wake_teaches_the_first_level_one_cold_start_after_it() -> None:
     for t, value in [(100.0, 3), (105.0, 9), (119.0, 12), (120.0, 12)]:
         keep.record(t, value)
     assert keep.record(121.0, 30) is False  # past the cold start: not the head
-    assert list(keep.heads) == [12]
+    assert list(keep.wakes.heads) == [12]
     assert keep.first_miss() == 20.0 * (1 + 2.0 * 12 / 2)
 
 

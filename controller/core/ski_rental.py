@@ -1,0 +1,101 @@
+"""How long a level of a pool's replicas is worth holding after its last use, given the gaps
+between its uses: ski rental (controller.core.keepalive keeps the levels and their gaps).
+
+Holding a level costs its pods' idle seconds, until the next use or the release; releasing it
+costs a miss when the next burst comes before the pods are back (`miss_cost`, in seconds of
+an idle pod). Over the level's own gaps, `plan` picks the cheapest of: holding until one cold
+start or one of the gaps (plus MARGIN), or releasing and pre-warming a cold start before the
+shortest gaps end (the hybrid histogram's pre-warming of "Serverless in the Wild", Shahrad et
+al., USENIX ATC 2020). With fewer than MIN_GAPS gaps, plain ski rental: hold until the hold
+has cost a miss (2-competitive without knowing the future).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, replace
+
+from controller.core.config import PoolConfig
+
+MIN_GAPS = 3
+"""Gaps a level must have shown before its own pattern replaces the plain ski-rental hold."""
+MARGIN = 0.1
+"""A hold lasts 10% past the gap it covers and a pre-warm starts 10% early, as the paper's
+margins: a burst on time to the second must not meet its pods leaving."""
+
+
+def miss_cost(pool: PoolConfig) -> float:
+    """What a burst finding one of the pool's pods released costs, in seconds of one idle pod:
+    the pod's cold start, paid again, and the tasks it would have taken at once
+    (target_lag_per_replica) each waiting that cold start, a second of waiting weighed as a
+    second of a pod."""
+    return pool.cold_start_seconds * (1 + pool.target_lag_per_replica)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a level's gaps say: hold it `hold_s` after its last use; or, with `prewarm_s`,
+    release it after one cold start and ask for it again `prewarm_s` after its last use,
+    holding it until `hold_s`. `learned`: from the level's own gaps (else plain ski rental)."""
+
+    hold_s: float
+    prewarm_s: float | None = None
+    learned: bool = False
+    gaps: int = 0
+    """How many gaps it was learned from."""
+    median_s: float = 0.0
+    shortest_s: float = 0.0
+    head: float | None = None
+    """For the first level, the replicas the wakes from zero asked for within a cold start,
+    which price its miss (KeepAlive.first_miss); None: not known, or another level."""
+
+
+def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
+    """The cheapest way to meet the next burst, given the gaps seen (sorted): hold for T
+    (T = one cold start, or one of the gaps), or release and pre-warm from S (a cold start
+    before one of the gaps) until T. Expected cost per gap: the idle pod-seconds held, plus
+    `miss_s` for each burst that would find the level released."""
+    n = len(gaps)
+    if n < MIN_GAPS:
+        return Plan(hold_s=max(miss_s, cold_start), gaps=n)
+    seen = Plan(hold_s=cold_start, learned=True, gaps=n, median_s=gaps[n // 2], shortest_s=gaps[0])
+    total = [0.0]
+    for gap in gaps:
+        total.append(total[-1] + gap)
+
+    def held(upto: float) -> float:
+        """Sum over the gaps of min(gap, upto)."""
+        k = bisect.bisect_right(gaps, upto)
+        return total[k] + (n - k) * upto
+
+    def beyond(hold: float) -> int:
+        """Gaps a hold until `hold` misses: those that do not end MARGIN before it."""
+        return n - bisect.bisect_right(gaps, hold / (1 + MARGIN))
+
+    best = seen
+    best_cost = held(cold_start) + miss_s * beyond(cold_start)
+    holds = [gap * (1 + MARGIN) for gap in gaps if gap * (1 + MARGIN) > cold_start]
+    for hold in holds:
+        cost = held(hold) + miss_s * beyond(hold)
+        if cost < best_cost:
+            best, best_cost = replace(seen, hold_s=hold), cost
+    # Pre-warming from S = (a gap, less MARGIN) - a cold start: the pods are up by then. Held
+    # one cold start after the burst, then idle from S (booting, then warm) until the hold
+    # ends; the gaps shorter than that one find the level released. Only before the shortest
+    # gaps (the head of the histogram, as the paper pre-warms): from a later one, the bursts of
+    # every shorter gap would be missed.
+    for first in gaps[: max(1, n // 20)]:
+        ready = first * (1 - MARGIN)
+        start = ready - cold_start
+        if start - cold_start < cold_start:
+            continue  # released for less than a cold start: churn for a pittance
+        early = bisect.bisect_left(gaps, ready)
+        for hold in holds:
+            if hold <= ready:
+                continue  # it would end before the pods it pre-warms are up
+            idle = held(cold_start) + (held(hold) - held(start))
+            cost = idle + miss_s * (early + beyond(hold))
+            if cost < best_cost:
+                best = replace(seen, hold_s=hold, prewarm_s=start)
+                best_cost = cost
+    return best
