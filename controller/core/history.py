@@ -47,9 +47,12 @@ class PoolHistory:
     def recommend(self, now: float, value: int) -> bool:
         """Record a recommendation; whether the keep-alive learned from it (a claim made
         before it may then hold differently: the engine claims the pool again)."""
-        learned = self.keep.record(now, value) if self.keep is not None else False
-        if learned:  # (a wake's head is learned on a tick like any other: the handover saves it)
-            self.changes += 1
+        learned = False
+        if self.keep is not None:
+            kept = self.keep.changes
+            learned = self.keep.record(now, value)
+            if self.keep.changes != kept:  # (a wake's head is learned on any tick: save it)
+                self.changes += 1
         lows, highs = self.lows, self.highs
         if lows and highs and lows[-1][1] == value == highs[-1][1]:
             # The same as last time (the usual case): the newest entries only move on.

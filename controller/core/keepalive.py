@@ -192,14 +192,16 @@ class KeepAlive:
         return Level(replicas=edges[k], top=top)
 
     def record(self, now: float, value: int) -> bool:
-        """A recommendation recorded at `now`; whether a level learned a gap (which can change
-        what the levels above it hold: see `hold`)."""
+        """A recommendation recorded at `now`; whether what the levels hold above it may have
+        changed: a level learned a gap, or, at zero, the first level learned a head (see
+        `hold`)."""
         woken = self.wakes.ended(now, self.cold_start)
         if woken:  # the first level's plan prices a miss by the heads
             self.changes += 1
             if self.levels:
                 self.levels[0].plan = None
             self._plans = self._awake = None
+        woken = woken and value == 0  # (from 1 up, the first level is in use: nothing held)
         if value == self.value and self.latest is not None:
             self.latest = now  # the usual tick: the levels in use are used on
             return woken
@@ -310,7 +312,7 @@ class KeepAlive:
                 best, chosen = level, planned
                 since = used
         self._awake, self._awake_at = still, now
-        if self.wakes.waking is not None:  # the first level's plan changes when it ends
+        if self.wakes.waking is not None and wanted == 0:  # the first level's plan changes
             woken = self.wakes.waking + self.cold_start
             until = woken if now < woken < until else until
         if current > self.reached and (best is None or current > best.peak):
