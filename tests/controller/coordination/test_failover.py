@@ -24,7 +24,8 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
-from controller.coordination.handover import BUCKET, key_of
+from controller.coordination.handover import BUCKET
+from controller.coordination.history_docs import key_of
 from controller.core.model import ScaleDecision
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource

@@ -13,15 +13,8 @@ import pytest
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from controller.coordination.handover import (
-    BUCKET,
-    MAX_ENTRIES,
-    REFRESH_S,
-    TTL_S,
-    HistoryHandover,
-    key_of,
-    pool_of,
-)
+from controller.coordination.handover import BUCKET, REFRESH_S, TTL_S, HistoryHandover
+from controller.coordination.history_docs import MAX_ENTRIES, key_of, pool_of
 from controller.core.config import Config
 from controller.core.history import History
 from controller.core.model import Observations

@@ -1,0 +1,215 @@
+"""The documents of the history bucket (controller.coordination.handover): what a pool's
+history is written as, and what is accepted when it is read back.
+
+Every value read is checked (PoolDoc: finite numbers, bounded lists and size; times no later
+than `now` + SKEW_S); one that fails raises BadValue, one line saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, TypeVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.core.config import PoolConfig
+from controller.core.history import PoolHistory
+from controller.core.keepalive import KEPT_GAPS, MAX_GAP_S, KeepAlive
+
+SKEW_S = 5.0
+"""How far in the future a time may be (another host's clock) before the value is refused."""
+MAX_ENTRIES = 4096
+"""Per list. A window keeps one entry per distinct value (at most max_replicas + 1), the steps
+one per change in a rate period; beyond this, only the newest are written."""
+MAX_BYTES = 512 * 1024
+"""Three full lists fit: larger is not ours."""
+MAX_REPLICAS = 1_000_000
+MAX_LEVELS = 128
+"""Levels of a learned keep-alive: bands about 25% apart reach MAX_REPLICAS in under 70."""
+
+Time = Annotated[float, Field(allow_inf_nan=False)]
+Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
+Entry = tuple[Time, Replicas]
+Step = tuple[Time, Annotated[int, Field(ge=-MAX_REPLICAS, le=MAX_REPLICAS)]]
+Gap = Annotated[float, Field(gt=0, le=MAX_GAP_S, allow_inf_nan=False)]
+
+
+class LevelDoc(BaseModel):
+    """One level of the pool's learned keep-alive (controller.core.keepalive.Level)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS)]
+    in_use: bool
+    last_used: Time | None
+    peak: Replicas
+    gaps: list[Gap] = Field(max_length=KEPT_GAPS)
+
+
+class KeepDoc(BaseModel):
+    """The pool's learned keep-alive: its levels, its newest recommendation and when it was
+    recorded, and the scale-downs it may regrow from."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    value: Replicas
+    latest: Time | None
+    levels: list[LevelDoc] = Field(max_length=MAX_LEVELS)
+    held: list[Entry] = Field(max_length=MAX_ENTRIES)
+    heads: list[Replicas] = Field(default_factory=list, max_length=KEPT_GAPS)
+    """The replicas its wakes from zero asked for within a cold start (none: not known)."""
+
+
+class PoolDoc(BaseModel):
+    """One pool's history in the bucket."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    v: Literal[1] = 1
+    at: Time
+    """When it was written (the save's `now`)."""
+    live: bool
+    """Recorded at that tick: its newest entries (and busy_at, if equal) are from `at`."""
+    busy_at: Time | None
+    lows: list[Entry] = Field(max_length=MAX_ENTRIES)
+    highs: list[Entry] = Field(max_length=MAX_ENTRIES)
+    steps: list[Step] = Field(max_length=MAX_ENTRIES)
+    keep: KeepDoc | None = None
+    """None: written by a version that learned no keep-alive, or a pool without one."""
+
+    def latest(self) -> float:
+        times = [t for entries in (self.lows, self.highs, self.steps) for t, _ in entries]
+        if self.keep is not None:
+            times += [t for t, _ in self.keep.held]
+            times += [lv.last_used for lv in self.keep.levels if lv.last_used is not None]
+            times += [self.keep.latest] if self.keep.latest is not None else []
+        return max(self.at, self.busy_at if self.busy_at is not None else self.at, *times)
+
+
+class TickDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    v: Literal[1] = 1
+    at: Time
+
+    def latest(self) -> float:
+        return self.at
+
+
+class BadValue(ValueError):
+    pass
+
+
+Doc = TypeVar("Doc", PoolDoc, TickDoc)
+
+
+def load_doc(model: type[Doc], raw: bytes, now: float) -> Doc:
+    """A value from the bucket, checked; BadValue says what is wrong, in one line."""
+    if len(raw) > MAX_BYTES:
+        raise BadValue(f"{len(raw)} bytes, expected at most {MAX_BYTES}")
+    try:
+        doc = model.model_validate_json(raw)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "value"
+        raise BadValue(f"{where}: {error['msg']}") from None
+    latest = doc.latest()
+    if latest > now + SKEW_S:
+        raise BadValue(f"time {latest:.6g} is more than {SKEW_S:g} s after now ({now:.6g})")
+    return doc
+
+
+def dump_doc(pool: PoolHistory, now: float, live: bool) -> bytes:
+    """`pool` as the bucket keeps it: only what is still inside its windows."""
+    doc = {
+        "v": 1,
+        "at": now,
+        "live": live,
+        "busy_at": pool.busy_at,
+        "lows": _inside(pool.lows, now - pool.up_window),
+        "highs": _inside(pool.highs, now - pool.down_window),
+        "steps": _inside(pool.steps, now - pool.keep_steps),
+        "keep": _keep_doc(pool.keep) if pool.keep is not None else None,
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
+    levels = [
+        {
+            "replicas": level.replicas,
+            "in_use": level.in_use,
+            "last_used": level.last_used,
+            "peak": level.peak,
+            "gaps": list(level.gaps),
+        }
+        for level in keep.levels
+    ]
+    held = list(keep.held)[-MAX_ENTRIES:]
+    return {
+        "value": keep.value,
+        "latest": keep.latest,
+        "levels": levels,
+        "held": held,
+        "heads": list(keep.wakes.heads),
+    }
+
+
+def keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) -> KeepAlive:
+    """The keep-alive a document describes, for `pool` as configured here: levels that do
+    not start where this pool's bands start (another max_replicas) are left out."""
+    keep = KeepAlive.for_pool(pool)
+    keep.value = min(doc.value, pool.max_replicas)
+    keep.latest = latest
+    for k, (edge, level) in enumerate(zip(keep.edges, doc.levels, strict=False)):
+        if level.replicas != edge:
+            break
+        restored = keep.band(k)
+        restored.in_use = level.in_use
+        restored.last_used = min(level.last_used, now) if level.last_used is not None else None
+        restored.peak = min(level.peak, restored.top)
+        restored.gaps = deque(level.gaps, maxlen=KEPT_GAPS)
+        keep.levels.append(restored)
+    keep.held = deque((min(t, now), min(v, pool.max_replicas)) for t, v in doc.held)
+    heads = (min(h, pool.max_replicas) for h in doc.heads)
+    keep.wakes.heads = deque(heads, maxlen=KEPT_GAPS)
+    return keep
+
+
+def _inside(entries: Sequence[tuple[float, int]], since: float) -> list[tuple[float, int]]:
+    kept = [entry for entry in entries if entry[0] > since]
+    return kept[-MAX_ENTRIES:]
+
+
+_PLAIN = re.compile(r"[-_=A-Za-z0-9]+")
+
+
+def key_of(pool: str) -> str:
+    """The pool's key: `pool.<name>`, or its UTF-8 in hex where the name has characters a
+    key cannot hold."""
+    return f"pool.{pool}" if _PLAIN.fullmatch(pool) else f"pool_hex.{pool.encode().hex()}"
+
+
+def pool_of(key: str) -> str | None:
+    kind, _, rest = key.partition(".")
+    if kind == "pool" and _PLAIN.fullmatch(rest):
+        return rest
+    if kind == "pool_hex":
+        try:
+            return bytes.fromhex(rest).decode()
+        except ValueError:
+            return None
+    return None
+
+
+def extended(entries: list[Entry], at: float, to: float, now: float) -> list[Entry]:
+    """Times no later than `now` (a clock a little ahead elsewhere), and the newest entry,
+    if it was recorded at `at`, recommended until `to`."""
+    kept = [(t if t < now else now, value) for t, value in entries]
+    if kept and entries[-1][0] == at:
+        kept[-1] = (to, kept[-1][1])
+    return kept
