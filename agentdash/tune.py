@@ -5,7 +5,7 @@
                    [--seed N] [--workers N] [--drain S] [--output FILE]
 
 The work is in controller.simulate.tune and agentdash.config_edit; this module reads
-arguments and prints.
+arguments and prints the lines agentdash.tune_report writes.
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentdash.tune_report import chosen_settings, heading, holdout_check, pareto_front
 from controller.core.config import Config, ConfigError
 
 if TYPE_CHECKING:
-    from controller.simulate.tradeoff import Objective, Outcome, Trial
-    from controller.simulate.tune import Search, Split
+    from controller.simulate.tradeoff import Objective
+    from controller.simulate.tune import Search
 
 
 DEFAULT_TRIALS = 96
 DEFAULT_TIME_BUDGET_S = 90.0
-FRONT_ROWS = 12
-"""A longer Pareto front is shown as this many of its points, evenly spread."""
 POOLS_FOR_TIERS = 6
 """Above this many pools, the search is by tier unless --by says otherwise."""
 
@@ -197,18 +196,18 @@ def _run(args: argparse.Namespace) -> int:
     )
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
-    out = [_heading(args, by, found, parts, len(trace), options.workers)]
+    out = [heading(args, by, found, parts, len(trace), options.workers)]
     everything = config.pools if by == "pool" else set(config.tier_of.values())
     idle = sorted(set(everything) - {g.name for g in groups})
     if idle:
         out.append(f"not tuned, no task before the tail: {', '.join(idle)}")
-    out += ["", *_front(found), ""]
+    out += ["", *pareto_front(found), ""]
     chosen = found.chosen
     if chosen.number == 0:
         out.append(f"No candidate beats the current config for {objective}: nothing to change.")
         _emit("\n".join(out))
         return 0
-    out += [*_settings(found), ""]
+    out += [*chosen_settings(found), ""]
     if len(parts.tail):
         current, picked = tune.check(
             config,
@@ -218,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
             tune.horizon_of(parts.tail, 0.0, options.drain),
             options.workers,
         )
-        out += [*_holdout(objective, parts, trace.duration, current, picked), ""]
+        out += [*holdout_check(objective, parts, trace.duration, current, picked), ""]
     else:
         out += ["held-out check: none (--holdout 0)", ""]
     out.append(_diff(args, text, config, found))
@@ -247,121 +246,6 @@ def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) ->
         return unified_diff(text, after, str(args.config)).rstrip("\n")
     note = "(the file's layout could not be kept: the diff is of its data, rewritten)\n"
     return note + unified_diff(_plain(text), after, str(args.config)).rstrip("\n")
-
-
-def _heading(
-    args: argparse.Namespace, by: str, found: Search, parts: Split, tasks: int, workers: int
-) -> str:
-    from controller.simulate.tune import BATCH
-
-    groups = len(found.groups)
-    early = " (the time budget ran out)" if found.stopped_early else ""
-    end = parts.at + parts.tail.duration
-    share = parts.at / end if end else 1.0
-    processes = min(workers, BATCH)
-    return (
-        f"{args.config}: {tasks:,} tasks in {args.trace}, by {by} "
-        f"({groups} {'group' if groups == 1 else 'groups'}), objective {found.objective}\n"
-        f"search: the first {share:.0%} of the trace's time ({len(parts.head):,} tasks, 0 to "
-        f"{_hours(parts.at)}), {len(found.trials)} candidates in {found.seconds:.0f} s on "
-        f"{processes} {'process' if processes == 1 else 'processes'}{early}"
-    )
-
-
-def _front(found: Search) -> list[str]:
-    from controller.simulate.tradeoff import NEAR
-
-    reference, chosen, front = found.current.outcome, found.chosen, found.front
-    shown = {t.number: t for t in [*_thin(front), chosen, found.current]}
-    on_front = {t.number for t in front}
-    lines = [
-        f"Pareto front: {len(front)} of the {len(found.trials)} candidates tried, "
-        "p95 wait against pod-seconds",
-        f"  {'#':>5}{'p95 wait (s)':>14}{'pod-seconds':>14}{'vs current':>20}{'scale events':>14}",
-    ]
-    for trial in sorted(shown.values(), key=lambda t: (t.outcome.pod_seconds, t.number)):
-        o = trial.outcome
-        notes = []
-        if trial.number == 0:
-            notes.append("the current config")
-        if trial.number == chosen.number:
-            notes.append(f"chosen ({found.objective})")
-        if trial.number not in on_front:
-            notes.append("dominated" if trial.number == 0 else f"within {NEAR:.0%}, fewer changes")
-        versus = _versus(o, reference) if trial.number else ""
-        mark = "*" if trial.number == chosen.number else " "
-        lines.append(
-            f"{mark} {trial.number:>5}{o.p95:>14,.1f}{o.pod_seconds:>14,.0f}{versus:>20}"
-            f"{o.scale_events:>14,}  {', '.join(notes)}".rstrip()
-        )
-    if len(shown) < len(front):
-        lines.append(f"  (and {len(front) - len(shown)} more points of the front between these)")
-    return lines
-
-
-def _thin(front: list[Trial], rows: int = FRONT_ROWS) -> list[Trial]:
-    """At most `rows` points, evenly spread along the front, both ends included."""
-    if len(front) <= rows:
-        return front
-    step = (len(front) - 1) / (rows - 1)
-    return [front[round(i * step)] for i in range(rows)]
-
-
-def _versus(outcome: Outcome, reference: Outcome) -> str:
-    wait = outcome.p95 - reference.p95
-    cost = outcome.pod_seconds / reference.pod_seconds - 1 if reference.pod_seconds else 0.0
-    return f"{wait:+.1f} s {cost:+7.1%}"
-
-
-def _settings(found: Search) -> list[str]:
-    chosen = found.chosen
-    score = found.objective.score(chosen.outcome, found.current.outcome)
-    lines = [f"chosen: #{chosen.number}, balanced score {score:.2f} (the current config: 1)"]
-    width = max(len(g.name) for g in found.groups)
-    for group, setting in zip(found.groups, chosen.candidate, strict=True):
-        what = "as configured" if setting is None else setting.describe()
-        lines.append(f"  {group.name:<{width}}  {what}")
-    return lines
-
-
-def _holdout(
-    objective: Objective, parts: Split, end: float, current: Outcome, picked: Outcome
-) -> list[str]:
-    rows: list[tuple[str, float, float]] = [
-        ("p95 wait (s)", current.p95, picked.p95),
-        ("pod-seconds", current.pod_seconds, picked.pod_seconds),
-        *[
-            (f"  {tier} p95 (s)", current.tier_p95[tier], picked.tier_p95.get(tier, 0.0))
-            for tier in current.tier_p95
-        ],
-        ("pending at the end", current.pending, picked.pending),
-        ("scale events", current.scale_events, picked.scale_events),
-    ]
-    share = 1 - parts.at / end if end else 0.0
-    lines = [
-        f"held-out check: the last {share:.0%} of the trace's time ({len(parts.tail):,} tasks, "
-        f"{_hours(parts.at)} to {_hours(end)}), never seen by the search",
-        f"  {'':<24}{'current':>13}{'chosen':>13}",
-        *[f"  {label:<24}{_cell(a)}{_cell(b)}" for label, a, b in rows],
-    ]
-    if objective.key(picked, current) < objective.key(current, current):
-        lines.append(
-            f"The chosen config beats the current one on the held-out tail too ({objective})."
-        )
-    else:
-        lines.append(
-            f"The chosen config does NOT beat the current one on the held-out tail "
-            f"({objective}): it may suit the search part only; try a longer trace."
-        )
-    return lines
-
-
-def _cell(value: float) -> str:
-    return f"{value:>13,}" if isinstance(value, int) else f"{value:>13,.1f}"
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"
 
 
 def _progress(done: int, trials: int, seconds: float) -> None:

@@ -43,6 +43,9 @@ MODULES = (
     "controller/core/sharing.py",
     "controller/core/tracked.py",
     "controller/simulate/shell.py",
+    "controller/simulate/cluster_parts.py",
+    "controller/simulate/pods.py",
+    "controller/simulate/task_queues.py",
     "controller/simulate/cluster.py",
     "controller/simulate/clock.py",
 )

@@ -35,14 +35,15 @@ from controller.core.model import (
     PoolState,
     QueueStats,
     ScaleDecision,
-    SourceError,
 )
 from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import SourceHealth
 from controller.runtime.leadership import LeaseTeller
+from controller.runtime.reads import SourceReads
 from controller.runtime.schedule import TickSchedule
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
+from controller.runtime.succession import Succession
 from controller.runtime.timeline import Point, Timeline
 from controller.sources.base import LagSource, UsageSource
 
@@ -55,10 +56,11 @@ log = logging.getLogger("agentdash.loop")
 
 class Reconciler:
     """The live loop. It owns the pieces and calls them in order at each tick: the sources'
-    reads (with deadlines), `engine_feed`, the lease, the handovers, the overrides' expiry,
-    the engine's step, `scale_calls`, the trends and the TickEvent; `health` keeps what
-    fails, `schedule` says when to tick, and `snapshot` shows the fleet. A follower shows
-    the leader's decisions and replicas (`leader_decisions`, `leader_states`) over its own."""
+    `reads` (with deadlines), `engine_feed`, the lease, the handovers (`succession`), the
+    overrides' expiry, the engine's step, `scale_calls`, the trends and the TickEvent;
+    `health` keeps what fails, `schedule` says when to tick, and `snapshot` shows the fleet.
+    A follower shows the leader's decisions and replicas (`leader_decisions`,
+    `leader_states`) over its own."""
 
     def __init__(
         self,
@@ -118,15 +120,11 @@ class Reconciler:
             leads=lambda: self.leading,
             deadline=call_deadline,
         )
-        self.handover = handover
-        """Where the leader keeps the time rules' history for the next one (NATS KV)."""
-        self._restored = False
-        self.spend_handover = spend_handover
-        """Where the leader keeps the budget forecast's memory for the next one (NATS KV)."""
-        self._spend_restored = False
+        self.succession = Succession(self.engine, handover=handover, spend_handover=spend_handover)
+        """The handovers: what this process takes over on leading and keeps for the next."""
         self.idle: set[str] = set(config.pools)
-        self._stats: Mapping[str, QueueStats] = {}
-        self._state: Mapping[str, PoolState] = {}
+        self.reads = SourceReads(actuator, lag, self.health, clock=clock, deadline=call_deadline)
+        """The cluster's and the queues' last answers."""
         self.engine_feed = EngineFeed(config, self.engine, self.health, self.trends)
         """What was last fed to the engine, and the pools held for want of data."""
         self._explaining = isinstance(actuator, ExplainingActuator)
@@ -174,13 +172,13 @@ class Reconciler:
     async def _tick(self, only: Collection[str] | None, *, settle: bool) -> None:
         started = time.perf_counter()
         now = self.clock()
-        await self._refresh(only)
+        await self.reads.refresh(only)
         if not self.leading and self.leader_states:
-            self._state = self._leaders_view()
+            self.reads.state = self._leaders_view()
         engine = self.engine
         self._feed(now)
         await self._lead(now)
-        await self._take_over(now)
+        await self.succession.take_over(self.leading, now)
         self._expire(now)
         overrides = self.overrides
         acting = self.leading and not overrides.paused
@@ -201,7 +199,7 @@ class Reconciler:
         self.bus.publish(TickEvent(ts=now, decisions=tuple(decisions), duration_s=cost))
         if settle and calls:
             await asyncio.wait(calls)
-        await self._hand_on(now)
+        await self.succession.hand_on(self.leading, now)
 
     def _points(self, now: float) -> Iterator[tuple[str, Point]]:
         """Every pool seen, as the timeline keeps it: replicas and ready as read, desired as
@@ -248,27 +246,6 @@ class Reconciler:
             self._leader_seen = self.leader_decisions
         return decisions, calls
 
-    async def _take_over(self, now: float) -> None:
-        """On becoming leader, before its first decision: take in what the last leader
-        remembered (the time rules' history, the budget forecast), to hold what it held."""
-        if self.handover is not None and self.leading != self._restored:
-            if self.leading:
-                await self.handover.restore(self.history, now)
-                self.engine.touch_all()
-            self._restored = self.leading
-        spend = self.spend_handover
-        if spend is not None and self.leading != self._spend_restored:
-            if self.leading:  # paced tenants are claimed at every step: no pool to touch
-                await spend.restore(self.engine.spend, now)
-            self._spend_restored = self.leading
-
-    async def _hand_on(self, now: float) -> None:
-        """While leading: keep what the next leader takes over."""
-        if self.handover is not None and self.leading:
-            await self.handover.save(self.history, now)
-        if self.spend_handover is not None and self.leading:
-            await self.spend_handover.save(self.engine.spend, now)
-
     async def settle(self) -> None:
         """Wait for every scale call in flight (each ends by its deadline)."""
         await self.scale_calls.settle()
@@ -276,7 +253,7 @@ class Reconciler:
     def _leaders_view(self) -> dict[str, PoolState]:
         """On a follower: each pool's replicas and ready as the leader saw them, with the
         pods this process sees."""
-        own = self._state
+        own = self.reads.state
         view = dict(own)
         for name, state in self.leader_states.items():
             mine = own.get(name)
@@ -294,31 +271,6 @@ class Reconciler:
             log.info("%s %s (%s)", event.action, event.target, event.detail)
             self.bus.publish(event)
 
-    async def _refresh(self, only: Collection[str] | None) -> None:
-        """Read the cluster and the queues (`only`: just these pools'), each within the
-        deadline; the last answer stands for a source that fails."""
-        now = self.clock()
-        deadline = self.call_deadline  # a source that does not answer in time is failing
-        try:
-            self._state = await asyncio.wait_for(self.actuator.observe(), deadline)
-            self.health.healthy("cluster", now)
-        except SourceError as exc:
-            self.health.unhealthy("cluster", str(exc), now)
-        except TimeoutError:
-            self.health.unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
-        try:
-            read = self.lag.read() if only is None else self._read_some(only)
-            self._stats = await asyncio.wait_for(read, deadline)
-            self.health.healthy("queue", now)
-        except SourceError as exc:
-            self.health.unhealthy("queue", str(exc), now)
-        except TimeoutError:
-            self.health.unhealthy("queue", f"no answer within {deadline:.1f} s", now)
-
-    async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
-        fresh = await self.lag.read(pools)
-        return {**self._stats, **fresh}
-
     def _feed(self, now: float) -> None:
         """Tell the engine what the sources said (see controller.runtime.engine_feed)."""
         usage = self.usage.usage(now)
@@ -326,7 +278,7 @@ class Reconciler:
         if self._explaining:
             unobserved = cast(ExplainingActuator, self.actuator).problems
         self.engine_feed.feed(
-            now, states=self._state, stats=self._stats, usage=usage, unobserved=unobserved
+            now, states=self.reads.state, stats=self.reads.stats, usage=usage, unobserved=unobserved
         )
 
     async def _lead(self, now: float) -> None:
@@ -356,11 +308,11 @@ class Reconciler:
     @property
     def queues(self) -> Mapping[str, QueueStats]:
         """Each pool's queue as last read (the last answer stands for a read that failed)."""
-        return self._stats
+        return self.reads.stats
 
     def ready_of(self, pools: Iterable[str]) -> dict[str, int]:
         """Ready replicas of these pools, as this process sees them (those it sees)."""
-        state = self._state
+        state = self.reads.state
         return {pool: state[pool].ready for pool in pools if pool in state}
 
     def snapshot(self) -> FleetSnapshot:
@@ -375,7 +327,7 @@ class Reconciler:
             now=self.clock(),
             overrides=overrides,
             observed=self.engine.observations,
-            states=self._state,
+            states=self.reads.state,
             decisions=self.decisions,
             trends=self.trends,
             dry_run=dry,
@@ -384,7 +336,7 @@ class Reconciler:
             leader=leader or None,
             leaderless=following and not leader,
             leader_silent_s=self._leader_silent(leader),
-            queues=self._stats,
+            queues=self.reads.stats,
         )
 
     def _leader_silent(self, leader: str | None) -> float | None:

@@ -32,7 +32,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from controller.core.config import Config
-from controller.simulate.cluster import Cluster, SimPool
+from controller.simulate.cluster import Cluster
+from controller.simulate.cluster_parts import SimPool
 from controller.simulate.hpa import HpaPolicy, HpaSpec, HpaState, ScalingRules, reconcile
 
 

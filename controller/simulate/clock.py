@@ -15,7 +15,8 @@ import math
 from typing import Protocol
 
 from controller.core.config import Config
-from controller.simulate.cluster import DONE, Cluster
+from controller.simulate.cluster import Cluster
+from controller.simulate.cluster_parts import DONE
 from controller.simulate.trace import Trace
 
 

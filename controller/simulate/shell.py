@@ -31,7 +31,8 @@ from controller.core.accounting import RATE_WINDOW_S
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.model import PoolObservation
-from controller.simulate.cluster import Cluster, Tenant
+from controller.simulate.cluster import Cluster
+from controller.simulate.cluster_parts import Tenant
 
 _NOT_READ = "queue not read yet"
 _HOLDING = frozenset({"budget exhausted", "budget spent", "budget warning", "paused"})

@@ -1,0 +1,333 @@
+"""KEDA ScaledObjects read as agentdash pools (for `agentdash import keda`, agentdash.keda):
+each field mapped, KEDA's defaults written out, and what has no equivalent said, one line per
+field; a mistake is a ConfigError naming the file, the ScaledObject and the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.core import names
+from controller.core.behavior import DEFAULT_SCALE_DOWN
+from controller.core.config import ConfigError
+from controller.core.config_errors import shown
+
+TENANT = "TENANT"
+"""The placeholder tenant, unless --tenant names one."""
+KEDA_API = "keda.sh/v1alpha1"
+NATS_TRIGGER = "nats-jetstream"
+HPA_CONFIG = "spec.advanced.horizontalPodAutoscalerConfig"
+IGNORED = "no equivalent; ignored"
+NATS_ACCOUNT = "agentdash reads the account its NATS credentials log into (nats: in agentdash.yaml)"
+
+HINTS = {
+    # How KEDA reaches NATS: agentdash has its own `nats:` section.
+    "natsServerMonitoringEndpoint": "agentdash reads the consumer over the NATS protocol "
+    "(nats.url in agentdash.yaml), not the monitoring endpoint",
+    "useHttps": "for the monitoring endpoint, which agentdash does not use",
+    "account": NATS_ACCOUNT,
+    "accountID": NATS_ACCOUNT,
+    "authenticationRef": "agentdash authenticates with the nats: credentials in agentdash.yaml",
+    "useCachedMetrics": "agentdash reads the queue afresh at every tick",
+    "initialCooldownPeriod": "agentdash has no start-up grace; ignored",
+    "restoreToOriginalReplicaCount": "agentdash leaves the replicas as they are when it stops",
+    "scalingModifiers": "agentdash scales on the nats-jetstream trigger's lag alone",
+}
+SPEC_MAPPED = frozenset(
+    {
+        "scaleTargetRef",
+        "triggers",
+        "minReplicaCount",
+        "maxReplicaCount",
+        "idleReplicaCount",
+        "cooldownPeriod",
+        "fallback",
+        "advanced",
+        "pollingInterval",
+    }
+)
+METADATA_MAPPED = frozenset({"stream", "consumer", "lagThreshold", "activationLagThreshold"})
+
+
+@dataclass(slots=True)
+class Imported:
+    """Pools made from ScaledObjects, where each came from, and what did not carry over."""
+
+    pools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    origins: dict[str, tuple[str, str, dict[str, str]]] = field(default_factory=dict)
+    """Pool -> (file, `ScaledObject ns/name`, agentdash field -> the KEDA field it came from)."""
+    lines: list[str] = field(default_factory=list)
+    """For stderr: `warning:` what has no equivalent, `note:` what maps with a difference."""
+
+
+class _ScaledObject:
+    """One ScaledObject being read: where it is, for its messages and errors."""
+
+    def __init__(self, obj: Mapping[str, Any], source: str, out: Imported) -> None:
+        self.source, self.out, self.what = source, out, "ScaledObject"
+        metadata = self.mapping(obj.get("metadata"), "metadata")
+        self.name = self.text(metadata.get("name"), "metadata.name")
+        given = metadata.get("namespace")
+        self.what = f"ScaledObject {given or 'default'}/{self.name}"
+        self.namespace = "default" if given is None else self.text(given, "metadata.namespace")
+        if given is None:
+            self.say(
+                "note", "metadata.namespace", "not set: the Deployment is taken to be in default"
+            )
+
+    def say(self, level: str, path: str, message: str) -> None:
+        self.out.lines.append(f"{level}: {self.source}: {self.what}: {path}: {message}")
+
+    def fail(self, path: str, message: str) -> ConfigError:
+        return ConfigError(self.source, f"{self.what}: {path}", message)
+
+    def mapping(self, value: Any, path: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"expected a mapping, got {shown(value)}")
+        return value
+
+    def text(self, value: Any, path: str) -> str:
+        if value is None:
+            raise self.fail(path, "required field is missing")
+        if not isinstance(value, str) or not value:
+            raise self.fail(path, f"expected a name, got {shown(value)}")
+        return value
+
+    def whole(self, holder: Mapping[str, Any], key: str, default: int, where: str) -> int:
+        """A whole number as KEDA reads one: an integer, or (trigger metadata) its text."""
+        value = holder.get(key, default)
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise self.fail(f"{where}.{key}", f"expected a whole number, got {shown(value)}")
+
+
+def import_documents(documents: list[Any], source: str, out: Imported) -> None:
+    """Add a pool to `out` for each ScaledObject in these documents (a `List` is opened);
+    the other objects a manifest holds beside them (a Deployment, a Secret) are passed by."""
+    for index, document in enumerate(_objects(documents, source)):
+        if not isinstance(document, Mapping):
+            got = type(document).__name__
+            raise ConfigError(source, f"document {index + 1}", f"expected an object, got {got}")
+        kind = document.get("kind")
+        if kind == "ScaledObject" and document.get("apiVersion") == KEDA_API:
+            _import(_ScaledObject(document, source, out), document)
+        elif kind in ("ScaledObject", "ScaledJob"):
+            metadata = document.get("metadata")
+            name = shown(metadata.get("name") if isinstance(metadata, Mapping) else None)
+            out.lines.append(
+                f"warning: {source}: {kind} {name}: skipped: agentdash imports {KEDA_API} "
+                "ScaledObjects that scale Deployments"
+            )
+
+
+def _objects(documents: list[Any], source: str) -> Iterator[Any]:
+    for document in documents:
+        if isinstance(document, Mapping) and document.get("kind") == "List":
+            items = document.get("items")  # `kubectl get scaledobjects -o yaml`
+            if not isinstance(items, list):
+                raise ConfigError(source, "items", f"expected a list, got {shown(items)}")
+            yield from items
+        else:
+            yield document
+
+
+def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
+    spec = so.mapping(obj.get("spec"), "spec")
+    target = so.mapping(spec.get("scaleTargetRef"), "spec.scaleTargetRef")
+    kind, api = target.get("kind", "Deployment"), target.get("apiVersion", "apps/v1")
+    if (kind, api) != ("Deployment", "apps/v1"):
+        so.say(
+            "warning",
+            "spec.scaleTargetRef",
+            f"{api} {kind}: skipped: agentdash scales Deployments only",
+        )
+        return
+    deployment = so.text(target.get("name"), "spec.scaleTargetRef.name")
+    for key in [k for k in target if k not in ("kind", "apiVersion", "name")]:
+        so.say("warning", f"spec.scaleTargetRef.{key}", IGNORED)
+    for key in [k for k in spec if k not in SPEC_MAPPED]:
+        so.say("warning", f"spec.{key}", HINTS.get(key, IGNORED))
+    if "pollingInterval" in spec:
+        so.say(
+            "note",
+            "spec.pollingInterval",
+            "agentdash needs none: it reads the queue at "
+            "every tick (1 s by default) and wakes a pool at zero on its first task",
+        )
+    found = _trigger(so, spec)
+    if found is None:
+        return
+    at, metadata = found
+    pool: dict[str, Any] = {
+        "tenant": TENANT,
+        "deployment": {"namespace": so.namespace, "name": deployment},
+        "queue": {
+            "stream": so.text(metadata.get("stream"), f"{at}.stream"),
+            "consumer": so.text(metadata.get("consumer"), f"{at}.consumer"),
+        },
+        "min_replicas": so.whole(spec, "minReplicaCount", 0, "spec"),
+        "max_replicas": so.whole(spec, "maxReplicaCount", 100, "spec"),
+        "target_lag_per_replica": so.whole(metadata, "lagThreshold", 10, at),
+        "activation_lag": so.whole(metadata, "activationLagThreshold", 0, at),
+        "cooldown_seconds": so.whole(spec, "cooldownPeriod", 300, "spec"),
+    }
+    paths = _paths(at)
+    if "idleReplicaCount" in spec and _idle(
+        so, pool, so.whole(spec, "idleReplicaCount", 0, "spec")
+    ):
+        paths["min_replicas"] = "spec.idleReplicaCount"
+    if "fallback" in spec:
+        pool["fallback"] = _fallback(so, spec["fallback"])
+    behavior = _advanced(so, spec.get("advanced", {}))
+    if behavior is None:
+        window = DEFAULT_SCALE_DOWN["stabilization_seconds"]
+        so.say(
+            "note",
+            f"{HPA_CONFIG}.behavior",
+            f"not set: agentdash's defaults apply (a "
+            f"{window} s scale-down window where the HPA's is 300 s)",
+        )
+    else:
+        pool["behavior"] = behavior
+    pool["take_over"] = True
+    _add(so, pool, paths)
+
+
+def _paths(at: str) -> dict[str, str]:
+    """Each field of the pool -> the ScaledObject's field it came from (`at`: the trigger's
+    metadata), so that a refusal of the pool names what the user wrote."""
+    return {
+        "deployment.namespace": "metadata.namespace",
+        "deployment.name": "spec.scaleTargetRef.name",
+        "queue.stream": f"{at}.stream",
+        "queue.consumer": f"{at}.consumer",
+        "min_replicas": "spec.minReplicaCount",
+        "max_replicas": "spec.maxReplicaCount",
+        "target_lag_per_replica": f"{at}.lagThreshold",
+        "activation_lag": f"{at}.activationLagThreshold",
+        "cooldown_seconds": "spec.cooldownPeriod",
+        "fallback.failure_threshold": "spec.fallback.failureThreshold",
+        "fallback": "spec.fallback",
+        "behavior": f"{HPA_CONFIG}.behavior",
+    }
+
+
+def _trigger(so: _ScaledObject, spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+    """The first nats-jetstream trigger's metadata, and its path; the others are said to be
+    left out (agentdash scales a pool on one consumer's lag)."""
+    triggers = spec.get("triggers")
+    if not isinstance(triggers, list):
+        raise so.fail("spec.triggers", f"expected a list of triggers, got {shown(triggers)}")
+    chosen = None
+    for index, given in enumerate(triggers):
+        path = f"spec.triggers[{index}]"
+        trigger = so.mapping(given, path)
+        if trigger.get("type") != NATS_TRIGGER or chosen is not None:
+            what = (
+                "another nats-jetstream trigger" if chosen else f"type {shown(trigger.get('type'))}"
+            )
+            so.say(
+                "warning",
+                path,
+                f"{what}: no equivalent (a pool scales on one consumer's lag); ignored",
+            )
+            continue
+        metadata = so.mapping(trigger.get("metadata"), f"{path}.metadata")
+        chosen = (f"{path}.metadata", metadata)
+        if trigger.get("metricType", "AverageValue") != "AverageValue":
+            so.say(
+                "warning",
+                f"{path}.metricType",
+                "agentdash divides the lag among replicas as AverageValue does; ignored",
+            )
+        for key in ("authenticationRef", "useCachedMetrics"):
+            if key in trigger:
+                so.say("warning", f"{path}.{key}", f"{HINTS[key]}; ignored")
+        for key in [k for k in metadata if k not in METADATA_MAPPED]:
+            so.say(
+                "warning", f"{path}.metadata.{key}", f"{HINTS.get(key, 'no equivalent')}; ignored"
+            )
+    if chosen is None:
+        so.say("warning", "spec.triggers", f"no {NATS_TRIGGER} trigger: skipped")
+    return chosen
+
+
+def _idle(so: _ScaledObject, pool: dict[str, Any], idle: int) -> bool:
+    """idleReplicaCount 0 is scale to zero (True); KEDA itself supports no other value."""
+    if idle != 0:
+        so.say("warning", "spec.idleReplicaCount", f"{idle}: {IGNORED} (KEDA supports only 0)")
+        return False
+    if pool["min_replicas"] > 0:
+        so.say(
+            "note",
+            "spec.idleReplicaCount",
+            f"0: min_replicas 0 (scale to zero); the floor "
+            f"of {pool['min_replicas']} while busy (minReplicaCount) has no equivalent",
+        )
+    pool["min_replicas"] = 0
+    return True
+
+
+def _fallback(so: _ScaledObject, given: Any) -> dict[str, Any]:
+    fallback = so.mapping(given, "spec.fallback")
+    if "replicas" not in fallback:
+        raise so.fail("spec.fallback.replicas", "required field is missing")
+    threshold = so.whole(fallback, "failureThreshold", 3, "spec.fallback")
+    replicas = so.whole(fallback, "replicas", 0, "spec.fallback")
+    if fallback.get("behavior", "static") != "static":
+        so.say(
+            "warning",
+            "spec.fallback.behavior",
+            f"{shown(fallback['behavior'])}: agentdash's fallback is static; ignored",
+        )
+    so.say(
+        "note",
+        "spec.fallback",
+        f"agentdash scales up to {replicas} after {threshold} "
+        "failed reads in a row, never down (missing data never scales a pool down)",
+    )
+    return {"failure_threshold": threshold, "replicas": replicas}
+
+
+def _advanced(so: _ScaledObject, given: Any) -> Any:
+    """The HPA behavior, if given; the rest of `advanced` is said to have no equivalent."""
+    advanced = so.mapping(given, "spec.advanced")
+    behavior = None
+    for key, value in advanced.items():
+        if key != "horizontalPodAutoscalerConfig":
+            so.say("warning", f"spec.advanced.{key}", f"{HINTS.get(key, 'no equivalent')}; ignored")
+            continue
+        hpa = so.mapping(value, HPA_CONFIG)
+        behavior = hpa.get("behavior")
+        for other in [k for k in hpa if k != "behavior"]:
+            so.say("warning", f"{HPA_CONFIG}.{other}", "agentdash makes no HPA; ignored")
+    return behavior
+
+
+def _add(so: _ScaledObject, pool: dict[str, Any], paths: dict[str, str]) -> None:
+    """Under the ScaledObject's name; with its namespace before it if another has that name."""
+    for source, what, _ in so.out.origins.values():
+        if what == so.what:
+            message = f"expected each ScaledObject once, got it again (first in {source})"
+            raise so.fail("metadata.name", message)
+    name = _pool_name(so, so.name)
+    if name in so.out.pools:
+        name = _pool_name(so, f"{so.namespace}-{so.name}")
+        if name in so.out.pools:  # never one pool for two: each scales its own Deployment
+            raise so.fail("metadata.name", f"expected a pool name no other has, got {name}")
+        so.say("note", "metadata.name", f"another ScaledObject has that name: pool {name}")
+    elif name != so.name:
+        so.say("note", "metadata.name", f"pool {name} (at most 63 characters, no dots)")
+    so.out.pools[name] = pool
+    so.out.origins[name] = (so.source, so.what, paths)
+
+
+def _pool_name(so: _ScaledObject, wanted: str) -> str:
+    """A pool name has no dots (it is a NATS subject token) and at most 63 characters."""
+    try:
+        return names.pool(wanted.replace(".", "-")[:63].strip("-"))
+    except ValueError as exc:
+        raise so.fail("metadata.name", f"{exc}, got {shown(so.name)}") from None

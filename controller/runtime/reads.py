@@ -1,0 +1,64 @@
+"""The loop's reads of the cluster (the actuator) and the queues (the lag source): each within
+the deadline, a failure or a silence told to SourceHealth, and the last answer standing for a
+source that fails (the policy then holds the pools whose data is stale, never scales them down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Mapping
+
+from controller.actuators.base import Actuator
+from controller.core.model import PoolState, QueueStats, SourceError
+from controller.runtime.health import SourceHealth
+from controller.sources.base import LagSource
+
+
+class SourceReads:
+    """The last answers of the cluster and the queues, read again at each tick."""
+
+    def __init__(
+        self,
+        actuator: Actuator,
+        lag: LagSource,
+        health: SourceHealth,
+        *,
+        clock: Callable[[], float],
+        deadline: float,
+    ) -> None:
+        self.actuator = actuator
+        self.lag = lag
+        self.health = health
+        self.clock = clock
+        self.deadline = deadline
+        """The most a read may take (the loop's call_deadline)."""
+        self.state: Mapping[str, PoolState] = {}
+        """Each pool's replicas, ready and pods as last read; on a follower, the loop puts
+        the leader's view of them here (Reconciler._leaders_view)."""
+        self.stats: Mapping[str, QueueStats] = {}
+        """Each pool's queue as last read."""
+
+    async def refresh(self, only: Collection[str] | None) -> None:
+        """Read the cluster and the queues (`only`: just these pools'), each within the
+        deadline; the last answer stands for a source that fails."""
+        now = self.clock()
+        deadline = self.deadline  # a source that does not answer in time is failing
+        try:
+            self.state = await asyncio.wait_for(self.actuator.observe(), deadline)
+            self.health.healthy("cluster", now)
+        except SourceError as exc:
+            self.health.unhealthy("cluster", str(exc), now)
+        except TimeoutError:
+            self.health.unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
+        try:
+            read = self.lag.read() if only is None else self._read_some(only)
+            self.stats = await asyncio.wait_for(read, deadline)
+            self.health.healthy("queue", now)
+        except SourceError as exc:
+            self.health.unhealthy("queue", str(exc), now)
+        except TimeoutError:
+            self.health.unhealthy("queue", f"no answer within {deadline:.1f} s", now)
+
+    async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
+        fresh = await self.lag.read(pools)
+        return {**self.stats, **fresh}
