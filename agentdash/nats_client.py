@@ -36,9 +36,14 @@ class Repeats:
     """Says each problem at most once every `every` seconds, and how often it recurred."""
 
     def __init__(
-        self, every: float = LOG_EVERY_S, clock: Callable[[], float] = time.monotonic
+        self,
+        every: float = LOG_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "NATS",
     ) -> None:
         self._every = every
+        self.name = name
+        """What each line starts with: which connection it is about."""
         self._clock = clock
         self._said: dict[str, tuple[float, int]] = {}
         """Problem -> when it was last said, and how often it recurred since."""
@@ -53,7 +58,7 @@ class Repeats:
         if said is not None and said[1]:
             again = f" (and {said[1]} times more in the last {now - said[0]:.0f} s)"
         self._said[problem] = (now, 0)
-        log.warning("NATS: %s%s", problem, again)
+        log.warning("%s: %s%s", self.name, problem, again)
 
     def clear(self) -> None:
         """The problems are over (connected again): the next one is said at once."""
@@ -67,13 +72,15 @@ async def connect_nats(
     source: str = "<config>",
     *,
     reconnected: list[Callable[[], None]] | None = None,
+    name: str = "NATS",
 ) -> Client:
     """A client that reconnects for ever once connected. Unreachable: StartError (exit 1).
     Refused (credentials, certificates): ConfigError naming the config field (exit 2), at
     once rather than after `timeout` of retries that cannot succeed. `reconnected`: called
-    each time the client is connected again (what is in the list then)."""
+    each time the client is connected again (what is in the list then). `name` starts its
+    log lines: a process with two connections says which one a problem is on."""
     refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    repeats = Repeats()
+    repeats = Repeats(name=name)
 
     async def failed(exc: Exception) -> None:
         if not refused.done() and not nc.is_connected and _is_refusal(exc):
@@ -82,7 +89,7 @@ async def connect_nats(
 
     async def back() -> None:
         repeats.clear()
-        log.info("NATS: connected again")
+        log.info("%s: connected again", name)
         for call in reconnected or ():
             call()
 

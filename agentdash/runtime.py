@@ -225,7 +225,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         # faster than this process reads, and the server cuts a slow consumer: were they on
         # the lease's connection, a flooding worker would cost the lease. Here it may cut
         # only this one (the reports lost meanwhile are logged as a slow consumer).
-        reports = await connect_nats(url, options.connect_timeout, config.nats, config.source)
+        reports = await connect_nats(
+            url, options.connect_timeout, config.nats, config.source, name="NATS (reports)"
+        )
         bad = BadMessages()  # what every source drops, counted in one place for /metrics
         busy = NatsBusySource(reports, config, clock=time.time, bad=bad)  # idle pods go first
         await busy.start()
