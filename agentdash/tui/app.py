@@ -25,13 +25,16 @@ from agentdash.tui.attention import Attention, Flag, InForce
 from agentdash.tui.attention_view import AttentionScreen
 from agentdash.tui.commands import AgentDashCommands
 from agentdash.tui.describe import DescribeScreen, PodScreen
+from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.feed import Feed
+from agentdash.tui.fleet import FleetScreen
 from agentdash.tui.leaving import ExitWatchdog, StopOnce
 from agentdash.tui.live import LiveScreen, hide_operator_keys
 from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal, Section, bindings_of
 from agentdash.tui.pause import PauseChoice, PausePoolModal, held, pause_question
-from agentdash.tui.screens import EventsScreen, FleetScreen, PodsScreen, TenantsScreen
+from agentdash.tui.pods import PodsScreen
 from agentdash.tui.table import KeyedTable
+from agentdash.tui.tenants import TenantsScreen
 from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.events import ActionEvent, Event
