@@ -21,21 +21,22 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 
 from agentdash.errors import StartError
+from agentdash.tui.actions import OperatorActions, select_a_pool
 from agentdash.tui.attention import Attention, Flag, InForce
 from agentdash.tui.attention_view import AttentionScreen
 from agentdash.tui.commands import AgentDashCommands
 from agentdash.tui.describe import DescribeScreen, PodScreen
+from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.feed import Feed
+from agentdash.tui.fleet import FleetScreen
 from agentdash.tui.leaving import ExitWatchdog, StopOnce
 from agentdash.tui.live import LiveScreen, hide_operator_keys
-from agentdash.tui.modals import ConfirmationModal, HelpScreen, PinModal, Section, bindings_of
-from agentdash.tui.pause import PauseChoice, PausePoolModal, held, pause_question
-from agentdash.tui.screens import EventsScreen, FleetScreen, PodsScreen, TenantsScreen
+from agentdash.tui.modals import HelpScreen, Section, bindings_of
+from agentdash.tui.pods import PodsScreen
 from agentdash.tui.table import KeyedTable
+from agentdash.tui.tenants import TenantsScreen
 from agentdash.tui.why import WhyScreen
-from controller.coordination.overrides import ReadOnlyError
-from controller.core.events import ActionEvent, Event
-from controller.core.printable import printable
+from controller.core.events import Event
 from controller.runtime.snapshot import FleetSnapshot
 
 PACKAGE = Path(__file__).parents[1]
@@ -134,6 +135,9 @@ class AgentDashApp(App[None]):
         self.in_force: list[InForce] = []
         self.last_snapshot: FleetSnapshot | None = None
         """What the last refresh showed: a screen opened before the next one starts from it."""
+        self.operator_actions = OperatorActions(
+            self, lambda: self.feed, lambda: self.refresh_feed(), read_only=read_only
+        )
         if read_only:
             hide_operator_keys(self._bindings)
 
@@ -211,7 +215,7 @@ class AgentDashApp(App[None]):
             self.action_help()
             return
         if name in ("why", "describe") and selected is None:
-            self.notify(self._select_a_pool(), severity="warning")
+            self.notify(select_a_pool(self.screen), severity="warning")
             return
         screens: dict[str, Callable[[], LiveScreen]] = {
             "pods": lambda: PodsScreen(selected),
@@ -311,130 +315,14 @@ class AgentDashApp(App[None]):
     def action_operator(self, name: str) -> None:
         self.run_operator_action(name)
 
-    def _select_a_pool(self) -> str:
-        if isinstance(self.screen, TenantsScreen):
-            return "That acts on a pool: enter lists this tenant's pools, then select one"
-        return "Select a pool first"
-
     def run_operator_action(self, name: str) -> None:
-        if self.read_only:  # every operator action changes the fleet
-            self.notify("Refused: agentdash runs --read-only", severity="error")
-            return
-        pool = getattr(self.screen, "selected_pool", None)
-        tenant = getattr(self.screen, "selected_tenant", None)
-        store, overrides = self.feed.store, self.feed.store.current()
-        if name in ("pin", "unpin", "pause_pool") and pool is None:
-            self.notify(self._select_a_pool(), severity="warning")
-            return
-        if name == "pause_tenant" and tenant is None:
-            if pool is None:
-                self.notify("Select a pool or a tenant first", severity="warning")
-                return
-            tenant = self.feed.config.pools[pool].tenant
-        if name == "pin":
-            assert pool is not None
-            current = overrides.pins.get(pool)
-            limit = self.feed.config.pools[pool].max_replicas
-            self.push_screen(
-                PinModal(pool, current.replicas if current else None, limit),
-                lambda result: self._pin(pool, result),
-            )
-        elif name == "unpin":
-            assert pool is not None
-            if pool not in overrides.pins:
-                self.notify(f"{pool} is not pinned")
-                return
-            self._confirm(f"Unpin {pool}?", "Unpin", lambda: store.unpin(pool))
-        elif name == "pause_tenant":
-            assert tenant is not None
-            paused = tenant in overrides.paused_tenants
-            verb = "Resume" if paused else "Pause"
-            what = "its pools scale back up" if paused else "its pools go to 0; queues are kept"
-            self._confirm(
-                f"{verb} tenant {tenant}? ({what})",
-                verb,
-                lambda: store.pause_tenant(tenant, not paused),
-            )
-        elif name == "pause_pool":
-            assert pool is not None
-            self._pause_pool(pool)
-        elif name == "pause_controller":
-            if overrides.paused:
-                question = "Resume the controller? (every pool scales to its demand again)"
-            else:
-                question = "Pause the controller? (replicas stay where they are until resumed)"
-            verb = "Resume" if overrides.paused else "Pause"
-            self._confirm(question, verb, lambda: store.pause_controller(not overrides.paused))
-        elif name == "dry_run":
-            state = "off" if overrides.dry_run else "on"
-            self._confirm(
-                f"Turn dry-run {state}?",
-                f"Dry-run {state}",
-                lambda: store.set_dry_run(not overrides.dry_run),
-            )
-
-    def _pin(self, pool: str, result: tuple[int, float | None] | None) -> None:
-        if result is None:
-            return
-        replicas, span = result
-        when = f" for {span / 60:g} min" if span else " until unpinned"
-        self._confirm(
-            f"Pin {pool} at {replicas} warm replicas{when}?",
-            "Pin",
-            lambda: self.feed.store.pin(pool, replicas, span),
-        )
-
-    def _pause_pool(self, pool: str) -> None:
-        """`x`: pause the pool (hold, or to N, for some minutes), or resume it if paused."""
-        store = self.feed.store
-        if pool in store.current().paused_pools:
-            self._confirm(
-                f"Resume pool {pool}? (its queue scales it again)",
-                "Resume",
-                lambda: store.resume_pool(pool),
-            )
-            return
-        row = next((p for p in self.feed.snapshot().pools if p.name == pool), None)
-        replicas = row.replicas if row is not None else 0
-
-        def chosen(choice: PauseChoice | None) -> None:
-            if choice is not None:
-                self._confirm(
-                    pause_question(pool, replicas, choice),
-                    "Pause",
-                    lambda: store.pause_pool(pool, held(replicas, choice), choice[1]),
-                )
-
-        limit = self.feed.config.pools[pool].max_replicas
-        self.push_screen(PausePoolModal(pool, replicas, limit), chosen)
-
-    def _confirm(self, question: str, label: str, act: Callable[[], ActionEvent]) -> None:
-        def done(confirmed: bool | None) -> None:
-            if not confirmed:
-                return
-            try:
-                event = act()
-            except ReadOnlyError as exc:  # the store refuses, whatever the screen allowed
-                self.notify(str(exc), severity="error")
-                return
-            self.feed.announce(event)
-            self.notify(done_text(event), markup=False)
-            self.refresh_feed()
-
-        self.push_screen(ConfirmationModal(question, label), done)
+        self.operator_actions.run(name)
 
     async def action_quit(self) -> None:
         if self.watchdog is not None:
             self.watchdog.ask()
         await self.stop_once()
         self.exit()
-
-
-def done_text(event: ActionEvent) -> str:
-    """What the toast says was done: "pin acme-research by alice", "pause controller by
-    alice" (the controller's actions name it already)."""
-    target = "" if event.target in event.action else f" {event.target}"
-    return printable(f"{event.action}{target} by {event.who}")
 
 
 def run_dashboard(feed: Feed, **kwargs: Any) -> None:

@@ -79,6 +79,32 @@ def _needed(columns: Sequence[Column]) -> int:
     return sum(_least(c) + 2 * PADDING for c in columns)
 
 
+BOUND = frozenset("SG")
+"""Shift+letters the app or the table binds already (pause all, last row): never a sort key."""
+
+
+def sort_letters(columns: Sequence[Column]) -> dict[str, str]:
+    """Each column's sort key, as letter to label: the column's own `sort`, else the first
+    letter of its label that no column before it took and neither the app nor the table binds."""
+    letters: dict[str, str] = {}
+    for column in columns:
+        letter = (
+            column.sort
+            if column.sort is not None
+            else next(
+                (
+                    ch
+                    for ch in column.label.upper()
+                    if ch.isalpha() and ch not in BOUND and ch not in letters
+                ),
+                None,
+            )
+        )
+        if letter:
+            letters[letter] = column.label
+    return letters
+
+
 NUMBER = re.compile(r"(\d+(?:\.\d+)?)([smhdkM%]?)")
 UNITS = {"": 1, "%": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "k": 1e3, "M": 1e6}
 CHUNKS = re.compile(r"(\d+)")

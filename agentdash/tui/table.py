@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -33,20 +32,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets.data_table import RowKey
 
-from agentdash.tui.columns import (
-    PADDING,
-    Column,
-    ColumnSpec,
-    as_column,
-    layout,
-    sort_value,
-)
-from controller.core.printable import printable
+from agentdash.tui.columns import Column, ColumnSpec, as_column, layout, sort_letters, sort_value
+from agentdash.tui.table_draw import draw_line, header_labels
 
 Row = tuple[str, tuple[Any, ...]]
-BOUND = frozenset("SG")
-"""Shift+letters the app or the table binds already (pause all, last row): never a sort key."""
-ARROWS = {False: "▲", True: "▼"}
 
 
 class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -151,22 +140,7 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def set_columns(self, columns: Sequence[ColumnSpec]) -> None:
         self._columns = [as_column(c) for c in columns]
-        self._sort_keys: dict[str, str] = {}
-        for column in self._columns:
-            letter = (
-                column.sort
-                if column.sort is not None
-                else next(
-                    (
-                        ch
-                        for ch in column.label.upper()
-                        if ch.isalpha() and ch not in BOUND and ch not in self._sort_keys
-                    ),
-                    None,
-                )
-            )
-            if letter:
-                self._sort_keys[letter] = column.label
+        self._sort_keys = sort_letters(self._columns)
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = 0  # the width self._layout was made for
         self._lines.clear()
@@ -359,30 +333,34 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
         cached = self._lines.get(key)
         if cached is not None and cached[1] == style and cached[0] == cells:
             return cached[2]
-        strip = self._line(columns, cells, style, width, cursor=index == self.cursor_row)
+        strip = draw_line(
+            self.app.console,
+            self._columns,
+            columns,
+            cells,
+            style,
+            width,
+            cursor=index == self.cursor_row,
+        )
         if len(self._lines) > 4 * max(self.size.height, 50):
             self._lines.clear()  # only the rows in view are worth keeping
         self._lines[key] = (cells, style, strip)
         return strip
 
     def _header(self, columns: list[tuple[Column, int]], width: int) -> Strip:
-        """The labels, each with its sort letter underlined, and an arrow on the sorted one."""
-        letters = {label: letter for letter, label in self._sort_keys.items()}
-        widths = {column.label: width for column, width in columns}
-        labels = []
-        for column in self._columns:
-            label = Text(column.label)
-            at = column.label.upper().find(letters.get(column.label, "\0"))
-            if at >= 0:
-                label.stylize("underline", at, at + 1)
-            if self._sort and self._sort[0] == column.label:
-                # The arrow says what the rows are sorted by: the label gives way to it.
-                room = widths.get(column.label, len(column.label) + 1) - 1
-                label = label[:room] if label.cell_len > room else label
-                label.append(ARROWS[self._sort[1]])
-            labels.append(label)
+        """The header line, and over its end, while rows came above the cursor, "↑ 3 new"."""
+        labels = header_labels(self._columns, columns, self._sort_keys, self._sort)
         style = self.get_component_rich_style("keyed-table--header")
-        line = self._line(columns, tuple(labels), style, width, cursor=False, header=True)
+        line = draw_line(
+            self.app.console,
+            self._columns,
+            columns,
+            labels,
+            style,
+            width,
+            cursor=False,
+            header=True,
+        )
         if not self.unseen:
             return line
         mark = Text(f" ↑ {self.unseen} new (g) ", style=style + Style(reverse=True))
@@ -390,49 +368,3 @@ class KeyedTable(ScrollView, can_focus=True, inherit_bindings=False):
             return line
         tail = Strip(list(mark.render(self.app.console)))
         return Strip.join([line.crop(0, width - mark.cell_len), tail])
-
-    def _line(
-        self,
-        columns: list[tuple[Column, int]],
-        cells: tuple[Any, ...],
-        style: Style,
-        width: int,
-        *,
-        cursor: bool,
-        header: bool = False,
-    ) -> Strip:
-        by_label = {c.label: i for i, c in enumerate(self._columns)}
-        shown = {c.label for c, _ in columns}
-        folded: dict[str, list[str]] = {}
-        if not header:
-            for i, column in enumerate(self._columns):
-                if column.fold_into and column.label not in shown:
-                    value = self._text(column, cells[i]).plain
-                    if value and value != "-":
-                        folded.setdefault(column.fold_into, []).append(
-                            f"{column.label.lower()} {value}"
-                        )
-        line = Text(no_wrap=True, end="")
-        for column, cell_width in columns:
-            i = by_label[column.label]
-            text = cells[i] if header else self._text(column, cells[i])
-            for extra in folded.get(column.label, ()):
-                text = Text.assemble(text, f", {extra}")
-            if column.crop_left and text.cell_len > cell_width:
-                text = text[text.cell_len - cell_width :]  # fine: a sparkline is one cell a char
-            text.truncate(cell_width, overflow="ellipsis", pad=True)
-            line.append(" " * PADDING)
-            line.append_text(text)
-            line.append(" " * PADDING)
-        # The row's style goes under the cells' own; the cursor's wins over them (DataTable's way).
-        segments = Segment.apply_style(
-            line.render(self.app.console), style=style, post_style=style if cursor else None
-        )
-        return Strip(segments).adjust_cell_length(width, style).simplify()
-
-    @staticmethod
-    def _text(column: Column, value: Any) -> Text:
-        if column.render is not None:
-            value = column.render(value)
-        # a Text was built by its screen; any other value is shown as text, never as markup
-        return value.copy() if isinstance(value, Text) else Text(printable(str(value)))

@@ -7,9 +7,9 @@ from pathlib import Path
 from rich.console import Console
 from textual.widgets import Static
 
+from agentdash.tui.fleet import FleetScreen
 from agentdash.tui.modals import ConfirmationModal, PinModal
 from agentdash.tui.sample import START, TICKS
-from agentdash.tui.screens import FleetScreen
 from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent, ScaleEvent

@@ -15,10 +15,13 @@ from textual.widgets import Static
 
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.describe import DescribeScreen, PodScreen
+from agentdash.tui.events_view import EventsScreen
+from agentdash.tui.fleet import FleetScreen, pool_detail
 from agentdash.tui.modals import ConfirmationModal, HelpScreen, bindings_of
+from agentdash.tui.pods import PodsScreen
 from agentdash.tui.sample import START, TICKS
-from agentdash.tui.screens import EventsScreen, FleetScreen, PodsScreen, TenantsScreen, pool_detail
 from agentdash.tui.table import KeyedTable
+from agentdash.tui.tenants import TenantsScreen
 from agentdash.tui.timeline_plot import TimelinePlot
 from agentdash.tui.why import WhyScreen
 from controller.core.events import ScaleEvent

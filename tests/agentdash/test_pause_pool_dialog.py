@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from agentdash.tui.fleet import FleetScreen
 from agentdash.tui.modals import ConfirmationModal, ReplicasModal
 from agentdash.tui.pause import PausePoolModal, parse_pause, pause_question
 from agentdash.tui.sample import START, TICKS
-from agentdash.tui.screens import FleetScreen
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent
 from controller.core.model import PoolPause, QueueStats

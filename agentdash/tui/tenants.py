@@ -1,0 +1,75 @@
+"""The Tenants screen: each tenant's tokens today against its budget, its burn rate, its pods
+against its cap and whether it is paused. It renders a FleetSnapshot when the app hands it one
+(agentdash.tui.live); it never reads a source or sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Static
+
+from agentdash.tui.columns import Column
+from agentdash.tui.live import LiveScreen, tenant_wait
+from agentdash.tui.render import Wait, budget_bar, duration, tokens
+from agentdash.tui.table import KeyedTable
+from controller.core.events import Event
+from controller.runtime.snapshot import FleetSnapshot, PoolRow
+
+
+class TenantsScreen(LiveScreen):
+    AUTO_FOCUS = "#tenants"
+    BINDINGS = [
+        Binding("escape", "app.go_back", "Back"),
+        Binding("enter", "app.pools_of_tenant", "Its pools"),
+        # The app's `s`, early in this footer: here it is what one comes to do.
+        Binding("s", "app.operator('pause_tenant')", "Pause/resume"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(name="tenants")
+
+    @property
+    def selected_tenant(self) -> str | None:
+        return self.query_one("#tenants", KeyedTable).selected
+
+    def on_data_table_row_selected(self) -> None:
+        self.app.action_pools_of_tenant()  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        # One line at 80 columns (78 inside the padding).
+        yield Static(
+            "Tenants · tokens today vs budget, │ the warn line · LEFT: until spent", id="title"
+        )
+        yield KeyedTable(
+            [
+                Column("TENANT", 9, priority=10, sort="N"),
+                Column("TIER", 10, priority=2),
+                Column("TOKENS TODAY", 12, priority=3, sort="O"),
+                Column("USED", 4, priority=8),
+                Column("BURN/m", 6, priority=6),
+                Column("LEFT", 5, priority=7),
+                Column("PODS", 5, priority=5),
+                Column("PAUSED", 6, priority=9, sort="A"),
+                Column("WAIT", 6, priority=1, render=Wait.text, sort_value=Wait.order),
+            ],
+            id="tenants",
+            enter="Its pools",
+        )
+        yield Footer()
+
+    def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
+        rows = []
+        pools: dict[str, list[PoolRow]] = {}
+        for pool in snapshot.pools:
+            pools.setdefault(pool.tenant, []).append(pool)
+        for t in snapshot.tenants:
+            share = f"{t.tokens_today / t.budget:.0%}" if t.budget else tokens(t.tokens_today)
+            cap = f"{t.pods}/{t.max_pods}" if t.max_pods else str(t.pods)
+            bar = budget_bar(t.tokens_today, t.budget, t.warn_at, 12)
+            burn, left = tokens(int(t.burn_per_min)), duration(t.runs_out_in())
+            paused = "yes" if t.paused else ""
+            wait = tenant_wait(pools.get(t.name, []))
+            rows.append((t.name, (t.name, t.tier, bar, share, burn, left, cap, paused, wait)))
+        self.query_one("#tenants", KeyedTable).sync(rows)
