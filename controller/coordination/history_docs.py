@@ -64,7 +64,15 @@ class KeepDoc(BaseModel):
     """The replicas its wakes from zero asked for within a cold start (none: not known)."""
 
 
-class PoolDoc(BaseModel):
+class DatedDoc(BaseModel):
+    """A document of a bucket whose times are checked when it is read (`load_doc`)."""
+
+    def latest(self) -> float:
+        """Its latest time: no later than now, give or take SKEW_S."""
+        raise NotImplementedError
+
+
+class PoolDoc(DatedDoc):
     """One pool's history in the bucket."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -90,7 +98,7 @@ class PoolDoc(BaseModel):
         return max(self.at, self.busy_at if self.busy_at is not None else self.at, *times)
 
 
-class TickDoc(BaseModel):
+class TickDoc(DatedDoc):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     v: Literal[1] = 1
@@ -104,13 +112,13 @@ class BadValue(ValueError):
     pass
 
 
-Doc = TypeVar("Doc", PoolDoc, TickDoc)
+Doc = TypeVar("Doc", bound=DatedDoc)
 
 
-def load_doc(model: type[Doc], raw: bytes, now: float) -> Doc:
-    """A value from the bucket, checked; BadValue says what is wrong, in one line."""
-    if len(raw) > MAX_BYTES:
-        raise BadValue(f"{len(raw)} bytes, expected at most {MAX_BYTES}")
+def load_doc(model: type[Doc], raw: bytes, now: float, max_bytes: int = MAX_BYTES) -> Doc:
+    """A value from a bucket, checked; BadValue says what is wrong, in one line."""
+    if len(raw) > max_bytes:
+        raise BadValue(f"{len(raw)} bytes, expected at most {max_bytes}")
     try:
         doc = model.model_validate_json(raw)
     except pydantic.ValidationError as exc:

@@ -16,9 +16,10 @@ A tenant is written when a day folded into its profile, and otherwise at most ev
 while it is sampled: its burn rate's minute buckets move at every tick, and a successor is
 fine with them a minute old.
 
-What comes in is checked (SpendDoc: finite numbers in bounds, lists of their fixed lengths,
-times no later than `now` + SKEW_S); a value that fails is ignored, counted in `ignored` and
-logged once per restore: never a crash.
+What comes in is checked (SpendDoc: finite numbers in bounds, lists of their fixed lengths;
+times no later than `now` + SKEW_S, as controller.coordination.history_docs.load_doc reads
+every bucket's values); a value that fails is ignored, counted in `ignored` and logged once
+per restore: never a crash.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import nats.errors
 import nats.js.errors
-import pydantic
 from nats.aio.client import Client
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from controller.coordination.handover import open_bucket
+from controller.coordination.history_docs import DatedDoc, load_doc
 from controller.core.accounting import BudgetDay
 from controller.core.config import Config
 from controller.core.spend import BUCKET_S, BUCKETS, DAY_BINS, MAX_DAYS, SpendBook, TenantSpend
@@ -47,8 +48,6 @@ BUCKET = "agentdash_spend"
 TTL_S = 7 * 86400.0
 """How long the bucket keeps a tenant nobody rewrites: a week without a leader."""
 SAVE_S = 60.0
-SKEW_S = 5.0
-"""How far in the future a time may be (another host's clock) before the value is refused."""
 MAX_BYTES = 64 * 1024
 BUCKET_BYTES = 64 * 1024 * 1024
 """The whole bucket: a forecast a tenant, each at most MAX_BYTES."""
@@ -62,7 +61,7 @@ Hour = Annotated[float, Field(ge=0, le=86400.0, allow_inf_nan=False)]
 Minute = Annotated[float, Field(ge=0, le=BUCKET_S, allow_inf_nan=False)]
 
 
-class SpendDoc(BaseModel):
+class SpendDoc(DatedDoc):
     """One tenant's spend in the bucket."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -123,22 +122,6 @@ def dump_doc(spend: TenantSpend, now: float) -> bytes:
         "task_count": spend.task_count,
     }
     return json.dumps(doc, separators=(",", ":")).encode()
-
-
-def load_doc(raw: bytes, now: float) -> SpendDoc:
-    """A value from the bucket, checked; ValueError says what is wrong, in one line."""
-    if len(raw) > MAX_BYTES:
-        raise ValueError(f"{len(raw)} bytes, expected at most {MAX_BYTES}")
-    try:
-        doc = SpendDoc.model_validate_json(raw)
-    except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "value"
-        raise ValueError(f"{where}: {error['msg']}") from None
-    latest = doc.latest()
-    if latest > now + SKEW_S:
-        raise ValueError(f"time {latest:.6g} is more than {SKEW_S:g} s after now ({now:.6g})")
-    return doc
 
 
 def spend_of(doc: SpendDoc, like: TenantSpend) -> TenantSpend:
@@ -208,7 +191,7 @@ class SpendHandover:
         restored = 0
         for tenant, raw in values.items():
             try:
-                doc = load_doc(raw, now)
+                doc = load_doc(SpendDoc, raw, now, MAX_BYTES)
             except ValueError as exc:
                 ignored.append(f"{key_of(tenant)}: {exc}")
                 continue
