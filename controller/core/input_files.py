@@ -27,7 +27,10 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
 from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from controller.core.config_errors import MAX_DIGITS, ConfigError, TooLarge, key
 
@@ -76,10 +79,24 @@ def load_yaml_with_lines(text: str, source: str) -> tuple[Any, YamlLines]:
     return data, YamlLines(text)
 
 
-def _parse(text: str, source: str, read: Callable[[_Loader], Any]) -> Any:
+def _parse(text: str, source: str, read: Callable[[_Watched], Any]) -> Any:
+    try:
+        return _read(_Loader, text, source, read)
+    except ConfigError as error:
+        if _LIBYAML_DEPTH not in error.message:
+            raise
+    # libyaml's scanner reads a flow ahead of the composer and refuses a thousand levels of
+    # it on its own; the pure-Python parser reads lazily, so it names the level over ours
+    return _read(_PureLoader, text, source, read)
+
+
+_LIBYAML_DEPTH = "exceeded maximum nesting depth"
+
+
+def _read(kind: type[_Watched], text: str, source: str, read: Callable[[_Watched], Any]) -> Any:
     loader = None
     try:
-        loader = _Loader(text)  # checks that every character is printable
+        loader = kind(text)  # checks that every character is printable
         return read(loader)
     except _LimitError as exc:
         raise ConfigError(source, _where(exc.problem_mark), exc.problem or "") from None
@@ -212,24 +229,24 @@ class _LimitError(yaml.MarkedYAMLError):
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class _Parsed(Composer, CParser, SafeConstructor, Resolver):
-    """PyYAML's safe loader with libyaml's parser (twice as fast) under the pure-Python
-    composer, whose every node can be watched (libyaml's own composer cannot)."""
+class _Watched(Composer, SafeConstructor, Resolver):
+    """PyYAML's safe loader under the pure-Python composer, whose every node can be watched
+    (libyaml's own composer cannot). Counts depth and expanded size as nodes are composed;
+    refuses duplicate keys. The parser underneath is the subclass's."""
+
+    peek_event: Callable[[], Any]  # the parser's
+    dispose: Callable[[], None]  # the parser's
 
     def __init__(self, text: str) -> None:
-        CParser.__init__(self, text)
+        self._start(text)
         Composer.__init__(self)
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
-
-
-class _Loader(_Parsed):
-    """Counts depth and expanded size as nodes are composed; refuses duplicate keys."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
         self._depth = 0
         self._sizes: dict[int, int] = {}  # node id -> values it expands to
+
+    def _start(self, text: str) -> None:
+        raise NotImplementedError
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         event = self.peek_event()
@@ -315,4 +332,20 @@ class _Loader(_Parsed):
         return super().construct_yaml_int(node)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)  # type: ignore[type-var]
+_Watched.add_constructor("tag:yaml.org,2002:int", _Watched.construct_yaml_int)  # type: ignore[type-var]
+
+
+class _Loader(_Watched, CParser):
+    """Parsed by libyaml: twice as fast as the pure-Python parser."""
+
+    def _start(self, text: str) -> None:
+        CParser.__init__(self, text)
+
+
+class _PureLoader(_Watched, Reader, Scanner, Parser):
+    """The same loader on PyYAML's pure-Python parser: read only when libyaml gave up."""
+
+    def _start(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
