@@ -44,7 +44,7 @@ from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
 from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent, Event, TickEvent
-from controller.core.model import PoolState, ScaleDecision
+from controller.core.model import ScaleDecision
 from controller.core.printable import loggable_tree
 from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
@@ -315,13 +315,7 @@ def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[st
 
     def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
         if not loop.leading and loop.lease is not None and leader == loop.lease.leader_name:
-            loop.leader_heard = loop.clock()
-            loop.leader_decisions = {d.pool: d for d in decisions}
-            loop.leader_states = {
-                d.pool: PoolState(d.current, ready[d.pool])
-                for d in decisions
-                if d.observed and d.pool in ready
-            }
+            loop.leader_view.hear(decisions, ready, at=loop.clock())
 
     return take
 

@@ -32,13 +32,13 @@ from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, TickEvent
 from controller.core.model import (
     Overrides,
-    PoolState,
     QueueStats,
     ScaleDecision,
 )
 from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import SourceHealth
+from controller.runtime.leader_view import LeaderView
 from controller.runtime.leadership import LeaseTeller
 from controller.runtime.reads import SourceReads
 from controller.runtime.schedule import TickSchedule
@@ -46,10 +46,6 @@ from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
 from controller.runtime.succession import Succession
 from controller.runtime.timeline import Point, Timeline
 from controller.sources.base import LagSource, UsageSource
-
-SILENT_TICKS = 3
-"""A leader that has sent no decisions for this many of its ticks is said to be silent (a
-leader killed with -9 holds its lease until the TTL runs out)."""
 
 log = logging.getLogger("agentdash.loop")
 
@@ -59,8 +55,7 @@ class Reconciler:
     `reads` (with deadlines), `engine_feed`, the lease, the handovers (`succession`), the
     overrides' expiry, the engine's step, `scale_calls`, the trends and the TickEvent;
     `health` keeps what fails, `schedule` says when to tick, and `snapshot` shows the fleet.
-    A follower shows the leader's decisions and replicas (`leader_decisions`,
-    `leader_states`) over its own."""
+    A follower shows the leader's decisions and replicas (`leader_view`) over its own."""
 
     def __init__(
         self,
@@ -98,14 +93,8 @@ class Reconciler:
         self.dry_run = dry_run
         """This process never patches (--dry-run), whatever the shared overrides say."""
         self.leading = lease is None
-        self.leader_decisions: dict[str, ScaleDecision] = {}
-        """What the leader decided, as it published it (followers show these)."""
-        self.leader_states: dict[str, PoolState] = {}
-        """Replicas and ready as the leader saw them, which a follower shows rather than its
-        own view (a follower's simulated cluster never scales)."""
-        self.leader_heard: float | None = None
-        """When (this loop's clock) the leader's last decisions came: it sends them every
-        tick, so a leader killed while its lease runs is told by its silence."""
+        self.leader_view = LeaderView()
+        """What the leader published last, which a follower shows over its own view."""
         self.decisions: dict[str, ScaleDecision] = {}
         self.health = SourceHealth(self.bus)
         """The failing sources and the pools held for want of data."""
@@ -129,7 +118,6 @@ class Reconciler:
         """What was last fed to the engine, and the pools held for want of data."""
         self._explaining = isinstance(actuator, ExplainingActuator)
         self._was_acting = False
-        self._leader_seen: object = None
         self.lease_teller = (
             None if lease is None else LeaseTeller(lease, self.health, self.bus, timer)
         )
@@ -173,8 +161,8 @@ class Reconciler:
         started = time.perf_counter()
         now = self.clock()
         await self.reads.refresh(only)
-        if not self.leading and self.leader_states:
-            self.reads.state = self._leaders_view()
+        if not self.leading and self.leader_view.states:
+            self.reads.state = self.leader_view.over(self.reads.state)
         engine = self.engine
         self._feed(now)
         await self._lead(now)
@@ -219,7 +207,8 @@ class Reconciler:
         leader's, on a follower), mark the pools that went idle, and, while `acting`, act on
         the changes. The decisions, and the scale calls started."""
         engine, names, told, idle = self.engine, self.engine.names, self.decisions, self.idle
-        own = self.leading or not self.leader_decisions
+        leader = self.leader_view.decisions
+        own = self.leading or not leader
         decisions = []
         calls = []
         scale_calls = self.scale_calls
@@ -229,7 +218,7 @@ class Reconciler:
             decision = engine.decision(i)
             decisions.append(decision)
             pool = names[i]
-            if own or pool not in self.leader_decisions:
+            if own or pool not in leader:
                 told[pool] = decision
             if decision.desired == 0 and decision.observed:
                 idle.add(pool)
@@ -241,26 +230,13 @@ class Reconciler:
                 call = scale_calls.act(i, decision, now, dry_run=dry_run)
                 if call is not None:
                     calls.append(call)
-        if not own and self.leader_decisions is not self._leader_seen:
-            told.update(self.leader_decisions)
-            self._leader_seen = self.leader_decisions
+        if not own:
+            told.update(self.leader_view.unmerged())
         return decisions, calls
 
     async def settle(self) -> None:
         """Wait for every scale call in flight (each ends by its deadline)."""
         await self.scale_calls.settle()
-
-    def _leaders_view(self) -> dict[str, PoolState]:
-        """On a follower: each pool's replicas and ready as the leader saw them, with the
-        pods this process sees."""
-        own = self.reads.state
-        view = dict(own)
-        for name, state in self.leader_states.items():
-            mine = own.get(name)
-            view[name] = PoolState(
-                replicas=state.replicas, ready=state.ready, pods=mine.pods if mine else ()
-            )
-        return view
 
     def _expire(self, now: float) -> None:
         """End the pins and pool pauses whose time is up, once: only the leader writes (a
@@ -342,10 +318,9 @@ class Reconciler:
     def _leader_silent(self, leader: str | None) -> float | None:
         """For how long the leader we follow has sent nothing, once that is more than
         SILENT_TICKS of its ticks; else None."""
-        if not leader or self.leader_heard is None:
+        if not leader:
             return None
-        silent = self.clock() - self.leader_heard
-        return silent if silent > SILENT_TICKS * self.config.controller.interval_seconds else None
+        return self.leader_view.silent_for(self.clock(), self.config.controller.interval_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set, when controller.runtime.schedule says; the tick in

@@ -46,17 +46,17 @@ async def test_a_follower_that_starts_late_asks_and_gets_the_whole_view(
                                                       lead=False))  # fmt: skip
         await follower.loop.tick()  # it learns who leads
         assert not follower.loop.leading
-        assert follower.loop.leader_decisions == {}
+        assert follower.loop.leader_view.decisions == {}
 
         async def shown() -> bool:
             await leader.loop.tick()  # a tick with nothing new: only what was asked for
             assert follower is not None
             await follower.loop.tick()
-            told = {pool: d.desired for pool, d in follower.loop.leader_decisions.items()}
+            told = {pool: d.desired for pool, d in follower.loop.leader_view.decisions.items()}
             return told == desired(leader)  # the leader's, not its own like decisions
 
         await eventually(shown, timeout=10, every=0.05)
-        assert follower.loop.leader_decisions["acme-research"].desired > 0
+        assert follower.loop.leader_view.decisions["acme-research"].desired > 0
         assert follower.metrics.bad.counts["decisions"] == 0
     finally:
         if follower is not None:

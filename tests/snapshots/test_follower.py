@@ -87,7 +87,7 @@ async def follower_feed(
         leading = DecisionsEncoder("leader-1")
         for chunk in leading.messages(START + TICKS, told, ready, nc.max_payload):
             await nc.publish(DECISIONS_SUBJECT, chunk)
-        await eventually(lambda: bool(loop.leader_decisions))
+        await eventually(lambda: bool(loop.leader_view.decisions))
         if shared is not None:
             store.replace(shared)
         if leader_stops:
