@@ -23,7 +23,7 @@ from controller.core.config import Config, ConfigError
 
 if TYPE_CHECKING:
     from controller.simulate.tradeoff import Objective
-    from controller.simulate.tune import Search
+    from controller.simulate.tune import Search, Split
 
 
 DEFAULT_TRIALS = 96
@@ -78,6 +78,15 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="JSON lines, one task each (as agentdash simulate)",
     )
+    _add_search_arguments(parser)
+    parser.add_argument(
+        "--output", type=Path, metavar="FILE", help="also write the tuned config here"
+    )
+    parser.set_defaults(run=_run)
+
+
+def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the search runs and picks: each a string, checked by _options with one line."""
     parser.add_argument(
         "--objective",
         default="both",
@@ -123,10 +132,6 @@ def add_parser(commands: Any) -> None:
         metavar="S",
         help="replay each part this long after its end (default 3600)",
     )
-    parser.add_argument(
-        "--output", type=Path, metavar="FILE", help="also write the tuned config here"
-    )
-    parser.set_defaults(run=_run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +164,15 @@ def _options(args: argparse.Namespace) -> _Options:
         objective = Objective.parse(args.objective)
     except ValueError as exc:
         raise ConfigError("--objective", "", str(exc)) from None
-    return _Options(holdout, int(trials), budget or None, int(seed), int(workers), drain, objective)
+    return _Options(
+        holdout=holdout,
+        trials=int(trials),
+        time_budget=budget or None,
+        seed=int(seed),
+        workers=int(workers),
+        drain=drain,
+        objective=objective,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -208,21 +221,34 @@ def _run(args: argparse.Namespace) -> int:
         _emit("\n".join(out))
         return 0
     out += [*chosen_settings(found), ""]
-    if len(parts.tail):
-        current, picked = tune.check(
-            config,
-            groups,
-            [found.current.candidate, chosen.candidate],
-            parts.tail,
-            tune.horizon_of(parts.tail, 0.0, options.drain),
-            options.workers,
-        )
-        out += [*holdout_check(objective, parts, trace.duration, current, picked), ""]
-    else:
-        out += ["held-out check: none (--holdout 0)", ""]
+    out += [*_held_out(config, found, parts, trace.duration, options, objective), ""]
     out.append(_diff(args, text, config, found))
     _emit("\n".join(out))
     return 0
+
+
+def _held_out(
+    config: Config,
+    found: Search,
+    parts: Split,
+    duration: float,
+    options: _Options,
+    objective: Objective,
+) -> list[str]:
+    """The current config and the pick, replayed on the held-out tail."""
+    from controller.simulate import tune
+
+    if not len(parts.tail):
+        return ["held-out check: none (--holdout 0)"]
+    current, picked = tune.check(
+        config,
+        found.groups,
+        [found.current.candidate, found.chosen.candidate],
+        parts.tail,
+        tune.horizon_of(parts.tail, 0.0, options.drain),
+        options.workers,
+    )
+    return holdout_check(objective, parts, duration, current, picked)
 
 
 def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) -> str:

@@ -31,12 +31,13 @@ import math
 from controller.core.allocation import Claim, allocate
 from controller.core.budget import WARNING, Pool, budget_rule, budget_step
 from controller.core.config import Config, PoolConfig
-from controller.core.demand import Demanded, busy_of, demand_of
+from controller.core.demand import Demanded, demanded
 from controller.core.history import SUSTAINED_S, History, PoolHistory
 from controller.core.model import (
     Observations,
     Overrides,
     Pin,
+    PoolObservation,
     PoolPause,
     Reason,
     ScaleDecision,
@@ -119,59 +120,22 @@ def claim(
     if pause is not None and pause.active(now):
         return _pool_paused(name, pool, current, pause)
     if obs.stale is not None:
-        fallback = pool.fallback
-        if (
-            fallback is not None
-            and obs.stale_reads >= fallback.failure_threshold
-            and fallback.replicas > current
-        ):  # KEDA's fallback, but only ever up: missing data never scales a pool down
-            told = (obs.stale, obs.stale_reads, fallback.replicas, current, fallback.replicas)
-            replicas = fallback.replicas
-            return Claim(
-                name=name,
-                pool=pool,
-                current=current,
-                floor=replicas,
-                want=replicas,
-                recommendation=replicas,
-                reasons=[Reason("fallback", _FALLBACK, told)],
-            )
-        reason = Reason("stale", "{}: holding {} replicas", (obs.stale, current))
-        return Claim.hold(name, pool, current, True, reason)
-
-    args: tuple[object, ...]
-    lag = obs.pending + obs.ack_pending
+        return _stale(name, pool, obs)
     tenant_name = pool.tenant
     if tenant_name in overrides.paused_tenants:
-        reason = Reason("paused", _PAUSED, (tenant_name, lag))
-        return Claim(
-            name=name,
-            pool=pool,
-            current=current,
-            floor=0,
-            want=0,
-            recommendation=0,
-            reasons=[reason],
-        )
-
+        return _tenant_paused(name, pool, obs)
     if demand is None:
-        reasons: list[Reason] = []
-        want = demand_of(pool, obs, lag, current, reasons, config.target_wait[name])
-        busy = busy_of(pool, obs, current)
-    else:
-        want, busy = demand.footprint.demand, demand.footprint.busy
-        reasons = list(demand.reasons)
+        demand = demanded(pool, obs, config.target_wait[name])
+    want, busy = demand.footprint.demand, demand.footprint.busy
+    reasons = list(demand.reasons)
 
-    floor = pool.min_replicas
-    until = math.inf
     pin = overrides.pins.get(name)
-    pinned = pin is not None and pin.active(now) and pin.replicas > floor
-    if pin is not None and pinned:
-        if pin.until is not None:
-            until = pin.until
-        floor = pin.replicas
+    if pin is not None and not (pin.active(now) and pin.replicas > pool.min_replicas):
+        pin = None  # ended, or no higher than the pool's own floor
+    floor = pool.min_replicas if pin is None else pin.replicas
+    until = math.inf if pin is None or pin.until is None else pin.until
     if floor > want:
-        reasons.append(_floor_reason(pin if pinned else None, floor, want))
+        reasons.append(_floor_reason(pin, floor, want))
 
     paced: int | None = None  # what the budget pace pays for: no time rule holds more
     rule = budget_rule(config.tenants[tenant_name], observations.tokens_today.get(tenant_name))
@@ -183,7 +147,7 @@ def claim(
         if isinstance(step, Claim):
             return step
         if floor > step[0] and floor <= want:  # the pace asks for less: the floor holds
-            reasons.append(_floor_reason(pin if pinned else None, floor, step[0]))
+            reasons.append(_floor_reason(pin, floor, step[0]))
         want, paced = step
 
     limit = pool.max_replicas
@@ -193,22 +157,70 @@ def claim(
         want = min(want, limit)
         floor = min(floor, limit)
     recommendation = want if want > floor else floor
-
+    untimed = Claim(
+        name=name,
+        pool=pool,
+        current=current,
+        floor=floor,
+        want=recommendation,
+        recommendation=recommendation,
+        reasons=reasons,
+        busy=busy,
+        until=until,
+    )
     if history is None:
-        return Claim(
-            name=name,
-            pool=pool,
-            current=current,
-            floor=floor,
-            want=recommendation,
-            recommendation=recommendation,
-            reasons=reasons,
-            busy=busy,
-            until=until,
-        )
-    past = history.pools.get(name) or _NEW_POOL
-    target, settled = time_rules(pool, past, current, recommendation, now, reasons, busy)
-    until = min(until, settled)
+        return untimed
+    return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now)
+
+
+def _tenant_paused(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
+    """A paused tenant's pool goes to zero; its tasks wait in the queue, none is lost."""
+    lag = obs.pending + obs.ack_pending
+    return Claim(
+        name=name,
+        pool=pool,
+        current=obs.replicas,
+        floor=0,
+        want=0,
+        recommendation=0,
+        reasons=[Reason("paused", _PAUSED, (pool.tenant, lag))],
+    )
+
+
+def _stale(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
+    """A pool whose reading is stale holds its replicas; after the fallback's threshold of
+    failed reads it rises to the fallback's replicas (KEDA's fallback, but only ever up:
+    missing data never scales a pool down)."""
+    current, fallback = obs.replicas, pool.fallback
+    if (
+        fallback is None
+        or obs.stale_reads < fallback.failure_threshold
+        or fallback.replicas <= current
+    ):
+        reason = Reason("stale", "{}: holding {} replicas", (obs.stale, current))
+        return Claim.hold(name, pool, current, True, reason)
+    told = (obs.stale, obs.stale_reads, fallback.replicas, current, fallback.replicas)
+    replicas = fallback.replicas
+    return Claim(
+        name=name,
+        pool=pool,
+        current=current,
+        floor=replicas,
+        want=replicas,
+        recommendation=replicas,
+        reasons=[Reason("fallback", _FALLBACK, told)],
+    )
+
+
+def _timed(claim: Claim, past: PoolHistory, paced: int | None, now: float) -> Claim:
+    """`claim` (its `want` the recommendation) once the time rules have spoken (step 6): the
+    replicas they keep above it go in `kept`, a rate limit's hold lowers `want`, and
+    `steady` is the part of the demand that has lasted (hysteresis under a short ceiling)."""
+    recommendation, reasons = claim.recommendation, claim.reasons
+    target, settled = time_rules(
+        claim.pool, past, claim.current, recommendation, now, reasons, claim.busy
+    )
+    until = min(claim.until, settled)
     if paced is not None and target > paced and target > recommendation:
         # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
         # so the pace wins (they go now, as a hard cap's do).
@@ -223,34 +235,16 @@ def claim(
         steady = lowest[1]
         leaves = lowest[0] + SUSTAINED_S
         until = leaves if leaves < until else until
+    claim.until = until
     if target > recommendation:  # kept by time alone: yields under a short shared ceiling
-        return Claim(
-            name=name,
-            pool=pool,
-            current=current,
-            floor=floor,
-            want=recommendation,
-            recommendation=recommendation,
-            reasons=reasons,
-            kept=target,
-            busy=busy,
-            steady=steady,
-            until=until,
-        )
-    if target < floor:  # a rate policy holds it below its floor for now
-        floor = target
-    return Claim(
-        name=name,
-        pool=pool,
-        current=current,
-        floor=floor,
-        want=target,
-        recommendation=recommendation,
-        reasons=reasons,
-        busy=busy,
-        steady=steady if steady < target else target,
-        until=until,
-    )
+        claim.kept = target
+        claim.steady = steady
+        return claim
+    if target < claim.floor:  # a rate policy holds it below its floor for now
+        claim.floor = target
+    claim.want = target
+    claim.steady = steady if steady < target else target
+    return claim
 
 
 def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) -> Claim:
