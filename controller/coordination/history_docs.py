@@ -62,6 +62,8 @@ class KeepDoc(BaseModel):
     held: list[Entry] = Field(max_length=MAX_ENTRIES)
     heads: list[Replicas] = Field(default_factory=list, max_length=KEPT_GAPS)
     """The replicas its wakes from zero asked for within a cold start (none: not known)."""
+    task_s: Gap | None = None
+    """The pool's mean task time, as measured when a level was last taken up."""
 
 
 class DatedDoc(BaseModel):
@@ -164,6 +166,7 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
         "levels": levels,
         "held": held,
         "heads": list(keep.wakes.heads),
+        "task_s": keep.task_s,
     }
 
 
@@ -185,6 +188,7 @@ def keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) ->
     keep.held = deque((min(t, now), min(v, pool.max_replicas)) for t, v in doc.held)
     heads = (min(h, pool.max_replicas) for h in doc.heads)
     keep.wakes.heads = deque(heads, maxlen=KEPT_GAPS)
+    keep.task_s = doc.task_s
     return keep
 
 

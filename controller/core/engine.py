@@ -387,7 +387,9 @@ class Engine:
         entry = pool.entry
         if entry is None:
             entry = pool.entry = self.history.pool(pool.name, now)
-        if entry.recommend(now, recommendation):
+        reading = pool.reading
+        task_s = reading.mean_task_seconds if reading is not None else None
+        if entry.recommend(now, recommendation, task_s):
             self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ now
         if busy:
             entry.busy_at = now

@@ -44,13 +44,14 @@ class PoolHistory:
     keep: KeepAlive | None = None
     """The keep-alive learned from this pool's gaps (None: a history without its config)."""
 
-    def recommend(self, now: float, value: int) -> bool:
-        """Record a recommendation; whether the keep-alive learned from it (a claim made
-        before it may then hold differently: the engine claims the pool again)."""
+    def recommend(self, now: float, value: int, task_s: float | None = None) -> bool:
+        """Record a recommendation, with the pool's mean task time as read (None: not known);
+        whether the keep-alive learned from it (a claim made before it may then hold
+        differently: the engine claims the pool again)."""
         learned = False
         if self.keep is not None:
             kept = self.keep.changes
-            learned = self.keep.record(now, value)
+            learned = self.keep.record(now, value, task_s)
             if self.keep.changes != kept:  # (a wake's head is learned on any tick: save it)
                 self.changes += 1
         lows, highs = self.lows, self.highs
@@ -73,9 +74,11 @@ class PoolHistory:
             highs.popleft()
         return learned
 
-    def record(self, now: float, recommendation: int, busy: bool) -> None:
-        """A tick's recommendation, and whether the pool had lag then."""
-        self.recommend(now, recommendation)
+    def record(
+        self, now: float, recommendation: int, busy: bool, task_s: float | None = None
+    ) -> None:
+        """A tick's recommendation, whether the pool had lag then, and its mean task time."""
+        self.recommend(now, recommendation, task_s)
         if busy:
             self.busy_at = now
 
@@ -176,11 +179,14 @@ class History:
         for decision in decisions:
             observed = observations.pools.get(decision.pool)
             if observed is not None and observed.stale is None:
-                self.record_pool(decision.pool, decision.recommendation, observed.lag, now)
+                recommendation, task_s = decision.recommendation, observed.mean_task_seconds
+                self.record_pool(decision.pool, recommendation, observed.lag, now, task_s)
 
-    def record_pool(self, pool: str, recommendation: int, lag: int, now: float) -> None:
+    def record_pool(
+        self, pool: str, recommendation: int, lag: int, now: float, task_s: float | None = None
+    ) -> None:
         """`record_tick` for one pool (observed, not stale)."""
-        self.pool(pool, now).record(now, recommendation, lag > 0)
+        self.pool(pool, now).record(now, recommendation, lag > 0, task_s)
 
     def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
         """Remember an actuated change, for the rate policies and regrowing."""

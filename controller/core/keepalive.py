@@ -9,11 +9,13 @@ one histogram per level instead of one per function), and holds a level only whi
 cheaper than a cold start for the next burst (ski rental over the pool's own gaps):
 
 - holding a level costs its pods' idle seconds, until the next use or the release;
-- releasing it costs a miss when the next burst comes before the pods are back: `miss_cost`,
-  the cold start paid again and the tasks it delays, in seconds of an idle pod. A pod of a
-  higher level delays its own share of the tasks (target_lag_per_replica); the first level,
-  released, leaves the pool at zero, and the head of the next burst waits whole: its miss is
-  priced by the heads the pool's own wakes from zero met (`KeepAlive.first_miss`);
+- releasing it costs a miss when the next burst comes before the pods are back: the cold
+  start paid again and the tasks it delays, in seconds of an idle pod. A pod of a higher
+  level delays its own share of the tasks (`KeepAlive.share`: target_lag_per_replica, or
+  the tasks it would have taken while starting, by the pool's measured task time); the
+  first level, released, leaves the pool at zero, and the head of the next burst waits
+  whole: its miss is priced by the heads the pool's own wakes from zero met
+  (`KeepAlive.first_miss`);
 - where gaps recur, the level may instead be released after the burst and pre-warmed a cold
   start before the shortest gap ends (the hybrid histogram's pre-warming), when that costs
   less than holding through the gap.
@@ -36,12 +38,15 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from controller.core.config import PoolConfig
-from controller.core.ski_rental import Plan, miss_cost, plan
+from controller.core.ski_rental import Plan, plan
 
 KEPT_GAPS = 48
 """The newest gaps a level remembers: enough for a tail, few enough to follow a change."""
 MAX_GAP_S = 86400.0
 """A longer gap counts as this long: no hold is that long anyway."""
+SHARE_MOVES = 0.2
+"""A measured task time changes the levels' price of a miss once it moves it by more than
+this (20%): the plans are not made again for every wobble of a mean."""
 REGROW_S = 3600.0
 """A level the pool needed this recently it may regrow to in one step, past the scale-up rate
 policies: its demand is proven, and the rate limit would only add cold starts to the burst."""
@@ -146,10 +151,12 @@ class KeepAlive:
     edges: tuple[int, ...]
     """bands(max_replicas): where each level starts."""
     cold_start: float
-    miss_s: float
-    """What a miss costs, in seconds of one idle pod (miss_cost)."""
     lag_per_replica: float = 1.0
-    """target_lag_per_replica: the tasks a replica asked for stands for (`first_miss`)."""
+    """target_lag_per_replica: the tasks a replica asked for stands for (`share`)."""
+    concurrency: int = 1
+    task_s: float | None = None
+    """The pool's mean task time as measured when a level was last taken up (None: never
+    measured): with `concurrency`, how many tasks a pod takes in a cold start (`share`)."""
     levels: list[Level] = field(default_factory=list)
     value: int = 0
     """The newest recommendation recorded."""
@@ -181,8 +188,8 @@ class KeepAlive:
         return cls(
             edges=bands(pool.max_replicas),
             cold_start=pool.cold_start_seconds,
-            miss_s=miss_cost(pool),
             lag_per_replica=pool.target_lag_per_replica,
+            concurrency=pool.concurrency,
         )
 
     def band(self, k: int) -> Level:
@@ -191,10 +198,11 @@ class KeepAlive:
         top = edges[k + 1] - 1 if k + 1 < len(edges) else edges[k]
         return Level(replicas=edges[k], top=top)
 
-    def record(self, now: float, value: int) -> bool:
-        """A recommendation recorded at `now`; whether what the levels hold above it may have
-        changed: a level learned a gap, or, at zero, the first level learned a head (see
-        `hold`)."""
+    def record(self, now: float, value: int, task_s: float | None = None) -> bool:
+        """A recommendation recorded at `now`, with the pool's mean task time as measured
+        then (None: not known); whether what the levels hold above it may have changed: a
+        level learned a gap or the pool's task time, or, at zero, the first level learned a
+        head (see `hold`)."""
         woken = self.wakes.ended(now, self.cold_start)
         if woken:  # the first level's plan prices a miss by the heads
             self.changes += 1
@@ -222,6 +230,7 @@ class KeepAlive:
             if value >= level.replicas:
                 if not level.in_use:
                     learned = level.start(now, self.cold_start) or learned
+                    learned = self._learn_task(task_s) or learned
                     self.changes += 1
                 within = value if value < level.top else level.top
                 if within > level.peak:
@@ -235,16 +244,51 @@ class KeepAlive:
             self._plans = self._awake = None
         return learned
 
+    def _learn_task(self, task_s: float | None) -> bool:
+        """Take the task time measured as a level is taken up; whether the levels' price of
+        a miss moved by more than SHARE_MOVES (their plans are then made again)."""
+        if task_s is None or not 0 < task_s <= MAX_GAP_S:
+            return False
+        before = self.share()
+        after = self._share(task_s)
+        if abs(after - before) <= SHARE_MOVES * before:
+            return False
+        self.task_s = task_s
+        self._forget_plans()
+        return True
+
+    def _forget_plans(self) -> None:
+        for level in self.levels:
+            level.plan = None
+        self._plans = self._awake = None
+
+    def share(self) -> float:
+        """The tasks a released pod makes wait a whole cold start, as priced: a pod's share
+        of the lag (target_lag_per_replica), or, where the pool's tasks are short enough
+        that a pod would take more in a cold start (concurrency x cold start / task time),
+        those, each waiting half of it on average."""
+        return self._share(self.task_s)
+
+    def _share(self, task_s: float | None) -> float:
+        if task_s is None:
+            return self.lag_per_replica
+        taken = self.concurrency * self.cold_start / task_s
+        return max(self.lag_per_replica, taken / 2)
+
+    def level_miss(self) -> float:
+        """What a miss of a level above the first costs, in seconds of one idle pod: its
+        pod's cold start paid again, and the tasks it would have taken (`share`)."""
+        return self.cold_start * (1 + self.share())
+
     def first_miss(self) -> float:
         """What a miss of the first level costs, in seconds of one idle pod. Released to
         zero, the pool makes the next burst's head wait whole, not one pod's share: its
-        tasks (the replicas asked for at target_lag_per_replica each) wait half a cold
-        start on average, and the first pod starts again. Without a wake seen, a miss of
-        any level (`miss_s`)."""
+        tasks (the replicas asked for, a `share` each) wait half a cold start on average,
+        and the first pod starts again. Without a wake seen, a miss of any level."""
         head = self.wakes.mean()
         if head is None:
-            return self.miss_s
-        return self.cold_start * (1 + self.lag_per_replica * head / 2)
+            return self.level_miss()
+        return self.cold_start * (1 + self.share() * head / 2)
 
     def plans(self) -> list[Plan]:
         """Each level's plan, as `hold` applies it: a level with no pattern of its own yet is
@@ -256,10 +300,12 @@ class KeepAlive:
             for level in self.levels:
                 first = level.replicas == 1
                 planned = level.planned(
-                    self.cold_start, self.first_miss() if first else self.miss_s
+                    self.cold_start, self.first_miss() if first else self.level_miss()
                 )
                 if first and self.wakes.heads:
                     planned = replace(planned, head=self.wakes.mean())
+                if self.share() > self.lag_per_replica:
+                    planned = replace(planned, task_s=self.task_s)
                 if planned.learned:
                     prior = planned
                 elif prior is not None and prior.hold_s < planned.hold_s:
@@ -317,7 +363,7 @@ class KeepAlive:
             until = woken if now < woken < until else until
         if current > self.reached and (best is None or current > best.peak):
             began = self.started if self.started is not None else now
-            unknown = plan([], self.cold_start, self.miss_s)
+            unknown = plan([], self.cold_start, self.level_miss())
             end = began + unknown.hold_s
             if now < end:
                 until = end if end < until else until
@@ -364,6 +410,10 @@ class KeepAlive:
             self.wakes.heads = deque(other.wakes.heads, maxlen=KEPT_GAPS)
             if self.levels:
                 self.levels[0].plan = None
+        if self.task_s is None and other.task_s is not None:
+            self.task_s = other.task_s  # (the plans are made again below)
+            for level in self.levels:
+                level.plan = None
         if other.started is not None and (self.started is None or other.started < self.started):
             self.started = other.started
         self.reached = max(self.reached, other.reached)

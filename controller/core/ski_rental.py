@@ -2,12 +2,13 @@
 between its uses: ski rental (controller.core.keepalive keeps the levels and their gaps).
 
 Holding a level costs its pods' idle seconds, until the next use or the release; releasing it
-costs a miss when the next burst comes before the pods are back (`miss_cost`, in seconds of
-an idle pod). Over the level's own gaps, `plan` picks the cheapest of: holding until one cold
-start or one of the gaps (plus MARGIN), or releasing and pre-warming a cold start before the
-shortest gaps end (the hybrid histogram's pre-warming of "Serverless in the Wild", Shahrad et
-al., USENIX ATC 2020). With fewer than MIN_GAPS gaps, plain ski rental: hold until the hold
-has cost a miss (2-competitive without knowing the future).
+costs a miss when the next burst comes before the pods are back (in seconds of an idle pod,
+as controller.core.keepalive prices it). Over the level's own gaps, `plan` picks the
+cheapest of: holding until one cold start or one of the gaps (plus MARGIN), or releasing and
+pre-warming a cold start before the shortest gaps end (the hybrid histogram's pre-warming of
+"Serverless in the Wild", Shahrad et al., USENIX ATC 2020). With fewer than MIN_GAPS gaps,
+plain ski rental: hold until the hold has cost a miss (2-competitive without knowing the
+future).
 """
 
 from __future__ import annotations
@@ -15,21 +16,11 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, replace
 
-from controller.core.config import PoolConfig
-
 MIN_GAPS = 3
 """Gaps a level must have shown before its own pattern replaces the plain ski-rental hold."""
 MARGIN = 0.1
 """A hold lasts 10% past the gap it covers and a pre-warm starts 10% early, as the paper's
 margins: a burst on time to the second must not meet its pods leaving."""
-
-
-def miss_cost(pool: PoolConfig) -> float:
-    """What a burst finding one of the pool's pods released costs, in seconds of one idle pod:
-    the pod's cold start, paid again, and the tasks it would have taken at once
-    (target_lag_per_replica) each waiting that cold start, a second of waiting weighed as a
-    second of a pod."""
-    return pool.cold_start_seconds * (1 + pool.target_lag_per_replica)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +39,11 @@ class Plan:
     head: float | None = None
     """For the first level, the replicas the wakes from zero asked for within a cold start,
     which price its miss (KeepAlive.first_miss); None: not known, or another level."""
+    task_s: float | None = None
+    """The pool's measured task time, where it priced the miss above a pod's share of the
+    lag (KeepAlive.share); None: it did not."""
+    miss_s: float = 0.0
+    """What a miss was priced at, in seconds of one idle pod."""
 
 
 def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
@@ -57,8 +53,15 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
     `miss_s` for each burst that would find the level released."""
     n = len(gaps)
     if n < MIN_GAPS:
-        return Plan(hold_s=max(miss_s, cold_start), gaps=n)
-    seen = Plan(hold_s=cold_start, learned=True, gaps=n, median_s=gaps[n // 2], shortest_s=gaps[0])
+        return Plan(hold_s=max(miss_s, cold_start), gaps=n, miss_s=miss_s)
+    seen = Plan(
+        hold_s=cold_start,
+        learned=True,
+        gaps=n,
+        median_s=gaps[n // 2],
+        shortest_s=gaps[0],
+        miss_s=miss_s,
+    )
     total = [0.0]
     for gap in gaps:
         total.append(total[-1] + gap)

@@ -143,7 +143,9 @@ def _prewarm_reason(plan: Plan, since: float, target: int, replicas: int) -> Rea
     head = () if plan.head is None else (plan.head,)  # what made a miss of the first level dear
     times = (utc(since), utc(since + (plan.prewarm_s or 0.0)), utc(since + plan.hold_s))
     template = _PREWARM if plan.head is None else _PREWARM_HEAD
-    return Reason(rule="pre-warm", template=template, args=(*gaps, *head, *times, target, replicas))
+    args = (*gaps, *head, *times, target, replicas)
+    template, args = _priced(plan, template, args)
+    return Reason(rule="pre-warm", template=template, args=args)
 
 
 def _keep_reason(plan: Plan, replicas: int, since: float, target: int, kept: int) -> Reason:
@@ -155,7 +157,15 @@ def _keep_reason(plan: Plan, replicas: int, since: float, target: int, kept: int
         template = _KEEP_DEFAULT if plan.head is None else _KEEP_DEFAULT_HEAD
     end = utc(since + plan.hold_s)
     args = (replicas, utc(since), *gaps, *head, plan.hold_s, end, target, kept)
+    template, args = _priced(plan, template, args)
     return Reason(rule="keep-alive", template=template, args=args)
+
+
+def _priced(plan: Plan, template: str, args: tuple[object, ...]) -> tuple[str, tuple[object, ...]]:
+    """The reason, with what priced a miss when the pool's measured task time did."""
+    if plan.task_s is None:
+        return template, args
+    return template + _PRICED, (*args, plan.task_s, plan.miss_s)
 
 
 def _regrow(
@@ -242,6 +252,7 @@ _PREWARM = (
     "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): idle since {}, pre-warmed "
     "from {} to {}: {} -> {}"
 )
+_PRICED = " ({:.1f} s tasks price a miss at {:.0f} pod-seconds)"
 _AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
 _REGROW = "regrow: had {} replicas until {}; the rate limit's {} waived: up to {}"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"

@@ -177,7 +177,8 @@ async def test_a_leader_killed_with_sigkill_leaves_its_learned_gaps_to_its_succe
         process.send_signal(signal.SIGKILL)
         _, errors = await process.communicate()
     assert process.returncode == -signal.SIGKILL, errors.decode()
-    learned = (await _doc(nc))["keep"]["levels"][0]["gaps"]
+    saved = (await _doc(nc))["keep"]
+    learned = saved["levels"][0]["gaps"]
 
     clock = FakeClock(start=time.time())
     cluster = SimulatedCluster(cfg, clock=clock)
@@ -189,7 +190,8 @@ async def test_a_leader_killed_with_sigkill_leaves_its_learned_gaps_to_its_succe
     (level, *_) = keep.levels
     assert list(level.gaps) == learned  # the gaps the old leader learned, each about 1.5 s
     assert all(1.0 <= gap < 10.0 for gap in learned)
-    assert level.planned(keep.cold_start, keep.miss_s).learned
+    assert level.planned(keep.cold_start, keep.level_miss()).learned
+    assert keep.task_s == saved.get("task_s")  # the task time that priced its misses
     await new.close()
     await cluster.close()
 

@@ -250,6 +250,25 @@ async def test_a_successor_holds_as_the_old_leaders_learned_gaps_say(nc: Client)
     assert "no pattern yet" in fresh.tick(now + 40).main_reason.detail  # without the bucket
 
 
+async def test_a_successor_prices_a_miss_by_the_task_time_the_old_leader_measured(
+    nc: Client,
+) -> None:
+    cfg = learner()
+    old, saver = await leader(nc, cfg)
+    for t in range(60):  # 2 s tasks: a pod takes 10 in a 20 s cold start
+        busy = t < 30
+        old.history.record_pool("research", 4 if busy else 0, 8 if busy else 0, float(t), 2.0)
+        await saver.save(old.history, float(t))
+    successor, restored = await take_over(nc, cfg, old, 65.0)
+    learned = old.history.pools["research"].keep
+    taken = successor.history.pools["research"].keep
+    assert restored == 1
+    assert learned is not None
+    assert taken is not None
+    assert learned.task_s == taken.task_s == 2.0
+    assert taken.level_miss() == learned.level_miss() == 20.0 * (1 + 10 / 2)
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [
@@ -289,6 +308,14 @@ async def test_a_successor_holds_as_the_old_leaders_learned_gaps_say(nc: Client)
         (
             {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [], "heads": [-1]}},
             "keep.heads.0: Input should be greater than or equal to 0",
+        ),
+        (
+            {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [], "task_s": 0.0}},
+            "keep.task_s: Input should be greater than 0",
+        ),
+        (
+            {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [], "task_s": "nan"}},
+            "keep.task_s: Input should be a valid number",
         ),
     ],
 )

@@ -22,18 +22,20 @@ from tests.support.factories import config, pool
     ("gaps", "expected"),
     [
         # Too few gaps: plain ski rental, held until the hold has cost a miss (60 s).
-        ([200.0, 210.0], Plan(hold_s=60.0, gaps=2)),
+        ([200.0, 210.0], Plan(hold_s=60.0, gaps=2, miss_s=60.0)),
         # Quiet minutes between bursts, short and alike: holding through them (and 10% more)
         # costs less than the cold starts it spares.
         (
             [50.0, 52.0, 55.0, 48.0, 51.0],
-            Plan(hold_s=55 * 1.1, learned=True, gaps=5, median_s=51.0, shortest_s=48.0),
+            Plan(
+                hold_s=55 * 1.1, learned=True, gaps=5, median_s=51.0, shortest_s=48.0, miss_s=60.0
+            ),
         ),
         # Quiet hours between rare bursts, no regularity: each gap costs more to hold than a
         # miss, so the pods go after one cold start.
         (
             [700.0, 3000.0, 1500.0, 5000.0, 900.0],
-            Plan(hold_s=20.0, learned=True, gaps=5, median_s=1500.0, shortest_s=700.0),
+            Plan(hold_s=20.0, learned=True, gaps=5, median_s=1500.0, shortest_s=700.0, miss_s=60.0),
         ),
     ],
 )
@@ -58,7 +60,7 @@ def test_levels_band_together_above_four_replicas() -> None:
 
 
 def test_a_gap_shorter_than_a_cold_start_teaches_nothing() -> None:
-    keep = KeepAlive(edges=(1, 2), cold_start=20.0, miss_s=60.0)
+    keep = KeepAlive(edges=(1, 2), cold_start=20.0, lag_per_replica=2.0)
     now = 0
     for quiet in (25, 30, 15, 40, 0):  # seconds between 10 s bursts; 15 s is too short
         for _ in range(10):
@@ -87,8 +89,16 @@ class Fleet:
         self.history = History(cfg)
         self.replicas = 0
 
-    def tick(self, now: float, lag: int, in_flight: int = 0) -> ScaleDecision:
-        reading = PoolObservation(lag - in_flight, in_flight, self.replicas, self.replicas)
+    def tick(
+        self, now: float, lag: int, in_flight: int = 0, task_s: float | None = None
+    ) -> ScaleDecision:
+        reading = PoolObservation(
+            pending=lag - in_flight,
+            ack_pending=in_flight,
+            replicas=self.replicas,
+            ready=self.replicas,
+            mean_task_seconds=task_s,
+        )
         obs = Observations({"assist": reading})
         (decision,) = decide(self.cfg, obs, history=self.history, now=now)
         self.history.record_tick([decision], obs, now)
@@ -98,7 +108,9 @@ class Fleet:
         return decision
 
 
-def run_bursts(fleet: Fleet, every: float, busy: float, lag: int, bursts: int) -> list[int]:
+def run_bursts(
+    fleet: Fleet, every: float, busy: float, lag: int, bursts: int, task_s: float | None = None
+) -> list[int]:
     """`bursts` bursts of `lag` tasks, each `busy` seconds, every `every` seconds; the replicas
     each burst found when it came."""
     found = []
@@ -106,7 +118,7 @@ def run_bursts(fleet: Fleet, every: float, busy: float, lag: int, bursts: int) -
         start = k * every
         found.append(fleet.replicas)
         for t in range(int(every)):
-            fleet.tick(start + t, lag if t < busy else 0)
+            fleet.tick(start + t, lag if t < busy else 0, task_s=task_s)
     return found
 
 
@@ -124,6 +136,31 @@ def test_bursts_every_3_minutes_with_a_20_s_cold_start_keep_their_pods() -> None
     assert held.desired == 12
     assert held.main_reason.rule == "keep-alive"
     assert "their last 8 gaps (median 61 s) say hold 67 s" in held.main_reason.detail
+
+
+def test_a_pool_of_short_tasks_prices_a_miss_by_the_tasks_a_pod_takes_in_a_cold_start() -> None:
+    # Quiet 60-120 s between minute-long bursts. Priced as a pod's share of the lag (2 tasks
+    # each waiting the 20 s cold start: 60 s), holding a pod through them costs more: the
+    # levels above the first go. Measured at 2 s a task, a released pod would have taken 10
+    # tasks in its cold start, each waiting half of it on average: a miss costs 120 s, and
+    # the pods are held through.
+    def found(task_s: float | None) -> tuple[list[int], ScaleDecision]:
+        fleet, rng, start, seen = Fleet(bursty()), random.Random(3), 0.0, []
+        for _ in range(12):
+            seen.append(fleet.replicas)
+            for t in range(60):
+                fleet.tick(start + t, 24, task_s=task_s)
+            quiet = rng.uniform(60.0, 120.0)
+            held = fleet.tick(start + 90, 0, task_s=task_s)
+            start += 60 + quiet
+        return seen, held
+
+    unmeasured, _ = found(task_s=None)
+    assert unmeasured[-3:] == [1] * 3
+    measured, held = found(task_s=2.0)
+    assert measured[-3:] == [12] * 3
+    assert held.desired == 12
+    assert "(2.0 s tasks price a miss at 120 pod-seconds)" in held.main_reason.detail
 
 
 def test_a_pool_busy_once_an_hour_gives_its_pods_up_after_a_cold_start() -> None:
@@ -164,7 +201,7 @@ def test_a_pool_whose_wakes_meet_whole_bursts_has_one_pod_up_for_each() -> None:
 
 
 def test_a_wake_teaches_the_first_level_one_cold_start_after_it() -> None:
-    keep = KeepAlive(edges=bands(20), cold_start=20.0, miss_s=60.0, lag_per_replica=2.0)
+    keep = KeepAlive(edges=bands(20), cold_start=20.0, lag_per_replica=2.0)
     keep.record(0.0, 0)
     assert keep.first_miss() == 60.0  # no wake seen: a miss of any level
     for t, value in [(100.0, 3), (105.0, 9), (119.0, 12), (120.0, 12)]:
@@ -214,7 +251,7 @@ def test_a_hold_is_what_every_level_asked_anew_would_say(seed: int) -> None:
     """`hold` skips the levels whose holds ended (KeepAlive._awake); asked afresh, every
     level looked at, it says the same, through bursts, lulls and levels coming into use."""
     rng = random.Random(seed)
-    keep = KeepAlive(edges=bands(30), cold_start=20.0, miss_s=60.0)
+    keep = KeepAlive(edges=bands(30), cold_start=20.0, lag_per_replica=2.0)
     now, value = 0.0, 0
     for _ in range(3000):
         now += rng.choice((1.0, 1.0, 1.0, 5.0, 30.0, 90.0))
