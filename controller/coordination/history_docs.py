@@ -28,6 +28,8 @@ one per change in a rate period; beyond this, only the newest are written."""
 MAX_BYTES = 512 * 1024
 """Three full lists fit: larger is not ours."""
 MAX_REPLICAS = 1_000_000
+MAX_TAKEN = 1e9
+"""Tasks a pod takes in a cold start: a million a second for 1,000 s is not ours."""
 MAX_LEVELS = 128
 """Levels of a learned keep-alive: bands about 25% apart reach MAX_REPLICAS in under 70."""
 
@@ -62,8 +64,8 @@ class KeepDoc(BaseModel):
     held: list[Entry] = Field(max_length=MAX_ENTRIES)
     heads: list[Replicas] = Field(default_factory=list, max_length=KEPT_GAPS)
     """The replicas its wakes from zero asked for within a cold start (none: not known)."""
-    task_s: Gap | None = None
-    """The pool's mean task time, as measured when a level was last taken up."""
+    taken: Annotated[float, Field(ge=0, le=MAX_TAKEN, allow_inf_nan=False)] | None = None
+    """The tasks a pod would take while another starts, as measured (KeepAlive.taken)."""
 
 
 class DatedDoc(BaseModel):
@@ -166,7 +168,7 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
         "levels": levels,
         "held": held,
         "heads": list(keep.wakes.heads),
-        "task_s": keep.task_s,
+        "taken": keep.taken,
     }
 
 
@@ -188,7 +190,7 @@ def keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) ->
     keep.held = deque((min(t, now), min(v, pool.max_replicas)) for t, v in doc.held)
     heads = (min(h, pool.max_replicas) for h in doc.heads)
     keep.wakes.heads = deque(heads, maxlen=KEPT_GAPS)
-    keep.task_s = doc.task_s
+    keep.taken = doc.taken
     return keep
 
 

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
+MAX_RATE = 1e6
+"""Tasks a second: above this an arrival rate is not a measurement."""
 RATE_WINDOW_S = 30.0
 """Arrival rates are averaged over this many seconds (the live source and the simulator)."""
 

@@ -13,14 +13,10 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from controller.core.accounting import RATE_WINDOW_S
+from controller.core.accounting import MAX_RATE, RATE_WINDOW_S
 from controller.core.budget import MAX_TASK_SECONDS
 from controller.core.config import PoolConfig
 from controller.core.model import PoolObservation, Reason
-
-MAX_RATE = 1e6
-"""Tasks a second: above this an arrival rate is not a measurement."""
-
 
 _AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
 _DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"

@@ -51,6 +51,7 @@ from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config
 from controller.core.demand import demanded
 from controller.core.history import History
+from controller.core.keepalive import Pace
 from controller.core.model import (
     Observations,
     Overrides,
@@ -388,8 +389,10 @@ class Engine:
         if entry is None:
             entry = pool.entry = self.history.pool(pool.name, now)
         reading = pool.reading
-        task_s = reading.mean_task_seconds if reading is not None else None
-        if entry.recommend(now, recommendation, task_s):
+        pace = None
+        if reading is not None:
+            pace = Pace(task_s=reading.mean_task_seconds, rate=reading.arrival_rate)
+        if entry.recommend(now, recommendation, pace):
             self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ now
         if busy:
             entry.busy_at = now

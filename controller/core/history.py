@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from controller.core.config import Config
-from controller.core.keepalive import KeepAlive
+from controller.core.keepalive import KeepAlive, Pace
 from controller.core.model import Observations, ScaleDecision
 
 SUSTAINED_S = 15.0
@@ -44,14 +44,14 @@ class PoolHistory:
     keep: KeepAlive | None = None
     """The keep-alive learned from this pool's gaps (None: a history without its config)."""
 
-    def recommend(self, now: float, value: int, task_s: float | None = None) -> bool:
-        """Record a recommendation, with the pool's mean task time as read (None: not known);
+    def recommend(self, now: float, value: int, pace: Pace | None = None) -> bool:
+        """Record a recommendation, with the pool's pace as read (None: not known);
         whether the keep-alive learned from it (a claim made before it may then hold
         differently: the engine claims the pool again)."""
         learned = False
         if self.keep is not None:
             kept = self.keep.changes
-            learned = self.keep.record(now, value, task_s)
+            learned = self.keep.record(now, value, pace)
             if self.keep.changes != kept:  # (a wake's head is learned on any tick: save it)
                 self.changes += 1
         lows, highs = self.lows, self.highs
@@ -74,11 +74,9 @@ class PoolHistory:
             highs.popleft()
         return learned
 
-    def record(
-        self, now: float, recommendation: int, busy: bool, task_s: float | None = None
-    ) -> None:
-        """A tick's recommendation, whether the pool had lag then, and its mean task time."""
-        self.recommend(now, recommendation, task_s)
+    def record(self, now: float, recommendation: int, busy: bool, pace: Pace | None = None) -> None:
+        """A tick's recommendation, whether the pool had lag then, and its pace."""
+        self.recommend(now, recommendation, pace)
         if busy:
             self.busy_at = now
 
@@ -179,14 +177,14 @@ class History:
         for decision in decisions:
             observed = observations.pools.get(decision.pool)
             if observed is not None and observed.stale is None:
-                recommendation, task_s = decision.recommendation, observed.mean_task_seconds
-                self.record_pool(decision.pool, recommendation, observed.lag, now, task_s)
+                pace = Pace(task_s=observed.mean_task_seconds, rate=observed.arrival_rate)
+                self.record_pool(decision.pool, decision.recommendation, observed.lag, now, pace)
 
     def record_pool(
-        self, pool: str, recommendation: int, lag: int, now: float, task_s: float | None = None
+        self, pool: str, recommendation: int, lag: int, now: float, pace: Pace | None = None
     ) -> None:
         """`record_tick` for one pool (observed, not stale)."""
-        self.pool(pool, now).record(now, recommendation, lag > 0, task_s)
+        self.pool(pool, now).record(now, recommendation, lag > 0, pace)
 
     def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
         """Remember an actuated change, for the rate policies and regrowing."""

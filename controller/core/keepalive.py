@@ -36,7 +36,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
+from controller.core.accounting import MAX_RATE
 from controller.core.config import PoolConfig
 from controller.core.ski_rental import Plan, plan
 
@@ -131,6 +133,15 @@ class Wakes:
         return sum(self.heads) / len(self.heads) if self.heads else None
 
 
+class Pace(NamedTuple):
+    """What a reading says of a pool's tasks, for the price of a miss (None: not known)."""
+
+    task_s: float | None
+    """The mean time a task takes."""
+    rate: float | None
+    """Tasks arriving a second."""
+
+
 @dataclass(frozen=True, slots=True)
 class Hold:
     """What the learned keep-alive asks for now: at least `replicas` (0: nothing held), the
@@ -154,9 +165,9 @@ class KeepAlive:
     lag_per_replica: float = 1.0
     """target_lag_per_replica: the tasks a replica asked for stands for (`share`)."""
     concurrency: int = 1
-    task_s: float | None = None
-    """The pool's mean task time as measured when a level was last taken up (None: never
-    measured): with `concurrency`, how many tasks a pod takes in a cold start (`share`)."""
+    taken: float | None = None
+    """The tasks a pod would take while another starts, as measured when a level was last
+    taken up (None: never measured): what a released pod makes wait (`share`)."""
     levels: list[Level] = field(default_factory=list)
     value: int = 0
     """The newest recommendation recorded."""
@@ -198,10 +209,10 @@ class KeepAlive:
         top = edges[k + 1] - 1 if k + 1 < len(edges) else edges[k]
         return Level(replicas=edges[k], top=top)
 
-    def record(self, now: float, value: int, task_s: float | None = None) -> bool:
-        """A recommendation recorded at `now`, with the pool's mean task time as measured
-        then (None: not known); whether what the levels hold above it may have changed: a
-        level learned a gap or the pool's task time, or, at zero, the first level learned a
+    def record(self, now: float, value: int, pace: Pace | None = None) -> bool:
+        """A recommendation recorded at `now`, with the pool's pace as read then (None: not
+        known); whether what the levels hold above it may have changed: a level learned a
+        gap or what a pod takes in a cold start, or, at zero, the first level learned a
         head (see `hold`)."""
         woken = self.wakes.ended(now, self.cold_start)
         if woken:  # the first level's plan prices a miss by the heads
@@ -230,7 +241,7 @@ class KeepAlive:
             if value >= level.replicas:
                 if not level.in_use:
                     learned = level.start(now, self.cold_start) or learned
-                    learned = self._learn_task(task_s) or learned
+                    learned = self._learn_pace(pace, value) or learned
                     self.changes += 1
                 within = value if value < level.top else level.top
                 if within > level.peak:
@@ -244,16 +255,21 @@ class KeepAlive:
             self._plans = self._awake = None
         return learned
 
-    def _learn_task(self, task_s: float | None) -> bool:
-        """Take the task time measured as a level is taken up; whether the levels' price of
-        a miss moved by more than SHARE_MOVES (their plans are then made again)."""
-        if task_s is None or not 0 < task_s <= MAX_GAP_S:
+    def _learn_pace(self, pace: Pace | None, value: int) -> bool:
+        """Take what a pod would take in a cold start, as `value` replicas are asked for: at
+        most what it finishes (concurrency x cold start / task time), and at most its part
+        of the arrivals meanwhile (arrival rate x cold start / value). Whether the levels'
+        price of a miss moved by more than SHARE_MOVES (their plans are then made again)."""
+        if pace is None or pace.task_s is None or not 0 < pace.task_s <= MAX_GAP_S:
             return False
+        taken = self.concurrency * self.cold_start / pace.task_s
+        if pace.rate is not None and 0 <= pace.rate <= MAX_RATE:
+            arriving = pace.rate * self.cold_start / max(value, 1)
+            taken = arriving if arriving < taken else taken
         before = self.share()
-        after = self._share(task_s)
-        if abs(after - before) <= SHARE_MOVES * before:
+        if abs(self._share(taken) - before) <= SHARE_MOVES * before:
             return False
-        self.task_s = task_s
+        self.taken = taken
         self._forget_plans()
         return True
 
@@ -264,15 +280,13 @@ class KeepAlive:
 
     def share(self) -> float:
         """The tasks a released pod makes wait a whole cold start, as priced: a pod's share
-        of the lag (target_lag_per_replica), or, where the pool's tasks are short enough
-        that a pod would take more in a cold start (concurrency x cold start / task time),
-        those, each waiting half of it on average."""
-        return self._share(self.task_s)
+        of the lag (target_lag_per_replica), or, where a pod would take more while another
+        starts (`taken`), those, each waiting half of it on average."""
+        return self._share(self.taken)
 
-    def _share(self, task_s: float | None) -> float:
-        if task_s is None:
+    def _share(self, taken: float | None) -> float:
+        if taken is None:
             return self.lag_per_replica
-        taken = self.concurrency * self.cold_start / task_s
         return max(self.lag_per_replica, taken / 2)
 
     def level_miss(self) -> float:
@@ -305,7 +319,7 @@ class KeepAlive:
                 if first and self.wakes.heads:
                     planned = replace(planned, head=self.wakes.mean())
                 if self.share() > self.lag_per_replica:
-                    planned = replace(planned, task_s=self.task_s)
+                    planned = replace(planned, taken=self.taken)
                 if planned.learned:
                     prior = planned
                 elif prior is not None and prior.hold_s < planned.hold_s:
@@ -410,8 +424,8 @@ class KeepAlive:
             self.wakes.heads = deque(other.wakes.heads, maxlen=KEPT_GAPS)
             if self.levels:
                 self.levels[0].plan = None
-        if self.task_s is None and other.task_s is not None:
-            self.task_s = other.task_s  # (the plans are made again below)
+        if self.taken is None and other.taken is not None:
+            self.taken = other.taken  # (the plans are made again below)
             for level in self.levels:
                 level.plan = None
         if other.started is not None and (self.started is None or other.started < self.started):

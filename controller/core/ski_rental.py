@@ -39,9 +39,9 @@ class Plan:
     head: float | None = None
     """For the first level, the replicas the wakes from zero asked for within a cold start,
     which price its miss (KeepAlive.first_miss); None: not known, or another level."""
-    task_s: float | None = None
-    """The pool's measured task time, where it priced the miss above a pod's share of the
-    lag (KeepAlive.share); None: it did not."""
+    taken: float | None = None
+    """The tasks a pod would take while another starts, as measured, where they priced the
+    miss above a pod's share of the lag (KeepAlive.share); None: they did not."""
     miss_s: float = 0.0
     """What a miss was priced at, in seconds of one idle pod."""
 

@@ -162,10 +162,10 @@ def _keep_reason(plan: Plan, replicas: int, since: float, target: int, kept: int
 
 
 def _priced(plan: Plan, template: str, args: tuple[object, ...]) -> tuple[str, tuple[object, ...]]:
-    """The reason, with what priced a miss when the pool's measured task time did."""
-    if plan.task_s is None:
+    """The reason, with what priced a miss when the pool's measured pace did."""
+    if plan.taken is None:
         return template, args
-    return template + _PRICED, (*args, plan.task_s, plan.miss_s)
+    return template + _PRICED, (*args, plan.taken, plan.miss_s)
 
 
 def _regrow(
@@ -252,7 +252,7 @@ _PREWARM = (
     "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): idle since {}, pre-warmed "
     "from {} to {}: {} -> {}"
 )
-_PRICED = " ({:.1f} s tasks price a miss at {:.0f} pod-seconds)"
+_PRICED = " ({:.1f} tasks a pod takes in a cold start price a miss at {:.0f} pod-seconds)"
 _AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
 _REGROW = "regrow: had {} replicas until {}; the rate limit's {} waived: up to {}"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"

@@ -191,7 +191,7 @@ async def test_a_leader_killed_with_sigkill_leaves_its_learned_gaps_to_its_succe
     assert list(level.gaps) == learned  # the gaps the old leader learned, each about 1.5 s
     assert all(1.0 <= gap < 10.0 for gap in learned)
     assert level.planned(keep.cold_start, keep.level_miss()).learned
-    assert keep.task_s == saved.get("task_s")  # the task time that priced its misses
+    assert keep.taken == saved.get("taken")  # what priced its misses
     await new.close()
     await cluster.close()
 

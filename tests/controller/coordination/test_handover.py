@@ -17,6 +17,7 @@ from controller.coordination.handover import BUCKET, REFRESH_S, TTL_S, HistoryHa
 from controller.coordination.history_docs import MAX_ENTRIES, key_of, pool_of
 from controller.core.config import Config
 from controller.core.history import History
+from controller.core.keepalive import Pace
 from controller.core.model import Observations
 from controller.core.policy import decide
 from tests.support import eventually
@@ -257,7 +258,8 @@ async def test_a_successor_prices_a_miss_by_the_task_time_the_old_leader_measure
     old, saver = await leader(nc, cfg)
     for t in range(60):  # 2 s tasks: a pod takes 10 in a 20 s cold start
         busy = t < 30
-        old.history.record_pool("research", 4 if busy else 0, 8 if busy else 0, float(t), 2.0)
+        pace = Pace(task_s=2.0, rate=None)
+        old.history.record_pool("research", 4 if busy else 0, 8 if busy else 0, float(t), pace)
         await saver.save(old.history, float(t))
     successor, restored = await take_over(nc, cfg, old, 65.0)
     learned = old.history.pools["research"].keep
@@ -265,7 +267,7 @@ async def test_a_successor_prices_a_miss_by_the_task_time_the_old_leader_measure
     assert restored == 1
     assert learned is not None
     assert taken is not None
-    assert learned.task_s == taken.task_s == 2.0
+    assert learned.taken == taken.taken == 10.0
     assert taken.level_miss() == learned.level_miss() == 20.0 * (1 + 10 / 2)
 
 
@@ -310,12 +312,12 @@ async def test_a_successor_prices_a_miss_by_the_task_time_the_old_leader_measure
             "keep.heads.0: Input should be greater than or equal to 0",
         ),
         (
-            {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [], "task_s": 0.0}},
-            "keep.task_s: Input should be greater than 0",
+            {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [], "taken": -1.0}},
+            "keep.taken: Input should be greater than or equal to 0",
         ),
         (
-            {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [], "task_s": "nan"}},
-            "keep.task_s: Input should be a valid number",
+            {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [], "taken": 1e12}},
+            "keep.taken: Input should be less than or equal to",
         ),
     ],
 )

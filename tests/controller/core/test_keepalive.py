@@ -11,7 +11,7 @@ import pytest
 
 from controller.core.config import Config
 from controller.core.history import History
-from controller.core.keepalive import KeepAlive, bands
+from controller.core.keepalive import KeepAlive, Pace, bands
 from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
 from controller.core.ski_rental import Plan, plan
@@ -90,7 +90,12 @@ class Fleet:
         self.replicas = 0
 
     def tick(
-        self, now: float, lag: int, in_flight: int = 0, task_s: float | None = None
+        self,
+        now: float,
+        lag: int,
+        in_flight: int = 0,
+        task_s: float | None = None,
+        rate: float | None = None,
     ) -> ScaleDecision:
         reading = PoolObservation(
             pending=lag - in_flight,
@@ -98,6 +103,7 @@ class Fleet:
             replicas=self.replicas,
             ready=self.replicas,
             mean_task_seconds=task_s,
+            arrival_rate=rate,
         )
         obs = Observations({"assist": reading})
         (decision,) = decide(self.cfg, obs, history=self.history, now=now)
@@ -144,23 +150,40 @@ def test_a_pool_of_short_tasks_prices_a_miss_by_the_tasks_a_pod_takes_in_a_cold_
     # levels above the first go. Measured at 2 s a task, a released pod would have taken 10
     # tasks in its cold start, each waiting half of it on average: a miss costs 120 s, and
     # the pods are held through.
-    def found(task_s: float | None) -> tuple[list[int], ScaleDecision]:
+    def found(task_s: float | None, rate: float | None) -> tuple[list[int], ScaleDecision]:
         fleet, rng, start, seen = Fleet(bursty()), random.Random(3), 0.0, []
         for _ in range(12):
             seen.append(fleet.replicas)
             for t in range(60):
-                fleet.tick(start + t, 24, task_s=task_s)
+                fleet.tick(start + t, 24, task_s=task_s, rate=rate)
             quiet = rng.uniform(60.0, 120.0)
-            held = fleet.tick(start + 90, 0, task_s=task_s)
+            held = fleet.tick(start + 90, 0, task_s=task_s, rate=rate)
             start += 60 + quiet
         return seen, held
 
-    unmeasured, _ = found(task_s=None)
+    unmeasured, _ = found(task_s=None, rate=None)
     assert unmeasured[-3:] == [1] * 3
-    measured, held = found(task_s=2.0)
+    measured, held = found(task_s=2.0, rate=None)
     assert measured[-3:] == [12] * 3
     assert held.desired == 12
-    assert "(2.0 s tasks price a miss at 120 pod-seconds)" in held.main_reason.detail
+    priced = "(10.0 tasks a pod takes in a cold start price a miss at 120 pod-seconds)"
+    assert priced in held.main_reason.detail
+
+
+def test_a_pod_is_priced_by_no_more_tasks_than_arrive_for_it() -> None:
+    # 2 s tasks: a pod finishes 10 in a 20 s cold start, if they come. 12 a second over 12
+    # pods bring 20 each meanwhile: 10 it is. 0.4 a second bring under one: the lag's share
+    # (2 a pod) stands, and nothing is learned.
+    fast = KeepAlive(edges=bands(20), cold_start=20.0, lag_per_replica=2.0)
+    fast.record(0.0, 0)
+    assert fast.record(1.0, 12, Pace(task_s=2.0, rate=12.0)) is True
+    assert fast.taken == 10.0
+    assert fast.level_miss() == 20.0 * (1 + 10 / 2)
+    trickle = KeepAlive(edges=bands(20), cold_start=20.0, lag_per_replica=2.0)
+    trickle.record(0.0, 0)
+    trickle.record(1.0, 12, Pace(task_s=2.0, rate=0.4))
+    assert trickle.taken is None
+    assert trickle.level_miss() == 20.0 * (1 + 2.0)
 
 
 def test_a_pool_busy_once_an_hour_gives_its_pods_up_after_a_cold_start() -> None:
