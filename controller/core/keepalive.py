@@ -12,8 +12,8 @@ cheaper than a cold start for the next burst (ski rental over the pool's own gap
 - releasing it costs a miss when the next burst comes before the pods are back: the cold
   start paid again and the tasks it delays, in seconds of an idle pod. A pod of a higher
   level delays its own share of the tasks (`KeepAlive.share`: target_lag_per_replica, or
-  the tasks it would have taken while starting, by the pool's measured task time); the
-  first level, released, leaves the pool at zero, and the head of the next burst waits
+  the tasks it would have taken while starting, by the pool's measured task time and
+  arrival rate); the first level, released, leaves the pool at zero, and the head of the next burst waits
   whole: its miss is priced by the heads the pool's own wakes from zero met
   (`KeepAlive.first_miss`);
 - where gaps recur, the level may instead be released after the burst and pre-warmed a cold
@@ -47,8 +47,8 @@ KEPT_GAPS = 48
 MAX_GAP_S = 86400.0
 """A longer gap counts as this long: no hold is that long anyway."""
 SHARE_MOVES = 0.2
-"""A measured task time changes the levels' price of a miss once it moves it by more than
-this (20%): the plans are not made again for every wobble of a mean."""
+"""A measured pace changes the levels' price of a miss once it moves it by more than this
+(20%): the plans are not made again for every wobble of a mean."""
 REGROW_S = 3600.0
 """A level the pool needed this recently it may regrow to in one step, past the scale-up rate
 policies: its demand is proven, and the rate limit would only add cold starts to the burst."""
