@@ -13,9 +13,9 @@ cheaper than a cold start for the next burst (ski rental over the pool's own gap
   start paid again and the tasks it delays, in seconds of an idle pod. A pod of a higher
   level delays its own share of the tasks (`KeepAlive.share`: target_lag_per_replica, or
   the tasks it would have taken while starting, by the pool's measured task time and
-  arrival rate); the first level, released, leaves the pool at zero, and the head of the next burst waits
-  whole: its miss is priced by the heads the pool's own wakes from zero met
-  (`KeepAlive.first_miss`);
+  arrival rate); the first level, released, leaves the pool at zero, and the head of the
+  next burst waits whole: its miss is priced by the heads the pool's own wakes from zero
+  met (`KeepAlive.first_miss`);
 - where gaps recur, the level may instead be released after the burst and pre-warmed a cold
   start before the shortest gap ends (the hybrid histogram's pre-warming), when that costs
   less than holding through the gap.

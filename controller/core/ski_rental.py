@@ -14,7 +14,7 @@ future).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 MIN_GAPS = 3
 """Gaps a level must have shown before its own pattern replaces the plain ski-rental hold."""
@@ -54,14 +54,6 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
     n = len(gaps)
     if n < MIN_GAPS:
         return Plan(hold_s=max(miss_s, cold_start), gaps=n, miss_s=miss_s)
-    seen = Plan(
-        hold_s=cold_start,
-        learned=True,
-        gaps=n,
-        median_s=gaps[n // 2],
-        shortest_s=gaps[0],
-        miss_s=miss_s,
-    )
     total = [0.0]
     for gap in gaps:
         total.append(total[-1] + gap)
@@ -75,13 +67,16 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
         """Gaps a hold until `hold` misses: those that do not end MARGIN before it."""
         return n - bisect.bisect_right(gaps, hold / (1 + MARGIN))
 
-    best = seen
-    best_cost = held(cold_start) + miss_s * beyond(cold_start)
+    after_burst = held(cold_start)
+    best_hold, best_prewarm = cold_start, None
+    best_cost = after_burst + miss_s * beyond(cold_start)
     holds = [gap * (1 + MARGIN) for gap in gaps if gap * (1 + MARGIN) > cold_start]
-    for hold in holds:
-        cost = held(hold) + miss_s * beyond(hold)
+    idle = [held(hold) for hold in holds]  # each hold's idle pod-seconds, and its misses
+    missed = [beyond(hold) for hold in holds]
+    for k, hold in enumerate(holds):
+        cost = idle[k] + miss_s * missed[k]
         if cost < best_cost:
-            best, best_cost = replace(seen, hold_s=hold), cost
+            best_hold, best_cost = hold, cost
     # Pre-warming from S = (a gap, less MARGIN) - a cold start: the pods are up by then. Held
     # one cold start after the burst, then idle from S (booting, then warm) until the hold
     # ends; the gaps shorter than that one find the level released. Only before the shortest
@@ -93,12 +88,19 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
         if start - cold_start < cold_start:
             continue  # released for less than a cold start: churn for a pittance
         early = bisect.bisect_left(gaps, ready)
-        for hold in holds:
+        before_start = held(start)
+        for k, hold in enumerate(holds):
             if hold <= ready:
                 continue  # it would end before the pods it pre-warms are up
-            idle = held(cold_start) + (held(hold) - held(start))
-            cost = idle + miss_s * (early + beyond(hold))
+            cost = after_burst + (idle[k] - before_start) + miss_s * (early + missed[k])
             if cost < best_cost:
-                best = replace(seen, hold_s=hold, prewarm_s=start)
-                best_cost = cost
-    return best
+                best_hold, best_prewarm, best_cost = hold, start, cost
+    return Plan(
+        hold_s=best_hold,
+        prewarm_s=best_prewarm,
+        learned=True,
+        gaps=n,
+        median_s=gaps[n // 2],
+        shortest_s=gaps[0],
+        miss_s=miss_s,
+    )
