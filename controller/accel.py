@@ -36,6 +36,7 @@ MODULES = (
     "controller/core/shortfall.py",
     "controller/core/history.py",
     "controller/core/keepalive.py",
+    "controller/core/keepalive_levels.py",
     "controller/core/ski_rental.py",
     "controller/core/spend.py",
     "controller/core/spend_samples.py",

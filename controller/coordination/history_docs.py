@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from controller.core.config import PoolConfig
 from controller.core.history import PoolHistory
-from controller.core.keepalive import KEPT_GAPS, MAX_GAP_S, KeepAlive
+from controller.core.keepalive import KeepAlive
+from controller.core.keepalive_levels import KEPT_GAPS, MAX_GAP_S
 
 SKEW_S = 5.0
 """How far in the future a time may be (another host's clock) before the value is refused."""

@@ -40,97 +40,15 @@ from typing import NamedTuple
 
 from controller.core.accounting import MAX_RATE
 from controller.core.config import PoolConfig
+from controller.core.keepalive_levels import KEPT_GAPS, MAX_GAP_S, Level, Wakes, bands
 from controller.core.ski_rental import Plan, plan
 
-KEPT_GAPS = 48
-"""The newest gaps a level remembers: enough for a tail, few enough to follow a change."""
-MAX_GAP_S = 86400.0
-"""A longer gap counts as this long: no hold is that long anyway."""
 SHARE_MOVES = 0.2
 """A measured pace changes the levels' price of a miss once it moves it by more than this
 (20%): the plans are not made again for every wobble of a mean."""
 REGROW_S = 3600.0
 """A level the pool needed this recently it may regrow to in one step, past the scale-up rate
 policies: its demand is proven, and the rate limit would only add cold starts to the burst."""
-
-
-def bands(max_replicas: int) -> tuple[int, ...]:
-    """The levels learned apart: every replica count up to 4, then about 25% apart (each
-    band's pods are held or released together)."""
-    levels = [1]
-    while levels[-1] < max_replicas:
-        step = max(1, levels[-1] // 4)
-        levels.append(levels[-1] + step)
-    return tuple(level for level in levels if level <= max_replicas)
-
-
-@dataclass(slots=True)
-class Level:
-    """One band of replicas: when the pool last needed at least `replicas` (while it still
-    does, its newest record), the most it needed within the band then, and the gaps between
-    its needs."""
-
-    replicas: int
-    top: int
-    """The band's highest replica count (the next band starts above it)."""
-    in_use: bool = False
-    last_used: float | None = None
-    """When the level's last use ended (meaningless while `in_use`)."""
-    peak: int = 0
-    """The highest recommendation within this band during its last use: what a hold keeps."""
-    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=KEPT_GAPS))
-    plan: Plan | None = None
-    """Worked out when first asked after a gap is added (None: not yet)."""
-
-    def start(self, now: float, cold_start: float) -> bool:
-        """The level is needed again at `now`; whether that taught it a gap."""
-        learned = False
-        if self.last_used is not None:
-            gap = min(now - self.last_used, MAX_GAP_S)
-            if gap >= cold_start and gap > 0:
-                self.gaps.append(gap)
-                self.plan = None
-                learned = True
-        self.in_use = True
-        self.peak = 0
-        return learned
-
-    def planned(self, cold_start: float, miss_s: float) -> Plan:
-        if self.plan is None:
-            self.plan = plan(sorted(self.gaps), cold_start, miss_s)
-        return self.plan
-
-
-@dataclass(slots=True)
-class Wakes:
-    """The heads of the bursts a pool woke from zero for: per wake (its recommendation rising
-    from 0), the most replicas asked for within one cold start of it. Released to zero, a pool
-    makes such a head wait whole, not one pod's share (KeepAlive.first_miss)."""
-
-    heads: deque[int] = field(default_factory=lambda: deque(maxlen=KEPT_GAPS))
-    waking: float | None = None
-    """When the pool last woke from zero, until one cold start later."""
-    head: int = 0
-    """The most replicas asked for since `waking`."""
-
-    def ended(self, now: float, cold_start: float) -> bool:
-        """Whether a wake's cold start is over by `now`: its head is then learned."""
-        if self.waking is None or now < self.waking + cold_start:
-            return False
-        self.heads.append(self.head)
-        self.waking = None
-        return True
-
-    def see(self, now: float, before: int, value: int) -> None:
-        """A recommendation `value` recorded at `now`, after `before`."""
-        if self.waking is not None:
-            self.head = value if value > self.head else self.head
-        elif before == 0 and value > 0:
-            self.waking, self.head = now, value
-
-    def mean(self) -> float | None:
-        """The replicas the recent wakes asked for within a cold start (None: none seen)."""
-        return sum(self.heads) / len(self.heads) if self.heads else None
 
 
 class Pace(NamedTuple):

@@ -11,7 +11,8 @@ import pytest
 
 from controller.core.config import Config
 from controller.core.history import History
-from controller.core.keepalive import KeepAlive, Pace, bands
+from controller.core.keepalive import KeepAlive, Pace
+from controller.core.keepalive_levels import bands
 from controller.core.model import Observations, PoolObservation, ScaleDecision
 from controller.core.policy import decide
 from controller.core.ski_rental import Plan, plan
