@@ -71,8 +71,7 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
     best_hold, best_prewarm = cold_start, None
     best_cost = after_burst + miss_s * beyond(cold_start)
     holds = [gap * (1 + MARGIN) for gap in gaps if gap * (1 + MARGIN) > cold_start]
-    idle = [held(hold) for hold in holds]  # each hold's idle pod-seconds, and its misses
-    missed = [beyond(hold) for hold in holds]
+    idle, missed = _held_and_missed(gaps, total, holds)
     for k, hold in enumerate(holds):
         cost = idle[k] + miss_s * missed[k]
         if cost < best_cost:
@@ -104,3 +103,24 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
         shortest_s=gaps[0],
         miss_s=miss_s,
     )
+
+
+def _held_and_missed(
+    gaps: list[float], total: list[float], holds: list[float]
+) -> tuple[list[float], list[int]]:
+    """For each hold (ascending), as `plan`'s held() and beyond() say: the idle pod-seconds
+    over the gaps, and the gaps it misses. One sweep over the sorted gaps, since both
+    bisections only move forward as the holds grow."""
+    n = len(gaps)
+    idle: list[float] = []
+    missed: list[int] = []
+    within = covered = 0  # gaps <= the hold; gaps ending MARGIN before it
+    for hold in holds:
+        while within < n and gaps[within] <= hold:
+            within += 1
+        idle.append(total[within] + (n - within) * hold)
+        ends = hold / (1 + MARGIN)
+        while covered < n and gaps[covered] <= ends:
+            covered += 1
+        missed.append(n - covered)
+    return idle, missed
