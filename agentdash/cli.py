@@ -33,7 +33,7 @@ from controller.core.config import Config, ConfigError, check_files, load_config
 from controller.core.printable import loggable
 
 if TYPE_CHECKING:
-    from agentdash.runtime import RuntimeOptions
+    from agentdash.opening import RuntimeOptions
 
 EXIT_USAGE = 2
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -99,6 +99,25 @@ def build_parser() -> argparse.ArgumentParser:
         "tier priorities, and see why.",
     )
     parser.add_argument("--version", action="version", version=f"agentdash {__version__}")
+    _add_fleet_arguments(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_config_commands(commands)
+
+    from agentdash import example, keda, queues, rbac, simulate, tune
+    from agentdash.demo import command as demo
+
+    demo.add_parser(commands)
+    simulate.add_parser(commands)
+    tune.add_parser(commands)
+    example.add_parser(commands)
+    keda.add_parser(commands)  # `agentdash import keda FILE...`
+    queues.add_parser(commands)
+    rbac.add_parser(commands)
+    return parser
+
+
+def _add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of a run against a real fleet: the dashboard, or the daemon."""
     fleet = parser.add_argument_group(
         "a real fleet (no COMMAND)",
         "A flag marked (env NAME) takes its default from that environment variable; "
@@ -163,8 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
         "error (env AGENTDASH_LOG_LEVEL; default info). Scale decisions, start and stop are"
         " always written.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+
+def _add_config_commands(commands: Any) -> None:
+    """`agentdash check-config` and `agentdash plan`: a config read, and one tick decided."""
     check = commands.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument(
         "file", type=Path, nargs="?", metavar="FILE", help="agentdash.yaml (env AGENTDASH_CONFIG)"
@@ -181,18 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--config", type=Path, metavar="FILE", help=bundled)
     plan.add_argument("--observations", type=Path, metavar="FILE", help=bundled)
     plan.set_defaults(run=_plan)
-
-    from agentdash import example, keda, queues, rbac, simulate, tune
-    from agentdash.demo import command as demo
-
-    demo.add_parser(commands)
-    simulate.add_parser(commands)
-    tune.add_parser(commands)
-    example.add_parser(commands)
-    keda.add_parser(commands)  # `agentdash import keda FILE...`
-    queues.add_parser(commands)
-    rbac.add_parser(commands)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,7 +271,7 @@ def _environment_defaults(parser: argparse.ArgumentParser, args: argparse.Namesp
 def _fleet(args: argparse.Namespace) -> int:
     import asyncio
 
-    from agentdash.runtime import RuntimeOptions
+    from agentdash.opening import RuntimeOptions
     from agentdash.secret_files import warn_open_secret_files
 
     config = load_config(args.config)

@@ -20,7 +20,8 @@ from aiohttp import web
 
 from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
-from agentdash.runtime import Runtime, RuntimeOptions, emit, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import Runtime, emit, start
 from controller.actuators.kubernetes import DeploymentScaler
 from controller.actuators.kubernetes.fleet_budget import ApiBudget
 from controller.core.config import Config, ConfigError

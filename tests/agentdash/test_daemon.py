@@ -18,7 +18,8 @@ import yaml
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from agentdash.runtime import RuntimeOptions, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import start
 from controller.coordination.lease import BUCKET, KEY
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import SharedOverrides

@@ -10,7 +10,8 @@ from nats.aio.client import Client
 from textual.widgets import Static
 
 from agentdash.nats_server import NatsServer
-from agentdash.runtime import Runtime, RuntimeOptions, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import Runtime, start
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.feed import Feed
 from controller.coordination.history_stream import STREAM

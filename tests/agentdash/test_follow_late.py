@@ -10,7 +10,8 @@ import yaml
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from agentdash.runtime import Runtime, RuntimeOptions, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import Runtime, start
 from controller.core.config import Config, parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually

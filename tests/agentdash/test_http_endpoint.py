@@ -22,7 +22,8 @@ import yaml
 from agentdash.daemon import serve_http
 from agentdash.http_endpoint import ACCEPT_ERROR_INTERVAL, AcceptErrorLog, HttpLimits
 from agentdash.nats_server import NatsServer
-from agentdash.runtime import Runtime, RuntimeOptions, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import Runtime, start
 from controller.core.config import load_config
 from tests.support import FakeClock, eventually, free_port
 from tests.support.cli import EXAMPLE

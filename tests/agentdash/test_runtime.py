@@ -14,7 +14,8 @@ import yaml
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from agentdash.runtime import RuntimeOptions, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import start
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues

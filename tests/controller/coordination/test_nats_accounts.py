@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from agentdash.nats_accounts import render
-from agentdash.runtime import Runtime, RuntimeOptions, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import Runtime, start
 from controller.coordination.lease import BUCKET as LEASE_BUCKET
 from controller.coordination.lease import KEY as LEASE_KEY
 from controller.coordination.lease import NatsLease

@@ -16,7 +16,8 @@ from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
 
 from agentdash.nats_server import NatsServer
-from agentdash.runtime import RuntimeOptions, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import start
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import (
     AUDIT_STREAM,

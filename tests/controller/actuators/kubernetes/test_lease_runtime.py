@@ -11,7 +11,8 @@ import pytest
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from agentdash.runtime import RuntimeOptions, start
+from agentdash.opening import RuntimeOptions
+from agentdash.runtime import start
 from controller.actuators.kubernetes import DeploymentScaler
 from controller.coordination.kube_lease import KubernetesLease
 from controller.core.config import parse_config

@@ -1,0 +1,197 @@
+"""What a controller on a real fleet opens before its loop can run: the actuator (Kubernetes,
+or the simulated cluster), the leader lease, and the sources of lag, usage and overrides, in
+the order each needs the one before. agentdash.runtime builds the loop from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nats.aio.client import Client
+
+from agentdash.errors import StartError
+from controller.actuators.base import Actuator
+from controller.actuators.simcluster import SimulatedCluster
+from controller.coordination.handover import HistoryHandover
+from controller.coordination.lease import LeaseError, NatsLease
+from controller.coordination.overrides import OverrideStore
+from controller.coordination.shared import SharedOverrides, audit
+from controller.coordination.spend_handover import SpendHandover
+from controller.core.bad_messages import BadMessages
+from controller.core.busy import BusyPods
+from controller.core.config import Config, ConfigError
+from controller.sources.base import UsageSource
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.prometheus import PrometheusUsageSource
+from controller.sources.usage import HeldReport, NatsBusySource, NatsUsageSource
+
+if TYPE_CHECKING:
+    from controller.coordination.kube_lease import KubernetesLease
+
+    AnyLease = NatsLease | KubernetesLease
+
+
+@dataclass(slots=True)
+class RuntimeOptions:
+    nats_url: str | None = None
+    cluster: str = "kubernetes"
+    """kubernetes, or simulated (no cluster: replicas are only counted)."""
+    kubeconfig: str | None = None
+    context: str | None = None
+    dry_run: bool = False
+    lease_ttl: float = 10.0
+    connect_timeout: float = 5.0
+    lead: bool = True
+    """Contend for the lease (the daemon; a dashboard only with --lead)."""
+    read_only: bool = False
+    """Never lead, never write an override (a --read-only dashboard)."""
+    holder: str | None = None
+    """This process's name in the lease, unique among those alive (default host:pid and a
+    random part, `unique_holder`; in a pod the host is its name)."""
+
+
+@dataclass(slots=True)
+class Opened:
+    """What `start` opens before it can build the loop."""
+
+    bad: BadMessages
+    busy: NatsBusySource
+    actuator: Actuator
+    lag: JetStreamLagSource
+    store: OverrideStore
+    shared: SharedOverrides
+    usage: UsageSource
+    lease: AnyLease
+    handover: HistoryHandover
+    spend_handover: SpendHandover
+
+
+async def make_actuator(
+    config: Config, options: RuntimeOptions, busy: BusyPods | None = None
+) -> Actuator:
+    if options.cluster == "simulated":
+        return SimulatedCluster(config)
+    from controller.actuators.kubernetes import (
+        DeploymentScaler,  # only a real fleet needs the client
+    )
+
+    take_over = {name for name, pool in config.pools.items() if pool.take_over}
+    try:
+        return await DeploymentScaler.connect(
+            config,
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            take_over=take_over,
+            dry_run=options.dry_run,
+            qps=config.kubernetes.qps,
+            burst=config.kubernetes.burst,
+            deadline_s=options.lease_ttl / 3,
+            annotate=config.kubernetes.annotate,
+            busy=busy if config.kubernetes.pod_deletion_cost else None,
+        )
+    except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
+        raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
+
+
+def unique_holder() -> str:
+    """This process's name in the lease: host:pid, and a random part, as client-go's leader
+    election adds one, since neither host nor pid is unique alone (two containers on the host
+    network both run as pid 1, and the tests run two controllers in one process). The lease
+    takes an entry back that names its holder (controller.coordination.lease). A character
+    that no holder's name may have (`valid_holder`) becomes `-`."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()[:200])
+    return f"{host}:{os.getpid()}_{os.urandom(3).hex()}"
+
+
+async def make_lease(
+    nc: Client, config: Config, options: RuntimeOptions, actuator: Actuator
+) -> AnyLease:
+    """Who may actuate: a NATS KV lease, or a Kubernetes Lease if the config names one (for
+    a real cluster only). A dashboard contends only with --lead; a --read-only one never.
+    The Kubernetes Lease rides the scaler's client and budget, where its calls go first: the
+    process asks the API for no more than `kubernetes.qps`, and a renewal never waits behind
+    scale calls."""
+    holder = options.holder or unique_holder()
+    contend = options.lead and not options.read_only
+    where = config.kubernetes.lease
+    if where is not None and options.cluster == "kubernetes":
+        from controller.actuators.kubernetes import DeploymentScaler
+        from controller.coordination.kube_lease import KubernetesLease
+
+        assert isinstance(actuator, DeploymentScaler)  # what make_actuator makes for it
+        return KubernetesLease(
+            actuator.api.client,
+            holder,
+            namespace=where.namespace,
+            name=where.name,
+            ttl=options.lease_ttl,
+            contend=contend,
+            api=actuator.api,
+        )
+    lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend)
+    try:
+        await lease.start()
+    except LeaseError as exc:
+        raise ConfigError(f"--lease-ttl {options.lease_ttl:g}", "", str(exc)) from None
+    return lease
+
+
+async def open_parts(
+    nc: Client, reports: Client, config: Config, options: RuntimeOptions
+) -> Opened:
+    """Start the sources, the actuator, the lease and the handovers, in the order each
+    needs the one before (the caller closes the connections if one fails)."""
+    bad = BadMessages()  # what every source drops, counted in one place for /metrics
+    busy = NatsBusySource(reports, config, clock=time.time, bad=bad)  # idle pods go first
+    await busy.start()
+    actuator = await make_actuator(config, options, busy.ledger)
+    lag = JetStreamLagSource(nc, config, bad=bad)
+    await lag.start()
+    store = OverrideStore(config, read_only=options.read_only)
+    shared = SharedOverrides(nc, store, config, bad=bad)
+    await shared.start()  # the audit stream first: a held usage report is audited
+    usage: UsageSource
+    if config.prometheus is not None:
+        usage = PrometheusUsageSource(config, config.prometheus, bad=bad)
+    else:
+        held = None if options.read_only else audit_held(nc)
+        usage = NatsUsageSource(reports, config, clock=time.time, bad=bad, on_held=held)
+    await usage.start()
+    lease = await make_lease(nc, config, options, actuator)
+    handover = HistoryHandover(nc, config)
+    await handover.start()
+    spend_handover = SpendHandover(nc, config)
+    await spend_handover.start()
+    return Opened(
+        bad=bad,
+        busy=busy,
+        actuator=actuator,
+        lag=lag,
+        store=store,
+        shared=shared,
+        usage=usage,
+        lease=lease,
+        handover=handover,
+        spend_handover=spend_handover,
+    )
+
+
+def audit_held(nc: Client) -> Callable[[HeldReport], Awaitable[None]]:
+    """Audit each usage report held for being over its tenant's share: who sent it (the
+    subject) and what it said. Every process that reads the report audits it; the audit
+    stream keeps one (its message id is the report's digest)."""
+    js = nc.jetstream()
+
+    async def held(report: HeldReport) -> None:
+        record = {**report.event(time.time()).as_dict(), **report.record()}
+        said = f"{report.subject}\n{report.report.model_dump_json()}".encode()
+        await audit(js, record, once=f"usage-{hashlib.sha256(said).hexdigest()[:32]}")
+
+    return held
