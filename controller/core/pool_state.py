@@ -35,10 +35,24 @@ def state_of(
     """(label, sentence) for one pool."""
     if decision is None:
         return "unknown", "no decision yet: the controller has not seen this pool"
+    if obs is None or not decision.observed:
+        return "unknown", f"unknown: {decision.main_reason.detail}"
+    stopped = _stopped(obs, decision, overrides, now, dry_run=dry_run)
+    return stopped if stopped is not None else _moving(obs, decision, overrides, now)
+
+
+def _stopped(
+    obs: PoolObservation,
+    decision: ScaleDecision,
+    overrides: Overrides,
+    now: float,
+    *,
+    dry_run: bool,
+) -> tuple[str, str] | None:
+    """Where something other than the pool's demand has the word: a pause, stale data, a
+    dry run, a budget (None: none has)."""
     reason = decision.main_reason
     rule = reason.rule
-    if obs is None or not decision.observed:
-        return "unknown", f"unknown: {reason.detail}"
     current, desired = obs.replicas, decision.desired
     pause = overrides.paused_pools.get(decision.pool)
     if pause is not None and pause.active(now):  # the operator's word, stale data or not
@@ -61,6 +75,16 @@ def state_of(
         return label, f"dry-run: would scale {current} -> {desired} ({_told(reason)})"
     if rule in (EXHAUSTED, WARNING):
         return "budget", reason.detail
+    return None
+
+
+def _moving(
+    obs: PoolObservation, decision: ScaleDecision, overrides: Overrides, now: float
+) -> tuple[str, str]:
+    """What the demand makes of the pool, within the ceilings, the time rules and a pin."""
+    reason = decision.main_reason
+    rule = reason.rule
+    current, desired = obs.replicas, decision.desired
     wants = decision.recommendation
     if starved(decision):
         return "starved", (
@@ -79,14 +103,7 @@ def state_of(
         detail += f"; pinned at {pin.replicas} for {_spoken(pin.until - now)} more"
     capped = _first(decision, "max_replicas")
     if capped.rule == "max_replicas" and desired == current:
-        change = _change(capped)
-        if change is None:
-            return "capped", f"capped: {capped.detail}"
-        wanted, limit = change
-        return "capped", (
-            f"capped at its max_replicas {limit}: wants {wanted}, lag {obs.lag} waits on "
-            f"{current} replicas"
-        )
+        return _capped(obs, capped)
     if desired > current:
         return "scaling up", f"scaling up {current} -> {desired}: {detail}"
     if desired < current:
@@ -94,6 +111,18 @@ def state_of(
     if current == 0:
         return "idle", f"idle at 0 replicas: {detail}"
     return "steady", f"steady at {current} replicas: {detail}"
+
+
+def _capped(obs: PoolObservation, capped: Reason) -> tuple[str, str]:
+    """A pool held at its own max_replicas, with what it wants and what waits."""
+    change = _change(capped)
+    if change is None:
+        return "capped", f"capped: {capped.detail}"
+    wanted, limit = change
+    return "capped", (
+        f"capped at its max_replicas {limit}: wants {wanted}, lag {obs.lag} waits on "
+        f"{obs.replicas} replicas"
+    )
 
 
 def starved(decision: ScaleDecision) -> bool:
