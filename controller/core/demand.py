@@ -133,18 +133,7 @@ def demand_of(
         ahead = _ahead(pool, rate or 0.0, seconds or 0.0, obs.ready)
     demand = math.ceil((lag + ahead) / per_replica - 1e-9)
     if lookahead and demand < current:
-        # Down only as far as the lookahead would not ask back at once: with fewer ready
-        # pods the inflow turns positive, and a pool flapped 2 -> 1 -> 2 under a steady
-        # stream each time a window (or a pin) let go. The fewest replicas r with
-        # ceil((lag + ahead at r) / target) <= r (it only falls as r grows: bisect).
-        low, high = demand, current
-        while low < high:
-            middle = (low + high) // 2
-            if _ahead_demand(pool, rate or 0.0, seconds or 0.0, lag, middle) <= middle:
-                high = middle
-            else:
-                low = middle + 1
-        keep = low
+        keep = _kept_up(pool, rate or 0.0, seconds or 0.0, lag, demand, current)
     if ahead:
         args = (
             lag,
@@ -164,25 +153,56 @@ def demand_of(
         reasons.append(Reason("demand", _KEEP_UP, args))
         demand = keep
     if rate and seconds:
-        # Little's law: the arrivals keep rate x task time tasks in the system, lag to come,
-        # held to the same target per replica as the lag (or concurrency, if larger: a replica
-        # never has more at work at once). Counted over what the rate window has seen: n
-        # arrivals in it never ask for more than n (a lone task is not a stream of them); the
-        # lag covers tasks that outlast the window, each one running in ack_pending.
-        inside = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S)
-        per = per_replica if per_replica > concurrency else concurrency
-        steady = math.ceil(inside / per - 1e-9)
-        if wait is not None and inside > 0:
-            slots = _staffing(inside, seconds, wait)
-            staffed = math.ceil(slots / concurrency - 1e-9)
-            if staffed > steady and staffed > demand:
-                args = (rate, seconds, inside, wait, concurrency, staffed)
-                reasons.append(Reason("latency objective", _STAFFING, args))
-                return staffed
-        if steady > demand:
-            args = (rate, seconds, inside, per, steady)
-            reasons.append(Reason("arrival", _ARRIVAL, args))
-            demand = steady
+        return _steady(pool, rate, seconds, demand, reasons, wait)
+    return demand
+
+
+def _kept_up(
+    pool: PoolConfig, rate: float, seconds: float, lag: int, demand: int, current: int
+) -> int:
+    """Down only as far as the lookahead would not ask back at once: with fewer ready pods
+    the inflow turns positive, and a pool flapped 2 -> 1 -> 2 under a steady stream each
+    time a window (or a pin) let go. The fewest replicas r from `demand` to `current` with
+    ceil((lag + ahead at r) / target) <= r (it only falls as r grows: bisect)."""
+    low, high = demand, current
+    while low < high:
+        middle = (low + high) // 2
+        if _ahead_demand(pool, rate, seconds, lag, middle) <= middle:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _steady(
+    pool: PoolConfig,
+    rate: float,
+    seconds: float,
+    demand: int,
+    reasons: list[Reason],
+    wait: float | None,
+) -> int:
+    """The backlog's `demand`, or the steady load's where larger, explained into `reasons`.
+
+    Little's law: the arrivals keep rate x task time tasks in the system, lag to come, held
+    to the same target per replica as the lag (or concurrency, if larger: a replica never
+    has more at work at once). Counted over what the rate window has seen: n arrivals in it
+    never ask for more than n (a lone task is not a stream of them); the lag covers tasks
+    that outlast the window, each one running in ack_pending."""
+    per_replica, concurrency = pool.target_lag_per_replica, pool.concurrency
+    inside = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S)
+    per = per_replica if per_replica > concurrency else concurrency
+    steady = math.ceil(inside / per - 1e-9)
+    if wait is not None and inside > 0:
+        slots = _staffing(inside, seconds, wait)
+        staffed = math.ceil(slots / concurrency - 1e-9)
+        if staffed > steady and staffed > demand:
+            args = (rate, seconds, inside, wait, concurrency, staffed)
+            reasons.append(Reason("latency objective", _STAFFING, args))
+            return staffed
+    if steady > demand:
+        reasons.append(Reason("arrival", _ARRIVAL, (rate, seconds, inside, per, steady)))
+        return steady
     return demand
 
 
