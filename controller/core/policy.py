@@ -112,9 +112,7 @@ def claim(
     worked out again (controller.core.engine keeps it per reading)."""
     obs = observations.pools.get(name)
     if obs is None:
-        why = observations.unobserved.get(name)
-        reason = Reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
-        return Claim.hold(name, pool, 0, False, reason)
+        return _unobserved(name, pool, observations.unobserved.get(name))
     current = obs.replicas
     pause = overrides.paused_pools.get(name)
     if pause is not None and pause.active(now):
@@ -129,9 +127,7 @@ def claim(
     want, busy = demand.footprint.demand, demand.footprint.busy
     reasons = list(demand.reasons)
 
-    pin = overrides.pins.get(name)
-    if pin is not None and not (pin.active(now) and pin.replicas > pool.min_replicas):
-        pin = None  # ended, or no higher than the pool's own floor
+    pin = _pin_above_floor(overrides.pins.get(name), pool, now)
     floor = pool.min_replicas if pin is None else pin.replicas
     until = math.inf if pin is None or pin.until is None else pin.until
     if floor > want:
@@ -171,6 +167,20 @@ def claim(
     if history is None:
         return untimed
     return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now)
+
+
+def _unobserved(name: str, pool: PoolConfig, why: str | None) -> Claim:
+    """A pool the sources could not read: not observed, so nothing acts on it (missing data
+    never scales a pool down), with why where the source said."""
+    reason = Reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
+    return Claim.hold(name, pool, 0, False, reason)
+
+
+def _pin_above_floor(pin: Pin | None, pool: PoolConfig, now: float) -> Pin | None:
+    """The pool's pin while it is active and above the pool's own min_replicas (else None)."""
+    if pin is not None and pin.active(now) and pin.replicas > pool.min_replicas:
+        return pin
+    return None
 
 
 def _tenant_paused(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
