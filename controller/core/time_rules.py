@@ -10,6 +10,7 @@ yields to real demand under a short ceiling (controller.core.allocation).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from controller.core.behavior import ScalingRule
 from controller.core.config import PoolConfig
@@ -17,6 +18,14 @@ from controller.core.history import PoolHistory
 from controller.core.keepalive import REGROW_S, Hold, KeepAlive
 from controller.core.model import Reason, utc
 from controller.core.ski_rental import Plan
+
+
+class Timed(NamedTuple):
+    """The replicas the rules of time give, and until when they give the same by
+    themselves."""
+
+    replicas: int
+    until: float
 
 
 def time_rules(
@@ -27,53 +36,82 @@ def time_rules(
     now: float,
     reasons: list[Reason],
     busy: int = 0,
-) -> tuple[int, float]:
+) -> Timed:
     """Cooldown, stabilization and rate policies on the pool's own recommendation; and until
     when they give the same by themselves: when the cooldown ends, or an entry that bound
     leaves its window. (One that did not bind cannot start to as entries leave: a window's
-    lowest only rises, its highest only falls, a rate limit's room only grows.)
-
-    Runs for every pool at every tick: conditional expressions stand for min() and max()
-    (the same values, without a call each)."""
-    args: tuple[object, ...]
+    lowest only rises, its highest only falls, a rate limit's room only grows.)"""
     keep = None
     if pool.learns_keep_alive:  # a pool new to the history knows no level yet
         keep = past.keep if past.keep is not None else KeepAlive.for_pool(pool)
     until = math.inf
     if keep is not None:
-        hold = keep.hold(now, current, target)
-        until = hold.until  # a level's release or pre-warm changes the answer by itself
-        target = _held(hold, current, target, now, reasons)
-        if target < busy and target < current:
-            # A pod at work is never given up to save idle time: its task would start over.
-            at_work = busy if busy < current else current
-            args = (at_work, target, at_work)
-            reasons.append(Reason(rule="at work", template=_AT_WORK, args=args))
-            target = at_work
+        target, until = _kept_alive(keep, current, target, busy, now, reasons)
     if target == current:
-        return target, until  # no rule below applies: nothing to cool, hold or limit
+        return Timed(target, until)  # no rule below applies: nothing to cool, hold or limit
     if keep is None and target == 0 and current > 0:
-        busy_at = past.busy_at if past.busy_at is not None else now  # recorded from now on
-        idle = now - busy_at
-        if idle < pool.cooldown_seconds:
-            until = busy_at + pool.cooldown_seconds
-            # Times of day, not "idle N s": the reason stays true while nothing else moves
-            # (the engine claims the pool again only at `until`).
-            args = (utc(busy_at), pool.cooldown_seconds, utc(until))
-            reasons.append(Reason("cooldown", _COOLDOWN, args))
-            target = 1
+        cooled = _cooldown(pool, past, now, reasons)
+        if cooled is not None:
+            target, until = cooled
+    desired, until = _windows(pool, past, current, target, now, until, keep, reasons)
+    return _rate_limited(pool, past, current, desired, now, until, reasons)
 
+
+def _kept_alive(
+    keep: KeepAlive, current: int, target: int, busy: int, now: float, reasons: list[Reason]
+) -> Timed:
+    """What the learned keep-alive holds or pre-warms over the target, never giving up a pod
+    at work; until a level's release or pre-warm changes the answer by itself."""
+    hold = keep.hold(now, current, target)
+    target = _held(hold, current, target, now, reasons)
+    if target < busy and target < current:
+        # A pod at work is never given up to save idle time: its task would start over.
+        at_work = busy if busy < current else current
+        args = (at_work, target, at_work)
+        reasons.append(Reason(rule="at work", template=_AT_WORK, args=args))
+        target = at_work
+    return Timed(target, hold.until)
+
+
+def _cooldown(
+    pool: PoolConfig, past: PoolHistory, now: float, reasons: list[Reason]
+) -> Timed | None:
+    """A pool going to zero keeps one replica until cooldown_seconds after it was last busy
+    (None: the cooldown is over)."""
+    busy_at = past.busy_at if past.busy_at is not None else now  # recorded from now on
+    if now - busy_at >= pool.cooldown_seconds:
+        return None
+    until = busy_at + pool.cooldown_seconds
+    # Times of day, not "idle N s": the reason stays true while nothing else moves (the
+    # engine claims the pool again only at `until`).
+    args = (utc(busy_at), pool.cooldown_seconds, utc(until))
+    reasons.append(Reason("cooldown", _COOLDOWN, args))
+    return Timed(1, until)
+
+
+def _windows(
+    pool: PoolConfig,
+    past: PoolHistory,
+    current: int,
+    target: int,
+    now: float,
+    until: float,
+    keep: KeepAlive | None,
+    reasons: list[Reason],
+) -> Timed:
+    """The tolerance, then the stabilization window, of the direction the target moves in
+    (the scale-down window only where no keep-alive is learned)."""
+    args: tuple[object, ...]
     desired = target
     if target > current > 0:
         up = pool.behavior.scale_up
         if target <= current * (1 + up.tolerance):
-            args = (target, up.tolerance, current)
-            reasons.append(Reason("tolerance", _TOLERANCE, args))
-            return current, until
+            reasons.append(Reason("tolerance", _TOLERANCE, (target, up.tolerance, current)))
+            return Timed(current, until)
         window = up.stabilization_seconds
         lowest = past.lowest_since(now - window) if window else None
         if lowest is not None and lowest[1] < target:
-            desired = lowest[1] if lowest[1] > current else current  # max(current, lowest)
+            desired = lowest[1] if lowest[1] > current else current
             leaves = lowest[0] + window
             until = leaves if leaves < until else until
             args = (window, lowest[1], target, desired)
@@ -81,20 +119,33 @@ def time_rules(
     elif target < current:
         down = pool.behavior.scale_down
         if target >= current * (1 - down.tolerance) and target > 0:
-            args = (target, down.tolerance, current)
-            reasons.append(Reason("tolerance", _TOLERANCE, args))
-            return current, until
+            reasons.append(Reason("tolerance", _TOLERANCE, (target, down.tolerance, current)))
+            return Timed(current, until)
         window = down.stabilization_seconds if keep is None else 0.0
         highest = past.highest_since(now - window) if window else None
         if highest is not None and highest[1] > target:
-            desired = highest[1] if highest[1] < current else current  # min(current, highest)
+            desired = highest[1] if highest[1] < current else current
             leaves = highest[0] + window
             until = leaves if leaves < until else until
             args = (window, highest[1], target, desired)
             reasons.append(Reason("stabilization", _HIGHEST, args))
+    return Timed(desired, until)
 
-    # From zero there is no "replicas at the start of the period" to take a percent of: a
-    # pool woken from zero goes straight to its demand, and the policies govern from there.
+
+def _rate_limited(
+    pool: PoolConfig,
+    past: PoolHistory,
+    current: int,
+    desired: int,
+    now: float,
+    until: float,
+    reasons: list[Reason],
+) -> Timed:
+    """The scale-up and scale-down rate policies, and the regrow that waives the first for
+    a level the pool held recently.
+
+    From zero there is no "replicas at the start of the period" to take a percent of: a pool
+    woken from zero goes straight to its demand, and the policies govern from there."""
     if desired > current > 0:
         up = pool.behavior.scale_up
         limit, leaves = _rate_limit(up, past, current, now, 1)
@@ -105,18 +156,16 @@ def time_rules(
             limit, leaves = _regrow(past.keep, desired, limit, now, reasons)
             until = leaves if leaves < until else until
         if desired > limit:
-            args = (up, limit, desired, limit)  # the rule reads as describe() when shown
-            desired = limit
-            reasons.append(Reason("rate limit", _RATE_UP, args))
+            reasons.append(Reason("rate limit", _RATE_UP, (up, limit, desired, limit)))
+            desired = limit  # (the rule reads as describe() when shown)
     elif desired < current:
         down = pool.behavior.scale_down
         limit, leaves = _rate_limit(down, past, current, now, -1)
         if desired < limit:
-            args = (down, limit, desired, limit)
+            reasons.append(Reason("rate limit", _RATE_DOWN, (down, limit, desired, limit)))
             desired = limit
             until = leaves if leaves < until else until
-            reasons.append(Reason("rate limit", _RATE_DOWN, args))
-    return desired, until
+    return Timed(desired, until)
 
 
 def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reason]) -> int:
