@@ -115,84 +115,93 @@ def least_grants(config: Config) -> list[NamespaceGrants]:
 def _pool_grants(
     names: tuple[str, ...], *, annotate: bool, idle_first: bool, take_over: bool
 ) -> list[Grant]:
-    grants = [
-        Grant(
-            "apps",
-            "deployments",
-            ("list", "watch"),
-            "Read: replicas, selector and readiness of each pool's Deployment. Not by name: "
-            "one watch serves every pool of the namespace.",
-        ),
-        Grant(
-            "apps",
-            "deployments/scale",
-            ("get", "patch"),
-            "Replicas change here only, and only on the config's Deployments: the scale "
-            "subresource can change nothing else (image, command, service account). get: a "
-            "scale whose answer was lost is read back, to know whether it landed.",
-            names,
-        ),
-    ]
+    """What the pools of one namespace need, Deployments `names`, in the config's modes."""
+    grants = [_READ_DEPLOYMENTS, _scale(names)]
     if annotate:
-        grants.append(
-            Grant(
-                "apps",
-                "deployments",
-                ("patch",),
-                "kubernetes.annotate: the agentdash.io/last-decision annotation, so that "
-                "`kubectl describe deployment` says why. This right could change the "
-                "whole Deployment: without annotate, it is not granted.",
-                names,
-            )
-        )
-    grants.append(
-        Grant("", "pods", ("list", "watch"), "Read: the ready count and the Pods screen.")
-    )
+        grants.append(_annotate(names))
+    grants.append(_READ_PODS)
     if idle_first:
-        grants.append(
-            Grant(
-                "",
-                "pods",
-                ("patch",),
-                "kubernetes.pod_deletion_cost: before a scale-down, "
-                "controller.kubernetes.io/pod-deletion-cost on idle pods, so the ReplicaSet "
-                "deletes them first. resourceNames cannot restrict pods: a ReplicaSet names "
-                "each pod as it creates it, so this covers every pod of the namespace (keep "
-                "pools in namespaces of their own).",
-            )
-        )
-    grants += [
-        Grant(
-            "",
-            "events",
-            ("create",),
-            "One Event per scale on the Deployment. create cannot be restricted by name.",
-        ),
-        Grant(
-            "autoscaling",
-            "horizontalpodautoscalers",
-            ("list", "watch"),
-            "Read, to leave alone a Deployment that an HPA already scales.",
-        ),
-        Grant(
-            "keda.sh",
-            "scaledobjects",
-            ("list", "watch"),
-            "Read, to leave alone a Deployment that a KEDA ScaledObject already scales.",
-        ),
-    ]
+        grants.append(_MARK_IDLE_PODS)
+    grants += [_CREATE_EVENTS, _READ_HPAS, _READ_SCALED_OBJECTS]
     if take_over:
-        grants.append(
-            Grant(
-                "keda.sh",
-                "scaledobjects",
-                ("patch",),
-                "take_over: KEDA's pause annotation on the ScaledObject that scales a "
-                "taken-over pool, removed on a clean stop. Not by name: the ScaledObjects "
-                "are found by the Deployment they target.",
-            )
-        )
+        grants.append(_PAUSE_SCALED_OBJECTS)
     return grants
+
+
+_READ_DEPLOYMENTS = Grant(
+    group="apps",
+    resource="deployments",
+    verbs=("list", "watch"),
+    why="Read: replicas, selector and readiness of each pool's Deployment. Not by name: one "
+    "watch serves every pool of the namespace.",
+)
+
+
+def _scale(names: tuple[str, ...]) -> Grant:
+    return Grant(
+        group="apps",
+        resource="deployments/scale",
+        verbs=("get", "patch"),
+        why="Replicas change here only, and only on the config's Deployments: the scale "
+        "subresource can change nothing else (image, command, service account). get: a scale "
+        "whose answer was lost is read back, to know whether it landed.",
+        names=names,
+    )
+
+
+def _annotate(names: tuple[str, ...]) -> Grant:
+    return Grant(
+        group="apps",
+        resource="deployments",
+        verbs=("patch",),
+        why="kubernetes.annotate: the agentdash.io/last-decision annotation, so that `kubectl "
+        "describe deployment` says why. This right could change the whole Deployment: "
+        "without annotate, it is not granted.",
+        names=names,
+    )
+
+
+_READ_PODS = Grant(
+    group="",
+    resource="pods",
+    verbs=("list", "watch"),
+    why="Read: the ready count and the Pods screen.",
+)
+_MARK_IDLE_PODS = Grant(
+    group="",
+    resource="pods",
+    verbs=("patch",),
+    why="kubernetes.pod_deletion_cost: before a scale-down, "
+    "controller.kubernetes.io/pod-deletion-cost on idle pods, so the ReplicaSet deletes them "
+    "first. resourceNames cannot restrict pods: a ReplicaSet names each pod as it creates it, "
+    "so this covers every pod of the namespace (keep pools in namespaces of their own).",
+)
+_CREATE_EVENTS = Grant(
+    group="",
+    resource="events",
+    verbs=("create",),
+    why="One Event per scale on the Deployment. create cannot be restricted by name.",
+)
+_READ_HPAS = Grant(
+    group="autoscaling",
+    resource="horizontalpodautoscalers",
+    verbs=("list", "watch"),
+    why="Read, to leave alone a Deployment that an HPA already scales.",
+)
+_READ_SCALED_OBJECTS = Grant(
+    group="keda.sh",
+    resource="scaledobjects",
+    verbs=("list", "watch"),
+    why="Read, to leave alone a Deployment that a KEDA ScaledObject already scales.",
+)
+_PAUSE_SCALED_OBJECTS = Grant(
+    group="keda.sh",
+    resource="scaledobjects",
+    verbs=("patch",),
+    why="take_over: KEDA's pause annotation on the ScaledObject that scales a taken-over "
+    "pool, removed on a clean stop. Not by name: the ScaledObjects are found by the "
+    "Deployment they target.",
+)
 
 
 def _lease_grants(name: str) -> list[Grant]:
