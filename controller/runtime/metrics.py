@@ -41,6 +41,23 @@ class Metrics:
         self.waits = _WaitCollector(config, clock)
         """How long each pool's oldest task has waited, as of each scrape."""
         r.register(self.waits)
+        self._pool_families(r)
+        self._tenant_families(r)
+        self._health_families(r)
+        self._starved: dict[str, bool] = {}
+        """Per pool, what its starved series shows."""
+        self._series: dict[str, tuple[Gauge, Gauge]] = {}
+        """Per pool, its desired and current series (a label lookup costs µs a tick)."""
+        self._made: dict[tuple[str, str], Counter] = {}
+        self._lag: dict[str, Gauge] = {}
+        self._scaled: dict[tuple[str, str, str], Counter] = {}
+        self._shown: dict[str, tuple[int, int | None]] = {}
+        """Per pool, the desired and current replicas its gauges show."""
+        self._tokens_told: dict[str, int] = {}
+        _build_info(r)
+
+    def _pool_families(self, r: CollectorRegistry) -> None:
+        """Each pool's replicas, lag, decisions and scale events."""
         self.desired = Gauge(
             "agentdash_pool_desired_replicas",
             "Replicas the policy decided",
@@ -69,6 +86,16 @@ class Metrics:
             ["pool", "direction", "reason"],
             registry=r,
         )
+        self.starved = Gauge(
+            "agentdash_pool_starved",
+            "1 while a shared ceiling (cluster or tenant max_pods, a provider's "
+            "rpm) gives the pool fewer replicas than it asks for",
+            ["pool", "tenant"],
+            registry=r,
+        )
+
+    def _tenant_families(self, r: CollectorRegistry) -> None:
+        """Each tenant's tokens today, and its share of its budget."""
         self.tokens = Gauge(
             "agentdash_tenant_tokens_today", "Tokens used today", ["tenant"], registry=r
         )
@@ -78,6 +105,9 @@ class Metrics:
             ["tenant"],
             registry=r,
         )
+
+    def _health_families(self, r: CollectorRegistry) -> None:
+        """The controller's own: its passes' time, its sources' health, the lease."""
         self.reconcile = Histogram(
             "agentdash_reconcile_duration_seconds",
             "Time of one reconcile pass",
@@ -102,30 +132,6 @@ class Metrics:
         self.leader = Gauge(
             "agentdash_leader", "1 while this process holds the lease (scales)", registry=r
         )
-        self.starved = Gauge(
-            "agentdash_pool_starved",
-            "1 while a shared ceiling (cluster or tenant max_pods, a provider's "
-            "rpm) gives the pool fewer replicas than it asks for",
-            ["pool", "tenant"],
-            registry=r,
-        )
-        self._starved: dict[str, bool] = {}
-        """Per pool, what its starved series shows."""
-        self._series: dict[str, tuple[Gauge, Gauge]] = {}
-        """Per pool, its desired and current series (a label lookup costs µs a tick)."""
-        self._made: dict[tuple[str, str], Counter] = {}
-        self._lag: dict[str, Gauge] = {}
-        self._scaled: dict[tuple[str, str, str], Counter] = {}
-        self._shown: dict[str, tuple[int, int | None]] = {}
-        """Per pool, the desired and current replicas its gauges show."""
-        self._tokens_told: dict[str, int] = {}
-        build = Gauge(
-            "agentdash_build_info",
-            "The agentdash release and Python running",
-            ["version", "python"],
-            registry=r,
-        )
-        build.labels(_version(), platform.python_version()).set(1)
 
     def observe(self, event: Event) -> None:
         if isinstance(event, TickEvent):
@@ -277,3 +283,13 @@ class _BadMessagesCollector(Collector):
         for source, count in sorted(self._bad.counts.items()):
             family.add_metric([source], count)
         yield family
+
+
+def _build_info(r: CollectorRegistry) -> None:
+    build = Gauge(
+        "agentdash_build_info",
+        "The agentdash release and Python running",
+        ["version", "python"],
+        registry=r,
+    )
+    build.labels(_version(), platform.python_version()).set(1)
