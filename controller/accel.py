@@ -39,6 +39,7 @@ MODULES = (
     "controller/core/keepalive_levels.py",
     "controller/core/ski_rental.py",
     "controller/core/spend.py",
+    "controller/core/burn.py",
     "controller/core/spend_samples.py",
     "controller/core/engine.py",
     "controller/core/sharing.py",

@@ -39,8 +39,9 @@ from pydantic import ConfigDict, Field, model_validator
 from controller.coordination.handover import open_bucket
 from controller.coordination.history_docs import DatedDoc, load_doc
 from controller.core.accounting import BudgetDay
+from controller.core.burn import BUCKET_S, BUCKETS
 from controller.core.config import Config
-from controller.core.spend import BUCKET_S, BUCKETS, DAY_BINS, MAX_DAYS, SpendBook, TenantSpend
+from controller.core.spend import DAY_BINS, MAX_DAYS, SpendBook, TenantSpend
 
 log = logging.getLogger("agentdash.handover")
 

@@ -16,12 +16,9 @@ from Prometheus), the spend alone stands in. Two sources, each learned online:
   bins, scaled by how today compares with them so far (shrunk towards 1 by one average hour of
   the profile, so that the first minutes of a day do not swing it).
 - **The recent burn rate**, for the hours the profile does not know yet (a new tenant, the
-  first day): a least-squares line through the last two hours' tokens a second, in minute
-  buckets. The line is followed where it falls, until it reaches zero; a rise is never
-  projected (the rate now is kept). Its slope is only known within its standard error, so the
-  forecast is the mean over the slope's normal spread (SPREAD): a fall the data barely shows
-  counts for little, and the forecast moves smoothly as the evidence does. Ten minutes must be
-  seen before it is read.
+  first day): a line through the last two hours' tokens a second, in minute buckets, followed
+  where it falls and never projected to rise (controller.core.burn). Ten minutes must be seen
+  before it is read.
 
 Pure: no I/O, no clock. The engine keeps one per budgeted tenant (`SpendBook`) and shows them
 to the policy in Observations.spend; the leader saves them with the windows' history
@@ -34,10 +31,10 @@ import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import NamedTuple
 
 from controller.core.accounting import BudgetClock, BudgetDay
+from controller.core.burn import BUCKET_S, BUCKETS, Burn, fit
 from controller.core.config import Config, TenantConfig
 
 BIN_S = 3600.0
@@ -49,53 +46,12 @@ NEWEST_DAY = 0.25
 """A bin's weight for the newest day: a day's traffic counts, and four days make most of it."""
 NO_DAY = BudgetDay(math.nan, math.nan)
 """Before the first sample."""
-BUCKET_S = 60.0
-BUCKETS = 120
-"""The burn rate's window: the last two hours, a minute a bucket. (An hour of bursty traffic
-left the slope of a day's steady fall within its noise half of the time.)"""
-MIN_BUCKETS = 10
-"""Buckets (minutes) seen before the burn rate is read."""
 GAP_S = 3600.0
 """Samples further apart than this teach nothing (the tokens between are not spread over it)."""
-SPREAD = tuple(NormalDist().inv_cdf((i + 0.5) / 16) for i in range(16))
-"""The slope's normal spread, as 16 equally likely values (in standard errors)."""
 MAX_DAYS = 1000
 """Days counted behind a bin (only shown)."""
 MIN_TASKS = 10
 """Tasks reported done before their tokens a task are read."""
-
-
-class Burn(NamedTuple):
-    """The line through the recent burn rate: its mean (tokens a second) at `centre` (an
-    instant), its slope (tokens a second, each second) and the slope's standard error."""
-
-    mean: float
-    centre: float
-    slope: float
-    error: float
-
-    def at(self, now: float) -> float:
-        """The rate now along the line where it falls, else the mean (a rise not projected)."""
-        return max(0.0, self.mean + min(self.slope, 0.0) * (now - self.centre))
-
-    def expected(self, now: float, start: float, end: float) -> float:
-        """Tokens from `start` to `end` (instants after `now`): the mean over the slope's
-        spread of the line followed where it falls (to zero at most), held at its rate now
-        where it rises."""
-        total = 0.0
-        mean, centre = self.mean, self.centre
-        for z in SPREAD:
-            slope = self.slope + z * self.error
-            if slope >= 0:
-                total += max(0.0, mean + slope * (now - centre)) * (end - start)
-                continue
-            stop = min(end, centre - mean / slope)  # where the line reaches zero
-            if stop > start:
-                total += (
-                    mean * (stop - start)
-                    + slope * ((stop - centre) ** 2 - (start - centre) ** 2) / 2
-                )
-        return total / len(SPREAD)
 
 
 class Forecast(NamedTuple):
@@ -273,7 +229,7 @@ class TenantSpend:
         key, made = self._burn
         if key == self.bucket_start:
             return made
-        made = _fit(self.tokens, self.seconds, self.bucket_start)
+        made = fit(self.tokens, self.seconds, self.bucket_start)
         self._burn = (self.bucket_start, made)
         return made
 
@@ -370,27 +326,6 @@ class TenantSpend:
             self.today_seconds = list(other.today_seconds)
         self.changes += 1
         self.samples += 1
-
-
-def _fit(tokens: deque[float], seconds: deque[float], end: float) -> Burn | None:
-    """The least-squares line through the rates of the complete buckets seen for at least
-    half their length (the last one, filling, starts at `end`)."""
-    points = [
-        (end - (len(tokens) - 1 - i) * BUCKET_S + BUCKET_S / 2, tokens[i] / seconds[i])
-        for i in range(len(tokens) - 1)
-        if seconds[i] >= BUCKET_S / 2
-    ]
-    n = len(points)
-    if n < MIN_BUCKETS:
-        return None
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    sxx = sum((x - mean_x) ** 2 for x, _ in points)
-    sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
-    slope = sxy / sxx
-    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in points)
-    error = math.sqrt(residual / (n - 2) / sxx)
-    return Burn(mean_y, mean_x, slope, error)
 
 
 class SpendBook:
