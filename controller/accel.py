@@ -42,6 +42,7 @@ MODULES = (
     "controller/core/burn.py",
     "controller/core/spend_samples.py",
     "controller/core/engine.py",
+    "controller/core/tenant_tokens.py",
     "controller/core/sharing.py",
     "controller/core/tracked.py",
     "controller/simulate/shell.py",

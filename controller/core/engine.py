@@ -47,7 +47,6 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from controller.core.accounting import ReplicaSeconds
-from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config
 from controller.core.demand import demanded
 from controller.core.history import History
@@ -62,6 +61,7 @@ from controller.core.policy import NO_OVERRIDES, claim, controller_paused
 from controller.core.sharing import SharedCeilings
 from controller.core.spend import GAP_S, SpendBook
 from controller.core.spend_samples import Sample, SpendSamples
+from controller.core.tenant_tokens import TenantTokens
 from controller.core.tracked import TrackedPool
 
 _SLACK = 1e-6
@@ -94,29 +94,23 @@ class Engine:
         self._tenant_lag = dict.fromkeys(config.tenants, 0)
         """Tasks waiting per tenant, as read: with each tenant's tasks done, what its spend
         forecast learns it asks for."""
-        self.tasks_today: dict[str, int] = {}
-        """Per tenant, the tasks its workers reported done today, where known."""
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
         self._readings: dict[str, PoolObservation] = {}
-        self._tokens: dict[str, int] = {}
-        self._stale_tokens: dict[str, str] = {}
+        self.tenant_tokens = TenantTokens(config, exact_reasons=exact_reasons)
+        """Each tenant's tokens, tasks done and budget rule, as told."""
         self._unobserved: dict[str, str] = {}
         self._spent: dict[str, float] = {}
         self.observations = Observations(
             pools=self._readings,
-            tokens_today=self._tokens,
-            stale_tokens=self._stale_tokens,
+            tokens_today=self.tenant_tokens.used,
+            stale_tokens=self.tenant_tokens.stale,
             unobserved=self._unobserved,
             replica_seconds_today=self._spent,
             spend=self.samples.book.tenants,
         )
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES
-        self.rules: dict[str, str | None] = {}
-        """Per budgeted tenant: its budget rule as of its last tokens."""
-        self.paced: set[str] = set()
-        """Tenants past warn_at with the pace on: claimed again at every step."""
         self.started = False
         """Whether the first step, which claims every pool, has run."""
         self.ceilings = SharedCeilings(config, self.pools)
@@ -180,45 +174,17 @@ class Engine:
     ) -> None:
         """A tenant's tokens today (None: unknown), why they are only the last known, and the
         tasks its workers reported done today (None: unknown)."""
-        if tasks != self.tasks_today.get(tenant):
+        told = self.tenant_tokens.tell(tenant, used, stale, tasks)
+        if told.new:
             self._told = True
             self.samples.moved.add(tenant)
-        if tasks is None:
-            self.tasks_today.pop(tenant, None)
-        else:
-            self.tasks_today[tenant] = tasks
-        if used is None:
-            if self._tokens.pop(tenant, None) is not None:
-                self._told = True
-                self.samples.moved.add(tenant)
-                self._budget_moved(tenant, None)
-            return
-        before = self._tokens.get(tenant)
-        was_stale = self._stale_tokens.get(tenant)
-        if before == used and was_stale == stale:
-            return
-        self._told = True
-        self.samples.moved.add(tenant)
-        config = self.config.tenants[tenant]
-        self._tokens[tenant] = used
-        if stale is None:
-            self._stale_tokens.pop(tenant, None)
-        else:
-            self._stale_tokens[tenant] = stale
-        if config.daily_token_budget is None:
-            return
-        rule = budget_rule(config, used)
-        moved = self.rules.get(tenant, "") != rule
-        if moved or (rule is not None and (self.exact_reasons or was_stale != stale)):
-            self._budget_moved(tenant, rule)
+        if told.reclaim:
+            self.dirty.update(self.tenant_pools.get(tenant, ()))
 
-    def _budget_moved(self, tenant: str, rule: str | None) -> None:
-        self.rules[tenant] = rule
-        if rule == WARNING:
-            self.paced.add(tenant)
-        else:
-            self.paced.discard(tenant)
-        self.dirty.update(self.tenant_pools.get(tenant, ()))
+    @property
+    def rules(self) -> dict[str, str | None]:
+        """Per budgeted tenant: its budget rule as of its last tokens."""
+        return self.tenant_tokens.rules
 
     def unobserved(self, why: Mapping[str, str]) -> None:
         """Why pools are not seen at all (a Deployment gone or forbidden)."""
@@ -270,7 +236,8 @@ class Engine:
         for tenant in self._moved:
             self.replica_seconds.set(tenant, self._tenant_replicas[tenant], now)
         self._moved.clear()
-        if self.paced or not self.started:
+        paced = self.tenant_tokens.paced
+        if paced or not self.started:
             self._spent.update(self.replica_seconds.today(now))
         self._sample_spend(now)
         if not self.started:
@@ -279,7 +246,7 @@ class Engine:
             return self._claim_again(now, set(range(len(self.pools))))
         changed = self.dirty
         self.dirty = set()
-        for tenant in self.paced:
+        for tenant in paced:
             changed.update(self.tenant_pools.get(tenant, ()))
         releases = self.releases
         while releases and releases[0].due <= now + _SLACK:
@@ -296,18 +263,19 @@ class Engine:
     def _sample_spend(self, now: float) -> None:
         """Each budgeted tenant's spend, sampled at this step (and at the skipped ones)."""
         self._told = False
-        self.samples.sample(self.steps, now, self.previous, self._sample, self.paced)
+        self.samples.sample(self.steps, now, self.previous, self._sample, self.tenant_tokens.paced)
 
     def _sample(self, tenant: str) -> Sample | None:
         """What a tenant's spend is told now (None: no tokens known)."""
-        used = self._tokens.get(tenant)
+        book = self.tenant_tokens
+        used = book.used.get(tenant)
         if used is None:
             return None
         return Sample(
             used=used,
-            tasks=self.tasks_today.get(tenant),
+            tasks=book.tasks_today.get(tenant),
             lag=self._tenant_lag[tenant],
-            learn=tenant not in self._stale_tokens,
+            learn=tenant not in book.stale,
         )
 
     # --- quiet steps (the backtest's shell skips through quiet time) ---------------------------
@@ -317,7 +285,7 @@ class Engine:
         itself (`skip`): no pool to claim again, no budget paced (its pools are claimed at
         every step), no time rule letting go, no budget day ending, no gap in the spend's
         samples long enough to count as one. -inf while the next step must run in full."""
-        if self._told or self.dirty or self.paced or not self.started:
+        if self._told or self.dirty or self.tenant_tokens.paced or not self.started:
             return -math.inf
         calm = self.samples.day_ends
         gap = self.previous + GAP_S
