@@ -186,6 +186,11 @@ class Engine:
         """Per budgeted tenant: its budget rule as of its last tokens."""
         return self.tenant_tokens.rules
 
+    @property
+    def tasks_today(self) -> dict[str, int]:
+        """Per tenant, the tasks its workers reported done today, where known."""
+        return self.tenant_tokens.tasks_today
+
     def unobserved(self, why: Mapping[str, str]) -> None:
         """Why pools are not seen at all (a Deployment gone or forbidden)."""
         if why == self._unobserved:
