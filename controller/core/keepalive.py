@@ -229,15 +229,16 @@ class KeepAlive:
         if self._plans is None:
             made: list[Plan] = []
             prior: Plan | None = None
+            level_miss = self.level_miss()
+            head = self.wakes.mean()
+            taken = self.taken if self.share() > self.lag_per_replica else None
             for level in self.levels:
-                first = level.replicas == 1
-                planned = level.planned(
-                    self.cold_start, self.first_miss() if first else self.level_miss()
-                )
-                if first and self.wakes.heads:
-                    planned = replace(planned, head=self.wakes.mean())
-                if self.share() > self.lag_per_replica:
-                    planned = replace(planned, taken=self.taken)
+                if level.replicas == 1:
+                    planned = level.planned(
+                        self.cold_start, self.first_miss(), head=head, taken=taken
+                    )
+                else:
+                    planned = level.planned(self.cold_start, level_miss, taken=taken)
                 if planned.learned:
                     prior = planned
                 elif prior is not None and prior.hold_s < planned.hold_s:

@@ -7,7 +7,7 @@ every recommendation and prices their plans.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controller.core.ski_rental import Plan, plan
 
@@ -58,9 +58,22 @@ class Level:
         self.peak = 0
         return learned
 
-    def planned(self, cold_start: float, miss_s: float) -> Plan:
+    def planned(
+        self,
+        cold_start: float,
+        miss_s: float,
+        *,
+        head: float | None = None,
+        taken: float | None = None,
+    ) -> Plan:
+        """The level's plan for a miss priced at `miss_s`, with what priced it (`head`,
+        `taken`: shown in the reasons); made again only after the plan is forgotten (a gap
+        learned, or the price moved)."""
         if self.plan is None:
-            self.plan = plan(sorted(self.gaps), cold_start, miss_s)
+            made = plan(sorted(self.gaps), cold_start, miss_s)
+            if head is not None or taken is not None:
+                made = replace(made, head=head, taken=taken)
+            self.plan = made
         return self.plan
 
 
