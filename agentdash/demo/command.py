@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from agentdash import flags
+from controller.core.config_errors import ConfigError
 from controller.core.events import ScaleEvent
 from controller.core.printable import loggable
 
@@ -55,7 +56,12 @@ def add_parser(commands: Any) -> None:
     demo.add_argument(
         "--seed", type=flags.whole(0, 2**63 - 1), default=7, help="workload seed (default 7)"
     )
-    demo.add_argument("--nats-url", metavar="URL", help="use this NATS server, not an embedded one")
+    demo.add_argument(
+        "--nats-url",
+        type=flags.nats_url,
+        metavar="URL",
+        help="use this NATS server, not an embedded one",
+    )
     demo.add_argument(
         "--config",
         type=Path,
@@ -98,11 +104,19 @@ def run(args: argparse.Namespace) -> int:
         args.overrides,
     )
     with contextlib.ExitStack() as files:
-        sink = files.enter_context(args.events.open("w", encoding="utf-8")) if args.events else None
+        sink = files.enter_context(_events_file(args.events)) if args.events else None
         if not args.headless:
             return dashboard(options, read_only=args.read_only, sink=sink)
         summary = asyncio.run(headless(options, sink, sys.stdout))
     return 0 if summary.lost == 0 else 1
+
+
+def _events_file(path: Path) -> IO[str]:
+    """--events, opened before the fleet starts: a path that cannot be written is one line."""
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
 
 
 def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | None = None) -> int:

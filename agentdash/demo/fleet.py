@@ -25,12 +25,14 @@ from nats.aio.client import Client
 
 from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
+from agentdash.errors import StartError
 from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.overrides import OverridesDocument, OverrideStore
 from controller.core.config import Config
 from controller.core.events import EventBus, ScaleEvent
 from controller.core.model import Overrides
+from controller.core.printable import redacted
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
@@ -43,6 +45,8 @@ ACK_WAIT_S = 30.0
 READ_TIMEOUT_S = 2.0
 RECONNECT_WAIT_S = 5.0
 """At stop, how long to wait for NATS to come back to read what is still queued."""
+CONNECT_WAIT_S = 5.0
+"""How long --nats-url's server has to answer before the demo says it cannot reach it."""
 RETRY_PAUSE_S = 0.2
 
 
@@ -152,18 +156,13 @@ class DemoFleet:
         """What the --overrides file brought from an earlier run, said at start."""
 
     async def start(self) -> None:
+        # The overrides file first: a bad one is one line before anything has started.
+        store = OverrideStore(self.config, self.options.overrides)
         url = self.options.nats_url
         if url is None:
             self.server = NatsServer().start()
             url = self.server.url
-        self.nc = await nats.connect(
-            url,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.2,
-            error_cb=self._nats_error,
-            disconnected_cb=self._disconnected,
-            reconnected_cb=self._reconnected,
-        )
+        self.nc = await self._connect(url)
         self._connected.set()
         # Scaled with the demo's time, but never shorter than a worker's wait for an ack.
         ack_wait = max(5.0, ACK_WAIT_S / self.options.speed)
@@ -183,13 +182,39 @@ class DemoFleet:
             cold_start=None if cold is None else (lambda pool: cold),
             busy=busy.ledger,
         )
-        store = OverrideStore(self.config, self.options.overrides)
         if store.current() != Overrides():
             said = OverridesDocument.of(store.current()).summary()
             self.kept = f"kept from {self.options.overrides}: {said}"
         self.loop = Reconciler(self.config, lag, usage, self.cluster, bus=self.bus, store=store)
         self._tasks.append(asyncio.create_task(self._publish(), name="workload"))
         self._tasks.append(asyncio.create_task(self._watch_events(), name="scale events"))
+
+    async def _connect(self, url: str) -> Client:
+        """A client that reconnects for ever once connected; a server not there within
+        CONNECT_WAIT_S is one line (StartError), not a demo that retries for ever before it
+        has started (and so before a signal could stop it)."""
+        client = Client()
+        settings: dict[str, Any] = {  # (nats.py types these seconds as int; they are floats)
+            "connect_timeout": min(CONNECT_WAIT_S, 2.0),
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": 0.2,
+            "error_cb": self._nats_error,
+            "disconnected_cb": self._disconnected,
+            "reconnected_cb": self._reconnected,
+        }
+        connecting = client.connect(url, **settings)
+        try:
+            await asyncio.wait_for(connecting, timeout=CONNECT_WAIT_S)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            with contextlib.suppress(Exception):
+                await client.close()
+            said = (
+                f"no answer within {CONNECT_WAIT_S:g} s"
+                if isinstance(exc, TimeoutError)
+                else f"{type(exc).__name__} {exc}".strip()
+            )
+            raise StartError(f"cannot reach NATS at {redacted(url)}: {said}") from None
+        return client
 
     async def run_loop(self, stop: asyncio.Event) -> None:
         assert self.loop is not None

@@ -250,7 +250,11 @@ class OverrideStore:
         temporary.replace(path)  # atomic: a crash never leaves half a file
 
     def _load(self, path: Path) -> Overrides:
-        return load_overrides(path.read_text(), self._config, str(path))
+        try:
+            text = path.read_bytes()  # (bytes: a file that is not UTF-8 is one line, too)
+        except OSError as exc:
+            raise ConfigError(str(path), "", f"cannot read file: {exc.strerror or exc}") from None
+        return load_overrides(text, self._config, str(path))
 
 
 def dump_overrides(overrides: Overrides) -> str:

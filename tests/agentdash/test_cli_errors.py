@@ -489,3 +489,50 @@ def test_check_config_only_notes_a_file_it_cannot_read_here(
         "note: nats.creds_file: cannot read /var/run/secrets/nats/agentdash.creds: No such file "
         "or directory here; the controller will not start without it\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("flag", "where", "expected"),
+    [
+        ("--events", "a-folder", "cannot write file: Is a directory"),
+        ("--events", "missing/events.jsonl", "cannot write file: No such file or directory"),
+        ("--overrides", "a-folder", "cannot read file: Is a directory"),
+        ("--overrides", "binary.json", "expected UTF-8 text"),
+    ],
+)
+def test_a_demo_file_it_cannot_use_is_one_line_and_exit_2_before_the_fleet_starts(
+    flag: str, where: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "binary.json").write_bytes(b"\xd1\xff\x00{")
+    path = tmp_path / where
+    code = exit_code(lambda: main(["demo", "--headless", "--duration", "1", flag, str(path)]))
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert code == 2, err
+    assert err == f"agentdash: {path}: {expected}\n"
+
+
+def test_a_demo_on_a_nats_server_that_is_not_there_stops_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--nats-url to a port nobody listens on: the demo says so and exits 1 within the
+    connect wait, rather than retry for ever before it has started."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    url = f"nats://127.0.0.1:{port}"
+    code = exit_code(lambda: main(["demo", "--headless", "--duration", "1", "--nats-url", url]))
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert err.endswith(f"agentdash: cannot reach NATS at {url}: no answer within 5 s\n")
+
+
+def test_a_demo_nats_url_that_is_not_one_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = exit_code(lambda: main(["demo", "--headless", "--nats-url", "foo://bar"]))
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "argument --nats-url: expected a URL like nats://HOST:PORT" in err
