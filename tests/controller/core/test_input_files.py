@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from controller.core.config import load_config
+from controller.core.input_files import load_yaml
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "agentdash.yaml"
 BASE: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
@@ -47,3 +48,29 @@ def test_three_thousand_pools_load(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     assert path.stat().st_size > 1 << 20
     assert len(load_config(path).pools) == 3005
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("30", 30),
+        ("-5", -5),
+        ("1_000", 1000),
+        ("1.5", 1.5),
+        ("1e3", 1000.0),
+        ("1.0e+3", 1000.0),
+        (".5", 0.5),
+        ("030", "030"),  # YAML 1.1: octal 24
+        ("0x18", "0x18"),  # hexadecimal 24
+        ("0b11", "0b11"),
+        ("17:30", "17:30"),  # base 60: 1050
+    ],
+)
+def test_a_number_is_what_json_would_read_and_the_rest_stays_text(
+    written: str, read: object
+) -> None:
+    """A pod count written `030` must not quietly become 24: it stays the text it is, which a
+    number field refuses by name; a time of day needs no quotes."""
+    value = load_yaml(f"v: {written}\n", "f.yaml")["v"]
+    assert value == read
+    assert type(value) is type(read)
