@@ -182,6 +182,8 @@ def _run(args: argparse.Namespace) -> int:
     from controller.simulate.tradeoff import warm_wait
 
     options = _options(args)
+    if args.output is not None:
+        _writable(args.output)  # before the search, not after it
     text = _read(args.config)
     config = load_config(args.config)  # a mistake names its line
     objective = replace(options.objective, warm_s=warm_wait(config))
@@ -218,6 +220,8 @@ def _run(args: argparse.Namespace) -> int:
     chosen = found.chosen
     if chosen.number == 0:
         out.append(f"No candidate beats the current config for {objective}: nothing to change.")
+        if args.output is not None:
+            _write(args.output, text)  # --output is the tuned config, here the same
         _emit("\n".join(out))
         return 0
     out += [*chosen_settings(found), ""]
@@ -301,6 +305,20 @@ def _plain(text: str) -> str:
     import yaml
 
     return yaml.safe_dump(yaml.safe_load(text), sort_keys=False)
+
+
+def _writable(path: Path) -> None:
+    """--output can be written: a folder that is there and may be written in, and no folder
+    in the file's place (else one line, before minutes of search)."""
+    import os
+
+    if path.is_dir():
+        raise ConfigError(str(path), "", "cannot write file: Is a directory")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(str(path), "", "cannot write file: No such file or directory")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(str(path), "", "cannot write file: Permission denied")
 
 
 def _write(path: Path, text: str) -> None:

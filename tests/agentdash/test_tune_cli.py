@@ -103,9 +103,38 @@ def test_when_no_candidate_does_better_nothing_changes(
             "max_replicas: 4", "min_replicas: 2\n    max_replicas: 2"
         )
     )
-    result = tune("--config", fixed, "--trace", trace, "--trials", "8", "--objective", "p95")
+    output = tmp_path / "tuned.yaml"
+    result = tune(
+        "--config",
+        fixed,
+        "--trace",
+        trace,
+        "--trials",
+        "8",
+        "--objective",
+        "p95",
+        "--output",
+        output,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith(
         "No candidate beats the current config for p95: nothing to change."
     )
     assert "(tuned)" not in result.stdout
+    assert output.read_text() == fixed.read_text()  # --output is the tuned config: the same
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [("a-folder", "Is a directory"), ("missing/tuned.yaml", "No such file or directory")],
+)
+def test_an_output_it_cannot_write_is_one_line_before_the_search(
+    files: tuple[Path, Path], tmp_path: Path, where: str, expected: str
+) -> None:
+    config, trace = files
+    (tmp_path / "a-folder").mkdir()
+    output = tmp_path / where
+    result = tune("--config", config, "--trace", trace, "--output", output)
+    assert result.returncode == 2
+    assert result.stdout == ""  # no search was run
+    assert result.stderr == f"agentdash: {output}: cannot write file: {expected}\n"
