@@ -69,15 +69,18 @@ def add_parser(commands: Any) -> None:
         "--tasks", type=flags.whole(0, 10**8), metavar="N", help="about this many tasks in all"
     )
     knobs = parser.add_argument_group("baselines (defaults: KEDA's and the HPA's own)")
-    for name, default, help in BaselineSettings.knobs():
-        periodic = name.endswith(("_interval", "_period"))  # 0 would never tick
+    for knob in BaselineSettings.knobs():
+        periodic = knob.name.endswith(("_interval", "_period"))  # 0 would never tick
+        most = MAX_TRACE_SECONDS if knob.most is None else knob.most
         knobs.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=name,
-            type=flags.number(0, MAX_TRACE_SECONDS, above=periodic),
-            default=default,
+            "--" + knob.name.replace("_", "-"),
+            dest=knob.name,
+            type=(
+                flags.whole(0, int(most)) if knob.whole else flags.number(0, most, above=periodic)
+            ),
+            default=knob.default,
             metavar="X",
-            help=f"{help} (default {default:g})",
+            help=f"{knob.help} (default {knob.default:g})",
         )
     parser.set_defaults(run=_run)
 
@@ -97,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     trace = load_trace(trace_path, config)
     policies = POLICIES if args.policy == "all" else (args.policy,)
     settings = BaselineSettings(
-        **{name: getattr(args, name) for name, *_ in BaselineSettings.knobs()}
+        **{knob.name: getattr(args, knob.name) for knob in BaselineSettings.knobs()}
     )
     result = backtest(config, trace, policies, settings, drain_s=args.drain)
     summary = result.as_dict()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from controller.core.config import Config
 from controller.simulate.cluster import Cluster
@@ -37,8 +38,18 @@ from controller.simulate.cluster_parts import SimPool
 from controller.simulate.hpa import HpaPolicy, HpaSpec, HpaState, ScalingRules, reconcile
 
 
-def _setting(default: float, help: str) -> float:
-    return field(default=default, metadata={"help": help})
+def _setting(default: float, help: str, most: float | None = None, whole: bool = False) -> float:
+    """A knob: its default, what it is, at most `most` (None: a span of time, bounded by the
+    longest trace), and whether it counts (pods, percent, a yes or no) rather than measures."""
+    return field(default=default, metadata={"help": help, "most": most, "whole": whole})
+
+
+class Knob(NamedTuple):
+    name: str
+    default: float
+    help: str
+    most: float | None
+    whole: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +59,26 @@ class BaselineSettings:
     keda_polling_interval: float = _setting(30.0, "KEDA pollingInterval, seconds")
     keda_cooldown_period: float = _setting(300.0, "KEDA cooldownPeriod, seconds")
     hpa_sync_period: float = _setting(15.0, "HPA sync period, seconds")
-    hpa_tolerance: float = _setting(0.1, "HPA tolerance")
+    hpa_tolerance: float = _setting(0.1, "HPA tolerance", most=0.99)
     hpa_up_stabilization: float = _setting(0.0, "HPA scaleUp stabilizationWindowSeconds")
-    hpa_up_pods: float = _setting(4, "HPA scaleUp Pods policy: pods per period")
-    hpa_up_percent: float = _setting(100, "HPA scaleUp Percent policy: percent per period")
+    hpa_up_pods: float = _setting(
+        4, "HPA scaleUp Pods policy: pods per period", most=100_000, whole=True
+    )
+    hpa_up_percent: float = _setting(
+        100, "HPA scaleUp Percent policy: percent per period", most=100_000, whole=True
+    )
     hpa_up_period: float = _setting(15.0, "HPA scaleUp policies' periodSeconds")
     hpa_down_stabilization: float = _setting(300.0, "HPA scaleDown stabilizationWindowSeconds")
-    hpa_down_percent: float = _setting(100, "HPA scaleDown Percent policy: percent per period")
+    hpa_down_percent: float = _setting(
+        100, "HPA scaleDown Percent policy: percent per period", most=100, whole=True
+    )
     hpa_down_period: float = _setting(15.0, "HPA scaleDown policy's periodSeconds")
     hpa_behavior: float = _setting(
         1,
         "HPA spec has a behavior: 1, the policies above; 0, none (as KEDA's and a plain "
         "HPA's by default): up max(2 x current, 4) a sync, the scaleDown window only",
+        most=1,
+        whole=True,
     )
 
     def hpa_spec(self, min_replicas: int, max_replicas: int, target: float) -> HpaSpec:
@@ -85,11 +104,17 @@ class BaselineSettings:
         )
 
     @classmethod
-    def knobs(cls) -> list[tuple[str, float, str]]:
-        """(name, default, help) of every knob, for the command line."""
+    def knobs(cls) -> list[Knob]:
+        """Every knob, for the command line."""
         defaults = cls()
         return [
-            (f.name, float(getattr(defaults, f.name)), str(f.metadata["help"]))
+            Knob(
+                name=f.name,
+                default=float(getattr(defaults, f.name)),
+                help=str(f.metadata["help"]),
+                most=f.metadata["most"],
+                whole=bool(f.metadata["whole"]),
+            )
             for f in dataclasses.fields(cls)
         ]
 
