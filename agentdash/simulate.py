@@ -30,6 +30,11 @@ from controller.simulate.trace import MAX_TRACE_SECONDS, load_trace, write_trace
 EXIT_USAGE = 2
 
 
+MAX_GENERATED = 10_000_000
+"""Tasks --generate makes at most: it builds the trace in memory first (a million took 16 s
+and 400 MB on the project's machine), so ten million is minutes and gigabytes already."""
+
+
 def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "simulate",
@@ -66,7 +71,10 @@ def add_parser(commands: Any) -> None:
     )
     made.add_argument("--seed", type=flags.whole(0, 2**63), default=1, help="default 1")
     made.add_argument(
-        "--tasks", type=flags.whole(0, 10**8), metavar="N", help="about this many tasks in all"
+        "--tasks",
+        type=flags.whole(0, MAX_GENERATED),
+        metavar="N",
+        help=f"about this many tasks in all (at most {MAX_GENERATED:,})",
     )
     knobs = parser.add_argument_group("baselines (defaults: KEDA's and the HPA's own)")
     for knob in BaselineSettings.knobs():
