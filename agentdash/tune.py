@@ -179,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
     from controller.core.config import load_config
     from controller.simulate import behavior_grid, tune
     from controller.simulate.trace import load_trace
-    from controller.simulate.tradeoff import warm_wait
+    from controller.simulate.tradeoff import NEAR, warm_wait
 
     options = _options(args)
     if args.output is not None:
@@ -219,7 +219,10 @@ def _run(args: argparse.Namespace) -> int:
     out += ["", *pareto_front(found), ""]
     chosen = found.chosen
     if chosen.number == 0:
-        out.append(f"No candidate beats the current config for {objective}: nothing to change.")
+        out.append(
+            f"No candidate beats the current config for {objective} by more than "
+            f"{NEAR:.0%}: nothing to change."
+        )
         if args.output is not None:
             _write(args.output, text)  # --output is the tuned config, here the same
         _emit("\n".join(out))

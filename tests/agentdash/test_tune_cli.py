@@ -118,7 +118,7 @@ def test_when_no_candidate_does_better_nothing_changes(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith(
-        "No candidate beats the current config for p95: nothing to change."
+        "No candidate beats the current config for p95 by more than 1%: nothing to change."
     )
     assert "(tuned)" not in result.stdout
     assert output.read_text() == fixed.read_text()  # --output is the tuned config: the same
