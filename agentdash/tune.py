@@ -313,8 +313,6 @@ def _plain(text: str) -> str:
 def _writable(path: Path) -> None:
     """--output can be written: a folder that is there and may be written in, and no folder
     in the file's place (else one line, before minutes of search)."""
-    import os
-
     if path.is_dir():
         raise ConfigError(str(path), "", "cannot write file: Is a directory")
     folder = path.parent
