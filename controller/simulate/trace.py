@@ -200,7 +200,7 @@ def _plain_tasks(
 def load_trace(path: Path | str, config: Config) -> Trace:
     source = str(path)
     try:
-        with Path(path).open(encoding="utf-8") as lines:
+        with Path(path).open(encoding="utf-8-sig") as lines:
             return parse_trace(lines, config, source)
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None

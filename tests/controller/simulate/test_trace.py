@@ -40,6 +40,16 @@ def test_a_written_trace_reads_back_the_same() -> None:
     assert parse_trace(out.getvalue().splitlines(), CONFIG) == trace
 
 
+def test_a_trace_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -> None:
+    """Editors on Windows start a UTF-8 file with a BOM; a config may have one, so may a trace."""
+    line = '{"t": 7, "pool": "globex-triage", "work_s": 3, "tokens": 5}\n'
+    plain, marked = tmp_path / "plain.jsonl", tmp_path / "marked.jsonl"
+    plain.write_text(line, encoding="utf-8")
+    marked.write_text(line, encoding="utf-8-sig")
+    assert marked.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert load_trace(marked, CONFIG) == load_trace(plain, CONFIG)
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
