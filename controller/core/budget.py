@@ -10,8 +10,9 @@
   forecast's rate, so the pace follows the tenant's own hours and the forecast fits what is
   left. What is left beyond the whole forecast serves the tasks waiting now, a replica for
   each three rounds of tasks it pays: work the budget covers is never held back until the
-  reset. A pace slows a pool with tasks waiting but never stops it: it keeps at least one
-  replica while what is left pays for one's landing. Whatever the forecast, a pool keeps no
+  reset. A pace read from the burn rate alone (no profile yet) slows a pool with tasks
+  waiting but never stops it: it keeps at least one replica while what is left pays for
+  one's landing. Whatever the forecast, a pool keeps no
   more replicas than its share of what is left pays three rounds of tasks each (the landing):
   the tasks in flight when the budget runs out do not overspend it.
 - Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
@@ -204,10 +205,12 @@ def _pace(
         waiting = f" + {more} for the tasks waiting from the {round(spare):,} beyond it"
     if landing is not None and cap > landing:
         cap = landing
-    if lag > 0 and cap < 1 and (landing is None or landing >= 1):
-        # A pace slows a queue, it never strands one: a forecast read before a fall shows
-        # would otherwise round the pace down to no replica at all, and the tasks it covers
-        # would wait for the forecast to come right.
+    if lag > 0 and cap < 1 and not forecast.days and (landing is None or landing >= 1):
+        # A pace read from the burn rate alone (no profile of the tenant's hours yet) slows a
+        # queue but never strands it: a line through the last two hours, read before a fall
+        # shows, would otherwise round the pace down to no replica at all, and the tasks it
+        # covers would wait for the forecast to come right. Read from its own hours, the pace
+        # may stop a pool outright, so that the budget lasts the day.
         cap = 1
         waiting += f", at least 1 while {lag} wait"
     if want > cap:
