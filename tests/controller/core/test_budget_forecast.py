@@ -296,9 +296,9 @@ def test_a_pin_above_the_pace_holds_and_is_the_reason_given() -> None:
 )
 def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kept: int) -> None:
     """A forecast read from the burn rate alone, before the fall shows (a flat 360,000 tokens
-    an hour for 20 h, against what is left), paces the pool to less than one replica's spend. With tasks waiting that
-    what is left pays for, one replica still works them at the pace; with none waiting, or too
-    little left to land even one replica's tasks, none."""
+    an hour for 20 h, against what is left), paces the pool to less than one replica's spend.
+    With tasks waiting that what is left pays for, one replica still works them at the pace;
+    with none waiting, or too little left to land even one replica's tasks, none."""
     cfg = tenant_config(1_000_000, "09:00", "Europe/Berlin", warn_at=0.5)
     now = utc("2026-01-10 12:00")  # 20 h to the reset
     spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, now - 2 * H, now)
