@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--policy", choices=[*POLICIES, "all"], default="all")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot", type=Path, metavar="FILE.svg", help="draw lag and pods")
+    parser.add_argument("--plot", type=_svg, metavar="FILE.svg", help="draw lag and pods (SVG)")
     parser.add_argument(
         "--drain",
         type=flags.number(0, MAX_TRACE_SECONDS),
@@ -103,6 +104,8 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE  # the bundled trace is of the bundled fleet
+    if args.plot is not None:
+        _writable(args.plot)  # before the replay, not after it
     trace_path = args.trace or BACKTEST_TRACE
     config = load_config(args.config or BACKTEST_CONFIG)
     trace = load_trace(trace_path, config)
@@ -148,6 +151,25 @@ def _closed_stdout() -> None:
     import os
 
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _writable(path: Path) -> None:
+    """A file to be written after minutes of work can be: a folder that is there and may be
+    written in, and no folder in the file's place (else one line, before the work)."""
+    if path.is_dir():
+        raise ConfigError(str(path), "", "cannot write file: Is a directory")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(str(path), "", "cannot write file: No such file or directory")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(str(path), "", "cannot write file: Permission denied")
+
+
+def _svg(text: str) -> Path:
+    """--plot: the plot is SVG, and a name that says otherwise would mislead."""
+    if not text.lower().endswith(".svg"):
+        raise argparse.ArgumentTypeError(f"expected a file name ending in .svg, got {text!r}")
+    return Path(text)
 
 
 def _write(path: Path, text: str) -> None:

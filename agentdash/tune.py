@@ -311,15 +311,9 @@ def _plain(text: str) -> str:
 
 
 def _writable(path: Path) -> None:
-    """--output can be written: a folder that is there and may be written in, and no folder
-    in the file's place (else one line, before minutes of search)."""
-    if path.is_dir():
-        raise ConfigError(str(path), "", "cannot write file: Is a directory")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ConfigError(str(path), "", "cannot write file: No such file or directory")
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(str(path), "", "cannot write file: Permission denied")
+    from agentdash.simulate import _writable as writable
+
+    writable(path)
 
 
 def _write(path: Path, text: str) -> None:

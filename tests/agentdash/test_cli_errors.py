@@ -302,6 +302,8 @@ CASES = [
          "expected a number > 0 and <= 744"),
     flag("simulate --keda-polling-interval 0", "simulate --keda-polling-interval 0",
          "argument --keda-polling-interval", "expected a number > 0"),
+    flag("simulate --plot x.png", "simulate --plot x.png",
+         "argument --plot", "expected a file name ending in .svg, got 'x.png'"),
     flag("simulate --hpa-tolerance 5", "simulate --hpa-tolerance 5",
          "argument --hpa-tolerance", "expected a number >= 0 and <= 0.99, got '5'"),
     flag("simulate --hpa-behavior 2", "simulate --hpa-behavior 2",
@@ -547,3 +549,14 @@ def test_a_demo_nats_url_that_is_not_one_is_one_line_and_exit_2(
     assert code == 2
     assert err.count("\n") == 1
     assert "argument --nats-url: expected a URL like nats://HOST:PORT" in err
+
+
+def test_a_plot_it_cannot_write_is_one_line_before_the_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plot = tmp_path / "missing" / "plot.svg"
+    code = exit_code(lambda: main(["simulate", "--plot", str(plot)]))
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""  # no replay was run
+    assert err == f"agentdash: {plot}: cannot write file: No such file or directory\n"
