@@ -91,7 +91,7 @@ def table(result: Mapping[str, Any], source: str) -> str:
     names = list(policies)
     hours = result["horizon_s"] / 3600
     lines = [
-        f"{source}: {result['tasks']:,} tasks over {_plural(result['pools'], 'pool')}, "
+        f"{source}: {_plural(result['tasks'], 'task')} over {_plural(result['pools'], 'pool')}, "
         f"{hours:.1f} h simulated (trace + {result['drain_s'] / 3600:g} h to drain)",
         "",
         f"{'':<32}" + "".join(f"{name:>13}" for name in names),

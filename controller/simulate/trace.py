@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from controller.core.config import Config, ConfigError
+from controller.core.config_errors import key as field
 from controller.core.config_errors import shown
 from controller.core.config_types import DAY, MAX_COUNT
 
@@ -163,7 +164,12 @@ def _plain_tasks(
     each non-blank line is one object `{...}` that is a valid task, so that this accepts
     exactly what `_task` line by line accepts."""
     objects = [line for line in lines if line.strip()]
-    if not all(line.lstrip()[0] == "{" and line.rstrip()[-1] == "}" for line in objects):
+    # Ten quotes: the four keys and the pool's name (a DNS label has none of its own). More
+    # is a key given twice, which json.loads would take silently, the last one winning.
+    if not all(
+        line.lstrip()[0] == "{" and line.rstrip()[-1] == "}" and line.count('"') == 10
+        for line in objects
+    ):
         return None
     try:
         rows = json.loads("[" + ",".join(objects) + "]")
@@ -213,18 +219,22 @@ def _task(
 ) -> tuple[float, int, float, int]:
     where = f"line {number}"
     try:
-        row = json.loads(line)
+        row = json.loads(line, object_pairs_hook=_once)
+    except _Twice as twice:
+        said = f"expected each key once in an object, got {twice.key} twice"
+        raise ConfigError(source, where, said) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(source, where, f"expected a JSON object: {exc.msg}") from None
     except ValueError:  # Python parses integers of at most 4300 digits
         raise ConfigError(source, where, "expected numbers of at most 4300 digits") from None
     except RecursionError:
-        raise ConfigError(source, where, f"expected a JSON object like {_EXAMPLE}") from None
+        said = f"expected a flat JSON object like {_EXAMPLE}, got one nested too deep to read"
+        raise ConfigError(source, where, said) from None
     if not isinstance(row, dict):
         raise ConfigError(source, where, f"expected a JSON object like {_EXAMPLE}")
     for key in row:
         if key not in FIELDS:
-            raise ConfigError(source, f"{where}: {key}", f"unknown key (expected {_KEYS})")
+            raise ConfigError(source, f"{where}: {field(key)}", f"unknown key (expected {_KEYS})")
     for key in FIELDS:
         if key not in row:
             raise ConfigError(source, f"{where}: {key}", "required field is missing")
@@ -248,6 +258,24 @@ def _task(
             source, f"{where}: tokens", f"expected at most {MAX_COUNT:g}, got {tokens}"
         )
     return t, index[pool], work, tokens
+
+
+class _Twice(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once (json.loads keeps the last of two)."""
+    row = dict(pairs)
+    if len(row) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Twice(shown(key))
+            seen.add(key)
+    return row
 
 
 def _number(value: Any, path: str, source: str, high: float, *, positive: bool) -> float:

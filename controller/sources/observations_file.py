@@ -56,6 +56,13 @@ class _Pool(_Model):
     ) = None
     stale: Note | None = None
 
+    @model_validator(mode="after")
+    def _ready_of_replicas(self) -> _Pool:
+        if self.ready > self.replicas:
+            said = f"expected ready <= replicas ({self.replicas}), got ready {self.ready}"
+            raise ValueError(said)
+        return self
+
 
 class _Tenant(_Model):
     tokens_today: Count

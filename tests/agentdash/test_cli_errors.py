@@ -267,7 +267,11 @@ CASES = [
     observed("deep nesting", "[" * 100_000 + "]" * 100_000, "", "levels of nesting"),
     observed("duplicate key", '{"pools": {}, "pools": {}}', "",
              "expected each key once in an object, got 'pools' twice"),
+    observed("ready above replicas", observations(ready=5), P,
+             "expected ready <= replicas (2), got ready 5"),
     # traces for `simulate`
+    traced("a key twice", GOOD_TASK[:-1] + ', "t": 5}', "line 1",
+           "expected each key once in an object, got 't' twice"),
     traced("t 1e9", GOOD_TASK + "\n" + GOOD_TASK.replace('"t": 0', '"t": 1e9'), "line 2: t",
            "expected a number <= 2678400, got 1000000000.0"),
     traced("tokens a 5000-digit number",
@@ -276,7 +280,8 @@ CASES = [
     traced("work_s true", GOOD_TASK.replace('"work_s": 1', '"work_s": true'), "line 1: work_s",
            "expected a number > 0, got True"),
     traced("binary", b"\x00\xff\xfe\xfa", "", "expected UTF-8 text"),
-    traced("deep nesting", "[" * 100_000 + "]" * 100_000, "line 1", "expected a JSON object like"),
+    traced("deep nesting", "[" * 100_000 + "]" * 100_000, "line 1",
+           "expected a flat JSON object like"),
     # flags
     flag("--http nonsense", "--controller-only --config CONFIG --http nonsense", "argument --http",
          "expected [HOST]:PORT with PORT from 1 to 65535, got 'nonsense'"),

@@ -71,3 +71,9 @@ def test_the_table_shows_every_policy_and_every_tier() -> None:
                   "  lower bound for that p95", "reversals within 5 min", "tokens over budget",
                   "clairvoyant zero-wait plan"):  # fmt: skip
         assert label in text
+
+
+def test_one_task_is_one_task() -> None:
+    cfg = config({"a": pool("t", cold_start_seconds=2)})
+    result = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10)))
+    assert table(result.as_dict(), "one.jsonl").startswith("one.jsonl: 1 task over 1 pool, ")

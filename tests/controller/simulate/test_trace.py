@@ -97,6 +97,10 @@ def test_a_trace_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -
             "t.jsonl: line 2: pool: expected one of the config's pools",
         ),
         ('"acme-research"', "t.jsonl: line 2: expected a JSON object like {"),
+        (
+            '{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "a\\nb": 1}',
+            "t.jsonl: line 2: 'a\\nb': unknown key (expected t, pool, work_s, tokens)",
+        ),
     ],
 )
 def test_a_bad_line_names_the_file_the_line_and_the_field(line: str, message: str) -> None:

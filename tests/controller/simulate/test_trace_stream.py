@@ -127,7 +127,11 @@ BAD = [
      "expected a JSON object: Extra data"),
     ('{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "tenant": "acme"}',
      "tenant: unknown key (expected t, pool, work_s, tokens)"),
-    ('{"t": ' + "[" * 100_000 + "]" * 100_000 + "}", "expected a JSON object like {"),
+    ('{"t": ' + "[" * 100_000 + "]" * 100_000 + "}", "expected a flat JSON object like {"),
+    ('{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "t": 999}',
+     "expected each key once in an object, got 't' twice"),
+    ('{"t": 1, "pool": "acme-research", "pool": "acme-support", "work_s": 1, "tokens": 1}',
+     "expected each key once in an object, got 'pool' twice"),
 ]  # fmt: skip
 
 
