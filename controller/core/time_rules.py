@@ -99,8 +99,9 @@ def _windows(
     keep: KeepAlive | None,
     reasons: list[Reason],
 ) -> Timed:
-    """The tolerance, then the stabilization window, of the direction the target moves in
-    (the scale-down window only where no keep-alive is learned)."""
+    """The tolerance, then the stabilization window, of the direction the target moves in;
+    scaling down, a pool on the learned keep-alive lands above the target (`_landing`)
+    instead of keeping a window."""
     args: tuple[object, ...]
     desired = target
     if target > current > 0:
@@ -121,7 +122,9 @@ def _windows(
         if target >= current * (1 - down.tolerance) and target > 0:
             reasons.append(Reason("tolerance", _TOLERANCE, (target, down.tolerance, current)))
             return Timed(current, until)
-        window = down.stabilization_seconds if keep is None else 0.0
+        if keep is not None:  # no window: the keep-alive held what its levels are worth
+            return Timed(_landing(pool, current, target, reasons), until)
+        window = down.stabilization_seconds
         highest = past.highest_since(now - window) if window else None
         if highest is not None and highest[1] > target:
             desired = highest[1] if highest[1] < current else current
@@ -130,6 +133,27 @@ def _windows(
             args = (window, highest[1], target, desired)
             reasons.append(Reason("stabilization", _HIGHEST, args))
     return Timed(desired, until)
+
+
+def _landing(pool: PoolConfig, current: int, target: int, reasons: list[Reason]) -> int:
+    """Where a pool on the learned keep-alive lands when it scales down: `target` and
+    LANDING_SIGMAS of the arrivals' noise above it, in whole replicas, at most `current`.
+    Zero stays zero: going idle is the first level's to decide."""
+    if target <= 0:
+        return target
+    spare = math.ceil(LANDING_SIGMAS * _noise(pool, target) - 1e-9)
+    landing = target + spare if target + spare < current else current
+    reasons.append(Reason("landing", _LANDING, (target, landing - target, current, landing)))
+    return landing
+
+
+def _noise(pool: PoolConfig, replicas: int) -> float:
+    """One standard deviation of the tasks `replicas` stand for, in replicas: as a Poisson
+    count, replicas x per tasks (per: target_lag_per_replica or concurrency, whichever is
+    larger) vary by their square root."""
+    per = pool.target_lag_per_replica
+    per = per if per > pool.concurrency else pool.concurrency
+    return math.sqrt(replicas / per)
 
 
 def _rate_limited(
@@ -271,9 +295,19 @@ def _rate_limit(
     return (best if best < current else current), until
 
 
+LANDING_SIGMAS = 0.5
+"""How far above where the rules point (the reading, or what the keep-alive holds) a
+scale-down of a learned pool lands, in standard deviations of the arrivals' noise (`_noise`),
+rounded up to whole replicas: one spare replica for most pools, more for large ones (4 at 100
+replicas of 2 tasks each). Landing exactly on a reading taken as traffic falls sent the next
+small rise back up within a minute: a reversal, and a cold start for nothing. Measured in
+docs/policy.md, "The landing"."""
 BIG = 1 << 30
 """No rate limit: more replicas than anything asks for."""
 _TOLERANCE = "{} is within {:.0%} of {}: keep them"
+_LANDING = (
+    "lands on {} and {} more against the arrivals' noise (half a standard deviation): {} -> {}"
+)
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
 _COOLDOWN = "idle since {} (cooldown {:g} s, to zero at {}): keep 1"

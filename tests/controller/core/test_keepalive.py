@@ -9,13 +9,17 @@ from copy import deepcopy
 
 import pytest
 
+import controller.core.time_rules as time_rules_module
 from controller.core.config import Config
-from controller.core.history import History
+from controller.core.history import History, PoolHistory
 from controller.core.keepalive import KeepAlive, Pace
 from controller.core.keepalive_levels import bands
-from controller.core.model import Observations, PoolObservation, ScaleDecision
+from controller.core.model import Observations, PoolObservation, Reason, ScaleDecision
 from controller.core.policy import decide
 from controller.core.ski_rental import Plan, plan
+from controller.core.time_rules import time_rules
+from controller.simulate.backtest import make_scaler
+from tests.support.builders import p95, replay, trace
 from tests.support.factories import config, pool
 
 
@@ -163,7 +167,7 @@ def test_a_pool_of_short_tasks_prices_a_miss_by_the_tasks_a_pod_takes_in_a_cold_
         return seen, held
 
     unmeasured, _ = found(task_s=None, rate=None)
-    assert unmeasured[-3:] == [1] * 3
+    assert unmeasured[-3:] == [2] * 3  # the first level, and the landing's spare above it
     measured, held = found(task_s=2.0, rate=None)
     assert measured[-3:] == [12] * 3
     assert held.desired == 12
@@ -214,12 +218,11 @@ def test_a_pool_whose_wakes_meet_whole_bursts_has_one_pod_up_for_each() -> None:
         return seen, quiet
 
     whole, held = found(lag=24)
-    assert whole[-4:] == [1] * 4
-    assert held.desired == 1
-    assert held.main_reason.rule in ("keep-alive", "pre-warm")
-    assert "wakes from zero asked for 12.0 replicas within a cold start" in (
-        held.main_reason.detail
-    )
+    assert whole[-4:] == [2] * 4  # the first level, and the landing's spare above it
+    assert held.desired == 2
+    (kept,) = [r for r in held.reasons if r.rule in ("keep-alive", "pre-warm")]
+    assert "wakes from zero asked for 12.0 replicas within a cold start" in kept.detail
+    assert held.main_reason.rule == "landing"
     single, _ = found(lag=1)  # a head of one task costs less than a quiet 130-230 s
     assert single[-4:] == [0] * 4
 
@@ -264,10 +267,11 @@ def test_no_pod_at_work_is_given_up_to_save_idle_time() -> None:
     fleet = Fleet(bursty())
     fleet.tick(0.0, 16)
     assert fleet.replicas == 8
-    # The queue is empty but 4 tasks still run: 2 tasks a replica would say 2.
+    # The queue is empty but 4 tasks still run: 2 tasks a replica would say 2; the 4 at work
+    # stay, and the scale-down lands one above them.
     d = fleet.tick(100.0, 4, in_flight=4)
-    assert d.desired == 4
-    assert d.main_reason.rule == "at work"
+    assert d.desired == 5
+    assert [r.rule for r in d.reasons][-2:] == ["at work", "landing"]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -290,3 +294,54 @@ def test_a_hold_is_what_every_level_asked_anew_would_say(seed: int) -> None:
         else:
             keep.hold(now, current, wanted)
         keep.record(now, value)
+
+
+@pytest.mark.parametrize(
+    ("current", "asked", "lands"),
+    [
+        (8, 4, 5),  # 4 replicas of 2 tasks: sd sqrt(4 / 2) = 1.4, half of it rounds up to 1
+        (100, 60, 63),  # sd sqrt(60 / 2) = 5.5, half of it 2.7: 3 more
+        (5, 4, 5),  # the spare never goes above what the pool has
+        (8, 0, 0),  # going idle is the first level's to decide
+    ],
+)
+def test_a_scale_down_lands_half_the_arrivals_noise_above_where_it_points(
+    current: int, asked: int, lands: int
+) -> None:
+    spec = bursty(max_replicas=200).pools["assist"]
+    past = PoolHistory(keep=KeepAlive.for_pool(spec))
+    past.recommend(0.0, current)  # used once, long ago: the keep-alive holds nothing now
+    reasons: list[Reason] = []
+    timed = time_rules(spec, past, current, asked, 1000.0, reasons)
+    assert timed.replicas == lands
+    if asked and lands < current:
+        assert reasons[-1].rule == "landing"
+        spare = lands - asked
+        said = f"lands on {asked} and {spare} more against the arrivals' noise"
+        assert reasons[-1].detail.startswith(said)
+
+
+def test_landing_above_the_reading_spares_a_steady_stream_its_reversals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Poisson arrivals, 0.6 a second for two hours, of tasks of about 25 s, 2 at once a pod:
+    # the lag wobbles by its square root. Landing exactly on a low reading, the next wobble
+    # up asks for the pod back within a minute: a reversal, a cold start, and tasks waiting.
+    spec = pool("acme", max_replicas=60, target_lag_per_replica=2, concurrency=2)
+    cfg = config({"assist": spec})
+    rng = random.Random(7)
+    rows, t = [], 0.0
+    while t < 7200.0:
+        t += rng.expovariate(0.6)
+        rows.append((t, "assist", rng.lognormvariate(3.2, 0.5), 100))
+    tasks = trace(cfg, *rows)
+
+    def run_with(sigmas: float) -> tuple[int, float]:
+        monkeypatch.setattr(time_rules_module, "LANDING_SIGMAS", sigmas)
+        cluster = replay(cfg, tasks, make_scaler("agentdash", cfg))
+        return cluster.reversals, p95(cluster, tasks)
+
+    landed_reversals, landed_p95 = run_with(time_rules_module.LANDING_SIGMAS)
+    exact_reversals, exact_p95 = run_with(0.0)
+    assert landed_reversals <= 0.8 * exact_reversals  # 29 against 45
+    assert landed_p95 < exact_p95 / 2  # 0.06 s against 2.9 s
