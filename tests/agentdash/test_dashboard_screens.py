@@ -4,6 +4,7 @@ Each test drives the app with keys over the sample fleet's real controller."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -23,9 +24,9 @@ from agentdash.tui.sample import START, TICKS
 from agentdash.tui.table import KeyedTable
 from agentdash.tui.tenants import TenantsScreen
 from agentdash.tui.timeline_plot import TimelinePlot
-from agentdash.tui.why import WhyScreen
+from agentdash.tui.why import WhyScreen, explain
 from controller.core.events import ScaleEvent
-from controller.core.model import QueueStats
+from controller.core.model import QueueStats, Reason
 from tests.support import eventually
 from tests.support.dashboard import POOLS, down_to, make, screen_lines
 
@@ -336,3 +337,20 @@ async def test_a_screen_opened_between_refreshes_is_drawn_full_at_once(
             await pilot.press("f", *keys)
             await pilot.pause()
             assert any(shows in line for line in screen_lines(app)), (keys, screen_lines(app))
+
+
+async def test_why_files_the_keep_alive_and_the_landing_under_time(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    snapshot = app.feed.snapshot()
+    row = next(p for p in snapshot.pools if p.name == "globex-coder")
+    assert row.decision is not None
+    kept = Reason("keep-alive", "{} replicas idle: hold {:.0f} s", (6, 67.0))
+    landed = Reason("landing", "lands on {} and {} more: {} -> {}", (4, 1, 8, 5))
+    decision = row.decision._replace(reasons=(kept, landed))
+    text = shown_text(explain(app.feed.config, dataclasses.replace(row, decision=decision),
+                              snapshot))  # fmt: skip
+    steps = text.split("6. time")
+    assert len(steps) == 2
+    assert "keep-alive: 6 replicas idle: hold 67 s" in steps[1]
+    assert "landing: lands on 4 and 1 more: 8 -> 5" in steps[1]
+    assert "room enough" in steps[0]  # nothing bound under the ceilings
