@@ -167,13 +167,13 @@ def load_json(text: str, source: str) -> Any:
     """Parse JSON within the limits; NaN and Infinity are let through for the models to
     refuse with a field path (every float field is finite)."""
     try:
-        data = json.loads(text, parse_int=_int, object_pairs_hook=_unique)
+        data = json.loads(text, parse_int=_int, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             source, f"line {exc.lineno} column {exc.colno}", f"expected valid JSON: {exc.msg}"
         ) from None
-    except _Duplicate as exc:
-        message = f"expected each key once in an object, got {exc} twice"
+    except DuplicateKey as exc:
+        message = f"expected each key once in an object, got {exc.key!r} twice"
         raise ConfigError(source, "", message) from None
     except RecursionError:
         raise ConfigError(source, "", f"expected at most {MAX_DEPTH} levels of nesting") from None
@@ -191,17 +191,23 @@ def _int(text: str) -> int | TooLarge:
     return TooLarge(digits) if digits > MAX_DIGITS else int(text)
 
 
-class _Duplicate(ValueError):
-    pass
+class DuplicateKey(ValueError):
+    """A JSON object gave `key` twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object_pairs_hook for objects whose keys are each given once (json.loads
+    alone keeps the last of two): DuplicateKey otherwise."""
     data = dict(pairs)
     if len(data) != len(pairs):
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _Duplicate(repr(key))
+                raise DuplicateKey(key)
             seen.add(key)
     return data
 

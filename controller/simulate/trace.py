@@ -31,6 +31,7 @@ from controller.core.config import Config, ConfigError
 from controller.core.config_errors import key as field
 from controller.core.config_errors import shown
 from controller.core.config_types import DAY, MAX_COUNT
+from controller.core.input_files import DuplicateKey, unique_keys
 
 FIELDS = ("t", "pool", "work_s", "tokens")
 MAX_TRACE_SECONDS = 31 * DAY
@@ -219,9 +220,9 @@ def _task(
 ) -> tuple[float, int, float, int]:
     where = f"line {number}"
     try:
-        row = json.loads(line, object_pairs_hook=_once)
-    except _Twice as twice:
-        said = f"expected each key once in an object, got {twice.key} twice"
+        row = json.loads(line, object_pairs_hook=unique_keys)
+    except DuplicateKey as twice:
+        said = f"expected each key once in an object, got {shown(twice.key)} twice"
         raise ConfigError(source, where, said) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(source, where, f"expected a JSON object: {exc.msg}") from None
@@ -258,24 +259,6 @@ def _task(
             source, f"{where}: tokens", f"expected at most {MAX_COUNT:g}, got {tokens}"
         )
     return t, index[pool], work, tokens
-
-
-class _Twice(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose keys are each given once (json.loads keeps the last of two)."""
-    row = dict(pairs)
-    if len(row) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Twice(shown(key))
-            seen.add(key)
-    return row
 
 
 def _number(value: Any, path: str, source: str, high: float, *, positive: bool) -> float:
