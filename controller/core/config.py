@@ -226,6 +226,8 @@ class Config(StrictModel):
                 raise UnknownReference(
                     f"pools.{name}.provider", pool.provider, "provider", self.providers
                 )
+            if pool.provider is not None:
+                self._check_fits_provider(name, pool)
             if pool.min_replicas > pool.max_replicas:
                 raise InvalidField(
                     f"pools.{name}.min_replicas",
@@ -239,6 +241,18 @@ class Config(StrictModel):
                 )
         self._check_shared()
         return self
+
+    def _check_fits_provider(self, name: str, pool: PoolConfig) -> None:
+        """A replica that alone needs more rpm than its provider allows would never be
+        granted: the pool would wait forever, its tasks queued, and say the rpm is in use."""
+        provider = self.providers[pool.provider or ""]
+        allowed = provider.rpm * provider.headroom
+        if pool.rpm_per_replica > allowed:
+            raise InvalidField(
+                f"pools.{name}.rpm_per_replica",
+                f"expected at most provider {pool.provider}'s rpm x headroom ({allowed:g}), "
+                f"so that one replica fits, got {pool.rpm_per_replica:g}",
+            )
 
     def _check_shared(self) -> None:
         """Two pools on one Deployment would fight over its replicas; two on one consumer or

@@ -51,8 +51,8 @@ def fleets(draw: st.DrawFn) -> tuple[Config, Observations, Overrides]:
         tenants,
         max_pods=draw(st.integers(1, 40)),
         providers={
-            "openai": {"rpm": draw(st.integers(10, 500))},
-            "anthropic": {"rpm": draw(st.integers(10, 500))},
+            "openai": {"rpm": draw(st.integers(40, 500))},  # one replica (<= 60) fits
+            "anthropic": {"rpm": draw(st.integers(40, 500))},
         },
     )
     observations = Observations(

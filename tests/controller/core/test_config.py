@@ -104,6 +104,13 @@ _DELETE = object()
             "expected at most max_replicas (10), got 12",
         ),
         (
+            "pools.acme-research.rpm_per_replica",
+            1000,
+            "pools.acme-research.rpm_per_replica",
+            "expected at most provider openai's rpm x headroom (900), so that one replica "
+            "fits, got 1000",
+        ),
+        (
             "pools.acme-research.cooldown_seconds",
             -1,
             "pools.acme-research.cooldown_seconds",

@@ -34,7 +34,7 @@ def workloads(draw: st.DrawFn, grace: st.SearchStrategy[int]) -> tuple[Config, T
             termination_grace_seconds=draw(grace),
         )
     cfg = config(pools, tenants, max_pods=draw(st.integers(3, 12)),
-                 providers={"llm": {"rpm": draw(st.integers(5, 60))}})  # fmt: skip
+                 providers={"llm": {"rpm": draw(st.integers(20, 60))}})  # fmt: skip
     rows = [
         (
             float(draw(st.integers(0, 900))),

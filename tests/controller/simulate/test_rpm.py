@@ -65,7 +65,7 @@ def test_pools_sharing_a_provider_take_turns_oldest_task_first() -> None:
 
 
 def test_a_task_alone_may_start_whatever_it_asks_of_the_provider() -> None:
-    cfg = one_provider(rpm=5)  # less than one busy replica makes
+    cfg = one_provider(rpm=7)  # less than one busy replica makes (10); with 1.5x headroom one fits
     tasks = trace(cfg, *[(0.0, "a", 10.0, 1)] * 3)
     cluster = replay(cfg, tasks, Fixed([3]))
     assert cluster.completed == 3
