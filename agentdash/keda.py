@@ -15,7 +15,8 @@ KEDA (its default)              agentdash
 KEDA's defaults are written out, so nothing changes unseen. Each pool gets `take_over: true`:
 agentdash pauses the ScaledObject (autoscaling.keda.sh/paused) before it first scales the
 Deployment, and gives it back when it stops. What has no equivalent is said on stderr, one
-line per field; a mistake is one line naming the file and the field, and exit 2.
+line per field, once the import has succeeded; a mistake is one line naming the file and the
+field, alone, and exit 2.
 """
 
 from __future__ import annotations
@@ -94,8 +95,6 @@ def _run(args: argparse.Namespace) -> int:
     for path in args.files:
         documents = load_yaml(read_text(path, "YAML"), str(path), documents=True)
         import_documents(documents, str(path), imported)
-    for line in imported.lines:
-        print(printable(line), file=sys.stderr)
     if not imported.pools:
         files = ", ".join(map(str, args.files))
         raise ConfigError(
@@ -105,6 +104,10 @@ def _run(args: argparse.Namespace) -> int:
             "trigger on a Deployment, found none",
         )
     check(imported, args.tenant)
+    # Said only once every file and pool has passed: a refusal is one line, alone, and notes
+    # about fields of an import that did not happen would only bury it.
+    for line in imported.lines:
+        print(printable(line), file=sys.stderr)
     sys.stdout.write(render(imported, args.tenant))
     return 0
 
