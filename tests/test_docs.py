@@ -1,20 +1,25 @@
 """README.md and docs/*.md as a reader follows them: every `agentdash ...` command in a shell
 block names a subcommand and flags the CLI has (checked against the parser itself, in
 process), every `python benchmarks/...` and `make` line names what exists, every relative link
-and anchor leads somewhere, every repository path quoted exists, and docs/configuration.md is
-what docs/generate.py makes from the config's schema."""
+and anchor leads somewhere, every repository path quoted exists, the outputs a page shows of
+`agentdash plan` and `agentdash simulate` are what those commands print today, and
+docs/configuration.md is what docs/generate.py makes from the config's schema."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import re
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from agentdash import cli
 from agentdash.cli import build_parser
+from tests.support.cli import AGENTDASH
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -37,9 +42,14 @@ def _page_id(page: Path) -> str:
 
 def shell_lines(page: Path) -> list[str]:
     """The commands of a page's shell blocks: continuations joined, prompts and comments cut."""
+    return commands_in(page.read_text())
+
+
+def commands_in(text: str) -> list[str]:
+    """The commands of the shell blocks of some Markdown, as shell_lines says."""
     lines: list[str] = []
     fence: str | None = None
-    for raw in page.read_text().splitlines():
+    for raw in text.splitlines():
         stripped = raw.strip()
         if stripped.startswith("```"):
             fence = stripped[3:].strip() if fence is None else None
@@ -222,6 +232,75 @@ def test_the_pages_say_what_is_true_now_not_what_changed(page: Path) -> None:
     """Before-and-after belongs in the commit messages; a page says what holds today."""
     found = HISTORY.findall(page.read_text())
     assert not found, f"{_page_id(page)} narrates history: {found}"
+
+
+def section(page: Path, heading: str) -> str:
+    """A page's text from `heading` to the next heading of its level or above."""
+    text = page.read_text()
+    start = text.index(f"\n{heading}\n") + 1
+    level = len(heading.split(" ", 1)[0])
+    after = re.compile(rf"(?m)^#{{1,{level}}} ").search(text, start + len(heading))
+    return text[start : after.start() if after else len(text)]
+
+
+def blocks(text: str, fence: str) -> list[str]:
+    """The bodies of the blocks fenced as ```fence (the empty string: no language)."""
+    found: list[tuple[str, list[str]]] = []
+    inside = False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("```"):
+            inside = not inside
+            if inside:
+                found.append((line[3:].strip(), []))
+        elif inside:
+            found[-1][1].append(line)
+    return ["".join(body) for language, body in found if language == fence]
+
+
+def only_command(text: str, subcommand: str) -> list[str]:
+    """The arguments of the one `agentdash SUBCOMMAND --config ...` in a section's shell
+    blocks (the bare one, on the bundled example, is another command)."""
+    found = [
+        words(line)[1:]
+        for line in commands_in(text)
+        if line.split()[:2] == ["agentdash", subcommand] and "--config" in line
+    ]
+    assert len(found) == 1, f"expected one `agentdash {subcommand} --config` line, got {found}"
+    return found[0]
+
+
+def test_the_plan_shown_is_what_plan_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/operating.md shows one decision of its `plan` command: it is that decision today."""
+    text = section(ROOT / "docs" / "operating.md", "## Checking a config and a tick")
+    argv = only_command(text, "plan")
+    (shown,) = [json.loads(body) for body in blocks(text, "json")]
+    monkeypatch.chdir(ROOT)  # the page's paths are the repository's
+
+    assert cli.main(argv) == 0
+    decisions = json.loads(capsys.readouterr().out)["decisions"]
+    assert [d for d in decisions if d["pool"] == shown["pool"]] == [shown], (
+        f"docs/operating.md: the `agentdash {' '.join(argv)}` example differs from its output"
+    )
+
+
+@pytest.mark.e2e
+def test_the_bundled_examples_report_is_what_simulate_prints() -> None:
+    """docs/backtest.md's report of the bundled example, against the command it shows, run
+    as a user runs it (the replay is deterministic)."""
+    text = section(ROOT / "docs" / "backtest.md", "### The bundled example")
+    argv = only_command(text, "simulate")
+    (shown,) = blocks(text, "")
+
+    result = subprocess.run(
+        [AGENTDASH, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown, (
+        f"docs/backtest.md: the report differs from `agentdash {' '.join(argv)}`: paste its output"
+    )
 
 
 def _generator() -> ModuleType:
