@@ -198,9 +198,18 @@ def _add_config_commands(commands: Any) -> None:
     check.set_defaults(run=_check_config)
 
     plan = commands.add_parser("plan", help="print one tick's scale decisions as JSON")
-    bundled = "default: the bundled example"
-    plan.add_argument("--config", type=Path, metavar="FILE", help=bundled)
-    plan.add_argument("--observations", type=Path, metavar="FILE", help=bundled)
+    plan.add_argument(
+        "--config", type=Path, metavar="FILE", help="agentdash.yaml (default: the bundled example)"
+    )
+    plan.add_argument(
+        "--observations",
+        type=Path,
+        metavar="FILE",
+        # The bundled readings are of the bundled fleet's pools, so with a config of one's
+        # own they must be given (_plan): the help says so rather than promise a default.
+        help="the pools' readings, JSON (default with no --config: the bundled example's; "
+        "needed with --config)",
+    )
     plan.set_defaults(run=_plan)
 
 

@@ -95,6 +95,17 @@ def test_plan_with_a_config_of_ones_own_needs_its_observations() -> None:
     assert result.stderr == "agentdash: plan --config FILE needs --observations FILE\n"
 
 
+def test_plan_help_says_the_bundled_observations_go_with_the_bundled_config() -> None:
+    """The help's default is the one `plan --config FILE` alone keeps (it needs its own)."""
+    result = run("plan", "--help")
+    assert result.returncode == 0, result.stderr
+    said = (
+        "--observations FILE the pools' readings, JSON (default with no --config: the bundled "
+        "example's; needed with --config)"
+    )
+    assert said in " ".join(result.stdout.split())
+
+
 def test_version_is_the_installed_one() -> None:
     result = run("--version")
     assert result.returncode == 0, result.stderr
