@@ -155,13 +155,15 @@ def _closed_stdout() -> None:
 
 def _writable(path: Path) -> None:
     """A file to be written after minutes of work can be: a folder that is there and may be
-    written in, and no folder in the file's place (else one line, before the work)."""
+    written in, no folder in the file's place, and no file there that may not be written
+    (else one line, before the work). Nothing is created: a run that then fails leaves no
+    file behind."""
     if path.is_dir():
         raise ConfigError(str(path), "", "cannot write file: Is a directory")
     folder = path.parent
     if not folder.is_dir():
         raise ConfigError(str(path), "", "cannot write file: No such file or directory")
-    if not os.access(folder, os.W_OK):
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(str(path), "", "cannot write file: Permission denied")
 
 

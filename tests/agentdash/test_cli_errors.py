@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import socket
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from agentdash.cli import main
+from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "agentdash.yaml"
@@ -554,6 +556,29 @@ def test_a_demo_nats_url_that_is_not_one_is_one_line_and_exit_2(
     assert code == 2
     assert err.count("\n") == 1
     assert "argument --nats-url: expected a URL like nats://HOST:PORT" in err
+
+
+@pytest.mark.parametrize("where", ["missing/tuned.yaml", "read-only.yaml"])
+def test_a_tuned_config_it_cannot_write_is_one_line_before_the_search(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the bundled example, where nothing changes: the path is refused all the same, before
+    the search (which would take seconds and end well)."""
+    output = tmp_path / where
+    if where == "read-only.yaml":
+        output.write_text("mine\n")
+        output.chmod(0o444)
+        granted = os.access  # root may write it all the same: refuse it as anyone else would
+        monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != output and granted(p, mode))
+    expected = "Permission denied" if output.exists() else "No such file or directory"
+    argv = ["tune", "--config", str(BACKTEST_CONFIG), "--trace", str(BACKTEST_TRACE)]
+
+    code = exit_code(lambda: main([*argv, "--trials", "16", "--output", str(output)]))
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""  # no search was run
+    assert err == f"agentdash: {output}: cannot write file: {expected}\n"
 
 
 def test_a_plot_it_cannot_write_is_one_line_before_the_replay(
