@@ -20,6 +20,7 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client
 
+from agentdash.cancelling import cancel_until_done
 from agentdash.errors import StartError
 from controller.core.config import ConfigError
 from controller.core.connections import NatsConfig, NatsTLS
@@ -123,8 +124,9 @@ async def connect_nats(
             f"cannot reach NATS at {redacted(url)}: {type(exc).__name__} {exc}".strip()
         ) from None
     finally:
-        if not connecting.done() or connecting.exception() is not None:
-            connecting.cancel()
+        if not connecting.done() or connecting.cancelled() or connecting.exception() is not None:
+            # Again until it ends: nats.py may drop one cancel and retry for ever.
+            await cancel_until_done(connecting)
             with contextlib.suppress(BaseException):
                 await nc.close()
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from agentdash import flags
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG
-from controller.core.config import ConfigError, load_config
+from agentdash.output_files import check_writable, write_text
+from controller.core.config import load_config
 from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
 from controller.simulate.baselines import BaselineSettings
 from controller.simulate.generate import SHAPES, generate
@@ -105,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE  # the bundled trace is of the bundled fleet
     if args.plot is not None:
-        _writable(args.plot)  # before the replay, not after it
+        check_writable(args.plot)  # before the replay, not after it
     trace_path = args.trace or BACKTEST_TRACE
     config = load_config(args.config or BACKTEST_CONFIG)
     trace = load_trace(trace_path, config)
@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from controller.simulate.plot import svg
 
-        _write(args.plot, svg(result, f"agentdash simulate: {trace_path.name}"))
+        write_text(args.plot, svg(result, f"agentdash simulate: {trace_path.name}"))
     _emit(json.dumps(summary, indent=2) if args.json else table(summary, _shown(trace_path)))
     return 0
 
@@ -153,29 +153,8 @@ def _closed_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _writable(path: Path) -> None:
-    """A file to be written after minutes of work can be: a folder that is there and may be
-    written in, no folder in the file's place, and no file there that may not be written
-    (else one line, before the work). Nothing is created: a run that then fails leaves no
-    file behind."""
-    if path.is_dir():
-        raise ConfigError(str(path), "", "cannot write file: Is a directory")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ConfigError(str(path), "", "cannot write file: No such file or directory")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ConfigError(str(path), "", "cannot write file: Permission denied")
-
-
 def _svg(text: str) -> Path:
     """--plot: the plot is SVG, and a name that says otherwise would mislead."""
     if not text.lower().endswith(".svg"):
         raise argparse.ArgumentTypeError(f"expected a file name ending in .svg, got {text!r}")
     return Path(text)
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentdash.output_files import check_writable, write_text
 from agentdash.tune_report import chosen_settings, heading, holdout_check, pareto_front
 from controller.core.config import Config, ConfigError
 
@@ -183,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
 
     options = _options(args)
     if args.output is not None:
-        _writable(args.output)  # before the search, not after it
+        check_writable(args.output)  # before the search, not after it
     text = _read(args.config)
     config = load_config(args.config)  # a mistake names its line
     objective = replace(options.objective, warm_s=warm_wait(config))
@@ -224,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
             f"{NEAR:.0%}: nothing to change."
         )
         if args.output is not None:
-            _write(args.output, text)  # --output is the tuned config, here the same
+            write_text(args.output, text)  # --output is the tuned config, here the same
         _emit("\n".join(out))
         return 0
     out += [*chosen_settings(found), ""]
@@ -274,7 +275,7 @@ def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) ->
     }
     after, kept = edit_pools(text, changes, tuned)
     if args.output is not None:
-        _write(args.output, after)
+        write_text(args.output, after)
     if kept:
         return unified_diff(text, after, str(args.config)).rstrip("\n")
     note = "(the file's layout could not be kept: the diff is of its data, rewritten)\n"
@@ -308,18 +309,6 @@ def _plain(text: str) -> str:
     import yaml
 
     return yaml.safe_dump(yaml.safe_load(text), sort_keys=False)
-
-
-def _writable(path: Path) -> None:
-    from agentdash.simulate import _writable as writable
-
-    writable(path)
-
-
-def _write(path: Path, text: str) -> None:
-    from agentdash.simulate import _write as write
-
-    write(path, text)
 
 
 def _emit(text: str) -> None:

@@ -19,16 +19,18 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from agentdash import flags
-from controller.core.config_errors import ConfigError
+from agentdash.output_files import check_writable, open_for_writing
 from controller.core.events import ScaleEvent
 from controller.core.printable import loggable
 
 if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, not to parse
     from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary
+    from controller.core.config import Config
 
 POLL_S = 0.2
 DRAIN_TIMEOUT_S = 300.0
@@ -92,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from agentdash.demo.fleet import DemoOptions, load_demo_config
 
     config = load_demo_config(args.config)
+    _check_files(config, args.events, args.overrides)
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)
     options = DemoOptions(
         config,
@@ -104,19 +107,23 @@ def run(args: argparse.Namespace) -> int:
         args.overrides,
     )
     with contextlib.ExitStack() as files:
-        sink = files.enter_context(_events_file(args.events)) if args.events else None
+        sink = files.enter_context(open_for_writing(args.events)) if args.events else None
         if not args.headless:
             return dashboard(options, read_only=args.read_only, sink=sink)
         summary = asyncio.run(headless(options, sink, sys.stdout))
     return 0 if summary.lost == 0 else 1
 
 
-def _events_file(path: Path) -> IO[str]:
-    """--events, opened before the fleet starts: a path that cannot be written is one line."""
-    try:
-        return path.open("w", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
+def _check_files(config: Config, events: Path | None, overrides: Path | None) -> None:
+    """Every file the demo writes can be, and --overrides reads, before anything starts: a
+    bad one is one line (exit 2), not a traceback once the fleet runs, nor an --events file
+    emptied by a run that never started."""
+    from controller.coordination.overrides import OverrideStore
+
+    for path in (events, overrides):
+        if path is not None:
+            check_writable(path)
+    OverrideStore(config, overrides)  # the fleet reads it again as it starts
 
 
 def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | None = None) -> int:
@@ -184,27 +191,11 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
 
     fleet = DemoFleet(options, on_scale=write, log=note)
     try:
-        await fleet.start()
-        _say(out, f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}")
-        if fleet.kept is not None:
-            note(f"overrides {fleet.kept}")
-        runner = asyncio.create_task(fleet.run_loop(stop))
-        drain_until: float | None = None
-        while not stop.is_set():
-            if fleet.workload_done.is_set():
-                if not options.drain or await _drained(fleet):
-                    break
-                drain_until = drain_until or time.monotonic() + DRAIN_TIMEOUT_S / options.speed
-                if time.monotonic() > drain_until:
-                    note(
-                        f"drain: queues not empty after {DRAIN_TIMEOUT_S / options.speed:g} s; "
-                        "stopping, what is left stays in JetStream"
-                    )
-                    break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=POLL_S)
-        stop.set()
-        await runner
+        if await _unless_stopped(fleet.start(), stop):
+            _say(out, f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}")
+            if fleet.kept is not None:
+                note(f"overrides {fleet.kept}")
+            await _run(fleet, stop, note)
         summary = await fleet.stop()
         if sink is not None:
             sink.write(json.dumps(summary.as_dict()) + "\n")
@@ -213,6 +204,52 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
     finally:
         if fleet.server is not None:
             fleet.server.close()
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Await `work` unless a stop signal comes first, which cancels it. The signal handlers
+    only set `stop`, so a start that nothing raced against it kept a signal waiting for as
+    long as the start took (nats.py retries a server that is not there). False if stopped;
+    `work`'s own error (StartError, ConfigError) is raised as if it had been awaited."""
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            # Once: the start's cleanup (DemoFleet._connect ending its nats.py connection)
+            # must not be cut short by a second cancel. A cancel that nats.py drops leaves a
+            # start that ends by itself, and then the loop sees `stop` at once.
+            task.cancel()
+            await asyncio.wait({task})  # (not `await task`: a cancel of this one is not its)
+    if task.cancelled():
+        return False
+    task.result()
+    return True
+
+
+async def _run(fleet: DemoFleet, stop: asyncio.Event, note: Callable[[str], None]) -> None:
+    """The controller and the workload until the workload is done (and, with --drain, the
+    queues are empty) or a signal sets `stop`."""
+    options = fleet.options
+    runner = asyncio.create_task(fleet.run_loop(stop))
+    drain_until: float | None = None
+    while not stop.is_set():
+        if fleet.workload_done.is_set():
+            if not options.drain or await _drained(fleet):
+                break
+            drain_until = drain_until or time.monotonic() + DRAIN_TIMEOUT_S / options.speed
+            if time.monotonic() > drain_until:
+                note(
+                    f"drain: queues not empty after {DRAIN_TIMEOUT_S / options.speed:g} s; "
+                    "stopping, what is left stays in JetStream"
+                )
+                break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=POLL_S)
+    stop.set()
+    await runner
 
 
 async def _drained(fleet: DemoFleet) -> bool:

@@ -23,6 +23,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 
+from agentdash.cancelling import cancel_until_done
 from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
 from agentdash.errors import StartError
@@ -150,6 +151,8 @@ class DemoFleet:
         self._on_scale = on_scale
         self._log = log or (lambda line: None)
         self._nats_errors: set[str] = set()
+        self._unreached: Exception | None = None
+        """The last error of the first connection's attempts, for the line if it fails."""
         self._connected = asyncio.Event()
         self.workload_done = asyncio.Event()
         self.kept: str | None = None
@@ -192,7 +195,7 @@ class DemoFleet:
     async def _connect(self, url: str) -> Client:
         """A client that reconnects for ever once connected; a server not there within
         CONNECT_WAIT_S is one line (StartError), not a demo that retries for ever before it
-        has started (and so before a signal could stop it)."""
+        has started. Cancelled (a stop signal while connecting), it closes the client."""
         client = Client()
         settings: dict[str, Any] = {  # (nats.py types these seconds as int; they are floats)
             "connect_timeout": min(CONNECT_WAIT_S, 2.0),
@@ -202,25 +205,38 @@ class DemoFleet:
             "disconnected_cb": self._disconnected,
             "reconnected_cb": self._reconnected,
         }
-        connecting = client.connect(url, **settings)
+        # With max_reconnect_attempts -1, nats.py retries the first connection for ever too.
+        connecting = asyncio.create_task(client.connect(url, **settings), name="connect")
         try:
-            await asyncio.wait_for(connecting, timeout=CONNECT_WAIT_S)
-        except (nats.errors.Error, OSError, TimeoutError) as exc:
-            with contextlib.suppress(Exception):
-                await client.close()
-            said = (
-                f"no answer within {CONNECT_WAIT_S:g} s"
-                if isinstance(exc, TimeoutError)
-                else f"{type(exc).__name__} {exc}".strip()
-            )
-            raise StartError(f"cannot reach NATS at {redacted(url)}: {said}") from None
-        return client
+            await asyncio.wait({connecting}, timeout=CONNECT_WAIT_S)
+        finally:
+            # The deadline passed, or a stop cancelled this task: no retry may go on.
+            await cancel_until_done(connecting)  # (at once if it has ended)
+            if connecting.cancelled() or connecting.exception() is not None:
+                with contextlib.suppress(Exception):
+                    await client.close()
+        failure = TimeoutError() if connecting.cancelled() else connecting.exception()
+        if failure is None:
+            return client
+        if isinstance(failure, nats.errors.Error | OSError | TimeoutError):
+            raise StartError(f"cannot reach NATS at {redacted(url)}: {self._why(failure)}")
+        raise failure
+
+    def _why(self, exc: BaseException) -> str:
+        """Why the first connection failed: the last attempt's error (a refused connection,
+        a name that does not resolve) rather than the deadline that ended the retries."""
+        last = self._unreached if isinstance(exc, TimeoutError) else exc
+        said = f"{type(last).__name__} {last}".strip() if last is not None and str(last) else ""
+        return said or f"no answer within {CONNECT_WAIT_S:g} s"
 
     async def run_loop(self, stop: asyncio.Event) -> None:
         assert self.loop is not None
         await self.loop.run(stop)
 
     async def _nats_error(self, exc: Exception) -> None:
+        if self.nc is None:  # not yet connected: _connect says why in its one line, on stderr
+            self._unreached = exc
+            return
         # Once per kind: while NATS is down, every reconnect attempt fails the same way.
         kind = type(exc).__name__
         if kind not in self._nats_errors:
@@ -316,7 +332,10 @@ class DemoFleet:
         summary.redelivered = self.ledger.redelivered
         summary.rejected = self.ledger.rejected
         if self.nc is not None:
-            await self.nc.close()
+            # While NATS is down, nats.py's close tries to flush what it buffered to a
+            # connection that is gone (ConnectionResetError): there is nothing left to save.
+            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                await self.nc.close()
         if self.server is not None:
             self.server.close()
         return summary

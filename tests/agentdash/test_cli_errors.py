@@ -516,7 +516,9 @@ def test_check_config_only_notes_a_file_it_cannot_read_here(
     [
         ("--events", "a-folder", "cannot write file: Is a directory"),
         ("--events", "missing/events.jsonl", "cannot write file: No such file or directory"),
-        ("--overrides", "a-folder", "cannot read file: Is a directory"),
+        # --overrides is written too (each pin and pause): checked as --events is
+        ("--overrides", "a-folder", "cannot write file: Is a directory"),
+        ("--overrides", "missing/overrides.json", "cannot write file: No such file or directory"),
         ("--overrides", "binary.json", "expected UTF-8 text"),
     ],
 )
@@ -533,19 +535,40 @@ def test_a_demo_file_it_cannot_use_is_one_line_and_exit_2_before_the_fleet_start
     assert err == f"agentdash: {path}: {expected}\n"
 
 
+def test_a_bad_overrides_file_leaves_the_events_file_of_an_earlier_run_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every file is checked before any is opened: a run that never starts empties nothing."""
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "summary"}\n')
+    overrides = tmp_path / "binary.json"
+    overrides.write_bytes(b"\xd1\xff\x00{")
+    argv = ["demo", "--headless", "--events", str(events), "--overrides", str(overrides)]
+    code = exit_code(lambda: main(argv))
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    assert err.startswith(f"agentdash: {overrides}: ")
+    assert events.read_text() == '{"type": "summary"}\n'
+
+
 def test_a_demo_on_a_nats_server_that_is_not_there_stops_with_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """--nats-url to a port nobody listens on: the demo says so and exits 1 within the
-    connect wait, rather than retry for ever before it has started."""
+    """--nats-url to a port nobody listens on: the demo says why on stderr, as `agentdash
+    queues` does, and exits 1 within the connect wait, rather than retry for ever before it
+    has started; its retries print nothing on stdout meanwhile."""
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     url = f"nats://127.0.0.1:{port}"
     code = exit_code(lambda: main(["demo", "--headless", "--duration", "1", "--nats-url", url]))
-    _, err = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert code == 1
-    assert err.endswith(f"agentdash: cannot reach NATS at {url}: no answer within 5 s\n")
+    assert out == ""
+    assert err == (
+        f"agentdash: cannot reach NATS at {url}: ConnectionRefusedError [Errno 111] "
+        f"Connect call failed ('127.0.0.1', {port})\n"
+    )
 
 
 def test_a_demo_nats_url_that_is_not_one_is_one_line_and_exit_2(

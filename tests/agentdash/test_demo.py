@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -72,6 +73,38 @@ def test_a_signal_stops_the_demo_cleanly(tmp_path: Path, sig: signal.Signals) ->
         summary["completed"] + summary["unconfirmed"] + summary["remaining"]
     )
     assert not alive(pid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_demo_while_it_is_still_connecting(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A NATS server that takes the connection and never answers: the demo is still
+    connecting (nats.py retries) when the signal comes. It stops there, in order: the
+    summary of a run that published nothing, exit 0, not 'cannot reach NATS' once its
+    connect deadline has passed."""
+    events = tmp_path / "events.jsonl"
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent.settimeout(30)
+        url = f"nats://127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen(
+            [AGENTDASH, "demo", "--headless", "--duration", "600", "--nats-url", url,
+             "--events", str(events)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            connection, _ = silent.accept()  # connecting: its signal handlers are set by now
+            with connection:
+                process.send_signal(sig)
+                out, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:  # a test that failed midway: leave nothing running
+                process.kill()
+                process.wait()
+    assert (process.returncode, err) == (0, "")
+    assert out.startswith("published 0, completed 0,"), out
+    summary = json.loads(events.read_text().splitlines()[-1])
+    assert (summary["type"], summary["published"], summary["lost"]) == ("summary", 0, 0)
 
 
 def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -183,3 +183,27 @@ def test_stopping_while_nats_is_stalled_ends_in_order_and_loses_nothing(tmp_path
         summary["completed"] + summary["unconfirmed"] + summary["remaining"]  # type: ignore[operator]
     )
     assert not alive(pid)
+
+
+def test_stopping_while_nats_is_down_ends_in_order_and_loses_nothing(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """SIGTERM while the demo's NATS server is gone (not stalled: its port refuses): closing
+    the client meets a connection that was reset under what it buffered, which is no reason
+    for a traceback. The stop is in order, exit 0, and no task is counted lost."""
+    events = tmp_path / "events.jsonl"
+    where = ("--nats-url", nats_server.url)
+    with Demo("--duration", "600", "--events", events, *where, *FAST) as demo:
+        for _ in range(3):  # tasks are flowing
+            demo.wait_for("->")
+        nats_server.stop()
+        demo.wait_for("NATS disconnected")
+        demo.process.send_signal(signal.SIGTERM)
+        code, out, err = demo.finish(timeout=60)
+    assert (code, err) == (0, ""), out + err
+    assert "(not checked: NATS unreachable)" in out
+    summary = summary_of(events)
+    assert summary["lost"] == 0
+    assert summary["published"] == (
+        summary["completed"] + summary["unconfirmed"] + summary["remaining"]  # type: ignore[operator]
+    )

@@ -1,0 +1,40 @@
+"""Files a command writes (simulate's --plot, tune's --output, the demo's --events and
+--overrides): checked before the work that fills them, so that a path that cannot be written
+is one line (`FILE: cannot write file: why`, exit 2) before minutes of work, not a traceback
+after them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO
+
+from controller.core.config_errors import ConfigError
+
+
+def check_writable(path: Path) -> None:
+    """A file to be written later can be: a folder that is there and may be written in, no
+    folder in the file's place, and no file there that may not be written (else one line,
+    before the work). Nothing is created: a run that then fails leaves no file behind."""
+    if path.is_dir():
+        raise ConfigError(str(path), "", "cannot write file: Is a directory")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(str(path), "", "cannot write file: No such file or directory")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(str(path), "", "cannot write file: Permission denied")
+
+
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
+
+
+def open_for_writing(path: Path) -> IO[str]:
+    """A file written as the work goes (the demo's --events), emptied now."""
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
