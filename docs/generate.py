@@ -83,9 +83,10 @@ cooldown before its last replica goes.
 ## Rules for every file
 
 - Every number is strict (`true` or `"10"` is not a number), finite and within the limits
-  below; a number is what JSON would read (`30`, `1.5`, `1e3`): `030`, `0x18` and `1:30`,
-  which YAML 1.1 reads as 24, 24 and 90, are text here and refused as numbers; names used in
-  NATS subjects and Kubernetes objects are checked as such (pool names are DNS labels).
+  below; a number is what JSON would read (`30`, `-5`, `1.5`, `1e3`): `030`, `0x18`, `1:30`,
+  `+5`, `1_0` and `.5`, which YAML 1.1 reads as 24, 24, 90, 5, 10 and 0.5, are text here
+  and refused as numbers; names used in NATS subjects and Kubernetes objects are checked as
+  such (pool names are DNS labels).
 - Two pools may not share a Deployment, a consumer or a subject; every `tenant`, `tier` and
   `provider` a pool or tenant names must exist; duplicate keys are refused.
 - A file holds at most {max_mib} MiB, {max_depth} levels of nesting and {max_nodes:,} values,

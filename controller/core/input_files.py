@@ -343,25 +343,22 @@ _Watched.add_constructor("tag:yaml.org,2002:int", _Watched.construct_yaml_int)  
 
 
 def _numbers_as_json_reads_them() -> None:
-    """YAML 1.1 reads `030` as octal 24, `0x18` as 24 and `17:30` as 1050, and `1e3` as a
-    string. Here a number is one that JSON would read: decimal integers, and floats with a
-    point or an exponent (and .inf, .nan, which the fields refuse by name). Anything else is
-    a string, which a number field refuses with its name and the text as written; and a time
-    of day may go unquoted."""
+    """YAML 1.1 reads `030` as octal 24, `0x18` as 24, `17:30` as 1050, `+5` as 5 and `1_0` as
+    10, and `1e3` as a string. Here a number is one that JSON would read: `-?` then `0` or
+    digits not starting with 0, then an optional fraction and exponent, each with at least
+    one digit (and .inf, .nan, which the fields refuse by name). Anything else is a string,
+    which a number field refuses with its name and the text as written; and a time of day may
+    go unquoted."""
     resolvers = {
         first: [(tag, regexp) for tag, regexp in found if tag not in (_INT, _FLOAT)]
         for first, found in _Watched.yaml_implicit_resolvers.items()
     }
     _Watched.yaml_implicit_resolvers = {first: found for first, found in resolvers.items() if found}
-    _Watched.add_implicit_resolver(
-        _INT, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789")
-    )
+    _Watched.add_implicit_resolver(_INT, re.compile(r"^-?(?:0|[1-9][0-9]*)$"), list("-0123456789"))
     _Watched.add_implicit_resolver(
         _FLOAT,
         re.compile(
-            r"^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
-            r"|[-+]?[0-9][0-9_]*\.(?:[eE][-+]?[0-9]+)?"
-            r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+            r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)"
             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
         ),
         list("-+0123456789."),

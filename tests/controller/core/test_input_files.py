@@ -55,15 +55,23 @@ def test_three_thousand_pools_load(tmp_path: Path) -> None:
     [
         ("30", 30),
         ("-5", -5),
-        ("1_000", 1000),
+        ("0", 0),
         ("1.5", 1.5),
+        ("-0.5", -0.5),
         ("1e3", 1000.0),
         ("1.0e+3", 1000.0),
-        (".5", 0.5),
+        ("1E-3", 0.001),
         ("030", "030"),  # YAML 1.1: octal 24
         ("0x18", "0x18"),  # hexadecimal 24
         ("0b11", "0b11"),
         ("17:30", "17:30"),  # base 60: 1050
+        ("+5", "+5"),  # JSON has no leading +
+        ("1_000", "1_000"),  # nor digit separators
+        ("1_0.5", "1_0.5"),
+        (".5", ".5"),  # nor a fraction without its integer part
+        ("1.", "1."),  # nor a point without digits after it
+        ("+1.5", "+1.5"),
+        ("01.5", "01.5"),
     ],
 )
 def test_a_number_is_what_json_would_read_and_the_rest_stays_text(
