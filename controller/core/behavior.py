@@ -8,7 +8,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, Strict, model_validator
 
+from controller.core.config_errors import shown
 from controller.core.config_types import MAX_PODS, PosSeconds, Seconds, StrictModel
+
+
+def _snake(data: dict[Any, Any], camel: dict[str, str]) -> dict[Any, Any]:
+    """`data` with the HPA's camelCase keys renamed to ours. A key given in both spellings is
+    refused as a key given twice: keeping either one would silently drop the other."""
+    renamed = {camel.get(k, k): v for k, v in data.items()}
+    if len(renamed) < len(data):
+        both = next(k for k in data if k in camel and camel[k] in data)
+        ours = camel[both]
+        raise ValueError(
+            f"expected each key once in a mapping, got {shown(ours)} twice "
+            f"(as {shown(both)} and {shown(ours)})"
+        )
+    return renamed
 
 
 class ScalingPolicy(StrictModel):
@@ -20,6 +35,11 @@ class ScalingPolicy(StrictModel):
     period_seconds: PosSeconds = Field(
         validation_alias=AliasChoices("period_seconds", "periodSeconds")
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data: Any) -> Any:
+        return _snake(data, _POLICY_CAMEL) if isinstance(data, dict) else data
 
 
 class ScalingRule(StrictModel):
@@ -44,6 +64,8 @@ class ScalingRule(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _single_rule(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = _snake(data, _RULE_CAMEL)
         if isinstance(data, dict) and ("max_pods" in data or "period_seconds" in data):
             if "policies" in data:
                 raise ValueError("expected either policies or max_pods/period_seconds, not both")
@@ -117,12 +139,14 @@ DEFAULT_SCALE_DOWN: dict[str, Any] = {
 }
 
 
-_CAMEL = {
+# The HPA's names for our fields, at each level of `behavior` (a name is ours only where the
+# HPA puts it: `scaleUp` inside a direction stays an unknown key, said as written).
+_BEHAVIOR_CAMEL = {"scaleUp": "scale_up", "scaleDown": "scale_down"}
+_RULE_CAMEL = {
     "stabilizationWindowSeconds": "stabilization_seconds",
     "selectPolicy": "select_policy",
-    "scaleUp": "scale_up",
-    "scaleDown": "scale_down",
 }
+_POLICY_CAMEL = {"periodSeconds": "period_seconds"}
 
 
 class Behavior(StrictModel):
@@ -133,11 +157,14 @@ class Behavior(StrictModel):
     def _fill_in(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        data = {_CAMEL.get(k, k): v for k, v in data.items()}
+        data = _snake(data, _BEHAVIOR_CAMEL)
         for key, default in (("scale_up", DEFAULT_SCALE_UP), ("scale_down", DEFAULT_SCALE_DOWN)):
             given = data.get(key)
             if isinstance(given, dict):
-                given = {_CAMEL.get(k, k): v for k, v in given.items()}
+                try:
+                    given = _snake(given, _RULE_CAMEL)
+                except ValueError:
+                    continue  # left as given: ScalingRule refuses it, under the direction's path
                 base = dict(default)
                 if "max_pods" in given or "period_seconds" in given:
                     del base["policies"]  # the single-rule form names its own

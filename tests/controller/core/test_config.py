@@ -59,6 +59,55 @@ def test_an_hpa_behavior_block_pastes_in_with_its_own_names(tmp_path: Path) -> N
     assert behavior.scale_up.describe() == "max(100% / 15 s, 4 pods / 15 s)"  # left default
 
 
+P = "pools.acme-research.behavior"
+
+
+@pytest.mark.parametrize(
+    ("behavior", "path", "expected"),
+    [
+        (
+            {"scaleUp": {"select_policy": "Max"}, "scale_up": {"select_policy": "Min"}},
+            P,
+            "expected each key once in a mapping, got 'scale_up' twice "
+            "(as 'scaleUp' and 'scale_up')",
+        ),
+        (
+            {"scaleDown": {}, "scale_down": {}},
+            P,
+            "expected each key once in a mapping, got 'scale_down' twice",
+        ),
+        (
+            {"scaleUp": {"stabilizationWindowSeconds": 10, "stabilization_seconds": 20}},
+            f"{P}.scale_up",
+            "expected each key once in a mapping, got 'stabilization_seconds' twice "
+            "(as 'stabilizationWindowSeconds' and 'stabilization_seconds')",
+        ),
+        (
+            {"scale_down": {"selectPolicy": "Min", "select_policy": "Max"}},
+            f"{P}.scale_down",
+            "expected each key once in a mapping, got 'select_policy' twice",
+        ),
+        (
+            {"scale_up": {"policies": [{"type": "Pods", "value": 1, "period_seconds": 5,
+                                        "periodSeconds": 10}]}},
+            f"{P}.scale_up.policies.0",
+            "expected each key once in a mapping, got 'period_seconds' twice",
+        ),
+    ],
+)  # fmt: skip
+def test_a_behavior_key_in_both_spellings_is_a_key_given_twice(
+    tmp_path: Path, behavior: dict[str, Any], path: str, expected: str
+) -> None:
+    """`scaleUp` and `scale_up` are one key: given both, neither may silently win."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["pools"]["acme-research"]["behavior"] = behavior
+    file = tmp_path / "agentdash.yaml"
+    file.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as caught:
+        load_config(file)
+    assert (caught.value.path, caught.value.message[: len(expected)]) == (path, expected)
+
+
 def test_the_single_rule_form_is_one_pods_policy(tmp_path: Path) -> None:
     data = yaml.safe_load(EXAMPLE.read_text())
     path = tmp_path / "agentdash.yaml"
