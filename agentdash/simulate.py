@@ -64,13 +64,12 @@ def add_parser(commands: Any) -> None:
     )
     made = parser.add_argument_group("synthetic traces (printed on stdout)")
     made.add_argument("--generate", choices=SHAPES, metavar="|".join(SHAPES))
+    # No defaults here: one of these given without --generate is refused (_misplaced), so
+    # None must say "not given"; _generate fills in the defaults the help names.
     made.add_argument(
-        "--hours",
-        type=flags.number(0, MAX_TRACE_SECONDS / 3600, above=True),
-        default=4.0,
-        help="default 4",
+        "--hours", type=flags.number(0, MAX_TRACE_SECONDS / 3600, above=True), help="default 4"
     )
-    made.add_argument("--seed", type=flags.whole(0, 2**63), default=1, help="default 1")
+    made.add_argument("--seed", type=flags.whole(0, 2**63), help="default 1")
     made.add_argument(
         "--tasks",
         type=flags.whole(0, MAX_GENERATED),
@@ -85,7 +84,9 @@ def add_parser(commands: Any) -> None:
             "--" + knob.name.replace("_", "-"),
             dest=knob.name,
             type=(
-                flags.whole(0, int(most)) if knob.whole else flags.number(0, most, above=periodic)
+                flags.whole(int(knob.least), int(most))
+                if knob.whole
+                else flags.number(knob.least, most, above=periodic)
             ),
             default=knob.default,
             metavar="X",
@@ -95,6 +96,10 @@ def add_parser(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    misplaced = _misplaced(args)
+    if misplaced is not None:
+        print(f"agentdash: simulate {misplaced}", file=sys.stderr)
+        return EXIT_USAGE
     if args.generate:
         return _generate(args)
     if args.config is not None and args.trace is None:
@@ -123,9 +128,27 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _misplaced(args: argparse.Namespace) -> str | None:
+    """A flag the chosen mode would ignore, said rather than dropped: --generate writes a
+    trace and replays none, and a replay reads its trace as it is."""
+    if args.generate:
+        replay = {"--trace FILE": args.trace, "--plot FILE.svg": args.plot, "--json": args.json}
+        given = [name for name, value in replay.items() if value]
+        if given:
+            return f"--generate SHAPE writes a trace and replays none: {given[0]} would be ignored"
+        return None
+    made = {"--hours": args.hours, "--seed": args.seed, "--tasks": args.tasks}
+    given = [name for name, value in made.items() if value is not None]
+    if given:
+        return f"{given[0]} needs --generate SHAPE: a trace replayed is read as it is"
+    return None
+
+
 def _generate(args: argparse.Namespace) -> int:
     config = load_config(args.config or EXAMPLE_CONFIG)
-    trace = generate(config, args.generate, args.hours, args.seed, tasks=args.tasks)
+    hours = 4.0 if args.hours is None else args.hours
+    seed = 1 if args.seed is None else args.seed
+    trace = generate(config, args.generate, hours, seed, tasks=args.tasks)
     try:
         write_trace(trace, sys.stdout)
         sys.stdout.flush()

@@ -38,10 +38,14 @@ from controller.simulate.cluster_parts import SimPool
 from controller.simulate.hpa import HpaPolicy, HpaSpec, HpaState, ScalingRules, reconcile
 
 
-def _setting(default: float, help: str, most: float | None = None, whole: bool = False) -> float:
+def _setting(
+    default: float, help: str, most: float | None = None, whole: bool = False, least: float = 0
+) -> float:
     """A knob: its default, what it is, at most `most` (None: a span of time, bounded by the
-    longest trace), and whether it counts (pods, percent, a yes or no) rather than measures."""
-    return field(default=default, metadata={"help": help, "most": most, "whole": whole})
+    longest trace), at least `least`, and whether it counts (pods, percent, a yes or no)
+    rather than measures."""
+    metadata = {"help": help, "most": most, "whole": whole, "least": least}
+    return field(default=default, metadata=metadata)
 
 
 class Knob(NamedTuple):
@@ -50,6 +54,7 @@ class Knob(NamedTuple):
     help: str
     most: float | None
     whole: bool
+    least: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +66,18 @@ class BaselineSettings:
     hpa_sync_period: float = _setting(15.0, "HPA sync period, seconds")
     hpa_tolerance: float = _setting(0.1, "HPA tolerance", most=0.99)
     hpa_up_stabilization: float = _setting(0.0, "HPA scaleUp stabilizationWindowSeconds")
+    # A policy's value is at least 1, as the HPA's API refuses 0: a policy allowing no change
+    # is selectPolicy Disabled, which these baselines do not model.
     hpa_up_pods: float = _setting(
-        4, "HPA scaleUp Pods policy: pods per period", most=100_000, whole=True
+        4, "HPA scaleUp Pods policy: pods per period", most=100_000, whole=True, least=1
     )
     hpa_up_percent: float = _setting(
-        100, "HPA scaleUp Percent policy: percent per period", most=100_000, whole=True
+        100, "HPA scaleUp Percent policy: percent per period", most=100_000, whole=True, least=1
     )
     hpa_up_period: float = _setting(15.0, "HPA scaleUp policies' periodSeconds")
     hpa_down_stabilization: float = _setting(300.0, "HPA scaleDown stabilizationWindowSeconds")
     hpa_down_percent: float = _setting(
-        100, "HPA scaleDown Percent policy: percent per period", most=100, whole=True
+        100, "HPA scaleDown Percent policy: percent per period", most=100, whole=True, least=1
     )
     hpa_down_period: float = _setting(15.0, "HPA scaleDown policy's periodSeconds")
     hpa_behavior: float = _setting(
@@ -114,6 +121,7 @@ class BaselineSettings:
                 help=str(f.metadata["help"]),
                 most=f.metadata["most"],
                 whole=bool(f.metadata["whole"]),
+                least=f.metadata["least"],
             )
             for f in dataclasses.fields(cls)
         ]
