@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentdash import flags
 from agentdash.output_files import check_writable, write_text
 from agentdash.tune_report import chosen_settings, heading, holdout_check, pareto_front
 from controller.core.config import Config, ConfigError
@@ -156,7 +157,7 @@ def _options(args: argparse.Namespace) -> _Options:
     holdout = _number("--holdout", args.holdout, lambda v: 0 <= v < 1, "a number >= 0 and < 1")
     trials = _number("--trials", args.trials, lambda v: v >= 2 and whole(v), "a whole number >= 2")
     budget = _number("--time-budget", args.time_budget, lambda v: v >= 0, "a number >= 0")
-    seed = _number("--seed", args.seed, whole, "a whole number")
+    seed = _whole("--seed", args.seed, 0, 2**63 - 1)  # as demo and simulate take it
     workers = _number(
         "--workers", args.workers, lambda v: v >= 1 and whole(v), "a whole number >= 1"
     )
@@ -169,7 +170,7 @@ def _options(args: argparse.Namespace) -> _Options:
         holdout=holdout,
         trials=int(trials),
         time_budget=budget or None,
-        seed=int(seed),
+        seed=seed,
         workers=int(workers),
         drain=drain,
         objective=objective,
@@ -295,6 +296,15 @@ def _number(option: str, text: str, ok: Any, expected: str) -> float:
     if not math.isfinite(value) or not ok(value):  # inf is no drain, budget or seed
         raise ConfigError(option, "", f"expected {expected}, got {text!r}")
     return value
+
+
+def _whole(option: str, text: str, low: int, high: int) -> int:
+    """A whole number read as one (a float would round a large seed), said as flags.whole
+    says it."""
+    try:
+        return flags.whole(low, high)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(option, "", str(exc)) from None
 
 
 def _read(path: Path) -> str:

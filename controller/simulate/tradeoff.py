@@ -86,16 +86,17 @@ class Objective:
     def parse(cls, text: str, warm_s: float = 1.0) -> Objective:
         """`both`, `p95`, `cost`, `balanced` or `balanced:W` with 0 < W < 1; ValueError
         otherwise."""
-        kind, _, weight = text.partition(":")
-        if kind == "both" and not weight:
+        # a colon promises a weight: `balanced:` or `both:` is a mistake, not a default
+        kind, colon, weight = text.partition(":")
+        if kind == "both" and not colon:
             return cls("both", warm_s=warm_s)
-        if kind == "p95" and not weight:
+        if kind == "p95" and not colon:
             return cls("p95", warm_s=warm_s)
-        if kind == "cost" and not weight:
+        if kind == "cost" and not colon:
             return cls("cost", warm_s=warm_s)
         if kind == "balanced":
             try:
-                w = float(weight) if weight else 0.5
+                w = float(weight) if colon else 0.5
             except ValueError:
                 w = math.nan
             if 0 < w < 1:

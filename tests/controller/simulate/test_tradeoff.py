@@ -46,7 +46,9 @@ def test_nothing_better_keeps_the_current_config() -> None:
         assert choose(only_worse, Objective.parse(objective)).number == 0
 
 
-@pytest.mark.parametrize("bad", ["fast", "p95:0.5", "balanced:1", "balanced:0", "balanced:x"])
+@pytest.mark.parametrize(
+    "bad", ["fast", "p95:0.5", "balanced:1", "balanced:0", "balanced:x", "balanced:", "both:"]
+)
 def test_a_bad_objective_says_what_is_expected(bad: str) -> None:
     with pytest.raises(ValueError, match="expected"):
         Objective.parse(bad)
