@@ -76,7 +76,8 @@ class ScalingRule(StrictModel):
                 missing = "max_pods" if value is None else "period_seconds"
                 raise ValueError(f"expected {missing} beside the other (or a policies list)")
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"max_pods: expected a whole number greater than 0, got {value!r}")
+                expected = "max_pods: expected a whole number greater than 0"
+                raise ValueError(f"{expected}, got {shown(value)}")
             if value > MAX_PODS:
                 raise ValueError(f"max_pods: expected a whole number <= {MAX_PODS}, got {value}")
             data["policies"] = [{"type": "Pods", "value": value, "period_seconds": period}]

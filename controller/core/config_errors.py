@@ -2,13 +2,13 @@
 `file:line: field.path: ...` where the line of the field is known).
 
 `first_error` turns pydantic's first error into a field path and an expectation ("expected an
-integer, got True"); values and keys are shown cut short and quoted where they would not read
+integer, got true"); values and keys are shown cut short and quoted where they would not read
 plainly, so that no input, however long or odd, makes the line longer than a line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,9 +114,37 @@ def _expectation(error: Mapping[str, Any]) -> str:
 
 
 def shown(value: Any) -> str:
-    """A value as a one-line error shows it: its repr, cut short (a file may hold megabytes)."""
-    text = repr(value)
+    """A value as a one-line error shows it, cut short (a file may hold megabytes): `true`,
+    `false` and `null` as the YAML or JSON the person wrote says them, not Python's `True`
+    and `None`; anything else by its repr (a string quoted, so that an empty or spaced one
+    still shows)."""
+    text = _written(value, 81)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+_WORDS = {True: "true", False: "false", None: "null"}
+
+
+def _written(value: Any, room: int) -> str:
+    """`value` in flow style, or its first `room` characters at least: a list or a mapping
+    is written only until that much is (the rest would be cut off anyway)."""
+    if value is True or value is False or value is None:
+        return _WORDS[value]
+    if isinstance(value, dict):
+        pairs = (f"{_written(k, room)}: {_written(v, room)}" for k, v in value.items())
+        return "{" + _joined(pairs, room) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + _joined((_written(item, room) for item in value), room) + "]"
+    return repr(value)
+
+
+def _joined(parts: Iterator[str], room: int) -> str:
+    text = next(parts, "")
+    for part in parts:
+        if len(text) >= room:
+            break
+        text += ", " + part
+    return text
 
 
 def _dotted(loc: Sequence[int | str]) -> str:

@@ -33,7 +33,7 @@ from yaml.reader import Reader
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
-from controller.core.config_errors import MAX_DIGITS, ConfigError, TooLarge, key
+from controller.core.config_errors import MAX_DIGITS, ConfigError, TooLarge, key, shown
 
 MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 32
@@ -173,7 +173,7 @@ def load_json(text: str, source: str) -> Any:
             source, f"line {exc.lineno} column {exc.colno}", f"expected valid JSON: {exc.msg}"
         ) from None
     except DuplicateKey as exc:
-        message = f"expected each key once in an object, got {exc.key!r} twice"
+        message = f"expected each key once in an object, got {shown(exc.key)} twice"
         raise ConfigError(source, "", message) from None
     except RecursionError:
         raise ConfigError(source, "", f"expected at most {MAX_DEPTH} levels of nesting") from None
@@ -318,7 +318,7 @@ class _Watched(Composer, SafeConstructor, Resolver):
             if first is not None:
                 raise _LimitError(
                     key_node.start_mark,
-                    f"expected each key once in a mapping, got {key!r} again "
+                    f"expected each key once in a mapping, got {shown(key)} again "
                     f"(first at line {first.line + 1})",
                 )
             seen[key] = key_node.start_mark

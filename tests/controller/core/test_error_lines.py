@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.core.config import ConfigError, load_config
+from controller.core.config_errors import shown
 from controller.core.input_files import load_yaml_with_lines
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "agentdash.yaml"
@@ -140,3 +141,30 @@ def test_the_line_keeps_the_error_on_one_line(tmp_path: Path) -> None:
     error = mistake(tmp_path, text)
     assert "\n" not in str(error)
     assert str(error).startswith(f"{tmp_path / 'agentdash.yaml'}:{error.line}: pools.")
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("true", "got true"),
+        ("false", "got false"),
+        ("null", "got null"),
+        ("[1, true, null]", "got [1, true, null]"),
+        ("{a: null}", "got {'a': null}"),
+    ],
+)
+def test_a_value_is_said_as_yaml_writes_it_not_as_python_does(
+    tmp_path: Path, written: str, said: str
+) -> None:
+    """`got True` or `got None` would name a Python value the person never wrote."""
+    error = mistake(tmp_path, replaced("max_replicas: 10", f"max_replicas: {written}"))
+    assert error.path == "pools.acme-research.max_replicas"
+    assert error.message == f"expected an integer, {said}"
+
+
+def test_a_long_value_is_cut_short_without_being_written_out_whole() -> None:
+    said = shown(list(range(10**6)))
+    assert len(said) == 80
+    assert said.startswith("[0, 1, 2")
+    assert said.endswith("...")
+    assert shown({"key": [True, None, "x"]}) == "{'key': [true, null, 'x']}"

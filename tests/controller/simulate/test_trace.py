@@ -66,7 +66,7 @@ def test_a_trace_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -
         ),
         (
             '{"t": true, "pool": "acme-research", "work_s": 1, "tokens": 1}',
-            "t.jsonl: line 2: t: expected a number >= 0, got True",
+            "t.jsonl: line 2: t: expected a number >= 0, got true",
         ),
         (
             '{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 2.5}',
