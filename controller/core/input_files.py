@@ -56,13 +56,17 @@ def read_text(path: Path | str, what: str = "text") -> str:
 
 
 def decode(data: bytes, source: str) -> str:
+    """UTF-8 text, without the byte order mark an editor on Windows may start it with: YAML
+    skips one, and JSON, which refuses one, is read the same way (a trace is read with
+    utf-8-sig). Removed after decoding, so that a bad byte's place counts from the file's
+    start."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             source,
             f"byte {exc.start}",
-            f"expected UTF-8 text, got {data[exc.start : exc.start + 1]!r}",
+            f"expected UTF-8 text, got byte 0x{data[exc.start]:02x}",
         ) from None
 
 
@@ -167,7 +171,7 @@ def load_json(text: str, source: str) -> Any:
     """Parse JSON within the limits; NaN and Infinity are let through for the models to
     refuse with a field path (every float field is finite)."""
     try:
-        data = json.loads(text, parse_int=_int, object_pairs_hook=unique_keys)
+        data = json.loads(text, parse_int=bounded_int, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             source, f"line {exc.lineno} column {exc.colno}", f"expected valid JSON: {exc.msg}"
@@ -186,7 +190,10 @@ def _where(mark: Any) -> str:
     return f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
 
 
-def _int(text: str) -> int | TooLarge:
+def bounded_int(text: str) -> int | TooLarge:
+    """json.loads' parse_int: an integer longer than MAX_DIGITS is kept as TooLarge, for the
+    field that holds it to refuse by name (Python's own int() refuses 4300 digits and more
+    with no field to name)."""
     digits = len(text.lstrip("-"))
     return TooLarge(digits) if digits > MAX_DIGITS else int(text)
 

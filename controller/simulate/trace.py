@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from controller.core.config import Config, ConfigError
+from controller.core.config_errors import MAX_DIGITS, TooLarge, shown
 from controller.core.config_errors import key as field
-from controller.core.config_errors import shown
 from controller.core.config_types import DAY, MAX_COUNT
-from controller.core.input_files import DuplicateKey, unique_keys
+from controller.core.input_files import DuplicateKey, bounded_int, decode, unique_keys
 
 FIELDS = ("t", "pool", "work_s", "tokens")
 MAX_TRACE_SECONDS = 31 * DAY
@@ -212,7 +212,23 @@ def load_trace(path: Path | str, config: Config) -> Trace:
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(source, "", f"expected UTF-8 text: {exc.reason}") from None
+        raise _not_utf8(path, source, exc) from None
+
+
+def _not_utf8(path: Path | str, source: str, exc: UnicodeDecodeError) -> ConfigError:
+    """The line of the first byte that is not UTF-8, found by reading the file again as
+    bytes: the text reader that failed knows only its place in a buffer. A newline is never
+    part of a UTF-8 sequence, so each line decodes or fails on its own."""
+    try:
+        with Path(path).open("rb") as file:
+            for number, raw in enumerate(file, start=1):
+                try:
+                    decode(raw, source)
+                except ConfigError as error:
+                    return ConfigError(source, f"line {number}", error.message)
+    except OSError:
+        pass  # gone since: say what the reader said
+    return ConfigError(source, "", f"expected UTF-8 text: {exc.reason}")
 
 
 def _task(
@@ -220,14 +236,12 @@ def _task(
 ) -> tuple[float, int, float, int]:
     where = f"line {number}"
     try:
-        row = json.loads(line, object_pairs_hook=unique_keys)
+        row = json.loads(line, parse_int=bounded_int, object_pairs_hook=unique_keys)
     except DuplicateKey as twice:
         said = f"expected each key once in an object, got {shown(twice.key)} twice"
         raise ConfigError(source, where, said) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(source, where, f"expected a JSON object: {exc.msg}") from None
-    except ValueError:  # Python parses integers of at most 4300 digits
-        raise ConfigError(source, where, "expected numbers of at most 4300 digits") from None
     except RecursionError:
         said = f"expected a flat JSON object like {_EXAMPLE}, got one nested too deep to read"
         raise ConfigError(source, where, said) from None
@@ -239,6 +253,9 @@ def _task(
     for key in FIELDS:
         if key not in row:
             raise ConfigError(source, f"{where}: {key}", "required field is missing")
+        if isinstance(row[key], TooLarge):  # said as the config says it, for any field
+            said = f"expected a number of at most {MAX_DIGITS} digits, got {shown(row[key])}"
+            raise ConfigError(source, f"{where}: {key}", said)
     pool = row["pool"]
     if not isinstance(pool, str) or pool not in index:
         names = ", ".join(index)

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.core.config import load_config
-from controller.core.input_files import load_yaml
+from controller.core.config import ConfigError, load_config
+from controller.core.input_files import decode, load_json, load_yaml, read_text
+from controller.sources.observations_file import load_observations
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "agentdash.yaml"
 BASE: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
@@ -82,3 +83,27 @@ def test_a_number_is_what_json_would_read_and_the_rest_stays_text(
     value = load_yaml(f"v: {written}\n", "f.yaml")["v"]
     assert value == read
     assert type(value) is type(read)
+
+
+def test_a_byte_order_mark_is_skipped_in_json_as_in_yaml(tmp_path: Path) -> None:
+    """Editors on Windows start a UTF-8 file with a BOM. YAML skips it; JSON refuses it
+    ('Unexpected UTF-8 BOM'), so an observations file saved there would not load."""
+    examples = EXAMPLE.parent
+    config = load_config(EXAMPLE)
+    plain = examples / "observations.json"
+    marked = tmp_path / "observations.json"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert load_observations(marked, config) == load_observations(plain, config)
+    assert load_json(read_text(marked), "f.json") == load_json(read_text(plain), "f.json")
+    yaml_marked = tmp_path / "agentdash.yaml"
+    yaml_marked.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.read_bytes())
+    assert load_config(yaml_marked).model_dump() == config.model_dump()
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_its_place_and_value() -> None:
+    with pytest.raises(ConfigError) as caught:
+        decode(b"\xef\xbb\xbfcluster: {}  # caf\xe9\n", "f.yaml")
+    assert (caught.value.path, caught.value.message) == (
+        "byte 21",
+        "expected UTF-8 text, got byte 0xe9",
+    )

@@ -97,6 +97,12 @@ def test_a_trace_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -
             "t.jsonl: line 2: pool: expected one of the config's pools",
         ),
         ('"acme-research"', "t.jsonl: line 2: expected a JSON object like {"),
+        pytest.param(
+            '{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": ' + "9" * 5000 + "}",
+            "t.jsonl: line 2: tokens: expected a number of at most 18 digits, "
+            "got a 5000-digit number",
+            id="tokens of 5000 digits",
+        ),
         (
             '{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "a\\nb": 1}',
             "t.jsonl: line 2: 'a\\nb': unknown key (expected t, pool, work_s, tokens)",
@@ -109,6 +115,16 @@ def test_a_bad_line_names_the_file_the_line_and_the_field(line: str, message: st
         parse_trace([good, line], CONFIG, "t.jsonl")
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_a_byte_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    """Latin-1 from an old export: the line holding the byte, not only that one is wrong."""
+    good = '{"t": 0, "pool": "acme-research", "work_s": 1, "tokens": 1}\n'
+    file = tmp_path / "t.jsonl"
+    file.write_bytes((good * 3 + '{"t": 1, "pool": "café"}\n' + good).encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_trace(file, CONFIG)
+    assert str(caught.value) == f"{file}: line 4: expected UTF-8 text, got byte 0xe9"
 
 
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
