@@ -24,7 +24,9 @@ priority starves the lower tiers for as long as the higher ones have work, and t
 grow for hours. By weight, a higher tier still gets more of a short ceiling, and no tier gets
 nothing. Within the shares the room is water-filled: every pool rises in step with its weight,
 and when a ceiling cannot give every pool one more replica, the next one goes to the pool
-lowest in replicas per weight, then to the larger unmet demand, then by pool name.
+lowest in replicas per weight, then to one that has it running already (else two pools short
+of one replica trade it every tick, and neither pod ever finishes starting), then to the
+larger unmet demand, then by pool name.
 
 Most ticks nothing is short and every claim is granted in one linear pass; water-filling runs
 only over the claims under a short ceiling, one independent group at a time.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from controller.core.allocation import Claim
@@ -16,6 +16,21 @@ EPS = 1e-9
 """Float slack when room is compared with a replica's cost."""
 Costs = tuple[tuple[int, float], ...]
 """A pool's (ceiling index, cost of one replica there), as Layout.costs holds them."""
+
+
+class Turn(NamedTuple):
+    """A claim's place in the queue for its next replica (`Room._water_fill`): compared
+    field by field, the lowest goes first."""
+
+    level: float
+    """Replicas per weight it would have with it."""
+    moved: bool
+    """Whether the replica would be a pod moved or started (False: one it has running)."""
+    unmet: int
+    """Minus the replicas it still wants: the larger unmet demand first."""
+    name: str
+    position: int
+    """The claim's place in the list being filled."""
 
 
 class Room:
@@ -125,29 +140,38 @@ class Room:
 
     def _water_fill(self, claims: list[Claim]) -> None:
         """Raise the claims one replica at a time, each to the claim lowest in replicas per
-        weight (then the larger unmet demand, then the name), while its ceilings have room:
-        weighted max-min fairness. Room only shrinks here, so a claim that no longer fits is
-        done. `_level_up` grants the bulk of it first, the same replicas the queue would."""
-        weights = self.shape.weights
+        weight, while its ceilings have room: weighted max-min fairness. Between claims at the
+        same level, the next replica goes first to one that has it running already (a pod
+        moved is a task cut short and a cold start, and two pools short of one replica would
+        trade it back and forth every tick), then to the larger unmet demand, then by name.
+        Room only shrinks here, so a claim that no longer fits is done. `_level_up` grants
+        the bulk of it first, the same replicas the queue would."""
         active = [c for c in claims if c.granted < c.goal and self.fits(c)]
         if not active:
             return
         self._level_up(active)
         queue = [
-            ((c.granted + 1) / weights[c.name], c.granted - c.goal, c.name, k)
-            for k, c in enumerate(active)
-            if c.granted < c.goal and self.fits(c)
+            self._next(c, k) for k, c in enumerate(active) if c.granted < c.goal and self.fits(c)
         ]
         heapq.heapify(queue)
         while queue:
-            k = heapq.heappop(queue)[3]
+            k = heapq.heappop(queue).position
             claim = active[k]
             if not self.fits(claim):
                 continue
             self.grant(claim, 1)
             if claim.granted < claim.goal:
-                level = (claim.granted + 1) / weights[claim.name]
-                heapq.heappush(queue, (level, claim.granted - claim.goal, claim.name, k))
+                heapq.heappush(queue, self._next(claim, k))
+
+    def _next(self, claim: Claim, position: int) -> Turn:
+        """The turn of `claim` (at `position` in the list) for its next replica."""
+        return Turn(
+            level=(claim.granted + 1) / self.shape.weights[claim.name],
+            moved=claim.granted >= claim.current,
+            unmet=claim.granted - claim.goal,
+            name=claim.name,
+            position=position,
+        )
 
     def _level_up(self, claims: list[Claim]) -> None:
         """Grant every replica up to the highest level (replicas per weight) at which all the

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from controller.core.allocation import Claim, allocate
 from controller.core.config import Config
 from controller.core.room import Room
+from controller.simulate.backtest import make_scaler
+from tests.support.builders import replay, trace
 from tests.support.factories import config, pool
 
 TIER_OF = {"high": "enterprise", "peer": "enterprise", "mid": "growth", "low": "starter"}
@@ -95,6 +97,13 @@ ROWS = [
         {"high": Bid(current=2, want=5, busy=2), "peer": Bid(current=4, want=1, busy=1, kept=4)},
         {"high": 5, "peer": 1},
     ),
+    Row(
+        "peers short of one replica: the pool that has it running keeps it, whatever the "
+        "other bids (a rate limit holds its bid down, none holds a pool at zero)",
+        {"high": Bid(current=1, want=4), "peer": Bid(current=0, want=30)},
+        {"high": 1, "peer": 0},
+        max_pods=1,
+    ),
 ]
 
 
@@ -143,3 +152,15 @@ def test_the_bulk_fill_grants_what_one_replica_at_a_time_would(
         return [c.granted for c in made]
 
     assert granted(bulk=True) == granted(bulk=False)
+
+
+def test_two_backlogged_peers_at_a_full_cluster_do_not_trade_their_pod() -> None:
+    # One pod for two pools of the same tier, each with a backlog. The one at zero bids its
+    # whole demand; the rate limit holds the other's bid to a few pods. If the larger bid
+    # took the pod, it would change hands every tick and never finish its cold start.
+    pools = {name: pool("high", max_replicas=20, cold_start_seconds=20) for name in ("a", "b")}
+    cfg = config(pools, {"high": {"tier": "enterprise"}}, max_pods=1)
+    rows = [(0.0, name, 10.0, 100) for name in ("a", "b") for _ in range(30)]
+    cluster = replay(cfg, trace(cfg, *rows), make_scaler("agentdash", cfg))
+    assert cluster.completed == 60
+    assert cluster.reversals <= 2
