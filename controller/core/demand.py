@@ -18,6 +18,11 @@ from controller.core.budget import MAX_TASK_SECONDS
 from controller.core.config import PoolConfig
 from controller.core.model import PoolObservation, Reason
 
+LANDING_SIGMAS = 0.5
+"""How far above the need a scale-down of a learned pool lands (`noise_top`), in standard
+deviations of the arrivals' noise. Landing exactly on a reading taken as traffic falls sent
+the next small rise back up within a minute: a reversal, and a cold start for nothing.
+Measured in docs/policy.md, "The landing"."""
 _AT_ZERO = "lag {} <= activation_lag {}: stay at zero"
 _DEMAND = "lag {} (pending {} + ack_pending {}) / {:g} per replica -> {}"
 _DEMAND_AHEAD = (
@@ -52,6 +57,17 @@ class Footprint(NamedTuple):
     """Whether any task was pending or in flight (what the history records)."""
     busy: int
     """Replicas at work now (tasks in flight over concurrency), at most `replicas`."""
+    top: int = 0
+    """Where a scale-down lands (controller.core.time_rules): the need, unrounded, and
+    LANDING_SIGMAS of the arrivals' noise above it, rounded up to whole replicas; at least
+    `demand`."""
+
+
+class Need(NamedTuple):
+    """Step 2's demand, and the need it rounds up (in replicas, before rounding)."""
+
+    replicas: int
+    exact: float
 
 
 class Demanded(NamedTuple):
@@ -79,15 +95,29 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
         mark = Footprint(stale=True, replicas=replicas, demand=0, lagging=lag > 0, busy=0)
         return Demanded(footprint=mark, reasons=())
     reasons: list[Reason] = []
-    want = demand_of(pool, obs, lag, replicas, reasons, wait)
+    need = demand_of(pool, obs, lag, replicas, reasons, wait)
     mark = Footprint(
         stale=False,
         replicas=replicas,
-        demand=want,
+        demand=need.replicas,
         lagging=lag > 0,
         busy=busy_of(pool, obs, replicas),
+        top=noise_top(pool, need),
     )
     return Demanded(footprint=mark, reasons=tuple(reasons))
+
+
+def noise_top(pool: PoolConfig, need: Need) -> int:
+    """`need` and LANDING_SIGMAS of the arrivals' noise above it, in whole replicas (at least
+    its demand, at most max_replicas). As a Poisson count, the tasks a need of r replicas
+    stands for (r x per: target_lag_per_replica or concurrency, whichever is larger) vary by
+    their square root: sqrt(r / per) replicas. A need just under a whole replica lands one
+    above it; a need well under the replicas it was rounded up to lands on them."""
+    per = pool.target_lag_per_replica
+    per = per if per > pool.concurrency else pool.concurrency
+    noisy = math.ceil(need.exact + LANDING_SIGMAS * math.sqrt(need.exact / per) - 1e-9)
+    top = noisy if noisy > need.replicas else need.replicas
+    return top if top < pool.max_replicas else pool.max_replicas
 
 
 def busy_of(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
@@ -103,7 +133,7 @@ def demand_of(
     current: int,
     reasons: list[Reason],
     wait: float | None = None,
-) -> int:
+) -> Need:
     """Step 2, explained into `reasons`: the larger of
 
     - the backlog: lag, plus what will arrive beyond the ready pods' pace while a new pod
@@ -114,7 +144,7 @@ def demand_of(
     if current == 0 and lag <= pool.activation_lag:
         args = (lag, pool.activation_lag)
         reasons.append(Reason("demand", _AT_ZERO, args))
-        return 0
+        return Need(replicas=0, exact=0.0)
     per_replica = pool.target_lag_per_replica
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
     # The sources bound these; a value that still is not a measurement (NaN, inf, absurd)
@@ -131,7 +161,8 @@ def demand_of(
         # Net inflow: arrivals beyond what the ready pods finish. While tasks wait and it is
         # positive, the queue grows by that much for every second a new pod takes to start.
         ahead = _ahead(pool, rate or 0.0, seconds or 0.0, obs.ready)
-    demand = math.ceil((lag + ahead) / per_replica - 1e-9)
+    exact = (lag + ahead) / per_replica
+    demand = math.ceil(exact - 1e-9)
     if lookahead and demand < current:
         keep = _kept_up(pool, rate or 0.0, seconds or 0.0, lag, demand, current)
     if ahead:
@@ -152,9 +183,10 @@ def demand_of(
         args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
         reasons.append(Reason("demand", _KEEP_UP, args))
         demand = keep
+        exact = keep
     if rate and seconds:
-        return _steady(pool, rate, seconds, demand, reasons, wait)
-    return demand
+        return _steady(pool, rate, seconds, Need(replicas=demand, exact=exact), reasons, wait)
+    return Need(replicas=demand, exact=exact)
 
 
 def _kept_up(
@@ -178,11 +210,11 @@ def _steady(
     pool: PoolConfig,
     rate: float,
     seconds: float,
-    demand: int,
+    backlog: Need,
     reasons: list[Reason],
     wait: float | None,
-) -> int:
-    """The backlog's `demand`, or the steady load's where larger, explained into `reasons`.
+) -> Need:
+    """The `backlog`'s demand, or the steady load's where larger, explained into `reasons`.
 
     Little's law: the arrivals keep rate x task time tasks in the system, lag to come, held
     to the same target per replica as the lag (or concurrency, if larger: a replica never
@@ -193,17 +225,19 @@ def _steady(
     inside = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S)
     per = per_replica if per_replica > concurrency else concurrency
     steady = math.ceil(inside / per - 1e-9)
+    demand = backlog.replicas
+    exact = inside / per if inside / per > backlog.exact else backlog.exact
     if wait is not None and inside > 0:
         slots = _staffing(inside, seconds, wait)
         staffed = math.ceil(slots / concurrency - 1e-9)
         if staffed > steady and staffed > demand:
             args = (rate, seconds, inside, wait, concurrency, staffed)
             reasons.append(Reason("latency objective", _STAFFING, args))
-            return staffed
+            return Need(replicas=staffed, exact=slots / concurrency)
     if steady > demand:
         reasons.append(Reason("arrival", _ARRIVAL, (rate, seconds, inside, per, steady)))
-        return steady
-    return demand
+        return Need(replicas=steady, exact=exact)
+    return Need(replicas=demand, exact=exact)
 
 
 def _ahead(pool: PoolConfig, rate: float, seconds: float, ready: int) -> int:

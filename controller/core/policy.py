@@ -166,7 +166,8 @@ def claim(
     )
     if history is None:
         return untimed
-    return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now)
+    top = demand.footprint.top
+    return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now, top)
 
 
 def _unobserved(name: str, pool: PoolConfig, why: str | None) -> Claim:
@@ -222,13 +223,14 @@ def _stale(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
     )
 
 
-def _timed(claim: Claim, past: PoolHistory, paced: int | None, now: float) -> Claim:
+def _timed(claim: Claim, past: PoolHistory, paced: int | None, now: float, top: int) -> Claim:
     """`claim` (its `want` the recommendation) once the time rules have spoken (step 6): the
     replicas they keep above it go in `kept`, a rate limit's hold lowers `want`, and
-    `steady` is the part of the demand that has lasted (hysteresis under a short ceiling)."""
+    `steady` is the part of the demand that has lasted (hysteresis under a short ceiling).
+    `top`: where a scale-down lands (controller.core.demand.noise_top)."""
     recommendation, reasons = claim.recommendation, claim.reasons
     target, settled = time_rules(
-        claim.pool, past, claim.current, recommendation, now, reasons, claim.busy
+        claim.pool, past, claim.current, recommendation, now, reasons, claim.busy, top
     )
     until = min(claim.until, settled)
     if paced is not None and target > paced and target > recommendation:

@@ -36,11 +36,13 @@ def time_rules(
     now: float,
     reasons: list[Reason],
     busy: int = 0,
+    top: int = 0,
 ) -> Timed:
     """Cooldown, stabilization and rate policies on the pool's own recommendation; and until
     when they give the same by themselves: when the cooldown ends, or an entry that bound
     leaves its window. (One that did not bind cannot start to as entries leave: a window's
-    lowest only rises, its highest only falls, a rate limit's room only grows.)"""
+    lowest only rises, its highest only falls, a rate limit's room only grows.) `top`: where
+    a learned pool's scale-down lands (controller.core.demand.noise_top)."""
     keep = None
     if pool.learns_keep_alive:  # a pool new to the history knows no level yet
         keep = past.keep if past.keep is not None else KeepAlive.for_pool(pool)
@@ -53,7 +55,8 @@ def time_rules(
         cooled = _cooldown(pool, past, now, reasons)
         if cooled is not None:
             target, until = cooled
-    desired, until = _windows(pool, past, current, target, now, until, keep, reasons)
+    land_on = None if keep is None else top
+    desired, until = _windows(pool, past, current, target, now, until, land_on, reasons)
     return _rate_limited(pool, past, current, desired, now, until, reasons)
 
 
@@ -96,12 +99,13 @@ def _windows(
     target: int,
     now: float,
     until: float,
-    keep: KeepAlive | None,
+    land_on: int | None,
     reasons: list[Reason],
 ) -> Timed:
     """The tolerance, then the stabilization window, of the direction the target moves in;
-    scaling down, a pool on the learned keep-alive lands above the target (`_landing`)
-    instead of keeping a window."""
+    scaling down, a pool on the learned keep-alive (`land_on` not None) lands on the noise
+    above its need where that is above the target (`_landing`), instead of keeping a
+    window."""
     args: tuple[object, ...]
     desired = target
     if target > current > 0:
@@ -122,8 +126,8 @@ def _windows(
         if target >= current * (1 - down.tolerance) and target > 0:
             reasons.append(Reason("tolerance", _TOLERANCE, (target, down.tolerance, current)))
             return Timed(current, until)
-        if keep is not None:  # no window: the keep-alive held what its levels are worth
-            return Timed(_landing(pool, current, target, reasons), until)
+        if land_on is not None:  # no window: the keep-alive held what its levels are worth
+            return Timed(_landing(current, target, land_on, reasons), until)
         window = down.stabilization_seconds
         highest = past.highest_since(now - window) if window else None
         if highest is not None and highest[1] > target:
@@ -135,25 +139,15 @@ def _windows(
     return Timed(desired, until)
 
 
-def _landing(pool: PoolConfig, current: int, target: int, reasons: list[Reason]) -> int:
-    """Where a pool on the learned keep-alive lands when it scales down: `target` and
-    LANDING_SIGMAS of the arrivals' noise above it, in whole replicas, at most `current`.
-    Zero stays zero: going idle is the first level's to decide."""
-    if target <= 0:
+def _landing(current: int, target: int, top: int, reasons: list[Reason]) -> int:
+    """Where a pool on the learned keep-alive lands when it scales down: on `top` (the need
+    and half a standard deviation of the arrivals' noise above it) where that is above the
+    target, at most `current`. Zero stays zero: going idle is the first level's to decide."""
+    if target <= 0 or top <= target:
         return target
-    spare = math.ceil(LANDING_SIGMAS * _noise(pool, target) - 1e-9)
-    landing = target + spare if target + spare < current else current
+    landing = top if top < current else current
     reasons.append(Reason("landing", _LANDING, (target, landing - target, current, landing)))
     return landing
-
-
-def _noise(pool: PoolConfig, replicas: int) -> float:
-    """One standard deviation of the tasks `replicas` stand for, in replicas: as a Poisson
-    count, replicas x per tasks (per: target_lag_per_replica or concurrency, whichever is
-    larger) vary by their square root."""
-    per = pool.target_lag_per_replica
-    per = per if per > pool.concurrency else pool.concurrency
-    return math.sqrt(replicas / per)
 
 
 def _rate_limited(
@@ -295,13 +289,6 @@ def _rate_limit(
     return (best if best < current else current), until
 
 
-LANDING_SIGMAS = 0.5
-"""How far above where the rules point (the reading, or what the keep-alive holds) a
-scale-down of a learned pool lands, in standard deviations of the arrivals' noise (`_noise`),
-rounded up to whole replicas: one spare replica for most pools, more for large ones (4 at 100
-replicas of 2 tasks each). Landing exactly on a reading taken as traffic falls sent the next
-small rise back up within a minute: a reversal, and a cold start for nothing. Measured in
-docs/policy.md, "The landing"."""
 BIG = 1 << 30
 """No rate limit: more replicas than anything asks for."""
 _TOLERANCE = "{} is within {:.0%} of {}: keep them"

