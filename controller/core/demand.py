@@ -183,7 +183,7 @@ def demand_of(
         args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
         reasons.append(Reason("demand", _KEEP_UP, args))
         demand = keep
-        exact = keep
+        exact = float(keep)
     if rate and seconds:
         return _steady(pool, rate, seconds, Need(replicas=demand, exact=exact), reasons, wait)
     return Need(replicas=demand, exact=exact)
