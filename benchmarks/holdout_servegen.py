@@ -176,10 +176,9 @@ def client_day(rng: random.Random, client: Client, day: int, factor: float) -> l
         gaps = [_gap(rng, window) for _ in range(n)]
         stretch = WINDOW_S / (sum(gaps) or 1.0)
         t = w * WINDOW_S
-        absolute = (day * DAY_WINDOWS + w) * WINDOW_S
+        tokens = client.tokens_at((day * DAY_WINDOWS + w) * WINDOW_S)
         for gap in gaps:
             t += gap * stretch
-            tokens = client.tokens_at(absolute)
             requests.append(
                 Request(t=min(t, (w + 1) * WINDOW_S - 1e-3), context=_draw(rng, tokens.inputs),
                         generated=_draw(rng, tokens.outputs))

@@ -113,11 +113,17 @@ def noise_top(pool: PoolConfig, need: Need) -> int:
     stands for (r x per: target_lag_per_replica or concurrency, whichever is larger) vary by
     their square root: sqrt(r / per) replicas. A need just under a whole replica lands one
     above it; a need well under the replicas it was rounded up to lands on them."""
-    per = pool.target_lag_per_replica
-    per = per if per > pool.concurrency else pool.concurrency
+    per = tasks_per_replica(pool)
     noisy = math.ceil(need.exact + LANDING_SIGMAS * math.sqrt(need.exact / per) - 1e-9)
     top = noisy if noisy > need.replicas else need.replicas
     return top if top < pool.max_replicas else pool.max_replicas
+
+
+def tasks_per_replica(pool: PoolConfig) -> int | float:
+    """The tasks a replica stands for in the steady load and its noise: target_lag_per_replica,
+    or concurrency if larger (a replica never has more at work at once)."""
+    per = pool.target_lag_per_replica
+    return per if per > pool.concurrency else pool.concurrency
 
 
 def busy_of(pool: PoolConfig, obs: PoolObservation, current: int) -> int:
@@ -221,12 +227,13 @@ def _steady(
     has more at work at once). Counted over what the rate window has seen: n arrivals in it
     never ask for more than n (a lone task is not a stream of them); the lag covers tasks
     that outlast the window, each one running in ack_pending."""
-    per_replica, concurrency = pool.target_lag_per_replica, pool.concurrency
+    concurrency = pool.concurrency
     inside = rate * (seconds if seconds < RATE_WINDOW_S else RATE_WINDOW_S)
-    per = per_replica if per_replica > concurrency else concurrency
-    steady = math.ceil(inside / per - 1e-9)
+    per = tasks_per_replica(pool)
+    load = inside / per
+    steady = math.ceil(load - 1e-9)
     demand = backlog.replicas
-    exact = inside / per if inside / per > backlog.exact else backlog.exact
+    exact = load if load > backlog.exact else backlog.exact
     if wait is not None and inside > 0:
         slots = _staffing(inside, seconds, wait)
         staffed = math.ceil(slots / concurrency - 1e-9)
