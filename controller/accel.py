@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 import controller
+import controller.core
 import controller.simulate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,10 @@ def use_compiled() -> bool:
     they will. Modules imported already stay as they are."""
     if os.environ.get("AGENTDASH_PURE") or not built():
         return False
-    for package in (controller, controller.simulate):
+    # Every package holding a compiled module looks in the build first. A package left out
+    # would load its modules' plain source when a plain module (budget.py, say) imports them,
+    # and the compiled ones would then meet two classes of one name (TypeError).
+    for package in (controller, controller.core, controller.simulate):
         name = package.__name__.replace(".", "/")
         where = str(BUILD / name)
         if where not in package.__path__:

@@ -78,3 +78,41 @@ def test_the_compiled_backtest_gives_exactly_what_plain_python_gives() -> None:
     assert plain["compiled"] is False
     assert str(plain["file"]).endswith("policy.py")
     assert compiled["result"] == plain["result"]
+
+
+HARD_CAP = """\
+tiers: {gold: {priority: 1}}
+tenants: {t1: {tier: gold, daily_token_budget: 1000000, hard_cap: true}}
+pools:
+  p1: {tenant: t1, deployment: {name: p1}, queue: {stream: S, consumer: p1}, max_replicas: 8}
+"""
+
+
+def _simulate(config: Path, trace: Path, pure: bool) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "AGENTDASH_PURE"}
+    if pure:
+        env["AGENTDASH_PURE"] = "1"
+    command = ["simulate", "--config", str(config), "--trace", str(trace), "--json"]
+    return subprocess.run(
+        [sys.executable, "-m", "agentdash.cli", *command], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(
+    not accel.built(), reason="the compiled hot path is not built here (make accel)"
+)
+def test_a_hard_cap_running_out_replays_compiled_as_in_plain_python(tmp_path: Path) -> None:
+    # A spent hard cap is the one step a plain module (the budget's) decides for the compiled
+    # policy: both must see the same Claim class, or the command dies with a TypeError.
+    config, trace = tmp_path / "cap.yaml", tmp_path / "cap.jsonl"
+    config.write_text(HARD_CAP)
+    task = {"pool": "p1", "work_s": 20, "tokens": 30000}
+    rows = (json.dumps({"t": 3 * k, **task}) for k in range(60))
+    trace.write_text("\n".join(rows) + "\n")
+    compiled, plain = _simulate(config, trace, pure=False), _simulate(config, trace, pure=True)
+    assert compiled.returncode == 0, compiled.stderr
+    assert plain.returncode == 0, plain.stderr
+    result = json.loads(compiled.stdout)
+    assert result == json.loads(plain.stdout)
+    assert result["policies"]["agentdash"]["delayed_by_budget_or_pause"] > 0  # it ran out
