@@ -38,16 +38,17 @@ class Burn(NamedTuple):
         """The rate now along the line where it falls, else the mean (a rise not projected)."""
         return max(0.0, self.mean + min(self.slope, 0.0) * (now - self.centre))
 
-    def expected(self, now: float, start: float, end: float) -> float:
-        """Tokens from `start` to `end` (instants after `now`): the mean over the slope's
-        spread of the line followed where it falls (to zero at most), held at its rate now
-        where it rises."""
+    def expected(self, start: float, end: float) -> float:
+        """Tokens from `start` to `end` (instants from now on): the mean over the slope's
+        spread of the line followed where it falls (to zero at most), held at the mean where
+        it rises, as `at` reads it. A rise is not followed even up to now: held for the hours
+        to the reset, a burst's steep rise would pace a day that fits its budget."""
         total = 0.0
         mean, centre = self.mean, self.centre
         for z in SPREAD:
             slope = self.slope + z * self.error
             if slope >= 0:
-                total += max(0.0, mean + slope * (now - centre)) * (end - start)
+                total += mean * (end - start)
                 continue
             stop = min(end, centre - mean / slope)  # where the line reaches zero
             if stop > start:

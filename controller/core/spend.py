@@ -265,7 +265,7 @@ class TenantSpend:
             burn = self.burn()
             if burn is None:
                 return None
-            tokens += sum(burn.expected(now, low, high) for low, high in unknown)
+            tokens += sum(burn.expected(low, high) for low, high in unknown)
             rate = burn.at(now) if unknown[0][0] == now else rate
         days = days if days < MAX_DAYS else 0
         return Forecast(tokens, max(rate, 0.0), days, scale if days else 1.0, burn)

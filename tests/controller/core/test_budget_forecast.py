@@ -41,6 +41,11 @@ def block(start: float, end: float) -> Rate:
     return lambda t: 1.0 if start <= (t % DAY) / H < end else 0.0
 
 
+def climb(start: float, seconds: float, peak: float) -> Rate:
+    """Nothing until `start`, then a straight climb to `peak` tokens a second over `seconds`."""
+    return lambda t: max(0.0, (t - start) / seconds) * peak
+
+
 def bursts(start: float, end: float) -> Rate:
     """30 s bursts every 3 minutes from `start` to `end` (h, UTC)."""
     return lambda t: 6.0 if start <= (t % DAY) / H < end and t % 180 < 30 else 0.0
@@ -173,6 +178,21 @@ def test_a_budget_that_does_not_fit_is_paced_so_that_the_forecast_fits() -> None
     said = f"{left:,} left, {fits:.0%} of it: pays for {round(pays * 3600):,} tokens an hour now"
     assert said in decision.main_reason.detail
     assert "its hours over 2 days" in decision.main_reason.detail
+
+
+def test_on_its_first_day_a_rise_is_forecast_at_its_recent_mean_not_at_its_peak() -> None:
+    # Two hours climbing from nothing to 800 tokens a second, at 15:00 UTC: the last two
+    # hours' mean is 400. Held for the nine hours to the reset, the peak would forecast twice
+    # what the mean does, and pace a day whose burst may end at any minute.
+    cfg = tenant_config(100_000_000)
+    now = 15 * H
+    spend, _ = spending(cfg.tenants["t"], climb(13 * H, 2 * H, 800), 0.0, now)
+    forecast = spend.forecast(now)
+    assert forecast is not None
+    assert forecast.burn is not None
+    assert forecast.burn.slope > 0  # the line rises
+    assert forecast.rate == pytest.approx(400, rel=0.05)
+    assert forecast.tokens == pytest.approx(400 * 9 * H, rel=0.05)
 
 
 def test_a_tenant_with_no_forecast_yet_does_not_grow() -> None:
