@@ -149,7 +149,7 @@ def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_a
 
     # At noon: 600,000 used, 400,000 left, and its last hour's 50,000 an hour would ask for
     # 600,000 more by midnight, and 20 tasks of 100 tokens wait: what is left pays for 66% of
-    # it, 33,227 tokens an hour now (66% of 50,000). A replica at work spends 100 tokens in
+    # it, 33,229 tokens an hour now (66% of 50,000). A replica at work spends 100 tokens in
     # 30 s: that pays for 2 of them.
     spend, used = spending(cfg.tenants["t"], rate, 0.0, noon, per_task=100)
     obs = Observations(
@@ -163,7 +163,7 @@ def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_a
     assert d.main_reason.rule == "budget warning"
     assert d.main_reason.args[4] == pytest.approx(600_000, rel=1e-3)  # the forecast
     assert "more by 00:00 UTC (50,000 tokens an hour now" in d.main_reason.detail
-    assert "400,000 left, 66% of it: pays for 33,227 tokens an hour now" in d.main_reason.detail
+    assert "400,000 left, 66% of it: pays for 33,229 tokens an hour now" in d.main_reason.detail
     assert "2 replicas here (budget pace), 20 -> 2" in d.main_reason.detail
     # By the evening its burn has fallen: 40,000 more by midnight fit what is left.
     spend, used = spending(cfg.tenants["t"], rate, 0.0, evening, per_task=100)
