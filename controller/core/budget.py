@@ -130,17 +130,33 @@ def budget_step(
         )
     spend = observations.spend.get(tenant_name)
     forecast = spend.forecast(now) if spend is not None else None
+    share = config.budget_share[name]
     if forecast is None:
         # No forecast yet: no growth; but a pool at zero with tasks waiting keeps one
-        # replica, or they would be stranded.
+        # replica, or they would be stranded. The landing holds all the same: the tasks in
+        # flight when the budget runs out must fit in it whether or not a forecast is read.
         cap = max(current, floor, 1 if lag > 0 else 0)
+        price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
+        landing = _landing(budget - used, share, price)
+        if landing is not None and landing < min(want, cap):
+            landed = (budget - used, landing, round(price.rounds), LANDING_TASKS, want, landing)
+            reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
+            return Paced(landing, landing)
         if want > cap:
             args = (*said, tenant.warn_at, cap, want, cap)
             reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
             return Paced(cap, None)
         return Paced(want, None)
-    share = config.budget_share[name]
     return _pace(pool, tenant, spend, forecast, share, observations, reasons)
+
+
+def _landing(left: int, share: float, price: Prices) -> int | None:
+    """The most replicas whose next LANDING_TASKS rounds of tasks the pool's share of what is
+    left pays for, so that the tasks in flight when it runs out fit in it (None: the price
+    of a round is not known)."""
+    if not price.rounds:
+        return None
+    return math.floor(left * share / price.rounds + 1e-9)
 
 
 def _pace(
@@ -180,10 +196,8 @@ def _pace(
         _queued(lag, queued),
         left,
     )
-    # The landing: the most replicas whose next LANDING_TASKS rounds of tasks the pool's share
-    # of what is left pays for, so the tasks in flight when it runs out fit in it.
     rounds = price.rounds
-    landing = math.floor(mine / rounds + 1e-9) if rounds else None
+    landing = _landing(left, share, price)
     if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
         if landing is not None and want > landing:

@@ -203,6 +203,18 @@ def test_a_tenant_with_no_forecast_yet_does_not_grow() -> None:
     assert "no forecast yet: no growth beyond 7, 14 -> 7" in decision.main_reason.detail
 
 
+def test_with_no_forecast_yet_the_tasks_in_flight_still_fit_in_what_is_left() -> None:
+    # 10,000 tokens left at 1,000 a task pay for three rounds of tasks on 3 replicas: the
+    # pool's 7 are cut to 3 at once, busy or not, so that the tasks in flight when the budget
+    # runs out fit in it. (A forecast needs ten minutes of spend; only five are seen.)
+    cfg = tenant_config(1_000_000)
+    spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, 0.0, 5 * 60)
+    decision = pool_at(cfg, spend, 990_000, 5 * 60)
+    assert decision.desired == 3
+    said = "10,000 tokens left pay for 3 replicas here at 3,000 tokens for 3 tasks each"
+    assert said in decision.main_reason.detail
+
+
 def utc(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
