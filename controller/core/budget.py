@@ -95,7 +95,7 @@ def budget_step(
     budget = tenant.daily_token_budget
     used = observations.tokens_today[tenant_name]
     assert budget is not None
-    name, obs, current, want, floor = pool.name, pool.obs, pool.current, pool.want, pool.floor
+    name, obs, current, floor = pool.name, pool.obs, pool.current, pool.floor
     lag = obs.pending + obs.ack_pending
     stale = observations.stale_tokens.get(tenant_name)
     note = f" (last known; {stale})" if stale else ""
@@ -132,22 +132,40 @@ def budget_step(
     forecast = spend.forecast(now) if spend is not None else None
     share = config.budget_share[name]
     if forecast is None:
-        # No forecast yet: no growth; but a pool at zero with tasks waiting keeps one
-        # replica, or they would be stranded. The landing holds all the same: the tasks in
-        # flight when the budget runs out must fit in it whether or not a forecast is read.
-        cap = max(current, floor, 1 if lag > 0 else 0)
-        price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
-        landing = _landing(budget - used, share, price)
-        if landing is not None and landing < min(want, cap):
-            landed = (budget - used, landing, round(price.rounds), LANDING_TASKS, want, landing)
-            reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
-            return Paced(landing, landing)
-        if want > cap:
-            args = (*said, tenant.warn_at, cap, want, cap)
-            reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
-            return Paced(cap, None)
-        return Paced(want, None)
+        return _unforecast(pool, tenant, spend, share, observations, reasons)
     return _pace(pool, tenant, spend, forecast, share, observations, reasons)
+
+
+def _unforecast(
+    pool: Pool,
+    tenant: TenantConfig,
+    spend: TenantSpend | None,
+    share: float,
+    observations: Observations,
+    reasons: list[Reason],
+) -> Paced:
+    """No forecast yet: no growth; but a pool at zero with tasks waiting keeps one replica,
+    or they would be stranded. The landing holds all the same: the tasks in flight when the
+    budget runs out must fit in what is left whether or not a forecast is read."""
+    tenant_name = pool.config.tenant
+    budget = tenant.daily_token_budget
+    used = observations.tokens_today[tenant_name]
+    assert budget is not None
+    want, lag = pool.want, pool.obs.pending + pool.obs.ack_pending
+    cap = max(pool.current, pool.floor, 1 if lag > 0 else 0)
+    price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
+    landing = _landing(budget - used, share, price)
+    if landing is not None and landing < min(want, cap):
+        landed = (budget - used, landing, round(price.rounds), LANDING_TASKS, want, landing)
+        reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
+        return Paced(landing, landing)
+    if want > cap:
+        stale = observations.stale_tokens.get(tenant_name)
+        note = f" (last known; {stale})" if stale else ""
+        args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
+        reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
+        return Paced(cap, landing)
+    return Paced(want, landing)
 
 
 def _landing(left: int, share: float, price: Prices) -> int | None:
@@ -196,30 +214,49 @@ def _pace(
         _queued(lag, queued),
         left,
     )
-    rounds = price.rounds
     landing = _landing(left, share, price)
     if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
         if landing is not None and want > landing:
-            landed = (left, landing, round(rounds), LANDING_TASKS, want, landing)
+            landed = (left, landing, round(price.rounds), LANDING_TASKS, want, landing)
             reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
             return Paced(landing, landing)
-        return Paced(want, None)
+        return Paced(want, landing)  # (no time rule holds more than the landing either)
     fits = mine / (coming + queued)
     pays = fits * forecast.rate * share
+    cap, waiting = _pace_cap(pool, price, fits, pays, mine - coming, landing, bool(forecast.days))
+    if want > cap:
+        args = (*told, fits, round(pays * 3600), waiting, cap, want, cap)
+        reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
+        want = cap
+    return Paced(want, cap)
+
+
+def _pace_cap(
+    pool: Pool,
+    price: Prices,
+    fits: float,
+    pays: float,
+    spare: float,
+    landing: int | None,
+    hours_known: bool,
+) -> tuple[int, str]:
+    """The replicas a pace pays for: those that spend `pays` tokens a second now, and for the
+    tasks waiting a replica for each three rounds of tasks that the `spare` beyond the whole
+    forecast pays; at most the landing. And what the reason adds for the tasks waiting."""
+    want, lag = pool.want, pool.obs.pending + pool.obs.ack_pending
     if price.busy:
         cap = math.floor(pays / price.busy + 1e-9)
     else:  # nothing to price a replica by: the same share of the demand
         cap = math.floor(min(want, pool.config.max_replicas) * fits + 1e-9)
-    spare = mine - coming
     waiting = ""
     if lag > 0 and spare > 0:
-        more = math.floor(spare / rounds + 1e-9) if rounds else want
+        more = math.floor(spare / price.rounds + 1e-9) if price.rounds else want
         cap += more
         waiting = f" + {more} for the tasks waiting from the {round(spare):,} beyond it"
     if landing is not None and cap > landing:
         cap = landing
-    if lag > 0 and cap < 1 and not forecast.days and (landing is None or landing >= 1):
+    if lag > 0 and cap < 1 and not hours_known and (landing is None or landing >= 1):
         # A pace read from the burn rate alone (no profile of the tenant's hours yet) slows a
         # queue but never strands it: a line through the last two hours, read before a fall
         # shows, would otherwise round the pace down to no replica at all, and the tasks it
@@ -227,11 +264,7 @@ def _pace(
         # may stop a pool outright, so that the budget lasts the day.
         cap = 1
         waiting += f", at least 1 while {lag} wait"
-    if want > cap:
-        args = (*told, fits, round(pays * 3600), waiting, cap, want, cap)
-        reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
-        want = cap
-    return Paced(want, cap)
+    return cap, waiting
 
 
 class Prices(NamedTuple):

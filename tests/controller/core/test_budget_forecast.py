@@ -13,6 +13,7 @@ import pytest
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.config import Config, TenantConfig
+from controller.core.history import History
 from controller.core.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
 from controller.core.policy import decide
 from controller.core.spend import TenantSpend
@@ -213,6 +214,27 @@ def test_with_no_forecast_yet_the_tasks_in_flight_still_fit_in_what_is_left() ->
     assert decision.desired == 3
     said = "10,000 tokens left pay for 3 replicas here at 3,000 tokens for 3 tasks each"
     assert said in decision.main_reason.detail
+
+
+def test_when_the_forecast_fits_no_time_rule_keeps_more_pods_than_the_landing() -> None:
+    # Each day's traffic comes in its first 50 minutes: at 01:30 on day two the profile says
+    # nothing more comes, so 10,000 tokens left fit the day. Eight replicas are at work on
+    # the last eight tasks; two are asked for. Kept by the time rules, all eight would take
+    # a next task each; the landing, three rounds of 1,000-token tasks, lets three stay.
+    tenant = {"tier": "growth", "daily_token_budget": 3_010_000}
+    cfg = config({"a": pool("t", max_replicas=20, target_lag_per_replica=4)}, {"t": tenant})
+    now = DAY + 1.5 * H
+    spend, used = spending(cfg.tenants["t"], lambda t: 1000.0 if t % DAY < 3000 else 0.0, 0, now)
+    assert used == 3_000_000
+    obs = Observations(
+        {"a": PoolObservation(0, 8, 8, 8, mean_task_seconds=30.0)},
+        tokens_today={"t": used},
+        replica_seconds_today={"t": used / 2},
+        spend={"t": spend},
+    )
+    (decision,) = decide(cfg, obs, history=History(), now=now)
+    assert any(reason.detail.endswith("left: not paced") for reason in decision.reasons)
+    assert decision.desired == 3
 
 
 def utc(text: str) -> float:
