@@ -97,8 +97,7 @@ def budget_step(
     assert budget is not None
     name, obs, current, floor = pool.name, pool.obs, pool.current, pool.floor
     lag = obs.pending + obs.ack_pending
-    stale = observations.stale_tokens.get(tenant_name)
-    note = f" (last known; {stale})" if stale else ""
+    note = _stale_note(observations, tenant_name)
     said = (tenant_name, used, budget, note)
     if rule == EXHAUSTED:
         reasons.append(Reason(rule=EXHAUSTED, template=_EXHAUSTED, args=(*said, lag)))
@@ -160,8 +159,7 @@ def _unforecast(
         reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
         return Paced(landing, landing)
     if want > cap:
-        stale = observations.stale_tokens.get(tenant_name)
-        note = f" (last known; {stale})" if stale else ""
+        note = _stale_note(observations, tenant_name)
         args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
         reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
         return Paced(cap, landing)
@@ -201,8 +199,7 @@ def _pace(
     price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
     queued = lag * price.each
     mine, coming = left * share, forecast.tokens * share
-    stale = observations.stale_tokens.get(tenant_name)
-    note = f" (last known; {stale})" if stale else ""
+    note = _stale_note(observations, tenant_name)
     told = (
         tenant_name,
         used,
@@ -307,6 +304,12 @@ def _source(forecast: Forecast) -> str:
             fall, error = burn.slope * -(3600**2), burn.error * 3600**2
             said[-1] += f", falling {round(fall):,} ± {round(error):,} an hour each hour"
     return f"{round(forecast.rate * 3600):,} tokens an hour now: " + ", then ".join(said)
+
+
+def _stale_note(observations: Observations, tenant: str) -> str:
+    """What the reasons add where the tenant's tokens are only the last known."""
+    stale = observations.stale_tokens.get(tenant)
+    return f" (last known; {stale})" if stale else ""
 
 
 def _queued(lag: int, tokens: float) -> str:
