@@ -15,7 +15,8 @@ Order of service:
      room: other pools' idle pods and the replicas their time rules alone keep;
    - then the replicas the time rules alone keep (a window, the learned keep-alive, a rate
      policy, the cooldown), with what room is left; lasting demand beyond a share takes
-     those of its own tier or a lower one, never a higher tier's (as under PriorityClass).
+     those of a lower tier, and of its own tier once it has lasted a cold start more
+     (Claim.peer_steady); never a higher tier's (as under PriorityClass).
 Hysteresis: a blip of lag moves no pod (only lasting demand takes what other pools have), and
 a pool keeps what it has while it needs it, so pods do not flap between pools.
 
@@ -65,6 +66,9 @@ class Claim:
     steady: int | None = None
     """The part of `want` that has lasted a while (controller.core.history.SUSTAINED_S); None: all
     of it. Only that part takes replicas that time rules keep in other pools."""
+    peer_steady: int | None = None
+    """The part of `want` that has lasted a cold start more (history.peer_sustained); None:
+    all of it. Only that part takes replicas that time rules keep in pools of its own tier."""
     kept: int = 0
     """Replicas kept only by a time rule (a stabilization window, the learned keep-alive, a
     rate policy, the cooldown) above `want`: never more than `current`. Under a short shared
@@ -122,6 +126,7 @@ class Claim:
             observed=self.observed,
             busy=self.busy,
             steady=self.steady,
+            peer_steady=self.peer_steady,
             kept=self.kept,
             until=self.until,
         )
@@ -282,10 +287,17 @@ def _lend(run: Room, reserve: list[float], claims: list[Claim]) -> None:
 
 def _take_holds(run: Room, holds: list[list[float]], grouped: list[list[Claim]]) -> None:
     """Each tier's lasting demand (its claims' goals), highest tier first, takes the replicas
-    that time rules alone keep in its own tier and lower ones, the lowest tier's first; never
-    a higher tier's (as under PriorityClass, a lower priority never preempts a higher one)."""
+    that time rules alone keep in lower tiers, the lowest tier's first, then in its own tier
+    only what has lasted a cold start more (Claim.peer_steady: a pod moved between pools of
+    one weight serves nothing meanwhile); never a higher tier's (as under PriorityClass, a
+    lower priority never preempts a higher one)."""
     for k, tier_claims in enumerate(grouped):
         for lower in reversed(range(k, len(grouped))):
+            if lower == k:
+                for claim in tier_claims:
+                    peer = claim.want if claim.peer_steady is None else claim.peer_steady
+                    if peer < claim.goal:
+                        claim.goal = peer if peer > claim.granted else claim.granted
             short = [c for c in tier_claims if c.granted < c.goal]
             if not short:
                 break

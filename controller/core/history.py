@@ -15,13 +15,23 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from controller.core.config import Config
+from controller.core.config import Config, PoolConfig
 from controller.core.keepalive import KeepAlive, Pace
 from controller.core.model import Observations, ScaleDecision
 
 SUSTAINED_S = 15.0
 """How long demand must last before it may take the replicas that time rules keep in other
 pools under a short shared ceiling (controller.core.allocation): a blip of lag moves no pod."""
+
+
+def peer_sustained(pool: PoolConfig) -> float:
+    """How long demand must last before it may take the replicas that time rules keep in pools
+    of its own tier: SUSTAINED_S and the pool's cold start. A pod moved between two pools of
+    one weight serves nothing for a cold start, and gains the tier nothing unless the demand
+    it goes to outlasts that; demand that has already lasted a cold start more is as likely
+    as not to (two pools of a tier whose lags wobble under a cap otherwise trade pods back and
+    forth, each trade a cold start)."""
+    return SUSTAINED_S + pool.cold_start_seconds
 
 
 @dataclass(slots=True)
@@ -164,7 +174,7 @@ class History:
             pool = self.config.pools.get(name) if self.config is not None else None
             if pool is not None:
                 up, down = pool.behavior.scale_up, pool.behavior.scale_down
-                entry.up_window = max(up.stabilization_seconds, SUSTAINED_S)
+                entry.up_window = max(up.stabilization_seconds, peer_sustained(pool))
                 entry.down_window = down.stabilization_seconds
                 entry.keep_steps = max(up.longest_period, down.longest_period)
                 entry.keep = KeepAlive.for_pool(pool)

@@ -32,7 +32,7 @@ from controller.core.allocation import Claim, allocate
 from controller.core.budget import WARNING, Pool, budget_rule, budget_step
 from controller.core.config import Config, PoolConfig
 from controller.core.demand import Demanded, demanded
-from controller.core.history import SUSTAINED_S, History, PoolHistory
+from controller.core.history import SUSTAINED_S, History, PoolHistory, peer_sustained
 from controller.core.model import (
     Observations,
     Overrides,
@@ -239,24 +239,34 @@ def _timed(claim: Claim, past: PoolHistory, paced: int | None, now: float, top: 
         held = paced if paced > recommendation else recommendation
         reasons.append(Reason(WARNING, _PACED, (target, held)))
         target = held
-    # The part of the demand that has lasted SUSTAINED_S: only it takes replicas that time
-    # rules keep in other pools (hysteresis under a short shared ceiling).
-    lowest = past.lowest_since(now - SUSTAINED_S)
-    steady = recommendation
-    if lowest is not None and lowest[1] < recommendation:
-        steady = lowest[1]
-        leaves = lowest[0] + SUSTAINED_S
-        until = leaves if leaves < until else until
+    # The parts of the demand that have lasted: only they take replicas that time rules keep
+    # in other pools, and in pools of the pool's own tier only what has lasted longer
+    # (hysteresis under a short shared ceiling).
+    steady, until = _lasting(past, recommendation, now, SUSTAINED_S, until)
+    peer, until = _lasting(past, recommendation, now, peer_sustained(claim.pool), until)
     claim.until = until
     if target > recommendation:  # kept by time alone: yields under a short shared ceiling
         claim.kept = target
-        claim.steady = steady
+        claim.steady, claim.peer_steady = steady, peer
         return claim
     if target < claim.floor:  # a rate policy holds it below its floor for now
         claim.floor = target
     claim.want = target
     claim.steady = steady if steady < target else target
+    claim.peer_steady = peer if peer < target else target
     return claim
+
+
+def _lasting(
+    past: PoolHistory, recommendation: int, now: float, seconds: float, until: float
+) -> tuple[int, float]:
+    """The part of `recommendation` that has lasted `seconds`, and `until` brought forward to
+    when that part can change by time alone (its lowest entry leaves the span)."""
+    lowest = past.lowest_since(now - seconds)
+    if lowest is None or lowest[1] >= recommendation:
+        return recommendation, until
+    leaves = lowest[0] + seconds
+    return lowest[1], (leaves if leaves < until else until)
 
 
 def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) -> Claim:

@@ -152,6 +152,7 @@ class Bid(NamedTuple):
     held: bool
     busy: int
     steady: int | None
+    peer_steady: int | None
     kept: int
 
 
@@ -163,5 +164,6 @@ def _bid(claim: Claim) -> Bid:
         held=claim.held,
         busy=claim.busy,
         steady=claim.steady,
+        peer_steady=claim.peer_steady,
         kept=claim.kept,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from controller.core.history import SUSTAINED_S
+from controller.core.history import SUSTAINED_S, peer_sustained
 from controller.core.model import Reason
 from controller.core.room import EPS, Room
 
@@ -17,17 +17,18 @@ def explain_shortfall(claim: Claim, run: Room, tier: str, reserve: list[float]) 
     """Which ceiling kept the claim short, and why it could not take what others have there:
     its demand is too recent, or the ceiling is all in use (shared by tier weight)."""
     target = claim.floor if claim.floor > claim.want else claim.want
-    recent = claim.steady is not None and claim.steady < claim.want
+    recent = _recent(claim)
     args: tuple[object, ...]
     for i, cost in run.shape.costs[claim.name]:
         ceiling = run.shape.ceilings[i]
         room = run.room[i]
         if room + EPS >= cost:
             continue
-        if recent and room + reserve[i] + EPS >= cost:
+        if recent is not None and room + reserve[i] + EPS >= cost:
             # the room is other pools' and this demand is too recent to take it
-            args = (ceiling.label, SUSTAINED_S, target, claim.granted)
-            claim.reasons.append(Reason(ceiling.rule, _RECENT, args))
+            template, seconds = recent
+            args = (ceiling.label, seconds, target, claim.granted)
+            claim.reasons.append(Reason(ceiling.rule, template, args))
             continue
         if room + reserve[i] + EPS >= cost:
             continue  # some other ceiling stopped it from taking that room
@@ -42,6 +43,16 @@ def explain_shortfall(claim: Claim, run: Room, tier: str, reserve: list[float]) 
         claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
 
 
+def _recent(claim: Claim) -> tuple[str, float] | None:
+    """Why the demand may not take what other pools have, and how long it must last: too
+    recent for any pool's, or for its own tier's (None: neither)."""
+    if claim.steady is not None and claim.steady < claim.want:
+        return _RECENT, SUSTAINED_S
+    if claim.peer_steady is not None and claim.peer_steady < claim.want:
+        return _RECENT_PEER, peer_sustained(claim.pool)
+    return None
+
+
 def explain_yield(claim: Claim, run: Room) -> None:
     """Which ceiling the replicas a time rule keeps yielded under."""
     for i, cost in run.shape.costs[claim.name]:
@@ -53,3 +64,7 @@ def explain_yield(claim: Claim, run: Room) -> None:
 
 _YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
 _RECENT = "{} in use by other pools; demand younger than {:g} s takes free room only: {} -> {}"
+_RECENT_PEER = (
+    "{} in use by other pools; demand younger than {:g} s takes no pod its own tier's time "
+    "rules keep: {} -> {}"
+)

@@ -25,12 +25,14 @@ TIER_OF = {"high": "enterprise", "peer": "enterprise", "mid": "growth", "low": "
 @dataclass(frozen=True)
 class Bid:
     """One pool's claim: replicas now, at work, wanted, the part of it that has lasted
-    (None: all of it), kept by a time rule, and its floor."""
+    (None: all of it), the part that has lasted a cold start more (None: all of it), kept by
+    a time rule, and its floor."""
 
     current: int
     want: int
     busy: int = 0
     steady: int | None = None
+    peer_steady: int | None = None
     kept: int = 0
     floor: int = 0
 
@@ -64,6 +66,7 @@ def claims(cfg: Config, bids: dict[str, Bid]) -> list[Claim]:
             reasons=[],
             busy=b.busy,
             steady=b.steady,
+            peer_steady=b.peer_steady,
             kept=b.kept,
         )
         for name, b in bids.items()
@@ -96,6 +99,23 @@ ROWS = [
         "inside a tier, holds yield to a peer's lasting demand, and running tasks stay",
         {"high": Bid(current=2, want=5, busy=2), "peer": Bid(current=4, want=1, busy=1, kept=4)},
         {"high": 5, "peer": 1},
+    ),
+    Row(
+        "inside a tier, demand that has not outlasted a cold start takes no peer's held pods "
+        "(the pod would serve nothing while it starts, and the peer's lag wobbles back)",
+        {
+            "high": Bid(current=2, want=5, busy=2, steady=5, peer_steady=2),
+            "peer": Bid(current=4, want=1, busy=1, kept=4),
+        },
+        {"high": 2, "peer": 4},
+    ),
+    Row(
+        "the same young demand takes a lower tier's held pods at once",
+        {
+            "high": Bid(current=2, want=5, busy=2, steady=5, peer_steady=2),
+            "low": Bid(current=4, want=1, busy=1, kept=4),
+        },
+        {"high": 5, "low": 1},
     ),
     Row(
         "peers short of one replica: the pool that has it running keeps it, whatever the "
@@ -152,6 +172,22 @@ def test_the_bulk_fill_grants_what_one_replica_at_a_time_would(
         return [c.granted for c in made]
 
     assert granted(bulk=True) == granted(bulk=False)
+
+
+def test_demand_too_young_for_a_peers_held_pods_says_how_long_it_must_last() -> None:
+    bids = {
+        "high": Bid(current=2, want=5, busy=2, steady=5, peer_steady=2),
+        "peer": Bid(current=4, want=1, busy=1, kept=4),
+    }
+    cfg = config(
+        {name: pool(name, max_replicas=20, cold_start_seconds=20) for name in bids},
+        {name: {"tier": TIER_OF[name]} for name in bids},
+        max_pods=6,
+    )
+    made = claims(cfg, bids)
+    allocate(cfg, made)
+    said = "cluster max_pods 6 in use by other pools; demand younger than 35 s takes no pod its"
+    assert said in made[0].reasons[-1].detail
 
 
 def test_two_backlogged_peers_at_a_full_cluster_do_not_trade_their_pod() -> None:
