@@ -14,6 +14,9 @@ from controller.simulate.backtest import Backtest
 COLORS = {"agentdash": "#2563eb", "keda": "#d97706", "hpa": "#059669"}
 _FALLBACK = ("#7c3aed", "#db2777", "#4b5563")
 WIDTH, PANEL, TOP, LEFT, RIGHT, GAP = 960, 220, 76, 64, 24, 48
+HOUR_STEPS = (0.25, 0.5, 1, 2, 3, 4, 6, 12, 24, 48, 96, 168)
+"""Hours between the time axis's ticks, the first that makes at most 12 of them: a trace may
+span 31 days and its drain as long again (1,488 h), a week apart at most."""
 
 
 def svg(result: Backtest, title: str) -> str:
@@ -30,7 +33,9 @@ def svg(result: Backtest, title: str) -> str:
     for n, (label, column) in enumerate(panels):
         top = TOP + n * (PANEL + GAP)
         series = {r.name: [(row[0], row[column]) for row in r.series] for r in result.runs}
-        parts += _panel(label, top, result.horizon, series, last=n == len(panels) - 1)
+        # Every task at 0 with no drain is a horizon of 0: the axis still needs a width.
+        horizon = result.horizon if result.horizon > 0 else 1.0
+        parts += _panel(label, top, horizon, series, last=n == len(panels) - 1)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -89,7 +94,7 @@ def _panel(
 
 def _time_axis(horizon: float, bottom: int, width: int) -> list[str]:
     hours = horizon / 3600
-    step = next(s for s in (0.25, 0.5, 1, 2, 3, 4, 6, 12, 24, 48) if hours / s <= 12)
+    step = next((s for s in HOUR_STEPS if hours / s <= 12), HOUR_STEPS[-1])
     parts = []
     k = 0
     while k * step <= hours + 1e-9:

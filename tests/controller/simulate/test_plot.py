@@ -9,6 +9,9 @@ from controller.core.config import load_config
 from controller.simulate.backtest import backtest
 from controller.simulate.generate import generate
 from controller.simulate.plot import COLORS, svg
+from controller.simulate.trace import MAX_TRACE_SECONDS
+from tests.support.builders import trace
+from tests.support.factories import config, pool
 
 EXAMPLE = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")
 NS = {"svg": "http://www.w3.org/2000/svg"}
@@ -26,3 +29,27 @@ def test_the_plot_draws_lag_and_pods_for_every_policy() -> None:
     assert "pods (cost)" in texts
     for name in ("agentdash", "keda", "hpa"):
         assert f"{name}: p95 wait" in texts
+
+
+def _time_ticks(document: str) -> list[str]:
+    root = ET.fromstring(document)
+    texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    return [text for text in texts if text.endswith(" h")]
+
+
+def test_a_trace_all_at_time_zero_with_no_drain_still_plots() -> None:
+    cfg = config({"solo": pool("t")})
+    result = backtest(cfg, trace(cfg, (0.0, "solo", 5.0, 10)), ("keda",), drain_s=0.0)
+    assert result.horizon == 0.0
+    assert _time_ticks(svg(result, "instant")) == ["0 h"]
+
+
+def test_a_month_long_trace_and_its_drain_plot_with_weekly_ticks() -> None:
+    cfg = config({"solo": pool("t")})
+    month = MAX_TRACE_SECONDS
+    result = backtest(
+        cfg, trace(cfg, (month, "solo", 5.0, 10)), ("keda",), drain_s=month, samples=24
+    )
+    ticks = _time_ticks(svg(result, "two months"))
+    assert ticks[:3] == ["0 h", "168 h", "336 h"]
+    assert len(ticks) <= 12
