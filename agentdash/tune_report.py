@@ -22,7 +22,7 @@ def heading(
     groups = len(found.groups)
     early = " (the time budget ran out)" if found.stopped_early else ""
     end = parts.at + parts.tail.duration
-    share = parts.at / end if end else 1.0
+    share = (parts.at - parts.start) / (end - parts.start) if end > parts.start else 1.0
     processes = min(workers, BATCH)
     return (
         f"{args.config}: {tasks:,} tasks in {args.trace}, by {by} "
@@ -102,7 +102,7 @@ def holdout_check(
         ("pending at the end", current.pending, picked.pending),
         ("scale events", current.scale_events, picked.scale_events),
     ]
-    share = 1 - parts.at / end if end else 0.0
+    share = 1 - (parts.at - parts.start) / (end - parts.start) if end > parts.start else 0.0
     lines = [
         f"held-out check: the last {share:.0%} of the trace's time ({len(parts.tail):,} tasks, "
         f"{_hours(parts.at)} to {_hours(end)}), never seen by the search",

@@ -72,16 +72,20 @@ class Split:
     head: Trace
     tail: Trace
     at: float
+    start: float = 0.0
+    """The first arrival: the span `holdout` is a fraction of starts here."""
 
 
 def split(trace: Trace, holdout: float) -> Split:
-    """The last `holdout` fraction of the trace's time span (0 to its last arrival) as the
-    tail; holdout 0 leaves the tail empty."""
+    """The last `holdout` fraction of the trace's time span (its first arrival to its last)
+    as the tail; holdout 0 leaves the tail empty. The span starts at the first arrival, not
+    at 0: a trace of the hour before midnight has an hour to share, not a day."""
     if not 0 <= holdout < 1:
         raise ValueError(f"holdout must be >= 0 and < 1, got {holdout!r}")
+    start = trace.t[0] if len(trace) else 0.0
     if holdout == 0:
-        return Split(trace, Trace(trace.pools, [], [], [], []), trace.duration)
-    at = trace.duration * (1 - holdout)
+        return Split(trace, Trace(trace.pools, [], [], [], []), trace.duration, start)
+    at = start + (trace.duration - start) * (1 - holdout)
     i = bisect.bisect_left(trace.t, at)
     head = Trace(trace.pools, trace.t[:i], trace.pool[:i], trace.work_s[:i], trace.tokens[:i])
     tail = Trace(
@@ -91,7 +95,7 @@ def split(trace: Trace, holdout: float) -> Split:
         trace.work_s[i:],
         trace.tokens[i:],
     )
-    return Split(head, tail, at)
+    return Split(head, tail, at, start)
 
 
 @dataclass(frozen=True, slots=True)

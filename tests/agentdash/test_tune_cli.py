@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from controller.core.config import load_config, parse_config
-from controller.simulate.trace import write_trace
+from controller.simulate.trace import Trace, write_trace
 from tests.support.cli import tune
 from tests.support.tuning import WASTEFUL, workload
 
@@ -61,6 +61,20 @@ def test_a_wasteful_pool_is_tuned_and_the_diff_applies(
         fields = {"behavior", "cooldown_seconds"}
         assert pool.model_dump(exclude=fields) == before.pools[name].model_dump(exclude=fields)
     assert after.model_dump(exclude={"pools"}) == before.model_dump(exclude={"pools"})
+
+
+def test_a_trace_of_the_hour_before_midnight_is_tuned_with_the_default_holdout(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "fleet.yaml"
+    config.write_text(WASTEFUL)
+    late = tmp_path / "late.jsonl"
+    rows = [(82_800.0 + 60 * k, 1, 20.0, 50) for k in range(60)]
+    with late.open("w") as out:
+        write_trace(Trace.build(load_config(config).pools, rows), out)
+    result = tune("--config", config, "--trace", late, "--trials", "4")
+    assert result.returncode == 0, result.stderr
+    assert "search: the first 70% of the trace's time (42 tasks, " in result.stdout
 
 
 @pytest.mark.parametrize("value", ["1.5", "-1", "1", "most"])

@@ -68,6 +68,18 @@ def test_the_split_is_by_time_and_the_tail_starts_at_zero() -> None:
             split(trace, bad)
 
 
+def test_the_holdout_is_a_share_of_the_span_from_the_first_arrival() -> None:
+    config = wasteful()
+    # Tasks only in the hour before midnight: that hour is the span to share, not the day.
+    trace = Trace.build(config.pools, [(82_800.0 + 60 * k, 1, 20.0, 50) for k in range(60)])
+    part = split(trace, 0.3)
+    assert part.start == 82_800.0
+    assert part.at == pytest.approx(82_800.0 + 0.7 * 59 * 60)
+    assert len(part.head) == 42
+    assert len(part.tail) == 18
+    assert split(trace, 0).start == 82_800.0
+
+
 def test_one_process_or_two_give_the_same_search() -> None:
     config = wasteful()
     trace = workload(config, hours=4)
