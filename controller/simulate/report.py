@@ -90,19 +90,26 @@ def table(result: Mapping[str, Any], source: str) -> str:
     policies: Mapping[str, Mapping[str, Any]] = result["policies"]
     names = list(policies)
     hours = result["horizon_s"] / 3600
-    lines = [
-        f"{source}: {_plural(result['tasks'], 'task')} over {_plural(result['pools'], 'pool')}, "
-        f"{hours:.1f} h simulated (trace + {result['drain_s'] / 3600:g} h to drain)",
-        "",
-        f"{'':<32}" + "".join(f"{name:>13}" for name in names),
-    ]
+    rows: list[tuple[str, list[str]]] = []
     for key, label in _ROWS:
         if key == "by_tier":
             for tier in next(iter(policies.values()))["by_tier"]:
                 cells = [policies[n]["by_tier"][tier]["wait_p95_s"] for n in names]
-                lines.append(f"{'  ' + tier + ' p95 (s)':<32}" + "".join(_cell(c) for c in cells))
+                rows.append(("  " + tier + " p95 (s)", [_cell(c) for c in cells]))
             continue
-        lines.append(f"{label:<32}" + "".join(_cell(policies[n][key]) for n in names))
+        rows.append((label, [_cell(policies[n][key]) for n in names]))
+    # Columns widen for what they hold (a month of a large fleet is billions of pod-seconds,
+    # a tier's name up to 255 characters): a figure never runs into its neighbour.
+    label_width = max(32, *(len(label) + 2 for label, _ in rows))
+    width = max(13, *(len(text) + 1 for _, cells in rows for text in [*cells, *names]))
+    lines = [
+        f"{source}: {_plural(result['tasks'], 'task')} over {_plural(result['pools'], 'pool')}, "
+        f"{hours:.1f} h simulated (trace + {result['drain_s'] / 3600:g} h to drain)",
+        "",
+        f"{'':<{label_width}}" + "".join(f"{name:>{width}}" for name in names),
+    ]
+    for label, cells in rows:
+        lines.append(f"{label:<{label_width}}" + "".join(f"{text:>{width}}" for text in cells))
     lines += [
         "",
         "lower bound: the work alone (busy slot-seconds / concurrency) that any scaler must run",
@@ -119,9 +126,9 @@ def _plural(n: int, word: str) -> str:
 
 def _cell(value: object) -> str:
     if value is None:
-        return f"{'-':>13}"
+        return "-"
     if isinstance(value, float):
-        return f"{value:>13,.1f}"
+        return f"{value:,.1f}"
     if isinstance(value, int):
-        return f"{value:>13,}"
-    return f"{value!s:>13}"
+        return f"{value:,}"
+    return str(value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from controller.simulate.backtest import backtest
@@ -77,3 +79,20 @@ def test_one_task_is_one_task() -> None:
     cfg = config({"a": pool("t", cold_start_seconds=2)})
     result = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10)))
     assert table(result.as_dict(), "one.jsonl").startswith("one.jsonl: 1 task over 1 pool, ")
+
+
+def test_the_table_keeps_large_figures_and_long_tier_names_apart() -> None:
+    tier = "enterprise-customers-with-a-long-contract"
+    cfg = config({"a": pool("t")}, {"t": {"tier": tier}}, tiers={tier: {"priority": 1}})
+    result = backtest(cfg, trace(cfg, (0.0, "a", 10.0, 1)), ("keda", "hpa")).as_dict()
+    month_of_a_thousand_pods = 1000 * 31 * 86400.0
+    result["policies"]["keda"]["pod_seconds"] = month_of_a_thousand_pods
+    result["policies"]["hpa"]["tokens_over_budget"] = 12_000_000_000_000
+    lines = table(result, "big.jsonl").splitlines()
+    assert "2,678,400,000.0" in next(line for line in lines if line.startswith("pod-seconds"))
+    rows = lines[3 : lines.index("", 3)]
+    figure = re.compile(r"-|[\d,]+(\.\d)?")
+    for row in rows:  # a label, then one figure per policy, apart and in aligned columns
+        assert all(figure.fullmatch(cell) for cell in row.split()[-2:]), row
+        assert len(row) == len(lines[2]), row
+    assert any(row.startswith(f"  {tier} p95 (s) ") for row in rows)
