@@ -34,11 +34,21 @@ def edit_pools(text: str, changes: PoolFields, expected: Config) -> tuple[str, b
             return edited, True
     except (yaml.YAMLError, LookupError, ValueError):
         pass
-    data = yaml.safe_load(text)
+    data = _unshared(yaml.safe_load(text))
     for name, fields in changes.items():
         for path, value in fields.items():
             _put(data["pools"][name], path, value)
     return yaml.safe_dump(data, sort_keys=False), False
+
+
+def _unshared(value: Any) -> Any:
+    """The data with every alias made a copy of its own: pools that share a `behavior` by an
+    anchor are tuned apart, and a change to one must not reach the others."""
+    if isinstance(value, dict):
+        return {key: _unshared(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_unshared(inner) for inner in value]
+    return value
 
 
 def unified_diff(before: str, after: str, path: str) -> str:

@@ -128,3 +128,38 @@ def test_the_hpas_own_names_are_replaced_not_doubled() -> None:
     after, kept = edit({"block": {"behavior.scale_down": BEHAVIOR["scale_down"]}}, camel)
     assert kept
     assert "scaleDown" not in after
+
+
+def test_pools_sharing_a_behavior_by_an_alias_are_each_given_their_own() -> None:
+    shared = """\
+tiers: {enterprise: {priority: 1000}}
+tenants: {acme: {tier: enterprise}}
+pools:
+  first:
+    tenant: acme
+    deployment: {name: first}
+    queue: {stream: S, consumer: first}
+    behavior: &rules
+      scale_down: {stabilization_seconds: 3600}
+  second:
+    tenant: acme
+    deployment: {name: second}
+    queue: {stream: S, consumer: second}
+    behavior: *rules
+"""
+    up, down = BEHAVIOR["scale_up"], BEHAVIOR["scale_down"]
+    written_twice = shared.replace("*rules", "{scale_down: {stabilization_seconds: 3600}}")
+    unshared = yaml.safe_load(written_twice)
+    unshared["pools"]["first"]["behavior"]["scale_down"] = down
+    unshared["pools"]["second"]["behavior"]["scale_up"] = up
+    after, kept = edit_pools(
+        shared,
+        {"first": {"behavior.scale_down": down}, "second": {"behavior.scale_up": up}},
+        parse_config(unshared),
+    )
+    assert not kept
+    tuned = parse_config(yaml.safe_load(after))
+    assert tuned.model_dump() == parse_config(unshared).model_dump()
+    first, second = tuned.pools["first"].behavior, tuned.pools["second"].behavior
+    assert first.scale_up != second.scale_up  # the first pool's up rule is its own still
+    assert first.scale_down != second.scale_down
