@@ -25,10 +25,11 @@ def heading(
     share = (parts.at - parts.start) / (end - parts.start) if end > parts.start else 1.0
     processes = min(workers, BATCH)
     return (
-        f"{args.config}: {tasks:,} tasks in {args.trace}, by {by} "
+        f"{args.config}: {tasks:,} {'task' if tasks == 1 else 'tasks'} in {args.trace}, by {by} "
         f"({groups} {'group' if groups == 1 else 'groups'}), objective {found.objective}\n"
-        f"search: the first {share:.0%} of the trace's time ({len(parts.head):,} tasks, 0 to "
-        f"{_hours(parts.at)}), {len(found.trials)} candidates in {found.seconds:.0f} s on "
+        f"search: the first {share:.0%} of the trace's time ({len(parts.head):,} tasks, "
+        f"{_hours(parts.start)} to {_hours(parts.at)}), {len(found.trials)} candidates in "
+        f"{found.seconds:.0f} s on "
         f"{processes} {'process' if processes == 1 else 'processes'}{early}"
     )
 

@@ -74,7 +74,9 @@ def test_a_trace_of_the_hour_before_midnight_is_tuned_with_the_default_holdout(
         write_trace(Trace.build(load_config(config).pools, rows), out)
     result = tune("--config", config, "--trace", late, "--trials", "4")
     assert result.returncode == 0, result.stderr
-    assert "search: the first 70% of the trace's time (42 tasks, " in result.stdout
+    # The span runs from the first task (23.0 h) to the last (23.98 h): 70% of it ends at
+    # 23.7 h, and the heading says where the search began.
+    assert "search: the first 70% of the trace's time (42 tasks, 23.0 h to 23.7 h)" in result.stdout
 
 
 @pytest.mark.parametrize("value", ["1.5", "-1", "1", "most"])
