@@ -313,12 +313,14 @@ def _add(so: _ScaledObject, pool: dict[str, Any], paths: dict[str, str]) -> None
         if what == so.what:
             message = f"expected each ScaledObject once, got it again (first in {source})"
             raise so.fail("metadata.name", message)
-    name = _pool_name(so, so.name)
+    name = first = _pool_name(so, so.name)
     if name in so.out.pools:
+        # Another ScaledObject's pool has the name: the same name, or one that reads the same
+        # as a pool name (dots made dashes, cut at 63 characters).
         name = _pool_name(so, f"{so.namespace}-{so.name}")
         if name in so.out.pools:  # never one pool for two: each scales its own Deployment
             raise so.fail("metadata.name", f"expected a pool name no other has, got {name}")
-        so.say("note", "metadata.name", f"another ScaledObject has that name: pool {name}")
+        so.say("note", "metadata.name", f"pool {first} is another ScaledObject's: pool {name}")
     elif name != so.name:
         so.say("note", "metadata.name", f"pool {name} (at most 63 characters, no dots)")
     so.out.pools[name] = pool

@@ -255,7 +255,27 @@ def test_a_kubectl_list_of_same_named_scaled_objects_gives_a_pool_each(
         POOL: "nats-jetstream/sub",
         f"staging-{POOL}": "staging/sub",
     }
-    assert any(f"another ScaledObject has that name: pool staging-{POOL}" in line for line in err)
+    assert any(
+        f"pool {POOL} is another ScaledObject's: pool staging-{POOL}" in line for line in err
+    )
+
+
+def test_a_name_that_reads_as_anothers_pool_name_is_told_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # "web.chat" becomes the pool "web-chat" (a pool name has no dots): the ScaledObject
+    # "web-chat" of another namespace has a name of its own, but not a pool name of its own.
+    dotted, dashed = docs_example(), docs_example()
+    dotted["metadata"] = {"name": "web.chat", "namespace": "prod"}
+    dashed["metadata"] = {"name": "web-chat", "namespace": "staging"}
+    dashed["spec"]["triggers"][0]["metadata"]["consumer"] = "staging_consumer"
+    listed = {"apiVersion": "v1", "kind": "List", "items": [dotted, dashed]}
+
+    code, out, err = run(capsys, write(tmp_path, listed))
+
+    assert code == 0
+    assert set(loaded(out).pools) == {"web-chat", "staging-web-chat"}
+    assert any("pool web-chat is another ScaledObject's: pool staging-web-chat" in e for e in err)
 
 
 @pytest.mark.parametrize(
