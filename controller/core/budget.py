@@ -45,17 +45,25 @@ read again, and as much again for the long tail of task times (a tokens-per-repl
 average counts idle seconds too)."""
 
 
-def budget_rule(tenant: TenantConfig, used: int | None) -> str | None:
-    """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a
-    hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING
-    (past warn_at: the forecast, and the pace if it does not fit) or none. Between two
-    passes a tenant's pools can decide differently for its usage only if this changes."""
+def budget_rule(
+    tenant: TenantConfig, used: int | None, tasks: int | None = None, most_in_flight: int = 0
+) -> str | None:
+    """Which budget rule holds a tenant's pools back at `used` tokens and `tasks` done today:
+    EXHAUSTED (a hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the
+    floor), WARNING (past warn_at, or with less left than the `most_in_flight` tasks its
+    pools may run at once would spend at its tokens a task: the forecast, the pace if it does
+    not fit, and the landing) or none. Between two passes a tenant's pools can decide
+    differently for its tokens only if this changes."""
     budget = tenant.daily_token_budget
     if budget is None or used is None:
         return None
     if used >= budget:
         return EXHAUSTED if tenant.hard_cap else SPENT
     if used >= tenant.warn_at * budget:
+        return WARNING
+    # The tasks in flight when the budget runs out still spend: the landing must begin while
+    # what is left covers them, whatever warn_at says.
+    if tasks and budget - used <= most_in_flight * used / tasks:
         return WARNING
     return None
 
@@ -153,10 +161,9 @@ def _unforecast(
     want, lag = pool.want, pool.obs.pending + pool.obs.ack_pending
     cap = max(pool.current, pool.floor, 1 if lag > 0 else 0)
     price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
-    landing = _landing(budget - used, share, price)
+    landing = _landing(budget - used, share, price, pool.obs.ack_pending)
     if landing is not None and landing < min(want, cap):
-        landed = (budget - used, landing, round(price.rounds), LANDING_TASKS, want, landing)
-        reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
+        reasons.append(_landed(budget - used, price, pool.obs.ack_pending, want, landing))
         return Paced(landing, landing)
     if want > cap:
         note = _stale_note(observations, tenant_name)
@@ -166,13 +173,32 @@ def _unforecast(
     return Paced(want, landing)
 
 
-def _landing(left: int, share: float, price: Prices) -> int | None:
+def _landing(left: int, share: float, price: Prices, in_flight: int) -> int | None:
     """The most replicas whose next LANDING_TASKS rounds of tasks the pool's share of what is
-    left pays for, so that the tasks in flight when it runs out fit in it (None: the price
-    of a round is not known)."""
+    left pays for, less what its `in_flight` tasks will spend, so that the tasks in flight
+    when it runs out fit in it (None: the price of a round is not known)."""
     if not price.rounds:
         return None
-    return math.floor(left * share / price.rounds + 1e-9)
+    mine = left * share
+    kept = math.floor(mine / price.rounds + 1e-9)
+    beyond = in_flight - kept * price.concurrency
+    if beyond <= 0 or not price.each:
+        return kept  # the kept replicas' rounds count their tasks in flight
+    # The replicas let go still finish their tasks: those are spent before the kept
+    # replicas' rounds (each counting its own tasks in flight as its first).
+    rest = mine - in_flight * price.each
+    per = price.rounds - price.concurrency * price.each
+    return max(0, min(kept, math.floor(rest / per + 1e-9))) if per > 0 else 0
+
+
+def _landed(left: int, price: Prices, in_flight: int, want: int, landing: int) -> Reason:
+    """The landing's reason: what is left, what the tasks in flight will spend of it, and the
+    replicas the rest pays for."""
+    flying = (
+        f", less {round(in_flight * price.each):,} for {in_flight} in flight," if in_flight else ""
+    )
+    args = (left, flying, landing, round(price.rounds), LANDING_TASKS, want, landing)
+    return Reason(rule=WARNING, template=_LANDING, args=args)
 
 
 def _pace(
@@ -211,12 +237,11 @@ def _pace(
         _queued(lag, queued),
         left,
     )
-    landing = _landing(left, share, price)
+    landing = _landing(left, share, price, obs.ack_pending)
     if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
         if landing is not None and want > landing:
-            landed = (left, landing, round(price.rounds), LANDING_TASKS, want, landing)
-            reasons.append(Reason(rule=WARNING, template=_LANDING, args=landed))
+            reasons.append(_landed(left, price, obs.ack_pending, want, landing))
             return Paced(landing, landing)
         return Paced(want, landing)  # (no time rule holds more than the landing either)
     fits = mine / (coming + queued)
@@ -273,6 +298,8 @@ class Prices(NamedTuple):
     """Tokens a replica at work spends a second."""
     rounds: float
     """Tokens a replica spends on LANDING_TASKS rounds of its tasks."""
+    concurrency: int = 1
+    """Tasks a replica runs at once."""
 
 
 def _prices(pool: Pool, spend: TenantSpend | None, spent: float, used: int) -> Prices:
@@ -285,10 +312,13 @@ def _prices(pool: Pool, spend: TenantSpend | None, spent: float, used: int) -> P
     reported = spend.per_task() if spend is not None else None
     if reported is not None:
         busy = reported * concurrency / task if task else per
-        return Prices(reported, busy, LANDING_TASKS * reported * concurrency)
+        rounds = LANDING_TASKS * reported * concurrency
+        return Prices(each=reported, busy=busy, rounds=rounds, concurrency=concurrency)
     if per is not None and task is not None:
-        return Prices(per * task / concurrency, per, LANDING_TASKS * per * task)
-    return Prices(0.0, per, 0.0)
+        each = per * task / concurrency
+        rounds = LANDING_TASKS * per * task
+        return Prices(each=each, busy=per, rounds=rounds, concurrency=concurrency)
+    return Prices(each=0.0, busy=per, rounds=0.0, concurrency=concurrency)
 
 
 def _source(forecast: Forecast) -> str:
@@ -336,6 +366,6 @@ _PACE = (
     "{:.0%} of it: pays for {:,} tokens an hour now{}, {} replicas here (budget pace), {} -> {}"
 )
 _LANDING = (
-    "{:,} tokens left pay for {} replicas here at {:,} tokens for {} tasks each (budget "
+    "{:,} tokens left{} pay for {} replicas here at {:,} tokens for {} tasks each (budget "
     "landing): {} -> {}"
 )

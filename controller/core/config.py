@@ -292,6 +292,14 @@ class Config(StrictModel):
         return {name: p.max_replicas / total[p.tenant] for name, p in self.pools.items()}
 
     @cached_property
+    def most_in_flight(self) -> dict[str, int]:
+        """Per tenant, the most tasks its pools run at once: max_replicas x concurrency, summed."""
+        most = dict.fromkeys(self.tenants, 0)
+        for pool in self.pools.values():
+            most[pool.tenant] += pool.max_replicas * pool.concurrency
+        return most
+
+    @cached_property
     def target_wait(self) -> dict[str, float | None]:
         """The latency objective per pool (its tier's target_wait_seconds), if any."""
         return {name: self.tiers[tier].target_wait_seconds for name, tier in self.tier_of.items()}

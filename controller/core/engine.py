@@ -104,6 +104,7 @@ class Engine:
         self.observations = Observations(
             pools=self._readings,
             tokens_today=self.tenant_tokens.used,
+            tasks_today=self.tenant_tokens.tasks_today,
             stale_tokens=self.tenant_tokens.stale,
             unobserved=self._unobserved,
             replica_seconds_today=self._spent,

@@ -42,6 +42,9 @@ class Observations:
     pools: Mapping[str, PoolObservation]
     tokens_today: Mapping[str, int] = field(default_factory=dict)
     """Tokens used today per tenant; a tenant absent here has unknown usage."""
+    tasks_today: Mapping[str, int] = field(default_factory=dict)
+    """Tasks its workers reported done today per tenant, where known: with tokens_today, its
+    tokens a task (what the tasks it may have in flight could spend)."""
     stale_tokens: Mapping[str, str] = field(default_factory=dict)
     """Tenants whose usage is the last known value, and why."""
     unobserved: Mapping[str, str] = field(default_factory=dict)

@@ -134,7 +134,9 @@ def claim(
         reasons.append(_floor_reason(pin, floor, want))
 
     paced: int | None = None  # what the budget pace pays for: no time rule holds more
-    rule = budget_rule(config.tenants[tenant_name], observations.tokens_today.get(tenant_name))
+    used = observations.tokens_today.get(tenant_name)
+    tasks = observations.tasks_today.get(tenant_name)
+    rule = budget_rule(config.tenants[tenant_name], used, tasks, config.most_in_flight[tenant_name])
     if rule is not None:
         ours = Pool(
             name=name, config=pool, obs=obs, current=current, want=want, floor=floor, until=until

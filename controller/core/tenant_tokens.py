@@ -61,8 +61,8 @@ class TenantTokens:
             self._rule(tenant, None)
             return Told(new=True, reclaim=True)
         was_stale = self.stale.get(tenant)
-        if self.used.get(tenant) == used and was_stale == stale:
-            return Told(new=new, reclaim=False)
+        if self.used.get(tenant) == used and was_stale == stale and not new:
+            return Told(new=False, reclaim=False)  # (new tasks alone move its tokens a task)
         self.used[tenant] = used
         if stale is None:
             self.stale.pop(tenant, None)
@@ -71,7 +71,7 @@ class TenantTokens:
         config = self.config.tenants[tenant]
         if config.daily_token_budget is None:
             return Told(new=True, reclaim=False)
-        rule = budget_rule(config, used)
+        rule = budget_rule(config, used, tasks, self.config.most_in_flight[tenant])
         moved = self.rules.get(tenant, "") != rule
         if moved or (rule is not None and (self.exact_reasons or was_stale != stale)):
             self._rule(tenant, rule)

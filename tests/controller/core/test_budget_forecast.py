@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from controller.core.accounting import ReplicaSeconds
+from controller.core.budget import budget_rule
 from controller.core.config import Config, TenantConfig
 from controller.core.history import History
 from controller.core.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
@@ -205,23 +206,28 @@ def test_a_tenant_with_no_forecast_yet_does_not_grow() -> None:
 
 
 def test_with_no_forecast_yet_the_tasks_in_flight_still_fit_in_what_is_left() -> None:
-    # 10,000 tokens left at 1,000 a task pay for three rounds of tasks on 3 replicas: the
-    # pool's 7 are cut to 3 at once, busy or not, so that the tasks in flight when the budget
-    # runs out fit in it. (A forecast needs ten minutes of spend; only five are seen.)
+    # 10,000 tokens left at 1,000 a task pay for 3 replicas' three rounds of tasks each
+    # (their first the task each runs now) and the fourth task in flight, on a pod let go:
+    # the pool's 7 are cut to 3 at once, busy or not, so that the tasks in flight when the
+    # budget runs out fit in it. (A forecast needs ten minutes of spend; five are seen.)
     cfg = tenant_config(1_000_000)
     spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, 0.0, 5 * 60)
     decision = pool_at(cfg, spend, 990_000, 5 * 60)
     assert decision.desired == 3
-    said = "10,000 tokens left pay for 3 replicas here at 3,000 tokens for 3 tasks each"
+    said = (
+        "10,000 tokens left, less 4,000 for 4 in flight, pay for 3 replicas here at 3,000 "
+        "tokens for 3 tasks each"
+    )
     assert said in decision.main_reason.detail
 
 
 def test_when_the_forecast_fits_no_time_rule_keeps_more_pods_than_the_landing() -> None:
     # Each day's traffic comes in its first 50 minutes: at 01:30 on day two the profile says
-    # nothing more comes, so 10,000 tokens left fit the day. Eight replicas are at work on
+    # nothing more comes, so 20,000 tokens left fit the day. Eight replicas are at work on
     # the last eight tasks; two are asked for. Kept by the time rules, all eight would take
-    # a next task each; the landing, three rounds of 1,000-token tasks, lets three stay.
-    tenant = {"tier": "growth", "daily_token_budget": 3_010_000}
+    # a next task each; the landing lets six stay: three rounds of 1,000-token tasks each
+    # (their first the task each runs now), and the two tasks still finishing on pods let go.
+    tenant = {"tier": "growth", "daily_token_budget": 3_020_000}
     cfg = config({"a": pool("t", max_replicas=20, target_lag_per_replica=4)}, {"t": tenant})
     now = DAY + 1.5 * H
     spend, used = spending(cfg.tenants["t"], lambda t: 1000.0 if t % DAY < 3000 else 0.0, 0, now)
@@ -234,7 +240,23 @@ def test_when_the_forecast_fits_no_time_rule_keeps_more_pods_than_the_landing() 
     )
     (decision,) = decide(cfg, obs, history=History(), now=now)
     assert any(reason.detail.endswith("left: not paced") for reason in decision.reasons)
-    assert decision.desired == 3
+    assert decision.desired == 6
+
+
+@pytest.mark.parametrize(
+    ("used", "tasks", "rule"),
+    [
+        (700_000, 24, None),  # 300,000 left cover 8 tasks in flight at 29,167 each
+        (770_000, 26, "budget warning"),  # 230,000 left do not: 8 x 29,615
+        (770_000, None, None),  # its tokens a task not known: warn_at alone
+        (800_000, 27, "budget warning"),  # warn_at
+    ],
+)
+def test_the_landing_begins_while_what_is_left_covers_the_tasks_in_flight(
+    used: int, tasks: int | None, rule: str | None
+) -> None:
+    tenant = tenant_config(1_000_000).tenants["t"]
+    assert budget_rule(tenant, used, tasks, most_in_flight=8) == rule
 
 
 def utc(text: str) -> float:
