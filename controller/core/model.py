@@ -42,9 +42,6 @@ class Observations:
     pools: Mapping[str, PoolObservation]
     tokens_today: Mapping[str, int] = field(default_factory=dict)
     """Tokens used today per tenant; a tenant absent here has unknown usage."""
-    tasks_today: Mapping[str, int] = field(default_factory=dict)
-    """Tasks its workers reported done today per tenant, where known: with tokens_today, its
-    tokens a task (what the tasks it may have in flight could spend)."""
     stale_tokens: Mapping[str, str] = field(default_factory=dict)
     """Tenants whose usage is the last known value, and why."""
     unobserved: Mapping[str, str] = field(default_factory=dict)
@@ -55,6 +52,9 @@ class Observations:
     spend: Mapping[str, TenantSpend] = field(default_factory=dict)
     """Per budgeted tenant, what its spend has taught (controller.core.spend): the forecast
     the budget pace reads. A tenant absent here has no forecast yet."""
+    tasks_today: Mapping[str, int] = field(default_factory=dict)
+    """Tasks its workers reported done today per tenant, where known: with tokens_today, its
+    tokens a task (what the tasks it may have in flight could spend)."""
 
 
 @dataclass(frozen=True, slots=True)
