@@ -24,6 +24,13 @@ SUSTAINED_S = 15.0
 pools under a short shared ceiling (controller.core.allocation): a blip of lag moves no pod."""
 
 
+SETTLE_S = 300.0
+"""How long a learned pool's recommendation must stay below its replicas, within the
+scale-down tolerance, before the pool settles to the highest of it (controller.core.time_rules):
+the HPA's default scale-down stabilization window. The tolerance stops a pool from chasing its
+noise; a recommendation under the replicas for a whole window is a decline, not noise."""
+
+
 def peer_sustained(pool: PoolConfig) -> float:
     """How long demand must last before it may take the replicas that time rules keep in pools
     of its own tier: SUSTAINED_S and the pool's cold start. A pod moved between two pools of
@@ -176,6 +183,8 @@ class History:
                 up, down = pool.behavior.scale_up, pool.behavior.scale_down
                 entry.up_window = max(up.stabilization_seconds, peer_sustained(pool))
                 entry.down_window = down.stabilization_seconds
+                if pool.learns_keep_alive:  # its highs answer how long it has stayed below
+                    entry.down_window = max(entry.down_window, SETTLE_S)
                 entry.keep_steps = max(up.longest_period, down.longest_period)
                 entry.keep = KeepAlive.for_pool(pool)
         return entry

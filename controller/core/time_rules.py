@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from controller.core.behavior import ScalingRule
 from controller.core.config import PoolConfig
-from controller.core.history import PoolHistory
+from controller.core.history import SETTLE_S, PoolHistory
 from controller.core.keepalive import REGROW_S, Hold, KeepAlive
 from controller.core.model import Reason, utc
 from controller.core.ski_rental import Plan
@@ -124,6 +124,11 @@ def _windows(
     elif target < current:
         down = pool.behavior.scale_down
         if target >= current * (1 - down.tolerance) and target > 0:
+            if land_on is not None:
+                settled = _settled(past, current, target, land_on, now, reasons)
+                if settled.replicas < current:
+                    return settled
+                until = settled.until if settled.until < until else until
             reasons.append(Reason("tolerance", _TOLERANCE, (target, down.tolerance, current)))
             return Timed(current, until)
         if land_on is not None:  # no window: the keep-alive held what its levels are worth
@@ -137,6 +142,38 @@ def _windows(
             args = (window, highest[1], target, desired)
             reasons.append(Reason("stabilization", _HIGHEST, args))
     return Timed(desired, until)
+
+
+def _settled(
+    past: PoolHistory, current: int, target: int, top: int, now: float, reasons: list[Reason]
+) -> Timed:
+    """A learned pool whose recommendation has stayed below its replicas, within the
+    tolerance, for SETTLE_S settles to the highest recommendation of that span (not below
+    its landing, `top`). Else it keeps `current`, until when the last recommendation at or
+    above it leaves the span. A slow decline (a diurnal evening) otherwise keeps up to the
+    tolerance's 25% more pods than it needs for hours. Not before the pool has been watched
+    for SETTLE_S: a recommendation not seen is not known to be low."""
+    edge = now - SETTLE_S
+    began = past.keep.started if past.keep is not None else None
+    if began is None or began > edge:
+        return Timed(current, math.inf if began is None else began + SETTLE_S)
+    above = -math.inf  # when the recommendation was last at or above `current`
+    highest = target
+    for at, value in past.highs:  # values falling as times rise: the first is the highest
+        if at <= edge:
+            continue
+        if value >= current:
+            above = at
+            continue
+        highest = value if value > target else target
+        break
+    if above > -math.inf:
+        return Timed(current, above + SETTLE_S)
+    floor = top if top < current else current
+    settled = highest if highest > floor else floor
+    if settled < current:
+        reasons.append(Reason("stabilization", _SETTLED, (SETTLE_S, settled, current, settled)))
+    return Timed(settled, math.inf)
 
 
 def _landing(current: int, target: int, top: int, reasons: list[Reason]) -> int:
@@ -297,6 +334,7 @@ _LANDING = (
 )
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
+_SETTLED = "below its replicas for {:g} s, at most {} (within the tolerance): {} -> {}"
 _COOLDOWN = "idle since {} (cooldown {:g} s, to zero at {}): keep 1"
 _KEEP_LEARNED = (
     "{} replicas idle since {}; their last {} gaps (median {:.0f} s) say hold {:.0f} s, "

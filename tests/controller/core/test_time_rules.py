@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from controller.core.history import SETTLE_S, PoolHistory
+from controller.core.keepalive import KeepAlive
+from controller.core.time_rules import Timed, time_rules
 from tests.support.factories import config, pool
 from tests.support.loops import Loop
 
@@ -168,3 +171,37 @@ def test_a_recommendation_within_the_tolerance_keeps_the_replicas() -> None:
     d = loop.tick(10.0, a=19)
     assert (d.desired, d.main_reason.rule) == (20, "tolerance")
     assert loop.tick(20.0, a=17).desired == 17
+
+
+def learned_pool() -> Loop:
+    """One pool on the default behavior (it learns its keep-alive), 2 tasks a replica."""
+    return Loop(config({"a": pool("t", max_replicas=100, target_lag_per_replica=2)}))
+
+
+def test_a_decline_within_the_tolerance_settles_after_a_window_below() -> None:
+    loop = learned_pool()
+    for t in range(0, 610, 10):
+        assert loop.tick(float(t), a=100).desired == 50
+    # 42 replicas' worth of lag is within the 25% tolerance of 50: noise, until it has lasted
+    # a whole window (SETTLE_S, 300 s) from the last time 50 were asked for (600 s).
+    for t in range(610, 900, 10):
+        d = loop.tick(float(t), a=84)
+        assert d.desired == 50
+    assert d.main_reason.rule == "tolerance"
+    assert d.until == 600.0 + SETTLE_S
+    d = loop.tick(910.0, a=84)
+    # The highest recommendation of the window, 42, landed on half the noise above it: 45.
+    assert (d.desired, d.main_reason.rule) == (45, "stabilization")
+    assert "below its replicas for 300 s, at most 45 (within the tolerance): 50 -> 45" in (
+        d.main_reason.detail
+    )
+
+
+def test_replicas_found_running_are_not_settled_before_a_window_is_watched() -> None:
+    spec = config({"a": pool("t", max_replicas=100, target_lag_per_replica=2)}).pools["a"]
+    past = PoolHistory(keep=KeepAlive.for_pool(spec), down_window=SETTLE_S)
+    past.recommend(0.0, 42)  # a new process finds 50 running and is asked for 42
+    for now in (100.0, 299.0):
+        held = time_rules(spec, past, 50, 42, now, [], top=45)
+        assert held == Timed(replicas=50, until=SETTLE_S)
+    assert time_rules(spec, past, 50, 42, 301.0, [], top=45).replicas == 45
