@@ -40,6 +40,7 @@ MODULES = (
     "controller/core/keepalive_levels.py",
     "controller/core/ski_rental.py",
     "controller/core/spend.py",
+    "controller/core/budget.py",
     "controller/core/burn.py",
     "controller/core/spend_samples.py",
     "controller/core/engine.py",

@@ -7,7 +7,7 @@ every recommendation and prices their plans.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from controller.core.ski_rental import Plan, plan
 
@@ -70,10 +70,7 @@ class Level:
         `taken`: shown in the reasons); made again only after the plan is forgotten (a gap
         learned, or the price moved)."""
         if self.plan is None:
-            made = plan(sorted(self.gaps), cold_start, miss_s)
-            if head is not None or taken is not None:
-                made = replace(made, head=head, taken=taken)
-            self.plan = made
+            self.plan = plan(sorted(self.gaps), cold_start, miss_s, head=head, taken=taken)
         return self.plan
 
 

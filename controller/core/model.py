@@ -253,3 +253,16 @@ class ScaleConflict(PoolUnavailable):
 def utc(ts: float) -> str:
     """A time of day as operators read it in reasons: HH:MM:SS UTC."""
     return time.strftime("%H:%M:%S UTC", time.gmtime(ts))
+
+
+class Utc(float):
+    """A time (epoch seconds) in a reason's arguments, shown as `utc` shows it when the reason
+    is read: the engine builds a reason at every claim, a person reads a handful."""
+
+    __slots__ = ()
+
+    def __format__(self, spec: str) -> str:
+        return utc(self)
+
+    def __str__(self) -> str:
+        return utc(self)

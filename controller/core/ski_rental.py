@@ -46,14 +46,23 @@ class Plan:
     """What a miss was priced at, in seconds of one idle pod."""
 
 
-def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
+def plan(
+    gaps: list[float],
+    cold_start: float,
+    miss_s: float,
+    *,
+    head: float | None = None,
+    taken: float | None = None,
+) -> Plan:
     """The cheapest way to meet the next burst, given the gaps seen (sorted): hold for T
     (T = one cold start, or one of the gaps), or release and pre-warm from S (a cold start
     before one of the gaps) until T. Expected cost per gap: the idle pod-seconds held, plus
-    `miss_s` for each burst that would find the level released."""
+    `miss_s` for each burst that would find the level released. `head` and `taken`: what
+    priced the miss (Plan's fields, for the reasons)."""
     n = len(gaps)
     if n < MIN_GAPS:
-        return Plan(hold_s=max(miss_s, cold_start), gaps=n, miss_s=miss_s)
+        hold = max(miss_s, cold_start)
+        return Plan(hold_s=hold, gaps=n, head=head, taken=taken, miss_s=miss_s)
     total = [0.0]
     for gap in gaps:
         total.append(total[-1] + gap)
@@ -101,6 +110,8 @@ def plan(gaps: list[float], cold_start: float, miss_s: float) -> Plan:
         gaps=n,
         median_s=gaps[n // 2],
         shortest_s=gaps[0],
+        head=head,
+        taken=taken,
         miss_s=miss_s,
     )
 

@@ -16,7 +16,7 @@ from controller.core.behavior import ScalingRule
 from controller.core.config import PoolConfig
 from controller.core.history import SETTLE_S, PoolHistory
 from controller.core.keepalive import REGROW_S, Hold, KeepAlive
-from controller.core.model import Reason, utc
+from controller.core.model import Reason, Utc
 from controller.core.ski_rental import Plan
 
 
@@ -87,7 +87,7 @@ def _cooldown(
     until = busy_at + pool.cooldown_seconds
     # Times of day, not "idle N s": the reason stays true while nothing else moves (the
     # engine claims the pool again only at `until`).
-    args = (utc(busy_at), pool.cooldown_seconds, utc(until))
+    args = (Utc(busy_at), pool.cooldown_seconds, Utc(until))
     reasons.append(Reason("cooldown", _COOLDOWN, args))
     return Timed(1, until)
 
@@ -245,7 +245,7 @@ def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reaso
 def _prewarm_reason(plan: Plan, since: float, target: int, replicas: int) -> Reason:
     gaps = (plan.shortest_s, plan.median_s, plan.gaps)
     head = () if plan.head is None else (plan.head,)  # what made a miss of the first level dear
-    times = (utc(since), utc(since + (plan.prewarm_s or 0.0)), utc(since + plan.hold_s))
+    times = (Utc(since), Utc(since + (plan.prewarm_s or 0.0)), Utc(since + plan.hold_s))
     template = _PREWARM if plan.head is None else _PREWARM_HEAD
     args = (*gaps, *head, *times, target, replicas)
     template, args = _priced(plan, template, args)
@@ -259,8 +259,8 @@ def _keep_reason(plan: Plan, replicas: int, since: float, target: int, kept: int
         template = _KEEP_LEARNED if plan.head is None else _KEEP_LEARNED_HEAD
     else:
         template = _KEEP_DEFAULT if plan.head is None else _KEEP_DEFAULT_HEAD
-    end = utc(since + plan.hold_s)
-    args = (replicas, utc(since), *gaps, *head, plan.hold_s, end, target, kept)
+    end = Utc(since + plan.hold_s)
+    args = (replicas, Utc(since), *gaps, *head, plan.hold_s, end, target, kept)
     template, args = _priced(plan, template, args)
     return Reason(rule="keep-alive", template=template, args=args)
 
@@ -281,7 +281,7 @@ def _regrow(
     if peak <= limit:
         return limit, math.inf
     regrown = peak if peak < desired else desired
-    args = (peak, utc(used), limit, regrown)
+    args = (peak, Utc(used), limit, regrown)
     reasons.append(Reason(rule="regrow", template=_REGROW, args=args))
     return regrown, used + REGROW_S
 
