@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from controller.core.allocation import Claim, allocate
-from controller.core.budget import WARNING, Pool, budget_rule, budget_step
+from controller.core.budget import WARNING, Paced, Pool, budget_rule, budget_step
 from controller.core.config import Config, PoolConfig
 from controller.core.demand import Demanded, demanded
 from controller.core.history import SUSTAINED_S, History, PoolHistory, peer_sustained
@@ -107,21 +107,16 @@ def claim(
     on its tenant's usage only through `budget_rule` (and, past warn_at, on its tokens,
     replica-seconds, spend forecast, lag and task time, and `now`: the budget pace), and
     otherwise on `now` only until `Claim.until` (given a history that meanwhile records only
-    this recommendation); the reasons quote the exact
-    figures. `demand`, if given, is `demanded()` of this very observation: step 2 is not
-    worked out again (controller.core.engine keeps it per reading)."""
+    this recommendation); the reasons quote the exact figures. `demand`, if given, is
+    `demanded()` of this very observation: step 2 is not worked out again
+    (controller.core.engine keeps it per reading)."""
     obs = observations.pools.get(name)
     if obs is None:
         return _unobserved(name, pool, observations.unobserved.get(name))
-    current = obs.replicas
-    pause = overrides.paused_pools.get(name)
-    if pause is not None and pause.active(now):
-        return _pool_paused(name, pool, current, pause)
-    if obs.stale is not None:
-        return _stale(name, pool, obs)
-    tenant_name = pool.tenant
-    if tenant_name in overrides.paused_tenants:
-        return _tenant_paused(name, pool, obs)
+    held = _held_back(name, pool, obs, overrides, now)
+    if held is not None:
+        return held
+    current, tenant_name = obs.replicas, pool.tenant
     if demand is None:
         demand = demanded(pool, obs, config.target_wait[name])
     want, busy = demand.footprint.demand, demand.footprint.busy
@@ -141,19 +136,12 @@ def claim(
         ours = Pool(
             name=name, config=pool, obs=obs, current=current, want=want, floor=floor, until=until
         )
-        step = budget_step(rule, ours, config, observations, now, reasons)
+        step = _budget(rule, ours, pin, config, observations, now, reasons)
         if isinstance(step, Claim):
             return step
-        if floor > step[0] and floor <= want:  # the pace asks for less: the floor holds
-            reasons.append(_floor_reason(pin, floor, step[0]))
         want, paced = step
 
-    limit = pool.max_replicas
-    if want > limit or floor > limit:
-        args = (limit, max(want, floor), limit)
-        reasons.append(Reason("max_replicas", "max_replicas {}: {} -> {}", args))
-        want = min(want, limit)
-        floor = min(floor, limit)
+    want, floor = _within_max(pool, want, floor, reasons)
     recommendation = want if want > floor else floor
     untimed = Claim(
         name=name,
@@ -170,6 +158,50 @@ def claim(
         return untimed
     top = demand.footprint.top
     return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now, top)
+
+
+def _budget(
+    rule: str,
+    ours: Pool,
+    pin: Pin | None,
+    config: Config,
+    observations: Observations,
+    now: float,
+    reasons: list[Reason],
+) -> Claim | Paced:
+    """Step 4 (controller.core.budget.budget_step): the tenant's budget rule applied to the
+    pool, its floor holding where the pace asks for less."""
+    step = budget_step(rule, ours, config, observations, now, reasons)
+    if isinstance(step, Claim):
+        return step
+    if ours.floor > step.want and ours.floor <= ours.want:
+        reasons.append(_floor_reason(pin, ours.floor, step.want))
+    return step
+
+
+def _held_back(
+    name: str, pool: PoolConfig, obs: PoolObservation, overrides: Overrides, now: float
+) -> Claim | None:
+    """The claim of an observed pool that bids for nothing of its own now: paused (itself or
+    its tenant), or read stale. None: it bids."""
+    pause = overrides.paused_pools.get(name)
+    if pause is not None and pause.active(now):
+        return _pool_paused(name, pool, obs.replicas, pause)
+    if obs.stale is not None:
+        return _stale(name, pool, obs)
+    if pool.tenant in overrides.paused_tenants:
+        return _tenant_paused(name, pool, obs)
+    return None
+
+
+def _within_max(pool: PoolConfig, want: int, floor: int, reasons: list[Reason]) -> tuple[int, int]:
+    """The want and floor, at most max_replicas (with a reason where that bound them)."""
+    limit = pool.max_replicas
+    if want <= limit and floor <= limit:
+        return want, floor
+    args = (limit, max(want, floor), limit)
+    reasons.append(Reason("max_replicas", "max_replicas {}: {} -> {}", args))
+    return min(want, limit), min(floor, limit)
 
 
 def _unobserved(name: str, pool: PoolConfig, why: str | None) -> Claim:

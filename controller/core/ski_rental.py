@@ -54,15 +54,33 @@ def plan(
     head: float | None = None,
     taken: float | None = None,
 ) -> Plan:
-    """The cheapest way to meet the next burst, given the gaps seen (sorted): hold for T
-    (T = one cold start, or one of the gaps), or release and pre-warm from S (a cold start
-    before one of the gaps) until T. Expected cost per gap: the idle pod-seconds held, plus
-    `miss_s` for each burst that would find the level released. `head` and `taken`: what
+    """The cheapest way to meet the next burst, given the gaps seen (sorted): with fewer than
+    MIN_GAPS, plain ski rental; else `_cheapest` over the gaps. `head` and `taken`: what
     priced the miss (Plan's fields, for the reasons)."""
     n = len(gaps)
     if n < MIN_GAPS:
         hold = max(miss_s, cold_start)
         return Plan(hold_s=hold, gaps=n, head=head, taken=taken, miss_s=miss_s)
+    hold, prewarm = _cheapest(gaps, cold_start, miss_s)
+    return Plan(
+        hold_s=hold,
+        prewarm_s=prewarm,
+        learned=True,
+        gaps=n,
+        median_s=gaps[n // 2],
+        shortest_s=gaps[0],
+        head=head,
+        taken=taken,
+        miss_s=miss_s,
+    )
+
+
+def _cheapest(gaps: list[float], cold_start: float, miss_s: float) -> tuple[float, float | None]:
+    """Hold for T (T = one cold start, or one of the gaps), or release and pre-warm from S (a
+    cold start before one of the gaps) until T: the T and S (None: no pre-warm) of least
+    expected cost per gap, that cost being the idle pod-seconds held, plus `miss_s` for each
+    burst that would find the level released."""
+    n = len(gaps)
     total = [0.0]
     for gap in gaps:
         total.append(total[-1] + gap)
@@ -103,17 +121,7 @@ def plan(
             cost = after_burst + (idle[k] - before_start) + miss_s * (early + missed[k])
             if cost < best_cost:
                 best_hold, best_prewarm, best_cost = hold, start, cost
-    return Plan(
-        hold_s=best_hold,
-        prewarm_s=best_prewarm,
-        learned=True,
-        gaps=n,
-        median_s=gaps[n // 2],
-        shortest_s=gaps[0],
-        head=head,
-        taken=taken,
-        miss_s=miss_s,
-    )
+    return best_hold, best_prewarm
 
 
 def _held_and_missed(
