@@ -47,6 +47,7 @@ MODULES = (
     "controller/core/tenant_tokens.py",
     "controller/core/sharing.py",
     "controller/core/tracked.py",
+    "controller/core/timers.py",
     "controller/simulate/shell.py",
     "controller/simulate/cluster_parts.py",
     "controller/simulate/pods.py",

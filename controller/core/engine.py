@@ -41,10 +41,8 @@ readings, decides as the backtest did.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.config import Config
@@ -62,10 +60,8 @@ from controller.core.sharing import SharedCeilings
 from controller.core.spend import GAP_S, SpendBook
 from controller.core.spend_samples import Sample, SpendSamples
 from controller.core.tenant_tokens import TenantTokens
+from controller.core.timers import SLACK, Timers
 from controller.core.tracked import TrackedPool
-
-_SLACK = 1e-6
-"""A time rule due within this long of a step counts as due at it (float noise)."""
 
 
 class Engine:
@@ -116,9 +112,8 @@ class Engine:
         """Whether the first step, which claims every pool, has run."""
         self.ceilings = SharedCeilings(config, self.pools)
         """What the claims ask of the shared ceilings, and the grants while one is short."""
-        self.releases: list[Release] = []
-        """A heap: when a pool's time rule lets go; an entry no longer the pool's release_at
-        is stale."""
+        self.releases = Timers(len(self.pools))
+        """When each pool's claim may change by time alone (Claim.until)."""
         self.dirty: set[int] = set()
         """Pools to claim again at the next step."""
         self.previous = -math.inf
@@ -254,13 +249,7 @@ class Engine:
         self.dirty = set()
         for tenant in paced:
             changed.update(self.tenant_pools.get(tenant, ()))
-        releases = self.releases
-        while releases and releases[0].due <= now + _SLACK:
-            release = heapq.heappop(releases)
-            pool = self.pools[release.pool]
-            if release.due == pool.release_at:
-                pool.release_at = math.inf
-                changed.add(release.pool)
+        changed.update(self.releases.due(now))
         if not changed:
             self.previous = now
             return []
@@ -296,10 +285,8 @@ class Engine:
         calm = self.samples.day_ends
         gap = self.previous + GAP_S
         calm = gap if gap < calm else calm
-        if self.releases:
-            due = self.releases[0].due - _SLACK
-            calm = due if due < calm else calm
-        return calm
+        due = self.releases.earliest() - SLACK
+        return due if due < calm else calm
 
     def skip(self, now: float) -> None:
         """The step at `now` (before `calm_until()`), in O(1): it would claim nothing and
@@ -348,11 +335,7 @@ class Engine:
             if pool.busy is not None:
                 self._record(i, claimed.recommendation, pool.busy, now)
                 pool.recorded = now
-            due = claimed.until
-            if due != pool.release_at:
-                pool.release_at = due
-                if due < math.inf:
-                    heapq.heappush(self.releases, Release(due=due, pool=i))
+            self.releases.set(i, claimed.until)
         self.previous = now
         return acted
 
@@ -387,13 +370,6 @@ class Engine:
     def decisions(self) -> list[ScaleDecision]:
         """Every pool's decision, in config order."""
         return [self.decision(i) for i in range(len(self.pools))]
-
-
-class Release(NamedTuple):
-    """When pool `pool`'s claim may change by itself (Claim.until); the heap orders by `due`."""
-
-    due: float
-    pool: int
 
 
 def _moved(now: Mapping[str, object], before: Mapping[str, object]) -> set[str]:

@@ -32,7 +32,6 @@ class TrackedPool:
         "name",
         "reading",
         "recorded",
-        "release_at",
         "replicas",
         "wait",
     )
@@ -64,8 +63,6 @@ class TrackedPool:
         self.recorded = -math.inf
         """When its recommendation was last written to the history."""
         self.entry: PoolHistory | None = None
-        self.release_at = math.inf
-        """When its claim may change by time alone (Claim.until)."""
         self.made: ScaleDecision | None = None
         """Its decision as last asked for (Engine.decision), until its claim changes."""
 
