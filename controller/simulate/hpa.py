@@ -79,6 +79,9 @@ class HpaState:
 def proposal(status_replicas: int, usage: float, target: float, tolerance: float) -> int:
     """GetExternalPerPodMetricReplicas: the count the metric alone asks for."""
     usage_m, target_m = round(usage * 1000), round(target * 1000)
+    # A target under half a thousandth is 0 in the metric's milli-units, and the HPA would
+    # divide by it: such a target is read as the smallest one the units can hold.
+    target_m = target_m if target_m > 0 else 1
     if status_replicas == 0:
         # Go divides by zero here: +Inf rescales, NaN (no usage) keeps the count (0).
         return -(-usage_m // target_m) if usage_m > 0 else 0

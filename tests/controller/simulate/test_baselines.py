@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.simulate.backtest import make_scaler
 from controller.simulate.baselines import BaselineSettings, KedaScaler
 from controller.simulate.cluster import Cluster
 from controller.simulate.hpa import HpaSpec, HpaState, proposal, reconcile
@@ -23,12 +24,22 @@ from tests.support.factories import config, pool
         (0, 3, 2, 2),  # no pods yet (quota): divide by zero is +Inf in Go, so ceil(3 / 2)
         (0, 0, 2, 0),  # 0 / 0 is NaN in Go: the count stays 0
         (1, 3, 0.1, 30),  # milli-units: 3000 / 100 = 30 exactly, not 31 from float error
+        (1, 3, 0.0004, 3000),  # a target under the units' thousandth reads as 0.001
+        (0, 3, 0.0004, 3000),
     ],
 )
 def test_the_proposal_is_the_hpa_formula_with_its_tolerance(
     status: int, lag: float, target: float, expected: int
 ) -> None:
     assert proposal(status, lag, target, 0.1) == expected
+
+
+def test_a_target_lag_under_a_thousandth_replays_under_keda_and_the_hpa() -> None:
+    cfg = config({"a": pool("t", target_lag_per_replica=0.0004, max_replicas=5)})
+    tasks = trace(cfg, *[(float(t), "a", 30.0, 100) for t in range(3)])
+    for name in ("keda", "hpa"):
+        cluster = replay(cfg, tasks, make_scaler(name, cfg))
+        assert cluster.completed == 3
 
 
 def hpa(min_replicas: int = 1, max_replicas: int = 50, target: float = 2) -> HpaSpec:
