@@ -392,3 +392,22 @@ def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kep
         assert f"at least 1 while {waiting} wait, 1 replicas here (budget pace)" in (
             decision.main_reason.detail
         )
+
+
+def test_a_pool_of_many_slots_a_pod_is_priced_by_the_tasks_it_has_not_its_slots() -> None:
+    # 5,000 tasks at once a pod, 10 pods at most: the tenant's pools may run 50,000 tasks at
+    # 1,000 tokens each, more than is left, so the landing reads its budget from the start.
+    # Its 7 pods have 14 tasks (4 running) between them: three rounds of those cost 42,000
+    # tokens a pod, not 15,000,000, and a tenant at a tenth of its budget keeps them all.
+    tenant = {"tier": "growth", "daily_token_budget": 50_000_000, "hard_cap": True}
+    cfg = config({"a": pool("t", max_replicas=10, concurrency=5000)}, {"t": tenant})
+    spend, used = spending(cfg.tenants["t"], lambda t: 1_000.0, 0.0, 5 * 60)
+    obs = Observations(
+        {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
+        tokens_today={"t": used},
+        tasks_today={"t": used // 1000},
+        replica_seconds_today={"t": used / 2},
+        spend={"t": spend},
+    )
+    (decision,) = decide(cfg, obs, now=5 * 60)
+    assert decision.desired == 7
