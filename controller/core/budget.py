@@ -51,9 +51,9 @@ def budget_rule(
     """Which budget rule holds a tenant's pools back at `used` tokens and `tasks` done today:
     EXHAUSTED (a hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the
     floor), WARNING (past warn_at, or with less left than the `most_in_flight` tasks its
-    pools may run at once would spend at its tokens a task: the forecast, the pace if it does
-    not fit, and the landing) or none. Between two passes a tenant's pools can decide
-    differently for its tokens only if this changes."""
+    pools may run at once would spend at its tokens a task (`in_flight`): the forecast, the
+    pace if it does not fit, and the landing) or none. Between two passes a tenant's pools
+    can decide differently for its tokens and tasks waiting only if this changes."""
     budget = tenant.daily_token_budget
     if budget is None or used is None:
         return None
@@ -66,6 +66,13 @@ def budget_rule(
     if tasks and budget - used <= most_in_flight * used / tasks:
         return WARNING
     return None
+
+
+def in_flight(most: int, lag: int) -> int:
+    """The most tasks a tenant's pools may run at once: `most` (max_replicas x concurrency,
+    summed: Config.most_in_flight), and never more than the tasks they hold now (`lag`). A
+    pool of 5,000 slots a pod does not run 5,000 tasks it does not have."""
+    return most if most < lag else lag
 
 
 class Paced(NamedTuple):

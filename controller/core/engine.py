@@ -18,7 +18,8 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
   `exact_reasons` (the live loop, whose reasons an operator reads) any new reading. Step 2
   (the demand, controller.core.policy.demanded) is worked out once a reading, when it is
   read, for both the footprint and every claim of that reading;
-- its tenant's budget rule changes (controller.core.budget.budget_rule), or, past warn_at,
+- its tenant's budget rule changes (controller.core.budget.budget_rule: with the tenant's
+  tokens, or with the tasks its pools hold, `TenantTokens.lagged`), or, past warn_at,
   its tokens, replica-seconds, forecast or the clock move (its pools are claimed at every
   step). Each budgeted tenant's spend is sampled at every step (controller.core.spend_samples,
   at the cost of the tenants that moved), so its forecast is what `decide` would read from the
@@ -154,6 +155,8 @@ class Engine:
             self._tenant_lag[tenant] += lag - pool.lag
             pool.lag = lag
             self.samples.moved.add(tenant)
+            if self.tenant_tokens.lagged(tenant, self._tenant_lag[tenant]):
+                self.dirty.update(self.tenant_pools[tenant])
         if reading is None:
             self._readings.pop(pool.name, None)
             pool.footprint = pool.demanded = None

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from controller.core.allocation import Claim, allocate
-from controller.core.budget import WARNING, Paced, Pool, budget_rule, budget_step
+from controller.core.budget import WARNING, Paced, Pool, budget_rule, budget_step, in_flight
 from controller.core.config import Config, PoolConfig
 from controller.core.demand import Demanded, demanded
 from controller.core.history import SUSTAINED_S, History, PoolHistory, peer_sustained
@@ -104,8 +104,9 @@ def claim(
 ) -> Claim:
     """One pool's bid before the shared ceilings (steps 1-4 and 6): what `decide` asks of
     `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
-    on its tenant's usage only through `budget_rule` (and, past warn_at, on its tokens,
-    replica-seconds, spend forecast, lag and task time, and `now`: the budget pace), and
+    on its tenant's usage and tasks held only through `budget_rule` (and, past warn_at, on
+    its tokens, replica-seconds, spend forecast, lag and task time, and `now`: the budget
+    pace), and
     otherwise on `now` only until `Claim.until` (given a history that meanwhile records only
     this recommendation); the reasons quote the exact figures. `demand`, if given, is
     `demanded()` of this very observation: step 2 is not worked out again
@@ -129,9 +130,7 @@ def claim(
         reasons.append(_floor_reason(pin, floor, want))
 
     paced: int | None = None  # what the budget pace pays for: no time rule holds more
-    used = observations.tokens_today.get(tenant_name)
-    tasks = observations.tasks_today.get(tenant_name)
-    rule = budget_rule(config.tenants[tenant_name], used, tasks, config.most_in_flight[tenant_name])
+    rule = _budget_rule(config, observations, tenant_name)
     if rule is not None:
         ours = Pool(
             name=name, config=pool, obs=obs, current=current, want=want, floor=floor, until=until
@@ -158,6 +157,22 @@ def claim(
         return untimed
     top = demand.footprint.top
     return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now, top)
+
+
+def _budget_rule(config: Config, observations: Observations, tenant: str) -> str | None:
+    """The tenant's budget rule, with the tasks its pools hold now as read (a stale reading
+    counts none, as controller.core.engine counts them)."""
+    spec = config.tenants[tenant]
+    used = observations.tokens_today.get(tenant)
+    if spec.daily_token_budget is None or used is None:
+        return None
+    lag = 0
+    for name in config.pools_of[tenant]:
+        obs = observations.pools.get(name)
+        if obs is not None and obs.stale is None:
+            lag += obs.lag
+    most = in_flight(config.most_in_flight[tenant], lag)
+    return budget_rule(spec, used, observations.tasks_today.get(tenant), most)
 
 
 def _budget(

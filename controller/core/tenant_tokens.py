@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from controller.core.budget import WARNING, budget_rule
+from controller.core.budget import WARNING, budget_rule, in_flight
 from controller.core.config import Config
 
 
@@ -44,6 +44,9 @@ class TenantTokens:
         """Per budgeted tenant: its budget rule as of its last tokens."""
         self.paced: set[str] = set()
         """Tenants past warn_at with the pace on: claimed again at every step."""
+        self.lag: dict[str, int] = {}
+        """Per tenant, the tasks its pools hold now, as read: the most it may have in
+        flight (controller.core.budget.in_flight)."""
 
     def tell(
         self, tenant: str, used: int | None, stale: str | None = None, tasks: int | None = None
@@ -71,12 +74,29 @@ class TenantTokens:
         config = self.config.tenants[tenant]
         if config.daily_token_budget is None:
             return Told(new=True, reclaim=False)
-        rule = budget_rule(config, used, tasks, self.config.most_in_flight[tenant])
+        rule = self._budget_rule(tenant, used, tasks)
         moved = self.rules.get(tenant, "") != rule
         if moved or (rule is not None and (self.exact_reasons or was_stale != stale)):
             self._rule(tenant, rule)
             return Told(new=True, reclaim=True)
         return Told(new=True, reclaim=False)
+
+    def lagged(self, tenant: str, lag: int) -> bool:
+        """The tasks a tenant's pools hold now; whether its budget rule moved with them (its
+        pools are then claimed again)."""
+        self.lag[tenant] = lag
+        used = self.used.get(tenant)
+        if used is None or self.config.tenants[tenant].daily_token_budget is None:
+            return False
+        rule = self._budget_rule(tenant, used, self.tasks_today.get(tenant))
+        if self.rules.get(tenant, "") == rule:
+            return False
+        self._rule(tenant, rule)
+        return True
+
+    def _budget_rule(self, tenant: str, used: int, tasks: int | None) -> str | None:
+        most = in_flight(self.config.most_in_flight[tenant], self.lag.get(tenant, 0))
+        return budget_rule(self.config.tenants[tenant], used, tasks, most)
 
     def _rule(self, tenant: str, rule: str | None) -> None:
         self.rules[tenant] = rule

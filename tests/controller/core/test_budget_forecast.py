@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from controller.core.accounting import ReplicaSeconds
-from controller.core.budget import budget_rule
+from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config, TenantConfig
 from controller.core.history import History
 from controller.core.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
@@ -394,14 +394,12 @@ def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kep
         )
 
 
-def test_a_pool_of_many_slots_a_pod_is_priced_by_the_tasks_it_has_not_its_slots() -> None:
-    # 5,000 tasks at once a pod, 10 pods at most: the tenant's pools may run 50,000 tasks at
-    # 1,000 tokens each, more than is left, so the landing reads its budget from the start.
-    # Its 7 pods have 14 tasks (4 running) between them: three rounds of those cost 42,000
-    # tokens a pod, not 15,000,000, and a tenant at a tenth of its budget keeps them all.
-    tenant = {"tier": "growth", "daily_token_budget": 50_000_000, "hard_cap": True}
+def many_slots(budget: int, rate: float) -> ScaleDecision:
+    """Pool a of 5,000 tasks at once a pod, up to 10 pods, 7 of them up with 14 tasks (4
+    running) between them, after 5 minutes at `rate` tokens a second in 1,000-token tasks."""
+    tenant = {"tier": "growth", "daily_token_budget": budget, "hard_cap": True}
     cfg = config({"a": pool("t", max_replicas=10, concurrency=5000)}, {"t": tenant})
-    spend, used = spending(cfg.tenants["t"], lambda t: 1_000.0, 0.0, 5 * 60)
+    spend, used = spending(cfg.tenants["t"], lambda t: rate, 0.0, 5 * 60)
     obs = Observations(
         {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
         tokens_today={"t": used},
@@ -410,4 +408,20 @@ def test_a_pool_of_many_slots_a_pod_is_priced_by_the_tasks_it_has_not_its_slots(
         spend={"t": spend},
     )
     (decision,) = decide(cfg, obs, now=5 * 60)
-    assert decision.desired == 7
+    return decision
+
+
+def test_many_slots_a_pod_do_not_start_the_landing_for_tasks_nobody_sent() -> None:
+    # Its pools may run 50,000 tasks at once, 50,000,000 tokens at 1,000 each: more than the
+    # 49,700,000 left. But they hold 14: the landing waits for warn_at, the pool grows.
+    decision = many_slots(50_000_000, 1_000.0)
+    assert decision.desired == 10
+    assert not any(reason.rule == WARNING for reason in decision.reasons)
+
+
+def test_past_warn_at_a_pod_of_many_slots_is_priced_by_the_tasks_it_has() -> None:
+    # 150,000 tokens left: three rounds of the pool's 14 tasks cost 42,000 a pod (not
+    # 3 x 5,000 tasks, 15,000,000), so 3 pods stay, not 0.
+    decision = many_slots(1_000_000, 850_000 / 300)
+    assert decision.desired == 3
+    assert "at 42,000 tokens for 3 tasks each" in decision.main_reason.detail

@@ -175,3 +175,25 @@ def run(seed: int, *, exact_reasons: bool = True) -> set[str]:
 
 def _numbers(d: ScaleDecision) -> tuple[object, ...]:
     return d.pool, d.current, d.desired, d.recommendation, d.held, d.observed, d.until
+
+
+def test_a_budget_rule_moved_by_the_tasks_waiting_claims_the_tenants_pools_again() -> None:
+    # 200,000 tokens left at 10,000 a task: 20 tasks held spend it all. The landing begins
+    # when the tenant's pools hold more than that, and ends when they hold fewer: pool b,
+    # whose reading never changes, may grow only while pool a's queue is short, and the
+    # engine claims it again each time the rule moves.
+    tenant = {"tier": "starter", "daily_token_budget": 500_000, "hard_cap": True}
+    cfg = config({"a": pool("t", max_replicas=30), "b": pool("t", max_replicas=30)}, {"t": tenant})
+    engine, reference = Engine(cfg, exact_reasons=True), History(cfg)
+    engine.read(1, PoolObservation(3, 2, 2, 2))
+    grown = []
+    for step, waiting in enumerate([5, 30, 30, 5, 5]):
+        now = 1000.0 + step
+        engine.read(0, PoolObservation(waiting, 0, 2, 2))
+        engine.tokens("t", 300_000, tasks=30)
+        engine.step(now)
+        want = decide(cfg, engine.observations, Overrides(), reference, now)
+        reference.record_tick(want, engine.observations, now)
+        assert engine.decisions() == want, f"step {step}"
+        grown.append(want[1].desired)
+    assert grown == [5, 2, 2, 5, 5]
