@@ -292,14 +292,6 @@ class Config(StrictModel):
         return {name: p.max_replicas / total[p.tenant] for name, p in self.pools.items()}
 
     @cached_property
-    def pools_of(self) -> dict[str, tuple[str, ...]]:
-        """Per tenant, its pools' names, in config order."""
-        found: dict[str, list[str]] = {name: [] for name in self.tenants}
-        for name, pool in self.pools.items():
-            found[pool.tenant].append(name)
-        return {tenant: tuple(names) for tenant, names in found.items()}
-
-    @cached_property
     def most_in_flight(self) -> dict[str, int]:
         """Per tenant, the most tasks its pools run at once: max_replicas x concurrency, summed."""
         most = dict.fromkeys(self.tenants, 0)

@@ -106,6 +106,7 @@ class Engine:
             unobserved=self._unobserved,
             replica_seconds_today=self._spent,
             spend=self.samples.book.tenants,
+            tasks_held=self._tenant_lag,
         )
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES

@@ -55,6 +55,10 @@ class Observations:
     tasks_today: Mapping[str, int] = field(default_factory=dict)
     """Tasks its workers reported done today per tenant, where known: with tokens_today, its
     tokens a task (what the tasks it may have in flight could spend)."""
+    tasks_held: Mapping[str, int] | None = None
+    """Per tenant, the tasks its pools hold (the lag of their readings, a stale one none):
+    the most it may have in flight. None: worked out from `pools` (controller.core.policy);
+    the engine keeps it as it reads."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ would have done.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import replace
 
 from controller.core.allocation import Claim, allocate
 from controller.core.budget import WARNING, Paced, Pool, budget_rule, budget_step, in_flight
@@ -58,6 +60,7 @@ def decide(
     now: float = 0.0,
 ) -> list[ScaleDecision]:
     """One decision per configured pool, in config order."""
+    observations = replace(observations, tasks_held=tasks_held(config, observations.pools))
     claims = [
         claim(name, pool, config, observations, overrides, history, now)
         for name, pool in config.pools.items()
@@ -159,19 +162,28 @@ def claim(
     return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now, top)
 
 
+def tasks_held(config: Config, pools: Mapping[str, PoolObservation]) -> dict[str, int]:
+    """Per tenant, the tasks its pools hold as read: the lag of each reading, a stale one
+    none (as controller.core.engine counts them as it reads)."""
+    held = dict.fromkeys(config.tenants, 0)
+    for name, obs in pools.items():
+        spec = config.pools.get(name)
+        if spec is not None and obs.stale is None:
+            held[spec.tenant] += obs.lag
+    return held
+
+
 def _budget_rule(config: Config, observations: Observations, tenant: str) -> str | None:
-    """The tenant's budget rule, with the tasks its pools hold now as read (a stale reading
-    counts none, as controller.core.engine counts them)."""
+    """The tenant's budget rule, with the most tasks it may have in flight: at most what its
+    pools hold now (controller.core.budget.in_flight)."""
     spec = config.tenants[tenant]
     used = observations.tokens_today.get(tenant)
     if spec.daily_token_budget is None or used is None:
         return None
-    lag = 0
-    for name in config.pools_of[tenant]:
-        obs = observations.pools.get(name)
-        if obs is not None and obs.stale is None:
-            lag += obs.lag
-    most = in_flight(config.most_in_flight[tenant], lag)
+    held = observations.tasks_held
+    if held is None:
+        held = tasks_held(config, observations.pools)
+    most = in_flight(config.most_in_flight[tenant], held[tenant])
     return budget_rule(spec, used, observations.tasks_today.get(tenant), most)
 
 
