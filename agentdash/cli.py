@@ -239,7 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartError as exc:
         _say_error(exc)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C in `simulate` or `tune`: what was cut short is said
+        print("agentdash: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `agentdash check-config FILE | head`: not an error
         import os

@@ -7,9 +7,7 @@ arrival plus `drain_s`, so all are charged pod-seconds over the same horizon.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +18,7 @@ from controller.simulate.lower_bound import clairvoyant, lower_bound
 from controller.simulate.report import summarize
 from controller.simulate.shell import VirtualLoop
 from controller.simulate.trace import Trace
+from controller.simulate.workers import forked_pool, forks
 
 POLICIES = ("agentdash", "keda", "hpa")
 DRAIN_S = 3600.0
@@ -88,12 +87,11 @@ def backtest(
     horizon = trace.duration + drain_s
     jobs = [(config, trace, name, settings, horizon, samples) for name in policies]
     processes = min(len(jobs) + 1, workers or os.cpu_count() or 1)
-    if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if processes > 1 and forks():
         global _jobs
         _jobs = jobs  # inherited by the forked workers: nothing large is pickled
         try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(processes, mp_context=context) as pool:
+            with forked_pool(processes) as pool:
                 planned = pool.submit(_plan_job)
                 runs = list(pool.map(_run_job, range(len(jobs))))
                 plan = planned.result()

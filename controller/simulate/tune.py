@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import bisect
 import functools
-import multiprocessing
 import os
 import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from controller.core.config import Config
 from controller.simulate.backtest import DRAIN_S
@@ -55,6 +55,7 @@ from controller.simulate.tradeoff import (
     pareto,
     replay,
 )
+from controller.simulate.workers import forked_pool, forks
 
 BATCH = 8
 """Candidates replayed side by side before the next ones are drawn from their results (and
@@ -208,10 +209,8 @@ class _Pool:
     """Forked worker processes when there are cores and fork, else this process."""
 
     def __init__(self, workers: int) -> None:
+        self.forking = forked_pool(workers) if workers > 1 and forks() else None
         self.executor: ProcessPoolExecutor | None = None
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            context = multiprocessing.get_context("fork")
-            self.executor = ProcessPoolExecutor(workers, mp_context=context)
 
     def map(
         self, function: Callable[[Candidate], Outcome], items: Sequence[Candidate]
@@ -221,11 +220,13 @@ class _Pool:
         return list(self.executor.map(function, items))
 
     def __enter__(self) -> _Pool:
+        if self.forking is not None:
+            self.executor = self.forking.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(cancel_futures=True)
+    def __exit__(self, *exc: Any) -> None:
+        if self.forking is not None:
+            self.forking.__exit__(*exc)
 
 
 class _Drawer:

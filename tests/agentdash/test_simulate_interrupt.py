@@ -1,0 +1,63 @@
+"""Ctrl-C during `agentdash simulate`, whose policies replay in forked worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import AGENTDASH, ROOT
+from tests.support.processes import gone_within
+
+pytestmark = pytest.mark.e2e
+
+MONTH_S = "2678400"
+
+
+def _cpu_ticks(pid: int) -> int:
+    """User and system time the process has run, in clock ticks (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _replaying_workers(pid: int, timeout: float) -> list[int]:
+    """The command's worker processes once one has run a while (replaying): a Ctrl-C before
+    that would be one at start-up, not during the replay."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+        workers = [int(child) for child in found.stdout.split()]
+        try:
+            if workers and any(_cpu_ticks(w) > 5 for w in workers):
+                return workers
+        except FileNotFoundError:
+            pass  # a worker went away between the listing and the reading
+        time.sleep(0.05)  # polling another process's state, with a deadline
+    raise AssertionError(f"no worker of {pid} replaying within {timeout} s")
+
+
+def test_ctrl_c_stops_a_long_replay_and_its_workers_in_one_line() -> None:
+    """Ctrl-C at a terminal signals the whole process group: the command and its workers.
+    One policy is two workers, one replaying and one idle (the lower bound is quick): the
+    idle one is the one that printed a traceback of its own."""
+    process = subprocess.Popen(
+        [AGENTDASH, "simulate", "--config", ROOT / "examples" / "backtest.yaml",
+         "--trace", ROOT / "examples" / "trace.jsonl", "--drain", MONTH_S, "--policy",
+         "agentdash"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        workers = _replaying_workers(process.pid, timeout=60)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    assert err == "agentdash: interrupted\n"
+    assert all(gone_within(worker, 10) for worker in workers)
