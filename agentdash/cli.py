@@ -214,6 +214,24 @@ def _add_config_commands(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from agentdash import standard_output
+
+    with standard_output.errors_told():
+        try:
+            try:
+                return _command(argv)
+            finally:  # what is still buffered fails here, not in Python's flush at exit
+                sys.stdout.flush()
+        except BrokenPipeError:  # `agentdash check-config FILE | head`: not an error
+            standard_output.discard()
+            return 0
+        except standard_output.OutputError as exc:  # `agentdash plan > /dev/full`
+            standard_output.discard()
+            print(f"agentdash: cannot write the output: {exc.strerror}", file=sys.stderr)
+            return 1
+
+
+def _command(argv: Sequence[str] | None) -> int:
     if list(sys.argv[1:] if argv is None else argv)[:1] in (["simulate"], ["tune"]):
         from controller.accel import use_compiled
 
@@ -230,9 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        code = run(args)
-        sys.stdout.flush()  # a reader that went away shows here, not as a traceback at exit
-        return code
+        return run(args)
     except ConfigError as exc:
         _say_error(exc)
         return EXIT_USAGE
@@ -242,11 +258,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C in `simulate` or `tune`: what was cut short is said
         print("agentdash: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `agentdash check-config FILE | head`: not an error
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 def _say_error(exc: Exception) -> None:

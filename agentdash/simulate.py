@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         from controller.simulate.plot import svg
 
         write_text(args.plot, svg(result, f"agentdash simulate: {trace_path.name}"))
-    _emit(json.dumps(summary, indent=2) if args.json else table(summary, _shown(trace_path)))
+    print(json.dumps(summary, indent=2) if args.json else table(summary, _shown(trace_path)))
     return 0
 
 
@@ -149,31 +149,13 @@ def _generate(args: argparse.Namespace) -> int:
     hours = 4.0 if args.hours is None else args.hours
     seed = 1 if args.seed is None else args.seed
     trace = generate(config, args.generate, hours, seed, tasks=args.tasks)
-    try:
-        write_trace(trace, sys.stdout)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _closed_stdout()
+    write_trace(trace, sys.stdout)  # a closed pipe or a full disk: agentdash.cli.main says
     return 0
 
 
 def _shown(trace: Path) -> str:
     """The bundled trace by its short name, not a path deep in site-packages."""
     return "the bundled examples/trace.jsonl" if trace == BACKTEST_TRACE else str(trace)
-
-
-def _emit(text: str) -> None:
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        _closed_stdout()
-
-
-def _closed_stdout() -> None:
-    """The reader went away (`| head`): not an error, and no traceback at exit."""
-    import os
-
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _svg(text: str) -> Path:

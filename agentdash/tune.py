@@ -227,12 +227,12 @@ def _run(args: argparse.Namespace) -> int:
         )
         if args.output is not None:
             write_text(args.output, text)  # --output is the tuned config, here the same
-        _emit("\n".join(out))
+        print("\n".join(out))
         return 0
     out += [*chosen_settings(found), ""]
     out += [*_held_out(config, found, parts, trace.duration, options, objective), ""]
     out.append(_diff(args, text, config, found))
-    _emit("\n".join(out))
+    print("\n".join(out))
     return 0
 
 
@@ -319,9 +319,3 @@ def _plain(text: str) -> str:
     import yaml
 
     return yaml.safe_dump(yaml.safe_load(text), sort_keys=False)
-
-
-def _emit(text: str) -> None:
-    from agentdash.simulate import _emit as emit
-
-    emit(text)

@@ -1,0 +1,67 @@
+"""Standard output whose write errors say where they happened.
+
+A command that prints into a full disk (`agentdash plan > /dev/full`) met a bare OSError
+somewhere in a print, a json.dump or a copy, and showed it as a traceback. The CLI's main
+cannot tell that OSError from any other, so while a command runs, sys.stdout writes through a
+file whose write errors are `OutputError`: main says them in one line, once, for every command.
+A closed pipe (`| head`) stays a BrokenPipeError: that is the reader's choice, not a failure.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+
+class OutputError(OSError):
+    """A write to standard output failed (not because its reader went away)."""
+
+
+class _StandardOutput(io.FileIO):
+    def write(self, data: ReadableBuffer) -> int:
+        try:
+            return super().write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from None
+
+
+@contextmanager
+def errors_told() -> Iterator[None]:
+    """sys.stdout raises OutputError for a failed write while in the block. Only the process's
+    own stdout is replaced: one a test or a caller put there is left as it is."""
+    given = sys.stdout
+    if given is not sys.__stdout__ or not isinstance(given, io.TextIOWrapper):
+        yield
+        return
+    try:
+        raw = _StandardOutput(given.fileno(), "w", closefd=False)
+    except (OSError, ValueError):  # no file behind it (closed, or never opened)
+        yield
+        return
+    given.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=given.encoding,
+        errors=given.errors,
+        line_buffering=given.line_buffering,
+        write_through=given.write_through,
+    )
+    try:
+        yield
+    finally:
+        sys.stdout = given
+
+
+def discard() -> None:
+    """Send what is left to write, now and at exit, to /dev/null: the output cannot be
+    written, and Python's own flush at exit would fail again, with a message of its own."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,0 +1,56 @@
+"""Standard output that cannot be written: a full disk is one line and exit 1, a reader that
+went away (`| head`) is nothing at all. Real processes, real /dev/full, real pipes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import AGENTDASH, EXAMPLE, ROOT
+
+pytestmark = pytest.mark.e2e
+
+FULL = Path("/dev/full")
+KEDA = ROOT / "tests" / "data" / "keda" / "nats-jetstream.yaml"
+COMMANDS = {
+    "plan": ["plan"],
+    "example": ["example", "trace"],
+    "schema": ["check-config", "--schema"],
+    "check-config": ["check-config", str(EXAMPLE)],
+    "simulate": ["simulate", "--policy", "keda"],
+    "generate": ["simulate", "--generate", "bursty", "--hours", "1"],
+    "rbac": ["rbac", "--config", str(EXAMPLE)],
+    "import-keda": ["import", "keda", str(KEDA)],
+    "version": ["--version"],
+}
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("args", COMMANDS.values(), ids=COMMANDS.keys())
+def test_a_full_disk_is_one_line_and_exit_1(args: list[str]) -> None:
+    with FULL.open("w") as full:
+        result = subprocess.run(
+            [AGENTDASH, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1:] == [
+        "agentdash: cannot write the output: No space left on device"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [["example", "trace"], COMMANDS["generate"]], ids=str)
+def test_a_reader_that_goes_away_is_not_an_error(args: list[str]) -> None:
+    """More than a pipe holds (the trace is 280 kB), so the command is still writing when
+    the reader closes its end after the first line, as `| head -1` does."""
+    process = subprocess.Popen(
+        [AGENTDASH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    assert process.stdout.readline().startswith('{"t": ')
+    process.stdout.close()
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == ""
