@@ -143,7 +143,12 @@ def _add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="[HOST]:PORT",
         help="serve /metrics and /healthz here (daemon; env AGENTDASH_HTTP)",
     )
-    fleet.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster)")
+    fleet.add_argument(
+        "--kubeconfig",
+        type=flags.readable_file,
+        metavar="FILE",
+        help="kubeconfig (default: in-cluster)",
+    )
     fleet.add_argument(
         "--context",
         type=flags.name,

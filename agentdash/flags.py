@@ -98,6 +98,20 @@ nats_name = _checked(names.nats_name)
 """A tenant's, tier's or consumer's name: one NATS subject token."""
 
 
+def readable_file(text: str) -> str:
+    """A file read later (--kubeconfig): one that is missing, a folder or not ours to read is
+    said now, before NATS or the API server is contacted, not as a failure to reach them."""
+    try:
+        with open(text, "rb"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise argparse.ArgumentTypeError(
+            f"expected a file that can be read, got {text!r} ({reason})"
+        ) from None
+    return text
+
+
 def name(text: str) -> str:
     """A kubeconfig context and the like: any text, but some."""
     if not text.strip() or len(text) > 253:

@@ -22,6 +22,7 @@ import yaml
 
 from agentdash.cli import main
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE
+from tests.support.kmock import kubeconfig_without_context
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "agentdash.yaml"
@@ -322,6 +323,10 @@ CASES = [
          "argument --lease-ttl", "got 'inf'"),
     flag("--nats-url nonsense", "--controller-only --config CONFIG --nats-url nonsense",
          "argument --nats-url", "expected a URL like nats://HOST:PORT"),
+    flag("--kubeconfig missing", "--controller-only --config CONFIG --kubeconfig /no/kubeconfig",
+         "argument --kubeconfig", "got '/no/kubeconfig' (No such file or directory)"),
+    flag("--kubeconfig a folder", "--controller-only --config CONFIG --kubeconfig /",
+         "argument --kubeconfig", "got '/' (Is a directory)"),
     flag("--context empty", "--controller-only --config CONFIG --context=", "argument --context",
          "expected a name"),
     flag("simulate --drain -1", "simulate --drain -1", "argument --drain",
@@ -517,14 +522,34 @@ def test_a_missing_credentials_file_is_one_line_and_exit_2_before_connecting(
     )
 
 
+def test_a_missing_kubeconfig_is_refused_before_nats_is_contacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "kubeconfig"
+    with socket.create_server(("127.0.0.1", 0)) as nats:
+        url = f"nats://127.0.0.1:{nats.getsockname()[1]}"
+        argv = ["--controller-only", "--config", str(EXAMPLE), "--kubeconfig", str(missing)]
+        code = exit_code(lambda: main([*argv, "--nats-url", url]))
+        nats.setblocking(False)
+        with pytest.raises(BlockingIOError):  # no connection waits to be accepted
+            nats.accept()
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"agentdash: argument --kubeconfig: expected a file that can be read, got "
+        f"'{missing}' (No such file or directory) (see agentdash --help)\n"
+    )
+
+
 def test_the_dashboard_without_a_cluster_says_so_in_one_line(
     tmp_path: Path, nats_server: Any
 ) -> None:
-    """No kubeconfig: the screen closes and one line says why (no page of traceback with the
-    config in its locals). Textual draws its screen on stderr; what follows it is the line."""
+    """A kubeconfig it cannot use: the screen closes and one line says why (no page of
+    traceback with the config in its locals). Textual draws its screen on stderr; what follows
+    it is the line."""
+    unusable = kubeconfig_without_context(tmp_path / "kubeconfig")
     result = subprocess.run(
         [AGENTDASH, "--config", str(EXAMPLE), "--nats-url", nats_server.url,
-         "--kubeconfig", str(tmp_path / "none")],
+         "--kubeconfig", unusable],
         capture_output=True, text=True, timeout=60, check=False,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TERM": "xterm"},
     )  # fmt: skip

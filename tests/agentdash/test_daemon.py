@@ -29,6 +29,7 @@ from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually, free_port
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
+from tests.support.kmock import kubeconfig_without_context
 
 pytestmark = pytest.mark.e2e
 
@@ -304,13 +305,13 @@ def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
 def test_an_unreachable_kubernetes_api_is_one_line_and_a_failure(
     fleet_config: Path, tmp_path: Path
 ) -> None:
-    missing = tmp_path / "no-kubeconfig"
+    unusable = kubeconfig_without_context(tmp_path / "kubeconfig")
     result = subprocess.run([AGENTDASH, "--controller-only", "--config", str(fleet_config),
-                             "--kubeconfig", str(missing)],
+                             "--kubeconfig", unusable],
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.startswith("agentdash: cannot reach the Kubernetes API: ")
-    assert str(missing) in result.stderr
+    assert unusable in result.stderr
     assert result.stderr.count("\n") == 1
 
 

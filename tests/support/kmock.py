@@ -320,3 +320,9 @@ def kubeconfig(path: Path, emulator_url: str) -> str:
         )
     )
     return str(path)
+
+
+def kubeconfig_without_context(path: Path) -> str:
+    """A kubeconfig that names no cluster to reach: the client cannot be made from it."""
+    path.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    return str(path)
