@@ -78,7 +78,8 @@ def add_parser(commands: Any) -> None:
     )
     knobs = parser.add_argument_group("baselines (defaults: KEDA's and the HPA's own)")
     for knob in BaselineSettings.knobs():
-        periodic = knob.name.endswith(("_interval", "_period"))  # 0 would never tick
+        # 0 would never tick; a tick period has a least of its own (at least 1 s)
+        periodic = knob.name.endswith(("_interval", "_period")) and not knob.least
         most = MAX_TRACE_SECONDS if knob.most is None else knob.most
         knobs.add_argument(
             "--" + knob.name.replace("_", "-"),

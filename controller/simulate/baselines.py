@@ -61,9 +61,11 @@ class Knob(NamedTuple):
 class BaselineSettings:
     """The baselines' knobs; each default is the documented one."""
 
-    keda_polling_interval: float = _setting(30.0, "KEDA pollingInterval, seconds")
+    # A tick period: one near 0 made the replay tick without end. KEDA's pollingInterval is
+    # whole seconds, at least 1; the HPA's sync period is in seconds too.
+    keda_polling_interval: float = _setting(30.0, "KEDA pollingInterval, seconds", least=1)
     keda_cooldown_period: float = _setting(300.0, "KEDA cooldownPeriod, seconds")
-    hpa_sync_period: float = _setting(15.0, "HPA sync period, seconds")
+    hpa_sync_period: float = _setting(15.0, "HPA sync period, seconds", least=1)
     hpa_tolerance: float = _setting(0.1, "HPA tolerance", most=0.99)
     hpa_up_stabilization: float = _setting(0.0, "HPA scaleUp stabilizationWindowSeconds")
     # A policy's value is at least 1, as the HPA's API refuses 0: a policy allowing no change
