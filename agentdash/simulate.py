@@ -21,12 +21,12 @@ from typing import Any
 from agentdash import flags
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG
 from agentdash.output_files import check_writable, write_text
-from controller.core.config import load_config
+from controller.core.config import Config, ConfigError, load_config
 from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
 from controller.simulate.baselines import BaselineSettings
 from controller.simulate.generate import SHAPES, generate
 from controller.simulate.report import table
-from controller.simulate.trace import MAX_TRACE_SECONDS, load_trace, write_trace
+from controller.simulate.trace import MAX_TRACE_SECONDS, Trace, load_trace, write_trace
 
 EXIT_USAGE = 2
 
@@ -72,7 +72,7 @@ def add_parser(commands: Any) -> None:
     made.add_argument("--seed", type=flags.whole(0, 2**63), help="default 1")
     made.add_argument(
         "--tasks",
-        type=flags.whole(0, MAX_GENERATED),
+        type=flags.whole(1, MAX_GENERATED),  # none would print nothing and say nothing
         metavar="N",
         help=f"about this many tasks in all (at most {MAX_GENERATED:,})",
     )
@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         check_writable(args.plot)  # before the replay, not after it
     trace_path = args.trace or BACKTEST_TRACE
     config = load_config(args.config or BACKTEST_CONFIG)
-    trace = load_trace(trace_path, config)
+    trace = load_tasks(trace_path, config)
     policies = POLICIES if args.policy == "all" else (args.policy,)
     settings = BaselineSettings(
         **{knob.name: getattr(args, knob.name) for knob in BaselineSettings.knobs()}
@@ -127,6 +127,15 @@ def _run(args: argparse.Namespace) -> int:
         write_text(args.plot, svg(result, f"agentdash simulate: {trace_path.name}"))
     print(json.dumps(summary, indent=2) if args.json else table(summary, _shown(trace_path)))
     return 0
+
+
+def load_tasks(path: Path, config: Config) -> Trace:
+    """The trace at `path`, refused if it has no task: a replay of nothing compares nothing
+    (`simulate` printed a table of zeros, `tune` had nothing to search)."""
+    trace = load_trace(path, config)
+    if not len(trace):
+        raise ConfigError(str(path), "", "expected at least one task, got none")
+    return trace
 
 
 def _misplaced(args: argparse.Namespace) -> str | None:

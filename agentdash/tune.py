@@ -178,9 +178,9 @@ def _options(args: argparse.Namespace) -> _Options:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from agentdash.simulate import load_tasks
     from controller.core.config import load_config
     from controller.simulate import behavior_grid, tune
-    from controller.simulate.trace import load_trace
     from controller.simulate.tradeoff import NEAR, warm_wait
 
     options = _options(args)
@@ -189,9 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     text = _read(args.config)
     config = load_config(args.config)  # a mistake names its line
     objective = replace(options.objective, warm_s=warm_wait(config))
-    trace = load_trace(args.trace, config)
-    if not len(trace):
-        raise ConfigError(str(args.trace), "", "expected at least one task, got none")
+    trace = load_tasks(args.trace, config)
     parts = tune.split(trace, options.holdout)
     if not len(parts.head):
         raise ConfigError("--holdout", "", f"{args.holdout} leaves no task before the tail")

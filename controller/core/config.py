@@ -216,6 +216,8 @@ class Config(StrictModel):
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
+        if not self.pools:  # a fleet of nothing: every command would do nothing, and say OK
+            raise InvalidField("pools", "expected at least one pool, got none")
         for name, tenant in self.tenants.items():
             if tenant.tier not in self.tiers:
                 raise UnknownReference(f"tenants.{name}.tier", tenant.tier, "tier", self.tiers)

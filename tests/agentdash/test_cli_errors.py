@@ -201,6 +201,7 @@ CASES = [
            edited(prometheus={"url": "http://p:9090", "interval_seconds": 0}),
            "prometheus.interval_seconds", "expected a number >= 1, got 0"),
     # names that become NATS subjects or Kubernetes objects
+    config("no pools", edited(pools={}), "pools", "expected at least one pool, got none"),
     config("empty pool name", renamed_pool(""), "pools", "expected a pool name of 1-63"),
     config("pool name with a dot", renamed_pool("acme.research"), "pools",
            "expected a pool name of 1-63 lowercase letters, digits and '-'"),
@@ -290,6 +291,8 @@ CASES = [
     observed("ready above replicas", observations(ready=5), P,
              "expected ready <= replicas (2), got ready 5"),
     # traces for `simulate`
+    traced("no task", "", "", "expected at least one task, got none"),
+    traced("blank lines only", "\n\n", "", "expected at least one task, got none"),
     traced("a key twice", GOOD_TASK[:-1] + ', "t": 5}', "line 1",
            "expected each key once in an object, got 't' twice"),
     traced("t 1e9", GOOD_TASK + "\n" + GOOD_TASK.replace('"t": 0', '"t": 1e9'), "line 2: t",
@@ -346,7 +349,9 @@ CASES = [
     flag("simulate --hpa-behavior 2", "simulate --hpa-behavior 2",
          "argument --hpa-behavior", "expected a whole number from 0 to 1, got '2'"),
     flag("simulate --tasks -5", "simulate --generate bursty --tasks -5", "argument --tasks",
-         "expected a whole number from 0"),
+         "expected a whole number from 1"),
+    flag("simulate --tasks 0", "simulate --generate bursty --tasks 0", "argument --tasks",
+         "expected a whole number from 1 to 10000000, got '0'"),
     flag("simulate --hpa-up-pods 0", "simulate --hpa-up-pods 0", "argument --hpa-up-pods",
          "expected a whole number from 1 to 100000, got '0'"),
     flag("simulate --hpa-up-percent 0", "simulate --hpa-up-percent 0",
