@@ -110,16 +110,26 @@ def holdout_check(
         f"  {'':<24}{'current':>13}{'chosen':>13}",
         *[f"  {label:<24}{_cell(a)}{_cell(b)}" for label, a, b in rows],
     ]
-    if objective.key(picked, current) < objective.key(current, current):
-        lines.append(
-            f"The chosen config beats the current one on the held-out tail too ({objective})."
-        )
-    else:
-        lines.append(
-            f"The chosen config does NOT beat the current one on the held-out tail "
-            f"({objective}): it may suit the search part only; try a longer trace."
-        )
+    lines.append(_verdict(objective, current, picked))
     return lines
+
+
+def _verdict(objective: Objective, current: Outcome, picked: Outcome) -> str:
+    """Beats only where the objective's own measure is strictly better (an equal p95 with
+    fewer pod-seconds was said to beat the current one on p95)."""
+    chosen, now = objective.measure(picked, current), objective.measure(current, current)
+    if objective.admits(picked, current) and chosen < now:
+        return f"The chosen config beats the current one on the held-out tail too ({objective})."
+    if objective.admits(picked, current) and chosen == now:
+        return (
+            f"The chosen config matches the current one on the held-out tail ({objective}), "
+            "but does not beat it there."
+        )
+    return (
+        f"The chosen config does NOT beat the current one on the held-out tail "
+        f"({objective}): it does worse there, and may suit the search part only; try a "
+        "longer trace."
+    )
 
 
 def _cell(value: float) -> str:

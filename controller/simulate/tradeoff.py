@@ -122,14 +122,19 @@ class Objective:
             return outcome.p95 <= reference.p95 and outcome.pod_seconds <= reference.pod_seconds
         return True
 
+    def measure(self, outcome: Outcome, reference: Outcome) -> float:
+        """What the objective minimises: the p95, the pod-seconds, or the balanced product."""
+        if self.kind == "p95":
+            return outcome.p95
+        if self.kind == "cost":
+            return outcome.pod_seconds
+        return self.score(outcome, reference)
+
     def key(self, outcome: Outcome, reference: Outcome) -> tuple[bool, float, float]:
         """Lower is better: admitted first, then the objective, then the other measure."""
         barred = not self.admits(outcome, reference)
-        if self.kind == "p95":
-            return barred, outcome.p95, outcome.pod_seconds
-        if self.kind == "cost":
-            return barred, outcome.pod_seconds, outcome.p95
-        return barred, self.score(outcome, reference), outcome.pod_seconds
+        other = outcome.p95 if self.kind == "cost" else outcome.pod_seconds
+        return barred, self.measure(outcome, reference), other
 
 
 @dataclass(frozen=True, slots=True)
