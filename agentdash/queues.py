@@ -27,6 +27,7 @@ from agentdash.secret_files import warn_open_secret_files
 from controller.core.config import Config, ConfigError, check_files, load_config
 from controller.core.config_types import DAY
 from controller.core.printable import loggable
+from controller.core.wording import plural
 from controller.sources.jetstream_queues import (
     ACK_WAIT_S,
     STREAM_BYTES,
@@ -161,7 +162,7 @@ def report(checks: list[QueueCheck], *, apply: bool) -> str:
     counts = Counter(c.state for c in checks)
     summary = ", ".join(f"{counts[s]} {s}" for s in get_args(QueueState) if counts[s])
     lines.append(
-        f"{_plural(streams, 'stream')}, {_plural(len(checks) - streams, 'consumer')}: {summary}"
+        f"{plural(streams, 'stream')}, {plural(len(checks) - streams, 'consumer')}: {summary}"
     )
     if counts["missing"] and not apply:
         lines.append("--apply creates what is missing")
@@ -177,7 +178,3 @@ def report(checks: list[QueueCheck], *, apply: bool) -> str:
 def printable_lines(text: str) -> str:
     """Each line as a terminal may show it: the server's refusals are outside text."""
     return "\n".join(loggable(line) for line in text.split("\n"))
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from controller.core.config import Config
 from controller.core.layout import tier_weights
+from controller.core.wording import plural
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -23,8 +24,8 @@ def summarize(config: Config, source: str) -> str:
     tiers = sorted(config.tiers.items(), key=lambda t: -t[1].priority)
     weight = tier_weights(config)
     lines = [
-        f"{source}: OK: {len(config.pools)} pools, {len(config.tenants)} tenants, "
-        f"{len(config.tiers)} tiers",
+        f"{source}: OK: {plural(len(config.pools), 'pool')}, "
+        f"{plural(len(config.tenants), 'tenant')}, {plural(len(config.tiers), 'tier')}",
         f"cluster: max {config.cluster.max_pods} pods; "
         f"controller ticks every {config.controller.interval_seconds:g} s",
         "tiers (priority, weight under a short ceiling): "

@@ -21,6 +21,20 @@ def test_check_config_summarises_a_good_file() -> None:
     assert "note: pools may want up to 36 pods but cluster.max_pods is 24" in result.stdout
 
 
+def test_check_config_counts_one_of_each_in_the_singular(tmp_path: Path) -> None:
+    single = tmp_path / "single.yaml"
+    single.write_text(
+        "tiers: {gold: {priority: 1}}\n"
+        "tenants: {acme: {tier: gold}}\n"
+        "pools:\n"
+        "  web: {tenant: acme, deployment: {name: web},"
+        " queue: {stream: AGENT_TASKS, consumer: web}, max_replicas: 2}\n"
+    )
+    result = run("check-config", single)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{single}: OK: 1 pool, 1 tenant, 1 tier\n")
+
+
 def test_check_config_notes_a_provider_its_pools_could_overrun(tmp_path: Path) -> None:
     hard = tmp_path / "hard.yaml"
     text = EXAMPLE.read_text().replace("openai:    {rpm: 600}", "openai: {rpm: 500, headroom: 1.5}")

@@ -477,7 +477,7 @@ def test_check_config_into_head_ends_quietly(tmp_path: Path) -> None:
     big.write_text(yaml.safe_dump(data))
     result = subprocess.run(f"'{AGENTDASH}' check-config '{big}' | head -1", shell=True,
                             capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
-    assert result.stdout.startswith(f"{big}: OK: 1005 pools")
+    assert result.stdout.startswith(f"{big}: OK: 1,005 pools")
     assert result.stdout.count("\n") == 1
     assert result.stderr == ""
 
