@@ -55,6 +55,10 @@ def size(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+MAX_SEED = 2**63 - 1
+"""The largest --seed of every command (demo, simulate, tune): one limit, said the same way."""
+
+
 def whole(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:

@@ -69,7 +69,7 @@ def add_parser(commands: Any) -> None:
     made.add_argument(
         "--hours", type=flags.number(0, MAX_TRACE_SECONDS / 3600, above=True), help="default 4"
     )
-    made.add_argument("--seed", type=flags.whole(0, 2**63), help="default 1")
+    made.add_argument("--seed", type=flags.whole(0, flags.MAX_SEED), help="default 1")
     made.add_argument(
         "--tasks",
         type=flags.whole(1, MAX_GENERATED),  # none would print nothing and say nothing

@@ -157,7 +157,7 @@ def _options(args: argparse.Namespace) -> _Options:
     holdout = _number("--holdout", args.holdout, lambda v: 0 <= v < 1, "a number >= 0 and < 1")
     trials = _number("--trials", args.trials, lambda v: v >= 2 and whole(v), "a whole number >= 2")
     budget = _number("--time-budget", args.time_budget, lambda v: v >= 0, "a number >= 0")
-    seed = _whole("--seed", args.seed, 0, 2**63 - 1)  # as demo and simulate take it
+    seed = _whole("--seed", args.seed, 0, flags.MAX_SEED)
     workers = _number(
         "--workers", args.workers, lambda v: v >= 1 and whole(v), "a whole number >= 1"
     )

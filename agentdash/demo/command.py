@@ -56,7 +56,7 @@ def add_parser(commands: Any) -> None:
         "--drain", action="store_true", help="after the workload, run until every queue is empty"
     )
     demo.add_argument(
-        "--seed", type=flags.whole(0, 2**63 - 1), default=7, help="workload seed (default 7)"
+        "--seed", type=flags.whole(0, flags.MAX_SEED), default=7, help="workload seed (default 7)"
     )
     demo.add_argument(
         "--nats-url",

@@ -366,6 +366,11 @@ CASES = [
          "needs --generate SHAPE"),
     flag("simulate --seed without --generate", "simulate --trace TRACE --config CONFIG --seed 3",
          "simulate --seed", "needs --generate SHAPE"),
+    flag("simulate --seed 2**63", "simulate --generate bursty --seed 9223372036854775808",
+         "argument --seed", "expected a whole number from 0 to 9223372036854775807, got "
+         "'9223372036854775808'"),
+    flag("demo --seed 2**63", "demo --headless --seed 9223372036854775808", "argument --seed",
+         "expected a whole number from 0 to 9223372036854775807, got '9223372036854775808'"),
     flag("tune --seed -1", "tune --config CONFIG --trace TRACE --seed -1", "--seed",
          "expected a whole number from 0 to 9223372036854775807, got '-1'"),
     flag("tune --seed 1.5", "tune --config CONFIG --trace TRACE --seed 1.5", "--seed",
