@@ -317,7 +317,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        path, message = first_error(exc)
+        path, message = first_error(exc, model=Config)
         raise ConfigError(source, path, message) from None
     config._source = source
     return config

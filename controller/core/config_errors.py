@@ -8,11 +8,13 @@ plainly, so that no input, however long or odd, makes the line longer than a lin
 
 from __future__ import annotations
 
+import difflib
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, BaseModel, ValidationError
 
 from controller.core.printable import loggable
 
@@ -161,8 +163,11 @@ def key(part: int | str) -> str:
     return shown(text)
 
 
-def first_error(exc: ValidationError, *, strip: int = 0) -> tuple[str, str]:
-    """The first error of a pydantic ValidationError as (field path, expectation)."""
+def first_error(
+    exc: ValidationError, *, strip: int = 0, model: type[BaseModel] | None = None
+) -> tuple[str, str]:
+    """The first error of a pydantic ValidationError as (field path, expectation). Given the
+    `model` validated, an unknown key close to one it allows says which it may have meant."""
     errors = exc.errors(include_url=False)
     error = errors[0]
     cause = error.get("ctx", {}).get("error")
@@ -170,6 +175,59 @@ def first_error(exc: ValidationError, *, strip: int = 0) -> tuple[str, str]:
         return cause.path, cause.message
     loc = [part for part in error["loc"] if not str(part).startswith("function-")]
     message = _expectation(error)
+    if error["type"] == "extra_forbidden" and model is not None and loc:
+        close = _closest(str(loc[-1]), _keys_at(model, loc[:-1]))
+        message += f" (did you mean {' or '.join(close)}?)" if close else ""
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more)"
     return _dotted(loc[strip:]), message
+
+
+def _closest(word: str, keys: list[str]) -> list[str]:
+    """The allowed key nearest `word`, or the two that are equally near (`replicas`: min_ or
+    max_replicas), if near enough to be a slip."""
+    close = difflib.get_close_matches(word, keys, 2, 0.75)
+    ratio = [difflib.SequenceMatcher(None, word, key).ratio() for key in close]
+    return close[: 2 if len(close) == 2 and ratio[0] == ratio[1] else 1]
+
+
+def _keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys allowed at `loc` in `model` (its names and their aliases), found by following
+    the fields' types; a mapping's key or a list's index in `loc` is stepped over. None where
+    the way is not plain (a union of models)."""
+    annotation: Any = model
+    for part in loc:
+        annotation = _unwrapped(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+        else:  # dict[K, V] or list[V]: `part` is a key or an index
+            args = get_args(annotation)
+            if not args:
+                return []
+            annotation = args[-1]
+    annotation = _unwrapped(annotation)
+    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return []
+    keys = list(annotation.model_fields)
+    for field in annotation.model_fields.values():
+        if isinstance(field.validation_alias, AliasChoices):
+            keys += [c for c in field.validation_alias.choices if isinstance(c, str)]
+    return keys
+
+
+def _unwrapped(annotation: Any) -> Any:
+    """`X` from `Annotated[X, ...]` and from `X | None`."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            others = [a for a in get_args(annotation) if a is not type(None)]
+            if len(others) != 1:
+                return annotation
+            annotation = others[0]
+        else:
+            return annotation

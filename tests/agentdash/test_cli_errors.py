@@ -201,6 +201,8 @@ CASES = [
            edited(prometheus={"url": "http://p:9090", "interval_seconds": 0}),
            "prometheus.interval_seconds", "expected a number >= 1, got 0"),
     # names that become NATS subjects or Kubernetes objects
+    config("key misspelt", text("max_replicas: 10", "max_replica: 10"), f"{P}.max_replica",
+           "unknown key (did you mean max_replicas?)"),
     config("no pools", edited(pools={}), "pools", "expected at least one pool, got none"),
     config("empty pool name", renamed_pool(""), "pools", "expected a pool name of 1-63"),
     config("pool name with a dot", renamed_pool("acme.research"), "pools",

@@ -183,8 +183,20 @@ _DELETE = object()
             "tenants.acme.tier",
             "expected one of the defined tiers (enterprise, growth, starter), got 'platinum'",
         ),
-        ("pools.acme-research.replicas", 3, "pools.acme-research.replicas", "unknown key"),
-        ("clusters", {"max_pods": 3}, "clusters", "unknown key"),
+        (
+            "pools.acme-research.replicas",
+            3,
+            "pools.acme-research.replicas",
+            "unknown key (did you mean min_replicas or max_replicas?)",
+        ),
+        (
+            "pools.acme-research.max_replica",
+            3,
+            "pools.acme-research.max_replica",
+            "unknown key (did you mean max_replicas?)",
+        ),
+        ("clusters", {"max_pods": 3}, "clusters", "unknown key (did you mean cluster?)"),
+        ("pools.acme-research.bogus", 3, "pools.acme-research.bogus", "unknown key"),
         (
             "pools.acme-research.behavior.scale_up.max_pods",
             0,

@@ -52,7 +52,7 @@ def test_an_unknown_key_names_its_line(tmp_path: Path) -> None:
     assert (error.line, error.path, error.message) == (
         line_of(text, "replicas: 3"),
         "pools.acme-research.replicas",
-        "unknown key",
+        "unknown key (did you mean min_replicas or max_replicas?)",
     )
 
 
