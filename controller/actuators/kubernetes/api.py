@@ -284,6 +284,25 @@ def _verb(request: Request) -> str:
     return str(name).split("_", 1)[0]
 
 
+def _check_mapping(kubeconfig: str) -> None:
+    """The loader indexes the file's top level as a mapping: anything else (an empty file, a
+    list, a string) ended in a TypeError from deep inside it, not a line a person can act on."""
+    try:
+        with open(kubeconfig, "rb") as file:
+            data = yaml.safe_load(file)
+    except (OSError, yaml.YAMLError):
+        return  # the loader says what is wrong with it
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {_KINDS.get(type(data), 'value')}"
+        raise KubeConfigError(
+            f"kubeconfig {kubeconfig}: expected a kubeconfig (a mapping with clusters, users "
+            f"and contexts), got {got}"
+        )
+
+
+_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
 async def connect_client(
     kubeconfig: str | None = None, context: str | None = None
 ) -> k8s.ApiClient:
@@ -294,6 +313,8 @@ async def connect_client(
     # Blocking, like the loader's own reads: once, at start-up, before anything else runs.
     if kubeconfig is not None and not os.path.isfile(kubeconfig):  # noqa: ASYNC240
         raise KubeConfigError(f"kubeconfig {kubeconfig}: no such file")
+    if kubeconfig is not None:
+        _check_mapping(kubeconfig)
     try:
         if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]

@@ -37,3 +37,17 @@ async def test_a_missing_kubeconfig_is_one_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(KubeConfigError, match=f"{missing}: no such file"):
         await DeploymentScaler.connect(web_fleet(), kubeconfig=missing)
+
+
+@pytest.mark.parametrize(
+    ("text", "got"),
+    [("", "an empty file"), ("- a\n- b\n", "a list"), ("just text\n", "a string")],
+)
+async def test_a_kubeconfig_that_is_no_mapping_is_one_clear_error(
+    tmp_path: Path, text: str, got: str
+) -> None:
+    path = tmp_path / "config"
+    path.write_text(text)
+
+    with pytest.raises(KubeConfigError, match=f"{path}: expected a kubeconfig .*, got {got}"):
+        await DeploymentScaler.connect(web_fleet(), kubeconfig=str(path))
