@@ -314,8 +314,7 @@ def _prices(pool: Pool, spend: TenantSpend | None, spent: float, used: int) -> P
     failing those, the tenant's tokens a replica-second today (idle seconds too, so lower).
     A replica runs at most `concurrency` tasks at once, and never more than its pool has: a
     round of a pool of 5,000 slots a pod with 8 tasks is 8 tasks, not 5,000."""
-    lag = pool.obs.pending + pool.obs.ack_pending
-    concurrency = min(pool.config.concurrency, max(1, lag))
+    concurrency = min(pool.config.concurrency, max(1, pool.obs.lag))
     per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
     task = pool.obs.mean_task_seconds
     task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None

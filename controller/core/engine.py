@@ -90,11 +90,14 @@ class Engine:
         self._tenant_replicas = dict.fromkeys(config.tenants, 0)
         self._tenant_lag = dict.fromkeys(config.tenants, 0)
         """Tasks waiting per tenant, as read: with each tenant's tasks done, what its spend
-        forecast learns it asks for."""
+        forecast learns it asks for; and the most it may have in flight, which its budget
+        rule reads (`Observations.tasks_held`, `TenantTokens.held`: this very mapping)."""
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
         self._readings: dict[str, PoolObservation] = {}
-        self.tenant_tokens = TenantTokens(config, exact_reasons=exact_reasons)
+        self.tenant_tokens = TenantTokens(
+            config, exact_reasons=exact_reasons, held=self._tenant_lag
+        )
         """Each tenant's tokens, tasks done and budget rule, as told."""
         self._unobserved: dict[str, str] = {}
         self._spent: dict[str, float] = {}
@@ -156,7 +159,7 @@ class Engine:
             self._tenant_lag[tenant] += lag - pool.lag
             pool.lag = lag
             self.samples.moved.add(tenant)
-            if self.tenant_tokens.lagged(tenant, self._tenant_lag[tenant]):
+            if self.tenant_tokens.lagged(tenant):
                 self.dirty.update(self.tenant_pools[tenant])
         if reading is None:
             self._readings.pop(pool.name, None)

@@ -8,6 +8,7 @@ says its rule moved (or, past warn_at, at every step: `paced`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from controller.core.budget import WARNING, budget_rule, in_flight
@@ -29,7 +30,9 @@ NOTHING = Told(new=False, reclaim=False)
 class TenantTokens:
     """Each tenant's tokens today as told, and its budget rule as of them."""
 
-    def __init__(self, config: Config, *, exact_reasons: bool = False) -> None:
+    def __init__(
+        self, config: Config, *, exact_reasons: bool = False, held: Mapping[str, int] | None = None
+    ) -> None:
         self.config = config
         self.exact_reasons = exact_reasons
         """A new figure claims a budgeted tenant's pools again even where its rule stands:
@@ -44,9 +47,9 @@ class TenantTokens:
         """Per budgeted tenant: its budget rule as of its last tokens."""
         self.paced: set[str] = set()
         """Tenants past warn_at with the pace on: claimed again at every step."""
-        self.lag: dict[str, int] = {}
-        """Per tenant, the tasks its pools hold now, as read: the most it may have in
-        flight (controller.core.budget.in_flight)."""
+        self.held: Mapping[str, int] = {} if held is None else held
+        """Per tenant, the tasks its pools hold now, as the engine reads them (its own
+        count, not a copy): the most it may have in flight (controller.core.budget.in_flight)."""
 
     def tell(
         self, tenant: str, used: int | None, stale: str | None = None, tasks: int | None = None
@@ -81,10 +84,9 @@ class TenantTokens:
             return Told(new=True, reclaim=True)
         return Told(new=True, reclaim=False)
 
-    def lagged(self, tenant: str, lag: int) -> bool:
-        """The tasks a tenant's pools hold now; whether its budget rule moved with them (its
-        pools are then claimed again)."""
-        self.lag[tenant] = lag
+    def lagged(self, tenant: str) -> bool:
+        """The tasks a tenant's pools hold (`held`) moved: whether its budget rule moved with
+        them (its pools are then claimed again)."""
         used = self.used.get(tenant)
         if used is None or self.config.tenants[tenant].daily_token_budget is None:
             return False
@@ -95,7 +97,7 @@ class TenantTokens:
         return True
 
     def _budget_rule(self, tenant: str, used: int, tasks: int | None) -> str | None:
-        most = in_flight(self.config.most_in_flight[tenant], self.lag.get(tenant, 0))
+        most = in_flight(self.config.most_in_flight[tenant], self.held.get(tenant, 0))
         return budget_rule(self.config.tenants[tenant], used, tasks, most)
 
     def _rule(self, tenant: str, rule: str | None) -> None:
