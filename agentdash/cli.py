@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentdash import __version__, flags
-from agentdash.errors import StartError
+from agentdash.errors import INTERRUPTED, StartError
 from agentdash.example import EXAMPLE_CONFIG, OBSERVATIONS
 from controller.core.config import Config, ConfigError, check_files, load_config, unreadable_files
 from controller.core.printable import loggable
@@ -259,10 +259,10 @@ def _command(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     except StartError as exc:
         _say_error(exc)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C in `simulate` or `tune`: what was cut short is said
         print("agentdash: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 def _say_error(exc: Exception) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from nats.aio.client import Client
 
-from agentdash.errors import StartError
+from agentdash.errors import StartError, UnusableInput
 from controller.actuators.base import Actuator
 from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.handover import HistoryHandover
@@ -78,8 +78,9 @@ async def make_actuator(
 ) -> Actuator:
     if options.cluster == "simulated":
         return SimulatedCluster(config)
-    from controller.actuators.kubernetes import (
-        DeploymentScaler,  # only a real fleet needs the client
+    from controller.actuators.kubernetes import (  # only a real fleet needs the client
+        DeploymentScaler,
+        KubeConfigError,
     )
 
     take_over = {name for name, pool in config.pools.items() if pool.take_over}
@@ -96,7 +97,11 @@ async def make_actuator(
             annotate=config.kubernetes.annotate,
             busy=busy if config.kubernetes.pod_deletion_cost else None,
         )
-    except Exception as exc:  # no kubeconfig, no API server, bad context: all mean "not here"
+    except KubeConfigError as exc:
+        if options.kubeconfig is not None or options.context is not None:
+            raise UnusableInput(str(exc)) from None  # what the user asked for is wrong
+        raise StartError(f"cannot reach the Kubernetes API: {exc}") from None
+    except Exception as exc:  # no API server, or it refuses us: "not here"
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
 
 

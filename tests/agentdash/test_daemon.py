@@ -29,7 +29,7 @@ from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually, free_port
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
-from tests.support.kmock import kubeconfig_without_context
+from tests.support.kmock import kubeconfig, kubeconfig_without_context
 
 pytestmark = pytest.mark.e2e
 
@@ -302,16 +302,29 @@ def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_an_unreachable_kubernetes_api_is_one_line_and_a_failure(
+def test_a_kubeconfig_it_cannot_use_is_one_line_and_exit_2(
     fleet_config: Path, tmp_path: Path
 ) -> None:
+    """The file the user gave is wrong, not the cluster away: bad input, exit 2."""
     unusable = kubeconfig_without_context(tmp_path / "kubeconfig")
     result = subprocess.run([AGENTDASH, "--controller-only", "--config", str(fleet_config),
                              "--kubeconfig", unusable],
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 1
-    assert result.stderr.startswith("agentdash: cannot reach the Kubernetes API: ")
-    assert unusable in result.stderr
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"agentdash: kubeconfig {unusable}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_context_the_kubeconfig_lacks_is_one_line_and_exit_2(
+    fleet_config: Path, tmp_path: Path
+) -> None:
+    path = kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9")
+    result = subprocess.run([AGENTDASH, "--controller-only", "--config", str(fleet_config),
+                             "--kubeconfig", path, "--context", "staging"],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"agentdash: kubeconfig {path}: ")
+    assert "staging" in result.stderr
     assert result.stderr.count("\n") == 1
 
 

@@ -1,10 +1,13 @@
-"""Ctrl-C during `agentdash simulate`, whose policies replay in forked worker processes."""
+"""Ctrl-C is one line, `agentdash: interrupted`, and exit 130, whenever it comes: while the
+program is still loading, or during `agentdash simulate`, whose policies replay in forked
+worker processes."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +19,19 @@ from tests.support.processes import gone_within
 pytestmark = pytest.mark.e2e
 
 MONTH_S = "2678400"
+
+INTERRUPTED_WHILE_LOADING = """
+import builtins, os, signal, sys
+imported = builtins.__import__
+def importing(name, *args, **kwargs):
+    if name == "yaml":  # the config's parser, well into the command's own imports
+        os.kill(os.getpid(), signal.SIGINT)
+    return imported(name, *args, **kwargs)
+builtins.__import__ = importing
+from agentdash.entry import main  # what the installed `agentdash` script runs
+sys.exit(main(["check-config", sys.argv[1]]))
+"""
+"""Ctrl-C at a fixed point of start-up: a terminal's comes whenever the user presses it."""
 
 
 def _cpu_ticks(pid: int) -> int:
@@ -61,3 +77,16 @@ def test_ctrl_c_stops_a_long_replay_and_its_workers_in_one_line() -> None:
     assert "Traceback" not in err
     assert err == "agentdash: interrupted\n"
     assert all(gone_within(worker, 10) for worker in workers)
+
+
+def test_ctrl_c_while_the_program_loads_is_one_line() -> None:
+    """The imports take a second or more on a busy machine: a user who presses Ctrl-C then
+    got a page of traceback from inside whatever module was loading."""
+    config = ROOT / "examples" / "agentdash.yaml"
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_WHILE_LOADING, str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 130
+    assert result.stderr == "agentdash: interrupted\n"
+    assert result.stdout == ""
