@@ -109,7 +109,7 @@ def parse_observations(data: Any, config: Config, source: str = "<observations>"
     try:
         raw = _File.model_validate(data)
     except ValidationError as exc:
-        path, message = first_error(exc)
+        path, message = first_error(exc, model=_File)
         raise ConfigError(source, path, message) from None
     _check_names(source, "pools", raw.pools, config.pools)
     _check_names(source, "pins", raw.pins, config.pools)

@@ -4,6 +4,7 @@ needs: anchors, merge keys and thousands of pools still load."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,23 @@ def test_a_byte_that_is_not_utf8_is_named_by_its_place_and_value() -> None:
         "byte 21",
         "expected UTF-8 text, got byte 0xe9",
     )
+
+
+@pytest.mark.parametrize(
+    ("where", "typed", "meant"),
+    [("pools.acme-research", "ack_pendng", "ack_pending"), ("", "tenant", "tenants")],
+)
+def test_a_misspelt_key_of_an_observations_file_says_which_was_meant(
+    tmp_path: Path, where: str, typed: str, meant: str
+) -> None:
+    """As the config's keys do: the user who typed it sees the key, not a list to search."""
+    config = load_config(EXAMPLE)
+    data = json.loads((EXAMPLE.parent / "observations.json").read_text())
+    inside = data["pools"]["acme-research"] if where else data
+    inside[typed] = 1
+    path = tmp_path / "observations.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as raised:
+        load_observations(path, config)
+    field = f"{where}.{typed}" if where else typed
+    assert str(raised.value) == f"{path}: {field}: unknown key (did you mean {meant}?)"
