@@ -61,7 +61,7 @@ the search space, per group: up window 0-60 s; up at most max(50-400 %, 1-20 pod
 so far and points of the front, 8 at a time (so at most 8 processes help); the last ones undo
 the pick's changes one by one, and within 1% of the best the candidate that changes less is
 chosen. The same arguments give the same search on any machine, unless --time-budget stops
-it early. `make accel` makes each replay about twice as fast.
+it early. In a checkout of the source, `make accel` makes each replay about twice as fast.
 """
 
 
