@@ -3,12 +3,15 @@ went away (`| head`) is nothing at all. Real processes, real /dev/full, real pip
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.cli import AGENTDASH, EXAMPLE, ROOT
+from tests.support.mistakes import BASE
 
 pytestmark = pytest.mark.e2e
 
@@ -54,3 +57,22 @@ def test_a_reader_that_goes_away_is_not_an_error(args: list[str]) -> None:
     process.stdout.close()
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == ""
+
+
+def test_check_config_into_head_ends_quietly(tmp_path: Path) -> None:
+    """A summary longer than the pipe holds, read by `head -1`: no BrokenPipeError."""
+    data = copy.deepcopy(BASE)
+    template = data["pools"]["acme-research"]
+    for i in range(1000):
+        data["pools"][f"p{i}"] = {
+            **copy.deepcopy(template),
+            "deployment": {"namespace": "agents", "name": f"p{i}"},
+            "queue": {"stream": "AGENT_TASKS", "consumer": f"p{i}"},
+        }
+    big = tmp_path / "big.yaml"
+    big.write_text(yaml.safe_dump(data))
+    result = subprocess.run(f"'{AGENTDASH}' check-config '{big}' | head -1", shell=True,
+                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert result.stdout.startswith(f"{big}: OK: 1,005 pools")
+    assert result.stdout.count("\n") == 1
+    assert result.stderr == ""

@@ -1,0 +1,167 @@
+"""Every mistake in a flag, or in the file a flag names (`plan --observations`, `simulate
+--trace`), is one line naming the flag, or the file and the field, and exit 2: through the real
+entry point, and through the installed command for a few, to show that no traceback reaches the
+terminal. The table's machinery is tests/support/mistakes.py; config files are
+test_config_mistakes.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.mistakes import (
+    OBSERVATIONS,
+    Case,
+    P,
+    assert_no_traceback_reaches_the_terminal,
+    assert_one_line_naming_file_and_field_and_exit_2,
+    flag,
+    observations,
+    observed,
+    traced,
+)
+
+GOOD_TASK = '{"t": 0, "pool": "acme-research", "work_s": 1, "tokens": 1}'
+
+CASES = [
+    # observations for `plan`
+    observed("mean_task_seconds Infinity", observations(mean_task_seconds=float("inf")),
+             f"{P}.mean_task_seconds", "expected a finite number, got inf"),
+    observed("arrival_rate NaN", observations(arrival_rate=float("nan")), f"{P}.arrival_rate",
+             "expected a finite number, got nan"),
+    observed("pending true", observations(pending=True), f"{P}.pending",
+             "expected an integer, got true"),
+    observed("pending 1e400", observations(pending=1e400), f"{P}.pending",
+             "expected an integer, got inf"),
+    observed("pending a 5000-digit number", observations().replace('"pending": 40',
+             '"pending": ' + "9" * 5000), f"{P}.pending", "expected a number of at most 18 digits"),
+    observed("replicas 1e16", observations(replicas=10**16), f"{P}.replicas",
+             "expected a number <= 1e+15"),
+    observed("now NaN", json.dumps({**OBSERVATIONS, "now": float("nan")}), "now",
+             "expected a finite number"),
+    observed("pin -1", json.dumps({**OBSERVATIONS, "pins": {"acme-research": -1}}),
+             "pins.acme-research.replicas", "expected a number >= 0, got -1"),
+    observed("binary", b"\xff\xd8\xff\xe0\x00\x10JFIF", "byte 0", "expected UTF-8 text"),
+    observed("deep nesting", "[" * 100_000 + "]" * 100_000, "", "levels of nesting"),
+    observed("duplicate key", '{"pools": {}, "pools": {}}', "",
+             "expected each key once in an object, got 'pools' twice"),
+    observed("ready above replicas", observations(ready=5), P,
+             "expected ready <= replicas (2), got ready 5"),
+    # traces for `simulate`
+    traced("no task", "", "", "expected at least one task, got none"),
+    traced("blank lines only", "\n\n", "", "expected at least one task, got none"),
+    traced("a key twice", GOOD_TASK[:-1] + ', "t": 5}', "line 1",
+           "expected each key once in an object, got 't' twice"),
+    traced("t 1e9", GOOD_TASK + "\n" + GOOD_TASK.replace('"t": 0', '"t": 1e9'), "line 2: t",
+           "expected a number <= 2678400, got 1000000000.0"),
+    traced("tokens a 5000-digit number",
+           GOOD_TASK.replace('"tokens": 1', '"tokens": ' + "9" * 5000), "line 1: tokens",
+           "expected a number of at most 18 digits, got a 5000-digit number"),
+    traced("t a 5000-digit number", GOOD_TASK + "\n" + GOOD_TASK.replace('"t": 0', '"t": ' +
+           "9" * 5000), "line 2: t", "expected a number of at most 18 digits"),
+    traced("work_s true", GOOD_TASK.replace('"work_s": 1', '"work_s": true'), "line 1: work_s",
+           "expected a number > 0, got true"),
+    traced("binary", b"\x00\xff\xfe\xfa", "line 1", "expected UTF-8 text, got byte 0xff"),
+    traced("latin-1", (GOOD_TASK + "\n" + GOOD_TASK + "  # café\n").encode("latin-1"),
+           "line 2", "expected UTF-8 text, got byte 0xe9"),
+    traced("deep nesting", "[" * 100_000 + "]" * 100_000, "line 1",
+           "expected a flat JSON object like"),
+    # flags
+    flag("--http nonsense", "--controller-only --config CONFIG --http nonsense", "argument --http",
+         "expected [HOST]:PORT with PORT from 1 to 65535, got 'nonsense'"),
+    flag("--http :99999", "--controller-only --config CONFIG --http :99999", "argument --http",
+         "got ':99999'"),
+    flag("demo --duration inf", "demo --headless --duration inf",
+         "argument --duration", "expected a number > 0 and <= 604800, got 'inf'"),
+    flag("demo --speed 0", "demo --headless --speed 0", "argument --speed", "got '0'"),
+    flag("demo --cold-start nan", "demo --headless --cold-start nan",
+         "argument --cold-start", "got 'nan'"),
+    flag("demo --seed x", "demo --headless --seed x", "argument --seed", "got 'x'"),
+    flag("--lease-ttl -5", "--controller-only --config CONFIG --lease-ttl -5",
+         "argument --lease-ttl", "expected a number >= 1 and <= 3600, got '-5'"),
+    flag("--lease-ttl inf", "--controller-only --config CONFIG --lease-ttl inf",
+         "argument --lease-ttl", "got 'inf'"),
+    flag("--nats-url nonsense", "--controller-only --config CONFIG --nats-url nonsense",
+         "argument --nats-url", "expected a URL like nats://HOST:PORT"),
+    flag("--kubeconfig missing", "--controller-only --config CONFIG --kubeconfig /no/kubeconfig",
+         "argument --kubeconfig", "got '/no/kubeconfig' (No such file or directory)"),
+    flag("--kubeconfig a folder", "--controller-only --config CONFIG --kubeconfig /",
+         "argument --kubeconfig", "got '/' (Is a directory)"),
+    flag("--context empty", "--controller-only --config CONFIG --context=", "argument --context",
+         "expected a name"),
+    flag("simulate --drain -1", "simulate --drain -1", "argument --drain",
+         "expected a number >= 0"),
+    flag("simulate --hours 0", "simulate --generate bursty --hours 0", "argument --hours",
+         "expected a number > 0 and <= 744"),
+    flag("simulate --keda-polling-interval 0", "simulate --keda-polling-interval 0",
+         "argument --keda-polling-interval", "expected a number >= 1"),
+    flag("simulate --keda-polling-interval 1e-9", "simulate --keda-polling-interval 1e-9",
+         "argument --keda-polling-interval", "expected a number >= 1 and <= 2678400, got '1e-9'"),
+    flag("simulate --hpa-sync-period 1e-9", "simulate --hpa-sync-period 1e-9",
+         "argument --hpa-sync-period", "expected a number >= 1 and <= 2678400, got '1e-9'"),
+    flag("simulate --plot x.png", "simulate --plot x.png",
+         "argument --plot", "expected a file name ending in .svg, got 'x.png'"),
+    flag("simulate --hpa-tolerance 5", "simulate --hpa-tolerance 5",
+         "argument --hpa-tolerance", "expected a number >= 0 and <= 0.99, got '5'"),
+    flag("simulate --hpa-behavior 2", "simulate --hpa-behavior 2",
+         "argument --hpa-behavior", "expected a whole number from 0 to 1, got '2'"),
+    flag("simulate --tasks -5", "simulate --generate bursty --tasks -5", "argument --tasks",
+         "expected a whole number from 1"),
+    flag("simulate --tasks 0", "simulate --generate bursty --tasks 0", "argument --tasks",
+         "expected a whole number from 1 to 10000000, got '0'"),
+    flag("simulate --hpa-up-pods 0", "simulate --hpa-up-pods 0", "argument --hpa-up-pods",
+         "expected a whole number from 1 to 100000, got '0'"),
+    flag("simulate --hpa-up-percent 0", "simulate --hpa-up-percent 0",
+         "argument --hpa-up-percent", "expected a whole number from 1 to 100000, got '0'"),
+    flag("simulate --hpa-down-percent 0", "simulate --hpa-down-percent 0",
+         "argument --hpa-down-percent", "expected a whole number from 1 to 100, got '0'"),
+    flag("simulate --generate with --trace", "simulate --generate bursty --trace TRACE",
+         "simulate --generate SHAPE", "--trace FILE would be ignored"),
+    flag("simulate --generate with --plot", "simulate --generate bursty --plot x.svg",
+         "simulate --generate SHAPE", "--plot FILE.svg would be ignored"),
+    flag("simulate --hours without --generate", "simulate --hours 2", "simulate --hours",
+         "needs --generate SHAPE"),
+    flag("simulate --seed without --generate", "simulate --trace TRACE --config CONFIG --seed 3",
+         "simulate --seed", "needs --generate SHAPE"),
+    flag("simulate --seed 2**63", "simulate --generate bursty --seed 9223372036854775808",
+         "argument --seed", "expected a whole number from 0 to 9223372036854775807, got "
+         "'9223372036854775808'"),
+    flag("demo --seed 2**63", "demo --headless --seed 9223372036854775808", "argument --seed",
+         "expected a whole number from 0 to 9223372036854775807, got '9223372036854775808'"),
+    flag("tune --seed -1", "tune --config CONFIG --trace TRACE --seed -1", "--seed",
+         "expected a whole number from 0 to 9223372036854775807, got '-1'"),
+    flag("tune --seed 1.5", "tune --config CONFIG --trace TRACE --seed 1.5", "--seed",
+         "expected a whole number from 0 to 9223372036854775807, got '1.5'"),
+    flag("tune --objective balanced:", "tune --config CONFIG --trace TRACE --objective balanced:",
+         "--objective", "expected balanced:W with 0 < W < 1, got 'balanced:'"),
+    flag("tune --drain inf", "tune --config CONFIG --trace TRACE --drain inf", "--drain",
+         "expected a number >= 0, got 'inf'"),
+    flag("tune --time-budget nan", "tune --config CONFIG --trace TRACE --time-budget nan",
+         "--time-budget", "expected a number >= 0, got 'nan'"),
+    flag("unknown flag", "--bogus", "unrecognized arguments", "--bogus"),
+]  # fmt: skip
+
+
+def test_there_are_at_least_50_cases() -> None:
+    """With test_config_mistakes.py's 60 and more, the two tables cover over 110 mistakes."""
+    assert len(CASES) >= 50
+    assert len({case.id for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_a_mistake_is_one_line_naming_file_and_field_and_exit_2(
+    case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_one_line_naming_file_and_field_and_exit_2(case, tmp_path, capsys)
+
+
+SUBPROCESS = ["--http :99999", "observations: mean_task_seconds Infinity", "trace: t 1e9"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("case_id", SUBPROCESS)
+def test_no_traceback_reaches_the_terminal(case_id: str, tmp_path: Path) -> None:
+    case = next(case for case in CASES if case.id == case_id)
+    assert_no_traceback_reaches_the_terminal(case, tmp_path)

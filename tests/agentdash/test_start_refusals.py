@@ -1,0 +1,223 @@
+"""A command refuses what it cannot use before it starts its work, in one line: a port in use,
+a credentials file or kubeconfig it cannot read (before NATS is contacted), a cluster the
+dashboard cannot reach, a demo's files and NATS, the file `tune` or `simulate` would write.
+`check-config` only notes a credentials file it cannot read here."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentdash.cli import main
+from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE
+from tests.support.cli import AGENTDASH, EXAMPLE
+from tests.support.kmock import kubeconfig_without_context
+from tests.support.mistakes import edited, exit_code
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, nats_server: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [AGENTDASH, "--controller-only", "--config", str(EXAMPLE), "--cluster", "simulated",
+             "--nats-url", nats_server.url, "--http", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"agentdash: --http: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "section",
+    [{"nats": {"tls": {"ca_file": "nope.pem"}}}, {"nats": {"creds_file": "nope.pem"}},
+     {"nats": {"nkey_seed_file": "nope.pem"}},
+     {"prometheus": {"url": "https://p", "tls": {"ca_file": "nope.pem"}}},
+     {"prometheus": {"url": "https://p", "bearer_token_file": "nope.pem"}}],
+    ids=lambda section: json.dumps(section),
+)  # fmt: skip
+def test_a_missing_credentials_file_is_one_line_and_exit_2_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], section: dict[str, Any]
+) -> None:
+    """No NATS is running here: the file is checked before anything is reached."""
+    missing = tmp_path / "nope.pem"
+    text = edited(**section).replace("nope.pem", str(missing))
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(text)
+    code = exit_code(lambda: main(["--controller-only", "--config", str(path)]))
+    err = capsys.readouterr().err
+    assert code == 2
+    field = next(f for f in ("tls.ca_file", "creds_file", "nkey_seed_file", "bearer_token_file")
+                 if f in json.dumps(section).replace('"tls": {"', "tls."))  # fmt: skip
+    assert err == (
+        f"agentdash: {path}: {next(iter(section))}.{field}: cannot read {missing}: "
+        "No such file or directory\n"
+    )
+
+
+def test_a_missing_kubeconfig_is_refused_before_nats_is_contacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "kubeconfig"
+    with socket.create_server(("127.0.0.1", 0)) as nats:
+        url = f"nats://127.0.0.1:{nats.getsockname()[1]}"
+        argv = ["--controller-only", "--config", str(EXAMPLE), "--kubeconfig", str(missing)]
+        code = exit_code(lambda: main([*argv, "--nats-url", url]))
+        nats.setblocking(False)
+        with pytest.raises(BlockingIOError):  # no connection waits to be accepted
+            nats.accept()
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"agentdash: argument --kubeconfig: expected a file that can be read, got "
+        f"'{missing}' (No such file or directory) (see agentdash --help)\n"
+    )
+
+
+def test_the_dashboard_without_a_cluster_says_so_in_one_line(
+    tmp_path: Path, nats_server: Any
+) -> None:
+    """A kubeconfig it cannot use: the screen closes and one line says why (no page of
+    traceback with the config in its locals). Textual draws its screen on stderr; what follows
+    it is the line."""
+    unusable = kubeconfig_without_context(tmp_path / "kubeconfig")
+    result = subprocess.run(
+        [AGENTDASH, "--config", str(EXAMPLE), "--nats-url", nats_server.url,
+         "--kubeconfig", unusable],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TERM": "xterm"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "Error" not in result.stderr
+    assert "PoolConfig(" not in result.stderr
+    last = result.stderr.rstrip("\n").rsplit("\x1b", 1)[-1]
+    assert f"agentdash: kubeconfig {unusable}: " in last
+    assert result.stderr.count("agentdash: ") == 1
+
+
+def test_check_config_only_notes_a_file_it_cannot_read_here(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CA or a .creds file may be mounted only where the controller runs."""
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(edited(nats={"creds_file": "/var/run/secrets/nats/agentdash.creds"}))
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: OK: 5 pools")
+    assert out.endswith(
+        "note: nats.creds_file: cannot read /var/run/secrets/nats/agentdash.creds: No such file "
+        "or directory here; the controller will not start without it\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "where", "expected"),
+    [
+        ("--events", "a-folder", "cannot write file: Is a directory"),
+        ("--events", "missing/events.jsonl", "cannot write file: No such file or directory"),
+        # --overrides is written too (each pin and pause): checked as --events is
+        ("--overrides", "a-folder", "cannot write file: Is a directory"),
+        ("--overrides", "missing/overrides.json", "cannot write file: No such file or directory"),
+        ("--overrides", "binary.json", "expected UTF-8 text"),
+    ],
+)
+def test_a_demo_file_it_cannot_use_is_one_line_and_exit_2_before_the_fleet_starts(
+    flag: str, where: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "binary.json").write_bytes(b"\xd1\xff\x00{")
+    path = tmp_path / where
+    code = exit_code(lambda: main(["demo", "--headless", "--duration", "1", flag, str(path)]))
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert code == 2, err
+    assert err == f"agentdash: {path}: {expected}\n"
+
+
+def test_a_bad_overrides_file_leaves_the_events_file_of_an_earlier_run_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every file is checked before any is opened: a run that never starts empties nothing."""
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "summary"}\n')
+    overrides = tmp_path / "binary.json"
+    overrides.write_bytes(b"\xd1\xff\x00{")
+    argv = ["demo", "--headless", "--events", str(events), "--overrides", str(overrides)]
+    code = exit_code(lambda: main(argv))
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    assert err.startswith(f"agentdash: {overrides}: ")
+    assert events.read_text() == '{"type": "summary"}\n'
+
+
+def test_a_demo_on_a_nats_server_that_is_not_there_stops_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--nats-url to a port nobody listens on: the demo says why on stderr, as `agentdash
+    queues` does, and exits 1 within the connect wait, rather than retry for ever before it
+    has started; its retries print nothing on stdout meanwhile."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    url = f"nats://127.0.0.1:{port}"
+    code = exit_code(lambda: main(["demo", "--headless", "--duration", "1", "--nats-url", url]))
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err == (
+        f"agentdash: cannot reach NATS at {url}: ConnectionRefusedError [Errno 111] "
+        f"Connect call failed ('127.0.0.1', {port})\n"
+    )
+
+
+def test_a_demo_nats_url_that_is_not_one_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = exit_code(lambda: main(["demo", "--headless", "--nats-url", "foo://bar"]))
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "argument --nats-url: expected a URL like nats://HOST:PORT" in err
+
+
+@pytest.mark.parametrize("where", ["missing/tuned.yaml", "read-only.yaml"])
+def test_a_tuned_config_it_cannot_write_is_one_line_before_the_search(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the bundled example, where nothing changes: the path is refused all the same, before
+    the search (which would take seconds and end well)."""
+    output = tmp_path / where
+    if where == "read-only.yaml":
+        output.write_text("mine\n")
+        output.chmod(0o444)
+        granted = os.access  # root may write it all the same: refuse it as anyone else would
+        monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != output and granted(p, mode))
+    expected = "Permission denied" if output.exists() else "No such file or directory"
+    argv = ["tune", "--config", str(BACKTEST_CONFIG), "--trace", str(BACKTEST_TRACE)]
+
+    code = exit_code(lambda: main([*argv, "--trials", "16", "--output", str(output)]))
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""  # no search was run
+    assert err == f"agentdash: {output}: cannot write file: {expected}\n"
+
+
+def test_a_plot_it_cannot_write_is_one_line_before_the_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plot = tmp_path / "missing" / "plot.svg"
+    code = exit_code(lambda: main(["simulate", "--plot", str(plot)]))
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""  # no replay was run
+    assert err == f"agentdash: {plot}: cannot write file: No such file or directory\n"
