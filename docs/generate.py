@@ -113,9 +113,12 @@ BEHAVIOR = """\
 ## The default `behavior`
 
 What a pool's `behavior` is when it sets none (`controller/core/behavior.py`,
-`DEFAULT_SCALE_UP` and `DEFAULT_SCALE_DOWN`). Under the learned keep-alive the scale-down
-window and cooldown give way to what the pool learns; the rate policies and the tolerance
-always apply.
+`DEFAULT_SCALE_UP` and `DEFAULT_SCALE_DOWN`). Without a scale-up rate policy a pool goes
+straight to its demand. Under the learned keep-alive the scale-down window and cooldown give
+way to what the pool learns; the rate policies and the tolerance always apply. A
+`scale_up` that a pool sets is filled in from the HPA's own (`HPA_SCALE_UP`: doubling or 4
+pods per 15 s, whichever is more), as the HPA fills it in; a `scale_down` from the default
+above.
 
 ```yaml
 {behavior}```

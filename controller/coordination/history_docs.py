@@ -54,15 +54,18 @@ class LevelDoc(BaseModel):
 
 
 class KeepDoc(BaseModel):
-    """The pool's learned keep-alive: its levels, its newest recommendation and when it was
-    recorded, and the scale-downs it may regrow from."""
+    """The pool's learned keep-alive: its levels, and its newest recommendation and when it
+    was recorded."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     value: Replicas
     latest: Time | None
     levels: list[LevelDoc] = Field(max_length=MAX_LEVELS)
-    held: list[Entry] = Field(max_length=MAX_ENTRIES)
+    held: list[Entry] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    """Not read. Leaders that limited a pool's scale-up kept here the scale-downs a pool could
+    come back from past that limit; written empty, and accepted, so that during an upgrade
+    leaders of either kind read each other's documents."""
     heads: list[Replicas] = Field(default_factory=list, max_length=KEPT_GAPS)
     """The replicas its wakes from zero asked for within a cold start (none: not known)."""
     taken: Annotated[float, Field(ge=0, le=MAX_TAKEN, allow_inf_nan=False)] | None = None
@@ -97,7 +100,6 @@ class PoolDoc(DatedDoc):
     def latest(self) -> float:
         times = [t for entries in (self.lows, self.highs, self.steps) for t, _ in entries]
         if self.keep is not None:
-            times += [t for t, _ in self.keep.held]
             times += [lv.last_used for lv in self.keep.levels if lv.last_used is not None]
             times += [self.keep.latest] if self.keep.latest is not None else []
         return max(self.at, self.busy_at if self.busy_at is not None else self.at, *times)
@@ -162,12 +164,11 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
         }
         for level in keep.levels
     ]
-    held = list(keep.held)[-MAX_ENTRIES:]
     return {
         "value": keep.value,
         "latest": keep.latest,
         "levels": levels,
-        "held": held,
+        "held": [],
         "heads": list(keep.wakes.heads),
         "taken": keep.taken,
     }
@@ -188,7 +189,6 @@ def keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) ->
         restored.peak = min(level.peak, restored.top)
         restored.gaps = deque(level.gaps, maxlen=KEPT_GAPS)
         keep.levels.append(restored)
-    keep.held = deque((min(t, now), min(v, pool.max_replicas)) for t, v in doc.held)
     heads = (min(h, pool.max_replicas) for h in doc.heads)
     keep.wakes.heads = deque(heads, maxlen=KEPT_GAPS)
     keep.taken = doc.taken

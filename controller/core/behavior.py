@@ -122,7 +122,7 @@ def _down_default() -> ScalingRule:
     return ScalingRule.model_validate(DEFAULT_SCALE_DOWN)
 
 
-DEFAULT_SCALE_UP: dict[str, Any] = {
+HPA_SCALE_UP: dict[str, Any] = {
     "stabilization_seconds": 0,
     "select_policy": "Max",
     "policies": [
@@ -130,8 +130,13 @@ DEFAULT_SCALE_UP: dict[str, Any] = {
         {"type": "Pods", "value": 4, "period_seconds": 15},
     ],
 }
-"""No window, at least doubling every 15 s (the HPA's own defaults), no tolerance: see
-docs/policy.md, "Choosing the defaults", for the measurements behind these."""
+"""The HPA's own scale-up rules: no window, doubling or 4 pods per 15 s, whichever is more.
+What a pool's `behavior.scale_up` leaves out is filled in from these, as the HPA fills it."""
+DEFAULT_SCALE_UP: dict[str, Any] = {**HPA_SCALE_UP, "policies": []}
+"""A pool that sets no `behavior.scale_up` goes straight to its demand: no window, no rate
+limit, no tolerance. The HPA limits growth because a CPU reading is noisy; a queue's backlog
+is counted, and a limit on it only adds cold starts to a burst's head (docs/policy.md,
+"Choosing the defaults", has the measurements)."""
 DEFAULT_SCALE_DOWN: dict[str, Any] = {
     "stabilization_seconds": 120,
     "select_policy": "Max",
@@ -159,7 +164,7 @@ class Behavior(StrictModel):
         if not isinstance(data, dict):
             return data
         data = _snake(data, _BEHAVIOR_CAMEL)
-        for key, default in (("scale_up", DEFAULT_SCALE_UP), ("scale_down", DEFAULT_SCALE_DOWN)):
+        for key, default in (("scale_up", HPA_SCALE_UP), ("scale_down", DEFAULT_SCALE_DOWN)):
             given = data.get(key)
             if isinstance(given, dict):
                 try:

@@ -186,12 +186,6 @@ class PoolConfig(StrictModel):
             return False
         return not self._configured("scale_down")
 
-    @property
-    def regrows(self) -> bool:
-        """Whether a level the pool needed within the hour comes back past the scale-up rate
-        policies (controller.core.keepalive.REGROW_S): unless they are configured."""
-        return not self._configured("scale_up")
-
     def _configured(self, direction: str) -> bool:
         return "behavior" in self.model_fields_set and direction in self.behavior.model_fields_set
 

@@ -206,11 +206,8 @@ class History:
         self.pool(pool, now).record(now, recommendation, lag > 0, pace)
 
     def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
-        """Remember an actuated change, for the rate policies and regrowing."""
-        entry = self.pool(pool, now)
-        entry.step(now, new - old)
-        if entry.keep is not None:
-            entry.keep.scaled(now, old, new)
+        """Remember an actuated change, for the rate policies."""
+        self.pool(pool, now).step(now, new - old)
 
     def merge_pool(self, pool: str, other: PoolHistory, now: float) -> None:
         """`PoolHistory.merge` into a pool's history. A pool new here takes the other's

@@ -46,9 +46,6 @@ from controller.core.ski_rental import Plan, plan
 SHARE_MOVES = 0.2
 """A measured pace changes the levels' price of a miss once it moves it by more than this
 (20%): the plans are not made again for every wobble of a mean."""
-REGROW_S = 3600.0
-"""A level the pool needed this recently it may regrow to in one step, past the scale-up rate
-policies: its demand is proven, and the rate limit would only add cold starts to the burst."""
 
 
 class Pace(NamedTuple):
@@ -95,9 +92,6 @@ class KeepAlive:
     """When the first recommendation was recorded."""
     reached: int = 0
     """The highest recommendation ever recorded."""
-    held: deque[tuple[float, int]] = field(default_factory=deque)
-    """(time, replicas before) of the scale-downs within REGROW_S, the replicas strictly
-    falling: the front is the most the pool had and gave up in that span."""
     changes: int = 0
     """Bumped when a level's use starts or ends (what the handover saves)."""
     wakes: Wakes = field(default_factory=lambda: Wakes())
@@ -305,25 +299,6 @@ class KeepAlive:
             return Hold(replicas=0, plan=None, until=until)
         return Hold(replicas=best.peak, plan=chosen, until=until, since=since)
 
-    def scaled(self, now: float, old: int, new: int) -> None:
-        """An actuated change: a scale-down remembers the replicas the pool had (regrow)."""
-        if new >= old:
-            return
-        held = self.held
-        while held and held[-1][1] <= old:
-            held.pop()
-        held.append((now, old))
-        while held and held[0][0] <= now - REGROW_S:
-            held.popleft()
-
-    def recent_peak(self, since: float) -> tuple[int, float]:
-        """The most replicas the pool had and gave up after `since` (a level it may regrow
-        to in one step), and when it gave them up; (0, since) if none."""
-        for at, replicas in self.held:
-            if at > since:
-                return replicas, at
-        return 0, since
-
     def merge(self, other: KeepAlive) -> None:
         """Take in another process's levels: each band's later use, and the longer memory of
         its gaps. A band in use here stays as it is: this process sees it now."""
@@ -350,11 +325,5 @@ class KeepAlive:
         if other.started is not None and (self.started is None or other.started < self.started):
             self.started = other.started
         self.reached = max(self.reached, other.reached)
-        held: deque[tuple[float, int]] = deque()
-        for entry in sorted({*self.held, *other.held}):
-            while held and held[-1][1] <= entry[1]:
-                held.pop()
-            held.append(entry)
-        self.held = held
         self.changes += 1
         self._plans = self._awake = None

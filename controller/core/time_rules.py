@@ -2,9 +2,8 @@
 
 The learned keep-alive (controller.core.keepalive) or, where a pool configures them, the
 cooldown and the HPA v2 stabilization windows; then the tolerance and the Pods/Percent rate
-policies with selectPolicy, and the regrow that waives them for a level the pool held
-recently. They act before the shared ceilings, so the ceilings stay hard; what they alone keep
-yields to real demand under a short ceiling (controller.core.allocation).
+policies with selectPolicy. They act before the shared ceilings, so the ceilings stay hard;
+what they alone keep yields to real demand under a short ceiling (controller.core.allocation).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import NamedTuple
 from controller.core.behavior import ScalingRule
 from controller.core.config import PoolConfig
 from controller.core.history import SETTLE_S, PoolHistory
-from controller.core.keepalive import REGROW_S, Hold, KeepAlive
+from controller.core.keepalive import Hold, KeepAlive
 from controller.core.model import Reason, Utc
 from controller.core.ski_rental import Plan
 
@@ -196,8 +195,7 @@ def _rate_limited(
     until: float,
     reasons: list[Reason],
 ) -> Timed:
-    """The scale-up and scale-down rate policies, and the regrow that waives the first for
-    a level the pool held recently.
+    """The scale-up and scale-down rate policies.
 
     From zero there is no "replicas at the start of the period" to take a percent of: a pool
     woken from zero goes straight to its demand, and the policies govern from there."""
@@ -207,9 +205,6 @@ def _rate_limited(
         # Even when it does not bind, a step leaving its period can tighten the limit (a
         # removal no longer counted lowers the period's start), so the claim holds until then.
         until = leaves if leaves < until else until
-        if desired > limit and past.keep is not None and pool.regrows:
-            limit, leaves = _regrow(past.keep, desired, limit, now, reasons)
-            until = leaves if leaves < until else until
         if desired > limit:
             reasons.append(Reason("rate limit", _RATE_UP, (up, limit, desired, limit)))
             desired = limit  # (the rule reads as describe() when shown)
@@ -270,20 +265,6 @@ def _priced(plan: Plan, template: str, args: tuple[object, ...]) -> tuple[str, t
     if plan.taken is None:
         return template, args
     return template + _PRICED, (*args, plan.taken, plan.miss_s)
-
-
-def _regrow(
-    keep: KeepAlive, desired: int, limit: int, now: float, reasons: list[Reason]
-) -> tuple[int, float]:
-    """Replicas the pool had within REGROW_S come back past the scale-up rate policies: the
-    new limit, and until when that stands (when the scale-down leaves the span)."""
-    peak, used = keep.recent_peak(now - REGROW_S)
-    if peak <= limit:
-        return limit, math.inf
-    regrown = peak if peak < desired else desired
-    args = (peak, Utc(used), limit, regrown)
-    reasons.append(Reason(rule="regrow", template=_REGROW, args=args))
-    return regrown, used + REGROW_S
 
 
 def _rate_limit(
@@ -362,6 +343,5 @@ _PREWARM = (
 )
 _PRICED = " ({:.1f} tasks a pod takes in a cold start price a miss at {:.0f} pod-seconds)"
 _AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
-_REGROW = "regrow: had {} replicas until {}; the rate limit's {} waived: up to {}"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
 _RATE_DOWN = "scale-down policy {}: at least {} now, {} -> {}"

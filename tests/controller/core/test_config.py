@@ -24,7 +24,7 @@ def test_example_config_loads_with_every_section() -> None:
     assert config.subject("acme-research") == "agent_tasks.acme-research"
 
 
-def test_default_behavior_has_no_up_window_doubles_and_lets_go_after_the_down_window(
+def test_default_behavior_goes_straight_up_and_lets_go_after_the_down_window(
     tmp_path: Path,
 ) -> None:
     data = yaml.safe_load(EXAMPLE.read_text())
@@ -33,10 +33,22 @@ def test_default_behavior_has_no_up_window_doubles_and_lets_go_after_the_down_wi
     path.write_text(yaml.safe_dump(data))
     behavior = load_config(path).pools["acme-research"].behavior
     assert behavior.scale_up.stabilization_seconds == 0
-    assert behavior.scale_up.describe() == "max(100% / 15 s, 4 pods / 15 s)"
+    assert behavior.scale_up.describe() == "no rate limit"
     assert behavior.scale_up.tolerance == 0
     assert behavior.scale_down.stabilization_seconds == 120
     assert behavior.scale_down.describe() == "100% / 15 s"
+
+
+def test_a_scale_up_set_without_policies_gets_the_hpas(tmp_path: Path) -> None:
+    """As the HPA fills in a `scaleUp` that names only its window: a block pasted from an
+    HPA or a ScaledObject means what it meant there."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["pools"]["acme-research"]["behavior"] = {"scaleUp": {"stabilizationWindowSeconds": 30}}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    behavior = load_config(path).pools["acme-research"].behavior
+    assert behavior.scale_up.stabilization_seconds == 30
+    assert behavior.scale_up.describe() == "max(100% / 15 s, 4 pods / 15 s)"
 
 
 def test_an_hpa_behavior_block_pastes_in_with_its_own_names(tmp_path: Path) -> None:
@@ -56,7 +68,7 @@ def test_an_hpa_behavior_block_pastes_in_with_its_own_names(tmp_path: Path) -> N
     behavior = load_config(path).pools["acme-research"].behavior
     assert behavior.scale_down.stabilization_seconds == 60
     assert behavior.scale_down.describe() == "min(4 pods / 60 s, 10% / 60 s)"
-    assert behavior.scale_up.describe() == "max(100% / 15 s, 4 pods / 15 s)"  # left default
+    assert behavior.scale_up.describe() == "no rate limit"  # not set: agentdash's default
 
 
 P = "pools.acme-research.behavior"

@@ -121,8 +121,8 @@ def hpa_pool(**behavior: Any) -> Loop:
     return Loop(config({"a": pool("t", max_replicas=200, cooldown_seconds=0, behavior=behavior)}))
 
 
-def test_the_hpa_default_scale_up_is_the_larger_of_4_pods_and_100_percent_per_15_s() -> None:
-    loop = hpa_pool()  # the default behavior is the HPA's own scale-up
+def test_a_scale_up_set_as_the_hpas_is_the_larger_of_4_pods_and_100_percent_per_15_s() -> None:
+    loop = hpa_pool(scaleUp={"stabilizationWindowSeconds": 0})  # its policies: the HPA's own
     assert loop.tick(0.0, a=1).desired == 1
     seen = [loop.tick(float(t), a=150).desired for t in range(16, 100, 15)]
     assert seen == [5, 10, 20, 40, 80, 150]
