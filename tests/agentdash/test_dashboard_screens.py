@@ -15,6 +15,7 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets import Static
 
 from agentdash.tui.app import AgentDashApp
+from agentdash.tui.attention_view import AttentionScreen
 from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.fleet import FleetScreen, pool_detail
@@ -77,6 +78,16 @@ async def test_ctrl_p_and_colon_both_open_the_palette(tmp_path: Path) -> None:
             await eventually(lambda: app.screen.query_one(CommandList).option_count > 0)
             await pilot.press("enter")
             await eventually(lambda s=screen: isinstance(app.screen, s))  # type: ignore[misc]
+
+
+async def test_the_palette_opens_the_attention_screen(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"atten")
+        await eventually(lambda: app.screen.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, AttentionScreen))
 
 
 async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
