@@ -45,6 +45,12 @@ def shown_text(text: object, width: int = 200) -> str:
     return console.export_text()
 
 
+def age_line(app: AgentDashApp) -> str:
+    """The age a pod's page shows."""
+    text = shown(app.screen.query_one("#pod", Static))
+    return next(line.strip() for line in text.splitlines() if line.strip().startswith("age"))
+
+
 def notes(app: AgentDashApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
@@ -148,6 +154,13 @@ async def test_enter_on_a_pod_shows_it_until_and_after_it_is_gone(tmp_path: Path
         app.refresh_feed()
         assert "gone at" in shown(app.screen.query_one("#title", Static))
         assert "globex-triage (tenant globex)" in shown(app.screen.query_one("#pod", Static))
+        # Its age stops where it was last seen, however long the page stays open.
+        age_when_gone = age_line(app)
+        assert "when last seen" in age_when_gone
+        app.feed.loop.clock.now += 3600  # type: ignore[attr-defined]
+        await app.feed.loop.tick()
+        app.refresh_feed()
+        assert age_line(app) == age_when_gone
         await pilot.press("escape")
         assert isinstance(app.screen, PodsScreen)
 
