@@ -29,7 +29,7 @@ from agentdash.tui.why import WhyScreen, explain
 from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats, Reason
 from tests.support import eventually
-from tests.support.dashboard import POOLS, down_to, make, screen_lines
+from tests.support.dashboard import POOLS, down_to, make, notes, screen_lines
 
 SMALL = (80, 24)
 
@@ -49,10 +49,6 @@ def age_line(app: AgentDashApp) -> str:
     """The age a pod's page shows."""
     text = shown(app.screen.query_one("#pod", Static))
     return next(line.strip() for line in text.splitlines() if line.strip().startswith("age"))
-
-
-def notes(app: AgentDashApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
 
 
 async def test_the_footer_keeps_help_and_quit_on_every_screen_at_80_columns(
