@@ -47,6 +47,8 @@ Print the JetStream streams and durable pull consumers that FILE's pools read fr
 whether each exists as wanted, is missing, or differs. --apply creates what is missing and
 nothing else: running it again changes nothing. What exists but differs is never changed:
 each field that differs is printed as `field: existing -> wanted`, for you to fix or delete.
+A stream bounded below --max-bytes is in place and keeps its own bound, which is printed
+with the size asked that was not applied.
 
 the subject convention: a pool's tasks are published on its queue.subject, or by default on
 `<queue.stream, lowercased>.<pool name>` (stream AGENT_TASKS, pool acme-research:

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from platformdirs import user_downloads_path
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
@@ -309,6 +311,30 @@ class AgentDashApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))
+
+    # Screenshots (the palette's Screenshot entry)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        # Textual saves to the Downloads folder, and fails where there is none (a server
+        # reached over SSH, a container): there, the folder the dashboard was started from.
+        if path is None:
+            downloads = user_downloads_path()
+            path = str(downloads if downloads.is_dir() else Path.cwd())
+        return super().deliver_screenshot(filename, path, time_format)
+
+    def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
+        if event.name != "screenshot":
+            return
+        event.prevent_default()  # Textual's own says "Failed to save screenshot", not why
+        error = event.exception
+        why = (
+            f"{error.filename}: {error.strerror}"
+            if isinstance(error, OSError) and error.strerror
+            else str(error)
+        )
+        self.notify(f"Could not save the screenshot, {why}", title="Screenshot", severity="error")
 
     # Operator actions
 

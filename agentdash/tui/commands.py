@@ -26,6 +26,7 @@ SCREENS = [
     ("Events", "the full scale-event log, with a filter", "events"),
     ("Why", "the last decision for the selected pool, step by step", "why"),
     ("Describe", "the selected pool: config, Deployment, last decisions, pins", "describe"),
+    ("Attention", "what needs an operator now, and every override in force", "attention"),
     ("Help", "keys and what they do", "help"),
 ]
 ACTIONS = [

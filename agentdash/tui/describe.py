@@ -243,6 +243,8 @@ class PodScreen(LiveScreen):
         super().__init__(name="pod")
         self.pod = pod
         self.gone_at: float | None = None
+        self.seen_at: float | None = None
+        """The last snapshot that had the pod: a gone pod's age is told as of then."""
         self.events_of = events_of
 
     @property
@@ -261,7 +263,7 @@ class PodScreen(LiveScreen):
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         now = next((p for p in snapshot.pods if p.name == self.pod.name), None)
         if now is not None:
-            self.pod, self.gone_at = now, None
+            self.pod, self.gone_at, self.seen_at = now, None, snapshot.ts
         elif self.gone_at is None:
             self.gone_at = snapshot.ts
         pod = self.pod
@@ -274,10 +276,18 @@ class PodScreen(LiveScreen):
             ("pool", f"{pod.pool} (tenant {tenant})"),
             ("phase", pod.phase),
             *waiting_row(pod),
-            ("age", f"{age(snapshot.ts - pod.started_at)} (started {clock(pod.started_at)} UTC)"),
+            ("age", self._age(pod, snapshot.ts)),
             ("ready", "yes" if pod.ready else "no"),
             ("task", pod.task or "none in flight"),
         ]
         self.query_one("#pod", Static).update(fields("Status", rows))
         for events in self.query(ClusterEvents):
             events.at(snapshot.ts)
+
+    def _age(self, pod: Pod, now: float) -> str:
+        started = f"(started {clock(pod.started_at)} UTC)"
+        if self.gone_at is None:
+            return f"{age(now - pod.started_at)} {started}"
+        # A pod gone does not grow older: its age stops where it was last seen.
+        seen = self.seen_at if self.seen_at is not None else self.gone_at
+        return f"{age(seen - pod.started_at)} when last seen {started}"

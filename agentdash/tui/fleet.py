@@ -58,7 +58,7 @@ POOLS = [
     Column("TENANT", 8, priority=6, min_width=7),
     Column("TIER", 10, priority=1),
     Column("LAG", 4, priority=8),
-    Column("WAIT", 6, priority=3, render=Wait.text, sort_value=Wait.order),
+    Column("WAIT", 6, priority=5, render=Wait.text, sort_value=Wait.order),
     Column(
         "TREND",
         12,
@@ -70,12 +70,13 @@ POOLS = [
     ),  # drawn for the rows in view alone
     Column("RATE/s", 6, priority=3),
     Column("REPLICAS", 8, priority=8),
-    Column("PIN", 3, priority=5, fold_into="STATE"),
+    Column("PIN", 3, priority=2, fold_into="STATE"),
     Column("STATE", None, priority=9, min_width=14),
 ]
-"""At 80 columns TIER goes first (Tenants and Why show it), then RATE/s and WAIT (Why shows
-them): a pin stays in a column of its own, where STATE cannot cut it off. Narrower still, PIN
-folds into STATE."""
+"""At 80 columns TIER goes first (Tenants and Why show it), then PIN, folded into STATE as
+"steady, pin 3" (a pin that binds says "pinned" in STATE itself), then RATE/s (Why shows it).
+WAIT stays: how long the oldest task has waited, against its tier's target, is what an
+operator acts on. Narrower still, TREND goes, then WAIT."""
 RECENT = [
     Column("TIME", 8),
     Column("POOL", 18, min_width=12, sort="N"),

@@ -59,21 +59,22 @@ def draw_line(
     `cells` holds a value for each of `all_columns`."""
     by_label = {c.label: i for i, c in enumerate(all_columns)}
     shown = {c.label for c, _ in columns}
-    folded: dict[str, list[str]] = {}
+    folded: dict[str, list[tuple[str, str]]] = {}
     if not header:
         for i, column in enumerate(all_columns):
             if column.fold_into and column.label not in shown:
                 value = cell_text(column, cells[i]).plain
                 if value and value != "-":
-                    folded.setdefault(column.fold_into, []).append(
-                        f"{column.label.lower()} {value}"
-                    )
+                    folded.setdefault(column.fold_into, []).append((column.label.lower(), value))
     line = Text(no_wrap=True, end="")
     for column, cell_width in columns:
         i = by_label[column.label]
         text = cells[i] if header else cell_text(column, cells[i])
-        for extra in folded.get(column.label, ()):
-            text = Text.assemble(text, f", {extra}")
+        for label, value in folded.get(column.label, ()):
+            # A cell that names it already (STATE "pinned 4m") is not told again: the
+            # repeat would only push the cell past its width and be cut.
+            if not text.plain.lower().startswith(label):
+                text = Text.assemble(text, f", {label} {value}")
         if column.crop_left and text.cell_len > cell_width:
             text = text[text.cell_len - cell_width :]  # fine: a sparkline is one cell a char
         text.truncate(cell_width, overflow="ellipsis", pad=True)

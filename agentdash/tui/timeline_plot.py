@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from textual_plotext import PlotextPlot
@@ -10,6 +11,29 @@ from textual_plotext import PlotextPlot
 from controller.runtime.timeline import WINDOW_S, Point
 
 SERIES = ("replicas", "desired", "ready")
+SECONDS_UNDER_S = 180.0
+"""A span shorter than this is read in seconds: "0.13 minutes ago" means nothing at a glance."""
+LEAST_SPAN_S = 30.0
+"""A fleet that started a moment ago still gets an axis a person can read."""
+TICKS = 4
+
+
+def whole_ticks(top: float) -> list[int]:
+    """0 up to at least `top` in at most TICKS + 1 whole, round steps: counts of replicas or
+    tasks are never negative nor fractions, and a flat 0 is drawn on the floor, not mid-air."""
+    step = max(1, math.ceil(max(top, 1) / TICKS))
+    magnitude = 10 ** (len(str(step)) - 1)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= step)
+    return list(range(0, step * (math.ceil(max(top, 1) / step) + 1), step))
+
+
+def time_ticks(span_s: float) -> tuple[float, str, list[float], list[str]]:
+    """The time axis over the last `span_s`: its unit in seconds, its label, and where the
+    ticks go (before now, so negative) with what they say (how long ago, so positive)."""
+    unit, name = (1.0, "seconds") if span_s < SECONDS_UNDER_S else (60.0, "minutes")
+    ago = whole_ticks(span_s / unit)
+    labels = ["now" if t == 0 else str(t) for t in ago]
+    return unit, f"{name} ago", [-float(t) for t in ago], labels
 
 
 class TimelinePlot(PlotextPlot):
@@ -20,24 +44,37 @@ class TimelinePlot(PlotextPlot):
     """
 
     def show(self, points: Sequence[Point], now: float) -> None:
-        """Each value holds until the next point: drawn as steps up to `now`, in minutes
-        before it."""
+        """Each value holds until the next point: drawn as steps up to `now`, counted back
+        from it in seconds or minutes, counts from 0 in whole numbers."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title("Last hour: replicas, desired, ready (left); lag (right)")
-        plt.xlabel("minutes ago")
         if not points:
+            plt.xlabel("minutes ago")
             plt.text("no samples yet", x=0, y=0)
             self.refresh()
             return
         steps = [*points, points[-1]._replace(ts=now)]
-        minutes = [max(-WINDOW_S, p.ts - now) / 60 for p in steps]
-        xs = [x for k, x in enumerate(minutes) for _ in (0, 1)][1:]
+        span_s = max(LEAST_SPAN_S, min(WINDOW_S, now - steps[0].ts))
+        unit, label, ticks, labels = time_ticks(span_s)
+        plt.xlabel(label)
+        times = [max(-WINDOW_S, p.ts - now) / unit for p in steps]
+        xs = [x for x in times for _ in (0, 1)][1:]
         for field in SERIES:
-            values = [getattr(p, field) for p in steps]
-            ys = [y for y in values for _ in (0, 1)][:-1]
+            ys = [y for p in steps for y in (getattr(p, field),) * 2][:-1]
             plt.plot(xs, ys, label=field)
-        lags = [p.lag for p in steps]
-        plt.plot(xs, [y for y in lags for _ in (0, 1)][:-1], label="lag", yside="right")
+        lags = [y for p in steps for y in (p.lag,) * 2][:-1]
+        plt.plot(xs, lags, label="lag", yside="right")
+        plt.xlim(ticks[-1], 0)
+        plt.xticks(ticks, labels)
+        for side, top in (
+            ("left", max(getattr(p, field) for p in steps for field in SERIES)),
+            ("right", max(p.lag for p in steps)),
+        ):
+            counts = whole_ticks(top)
+            # textual-plotext's stubs type yside as a float; plotext takes "left" or "right".
+            plt.ylim(0, counts[-1], yside=side)  # type: ignore[arg-type]
+            labels = [str(c) for c in counts]
+            plt.yticks([float(c) for c in counts], labels, yside=side)  # type: ignore[arg-type]
         self.refresh()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 import nats.js.errors
@@ -144,7 +144,7 @@ def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
     # set, the stream is never full and its discard policy does not matter.
     limits = (existing.max_msgs, existing.max_bytes, existing.max_msgs_per_subject)
     discard = _value(existing.discard) if any((n or 0) > 0 for n in limits) else "new"
-    return _compared(
+    check = _compared(
         spec,
         {
             # a wildcard (`agent_tasks.>`) that takes every pool's subject is as good
@@ -157,6 +157,17 @@ def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
             "max_consumers": _max_consumers(spec, existing.max_consumers),
         },
     )
+    held = existing.max_bytes
+    if held is None or not 0 < held < spec.max_bytes:
+        return check
+    # A smaller bound is enough (_max_bytes) and is never raised, as nothing that exists is
+    # changed: the report says what the stream holds, not the larger size that was asked.
+    note = (
+        f"max_bytes: {size(held)}, not the {size(spec.max_bytes)} asked: left as it is "
+        "(agentdash changes nothing that exists)"
+    )
+    kept = replace(spec, max_bytes=held) if check.state == "in place" else spec
+    return QueueCheck(kept, check.state, (*check.details, note))
 
 
 def _max_bytes(spec: StreamSpec, limit: int | None) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets import Static
 
 from agentdash.tui.app import AgentDashApp
+from agentdash.tui.attention_view import AttentionScreen
 from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.fleet import FleetScreen, pool_detail
@@ -28,7 +29,7 @@ from agentdash.tui.why import WhyScreen, explain
 from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats, Reason
 from tests.support import eventually
-from tests.support.dashboard import POOLS, down_to, make, screen_lines
+from tests.support.dashboard import POOLS, down_to, make, notes, screen_lines
 
 SMALL = (80, 24)
 
@@ -44,8 +45,10 @@ def shown_text(text: object, width: int = 200) -> str:
     return console.export_text()
 
 
-def notes(app: AgentDashApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+def age_line(app: AgentDashApp) -> str:
+    """The age a pod's page shows."""
+    text = shown(app.screen.query_one("#pod", Static))
+    return next(line.strip() for line in text.splitlines() if line.strip().startswith("age"))
 
 
 async def test_the_footer_keeps_help_and_quit_on_every_screen_at_80_columns(
@@ -77,6 +80,16 @@ async def test_ctrl_p_and_colon_both_open_the_palette(tmp_path: Path) -> None:
             await eventually(lambda: app.screen.query_one(CommandList).option_count > 0)
             await pilot.press("enter")
             await eventually(lambda s=screen: isinstance(app.screen, s))  # type: ignore[misc]
+
+
+async def test_the_palette_opens_the_attention_screen(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"atten")
+        await eventually(lambda: app.screen.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, AttentionScreen))
 
 
 async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
@@ -137,6 +150,13 @@ async def test_enter_on_a_pod_shows_it_until_and_after_it_is_gone(tmp_path: Path
         app.refresh_feed()
         assert "gone at" in shown(app.screen.query_one("#title", Static))
         assert "globex-triage (tenant globex)" in shown(app.screen.query_one("#pod", Static))
+        # Its age stops where it was last seen, however long the page stays open.
+        age_when_gone = age_line(app)
+        assert "when last seen" in age_when_gone
+        app.feed.loop.clock.now += 3600  # type: ignore[attr-defined]
+        await app.feed.loop.tick()
+        app.refresh_feed()
+        assert age_line(app) == age_when_gone
         await pilot.press("escape")
         assert isinstance(app.screen, PodsScreen)
 

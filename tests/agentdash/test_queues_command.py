@@ -104,6 +104,24 @@ async def test_apply_creates_it_all_and_a_second_apply_changes_nothing(
     assert (await js.consumer_info("AGENT_TASKS", "globex-coder")).created == coder.created
 
 
+async def test_a_larger_max_bytes_on_a_stream_that_exists_is_reported_as_not_applied(
+    fleet: Path, nc: Client
+) -> None:
+    made = await run_queues(fleet, "--apply")  # the default 8G
+    assert made.returncode == 0, made.stderr
+
+    result = await run_queues(fleet, "--max-bytes", "1T")
+    assert result.returncode == 0, result.stderr  # a smaller bound is enough
+    stream = result.stdout.split("\n")[:3]
+    assert stream[0] == "stream AGENT_TASKS: in place"
+    assert "max bytes 8G, discard new" in stream[1]  # what the stream holds, not 1T
+    assert stream[2] == ("    max_bytes: 8G, not the 1T asked: left as it is "
+                         "(agentdash changes nothing that exists)")  # fmt: skip
+    assert "1T" not in stream[1]
+    config = (await nc.jetstream().stream_info("AGENT_TASKS")).config
+    assert config.max_bytes == STREAM_BYTES
+
+
 async def test_a_hand_made_consumer_with_another_filter_is_reported_and_left_alone(
     fleet: Path, nc: Client
 ) -> None:

@@ -191,17 +191,21 @@ def test_values_sort_as_people_read_them() -> None:
     ]  # fmt: skip
 
 
-async def test_fleet_columns_give_way_by_priority_and_the_pin_folds_into_state_last(
+async def test_fleet_columns_give_way_by_priority_and_the_pin_folds_into_state_at_80(
     tmp_path: Path,
 ) -> None:
     feed = await sample_feed(overrides=tmp_path / "overrides.json")
-    feed.store.pin("globex-coder", 3, None)
+    feed.store.pin("globex-coder", 3, None)  # below its demand: STATE does not say it
+    feed.store.pin("acme-support", 6, None)  # holds it: STATE says "pinned"
     await feed.loop.tick()
     for size, shown in (
         ((200, 40), ["POOL", "TENANT", "TIER", "LAG", "WAIT", "TREND", "RATE/s", "REPLICAS",
                      "PIN", "STATE"]),
-        ((90, 24), ["POOL", "TENANT", "LAG", "WAIT", "TREND", "REPLICAS", "PIN", "STATE"]),
-        ((80, 24), ["POOL", "TENANT", "LAG", "TREND", "REPLICAS", "PIN", "STATE"]),
+        ((95, 24), ["POOL", "TENANT", "LAG", "WAIT", "TREND", "RATE/s", "REPLICAS", "PIN",
+                    "STATE"]),
+        ((90, 24), ["POOL", "TENANT", "LAG", "WAIT", "TREND", "RATE/s", "REPLICAS", "STATE"]),
+        # At 80 TIER, PIN (folded into STATE) and RATE/s have given way: WAIT stays.
+        ((80, 24), ["POOL", "TENANT", "LAG", "WAIT", "TREND", "REPLICAS", "STATE"]),
         ((60, 24), ["POOL", "TENANT", "LAG", "REPLICAS", "STATE"]),
     ):  # fmt: skip
         app = AgentDashApp(feed, refresh_s=None)
@@ -218,6 +222,8 @@ async def test_fleet_columns_give_way_by_priority_and_the_pin_folds_into_state_l
                 assert "pin 3" not in line
             else:
                 assert line.endswith(", pin 3")
+                held = next(line for line in lines if "acme-support" in line)
+                assert held.split()[-1] == "pinned"  # not "pinned, pin 6", which gets cut
 
 
 async def test_wait_shows_how_long_each_oldest_task_has_waited_marked_past_its_tiers_target(

@@ -29,7 +29,7 @@ def app(tmp_path: Path) -> AgentDashApp:
 
 
 def test_fleet_wait(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    """Sorted by WAIT, longest first (at 80 columns WAIT gives way: Why shows it)."""
+    """Sorted by WAIT, longest first (at 80 columns too: TIER, PIN and RATE/s give way)."""
     assert snap_compare(app(tmp_path), press=["W", "W"], terminal_size=size)
 
 

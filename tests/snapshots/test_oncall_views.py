@@ -1,4 +1,4 @@
-"""The on-call views, at 80x24 and at 200x60: describe, pod detail, the
+"""The on-call views, at 80x24 and at 200x60: describe, pod detail (and a pod gone), the
 fleet's detail pane, a tenant's pools, the help's every key."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from controller.core.model import ClusterEvent
+from controller.core.model import ClusterEvent, QueueStats
+from tests.support.dashboard import down_to
 from tests.support.snapshots import AppFactory, pressing
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
@@ -116,3 +117,32 @@ def test_pod_detail_waiting(snap_compare: Any, make_app: AppFactory, size: tuple
     """And its detail says why, in the API's words."""
     keys = pressing("p", "down", "enter", first=unschedulable)
     assert snap_compare(make_app(), run_before=keys, terminal_size=size)
+
+
+async def gone_an_hour(pilot: Any) -> None:
+    """Every queue empties, the pools scale to nothing, and an hour goes by."""
+    app = pilot.app
+    loop = app.feed.loop
+    loop.lag.lag = {pool: QueueStats(0, 0) for pool in app.feed.config.pools}
+    loop.clock.now += 600  # past every window
+    for _ in range(3):
+        await loop.tick()
+        loop.clock.now += 60
+    app.refresh_feed()
+    loop.clock.now += 3600
+    await loop.tick()
+    app.refresh_feed()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [SIZES["80x24"]], ids=["80x24"])
+def test_pod_detail_gone(snap_compare: Any, make_app: AppFactory, size: tuple[int, int]) -> None:
+    """A pod that went away stays on its page, marked gone, its age where it was last seen."""
+    keys = pressing(*down_to("globex-triage"), "p", "enter")
+
+    async def before(pilot: Any) -> None:
+        await keys(pilot)
+        await gone_an_hour(pilot)
+
+    assert snap_compare(make_app(), run_before=before, terminal_size=size)

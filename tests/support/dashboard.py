@@ -56,6 +56,11 @@ def down_to(pool: str) -> list[str]:
     return ["down"] * POOLS.index(pool)
 
 
+def notes(app: App[Any]) -> list[str]:
+    """The notices the app has shown, oldest first."""
+    return [str(n.message) for n in app._notifications]
+
+
 def screen_lines(app: App[Any]) -> list[str]:
     """The terminal as the operator sees it, line by line: a scroll bar or a dialog over
     what is under it (a widget's own render_line does not know what covers it)."""

@@ -1,0 +1,57 @@
+"""The palette's Screenshot where there is no Downloads folder (a server reached over SSH, a
+container): saved in the folder the dashboard was started from, and the notice says where; or,
+where that cannot be written either, the notice says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.command import CommandList
+
+from agentdash.tui.app import AgentDashApp
+from tests.support import eventually
+from tests.support.dashboard import make, notes
+
+
+@pytest.fixture
+def no_downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))  # no user-dirs.dirs either
+
+
+async def take_screenshot(app: AgentDashApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"Screenshot")
+        await eventually(lambda: app.screen.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await eventually(lambda: any("screenshot" in note for note in notes(app)))
+
+
+@pytest.mark.usefixtures("no_downloads")
+async def test_without_downloads_the_screenshot_is_saved_where_the_dashboard_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    app = await make(tmp_path)
+    await take_screenshot(app)
+    [saved] = here.glob("*.svg")
+    assert "agentdash" in saved.read_text()
+    assert notes(app) == [f"Saved screenshot to [$text-success]{str(saved)!r}"]
+
+
+@pytest.mark.usefixtures("no_downloads")
+async def test_a_screenshot_that_cannot_be_saved_says_where_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = await make(tmp_path)
+    monkeypatch.chdir("/proc")  # no new file can go there, even for root
+    await take_screenshot(app)
+    [note] = notes(app)
+    assert note.startswith("Could not save the screenshot, /proc/agentdash")
+    assert note.endswith(".svg: No such file or directory")

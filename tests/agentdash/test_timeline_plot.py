@@ -1,0 +1,58 @@
+"""Describe's timeline as an operator reads it: counts from 0 in whole numbers, and time
+counted back from now in a unit that suits the span (seconds in a fleet's first minutes)."""
+
+from __future__ import annotations
+
+import re
+
+from textual.app import App, ComposeResult
+
+from agentdash.tui.timeline_plot import TimelinePlot
+from controller.runtime.timeline import Point
+from tests.support.dashboard import screen_lines
+
+NOW = 1_000_000.0
+
+
+class PlotApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield TimelinePlot()
+
+
+async def plotted(points: list[Point]) -> list[str]:
+    app = PlotApp()
+    async with app.run_test(size=(100, 16)) as pilot:
+        app.query_one(TimelinePlot).show(points, NOW)
+        await pilot.pause()
+        return screen_lines(app)
+
+
+def axis_labels(lines: list[str]) -> list[str]:
+    """The numbers beside the frame, left and right (the frame's corners are ┌└┐┘)."""
+    rows = [line for line in lines if "┤" in line or "├" in line]
+    return [n for line in rows for n in re.findall(r"-?[\d.]+(?=┤)|(?<=├)-?[\d.]+", line)]
+
+
+async def test_a_pool_seen_for_seconds_reads_in_seconds_from_zero_replicas() -> None:
+    lines = await plotted([Point(NOW - 7.7, 0, 0, 0, 0)])  # nothing running, 7.7 s in
+    text = "\n".join(lines)
+    assert "seconds ago" in text
+    assert "minutes ago" not in text
+    assert not re.search(r"-\d", text)  # no negative replicas, no time after now
+    assert sorted(set(axis_labels(lines))) == ["0", "1"]
+    bottom = next(line for line in lines if line.rstrip().endswith("now"))
+    assert bottom.split() == ["30", "20", "10", "now"]
+
+
+async def test_a_pool_seen_for_most_of_the_hour_reads_in_minutes() -> None:
+    points = [Point(NOW - 3000 + 60 * i, i % 7, i % 7, i % 5, (i * 3) % 11) for i in range(50)]
+    lines = await plotted(points)
+    text = "\n".join(lines)
+    assert "minutes ago" in text
+    assert not re.search(r"-\d", text)
+    labels = axis_labels(lines)
+    assert all(label.isdigit() for label in labels)  # whole numbers of pods and tasks
+    assert "0" in labels
+    assert max(map(int, labels)) >= 10  # lag reached 10
+    bottom = next(line for line in lines if line.rstrip().endswith("now"))
+    assert bottom.split() == ["60", "40", "20", "now"]
