@@ -39,6 +39,11 @@ CASES = [
              '"pending": ' + "9" * 5000), f"{P}.pending", "expected a number of at most 18 digits"),
     observed("replicas 1e16", observations(replicas=10**16), f"{P}.replicas",
              "expected a number <= 1e+15"),
+    # a rate or a task time the engine would ignore as no measurement
+    observed("arrival_rate 1e9", observations(arrival_rate=1e9), f"{P}.arrival_rate",
+             "expected a number <= 1e+06, got 1000000000.0"),
+    observed("stale empty", observations(stale=""), f"{P}.stale",
+             "expected a non-empty string, got ''"),
     observed("now NaN", json.dumps({**OBSERVATIONS, "now": float("nan")}), "now",
              "expected a finite number"),
     observed("pin -1", json.dumps({**OBSERVATIONS, "pins": {"acme-research": -1}}),
