@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentdash import flags
 from agentdash.output_files import check_writable, write_text
-from agentdash.tune_report import chosen_settings, heading, holdout_check, pareto_front
+from agentdash.tune_report import chosen_settings, does_worse, heading, holdout_check, pareto_front
 from controller.core.config import Config, ConfigError
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from controller.simulate.tune import Search, Split
 
 
+EXIT_WORSE = 1
+"""The pick does worse than the current config on the held-out tail: --output is not written."""
 DEFAULT_TRIALS = 96
 DEFAULT_TIME_BUDGET_S = 90.0
 POOLS_FOR_TIERS = 6
@@ -62,6 +64,11 @@ so far and points of the front, 8 at a time (so at most 8 processes help); the l
 the pick's changes one by one, and within 1% of the best the candidate that changes less is
 chosen. The same arguments give the same search on any machine, unless --time-budget stops
 it early. In a checkout of the source, `make accel` makes each replay about twice as fast.
+
+exit status: 0 when the pick beats or matches the current config on the held-out tail, or
+there is nothing to change, or no check (--holdout 0); 1 when it does worse there (the diff
+is printed, --output is not written: a script does not apply a regression); 2 for a mistake
+in a flag or a file.
 """
 
 
@@ -228,10 +235,19 @@ def _run(args: argparse.Namespace) -> int:
         print("\n".join(out))
         return 0
     out += [*chosen_settings(found), ""]
-    out += [*_held_out(config, found, parts, trace.duration, options, objective), ""]
-    out.append(_diff(args, text, config, found))
+    checked, worse = _held_out(config, found, parts, trace.duration, options, objective)
+    out += [*checked, ""]
+    out.append(_diff(args, text, config, found, write=not worse))
     print("\n".join(out))
-    return 0
+    if not worse:
+        return 0
+    if args.output is not None:
+        print(
+            f"agentdash: {args.output}: not written: the chosen config does worse than the "
+            "current one on the held-out tail",
+            file=sys.stderr,
+        )
+    return EXIT_WORSE
 
 
 def _held_out(
@@ -241,12 +257,13 @@ def _held_out(
     duration: float,
     options: _Options,
     objective: Objective,
-) -> list[str]:
-    """The current config and the pick, replayed on the held-out tail."""
+) -> tuple[list[str], bool]:
+    """The current config and the pick, replayed on the held-out tail, and whether the pick
+    does worse there."""
     from controller.simulate import tune
 
     if not len(parts.tail):
-        return ["held-out check: none (--holdout 0)"]
+        return ["held-out check: none (--holdout 0)"], False
     current, picked = tune.check(
         config,
         found.groups,
@@ -255,11 +272,15 @@ def _held_out(
         tune.horizon_of(parts.tail, 0.0, options.drain),
         options.workers,
     )
-    return holdout_check(objective, parts, duration, current, picked)
+    lines = holdout_check(objective, parts, duration, current, picked)
+    return lines, does_worse(objective, current, picked)
 
 
-def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) -> str:
-    """The chosen config's change as a unified diff of the file (and --output written)."""
+def _diff(
+    args: argparse.Namespace, text: str, config: Config, found: Search, *, write: bool
+) -> str:
+    """The chosen config's change as a unified diff of the file (and --output written, if
+    `write`)."""
     from agentdash.config_edit import edit_pools, unified_diff
     from controller.simulate.behavior_grid import configure
 
@@ -273,7 +294,7 @@ def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) ->
         if (fields := setting.fields(config.pools[name]))
     }
     after, kept = edit_pools(text, changes, tuned)
-    if args.output is not None:
+    if args.output is not None and write:
         write_text(args.output, after)
     if kept:
         return unified_diff(text, after, str(args.config)).rstrip("\n")

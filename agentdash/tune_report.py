@@ -114,21 +114,28 @@ def holdout_check(
     return lines
 
 
+def does_worse(objective: Objective, current: Outcome, picked: Outcome) -> bool:
+    """The pick fails the objective on the held-out tail, or measures worse there than the
+    current config: a regression to keep out of the user's file."""
+    chosen, now = objective.measure(picked, current), objective.measure(current, current)
+    return not objective.admits(picked, current) or chosen > now
+
+
 def _verdict(objective: Objective, current: Outcome, picked: Outcome) -> str:
     """Beats only where the objective's own measure is strictly better (an equal p95 with
     fewer pod-seconds was said to beat the current one on p95)."""
     chosen, now = objective.measure(picked, current), objective.measure(current, current)
-    if objective.admits(picked, current) and chosen < now:
-        return f"The chosen config beats the current one on the held-out tail too ({objective})."
-    if objective.admits(picked, current) and chosen == now:
+    if does_worse(objective, current, picked):
         return (
-            f"The chosen config matches the current one on the held-out tail ({objective}), "
-            "but does not beat it there."
+            f"The chosen config does NOT beat the current one on the held-out tail "
+            f"({objective}): it does worse there, and may suit the search part only; try a "
+            "longer trace."
         )
+    if chosen < now:
+        return f"The chosen config beats the current one on the held-out tail too ({objective})."
     return (
-        f"The chosen config does NOT beat the current one on the held-out tail "
-        f"({objective}): it does worse there, and may suit the search part only; try a "
-        "longer trace."
+        f"The chosen config matches the current one on the held-out tail ({objective}), "
+        "but does not beat it there."
     )
 
 

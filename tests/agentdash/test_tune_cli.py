@@ -79,6 +79,27 @@ def test_a_trace_of_the_hour_before_midnight_is_tuned_with_the_default_holdout(
     assert "search: the first 70% of the trace's time (42 tasks, 23.0 h to 23.7 h)" in result.stdout
 
 
+def test_a_pick_that_does_worse_on_the_held_out_tail_is_not_written_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "fleet.yaml"
+    config.write_text(WASTEFUL)
+    trace = tmp_path / "trace.jsonl"
+    with trace.open("w") as out:  # the search sees bursts 2 h apart, the tail 10 min apart
+        write_trace(workload(load_config(config), tail_bursts_every=600), out)
+    tuned = tmp_path / "tuned.yaml"
+    result = tune("--config", config, "--trace", trace, "--trials", "16", "--objective", "cost",
+                  "--output", tuned)  # fmt: skip
+    assert result.returncode == 1
+    assert "The chosen config does NOT beat the current one on the held-out tail" in result.stdout
+    assert f"--- {config}\t(current)" in result.stdout  # the diff is still shown
+    assert result.stderr == (
+        f"agentdash: {tuned}: not written: the chosen config does worse than the current one "
+        "on the held-out tail\n"
+    )
+    assert not tuned.exists()
+
+
 @pytest.mark.parametrize("value", ["1.5", "-1", "1", "most"])
 def test_a_bad_holdout_is_one_line_and_exit_2(files: tuple[Path, Path], value: str) -> None:
     config, trace = files
