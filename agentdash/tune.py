@@ -22,6 +22,7 @@ from agentdash import flags
 from agentdash.output_files import check_writable, write_text
 from agentdash.tune_report import chosen_settings, does_worse, heading, holdout_check, pareto_front
 from controller.core.config import Config, ConfigError
+from controller.core.wording import plural
 
 if TYPE_CHECKING:
     from controller.simulate.tradeoff import Objective
@@ -199,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     trace = load_tasks(args.trace, config)
     parts = tune.split(trace, options.holdout)
     if not len(parts.head):
-        raise ConfigError("--holdout", "", f"{args.holdout} leaves no task before the tail")
+        raise _nothing_before_the_tail(args, len(trace))
     by: Literal["pool", "tier"] = args.by or (
         "tier" if len(config.pools) > POOLS_FOR_TIERS else "pool"
     )
@@ -222,7 +223,8 @@ def _run(args: argparse.Namespace) -> int:
     everything = config.pools if by == "pool" else set(config.tier_of.values())
     idle = sorted(set(everything) - {g.name for g in groups})
     if idle:
-        out.append(f"not tuned, no task before the tail: {', '.join(idle)}")
+        where = "before the tail" if len(parts.tail) else "in the trace"
+        out.append(f"not tuned, no task {where}: {', '.join(idle)}")
     out += ["", *pareto_front(found), ""]
     chosen = found.chosen
     if chosen.number == 0:
@@ -248,6 +250,22 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_WORSE
+
+
+def _nothing_before_the_tail(args: argparse.Namespace, tasks: int) -> ConfigError:
+    """A trace whose tasks all arrive at one instant has no time span to hold a tail out of."""
+    said = (
+        "its one task leaves no span of time to hold a tail out of"
+        if tasks == 1
+        else f"its {plural(tasks, 'task')} all arrive at once, leaving no span of time to "
+        "hold a tail out of"
+    )
+    return ConfigError(
+        str(args.trace),
+        "",
+        f"--holdout {args.holdout} leaves no task to search on: {said} (try --holdout 0: "
+        "the search uses every task, with no held-out check)",
+    )
 
 
 def _held_out(

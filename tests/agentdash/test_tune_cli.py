@@ -100,6 +100,28 @@ def test_a_pick_that_does_worse_on_the_held_out_tail_is_not_written_and_exits_1(
     assert not tuned.exists()
 
 
+def test_a_trace_all_at_one_instant_says_which_holdout_works(tmp_path: Path) -> None:
+    config = tmp_path / "fleet.yaml"
+    config.write_text(WASTEFUL)
+    burst = tmp_path / "burst.jsonl"
+    burst.write_text('{"t": 5, "pool": "steady", "work_s": 3, "tokens": 10}\n' * 3)
+    refused = tune("--config", config, "--trace", burst, "--trials", "4")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(
+        f"agentdash: {burst}: --holdout 0.3 leaves no task to search on: its 3 tasks all "
+        "arrive at once"
+    )
+    assert "try --holdout 0" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"t": 5, "pool": "steady", "work_s": 3, "tokens": 10}\n')
+    result = tune("--config", config, "--trace", one, "--trials", "4", "--holdout", "0")
+    assert result.returncode == 0, result.stderr
+    assert "search: the whole trace (1 task, " in result.stdout
+    assert "not tuned, no task in the trace: hoarder" in result.stdout
+    assert "tail" not in result.stdout
+
+
 @pytest.mark.parametrize("value", ["1.5", "-1", "1", "most"])
 def test_a_bad_holdout_is_one_line_and_exit_2(files: tuple[Path, Path], value: str) -> None:
     config, trace = files
