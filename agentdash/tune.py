@@ -241,14 +241,14 @@ def _run(args: argparse.Namespace) -> int:
     out += [*checked, ""]
     out.append(_diff(args, text, config, found, write=not worse))
     print("\n".join(out))
-    if not worse:
-        return 0
-    if args.output is not None:
-        print(
-            f"agentdash: {args.output}: not written: the chosen config does worse than the "
-            "current one on the held-out tail",
-            file=sys.stderr,
-        )
+    return _not_written(args.output) if worse else 0
+
+
+def _not_written(output: Path | None) -> int:
+    """A pick that does worse on the held-out tail: --output kept as it was, and said so."""
+    if output is not None:
+        said = "not written: the chosen config does worse than the current one on the held-out tail"
+        print(f"agentdash: {output}: {said}", file=sys.stderr)
     return EXIT_WORSE
 
 
