@@ -52,7 +52,8 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="JSON lines, one task each (default with no --config: the bundled example's)",
     )
-    parser.add_argument("--policy", choices=[*POLICIES, "all"], default="all")
+    # No default: --policy given with --generate is refused (_misplaced); None is "all".
+    parser.add_argument("--policy", choices=[*POLICIES, "all"], help="default all")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", type=_svg, metavar="FILE.svg", help="draw lag and pods (SVG)")
     parser.add_argument(
@@ -115,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     trace_path = args.trace or BACKTEST_TRACE
     config = load_config(args.config or BACKTEST_CONFIG)
     trace = load_tasks(trace_path, config)
-    policies = POLICIES if args.policy == "all" else (args.policy,)
+    policies = POLICIES if args.policy in (None, "all") else (args.policy,)
     settings = BaselineSettings(
         **{knob.name: getattr(args, knob.name) for knob in BaselineSettings.knobs()}
     )
@@ -142,7 +143,12 @@ def _misplaced(args: argparse.Namespace) -> str | None:
     """A flag the chosen mode would ignore, said rather than dropped: --generate writes a
     trace and replays none, and a replay reads its trace as it is."""
     if args.generate:
-        replay = {"--trace FILE": args.trace, "--plot FILE.svg": args.plot, "--json": args.json}
+        replay = {
+            "--trace FILE": args.trace,
+            "--policy": args.policy,
+            "--plot FILE.svg": args.plot,
+            "--json": args.json,
+        }
         given = [name for name, value in replay.items() if value]
         if given:
             return f"--generate SHAPE writes a trace and replays none: {given[0]} would be ignored"

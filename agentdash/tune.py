@@ -20,14 +20,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentdash import flags
 from agentdash.output_files import check_writable, write_text
-from agentdash.tune_report import chosen_settings, heading, holdout_check, pareto_front
+from agentdash.tune_report import chosen_settings, does_worse, heading, holdout_check, pareto_front
 from controller.core.config import Config, ConfigError
+from controller.core.wording import plural
 
 if TYPE_CHECKING:
     from controller.simulate.tradeoff import Objective
     from controller.simulate.tune import Search, Split
 
 
+EXIT_WORSE = 1
+"""The pick does worse than the current config on the held-out tail: --output is not written."""
 DEFAULT_TRIALS = 96
 DEFAULT_TIME_BUDGET_S = 90.0
 POOLS_FOR_TIERS = 6
@@ -62,6 +65,11 @@ so far and points of the front, 8 at a time (so at most 8 processes help); the l
 the pick's changes one by one, and within 1% of the best the candidate that changes less is
 chosen. The same arguments give the same search on any machine, unless --time-budget stops
 it early. In a checkout of the source, `make accel` makes each replay about twice as fast.
+
+exit status: 0 when the pick beats or matches the current config on the held-out tail, or
+there is nothing to change, or no check (--holdout 0); 1 when it does worse there (the diff
+is printed, --output is not written: a script does not apply a regression); 2 for a mistake
+in a flag or a file.
 """
 
 
@@ -192,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     trace = load_tasks(args.trace, config)
     parts = tune.split(trace, options.holdout)
     if not len(parts.head):
-        raise ConfigError("--holdout", "", f"{args.holdout} leaves no task before the tail")
+        raise _nothing_before_the_tail(args, len(trace))
     by: Literal["pool", "tier"] = args.by or (
         "tier" if len(config.pools) > POOLS_FOR_TIERS else "pool"
     )
@@ -215,7 +223,8 @@ def _run(args: argparse.Namespace) -> int:
     everything = config.pools if by == "pool" else set(config.tier_of.values())
     idle = sorted(set(everything) - {g.name for g in groups})
     if idle:
-        out.append(f"not tuned, no task before the tail: {', '.join(idle)}")
+        where = "before the tail" if len(parts.tail) else "in the trace"
+        out.append(f"not tuned, no task {where}: {', '.join(idle)}")
     out += ["", *pareto_front(found), ""]
     chosen = found.chosen
     if chosen.number == 0:
@@ -228,10 +237,35 @@ def _run(args: argparse.Namespace) -> int:
         print("\n".join(out))
         return 0
     out += [*chosen_settings(found), ""]
-    out += [*_held_out(config, found, parts, trace.duration, options, objective), ""]
-    out.append(_diff(args, text, config, found))
+    checked, worse = _held_out(config, found, parts, trace.duration, options, objective)
+    out += [*checked, ""]
+    out.append(_diff(args, text, config, found, write=not worse))
     print("\n".join(out))
-    return 0
+    return _not_written(args.output) if worse else 0
+
+
+def _not_written(output: Path | None) -> int:
+    """A pick that does worse on the held-out tail: --output kept as it was, and said so."""
+    if output is not None:
+        said = "not written: the chosen config does worse than the current one on the held-out tail"
+        print(f"agentdash: {output}: {said}", file=sys.stderr)
+    return EXIT_WORSE
+
+
+def _nothing_before_the_tail(args: argparse.Namespace, tasks: int) -> ConfigError:
+    """A trace whose tasks all arrive at one instant has no time span to hold a tail out of."""
+    said = (
+        "its one task leaves no span of time to hold a tail out of"
+        if tasks == 1
+        else f"its {plural(tasks, 'task')} all arrive at once, leaving no span of time to "
+        "hold a tail out of"
+    )
+    return ConfigError(
+        str(args.trace),
+        "",
+        f"--holdout {args.holdout} leaves no task to search on: {said} (try --holdout 0: "
+        "the search uses every task, with no held-out check)",
+    )
 
 
 def _held_out(
@@ -241,12 +275,13 @@ def _held_out(
     duration: float,
     options: _Options,
     objective: Objective,
-) -> list[str]:
-    """The current config and the pick, replayed on the held-out tail."""
+) -> tuple[list[str], bool]:
+    """The current config and the pick, replayed on the held-out tail, and whether the pick
+    does worse there."""
     from controller.simulate import tune
 
     if not len(parts.tail):
-        return ["held-out check: none (--holdout 0)"]
+        return ["held-out check: none (--holdout 0)"], False
     current, picked = tune.check(
         config,
         found.groups,
@@ -255,11 +290,15 @@ def _held_out(
         tune.horizon_of(parts.tail, 0.0, options.drain),
         options.workers,
     )
-    return holdout_check(objective, parts, duration, current, picked)
+    lines = holdout_check(objective, parts, duration, current, picked)
+    return lines, does_worse(objective, current, picked)
 
 
-def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) -> str:
-    """The chosen config's change as a unified diff of the file (and --output written)."""
+def _diff(
+    args: argparse.Namespace, text: str, config: Config, found: Search, *, write: bool
+) -> str:
+    """The chosen config's change as a unified diff of the file (and --output written, if
+    `write`)."""
     from agentdash.config_edit import edit_pools, unified_diff
     from controller.simulate.behavior_grid import configure
 
@@ -273,7 +312,7 @@ def _diff(args: argparse.Namespace, text: str, config: Config, found: Search) ->
         if (fields := setting.fields(config.pools[name]))
     }
     after, kept = edit_pools(text, changes, tuned)
-    if args.output is not None:
+    if args.output is not None and write:
         write_text(args.output, after)
     if kept:
         return unified_diff(text, after, str(args.config)).rstrip("\n")

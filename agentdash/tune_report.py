@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from controller.core.wording import plural
+
 if TYPE_CHECKING:
     from controller.simulate.tradeoff import Objective, Outcome, Trial
     from controller.simulate.tune import Search, Split
@@ -24,12 +26,15 @@ def heading(
     end = parts.at + parts.tail.duration
     share = (parts.at - parts.start) / (end - parts.start) if end > parts.start else 1.0
     processes = min(workers, BATCH)
+    searched = (
+        f"the first {share:.0%} of the trace's time" if len(parts.tail) else "the whole trace"
+    )
     return (
-        f"{args.config}: {tasks:,} {'task' if tasks == 1 else 'tasks'} in {args.trace}, by {by} "
-        f"({groups} {'group' if groups == 1 else 'groups'}), objective {found.objective}\n"
-        f"search: the first {share:.0%} of the trace's time ({len(parts.head):,} tasks, "
-        f"{_hours(parts.start)} to {_hours(parts.at)}), {len(found.trials)} candidates in "
-        f"{found.seconds:.0f} s on "
+        f"{args.config}: {plural(tasks, 'task')} in {args.trace}, by {by} "
+        f"({plural(groups, 'group')}), objective {found.objective}\n"
+        f"search: {searched} ({plural(len(parts.head), 'task')}, "
+        f"{_hours(parts.start)} to {_hours(parts.at)}), {plural(len(found.trials), 'candidate')} "
+        f"in {found.seconds:.0f} s on "
         f"{processes} {'process' if processes == 1 else 'processes'}{early}"
     )
 
@@ -105,7 +110,8 @@ def holdout_check(
     ]
     share = 1 - (parts.at - parts.start) / (end - parts.start) if end > parts.start else 0.0
     lines = [
-        f"held-out check: the last {share:.0%} of the trace's time ({len(parts.tail):,} tasks, "
+        f"held-out check: the last {share:.0%} of the trace's time "
+        f"({plural(len(parts.tail), 'task')}, "
         f"{_hours(parts.at)} to {_hours(end)}), never seen by the search",
         f"  {'':<24}{'current':>13}{'chosen':>13}",
         *[f"  {label:<24}{_cell(a)}{_cell(b)}" for label, a, b in rows],
@@ -114,21 +120,28 @@ def holdout_check(
     return lines
 
 
+def does_worse(objective: Objective, current: Outcome, picked: Outcome) -> bool:
+    """The pick fails the objective on the held-out tail, or measures worse there than the
+    current config: a regression to keep out of the user's file."""
+    chosen, now = objective.measure(picked, current), objective.measure(current, current)
+    return not objective.admits(picked, current) or chosen > now
+
+
 def _verdict(objective: Objective, current: Outcome, picked: Outcome) -> str:
     """Beats only where the objective's own measure is strictly better (an equal p95 with
     fewer pod-seconds was said to beat the current one on p95)."""
     chosen, now = objective.measure(picked, current), objective.measure(current, current)
-    if objective.admits(picked, current) and chosen < now:
-        return f"The chosen config beats the current one on the held-out tail too ({objective})."
-    if objective.admits(picked, current) and chosen == now:
+    if does_worse(objective, current, picked):
         return (
-            f"The chosen config matches the current one on the held-out tail ({objective}), "
-            "but does not beat it there."
+            f"The chosen config does NOT beat the current one on the held-out tail "
+            f"({objective}): it does worse there, and may suit the search part only; try a "
+            "longer trace."
         )
+    if chosen < now:
+        return f"The chosen config beats the current one on the held-out tail too ({objective})."
     return (
-        f"The chosen config does NOT beat the current one on the held-out tail "
-        f"({objective}): it does worse there, and may suit the search part only; try a "
-        "longer trace."
+        f"The chosen config matches the current one on the held-out tail ({objective}), "
+        "but does not beat it there."
     )
 
 

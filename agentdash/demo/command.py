@@ -70,7 +70,9 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="fleet config (default: the bundled examples/agentdash.yaml)",
     )
-    demo.add_argument("--read-only", action="store_true", help="dashboard without actions")
+    demo.add_argument(
+        "--read-only", action="store_true", help="dashboard without actions (not with --headless)"
+    )
     demo.add_argument(
         "--overrides",
         type=Path,
@@ -93,6 +95,10 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from agentdash.demo.fleet import DemoOptions, load_demo_config
 
+    if args.headless and args.read_only:
+        said = "demo --headless has no dashboard: --read-only would be ignored"
+        print(f"agentdash: {said}", file=sys.stderr)
+        return 2
     config = load_demo_config(args.config)
     _check_files(config, args.events, args.overrides)
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from controller.core.printable import loggable
+from controller.core.wording import plural
 
 MAX_DIGITS = 18
 
@@ -47,9 +49,16 @@ class TooLarge:
     more than 4300 digits, and no count agentdash reads needs more than 18."""
 
     digits: int
+    negative: bool = False
 
     def __repr__(self) -> str:
-        return f"a {self.digits}-digit number"
+        return f"a {self.digits}-digit {'negative ' if self.negative else ''}number"
+
+    def beyond(self, low: str | None, high: str | None) -> str | None:
+        """What its field expected, said by the field's own bound (`<= 1e+15`: what a shorter
+        number over it is told), not by the digits it may have: None if it has no bound."""
+        bound = low if self.negative else high
+        return None if bound is None else f"expected a number {bound}, got {self!r}"
 
 
 class InvalidField(ValueError):
@@ -77,8 +86,6 @@ def _expectation(error: Mapping[str, Any]) -> str:
         return "unknown key"
     if kind == "missing":
         return "required field is missing"
-    if isinstance(value, TooLarge):
-        return f"expected a number of at most {MAX_DIGITS} digits{got}"
     bounds = {
         "greater_than": "a number greater than {gt}",
         "greater_than_equal": "a number >= {ge}",
@@ -167,20 +174,67 @@ def first_error(
     exc: ValidationError, *, strip: int = 0, model: type[BaseModel] | None = None
 ) -> tuple[str, str]:
     """The first error of a pydantic ValidationError as (field path, expectation). Given the
-    `model` validated, an unknown key close to one it allows says which it may have meant."""
+    `model` validated, the model's types say more: an unknown key close to one it allows says
+    which it may have meant (and is told before the required key it misspells), a number too
+    long to read is told its field's bound, a pair with too many items how many it holds."""
     errors = exc.errors(include_url=False)
     error = errors[0]
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, InvalidField):
         return cause.path, cause.message
-    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+    more = len(errors) - 1
+    if model is not None:
+        slip = _misspelt(errors, model)
+        if slip is not None:  # the unknown key is the mistake, the missing one its echo
+            error, more = slip, more - 1
+    loc = _located(error)
     message = _expectation(error)
-    if error["type"] == "extra_forbidden" and model is not None and loc:
-        close = _closest(str(loc[-1]), _keys_at(model, loc[:-1]))
-        message += f" (did you mean {' or '.join(close)}?)" if close else ""
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more)"
+    if model is not None:
+        message = _said_by_the_model(error, loc, model) or message
+    if more:
+        message += f" (and {more} more)"
     return _dotted(loc[strip:]), message
+
+
+def _located(error: Mapping[str, Any]) -> list[int | str]:
+    return [part for part in error["loc"] if not str(part).startswith("function-")]
+
+
+def _misspelt(errors: Sequence[Mapping[str, Any]], model: type[BaseModel]) -> Any:
+    """When the first error is a required key missing, an unknown key beside it that is its
+    slip (`pendng` for `pending`): that error, or None."""
+    loc = _located(errors[0])
+    if errors[0]["type"] != "missing" or not loc:
+        return None
+    keys = _keys_at(model, loc[:-1])
+    for error in errors[1:]:
+        there = _located(error)
+        beside = error["type"] == "extra_forbidden" and there[:-1] == loc[:-1]
+        if beside and str(loc[-1]) in _closest(str(there[-1]), keys):
+            return error
+    return None
+
+
+def _said_by_the_model(
+    error: Mapping[str, Any], loc: list[int | str], model: type[BaseModel]
+) -> str | None:
+    """What the model's own types say better than pydantic's message: the key an unknown one
+    is near, the bound a number too long to read is over, the items a pair holds."""
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden" and loc:
+        close = _closest(str(loc[-1]), _keys_at(model, loc[:-1]))
+        return f"unknown key (did you mean {' or '.join(close)}?)" if close else None
+    if isinstance(value, TooLarge):
+        low, high = _bounds(_at(model, loc))
+        return value.beyond(low, high)
+    if kind == "too_long" or (kind == "missing" and loc and isinstance(loc[-1], int)):
+        items = _at(model, loc if kind == "too_long" else loc[:-1])[0]
+        if get_origin(items) is tuple and isinstance(value, list):
+            if kind == "missing":
+                del loc[-1]  # said of the pair, not of the item it lacks
+            size = len(get_args(items))
+            return f"expected a list of {size} items, got {plural(len(value), 'item')}"
+    return None
 
 
 def _closest(word: str, keys: list[str]) -> list[str]:
@@ -192,23 +246,9 @@ def _closest(word: str, keys: list[str]) -> list[str]:
 
 
 def _keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
-    """The keys allowed at `loc` in `model` (its names and their aliases), found by following
-    the fields' types; a mapping's key or a list's index in `loc` is stepped over. None where
-    the way is not plain (a union of models)."""
-    annotation: Any = model
-    for part in loc:
-        annotation = _unwrapped(annotation)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
-            if field is None:
-                return []
-            annotation = field.annotation
-        else:  # dict[K, V] or list[V]: `part` is a key or an index
-            args = get_args(annotation)
-            if not args:
-                return []
-            annotation = args[-1]
-    annotation = _unwrapped(annotation)
+    """The keys allowed at `loc` in `model` (its names and their aliases); none where the way
+    there is not plain (a union of models)."""
+    annotation = _at(model, loc)[0]
     if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
         return []
     keys = list(annotation.model_fields)
@@ -218,12 +258,52 @@ def _keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
     return keys
 
 
-def _unwrapped(annotation: Any) -> Any:
-    """`X` from `Annotated[X, ...]` and from `X | None`."""
+def _at(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[Any, list[Any]]:
+    """The type at `loc` in `model`, found by following the fields' types, and the
+    constraints on it (`Le(le=10)`); a mapping's key or a list's index in `loc` is stepped
+    over, a tuple's index picks its item. (None, []) where the way is not plain."""
+    annotation: Any = model
+    metadata: list[Any] = []
+    for part in loc:
+        annotation = _unwrapped(annotation, metadata)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return None, []
+            annotation, metadata = field.annotation, list(field.metadata)
+            continue
+        args = get_args(annotation)
+        if get_origin(annotation) is tuple and args[-1:] != (Ellipsis,):
+            args = args[part : part + 1] if isinstance(part, int) else ()
+        if not args:
+            return None, []
+        annotation, metadata = args[-1] if args[-1] is not Ellipsis else args[0], []
+    return _unwrapped(annotation, metadata), metadata
+
+
+def _bounds(at: tuple[Any, list[Any]]) -> tuple[str | None, str | None]:
+    """The lowest and highest a number at a place may be (`>= 0`, `<= 1e+15`); None for a
+    side with no bound."""
+    low = high = None
+    for constraint in at[1]:
+        for name, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            value = getattr(constraint, name, None)
+            if isinstance(value, int | float):
+                said = f"{sign} {value:g}"
+                low, high = (said, high) if sign[0] == ">" else (low, said)
+    return low, high
+
+
+def _unwrapped(annotation: Any, metadata: list[Any] | None = None) -> Any:
+    """`X` from `Annotated[X, ...]` and from `X | None`; the constraints of the Annotated go
+    into `metadata`."""
+    kept = [] if metadata is None else metadata
     while True:
         origin = get_origin(annotation)
         if origin is Annotated:
-            annotation = get_args(annotation)[0]
+            annotation, *extra = get_args(annotation)
+            for item in extra:
+                kept.extend(item.metadata if isinstance(item, FieldInfo) else [item])
         elif origin in (Union, types.UnionType):
             others = [a for a in get_args(annotation) if a is not type(None)]
             if len(others) != 1:

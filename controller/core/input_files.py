@@ -11,7 +11,8 @@ refused here as a `ConfigError` (file, where, what was expected), before any mod
 - each key once per YAML mapping or JSON object (a second `max_replicas` is a mistake, not
   an override);
 - integers of at most MAX_DIGITS (18) digits: a longer one reaches the models as `TooLarge`,
-  which they refuse with the field's path.
+  which they refuse with the field's path and bound (`expected a number <= 1e+15`: one
+  limit said, whatever the number's length).
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def bounded_int(text: str) -> int | TooLarge:
     field that holds it to refuse by name (Python's own int() refuses 4300 digits and more
     with no field to name)."""
     digits = len(text.lstrip("-"))
-    return TooLarge(digits) if digits > MAX_DIGITS else int(text)
+    return TooLarge(digits, text.startswith("-")) if digits > MAX_DIGITS else int(text)
 
 
 class DuplicateKey(ValueError):
@@ -340,9 +341,10 @@ class _Watched(Composer, SafeConstructor, Resolver):
             ) from None
 
     def construct_yaml_int(self, node: ScalarNode) -> int | TooLarge:  # type: ignore[override]
-        text = str(node.value).replace("_", "").lstrip("+-")
+        written = str(node.value).replace("_", "")
+        text = written.lstrip("+-")
         if len(text) > MAX_DIGITS:
-            return TooLarge(len(text))
+            return TooLarge(len(text), written.startswith("-"))
         return super().construct_yaml_int(node)
 
 

@@ -59,6 +59,7 @@ class Backtest:
         return {
             "tasks": len(self.trace),
             "pools": len(self.config.pools),
+            "trace_pools": len(set(self.trace.pool)),
             "horizon_s": round(self.horizon, 3),
             "drain_s": self.drain_s,
             "policies": {r.name: r.summary for r in self.runs},

@@ -11,6 +11,11 @@ max_replicas x concurrency busy. The shapes then spread those arrivals different
   185% of the mean), with a few small bursts (10% of the tasks, 3-10 at once);
 - spiky: a light trickle (40%) and rare spikes of 50-200 tasks at once (60%).
 
+Asked for a few `tasks`, a pool's bursts are no larger than half its share of them: a burst
+of 40 cannot make "about 2", and a trace asked for 5 would be a spike or nothing. And a
+trace is never empty: one that would be (a short one, or a few tasks all drawn away) gets
+one task.
+
 Pure and deterministic: the only randomness is `random.Random(seed)`.
 """
 
@@ -39,7 +44,9 @@ class _PoolLoad:
     tokens_per_s: float
 
 
-Arrivals = Callable[[random.Random, float, float], list[float]]
+Arrivals = Callable[[random.Random, float, float, int], list[float]]
+"""(rng, mean rate, duration, largest burst) -> arrival times."""
+_NO_CAP = 1 << 30
 
 
 def generate(
@@ -58,13 +65,20 @@ def generate(
     duration = hours * 3600.0
     loads = _loads(config, shape, rng, duration, tasks, utilization)
     arrivals: Arrivals = {"bursty": _bursty, "diurnal": _diurnal, "spiky": _spiky}[shape]
+    level = _level(shape, duration)
     rows: list[tuple[float, int, float, int]] = []
     for load in loads:
-        for t in arrivals(rng, load.rate, duration):
-            work = _work(rng, load.median_work)
-            tokens = round(work * load.tokens_per_s * rng.uniform(0.8, 1.2))
-            rows.append((round(t, 3), load.index, work, tokens))
+        cap = _NO_CAP if tasks is None else max(1, int(load.rate * duration * level / 2))
+        rows += [_task(rng, t, load) for t in arrivals(rng, load.rate, duration, cap)]
+    if not rows and loads:
+        rows.append(_task(rng, rng.uniform(0.0, duration), rng.choice(loads)))
     return Trace.build(config.pools, rows)
+
+
+def _task(rng: random.Random, t: float, load: _PoolLoad) -> tuple[float, int, float, int]:
+    work = _work(rng, load.median_work)
+    tokens = round(work * load.tokens_per_s * rng.uniform(0.8, 1.2))
+    return round(t, 3), load.index, work, tokens
 
 
 def _loads(
@@ -116,9 +130,11 @@ def _poisson(rng: random.Random, rate: float, start: float, end: float) -> list[
 
 
 def _bursts(
-    rng: random.Random, rate: float, start: float, end: float, sizes: tuple[int, int]
+    rng: random.Random, rate: float, start: float, end: float, sizes: tuple[int, int], cap: int
 ) -> list[float]:
-    """Bursts whose tasks all arrive at one instant; `rate` counts tasks, not bursts."""
+    """Bursts whose tasks all arrive at one instant, at most `cap` at once; `rate` counts
+    tasks, not bursts."""
+    sizes = (min(sizes[0], cap), min(sizes[1], cap))
     mean_size = (sizes[0] + sizes[1]) / 2
     times = []
     for t in _poisson(rng, rate / mean_size, start, end):
@@ -126,31 +142,32 @@ def _bursts(
     return times
 
 
-def _bursty(rng: random.Random, rate: float, duration: float) -> list[float]:
+def _bursty(rng: random.Random, rate: float, duration: float, cap: int) -> list[float]:
     active_mean, quiet_mean = 2400.0, 1200.0
     active_share = active_mean / (active_mean + quiet_mean)
     busy_rate = rate / active_share  # while active, so that the mean over time is `rate`
     times: list[float] = []
-    t = rng.uniform(0, quiet_mean)  # pools do not all wake at midnight together
+    # pools do not all wake at midnight together, but within a trace shorter than a quiet spell
+    t = rng.uniform(0, min(quiet_mean, duration))
     while t < duration:
         end = min(duration, t + rng.expovariate(1 / active_mean))
         times += _poisson(rng, 0.3 * busy_rate, t, end)
-        times += _bursts(rng, 0.7 * busy_rate, t, end, (5, 40))
+        times += _bursts(rng, 0.7 * busy_rate, t, end, (5, 40), cap)
         t = end + rng.expovariate(1 / quiet_mean)
     return times
 
 
-def _diurnal(rng: random.Random, rate: float, duration: float) -> list[float]:
+def _diurnal(rng: random.Random, rate: float, duration: float, cap: int) -> list[float]:
     peak = 1.85 * 0.9 * rate
     times = []
     for t in _poisson(rng, peak, 0.0, duration):  # thinning to the daily curve
         level = 0.9 * rate * (1 - 0.85 * math.cos(2 * math.pi * t / DAY_S))
         if rng.random() * peak < level:
             times.append(t)
-    return times + _bursts(rng, 0.1 * rate, 0.0, duration, (3, 10))
+    return times + _bursts(rng, 0.1 * rate, 0.0, duration, (3, 10), cap)
 
 
-def _spiky(rng: random.Random, rate: float, duration: float) -> list[float]:
+def _spiky(rng: random.Random, rate: float, duration: float, cap: int) -> list[float]:
     return _poisson(rng, 0.4 * rate, 0.0, duration) + _bursts(
-        rng, 0.6 * rate, 0.0, duration, (50, 200)
+        rng, 0.6 * rate, 0.0, duration, (50, 200), cap
     )

@@ -104,7 +104,7 @@ def table(result: Mapping[str, Any], source: str) -> str:
     label_width = max(32, *(len(label) + 2 for label, _ in rows))
     width = max(13, *(len(text) + 1 for _, cells in rows for text in [*cells, *names]))
     lines = [
-        f"{source}: {plural(result['tasks'], 'task')} over {plural(result['pools'], 'pool')}, "
+        f"{source}: {plural(result['tasks'], 'task')} over {_pools(result)}, "
         f"{hours:.1f} h simulated (trace + {result['drain_s'] / 3600:g} h to drain)",
         "",
         f"{'':<{label_width}}" + "".join(f"{name:>{width}}" for name in names),
@@ -119,6 +119,13 @@ def table(result: Mapping[str, Any], source: str) -> str:
         "(cold starts paid, no max_replicas or quota).",
     ]
     return "\n".join(lines)
+
+
+def _pools(result: Mapping[str, Any]) -> str:
+    """The pools the trace has tasks for, and of how many configured when it leaves some out
+    (a replay of one pool is not one of five)."""
+    had, configured = result["trace_pools"], result["pools"]
+    return plural(had, "pool") + ("" if had == configured else f" (of {configured} configured)")
 
 
 def _cell(value: object) -> str:

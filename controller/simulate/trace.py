@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from controller.core.config import Config, ConfigError
-from controller.core.config_errors import MAX_DIGITS, TooLarge, shown
+from controller.core.config_errors import TooLarge, shown
 from controller.core.config_errors import key as field
 from controller.core.config_types import DAY, MAX_COUNT
 from controller.core.input_files import DuplicateKey, bounded_int, decode, unique_keys
@@ -253,9 +253,6 @@ def _task(
     for key in FIELDS:
         if key not in row:
             raise ConfigError(source, f"{where}: {key}", "required field is missing")
-        if isinstance(row[key], TooLarge):  # said as the config says it, for any field
-            said = f"expected a number of at most {MAX_DIGITS} digits, got {shown(row[key])}"
-            raise ConfigError(source, f"{where}: {key}", said)
     pool = row["pool"]
     if not isinstance(pool, str) or pool not in index:
         names = ", ".join(index)
@@ -267,18 +264,23 @@ def _task(
     t = _number(row["t"], f"{where}: t", source, MAX_TRACE_SECONDS, positive=False)
     work = _number(row["work_s"], f"{where}: work_s", source, DAY, positive=True)
     tokens = row["tokens"]
+    if isinstance(tokens, TooLarge):
+        raise ConfigError(source, f"{where}: tokens", _too_long(tokens, ">= 0", MAX_COUNT))
     if type(tokens) is not int or tokens < 0:
         raise ConfigError(
             source, f"{where}: tokens", f"expected an integer >= 0, got {shown(tokens)}"
         )
     if tokens > MAX_COUNT:
         raise ConfigError(
-            source, f"{where}: tokens", f"expected at most {MAX_COUNT:g}, got {tokens}"
+            source, f"{where}: tokens", f"expected a number <= {MAX_COUNT:g}, got {tokens}"
         )
     return t, index[pool], work, tokens
 
 
 def _number(value: Any, path: str, source: str, high: float, *, positive: bool) -> float:
+    expected = "> 0" if positive else ">= 0"
+    if isinstance(value, TooLarge):
+        raise ConfigError(source, path, _too_long(value, expected, high))
     # bool is an int in Python, but `true` is no time; an int may be too large for isfinite.
     if (
         type(value) not in (int, float)
@@ -286,11 +288,15 @@ def _number(value: Any, path: str, source: str, high: float, *, positive: bool) 
         or value < 0
         or (positive and value == 0)
     ):
-        expected = "> 0" if positive else ">= 0"
         raise ConfigError(source, path, f"expected a number {expected}, got {shown(value)}")
     if value > high:
         raise ConfigError(source, path, f"expected a number <= {high:.15g}, got {shown(value)}")
     return float(value)
+
+
+def _too_long(value: TooLarge, low: str, high: float) -> str:
+    """A number too long to read, told the bound a shorter one beyond it is told."""
+    return value.beyond(low, f"<= {high:.15g}") or f"expected a number, got {value!r}"
 
 
 _EXAMPLE = '{"t": 12.5, "pool": "acme-research", "work_s": 40, "tokens": 3000}'

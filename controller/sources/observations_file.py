@@ -28,17 +28,24 @@ from pydantic import (
     model_validator,
 )
 
+from controller.core.accounting import MAX_RATE
+from controller.core.budget import MAX_TASK_SECONDS
 from controller.core.config import Config
 from controller.core.config_errors import ConfigError, first_error, key, shown
-from controller.core.config_types import MAX_COUNT, Count, Rate
+from controller.core.config_types import MAX_COUNT, Count
 from controller.core.history import History
 from controller.core.input_files import load_json, read_text
 from controller.core.model import Observations, Overrides, Pin, PoolObservation
 
 # Counts are strict integers (`true` is no count) within MAX_COUNT; times are finite epoch
-# seconds before the year 5000; a task takes at most a week.
+# seconds before the year 5000. A rate or a task time is bounded where the engine bounds it:
+# one it would ignore as no measurement is refused here rather than planned without a word.
+# A stale note is the reason's first words: an empty one would leave it starting with a colon.
 Time = Annotated[float, Strict(), Field(ge=0, le=1e11, allow_inf_nan=False)]
 Note = Annotated[str, Strict(), StringConstraints(max_length=200)]
+Stale = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=200)]
+Rate = Annotated[float, Strict(), Field(ge=0, le=MAX_RATE, allow_inf_nan=False)]
+TaskSeconds = Annotated[float, Strict(), Field(ge=0, le=MAX_TASK_SECONDS, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -51,10 +58,8 @@ class _Pool(_Model):
     replicas: Count
     ready: Count = 0
     arrival_rate: Rate | None = None
-    mean_task_seconds: (
-        Annotated[float, Strict(), Field(ge=0, le=7 * 86_400, allow_inf_nan=False)] | None
-    ) = None
-    stale: Note | None = None
+    mean_task_seconds: TaskSeconds | None = None
+    stale: Stale | None = None
 
     @model_validator(mode="after")
     def _ready_of_replicas(self) -> _Pool:

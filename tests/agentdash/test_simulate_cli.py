@@ -96,3 +96,13 @@ def test_plot_writes_an_svg(tmp_path: Path) -> None:
     result = simulate("--config", EXAMPLE, "--trace", TRACE, "--plot", out)
     assert result.returncode == 0, result.stderr
     assert out.read_text().startswith("<svg xmlns=")
+
+
+def test_the_headline_counts_the_pools_the_trace_has_not_the_config(tmp_path: Path) -> None:
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"t": 0, "pool": "acme-research", "work_s": 3, "tokens": 10}\n')
+    result = simulate("--config", EXAMPLE, "--trace", one, "--policy", "hpa")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{one}: 1 task over 1 pool (of 5 configured), ")
+    every = simulate("--config", EXAMPLE, "--trace", TRACE, "--policy", "hpa")
+    assert every.stdout.startswith(f"{TRACE}: 3,857 tasks over 5 pools, ")

@@ -79,6 +79,49 @@ def test_a_trace_of_the_hour_before_midnight_is_tuned_with_the_default_holdout(
     assert "search: the first 70% of the trace's time (42 tasks, 23.0 h to 23.7 h)" in result.stdout
 
 
+def test_a_pick_that_does_worse_on_the_held_out_tail_is_not_written_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "fleet.yaml"
+    config.write_text(WASTEFUL)
+    trace = tmp_path / "trace.jsonl"
+    with trace.open("w") as out:  # the search sees bursts 2 h apart, the tail 10 min apart
+        write_trace(workload(load_config(config), tail_bursts_every=600), out)
+    tuned = tmp_path / "tuned.yaml"
+    result = tune("--config", config, "--trace", trace, "--trials", "16", "--objective", "cost",
+                  "--output", tuned)  # fmt: skip
+    assert result.returncode == 1
+    assert "The chosen config does NOT beat the current one on the held-out tail" in result.stdout
+    assert f"--- {config}\t(current)" in result.stdout  # the diff is still shown
+    assert result.stderr == (
+        f"agentdash: {tuned}: not written: the chosen config does worse than the current one "
+        "on the held-out tail\n"
+    )
+    assert not tuned.exists()
+
+
+def test_a_trace_all_at_one_instant_says_which_holdout_works(tmp_path: Path) -> None:
+    config = tmp_path / "fleet.yaml"
+    config.write_text(WASTEFUL)
+    burst = tmp_path / "burst.jsonl"
+    burst.write_text('{"t": 5, "pool": "steady", "work_s": 3, "tokens": 10}\n' * 3)
+    refused = tune("--config", config, "--trace", burst, "--trials", "4")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(
+        f"agentdash: {burst}: --holdout 0.3 leaves no task to search on: its 3 tasks all "
+        "arrive at once"
+    )
+    assert "try --holdout 0" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"t": 5, "pool": "steady", "work_s": 3, "tokens": 10}\n')
+    result = tune("--config", config, "--trace", one, "--trials", "4", "--holdout", "0")
+    assert result.returncode == 0, result.stderr
+    assert "search: the whole trace (1 task, " in result.stdout
+    assert "not tuned, no task in the trace: hoarder" in result.stdout
+    assert "tail" not in result.stdout
+
+
 @pytest.mark.parametrize("value", ["1.5", "-1", "1", "most"])
 def test_a_bad_holdout_is_one_line_and_exit_2(files: tuple[Path, Path], value: str) -> None:
     config, trace = files

@@ -61,3 +61,16 @@ def test_diurnal_traces_are_busier_at_noon_than_at_midnight() -> None:
 def test_a_task_count_can_be_asked_for(shape: str, hours: float) -> None:
     counts = [len(generate(CONFIG, shape, hours, seed, tasks=5000)) for seed in (1, 2, 3)]
     assert 4250 <= sum(counts) / 3 <= 5750
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("tasks", [1, 2, 10])
+def test_a_few_tasks_asked_for_are_about_that_many_and_never_none(shape: str, tasks: int) -> None:
+    counts = [len(generate(CONFIG, shape, 4, seed, tasks=tasks)) for seed in range(1, 21)]
+    assert min(counts) >= 1
+    assert tasks / 2 <= sum(counts) / len(counts) <= tasks * 2
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_trace_shorter_than_a_quiet_spell_still_has_tasks(shape: str) -> None:
+    assert all(len(generate(CONFIG, shape, 0.01, seed)) >= 1 for seed in range(1, 11))
