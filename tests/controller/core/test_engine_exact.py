@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 def fleet(rng: random.Random) -> Config:
     """Tight ceilings that bind now and then: the cluster's quota, two tenants' max_pods, a
-    provider's rpm; three tiers; a soft budget paced past 30%, a hard one, and one whose steady
+    provider's rpm; three tiers; a scale-up rate limit on three pools; a soft budget paced past 30%, a hard one, and one whose steady
     burn is forecast (past warn_at it is paced, then not once the burn stops)."""
     tenants = {
         "acme": {"tier": "enterprise", "max_pods": 6},
@@ -48,6 +48,8 @@ def fleet(rng: random.Random) -> Config:
             fields |= {"provider": "openai", "rpm_per_replica": 20}
         if k % 5 == 0:
             fields["min_replicas"] = 1
+        if k % 4 == 1:  # a scale-up rate limit, which a pool has only where it sets one
+            fields["behavior"] = {"scale_up": {"max_pods": 2, "period_seconds": 15}}
         pools[f"p{k}"] = pool(tenant, **fields)
     return config(pools, tenants, max_pods=rng.choice([10, 16, 40]),
                   providers={"openai": {"rpm": 200}})  # fmt: skip
