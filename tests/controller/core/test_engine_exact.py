@@ -26,8 +26,9 @@ T = TypeVar("T")
 
 def fleet(rng: random.Random) -> Config:
     """Tight ceilings that bind now and then: the cluster's quota, two tenants' max_pods, a
-    provider's rpm; three tiers; a scale-up rate limit on three pools; a soft budget paced past 30%, a hard one, and one whose steady
-    burn is forecast (past warn_at it is paced, then not once the burn stops)."""
+    provider's rpm; three tiers; a scale-up rate limit on three pools; a soft budget paced
+    past 30%, a hard one, and one whose steady burn is forecast (past warn_at it is paced,
+    then not once the burn stops)."""
     tenants = {
         "acme": {"tier": "enterprise", "max_pods": 6},
         "globex": {
