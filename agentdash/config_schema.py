@@ -4,7 +4,7 @@ pydantic's own schema, widened to accept everything the config accepts: the mode
 other spellings than a field's name (the HPA's `stabilizationWindowSeconds` beside
 `stabilization_seconds`, and the older single-rule `max_pods`/`period_seconds` form of a
 scaling rule), and an editor must not mark a config that `check-config` passes. The schema
-only guides: `check-config` still has the last word (cross-references, names, limits).
+only guides: `check-config` still has the last word (cross-references, limits).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel
 
-from controller.core import behavior, config, config_types, connections
+from controller.core import behavior, config, config_types, connections, names
 from controller.core.config import Config
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -39,7 +39,19 @@ def config_schema() -> dict[str, Any]:
             _other_spellings(model, defs[name])
     if "ScalingRule" in defs:
         _single_rule(defs["ScalingRule"])
+    _names(schema["properties"])
     return {"$schema": DIALECT, **schema, "title": "agentdash.yaml"}
+
+
+def _names(properties: dict[str, Any]) -> None:
+    """The rules for the names of pools, tiers, tenants and providers, and that there is a
+    pool: the models check them in Python (controller.core.names), where pydantic cannot see
+    them to write them into a schema, and an editor passed a config check-config refuses."""
+    pools = {"pattern": f"^{names.DNS_LABEL.pattern}$", "maxLength": 63}
+    properties["pools"] |= {"minProperties": 1, "propertyNames": pools}
+    others = {"pattern": f"^{names.NATS_NAME.pattern}$", "maxLength": 255}
+    for key in ("tiers", "tenants", "providers"):
+        properties[key]["propertyNames"] = others
 
 
 def _field_docs() -> dict[tuple[str, str], str]:

@@ -10,8 +10,10 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_NATS_NAME = re.compile(r"[A-Za-z0-9_-]+")
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+"""A pool's name, at most 63 characters (`pool`); also what the config's JSON schema says."""
+NATS_NAME = re.compile(r"[A-Za-z0-9_-]+")
+"""A tier's, tenant's or provider's name, at most 255 characters (`nats_name`)."""
 _SUBJECT_TOKEN = re.compile(r"[^\s.*>]+")
 
 
@@ -27,7 +29,7 @@ def _check(fits: Callable[[str], object], expected: str) -> Callable[[str], str]
 
 
 def _dns_label(name: str) -> bool:
-    return len(name) <= 63 and _DNS_LABEL.fullmatch(name) is not None
+    return len(name) <= 63 and DNS_LABEL.fullmatch(name) is not None
 
 
 pool = _check(
@@ -46,7 +48,7 @@ kubernetes_name = _check(  # an RFC 1123 DNS subdomain, as a Deployment's name m
     "part between dots starting and ending with a letter or digit",
 )
 nats_name = _check(  # tenants, tiers, providers, streams, consumers: one subject token
-    lambda name: len(name) <= 255 and _NATS_NAME.fullmatch(name),
+    lambda name: len(name) <= 255 and NATS_NAME.fullmatch(name),
     "expected a name of 1-255 letters, digits, '-' and '_' (no '.', '*', '>' or spaces: it "
     "is used in NATS subjects)",
 )

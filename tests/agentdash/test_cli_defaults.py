@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -339,6 +339,24 @@ def test_the_schema_marks_what_check_config_refuses(
     assert len(errors) == 1
     assert list(errors[0].absolute_path)[:2] == ["pools", "acme-research"]
     assert where in errors[0].message or where in list(errors[0].absolute_path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "where"),
+    [(lambda d: d["pools"].update({"Bad_Name": d["pools"].pop("acme-research")}), ["pools"]),
+     (lambda d: d.update({"pools": {}}), ["pools"]),
+     (lambda d: d["tiers"].update({"gold.plus": {"priority": 5}}), ["tiers"])],
+    ids=["pool name", "no pool", "tier name"],
+)  # fmt: skip
+@pytest.mark.e2e
+def test_the_schema_marks_the_names_and_the_empty_fleet_check_config_refuses(
+    schema: dict[str, Any], edit: Callable[[dict[str, Any]], None], where: list[str]
+) -> None:
+    """A pool named Bad_Name, or no pool at all, passed an editor: check-config refuses both."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    edit(data)
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    assert [list(error.absolute_path)[:1] for error in errors] == [where]
 
 
 def test_schema_and_file_together_is_one_line_and_exit_2(
