@@ -40,7 +40,6 @@ BOUND_BY = {
     "tolerance": "time",
     "keep-alive": "time",
     "pre-warm": "time",
-    "regrow": "time",
     "at work": "time",
     "landing": "time",
     "fallback": "data",
