@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentdash import __version__, flags
-from agentdash.errors import INTERRUPTED, StartError
+from agentdash.errors import StartError
 from agentdash.example import EXAMPLE_CONFIG, OBSERVATIONS
 from controller.core.config import Config, ConfigError, check_files, load_config, unreadable_files
 from controller.core.printable import loggable
@@ -260,9 +260,6 @@ def _command(argv: Sequence[str] | None) -> int:
     except StartError as exc:
         _say_error(exc)
         return exc.exit_code
-    except KeyboardInterrupt:  # Ctrl-C in `simulate` or `tune`: what was cut short is said
-        print("agentdash: interrupted", file=sys.stderr)
-        return INTERRUPTED
 
 
 def _say_error(exc: Exception) -> None:
@@ -360,7 +357,3 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
     if failures:
         raise failures[0]
     return app.return_code or 0  # Textual has printed what went wrong
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -189,7 +189,9 @@ def first_error(
             error, more = slip, more - 1
     loc = _located(error)
     message = _expectation(error)
-    if model is not None:
+    if model is not None and (pair := _pair(error, loc, model)) is not None:
+        loc, message = pair
+    elif model is not None:
         message = _said_by_the_model(error, loc, model) or message
     if more:
         message += f" (and {more} more)"
@@ -219,22 +221,36 @@ def _said_by_the_model(
     error: Mapping[str, Any], loc: list[int | str], model: type[BaseModel]
 ) -> str | None:
     """What the model's own types say better than pydantic's message: the key an unknown one
-    is near, the bound a number too long to read is over, the items a pair holds."""
-    kind, value = error["type"], error.get("input")
-    if kind == "extra_forbidden" and loc:
+    is near, the bound a number too long to read is over."""
+    value = error.get("input")
+    if error["type"] == "extra_forbidden" and loc:
         close = _closest(str(loc[-1]), _keys_at(model, loc[:-1]))
         return f"unknown key (did you mean {' or '.join(close)}?)" if close else None
     if isinstance(value, TooLarge):
         low, high = _bounds(_at(model, loc))
         return value.beyond(low, high)
-    if kind == "too_long" or (kind == "missing" and loc and isinstance(loc[-1], int)):
-        items = _at(model, loc if kind == "too_long" else loc[:-1])[0]
-        if get_origin(items) is tuple and isinstance(value, list):
-            if kind == "missing":
-                del loc[-1]  # said of the pair, not of the item it lacks
-            size = len(get_args(items))
-            return f"expected a list of {size} items, got {plural(len(value), 'item')}"
     return None
+
+
+def _pair(
+    error: Mapping[str, Any], loc: list[int | str], model: type[BaseModel]
+) -> tuple[list[int | str], str] | None:
+    """A pair (`[time, value]`) given more or fewer items than it holds: where the pair is,
+    and how many it was given; None for any other error."""
+    kind, value = error["type"], error.get("input")
+    if kind == "too_long":
+        where = loc
+    elif kind == "missing" and loc and isinstance(loc[-1], int):
+        where = loc[:-1]  # said of the pair, not of the item it lacks
+    else:
+        return None
+    items = _at(model, where)[0]
+    if get_origin(items) is not tuple or not isinstance(value, list):
+        return None
+    return (
+        where,
+        f"expected a list of {len(get_args(items))} items, got {plural(len(value), 'item')}",
+    )
 
 
 def _closest(word: str, keys: list[str]) -> list[str]:
