@@ -94,7 +94,7 @@ def _simulate(config: Path, trace: Path, pure: bool) -> subprocess.CompletedProc
         env["AGENTDASH_PURE"] = "1"
     command = ["simulate", "--config", str(config), "--trace", str(trace), "--json"]
     return subprocess.run(
-        [sys.executable, "-m", "agentdash.cli", *command], cwd=ROOT, env=env,
+        [sys.executable, "-m", "agentdash", *command], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
