@@ -122,9 +122,9 @@ class KubeApi:
         self.refusals = Refusals()
         """The rights the API server refused, until granted (what /healthz lists)."""
 
-    def _failed(self, request: Request, failure: ApiFailure) -> ApiFailure:
+    def _failed(self, request: Request, failure: ApiFailure, watch: bool = False) -> ApiFailure:
         if failure.status == 403:
-            self.refusals.refuse(request, failure.message)
+            self.refusals.refuse(request, failure.message, watch)
         return failure
 
     def deadline(self) -> float:
@@ -252,8 +252,9 @@ class KubeApi:
             raise ApiFailure(what, None, no_answer(exc)) from exc
         try:
             if response.status >= 300:
-                raise self._failed(request, failure_of(what, response, await response.read()))
-            self.refusals.grant(request)
+                failure = failure_of(what, response, await response.read())
+                raise self._failed(request, failure, watch=True)
+            self.refusals.grant(request, watch=True)
             while True:
                 try:
                     line = await response.content.readline()

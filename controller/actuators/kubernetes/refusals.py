@@ -40,22 +40,24 @@ class Refusals:
         self._right_of: dict[Any, str] = {}
         """Each client method's right, as last refused (to clear it when one succeeds)."""
 
-    def refuse(self, request: Callable[..., Any], message: str) -> None:
+    def refuse(self, request: Callable[..., Any], message: str, watch: bool = False) -> None:
         right = right_of(message, request)
-        self._right_of[_key(request)] = right
+        self._right_of[_key(request, watch)] = right
         if right in self.refused or len(self.refused) < SHOWN:
             self.refused[right] = message
 
-    def grant(self, request: Callable[..., Any]) -> None:
+    def grant(self, request: Callable[..., Any], watch: bool = False) -> None:
         """A request of this kind succeeded: whatever was refused to it is granted now."""
-        right = self._right_of.pop(_key(request), None) if self._right_of else None
+        right = self._right_of.pop(_key(request, watch), None) if self._right_of else None
         if right is not None:
             self.refused.pop(right, None)
 
 
-def _key(request: Callable[..., Any]) -> Any:
+def _key(request: Callable[..., Any], watch: bool) -> Any:
     """One key a kind of request. A partial is its method and what it binds: the custom
-    objects' one method lists ScaledObjects and (on old clusters) HPAs, refused apart."""
+    objects' one method lists ScaledObjects and (on old clusters) HPAs, refused apart. A watch
+    is the list method with `watch=True`, and RBAC grants `watch` apart from `list`: a list
+    that succeeds does not grant the watch refused."""
     if isinstance(request, functools.partial):
-        return (request.func, tuple(sorted(request.keywords.items())))
-    return request
+        return (request.func, tuple(sorted(request.keywords.items())), watch)
+    return (request, watch)

@@ -78,3 +78,18 @@ def test_one_method_for_two_kinds_is_granted_kind_by_kind() -> None:
     assert list(refusals.refused) == ["list scaledobjects (keda.sh)"]
     refusals.grant(scaled_objects)
     assert refusals.refused == {}
+
+
+def test_a_list_that_succeeds_does_not_grant_the_watch_refused() -> None:
+    """An informer lists, then watches, with one client method: a Role that grants `list` and
+    not `watch` stays listed however often the list succeeds."""
+
+    def list_namespaced_horizontal_pod_autoscaler() -> None: ...
+
+    said = 'cannot watch resource "horizontalpodautoscalers" in API group "autoscaling"'
+    refusals = Refusals()
+    refusals.refuse(list_namespaced_horizontal_pod_autoscaler, said, watch=True)
+    refusals.grant(list_namespaced_horizontal_pod_autoscaler)
+    assert list(refusals.refused) == ["watch horizontalpodautoscalers (autoscaling)"]
+    refusals.grant(list_namespaced_horizontal_pod_autoscaler, watch=True)
+    assert refusals.refused == {}
