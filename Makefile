@@ -27,10 +27,11 @@ test: lint
 # The fast lane: in-process tests only, no real processes and no long replays, two workers a
 # core (pytest-xdist: each test takes a free port and its own tmp_path and state directory).
 # The Textual tests spend much of their time waiting for the app to go idle, and the deadline
-# tests for their deadlines: another worker fills that time (1:31 against 1:54 with one
-# worker a core, on 2 cores).
+# tests for their deadlines: another worker fills that time. Each worker imports every test
+# module, rewritten for pytest's asserts: where PYTHONDONTWRITEBYTECODE is set, every run
+# would compile them all again, in every worker, so the lane keeps them in __pycache__.
 fast: lint
-	$(BIN)/pytest -m "not e2e" -n $$(( 2 * $$(nproc) ))
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -m "not e2e" -n $$(( 2 * $$(nproc) ))
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

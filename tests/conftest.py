@@ -13,11 +13,18 @@ from pathlib import Path
 
 import nats
 import pytest
+from hypothesis import settings
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from tests.support import FakeClock
 from tests.support.accounts import AccountsServer
+from tests.support.strategies import FAST_LANE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.markexpr == FAST_LANE:
+        settings.load_profile("fast")  # before the test modules, whose decorators read it
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

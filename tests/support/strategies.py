@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from controller.core.config import Config
 from controller.core.model import Observations, Overrides, Pin, PoolObservation
 from tests.support.factories import config, pool
+
+FAST_LANE = "not e2e"
+"""The marker expression of the fast lane (`make fast`): its properties are checked on a
+quarter of the examples (the `fast` profile, loaded by tests/conftest.py), the full suite's
+on all of them."""
+settings.register_profile("fast", max_examples=25)
+
+
+def examples(n: int) -> int:
+    """A property's examples: `n` in the full suite, a quarter of them (10 at least) in the
+    fast lane, so that the lane runs every property and still takes under two minutes."""
+    return max(10, n * settings.default.max_examples // 100) if n > 10 else n
+
 
 # Made once, here: a strategy made inside a draw is made and checked again at every draw, and
 # that cost more than the draws themselves.

@@ -18,6 +18,7 @@ from controller.core.room import Room
 from controller.simulate.backtest import make_scaler
 from tests.support.builders import replay, trace
 from tests.support.factories import config, pool
+from tests.support.strategies import examples
 
 TIER_OF = {"high": "enterprise", "peer": "enterprise", "mid": "growth", "low": "starter"}
 
@@ -136,7 +137,7 @@ def test_priority_under_a_short_cluster_cap(row: Row) -> None:
     assert sum(c.granted for c in made) <= row.max_pods
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from(list(TIER_OF)), st.integers(0, 6), st.integers(0, 12)),

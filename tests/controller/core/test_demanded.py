@@ -11,11 +11,11 @@ from controller.core.demand import demanded, footprint
 from controller.core.history import History
 from controller.core.model import Observations, Overrides
 from controller.core.policy import claim
-from tests.support.strategies import ARRIVAL_RATE, MEAN_TASK_SECONDS, REPLICAS, fleets
+from tests.support.strategies import ARRIVAL_RATE, MEAN_TASK_SECONDS, REPLICAS, examples, fleets
 
 
 @given(fleets(), st.data())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 def test_a_claim_given_its_readings_step_2_is_the_claim_that_works_it_out(
     fleet: tuple[Config, Observations, Overrides], data: st.DataObject
 ) -> None:

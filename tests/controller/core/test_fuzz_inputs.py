@@ -19,6 +19,7 @@ from controller.core.config import Config, ConfigError, load_config
 from controller.core.config_types import MAX_COUNT
 from controller.simulate.trace import load_trace
 from controller.sources.observations_file import load_observations
+from tests.support.strategies import examples
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "agentdash.yaml"
 CONFIG = load_config(EXAMPLE)
@@ -27,7 +28,7 @@ OBSERVATIONS: dict[str, Any] = json.loads(
     (Path(__file__).parents[3] / "examples" / "observations.json").read_text()
 )
 FUZZ = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=timedelta(seconds=3),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

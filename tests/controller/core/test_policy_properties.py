@@ -13,7 +13,7 @@ from controller.core.layout import tier_weights
 from controller.core.model import Observations, Overrides, PoolObservation, ScaleDecision
 from controller.core.policy import claim, decide
 from tests.support.factories import config, pool
-from tests.support.strategies import ARRIVAL_RATE, MEAN_TASK_SECONDS, REPLICAS, fleets
+from tests.support.strategies import ARRIVAL_RATE, MEAN_TASK_SECONDS, REPLICAS, examples, fleets
 
 SHARED = ("cluster max_pods", "provider rpm")
 
@@ -35,7 +35,7 @@ def ceilings(cfg: Config) -> list[tuple[str, float, dict[str, float]]]:
     return found
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(fleets())
 def test_no_ceiling_is_ever_exceeded(fleet: tuple[Config, Observations, Overrides]) -> None:
     cfg, observations, overrides = fleet
@@ -80,7 +80,7 @@ def floor_of(cfg: Config, d: ScaleDecision, obs: Observations, overrides: Overri
     return min(floor, pool_cfg.max_replicas)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(fleets())
 def test_a_lower_tier_grows_no_further_than_its_weight_while_a_higher_tier_is_short(
     fleet: tuple[Config, Observations, Overrides],
@@ -119,7 +119,7 @@ def test_a_lower_tier_grows_no_further_than_its_weight_while_a_higher_tier_is_sh
                 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(fleets())
 def test_decisions_are_deterministic_whatever_the_input_order(
     fleet: tuple[Config, Observations, Overrides],
@@ -139,7 +139,7 @@ def _numbers(made: Claim) -> tuple[int, int, int, int, bool, int]:
 
 
 @given(fleets(), st.data())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 def test_a_claim_depends_on_an_observation_only_through_its_footprint(
     fleet: tuple[Config, Observations, Overrides], data: st.DataObject
 ) -> None:
@@ -165,7 +165,7 @@ def test_a_claim_depends_on_an_observation_only_through_its_footprint(
 
 
 @given(st.data())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_a_claim_holds_until_its_time_rules_may_let_go(data: st.DataObject) -> None:
     """With the same inputs, a pool claimed again at every tick before Claim.until (its
     history recording only its own recommendation, as the loop does) claims the same."""
@@ -193,7 +193,7 @@ def test_a_claim_holds_until_its_time_rules_may_let_go(data: st.DataObject) -> N
 
 
 @given(fleets(), st.data())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 def test_while_demand_fits_allocate_grants_each_claim_what_it_asks_alone(
     fleet: tuple[Config, Observations, Overrides], data: st.DataObject
 ) -> None:
@@ -228,7 +228,7 @@ ANY_FLOAT = st.none() | st.floats(allow_nan=True, allow_infinity=True)
     ANY_FLOAT,
     st.integers(0, 600),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_no_reading_can_crash_the_pass_or_push_a_pool_past_its_bounds(
     pending: int, ack_pending: int, replicas: int, rate: float | None, seconds: float | None,
     cold_start: int,

@@ -68,6 +68,7 @@ def _backtest(pure: bool) -> dict[str, object]:
     return out
 
 
+@pytest.mark.e2e  # two processes, one plain and one compiled
 @pytest.mark.skipif(
     not accel.built(), reason="the compiled hot path is not built here (make accel)"
 )
@@ -99,6 +100,7 @@ def _simulate(config: Path, trace: Path, pure: bool) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
+@pytest.mark.e2e  # the agentdash command, plain and compiled
 @pytest.mark.skipif(
     not accel.built(), reason="the compiled hot path is not built here (make accel)"
 )

@@ -14,6 +14,7 @@ from controller.simulate.cluster import Cluster
 from controller.simulate.trace import Trace
 from tests.support.builders import replay, trace
 from tests.support.factories import config, pool
+from tests.support.strategies import examples
 
 
 @st.composite
@@ -65,7 +66,7 @@ def rpm_in_use_peaks(cfg: Config, tasks: Trace, cluster: Cluster) -> list[tuple[
     return peaks
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(workloads(grace=st.just(3600)), st.sampled_from(["keda", "hpa"]))
 def test_no_policy_runs_past_a_providers_rpm_or_the_quotas(
     work: tuple[Config, Trace], policy: str
@@ -79,7 +80,7 @@ def test_no_policy_runs_past_a_providers_rpm_or_the_quotas(
     assert cluster.pod_peak <= cfg.cluster.max_pods
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(workloads(grace=st.integers(0, 60)), st.sampled_from(["keda", "hpa"]))
 def test_no_task_is_lost_whatever_the_scale_downs_cut_short(
     work: tuple[Config, Trace], policy: str

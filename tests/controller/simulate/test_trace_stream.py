@@ -20,6 +20,7 @@ from controller import accel
 from controller.core.config import Config, ConfigError, load_config
 from controller.simulate.generate import SHAPES, generate
 from controller.simulate.trace import CHUNK, Trace, load_trace, parse_trace, write_trace
+from tests.support.strategies import examples
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
 CONFIG = load_config(EXAMPLES / "agentdash.yaml")
@@ -97,7 +98,7 @@ tasks = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(rows=st.lists(tasks, max_size=40), blanks=st.lists(st.integers(0, 40), max_size=4))
 def test_any_valid_lines_in_any_order_and_chunk_size_read_as_read_whole(
     rows: list[tuple[float, str, float, int]], blanks: list[int]

@@ -21,6 +21,7 @@ from controller.runtime.metrics import Metrics
 from controller.sources.usage import NatsBusySource
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
+from tests.support.strategies import examples
 
 GOOD = {"tenant": "acme", "pool": "research", "pod": "research-7d9f-abcde", "busy": 2}
 
@@ -159,7 +160,7 @@ busy_reports = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     body=st.one_of(st.binary(max_size=200), busy_reports.map(lambda r: json.dumps(r).encode())),
     tenant=names,

@@ -24,6 +24,7 @@ from controller.core.connections import PrometheusConfig
 from controller.sources.prometheus import MAX_TOKENS_TODAY, PrometheusUsageSource
 from controller.sources.usage import MAX_TOKENS, NatsUsageSource
 from tests.support.factories import config, pool
+from tests.support.strategies import examples
 
 CFG = config({"research": pool("acme"), "coder": pool("globex")})
 
@@ -60,7 +61,7 @@ def source(cfg: Config) -> NatsUsageSource:
     return NatsUsageSource(cast(Client, None), cfg, clock=lambda: 0.0)  # the handler needs no I/O
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(body=bodies, tenant=names)
 async def test_a_usage_report_is_believed_only_in_bounds(body: bytes, tenant: str) -> None:
     usage = source(CFG)
@@ -95,7 +96,7 @@ decisions = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(body=st.one_of(st.binary(max_size=200), junk.map(encoded), decisions.map(encoded)))
 def test_a_decisions_message_is_parsed_or_refused(body: bytes) -> None:
     try:
@@ -120,7 +121,7 @@ overrides = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(body=st.one_of(st.binary(max_size=200), junk.map(encoded), overrides.map(encoded)))
 def test_a_kv_override_value_is_read_or_refused_in_one_line(body: bytes) -> None:
     try:
@@ -150,7 +151,7 @@ def prometheus() -> PrometheusUsageSource:
     return PrometheusUsageSource(CFG, settings, bad=BadMessages())
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(answer=st.lists(series, max_size=4) | junk)
 def test_a_prometheus_answer_never_puts_a_bad_number_in_the_budgets(
     prometheus: PrometheusUsageSource, answer: Any
