@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import AGENTDASH, ROOT
-from tests.support.processes import gone_within
+from tests.support.processes import ctrl_c_as_at_a_terminal, gone_within
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +65,7 @@ def test_ctrl_c_stops_a_long_replay_and_its_workers_in_one_line() -> None:
          "--trace", ROOT / "examples" / "trace.jsonl", "--drain", MONTH_S, "--policy",
          "agentdash"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )  # fmt: skip
     try:
         workers = _replaying_workers(process.pid, timeout=60)
@@ -86,6 +87,7 @@ def test_ctrl_c_while_the_program_loads_is_one_line() -> None:
     result = subprocess.run(
         [sys.executable, "-c", INTERRUPTED_WHILE_LOADING, str(config)],
         capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )  # fmt: skip
     assert result.returncode == 130
     assert result.stderr == "agentdash: interrupted\n"

@@ -11,6 +11,13 @@ from pathlib import Path
 from agentdash.nats_server import NatsServer
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """A subprocess's preexec_fn: SIGINT at its default, as a shell gives a command it runs in
+    the foreground. A test run started in the background by a shell script inherits SIGINT
+    ignored, and so would the command, which then never hears a Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def alive(pid: int) -> bool:
     """Whether a process runs (a zombie, dead but not yet reaped by its new parent, does not)."""
     try:
