@@ -3,6 +3,7 @@ and columns that give way by priority on a narrow terminal."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -13,6 +14,7 @@ from agentdash.tui.columns import Column, layout, sort_value
 from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.sample import sample_feed
 from agentdash.tui.table import KeyedTable
+from tests.support import eventually
 from tests.support.dashboard import make_with_target_wait, screen_lines
 
 KEYS = [f"pod-{i:03d}" for i in range(100)]
@@ -36,6 +38,11 @@ class TableApp(App[None]):
 def drawn(table: KeyedTable) -> list[str]:
     """The table's lines as the terminal shows them."""
     return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+
+
+def shows(table: KeyedTable, text: str) -> Callable[[], bool]:
+    """Whether the table draws `text` on a line now (to poll until it does)."""
+    return lambda: any(text in line for line in drawn(table))
 
 
 async def test_the_cursor_stays_on_its_row_when_rows_come_and_go() -> None:
@@ -212,6 +219,9 @@ async def test_fleet_columns_give_way_by_priority_and_the_pin_folds_into_state_a
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
             table = app.screen.query_one("#pools", KeyedTable)
+            # The rows are laid out a refresh after the columns: on a busy machine, later
+            # than one pause.
+            await eventually(shows(table, "globex-coder"))
             assert table.columns_shown == shown
             assert drawn(table)[0].split() == shown
             header, *lines = drawn(table)

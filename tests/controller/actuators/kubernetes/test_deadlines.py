@@ -43,7 +43,9 @@ async def test_a_scale_the_server_never_answers_fails_by_the_deadline(
     await scaler.observe()
     web.faults.append(hang("PATCH", SCALE_PATH))
 
-    with pytest.raises(PoolUnavailable, match=r"no answer within the 0\.3 s deadline"):
+    # The deadline counts from the scale's start: on a busy machine the patch leaves a few
+    # milliseconds later, with that much less of it ("0.29 s").
+    with pytest.raises(PoolUnavailable, match=r"no answer within the 0\.[23]\d* s deadline"):
         await asyncio.wait_for(scaler.scale("web", 5), BOUND_S)
 
     assert scale_patches(web) == 1  # one try: no time was left for another
