@@ -82,7 +82,9 @@ async def test_a_call_still_waiting_for_the_rate_limiter_at_its_deadline_sends_n
     web: Emulator, make_scaler: MakeScaler
 ) -> None:
     web.resources[SCALED_OBJECTS] = {}  # KEDA installed: 4 kinds, each listed then watched
-    scaler = make_scaler(qps=0.01, burst=8, deadline_s=0.2)  # 8 at once, then one every 100 s
+    # 8 at once, then one every 100 s; a deadline long enough for the first lists on a busy
+    # machine (0.2 s was not, now and then), and far short of the next token.
+    scaler = make_scaler(qps=0.01, burst=8, deadline_s=2.0)
     await scaler.observe()
     await eventually(lambda: len(web[web.action.WATCH]) == 4)  # the burst is spent
 
