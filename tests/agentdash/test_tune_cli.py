@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from controller.core.config import load_config, parse_config
+from controller.core.config import Config, load_config, parse_config
 from controller.simulate.trace import Trace, write_trace
 from tests.support.cli import tune
 from tests.support.tuning import WASTEFUL, workload
@@ -17,14 +18,19 @@ from tests.support.tuning import WASTEFUL, workload
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path]:
+def wasteful_files(tmp_path: Path, traffic: Callable[[Config], Trace]) -> tuple[Path, Path]:
+    """The wasteful fleet's config file, and a trace file of `traffic` on that fleet."""
     config = tmp_path / "fleet.yaml"
     config.write_text(WASTEFUL)
     trace = tmp_path / "trace.jsonl"
     with trace.open("w") as out:
-        write_trace(workload(load_config(config)), out)
+        write_trace(traffic(load_config(config)), out)
     return config, trace
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    return wasteful_files(tmp_path, workload)
 
 
 def test_a_wasteful_pool_is_tuned_and_the_diff_applies(
@@ -66,12 +72,8 @@ def test_a_wasteful_pool_is_tuned_and_the_diff_applies(
 def test_a_trace_of_the_hour_before_midnight_is_tuned_with_the_default_holdout(
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "fleet.yaml"
-    config.write_text(WASTEFUL)
-    late = tmp_path / "late.jsonl"
     rows = [(82_800.0 + 60 * k, 1, 20.0, 50) for k in range(60)]
-    with late.open("w") as out:
-        write_trace(Trace.build(load_config(config).pools, rows), out)
+    config, late = wasteful_files(tmp_path, lambda fleet: Trace.build(fleet.pools, rows))
     result = tune("--config", config, "--trace", late, "--trials", "4")
     assert result.returncode == 0, result.stderr
     # The span runs from the first task (23.0 h) to the last (23.98 h): 70% of it ends at
@@ -82,11 +84,8 @@ def test_a_trace_of_the_hour_before_midnight_is_tuned_with_the_default_holdout(
 def test_a_pick_that_does_worse_on_the_held_out_tail_is_not_written_and_exits_1(
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "fleet.yaml"
-    config.write_text(WASTEFUL)
-    trace = tmp_path / "trace.jsonl"
-    with trace.open("w") as out:  # the search sees bursts 2 h apart, the tail 10 min apart
-        write_trace(workload(load_config(config), tail_bursts_every=600), out)
+    # the search sees bursts 2 h apart, the tail 10 min apart
+    config, trace = wasteful_files(tmp_path, lambda fleet: workload(fleet, tail_bursts_every=600))
     tuned = tmp_path / "tuned.yaml"
     result = tune("--config", config, "--trace", trace, "--trials", "16", "--objective", "cost",
                   "--output", tuned)  # fmt: skip
