@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from agentdash.tui.attention import ALARM, Flag, InForce
 from agentdash.tui.columns import Column
+from agentdash.tui.footer import KeyFooter
 from agentdash.tui.live import LiveScreen
 from agentdash.tui.render import clock, fit, room
 from agentdash.tui.table import KeyedTable
@@ -45,7 +46,7 @@ class AttentionScreen(LiveScreen):
         yield KeyedTable(FLAGS, id="flags")
         yield Label("Overrides in force", id="in-force-title")
         yield KeyedTable(IN_FORCE, id="in-force")
-        yield Footer()
+        yield KeyFooter()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         flags: list[Flag] = getattr(self.app, "flags", [])

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from agentdash.tui.attention import Flag
 from agentdash.tui.columns import Column
+from agentdash.tui.footer import KeyFooter
 from agentdash.tui.live import (
     LiveScreen,
     event_at,
@@ -105,7 +106,7 @@ class FleetScreen(LiveScreen):
         yield Static(id="detail")
         yield Label("Recent scale events", id="recent-title")
         yield KeyedTable(RECENT, id="recent", newest_first=True)
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def selected_pool(self) -> str | None:  # type: ignore[override]

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from agentdash.tui.columns import Column
+from agentdash.tui.footer import KeyFooter
 from agentdash.tui.live import LiveScreen
 from agentdash.tui.render import age
 from agentdash.tui.table import KeyedTable
@@ -62,7 +63,7 @@ class PodsScreen(LiveScreen):
             id="pods",
             enter="Pod detail",
         )
-        yield Footer()
+        yield KeyFooter()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         self.now = snapshot.ts

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from agentdash.tui.columns import Column
+from agentdash.tui.footer import KeyFooter
 from agentdash.tui.live import LiveScreen, tenant_wait
 from agentdash.tui.render import Wait, budget_bar, duration, tokens
 from agentdash.tui.table import KeyedTable
@@ -57,7 +58,7 @@ class TenantsScreen(LiveScreen):
             id="tenants",
             enter="Its pools",
         )
-        yield Footer()
+        yield KeyFooter()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         rows = []
