@@ -12,7 +12,7 @@ from textual.widgets import Label
 
 from agentdash.tui.attention import ALARM, Flag, InForce
 from agentdash.tui.columns import Column
-from agentdash.tui.footer import KeyFooter
+from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen
 from agentdash.tui.render import clock, fit, room
 from agentdash.tui.table import KeyedTable
@@ -46,7 +46,7 @@ class AttentionScreen(LiveScreen):
         yield KeyedTable(FLAGS, id="flags")
         yield Label("Overrides in force", id="in-force-title")
         yield KeyedTable(IN_FORCE, id="in-force")
-        yield KeyFooter()
+        yield KeyBar()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         flags: list[Flag] = getattr(self.app, "flags", [])

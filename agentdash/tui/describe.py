@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from agentdash.tui.cluster_events import ClusterEvents
-from agentdash.tui.footer import KeyFooter
+from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import (
     LiveScreen,
     pool_wait,
@@ -173,7 +173,7 @@ class DescribeScreen(LiveScreen):
             if self.events_of is not None:
                 events_of = self.events_of
                 yield ClusterEvents(lambda: events_of(self.pool, None))
-        yield KeyFooter()
+        yield KeyBar()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         pool = next((p for p in snapshot.pools if p.name == self.pool), None)
@@ -259,7 +259,7 @@ class PodScreen(LiveScreen):
             if self.events_of is not None:
                 events_of = self.events_of
                 yield ClusterEvents(lambda: events_of(self.pod.pool, self.pod.name))
-        yield KeyFooter()
+        yield KeyBar()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         now = next((p for p in snapshot.pods if p.name == self.pod.name), None)

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from agentdash.tui.columns import Column
-from agentdash.tui.footer import KeyFooter
+from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen, event_at, event_pool, event_row, event_text
 from agentdash.tui.render import fit, room
 from agentdash.tui.table import KeyedTable
@@ -64,7 +64,7 @@ class EventsScreen(LiveScreen):
                 event_columns(CHANGE_WIDTH[0]), id="events", newest_first=True, enter="Why"
             )
             yield Static(id="detail")
-        yield KeyFooter()
+        yield KeyBar()
 
     def on_data_table_row_highlighted(self) -> None:
         event = self.selected_event

@@ -13,7 +13,7 @@ from textual.widgets import Input, Label, Static
 
 from agentdash.tui.attention import Flag
 from agentdash.tui.columns import Column
-from agentdash.tui.footer import KeyFooter
+from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import (
     LiveScreen,
     event_at,
@@ -106,7 +106,7 @@ class FleetScreen(LiveScreen):
         yield Static(id="detail")
         yield Label("Recent scale events", id="recent-title")
         yield KeyedTable(RECENT, id="recent", newest_first=True)
-        yield KeyFooter()
+        yield KeyBar()
 
     @property
     def selected_pool(self) -> str | None:  # type: ignore[override]

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from agentdash.tui.columns import Column
-from agentdash.tui.footer import KeyFooter
+from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen
 from agentdash.tui.render import age
 from agentdash.tui.table import KeyedTable
@@ -63,7 +63,7 @@ class PodsScreen(LiveScreen):
             id="pods",
             enter="Pod detail",
         )
-        yield KeyFooter()
+        yield KeyBar()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         self.now = snapshot.ts

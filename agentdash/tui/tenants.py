@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from agentdash.tui.columns import Column
-from agentdash.tui.footer import KeyFooter
+from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen, tenant_wait
 from agentdash.tui.render import Wait, budget_bar, duration, tokens
 from agentdash.tui.table import KeyedTable
@@ -58,7 +58,7 @@ class TenantsScreen(LiveScreen):
             id="tenants",
             enter="Its pools",
         )
-        yield KeyFooter()
+        yield KeyBar()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         rows = []

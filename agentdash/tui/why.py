@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
-from agentdash.tui.footer import KeyFooter
+from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen, event_row, pool_wait
 from agentdash.tui.render import fit, room, tokens
 from agentdash.tui.table import KeyedTable
@@ -136,7 +136,7 @@ class WhyScreen(LiveScreen):
         yield KeyedTable(
             [("TIME", 8), ("CHANGE", 15), ("WHY", None)], id="pool-events", newest_first=True
         )
-        yield KeyFooter()
+        yield KeyBar()
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         pool = next((p for p in snapshot.pools if p.name == self.pool), None)

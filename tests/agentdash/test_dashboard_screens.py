@@ -68,21 +68,6 @@ async def test_the_footer_keeps_help_and_quit_on_every_screen_at_80_columns(
             assert after_enter.startswith("? Help  q Quit"), (keys, footer)
 
 
-async def test_the_footer_follows_the_focus_and_the_screen(tmp_path: Path) -> None:
-    app = await make(tmp_path)
-    async with app.run_test(size=SMALL) as pilot:
-        await pilot.pause()
-        fleet_keys = screen_lines(app)[-1]
-        assert "q Quit" in fleet_keys
-        # Typing a filter: only the filter's key and the palette's are live.
-        for keys, quit_shown in ((["slash"], False), (["enter"], True), (["p"], True),
-                                 (["escape"], True), (["slash"], False)):  # fmt: skip
-            await pilot.press(*keys)
-            await eventually(lambda q=quit_shown: ("q Quit" in screen_lines(app)[-1]) == q)  # type: ignore[misc]
-        await pilot.press("enter")
-        await eventually(lambda: screen_lines(app)[-1] == fleet_keys)
-
-
 async def test_ctrl_p_and_colon_both_open_the_palette(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
