@@ -20,6 +20,7 @@ from controller.core.history import History
 from controller.core.model import Overrides, Pin, PoolObservation, PoolPause, ScaleDecision
 from controller.core.policy import decide
 from tests.support.factories import config, pool
+from tests.support.strategies import examples
 
 T = TypeVar("T")
 
@@ -98,7 +99,7 @@ def _toggle(said: Mapping[str, T], name: str, make: Callable[[], T]) -> dict[str
     return out
 
 
-SEEDS = range(16)
+SEEDS = range(examples(16))  # a fast lane runs fewer (tests/support/strategies.examples)
 _FORECASTS = ("no forecast yet", "(budget pace)", "not paced")
 
 
