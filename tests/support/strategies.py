@@ -19,8 +19,9 @@ settings.register_profile("fast", max_examples=25)
 
 
 def examples(n: int) -> int:
-    """A property's examples (or a seeded test's seeds): `n` in the full suite, a quarter of them (10 at least) in the
-    fast lane, so that the lane runs every property and still takes under two minutes."""
+    """A property's examples, or a seeded test's seeds: `n` in the full suite, a quarter of
+    them (10 at least) in the fast lane, so that the lane runs every property and still takes
+    under two minutes."""
     return max(10, n * settings.default.max_examples // 100) if n > 10 else n
 
 
