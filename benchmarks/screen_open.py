@@ -13,8 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from textual._doc import take_svg_screenshot
-
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.sample import sample_feed
 
@@ -26,10 +24,16 @@ RUNS = 5
 def open_screen(keys: list[str], overrides: Path) -> float:
     """The process time of one app started, `keys` pressed and the screen exported."""
     start = time.process_time()
-    feed = asyncio.run(sample_feed(overrides=overrides))
-    app = AgentDashApp(feed, read_only=False, refresh_s=None)
-    take_svg_screenshot(app=app, press=keys, terminal_size=(80, 24))
+    asyncio.run(_open(keys, overrides))
     return time.process_time() - start
+
+
+async def _open(keys: list[str], overrides: Path) -> None:
+    app = AgentDashApp(await sample_feed(overrides=overrides), read_only=False, refresh_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*keys)
+        await pilot.pause()
+        app.export_screenshot()
 
 
 def main() -> None:

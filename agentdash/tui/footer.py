@@ -1,15 +1,17 @@
 """The key bar at the foot of every screen: the keys that work here, drawn as one line.
 
-It looks and acts as Textual's Footer (a key runs when clicked, a disabled one is dim and rings
-the bell, the wheel scrolls keys that do not fit, the command palette's key sits on the right),
-but it is one widget, redrawn only when the keys change. Footer builds a styled widget per key
-and rebuilt the row on every focus change: opening a screen over SSH cost about half a second
-of CPU, most of it that row."""
+It looks and acts as Textual's Footer: a key runs when clicked, a disabled one is dim and rings
+the bell, the wheel scrolls keys that do not fit, the command palette's key sits on the right.
+It is one widget, redrawn only when the keys change, because Footer's widget per key is costly
+to build and style and it rebuilds them all on every focus change: opening a screen over SSH
+would spend most of its CPU on this one row (benchmarks/screen_open.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -18,8 +20,12 @@ from textual.widget import Widget
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+DIM = Style(dim=True)
+
 
 class ShownKey(NamedTuple):
+    """One key in the bar: what it runs (`key`, pressed as if typed) and what it says."""
+
     key: str
     display: str
     description: str
@@ -28,7 +34,7 @@ class ShownKey(NamedTuple):
 
 
 class Placed(NamedTuple):
-    """Where a key was drawn on the last render, to find what the mouse is over."""
+    """The columns [start, end) a key takes in the bar."""
 
     start: int
     end: int
@@ -68,7 +74,7 @@ class KeyBar(Widget, can_focus=False):
         self._keys: tuple[ShownKey, ...] = ()
         self._palette: ShownKey | None = None
         self._first = 0
-        self._placed: list[Placed] = []
+        """The first key shown: the wheel moves it when the keys do not all fit."""
         self._hovered: ShownKey | None = None
 
     def on_mount(self) -> None:
@@ -100,59 +106,60 @@ class KeyBar(Widget, can_focus=False):
                 tooltip=active.tooltip,
             )
             if binding.key == self.app.COMMAND_PALETTE_BINDING:
-                palette = shown if self.app.ENABLE_COMMAND_PALETTE else None
+                if self.app.ENABLE_COMMAND_PALETTE:
+                    palette = shown._replace(tooltip=binding.tooltip or binding.description)
             elif binding.show:
                 by_action.setdefault(binding.action, shown)
         return tuple(by_action.values()), palette
 
+    def _layout(self) -> list[Placed]:
+        """Where each key shown goes at the bar's width, the palette's last."""
+        return layout(self._keys[self._first :], self._palette, self.size.width)
+
     def render(self) -> Text:
-        width = self.size.width
         line = Text(no_wrap=True, overflow="crop", end="")
-        self._placed = []
-        tail = self._palette_text()
-        for shown in self._keys[self._first :]:
-            start = len(line)
-            line.append_text(self._styled(shown, f" {shown.display} ", f"{shown.description} "))
-            if len(line) > width - len(tail):
-                line.truncate(width - len(tail))
-                break
-            self._placed.append(Placed(start=start, end=len(line), shown=shown))
-        if tail and self._palette is not None:
-            line.pad_right(width - len(tail) - len(line))
-            self._placed.append(Placed(start=len(line) + 1, end=width, shown=self._palette))
-            line.append_text(tail)
+        for placed in self._layout():
+            line.pad_right(placed.start - line.cell_len)
+            text = self._drawn(placed.shown, palette=placed.shown is self._palette)
+            text.truncate(placed.end - placed.start)
+            line.append_text(text)
         return line
 
-    def _palette_text(self) -> Text:
-        if self._palette is None:
-            return Text()
-        separator = Text("▏", style=self.get_component_rich_style("keybar--separator"))
-        palette = self._palette
-        return separator + self._styled(palette, palette.display, f" {palette.description} ")
-
-    def _styled(self, shown: ShownKey, key: str, description: str) -> Text:
+    def _drawn(self, shown: ShownKey, palette: bool) -> Text:
         key_style = self.get_component_rich_style("keybar--key")
         description_style = self.get_component_rich_style("keybar--description")
-        if shown is self._hovered:
+        if shown == self._hovered:
             hover = self.get_component_rich_style("keybar--hover")
             key_style, description_style = key_style + hover, description_style + hover
         if not shown.enabled:
             key_style, description_style = key_style + DIM, description_style + DIM
-        return Text.assemble((key, key_style), (description, description_style))
+        if palette:
+            separator = self.get_component_rich_style("keybar--separator")
+            return Text.assemble(
+                ("▏", separator),
+                (shown.display, key_style),
+                (f" {shown.description} ", description_style),
+            )
+        if not shown.description:
+            return Text(f" {shown.display} ", key_style)
+        return Text.assemble(
+            (f" {shown.display} ", key_style), (f"{shown.description} ", description_style)
+        )
 
     def _at(self, x: int) -> ShownKey | None:
-        return next((p.shown for p in self._placed if p.start <= x < p.end), None)
+        return next((p.shown for p in self._layout() if p.start <= x < p.end), None)
 
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        hovered = self._at(event.x)
-        if hovered is not self._hovered:
-            self._hovered = hovered
-            self.tooltip = hovered.tooltip if hovered is not None and hovered.tooltip else None
+    def _hover(self, shown: ShownKey | None) -> None:
+        if shown != self._hovered:
+            self._hovered = shown
+            self.tooltip = shown.tooltip if shown is not None and shown.tooltip else None
             self.refresh()
 
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._hover(self._at(event.x))
+
     def on_leave(self, event: events.Leave) -> None:
-        self._hovered = None
-        self.refresh()
+        self._hover(None)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         shown = self._at(event.x)
@@ -163,30 +170,56 @@ class KeyBar(Widget, can_focus=False):
         else:
             self.app.bell()
 
+    def on_resize(self, event: events.Resize) -> None:
+        first = min(self._first, self._last_first(event.size.width))
+        if first != self._first:  # wider: the keys scrolled away come back
+            self._first = first
+            self.refresh()
+
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         """The wheel brings keys that did not fit into view, one at a time."""
-        if not self._fits_from(self._first):
-            self._first += 1
-            self.refresh()
-
-    def _fits_from(self, first: int) -> bool:
-        """Whether the keys from `first` on fit beside the palette's key."""
-        widths = (len(k.display) + len(k.description) + 3 for k in self._keys[first:])
-        palette = self._palette
-        room = self.size.width - (
-            len(palette.display) + len(palette.description) + 3 if palette else 0
-        )
-        return sum(widths) <= room
+        self._scroll(event, min(self._first + 1, self._last_first(self.size.width)))
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        if self._first > 0:
-            self._first -= 1
+        self._scroll(event, max(self._first - 1, 0))
+
+    def _scroll(self, event: events.MouseEvent, first: int) -> None:
+        event.stop()
+        if first != self._first:
+            self._first = first
+            self._hover(None)  # the key under the mouse is another one now
             self.refresh()
 
+    def _last_first(self, columns: int) -> int:
+        """The first key shown when scrolled to the end: the last keys fit from there, or, on a
+        bar too narrow for them, the last key is shown alone."""
+        room = columns - (width(self._palette) if self._palette else 0)
+        first = len(self._keys)
+        while first > 0 and width(self._keys[first - 1]) <= room:
+            room -= width(self._keys[first - 1])
+            first -= 1
+        return min(first, max(len(self._keys) - 1, 0))
 
-def _width(shown: ShownKey) -> int:
-    """The columns a key takes: its key and description, and three spaces or a bar and two."""
-    return len(shown.display) + len(shown.description) + 3
+
+def layout(keys: Sequence[ShownKey], palette: ShownKey | None, columns: int) -> list[Placed]:
+    """The keys left to right, cut where the palette's key begins (a key cut short still
+    takes the columns it shows), and the palette's key at the right end."""
+    room = max(columns - (width(palette) if palette else 0), 0)
+    placed: list[Placed] = []
+    start = 0
+    for shown in keys:
+        if start >= room:
+            break
+        end = start + width(shown)
+        placed.append(Placed(start=start, end=min(end, room), shown=shown))
+        start = end
+    if palette is not None:
+        placed.append(Placed(start=room, end=max(columns, room), shown=palette))
+    return placed
 
 
-DIM = Style(dim=True)
+def width(shown: ShownKey) -> int:
+    """The cells a key takes: the key between two spaces, then its description and a space (the
+    palette's: a bar, the key, then its description between two spaces)."""
+    pads = 3 if shown.description else 2
+    return cell_len(shown.display) + cell_len(shown.description) + pads

@@ -12,7 +12,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import CommandPalette
 
-from agentdash.tui.footer import KeyBar
+from agentdash.tui.events_view import EventsScreen
+from agentdash.tui.footer import KeyBar, ShownKey, layout
 from agentdash.tui.pods import PodsScreen
 from tests.support import eventually
 from tests.support.dashboard import make, screen_lines
@@ -68,16 +69,52 @@ async def test_the_wheel_brings_the_keys_that_did_not_fit_into_view(tmp_path: Pa
         for _ in range(30):
             wheel(bar, down=True)
         await eventually(lambda: "Dry-run" in bar_line(app))
-        assert "Why" not in bar_line(app)
-        assert bar_line(app).rstrip().endswith("^p Commands")
+        # Scrolled to the end, not past it: the last keys fill the bar.
+        assert bar_line(app).startswith(" u Unpin  s Pause tenant")
+        assert bar_line(app).rstrip().endswith("d Dry-run     ▏^p Commands")
         for _ in range(30):
             wheel(bar, down=False)
         await eventually(lambda: bar_line(app) == first)
 
 
-async def test_the_key_under_the_mouse_is_lit(tmp_path: Path) -> None:
+async def test_keys_scrolled_away_come_back_when_the_terminal_widens(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar)
+        for _ in range(30):
+            wheel(bar, down=True)
+        await eventually(lambda: "Why" not in bar_line(app))
+        await pilot.resize_terminal(200, 24)
+        await eventually(lambda: bar_line(app).startswith(" ⏎ Why  ? Help  q Quit"))
+        assert "d Dry-run" in bar_line(app)
+
+
+async def test_a_key_cut_short_by_the_palettes_key_still_runs_when_clicked(
+    tmp_path: Path,
+) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        cut = bar_line(app).index(" e ▏")  # Events, its description hidden
+        await pilot.click(KeyBar, offset=(cut + 1, 0))
+        await eventually(lambda: isinstance(app.screen, EventsScreen))
+
+
+def test_on_a_bar_narrower_than_the_palettes_key_nothing_is_placed_off_it() -> None:
+    keys = [ShownKey(key="q", display="q", description="Quit", enabled=True, tooltip="")]
+    palette = ShownKey(key="ctrl+p", display="^p", description="Commands", enabled=True,
+                       tooltip="")  # fmt: skip
+    for columns in (0, 5, 13, 14, 20, 80):
+        placed = layout(keys, palette, columns)
+        assert all(0 <= p.start <= p.end <= max(columns, 0) for p in placed), columns
+        assert placed[-1].shown == palette
+    assert [(p.start, p.end) for p in layout(keys, palette, 80)] == [(0, 8), (67, 80)]
+
+
+async def test_the_key_under_the_mouse_is_lit_and_says_what_it_does(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(200, 24)) as pilot:
         await pilot.pause()
         bar = app.screen.query_one(KeyBar)
 
@@ -86,11 +123,17 @@ async def test_the_key_under_the_mouse_is_lit(tmp_path: Path) -> None:
             assert isinstance(line, Text)
             return line.get_style_at_offset(app.console, column).bgcolor
 
-        pods, help_ = bar_line(app).index("Pods"), bar_line(app).index("Help")
-        unlit = background_at(pods)
-        await pilot.hover(KeyBar, offset=(pods, 0))
-        await eventually(lambda: background_at(pods) != unlit)
+        pause_all, help_ = bar_line(app).index("Pause all"), bar_line(app).index("Help")
+        blank = bar_line(app).index("Dry-run") + 20
+        unlit = background_at(pause_all)
+        await pilot.hover(KeyBar, offset=(pause_all, 0))
+        await eventually(lambda: background_at(pause_all) != unlit)
         assert background_at(help_) == unlit
+        assert bar.tooltip is not None
+        assert "whole controller" in str(bar.tooltip)
+        await pilot.hover(KeyBar, offset=(blank, 0))
+        await eventually(lambda: background_at(pause_all) == unlit)
+        assert bar.tooltip is None
 
 
 class DisabledKey(App[None]):
