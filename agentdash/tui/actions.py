@@ -151,6 +151,9 @@ class OperatorActions:
     def _confirm(self, question: str, label: str, act: Callable[[], ActionEvent]) -> None:
         def done(confirmed: bool | None) -> None:
             if not confirmed:
+                # Cancel has the focus, so a second enter lands here: say so, or an operator
+                # who meant to confirm believes it done.
+                self.app.notify(f"{label} cancelled: nothing changed", markup=False)
                 return
             try:
                 event = act()

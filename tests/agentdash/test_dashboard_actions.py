@@ -15,7 +15,7 @@ from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent, ScaleEvent
 from controller.core.model import Pin, QueueStats
 from tests.support import eventually
-from tests.support.dashboard import POOLS, down_to, make
+from tests.support.dashboard import POOLS, down_to, make, notes
 
 
 def shown(widget: Static) -> str:
@@ -67,6 +67,17 @@ async def test_a_bad_pin_is_refused_in_the_dialog(tmp_path: Path) -> None:
         assert isinstance(app.screen, PinModal)
         assert "whole number" in shown(app.screen.query_one("#error", Static))
         await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+        assert app.feed.store.current().pins == {}
+
+
+async def test_a_pin_cancelled_at_its_confirmation_says_nothing_changed(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        # enter twice: the dialog, then the confirmation, whose focus is on Cancel
+        await pilot.press("w", "3", "tab", "2", "enter", "enter")
+        await eventually(lambda: any("Pin cancelled: nothing changed" in n for n in notes(app)))
         assert isinstance(app.screen, FleetScreen)
         assert app.feed.store.current().pins == {}
 
