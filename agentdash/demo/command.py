@@ -49,7 +49,7 @@ def add_parser(commands: Any) -> None:
         "--duration",
         type=flags.number(0, 7 * 86400, above=True),
         metavar="S",
-        help="seconds of workload (headless default 60; live: repeat until Ctrl-C)",
+        help="seconds of workload (headless default 60; the dashboard repeats it until you quit)",
     )
     demo.add_argument("--events", type=Path, metavar="FILE", help="write events as JSON lines")
     demo.add_argument(
