@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Label
+from textual.widgets import Label, Static
 
 from agentdash.tui.attention import ALARM, Flag, InForce
 from agentdash.tui.columns import Column
@@ -40,16 +40,52 @@ class AttentionScreen(LiveScreen):
 
     def __init__(self) -> None:
         super().__init__(name="attention")
+        self._flags: dict[str, Flag] = {}
+        self._pools: frozenset[str] = frozenset()
+        self._tenants: frozenset[str] = frozenset()
+
+    @property
+    def selected_flag(self) -> Flag | None:
+        key = self.query_one("#flags", KeyedTable).selected
+        return None if key is None else self._flags.get(key)
+
+    @property
+    def selected_pool(self) -> str | None:  # type: ignore[override]
+        """The flagged pool, so that enter (why), i, w and x act on it."""
+        flag = self.selected_flag
+        return flag.target if flag is not None and flag.target in self._pools else None
+
+    @property
+    def selected_tenant(self) -> str | None:
+        flag = self.selected_flag
+        return flag.target if flag is not None and flag.target in self._tenants else None
 
     def compose(self) -> ComposeResult:
         yield Label("Needs attention", id="flags-title")
-        yield KeyedTable(FLAGS, id="flags")
+        yield KeyedTable(FLAGS, id="flags", enter="Why")
+        yield Static(id="detail")
         yield Label("Overrides in force", id="in-force-title")
         yield KeyedTable(IN_FORCE, id="in-force")
         yield KeyBar()
 
+    def on_data_table_row_highlighted(self) -> None:
+        flag = self.selected_flag
+        text = Text() if flag is None else Text(f"{flag.target}: {flag.detail}")
+        self.query_one("#detail", Static).update(text)
+
+    def on_data_table_row_selected(self) -> None:
+        if self.selected_pool is not None:
+            self.app.action_why()  # type: ignore[attr-defined]
+        elif self.selected_tenant is not None:
+            self.app.action_pools_of_tenant()  # type: ignore[attr-defined]
+        else:
+            self.notify("This is about the whole controller: no pool to explain")
+
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         flags: list[Flag] = getattr(self.app, "flags", [])
+        self._flags = {f"{flag.what}/{flag.target}": flag for flag in flags}
+        self._pools = frozenset(row.name for row in snapshot.pools)
+        self._tenants = frozenset(row.name for row in snapshot.tenants)
         in_force: list[InForce] = getattr(self.app, "in_force", [])
         width = room(self.size.width, (14, 18))
         self.query_one("#flags-title", Label).update(
@@ -58,16 +94,17 @@ class AttentionScreen(LiveScreen):
         self.query_one("#flags", KeyedTable).sync(
             [
                 (
-                    f"{flag.what}/{flag.target}",
+                    key,
                     (
                         Text(flag.what, style="red bold" if flag.severity == ALARM else "yellow"),
                         flag.target,
                         fit(flag.detail, width),
                     ),
                 )
-                for flag in flags
+                for key, flag in self._flags.items()
             ]
         )
+        self.on_data_table_row_highlighted()  # the flag under the cursor may have changed
         self.query_one("#in-force", KeyedTable).sync(
             [
                 (

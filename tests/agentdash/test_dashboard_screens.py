@@ -92,6 +92,29 @@ async def test_the_palette_opens_the_attention_screen(tmp_path: Path) -> None:
         await eventually(lambda: isinstance(app.screen, AttentionScreen))
 
 
+async def test_attention_shows_the_selected_flag_in_full_and_enter_opens_its_target(
+    tmp_path: Path,
+) -> None:
+    app = await make(tmp_path)
+    app.feed.store.set_dry_run(True)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("exclamation_mark")
+        await eventually(lambda: isinstance(app.screen, AttentionScreen))
+        detail = app.screen.query_one("#detail", Static)
+        await eventually(lambda: "controller: dry-run" in shown(detail))
+        await pilot.press("enter")  # the controller: no pool to explain
+        await eventually(lambda: any("no pool to explain" in note for note in notes(app)))
+        await pilot.press("down")  # globex's budget: cut at 80 columns in the table, whole here
+        await eventually(lambda: "globex: runs out in" in shown(detail))
+        assert "tokens" in shown(detail)
+        await pilot.press("enter")  # a tenant: its pools
+        await eventually(lambda: isinstance(app.screen, FleetScreen))
+        pools = app.screen.query_one("#pools", KeyedTable)
+        await eventually(lambda: pools.keys != [])
+        assert all(pool.startswith("globex") for pool in pools.keys)
+
+
 async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
