@@ -28,6 +28,7 @@ import math
 from typing import NamedTuple
 
 from controller.core.allocation import Claim
+from controller.core.burn import MIN_BUCKETS
 from controller.core.config import Config, PoolConfig, TenantConfig
 from controller.core.model import Observations, PoolObservation, Reason
 from controller.core.spend import Forecast, TenantSpend
@@ -363,8 +364,9 @@ _SPENT = (
     "queued until the budget resets"
 )
 _UNKNOWN = (
-    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}), no forecast yet: no growth "
-    "beyond {}, {} -> {}"
+    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}), no forecast yet (a profile "
+    f"of these hours, or {MIN_BUCKETS} minutes of spend for a burn rate): no growth beyond "
+    "{}, {} -> {}"
 )
 _FITS = (
     "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "
