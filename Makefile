@@ -30,8 +30,10 @@ test: lint
 # tests for their deadlines: another worker fills that time. Each worker imports every test
 # module, rewritten for pytest's asserts: where PYTHONDONTWRITEBYTECODE is set, every run
 # would compile them all again, in every worker, so the lane keeps them in __pycache__.
+# Work stealing: a worker that runs out takes tests queued on another, so the lane does not end
+# with one worker still going through its share (about 10 s less here).
 fast: lint
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -m "not e2e" -n $$(( 2 * $$(nproc) ))
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -m "not e2e" -n $$(( 2 * $$(nproc) )) --dist worksteal
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
