@@ -154,6 +154,8 @@ class FleetScreen(LiveScreen):
             pool = next((p for p in self._snapshot.pools if p.name == name), None)
             if pool is not None:
                 text = pool_detail(pool, self._log)
+            elif self.filter and self.query_one("#pools", KeyedTable).row_count == 0:
+                text = Text(f"No pool matches {self.filter!r} (esc clears the filter)")
         self.query_one("#detail", Static).update(text)
 
     def on_data_table_row_highlighted(self) -> None:

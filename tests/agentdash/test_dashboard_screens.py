@@ -115,6 +115,17 @@ async def test_attention_shows_the_selected_flag_in_full_and_enter_opens_its_tar
         assert all(pool.startswith("globex") for pool in pools.keys)
 
 
+async def test_a_filter_that_matches_no_pool_says_so(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"umbrella")
+        detail = app.screen.query_one("#detail", Static)
+        await eventually(lambda: "No pool matches 'umbrella' (esc clears" in shown(detail))
+        await pilot.press("escape")
+        await eventually(lambda: "No pool matches" not in shown(detail))
+
+
 async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
