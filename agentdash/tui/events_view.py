@@ -37,7 +37,7 @@ def event_columns(change: int) -> list[Column]:
 class EventsScreen(LiveScreen):
     AUTO_FOCUS = "#events"
     BINDINGS = [
-        Binding("escape", "app.go_back", "Back"),
+        Binding("escape", "clear_or_back", "Back", tooltip="clear the filter, then back"),
         Binding("slash", "filter", "Filter"),
         Binding("enter", "app.why", "Why"),
     ]
@@ -105,3 +105,12 @@ class EventsScreen(LiveScreen):
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()
+
+    def action_clear_or_back(self) -> None:
+        """esc clears a filter first, as on Fleet; with none set it goes back."""
+        field = self.query_one("#filter", Input)
+        if field.value:
+            field.value = ""  # (Input.Changed refreshes the list)
+            self.query_one("#events", KeyedTable).focus()
+        else:
+            self.app.action_go_back()  # type: ignore[attr-defined]

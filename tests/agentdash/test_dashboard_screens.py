@@ -126,6 +126,20 @@ async def test_a_filter_that_matches_no_pool_says_so(tmp_path: Path) -> None:
         await eventually(lambda: "No pool matches" not in shown(detail))
 
 
+async def test_escape_on_events_clears_its_filter_first_then_goes_back(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "slash", *"zzz", "enter")
+        events = app.screen.query_one("#events", KeyedTable)
+        await eventually(lambda: events.row_count == 0)
+        await pilot.press("escape")
+        await eventually(lambda: events.row_count > 0)
+        assert isinstance(app.screen, EventsScreen)
+        await pilot.press("escape")
+        await eventually(lambda: isinstance(app.screen, FleetScreen))
+
+
 async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
