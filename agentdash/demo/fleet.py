@@ -352,13 +352,17 @@ class DemoFleet:
         if not self.nc.is_connected:
             return None
         js = self.nc.jetstream(timeout=READ_TIMEOUT_S)
-        keys: set[str] = set()
+        # Each pool's tasks are read one after the other (the next read starts past the last
+        # one found), the pools side by side: the wait at quit is the longest queue's, not all.
+        reads = (
+            _keys_in(js, pool.queue.stream, self.config.subject(name))
+            for name, pool in self.config.pools.items()
+        )
         try:
-            for name, pool in self.config.pools.items():
-                keys |= await _keys_in(js, pool.queue.stream, self.config.subject(name))
+            found = await asyncio.gather(*reads)
         except (nats.errors.Error, TimeoutError):
             return None
-        return keys
+        return set().union(*found)
 
 
 async def _keys_in(js: Any, stream: str, subject: str) -> set[str]:
