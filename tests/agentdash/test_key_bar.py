@@ -5,6 +5,7 @@ into view, and the key under the mouse is lit."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import events
@@ -21,8 +22,8 @@ from tests.support.dashboard import make, screen_lines
 SMALL = (80, 24)
 
 
-def bar_line(app: object) -> str:
-    return screen_lines(app)[-1]  # type: ignore[arg-type]
+def bar_line(app: App[Any]) -> str:
+    return screen_lines(app)[-1]
 
 
 async def test_the_bar_follows_the_focus_and_the_screen(tmp_path: Path) -> None:
