@@ -297,6 +297,7 @@ class AgentDashApp(App[None]):
             ("Pod (enter on a pod)", PodScreen),
             ("Tenants", TenantsScreen),
             ("Events", EventsScreen),
+            ("Attention (!)", AttentionScreen),
         ]
         sections += [(title, bindings_of(cls, only_ours=True)) for title, cls in screens]
         # Sorting is read from each table's columns, not bound key by key: one line for it.

@@ -36,7 +36,15 @@ IN_FORCE = [
 
 class AttentionScreen(LiveScreen):
     AUTO_FOCUS = "#flags"
-    BINDINGS = [Binding("escape", "app.go_back", "Back")]
+    BINDINGS = [
+        Binding("escape", "app.go_back", "Back"),
+        Binding(
+            "enter",
+            "open_flag",
+            "Open",
+            tooltip="open what the flag is about: a pool's Why, a tenant's pools",
+        ),
+    ]
 
     def __init__(self) -> None:
         super().__init__(name="attention")
@@ -62,7 +70,7 @@ class AttentionScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Label("Needs attention", id="flags-title")
-        yield KeyedTable(FLAGS, id="flags", enter="Why")
+        yield KeyedTable(FLAGS, id="flags", enter="Open")
         yield Static(id="detail")
         yield Label("Overrides in force", id="in-force-title")
         yield KeyedTable(IN_FORCE, id="in-force")
@@ -74,6 +82,9 @@ class AttentionScreen(LiveScreen):
         self.query_one("#detail", Static).update(text)
 
     def on_data_table_row_selected(self) -> None:
+        self.action_open_flag()
+
+    def action_open_flag(self) -> None:
         if self.selected_pool is not None:
             self.app.action_why()  # type: ignore[attr-defined]
         elif self.selected_tenant is not None:
