@@ -36,6 +36,11 @@ from controller.core.input_files import DuplicateKey, bounded_int, decode, uniqu
 FIELDS = ("t", "pool", "work_s", "tokens")
 MAX_TRACE_SECONDS = 31 * DAY
 """A month replays in seconds; a t of 1e9 would replay for an hour."""
+MAX_LINE = 4096
+"""Characters a line may hold: a task is about 80. A file that is one endless line (a JSON
+array of every task, /dev/zero) is refused at its first 4 KiB, not read whole into memory."""
+BLOCK = 1 << 16
+"""Characters read from the file at once."""
 CHUNK = 2000
 """Tasks handled at once. Lines are parsed by one json.loads a chunk, as one JSON array: at C
 speed (three times faster than a json.loads a line), while the dicts alive at once are a
@@ -207,12 +212,30 @@ def _plain_tasks(
 def load_trace(path: Path | str, config: Config) -> Trace:
     source = str(path)
     try:
-        with Path(path).open(encoding="utf-8-sig") as lines:
-            return parse_trace(lines, config, source)
+        with Path(path).open(encoding="utf-8-sig") as file:
+            return parse_trace(_lines(file, source), config, source)
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise _not_utf8(path, source, exc) from None
+
+
+def _lines(file: IO[str], source: str) -> Iterator[str]:
+    """The file's lines, read a block at a time: a line longer than MAX_LINE characters is
+    refused as soon as it is, and never held whole."""
+    number, rest = 0, ""
+    while block := file.read(BLOCK):
+        lines = (rest + block).split("\n")
+        rest = lines.pop()  # (the start of a line the next block goes on with)
+        if len(rest) > MAX_LINE or (lines and max(map(len, lines)) > MAX_LINE):
+            longer = next((k for k, line in enumerate(lines) if len(line) > MAX_LINE), len(lines))
+            said = f"expected JSON lines, one task a line of at most {MAX_LINE:,} characters"
+            said += "; got a longer line"
+            raise ConfigError(source, f"line {number + longer + 1}", said)
+        number += len(lines)
+        yield from lines
+    if rest:
+        yield rest
 
 
 def _not_utf8(path: Path | str, source: str, exc: UnicodeDecodeError) -> ConfigError:

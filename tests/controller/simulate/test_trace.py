@@ -130,3 +130,23 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     with pytest.raises(ConfigError, match=r"nope\.jsonl: cannot read file: No such file"):
         load_trace(missing, CONFIG)
+
+
+def test_a_file_of_one_endless_line_is_refused_at_its_start(tmp_path: Path) -> None:
+    """A JSON array of every task on one line (or /dev/zero) is one line, not memory."""
+    good = '{"t": 0, "pool": "acme-research", "work_s": 1, "tokens": 1}\n'
+    file = tmp_path / "t.jsonl"
+    file.write_text(good + "[" + ", ".join([good.strip()] * 100_000) + "]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_trace(file, CONFIG)
+    assert str(caught.value) == (
+        f"{file}: line 2: expected JSON lines, one task a line of at most 4,096 characters;"
+        " got a longer line"
+    )
+
+
+def test_a_line_of_just_the_most_characters_reads(tmp_path: Path) -> None:
+    line = '{"t": 0, "pool": "acme-research", "work_s": 1, "tokens": 1}'
+    file = tmp_path / "t.jsonl"
+    file.write_text(line + " " * (4096 - len(line)) + "\n" + line)
+    assert len(load_trace(file, CONFIG)) == 2

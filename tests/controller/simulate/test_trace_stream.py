@@ -128,7 +128,7 @@ BAD = [
      "expected a JSON object: Extra data"),
     ('{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "tenant": "acme"}',
      "tenant: unknown key (expected t, pool, work_s, tokens)"),
-    ('{"t": ' + "[" * 100_000 + "]" * 100_000 + "}", "expected a flat JSON object like {"),
+    ('{"t": ' + "[" * 2_000 + "]" * 2_000 + "}", "expected a flat JSON object like {"),
     ('{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "t": 999}',
      "expected each key once in an object, got 't' twice"),
     ('{"t": 1, "pool": "acme-research", "pool": "acme-support", "work_s": 1, "tokens": 1}',
