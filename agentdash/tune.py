@@ -33,6 +33,11 @@ EXIT_WORSE = 1
 """The pick does worse than the current config on the held-out tail: --output is not written."""
 DEFAULT_TRIALS = 96
 DEFAULT_TIME_BUDGET_S = 90.0
+MAX_TRIALS = 100_000
+MAX_TIME_BUDGET_S = 7 * 86_400.0
+MAX_WORKERS = 1024
+MAX_DRAIN_S = 31 * 86_400.0
+"""As `simulate --drain`: a month (controller.simulate.trace.MAX_TRACE_SECONDS)."""
 POOLS_FOR_TIERS = 6
 """Above this many pools, the search is by tier unless --by says otherwise."""
 
@@ -159,27 +164,22 @@ def _options(args: argparse.Namespace) -> _Options:
     """The numbers, checked before any file is read: a bad one is one line naming it."""
     from controller.simulate.tradeoff import Objective
 
-    def whole(v: float) -> bool:
-        return v.is_integer()
-
     holdout = _number("--holdout", args.holdout, lambda v: 0 <= v < 1, "a number >= 0 and < 1")
-    trials = _number("--trials", args.trials, lambda v: v >= 2 and whole(v), "a whole number >= 2")
-    budget = _number("--time-budget", args.time_budget, lambda v: v >= 0, "a number >= 0")
+    trials = _whole("--trials", args.trials, 2, MAX_TRIALS)
+    budget = _bounded("--time-budget", args.time_budget, MAX_TIME_BUDGET_S)
     seed = _whole("--seed", args.seed, 0, flags.MAX_SEED)
-    workers = _number(
-        "--workers", args.workers, lambda v: v >= 1 and whole(v), "a whole number >= 1"
-    )
-    drain = _number("--drain", args.drain, lambda v: v >= 0, "a number >= 0")
+    workers = _whole("--workers", args.workers, 1, MAX_WORKERS)
+    drain = _bounded("--drain", args.drain, MAX_DRAIN_S)
     try:
         objective = Objective.parse(args.objective)
     except ValueError as exc:
         raise ConfigError("--objective", "", str(exc)) from None
     return _Options(
         holdout=holdout,
-        trials=int(trials),
+        trials=trials,
         time_budget=budget or None,
         seed=seed,
-        workers=int(workers),
+        workers=workers,
         drain=drain,
         objective=objective,
     )
@@ -333,6 +333,14 @@ def _number(option: str, text: str, ok: Any, expected: str) -> float:
     if not math.isfinite(value) or not ok(value):  # inf is no drain, budget or seed
         raise ConfigError(option, "", f"expected {expected}, got {text!r}")
     return value
+
+
+def _bounded(option: str, text: str, high: float) -> float:
+    """A number from 0 to `high`, said as flags.number says it."""
+    try:
+        return flags.number(0, high)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(option, "", str(exc)) from None
 
 
 def _whole(option: str, text: str, low: int, high: int) -> int:
