@@ -282,6 +282,11 @@ def _pace_cap(
     waiting = ""
     if lag > 0 and spare > 0:
         more = math.floor(spare / price.rounds + 1e-9) if price.rounds else want
+        if price.rounds and cap + more > pool.current:
+            # Growing takes one round more than it pays: the spare falls by a task's tokens at
+            # each count and climbs back as the forecast runs down, and at the edge of a round
+            # a pool would start a pod and let it go at every count.
+            more = max(pool.current - cap, math.floor(spare / price.rounds - 1 + 1e-9), 0)
         cap += more
         waiting = f" + {more} for the tasks waiting from the {round(spare):,} beyond it"
     if landing is not None and cap > landing:

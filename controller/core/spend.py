@@ -268,7 +268,7 @@ class TenantSpend:
             tokens += sum(burn.expected(low, high) for low, high in unknown)
             rate = burn.at(now) if unknown[0][0] == now else rate
         days = days if days < MAX_DAYS else 0
-        return Forecast(tokens, max(rate, 0.0), days, scale if days else 1.0, burn)
+        return Forecast(max(tokens, 0.0), max(rate, 0.0), days, scale if days else 1.0, burn)
 
     def _ratio(self, now: float) -> float:
         """Today's tokens over what the profile expected for the hours seen so far, shrunk
@@ -283,6 +283,10 @@ class TenantSpend:
             if learned is not None:
                 seen += self.today_tokens[k]
                 expected += learned * self.today_seconds[k]
+        # Today's tokens so far can count below zero where a queue's tokens fell faster than
+        # tokens were spent (its tasks valued at the tenant's mean tokens a task, cheaper than
+        # that): no day asks for fewer than none.
+        seen = max(seen, 0.0)
         return (seen + prior) / (expected + prior) if expected + prior > 0 else 1.0
 
     def _bin(self, now: float) -> int:

@@ -426,3 +426,51 @@ def test_past_warn_at_a_pod_of_many_slots_is_priced_by_the_tasks_it_has() -> Non
     decision = many_slots(1_000_000, 850_000 / 300)
     assert decision.desired == 3
     assert "at 42,000 tokens for 3 tasks each" in decision.main_reason.detail
+
+
+@pytest.mark.parametrize(
+    ("rounds", "current", "kept"),
+    [(2.5, 0, 1), (2.5, 1, 1), (2.5, 2, 2), (2.5, 3, 2), (3.5, 1, 2), (1.5, 2, 1)],
+)
+def test_a_pace_grows_for_the_tasks_waiting_only_a_round_past_the_edge(
+    rounds: float, current: int, kept: int
+) -> None:
+    """What is left beyond the forecast pays a replica for each three rounds of tasks (3,000
+    tokens here, at 1,000 a task). That spare falls by a task's tokens at each count and climbs
+    back as the forecast runs down: at the edge of a round, a pool would start a pod and let it
+    go at every count. Growing takes one round more than it pays; holding or shrinking, none."""
+    cfg = tenant_config(1_000_000, warn_at=0.5)
+    evening = DAY + 20 * H  # a task a minute since yesterday: 4 h of them to come
+    spend, _ = spending(cfg.tenants["t"], lambda t: PER_TASK / 60, 0.0, evening)
+    forecast = spend.forecast(evening)
+    assert forecast is not None
+    left = round(forecast.tokens + rounds * 3 * PER_TASK)
+    obs = Observations(
+        {"a": PoolObservation(14, 0, current, current, mean_task_seconds=30.0)},
+        tokens_today={"t": 1_000_000 - left},
+        replica_seconds_today={"t": 10_000.0},
+        spend={"t": spend},
+    )
+    (decision,) = decide(cfg, obs, now=evening)
+    assert decision.desired == kept
+    assert paced(decision)
+    assert f"+ {kept} for the tasks waiting from the" in decision.main_reason.detail
+
+
+def test_a_queue_worked_off_cheaper_than_its_mean_task_forecasts_no_less_than_nothing() -> None:
+    """A tenant's waiting tasks are valued at its mean tokens a task. A backlog of a pool whose
+    tasks cost less than that, worked off, counts its tokens as falling faster than they are
+    spent: today reads below zero. The forecast then is of no more tokens, not of fewer than
+    none (a forecast below zero made a pace that flipped a pool between 0 and its maximum)."""
+    cfg = tenant_config(1_000_000, warn_at=0.5)
+    tenant = cfg.tenants["t"]
+    spend, _ = spending(tenant, lambda t: PER_TASK / 60, 0.0, DAY - 60)
+    # From a minute before the reset, a backlog of 2,000 tasks waits: counted yesterday.
+    for minute in range(-1, 180):
+        spend.observe(1_000 * (minute + 1), DAY + 60 * minute, minute + 1, lag=2_000)
+    # Then worked off at 1 token a task: today's tokens asked fall by about 2,000,000.
+    spend.observe(182_000, DAY + 3 * H, 2_181, lag=0)
+    forecast = spend.forecast(DAY + 3 * H)
+    assert forecast is not None
+    assert forecast.scale >= 0
+    assert forecast.tokens >= 0
