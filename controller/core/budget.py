@@ -47,13 +47,16 @@ average counts idle seconds too)."""
 
 
 def budget_rule(
-    tenant: TenantConfig, used: int | None, tasks: int | None = None, most_in_flight: int = 0
+    tenant: TenantConfig,
+    used: int | None,
+    task_tokens: float | None = None,
+    most_in_flight: int = 0,
 ) -> str | None:
-    """Which budget rule holds a tenant's pools back at `used` tokens and `tasks` done today:
-    EXHAUSTED (a hard cap reached: 0 replicas), SPENT (a soft cap reached: down to the
-    floor), WARNING (past warn_at, or with less left than the `most_in_flight` tasks its
-    pools may run at once would spend at its tokens a task (`in_flight`): the forecast, the
-    pace if it does not fit, and the landing) or none. Between two passes a tenant's pools
+    """Which budget rule holds a tenant's pools back at `used` tokens today, at `task_tokens`
+    a task (None: not known): EXHAUSTED (a hard cap reached: 0 replicas), SPENT (a soft cap
+    reached: down to the floor), WARNING (past warn_at, or with less left than the
+    `most_in_flight` tasks its pools may run at once would spend (`in_flight`): the forecast,
+    the pace if it does not fit, and the landing) or none. Between two passes a tenant's pools
     can decide differently for its tokens and tasks waiting only if this changes."""
     budget = tenant.daily_token_budget
     if budget is None or used is None:
@@ -64,7 +67,7 @@ def budget_rule(
         return WARNING
     # The tasks in flight when the budget runs out still spend: the landing must begin while
     # what is left covers them, whatever warn_at says.
-    if tasks and budget - used <= most_in_flight * used / tasks:
+    if task_tokens and budget - used <= most_in_flight * task_tokens:
         return WARNING
     return None
 

@@ -105,6 +105,7 @@ class Engine:
             pools=self._readings,
             tokens_today=self.tenant_tokens.used,
             tasks_today=self.tenant_tokens.tasks_today,
+            task_tokens=self.tenant_tokens.task_tokens,
             stale_tokens=self.tenant_tokens.stale,
             unobserved=self._unobserved,
             replica_seconds_today=self._spent,

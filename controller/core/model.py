@@ -55,6 +55,10 @@ class Observations:
     tasks_today: Mapping[str, int] = field(default_factory=dict)
     """Tasks its workers reported done today per tenant, where known: with tokens_today, its
     tokens a task (what the tasks it may have in flight could spend)."""
+    task_tokens: Mapping[str, float] = field(default_factory=dict)
+    """Per tenant, its tokens a task as last known: today's once a task is reported today,
+    else the last day's, so that the first tasks after a reset are priced too. A tenant
+    absent here is read from tokens_today and tasks_today."""
     tasks_held: Mapping[str, int] | None = None
     """Per tenant, the tasks its pools hold (the lag of their readings, a stale one none):
     the most it may have in flight. None: worked out from `pools` (controller.core.policy);

@@ -184,7 +184,11 @@ def _budget_rule(config: Config, observations: Observations, tenant: str) -> str
     if held is None:
         held = tasks_held(config, observations.pools)
     most = in_flight(config.most_in_flight[tenant], held[tenant])
-    return budget_rule(spec, used, observations.tasks_today.get(tenant), most)
+    each = observations.task_tokens.get(tenant)
+    if each is None:
+        tasks = observations.tasks_today.get(tenant)
+        each = used / tasks if tasks else None
+    return budget_rule(spec, used, each, most)
 
 
 def _budget(

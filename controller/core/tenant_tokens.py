@@ -43,6 +43,9 @@ class TenantTokens:
         """Why a tenant's tokens are only the last known."""
         self.tasks_today: dict[str, int] = {}
         """The tasks its workers reported done today, where known."""
+        self.task_tokens: dict[str, float] = {}
+        """Its tokens a task: today's once a task is done today, else the last day's (at a
+        reset, today's tokens and tasks start over from none)."""
         self.rules: dict[str, str | None] = {}
         """Per budgeted tenant: its budget rule as of its last tokens."""
         self.paced: set[str] = set()
@@ -70,6 +73,8 @@ class TenantTokens:
         if self.used.get(tenant) == used and was_stale == stale and not new:
             return Told(new=False, reclaim=False)  # (new tasks alone move its tokens a task)
         self.used[tenant] = used
+        if tasks:
+            self.task_tokens[tenant] = used / tasks
         if stale is None:
             self.stale.pop(tenant, None)
         else:
@@ -77,7 +82,7 @@ class TenantTokens:
         config = self.config.tenants[tenant]
         if config.daily_token_budget is None:
             return Told(new=True, reclaim=False)
-        rule = self._budget_rule(tenant, used, tasks)
+        rule = self._budget_rule(tenant, used)
         moved = self.rules.get(tenant, "") != rule
         if moved or (rule is not None and (self.exact_reasons or was_stale != stale)):
             self._rule(tenant, rule)
@@ -90,15 +95,15 @@ class TenantTokens:
         used = self.used.get(tenant)
         if used is None or self.config.tenants[tenant].daily_token_budget is None:
             return False
-        rule = self._budget_rule(tenant, used, self.tasks_today.get(tenant))
+        rule = self._budget_rule(tenant, used)
         if self.rules.get(tenant, "") == rule:
             return False
         self._rule(tenant, rule)
         return True
 
-    def _budget_rule(self, tenant: str, used: int, tasks: int | None) -> str | None:
+    def _budget_rule(self, tenant: str, used: int) -> str | None:
         most = in_flight(self.config.most_in_flight[tenant], self.held.get(tenant, 0))
-        return budget_rule(self.config.tenants[tenant], used, tasks, most)
+        return budget_rule(self.config.tenants[tenant], used, self.task_tokens.get(tenant), most)
 
     def _rule(self, tenant: str, rule: str | None) -> None:
         self.rules[tenant] = rule

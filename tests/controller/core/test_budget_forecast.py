@@ -257,7 +257,8 @@ def test_the_landing_begins_while_what_is_left_covers_the_tasks_in_flight(
     used: int, tasks: int | None, rule: str | None
 ) -> None:
     tenant = tenant_config(1_000_000).tenants["t"]
-    assert budget_rule(tenant, used, tasks, most_in_flight=8) == rule
+    each = used / tasks if tasks else None
+    assert budget_rule(tenant, used, each, most_in_flight=8) == rule
 
 
 def utc(text: str) -> float:

@@ -94,3 +94,17 @@ def test_a_tenant_whose_day_does_not_fit_spends_its_budget_over_the_day_never_pa
     assert len(third) * TOKENS >= budget - 20 * TOKENS
     hours = {int((s - 2 * DAY) // H) for s in third}
     assert {17, 18} <= hours
+
+
+def test_a_hard_cap_with_a_backlog_at_its_reset_is_not_overspent_by_the_first_tasks() -> None:
+    """A budget of 20 tasks a day against a task a minute: at each reset thousands wait. Right
+    after it no task is done yet today, but the tenant's tokens a task are known from the day
+    before: what 40 replicas would start at once is weighed against what is left (they used
+    to start 40 tasks, twice the day's budget, then 40 more before the count came in)."""
+    tenant = {"tier": "growth", "daily_token_budget": 20 * TOKENS, "hard_cap": True}
+    cfg = config({"a": pool("t", max_replicas=40)}, {"t": tenant})
+    tasks = trace(cfg, *[(60.0 * k, "a", 30.0, TOKENS) for k in range(2 * 1440)])
+    cluster = run(cfg, tasks, days=2)
+    assert cluster.tenants["t"].over == 0
+    starts = [t + w for t, w in zip(tasks.t, cluster.wait, strict=True) if w >= 0]
+    assert any(DAY <= s < 2 * DAY for s in starts)  # the second day still serves
