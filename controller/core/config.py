@@ -94,7 +94,8 @@ class TenantConfig(StrictModel):
     """Fraction of the budget from which the pools are paced, if the forecast spend until the
     reset is more than what is left."""
     hard_cap: Flag = True
-    """At 100% of the budget: true scales the tenant's pools to zero, false only stops growth."""
+    """At 100% of the budget: true scales the tenant's pools to zero; false down to what the
+    operator keeps warm (min_replicas, a pin), the queue waiting for the reset."""
     max_report_share: Fraction = 0.05
     """The most of the daily budget one usage report may spend: a report over it is held (not
     spent) and audited with its subject, pool and task. An agent's task rarely takes a few

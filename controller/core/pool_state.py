@@ -153,16 +153,19 @@ def what_next(decision: ScaleDecision | None, overrides: Overrides, now: float) 
     return ""
 
 
-def budget_next(tenant: TenantConfig, runs_out_in: float | None, replicas: int, now: float) -> str:
+def budget_next(
+    tenant: TenantConfig, runs_out_in: float | None, replicas: int, now: float, floor: int = 0
+) -> str:
     """When the tenant's budget runs out at its burn rate, if before it starts over, and
-    what the pool does then: to 0 under a hard cap, else it grows no more. "" where it does
-    not run out today, or the pool has nothing to lose."""
-    if runs_out_in is None or runs_out_in <= 0 or replicas == 0:
+    what the pool does then: to 0 under a hard cap, else to its `floor` (min_replicas, a
+    pin: controller.core.budget's soft cap). "" where it does not run out today, or the pool
+    has nothing to lose."""
+    if runs_out_in is None or runs_out_in <= 0 or replicas <= (0 if tenant.hard_cap else floor):
         return ""
     when = now + runs_out_in
     if when >= tenant.clock.day(now).end:
         return ""
-    then = "-> 0" if tenant.hard_cap else "-> grows no more"
+    then = "-> 0" if tenant.hard_cap else f"-> {floor} (its floor)"
     return f"budget runs out {_at(when, now)} at its burn rate {then}"
 
 

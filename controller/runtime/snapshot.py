@@ -244,7 +244,11 @@ def _with_budget_ends(
         else replace(
             row,
             next_step=budget_next(
-                config.tenants[row.tenant], runs_out[row.tenant], row.replicas, now
+                config.tenants[row.tenant],
+                runs_out[row.tenant],
+                row.replicas,
+                now,
+                floor=max(config.pools[row.name].min_replicas, row.pin or 0),
             ),
         )
         for row in pools

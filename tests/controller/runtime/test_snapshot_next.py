@@ -24,12 +24,14 @@ def fleet(hard_cap: bool = True) -> Config:
     )
 
 
-def test_a_hard_cap_goes_to_0_then_a_soft_one_grows_no_more() -> None:
-    for hard_cap, then in ((True, "-> 0"), (False, "-> grows no more")):
+def test_a_hard_cap_goes_to_0_then_a_soft_one_to_its_floor() -> None:
+    for hard_cap, then in ((True, "-> 0"), (False, "-> 1 (its floor)")):
         tenant = fleet(hard_cap).tenants["acme"]
-        assert budget_next(tenant, 3600.0, 2, NOW) == (
+        assert budget_next(tenant, 3600.0, 2, NOW, floor=1) == (
             f"budget runs out 13:00:00 UTC (in 60 min) at its burn rate {then}"
         )
+    soft = fleet(hard_cap=False).tenants["acme"]
+    assert budget_next(soft, 3600.0, 1, NOW, floor=1) == ""  # at its floor: nothing to lose
 
 
 def test_nothing_is_said_for_a_pool_at_0_no_burn_or_a_budget_that_starts_over_first() -> None:
