@@ -35,10 +35,10 @@ from controller.core.config_types import (
     Count,
     Flag,
     Fraction,
+    LagTarget,
     NatsName,
     PoolName,
     PosCount,
-    PosRate,
     PosReplicas,
     PosSeconds,
     Rate,
@@ -161,7 +161,7 @@ class PoolConfig(StrictModel):
     queue: QueueRef
     provider: Annotated[str, Strict()] | None = None
     rpm_per_replica: Rate = 0
-    target_lag_per_replica: PosRate = 1
+    target_lag_per_replica: LagTarget = 1
     min_replicas: Replicas = 0
     max_replicas: PosReplicas = 10
     activation_lag: Count = 0

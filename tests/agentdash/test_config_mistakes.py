@@ -59,6 +59,8 @@ CASES = [
     config("interval 1e-9 (a number, as JSON reads it)", text("interval_seconds: 1",
            "interval_seconds: 1e-9"), "controller.interval_seconds",
            "expected a number >= 0.05, got 1e-09"),
+    config("target lag 1e-310", text("target_lag_per_replica: 2", "target_lag_per_replica: 1e-310"),
+           f"{P}.target_lag_per_replica", "expected a number >= 0.01, got 1e-310"),
     # YAML 1.1 would read these as octal 24, hexadecimal 24 and base 60: not numbers here
     config("max_replicas 030", text("max_replicas: 10", "max_replicas: 030"),
            f"{P}.max_replicas", "expected an integer, got '030'"),
