@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from controller.coordination import handover, history_stream, lease, shared, spend_handover
 from controller.core.config import Config
+from controller.core.printable import printable
 from controller.sources.jetstream_queues import STREAM_BYTES
 from controller.sources.usage import BUSY_SUBJECT, USAGE_SUBJECT
 
@@ -145,7 +146,7 @@ def render(config: Config, source: str, *, stream_bytes: int = STREAM_BYTES) -> 
     grants += producer_grants(config)
     streams = len({pool.queue.stream for pool in config.pools.values()})
     lines = [
-        *_HEADER.format(source=source).splitlines(),
+        *_HEADER.format(source=printable(source)).splitlines(),
         "jetstream: enabled",
         "",
         "accounts: {",

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from controller.core.config import Config
 from controller.core.layout import tier_weights
+from controller.core.printable import printable
 from controller.core.wording import plural
 
 
@@ -24,7 +25,7 @@ def summarize(config: Config, source: str) -> str:
     tiers = sorted(config.tiers.items(), key=lambda t: -t[1].priority)
     weight = tier_weights(config)
     lines = [
-        f"{source}: OK: {plural(len(config.pools), 'pool')}, "
+        f"{printable(source)}: OK: {plural(len(config.pools), 'pool')}, "
         f"{plural(len(config.tenants), 'tenant')}, {plural(len(config.tiers), 'tier')}",
         f"cluster: max {config.cluster.max_pods} pods; "
         f"controller ticks every {config.controller.interval_seconds:g} s",

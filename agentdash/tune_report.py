@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from controller.core.printable import printable
 from controller.core.wording import plural
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ def heading(
         f"the first {share:.0%} of the trace's time" if len(parts.tail) else "the whole trace"
     )
     return (
-        f"{args.config}: {plural(tasks, 'task')} in {args.trace}, by {by} "
+        f"{printable(str(args.config))}: {plural(tasks, 'task')} in "
+        f"{printable(str(args.trace))}, by {by} "
         f"({plural(groups, 'group')}), objective {found.objective}\n"
         f"search: {searched} ({plural(len(parts.head), 'task')}, "
         f"{_hours(parts.start)} to {_hours(parts.at)}), {plural(len(found.trials), 'candidate')} "

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.core.config import Config
+from controller.core.printable import printable
 from controller.core.wording import plural
 from controller.simulate.cluster import Cluster
 from controller.simulate.trace import Trace
@@ -104,7 +105,7 @@ def table(result: Mapping[str, Any], source: str) -> str:
     label_width = max(32, *(len(label) + 2 for label, _ in rows))
     width = max(13, *(len(text) + 1 for _, cells in rows for text in [*cells, *names]))
     lines = [
-        f"{source}: {plural(result['tasks'], 'task')} over {_pools(result)}, "
+        f"{printable(source)}: {plural(result['tasks'], 'task')} over {_pools(result)}, "
         f"{hours:.1f} h simulated (trace + {result['drain_s'] / 3600:g} h to drain)",
         "",
         f"{'':<{label_width}}" + "".join(f"{name:>{width}}" for name in names),

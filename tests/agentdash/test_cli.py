@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import EXAMPLE, OBSERVATIONS, run
+from tests.support.cli import EXAMPLE, OBSERVATIONS, ROOT, run
 
 pytestmark = pytest.mark.e2e
 
@@ -114,3 +114,31 @@ def test_plan_refuses_bad_observations_in_one_line(
     assert result.stderr.startswith(f"agentdash: {observations}{expected}")
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+
+
+def test_a_file_name_with_terminal_escapes_is_printed_escaped(tmp_path: Path) -> None:
+    """A name from outside never reaches the terminal raw (an escape could clear the screen,
+    set the title), nor the nats-server config raw (a newline would end the comment)."""
+    named = tmp_path / "x\x1b[2J\x07\nauthorization: {}.yaml"
+    named.write_text(EXAMPLE.read_text())
+    said = "x\\x1b[2J\\x07\\nauthorization: {}.yaml"
+    checked = run("check-config", named)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith(f"{tmp_path}/{said}: OK: ")
+    nats = run("queues", "--config", named, "--nats-config")
+    assert nats.returncode == 0, nats.stderr
+    assert f"# Generated from {said} by" in nats.stdout
+    trace = tmp_path / "t\x1b]0;title\x07.jsonl"
+    trace.write_text((ROOT / "examples" / "trace.jsonl").read_text())
+    replayed = run(
+        "simulate",
+        "--config",
+        ROOT / "examples" / "backtest.yaml",
+        "--trace",
+        trace,
+        "--policy",
+        "keda",
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout.startswith(f"{tmp_path}/t\\x1b]0;title\\x07.jsonl: 3,857 tasks")
+    assert "\x1b" not in checked.stdout + nats.stdout + replayed.stdout
