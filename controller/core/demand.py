@@ -102,17 +102,22 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
         demand=need.replicas,
         lagging=lag > 0,
         busy=busy_of(pool, obs, replicas),
-        top=noise_top(pool, need),
+        top=noise_top(pool, need, obs.arrival_rate),
     )
     return Demanded(footprint=mark, reasons=tuple(reasons))
 
 
-def noise_top(pool: PoolConfig, need: Need) -> int:
+def noise_top(pool: PoolConfig, need: Need, rate: float | None = None) -> int:
     """`need` and LANDING_SIGMAS of the arrivals' noise above it, in whole replicas (at least
     its demand, at most max_replicas). As a Poisson count, the tasks a need of r replicas
     stands for (r x per: target_lag_per_replica or concurrency, whichever is larger) vary by
     their square root: sqrt(r / per) replicas. A need just under a whole replica lands one
-    above it; a need well under the replicas it was rounded up to lands on them."""
+    above it; a need well under the replicas it was rounded up to lands on them. With no
+    arrival in the rate window, there is no noise to land above: the need is the tasks at
+    hand (one task of two hours holds one replica, not two). `rate`: arrivals a second in the
+    window (None: not known, so noise is assumed)."""
+    if rate == 0:
+        return need.replicas
     per = tasks_per_replica(pool)
     noisy = math.ceil(need.exact + LANDING_SIGMAS * math.sqrt(need.exact / per) - 1e-9)
     top = noisy if noisy > need.replicas else need.replicas

@@ -315,6 +315,17 @@ def test_a_scale_down_lands_half_the_arrivals_noise_above_the_need(
 ) -> None:
     spec = bursty(max_replicas=200).pools["assist"]
     assert noise_top(spec, Need(replicas=replicas, exact=exact)) == top
+    assert noise_top(spec, Need(replicas=replicas, exact=exact), rate=0.5) == top
+
+
+@pytest.mark.parametrize(("replicas", "exact"), [(1, 1.0), (4, 4.0), (1, 0.9), (60, 60.0)])
+def test_with_no_arrival_in_the_window_a_scale_down_lands_on_the_need(
+    replicas: int, exact: float
+) -> None:
+    """The tasks at hand are known, not a Poisson count: a 2-hour task alone in its pool holds
+    one replica, not two (it held two, for its two hours)."""
+    spec = bursty(max_replicas=200).pools["assist"]
+    assert noise_top(spec, Need(replicas=replicas, exact=exact), rate=0.0) == replicas
 
 
 @pytest.mark.parametrize(
