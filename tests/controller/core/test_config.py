@@ -228,6 +228,16 @@ _DELETE = object()
             "tenants.acme.time_zone",
             "expected an IANA time zone, such as UTC or Europe/Berlin, got '../../etc/passwd'",
         ),
+        *(
+            (
+                "tenants.acme.time_zone",
+                zone,
+                "tenants.acme.time_zone",
+                f"expected an IANA time zone, such as UTC or Europe/Berlin, got '{zone}'",
+            )
+            # the host's own zone (another answer on each machine), and leap-second time
+            for zone in ("localtime", "posixrules", "posix/Europe/Berlin", "right/UTC")
+        ),
         (
             "tenants.acme.budget_reset",
             "24:00",
