@@ -32,7 +32,7 @@ from controller.core.accounting import MAX_RATE
 from controller.core.budget import MAX_TASK_SECONDS
 from controller.core.config import Config
 from controller.core.config_errors import ConfigError, first_error, key, shown
-from controller.core.config_types import MAX_COUNT, Count
+from controller.core.config_types import MAX_PODS, Count, Replicas
 from controller.core.history import History
 from controller.core.input_files import load_json, read_text
 from controller.core.model import Observations, Overrides, Pin, PoolObservation
@@ -86,9 +86,19 @@ class _Pin(_Model):
 
 
 class _PoolHistory(_Model):
-    recommendations: list[tuple[Time, Count]] = []
-    steps: list[tuple[Time, Annotated[int, Strict(), Field(ge=-MAX_COUNT, le=MAX_COUNT)]]] = []
+    recommendations: list[tuple[Time, Replicas]] = []
+    steps: list[tuple[Time, Annotated[int, Strict(), Field(ge=-MAX_PODS, le=MAX_PODS)]]] = []
     busy_at: Time | None = None
+
+    def after(self, now: float) -> tuple[str, float] | None:
+        """The first entry later than `now` (its path and time): a history is of the past."""
+        for section, entries in (("recommendations", self.recommendations), ("steps", self.steps)):
+            for i, (t, _) in enumerate(entries):
+                if t > now:
+                    return f"{section}.{i}", t
+        if self.busy_at is not None and self.busy_at > now:
+            return "busy_at", self.busy_at
+        return None
 
 
 class _File(_Model):
@@ -120,6 +130,12 @@ def parse_observations(data: Any, config: Config, source: str = "<observations>"
     _check_names(source, "pins", raw.pins, config.pools)
     _check_names(source, "tenants", raw.tenants, config.tenants)
     _check_names(source, "history", raw.history or {}, config.pools)
+    for name, past in (raw.history or {}).items():
+        later = past.after(raw.now)
+        if later is not None:
+            where, t = later
+            said = f"expected a time at or before now ({raw.now:g}), got {t:g}"
+            raise ConfigError(source, f"history.{key(name)}.{where}", said)
     for i, tenant in enumerate(raw.paused_tenants):
         if tenant not in config.tenants:
             _unknown(source, f"paused_tenants.{i}", tenant, config.tenants)

@@ -67,6 +67,12 @@ CASES = [
              "expected each key once in an object, got 'pools' twice"),
     observed("ready above replicas", observations(ready=5), P,
              "expected ready <= replicas (2), got ready 5"),
+    observed("a step after now", json.dumps({**OBSERVATIONS, "now": 1000, "history": {
+             "acme-research": {"steps": [[900, 1], [9e10, 3]]}}}), "history.acme-research.steps.1",
+             "expected a time at or before now (1000), got 9e+10"),
+    observed("a step of 1e15 pods", json.dumps({**OBSERVATIONS, "now": 1000, "history": {
+             "acme-research": {"steps": [[900, 10**15]]}}}), "history.acme-research.steps.0.1",
+             "expected a number <= 100000, got 1000000000000000"),
     # traces for `simulate`
     traced("no task", "", "", "expected at least one task, got none"),
     traced("blank lines only", "\n\n", "", "expected at least one task, got none"),
