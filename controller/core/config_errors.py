@@ -12,6 +12,7 @@ import difflib
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, ValidationError
@@ -144,6 +145,14 @@ def _written(value: Any, room: int) -> str:
         return "{" + _joined(pairs, room) + "}"
     if isinstance(value, list | tuple):
         return "[" + _joined((_written(item, room) for item in value), room) + "]"
+    # What YAML's tags make (!!timestamp, !!binary, !!set) is said as YAML, not as Python.
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, bytes):
+        return f"binary data ({len(value):,} bytes)"
+    if isinstance(value, set | frozenset):
+        items = sorted(value, key=repr)
+        return "a set {" + _joined((_written(item, room) for item in items), room) + "}"
     return repr(value)
 
 

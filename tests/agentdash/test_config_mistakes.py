@@ -61,6 +61,13 @@ CASES = [
            "expected a number >= 0.05, got 1e-09"),
     config("target lag 1e-310", text("target_lag_per_replica: 2", "target_lag_per_replica: 1e-310"),
            f"{P}.target_lag_per_replica", "expected a number >= 0.01, got 1e-310"),
+    # YAML's tags are said as YAML, not as the Python they load as
+    config("a date", text("max_replicas: 10", "max_replicas: 2001-12-14"), f"{P}.max_replicas",
+           "expected an integer, got the date 2001-12-14"),
+    config("binary", text("max_replicas: 10", "max_replicas: !!binary aGVsbG8="),
+           f"{P}.max_replicas", "expected an integer, got binary data (5 bytes)"),
+    config("a set", text("max_replicas: 10", "max_replicas: !!set {b, a}"), f"{P}.max_replicas",
+           "expected an integer, got a set {'a', 'b'}"),
     # YAML 1.1 would read these as octal 24, hexadecimal 24 and base 60: not numbers here
     config("max_replicas 030", text("max_replicas: 10", "max_replicas: 030"),
            f"{P}.max_replicas", "expected an integer, got '030'"),
