@@ -64,7 +64,7 @@ CASES = [
     # YAML's tags are said as YAML, not as the Python they load as
     config("a date", text("max_replicas: 10", "max_replicas: 2001-12-14"), f"{P}.max_replicas",
            "expected an integer, got the date 2001-12-14"),
-    config("binary", text("max_replicas: 10", "max_replicas: !!binary aGVsbG8="),
+    config("a !!binary value", text("max_replicas: 10", "max_replicas: !!binary aGVsbG8="),
            f"{P}.max_replicas", "expected an integer, got binary data (5 bytes)"),
     config("a set", text("max_replicas: 10", "max_replicas: !!set {b, a}"), f"{P}.max_replicas",
            "expected an integer, got a set {'a', 'b'}"),
