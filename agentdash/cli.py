@@ -124,7 +124,7 @@ def _add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         "the flag, given, beats it.",
     )
     fleet.add_argument(
-        "--config", type=Path, metavar="FILE", help="agentdash.yaml (env AGENTDASH_CONFIG)"
+        "--config", type=flags.path, metavar="FILE", help="agentdash.yaml (env AGENTDASH_CONFIG)"
     )
     fleet.add_argument(
         "--controller-only",
@@ -193,7 +193,11 @@ def _add_config_commands(commands: Any) -> None:
     """`agentdash check-config` and `agentdash plan`: a config read, and one tick decided."""
     check = commands.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument(
-        "file", type=Path, nargs="?", metavar="FILE", help="agentdash.yaml (env AGENTDASH_CONFIG)"
+        "file",
+        type=flags.path,
+        nargs="?",
+        metavar="FILE",
+        help="agentdash.yaml (env AGENTDASH_CONFIG)",
     )
     check.add_argument(
         "--schema",
@@ -204,11 +208,14 @@ def _add_config_commands(commands: Any) -> None:
 
     plan = commands.add_parser("plan", help="print one tick's scale decisions as JSON")
     plan.add_argument(
-        "--config", type=Path, metavar="FILE", help="agentdash.yaml (default: the bundled example)"
+        "--config",
+        type=flags.path,
+        metavar="FILE",
+        help="agentdash.yaml (default: the bundled example)",
     )
     plan.add_argument(
         "--observations",
-        type=Path,
+        type=flags.path,
         metavar="FILE",
         # The bundled readings are of the bundled fleet's pools, so with a config of one's
         # own they must be given (_plan): the help says so rather than promise a default.

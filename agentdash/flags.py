@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from controller.core import names
@@ -34,6 +35,13 @@ def number(low: float, high: float, *, above: bool = False) -> Callable[[str], f
         return value
 
     return parse
+
+
+def path(text: str) -> Path:
+    """A file name, never empty (Path("") is the current directory, named "." in errors)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got ''")
+    return Path(text)
 
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -127,7 +126,7 @@ def add_parser(commands: Any) -> None:
     keda.add_argument(
         "files",
         nargs="+",
-        type=Path,
+        type=flags.path,
         metavar="FILE",
         help="YAML, one or more documents (or kubectl get scaledobjects -o yaml)",
     )

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from pathlib import Path
 from typing import Any, get_args
 
 import nats.errors
@@ -81,7 +80,9 @@ def add_parser(commands: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, required=True, metavar="FILE", help="agentdash.yaml")
+    parser.add_argument(
+        "--config", type=flags.path, required=True, metavar="FILE", help="agentdash.yaml"
+    )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--apply", action="store_true", help="create what is missing")
     action.add_argument(

@@ -13,11 +13,11 @@ import argparse
 import json
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agentdash import flags
 from controller.actuators.kubernetes.rbac import (
     ROLE_NAME,
     NamespaceGrants,
@@ -62,7 +62,9 @@ def add_parser(commands: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, required=True, metavar="FILE", help="agentdash.yaml")
+    parser.add_argument(
+        "--config", type=flags.path, required=True, metavar="FILE", help="agentdash.yaml"
+    )
     parser.add_argument(
         "--serviceaccount",
         type=_service_account,

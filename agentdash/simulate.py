@@ -44,11 +44,14 @@ def add_parser(commands: Any) -> None:
         "HPA, and compare waits, cost and thrash; or write a synthetic trace.",
     )
     parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="agentdash.yaml (default: the bundled example)"
+        "--config",
+        type=flags.path,
+        metavar="FILE",
+        help="agentdash.yaml (default: the bundled example)",
     )
     parser.add_argument(
         "--trace",
-        type=Path,
+        type=flags.path,
         metavar="FILE",
         help="JSON lines, one task each (default with no --config: the bundled example's)",
     )

@@ -85,17 +85,19 @@ def add_parser(commands: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, required=True, metavar="FILE", help="agentdash.yaml")
+    parser.add_argument(
+        "--config", type=flags.path, required=True, metavar="FILE", help="agentdash.yaml"
+    )
     parser.add_argument(
         "--trace",
-        type=Path,
+        type=flags.path,
         required=True,
         metavar="FILE",
         help="JSON lines, one task each (as agentdash simulate)",
     )
     _add_search_arguments(parser)
     parser.add_argument(
-        "--output", type=Path, metavar="FILE", help="also write the tuned config here"
+        "--output", type=flags.path, metavar="FILE", help="also write the tuned config here"
     )
     parser.set_defaults(run=_run)
 

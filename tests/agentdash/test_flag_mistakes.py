@@ -176,6 +176,9 @@ CASES = [
          "expected a whole number from 2 to 100000, got '1e9'"),
     flag("tune --workers 99999999999", "tune --config CONFIG --trace TRACE --workers 99999999999",
          "--workers", "expected a whole number from 1 to 1024, got '99999999999'"),
+    flag("check-config ''", "check-config ", "argument FILE", "expected a file name, got ''"),
+    flag("simulate --config ''", "simulate --config  --trace TRACE", "argument --config",
+         "expected a file name, got ''"),
     flag("unknown flag", "--bogus", "unrecognized arguments", "--bogus"),
 ]  # fmt: skip
 

@@ -20,7 +20,7 @@ GOOD = '{"t": 0, "pool": "acme-research", "work_s": 3, "tokens": 10}'
     [
         ('{"t": 1, "pool": "acme-research", "work_s": -3, "tokens": 10}',
          "work_s: expected a number > 0, got -3"),
-        ('{"t": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        ('{"t": ' + "[" * 2_000 + "]" * 2_000 + "}",
          'expected a flat JSON object like {"t": 12.5, "pool": "acme-research", "work_s": 40, '
          '"tokens": 3000}, got one nested too deep to read'),
     ],
