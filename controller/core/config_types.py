@@ -31,9 +31,10 @@ PosCount = Annotated[int, Strict(), Field(gt=0, le=MAX_COUNT)]
 Seconds = Annotated[float, Strict(), Field(ge=0, le=DAY, allow_inf_nan=False)]
 PosSeconds = Annotated[float, Strict(), Field(gt=0, le=DAY, allow_inf_nan=False)]
 Rate = Annotated[float, Strict(), Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
-LagTarget = Annotated[float, Strict(), Field(ge=0.01, le=MAX_COUNT, allow_inf_nan=False)]
-"""Tasks waiting a replica: a hundredth at least (a hundred replicas a task). Far smaller, a
-lag of a few tasks over it asks for more replicas than a float counts (1e-310: infinity)."""
+LagTarget = Annotated[float, Strict(), Field(ge=1e-6, le=MAX_COUNT, allow_inf_nan=False)]
+"""Tasks waiting a replica: a millionth at least (the HPA's AverageValue takes milli- and
+micro-units). Far smaller, a lag over it asks for more replicas than a float counts (1e-310:
+infinity)."""
 Fraction = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)]
 Flag = Annotated[bool, Strict()]
 Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=10_000)]

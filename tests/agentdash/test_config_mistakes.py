@@ -60,7 +60,7 @@ CASES = [
            "interval_seconds: 1e-9"), "controller.interval_seconds",
            "expected a number >= 0.05, got 1e-09"),
     config("target lag 1e-310", text("target_lag_per_replica: 2", "target_lag_per_replica: 1e-310"),
-           f"{P}.target_lag_per_replica", "expected a number >= 0.01, got 1e-310"),
+           f"{P}.target_lag_per_replica", "expected a number >= 1e-06, got 1e-310"),
     # YAML's tags are said as YAML, not as the Python they load as
     config("a date", text("max_replicas: 10", "max_replicas: 2001-12-14"), f"{P}.max_replicas",
            "expected an integer, got the date 2001-12-14"),

@@ -294,7 +294,7 @@ def test_a_name_that_reads_as_anothers_pool_name_is_told_so(
         (
             lambda o: o["spec"]["triggers"][0]["metadata"].update(lagThreshold="-5"),
             "spec.triggers[0].metadata.lagThreshold",
-            "expected a number greater than 0, got -5",
+            "expected a number >= 1e-06, got -5",
         ),
         (
             lambda o: o["spec"]["triggers"][0]["metadata"].update(stream="a.b"),
