@@ -23,6 +23,7 @@ from agentdash.output_files import check_writable, write_text
 from agentdash.tune_report import chosen_settings, does_worse, heading, holdout_check, pareto_front
 from controller.core.config import Config, ConfigError
 from controller.core.wording import plural
+from controller.simulate.trace import MAX_TRACE_SECONDS
 
 if TYPE_CHECKING:
     from controller.simulate.tradeoff import Objective
@@ -36,8 +37,6 @@ DEFAULT_TIME_BUDGET_S = 90.0
 MAX_TRIALS = 100_000
 MAX_TIME_BUDGET_S = 7 * 86_400.0
 MAX_WORKERS = 1024
-MAX_DRAIN_S = 31 * 86_400.0
-"""As `simulate --drain`: a month (controller.simulate.trace.MAX_TRACE_SECONDS)."""
 POOLS_FOR_TIERS = 6
 """Above this many pools, the search is by tier unless --by says otherwise."""
 
@@ -171,7 +170,7 @@ def _options(args: argparse.Namespace) -> _Options:
     budget = _bounded("--time-budget", args.time_budget, MAX_TIME_BUDGET_S)
     seed = _whole("--seed", args.seed, 0, flags.MAX_SEED)
     workers = _whole("--workers", args.workers, 1, MAX_WORKERS)
-    drain = _bounded("--drain", args.drain, MAX_DRAIN_S)
+    drain = _bounded("--drain", args.drain, MAX_TRACE_SECONDS)  # as simulate --drain
     try:
         objective = Objective.parse(args.objective)
     except ValueError as exc:
