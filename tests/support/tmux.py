@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
 import subprocess
+import tempfile
 from pathlib import Path
+
+# This test process's own tmux server, never the user's. It stays up with no session: a server
+# that exits with its last session races the next `new-session`, whose client connects to the
+# dying server and fails with "server exited unexpectedly".
+SOCKET = Path(tempfile.gettempdir()) / f"agentdash-tests-{os.getpid()}.tmux"
+_started = False
 
 
 def tmux(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False)
+    global _started
+    if not _started:
+        _started = True
+        _run("start-server", ";", "set-option", "-g", "exit-empty", "off")
+        atexit.register(_stop)
+    return _run(*args)
+
+
+def _stop() -> None:
+    _run("kill-server")
+    SOCKET.unlink(missing_ok=True)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    command = ["tmux", "-S", str(SOCKET), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
 def screen(session: str) -> str:
