@@ -107,7 +107,7 @@ def holdout_check(
             (f"  {tier} p95 (s)", current.tier_p95[tier], picked.tier_p95.get(tier, 0.0))
             for tier in current.tier_p95
         ],
-        ("pending at the end", current.pending, picked.pending),
+        ("not done at the end", current.pending, picked.pending),
         ("scale events", current.scale_events, picked.scale_events),
     ]
     share = 1 - (parts.at - parts.start) / (end - parts.start) if end > parts.start else 0.0

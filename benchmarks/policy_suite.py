@@ -304,7 +304,7 @@ def table(row: dict[str, Any]) -> str:
         ("pod-seconds", lambda p: p["pod_seconds"]),
         ("reversals within 5 min", lambda p: p["reversals"]),
         ("tokens over budget", lambda p: p["tokens_over_budget"]),
-        ("pending at the end", lambda p: p["pending"]),
+        ("not done at the end", lambda p: p["pending"]),
     ]
     for label, get in cells:
         lines.append(f"{label:<26}" + "".join(_cell(get(p)) for p in policies.values()))

@@ -42,6 +42,7 @@ def summarize(config: Config, trace: Trace, cluster: Cluster) -> dict[str, Any]:
     return {
         "completed": cluster.completed,
         "pending": len(trace) - cluster.completed,
+        "waiting": sum(1 for wait in cluster.wait if wait < 0),
         **_wait_stats(every),
         "pod_seconds": round(cluster.pod_seconds, 1),
         "peak_replicas": cluster.pod_peak,
@@ -71,7 +72,8 @@ def _tiers(config: Config) -> list[str]:
 
 _ROWS: tuple[tuple[str, str], ...] = (
     ("completed", "completed"),
-    ("pending", "pending at the end"),
+    ("pending", "not done at the end"),
+    ("waiting", "  of them still queued"),
     ("wait_p50_s", "queue wait p50 (s)"),
     ("wait_p95_s", "queue wait p95 (s)"),
     ("wait_p99_s", "queue wait p99 (s)"),

@@ -26,11 +26,21 @@ def test_a_task_never_started_counts_with_the_wait_it_has_had() -> None:
     tasks = trace(cfg, (100.0, "a", 10.0, 1))
     summary = summarize(cfg, tasks, replay(cfg, tasks, KedaScaler(cfg), drain=600))
     assert (summary["completed"], summary["pending"]) == (0, 1)  # lag 1 never activates KEDA
+    assert summary["waiting"] == 1
     assert summary["wait_p50_s"] == 600.0  # waiting from 100 s to the horizon, 700 s
     assert summary["by_tier"]["enterprise"] == {
         "tasks": 1, "wait_p50_s": 600.0, "wait_p95_s": 600.0, "wait_p99_s": 600.0,
     }  # fmt: skip
     assert summary["by_tier"]["starter"]["wait_p95_s"] is None  # no task in that tier
+
+
+def test_a_task_running_at_the_end_is_not_done_but_not_queued() -> None:
+    cfg = config({"a": pool("t", cold_start_seconds=0)})
+    tasks = trace(cfg, (0.0, "a", 5000.0, 1), (0.0, "a", 1.0, 1))
+    result = backtest(cfg, tasks, ("keda",), drain_s=600).as_dict()
+    summary = result["policies"]["keda"]
+    assert (summary["completed"], summary["pending"], summary["waiting"]) == (1, 1, 0)
+    assert re.search(r"not done at the end +1\n +of them still queued +0\n", table(result, "t"))
 
 
 def test_the_lower_bound_is_the_work_a_p95_forces_into_the_horizon() -> None:
