@@ -31,7 +31,7 @@ from controller.core.allocation import Claim
 from controller.core.burn import MIN_BUCKETS
 from controller.core.config import Config, PoolConfig, TenantConfig
 from controller.core.model import Observations, PoolObservation, Reason
-from controller.core.spend import Forecast, TenantSpend
+from controller.core.spend import Forecast, SpendRead
 
 EXHAUSTED = "budget exhausted"
 SPENT = "budget spent"
@@ -104,7 +104,6 @@ def budget_step(
     pool: Pool,
     config: Config,
     observations: Observations,
-    now: float,
     reasons: list[Reason],
 ) -> Claim | Paced:
     """Step 4 for one pool of a tenant under a budget `rule`: a final Claim (exhausted,
@@ -147,7 +146,7 @@ def budget_step(
             until=pool.until,
         )
     spend = observations.spend.get(tenant_name)
-    forecast = spend.forecast(now) if spend is not None else None
+    forecast = spend.forecast if spend is not None else None
     share = config.budget_share[name]
     if forecast is None:
         return _unforecast(pool, tenant, spend, share, observations, reasons)
@@ -157,7 +156,7 @@ def budget_step(
 def _unforecast(
     pool: Pool,
     tenant: TenantConfig,
-    spend: TenantSpend | None,
+    spend: SpendRead | None,
     share: float,
     observations: Observations,
     reasons: list[Reason],
@@ -215,7 +214,7 @@ def _landed(left: int, price: Prices, in_flight: int, want: int, landing: int) -
 def _pace(
     pool: Pool,
     tenant: TenantConfig,
-    spend: TenantSpend | None,
+    spend: SpendRead | None,
     forecast: Forecast,
     share: float,
     observations: Observations,
@@ -318,7 +317,7 @@ class Prices(NamedTuple):
     """Tasks a replica runs at once: at most its concurrency, at most the pool's lag."""
 
 
-def _prices(pool: Pool, spend: TenantSpend | None, spent: float, used: int) -> Prices:
+def _prices(pool: Pool, spend: SpendRead | None, spent: float, used: int) -> Prices:
     """From the tenant's tokens a task (its workers' reports) and the pool's task time; or,
     failing those, the tenant's tokens a replica-second today (idle seconds too, so lower).
     A replica runs at most `concurrency` tasks at once, and never more than its pool has: a
@@ -327,7 +326,7 @@ def _prices(pool: Pool, spend: TenantSpend | None, spent: float, used: int) -> P
     per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
     task = pool.obs.mean_task_seconds
     task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None
-    reported = spend.per_task() if spend is not None else None
+    reported = spend.per_task if spend is not None else None
     if reported is not None:
         busy = reported * concurrency / task if task else per
         rounds = LANDING_TASKS * reported * concurrency

@@ -19,11 +19,12 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
   (the demand, controller.core.policy.demanded) is worked out once a reading, when it is
   read, for both the footprint and every claim of that reading;
 - its tenant's budget rule changes (controller.core.budget.budget_rule: with the tenant's
-  tokens, or with the tasks its pools hold, `TenantTokens.lagged`), or, past warn_at,
-  its tokens, replica-seconds, forecast or the clock move (its pools are claimed at every
-  step). Each budgeted tenant's spend is sampled at every step (controller.core.spend_samples,
-  at the cost of the tenants that moved), so its forecast is what `decide` would read from the
-  same samples;
+  tokens, or with the tasks its pools hold, `TenantTokens.lagged`), or, past warn_at (the
+  pace), its tokens or the pool's reading move, or the pace reads the tenant's forecast and
+  replica-seconds again: once a minute, at the first step in it (`_read_spend`,
+  controller.core.spend.PACE_READ_S). Each budgeted tenant's spend is sampled at every step
+  (controller.core.spend_samples, at the cost of the tenants that moved), so its forecast is
+  what `decide` would read from the same samples;
 - a time rule may let go (`Claim.until`: a cooldown ends, a pin expires, an entry that bound a
   window leaves it);
 - what operators said about it changes.
@@ -58,7 +59,7 @@ from controller.core.model import (
 )
 from controller.core.policy import NO_OVERRIDES, claim, controller_paused
 from controller.core.sharing import SharedCeilings
-from controller.core.spend import GAP_S, SpendBook
+from controller.core.spend import GAP_S, PACE_READ_S, SpendBook, SpendRead
 from controller.core.spend_samples import Sample, SpendSamples
 from controller.core.tenant_tokens import TenantTokens
 from controller.core.timers import SLACK, Timers
@@ -101,6 +102,10 @@ class Engine:
         """Each tenant's tokens, tasks done and budget rule, as told."""
         self._unobserved: dict[str, str] = {}
         self._spent: dict[str, float] = {}
+        self._reads: dict[str, SpendRead] = {}
+        """Each budgeted tenant's replica-seconds today and spend, as the pace last read them:
+        once a minute (PACE_READ_S), at the first step in it."""
+        self._next_read = -math.inf
         self.observations = Observations(
             pools=self._readings,
             tokens_today=self.tenant_tokens.used,
@@ -109,7 +114,7 @@ class Engine:
             stale_tokens=self.tenant_tokens.stale,
             unobserved=self._unobserved,
             replica_seconds_today=self._spent,
-            spend=self.samples.book.tenants,
+            spend=self._reads,
             tasks_held=self._tenant_lag,
         )
         """What the policy reads: kept up to date in place, never rebuilt."""
@@ -169,7 +174,9 @@ class Engine:
             return
         self._readings[pool.name] = reading
         made = pool.demanded = demanded(pool.config, reading, pool.wait)
-        if made.footprint != pool.footprint or self.exact_reasons:
+        # A pace reads more of a reading than its footprint (the lag's tokens, the tasks in
+        # flight, the task time): a paced pool is claimed again on any new reading.
+        if made.footprint != pool.footprint or self.exact_reasons or tenant in self._paced():
             pool.footprint = made.footprint
             self.dirty.add(i)
 
@@ -182,7 +189,7 @@ class Engine:
         if told.new:
             self._told = True
             self.samples.moved.add(tenant)
-        if told.reclaim:
+        if told.reclaim or (told.new and tenant in self._paced()):  # a pace reads the tokens
             self.dirty.update(self.tenant_pools.get(tenant, ()))
 
     @property
@@ -245,28 +252,47 @@ class Engine:
         for tenant in self._moved:
             self.replica_seconds.set(tenant, self._tenant_replicas[tenant], now)
         self._moved.clear()
-        paced = self.tenant_tokens.paced
-        if paced or not self.started:
-            self._spent.update(self.replica_seconds.today(now))
-        self._sample_spend(now)
+        reading = now >= self._next_read
+        self._sample_spend(now, reading)
+        if reading:
+            self._read_spend(now)
         if not self.started:
             self.started = True
             self.dirty = set()
             return self._claim_again(now, set(range(len(self.pools))))
         changed = self.dirty
         self.dirty = set()
-        for tenant in paced:
-            changed.update(self.tenant_pools.get(tenant, ()))
+        if reading or self.exact_reasons:  # (a paced pool's reasons quote its time rules')
+            for tenant in self._paced():
+                changed.update(self.tenant_pools.get(tenant, ()))
         changed.update(self.releases.due(now))
         if not changed:
             self.previous = now
             return []
         return self._claim_again(now, changed)
 
-    def _sample_spend(self, now: float) -> None:
-        """Each budgeted tenant's spend, sampled at this step (and at the skipped ones)."""
+    def _sample_spend(self, now: float, reading: bool) -> None:
+        """Each budgeted tenant's spend, sampled at this step (and at the skipped ones): all
+        counted where the pace reads them."""
         self._told = False
-        self.samples.sample(self.steps, now, self.previous, self._sample, self.tenant_tokens.paced)
+        counted = self.samples.book.tenants.keys() if reading else ()
+        moved = self.samples.moved & self._reads.keys()
+        self.samples.sample(self.steps, now, self.previous, self._sample, counted)
+        for name in moved:  # their tokens a task, as of this step's sample (the landing's)
+            per_task = self.samples.book.tenants[name].per_task()
+            self._reads[name] = self._reads[name]._replace(per_task=per_task)
+
+    def _read_spend(self, now: float) -> None:
+        """The pace's reading of every budgeted tenant's replica-seconds and spend, until the
+        next minute."""
+        self._next_read = (math.floor(now / PACE_READ_S) + 1) * PACE_READ_S
+        self._spent.update(self.replica_seconds.today(now))
+        for name, spend in self.samples.book.tenants.items():
+            self._reads[name] = spend.read(now)
+
+    def _paced(self) -> set[str]:
+        """Tenants past warn_at with the pace on."""
+        return self.tenant_tokens.paced
 
     def _sample(self, tenant: str) -> Sample | None:
         """What a tenant's spend is told now (None: no tokens known)."""
@@ -288,11 +314,13 @@ class Engine:
         itself (`skip`): no pool to claim again, no budget paced (its pools are claimed at
         every step), no time rule letting go, no budget day ending, no gap in the spend's
         samples long enough to count as one. -inf while the next step must run in full."""
-        if self._told or self.dirty or self.tenant_tokens.paced or not self.started:
+        if self._told or self.dirty or not self.started:
             return -math.inf
         calm = self.samples.day_ends
         gap = self.previous + GAP_S
         calm = gap if gap < calm else calm
+        if self.samples.book.tenants and self._next_read < calm:
+            calm = self._next_read
         due = self.releases.earliest() - SLACK
         return due if due < calm else calm
 

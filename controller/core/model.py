@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # the learner reads the config; the plain values here need nothing
-    from controller.core.spend import TenantSpend
+    from controller.core.spend import SpendRead
 
 
 class PoolObservation(NamedTuple):
@@ -47,11 +47,13 @@ class Observations:
     unobserved: Mapping[str, str] = field(default_factory=dict)
     """Why some pools have no observation at all (a vanished or forbidden Deployment)."""
     replica_seconds_today: Mapping[str, float] = field(default_factory=dict)
-    """Per tenant, its pools' replicas integrated over its budget day: with tokens_today, what
-    one replica-second costs the tenant, for budget pacing."""
-    spend: Mapping[str, TenantSpend] = field(default_factory=dict)
-    """Per budgeted tenant, what its spend has taught (controller.core.spend): the forecast
-    the budget pace reads. A tenant absent here has no forecast yet."""
+    """Per tenant, its pools' replicas integrated over its budget day (the engine reads them
+    with the spend, once a minute): with tokens_today, what one replica-second costs the
+    tenant, for budget pacing where its tokens a task are not known."""
+    spend: Mapping[str, SpendRead] = field(default_factory=dict)
+    """Per budgeted tenant, its spend as last read (controller.core.spend: the forecast and
+    its tokens a task, read once a minute): what the budget pace reads. A tenant absent here
+    has no forecast yet."""
     tasks_today: Mapping[str, int] = field(default_factory=dict)
     """Tasks its workers reported done today per tenant, where known: with tokens_today, its
     tokens a task (what the tasks it may have in flight could spend)."""

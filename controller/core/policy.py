@@ -138,7 +138,7 @@ def claim(
         ours = Pool(
             name=name, config=pool, obs=obs, current=current, want=want, floor=floor, until=until
         )
-        step = _budget(rule, ours, pin, config, observations, now, reasons)
+        step = _budget(rule, ours, pin, config, observations, reasons)
         if isinstance(step, Claim):
             return step
         want, paced = step
@@ -197,12 +197,11 @@ def _budget(
     pin: Pin | None,
     config: Config,
     observations: Observations,
-    now: float,
     reasons: list[Reason],
 ) -> Claim | Paced:
     """Step 4 (controller.core.budget.budget_step): the tenant's budget rule applied to the
     pool, its floor holding where the pace asks for less."""
-    step = budget_step(rule, ours, config, observations, now, reasons)
+    step = budget_step(rule, ours, config, observations, reasons)
     if isinstance(step, Claim):
         return step
     if ours.floor > step.want and ours.floor <= ours.want:

@@ -52,6 +52,10 @@ MAX_DAYS = 1000
 """Days counted behind a bin (only shown)."""
 MIN_TASKS = 10
 """Tasks reported done before their tokens a task are read."""
+PACE_READ_S = 60.0
+"""The pace reads each tenant's forecast once a minute (`TenantSpend.read`): at the engine's
+first step in each minute of the clock. A forecast runs to the reset, hours ahead, and moves
+little in a minute; the tenant's tokens, which it weighs against, are read at every step."""
 
 
 class Forecast(NamedTuple):
@@ -66,6 +70,17 @@ class Forecast(NamedTuple):
     """How today compares with the profile so far (1: as usual)."""
     burn: Burn | None
     """The recent burn rate, where it stood in for hours the profile does not know."""
+
+
+class SpendRead(NamedTuple):
+    """A tenant's spend as the pace reads it (`TenantSpend.read`)."""
+
+    forecast: Forecast | None
+    """More tokens by the reset, as of `at` (None: no forecast yet): read once a minute."""
+    per_task: float | None
+    """Its tokens a task, from its reports (None: under MIN_TASKS seen): as of its last
+    sample, read as it moves (the budget's landing prices the tasks in flight by it)."""
+    at: float
 
 
 @dataclass(slots=True)
@@ -101,9 +116,11 @@ class TenantSpend:
     for or read: the same hours and buckets, for one count instead of one a step."""
     changes: int = 0
     """Bumped when a day folds into the profile (the handover writes the profile then)."""
-    _burn: tuple[float, Burn | None] = (math.nan, None)
-    _forecast: tuple[float, int, Forecast | None] = (math.nan, -1, None)
-    """The last forecast: (now, `samples` then, it). The policy asks once a pool."""
+    _burn: tuple[float, Burn | None] = field(default=(math.nan, None), compare=False)
+    _forecast: tuple[float, int, Forecast | None] = field(
+        default=(math.nan, -1, None), compare=False
+    )
+    """The last burn rate and forecast (caches: (now, `samples` then, it))."""
     samples: int = 0
     """Bumped by every sample and merge."""
 
@@ -232,6 +249,10 @@ class TenantSpend:
         made = fit(self.tokens, self.seconds, self.bucket_start)
         self._burn = (self.bucket_start, made)
         return made
+
+    def read(self, now: float) -> SpendRead:
+        """What the pace reads of this spend at `now`: its forecast and tokens a task."""
+        return SpendRead(forecast=self.forecast(now), per_task=self.per_task(), at=now)
 
     def forecast(self, now: float) -> Forecast | None:
         """More tokens by the reset after `now`; None where neither the profile nor the burn

@@ -8,13 +8,14 @@ would give that sample again, which asks for nothing; so its samples are owed, a
 one go (TenantSpend.repeat) when it next moves or its spend is read. That is exact while the
 owed samples share the counted one's budget day, no two steps are further apart than GAP_S
 (a gap teaches nothing), and no pace reads the forecast in between: a step that breaks the
-first two counts every tenant, and paced tenants are counted at every step.
+first two counts every tenant, and so does a step where the pace reads them (once a minute,
+controller.core.spend.PACE_READ_S).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import NamedTuple
 
 from controller.core.config import Config
@@ -51,14 +52,15 @@ class SpendSamples:
         now: float,
         previous: float,
         read: Callable[[str], Sample | None],
-        paced: set[str],
+        counted: Collection[str],
     ) -> None:
         """The `step`-th step's samples, at `now` (the one before was at `previous`): `read`
-        says what a tenant is told now (None: no tokens known)."""
+        says what a tenant is told now (None: no tokens known). The `counted` tenants are
+        counted now whether or not they moved (their spend is read at this step)."""
         tenants = self.book.tenants
         steady = now - previous <= GAP_S
         if steady and now < self.day_ends:
-            names = [name for name in self.moved | paced if name in tenants]
+            names = [name for name in self.moved.union(counted) if name in tenants]
         else:  # a gap or a new day: every tenant is counted
             names = list(tenants)
             self.day_ends = math.inf
@@ -66,7 +68,7 @@ class SpendSamples:
             spend = tenants[name]
             sample, last = read(name), self._last.get(name)
             end = spend.day.end
-            if sample is None or sample != last or name in paced or not steady or now >= end:
+            if sample is None or sample != last or name in counted or not steady or now >= end:
                 if last is not None and step - 1 > self._counted[name]:
                     spend.repeat(previous, step - 1 - self._counted[name], learn=last.learn)
                 self._counted[name] = step

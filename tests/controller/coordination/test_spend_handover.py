@@ -65,7 +65,7 @@ def research(cfg: Config, book: SpendBook, used: int, now: float) -> ScaleDecisi
         {"research": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
         tokens_today={"acme": used},
         replica_seconds_today={"acme": used / 30},
-        spend=book.tenants,
+        spend={name: spend.read(now) for name, spend in book.tenants.items()},
     )
     return decide(cfg, obs, now=now)[0]
 

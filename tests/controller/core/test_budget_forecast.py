@@ -96,7 +96,7 @@ def pool_at(cfg: Config, spend: TenantSpend, used: int, now: float) -> ScaleDeci
         {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
-        spend={"t": spend},
+        spend={"t": spend.read(now)},
     )
     (decision,) = decide(cfg, obs, now=now)
     return decision
@@ -237,7 +237,7 @@ def test_when_the_forecast_fits_no_time_rule_keeps_more_pods_than_the_landing() 
         {"a": PoolObservation(0, 8, 8, 8, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
-        spend={"t": spend},
+        spend={"t": spend.read(now)},
     )
     (decision,) = decide(cfg, obs, history=History(), now=now)
     assert any(reason.detail.endswith("left: not paced") for reason in decision.reasons)
@@ -358,7 +358,7 @@ def test_a_pin_above_the_pace_holds_and_is_the_reason_given() -> None:
         {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
-        spend={"t": spend},
+        spend={"t": spend.read(evening)},
     )
     overrides = Overrides(pins={"a": Pin(pin, None, "ops")})
     (decision,) = decide(cfg, obs, overrides, now=evening)
@@ -385,7 +385,7 @@ def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kep
         {"a": PoolObservation(waiting, 0, 0, 0, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
-        spend={"t": spend},
+        spend={"t": spend.read(now)},
     )
     (decision,) = decide(cfg, obs, now=now)
     assert decision.desired == kept
@@ -407,7 +407,7 @@ def many_slots(budget: int, rate: float) -> ScaleDecision:
         tokens_today={"t": used},
         tasks_today={"t": used // 1000},
         replica_seconds_today={"t": used / 2},
-        spend={"t": spend},
+        spend={"t": spend.read(5 * 60)},
     )
     (decision,) = decide(cfg, obs, now=5 * 60)
     return decision
@@ -450,7 +450,7 @@ def test_a_pace_grows_for_the_tasks_waiting_only_a_round_past_the_edge(
         {"a": PoolObservation(14, 0, current, current, mean_task_seconds=30.0)},
         tokens_today={"t": 1_000_000 - left},
         replica_seconds_today={"t": 10_000.0},
-        spend={"t": spend},
+        spend={"t": spend.read(evening)},
     )
     (decision,) = decide(cfg, obs, now=evening)
     assert decision.desired == kept

@@ -156,7 +156,7 @@ def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_a
         {"a": PoolObservation(20, 0, 1, 1, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": 43_200.0},
-        spend={"t": spend},
+        spend={"t": spend.read(noon)},
     )
     (d,) = decide(cfg, obs, now=noon)
     assert d.desired == 2
@@ -171,7 +171,7 @@ def test_a_pool_past_warn_at_is_paced_while_its_burn_would_overspend_and_grows_a
         {"a": PoolObservation(20, 0, 1, 1, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": 200_000.0},
-        spend={"t": spend},
+        spend={"t": spend.read(evening)},
     )
     (d,) = decide(cfg, later, now=evening)
     assert d.desired == 20
@@ -258,7 +258,7 @@ def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks()
             {"a": PoolObservation(5, 1, 1, 1, mean_task_seconds=60.0)},
             tokens_today={"t": used},
             replica_seconds_today={"t": used / 2},
-            spend={"t": spend},
+            spend={"t": spend.read(noon)},
         )
         (d,) = decide(cfg, obs, now=noon)
         return d.desired

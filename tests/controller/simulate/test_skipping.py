@@ -4,6 +4,7 @@ below): the same scale steps at the same instants, the same waits, the same cost
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from controller.core.accounting import DAY_S, ReplicaSeconds
 from controller.core.config import Config, load_config
 from controller.core.model import Observations
 from controller.core.policy import decide
-from controller.core.spend import SpendBook
+from controller.core.spend import PACE_READ_S, SpendBook, SpendRead
 from controller.simulate.cluster import Cluster
 from controller.simulate.generate import generate
 from controller.simulate.report import summarize
@@ -37,6 +38,9 @@ class EveryPoolEveryTick(VirtualLoop):
         self.decided = 0
         self.spent = ReplicaSeconds({name: t.clock for name, t in config.tenants.items()})
         self.spend = SpendBook(config)
+        self.read: tuple[dict[str, float], dict[str, SpendRead]] = ({}, {})
+        """The replica-seconds and spend the pace reads: at the first tick of each minute."""
+        self.next_read = -math.inf
 
     def tick(self, now: float, cluster: Cluster) -> float:
         self.ticks += 1
@@ -59,11 +63,19 @@ class EveryPoolEveryTick(VirtualLoop):
             lags[spec.tenant] += reading.lag if reading.stale is None else 0
         for name, used in tokens.items():
             self.spend.observe(name, used, now, cluster.tenants[name].done, lags[name])
+        if now >= self.next_read:
+            self.next_read = (math.floor(now / PACE_READ_S) + 1) * PACE_READ_S
+            spend = {name: tenant.read(now) for name, tenant in self.spend.tenants.items()}
+            self.read = (self.spent.today(now), spend)
+        spent, read = self.read
         observations = Observations(
             dict(zip(self.names, readings, strict=True)),
             tokens,
-            replica_seconds_today=self.spent.today(now),
-            spend=self.spend.tenants,
+            replica_seconds_today=spent,
+            spend={
+                name: at._replace(per_task=self.spend.tenants[name].per_task())
+                for name, at in read.items()
+            },
         )
         decisions = decide(self.config, observations, history=self.history, now=now)
         self.decided += len(decisions)
@@ -158,6 +170,25 @@ def test_a_sparse_workload_skips_most_ticks_with_the_same_result() -> None:
     assert fast.actions == naive.actions
     assert fast.claimed < fast.ticks / 5
     assert fast.skipped > fast.ticks * 0.9  # quiet ticks are counted, not stepped
+
+
+def test_a_paced_tenant_is_decided_when_its_figures_move_not_at_every_tick() -> None:
+    """A budget pace reads the tenant's forecast once a minute, its tokens and its pools'
+    readings as they move: between those, its pools are neither claimed nor stepped."""
+    cfg = config(
+        {"a": pool("t", max_replicas=10)},
+        {"t": {"tier": "enterprise", "daily_token_budget": 1_000_000, "hard_cap": True}},
+    )
+    tasks = trace(cfg, *[(6.0 * k, "a", 30.0, 1000) for k in range(2400)])  # 2.4M tokens
+    naive, fast = EveryPoolEveryTick(cfg), VirtualLoop(cfg)
+    every_tick = replay(cfg, tasks, naive)
+    claiming = replay(cfg, tasks, fast)
+    assert sum(every_tick.delayed) > 1000  # paced, then the cap: the tasks it pays for ran
+    assert every_tick.completed == 999
+    assert fast.actions == naive.actions
+    assert list(claiming.wait) == list(every_tick.wait)
+    assert fast.claimed < fast.ticks / 5
+    assert fast.skipped > fast.ticks / 2
 
 
 def test_the_kubernetes_qps_budget_spaces_out_patches() -> None:
