@@ -12,14 +12,17 @@
   each three rounds of tasks it pays: work the budget covers is never held back until the
   reset. A pace read from the burn rate alone (no profile yet) slows a pool with tasks
   waiting but never stops it: it keeps at least one replica while what is left pays for
-  one's landing. Whatever the forecast, a pool keeps no
+  one's landing. Nor does a pace that pays for less than one replica leave the budget
+  unspent: a pool with tasks waiting keeps one while the tenant has spent less than an even
+  share of its budget by that hour of its day. Whatever the forecast, a pool keeps no
   more replicas than its share of what is left pays three rounds of tasks each (the landing):
   the tasks in flight when the budget runs out do not overspend it.
 - Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
   hours left): no growth; a pool at zero with tasks waiting keeps one.
 
-Pure: the engine claims a paced tenant's pools at every step (`budget_rule` says which), so
-what this reads of the clock, the tokens, the replica-seconds and the forecast is fresh.
+Pure: the engine claims a paced tenant's pools again when its tokens or their readings move,
+and when it reads the forecast and replica-seconds again, once a minute
+(controller.core.spend.PACE_READ_S); what this reads of the clock is that read's time.
 """
 
 from __future__ import annotations
@@ -257,6 +260,14 @@ def _pace(
     fits = mine / (coming + queued)
     pays = fits * forecast.rate * share
     cap, waiting = _pace_cap(pool, price, fits, pays, mine - coming, landing, bool(forecast.days))
+    if cap < 1 and lag > 0 and spend is not None and (landing is None or landing >= 1):
+        even = _even_share(tenant, budget, spend.at)
+        # Hysteresis: a replica started runs its rounds (LANDING_TASKS of them, up to the
+        # landing) before the line stops it, so it does not start for a single task.
+        ahead = price.rounds if pool.current >= 1 else 0.0
+        if used + obs.ack_pending * price.each < even + ahead:
+            cap = 1
+            waiting += f", 1 while under an even share of the budget by now ({round(even):,})"
     if want > cap:
         args = (*told, fits, round(pays * 3600), waiting, cap, want, cap)
         reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
@@ -302,6 +313,14 @@ def _pace_cap(
         cap = 1
         waiting += f", at least 1 while {lag} wait"
     return cap, waiting
+
+
+def _even_share(tenant: TenantConfig, budget: int, at: float) -> float:
+    """What an even spend of the budget over the tenant's budget day comes to by `at`: a
+    pace that pays for less than one replica keeps one while the tenant has spent less, so
+    rounding a trickle down to nothing never leaves the budget unspent."""
+    day = tenant.clock.day(at)
+    return budget * (at - day.start) / (day.end - day.start)
 
 
 class Prices(NamedTuple):

@@ -108,3 +108,29 @@ def test_a_hard_cap_with_a_backlog_at_its_reset_is_not_overspent_by_the_first_ta
     assert cluster.tenants["t"].over == 0
     starts = [t + w for t, w in zip(tasks.t, cluster.wait, strict=True) if w >= 0]
     assert any(DAY <= s < 2 * DAY for s in starts)  # the second day still serves
+
+
+def test_a_budget_a_hundred_times_short_is_spent_though_its_pace_rounds_to_no_replica() -> None:
+    """Two pools of one tenant ask for about a hundred times its budget. Spread along that
+    forecast, the pace pays each pool far less than one replica, which rounds down to none:
+    a pool then keeps one while the tenant has spent less than an even share of its budget by
+    that hour (with a few rounds' hysteresis), so the days' budgets are spent, never past."""
+    tenant = {"tier": "growth", "daily_token_budget": 200_000, "hard_cap": True}
+    cfg = config(
+        {
+            "dear": pool("t", max_replicas=3, cold_start_seconds=60),
+            "cheap": pool("t", max_replicas=30, concurrency=4),
+        },
+        {"t": tenant},
+    )
+    rows = [(20.0 * k, "dear", 60.0, 10_000) for k in range(2 * 4320)]
+    rows += [(20.0 * k + 7, "cheap", 60.0, 1_000) for k in range(2 * 4320)]
+    tasks = trace(cfg, *sorted(rows))
+    cluster = run(cfg, tasks, days=2)
+    assert cluster.tenants["t"].over == 0
+    spent = sum(n for n, w in zip(tasks.tokens, cluster.wait, strict=True) if w >= 0)
+    # 86% of two days' budget; the pace that rounded to none spent 73%. What is left is the
+    # end of each day: the cheap pool's landing prices its rounds at the tenant's mean tokens
+    # a task, 5,000, which the last 32,000 do not pay for three rounds of.
+    assert spent >= 0.8 * 2 * 200_000
+    assert cluster.reversals < 50
