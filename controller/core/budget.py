@@ -18,7 +18,8 @@
   more replicas than its share of what is left pays three rounds of tasks each (the landing):
   the tasks in flight when the budget runs out do not overspend it.
 - Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
-  hours left): no growth; a pool at zero with tasks waiting keeps one.
+  hours left), or nothing to price a replica by: no growth; a pool at zero with tasks
+  waiting keeps one.
 
 Pure: the engine claims a paced tenant's pools again when its tokens or their readings move,
 and when it reads the forecast and replica-seconds again, once a minute
@@ -290,8 +291,11 @@ def _pace_cap(
     want, lag = pool.want, pool.obs.pending + pool.obs.ack_pending
     if price.busy:
         cap = math.floor(pays / price.busy + 1e-9)
-    else:  # nothing to price a replica by: the same share of the demand
-        cap = math.floor(min(want, pool.config.max_replicas) * fits + 1e-9)
+    else:  # nothing to price a replica by: the same share of the demand, and no growth (a
+        # pool at zero with tasks waiting keeps one), as with no forecast: at a reset, where
+        # nothing is spent yet today, it started 21 tasks of 10,000 tokens on 50,000 left
+        share = math.floor(min(want, pool.config.max_replicas) * fits + 1e-9)
+        cap = min(share, max(pool.current, 1 if lag > 0 else 0))
     waiting = ""
     if lag > 0 and spare > 0:
         more = math.floor(spare / price.rounds + 1e-9) if price.rounds else want

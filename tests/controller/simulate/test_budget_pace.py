@@ -134,3 +134,17 @@ def test_a_budget_a_hundred_times_short_is_spent_though_its_pace_rounds_to_no_re
     # a task, 5,000, which the last 32,000 do not pay for three rounds of.
     assert spent >= 0.8 * 2 * 200_000
     assert cluster.reversals < 50
+
+
+def test_a_hard_cap_too_small_to_learn_its_price_is_not_overspent_at_its_resets() -> None:
+    """A budget of five 10,000-token tasks a day: its spend never sees the ten tasks it needs
+    to price a task, nor, right after a reset, a replica-second today. The first day's tasks
+    in flight when the cap is met cannot be known before one is done; at each reset after,
+    a pace with nothing to price a replica by grows no pool beyond one (it started 21 tasks
+    on 50,000 tokens), so the days after are served their five tasks, and none over."""
+    tenant = {"tier": "growth", "daily_token_budget": 50_000, "hard_cap": True, "warn_at": 0.5}
+    cfg = config({"a": pool("t", max_replicas=30, cold_start_seconds=5)}, {"t": tenant})
+    tasks = trace(cfg, *[(5.0 * k, "a", 60.0, 10_000) for k in range(2 * 17_280)])
+    first, three = run(cfg, tasks, days=1), run(cfg, tasks, days=3)
+    assert three.tenants["t"].over == first.tenants["t"].over
+    assert three.completed - first.completed == 2 * 5
