@@ -257,6 +257,13 @@ def _pace(
         if landing is not None and want > landing:
             reasons.append(_landed(left, price, obs.ack_pending, want, landing))
             return Paced(landing, landing)
+        grow = max(pool.current, 1 if lag > 0 else 0)
+        if landing is None and want > grow:
+            # Nothing prices a task yet, so the queue's tokens counted as none: that it fits
+            # is not known (past a reset, a tenant too small to learn its tokens a task
+            # started 30 replicas of 4 tasks on 50,000 tokens). No growth, as with no forecast.
+            reasons.append(Reason(rule=WARNING, template=_UNPRICED, args=(grow, want, grow)))
+            return Paced(grow, None)
         return Paced(want, landing)  # (no time rule holds more than the landing either)
     fits = mine / (coming + queued)
     pays = fits * forecast.rate * share
@@ -397,6 +404,10 @@ _UNKNOWN = (
     "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}), no forecast yet (a profile "
     f"of these hours, or {MIN_BUCKETS} minutes of spend for a burn rate): no growth beyond "
     "{}, {} -> {}"
+)
+_UNPRICED = (
+    "no price of its tasks yet (its tokens a task, or a replica-second today) to value the "
+    "tasks waiting: no growth beyond {}, {} -> {}"
 )
 _FITS = (
     "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "

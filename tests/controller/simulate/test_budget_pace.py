@@ -148,3 +148,20 @@ def test_a_hard_cap_too_small_to_learn_its_price_is_not_overspent_at_its_resets(
     first, three = run(cfg, tasks, days=1), run(cfg, tasks, days=3)
     assert three.tenants["t"].over == first.tenants["t"].over
     assert three.completed - first.completed == 2 * 5
+
+
+def test_a_queue_that_cannot_be_valued_is_not_taken_to_fit_what_is_left() -> None:
+    """The same budget, a task every 113 s: the day's spend, all the budget let through, is
+    what the forecast learns, and the 700 tasks waiting at the reset have no price to be
+    valued at. They counted as none, so the queue "fit" the 50,000 tokens: 30 replicas of 4
+    tasks started at the reset, 2,350,000 tokens over in its first hour. A pool grows no
+    further while nothing prices a task: one replica, whose four tasks may spend past it."""
+    tenant = {"tier": "growth", "daily_token_budget": 50_000, "hard_cap": True, "warn_at": 0.5}
+    spec = pool("t", max_replicas=30, cold_start_seconds=20, concurrency=4)
+    cfg = config({"a": spec}, {"t": tenant})
+    tasks = trace(cfg, *[(113.0 * k, "a", 30.0, 10_000) for k in range(764)])
+    day = replay(cfg, tasks, VirtualLoop(cfg), drain=DAY - tasks.duration)
+    after = replay(cfg, tasks, VirtualLoop(cfg), drain=DAY + H - tasks.duration)
+    assert day.tenants["t"].over == 0
+    assert after.tenants["t"].over <= 3 * 10_000
+    assert after.completed > day.completed  # the new day is served
