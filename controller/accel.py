@@ -41,6 +41,7 @@ MODULES = (
     "controller/core/ski_rental.py",
     "controller/core/spend.py",
     "controller/core/budget.py",
+    "controller/core/budget_price.py",
     "controller/core/burn.py",
     "controller/core/spend_samples.py",
     "controller/core/engine.py",

@@ -32,6 +32,7 @@ import math
 from typing import NamedTuple
 
 from controller.core.allocation import Claim
+from controller.core.budget_price import LANDING_TASKS, Prices, paid_replicas, prices
 from controller.core.burn import MIN_BUCKETS
 from controller.core.config import Config, PoolConfig, TenantConfig
 from controller.core.model import Observations, PoolObservation, Reason
@@ -40,14 +41,6 @@ from controller.core.spend import Forecast, SpendRead
 EXHAUSTED = "budget exhausted"
 SPENT = "budget spent"
 WARNING = "budget warning"
-PACE_MIN_REPLICA_SECONDS = 600.0
-"""Below this much measured today, a tenant's cost per replica-second is too noisy to read."""
-MAX_TASK_SECONDS = 7 * 86400.0
-"""A week: above this a task time is not a measurement."""
-LANDING_TASKS = 3
-"""Tasks a replica's budget must cover: the one in flight, the next it takes before the pace is
-read again, and as much again for the long tail of task times (a tokens-per-replica-second
-average counts idle seconds too)."""
 
 
 def budget_rule(
@@ -174,8 +167,9 @@ def _unforecast(
     assert budget is not None
     want, lag = pool.want, pool.obs.pending + pool.obs.ack_pending
     cap = max(pool.current, pool.floor, 1 if lag > 0 else 0)
-    price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
-    landing = _landing(budget - used, share, price, pool.obs.ack_pending)
+    spent = observations.replica_seconds_today.get(tenant_name, 0.0)
+    price = prices(pool.config, pool.obs, spend, spent, used)
+    landing = paid_replicas(budget - used, share, price, pool.obs.ack_pending)
     if landing is not None and landing < min(want, cap):
         reasons.append(_landed(budget - used, price, pool.obs.ack_pending, want, landing))
         return Paced(landing, landing)
@@ -185,24 +179,6 @@ def _unforecast(
         reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
         return Paced(cap, landing)
     return Paced(want, landing)
-
-
-def _landing(left: int, share: float, price: Prices, in_flight: int) -> int | None:
-    """The most replicas whose next LANDING_TASKS rounds of tasks the pool's share of what is
-    left pays for, less what its `in_flight` tasks will spend, so that the tasks in flight
-    when it runs out fit in it (None: the price of a round is not known)."""
-    if not price.rounds:
-        return None
-    mine = left * share
-    kept = math.floor(mine / price.rounds + 1e-9)
-    beyond = in_flight - kept * price.concurrency
-    if beyond <= 0 or not price.each:
-        return kept  # the kept replicas' rounds count their tasks in flight
-    # The replicas let go still finish their tasks: those are spent before the kept
-    # replicas' rounds (each counting its own tasks in flight as its first).
-    rest = mine - in_flight * price.each
-    per = price.rounds - price.concurrency * price.each
-    return max(0, min(kept, math.floor(rest / per + 1e-9))) if per > 0 else 0
 
 
 def _landed(left: int, price: Prices, in_flight: int, want: int, landing: int) -> Reason:
@@ -236,7 +212,8 @@ def _pace(
     left = budget - used
     obs, want = pool.obs, pool.want
     lag = obs.pending + obs.ack_pending
-    price = _prices(pool, spend, observations.replica_seconds_today.get(tenant_name, 0.0), used)
+    spent = observations.replica_seconds_today.get(tenant_name, 0.0)
+    price = prices(pool.config, pool.obs, spend, spent, used)
     queued = lag * price.each
     mine, coming = left * share, forecast.tokens * share
     note = _stale_note(observations, tenant_name)
@@ -251,17 +228,17 @@ def _pace(
         _queued(lag, queued),
         left,
     )
-    landing = _landing(left, share, price, obs.ack_pending)
+    landing = paid_replicas(left, share, price, obs.ack_pending)
     if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
         if landing is not None and want > landing:
             reasons.append(_landed(left, price, obs.ack_pending, want, landing))
             return Paced(landing, landing)
-        grow = max(pool.current, 1 if lag > 0 else 0)
+        grow = _no_growth(pool)
         if landing is None and want > grow:
-            # Nothing prices a task yet, so the queue's tokens counted as none: that it fits
-            # is not known (past a reset, a tenant too small to learn its tokens a task
-            # started 30 replicas of 4 tasks on 50,000 tokens). No growth, as with no forecast.
+            # Nothing prices a task yet, so the queue's tokens counted as none: whether it
+            # fits is not known, and a backlog met at a reset would start more tasks than
+            # what is left pays for. No growth, as with no forecast.
             reasons.append(Reason(rule=WARNING, template=_UNPRICED, args=(grow, want, grow)))
             return Paced(grow, None)
         return Paced(want, landing)  # (no time rule holds more than the landing either)
@@ -298,11 +275,11 @@ def _pace_cap(
     want, lag = pool.want, pool.obs.pending + pool.obs.ack_pending
     if price.busy:
         cap = math.floor(pays / price.busy + 1e-9)
-    else:  # nothing to price a replica by: the same share of the demand, and no growth (a
-        # pool at zero with tasks waiting keeps one), as with no forecast: at a reset, where
-        # nothing is spent yet today, it started 21 tasks of 10,000 tokens on 50,000 left
+    else:  # nothing to price a replica by (as at a reset, nothing spent yet today): the
+        # same share of the demand, and no growth, as with no forecast, since that share of
+        # a backlog would start more tasks than what is left may pay for
         share = math.floor(min(want, pool.config.max_replicas) * fits + 1e-9)
-        cap = min(share, max(pool.current, 1 if lag > 0 else 0))
+        cap = min(share, _no_growth(pool))
     waiting = ""
     if lag > 0 and spare > 0:
         more = math.floor(spare / price.rounds + 1e-9) if price.rounds else want
@@ -326,46 +303,18 @@ def _pace_cap(
     return cap, waiting
 
 
+def _no_growth(pool: Pool) -> int:
+    """The most a pool keeps while nothing prices its tasks: what it has, and one replica
+    at zero with tasks waiting (they would be stranded)."""
+    return max(pool.current, 1 if pool.obs.pending + pool.obs.ack_pending > 0 else 0)
+
+
 def _even_share(tenant: TenantConfig, budget: int, at: float) -> float:
     """What an even spend of the budget over the tenant's budget day comes to by `at`: a
     pace that pays for less than one replica keeps one while the tenant has spent less, so
     rounding a trickle down to nothing never leaves the budget unspent."""
     day = tenant.clock.day(at)
     return budget * (at - day.start) / (day.end - day.start)
-
-
-class Prices(NamedTuple):
-    """What a pool's work costs its tenant, as far as it is known (0 or None: unknown)."""
-
-    each: float
-    """Tokens a task."""
-    busy: float | None
-    """Tokens a replica at work spends a second."""
-    rounds: float
-    """Tokens a replica spends on LANDING_TASKS rounds of its tasks."""
-    concurrency: int = 1
-    """Tasks a replica runs at once: at most its concurrency, at most the pool's lag."""
-
-
-def _prices(pool: Pool, spend: SpendRead | None, spent: float, used: int) -> Prices:
-    """From the tenant's tokens a task (its workers' reports) and the pool's task time; or,
-    failing those, the tenant's tokens a replica-second today (idle seconds too, so lower).
-    A replica runs at most `concurrency` tasks at once, and never more than its pool has: a
-    round of a pool of 5,000 slots a pod with 8 tasks is 8 tasks, not 5,000."""
-    concurrency = min(pool.config.concurrency, max(1, pool.obs.lag))
-    per = used / spent if spent >= PACE_MIN_REPLICA_SECONDS else None
-    task = pool.obs.mean_task_seconds
-    task = task if task is not None and 0 < task <= MAX_TASK_SECONDS else None
-    reported = spend.per_task if spend is not None else None
-    if reported is not None:
-        busy = reported * concurrency / task if task else per
-        rounds = LANDING_TASKS * reported * concurrency
-        return Prices(each=reported, busy=busy, rounds=rounds, concurrency=concurrency)
-    if per is not None and task is not None:
-        each = per * task / concurrency
-        rounds = LANDING_TASKS * per * task
-        return Prices(each=each, busy=per, rounds=rounds, concurrency=concurrency)
-    return Prices(each=0.0, busy=per, rounds=0.0, concurrency=concurrency)
 
 
 def _source(forecast: Forecast) -> str:

@@ -14,7 +14,7 @@ import math
 from typing import NamedTuple
 
 from controller.core.accounting import MAX_RATE, RATE_WINDOW_S
-from controller.core.budget import MAX_TASK_SECONDS
+from controller.core.budget_price import MAX_TASK_SECONDS
 from controller.core.config import PoolConfig
 from controller.core.model import PoolObservation, Reason
 

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from controller.core.accounting import MAX_RATE
-from controller.core.budget import MAX_TASK_SECONDS
+from controller.core.budget_price import MAX_TASK_SECONDS
 from controller.core.config import Config
 from controller.core.config_errors import ConfigError, first_error, key, shown
 from controller.core.config_types import MAX_PODS, Count, Replicas
