@@ -165,8 +165,8 @@ def _unforecast(
     budget = tenant.daily_token_budget
     used = observations.tokens_today[tenant_name]
     assert budget is not None
-    want, lag = pool.want, pool.obs.pending + pool.obs.ack_pending
-    cap = max(pool.current, pool.floor, 1 if lag > 0 else 0)
+    want = pool.want
+    cap = max(_no_growth(pool), pool.floor)
     spent = observations.replica_seconds_today.get(tenant_name, 0.0)
     price = prices(pool.config, pool.obs, spend, spent, used)
     landing = paid_replicas(budget - used, share, price, pool.obs.ack_pending)

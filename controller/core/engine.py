@@ -103,8 +103,8 @@ class Engine:
         self._unobserved: dict[str, str] = {}
         self._spent: dict[str, float] = {}
         self._reads: dict[str, SpendRead] = {}
-        """Each budgeted tenant's replica-seconds today and spend, as the pace last read them:
-        once a minute (PACE_READ_S), at the first step in it."""
+        """Each budgeted tenant's spend, as the pace last read it (with `_spent`, its
+        replica-seconds today): once a minute (PACE_READ_S), at the first step in it."""
         self._next_read = -math.inf
         self.observations = Observations(
             pools=self._readings,
@@ -176,7 +176,11 @@ class Engine:
         made = pool.demanded = demanded(pool.config, reading, pool.wait)
         # A pace reads more of a reading than its footprint (the lag's tokens, the tasks in
         # flight, the task time): a paced pool is claimed again on any new reading.
-        if made.footprint != pool.footprint or self.exact_reasons or tenant in self._paced():
+        if (
+            made.footprint != pool.footprint
+            or self.exact_reasons
+            or tenant in self.tenant_tokens.paced
+        ):
             pool.footprint = made.footprint
             self.dirty.add(i)
 
@@ -189,7 +193,9 @@ class Engine:
         if told.new:
             self._told = True
             self.samples.moved.add(tenant)
-        if told.reclaim or (told.new and tenant in self._paced()):  # a pace reads the tokens
+        if told.reclaim or (
+            told.new and tenant in self.tenant_tokens.paced
+        ):  # a pace reads the tokens
             self.dirty.update(self.tenant_pools.get(tenant, ()))
 
     @property
@@ -263,7 +269,7 @@ class Engine:
         changed = self.dirty
         self.dirty = set()
         if reading or self.exact_reasons:  # (a paced pool's reasons quote its time rules')
-            for tenant in self._paced():
+            for tenant in self.tenant_tokens.paced:
                 changed.update(self.tenant_pools.get(tenant, ()))
         changed.update(self.releases.due(now))
         if not changed:
@@ -289,10 +295,6 @@ class Engine:
         self._spent.update(self.replica_seconds.today(now))
         for name, spend in self.samples.book.tenants.items():
             self._reads[name] = spend.read(now)
-
-    def _paced(self) -> set[str]:
-        """Tenants past warn_at with the pace on."""
-        return self.tenant_tokens.paced
 
     def _sample(self, tenant: str) -> Sample | None:
         """What a tenant's spend is told now (None: no tokens known)."""
