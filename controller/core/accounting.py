@@ -1,7 +1,7 @@
 """What both shells count the same way, live and in virtual time: the window an arrival rate
 is averaged over, the moving mean of task time, the day a tenant's token budget runs over (from
-its reset time in its time zone: midnight UTC unless configured), and each tenant's
-replica-seconds today (the budget's pace). No I/O and no clock: `now` is passed in."""
+its reset time in its time zone: midnight UTC unless configured), a pool's tokens a task, and
+each tenant's replica-seconds today (the budget's pace). No I/O and no clock: `now` is passed in."""
 
 from __future__ import annotations
 
@@ -42,6 +42,34 @@ def task_time(mean: float | None, work: float) -> float:
     # A mean of 0 (tasks reported as instant) would cap every later task at 0 for good.
     cap = OUTLIER * mean if mean > 0.0 else work
     return mean + SMOOTHING * ((work if work < cap else cap) - mean)
+
+
+class TokensATask:
+    """A pool's tokens a task, from its workers' reports: their tokens over their count, both
+    halved at each of its tenant's budget resets, so that recent days weigh more and a pool
+    keeps its price from the first task after a reset (the live ledger and the simulator
+    share this rule). The budget prices each pool's tasks by it: a tenant's pools of 100- and
+    10,000-token tasks are not one mean apart."""
+
+    __slots__ = ("tasks", "tokens")
+
+    def __init__(self) -> None:
+        self.tokens = 0.0
+        self.tasks = 0.0
+
+    def add(self, tokens: float) -> None:
+        # Defence in depth behind UsageReport's bounds, as in task_time: nothing negative
+        # or non-finite enters the price.
+        self.tokens += tokens if 0.0 <= tokens < math.inf else 0.0
+        self.tasks += 1.0
+
+    def new_day(self) -> None:
+        self.tokens /= 2.0
+        self.tasks /= 2.0
+
+    def mean(self) -> float | None:
+        """None: no task reported yet."""
+        return self.tokens / self.tasks if self.tasks > 0.0 else None
 
 
 class BudgetDay(NamedTuple):

@@ -15,8 +15,9 @@
   one's landing. Nor does a pace that pays for less than one replica leave the budget
   unspent: a pool with tasks waiting keeps one while the tenant has spent less than an even
   share of its budget by that hour of its day. Whatever the forecast, a pool keeps no
-  more replicas than its share of what is left pays three rounds of tasks each (the landing):
-  the tasks in flight when the budget runs out do not overspend it.
+  more replicas than its share of what is left pays two rounds of tasks each (three where its
+  pool's own tokens a task are not known yet: the landing): the tasks in flight when the
+  budget runs out do not overspend it.
 - Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
   hours left), or nothing to price a replica by: no growth; a pool at zero with tasks
   waiting keeps one.
@@ -32,7 +33,7 @@ import math
 from typing import NamedTuple
 
 from controller.core.allocation import Claim
-from controller.core.budget_price import LANDING_TASKS, Prices, paid_replicas, prices
+from controller.core.budget_price import Prices, paid_replicas, prices
 from controller.core.burn import MIN_BUCKETS
 from controller.core.config import Config, PoolConfig, TenantConfig
 from controller.core.model import Observations, PoolObservation, Reason
@@ -43,18 +44,13 @@ SPENT = "budget spent"
 WARNING = "budget warning"
 
 
-def budget_rule(
-    tenant: TenantConfig,
-    used: int | None,
-    task_tokens: float | None = None,
-    most_in_flight: int = 0,
-) -> str | None:
-    """Which budget rule holds a tenant's pools back at `used` tokens today, at `task_tokens`
-    a task (None: not known): EXHAUSTED (a hard cap reached: 0 replicas), SPENT (a soft cap
-    reached: down to the floor), WARNING (past warn_at, or with less left than the
-    `most_in_flight` tasks its pools may run at once would spend (`in_flight`): the forecast,
-    the pace if it does not fit, and the landing) or none. Between two passes a tenant's pools
-    can decide differently for its tokens and tasks waiting only if this changes."""
+def budget_rule(tenant: TenantConfig, used: int | None, in_flight: float = 0.0) -> str | None:
+    """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a hard
+    cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING (past
+    warn_at, or with less left than the tokens its pools' tasks `in_flight` would spend: the
+    forecast, the pace if it does not fit, and the landing) or none. Between two passes a
+    tenant's pools can decide differently for its tokens and tasks waiting only if this
+    changes."""
     budget = tenant.daily_token_budget
     if budget is None or used is None:
         return None
@@ -64,16 +60,9 @@ def budget_rule(
         return WARNING
     # The tasks in flight when the budget runs out still spend: the landing must begin while
     # what is left covers them, whatever warn_at says.
-    if task_tokens and budget - used <= most_in_flight * task_tokens:
+    if in_flight and budget - used <= in_flight:
         return WARNING
     return None
-
-
-def in_flight(most: int, lag: int) -> int:
-    """The most tasks a tenant's pools may run at once: `most` (max_replicas x concurrency,
-    summed: Config.most_in_flight), and never more than the tasks they hold now (`lag`). A
-    pool of 5,000 slots a pod does not run 5,000 tasks it does not have."""
-    return most if most < lag else lag
 
 
 class Paced(NamedTuple):
@@ -187,7 +176,7 @@ def _landed(left: int, price: Prices, in_flight: int, want: int, landing: int) -
     flying = (
         f", less {round(in_flight * price.each):,} for {in_flight} in flight," if in_flight else ""
     )
-    args = (left, flying, landing, round(price.rounds), LANDING_TASKS, want, landing)
+    args = (left, flying, landing, round(price.rounds), price.round_count, want, landing)
     return Reason(rule=WARNING, template=_LANDING, args=args)
 
 
@@ -247,7 +236,7 @@ def _pace(
     cap, waiting = _pace_cap(pool, price, fits, pays, mine - coming, landing, bool(forecast.days))
     if cap < 1 and lag > 0 and spend is not None and (landing is None or landing >= 1):
         even = _even_share(tenant, budget, spend.at)
-        # Hysteresis: a replica started runs its rounds (LANDING_TASKS of them, up to the
+        # Hysteresis: a replica started runs its rounds (`price.round_count` of them, up to the
         # landing) before the line stops it, so it does not start for a single task.
         ahead = price.rounds if pool.current >= 1 else 0.0
         if used + obs.ack_pending * price.each < even + ahead:
@@ -309,6 +298,24 @@ def _no_growth(pool: Pool) -> int:
     return max(pool.current, 1 if pool.obs.pending + pool.obs.ack_pending > 0 else 0)
 
 
+def unpriced_cap(
+    tenant: TenantConfig, obs: PoolObservation, reported: bool, want: int, reasons: list[Reason]
+) -> int | None:
+    """Under a hard cap counted from its workers' reports (`reported`: its tasks done today
+    are known), a pool none of whose tasks has reported yet grows to one replica at most (or
+    keeps what it has) until one does: nothing else says what its tasks in flight would
+    spend, and a guess (its tenant's other pools' tasks may cost a tenth of its own) must not
+    overspend a hard cap. None: no such cap (where tokens come from Prometheus alone no task
+    ever reports, and warn_at and the landing hold the budget)."""
+    unpriced = reported and obs.task_tokens is None
+    if not unpriced or not tenant.hard_cap or tenant.daily_token_budget is None:
+        return None
+    cap = max(obs.replicas, 1 if obs.pending + obs.ack_pending > 0 else 0)
+    if want > cap:
+        reasons.append(Reason(rule=WARNING, template=_FIRST_PRICE, args=(cap, want, cap)))
+    return cap
+
+
 def _even_share(tenant: TenantConfig, budget: int, at: float) -> float:
     """What an even spend of the budget over the tenant's budget day comes to by `at`: a
     pace that pays for less than one replica keeps one while the tenant has spent less, so
@@ -358,6 +365,10 @@ _UNPRICED = (
     "no price of its tasks yet (its tokens a task, or a replica-second today) to value the "
     "tasks waiting: no growth beyond {}, {} -> {}"
 )
+_FIRST_PRICE = (
+    "hard cap, and no task of this pool reported yet (its tokens a task): no growth beyond {} "
+    "until one does, {} -> {}"
+)
 _FITS = (
     "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "
     "not paced"
@@ -367,6 +378,6 @@ _PACE = (
     "{:.0%} of it: pays for {:,} tokens an hour now{}, {} replicas here (budget pace), {} -> {}"
 )
 _LANDING = (
-    "{:,} tokens left{} pay for {} replicas here at {:,} tokens for {} tasks each (budget "
-    "landing): {} -> {}"
+    "{:,} tokens left{} pay for {} replicas here, at {:,} tokens each for {} rounds of its "
+    "tasks (budget landing): {} -> {}"
 )

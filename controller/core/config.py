@@ -296,12 +296,12 @@ class Config(StrictModel):
         return {name: p.max_replicas / total[p.tenant] for name, p in self.pools.items()}
 
     @cached_property
-    def most_in_flight(self) -> dict[str, int]:
-        """Per tenant, the most tasks its pools run at once: max_replicas x concurrency, summed."""
-        most = dict.fromkeys(self.tenants, 0)
-        for pool in self.pools.values():
-            most[pool.tenant] += pool.max_replicas * pool.concurrency
-        return most
+    def pools_of(self) -> dict[str, list[str]]:
+        """Per tenant, its pools' names, in config order."""
+        pools: dict[str, list[str]] = {name: [] for name in self.tenants}
+        for name, pool in self.pools.items():
+            pools[pool.tenant].append(name)
+        return pools
 
     @cached_property
     def target_wait(self) -> dict[str, float | None]:

@@ -19,9 +19,9 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
   (the demand, controller.core.policy.demanded) is worked out once a reading, when it is
   read, for both the footprint and every claim of that reading;
 - its tenant's budget rule changes (controller.core.budget.budget_rule: with the tenant's
-  tokens, or with the tasks its pools hold, `TenantTokens.lagged`), or, past warn_at (the
-  pace), its tokens or the pool's reading move, or the pace reads the tenant's forecast and
-  replica-seconds again: once a minute, at the first step in it (`_read_spend`,
+  tokens, or with what its pools may have in flight, `TenantTokens.flight_moved`), or, past
+  warn_at (the pace), its tokens or the pool's reading move, or the pace reads the tenant's
+  forecast and replica-seconds again: once a minute, at the first step in it (`_read_spend`,
   controller.core.spend.PACE_READ_S). Each budgeted tenant's spend is sampled at every step
   (controller.core.spend_samples, at the cost of the tenants that moved), so its forecast is
   what `decide` would read from the same samples;
@@ -47,11 +47,13 @@ import math
 from collections.abc import Mapping
 
 from controller.core.accounting import ReplicaSeconds
+from controller.core.budget_price import in_flight
 from controller.core.config import Config
 from controller.core.demand import demanded
 from controller.core.history import History
 from controller.core.keepalive import Pace
 from controller.core.model import (
+    NOTHING_IN_FLIGHT,
     Observations,
     Overrides,
     PoolObservation,
@@ -91,13 +93,16 @@ class Engine:
         self._tenant_replicas = dict.fromkeys(config.tenants, 0)
         self._tenant_lag = dict.fromkeys(config.tenants, 0)
         """Tasks waiting per tenant, as read: with each tenant's tasks done, what its spend
-        forecast learns it asks for; and the most it may have in flight, which its budget
-        rule reads (`Observations.tasks_held`, `TenantTokens.held`: this very mapping)."""
+        forecast learns it asks for."""
+        self._in_flight = dict.fromkeys(config.tenants, NOTHING_IN_FLIGHT)
+        """Per budgeted tenant, the most its pools may have in flight as read, which its
+        budget rule reads (`Observations.in_flight`, `TenantTokens.in_flight`: this very
+        mapping)."""
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
         self._readings: dict[str, PoolObservation] = {}
         self.tenant_tokens = TenantTokens(
-            config, exact_reasons=exact_reasons, held=self._tenant_lag
+            config, exact_reasons=exact_reasons, in_flight=self._in_flight
         )
         """Each tenant's tokens, tasks done and budget rule, as told."""
         self._unobserved: dict[str, str] = {}
@@ -115,7 +120,7 @@ class Engine:
             unobserved=self._unobserved,
             replica_seconds_today=self._spent,
             spend=self._reads,
-            tasks_held=self._tenant_lag,
+            in_flight=self._in_flight,
         )
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES
@@ -153,7 +158,7 @@ class Engine:
         if reading == pool.reading:
             return
         self._told = True
-        pool.reading = reading
+        before, pool.reading = pool.reading, reading
         tenant = pool.config.tenant
         replicas = 0 if reading is None else reading.replicas
         if replicas != pool.replicas:
@@ -161,28 +166,44 @@ class Engine:
             pool.replicas = replicas
             self._moved.add(tenant)
         lag = 0 if reading is None or reading.stale is not None else reading.lag
+        flight = lag != pool.lag or _price(before) != _price(reading)
         if lag != pool.lag:
             self._tenant_lag[tenant] += lag - pool.lag
             pool.lag = lag
             self.samples.moved.add(tenant)
-            if self.tenant_tokens.lagged(tenant):
-                self.dirty.update(self.tenant_pools[tenant])
         if reading is None:
             self._readings.pop(pool.name, None)
+        else:
+            self._readings[pool.name] = reading
+        if flight:
+            self._flown(tenant)
+        if reading is None:
             pool.footprint = pool.demanded = None
             self.dirty.add(i)
             return
-        self._readings[pool.name] = reading
         made = pool.demanded = demanded(pool.config, reading, pool.wait)
         # A pace reads more of a reading than its footprint (the lag's tokens, the tasks in
-        # flight, the task time): a paced pool is claimed again on any new reading.
+        # flight, the task time): a paced pool is claimed again on any new reading. So is a
+        # pool whose tokens a task became known (a hard cap holds it until they are).
         if (
             made.footprint != pool.footprint
             or self.exact_reasons
             or tenant in self.tenant_tokens.paced
+            or (before is None or before.task_tokens is None) != (reading.task_tokens is None)
         ):
             pool.footprint = made.footprint
             self.dirty.add(i)
+
+    def _flown(self, tenant: str) -> None:
+        """What a budgeted tenant's pools may have in flight moved: counted again, and its
+        pools claimed again if its budget rule moved with it."""
+        if self.config.tenants[tenant].daily_token_budget is None:
+            return
+        self._in_flight[tenant] = in_flight(
+            self.config, self.config.pools_of[tenant], self._readings
+        )
+        if self.tenant_tokens.flight_moved(tenant):
+            self.dirty.update(self.tenant_pools[tenant])
 
     def tokens(
         self, tenant: str, used: int | None, stale: str | None = None, tasks: int | None = None
@@ -413,3 +434,8 @@ class Engine:
 def _moved(now: Mapping[str, object], before: Mapping[str, object]) -> set[str]:
     """The keys whose value differs between two mappings (added, removed or changed)."""
     return {key for key in now.keys() | before.keys() if now.get(key) != before.get(key)}
+
+
+def _price(reading: PoolObservation | None) -> float | None:
+    """A pool's tokens a task as read (what its tasks in flight are priced at)."""
+    return None if reading is None else reading.task_tokens

@@ -26,6 +26,9 @@ class PoolObservation(NamedTuple):
     """Tasks a second arriving on the pool's subject, if known."""
     mean_task_seconds: float | None = None
     """Mean time one task takes to work, if known."""
+    task_tokens: float | None = None
+    """Tokens one of its tasks spends, from its workers' reports, if known
+    (controller.core.accounting.TokensATask)."""
     stale: str | None = None
     """Why this pool's data cannot be trusted now; a stale pool holds its replicas."""
     stale_reads: int = 0
@@ -61,10 +64,27 @@ class Observations:
     """Per tenant, its tokens a task as last known: today's once a task is reported today,
     else the last day's, so that the first tasks after a reset are priced too. A tenant
     absent here is read from tokens_today and tasks_today."""
-    tasks_held: Mapping[str, int] | None = None
-    """Per tenant, the tasks its pools hold (the lag of their readings, a stale one none):
-    the most it may have in flight. None: worked out from `pools` (controller.core.policy);
-    the engine keeps it as it reads."""
+    in_flight: Mapping[str, InFlight] | None = None
+    """Per tenant, the most tasks its pools may have in flight (controller.core.budget_price's
+    `in_flight`). None: worked out from `pools` (controller.core.policy); the engine keeps it
+    as it reads."""
+
+
+class InFlight(NamedTuple):
+    """The most a tenant's pools may have in flight at once: in each pool at most its
+    max_replicas x concurrency, and never more than the tasks it holds (a stale reading none).
+    Summed over the pools whose tokens a task are known, in tokens; over the others, in tasks."""
+
+    tokens: float = 0.0
+    tasks: int = 0
+
+    def spend(self, each: float | None) -> float:
+        """What they would spend, the tasks of unpriced pools at the tenant's `each` tokens a
+        task (None: not known, so not counted)."""
+        return self.tokens + self.tasks * each if each else self.tokens
+
+
+NOTHING_IN_FLIGHT = InFlight()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +212,8 @@ class Usage:
     tasks_today: Mapping[str, int] = field(default_factory=dict)
     """Per tenant, the tasks its workers reported done today, where reported (what a task
     costs it: the budget forecast counts its queue's tokens with it)."""
+    task_tokens: Mapping[str, float] = field(default_factory=dict)
+    """Per pool, its tokens a task, where reported (what the budget prices its tasks by)."""
 
 
 @dataclass(frozen=True, slots=True)

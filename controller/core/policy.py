@@ -31,11 +31,20 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from controller.core.allocation import Claim, allocate
-from controller.core.budget import WARNING, Paced, Pool, budget_rule, budget_step, in_flight
+from controller.core.budget import (
+    WARNING,
+    Paced,
+    Pool,
+    budget_rule,
+    budget_step,
+    unpriced_cap,
+)
+from controller.core.budget_price import in_flight
 from controller.core.config import Config, PoolConfig
 from controller.core.demand import Demanded, demanded
 from controller.core.history import SUSTAINED_S, History, PoolHistory, peer_sustained
 from controller.core.model import (
+    InFlight,
     Observations,
     Overrides,
     Pin,
@@ -60,7 +69,7 @@ def decide(
     now: float = 0.0,
 ) -> list[ScaleDecision]:
     """One decision per configured pool, in config order."""
-    observations = replace(observations, tasks_held=tasks_held(config, observations.pools))
+    observations = replace(observations, in_flight=tenants_in_flight(config, observations.pools))
     claims = [
         claim(name, pool, config, observations, overrides, history, now)
         for name, pool in config.pools.items()
@@ -142,6 +151,11 @@ def claim(
         if isinstance(step, Claim):
             return step
         want, paced = step
+    reported = tenant_name in observations.tasks_today
+    first = unpriced_cap(config.tenants[tenant_name], obs, reported, want, reasons)
+    if first is not None and want > first:
+        want = first
+        paced = first if paced is None else min(paced, first)
 
     want, floor = _within_max(pool, want, floor, reasons)
     recommendation = want if want > floor else floor
@@ -162,33 +176,26 @@ def claim(
     return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now, top)
 
 
-def tasks_held(config: Config, pools: Mapping[str, PoolObservation]) -> dict[str, int]:
-    """Per tenant, the tasks its pools hold as read: the lag of each reading, a stale one
-    none (as controller.core.engine counts them as it reads)."""
-    held = dict.fromkeys(config.tenants, 0)
-    for name, obs in pools.items():
-        spec = config.pools.get(name)
-        if spec is not None and obs.stale is None:
-            held[spec.tenant] += obs.lag
-    return held
+def tenants_in_flight(config: Config, pools: Mapping[str, PoolObservation]) -> dict[str, InFlight]:
+    """Per tenant, the most its pools may have in flight as read (controller.core.budget_price's
+    `in_flight`; the engine keeps the same sums as it reads)."""
+    return {tenant: in_flight(config, names, pools) for tenant, names in config.pools_of.items()}
 
 
 def _budget_rule(config: Config, observations: Observations, tenant: str) -> str | None:
-    """The tenant's budget rule, with the most tasks it may have in flight: at most what its
-    pools hold now (controller.core.budget.in_flight)."""
+    """The tenant's budget rule, with the most its pools may have in flight now."""
     spec = config.tenants[tenant]
     used = observations.tokens_today.get(tenant)
     if spec.daily_token_budget is None or used is None:
         return None
-    held = observations.tasks_held
-    if held is None:
-        held = tasks_held(config, observations.pools)
-    most = in_flight(config.most_in_flight[tenant], held[tenant])
+    flights = observations.in_flight
+    if flights is None:
+        flights = tenants_in_flight(config, observations.pools)
     each = observations.task_tokens.get(tenant)
     if each is None:
         tasks = observations.tasks_today.get(tenant)
         each = used / tasks if tasks else None
-    return budget_rule(spec, used, each, most)
+    return budget_rule(spec, used, flights[tenant].spend(each))
 
 
 def _budget(

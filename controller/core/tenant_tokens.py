@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from controller.core.budget import WARNING, budget_rule, in_flight
+from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config
+from controller.core.model import NOTHING_IN_FLIGHT, InFlight
 
 
 class Told(NamedTuple):
@@ -31,7 +32,11 @@ class TenantTokens:
     """Each tenant's tokens today as told, and its budget rule as of them."""
 
     def __init__(
-        self, config: Config, *, exact_reasons: bool = False, held: Mapping[str, int] | None = None
+        self,
+        config: Config,
+        *,
+        exact_reasons: bool = False,
+        in_flight: Mapping[str, InFlight] | None = None,
     ) -> None:
         self.config = config
         self.exact_reasons = exact_reasons
@@ -50,9 +55,9 @@ class TenantTokens:
         """Per budgeted tenant: its budget rule as of its last tokens."""
         self.paced: set[str] = set()
         """Tenants past warn_at with the pace on: claimed again at every step."""
-        self.held: Mapping[str, int] = {} if held is None else held
-        """Per tenant, the tasks its pools hold now, as the engine reads them (its own
-        count, not a copy): the most it may have in flight (controller.core.budget.in_flight)."""
+        self.in_flight: Mapping[str, InFlight] = {} if in_flight is None else in_flight
+        """Per tenant, the most its pools may have in flight now, as the engine reads them
+        (its own mapping, not a copy: controller.core.budget_price.in_flight)."""
 
     def tell(
         self, tenant: str, used: int | None, stale: str | None = None, tasks: int | None = None
@@ -89,9 +94,9 @@ class TenantTokens:
             return Told(new=True, reclaim=True)
         return Told(new=True, reclaim=False)
 
-    def lagged(self, tenant: str) -> bool:
-        """The tasks a tenant's pools hold (`held`) moved: whether its budget rule moved with
-        them (its pools are then claimed again)."""
+    def flight_moved(self, tenant: str) -> bool:
+        """What a tenant's pools may have in flight (`in_flight`) moved: whether its budget
+        rule moved with it (its pools are then claimed again)."""
         used = self.used.get(tenant)
         if used is None or self.config.tenants[tenant].daily_token_budget is None:
             return False
@@ -102,8 +107,10 @@ class TenantTokens:
         return True
 
     def _budget_rule(self, tenant: str, used: int) -> str | None:
-        most = in_flight(self.config.most_in_flight[tenant], self.held.get(tenant, 0))
-        return budget_rule(self.config.tenants[tenant], used, self.task_tokens.get(tenant), most)
+        flight = self.in_flight.get(tenant, NOTHING_IN_FLIGHT)
+        return budget_rule(
+            self.config.tenants[tenant], used, flight.spend(self.task_tokens.get(tenant))
+        )
 
     def _rule(self, tenant: str, rule: str | None) -> None:
         self.rules[tenant] = rule

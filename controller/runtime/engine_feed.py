@@ -38,6 +38,7 @@ class EngineFeed:
         self._fed_states: list[PoolState | None] = []
         self._fed_stats: list[QueueStats | None] = []
         self._fed_means: list[float | None] = []
+        self._fed_prices: list[float | None] = []
         """Per pool, in config order: the inputs of the reading last fed to the engine."""
         self._problem: str | None = None
         """The source problem that made every pool stale at the last feed."""
@@ -65,9 +66,10 @@ class EngineFeed:
             _in_order(states, names, index),
             _in_order(stats, names, index),
             _in_order(usage.mean_task_seconds, names, index),
+            _in_order(usage.task_tokens, names, index),
         )
         todo = self._todo(problem, *in_order)
-        self._fed_states, self._fed_stats, self._fed_means = in_order
+        self._fed_states, self._fed_stats, self._fed_means, self._fed_prices = in_order
         self._problem = problem
         self._read(todo, *in_order, problem=problem, unobserved=unobserved, now=now)
         stale_tokens, done = usage.stale, usage.tasks_today
@@ -80,6 +82,7 @@ class EngineFeed:
         states: list[PoolState | None],
         stats: list[QueueStats | None],
         means: list[float | None],
+        prices: list[float | None],
     ) -> Iterable[int]:
         """The pools to read again: every one when a source's problem came or went (or at
         the first feed), else those whose inputs are not the objects last fed, and the held."""
@@ -88,6 +91,7 @@ class EngineFeed:
         moved = set(compress(count(), map(is_not, states, self._fed_states)))
         moved.update(compress(count(), map(is_not, stats, self._fed_stats)))
         moved.update(compress(count(), map(ne, means, self._fed_means)))
+        moved.update(compress(count(), map(ne, prices, self._fed_prices)))
         return sorted(moved | self._held)
 
     def _read(
@@ -96,6 +100,7 @@ class EngineFeed:
         states: list[PoolState | None],
         stats: list[QueueStats | None],
         means: list[float | None],
+        prices: list[float | None],
         *,
         problem: str | None,
         unobserved: Mapping[str, str],
@@ -123,6 +128,7 @@ class EngineFeed:
                 ready=state.ready,
                 arrival_rate=stat.arrival_rate,
                 mean_task_seconds=means[i],
+                task_tokens=prices[i],
                 stale=stale,
                 stale_reads=tally,
             )

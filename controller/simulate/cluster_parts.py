@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from controller.core.accounting import TokensATask
+
 # Heap entries are (time, kind, tiebreak, pod); at one instant a budget day rolls over first, then
 # tasks finish, then terminating pods' grace periods end, then pods turn ready, then a sample
 # is taken. Arrivals and controller ticks at the same instant come after all of these (see
@@ -113,6 +115,7 @@ class SimPool:
         "mean_work",
         "name",
         "pods",
+        "price",
         "provider",
         "queue",
         "ready",
@@ -152,6 +155,8 @@ class SimPool:
         self.held = False
         """The autoscaler holds the pool back for a budget or a pause (its own reasons)."""
         self.mean_work: float | None = None
+        self.price = TokensATask()
+        """Its tokens a task, as its workers' reports would tell them."""
         self.last_direction = 0
         self.last_step_at = 0.0
 

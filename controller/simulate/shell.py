@@ -147,8 +147,9 @@ class VirtualLoop:
             cluster.dirty.update(p.index for p in cluster.pools if p.arrived > departed[p.index])
 
     def _read(self, i: int, cluster: Cluster, now: float, queue: bool) -> PoolObservation:
-        """Pool i as a tick sees it: replicas, ready pods and mean task time always; its
-        queue (pending, ack_pending, arrival rate) only if `queue`, else as last read."""
+        """Pool i as a tick sees it: replicas, ready pods, mean task time and tokens a task
+        always; its queue (pending, ack_pending, arrival rate) only if `queue`, else as last
+        read."""
         p = cluster.pools[i]
         if queue:
             span = min(now, RATE_WINDOW_S)
@@ -160,13 +161,19 @@ class VirtualLoop:
                 ready=p.ready,
                 arrival_rate=rate,
                 mean_task_seconds=p.mean_work,
+                task_tokens=p.price.mean(),
             )
         last = self.readings[i]
         if last is None or last.stale is not None:
             return PoolObservation(
                 pending=0, ack_pending=0, replicas=p.spec, ready=p.ready, stale=_NOT_READ
             )
-        return last._replace(replicas=p.spec, ready=p.ready, mean_task_seconds=p.mean_work)
+        return last._replace(
+            replicas=p.spec,
+            ready=p.ready,
+            mean_task_seconds=p.mean_work,
+            task_tokens=p.price.mean(),
+        )
 
     def observe(self, now: float, cluster: Cluster, woken: set[int]) -> None:
         """Tell the engine what changed since the last tick: the pools touched (at a wake-up,

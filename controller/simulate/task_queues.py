@@ -169,6 +169,7 @@ class TaskQueues(PodFleet):
         tenant = p.tenant
         tenant.used += tokens
         tenant.done += 1
+        p.price.add(tokens)
         if p.gate is not None:
             p.gate.reserved -= tokens
         work, mean = self.work[task], p.mean_work
@@ -262,6 +263,7 @@ class TaskQueues(PodFleet):
         self.dirty.update(p.index for p in tenant.pools)
         for p in tenant.pools:
             p.blocked = False
+            p.price.new_day()
         for p in tenant.pools:
             if p.queue:
                 self._dispatch(p, now)

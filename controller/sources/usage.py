@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from controller.core import names
-from controller.core.accounting import MAX_WORK_S, BudgetClock, task_time
+from controller.core.accounting import MAX_WORK_S, BudgetClock, TokensATask, task_time
 from controller.core.bad_messages import BadMessages, describe
 from controller.core.busy import BusyPods
 from controller.core.config import Config
@@ -82,12 +82,15 @@ class UsageReport(WorkerReport):
 
 
 class TokenLedger:
-    """Tokens per tenant per budget day, and mean task time per pool. No I/O. Keeps nothing
-    for tenants or pools the config does not name."""
+    """Tokens per tenant per budget day, and per pool its mean task time and tokens a task. No
+    I/O. Keeps nothing for tenants or pools the config does not name."""
 
     def __init__(self, config: Config) -> None:
         self._clocks: dict[str, BudgetClock] = {n: t.clock for n, t in config.tenants.items()}
         self._pools = frozenset(config.pools)
+        self._pools_of = config.pools_of
+        self._price = {name: TokensATask() for name in config.pools}
+        """Per pool, its tokens a task (halved at each of its tenant's resets)."""
         self._day: dict[str, float] = {}
         """Per tenant: the start of the budget day its tokens are for."""
         self._tokens: dict[str, int] = {}
@@ -101,6 +104,7 @@ class TokenLedger:
             self._tasks[report.tenant] = self._tasks.get(report.tenant, 0) + 1
         if report.pool in self._pools:
             self._mean[report.pool] = task_time(self._mean.get(report.pool), report.work_s)
+            self._price[report.pool].add(report.tokens)
 
     def preload(self, tokens: Mapping[str, int], now: float) -> None:
         """Tokens already used today before we started counting (a restart, or the demo)."""
@@ -114,11 +118,16 @@ class TokenLedger:
             self._roll(tenant, now)
         tokens = {t: self._tokens.get(t, 0) for t in self._clocks}
         tasks = {t: self._tasks.get(t, 0) for t in self._clocks}
-        return Usage(tokens, dict(self._mean), tasks_today=tasks)
+        prices = {name: price.mean() for name, price in self._price.items()}
+        each = {name: mean for name, mean in prices.items() if mean is not None}
+        return Usage(tokens, dict(self._mean), tasks_today=tasks, task_tokens=each)
 
     def _roll(self, tenant: str, now: float) -> None:
         start = self._clocks[tenant].day(now).start
         if self._day.get(tenant) != start:
+            if tenant in self._day:
+                for pool in self._pools_of[tenant]:
+                    self._price[pool].new_day()
             self._day[tenant] = start
             self._tokens[tenant] = self._tasks[tenant] = 0
 

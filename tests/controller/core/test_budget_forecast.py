@@ -15,7 +15,14 @@ from controller.core.accounting import ReplicaSeconds
 from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config, TenantConfig
 from controller.core.history import History
-from controller.core.model import Observations, Overrides, Pin, PoolObservation, ScaleDecision
+from controller.core.model import (
+    InFlight,
+    Observations,
+    Overrides,
+    Pin,
+    PoolObservation,
+    ScaleDecision,
+)
 from controller.core.policy import decide
 from controller.core.spend import TenantSpend
 from controller.sources.usage import TokenLedger, UsageReport
@@ -216,8 +223,8 @@ def test_with_no_forecast_yet_the_tasks_in_flight_still_fit_in_what_is_left() ->
     decision = pool_at(cfg, spend, 990_000, 5 * 60)
     assert decision.desired == 3
     said = (
-        "10,000 tokens left, less 4,000 for 4 in flight, pay for 3 replicas here at 3,000 "
-        "tokens for 3 tasks each"
+        "10,000 tokens left, less 4,000 for 4 in flight, pay for 3 replicas here, at 3,000 "
+        "tokens each for 3 rounds of its tasks"
     )
     assert said in decision.main_reason.detail
 
@@ -258,7 +265,7 @@ def test_the_landing_begins_while_what_is_left_covers_the_tasks_in_flight(
 ) -> None:
     tenant = tenant_config(1_000_000).tenants["t"]
     each = used / tasks if tasks else None
-    assert budget_rule(tenant, used, each, most_in_flight=8) == rule
+    assert budget_rule(tenant, used, InFlight(tasks=8).spend(each)) == rule
 
 
 def utc(text: str) -> float:
@@ -396,14 +403,15 @@ def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kep
         )
 
 
-def many_slots(budget: int, rate: float) -> ScaleDecision:
+def many_slots(budget: int, rate: float, each: float | None = None) -> ScaleDecision:
     """Pool a of 5,000 tasks at once a pod, up to 10 pods, 7 of them up with 14 tasks (4
-    running) between them, after 5 minutes at `rate` tokens a second in 1,000-token tasks."""
+    running) between them, after 5 minutes at `rate` tokens a second in 1,000-token tasks
+    (`each`: the tokens a task its own workers reported, if any)."""
     tenant = {"tier": "growth", "daily_token_budget": budget, "hard_cap": True}
     cfg = config({"a": pool("t", max_replicas=10, concurrency=5000)}, {"t": tenant})
     spend, used = spending(cfg.tenants["t"], lambda t: rate, 0.0, 5 * 60)
     obs = Observations(
-        {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
+        {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0, task_tokens=each)},
         tokens_today={"t": used},
         tasks_today={"t": used // 1000},
         replica_seconds_today={"t": used / 2},
@@ -416,7 +424,7 @@ def many_slots(budget: int, rate: float) -> ScaleDecision:
 def test_many_slots_a_pod_do_not_start_the_landing_for_tasks_nobody_sent() -> None:
     # Its pools may run 50,000 tasks at once, 50,000,000 tokens at 1,000 each: more than the
     # 49,700,000 left. But they hold 14: the landing waits for warn_at, the pool grows.
-    decision = many_slots(50_000_000, 1_000.0)
+    decision = many_slots(50_000_000, 1_000.0, each=1_000.0)
     assert decision.desired == 10
     assert not any(reason.rule == WARNING for reason in decision.reasons)
 
@@ -426,7 +434,7 @@ def test_past_warn_at_a_pod_of_many_slots_is_priced_by_the_tasks_it_has() -> Non
     # 3 x 5,000 tasks, 15,000,000), so 3 pods stay, not 0.
     decision = many_slots(1_000_000, 850_000 / 300)
     assert decision.desired == 3
-    assert "at 42,000 tokens for 3 tasks each" in decision.main_reason.detail
+    assert "at 42,000 tokens each for 3 rounds of its tasks" in decision.main_reason.detail
 
 
 @pytest.mark.parametrize(

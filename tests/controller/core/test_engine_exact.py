@@ -189,11 +189,11 @@ def test_a_budget_rule_moved_by_the_tasks_waiting_claims_the_tenants_pools_again
     tenant = {"tier": "starter", "daily_token_budget": 500_000, "hard_cap": True}
     cfg = config({"a": pool("t", max_replicas=30), "b": pool("t", max_replicas=30)}, {"t": tenant})
     engine, reference = Engine(cfg, exact_reasons=True), History(cfg)
-    engine.read(1, PoolObservation(3, 2, 2, 2))
+    engine.read(1, PoolObservation(3, 2, 2, 2, task_tokens=10_000.0))
     grown = []
     for step, waiting in enumerate([5, 30, 30, 5, 5]):
         now = 1000.0 + step
-        engine.read(0, PoolObservation(waiting, 0, 2, 2))
+        engine.read(0, PoolObservation(waiting, 0, 2, 2, task_tokens=10_000.0))
         engine.tokens("t", 300_000, tasks=30)
         engine.step(now)
         want = decide(cfg, engine.observations, Overrides(), reference, now)
