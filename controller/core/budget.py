@@ -158,7 +158,7 @@ def _unforecast(
     cap = max(_no_growth(pool), pool.floor)
     spent = observations.replica_seconds_today.get(tenant_name, 0.0)
     price = prices(pool.config, pool.obs, spend, spent, used)
-    landing = paid_replicas(budget - used, share, price, pool.obs.ack_pending)
+    landing = paid_replicas(budget - used, share, price, pool.obs.ack_pending, _graceful(pool))
     if landing is not None and landing < min(want, cap):
         reasons.append(_landed(budget - used, price, pool.obs.ack_pending, want, landing))
         return Paced(landing, landing)
@@ -217,7 +217,7 @@ def _pace(
         _queued(lag, queued),
         left,
     )
-    landing = paid_replicas(left, share, price, obs.ack_pending)
+    landing = paid_replicas(left, share, price, obs.ack_pending, _graceful(pool))
     if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
         if landing is not None and want > landing:
@@ -292,6 +292,13 @@ def _pace_cap(
     return cap, waiting
 
 
+def _graceful(pool: Pool) -> bool:
+    """Whether a busy pod of the pool told to stop finishes its task: its termination grace
+    covers the mean task time."""
+    task = pool.obs.mean_task_seconds
+    return task is not None and task <= pool.config.termination_grace_seconds
+
+
 def _no_growth(pool: Pool) -> int:
     """The most a pool keeps while nothing prices its tasks: what it has, and one replica
     at zero with tasks waiting (they would be stranded)."""
@@ -299,21 +306,46 @@ def _no_growth(pool: Pool) -> int:
 
 
 def unpriced_cap(
-    tenant: TenantConfig, obs: PoolObservation, reported: bool, want: int, reasons: list[Reason]
+    tenant: TenantConfig,
+    obs: PoolObservation,
+    config: PoolConfig,
+    known: Known,
+    want: int,
+    reasons: list[Reason],
 ) -> int | None:
-    """Under a hard cap counted from its workers' reports (`reported`: its tasks done today
-    are known), a pool none of whose tasks has reported yet grows to one replica at most (or
-    keeps what it has) until one does: nothing else says what its tasks in flight would
-    spend, and a guess (its tenant's other pools' tasks may cost a tenth of its own) must not
+    """Under a hard cap counted from its workers' reports, a pool none of whose tasks has
+    reported yet grows to one replica at most (or keeps what it has) until one does, while
+    what is left is within UNPRICED_SPREAD times its slots at the tenant's dearest known
+    price: nothing else says what its tasks in flight would spend, and a guess must not
     overspend a hard cap. None: no such cap (where tokens come from Prometheus alone no task
     ever reports, and warn_at and the landing hold the budget)."""
-    unpriced = reported and obs.task_tokens is None
-    if not unpriced or not tenant.hard_cap or tenant.daily_token_budget is None:
+    budget = tenant.daily_token_budget
+    if not known.reported or obs.task_tokens is not None or not tenant.hard_cap or not budget:
+        return None
+    slots = config.max_replicas * config.concurrency
+    if known.each is not None and budget - known.used > slots * known.each * UNPRICED_SPREAD:
         return None
     cap = max(obs.replicas, 1 if obs.pending + obs.ack_pending > 0 else 0)
     if want > cap:
         reasons.append(Reason(rule=WARNING, template=_FIRST_PRICE, args=(cap, want, cap)))
     return cap
+
+
+class Known(NamedTuple):
+    """What a tenant's reports have told of its prices so far."""
+
+    reported: bool
+    """Its tokens are counted from its workers' reports (its tasks done today are known)."""
+    used: int
+    """Its tokens today."""
+    each: float | None
+    """Its dearest tokens a task known: its pools' own, or its mean (None: none yet)."""
+
+
+UNPRICED_SPREAD = 10.0
+"""How much dearer than any price its tenant knows a pool's unreported tasks are taken to be:
+a tenant's pools whose tasks cost a tenth of one another's are common (a classifier beside a
+coding agent)."""
 
 
 def _even_share(tenant: TenantConfig, budget: int, at: float) -> float:

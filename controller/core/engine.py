@@ -81,6 +81,11 @@ class Engine:
             TrackedPool(name, pool, config.target_wait[name]) for name, pool in config.pools.items()
         ]
         """One record per pool, in config order: a pool's index is its key in the engine."""
+        self._capped = [
+            config.tenants[p.tenant].hard_cap and bool(config.tenants[p.tenant].daily_token_budget)
+            for p in config.pools.values()
+        ]
+        """Per pool, whether its tenant has a hard-capped budget."""
         self.tenant_pools: dict[str, list[int]] = {}
         for i, pool in enumerate(self.pools):
             self.tenant_pools.setdefault(pool.config.tenant, []).append(i)
@@ -100,6 +105,10 @@ class Engine:
         mapping)."""
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
+        self._unpriced: set[int] = set()
+        """Pools of hard-capped tenants none of whose tasks has reported yet: claimed again
+        when their tenant's tokens, its tokens a task or its other pools' prices move (what
+        their cap reads: controller.core.budget.unpriced_cap)."""
         self._readings: dict[str, PoolObservation] = {}
         self.tenant_tokens = TenantTokens(
             config, exact_reasons=exact_reasons, in_flight=self._in_flight
@@ -177,6 +186,10 @@ class Engine:
             self._readings[pool.name] = reading
         if flight:
             self._flown(tenant)
+        if reading is not None and reading.task_tokens is None and self._capped[i]:
+            self._unpriced.add(i)
+        else:
+            self._unpriced.discard(i)
         if reading is None:
             pool.footprint = pool.demanded = None
             self.dirty.add(i)
@@ -194,6 +207,11 @@ class Engine:
             pool.footprint = made.footprint
             self.dirty.add(i)
 
+    def _reprice(self, tenant: str) -> None:
+        """What the tenant's unpriced pools' cap reads moved: claim them again."""
+        if self._unpriced:
+            self.dirty.update(i for i in self._unpriced if self.pools[i].config.tenant == tenant)
+
     def _flown(self, tenant: str) -> None:
         """What a budgeted tenant's pools may have in flight moved: counted again, and its
         pools claimed again if its budget rule moved with it."""
@@ -204,6 +222,7 @@ class Engine:
         )
         if self.tenant_tokens.flight_moved(tenant):
             self.dirty.update(self.tenant_pools[tenant])
+        self._reprice(tenant)
 
     def tokens(
         self, tenant: str, used: int | None, stale: str | None = None, tasks: int | None = None
@@ -214,6 +233,7 @@ class Engine:
         if told.new:
             self._told = True
             self.samples.moved.add(tenant)
+            self._reprice(tenant)
         if told.reclaim or (
             told.new and tenant in self.tenant_tokens.paced
         ):  # a pace reads the tokens
@@ -308,12 +328,14 @@ class Engine:
         for name in moved:  # their tokens a task, as of this step's sample (the landing's)
             per_task = self.samples.book.tenants[name].per_task()
             self._reads[name] = self._reads[name]._replace(per_task=per_task)
+            self._reprice(name)
 
     def _read_spend(self, now: float) -> None:
         """The pace's reading of every budgeted tenant's replica-seconds and spend, until the
         next minute."""
         self._next_read = (math.floor(now / PACE_READ_S) + 1) * PACE_READ_S
         self._spent.update(self.replica_seconds.today(now))
+        self.dirty.update(self._unpriced)
         for name, spend in self.samples.book.tenants.items():
             self._reads[name] = spend.read(now)
 

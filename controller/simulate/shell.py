@@ -210,7 +210,7 @@ class VirtualLoop:
             if decision.changes:
                 self._patch(now, cluster, i, decision.current, decision.desired)
             wakes[i] = decision.desired == 0 and decision.observed
-            if every[i].held or engine.rules.get(decision.tenant) is not None:
+            if every[i].held or self.budgeted[i]:  # (a budget may hold it, rule or not)
                 cluster.hold(i, any(r.rule in _HOLDING for r in decision.reasons))
 
     def _patch(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:

@@ -71,14 +71,16 @@ def test_the_tasks_in_flight_are_priced_by_their_own_pool() -> None:
     assert in_flight(cfg, ["cheap", "dear"], readings).spend(1_000.0) == 2_000 + 10 * 1_000
 
 
-def decided(task_tokens: float | None, replicas: int, reported: bool = True) -> ScaleDecision:
-    """The dear pool with 8 tasks waiting, at `replicas`; its tenant far under its budget."""
+def decided(
+    task_tokens: float | None, replicas: int, reported: bool = True, cheap: float | None = None
+) -> ScaleDecision:
+    """The dear pool with 8 tasks waiting, at `replicas`, its tenant 10,000 tokens into its
+    1,000,000 (`cheap`: the tokens a task of its other pool, where known)."""
     cfg = two_pools()
-    obs = Observations(
-        {"dear": PoolObservation(8, 0, replicas, replicas, task_tokens=task_tokens)},
-        tokens_today={"t": 10_000},
-        tasks_today={"t": 10} if reported else {},
-    )
+    pools = {"dear": PoolObservation(8, 0, replicas, replicas, task_tokens=task_tokens)}
+    if cheap is not None:
+        pools["cheap"] = PoolObservation(0, 0, 1, 1, task_tokens=cheap)
+    obs = Observations(pools, tokens_today={"t": 10_000}, tasks_today={"t": 10} if reported else {})
     return {d.pool: d for d in decide(cfg, obs)}["dear"]
 
 
@@ -96,3 +98,10 @@ def test_under_a_hard_cap_a_pool_grows_only_once_one_of_its_tasks_has_reported()
 def test_where_no_task_ever_reports_a_hard_cap_does_not_stop_growth() -> None:
     # Tokens from Prometheus alone: no task reports, so no pool would ever be priced.
     assert decided(None, 3, reported=False).desired == 8
+
+
+def test_a_pool_far_from_its_tenants_hard_cap_is_not_held_to_learn_its_price() -> None:
+    # 990,000 left: its 10 slots would have to cost over 9,900 tokens a task, ten times the
+    # dearest price its tenant knows (990), to spend it.
+    assert decided(None, 0, cheap=990.0).desired == 8
+    assert decided(None, 0, cheap=9_900.0).desired == 1  # within ten times: held

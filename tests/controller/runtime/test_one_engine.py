@@ -104,12 +104,12 @@ class Tape(Actuator):
     # the usage source
     def usage(self, now: float) -> Usage:
         assert self.at is not None
-        means = {
-            name: r.mean_task_seconds
-            for name, r in zip(self.names, self.at.readings, strict=True)
-            if r is not None and r.mean_task_seconds is not None
-        }
-        return Usage(self.at.tokens, means, tasks_today=self.at.tasks)
+        readings = [
+            (name, r) for name, r in zip(self.names, self.at.readings, strict=True) if r is not None
+        ]
+        means = {n: r.mean_task_seconds for n, r in readings if r.mean_task_seconds is not None}
+        prices = {n: r.task_tokens for n, r in readings if r.task_tokens is not None}
+        return Usage(self.at.tokens, means, tasks_today=self.at.tasks, task_tokens=prices)
 
     # the actuator
     async def observe(self) -> Mapping[str, PoolState]:

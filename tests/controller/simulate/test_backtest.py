@@ -104,11 +104,9 @@ def test_a_hard_capped_budget_is_never_exceeded_under_agentdash() -> None:
     tasks = trace(cfg, *over_budget_trace(cfg))
     summary = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("agentdash", cfg)))
     assert summary["tokens_over_budget"] == 0
-    # 9 x 1,000 tokens: the last 1,000 are the landing's margin, the next task a pod would
-    # take as it finishes one, before the controller can let it go.
-    assert summary["completed"] == 9
-    assert summary["pending"] == 21  # kept queued, never dropped
-    assert summary["delayed_by_budget_or_pause"] >= 21
+    assert summary["completed"] == 10  # exactly the budget: 10 x 1,000 tokens
+    assert summary["pending"] == 20  # kept queued, never dropped
+    assert summary["delayed_by_budget_or_pause"] >= 20
     for policy in ("keda", "hpa"):  # they know no budget
         cluster = replay(cfg, tasks, make_scaler(policy, cfg))
         assert summarize(cfg, tasks, cluster)["tokens_over_budget"] == 20_000
@@ -136,8 +134,8 @@ def test_a_soft_cap_stops_at_the_budget_and_keeps_the_rest_queued() -> None:
     tasks = trace(cfg, *over_budget_trace(cfg))
     summary = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("agentdash", cfg)))
     assert summary["tokens_over_budget"] == 0
-    assert summary["completed"] == 9  # and the landing's margin
-    assert summary["pending"] == 21  # kept queued, never dropped
+    assert summary["completed"] == 10
+    assert summary["pending"] == 20  # kept queued, never dropped
 
 
 def test_tasks_held_by_the_budget_run_after_midnight() -> None:
@@ -146,7 +144,7 @@ def test_tasks_held_by_the_budget_run_after_midnight() -> None:
     cluster = replay(cfg, tasks, make_scaler("agentdash", cfg))
     assert cluster.completed == 15
     starts = [tasks.t[i] + cluster.wait[i] for i in range(15)]
-    assert max(starts[:9]) < 86_400.0 <= min(starts[9:])  # today's 9,000, then tomorrow's
+    assert max(starts[:10]) < 86_400.0 <= min(starts[10:])  # today's 10,000, then tomorrow's
     assert summarize(cfg, tasks, cluster)["tokens_over_budget"] == 0
 
 

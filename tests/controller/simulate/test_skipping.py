@@ -71,6 +71,7 @@ class EveryPoolEveryTick(VirtualLoop):
         observations = Observations(
             dict(zip(self.names, readings, strict=True)),
             tokens,
+            tasks_today={name: tenant.done for name, tenant in cluster.tenants.items()},
             replica_seconds_today=spent,
             spend={
                 name: at._replace(per_task=self.spend.tenants[name].per_task())
@@ -184,7 +185,7 @@ def test_a_paced_tenant_is_decided_when_its_figures_move_not_at_every_tick() -> 
     every_tick = replay(cfg, tasks, naive)
     claiming = replay(cfg, tasks, fast)
     assert sum(every_tick.delayed) > 1000  # paced, then the cap: the tasks it pays for ran
-    assert every_tick.completed == 999
+    assert every_tick.completed == 1000  # 1,000,000 tokens: the budget, to the token
     assert fast.actions == naive.actions
     assert list(claiming.wait) == list(every_tick.wait)
     assert fast.claimed < fast.ticks / 5
