@@ -158,7 +158,7 @@ def _unforecast(
     cap = max(_no_growth(pool), pool.floor)
     spent = observations.replica_seconds_today.get(tenant_name, 0.0)
     price = prices(pool.config, pool.obs, spend, spent, used)
-    landing = paid_replicas(budget - used, share, price, pool.obs.ack_pending, _graceful(pool))
+    landing = paid_replicas(budget - used, share, price, pool.obs.ack_pending)
     if landing is not None and landing < min(want, cap):
         reasons.append(_landed(budget - used, price, pool.obs.ack_pending, want, landing))
         return Paced(landing, landing)
@@ -217,7 +217,7 @@ def _pace(
         _queued(lag, queued),
         left,
     )
-    landing = paid_replicas(left, share, price, obs.ack_pending, _graceful(pool))
+    landing = paid_replicas(left, share, price, obs.ack_pending)
     if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
         if landing is not None and want > landing:
@@ -290,13 +290,6 @@ def _pace_cap(
         cap = 1
         waiting += f", at least 1 while {lag} wait"
     return cap, waiting
-
-
-def _graceful(pool: Pool) -> bool:
-    """Whether a busy pod of the pool told to stop finishes its task: its termination grace
-    covers the mean task time."""
-    task = pool.obs.mean_task_seconds
-    return task is not None and task <= pool.config.termination_grace_seconds
 
 
 def _no_growth(pool: Pool) -> int:

@@ -75,24 +75,14 @@ def prices(
     return Prices(each=0.0, busy=per, rounds=0.0, concurrency=concurrency)
 
 
-def paid_replicas(
-    left: int, share: float, price: Prices, in_flight: int, graceful: bool = False
-) -> int | None:
+def paid_replicas(left: int, share: float, price: Prices, in_flight: int) -> int | None:
     """The most replicas whose next rounds of tasks (`price.round_count`) the pool's share of
     what is left pays for, less what its tasks in flight will spend, so that the tasks in
-    flight when it runs out fit in it (None: the price of a round is not known).
-
-    Where that is none, nothing is in flight, its own tokens a task are known and a pod told
-    to stop finishes its task (`graceful`: its termination grace covers a task), one replica
-    still runs the one round that is paid for: it is let go as it takes it, and finishes it.
-    Else a budget of one round of a pod of four tasks at once would never be spent."""
+    flight when it runs out fit in it (None: the price of a round is not known)."""
     if not price.rounds:
         return None
     mine = left * share
     kept = math.floor(mine / price.rounds + 1e-9)
-    one = price.concurrency * price.each
-    if not kept and not in_flight and graceful and price.round_count == LANDING_ROUNDS:
-        return 1 if 0 < one <= mine else 0
     beyond = in_flight - kept * price.concurrency
     if beyond <= 0 or not price.each:
         return kept  # the kept replicas' rounds count their tasks in flight

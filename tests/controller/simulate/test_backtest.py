@@ -104,9 +104,12 @@ def test_a_hard_capped_budget_is_never_exceeded_under_agentdash() -> None:
     tasks = trace(cfg, *over_budget_trace(cfg))
     summary = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("agentdash", cfg)))
     assert summary["tokens_over_budget"] == 0
-    assert summary["completed"] == 10  # exactly the budget: 10 x 1,000 tokens
-    assert summary["pending"] == 20  # kept queued, never dropped
-    assert summary["delayed_by_budget_or_pause"] >= 20
+    # 9 x 1,000 tokens. No pod is left to take the tenth as it finishes the ninth, and the
+    # landing starts none for the last round alone: a pod let go as it takes it could be
+    # cut off mid-task and take it again (a task cut off reports no tokens).
+    assert summary["completed"] == 9
+    assert summary["pending"] == 21  # kept queued, never dropped
+    assert summary["delayed_by_budget_or_pause"] >= 21
     for policy in ("keda", "hpa"):  # they know no budget
         cluster = replay(cfg, tasks, make_scaler(policy, cfg))
         assert summarize(cfg, tasks, cluster)["tokens_over_budget"] == 20_000
@@ -134,8 +137,8 @@ def test_a_soft_cap_stops_at_the_budget_and_keeps_the_rest_queued() -> None:
     tasks = trace(cfg, *over_budget_trace(cfg))
     summary = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("agentdash", cfg)))
     assert summary["tokens_over_budget"] == 0
-    assert summary["completed"] == 10
-    assert summary["pending"] == 20  # kept queued, never dropped
+    assert summary["completed"] == 9  # and the landing's last round
+    assert summary["pending"] == 21  # kept queued, never dropped
 
 
 def test_tasks_held_by_the_budget_run_after_midnight() -> None:
@@ -144,7 +147,7 @@ def test_tasks_held_by_the_budget_run_after_midnight() -> None:
     cluster = replay(cfg, tasks, make_scaler("agentdash", cfg))
     assert cluster.completed == 15
     starts = [tasks.t[i] + cluster.wait[i] for i in range(15)]
-    assert max(starts[:10]) < 86_400.0 <= min(starts[10:])  # today's 10,000, then tomorrow's
+    assert max(starts[:9]) < 86_400.0 <= min(starts[9:])  # today's 9,000, then tomorrow's
     assert summarize(cfg, tasks, cluster)["tokens_over_budget"] == 0
 
 
