@@ -47,19 +47,18 @@ import math
 from collections.abc import Mapping
 
 from controller.core.accounting import ReplicaSeconds
-from controller.core.budget_price import in_flight
 from controller.core.config import Config
 from controller.core.demand import demanded
 from controller.core.history import History
 from controller.core.keepalive import Pace
 from controller.core.model import (
-    NOTHING_IN_FLIGHT,
     Observations,
     Overrides,
     PoolObservation,
     ScaleDecision,
 )
 from controller.core.policy import NO_OVERRIDES, claim, controller_paused
+from controller.core.pool_prices import PoolPrices
 from controller.core.sharing import SharedCeilings
 from controller.core.spend import GAP_S, PACE_READ_S, SpendBook, SpendRead
 from controller.core.spend_samples import Sample, SpendSamples
@@ -81,11 +80,6 @@ class Engine:
             TrackedPool(name, pool, config.target_wait[name]) for name, pool in config.pools.items()
         ]
         """One record per pool, in config order: a pool's index is its key in the engine."""
-        self._capped = [
-            config.tenants[p.tenant].hard_cap and bool(config.tenants[p.tenant].daily_token_budget)
-            for p in config.pools.values()
-        ]
-        """Per pool, whether its tenant has a hard-capped budget."""
         self.tenant_pools: dict[str, list[int]] = {}
         for i, pool in enumerate(self.pools):
             self.tenant_pools.setdefault(pool.config.tenant, []).append(i)
@@ -99,19 +93,13 @@ class Engine:
         self._tenant_lag = dict.fromkeys(config.tenants, 0)
         """Tasks waiting per tenant, as read: with each tenant's tasks done, what its spend
         forecast learns it asks for."""
-        self._in_flight = dict.fromkeys(config.tenants, NOTHING_IN_FLIGHT)
-        """Per budgeted tenant, the most its pools may have in flight as read, which its
-        budget rule reads (`Observations.in_flight`, `TenantTokens.in_flight`: this very
-        mapping)."""
+        self.prices = PoolPrices(config)
+        """What the budget reads of each pool's price: the tasks in flight, the unpriced."""
         self._moved: set[str] = set()
         """Tenants whose replicas changed since the last step."""
-        self._unpriced: set[int] = set()
-        """Pools of hard-capped tenants none of whose tasks has reported yet: claimed again
-        when their tenant's tokens, its tokens a task or its other pools' prices move (what
-        their cap reads: controller.core.budget.unpriced_cap)."""
         self._readings: dict[str, PoolObservation] = {}
         self.tenant_tokens = TenantTokens(
-            config, exact_reasons=exact_reasons, in_flight=self._in_flight
+            config, exact_reasons=exact_reasons, in_flight=self.prices.in_flight
         )
         """Each tenant's tokens, tasks done and budget rule, as told."""
         self._unobserved: dict[str, str] = {}
@@ -129,7 +117,7 @@ class Engine:
             unobserved=self._unobserved,
             replica_seconds_today=self._spent,
             spend=self._reads,
-            in_flight=self._in_flight,
+            in_flight=self.prices.in_flight,
         )
         """What the policy reads: kept up to date in place, never rebuilt."""
         self.current_overrides: Overrides = NO_OVERRIDES
@@ -175,8 +163,8 @@ class Engine:
             pool.replicas = replicas
             self._moved.add(tenant)
         lag = 0 if reading is None or reading.stale is not None else reading.lag
-        flight = lag != pool.lag or _price(before) != _price(reading)
-        if lag != pool.lag:
+        lag_moved = lag != pool.lag
+        if lag_moved:
             self._tenant_lag[tenant] += lag - pool.lag
             pool.lag = lag
             self.samples.moved.add(tenant)
@@ -184,12 +172,10 @@ class Engine:
             self._readings.pop(pool.name, None)
         else:
             self._readings[pool.name] = reading
-        if flight:
-            self._flown(tenant)
-        if reading is not None and reading.task_tokens is None and self._capped[i]:
-            self._unpriced.add(i)
-        else:
-            self._unpriced.discard(i)
+        if self.prices.read(i, before, reading, lag_moved, self._readings):
+            if self.tenant_tokens.flight_moved(tenant):
+                self.dirty.update(self.tenant_pools[tenant])
+            self._reprice(tenant)
         if reading is None:
             pool.footprint = pool.demanded = None
             self.dirty.add(i)
@@ -209,20 +195,8 @@ class Engine:
 
     def _reprice(self, tenant: str) -> None:
         """What the tenant's unpriced pools' cap reads moved: claim them again."""
-        if self._unpriced:
-            self.dirty.update(i for i in self._unpriced if self.pools[i].config.tenant == tenant)
-
-    def _flown(self, tenant: str) -> None:
-        """What a budgeted tenant's pools may have in flight moved: counted again, and its
-        pools claimed again if its budget rule moved with it."""
-        if self.config.tenants[tenant].daily_token_budget is None:
-            return
-        self._in_flight[tenant] = in_flight(
-            self.config, self.config.pools_of[tenant], self._readings
-        )
-        if self.tenant_tokens.flight_moved(tenant):
-            self.dirty.update(self.tenant_pools[tenant])
-        self._reprice(tenant)
+        if self.prices.unpriced:
+            self.dirty.update(self.prices.of(tenant))
 
     def tokens(
         self, tenant: str, used: int | None, stale: str | None = None, tasks: int | None = None
@@ -335,7 +309,7 @@ class Engine:
         next minute."""
         self._next_read = (math.floor(now / PACE_READ_S) + 1) * PACE_READ_S
         self._spent.update(self.replica_seconds.today(now))
-        self.dirty.update(self._unpriced)
+        self.dirty.update(self.prices.unpriced)
         for name, spend in self.samples.book.tenants.items():
             self._reads[name] = spend.read(now)
 
@@ -456,8 +430,3 @@ class Engine:
 def _moved(now: Mapping[str, object], before: Mapping[str, object]) -> set[str]:
     """The keys whose value differs between two mappings (added, removed or changed)."""
     return {key for key in now.keys() | before.keys() if now.get(key) != before.get(key)}
-
-
-def _price(reading: PoolObservation | None) -> float | None:
-    """A pool's tokens a task as read (what its tasks in flight are priced at)."""
-    return None if reading is None else reading.task_tokens
