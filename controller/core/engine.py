@@ -172,7 +172,7 @@ class Engine:
             self._readings.pop(pool.name, None)
         else:
             self._readings[pool.name] = reading
-        if self.prices.read(i, before, reading, lag_moved, self._readings):
+        if self.prices.read(i, reading):
             if self.tenant_tokens.flight_moved(tenant):
                 self.dirty.update(self.tenant_pools[tenant])
             self._reprice(tenant)

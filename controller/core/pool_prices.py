@@ -8,9 +8,6 @@ its other pools' prices.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from controller.core.budget_price import in_flight
 from controller.core.config import Config
 from controller.core.model import NOTHING_IN_FLIGHT, InFlight, PoolObservation
 
@@ -19,45 +16,59 @@ class PoolPrices:
     """Per budgeted tenant, what its pools may have in flight; and the unpriced pools."""
 
     def __init__(self, config: Config) -> None:
-        self.config = config
         self.in_flight: dict[str, InFlight] = dict.fromkeys(config.tenants, NOTHING_IN_FLIGHT)
         """Per budgeted tenant, the most its pools may have in flight as read (what its
         budget rule reads: `Observations.in_flight`, `TenantTokens.in_flight`)."""
         self.unpriced: set[int] = set()
         """Pools of hard-capped tenants none of whose tasks has reported yet."""
-        self._tenants = [pool.tenant for pool in config.pools.values()]
+        pools = list(config.pools.values())
+        self._tenants = [pool.tenant for pool in pools]
+        self._slots = [pool.max_replicas * pool.concurrency for pool in pools]
+        budgets = {name: bool(t.daily_token_budget) for name, t in config.tenants.items()}
+        self._budgeted = [budgets[tenant] for tenant in self._tenants]
         self._capped = [
-            config.tenants[t].hard_cap and bool(config.tenants[t].daily_token_budget)
-            for t in self._tenants
+            budgets[pool.tenant] and config.tenants[pool.tenant].hard_cap for pool in pools
         ]
+        self._pools_of: dict[str, list[int]] = {name: [] for name in config.tenants}
+        for i, tenant in enumerate(self._tenants):
+            self._pools_of[tenant].append(i)
+        self._prices: list[float | None] = [None] * len(pools)
+        self._tokens = [0.0] * len(pools)
+        self._tasks = [0] * len(pools)
+        """Per pool, what it may have in flight: in tokens where its price is known, else in
+        tasks (budget_price.in_flight's terms, summed here in the same order)."""
 
-    def read(
-        self,
-        i: int,
-        before: PoolObservation | None,
-        reading: PoolObservation | None,
-        lag_moved: bool,
-        readings: Mapping[str, PoolObservation],
-    ) -> bool:
-        """Pool i read anew (`readings` holding it already): whether what its budgeted
-        tenant's pools may have in flight was counted again."""
-        if reading is not None and reading.task_tokens is None and self._capped[i]:
+    def read(self, i: int, reading: PoolObservation | None) -> bool:
+        """Pool i read anew: whether its price, or what its budgeted tenant's pools may have
+        in flight, moved (the latter counted again)."""
+        price = None if reading is None else reading.task_tokens
+        if price is None and reading is not None and self._capped[i]:
             self.unpriced.add(i)
         else:
             self.unpriced.discard(i)
+        if not self._budgeted[i]:
+            return False
+        repriced = price != self._prices[i]
+        self._prices[i] = price
+        tokens, tasks = 0.0, 0
+        if reading is not None and reading.stale is None:
+            most, lag = self._slots[i], reading.pending + reading.ack_pending
+            held = most if most < lag else lag
+            if reading.task_tokens is None:
+                tasks = held
+            else:
+                tokens = held * reading.task_tokens
+        if tokens == self._tokens[i] and tasks == self._tasks[i]:
+            return repriced
+        self._tokens[i], self._tasks[i] = tokens, tasks
         tenant = self._tenants[i]
-        if self.config.tenants[tenant].daily_token_budget is None:
-            return False
-        if not lag_moved and _price(before) == _price(reading):
-            return False
-        self.in_flight[tenant] = in_flight(self.config, self.config.pools_of[tenant], readings)
+        total, count = 0.0, 0
+        for j in self._pools_of[tenant]:
+            total += self._tokens[j]
+            count += self._tasks[j]
+        self.in_flight[tenant] = InFlight(tokens=total, tasks=count)
         return True
 
     def of(self, tenant: str) -> list[int]:
         """The tenant's unpriced pools."""
         return [i for i in self.unpriced if self._tenants[i] == tenant]
-
-
-def _price(reading: PoolObservation | None) -> float | None:
-    """A pool's tokens a task as read (what its tasks in flight are priced at)."""
-    return None if reading is None else reading.task_tokens
