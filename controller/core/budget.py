@@ -310,10 +310,11 @@ def unpriced_cap(
     reported yet grows to one replica at most (or keeps what it has) until one does, while
     what is left is within UNPRICED_SPREAD times its slots at the tenant's dearest known
     price: nothing else says what its tasks in flight would spend, and a guess must not
-    overspend a hard cap. None: no such cap (where tokens come from Prometheus alone no task
-    ever reports, and warn_at and the landing hold the budget)."""
+    overspend a hard cap. None: no such cap. Asked only where the tenant's tasks are
+    reported (where its tokens come from Prometheus alone no task ever reports, and warn_at
+    and the landing hold the budget)."""
     budget = tenant.daily_token_budget
-    if not known.reported or obs.task_tokens is not None or not tenant.hard_cap or not budget:
+    if obs.task_tokens is not None or not tenant.hard_cap or not budget:
         return None
     slots = config.max_replicas * config.concurrency
     if known.each is not None and budget - known.used > slots * known.each * UNPRICED_SPREAD:
@@ -325,10 +326,9 @@ def unpriced_cap(
 
 
 class Known(NamedTuple):
-    """What a tenant's reports have told of its prices so far."""
+    """What a tenant's reports have told of its prices so far (its tokens counted from its
+    workers' reports: its tasks done today are known)."""
 
-    reported: bool
-    """Its tokens are counted from its workers' reports (its tasks done today are known)."""
     used: int
     """Its tokens today."""
     each: float | None

@@ -200,7 +200,7 @@ def _known(config: Config, observations: Observations, tenant: str) -> Known:
     if mean is not None:
         prices.append(mean)
     used = observations.tokens_today.get(tenant, 0)
-    return Known(reported=True, used=used, each=max(prices) if prices else None)
+    return Known(used=used, each=max(prices) if prices else None)
 
 
 def _budget_rule(config: Config, observations: Observations, tenant: str) -> str | None:
