@@ -25,6 +25,8 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
   controller.core.spend.PACE_READ_S). Each budgeted tenant's spend is sampled at every step
   (controller.core.spend_samples, at the cost of the tenants that moved), so its forecast is
   what `decide` would read from the same samples;
+- under a hard cap, none of its tasks has reported yet, and its tenant's tokens, its tokens a
+  task or its other pools' prices move (controller.core.pool_prices: what its cap reads);
 - a time rule may let go (`Claim.until`: a cooldown ends, a pin expires, an entry that bound a
   window leaves it);
 - what operators said about it changes.
