@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from controller.core.config import Config, PoolConfig
-from controller.core.model import InFlight, PoolObservation
+from controller.core.model import NOTHING_IN_FLIGHT, InFlight, PoolObservation
 from controller.core.spend import SpendRead
 
 PACE_MIN_REPLICA_SECONDS = 600.0
@@ -96,21 +96,27 @@ def paid_replicas(left: int, share: float, price: Prices, in_flight: int) -> int
 def in_flight(
     config: Config, pools: Iterable[str], readings: Mapping[str, PoolObservation]
 ) -> InFlight:
-    """The most that `pools` (one tenant's) may have in flight at once, as read: in each at
-    most max_replicas x concurrency tasks, never more than it holds (a pool of 5,000 slots a
-    pod does not run 5,000 tasks it does not have), priced by its own tokens a task where
-    known. Summed in the order given (the engine and `decide` give config order)."""
+    """The most that `pools` (one tenant's) may have in flight at once, as read (each pool's
+    `pool_in_flight`), summed in the order given (the engine and `decide` give config
+    order)."""
     tokens, tasks = 0.0, 0
     for name in pools:
-        obs = readings.get(name)
-        if obs is None or obs.stale is not None:
-            continue
         spec = config.pools[name]
-        most = spec.max_replicas * spec.concurrency
-        lag = obs.pending + obs.ack_pending
-        held = most if most < lag else lag
-        if obs.task_tokens is None:
-            tasks += held
-        else:
-            tokens += held * obs.task_tokens
+        part = pool_in_flight(spec.max_replicas * spec.concurrency, readings.get(name))
+        tokens += part.tokens
+        tasks += part.tasks
     return InFlight(tokens=tokens, tasks=tasks)
+
+
+def pool_in_flight(most: int, obs: PoolObservation | None) -> InFlight:
+    """The most one pool may have in flight, as read: at most `most` tasks (max_replicas x
+    concurrency), never more than it holds (a pool of 5,000 slots a pod does not run 5,000
+    tasks it does not have), in tokens at its own tokens a task where known, else in tasks.
+    Nothing where it is unseen or stale."""
+    if obs is None or obs.stale is not None:
+        return NOTHING_IN_FLIGHT
+    lag = obs.pending + obs.ack_pending
+    held = most if most < lag else lag
+    if obs.task_tokens is None:
+        return InFlight(tokens=0.0, tasks=held)
+    return InFlight(tokens=held * obs.task_tokens, tasks=0)

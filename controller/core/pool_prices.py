@@ -8,6 +8,7 @@ its other pools' prices.
 
 from __future__ import annotations
 
+from controller.core.budget_price import pool_in_flight
 from controller.core.config import Config
 from controller.core.model import NOTHING_IN_FLIGHT, InFlight, PoolObservation
 
@@ -35,8 +36,8 @@ class PoolPrices:
         self._prices: list[float | None] = [None] * len(pools)
         self._tokens = [0.0] * len(pools)
         self._tasks = [0] * len(pools)
-        """Per pool, what it may have in flight: in tokens where its price is known, else in
-        tasks (budget_price.in_flight's terms, summed here in the same order)."""
+        """Per pool, what it may have in flight (budget_price.pool_in_flight), summed per
+        tenant in config order, as budget_price.in_flight sums them."""
 
     def read(self, i: int, reading: PoolObservation | None) -> bool:
         """Pool i read anew: whether its price, or what its budgeted tenant's pools may have
@@ -50,17 +51,10 @@ class PoolPrices:
             return False
         repriced = price != self._prices[i]
         self._prices[i] = price
-        tokens, tasks = 0.0, 0
-        if reading is not None and reading.stale is None:
-            most, lag = self._slots[i], reading.pending + reading.ack_pending
-            held = most if most < lag else lag
-            if reading.task_tokens is None:
-                tasks = held
-            else:
-                tokens = held * reading.task_tokens
-        if tokens == self._tokens[i] and tasks == self._tasks[i]:
+        part = pool_in_flight(self._slots[i], reading)
+        if part.tokens == self._tokens[i] and part.tasks == self._tasks[i]:
             return repriced
-        self._tokens[i], self._tasks[i] = tokens, tasks
+        self._tokens[i], self._tasks[i] = part.tokens, part.tasks
         tenant = self._tenants[i]
         total, count = 0.0, 0
         for j in self._pools_of[tenant]:
