@@ -46,6 +46,7 @@ MODULES = (
     "controller/core/spend_samples.py",
     "controller/core/engine.py",
     "controller/core/tenant_tokens.py",
+    "controller/core/pace_reads.py",
     "controller/core/pool_prices.py",
     "controller/core/sharing.py",
     "controller/core/tracked.py",

@@ -21,8 +21,8 @@ nine million claims. But a pool's claim (controller.core.policy.claim) changes o
 - its tenant's budget rule changes (controller.core.budget.budget_rule: with the tenant's
   tokens, or with what its pools may have in flight, `TenantTokens.flight_moved`), or, past
   warn_at (the pace), its tokens or the pool's reading move, or the pace reads the tenant's
-  forecast and replica-seconds again: once a minute, at the first step in it (`_read_spend`,
-  controller.core.spend.PACE_READ_S). Each budgeted tenant's spend is sampled at every step
+  forecast and replica-seconds again: once a minute, at the first step in it
+  (controller.core.pace_reads). Each budgeted tenant's spend is sampled at every step
   (controller.core.spend_samples, at the cost of the tenants that moved), so its forecast is
   what `decide` would read from the same samples;
 - under a hard cap, none of its tasks has reported yet, and its tenant's tokens, its tokens a
@@ -48,7 +48,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from controller.core.accounting import ReplicaSeconds
 from controller.core.config import Config
 from controller.core.demand import demanded
 from controller.core.history import History
@@ -59,11 +58,11 @@ from controller.core.model import (
     PoolObservation,
     ScaleDecision,
 )
+from controller.core.pace_reads import PaceReads
 from controller.core.policy import NO_OVERRIDES, claim, controller_paused
 from controller.core.pool_prices import PoolPrices
 from controller.core.sharing import SharedCeilings
-from controller.core.spend import GAP_S, PACE_READ_S, SpendBook, SpendRead
-from controller.core.spend_samples import Sample, SpendSamples
+from controller.core.spend import SpendBook
 from controller.core.tenant_tokens import TenantTokens
 from controller.core.timers import SLACK, Timers
 from controller.core.tracked import TrackedPool
@@ -85,31 +84,16 @@ class Engine:
         self.tenant_pools: dict[str, list[int]] = {}
         for i, pool in enumerate(self.pools):
             self.tenant_pools.setdefault(pool.config.tenant, []).append(i)
-        self.replica_seconds = ReplicaSeconds(
-            {name: tenant.clock for name, tenant in config.tenants.items()}
-        )
-        """Each tenant's replicas over its budget day, as read (the budget's pace)."""
-        self.samples = SpendSamples(config)
-        """Each budgeted tenant's spend, sampled at every step: its forecast (the pace)."""
-        self._tenant_replicas = dict.fromkeys(config.tenants, 0)
-        self._tenant_lag = dict.fromkeys(config.tenants, 0)
-        """Tasks waiting per tenant, as read: with each tenant's tasks done, what its spend
-        forecast learns it asks for."""
         self.prices = PoolPrices(config)
         """What the budget reads of each pool's price: the tasks in flight, the unpriced."""
-        self._moved: set[str] = set()
-        """Tenants whose replicas changed since the last step."""
         self._readings: dict[str, PoolObservation] = {}
         self.tenant_tokens = TenantTokens(
             config, exact_reasons=exact_reasons, in_flight=self.prices.in_flight
         )
         """Each tenant's tokens, tasks done and budget rule, as told."""
+        self.pace = PaceReads(config, self.tenant_tokens)
+        """What the budget's pace reads of each tenant: replica-seconds, spend, forecast."""
         self._unobserved: dict[str, str] = {}
-        self._spent: dict[str, float] = {}
-        self._reads: dict[str, SpendRead] = {}
-        """Each budgeted tenant's spend, as the pace last read it (with `_spent`, its
-        replica-seconds today): once a minute (PACE_READ_S), at the first step in it."""
-        self._next_read = -math.inf
         self.observations = Observations(
             pools=self._readings,
             tokens_today=self.tenant_tokens.used,
@@ -117,8 +101,8 @@ class Engine:
             task_tokens=self.tenant_tokens.task_tokens,
             stale_tokens=self.tenant_tokens.stale,
             unobserved=self._unobserved,
-            replica_seconds_today=self._spent,
-            spend=self._reads,
+            replica_seconds_today=self.pace.spent,
+            spend=self.pace.reads,
             in_flight=self.prices.in_flight,
         )
         """What the policy reads: kept up to date in place, never rebuilt."""
@@ -142,7 +126,7 @@ class Engine:
     @property
     def spend(self) -> SpendBook:
         """Each budgeted tenant's spend, every sample counted (what a successor takes over)."""
-        return self.samples.settle(self.steps, self.previous)
+        return self.pace.settle(self.steps, self.previous)
 
     @property
     def readings(self) -> list[PoolObservation | None]:
@@ -161,15 +145,13 @@ class Engine:
         tenant = pool.config.tenant
         replicas = 0 if reading is None else reading.replicas
         if replicas != pool.replicas:
-            self._tenant_replicas[tenant] += replicas - pool.replicas
+            self.pace.replicas_moved(tenant, replicas - pool.replicas)
             pool.replicas = replicas
-            self._moved.add(tenant)
         lag = 0 if reading is None or reading.stale is not None else reading.lag
         lag_moved = lag != pool.lag
         if lag_moved:
-            self._tenant_lag[tenant] += lag - pool.lag
+            self.pace.lag_moved(tenant, lag - pool.lag)
             pool.lag = lag
-            self.samples.moved.add(tenant)
         if reading is None:
             self._readings.pop(pool.name, None)
         else:
@@ -208,7 +190,7 @@ class Engine:
         told = self.tenant_tokens.tell(tenant, used, stale, tasks)
         if told.new:
             self._told = True
-            self.samples.moved.add(tenant)
+            self.pace.told(tenant)
             self._reprice(tenant)
         if told.reclaim or (
             told.new and tenant in self.tenant_tokens.paced
@@ -272,20 +254,19 @@ class Engine:
         """Claim again what can have changed, share the ceilings; the pools whose decision
         may have changed, in pool order."""
         self.steps += 1
-        for tenant in self._moved:
-            self.replica_seconds.set(tenant, self._tenant_replicas[tenant], now)
-        self._moved.clear()
-        reading = now >= self._next_read
-        self._sample_spend(now, reading)
-        if reading:
-            self._read_spend(now)
+        self._told = False
+        paced = self.pace.step(self.steps, now, self.previous)
+        for tenant in paced.repriced:
+            self._reprice(tenant)
+        if paced.read:
+            self.dirty.update(self.prices.unpriced)
         if not self.started:
             self.started = True
             self.dirty = set()
             return self._claim_again(now, set(range(len(self.pools))))
         changed = self.dirty
         self.dirty = set()
-        if reading or self.exact_reasons:  # (a paced pool's reasons quote its time rules')
+        if paced.read or self.exact_reasons:  # (a paced pool's reasons quote its time rules')
             for tenant in self.tenant_tokens.paced:
                 changed.update(self.tenant_pools.get(tenant, ()))
         changed.update(self.releases.due(now))
@@ -293,40 +274,6 @@ class Engine:
             self.previous = now
             return []
         return self._claim_again(now, changed)
-
-    def _sample_spend(self, now: float, reading: bool) -> None:
-        """Each budgeted tenant's spend, sampled at this step (and at the skipped ones): all
-        counted where the pace reads them."""
-        self._told = False
-        counted = self.samples.book.tenants.keys() if reading else ()
-        moved = self.samples.moved & self._reads.keys()
-        self.samples.sample(self.steps, now, self.previous, self._sample, counted)
-        for name in moved:  # their tokens a task, as of this step's sample (the landing's)
-            per_task = self.samples.book.tenants[name].per_task()
-            self._reads[name] = self._reads[name]._replace(per_task=per_task)
-            self._reprice(name)
-
-    def _read_spend(self, now: float) -> None:
-        """The pace's reading of every budgeted tenant's replica-seconds and spend, until the
-        next minute."""
-        self._next_read = (math.floor(now / PACE_READ_S) + 1) * PACE_READ_S
-        self._spent.update(self.replica_seconds.today(now))
-        self.dirty.update(self.prices.unpriced)
-        for name, spend in self.samples.book.tenants.items():
-            self._reads[name] = spend.read(now)
-
-    def _sample(self, tenant: str) -> Sample | None:
-        """What a tenant's spend is told now (None: no tokens known)."""
-        book = self.tenant_tokens
-        used = book.used.get(tenant)
-        if used is None:
-            return None
-        return Sample(
-            used=used,
-            tasks=book.tasks_today.get(tenant),
-            lag=self._tenant_lag[tenant],
-            learn=tenant not in book.stale,
-        )
 
     # --- quiet steps (the backtest's shell skips through quiet time) ---------------------------
 
@@ -337,11 +284,7 @@ class Engine:
         samples long enough to count as one. -inf while the next step must run in full."""
         if self._told or self.dirty or not self.started:
             return -math.inf
-        calm = self.samples.day_ends
-        gap = self.previous + GAP_S
-        calm = gap if gap < calm else calm
-        if self.samples.book.tenants and self._next_read < calm:
-            calm = self._next_read
+        calm = self.pace.calm_until(self.previous)
         due = self.releases.earliest() - SLACK
         return due if due < calm else calm
 
