@@ -42,6 +42,7 @@ MODULES = (
     "controller/core/spend.py",
     "controller/core/budget.py",
     "controller/core/budget_price.py",
+    "controller/core/budget_unpriced.py",
     "controller/core/burn.py",
     "controller/core/spend_samples.py",
     "controller/core/engine.py",

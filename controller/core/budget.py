@@ -298,49 +298,6 @@ def _no_growth(pool: Pool) -> int:
     return max(pool.current, 1 if pool.obs.pending + pool.obs.ack_pending > 0 else 0)
 
 
-def unpriced_cap(
-    tenant: TenantConfig,
-    obs: PoolObservation,
-    config: PoolConfig,
-    known: Known,
-    want: int,
-    reasons: list[Reason],
-) -> int | None:
-    """Under a hard cap counted from its workers' reports, a pool none of whose tasks has
-    reported yet grows to one replica at most (or keeps what it has) until one does, while
-    what is left is within UNPRICED_SPREAD times its slots at the tenant's dearest known
-    price: nothing else says what its tasks in flight would spend, and a guess must not
-    overspend a hard cap. None: no such cap. Asked only where the tenant's tasks are
-    reported (where its tokens come from Prometheus alone no task ever reports, and warn_at
-    and the landing hold the budget)."""
-    budget = tenant.daily_token_budget
-    if obs.task_tokens is not None or not tenant.hard_cap or not budget:
-        return None
-    slots = config.max_replicas * config.concurrency
-    if known.each is not None and budget - known.used > slots * known.each * UNPRICED_SPREAD:
-        return None
-    cap = max(obs.replicas, 1 if obs.pending + obs.ack_pending > 0 else 0)
-    if want > cap:
-        reasons.append(Reason(rule=WARNING, template=_FIRST_PRICE, args=(cap, want, cap)))
-    return cap
-
-
-class Known(NamedTuple):
-    """What a tenant's reports have told of its prices so far (its tokens counted from its
-    workers' reports: its tasks done today are known)."""
-
-    used: int
-    """Its tokens today."""
-    each: float | None
-    """Its dearest tokens a task known: its pools' own, or its mean (None: none yet)."""
-
-
-UNPRICED_SPREAD = 10.0
-"""How much dearer than any price its tenant knows a pool's unreported tasks are taken to be:
-a tenant's pools whose tasks cost a tenth of one another's are common (a classifier beside a
-coding agent)."""
-
-
 def _even_share(tenant: TenantConfig, budget: int, at: float) -> float:
     """What an even spend of the budget over the tenant's budget day comes to by `at`: a
     pace that pays for less than one replica keeps one while the tenant has spent less, so
@@ -389,10 +346,6 @@ _UNKNOWN = (
 _UNPRICED = (
     "no price of its tasks yet (its tokens a task, or a replica-second today) to value the "
     "tasks waiting: no growth beyond {}, {} -> {}"
-)
-_FIRST_PRICE = (
-    "hard cap, and no task of this pool reported yet (its tokens a task): no growth beyond {} "
-    "until one does, {} -> {}"
 )
 _FITS = (
     "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "

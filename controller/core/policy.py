@@ -31,16 +31,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from controller.core.allocation import Claim, allocate
-from controller.core.budget import (
-    WARNING,
-    Known,
-    Paced,
-    Pool,
-    budget_rule,
-    budget_step,
-    unpriced_cap,
-)
+from controller.core.budget import WARNING, Paced, Pool, budget_rule, budget_step
 from controller.core.budget_price import in_flight
+from controller.core.budget_unpriced import unpriced_cap
 from controller.core.config import Config, PoolConfig
 from controller.core.demand import Demanded, demanded
 from controller.core.history import SUSTAINED_S, History, PoolHistory, peer_sustained
@@ -152,10 +145,7 @@ def claim(
         if isinstance(step, Claim):
             return step
         want, paced = step
-    first = None
-    if obs.task_tokens is None and tenant_name in observations.tasks_today:
-        known = _known(config, observations, tenant_name)
-        first = unpriced_cap(config.tenants[tenant_name], obs, pool, known, want, reasons)
+    first = unpriced_cap(config, observations, obs, pool, want, reasons)
     if first is not None and want > first:
         want = first
         paced = first if paced is None else min(paced, first)
@@ -183,24 +173,6 @@ def tenants_in_flight(config: Config, pools: Mapping[str, PoolObservation]) -> d
     """Per tenant, the most its pools may have in flight as read (controller.core.budget_price's
     `in_flight`; the engine keeps the same sums as it reads)."""
     return {tenant: in_flight(config, names, pools) for tenant, names in config.pools_of.items()}
-
-
-def _known(config: Config, observations: Observations, tenant: str) -> Known:
-    """What the tenant's reports have told of its prices: its pools' own tokens a task and its
-    mean, the dearest of them (controller.core.budget.unpriced_cap)."""
-    prices = [
-        obs.task_tokens
-        for name in config.pools_of[tenant]
-        if (obs := observations.pools.get(name)) is not None and obs.task_tokens is not None
-    ]
-    mean = observations.task_tokens.get(tenant)
-    spend = observations.spend.get(tenant)
-    if mean is None and spend is not None:
-        mean = spend.per_task
-    if mean is not None:
-        prices.append(mean)
-    used = observations.tokens_today.get(tenant, 0)
-    return Known(used=used, each=max(prices) if prices else None)
 
 
 def _budget_rule(config: Config, observations: Observations, tenant: str) -> str | None:

@@ -1,7 +1,7 @@
 """What the budget reads of each pool's price, kept by the engine as it reads
 (controller.core.engine): each budgeted tenant's tasks in flight, each priced by its own
 pool's tokens a task (controller.core.budget_price.in_flight), and the pools of hard-capped
-tenants none of whose tasks has reported yet (controller.core.budget.unpriced_cap), which are
+tenants none of whose tasks has reported yet (controller.core.budget_unpriced), which are
 claimed again whenever what their cap reads moves: their tenant's tokens, its tokens a task,
 its other pools' prices.
 """
