@@ -220,17 +220,7 @@ def _pace(
     landing = paid_replicas(left, share, price, obs.ack_pending)
     if mine >= coming + queued:
         reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
-        if landing is not None and want > landing:
-            reasons.append(_landed(left, price, obs.ack_pending, want, landing))
-            return Paced(landing, landing)
-        grow = _no_growth(pool)
-        if landing is None and want > grow:
-            # Nothing prices a task yet, so the queue's tokens counted as none: whether it
-            # fits is not known, and a backlog met at a reset would start more tasks than
-            # what is left pays for. No growth, as with no forecast.
-            reasons.append(Reason(rule=WARNING, template=_UNPRICED, args=(grow, want, grow)))
-            return Paced(grow, None)
-        return Paced(want, landing)  # (no time rule holds more than the landing either)
+        return _not_paced(pool, price, left, landing, reasons)
     fits = mine / (coming + queued)
     pays = fits * forecast.rate * share
     cap, waiting = _pace_cap(pool, price, fits, pays, mine - coming, landing, bool(forecast.days))
@@ -247,6 +237,25 @@ def _pace(
         reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
         want = cap
     return Paced(want, cap)
+
+
+def _not_paced(
+    pool: Pool, price: Prices, left: int, landing: int | None, reasons: list[Reason]
+) -> Paced:
+    """A pool whose share of what is left covers its share of the forecast and its queue:
+    not paced, but no more replicas than the landing pays for."""
+    want = pool.want
+    if landing is not None and want > landing:
+        reasons.append(_landed(left, price, pool.obs.ack_pending, want, landing))
+        return Paced(landing, landing)
+    grow = _no_growth(pool)
+    if landing is None and want > grow:
+        # Nothing prices a task yet, so the queue's tokens counted as none: whether it fits is
+        # not known, and a backlog met at a reset would start more tasks than what is left
+        # pays for. No growth, as with no forecast.
+        reasons.append(Reason(rule=WARNING, template=_UNPRICED, args=(grow, want, grow)))
+        return Paced(grow, None)
+    return Paced(want, landing)  # (no time rule holds more than the landing either)
 
 
 def _pace_cap(

@@ -123,7 +123,7 @@ def claim(
     held = _held_back(name, pool, obs, overrides, now)
     if held is not None:
         return held
-    current, tenant_name = obs.replicas, pool.tenant
+    current = obs.replicas
     if demand is None:
         demand = demanded(pool, obs, config.target_wait[name])
     want, busy = demand.footprint.demand, demand.footprint.busy
@@ -135,20 +135,13 @@ def claim(
     if floor > want:
         reasons.append(_floor_reason(pin, floor, want))
 
-    paced: int | None = None  # what the budget pace pays for: no time rule holds more
-    rule = _budget_rule(config, observations, tenant_name)
-    if rule is not None:
-        ours = Pool(
-            name=name, config=pool, obs=obs, current=current, want=want, floor=floor, until=until
-        )
-        step = _budget(rule, ours, pin, config, observations, reasons)
-        if isinstance(step, Claim):
-            return step
-        want, paced = step
-    first = unpriced_cap(config, observations, obs, pool, want, reasons)
-    if first is not None and want > first:
-        want = first
-        paced = first if paced is None else min(paced, first)
+    ours = Pool(
+        name=name, config=pool, obs=obs, current=current, want=want, floor=floor, until=until
+    )
+    step = _budget(ours, pin, config, observations, reasons)
+    if isinstance(step, Claim):
+        return step
+    want, paced = step  # paced: what the budget pays for, that no time rule holds more of
 
     want, floor = _within_max(pool, want, floor, reasons)
     recommendation = want if want > floor else floor
@@ -192,21 +185,28 @@ def _budget_rule(config: Config, observations: Observations, tenant: str) -> str
 
 
 def _budget(
-    rule: str,
     ours: Pool,
     pin: Pin | None,
     config: Config,
     observations: Observations,
     reasons: list[Reason],
 ) -> Claim | Paced:
-    """Step 4 (controller.core.budget.budget_step): the tenant's budget rule applied to the
-    pool, its floor holding where the pace asks for less."""
-    step = budget_step(rule, ours, config, observations, reasons)
-    if isinstance(step, Claim):
+    """Step 4: the tenant's budget rule applied to the pool (controller.core.budget.
+    budget_step), its floor holding where the pace asks for less; then, under a hard cap, the
+    hold on a pool none of whose tasks has reported (controller.core.budget_unpriced)."""
+    step = Paced(want=ours.want, paced=None)
+    rule = _budget_rule(config, observations, ours.config.tenant)
+    if rule is not None:
+        made = budget_step(rule, ours, config, observations, reasons)
+        if isinstance(made, Claim):
+            return made
+        if ours.floor > made.want and ours.floor <= ours.want:
+            reasons.append(_floor_reason(pin, ours.floor, made.want))
+        step = made
+    first = unpriced_cap(config, observations, ours.obs, ours.config, step.want, reasons)
+    if first is None or step.want <= first:
         return step
-    if ours.floor > step.want and ours.floor <= ours.want:
-        reasons.append(_floor_reason(pin, ours.floor, step.want))
-    return step
+    return Paced(want=first, paced=first if step.paced is None else min(step.paced, first))
 
 
 def _held_back(
