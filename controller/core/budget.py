@@ -223,20 +223,22 @@ def _pace(
         return _not_paced(pool, price, left, landing, reasons)
     fits = mine / (coming + queued)
     pays = fits * forecast.rate * share
-    cap, waiting = _pace_cap(pool, price, fits, pays, mine - coming, landing, bool(forecast.days))
-    if cap < 1 and lag > 0 and spend is not None and (landing is None or landing >= 1):
-        even = _even_share(tenant, budget, spend.at)
-        # Hysteresis: a replica started runs its rounds (`price.round_count` of them, up to the
-        # landing) before the line stops it, so it does not start for a single task.
-        ahead = price.rounds if pool.current >= 1 else 0.0
-        if used + obs.ack_pending * price.each < even + ahead:
-            cap = 1
-            waiting += f", 1 while under an even share of the budget by now ({round(even):,})"
+    cap, waiting = _pace_cap(pool, price, fits, pays, mine - coming, landing)
+    keeps = cap
+    if cap < 1 and (landing is None or landing >= 1):
+        one = _one_replica(pool, tenant, spend, price, used, bool(forecast.days))
+        if one is not None:
+            # An idle replica spends no tokens, and the next task would be given one anyway:
+            # the time rules may keep it for that task rather than have it wait a cold start.
+            keeps = 1
+            if lag > 0:
+                cap = 1
+                waiting += one
     if want > cap:
         args = (*told, fits, round(pays * 3600), waiting, cap, want, cap)
         reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
         want = cap
-    return Paced(want, cap)
+    return Paced(want, keeps)
 
 
 def _not_paced(
@@ -265,7 +267,6 @@ def _pace_cap(
     pays: float,
     spare: float,
     landing: int | None,
-    hours_known: bool,
 ) -> tuple[int, str]:
     """The replicas a pace pays for: those that spend `pays` tokens a second now, and for the
     tasks waiting a replica for each three rounds of tasks that the `spare` beyond the whole
@@ -290,15 +291,38 @@ def _pace_cap(
         waiting = f" + {more} for the tasks waiting from the {round(spare):,} beyond it"
     if landing is not None and cap > landing:
         cap = landing
-    if lag > 0 and cap < 1 and not hours_known and (landing is None or landing >= 1):
-        # A pace read from the burn rate alone (no profile of the tenant's hours yet) slows a
-        # queue but never strands it: a line through the last two hours, read before a fall
-        # shows, would otherwise round the pace down to no replica at all, and the tasks it
-        # covers would wait for the forecast to come right. Read from its own hours, the pace
-        # may stop a pool outright, so that the budget lasts the day.
-        cap = 1
-        waiting += f", at least 1 while {lag} wait"
     return cap, waiting
+
+
+def _one_replica(
+    pool: Pool,
+    tenant: TenantConfig,
+    spend: SpendRead | None,
+    price: Prices,
+    used: int,
+    hours_known: bool,
+) -> str | None:
+    """What the reason adds where a pace that pays for less than one replica still gives the
+    pool one for the tasks waiting (None: it does not).
+
+    Read from the burn rate alone (no profile of the tenant's hours yet), a pace slows a queue
+    but never strands it: a line through the last two hours, read before a fall shows, would
+    otherwise round the pace down to no replica at all, and the tasks it covers would wait for
+    the forecast to come right. Read from its own hours, the pace may stop a pool outright, so
+    that the budget lasts the day; but it keeps one while the tenant has spent less than an
+    even share of its budget by that hour of its day (rounded down to none, such a pace spent
+    a budget only in the day's last minutes, or not at all)."""
+    if not hours_known:
+        return f", at least 1 while {pool.obs.pending + pool.obs.ack_pending} wait"
+    if spend is None:
+        return None
+    even = _even_share(tenant, tenant.daily_token_budget or 0, spend.at)
+    # Hysteresis: a replica started runs its rounds (`price.round_count` of them, up to the
+    # landing) before the line stops it, so it does not start for a single task.
+    ahead = price.rounds if pool.current >= 1 else 0.0
+    if used + pool.obs.ack_pending * price.each < even + ahead:
+        return f", 1 while under an even share of the budget by now ({round(even):,})"
+    return None
 
 
 def _no_growth(pool: Pool) -> int:

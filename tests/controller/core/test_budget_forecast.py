@@ -403,6 +403,29 @@ def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kep
         )
 
 
+@pytest.mark.parametrize(("left", "kept"), [(400_000, 1), (2_000, 0)])
+def test_a_pace_under_one_replica_lets_its_keep_alive_hold_the_replica_a_task_would_get(
+    left: int, kept: int
+) -> None:
+    """The same pace, the pool idle on its one replica: the next task would be given a
+    replica anyway, and an idle one spends no tokens, so the keep-alive holds it and the task
+    waits no cold start. With too little left to land one replica's tasks, it goes."""
+    cfg = tenant_config(1_000_000, "09:00", "Europe/Berlin", warn_at=0.5)
+    now = utc("2026-01-10 12:00")
+    spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, now - 2 * H, now)
+    used = 1_000_000 - left
+    obs = Observations(
+        {"a": PoolObservation(0, 0, 1, 1, mean_task_seconds=30.0)},
+        tokens_today={"t": used},
+        replica_seconds_today={"t": used / 2},
+        spend={"t": spend.read(now)},
+    )
+    (decision,) = decide(cfg, obs, history=History(), now=now)
+    assert decision.desired == kept
+    if kept:
+        assert "budget pace" not in " ".join(reason.detail for reason in decision.reasons)
+
+
 def many_slots(budget: int, rate: float, each: float | None = None) -> ScaleDecision:
     """Pool a of 5,000 tasks at once a pod, up to 10 pods, 7 of them up with 14 tasks (4
     running) between them, after 5 minutes at `rate` tokens a second in 1,000-token tasks
