@@ -89,6 +89,10 @@ cooldown before its last replica goes.
   such (pool names are DNS labels).
 - Two pools may not share a Deployment, a consumer or a subject; every `tenant`, `tier` and
   `provider` a pool or tenant names must exist; duplicate keys are refused.
+- A pool's task subject may not be one NATS or agentdash keeps for itself (`$...`,
+  `_INBOX...`, `agentdash...`), nor its stream one of theirs (`KV_...`, `OBJ_...`,
+  `AGENTDASH...`): producers are granted publish on the subject and workers pull from the
+  stream ([security.md](security.md)).
 - A file holds at most {max_mib} MiB, {max_depth} levels of nesting and {max_nodes:,} values,
   counting what aliases expand to, and integers of at most {max_digits} digits. A fuzz test
   (`tests/controller/core/test_fuzz_inputs.py`) holds every input file to these rules.

@@ -232,6 +232,7 @@ class Config(StrictModel):
                 )
             if pool.provider is not None:
                 self._check_fits_provider(name, pool)
+            self._check_not_reserved(name, pool)
             if pool.min_replicas > pool.max_replicas:
                 raise InvalidField(
                     f"pools.{name}.min_replicas",
@@ -256,6 +257,24 @@ class Config(StrictModel):
                 f"pools.{name}.rpm_per_replica",
                 f"expected at most provider {pool.provider}'s rpm x headroom ({allowed:g}), "
                 f"so that one replica fits, got {pool.rpm_per_replica:g}",
+            )
+
+    def _check_not_reserved(self, name: str, pool: PoolConfig) -> None:
+        """Producers publish on a pool's subject and workers pull from its stream, neither
+        trusted: neither may be one that NATS or agentdash keeps for itself."""
+        stream = pool.queue.stream
+        why = names.reserved_stream(stream)
+        if why is not None:
+            raise InvalidField(
+                f"pools.{name}.queue.stream", f"expected a stream outside {why}, got {stream}"
+            )
+        subject = self.subject(name)
+        why = names.reserved_subject(subject)
+        if why is not None:
+            field = "subject" if pool.queue.subject is not None else "stream"
+            raise InvalidField(
+                f"pools.{name}.queue.{field}",
+                f"expected a task subject outside {why}, got {subject}",
             )
 
     def _check_shared(self) -> None:

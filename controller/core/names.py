@@ -58,6 +58,33 @@ subject = _check(  # a literal subject, as tasks are published on
 )
 
 
+def reserved_subject(subject: str) -> str | None:
+    """Why producers may not be given `subject` as a pool's task subject (None: they may).
+    Producers are granted publish on it and workers pull from the stream capturing it: on
+    NATS's system, JetStream and KV subjects (`$...`), on replies (`_INBOX...`) or on
+    agentdash's own (`agentdash...`: usage reports, overrides' audit, events) they could forge
+    what the controller trusts, or read what other tenants are sent."""
+    first = subject.split(".", 1)[0]
+    if first.startswith("$"):
+        return "NATS's own subjects ($...)"
+    if first.lower() == "_inbox":
+        return "reply inboxes (_INBOX...)"
+    if first.lower() == "agentdash":
+        return "agentdash's own subjects (agentdash...)"
+    return None
+
+
+def reserved_stream(stream: str) -> str | None:
+    """Why a pool's tasks may not be in `stream` (None: they may): workers are granted pulls
+    from it, and JetStream keeps its KV buckets and object stores in `KV_` and `OBJ_` streams,
+    agentdash its own (history, overrides, audit) in `AGENTDASH...` ones."""
+    if stream.startswith(("KV_", "OBJ_")):
+        return "JetStream's KV and object store streams (KV_..., OBJ_...)"
+    if stream.lower().startswith("agentdash"):
+        return "agentdash's own streams (AGENTDASH...)"
+    return None
+
+
 def nats_url(url: str) -> str:
     return _url(url, ("nats", "tls", "ws", "wss"), "nats://HOST:PORT")
 

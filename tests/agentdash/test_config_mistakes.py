@@ -171,6 +171,27 @@ CASES = [
            "expected a NATS subject"),
     config("subject with an empty token", text("consumer: acme-research}",
            "consumer: acme-research, subject: 'tasks..a'}"), f"{P}.queue.subject", "none empty"),
+    # the subjects and streams NATS and agentdash keep for themselves: producers publish on a
+    # pool's subject and workers pull from its stream, so either would reach what they trust
+    config("subject in NATS's KV", text("consumer: acme-research}",
+           "consumer: acme-research, subject: $KV.agentdash_overrides.overrides}"),
+           f"{P}.queue.subject", "expected a task subject outside NATS's own subjects ($...), "
+           "got $KV.agentdash_overrides.overrides"),
+    config("subject on a tenant's usage", text("consumer: acme-research}",
+           "consumer: acme-research, subject: agentdash.usage.acme}"), f"{P}.queue.subject",
+           "outside agentdash's own subjects (agentdash...), got agentdash.usage.acme"),
+    config("subject in the inboxes", text("consumer: acme-research}",
+           "consumer: acme-research, subject: _INBOX.x}"), f"{P}.queue.subject",
+           "outside reply inboxes (_INBOX...)"),
+    config("stream a KV bucket", text("stream: AGENT_TASKS, consumer: acme-research",
+           "stream: KV_agentdash_overrides, consumer: acme-research"), f"{P}.queue.stream",
+           "expected a stream outside JetStream's KV and object store streams"),
+    config("stream agentdash's own", text("stream: AGENT_TASKS, consumer: acme-research",
+           "stream: AGENTDASH_AUDIT, consumer: acme-research"), f"{P}.queue.stream",
+           "expected a stream outside agentdash's own streams (AGENTDASH...)"),
+    config("default subject an inbox", text("stream: AGENT_TASKS, consumer: acme-research",
+           "stream: _INBOX, consumer: acme-research"), f"{P}.queue.stream",
+           "expected a task subject outside reply inboxes (_INBOX...), got _inbox.acme-research"),
     # what pools share
     config("two pools on one Deployment", text("name: acme-support}", "name: acme-research}"),
            "pools.acme-support.deployment", "expected a deployment no other pool uses, got "
