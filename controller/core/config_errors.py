@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -73,8 +73,24 @@ class InvalidField(ValueError):
 
 class UnknownReference(InvalidField):
     def __init__(self, path: str, value: str, kind: str, known: Mapping[str, Any]) -> None:
-        names = ", ".join(sorted(known)) or "none defined"
+        names = listed(sorted(known), value) or "none defined"
         super().__init__(path, f"expected one of the defined {kind}s ({names}), got {shown(value)}")
+
+
+LISTED = 8
+"""The names an error lists of those it expected: a fleet of 10,000 pools would otherwise
+make its one line 70 KB."""
+
+
+def listed(names: Iterable[str], given: object = None) -> str:
+    """The first LISTED names, how many more, and those nearest `given` where they are not
+    listed: `a, b, c and 9,997 more; did you mean acme-research?`."""
+    every = list(names)
+    if len(every) <= LISTED:
+        return ", ".join(every)
+    text = f"{', '.join(every[:LISTED])} and {len(every) - LISTED:,} more"
+    close = _closest(given, every[LISTED:]) if isinstance(given, str) else []
+    return f"{text}; did you mean {' or '.join(close)}?" if close else text
 
 
 def _expectation(error: Mapping[str, Any]) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from controller.core.config import Config, ConfigError
-from controller.core.config_errors import TooLarge, shown
+from controller.core.config_errors import TooLarge, listed, shown
 from controller.core.config_errors import key as field
 from controller.core.config_types import DAY, MAX_COUNT
 from controller.core.input_files import DuplicateKey, bounded_int, decode, unique_keys
@@ -278,7 +278,7 @@ def _task(
             raise ConfigError(source, f"{where}: {key}", "required field is missing")
     pool = row["pool"]
     if not isinstance(pool, str) or pool not in index:
-        names = ", ".join(index)
+        names = listed(index, pool)
         raise ConfigError(
             source,
             f"{where}: pool",

@@ -31,7 +31,7 @@ from pydantic import (
 from controller.core.accounting import MAX_RATE
 from controller.core.budget_price import MAX_TASK_SECONDS
 from controller.core.config import Config
-from controller.core.config_errors import ConfigError, first_error, key, shown
+from controller.core.config_errors import ConfigError, first_error, key, listed, shown
 from controller.core.config_types import MAX_PODS, Count, Replicas
 from controller.core.history import History
 from controller.core.input_files import load_json, read_text
@@ -166,7 +166,7 @@ def _check_names(source: str, section: str, given: dict[str, Any], known: dict[s
 
 
 def _unknown(source: str, path: str, name: str, known: dict[str, Any]) -> None:
-    names = ", ".join(known)
+    names = listed(known, name)
     raise ConfigError(source, path, f"expected a name from the config ({names}), got {shown(name)}")
 
 

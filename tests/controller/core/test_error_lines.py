@@ -168,3 +168,19 @@ def test_a_long_value_is_cut_short_without_being_written_out_whole() -> None:
     assert said.startswith("[0, 1, 2")
     assert said.endswith("...")
     assert shown({"key": [True, None, "x"]}) == "{'key': [true, null, 'x']}"
+
+
+def test_an_unknown_name_among_thousands_lists_a_few_and_the_nearest(tmp_path: Path) -> None:
+    """A fleet of 5,000 tenants: the line names eight of them, how many more, and the one
+    the slip was near, not 5,000 names in a 35 KB line."""
+    many = "".join(f"  tenant-{k:04d}: {{tier: growth}}\n" for k in range(5000))
+    text = replaced("tenants:\n", f"tenants:\n{many}").replace(
+        "tenant: acme\n", "tenant: tenant-4321x\n", 1
+    )
+    error = mistake(tmp_path, text)
+    assert error.message == (
+        "expected one of the defined tenants (acme, globex, initech, tenant-0000, tenant-0001, "
+        "tenant-0002, tenant-0003, tenant-0004 and 4,995 more; did you mean tenant-4321?), "
+        "got 'tenant-4321x'"
+    )
+    assert len(str(error)) < 400
