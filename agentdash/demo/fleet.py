@@ -185,8 +185,10 @@ class DemoFleet:
             cold_start=None if cold is None else (lambda pool: cold),
             busy=busy.ledger,
         )
-        if store.current() != Overrides():
+        if store.current() != Overrides() or store.dropped:
             said = OverridesDocument.of(store.current()).summary()
+            if store.dropped:
+                said += f"; dropped, not in the config: {', '.join(store.dropped)}"
             self.kept = f"kept from {self.options.overrides}: {said}"
         self.loop = Reconciler(self.config, lag, usage, self.cluster, bus=self.bus, store=store)
         self._tasks.append(asyncio.create_task(self._publish(), name="workload"))

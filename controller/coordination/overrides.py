@@ -20,7 +20,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.core.config import Config, ConfigError, first_error
+from controller.core.config_errors import shown
 from controller.core.events import ActionEvent
+from controller.core.input_files import DuplicateKey, unique_keys
 from controller.core.model import Overrides, Pin, PoolPause
 
 MAX_PIN_REPLICAS = 100_000
@@ -89,6 +91,14 @@ class OverridesDocument(BaseModel):
         }
         return Overrides(pins, paused, self.paused, self.dry_run, pools)
 
+    def dropped(self, config: Config) -> list[str]:
+        """What it says about names the config does not have (`overrides` drops them):
+        `pin nope`, `pause tenant nobody`."""
+        said = [f"pin {pool}" for pool in sorted(self.pins) if pool not in config.pools]
+        said += [f"pause tenant {t}" for t in self.paused_tenants if t not in config.tenants]
+        said += [f"pause pool {p}" for p in sorted(self.paused_pools) if p not in config.pools]
+        return said
+
     def summary(self) -> str:
         """In a line: `pin research=3, pause tenant acme, dry-run`, or `no overrides`."""
         parts = [f"pin {pool}={pin.replicas}" for pool, pin in sorted(self.pins.items())]
@@ -137,6 +147,8 @@ class OverrideStore:
         self._clock = clock
         self._who = who
         self._current = Overrides()
+        self.dropped: list[str] = []
+        """What the file said of names the config does not have, dropped as it was read."""
         self.listeners: list[Callable[[Overrides, ActionEvent], None]] = []
         """Told of every operator change (the NATS sync shares it with other processes)."""
         if path is not None and path.exists():
@@ -254,7 +266,9 @@ class OverrideStore:
             text = path.read_bytes()  # (bytes: a file that is not UTF-8 is one line, too)
         except OSError as exc:
             raise ConfigError(str(path), "", f"cannot read file: {exc.strerror or exc}") from None
-        return load_overrides(text, self._config, str(path))
+        document = read_overrides(text, str(path))
+        self.dropped = document.dropped(self._config)
+        return document.overrides(self._config)
 
 
 def dump_overrides(overrides: Overrides) -> str:
@@ -264,12 +278,15 @@ def dump_overrides(overrides: Overrides) -> str:
 def read_overrides(text: str | bytes, source: str) -> OverridesDocument:
     """Parse overrides JSON, whatever the bytes: anything wrong is a ConfigError."""
     try:
-        raw = json.loads(text, parse_constant=_no_constant)
+        raw = json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique_keys)
     except UnicodeDecodeError:
         raise ConfigError(source, "", "expected UTF-8 text") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise ConfigError(source, where, f"expected valid JSON: {exc.msg}") from None
+    except DuplicateKey as exc:
+        message = f"expected each key once in an object, got {shown(exc.key)} twice"
+        raise ConfigError(source, "", message) from None
     except ValueError as exc:  # Infinity or NaN; an integer of thousands of digits
         raise ConfigError(source, "", f"expected valid JSON: {exc}") from None
     except RecursionError:

@@ -121,7 +121,10 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_a_pause_saved_by_an_earlier_run_holds_in_the_next(tmp_path: Path) -> None:
     overrides = tmp_path / "overrides.json"
-    overrides.write_text(json.dumps({"paused_tenants": ["acme"]}))
+    # a name the config does not have is dropped, and said to be
+    overrides.write_text(
+        json.dumps({"paused_tenants": ["acme"], "pins": {"nope": {"replicas": 2}}})
+    )
     events = tmp_path / "events.jsonl"
     result = subprocess.run(
         [AGENTDASH, "demo", "--headless", "--duration", "16", "--speed", "4", "--cold-start",
@@ -129,7 +132,8 @@ def test_a_pause_saved_by_an_earlier_run_holds_in_the_next(tmp_path: Path) -> No
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert f"overrides kept from {overrides}: pause tenant acme\n" in result.stdout  # said
+    said = f"overrides kept from {overrides}: pause tenant acme; dropped, not in the config: "
+    assert f"{said}pin nope\n" in result.stdout
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     scaled = {e["pool"] for e in lines if e["type"] == "scale" and e["to"] > 0}
     assert scaled, "the other tenants' pools should have scaled"

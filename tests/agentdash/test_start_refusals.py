@@ -128,6 +128,7 @@ def test_check_config_only_notes_a_file_it_cannot_read_here(
         ("--overrides", "a-folder", "cannot write file: Is a directory"),
         ("--overrides", "missing/overrides.json", "cannot write file: No such file or directory"),
         ("--overrides", "binary.json", "expected UTF-8 text"),
+        ("--overrides", "twice.json", "expected each key once in an object, got 'pins' twice"),
     ],
 )
 def test_a_demo_file_it_cannot_use_is_one_line_and_exit_2_before_the_fleet_starts(
@@ -135,6 +136,7 @@ def test_a_demo_file_it_cannot_use_is_one_line_and_exit_2_before_the_fleet_start
 ) -> None:
     (tmp_path / "a-folder").mkdir()
     (tmp_path / "binary.json").write_bytes(b"\xd1\xff\x00{")
+    (tmp_path / "twice.json").write_text('{"pins": {}, "pins": {"acme-research": 3}}')
     path = tmp_path / where
     code = exit_code(lambda: main(["demo", "--headless", "--duration", "1", flag, str(path)]))
     out, err = capsys.readouterr()
