@@ -146,15 +146,19 @@ class Trial:
 
 
 def pareto(trials: Sequence[Trial]) -> list[Trial]:
-    """The trials no other beats on both p95 and pod-seconds, by pod-seconds (the first trial
-    of equal outcomes stands for them)."""
+    """The trials no other beats on both p95 and pod-seconds, by pod-seconds (of equal
+    outcomes, the one that changes least stands for them, as `choose` would pick it)."""
     front: list[Trial] = []
     best_p95 = math.inf
-    for trial in sorted(trials, key=lambda t: (t.outcome.pod_seconds, t.outcome.p95, t.number)):
+    for trial in sorted(trials, key=_cheapest_first):
         if trial.outcome.p95 < best_p95:
             front.append(trial)
             best_p95 = trial.outcome.p95
     return front
+
+
+def _cheapest_first(trial: Trial) -> tuple[float, float, int, int]:
+    return (trial.outcome.pod_seconds, trial.outcome.p95, changed(trial.candidate), trial.number)
 
 
 def choose(trials: Sequence[Trial], objective: Objective) -> Trial:
