@@ -284,7 +284,7 @@ def _task(
             f"{where}: pool",
             f"expected one of the config's pools ({names}), got {shown(pool)}",
         )
-    t = _number(row["t"], f"{where}: t", source, MAX_TRACE_SECONDS, positive=False)
+    t = _arrival(row["t"], f"{where}: t", source)
     work = _number(row["work_s"], f"{where}: work_s", source, DAY, positive=True)
     tokens = row["tokens"]
     if isinstance(tokens, TooLarge):
@@ -298,6 +298,27 @@ def _task(
             source, f"{where}: tokens", f"expected a number <= {MAX_COUNT:g}, got {tokens}"
         )
     return t, index[pool], work, tokens
+
+
+def _arrival(value: Any, path: str, source: str) -> float:
+    """A task's `t`: seconds from the trace's start. A Unix timestamp (a real trace's, say)
+    is refused saying what `t` counts, not only that it is too large."""
+    try:
+        return _number(value, path, source, MAX_TRACE_SECONDS, positive=False)
+    except ConfigError as error:
+        if type(value) in (int, float) and value >= EPOCH_2001:
+            raise ConfigError(
+                source,
+                path,
+                f"expected seconds from the trace's start (midnight UTC of its first day), at "
+                f"most {MAX_TRACE_SECONDS:.15g} (31 days), got {shown(value)}: a Unix "
+                "timestamp? subtract the midnight before the first arrival",
+            ) from None
+        raise error
+
+
+EPOCH_2001 = 978_307_200.0
+"""2001-01-01 00:00 UTC as a Unix timestamp: a `t` past it is most likely one."""
 
 
 def _number(value: Any, path: str, source: str, high: float, *, positive: bool) -> float:

@@ -78,8 +78,12 @@ CASES = [
     traced("blank lines only", "\n\n", "", "expected at least one task, got none"),
     traced("a key twice", GOOD_TASK[:-1] + ', "t": 5}', "line 1",
            "expected each key once in an object, got 't' twice"),
-    traced("t 1e9", GOOD_TASK + "\n" + GOOD_TASK.replace('"t": 0', '"t": 1e9'), "line 2: t",
-           "expected a number <= 2678400, got 1000000000.0"),
+    traced("t 3e6", GOOD_TASK + "\n" + GOOD_TASK.replace('"t": 0', '"t": 3e6'), "line 2: t",
+           "expected a number <= 2678400, got 3000000.0"),
+    traced("t a Unix timestamp", GOOD_TASK.replace('"t": 0', '"t": 1700000000'), "line 1: t",
+           "expected seconds from the trace's start (midnight UTC of its first day), at most "
+           "2678400 (31 days), got 1700000000: a Unix timestamp? subtract the midnight before "
+           "the first arrival"),
     traced("tokens a 4000-digit number",
            GOOD_TASK.replace('"tokens": 1', '"tokens": ' + "9" * 4000), "line 1: tokens",
            "expected a number <= 1e+15, got a 4000-digit number"),
@@ -196,7 +200,7 @@ def test_a_mistake_is_one_line_naming_file_and_field_and_exit_2(
     assert_one_line_naming_file_and_field_and_exit_2(case, tmp_path, capsys)
 
 
-SUBPROCESS = ["--http :99999", "observations: mean_task_seconds Infinity", "trace: t 1e9"]
+SUBPROCESS = ["--http :99999", "observations: mean_task_seconds Infinity", "trace: t a Unix timestamp"]
 
 
 @pytest.mark.e2e
