@@ -85,8 +85,10 @@ cooldown before its last replica goes.
 - Every number is strict (`true` or `"10"` is not a number), finite and within the limits
   below; a number is what JSON would read (`30`, `-5`, `1.5`, `1e3`): `030`, `0x18`, `1:30`,
   `+5`, `1_0` and `.5`, which YAML 1.1 reads as 24, 24, 90, 5, 10 and 0.5, are text here
-  and refused as numbers; names used in NATS subjects and Kubernetes objects are checked as
-  such (pool names are DNS labels).
+  and refused as numbers. Booleans are `true` and `false` (or `True`, `FALSE`): `yes`, `no`,
+  `on` and `off`, which YAML 1.1 reads as booleans, are text here. A key is a name: `~`, `12`
+  or `2001-01-01` as a key is refused with its line (quote it). Names used in NATS subjects
+  and Kubernetes objects are checked as such (pool names are DNS labels).
 - Two pools may not share a Deployment, a consumer or a subject; every `tenant`, `tier` and
   `provider` a pool or tenant names must exist; duplicate keys are refused.
 - A pool's task subject may not be one NATS or agentdash keeps for itself (`$...`,

@@ -18,7 +18,6 @@ refused here as a `ConfigError` (file, where, what was expected), before any mod
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
 from controller.core.config_errors import MAX_DIGITS, ConfigError, TooLarge, key, shown
+from controller.core.yaml_scalars import kind_of, read_scalars_as_json_does
 
 MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 32
@@ -319,6 +319,14 @@ class _Watched(Composer, SafeConstructor, Resolver):
             if key_node.tag == _MERGE:
                 continue  # `<<: *base` merges keys that the mapping may then override
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str) and isinstance(key_node, ScalarNode):
+                # YAML reads `~`, `1` or `2001-01-01` as a null, a number or a date: no name
+                # of ours is one, and said as Python prints it, it would not be the key written.
+                raise _LimitError(
+                    key_node.start_mark,
+                    f"expected a key that is a name, got {shown(key_node.value)} (YAML reads it "
+                    f"as {kind_of(key)}; quote it if it is one)",
+                )
             try:
                 first = seen.get(key)
             except TypeError:
@@ -351,31 +359,7 @@ class _Watched(Composer, SafeConstructor, Resolver):
 _Watched.add_constructor("tag:yaml.org,2002:int", _Watched.construct_yaml_int)  # type: ignore[type-var]
 
 
-def _numbers_as_json_reads_them() -> None:
-    """YAML 1.1 reads `030` as octal 24, `0x18` as 24, `17:30` as 1050, `+5` as 5 and `1_0` as
-    10, and `1e3` as a string. Here a number is one that JSON would read: `-?` then `0` or
-    digits not starting with 0, then an optional fraction and exponent, each with at least
-    one digit (and .inf, .nan, which the fields refuse by name). Anything else is a string,
-    which a number field refuses with its name and the text as written; and a time of day may
-    go unquoted."""
-    resolvers = {
-        first: [(tag, regexp) for tag, regexp in found if tag not in (_INT, _FLOAT)]
-        for first, found in _Watched.yaml_implicit_resolvers.items()
-    }
-    _Watched.yaml_implicit_resolvers = {first: found for first, found in resolvers.items() if found}
-    _Watched.add_implicit_resolver(_INT, re.compile(r"^-?(?:0|[1-9][0-9]*)$"), list("-0123456789"))
-    _Watched.add_implicit_resolver(
-        _FLOAT,
-        re.compile(
-            r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)"
-            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-        ),
-        list("-+0123456789."),
-    )
-
-
-_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-_numbers_as_json_reads_them()
+read_scalars_as_json_does(_Watched)
 
 
 class _Loader(_Watched, CParser):

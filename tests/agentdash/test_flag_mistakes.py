@@ -200,7 +200,11 @@ def test_a_mistake_is_one_line_naming_file_and_field_and_exit_2(
     assert_one_line_naming_file_and_field_and_exit_2(case, tmp_path, capsys)
 
 
-SUBPROCESS = ["--http :99999", "observations: mean_task_seconds Infinity", "trace: t a Unix timestamp"]
+SUBPROCESS = [
+    "--http :99999",
+    "observations: mean_task_seconds Infinity",
+    "trace: t a Unix timestamp",
+]
 
 
 @pytest.mark.e2e
