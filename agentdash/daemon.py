@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import signal
 import time
 
@@ -22,6 +21,7 @@ from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
 from agentdash.opening import RuntimeOptions
 from agentdash.runtime import Runtime, emit, start
+from agentdash.socket_errors import os_reason
 from controller.actuators.kubernetes import DeploymentScaler
 from controller.actuators.kubernetes.fleet_budget import ApiBudget
 from controller.core.config import Config, ConfigError
@@ -103,8 +103,7 @@ async def serve_http(
     try:
         return await listen_guarded(app, host, port, limits)
     except OSError as exc:  # in use, not ours to bind, or no such host: the user's to fix
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's is long
-        raise ConfigError("--http", "", f"cannot listen on {listen}: {reason}") from None
+        raise ConfigError("--http", "", f"cannot listen on {listen}: {os_reason(exc)}") from None
 
 
 def refused_rights(runtime: Runtime) -> dict[str, str]:
@@ -163,6 +162,7 @@ async def run_daemon(
     gc.freeze()  # what start-up built lives for good: keep it out of every collection
     gc.set_threshold(GC_THRESHOLD)
     endpoint: HttpEndpoint | None = None
+    started = False  # a daemon that never said "start" (--http refused) says no "stop" either
     try:
         budget = api_budget(config, options)
         if listen:
@@ -180,6 +180,7 @@ async def run_daemon(
                 "api_budget": None if budget is None else budget.as_dict(),
             }
         )
+        started = True
         if budget is not None and not budget.fits:
             logging.getLogger(OURS).warning(
                 "the fleet outgrows the API budget: %s", budget.describe()
@@ -189,5 +190,6 @@ async def run_daemon(
         if endpoint is not None:
             await endpoint.close()
         await runtime.stop()
-        emit({"type": "stop", "ts": round(time.time(), 3)})
+        if started:
+            emit({"type": "stop", "ts": round(time.time(), 3)})
     return 0

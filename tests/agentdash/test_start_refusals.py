@@ -26,15 +26,33 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, nats_server: Any) 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [AGENTDASH, "--controller-only", "--config", str(EXAMPLE), "--cluster", "simulated",
-             "--nats-url", nats_server.url, "--http", f"127.0.0.1:{port}"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+        result = daemon_listening_on(f"127.0.0.1:{port}", nats_server.url)
     assert result.returncode == 2
     assert result.stderr == (
         f"agentdash: --http: cannot listen on 127.0.0.1:{port}: Address already in use\n"
     )
+    assert '"type": "stop"' not in result.stdout  # it never said "start"
+
+
+def test_an_http_host_that_does_not_resolve_says_so_and_exit_2(nats_server: Any) -> None:
+    """Not the resolver's number through os.strerror ('Unknown error -2'), and no "stop"
+    line on stdout for a daemon that never said "start"."""
+    result = daemon_listening_on("1.2.3.4.5:80", nats_server.url)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "agentdash: --http: cannot listen on 1.2.3.4.5:80: the host does not resolve ("
+    )
+    assert result.stderr.count("\n") == 1
+    assert "Unknown error" not in result.stderr
+    assert [json.loads(line)["type"] for line in result.stdout.splitlines()] == []
+
+
+def daemon_listening_on(listen: str, nats_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AGENTDASH, "--controller-only", "--config", str(EXAMPLE), "--cluster", "simulated",
+         "--nats-url", nats_url, "--http", listen],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
