@@ -22,6 +22,7 @@ from nats.aio.client import Client
 
 from agentdash.cancelling import cancel_until_done
 from agentdash.errors import StartError
+from agentdash.socket_errors import is_refused, os_reason
 from controller.core.config import ConfigError
 from controller.core.connections import NatsConfig, NatsTLS
 from controller.core.printable import redacted
@@ -66,6 +67,37 @@ class Repeats:
         self._said.clear()
 
 
+class FirstAttempts:
+    """What the first connection's attempts met. nats.py retries that connection
+    (max_reconnect_attempts -1) until cancelled, and says why each attempt failed only to
+    error_cb: kept here, the one line gives the last attempt's reason rather than the
+    deadline's 'TimeoutError', and a refused connection (nothing listens there: the port or
+    the host is wrong, or NATS is down) ends the wait at once instead of at the deadline."""
+
+    def __init__(self) -> None:
+        self.last: BaseException | None = None
+        self.connection_refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def saw(self, exc: BaseException) -> None:
+        self.last = exc
+        if is_refused(exc) and not self.connection_refused.done():
+            self.connection_refused.set_result(None)
+
+    def reason(self, waited: float) -> str:
+        """Why NATS was not reached within `waited` seconds."""
+        return unreached_reason(self.last, waited)
+
+
+def unreached_reason(exc: BaseException | None, waited: float) -> str:
+    """Words for why a connection failed: `Connection refused`, `the host does not resolve
+    (...)`; a deadline (the whole wait's, or one attempt's) is `no answer within N s`."""
+    if exc is None or isinstance(exc, TimeoutError | nats.errors.TimeoutError):
+        return f"no answer within {waited:g} s"
+    if isinstance(exc, OSError):
+        return os_reason(exc)
+    return f"{type(exc).__name__} {exc}".strip()
+
+
 async def connect_nats(
     url: str,
     timeout: float,
@@ -75,17 +107,21 @@ async def connect_nats(
     reconnected: list[Callable[[], None]] | None = None,
     name: str = "NATS",
 ) -> Client:
-    """A client that reconnects for ever once connected. Unreachable: StartError (exit 1).
+    """A client that reconnects for ever once connected. Unreachable: StartError (exit 1)
+    with the last attempt's reason, at the first refused connection or after `timeout`.
     Refused (credentials, certificates): ConfigError naming the config field (exit 2), at
     once rather than after `timeout` of retries that cannot succeed. `reconnected`: called
     each time the client is connected again (what is in the list then). `name` starts its
     log lines: a process with two connections says which one a problem is on."""
     refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    first = FirstAttempts()
     repeats = Repeats(name=name)
 
     async def failed(exc: Exception) -> None:
         if not refused.done() and not nc.is_connected and _is_refusal(exc):
             refused.set_result(exc)
+        if not connecting.done():  # a reconnection's problems are for the log alone
+            first.saw(exc)
         repeats.warn(str(exc))
 
     async def back() -> None:
@@ -107,7 +143,9 @@ async def connect_nats(
     connecting: asyncio.Future[Any] = asyncio.ensure_future(nc.connect(url, **settings))
     try:
         done, _ = await asyncio.wait(
-            {connecting, refused}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {connecting, refused, first.connection_refused},
+            timeout=timeout,
+            return_when=asyncio.FIRST_COMPLETED,
         )
         if connecting in done:
             connecting.result()
@@ -118,11 +156,10 @@ async def connect_nats(
             raise ConfigError(
                 source, path, f"expected {expected} NATS at {redacted(url)} accepts: {reason}"
             )
-        raise TimeoutError
-    except (nats.errors.Error, OSError, TimeoutError) as exc:
-        raise StartError(
-            f"cannot reach NATS at {redacted(url)}: {type(exc).__name__} {exc}".strip()
-        ) from None
+        raise StartError(f"cannot reach NATS at {redacted(url)}: {first.reason(timeout)}")
+    except (nats.errors.Error, OSError, TimeoutError) as exc:  # not retried by nats.py
+        reason = unreached_reason(exc, timeout)
+        raise StartError(f"cannot reach NATS at {redacted(url)}: {reason}") from None
     finally:
         if not connecting.done() or connecting.cancelled() or connecting.exception() is not None:
             # Again until it ends: nats.py may drop one cancel and retry for ever.

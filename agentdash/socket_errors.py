@@ -3,6 +3,7 @@ reached (`agentdash queues`, the daemon, the demo) and for `--http` that cannot 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
@@ -18,6 +19,11 @@ def os_reason(exc: OSError) -> str:
     if len(numbers) == 1:
         return os.strerror(numbers.pop())
     return str(exc) or type(exc).__name__
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Nothing listens there: every address the host has refused the connection."""
+    return isinstance(exc, OSError) and os_errnos(exc) == {errno.ECONNREFUSED}
 
 
 def os_errnos(exc: OSError) -> set[int]:

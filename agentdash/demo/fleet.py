@@ -27,6 +27,7 @@ from agentdash.cancelling import cancel_until_done
 from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
 from agentdash.errors import StartError
+from agentdash.nats_client import FirstAttempts, unreached_reason
 from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.overrides import OverridesDocument, OverrideStore
@@ -151,8 +152,8 @@ class DemoFleet:
         self._on_scale = on_scale
         self._log = log or (lambda line: None)
         self._nats_errors: set[str] = set()
-        self._unreached: Exception | None = None
-        """The last error of the first connection's attempts, for the line if it fails."""
+        self._first: FirstAttempts | None = None
+        """What the first connection's attempts met, for the line if it fails."""
         self._connected = asyncio.Event()
         self.workload_done = asyncio.Event()
         self.kept: str | None = None
@@ -208,28 +209,29 @@ class DemoFleet:
             "reconnected_cb": self._reconnected,
         }
         # With max_reconnect_attempts -1, nats.py retries the first connection for ever too.
+        first = self._first = FirstAttempts()
         connecting = asyncio.create_task(client.connect(url, **settings), name="connect")
         try:
-            await asyncio.wait({connecting}, timeout=CONNECT_WAIT_S)
+            await asyncio.wait(
+                {connecting, first.connection_refused},
+                timeout=CONNECT_WAIT_S,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             # The deadline passed, or a stop cancelled this task: no retry may go on.
             await cancel_until_done(connecting)  # (at once if it has ended)
             if connecting.cancelled() or connecting.exception() is not None:
                 with contextlib.suppress(Exception):
                     await client.close()
-        failure = TimeoutError() if connecting.cancelled() else connecting.exception()
+        unreached = f"cannot reach NATS at {redacted(url)}"
+        if connecting.cancelled():  # refused, or still retrying at the deadline
+            raise StartError(f"{unreached}: {first.reason(CONNECT_WAIT_S)}")
+        failure = connecting.exception()
         if failure is None:
             return client
         if isinstance(failure, nats.errors.Error | OSError | TimeoutError):
-            raise StartError(f"cannot reach NATS at {redacted(url)}: {self._why(failure)}")
+            raise StartError(f"{unreached}: {unreached_reason(failure, CONNECT_WAIT_S)}")
         raise failure
-
-    def _why(self, exc: BaseException) -> str:
-        """Why the first connection failed: the last attempt's error (a refused connection,
-        a name that does not resolve) rather than the deadline that ended the retries."""
-        last = self._unreached if isinstance(exc, TimeoutError) else exc
-        said = f"{type(last).__name__} {last}".strip() if last is not None and str(last) else ""
-        return said or f"no answer within {CONNECT_WAIT_S:g} s"
 
     async def run_loop(self, stop: asyncio.Event) -> None:
         assert self.loop is not None
@@ -237,7 +239,8 @@ class DemoFleet:
 
     async def _nats_error(self, exc: Exception) -> None:
         if self.nc is None:  # not yet connected: _connect says why in its one line, on stderr
-            self._unreached = exc
+            if self._first is not None:
+                self._first.saw(exc)
             return
         # Once per kind: while NATS is down, every reconnect attempt fails the same way.
         kind = type(exc).__name__

@@ -1,13 +1,18 @@
-"""What the NATS client says while a server is away: each problem once every 10 s."""
+"""What the NATS client says while a server is away: each problem once every 10 s; and the
+one line for a server never reached, with the reason rather than the deadline."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 
+import nats.errors
 import pytest
 
-from agentdash.nats_client import LOG_EVERY_S, Repeats
-from tests.support import FakeClock
+from agentdash.errors import StartError
+from agentdash.nats_client import LOG_EVERY_S, Repeats, connect_nats, unreached_reason
+from tests.support import FakeClock, free_port
 
 
 def test_a_problem_that_recurs_is_said_once_every_10_s_with_how_often(
@@ -29,3 +34,37 @@ def test_a_problem_that_recurs_is_said_once_every_10_s_with_how_often(
         "NATS: Connect call failed (and 19 times more in the last 10 s)",
         "NATS: Connect call failed",
     ]
+
+
+async def test_a_refused_connection_is_said_at_the_refusal_not_after_the_wait() -> None:
+    """Nothing listens on the port: nats.py would retry it until the deadline, and the line
+    said 'TimeoutError'. Given an hour, it must not wait it out; the bound is loose (a
+    refusal takes milliseconds), so a slow machine does not fail it."""
+    url = f"nats://127.0.0.1:{free_port()}"
+    with pytest.raises(StartError) as caught:
+        await asyncio.wait_for(connect_nats(url, timeout=3600.0), timeout=60.0)
+    assert str(caught.value) == f"cannot reach NATS at {url}: Connection refused"
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 1)"),
+         "Connection refused"),
+        # localhost as ::1 and 127.0.0.1, both refused: asyncio's plain OSError lists them
+        (OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 1, 0, 0), "
+                 "[Errno 111] Connect call failed ('127.0.0.1', 1)"), "Connection refused"),
+        (OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 1, 0, 0), "
+                 "[Errno 113] Connect call failed ('10.0.0.9', 1)"),
+         "Multiple exceptions: [Errno 111] Connect call failed ('::1', 1, 0, 0), "
+         "[Errno 113] Connect call failed ('10.0.0.9', 1)"),
+        (socket.gaierror(-2, "Name or service not known"),
+         "the host does not resolve (Name or service not known)"),
+        (TimeoutError(), "no answer within 5 s"),
+        (nats.errors.TimeoutError(), "no answer within 5 s"),
+        (None, "no answer within 5 s"),
+        (nats.errors.UnexpectedEOF(), "UnexpectedEOF nats: unexpected EOF"),
+    ],
+)  # fmt: skip
+def test_why_nats_was_not_reached_is_in_words(error: BaseException | None, said: str) -> None:
+    assert unreached_reason(error, 5.0) == said

@@ -18,7 +18,7 @@ from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import STREAM_BYTES
-from tests.support import eventually
+from tests.support import eventually, free_port
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
 from tests.support.loops import publish
@@ -204,11 +204,25 @@ async def test_what_the_server_refuses_to_create_is_one_line_each_and_exit_1(
     assert result.stdout.endswith("1 stream, 5 consumers: 6 failed\n")
 
 
-def test_unreachable_nats_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    result = queues(EXAMPLE, "--nats-url", "nats://127.0.0.1:1")
+def test_unreachable_nats_is_one_line_with_the_reason_and_exit_1(tmp_path: Path) -> None:
+    """Nothing listens on the port: the line says the connection was refused (not the
+    'TimeoutError' of the wait that nats.py's retries ran out)."""
+    url = f"nats://127.0.0.1:{free_port()}"
+    result = queues(EXAMPLE, "--nats-url", url)
     assert result.returncode == 1
-    assert result.stderr == "agentdash: cannot reach NATS at nats://127.0.0.1:1: TimeoutError\n"
+    assert result.stderr == f"agentdash: cannot reach NATS at {url}: Connection refused\n"
     assert result.stdout == ""
+
+
+def test_a_nats_host_that_does_not_resolve_says_so_with_the_password_hidden() -> None:
+    result = queues(EXAMPLE, "--nats-url", "nats://agentdash:s3cret@nosuch.invalid:4222")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "agentdash: cannot reach NATS at nats://agentdash:***@nosuch.invalid:4222: "
+        "the host does not resolve ("
+    )
+    assert result.stderr.count("\n") == 1
+    assert "s3cret" not in result.stderr
 
 
 def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
