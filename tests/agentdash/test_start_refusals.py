@@ -1,12 +1,14 @@
 """A command refuses what it cannot use before it starts its work, in one line: a port in use,
-a credentials file or kubeconfig it cannot read (before NATS is contacted), a cluster the
-dashboard cannot reach, a demo's files and NATS, the file `tune` or `simulate` would write.
-`check-config` only notes a credentials file it cannot read here."""
+a credentials file or kubeconfig it cannot read (before NATS is contacted), a kubeconfig
+that is not one, a cluster the dashboard cannot reach, a demo's files and NATS, the file
+`tune` or `simulate` would write. `check-config` only notes a credentials file it cannot read
+here."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 
 from agentdash.cli import main
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE
-from tests.support.cli import AGENTDASH, EXAMPLE
+from tests.support.cli import AGENTDASH, EXAMPLE, run_without_kube_setup
 from tests.support.kmock import kubeconfig_without_context
 from tests.support.mistakes import edited, exit_code
 
@@ -98,6 +100,47 @@ def test_a_missing_kubeconfig_is_refused_before_nats_is_contacted(
         f"agentdash: argument --kubeconfig: expected a file that can be read, got "
         f"'{missing}' (No such file or directory) (see agentdash --help)\n"
     )
+
+
+def _only_its_own_error_record(stdout: str) -> bool:
+    """The daemon's stdout holds its one `error` record, no log line from the client."""
+    return [json.loads(line)["type"] for line in stdout.splitlines()] == ["error"]
+
+
+CA_NOT_BASE64 = """\
+current-context: a
+contexts: [{name: a, context: {cluster: c, user: u}}]
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:9", certificate-authority-data: "!!!notbase64"}
+users: [{name: u, user: {token: t}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"contexts: 5\ncurrent-context: x\n", "contexts: expected a list, got 5"),
+        (random.Random(300).randbytes(300), "expected UTF-8 text, got byte 0x"),
+        (CA_NOT_BASE64.encode(), "clusters.0.cluster.certificate-authority-data: expected base64"),
+    ],
+    ids=["contexts a number", "300 random bytes", "CA not base64"],
+)
+def test_a_kubeconfig_that_is_not_one_is_one_line_naming_it_and_exit_2(
+    tmp_path: Path, nats_server: Any, content: bytes, said: str
+) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_bytes(content)
+    result = run_without_kube_setup(
+        tmp_path, "--controller-only", "--config", EXAMPLE, "--nats-url", nats_server.url,
+        "--kubeconfig", path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"agentdash: kubeconfig {path}: ")
+    assert said in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert _only_its_own_error_record(result.stdout), result.stdout
 
 
 def test_the_dashboard_without_a_cluster_says_so_in_one_line(

@@ -3,6 +3,7 @@ installed entry point run as a real process."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -26,3 +27,16 @@ def simulate(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def tune(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return run("tune", *args)
+
+
+def run_without_kube_setup(
+    home: Path, *args: str | Path, **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """`agentdash ARGS` as on a machine with no Kubernetes set up: HOME is `home` (no
+    ~/.kube/config unless the test writes one), no $KUBECONFIG and no in-cluster service
+    host unless given in `environ`."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), **environ}
+    return subprocess.run(
+        [AGENTDASH, *map(str, args)], capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+    )  # fmt: skip

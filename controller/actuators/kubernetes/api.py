@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import yaml
 from kubernetes.aio import client as k8s
 from kubernetes.aio import config as k8s_config
 
@@ -58,6 +57,10 @@ from controller.actuators.kubernetes.failure import (
     failure_of,
     no_answer,
 )
+from controller.actuators.kubernetes.kubeconfig import (
+    KubeConfigError,
+    check_kubeconfig,
+)
 from controller.actuators.kubernetes.refusals import Refusals
 
 __all__ = ["ApiFailure", "KubeApi", "KubeConfigError", "RetryPolicy", "connect_client"]
@@ -65,10 +68,6 @@ __all__ = ["ApiFailure", "KubeApi", "KubeConfigError", "RetryPolicy", "connect_c
 log = logging.getLogger("agentdash.kube")
 
 Request = Callable[..., Awaitable[aiohttp.ClientResponse]]
-
-
-class KubeConfigError(Exception):
-    """The kubeconfig or in-cluster credentials could not be loaded (a user mistake)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,25 +284,6 @@ def _verb(request: Request) -> str:
     return str(name).split("_", 1)[0]
 
 
-def _check_mapping(kubeconfig: str) -> None:
-    """The loader indexes the file's top level as a mapping: anything else (an empty file, a
-    list, a string) ended in a TypeError from deep inside it, not a line a person can act on."""
-    try:
-        with open(kubeconfig, "rb") as file:
-            data = yaml.safe_load(file)
-    except (OSError, yaml.YAMLError):
-        return  # the loader says what is wrong with it
-    if not isinstance(data, dict):
-        got = "an empty file" if data is None else f"a {_KINDS.get(type(data), 'value')}"
-        raise KubeConfigError(
-            f"kubeconfig {kubeconfig}: expected a kubeconfig (a mapping with clusters, users "
-            f"and contexts), got {got}"
-        )
-
-
-_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
-
-
 async def connect_client(
     kubeconfig: str | None = None, context: str | None = None
 ) -> k8s.ApiClient:
@@ -312,22 +292,45 @@ async def connect_client(
     $KUBECONFIG, else ~/.kube/config) with this context, else its current one."""
     configuration = k8s.Configuration()
     # Blocking, like the loader's own reads: once, at start-up, before anything else runs.
-    if kubeconfig is not None and not os.path.isfile(kubeconfig):  # noqa: ASYNC240
-        raise KubeConfigError(f"kubeconfig {kubeconfig}: no such file")
-    if kubeconfig is not None:
-        _check_mapping(kubeconfig)
-    try:
-        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+    if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        where = "in-cluster config"
+        try:
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        else:
-            await k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig,
-                context=context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-    except (k8s_config.ConfigException, OSError, yaml.YAMLError) as exc:
+        except (k8s_config.ConfigException, OSError) as exc:
+            raise KubeConfigError(f"{where}: {_one_line(exc)}") from None
+    else:
+        if kubeconfig is not None:
+            if not os.path.isfile(kubeconfig):  # noqa: ASYNC240
+                raise KubeConfigError(f"kubeconfig {kubeconfig}: no such file")
+            check_kubeconfig([kubeconfig], context)
         where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
-        message = " ".join(str(exc).split())  # the library's texts span lines
-        raise KubeConfigError(f"{where}: {message}") from None
-    return k8s.ApiClient(configuration)
+        await _load_kube_config(where, kubeconfig, context, configuration)
+    try:
+        return k8s.ApiClient(configuration)  # reads the CA and the client's key pair
+    except OSError as exc:  # ssl.SSLError too: base64 that decodes to no certificate
+        raise KubeConfigError(
+            f"{where}: its certificates cannot be used: {_one_line(exc)}"
+        ) from None
+
+
+async def _load_kube_config(
+    where: str, kubeconfig: str | None, context: str | None, configuration: k8s.Configuration
+) -> None:
+    try:
+        await k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except Exception as exc:
+        # Past the check, what the loader still raises (a CA file it cannot open, an exec
+        # plugin that fails, a shape no check foresaw) is still about this file: one line.
+        said = _one_line(exc)
+        if not isinstance(exc, k8s_config.ConfigException | OSError):
+            said = f"{type(exc).__name__}: {said}"
+        raise KubeConfigError(f"{where}: {said}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())  # the library's texts span lines

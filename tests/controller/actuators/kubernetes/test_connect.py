@@ -51,3 +51,69 @@ async def test_a_kubeconfig_that_is_no_mapping_is_one_clear_error(
 
     with pytest.raises(KubeConfigError, match=f"{path}: expected a kubeconfig .*, got {got}"):
         await DeploymentScaler.connect(web_fleet(), kubeconfig=str(path))
+
+
+def _https_kubeconfig(cluster: str) -> str:
+    """A kubeconfig whose one cluster is at an https server, with `cluster` among its keys."""
+    return (
+        "current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
+        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:9', {cluster}}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"contexts: 5\ncurrent-context: x\n", "contexts: expected a list, got 5"),
+        (b"\x80" + bytes(range(256)), "byte 0: expected UTF-8 text, got byte 0x80"),
+        (
+            _https_kubeconfig('certificate-authority-data: "!!!notbase64"').encode(),
+            "clusters.0.cluster.certificate-authority-data: expected base64-encoded data, "
+            "got 12 characters of other text",
+        ),
+        (  # the loader reads the string "false" as true: no TLS check at all
+            _https_kubeconfig("insecure-skip-tls-verify: 'false'").encode(),
+            "clusters.0.cluster.insecure-skip-tls-verify: expected true or false, got 'false'",
+        ),
+        (b"contexts: [{context: {cluster: c}}]\n", "contexts.0.name: required field is missing"),
+        (
+            b"current-context: prod\ncontexts: [{name: dev, context: {cluster: c}}]\n",
+            "current-context: expected one of its contexts (dev), got 'prod'",
+        ),
+        (
+            b"current-context: dev\ncontexts: [{name: dev, context: {cluster: c}}]\n",
+            "context 'dev': cluster: expected one of its clusters (none), got 'c'",
+        ),
+        (  # base64, but of no certificate: refused when the client is made, not on load
+            _https_kubeconfig("certificate-authority-data: aGVsbG8=").encode(),
+            "its certificates cannot be used: [X509: NO_CERTIFICATE_OR_CRL_FOUND]",
+        ),
+        (  # what the check leaves to the loader still names the file
+            b"current-context: a\ncontexts: [{name: a, context: {cluster: c}}]\n"
+            b"clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n",
+            "TypeError: argument of type 'NoneType' is not iterable",
+        ),
+    ],
+    ids=[
+        "contexts a number",
+        "not UTF-8",
+        "CA not base64",
+        "TLS flag a string",
+        "context without a name",
+        "current-context naming none",
+        "context naming no cluster",
+        "CA no certificate",
+        "no user for https",
+    ],
+)
+async def test_a_kubeconfig_it_cannot_load_says_the_file_and_what_was_expected(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    path = tmp_path / "config"
+    path.write_bytes(content)
+
+    with pytest.raises(KubeConfigError) as caught:
+        await DeploymentScaler.connect(web_fleet(), kubeconfig=str(path))
+
+    assert str(caught.value).startswith(f"kubeconfig {path}: {said}")
