@@ -98,9 +98,9 @@ async def make_actuator(
             busy=busy if config.kubernetes.pod_deletion_cost else None,
         )
     except KubeConfigError as exc:
-        if options.kubeconfig is not None or options.context is not None:
-            raise UnusableInput(str(exc)) from None  # what the user asked for is wrong
-        raise StartError(f"cannot reach the Kubernetes API: {exc}") from None
+        # The kubeconfig (given, or found by default) or its absence is the user's setup,
+        # not the cluster being away: bad input, whichever way it was chosen.
+        raise UnusableInput(str(exc)) from None
     except Exception as exc:  # no API server, or it refuses us: "not here"
         raise StartError(f"cannot reach the Kubernetes API: {type(exc).__name__}: {exc}") from None
 

@@ -1,8 +1,8 @@
 """A command refuses what it cannot use before it starts its work, in one line: a port in use,
 a credentials file or kubeconfig it cannot read (before NATS is contacted), a kubeconfig
-that is not one, a cluster the dashboard cannot reach, a demo's files and NATS, the file
-`tune` or `simulate` would write. `check-config` only notes a credentials file it cannot read
-here."""
+that is not one or none at all, a cluster the dashboard cannot reach, a demo's files and
+NATS, the file `tune` or `simulate` would write. `check-config` only notes a credentials file
+it cannot read here."""
 
 from __future__ import annotations
 
@@ -105,6 +105,35 @@ def test_a_missing_kubeconfig_is_refused_before_nats_is_contacted(
 def _only_its_own_error_record(stdout: str) -> bool:
     """The daemon's stdout holds its one `error` record, no log line from the client."""
     return [json.loads(line)["type"] for line in stdout.splitlines()] == ["error"]
+
+
+NOT_IN_A_CLUSTER = "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set)"
+
+
+@pytest.mark.parametrize(
+    ("environ", "where", "why"),
+    [
+        ({}, "HOME/.kube/config", NOT_IN_A_CLUSTER),
+        ({"AGENTDASH_KUBECONTEXT": "prod"}, "HOME/.kube/config",
+         "the context 'prod' is read from one"),
+        ({"KUBECONFIG": "HOME/a:HOME/b"}, "$KUBECONFIG (HOME/a:HOME/b)", NOT_IN_A_CLUSTER),
+    ],
+    ids=["no flags", "a context", "KUBECONFIG"],
+)  # fmt: skip
+def test_no_kubeconfig_at_all_is_one_line_and_exit_2(
+    tmp_path: Path, nats_server: Any, environ: dict[str, str], where: str, why: str
+) -> None:
+    environ = {name: value.replace("HOME", str(tmp_path)) for name, value in environ.items()}
+    result = run_without_kube_setup(
+        tmp_path, "--controller-only", "--config", EXAMPLE, "--nats-url", nats_server.url,
+        **environ,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"agentdash: no kubeconfig found at {where.replace('HOME', str(tmp_path))}, and {why}: "
+        "give --kubeconfig FILE\n"
+    )
+    assert _only_its_own_error_record(result.stdout), result.stdout
 
 
 CA_NOT_BASE64 = """\

@@ -60,6 +60,7 @@ from controller.actuators.kubernetes.failure import (
 from controller.actuators.kubernetes.kubeconfig import (
     KubeConfigError,
     check_kubeconfig,
+    kubeconfig_files,
 )
 from controller.actuators.kubernetes.refusals import Refusals
 
@@ -289,7 +290,8 @@ async def connect_client(
 ) -> k8s.ApiClient:
     """An ApiClient from the pod's service account when running in a cluster and neither a
     kubeconfig nor a context was asked for; otherwise from the kubeconfig (this path, else
-    $KUBECONFIG, else ~/.kube/config) with this context, else its current one."""
+    $KUBECONFIG, else ~/.kube/config) with this context, else its current one. Raises
+    KubeConfigError, one line, if there is none or it cannot be used."""
     configuration = k8s.Configuration()
     # Blocking, like the loader's own reads: once, at start-up, before anything else runs.
     if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
@@ -299,12 +301,10 @@ async def connect_client(
         except (k8s_config.ConfigException, OSError) as exc:
             raise KubeConfigError(f"{where}: {_one_line(exc)}") from None
     else:
-        if kubeconfig is not None:
-            if not os.path.isfile(kubeconfig):  # noqa: ASYNC240
-                raise KubeConfigError(f"kubeconfig {kubeconfig}: no such file")
-            check_kubeconfig([kubeconfig], context)
-        where = f"kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
-        await _load_kube_config(where, kubeconfig, context, configuration)
+        paths = kubeconfig_files(kubeconfig, context)
+        check_kubeconfig(paths, context)
+        where = f"kubeconfig {os.pathsep.join(paths)}"
+        await _load_kube_config(where, paths, context, configuration)
     try:
         return k8s.ApiClient(configuration)  # reads the CA and the client's key pair
     except OSError as exc:  # ssl.SSLError too: base64 that decodes to no certificate
@@ -314,11 +314,11 @@ async def connect_client(
 
 
 async def _load_kube_config(
-    where: str, kubeconfig: str | None, context: str | None, configuration: k8s.Configuration
+    where: str, paths: list[str], context: str | None, configuration: k8s.Configuration
 ) -> None:
     try:
         await k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig,
+            config_file=os.pathsep.join(paths),  # those checked, not $KUBECONFIG as on import
             context=context,
             client_configuration=configuration,
             persist_config=False,

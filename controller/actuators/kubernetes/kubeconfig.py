@@ -1,11 +1,12 @@
-"""The kubeconfig a controller takes its credentials from, checked before the official client
-loads it.
+"""The kubeconfig a controller takes its credentials from: found, then checked before the
+official client loads it.
 
 The client's loader indexes whatever a file holds: `contexts: 5` ends in a TypeError from deep
 inside it, bytes that are not UTF-8 in a UnicodeDecodeError, a CA that is not base64 in
-binascii's "Invalid base64-encoded string". Each is a mistake in the user's file, said here as
-one: the file, the field and what was expected (`KubeConfigError`; the CLI shows it as one
-line, exit 2).
+binascii's "Invalid base64-encoded string"; no kubeconfig at all in a log line and "Expected
+key current-context", as if one were there and wrong. Each is a mistake in the user's file or
+setup, said here as one: the file, the field and what was expected (`KubeConfigError`; the
+CLI shows it as one line, exit 2).
 
 Only what the loader reads is checked; the rest of a kubeconfig (preferences, extensions, an
 exec plugin's arguments) is left to it, as kubectl leaves it.
@@ -24,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from controller.core.config_errors import ConfigError, first_error, shown
 from controller.core.input_files import load_yaml, read_text
 
-__all__ = ["KubeConfigError", "check_kubeconfig"]
+__all__ = ["KubeConfigError", "check_kubeconfig", "kubeconfig_files"]
 
 
 class KubeConfigError(Exception):
@@ -96,6 +97,30 @@ class _KubeConfig(_Part):
     users: Annotated[list[_NamedUser], BeforeValidator(_none_is_empty)] = []
     contexts: Annotated[list[_NamedContext], BeforeValidator(_none_is_empty)] = []
     current_context: str | None = Field(None, alias="current-context")
+
+
+def kubeconfig_files(kubeconfig: str | None, context: str | None) -> list[str]:
+    """The files the loader will merge: `kubeconfig`, else each of $KUBECONFIG that exists,
+    else ~/.kube/config. None found is said here: the loader would log "Config not found" and
+    then ask for a current-context, as if the file were there and wrong."""
+    if kubeconfig is not None:
+        if not os.path.isfile(kubeconfig):
+            raise KubeConfigError(f"kubeconfig {kubeconfig}: no such file")
+        return [kubeconfig]
+    listed = os.environ.get("KUBECONFIG", "")
+    tried = [os.path.expanduser(p) for p in listed.split(os.pathsep) if p] or [
+        os.path.expanduser("~/.kube/config")
+    ]
+    found = [path for path in tried if os.path.exists(path)]  # the loader's own test
+    if found:
+        return found
+    where = f"$KUBECONFIG ({listed})" if listed else tried[0]
+    why = (
+        f"the context {shown(context)} is read from one"
+        if context is not None
+        else "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set)"
+    )
+    raise KubeConfigError(f"no kubeconfig found at {where}, and {why}: give --kubeconfig FILE")
 
 
 def check_kubeconfig(paths: Sequence[str], context: str | None) -> None:

@@ -117,3 +117,40 @@ async def test_a_kubeconfig_it_cannot_load_says_the_file_and_what_was_expected(
         await DeploymentScaler.connect(web_fleet(), kubeconfig=str(path))
 
     assert str(caught.value).startswith(f"kubeconfig {path}: {said}")
+
+
+@pytest.fixture
+def no_kube_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME with no ~/.kube/config, no $KUBECONFIG, not in a cluster."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("context", [None, "prod"])
+async def test_no_kubeconfig_anywhere_is_said_with_where_it_was_looked_for(
+    no_kube_setup: Path, context: str | None
+) -> None:
+    with pytest.raises(KubeConfigError) as caught:
+        await DeploymentScaler.connect(web_fleet(), context=context)
+
+    why = (
+        "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set)"
+        if context is None
+        else "the context 'prod' is read from one"
+    )
+    assert str(caught.value) == (
+        f"no kubeconfig found at {no_kube_setup}/.kube/config, and {why}: give --kubeconfig FILE"
+    )
+
+
+async def test_the_files_kubeconfig_lists_are_merged_and_a_missing_one_skipped(
+    cluster: KubernetesEmulator, no_kube_setup: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=3)
+    path = kubeconfig(no_kube_setup / "config", str(cluster.url).rstrip("/"))
+    monkeypatch.setenv("KUBECONFIG", f"{no_kube_setup / 'missing'}:{path}")
+
+    async with await DeploymentScaler.connect(web_fleet(), context="kmock") as scaler:
+        assert (await scaler.observe())["web"].replicas == 3
