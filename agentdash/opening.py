@@ -24,6 +24,7 @@ from controller.coordination.lease import LeaseError, NatsLease
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import SharedOverrides, audit
 from controller.coordination.spend_handover import SpendHandover
+from controller.coordination.usage_handover import UsageHandover
 from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
 from controller.core.config import Config, ConfigError
@@ -71,6 +72,8 @@ class Opened:
     lease: AnyLease
     handover: HistoryHandover
     spend_handover: SpendHandover
+    usage_handover: UsageHandover | None
+    """Each tenant's tokens today, where the workers' reports count them (not Prometheus)."""
 
 
 async def make_actuator(
@@ -174,6 +177,11 @@ async def open_parts(
     await handover.start()
     spend_handover = SpendHandover(nc, config)
     await spend_handover.start()
+    usage_handover = None
+    if isinstance(usage, NatsUsageSource):
+        usage_handover = UsageHandover(nc, config, usage.ledger)
+        await usage_handover.start()
+        await usage_handover.restore(time.time())  # a follower's count, and a dashboard's
     return Opened(
         bad=bad,
         busy=busy,
@@ -185,6 +193,7 @@ async def open_parts(
         lease=lease,
         handover=handover,
         spend_handover=spend_handover,
+        usage_handover=usage_handover,
     )
 
 

@@ -145,6 +145,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         call_deadline=options.lease_ttl / 3,
         handover=opened.handover,
         spend_handover=opened.spend_handover,
+        usage_handover=opened.usage_handover,
     )
     opened.shared.on_action = log_others_action(loop)
     reconnected.append(loop.schedule.now)  # renew the lease at once, not after the backoff

@@ -27,6 +27,7 @@ from controller.coordination.handover import HistoryHandover
 from controller.coordination.lease import Lease
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.spend_handover import SpendHandover
+from controller.coordination.usage_handover import UsageHandover
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, TickEvent
@@ -72,6 +73,7 @@ class Reconciler:
         call_deadline: float = CALL_DEADLINE_S,
         handover: HistoryHandover | None = None,
         spend_handover: SpendHandover | None = None,
+        usage_handover: UsageHandover | None = None,
         timer: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -109,7 +111,12 @@ class Reconciler:
             leads=lambda: self.leading,
             deadline=call_deadline,
         )
-        self.succession = Succession(self.engine, handover=handover, spend_handover=spend_handover)
+        self.succession = Succession(
+            self.engine,
+            handover=handover,
+            spend_handover=spend_handover,
+            usage_handover=usage_handover,
+        )
         """The handovers: what this process takes over on leading and keeps for the next."""
         self.idle: set[str] = set(config.pools)
         self.reads = SourceReads(actuator, lag, self.health, clock=clock, deadline=call_deadline)

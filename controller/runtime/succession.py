@@ -1,13 +1,15 @@
 """What one leader keeps for the next and takes over from the last: the time rules' history
-(controller.coordination.handover) and the budget forecast's memory
-(controller.coordination.spend_handover), both in NATS KV, so that a successor holds what its
-predecessor held rather than learn it all again.
+(controller.coordination.handover), the budget forecast's memory
+(controller.coordination.spend_handover) and each tenant's tokens today
+(controller.coordination.usage_handover), all in NATS KV, so that a successor holds what its
+predecessor held rather than learn it all again, and spends no budget twice.
 """
 
 from __future__ import annotations
 
 from controller.coordination.handover import HistoryHandover
 from controller.coordination.spend_handover import SpendHandover
+from controller.coordination.usage_handover import UsageHandover
 from controller.core.engine import Engine
 
 
@@ -21,6 +23,7 @@ class Succession:
         *,
         handover: HistoryHandover | None,
         spend_handover: SpendHandover | None,
+        usage_handover: UsageHandover | None = None,
     ) -> None:
         self.engine = engine
         self.handover = handover
@@ -29,6 +32,9 @@ class Succession:
         self.spend_handover = spend_handover
         """Where the leader keeps the budget forecast's memory for the next one (NATS KV)."""
         self._spend_restored = False
+        self.usage_handover = usage_handover
+        """Where the leader keeps each tenant's tokens today for the next one (NATS KV)."""
+        self._usage_restored = False
 
     async def take_over(self, leading: bool, now: float) -> None:
         """On becoming leader, before its first decision: take in what the last leader
@@ -38,6 +44,12 @@ class Succession:
                 await self.handover.restore(self.engine.history, now)
                 self.engine.touch_all()
             self._restored = leading
+        usage = self.usage_handover
+        if usage is not None and leading != self._usage_restored:
+            if leading:  # before the spend: its samples read the tokens
+                await usage.restore(now)
+                self.engine.touch_all()
+            self._usage_restored = leading
         spend = self.spend_handover
         if spend is not None and leading != self._spend_restored:
             if leading:  # paced tenants are claimed at every step: no pool to touch
@@ -50,3 +62,5 @@ class Succession:
             await self.handover.save(self.engine.history, now)
         if self.spend_handover is not None and leading:
             await self.spend_handover.save(self.engine.spend, now)
+        if self.usage_handover is not None and leading:
+            await self.usage_handover.save(now)

@@ -43,6 +43,7 @@ from controller.core.config import Config
 from controller.core.events import ActionEvent
 from controller.core.model import Usage
 from controller.core.printable import printable
+from controller.core.tokens_today import TokensToday
 
 if TYPE_CHECKING:  # the ledger, used by the simulator too, needs no NATS client
     from nats.aio.client import Client
@@ -91,17 +92,13 @@ class TokenLedger:
         self._pools_of = config.pools_of
         self._price = {name: TokensATask() for name in config.pools}
         """Per pool, its tokens a task (halved at each of its tenant's resets)."""
-        self._day: dict[str, float] = {}
-        """Per tenant: the start of the budget day its tokens are for."""
-        self._tokens: dict[str, int] = {}
-        self._tasks: dict[str, int] = {}
+        self._today: dict[str, TokensToday] = {}
+        """Per tenant: its tokens and tasks today, by the minute of its budget day."""
         self._mean: dict[str, float] = {}
 
     def add(self, report: UsageReport, now: float) -> None:
         if report.tenant in self._clocks:
-            self._roll(report.tenant, now)
-            self._tokens[report.tenant] = self._tokens.get(report.tenant, 0) + report.tokens
-            self._tasks[report.tenant] = self._tasks.get(report.tenant, 0) + 1
+            self._roll(report.tenant, now).add(report.tokens, now)
         if report.pool in self._pools:
             self._mean[report.pool] = task_time(self._mean.get(report.pool), report.work_s)
             self._price[report.pool].add(report.tokens)
@@ -110,26 +107,35 @@ class TokenLedger:
         """Tokens already used today before we started counting (a restart, or the demo)."""
         for tenant, used in tokens.items():
             if tenant in self._clocks:
-                self._roll(tenant, now)
-                self._tokens[tenant] = self._tokens.get(tenant, 0) + used
+                self._roll(tenant, now).earlier(used)
 
     def usage(self, now: float) -> Usage:
-        for tenant in self._clocks:
-            self._roll(tenant, now)
-        tokens = {t: self._tokens.get(t, 0) for t in self._clocks}
-        tasks = {t: self._tasks.get(t, 0) for t in self._clocks}
+        days = {tenant: self._roll(tenant, now) for tenant in self._clocks}
+        tokens = {t: day.tokens for t, day in days.items()}
+        tasks = {t: day.tasks for t, day in days.items()}
         prices = {name: price.mean() for name, price in self._price.items()}
         each = {name: mean for name, mean in prices.items() if mean is not None}
         return Usage(tokens, dict(self._mean), tasks_today=tasks, task_tokens=each)
 
-    def _roll(self, tenant: str, now: float) -> None:
+    def today(self, tenant: str, now: float) -> TokensToday:
+        """The tenant's count of its budget day, as of `now`."""
+        return self._roll(tenant, now)
+
+    def prices(self, tenant: str) -> dict[str, TokensATask]:
+        """Its pools' tokens a task, as counted."""
+        return {pool: self._price[pool] for pool in self._pools_of[tenant]}
+
+    def _roll(self, tenant: str, now: float) -> TokensToday:
         start = self._clocks[tenant].day(now).start
-        if self._day.get(tenant) != start:
-            if tenant in self._day:
+        today = self._today.get(tenant)
+        if today is None or today.start != start:
+            if today is not None:
                 for pool in self._pools_of[tenant]:
                     self._price[pool].new_day()
-            self._day[tenant] = start
-            self._tokens[tenant] = self._tasks[tenant] = 0
+            # Counted from the day's start if this process saw it begin, else from now.
+            since = start if today is not None else now
+            today = self._today[tenant] = TokensToday(start, since)
+        return today
 
 
 class BusyReport(WorkerReport):

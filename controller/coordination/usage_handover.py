@@ -1,0 +1,181 @@
+"""Each tenant's tokens today survive a restart and a failover: a process counts the workers'
+usage reports only from when it starts, and a hard cap read from a count that starts at zero
+would be spent again (controller.sources.usage.TokenLedger).
+
+The leader writes each tenant's count, by the minute of its budget day
+(controller.core.tokens_today), and its pools' tokens a task, to the bucket `agentdash_spend`
+(key `usage.<tenant>`), at most every SAVE_S. Every process merges the bucket into its own
+count when it starts, and again when it becomes leader: minute by minute, the larger count,
+so a report is not counted twice and the morning a successor missed is not missed. A count of
+another budget day is not taken.
+
+What comes in is checked (UsageDoc: finite, bounded numbers; minutes within a day; times no
+later than `now` + SKEW_S); a value that fails is ignored, counted and logged: never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Annotated, Any, Literal, Protocol
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from pydantic import ConfigDict, Field
+
+from controller.coordination.handover import open_bucket
+from controller.coordination.history_docs import DatedDoc, load_doc
+from controller.coordination.spend_handover import BUCKET, BUCKET_BYTES, TTL_S
+from controller.core.accounting import TokensATask
+from controller.core.config import Config
+from controller.core.tokens_today import TokensToday
+
+log = logging.getLogger("agentdash.handover")
+
+SAVE_S = 10.0
+"""How often a tenant whose count moved is written: a restarted process misses at most the
+reports of this long before its predecessor died (a follower that was up misses none)."""
+MAX_BYTES = 64 * 1024
+MINUTES = 25 * 60
+"""Minutes a budget day may have (25 h where clocks go back)."""
+MAX_COUNT = 10**15
+
+Time = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Minute = Annotated[int, Field(ge=0, lt=MINUTES)]
+Mean = Annotated[float, Field(ge=0, le=float(MAX_COUNT), allow_inf_nan=False)]
+
+
+class UsageDoc(DatedDoc):
+    """One tenant's count today in the bucket."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    v: Literal[1] = 1
+    at: Time
+    """When it was written (the save's `now`)."""
+    day: Time
+    """The start of the budget day it counts."""
+    minutes: list[tuple[Minute, Count, Count]] = Field(max_length=MINUTES)
+    """(minute of the day, tokens, tasks) for each minute a report came in."""
+    prices: dict[str, tuple[Mean, Mean]] = Field(max_length=10_000)
+    """Per pool of the tenant: the tokens and tasks its price is counted from."""
+
+    def latest(self) -> float:
+        return max(self.at, self.day)
+
+
+class Ledger(Protocol):
+    """What is handed over of a count of the workers' reports
+    (controller.sources.usage.TokenLedger)."""
+
+    def today(self, tenant: str, now: float) -> TokensToday: ...
+
+    def prices(self, tenant: str) -> dict[str, TokensATask]: ...
+
+
+def key_of(tenant: str) -> str:
+    return f"usage.{tenant}"
+
+
+class UsageHandover:
+    def __init__(self, nc: Client, config: Config, ledger: Ledger, *, timeout: float = 2.0) -> None:
+        self._nc = nc
+        self._config = config
+        self._ledger = ledger
+        self.timeout = timeout
+        self._kv: Any = None
+        self._written: dict[str, tuple[float, int, int, float]] = {}
+        """Per tenant as last written: its day, tokens and tasks, and when."""
+        self._failing = False
+        self.ignored = 0
+        """Values in the bucket that were refused (malformed, out of bounds, future times)."""
+
+    async def start(self) -> None:
+        self._kv = await open_bucket(
+            self._nc, BUCKET, TTL_S, max_value=MAX_BYTES, max_bytes=BUCKET_BYTES
+        )
+
+    async def restore(self, now: float) -> int:
+        """Merge the bucket's counts of today into the ledger's; how many tenants it gave.
+        Never raises for NATS or bad values."""
+        try:
+            values = await asyncio.wait_for(self._read(), self.timeout)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            log.warning("usage not restored from %s: %s", BUCKET, exc or type(exc).__name__)
+            return 0
+        restored = 0
+        for tenant, raw in values.items():
+            try:
+                doc = load_doc(UsageDoc, raw, now, MAX_BYTES)
+            except ValueError as exc:
+                self.ignored += 1
+                log.warning("usage: ignored %s in %s: %s", key_of(tenant), BUCKET, exc)
+                continue
+            today = self._ledger.today(tenant, now)
+            if doc.day != today.start:
+                continue  # another budget day's count
+            today.merge({m: (tokens, tasks) for m, tokens, tasks in doc.minutes}, doc.at)
+            prices = self._ledger.prices(tenant)
+            for pool, (tokens, tasks) in doc.prices.items():
+                price = prices.get(pool)
+                if price is not None and tasks > price.tasks:
+                    price.tokens, price.tasks = tokens, tasks
+            restored += 1
+        return restored
+
+    async def _read(self) -> dict[str, bytes]:
+        values = {}
+        for tenant in self._config.tenants:
+            try:
+                entry = await self._kv.get(key_of(tenant))
+            except nats.js.errors.KeyNotFoundError:
+                continue
+            if entry.value is not None:
+                values[tenant] = entry.value
+        return values
+
+    async def save(self, now: float) -> None:
+        """Write the tenants whose count moved, at most every SAVE_S. Never raises."""
+        if not self._nc.is_connected:
+            return
+        changed = []
+        for tenant in self._config.tenants:
+            today = self._ledger.today(tenant, now)
+            mark = (today.start, today.tokens, today.tasks, now)
+            last = self._written.get(tenant)
+            if last is not None and (last[:3] == mark[:3] or now < last[3] + SAVE_S):
+                continue
+            changed.append((tenant, mark, self._dump(tenant, now)))
+        try:
+            await asyncio.wait_for(self._write(changed), self.timeout)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            if not self._failing:
+                log.warning("usage not saved to %s: %s", BUCKET, exc or type(exc).__name__)
+            self._failing = True
+            return
+        self._failing = False
+
+    def _dump(self, tenant: str, now: float) -> bytes:
+        today = self._ledger.today(tenant, now)
+        doc = {
+            "v": 1,
+            "at": now,
+            "day": today.start,
+            "minutes": [
+                [m, tokens, tasks] for m, (tokens, tasks) in sorted(today.minutes().items())
+            ],
+            "prices": {
+                pool: [price.tokens, price.tasks]
+                for pool, price in self._ledger.prices(tenant).items()
+                if price.tasks > 0
+            },
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    async def _write(self, changed: list[tuple[str, tuple[float, int, int, float], bytes]]) -> None:
+        for tenant, mark, value in changed:
+            await self._kv.put(key_of(tenant), value)
+            self._written[tenant] = mark

@@ -1,0 +1,117 @@
+"""Each tenant's tokens today in NATS KV (controller.coordination.usage_handover), on a real
+JetStream: a process started after the leader was killed with SIGKILL counts the tokens the
+leader counted, and a hard cap the tenant spent stays spent; garbage in the bucket is ignored
+and counted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from controller.coordination.spend_handover import BUCKET
+from controller.coordination.usage_handover import key_of
+from controller.core.model import Observations, PoolObservation
+from controller.core.policy import decide
+from tests.support import eventually
+from tests.support.usage_leader import BUDGET, budgeted, counting
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def report(tokens: int) -> bytes:
+    return json.dumps(
+        {"tenant": "acme", "pool": "research", "tokens": tokens, "work_s": 3.0}
+    ).encode()
+
+
+async def saved_tokens(nc: Client) -> int:
+    """acme's tokens today as the bucket holds them (0: none yet)."""
+    kv = await nc.jetstream().key_value(BUCKET)
+    try:
+        entry = await kv.get(key_of("acme"))
+    except Exception:  # the key or the bucket is not there yet
+        return 0
+    return sum(tokens for _, tokens, _ in json.loads(entry.value or b"{}").get("minutes", []))
+
+
+async def test_a_leader_killed_with_sigkill_leaves_its_count_to_a_new_process(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    cfg = budgeted()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.usage_leader", nats_server.url,
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await eventually(lambda: _bucket_made(nc), timeout=15)  # the leader is up
+        for _ in range(22):  # 1,540,000 tokens: over the hard cap of 1,500,000
+            await nc.publish("agentdash.usage.acme", report(70_000))
+        await nc.flush()
+        await eventually(lambda: _saved(nc, 1_540_000), timeout=15)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        _, errors = await process.communicate()
+    assert process.returncode == -signal.SIGKILL, errors.decode()
+
+    successor = await nats.connect(nats_server.url)
+    usage, handover = await counting(successor, cfg)  # a process started after the kill
+    await nc.publish("agentdash.usage.acme", report(1_000))
+    await nc.flush()
+    await eventually(lambda: usage.usage(time.time()).tokens_today["acme"] == 1_000)
+
+    assert await handover.restore(time.time()) == 1
+    used = usage.usage(time.time())
+    assert used.tokens_today["acme"] == 1_541_000
+    assert used.tasks_today["acme"] == 23
+    assert used.task_tokens["research"] == 70_000  # the price of the count of more tasks
+    waiting = Observations(
+        {"research": PoolObservation(5, 0, 1, 1)}, tokens_today=dict(used.tokens_today)
+    )
+    (decision,) = decide(cfg, waiting, now=time.time())
+    assert decision.desired == 0
+    assert f"used 1,541,000 of {BUDGET:,} tokens today" in decision.main_reason.detail
+    await successor.close()
+
+
+async def test_a_bad_value_in_the_bucket_is_ignored_and_counted(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    cfg = budgeted()
+    usage, handover = await counting(nc, cfg)
+    kv = await nc.jetstream().key_value(BUCKET)
+    now = time.time()
+    day = usage.ledger.today("acme", now).start
+    for bad in (
+        {"v": 1, "at": now, "day": day, "minutes": [[0, -5, 1]], "prices": {}},
+        {"v": 1, "at": now, "day": day, "minutes": [[99999, 5, 1]], "prices": {}},
+        {"v": 1, "at": now + 3600, "day": day, "minutes": [], "prices": {}},
+        {"v": 1, "at": now, "day": day, "minutes": [[0, 1e400, 1]], "prices": {}},
+    ):
+        await kv.put(key_of("acme"), json.dumps(bad).replace("Infinity", "1e400").encode())
+        assert await handover.restore(now) == 0
+    await kv.put(key_of("acme"), b"\xff not json")
+    assert await handover.restore(now) == 0
+    assert handover.ignored == 5
+    assert usage.usage(now).tokens_today["acme"] == 0
+
+
+async def _bucket_made(nc: Client) -> bool:
+    try:
+        await nc.jetstream().key_value(BUCKET)
+    except Exception:
+        return False
+    return True
+
+
+async def _saved(nc: Client, tokens: int) -> bool:
+    return await saved_tokens(nc) == tokens
