@@ -96,7 +96,9 @@ class Runtime:
         release = getattr(self.loop.actuator, "release", None)
         if release is not None and self.loop.leading:
             await release()  # give paused KEDA ScaledObjects back before another leader starts
-        with contextlib.suppress(nats.errors.Error, TimeoutError):
+        # NATS may be gone (an outage, a stop while it restarts): what is left to tell it is
+        # lost, and the stop goes on (the lease then expires after its TTL).
+        with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
             await self.lease.release()  # another takes over at once, not after the TTL
             await self.shared.stop()
         if self.publisher is not None:
@@ -107,7 +109,7 @@ class Runtime:
             await self.usage.stop()
         for client in (self.reports, self.nc):
             if client is not None:
-                with contextlib.suppress(nats.errors.Error, TimeoutError):
+                with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
                     await client.close()
 
 

@@ -95,6 +95,21 @@ async def test_the_daemon_scales_reports_and_stops_cleanly(
     assert daemon.lines[0]["type"] == "start"
 
 
+async def test_a_stop_while_nats_is_down_is_clean(
+    nats_server: NatsServer, fleet_config: Path, daemons: list[Daemon]
+) -> None:
+    """SIGTERM during a NATS outage: the stop goes on without it (exit 0, a stop line), where
+    closing the lost connection raised ConnectionResetError through the stop."""
+    daemon = Daemon(fleet_config)
+    daemons.append(daemon)
+    await daemon.wait_health(lambda h: h["status"] == 200)
+    nats_server.stop()
+    await daemon.wait_health(lambda h: h["status"] == 503)
+    code = daemon.stop(signal.SIGTERM)
+    assert code == 0, daemon.process.stderr.read()  # type: ignore[union-attr]
+    assert daemon.read()[-1]["type"] == "stop"
+
+
 async def test_a_missing_consumer_turns_health_red_naming_the_pool_until_it_exists(
     bare_config: Path, nc: Client, daemons: list[Daemon]
 ) -> None:
