@@ -30,11 +30,12 @@ from controller.coordination.leader_decisions import (
 )
 from controller.coordination.lease import NatsLease
 from controller.coordination.shared import SharedOverrides
+from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
 from controller.core.config import Config
 from controller.core.events import ActionEvent, Event, TickEvent
 from controller.core.model import ScaleDecision
-from controller.core.printable import loggable_tree
+from controller.core.printable import loggable_tree, printable
 from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
 from controller.sources.base import UsageSource
@@ -174,7 +175,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
 
     await follow_decisions(
         nc,
-        leader_said(loop),
+        leader_said(loop, opened.bad),
         bad=opened.bad,
         pools=config.pools,
         on_request=told.want_full,
@@ -183,13 +184,21 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     return runtime
 
 
-def leader_said(loop: Reconciler) -> Callable[[str, list[ScaleDecision], dict[str, int]], None]:
+def leader_said(
+    loop: Reconciler, bad: BadMessages
+) -> Callable[[str, list[ScaleDecision], dict[str, int]], None]:
     """What a follower does with the leader's decisions message: show its decisions and the
-    replicas it sees. Only from the lease's holder: anyone else claiming to lead is not shown."""
+    replicas it sees. Only from the lease's holder: one from anyone else claiming to lead is
+    not shown, and is counted as a bad message."""
 
     def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
-        if not loop.leading and loop.lease is not None and leader == loop.lease.leader_name:
+        if loop.leading or loop.lease is None:
+            return
+        holder = loop.lease.leader_name
+        if leader == holder:
             loop.leader_view.hear(decisions, ready, at=loop.clock())
+        elif holder is not None:
+            bad.drop("decisions", f"from {printable(leader)}, not the lease's holder {holder}")
 
     return take
 

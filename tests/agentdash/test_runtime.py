@@ -15,13 +15,16 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from agentdash.opening import RuntimeOptions
-from agentdash.runtime import start
+from agentdash.runtime import leader_said, start
+from agentdash.tui.sample import sample_feed
 from controller.coordination.overrides import ReadOnlyError
+from controller.core.bad_messages import BadMessages
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import HELD
 from tests.support import eventually
 from tests.support.cli import EXAMPLE
+from tests.support.dashboard import ForeignLease
 from tests.support.shared_kv import audit_records
 
 
@@ -151,3 +154,21 @@ async def test_a_usage_report_over_the_tenants_share_is_held_and_audited_not_spe
         assert record["limit"] == 250_000  # 5% of globex's 5,000,000
     finally:
         await runtime.stop()
+
+
+async def test_decisions_from_anyone_but_the_lease_holder_are_not_shown_and_are_counted() -> None:
+    """A well-formed decisions message signed by a process the lease does not name (a forged
+    one, or a leader that lost the lease) is dropped and counted, as a malformed one is."""
+    feed = await sample_feed()
+    loop = feed.loop
+    loop.lease = ForeignLease("leader-1")
+    await loop.tick()
+    bad = BadMessages()
+    told = list(loop.decisions.values())
+    heard = leader_said(loop, bad)
+    heard("evil:1_abc", told, {d.pool: d.current for d in told})
+    assert loop.leader_view.heard is None
+    assert bad.counts["decisions"] == 1
+    heard("leader-1", told, {d.pool: d.current for d in told})
+    assert loop.leader_view.heard is not None
+    assert bad.counts["decisions"] == 1

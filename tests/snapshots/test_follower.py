@@ -32,6 +32,7 @@ from controller.coordination.leader_decisions import (
 )
 from controller.coordination.lease import NatsLease
 from controller.coordination.overrides import OverrideStore
+from controller.core.bad_messages import BadMessages
 from controller.core.model import Overrides
 from controller.runtime.loop import Reconciler
 from tests.support import eventually
@@ -80,7 +81,7 @@ async def follower_feed(
         loop = Reconciler(config, leader.loop.lag, leader.loop.usage,
                           InstantCluster(config, clock), clock=clock, lease=watching,
                           store=store)  # fmt: skip
-        await follow_decisions(nc, leader_said(loop), pools=config.pools)
+        await follow_decisions(nc, leader_said(loop, BadMessages()), pools=config.pools)
         await loop.tick()  # it reads who leads
         ready = {pool.name: pool.ready for pool in leader.snapshot().pools}
         told = list(leader.loop.decisions.values())

@@ -18,6 +18,7 @@ from agentdash.tui.app import AgentDashApp
 from agentdash.tui.feed import Feed
 from agentdash.tui.sample import InstantCluster, sample_config, sample_feed
 from controller.coordination.lease import BrokenLease
+from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, parse_config
 from controller.core.events import ActionEvent, ScaleEvent
 from controller.core.model import ClusterEvent, Overrides, Pin, Pod, Reason
@@ -149,7 +150,7 @@ async def hostile_feed(tmp_path: Path) -> Feed:
     await loop.tick()  # it learns who leads, and sees the pod
     hostile = Reason("pinned", HOSTILE)
     decisions = [d._replace(reasons=(hostile,)) for d in loop.decisions.values()]
-    leader_said(loop)(HOSTILE, decisions, {d.pool: d.current for d in decisions})
+    leader_said(loop, BadMessages())(HOSTILE, decisions, {d.pool: d.current for d in decisions})
     await loop.tick()  # it shows the leader's decisions
     loop.store.replace(Overrides(pins={POOLS[0]: Pin(replicas=2, by=HOSTILE, at=now)}))
     # an Event anyone who may create Events in the namespace can write
