@@ -274,6 +274,10 @@ class Reconciler:
             self.leading = await asyncio.wait_for(self.lease.renew(), self.call_deadline)
         except TimeoutError:
             self.leading = False
+        if self.leading and not was:
+            # What another leader said is over: shown again if this one loses the lease (a
+            # NATS outage), it would read as a drop to that leader's old replicas.
+            self.leader_view = LeaderView()
         if self.lease_teller is not None:
             self.lease_teller.renewed(was, self.leading, self.leader, now)
 

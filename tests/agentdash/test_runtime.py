@@ -172,3 +172,32 @@ async def test_decisions_from_anyone_but_the_lease_holder_are_not_shown_and_are_
     heard("leader-1", told, {d.pool: d.current for d in told})
     assert loop.leader_view.heard is not None
     assert bad.counts["decisions"] == 1
+
+
+async def test_a_leader_that_loses_its_lease_shows_no_older_leaders_view() -> None:
+    """It followed leader-1, then led, then lost the lease (NATS away): what leader-1 said
+    before is over, and not shown as the fleet's replicas."""
+    feed = await sample_feed()
+    loop = feed.loop
+    lease = Flipping("leader-1")
+    loop.lease = lease
+    await loop.tick()
+    told = list(loop.decisions.values())
+    leader_said(loop, BadMessages())("leader-1", told, {d.pool: 0 for d in told})
+    assert loop.leader_view.heard is not None
+    lease.leads = True
+    await loop.tick()
+    lease.leads = False
+    await loop.tick()
+    assert not loop.leading
+    assert loop.leader_view.heard is None
+    assert loop.leader_view.states == {}
+
+
+class Flipping(ForeignLease):
+    """A lease this process holds while `leads` says so."""
+
+    leads = False
+
+    async def renew(self) -> bool:
+        return self.leads
