@@ -35,6 +35,7 @@ compare-and-set on the revision it read,
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -103,7 +104,10 @@ class NatsLease:
         self.valid_until = -1.0
         """time.monotonic() until which no other process can hold the lease (-1: not ours)."""
         self.leader_name: str | None = None
-        """Who leads, as last seen (ourselves included)."""
+        """Who leads, as last seen (ourselves included); None once the lease has not been
+        read for a TTL (NATS away): that one may have lost it since."""
+        self._read_at = -math.inf
+        """time.monotonic() of the last answer about the lease."""
         self.broken: BrokenLease | None = None
         """The entry, while it is broken (as last read)."""
         self.last_broken: BrokenLease | None = None
@@ -165,7 +169,13 @@ class NatsLease:
             self._lost()  # cannot prove we lead: act as a follower
             if self.leader_name == self.holder:
                 self.leader_name = None  # who leads now is not known
+            self._unread()
         return self.leading
+
+    def _unread(self) -> None:
+        """The lease could not be read: after a TTL without an answer, who leads is not known."""
+        if time.monotonic() - self._read_at > self.ttl:
+            self.leader_name = None
 
     async def _write(self, revision: int | None, sent: float) -> None:
         """Write our name over `revision` (None: only if no one holds the lease)."""
@@ -175,6 +185,7 @@ class NatsLease:
             self._revision = await self._kv.update(KEY, self.holder.encode(), last=revision)
         self.valid_until = sent + self.ttl * (1 - MARGIN)
         self.leader_name = self.holder
+        self._read_at = time.monotonic()
         self.broken = None
 
     def _lost(self) -> None:
@@ -195,9 +206,12 @@ class NatsLease:
         ):
             self.leader_name = None
             self.broken = None
+            self._read_at = time.monotonic()
             return None
         except (nats.errors.Error, TimeoutError):
-            return None  # keep the last name we saw
+            self._unread()  # the last name seen stands, for a TTL
+            return None
+        self._read_at = time.monotonic()
         revision = int(entry.revision)
         name = (entry.value or b"").decode(errors="replace")
         if not valid_holder(name):

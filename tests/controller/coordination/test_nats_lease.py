@@ -4,8 +4,10 @@ back at once rather than follow itself until it expires."""
 
 from __future__ import annotations
 
+import nats
 from nats.aio.client import Client
 
+from agentdash.nats_server import NatsServer
 from controller.coordination.lease import BUCKET, KEY, NatsLease
 from tests.support import eventually
 
@@ -35,6 +37,28 @@ async def test_a_holder_cut_off_from_nats_does_not_name_itself_leader(nc: Client
     await nc.close()  # as NATS gone: the renewal cannot be sent
     assert not await lease.renew()
     assert lease.leader_name is None  # not known: never itself while it cannot renew
+
+
+async def test_a_follower_cut_off_from_nats_names_no_leader_after_a_ttl(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """NATS away: the leader it last saw may have lost the lease since; after a TTL without
+    an answer, who leads is not known (its /healthz then says candidate, not follower)."""
+    leader = NatsLease(nc, "daemon-a", ttl=1.0, timeout=0.2)
+    await leader.start()
+    assert await leader.renew()
+    other = await nats.connect(nats_server.url, max_reconnect_attempts=0)
+    follower = NatsLease(other, "daemon-b", ttl=1.0, timeout=0.2)
+    await follower.start()
+    assert not await follower.renew()
+    assert follower.leader_name == "daemon-a"
+    await other.close()  # as NATS gone, for this process
+
+    async def unknown() -> bool:
+        return not await follower.renew() and follower.leader_name is None
+
+    assert follower.leader_name == "daemon-a"  # within the TTL the last name seen stands
+    await eventually(unknown, timeout=10, every=0.1)
 
 
 CONSUMER_INFO = b'{"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"X"}'
