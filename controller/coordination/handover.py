@@ -97,6 +97,20 @@ async def open_bucket(
         return await js.key_value(bucket)
 
 
+async def read_values(kv: Any, keys: dict[str, str]) -> dict[str, bytes]:
+    """Each name's value in the bucket `kv` under its key (`keys`: name -> key), where it has
+    one."""
+    values = {}
+    for name, key in keys.items():
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            continue
+        if entry.value is not None:
+            values[name] = entry.value
+    return values
+
+
 class HistoryHandover:
     """Saves the leader's History to the bucket, and restores it into a new leader's.
 

@@ -36,7 +36,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from pydantic import ConfigDict, Field, model_validator
 
-from controller.coordination.handover import open_bucket
+from controller.coordination.handover import open_bucket, read_values
 from controller.coordination.history_docs import DatedDoc, load_doc
 from controller.core.accounting import BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS
@@ -207,15 +207,7 @@ class SpendHandover:
         return restored
 
     async def _read(self, tenants: list[str]) -> dict[str, bytes]:
-        values = {}
-        for tenant in tenants:
-            try:
-                entry = await self._kv.get(key_of(tenant))
-            except nats.js.errors.KeyNotFoundError:
-                continue
-            if entry.value is not None:
-                values[tenant] = entry.value
-        return values
+        return await read_values(self._kv, {tenant: key_of(tenant) for tenant in tenants})
 
     async def save(self, book: SpendBook, now: float) -> None:
         """Write the tenants whose profile changed, or that were sampled and last written

@@ -25,7 +25,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from pydantic import ConfigDict, Field
 
-from controller.coordination.handover import open_bucket
+from controller.coordination.handover import open_bucket, read_values
 from controller.coordination.history_docs import DatedDoc, load_doc
 from controller.coordination.spend_handover import BUCKET, BUCKET_BYTES, TTL_S
 from controller.core.accounting import TokensATask
@@ -127,15 +127,7 @@ class UsageHandover:
         return restored
 
     async def _read(self) -> dict[str, bytes]:
-        values = {}
-        for tenant in self._config.tenants:
-            try:
-                entry = await self._kv.get(key_of(tenant))
-            except nats.js.errors.KeyNotFoundError:
-                continue
-            if entry.value is not None:
-                values[tenant] = entry.value
-        return values
+        return await read_values(self._kv, {t: key_of(t) for t in self._config.tenants})
 
     async def save(self, now: float) -> None:
         """Write the tenants whose count moved, at most every SAVE_S. Never raises."""
