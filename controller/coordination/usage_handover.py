@@ -89,6 +89,8 @@ class UsageHandover:
         self._kv: Any = None
         self._written: dict[str, tuple[float, int, int, float]] = {}
         """Per tenant as last written: its day, tokens and tasks, and when."""
+        self._restored = False
+        """Whether the bucket was read: a count not merged with it must not overwrite it."""
         self._failing = False
         self.ignored = 0
         """Values in the bucket that were refused (malformed, out of bounds, future times)."""
@@ -106,6 +108,7 @@ class UsageHandover:
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             log.warning("usage not restored from %s: %s", BUCKET, exc or type(exc).__name__)
             return 0
+        self._restored = True
         restored = 0
         for tenant, raw in values.items():
             try:
@@ -133,6 +136,10 @@ class UsageHandover:
         """Write the tenants whose count moved, at most every SAVE_S. Never raises."""
         if not self._nc.is_connected:
             return
+        if not self._restored:
+            await self.restore(now)
+            if not self._restored:
+                return
         changed = []
         for tenant in self._config.tenants:
             today = self._ledger.today(tenant, now)

@@ -18,9 +18,10 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from controller.coordination.spend_handover import BUCKET
-from controller.coordination.usage_handover import key_of
+from controller.coordination.usage_handover import UsageHandover, key_of
 from controller.core.model import Observations, PoolObservation
 from controller.core.policy import decide
+from controller.sources.usage import TokenLedger, UsageReport
 from tests.support import eventually
 from tests.support.usage_leader import BUDGET, budgeted, counting
 
@@ -115,3 +116,29 @@ async def _bucket_made(nc: Client) -> bool:
 
 async def _saved(nc: Client, tokens: int) -> bool:
     return await saved_tokens(nc) == tokens
+
+
+async def test_a_count_never_merged_with_the_bucket_does_not_overwrite_it() -> None:
+    """The bucket could not be read (NATS slow, a timeout): this process's count, which may
+    lack the morning, is not written over the one there."""
+
+    class Unanswered:
+        def __init__(self) -> None:
+            self.puts: list[str] = []
+
+        async def get(self, key: str) -> None:
+            raise TimeoutError
+
+        async def put(self, key: str, value: bytes) -> None:
+            self.puts.append(key)
+
+    class Connected:
+        is_connected = True
+
+    cfg = budgeted()
+    ledger = TokenLedger(cfg)
+    ledger.add(UsageReport(tenant="acme", pool="research", tokens=1_000, work_s=1.0), time.time())
+    handover = UsageHandover(Connected(), cfg, ledger)  # type: ignore[arg-type]
+    kv = handover._kv = Unanswered()
+    await handover.save(time.time())
+    assert kv.puts == []
