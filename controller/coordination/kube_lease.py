@@ -80,7 +80,8 @@ class KubernetesLease:
         self.contend = contend
         """False: never take the lease, only read who holds it."""
         self.leader_name: str | None = None
-        """Who leads, as last seen (ourselves included)."""
+        """Who leads, as last seen (ourselves included); None once the Lease has not been read
+        for a TTL (the API away): that one may have lost it since."""
         self.broken: BrokenLease | None = None
         """Never set: writing the Lease takes Kubernetes rights (RBAC) that only agentdash has,
         and no API answer lands in it as a NATS reply can land in a KV bucket."""
@@ -97,6 +98,8 @@ class KubernetesLease:
         self._valid_until = -math.inf
         self._seen: tuple[str, float] | None = None
         """Another holder's version, and when we first saw it (monotonic)."""
+        self._read_at = -math.inf
+        """When (monotonic) the API last answered about the Lease."""
 
     @classmethod
     async def connect(
@@ -145,8 +148,10 @@ class KubernetesLease:
             if failure.status == 409:
                 log.info("%s: another process wrote it first; following", self.what)
                 self.leader_name = None  # known again at the next renewal
-            elif self.leading:
-                log.warning("%s: cannot renew: %s; following", self.what, failure)
+            else:
+                if self.leading:
+                    log.warning("%s: cannot renew: %s; following", self.what, failure)
+                self._unread()
             self._version = None
             return False
         if written is None:
@@ -162,6 +167,7 @@ class KubernetesLease:
         self._version = version
         self._valid_until = started + self.duration - self.margin_s
         self.leader_name = self.holder
+        self._read_at = self._monotonic()
         return True
 
     async def release(self) -> None:
@@ -184,9 +190,17 @@ class KubernetesLease:
         try:
             self.leader_name = _holder(await self._read())
         except ApiFailure as failure:
-            if failure.not_found:
-                self.leader_name = None
-            # else: keep the last name we saw
+            if not failure.not_found:
+                self._unread()  # the last name seen stands, for a TTL
+                return
+            self.leader_name = None
+        self._read_at = self._monotonic()
+
+    def _unread(self) -> None:
+        """The Lease could not be read: after a TTL without an answer, who leads is not
+        known."""
+        if self._monotonic() - self._read_at > self.duration:
+            self.leader_name = None
 
     async def _read(self) -> dict[str, Any]:
         return await self.api.call(
@@ -207,7 +221,9 @@ class KubernetesLease:
             if not failure.not_found:
                 raise
             return await self._create()
-        seen_at = self._monotonic()  # after the answer: the other holder's write was before
+        seen_at = self._read_at = (
+            self._monotonic()
+        )  # after the answer: the holder's write was before
         holder = _holder(current)
         version = _version_of(current)
         if version is None:

@@ -15,7 +15,7 @@ from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.coordination.kube_lease import KubernetesLease
 from tests.support import FakeClock
-from tests.support.kmock import LEASES, Emulator, nowhere
+from tests.support.kmock import LEASES, Emulator, nowhere, refuse
 
 TTL = 10.0
 MARGIN = 1.0
@@ -189,3 +189,22 @@ async def test_an_unreachable_api_makes_a_follower_not_a_crash(make_lease: MakeL
     assert not await lease.renew()
     assert lease.valid_until == -math.inf
     await lease.release()  # nothing to release, and no error
+
+
+async def test_a_follower_cut_off_from_the_api_names_no_leader_after_the_duration(
+    cluster: Emulator, make_lease: MakeLease, monotonic: FakeClock
+) -> None:
+    """The API away: the leader it last saw may have lost the Lease since; after a duration
+    without an answer, who leads is not known (its /healthz then says candidate)."""
+    a = make_lease("pod-a")
+    assert await a.renew()
+    b = make_lease("pod-b")
+    assert not await b.renew()
+    assert b.leader_name == "pod-a"
+    cluster.faults.append(refuse("GET", LEASE_PATH, 503, "the API server is restarting"))
+    monotonic.advance(TTL - 1)
+    assert not await b.renew()
+    assert b.leader_name == "pod-a"  # within the duration the last name seen stands
+    monotonic.advance(2)
+    assert not await b.renew()
+    assert b.leader_name is None
