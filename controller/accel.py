@@ -40,6 +40,7 @@ MODULES = (
     "controller/core/keepalive_levels.py",
     "controller/core/ski_rental.py",
     "controller/core/spend.py",
+    "controller/core/spend_read.py",
     "controller/core/budget.py",
     "controller/core/budget_price.py",
     "controller/core/budget_unpriced.py",

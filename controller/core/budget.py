@@ -24,7 +24,7 @@
 
 Pure: the engine claims a paced tenant's pools again when its tokens or their readings move,
 and when it reads the forecast and replica-seconds again, once a minute
-(controller.core.spend.PACE_READ_S); what this reads of the clock is that read's time.
+(controller.core.spend_read.PACE_READ_S); what this reads of the clock is that read's time.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from controller.core.budget_price import Prices, paid_replicas, prices
 from controller.core.burn import MIN_BUCKETS
 from controller.core.config import Config, PoolConfig, TenantConfig
 from controller.core.model import Observations, PoolObservation, Reason
-from controller.core.spend import Forecast, SpendRead
+from controller.core.spend_read import Forecast, SpendRead
 
 EXHAUSTED = "budget exhausted"
 SPENT = "budget spent"

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from controller.core.config import Config, PoolConfig
 from controller.core.model import NOTHING_IN_FLIGHT, InFlight, PoolObservation
-from controller.core.spend import SpendRead
+from controller.core.spend_read import SpendRead
 
 PACE_MIN_REPLICA_SECONDS = 600.0
 """Below this much measured today, a tenant's cost per replica-second is too noisy to read."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # the learner reads the config; the plain values here need nothing
-    from controller.core.spend import SpendRead
+    from controller.core.spend_read import SpendRead
 
 
 class PoolObservation(NamedTuple):

@@ -1,6 +1,6 @@
 """What the budget's pace reads of each tenant, kept by the engine as it reads: the replicas it
 runs (its replica-seconds today), its spend sampled at every step (controller.core.spend_samples),
-and, once a minute (controller.core.spend.PACE_READ_S), both read for the pace.
+and, once a minute (controller.core.spend_read.PACE_READ_S), both read for the pace.
 
 Both dictionaries the policy reads, `spent` and `reads`, are updated in place: the engine's
 `Observations` holds them, never a copy.
@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.config import Config
-from controller.core.spend import GAP_S, PACE_READ_S, SpendBook, SpendRead
+from controller.core.spend import GAP_S, SpendBook
+from controller.core.spend_read import PACE_READ_S, SpendRead
 from controller.core.spend_samples import Sample, SpendSamples
 from controller.core.tenant_tokens import TenantTokens
 
@@ -73,7 +74,7 @@ class PaceReads:
         self.samples.sample(step, now, previous, self._sample, counted)
         for name in repriced:  # their tokens a task, as of this step's sample (the landing's)
             per_task = self.samples.book.tenants[name].per_task()
-            self.reads[name] = self.reads[name]._replace(per_task=per_task)
+            self.reads[name] = self.reads[name].priced(per_task)
         if read:
             self.next_read = (math.floor(now / PACE_READ_S) + 1) * PACE_READ_S
             self.spent.update(self.replica_seconds.today(now))

@@ -31,11 +31,11 @@ import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from controller.core.accounting import BudgetClock, BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS, Burn, fit
 from controller.core.config import Config, TenantConfig
+from controller.core.spend_read import Forecast, SpendRead
 
 BIN_S = 3600.0
 DAY_BINS = 25
@@ -52,35 +52,6 @@ MAX_DAYS = 1000
 """Days counted behind a bin (only shown)."""
 MIN_TASKS = 10
 """Tasks reported done before their tokens a task are read."""
-PACE_READ_S = 60.0
-"""The pace reads each tenant's forecast once a minute (`TenantSpend.read`): at the engine's
-first step in each minute of the clock. A forecast runs to the reset, hours ahead, and moves
-little in a minute; the tenant's tokens, which it weighs against, are read at every step."""
-
-
-class Forecast(NamedTuple):
-    """More tokens by the reset, at the tenant's own pace, unpaced; what it is read from."""
-
-    tokens: float
-    rate: float
-    """Tokens a second now, as forecast."""
-    days: int
-    """The fewest days of the hour-of-day profile behind an hour it read (0: none read)."""
-    scale: float
-    """How today compares with the profile so far (1: as usual)."""
-    burn: Burn | None
-    """The recent burn rate, where it stood in for hours the profile does not know."""
-
-
-class SpendRead(NamedTuple):
-    """A tenant's spend as the pace reads it (`TenantSpend.read`)."""
-
-    forecast: Forecast | None
-    """More tokens by the reset, as of `at` (None: no forecast yet): read once a minute."""
-    per_task: float | None
-    """Its tokens a task, from its reports (None: under MIN_TASKS seen): as of its last
-    sample, read as it moves (the budget's landing prices the tasks in flight by it)."""
-    at: float
 
 
 @dataclass(slots=True)
@@ -251,8 +222,34 @@ class TenantSpend:
         return made
 
     def read(self, now: float) -> SpendRead:
-        """What the pace reads of this spend at `now`: its forecast and tokens a task."""
-        return SpendRead(forecast=self.forecast(now), per_task=self.per_task(), at=now)
+        """What the pace reads of this spend at `now`: its forecast (worked out when first
+        asked for, from a copy of the spend as it stands now) and tokens a task."""
+        self.settle()
+        return SpendRead(self.snapshot(), per_task=self.per_task(), at=now)
+
+    def snapshot(self) -> TenantSpend:
+        """A copy that later samples do not move."""
+        return TenantSpend(
+            clock=self.clock,
+            bins=list(self.bins),
+            days=list(self.days),
+            today_tokens=list(self.today_tokens),
+            today_seconds=list(self.today_seconds),
+            day=self.day,
+            used=self.used,
+            tasks=self.tasks,
+            queued=self.queued,
+            at=self.at,
+            task_tokens=self.task_tokens,
+            task_count=self.task_count,
+            tokens=deque(self.tokens),
+            seconds=deque(self.seconds),
+            bucket_start=self.bucket_start,
+            changes=self.changes,
+            _burn=self._burn,
+            _forecast=self._forecast,
+            samples=self.samples,
+        )
 
     def forecast(self, now: float) -> Forecast | None:
         """More tokens by the reset after `now`; None where neither the profile nor the burn

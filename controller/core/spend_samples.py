@@ -9,7 +9,7 @@ one go (TenantSpend.repeat) when it next moves or its spend is read. That is exa
 owed samples share the counted one's budget day, no two steps are further apart than GAP_S
 (a gap teaches nothing), and no pace reads the forecast in between: a step that breaks the
 first two counts every tenant, and so does a step where the pace reads them (once a minute,
-controller.core.spend.PACE_READ_S).
+controller.core.spend_read.PACE_READ_S).
 """
 
 from __future__ import annotations

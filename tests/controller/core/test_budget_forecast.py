@@ -350,6 +350,24 @@ def test_samples_the_backtest_skipped_count_as_if_each_was_taken(learn: bool) ->
     assert skipped.burn() == one_by_one.burn()
 
 
+def test_a_read_forecasts_as_of_its_time_whenever_the_forecast_is_asked_for() -> None:
+    """The pace reads every budgeted tenant once a minute but works a forecast out only when
+    one is asked for (most tenants are not paced): samples taken after the read do not move
+    the forecast the read gives, and it is the one the spend gave at the read."""
+    tenant = tenant_config(10_000_000).tenants["t"]
+    spend, used = spending(tenant, noisy(hump(1, 6), seed=3), 0.0, 2.5 * H)
+    at = 2.5 * H
+    expected = spend.snapshot().forecast(at)
+    read = spend.read(at)
+    for k in range(1, 600):  # ten more minutes of a much faster burn
+        spend.observe(used + 50_000 * k, at + k, used // PER_TASK + 50 * k)
+    assert spend.forecast(at + 599) != expected
+    assert read.forecast == expected
+    assert expected is not None
+    assert expected.burn is not None
+    assert read.priced(2_000.0).forecast == expected
+
+
 def test_a_pin_above_the_pace_holds_and_is_the_reason_given() -> None:
     """An operator's pin beats the budget's pace: the pool gets the pin, and its decision says
     so (not the pace's lower number, which the replicas no longer show)."""

@@ -14,7 +14,8 @@ from controller.core.accounting import DAY_S, ReplicaSeconds
 from controller.core.config import Config, load_config
 from controller.core.model import Observations
 from controller.core.policy import decide
-from controller.core.spend import PACE_READ_S, SpendBook, SpendRead
+from controller.core.spend import SpendBook
+from controller.core.spend_read import PACE_READ_S, SpendRead
 from controller.simulate.cluster import Cluster
 from controller.simulate.generate import generate
 from controller.simulate.report import summarize
@@ -74,8 +75,7 @@ class EveryPoolEveryTick(VirtualLoop):
             tasks_today={name: tenant.done for name, tenant in cluster.tenants.items()},
             replica_seconds_today=spent,
             spend={
-                name: at._replace(per_task=self.spend.tenants[name].per_task())
-                for name, at in read.items()
+                name: at.priced(self.spend.tenants[name].per_task()) for name, at in read.items()
             },
         )
         decisions = decide(self.config, observations, history=self.history, now=now)
