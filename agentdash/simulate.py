@@ -1,7 +1,8 @@
 """`agentdash simulate`: replay a workload in virtual time under agentdash, KEDA and the HPA.
 
     agentdash simulate [--config FILE] [--trace FILE] [--policy agentdash|keda|hpa|all] [--json]
-                       [--plot FILE.svg] [--drain SECONDS] [--keda-... / --hpa-... knobs]
+                       [--plot FILE.svg] [--events FILE] [--drain SECONDS]
+                       [--keda-... / --hpa-... knobs]
     agentdash simulate --generate bursty|diurnal|spiky --hours H --seed S [--config FILE]
                        [--tasks N] > trace.jsonl
 
@@ -60,6 +61,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", type=_svg, metavar="FILE.svg", help="draw lag and pods (SVG)")
     parser.add_argument(
+        "--events",
+        type=flags.path,
+        metavar="FILE",
+        help="write agentdash's scale events with their reasons (JSON lines)",
+    )
+    parser.add_argument(
         "--drain",
         type=flags.number(0, MAX_TRACE_SECONDS),
         default=DRAIN_S,
@@ -114,21 +121,33 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE  # the bundled trace is of the bundled fleet
-    if args.plot is not None:
-        check_writable(args.plot)  # before the replay, not after it
+    policies = POLICIES if args.policy in (None, "all") else (args.policy,)
+    if args.events is not None and "agentdash" not in policies:
+        print(
+            "agentdash: simulate --events FILE writes agentdash's scale events: "
+            f"--policy {args.policy} runs none",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    for path in (args.plot, args.events):
+        if path is not None:
+            check_writable(path)  # before the replay, not after it
     trace_path = args.trace or BACKTEST_TRACE
     config = load_config(args.config or BACKTEST_CONFIG)
     trace = load_tasks(trace_path, config)
-    policies = POLICIES if args.policy in (None, "all") else (args.policy,)
     settings = BaselineSettings(
         **{knob.name: getattr(args, knob.name) for knob in BaselineSettings.knobs()}
     )
-    result = backtest(config, trace, policies, settings, drain_s=args.drain)
+    explain = args.events is not None
+    result = backtest(config, trace, policies, settings, drain_s=args.drain, explain=explain)
     summary = result.as_dict()
     if args.plot is not None:
         from controller.simulate.plot import svg
 
         write_text(args.plot, svg(result, f"agentdash simulate: {trace_path.name}"))
+    if args.events is not None:
+        events = next(run.events for run in result.runs if run.name == "agentdash")
+        write_text(args.events, "".join(json.dumps(e.as_dict()) + "\n" for e in events))
     print(json.dumps(summary, indent=2) if args.json else table(summary, _shown(trace_path)))
     return 0
 
@@ -150,6 +169,7 @@ def _misplaced(args: argparse.Namespace) -> str | None:
             "--trace FILE": args.trace,
             "--policy": args.policy,
             "--plot FILE.svg": args.plot,
+            "--events FILE": args.events,
             "--json": args.json,
         }
         given = [name for name, value in replay.items() if value]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.core.config import Config
+from controller.core.events import ScaleEvent
 from controller.simulate.baselines import BaselineSettings, HpaScaler, KedaScaler
 from controller.simulate.clock import Autoscaler, run
 from controller.simulate.lower_bound import clairvoyant, lower_bound
@@ -24,9 +25,13 @@ POLICIES = ("agentdash", "keda", "hpa")
 DRAIN_S = 3600.0
 
 
-def make_scaler(name: str, config: Config, settings: BaselineSettings | None = None) -> Autoscaler:
+def make_scaler(
+    name: str, config: Config, settings: BaselineSettings | None = None, *, explain: bool = False
+) -> Autoscaler:
+    """The policy `name`; with `explain`, agentdash keeps every change it made with its
+    reasons (VirtualLoop.explained)."""
     if name == "agentdash":
-        return VirtualLoop(config)
+        return VirtualLoop(config, explain=explain)
     if name == "keda":
         return KedaScaler(config, settings)
     if name == "hpa":
@@ -42,6 +47,8 @@ class PolicyRun:
     summary: dict[str, Any]
     series: list[tuple[float, int, int]]
     """(time, peak queue lag, peak pods) per sample interval (Cluster.series)."""
+    events: tuple[ScaleEvent, ...] = ()
+    """agentdash's changes with their reasons, where the backtest was asked to explain."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +86,16 @@ def backtest(
     drain_s: float = DRAIN_S,
     samples: int = 720,
     workers: int | None = None,
+    explain: bool = False,
 ) -> Backtest:
     """Run each policy over the trace. With several policies and cores, the runs go side by
     side, one process each (forked, so the trace is shared, not copied), at most `workers`
-    (default: the cores there are); each run is the same as alone."""
+    (default: the cores there are); each run is the same as alone. With `explain`,
+    agentdash's run keeps its changes with their reasons (PolicyRun.events)."""
     if not policies:
         raise ValueError("no policy to run")
     horizon = trace.duration + drain_s
-    jobs = [(config, trace, name, settings, horizon, samples) for name in policies]
+    jobs = [(config, trace, name, settings, horizon, samples, explain) for name in policies]
     processes = min(len(jobs) + 1, workers or os.cpu_count() or 1)
     if processes > 1 and forks():
         global _jobs
@@ -111,8 +120,9 @@ def run_policy(
     settings: BaselineSettings | None,
     horizon: float,
     samples: int = 720,
+    explain: bool = False,
 ) -> PolicyRun:
-    scaler = make_scaler(name, config, settings)
+    scaler = make_scaler(name, config, settings, explain=explain)
     cluster = run(config, trace, scaler, horizon, samples)
     summary = summarize(config, trace, cluster)
     p95 = summary["wait_p95_s"] or 0.0
@@ -121,10 +131,11 @@ def run_policy(
         summary["controller_ticks"] = scaler.ticks
         summary["pool_claims"] = scaler.claimed
         summary["patches_throttled"] = scaler.throttled
+        return PolicyRun(name, summary, cluster.series, tuple(scaler.explained or ()))
     return PolicyRun(name, summary, cluster.series)
 
 
-_jobs: list[tuple[Config, Trace, str, BaselineSettings | None, float, int]] = []
+_jobs: list[tuple[Config, Trace, str, BaselineSettings | None, float, int, bool]] = []
 
 
 def _run_job(index: int) -> PolicyRun:
@@ -132,5 +143,5 @@ def _run_job(index: int) -> PolicyRun:
 
 
 def _plan_job() -> float:
-    config, trace, _, _, horizon, _ = _jobs[0]
+    config, trace, _, _, horizon, _, _ = _jobs[0]
     return clairvoyant(config, trace, horizon)

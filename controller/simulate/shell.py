@@ -30,6 +30,7 @@ from bisect import bisect_right
 from controller.core.accounting import RATE_WINDOW_S
 from controller.core.config import Config
 from controller.core.engine import Engine
+from controller.core.events import ScaleEvent
 from controller.core.model import PoolObservation
 from controller.simulate.cluster import Cluster
 from controller.simulate.cluster_parts import Tenant
@@ -48,9 +49,13 @@ class VirtualLoop:
     marks_idle = True
     """As the live Kubernetes scaler does with the workers' busy reports."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, explain: bool = False) -> None:
         self.config = config
-        self.engine = Engine(config)
+        # Explained, every reading is claimed again so that the reasons quote the figures of
+        # the tick they are given at, as the live loop's do; the decisions are the same.
+        self.engine = Engine(config, exact_reasons=explain)
+        self.explained: list[ScaleEvent] | None = [] if explain else None
+        """With `explain`, every change made, with its reasons."""
         self.history = self.engine.history
         self.names = self.engine.names
         self.pool_configs = list(config.pools.values())
@@ -208,21 +213,25 @@ class VirtualLoop:
         for i in pools:
             decision = engine.decision(i)
             if decision.changes:
-                self._patch(now, cluster, i, decision.current, decision.desired)
+                made = self._patch(now, cluster, i, decision.current, decision.desired)
+                if made and self.explained is not None:
+                    self.explained.append(ScaleEvent.of(decision, now))
             wakes[i] = decision.desired == 0 and decision.observed
             if every[i].held or self.budgeted[i]:  # (a budget may hold it, rule or not)
                 cluster.hold(i, any(r.rule in _HOLDING for r in decision.reasons))
 
-    def _patch(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> None:
-        """Scale pool i if the client's bucket has a token; else it waits for a later tick."""
-        if self.patches >= 1.0:
-            self.patches -= 1.0
-            self.engine.scaled(i, now, current, desired)
-            self.actions.append((now, self.names[i], current, desired))
-            cluster.scale(i, desired, now)
-        else:
+    def _patch(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> bool:
+        """Scale pool i if the client's bucket has a token; else it waits for a later tick.
+        Whether it was scaled."""
+        if self.patches < 1.0:
             self.throttled += 1
             self.engine.retry(i)
+            return False
+        self.patches -= 1.0
+        self.engine.scaled(i, now, current, desired)
+        self.actions.append((now, self.names[i], current, desired))
+        cluster.scale(i, desired, now)
+        return True
 
 
 def _tokens(tenant: Tenant) -> int:

@@ -106,3 +106,45 @@ def test_the_headline_counts_the_pools_the_trace_has_not_the_config(tmp_path: Pa
     assert result.stdout.startswith(f"{one}: 1 task over 1 pool (of 5 configured), ")
     every = simulate("--config", EXAMPLE, "--trace", TRACE, "--policy", "hpa")
     assert every.stdout.startswith(f"{TRACE}: 3,857 tasks over 5 pools, ")
+
+
+def test_events_says_why_agentdash_made_each_change_and_changes_no_decision(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "events.jsonl"
+    explained = simulate(
+        "--config", EXAMPLE, "--trace", TRACE, "--policy", "agentdash", "--json", "--events", out
+    )
+    plain = simulate("--config", EXAMPLE, "--trace", TRACE, "--policy", "agentdash", "--json")
+    assert explained.returncode == plain.returncode == 0, explained.stderr + plain.stderr
+    report, same = json.loads(explained.stdout), json.loads(plain.stdout)
+    # Only the work differs: explained, every new reading is claimed again.
+    assert report["policies"]["agentdash"].pop("pool_claims") > same["policies"]["agentdash"].pop(
+        "pool_claims"
+    )
+    assert report == same
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(events) == same["policies"]["agentdash"]["scale_events"]
+    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
+    for event in events:
+        assert event["type"] == "scale"
+        assert event["from"] != event["to"]
+        assert event["direction"] == ("up" if event["to"] > event["from"] else "down")
+        assert event["reasons"]
+        assert all(r["rule"] and r["detail"] for r in event["reasons"])
+    # The last reason names what the pool came to.
+    assert (
+        sum(e["reasons"][-1]["detail"].endswith(f"-> {e['to']}") for e in events) > len(events) // 2
+    )
+
+
+def test_events_without_agentdash_in_the_run_is_refused_before_it_starts(tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    result = simulate("--config", EXAMPLE, "--trace", TRACE, "--policy", "keda", "--events", out)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "--policy keda runs none" in result.stderr
+    assert not out.exists()
+    folder = simulate("--config", EXAMPLE, "--trace", TRACE, "--events", tmp_path)
+    assert folder.returncode == 2
+    assert folder.stderr == f"agentdash: {tmp_path}: cannot write file: Is a directory\n"
