@@ -76,6 +76,20 @@ class Opened:
     """Each tenant's tokens today, where the workers' reports count them (not Prometheus)."""
 
 
+def check_credentials(options: RuntimeOptions) -> None:
+    """A real fleet's kubeconfig, found and checked before NATS is contacted: a mistake in it
+    is the user's setup, said at once (one line, exit 2), not after every connection is made."""
+    if options.cluster == "simulated":
+        return
+    from controller.actuators.kubernetes import KubeConfigError
+    from controller.actuators.kubernetes import check_credentials as check
+
+    try:
+        check(options.kubeconfig, options.context)
+    except KubeConfigError as exc:
+        raise UnusableInput(str(exc)) from None
+
+
 async def make_actuator(
     config: Config, options: RuntimeOptions, busy: BusyPods | None = None
 ) -> Actuator:

@@ -21,7 +21,7 @@ import nats.errors
 from nats.aio.client import Client
 
 from agentdash.nats_client import connect_nats
-from agentdash.opening import RuntimeOptions, open_parts
+from agentdash.opening import RuntimeOptions, check_credentials, open_parts
 from controller.coordination.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.coordination.leader_decisions import (
     DECISIONS_SUBJECT,
@@ -115,6 +115,7 @@ class Runtime:
 
 
 async def start(config: Config, options: RuntimeOptions) -> Runtime:
+    check_credentials(options)
     url = options.nats_url or config.nats.url
     reconnected: list[Callable[[], None]] = []
     nc = await connect_nats(

@@ -6,11 +6,13 @@ it cannot read here."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,17 +86,24 @@ def test_a_missing_credentials_file_is_one_line_and_exit_2_before_connecting(
     )
 
 
+@contextlib.contextmanager
+def untouched_nats() -> Iterator[str]:
+    """The URL of a NATS that must not be contacted: a socket that listens and never
+    answers; leaving, no connection may wait to be accepted."""
+    with socket.create_server(("127.0.0.1", 0)) as nats:
+        yield f"nats://127.0.0.1:{nats.getsockname()[1]}"
+        nats.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            nats.accept()
+
+
 def test_a_missing_kubeconfig_is_refused_before_nats_is_contacted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "kubeconfig"
-    with socket.create_server(("127.0.0.1", 0)) as nats:
-        url = f"nats://127.0.0.1:{nats.getsockname()[1]}"
+    with untouched_nats() as url:
         argv = ["--controller-only", "--config", str(EXAMPLE), "--kubeconfig", str(missing)]
         code = exit_code(lambda: main([*argv, "--nats-url", url]))
-        nats.setblocking(False)
-        with pytest.raises(BlockingIOError):  # no connection waits to be accepted
-            nats.accept()
     assert code == 2
     assert capsys.readouterr().err == (
         f"agentdash: argument --kubeconfig: expected a file that can be read, got "
@@ -120,14 +129,14 @@ NOT_IN_A_CLUSTER = "no in-cluster config either (KUBERNETES_SERVICE_HOST is not 
     ],
     ids=["no flags", "a context", "KUBECONFIG"],
 )  # fmt: skip
-def test_no_kubeconfig_at_all_is_one_line_and_exit_2(
-    tmp_path: Path, nats_server: Any, environ: dict[str, str], where: str, why: str
+def test_no_kubeconfig_at_all_is_one_line_and_exit_2_before_nats_is_contacted(
+    tmp_path: Path, environ: dict[str, str], where: str, why: str
 ) -> None:
     environ = {name: value.replace("HOME", str(tmp_path)) for name, value in environ.items()}
-    result = run_without_kube_setup(
-        tmp_path, "--controller-only", "--config", EXAMPLE, "--nats-url", nats_server.url,
-        **environ,
-    )  # fmt: skip
+    with untouched_nats() as url:
+        result = run_without_kube_setup(
+            tmp_path, "--controller-only", "--config", EXAMPLE, "--nats-url", url, **environ
+        )
     assert result.returncode == 2, result.stderr
     assert result.stderr == (
         f"agentdash: no kubeconfig found at {where.replace('HOME', str(tmp_path))}, and {why}: "
@@ -155,15 +164,16 @@ users: [{name: u, user: {token: t}}]
     ],
     ids=["contexts a number", "300 random bytes", "CA not base64"],
 )
-def test_a_kubeconfig_that_is_not_one_is_one_line_naming_it_and_exit_2(
-    tmp_path: Path, nats_server: Any, content: bytes, said: str
+def test_a_kubeconfig_that_is_not_one_is_one_line_naming_it_and_exit_2_before_nats(
+    tmp_path: Path, content: bytes, said: str
 ) -> None:
     path = tmp_path / "kubeconfig"
     path.write_bytes(content)
-    result = run_without_kube_setup(
-        tmp_path, "--controller-only", "--config", EXAMPLE, "--nats-url", nats_server.url,
-        "--kubeconfig", path,
-    )  # fmt: skip
+    with untouched_nats() as url:
+        result = run_without_kube_setup(
+            tmp_path, "--controller-only", "--config", EXAMPLE, "--nats-url", url,
+            "--kubeconfig", path,
+        )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(f"agentdash: kubeconfig {path}: ")
     assert said in result.stderr

@@ -5,7 +5,12 @@ API (`api`), keeps watched objects current (`informer`) and reads them (`objects
 (The Kubernetes Lease that elects the one process that scales is in controller.coordination.)
 """
 
-from controller.actuators.kubernetes.api import ApiFailure, KubeConfigError, RetryPolicy
+from controller.actuators.kubernetes.api import (
+    ApiFailure,
+    KubeConfigError,
+    RetryPolicy,
+    check_credentials,
+)
 from controller.actuators.kubernetes.informer import Timing
 from controller.actuators.kubernetes.objects import ANNOTATION
 from controller.actuators.kubernetes.scaler import DeploymentScaler
@@ -19,4 +24,5 @@ __all__ = [
     "PoolUnavailable",
     "RetryPolicy",
     "Timing",
+    "check_credentials",
 ]

@@ -285,6 +285,21 @@ def _verb(request: Request) -> str:
     return str(name).split("_", 1)[0]
 
 
+def in_cluster(kubeconfig: str | None, context: str | None) -> bool:
+    """Whether the credentials are the pod's service account: running in a cluster, with
+    neither a kubeconfig nor a context asked for."""
+    return (
+        kubeconfig is None and context is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    )
+
+
+def check_credentials(kubeconfig: str | None = None, context: str | None = None) -> None:
+    """The kubeconfig `connect_client` would load, found and checked now, with no network:
+    a process checks it before it contacts anything else. Raises KubeConfigError."""
+    if not in_cluster(kubeconfig, context):  # a service account's files are read at connect
+        check_kubeconfig(kubeconfig_files(kubeconfig, context), context)
+
+
 async def connect_client(
     kubeconfig: str | None = None, context: str | None = None
 ) -> k8s.ApiClient:
@@ -294,7 +309,7 @@ async def connect_client(
     KubeConfigError, one line, if there is none or it cannot be used."""
     configuration = k8s.Configuration()
     # Blocking, like the loader's own reads: once, at start-up, before anything else runs.
-    if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+    if in_cluster(kubeconfig, context):
         where = "in-cluster config"
         try:
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
