@@ -19,6 +19,8 @@ def explain_shortfall(claim: Claim, run: Room, tier: str, reserve: list[float]) 
     target = claim.floor if claim.floor > claim.want else claim.want
     recent = _recent(claim)
     args: tuple[object, ...]
+    told = len(claim.reasons)
+    kept_above: int | None = None  # a short ceiling whose rest is set aside, and not taken
     for i, cost in run.shape.costs[claim.name]:
         ceiling = run.shape.ceilings[i]
         room = run.room[i]
@@ -31,7 +33,11 @@ def explain_shortfall(claim: Claim, run: Room, tier: str, reserve: list[float]) 
             claim.reasons.append(Reason(ceiling.rule, template, args))
             continue
         if room + reserve[i] + EPS >= cost:
-            continue  # some other ceiling stopped it from taking that room
+            # Some other ceiling stopped it from taking that room (its own reason says so),
+            # or a higher tier's time rules keep it, which no lower tier takes.
+            if kept_above is None:
+                kept_above = i
+            continue
         per = f", {cost:g} {ceiling.unit} a replica" if ceiling.unit != "pods" else ""
         weight = run.shape.weights[claim.name]
         shared = (
@@ -41,6 +47,12 @@ def explain_shortfall(claim: Claim, run: Room, tier: str, reserve: list[float]) 
         )
         args = (ceiling.label, per, shared, target, claim.granted)
         claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
+    if kept_above is not None and len(claim.reasons) == told:
+        # Without a reason of its own, the pool's last one would be an earlier rule's, whose
+        # number is not what it gets.
+        ceiling = run.shape.ceilings[kept_above]
+        args = (ceiling.label, target, claim.granted)
+        claim.reasons.append(Reason(ceiling.rule, _HIGHER_KEEPS, args))
 
 
 def _recent(claim: Claim) -> tuple[str, float] | None:
@@ -64,6 +76,9 @@ def explain_yield(claim: Claim, run: Room) -> None:
 
 _YIELD = "the {} replicas a time rule keeps yield to real demand ({} short): {} -> {}"
 _RECENT = "{} in use by other pools; demand younger than {:g} s takes free room only: {} -> {}"
+_HIGHER_KEEPS = (
+    "{} in use: the rest a higher tier's time rules keep, which no lower tier takes: {} -> {}"
+)
 _RECENT_PEER = (
     "{} in use by other pools; demand younger than {:g} s takes no pod its own tier's time "
     "rules keep: {} -> {}"

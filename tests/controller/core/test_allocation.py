@@ -201,3 +201,30 @@ def test_two_backlogged_peers_at_a_full_cluster_do_not_trade_their_pod() -> None
     cluster = replay(cfg, trace(cfg, *rows), make_scaler("agentdash", cfg))
     assert cluster.completed == 60
     assert cluster.reversals <= 2
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.about for row in ROWS])
+def test_a_pool_kept_short_ends_its_reasons_with_what_it_gets(row: Row) -> None:
+    # The dashboard's STATE and a scale event's WHY quote the last reason: one that ended
+    # with an earlier rule's number ("max_replicas 6: 8 -> 6" for a pool left at 2) showed a
+    # pool "capped" far below its max_replicas, or scaling to a number it did not reach.
+    cfg = fleet(row)
+    made = claims(cfg, row.bids)
+    allocate(cfg, made)
+    for claim in made:
+        if claim.granted < max(claim.want, claim.floor):
+            assert claim.reasons, claim.name
+            assert claim.reasons[-1].detail.endswith(f"-> {claim.granted}"), claim.name
+
+
+def test_lasting_demand_below_a_higher_tiers_held_pods_says_so() -> None:
+    bids = {"high": Bid(current=4, want=1, busy=1, kept=4), "low": Bid(current=2, want=9, busy=2)}
+    cfg = fleet(Row("", bids, {}))
+    made = claims(cfg, bids)
+    allocate(cfg, made)
+    said = made[1].reasons[-1]
+    assert said.rule == "cluster max_pods"
+    assert said.detail == (
+        "cluster max_pods 6 in use: the rest a higher tier's time rules keep, which no lower "
+        "tier takes: 9 -> 2"
+    )
