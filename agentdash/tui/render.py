@@ -88,10 +88,16 @@ def clock(ts: float) -> str:
 
 
 def duration(seconds: float | None) -> str:
+    """A time left (a budget's, a pin's) in at most five cells, rounded as the Attention
+    screen says it: `26s`, `43m`, `2.0h`, `3d`; `spent` at none."""
     if seconds is None:
         return "-"
+    if seconds <= 0:
+        return "spent"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
     if seconds < 3600:
-        return f"{int(seconds // 60)}m"
+        return f"{seconds / 60:.0f}m"
     if seconds < 86400 * 2:
         return f"{seconds / 3600:.1f}h"
     return f"{seconds / 86400:.0f}d"
