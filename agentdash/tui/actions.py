@@ -19,6 +19,7 @@ from agentdash.tui.tenants import TenantsScreen
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.events import ActionEvent
 from controller.core.printable import printable
+from controller.core.wording import plural
 
 
 def select_a_pool(screen: Screen[Any]) -> str:
@@ -119,7 +120,7 @@ class OperatorActions:
         replicas, span = result
         when = f" for {span / 60:g} min" if span else " until unpinned"
         self._confirm(
-            f"Pin {pool} at {replicas} warm replicas{when}?",
+            f"Pin {pool} at {plural(replicas, 'warm replica')}{when}?",
             "Pin",
             lambda: self.feed.store.pin(pool, replicas, span),
         )

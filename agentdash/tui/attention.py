@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from controller.core.events import ActionEvent, Event
 from controller.core.model import Overrides
+from controller.core.wording import plural
 from controller.runtime.snapshot import FleetSnapshot
 
 LASTING_S = 120.0
@@ -119,7 +120,7 @@ def overrides_in_force(overrides: Overrides, log: Sequence[Event]) -> list[InFor
     found: list[InForce] = []
     for pool, pin in sorted(overrides.pins.items()):
         by, at = setter.get(("pin", pool), (None, None))
-        what = f"{pin.replicas} replicas"
+        what = plural(pin.replicas, "replica")
         found.append(InForce("pin", pool, what, pin.by or by, pin.at or at, pin.until))
     for pool, pause in sorted(overrides.paused_pools.items()):
         what = "hold" if pause.replicas is None else f"at {pause.replicas}"

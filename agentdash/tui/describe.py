@@ -29,6 +29,7 @@ from controller.core.config import Config, PoolConfig
 from controller.core.events import Event, ScaleEvent
 from controller.core.model import ClusterEvent, Overrides, Pod, Reason
 from controller.core.printable import printable
+from controller.core.wording import plural
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 from controller.runtime.timeline import Point
 
@@ -83,7 +84,7 @@ def config_rows(config: Config, name: str) -> list[tuple[str, str | Text]]:
         rows.append(
             (
                 "fallback",
-                f"{pool.fallback.replicas} replicas after "
+                f"{plural(pool.fallback.replicas, 'replica')} after "
                 f"{pool.fallback.failure_threshold} failed reads",
             )
         )
@@ -103,13 +104,18 @@ def overrides_rows(overrides: Overrides, row: PoolRow, now: float) -> list[tuple
     pinned = "none"
     if pin is not None:
         pinned = (
-            f"at least {pin.replicas} replicas {until(pin.until, now)}, by {pin.by or 'unknown'}"
+            f"at least {plural(pin.replicas, 'replica')} {until(pin.until, now)}, "
+            f"by {pin.by or 'unknown'}"
         )
     rows: list[tuple[str, str | Text]] = [("pin", pinned)]
     # A pool's own pause comes with the pool-pause change; until then there is none to show.
     pause = getattr(overrides, "paused_pools", {}).get(pool)
     if pause is not None:
-        hold = "held where it is" if pause.replicas is None else f"at {pause.replicas} replicas"
+        hold = (
+            "held where it is"
+            if pause.replicas is None
+            else f"at {plural(pause.replicas, 'replica')}"
+        )
         rows.append(("pool paused", f"{hold} {until(pause.until, now)}, by {pause.by}"))
     else:
         rows.append(("pool paused", "no"))

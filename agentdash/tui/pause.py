@@ -8,6 +8,7 @@ some minutes (blank: until resumed). Like the pin dialog, it only asks: the app 
 from __future__ import annotations
 
 from agentdash.tui.modals import ReplicasModal, minutes_of
+from controller.core.wording import plural
 
 PauseChoice = tuple[int | None, float | None]
 """(replicas, or None to hold them where they are; seconds, or None until resumed)."""
@@ -47,7 +48,7 @@ def pause_question(pool: str, replicas: int, choice: PauseChoice) -> str:
     dialog showed: that number is what the pause keeps (`held`), even if the pool moved
     while the operator read."""
     count, span = choice
-    what = f"hold it at {replicas} replicas" if count is None else f"scale it to {count}"
+    what = f"hold it at {plural(replicas, 'replica')}" if count is None else f"scale it to {count}"
     when = f" for {span / 60:g} min" if span else " until resumed"
     return f"Pause pool {pool} ({what}){when}? Its queue keeps every task."
 

@@ -17,6 +17,7 @@ from controller.core.budget import EXHAUSTED, WARNING
 from controller.core.config import TenantConfig
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
 from controller.core.policy import CONTROLLER_PAUSED, POOL_PAUSED
+from controller.core.wording import plural
 
 CEILINGS = frozenset({"cluster max_pods", "tenant max_pods", "provider rpm"})
 """Rules of controller.core.allocation: a shared ceiling gave the pool less than it asked."""
@@ -110,7 +111,7 @@ def _moving(
         return "scaling down", f"scaling down {current} -> {desired}: {detail}"
     if current == 0:
         return "idle", f"idle at 0 replicas: {detail}"
-    return "steady", f"steady at {current} replicas: {detail}"
+    return "steady", f"steady at {plural(current, 'replica')}: {detail}"
 
 
 def _capped(obs: PoolObservation, capped: Reason) -> tuple[str, str]:
@@ -121,7 +122,7 @@ def _capped(obs: PoolObservation, capped: Reason) -> tuple[str, str]:
     wanted, limit = change
     return "capped", (
         f"capped at its max_replicas {limit}: wants {wanted}, lag {obs.lag} waits on "
-        f"{obs.replicas} replicas"
+        f"{plural(obs.replicas, 'replica')}"
     )
 
 

@@ -15,6 +15,7 @@ from agentdash.tui.sample import START, TICKS
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent
 from controller.core.model import PoolPause, QueueStats
+from controller.core.wording import plural
 from tests.support.dashboard import burst, down_to, make, make_lively
 
 
@@ -66,7 +67,8 @@ async def test_x_with_blank_replicas_holds_the_pool_where_it_is(tmp_path: Path) 
         (row,) = [p for p in app.feed.snapshot().pools if p.name == "acme-research"]
         await pilot.press("x", "enter")
         assert isinstance(app.screen, ConfirmationModal)
-        question = f"Pause pool acme-research (hold it at {row.replicas} replicas) until resumed?"
+        held = plural(row.replicas, "replica")
+        question = f"Pause pool acme-research (hold it at {held}) until resumed?"
         assert app.screen.question.startswith(question)
         await pilot.press("tab", "enter")
         assert app.feed.store.current().paused_pools["acme-research"].replicas == row.replicas
@@ -81,7 +83,7 @@ async def test_a_hold_keeps_the_number_confirmed_even_if_the_pool_moved_meanwhil
         await pilot.pause()
         (row,) = [p for p in app.feed.snapshot().pools if p.name == "pool-0000"]
         await pilot.press("x", "enter")  # "hold it at N replicas"
-        assert f"hold it at {row.replicas} replicas" in app.screen.question  # type: ignore[attr-defined]
+        assert f"hold it at {plural(row.replicas, 'replica')}" in app.screen.question  # type: ignore[attr-defined]
         busy = {p: QueueStats(300, 20, 5.0) for p in loop.config.pools}
         loop.lag.lag = busy  # type: ignore[attr-defined]
         await loop.tick()  # the pool scales while the operator reads the question
@@ -166,3 +168,9 @@ def test_the_question_says_what_will_happen() -> None:
         "Pause pool a (hold it at 3 replicas) until resumed? Its queue keeps every task."
     )
     assert pause_question("a", 3, (0, 600.0)).startswith("Pause pool a (scale it to 0) for 10 min?")
+
+
+def test_holding_one_replica_is_said_in_the_singular() -> None:
+    assert pause_question("p", 1, (None, None)) == (
+        "Pause pool p (hold it at 1 replica) until resumed? Its queue keeps every task."
+    )

@@ -148,6 +148,14 @@ def test_stale_budget_dry_run_and_plain_states_say_why() -> None:
     assert state(cfg, observe(a=(0, 0, 0)))[0] == "idle"
 
 
+def test_one_replica_is_said_in_the_singular() -> None:
+    # The demo's Fleet pane said "steady at 1 replicas".
+    cfg = config({"a": pool("t", behavior=STILL)}, {"t": {"tier": "growth"}})
+    assert state(cfg, observe(a=(1, 0, 1))) == (
+        "steady", "steady at 1 replica: demand: lag 1 (pending 1 + ack_pending 0) / 1 per "
+        "replica -> 1")  # fmt: skip
+
+
 @pytest.mark.parametrize("decided", [False, True])
 def test_a_pool_never_seen_is_unknown(decided: bool) -> None:
     cfg = config({"a": pool("t")})
