@@ -150,7 +150,11 @@ def what_next(decision: ScaleDecision | None, overrides: Overrides, now: float) 
         return f"pin ends {_at(pin.until, now)}{back}"
     held = decision.desired == decision.current != decision.recommendation
     if held and main.rule in TIME_RULES and math.isfinite(decision.until):
-        return f"{main.rule} ends {_at(decision.until, now)} -> {decision.recommendation}"
+        # A rise then still meets the shared ceilings (cluster, tenant, provider), which may
+        # give it less; a fall they never bound.
+        rise = decision.recommendation > decision.current
+        to = f"up to {decision.recommendation}" if rise else str(decision.recommendation)
+        return f"{main.rule} ends {_at(decision.until, now)} -> {to}"
     return ""
 
 

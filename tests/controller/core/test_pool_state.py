@@ -198,6 +198,23 @@ def test_what_comes_next_names_when_a_hold_ends_and_where_the_pool_goes() -> Non
     )
 
 
+def test_what_comes_next_after_a_held_rise_is_at_most_its_recommendation() -> None:
+    # In the demo, globex-coder held at 5 by its scale-up rate policy promised
+    # "rate limit ends ... -> 8", and stayed at 5 when it ended: its tenant's max_pods was
+    # full. The shared ceilings may give a rise less; the words say so.
+    up = {**STILL, "scale_up": {"stabilization_seconds": 0, "max_pods": 1, "period_seconds": 60}}
+    cfg = config({"a": pool("t", behavior=up), "b": pool("t", behavior=STILL)},
+                 {"t": {"tier": "growth", "max_pods": 10}})  # fmt: skip
+    history = History(cfg)
+    history.record_scale("a", NOW - 10, 4, 5)
+    obs = observe(a=(8, 0, 5), b=(5, 0, 5))
+    decision = decide(cfg, obs, Overrides(), history, NOW)[0]
+    assert (decision.current, decision.desired, decision.recommendation) == (5, 5, 8)
+    assert what_next(decision, Overrides(), NOW) == (
+        "rate limit ends 00:00:50 UTC (in 50 s) -> up to 8"
+    )
+
+
 def test_what_comes_next_after_a_pin_or_a_pause_with_an_end() -> None:
     cfg = config({"a": pool("t", behavior=STILL)})
     obs = observe(a=(2, 0, 2))
