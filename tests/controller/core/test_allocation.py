@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from controller.core.allocation import Claim, allocate
 from controller.core.config import Config
+from controller.core.policy import decide
 from controller.core.room import Room
 from controller.simulate.backtest import make_scaler
 from tests.support.builders import replay, trace
-from tests.support.factories import config, pool
+from tests.support.factories import config, observe, pool
 from tests.support.strategies import examples
 
 TIER_OF = {"high": "enterprise", "peer": "enterprise", "mid": "growth", "low": "starter"}
@@ -228,3 +229,25 @@ def test_lasting_demand_below_a_higher_tiers_held_pods_says_so() -> None:
         "cluster max_pods 6 in use: the rest a higher tier's time rules keep, which no lower "
         "tier takes: 9 -> 2"
     )
+
+
+def test_room_a_higher_tiers_next_replica_cannot_use_goes_to_a_lower_tier() -> None:
+    """An enterprise replica costs 37 rpm and a starter's 1: with 36 rpm left, the starter
+    pool grows into them. The enterprise pool would get its 11th only if the starter gave up
+    3 of its 4, falling far below the enterprise tier's level by weight: shared by weight, the
+    starter keeps them and the enterprise pool, short one, says which ceilings bind it."""
+    cfg = config(
+        {
+            "cheap": pool("starter", provider="openai", rpm_per_replica=1, max_replicas=4),
+            "dear": pool("enterprise", provider="openai", rpm_per_replica=37, max_replicas=11),
+        },
+        {"starter": {"tier": "starter"}, "enterprise": {"tier": "enterprise"}},
+        providers={"openai": {"rpm": 408, "headroom": 1.0}},
+    )
+    decisions = {d.pool: d for d in decide(cfg, observe(cheap=(0, 4, 0), dear=(1, 10, 0)))}
+    assert decisions["cheap"].desired == 4
+    assert decisions["dear"].desired == 10
+    assert decisions["dear"].main_reason.detail.startswith(
+        "provider openai rpm 408 all in use, 37 rpm a replica"
+    )
+    assert decisions["dear"].main_reason.detail.endswith(": 11 -> 10")

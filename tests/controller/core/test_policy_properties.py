@@ -86,7 +86,10 @@ def test_a_lower_tier_grows_no_further_than_its_weight_while_a_higher_tier_is_sh
     fleet: tuple[Config, Observations, Overrides],
 ) -> None:
     """Under a short ceiling the tiers share by weight: a lower tier that grows there ends,
-    per unit of weight, at most one replica above a higher tier left short of it."""
+    per unit of weight, no higher above a higher tier left short of it than the replicas it
+    would have to give up for that tier's next one (one, where a replica of each costs the
+    same; more, where the higher tier's costs more of the ceiling, as 37 rpm against 1: the
+    room left that its next replica cannot use goes to the lower tier)."""
     cfg, observations, overrides = fleet
     weights = tier_weights(cfg)
     decisions = decide(cfg, observations, overrides)
@@ -109,11 +112,19 @@ def test_a_lower_tier_grows_no_further_than_its_weight_while_a_higher_tier_is_sh
                 ):
                     continue
                 grown = other.desired - max(other.current, floor)
-                if not fits_with(cfg, decisions, short.pool, other.pool, grown):
+                given = next(
+                    (
+                        k
+                        for k in range(1, grown + 1)
+                        if fits_with(cfg, decisions, short.pool, other.pool, k)
+                    ),
+                    None,
+                )
+                if given is None:
                     continue  # another ceiling stops the higher tier: the growth took nothing
                 low = weights[cfg.tier_of[other.pool]]
                 high = weights[cfg.tier_of[short.pool]]
-                assert (other.desired - 1) / low <= short.desired / high, (
+                assert (other.desired - given) / low <= short.desired / high, (
                     f"{other.pool} grew to {other.desired} while higher-tier {short.pool} "
                     f"got {short.desired} under {rule}"
                 )
