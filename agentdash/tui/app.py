@@ -108,6 +108,10 @@ class AgentDashApp(App[None]):
         # ctrl+p; priority, as Textual's, so that no widget takes it first.
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
         Binding("q", "quit", "Quit"),
+        # Ctrl-C quits, as in k9s and a shell, where Textual asks to press q instead. Text
+        # selected on a screen is still copied, and in a text field ctrl+c copies: their own
+        # ctrl+c comes first. (The dialogs have it too: modals.QUIT.)
+        Binding("ctrl+c", "quit", "Quit", show=False),
     ]
 
     def __init__(

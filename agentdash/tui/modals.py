@@ -15,11 +15,19 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+QUIT = Binding("ctrl+c", "app.quit", "Quit", show=False)
+"""Ctrl-C quits over a dialog too: a modal screen hides the app's own keys. (In a text field it
+copies, as Textual has it: the field's ctrl+c comes first.)"""
+
 
 class ConfirmationModal(ModalScreen[bool]):
     """Ask before doing anything to the fleet. Cancel has the focus: enter alone does nothing."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm", "Yes", show=False)]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("y", "confirm", "Yes", show=False),
+        QUIT,
+    ]
 
     def __init__(self, question: str, confirm: str = "Confirm") -> None:
         super().__init__()
@@ -79,6 +87,7 @@ class ReplicasModal(ModalScreen[T | None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
         Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+        QUIT,
     ]
     confirm = "OK"
     invalid = "replicas: a whole number from 0 to {limit}; minutes > 0"
@@ -238,7 +247,7 @@ HELP_TEXT_WIDTH = 21
 class HelpScreen(ModalScreen[None]):
     """Every key, by where it works (the app hands in its sections)."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close"), QUIT]
 
     def __init__(self, sections: Sequence[Section]) -> None:
         super().__init__()

@@ -422,3 +422,15 @@ async def test_why_files_the_keep_alive_and_the_landing_under_time(tmp_path: Pat
     assert "keep-alive: 6 replicas idle: hold 67 s" in steps[1]
     assert "landing: lands on 4 and 1 more: 8 -> 5" in steps[1]
     assert "room enough" in steps[0]  # nothing bound under the ceilings
+
+
+# The pause-tenant question is a dialog; the pin dialog's field keeps ctrl+c for copying.
+@pytest.mark.parametrize("keys", [[], ["p"], ["t"], ["e"], ["question_mark"], ["s"]])
+async def test_ctrl_c_quits_from_any_screen_and_dialog(tmp_path: Path, keys: list[str]) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await eventually(lambda: not app.is_running)
