@@ -258,8 +258,6 @@ class Engine:
         paced = self.pace.step(self.steps, now, self.previous)
         for tenant in paced.repriced:
             self._reprice(tenant)
-        if paced.read:
-            self.dirty.update(self.prices.unpriced)
         if not self.started:
             self.started = True
             self.dirty = set()

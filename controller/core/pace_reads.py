@@ -25,7 +25,8 @@ class Paced(NamedTuple):
     read: bool
     """Whether the pace read every tenant at this step (the first step in a minute)."""
     repriced: set[str]
-    """Tenants whose tokens a task moved with this step's sample (the landing's price)."""
+    """Tenants whose tokens a task may have moved with this step's sample or read (the
+    landing's price, and an unpriced pool's cap)."""
 
 
 class PaceReads:
@@ -79,7 +80,10 @@ class PaceReads:
             self.next_read = (math.floor(now / PACE_READ_S) + 1) * PACE_READ_S
             self.spent.update(self.replica_seconds.today(now))
             for name, spend in self.samples.book.tenants.items():
-                self.reads[name] = spend.read(now)
+                before = self.reads.get(name)
+                made = self.reads[name] = spend.read(now)
+                if before is None or made.per_task != before.per_task:
+                    repriced.add(name)
         return Paced(read=read, repriced=repriced)
 
     def _sample(self, tenant: str) -> Sample | None:

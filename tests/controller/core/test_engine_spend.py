@@ -27,3 +27,20 @@ def test_what_a_successor_takes_over_counts_every_step_the_tenant_did_not_move()
     expected.settle()
     assert taken == expected
     assert taken.forecast(1800.0) == expected.forecast(1800.0)
+
+
+def test_a_quiet_pool_whose_price_is_unknown_is_not_claimed_again_at_each_minutes_read() -> None:
+    """A hard-capped pool none of whose tasks has reported is held at one replica while its
+    price is unknown (controller.core.budget_unpriced): it is claimed again when what that
+    hold reads moves (its tenant's tokens or tokens a task), not at every minute's read of
+    the budgets. A quiet fleet's replay skips its minutes, not claims them."""
+    fleet = config({"chat": pool("acme")}, {"acme": {**BUDGETED["acme"], "hard_cap": True}})
+    engine = Engine(fleet)
+    engine.read(0, PoolObservation(pending=0, ack_pending=0, replicas=0, ready=0))
+    engine.tokens("acme", 1_000, tasks=0)
+    assert engine.step(0.0) == [0]
+    claims = engine.claimed
+    assert [engine.step(float(now)) for now in range(1, 181)] == [[]] * 180  # three reads
+    assert engine.claimed == claims
+    engine.tokens("acme", 2_000, tasks=0)
+    assert engine.step(181.0) == [0]  # what its hold reads moved
