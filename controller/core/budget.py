@@ -372,9 +372,9 @@ _SPENT = (
     "queued until the budget resets"
 )
 _UNKNOWN = (
-    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}), no forecast yet (a profile "
-    f"of these hours, or {MIN_BUCKETS} minutes of spend for a burn rate): no growth beyond "
-    "{}, {} -> {}"
+    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}), no forecast yet (it reads "
+    f"a profile of these hours, or the trend of {MIN_BUCKETS} minutes of spend): no growth "
+    "beyond {}, {} -> {}"
 )
 _UNPRICED = (
     "no price of its tasks yet (its tokens a task, or a replica-second today) to value the "

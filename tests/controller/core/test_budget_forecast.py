@@ -209,7 +209,9 @@ def test_a_tenant_with_no_forecast_yet_does_not_grow() -> None:
     spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, 0.0, 5 * 60)  # 5 minutes seen
     decision = pool_at(cfg, spend, 900_000, 5 * 60)
     assert decision.desired == 7
-    said = "no forecast yet (a profile of these hours, or 10 minutes of spend for a burn rate)"
+    said = (
+        "no forecast yet (it reads a profile of these hours, or the trend of 10 minutes of spend)"
+    )
     assert f"{said}: no growth beyond 7, 14 -> 7" in decision.main_reason.detail
 
 
