@@ -6,6 +6,7 @@ after them."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +24,29 @@ def check_writable(path: Path) -> None:
         raise ConfigError(str(path), "", "cannot write file: No such file or directory")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(str(path), "", "cannot write file: Permission denied")
+
+
+def check_distinct(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path | None]) -> None:
+    """Each file written (by its flag) is none of the files the command reads and none of the
+    other files it writes: the inputs are read before the outputs are written, so an output
+    named after one would replace it with no error, and two outputs of one name keep only the
+    last. Else one line, before the work."""
+    known = [(f"the {flag} it reads", path) for flag, path in inputs.items() if path is not None]
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        for what, other in known:
+            if _same_file(path, other):
+                raise ConfigError(str(path), flag, f"expected a file other than {what}")
+        known.append((f"the {flag} it writes", path))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """One file by two names (a link, a relative path), or one name for a file not there yet."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
 
 
 def write_text(path: Path, text: str) -> None:

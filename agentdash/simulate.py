@@ -21,7 +21,7 @@ from typing import Any
 
 from agentdash import flags
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG
-from agentdash.output_files import check_writable, write_text
+from agentdash.output_files import check_distinct, check_writable, write_text
 from controller.core.config import Config, ConfigError, load_config
 from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
 from controller.simulate.baselines import BaselineSettings
@@ -133,7 +133,12 @@ def _run(args: argparse.Namespace) -> int:
         if path is not None:
             check_writable(path)  # before the replay, not after it
     trace_path = args.trace or BACKTEST_TRACE
-    config = load_config(args.config or BACKTEST_CONFIG)
+    config_path = args.config or BACKTEST_CONFIG
+    check_distinct(
+        {"--plot": args.plot, "--events": args.events},
+        {"--config": config_path, "--trace": trace_path},
+    )
+    config = load_config(config_path)
     trace = load_tasks(trace_path, config)
     settings = BaselineSettings(
         **{knob.name: getattr(args, knob.name) for knob in BaselineSettings.knobs()}

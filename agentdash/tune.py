@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentdash import flags
-from agentdash.output_files import check_writable, write_text
+from agentdash.output_files import check_distinct, check_writable, write_text
 from agentdash.tune_report import chosen_settings, does_worse, heading, holdout_check, pareto_front
 from controller.core.config import Config, ConfigError
 from controller.core.wording import plural
@@ -195,6 +195,8 @@ def _run(args: argparse.Namespace) -> int:
     options = _options(args)
     if args.output is not None:
         check_writable(args.output)  # before the search, not after it
+        # the config may be tuned in place (its text is read first); the trace never is
+        check_distinct({"--output": args.output}, {"--trace": args.trace})
     text = _read(args.config)
     config = load_config(args.config)  # a mistake names its line
     objective = replace(options.objective, warm_s=warm_wait(config))

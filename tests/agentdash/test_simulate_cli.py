@@ -148,3 +148,29 @@ def test_events_without_agentdash_in_the_run_is_refused_before_it_starts(tmp_pat
     folder = simulate("--config", EXAMPLE, "--trace", TRACE, "--events", tmp_path)
     assert folder.returncode == 2
     assert folder.stderr == f"agentdash: {tmp_path}: cannot write file: Is a directory\n"
+
+
+def test_an_output_named_after_an_input_or_another_output_is_refused_before_the_replay(
+    tmp_path: Path,
+) -> None:
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text('{"t": 0, "pool": "acme-research", "work_s": 3, "tokens": 10}\n')
+    config = tmp_path / "fleet.yaml"
+    config.write_text(EXAMPLE.read_text())
+    inputs = {trace: trace.read_text(), config: config.read_text()}
+    link = tmp_path / "link.yaml"
+    link.symlink_to(config)
+    both = tmp_path / "both.svg"
+    cases = [
+        (["--events", trace], trace, "the --trace it reads"),
+        (["--events", link], link, "the --config it reads"),  # the same file by another name
+        (["--plot", both, "--events", both], both, "the --plot it writes"),
+    ]
+    for flags, named, other in cases:
+        result = simulate("--config", config, "--trace", trace, *flags)
+        assert result.returncode == 2, flags
+        assert result.stdout == ""
+        said = f"--events: expected a file other than {other}"
+        assert result.stderr == f"agentdash: {named}: {said}\n"
+        assert {path: path.read_text() for path in inputs} == inputs
+        assert not both.exists()

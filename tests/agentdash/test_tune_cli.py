@@ -196,3 +196,17 @@ def test_an_output_it_cannot_write_is_one_line_before_the_search(
     assert result.returncode == 2
     assert result.stdout == ""  # no search was run
     assert result.stderr == f"agentdash: {output}: cannot write file: {expected}\n"
+
+
+def test_an_output_that_is_the_trace_is_refused_before_the_search(
+    files: tuple[Path, Path],
+) -> None:
+    config, trace = files
+    kept = trace.read_text()
+    result = tune("--config", config, "--trace", trace, "--output", trace, "--trials", "2")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"agentdash: {trace}: --output: expected a file other than the --trace it reads\n"
+    )
+    assert trace.read_text() == kept
