@@ -33,7 +33,7 @@ def waits(cluster: Cluster) -> list[float]:
 
 def summarize(config: Config, trace: Trace, cluster: Cluster) -> dict[str, Any]:
     every = waits(cluster)
-    by_tier: dict[str, list[float]] = {tier: [] for tier in _tiers(config)}
+    by_tier: dict[str, list[float]] = {tier: [] for tier in tiers_in_order(config)}
     tier_of = [config.tier_of[name] for name in config.pools]
     for wait, pool in zip(every, trace.pool, strict=True):
         by_tier[tier_of[pool]].append(wait)
@@ -66,7 +66,8 @@ def _wait_stats(ordered: Sequence[float]) -> dict[str, float | None]:
     return stats
 
 
-def _tiers(config: Config) -> list[str]:
+def tiers_in_order(config: Config) -> list[str]:
+    """The tiers as the reports list them: the highest priority first."""
     return sorted(config.tiers, key=lambda t: (-config.tiers[t].priority, t))
 
 

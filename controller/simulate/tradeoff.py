@@ -12,7 +12,7 @@ from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
 from controller.simulate.behavior_grid import Candidate
 from controller.simulate.clock import run
-from controller.simulate.report import percentile, waits
+from controller.simulate.report import percentile, tiers_in_order, waits
 from controller.simulate.trace import Trace
 
 NEAR = 0.01
@@ -46,7 +46,8 @@ def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
     return Outcome(
         _p95(kept),
         cluster.pod_seconds,
-        {tier: _p95(w) for tier, w in sorted(by_tier.items())},
+        # highest priority first, as simulate's table lists the tiers
+        {tier: _p95(by_tier[tier]) for tier in tiers_in_order(config) if tier in by_tier},
         len(trace) - cluster.completed,
         cluster.scale_events,
     )

@@ -4,9 +4,14 @@ buys (almost) nothing is not made."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from controller.core.config import parse_config
+from controller.simulate.backtest import backtest
 from controller.simulate.behavior_grid import Down, Setting, Up
-from controller.simulate.tradeoff import Objective, Outcome, Trial, choose, pareto
+from controller.simulate.trace import Trace
+from controller.simulate.tradeoff import Objective, Outcome, Trial, choose, pareto, replay
+from tests.support.tuning import WASTEFUL
 
 
 def outcome(p95: float, pod_seconds: float) -> Outcome:
@@ -64,3 +69,13 @@ def test_within_one_percent_the_candidate_that_changes_less_is_chosen() -> None:
     ]
     assert choose(trials, Objective.parse("cost")).number == 2
     assert choose(trials, Objective.parse("balanced")).number == 2
+
+
+def test_the_tiers_come_highest_priority_first_as_simulate_lists_them() -> None:
+    fleet = yaml.safe_load(WASTEFUL.replace("enterprise", "gold").replace("starter", "bronze"))
+    config = parse_config(fleet)
+    trace = Trace.build(config.pools, [(0.0, 0, 5.0, 10), (1.0, 1, 5.0, 10)])
+    outcome = replay(config, trace, horizon=600.0)
+    assert list(outcome.tier_p95) == ["gold", "bronze"]  # not the alphabet's bronze, gold
+    summary = backtest(config, trace, ("agentdash",), drain_s=600.0).as_dict()
+    assert list(summary["policies"]["agentdash"]["by_tier"]) == list(outcome.tier_p95)
