@@ -109,7 +109,7 @@ def table(result: Mapping[str, Any], source: str) -> str:
     width = max(13, *(len(text) + 1 for _, cells in rows for text in [*cells, *names]))
     lines = [
         f"{printable(source)}: {plural(result['tasks'], 'task')} over {_pools(result)}, "
-        f"{hours:.1f} h simulated (trace + {result['drain_s'] / 3600:g} h to drain)",
+        f"{hours:.1f} h simulated (trace + {_drain(result['drain_s'])} to drain)",
         "",
         f"{'':<{label_width}}" + "".join(f"{name:>{width}}" for name in names),
     ]
@@ -123,6 +123,11 @@ def table(result: Mapping[str, Any], source: str) -> str:
         "(cold starts paid, no max_replicas or quota).",
     ]
     return "\n".join(lines)
+
+
+def _drain(seconds: float) -> str:
+    """--drain as it was given: under an hour in seconds (100, not 0.0277778 h)."""
+    return f"{seconds:g} s" if seconds < 3600 else f"{round(seconds / 3600, 2):g} h"
 
 
 def _pools(result: Mapping[str, Any]) -> str:

@@ -106,3 +106,13 @@ def test_the_table_keeps_large_figures_and_long_tier_names_apart() -> None:
         assert all(figure.fullmatch(cell) for cell in row.split()[-2:]), row
         assert len(row) == len(lines[2]), row
     assert any(row.startswith(f"  {tier} p95 (s) ") for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("drain", "said"),
+    [(100.0, "100 s"), (0.0, "0 s"), (3600.0, "1 h"), (5400.0, "1.5 h"), (5000.0, "1.39 h")],
+)
+def test_the_headline_says_the_drain_in_seconds_under_an_hour(drain: float, said: str) -> None:
+    cfg = config({"a": pool("t", cold_start_seconds=2)})
+    result = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10)), ("keda",), drain_s=drain)
+    assert f" simulated (trace + {said} to drain)\n" in table(result.as_dict(), "one.jsonl")
