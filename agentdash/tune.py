@@ -26,6 +26,10 @@ from controller.core.wording import plural
 from controller.simulate.trace import MAX_TRACE_SECONDS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from controller.simulate.behavior_grid import Group
+    from controller.simulate.trace import Trace
     from controller.simulate.tradeoff import Objective
     from controller.simulate.tune import Search, Split
 
@@ -223,11 +227,7 @@ def _run(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     out = [heading(args, by, found, parts, len(trace), options.workers)]
-    everything = config.pools if by == "pool" else set(config.tier_of.values())
-    idle = sorted(set(everything) - {g.name for g in groups})
-    if idle:
-        where = "before the tail" if len(parts.tail) else "in the trace"
-        out.append(f"not tuned, no task {where}: {', '.join(idle)}")
+    out += _not_tuned(config, by, trace, groups)
     out += ["", *pareto_front(found), ""]
     chosen = found.chosen
     if chosen.number == 0:
@@ -245,6 +245,29 @@ def _run(args: argparse.Namespace) -> int:
     out.append(_diff(args, text, config, found, write=not worse))
     print("\n".join(out))
     return _not_written(args.output) if worse else 0
+
+
+def _not_tuned(
+    config: Config, by: Literal["pool", "tier"], trace: Trace, groups: Sequence[Group]
+) -> list[str]:
+    """The pools (or tiers) left as they are, in config order: those with tasks only in the
+    held-out tail apart from those with none in the whole trace (a pool the trace never
+    mentions has no task before the tail either, but the tail is not why)."""
+    from controller.simulate.behavior_grid import groups as groups_of
+    from controller.simulate.report import tiers_in_order
+
+    anywhere = {g.name for g in groups_of(config, trace, by)}
+    searched = {g.name for g in groups}
+    used = set(config.tier_of.values())
+    names = list(config.pools) if by == "pool" else [t for t in tiers_in_order(config) if t in used]
+    lines = []
+    tail_only = [name for name in names if name in anywhere and name not in searched]
+    if tail_only:
+        lines.append(f"not tuned, no task before the tail: {', '.join(tail_only)}")
+    never = [name for name in names if name not in anywhere]
+    if never:
+        lines.append(f"not tuned, no task in the trace: {', '.join(never)}")
+    return lines
 
 
 def _not_written(output: Path | None) -> int:

@@ -210,3 +210,25 @@ def test_an_output_that_is_the_trace_is_refused_before_the_search(
         f"agentdash: {trace}: --output: expected a file other than the --trace it reads\n"
     )
     assert trace.read_text() == kept
+
+
+def test_pools_left_out_are_told_apart_by_why(tmp_path: Path) -> None:
+    config = tmp_path / "fleet.yaml"
+    config.write_text(WASTEFUL)
+    trace = tmp_path / "late.jsonl"
+    trace.write_text(  # hoarder's only task is in the held-out tail; no pool is never named
+        "".join(f'{{"t": {t}, "pool": "hoarder", "work_s": 3, "tokens": 1}}\n' for t in [900])
+        + "".join(f'{{"t": {t}, "pool": "steady", "work_s": 3, "tokens": 1}}\n' for t in [0, 60])
+    )
+    result = tune("--config", config, "--trace", trace, "--trials", "2")
+    assert result.returncode == 0, result.stderr
+    assert "not tuned, no task before the tail: hoarder\n" in result.stdout
+    assert "no task in the trace" not in result.stdout
+    only_steady = tmp_path / "steady.jsonl"
+    only_steady.write_text(
+        "".join(f'{{"t": {t}, "pool": "steady", "work_s": 3, "tokens": 1}}\n' for t in [0, 60, 900])
+    )
+    result = tune("--config", config, "--trace", only_steady, "--trials", "2")
+    assert result.returncode == 0, result.stderr
+    assert "not tuned, no task in the trace: hoarder\n" in result.stdout  # not 'before the tail'
+    assert "before the tail:" not in result.stdout
