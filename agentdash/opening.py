@@ -10,7 +10,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -166,12 +166,13 @@ async def make_lease(
 
 
 async def open_parts(
-    nc: Client, reports: Client, config: Config, options: RuntimeOptions
+    nc: Client, reports: Mapping[str, Client], config: Config, options: RuntimeOptions
 ) -> Opened:
     """Start the sources, the actuator, the lease and the handovers, in the order each
     needs the one before (the caller closes the connections if one fails)."""
     bad = BadMessages()  # what every source drops, counted in one place for /metrics
-    busy = NatsBusySource(reports, config, clock=time.time, bad=bad)  # idle pods go first
+    # idle pods go first
+    busy = NatsBusySource(nc, config, clock=time.time, bad=bad, connections=reports)
     await busy.start()
     actuator = await make_actuator(config, options, busy.ledger)
     lag = JetStreamLagSource(nc, config, bad=bad)
@@ -184,7 +185,9 @@ async def open_parts(
         usage = PrometheusUsageSource(config, config.prometheus, bad=bad)
     else:
         held = None if options.read_only else audit_held(nc)
-        usage = NatsUsageSource(reports, config, clock=time.time, bad=bad, on_held=held)
+        usage = NatsUsageSource(
+            nc, config, clock=time.time, bad=bad, on_held=held, connections=reports
+        )
     await usage.start()
     lease = await make_lease(nc, config, options, actuator)
     handover = HistoryHandover(nc, config)

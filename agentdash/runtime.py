@@ -40,6 +40,7 @@ from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
 from controller.sources.base import UsageSource
 from controller.sources.prometheus import PrometheusUsageSource
+from controller.sources.usage import report_tenants
 
 log = logging.getLogger("agentdash")
 
@@ -66,8 +67,9 @@ class Runtime:
     """Which pods the workers report busy (a scale-down takes idle ones first)."""
     told: DecisionsEncoder | None = None
     """What this process, as leader, last told followers of its decisions."""
-    reports: Client | None = None
-    """The connection the workers' usage and busy reports arrive on (start: why not `nc`)."""
+    reports: dict[str, Client] = field(default_factory=dict)
+    """Per tenant, the connection its workers' usage and busy reports arrive on (start: why
+    not `nc`, and why one a tenant)."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
@@ -108,10 +110,9 @@ class Runtime:
         await self.loop.actuator.close()  # its watches and client (or the simulated pods)
         if isinstance(self.usage, PrometheusUsageSource):
             await self.usage.stop()
-        for client in (self.reports, self.nc):
-            if client is not None:
-                with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
-                    await client.close()
+        for client in (*self.reports.values(), self.nc):
+            with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+                await client.close()
 
 
 async def start(config: Config, options: RuntimeOptions) -> Runtime:
@@ -121,20 +122,23 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     nc = await connect_nats(
         url, options.connect_timeout, config.nats, config.source, reconnected=reconnected
     )
-    reports: Client | None = None
+    reports: dict[str, Client] = {}
     try:
-        # The workers' reports come on a connection of their own. A tenant can publish them
+        # Each tenant's reports come on a connection of their own. A tenant can publish them
         # faster than this process reads, and the server cuts a slow consumer: were they on
-        # the lease's connection, a flooding worker would cost the lease. Here it may cut
-        # only this one (the reports lost meanwhile are logged as a slow consumer).
-        reports = await connect_nats(
-            url, options.connect_timeout, config.nats, config.source, name="NATS (reports)"
-        )
+        # the lease's connection, a flooding worker would cost the lease; were they on one
+        # connection for all, it would cost every other tenant's reports, and their spend
+        # would look unspent. Here it may cut only its own (the reports lost meanwhile are
+        # logged as a slow consumer).
+        for tenant in report_tenants(config):
+            reports[tenant] = await connect_nats(
+                url, options.connect_timeout, config.nats, config.source,
+                name=f"NATS (reports {printable(tenant)})",
+            )  # fmt: skip
         opened = await open_parts(nc, reports, config, options)
     except BaseException:
-        for client in (reports, nc):
-            if client is not None:
-                await client.close()
+        for client in (*reports.values(), nc):
+            await client.close()
         raise
     bus = RecordingBus()
     loop = Reconciler(

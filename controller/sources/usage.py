@@ -13,9 +13,11 @@ says who may): a report must be a small JSON object with finite numbers in bound
 tenant and pool of the config (the pool being that tenant's), and come on its tenant's subject
 (a tenant's workers cannot speak for another tenant's pods).
 Anything else is dropped and counted (controller.core.bad_messages); no state is kept for names the
-config does not have. At most PENDING_REPORTS wait to be read: beyond, a flood is dropped as it
-arrives (the runtime reads the reports on a NATS connection of their own, so that a flood can
-cost no more than reports).
+config does not have. Each tenant's reports are a subscription of their own, on its subject
+alone, with at most PENDING_REPORTS waiting to be read: beyond, a flood is dropped as it
+arrives, and only the flooding tenant's reports are lost. The runtime gives each tenant's
+subscriptions a NATS connection of their own (`connections`), so that the server, cutting a
+flood's connection as a slow consumer, cuts no other tenant's and never the lease's.
 
 A valid report is believed only up to its tenant's own budget: one that says more than
 `max_report_share` of the tenant's daily budget is held, not spent (a single report of a
@@ -263,14 +265,34 @@ def report_limits(config: Config) -> dict[str, int]:
     }
 
 
-async def subscribe_reports(nc: Client, prefix: str, read: Callable[[Msg], Awaitable[None]]) -> Any:
-    """Every tenant's reports under `prefix`, with at most PENDING_REPORTS waiting."""
-    return await nc.subscribe(
-        f"{prefix}.>",
-        cb=read,
-        pending_msgs_limit=PENDING_REPORTS,
-        pending_bytes_limit=PENDING_REPORTS * MAX_REPORT_BYTES,
-    )
+def report_tenants(config: Config) -> list[str]:
+    """The tenants whose workers report: those with a pool."""
+    return sorted({pool.tenant for pool in config.pools.values()})
+
+
+async def subscribe_reports(
+    nc: Client,
+    prefix: str,
+    read: Callable[[Msg], Awaitable[None]],
+    config: Config,
+    connections: Mapping[str, Client] | None = None,
+) -> list[Any]:
+    """Each tenant's reports under `prefix`, one subscription a tenant (on its connection in
+    `connections`, else on `nc`), each with at most PENDING_REPORTS waiting. One subscription
+    for all once let a tenant's flood fill it: another tenant's reports were lost with it,
+    and its spend looked unspent."""
+    subscriptions = []
+    for tenant in report_tenants(config):
+        client = (connections or {}).get(tenant, nc)
+        subscriptions.append(
+            await client.subscribe(
+                f"{prefix}.{tenant}",
+                cb=read,
+                pending_msgs_limit=PENDING_REPORTS,
+                pending_bytes_limit=PENDING_REPORTS * MAX_REPORT_BYTES,
+            )
+        )
+    return subscriptions
 
 
 class NatsUsageSource:
@@ -282,12 +304,15 @@ class NatsUsageSource:
         *,
         bad: BadMessages | None = None,
         on_held: Callable[[HeldReport], Awaitable[None]] | None = None,
+        connections: Mapping[str, Client] | None = None,
     ) -> None:
         self._nc = nc
+        self._connections = connections
+        """Per tenant, the connection its reports arrive on (else `nc`)."""
         self._config = config
         self._clock = clock
         self.ledger = TokenLedger(config)
-        self._sub: Any = None
+        self._subs: list[Any] = []
         self.bad = bad or BadMessages()
         self._limits = report_limits(config)
         self.on_held = on_held
@@ -295,7 +320,9 @@ class NatsUsageSource:
         self._audits = HeldAudits()
 
     async def start(self) -> None:
-        self._sub = await subscribe_reports(self._nc, USAGE_SUBJECT, self._on_report)
+        self._subs = await subscribe_reports(
+            self._nc, USAGE_SUBJECT, self._on_report, self._config, self._connections
+        )
 
     async def _on_report(self, msg: Msg) -> None:
         report = check_report(msg.data, msg.subject, self._config)
@@ -329,15 +356,20 @@ class NatsBusySource:
         *,
         bad: BadMessages | None = None,
         ledger: BusyPods | None = None,
+        connections: Mapping[str, Client] | None = None,
     ) -> None:
         self._nc = nc
+        self._connections = connections
+        """Per tenant, the connection its reports arrive on (else `nc`)."""
         self._config = config
         self._clock = clock
         self.ledger = ledger or BusyPods(config)
         self.bad = bad or BadMessages()
 
     async def start(self) -> None:
-        await subscribe_reports(self._nc, BUSY_SUBJECT, self._on_report)
+        await subscribe_reports(
+            self._nc, BUSY_SUBJECT, self._on_report, self._config, self._connections
+        )
 
     async def _on_report(self, msg: Msg) -> None:
         report = check_busy(msg.data, msg.subject, self._config)

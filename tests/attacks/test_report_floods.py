@@ -92,8 +92,8 @@ async def flooded_and_still_leading(
 
 
 async def reports_read_again(daemon: Daemon, accounts_server: AccountsServer) -> None:
-    # Reports are read again once the flood is over. (One sent while the backlog still drains
-    # may be lost with it: the tenants' reports share a connection. docs/security.md.)
+    # Reports are read again once the flood is over (globex's have a connection of their
+    # own: test_a_flood_of_one_tenants_reports_loses_none_of_anothers).
     globex = await nats.connect(accounts_server.url("worker-globex"))
     try:
 
@@ -128,6 +128,39 @@ async def test_a_flood_of_held_reports_cannot_fill_the_audit(
     held = [r for r in await audit_records(admin) if r["action"] == HELD]
     assert 1 <= len(held) <= HELD_AUDITS_AT_ONCE
     assert 'agentdash_tenant_tokens_today{tenant="acme"} 0.0' in await daemon.metrics()
+    health = await daemon.health()
+    assert health is not None
+    assert (health["role"], health["status"]) == ("leader", 200)
+
+
+async def test_a_flood_of_one_tenants_reports_loses_none_of_anothers(
+    accounts_server: AccountsServer, daemon: Daemon, worker: Client
+) -> None:
+    """acme's flood filled the one subscription every tenant's reports shared: 99 of
+    globex's 100 reports sent during it were lost, so globex's spend looked unspent and its
+    hard cap held nothing. Each tenant's reports have a connection of their own."""
+    globex = await nats.connect(accounts_server.url("worker-globex"))
+    sent = 0
+    try:
+        flooding = asyncio.create_task(
+            flood(worker, "agentdash.usage.acme", usage("acme", "acme-research", 1), 10.0)
+        )
+        while not flooding.done():
+            await globex.publish(
+                "agentdash.usage.globex", usage("globex", "globex-coder", 1000, f"g{sent}")
+            )
+            sent += 1
+            await asyncio.sleep(0.1)  # globex's pace, a worker finishing a task now and then
+        await globex.flush()
+        assert await flooding > 0
+    finally:
+        await globex.close()
+    spent = f'agentdash_tenant_tokens_today{{tenant="globex"}} {1000 * sent}.0'
+
+    async def all_counted() -> bool:
+        return spent in await daemon.metrics()
+
+    await eventually(all_counted, timeout=30)
     health = await daemon.health()
     assert health is not None
     assert (health["role"], health["status"]) == ("leader", 200)

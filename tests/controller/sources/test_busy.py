@@ -47,7 +47,7 @@ FORGED: list[tuple[str, bytes]] = [
     ("acme", report(pod=None)),
     ("acme", report(pool="nope")),  # not in the config
     ("acme", report(pool="coder")),  # globex's pool, reported as acme's
-    ("evil", report(tenant="evil")),
+    ("acme", report(tenant="evil")),  # an unknown tenant
     ("globex", report()),  # acme's report on globex's subject
     ("acme", report(padding="x" * 5000)),  # too big
     ("acme", b"\xff\xfe not JSON"),

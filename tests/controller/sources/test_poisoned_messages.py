@@ -62,7 +62,7 @@ POISON: list[tuple[str, bytes]] = [
     ("acme", b""),
     ("acme", b"null"),
     ("acme", b'"a string"'),
-    ("evil", report(tenant="evil")),  # an unknown tenant
+    ("acme", report(tenant="evil")),  # an unknown tenant
     ("acme", report(pool="nope")),  # an unknown pool
     ("acme", report(pool="coder")),  # globex's pool, reported as acme's
     ("globex", report()),  # acme's report on globex's subject
