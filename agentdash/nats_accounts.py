@@ -16,7 +16,8 @@ tenants' pulled tasks arrive. An account is a subject namespace of its own, so:
 - Producers are in an account that imports the pools' task subjects, and nothing else.
 - A tenant's account has limits on its connections, subscriptions and what one message may
   carry, from the most pods its pools may run: one worker's password cannot take all the
-  server has.
+  server has. The producers' account has limits too (`--producer-connections`): the config
+  does not say how many producers there are, and its one password is no more trusted.
 
 `render` is pure: the config in, the file's text out. Passwords are nats-server variables
 (`$AGENTDASH_PASSWORD`, `$WORKER_<TENANT>_PASSWORD`, `$PRODUCER_PASSWORD`), read from the
@@ -64,6 +65,14 @@ WORKER_PAYLOAD = 64 * 1024
 Tasks delivered to it may be larger: the limit is on what it sends."""
 
 
+PRODUCER_CONNECTIONS = 1024
+"""The producers' connections by default (`agentdash queues --nats-config
+--producer-connections N`). With no limit, the producer password could open connections until
+the server (64K at most, or its file handles) had none left for agentdash's own."""
+PRODUCER_PAYLOAD = 1024**2
+"""The most a producer may publish at once: a task, as large as nats-server's own default."""
+
+
 @dataclass(frozen=True, slots=True)
 class AccountLimits:
     """What one tenant's account may hold of the server, so that no tenant can take all of
@@ -86,6 +95,12 @@ def tenant_limits(config: Config, tenant: str) -> AccountLimits:
     pods = sum(p.max_replicas for p in config.pools.values() if p.tenant == tenant)
     connections = CONNECTIONS_PER_POD * pods + CONNECTIONS_SPARE
     return AccountLimits(connections, SUBSCRIPTIONS_PER_CONNECTION * connections, WORKER_PAYLOAD)
+
+
+def producer_limits(connections: int) -> AccountLimits:
+    """The producers' limits: `connections`, a worker's subscriptions for each, a task's
+    size."""
+    return AccountLimits(connections, SUBSCRIPTIONS_PER_CONNECTION * connections, PRODUCER_PAYLOAD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +152,16 @@ def max_file(streams: int, stream_bytes: int) -> int:
     return -(-total // GIB) * GIB
 
 
-def render(config: Config, source: str, *, stream_bytes: int = STREAM_BYTES) -> str:
+def render(
+    config: Config,
+    source: str,
+    *,
+    stream_bytes: int = STREAM_BYTES,
+    producer_connections: int = PRODUCER_CONNECTIONS,
+) -> str:
     """The whole configuration file; `source` names the config it came from, `stream_bytes`
-    what each task stream may hold (as `agentdash queues --max-bytes` makes them)."""
+    what each task stream may hold (as `agentdash queues --max-bytes` makes them),
+    `producer_connections` how many connections the producers may open together."""
     tenants = sorted({pool.tenant for pool in config.pools.values()})
     _check_users(tenants)
     grants = [g for t in tenants for g in worker_grants(config, t)]
@@ -175,6 +197,7 @@ def render(config: Config, source: str, *, stream_bytes: int = STREAM_BYTES) -> 
         "Whatever submits tasks: the pools' task subjects (and JetStream's acks of them).",
         "producer",
         [g for g in grants if g.account == PRODUCERS],
+        producer_limits(producer_connections),
     )
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -238,7 +261,7 @@ _HEADER = """\
 # lands in the worker's own account, whatever reply subject it sets, and its inboxes are its
 # own. A tenant's account has limits (connections, subscriptions, what one message may
 # carry) from the most pods its pools run. Producers (PRODUCERS) may only publish the pools'
-# tasks.
+# tasks, within limits of their own (--producer-connections).
 #
 # Workers bind to their consumer (nats.py: js.pull_subscribe_bind(consumer, stream)) and
 # fetch; they cannot look up or create consumers. Passwords come from the server's

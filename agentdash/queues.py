@@ -1,7 +1,7 @@
 """`agentdash queues`: the JetStream streams and consumers a config reads, checked or created.
 
     agentdash queues --config FILE [--apply] [--nats-url URL] [--ack-wait S] [--max-bytes SIZE]
-    agentdash queues --config FILE --nats-config [--max-bytes SIZE]
+    agentdash queues --config FILE --nats-config [--max-bytes SIZE] [--producer-connections N]
 
 What is wanted and how it compares is in controller.sources.jetstream_queues; this module
 connects, prints and chooses the exit code.
@@ -21,7 +21,7 @@ import nats.js.errors
 
 from agentdash import flags
 from agentdash.errors import StartError
-from agentdash.nats_accounts import render
+from agentdash.nats_accounts import PRODUCER_CONNECTIONS, render
 from agentdash.secret_files import warn_open_secret_files
 from controller.core.config import Config, ConfigError, check_files, load_config
 from controller.core.config_types import DAY
@@ -66,7 +66,8 @@ nats-jetstream scaler reads it.
 --nats-config prints, without connecting, a nats-server configuration that isolates tenants
 with NATS accounts: agentdash's account holds the streams and buckets; each tenant's workers
 are in an account of their own that imports only their pools' next tasks and acks and their
-own usage and busy subjects; producers may only publish tasks (see docs/security.md).
+own usage and busy subjects; producers may only publish tasks, with at most
+--producer-connections connections together (see docs/security.md).
 
 exit status: 0 when nothing differs (without --apply, missing ones are only listed), 1 when
 something differs or could not be created, or NATS cannot be reached; 2 for a bad FILE.
@@ -109,6 +110,14 @@ def add_parser(commands: Any) -> None:
         help="what each task stream may hold; full, it refuses new tasks and drops none "
         f"(default {size(STREAM_BYTES)})",
     )
+    parser.add_argument(
+        "--producer-connections",
+        type=flags.whole(1, 65536),
+        default=PRODUCER_CONNECTIONS,
+        metavar="N",
+        help="--nats-config: connections the producers may open together, each with 64 "
+        f"subscriptions (default {PRODUCER_CONNECTIONS})",
+    )
     parser.set_defaults(run=run)
 
 
@@ -116,7 +125,13 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.nats_config:
         try:
-            print(render(config, args.config.name, stream_bytes=args.max_bytes), end="")
+            text = render(
+                config,
+                args.config.name,
+                stream_bytes=args.max_bytes,
+                producer_connections=args.producer_connections,
+            )
+            print(text, end="")
         except ValueError as exc:
             raise ConfigError(str(args.config), "tenants", str(exc)) from None
         return 0

@@ -12,7 +12,12 @@ import pytest
 import yaml
 from nats.aio.client import Client
 
-from agentdash.nats_accounts import WORKER_PAYLOAD, tenant_limits
+from agentdash.nats_accounts import (
+    PRODUCER_CONNECTIONS,
+    WORKER_PAYLOAD,
+    producer_limits,
+    tenant_limits,
+)
 from controller.core.config import parse_config
 from tests.support import eventually
 from tests.support.accounts import AccountsServer
@@ -82,3 +87,48 @@ async def test_a_worker_cannot_subscribe_without_end_or_send_a_big_message(
         assert "maximum payload" in str(worker.last_error)
     finally:
         await worker.close()
+
+
+async def test_a_producer_cannot_take_every_connection_or_subscribe_without_end(
+    accounts_server: AccountsServer, daemon: Daemon
+) -> None:
+    """The producers' account had no limit: its one password opened as many connections and
+    subscriptions as the server would take, as a worker's once could, until agentdash could
+    not connect again (nats-server's own ceiling, 64K connections, is the whole server's)."""
+    limit = producer_limits(PRODUCER_CONNECTIONS)
+    held: list[Client] = []
+    refused = None
+    try:
+        while len(held) <= limit.connections and refused is None:
+            try:
+                held.append(
+                    await nats.connect(
+                        accounts_server.url("producer"),
+                        allow_reconnect=False,
+                        max_reconnect_attempts=0,
+                    )
+                )
+            except nats.errors.Error as exc:
+                refused = str(exc)
+        assert refused is not None
+        assert "maximum account active connections" in refused
+        assert len(held) == limit.connections
+        for user in ("agentdash", "worker-globex"):
+            other = await nats.connect(accounts_server.url(user), allow_reconnect=False)
+            await other.close()
+        health = await daemon.health()
+        assert health is not None
+        assert (health["role"], health["status"]) == ("leader", 200)
+    finally:
+        for client in held:
+            with contextlib.suppress(nats.errors.Error):
+                await client.close()
+
+    producer = await nats.connect(accounts_server.url("producer"), allow_reconnect=False)
+    try:
+        for n in range(limit.subscriptions + 1):
+            await producer.subscribe(f"mine.{n}")
+        await eventually(lambda: producer.is_closed)
+        assert "maximum subscriptions exceeded" in str(producer.last_error)
+    finally:
+        await producer.close()
