@@ -166,7 +166,11 @@ async def make_lease(
 
 
 async def open_parts(
-    nc: Client, reports: Mapping[str, Client], config: Config, options: RuntimeOptions
+    nc: Client,
+    reports: Mapping[str, Client],
+    config: Config,
+    options: RuntimeOptions,
+    arrivals: Client | None = None,
 ) -> Opened:
     """Start the sources, the actuator, the lease and the handovers, in the order each
     needs the one before (the caller closes the connections if one fails)."""
@@ -175,7 +179,7 @@ async def open_parts(
     busy = NatsBusySource(nc, config, clock=time.time, bad=bad, connections=reports)
     await busy.start()
     actuator = await make_actuator(config, options, busy.ledger)
-    lag = JetStreamLagSource(nc, config, bad=bad)
+    lag = JetStreamLagSource(nc, config, bad=bad, arrivals=arrivals)
     await lag.start()
     store = OverrideStore(config, read_only=options.read_only)
     shared = SharedOverrides(nc, store, config, bad=bad)

@@ -70,6 +70,8 @@ class Runtime:
     reports: dict[str, Client] = field(default_factory=dict)
     """Per tenant, the connection its workers' usage and busy reports arrive on (start: why
     not `nc`, and why one a tenant)."""
+    arrivals: Client | None = None
+    """The connection the pools' task subjects are watched on (start: why not `nc`)."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
@@ -110,7 +112,7 @@ class Runtime:
         await self.loop.actuator.close()  # its watches and client (or the simulated pods)
         if isinstance(self.usage, PrometheusUsageSource):
             await self.usage.stop()
-        for client in (*self.reports.values(), self.nc):
+        for client in (*self.reports.values(), *_given(self.arrivals), self.nc):
             with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
                 await client.close()
 
@@ -123,7 +125,15 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         url, options.connect_timeout, config.nats, config.source, reconnected=reconnected
     )
     reports: dict[str, Client] = {}
+    arrivals: Client | None = None
     try:
+        # Producers publish tasks, and this process sees each one arrive (the wake from zero,
+        # the arrival rate). A producer can publish them faster than this process reads: on
+        # the lease's connection, the server cut it as a slow consumer and the lease was lost
+        # for as long as the flood lasted. Here it may cut only this one.
+        arrivals = await connect_nats(
+            url, options.connect_timeout, config.nats, config.source, name="NATS (tasks)"
+        )
         # Each tenant's reports come on a connection of their own. A tenant can publish them
         # faster than this process reads, and the server cuts a slow consumer: were they on
         # the lease's connection, a flooding worker would cost the lease; were they on one
@@ -135,9 +145,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
                 url, options.connect_timeout, config.nats, config.source,
                 name=f"NATS (reports {printable(tenant)})",
             )  # fmt: skip
-        opened = await open_parts(nc, reports, config, options)
+        opened = await open_parts(nc, reports, config, options, arrivals)
     except BaseException:
-        for client in (*reports.values(), nc):
+        for client in (*reports.values(), *_given(arrivals), nc):
             await client.close()
         raise
     bus = RecordingBus()
@@ -170,6 +180,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         told=told,
     )
     runtime.reports = reports
+    runtime.arrivals = arrivals
     if not options.read_only:
         publisher = runtime.publisher = HistoryPublisher(nc, opened.lease.holder)
         bus.record = lambda event: publisher.offer(event, loop.leading)
@@ -272,3 +283,7 @@ def emit(record: dict[str, Any]) -> None:
     `loggable`, as much of it comes from NATS and Kubernetes: whoever prints a field
     (`jq -r .message`) gets neither a control character nor a URL's password."""
     print(json.dumps(loggable_tree(record), default=str), flush=True)
+
+
+def _given(client: Client | None) -> tuple[Client, ...]:
+    return () if client is None else (client,)

@@ -50,6 +50,12 @@ from controller.sources.jetstream_api import (
 )
 from controller.sources.oldest_task import OldestTasks
 
+PENDING_ARRIVALS = 10_000
+"""Tasks seen arriving and not yet counted, at most, per pool: beyond, a flood of them is
+dropped as it arrives (nats.py's slow consumer), not queued. Only the arrival rate misses
+them: the lag is read from the consumer."""
+PENDING_ARRIVALS_BYTES = 64 * 1024**2
+"""What those tasks may hold together (nats.py's default): a task may be a megabyte."""
 UNKNOWN = -1
 """The subject's count of a pool read by itself on a wake-up: the next full read reads it
 again (one request) rather than trust a count it did not take."""
@@ -65,8 +71,13 @@ class JetStreamLagSource:
         timeout: float = 2.0,
         concurrency: int = 32,
         bad: BadMessages | None = None,
+        arrivals: Client | None = None,
     ) -> None:
         self._nc = nc
+        self._arrivals_nc = arrivals
+        """The connection the pools' task subjects are watched on (else `nc`): a producer
+        may publish tasks faster than this process reads them, and the server cuts a slow
+        consumer's connection; on the lease's, a flood of tasks cost the lease."""
         self._config = config
         self._clock = clock
         self._timeout = timeout
@@ -114,8 +125,16 @@ class JetStreamLagSource:
 
     async def start(self) -> None:
         self._started = self._clock()
+        watch = self._arrivals_nc or self._nc
         for subject in self._pool_of:
-            self._subscriptions.append(await self._nc.subscribe(subject, cb=self._on_task))
+            self._subscriptions.append(
+                await watch.subscribe(
+                    subject,
+                    cb=self._on_task,
+                    pending_msgs_limit=PENDING_ARRIVALS,
+                    pending_bytes_limit=PENDING_ARRIVALS_BYTES,
+                )
+            )
 
     async def stop(self) -> None:
         for sub in self._subscriptions:

@@ -164,3 +164,24 @@ async def test_a_flood_of_one_tenants_reports_loses_none_of_anothers(
     health = await daemon.health()
     assert health is not None
     assert (health["role"], health["status"]) == ("leader", 200)
+
+
+async def test_a_flood_of_tasks_does_not_cost_the_daemon_its_lease(
+    accounts_server: AccountsServer, admin: Client
+) -> None:
+    """The daemon sees each task arrive (the wake from zero, the arrival rate). Watched on the
+    lease's connection, a producer publishing tasks as fast as it could got that connection
+    cut as a slow consumer: the daemon lost the lease within seconds and was a candidate, 503,
+    for as long as the flood lasted. Every task stays queued all the same."""
+    daemon = Daemon(EXAMPLE, "--nats-url", accounts_server.url("agentdash"),
+                    "--lease-ttl", f"{LEASE_TTL_S:g}")  # fmt: skip
+    producer = await nats.connect(accounts_server.url("producer"))
+    try:
+        await daemon.wait_health(lambda h: h["role"] == "leader" and h["status"] == 200)
+        await flooded_and_still_leading(daemon, producer, "agent_tasks.acme-research", b"{}")
+        await producer.flush()
+        info = await admin.jetstream().consumer_info("AGENT_TASKS", "acme-research")
+        assert info.num_pending > 0
+    finally:
+        await producer.close()
+        daemon.stop()
