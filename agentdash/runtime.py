@@ -142,9 +142,12 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         # logged as a slow consumer).
         for tenant in report_tenants(config):
             reports[tenant] = await connect_nats(
-                url, options.connect_timeout, config.nats, config.source,
+                url,
+                options.connect_timeout,
+                config.nats,
+                config.source,
                 name=f"NATS (reports {printable(tenant)})",
-            )  # fmt: skip
+            )
         opened = await open_parts(nc, reports, config, options, arrivals)
     except BaseException:
         for client in (*reports.values(), *_given(arrivals), nc):
