@@ -25,7 +25,7 @@ from agentdash.errors import StartError
 from agentdash.socket_errors import is_refused, os_reason
 from controller.core.config import ConfigError
 from controller.core.connections import NatsConfig, NatsTLS
-from controller.core.printable import redacted
+from controller.core.printable import printable, redacted
 
 log = logging.getLogger("agentdash.nats")
 
@@ -106,18 +106,23 @@ async def connect_nats(
     *,
     reconnected: list[Callable[[], None]] | None = None,
     name: str = "NATS",
+    dropped: Callable[[str], None] | None = None,
 ) -> Client:
     """A client that reconnects for ever once connected. Unreachable: StartError (exit 1)
     with the last attempt's reason, at the first refused connection or after `timeout`.
     Refused (credentials, certificates): ConfigError naming the config field (exit 2), at
     once rather than after `timeout` of retries that cannot succeed. `reconnected`: called
     each time the client is connected again (what is in the list then). `name` starts its
-    log lines: a process with two connections says which one a problem is on."""
+    log lines: a process with two connections says which one a problem is on. `dropped`:
+    told, instead of the log, of each message a subscription had no room for (a flood)."""
     refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     first = FirstAttempts()
     repeats = Repeats(name=name)
 
     async def failed(exc: Exception) -> None:
+        if isinstance(exc, nats.errors.SlowConsumerError) and dropped is not None:
+            dropped(f"{name}: {printable(exc.subject)}")
+            return
         if not refused.done() and not nc.is_connected and _is_refusal(exc):
             refused.set_result(exc)
         if not connecting.done():  # a reconnection's problems are for the log alone

@@ -171,10 +171,12 @@ async def open_parts(
     config: Config,
     options: RuntimeOptions,
     arrivals: Client | None = None,
+    *,
+    bad: BadMessages,
 ) -> Opened:
     """Start the sources, the actuator, the lease and the handovers, in the order each
-    needs the one before (the caller closes the connections if one fails)."""
-    bad = BadMessages()  # what every source drops, counted in one place for /metrics
+    needs the one before (the caller closes the connections if one fails). `bad` counts
+    what every source drops."""
     # idle pods go first
     busy = NatsBusySource(nc, config, clock=time.time, bad=bad, connections=reports)
     await busy.start()

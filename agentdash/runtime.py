@@ -20,7 +20,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
-from agentdash.nats_client import connect_nats
+from agentdash.nats_connections import open_connections
 from agentdash.opening import RuntimeOptions, check_credentials, open_parts
 from controller.coordination.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.coordination.leader_decisions import (
@@ -40,7 +40,6 @@ from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
 from controller.sources.base import UsageSource
 from controller.sources.prometheus import PrometheusUsageSource
-from controller.sources.usage import report_tenants
 
 log = logging.getLogger("agentdash")
 
@@ -119,38 +118,14 @@ class Runtime:
 
 async def start(config: Config, options: RuntimeOptions) -> Runtime:
     check_credentials(options)
-    url = options.nats_url or config.nats.url
     reconnected: list[Callable[[], None]] = []
-    nc = await connect_nats(
-        url, options.connect_timeout, config.nats, config.source, reconnected=reconnected
-    )
-    reports: dict[str, Client] = {}
-    arrivals: Client | None = None
+    bad = BadMessages()  # what every source drops, counted in one place for /metrics
+    links = await open_connections(config, options, bad, reconnected)
+    nc = links.main
     try:
-        # Producers publish tasks, and this process sees each one arrive (the wake from zero,
-        # the arrival rate). A producer can publish them faster than this process reads: on
-        # the lease's connection, the server cut it as a slow consumer and the lease was lost
-        # for as long as the flood lasted. Here it may cut only this one.
-        arrivals = await connect_nats(
-            url, options.connect_timeout, config.nats, config.source, name="NATS (tasks)"
-        )
-        # Each tenant's reports come on a connection of their own. A tenant can publish them
-        # faster than this process reads, and the server cuts a slow consumer: were they on
-        # the lease's connection, a flooding worker would cost the lease; were they on one
-        # connection for all, it would cost every other tenant's reports, and their spend
-        # would look unspent. Here it may cut only its own (the reports lost meanwhile are
-        # logged as a slow consumer).
-        for tenant in report_tenants(config):
-            reports[tenant] = await connect_nats(
-                url,
-                options.connect_timeout,
-                config.nats,
-                config.source,
-                name=f"NATS (reports {printable(tenant)})",
-            )
-        opened = await open_parts(nc, reports, config, options, arrivals)
+        opened = await open_parts(nc, links.reports, config, options, links.arrivals, bad=bad)
     except BaseException:
-        for client in (*reports.values(), *_given(arrivals), nc):
+        for client in links.every():
             await client.close()
         raise
     bus = RecordingBus()
@@ -182,8 +157,8 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         busy=opened.busy.ledger,
         told=told,
     )
-    runtime.reports = reports
-    runtime.arrivals = arrivals
+    runtime.reports = links.reports
+    runtime.arrivals = links.arrivals
     if not options.read_only:
         publisher = runtime.publisher = HistoryPublisher(nc, opened.lease.holder)
         bus.record = lambda event: publisher.offer(event, loop.leading)

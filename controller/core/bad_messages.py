@@ -1,4 +1,5 @@
-"""Messages, KV values and answers agentdash dropped because they failed validation.
+"""Messages, KV values and answers agentdash dropped because they failed validation, and
+messages it dropped because more came than it reads (`flood`: agentdash.nats_connections).
 
 Anything that crosses a process boundary (a worker's usage or busy report, the leader's
 decisions, a KV override, a Prometheus answer, the time of a queue's oldest task) is validated
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 
 log = logging.getLogger("agentdash.bad_messages")
 
-SOURCES = ("usage", "busy", "decisions", "overrides", "prometheus", "events", "queue")
+SOURCES = ("usage", "busy", "decisions", "overrides", "prometheus", "events", "queue", "flood")
 """Counted from the start (at 0), so a dashboard can tell "none" from "not measured"."""
 LOG_EVERY_S = 60.0
 WHY_CHARS = 200
@@ -47,7 +48,8 @@ class BadMessages:
         more = self._unlogged.pop(source, 0)
         self._logged_at[source] = now
         also = f" ({more} more dropped since the last line)" if more else ""
-        log.warning("dropped a bad %s message: %s%s", source, _one_line(why), also)
+        what = "a message of a flood" if source == "flood" else f"a bad {source} message"
+        log.warning("dropped %s: %s%s", what, _one_line(why), also)
 
 
 def describe(exc: ValidationError) -> str:

@@ -73,6 +73,7 @@ async def test_a_flood_of_reports_does_not_cost_the_daemon_its_lease(
         await daemon.wait_health(lambda h: h["role"] == "leader" and h["status"] == 200)
         await flooded_and_still_leading(daemon, worker, subject, body)
         await reports_read_again(daemon, accounts_server)
+        await flood_counted(daemon)
     finally:
         daemon.stop()
 
@@ -89,6 +90,24 @@ async def flooded_and_still_leading(
     assert await flooding > 0
     assert lost_the_lease(daemon) == []
     assert set(samples) == {("leader", 200)}, samples
+
+
+async def flood_counted(daemon: Daemon) -> None:
+    """What the flood cost is counted in /metrics and said in the log in words, at most a
+    line a minute: no Python object's repr, not a line a message."""
+    metrics = await daemon.metrics()
+    dropped = next(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith('agentdash_bad_messages_total{source="flood"}')
+    )
+    assert dropped > 0
+    said = [str(line.get("message", "")) for line in daemon.read()]
+    floods = [line for line in said if line.startswith("dropped a message of a flood: ")]
+    assert floods, said[-20:]
+    assert len(floods) <= 2
+    assert "NATS (reports acme): agentdash." in floods[0]
+    assert not any("object at 0x" in line for line in said)
 
 
 async def reports_read_again(daemon: Daemon, accounts_server: AccountsServer) -> None:
