@@ -5,6 +5,7 @@ the other tenants are still served."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 
 import nats
 import nats.errors
@@ -30,54 +31,70 @@ ASKED = 1000
 """Connections the attacker tries to open: far more than acme's 16 pods need."""
 
 
-async def test_a_worker_cannot_take_every_connection(
-    accounts_server: AccountsServer, daemon: Daemon
-) -> None:
-    """With no limit, one tenant's password could open connections until the server had no
-    file handle left, and agentdash could not connect again."""
-    limit = tenant_limits(parse_config(yaml.safe_load(EXAMPLE.read_text())), "acme")
+@contextlib.asynccontextmanager
+async def connections_until_refused(url: str, most: int) -> AsyncIterator[tuple[int, str]]:
+    """Connect as `url`'s user until the server refuses (at most `most` times): how many it
+    took, and why it refused ("" if it did not). They are closed on leaving."""
     held: list[Client] = []
-    refused = None
+    refused = ""
     try:
-        while len(held) < ASKED and refused is None:
+        while len(held) < most and not refused:
             try:
                 held.append(
-                    await nats.connect(
-                        accounts_server.url("worker-acme"),
-                        allow_reconnect=False,
-                        max_reconnect_attempts=0,
-                    )
+                    await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
                 )
             except nats.errors.Error as exc:
                 refused = str(exc)
-        assert refused is not None
-        assert "maximum account active connections" in refused
-        assert len(held) == limit.connections
-        # Meanwhile agentdash and another tenant still connect, and the daemon leads.
-        for user in ("agentdash", "worker-globex"):
-            other = await nats.connect(accounts_server.url(user), allow_reconnect=False)
-            await other.close()
-        health = await daemon.health()
-        assert health is not None
-        assert (health["role"], health["status"]) == ("leader", 200)
+        yield len(held), refused
     finally:
         for client in held:
             with contextlib.suppress(nats.errors.Error):
                 await client.close()
 
 
+async def cut_off_past(url: str, subscriptions: int) -> str:
+    """Subscribe as `url`'s user once more than `subscriptions`: why the server cut it off."""
+    client = await nats.connect(url, allow_reconnect=False)
+    try:
+        for n in range(subscriptions + 1):
+            await client.subscribe(f"mine.{n}")
+        await eventually(lambda: client.is_closed)
+        return str(client.last_error)
+    finally:
+        await client.close()
+
+
+async def still_served(accounts_server: AccountsServer, daemon: Daemon) -> None:
+    """agentdash and another tenant still connect, and the daemon leads."""
+    for user in ("agentdash", "worker-globex"):
+        other = await nats.connect(accounts_server.url(user), allow_reconnect=False)
+        await other.close()
+    health = await daemon.health()
+    assert health is not None
+    assert (health["role"], health["status"]) == ("leader", 200)
+
+
+async def test_a_worker_cannot_take_every_connection(
+    accounts_server: AccountsServer, daemon: Daemon
+) -> None:
+    """With no limit, one tenant's password could open connections until the server had no
+    file handle left, and agentdash could not connect again."""
+    limit = tenant_limits(parse_config(yaml.safe_load(EXAMPLE.read_text())), "acme")
+    async with connections_until_refused(accounts_server.url("worker-acme"), ASKED) as (
+        taken,
+        refused,
+    ):
+        assert "maximum account active connections" in refused
+        assert taken == limit.connections
+        await still_served(accounts_server, daemon)
+
+
 async def test_a_worker_cannot_subscribe_without_end_or_send_a_big_message(
     accounts_server: AccountsServer,
 ) -> None:
     limit = tenant_limits(parse_config(yaml.safe_load(EXAMPLE.read_text())), "acme")
-    worker = await nats.connect(accounts_server.url("worker-acme"), allow_reconnect=False)
-    try:
-        for n in range(limit.subscriptions + 1):
-            await worker.subscribe(f"mine.{n}")
-        await eventually(lambda: worker.is_closed)
-        assert "maximum subscriptions exceeded" in str(worker.last_error)
-    finally:
-        await worker.close()
+    cut = await cut_off_past(accounts_server.url("worker-acme"), limit.subscriptions)
+    assert "maximum subscriptions exceeded" in cut
 
     worker = await nats.connect(accounts_server.url("worker-acme"), allow_reconnect=False)
     try:
@@ -96,39 +113,12 @@ async def test_a_producer_cannot_take_every_connection_or_subscribe_without_end(
     subscriptions as the server would take, as a worker's once could, until agentdash could
     not connect again (nats-server's own ceiling, 64K connections, is the whole server's)."""
     limit = producer_limits(PRODUCER_CONNECTIONS)
-    held: list[Client] = []
-    refused = None
-    try:
-        while len(held) <= limit.connections and refused is None:
-            try:
-                held.append(
-                    await nats.connect(
-                        accounts_server.url("producer"),
-                        allow_reconnect=False,
-                        max_reconnect_attempts=0,
-                    )
-                )
-            except nats.errors.Error as exc:
-                refused = str(exc)
-        assert refused is not None
+    async with connections_until_refused(
+        accounts_server.url("producer"), limit.connections + 1
+    ) as (taken, refused):
         assert "maximum account active connections" in refused
-        assert len(held) == limit.connections
-        for user in ("agentdash", "worker-globex"):
-            other = await nats.connect(accounts_server.url(user), allow_reconnect=False)
-            await other.close()
-        health = await daemon.health()
-        assert health is not None
-        assert (health["role"], health["status"]) == ("leader", 200)
-    finally:
-        for client in held:
-            with contextlib.suppress(nats.errors.Error):
-                await client.close()
+        assert taken == limit.connections
+        await still_served(accounts_server, daemon)
 
-    producer = await nats.connect(accounts_server.url("producer"), allow_reconnect=False)
-    try:
-        for n in range(limit.subscriptions + 1):
-            await producer.subscribe(f"mine.{n}")
-        await eventually(lambda: producer.is_closed)
-        assert "maximum subscriptions exceeded" in str(producer.last_error)
-    finally:
-        await producer.close()
+    cut = await cut_off_past(accounts_server.url("producer"), limit.subscriptions)
+    assert "maximum subscriptions exceeded" in cut
