@@ -50,6 +50,7 @@ from controller.simulate.tradeoff import (
     Objective,
     Outcome,
     Trial,
+    changed,
     choose,
     near_best,
     pareto,
@@ -149,7 +150,13 @@ def search(
     def fits(batches: int) -> bool:
         return time_budget is None or not done or clock() + batches * last - start <= time_budget
 
-    reserve = min(PRUNE_BATCHES * BATCH, trials // 3)
+    kept = min(PRUNE_BATCHES * BATCH, trials // 3)
+
+    def reserve() -> int:
+        """Trials kept for undoing the pick's changes at the end: none while it has none (the
+        current config picked so far), so that those trials and their time still search."""
+        return kept if done and changed(choose(done, objective).candidate) else 0
+
     global _search
     _search = (config, tuple(tuned), trace, horizon)
     try:
@@ -164,9 +171,9 @@ def search(
                 if progress is not None:
                     progress(len(done), trials, clock() - start)
 
-            while len(done) < trials - reserve and fits(1 + PRUNE_BATCHES):
-                replay_batch(draw.batch(done, min(BATCH, trials - reserve - len(done))))
-            stopped = len(done) < trials - reserve
+            while len(done) < trials - reserve() and fits(1 + PRUNE_BATCHES * bool(reserve())):
+                replay_batch(draw.batch(done, min(BATCH, trials - reserve() - len(done))))
+            stopped = len(done) < trials - reserve()
             while len(done) < trials and fits(1):
                 simpler = draw.simpler(done, min(BATCH, trials - len(done)))
                 if not simpler:

@@ -105,3 +105,25 @@ def test_by_tier_one_setting_covers_every_pool_of_the_tier() -> None:
     ]
     only_steady = Trace(trace.pools, [0.0], [1], [5.0], [1])
     assert groups(config, only_steady, "pool") == [Group("steady", ("steady",))]
+
+
+def test_a_pick_with_nothing_to_undo_searches_with_the_trials_kept_for_undoing() -> None:
+    """A third of the trials (and their time) is kept for undoing the pick's changes one by
+    one. Where the current config stays the pick, there is nothing to undo: the search goes
+    on with them, and no time budget is said to have run out."""
+    config = wasteful()
+    busy = workload(config, hours=4)
+    lone = Trace.build(busy.pools, [(busy.t[0], busy.pool[0], 1.0, 10)])
+    found = search(
+        config,
+        lone,
+        groups(config, lone, "pool"),
+        horizon=lone.duration + 600,
+        objective=Objective.parse("p95"),
+        trials=16,
+        workers=1,
+        time_budget=3600.0,
+    )
+    assert found.chosen.candidate == (None,)
+    assert len(found.trials) == 16
+    assert not found.stopped_early
