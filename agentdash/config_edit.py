@@ -141,11 +141,28 @@ def _replace(
     key, node = found
     if node.start_mark.index < key.end_mark.index:  # an alias of a node elsewhere
         raise ValueError(f"{field} is an alias")
+    if key.value != field:  # written with the HPA's names: kept in them
+        field, value = key.value, _hpa_names(value)
     edits.append((key.start_mark.index, _end(node), _render(field, value, indent)))
 
 
 ALIASES = {"scale_up": "scaleUp", "scale_down": "scaleDown"}
 """The HPA's names that agentdash.yaml also accepts (controller.core.behavior.Behavior)."""
+HPA_NAMES = {
+    **ALIASES,
+    "stabilization_seconds": "stabilizationWindowSeconds",
+    "select_policy": "selectPolicy",
+    "period_seconds": "periodSeconds",
+}
+"""The HPA's names for a behavior's fields, as a block written in them is rewritten."""
+
+
+def _hpa_names(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {HPA_NAMES.get(key, key): _hpa_names(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_hpa_names(inner) for inner in value]
+    return value
 
 
 def _find(keys: Mapping[str, tuple[Node, Node]], field: str) -> tuple[Node, Node] | None:

@@ -123,11 +123,20 @@ def test_one_rule_of_a_behavior_is_rewritten_alone() -> None:
     assert "    behavior:\n      scale_down:\n" in after.split("  bare:")[1]
 
 
-def test_the_hpas_own_names_are_replaced_not_doubled() -> None:
-    camel = FLEET.replace("      scale_down: {", "      scaleDown: {")
+def test_a_block_in_the_hpas_own_names_is_rewritten_in_them_not_doubled() -> None:
+    camel = FLEET.replace(
+        "      scale_down: {stabilization_seconds: 3600, max_pods: 5, period_seconds: 120}",
+        "      scaleDown: {stabilizationWindowSeconds: 3600, policies: [{type: Pods, value: 5,"
+        " periodSeconds: 120}]}",
+    )
     after, kept = edit({"block": {"behavior.scale_down": BEHAVIOR["scale_down"]}}, camel)
     assert kept
-    assert "scaleDown" not in after
+    block = after.split("  flow:")[0]
+    assert block.count("scaleDown:") == 1
+    assert "scale_down" not in block
+    assert "stabilizationWindowSeconds: 120" in block
+    assert "periodSeconds: 30" in block
+    assert "selectPolicy: Max" in block
 
 
 def test_pools_sharing_a_behavior_by_an_alias_are_each_given_their_own() -> None:
