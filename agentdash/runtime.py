@@ -20,7 +20,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
-from agentdash.nats_connections import open_connections
+from agentdash.nats_connections import Connections, open_connections
 from agentdash.opening import RuntimeOptions, check_credentials, open_parts
 from controller.coordination.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.coordination.leader_decisions import (
@@ -66,11 +66,8 @@ class Runtime:
     """Which pods the workers report busy (a scale-down takes idle ones first)."""
     told: DecisionsEncoder | None = None
     """What this process, as leader, last told followers of its decisions."""
-    reports: dict[str, Client] = field(default_factory=dict)
-    """Per tenant, the connection its workers' usage and busy reports arrive on (start: why
-    not `nc`, and why one a tenant)."""
-    arrivals: Client | None = None
-    """The connection the pools' task subjects are watched on (start: why not `nc`)."""
+    connections: Connections | None = None
+    """Every NATS connection, `nc` among them (agentdash.nats_connections: why several)."""
     ticks: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _events: asyncio.Queue[Event] | None = None
@@ -111,7 +108,7 @@ class Runtime:
         await self.loop.actuator.close()  # its watches and client (or the simulated pods)
         if isinstance(self.usage, PrometheusUsageSource):
             await self.usage.stop()
-        for client in (*self.reports.values(), *_given(self.arrivals), self.nc):
+        for client in self.connections.every() if self.connections else [self.nc]:
             with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
                 await client.close()
 
@@ -157,8 +154,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         busy=opened.busy.ledger,
         told=told,
     )
-    runtime.reports = links.reports
-    runtime.arrivals = links.arrivals
+    runtime.connections = links
     if not options.read_only:
         publisher = runtime.publisher = HistoryPublisher(nc, opened.lease.holder)
         bus.record = lambda event: publisher.offer(event, loop.leading)
@@ -261,7 +257,3 @@ def emit(record: dict[str, Any]) -> None:
     `loggable`, as much of it comes from NATS and Kubernetes: whoever prints a field
     (`jq -r .message`) gets neither a control character nor a URL's password."""
     print(json.dumps(loggable_tree(record), default=str), flush=True)
-
-
-def _given(client: Client | None) -> tuple[Client, ...]:
-    return () if client is None else (client,)
