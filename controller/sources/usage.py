@@ -39,6 +39,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from controller.core import names
 from controller.core.accounting import MAX_WORK_S, BudgetClock, TokensATask, task_time
+from controller.core.allowance import Allowance
 from controller.core.bad_messages import BadMessages, describe
 from controller.core.busy import BusyPods
 from controller.core.config import Config
@@ -239,20 +240,19 @@ class HeldAudits:
     def __init__(self, at_once: int = HELD_AUDITS_AT_ONCE, every: float = HELD_AUDIT_EVERY_S):
         self._at_once = at_once
         self._every = every
-        self._room: dict[str, tuple[float, float]] = {}
-        """Per tenant: how many records it may still have audited, and since when."""
+        self._room: dict[str, Allowance] = {}
+        """Per tenant: the records it may still have audited."""
         self._unaudited: dict[str, int] = {}
 
     def admit(self, tenant: str, now: float) -> int | None:
         """None if this held report of `tenant` is not to be audited (it is counted); else
         how many held before it were not."""
-        room, since = self._room.get(tenant, (float(self._at_once), now))
-        room = min(float(self._at_once), room + (now - since) / self._every)
-        if room < 1:
-            self._room[tenant] = (room, now)
+        room = self._room.get(tenant)
+        if room is None:
+            room = self._room[tenant] = Allowance(self._at_once, self._every)
+        if not room.take(now):
             self._unaudited[tenant] = self._unaudited.get(tenant, 0) + 1
             return None
-        self._room[tenant] = (room - 1, now)
         return self._unaudited.pop(tenant, 0)
 
 
