@@ -13,8 +13,9 @@ flood costs only what it floods:
   unspent.
 
 Messages beyond what a subscription keeps waiting are dropped by the client (the reports' and
-arrivals' limits): each is counted (`agentdash_bad_messages_total{source="flood"}`) and said
-in the log at most once a minute.
+arrivals' limits), and a tenant's reports beyond its rate are dropped unread
+(controller.sources.report_intake): each is counted
+(`agentdash_bad_messages_total{source="flood"}`) and said in the log at most once a minute.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from agentdash.opening import RuntimeOptions
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from controller.core.printable import printable
-from controller.sources.usage import report_tenants
+from controller.sources.report_intake import report_tenants
 
 
 @dataclass(frozen=True, slots=True)

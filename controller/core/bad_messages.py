@@ -37,19 +37,26 @@ class BadMessages:
         self._unlogged: dict[str, int] = {}
         """Per source, drops since its last log line."""
 
-    def drop(self, source: str, why: str) -> None:
-        """Count one bad message from `source`; log it unless this source logged lately."""
-        self.counts[source] = self.counts.get(source, 0) + 1
+    def drop(self, source: str, why: str, count: int = 1) -> None:
+        """Count `count` bad messages from `source`, dropped for one reason; log it unless
+        this source logged lately."""
+        self.counts[source] = self.counts.get(source, 0) + count
         now = self._clock()
         last = self._logged_at.get(source)
         if last is not None and now - last < self._every:
-            self._unlogged[source] = self._unlogged.get(source, 0) + 1
+            self._unlogged[source] = self._unlogged.get(source, 0) + count
             return
         more = self._unlogged.pop(source, 0)
         self._logged_at[source] = now
         also = f" ({more} more dropped since the last line)" if more else ""
-        what = "a message of a flood" if source == "flood" else f"a bad {source} message"
-        log.warning("dropped %s: %s%s", what, _one_line(why), also)
+        log.warning("dropped %s: %s%s", _what(source, count), _one_line(why), also)
+
+
+def _what(source: str, count: int) -> str:
+    some = "a" if count == 1 else str(count)
+    if source == "flood":
+        return f"{some} message{'s' if count > 1 else ''} of a flood"
+    return f"{some} bad {source} message{'s' if count > 1 else ''}"
 
 
 def describe(exc: ValidationError) -> str:

@@ -14,8 +14,8 @@ tenant and pool of the config (the pool being that tenant's), and come on its te
 (a tenant's workers cannot speak for another tenant's pods).
 Anything else is dropped and counted (controller.core.bad_messages); no state is kept for names the
 config does not have. Each tenant's reports are a subscription of their own, on its subject
-alone, with at most PENDING_REPORTS waiting to be read: beyond, a flood is dropped as it
-arrives, and only the flooding tenant's reports are lost. The runtime gives each tenant's
+alone, read at a bounded rate (controller.sources.report_intake): a flood costs the loop a
+bounded share, and only the flooding tenant's reports are lost. The runtime gives each tenant's
 subscriptions a NATS connection of their own (`connections`), so that the server, cutting a
 flood's connection as a slow consumer, cuts no other tenant's and never the lease's.
 
@@ -30,7 +30,6 @@ own workers can publish on `agentdash.usage.<tenant>` (deploy/nats-accounts.conf
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -47,6 +46,11 @@ from controller.core.events import ActionEvent
 from controller.core.model import Usage
 from controller.core.printable import printable
 from controller.core.tokens_today import TokensToday
+from controller.sources.report_intake import (
+    MAX_REPORT_BYTES,
+    PacedReports,
+    subscribe_reports,
+)
 
 if TYPE_CHECKING:  # the ledger, used by the simulator too, needs no NATS client
     from nats.aio.client import Client
@@ -57,15 +61,10 @@ BUSY_SUBJECT = "agentdash.busy"
 MAX_TOKENS = 10**9
 """Tokens one task may report: a billion is thousands of full-context LLM calls. (A forged
 1e18 once spent a tenant's whole budget and scaled its pools to zero.)"""
-MAX_REPORT_BYTES = 4096
 NAME_CHARS = 253
 """The longest name a report may carry (a Kubernetes object name's limit)."""
 MAX_BUSY = 10_000
 """Tasks one pod may say it has in hand."""
-PENDING_REPORTS = 10_000
-"""Reports received and not yet read, at most, per subscription. A worker can publish faster
-than they are read; beyond this they are dropped as they arrive (nats.py's slow consumer),
-not queued: a flood must not grow the process without end."""
 
 
 class WorkerReport(BaseModel):
@@ -265,36 +264,6 @@ def report_limits(config: Config) -> dict[str, int]:
     }
 
 
-def report_tenants(config: Config) -> list[str]:
-    """The tenants whose workers report: those with a pool."""
-    return sorted({pool.tenant for pool in config.pools.values()})
-
-
-async def subscribe_reports(
-    nc: Client,
-    prefix: str,
-    read: Callable[[Msg], Awaitable[None]],
-    config: Config,
-    connections: Mapping[str, Client] | None = None,
-) -> list[Any]:
-    """Each tenant's reports under `prefix`, one subscription a tenant (on its connection in
-    `connections`, else on `nc`), each with at most PENDING_REPORTS waiting. One subscription
-    for all once let a tenant's flood fill it: another tenant's reports were lost with it,
-    and its spend looked unspent."""
-    subscriptions = []
-    for tenant in report_tenants(config):
-        client = (connections or {}).get(tenant, nc)
-        subscriptions.append(
-            await client.subscribe(
-                f"{prefix}.{tenant}",
-                cb=read,
-                pending_msgs_limit=PENDING_REPORTS,
-                pending_bytes_limit=PENDING_REPORTS * MAX_REPORT_BYTES,
-            )
-        )
-    return subscriptions
-
-
 class NatsUsageSource:
     def __init__(
         self,
@@ -312,7 +281,7 @@ class NatsUsageSource:
         self._config = config
         self._clock = clock
         self.ledger = TokenLedger(config)
-        self._subs: list[Any] = []
+        self._subs: list[PacedReports] = []
         self.bad = bad or BadMessages()
         self._limits = report_limits(config)
         self.on_held = on_held
@@ -321,7 +290,7 @@ class NatsUsageSource:
 
     async def start(self) -> None:
         self._subs = await subscribe_reports(
-            self._nc, USAGE_SUBJECT, self._on_report, self._config, self._connections
+            self._nc, USAGE_SUBJECT, self._on_report, self._config, self.bad, self._connections
         )
 
     async def _on_report(self, msg: Msg) -> None:
@@ -336,9 +305,6 @@ class NatsUsageSource:
                 await self.on_held(replace(held, unaudited=unaudited))
         else:
             self.ledger.add(report, self._clock())
-        # nats.py hands queued messages over without yielding: without this, a burst of
-        # reports (a flood, say) holds the event loop, and the tick, until it is all read.
-        await asyncio.sleep(0)
 
     def usage(self, now: float) -> Usage:
         return self.ledger.usage(now)
@@ -368,7 +334,7 @@ class NatsBusySource:
 
     async def start(self) -> None:
         await subscribe_reports(
-            self._nc, BUSY_SUBJECT, self._on_report, self._config, self._connections
+            self._nc, BUSY_SUBJECT, self._on_report, self._config, self.bad, self._connections
         )
 
     async def _on_report(self, msg: Msg) -> None:
@@ -377,4 +343,3 @@ class NatsBusySource:
             self.bad.drop("busy", report)
         else:
             self.ledger.report(report.pool, report.pod, report.busy, self._clock())
-        await asyncio.sleep(0)  # as NatsUsageSource: a flood must not hold the event loop
