@@ -50,6 +50,7 @@ from real_traces import (
     sessions_workload,
     tight_workload,
 )
+from suite_summary import summarize
 from workload_makings import HOUR, Draft
 
 from controller.core.config import ConfigError
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     names: list[str] = args.only or list(HOLDOUT)
     start = time.perf_counter()
     wins: dict[int, int] = {}
+    rows = []
     for seed in args.seeds:
         wins[seed] = 0
         for name in names:
@@ -184,10 +186,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(exc, file=sys.stderr)
                 return 2
             wins[seed] += row["verdict"] == "WIN"
+            rows.append(row)
             print(suite.table(row) + "\n", flush=True)
     for seed in args.seeds if len(args.seeds) > 1 else ():
         print(f"seed {seed}: agentdash wins {wins[seed]} of {len(names)}")
-    print(f"agentdash wins {sum(wins.values())} of {len(names) * len(args.seeds)}")
+    print("\n".join(summarize(rows, real=HOLDOUT).lines()))
     print(f"wall time: {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -56,6 +56,7 @@ from unittest.mock import patch
 
 import policy_suite as suite
 from real_traces import Request, each_request, sessions
+from suite_summary import summarize
 from workload_makings import THREE, Draft, fleet, pools
 
 from controller.core.config import ConfigError
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     source["data"] = args.data
     names = args.only.split(",") if args.only else list(HOLDOUT)
     seeds = [int(s) for s in args.seeds.split(",") if s]
-    start, wins = time.perf_counter(), 0
+    start, rows = time.perf_counter(), []
     for seed in seeds:
         for name in names:
             try:
@@ -300,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             except ConfigError as exc:
                 print(exc, file=sys.stderr)
                 return 2
-            wins += row["verdict"] == "WIN"
+            rows.append(row)
             print(json.dumps(row) if args.json else suite.table(row) + "\n", flush=True)
-    print(f"agentdash wins {wins} of {len(names) * len(seeds)}")
+    print("\n".join(summarize(rows, real=HOLDOUT).lines()))
     print(f"wall time: {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -21,6 +21,7 @@ from typing import Any
 from unittest.mock import patch
 
 import policy_suite as suite
+from suite_summary import summarize
 from workload_makings import HOUR, THREE, Draft, burst, busy_rate, fleet, poisson, pools, tasks
 
 TIER_NAMES = ("enterprise", "growth", "starter")
@@ -214,15 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     names: list[str] = args.only or list(HOLDOUT)
     start = time.perf_counter()
     wins: dict[int, int] = {}
+    rows = []
     for seed in args.seeds:
         wins[seed] = 0
         for name in names:
             row = run_shape(name, seed)
             wins[seed] += row["verdict"] == "WIN"
+            rows.append(row)
             print(suite.table(row) + "\n", flush=True)
     for seed in args.seeds if len(args.seeds) > 1 else ():
         print(f"seed {seed}: agentdash wins {wins[seed]} of {len(names)}")
-    print(f"agentdash wins {sum(wins.values())} of {len(names) * len(args.seeds)}")
+    print("\n".join(summarize(rows, real=()).lines()))
     print(f"wall time: {time.perf_counter() - start:.1f} s")
     return 0
 

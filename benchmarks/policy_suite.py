@@ -25,6 +25,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from controller.accel import use_compiled
@@ -33,6 +34,7 @@ COMPILED = use_compiled()  # before the hot modules are imported (make accel bui
 
 from pydantic import ValidationError
 from real_traces import REAL
+from suite_summary import summarize
 from workload_makings import HOUR, THREE, Draft, burst, busy_rate, fleet, poisson, pools, tasks
 
 from controller.core.behavior import Behavior
@@ -385,13 +387,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
     wall = time.perf_counter() - start
     wins = {seed: sum(row["verdict"] == "WIN" for row in rows) for seed, rows in runs.items()}
+    overall = summarize((row for rows in runs.values() for row in rows), REAL)
     if args.json:
         seeded = {str(s): {"wins": wins[s], "of": len(names), "workloads": runs[s]} for s in seeds}
-        print(json.dumps({"overrides": overrides, "seeds": seeded, "wall_s": round(wall, 1)}))
+        print(json.dumps({"overrides": overrides, "seeds": seeded, "summary": asdict(overall),
+                          "wall_s": round(wall, 1)}))  # fmt: skip
         return 0
-    for seed in seeds:
-        prefix = "" if len(seeds) == 1 else f"seed {seed}: "
-        print(f"{prefix}agentdash wins {wins[seed]} of {len(names)}")
+    if len(seeds) > 1:
+        for seed in seeds:
+            print(f"seed {seed}: agentdash wins {wins[seed]} of {len(names)}")
+    print("\n".join(overall.lines()))
     hot = "compiled (make accel)" if COMPILED else "plain Python"
     print(f"wall time: {wall:.1f} s, {len(seeds) * len(names)} workloads x 3 policies "
           f"side by side, the hot path {hot}")  # fmt: skip
