@@ -12,7 +12,8 @@ seen. The mark is far below PENDING_REPORTS: while a queue fills, the server pil
 times more for the connection, and all of it is parsed after the unsubscription.
 Both kinds of drop count as a flood (`agentdash_bad_messages_total{source="flood"}`, said at
 most once a minute). A tenant within its rate loses nothing: a burst waits and is read at
-the rate.
+the rate. Waiting reports are measured by count and by bytes: oversized ones fill a
+subscription's bytes first.
 """
 
 from __future__ import annotations
@@ -93,6 +94,11 @@ class PacedReports:
         self.rate = rate
         self._allowance = Allowance(at_once=rate, every=1 / rate)
         self._flooded_at = min(PENDING_REPORTS - 1, int(rate * BACKLOG_S))
+        self._flooded_bytes = self._flooded_at * MAX_REPORT_BYTES
+        """As many bytes as the most reports a burst may have waiting, each of the largest
+        size: reports larger than that (up to the account's max_payload) fill the
+        subscription's bytes before its count, and were dropped by the client one by one,
+        read at full speed for as long as the flood lasted, never paused."""
         self._bad = bad
         self._clock = clock
         self._paused = False
@@ -115,7 +121,10 @@ class PacedReports:
         if self._paused:  # the subscription is on its way out: counted with it
             self._skipped += 1
             return
-        if self._sub.pending_msgs >= self._flooded_at:
+        if (
+            self._sub.pending_msgs >= self._flooded_at
+            or self._sub.pending_bytes >= self._flooded_bytes
+        ):
             self._paused, self._skipped = True, 1
             self._pausing = asyncio.create_task(self._pause(self._sub))
             return

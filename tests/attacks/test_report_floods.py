@@ -251,3 +251,25 @@ async def test_floods_from_two_tenants_at_once_cost_neither_the_lease_nor_a_thir
     await eventually(all_counted, timeout=30)
     assert lost_the_lease(daemon) == []
     assert set(samples) == {("leader", 200)}, samples
+
+
+async def test_a_flood_of_oversized_reports_is_not_listened_to_either(
+    daemon: Daemon, worker: Client
+) -> None:
+    """Reports of 20 kB (the account lets a tenant publish up to 64 kB) filled the bytes a
+    subscription keeps waiting before its count reached the flood mark: the subject was never
+    unsubscribed, and every message of the flood was read and dropped by the client, at about
+    ten times the CPU of a flood of small reports. Their bytes are a flood mark too."""
+    pad = "x" * 20_000
+    body = json.dumps({"tenant": "acme", "pool": "acme-research", "tokens": 1, "work_s": 1.0,
+                       "pad": pad}).encode()  # fmt: skip
+    flooding = asyncio.create_task(flood(worker, "agentdash.usage.acme", body, 10.0))
+
+    def not_listened_to() -> bool:
+        said = [str(line.get("message", "")) for line in daemon.read()]
+        return any("agentdash.usage.acme" in s and "not listened to" in s for s in said)
+
+    try:
+        await eventually(not_listened_to, timeout=20, every=0.05)
+    finally:
+        assert await flooding > 0
