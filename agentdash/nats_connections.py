@@ -57,9 +57,15 @@ async def open_connections(
     def dropped(said: str) -> None:
         bad.drop("flood", f"{said}: more come than this process reads")
 
-    def connect(name: str) -> Awaitable[Client]:
+    def connect(name: str, headers: bool = True) -> Awaitable[Client]:
         return connect_nats(
-            url, options.connect_timeout, config.nats, config.source, name=name, dropped=dropped
+            url,
+            options.connect_timeout,
+            config.nats,
+            config.source,
+            name=name,
+            dropped=dropped,
+            headers=headers,
         )
 
     main = await connect_nats(
@@ -76,7 +82,9 @@ async def open_connections(
         made.append(arrivals)
         reports: dict[str, Client] = {}
         for tenant in report_tenants(config):
-            reports[tenant] = await connect(f"NATS (reports {printable(tenant)})")
+            # Reports carry no headers: what a tenant sends with them is stripped by the
+            # server rather than parsed and held here (nats_client.HeaderlessClient).
+            reports[tenant] = await connect(f"NATS (reports {printable(tenant)})", headers=False)
             made.append(reports[tenant])
     except BaseException:
         for client in made:

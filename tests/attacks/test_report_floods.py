@@ -273,3 +273,35 @@ async def test_a_flood_of_oversized_reports_is_not_listened_to_either(
         await eventually(not_listened_to, timeout=20, every=0.05)
     finally:
         assert await flooding > 0
+
+
+def peak_memory_mb(daemon: Daemon) -> float:
+    """The daemon's largest resident size so far (VmHWM)."""
+    with open(f"/proc/{daemon.process.pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+async def test_a_flood_of_reports_with_large_headers_does_not_grow_the_daemon(
+    daemon: Daemon, worker: Client
+) -> None:
+    """Each report with 60 kB of headers (the account lets a tenant publish 64 kB): the
+    headers were parsed and kept with each report waiting, outside the bytes a subscription
+    counts, and the daemon grew by 175 MB before acme was seen flooding, next to the
+    Deployment's 256 Mi limit (a tenant of 2,000 reports a second: four times that). The
+    reports' connections take no headers, so the server strips them."""
+    before = peak_memory_mb(daemon)
+    headers = {f"h{n}": "x" * 1000 for n in range(60)}
+    body = usage("acme", "acme-research", 1)
+    for _ in range(100):
+        for _ in range(100):
+            await worker.publish("agentdash.usage.acme", body, headers=headers)
+        await asyncio.sleep(0)  # the worker's own loop reads and writes meanwhile
+    await worker.flush(timeout=60)
+
+    def not_listened_to() -> bool:
+        said = [str(line.get("message", "")) for line in daemon.read()]
+        return any("agentdash.usage.acme" in s and "not listened to" in s for s in said)
+
+    await eventually(not_listened_to, timeout=20, every=0.05)
+    assert peak_memory_mb(daemon) - before < 50
