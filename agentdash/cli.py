@@ -304,6 +304,11 @@ def _fleet(args: argparse.Namespace) -> int:
     from agentdash.opening import RuntimeOptions
     from agentdash.secret_files import warn_open_secret_files
 
+    if args.controller_only and args.read_only:
+        # a read-only process never takes the lease: the daemon would run and never scale
+        said = "--controller-only and --read-only: a read-only daemon never leads, so never scales"
+        print(f"agentdash: {said} (--dry-run decides and never patches)", file=sys.stderr)
+        return EXIT_USAGE
     config = load_config(args.config)
     if args.lead and args.read_only:
         print(

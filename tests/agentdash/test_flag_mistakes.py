@@ -155,6 +155,8 @@ CASES = [
          "simulate --generate SHAPE", "--policy would be ignored"),
     flag("demo --headless with --read-only", "demo --headless --read-only", "demo --headless",
          "--read-only would be ignored"),
+    flag("--controller-only with --read-only", "--controller-only --config CONFIG --read-only",
+         "--controller-only and --read-only", "a read-only daemon never leads, so never scales"),
     flag("simulate --hours without --generate", "simulate --hours 2", "simulate --hours",
          "needs --generate SHAPE"),
     flag("simulate --seed without --generate", "simulate --trace TRACE --config CONFIG --seed 3",
