@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -121,6 +122,10 @@ def readable_file(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"expected a file that can be read, got {text!r} ({reason})"
         ) from None
+    if not os.path.isfile(text):  # /dev/null, a pipe: it is read twice, checked then loaded
+        raise argparse.ArgumentTypeError(
+            f"expected a file that can be read, got {text!r} (not a regular file)"
+        )
     return text
 
 

@@ -119,6 +119,8 @@ CASES = [
          "argument --kubeconfig", "got '/no/kubeconfig' (No such file or directory)"),
     flag("--kubeconfig a folder", "--controller-only --config CONFIG --kubeconfig /",
          "argument --kubeconfig", "got '/' (Is a directory)"),
+    flag("--kubeconfig /dev/null", "--controller-only --config CONFIG --kubeconfig /dev/null",
+         "argument --kubeconfig", "got '/dev/null' (not a regular file)"),
     flag("--context empty", "--controller-only --config CONFIG --context=", "argument --context",
          "expected a name"),
     flag("simulate --drain -1", "simulate --drain -1", "argument --drain",
