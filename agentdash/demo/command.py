@@ -27,6 +27,7 @@ from agentdash import flags
 from agentdash.output_files import check_writable, open_for_writing
 from controller.core.events import ScaleEvent
 from controller.core.printable import loggable
+from controller.core.wording import plural
 
 if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, not to parse
     from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary
@@ -198,7 +199,8 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
     fleet = DemoFleet(options, on_scale=write, log=note)
     try:
         if await _unless_stopped(fleet.start(), stop):
-            _say(out, f"agentdash demo: {len(options.config.pools)} pools on {_where(fleet)}")
+            pools = plural(len(options.config.pools), "pool")
+            _say(out, f"agentdash demo: {pools} on {_where(fleet)}")
             if fleet.kept is not None:
                 note(f"overrides {fleet.kept}")
             await _run(fleet, stop, note)

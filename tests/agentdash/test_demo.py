@@ -119,6 +119,28 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
 
 
+ONE_POOL = """\
+tiers: {gold: {priority: 10}}
+tenants: {acme: {tier: gold}}
+pools:
+  solo: {tenant: acme, deployment: {namespace: a, name: solo}, queue: {stream: S, consumer: solo}}
+"""
+
+
+def test_a_fleet_of_one_pool_is_counted_as_one_pool(tmp_path: Path) -> None:
+    one = tmp_path / "agentdash.yaml"
+    one.write_text(ONE_POOL)
+    result = subprocess.run(
+        [AGENTDASH, "demo", "--headless", "--config", str(one), "--duration", "1",
+         "--cold-start", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("agentdash demo: 1 pool on embedded nats-server "), (
+        result.stdout
+    )
+
+
 def test_a_pause_saved_by_an_earlier_run_holds_in_the_next(tmp_path: Path) -> None:
     overrides = tmp_path / "overrides.json"
     # a name the config does not have is dropped, and said to be
