@@ -121,15 +121,22 @@ class PlanInput:
 def parse_observations(data: Any, config: Config, source: str = "<observations>") -> PlanInput:
     if not isinstance(data, dict):
         raise ConfigError(source, "", "expected a JSON object at the top level")
+    # Names first: a pool the config does not have is the mistake to name, not the fields
+    # its reading lacks.
+    for section, known in (
+        ("pools", config.pools),
+        ("pins", config.pools),
+        ("tenants", config.tenants),
+        ("history", config.pools),
+    ):
+        given = data.get(section)
+        if isinstance(given, dict):
+            _check_names(source, section, given, known)
     try:
         raw = _File.model_validate(data)
     except ValidationError as exc:
         path, message = first_error(exc, model=_File)
         raise ConfigError(source, path, message) from None
-    _check_names(source, "pools", raw.pools, config.pools)
-    _check_names(source, "pins", raw.pins, config.pools)
-    _check_names(source, "tenants", raw.tenants, config.tenants)
-    _check_names(source, "history", raw.history or {}, config.pools)
     for name, past in (raw.history or {}).items():
         later = past.after(raw.now)
         if later is not None:

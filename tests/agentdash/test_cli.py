@@ -98,6 +98,10 @@ def test_plan_leaves_an_unobserved_pool_alone(tmp_path: Path) -> None:
         ("{not json", ": line 1 column 2: expected valid JSON: "),
         ('{"pools": {"nope": {"pending": 1, "replicas": 0}}}',
          ": pools.nope: expected a name from the config"),
+        # An unknown pool is named as such, not by the fields its reading lacks.
+        ('{"pools": {"nope": {"pending": 5}}}', ": pools.nope: expected a name from the config"),
+        ('{"pools": {}, "pins": {"nope": {"replicas": "x"}}}',
+         ": pins.nope: expected a name from the config"),
         ('{"pools": {"acme-research": {"pending": -1, "replicas": 0}}}',
          ": pools.acme-research.pending: expected a number >= 0, got -1"),
         ('{"pools": {}, "paused_tenants": ["umbrella"]}',
