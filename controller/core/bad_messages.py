@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from controller.core.wording import plural
+
 log = logging.getLogger("agentdash.bad_messages")
 
 SOURCES = ("usage", "busy", "decisions", "overrides", "prometheus", "events", "queue", "flood")
@@ -53,10 +55,11 @@ class BadMessages:
 
 
 def _what(source: str, count: int) -> str:
-    some = "a" if count == 1 else str(count)
+    if count == 1:
+        return "a message of a flood" if source == "flood" else f"a bad {source} message"
     if source == "flood":
-        return f"{some} message{'s' if count > 1 else ''} of a flood"
-    return f"{some} bad {source} message{'s' if count > 1 else ''}"
+        return f"{plural(count, 'message')} of a flood"
+    return plural(count, f"bad {source} message")
 
 
 def describe(exc: ValidationError) -> str:

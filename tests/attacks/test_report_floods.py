@@ -105,7 +105,7 @@ async def flood_counted(daemon: Daemon, subject: str) -> None:
     assert dropped > 0
     said = [str(line.get("message", "")) for line in daemon.read()]
     floods = [
-        line for line in said if re.match(r"dropped (a message|\d+ messages) of a flood: ", line)
+        line for line in said if re.match(r"dropped (a message|[\d,]+ messages) of a flood: ", line)
     ]
     assert floods, said[-20:]
     assert len(floods) <= 2
