@@ -33,7 +33,7 @@ from agentdash.tui.feed import Feed
 from agentdash.tui.fleet import FleetScreen
 from agentdash.tui.leaving import ExitWatchdog, StopOnce
 from agentdash.tui.live import LiveScreen, hide_operator_keys
-from agentdash.tui.modals import HelpScreen, Section, bindings_of
+from agentdash.tui.modals import HelpScreen, Section, bindings_of, quit_said_once
 from agentdash.tui.pods import PodsScreen
 from agentdash.tui.table import KeyedTable
 from agentdash.tui.tenants import TenantsScreen
@@ -290,7 +290,10 @@ class AgentDashApp(App[None]):
         ours = [b for _, b in self._bindings]
         acts = [b for b in ours if b.action.startswith("operator(")]
         sections: list[Section] = [
-            ("Anywhere", [b for b in ours if b not in acts] + bindings_of(LiveScreen)),
+            (
+                "Anywhere",
+                quit_said_once([b for b in ours if b not in acts] + bindings_of(LiveScreen)),
+            ),
             ("Operator actions (each asks first; refused with --read-only)", acts),
         ]
         screens = [

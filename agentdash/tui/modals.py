@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar, TypeVar
 
 from rich.console import Group, RenderableType
@@ -18,6 +19,9 @@ from textual.widgets import Button, Input, Label, Static
 QUIT = Binding("ctrl+c", "app.quit", "Quit", show=False)
 """Ctrl-C quits over a dialog too: a modal screen hides the app's own keys. (In a text field it
 copies, as Textual has it: the field's ctrl+c comes first.)"""
+
+QUIT_HELP = "Quit (^c copies selected text instead, in a text field too)"
+QUIT_KEYS = ("q", "ctrl+c", "ctrl+q")
 
 
 class ConfirmationModal(ModalScreen[bool]):
@@ -198,6 +202,17 @@ def bindings_of(cls: type, *, only_ours: bool = False) -> list[Binding]:
         for binding in Binding.make_bindings(klass.__dict__.get("BINDINGS", [])):
             found[binding.key] = binding
     return list(found.values())
+
+
+def quit_said_once(bindings: Sequence[Binding]) -> list[Binding]:
+    """The keys that work anywhere, with ctrl+c on one line: Textual's screens bind it to copy
+    selected text (the copy, when nothing is selected, gives way to our quit), which would be a
+    line of its own beside the quit, and Textual's ctrl+q has words of its own. Every key that
+    quits carries the one line that says both, q first."""
+    kept = [b for b in bindings if (b.key, b.action) != ("ctrl+c", "screen.copy_text")]
+    quits = [replace(b, tooltip=QUIT_HELP) for b in kept if b.action.removeprefix("app.") == "quit"]
+    quits.sort(key=lambda b: QUIT_KEYS.index(b.key) if b.key in QUIT_KEYS else len(QUIT_KEYS))
+    return [b for b in kept if b.action.removeprefix("app.") != "quit"] + quits
 
 
 def help_table(app: App[object], sections: Sequence[Section]) -> Group:

@@ -157,6 +157,21 @@ async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
         assert isinstance(app.screen, FleetScreen)
 
 
+async def test_help_says_once_what_ctrl_c_does(tmp_path: Path) -> None:
+    """Ctrl-C quits, and copies instead while text is selected: one line, not a "Copy selected
+    text" line from Textual's screens beside the quit in Textual's words for its ctrl+q."""
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        text = shown(app.screen.query_one("#help", Static))
+        said = [line.split() for line in text.splitlines() if "^c" in line.split()]
+        assert len(said) == 1, said
+        assert said[0][:4] == ["q", "^c", "^q", "Quit"]
+        assert "copies selected text instead" in " ".join(said[0])
+        assert "Quit the app" not in text
+
+
 async def test_enter_on_a_tenant_shows_its_pools_and_escape_shows_all(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
