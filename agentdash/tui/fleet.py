@@ -114,7 +114,9 @@ class FleetScreen(LiveScreen):
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         flags: Sequence[Flag] = getattr(self.app, "flags", ())
-        self.query_one("#summary", Static).update(header_text(snapshot, self.read_only, flags))
+        summary = self.query_one("#summary", Static)
+        width = self.app.size.width - summary.styles.gutter.width
+        summary.update(header_text(snapshot, self.read_only, flags, width))
         rows = [self._row(p) for p in snapshot.pools if self._matches(p)]
         self.query_one("#pools", KeyedTable).sync(rows)
         shown = {key for key, _ in rows}  # the recent events follow the filter

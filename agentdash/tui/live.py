@@ -98,7 +98,23 @@ def control_text(snapshot: FleetSnapshot) -> tuple[str, str]:
     return mode, "green" if mode == "running" else "reverse"
 
 
-def header_text(snapshot: FleetSnapshot, read_only: bool, flags: Sequence[Flag] = ()) -> Text:
+def header_text(
+    snapshot: FleetSnapshot,
+    read_only: bool,
+    flags: Sequence[Flag] = (),
+    width: int | None = None,
+) -> Text:
+    """The Fleet header; in `width` cells, "tokens today" is "tokens" if that makes it fit (at 80
+    columns, a controller paused in dry-run says both)."""
+    text = _header(snapshot, read_only, flags, "tokens today")
+    if width is not None and text.cell_len > width:
+        return _header(snapshot, read_only, flags, "tokens")
+    return text
+
+
+def _header(
+    snapshot: FleetSnapshot, read_only: bool, flags: Sequence[Flag], tokens_label: str
+) -> Text:
     text = Text()
     text.append("agentdash ", style="bold")
     if flags:
@@ -108,7 +124,7 @@ def header_text(snapshot: FleetSnapshot, read_only: bool, flags: Sequence[Flag] 
         )
     used, cap = snapshot.pods_used, snapshot.cluster_cap
     text.append(f" pods {used}/{cap} ", style="red" if used >= cap else "")
-    text.append(f" tokens today {tokens(snapshot.tokens_today)} ")
+    text.append(f" {tokens_label} {tokens(snapshot.tokens_today)} ")
     said, style = control_text(snapshot)
     text.append(f" {said}{', read-only' if read_only else ''} ", style=style)
     for source, problem in snapshot.problems.items():

@@ -318,7 +318,8 @@ class Reconciler:
             decisions=self.decisions,
             trends=self.trends,
             dry_run=dry,
-            mode="paused" if overrides.paused else ("dry-run" if dry else "running"),
+            # both, when both: dry-run outlasts a pause, and an operator must see it is on
+            mode=", ".join(["paused"] * overrides.paused + ["dry-run"] * dry) or "running",
             problems=self.health.report(len(self.config.pools)),
             leader=leader or None,
             leaderless=following and not leader,

@@ -100,7 +100,8 @@ class FleetSnapshot:
     pods: tuple[Pod, ...]
     cluster_cap: int
     state: str
-    """What the controller does, by the overrides: running, paused, dry-run."""
+    """What the controller does, by the overrides: running, paused, dry-run, or both of these
+    ("paused, dry-run")."""
     problems: Mapping[str, str] = field(default_factory=dict)
     leader: str | None = None
     """Who leads, when another process does and this one follows it."""

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from agentdash.tui.app import AgentDashApp
+from agentdash.tui.live import header_text
 from agentdash.tui.sample import sample_feed
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent
@@ -58,6 +59,24 @@ def test_paused_controller(snap_compare: Any, tmp_path: Path, size: tuple[int, i
 def test_paused_controller_why(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     app = app_after(tmp_path, lambda store: [store.pause_controller()])
     assert snap_compare(app, press=["enter"], terminal_size=size)
+
+
+def test_paused_controller_in_dry_run(
+    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Paused and in dry-run: the header says both, at 80 columns too (dry-run outlasts the
+    pause, so a header that said only `paused` would hide it)."""
+
+    def pause_in_dry_run(store: OverrideStore) -> list[ActionEvent]:
+        return [store.pause_controller(), store.set_dry_run(True)]
+
+    app = app_after(tmp_path, pause_in_dry_run)
+    assert snap_compare(app, terminal_size=size)
+    snapshot = app.feed.snapshot()
+    assert snapshot.state == "paused, dry-run"
+    header = header_text(snapshot, read_only=False, width=size[0] - 2)
+    assert "paused, dry-run" in header.plain
+    assert header.cell_len <= size[0] - 2, header.plain
 
 
 def test_dry_run(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
