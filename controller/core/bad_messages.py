@@ -5,7 +5,7 @@ Anything that crosses a process boundary (a worker's usage or busy report, the l
 decisions, a KV override, a Prometheus answer, the time of a queue's oldest task) is validated
 before it can reach the policy, the actuator or the dashboard. One that fails is dropped,
 counted per source (`agentdash_bad_messages_total{source}`, controller.runtime.metrics) and
-logged at most once a minute per source: a flood of junk must neither crash the loop nor flood
+logged at most once a minute per source (and flooded subject): a flood of junk must neither crash the loop nor flood
 the log. One `BadMessages` is shared by every source of a runtime.
 """
 
@@ -37,19 +37,22 @@ class BadMessages:
         self.counts: dict[str, int] = dict.fromkeys(SOURCES, 0)
         self._logged_at: dict[str, float] = {}
         self._unlogged: dict[str, int] = {}
-        """Per source, drops since its last log line."""
+        """Per source (and what it was about), drops since its last log line."""
 
-    def drop(self, source: str, why: str, count: int = 1) -> None:
+    def drop(self, source: str, why: str, count: int = 1, about: str = "") -> None:
         """Count `count` bad messages from `source`, dropped for one reason; log it unless
-        this source logged lately."""
+        this source logged lately about the same thing. `about`: what the line names apart
+        (a flooded subject: one tenant's flood must not keep another's out of the log);
+        only what the config names, so the lines a minute stay bounded."""
         self.counts[source] = self.counts.get(source, 0) + count
         now = self._clock()
-        last = self._logged_at.get(source)
+        said = f"{source} {about}" if about else source
+        last = self._logged_at.get(said)
         if last is not None and now - last < self._every:
-            self._unlogged[source] = self._unlogged.get(source, 0) + count
+            self._unlogged[said] = self._unlogged.get(said, 0) + count
             return
-        more = self._unlogged.pop(source, 0)
-        self._logged_at[source] = now
+        more = self._unlogged.pop(said, 0)
+        self._logged_at[said] = now
         also = f" ({more} more dropped since the last line)" if more else ""
         log.warning("dropped %s: %s%s", _what(source, count), _one_line(why), also)
 

@@ -152,6 +152,7 @@ class PacedReports:
             f"{self.subject}: more than {self.rate:g} reports a second came, {waiting} waited;"
             f" not listened to for {FLOOD_PAUSE_S:g} s",
             count=waiting,
+            about=self.subject,
         )
         await asyncio.sleep(FLOOD_PAUSE_S)
         try:
