@@ -5,8 +5,8 @@ Anything that crosses a process boundary (a worker's usage or busy report, the l
 decisions, a KV override, a Prometheus answer, the time of a queue's oldest task) is validated
 before it can reach the policy, the actuator or the dashboard. One that fails is dropped,
 counted per source (`agentdash_bad_messages_total{source}`, controller.runtime.metrics) and
-logged at most once a minute per source (and flooded subject): a flood of junk must neither crash the loop nor flood
-the log. One `BadMessages` is shared by every source of a runtime.
+logged at most once a minute per source (and flooded subject): a flood of junk must neither
+crash the loop nor flood the log. One `BadMessages` is shared by every source of a runtime.
 """
 
 from __future__ import annotations
