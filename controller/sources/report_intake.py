@@ -96,8 +96,8 @@ class PacedReports:
         self._flooded_at = min(PENDING_REPORTS - 1, int(rate * BACKLOG_S))
         self._flooded_bytes = self._flooded_at * MAX_REPORT_BYTES
         """As many bytes as the most reports a burst may have waiting, each of the largest
-        size: reports larger than that (up to the account's max_payload) fill the
-        subscription's bytes before its count, and were dropped by the client one by one,
+        size: reports larger than that (up to the account's max_payload) would fill the
+        subscription's bytes before its count, and the client would drop them one by one,
         read at full speed for as long as the flood lasted, never paused."""
         self._bad = bad
         self._clock = clock
@@ -106,6 +106,7 @@ class PacedReports:
         """Reports of the subscription being paused that were not read."""
         self._read_in_slice = 0
         self._pausing: asyncio.Task[None] | None = None
+        """The pause under way: the loop keeps only a weak reference to a task."""
         self._sub: Subscription
 
     async def start(self) -> None:
