@@ -100,10 +100,11 @@ def unreached_reason(exc: BaseException | None, waited: float) -> str:
 
 class HeaderlessClient(Client):
     """A client that tells the server it takes no headers, so the server delivers messages
-    without them. Reports carry none; a tenant's 60 kB of headers on each report were parsed
-    and kept waiting with it (not counted in the bytes a subscription keeps), and a flood of
-    them grew the daemon by 175 MB before its tenant was seen flooding, next to its 256 Mi
-    memory limit."""
+    without them. Reports carry none. Headers would be parsed and kept with each report
+    waiting, outside the bytes a subscription counts: 60 kB of them on each report of a
+    flood grow the daemon by 175 MB before its tenant is seen flooding, next to its 256 Mi
+    memory limit. nats.py has no option for it, hence the override of how it says CONNECT
+    (tests/attacks/test_report_floods.py fails if an upgrade changes that)."""
 
     def _connect_command(self) -> bytes:
         info = self._server_info
