@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from controller.core.accounting import MAX_RATE
@@ -236,7 +236,7 @@ class KeepAlive:
                 if planned.learned:
                     prior = planned
                 elif prior is not None and prior.hold_s < planned.hold_s:
-                    planned = replace(planned, hold_s=max(prior.hold_s, self.cold_start))
+                    planned = planned.held_for(max(prior.hold_s, self.cold_start))
                 made.append(planned)
             self._plans = made
         return self._plans

@@ -45,6 +45,21 @@ class Plan:
     miss_s: float = 0.0
     """What a miss was priced at, in seconds of one idle pod."""
 
+    def held_for(self, hold_s: float) -> Plan:
+        """This plan, holding for `hold_s` instead (built here rather than by
+        dataclasses.replace, whose generic copy costs a compiled `plans` most of its time)."""
+        return Plan(
+            hold_s=hold_s,
+            prewarm_s=self.prewarm_s,
+            learned=self.learned,
+            gaps=self.gaps,
+            median_s=self.median_s,
+            shortest_s=self.shortest_s,
+            head=self.head,
+            taken=self.taken,
+            miss_s=self.miss_s,
+        )
+
 
 def plan(
     gaps: list[float],

@@ -4,6 +4,7 @@ recur, regrowing in one step, and no pod at work given up."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from copy import deepcopy
 
@@ -378,3 +379,21 @@ def test_landing_above_the_reading_spares_a_steady_stream_its_reversals(
     exact_reversals, exact_p95 = run_with(0.0)
     assert landed_reversals < exact_reversals  # 41 against 45
     assert landed_p95 < 0.9 * exact_p95  # 2.4 s against 2.9 s
+
+
+def test_a_plan_held_for_another_time_keeps_everything_else_it_says() -> None:
+    # The reasons quote a capped plan's gaps, pre-warm and price: capping must not lose them.
+    made = Plan(
+        hold_s=400.0,
+        prewarm_s=90.0,
+        learned=True,
+        gaps=12,
+        median_s=150.0,
+        shortest_s=60.0,
+        head=3.0,
+        taken=2.5,
+        miss_s=75.0,
+    )
+    capped = made.held_for(200.0)
+    assert capped == dataclasses.replace(made, hold_s=200.0)
+    assert len(dataclasses.fields(Plan)) == 9, "a new field of Plan: carry it in Plan.held_for"
