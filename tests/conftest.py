@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 # In-process tests run the plain Python modules, even where `make accel` built compiled ones
 # (tests/controller/simulate/test_accel.py compares the two in a subprocess).
@@ -33,6 +34,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"nats_server", "kube"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def in_process_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast lane (`-m "not e2e"`) promises in-process tests: there, a test that starts a
+    process fails, naming the marker it lacks, so the lane cannot drift slow unnoticed."""
+    if request.config.option.markexpr != FAST_LANE:
+        return
+
+    def refuse(self: subprocess.Popen[bytes], args: object, *rest: object, **kw: object) -> None:
+        raise AssertionError(f"a fast-lane test started {args!r}: mark it @pytest.mark.e2e")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ def accepted(conf: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.e2e
 def test_a_new_tenant_gets_an_account_importing_only_its_own_pool(tmp_path: Path) -> None:
     result = run("queues", "--config", with_tenant(tmp_path, "umbrella"), "--nats-config")
     assert result.returncode == 0, result.stderr
@@ -64,6 +65,7 @@ def test_a_new_tenant_gets_an_account_importing_only_its_own_pool(tmp_path: Path
     assert accepted(conf, tmp_path).returncode == 0
 
 
+@pytest.mark.e2e
 def test_a_subject_with_quotes_and_backslashes_stays_one_string(tmp_path: Path) -> None:
     hostile = 'tasks.a"b\\c}]{#x'
     result = run("queues", "--config", with_tenant(tmp_path, "umbrella", hostile), "--nats-config")
@@ -72,6 +74,7 @@ def test_a_subject_with_quotes_and_backslashes_stays_one_string(tmp_path: Path) 
     assert check.returncode == 0, check.stderr
 
 
+@pytest.mark.e2e
 def test_tenants_sharing_a_password_variable_are_one_line_and_exit_2(tmp_path: Path) -> None:
     raw = yaml.safe_load(with_tenant(tmp_path, "a-b").read_text())
     raw["tenants"]["a_b"] = {"tier": "starter"}

@@ -20,6 +20,7 @@ def eventually_sync(check: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.001)  # polling another thread, with a deadline
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("attempt", range(5))
 def test_a_second_stop_returns_only_once_the_server_is_gone(attempt: int) -> None:
     """Repeated: the window (nats-server's own exit, after SIGTERM) is milliseconds wide."""

@@ -119,6 +119,7 @@ def _only_its_own_error_record(stdout: str) -> bool:
 NOT_IN_A_CLUSTER = "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set)"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("environ", "where", "why"),
     [
@@ -155,6 +156,7 @@ users: [{name: u, user: {token: t}}]
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("content", "said"),
     [
