@@ -29,6 +29,7 @@ import controller.simulate
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".accel"
 MODULES = (
+    "controller/core/record.py",
     "controller/core/policy.py",
     "controller/core/demand.py",
     "controller/core/time_rules.py",

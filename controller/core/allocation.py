@@ -36,18 +36,37 @@ only over the claims under a short ceiling, one independent group at a time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from controller.core.config import Config, PoolConfig
 from controller.core.layout import Layout, layout
 from controller.core.model import Reason, ScaleDecision
+from controller.core.record import Record
 from controller.core.room import Room
 from controller.core.shortfall import explain_shortfall, explain_yield
 
 
-@dataclass(slots=True, kw_only=True)
-class Claim:
+class Claim(Record):
     """A pool's bid for replicas, before and after the shared ceilings."""
+
+    FIELDS = (
+        "name",
+        "pool",
+        "current",
+        "floor",
+        "want",
+        "recommendation",
+        "reasons",
+        "held",
+        "observed",
+        "granted",
+        "goal",
+        "busy",
+        "steady",
+        "peer_steady",
+        "kept",
+        "until",
+    )
+    __slots__ = FIELDS
 
     name: str
     pool: PoolConfig
@@ -56,26 +75,63 @@ class Claim:
     want: int
     recommendation: int
     reasons: list[Reason]
-    held: bool = False
-    observed: bool = True
-    granted: int = 0
-    goal: int = 0
-    busy: int = 0
+    held: bool
+    observed: bool
+    granted: int
+    goal: int
+    busy: int
     """Replicas at work (tasks in flight), at most `current`: under a short shared ceiling
     they are not taken from the pool, so no running task is cut short for another pool."""
-    steady: int | None = None
+    steady: int | None
     """The part of `want` that has lasted a while (controller.core.history.SUSTAINED_S); None: all
     of it. Only that part takes replicas that time rules keep in other pools."""
-    peer_steady: int | None = None
+    peer_steady: int | None
     """The part of `want` that has lasted a cold start more (history.peer_sustained); None:
     all of it. Only that part takes replicas that time rules keep in pools of its own tier."""
-    kept: int = 0
+    kept: int
     """Replicas kept only by a time rule (a stabilization window, the learned keep-alive, a
     rate policy, the cooldown) above `want`: never more than `current`. Under a short shared
     ceiling they yield to the real demand of the pool's tier and higher ones (`allocate`)."""
-    until: float = math.inf
+    until: float
     """When the claim may change by time alone: a pin expires, a cooldown ends, an entry
     that bound a stabilization window or rate limit leaves it (controller.core.policy)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        pool: PoolConfig,
+        current: int,
+        floor: int,
+        want: int,
+        recommendation: int,
+        reasons: list[Reason],
+        held: bool = False,
+        observed: bool = True,
+        granted: int = 0,
+        goal: int = 0,
+        busy: int = 0,
+        steady: int | None = None,
+        peer_steady: int | None = None,
+        kept: int = 0,
+        until: float = math.inf,
+    ) -> None:
+        self.name = name
+        self.pool = pool
+        self.current = current
+        self.floor = floor
+        self.want = want
+        self.recommendation = recommendation
+        self.reasons = reasons
+        self.held = held
+        self.observed = observed
+        self.granted = granted
+        self.goal = goal
+        self.busy = busy
+        self.steady = steady
+        self.peer_steady = peer_steady
+        self.kept = kept
+        self.until = until
 
     @classmethod
     def hold(

@@ -30,13 +30,13 @@ and when it reads the forecast and replica-seconds again, once a minute
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 from controller.core.allocation import Claim
 from controller.core.budget_price import Prices, paid_replicas, prices
 from controller.core.burn import MIN_BUCKETS
 from controller.core.config import Config, PoolConfig, TenantConfig
 from controller.core.model import Observations, PoolObservation, Reason
+from controller.core.record import Record
 from controller.core.spend_read import Forecast, SpendRead
 
 EXHAUSTED = "budget exhausted"
@@ -65,16 +65,26 @@ def budget_rule(tenant: TenantConfig, used: int | None, in_flight: float = 0.0) 
     return None
 
 
-class Paced(NamedTuple):
+class Paced(Record):
     """What the budget leaves a pool: its demand, and the most replicas the budget pays for
     (None: no limit, no time rule is cut)."""
+
+    FIELDS = ("want", "paced")
+    __slots__ = FIELDS
 
     want: int
     paced: int | None
 
+    def __init__(self, *, want: int, paced: int | None) -> None:
+        self.want = want
+        self.paced = paced
 
-class Pool(NamedTuple):
+
+class Pool(Record):
     """A pool's claim so far, as step 4 reads it."""
+
+    FIELDS = ("name", "config", "obs", "current", "want", "floor", "until")
+    __slots__ = FIELDS
 
     name: str
     config: PoolConfig
@@ -83,6 +93,25 @@ class Pool(NamedTuple):
     want: int
     floor: int
     until: float
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: PoolConfig,
+        obs: PoolObservation,
+        current: int,
+        want: int,
+        floor: int,
+        until: float,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.obs = obs
+        self.current = current
+        self.want = want
+        self.floor = floor
+        self.until = until
 
 
 def budget_step(
@@ -161,13 +190,13 @@ def _unforecast(
     landing = paid_replicas(budget - used, share, price, pool.obs.ack_pending)
     if landing is not None and landing < min(want, cap):
         reasons.append(_landed(budget - used, price, pool.obs.ack_pending, want, landing))
-        return Paced(landing, landing)
+        return Paced(want=landing, paced=landing)
     if want > cap:
         note = _stale_note(observations, tenant_name)
         args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
         reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
-        return Paced(cap, landing)
-    return Paced(want, landing)
+        return Paced(want=cap, paced=landing)
+    return Paced(want=want, paced=landing)
 
 
 def _landed(left: int, price: Prices, in_flight: int, want: int, landing: int) -> Reason:
@@ -238,7 +267,7 @@ def _pace(
         args = (*told, fits, round(pays * 3600), waiting, cap, want, cap)
         reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
         want = cap
-    return Paced(want, keeps)
+    return Paced(want=want, paced=keeps)
 
 
 def _not_paced(
@@ -249,15 +278,15 @@ def _not_paced(
     want = pool.want
     if landing is not None and want > landing:
         reasons.append(_landed(left, price, pool.obs.ack_pending, want, landing))
-        return Paced(landing, landing)
+        return Paced(want=landing, paced=landing)
     grow = _no_growth(pool)
     if landing is None and want > grow:
         # Nothing prices a task yet, so the queue's tokens counted as none: whether it fits is
         # not known, and a backlog met at a reset would start more tasks than what is left
         # pays for. No growth, as with no forecast.
         reasons.append(Reason(rule=WARNING, template=_UNPRICED, args=(grow, want, grow)))
-        return Paced(grow, None)
-    return Paced(want, landing)  # (no time rule holds more than the landing either)
+        return Paced(want=grow, paced=None)
+    return Paced(want=want, paced=landing)  # (no time rule holds more than the landing either)
 
 
 def _pace_cap(

@@ -11,12 +11,12 @@ its `Footprint` is all that `claim` reads of the observation for its numbers.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 from controller.core.accounting import MAX_RATE, RATE_WINDOW_S
 from controller.core.budget_price import MAX_TASK_SECONDS
 from controller.core.config import PoolConfig
 from controller.core.model import PoolObservation, Reason
+from controller.core.record import Record
 
 LANDING_SIGMAS = 0.5
 """How far above the need a scale-down of a learned pool lands (`noise_top`), in standard
@@ -43,11 +43,14 @@ _ARRIVAL = (
 )
 
 
-class Footprint(NamedTuple):
+class Footprint(Record):
     """What `claim` takes from an observation for its numbers. The incremental engine rests
     on it: two observations with the same footprint give the same claim numbers (the reasons
     quote the rest: pending, rate, ...), so a pool whose footprint did not change is not
     claimed again (controller.core.engine)."""
+
+    FIELDS = ("stale", "replicas", "demand", "lagging", "busy", "top")
+    __slots__ = FIELDS
 
     stale: bool
     replicas: int
@@ -57,26 +60,50 @@ class Footprint(NamedTuple):
     """Whether any task was pending or in flight (what the history records)."""
     busy: int
     """Replicas at work now (tasks in flight over concurrency), at most `replicas`."""
-    top: int = 0
+    top: int
     """Where a scale-down lands (controller.core.time_rules): the need, unrounded, and
     LANDING_SIGMAS of the arrivals' noise above it, rounded up to whole replicas; at least
     `demand`."""
 
+    def __init__(
+        self, *, stale: bool, replicas: int, demand: int, lagging: bool, busy: int, top: int = 0
+    ) -> None:
+        self.stale = stale
+        self.replicas = replicas
+        self.demand = demand
+        self.lagging = lagging
+        self.busy = busy
+        self.top = top
 
-class Need(NamedTuple):
+
+class Need(Record):
     """Step 2's demand, and the need it rounds up (in replicas, before rounding)."""
+
+    FIELDS = ("replicas", "exact")
+    __slots__ = FIELDS
 
     replicas: int
     exact: float
 
+    def __init__(self, *, replicas: int, exact: float) -> None:
+        self.replicas = replicas
+        self.exact = exact
 
-class Demanded(NamedTuple):
+
+class Demanded(Record):
     """Step 2 for one observation, explained: what `claim` works out from the observation
     before any rule of the operators, the budget or the history. One is made per reading."""
+
+    FIELDS = ("footprint", "reasons")
+    __slots__ = FIELDS
 
     footprint: Footprint
     reasons: tuple[Reason, ...]
     """Why that demand (none for a stale observation, which has none)."""
+
+    def __init__(self, *, footprint: Footprint, reasons: tuple[Reason, ...]) -> None:
+        self.footprint = footprint
+        self.reasons = reasons
 
 
 def footprint(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) -> Footprint:

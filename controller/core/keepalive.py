@@ -36,11 +36,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from controller.core.accounting import MAX_RATE
 from controller.core.config import PoolConfig
 from controller.core.keepalive_levels import KEPT_GAPS, MAX_GAP_S, Level, Wakes, bands
+from controller.core.record import Record
 from controller.core.ski_rental import Plan, plan
 
 SHARE_MOVES = 0.2
@@ -48,25 +48,42 @@ SHARE_MOVES = 0.2
 (20%): the plans are not made again for every wobble of a mean."""
 
 
-class Pace(NamedTuple):
+class Pace(Record):
     """What a reading says of a pool's tasks, for the price of a miss (None: not known)."""
+
+    FIELDS = ("task_s", "rate")
+    __slots__ = FIELDS
 
     task_s: float | None
     """The mean time a task takes."""
     rate: float | None
     """Tasks arriving a second."""
 
+    def __init__(self, *, task_s: float | None, rate: float | None) -> None:
+        self.task_s = task_s
+        self.rate = rate
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+
+class Hold(Record):
     """What the learned keep-alive asks for now: at least `replicas` (0: nothing held), the
     plan that says so, and until when this stands by itself."""
+
+    FIELDS = ("replicas", "plan", "until", "since")
+    __slots__ = FIELDS
 
     replicas: int
     plan: Plan | None
     until: float
-    since: float = 0.0
+    since: float
     """When that level was last used."""
+
+    def __init__(
+        self, *, replicas: int, plan: Plan | None, until: float, since: float = 0.0
+    ) -> None:
+        self.replicas = replicas
+        self.plan = plan
+        self.until = until
+        self.since = since
 
 
 @dataclass(slots=True)

@@ -9,24 +9,31 @@ Both dictionaries the policy reads, `spent` and `reads`, are updated in place: t
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 from controller.core.accounting import ReplicaSeconds
 from controller.core.config import Config
+from controller.core.record import Record
 from controller.core.spend import GAP_S, SpendBook
 from controller.core.spend_read import PACE_READ_S, SpendRead
 from controller.core.spend_samples import Sample, SpendSamples
 from controller.core.tenant_tokens import TenantTokens
 
 
-class Paced(NamedTuple):
+class Paced(Record):
     """What a step of the pace's reads moved, for the engine to claim again."""
+
+    FIELDS = ("read", "repriced")
+    __slots__ = FIELDS
 
     read: bool
     """Whether the pace read every tenant at this step (the first step in a minute)."""
     repriced: set[str]
     """Tenants whose tokens a task may have moved with this step's sample or read (the
     landing's price, and an unpriced pool's cap)."""
+
+    def __init__(self, *, read: bool, repriced: set[str]) -> None:
+        self.read = read
+        self.repriced = repriced
 
 
 class PaceReads:

@@ -141,7 +141,10 @@ def claim(
     step = _budget(ours, pin, config, observations, reasons)
     if isinstance(step, Claim):
         return step
-    want, paced = step  # paced: what the budget pays for, that no time rule holds more of
+    want, paced = (
+        step.want,
+        step.paced,
+    )  # paced: what the budget pays for, that no time rule holds more of
 
     want, floor = _within_max(pool, want, floor, reasons)
     recommendation = want if want > floor else floor
@@ -293,10 +296,10 @@ def _timed(claim: Claim, past: PoolHistory, paced: int | None, now: float, top: 
     `steady` is the part of the demand that has lasted (hysteresis under a short ceiling).
     `top`: where a scale-down lands (controller.core.demand.noise_top)."""
     recommendation, reasons = claim.recommendation, claim.reasons
-    target, settled = time_rules(
+    timed = time_rules(
         claim.pool, past, claim.current, recommendation, now, reasons, claim.busy, top
     )
-    until = min(claim.until, settled)
+    target, until = timed.replicas, min(claim.until, timed.until)
     if paced is not None and target > paced and target > recommendation:
         # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
         # so the pace wins (they go now, as a hard cap's do).

@@ -14,7 +14,8 @@ future).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+
+from controller.core.record import Record
 
 MIN_GAPS = 3
 """Gaps a level must have shown before its own pattern replaces the plain ski-rental hold."""
@@ -23,31 +24,65 @@ MARGIN = 0.1
 margins: a burst on time to the second must not meet its pods leaving."""
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(Record):
     """What a level's gaps say: hold it `hold_s` after its last use; or, with `prewarm_s`,
     release it after one cold start and ask for it again `prewarm_s` after its last use,
     holding it until `hold_s`. `learned`: from the level's own gaps (else plain ski rental)."""
 
+    FIELDS = (
+        "hold_s",
+        "prewarm_s",
+        "learned",
+        "gaps",
+        "median_s",
+        "shortest_s",
+        "head",
+        "taken",
+        "miss_s",
+    )
+    __slots__ = FIELDS
+
     hold_s: float
-    prewarm_s: float | None = None
-    learned: bool = False
-    gaps: int = 0
+    prewarm_s: float | None
+    learned: bool
+    gaps: int
     """How many gaps it was learned from."""
-    median_s: float = 0.0
-    shortest_s: float = 0.0
-    head: float | None = None
+    median_s: float
+    shortest_s: float
+    head: float | None
     """For the first level, the replicas the wakes from zero asked for within a cold start,
     which price its miss (KeepAlive.first_miss); None: not known, or another level."""
-    taken: float | None = None
+    taken: float | None
     """The tasks a pod would take while another starts, as measured, where they priced the
     miss above a pod's share of the lag (KeepAlive.share); None: they did not."""
-    miss_s: float = 0.0
+    miss_s: float
     """What a miss was priced at, in seconds of one idle pod."""
 
+    def __init__(
+        self,
+        *,
+        hold_s: float,
+        prewarm_s: float | None = None,
+        learned: bool = False,
+        gaps: int = 0,
+        median_s: float = 0.0,
+        shortest_s: float = 0.0,
+        head: float | None = None,
+        taken: float | None = None,
+        miss_s: float = 0.0,
+    ) -> None:
+        self.hold_s = hold_s
+        self.prewarm_s = prewarm_s
+        self.learned = learned
+        self.gaps = gaps
+        self.median_s = median_s
+        self.shortest_s = shortest_s
+        self.head = head
+        self.taken = taken
+        self.miss_s = miss_s
+
     def held_for(self, hold_s: float) -> Plan:
-        """This plan, holding for `hold_s` instead (built here rather than by
-        dataclasses.replace, whose generic copy costs a compiled `plans` most of its time)."""
+        """This plan, holding for `hold_s` instead."""
         return Plan(
             hold_s=hold_s,
             prewarm_s=self.prewarm_s,

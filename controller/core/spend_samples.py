@@ -16,20 +16,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection
-from typing import NamedTuple
 
 from controller.core.config import Config
+from controller.core.record import Record
 from controller.core.spend import GAP_S, SpendBook
 
 
-class Sample(NamedTuple):
+class Sample(Record):
     """What a tenant's spend is told at a step."""
+
+    FIELDS = ("used", "tasks", "lag", "learn")
+    __slots__ = FIELDS
 
     used: int
     tasks: int | None
     lag: int
     learn: bool
     """False while the tokens are only the last known (stale)."""
+
+    def __init__(self, *, used: int, tasks: int | None, lag: int, learn: bool) -> None:
+        self.used = used
+        self.tasks = tasks
+        self.lag = lag
+        self.learn = learn
 
 
 class SpendSamples:

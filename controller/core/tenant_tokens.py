@@ -9,20 +9,27 @@ says its rule moved (or, past warn_at, at every step: `paced`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from controller.core.budget import WARNING, budget_rule
 from controller.core.config import Config
 from controller.core.model import NOTHING_IN_FLIGHT, InFlight
+from controller.core.record import Record
 
 
-class Told(NamedTuple):
+class Told(Record):
     """What a tenant's tokens, as told, changed."""
+
+    FIELDS = ("new", "reclaim")
+    __slots__ = FIELDS
 
     new: bool
     """Anything new was told: its spend samples it."""
     reclaim: bool
     """Its budget rule moved, or reads other figures: its pools are claimed again."""
+
+    def __init__(self, *, new: bool, reclaim: bool) -> None:
+        self.new = new
+        self.reclaim = reclaim
 
 
 NOTHING = Told(new=False, reclaim=False)

@@ -9,22 +9,29 @@ what they alone keep yields to real demand under a short ceiling (controller.cor
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 from controller.core.behavior import ScalingRule
 from controller.core.config import PoolConfig
 from controller.core.history import SETTLE_S, PoolHistory
 from controller.core.keepalive import Hold, KeepAlive
 from controller.core.model import Reason, Utc
+from controller.core.record import Record
 from controller.core.ski_rental import Plan
 
 
-class Timed(NamedTuple):
+class Timed(Record):
     """The replicas the rules of time give, and until when they give the same by
     themselves."""
 
+    FIELDS = ("replicas", "until")
+    __slots__ = FIELDS
+
     replicas: int
     until: float
+
+    def __init__(self, *, replicas: int, until: float) -> None:
+        self.replicas = replicas
+        self.until = until
 
 
 def time_rules(
@@ -47,16 +54,18 @@ def time_rules(
         keep = past.keep if past.keep is not None else KeepAlive.for_pool(pool)
     until = math.inf
     if keep is not None:
-        target, until = _kept_alive(keep, current, target, busy, now, reasons)
+        kept = _kept_alive(keep, current, target, busy, now, reasons)
+        target, until = kept.replicas, kept.until
     if target == current:
-        return Timed(target, until)  # no rule below applies: nothing to cool, hold or limit
+        # No rule below applies: nothing to cool, hold or limit.
+        return Timed(replicas=target, until=until)
     if keep is None and target == 0 and current > 0:
         cooled = _cooldown(pool, past, now, reasons)
         if cooled is not None:
-            target, until = cooled
+            target, until = cooled.replicas, cooled.until
     land_on = None if keep is None else top
-    desired, until = _windows(pool, past, current, target, now, until, land_on, reasons)
-    return _rate_limited(pool, past, current, desired, now, until, reasons)
+    windowed = _windows(pool, past, current, target, now, until, land_on, reasons)
+    return _rate_limited(pool, past, current, windowed.replicas, now, windowed.until, reasons)
 
 
 def _kept_alive(
@@ -72,7 +81,7 @@ def _kept_alive(
         args = (at_work, target, at_work)
         reasons.append(Reason(rule="at work", template=_AT_WORK, args=args))
         target = at_work
-    return Timed(target, hold.until)
+    return Timed(replicas=target, until=hold.until)
 
 
 def _cooldown(
@@ -88,7 +97,7 @@ def _cooldown(
     # engine claims the pool again only at `until`).
     args = (Utc(busy_at), pool.cooldown_seconds, Utc(until))
     reasons.append(Reason("cooldown", _COOLDOWN, args))
-    return Timed(1, until)
+    return Timed(replicas=1, until=until)
 
 
 def _windows(
@@ -111,7 +120,7 @@ def _windows(
         up = pool.behavior.scale_up
         if target <= current * (1 + up.tolerance):
             reasons.append(Reason("tolerance", _TOLERANCE, (target, up.tolerance, current)))
-            return Timed(current, until)
+            return Timed(replicas=current, until=until)
         window = up.stabilization_seconds
         lowest = past.lowest_since(now - window) if window else None
         if lowest is not None and lowest[1] < target:
@@ -129,9 +138,9 @@ def _windows(
                     return settled
                 until = settled.until if settled.until < until else until
             reasons.append(Reason("tolerance", _TOLERANCE, (target, down.tolerance, current)))
-            return Timed(current, until)
+            return Timed(replicas=current, until=until)
         if land_on is not None:  # no window: the keep-alive held what its levels are worth
-            return Timed(_landing(current, target, land_on, reasons), until)
+            return Timed(replicas=_landing(current, target, land_on, reasons), until=until)
         window = down.stabilization_seconds
         highest = past.highest_since(now - window) if window else None
         if highest is not None and highest[1] > target:
@@ -140,7 +149,7 @@ def _windows(
             until = leaves if leaves < until else until
             args = (window, highest[1], target, desired)
             reasons.append(Reason("stabilization", _HIGHEST, args))
-    return Timed(desired, until)
+    return Timed(replicas=desired, until=until)
 
 
 def _settled(
@@ -155,7 +164,7 @@ def _settled(
     edge = now - SETTLE_S
     began = past.keep.started if past.keep is not None else None
     if began is None or began > edge:
-        return Timed(current, math.inf if began is None else began + SETTLE_S)
+        return Timed(replicas=current, until=math.inf if began is None else began + SETTLE_S)
     above = -math.inf  # when the recommendation was last at or above `current`
     highest = target
     for at, value in past.highs:  # values falling as times rise: the first is the highest
@@ -167,12 +176,12 @@ def _settled(
         highest = value if value > target else target
         break
     if above > -math.inf:
-        return Timed(current, above + SETTLE_S)
+        return Timed(replicas=current, until=above + SETTLE_S)
     floor = top if top < current else current
     settled = highest if highest > floor else floor
     if settled < current:
         reasons.append(Reason("stabilization", _SETTLED, (SETTLE_S, settled, current, settled)))
-    return Timed(settled, math.inf)
+    return Timed(replicas=settled, until=math.inf)
 
 
 def _landing(current: int, target: int, top: int, reasons: list[Reason]) -> int:
@@ -215,7 +224,7 @@ def _rate_limited(
             reasons.append(Reason("rate limit", _RATE_DOWN, (down, limit, desired, limit)))
             desired = limit
             until = leaves if leaves < until else until
-    return Timed(desired, until)
+    return Timed(replicas=desired, until=until)
 
 
 def _held(hold: Hold, current: int, target: int, now: float, reasons: list[Reason]) -> int:

@@ -37,7 +37,7 @@ def test_a_claim_given_its_readings_step_2_is_the_claim_that_works_it_out(
     for name, obs in seen.items():
         pool_cfg, wait = cfg.pools[name], cfg.target_wait[name]
         once = demanded(pool_cfg, obs, wait)
-        assert once[0] == footprint(pool_cfg, obs, wait)
+        assert once.footprint == footprint(pool_cfg, obs, wait)
         given_it = claim(name, pool_cfg, cfg, readings, overrides, history, now, once)
         itself = claim(name, pool_cfg, cfg, readings, overrides, history, now)
         assert given_it == itself
