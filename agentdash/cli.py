@@ -116,6 +116,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FLEET_FLAGS = "fleet_flags"
+"""Where the fleet's flags given are noted (their options, in order)."""
+
+
+class _FleetFlag(argparse.Action):
+    """A fleet's flag: stores its value (True for one that takes none, as store_true) and
+    notes that it was given. Before a COMMAND it means nothing, and a COMMAND's own flag of
+    the same name overwrites its value unseen: `agentdash --config mine.yaml simulate` would
+    replay the bundled example. The note survives, so `_command` can refuse it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, True if self.nargs == 0 else values)
+        setattr(namespace, FLEET_FLAGS, [*getattr(namespace, FLEET_FLAGS, []), option_string])
+
+
+class _FleetSwitch(_FleetFlag):
+    """A fleet's flag that takes no value, as store_true."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+
 def _add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of a run against a real fleet: the dashboard, or the daemon."""
     fleet = parser.add_argument_group(
@@ -124,63 +152,74 @@ def _add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         "the flag, given, beats it.",
     )
     fleet.add_argument(
-        "--config", type=flags.path, metavar="FILE", help="agentdash.yaml (env AGENTDASH_CONFIG)"
+        "--config",
+        action=_FleetFlag,
+        type=flags.path,
+        metavar="FILE",
+        help="agentdash.yaml (env AGENTDASH_CONFIG)",
     )
     fleet.add_argument(
         "--controller-only",
-        action="store_true",
+        action=_FleetSwitch,
         help="run the controller headless (the daemon), no dashboard",
     )
     fleet.add_argument(
         "--nats-url",
+        action=_FleetFlag,
         type=flags.nats_url,
         metavar="URL",
         help="NATS server (env AGENTDASH_NATS_URL; default: config nats.url)",
     )
     fleet.add_argument(
         "--http",
+        action=_FleetFlag,
         type=flags.listen,
         metavar="[HOST]:PORT",
         help="serve /metrics and /healthz here (daemon; env AGENTDASH_HTTP)",
     )
     fleet.add_argument(
         "--kubeconfig",
+        action=_FleetFlag,
         type=flags.readable_file,
         metavar="FILE",
         help="kubeconfig (default: in-cluster)",
     )
     fleet.add_argument(
         "--context",
+        action=_FleetFlag,
         type=flags.name,
         metavar="NAME",
         help="kubeconfig context (env AGENTDASH_KUBECONTEXT)",
     )
     fleet.add_argument(
         "--cluster",
+        action=_FleetFlag,
         choices=["kubernetes", "simulated"],
         default="kubernetes",
         help="simulated: count replicas without a cluster (for trials)",
     )
-    fleet.add_argument("--dry-run", action="store_true", help="decide and log, never patch")
+    fleet.add_argument("--dry-run", action=_FleetSwitch, help="decide and log, never patch")
     fleet.add_argument(
         "--read-only",
-        action="store_true",
+        action=_FleetSwitch,
         help="dashboard: never lead, never change an override",
     )
     fleet.add_argument(
         "--lead",
-        action="store_true",
+        action=_FleetSwitch,
         help="dashboard: contend for the lease and scale when it leads (only the daemon does"
         " by default)",
     )
     fleet.add_argument(
         "--lease-ttl",
+        action=_FleetFlag,
         type=flags.number(1, 3600),
         metavar="S",
         help="leader lease TTL in seconds, 1 to 3600 (env AGENTDASH_LEASE_TTL; default 10)",
     )
     fleet.add_argument(
         "--log-level",
+        action=_FleetFlag,
         type=_log_level,
         metavar="LEVEL",
         help="daemon: write log records at this level and above: debug, info, warning or "
@@ -250,6 +289,12 @@ def _command(argv: Sequence[str] | None) -> int:
         use_compiled()  # the backtest's hot path compiled, if `make accel` built it
     parser = build_parser()
     args = parser.parse_args(argv)
+    before = " ".join(dict.fromkeys(getattr(args, FLEET_FLAGS, [])))
+    if args.command is not None and before:
+        parser.error(
+            f"{before} before {args.command} would be ignored: the flags before a COMMAND are "
+            f"a real fleet's; put {args.command}'s own after it"
+        )
     _environment_defaults(parser, args)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None and args.config is not None:

@@ -188,6 +188,16 @@ CASES = [
     flag("simulate --config ''", "simulate --config  --trace TRACE", "argument --config",
          "expected a file name, got ''"),
     flag("unknown flag", "--bogus", "unrecognized arguments", "--bogus"),
+    # a fleet's flag before a COMMAND: the command's own --config replaced it unseen, and
+    # the bundled example was replayed or planned instead of the file given
+    flag("--config before simulate", "--config CONFIG simulate --trace TRACE",
+         "--config before simulate", "would be ignored"),
+    flag("--config before plan", "--config CONFIG plan", "--config before plan",
+         "would be ignored"),
+    flag("--config before check-config", "--config CONFIG check-config",
+         "--config before check-config", "would be ignored"),
+    flag("--dry-run --lease-ttl before demo", "--dry-run --lease-ttl 5 demo --headless",
+         "--dry-run --lease-ttl before demo", "would be ignored"),
 ]  # fmt: skip
 
 
