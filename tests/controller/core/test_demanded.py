@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.core.config import Config
-from controller.core.demand import demanded, footprint
+from controller.core.demand import Footprint, demanded, footprint
 from controller.core.history import History
 from controller.core.model import Observations, Overrides
 from controller.core.policy import claim
@@ -42,3 +42,14 @@ def test_a_claim_given_its_readings_step_2_is_the_claim_that_works_it_out(
         itself = claim(name, pool_cfg, cfg, readings, overrides, history, now)
         assert given_it == itself
         assert given_it.decision() == itself.decision()  # the reasons as an operator reads them
+
+
+def test_two_footprints_differing_in_any_field_differ() -> None:
+    # The engine claims a pool again only when its footprint differs: Footprint's own
+    # equality must see every field (a new one included).
+    base = {"stale": False, "replicas": 3, "demand": 2, "lagging": True, "busy": 1, "top": 4}
+    assert set(Footprint.FIELDS) == set(base), "a new field of Footprint: give it a value here"
+    assert Footprint(**base) == Footprint(**base)
+    for name, value in base.items():
+        other = not value if isinstance(value, bool) else value + 1
+        assert Footprint(**base) != Footprint(**{**base, name: other}), name
