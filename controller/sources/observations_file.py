@@ -55,8 +55,8 @@ class _Model(BaseModel):
 class _Pool(_Model):
     pending: Count
     ack_pending: Count = 0
-    replicas: Count
-    ready: Count = 0
+    replicas: Replicas
+    ready: Replicas = 0
     arrival_rate: Rate | None = None
     mean_task_seconds: TaskSeconds | None = None
     stale: Stale | None = None
@@ -74,7 +74,7 @@ class _Tenant(_Model):
 
 
 class _Pin(_Model):
-    replicas: Count
+    replicas: Replicas
     until: Time | None = None
     by: Note | None = None
 

@@ -128,3 +128,29 @@ def test_a_misspelt_key_of_an_observations_file_says_which_was_meant(
         load_observations(path, config)
     field = f"{where}.{typed}" if where else typed
     assert str(raised.value) == f"{path}: {field}: unknown key (did you mean {meant}?)"
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        ("pools.acme-research", "replicas"),
+        ("pools.acme-research", "ready"),
+        ("pins.acme-support", "replicas"),
+    ],
+)
+def test_replicas_beyond_any_fleet_are_refused_in_an_observations_file(
+    tmp_path: Path, where: str, field: str
+) -> None:
+    """A pin of a billion replicas was taken, and its reason read 'pinned warm at
+    1000000000'; replicas are bounded here as in the config (100,000)."""
+    config = load_config(EXAMPLE)
+    data = json.loads((EXAMPLE.parent / "observations.json").read_text())
+    data["pins"] = {"acme-support": {"replicas": 2}}
+    part, name = where.split(".")
+    data[part][name][field] = 10**9
+    path = tmp_path / "observations.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as raised:
+        load_observations(path, config)
+    said = f"{path}: {where}.{field}: expected a number <= 100000, got 1000000000"
+    assert str(raised.value) == said
