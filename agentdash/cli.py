@@ -239,6 +239,13 @@ def _add_config_commands(commands: Any) -> None:
         help="agentdash.yaml (env AGENTDASH_CONFIG)",
     )
     check.add_argument(
+        "--config",
+        dest="config_file",
+        type=flags.path,
+        metavar="FILE",
+        help="the same as FILE (as the other commands take it)",
+    )
+    check.add_argument(
         "--schema",
         action="store_true",
         help="print the config's JSON schema instead (for editors: yaml-language-server)",
@@ -326,6 +333,10 @@ def _environment_defaults(parser: argparse.ArgumentParser, args: argparse.Namesp
     changes nor breaks `demo` or `simulate`. A bad value is one line naming the variable."""
     wanted = ENVIRONMENT if args.command is None else {}
     if args.command == "check-config":
+        if args.config_file is not None:
+            if args.file is not None:
+                parser.error("check-config: give FILE or --config FILE, not both")
+            args.file = args.config_file
         if args.schema and args.file is not None:
             parser.error("check-config: give either FILE or --schema, not both")
         wanted = {} if args.schema else {"file": ENVIRONMENT["config"]}

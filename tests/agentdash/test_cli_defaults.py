@@ -67,6 +67,19 @@ def test_a_file_given_beats_agentdash_config(
     assert out.startswith(f"{EXAMPLE}: OK")
 
 
+def test_check_config_takes_its_file_as_config_too(capsys: pytest.CaptureFixture[str]) -> None:
+    # Every other command takes --config FILE: typed here, it was "unrecognized arguments".
+    code, out, err = outcome(capsys, "check-config", "--config", str(EXAMPLE))
+    assert (code, err) == (0, "")
+    assert out.startswith(f"{EXAMPLE}: OK: 5 pools")
+    code, _, err = outcome(capsys, "check-config", str(EXAMPLE), "--config", str(EXAMPLE))
+    assert code == 2
+    assert (
+        err
+        == "agentdash: check-config: give FILE or --config FILE, not both (see agentdash --help)\n"
+    )
+
+
 def test_without_file_or_variable_check_config_says_what_it_needs(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
