@@ -10,6 +10,7 @@ import pytest
 
 import controller.core
 from controller.core.record import Record
+from controller.core.spend_samples import Sample
 
 for _module in pkgutil.iter_modules(controller.core.__path__):
     importlib.import_module(f"controller.core.{_module.name}")
@@ -26,3 +27,14 @@ def test_the_claims_records_are_records() -> None:
 def test_a_record_lists_the_fields_it_declares(record: type[Record]) -> None:
     assert tuple(record.__annotations__) == record.FIELDS
     assert record.__slots__ == record.FIELDS
+
+
+def test_two_samples_differing_in_any_field_differ() -> None:
+    # A tenant's spend counts a sample only when it differs from the last: Sample's own
+    # equality must see every field (a new one included).
+    base = {"used": 1000, "tasks": 3, "lag": 2, "learn": True}
+    assert set(Sample.FIELDS) == set(base), "a new field of Sample: give it a value here"
+    assert Sample(**base) == Sample(**base)
+    for name, value in base.items():
+        other = not value if isinstance(value, bool) else value + 1
+        assert Sample(**base) != Sample(**{**base, name: other}), name
