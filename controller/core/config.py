@@ -162,6 +162,15 @@ class FallbackConfig(StrictModel):
     """At most the pool's max_replicas."""
 
 
+class KeepAliveConfig(StrictModel):
+    wait_weight: Annotated[float, Strict(), Field(ge=0.1, le=10, allow_inf_nan=False)] = 1.0
+    """What a second of a task's waiting weighs against a second of an idle pod, when the
+    learned keep-alive prices a cold start for the next burst (controller.core.keepalive).
+    Above 1 the pool holds idle replicas longer between bursts: less waiting and fewer
+    reversals, more pod-seconds; below 1 it lets them go sooner. `agentdash tune` searches it.
+    Only for a pool that learns its keep-alive (no cooldown_seconds, no behavior.scale_down)."""
+
+
 class PoolConfig(StrictModel):
     tenant: Annotated[str, Strict()]
     deployment: DeploymentRef
@@ -184,6 +193,8 @@ class PoolConfig(StrictModel):
     """Scale the Deployment even if an HPA or a KEDA ScaledObject also targets it."""
     fallback: FallbackConfig | None = None
     """None (the default): a pool whose reads fail holds its replicas and is flagged stale."""
+    keep_alive: KeepAliveConfig = Field(default_factory=KeepAliveConfig)
+    """How the learned keep-alive weighs waiting against idle pods."""
 
     @property
     def learns_keep_alive(self) -> bool:
@@ -196,6 +207,20 @@ class PoolConfig(StrictModel):
 
     def _configured(self, direction: str) -> bool:
         return "behavior" in self.model_fields_set and direction in self.behavior.model_fields_set
+
+
+def _check_keep_alive(name: str, pool: PoolConfig) -> None:
+    """A weight for the learned keep-alive on a pool that does not learn it would do nothing."""
+    if "keep_alive" not in pool.model_fields_set or pool.learns_keep_alive:
+        return
+    fixed = "cooldown_seconds"
+    if fixed not in pool.model_fields_set:
+        fixed = "behavior.scale_down"
+    raise InvalidField(
+        f"pools.{name}.keep_alive",
+        f"expected no keep_alive on a pool with {fixed}, which puts it on the fixed scale-down "
+        "rules, got one (remove one of the two)",
+    )
 
 
 class Config(StrictModel):
@@ -238,6 +263,7 @@ class Config(StrictModel):
                     f"pools.{name}.min_replicas",
                     f"expected at most max_replicas ({pool.max_replicas}), got {pool.min_replicas}",
                 )
+            _check_keep_alive(name, pool)
             if pool.fallback is not None and pool.fallback.replicas > pool.max_replicas:
                 raise InvalidField(
                     f"pools.{name}.fallback.replicas",

@@ -97,6 +97,8 @@ class KeepAlive:
     lag_per_replica: float = 1.0
     """target_lag_per_replica: the tasks a replica asked for stands for (`share`)."""
     concurrency: int = 1
+    wait_weight: float = 1.0
+    """keep_alive.wait_weight: a second of a task's waiting, in seconds of an idle pod."""
     taken: float | None = None
     """The tasks a pod would take while another starts, as measured when a level was last
     taken up (None: never measured): what a released pod makes wait (`share`)."""
@@ -130,6 +132,7 @@ class KeepAlive:
             cold_start=pool.cold_start_seconds,
             lag_per_replica=pool.target_lag_per_replica,
             concurrency=pool.concurrency,
+            wait_weight=pool.keep_alive.wait_weight,
         )
 
     def band(self, k: int) -> Level:
@@ -220,18 +223,20 @@ class KeepAlive:
 
     def level_miss(self) -> float:
         """What a miss of a level above the first costs, in seconds of one idle pod: its
-        pod's cold start paid again, and the tasks it would have taken (`share`)."""
-        return self.cold_start * (1 + self.share())
+        pod's cold start paid again, and the tasks it would have taken (`share`) waiting it,
+        each second weighed by `wait_weight`."""
+        return self.cold_start * (1 + self.wait_weight * self.share())
 
     def first_miss(self) -> float:
         """What a miss of the first level costs, in seconds of one idle pod. Released to
         zero, the pool makes the next burst's head wait whole, not one pod's share: its
         tasks (the replicas asked for, a `share` each) wait half a cold start on average,
-        and the first pod starts again. Without a wake seen, a miss of any level."""
+        and the first pod starts again (each second of waiting weighed by `wait_weight`).
+        Without a wake seen, a miss of any level."""
         head = self.wakes.mean()
         if head is None:
             return self.level_miss()
-        return self.cold_start * (1 + self.share() * head / 2)
+        return self.cold_start * (1 + self.wait_weight * self.share() * head / 2)
 
     def plans(self) -> list[Plan]:
         """Each level's plan, as `hold` applies it: a level with no pattern of its own yet is
@@ -244,12 +249,13 @@ class KeepAlive:
             head = self.wakes.mean()
             taken = self.taken if self.share() > self.lag_per_replica else None
             for level in self.levels:
+                weight = self.wait_weight
                 if level.replicas == 1:
                     planned = level.planned(
-                        self.cold_start, self.first_miss(), head=head, taken=taken
+                        self.cold_start, self.first_miss(), head=head, taken=taken, weight=weight
                     )
                 else:
-                    planned = level.planned(self.cold_start, level_miss, taken=taken)
+                    planned = level.planned(self.cold_start, level_miss, taken=taken, weight=weight)
                 if planned.learned:
                     prior = planned
                 elif prior is not None and prior.hold_s < planned.hold_s:
@@ -307,7 +313,7 @@ class KeepAlive:
             until = woken if now < woken < until else until
         if current > self.reached and (best is None or current > best.peak):
             began = self.started if self.started is not None else now
-            unknown = plan([], self.cold_start, self.level_miss())
+            unknown = plan([], self.cold_start, self.level_miss(), weight=self.wait_weight)
             end = began + unknown.hold_s
             if now < end:
                 until = end if end < until else until

@@ -65,12 +65,15 @@ class Level:
         *,
         head: float | None = None,
         taken: float | None = None,
+        weight: float = 1.0,
     ) -> Plan:
         """The level's plan for a miss priced at `miss_s`, with what priced it (`head`,
-        `taken`: shown in the reasons); made again only after the plan is forgotten (a gap
-        learned, or the price moved)."""
+        `taken`, `weight`: shown in the reasons); made again only after the plan is forgotten
+        (a gap learned, or the price moved)."""
         if self.plan is None:
-            self.plan = plan(sorted(self.gaps), cold_start, miss_s, head=head, taken=taken)
+            self.plan = plan(
+                sorted(self.gaps), cold_start, miss_s, head=head, taken=taken, weight=weight
+            )
         return self.plan
 
 

@@ -39,6 +39,7 @@ class Plan(Record):
         "head",
         "taken",
         "miss_s",
+        "weight",
     )
     __slots__ = FIELDS
 
@@ -57,6 +58,9 @@ class Plan(Record):
     miss above a pod's share of the lag (KeepAlive.share); None: they did not."""
     miss_s: float
     """What a miss was priced at, in seconds of one idle pod."""
+    weight: float
+    """What a second of waiting weighed in that price, in seconds of an idle pod
+    (keep_alive.wait_weight)."""
 
     def __init__(
         self,
@@ -70,6 +74,7 @@ class Plan(Record):
         head: float | None = None,
         taken: float | None = None,
         miss_s: float = 0.0,
+        weight: float = 1.0,
     ) -> None:
         self.hold_s = hold_s
         self.prewarm_s = prewarm_s
@@ -80,6 +85,7 @@ class Plan(Record):
         self.head = head
         self.taken = taken
         self.miss_s = miss_s
+        self.weight = weight
 
     def held_for(self, hold_s: float) -> Plan:
         """This plan, holding for `hold_s` instead."""
@@ -93,6 +99,7 @@ class Plan(Record):
             head=self.head,
             taken=self.taken,
             miss_s=self.miss_s,
+            weight=self.weight,
         )
 
 
@@ -103,14 +110,15 @@ def plan(
     *,
     head: float | None = None,
     taken: float | None = None,
+    weight: float = 1.0,
 ) -> Plan:
     """The cheapest way to meet the next burst, given the gaps seen (sorted): with fewer than
-    MIN_GAPS, plain ski rental; else `_cheapest` over the gaps. `head` and `taken`: what
-    priced the miss (Plan's fields, for the reasons)."""
+    MIN_GAPS, plain ski rental; else `_cheapest` over the gaps. `head`, `taken` and `weight`:
+    what priced the miss (Plan's fields, for the reasons)."""
     n = len(gaps)
     if n < MIN_GAPS:
         hold = max(miss_s, cold_start)
-        return Plan(hold_s=hold, gaps=n, head=head, taken=taken, miss_s=miss_s)
+        return Plan(hold_s=hold, gaps=n, head=head, taken=taken, miss_s=miss_s, weight=weight)
     hold, prewarm = _cheapest(gaps, cold_start, miss_s)
     return Plan(
         hold_s=hold,
@@ -122,6 +130,7 @@ def plan(
         head=head,
         taken=taken,
         miss_s=miss_s,
+        weight=weight,
     )
 
 

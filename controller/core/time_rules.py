@@ -270,10 +270,13 @@ def _keep_reason(plan: Plan, replicas: int, since: float, target: int, kept: int
 
 
 def _priced(plan: Plan, template: str, args: tuple[object, ...]) -> tuple[str, tuple[object, ...]]:
-    """The reason, with what priced a miss when the pool's measured pace did."""
-    if plan.taken is None:
-        return template, args
-    return template + _PRICED, (*args, plan.taken, plan.miss_s)
+    """The reason, with what priced a miss when the pool's measured pace did, and the weight
+    of waiting when the pool's config sets one."""
+    if plan.taken is not None:
+        template, args = template + _PRICED, (*args, plan.taken, plan.miss_s)
+    if plan.weight != 1.0:
+        template, args = template + _WEIGHED, (*args, plan.weight)
+    return template, args
 
 
 def _rate_limit(
@@ -351,6 +354,7 @@ _PREWARM = (
     "from {} to {}: {} -> {}"
 )
 _PRICED = " ({:.1f} tasks a pod takes in a cold start price a miss at {:.0f} pod-seconds)"
+_WEIGHED = " (a second of waiting weighs {:g} s of an idle pod: keep_alive.wait_weight)"
 _AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
 _RATE_DOWN = "scale-down policy {}: at least {} now, {} -> {}"

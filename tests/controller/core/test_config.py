@@ -250,6 +250,25 @@ _DELETE = object()
             "pools.acme-research.deployment",
             "required field is missing",
         ),
+        (
+            "pools.acme-research.keep_alive",
+            {"wait_weight": 2},
+            "pools.acme-research.keep_alive",
+            "expected no keep_alive on a pool with cooldown_seconds, which puts it on the fixed "
+            "scale-down rules, got one",
+        ),
+        (
+            "pools.acme-research.keep_alive",
+            {"wait_weight": 0},
+            "pools.acme-research.keep_alive.wait_weight",
+            "expected a number >= 0.1, got 0",
+        ),
+        (
+            "pools.acme-research.keep_alive",
+            {"wait_weight": 100},
+            "pools.acme-research.keep_alive.wait_weight",
+            "expected a number <= 10, got 100",
+        ),
         ("providers.openai.rpm", "fast", "providers.openai.rpm", "expected an integer"),
         (
             "pools.acme-research.queue",

@@ -192,6 +192,41 @@ def test_a_pod_is_priced_by_no_more_tasks_than_arrive_for_it() -> None:
     assert trickle.level_miss() == 20.0 * (1 + 2.0)
 
 
+def test_a_pool_that_weighs_waiting_more_keeps_its_pods_before_its_pattern_is_known() -> None:
+    # Minute-long bursts with 90-150 s between. With no pattern yet, a level is held until
+    # the hold has cost a miss: a pod's cold start and its 2 tasks waiting it (60 s) by
+    # default, so the first quiet gaps let the pods go. Waiting weighed double prices a miss
+    # at 100 s, and the second burst already finds its 12 pods.
+    def found(**keep: float) -> tuple[list[int], ScaleDecision]:
+        fleet = Fleet(bursty(**({"keep_alive": keep} if keep else {})))
+        rng, start, seen = random.Random(3), 0.0, []
+        for _ in range(12):
+            seen.append(fleet.replicas)
+            for t in range(60):
+                fleet.tick(start + t, 24)
+            held = fleet.tick(start + 140, 0)
+            start += 60 + rng.uniform(90.0, 150.0)
+        return seen, held
+
+    default, plain = found()
+    assert default[:5] == [0, 0, 1, 1, 12]
+    weighed, held = found(wait_weight=2.0)
+    assert weighed[:5] == [0, 12, 12, 12, 12]
+    assert held.desired == plain.desired == 12  # learned, both pre-warm what recurs
+    weight = "(a second of waiting weighs 2 s of an idle pod: keep_alive.wait_weight)"
+    assert held.main_reason.detail.endswith(weight)
+    assert "keep_alive" not in plain.main_reason.detail
+
+
+def test_weighing_waiting_more_does_not_keep_pods_through_an_hour() -> None:
+    fleet = Fleet(bursty(keep_alive={"wait_weight": 4.0}))
+    run_bursts(fleet, every=3600.0, busy=60, lag=24, bursts=4)
+    for t in range(60):
+        fleet.tick(4 * 3600.0 + t, 24)
+    assert fleet.tick(4 * 3600.0 + 85, 0).desired == 0  # its gaps are an hour: it learned
+    assert fleet.tick(4 * 3600.0 + 1800, 0).desired == 0
+
+
 def test_a_pool_busy_once_an_hour_gives_its_pods_up_after_a_cold_start() -> None:
     fleet = Fleet(bursty())
     run_bursts(fleet, every=3600.0, busy=60, lag=24, bursts=4)
@@ -391,6 +426,7 @@ def test_a_plan_held_for_another_time_keeps_everything_else_it_says() -> None:
         "head": 3.0,
         "taken": 2.5,
         "miss_s": 75.0,
+        "weight": 2.0,
     }
     assert set(Plan.FIELDS) == {"hold_s", *said}, "a new field of Plan: give it a value here"
     capped = Plan(hold_s=400.0, **said).held_for(200.0)
