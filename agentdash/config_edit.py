@@ -204,8 +204,12 @@ def _end(node: Node) -> int:
 
 def _render(field: str, value: Any, indent: int) -> str:
     """`field: value` in block style, the nested lines indented under the field, the
-    innermost mappings in flow style; no newline at the end."""
-    if isinstance(value, dict | list):
+    innermost mappings in flow style (on the field's line, if it has no other); no newline at
+    the end."""
+    if isinstance(value, dict) and not any(isinstance(v, dict | list) for v in value.values()):
+        text = yaml.safe_dump({field: value}, sort_keys=False, default_flow_style=None)
+        text = text.rstrip("\n")  # a mapping of plain values: on the field's own line
+    elif isinstance(value, dict | list):
         body = yaml.safe_dump(value, sort_keys=False, default_flow_style=None, width=10**9)
         text = f"{field}:\n" + textwrap.indent(body.rstrip("\n"), "  ")
     else:

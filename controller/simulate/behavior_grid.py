@@ -1,8 +1,11 @@
 """The behaviors `agentdash tune` searches: a grid of values per knob, and moves on it.
 
-A `Setting` is one group's `behavior` and `cooldown_seconds` (a group: one pool, or every pool
-of a tier); a `Candidate` gives each group a setting or None (its configured values). The grid
-holds what an operator would write, in the ranges the HPA's users find sensible.
+A `Setting` is one group's `behavior`, `cooldown_seconds` and `keep_alive.wait_weight` (a
+group: one pool, or every pool of a tier); a `Candidate` gives each group a setting or None (its
+configured values). The grid holds what an operator would write, in the ranges the HPA's users
+find sensible. A setting with a down rule or a cooldown puts its pools on the fixed rules, where
+the learned keep-alive's weight means nothing: half the random settings keep the learned
+keep-alive and move only its weight and the up rule.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from controller.core.behavior import ScalingRule
-from controller.core.config import Config, PoolConfig
+from controller.core.config import Config, KeepAliveConfig, PoolConfig
 from controller.simulate.trace import Trace
 
 UP_WINDOW = (0, 5, 10, 15, 30, 45, 60)
@@ -23,6 +26,10 @@ PERIOD = (15, 30, 45, 60)
 DOWN_WINDOW = (30, 60, 90, 120, 180, 240, 300, 420, 600)
 DOWN_PERCENT = (10, 20, 35, 50, 75, 100)
 COOLDOWN = (0, 30, 60, 120, 180, 300, 450, 600)
+WAIT_WEIGHT = (50, 75, 100, 150, 200, 300, 500)
+"""keep_alive.wait_weight, in hundredths."""
+FIXED_RULES = {"behavior.scale_down", "cooldown_seconds"}
+"""The fields that put a pool on the fixed scale-down rules (PoolConfig.learns_keep_alive)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,20 @@ class Down:
         return f"down {self.window} s, {self.percent}% / {self.period} s"
 
 
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """The learned keep-alive's weight of waiting, in hundredths (keep_alive.wait_weight)."""
+
+    weight: int
+
+    @property
+    def wait_weight(self) -> float:
+        return self.weight / 100
+
+    def describe(self) -> str:
+        return f"learned keep-alive, waiting weighs {self.wait_weight:g}"
+
+
 def _policy(kind: str, value: int, period: int) -> dict[str, Any]:
     return {"type": kind, "value": value, "period_seconds": period}
 
@@ -81,11 +102,12 @@ class Setting:
     up: Up | None = None
     down: Down | None = None
     cooldown: int | None = None
+    keep: Keep | None = None
 
     @property
     def parts(self) -> int:
-        """How many of the three it changes."""
-        return sum(part is not None for part in (self.up, self.down, self.cooldown))
+        """How many of the four it changes."""
+        return sum(part is not None for part in (self.up, self.down, self.cooldown, self.keep))
 
     def fields(self, pool: PoolConfig) -> dict[str, Any]:
         """What it changes in a pool's YAML, by dotted path (as `agentdash tune` writes it
@@ -101,27 +123,36 @@ class Setting:
                 found["behavior.scale_down"] = rule
         if self.cooldown is not None and self.cooldown != pool.cooldown_seconds:
             found["cooldown_seconds"] = self.cooldown
+        # A pool put on the fixed rules (here or in its config) has no keep-alive to weigh.
+        learns = pool.learns_keep_alive and not found.keys() & FIXED_RULES
+        weight = None if self.keep is None else self.keep.wait_weight
+        if learns and weight is not None and weight != pool.keep_alive.wait_weight:
+            found["keep_alive.wait_weight"] = weight
         return found
 
     def apply(self, pool: PoolConfig) -> PoolConfig:
         behavior, rules = pool.behavior, dict[str, ScalingRule]()
-        for path, value in self.fields(pool).items():
+        fields = self.fields(pool)
+        for path, value in fields.items():
             if path.startswith("behavior."):
                 rules[path.removeprefix("behavior.")] = ScalingRule.model_validate(value)
         update: dict[str, Any] = {"behavior": behavior.model_copy(update=rules)} if rules else {}
         if self.cooldown is not None:
             update["cooldown_seconds"] = self.cooldown
+        if "keep_alive.wait_weight" in fields:
+            update["keep_alive"] = KeepAliveConfig(wait_weight=fields["keep_alive.wait_weight"])
         return pool.model_copy(update=update)
 
     def describe(self) -> str:
         cooldown = "as configured" if self.cooldown is None else f"{self.cooldown} s"
-        return "; ".join(
-            [
-                self.up.describe() if self.up else "up as configured",
-                self.down.describe() if self.down else "down as configured",
-                f"cooldown {cooldown}",
-            ]
-        )
+        parts = [
+            self.up.describe() if self.up else "up as configured",
+            self.down.describe() if self.down else "down as configured",
+            f"cooldown {cooldown}",
+        ]
+        if self.keep is not None:
+            parts.append(self.keep.describe())
+        return "; ".join(parts)
 
 
 GRID: dict[str, tuple[int, ...]] = {
@@ -133,6 +164,7 @@ GRID: dict[str, tuple[int, ...]] = {
     "down.percent": DOWN_PERCENT,
     "down.period": PERIOD,
     "cooldown": COOLDOWN,
+    "keep.weight": WAIT_WEIGHT,
 }
 KNOBS = tuple(GRID)
 """Each knob as `part.field` (or `cooldown`), with its grid."""
@@ -173,6 +205,7 @@ def nearest(pool: PoolConfig) -> Setting:
             _snap(PERIOD, down.longest_period or 15),
         ),
         _snap(COOLDOWN, pool.cooldown_seconds),
+        Keep(_snap(WAIT_WEIGHT, 100 * pool.keep_alive.wait_weight)),
     )
 
 
@@ -213,7 +246,14 @@ def configure(config: Config, tuned: Sequence[Group], candidate: Candidate) -> C
 
 
 def random_setting(rng: random.Random) -> Setting:
-    return _build({name: rng.choice(GRID[name]) for name in KNOBS})
+    """Every knob drawn; half the time only the up rule and the keep-alive's weight, which
+    leave a pool that learns its keep-alive learning it."""
+    values: dict[str, int | None] = {name: rng.choice(GRID[name]) for name in KNOBS}
+    if rng.random() < 0.5:
+        values.update({name: None for name in KNOBS if name.startswith(("down.", "cooldown"))})
+    else:
+        values["keep.weight"] = None
+    return _build(values)
 
 
 def mutate(setting: Setting, start: Setting, rng: random.Random) -> Setting:
@@ -244,12 +284,17 @@ def revert(setting: Setting, part: str) -> Setting | None:
     return less if less.parts else None
 
 
-PARTS = ("up", "down", "cooldown")
+PARTS = ("up", "down", "cooldown", "keep")
 
 
 def _build(values: dict[str, int | None]) -> Setting:
-    up, down = _part(values, "up"), _part(values, "down")
-    return Setting(Up(**up) if up else None, Down(**down) if down else None, values["cooldown"])
+    up, down, keep = _part(values, "up"), _part(values, "down"), _part(values, "keep")
+    return Setting(
+        Up(**up) if up else None,
+        Down(**down) if down else None,
+        values["cooldown"],
+        Keep(**keep) if keep else None,
+    )
 
 
 def _part(values: dict[str, int | None], name: str) -> dict[str, int] | None:

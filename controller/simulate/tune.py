@@ -1,5 +1,5 @@
-"""Search each pool's (or tier's) `behavior` and `cooldown_seconds` on a trace: the work behind
-`agentdash tune`.
+"""Search each pool's (or tier's) `behavior`, `cooldown_seconds` and the learned keep-alive's
+`keep_alive.wait_weight` on a trace: the work behind `agentdash tune`.
 
 The trace is cut by time: the search replays only its head, and the last `holdout` fraction
 (the tail) is kept for one check afterwards, current config against the chosen one. A
@@ -328,6 +328,7 @@ def _common(a: Setting | None, b: Setting | None) -> Setting | None:
         a.up if a.up == b.up else None,
         a.down if a.down == b.down else None,
         a.cooldown if a.cooldown == b.cooldown else None,
+        a.keep if a.keep == b.keep else None,
     )
     return both if both.parts else None
 

@@ -50,6 +50,8 @@ def expected(text: str, changes: dict[str, dict[str, Any]]) -> Config:
                 rules = pool.setdefault("behavior", {})
                 rules.pop("scaleDown", None)
                 rules[path.removeprefix("behavior.")] = value
+            elif path.startswith("keep_alive."):
+                pool.setdefault("keep_alive", {})[path.removeprefix("keep_alive.")] = value
             else:
                 pool[path] = value
     return parse_config(data)
@@ -98,6 +100,12 @@ def test_missing_fields_are_added_after_the_pools_last_line() -> None:
     assert removed == []
     assert added[:2] == ["    cooldown_seconds: 0", "    behavior:"]
     assert "    queue: {stream: S, consumer: bare}   # the last line\n" in after
+
+
+def test_a_new_mapping_of_one_value_is_added_on_one_line() -> None:
+    after, kept = edit({"bare": {"keep_alive.wait_weight": 2.0}})
+    assert kept
+    assert changed_lines(FLEET, after) == ([], ["    keep_alive: {wait_weight: 2.0}"])
 
 
 def test_a_layout_it_cannot_keep_falls_back_to_the_data() -> None:

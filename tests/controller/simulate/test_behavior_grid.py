@@ -8,10 +8,12 @@ from controller.simulate.behavior_grid import (
     GRID,
     KNOBS,
     Down,
+    Keep,
     Setting,
     knob,
     mutate,
     nearest,
+    random_setting,
     revert,
 )
 from tests.support.tuning import wasteful
@@ -48,3 +50,29 @@ def test_a_part_left_as_configured_is_neither_applied_nor_written() -> None:
     assert list(only_down.fields(pool)) == ["behavior.scale_down"]
     assert Setting(cooldown=3600).fields(pool) == {}  # what it has already
     assert revert(only_down, "down") is None
+
+
+def test_the_keep_alive_weight_is_written_only_where_the_pool_learns_its_keep_alive() -> None:
+    config = wasteful()
+    learning, fixed = config.pools["steady"], config.pools["hoarder"]
+    heavier = Setting(keep=Keep(200))
+    assert heavier.fields(learning) == {"keep_alive.wait_weight": 2.0}
+    tuned = heavier.apply(learning)
+    assert tuned.keep_alive.wait_weight == 2.0
+    assert tuned.learns_keep_alive
+    assert heavier.fields(fixed) == {}  # on the fixed rules a weight would do nothing
+    with_down = Setting(down=Down(120, 50, 30), keep=Keep(200))
+    assert list(with_down.fields(learning)) == ["behavior.scale_down"]
+    assert nearest(learning).keep == Keep(100)
+    assert revert(heavier, "keep") is None
+
+
+def test_half_the_random_settings_leave_a_learning_pool_learning() -> None:
+    rng = random.Random(5)
+    drawn = [random_setting(rng) for _ in range(200)]
+    learning = [s for s in drawn if s.down is None and s.cooldown is None]
+    assert 70 < len(learning) < 130
+    assert all(s.keep is not None and s.up is not None for s in learning)
+    assert all(s.keep is None for s in drawn if s.down is not None)
+    pool = wasteful().pools["steady"]
+    assert all(s.apply(pool).learns_keep_alive for s in learning)
