@@ -17,7 +17,7 @@ from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen, event_row, pool_wait
 from agentdash.tui.render import fit, room, tokens
 from agentdash.tui.table import KeyedTable
-from controller.core.config import Config
+from controller.core.config import Config, PoolConfig
 from controller.core.events import Event, ScaleEvent
 from controller.core.printable import printable
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
@@ -95,11 +95,7 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
         )
         + (f", tenant max_pods {tenant.max_pods}" if tenant.max_pods else "")
         + f", cluster max_pods {config.cluster.max_pods}: room enough",
-        "time": f"cooldown {cfg.cooldown_seconds:g} s, stabilization "
-        f"{cfg.behavior.scale_up.stabilization_seconds:g} s up / "
-        f"{cfg.behavior.scale_down.stabilization_seconds:g} s down, rate "
-        f"{cfg.behavior.scale_up.describe()} up, {cfg.behavior.scale_down.describe()} down"
-        ": not binding",
+        "time": _time_rules(cfg) + ": not binding",
     }
     steps = Table.grid(padding=(0, 1))
     steps.add_column(no_wrap=True, style="bold")
@@ -150,3 +146,20 @@ class WhyScreen(LiveScreen):
                 key, (when, _, _, change, why) = event_row(event, i)
                 rows.append((key, (when, change, fit(why, width))))
         self.query_one("#pool-events", KeyedTable).sync(rows[::-1][:50])
+
+
+def _time_rules(cfg: PoolConfig) -> str:
+    """The pool's time rules as configured: the learned keep-alive, or the fixed windows."""
+    up = cfg.behavior.scale_up
+    if cfg.learns_keep_alive:
+        weight = cfg.keep_alive.wait_weight
+        return (
+            f"learned keep-alive (a second of waiting weighs {weight:g} s of an idle pod), "
+            f"stabilization {up.stabilization_seconds:g} s up, rate {up.describe()} up"
+        )
+    down = cfg.behavior.scale_down
+    return (
+        f"cooldown {cfg.cooldown_seconds:g} s, stabilization {up.stabilization_seconds:g} s up "
+        f"/ {down.stabilization_seconds:g} s down, rate {up.describe()} up, "
+        f"{down.describe()} down"
+    )

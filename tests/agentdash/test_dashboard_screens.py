@@ -26,6 +26,7 @@ from agentdash.tui.table import KeyedTable
 from agentdash.tui.tenants import TenantsScreen
 from agentdash.tui.timeline_plot import TimelinePlot
 from agentdash.tui.why import WhyScreen, explain
+from controller.core.config import PoolConfig
 from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats, Reason
 from tests.support import eventually
@@ -437,6 +438,23 @@ async def test_why_files_the_keep_alive_and_the_landing_under_time(tmp_path: Pat
     assert "keep-alive: 6 replicas idle: hold 67 s" in steps[1]
     assert "landing: lands on 4 and 1 more: 8 -> 5" in steps[1]
     assert "room enough" in steps[0]  # nothing bound under the ceilings
+
+
+async def test_why_names_the_time_rules_the_pool_is_on(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    snapshot = app.feed.snapshot()
+    row = next(p for p in snapshot.pools if p.name == "globex-coder")
+    config = app.feed.config
+    fixed = shown_text(explain(config, row, snapshot))
+    assert "cooldown 15 s, stabilization" in fixed
+    pools = dict(config.pools)
+    spec = pools["globex-coder"].model_dump(exclude={"cooldown_seconds", "behavior"})
+    spec["keep_alive"] = {"wait_weight": 2.0}
+    pools["globex-coder"] = PoolConfig.model_validate(spec)
+    learning = config.model_copy(update={"pools": pools})
+    text = shown_text(explain(learning, row, snapshot))
+    assert "learned keep-alive (a second of waiting weighs 2 s of an idle pod)" in text
+    assert "cooldown" not in text.split("6. time")[1]
 
 
 # The pause-tenant question is a dialog; the pin dialog's field keeps ctrl+c for copying.
