@@ -12,6 +12,7 @@ hard-capped budget holds a tier back on purpose, the p95s compared are the other
 
     python benchmarks/policy_suite.py [--seed N | --seeds 1,2,3] [--only NAME[,NAME]] [--json]
         [--behavior '{"scale_down": {"stabilization_seconds": 60}}'] [--cooldown S]
+        [--wait-weight W]
 """
 
 # ruff: noqa: E402 (the compiled modules are chosen before the hot modules are imported)
@@ -363,12 +364,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object")
     parser.add_argument("--behavior", type=_behavior, help="every pool's behavior (JSON)")
     parser.add_argument("--cooldown", type=float, help="every pool's cooldown_seconds")
+    parser.add_argument(
+        "--wait-weight", type=float, help="every pool's keep_alive.wait_weight (learned pools)"
+    )
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
     if args.behavior is not None:
         overrides["behavior"] = args.behavior
     if args.cooldown is not None:
         overrides["cooldown_seconds"] = args.cooldown
+    if args.wait_weight is not None:
+        overrides["keep_alive"] = {"wait_weight": args.wait_weight}
     seeds, names = args.seeds or [args.seed], args.only or list(SHAPES)
     start = time.perf_counter()
     runs: dict[int, list[dict[str, Any]]] = {seed: [] for seed in seeds}
