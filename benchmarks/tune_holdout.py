@@ -6,7 +6,10 @@ pod-seconds are both lower; "no change" when the search found nothing that beats
 on its own part of the trace by more than 1% (tune then changes nothing).
 
     python benchmarks/tune_holdout.py [--seeds 1] [--only NAME[,NAME]] [--objective both]
-        [--trials 96] [--time-budget 120]
+        [--trials 96] [--time-budget 120] [--servegen]
+
+`--servegen` runs benchmarks/holdout_servegen.py's days instead (not shipped: read from where
+that script says), whose six pools are each a different client's traffic.
 """
 
 # ruff: noqa: E402 (the compiled modules are chosen before the hot modules are imported)
@@ -17,11 +20,14 @@ import argparse
 import json
 from dataclasses import replace
 from typing import Any
+from unittest.mock import patch
 
 from controller.accel import use_compiled
 
 COMPILED = use_compiled()  # before the hot modules are imported (make accel builds them)
 
+import policy_suite
+from holdout_servegen import HOLDOUT as SERVEGEN
 from policy_suite import build
 from real_traces import REAL
 
@@ -95,12 +101,15 @@ def main() -> int:
     parser.add_argument("--objective", default="both")
     parser.add_argument("--trials", type=int, default=96)
     parser.add_argument("--time-budget", type=float, default=120.0)
+    parser.add_argument("--servegen", action="store_true", help="ServeGen's days instead")
     args = parser.parse_args()
-    names = args.only.split(",") if args.only else list(REAL)
+    shapes = SERVEGEN if args.servegen else REAL
+    names = args.only.split(",") if args.only else list(shapes)
     counts: dict[str, int] = {}
     for seed in (int(s) for s in args.seeds.split(",")):
         for name in names:
-            row = tuned(name, seed, args.objective, args.trials, args.time_budget)
+            with patch.dict(policy_suite.SHAPES, shapes):
+                row = tuned(name, seed, args.objective, args.trials, args.time_budget)
             counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
             print(json.dumps(row), flush=True)
     print(json.dumps({"summary": counts, "compiled": COMPILED}))
