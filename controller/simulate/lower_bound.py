@@ -14,8 +14,9 @@ no cold start and no idle pod: everything above it is overhead a scaler chooses 
 Achievable plan (`clairvoyant`): every task starts the moment it arrives (zero wait, so it
 meets any p95), each pool runs ceil(busy slots / concurrency) pods, each pod created exactly
 one cold start before it is needed, and a pod idle for less than a cold start is kept rather
-than replaced. It ignores max_replicas and the pod quota. The best possible cost for the same
-p95 lies between the two figures.
+than replaced. It ignores min_replicas (no pod is kept for a floor), max_replicas and the pod
+quota. With no min_replicas floor, the best possible cost for the same p95 lies between the two
+figures; a floor adds its pod-seconds to every policy's cost, not to the plan's.
 """
 
 from __future__ import annotations

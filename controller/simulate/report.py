@@ -120,7 +120,8 @@ def table(result: Mapping[str, Any], source: str) -> str:
         "lower bound: the work alone (busy slot-seconds / concurrency) that any scaler must run",
         "inside the horizon to meet that p95: no cold start, no idle pod is counted. A",
         f"clairvoyant zero-wait plan needs {result['clairvoyant_pod_seconds']:,.0f} pod-seconds "
-        "(cold starts paid, no max_replicas or quota).",
+        "(cold starts paid; no min_replicas",
+        "floor, max_replicas or quota).",
     ]
     return "\n".join(lines)
 

@@ -116,3 +116,14 @@ def test_the_headline_says_the_drain_in_seconds_under_an_hour(drain: float, said
     cfg = config({"a": pool("t", cold_start_seconds=2)})
     result = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10)), ("keda",), drain_s=drain)
     assert f" simulated (trace + {said} to drain)\n" in table(result.as_dict(), "one.jsonl")
+
+
+def test_the_clairvoyant_plan_says_it_leaves_out_the_min_replicas_floor() -> None:
+    # A pool kept at one replica pays the whole horizon under every policy; the plan starts
+    # its pod for the one task only, so the note must say the floor is not in its figure.
+    cfg = config({"a": pool("t", min_replicas=1, cold_start_seconds=20)})
+    tasks = trace(cfg, (0.0, "a", 10.0, 1))
+    result = backtest(cfg, tasks, ("keda",), drain_s=600).as_dict()
+    assert result["clairvoyant_pod_seconds"] < result["policies"]["keda"]["pod_seconds"] / 10
+    note = " ".join(table(result, "t").split())
+    assert "min_replicas" in note
