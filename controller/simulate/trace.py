@@ -302,17 +302,27 @@ def _task(
 
 def _arrival(value: Any, path: str, source: str) -> float:
     """A task's `t`: seconds from the trace's start. A Unix timestamp (a real trace's, say)
-    is refused saying what `t` counts, not only that it is too large."""
+    is refused saying what `t` counts, not only that it is too large; so is a `t` past 31
+    days, whose line (deep in a trace of milliseconds) is not where the mistake is."""
     try:
         return _number(value, path, source, MAX_TRACE_SECONDS, positive=False)
     except ConfigError as error:
-        if type(value) in (int, float) and value >= EPOCH_2001:
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise error  # no time at all (text, true, Infinity): said as such
+        if value >= EPOCH_2001:
             raise ConfigError(
                 source,
                 path,
                 f"expected seconds from the trace's start (midnight UTC of its first day), at "
                 f"most {MAX_TRACE_SECONDS:.15g} (31 days), got {shown(value)}: a Unix "
                 "timestamp? subtract the midnight before the first arrival",
+            ) from None
+        if value > MAX_TRACE_SECONDS:
+            raise ConfigError(
+                source,
+                path,
+                f"{error.message}: t counts seconds, 31 days at most (milliseconds? divide by "
+                "1,000; a longer trace? replay a month at a time)",
             ) from None
         raise error
 

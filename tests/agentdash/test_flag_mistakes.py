@@ -80,6 +80,11 @@ CASES = [
            "expected each key once in an object, got 't' twice"),
     traced("t 3e6", GOOD_TASK + "\n" + GOOD_TASK.replace('"t": 0', '"t": 3e6'), "line 2: t",
            "expected a number <= 2678400, got 3000000.0"),
+    traced("t in milliseconds", GOOD_TASK + "\n" + GOOD_TASK.replace('"t": 0', '"t": 2679000'),
+           "line 2: t", "expected a number <= 2678400, got 2679000: t counts seconds, 31 days "
+           "at most (milliseconds? divide by 1,000; a longer trace? replay a month at a time)"),
+    traced("t Infinity", GOOD_TASK.replace('"t": 0', '"t": Infinity'), "line 1: t",
+           "expected a number >= 0, got inf"),
     traced("t a Unix timestamp", GOOD_TASK.replace('"t": 0', '"t": 1700000000'), "line 1: t",
            "expected seconds from the trace's start (midnight UTC of its first day), at most "
            "2678400 (31 days), got 1700000000: a Unix timestamp? subtract the midnight before "
