@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from controller.core.config import Config
+from controller.core.config import Config, PoolConfig
 from controller.simulate.backtest import DRAIN_S
 from controller.simulate.behavior_grid import (
     PARTS,
@@ -247,7 +247,9 @@ class _Drawer:
         trials: int,
         rng: random.Random,
     ) -> None:
-        self.configured = [nearest(config.pools[g.pools[0]]) for g in tuned]
+        self.pools = [config.pools[g.pools[0]] for g in tuned]
+        """Each group's first pool: what it has configured (a tier's pools are tuned alike)."""
+        self.configured = [nearest(pool) for pool in self.pools]
         self.objective = objective
         self.explore = max(BATCH - 1, trials // 4)
         """Trials drawn at random (after the current config) before any is mutated."""
@@ -265,6 +267,7 @@ class _Drawer:
             number = len(done) + len(drawn)
             for _ in range(100):  # a fresh one, almost always at the first draw
                 candidate = self._random(number) if number <= self.explore else self._child(done)
+                candidate = self._plain(candidate)
                 if candidate not in self.seen:
                     break
             self.seen.add(candidate)
@@ -288,6 +291,13 @@ class _Drawer:
                 self.seen.add(candidate)
                 drawn.append(candidate)
         return drawn
+
+    def _plain(self, candidate: Candidate) -> Candidate:
+        """The candidate without a keep-alive weight that would change nothing (the one its
+        pools have, or pools the candidate leaves on the fixed rules): the same candidate as
+        the one without it, to be replayed once and reported as no change."""
+        pools = zip(candidate, self.pools, strict=True)
+        return tuple(None if s is None else _no_idle_keep(s, pool) for s, pool in pools)
 
     def _random(self, number: int) -> Candidate:
         if number % 2:  # one setting for every group: a fleet-wide policy
@@ -314,6 +324,12 @@ class _Drawer:
         for i in rng.sample(range(n), count):
             genes[i] = mutate(genes[i] or Setting(), self.configured[i], self.rng)
         return tuple(genes)
+
+
+def _no_idle_keep(setting: Setting, pool: PoolConfig) -> Setting | None:
+    if setting.keep is None or "keep_alive.wait_weight" in setting.fields(pool):
+        return setting
+    return revert(setting, "keep")
 
 
 def _meet(a: Candidate, b: Candidate) -> Candidate:

@@ -21,8 +21,7 @@ def tune(config: Config, trace: Trace, objective: str = "cost", **kwargs: object
         groups(config, part.head, "pool"),
         horizon=horizon_of(part.head, part.at),
         objective=Objective.parse(objective),
-        trials=16,
-        **kwargs,  # type: ignore[arg-type]
+        **({"trials": 16} | kwargs),  # type: ignore[arg-type]
     )
 
 
@@ -39,6 +38,22 @@ def test_a_wasteful_scale_down_is_tuned_to_fewer_pod_seconds_at_no_worse_p95() -
     assert hoarder.down is not None or hoarder.cooldown is not None  # what wasted the pods
     steady = found.chosen.candidate[1]
     assert steady is None  # changes that buy nothing are undone before the end
+
+
+def test_every_keep_alive_weight_tried_changes_a_pool_that_learns_it() -> None:
+    # The hoarder is on the fixed rules: a weight there would change nothing. The steady pool
+    # learns its keep-alive: a weight tried there is one it has not (a weight of 1, its own,
+    # would replay the same candidate twice and be reported as a change).
+    config = wasteful()
+    found = tune(config, workload(config, hours=2.0), trials=24, workers=2)
+    weights = 0
+    for trial in found.trials:
+        for group, setting in zip(found.groups, trial.candidate, strict=True):
+            if setting is not None and setting.keep is not None:
+                weights += 1
+                pool = config.pools[group.pools[0]]
+                assert "keep_alive.wait_weight" in setting.fields(pool), (group, setting)
+    assert weights > 0
 
 
 def test_the_search_never_sees_the_held_out_tail() -> None:
