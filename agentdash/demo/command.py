@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from agentdash import flags
+from agentdash.errors import StartError
 from agentdash.output_files import check_writable, open_for_writing
 from controller.core.events import ScaleEvent
 from controller.core.printable import loggable
@@ -145,9 +146,14 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | Non
     fleet = DemoFleet(options, on_scale=None if sink is None else lambda e: _write(sink, e))
     stop = asyncio.Event()
     runner: list[asyncio.Task[None]] = []
+    failures: list[StartError] = []
 
     async def connect() -> Feed:
-        await fleet.start()
+        try:
+            await fleet.start()
+        except StartError as exc:
+            failures.append(exc)  # said in one line once the screen is restored, as headless
+            raise
         assert fleet.loop is not None
         if fleet.kept is not None:  # an earlier run's pause must not look like a fault
             app.notify(f"Overrides {fleet.kept}", severity="warning", timeout=KEPT_SHOWN_S)
@@ -173,6 +179,8 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | Non
         app.run()
     finally:
         close_server()
+    if failures:
+        raise failures[0]
     for summary in summaries:  # after the screen is restored, so it stays visible
         print(_summary_line(summary))
         if sink is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import free_port
 from tests.support.cli import AGENTDASH
 from tests.support.processes import alive, descendants, gone_within, store_of
 from tests.support.tmux import environment, screen, tmux
@@ -73,6 +74,17 @@ def test_quitting_the_dashboard_prints_how_many_times_it_scaled(session: str) ->
     assert "lost 0" in screen(session)
     wait_for_screen(session, "demo exited 0", timeout=30)
     assert not alive(pid)
+
+
+def test_a_nats_url_that_cannot_be_reached_is_one_line_and_exit_1(session: str) -> None:
+    """As headless says it: the screen goes, and the reason stays, not a silent exit 0."""
+    url = f"nats://127.0.0.1:{free_port()}"
+    start(session, "--nats-url", url)
+    wait_for_screen(session, "demo exited", timeout=30)
+    text = screen(session)
+    assert f"agentdash: cannot reach NATS at {url}: Connection refused" in text, text
+    assert "demo exited 1" in text
+    assert "Traceback" not in text
 
 
 def quit_demo(session: str) -> None:
