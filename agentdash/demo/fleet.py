@@ -325,9 +325,11 @@ class DemoFleet:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.cluster is not None:
-            await self.cluster.close()  # workers finish or nak what they hold
-        queued = await self._queued_keys()
+        # Side by side, so that with NATS down the stop takes the longer of the two waits
+        # (a worker's ack retries, the wait for NATS to come back), not both one after the
+        # other, past a dashboard's exit grace. Reading while the workers stop counts every
+        # task all the same: one acked meanwhile is in the ledger, done or unconfirmed.
+        _, queued = await asyncio.gather(self._close_cluster(), self._queued_keys())
         self.drain_events()
         summary = self.summary
         # A task whose publish was never confirmed is the run's all the same if it was seen.
@@ -344,6 +346,10 @@ class DemoFleet:
         if self.server is not None:
             self.server.close()
         return summary
+
+    async def _close_cluster(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.close()  # workers finish or nak what they hold
 
     async def _queued_keys(self) -> set[str] | None:
         """The keys of the tasks still in JetStream; None if NATS cannot be read.

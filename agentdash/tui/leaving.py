@@ -22,8 +22,10 @@ from types import FrameType
 
 GRACE_S = 10.0
 """How long an exit may take once asked. An orderly one takes under a second (the demo's
-fleet stopped, the screen restored); the longest is the demo's against a stalled NATS, bounded
-by its own waits (fleet.RECONNECT_WAIT_S and READ_TIMEOUT_S). Past this, the exit is stuck."""
+fleet stopped, the screen restored); the longest is the demo's with NATS down or stalled,
+about 7 s: its workers' ack retries (worker.ACK_RETRY_S) side by side with its wait for NATS
+and its read of the queues (fleet.RECONNECT_WAIT_S, READ_TIMEOUT_S). Past this, the exit is
+stuck."""
 EXIT_STUCK = 1
 """The exit status when the watchdog ended the process: the orderly stop did not finish."""
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agentdash.nats_server import NatsServer
 from tests.support import free_port
 from tests.support.cli import AGENTDASH
 from tests.support.processes import alive, descendants, gone_within, store_of
@@ -85,6 +86,23 @@ def test_a_nats_url_that_cannot_be_reached_is_one_line_and_exit_1(session: str) 
     assert f"agentdash: cannot reach NATS at {url}: Connection refused" in text, text
     assert "demo exited 1" in text
     assert "Traceback" not in text
+
+
+def test_quitting_while_nats_is_down_stops_in_order_within_the_grace(
+    session: str, nats_server: NatsServer
+) -> None:
+    """Workers still retrying their acks and the wait for NATS to come back fit in the exit's
+    grace together: the screen restored, the summary printed, exit 0, not the watchdog's 1."""
+    start(session, "--nats-url", nats_server.url)
+    wait_for_screen(session, r"acme-research +[1-9]\d* → ")  # a burst: workers hold tasks
+    nats_server.stop()
+    wait_for_screen(session, "NATS disconnected")
+    time.sleep(2)  # the outage itself: workers finish tasks they cannot ack meanwhile
+    tmux("send-keys", "-t", session, "q")
+    found = wait_for_screen(session, r"demo exited (\d+)", timeout=30)
+    text = screen(session)
+    assert found.group(1) == "0", text
+    assert "(not checked: NATS unreachable), lost 0" in text
 
 
 def quit_demo(session: str) -> None:
