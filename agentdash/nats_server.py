@@ -133,6 +133,20 @@ class NatsServer:
         return self._process is not None and self._process.poll() is None
 
     @property
+    def ended(self) -> str | None:
+        """How a server that was started has ended, in words (`was killed by SIGKILL`,
+        `exited with status 1`); None while it runs, or if it was never started."""
+        code = self._process.poll() if self._process is not None else None
+        if code is None:
+            return None
+        if code >= 0:
+            return f"exited with status {code}"
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 

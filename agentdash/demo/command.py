@@ -40,6 +40,8 @@ DRAIN_TIMEOUT_S = 300.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KEPT_SHOWN_S = 30.0
 """How long the dashboard shows what --overrides kept from an earlier run."""
+NOTICE_SHOWN_S = 30.0
+"""How long the dashboard shows what happened to the demo's nats-server."""
 
 
 def add_parser(commands: Any) -> None:
@@ -143,7 +145,11 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | Non
     from agentdash.tui.feed import Feed
     from agentdash.tui.leaving import ExitWatchdog
 
-    fleet = DemoFleet(options, on_scale=None if sink is None else lambda e: _write(sink, e))
+    def notice(line: str) -> None:
+        app.notify(line, severity="warning", timeout=NOTICE_SHOWN_S)
+
+    on_scale = None if sink is None else lambda e: _write(sink, e)
+    fleet = DemoFleet(options, on_scale=on_scale, notice=notice)
     stop = asyncio.Event()
     runner: list[asyncio.Task[None]] = []
     failures: list[StartError] = []

@@ -5,8 +5,10 @@ terminal."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -103,6 +105,29 @@ def test_quitting_while_nats_is_down_stops_in_order_within_the_grace(
     text = screen(session)
     assert found.group(1) == "0", text
     assert "(not checked: NATS unreachable), lost 0" in text
+
+
+def test_its_own_server_killed_is_said_started_again_and_followed(session: str) -> None:
+    """kill -9 of the embedded nats-server: a notice says what happened, the server comes back
+    on its port and store, the header's STALE goes, and q still stops it all."""
+    start(session)
+    wait_for_screen(session, "→")
+    pid = server_of(session)
+    os.kill(pid, signal.SIGKILL)
+    # A toast, wrapped: a line of it may start with its border.
+    wait_for_screen(session, rf"nats-server[\s▌]+\(pid[\s▌]+{pid}\)[\s▌]+was[\s▌]+killed")
+    wait_for_screen(session, r"queued[\s▌]+tasks[\s▌]+are[\s▌]+kept")
+    deadline = time.monotonic() + 30
+    while "STALE" in screen(session):  # the demo's clients are back on the new server
+        assert time.monotonic() < deadline, screen(session)
+        time.sleep(0.2)  # polling another process's screen, with a deadline
+    again = server_of(session)
+    assert again != pid
+    tmux("send-keys", "-t", session, "q")
+    found = wait_for_screen(session, r"demo exited (\d+)", timeout=30)
+    assert found.group(1) == "0", screen(session)
+    assert "lost 0" in screen(session)
+    assert not alive(again)
 
 
 def quit_demo(session: str) -> None:

@@ -130,6 +130,30 @@ def test_drain_finishes_after_a_nats_outage_and_loses_nothing(
     assert "lost 0" in out
 
 
+def test_its_own_server_killed_is_started_again_and_drain_loses_nothing(tmp_path: Path) -> None:
+    """`kill -9` of the embedded nats-server (the OOM killer, an operator's mistake): the demo
+    says so, starts it again on its port over its store, where the queued tasks are, and
+    --drain ends with every task done. Before, it said "reconnecting" for ever, and removed
+    the store with the tasks in it at exit."""
+    events = tmp_path / "events.jsonl"
+    with Demo("--duration", "40", "--drain", "--events", events, *FAST) as demo:
+        pid = demo.server_pid()
+        for _ in range(3):  # three scale events: the burst is on, tasks are queued
+            demo.wait_for("->")
+        os.kill(pid, signal.SIGKILL)
+        said = demo.wait_for(f"nats-server (pid {pid}) was killed by SIGKILL")
+        demo.wait_for("NATS reconnected")
+        code, out, err = demo.finish(timeout=180)
+    found = re.search(r": started again on nats://\S+ with its store \(pid (\d+)\); queued", said)
+    assert found, said
+    assert code == 0, out + err
+    assert "Traceback" not in err
+    summary = summary_of(events)
+    assert_every_task_counted(summary)
+    assert summary["remaining"] == 0  # drained: the queued tasks came back with the store
+    assert not alive(int(found.group(1)))  # the server started again stops with the demo
+
+
 def test_sighup_stops_the_demo_like_sigterm_and_its_server_with_it(tmp_path: Path) -> None:
     """Closing the SSH session: the same orderly stop and summary, and no nats-server left."""
     events = tmp_path / "events.jsonl"
