@@ -145,7 +145,9 @@ async def request(nc: Client, subject: str, body: bytes, timeout: float) -> byte
         return (await nc.request(subject, body, timeout=timeout)).data
     except nats.errors.NoRespondersError:
         raise SourceError("NATS: no JetStream answers (is it enabled?)") from None
-    except (nats.errors.Error, TimeoutError) as exc:
+    except TimeoutError:  # (nats.py's is one too) a server stalled, or too busy to answer
+        raise SourceError(f"NATS: no answer within {timeout:g} s") from None
+    except nats.errors.Error as exc:
         raise SourceError(f"NATS: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
+import pytest
 from nats.aio.client import Client
 
+from agentdash.nats_server import NatsServer
 from controller.core.accounting import RATE_WINDOW_S
 from controller.core.config import Config
+from controller.core.model import SourceError
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_api import REREAD_EVERY_S
 from controller.sources.jetstream_queues import ensure_queues
@@ -96,3 +101,19 @@ async def test_arrivals_wake_an_idle_pool_and_give_a_rate(nc: Client, clock: Fak
     stats = await source.read()
     assert stats["research"].arrival_rate == 0.0  # all of them left the window
     await source.stop()
+
+
+async def test_a_stalled_server_is_said_in_words(nats_server: NatsServer, nc: Client) -> None:
+    """A server that answers nothing (SIGSTOP): the stale reason is how long it was waited
+    for, as the dashboard's header and /healthz show it, not 'TimeoutError: nats: timeout'."""
+    cfg = two_pools()
+    await ensure_queues(nc, cfg)
+    source = JetStreamLagSource(nc, cfg, timeout=0.3)
+    assert nats_server.pid is not None
+    os.kill(nats_server.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(SourceError) as raised:
+            await source.read()
+    finally:
+        os.kill(nats_server.pid, signal.SIGCONT)
+    assert str(raised.value) == "NATS: no answer within 0.3 s"
