@@ -398,8 +398,8 @@ class DemoFleet:
 
         A work-queue stream keeps a task until it is acked, so this is every task waiting,
         in a worker's hands, or nak'ed by a stopping one: no need to wait for naks to land."""
-        if self.nc is None:
-            return None
+        if self.nc is None:  # stopped while starting: not one task was sent
+            return set()
         with contextlib.suppress(TimeoutError):  # NATS may be reconnecting: give it a moment
             await asyncio.wait_for(self._connected.wait(), timeout=RECONNECT_WAIT_S)
         if not self.nc.is_connected:

@@ -102,6 +102,14 @@ def test_without_the_queue_what_is_not_done_counts_as_queued_not_lost() -> None:
     assert not summary.queue_read
 
 
+async def test_a_fleet_stopped_before_it_connected_has_nothing_queued_to_doubt() -> None:
+    """`q` while the demo is still starting: nothing was sent, so nothing can be queued, and
+    the summary does not say the queue went unchecked for 'NATS unreachable'."""
+    summary = await DemoFleet(DemoOptions(load_demo_config(None))).stop()
+    assert (summary.published, summary.remaining, summary.lost) == (0, 0, 0)
+    assert summary.queue_read
+
+
 async def test_an_ack_that_cannot_be_confirmed_is_unconfirmed_not_lost(
     nats_server: NatsServer, nc: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
