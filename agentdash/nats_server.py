@@ -97,8 +97,8 @@ class NatsServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                err_text = log.read_text(errors="replace").strip()
-                raise NatsServerError(f"nats-server exited at start: {err_text[-300:]}")
+                why = _exit_reason(log.read_text(errors="replace"))
+                raise NatsServerError(f"nats-server exited at start: {why}")
             files = list(ports_dir.glob("*.ports"))
             if files and files[0].stat().st_size > 0:
                 self.port = _client_port(files[0])
@@ -196,6 +196,15 @@ def _remove_orphaned_stores() -> None:
             shutil.rmtree(store, ignore_errors=True)
         except (OSError, ValueError):  # not ours to judge: no owner file, or another user's
             continue
+
+
+def _exit_reason(log: str) -> str:
+    """Why the server exited, from its log: its last fatal line without the pid and time it
+    was logged at (the same reason reads the same each time), else the log's end."""
+    for line in reversed(log.splitlines()):
+        if "[FTL]" in line:
+            return line.split("[FTL]", 1)[1].strip()
+    return log.strip()[-300:]
 
 
 def _client_port(ports_file: Path) -> int:

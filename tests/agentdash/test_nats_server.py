@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from agentdash.nats_server import NatsServer
+from agentdash.nats_server import NatsServer, NatsServerError
 from tests.support.processes import alive
 
 
@@ -36,3 +37,20 @@ def test_a_second_stop_returns_only_once_the_server_is_gone(attempt: int) -> Non
     finally:
         first.join()
         server.close()
+
+
+@pytest.mark.e2e
+def test_a_server_that_cannot_start_says_why_in_its_own_words(tmp_path: Path) -> None:
+    """Its fatal line, without the pid and time it was logged at: the same reason twice reads
+    the same (the demo says it once while it tries again), not the log's last 300 characters."""
+    with NatsServer() as first:
+        second = NatsServer(tmp_path / "second", port=first.port)
+        reasons = []
+        for _ in range(2):
+            with pytest.raises(NatsServerError) as raised:
+                second.start()
+            reasons.append(str(raised.value))
+        second.close()
+    where = f"127.0.0.1:{first.port}"
+    said = f'Error listening on port: {where}, "listen tcp {where}: bind: address already in use"'
+    assert reasons == [f"nats-server exited at start: {said}"] * 2
