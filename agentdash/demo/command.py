@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 import time
@@ -40,6 +41,9 @@ DRAIN_TIMEOUT_S = 300.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KEPT_SHOWN_S = 30.0
 """How long the dashboard shows what --overrides kept from an earlier run."""
+LOGGER = "agentdash"
+"""The logger every module's is under: daemon.OURS (not imported from there, which would load
+the Kubernetes client with it)."""
 NOTICE_SHOWN_S = 30.0
 """How long the dashboard shows what happened to the demo's nats-server."""
 
@@ -211,6 +215,12 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
         _say(out, f"{time.strftime('%H:%M:%S')}  {line}")
 
     fleet = DemoFleet(options, on_scale=write, log=note)
+    said = _LinesOf(note)
+    ours = logging.getLogger(LOGGER)  # the controller's: a source failing, and recovered
+    level = ours.level
+    ours.addHandler(said)
+    ours.setLevel(logging.INFO)
+    ours.propagate = False  # (without this, Python's last resort prints warnings on stderr)
     try:
         if await _unless_stopped(fleet.start(), stop):
             pools = plural(len(options.config.pools), "pool")
@@ -224,8 +234,22 @@ async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> 
         _say(out, _summary_line(summary))
         return summary
     finally:
+        ours.removeHandler(said)
+        ours.setLevel(level)
+        ours.propagate = True
         if fleet.server is not None:
             fleet.server.close()
+
+
+class _LinesOf(logging.Handler):
+    """The controller's log records from info up, said as the demo's own lines."""
+
+    def __init__(self, note: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.note = note
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.note(record.getMessage())
 
 
 async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:

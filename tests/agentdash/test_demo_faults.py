@@ -120,9 +120,12 @@ def test_drain_finishes_after_a_nats_outage_and_loses_nothing(
             os.kill(pid, signal.SIGSTOP)
             time.sleep(OUTAGE_S)  # the stall itself: how long NATS answers nothing
             os.kill(pid, signal.SIGCONT)
+        # Said as the failure was, on stdout with the time: not a failure left standing.
+        demo.wait_for("queue source recovered")
         code, out, err = demo.finish(timeout=180)
     assert code == 0, out + err
     assert "Traceback" not in err
+    assert re.search(r"^\d\d:\d\d:\d\d  queue source failing: ", out, re.MULTILINE), out
     summary = summary_of(events)
     assert_every_task_counted(summary)
     assert summary["remaining"] == 0  # drained
