@@ -24,11 +24,12 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from agentdash.cancelling import cancel_until_done
+from agentdash.demo.server_keeper import keep_running
 from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
 from agentdash.errors import StartError
 from agentdash.nats_client import FirstAttempts, unreached_reason
-from agentdash.nats_server import NatsServer, NatsServerError
+from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.overrides import OverridesDocument, OverrideStore
 from controller.core.config import Config
@@ -50,8 +51,6 @@ RECONNECT_WAIT_S = 5.0
 CONNECT_WAIT_S = 5.0
 """How long --nats-url's server has to answer before the demo says it cannot reach it."""
 RETRY_PAUSE_S = 0.2
-SERVER_CHECK_S = 0.5
-"""How often the demo looks whether its embedded nats-server is still running."""
 
 
 @dataclass(slots=True)
@@ -201,7 +200,7 @@ class DemoFleet:
         self._tasks.append(asyncio.create_task(self._publish(), name="workload"))
         self._tasks.append(asyncio.create_task(self._watch_events(), name="scale events"))
         if self.server is not None:
-            keeper = self._keep_server(self.server)
+            keeper = keep_running(self.server, self._tell)
             self._tasks.append(asyncio.create_task(keeper, name="nats-server"))
 
     async def _connect(self, url: str) -> Client:
@@ -241,35 +240,6 @@ class DemoFleet:
         if isinstance(failure, nats.errors.Error | OSError | TimeoutError):
             raise StartError(f"{unreached}: {unreached_reason(failure, CONNECT_WAIT_S)}")
         raise failure
-
-    async def _keep_server(self, server: NatsServer) -> None:
-        """The embedded server, started again if it dies (`kill -9`, the OOM killer): on its
-        port, which the clients reconnect to, over its store, which holds every queued task.
-        Started here, on the loop's thread (the main one), as the first was: the kernel ties
-        the server's end to the thread that started it (`die_with_parent`)."""
-        died: tuple[int | None, str] | None = None
-        """The pid of the server that died and how, until one runs again."""
-        failed = ""
-        while True:
-            await asyncio.sleep(SERVER_CHECK_S)  # a child's exit, looked at with poll()
-            if died is None:
-                ended = server.ended
-                if ended is None:
-                    continue
-                died = (server.pid, ended)
-            pid, how = died
-            try:
-                server.restart()
-            except NatsServerError as exc:
-                if str(exc) != failed:  # once a reason: a port taken meanwhile stays taken
-                    failed = str(exc)
-                    self._tell(f"nats-server (pid {pid}) {how}; not started again: {exc}")
-                continue
-            self._tell(
-                f"nats-server (pid {pid}) {how}: started again on {server.url} with its "
-                f"store (pid {server.pid}); queued tasks are kept"
-            )
-            died, failed = None, ""
 
     def _tell(self, line: str) -> None:
         self._log(line)
