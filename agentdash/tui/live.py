@@ -152,7 +152,8 @@ def _event_cells(event: Event) -> tuple[str, str, str, str, str]:
         return clock(event.ts), event.kind, event.pool, change, detail
     if isinstance(event, HealthEvent):
         state = "recovered" if event.ok else "stale"
-        return clock(event.ts), "health", event.source, state, event.detail
+        detail = "" if event.detail == state else event.detail  # not "recovered recovered"
+        return clock(event.ts), "health", event.source, state, detail
     if isinstance(event, ActionEvent):
         return (
             clock(event.ts),
