@@ -165,6 +165,7 @@ class PinModal(ReplicasModal[tuple[int, float | None]]):
     """How many warm replicas, and for how long (blank: until unpinned)."""
 
     confirm = "Pin"
+    invalid = "replicas: a whole number from 1 to {limit} (0 keeps nothing warm); minutes > 0"
 
     def __init__(self, pool: str, current: int | None, limit: int) -> None:
         super().__init__(
@@ -181,7 +182,7 @@ class PinModal(ReplicasModal[tuple[int, float | None]]):
             count, span = int(replicas), minutes_of(minutes)
         except ValueError:
             return None
-        return (count, span) if 0 <= count <= self.limit else None
+        return (count, span) if 1 <= count <= self.limit else None
 
 
 Section = tuple[str, list[Binding]]

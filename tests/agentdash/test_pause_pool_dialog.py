@@ -123,12 +123,22 @@ async def test_no_more_than_the_pools_max_replicas_can_be_asked_for(tmp_path: Pa
     limit = app.feed.config.pools["acme-research"].max_replicas
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        for key in ("x", "w"):
+        for key, least in (("x", 0), ("w", 1)):  # a pause may scale to 0; a pin of 0 pins nothing
             await pilot.press(key, *str(limit + 1), "enter")  # typed over what the field shows
             assert isinstance(app.screen, ReplicasModal)
             error = str(app.screen.query_one("#error").render())
-            assert f"a whole number from 0 to {limit}" in error
+            assert f"a whole number from {least} to {limit}" in error
             await pilot.press("escape")
+
+
+async def test_a_pin_of_no_replicas_is_refused_in_the_dialog(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("w", "backspace", "backspace", "0", "enter")
+        assert isinstance(app.screen, ReplicasModal)  # still asking
+        error = str(app.screen.query_one("#error").render())
+        assert "0 keeps nothing warm" in error
 
 
 async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
