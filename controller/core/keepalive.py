@@ -248,8 +248,8 @@ class KeepAlive:
             level_miss = self.level_miss()
             head = self.wakes.mean()
             taken = self.taken if self.share() > self.lag_per_replica else None
+            weight = self.wait_weight
             for level in self.levels:
-                weight = self.wait_weight
                 if level.replicas == 1:
                     planned = level.planned(
                         self.cold_start, self.first_miss(), head=head, taken=taken, weight=weight
