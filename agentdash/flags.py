@@ -7,6 +7,7 @@ import argparse
 import math
 import os
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -36,6 +37,33 @@ def number(low: float, high: float, *, above: bool = False) -> Callable[[str], f
         return value
 
     return parse
+
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2099, 12, 31)
+"""The dates --start takes: the Unix epoch's day (the default) to the end of the century."""
+
+
+def day(text: str) -> float:
+    """A date, YYYY-MM-DD, as the Unix time of its midnight UTC (--start)."""
+    expected = f"a date YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}, got {text!r}"
+    try:
+        value = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        value = None
+    if value is None or not FIRST_DAY <= value <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"expected {expected}")
+    return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+
+
+def add_start(parser: argparse.ArgumentParser) -> None:
+    """--start, of simulate and tune: a replay knows its trace's date only from it."""
+    parser.add_argument(
+        "--start",
+        type=day,
+        metavar="YYYY-MM-DD",
+        help="the date of the trace's first day: t = 0 is its midnight UTC, and tenants' "
+        "budget days follow its calendar in their time_zone (default 1970-01-01)",
+    )
 
 
 def path(text: str) -> Path:

@@ -1,7 +1,7 @@
 """`agentdash simulate`: replay a workload in virtual time under agentdash, KEDA and the HPA.
 
     agentdash simulate [--config FILE] [--trace FILE] [--policy agentdash|keda|hpa|all] [--json]
-                       [--plot FILE.svg] [--events FILE] [--drain SECONDS]
+                       [--plot FILE.svg] [--events FILE] [--start YYYY-MM-DD] [--drain SECONDS]
                        [--keda-... / --hpa-... knobs]
     agentdash simulate --generate bursty|diurnal|spiky --hours H --seed S [--config FILE]
                        [--tasks N] > trace.jsonl
@@ -66,6 +66,7 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="write agentdash's scale events with their reasons (JSON lines)",
     )
+    flags.add_start(parser)
     parser.add_argument(
         "--drain",
         type=flags.number(0, MAX_TRACE_SECONDS),
@@ -107,6 +108,11 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=_run)
 
 
+def replayed(config: Config, start: float | None) -> Config:
+    """The config as the replay reads it: on the --start date's calendar, if given."""
+    return config if start is None else config.replayed_from(start)
+
+
 def _run(args: argparse.Namespace) -> int:
     misplaced = _misplaced(args)
     if misplaced is not None:
@@ -138,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         {"--plot": args.plot, "--events": args.events},
         {"--config": config_path, "--trace": trace_path},
     )
-    config = load_config(config_path)
+    config = replayed(load_config(config_path), args.start)
     trace = load_tasks(trace_path, config)
     settings = BaselineSettings(
         **{knob.name: getattr(args, knob.name) for knob in BaselineSettings.knobs()}
@@ -176,6 +182,7 @@ def _misplaced(args: argparse.Namespace) -> str | None:
             "--plot FILE.svg": args.plot,
             "--events FILE": args.events,
             "--json": args.json,
+            "--start": args.start is not None,
         }
         given = [name for name, value in replay.items() if value]
         if given:

@@ -1,6 +1,7 @@
 """`agentdash tune`: search each pool's (or tier's) behavior and cooldown on a trace.
 
-    agentdash tune --config FILE --trace FILE [--objective both|p95|cost|balanced[:W]]
+    agentdash tune --config FILE --trace FILE [--start YYYY-MM-DD]
+                   [--objective both|p95|cost|balanced[:W]]
                    [--holdout 0.3] [--by pool|tier] [--trials N] [--time-budget S]
                    [--seed N] [--workers N] [--drain S] [--output FILE]
 
@@ -98,6 +99,7 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="JSON lines, one task each (as agentdash simulate)",
     )
+    flags.add_start(parser)
     _add_search_arguments(parser)
     parser.add_argument(
         "--output", type=flags.path, metavar="FILE", help="also write the tuned config here"
@@ -191,7 +193,7 @@ def _options(args: argparse.Namespace) -> _Options:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agentdash.simulate import load_tasks
+    from agentdash.simulate import load_tasks, replayed
     from controller.core.config import load_config
     from controller.simulate import behavior_grid, tune
     from controller.simulate.tradeoff import NEAR, warm_wait
@@ -202,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
         # the config may be tuned in place (its text is read first); the trace never is
         check_distinct({"--output": args.output}, {"--trace": args.trace})
     text = _read(args.config)
-    config = load_config(args.config)  # a mistake names its line
+    config = replayed(load_config(args.config), args.start)  # a mistake names its line
     objective = replace(options.objective, warm_s=warm_wait(config))
     trace = load_tasks(args.trace, config)
     parts = tune.split(trace, options.holdout)

@@ -83,14 +83,26 @@ class BudgetDay(NamedTuple):
 class BudgetClock:
     """When a tenant's budget starts over: every day at `reset` (minutes after local midnight)
     in `zone` (None: UTC). `label` is how reasons name the reset ("00:00 UTC"). The day asked
-    for last is kept: asking again within it is two comparisons."""
+    for last is kept: asking again within it is two comparisons.
 
-    __slots__ = ("_day", "label", "reset", "zone")
+    `epoch` is the Unix time of `now` = 0: 0 live, where `now` is the Unix time itself; in a
+    replay, the midnight UTC of the trace's first day (`agentdash simulate --start`), so that
+    a zone's offset is the one of the trace's dates, summer time included. A UTC midnight,
+    it moves no UTC day: only a zone's calendar reads it."""
 
-    def __init__(self, reset: int = 0, zone: tzinfo | None = None, label: str = "00:00 UTC"):
+    __slots__ = ("_day", "epoch", "label", "reset", "zone")
+
+    def __init__(
+        self,
+        reset: int = 0,
+        zone: tzinfo | None = None,
+        label: str = "00:00 UTC",
+        epoch: float = 0.0,
+    ):
         self.reset = reset
         self.zone = zone
         self.label = label
+        self.epoch = epoch
         self._day = BudgetDay(math.inf, -math.inf)
 
     def day(self, now: float) -> BudgetDay:
@@ -102,7 +114,7 @@ class BudgetClock:
             start = math.floor((now - self.reset * 60.0) / DAY_S) * DAY_S + self.reset * 60.0
             day = BudgetDay(start, start + DAY_S)
         else:
-            local = datetime.fromtimestamp(now, self.zone).date()
+            local = datetime.fromtimestamp(now + self.epoch, self.zone).date()
             start = self._start(local)
             if now < start:
                 local -= timedelta(days=1)
@@ -117,7 +129,7 @@ class BudgetClock:
         days still follow one another without a gap or an overlap."""
         hour, minute = divmod(self.reset, 60)
         when = datetime(local.year, local.month, local.day, hour, minute, tzinfo=self.zone)
-        return when.timestamp()
+        return when.timestamp() - self.epoch
 
 
 UTC_MIDNIGHT = BudgetClock()

@@ -114,6 +114,8 @@ class TenantConfig(StrictModel):
         str, Strict(), StringConstraints(max_length=64), AfterValidator(_time_zone)
     ] = "UTC"
     """The IANA time zone `budget_reset` is read in (Europe/Berlin, America/New_York)."""
+    _epoch: float = PrivateAttr(0.0)
+    """The Unix time of `now` = 0 for its clock (BudgetClock.epoch): 0 but in a replay."""
 
     @cached_property
     def clock(self) -> BudgetClock:
@@ -121,7 +123,14 @@ class TenantConfig(StrictModel):
         hours, minutes = self.budget_reset.split(":")
         zone = None if self.time_zone == "UTC" else ZoneInfo(self.time_zone)
         label = f"{self.budget_reset} {self.time_zone}"
-        return BudgetClock(int(hours) * 60 + int(minutes), zone, label)
+        return BudgetClock(int(hours) * 60 + int(minutes), zone, label, epoch=self._epoch)
+
+    def replayed_from(self, epoch: float) -> TenantConfig:
+        """This tenant in a replay whose `now` = 0 is the Unix time `epoch` (a UTC midnight)."""
+        tenant = self.model_copy()
+        tenant.__dict__.pop("clock", None)  # a clock made already is for the other epoch
+        tenant._epoch = epoch
+        return tenant
 
 
 class ControllerConfig(StrictModel):
@@ -355,6 +364,14 @@ class Config(StrictModel):
 
     def tier_priority(self, pool: str) -> int:
         return self.tiers[self.tier_of[pool]].priority
+
+    def replayed_from(self, epoch: float) -> Config:
+        """This config for a replay whose `now` = 0 is the Unix time `epoch`, the midnight UTC
+        of the trace's first day: its tenants' budget days follow that date's calendar."""
+        tenants = {name: t.replayed_from(epoch) for name, t in self.tenants.items()}
+        config = self.model_copy(update={"tenants": tenants})
+        config._source = self._source
+        return config
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:

@@ -315,7 +315,8 @@ def _arrival(value: Any, path: str, source: str) -> float:
                 path,
                 f"expected seconds from the trace's start (midnight UTC of its first day), at "
                 f"most {MAX_TRACE_SECONDS:.15g} (31 days), got {shown(value)}: a Unix "
-                "timestamp? subtract the midnight before the first arrival",
+                "timestamp? subtract the midnight before the first arrival, and give its "
+                "date as --start",
             ) from None
         if value > MAX_TRACE_SECONDS:
             raise ConfigError(

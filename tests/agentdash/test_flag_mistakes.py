@@ -88,7 +88,7 @@ CASES = [
     traced("t a Unix timestamp", GOOD_TASK.replace('"t": 0', '"t": 1700000000'), "line 1: t",
            "expected seconds from the trace's start (midnight UTC of its first day), at most "
            "2678400 (31 days), got 1700000000: a Unix timestamp? subtract the midnight before "
-           "the first arrival"),
+           "the first arrival, and give its date as --start"),
     traced("tokens a 4000-digit number",
            GOOD_TASK.replace('"tokens": 1', '"tokens": ' + "9" * 4000), "line 1: tokens",
            "expected a number <= 1e+15, got a 4000-digit number"),

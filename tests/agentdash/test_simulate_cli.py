@@ -174,3 +174,52 @@ def test_an_output_named_after_an_input_or_another_output_is_refused_before_the_
         assert result.stderr == f"agentdash: {named}: {said}\n"
         assert {path: path.read_text() for path in inputs} == inputs
         assert not both.exists()
+
+
+LONDON = """\
+tiers: {growth: {priority: 100}}
+tenants:
+  t: {tier: growth, daily_token_budget: 1000, hard_cap: false, time_zone: Europe/London}
+pools:
+  a:
+    tenant: t
+    deployment: {name: a}
+    queue: {stream: TASKS, consumer: a}
+"""
+
+
+@pytest.mark.parametrize(("start", "over"), [("2024-01-15", 200), ("2024-07-15", 0)])
+def test_start_dates_the_trace_so_a_tenant_s_day_turns_as_its_zone_did_then(
+    tmp_path: Path, start: str, over: int
+) -> None:
+    """Two tasks of 600 tokens at 22:30 and 23:30 UTC against 1,000 a day: one London day in
+    January (UTC+0), two in July (UTC+1, the day turns at 23:00 UTC)."""
+    fleet, tasks = tmp_path / "fleet.yaml", tmp_path / "trace.jsonl"
+    fleet.write_text(LONDON)
+    tasks.write_text(
+        '{"t": 81000, "pool": "a", "work_s": 10, "tokens": 600}\n'
+        '{"t": 84600, "pool": "a", "work_s": 10, "tokens": 600}\n'
+    )
+    result = simulate(
+        "--config", fleet, "--trace", tasks, "--start", start, "--policy", "keda", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["policies"]["keda"]["tokens_over_budget"] == over
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--start", "2024-02-30"), "argument --start: expected a date YYYY-MM-DD from "
+         "1970-01-01 to 2099-12-31, got '2024-02-30'"),
+        (("--generate", "bursty", "--start", "2024-01-15"), "--start would be ignored"),
+    ],
+)  # fmt: skip
+def test_a_start_that_is_no_date_or_would_be_ignored_is_one_line_and_exit_2(
+    args: tuple[str, ...], said: str
+) -> None:
+    result = simulate(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert said in result.stderr

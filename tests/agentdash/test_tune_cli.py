@@ -141,6 +141,19 @@ def test_a_bad_objective_is_one_line_and_exit_2(files: tuple[Path, Path]) -> Non
     )
 
 
+def test_start_dates_the_replays_and_a_bad_one_is_one_line(files: tuple[Path, Path]) -> None:
+    config, trace = files
+    dated = tune("--config", config, "--trace", trace, "--trials", "2", "--start", "2024-07-15")
+    assert dated.returncode == 0, dated.stderr
+    bad = tune("--config", config, "--trace", trace, "--start", "15/07/2024")
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr == (
+        "agentdash tune: argument --start: expected a date YYYY-MM-DD from 1970-01-01 to "
+        "2099-12-31, got '15/07/2024' (see agentdash tune --help)\n"
+    )
+
+
 def test_a_bad_config_names_the_file_and_field(files: tuple[Path, Path], tmp_path: Path) -> None:
     _, trace = files
     bad = tmp_path / "bad.yaml"

@@ -1,17 +1,37 @@
-"""Where a replay's budget days fall: the trace has no date, and its t = 0 is read as
-1 January 1970, 00:00 UTC, so a tenant's time zone applies with its offset on that date
-(docs/backtest.md says so)."""
+"""Where a replay's budget days fall. t = 0 is midnight UTC of the trace's first day: of
+`agentdash simulate --start`'s date (Config.replayed_from), else of 1 January 1970. A
+tenant's time zone applies with its offset on the replayed dates, summer time included."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from controller.core.config import Config
 from controller.simulate.backtest import make_scaler
 from controller.simulate.report import summarize
 from tests.support.builders import replay, trace
 from tests.support.factories import config, pool
 
 H = 3600.0
+
+
+def midnight(day: str) -> float:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
+
+
+def london_fleet(zone: str = "Europe/London") -> Config:
+    tenant = {"tier": "growth", "daily_token_budget": 1_000, "time_zone": zone}
+    return config({"a": pool("t", cold_start_seconds=5)}, {"t": tenant})
+
+
+def tokens_over(cfg: Config) -> int:
+    """Two tasks of 600 tokens, at 22:30 and 23:30 UTC, against 1,000 tokens a day."""
+    tasks = trace(cfg, (22.5 * H, "a", 10.0, 600), (23.5 * H, "a", 10.0, 600))
+    summary = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("keda", cfg)))
+    assert summary["completed"] == 2
+    return int(summary["tokens_over_budget"])
 
 
 @pytest.mark.parametrize(
@@ -21,12 +41,37 @@ H = 3600.0
         ("Europe/London", 0),  # UTC+1 all year in 1970: the day turns at 23:00 UTC
     ],
 )
-def test_a_budget_day_is_read_with_the_zone_s_offset_of_1_january_1970(
+def test_without_a_date_a_budget_day_is_read_with_the_zone_s_offset_of_1_january_1970(
     zone: str, over: int
 ) -> None:
-    tenant = {"tier": "growth", "daily_token_budget": 1_000, "time_zone": zone}
-    cfg = config({"a": pool("t", cold_start_seconds=5)}, {"t": tenant})
-    tasks = trace(cfg, (22.5 * H, "a", 10.0, 600), (23.5 * H, "a", 10.0, 600))
-    summary = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("keda", cfg)))
-    assert summary["completed"] == 2
-    assert summary["tokens_over_budget"] == over
+    assert tokens_over(london_fleet(zone)) == over
+
+
+@pytest.mark.parametrize(
+    ("start", "over"),
+    [
+        ("2024-01-15", 200),  # London keeps UTC in winter: both tasks on one budget day
+        ("2024-07-15", 0),  # and UTC+1 in summer: the day turns at 23:00 UTC, between them
+    ],
+)
+def test_a_dated_replay_reads_the_zone_s_offset_on_that_date(start: str, over: int) -> None:
+    assert tokens_over(london_fleet().replayed_from(midnight(start))) == over
+
+
+def test_a_dated_replay_s_budget_days_follow_summer_time_as_it_starts() -> None:
+    # London's clocks go forward at 01:00 UTC on 31 March 2024: that budget day is 23 h long.
+    cfg = london_fleet().replayed_from(midnight("2024-03-30"))
+    clock = cfg.tenants["t"].clock
+    assert clock.day(12 * H) == (0.0, 24 * H)
+    assert clock.day(30 * H) == (24 * H, 47 * H)
+    assert clock.day(50 * H) == (47 * H, 71 * H)
+
+
+def test_a_dated_config_is_the_same_config_on_another_calendar() -> None:
+    cfg = london_fleet()
+    assert cfg.tenants["t"].clock.day(12 * H) == (-H, 23 * H)  # made first: not carried over
+    dated = cfg.replayed_from(midnight("2024-01-15"))
+    assert dated.tenants["t"].clock.day(12 * H) == (0.0, 24 * H)
+    assert cfg.tenants["t"].clock.day(12 * H) == (-H, 23 * H)  # the original is untouched
+    assert dated.model_dump() == cfg.model_dump()
+    assert dated.source == cfg.source
