@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel
 
-from controller.core import behavior, config, config_types, connections, names
+from controller.core import behavior, config, config_tenants, config_types, connections, names
 from controller.core.config import Config
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-CONFIG_MODULES = (config, behavior, connections)
+CONFIG_MODULES = (config, config_tenants, behavior, connections)
 """Where the config's models are written, docstrings under their fields."""
 
 
@@ -56,8 +56,9 @@ def _names(properties: dict[str, Any]) -> None:
 
 def _field_docs() -> dict[tuple[str, str], str]:
     """(model, field) -> the docstring written under the field in controller/core/config.py
-    (and behavior.py, connections.py), for an editor to show. Read here rather than by pydantic
-    (`use_attribute_docstrings`), which would read the source at every start of every command."""
+    (and config_tenants.py, behavior.py, connections.py), for an editor to show. Read here
+    rather than by pydantic (`use_attribute_docstrings`), which would read the source at every
+    start of every command."""
     try:
         trees = [ast.parse(inspect.getsource(module)) for module in CONFIG_MODULES]
     except (OSError, TypeError):  # installed without its source: no descriptions then
