@@ -126,13 +126,7 @@ class NatsLease:
             self._kv = await js.key_value(BUCKET)
         except nats.js.errors.BucketNotFoundError:
             if self.contend:  # a watcher creates nothing: it looks again at each renew
-                self._kv = await js.create_key_value(
-                    bucket=BUCKET,
-                    ttl=self.ttl,
-                    history=1,
-                    max_value_size=MAX_VALUE_BYTES,
-                    max_bytes=BUCKET_BYTES,
-                )
+                await self._make_bucket()
             return
         status = await self._kv.status()
         ttl = status.ttl or 0.0
@@ -165,12 +159,27 @@ class NatsLease:
         except nats.js.errors.KeyWrongLastSequenceError:
             self._lost()
             await self._read_leader()
-        except (nats.errors.Error, TimeoutError):
+        except (nats.errors.Error, TimeoutError) as error:
             self._lost()  # cannot prove we lead: act as a follower
             if self.leader_name == self.holder:
                 self.leader_name = None  # who leads now is not known
             self._unread()
+            if isinstance(error, nats.js.errors.NoStreamResponseError):
+                # No stream took the write: the bucket is gone, as after a NATS restarted
+                # without its store. Made again as at start, else no one could ever lead.
+                with contextlib.suppress(nats.errors.Error, TimeoutError):
+                    await self._make_bucket()
         return self.leading
+
+    async def _make_bucket(self) -> None:
+        js = self._nc.jetstream(timeout=self._timeout)
+        self._kv = await js.create_key_value(
+            bucket=BUCKET,
+            ttl=self.ttl,
+            history=1,
+            max_value_size=MAX_VALUE_BYTES,
+            max_bytes=BUCKET_BYTES,
+        )
 
     def _unread(self) -> None:
         """The lease could not be read: after a TTL without an answer, who leads is not known."""

@@ -4,6 +4,8 @@ back at once rather than follow itself until it expires."""
 
 from __future__ import annotations
 
+import shutil
+
 import nats
 from nats.aio.client import Client
 
@@ -110,3 +112,22 @@ async def test_a_broken_value_over_the_holders_own_entry_is_taken_back_at_once(
     assert "\\x1b" in mine.last_broken.value  # escaped, never raw
     assert not await other.renew()
     assert other.leader_name == "daemon-a"
+
+
+async def test_a_nats_that_lost_its_store_is_led_again(nats_server: NatsServer, nc: Client) -> None:
+    """A nats-server restarted without its JetStream store (an emptyDir, a new volume) has no
+    lease bucket: the contender makes it again, as at start, and leads; it used to stay a
+    candidate until restarted, and nothing scaled."""
+    lease = NatsLease(nc, "daemon-a", ttl=2, timeout=0.5)
+    watcher = NatsLease(nc, "dashboard", ttl=2, contend=False, timeout=0.5)
+    await lease.start()
+    await watcher.start()
+    assert await lease.renew()
+    nats_server.stop()
+    shutil.rmtree(nats_server.store_dir / "jetstream")
+    nats_server.start()
+
+    await eventually(lease.renew, timeout=10, every=0.2)
+    assert lease.leader_name == "daemon-a"
+    await watcher.renew()
+    assert watcher.leader_name == "daemon-a"
