@@ -35,10 +35,12 @@ process the old leader's last busy time: only agentdash should be able to write 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 import nats.errors
@@ -97,6 +99,23 @@ async def open_bucket(
         return await js.key_value(bucket)
 
 
+STREAM_NOT_FOUND = 10059
+"""JetStream's error code for a stream that does not exist."""
+
+
+async def made_again(error: BaseException, start: Callable[[], Awaitable[None]]) -> bool:
+    """Whether `error` says the bucket is gone (a write no stream took, a read of a stream not
+    found: a NATS restarted without its store); if so it is made again by `start`. Left gone,
+    nothing would be handed over again until the process restarts."""
+    gone = isinstance(error, nats.js.errors.NoStreamResponseError) or (
+        isinstance(error, nats.js.errors.NotFoundError) and error.err_code == STREAM_NOT_FOUND
+    )
+    if gone:
+        with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):  # the next try's
+            await start()
+    return gone
+
+
 async def read_values(kv: Any, keys: dict[str, str]) -> dict[str, bytes]:
     """Each name's value in the bucket `kv` under its key (`keys`: name -> key), where it has
     one."""
@@ -148,6 +167,7 @@ class HistoryHandover:
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             self._restored = False
             log.warning("history not restored from %s: %s", BUCKET, exc or type(exc).__name__)
+            await made_again(exc, self.start)
             return 0
         self._restored = True
         ignored: list[str] = []
@@ -240,6 +260,8 @@ class HistoryHandover:
             if not self._failing:
                 log.warning("history not saved to %s: %s", BUCKET, exc or type(exc).__name__)
             self._failing = True
+            if await made_again(exc, self.start):
+                self._written.clear()  # a new bucket holds none of it
             return
         if self._failing:
             log.info("history saved to %s again", BUCKET)

@@ -36,7 +36,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from pydantic import ConfigDict, Field, model_validator
 
-from controller.coordination.handover import open_bucket, read_values
+from controller.coordination.handover import made_again, open_bucket, read_values
 from controller.coordination.history_docs import DatedDoc, load_doc
 from controller.core.accounting import BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS
@@ -232,6 +232,8 @@ class SpendHandover:
             if not self._failing:
                 log.warning("spend not saved to %s: %s", BUCKET, exc or type(exc).__name__)
             self._failing = True
+            if await made_again(exc, self.start):
+                self._written.clear()  # a new bucket holds none of it
             return
         if self._failing:
             log.info("spend saved to %s again", BUCKET)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from typing import Annotated, Any, Literal, Protocol
 
 import nats.errors
@@ -25,7 +26,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from pydantic import ConfigDict, Field
 
-from controller.coordination.handover import open_bucket, read_values
+from controller.coordination.handover import made_again, open_bucket, read_values
 from controller.coordination.history_docs import DatedDoc, load_doc
 from controller.coordination.spend_handover import BUCKET, BUCKET_BYTES, TTL_S
 from controller.core.accounting import TokensATask
@@ -92,6 +93,8 @@ class UsageHandover:
         self._restored = False
         """Whether the bucket was read: a count not merged with it must not overwrite it."""
         self._failing = False
+        self._asked = -math.inf
+        """When a save with nothing to write last asked whether the bucket is still there."""
         self.ignored = 0
         """Values in the bucket that were refused (malformed, out of bounds, future times)."""
 
@@ -148,13 +151,19 @@ class UsageHandover:
             if last is not None and (last[:3] == mark[:3] or now < last[3] + SAVE_S):
                 continue
             changed.append((tenant, mark, self._dump(tenant, now)))
+        if not changed and now < self._asked + SAVE_S:
+            return
         try:
             await asyncio.wait_for(self._write(changed), self.timeout)
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             if not self._failing:
                 log.warning("usage not saved to %s: %s", BUCKET, exc or type(exc).__name__)
             self._failing = True
+            if await made_again(exc, self.start):
+                self._written.clear()  # a new bucket holds none of it
             return
+        if not changed:
+            self._asked = now
         self._failing = False
 
     def _dump(self, tenant: str, now: float) -> bytes:
@@ -175,6 +184,11 @@ class UsageHandover:
         return json.dumps(doc, separators=(",", ":")).encode()
 
     async def _write(self, changed: list[tuple[str, tuple[float, int, int, float], bytes]]) -> None:
+        if not changed:
+            # A count that stopped moving (a tenant at its hard cap) is not written again:
+            # ask whether the bucket is still there, or a NATS that lost its store would
+            # keep it from a successor, which would then spend the cap again.
+            await self._kv.status()
         for tenant, mark, value in changed:
             await self._kv.put(key_of(tenant), value)
             self._written[tenant] = mark

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from typing import Any
 
 import nats.js.errors
@@ -398,6 +399,30 @@ async def test_saves_while_nats_is_down_are_skipped_and_the_next_one_catches_up(
 
     successor, _ = await take_over(nc, cfg, old, 70.0)
     assert successor.tick(358.0).desired == 8  # 59 + 300 s
+
+
+async def test_after_nats_lost_its_store_a_successor_still_holds_8(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """A nats-server restarted without its store (an emptyDir, a new volume) has no bucket:
+    the leader makes it again and writes every pool there (it logged a failed restore every
+    tick and saved nothing more, and a successor dropped 8 to 4 in the window)."""
+    cfg = fleet()
+    old, saver = await leader(nc, cfg)
+    for t in range(0, 30, 5):
+        old.tick(float(t), research=8)
+        await saver.save(old.history, float(t))
+    nats_server.stop()
+    shutil.rmtree(nats_server.store_dir / "jetstream")
+    nats_server.start()
+    await eventually(lambda: nc.is_connected, timeout=15)
+    for t in range(30, 100, 5):
+        old.tick(float(t), research=lag_at(t))
+        await saver.save(old.history, float(t))
+
+    successor, restored = await take_over(nc, cfg, old, 110.0)
+    assert restored == 1
+    assert successor.tick(110.0).desired == 8
 
 
 async def test_a_leader_that_could_not_read_the_bucket_writes_nothing_until_it_has(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -36,8 +37,8 @@ def report(tokens: int) -> bytes:
 
 async def saved_tokens(nc: Client) -> int:
     """acme's tokens today as the bucket holds them (0: none yet)."""
-    kv = await nc.jetstream().key_value(BUCKET)
     try:
+        kv = await nc.jetstream().key_value(BUCKET)
         entry = await kv.get(key_of("acme"))
     except Exception:  # the key or the bucket is not there yet
         return 0
@@ -82,6 +83,32 @@ async def test_a_leader_killed_with_sigkill_leaves_its_count_to_a_new_process(
     assert decision.desired == 0
     assert f"used 1,541,000 of {BUDGET:,} tokens today" in decision.main_reason.detail
     await successor.close()
+
+
+async def test_a_nats_that_lost_its_store_is_given_the_count_again(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """A nats-server restarted without its store (an emptyDir, a new volume) has no bucket:
+    the leader makes it again and writes its whole count there, so a process started after
+    it still counts the hard cap spent (the count was saved nowhere until a restart)."""
+    cfg = budgeted()
+    usage, handover = await counting(nc, cfg)
+    await handover.restore(time.time())
+    for _ in range(22):
+        await nc.publish("agentdash.usage.acme", report(70_000))
+    await nc.flush()
+    await eventually(lambda: usage.usage(time.time()).tokens_today["acme"] == 1_540_000)
+    await handover.save(time.time())
+    nats_server.stop()
+    shutil.rmtree(nats_server.store_dir / "jetstream")
+    nats_server.start()
+    await eventually(lambda: nc.is_connected, timeout=15)
+
+    async def saved_again() -> bool:  # the count has not moved since: written all the same
+        await handover.save(time.time())
+        return await saved_tokens(nc) == 1_540_000
+
+    await eventually(saved_again, timeout=10, every=0.2)
 
 
 async def test_a_bad_value_in_the_bucket_is_ignored_and_counted(
