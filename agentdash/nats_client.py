@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 
 from agentdash.cancelling import cancel_until_done
@@ -190,6 +191,19 @@ async def connect_nats(
             await cancel_until_done(connecting)
             with contextlib.suppress(BaseException):
                 await nc.close()
+
+
+def jetstream_error(url: str, exc: nats.errors.Error | TimeoutError) -> StartError:
+    """The one line for a JetStream request that failed at `url` (exit 1): a server without
+    JetStream, an account without it (a user that is not agentdash's), or what it said."""
+    where = redacted(url)
+    if isinstance(exc, nats.errors.NoRespondersError) or (
+        isinstance(exc, nats.js.errors.ServiceUnavailableError) and not exc.description
+    ):
+        return StartError(f"NATS at {where} has no JetStream (start nats-server with -js)")
+    if isinstance(exc, nats.js.errors.APIError) and exc.description:
+        return StartError(f"JetStream at {where}: {exc.description}")
+    return StartError(f"JetStream at {where}: {type(exc).__name__} {exc}".strip())
 
 
 def _is_refusal(exc: Exception) -> bool:

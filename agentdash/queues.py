@@ -151,16 +151,14 @@ def run(args: argparse.Namespace) -> int:
 async def _check(
     config: Config, url: str, *, apply: bool, ack_wait: float, max_bytes: int
 ) -> list[QueueCheck]:
-    from agentdash.nats_client import connect_nats
+    from agentdash.nats_client import connect_nats, jetstream_error
 
     nc = await connect_nats(url, CONNECT_TIMEOUT_S, auth=config.nats, source=config.source)
     try:
         checks = await check_queues(nc, config, ack_wait=ack_wait, max_bytes=max_bytes)
         return await create_missing(nc, checks) if apply else checks
-    except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
-        raise StartError(f"NATS at {url} has no JetStream (start nats-server with -js)") from None
     except (nats.errors.Error, TimeoutError) as exc:
-        raise StartError(f"JetStream at {url}: {type(exc).__name__} {exc}".strip()) from None
+        raise jetstream_error(url, exc) from None
     except (ValueError, KeyError, TypeError) as exc:  # an answer that is not JetStream's API
         raise StartError(f"JetStream at {url}: an answer agentdash cannot read: {exc}") from None
     finally:

@@ -20,6 +20,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
+from agentdash.nats_client import jetstream_error
 from agentdash.nats_connections import Connections, open_connections
 from agentdash.opening import RuntimeOptions, check_credentials, open_parts
 from controller.coordination.history_stream import HistoryPublisher, HistoryReader, RecordingBus
@@ -121,9 +122,11 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     nc = links.main
     try:
         opened = await open_parts(nc, links.reports, config, options, links.arrivals, bad=bad)
-    except BaseException:
+    except BaseException as exc:
         for client in links.every():
             await client.close()
+        if isinstance(exc, nats.errors.Error | TimeoutError):  # JetStream not there, or not ours
+            raise jetstream_error(options.nats_url or config.nats.url, exc) from None
         raise
     bus = RecordingBus()
     loop = Reconciler(

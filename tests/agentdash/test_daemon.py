@@ -24,9 +24,11 @@ from controller.coordination.lease import BUCKET, KEY
 from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import SharedOverrides
 from controller.core.config import load_config
+from controller.core.printable import redacted
 from controller.runtime.leadership import QUIET_S
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually, free_port
+from tests.support.accounts import SHIPPED, AccountsServer
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
 from tests.support.kmock import kubeconfig, kubeconfig_without_context
@@ -316,6 +318,33 @@ def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
     assert result.stderr == f"agentdash: cannot reach NATS at {url}: Connection refused\n"
     (error,) = [e for e in map(json.loads, result.stdout.splitlines()) if e["type"] == "error"]
     assert error["message"] == f"cannot reach NATS at {url}: Connection refused"
+
+
+@pytest.mark.parametrize(
+    ("conf", "user", "said"),
+    [
+        ("", None, "NATS at {url} has no JetStream (start nats-server with -js)"),
+        (SHIPPED, "worker-acme", "JetStream at {url}: JetStream not enabled for account"),
+    ],
+    ids=["a server without -js", "a tenant's user given to the daemon"],
+)
+def test_a_nats_without_jetstream_for_it_is_one_line_and_a_failure(
+    tmp_path: Path, conf: str | Path, user: str | None, said: str
+) -> None:
+    """It was a traceback of nats.py's ServiceUnavailableError, from the overrides bucket."""
+    if not conf:
+        conf = tmp_path / "plain.conf"
+        conf.write_text("")
+    server = AccountsServer(tmp_path, Path(conf))
+    try:
+        url = server.url(user) if user else f"nats://127.0.0.1:{server.port}"
+        command = [AGENTDASH, "--controller-only", "--config", str(EXAMPLE),
+                   "--cluster", "simulated", "--nats-url", url]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        server.stop()
+    line = said.format(url=redacted(url))
+    assert (result.returncode, result.stderr) == (1, f"agentdash: {line}\n")
 
 
 def test_a_kubeconfig_it_cannot_use_is_one_line_and_exit_2(
