@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from controller.core.printable import printable
 
 HEADER_TIMEOUT = 10.0
 """Seconds a connection has to finish a request's headers, counted from when it opened or its
@@ -32,9 +35,12 @@ ACCEPT_ERROR_INTERVAL = 10.0
 """Seconds between two log lines about connections that cannot be accepted for want of file
 handles or memory (asyncio retries such an accept many times a second, each with a traceback);
 the next line says how many were not logged."""
+SHOWN_CHARS = 200
+"""What a bad request's log line quotes of what was wrong with it."""
 OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 log = logging.getLogger("agentdash.http")
+AIOHTTP_SERVER = "aiohttp.server"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -174,11 +180,43 @@ class AcceptErrorLog:
         self.unlogged = 0
 
 
+class BadRequestLog(logging.Filter):
+    """On aiohttp's server logger while the endpoint serves. aiohttp logs each request a
+    client got wrong (a malformed line or header, answered 400) at error, without saying
+    what was wrong: anyone who can reach the port could fill the log with errors. Such lines
+    are said once per `interval` at warning, with the reason and how many were not; anything
+    else (a handler that failed) passes as it is."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval = interval
+        self.clock = clock
+        self.logged_at: float | None = None
+        self.unlogged = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        now = self.clock()
+        if self.logged_at is not None and now - self.logged_at < self.interval:
+            self.unlogged += 1
+            return False
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        why = printable(exc.message[:SHOWN_CHARS])
+        more = f" ({self.unlogged} more since the last line)" if self.unlogged else ""
+        log.warning("bad HTTP request from %s, answered %d: %s%s", remote, exc.code, why, more)
+        self.logged_at = now
+        self.unlogged = 0
+        return False
+
+
 @dataclass
 class HttpEndpoint:
     runner: web.AppRunner
     server: asyncio.Server
     accept_errors: AcceptErrorLog
+    bad_requests: BadRequestLog
 
     @property
     def port(self) -> int:
@@ -190,6 +228,7 @@ class HttpEndpoint:
         await self.runner.cleanup()
         await self.server.wait_closed()
         asyncio.get_running_loop().set_exception_handler(self.accept_errors.previous)
+        logging.getLogger(AIOHTTP_SERVER).removeFilter(self.bad_requests)
 
 
 async def listen_guarded(
@@ -214,4 +253,6 @@ async def listen_guarded(
         raise
     accept_errors = AcceptErrorLog(limits.accept_error_interval, loop.get_exception_handler())
     loop.set_exception_handler(accept_errors)
-    return HttpEndpoint(runner=runner, server=server, accept_errors=accept_errors)
+    bad_requests = BadRequestLog(limits.accept_error_interval)
+    logging.getLogger(AIOHTTP_SERVER).addFilter(bad_requests)
+    return HttpEndpoint(runner, server, accept_errors, bad_requests)

@@ -18,9 +18,15 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from aiohttp import web
 
 from agentdash.daemon import serve_http
-from agentdash.http_endpoint import ACCEPT_ERROR_INTERVAL, AcceptErrorLog, HttpLimits
+from agentdash.http_endpoint import (
+    ACCEPT_ERROR_INTERVAL,
+    AcceptErrorLog,
+    HttpLimits,
+    listen_guarded,
+)
 from agentdash.nats_server import NatsServer
 from agentdash.opening import RuntimeOptions
 from agentdash.runtime import Runtime, start
@@ -158,6 +164,33 @@ def test_running_out_of_file_handles_is_logged_once_per_interval_with_a_count(
         " (999 more since the last line)",
     ]
     assert passed_on == [other]
+
+
+async def test_bad_requests_are_one_warning_an_interval_saying_why_never_an_error_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiohttp logged each at error, as 'Error handling request from 127.0.0.1' and no more:
+    200 requests without a Host header were 200 error lines in the daemon's log."""
+
+    async def alive(_: web.Request) -> web.Response:
+        return web.Response(text="alive")
+
+    app = web.Application()
+    app.router.add_get("/livez", alive)
+    limits = HttpLimits(accept_error_interval=3600)
+    endpoint = await listen_guarded(app, "127.0.0.1", free_port(), limits)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for sent in [b"GET /livez HTTP/1.1\r\n\r\n"] * 50 + [b"\x1b[2J\r\n\r\n"]:
+                client = await SlowClient.open(endpoint.port, sent=sent)
+                assert (await client.reader.read()).startswith(b"HTTP/1.0 400")
+                client.close()
+            assert await livez(endpoint.port) == 200
+    finally:
+        await endpoint.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "bad HTTP request from 127.0.0.1, answered 400: Missing 'Host' header in request."
+    ]
 
 
 @pytest.fixture
