@@ -28,7 +28,7 @@ from agentdash.demo.server_keeper import keep_running
 from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
 from agentdash.errors import StartError
-from agentdash.nats_client import FirstAttempts, unreached_reason
+from agentdash.nats_client import FirstAttempts, jetstream_error, unreached_reason
 from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.overrides import OverridesDocument, OverrideStore
@@ -175,7 +175,10 @@ class DemoFleet:
         self._connected.set()
         # Scaled with the demo's time, but never shorter than a worker's wait for an ack.
         ack_wait = max(5.0, ACK_WAIT_S / self.options.speed)
-        await ensure_queues(self.nc, self.config, ack_wait=ack_wait)
+        try:  # a --nats-url without JetStream, or whose account has none
+            await ensure_queues(self.nc, self.config, ack_wait=ack_wait)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise jetstream_error(url, exc) from None
         lag = JetStreamLagSource(self.nc, self.config)
         await lag.start()
         usage = NatsUsageSource(self.nc, self.config, time.time)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.accounts import AccountsServer
 from tests.support.cli import AGENTDASH
 from tests.support.processes import alive
 
@@ -105,6 +106,21 @@ def test_a_signal_stops_the_demo_while_it_is_still_connecting(
     assert out.startswith("published 0, completed 0,"), out
     summary = json.loads(events.read_text().splitlines()[-1])
     assert (summary["type"], summary["published"], summary["lost"]) == ("summary", 0, 0)
+
+
+def test_a_nats_url_without_jetstream_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """It was a traceback of nats.py's ServiceUnavailableError, from making the queues."""
+    conf = tmp_path / "plain.conf"
+    conf.write_text("")
+    server = AccountsServer(tmp_path, conf)  # a nats-server without JetStream
+    try:
+        url = f"nats://127.0.0.1:{server.port}"
+        command = [AGENTDASH, "demo", "--headless", "--nats-url", url]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        server.stop()
+    said = f"agentdash: NATS at {url} has no JetStream (start nats-server with -js)\n"
+    assert (result.returncode, result.stderr) == (1, said)
 
 
 def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
