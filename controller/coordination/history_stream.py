@@ -41,7 +41,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import Field, TypeAdapter, ValidationError
 
-from controller.coordination.shared import Name, Replicas, _ReasonWire, _Wire
+from controller.coordination.wire import Name, Replicas, _ReasonWire, _Wire
 from controller.core.bad_messages import BadMessages, describe
 from controller.core.events import ActionEvent, Event, EventBus, HealthEvent, ScaleEvent, TickEvent
 from controller.core.model import Reason

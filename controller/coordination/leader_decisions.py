@@ -30,7 +30,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pydantic import Field, TypeAdapter, ValidationError
 
-from controller.coordination.shared import Detail, Name, Replicas, Rule, _Wire
+from controller.coordination.wire import Detail, Name, Replicas, Rule, _Wire
 from controller.core.bad_messages import BadMessages, describe
 from controller.core.model import Reason, ScaleDecision
 

@@ -52,9 +52,10 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy
 from nats.js.client import JetStreamContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from controller.coordination.overrides import OverridesDocument, OverrideStore, read_overrides
+from controller.coordination.wire import NAME_CHARS, Detail, _Wire
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent
@@ -357,25 +358,6 @@ def _report_end(task: asyncio.Task[None]) -> None:
     """The watcher ends only when stopped; if anything else ends it, say so."""
     if not task.cancelled() and task.exception() is not None:
         log.error("overrides watcher stopped: %r", task.exception())
-
-
-# What crosses a process boundary on NATS is validated against these (here and in
-# controller.coordination.leader_decisions and controller.coordination.history_stream).
-MAX_REPLICAS = 1_000_000
-NAME_CHARS = 253
-Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
-Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
-Rule = Annotated[str, Field(max_length=100)]
-Detail = Annotated[str, Field(max_length=2000)]
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
-
-
-class _ReasonWire(_Wire):
-    rule: Rule
-    detail: Detail
 
 
 class _AuditWire(_Wire):

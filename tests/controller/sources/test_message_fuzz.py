@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from controller.coordination.leader_decisions import DecisionsView, FullViewRequest, parse_decisions
 from controller.coordination.overrides import MAX_PIN_REPLICAS, read_overrides
-from controller.coordination.shared import MAX_REPLICAS
+from controller.coordination.wire import MAX_REPLICAS
 from controller.core.accounting import MAX_WORK_S
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
