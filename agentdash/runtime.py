@@ -145,6 +145,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     )
     opened.shared.on_action = log_others_action(loop)
     reconnected.append(loop.schedule.now)  # renew the lease at once, not after the backoff
+    reconnected.append(opened.shared.reconnected)  # a NATS back without its store
     told = DecisionsEncoder(opened.lease.holder)
     runtime = Runtime(
         config,

@@ -38,6 +38,7 @@ took it, once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -79,6 +80,8 @@ AUDIT_MAX_AGE_S = 90 * 86400.0
 """The audit keeps the newest 90 days, or 256 MiB: a stream nothing bounds can fill a disk."""
 HISTORY_READS = 5
 """Reads of the key's history at start before it is taken as it came (see _history)."""
+BUCKET_CHECKS = 30
+"""Tries, a second apart, to check the bucket after a reconnection (see _follow_anew)."""
 FOREIGN = "foreign write"
 """The audit action recorded for a valid override write agentdash did not make (applied)."""
 SKIPPED = "invalid write skipped"
@@ -105,6 +108,9 @@ class SharedOverrides:
         self.bad = bad or BadMessages()
         self._kv: Any = None
         self._watch: asyncio.Task[None] | None = None
+        self._watcher: Any = None
+        self._created: Any = None  # when the bucket's stream was made: another is a new one
+        self._checking: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Task[None]] = set()
         self._read_at_start = 0
         """The revision start() took; the watcher begins by delivering it again."""
@@ -123,6 +129,11 @@ class SharedOverrides:
         """Told of each action another process took (with where: host:pid, or `nats kv`)."""
 
     async def start(self) -> None:
+        await self._open()
+        self._store.listeners.append(self._changed)
+
+    async def _open(self) -> None:
+        """The bucket and audit stream (made if absent), the newest valid revision, a watcher."""
         self._kv = await self._open_bucket()
         try:
             await self._js.stream_info(AUDIT_STREAM)
@@ -135,16 +146,47 @@ class SharedOverrides:
                 discard=DiscardPolicy.OLD,
             )
         await self._take_newest_valid()
-        self._store.listeners.append(self._changed)
-        watcher = await self._kv.watch(KEY, include_history=False)
-        self._watch = asyncio.create_task(self._follow(watcher))
+        self._watcher = await self._kv.watch(KEY, include_history=False)
+        self._watch = asyncio.create_task(self._follow(self._watcher))
         self._watch.add_done_callback(_report_end)
+
+    def reconnected(self) -> None:
+        """NATS is back: check in the background that the bucket watched is still there."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self._check_bucket())
+
+    async def _check_bucket(self) -> None:
+        for _ in range(BUCKET_CHECKS):  # JetStream may answer a little after the connection
+            try:
+                return await self._follow_anew()
+            except (nats.errors.Error, TimeoutError):
+                await asyncio.sleep(1.0)
+        log.warning("overrides: could not check the bucket %s after a reconnection", BUCKET)
+
+    async def _follow_anew(self) -> None:
+        """A bucket other than the one watched (a NATS back without its store: gone, or made
+        again since) is opened, or made, again and followed from its start: the old watcher
+        would see no more writes, and no operator's action would reach this process."""
+        try:
+            created = (await self._js.stream_info(f"KV_{BUCKET}")).created
+        except nats.js.errors.NotFoundError:
+            created = None
+        if created is not None and created == self._created:
+            return
+        log.warning("overrides: the bucket %s was made again; following it anew", BUCKET)
+        if self._watch is not None:
+            self._watch.cancel()
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self._watcher.stop()
+        self._read_at_start = self.seen = self._last_announced = 0
+        self._announced_here.clear()
+        await self._open()
 
     async def _open_bucket(self) -> Any:
         """The bucket, made if absent with `HISTORY` revisions; one made with fewer (by an
         older agentdash) is given more, by a process that may write."""
         try:
-            return await self._js.create_key_value(
+            kv = await self._js.create_key_value(
                 bucket=BUCKET,
                 history=HISTORY,
                 max_value_size=MAX_VALUE_BYTES,
@@ -153,6 +195,7 @@ class SharedOverrides:
         except nats.js.errors.BadRequestError:  # it exists with other settings
             kv = await self._js.key_value(BUCKET)
         info = await self._js.stream_info(f"KV_{BUCKET}")
+        self._created = info.created
         kept = info.config.max_msgs_per_subject or 0
         if not self._store.read_only and 0 < kept < HISTORY:
             await self._js.update_stream(replace(info.config, max_msgs_per_subject=HISTORY))
@@ -339,8 +382,9 @@ class SharedOverrides:
 
     async def stop(self) -> None:
         await self.flush()
-        if self._watch is not None:
-            self._watch.cancel()
+        for task in (self._watch, self._checking):
+            if task is not None:
+                task.cancel()
 
 
 async def audit(js: JetStreamContext, record: dict[str, Any], *, once: str) -> None:

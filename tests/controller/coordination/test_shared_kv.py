@@ -4,11 +4,14 @@ applied, logged and audited once, and agentdash's own writes are never taken for
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
+import nats.errors
 import pytest
 import yaml
 from nats.aio.client import Client
@@ -135,6 +138,46 @@ async def test_a_restart_over_forged_overrides_keeps_the_last_valid_pins_and_pau
         assert "pin globex-triage=2, pause tenant initech" in skipped[0]["detail"]
     finally:
         await again.stop()
+
+
+async def test_after_nats_lost_its_store_an_operators_pin_reaches_the_running_daemon(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """A nats-server restarted without its store (an emptyDir, a new volume): the running
+    daemon's watcher followed a bucket that was gone, and a pin made afterwards from a
+    dashboard (which made the bucket again) never reached it until it restarted."""
+    example = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, example)
+    daemon = await start(example, RuntimeOptions(nats_server.url, cluster="simulated"))
+    try:
+        daemon.loop.store.pin("globex-triage", 2)
+        await daemon.shared.flush()
+        nats_server.stop()
+        shutil.rmtree(nats_server.store_dir / "jetstream")
+        nats_server.start()
+
+        async def queues_made() -> bool:  # agentdash queues --apply, once JetStream answers
+            with contextlib.suppress(nats.errors.Error, TimeoutError):
+                await ensure_queues(nc, example)
+                return True
+            return False
+
+        await eventually(queues_made, timeout=30)
+        options = RuntimeOptions(nats_server.url, cluster="simulated", lead=False)
+        dashboard = await start(example, options)
+        try:
+            dashboard.loop.store.pin("globex-triage", 3)
+            await dashboard.shared.flush()
+
+            def pinned_at_3() -> bool:
+                pin = daemon.loop.store.current().pins.get("globex-triage")
+                return pin is not None and pin.replicas == 3
+
+            await eventually(pinned_at_3, timeout=15)
+        finally:
+            await dashboard.stop()
+    finally:
+        await daemon.stop()
 
 
 async def test_a_start_whose_history_read_comes_back_empty_reads_it_again(
