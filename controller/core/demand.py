@@ -49,7 +49,7 @@ class Footprint(Record):
     quote the rest: pending, rate, ...), so a pool whose footprint did not change is not
     claimed again (controller.core.engine)."""
 
-    FIELDS = ("stale", "replicas", "demand", "lagging", "busy", "top")
+    FIELDS = ("stale", "replicas", "demand", "lagging", "busy", "top", "in_flight")
     __slots__ = FIELDS
 
     stale: bool
@@ -64,9 +64,21 @@ class Footprint(Record):
     """Where a scale-down lands (controller.core.time_rules): the need, unrounded, and
     LANDING_SIGMAS of the arrivals' noise above it, rounded up to whole replicas; at least
     `demand`."""
+    in_flight: bool
+    """Whether the demand is the tasks in flight's alone: none pending (nothing waits for a
+    pod), and the arrivals ask for no more (controller.core.time_rules: such a rise must
+    last a cold start before it adds pods)."""
 
     def __init__(
-        self, *, stale: bool, replicas: int, demand: int, lagging: bool, busy: int, top: int = 0
+        self,
+        *,
+        stale: bool,
+        replicas: int,
+        demand: int,
+        lagging: bool,
+        busy: int,
+        top: int = 0,
+        in_flight: bool = False,
     ) -> None:
         self.stale = stale
         self.replicas = replicas
@@ -74,6 +86,7 @@ class Footprint(Record):
         self.lagging = lagging
         self.busy = busy
         self.top = top
+        self.in_flight = in_flight
 
     def __eq__(self, other: object) -> bool:
         """Field by field (Record's, by name, is slower; the engine compares a footprint at
@@ -87,6 +100,7 @@ class Footprint(Record):
             and self.top == other.top
             and self.lagging == other.lagging
             and self.stale == other.stale
+            and self.in_flight == other.in_flight
         )
 
 
@@ -144,8 +158,15 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
         lagging=lag > 0,
         busy=busy_of(pool, obs, replicas),
         top=noise_top(pool, need, obs.arrival_rate),
+        in_flight=_in_flight_only(pool, obs.pending, lag, need),
     )
     return Demanded(footprint=mark, reasons=tuple(reasons))
+
+
+def _in_flight_only(pool: PoolConfig, pending: int, lag: int, need: Need) -> bool:
+    """Whether `need` is what the tasks in flight ask for alone: no task pending, and the
+    arrivals' steady load asks for no more than the lag does."""
+    return pending == 0 and need.replicas <= math.ceil(lag / pool.target_lag_per_replica - 1e-9)
 
 
 def noise_top(pool: PoolConfig, need: Need, rate: float | None = None) -> int:

@@ -161,8 +161,9 @@ def claim(
     )
     if history is None:
         return untimed
-    top = demand.footprint.top
-    return _timed(untimed, history.pools.get(name) or _NEW_POOL, paced, now, top)
+    mark = demand.footprint
+    past = history.pools.get(name) or _NEW_POOL
+    return _timed(untimed, past, paced, now, mark.top, mark.in_flight)
 
 
 def tenants_in_flight(config: Config, pools: Mapping[str, PoolObservation]) -> dict[str, InFlight]:
@@ -290,14 +291,16 @@ def _stale(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
     )
 
 
-def _timed(claim: Claim, past: PoolHistory, paced: int | None, now: float, top: int) -> Claim:
+def _timed(
+    claim: Claim, past: PoolHistory, paced: int | None, now: float, top: int, in_flight: bool
+) -> Claim:
     """`claim` (its `want` the recommendation) once the time rules have spoken (step 6): the
     replicas they keep above it go in `kept`, a rate limit's hold lowers `want`, and
     `steady` is the part of the demand that has lasted (hysteresis under a short ceiling).
     `top`: where a scale-down lands (controller.core.demand.noise_top)."""
     recommendation, reasons = claim.recommendation, claim.reasons
     timed = time_rules(
-        claim.pool, past, claim.current, recommendation, now, reasons, claim.busy, top
+        claim.pool, past, claim.current, recommendation, now, reasons, claim.busy, top, in_flight
     )
     target, until = timed.replicas, min(claim.until, timed.until)
     if paced is not None and target > paced and target > recommendation:

@@ -43,6 +43,7 @@ def time_rules(
     reasons: list[Reason],
     busy: int = 0,
     top: int = 0,
+    in_flight: bool = False,
 ) -> Timed:
     """Cooldown, stabilization and rate policies on the pool's own recommendation; and until
     when they give the same by themselves: when the cooldown ends, or an entry that bound
@@ -64,7 +65,7 @@ def time_rules(
         if cooled is not None:
             target, until = cooled.replicas, cooled.until
     land_on = None if keep is None else top
-    windowed = _windows(pool, past, current, target, now, until, land_on, reasons)
+    windowed = _windows(pool, past, current, target, now, until, land_on, reasons, in_flight)
     return _rate_limited(pool, past, current, windowed.replicas, now, windowed.until, reasons)
 
 
@@ -109,11 +110,13 @@ def _windows(
     until: float,
     land_on: int | None,
     reasons: list[Reason],
+    in_flight: bool = False,
 ) -> Timed:
-    """The tolerance, then the stabilization window, of the direction the target moves in;
-    scaling down, a pool on the learned keep-alive (`land_on` not None) lands on the noise
-    above its need where that is above the target (`_landing`), instead of keeping a
-    window."""
+    """The tolerance, then the stabilization window, of the direction the target moves in
+    (scaling up a learned pool whose demand is its tasks in flight alone, at least its cold
+    start: `in_flight`); scaling down, a pool on the learned keep-alive (`land_on` not None)
+    lands on the noise above its need where that is above the target (`_landing`), instead
+    of keeping a window."""
     args: tuple[object, ...]
     desired = target
     if target > current > 0:
@@ -121,14 +124,18 @@ def _windows(
         if target <= current * (1 + up.tolerance):
             reasons.append(Reason("tolerance", _TOLERANCE, (target, up.tolerance, current)))
             return Timed(replicas=current, until=until)
-        window = up.stabilization_seconds
+        window, template = up.stabilization_seconds, _LOWEST
+        if land_on is not None and in_flight and window < pool.cold_start_seconds:
+            # Nothing waits: a pod asked for now is ready a cold start later, and a rise of
+            # the tasks in flight that does not last that long is over by then.
+            window, template = pool.cold_start_seconds, _IN_FLIGHT
         lowest = past.lowest_since(now - window) if window else None
         if lowest is not None and lowest[1] < target:
             desired = lowest[1] if lowest[1] > current else current
             leaves = lowest[0] + window
             until = leaves if leaves < until else until
             args = (window, lowest[1], target, desired)
-            reasons.append(Reason("stabilization", _LOWEST, args))
+            reasons.append(Reason("stabilization", template, args))
     elif target < current:
         down = pool.behavior.scale_down
         if target >= current * (1 - down.tolerance) and target > 0:
@@ -326,6 +333,10 @@ _LANDING = (
     "lands on {} and {} more against the arrivals' noise (half a standard deviation): {} -> {}"
 )
 _LOWEST = "lowest recommendation in the last {:g} s is {}: {} -> {}"
+_IN_FLIGHT = (
+    "no task waits, so only tasks in flight that last a cold start ({:g} s) add pods: "
+    "lowest recommendation in it {}: {} -> {}"
+)
 _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
 _SETTLED = "below its replicas for {:g} s, at most {} (within the tolerance): {} -> {}"
 _COOLDOWN = "idle since {} (cooldown {:g} s, to zero at {}): keep 1"

@@ -47,7 +47,15 @@ def test_a_claim_given_its_readings_step_2_is_the_claim_that_works_it_out(
 def test_two_footprints_differing_in_any_field_differ() -> None:
     # The engine claims a pool again only when its footprint differs: Footprint's own
     # equality must see every field (a new one included).
-    base = {"stale": False, "replicas": 3, "demand": 2, "lagging": True, "busy": 1, "top": 4}
+    base = {
+        "stale": False,
+        "replicas": 3,
+        "demand": 2,
+        "lagging": True,
+        "busy": 1,
+        "top": 4,
+        "in_flight": False,
+    }
     assert set(Footprint.FIELDS) == set(base), "a new field of Footprint: give it a value here"
     assert Footprint(**base) == Footprint(**base)
     for name, value in base.items():

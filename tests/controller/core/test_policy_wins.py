@@ -266,3 +266,53 @@ def test_the_last_replica_stops_while_the_budget_left_still_pays_for_its_tasks()
     assert at(990_000) == 6
     assert at(999_200) == 1
     assert at(999_800) == 0
+
+
+def eight_at_once() -> Config:
+    """Pods that run 8 tasks at once, scaled to 2 tasks in the system a replica."""
+    spec = {"concurrency": 8, "target_lag_per_replica": 2, "cold_start_seconds": 20}
+    return config({"a": pool("t", max_replicas=20, **spec)})
+
+
+def test_tasks_in_flight_add_pods_only_when_they_outlast_a_cold_start() -> None:
+    """No task waits (each pod still has free slots): a rise of the tasks in flight that is
+    over within a cold start is over before a pod asked for it would be ready. Scaling for
+    it cost pod-seconds and a scale-down a minute later, and no task waited less."""
+    cfg = eight_at_once()
+    history = History(cfg)
+    tick(cfg, history, 0.0, a=PoolObservation(0, 8, 0, 0))
+    assert tick(cfg, history, 30.0, a=PoolObservation(0, 8, 4, 4))["a"].desired == 4
+    blip = tick(cfg, history, 35.0, a=PoolObservation(0, 14, 4, 4))["a"]
+    assert blip.desired == 4
+    assert blip.main_reason.rule == "stabilization"
+    assert blip.main_reason.detail == (
+        "no task waits, so only tasks in flight that last a cold start (20 s) add pods: "
+        "lowest recommendation in it 4: 7 -> 4"
+    )
+    assert tick(cfg, history, 45.0, a=PoolObservation(0, 8, 4, 4))["a"].desired == 4
+    assert tick(cfg, history, 60.0, a=PoolObservation(0, 14, 4, 4))["a"].desired == 4
+    lasted = tick(cfg, history, 80.0, a=PoolObservation(0, 14, 4, 4))["a"]
+    assert lasted.desired == 7
+
+
+def test_a_task_that_waits_adds_pods_at_once() -> None:
+    cfg = eight_at_once()
+    history = History(cfg)
+    tick(cfg, history, 0.0, a=PoolObservation(0, 8, 0, 0))
+    assert tick(cfg, history, 30.0, a=PoolObservation(0, 8, 4, 4))["a"].desired == 4
+    waiting = tick(cfg, history, 35.0, a=PoolObservation(2, 14, 4, 4))["a"]
+    assert waiting.desired == 8  # (2 + 14) / 2, no window
+    assert not any(r.rule == "stabilization" for r in waiting.reasons)
+
+
+def test_arrivals_that_ask_for_more_than_the_tasks_in_flight_add_pods_at_once() -> None:
+    """The steady load (Little's law) anticipates: its rise is not held for a cold start."""
+    cfg = eight_at_once()
+    history = History(cfg)
+    tick(cfg, history, 0.0, a=PoolObservation(0, 8, 0, 0))
+    assert tick(cfg, history, 30.0, a=PoolObservation(0, 8, 4, 4))["a"].desired == 4
+    # 8 a second x 20 s: 160 tasks in the system soon, 8 a replica: 20 (the lag asks for 6)
+    rising = PoolObservation(0, 12, 4, 4, arrival_rate=8.0, mean_task_seconds=20.0)
+    grown = tick(cfg, history, 35.0, a=rising)["a"]
+    assert grown.desired == 20
+    assert not any(r.rule == "stabilization" for r in grown.reasons)
