@@ -59,7 +59,8 @@ class Repeats:
             return
         again = ""
         if said is not None and said[1]:
-            again = f" (and {said[1]} times more in the last {now - said[0]:.0f} s)"
+            times = "once" if said[1] == 1 else f"{said[1]} times"
+            again = f" (and {times} more in the last {now - said[0]:.0f} s)"
         self._said[problem] = (now, 0)
         log.warning("%s: %s%s", self.name, problem, again)
 

@@ -272,13 +272,17 @@ def only_command(text: str, subcommand: str) -> list[str]:
 
 
 def test_the_plan_shown_is_what_plan_prints(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """docs/operating.md shows one decision of its `plan` command: it is that decision today."""
+    """docs/operating.md shows one decision of its `plan` command: it is that decision today,
+    on the files its `agentdash example NAME > FILE` lines write, as from an installed wheel."""
     text = section(ROOT / "docs" / "operating.md", "## Checking a config and a tick")
     argv = only_command(text, "plan")
     (shown,) = [json.loads(body) for body in blocks(text, "json")]
-    monkeypatch.chdir(ROOT)  # the page's paths are the repository's
+    monkeypatch.chdir(tmp_path)
+    for name, file in re.findall(r"(?m)^agentdash example (\w+) > (\S+)", text):
+        assert cli.main(["example", name]) == 0
+        Path(file).write_text(capsys.readouterr().out)
 
     assert cli.main(argv) == 0
     decisions = json.loads(capsys.readouterr().out)["decisions"]

@@ -28,11 +28,15 @@ def test_a_problem_that_recurs_is_said_once_every_10_s_with_how_often(
     repeats.warn("Connect call failed")
     repeats.clear()  # connected again: the next outage is said at once
     repeats.warn("Connect call failed")
+    repeats.warn("Connect call failed")
+    clock.advance(10)
+    repeats.warn("Connect call failed")
     assert [r.getMessage() for r in caplog.records] == [
         "NATS: Connect call failed",
         "NATS: unexpected EOF",
         "NATS: Connect call failed (and 19 times more in the last 10 s)",
         "NATS: Connect call failed",
+        "NATS: Connect call failed (and once more in the last 10 s)",
     ]
 
 
