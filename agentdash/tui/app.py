@@ -31,7 +31,7 @@ from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.feed import Feed
 from agentdash.tui.fleet import FleetScreen
-from agentdash.tui.leaving import ExitWatchdog, StopOnce
+from agentdash.tui.leaving import GRACE_S, ExitWatchdog, StopOnce
 from agentdash.tui.live import LiveScreen, hide_operator_keys
 from agentdash.tui.modals import HelpScreen, Section, bindings_of, quit_said_once
 from agentdash.tui.pods import PodsScreen
@@ -133,6 +133,7 @@ class AgentDashApp(App[None]):
         self.read_only = read_only
         self.refresh_s = refresh_s
         self.stop_once = StopOnce(on_quit)
+        self.quitting = False
         self.watchdog = watchdog
         self.log_events: deque[Event] = deque(maxlen=LOG_SIZE)
         self.attention = Attention()
@@ -352,9 +353,25 @@ class AgentDashApp(App[None]):
     def run_operator_action(self, name: str) -> None:
         self.operator_actions.run(name)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Once quitting, the app's actions (screens, help, operator actions) are off: what
+        # they act on is being stopped. `q` again is taken, and changes nothing.
+        return not self.quitting or action == "quit"
+
     async def action_quit(self) -> None:
         if self.watchdog is not None:
             self.watchdog.ask()
+        if self.quitting:
+            return
+        self.quitting = True
+        if self.stop_once.stop is not None:
+            # The stop takes seconds when NATS does not answer, and the screen goes on
+            # refreshing meanwhile: without a word, `q` looks ignored and is pressed again.
+            self.notify(f"Quitting… (within {GRACE_S:.0f} s)", timeout=GRACE_S)
+        # A worker, so that the app goes on reading its messages, this notice among them.
+        self.run_worker(self._stop_and_exit(), group="quit")
+
+    async def _stop_and_exit(self) -> None:
         await self.stop_once()
         self.exit()
 

@@ -1,0 +1,55 @@
+"""`q` is answered at once, even when what the dashboard runs over takes seconds to stop (the
+demo's fleet with its nats-server stalled took 8-9 s, the screen going on as if `q` had not
+been pressed)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual import events
+from textual.screen import ModalScreen
+
+from agentdash.tui.app import AgentDashApp
+from agentdash.tui.fleet import FleetScreen
+from agentdash.tui.sample import sample_feed
+from tests.support import eventually
+from tests.support.dashboard import notes
+
+
+def press(app: AgentDashApp, key: str) -> None:
+    """A key as the terminal sends it; not Pilot.press, which waits for the app to be idle,
+    and an app that is quitting is not."""
+    assert app._driver is not None
+    event = events.Key(key, key)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def test_q_says_at_once_that_it_quits_while_the_fleet_stops(tmp_path: Path) -> None:
+    stopping, stopped = asyncio.Event(), asyncio.Event()
+
+    async def slow_stop() -> None:
+        stopping.set()
+        await stopped.wait()  # as a demo fleet whose NATS does not answer
+
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    app = AgentDashApp(feed, refresh_s=None, on_quit=slow_stop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        try:
+            await pilot.pause()
+            press(app, "q")
+            await eventually(stopping.is_set)
+            # Noted while the stop still waits: the app went on with its messages.
+            await eventually(lambda: any("Quitting" in note for note in notes(app)))
+            press(app, "q")  # pressed again, as one does: said once
+            press(app, "S")  # an action while the fleet stops under it: not taken
+            press(app, "t")
+            await pilot.pause()
+            assert sum("Quitting" in note for note in notes(app)) == 1
+            assert isinstance(app.screen, FleetScreen)
+            assert not isinstance(app.screen, ModalScreen)
+        finally:
+            stopped.set()  # else the app, and the test, would wait for good
+        await eventually(lambda: app.return_code is not None)
+    assert app.return_code == 0
