@@ -105,15 +105,24 @@ def header_text(
     width: int | None = None,
 ) -> Text:
     """The Fleet header; in `width` cells, "tokens today" is "tokens" if that makes it fit (at 80
-    columns, a controller paused in dry-run says both)."""
+    columns, a controller paused in dry-run says both). If it still does not, a stale source
+    is named without its reason (the pane under the table says it) and the clock without
+    "UTC": cut at the edge, the reason read as words of its own and the clock was gone."""
     text = _header(snapshot, read_only, flags, "tokens today")
-    if width is not None and text.cell_len > width:
-        return _header(snapshot, read_only, flags, "tokens")
-    return text
+    if width is None or text.cell_len <= width:
+        return text
+    text = _header(snapshot, read_only, flags, "tokens")
+    if text.cell_len <= width or not snapshot.problems:
+        return text
+    return _header(snapshot, read_only, flags, "tokens", terse=True)
 
 
 def _header(
-    snapshot: FleetSnapshot, read_only: bool, flags: Sequence[Flag], tokens_label: str
+    snapshot: FleetSnapshot,
+    read_only: bool,
+    flags: Sequence[Flag],
+    tokens_label: str,
+    terse: bool = False,
 ) -> Text:
     text = Text()
     text.append("agentdash ", style="bold")
@@ -128,8 +137,9 @@ def _header(
     said, style = control_text(snapshot)
     text.append(f" {said}{', read-only' if read_only else ''} ", style=style)
     for source, problem in snapshot.problems.items():
-        text.append(printable(f" {source} STALE: {problem} "), style="red bold")
-    text.append(f" {clock(snapshot.ts)} UTC", style="dim")
+        why = "" if terse else f": {problem}"
+        text.append(printable(f" {source} STALE{why} "), style="red bold")
+    text.append(f" {clock(snapshot.ts)}{'' if terse else ' UTC'}", style="dim")
     return text
 
 
