@@ -86,8 +86,10 @@ class TenantRow:
     paused: bool
 
     def runs_out_in(self) -> float | None:
-        """Seconds until the budget is spent at the current burn rate; None if never."""
-        if self.budget is None or self.burn_per_min <= 0:
+        """Seconds until the budget is spent at the current burn rate; None if never, as for a
+        paused tenant: its pools are at 0, though the burn rate still counts the minutes
+        before the pause."""
+        if self.paused or self.budget is None or self.burn_per_min <= 0:
             return None
         return max(0.0, (self.budget - self.tokens_today) / self.burn_per_min * 60)
 

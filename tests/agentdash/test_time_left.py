@@ -3,6 +3,8 @@ Attention screen's "runs out in", never a budget hours from spent shown as `0m`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from agentdash.tui.attention import Attention
@@ -58,3 +60,12 @@ def test_tenants_left_says_what_attention_says(left_s: float, left: str, attenti
     (flag,), _ = Attention().look(snapshot, Overrides(), [])
     assert f"runs out in {attention} at its burn rate" in flag.detail
     assert duration(row.runs_out_in()) == left
+
+
+def test_a_paused_tenant_has_no_time_left_to_count_down() -> None:
+    # Its pools are at 0 and it spends nothing more; the demo's Tenants screen still said
+    # LEFT `94s`, then `2m`, for a tenant paused a minute before (the burn rate looks back 5
+    # min), where Attention, rightly, no longer flagged it.
+    row = dataclasses.replace(tenant(94.0), paused=True, pods=0)
+    assert row.runs_out_in() is None
+    assert duration(row.runs_out_in()) == "-"
