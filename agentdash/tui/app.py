@@ -315,7 +315,9 @@ class AgentDashApp(App[None]):
             "Sort",
             tooltip="sort by the column whose letter is underlined; again to reverse",
         )
-        sections.append(("In every table", [*bindings_of(KeyedTable), sort]))
+        # N sorts every name column, POOL and POD too, which have no N to underline.
+        by_name = Binding("N", "sort_by_name", "Sort by name")
+        sections.append(("In every table", [*bindings_of(KeyedTable), by_name, sort]))
         return sections
 
     def action_help(self) -> None:
