@@ -156,6 +156,9 @@ class OperatorActions:
                 # who meant to confirm believes it done.
                 self.app.notify(f"{label} cancelled: nothing changed", markup=False)
                 return
+            if getattr(self.app, "quitting", False):  # ctrl+c over the dialog came first
+                self.app.notify(f"{label} not done, as agentdash quits", markup=False)
+                return
             try:
                 event = act()
             except ReadOnlyError as exc:  # the store refuses, whatever the screen allowed

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.fleet import FleetScreen
+from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.sample import sample_feed
 from tests.support import eventually
 from tests.support.dashboard import notes
@@ -53,3 +54,29 @@ async def test_q_says_at_once_that_it_quits_while_the_fleet_stops(tmp_path: Path
             stopped.set()  # else the app, and the test, would wait for good
         await eventually(lambda: app.return_code is not None)
     assert app.return_code == 0
+
+
+async def test_a_dialog_confirmed_after_the_quit_began_changes_nothing(tmp_path: Path) -> None:
+    # Ctrl-C quits over a dialog; while the fleet stops, the dialog is still there, and a
+    # `y` then must not pause anything on the way out.
+    stopped = asyncio.Event()
+
+    async def slow_stop() -> None:
+        await stopped.wait()
+
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    app = AgentDashApp(feed, refresh_s=None, on_quit=slow_stop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        try:
+            await pilot.pause()
+            await pilot.press("S")
+            assert isinstance(app.screen, ConfirmationModal)
+            press(app, "ctrl+c")
+            await eventually(lambda: app.quitting)
+            press(app, "y")
+            await eventually(lambda: not isinstance(app.screen, ConfirmationModal))
+            await pilot.pause()
+            assert not feed.store.current().paused
+        finally:
+            stopped.set()
+        await eventually(lambda: app.return_code is not None)
