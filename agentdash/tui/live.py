@@ -30,6 +30,7 @@ STATE_STYLE = {
     "capped": "yellow bold",
     "stale": "red bold",
     "budget": "red",
+    "pricing": "cyan",
     "held": "cyan",
     "paused": "medium_purple1",
     "pinned": "dodger_blue1",

@@ -66,7 +66,7 @@ def _cap(
         return None
     cap = max(obs.replicas, 1 if obs.pending + obs.ack_pending > 0 else 0)
     if want > cap:
-        reasons.append(Reason(rule=WARNING, template=_FIRST_PRICE, args=(cap, want, cap)))
+        reasons.append(Reason(rule=WARNING, template=FIRST_PRICE, args=(cap, want, cap)))
     return cap
 
 
@@ -88,7 +88,9 @@ def _known(config: Config, observations: Observations, tenant: str) -> Known:
     return Known(used=used, each=max(prices) if prices else None)
 
 
-_FIRST_PRICE = (
+FIRST_PRICE = (
     "hard cap, and no task of this pool reported yet (its tokens a task): no growth beyond {} "
     "until one does, {} -> {}"
 )
+UNPRICED_SAID = FIRST_PRICE[: FIRST_PRICE.index("{")]
+"""How that reason begins, in the detail a follower is told as well (controller.core.pool_state)."""

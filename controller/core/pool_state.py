@@ -14,6 +14,7 @@ import math
 import re
 
 from controller.core.budget import EXHAUSTED, WARNING
+from controller.core.budget_unpriced import UNPRICED_SAID
 from controller.core.config import TenantConfig
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
 from controller.core.policy import CONTROLLER_PAUSED, POOL_PAUSED
@@ -74,6 +75,8 @@ def _stopped(
     if dry_run and decision.changes:
         label = f"dry-run {current}→{desired}"
         return label, f"dry-run: would scale {current} -> {desired} ({_told(reason)})"
+    if rule == WARNING and reason.detail.startswith(UNPRICED_SAID):  # not over: unpriced
+        return "pricing", reason.detail
     if rule in (EXHAUSTED, WARNING):
         return "budget", reason.detail
     return None

@@ -251,3 +251,22 @@ def test_a_follower_reads_capped_and_a_pins_end_from_the_leaders_text_alone() ->
     assert what_next(as_a_follower_reads_it(leader), pinned, NOW) == (
         "pin ends 00:04:00 UTC (in 4 min) -> back to 2"
     )
+
+
+def test_a_pool_held_until_its_first_task_reports_says_pricing_not_budget() -> None:
+    """A hard cap with no price for the pool's tasks yet holds it at one replica: the tenant
+    has spent almost nothing, and `budget` read as if it were over."""
+    cfg = config({"a": pool("t", behavior=STILL)},
+                 {"t": {"tier": "growth", "daily_token_budget": 1_000_000}})  # fmt: skip
+    reported = Observations(  # tokens from the workers' reports: none of this pool's yet
+        pools={"a": PoolObservation(20, 0, 1, 1)}, tokens_today={"t": 10}, tasks_today={"t": 0}
+    )
+    label, detail = state(cfg, reported)
+    assert label == "pricing"
+    assert detail.startswith("hard cap, and no task of this pool reported yet")
+    said = ScaleDecision(  # as a follower is told it: the rule and the words
+        pool="a", tenant="t", current=1, desired=1, recommendation=1,
+        reasons=(Reason("budget warning", detail),),
+    )  # fmt: skip
+    obs = PoolObservation(20, 0, 1, 1)
+    assert state_of(obs, said, Overrides(), NOW)[0] == "pricing"
