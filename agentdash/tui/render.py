@@ -9,15 +9,17 @@ from typing import NamedTuple
 from rich.text import Text
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
+GAP = "·"
 
 
-def sparkline(values: Sequence[int], width: int) -> str:
-    """The last `width` values as block characters, scaled to their own maximum."""
+def sparkline(values: Sequence[int | None], width: int) -> str:
+    """The last `width` values as block characters, scaled to their own maximum; a value
+    not known (None: the data was stale) is a gap, `·`."""
     points = list(values)[-width:]
     if not points:
         return " " * width
-    top = max(points) or 1
-    line = "".join(BLOCKS[min(8, round(v / top * 8))] for v in points)
+    top = max((v for v in points if v is not None), default=0) or 1
+    line = "".join(GAP if v is None else BLOCKS[min(8, round(v / top * 8))] for v in points)
     return line.rjust(width)
 
 

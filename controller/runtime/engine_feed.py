@@ -133,7 +133,7 @@ class EngineFeed:
                 stale_reads=tally,
             )
             engine.read(i, reading)
-            trends.add_lag(name, stat.pending + stat.ack_pending)
+            trends.add_lag(name, None if stale else stat.pending + stat.ack_pending)
             track_stale(name, stale, now)
 
 

@@ -42,7 +42,8 @@ class PoolRow:
     up, scaling down, starved, capped, held, paused, pinned, stale, budget, dry-run, unknown; e.g.
     "held 42s", "pinned 4m" (controller.core.pool_state)."""
     decision: ScaleDecision | None
-    trend: tuple[int, ...] = ()
+    trend: tuple[int | None, ...] = ()
+    """Lag at each recent tick; None where it could not be read (stale)."""
     state_detail: str = ""
     """One sentence: why the pool is in this state (which rule, ceiling or pause, how long)."""
     pin_until: float | None = None
@@ -130,15 +131,16 @@ class Trends:
 
     def __init__(self) -> None:
         self.ticks = 0
-        self._lag: dict[str, deque[tuple[int, int]]] = {}
-        """Per pool: (tick, lag) at each change, at most one entry a tick."""
+        self._lag: dict[str, deque[tuple[int, int | None]]] = {}
+        """Per pool: (tick, lag) at each change, at most one entry a tick (None: stale)."""
         self._tokens: dict[str, deque[tuple[float, int]]] = {}
 
     def next_tick(self) -> None:
         self.ticks += 1
 
-    def add_lag(self, pool: str, lag: int) -> None:
-        """The pool's lag as of this tick (and until told otherwise)."""
+    def add_lag(self, pool: str, lag: int | None) -> None:
+        """The pool's lag as of this tick (and until told otherwise); None: it could not be
+        read, and the trend shows a gap rather than the last lag read, as if fresh."""
         changes = self._lag.get(pool)
         if changes is None:
             changes = self._lag[pool] = deque(maxlen=TREND_POINTS)
@@ -149,13 +151,13 @@ class Trends:
         else:
             changes.append((self.ticks, lag))
 
-    def lag_series(self, pool: str) -> tuple[int, ...]:
+    def lag_series(self, pool: str) -> tuple[int | None, ...]:
         """The pool's lag at each of the last TREND_POINTS ticks (fewer if seen for fewer)."""
         changes = self._lag.get(pool)
         if not changes:
             return ()
         first = self.ticks - TREND_POINTS  # the ticks told so far: 0 .. self.ticks - 1
-        series: list[int] = []
+        series: list[int | None] = []
         entries = list(changes)
         for k, (tick, lag) in enumerate(entries):
             end = entries[k + 1][0] if k + 1 < len(entries) else self.ticks

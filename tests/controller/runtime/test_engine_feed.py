@@ -25,7 +25,8 @@ class Fleet:
         cfg = config({"web": pool("acme", max_replicas=10), "chat": pool("acme", max_replicas=10)})
         self.engine = Engine(cfg, exact_reasons=True)
         self.health = SourceHealth(EventBus())
-        self.feed = EngineFeed(cfg, self.engine, self.health, Trends())
+        self.trends = Trends()
+        self.feed = EngineFeed(cfg, self.engine, self.health, self.trends)
         self.clock = FakeClock()
         self.states = {name: PoolState(replicas=1, ready=1) for name in cfg.pools}
         self.stats = {name: QueueStats(pending=1, ack_pending=0) for name in cfg.pools}
@@ -36,7 +37,9 @@ class Fleet:
         self.feed.feed(
             now, states=self.states, stats=self.stats, usage=NO_USAGE, unobserved=unobserved or {}
         )
-        return [self.engine.names[i] for i in self.engine.step(now)]
+        decided = [self.engine.names[i] for i in self.engine.step(now)]
+        self.trends.next_tick()
+        return decided
 
     def stale_reads(self, name: str) -> int:
         return self.engine.observations.pools[name].stale_reads
@@ -87,3 +90,18 @@ def test_a_pool_the_cluster_does_not_show_is_held_with_the_actuators_reason() ->
 
     fleet.tick()  # no reason given: it is simply not seen yet
     assert fleet.health.stale == {"web": "not seen in the cluster yet"}
+
+
+def test_a_stale_read_is_a_gap_in_the_trend_not_the_last_lag_carried_on() -> None:
+    """While NATS did not answer, the TREND column went on drawing the last lag read, as
+    if fresh and flat."""
+    fleet = Fleet()
+    fleet.tick()
+    fleet.stats = {**fleet.stats, "web": QueueStats(pending=3, ack_pending=1)}
+    fleet.tick()
+    fleet.health.unhealthy("queue", "no answer within 2 s", fleet.clock())
+    fleet.tick()
+    fleet.tick()
+    fleet.health.healthy("queue", fleet.clock())
+    fleet.tick()
+    assert fleet.trends.lag_series("web") == (1, 4, None, None, 4)
