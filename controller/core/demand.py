@@ -158,15 +158,18 @@ def demanded(pool: PoolConfig, obs: PoolObservation, wait: float | None = None) 
         lagging=lag > 0,
         busy=busy_of(pool, obs, replicas),
         top=noise_top(pool, need, obs.arrival_rate),
-        in_flight=_in_flight_only(pool, obs.pending, lag, need),
+        in_flight=_in_flight_only(pool, obs, lag, need),
     )
     return Demanded(footprint=mark, reasons=tuple(reasons))
 
 
-def _in_flight_only(pool: PoolConfig, pending: int, lag: int, need: Need) -> bool:
-    """Whether `need` is what the tasks in flight ask for alone: no task pending, and the
-    arrivals' steady load asks for no more than the lag does."""
-    return pending == 0 and need.replicas <= math.ceil(lag / pool.target_lag_per_replica - 1e-9)
+def _in_flight_only(pool: PoolConfig, obs: PoolObservation, lag: int, need: Need) -> bool:
+    """Whether `need` is what the tasks in flight ask for alone: no task pending, each one in
+    flight has a slot on a ready pod (none is stuck on a pod that is gone, waiting for its ack
+    wait), and the arrivals' steady load asks for no more than the lag does."""
+    if obs.pending or obs.ack_pending > obs.ready * pool.concurrency:
+        return False
+    return need.replicas <= math.ceil(lag / pool.target_lag_per_replica - 1e-9)
 
 
 def noise_top(pool: PoolConfig, need: Need, rate: float | None = None) -> int:

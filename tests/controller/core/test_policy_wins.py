@@ -305,6 +305,18 @@ def test_a_task_that_waits_adds_pods_at_once() -> None:
     assert not any(r.rule == "stabilization" for r in waiting.reasons)
 
 
+def test_tasks_in_flight_beyond_the_ready_pods_slots_add_pods_at_once() -> None:
+    """Unacked tasks more than the ready pods can run (pods gone, their tasks waiting for the
+    ack wait to come back) are not all running: they wait, and are answered at once."""
+    cfg = eight_at_once()
+    history = History(cfg)
+    tick(cfg, history, 0.0, a=PoolObservation(0, 8, 0, 0))
+    assert tick(cfg, history, 30.0, a=PoolObservation(0, 8, 4, 4))["a"].desired == 4
+    stuck = tick(cfg, history, 35.0, a=PoolObservation(0, 14, 4, 1))["a"]  # 8 slots ready
+    assert stuck.desired == 7
+    assert not any(r.rule == "stabilization" for r in stuck.reasons)
+
+
 def test_arrivals_that_ask_for_more_than_the_tasks_in_flight_add_pods_at_once() -> None:
     """The steady load (Little's law) anticipates: its rise is not held for a cold start."""
     cfg = eight_at_once()
