@@ -65,9 +65,10 @@ class Footprint(Record):
     LANDING_SIGMAS of the arrivals' noise above it, rounded up to whole replicas; at least
     `demand`."""
     in_flight: bool
-    """Whether the demand is the tasks in flight's alone: none pending (nothing waits for a
-    pod), and the arrivals ask for no more (controller.core.time_rules: such a rise must
-    last a cold start before it adds pods)."""
+    """Whether the demand is the tasks in flight's alone: none pending, each running on a
+    ready pod's slot, and the arrivals asking for no more (`_in_flight_only`). Nothing waits
+    for a pod then, and controller.core.time_rules lets such a rise add pods only once it
+    has lasted a cold start."""
 
     def __init__(
         self,

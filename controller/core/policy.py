@@ -297,7 +297,8 @@ def _timed(
     """`claim` (its `want` the recommendation) once the time rules have spoken (step 6): the
     replicas they keep above it go in `kept`, a rate limit's hold lowers `want`, and
     `steady` is the part of the demand that has lasted (hysteresis under a short ceiling).
-    `top`: where a scale-down lands (controller.core.demand.noise_top)."""
+    `top`: where a scale-down lands (controller.core.demand.noise_top); `in_flight`: whether
+    the demand is the tasks in flight's alone (controller.core.demand.Footprint)."""
     recommendation, reasons = claim.recommendation, claim.reasons
     timed = time_rules(
         claim.pool, past, claim.current, recommendation, now, reasons, claim.busy, top, in_flight

@@ -49,7 +49,8 @@ def time_rules(
     when they give the same by themselves: when the cooldown ends, or an entry that bound
     leaves its window. (One that did not bind cannot start to as entries leave: a window's
     lowest only rises, its highest only falls, a rate limit's room only grows.) `top`: where
-    a learned pool's scale-down lands (controller.core.demand.noise_top)."""
+    a learned pool's scale-down lands (controller.core.demand.noise_top); `in_flight`: its
+    demand is the tasks in flight's alone (controller.core.demand.Footprint)."""
     keep = None
     if pool.learns_keep_alive:  # a pool new to the history knows no level yet
         keep = past.keep if past.keep is not None else KeepAlive.for_pool(pool)
