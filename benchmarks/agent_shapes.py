@@ -31,7 +31,7 @@ from unittest.mock import patch
 
 import policy_suite as suite
 from suite_summary import summarize
-from workload_makings import HOUR, THREE, Draft, burst, fleet, poisson, pools, tasks
+from workload_makings import HOUR, THREE, Draft, Row, burst, fleet, poisson, pools, tasks
 
 # --- the shapes: each (random, scale) -> Draft, as the suite's ------------------------------
 
@@ -104,11 +104,9 @@ def big_fleet_tight(rng: random.Random, scale: float) -> Draft:
     spec = pools(tenants, ("a", "b", "c"), max_replicas=20)
     draft = Draft("27 pools of 9 tenants, bursty, a cluster cap of 90", fleet(tenants, spec, 90))
     for name in spec:
-        t = rng.uniform(0, 600)
-        while t < end:
-            stop = min(end, t + rng.expovariate(1 / 900))
-            draft.rows += tasks(rng, poisson(rng, rng.uniform(0.05, 0.2), t, stop), name, 30)
-            t = stop + rng.expovariate(1 / 600)
+        draft.rows += _stretches(
+            rng, name, end, 600, busy_s=900, quiet_s=600, rates=(0.05, 0.2), median=30
+        )
     return draft
 
 
@@ -128,22 +126,27 @@ def rpm_bursts(rng: random.Random, scale: float) -> Draft:
 
 def lag_five(rng: random.Random, scale: float) -> Draft:
     end = 6 * HOUR * scale
-    spec = pools(THREE, ("worker",), max_replicas=40, target_lag_per_replica=5,
-                 cold_start_seconds=30)  # fmt: skip
+    spec = pools(
+        THREE, ("worker",), max_replicas=40, target_lag_per_replica=5, cold_start_seconds=30
+    )
     draft = Draft("target 5 a pod of one task at a time; bursty", fleet(THREE, spec, 150))
     for name in spec:
-        t = rng.uniform(0, 300)
-        while t < end:
-            stop = min(end, t + rng.expovariate(1 / 600))
-            draft.rows += tasks(rng, poisson(rng, rng.uniform(0.1, 0.5), t, stop), name, 20)
-            t = stop + rng.expovariate(1 / 400)
+        draft.rows += _stretches(
+            rng, name, end, 300, busy_s=600, quiet_s=400, rates=(0.1, 0.5), median=20
+        )
     return draft
 
 
 def gpu_slow_start(rng: random.Random, scale: float) -> Draft:
     end = 8 * HOUR * scale
-    spec = pools(THREE, ("infer",), max_replicas=20, concurrency=4, target_lag_per_replica=4,
-                 cold_start_seconds=180)  # fmt: skip
+    spec = pools(
+        THREE,
+        ("infer",),
+        max_replicas=20,
+        concurrency=4,
+        target_lag_per_replica=4,
+        cold_start_seconds=180,
+    )
     draft = Draft("3-minute cold starts (a model to load), 4 at once", fleet(THREE, spec, 80))
     for name in spec:
         peak = rng.uniform(0.3, 1.0)
@@ -154,6 +157,28 @@ def gpu_slow_start(rng: random.Random, scale: float) -> Draft:
         ]
         draft.rows += tasks(rng, rising, name, 15, 0.5)
     return draft
+
+
+def _stretches(
+    rng: random.Random,
+    pool: str,
+    end: float,
+    first: float,
+    *,
+    busy_s: float,
+    quiet_s: float,
+    rates: tuple[float, float],
+    median: float,
+) -> list[Row]:
+    """Busy stretches (busy_s long on average, each at a rate drawn from `rates`) and quiet
+    ones (quiet_s), the first starting within `first` seconds."""
+    rows: list[Row] = []
+    t = rng.uniform(0, first)
+    while t < end:
+        stop = min(end, t + rng.expovariate(1 / busy_s))
+        rows += tasks(rng, poisson(rng, rng.uniform(*rates), t, stop), pool, median)
+        t = stop + rng.expovariate(1 / quiet_s)
+    return rows
 
 
 SHAPES: dict[str, Callable[[random.Random, float], Draft]] = {
@@ -178,13 +203,9 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _seeds(text: str) -> list[int]:
-    return [int(seed) for seed in text.split(",") if seed]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seeds", type=_seeds, default=[1], help="default 1; several: 1,2")
+    parser.add_argument("--seeds", type=suite._seeds, default=[1], help="default 1; several: 1,2")
     parser.add_argument("--only", type=_names, help=f"some of {','.join(SHAPES)}")
     args = parser.parse_args(argv)
     names: list[str] = args.only or list(SHAPES)
