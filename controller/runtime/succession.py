@@ -7,6 +7,9 @@ predecessor held rather than learn it all again, and spends no budget twice.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+
 from controller.coordination.handover import HistoryHandover
 from controller.coordination.spend_handover import SpendHandover
 from controller.coordination.usage_handover import UsageHandover
@@ -57,10 +60,17 @@ class Succession:
             self._spend_restored = leading
 
     async def hand_on(self, leading: bool, now: float) -> None:
-        """While leading: keep what the next leader takes over."""
-        if self.handover is not None and leading:
-            await self.handover.save(self.engine.history, now)
-        if self.spend_handover is not None and leading:
-            await self.spend_handover.save(self.engine.spend, now)
-        if self.usage_handover is not None and leading:
-            await self.usage_handover.save(now)
+        """While leading: keep what the next leader takes over. The three saves go side by
+        side: each waits up to its timeout for a NATS that does not answer (and makes its
+        bucket again after a NATS that lost its store), and one after the other they held the
+        tick, and every scale call after it, for three such waits."""
+        if not leading:
+            return
+        saves: list[Awaitable[None]] = []
+        if self.handover is not None:
+            saves.append(self.handover.save(self.engine.history, now))
+        if self.spend_handover is not None:
+            saves.append(self.spend_handover.save(self.engine.spend, now))
+        if self.usage_handover is not None:
+            saves.append(self.usage_handover.save(now))
+        await asyncio.gather(*saves)
