@@ -195,18 +195,10 @@ def run_shape(name: str, seed: int, scale: float = 1.0) -> dict[str, Any]:
         return suite.run_workload(name, seed, scale=scale)
 
 
-def _names(text: str) -> list[str]:
-    names = [name for name in text.split(",") if name]
-    for name in names:
-        if name not in SHAPES:
-            raise argparse.ArgumentTypeError(f"{name!r}: expected some of {', '.join(SHAPES)}")
-    return names
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seeds", type=suite._seeds, default=[1], help="default 1; several: 1,2")
-    parser.add_argument("--only", type=_names, help=f"some of {','.join(SHAPES)}")
+    parser.add_argument("--only", type=suite.names_in(SHAPES), help=f"some of {','.join(SHAPES)}")
     args = parser.parse_args(argv)
     names: list[str] = args.only or list(SHAPES)
     start = time.perf_counter()

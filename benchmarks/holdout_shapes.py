@@ -195,14 +195,6 @@ def run_shape(name: str, seed: int, scale: float = 1.0) -> dict[str, Any]:
 # --- the command line ------------------------------------------------------------------------
 
 
-def _names(text: str) -> list[str]:
-    names = [name for name in text.split(",") if name]
-    for name in names:
-        if name not in HOLDOUT:
-            raise argparse.ArgumentTypeError(f"{name!r}: expected some of {', '.join(HOLDOUT)}")
-    return names
-
-
 def _seeds(text: str) -> list[int]:
     return [int(seed) for seed in text.split(",") if seed]
 
@@ -210,7 +202,7 @@ def _seeds(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seeds", type=_seeds, default=[1], help="default 1; several: 1,2")
-    parser.add_argument("--only", type=_names, help=f"some of {','.join(HOLDOUT)}")
+    parser.add_argument("--only", type=suite.names_in(HOLDOUT), help=f"some of {','.join(HOLDOUT)}")
     args = parser.parse_args(argv)
     names: list[str] = args.only or list(HOLDOUT)
     start = time.perf_counter()

@@ -25,7 +25,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from typing import Any
 
@@ -344,12 +344,17 @@ def _behavior(text: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _names(text: str) -> list[str]:
-    names = [name for name in text.split(",") if name]
-    for name in names:
-        if name not in SHAPES:
-            raise argparse.ArgumentTypeError(f"{name!r}: expected some of {', '.join(SHAPES)}")
-    return names
+def names_in(shapes: Collection[str]) -> Callable[[str], list[str]]:
+    """--only of this script and the ones beside it: some of `shapes`, comma-separated."""
+
+    def parse(text: str) -> list[str]:
+        names = [name for name in text.split(",") if name]
+        for name in names:
+            if name not in shapes:
+                raise argparse.ArgumentTypeError(f"{name!r}: expected some of {', '.join(shapes)}")
+        return names
+
+    return parse
 
 
 def _seeds(text: str) -> list[int]:
@@ -360,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seed", type=int, default=1, help="default 1")
     parser.add_argument("--seeds", type=_seeds, help="several seeds: 1,2,3")
-    parser.add_argument("--only", type=_names, help=f"some of {','.join(SHAPES)}")
+    parser.add_argument("--only", type=names_in(SHAPES), help=f"some of {','.join(SHAPES)}")
     parser.add_argument("--json", action="store_true", help="one JSON object")
     parser.add_argument("--behavior", type=_behavior, help="every pool's behavior (JSON)")
     parser.add_argument("--cooldown", type=float, help="every pool's cooldown_seconds")
