@@ -291,9 +291,7 @@ class Config(StrictModel):
         """This config for a replay whose `now` = 0 is the Unix time `epoch`, the midnight UTC
         of the trace's first day: its tenants' budget days follow that date's calendar."""
         tenants = {name: t.replayed_from(epoch) for name, t in self.tenants.items()}
-        config = self.model_copy(update={"tenants": tenants})
-        config._source = self._source
-        return config
+        return self.model_copy(update={"tenants": tenants})  # (its source is copied too)
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:
