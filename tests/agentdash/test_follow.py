@@ -14,6 +14,7 @@ from agentdash.opening import RuntimeOptions
 from agentdash.runtime import Runtime, start
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.feed import Feed
+from agentdash.tui.table import KeyedTable
 from controller.coordination.history_stream import STREAM
 from controller.core.config import Config, parse_config
 from controller.core.events import ActionEvent, Event, ScaleEvent
@@ -141,9 +142,18 @@ async def test_a_follower_shows_the_leaders_replicas_not_its_own_empty_cluster(
         # Its Pods screen has none of the leader's pods to show, and says why, not just "0".
         app = AgentDashApp(Feed(follower.loop), refresh_s=None)
         async with app.run_test(size=(80, 24)) as pilot:
+            pools = app.screen.query_one("#pools", KeyedTable)
+
+            async def listed() -> bool:
+                await pilot.pause()
+                return pools.selected is not None
+
+            await eventually(listed, timeout=10, every=0.05)
+            pools.select("acme-research")
             await pilot.press("p")
             title = str(app.screen.query_one("#title", Static).render())
-            assert title == "Pods of all pools: in the leader's process (--cluster simulated)"
+            where = "in the leader's process (--cluster simulated)"
+            assert title == f"Pods of pool acme-research: {where}"
     finally:
         await follower.stop()
         await leader.stop()
