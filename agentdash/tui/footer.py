@@ -202,15 +202,16 @@ class KeyBar(Widget, can_focus=False):
 
 
 def layout(keys: Sequence[ShownKey], palette: ShownKey | None, columns: int) -> list[Placed]:
-    """The keys left to right, cut where the palette's key begins (a key cut short still
-    takes the columns it shows), and the palette's key at the right end."""
+    """The keys left to right, each whole, as many as fit before the palette's key (the rest
+    come with the wheel: a key cut short, "e ▏", read as a key of its own), and the palette's
+    key at the right end. Only a first key wider than the room is cut, as it is the one key."""
     room = max(columns - (width(palette) if palette else 0), 0)
     placed: list[Placed] = []
     start = 0
     for shown in keys:
-        if start >= room:
-            break
         end = start + width(shown)
+        if end > room and (placed or room == 0):
+            break
         placed.append(Placed(start=start, end=min(end, room), shown=shown))
         start = end
     if palette is not None:

@@ -13,7 +13,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import CommandPalette
 
-from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.footer import KeyBar, ShownKey, layout
 from agentdash.tui.pods import PodsScreen
 from tests.support import eventually
@@ -91,15 +90,24 @@ async def test_keys_scrolled_away_come_back_when_the_terminal_widens(tmp_path: P
         assert "d Dry-run" in bar_line(app)
 
 
-async def test_a_key_cut_short_by_the_palettes_key_still_runs_when_clicked(
-    tmp_path: Path,
-) -> None:
+async def test_no_key_is_cut_short_at_80_columns_on_any_screen(tmp_path: Path) -> None:
+    """A key that does not fit whole before the palette's key is left for the wheel: "e ▏"
+    with its description cut off read as a key of its own."""
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.pause()
-        cut = bar_line(app).index(" e ▏")  # Events, its description hidden
-        await pilot.click(KeyBar, offset=(cut + 1, 0))
-        await eventually(lambda: isinstance(app.screen, EventsScreen))
+        for key in ("f", "p", "e", "t", "exclamation_mark", "enter", "escape", "i"):
+            await pilot.press(key)
+            await pilot.pause()
+            bar = app.screen.query_one(KeyBar)
+            line = bar_line(app)
+            keys, _, palette = line.partition("▏")
+            assert palette.strip() == "^p Commands", line
+            for placed in bar._layout()[:-1]:
+                shown = placed.shown
+                assert f" {shown.display} {shown.description} " in keys, (key, line)
+            # The first key left out is not drawn in part either.
+            assert keys.rstrip().endswith(bar._layout()[-2].shown.description), (key, line)
 
 
 def test_on_a_bar_narrower_than_the_palettes_key_nothing_is_placed_off_it() -> None:
