@@ -30,6 +30,9 @@ RUNS_OUT_S = 3600.0
 LONG_AGO_S = 4 * 3600.0
 """An override with no end, this old, may have been forgotten."""
 ALARM, WARNING = "alarm", "warning"
+MARK = {ALARM: "✖", WARNING: "⚠"}
+"""Each severity's sign, so that the two read apart without color (NO_COLOR=1, where red and
+yellow are both grey)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Label, Static
 
-from agentdash.tui.attention import ALARM, Flag, InForce
+from agentdash.tui.attention import ALARM, MARK, Flag, InForce
 from agentdash.tui.columns import Column
 from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen
@@ -20,7 +20,7 @@ from controller.core.events import Event
 from controller.runtime.snapshot import FleetSnapshot
 
 FLAGS = [
-    Column("WHAT", 14, priority=9, min_width=10),
+    Column("WHAT", 18, priority=9, min_width=12),
     Column("TARGET", 18, priority=8, min_width=12),
     Column("DETAIL", None, min_width=20),
 ]
@@ -98,7 +98,7 @@ class AttentionScreen(LiveScreen):
         self._pools = frozenset(row.name for row in snapshot.pools)
         self._tenants = frozenset(row.name for row in snapshot.tenants)
         in_force: list[InForce] = getattr(self.app, "in_force", [])
-        width = room(self.size.width, (14, 18))
+        width = room(self.size.width, (18, 18))  # WHAT and TARGET at their width
         self.query_one("#flags-title", Label).update(
             f"Needs attention: {len(flags)}" if flags else "Needs attention: nothing"
         )
@@ -107,7 +107,10 @@ class AttentionScreen(LiveScreen):
                 (
                     key,
                     (
-                        Text(flag.what, style="red bold" if flag.severity == ALARM else "yellow"),
+                        Text(
+                            f"{MARK[flag.severity]} {flag.what}",
+                            style="red bold" if flag.severity == ALARM else "yellow",
+                        ),
                         flag.target,
                         fit(flag.detail, width),
                     ),

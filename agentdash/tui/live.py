@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
 
-from agentdash.tui.attention import ALARM, Flag
+from agentdash.tui.attention import ALARM, MARK, WARNING, Flag
 from agentdash.tui.render import (
     Wait,
     clock,
@@ -128,9 +128,10 @@ def _header(
     text = Text()
     text.append("agentdash ", style="bold")
     if flags:
-        alarm = any(flag.severity == ALARM for flag in flags)
+        severity = ALARM if any(flag.severity == ALARM for flag in flags) else WARNING
         text.append(
-            f" ⚠ {len(flags)} (!) ", style="bold white on red" if alarm else "black on yellow"
+            f" {MARK[severity]} {len(flags)} (!) ",
+            style="bold white on red" if severity == ALARM else "black on yellow",
         )
     used, cap = snapshot.pods_used, snapshot.cluster_cap
     text.append(f" pods {used}/{cap} ", style="red" if used >= cap else "")
