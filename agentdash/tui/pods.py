@@ -54,11 +54,13 @@ class PodsScreen(LiveScreen):
         yield KeyedTable(
             [
                 Column("POD", 23, priority=10, sort="N"),
-                Column("POOL", 17, priority=5),
-                Column("PHASE", 11, priority=6),
+                # POOL goes first where the room is short: the title names the pool, or the
+                # pod's name starts with its Deployment's; a cut phase or task says nothing.
+                Column("POOL", 17, priority=2),
+                Column("PHASE", 16, min_width=13, priority=6),  # ImagePullBackOff, Unschedulable
                 Column("AGE", 5, priority=7, render=self._age, sort_value=operator.neg),
                 Column("RDY", 3, priority=4),
-                Column("TASK", None, min_width=7, priority=3),
+                Column("TASK", None, min_width=10, priority=3),  # "t000335 +1": 2 in hand
             ],
             id="pods",
             enter="Pod detail",
