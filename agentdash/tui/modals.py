@@ -263,7 +263,12 @@ HELP_TEXT_WIDTH = 21
 class HelpScreen(ModalScreen[None]):
     """Every key, by where it works (the app hands in its sections)."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close"), QUIT]
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "Close"),
+        QUIT,
+        Binding("j", "scroll(1)", "Scroll down", show=False),  # as in every table
+        Binding("k", "scroll(-1)", "Scroll up", show=False),
+    ]
 
     def __init__(self, sections: Sequence[Section]) -> None:
         super().__init__()
@@ -273,7 +278,10 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="dialog"):
             with VerticalScroll(id="help-body"):
                 yield Static(help_table(self.app, self.sections), id="help")
-            yield Label("esc to close · ↑ ↓ to scroll", id="hint")
+            yield Label("esc to close · j k ↑ ↓ to scroll", id="hint")
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(None)
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#help-body", VerticalScroll).scroll_relative(y=lines, animate=False)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from agentdash.tui.app import AgentDashApp
@@ -156,6 +157,20 @@ async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
                 assert app.get_key_display(binding) in text, binding
         await pilot.press("escape")
         assert isinstance(app.screen, FleetScreen)
+
+
+async def test_help_scrolls_with_j_and_k_as_the_tables_do(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        body = app.screen.query_one("#help-body", VerticalScroll)
+        assert body.max_scroll_y > 0  # longer than the screen: there is something to scroll
+        await pilot.press("j", "j", "j")
+        assert body.scroll_y == 3
+        await pilot.press("k")
+        assert body.scroll_y == 2
+        assert isinstance(app.screen, HelpScreen)
 
 
 async def test_help_says_once_what_ctrl_c_does(tmp_path: Path) -> None:
