@@ -30,10 +30,11 @@ def select_a_pool(screen: Screen[Any]) -> str:
 
 
 def done_text(event: ActionEvent) -> str:
-    """What the toast says was done: "pin acme-research by alice", "pause controller by
-    alice" (the controller's actions name it already)."""
+    """What the toast says was done: "pin acme-research: 3 replicas for 600 s, by alice",
+    "pause controller by alice" (the controller's actions name it already)."""
     target = "" if event.target in event.action else f" {event.target}"
-    return printable(f"{event.action}{target} by {event.who}")
+    what = f"{event.action}{target}: {event.detail}," if event.detail else f"{event.action}{target}"
+    return printable(f"{what} by {event.who}")
 
 
 class OperatorActions:

@@ -24,6 +24,7 @@ from controller.core.config_errors import shown
 from controller.core.events import ActionEvent
 from controller.core.input_files import DuplicateKey, unique_keys
 from controller.core.model import Overrides, Pin, PoolPause
+from controller.core.wording import plural
 
 MAX_PIN_REPLICAS = 100_000
 BY_CHARS = 253
@@ -170,7 +171,8 @@ class OverrideStore:
         pin = Pin(replicas=replicas, until=until, by=self._who(), at=now)
         pins = {**self._current.pins, pool: pin}
         span = f" for {for_seconds:g} s" if for_seconds else ""
-        return self._apply(replace(self._current, pins=pins), "pin", pool, f"{replicas}{span}")
+        detail = f"{plural(replicas, 'replica')}{span}"
+        return self._apply(replace(self._current, pins=pins), "pin", pool, detail)
 
     def unpin(self, pool: str) -> ActionEvent:
         pins = {p: pin for p, pin in self._current.pins.items() if p != pool}

@@ -53,8 +53,10 @@ async def test_pin_asks_first_then_the_controller_keeps_the_floor(tmp_path: Path
         app.refresh_feed()
         actions = [e for e in app.log_events if isinstance(e, ActionEvent)]
         assert [(a.who, a.action, a.target, a.detail) for a in actions] == [
-            ("operator", "pin", "initech-summarize", "2 for 600 s")
+            ("operator", "pin", "initech-summarize", "2 replicas for 600 s")
         ]
+        toast = [n.message for n in app._notifications][-1]
+        assert toast == "pin initech-summarize: 2 replicas for 600 s, by operator"
     restarted = OverrideStore(app.feed.config, tmp_path / "overrides.json")
     assert restarted.current().pins == {"initech-summarize": pin}
 
