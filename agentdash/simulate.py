@@ -67,10 +67,10 @@ def add_parser(commands: Any) -> None:
         help="write agentdash's scale events with their reasons (JSON lines)",
     )
     flags.add_start(parser)
+    # No default here either (as --hours below): --drain given with --generate is refused.
     parser.add_argument(
         "--drain",
         type=flags.number(0, MAX_TRACE_SECONDS),
-        default=DRAIN_S,
         metavar="SECONDS",
         help=f"keep simulating this long after the last arrival (default {DRAIN_S:g})",
     )
@@ -94,15 +94,14 @@ def add_parser(commands: Any) -> None:
         periodic = knob.name.endswith(("_interval", "_period")) and not knob.least
         most = MAX_TRACE_SECONDS if knob.most is None else knob.most
         knobs.add_argument(
-            "--" + knob.name.replace("_", "-"),
+            _flag(knob.name),
             dest=knob.name,
             type=(
                 flags.whole(int(knob.least), int(most))
                 if knob.whole
                 else flags.number(knob.least, most, above=periodic)
             ),
-            default=knob.default,
-            metavar="X",
+            metavar="X",  # no default: one given for a baseline not run is refused
             help=f"{knob.help} (default {knob.default:g})",
         )
     parser.set_defaults(run=_run)
@@ -128,12 +127,9 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE  # the bundled trace is of the bundled fleet
     policies = POLICIES if args.policy in (None, "all") else (args.policy,)
-    if args.events is not None and "agentdash" not in policies:
-        print(
-            "agentdash: simulate --events FILE writes agentdash's scale events: "
-            f"--policy {args.policy} runs none",
-            file=sys.stderr,
-        )
+    unused = _unused(args, policies)
+    if unused is not None:
+        print(f"agentdash: simulate {unused}", file=sys.stderr)
         return EXIT_USAGE
     for path in (args.plot, args.events):
         if path is not None:
@@ -146,11 +142,10 @@ def _run(args: argparse.Namespace) -> int:
     )
     config = replayed(load_config(config_path), args.start)
     trace = load_tasks(trace_path, config)
-    settings = BaselineSettings(
-        **{knob.name: getattr(args, knob.name) for knob in BaselineSettings.knobs()}
-    )
+    settings = BaselineSettings(**{name: getattr(args, name) for name in _knobs_given(args)})
     explain = args.events is not None
-    result = backtest(config, trace, policies, settings, drain_s=args.drain, explain=explain)
+    drain = DRAIN_S if args.drain is None else args.drain
+    result = backtest(config, trace, policies, settings, drain_s=drain, explain=explain)
     summary = result.as_dict()
     if args.plot is not None:
         from controller.simulate.plot import svg
@@ -183,6 +178,8 @@ def _misplaced(args: argparse.Namespace) -> str | None:
             "--events FILE": args.events,
             "--json": args.json,
             "--start": args.start is not None,
+            "--drain": args.drain is not None,
+            **{_flag(name): True for name in _knobs_given(args)},
         }
         given = [name for name, value in replay.items() if value]
         if given:
@@ -193,6 +190,33 @@ def _misplaced(args: argparse.Namespace) -> str | None:
     if given:
         return f"{given[0]} needs --generate SHAPE: a trace replayed is read as it is"
     return None
+
+
+def _unused(args: argparse.Namespace, policies: tuple[str, ...]) -> str | None:
+    """A flag for a policy the replay leaves out, said rather than dropped: --events is
+    agentdash's, a --keda-... knob the keda baseline's, and a --hpa-... knob the HPA's, which
+    the keda baseline runs too (KEDA scales through an HPA)."""
+    if args.events is not None and "agentdash" not in policies:
+        return f"--events FILE writes agentdash's scale events: --policy {args.policy} runs none"
+    for name in _knobs_given(args):
+        if name.startswith("keda_") and "keda" not in policies:
+            return f"{_flag(name)} sets the keda baseline: --policy {args.policy} runs none"
+        if name.startswith("hpa_") and not {"keda", "hpa"} & set(policies):
+            return (
+                f"{_flag(name)} sets the HPA of the keda and hpa baselines: "
+                f"--policy {args.policy} runs neither"
+            )
+    return None
+
+
+def _knobs_given(args: argparse.Namespace) -> list[str]:
+    """The baselines' knobs given on the command line (the others keep their defaults)."""
+    names = (knob.name for knob in BaselineSettings.knobs())
+    return [name for name in names if getattr(args, name) is not None]
+
+
+def _flag(knob: str) -> str:
+    return "--" + knob.replace("_", "-")
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -160,6 +160,18 @@ CASES = [
          "simulate --generate SHAPE", "--plot FILE.svg would be ignored"),
     flag("simulate --generate with --policy", "simulate --generate bursty --policy keda",
          "simulate --generate SHAPE", "--policy would be ignored"),
+    flag("simulate --generate with --drain", "simulate --generate bursty --drain 60",
+         "simulate --generate SHAPE", "--drain would be ignored"),
+    flag("simulate --generate with a baseline's knob",
+         "simulate --generate bursty --keda-polling-interval 5", "simulate --generate SHAPE",
+         "--keda-polling-interval would be ignored"),
+    # a baseline's knob for a baseline the run leaves out: the default --policy all runs both
+    flag("simulate --policy hpa with a KEDA knob", "simulate --policy hpa "
+         "--keda-cooldown-period 60", "simulate --keda-cooldown-period",
+         "sets the keda baseline: --policy hpa runs none"),
+    flag("simulate --policy agentdash with an HPA knob", "simulate --policy agentdash "
+         "--hpa-tolerance 0.2", "simulate --hpa-tolerance",
+         "sets the HPA of the keda and hpa baselines: --policy agentdash runs neither"),
     flag("demo --headless with --read-only", "demo --headless --read-only", "demo --headless",
          "--read-only would be ignored"),
     flag("--controller-only with --read-only", "--controller-only --config CONFIG --read-only",
