@@ -309,6 +309,20 @@ def test_the_bundled_examples_report_is_what_simulate_prints() -> None:
     )
 
 
+def test_the_bundled_examples_counts_in_its_reading_are_the_report_s() -> None:
+    """The paragraph that reads the report quotes its scale events and reversals (agentdash
+    against KEDA and the HPA): the same figures as the report above it."""
+    text = section(ROOT / "docs" / "backtest.md", "### The bundled example")
+    (shown,) = blocks(text, "")
+    reading = " ".join(text.split("```")[-1].split())
+    for row, said in (("scale events", "scale events"), ("reversals within 5 min", "reversals")):
+        (line,) = [line for line in shown.splitlines() if line.startswith(row)]
+        counts = line[len(row) :].split()
+        quoted = re.search(rf"{said} \((\S+) against (\S+) and (\S+)\)", reading)
+        assert quoted is not None, said
+        assert list(quoted.groups()) == counts, f"docs/backtest.md: {said} quoted differ"
+
+
 def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("docs_generate", ROOT / "docs" / "generate.py")
     assert spec is not None
