@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from collections import Counter
 from typing import Any, get_args
 
@@ -40,6 +41,7 @@ from controller.sources.jetstream_queues import (
 
 CONNECT_TIMEOUT_S = 5.0
 EXIT_DIFFERS = 1
+EXIT_USAGE = 2
 
 DESCRIPTION = """\
 Print the JetStream streams and durable pull consumers that FILE's pools read from, and
@@ -70,7 +72,7 @@ own usage and busy subjects; producers may only publish tasks, with at most
 --producer-connections connections together (see docs/security.md).
 
 exit status: 0 when nothing differs (without --apply, missing ones are only listed), 1 when
-something differs or could not be created, or NATS cannot be reached; 2 for a bad FILE.
+something differs or could not be created, or NATS cannot be reached; 2 for a bad FILE or flag.
 """
 
 
@@ -96,8 +98,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--ack-wait",
-        type=flags.number(1, DAY),
-        default=ACK_WAIT_S,
+        type=flags.number(1, DAY),  # no default: given with --nats-config, it is refused
         metavar="S",
         help="seconds a worker may hold a task unacked before it goes to another; longer "
         f"than a task takes, unless workers send in-progress acks (default {ACK_WAIT_S:g})",
@@ -112,8 +113,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--producer-connections",
-        type=flags.whole(1, 65536),
-        default=PRODUCER_CONNECTIONS,
+        type=flags.whole(1, 65536),  # no default: given without --nats-config, it is refused
         metavar="N",
         help="--nats-config: connections the producers may open together, each with 64 "
         f"subscriptions (default {PRODUCER_CONNECTIONS})",
@@ -122,14 +122,19 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    misplaced = _misplaced(args)
+    if misplaced is not None:
+        print(f"agentdash: queues {misplaced}", file=sys.stderr)
+        return EXIT_USAGE
     config = load_config(args.config)
     if args.nats_config:
+        connections = args.producer_connections
         try:
             text = render(
                 config,
                 args.config.name,
                 stream_bytes=args.max_bytes,
-                producer_connections=args.producer_connections,
+                producer_connections=PRODUCER_CONNECTIONS if connections is None else connections,
             )
             print(text, end="")
         except ValueError as exc:
@@ -141,11 +146,27 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("agentdash")
     if not log.handlers:  # connect_nats warns at each retry: once, at the end, is enough here
         log.addHandler(logging.NullHandler())
+    ack_wait = ACK_WAIT_S if args.ack_wait is None else args.ack_wait
     checks = asyncio.run(
-        _check(config, url, apply=args.apply, ack_wait=args.ack_wait, max_bytes=args.max_bytes)
+        _check(config, url, apply=args.apply, ack_wait=ack_wait, max_bytes=args.max_bytes)
     )
     print(printable_lines(report(checks, apply=args.apply)))
     return EXIT_DIFFERS if any(c.state in ("differs", "failed") for c in checks) else 0
+
+
+def _misplaced(args: argparse.Namespace) -> str | None:
+    """A flag the chosen mode would ignore, said rather than dropped: --nats-config prints a
+    configuration without connecting, and only it lets producers in."""
+    if args.nats_config:
+        given = {"--nats-url": args.nats_url, "--ack-wait": args.ack_wait}
+        named = [name for name, value in given.items() if value is not None]
+        if named:
+            said = "--nats-config prints a configuration, connecting to no NATS"
+            return f"{said}: {named[0]} would be ignored"
+        return None
+    if args.producer_connections is not None:
+        return "--producer-connections needs --nats-config: it bounds the producers' account there"
+    return None
 
 
 async def _check(

@@ -172,6 +172,13 @@ CASES = [
     flag("simulate --policy agentdash with an HPA knob", "simulate --policy agentdash "
          "--hpa-tolerance 0.2", "simulate --hpa-tolerance",
          "sets the HPA of the keda and hpa baselines: --policy agentdash runs neither"),
+    flag("queues --nats-config with --ack-wait", "queues --config CONFIG --nats-config "
+         "--ack-wait 60", "queues --nats-config", "--ack-wait would be ignored"),
+    flag("queues --nats-config with --nats-url", "queues --config CONFIG --nats-config "
+         "--nats-url nats://127.0.0.1:4222", "queues --nats-config",
+         "--nats-url would be ignored"),
+    flag("queues --producer-connections without --nats-config", "queues --config CONFIG "
+         "--producer-connections 5", "queues --producer-connections", "needs --nats-config"),
     flag("demo --headless with --read-only", "demo --headless --read-only", "demo --headless",
          "--read-only would be ignored"),
     flag("--controller-only with --read-only", "--controller-only --config CONFIG --read-only",
