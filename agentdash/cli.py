@@ -365,6 +365,10 @@ def _fleet(args: argparse.Namespace) -> int:
         said = "--controller-only and --read-only: a read-only daemon never leads, so never scales"
         print(f"agentdash: {said} (--dry-run decides and never patches)", file=sys.stderr)
         return EXIT_USAGE
+    ignored = _ignored_fleet_flag(args)
+    if ignored is not None:
+        print(f"agentdash: {ignored}", file=sys.stderr)
+        return EXIT_USAGE
     config = load_config(args.config)
     if args.lead and args.read_only:
         print(
@@ -388,6 +392,22 @@ def _fleet(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_daemon(config, options, args.http, args.log_level))
     return _dashboard(config, options, args.read_only)
+
+
+def _ignored_fleet_flag(args: argparse.Namespace) -> str | None:
+    """A flag given where it would do nothing, said rather than dropped. Only a flag given:
+    the environment is shared by the daemon and the dashboard, so a value set there for the
+    one is the other's to ignore."""
+    given = getattr(args, FLEET_FLAGS, [])
+    if not args.controller_only:
+        for name in ("--http", "--log-level"):
+            if name in given:
+                return f"{name} is the daemon's (--controller-only): the dashboard would ignore it"
+    if args.cluster == "simulated":
+        for name in ("--kubeconfig", "--context"):
+            if name in given:
+                return f"{name} with --cluster simulated would be ignored: no Kubernetes is read"
+    return None
 
 
 def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:

@@ -206,6 +206,35 @@ def test_the_dashboard_without_a_cluster_says_so_in_one_line(
     assert result.stderr.count("agentdash: ") == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--http", ":9090"), "--http is the daemon's (--controller-only): the dashboard "
+         "would ignore it"),
+        (("--log-level", "debug"), "--log-level is the daemon's (--controller-only): the "
+         "dashboard would ignore it"),
+        (("--controller-only", "--cluster", "simulated", "--context", "prod"),
+         "--context with --cluster simulated would be ignored: no Kubernetes is read"),
+    ],
+)  # fmt: skip
+def test_a_fleet_flag_the_run_would_ignore_is_one_line_and_exit_2_before_it_starts(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    """Given where it does nothing (an operator would wait for metrics that no dashboard
+    serves, or believe a context was chosen), a flag is refused before anything starts; set
+    in the environment (shared by the daemon and the dashboard), it is not."""
+    nowhere = ("--config", EXAMPLE, "--nats-url", "nats://127.0.0.1:1")
+    code = {"TERM": "xterm", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    result = run_without_kube_setup(tmp_path, *nowhere, *args, **code)
+    assert result.returncode == 2
+    assert result.stderr == f"agentdash: {said}\n"
+    assert result.stdout == ""
+    from_environment = run_without_kube_setup(tmp_path, *nowhere, AGENTDASH_HTTP=":9090", **code)
+    assert from_environment.returncode == 2
+    assert "no kubeconfig found" in from_environment.stderr  # it went on, to the cluster
+    assert "--http" not in from_environment.stderr
+
+
 def test_check_config_only_notes_a_file_it_cannot_read_here(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
