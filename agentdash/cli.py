@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from agentdash import __version__, flags
 from agentdash.errors import StartError
 from agentdash.example import EXAMPLE_CONFIG, OBSERVATIONS
+from agentdash.fleet_flags import FLEET_FLAGS, add_fleet_arguments, ignored_fleet_flag, log_level
 from controller.core.config import Config, ConfigError, check_files, load_config, unreadable_files
 from controller.core.printable import loggable
 
@@ -36,23 +37,13 @@ if TYPE_CHECKING:
     from agentdash.opening import RuntimeOptions
 
 EXIT_USAGE = 2
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def _log_level(text: str) -> str:
-    """`debug`, `info`, `warning` or `error`; `INFO` too, as many a LOG_LEVEL is spelt."""
-    if text.lower() not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
-    return text.lower()
-
-
 ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "config": ("AGENTDASH_CONFIG", Path),
     "nats_url": ("AGENTDASH_NATS_URL", flags.nats_url),
     "http": ("AGENTDASH_HTTP", flags.listen),
     "lease_ttl": ("AGENTDASH_LEASE_TTL", flags.number(1, 3600)),
     "context": ("AGENTDASH_KUBECONTEXT", flags.name),
-    "log_level": ("AGENTDASH_LOG_LEVEL", _log_level),
+    "log_level": ("AGENTDASH_LOG_LEVEL", log_level),
 }
 """A flag's destination -> the variable that gives its default, checked as the flag is."""
 DEFAULTS: dict[str, Any] = {"lease_ttl": 10.0, "log_level": "info"}
@@ -99,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tier priorities, and see why.",
     )
     parser.add_argument("--version", action="version", version=f"agentdash {__version__}")
-    _add_fleet_arguments(parser)
+    add_fleet_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_config_commands(commands)
 
@@ -114,118 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
     queues.add_parser(commands)
     rbac.add_parser(commands)
     return parser
-
-
-FLEET_FLAGS = "fleet_flags"
-"""Where the fleet's flags given are noted (their options, in order)."""
-
-
-class _FleetFlag(argparse.Action):
-    """A fleet's flag: stores its value (True for one that takes none, as store_true) and
-    notes that it was given. Before a COMMAND it means nothing, and a COMMAND's own flag of
-    the same name overwrites its value unseen: `agentdash --config mine.yaml simulate` would
-    replay the bundled example. The note survives, so `_command` can refuse it."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        setattr(namespace, self.dest, True if self.nargs == 0 else values)
-        setattr(namespace, FLEET_FLAGS, [*getattr(namespace, FLEET_FLAGS, []), option_string])
-
-
-class _FleetSwitch(_FleetFlag):
-    """A fleet's flag that takes no value, as store_true."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
-
-
-def _add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of a run against a real fleet: the dashboard, or the daemon."""
-    fleet = parser.add_argument_group(
-        "a real fleet (no COMMAND)",
-        "A flag marked (env NAME) takes its default from that environment variable; "
-        "the flag, given, beats it.",
-    )
-    fleet.add_argument(
-        "--config",
-        action=_FleetFlag,
-        type=flags.path,
-        metavar="FILE",
-        help="agentdash.yaml (env AGENTDASH_CONFIG)",
-    )
-    fleet.add_argument(
-        "--controller-only",
-        action=_FleetSwitch,
-        help="run the controller headless (the daemon), no dashboard",
-    )
-    fleet.add_argument(
-        "--nats-url",
-        action=_FleetFlag,
-        type=flags.nats_url,
-        metavar="URL",
-        help="NATS server (env AGENTDASH_NATS_URL; default: config nats.url)",
-    )
-    fleet.add_argument(
-        "--http",
-        action=_FleetFlag,
-        type=flags.listen,
-        metavar="[HOST]:PORT",
-        help="serve /metrics and /healthz here (daemon; env AGENTDASH_HTTP)",
-    )
-    fleet.add_argument(
-        "--kubeconfig",
-        action=_FleetFlag,
-        type=flags.readable_file,
-        metavar="FILE",
-        help="kubeconfig (default: in-cluster)",
-    )
-    fleet.add_argument(
-        "--context",
-        action=_FleetFlag,
-        type=flags.name,
-        metavar="NAME",
-        help="kubeconfig context (env AGENTDASH_KUBECONTEXT)",
-    )
-    fleet.add_argument(
-        "--cluster",
-        action=_FleetFlag,
-        choices=["kubernetes", "simulated"],
-        default="kubernetes",
-        help="simulated: count replicas without a cluster (for trials)",
-    )
-    fleet.add_argument("--dry-run", action=_FleetSwitch, help="decide and log, never patch")
-    fleet.add_argument(
-        "--read-only",
-        action=_FleetSwitch,
-        help="dashboard: never lead, never change an override",
-    )
-    fleet.add_argument(
-        "--lead",
-        action=_FleetSwitch,
-        help="dashboard: contend for the lease and scale when it leads (only the daemon does"
-        " by default)",
-    )
-    fleet.add_argument(
-        "--lease-ttl",
-        action=_FleetFlag,
-        type=flags.number(1, 3600),
-        metavar="S",
-        help="leader lease TTL in seconds, 1 to 3600 (env AGENTDASH_LEASE_TTL; default 10)",
-    )
-    fleet.add_argument(
-        "--log-level",
-        action=_FleetFlag,
-        type=_log_level,
-        metavar="LEVEL",
-        help="daemon: write log records at this level and above: debug, info, warning or "
-        "error (env AGENTDASH_LOG_LEVEL; default info). Scale decisions, start and stop are"
-        " always written.",
-    )
 
 
 def _add_config_commands(commands: Any) -> None:
@@ -365,7 +244,7 @@ def _fleet(args: argparse.Namespace) -> int:
         said = "--controller-only and --read-only: a read-only daemon never leads, so never scales"
         print(f"agentdash: {said} (--dry-run decides and never patches)", file=sys.stderr)
         return EXIT_USAGE
-    ignored = _ignored_fleet_flag(args)
+    ignored = ignored_fleet_flag(args)
     if ignored is not None:
         print(f"agentdash: {ignored}", file=sys.stderr)
         return EXIT_USAGE
@@ -392,22 +271,6 @@ def _fleet(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_daemon(config, options, args.http, args.log_level))
     return _dashboard(config, options, args.read_only)
-
-
-def _ignored_fleet_flag(args: argparse.Namespace) -> str | None:
-    """A flag given where it would do nothing, said rather than dropped. Only a flag given:
-    the environment is shared by the daemon and the dashboard, so a value set there for the
-    one is the other's to ignore."""
-    given = getattr(args, FLEET_FLAGS, [])
-    if not args.controller_only:
-        for name in ("--http", "--log-level"):
-            if name in given:
-                return f"{name} is the daemon's (--controller-only): the dashboard would ignore it"
-    if args.cluster == "simulated":
-        for name in ("--kubeconfig", "--context"):
-            if name in given:
-                return f"{name} with --cluster simulated would be ignored: no Kubernetes is read"
-    return None
 
 
 def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
