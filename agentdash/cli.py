@@ -4,7 +4,7 @@
     agentdash --controller-only --config FILE           the controller as a daemon
     agentdash demo [--headless ...]                     the embedded demo fleet
     agentdash simulate --config FILE --trace FILE       backtest against KEDA and the HPA
-    agentdash tune --config FILE --trace FILE           search behavior and cooldown on a trace
+    agentdash tune --config FILE --trace FILE           search behavior, cooldown and keep-alive
     agentdash check-config FILE                         validate and summarise a config
     agentdash check-config --schema                     the config's JSON schema, for editors
     agentdash plan --config FILE --observations FILE    one tick's decisions as JSON

@@ -1,4 +1,5 @@
-"""`agentdash tune`: search each pool's (or tier's) behavior and cooldown on a trace.
+"""`agentdash tune`: search each pool's (or tier's) behavior, cooldown and keep-alive weight on
+a trace.
 
     agentdash tune --config FILE --trace FILE [--start YYYY-MM-DD]
                    [--objective both|p95|cost|balanced[:W]]
@@ -47,11 +48,12 @@ POOLS_FOR_TIERS = 6
 
 DESCRIPTION = """\
 Search each pool's (or tier's) `behavior` (scale-up and scale-down windows and rate
-policies) and `cooldown_seconds` on a trace, with agentdash's own backtest, in parallel
-processes. The last --holdout fraction of the trace (by time) is kept out of the search; the
-chosen config and the current one are then both replayed on it. Prints the Pareto front of
-queue-wait p95 against pod-seconds over the candidates tried, the held-out check, and the
-change as a unified diff of FILE (`patch FILE` applies it; --output writes the result).
+policies), `cooldown_seconds` and `keep_alive.wait_weight` on a trace, with agentdash's own
+backtest, in parallel processes. The last --holdout fraction of the trace (by time) is kept
+out of the search; the chosen config and the current one are then both replayed on it.
+Prints the Pareto front of queue-wait p95 against pod-seconds over the candidates tried, the
+held-out check, and the change as a unified diff of FILE (`patch FILE` applies it; --output
+writes the result).
 
 p95 counts the tasks no token budget or pause held back (no behavior changes those). Scale
 events (churn) are shown beside each candidate but not scored.
@@ -85,7 +87,8 @@ in a flag or a file.
 def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "tune",
-        help="search each pool's behavior and cooldown on a trace (Pareto front, YAML diff)",
+        help="search each pool's behavior, cooldown and keep-alive weight on a trace (Pareto "
+        "front, YAML diff)",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -108,16 +111,19 @@ def add_parser(commands: Any) -> None:
 
 
 def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
-    """How the search runs and picks: each a string, checked by _options with one line."""
+    """How the search runs and picks: each checked as the parser reads it, so that a bad one
+    is one line naming it, as every command's flags are (agentdash.flags)."""
     parser.add_argument(
         "--objective",
+        type=_objective,
         default="both",
         metavar="both|p95|cost|balanced[:W]",
         help="how to pick from the front (default both)",
     )
     parser.add_argument(
         "--holdout",
-        default="0.3",
+        type=_holdout,
+        default=0.3,
         metavar="F",
         help="the last F of the trace's time span, kept out of the search "
         "to check the choice on; 0 <= F < 1, 0: no check (default 0.3)",
@@ -130,30 +136,55 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--trials",
-        default=str(DEFAULT_TRIALS),
+        type=flags.whole(2, MAX_TRIALS),
+        default=DEFAULT_TRIALS,
         metavar="N",
         help=f"candidates to replay, the current config included (default {DEFAULT_TRIALS})",
     )
     parser.add_argument(
         "--time-budget",
-        default=f"{DEFAULT_TIME_BUDGET_S:g}",
+        type=flags.number(0, MAX_TIME_BUDGET_S),
+        default=DEFAULT_TIME_BUDGET_S,
         metavar="S",
         help="start no batch of candidates that would end later than this "
         f"(default {DEFAULT_TIME_BUDGET_S:g}; 0: no limit)",
     )
-    parser.add_argument("--seed", default="1", metavar="N", help="default 1")
+    parser.add_argument(
+        "--seed", type=flags.whole(0, flags.MAX_SEED), default=1, metavar="N", help="default 1"
+    )
     parser.add_argument(
         "--workers",
-        default=str(os.cpu_count() or 1),
+        type=flags.whole(1, MAX_WORKERS),
+        default=os.cpu_count() or 1,
         metavar="N",
         help=f"processes side by side (default: the cores, here {os.cpu_count() or 1})",
     )
     parser.add_argument(
         "--drain",
-        default="3600",
+        type=flags.number(0, MAX_TRACE_SECONDS),  # as simulate --drain
+        default=3600.0,
         metavar="S",
         help="replay each part this long after its end (default 3600)",
     )
+
+
+def _holdout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:  # (NaN is not)
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 and < 1, got {text!r}")
+    return value
+
+
+def _objective(text: str) -> Objective:
+    from controller.simulate.tradeoff import Objective
+
+    try:
+        return Objective.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,27 +199,15 @@ class _Options:
 
 
 def _options(args: argparse.Namespace) -> _Options:
-    """The numbers, checked before any file is read: a bad one is one line naming it."""
-    from controller.simulate.tradeoff import Objective
-
-    holdout = _number("--holdout", args.holdout, lambda v: 0 <= v < 1, "a number >= 0 and < 1")
-    trials = _whole("--trials", args.trials, 2, MAX_TRIALS)
-    budget = _bounded("--time-budget", args.time_budget, MAX_TIME_BUDGET_S)
-    seed = _whole("--seed", args.seed, 0, flags.MAX_SEED)
-    workers = _whole("--workers", args.workers, 1, MAX_WORKERS)
-    drain = _bounded("--drain", args.drain, MAX_TRACE_SECONDS)  # as simulate --drain
-    try:
-        objective = Objective.parse(args.objective)
-    except ValueError as exc:
-        raise ConfigError("--objective", "", str(exc)) from None
+    """The search's numbers, as the parser checked them."""
     return _Options(
-        holdout=holdout,
-        trials=trials,
-        time_budget=budget or None,
-        seed=seed,
-        workers=workers,
-        drain=drain,
-        objective=objective,
+        holdout=args.holdout,
+        trials=args.trials,
+        time_budget=args.time_budget or None,
+        seed=args.seed,
+        workers=args.workers,
+        drain=args.drain,
+        objective=args.objective,
     )
 
 
@@ -351,33 +370,6 @@ def _diff(
 def _progress(done: int, trials: int, seconds: float) -> None:
     sys.stderr.write(f"\rtune: {done}/{trials} candidates, {seconds:.0f} s")
     sys.stderr.flush()
-
-
-def _number(option: str, text: str, ok: Any, expected: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not math.isfinite(value) or not ok(value):  # inf is no drain, budget or seed
-        raise ConfigError(option, "", f"expected {expected}, got {text!r}")
-    return value
-
-
-def _bounded(option: str, text: str, high: float) -> float:
-    """A number from 0 to `high`, said as flags.number says it."""
-    try:
-        return flags.number(0, high)(text)
-    except argparse.ArgumentTypeError as exc:
-        raise ConfigError(option, "", str(exc)) from None
-
-
-def _whole(option: str, text: str, low: int, high: int) -> int:
-    """A whole number read as one (a float would round a large seed), said as flags.whole
-    says it."""
-    try:
-        return flags.whole(low, high)(text)
-    except argparse.ArgumentTypeError as exc:
-        raise ConfigError(option, "", str(exc)) from None
 
 
 def _read(path: Path) -> str:

@@ -128,7 +128,8 @@ def test_a_bad_holdout_is_one_line_and_exit_2(files: tuple[Path, Path], value: s
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
-        f"agentdash: --holdout: expected a number >= 0 and < 1, got {value!r}\n"
+        f"agentdash tune: argument --holdout: expected a number >= 0 and < 1, got {value!r} "
+        "(see agentdash tune --help)\n"
     )
 
 
@@ -137,7 +138,8 @@ def test_a_bad_objective_is_one_line_and_exit_2(files: tuple[Path, Path]) -> Non
     result = tune("--config", config, "--trace", trace, "--objective", "balanced:2")
     assert result.returncode == 2
     assert result.stderr == (
-        "agentdash: --objective: expected balanced:W with 0 < W < 1, got 'balanced:2'\n"
+        "agentdash tune: argument --objective: expected balanced:W with 0 < W < 1, got "
+        "'balanced:2' (see agentdash tune --help)\n"
     )
 
 
