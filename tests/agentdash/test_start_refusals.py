@@ -206,6 +206,7 @@ def test_the_dashboard_without_a_cluster_says_so_in_one_line(
     assert result.stderr.count("agentdash: ") == 1
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "said"),
     [
