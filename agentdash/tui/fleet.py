@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -145,7 +146,7 @@ class FleetScreen(LiveScreen):
         else the selected pool, its state and why."""
         if self._snapshot is None:
             return
-        text = Text()
+        text: RenderableType = Text()
         recent = self.query_one("#recent", KeyedTable)
         if self.focused is recent and recent.selected is not None:
             event = event_at(self._log, recent.selected)

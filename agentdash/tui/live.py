@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
@@ -183,14 +185,15 @@ def event_at(log: Sequence[Event], key: str) -> Event | None:
     return log[index] if 0 <= index < len(log) else None
 
 
-def event_text(event: Event) -> Text:
-    """An event in full, every reason on a line of its own: the detail panes' text."""
+def event_text(event: Event) -> RenderableType:
+    """An event in full, every reason on a line of its own, indented as it wraps: the detail
+    panes' text."""
     _, (when, kind, target, change, detail) = event_row(event, 0)
     text = Text.assemble((f"{when} {kind} ", "dim"), (target, "bold"), f" {change}")
     if isinstance(event, ScaleEvent):
-        for reason in event.reasons:
-            text.append(f"\n  {reason_text(reason.rule, reason.detail)}")
-    elif detail:
+        reasons = [Text(reason_text(reason.rule, reason.detail)) for reason in event.reasons]
+        return Group(text, *(Padding(reason, (0, 0, 0, 2)) for reason in reasons))
+    if detail:
         text.append(f": {detail}")
     return text
 
