@@ -11,6 +11,9 @@ from textual_plotext import PlotextPlot
 from controller.runtime.timeline import WINDOW_S, Point
 
 SERIES = ("replicas", "desired", "ready")
+MARKERS = {"replicas": "•", "desired": "+", "ready": "x", "lag": "~"}
+"""Without color (NO_COLOR=1) the lines differ only by their marker: each series has one of
+its own, as the legend shows, where plotext's braille would draw all four alike."""
 SECONDS_UNDER_S = 180.0
 """A span shorter than this is read in seconds: "0.13 minutes ago" means nothing at a glance."""
 LEAST_SPAN_S = 30.0
@@ -61,11 +64,12 @@ class TimelinePlot(PlotextPlot):
         plt.xlabel(label)
         times = [max(-WINDOW_S, p.ts - now) / unit for p in steps]
         xs = [x for x in times for _ in (0, 1)][1:]
+        plain = self.app.no_color
         for field in SERIES:
             ys = [y for p in steps for y in (getattr(p, field),) * 2][:-1]
-            plt.plot(xs, ys, label=field)
+            plt.plot(xs, ys, label=field, marker=MARKERS[field] if plain else None)
         lags = [y for p in steps for y in (p.lag,) * 2][:-1]
-        plt.plot(xs, lags, label="lag", yside="right")
+        plt.plot(xs, lags, label="lag", yside="right", marker=MARKERS["lag"] if plain else None)
         plt.xlim(ticks[-1], 0)
         plt.xticks(ticks, labels)
         for side, top in (

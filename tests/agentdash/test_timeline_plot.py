@@ -7,7 +7,7 @@ import re
 
 from textual.app import App, ComposeResult
 
-from agentdash.tui.timeline_plot import TimelinePlot
+from agentdash.tui.timeline_plot import MARKERS, TimelinePlot
 from controller.runtime.timeline import Point
 from tests.support.dashboard import screen_lines
 
@@ -19,8 +19,9 @@ class PlotApp(App[None]):
         yield TimelinePlot()
 
 
-async def plotted(points: list[Point]) -> list[str]:
+async def plotted(points: list[Point], *, no_color: bool = False) -> list[str]:
     app = PlotApp()
+    app.no_color = no_color  # as NO_COLOR=1 sets it
     async with app.run_test(size=(100, 16)) as pilot:
         app.query_one(TimelinePlot).show(points, NOW)
         await pilot.pause()
@@ -56,3 +57,12 @@ async def test_a_pool_seen_for_most_of_the_hour_reads_in_minutes() -> None:
     assert max(map(int, labels)) >= 10  # lag reached 10
     bottom = next(line for line in lines if line.rstrip().endswith("now"))
     assert bottom.split() == ["60", "40", "20", "now"]
+
+
+async def test_without_color_each_line_has_a_marker_of_its_own_as_its_legend_says() -> None:
+    """With NO_COLOR=1 the four lines were the same braille dots in grey: which is lag?"""
+    points = [Point(NOW - 600 + 60 * i, 2 + i % 3, 3 + i % 2, 1 + i % 2, 9 - i) for i in range(10)]
+    text = "\n".join(await plotted(points, no_color=True))
+    for field, marker in MARKERS.items():
+        assert f"{marker} {field}" in text  # the legend
+        assert text.count(marker) > 1  # and the line it names
