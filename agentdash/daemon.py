@@ -3,8 +3,9 @@
 JSON lines on stdout (start and stop, every replica change with its reasons, source health,
 leadership, operator actions, errors, and log records from `--log-level` up); `/metrics`,
 `/healthz` (ready: sources and cluster answered, and a valid leader holds the lease) and
-`/livez` on `--http`. SIGTERM or SIGINT: the tick in flight finishes, the lease is released so
-another takes over at once, and the process exits 0.
+`/livez` on `--http`. SIGTERM, SIGINT or SIGHUP (the session that started it closed): the tick
+in flight finishes, the lease is released so another takes over at once, and the process exits
+0. No signal reloads the config: restart the daemon (a follower takes over meanwhile).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ async def run_daemon(
     set_log_level(log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     try:
         runtime = await start(config, options)
