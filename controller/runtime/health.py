@@ -57,11 +57,26 @@ class SourceHealth:
         if source not in self.problems:
             return
         if source.startswith(SCALE):
+            pool = source.removeprefix(SCALE)
+            if self.stale.get(pool) == self.problems[source]:
+                self._hand_to_pool(source, pool)
+                return
             self._fine_since.setdefault(source, now)
             return
         del self.problems[source]
         log.info("%s source recovered", source)
         self.bus.publish(HealthEvent(ts=now, source=source, ok=True, detail="recovered"))
+
+    def _hand_to_pool(self, source: str, pool: str) -> None:
+        """The call failed for a reason that now holds its pool (a 403, a Deployment gone):
+        no call is made while it does, which is not the call working again. The problem is
+        the pool's from now on, as told by the call's failure; its end is told as the pool's."""
+        del self.problems[source]
+        self._fine_since.pop(source, None)
+        began = self._since.pop(source, None)
+        if began is not None:  # red for as long as it was: no flicker at the handover
+            self._since[pool] = min(self._since.get(pool, began), began)
+        self._told[pool] = self.stale[pool]
 
     def unhealthy(self, source: str, detail: str, now: float) -> None:
         """`source` failed, for this reason: said once, and again when the reason changes."""

@@ -170,7 +170,7 @@ def test_the_header_has_no_pools_line_when_every_held_pool_waits_on_a_source() -
 
 def test_a_pool_held_for_its_scale_calls_refusal_is_told_once() -> None:
     """The scale call's failure says it; the pool held for the same reason does not say it
-    again, neither then nor once the call's failure is settled."""
+    again, neither then nor once the call's failure is settled; its end is told once."""
     clock = FakeClock()
     health, events = watched()
     refused = "patch deployments/scale agents/web: 403 forbidden"
@@ -181,8 +181,30 @@ def test_a_pool_held_for_its_scale_calls_refusal_is_told_once() -> None:
     health.track_stale("web", refused, clock.advance(STEADY_S))
     health.flush(clock())
 
-    assert told(events) == [("scale web", False, refused), ("scale web", True, "recovered")]
+    assert told(events) == [("scale web", False, refused)]
     assert health.stale == {"web": refused}
+    assert not health.ready()
     health.track_stale("web", None, clock.advance(60))
     health.flush(clock.advance(STEADY_S))
     assert told(events) == [("pool web", True, "recovered")]
+
+
+def test_a_refused_scale_call_is_never_said_to_work_while_its_pool_is_held_for_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Held for the refusal, the pool makes no call, which is not the call working again: the
+    log's last word on the pool must not say it works while /healthz names it held."""
+    clock = FakeClock()
+    health, events = watched()
+    refused = "patch deployments/scale agents/web: 403 forbidden"
+    with caplog.at_level(logging.INFO, logger="agentdash.loop"):
+        health.unhealthy("scale web", refused, clock())
+        health.track_stale("web", refused, clock.advance(1))
+        health.healthy("scale web", clock())  # settled at once: held, nothing to write
+        for _ in range(3):
+            health.track_stale("web", refused, clock.advance(STEADY_S))
+            health.flush(clock())
+
+    assert [r.getMessage() for r in caplog.records] == [f"pool web: scale call failing: {refused}"]
+    assert told(events) == [("scale web", False, refused)]
+    assert health.report(pools=1) == {"pools": f"1 of 1 held: web: {refused}"}
