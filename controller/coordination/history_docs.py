@@ -29,6 +29,11 @@ one per change in a rate period; beyond this, only the newest are written."""
 MAX_BYTES = 512 * 1024
 """Three full lists fit: larger is not ours."""
 MAX_REPLICAS = 1_000_000
+MAX_STEP = 2**31 - 1
+"""A step is new replicas less old: the old is whatever the Deployment said, up to the most
+its spec.replicas (an int32) holds. Bounded by MAX_REPLICAS, a scale from an absurd count
+back to max_replicas was written and then refused whole, the pool's windows lost at the
+next failover."""
 MAX_TAKEN = 1e9
 """Tasks a pod takes in a cold start: a million a second for 1,000 s is not ours."""
 MAX_LEVELS = 128
@@ -37,7 +42,7 @@ MAX_LEVELS = 128
 Time = Annotated[float, Field(allow_inf_nan=False)]
 Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
 Entry = tuple[Time, Replicas]
-Step = tuple[Time, Annotated[int, Field(ge=-MAX_REPLICAS, le=MAX_REPLICAS)]]
+Step = tuple[Time, Annotated[int, Field(ge=-MAX_STEP, le=MAX_STEP)]]
 Gap = Annotated[float, Field(gt=0, le=MAX_GAP_S, allow_inf_nan=False)]
 
 
