@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from controller.actuators.kubernetes.api import KubeApi
 from controller.actuators.kubernetes.informer import Informer, Timing, WatchedNamespace
 from controller.actuators.kubernetes.keda import PAUSED, left_paused
-from controller.actuators.kubernetes.objects import other_scaler
+from controller.actuators.kubernetes.objects import bad_counts, other_scaler
 from controller.core.config import DeploymentRef
 
 log = logging.getLogger("agentdash.kube")
@@ -115,8 +115,14 @@ class Discovery:
         where = f"Deployment {ref.namespace}/{ref.name}"
         if not namespace.deployments.usable:
             return unreadable(namespace.deployments, ref.namespace)
-        if ref.name not in namespace.deployments.objects:
+        deployment = namespace.deployments.objects.get(ref.name)
+        if deployment is None:
             return f"{where} not found"
+        # Scaled from counts no real API server answers, it would be scaled from a number
+        # nobody set (and a step from it refused at the next leader's restore).
+        counts = bad_counts(deployment)
+        if counts is not None:
+            return f"{where}: {counts}"
         refused = self.refused.get(pool)
         if refused is not None and now < refused.until:
             return refused.reason

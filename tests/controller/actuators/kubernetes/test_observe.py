@@ -158,3 +158,29 @@ async def test_an_expired_watch_is_listed_again_and_changes_still_arrive(
 
     await observe_until(scaler, lambda s: s["web"].replicas == 6)
     assert scaler.problems == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "ready", "said"),
+    [
+        (2**40, 0, "spec.replicas is 1099511627776"),
+        ("3", 0, "spec.replicas is '3'"),
+        (2, -7, "status.readyReplicas is -7"),
+        (2, 1e300, "status.readyReplicas is 1e+300"),
+    ],
+)
+async def test_a_deployment_whose_counts_are_no_counts_holds_its_pool_with_the_reason(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler, spec: object, ready: object, said: str
+) -> None:
+    """A real API server answers int32s; an answer that is not one (a forged or broken API)
+    holds the pool, as a Deployment gone does: scaled back from 2^40 replicas, the step was
+    kept in the history, and the pool's whole entry refused at the next failover."""
+    forged = deployment("web", replicas=2)
+    forged["spec"]["replicas"], forged["status"]["readyReplicas"] = spec, ready
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = forged
+    scaler = make_scaler()
+
+    assert "web" not in await scaler.observe()
+    assert scaler.problems["web"].startswith(f"Deployment agents/web: {said}, not a count")
+    with pytest.raises(PoolUnavailable, match="not a count"):
+        await scaler.scale("web", 2)
