@@ -3,7 +3,8 @@
 that reconnects for ever.
 
 While NATS is away the client retries twice a second; each problem is logged at most once
-every LOG_EVERY_S, with how often it recurred meanwhile, and a line says when NATS is back.
+every LOG_EVERY_S, with how often it recurred meanwhile, and a line says when NATS is back
+(as often at most).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ RECONNECT_WAIT_S = 0.5
 
 
 class Repeats:
-    """Says each problem at most once every `every` seconds, and how often it recurred."""
+    """Says each problem at most once every `every` seconds, and how often it recurred; and
+    that the connection is back, as often. A connection the server cuts again and again (a
+    slow consumer of someone's flood) is not a line a cut: what floods it is not trusted."""
 
     def __init__(
         self,
@@ -52,21 +55,25 @@ class Repeats:
         """Problem -> when it was last said, and how often it recurred since."""
 
     def warn(self, problem: str) -> None:
+        self._say(logging.WARNING, problem)
+
+    def back(self) -> None:
+        """Connected again. Not a reason to say the next problem at once: a flood that gets
+        the connection cut gets it cut again as soon as it is back."""
+        self._say(logging.INFO, "connected again")
+
+    def _say(self, level: int, what: str) -> None:
         now = self._clock()
-        said = self._said.get(problem)
+        said = self._said.get(what)
         if said is not None and now - said[0] < self._every:
-            self._said[problem] = (said[0], said[1] + 1)
+            self._said[what] = (said[0], said[1] + 1)
             return
         again = ""
         if said is not None and said[1]:
             times = "once" if said[1] == 1 else f"{said[1]} times"
             again = f" (and {times} more in the last {now - said[0]:.0f} s)"
-        self._said[problem] = (now, 0)
-        log.warning("%s: %s%s", self.name, problem, again)
-
-    def clear(self) -> None:
-        """The problems are over (connected again): the next one is said at once."""
-        self._said.clear()
+        self._said[what] = (now, 0)
+        log.log(level, "%s: %s%s", self.name, what, again)
 
 
 class FirstAttempts:
@@ -151,8 +158,7 @@ async def connect_nats(
         repeats.warn(str(exc))
 
     async def back() -> None:
-        repeats.clear()
-        log.info("%s: connected again", name)
+        repeats.back()
         for call in reconnected or ():
             call()
 
