@@ -182,7 +182,9 @@ class KubeApi:
                 delay = self.retry.delay(attempt, self._jitter(), failure.retry_after)
                 if loop.time() + delay >= tries.end:
                     raise tries.last(failure) from None  # no time for another: this says most
-                log.info(
+                # At debug: a call that keeps failing is told once by the loop's health, with
+                # a counter; at info, a lasting 500 was three lines every 2 s for ever.
+                log.debug(
                     "%s; try %d of %d in %.2f s", failure, attempt + 1, self.retry.attempts, delay
                 )
             await self._sleep(delay)

@@ -3,6 +3,8 @@ whole API is a SourceError, whatever some namespaces' permissions are."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from kmock import KubernetesError
 
@@ -44,8 +46,9 @@ async def test_an_outage_is_a_source_error_even_when_a_namespace_is_forbidden(
 
 
 async def test_a_write_that_keeps_failing_fails_alike_and_the_pool_stays_observed(
-    cluster: Emulator, make_scaler: MakeScaler
+    cluster: Emulator, make_scaler: MakeScaler, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="agentdash.kube")
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
     failing = refuse("PATCH", SCALE_PATH, 500, "admission webhook failed")
     cluster.faults.append(failing)
@@ -58,6 +61,11 @@ async def test_a_write_that_keeps_failing_fails_alike_and_the_pool_stays_observe
         with pytest.raises(PoolUnavailable) as failed:
             await scaler.scale("web", 5)
         reasons.add(failed.value.reason)
+    # Each try is a debug line: at info, a lasting 500 was three lines a call for ever (the
+    # loop's health tells the failure once, with a counter).
+    retried = [r for r in caplog.records if "; try " in r.getMessage()]
+    assert retried
+    assert {r.levelno for r in retried} == {logging.DEBUG}
 
     assert reasons == {
         "cannot scale: patch deployments/scale agents/web: 500 admission webhook failed"
