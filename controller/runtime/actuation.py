@@ -42,6 +42,10 @@ CALL_DEADLINE_S = 3.0
 """The most one scale call may take, retries included (well inside the lease's TTL)."""
 MIN_CALL_S = 0.25
 """A call is not started with less time than this left on the lease: the next tick renews."""
+CONFLICTS_ARE_A_FIGHT = 3
+"""A call refused for a conflict (409) is a race: another writer got there first, once. So
+many in a row, with nothing landed between, are a fight that scales nothing: a failure of
+the pool's scale calls (told once, counted, /healthz 503), not an info line a tick."""
 
 
 class ScaleCalls:
@@ -79,6 +83,9 @@ class ScaleCalls:
         self._desires: dict[str, Desire] = {}
         """What each pool with a call in flight wants written now."""
         self._index = {name: i for i, name in enumerate(engine.names)}
+        self._conflicts: dict[str, int] = {}
+        """Per pool, its calls refused for a conflict since one last landed or had nothing
+        to write."""
         self._would: dict[str, tuple[int, int]] = {}
         """Dry run: per pool, the change last told (current, desired), told again only when
         it changes."""
@@ -193,7 +200,13 @@ class ScaleCalls:
                 made = await self._scale(decision, now, desire)
         except ScaleConflict as exc:
             # Another writer got there first (a new leader, a person): nothing failed, and
-            # the pool is decided again on what is read next.
+            # the pool is decided again on what is read next. Refused time after time, it is
+            # a fight with another writer (an HPA, a script), which scales nothing: a failure.
+            conflicts = self._conflicts[pool] = self._conflicts.get(pool, 0) + 1
+            if conflicts >= CONFLICTS_ARE_A_FIGHT:
+                self._failed(i, pool, f"{exc.reason}, {conflicts} times in a row: is "
+                             "another writer scaling it?", now)  # fmt: skip
+                return
             log.info("%s: not scaled: %s; deciding again", pool, exc.reason)
             self.engine.retry(i)
             return
@@ -211,6 +224,7 @@ class ScaleCalls:
         except TimeoutError:
             self._failed(i, pool, f"no answer within {bound:.1f} s", now)
             return
+        self._conflicts.pop(pool, None)
         if made is None:  # nothing had to be written by its turn: decided again
             self.health.healthy(f"scale {pool}", now)
             self.engine.retry(i)

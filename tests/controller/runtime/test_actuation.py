@@ -22,7 +22,7 @@ from controller.core.model import (
     ScaleDecision,
     SourceError,
 )
-from controller.runtime.actuation import ScaleCalls
+from controller.runtime.actuation import CONFLICTS_ARE_A_FIGHT, ScaleCalls
 from controller.runtime.health import STEADY_S, SourceHealth
 from tests.support import FakeClock
 from tests.support.factories import config, pool
@@ -199,6 +199,28 @@ async def test_a_call_refused_for_a_conflict_is_decided_again_and_is_no_failure(
             "web: not scaled: Deployment agents/web changed since it was read; deciding again",
         )
     ]
+
+
+async def test_conflicts_that_last_are_a_fight_told_as_a_failure_until_a_call_lands() -> None:
+    """Every PATCH refused for a conflict (an HPA or a script scaling the same Deployment):
+    the pool never scaled, and all an operator saw was an info line a tick, /healthz 200."""
+    setup = Setup()
+    setup.cluster.error = ScaleConflict("web", "Deployment agents/web changed since it was read")
+    for _ in range(CONFLICTS_ARE_A_FIGHT - 1):
+        await setup.act()
+        assert setup.health.problems == {}  # a race, not yet a fight
+    await setup.act()
+
+    assert setup.health.problems == {
+        "scale web": f"Deployment agents/web changed since it was read, "
+        f"{CONFLICTS_ARE_A_FIGHT} times in a row: is another writer scaling it?"
+    }
+    assert setup.decided_again()
+    setup.cluster.error = None
+    await setup.act()
+    assert setup.cluster.scaled  # it landed: the fight is over
+    setup.health.flush(NOW + 1 + STEADY_S)
+    assert setup.health.problems == {}
 
 
 async def test_a_hung_call_ends_at_its_deadline_and_names_it() -> None:
