@@ -40,6 +40,8 @@ class LeaseTeller:
         """timer() when a valid leader (this process or another) was last known."""
         self._seen_broken: int | None = None
         """The revision of the last broken entry noted (told, or left untold)."""
+        self._followed: str | None = None
+        """The leader this process last said it follows (None: none said since it led)."""
         self._told_at: float | None = None
         self._untold = 0
         """Broken entries seen since the last line about one (within QUIET_S of it)."""
@@ -50,8 +52,12 @@ class LeaseTeller:
         broken = self._due_broken()
         if broken is not None:
             self._tell_broken(broken, leading, now)
-        elif leading != was:
+        elif leading != was or (not leading and leader not in (None, self._followed)):
+            # A follower says whom it follows when it learns it: a leader that lost the lease
+            # in a NATS stall said "not leading", and nothing once another led.
             self._tell_change(leading, leader, now)
+        if leading != was or leader is not None:
+            self._followed = None if leading else leader
         self._judge(leading, leader, now)
 
     def _due_broken(self) -> BrokenLease | None:

@@ -104,5 +104,23 @@ def test_no_valid_leader_for_longer_than_the_ttl_is_a_problem_until_one_leads() 
     assert told.health.problems == {}
     assert told.lines() == [
         (False, "no valid leader for more than the lease's TTL (10 s)"),  # once, not a tick
+        (True, "following other"),  # whom, once it is known
         (True, "recovered"),
+    ]
+
+
+def test_a_leader_that_lost_the_lease_says_whom_it_follows_once_another_leads() -> None:
+    """A NATS stall: the leader cannot renew ("not leading"); back, another holds the lease.
+    It said nothing of that, though /healthz said `follower`."""
+    clock = FakeClock()
+    told = Told(clock)
+    told.teller.renewed(False, True, "me", clock())
+    told.teller.renewed(True, False, None, clock.advance(1))  # the stall
+    for _ in range(3):  # the other's name comes and goes as reads fail: said once
+        told.teller.renewed(False, False, "other", clock.advance(1))
+        told.teller.renewed(False, False, None, clock.advance(1))
+    assert [detail for _, detail in told.lines()] == [
+        "leading",
+        "not leading: the lease cannot be renewed, and no leader is known",
+        "following other",
     ]
