@@ -12,9 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 """C0 controls (newline and tab too: a field is one line), DEL, C1 controls (\\x9b is a CSI
-on its own), and the bidi embeddings, overrides and isolates."""
+on its own), the line and paragraph separators (a line break to some viewers), and the bidi
+marks, embeddings, overrides and isolates. The joiners (U+200C, U+200D) stay: scripts and
+emoji need them."""
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s]*)@")
 """`scheme://userinfo@`: the userinfo ends at the last `@` before the host (a password
@@ -23,8 +27,9 @@ HIDDEN = "***"
 
 
 def printable(text: str) -> str:
-    """`text` with each control character, and each bidi override or isolate, written as an
-    escape (`\\x1b`, `\\x9b`, `\\u202e`, `\\n`); other text, any script, as it is."""
+    """`text` with each control character, line separator, and bidi mark, override or
+    isolate, written as an escape (`\\x1b`, `\\x9b`, `\\u202e`, `\\n`); other text, any
+    script, as it is."""
     return _UNPRINTABLE.sub(_escape, text)
 
 

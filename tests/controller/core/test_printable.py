@@ -16,6 +16,9 @@ from controller.core.printable import loggable, loggable_tree, printable, redact
         ("a\x00b\x7f", "a\\x00b\\x7f"),
         ("one\ntwo\tthree\r", "one\\ntwo\\tthree\\r"),  # a field is one line
         ("txt\u202eexe.pdf \u2066x\u2069", "txt\\u202eexe.pdf \\u2066x\\u2069"),
+        ("a\u2028b\u2029c", "a\\u2028b\\u2029c"),  # a line break to some viewers
+        ("x\u200ey\u200fz\u061c", "x\\u200ey\\u200fz\\u061c"),  # bidi marks reorder too
+        ("👩\u200d💻 می\u200cخواهم", "👩\u200d💻 می\u200cخواهم"),  # joiners: scripts need them
         ("worker-acme 3 → 4, 日本語, émigré, \\x1b", "worker-acme 3 → 4, 日本語, émigré, \\x1b"),
         ("", ""),
     ],
