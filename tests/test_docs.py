@@ -390,3 +390,47 @@ def test_the_demo_run_shown_gives_reasons_as_the_engine_words_them() -> None:
         assert any(w.fullmatch(event["detail"]) for w in wordings), (
             f"docs/dashboard.md: no reason of the engine reads {event['rule']}: {event['detail']}"
         )
+
+
+TRACE_LIMIT = re.compile(r"(>=|>|<=) ([\d,]+)")
+
+
+def _trace_fields() -> dict[str, tuple[str, list[tuple[str, float]]]]:
+    """docs/backtest.md's table of a trace line's keys: key -> (what it is, its limits)."""
+    text = section(ROOT / "docs" / "backtest.md", "## `agentdash simulate`")
+    rows = re.findall(r"(?m)^\| `(\w+)` \| (.+?) \| (.+?) \|$", text)
+    return {
+        key: (meaning, [(op, float(n.replace(",", ""))) for op, n in TRACE_LIMIT.findall(limits)])
+        for key, meaning, limits in rows
+    }
+
+
+def test_the_trace_format_says_what_each_key_is_and_its_limits() -> None:
+    """A user converting a request log needs to know what `work_s` and `tokens` stand for,
+    not only their names: each key has a row saying what it is and its limits."""
+    fields = _trace_fields()
+    assert sorted(fields) == sorted(["t", "pool", "work_s", "tokens"])
+    assert "slot" in fields["work_s"][0]
+    assert "queue" in fields["work_s"][0]
+    assert "budget" in fields["tokens"][0]
+    for key in ("t", "work_s", "tokens"):
+        assert fields[key][1], f"docs/backtest.md: no limits given for {key}"
+
+
+@pytest.mark.parametrize("key", ["t", "work_s", "tokens"])
+def test_the_trace_limits_documented_are_the_ones_the_loader_keeps(key: str) -> None:
+    """Each documented bound is accepted at the bound and refused just past it, as
+    `agentdash simulate` reads the file."""
+    from controller.core.config import ConfigError, load_config
+    from controller.simulate.trace import parse_trace
+
+    config = load_config(ROOT / "examples" / "backtest.yaml")
+    base: dict[str, object] = {"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1}
+    for op, bound in _trace_fields()[key][1]:
+        at: float = int(bound) if key == "tokens" else bound
+        past: float = at + (1 if key == "tokens" else 0.5) * (1 if op.startswith("<") else -1)
+        line = {**base, key: at}
+        if op in ("<=", ">="):
+            assert len(parse_trace([json.dumps(line)], config)) == 1, (key, op, at)
+        with pytest.raises(ConfigError):
+            parse_trace([json.dumps({**base, key: past if op != ">" else at})], config)
