@@ -31,6 +31,8 @@ class Outcome:
     tier_p95: dict[str, float]
     pending: int
     scale_events: int
+    held: int = 0
+    """The tasks a budget or pause held back, which `p95` leaves out (simulate counts them)."""
 
 
 def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
@@ -50,6 +52,7 @@ def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
         {tier: _p95(by_tier[tier]) for tier in tiers_in_order(config) if tier in by_tier},
         len(trace) - cluster.completed,
         cluster.scale_events,
+        len(every) - len(kept),
     )
 
 

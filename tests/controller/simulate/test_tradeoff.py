@@ -79,3 +79,22 @@ def test_the_tiers_come_highest_priority_first_as_simulate_lists_them() -> None:
     assert list(outcome.tier_p95) == ["gold", "bronze"]  # not the alphabet's bronze, gold
     summary = backtest(config, trace, ("agentdash",), drain_s=600.0).as_dict()
     assert list(summary["policies"]["agentdash"]["by_tier"]) == list(outcome.tier_p95)
+
+
+def test_the_tasks_a_budget_held_back_are_counted_beside_the_p95_that_leaves_them_out() -> None:
+    """tune's p95 leaves out the tasks a budget held back (no behavior changes their wait),
+    where simulate's counts them: the outcome says how many it left out, so the report can
+    say why its p95 is not simulate's."""
+    fleet = yaml.safe_load(WASTEFUL)
+    fleet["tenants"]["initech"].update(daily_token_budget=1000, hard_cap=True)
+    config = parse_config(fleet)
+    steady = list(config.pools).index("steady")
+    trace = Trace.build(config.pools, [(10.0 * k, steady, 5.0, 300) for k in range(10)])
+
+    outcome = replay(config, trace, horizon=600.0)
+    summary = backtest(config, trace, ("agentdash",), drain_s=600.0).as_dict()
+
+    held = summary["policies"]["agentdash"]["delayed_by_budget_or_pause"]
+    assert held > 0
+    assert outcome.held == held
+    assert outcome.p95 < summary["policies"]["agentdash"]["wait_p95_s"]
