@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentdash import flags
 from agentdash.output_files import check_distinct, check_writable, write_text
-from agentdash.tune_report import chosen_settings, does_worse, heading, holdout_check, pareto_front
+from agentdash.tune_report import (
+    chosen_settings,
+    does_worse,
+    heading,
+    holdout_check,
+    nothing_to_change,
+    pareto_front,
+)
 from controller.core.config import Config, ConfigError
 from controller.core.wording import plural
 from controller.simulate.trace import MAX_TRACE_SECONDS
@@ -215,7 +222,7 @@ def _run(args: argparse.Namespace) -> int:
     from agentdash.simulate import load_tasks, replayed
     from controller.core.config import load_config
     from controller.simulate import behavior_grid, tune
-    from controller.simulate.tradeoff import NEAR, warm_wait
+    from controller.simulate.tradeoff import warm_wait
 
     options = _options(args)
     if args.output is not None:
@@ -252,10 +259,7 @@ def _run(args: argparse.Namespace) -> int:
     out += ["", *pareto_front(found), ""]
     chosen = found.chosen
     if chosen.number == 0:
-        out.append(
-            f"No candidate beats the current config for {objective} by more than "
-            f"{NEAR:.0%}: nothing to change."
-        )
+        out.append(nothing_to_change(found))
         if args.output is not None:
             write_text(args.output, text)  # --output is the tuned config, here the same
         print("\n".join(out))

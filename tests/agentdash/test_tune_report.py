@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentdash.tune_report import holdout_check, pareto_front
+from agentdash.tune_report import holdout_check, nothing_to_change, pareto_front
 from controller.simulate.trace import Trace
 from controller.simulate.tradeoff import Objective, Outcome, Trial
 from controller.simulate.tune import Search, Split
@@ -64,3 +64,22 @@ def test_the_front_says_its_p95_leaves_out_the_tasks_a_budget_held_back() -> Non
     assert "880 tasks a budget or pause held back" in said
     assert "agentdash simulate" in said
     assert "held back" not in "\n".join(_front(CURRENT))
+
+
+def _nothing(objective: str, picked: Outcome) -> str:
+    trials = (Trial(0, (), CURRENT), Trial(1, (), picked))
+    return nothing_to_change(Search((), trials, Objective.parse(objective), 1.0, False))
+
+
+def test_nothing_to_change_says_what_the_1_percent_is_of() -> None:
+    """A candidate 1.2% cheaper at the same p95 shows as -1.2% on the front, yet tune kept the
+    current config saying none beat it by more than 1%: for `both` the 1% is of the balanced
+    score, where that candidate is 0.6% better. The line gives the best score found."""
+    said = _nothing("both", _picked(297.0, 988.0))
+
+    assert "balanced score" in said
+    assert "0.994" in said
+    assert said.endswith("nothing to change.")
+    assert _nothing("p95", _picked(296.0, 1000.0)) == (
+        "No candidate beats the current config for p95 by more than 1%: nothing to change."
+    )
