@@ -94,7 +94,8 @@ class ScaleCalls:
         self, i: int, decision: ScaleDecision, now: float, *, dry_run: bool
     ) -> asyncio.Task[None] | None:
         """Act on pool i's change: start its call (the task), or, in a dry run, say what it
-        would do. A pool whose previous call is still in flight waits for the next step."""
+        would do. A pool whose previous call is still in flight starts no other: that call
+        takes this decision as its newest wish, and the pool is decided again next step."""
         self._count_landed(decision.pool)
         if dry_run:
             self.tell_would(decision, now)

@@ -34,7 +34,7 @@ class SourceReads:
         """The most a read may take (the loop's call_deadline)."""
         self.state: Mapping[str, PoolState] = {}
         """Each pool's replicas, ready and pods as last read; on a follower, the loop puts
-        the leader's view of them here (Reconciler._leaders_view)."""
+        the leader's view of them here (LeaderView.over, in Reconciler._tick)."""
         self.stats: Mapping[str, QueueStats] = {}
         """Each pool's queue as last read."""
 

@@ -41,7 +41,8 @@ class Succession:
 
     async def take_over(self, leading: bool, now: float) -> None:
         """On becoming leader, before its first decision: take in what the last leader
-        remembered (the time rules' history, the budget forecast), to hold what it held."""
+        remembered (the time rules' history, each tenant's tokens today, the budget
+        forecast), to hold what it held."""
         if self.handover is not None and leading != self._restored:
             if leading:
                 await self.handover.restore(self.engine.history, now)
@@ -62,8 +63,8 @@ class Succession:
     async def hand_on(self, leading: bool, now: float) -> None:
         """While leading: keep what the next leader takes over. The three saves go side by
         side: each waits up to its timeout for a NATS that does not answer (and makes its
-        bucket again after a NATS that lost its store), and one after the other they held the
-        tick, and every scale call after it, for three such waits."""
+        bucket again after a NATS that lost its store), so one after the other they would
+        hold the tick, and every scale call after it, for three such waits."""
         if not leading:
             return
         saves: list[Awaitable[None]] = []
