@@ -14,9 +14,9 @@ Deciding only what can change. Running the policy over every pool at every tick 
 µs a pool: 20,000 pools are most of a tick's budget, and a day of 1 s ticks over 100 pools is
 nine million claims. But a pool's claim (controller.core.policy.claim) changes only when
 
-- its reading has a new footprint (controller.core.policy.footprint): the numbers; with
+- its reading has a new footprint (controller.core.demand.footprint): the numbers; with
   `exact_reasons` (the live loop, whose reasons an operator reads) any new reading. Step 2
-  (the demand, controller.core.policy.demanded) is worked out once a reading, when it is
+  (the demand, controller.core.demand.demanded) is worked out once a reading, when it is
   read, for both the footprint and every claim of that reading;
 - its tenant's budget rule changes (controller.core.budget.budget_rule: with the tenant's
   tokens, or with what its pools may have in flight, `TenantTokens.flight_moved`), or, past
