@@ -47,7 +47,7 @@ from controller.core.connections import (
     NatsConfig,
     PrometheusConfig,
 )
-from controller.core.input_files import load_yaml, load_yaml_with_lines, read_text
+from controller.core.input_files import load_yaml_with_lines, read_text
 
 
 class ClusterConfig(StrictModel):
@@ -305,12 +305,6 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError(source, path, message) from None
     config._source = source
     return config
-
-
-def read_yaml(path: Path | str) -> Any:
-    """Read a YAML (or JSON) file within controller.core.input_files' limits, raising ConfigError
-    for a missing, binary, oversized or bad file."""
-    return load_yaml(read_text(path, "YAML"), str(path))
 
 
 def unreadable_files(config: Config) -> dict[str, str]:

@@ -198,11 +198,6 @@ class Engine:
             self.dirty.update(self.tenant_pools.get(tenant, ()))
 
     @property
-    def rules(self) -> dict[str, str | None]:
-        """Per budgeted tenant: its budget rule as of its last tokens."""
-        return self.tenant_tokens.rules
-
-    @property
     def tasks_today(self) -> dict[str, int]:
         """Per tenant, the tasks its workers reported done today, where known."""
         return self.tenant_tokens.tasks_today
