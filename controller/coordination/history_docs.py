@@ -31,9 +31,9 @@ MAX_BYTES = 512 * 1024
 MAX_REPLICAS = 1_000_000
 MAX_STEP = 2**31 - 1
 """A step is new replicas less old: the old is whatever the Deployment said, up to the most
-its spec.replicas (an int32) holds. Bounded by MAX_REPLICAS, a scale from an absurd count
-back to max_replicas was written and then refused whole, the pool's windows lost at the
-next failover."""
+its spec.replicas (an int32) holds. Bounded by MAX_REPLICAS instead, a scale from an absurd
+count back to max_replicas would be written and then refused whole, the pool's windows lost
+at the next failover."""
 MAX_TAKEN = 1e9
 """Tasks a pod takes in a cold start: a million a second for 1,000 s is not ours."""
 MAX_LEVELS = 128

@@ -88,7 +88,8 @@ class VirtualLoop:
         self.skipped = 0
         """Ticks that were quiet (`_calm`): counted, not stepped."""
         self.due = 0.0
-        """When the next scheduled tick is due (controller.runtime.loop.Reconciler.run)."""
+        """When the next scheduled tick is due (as controller.runtime.schedule.TickSchedule
+        books the live loop's)."""
 
     @property
     def claimed(self) -> int:

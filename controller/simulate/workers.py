@@ -1,10 +1,11 @@
 """Forked worker processes for replays side by side (`backtest`, `tune`), and how they end.
 
 Ctrl-C at a terminal signals the whole foreground process group, workers too. A worker that
-took the SIGINT died with a traceback of its own (`Process ForkProcess-1:`), and the parent,
-waiting on a result that would never come, could hang for ever. So workers ignore SIGINT and
-only the parent sees it; it then stops the pool without waiting on unfinished replays (which
-may run for hours) and kills its workers, and the KeyboardInterrupt goes on up to the CLI.
+took the SIGINT would die with a traceback of its own (`Process ForkProcess-1:`), and the
+parent, waiting on a result that would never come, could hang for ever. So workers ignore
+SIGINT and only the parent sees it; it then stops the pool without waiting on unfinished
+replays (which may run for hours) and kills its workers, and the KeyboardInterrupt goes on up
+to the CLI.
 """
 
 from __future__ import annotations

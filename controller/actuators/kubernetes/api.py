@@ -183,7 +183,7 @@ class KubeApi:
                 if loop.time() + delay >= tries.end:
                     raise tries.last(failure) from None  # no time for another: this says most
                 # At debug: a call that keeps failing is told once by the loop's health, with
-                # a counter; at info, a lasting 500 was three lines every 2 s for ever.
+                # a counter; at info, a lasting 500 would be three lines every 2 s for ever.
                 log.debug(
                     "%s; try %d of %d in %.2f s", failure, attempt + 1, self.retry.attempts, delay
                 )
