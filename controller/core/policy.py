@@ -112,9 +112,8 @@ def claim(
     `allocate` for it. Its numbers depend on the pool's observation only through `footprint`,
     on its tenant's usage and tasks held only through `budget_rule` (and, past warn_at, on
     its tokens, replica-seconds, spend forecast, lag and task time, and `now`: the budget
-    pace), and
-    otherwise on `now` only until `Claim.until` (given a history that meanwhile records only
-    this recommendation); the reasons quote the exact figures. `demand`, if given, is
+    pace), and otherwise on `now` only until `Claim.until` (given a history that meanwhile
+    records only this recommendation); the reasons quote the exact figures. `demand`, if given, is
     `demanded()` of this very observation: step 2 is not worked out again
     (controller.core.engine keeps it per reading)."""
     obs = observations.pools.get(name)
@@ -141,10 +140,8 @@ def claim(
     step = _budget(ours, pin, config, observations, reasons)
     if isinstance(step, Claim):
         return step
-    want, paced = (
-        step.want,
-        step.paced,
-    )  # paced: what the budget pays for, that no time rule holds more of
+    # paced: what the budget pays for, that no time rule holds more of
+    want, paced = step.want, step.paced
 
     want, floor = _within_max(pool, want, floor, reasons)
     recommendation = want if want > floor else floor
