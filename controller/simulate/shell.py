@@ -37,7 +37,8 @@ from controller.simulate.cluster_parts import Tenant
 
 _NOT_READ = "queue not read yet"
 _HOLDING = frozenset({"budget exhausted", "budget spent", "budget warning", "paused"})
-"""Rules of controller.core.policy that hold a pool back for its tenant's budget or a pause."""
+"""The rules that hold a pool back for its tenant: the budget's (controller.core.budget) and
+the tenant's pause ("paused", controller.core.policy)."""
 
 
 class VirtualLoop:
