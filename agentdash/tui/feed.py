@@ -90,4 +90,4 @@ class Feed:
         return True
 
     def announce(self, event: ActionEvent) -> None:
-        self.loop.act(event)
+        self.loop.announce(event)

@@ -150,7 +150,7 @@ class Reconciler:
         """Pool -> why its data cannot be trusted (so it is held), as of the last tick."""
         return self.health.stale
 
-    def act(self, event: ActionEvent) -> None:
+    def announce(self, event: ActionEvent) -> None:
         """Tell everyone about an operator action (already applied to the store)."""
         self.bus.publish(event)
 
