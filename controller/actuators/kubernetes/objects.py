@@ -53,16 +53,15 @@ MAX_COUNT = 2**31 - 1
 def bad_counts(deployment: Obj) -> str | None:
     """What is wrong with a Deployment's spec.replicas or status.readyReplicas, where one is
     not a count a real API server could answer (None: both are, or unset)."""
-    for part, field in (
-        (spec(deployment), "spec.replicas"),
-        (status(deployment), "status.readyReplicas"),
-    ):
-        value = part.get(field.split(".")[1])
-        if value is None:
+    counts = {
+        "spec.replicas": spec(deployment).get("replicas"),
+        "status.readyReplicas": status(deployment).get("readyReplicas"),
+    }
+    for field, value in counts.items():
+        if value is None or (type(value) is int and 0 <= value <= MAX_COUNT):
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-            shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}..."
-            return f"{field} is {shown}, not a count (0 to {MAX_COUNT:,})"
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}..."
+        return f"{field} is {shown}, not a count (0 to {MAX_COUNT:,})"
     return None
 
 
