@@ -205,8 +205,8 @@ class ScaleCalls:
             # a fight with another writer (an HPA, a script), which scales nothing: a failure.
             conflicts = self._conflicts[pool] = self._conflicts.get(pool, 0) + 1
             if conflicts >= CONFLICTS_ARE_A_FIGHT:
-                self._failed(i, pool, f"{exc.reason}, {conflicts} times in a row: is "
-                             "another writer scaling it?", now)  # fmt: skip
+                fight = f"{exc.reason}, {conflicts} times in a row: is another writer scaling it?"
+                self._failed(i, pool, fight, now)
                 return
             log.info("%s: not scaled: %s; deciding again", pool, exc.reason)
             self.engine.retry(i)
