@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,33 +33,6 @@ from tests.support.daemon import Daemon, scaled
 from tests.support.kmock import kubeconfig, kubeconfig_without_context
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def bare_config(tmp_path: Path, nats_server: NatsServer) -> Path:
-    """The example fleet on this test's NATS, whose stream and consumers do not exist yet."""
-    data = yaml.safe_load(EXAMPLE.read_text())
-    data["nats"] = {"url": nats_server.url}
-    path = tmp_path / "agentdash.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-@pytest.fixture
-async def fleet_config(bare_config: Path, nc: Client) -> Path:
-    """The example fleet with its stream and consumers in place, as in production."""
-    await ensure_queues(nc, load_config(bare_config))
-    return bare_config
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        if daemon.process.poll() is None:
-            daemon.process.kill()
-            daemon.process.wait()
 
 
 async def test_the_daemon_scales_reports_and_stops_cleanly(

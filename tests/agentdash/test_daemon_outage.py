@@ -10,28 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from nats.aio.client import Client
 
 from agentdash.nats_client import LOG_EVERY_S
 from agentdash.nats_server import NatsServer
-from controller.core.config import load_config
-from controller.sources.jetstream_queues import ensure_queues
-from tests.support.cli import EXAMPLE
 from tests.support.daemon import Daemon
 from tests.support.processes import kill_hard
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def fleet_config(tmp_path: Path, nats_server: NatsServer, nc: Client) -> Path:
-    data = yaml.safe_load(EXAMPLE.read_text())
-    data["nats"] = {"url": nats_server.url}
-    path = tmp_path / "agentdash.yaml"
-    path.write_text(yaml.safe_dump(data))
-    await ensure_queues(nc, load_config(path))
-    return path
 
 
 @pytest.fixture

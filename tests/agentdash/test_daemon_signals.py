@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from nats.aio.client import Client
 
-from agentdash.nats_server import NatsServer
-from controller.core.config import load_config
-from controller.sources.jetstream_queues import ensure_queues
-from tests.support.cli import EXAMPLE
 from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.e2e
@@ -22,39 +15,19 @@ LONG_TTL = ("--lease-ttl", "30")
 """Longer than any wait here: a follower that leads has been handed the lease, not waited."""
 
 
-@pytest.fixture
-async def fleet(tmp_path: Path, nats_server: NatsServer, nc: Client) -> Path:
-    data = yaml.safe_load(EXAMPLE.read_text())
-    data["nats"] = {"url": nats_server.url}
-    path = tmp_path / "agentdash.yaml"
-    path.write_text(yaml.safe_dump(data))
-    await ensure_queues(nc, load_config(path))
-    return path
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        if daemon.process.poll() is None:
-            daemon.process.kill()
-            daemon.process.wait()
-
-
 @pytest.mark.parametrize(
     "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda sig: sig.name
 )
 async def test_a_signal_stops_the_leader_in_order_and_hands_the_lease_on(
-    fleet: Path, daemons: list[Daemon], sig: signal.Signals
+    fleet_config: Path, daemons: list[Daemon], sig: signal.Signals
 ) -> None:
     """SIGHUP (the terminal or SSH session that started it closes, `nohup` forgotten) stops
     the daemon as SIGTERM does; killed by it, the daemon kept the lease a whole TTL and gave
     back no ScaledObject it had paused."""
-    leader = Daemon(fleet, *LONG_TTL)
+    leader = Daemon(fleet_config, *LONG_TTL)
     daemons.append(leader)
     await leader.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader")
-    standby = Daemon(fleet, *LONG_TTL)
+    standby = Daemon(fleet_config, *LONG_TTL)
     daemons.append(standby)
     await standby.wait_health(lambda h: h["role"] == "follower")
 
