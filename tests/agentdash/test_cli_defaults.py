@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -189,22 +189,12 @@ def unreachable_config(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def started() -> Iterator[list[Daemon]]:
-    daemons: list[Daemon] = []
-    yield daemons
-    for daemon in daemons:
-        if daemon.process.poll() is None:
-            daemon.process.kill()
-            daemon.process.wait()
-
-
 def levels(daemon: Daemon) -> set[str]:
     return {line["level"] for line in daemon.read() if line["type"] == "log"}
 
 
 async def test_a_daemon_configured_by_its_environment_alone(
-    unreachable_config: Path, nats_server: NatsServer, started: list[Daemon]
+    unreachable_config: Path, nats_server: NatsServer, daemons: list[Daemon]
 ) -> None:
     """As a container sets it: no flag but the mode. The consumers do not exist, so the
     pools are stale: warnings, which --log-level warning keeps, and no info record."""
@@ -214,7 +204,7 @@ async def test_a_daemon_configured_by_its_environment_alone(
         "AGENTDASH_HTTP": f"127.0.0.1:{port}", "AGENTDASH_LEASE_TTL": "2",
         "AGENTDASH_LOG_LEVEL": "WARNING",
     })  # fmt: skip
-    started.append(daemon)
+    daemons.append(daemon)
     health = await daemon.wait_health(lambda h: h["ticks"] > 2 and h["role"] == "leader")
     assert health["stale_count"] == 5  # it reads the config's pools from the variable's file
     await eventually(lambda: "warning" in levels(daemon), timeout=20)  # held, for 5 s
@@ -227,7 +217,7 @@ async def test_a_daemon_configured_by_its_environment_alone(
 
 
 async def test_flags_beat_the_environment_for_the_daemon(
-    unreachable_config: Path, nats_server: NatsServer, started: list[Daemon]
+    unreachable_config: Path, nats_server: NatsServer, daemons: list[Daemon]
 ) -> None:
     port, elsewhere = free_port(), free_port()
     daemon = EnvDaemon(
@@ -237,7 +227,7 @@ async def test_flags_beat_the_environment_for_the_daemon(
         "--config", str(unreachable_config), "--nats-url", nats_server.url,
         "--http", f"127.0.0.1:{port}", "--lease-ttl", "2", "--log-level", "info",
     )  # fmt: skip
-    started.append(daemon)
+    daemons.append(daemon)
     await daemon.wait_health(lambda h: h["ticks"] > 2 and h["role"] == "leader")
     await eventually(lambda: "warning" in levels(daemon), timeout=20)  # pools held, for 5 s
     assert daemon.stop() == 0

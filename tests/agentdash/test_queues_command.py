@@ -51,20 +51,10 @@ def consumer(pool: str) -> str:
     return f"consumer AGENT_TASKS/{pool} (pool {pool})"
 
 
-@pytest.fixture
-def fleet(tmp_path: Path, nats_server: NatsServer) -> Path:
-    """The example fleet, pointed at this test's NATS, on which nothing exists yet."""
-    data = yaml.safe_load(EXAMPLE.read_text())
-    data["nats"] = {"url": nats_server.url}
-    path = tmp_path / "agentdash.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 async def test_on_an_empty_server_everything_is_missing_and_nothing_is_made(
-    fleet: Path, nc: Client
+    bare_config: Path, nc: Client
 ) -> None:
-    result = await run_queues(fleet)
+    result = await run_queues(bare_config)
     assert result.returncode == 0, result.stderr
     assert state(result.stdout, "stream AGENT_TASKS") == "missing"
     assert "subjects agent_tasks.acme-research, agent_tasks.acme-support," in result.stdout
@@ -78,9 +68,9 @@ async def test_on_an_empty_server_everything_is_missing_and_nothing_is_made(
 
 
 async def test_apply_creates_it_all_and_a_second_apply_changes_nothing(
-    fleet: Path, nc: Client
+    bare_config: Path, nc: Client
 ) -> None:
-    result = await run_queues(fleet, "--apply")
+    result = await run_queues(bare_config, "--apply")
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith("1 stream, 5 consumers: 6 created\n")
     js = nc.jetstream()
@@ -97,7 +87,7 @@ async def test_apply_creates_it_all_and_a_second_apply_changes_nothing(
     assert coder.config.max_ack_pending == 16  # max_replicas 8 x concurrency 2
     assert coder.config.max_deliver == -1
 
-    again = await run_queues(fleet, "--apply")
+    again = await run_queues(bare_config, "--apply")
     assert again.returncode == 0, again.stderr
     assert again.stdout.endswith("1 stream, 5 consumers: 6 in place\n")
     assert coder.created is not None
@@ -105,12 +95,12 @@ async def test_apply_creates_it_all_and_a_second_apply_changes_nothing(
 
 
 async def test_a_larger_max_bytes_on_a_stream_that_exists_is_reported_as_not_applied(
-    fleet: Path, nc: Client
+    bare_config: Path, nc: Client
 ) -> None:
-    made = await run_queues(fleet, "--apply")  # the default 8G
+    made = await run_queues(bare_config, "--apply")  # the default 8G
     assert made.returncode == 0, made.stderr
 
-    result = await run_queues(fleet, "--max-bytes", "1T")
+    result = await run_queues(bare_config, "--max-bytes", "1T")
     assert result.returncode == 0, result.stderr  # a smaller bound is enough
     stream = result.stdout.split("\n")[:3]
     assert stream[0] == "stream AGENT_TASKS: in place"
@@ -123,7 +113,7 @@ async def test_a_larger_max_bytes_on_a_stream_that_exists_is_reported_as_not_app
 
 
 async def test_a_hand_made_consumer_with_another_filter_is_reported_and_left_alone(
-    fleet: Path, nc: Client
+    bare_config: Path, nc: Client
 ) -> None:
     js = nc.jetstream()
     await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"],
@@ -133,7 +123,7 @@ async def test_a_hand_made_consumer_with_another_filter_is_reported_and_left_alo
                           filter_subject="agent_tasks.research", ack_policy=AckPolicy.EXPLICIT,
                           ack_wait=30.0, max_ack_pending=10, max_deliver=-1)  # fmt: skip
 
-    result = await run_queues(fleet, "--apply")
+    result = await run_queues(bare_config, "--apply")
     assert result.returncode == 1
     assert state(result.stdout, "stream AGENT_TASKS") == "in place"  # its wildcard takes all
     assert state(result.stdout, consumer("acme-research")) == "differs, left as it is"
@@ -149,13 +139,13 @@ async def test_a_hand_made_consumer_with_another_filter_is_reported_and_left_alo
     assert research.config.filter_subject == "agent_tasks.research"
     assert (await js.consumer_info("AGENT_TASKS", "acme-support")).config.max_ack_pending == 6
 
-    again = await run_queues(fleet, "--apply")
+    again = await run_queues(bare_config, "--apply")
     assert again.returncode == 1  # still there, still different: nothing was forced
     assert "1 stream, 5 consumers: 5 in place, 1 differs\n" in again.stdout
 
 
 async def test_another_ack_policy_and_retention_are_reported_line_by_line(
-    fleet: Path, nc: Client
+    bare_config: Path, nc: Client
 ) -> None:
     js = nc.jetstream()
     await js.add_stream(name="AGENT_TASKS", subjects=[f"agent_tasks.{p}" for p in POOLS],
@@ -164,7 +154,7 @@ async def test_another_ack_policy_and_retention_are_reported_line_by_line(
                           filter_subject="agent_tasks.acme-support", ack_policy=AckPolicy.NONE,
                           max_deliver=5)  # fmt: skip
 
-    result = await run_queues(fleet)
+    result = await run_queues(bare_config)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     stream_at = lines.index("stream AGENT_TASKS: differs, left as it is")
@@ -182,7 +172,7 @@ async def test_another_ack_policy_and_retention_are_reported_line_by_line(
         f"{consumer('globex-coder')}: missing",
     ]
 
-    await run_queues(fleet, "--apply")
+    await run_queues(bare_config, "--apply")
     info = await js.stream_info("AGENT_TASKS")
     assert info.config.retention == RetentionPolicy.LIMITS
     assert (await js.consumer_info("AGENT_TASKS", "acme-support")).config.ack_policy == (
@@ -191,11 +181,11 @@ async def test_another_ack_policy_and_retention_are_reported_line_by_line(
 
 
 async def test_what_the_server_refuses_to_create_is_one_line_each_and_exit_1(
-    fleet: Path, nc: Client
+    bare_config: Path, nc: Client
 ) -> None:
     """Another stream already holds the subjects: JetStream will not make a second."""
     await nc.jetstream().add_stream(name="LEGACY", subjects=["agent_tasks.>"])
-    result = await run_queues(fleet, "--apply")
+    result = await run_queues(bare_config, "--apply")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0] == "stream AGENT_TASKS: failed"
@@ -261,16 +251,16 @@ def test_the_configs_credentials_reach_a_server_that_demands_them(
 
 
 async def test_the_lag_source_and_the_daemon_read_queues_made_this_way(
-    fleet: Path, nc: Client
+    bare_config: Path, nc: Client
 ) -> None:
-    assert (await run_queues(fleet, "--apply")).returncode == 0
-    config = load_config(fleet)
+    assert (await run_queues(bare_config, "--apply")).returncode == 0
+    config = load_config(bare_config)
     await publish(nc, config.subject("acme-research"), 3)
     stats = await JetStreamLagSource(nc, config).read()
     assert stats["acme-research"].pending == 3
     assert stats["acme-research"].stale is None
 
-    daemon = Daemon(fleet)
+    daemon = Daemon(bare_config)
     try:
         health = await daemon.wait_health(lambda h: h["status"] == 200)
         assert health["stale_count"] == 0  # every pool's consumer found
@@ -281,15 +271,15 @@ async def test_the_lag_source_and_the_daemon_read_queues_made_this_way(
 
 
 async def test_the_demo_runs_on_queues_made_this_way_and_loses_nothing(
-    fleet: Path, nats_server: NatsServer, tmp_path: Path
+    bare_config: Path, nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    assert (await run_queues(fleet, "--apply")).returncode == 0
+    assert (await run_queues(bare_config, "--apply")).returncode == 0
     events = tmp_path / "events.jsonl"
     demo = await asyncio.to_thread(
         subprocess.run,
-        [AGENTDASH, "demo", "--headless", "--config", str(fleet), "--nats-url", nats_server.url,
-         "--duration", "12", "--drain", "--events", str(events), "--seed", "3", "--speed", "4",
-         "--cold-start", "0.3"],
+        [AGENTDASH, "demo", "--headless", "--config", str(bare_config),
+         "--nats-url", nats_server.url, "--duration", "12", "--drain", "--events", str(events),
+         "--seed", "3", "--speed", "4", "--cold-start", "0.3"],
         capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stderr
@@ -297,6 +287,6 @@ async def test_the_demo_runs_on_queues_made_this_way_and_loses_nothing(
     assert summary["published"] > 10
     assert summary["completed"] == summary["published"]
     assert summary["lost"] == 0
-    after = await run_queues(fleet)
+    after = await run_queues(bare_config)
     assert after.returncode == 0  # the demo made nothing of its own beside them
     assert after.stdout.endswith("6 in place\n")
