@@ -89,10 +89,7 @@ class ScalingRule(StrictModel):
             return "disabled"
         if not self.policies:
             return "no rate limit"
-        parts = [
-            f"{p.value}{'%' if p.type == 'Percent' else ' pods'} / {p.period_seconds:g} s"
-            for p in self.policies
-        ]
+        parts = [f"{_amount(p.type, p.value)} / {p.period_seconds:g} s" for p in self.policies]
         if len(parts) == 1:
             return parts[0]
         return f"{self.select_policy.lower()}({', '.join(parts)})"
@@ -112,6 +109,13 @@ class ScalingRule(StrictModel):
     @property
     def longest_period(self) -> float:
         return max((p.period_seconds for p in self.policies), default=0.0)
+
+
+def _amount(kind: str, value: int) -> str:
+    """A rate policy's value as a person reads it: `100%`, `1 pod`, `4 pods`."""
+    if kind == "Percent":
+        return f"{value}%"
+    return f"{value} pod" if value == 1 else f"{value} pods"
 
 
 def _up_default() -> ScalingRule:

@@ -113,7 +113,7 @@ def test_an_hpa_behavior_is_kept_as_keda_gave_it(capsys: pytest.CaptureFixture[s
     assert code == 0
     behavior = loaded(out).pools[POOL].behavior
     assert behavior.scale_down.stabilization_seconds == 60
-    assert behavior.scale_down.describe() == "1 pods / 10 s"
+    assert behavior.scale_down.describe() == "1 pod / 10 s"
     assert behavior.scale_up.stabilization_seconds == 0
     assert behavior.scale_up.describe() == "5 pods / 3 s"
     assert "warning spec.advanced.restoreToOriginalReplicaCount" in fields(err)
