@@ -70,7 +70,10 @@ def pareto_front(found: Search) -> list[str]:
             f"{o.scale_events:>14,}  {', '.join(notes)}".rstrip()
         )
     if len(shown) < len(front):
-        lines.append(f"  (and {len(front) - len(shown)} more points of the front between these)")
+        more = len(front) - len(shown)
+        lines.append(
+            f"  (and {more} more {'point' if more == 1 else 'points'} of the front between these)"
+        )
     return lines
 
 

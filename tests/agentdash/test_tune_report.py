@@ -83,3 +83,14 @@ def test_nothing_to_change_says_what_the_1_percent_is_of() -> None:
     assert _nothing("p95", _picked(296.0, 1000.0)) == (
         "No candidate beats the current config for p95 by more than 1%: nothing to change."
     )
+
+
+@pytest.mark.parametrize(("hidden", "said"), [(1, "1 more point of"), (3, "3 more points of")])
+def test_the_front_counts_the_points_it_leaves_out_in_words(hidden: int, said: str) -> None:
+    """A front longer than the rows shown says how many it left out, in English."""
+    trials = [Trial(0, (), CURRENT)] + [
+        Trial(n, (), _picked(297.0 - n, 1000.0 + n)) for n in range(1, 12 + hidden)
+    ]
+    lines = pareto_front(Search((), tuple(trials), Objective.parse("both"), 1.0, False))
+
+    assert f"  (and {said} the front between these)" in lines
