@@ -141,6 +141,8 @@ def ignored_fleet_flag(args: argparse.Namespace) -> str | None:
         for name in ("--http", "--log-level"):
             if name in given:
                 return f"{name} is the daemon's (--controller-only): the dashboard would ignore it"
+    elif "--lead" in given:
+        return "--lead is the dashboard's: the daemon (--controller-only) always contends to lead"
     if args.cluster == "simulated":
         for name in ("--kubeconfig", "--context"):
             if name in given:

@@ -214,6 +214,8 @@ def test_the_dashboard_without_a_cluster_says_so_in_one_line(
          "would ignore it"),
         (("--log-level", "debug"), "--log-level is the daemon's (--controller-only): the "
          "dashboard would ignore it"),
+        (("--controller-only", "--lead"), "--lead is the dashboard's: the daemon "
+         "(--controller-only) always contends to lead"),
         (("--controller-only", "--cluster", "simulated", "--context", "prod"),
          "--context with --cluster simulated would be ignored: no Kubernetes is read"),
     ],
