@@ -123,7 +123,39 @@ def table(result: Mapping[str, Any], source: str) -> str:
         "(cold starts paid; no min_replicas",
         "floor, max_replicas or quota).",
     ]
+    said = verdict(policies)
+    if said is not None:
+        lines += ["", said]
     return "\n".join(lines)
+
+
+BASELINES = ("keda", "hpa")
+
+
+def verdict(policies: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Whether agentdash beat both baselines on this trace (a p95 at most the better
+    one's, pod-seconds at most the cheaper one's, no token over a budget), then the figures
+    that decide it, a line each. None unless agentdash ran beside a baseline."""
+    ours = policies.get("agentdash")
+    others = [name for name in BASELINES if name in policies]
+    if ours is None or not others:
+        return None
+    better = min(others, key=lambda name: policies[name]["wait_p95_s"])
+    cheaper = min(others, key=lambda name: policies[name]["pod_seconds"])
+    p95, best_p95 = ours["wait_p95_s"], policies[better]["wait_p95_s"]
+    cost, least_cost = ours["pod_seconds"], policies[cheaper]["pod_seconds"]
+    over = ours["tokens_over_budget"]
+    wins = p95 <= best_p95 and cost <= least_cost and not over
+    held = ours.get("delayed_by_budget_or_pause", 0)
+    counting = f", counting {held:,} tasks a budget or pause held back" if held else ""
+    parts = [
+        f"p95 {p95:,.1f} s against {best_p95:,.1f} s ({better}){counting}",
+        f"pod-seconds {cost:,.0f} against {least_cost:,.0f} ({cheaper})",
+    ]
+    theirs = [f"{name} {policies[name]['tokens_over_budget']:,}" for name in others]
+    if over or any(policies[name]["tokens_over_budget"] for name in others):
+        parts.append(f"tokens over budget: agentdash {over:,}, {', '.join(theirs)}")
+    return "\n  ".join([f"verdict: agentdash {'wins' if wins else 'does not win'}", *parts])
 
 
 def _drain(seconds: float) -> str:

@@ -9,7 +9,7 @@ import pytest
 from controller.simulate.backtest import backtest
 from controller.simulate.baselines import KedaScaler
 from controller.simulate.lower_bound import clairvoyant, lower_bound
-from controller.simulate.report import percentile, summarize, table
+from controller.simulate.report import percentile, summarize, table, verdict
 from tests.support.builders import replay, trace
 from tests.support.factories import config, pool
 
@@ -127,3 +127,50 @@ def test_the_clairvoyant_plan_says_it_leaves_out_the_min_replicas_floor() -> Non
     assert result["clairvoyant_pod_seconds"] < result["policies"]["keda"]["pod_seconds"] / 10
     note = " ".join(table(result, "t").split())
     assert "min_replicas" in note
+
+
+def _policy(p95: float, pod_seconds: float, over: int = 0) -> dict[str, float | int]:
+    return {"wait_p95_s": p95, "pod_seconds": pod_seconds, "tokens_over_budget": over}
+
+
+@pytest.mark.parametrize(
+    ("ours", "said"),
+    [
+        (_policy(3.0, 900.0), "verdict: agentdash wins\n  p95 3.0 s against 3.9 s (hpa)\n  "
+         "pod-seconds 900 against 1,000 (keda)"),
+        (_policy(11.2, 900.0), "verdict: agentdash does not win\n  p95 11.2 s against 3.9 s "
+         "(hpa)\n  pod-seconds 900 against 1,000 (keda)"),
+        (_policy(3.9, 1000.0, over=1234), "verdict: agentdash does not win\n  p95 3.9 s against "
+         "3.9 s (hpa)\n  pod-seconds 1,000 against 1,000 (keda)\n  tokens over budget: agentdash "
+         "1,234, keda 0, hpa 0"),
+    ],
+)  # fmt: skip
+def test_the_verdict_compares_with_the_better_wait_and_the_cheaper_cost(
+    ours: dict[str, float | int], said: str
+) -> None:
+    """A user replaying their own trace reads whether agentdash beat both baselines, and
+    against which one each figure was held, without working it out from the table."""
+    policies = {"agentdash": ours, "keda": _policy(5.1, 1000.0), "hpa": _policy(3.9, 4000.0)}
+    assert verdict(policies) == said
+    assert verdict({"agentdash": ours}) is None
+    assert verdict({"keda": _policy(5.1, 1000.0), "hpa": _policy(3.9, 4000.0)}) is None
+
+
+def test_the_verdict_says_what_a_budget_held_back_and_the_baselines_overspent() -> None:
+    """Keeping a budget makes tasks wait that the baselines ran with tokens no one paid for:
+    the line says so beside the p95 it costs."""
+    ours = {**_policy(4094.6, 135_119.6), "delayed_by_budget_or_pause": 609}
+    keda, hpa = _policy(493.6, 204_420.4, 1_046_980), _policy(490.5, 226_679.1, 1_046_980)
+    assert verdict({"agentdash": ours, "keda": keda, "hpa": hpa}) == (
+        "verdict: agentdash does not win\n  p95 4,094.6 s against 490.5 s (hpa), counting 609 "
+        "tasks a budget or pause held back\n  pod-seconds 135,120 against 204,420 (keda)\n  "
+        "tokens over budget: agentdash 0, keda 1,046,980, hpa 1,046,980"
+    )
+
+
+def test_the_table_ends_with_the_verdict() -> None:
+    cfg = config({"a": pool("t", cold_start_seconds=2)})
+    result = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10))).as_dict()
+    assert "\nverdict: agentdash " in table(result, "one.jsonl")
+    alone = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10)), ("agentdash",)).as_dict()
+    assert "verdict" not in table(alone, "one.jsonl")
