@@ -41,23 +41,23 @@ class SourceReads:
     async def refresh(self, only: Collection[str] | None) -> None:
         """Read the cluster and the queues (`only`: just these pools'), each within the
         deadline; the last answer stands for a source that fails."""
-        now = self.clock()
         deadline = self.deadline  # a source that does not answer in time is failing
+        health, clock = self.health, self.clock  # told as of the answer (or the silence)
         try:
             self.state = await asyncio.wait_for(self.actuator.observe(), deadline)
-            self.health.healthy("cluster", now)
+            health.healthy("cluster", clock())
         except SourceError as exc:
-            self.health.unhealthy("cluster", str(exc), now)
+            health.unhealthy("cluster", str(exc), clock())
         except TimeoutError:
-            self.health.unhealthy("cluster", f"no answer within {deadline:.1f} s", now)
+            health.unhealthy("cluster", f"no answer within {deadline:.1f} s", clock())
         try:
             read = self.lag.read() if only is None else self._read_some(only)
             self.stats = await asyncio.wait_for(read, deadline)
-            self.health.healthy("queue", now)
+            health.healthy("queue", clock())
         except SourceError as exc:
-            self.health.unhealthy("queue", str(exc), now)
+            health.unhealthy("queue", str(exc), clock())
         except TimeoutError:
-            self.health.unhealthy("queue", f"no answer within {deadline:.1f} s", now)
+            health.unhealthy("queue", f"no answer within {deadline:.1f} s", clock())
 
     async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
         fresh = await self.lag.read(pools)

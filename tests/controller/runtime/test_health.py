@@ -9,8 +9,10 @@ import logging
 import pytest
 
 from controller.core.events import Event, EventBus, HealthEvent
+from controller.core.model import PoolState, QueueStats, SourceError
 from controller.runtime.health import STEADY_S, SourceHealth
 from controller.runtime.pool_lines import GROUP_S
+from controller.runtime.reads import SourceReads
 from tests.support import FakeClock
 
 
@@ -208,3 +210,38 @@ def test_a_refused_scale_call_is_never_said_to_work_while_its_pool_is_held_for_i
     assert [r.getMessage() for r in caplog.records] == [f"pool web: scale call failing: {refused}"]
     assert told(events) == [("scale web", False, refused)]
     assert health.report(pools=1) == {"pools": f"1 of 1 held: web: {refused}"}
+
+
+async def test_a_read_that_fails_is_told_as_of_its_answer_not_the_tick_that_asked() -> None:
+    """A cluster that takes 2.5 s to refuse and a queue 3 s more: each failure's event bears
+    the time it was known, so the dashboard's timeline does not put it seconds early."""
+    clock = FakeClock()
+    started = clock()
+
+    class SlowCluster:
+        async def observe(self) -> dict[str, PoolState]:
+            clock.advance(2.5)
+            raise SourceError("cannot read the cluster")
+
+    class SlowQueue:
+        async def read(self, pools: object = None) -> dict[str, QueueStats]:
+            clock.advance(3.0)
+            raise SourceError("stream AGENT_TASKS not found")
+
+    bus = EventBus()
+    events = bus.subscribe()
+    reads = SourceReads(
+        SlowCluster(),  # type: ignore[arg-type]
+        SlowQueue(),  # type: ignore[arg-type]
+        SourceHealth(bus),
+        clock=clock,
+        deadline=10.0,
+    )
+    await reads.refresh(None)
+
+    stamps = []
+    while not events.empty():
+        event = events.get_nowait()
+        assert isinstance(event, HealthEvent)
+        stamps.append((event.source, event.ts - started))
+    assert stamps == [("cluster", 2.5), ("queue", 5.5)]
