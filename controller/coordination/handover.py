@@ -35,19 +35,15 @@ process the old leader's last busy time: only agentdash should be able to write 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import nats.errors
-import nats.js.errors
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from controller.coordination.bucket import BucketKeeper
 from controller.coordination.history_docs import (
     MAX_BYTES,
     BadValue,
@@ -62,8 +58,6 @@ from controller.coordination.history_docs import (
 )
 from controller.core.config import Config
 from controller.core.history import History, PoolHistory
-
-log = logging.getLogger("agentdash.handover")
 
 BUCKET = "agentdash_history"
 TICK_KEY = "tick"
@@ -84,53 +78,7 @@ class Mark(NamedTuple):
     due: float
 
 
-async def open_bucket(
-    nc: Client, bucket: str, ttl: float, *, max_value: int, max_bytes: int
-) -> Any:
-    """A leader's handover bucket, one value a key that lives `ttl`, each value at most
-    `max_value` bytes and the whole at most `max_bytes` (a bucket nothing bounds can fill a
-    disk): made if absent; used as it is if it was made elsewhere with other settings."""
-    js = nc.jetstream()
-    try:
-        return await js.create_key_value(
-            bucket=bucket, history=1, ttl=ttl, max_value_size=max_value, max_bytes=max_bytes
-        )
-    except nats.js.errors.BadRequestError:
-        return await js.key_value(bucket)
-
-
-STREAM_NOT_FOUND = 10059
-"""JetStream's error code for a stream that does not exist."""
-
-
-async def made_again(error: BaseException, start: Callable[[], Awaitable[None]]) -> bool:
-    """Whether `error` says the bucket is gone (a write no stream took, a read of a stream not
-    found: a NATS restarted without its store); if so it is made again by `start`. Left gone,
-    nothing would be handed over again until the process restarts."""
-    gone = isinstance(error, nats.js.errors.NoStreamResponseError) or (
-        isinstance(error, nats.js.errors.NotFoundError) and error.err_code == STREAM_NOT_FOUND
-    )
-    if gone:
-        with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):  # the next try's
-            await start()
-    return gone
-
-
-async def read_values(kv: Any, keys: dict[str, str]) -> dict[str, bytes]:
-    """Each name's value in the bucket `kv` under its key (`keys`: name -> key), where it has
-    one."""
-    values = {}
-    for name, key in keys.items():
-        try:
-            entry = await kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
-            continue
-        if entry.value is not None:
-            values[name] = entry.value
-    return values
-
-
-class HistoryHandover:
+class HistoryHandover(BucketKeeper):
     """Saves the leader's History to the bucket, and restores it into a new leader's.
 
     Wiring (controller.runtime.loop.Reconciler): `await start()` once; `restore(history, now)`
@@ -138,38 +86,28 @@ class HistoryHandover:
     decisions; `save(history, now)` at the end of each tick it leads, with the tick's `now`,
     after the tick's recommendations and scale steps are recorded."""
 
-    def __init__(self, nc: Client, config: Config, *, timeout: float = 2.0) -> None:
-        self._nc = nc
-        self._config = config
-        self.timeout = timeout
-        """The most a save or a restore waits for NATS: a slow bucket never stalls the loop."""
-        self._kv: Any = None
-        self._written: dict[str, Mark] = {}
-        self._restored = False
-        self._failing = False
-        self.writes = 0
-        """KV writes made, for benchmarks and tests."""
-        self.ignored = 0
-        """Values in the bucket that were refused (malformed, unknown pool, future times)."""
+    WHAT = "history"
+    BUCKET = BUCKET
+    TTL_S = TTL_S
+    MAX_BYTES = MAX_BYTES
+    BUCKET_BYTES = BUCKET_BYTES
 
-    async def start(self) -> None:
-        self._kv = await open_bucket(
-            self._nc, BUCKET, TTL_S, max_value=MAX_BYTES, max_bytes=BUCKET_BYTES
-        )
+    def __init__(self, nc: Client, config: Config, *, timeout: float = 2.0) -> None:
+        super().__init__(nc, timeout=timeout)
+        self._config = config
+        self._written: dict[str, Mark] = {}
+
+    def forget_written(self) -> None:
+        self._written.clear()
 
     async def restore(self, history: History, now: float) -> int:
         """Merge the bucket into `history`; how many pools it gave. Never raises for NATS or
         bad values: a failed read is retried by the next `save`, which writes nothing before
         a read has succeeded (it would overwrite a history with less)."""
         self._written.clear()  # write every pool once: the bucket may hold less than we do
-        try:
-            values = await asyncio.wait_for(self._read_all(), self.timeout)
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
-            self._restored = False
-            log.warning("history not restored from %s: %s", BUCKET, exc or type(exc).__name__)
-            await made_again(exc, self.start)
+        values = await self.fetched(self._read_all())
+        if values is None:
             return 0
-        self._restored = True
         ignored: list[str] = []
         tick = -math.inf
         if TICK_KEY in values:
@@ -190,11 +128,7 @@ class HistoryHandover:
                 continue
             self._merge(history, name, doc, tick, now)
             restored += 1
-        if ignored:
-            self.ignored += len(ignored)
-            log.warning(
-                "history: ignored %d value(s) in %s, first %s", len(ignored), BUCKET, ignored[0]
-            )
+        self.refused(ignored)
         return restored
 
     def _merge(self, history: History, name: str, doc: PoolDoc, tick: float, now: float) -> None:
@@ -247,25 +181,8 @@ class HistoryHandover:
     async def save(self, history: History, now: float) -> None:
         """Write the pools whose history changed since the last save, then `tick`. Pools
         whose write fails stay to write at the next save. Never raises."""
-        if not self._nc.is_connected:
-            return  # nothing to reach: the next save writes whatever changed meanwhile
-        if not self._restored:
-            await self.restore(history, now)
-            if not self._restored:
-                return
-        changed = self._changed(history, now)
-        try:
-            await asyncio.wait_for(self._write(changed, now), self.timeout)
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
-            if not self._failing:
-                log.warning("history not saved to %s: %s", BUCKET, exc or type(exc).__name__)
-            self._failing = True
-            if await made_again(exc, self.start):
-                self._written.clear()  # a new bucket holds none of it
-            return
-        if self._failing:
-            log.info("history saved to %s again", BUCKET)
-        self._failing = False
+        if await self.may_save(lambda: self.restore(history, now)):
+            await self.stored(self._write(self._changed(history, now), now))
 
     def _changed(self, history: History, now: float) -> list[tuple[str, Mark, bytes]]:
         """The pools to write: (name, what they are written as, the value). Runs every tick

@@ -24,26 +24,20 @@ per restore: never a crash.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import math
 from collections import deque
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
-import nats.errors
-import nats.js.errors
 from nats.aio.client import Client
 from pydantic import ConfigDict, Field, model_validator
 
-from controller.coordination.handover import made_again, open_bucket, read_values
+from controller.coordination.bucket import BucketKeeper, read_values
 from controller.coordination.history_docs import DatedDoc, load_doc
 from controller.core.accounting import BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS
 from controller.core.config import Config
 from controller.core.spend import DAY_BINS, MAX_DAYS, SpendBook, TenantSpend
-
-log = logging.getLogger("agentdash.handover")
 
 BUCKET = "agentdash_spend"
 TTL_S = 7 * 86400.0
@@ -153,41 +147,34 @@ class Written(NamedTuple):
     at: float
 
 
-class SpendHandover:
+class SpendHandover(BucketKeeper):
     """Saves the leader's spend learners to the bucket, and restores them into a new
     leader's. Wired as HistoryHandover is (controller.runtime.loop.Reconciler): `await
     start()` once; `restore(book, now)` on becoming the leader, before that tick's decisions;
     `save(book, now)` at the end of each tick it leads."""
 
+    WHAT = "spend"
+    BUCKET = BUCKET
+    TTL_S = TTL_S
+    MAX_BYTES = MAX_BYTES
+    BUCKET_BYTES = BUCKET_BYTES
+
     def __init__(self, nc: Client, config: Config, *, timeout: float = 2.0) -> None:
-        self._nc = nc
+        super().__init__(nc, timeout=timeout)
         self._config = config
-        self.timeout = timeout
-        self._kv: Any = None
         self._written: dict[str, Written] = {}
         """Per tenant as last written: its `changes`, its samples, and when."""
-        self._restored = False
-        self._failing = False
-        self.writes = 0
-        self.ignored = 0
-        """Values in the bucket that were refused (malformed, out of bounds, future times)."""
 
-    async def start(self) -> None:
-        self._kv = await open_bucket(
-            self._nc, BUCKET, TTL_S, max_value=MAX_BYTES, max_bytes=BUCKET_BYTES
-        )
+    def forget_written(self) -> None:
+        self._written.clear()
 
     async def restore(self, book: SpendBook, now: float) -> int:
         """Merge the bucket into `book`; how many tenants it gave. Never raises for NATS or
         bad values: a failed read is retried by the next `save`."""
         self._written.clear()
-        try:
-            values = await asyncio.wait_for(self._read(list(book.tenants)), self.timeout)
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
-            self._restored = False
-            log.warning("spend not restored from %s: %s", BUCKET, exc or type(exc).__name__)
+        values = await self.fetched(self._read(list(book.tenants)))
+        if values is None:
             return 0
-        self._restored = True
         ignored: list[str] = []
         restored = 0
         for tenant, raw in values.items():
@@ -199,11 +186,7 @@ class SpendHandover:
             mine = book.tenants[tenant]
             mine.merge(spend_of(doc, mine))
             restored += 1
-        if ignored:
-            self.ignored += len(ignored)
-            log.warning(
-                "spend: ignored %d value(s) in %s, first %s", len(ignored), BUCKET, ignored[0]
-            )
+        self.refused(ignored)
         return restored
 
     async def _read(self, tenants: list[str]) -> dict[str, bytes]:
@@ -212,12 +195,8 @@ class SpendHandover:
     async def save(self, book: SpendBook, now: float) -> None:
         """Write the tenants whose profile changed, or that were sampled and last written
         SAVE_S ago. Never raises."""
-        if not self._nc.is_connected:
+        if not await self.may_save(lambda: self.restore(book, now)):
             return
-        if not self._restored:
-            await self.restore(book, now)
-            if not self._restored:
-                return
         changed = []
         for tenant, spend in book.tenants.items():
             mark = Written(changes=spend.changes, samples=spend.samples, at=now)
@@ -226,18 +205,7 @@ class SpendHandover:
             if last is not None and last.changes == mark.changes and recent:
                 continue  # nothing new, or only samples, written less than SAVE_S ago
             changed.append((tenant, mark, dump_doc(spend, now)))
-        try:
-            await asyncio.wait_for(self._write(changed), self.timeout)
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
-            if not self._failing:
-                log.warning("spend not saved to %s: %s", BUCKET, exc or type(exc).__name__)
-            self._failing = True
-            if await made_again(exc, self.start):
-                self._written.clear()  # a new bucket holds none of it
-            return
-        if self._failing:
-            log.info("spend saved to %s again", BUCKET)
-        self._failing = False
+        await self.stored(self._write(changed))
 
     async def _write(self, changed: list[tuple[str, Written, bytes]]) -> None:
         for tenant, mark, value in changed:

@@ -15,25 +15,19 @@ later than `now` + SKEW_S); a value that fails is ignored, counted and logged: n
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import math
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-import nats.errors
-import nats.js.errors
 from nats.aio.client import Client
 from pydantic import ConfigDict, Field
 
-from controller.coordination.handover import made_again, open_bucket, read_values
+from controller.coordination import spend_handover
+from controller.coordination.bucket import BucketKeeper, read_values
 from controller.coordination.history_docs import DatedDoc, load_doc
-from controller.coordination.spend_handover import BUCKET, BUCKET_BYTES, TTL_S
 from controller.core.accounting import TokensATask
 from controller.core.config import Config
 from controller.core.tokens_today import TokensToday
-
-log = logging.getLogger("agentdash.handover")
 
 SAVE_S = 10.0
 """How often a tenant whose count moved is written: a restarted process misses at most the
@@ -81,44 +75,38 @@ def key_of(tenant: str) -> str:
     return f"usage.{tenant}"
 
 
-class UsageHandover:
+class UsageHandover(BucketKeeper):
+    WHAT = "usage"
+    BUCKET = spend_handover.BUCKET  # the spend's bucket: its own keys, `usage.<tenant>`
+    TTL_S = spend_handover.TTL_S
+    MAX_BYTES = MAX_BYTES
+    BUCKET_BYTES = spend_handover.BUCKET_BYTES
+
     def __init__(self, nc: Client, config: Config, ledger: Ledger, *, timeout: float = 2.0) -> None:
-        self._nc = nc
+        super().__init__(nc, timeout=timeout)
         self._config = config
         self._ledger = ledger
-        self.timeout = timeout
-        self._kv: Any = None
         self._written: dict[str, tuple[float, int, int, float]] = {}
         """Per tenant as last written: its day, tokens and tasks, and when."""
-        self._restored = False
-        """Whether the bucket was read: a count not merged with it must not overwrite it."""
-        self._failing = False
         self._asked = -math.inf
         """When a save with nothing to write last asked whether the bucket is still there."""
-        self.ignored = 0
-        """Values in the bucket that were refused (malformed, out of bounds, future times)."""
 
-    async def start(self) -> None:
-        self._kv = await open_bucket(
-            self._nc, BUCKET, TTL_S, max_value=MAX_BYTES, max_bytes=BUCKET_BYTES
-        )
+    def forget_written(self) -> None:
+        self._written.clear()
 
     async def restore(self, now: float) -> int:
         """Merge the bucket's counts of today into the ledger's; how many tenants it gave.
         Never raises for NATS or bad values."""
-        try:
-            values = await asyncio.wait_for(self._read(), self.timeout)
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
-            log.warning("usage not restored from %s: %s", BUCKET, exc or type(exc).__name__)
+        values = await self.fetched(self._read())
+        if values is None:
             return 0
-        self._restored = True
+        ignored: list[str] = []
         restored = 0
         for tenant, raw in values.items():
             try:
                 doc = load_doc(UsageDoc, raw, now, MAX_BYTES)
             except ValueError as exc:
-                self.ignored += 1
-                log.warning("usage: ignored %s in %s: %s", key_of(tenant), BUCKET, exc)
+                ignored.append(f"{key_of(tenant)}: {exc}")
                 continue
             today = self._ledger.today(tenant, now)
             if doc.day != today.start:
@@ -130,6 +118,7 @@ class UsageHandover:
                 if price is not None and tasks > price.tasks:
                     price.tokens, price.tasks = tokens, tasks
             restored += 1
+        self.refused(ignored)
         return restored
 
     async def _read(self) -> dict[str, bytes]:
@@ -137,12 +126,8 @@ class UsageHandover:
 
     async def save(self, now: float) -> None:
         """Write the tenants whose count moved, at most every SAVE_S. Never raises."""
-        if not self._nc.is_connected:
+        if not await self.may_save(lambda: self.restore(now)):
             return
-        if not self._restored:
-            await self.restore(now)
-            if not self._restored:
-                return
         changed = []
         for tenant in self._config.tenants:
             today = self._ledger.today(tenant, now)
@@ -153,18 +138,8 @@ class UsageHandover:
             changed.append((tenant, mark, self._dump(tenant, now)))
         if not changed and now < self._asked + SAVE_S:
             return
-        try:
-            await asyncio.wait_for(self._write(changed), self.timeout)
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
-            if not self._failing:
-                log.warning("usage not saved to %s: %s", BUCKET, exc or type(exc).__name__)
-            self._failing = True
-            if await made_again(exc, self.start):
-                self._written.clear()  # a new bucket holds none of it
-            return
-        if not changed:
+        if await self.stored(self._write(changed)) and not changed:
             self._asked = now
-        self._failing = False
 
     def _dump(self, tenant: str, now: float) -> bytes:
         today = self._ledger.today(tenant, now)

@@ -1,0 +1,162 @@
+"""What every handover shares: a NATS KV bucket the leader writes and a successor reads
+(controller.coordination.handover: the time rules' history; spend_handover: the budget
+forecast's learners; usage_handover: the tokens counted today).
+
+`BucketKeeper` holds the bucket and the rules all three follow: a read or a write never waits
+more than `timeout` and never raises for NATS; nothing is written before the bucket has been
+read once (a process that has not merged it would overwrite what it holds with less); a
+failing save is told once, and its end once; a bucket found gone (a NATS restarted without its
+store) is made again, and everything is written to it anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+
+log = logging.getLogger("agentdash.handover")
+
+STREAM_NOT_FOUND = 10059
+"""JetStream's error code for a stream that does not exist."""
+NATS_TROUBLE = (nats.errors.Error, TimeoutError, OSError)
+"""What a read or a write of the bucket may fail with, none of it a reason to stop."""
+
+
+async def open_bucket(
+    nc: Client, bucket: str, ttl: float, *, max_value: int, max_bytes: int
+) -> Any:
+    """A leader's handover bucket, one value a key that lives `ttl`, each value at most
+    `max_value` bytes and the whole at most `max_bytes` (a bucket nothing bounds can fill a
+    disk): made if absent; used as it is if it was made elsewhere with other settings."""
+    js = nc.jetstream()
+    try:
+        return await js.create_key_value(
+            bucket=bucket, history=1, ttl=ttl, max_value_size=max_value, max_bytes=max_bytes
+        )
+    except nats.js.errors.BadRequestError:
+        return await js.key_value(bucket)
+
+
+async def made_again(error: BaseException, start: Callable[[], Awaitable[None]]) -> bool:
+    """Whether `error` says the bucket is gone (a write no stream took, a read of a stream not
+    found: a NATS restarted without its store); if so it is made again by `start`. Left gone,
+    nothing would be handed over again until the process restarts."""
+    gone = isinstance(error, nats.js.errors.NoStreamResponseError) or (
+        isinstance(error, nats.js.errors.NotFoundError) and error.err_code == STREAM_NOT_FOUND
+    )
+    if gone:
+        with contextlib.suppress(*NATS_TROUBLE):  # the next try's
+            await start()
+    return gone
+
+
+async def read_values(kv: Any, keys: dict[str, str]) -> dict[str, bytes]:
+    """Each name's value in the bucket `kv` under its key (`keys`: name -> key), where it has
+    one."""
+    values = {}
+    for name, key in keys.items():
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            continue
+        if entry.value is not None:
+            values[name] = entry.value
+    return values
+
+
+class BucketKeeper:
+    """One handover's bucket, and the bookkeeping of its reads and writes. A subclass names
+    what it hands over (`WHAT`, for the log) and its bucket, and forgets what it wrote
+    (`forget_written`) when the bucket is made again."""
+
+    WHAT: ClassVar[str]
+    BUCKET: ClassVar[str]
+    TTL_S: ClassVar[float]
+    MAX_BYTES: ClassVar[int]
+    BUCKET_BYTES: ClassVar[int]
+
+    def __init__(self, nc: Client, *, timeout: float) -> None:
+        self._nc = nc
+        self.timeout = timeout
+        """The most a save or a restore waits for NATS: a slow bucket never stalls the loop."""
+        self._kv: Any = None
+        self._restored = False
+        """Whether the bucket was read: what was not merged with it must not overwrite it."""
+        self._failing = False
+        self.writes = 0
+        """KV writes made, for benchmarks and tests."""
+        self.ignored = 0
+        """Values in the bucket that were refused (malformed, out of bounds, future times)."""
+
+    async def start(self) -> None:
+        self._kv = await open_bucket(
+            self._nc,
+            self.BUCKET,
+            self.TTL_S,
+            max_value=self.MAX_BYTES,
+            max_bytes=self.BUCKET_BYTES,
+        )
+
+    def forget_written(self) -> None:
+        """The bucket was made again: it holds none of what was written."""
+
+    async def fetched(self, read: Awaitable[dict[str, bytes]]) -> dict[str, bytes] | None:
+        """What `read` found in the bucket, or None if NATS failed it (said, and the bucket
+        made again if it is gone)."""
+        try:
+            values = await asyncio.wait_for(read, self.timeout)
+        except NATS_TROUBLE as exc:
+            self._restored = False
+            log.warning(
+                "%s not restored from %s: %s", self.WHAT, self.BUCKET, exc or type(exc).__name__
+            )
+            await made_again(exc, self.start)
+            return None
+        self._restored = True
+        return values
+
+    def refused(self, ignored: list[str]) -> None:
+        """Values a restore refused (`key: why` each): counted, and said in one line."""
+        if ignored:
+            self.ignored += len(ignored)
+            log.warning(
+                "%s: ignored %d value(s) in %s, first %s",
+                self.WHAT,
+                len(ignored),
+                self.BUCKET,
+                ignored[0],
+            )
+
+    async def may_save(self, restore: Callable[[], Awaitable[object]]) -> bool:
+        """Whether a save may write now: NATS is connected and the bucket has been read
+        (`restore` reads it first if it has not)."""
+        if not self._nc.is_connected:
+            return False  # nothing to reach: the next save writes whatever changed meanwhile
+        if not self._restored:
+            await restore()
+        return self._restored
+
+    async def stored(self, write: Awaitable[None]) -> bool:
+        """Whether `write` landed within the timeout; a failure is said once, and its end."""
+        try:
+            await asyncio.wait_for(write, self.timeout)
+        except NATS_TROUBLE as exc:
+            if not self._failing:
+                log.warning(
+                    "%s not saved to %s: %s", self.WHAT, self.BUCKET, exc or type(exc).__name__
+                )
+            self._failing = True
+            if await made_again(exc, self.start):
+                self.forget_written()  # a new bucket holds none of it
+            return False
+        if self._failing:
+            log.info("%s saved to %s again", self.WHAT, self.BUCKET)
+        self._failing = False
+        return True
