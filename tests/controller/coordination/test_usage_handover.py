@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import nats
+import nats.js.errors
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
@@ -169,3 +170,39 @@ async def test_a_count_never_merged_with_the_bucket_does_not_overwrite_it() -> N
     kv = handover._kv = Unanswered()
     await handover.save(time.time())
     assert kv.puts == []
+
+
+async def test_a_restore_that_fails_after_one_that_worked_holds_the_writes_back_too() -> None:
+    """A process that read the bucket once, then could not read it as it became leader again,
+    may have missed a count another leader wrote meanwhile: it writes nothing until it has
+    read the bucket again."""
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.answers = True
+            self.puts: list[str] = []
+
+        async def get(self, key: str) -> None:
+            if not self.answers:
+                raise TimeoutError
+            raise nats.js.errors.KeyNotFoundError
+
+        async def put(self, key: str, value: bytes) -> None:
+            self.puts.append(key)
+
+    class Connected:
+        is_connected = True
+
+    cfg = budgeted()
+    ledger = TokenLedger(cfg)
+    ledger.add(UsageReport(tenant="acme", pool="research", tokens=1_000, work_s=1.0), time.time())
+    handover = UsageHandover(Connected(), cfg, ledger)  # type: ignore[arg-type]
+    kv = handover._kv = Flaky()
+    assert await handover.restore(time.time()) == 0  # read: nothing there yet
+    kv.answers = False
+    assert await handover.restore(time.time()) == 0  # leading again: the read fails
+    await handover.save(time.time())
+    assert kv.puts == []
+    kv.answers = True
+    await handover.save(time.time() + 60)  # read again first, then written
+    assert kv.puts == [key_of("acme")]
