@@ -30,7 +30,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from controller.coordination import handover, history_stream, lease, shared, spend_handover
+from controller.coordination import (
+    audit_trail,
+    handover,
+    history_stream,
+    lease,
+    shared,
+    spend_handover,
+)
 from controller.core.config import Config
 from controller.core.printable import printable
 from controller.sources.jetstream_queues import STREAM_BYTES
@@ -41,7 +48,7 @@ PRODUCERS = "PRODUCERS"
 OWN_BYTES = (
     lease.BUCKET_BYTES
     + shared.BUCKET_BYTES
-    + shared.AUDIT_MAX_BYTES
+    + audit_trail.AUDIT_MAX_BYTES
     + handover.BUCKET_BYTES
     + spend_handover.BUCKET_BYTES
     + history_stream.MAX_BYTES

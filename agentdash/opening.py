@@ -19,10 +19,11 @@ from nats.aio.client import Client
 from agentdash.errors import StartError, UnusableInput
 from controller.actuators.base import Actuator
 from controller.actuators.simcluster import SimulatedCluster
+from controller.coordination.audit_trail import audit
 from controller.coordination.handover import HistoryHandover
 from controller.coordination.lease import LeaseError, NatsLease
 from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import SharedOverrides, audit
+from controller.coordination.shared import SharedOverrides
 from controller.coordination.spend_handover import SpendHandover
 from controller.coordination.usage_handover import UsageHandover
 from controller.core.bad_messages import BadMessages

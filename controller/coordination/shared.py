@@ -39,24 +39,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Any
 
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
-from nats.js.api import DiscardPolicy
-from nats.js.client import JetStreamContext
-from pydantic import Field
 
+from controller.coordination.audit_trail import FOREIGN, SKIPPED, UNKNOWN, AuditTrail
 from controller.coordination.overrides import OverridesDocument, OverrideStore, read_overrides
-from controller.coordination.wire import NAME_CHARS, Detail, _Wire
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent
@@ -67,32 +61,17 @@ log = logging.getLogger("agentdash.shared")
 
 BUCKET = "agentdash_overrides"
 KEY = "overrides"
-AUDIT_STREAM = "AGENTDASH_AUDIT"
-AUDIT_SUBJECT = "agentdash.audit"
 HISTORY = 64
 """Revisions the bucket keeps (JetStream's most): a start reads back past up to 63 invalid
 ones to the newest valid."""
 MAX_VALUE_BYTES = 1024 * 1024
 """One overrides document: thousands of pins and pauses with their authors and notes."""
 BUCKET_BYTES = HISTORY * MAX_VALUE_BYTES
-AUDIT_MAX_BYTES = 256 * 1024 * 1024
-AUDIT_MAX_AGE_S = 90 * 86400.0
-"""The audit keeps the newest 90 days, or 256 MiB: a stream nothing bounds can fill a disk."""
 HISTORY_READS = 5
 """Reads of the key's history at start before it is taken as it came (see _history)."""
 BUCKET_CHECKS = 30
 """Tries, a second apart, to check the bucket after a reconnection (see _follow_anew)."""
-FOREIGN = "foreign write"
-"""The audit action recorded for a valid override write agentdash did not make (applied)."""
-SKIPPED = "invalid write skipped"
-"""The audit action recorded for a revision that is not valid overrides (never applied)."""
-UNKNOWN = "unknown writer"
-"""Who the audit names for a write agentdash did not make: NATS tells no one who wrote it."""
 WHERE = f"{BUCKET}/{KEY}"
-
-
-def whereabouts() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class SharedOverrides:
@@ -103,6 +82,7 @@ class SharedOverrides:
     ) -> None:
         self._nc = nc
         self._js = nc.jetstream()
+        self._audit = AuditTrail(self._js, BUCKET)
         self._store = store
         self._config = config
         self.bad = bad or BadMessages()
@@ -135,16 +115,7 @@ class SharedOverrides:
     async def _open(self) -> None:
         """The bucket and audit stream (made if absent), the newest valid revision, a watcher."""
         self._kv = await self._open_bucket()
-        try:
-            await self._js.stream_info(AUDIT_STREAM)
-        except nats.js.errors.NotFoundError:
-            await self._js.add_stream(
-                name=AUDIT_STREAM,
-                subjects=[AUDIT_SUBJECT],
-                max_bytes=AUDIT_MAX_BYTES,
-                max_age=AUDIT_MAX_AGE_S,
-                discard=DiscardPolicy.OLD,
-            )
+        await self._audit.open()
         await self._take_newest_valid()
         self._watcher = await self._kv.watch(KEY, include_history=False)
         self._watch = asyncio.create_task(self._follow(self._watcher))
@@ -260,9 +231,9 @@ class SharedOverrides:
             which = f"revisions {skipped[-1][0]} to {newest} ({len(skipped)})"
         detail = f"{which} not valid ({why}); in force: {in_force}"
         log.warning("overrides %s", detail)
-        if not self._store.read_only and not await self._audited(newest):
+        if not self._store.read_only and not await self._audit.names(newest):
             event = ActionEvent(time.time(), UNKNOWN, SKIPPED, WHERE, detail[:2000])
-            self._spawn(self._audit_foreign(event, newest))
+            self._spawn(self._audit.foreign(event, newest))
 
     async def _follow(self, watcher: Any) -> None:
         async for entry in watcher:
@@ -289,7 +260,7 @@ class SharedOverrides:
         if not self._store.read_only:
             detail = f"not valid ({why}); the last valid overrides stay in force"
             event = ActionEvent(time.time(), UNKNOWN, SKIPPED, WHERE, detail[:2000])
-            self._spawn(self._audit_foreign(event, revision))
+            self._spawn(self._audit.foreign(event, revision))
 
     async def _apply(
         self, document: OverridesDocument, revision: int, *, starting: bool = False
@@ -304,7 +275,7 @@ class SharedOverrides:
             if document.audit == self._last_announced and not self._unannounced:
                 self._store.replace(document.overrides(self._config))
             return
-        record = await self._announcement(document)
+        record = await self._audit.announcement(document)
         self._store.replace(document.overrides(self._config))
         if record is not None:
             if not starting:
@@ -320,38 +291,12 @@ class SharedOverrides:
             self._tell(event, "nats kv")
         if self._store.read_only:
             return  # it writes nothing, not even the audit: a process that may write will
-        if not (starting and await self._audited(revision)):
-            self._spawn(self._audit_foreign(event, revision))
+        if not (starting and await self._audit.names(revision)):
+            self._spawn(self._audit.foreign(event, revision))
 
     def _tell(self, event: ActionEvent, origin: str) -> None:
         if self.on_action is not None:
             self.on_action(event, origin)
-
-    async def _announcement(self, document: OverridesDocument) -> _AuditWire | None:
-        """The audit record the document names, if it announced this very document."""
-        if document.audit is None:
-            return None
-        try:
-            record = await self._js.get_msg(AUDIT_STREAM, document.audit)
-            said = _AuditWire.model_validate_json(record.data or b"")
-        except (nats.errors.Error, TimeoutError, ValueError):
-            return None  # no such record, or it cannot be read now: not proven ours
-        if record.subject != AUDIT_SUBJECT or said.overrides_sha256 != document.digest():
-            return None
-        return said
-
-    async def _audited(self, revision: int) -> bool:
-        """Whether the last audit record already names this foreign revision."""
-        try:
-            record = await self._js.get_last_msg(AUDIT_STREAM, AUDIT_SUBJECT)
-            said = json.loads(record.data or b"")
-        except (nats.errors.Error, TimeoutError, ValueError):
-            return False
-        return isinstance(said, dict) and said.get("revision") == revision
-
-    async def _audit_foreign(self, event: ActionEvent, revision: int) -> None:
-        record = {**event.as_dict(), "revision": revision}
-        await audit(self._js, record, once=f"{BUCKET}-{revision}")
 
     def _changed(self, overrides: Overrides, event: ActionEvent) -> None:
         self._unannounced += 1
@@ -364,15 +309,14 @@ class SharedOverrides:
 
     async def _publish(self, overrides: Overrides, event: ActionEvent) -> None:
         document = OverridesDocument.of(overrides)
-        audit = {**event.as_dict(), "from": whereabouts(), "overrides_sha256": document.digest()}
         async with self._write_order:
             try:
-                ack = await self._js.publish(AUDIT_SUBJECT, json.dumps(audit).encode())
+                seq = await self._audit.announce(event, document.digest())
             finally:
                 self._unannounced -= 1
-            document.audit = ack.seq  # the record comes first: the write names it
-            self._announced_here[ack.seq] = document.digest()
-            self._last_announced = ack.seq
+            document.audit = seq  # the record comes first: the write names it
+            self._announced_here[seq] = document.digest()
+            self._last_announced = seq
             await self._kv.put(KEY, document.model_dump_json(indent=2).encode())
 
     async def flush(self) -> None:
@@ -387,33 +331,7 @@ class SharedOverrides:
                 task.cancel()
 
 
-async def audit(js: JetStreamContext, record: dict[str, Any], *, once: str) -> None:
-    """Append `record` to the audit stream, with where it was written from, once: JetStream
-    keeps one of the records with the message id `once` (several processes may see the same
-    write or report). Never raises: a record that cannot be written is logged."""
-    record = {**record, "from": whereabouts()}
-    try:
-        await js.publish(AUDIT_SUBJECT, json.dumps(record).encode(), headers={"Nats-Msg-Id": once})
-    except (nats.errors.Error, TimeoutError) as exc:
-        log.warning("could not audit %s %s: %s", record.get("action"), record.get("target"), exc)
-
-
 def _report_end(task: asyncio.Task[None]) -> None:
     """The watcher ends only when stopped; if anything else ends it, say so."""
     if not task.cancelled() and task.exception() is not None:
         log.error("overrides watcher stopped: %r", task.exception())
-
-
-class _AuditWire(_Wire):
-    """An audit record agentdash wrote for its own override write (the action it was)."""
-
-    ts: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    who: Annotated[str, Field(max_length=NAME_CHARS)]
-    action: Annotated[str, Field(min_length=1, max_length=100)]
-    target: Annotated[str, Field(max_length=NAME_CHARS)]
-    detail: Detail = ""
-    origin: Annotated[str, Field(max_length=NAME_CHARS)] = Field("", alias="from")
-    overrides_sha256: Annotated[str, Field(max_length=64)]
-
-    def event(self) -> ActionEvent:
-        return ActionEvent(self.ts, self.who, self.action, self.target, self.detail)

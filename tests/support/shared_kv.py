@@ -7,13 +7,8 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from controller.coordination.shared import (
-    AUDIT_STREAM,
-    BUCKET,
-    BUCKET_BYTES,
-    HISTORY,
-    MAX_VALUE_BYTES,
-)
+from controller.coordination.audit_trail import AUDIT_STREAM
+from controller.coordination.shared import BUCKET, BUCKET_BYTES, HISTORY, MAX_VALUE_BYTES
 from tests.support.factories import config, pool
 
 CFG = config({"research": pool("acme"), "coder": pool("globex")})

@@ -21,18 +21,15 @@ from nats.js.kv import KeyValue
 from agentdash.nats_server import NatsServer
 from agentdash.opening import RuntimeOptions
 from agentdash.runtime import start
-from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import (
+from controller.coordination.audit_trail import (
     AUDIT_STREAM,
-    BUCKET,
     FOREIGN,
-    HISTORY,
-    KEY,
     SKIPPED,
     UNKNOWN,
-    SharedOverrides,
     whereabouts,
 )
+from controller.coordination.overrides import OverrideStore
+from controller.coordination.shared import BUCKET, HISTORY, KEY, SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues

@@ -11,8 +11,9 @@ import pytest
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
+from controller.coordination.audit_trail import FOREIGN
 from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import FOREIGN, KEY, SharedOverrides
+from controller.coordination.shared import KEY, SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.model import PoolPause
 from tests.support import FakeClock, eventually
