@@ -56,6 +56,8 @@ class LevelDoc(BaseModel):
     last_used: Time | None
     peak: Replicas
     gaps: list[Gap] = Field(max_length=KEPT_GAPS)
+    share: Annotated[float, Field(gt=0, le=MAX_TAKEN, allow_inf_nan=False)] | None = None
+    """The tasks a released pod makes wait, as the level's plan was priced (Level.share)."""
 
 
 class KeepDoc(BaseModel):
@@ -166,6 +168,7 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
             "last_used": level.last_used,
             "peak": level.peak,
             "gaps": list(level.gaps),
+            "share": level.share,
         }
         for level in keep.levels
     ]
@@ -193,6 +196,7 @@ def keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) ->
         restored.last_used = min(level.last_used, now) if level.last_used is not None else None
         restored.peak = min(level.peak, restored.top)
         restored.gaps = deque(level.gaps, maxlen=KEPT_GAPS)
+        restored.share = level.share
         keep.levels.append(restored)
     heads = (min(h, pool.max_replicas) for h in doc.heads)
     keep.wakes.heads = deque(heads, maxlen=KEPT_GAPS)

@@ -206,8 +206,15 @@ class KeepAlive:
         return True
 
     def _forget_plans(self) -> None:
+        """The price moved: the levels in use are priced again. A level out of use keeps the
+        plan it was released on until its next use: the price is measured as each level is
+        taken up, and one measurement swings with the level and the rate of the moment (1 to
+        26 tasks a pod within one burst of 2 s tasks); made again at each swing, an idle
+        level's plan flipped between a 20 s hold and a 400 s hold with a pre-warm, and its
+        pods were asked for and let go again before they were up."""
         for level in self.levels:
-            level.plan = None
+            if level.in_use:
+                level.plan = level.share = None
         self._plans = self._awake = None
 
     def share(self) -> float:
@@ -221,41 +228,37 @@ class KeepAlive:
             return self.lag_per_replica
         return max(self.lag_per_replica, taken / 2)
 
-    def level_miss(self) -> float:
+    def level_miss(self, share: float | None = None) -> float:
         """What a miss of a level above the first costs, in seconds of one idle pod: its
-        pod's cold start paid again, and the tasks it would have taken (`share`) waiting it,
-        each second weighed by `wait_weight`."""
-        return self.cold_start * (1 + self.wait_weight * self.share())
+        pod's cold start paid again, and the tasks it would have taken (`share`, the pool's
+        if None) waiting it, each second weighed by `wait_weight`."""
+        share = self.share() if share is None else share
+        return self.cold_start * (1 + self.wait_weight * share)
 
-    def first_miss(self) -> float:
+    def first_miss(self, share: float | None = None) -> float:
         """What a miss of the first level costs, in seconds of one idle pod. Released to
         zero, the pool makes the next burst's head wait whole, not one pod's share: its
         tasks (the replicas asked for, a `share` each) wait half a cold start on average,
         and the first pod starts again (each second of waiting weighed by `wait_weight`).
         Without a wake seen, a miss of any level."""
+        share = self.share() if share is None else share
         head = self.wakes.mean()
         if head is None:
-            return self.level_miss()
-        return self.cold_start * (1 + self.wait_weight * self.share() * head / 2)
+            return self.level_miss(share)
+        return self.cold_start * (1 + self.wait_weight * share * head / 2)
 
     def plans(self) -> list[Plan]:
         """Each level's plan, as `hold` applies it: a level with no pattern of its own yet is
         held no longer than the learned level below it (a level's gaps are at least as long
-        as the level below's)."""
+        as the level below's). A level out of use is priced as when it was released."""
         if self._plans is None:
             made: list[Plan] = []
             prior: Plan | None = None
-            level_miss = self.level_miss()
-            head = self.wakes.mean()
-            taken = self.taken if self.share() > self.lag_per_replica else None
-            weight = self.wait_weight
+            now = self.share()
             for level in self.levels:
-                if level.replicas == 1:
-                    planned = level.planned(
-                        self.cold_start, self.first_miss(), head=head, taken=taken, weight=weight
-                    )
-                else:
-                    planned = level.planned(self.cold_start, level_miss, taken=taken, weight=weight)
+                if level.plan is None and (level.in_use or level.share is None):
+                    level.share = now
+                planned = self._planned(level, now if level.share is None else level.share)
                 if planned.learned:
                     prior = planned
                 elif prior is not None and prior.hold_s < planned.hold_s:
@@ -263,6 +266,16 @@ class KeepAlive:
                 made.append(planned)
             self._plans = made
         return self._plans
+
+    def _planned(self, level: Level, share: float) -> Plan:
+        """The level's plan, priced at `share` where it is made anew."""
+        taken = 2 * share if share > self.lag_per_replica else None
+        weight = self.wait_weight
+        if level.replicas == 1:
+            head = self.wakes.mean()
+            miss = self.first_miss(share)
+            return level.planned(self.cold_start, miss, head=head, taken=taken, weight=weight)
+        return level.planned(self.cold_start, self.level_miss(share), taken=taken, weight=weight)
 
     def hold(self, now: float, current: int = 0, wanted: int = 0) -> Hold:
         """The most replicas a level's plan holds (or pre-warms) now, given the replicas
@@ -334,6 +347,8 @@ class KeepAlive:
             used = other.latest if theirs.in_use else theirs.last_used
             if used is not None and (mine.last_used is None or used > mine.last_used):
                 mine.last_used, mine.peak = used, theirs.peak
+                if theirs.share is not None:  # released there: priced as they priced it
+                    mine.plan, mine.share = None, theirs.share
             if len(theirs.gaps) > len(mine.gaps):
                 mine.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
                 mine.plan = None

@@ -44,6 +44,9 @@ class Level:
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=KEPT_GAPS))
     plan: Plan | None = None
     """Worked out when first asked after a gap is added (None: not yet)."""
+    share: float | None = None
+    """The tasks a released pod makes wait, as the plan was priced (KeepAlive.share); it
+    stands while the level is out of use (None: priced by the pool's share of now)."""
 
     def start(self, now: float, cold_start: float) -> bool:
         """The level is needed again at `now`; whether that taught it a gap."""

@@ -272,6 +272,35 @@ async def test_a_successor_prices_a_miss_by_the_task_time_the_old_leader_measure
     assert taken.level_miss() == learned.level_miss() == 20.0 * (1 + 10 / 2)
 
 
+async def test_a_successor_prices_an_idle_level_as_the_old_leader_let_it_go(
+    nc: Client,
+) -> None:
+    """A level let go keeps the price its plan was made at (KeepAlive.plans), though a level
+    taken up later moved the pool's: so does the successor's, or a failover would remake its
+    plan at the new price."""
+    cfg = config(
+        {"research": pool("acme", max_replicas=20, target_lag_per_replica=2, concurrency=4)}
+    )
+    old, saver = await leader(nc, cfg)
+    paced = [(0.0, 0, None), (1.0, 12, Pace(task_s=2.0, rate=12.0)), (60.0, 0, None)]
+    paced.append((100.0, 2, Pace(task_s=2.0, rate=1.0)))  # the price moves: 10 -> 5 a pod
+    for t, value, pace in paced:
+        old.history.record_pool("research", value, value, t, pace)
+        keep = old.history.pools["research"].keep
+        assert keep is not None
+        keep.hold(t + 0.5, value, value)  # a claim: the levels in use are priced
+        await saver.save(old.history, t + 0.5)
+    successor, restored = await take_over(nc, cfg, old, 105.0)
+    learned = old.history.pools["research"].keep
+    taken = successor.history.pools["research"].keep
+    assert restored == 1
+    assert learned is not None
+    assert taken is not None
+    twelve = next(k for k, level in enumerate(learned.levels) if level.replicas == 12)
+    assert learned.plans()[twelve].miss_s == 20.0 * (1 + 10)
+    assert taken.plans()[twelve] == learned.plans()[twelve]
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [
@@ -303,6 +332,17 @@ async def test_a_successor_prices_a_miss_by_the_task_time_the_old_leader_measure
                 }
             },
             "keep.levels.0.gaps.0: Input should be",
+        ),
+        (
+            {
+                "keep": {
+                    "value": 1,
+                    "latest": 90.0,
+                    "held": [],
+                    "levels": [_LEVEL | {"share": float("nan")}],
+                }
+            },
+            "keep.levels.0.share: Input should be a finite number",
         ),
         (
             {"keep": {"value": 1, "latest": 90.0, "held": [], "levels": [_LEVEL] * 200}},

@@ -192,6 +192,26 @@ def test_a_pod_is_priced_by_no_more_tasks_than_arrive_for_it() -> None:
     assert trickle.level_miss() == 20.0 * (1 + 2.0)
 
 
+def test_an_idle_levels_plan_stands_when_a_level_taken_up_later_moves_the_price() -> None:
+    """The price of a miss is measured as each level is taken up, and one measurement swings
+    with the level and the rate of the moment. A level let go keeps the price its plan was
+    made at until its next use: remade at each swing, a pre-warm already begun was let go
+    before its pods were up (17 -> 4 -> 17 within seconds on a real code trace)."""
+    keep = KeepAlive(edges=bands(20), cold_start=20.0, lag_per_replica=2.0, concurrency=4)
+    keep.record(0.0, 0)
+    keep.record(1.0, 12, Pace(task_s=2.0, rate=12.0))  # 20 tasks a pod in a cold start
+    keep.hold(2.0, 12, 12)  # (a claim: the plans of the levels in use are made)
+    keep.record(60.0, 0)  # every level let go
+    twelve = next(k for k, level in enumerate(keep.levels) if level.replicas == 12)
+    released = keep.plans()[twelve]
+    assert released.miss_s == 20.0 * (1 + 20 / 2)
+
+    assert keep.record(100.0, 2, Pace(task_s=2.0, rate=1.0)) is True  # 10 a pod: it moved
+
+    assert keep.plans()[twelve] == released  # out of use: priced as when it was let go
+    assert keep.plans()[1].miss_s == 20.0 * (1 + 10 / 2)  # in use: priced anew
+
+
 def test_a_pool_that_weighs_waiting_more_keeps_its_pods_before_its_pattern_is_known() -> None:
     # Minute-long bursts with 90-150 s between. With no pattern yet, a level is held until
     # the hold has cost a miss: a pod's cold start and its 2 tasks waiting it (60 s) by
