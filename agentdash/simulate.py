@@ -25,7 +25,7 @@ from agentdash.output_files import check_distinct, check_writable, write_text
 from controller.core.config import Config, ConfigError, load_config
 from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
 from controller.simulate.baselines import BaselineSettings
-from controller.simulate.generate import SHAPES, generate
+from controller.simulate.generate import MIN_HOURS, SHAPES, generate
 from controller.simulate.report import table
 from controller.simulate.trace import MAX_TRACE_SECONDS, Trace, load_trace, write_trace
 
@@ -79,7 +79,7 @@ def add_parser(commands: Any) -> None:
     # No defaults here: one of these given without --generate is refused (_misplaced), so
     # None must say "not given"; _generate fills in the defaults the help names.
     made.add_argument(
-        "--hours", type=flags.number(0, MAX_TRACE_SECONDS / 3600, above=True), help="default 4"
+        "--hours", type=flags.number(MIN_HOURS, MAX_TRACE_SECONDS / 3600), help="default 4"
     )
     made.add_argument("--seed", type=flags.whole(0, flags.MAX_SEED), help="default 1")
     made.add_argument(

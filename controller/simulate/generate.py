@@ -44,6 +44,11 @@ class _PoolLoad:
     tokens_per_s: float
 
 
+MIN_HOURS = 0.001
+"""The shortest trace made (3.6 s; arrivals are kept to the millisecond). Below some span the
+arrival rate that puts `tasks` in it is no number: 5 tasks in 5e-324 hours overflowed to an
+infinite rate, which no Poisson process advances from."""
+
 Arrivals = Callable[[random.Random, float, float, int], list[float]]
 """(rng, mean rate, duration, largest burst) -> arrival times."""
 _NO_CAP = 1 << 30
@@ -61,6 +66,8 @@ def generate(
     """A trace over `hours` for the config's pools; `tasks` sets the expected total."""
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}: expected one of {', '.join(SHAPES)}")
+    if not hours >= MIN_HOURS:  # (NaN too)
+        raise ValueError(f"expected hours >= {MIN_HOURS:g}, got {hours!r}")
     rng = random.Random(seed)
     duration = hours * 3600.0
     loads = _loads(config, shape, rng, duration, tasks, utilization)

@@ -131,7 +131,10 @@ CASES = [
     flag("simulate --drain -1", "simulate --drain -1", "argument --drain",
          "expected a number >= 0"),
     flag("simulate --hours 0", "simulate --generate bursty --hours 0", "argument --hours",
-         "expected a number > 0 and <= 744"),
+         "expected a number >= 0.001 and <= 744"),
+    # a subnormal span: the arrival rate that makes 5 tasks in it overflowed to infinity
+    flag("simulate --hours 5e-324", "simulate --generate bursty --hours 5e-324 --tasks 5",
+         "argument --hours", "expected a number >= 0.001 and <= 744, got '5e-324'"),
     flag("simulate --keda-polling-interval 0", "simulate --keda-polling-interval 0",
          "argument --keda-polling-interval", "expected a number >= 1"),
     flag("simulate --keda-polling-interval 1e-9", "simulate --keda-polling-interval 1e-9",

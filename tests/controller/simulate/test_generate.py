@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from controller.core.config import load_config
-from controller.simulate.generate import SHAPES, generate
+from controller.simulate.generate import MIN_HOURS, SHAPES, generate
 
 CONFIG = load_config(Path(__file__).parents[3] / "examples" / "agentdash.yaml")
 
@@ -75,6 +75,20 @@ def test_a_few_tasks_asked_for_are_about_that_many_and_never_none(shape: str, ta
 @pytest.mark.parametrize("shape", SHAPES)
 def test_a_trace_shorter_than_a_quiet_spell_still_has_tasks(shape: str) -> None:
     assert all(len(generate(CONFIG, shape, 0.01, seed)) >= 1 for seed in range(1, 11))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("hours", [0.0, 5e-324, 1e-300, MIN_HOURS / 2, -1.0])
+def test_a_span_shorter_than_the_least_is_refused_by_name(shape: str, hours: float) -> None:
+    """5 tasks in 5e-324 hours asked for an arrival rate that overflowed to infinity (an
+    OverflowError, or a Poisson process that never advanced)."""
+    with pytest.raises(ValueError, match="hours"):
+        generate(CONFIG, shape, hours, seed=1, tasks=5)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_least_span_makes_the_tasks_asked_for(shape: str) -> None:
+    assert len(generate(CONFIG, shape, MIN_HOURS, seed=1, tasks=5)) >= 1
 
 
 @pytest.mark.parametrize("shape", SHAPES)
