@@ -264,7 +264,7 @@ def _task(
         said = f"expected each key once in an object, got {shown(twice.key)} twice"
         raise ConfigError(source, where, said) from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(source, where, f"expected a JSON object: {exc.msg}") from None
+        raise ConfigError(source, where, _not_json(exc)) from None
     except RecursionError:
         said = f"expected a flat JSON object like {_EXAMPLE}, got one nested too deep to read"
         raise ConfigError(source, where, said) from None
@@ -298,6 +298,19 @@ def _task(
             source, f"{where}: tokens", f"expected a number <= {MAX_COUNT:g}, got {tokens}"
         )
     return t, index[pool], work, tokens
+
+
+def _not_json(exc: json.JSONDecodeError) -> str:
+    """What is wrong with a line that is no JSON, in words: json's own say where ("Extra
+    data") or talk to a Python programmer ("decode using utf-8-sig")."""
+    if exc.msg.startswith("Unexpected UTF-8 BOM"):  # at the line's start: files joined
+        return (
+            "expected a JSON object, got a byte order mark (U+FEFF) before it: files joined "
+            "together, each saved with one? remove it"
+        )
+    if exc.msg == "Extra data":
+        return f"expected one JSON object a line, got more at column {exc.colno}"
+    return f"expected a JSON object: {exc.msg}"
 
 
 def _arrival(value: Any, path: str, source: str) -> float:

@@ -50,6 +50,22 @@ def test_a_trace_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -
     assert load_trace(marked, CONFIG) == load_trace(plain, CONFIG)
 
 
+def test_two_traces_joined_with_their_byte_order_marks_are_refused_in_words(
+    tmp_path: Path,
+) -> None:
+    """`cat a.jsonl b.jsonl`, each saved with a BOM, puts the second one at the start of a
+    line: it was refused with json's advice to Python, '(decode using utf-8-sig)'."""
+    line = '{"t": 7, "pool": "globex-triage", "work_s": 3, "tokens": 5}\n'
+    joined = tmp_path / "joined.jsonl"
+    joined.write_bytes(line.encode("utf-8-sig") * 2)
+    with pytest.raises(ConfigError) as caught:
+        load_trace(joined, CONFIG)
+    assert str(caught.value) == (
+        f"{joined}: line 2: expected a JSON object, got a byte order mark (U+FEFF) before it:"
+        " files joined together, each saved with one? remove it"
+    )
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

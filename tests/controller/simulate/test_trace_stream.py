@@ -125,7 +125,7 @@ BAD = [
     ('{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1e3}',
      "tokens: expected an integer >= 0, got 1000.0"),
     ('{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1} {"t": 2}',
-     "expected a JSON object: Extra data"),
+     "expected one JSON object a line, got more at column 61"),
     ('{"t": 1, "pool": "acme-research", "work_s": 1, "tokens": 1, "tenant": "acme"}',
      "tenant: unknown key (expected t, pool, work_s, tokens)"),
     ('{"t": ' + "[" * 2_000 + "]" * 2_000 + "}", "expected a flat JSON object like {"),
