@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from controller.core.config import Config, ConfigError, first_error
 from controller.core.config_errors import shown
 from controller.core.events import ActionEvent
-from controller.core.input_files import DuplicateKey, unique_keys
+from controller.core.input_files import DuplicateKey, read_text, unique_keys
 from controller.core.model import Overrides, Pin, PoolPause
 from controller.core.wording import plural
 
@@ -264,11 +264,8 @@ class OverrideStore:
         temporary.replace(path)  # atomic: a crash never leaves half a file
 
     def _load(self, path: Path) -> Overrides:
-        try:
-            text = path.read_bytes()  # (bytes: a file that is not UTF-8 is one line, too)
-        except OSError as exc:
-            raise ConfigError(str(path), "", f"cannot read file: {exc.strerror or exc}") from None
-        document = read_overrides(text, str(path))
+        # within the limits of every input file: at most 4 MiB of UTF-8, not read whole first
+        document = read_overrides(read_text(path, "JSON"), str(path))
         self.dropped = document.dropped(self._config)
         return document.overrides(self._config)
 

@@ -261,7 +261,7 @@ def test_check_config_only_notes_a_file_it_cannot_read_here(
         # --overrides is written too (each pin and pause): checked as --events is
         ("--overrides", "a-folder", "cannot write file: Is a directory"),
         ("--overrides", "missing/overrides.json", "cannot write file: No such file or directory"),
-        ("--overrides", "binary.json", "expected UTF-8 text"),
+        ("--overrides", "binary.json", "byte 0: expected UTF-8 text, got byte 0xd1"),
         ("--overrides", "twice.json", "expected each key once in an object, got 'pins' twice"),
     ],
 )
