@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
 from controller.core import names
+from controller.core.config import why_unreadable
 from controller.core.printable import loggable
 
 
@@ -142,17 +142,10 @@ nats_name = _checked(names.nats_name)
 def readable_file(text: str) -> str:
     """A file read later (--kubeconfig): one that is missing, a folder or not ours to read is
     said now, before NATS or the API server is contacted, not as a failure to reach them."""
-    try:
-        with open(text, "rb"):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+    reason = why_unreadable(text)  # /dev/null, a pipe: it is read twice, checked then loaded
+    if reason is not None:
         raise argparse.ArgumentTypeError(
             f"expected a file that can be read, got {text!r} ({reason})"
-        ) from None
-    if not os.path.isfile(text):  # /dev/null, a pipe: it is read twice, checked then loaded
-        raise argparse.ArgumentTypeError(
-            f"expected a file that can be read, got {text!r} (not a regular file)"
         )
     return text
 

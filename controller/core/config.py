@@ -7,6 +7,8 @@ and exit 2.
 
 from __future__ import annotations
 
+import os
+import stat
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -313,12 +315,29 @@ def unreadable_files(config: Config) -> dict[str, str]:
     files = config.nats.files() | (config.prometheus.files() if config.prometheus else {})
     problems = {}
     for path, file in files.items():
-        try:
-            with Path(file).open("rb"):
-                pass
-        except OSError as exc:
-            problems[path] = f"cannot read {file}: {exc.strerror or exc}"
+        why = why_unreadable(file)
+        if why is not None:
+            problems[path] = f"cannot read {file}: {why}"
     return problems
+
+
+def why_unreadable(file: Path | str) -> str | None:
+    """Why a file read later cannot be, or None: missing, a folder, not ours to read, or not
+    a regular file (a pipe or a device: it would be read once here and again later). A named
+    pipe is never opened to see: the open would wait for a writer, with no word."""
+    try:
+        mode = os.stat(file).st_mode
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if stat.S_ISDIR(mode):
+        return "Is a directory"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    try:
+        with Path(file).open("rb"):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
 
 
 def check_files(config: Config) -> None:
