@@ -5,6 +5,7 @@ after them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,3 +63,42 @@ def open_for_writing(path: Path) -> IO[str]:
         return path.open("w", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
+
+
+class LinesFile:
+    """Lines written as the work goes, each flushed for whoever follows the file (the demo's
+    --events). A write that fails (a full disk) does not stop the work: it is written from a
+    callback deep in the work, where an OSError ended the work in a traceback. The file is
+    written no more, and `close` says why, naming it; unless the work failed on its own."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open_for_writing(path)
+        self._failed: str | None = None
+
+    def write(self, line: str) -> None:
+        if self._failed is not None:
+            return
+        try:
+            self._file.write(line)
+            self._file.flush()
+        except OSError as exc:
+            self._failed = exc.strerror or str(exc)
+
+    def close(self) -> None:
+        try:
+            self._file.close()  # (what a failed flush left buffered fails again: said once)
+        except OSError as exc:
+            self._failed = self._failed or exc.strerror or str(exc)
+        if self._failed is not None:
+            raise ConfigError(str(self.path), "", f"cannot write file: {self._failed}")
+
+    def __enter__(self) -> LinesFile:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+            return
+        with contextlib.suppress(ConfigError):  # the work's own error is the one to say
+            self.close()

@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from agentdash import flags
 from agentdash.errors import StartError
-from agentdash.output_files import check_writable, open_for_writing
+from agentdash.output_files import LinesFile, check_writable
 from controller.core.events import ScaleEvent
 from controller.core.printable import loggable
 from controller.core.wording import plural
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         args.overrides,
     )
     with contextlib.ExitStack() as files:
-        sink = files.enter_context(open_for_writing(args.events)) if args.events else None
+        sink = files.enter_context(LinesFile(args.events)) if args.events else None
         if not args.headless:
             return dashboard(options, read_only=args.read_only, sink=sink)
         summary = asyncio.run(headless(options, sink, sys.stdout))
@@ -140,7 +140,7 @@ def _check_files(config: Config, events: Path | None, overrides: Path | None) ->
     OverrideStore(config, overrides)  # the fleet reads it again as it starts
 
 
-def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | None = None) -> int:
+def dashboard(options: DemoOptions, read_only: bool = False, sink: LinesFile | None = None) -> int:
     """The live demo under the dashboard; quitting (`q`, SIGTERM, a closed terminal) stops
     the fleet and its nats-server. `sink`: --events, as headless writes it (each scale event,
     then the summary)."""
@@ -198,7 +198,7 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: IO[str] | Non
     return 0
 
 
-async def headless(options: DemoOptions, sink: IO[str] | None, out: IO[str]) -> Summary:
+async def headless(options: DemoOptions, sink: LinesFile | None, out: IO[str]) -> Summary:
     from agentdash.demo.fleet import DemoFleet
 
     stop = asyncio.Event()
@@ -303,9 +303,8 @@ async def _drained(fleet: DemoFleet) -> bool:
     return fleet.settled() and await fleet.queued() == 0
 
 
-def _write(sink: IO[str], event: ScaleEvent) -> None:
-    sink.write(json.dumps(event.as_dict()) + "\n")
-    sink.flush()  # for whoever follows the file as the demo runs
+def _write(sink: LinesFile, event: ScaleEvent) -> None:
+    sink.write(json.dumps(event.as_dict()) + "\n")  # flushed, for whoever follows the file
 
 
 def _where(fleet: DemoFleet) -> str:

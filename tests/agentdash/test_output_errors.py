@@ -76,3 +76,19 @@ def test_check_config_into_head_ends_quietly(tmp_path: Path) -> None:
     assert result.stdout.startswith(f"{big}: OK: 1,005 pools")
     assert result.stdout.count("\n") == 1
     assert result.stderr == ""
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+def test_a_demo_events_file_on_a_full_disk_is_one_line_after_the_run() -> None:
+    """The demo writes --events as it runs: a write that failed there killed the fleet's
+    event watcher, and the stop that awaited it ended in a traceback, the summary unsaid."""
+    result = subprocess.run(
+        [AGENTDASH, "demo", "--headless", "--duration", "2", "--events", str(FULL)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"agentdash: {FULL}: cannot write file: No space left on device"
+    ]
+    assert result.returncode == 2
+    assert "published " in result.stdout.splitlines()[-1]  # the run's summary, said
