@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from array import array
 from collections.abc import Iterable, Iterator, MutableSequence
 from dataclasses import dataclass
@@ -241,17 +243,21 @@ def _lines(file: IO[str], source: str) -> Iterator[str]:
 def _not_utf8(path: Path | str, source: str, exc: UnicodeDecodeError) -> ConfigError:
     """The line of the first byte that is not UTF-8, found by reading the file again as
     bytes: the text reader that failed knows only its place in a buffer. A newline is never
-    part of a UTF-8 sequence, so each line decodes or fails on its own."""
+    part of a UTF-8 sequence, so each line decodes or fails on its own. Only a regular file
+    is read again: a pipe (`<(zcat ...)`, a named one) is read to its end already, and
+    opening a named one again waits for a writer that never comes."""
     try:
-        with Path(path).open("rb") as file:
-            for number, raw in enumerate(file, start=1):
-                try:
-                    decode(raw, source)
-                except ConfigError as error:
-                    return ConfigError(source, f"line {number}", error.message)
+        if stat.S_ISREG(os.stat(path).st_mode):
+            with Path(path).open("rb") as file:
+                for number, raw in enumerate(file, start=1):
+                    try:
+                        decode(raw, source)
+                    except ConfigError as error:
+                        return ConfigError(source, f"line {number}", error.message)
     except OSError:
         pass  # gone since: say what the reader said
-    return ConfigError(source, "", f"expected UTF-8 text: {exc.reason}")
+    byte = exc.object[exc.start : exc.start + 1]
+    return ConfigError(source, "", f"expected UTF-8 text, got byte 0x{byte.hex()}")
 
 
 def _task(

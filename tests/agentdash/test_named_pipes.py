@@ -5,34 +5,14 @@ creds_file was one, and `--kubeconfig PIPE`, hung with no word."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from agentdash.cli import main
 from tests.support.mistakes import edited, exit_code
-
-WAIT_S = 10.0
-"""Far longer than a check takes; a check still waiting then waits for a writer."""
-
-
-def finished(call: Callable[[], object], pipe: Path) -> tuple[bool, object]:
-    """Whether `call` returned without anything written to `pipe`, and what it returned; a
-    call still waiting on the pipe is let go by a writer, so that no test hangs."""
-    result: list[object] = []
-    thread = threading.Thread(target=lambda: result.append(exit_code(call)), daemon=True)
-    thread.start()
-    thread.join(WAIT_S)
-    waited = thread.is_alive()
-    if waited:
-        with contextlib.suppress(OSError):  # a reader waits: open the other end, and close it
-            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
-        thread.join()
-    return not waited, result[0] if result else None
+from tests.support.pipes import finished
 
 
 @pytest.fixture
@@ -48,7 +28,7 @@ def test_check_config_notes_a_creds_file_that_is_a_pipe_without_waiting_on_it(
     config = tmp_path / "agentdash.yaml"
     config.write_text(edited(nats={"creds_file": str(pipe)}))
 
-    done, code = finished(lambda: main(["check-config", str(config)]), pipe)
+    done, code = finished(lambda: exit_code(lambda: main(["check-config", str(config)])), pipe)
 
     assert done
     assert code == 0
@@ -61,7 +41,9 @@ def test_check_config_notes_a_creds_file_that_is_a_pipe_without_waiting_on_it(
 def test_a_kubeconfig_that_is_a_pipe_is_one_line_without_waiting_on_it(
     pipe: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    done, code = finished(lambda: main(["--kubeconfig", str(pipe), "--read-only"]), pipe)
+    done, code = finished(
+        lambda: exit_code(lambda: main(["--kubeconfig", str(pipe), "--read-only"])), pipe
+    )
 
     assert done
     assert code == 2

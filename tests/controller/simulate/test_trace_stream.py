@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import sys
 import tracemalloc
@@ -20,6 +21,7 @@ from controller import accel
 from controller.core.config import Config, ConfigError, load_config
 from controller.simulate.generate import SHAPES, generate
 from controller.simulate.trace import CHUNK, Trace, load_trace, parse_trace, write_trace
+from tests.support.pipes import fed, finished
 from tests.support.strategies import examples
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
@@ -149,6 +151,21 @@ def test_a_bad_line_is_named_wherever_it_falls_in_the_file(
         load_trace(path, CONFIG)
     assert str(caught.value).startswith(f"{path}: line {number}: {message}")
     assert "\n" not in str(caught.value)
+
+
+def test_a_named_pipe_that_is_not_utf8_is_one_line_without_waiting_on_it(tmp_path: Path) -> None:
+    """The line of a byte that is not UTF-8 was found by reading the file again: a named pipe,
+    read to its end already, was opened again, which waits for a writer that never comes."""
+    pipe = tmp_path / "trace.pipe"
+    os.mkfifo(pipe)
+    writer = fed(pipe, (GOOD + "\n").encode() + b'{"pool": "caf\xe9"}\n')
+
+    done, outcome = finished(lambda: load_trace(pipe, CONFIG), pipe)
+
+    writer.join()
+    assert done
+    assert isinstance(outcome, ConfigError)
+    assert str(outcome) == f"{pipe}: expected UTF-8 text, got byte 0xe9"
 
 
 def test_a_file_that_is_not_utf8_further_on_is_one_line(tmp_path: Path) -> None:
