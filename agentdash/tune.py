@@ -221,6 +221,7 @@ def _options(args: argparse.Namespace) -> _Options:
 def _run(args: argparse.Namespace) -> int:
     from agentdash.simulate import load_tasks, replayed
     from controller.core.config import load_config
+    from controller.core.input_files import read_text
     from controller.simulate import behavior_grid, tune
     from controller.simulate.tradeoff import warm_wait
 
@@ -229,8 +230,8 @@ def _run(args: argparse.Namespace) -> int:
         check_writable(args.output)  # before the search, not after it
         # the config may be tuned in place (its text is read first); the trace never is
         check_distinct({"--output": args.output}, {"--trace": args.trace})
-    text = _read(args.config)
-    config = replayed(load_config(args.config), args.start)  # a mistake names its line
+    text = read_text(args.config, "YAML")  # once (a pipe is read once), kept for the diff
+    config = replayed(load_config(args.config, text), args.start)  # a mistake names its line
     objective = replace(options.objective, warm_s=warm_wait(config))
     trace = load_tasks(args.trace, config)
     parts = tune.split(trace, options.holdout)
@@ -374,14 +375,6 @@ def _diff(
 def _progress(done: int, trials: int, seconds: float) -> None:
     sys.stderr.write(f"\rtune: {done}/{trials} candidates, {seconds:.0f} s")
     sys.stderr.flush()
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise ConfigError(str(path), "", f"cannot read file: {reason}") from None
 
 
 def _plain(text: str) -> str:

@@ -349,9 +349,13 @@ def check_files(config: Config) -> None:
         raise ConfigError(config.source, path, problem)
 
 
-def load_config(path: Path | str) -> Config:
-    """Read and validate an agentdash.yaml file; a mistake names the line of its field."""
-    data, lines = load_yaml_with_lines(read_text(path, "YAML"), str(path))
+def load_config(path: Path | str, text: str | None = None) -> Config:
+    """Read and validate an agentdash.yaml file; a mistake names the line of its field.
+    `text`: the file's, if read already (`read_text(path, "YAML")`, by a caller that keeps
+    it): a pipe can be read only once."""
+    if text is None:
+        text = read_text(path, "YAML")
+    data, lines = load_yaml_with_lines(text, str(path))
     try:
         return parse_config(data, str(path))
     except ConfigError as exc:
