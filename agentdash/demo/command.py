@@ -133,10 +133,16 @@ def _check_files(config: Config, events: Path | None, overrides: Path | None) ->
     bad one is one line (exit 2), not a traceback once the fleet runs, nor an --events file
     emptied by a run that never started."""
     from controller.coordination.overrides import OverrideStore
+    from controller.core.config import ConfigError
 
     for path in (events, overrides):
         if path is not None:
             check_writable(path)
+    if overrides is not None and overrides.exists() and not overrides.is_file():
+        # a pipe or a device: read here, then empty when the fleet reads it again; and a
+        # pin would replace it (/dev/null, as root) with a file
+        said = "expected a regular file: it is read, then replaced at each pin or pause"
+        raise ConfigError(str(overrides), "", said)
     OverrideStore(config, overrides)  # the fleet reads it again as it starts
 
 

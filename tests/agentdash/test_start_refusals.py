@@ -263,12 +263,26 @@ def test_check_config_only_notes_a_file_it_cannot_read_here(
         ("--overrides", "missing/overrides.json", "cannot write file: No such file or directory"),
         ("--overrides", "binary.json", "byte 0: expected UTF-8 text, got byte 0xd1"),
         ("--overrides", "twice.json", "expected each key once in an object, got 'pins' twice"),
+        # read at start and replaced at each pin or pause: a pipe or a device read twice was
+        # empty the second time ('expected valid JSON: Expecting value'), and /dev/null as
+        # root would have been replaced by a file
+        (
+            "--overrides",
+            "/dev/null",
+            "expected a regular file: it is read, then replaced at each pin or pause",
+        ),
+        (
+            "--overrides",
+            "a-pipe",
+            "expected a regular file: it is read, then replaced at each pin or pause",
+        ),
     ],
 )
 def test_a_demo_file_it_cannot_use_is_one_line_and_exit_2_before_the_fleet_starts(
     flag: str, where: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "a-folder").mkdir()
+    os.mkfifo(tmp_path / "a-pipe")
     (tmp_path / "binary.json").write_bytes(b"\xd1\xff\x00{")
     (tmp_path / "twice.json").write_text('{"pins": {}, "pins": {"acme-research": 3}}')
     path = tmp_path / where
