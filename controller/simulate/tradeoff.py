@@ -109,7 +109,9 @@ class Objective:
         raise ValueError(f"expected both, p95, cost, balanced or balanced:W, got {text!r}")
 
     def __str__(self) -> str:
-        return f"balanced:{self.weight:g}" if self.kind == "balanced" else self.kind
+        # the shortest text that reads back as this weight: with 6 digits, 0.9999999 was
+        # "balanced:1", which --objective refuses
+        return f"balanced:{self.weight!r}" if self.kind == "balanced" else self.kind
 
     def score(self, outcome: Outcome, reference: Outcome) -> float:
         """The balanced product (what `key` ranks by for balanced; shown for the others)."""

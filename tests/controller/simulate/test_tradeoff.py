@@ -52,6 +52,25 @@ def test_nothing_better_keeps_the_current_config() -> None:
 
 
 @pytest.mark.parametrize(
+    "given",
+    [
+        "balanced:0.5",
+        "balanced:0.9999999",
+        "balanced:1e-07",
+        "balanced:0.9999999999999999",
+        "balanced:0.1234567",
+        "both",
+    ],
+)
+def test_an_objective_is_named_as_it_was_given(given: str) -> None:
+    """Named with 6 digits, 0.9999999 was 'balanced:1', a weight --objective refuses, and
+    0.1234567 another weight than the one searched with."""
+    objective = Objective.parse(given)
+    assert Objective.parse(str(objective)) == objective
+    assert float(str(objective).partition(":")[2] or 0) == float(given.partition(":")[2] or 0)
+
+
+@pytest.mark.parametrize(
     "bad", ["fast", "p95:0.5", "balanced:1", "balanced:0", "balanced:x", "balanced:", "both:"]
 )
 def test_a_bad_objective_says_what_is_expected(bad: str) -> None:
