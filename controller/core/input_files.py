@@ -97,6 +97,11 @@ def _parse(text: str, source: str, read: Callable[[_Watched], Any]) -> Any:
 
 
 _LIBYAML_DEPTH = "exceeded maximum nesting depth"
+_BOM = "\ufeff"
+_BOM_INSIDE = (
+    "expected valid YAML, got a byte order mark (U+FEFF) inside the file: files joined "
+    "together, one saved with it? remove it"
+)
 
 
 def _read(kind: type[_Watched], text: str, source: str, read: Callable[[_Watched], Any]) -> Any:
@@ -114,6 +119,12 @@ def _read(kind: type[_Watched], text: str, source: str, read: Callable[[_Watched
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "not valid YAML"
+        # One at a line's start (the file's own is gone already: decode) is what the parser
+        # stumbled on, whatever it says: files joined together
+        marked = text.find("\n" + _BOM)
+        if marked >= 0:
+            where = f"line {text.count(chr(10), 0, marked) + 2} column 1"
+            raise ConfigError(source, where, _BOM_INSIDE) from None
         raise ConfigError(source, _where(mark), f"expected valid YAML: {problem}") from None
     finally:
         if loader is not None:

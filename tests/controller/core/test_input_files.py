@@ -101,6 +101,22 @@ def test_a_byte_order_mark_is_skipped_in_json_as_in_yaml(tmp_path: Path) -> None
     assert load_config(yaml_marked).model_dump() == config.model_dump()
 
 
+def test_a_byte_order_mark_inside_a_file_is_named_where_it_is(tmp_path: Path) -> None:
+    """`cat base.yaml pools.yaml`, pools.yaml saved with a BOM, puts one at a line's start:
+    it was 'expected valid YAML: did not find expected key', with no word of the BOM."""
+    text = EXAMPLE.read_text()
+    head, tail = text[: text.index("tiers:")], text[text.index("tiers:") :]
+    path = tmp_path / "agentdash.yaml"
+    path.write_bytes(head.encode() + "\ufeff".encode() + tail.encode())
+    line = head.count("\n") + 1
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}: line {line} column 1: expected valid YAML, got a byte order mark (U+FEFF) "
+        "inside the file: files joined together, one saved with it? remove it"
+    )
+
+
 def test_a_byte_that_is_not_utf8_is_named_by_its_place_and_value() -> None:
     with pytest.raises(ConfigError) as caught:
         decode(b"\xef\xbb\xbfcluster: {}  # caf\xe9\n", "f.yaml")
