@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from controller.core.config import why_unreadable
 from controller.core.config_errors import ConfigError, first_error, shown
 from controller.core.input_files import load_yaml, read_text
 
@@ -112,6 +113,10 @@ def kubeconfig_files(kubeconfig: str | None, context: str | None) -> list[str]:
         os.path.expanduser("~/.kube/config")
     ]
     found = [path for path in tried if os.path.exists(path)]  # the loader's own test
+    for path in found:  # read to be checked, then by the loader: a pipe would wait, or be empty
+        why = why_unreadable(path)
+        if why is not None:
+            raise KubeConfigError(f"kubeconfig {path}: {why}")
     if found:
         return found
     where = f"$KUBECONFIG ({listed})" if listed else tried[0]

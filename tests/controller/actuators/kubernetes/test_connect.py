@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from kmock import KubernetesEmulator
 
 from controller.actuators.kubernetes import DeploymentScaler, KubeConfigError
 from tests.support.kmock import DEPLOYMENTS, deployment, kubeconfig, web_fleet
+from tests.support.pipes import finished
 
 
 async def test_the_context_asked_for_is_used_with_its_credentials(
@@ -154,3 +157,19 @@ async def test_the_files_kubeconfig_lists_are_merged_and_a_missing_one_skipped(
 
     async with await DeploymentScaler.connect(web_fleet(), context="kmock") as scaler:
         assert (await scaler.observe())["web"].replicas == 3
+
+
+def test_a_kubeconfig_listed_that_is_a_named_pipe_is_said_without_waiting_on_it(
+    no_kube_setup: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read to check it, a pipe in $KUBECONFIG waited for a writer: the daemon hung before it
+    said a word, and a SIGTERM could not stop it (its handler waits for the loop)."""
+    pipe = no_kube_setup / "config.pipe"
+    os.mkfifo(pipe)
+    monkeypatch.setenv("KUBECONFIG", str(pipe))
+
+    done, outcome = finished(lambda: asyncio.run(DeploymentScaler.connect(web_fleet())), pipe)
+
+    assert done
+    assert isinstance(outcome, KubeConfigError)
+    assert str(outcome) == f"kubeconfig {pipe}: not a regular file"
