@@ -146,28 +146,41 @@ async def _saved(nc: Client, tokens: int) -> bool:
     return await saved_tokens(nc) == tokens
 
 
-async def test_a_count_never_merged_with_the_bucket_does_not_overwrite_it() -> None:
-    """The bucket could not be read (NATS slow, a timeout): this process's count, which may
-    lack the morning, is not written over the one there."""
+class FlakyBucket:
+    """A bucket in memory whose reads time out while `answers` is False (NATS slow), and
+    which holds no key; it records the keys written."""
 
-    class Unanswered:
-        def __init__(self) -> None:
-            self.puts: list[str] = []
+    def __init__(self, answers: bool) -> None:
+        self.answers = answers
+        self.puts: list[str] = []
 
-        async def get(self, key: str) -> None:
+    async def get(self, key: str) -> None:
+        if not self.answers:
             raise TimeoutError
+        raise nats.js.errors.KeyNotFoundError
 
-        async def put(self, key: str, value: bytes) -> None:
-            self.puts.append(key)
+    async def put(self, key: str, value: bytes) -> None:
+        self.puts.append(key)
 
-    class Connected:
-        is_connected = True
 
+class Connected:
+    is_connected = True
+
+
+def counted(answers: bool) -> tuple[UsageHandover, FlakyBucket]:
+    """A handover whose ledger counted 1,000 of acme's tokens, over a FlakyBucket."""
     cfg = budgeted()
     ledger = TokenLedger(cfg)
     ledger.add(UsageReport(tenant="acme", pool="research", tokens=1_000, work_s=1.0), time.time())
     handover = UsageHandover(Connected(), cfg, ledger)  # type: ignore[arg-type]
-    kv = handover._kv = Unanswered()
+    kv = handover._kv = FlakyBucket(answers)
+    return handover, kv
+
+
+async def test_a_count_never_merged_with_the_bucket_does_not_overwrite_it() -> None:
+    """The bucket could not be read (NATS slow, a timeout): this process's count, which may
+    lack the morning, is not written over the one there."""
+    handover, kv = counted(answers=False)
     await handover.save(time.time())
     assert kv.puts == []
 
@@ -176,28 +189,7 @@ async def test_a_restore_that_fails_after_one_that_worked_holds_the_writes_back_
     """A process that read the bucket once, then could not read it as it became leader again,
     may have missed a count another leader wrote meanwhile: it writes nothing until it has
     read the bucket again."""
-
-    class Flaky:
-        def __init__(self) -> None:
-            self.answers = True
-            self.puts: list[str] = []
-
-        async def get(self, key: str) -> None:
-            if not self.answers:
-                raise TimeoutError
-            raise nats.js.errors.KeyNotFoundError
-
-        async def put(self, key: str, value: bytes) -> None:
-            self.puts.append(key)
-
-    class Connected:
-        is_connected = True
-
-    cfg = budgeted()
-    ledger = TokenLedger(cfg)
-    ledger.add(UsageReport(tenant="acme", pool="research", tokens=1_000, work_s=1.0), time.time())
-    handover = UsageHandover(Connected(), cfg, ledger)  # type: ignore[arg-type]
-    kv = handover._kv = Flaky()
+    handover, kv = counted(answers=True)
     assert await handover.restore(time.time()) == 0  # read: nothing there yet
     kv.answers = False
     assert await handover.restore(time.time()) == 0  # leading again: the read fails
