@@ -3,18 +3,18 @@
 - Exhausted with `hard_cap`: 0 replicas (the queue is kept).
 - Spent with a soft cap: down to the floor (min_replicas, a pin) at once.
 - Past `warn_at`: paced only if the tenant's forecast demand until its budget resets
-  (controller.core.spend: its own profile by hour of day, or its recent burn rate), plus the
-  tokens of the tasks waiting, is more than what is left (each pool weighs its share, by
-  max_replicas, of both against its own queue). Then the forecast gets its fraction of what
-  is left, spent along it: the pool gets the replicas that spend, now, that fraction of the
-  forecast's rate, so the pace follows the tenant's own hours and the forecast fits what is
-  left. What is left beyond the whole forecast serves the tasks waiting now, a replica for
-  each three rounds of tasks it pays: work the budget covers is never held back until the
-  reset. A pace read from the burn rate alone (no profile yet) slows a pool with tasks
-  waiting but never stops it: it keeps at least one replica while what is left pays for
-  one's landing. Nor does a pace that pays for less than one replica leave the budget
-  unspent: a pool with tasks waiting keeps one while the tenant has spent less than an even
-  share of its budget by that hour of its day. Whatever the forecast, a pool keeps no
+  (controller.core.spend: its own profile by hour of day, or its recent burn rate, read no
+  further ahead than it was seen), plus the tokens of the tasks waiting, is more than what is
+  left (each pool weighs its share, by max_replicas, of both against its own queue). Then the
+  forecast gets its fraction of what is left, spent along it: the pool gets the replicas that
+  spend, now, that fraction of the forecast's rate, so the pace follows the tenant's own hours
+  and the forecast fits what is left. What is left beyond the whole forecast serves the tasks
+  waiting now, a replica for each three rounds of tasks it pays: work the budget covers is
+  never held back until the reset. A pace read from the burn rate alone (no profile yet) slows
+  a pool with tasks waiting but never stops it: it keeps at least one replica while what is
+  left pays for one's landing. Nor does a pace that pays for less than one replica leave the
+  budget unspent: a pool with tasks waiting keeps one while the tenant has spent less than an
+  even share of its budget by that hour of its day. Whatever the forecast, a pool keeps no
   more replicas than its share of what is left pays two rounds of tasks each (three where its
   pool's own tokens a task are not known yet: the landing): the tasks in flight when the
   budget runs out do not overspend it.
@@ -376,11 +376,19 @@ def _source(forecast: Forecast) -> str:
         scale = f", today x{forecast.scale:.2f}" if abs(forecast.scale - 1) >= 0.005 else ""
         said.append(f"its hours over {forecast.days} day{'s' * (forecast.days > 1)}{scale}")
     if burn is not None:
-        said.append("its last 2 h")
+        seen = _span(burn.seen)
+        said.append(f"its last {seen}")
         if burn.slope < 0:
             fall, error = burn.slope * -(3600**2), burn.error * 3600**2
             said[-1] += f", falling {round(fall):,} ± {round(error):,} an hour each hour"
+        if forecast.short:
+            said[-1] += f", read {seen} ahead"
     return f"{round(forecast.rate * 3600):,} tokens an hour now: " + ", then ".join(said)
+
+
+def _span(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 100 else f"{round(seconds / 360) / 10:g} h"
 
 
 def _stale_note(observations: Observations, tenant: str) -> str:

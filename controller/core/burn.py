@@ -5,7 +5,10 @@ the hours its hour-of-day profile does not know yet).
 The line is followed where it falls, until it reaches zero; a rise is never projected (the
 rate now is kept). Its slope is only known within its standard error, so the tokens expected
 are the mean over the slope's normal spread (SPREAD): a fall the data barely shows counts for
-little, and the forecast moves smoothly as the evidence does.
+little, and the forecast moves smoothly as the evidence does. And it is read no further ahead
+than it was seen (`Burn.seen`): a rate seen for an hour says what the next hour may bring,
+not what the rest of the day will; the forecast reads it again each minute, so its reach
+moves on with the clock.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Burn(NamedTuple):
     centre: float
     slope: float
     error: float
+    seen: float
+    """Seconds of spend behind the line (up to BUCKETS minutes): how far ahead it is read."""
 
     def at(self, now: float) -> float:
         """The rate now along the line where it falls, else the mean (a rise not projected)."""
@@ -77,4 +82,5 @@ def fit(tokens: deque[float], seconds: deque[float], end: float) -> Burn | None:
     slope = sxy / sxx
     residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in points)
     error = math.sqrt(residual / (n - 2) / sxx)
-    return Burn(mean_y, mean_x, slope, error)
+    first = points[0][0] - BUCKET_S / 2
+    return Burn(mean=mean_y, centre=mean_x, slope=slope, error=error, seen=end - first)

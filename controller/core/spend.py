@@ -18,7 +18,9 @@ from Prometheus), the spend alone stands in. Two sources, each learned online:
 - **The recent burn rate**, for the hours the profile does not know yet (a new tenant, the
   first day): a line through the last two hours' tokens a second, in minute buckets, followed
   where it falls and never projected to rise (controller.core.burn). Ten minutes must be seen
-  before it is read.
+  before it is read, and it is read only as far ahead as it was seen: the hours beyond are
+  left out of the forecast until the clock reaches them. A first day's traffic may stop at
+  any hour, and a line carried to the reset paced tenants whose day fitted.
 
 Pure: no I/O, no clock. The engine keeps one per budgeted tenant (`SpendBook`) and shows them
 to the policy in Observations.spend; the leader saves them with the windows' history
@@ -279,14 +281,26 @@ class TenantSpend:
                 unknown[-1] = (unknown[-1][0], high)
             else:
                 unknown.append((low, high))
+        short = False
         if unknown:
             burn = self.burn()
             if burn is None:
                 return None
-            tokens += sum(burn.expected(low, high) for low, high in unknown)
+            reach = now + burn.seen
+            short = unknown[-1][1] > reach
+            tokens += sum(
+                burn.expected(low, min(high, reach)) for low, high in unknown if low < reach
+            )
             rate = burn.at(now) if unknown[0][0] == now else rate
         days = days if days < MAX_DAYS else 0
-        return Forecast(max(tokens, 0.0), max(rate, 0.0), days, scale if days else 1.0, burn)
+        return Forecast(
+            tokens=max(tokens, 0.0),
+            rate=max(rate, 0.0),
+            days=days,
+            scale=scale if days else 1.0,
+            burn=burn,
+            short=short,
+        )
 
     def _ratio(self, now: float) -> float:
         """Today's tokens over what the profile expected for the hours seen so far, shrunk

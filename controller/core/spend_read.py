@@ -33,6 +33,9 @@ class Forecast(NamedTuple):
     """How today compares with the profile so far (1: as usual)."""
     burn: Burn | None
     """The recent burn rate, where it stood in for hours the profile does not know."""
+    short: bool
+    """Whether the burn rate stood in for hours beyond its reach (`Burn.seen` from now),
+    which the forecast leaves out."""
 
 
 class Forecaster(Protocol):

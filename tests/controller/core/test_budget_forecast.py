@@ -161,6 +161,29 @@ def test_on_its_first_day_a_traffic_that_stops_dead_is_paced_only_until_the_stop
     assert last < stop + 30 * 60
 
 
+@pytest.mark.parametrize(("hours_left", "paced_now"), [(3, False), (1, True)])
+def test_on_its_first_day_a_burn_rate_is_read_no_further_ahead_than_it_was_seen(
+    hours_left: int, paced_now: bool
+) -> None:
+    # Flat traffic since 08:00 of its first day, 400 tokens a second, and 12 h to the reset
+    # at noon. Carried to the reset, the line would pace any budget with less than 12 h of
+    # that burn left. Read for the two hours it was seen over, it paces only a budget that
+    # runs out within them.
+    noon = 12 * H
+    probe = tenant_config(1).tenants["t"]
+    spend, used = spending(probe, lambda t: 400.0 if t >= 8 * H else 0.0, 0.0, noon)
+    cfg = tenant_config(round(used + hours_left * H * 400), warn_at=0.5)
+    decision = pool_at(cfg, spend, used, noon)
+    forecast = spend.forecast(noon)
+    assert forecast is not None
+    assert forecast.short
+    assert forecast.tokens == pytest.approx(400 * 2 * H, rel=0.02)
+    assert paced(decision) == paced_now
+    assert "(1,440,000 tokens an hour now: its last 2 h, read 2 h ahead)" in (
+        decision.main_reason.detail
+    )
+
+
 def test_a_budget_that_does_not_fit_is_paced_so_that_the_forecast_fits() -> None:
     rate = noisy(hump(8, 12), seed=3)
     probe = tenant_config(1).tenants["t"]
@@ -191,8 +214,8 @@ def test_a_budget_that_does_not_fit_is_paced_so_that_the_forecast_fits() -> None
 
 def test_on_its_first_day_a_rise_is_forecast_at_its_recent_mean_not_at_its_peak() -> None:
     # Two hours climbing from nothing to 800 tokens a second, at 15:00 UTC: the last two
-    # hours' mean is 400. Held for the nine hours to the reset, the peak would forecast twice
-    # what the mean does, and pace a day whose burst may end at any minute.
+    # hours' mean is 400. Held for the two hours ahead that it was seen over, the peak would
+    # forecast twice what the mean does, and pace a day whose burst may end at any minute.
     cfg = tenant_config(100_000_000)
     now = 15 * H
     spend, _ = spending(cfg.tenants["t"], climb(13 * H, 2 * H, 800), 0.0, now)
@@ -201,7 +224,8 @@ def test_on_its_first_day_a_rise_is_forecast_at_its_recent_mean_not_at_its_peak(
     assert forecast.burn is not None
     assert forecast.burn.slope > 0  # the line rises
     assert forecast.rate == pytest.approx(400, rel=0.05)
-    assert forecast.tokens == pytest.approx(400 * 9 * H, rel=0.05)
+    assert forecast.burn.seen == pytest.approx(2 * H, abs=60)
+    assert forecast.tokens == pytest.approx(400 * 2 * H, rel=0.05)
 
 
 def test_a_tenant_with_no_forecast_yet_does_not_grow() -> None:
@@ -397,11 +421,12 @@ def test_a_pin_above_the_pace_holds_and_is_the_reason_given() -> None:
 
 
 @pytest.mark.parametrize(
-    ("left", "waiting", "kept"), [(400_000, 14, 1), (400_000, 0, 0), (2_000, 14, 0)]
+    ("left", "waiting", "kept"), [(200_000, 14, 1), (200_000, 0, 0), (2_000, 14, 0)]
 )
 def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kept: int) -> None:
     """A forecast read from the burn rate alone, before the fall shows (a flat 360,000 tokens
-    an hour for 20 h, against what is left), paces the pool to less than one replica's spend.
+    an hour for the two hours ahead that it was seen over, against what is left), paces the
+    pool to less than one replica's spend.
     With tasks waiting that what is left pays for, one replica still works them at the pace;
     with none waiting, or too little left to land even one replica's tasks, none."""
     cfg = tenant_config(1_000_000, "09:00", "Europe/Berlin", warn_at=0.5)
