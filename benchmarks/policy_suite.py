@@ -201,7 +201,7 @@ def run_workload(
     """One workload under the three policies, and the verdict (see `judge`)."""
     draft, config, trace = build(name, seed, overrides, scale)
     result = backtest(config, trace, POLICIES).as_dict()
-    keys = ("wait_p95_s", "pod_seconds", "reversals", "tokens_over_budget", "pending")
+    keys = ("wait_p50_s", "wait_p95_s", "pod_seconds", "reversals", "tokens_over_budget", "pending")
     policies = {
         policy: {key: s[key] for key in keys}
         | {"tier_p95_s": {tier: t["wait_p95_s"] for tier, t in s["by_tier"].items()}}
