@@ -40,7 +40,9 @@ def fleet(rng: random.Random) -> Config:
             "hard_cap": False,
         },
         "initech": {"tier": "starter", "daily_token_budget": 500_000, "hard_cap": True},
-        "umbrella": {"tier": "growth", "daily_token_budget": 10_000_000, "warn_at": 0.1},
+        # At its 3,000 tokens a step (about 8M an hour), what is left runs out within the
+        # minutes its burn rate is seen over: forecast, paced, then not once it stops.
+        "umbrella": {"tier": "growth", "daily_token_budget": 2_000_000, "warn_at": 0.1},
     }
     pools = {}
     for k in range(12):

@@ -139,7 +139,7 @@ def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
 async def test_a_tenant_past_warn_at_is_paced_when_its_burn_would_overspend(
     nc: Client, clock: FakeClock
 ) -> None:
-    tenants = {"acme": {"tier": "enterprise", "daily_token_budget": 1_000_000, "warn_at": 0.5}}
+    tenants = {"acme": {"tier": "enterprise", "daily_token_budget": 700_000, "warn_at": 0.5}}
     cfg = config({"research": pool("acme", cold_start_seconds=0)}, tenants)
     loop, cluster = await make_loop(nc, cfg, clock)
     assert isinstance(loop.usage, TokenLedger)
@@ -153,10 +153,13 @@ async def test_a_tenant_past_warn_at_is_paced_when_its_burn_would_overspend(
             report = UsageReport(tenant="acme", pool="research", tokens=1_000, work_s=30.0)
             loop.usage.add(report, clock())
         (d,) = await loop.tick()
-    # 600,000 used, 400,000 left, and 3,000,000 an hour would spend far more by midnight:
-    # paced, to the replicas that spend the share of it that what is left pays for.
+    # 600,000 used, 100,000 left, and 3,000,000 an hour would spend five times that in the
+    # 11 minutes ahead that its burn was seen over: paced, to the replicas that spend the
+    # share of it that what is left pays for.
     assert d.main_reason.rule == "budget warning"
-    assert "400,000 left" in d.main_reason.detail
-    assert "(budget pace), 8 -> " in d.main_reason.detail
+    (pace,) = (r.detail for r in d.reasons if "(budget pace)" in r.detail)
+    assert "100,000 left" in pace
+    assert "its last 11 min" in pace
+    assert "read 11 min ahead" in pace
     assert d.desired < 8
     await cluster.close()
