@@ -3,9 +3,9 @@ workloads won; over the real-trace ones, agentdash's p95 and pod-seconds against
 and the cheaper baseline (geometric means, p95s under a second counted as a second, since
 a wait no one would notice is no loss or win); the runs where every tier waits at most 1.5x
 its better baseline (a tier a budget holds back on purpose aside); reversals against KEDA's;
-and the tasks left pending at the end under each policy. Beside what is judged, the median
-wait on the real traces under each policy: a p95 can match a baseline's while most tasks
-wait longer.
+and the tasks left pending at the end under each policy. Beside what is judged, the real
+traces' median wait against the better baseline's (the same geometric mean): a p95 can match
+a baseline's while most tasks wait longer.
 
 policy_suite.py, holdout_servegen.py, holdout_real.py and holdout_shapes.py print it after
 their runs: one command per set of seeds gives every figure docs/policy.md quotes.
