@@ -18,7 +18,7 @@ from controller.coordination.handover import BUCKET, REFRESH_S, TTL_S, HistoryHa
 from controller.coordination.history_docs import MAX_ENTRIES, key_of, pool_of
 from controller.core.config import Config
 from controller.core.history import History
-from controller.core.keepalive import Pace
+from controller.core.keepalive import KeepAlive, Pace
 from controller.core.model import Observations
 from controller.core.policy import decide
 from tests.support import eventually
@@ -61,6 +61,15 @@ async def take_over(nc: Client, cfg: Config, old: Loop, now: float) -> tuple[Loo
     successor.replicas = dict(old.replicas)
     restored = await (await handover(nc, cfg)).restore(successor.history, now)
     return successor, restored
+
+
+def keeps(old: Loop, successor: Loop) -> tuple[KeepAlive, KeepAlive]:
+    """The research pool's learned keep-alive: the old leader's, and its successor's."""
+    learned = old.history.pools["research"].keep
+    taken = successor.history.pools["research"].keep
+    assert learned is not None
+    assert taken is not None
+    return learned, taken
 
 
 def lag_at(t: float) -> int:
@@ -240,10 +249,7 @@ async def test_a_successor_holds_as_the_old_leaders_learned_gaps_say(nc: Client)
     mine = old.tick(now + 40)
     theirs = successor.tick(now + 40)
     assert theirs == mine
-    learned = old.history.pools["research"].keep
-    taken = successor.history.pools["research"].keep
-    assert learned is not None
-    assert taken is not None
+    learned, taken = keeps(old, successor)
     assert (
         list(taken.wakes.heads) == list(learned.wakes.heads) == [4] * 6
     )  # what its wakes from zero met
@@ -263,11 +269,8 @@ async def test_a_successor_prices_a_miss_by_the_task_time_the_old_leader_measure
         old.history.record_pool("research", 4 if busy else 0, 8 if busy else 0, float(t), pace)
         await saver.save(old.history, float(t))
     successor, restored = await take_over(nc, cfg, old, 65.0)
-    learned = old.history.pools["research"].keep
-    taken = successor.history.pools["research"].keep
     assert restored == 1
-    assert learned is not None
-    assert taken is not None
+    learned, taken = keeps(old, successor)
     assert learned.taken == taken.taken == 10.0
     assert taken.level_miss() == learned.level_miss() == 20.0 * (1 + 10 / 2)
 
@@ -291,11 +294,8 @@ async def test_a_successor_prices_an_idle_level_as_the_old_leader_let_it_go(
         keep.hold(t + 0.5, value, value)  # a claim: the levels in use are priced
         await saver.save(old.history, t + 0.5)
     successor, restored = await take_over(nc, cfg, old, 105.0)
-    learned = old.history.pools["research"].keep
-    taken = successor.history.pools["research"].keep
     assert restored == 1
-    assert learned is not None
-    assert taken is not None
+    learned, taken = keeps(old, successor)
     twelve = next(k for k, level in enumerate(learned.levels) if level.replicas == 12)
     assert learned.plans()[twelve].miss_s == 20.0 * (1 + 10)
     assert taken.plans()[twelve] == learned.plans()[twelve]
