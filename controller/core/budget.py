@@ -7,8 +7,9 @@
   further ahead than it was seen), plus the tokens of the tasks waiting, is more than what is
   left (each pool weighs its share, by max_replicas, of both against its own queue). Then the
   forecast gets its fraction of what is left, spent along it: the pool gets the replicas that
-  spend, now, that fraction of the forecast's rate, so the pace follows the tenant's own hours
-  and the forecast fits what is left. What is left beyond the whole forecast serves the tasks
+  spend, now, that fraction of the forecast's rate (between two whole replicas, from one up,
+  the one nearer to what it runs), so the pace follows the tenant's own hours and the
+  forecast fits what is left. What is left beyond the whole forecast serves the tasks
   waiting now, a replica for each three rounds of tasks it pays: work the budget covers is
   never held back until the reset. A pace read from the burn rate alone (no profile yet) slows
   a pool with tasks waiting but never stops it: it keeps at least one replica while what is
@@ -302,7 +303,15 @@ def _pace_cap(
     forecast pays; at most the landing. And what the reason adds for the tasks waiting."""
     want, lag = pool.want, pool.obs.pending + pool.obs.ack_pending
     if price.busy:
-        cap = math.floor(pays / price.busy + 1e-9)
+        paid = pays / price.busy
+        cap = math.floor(paid + 1e-9)
+        if cap >= 1 and pool.current > cap:
+            # Between two whole replicas, either will do: the pool keeps the one nearer to
+            # what it runs now. The floor alone flipped with every task that moved the
+            # pool's mean task time across the edge, each flip a pod started and stopped
+            # before it was up; the pace's next reading counts what the part of a replica
+            # above the pace spent.
+            cap = min(pool.current, math.ceil(paid - 1e-9))
     else:  # nothing to price a replica by (as at a reset, nothing spent yet today): the
         # same share of the demand, and no growth, as with no forecast, since that share of
         # a backlog would start more tasks than what is left may pay for

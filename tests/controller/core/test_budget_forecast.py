@@ -97,10 +97,12 @@ def day_totals(tenant: TenantConfig, rate: Rate, first: float, days: int) -> lis
     return totals
 
 
-def pool_at(cfg: Config, spend: TenantSpend, used: int, now: float) -> ScaleDecision:
+def pool_at(
+    cfg: Config, spend: TenantSpend, used: int, now: float, replicas: int = 7
+) -> ScaleDecision:
     """Pool a with 14 tasks waiting (it asks for 14 replicas), 2 tokens a replica-second."""
     obs = Observations(
-        {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
+        {"a": PoolObservation(10, 4, replicas, replicas, mean_task_seconds=30.0)},
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
         spend={"t": spend.read(now)},
@@ -206,10 +208,29 @@ def test_a_budget_that_does_not_fit_is_paced_so_that_the_forecast_fits() -> None
     pays = fits * forecast.rate
     assert fits < 1
     assert paced(decision)
-    assert decision.desired == math.floor(pays / (PER_TASK / 30))
+    # 2.5 replicas' worth, from 7: the upper of the two whole replicas around it.
+    assert decision.desired == math.ceil(pays / (PER_TASK / 30)) == 3
     said = f"{left:,} left, {fits:.0%} of it: pays for {round(pays * 3600):,} tokens an hour now"
     assert said in decision.main_reason.detail
     assert "its hours over 2 days" in decision.main_reason.detail
+
+
+@pytest.mark.parametrize(("replicas", "kept"), [(1, 2), (2, 2), (3, 3), (7, 3)])
+def test_a_pace_between_two_whole_replicas_keeps_the_pool_nearest_to_where_it_is(
+    replicas: int, kept: int
+) -> None:
+    # The pace pays for 2.5 replicas at work. Paced to the floor alone, a pool at 3 dropped to
+    # 2 and came back each time a task moved its mean task time across the edge: a pod started
+    # and stopped before it was up. Either whole replica around the pace will do, and the next
+    # reading counts what the half above it spent; from below, the pool grows to the floor.
+    rate = noisy(hump(8, 12), seed=3)
+    cfg = tenant_config(round(0.6 * day_totals(tenant_config(1).tenants["t"], rate, DAY, 1)[0]))
+    evening = 2 * DAY + 14 * H
+    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening)
+    decision = pool_at(cfg, spend, used, evening, replicas)
+    assert paced(decision)
+    assert decision.desired == kept
+    assert f"{kept} replicas here (budget pace)" in decision.main_reason.detail
 
 
 def test_on_its_first_day_a_rise_is_forecast_at_its_recent_mean_not_at_its_peak() -> None:
