@@ -307,10 +307,10 @@ def _pace_cap(
         cap = math.floor(paid + 1e-9)
         if cap >= 1 and pool.current > cap:
             # Between two whole replicas, either will do: the pool keeps the one nearer to
-            # what it runs now. The floor alone flipped with every task that moved the
-            # pool's mean task time across the edge, each flip a pod started and stopped
-            # before it was up; the pace's next reading counts what the part of a replica
-            # above the pace spent.
+            # what it runs now. Rounded down alone, the pace would flip with every task that
+            # moves the pool's mean task time across the edge, each flip a pod started and
+            # stopped before it is up; the pace's next reading counts what the part of a
+            # replica above the pace spends.
             cap = min(pool.current, math.ceil(paid - 1e-9))
     else:  # nothing to price a replica by (as at a reset, nothing spent yet today): the
         # same share of the demand, and no growth, as with no forecast, since that share of
