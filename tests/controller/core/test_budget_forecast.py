@@ -186,14 +186,23 @@ def test_on_its_first_day_a_burn_rate_is_read_no_further_ahead_than_it_was_seen(
     )
 
 
+OVER = noisy(hump(8, 12), seed=3)
+"""A tenant's traffic that asks for 1/0.6 of its budget every day (`over_budget`)."""
+EVENING = 2 * DAY + 14 * H
+"""Day 3 at 14:00 UTC: past warn_at by now, the busiest hours behind."""
+
+
+def over_budget() -> tuple[Config, TenantSpend, int]:
+    """The tenant of OVER at EVENING: its config, its spend, and its tokens used today."""
+    cfg = tenant_config(round(0.6 * day_totals(tenant_config(1).tenants["t"], OVER, DAY, 1)[0]))
+    spend, used = spending(cfg.tenants["t"], OVER, 0.0, EVENING)
+    return cfg, spend, used
+
+
 def test_a_budget_that_does_not_fit_is_paced_so_that_the_forecast_fits() -> None:
-    rate = noisy(hump(8, 12), seed=3)
-    probe = tenant_config(1).tenants["t"]
-    day = day_totals(probe, rate, DAY, 1)[0]
-    cfg = tenant_config(round(0.6 * day))
-    budget = round(0.6 * day)
-    evening = 2 * DAY + 14 * H  # day 3: past warn_at by now, the busiest hours behind
-    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening)
+    rate, evening = OVER, EVENING
+    cfg, spend, used = over_budget()
+    budget = cfg.tenants["t"].daily_token_budget or 0
     decision = pool_at(cfg, spend, used, evening)
     forecast = spend.forecast(evening)
     assert forecast is not None
@@ -223,11 +232,8 @@ def test_a_pace_between_two_whole_replicas_keeps_the_pool_nearest_to_where_it_is
     # 2 and came back each time a task moved its mean task time across the edge: a pod started
     # and stopped before it was up. Either whole replica around the pace will do, and the next
     # reading counts what the half above it spent; from below, the pool grows to the floor.
-    rate = noisy(hump(8, 12), seed=3)
-    cfg = tenant_config(round(0.6 * day_totals(tenant_config(1).tenants["t"], rate, DAY, 1)[0]))
-    evening = 2 * DAY + 14 * H
-    spend, used = spending(cfg.tenants["t"], rate, 0.0, evening)
-    decision = pool_at(cfg, spend, used, evening, replicas)
+    cfg, spend, used = over_budget()
+    decision = pool_at(cfg, spend, used, EVENING, replicas)
     assert paced(decision)
     assert decision.desired == kept
     assert f"{kept} replicas here (budget pace)" in decision.main_reason.detail
