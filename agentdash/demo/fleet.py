@@ -48,6 +48,13 @@ ACK_WAIT_S = 30.0
 READ_TIMEOUT_S = 2.0
 RECONNECT_WAIT_S = 5.0
 """At stop, how long to wait for NATS to come back to read what is still queued."""
+QUEUE_READ_S = 8.0
+"""At stop, the most spent on reading what is still queued, the wait for NATS included.
+Past it the summary says the queue was not read and counts what is not done as remaining
+(the demo itself drops nothing), so that a slow NATS on a loaded machine cannot hold the
+exit past a dashboard's grace (agentdash.tui.leaving.GRACE_S)."""
+CLOSE_WAIT_S = 2.0
+"""At stop, the most spent closing the NATS connection: there is nothing left to save."""
 CONNECT_WAIT_S = 5.0
 """How long --nats-url's server has to answer before the demo says it cannot reach it."""
 RETRY_PAUSE_S = 0.2
@@ -344,7 +351,7 @@ class DemoFleet:
         # (a worker's ack retries, the wait for NATS to come back), not both one after the
         # other, past a dashboard's exit grace. Reading while the workers stop counts every
         # task all the same: one acked meanwhile is in the ledger, done or unconfirmed.
-        _, queued = await asyncio.gather(self._close_cluster(), self._queued_keys())
+        _, queued = await asyncio.gather(self._close_cluster(), self._queued_keys_in_time())
         self.drain_events()
         summary = self.summary
         # A task whose publish was never confirmed is the run's all the same if it was seen.
@@ -357,7 +364,7 @@ class DemoFleet:
             # While NATS is down, nats.py's close tries to flush what it buffered to a
             # connection that is gone (ConnectionResetError): there is nothing left to save.
             with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
-                await self.nc.close()
+                await asyncio.wait_for(self.nc.close(), timeout=CLOSE_WAIT_S)
         if self.server is not None:
             self.server.close()
         return summary
@@ -365,6 +372,13 @@ class DemoFleet:
     async def _close_cluster(self) -> None:
         if self.cluster is not None:
             await self.cluster.close()  # workers finish or nak what they hold
+
+    async def _queued_keys_in_time(self) -> set[str] | None:
+        try:
+            return await asyncio.wait_for(self._queued_keys(), timeout=QUEUE_READ_S)
+        except TimeoutError:
+            self._log(f"the queues could not be read within {QUEUE_READ_S:.0f} s at stop")
+            return None
 
     async def _queued_keys(self) -> set[str] | None:
         """The keys of the tasks still in JetStream; None if NATS cannot be read.

@@ -12,6 +12,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from agentdash.demo import fleet as demo_fleet
 from agentdash.demo import worker
 from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary, account, load_demo_config
 from agentdash.demo.worker import AgentWorker, Ledger
@@ -84,6 +85,30 @@ async def test_the_exit_summary_counts_the_scale_events_that_happened(
     summary = await fleet.stop()
     scaled(0)
     assert summary.scale_events == len(scale) >= 3
+
+
+async def test_a_queue_too_slow_to_read_at_stop_is_said_unread_and_nothing_is_lost(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop's read of what is still queued has a deadline (here none at all), so that a
+    slow NATS cannot hold a dashboard's exit past its grace: what is not done is counted as
+    still queued, unchecked, never as lost."""
+    monkeypatch.setattr(demo_fleet, "QUEUE_READ_S", 0.0)
+    options = DemoOptions(
+        load_demo_config(None), seed=3, duration=20, nats_url=nats_server.url, speed=4,
+        cold_start=0.2, overrides=tmp_path / "overrides.json",
+    )  # fmt: skip
+    fleet = DemoFleet(options)
+    await fleet.start()
+    stop = asyncio.Event()
+    runner = asyncio.create_task(fleet.run_loop(stop))
+    await eventually(lambda: len(fleet.published) >= 5, timeout=30)
+    stop.set()
+    await runner
+    summary = await fleet.stop()
+    assert not summary.queue_read
+    assert summary.lost == 0
+    assert summary.published == summary.completed + summary.unconfirmed + summary.remaining
 
 
 def test_every_task_is_counted_once_and_only_what_is_missing_is_lost() -> None:
