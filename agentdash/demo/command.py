@@ -32,7 +32,8 @@ from controller.core.printable import loggable
 from controller.core.wording import plural
 
 if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, not to parse
-    from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary
+    from agentdash.demo.fleet import DemoFleet, DemoOptions
+    from agentdash.demo.tally import Summary
     from controller.core.config import Config
 
 POLL_S = 0.2

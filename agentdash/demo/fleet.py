@@ -14,7 +14,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from nats.aio.client import Client
 
 from agentdash.cancelling import cancel_until_done
 from agentdash.demo.server_keeper import keep_running
+from agentdash.demo.tally import Summary, account, keys_left
 from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
 from agentdash.errors import StartError
@@ -46,13 +47,6 @@ EARLIER_TODAY = {"initech": 950_000, "globex": 2_400_000}
 ACK_WAIT_S = 30.0
 """How long JetStream waits for a worker's ack before redelivering (at speed 1)."""
 READ_TIMEOUT_S = 2.0
-RECONNECT_WAIT_S = 5.0
-"""At stop, how long to wait for NATS to come back to read what is still queued."""
-QUEUE_READ_S = 8.0
-"""At stop, the most spent on reading what is still queued, the wait for NATS included.
-Past it the summary says the queue was not read and counts what is not done as remaining
-(the demo itself drops nothing), so that a slow NATS on a loaded machine cannot hold the
-exit past a dashboard's grace (agentdash.tui.leaving.GRACE_S)."""
 CLOSE_WAIT_S = 2.0
 """At stop, the most spent closing the NATS connection: there is nothing left to save."""
 CONNECT_WAIT_S = 5.0
@@ -75,62 +69,6 @@ class DemoOptions:
     overrides: Path | None = None
     """Where operator overrides persist (--overrides); None keeps them in memory only, so
     that each demo starts clean."""
-
-
-@dataclass(slots=True)
-class Summary:
-    published: int = 0
-    completed: int = 0
-    unconfirmed: int = 0
-    """Worked on and acked, but NATS never confirmed the ack: done, or queued again."""
-    lost: int = 0
-    remaining: int = 0
-    queue_read: bool = True
-    """False if NATS could not be read at the end: `remaining` is then what was not done."""
-    redelivered: int = 0
-    rejected: int = 0
-    peak_replicas: dict[str, int] = field(default_factory=dict)
-    scale_events: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "type": "summary",
-            "published": self.published,
-            "completed": self.completed,
-            "unconfirmed": self.unconfirmed,
-            "lost": self.lost,
-            "remaining": self.remaining,
-            "queue_read": self.queue_read,
-            "redelivered": self.redelivered,
-            "rejected": self.rejected,
-            "peak_replicas": self.peak_replicas,
-            "scale_events": self.scale_events,
-        }
-
-
-def account(
-    summary: Summary,
-    published: set[str],
-    completed: set[str],
-    unconfirmed: set[str],
-    queued: set[str] | None,
-) -> None:
-    """Put every published task in exactly one of completed, remaining (still in JetStream),
-    unconfirmed and lost. `queued` is None when JetStream could not be read: what is not
-    done is then counted as remaining, since the demo itself never drops a task."""
-    done = completed & published
-    left = (queued & published) - done if queued is not None else set()
-    unsure = (unconfirmed & published) - done - left
-    summary.published = len(published)
-    summary.completed = len(done)
-    summary.unconfirmed = len(unsure)
-    summary.queue_read = queued is not None
-    if queued is None:
-        summary.remaining = len(published - done - unsure)
-        summary.lost = 0
-    else:
-        summary.remaining = len(left)
-        summary.lost = len(published - done - left - unsure)
 
 
 class DemoFleet:
@@ -351,7 +289,8 @@ class DemoFleet:
         # (a worker's ack retries, the wait for NATS to come back), not both one after the
         # other, past a dashboard's exit grace. Reading while the workers stop counts every
         # task all the same: one acked meanwhile is in the ledger, done or unconfirmed.
-        _, queued = await asyncio.gather(self._close_cluster(), self._queued_keys_in_time())
+        left = keys_left(self.nc, self._connected, self.config)
+        _, queued = await asyncio.gather(self._close_cluster(), left)
         self.drain_events()
         summary = self.summary
         # A task whose publish was never confirmed is the run's all the same if it was seen.
@@ -372,50 +311,6 @@ class DemoFleet:
     async def _close_cluster(self) -> None:
         if self.cluster is not None:
             await self.cluster.close()  # workers finish or nak what they hold
-
-    async def _queued_keys_in_time(self) -> set[str] | None:
-        try:
-            return await asyncio.wait_for(self._queued_keys(), timeout=QUEUE_READ_S)
-        except TimeoutError:
-            self._log(f"the queues could not be read within {QUEUE_READ_S:.0f} s at stop")
-            return None
-
-    async def _queued_keys(self) -> set[str] | None:
-        """The keys of the tasks still in JetStream; None if NATS cannot be read.
-
-        A work-queue stream keeps a task until it is acked, so this is every task waiting,
-        in a worker's hands, or nak'ed by a stopping one: no need to wait for naks to land."""
-        if self.nc is None:  # stopped while starting: not one task was sent
-            return set()
-        with contextlib.suppress(TimeoutError):  # NATS may be reconnecting: give it a moment
-            await asyncio.wait_for(self._connected.wait(), timeout=RECONNECT_WAIT_S)
-        if not self.nc.is_connected:
-            return None
-        js = self.nc.jetstream(timeout=READ_TIMEOUT_S)
-        # Each pool's tasks are read one after the other (the next read starts past the last
-        # one found), the pools side by side: the wait at quit is the longest queue's, not all.
-        reads = (
-            _keys_in(js, pool.queue.stream, self.config.subject(name))
-            for name, pool in self.config.pools.items()
-        )
-        try:
-            found = await asyncio.gather(*reads)
-        except (nats.errors.Error, TimeoutError):
-            return None
-        return set().union(*found)
-
-
-async def _keys_in(js: Any, stream: str, subject: str) -> set[str]:
-    """The message ids of every message on `subject` in `stream`, one read each."""
-    keys: set[str] = set()
-    seq = 1
-    while True:
-        try:
-            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
-        except nats.js.errors.NotFoundError:
-            return keys
-        keys.add(str((msg.headers or {}).get(MSG_ID, "")))
-        seq = msg.seq + 1
 
 
 def load_demo_config(path: Path | None) -> Config:

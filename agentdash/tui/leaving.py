@@ -24,7 +24,7 @@ GRACE_S = 15.0
 """How long an exit may take once asked. An orderly one takes under a second (the demo's
 fleet stopped, the screen restored); the longest is the demo's with NATS down or stalled:
 its workers' ack retries (worker.ACK_RETRY_S) side by side with its read of the queues,
-bounded by fleet.QUEUE_READ_S (8 s) however slowly NATS answers, then the client's close
+bounded by tally.QUEUE_READ_S (8 s) however slowly NATS answers, then the client's close
 (fleet.CLOSE_WAIT_S). A loaded machine must not turn that into an exit 1 with no summary:
 past this the exit is stuck."""
 EXIT_STUCK = 1

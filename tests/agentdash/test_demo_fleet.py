@@ -12,9 +12,9 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from agentdash.demo import fleet as demo_fleet
-from agentdash.demo import worker
-from agentdash.demo.fleet import DemoFleet, DemoOptions, Summary, account, load_demo_config
+from agentdash.demo import tally, worker
+from agentdash.demo.fleet import DemoFleet, DemoOptions, load_demo_config
+from agentdash.demo.tally import Summary, account
 from agentdash.demo.worker import AgentWorker, Ledger
 from agentdash.demo.workload import Task
 from agentdash.nats_server import NatsServer
@@ -93,7 +93,7 @@ async def test_a_queue_too_slow_to_read_at_stop_is_said_unread_and_nothing_is_lo
     """The stop's read of what is still queued has a deadline (here none at all), so that a
     slow NATS cannot hold a dashboard's exit past its grace: what is not done is counted as
     still queued, unchecked, never as lost."""
-    monkeypatch.setattr(demo_fleet, "QUEUE_READ_S", 0.0)
+    monkeypatch.setattr(tally, "QUEUE_READ_S", 0.0)
     options = DemoOptions(
         load_demo_config(None), seed=3, duration=20, nats_url=nats_server.url, speed=4,
         cold_start=0.2, overrides=tmp_path / "overrides.json",
