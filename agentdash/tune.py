@@ -62,8 +62,9 @@ Prints the Pareto front of queue-wait p95 against pod-seconds over the candidate
 held-out check, and the change as a unified diff of FILE (`patch FILE` applies it; --output
 writes the result).
 
-p95 counts the tasks no token budget or pause held back (no behavior changes those). Scale
-events (churn) are shown beside each candidate but not scored.
+p95 counts the tasks no token budget or pause held back; their own p95 is shown beside it,
+and no objective picks a candidate that raises it. Scale events (churn) are shown beside
+each candidate but not scored.
 
 objectives (each picks a point of the front, or keeps the current config):
   both          (the default) the lowest balanced score among candidates no worse than the

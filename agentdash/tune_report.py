@@ -47,13 +47,15 @@ def pareto_front(found: Search) -> list[str]:
     reference, chosen, front = found.current.outcome, found.chosen, found.front
     shown = {t.number: t for t in [*_thin(front), chosen, found.current]}
     on_front = {t.number for t in front}
+    held = f"{'held p95 (s)':>14}" if reference.held else ""
     lines = [
         f"Pareto front: {len(front)} of the {len(found.trials)} candidates tried, "
         "p95 wait against pod-seconds",
-        f"  {'#':>5}{'p95 wait (s)':>14}{'pod-seconds':>14}{'vs current':>20}{'scale events':>14}",
+        f"  {'#':>5}{'p95 wait (s)':>14}{'pod-seconds':>14}{'vs current':>20}{'scale events':>14}"
+        f"{held}",
     ]
     if reference.held:
-        lines[1:1] = _held_back(reference.held)
+        lines[1:1] = _held_back(reference.held, reference.held_p95)
     for trial in sorted(shown.values(), key=lambda t: (t.outcome.pod_seconds, t.number)):
         o = trial.outcome
         notes = []
@@ -65,9 +67,10 @@ def pareto_front(found: Search) -> list[str]:
             notes.append("dominated" if trial.number == 0 else f"within {NEAR:.0%}, fewer changes")
         versus = _versus(o, reference) if trial.number else ""
         mark = "*" if trial.number == chosen.number else " "
+        held_p95 = f"{o.held_p95:>14,.1f}" if reference.held else ""
         lines.append(
             f"{mark} {trial.number:>5}{o.p95:>14,.1f}{o.pod_seconds:>14,.0f}{versus:>20}"
-            f"{o.scale_events:>14,}  {', '.join(notes)}".rstrip()
+            f"{o.scale_events:>14,}{held_p95}  {', '.join(notes)}".rstrip()
         )
     if len(shown) < len(front):
         more = len(front) - len(shown)
@@ -93,12 +96,13 @@ def nothing_to_change(found: Search) -> str:
     return f"{said}: nothing to change."
 
 
-def _held_back(held: int) -> list[str]:
+def _held_back(held: int, held_p95: float) -> list[str]:
     """Why the current config's p95 here is lower than simulate's on the same trace."""
     return [
         f"  its p95 leaves out the {plural(held, 'task')} a budget or pause held back under the "
         "current config",
-        "  (no behavior changes their wait); agentdash simulate's p95 counts them",
+        f"  (their p95: {held_p95:,.1f} s, the held p95 column, which no pick may raise);",
+        "  agentdash simulate's p95 counts them",
     ]
 
 

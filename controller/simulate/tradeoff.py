@@ -33,6 +33,10 @@ class Outcome:
     scale_events: int
     held: int = 0
     """The tasks a budget or pause held back, which `p95` leaves out (simulate counts them)."""
+    held_p95: float = 0.0
+    """Their queue-wait p95 (s; 0 without any). The budget sets most of it, but not all: a
+    slower scale-up makes them wait longer too, so no objective admits a candidate that
+    raises it (Objective.admits)."""
 
 
 def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
@@ -40,19 +44,23 @@ def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
     every, held = waits(cluster), cluster.delayed
     tier_of = [config.tier_of[name] for name in config.pools]
     kept: list[float] = []
+    delayed_waits: list[float] = []
     by_tier: dict[str, list[float]] = {}
     for wait, pool, delayed in zip(every, trace.pool, held, strict=True):
-        if not delayed:
+        if delayed:
+            delayed_waits.append(wait)
+        else:
             kept.append(wait)
             by_tier.setdefault(tier_of[pool], []).append(wait)
     return Outcome(
-        _p95(kept),
-        cluster.pod_seconds,
+        p95=_p95(kept),
+        pod_seconds=cluster.pod_seconds,
         # highest priority first, as simulate's table lists the tiers
-        {tier: _p95(by_tier[tier]) for tier in tiers_in_order(config) if tier in by_tier},
-        len(trace) - cluster.completed,
-        cluster.scale_events,
-        len(every) - len(kept),
+        tier_p95={tier: _p95(by_tier[tier]) for tier in tiers_in_order(config) if tier in by_tier},
+        pending=len(trace) - cluster.completed,
+        scale_events=cluster.scale_events,
+        held=len(delayed_waits),
+        held_p95=_p95(delayed_waits),
     )
 
 
@@ -80,6 +88,8 @@ class Objective:
       `warm_wait`). The current config scores 1;
     - both: the balanced product's lowest among candidates no worse than the current config
       on either measure (a change that buys one with the other is not made).
+    None admits a candidate under which the tasks a budget or pause held back wait longer
+    (`Outcome.held_p95`).
     Each picks a point of the Pareto front, or the current config when nothing beats it."""
 
     kind: Literal["p95", "cost", "balanced", "both"] = "both"
@@ -120,6 +130,11 @@ class Objective:
         return float(wait**self.weight * cost ** (1 - self.weight))
 
     def admits(self, outcome: Outcome, reference: Outcome) -> bool:
+        """Whether `outcome` may be picked at all. The tasks a budget or pause held back never
+        wait longer: where a budget holds nearly every task, `p95` counts almost none, and
+        a slower scale-up would otherwise look free."""
+        if outcome.held_p95 > reference.held_p95:
+            return False
         if self.kind == "p95":
             return outcome.pod_seconds <= reference.pod_seconds
         if self.kind == "cost":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import yaml
 
 from controller.core.config import Config, load_config, parse_config
 from controller.simulate.trace import Trace, write_trace
-from tests.support.cli import tune
+from tests.support.cli import simulate, tune
 from tests.support.tuning import WASTEFUL, workload
 
 pytestmark = pytest.mark.e2e
@@ -247,3 +248,34 @@ def test_pools_left_out_are_told_apart_by_why(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "not tuned, no task in the trace: hoarder\n" in result.stdout  # not 'before the tail'
     assert "before the tail:" not in result.stdout
+
+
+def test_tasks_a_budget_holds_back_never_wait_longer_for_a_cheaper_pick(tmp_path: Path) -> None:
+    """A hard cap holds back every task of a pool none of whose tasks has reported yet, so the
+    p95 counts none of them: a scale-up slow enough to make them wait 2.5x longer (130 s ->
+    324 s under simulate) looked free, and tune chose it. Whatever it picks now, simulate's
+    p95, which counts them, is no worse."""
+    config = tmp_path / "one.yaml"
+    config.write_text(
+        "tiers: {prod: {priority: 1}}\n"
+        "tenants: {acme: {tier: prod, daily_token_budget: 1000000000000}}\n"
+        "pools:\n"
+        "  research: {tenant: acme, deployment: {name: research},"
+        " queue: {stream: T, consumer: research}, max_replicas: 20, target_lag_per_replica: 1}\n"
+    )
+    trace = tmp_path / "burst.jsonl"
+    trace.write_text('{"t": 100, "pool": "research", "work_s": 30, "tokens": 100}\n' * 50)
+    output = tmp_path / "tuned.yaml"
+
+    result = tune("--config", config, "--trace", trace, "--holdout", "0", "--output", output)
+
+    assert result.returncode == 0, result.stderr
+    assert "the 50 tasks a budget or pause held back" in result.stdout
+    before, after = (simulated_p95(path, trace) for path in (config, output))
+    assert after <= before == 130.0
+
+
+def simulated_p95(config: Path, trace: Path) -> float:
+    found = simulate("--config", config, "--trace", trace, "--policy", "agentdash", "--json")
+    assert found.returncode == 0, found.stderr
+    return float(json.loads(found.stdout)["policies"]["agentdash"]["wait_p95_s"])

@@ -94,3 +94,18 @@ def test_the_front_counts_the_points_it_leaves_out_in_words(hidden: int, said: s
     lines = pareto_front(Search((), tuple(trials), Objective.parse("both"), 1.0, False))
 
     assert f"  (and {said} the front between these)" in lines
+
+
+def test_with_tasks_held_back_the_front_shows_their_p95_for_each_candidate() -> None:
+    """The p95 column leaves them out, so where a budget holds every task it reads 0.0 s for
+    every candidate: the held p95 column is what tells them apart."""
+    held = Outcome(
+        p95=0.0, pod_seconds=1000.0, tier_p95={}, pending=0, scale_events=4, held=50,
+        held_p95=130.0,
+    )  # fmt: skip
+
+    said = "\n".join(_front(held))
+
+    assert "(their p95: 130.0 s, the held p95 column, which no pick may raise)" in said
+    assert "held p95 (s)" in said
+    assert "held p95" not in "\n".join(_front(CURRENT))

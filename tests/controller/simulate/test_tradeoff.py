@@ -51,6 +51,17 @@ def test_nothing_better_keeps_the_current_config() -> None:
         assert choose(only_worse, Objective.parse(objective)).number == 0
 
 
+def test_no_objective_picks_a_candidate_that_makes_held_back_tasks_wait_longer() -> None:
+    """Where a budget holds back every task, the p95 counts none of them (0.0 s for every
+    candidate): a slower scale-up that makes them wait 324 s instead of 130 s looked free."""
+    current = Outcome(0.0, 2700.0, {}, 0, 4, held=50, held_p95=130.0)
+    slower = Trial(1, (None,), Outcome(0.0, 2152.0, {}, 0, 7, held=50, held_p95=324.0))
+    same = Trial(2, (None,), Outcome(0.0, 2600.0, {}, 0, 4, held=50, held_p95=130.0))
+    trials = [Trial(0, (None,), current), slower, same]
+    for objective in ("both", "p95", "cost", "balanced", "balanced:0.1"):
+        assert choose(trials, Objective.parse(objective)).number == 2, objective
+
+
 @pytest.mark.parametrize(
     "given",
     [
