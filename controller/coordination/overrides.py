@@ -28,36 +28,46 @@ from controller.core.wording import plural
 
 MAX_PIN_REPLICAS = 100_000
 BY_CHARS = 253
+LAST_SECOND = 1e11
+"""In the year 5138, as `plan --observations` bounds its times: a pin or a pause that ends
+past what a reason can print (1e308, from a file or from anyone who may write the KV bucket)
+stopped every controller that read it, when it said until when it held."""
+Epoch = Annotated[float, Field(ge=0, le=LAST_SECOND, allow_inf_nan=False)]
+"""A time, in seconds since 1970 (UTC)."""
+Replicas = Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)]
+Operator = Annotated[str, Field(max_length=BY_CHARS)]
+STRICT = ConfigDict(extra="forbid", strict=True)
+"""As every other input file: `"3"` is not 3 replicas, nor 1 `true` (a paused controller)."""
 EXPIRY = "agentdash"
 """Who ends a pin or a pause whose time is up."""
 
 
 class _PinFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    replicas: Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)]
-    until: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    by: Annotated[str, Field(max_length=BY_CHARS)] | None = None
-    at: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    model_config = STRICT
+    replicas: Replicas
+    until: Epoch | None = None
+    by: Operator | None = None
+    at: Epoch | None = None
 
 
 class _PoolPauseFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    replicas: Annotated[int, Field(ge=0, le=MAX_PIN_REPLICAS)] | None = None
-    until: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    by: Annotated[str, Field(max_length=BY_CHARS)] | None = None
-    at: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    model_config = STRICT
+    replicas: Replicas | None = None
+    until: Epoch | None = None
+    by: Operator | None = None
+    at: Epoch | None = None
 
 
 class OverridesDocument(BaseModel):
     """Overrides as JSON (the file, and the NATS KV value of controller.coordination.shared)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     pins: dict[str, _PinFile] = {}
     paused_tenants: list[str] = []
     paused: bool = False
     dry_run: bool = False
     paused_pools: dict[str, _PoolPauseFile] = {}
-    audit: int | None = None
+    audit: Annotated[int, Field(ge=0)] | None = None
     """In NATS KV: the sequence of the audit record that announced this document (see
     controller.coordination.shared). Absent from files."""
 

@@ -48,3 +48,37 @@ def test_a_byte_that_is_not_utf8_is_named_by_its_place_and_value(tmp_path: Path)
     with pytest.raises(ConfigError) as caught:
         OverrideStore(CONFIG, path)
     assert str(caught.value) == f"{path}: byte 24: expected UTF-8 text, got byte 0xe9"
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "expected"),
+    [
+        # once valid: a reason saying until when the pin holds stopped the controller
+        ('{"pins": {"research": {"replicas": 1, "until": 1e308}}}', "pins.research.until",
+         "expected a number <= 1e+11, got 1e+"),
+        ('{"paused_pools": {"research": {"until": 1e17}}}', "paused_pools.research.until",
+         "expected a number <= 1e+11, got 1e+"),
+        ('{"pins": {"research": {"replicas": 1, "at": -1}}}', "pins.research.at",
+         "expected a number >= 0, got -1"),
+        # once read as true, 3 and 3: a controller paused by a typo
+        ('{"paused": "on"}', "paused", "expected true or false"),
+        ('{"dry_run": 1}', "dry_run", "expected true or false"),
+        ('{"pins": {"research": {"replicas": "3"}}}', "pins.research.replicas",
+         "expected an integer"),
+        ('{"pins": {"research": {"replicas": 3.0}}}', "pins.research.replicas",
+         "expected an integer"),
+        ('{"pins": {"research": {"replicas": 1, "until": "99"}}}', "pins.research.until",
+         "expected a number, got '99'"),
+    ],
+)  # fmt: skip
+def test_a_value_out_of_range_or_of_another_type_is_one_line_naming_its_field(
+    tmp_path: Path, document: str, field: str, expected: str
+) -> None:
+    path = tmp_path / "overrides.json"
+    path.write_text(document)
+    with pytest.raises(ConfigError) as caught:
+        OverrideStore(CONFIG, path)
+    said = str(caught.value)
+    assert said.startswith(f"{path}: {field}: ")
+    assert expected in said
+    assert "\n" not in said

@@ -70,8 +70,10 @@ async def test_garbage_and_invalid_utf8_are_counted_and_the_watcher_goes_on(
         await kv.put(KEY, b"\xff\xfe\x00 not UTF-8"),  # once killed the watcher, silently
         await kv.put(KEY, b'{"pins": {"research": {"replicas": 1e999}}}'),
         await kv.put(KEY, b"[" * 100_000),
+        # valid JSON, but no reason can say until when: every controller stopped on it
+        await kv.put(KEY, b'{"pins": {"research": {"replicas": 1, "until": 1e308}}}'),
     ]
-    await eventually(lambda: one.bad.counts["overrides"] == 3)
+    await eventually(lambda: one.bad.counts["overrides"] == 4)
     assert one._store.current().pins == {}  # nothing believed
     await one.flush()
     skipped = [r for r in await audit_records(nc) if r["action"] == SKIPPED]
