@@ -57,10 +57,13 @@ def _check_config(args: argparse.Namespace) -> int:
         json.dump(config_schema(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    from agentdash.nats_identity import identity_problems
     from agentdash.secret_files import warn_open_secret_files
     from agentdash.summary import summarize
 
     config = load_config(args.file)
+    for path, why in identity_problems(config.nats).items():  # readable here, and wrong
+        raise ConfigError(config.source, path, why)
     print(summarize(config, str(args.file)))
     for path, problem in unreadable_files(config).items():  # may be mounted only in the pod
         print(loggable(f"note: {path}: {problem} here; the controller will not start without it"))

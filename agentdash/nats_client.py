@@ -24,6 +24,7 @@ from nats.aio.client import Client
 
 from agentdash.cancelling import cancel_until_done
 from agentdash.errors import StartError
+from agentdash.nats_identity import identity_problems
 from agentdash.socket_errors import is_refused, os_reason
 from controller.core.config import ConfigError
 from controller.core.connections import NatsConfig, NatsTLS
@@ -246,6 +247,8 @@ def _credentials(auth: NatsConfig, source: str) -> dict[str, Any]:
     if (auth.creds_file or auth.nkey_seed_file) and importlib.util.find_spec("nkeys") is None:
         path = "nats.creds_file" if auth.creds_file else "nats.nkey_seed_file"
         raise ConfigError(source, path, "needs the nkeys package: pip install 'nats-py[nkeys]'")
+    for path, why in identity_problems(auth).items():
+        raise ConfigError(source, path, why)
     if auth.creds_file:
         options["user_credentials"] = auth.creds_file
     if auth.nkey_seed_file:

@@ -184,3 +184,46 @@ def test_a_wrong_password_through_the_command_is_one_line_and_exit_2(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("field", "content", "why"),
+    [
+        ("nkey_seed_file", b"SUAGARBAGE\n", "it is not a valid seed"),  # once a traceback
+        ("nkey_seed_file", b"", "the file is empty"),
+        # nats.py reads a creds file's lines until it finds the JWT's marker: for ever
+        ("creds_file", b"", "no user JWT after"),
+        ("creds_file", b"pools: {}\n", "no user JWT after"),
+        ("creds_file", b"-----BEGIN NATS USER JWT-----\neyJ0\n------END NATS USER JWT------\n",
+         "no seed after"),
+        ("creds_file", b"-----BEGIN NATS USER JWT-----\neyJ0\n------END NATS USER JWT------\n"
+         b"-----BEGIN USER NKEY SEED-----\nSUAGARBAGE\n------END USER NKEY SEED------\n",
+         "the seed in it is not a valid nkey seed"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("server", [NKEY], indirect=True)
+async def test_an_identity_file_that_is_not_one_is_the_config_to_fix(
+    server: SecuredNats, tmp_path: Path, field: str, content: bytes, why: str
+) -> None:
+    file = tmp_path / "identity"
+    file.write_bytes(content)
+    wrong = await refused(nats(**{field: str(file)}), server.url)
+    assert wrong.path == f"nats.{field}"
+    assert why in wrong.message
+
+
+def test_check_config_says_a_seed_that_is_not_one_in_one_line(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.nk"
+    seed.write_bytes(b"SUAGARBAGE\n")
+    seed.chmod(0o600)
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"nkey_seed_file": str(seed)}
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = subprocess.run([AGENTDASH, "check-config", str(path)],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"agentdash: {path}: ")
+    assert "nats.nkey_seed_file: expected an nkey seed" in result.stderr
+    assert "it is not a valid seed" in result.stderr
+    assert result.stderr.count("\n") == 1
