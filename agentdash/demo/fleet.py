@@ -39,7 +39,12 @@ from controller.core.model import Overrides
 from controller.core.printable import redacted
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
-from controller.sources.jetstream_queues import ensure_queues
+from controller.sources.jetstream_queues import (
+    QueueCheck,
+    QueueError,
+    check_queues,
+    ensure_queues,
+)
 from controller.sources.usage import NatsBusySource, NatsUsageSource
 
 EARLIER_TODAY = {"initech": 950_000, "globex": 2_400_000}
@@ -121,9 +126,13 @@ class DemoFleet:
         # Scaled with the demo's time, but never shorter than a worker's wait for an ack.
         ack_wait = max(5.0, ACK_WAIT_S / self.options.speed)
         try:  # a --nats-url without JetStream, or whose account has none
+            # what exists is checked before anything is made beside it
+            _check_routes(await check_queues(self.nc, self.config, ack_wait=ack_wait), url)
             await ensure_queues(self.nc, self.config, ack_wait=ack_wait)
         except (nats.errors.Error, TimeoutError) as exc:
             raise jetstream_error(url, exc) from None
+        except QueueError as exc:
+            raise StartError(f"JetStream at {redacted(url)}: {exc}") from None
         lag = JetStreamLagSource(self.nc, self.config)
         await lag.start()
         usage = NatsUsageSource(self.nc, self.config, time.time)
@@ -311,6 +320,21 @@ class DemoFleet:
     async def _close_cluster(self) -> None:
         if self.cluster is not None:
             await self.cluster.close()  # workers finish or nak what they hold
+
+
+ROUTES = ("subjects:", "filter_subject:")
+"""What of a stream or consumer that exists already, left as it is, would keep the demo's
+tasks from its workers: its publishes would find no stream, and be retried for ever."""
+
+
+def _check_routes(checks: list[QueueCheck], url: str) -> None:
+    for check in checks:
+        for detail in check.details:
+            if check.state == "differs" and detail.startswith(ROUTES):
+                raise StartError(
+                    f"JetStream at {redacted(url)}: {check.spec.label} exists and differs "
+                    f"({detail}); agentdash queues --apply says what, or use another server"
+                )
 
 
 def load_demo_config(path: Path | None) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -11,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client
 
+from agentdash.nats_server import NatsServer
 from tests.support.accounts import AccountsServer
 from tests.support.cli import AGENTDASH
 from tests.support.processes import alive
@@ -179,3 +182,24 @@ def test_a_pause_saved_by_an_earlier_run_holds_in_the_next(tmp_path: Path) -> No
     summary = lines[-1]
     assert summary["lost"] == 0
     assert summary["remaining"] > 0  # acme's tasks wait in the queue, kept
+
+
+async def test_a_stream_that_does_not_take_the_pools_subjects_is_one_line_and_exit_1(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """An AGENT_TASKS made by someone else, on other subjects: every publish found no stream
+    and was retried for ever, with no word. Nothing is made beside it."""
+    js = nc.jetstream()
+    await js.add_stream(name="AGENT_TASKS", subjects=["other.x"])
+    command = [AGENTDASH, "demo", "--headless", "--duration", "2", "--nats-url", nats_server.url]
+    result = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith(
+        f"agentdash: JetStream at {nats_server.url}: stream AGENT_TASKS exists and differs "
+        "(subjects: other.x -> other.x, "
+    )
+    assert "agentdash queues --apply says what" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert await js.consumers_info("AGENT_TASKS") == []
