@@ -14,7 +14,9 @@ DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 """A pool's name, at most 63 characters (`pool`); also what the config's JSON schema says."""
 NATS_NAME = re.compile(r"[A-Za-z0-9_-]+")
 """A tier's, tenant's or provider's name, at most 255 characters (`nats_name`)."""
-_SUBJECT_TOKEN = re.compile(r"[^\s.*>]+")
+_SUBJECT_TOKEN = re.compile(r"[^\s.*>\x00-\x1f\x7f-\x9f]+")
+"""A subject's token: no wildcard, no space and no control character (a NUL, an escape
+sequence's ESC or CSI), which a server would store and every log would carry."""
 
 
 def _check(fits: Callable[[str], object], expected: str) -> Callable[[str], str]:
@@ -54,7 +56,8 @@ nats_name = _check(  # tenants, tiers, providers, streams, consumers: one subjec
 )
 subject = _check(  # a literal subject, as tasks are published on
     lambda name: len(name) <= 255 and all(_SUBJECT_TOKEN.fullmatch(t) for t in name.split(".")),
-    "expected a NATS subject: tokens separated by '.', none empty, with no '*', '>' or spaces",
+    "expected a NATS subject: tokens separated by '.', none empty, with no '*', '>', spaces "
+    "or control characters",
 )
 
 

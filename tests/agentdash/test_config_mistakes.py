@@ -184,6 +184,10 @@ CASES = [
            "expected a NATS subject"),
     config("subject with an empty token", text("consumer: acme-research}",
            "consumer: acme-research, subject: 'tasks..a'}"), f"{P}.queue.subject", "none empty"),
+    # accepted once, and a stream made on it: a NUL and an escape sequence in every log line
+    config("subject with control characters", text("consumer: acme-research}",
+           'consumer: acme-research, subject: "tasks.\\e[31mRED\\x00"}'), f"{P}.queue.subject",
+           "no '*', '>', spaces or control characters"),
     # the subjects and streams NATS and agentdash keep for themselves: producers publish on a
     # pool's subject and workers pull from its stream, so either would reach what they trust
     config("subject in NATS's KV", text("consumer: acme-research}",
