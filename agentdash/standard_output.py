@@ -9,6 +9,7 @@ A closed pipe (`| head`) stays a BrokenPipeError: that is the reader's choice, n
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -34,11 +35,29 @@ class _StandardOutput(io.FileIO):
             raise OutputError(exc.errno, exc.strerror) from None
 
 
+class _ClosedOutput(io.RawIOBase):
+    """Where a process started with its standard output closed (`>&-`) writes: Python then
+    has no sys.stdout at all, and the first print was an AttributeError's traceback."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer) -> int:
+        raise OutputError(errno.EBADF, "standard output is closed")
+
+
 @contextmanager
 def errors_told() -> Iterator[None]:
     """sys.stdout raises OutputError for a failed write while in the block. Only the process's
     own stdout is replaced: one a test or a caller put there is left as it is."""
     given = sys.stdout
+    if given is None:
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedOutput()), encoding="utf-8")
+        try:
+            yield
+        finally:
+            sys.stdout = given
+        return
     if given is not sys.__stdout__ or not isinstance(given, io.TextIOWrapper):
         yield
         return
@@ -64,4 +83,9 @@ def errors_told() -> Iterator[None]:
 def discard() -> None:
     """Send what is left to write, now and at exit, to /dev/null: the output cannot be
     written, and Python's own flush at exit would fail again, with a message of its own."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    try:
+        fileno = sys.stdout.fileno()
+    except (OSError, ValueError):  # closed from the start: no descriptor to point elsewhere
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open until the process ends)
+        return
+    os.dup2(os.open(os.devnull, os.O_WRONLY), fileno)

@@ -4,6 +4,7 @@ went away (`| head`) is nothing at all. Real processes, real /dev/full, real pip
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 from pathlib import Path
 
@@ -40,6 +41,21 @@ def test_a_full_disk_is_one_line_and_exit_1(args: list[str]) -> None:
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1:] == [
         "agentdash: cannot write the output: No space left on device"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", COMMANDS.values(), ids=COMMANDS.keys())
+def test_a_standard_output_closed_from_the_start_is_one_line_and_exit_1(args: list[str]) -> None:
+    """`agentdash ... >&-`: Python starts with no sys.stdout at all, and the first print was
+    an AttributeError's traceback."""
+    result = subprocess.run(
+        [AGENTDASH, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        timeout=120, preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1:] == [
+        "agentdash: cannot write the output: standard output is closed"
     ]
     assert "Traceback" not in result.stderr
 
