@@ -141,7 +141,13 @@ def _run(args: argparse.Namespace) -> int:
         {"--config": config_path, "--trace": trace_path},
     )
     config = replayed(load_config(config_path), args.start)
-    trace = load_tasks(trace_path, config)
+    try:
+        trace = load_tasks(trace_path, config)
+    except ConfigError as exc:
+        if args.config is not None or not exc.path.endswith("pool"):
+            raise
+        bundled = f"{exc.message} (with no --config, the bundled example's: give your own)"
+        raise ConfigError(exc.source, exc.path, bundled, exc.line) from None
     settings = BaselineSettings(**{name: getattr(args, name) for name in _knobs_given(args)})
     explain = args.events is not None
     drain = DRAIN_S if args.drain is None else args.drain

@@ -128,7 +128,22 @@ def chosen_settings(found: Search) -> list[str]:
     for group, setting in zip(found.groups, chosen.candidate, strict=True):
         what = "as configured" if setting is None else setting.describe()
         lines.append(f"  {group.name:<{width}}  {what}")
+    if found.stopped_early and not found.undoings and chosen.candidate != found.current.candidate:
+        lines += _unchecked(found)
     return lines
+
+
+def _unchecked(found: Search) -> list[str]:
+    """The pick's changes were never undone one by one: say so, and what budget would have."""
+    from controller.simulate.tune import BATCH, PRUNE_BATCHES
+
+    batch_s = found.seconds / max(1, -(-len(found.trials) // BATCH))
+    enough = found.seconds + PRUNE_BATCHES * batch_s
+    return [
+        "  the time budget ran out before these changes could be undone one by one, so some",
+        f"  may not earn their place: a batch of {BATCH} took {batch_s:.0f} s here, and "
+        f"--time-budget {enough:.0f} would have checked them",
+    ]
 
 
 def holdout_check(

@@ -108,6 +108,8 @@ class Search:
     seconds: float
     stopped_early: bool
     """The time budget ran out before the trials did."""
+    undoings: int = 0
+    """Trials spent undoing the pick's changes one by one (none: they were not checked)."""
 
     @property
     def current(self) -> Trial:
@@ -174,6 +176,7 @@ def search(
             while len(done) < trials - reserve() and fits(1 + PRUNE_BATCHES * bool(reserve())):
                 replay_batch(draw.batch(done, min(BATCH, trials - reserve() - len(done))))
             stopped = len(done) < trials - reserve()
+            searched = len(done)
             while len(done) < trials and fits(1):
                 simpler = draw.simpler(done, min(BATCH, trials - len(done)))
                 if not simpler:
@@ -181,7 +184,14 @@ def search(
                 replay_batch(simpler)
     finally:
         _search = None
-    return Search(tuple(tuned), tuple(done), objective, clock() - start, stopped)
+    return Search(
+        groups=tuple(tuned),
+        trials=tuple(done),
+        objective=objective,
+        seconds=clock() - start,
+        stopped_early=stopped,
+        undoings=len(done) - searched,
+    )
 
 
 def check(

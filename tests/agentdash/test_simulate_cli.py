@@ -70,6 +70,22 @@ def test_a_bad_trace_line_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.stderr == f"agentdash: {bad}: line 2: work_s: expected a number > 0, got -3\n"
 
 
+def test_a_trace_of_other_pools_with_no_config_says_whose_pools_it_was_checked_against(
+    tmp_path: Path,
+) -> None:
+    """With no --config the bundled example's config is used: the list of its pools said so
+    to no one who did not know."""
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"t": 1, "pool": "chat-agent", "work_s": 2, "tokens": 5}\n')
+    result = simulate("--trace", mine)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"agentdash: {mine}: line 1: pool: expected one of the ")
+    assert result.stderr.endswith(
+        "got 'chat-agent' (with no --config, the bundled example's: give your own)\n"
+    )
+    assert "bundled" not in simulate("--config", EXAMPLE, "--trace", mine).stderr
+
+
 def test_without_a_trace_it_says_what_it_needs() -> None:
     result = simulate("--config", EXAMPLE)
     assert result.returncode == 2

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agentdash.tune_report import holdout_check, nothing_to_change, pareto_front
+from agentdash.tune_report import chosen_settings, holdout_check, nothing_to_change, pareto_front
+from controller.simulate.behavior_grid import Group, Keep, Setting
 from controller.simulate.trace import Trace
 from controller.simulate.tradeoff import Objective, Outcome, Trial
 from controller.simulate.tune import Search, Split
@@ -109,3 +110,24 @@ def test_with_tasks_held_back_the_front_shows_their_p95_for_each_candidate() -> 
     assert "(their p95: 130.0 s, the held p95 column, which no pick may raise)" in said
     assert "held p95 (s)" in said
     assert "held p95" not in "\n".join(_front(CURRENT))
+
+
+def _picked_in(found_undoings: int, stopped: bool) -> str:
+    groups = (Group("research", ("research",)), Group("support", ("support",)))
+    trials = (
+        Trial(0, (None, None), CURRENT),
+        Trial(1, (Setting(cooldown=180), Setting(keep=Keep(300))), _picked(250.0, 900.0)),
+    )
+    objective = Objective.parse("both")
+    found = Search(groups, trials, objective, 92.0, stopped_early=stopped, undoings=found_undoings)
+    return "\n".join(chosen_settings(found))
+
+
+def test_a_pick_whose_changes_the_budget_left_unchecked_says_so_and_what_would_check_them() -> None:
+    """On 170,650 tasks a batch of 8 took 46 s: the default 90 s budget searched one batch
+    and had none left to undo the pick's changes, which were written all the same."""
+    said = _picked_in(found_undoings=0, stopped=True)
+    assert "the time budget ran out before these changes could be undone one by one" in said
+    assert "a batch of 8 took 92 s here, and --time-budget 276 would have checked them" in said
+    assert "ran out" not in _picked_in(found_undoings=8, stopped=True)
+    assert "ran out" not in _picked_in(found_undoings=0, stopped=False)
