@@ -104,7 +104,8 @@ async def serve_http(
     try:
         return await listen_guarded(app, host, port, limits)
     except OSError as exc:  # in use, not ours to bind, or no such host: the user's to fix
-        raise ConfigError("--http", "", f"cannot listen on {listen}: {os_reason(exc)}") from None
+        where = "--http (or AGENTDASH_HTTP)"  # either may have given it
+        raise ConfigError(where, "", f"cannot listen on {listen}: {os_reason(exc)}") from None
 
 
 def refused_rights(runtime: Runtime) -> dict[str, str]:

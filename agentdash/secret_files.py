@@ -31,9 +31,12 @@ def open_secret_files(config: Config) -> list[str]:
     lines = []
     for field, file in files.items():
         try:
-            mode = stat.S_IMODE(os.stat(file).st_mode)
+            status = os.stat(file)
         except OSError:
             continue  # unreadable: check_files says so
+        mode = stat.S_IMODE(status.st_mode)
+        if not stat.S_ISREG(status.st_mode):
+            continue  # a folder or a pipe: check_files says that, not its mode
         if field in SECRETS and mode & OPEN_TO_OTHERS:
             lines.append(
                 printable(

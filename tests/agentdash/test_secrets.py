@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from agentdash.cli import main
+from agentdash.secret_files import open_secret_files
+from controller.core.config import parse_config
 from tests.support import free_port
 from tests.support.cli import AGENTDASH, EXAMPLE
 
@@ -72,3 +74,14 @@ def test_a_seed_file_open_to_others_is_warned_of_and_the_daemon_goes_on(
     warning = f"agentdash: warning: {seed} is open to group or others (mode 0644); chmod 600 it"
     assert lines[:-1] == ([warning] if warned else [])
     assert lines[-1].startswith("agentdash: cannot reach NATS at")  # it went on to connect
+
+
+def test_a_folder_named_as_a_secret_file_is_not_warned_of_for_its_mode(tmp_path: Path) -> None:
+    """A folder's 0755 is not a secret open to others: check-config notes that it cannot be
+    read as the file, and says nothing of chmod."""
+    folder = tmp_path / "creds"
+    folder.mkdir(mode=0o755)
+    config = parse_config(
+        {**yaml.safe_load(EXAMPLE.read_text()), "nats": {"creds_file": str(folder)}}
+    )
+    assert open_secret_files(config) == []

@@ -33,7 +33,8 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, nats_server: Any) 
         result = daemon_listening_on(f"127.0.0.1:{port}", nats_server.url)
     assert result.returncode == 2
     assert result.stderr == (
-        f"agentdash: --http: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+        "agentdash: --http (or AGENTDASH_HTTP): "
+        f"cannot listen on 127.0.0.1:{port}: Address already in use\n"
     )
     assert '"type": "stop"' not in result.stdout  # it never said "start"
 
@@ -44,7 +45,8 @@ def test_an_http_host_that_does_not_resolve_says_so_and_exit_2(nats_server: Any)
     result = daemon_listening_on("1.2.3.4.5:80", nats_server.url)
     assert result.returncode == 2
     assert result.stderr.startswith(
-        "agentdash: --http: cannot listen on 1.2.3.4.5:80: the host does not resolve ("
+        "agentdash: --http (or AGENTDASH_HTTP): "
+        "cannot listen on 1.2.3.4.5:80: the host does not resolve ("
     )
     assert result.stderr.count("\n") == 1
     assert "Unknown error" not in result.stderr
