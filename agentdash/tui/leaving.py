@@ -20,13 +20,14 @@ import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
 
-GRACE_S = 15.0
+GRACE_S = 25.0
 """How long an exit may take once asked. An orderly one takes under a second (the demo's
 fleet stopped, the screen restored); the longest is the demo's with NATS down or stalled:
-its workers' ack retries (worker.ACK_RETRY_S) side by side with its read of the queues,
-bounded by tally.QUEUE_READ_S (8 s) however slowly NATS answers, then the client's close
-(fleet.CLOSE_WAIT_S). A loaded machine must not turn that into an exit 1 with no summary:
-past this the exit is stuck."""
+the tick in flight ends (its reads and calls, CALL_DEADLINE_S each), then the workers' ack
+retries (worker.ACK_RETRY_S) side by side with the read of what is still queued (at most
+tally.QUEUE_READ_S, 8 s), then the client's close (fleet.CLOSE_WAIT_S): about 15 s at worst
+on a quiet machine. A loaded one must not turn that into an exit 1 with no summary: past
+this the exit is stuck."""
 EXIT_STUCK = 1
 """The exit status when the watchdog ended the process: the orderly stop did not finish."""
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
