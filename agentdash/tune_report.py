@@ -159,6 +159,8 @@ def holdout_check(
         ("not done at the end", current.pending, picked.pending),
         ("scale events", current.scale_events, picked.scale_events),
     ]
+    if current.held or picked.held:  # left out of the p95 above; a pick may not raise theirs
+        rows[1:1] = [("held back: p95 (s)", current.held_p95, picked.held_p95)]
     share = 1 - (parts.at - parts.start) / (end - parts.start) if end > parts.start else 0.0
     lines = [
         f"held-out check: the last {share:.0%} of the trace's time "

@@ -131,3 +131,23 @@ def test_a_pick_whose_changes_the_budget_left_unchecked_says_so_and_what_would_c
     assert "a batch of 8 took 92 s here, and --time-budget 276 would have checked them" in said
     assert "ran out" not in _picked_in(found_undoings=8, stopped=True)
     assert "ran out" not in _picked_in(found_undoings=0, stopped=False)
+
+
+def test_the_held_out_check_shows_the_held_back_tasks_p95_and_refuses_a_pick_that_raises_it() -> (
+    None
+):
+    task = [(0.0, 0, 1.0, 1)]
+    parts = Split(Trace.build(["a"], task), Trace.build(["a"], task), at=50.0)
+    current = Outcome(
+        p95=0.0, pod_seconds=1000.0, tier_p95={}, pending=0, scale_events=4, held=50,
+        held_p95=130.0,
+    )  # fmt: skip
+    slower = Outcome(
+        p95=0.0, pod_seconds=800.0, tier_p95={}, pending=0, scale_events=4, held=50,
+        held_p95=324.0,
+    )  # fmt: skip
+    lines = holdout_check(Objective.parse("both"), parts, 100.0, current, slower)
+    assert "  held back: p95 (s)              130.0        324.0" in lines
+    assert lines[-1].startswith(WORSE.format("both"))
+    assert not any("held back" in line for line in holdout_check(
+        Objective.parse("both"), parts, 100.0, CURRENT, CURRENT))  # fmt: skip
