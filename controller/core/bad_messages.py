@@ -21,8 +21,20 @@ from controller.core.wording import plural
 
 log = logging.getLogger("agentdash.bad_messages")
 
-SOURCES = ("usage", "busy", "decisions", "overrides", "prometheus", "events", "queue", "flood")
-"""Counted from the start (at 0), so a dashboard can tell "none" from "not measured"."""
+SOURCES = (
+    "usage",
+    "busy",
+    "decisions",
+    "overrides",
+    "prometheus",
+    "events",
+    "queue",
+    "flood",
+    "unstored",
+)
+"""Counted from the start (at 0), so a dashboard can tell "none" from "not measured".
+`unstored`: tasks seen on a pool's subject that JetStream did not store (a duplicate, a
+refused publish), left out of its arrival rate (controller.sources.arrivals)."""
 LOG_EVERY_S = 60.0
 WHY_CHARS = 200
 """What a log line quotes of the reason: a 1 MB body must not become a 1 MB log line."""

@@ -7,8 +7,10 @@ moved (or whose subject saw a task) are read again, by themselves or, when many 
 listing the stream's consumers 256 an answer; every pool is re-read within REREAD_EVERY_S
 besides. A wake-up's few pools are read by themselves, at once.
 
-Arrivals are counted by a plain subscription to each pool's subject: JetStream stores the
-message and the subscription sees it at the same moment. That gives the arrival rate (tasks
+Arrivals are seen by a plain subscription to each pool's subject: JetStream stores the
+message and the subscription sees it at the same moment; one the stream did not store (a
+duplicate, a refused publish) is left out once the pool's consumer is read
+(controller.sources.arrivals). That gives the arrival rate (tasks
 that arrived in the last RATE_WINDOW_S, over that window: it depends on when tasks came, not
 on when the loop happened to read) and, for a pool at zero replicas, wakes the loop at once
 instead of at its next tick (KEDA waits for its next poll, 30 s by default).
@@ -26,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
@@ -39,7 +40,9 @@ from controller.core.accounting import RATE_WINDOW_S
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from controller.core.model import QueueStats, SourceError
+from controller.sources.arrivals import Arrivals, Consumer
 from controller.sources.jetstream_api import (
+    Delivered,
     Reads,
     Rotation,
     consumer_lag,
@@ -83,12 +86,12 @@ class JetStreamLagSource:
         self._timeout = timeout
         self._limit = asyncio.Semaphore(concurrency)
         self._pool_of = {config.subject(name): name for name in config.pools}
-        self._unread = dict.fromkeys(config.pools, 0)
         self._arrived: set[str] = set()
-        """The pools with an arrival unread (`_unread` above 0): a tick looks at these, not
-        at every pool."""
-        self._arrivals: dict[str, deque[float]] = {p: deque() for p in config.pools}
-        """Per pool, when each task in the rate window arrived."""
+        """The pools with an arrival unread, or one not yet shown stored: a tick looks at
+        these, not at every pool."""
+        self._seen = Arrivals(config.pools)
+        """Per pool, when each task in the rate window arrived, once JetStream stored it."""
+        self._bad = bad or BadMessages()
         self._started: float | None = None
         self._idle: set[str] = set()
         self._wake: Callable[[str], None] | None = None
@@ -118,9 +121,7 @@ class JetStreamLagSource:
         queues = {
             name: (pool.queue.stream, config.subject(name)) for name, pool in config.pools.items()
         }
-        self._oldest = OldestTasks(
-            nc, queues, bad=bad or BadMessages(), timeout=timeout, limit=self._limit
-        )
+        self._oldest = OldestTasks(nc, queues, bad=self._bad, timeout=timeout, limit=self._limit)
         """Per pool, when its oldest pending task came (shown, never decided on)."""
 
     async def start(self) -> None:
@@ -150,9 +151,8 @@ class JetStreamLagSource:
         pool = self._pool_of.get(msg.subject)
         if pool is None:
             return
-        self._arrivals[pool].append(self._clock())
+        self._seen.seen(pool, self._clock())
         self._unrated.add(pool)
-        self._unread[pool] += 1
         self._arrived.add(pool)
         if pool in self._idle and self._wake is not None:
             self._wake(pool)
@@ -223,7 +223,7 @@ class JetStreamLagSource:
                 listed.add(pool)
                 stats = QueueStats(info.num_pending, info.num_ack_pending)
                 count = counts.get(subjects[pool], 0)
-                self._record(pool, stats, now, count, info.delivered.stream_seq)
+                self._record(pool, stats, now, count, info.delivered)
         return listed
 
     async def _read_one(self, pool: str, now: float, count: int) -> None:
@@ -234,19 +234,34 @@ class JetStreamLagSource:
             self._record(pool, QueueStats(0, 0, stale=self._not_found(pool)), now, count)
             return
         stats = QueueStats(info.num_pending, info.num_ack_pending)
-        self._record(pool, stats, now, count, info.delivered.stream_seq)
+        self._record(pool, stats, now, count, info.delivered)
 
     def _record(
-        self, pool: str, stats: QueueStats, now: float, count: int, delivered: int = 0
+        self,
+        pool: str,
+        stats: QueueStats,
+        now: float,
+        count: int,
+        delivered: Delivered | None = None,
     ) -> None:
+        """The pool's consumer as read (`delivered` None: not found, no answer)."""
         pending = stats.pending
-        unread, self._unread[pool] = self._unread[pool], 0
-        self._arrived.discard(pool)
+        unread = self._seen.unread[pool]
+        consumer = None
+        if delivered is not None:
+            consumer = Consumer(pending=pending, delivered=delivered.consumer_seq)
+        refuted = self._seen.read(pool, consumer)
+        if refuted:
+            why = f"{pool}: tasks seen on its subject that JetStream did not store"
+            self._bad.drop("unstored", why, count=refuted, about=pool)
+        if not self._seen.waiting(pool):
+            self._arrived.discard(pool)
         if pool in self._idle and pending < unread:
             # Seen on the subject but not yet in the consumer's count (its info can lag a
             # publish by a moment): with no replicas to take them, they are lag all the same.
             pending = unread
-        oldest = self._oldest.note(pool, pending=pending, delivered=delivered)
+        stream_seq = delivered.stream_seq if delivered is not None else 0
+        oldest = self._oldest.note(pool, pending=pending, delivered=stream_seq)
         fresh = QueueStats(pending, stats.ack_pending, stale=stats.stale, oldest_at=oldest)
         self._streams[self._stream_of[pool]].record(pool, count, now)
         if self._stats.get(pool) != fresh:  # the same again (the rotation's usual read) is
@@ -274,7 +289,7 @@ class JetStreamLagSource:
             self._spanned = span > 0
             self._unrated.update(self._stats)
         for pool in self._unrated:
-            arrivals = self._arrivals[pool]
+            arrivals = self._seen.times[pool]
             while arrivals and arrivals[0] <= now - RATE_WINDOW_S:
                 arrivals.popleft()
             stats = self._stats.get(pool)
@@ -284,7 +299,7 @@ class JetStreamLagSource:
                     stats.pending, stats.ack_pending, rate, stats.stale, stats.oldest_at
                 )
         # a pool with arrivals left in the window: its rate changes as they leave it
-        self._unrated = {pool for pool in self._unrated if self._arrivals[pool]}
+        self._unrated = {pool for pool in self._unrated if self._seen.times[pool]}
         if pools is not None:
             return {name: self._rated[name] for name in pools}
         if not self._ordered:  # every pool has an answer now: from here on, in this order

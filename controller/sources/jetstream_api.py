@@ -80,6 +80,9 @@ class Delivered(_Model):
     stream_seq: StreamSeq = 0
     """The stream sequence of the last task the consumer delivered: its pending tasks come
     after it."""
+    consumer_seq: StreamSeq = 0
+    """The deliveries the consumer made, redeliveries included: with its pending tasks, what
+    says how many tasks were stored for it (controller.sources.arrivals)."""
 
 
 class ConsumerLag(_Model):

@@ -94,7 +94,7 @@ async def test_arrivals_wake_an_idle_pool_and_give_a_rate(nc: Client, clock: Fak
     await publish(nc, cfg, "research", 9)
     await nc.flush()
     clock.advance(5.0)
-    await eventually(lambda: len(source._arrivals["research"]) == 10)
+    await eventually(lambda: len(source._seen.times["research"]) == 10)
     stats = await source.read()
     assert stats["research"].arrival_rate == 2.0  # 10 tasks in 5 s
     clock.advance(RATE_WINDOW_S)

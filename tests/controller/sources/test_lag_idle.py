@@ -43,7 +43,7 @@ async def test_a_task_come_and_gone_between_reads_still_reads_its_pool_again(
     worker = await js.pull_subscribe_bind("p7", "AGENT_TASKS")
     (task,) = await worker.fetch(1, timeout=2)
     await task.ack_sync()  # done before the next read: the subject's count is 0 again
-    await eventually(lambda: source._unread["p7"] == 1)  # once the source has seen it arrive
+    await eventually(lambda: source._seen.unread["p7"] == 1)  # once the source has seen it arrive
     asked.clear()
     clock.advance(1)
     stats = await source.read()
@@ -62,7 +62,7 @@ async def test_a_pool_read_again_with_the_same_lag_sees_its_rate_fall(
     await source.start()
     clock.advance(RATE_WINDOW_S)  # the rate spans a whole window from here
     await nc.jetstream().publish(cfg.subject("busy"), b"{}")
-    await eventually(lambda: source._unread["busy"] == 1)
+    await eventually(lambda: source._seen.unread["busy"] == 1)
     stats = await source.read()
     assert (stats["busy"].pending, stats["busy"].arrival_rate) == (1, 1 / RATE_WINDOW_S)
 

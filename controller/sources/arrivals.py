@@ -1,0 +1,94 @@
+"""The tasks each pool's subject showed arriving, counted once JetStream shows them stored.
+
+A plain subscription to a pool's subject sees every message published there, stored or not:
+a duplicate of a task already stored (the same Nats-Msg-Id, which JetStream drops), a publish
+the stream refuses (headers over its limit, a wrong expected sequence, a full stream). A
+producer sending those, on purpose or by retrying, scaled pools up on arrivals that never
+queued. So an arrival counts only once the pool's consumer shows it: between two reads, the
+tasks the stream stored for the pool are its pending tasks' growth plus the deliveries made
+meanwhile (each stored task is pending until delivered; a redelivery counts as well, so this
+is an upper bound). Arrivals beyond that wait one more read, since the consumer's count can
+lag a publish by a moment, and are then dropped from the rate and counted as `unstored`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from controller.core.record import Record
+
+
+class Consumer(Record):
+    """What a read of a pool's consumer says of the tasks stored for it."""
+
+    FIELDS = ("pending", "delivered")
+    __slots__ = FIELDS
+
+    pending: int
+    """Tasks stored and not yet delivered."""
+    delivered: int
+    """Deliveries made so far, redeliveries included (the consumer's sequence)."""
+
+    def __init__(self, *, pending: int, delivered: int) -> None:
+        self.pending = pending
+        self.delivered = delivered
+
+    def stored_since(self, before: Consumer) -> int:
+        """At most how many tasks were stored for the pool since `before` (0 where the
+        consumer was made again meanwhile: its sequence starts over)."""
+        grown = self.pending - before.pending + self.delivered - before.delivered
+        return grown if grown > 0 else 0
+
+
+class Arrivals:
+    def __init__(self, pools: Iterable[str]) -> None:
+        names = list(pools)
+        self.times: dict[str, deque[float]] = {pool: deque() for pool in names}
+        """Per pool, when each counted task arrived (the rate window's are kept by the source)."""
+        self.unread = dict.fromkeys(names, 0)
+        """Per pool, tasks seen since its consumer was last read."""
+        self._waiting = dict.fromkeys(names, 0)
+        """Per pool, tasks seen before the last read that it did not show stored."""
+        self._last: dict[str, Consumer] = {}
+
+    def waiting(self, pool: str) -> bool:
+        """Whether tasks seen before the last read still wait to show stored: the pool's
+        consumer is read again at the next tick."""
+        return self._waiting[pool] > 0
+
+    def seen(self, pool: str, now: float) -> None:
+        self.times[pool].append(now)
+        self.unread[pool] += 1
+
+    def read(self, pool: str, consumer: Consumer | None) -> int:
+        """The pool's consumer as read now (None: not found); how many of the tasks seen it
+        shows were never stored, now dropped from `times`."""
+        unread, self.unread[pool] = self.unread[pool], 0
+        before = self._last.pop(pool, None)
+        if consumer is None or before is None:  # nothing to compare with: taken as seen
+            self._waiting[pool] = 0
+            if consumer is not None:
+                self._last[pool] = consumer
+            return 0
+        self._last[pool] = consumer
+        claimed = self._waiting[pool] + unread
+        beyond = claimed - consumer.stored_since(before)
+        if beyond <= 0:
+            self._waiting[pool] = 0
+            return 0
+        waiting = beyond if beyond < unread else unread  # this read's: one more read to show
+        self._waiting[pool] = waiting
+        refuted = beyond - waiting
+        if refuted:
+            self._drop(pool, refuted, after=unread)
+        return refuted
+
+    def _drop(self, pool: str, count: int, after: int) -> None:
+        """Drop `count` arrivals from before the newest `after` (those seen since the last
+        read, still waiting to show): the ones that waited a read and did not."""
+        times = self.times[pool]
+        newest = [times.pop() for _ in range(min(after, len(times)))]
+        for _ in range(min(count, len(times))):
+            times.pop()
+        times.extend(reversed(newest))
