@@ -20,6 +20,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client
 
+from agentdash.cancelling import cancel_until_done
 from agentdash.nats_client import jetstream_error
 from agentdash.nats_connections import Connections, open_connections
 from agentdash.opening import RuntimeOptions, check_credentials, open_parts
@@ -88,11 +89,8 @@ class Runtime:
         return self.ticks > 0 and self.loop.health.ready()
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # until each has ended: one cancel can be lost in nats.py's waits (cancelling.py)
+        await asyncio.gather(*(cancel_until_done(task) for task in self.tasks))
         if self.reader is not None:
             await self.reader.stop()
         release = getattr(self.loop.actuator, "release", None)
