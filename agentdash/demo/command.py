@@ -190,7 +190,15 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: LinesFile | N
         if fleet.server is not None:
             fleet.server.close()
 
-    watchdog = ExitWatchdog(before_leaving=close_server)
+    def leaving() -> None:
+        """The process ends now, past what follows app.run (a hangup once the fleet stopped,
+        or a stop that stuck): the server goes, and --events still gets the summary."""
+        close_server()
+        if sink is not None:
+            for summary in summaries:
+                sink.write(json.dumps(summary.as_dict()) + "\n")
+
+    watchdog = ExitWatchdog(before_leaving=leaving)
     app = AgentDashApp(connect=connect, on_quit=stop_fleet, read_only=read_only, watchdog=watchdog)
     try:
         app.run()

@@ -166,8 +166,9 @@ def test_what_overrides_keeps_is_said_and_events_are_written(session: str, tmp_p
     assert summary["scale_events"] == sum(line["type"] == "scale" for line in lines) > 0
 
 
-def test_a_closed_terminal_stops_the_dashboard_and_its_server(session: str) -> None:
-    start(session)
+def test_a_closed_terminal_stops_the_dashboard_and_its_server(session: str, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    start(session, "--events", str(events))
     wait_for_screen(session, "→")
     pid = server_of(session)
     store = store_of(pid)
@@ -181,3 +182,6 @@ def test_a_closed_terminal_stops_the_dashboard_and_its_server(session: str) -> N
     while store.exists():  # the demo quit in order: it removed the server's store
         assert time.monotonic() < deadline, f"{store} left behind"
         time.sleep(0.05)  # polling the demo's clean-up, with a deadline
+    # after an SSH session drops, the file is all there is: it ends with the summary
+    summary = json.loads(events.read_text().splitlines()[-1])
+    assert (summary["type"], summary["lost"]) == ("summary", 0)
