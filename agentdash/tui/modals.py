@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 QUIT = Binding("ctrl+c", "app.quit", "Quit", show=False)
-"""Ctrl-C quits over a dialog too: a modal screen hides the app's own keys. (In a text field it
-copies, as Textual has it: the field's ctrl+c comes first.)"""
+"""Ctrl-C quits over a dialog too: a modal screen hides the app's own keys. (In a text field
+with text selected it copies it: the field's ctrl+c comes first.)"""
 
 QUIT_HELP = "Quit (^c copies selected text instead, in a text field too)"
 QUIT_KEYS = ("q", "ctrl+c", "ctrl+q")
@@ -72,7 +72,8 @@ class Field(Input):
 
     async def _on_key(self, event: events.Key) -> None:
         action = self.KEYS.get(event.key)
-        if action is None:
+        # ctrl+c copies only a selection: with none, it goes on to the dialog's quit (QUIT)
+        if action is None or (action == "copy" and not self.selected_text):
             await super()._on_key(event)
             return
         event.stop()

@@ -472,8 +472,12 @@ async def test_why_names_the_time_rules_the_pool_is_on(tmp_path: Path) -> None:
     assert "cooldown" not in text.split("6. time")[1]
 
 
-# The pause-tenant question is a dialog; the pin dialog's field keeps ctrl+c for copying.
-@pytest.mark.parametrize("keys", [[], ["p"], ["t"], ["e"], ["question_mark"], ["s"]])
+# The pause-tenant question is a dialog; so is the pin dialog, whose field copies what is
+# selected (it opens with its value selected, for typing over) and with nothing selected
+# quits: there, ctrl+c did nothing.
+@pytest.mark.parametrize(
+    "keys", [[], ["p"], ["t"], ["e"], ["question_mark"], ["s"], ["w", "backspace"]]
+)
 async def test_ctrl_c_quits_from_any_screen_and_dialog(tmp_path: Path, keys: list[str]) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
