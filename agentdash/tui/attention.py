@@ -106,9 +106,14 @@ def _fleet(snapshot: FleetSnapshot, overrides: Overrides) -> Iterable[Flag]:
 
 def _budgets(snapshot: FleetSnapshot) -> Iterable[Flag]:
     for tenant in snapshot.tenants:
+        spent = f"{tenant.tokens_today:,} of {tenant.budget:,} tokens"
+        if tenant.budget is not None and tenant.tokens_today >= tenant.budget:
+            if not tenant.paused:  # not "runs out in 0 s": its pools cannot grow now
+                held = "its pools held at 0" if tenant.hard_cap else "its pools at their floor"
+                yield Flag(ALARM, "budget", tenant.name, f"spent ({spent}): {held}")
+            continue
         left = tenant.runs_out_in()
         if left is not None and left < RUNS_OUT_S and not tenant.paused:
-            spent = f"{tenant.tokens_today:,} of {tenant.budget:,} tokens"
             yield Flag(
                 WARNING,
                 "budget",

@@ -23,6 +23,20 @@ with text selected it copies it: the field's ctrl+c comes first.)"""
 QUIT_HELP = "Quit (^c copies selected text instead, in a text field too)"
 QUIT_KEYS = ("q", "ctrl+c", "ctrl+q")
 
+MAX_MINUTES = 525_600
+"""A year: a pin or a pause longer than that is one with no end (leave the field blank)."""
+MINUTES = f"minutes: blank or more than 0, up to {MAX_MINUTES:,} (a year)"
+
+
+def minutes_of(text: str) -> float | None:
+    """Seconds for a minutes field, None when blank; ValueError if it is not a time."""
+    if not text:
+        return None
+    minutes = float(text)
+    if not 0 < minutes <= MAX_MINUTES:  # not 0, negative, inf or nan
+        raise ValueError(text)
+    return minutes * 60
+
 
 class ConfirmationModal(ModalScreen[bool]):
     """Ask before doing anything to the fleet. Cancel has the focus: enter alone does nothing."""
@@ -95,7 +109,7 @@ class ReplicasModal(ModalScreen[T | None]):
         QUIT,
     ]
     confirm = "OK"
-    invalid = "replicas: a whole number from 0 to {limit}; minutes > 0"
+    invalid = "replicas: a whole number from 0 to {limit}; " + MINUTES
 
     def __init__(
         self, question: str, replicas: str, replicas_hint: str, minutes_hint: str, limit: int
@@ -152,21 +166,13 @@ class ReplicasModal(ModalScreen[T | None]):
         self.dismiss(None)
 
 
-def minutes_of(text: str) -> float | None:
-    """Seconds for a minutes field, None when blank; ValueError if it is not a time."""
-    if not text:
-        return None
-    span = float(text) * 60
-    if not 0 < span < 1e9:  # not 0, negative, inf or nan
-        raise ValueError(text)
-    return span
-
-
 class PinModal(ReplicasModal[tuple[int, float | None]]):
     """How many warm replicas, and for how long (blank: until unpinned)."""
 
     confirm = "Pin"
-    invalid = "replicas: a whole number from 1 to {limit} (0 keeps nothing warm); minutes > 0"
+    invalid = (
+        "replicas: a whole number from 1 to {limit} (a pin of 0 keeps nothing warm); " + MINUTES
+    )
 
     def __init__(self, pool: str, current: int | None, limit: int) -> None:
         super().__init__(

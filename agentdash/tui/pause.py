@@ -7,7 +7,7 @@ some minutes (blank: until resumed). Like the pin dialog, it only asks: the app 
 
 from __future__ import annotations
 
-from agentdash.tui.modals import ReplicasModal, minutes_of
+from agentdash.tui.modals import MINUTES, ReplicasModal, minutes_of
 from controller.core.wording import plural
 
 PauseChoice = tuple[int | None, float | None]
@@ -16,7 +16,7 @@ PauseChoice = tuple[int | None, float | None]
 
 class PausePoolModal(ReplicasModal[PauseChoice]):
     confirm = "Pause"
-    invalid = "replicas: blank (hold) or a whole number from 0 to {limit}; minutes: blank or > 0"
+    invalid = "replicas: blank (hold) or a whole number from 0 to {limit}; " + MINUTES
 
     def __init__(self, pool: str, replicas: int, limit: int) -> None:
         super().__init__(

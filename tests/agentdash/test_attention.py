@@ -72,6 +72,24 @@ async def test_no_leader_a_paused_or_dry_run_fleet_and_a_budget_running_out(
     assert flags[-1].detail.startswith("runs out in 30 min at its burn rate")
 
 
+async def test_a_budget_already_spent_is_an_alarm_not_a_warning_that_it_runs_out_in_0_s(
+    tmp_path: Path,
+) -> None:
+    snapshot = at(await sample(tmp_path), T0)
+    tenants = tuple(
+        replace(t, tokens_today=(t.budget or 0) + 10_702, burn_per_min=1000.0)
+        if t.name == "globex"
+        else t
+        for t in snapshot.tenants
+    )
+    flags, _ = Attention().look(replace(snapshot, tenants=tenants), Overrides(), [])
+    (flag,) = [f for f in flags if f.what == "budget"]
+    assert (flag.severity, flag.target) == ("alarm", "globex")
+    assert flag.detail.startswith("spent (")
+    assert flag.detail.endswith(": its pools held at 0")  # globex is hard-capped
+    assert "runs out" not in flag.detail
+
+
 async def test_every_override_in_force_says_who_set_it_when_and_an_old_one_is_flagged(
     tmp_path: Path,
 ) -> None:

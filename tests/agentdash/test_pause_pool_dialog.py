@@ -141,6 +141,19 @@ async def test_a_pin_of_no_replicas_is_refused_in_the_dialog(tmp_path: Path) -> 
         assert "0 keeps nothing warm" in error
 
 
+async def test_a_pin_of_more_minutes_than_a_year_is_refused_saying_how_many_may_be_given(
+    tmp_path: Path,
+) -> None:
+    """99,999,999 minutes was refused as "minutes > 0", which it is."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("w", "tab", *"99999999", "enter")
+        assert isinstance(app.screen, ReplicasModal)  # still asking
+        error = str(app.screen.query_one("#error").render())
+        assert "up to 525,600 (a year)" in error
+
+
 async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
     tmp_path: Path,
 ) -> None:
@@ -149,7 +162,9 @@ async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
         await pilot.pause()
         await pilot.press("x", "tab", "0", "enter")  # 0 minutes
         assert isinstance(app.screen, PausePoolModal)
-        assert "minutes: blank or > 0" in str(app.screen.query_one("#error").render())
+        assert "minutes: blank or more than 0, up to 525,600 (a year)" in str(
+            app.screen.query_one("#error").render()
+        )
         await pilot.press("escape")
         assert isinstance(app.screen, FleetScreen)
     read_only = await make(tmp_path, read_only=True)
