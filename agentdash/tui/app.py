@@ -13,6 +13,7 @@ import contextlib
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -333,6 +334,9 @@ class AgentDashApp(App[None]):
         if path is None:
             downloads = user_downloads_path()
             path = str(downloads if downloads.is_dir() else Path.cwd())
+        if filename is None and time_format is None:  # in UTC, as the screen says the time
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H_%M_%S_%fZ")
+            filename = f"{self.title}_{stamp}.svg".replace(" ", "_")
         return super().deliver_screenshot(filename, path, time_format)
 
     def on_delivery_failed(self, event: events.DeliveryFailed) -> None:

@@ -4,6 +4,7 @@ where that cannot be written either, the notice says why."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,8 @@ async def test_without_downloads_the_screenshot_is_saved_where_the_dashboard_sta
     await take_screenshot(app)
     [saved] = here.glob("*.svg")
     assert "agentdash" in saved.read_text()
+    # named in UTC, as the screen says the time (it was the local time, with no zone)
+    assert re.fullmatch(r"agentdash_\d{4}-\d\d-\d\dT\d\d_\d\d_\d\d_\d{6}Z\.svg", saved.name)
     assert notes(app) == [f"Saved screenshot to [$text-success]{str(saved)!r}"]
 
 
