@@ -24,6 +24,17 @@ def fleet() -> Config:
     return config({"research": pool("acme"), "support": pool("acme")})
 
 
+async def watching(nc: Client, clock: FakeClock) -> tuple[Config, BadMessages, JetStreamLagSource]:
+    """The fleet's queues, and a lag source watching their subjects, read once."""
+    cfg = fleet()
+    await ensure_queues(nc, cfg)
+    bad = BadMessages()
+    source = JetStreamLagSource(nc, cfg, clock=clock, bad=bad)
+    await source.start()
+    await source.read()
+    return cfg, bad, source
+
+
 async def rate_after(
     nc: Client, cfg: Config, source: JetStreamLagSource, clock: FakeClock, seen: int
 ) -> float | None:
@@ -38,12 +49,7 @@ async def rate_after(
 
 
 async def test_copies_of_a_stored_task_are_not_arrivals(nc: Client, clock: FakeClock) -> None:
-    cfg = fleet()
-    await ensure_queues(nc, cfg)
-    bad = BadMessages()
-    source = JetStreamLagSource(nc, cfg, clock=clock, bad=bad)
-    await source.start()
-    await source.read()
+    cfg, bad, source = await watching(nc, clock)
     js = nc.jetstream()
     task = json.dumps({"id": "t1"}).encode()
     acks = [
@@ -63,12 +69,7 @@ async def test_copies_of_a_stored_task_are_not_arrivals(nc: Client, clock: FakeC
 async def test_a_publish_the_stream_refuses_is_not_an_arrival(nc: Client, clock: FakeClock) -> None:
     """Headers over JetStream's 64 KiB: the account lets a message carry them, the stream
     refuses to store it, and the subject's subscribers see it all the same."""
-    cfg = fleet()
-    await ensure_queues(nc, cfg)
-    bad = BadMessages()
-    source = JetStreamLagSource(nc, cfg, clock=clock, bad=bad)
-    await source.start()
-    await source.read()
+    cfg, bad, source = await watching(nc, clock)
     for n in range(5):
         await nc.publish(cfg.subject("research"), b"{}", headers={"Pad": "x" * 70_000, "n": str(n)})
     await nc.jetstream().publish(cfg.subject("research"), b'{"id": "real"}')
@@ -85,12 +86,7 @@ async def test_tasks_that_arrive_as_the_consumer_is_read_are_kept(
     nc: Client, clock: FakeClock
 ) -> None:
     """The consumer's count can lag a publish: a task seen but not yet shown waits a read."""
-    cfg = fleet()
-    await ensure_queues(nc, cfg)
-    bad = BadMessages()
-    source = JetStreamLagSource(nc, cfg, clock=clock, bad=bad)
-    await source.start()
-    await source.read()
+    cfg, bad, source = await watching(nc, clock)
     js = nc.jetstream()
     for n in range(20):
         await js.publish(cfg.subject("research"), json.dumps({"id": f"t{n}"}).encode())
