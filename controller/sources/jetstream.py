@@ -254,6 +254,7 @@ class JetStreamLagSource:
         if refuted:
             why = f"{pool}: tasks seen on its subject that JetStream did not store"
             self._bad.drop("unstored", why, count=refuted, about=pool)
+            self._unrated.add(pool)  # its rate falls now, whatever its lag does
         if not self._seen.waiting(pool):
             self._arrived.discard(pool)
         if pool in self._idle and pending < unread:
