@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import time
 from collections.abc import Callable
@@ -42,7 +43,6 @@ from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import (
     QueueCheck,
     QueueError,
-    check_queues,
     ensure_queues,
 )
 from controller.sources.usage import NatsBusySource, NatsUsageSource
@@ -126,9 +126,8 @@ class DemoFleet:
         # Scaled with the demo's time, but never shorter than a worker's wait for an ack.
         ack_wait = max(5.0, ACK_WAIT_S / self.options.speed)
         try:  # a --nats-url without JetStream, or whose account has none
-            # what exists is checked before anything is made beside it
-            _check_routes(await check_queues(self.nc, self.config, ack_wait=ack_wait), url)
-            await ensure_queues(self.nc, self.config, ack_wait=ack_wait)
+            vet = functools.partial(_check_routes, url=url)  # before anything is made beside
+            await ensure_queues(self.nc, self.config, ack_wait=ack_wait, vet=vet)
         except (nats.errors.Error, TimeoutError) as exc:
             raise jetstream_error(url, exc) from None
         except QueueError as exc:

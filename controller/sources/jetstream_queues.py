@@ -344,11 +344,19 @@ async def _create(js: JetStreamContext, spec: QueueSpec) -> None:
 
 
 async def ensure_queues(
-    nc: Client, config: Config, *, ack_wait: float = ACK_WAIT_S, max_bytes: int = STREAM_BYTES
+    nc: Client,
+    config: Config,
+    *,
+    ack_wait: float = ACK_WAIT_S,
+    max_bytes: int = STREAM_BYTES,
+    vet: Callable[[list[QueueCheck]], None] | None = None,
 ) -> list[QueueCheck]:
     """Create each stream and each pool's consumer, if missing. Idempotent; what exists is
-    left as it is (even if it differs: see the checks returned). A refusal raises."""
+    left as it is (even if it differs: see the checks returned). A refusal raises. `vet`
+    sees what exists before anything is made, and may refuse it by raising."""
     found = await check_queues(nc, config, ack_wait=ack_wait, max_bytes=max_bytes)
+    if vet is not None:
+        vet(found)
     checks = await create_missing(nc, found)
     for check in checks:
         if check.state == "failed":
