@@ -14,6 +14,7 @@ The work is in controller.simulate; this module reads arguments and prints.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -27,9 +28,18 @@ from controller.simulate.backtest import DRAIN_S, POLICIES, backtest
 from controller.simulate.baselines import BaselineSettings
 from controller.simulate.generate import MIN_HOURS, SHAPES, generate
 from controller.simulate.report import table
-from controller.simulate.trace import MAX_TRACE_SECONDS, Trace, load_trace, write_trace
+from controller.simulate.trace import (
+    MAX_TRACE_SECONDS,
+    Trace,
+    load_trace,
+    read_trace,
+    write_trace,
+)
 
 EXIT_USAGE = 2
+
+STDIN = Path("-")
+"""--trace -: the trace read from standard input, as `zcat day.jsonl.gz | agentdash ...`."""
 
 
 MAX_GENERATED = 10_000_000
@@ -54,7 +64,8 @@ def add_parser(commands: Any) -> None:
         "--trace",
         type=flags.path,
         metavar="FILE",
-        help="JSON lines, one task each (default with no --config: the bundled example's)",
+        help="JSON lines, one task each; - for standard input (default with no --config: the "
+        "bundled example's)",
     )
     # No default: --policy given with --generate is refused (_misplaced); None is "all".
     parser.add_argument("--policy", choices=[*POLICIES, "all"], help="default all")
@@ -167,10 +178,23 @@ def _run(args: argparse.Namespace) -> int:
 def load_tasks(path: Path, config: Config) -> Trace:
     """The trace at `path`, refused if it has no task: a replay of nothing compares nothing
     (`simulate` printed a table of zeros, `tune` had nothing to search)."""
-    trace = load_trace(path, config)
+    trace = _read_stdin(config) if path == STDIN else load_trace(path, config)
     if not len(trace):
-        raise ConfigError(str(path), "", "expected at least one task, got none")
+        raise ConfigError(_shown(path), "", "expected at least one task, got none")
     return trace
+
+
+def _read_stdin(config: Config) -> Trace:
+    """The trace piped in. A terminal is refused rather than waited on: a user who typed `-`
+    by mistake would see nothing happen."""
+    if sys.stdin is None or sys.stdin.isatty():
+        said = "expected a trace piped in (--trace -), got a terminal"
+        raise ConfigError("standard input", "", said)
+    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
+    try:
+        return read_trace(stream, config, "standard input")
+    except OSError as exc:
+        raise ConfigError("standard input", "", f"cannot read: {exc.strerror or exc}") from None
 
 
 def _misplaced(args: argparse.Namespace) -> str | None:
@@ -236,6 +260,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _shown(trace: Path) -> str:
     """The bundled trace by its short name, not a path deep in site-packages."""
+    if trace == STDIN:
+        return "standard input"
     return "the bundled examples/trace.jsonl" if trace == BACKTEST_TRACE else str(trace)
 
 

@@ -108,7 +108,7 @@ def add_parser(commands: Any) -> None:
         type=flags.path,
         required=True,
         metavar="FILE",
-        help="JSON lines, one task each (as agentdash simulate)",
+        help="JSON lines, one task each (as agentdash simulate); - for standard input",
     )
     flags.add_start(parser)
     _add_search_arguments(parser)

@@ -256,6 +256,20 @@ def _not_utf8(path: Path | str, source: str, exc: UnicodeDecodeError) -> ConfigE
                         return ConfigError(source, f"line {number}", error.message)
     except OSError:
         pass  # gone since: say what the reader said
+    return _bad_byte(source, exc)
+
+
+def read_trace(file: IO[str], config: Config, source: str) -> Trace:
+    """The tasks of a stream already open (standard input, say), read as load_trace reads a
+    file; a byte that is not UTF-8 is named without its line, as the stream cannot be read
+    again."""
+    try:
+        return parse_trace(_lines(file, source), config, source)
+    except UnicodeDecodeError as exc:
+        raise _bad_byte(source, exc) from None
+
+
+def _bad_byte(source: str, exc: UnicodeDecodeError) -> ConfigError:
     byte = exc.object[exc.start : exc.start + 1]
     return ConfigError(source, "", f"expected UTF-8 text, got byte 0x{byte.hex()}")
 

@@ -3,12 +3,15 @@ chunks in): still one line naming the file, the line and the field, and exit 2."
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from controller.simulate.trace import CHUNK
-from tests.support.cli import EXAMPLE, simulate
+from tests.support.cli import AGENTDASH, EXAMPLE, simulate
 
 pytestmark = pytest.mark.e2e
 
@@ -38,3 +41,41 @@ def test_a_bad_line_far_into_the_trace_is_one_line_and_exit_2(
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"agentdash: {bad}: line {number}: {message}\n"
+
+
+def test_a_trace_piped_in_with_trace_dash_replays_as_the_same_file_does(tmp_path: Path) -> None:
+    lines = [f'{{"t": {k}, "pool": "acme-research", "work_s": 3, "tokens": 10}}' for k in range(40)]
+    text = "\n".join(lines) + "\n"
+    file = tmp_path / "trace.jsonl"
+    file.write_text(text)
+    piped = simulate("--config", EXAMPLE, "--trace", "-", "--json", stdin=text)
+    read = simulate("--config", EXAMPLE, "--trace", file, "--json")
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == read.stdout
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("", "standard input: expected at least one task, got none"),
+        ('{"t": 1}\n', "standard input: line 1: pool: required field is missing"),
+    ],
+    ids=["nothing piped", "a bad line"],
+)  # fmt: skip
+def test_a_bad_trace_piped_in_is_one_line_naming_standard_input(stdin: str, message: str) -> None:
+    result = simulate("--config", EXAMPLE, "--trace", "-", stdin=stdin)
+    assert (result.returncode, result.stderr) == (2, f"agentdash: {message}\n")
+
+
+def test_trace_dash_from_a_terminal_is_refused_rather_than_waited_on() -> None:
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [AGENTDASH, "simulate", "--config", EXAMPLE, "--trace", "-"],
+            stdin=follower, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(leader)
+        os.close(follower)
+    said = "agentdash: standard input: expected a trace piped in (--trace -), got a terminal\n"
+    assert (result.returncode, result.stderr) == (2, said)

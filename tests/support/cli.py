@@ -15,18 +15,20 @@ OBSERVATIONS = ROOT / "examples" / "observations.json"
 AGENTDASH = shutil.which("agentdash", path=str(Path(sys.executable).parent)) or "agentdash"
 
 
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`agentdash ARGS`, given `stdin` as its standard input (a pipe, never the terminal)."""
     return subprocess.run(
-        [AGENTDASH, *map(str, args)], capture_output=True, text=True, timeout=120, check=False
-    )
+        [AGENTDASH, *map(str, args)],
+        input=stdin, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
 
 
-def simulate(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return run("simulate", *args)
+def simulate(*args: str | Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return run("simulate", *args, stdin=stdin)
 
 
-def tune(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return run("tune", *args)
+def tune(*args: str | Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return run("tune", *args, stdin=stdin)
 
 
 def run_without_kube_setup(
