@@ -66,6 +66,14 @@ def budget_rule(tenant: TenantConfig, used: int | None, in_flight: float = 0.0) 
     return None
 
 
+def holds_back(reason: Reason) -> bool:
+    """Whether a budget's reason held its pool back: every one does but the warning that the
+    forecast fits ("not paced"), which only says so."""
+    if reason.rule == WARNING:
+        return reason.template != _FITS
+    return reason.rule in (EXHAUSTED, SPENT)
+
+
 class Paced(Record):
     """What the budget leaves a pool: its demand, and the most replicas the budget pays for
     (None: no limit, no time rule is cut)."""

@@ -259,7 +259,7 @@ def _tenant_paused(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
         floor=0,
         want=0,
         recommendation=0,
-        reasons=[Reason("paused", _PAUSED, (pool.tenant, lag))],
+        reasons=[Reason(TENANT_PAUSED, _PAUSED, (pool.tenant, lag))],
     )
 
 
@@ -367,6 +367,7 @@ _NO_DATA_REASON = Reason("no observation", _NO_DATA)
 _NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
 _FALLBACK = "{} ({} reads in a row): fallback {} replicas, {} -> {}"
 _PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
+TENANT_PAUSED = "paused"
 POOL_PAUSED = "pool paused"
 _POOL_HOLDS = "paused{}{}: holding {} replicas"
 _POOL_AT = "paused{}{}: set to {}, {} -> {}"

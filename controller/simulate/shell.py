@@ -28,17 +28,16 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from controller.core.accounting import RATE_WINDOW_S
+from controller.core.budget import holds_back
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.events import ScaleEvent
-from controller.core.model import PoolObservation
+from controller.core.model import PoolObservation, Reason
+from controller.core.policy import TENANT_PAUSED
 from controller.simulate.cluster import Cluster
 from controller.simulate.cluster_parts import Tenant
 
 _NOT_READ = "queue not read yet"
-_HOLDING = frozenset({"budget exhausted", "budget spent", "budget warning", "paused"})
-"""The rules that hold a pool back for its tenant: the budget's (controller.core.budget) and
-the tenant's pause ("paused", controller.core.policy)."""
 
 
 class VirtualLoop:
@@ -220,7 +219,7 @@ class VirtualLoop:
                     self.explained.append(ScaleEvent.of(decision, now))
             wakes[i] = decision.desired == 0 and decision.observed
             if every[i].held or self.budgeted[i]:  # (a budget may hold it, rule or not)
-                cluster.hold(i, any(r.rule in _HOLDING for r in decision.reasons))
+                cluster.hold(i, any(_holds_back(r) for r in decision.reasons))
 
     def _patch(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> bool:
         """Scale pool i if the client's bucket has a token; else it waits for a later tick.
@@ -234,6 +233,12 @@ class VirtualLoop:
         self.actions.append((now, self.names[i], current, desired))
         cluster.scale(i, desired, now)
         return True
+
+
+def _holds_back(reason: Reason) -> bool:
+    """Whether a reason held the pool back for its tenant: a pause, or a budget's rule that
+    bound (a warning that the forecast fits holds nothing)."""
+    return reason.rule == TENANT_PAUSED or holds_back(reason)
 
 
 def _tokens(tenant: Tenant) -> int:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
+from controller.core.budget import WARNING
 from controller.core.config import Config, load_config
 from controller.simulate.backtest import backtest, make_scaler
 from controller.simulate.baselines import BaselineSettings, KedaScaler
 from controller.simulate.generate import generate
 from controller.simulate.report import summarize
+from controller.simulate.shell import VirtualLoop
 from tests.support.builders import bare_cluster, replay, trace
 from tests.support.factories import config, pool
 
@@ -113,6 +116,27 @@ def test_a_hard_capped_budget_is_never_exceeded_under_agentdash() -> None:
     for policy in ("keda", "hpa"):  # they know no budget
         cluster = replay(cfg, tasks, make_scaler(policy, cfg))
         assert summarize(cfg, tasks, cluster)["tokens_over_budget"] == 20_000
+
+
+def test_a_budget_past_warn_at_that_the_forecast_says_fits_holds_no_task_back() -> None:
+    # 6 h of a task every 4 s to midnight, 1,000 tokens each (about 5.4 million) against 6.3
+    # million: past warn_at (80%) the reasons warn, "not paced", and nothing is held back, so
+    # none of the tasks is counted as delayed by the budget (313 were, by the warning alone).
+    rng = random.Random(3)
+    tenant = {"tier": "growth", "daily_token_budget": 6_300_000, "hard_cap": False}
+    cfg = config({"a": pool("t", max_replicas=10, cold_start_seconds=20)}, {"t": tenant})
+    rows, t = [], 18 * 3600.0
+    while t < 86_000:
+        t += rng.expovariate(1 / 4)
+        rows.append((t, "a", 5.0, 1000))
+    tasks = trace(cfg, *rows)
+    scaler = VirtualLoop(cfg, explain=True)
+    summary = summarize(cfg, tasks, replay(cfg, tasks, scaler))
+    assert summary["completed"] == len(rows)
+    assert summary["delayed_by_budget_or_pause"] == 0
+    said = [r.detail for e in scaler.explained or [] for r in e.reasons if r.rule == WARNING]
+    assert said
+    assert all(detail.endswith("not paced") for detail in said)
 
 
 def test_a_hard_cap_past_warn_at_starts_no_task_that_what_is_left_cannot_land() -> None:

@@ -19,7 +19,7 @@ from controller.core.spend_read import PACE_READ_S, SpendRead
 from controller.simulate.cluster import Cluster
 from controller.simulate.generate import generate
 from controller.simulate.report import summarize
-from controller.simulate.shell import _HOLDING, VirtualLoop, _tokens
+from controller.simulate.shell import VirtualLoop, _holds_back, _tokens
 from controller.simulate.trace import Trace
 from tests.support.builders import replay, trace
 from tests.support.factories import config, pool
@@ -85,7 +85,7 @@ class EveryPoolEveryTick(VirtualLoop):
             if d.changes:
                 self._patch(now, cluster, i, d.current, d.desired)
             self.wakes[i] = d.desired == 0 and d.observed
-            cluster.hold(i, any(r.rule in _HOLDING for r in d.reasons))
+            cluster.hold(i, any(_holds_back(r) for r in d.reasons))
         return self.next_tick(now)
 
 
