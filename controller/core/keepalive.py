@@ -335,6 +335,23 @@ class KeepAlive:
             return Hold(replicas=0, plan=None, until=until)
         return Hold(replicas=best.peak, plan=chosen, until=until, since=since)
 
+    def released(self, current: int, target: int) -> Hold | None:
+        """The highest level a scale-down from `current` to `target` lets go, held no longer
+        by its plan: what the release's reason quotes (None: no such level was used)."""
+        levels, plans = self.levels, self.plans()
+        for k in range(len(levels) - 1, -1, -1):
+            level = levels[k]
+            if not target < level.replicas <= current:
+                continue
+            used = self.latest if level.in_use else level.last_used
+            if used is None:
+                return None
+            planned = plans[k]
+            return Hold(
+                replicas=level.replicas, plan=planned, until=used + planned.hold_s, since=used
+            )
+        return None
+
     def merge(self, other: KeepAlive) -> None:
         """Take in another process's levels: each band's later use, and the longer memory of
         its gaps. A band in use here stays as it is: this process sees it now."""

@@ -76,6 +76,7 @@ def _kept_alive(
     """What the learned keep-alive holds or pre-warms over the target, never giving up a pod
     at work; until a level's release or pre-warm changes the answer by itself."""
     hold = keep.hold(now, current, target)
+    wanted = target
     target = _held(hold, current, target, now, reasons)
     if target < busy and target < current:
         # A pod at work is never given up to save idle time: its task would start over.
@@ -83,6 +84,12 @@ def _kept_alive(
         args = (at_work, target, at_work)
         reasons.append(Reason(rule="at work", template=_AT_WORK, args=args))
         target = at_work
+    if target == wanted < current:
+        # Nothing held: say which level's hold ended, or the release reads as the demand's
+        # alone ("lag 0 -> 0"), which does not say why the pods went now and not earlier.
+        gone = keep.released(current, target)
+        if gone is not None and gone.plan is not None:
+            reasons.append(_release_reason(gone.plan, gone.since, current, target))
     return Timed(replicas=target, until=hold.until)
 
 
@@ -277,6 +284,14 @@ def _keep_reason(plan: Plan, replicas: int, since: float, target: int, kept: int
     return Reason(rule="keep-alive", template=template, args=args)
 
 
+def _release_reason(plan: Plan, since: float, current: int, target: int) -> Reason:
+    gaps = (plan.gaps, plan.median_s) if plan.learned else (plan.gaps,)
+    template = _RELEASE_LEARNED if plan.learned else _RELEASE_DEFAULT
+    args = (Utc(since), *gaps, plan.hold_s, Utc(since + plan.hold_s), current, target)
+    template, args = _priced(plan, template, args)
+    return Reason(rule="keep-alive", template=template, args=args)
+
+
 def _priced(plan: Plan, template: str, args: tuple[object, ...]) -> tuple[str, tuple[object, ...]]:
     """The reason, with what priced a miss when the pool's measured pace did, and the weight
     of waiting when the pool's config sets one."""
@@ -355,6 +370,12 @@ _KEEP_LEARNED_HEAD = (
 _KEEP_DEFAULT_HEAD = (
     "{} replicas idle since {}; {} gaps known, no pattern yet; wakes from zero asked for "
     "{:.1f} replicas within a cold start: hold {:.0f} s, to {}: {} -> {}"
+)
+_RELEASE_LEARNED = (
+    "idle since {}; the last {} gaps (median {:.0f} s) said hold {:.0f} s, to {}: let go, {} -> {}"
+)
+_RELEASE_DEFAULT = (
+    "idle since {}; {} gaps known, no pattern yet: held {:.0f} s, to {}: let go, {} -> {}"
 )
 _PREWARM_HEAD = (
     "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen), and wakes from zero asked "

@@ -451,3 +451,19 @@ def test_a_plan_held_for_another_time_keeps_everything_else_it_says() -> None:
     assert set(Plan.FIELDS) == {"hold_s", *said}, "a new field of Plan: give it a value here"
     capped = Plan(hold_s=400.0, **said).held_for(200.0)
     assert capped == Plan(hold_s=200.0, **said)
+
+
+def test_a_release_says_which_hold_ended_and_what_its_gaps_said() -> None:
+    fleet = Fleet(bursty())
+    run_bursts(fleet, every=3600.0, busy=60, lag=24, bursts=4)
+    for t in range(60):
+        fleet.tick(4 * 3600.0 + t, 24)
+    released = fleet.tick(4 * 3600.0 + 85, 0)
+    assert released.desired == 0
+    said = released.main_reason
+    assert said.rule == "keep-alive"
+    # idle since its last busy tick; its 4 hourly gaps said hold one cold start
+    assert said.detail == (
+        "idle since 04:00:59 UTC; the last 4 gaps (median 3541 s) said hold 20 s, to 04:01:19 "
+        "UTC: let go, 12 -> 0"
+    )
