@@ -16,7 +16,7 @@ from controller.core.events import ScaleEvent
 from controller.simulate.baselines import BaselineSettings, HpaScaler, KedaScaler
 from controller.simulate.clock import Autoscaler, run
 from controller.simulate.lower_bound import clairvoyant, lower_bound
-from controller.simulate.report import summarize
+from controller.simulate.report import judge, summarize
 from controller.simulate.shell import VirtualLoop
 from controller.simulate.trace import Trace
 from controller.simulate.workers import forked_pool, forks
@@ -63,6 +63,7 @@ class Backtest:
     def as_dict(self) -> dict[str, Any]:
         """The object `--json` prints; its keys are an interface."""
         reference = next((r for r in self.runs if r.name == "agentdash"), self.runs[0])
+        judged = judge({r.name: r.summary for r in self.runs})
         return {
             "tasks": len(self.trace),
             "pools": len(self.config.pools),
@@ -74,6 +75,7 @@ class Backtest:
             "lower_bound_target_p95_s": reference.summary["wait_p95_s"] or 0.0,
             "lower_bound_policy": reference.name,
             "clairvoyant_pod_seconds": round(self.clairvoyant_pod_seconds, 1),
+            "verdict": None if judged is None else judged.as_dict(),
         }
 
 

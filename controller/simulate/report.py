@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from controller.core.config import Config
@@ -132,10 +133,29 @@ def table(result: Mapping[str, Any], source: str) -> str:
 BASELINES = ("keda", "hpa")
 
 
-def verdict(policies: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """Whether agentdash beat both baselines on this trace (a p95 at most the better
-    one's, pod-seconds at most the cheaper one's, no token over a budget), then the figures
-    that decide it, a line each. None unless agentdash ran beside a baseline."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether agentdash beat both baselines on a trace: a p95 at most the better one's,
+    pod-seconds at most the cheaper one's, no token over a budget; and the figures that
+    decide it. `--json` prints it as "verdict"."""
+
+    wins: bool
+    better_baseline: str
+    cheaper_baseline: str
+    p95_s: float
+    better_p95_s: float
+    pod_seconds: float
+    cheaper_pod_seconds: float
+    tokens_over_budget: int
+    held_back: int
+    """Tasks a budget or a pause held back, counted in agentdash's p95."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {field: getattr(self, field) for field in self.__slots__}
+
+
+def judge(policies: Mapping[str, Mapping[str, Any]]) -> Verdict | None:
+    """The verdict on these runs; None unless agentdash ran beside a baseline."""
     ours = policies.get("agentdash")
     others = [name for name in BASELINES if name in policies]
     if ours is None or not others:
@@ -145,17 +165,40 @@ def verdict(policies: Mapping[str, Mapping[str, Any]]) -> str | None:
     p95, best_p95 = ours["wait_p95_s"], policies[better]["wait_p95_s"]
     cost, least_cost = ours["pod_seconds"], policies[cheaper]["pod_seconds"]
     over = ours["tokens_over_budget"]
-    wins = p95 <= best_p95 and cost <= least_cost and not over
-    held = ours.get("delayed_by_budget_or_pause", 0)
+    return Verdict(
+        wins=p95 <= best_p95 and cost <= least_cost and not over,
+        better_baseline=better,
+        cheaper_baseline=cheaper,
+        p95_s=p95,
+        better_p95_s=best_p95,
+        pod_seconds=cost,
+        cheaper_pod_seconds=least_cost,
+        tokens_over_budget=over,
+        held_back=ours.get("delayed_by_budget_or_pause", 0),
+    )
+
+
+def verdict(policies: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The verdict as the table ends with it: whether agentdash wins, then the figures that
+    decide it, a line each. None unless agentdash ran beside a baseline."""
+    judged = judge(policies)
+    if judged is None:
+        return None
+    held = judged.held_back
     counting = f", counting {held:,} tasks a budget or pause held back" if held else ""
     parts = [
-        f"p95 {p95:,.1f} s against {best_p95:,.1f} s ({better}){counting}",
-        f"pod-seconds {cost:,.0f} against {least_cost:,.0f} ({cheaper})",
+        f"p95 {judged.p95_s:,.1f} s against {judged.better_p95_s:,.1f} s "
+        f"({judged.better_baseline}){counting}",
+        f"pod-seconds {judged.pod_seconds:,.0f} against {judged.cheaper_pod_seconds:,.0f} "
+        f"({judged.cheaper_baseline})",
     ]
+    others = [name for name in BASELINES if name in policies]
+    over = judged.tokens_over_budget
     theirs = [f"{name} {policies[name]['tokens_over_budget']:,}" for name in others]
     if over or any(policies[name]["tokens_over_budget"] for name in others):
         parts.append(f"tokens over budget: agentdash {over:,}, {', '.join(theirs)}")
-    return "\n  ".join([f"verdict: agentdash {'wins' if wins else 'does not win'}", *parts])
+    won = "wins" if judged.wins else "does not win"
+    return "\n  ".join([f"verdict: agentdash {won}", *parts])
 
 
 def _drain(seconds: float) -> str:

@@ -174,3 +174,19 @@ def test_the_table_ends_with_the_verdict() -> None:
     assert "\nverdict: agentdash " in table(result, "one.jsonl")
     alone = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10)), ("agentdash",)).as_dict()
     assert "verdict" not in table(alone, "one.jsonl")
+
+
+def test_the_json_carries_the_verdict_the_table_ends_with() -> None:
+    """A script reading `--json` gets the verdict without working it out from the figures."""
+    cfg = config({"a": pool("t", cold_start_seconds=2)})
+    result = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10), (40.0, "a", 5.0, 10))).as_dict()
+    judged = result["verdict"]
+    policies = result["policies"]
+    assert judged["wins"] == ("verdict: agentdash wins" in table(result, "two.jsonl"))
+    better = judged["better_baseline"]
+    assert judged["better_p95_s"] == policies[better]["wait_p95_s"]
+    assert judged["p95_s"] == policies["agentdash"]["wait_p95_s"]
+    cheaper = judged["cheaper_baseline"]
+    assert judged["cheaper_pod_seconds"] == policies[cheaper]["pod_seconds"]
+    alone = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10)), ("agentdash",)).as_dict()
+    assert alone["verdict"] is None
