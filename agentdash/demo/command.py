@@ -343,7 +343,7 @@ def _say(out: IO[str], line: str) -> None:
 
 def _summary_line(summary: Summary) -> str:
     queued = "" if summary.queue_read else " (not checked: NATS unreachable)"
-    junk = f", not tasks (set aside) {summary.rejected}" if summary.rejected else ""
+    junk = f", not demo tasks (left queued) {summary.rejected}" if summary.rejected else ""
     return (
         f"published {summary.published}, completed {summary.completed}, "
         f"unconfirmed {summary.unconfirmed}, still queued {summary.remaining}{queued}, "

@@ -26,6 +26,7 @@ from nats.aio.client import Client
 
 from agentdash.cancelling import cancel_until_done
 from agentdash.demo.server_keeper import keep_running
+from agentdash.demo.shared_server import refuse_a_shared_server
 from agentdash.demo.tally import Summary, account, keys_left
 from agentdash.demo.worker import MSG_ID, AgentWorker, Ledger
 from agentdash.demo.workload import Task, tasks
@@ -126,6 +127,8 @@ class DemoFleet:
         # Scaled with the demo's time, but never shorter than a worker's wait for an ack.
         ack_wait = max(5.0, ACK_WAIT_S / self.options.speed)
         try:  # a --nats-url without JetStream, or whose account has none
+            if self.server is None:
+                await refuse_a_shared_server(self.nc, self.config, url)
             vet = functools.partial(_check_routes, url=url)  # before anything is made beside
             await ensure_queues(self.nc, self.config, ack_wait=ack_wait, vet=vet)
         except (nats.errors.Error, TimeoutError) as exc:
@@ -305,7 +308,7 @@ class DemoFleet:
         mine = self.published | (self.sent & seen)
         account(summary, mine, self.ledger.completed, self.ledger.unconfirmed, queued)
         summary.redelivered = self.ledger.redelivered
-        summary.rejected = self.ledger.rejected
+        summary.rejected = len(self.ledger.foreign)
         if self.nc is not None:
             # While NATS is down, nats.py's close tries to flush what it buffered to a
             # connection that is gone (ConnectionResetError): there is nothing left to save.

@@ -39,6 +39,9 @@ ACK_RETRY_S = 5.0
 """How long a stopping pod keeps trying to have an ack confirmed."""
 RETRY_PAUSE_S = 0.2
 MSG_ID = "Nats-Msg-Id"
+FOREIGN_DELAY_S = 30.0
+"""How long a message that is not a demo task is handed back for before it comes round again:
+a term would delete it from a work-queue stream."""
 """The header that names a task uniquely: JetStream drops a re-published duplicate by it."""
 
 
@@ -51,8 +54,9 @@ class Ledger:
     """Done and acked, but the ack was never confirmed: acked, or redelivered."""
     redelivered: int = 0
     naked: int = 0
-    rejected: int = 0
-    """Messages on a task subject that are not a task: terminated, never worked on."""
+    foreign: set[int] = field(default_factory=set)
+    """Messages on a task subject that are not a demo task, by stream sequence: never worked
+    on nor deleted, but handed back (FOREIGN_DELAY_S): someone's, not the demo's to drop."""
     tokens: int = 0
 
 
@@ -100,9 +104,9 @@ class AgentWorker:
     async def _work(self, pod: PodHandle, msg: Msg, held: list[str]) -> None:
         task = _parse(msg.data)
         if task is None:
-            self._ledger.rejected += 1
+            self._ledger.foreign.add(msg.metadata.sequence.stream)
             with contextlib.suppress(nats.errors.Error):
-                await msg.term()  # not a task: redelivering it would only fail again
+                await msg.nak(delay=FOREIGN_DELAY_S)
             return
         if msg.metadata.num_delivered and msg.metadata.num_delivered > 1:
             self._ledger.redelivered += 1

@@ -1,0 +1,96 @@
+"""`agentdash demo --nats-url` on a server that holds someone's tasks or an agentdash fleet's
+state: nothing of theirs is taken, deleted or spent. Found by a stranger: on a server whose
+AGENT_TASKS held 3 tasks of theirs, the demo's workers terminated them ("not tasks (set
+aside) 3"), which on a work-queue stream deletes them."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import pytest
+from nats.aio.client import Client
+
+from agentdash.nats_server import NatsServer
+from tests.support.cli import AGENTDASH
+
+pytestmark = pytest.mark.e2e
+
+SUBJECT = "agent_tasks.acme-research"
+"""A pool subject of the bundled fleet the demo runs."""
+
+
+def demo(url: str, *more: str) -> list[str]:
+    return [AGENTDASH, "demo", "--headless", "--nats-url", url, "--cold-start", "0.2", *more]
+
+
+async def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+async def test_a_stream_holding_someones_tasks_is_refused_and_keeps_them(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    js = nc.jetstream()
+    await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"])
+    for k in range(3):
+        await js.publish(SUBJECT, f'{{"prompt": "theirs {k}"}}'.encode())
+    result = await run(demo(nats_server.url, "--duration", "2"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == (
+        f"agentdash: NATS at {nats_server.url}: stream AGENT_TASKS holds 3 messages, which the "
+        "demo's workers would take as their own; give the demo an empty stream or a server of "
+        "its own\n"
+    )
+    assert (await js.stream_info("AGENT_TASKS")).state.messages == 3
+    assert await js.consumers_info("AGENT_TASKS") == []
+
+
+async def test_a_server_where_agentdash_keeps_its_state_is_refused(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """A fleet's daemon or dashboard keeps its buckets here: the demo's token reports would
+    spend its tenants' budgets (the bundled fleet's tenant names are common ones)."""
+    js = nc.jetstream()
+    await js.create_key_value(bucket="agentdash_overrides")
+    result = await run(demo(nats_server.url, "--duration", "2"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == (
+        f"agentdash: NATS at {nats_server.url}: agentdash already keeps its state here (the "
+        "agentdash_overrides bucket): the demo's made-up tasks and token reports would mix "
+        "with that fleet's; give the demo a server of its own\n"
+    )
+    assert "AGENT_TASKS" not in [s.config.name for s in await js.streams_info()]
+
+
+async def test_a_message_not_the_demos_published_while_it_runs_is_left_queued(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    js = nc.jetstream()
+    command = demo(nats_server.url, "--duration", "6", "--speed", "2")
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # until the demo has made its stream
+            names = [s.config.name for s in await js.streams_info()]
+            if "AGENT_TASKS" in names:
+                break
+            assert time.monotonic() < deadline, "the demo made no stream within 30 s"
+            await asyncio.sleep(0.05)
+        theirs = await js.publish(SUBJECT, b'{"prompt": "theirs"}')
+        output, errors = await asyncio.wait_for(process.communicate(), timeout=60)
+        out, err = output.decode(), errors.decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err
+    assert "lost 0" in out
+    assert "not demo tasks (left queued) 1" in out
+    kept = await js.get_msg("AGENT_TASKS", theirs.seq)
+    assert kept.data == b'{"prompt": "theirs"}'
