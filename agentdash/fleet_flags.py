@@ -86,7 +86,7 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         action=_FleetFlag,
         type=flags.readable_file,
         metavar="FILE",
-        help="kubeconfig (default: in-cluster)",
+        help="kubeconfig (default: in-cluster in a pod, else $KUBECONFIG, else ~/.kube/config)",
     )
     fleet.add_argument(
         "--context",

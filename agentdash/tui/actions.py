@@ -117,6 +117,7 @@ class OperatorActions:
 
     def _pin(self, pool: str, result: tuple[int, float | None] | None) -> None:
         if result is None:
+            self._cancelled("Pin")
             return
         replicas, span = result
         when = f" for {span / 60:g} min" if span else " until unpinned"
@@ -140,7 +141,9 @@ class OperatorActions:
         replicas = row.replicas if row is not None else 0
 
         def chosen(choice: PauseChoice | None) -> None:
-            if choice is not None:
+            if choice is None:
+                self._cancelled("Pause")
+            else:
                 self._confirm(
                     pause_question(pool, replicas, choice),
                     "Pause",
@@ -149,6 +152,12 @@ class OperatorActions:
 
         limit = self.feed.config.pools[pool].max_replicas
         self.app.push_screen(PausePoolModal(pool, replicas, limit), chosen)
+
+    def _cancelled(self, label: str) -> None:
+        """A dialog left with nothing done says so, as a cancelled confirmation does; not
+        while agentdash quits (ctrl+c in a dialog quits)."""
+        if not getattr(self.app, "quitting", False):
+            self.app.notify(f"{label} cancelled: nothing changed", markup=False)
 
     def _confirm(self, question: str, label: str, act: Callable[[], ActionEvent]) -> None:
         def done(confirmed: bool | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.widgets import Static
 
@@ -13,7 +14,7 @@ from agentdash.tui.sample import START, TICKS
 from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent, ScaleEvent
-from controller.core.model import Pin, QueueStats
+from controller.core.model import Overrides, Pin, QueueStats
 from tests.support import eventually
 from tests.support.dashboard import POOLS, down_to, make, notes
 
@@ -82,6 +83,23 @@ async def test_a_pin_cancelled_at_its_confirmation_says_nothing_changed(tmp_path
         await eventually(lambda: any("Pin cancelled: nothing changed" in n for n in notes(app)))
         assert isinstance(app.screen, FleetScreen)
         assert app.feed.store.current().pins == {}
+
+
+@pytest.mark.parametrize(("key", "label"), [("w", "Pin"), ("x", "Pause")])
+async def test_a_dialog_left_with_escape_says_nothing_changed(
+    tmp_path: Path, key: str, label: str
+) -> None:
+    app = await make(tmp_path)
+    async with app.run_test() as pilot:
+        await pilot.pause()  # the first refresh fills the tables
+        await pilot.press(key)
+        assert not isinstance(app.screen, FleetScreen)
+        await pilot.press("escape")
+        await eventually(
+            lambda: any(f"{label} cancelled: nothing changed" in n for n in notes(app))
+        )
+        assert isinstance(app.screen, FleetScreen)
+        assert app.feed.store.current() == Overrides()
 
 
 async def test_unpin(tmp_path: Path) -> None:

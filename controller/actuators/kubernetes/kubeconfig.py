@@ -143,7 +143,7 @@ def check_kubeconfig(paths: Sequence[str], context: str | None) -> None:
             f"({known}), or --context NAME"
         )
     if wanted not in contexts:
-        field = "current-context" if context is None else "--context"
+        field = "current-context" if context is None else "--context (or AGENTDASH_KUBECONTEXT)"
         raise KubeConfigError(
             f"kubeconfig {where}: {field}: expected one of its contexts ({known}), "
             f"got {shown(wanted)}"
