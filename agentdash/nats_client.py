@@ -154,8 +154,12 @@ async def connect_nats(
             return
         if not refused.done() and not nc.is_connected and _is_refusal(exc):
             refused.set_result(exc)
-        if not connecting.done():  # a reconnection's problems are for the log alone
+        if not connecting.done():
+            # The first connection's problems end in its one error line, which names the last
+            # of them: logged as well, they were that line twice. A reconnection's problems
+            # are for the log alone.
             first.saw(exc)
+            return
         repeats.warn(str(exc))
 
     async def back() -> None:
