@@ -323,6 +323,14 @@ def _add(so: _ScaledObject, pool: dict[str, Any], paths: dict[str, str]) -> None
         so.say("note", "metadata.name", f"pool {first} is another ScaledObject's: pool {name}")
     elif name != so.name:
         so.say("note", "metadata.name", f"pool {name} (at most 63 characters, no dots)")
+    subject = f"{str(pool['queue']['stream']).lower()}.{name}"
+    so.say(
+        "note",
+        "queue.subject",
+        f"not in a ScaledObject: pool {name} counts arrivals on {subject}; where its "
+        "consumer filters another subject, set queue.subject to it (agentdash queues "
+        "--config FILE says where they differ)",
+    )
     so.out.pools[name] = pool
     so.out.origins[name] = (so.source, so.what, paths)
 

@@ -95,8 +95,12 @@ def test_the_docs_example_becomes_a_pool_that_does_what_keda_did(
         "warning spec.triggers[0].metadata.account",
         "warning spec.triggers[0].metadata.useHttps",
         "note spec.advanced.horizontalPodAutoscalerConfig.behavior",
+        "note queue.subject",
     ]
     assert all(line.split(": ")[1] == str(NATS) for line in err)  # each names the file
+    # The subject its consumer filters is not in a ScaledObject: the one agentdash would count
+    # arrivals on is said, and how to find where they differ.
+    assert f"pool {POOL} counts arrivals on mystream.{POOL}; " in err[-1]
 
 
 def test_the_tenant_flag_names_the_tenant(capsys: pytest.CaptureFixture[str]) -> None:
