@@ -434,3 +434,16 @@ def test_the_trace_limits_documented_are_the_ones_the_loader_keeps(key: str) -> 
             assert len(parse_trace([json.dumps(line)], config)) == 1, (key, op, at)
         with pytest.raises(ConfigError):
             parse_trace([json.dumps({**base, key: past if op != ">" else at})], config)
+
+
+def test_the_overrides_a_page_puts_with_nats_kv_are_valid_overrides() -> None:
+    """An operator who copies the `nats kv put` of operating.md gets a pin and a pause, not an
+    `invalid write skipped`."""
+    from controller.coordination.overrides import load_overrides
+    from controller.core.config import load_config
+
+    page = (ROOT / "docs" / "operating.md").read_text()
+    (value,) = re.findall(r"nats kv put agentdash_overrides overrides \\\n\s*'(.+)'", page)
+    overrides = load_overrides(value, load_config(ROOT / "examples" / "agentdash.yaml"), "page")
+    assert overrides.pins["acme-research"].replicas == 2
+    assert overrides.paused_tenants == {"initech"}
