@@ -50,9 +50,10 @@ def pareto_front(found: Search) -> list[str]:
     held = f"{'held p95 (s)':>14}" if reference.held else ""
     lines = [
         f"Pareto front: {len(front)} of the {len(found.trials)} candidates tried, "
-        "p95 wait against pod-seconds",
-        f"  {'#':>5}{'p95 wait (s)':>14}{'pod-seconds':>14}{'vs current':>20}{'scale events':>14}"
-        f"{held}",
+        "p95 wait against pod-seconds (with the current config and the pick where they are "
+        "not on it)",
+        f"  {'#':>5}{'p95 wait (s)':>14}{'p99 wait (s)':>14}{'pod-seconds':>14}{'vs current':>20}"
+        f"{'scale events':>14}{held}",
     ]
     if reference.held:
         lines[1:1] = _held_back(reference.held, reference.held_p95)
@@ -69,7 +70,8 @@ def pareto_front(found: Search) -> list[str]:
         mark = "*" if trial.number == chosen.number else " "
         held_p95 = f"{o.held_p95:>14,.1f}" if reference.held else ""
         lines.append(
-            f"{mark} {trial.number:>5}{o.p95:>14,.1f}{o.pod_seconds:>14,.0f}{versus:>20}"
+            f"{mark} {trial.number:>5}{o.p95:>14,.1f}{o.p99:>14,.1f}{o.pod_seconds:>14,.0f}"
+            f"{versus:>20}"
             f"{o.scale_events:>14,}{held_p95}  {', '.join(notes)}".rstrip()
         )
     if len(shown) < len(front):
@@ -151,6 +153,7 @@ def holdout_check(
 ) -> list[str]:
     rows: list[tuple[str, float, float]] = [
         ("p95 wait (s)", current.p95, picked.p95),
+        ("p99 wait (s)", current.p99, picked.p99),
         ("pod-seconds", current.pod_seconds, picked.pod_seconds),
         *[
             (f"  {tier} p95 (s)", current.tier_p95[tier], picked.tier_p95.get(tier, 0.0))
@@ -165,7 +168,8 @@ def holdout_check(
     lines = [
         f"held-out check: the last {share:.0%} of the trace's time "
         f"({plural(len(parts.tail), 'task')}, "
-        f"{_hours(parts.at)} to {_hours(end)}), never seen by the search",
+        f"{_hours(parts.at)} to {_hours(end)}), never seen by the search, replayed from an "
+        "idle fleet",
         f"  {'':<24}{'current':>13}{'chosen':>13}",
         *[f"  {label:<24}{_cell(a)}{_cell(b)}" for label, a, b in rows],
     ]
@@ -187,13 +191,17 @@ def _verdict(objective: Objective, current: Outcome, picked: Outcome) -> str:
     if does_worse(objective, current, picked):
         return (
             f"The chosen config does NOT beat the current one on the held-out tail "
-            f"({objective}): it does worse there, and may suit the search part only; try a "
-            "longer trace."
+            f"(--objective {objective}): it does worse there, a trade or a fit to the search "
+            "part that the search could not see."
         )
     if chosen < now:
-        return f"The chosen config beats the current one on the held-out tail too ({objective})."
+        return (
+            "The chosen config beats the current one on the held-out tail too "
+            f"(--objective {objective})."
+        )
     return (
-        f"The chosen config matches the current one on the held-out tail ({objective}), "
+        f"The chosen config matches the current one on the held-out tail (--objective "
+        f"{objective}), "
         "but does not beat it there."
     )
 

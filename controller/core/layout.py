@@ -32,6 +32,8 @@ class Layout:
     """(tier, its pools in config order), highest priority first."""
     weights: dict[str, float]
     """Per pool, its tier's weight under a short ceiling (`tier_weights`)."""
+    tier_of: dict[str, int]
+    """Per pool, its tier's place in `tiers`."""
     limits: tuple[float, ...]
     """Per ceiling, what a sum of replicas x cost may reach and still surely fit: sums of
     whole numbers are exact, others may drift, so they keep a margin."""
@@ -92,6 +94,7 @@ def _build_layout(config: Config) -> Layout:
         drawn=drawing,
         tiers=tiers,
         weights=weights,
+        tier_of={name: k for k, (_, names) in enumerate(tiers) for name in names},
         limits=tuple(limits),
     )
 

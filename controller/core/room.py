@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from controller.core.allocation import Claim
     from controller.core.layout import Layout
 
+import os
+
+FIRST_SEATS = os.environ.get("AGENTDASH_FIRST_SEATS") == "1"
 EPS = 1e-9
 """Float slack when room is compared with a replica's cost."""
 Costs = tuple[tuple[int, float], ...]
@@ -39,9 +42,12 @@ class Room:
     def __init__(self, shape: Layout) -> None:
         self.shape = shape
         self.room = [c.capacity for c in shape.ceilings]
+        self.tier_units = [0] * len(shape.tiers)
+        """Replicas granted so far to each tier's pools (`Layout.tiers` order)."""
 
     def grant(self, claim: Claim, units: int) -> None:
         claim.granted += units
+        self.tier_units[self.shape.tier_of[claim.name]] += units
         room = self.room
         for i, cost in self.shape.costs[claim.name]:
             room[i] -= units * cost
@@ -149,6 +155,11 @@ class Room:
         active = [c for c in claims if c.granted < c.goal and self.fits(c)]
         if not active:
             return
+        if FIRST_SEATS:
+            self._first_seats(active)
+            active = [c for c in active if c.granted < c.goal and self.fits(c)]
+            if not active:
+                return
         self._level_up(active)
         queue = [
             self._next(c, k) for k, c in enumerate(active) if c.granted < c.goal and self.fits(c)
@@ -162,6 +173,18 @@ class Room:
             self.grant(claim, 1)
             if claim.granted < claim.goal:
                 heapq.heappush(queue, self._next(claim, k))
+
+    def _first_seats(self, claims: list[Claim]) -> None:
+        """A tier that has no replica yet gets one before any tier gets more, highest tier
+        first: a short ceiling leaves no tier with nothing, whatever the weights."""
+        tier_of, units = self.shape.tier_of, self.tier_units
+        seated: set[int] = set()
+        turns = sorted((tier_of[c.name], self._next(c, k)) for k, c in enumerate(claims))
+        for tier, turn in turns:
+            claim = claims[turn.position]
+            if units[tier] == 0 and tier not in seated and self.fits(claim):
+                self.grant(claim, 1)
+                seated.add(tier)
 
     def _next(self, claim: Claim, position: int) -> Turn:
         """The turn of `claim` (at `position` in the list) for its next replica."""

@@ -37,6 +37,9 @@ class Outcome:
     """Their queue-wait p95 (s; 0 without any). The budget sets most of it, but not all: a
     slower scale-up makes them wait longer too, so no objective admits a candidate that
     raises it (Objective.admits)."""
+    p99: float = 0.0
+    """The queue-wait p99 of the tasks `p95` counts: where most waits are a cold start, the
+    p95 is that cold start under every candidate, and a slower scale-up shows only here."""
 
 
 def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
@@ -52,6 +55,7 @@ def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
         else:
             kept.append(wait)
             by_tier.setdefault(tier_of[pool], []).append(wait)
+    kept.sort()
     return Outcome(
         p95=_p95(kept),
         pod_seconds=cluster.pod_seconds,
@@ -61,6 +65,7 @@ def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
         scale_events=cluster.scale_events,
         held=len(delayed_waits),
         held_p95=_p95(delayed_waits),
+        p99=percentile(kept, 0.99) or 0.0,
     )
 
 
@@ -89,7 +94,8 @@ class Objective:
     - both: the balanced product's lowest among candidates no worse than the current config
       on either measure (a change that buys one with the other is not made).
     None admits a candidate under which the tasks a budget or pause held back wait longer
-    (`Outcome.held_p95`).
+    (`Outcome.held_p95`), and none but balanced one whose p99 is higher: a p95 that is a
+    cold start under every candidate would let a slower scale-up look free.
     Each picks a point of the Pareto front, or the current config when nothing beats it."""
 
     kind: Literal["p95", "cost", "balanced", "both"] = "both"
@@ -134,6 +140,8 @@ class Objective:
         wait longer: where a budget holds nearly every task, `p95` counts almost none, and
         a slower scale-up would otherwise look free."""
         if outcome.held_p95 > reference.held_p95:
+            return False
+        if self.kind != "balanced" and outcome.p99 > reference.p99:
             return False
         if self.kind == "p95":
             return outcome.pod_seconds <= reference.pod_seconds

@@ -11,12 +11,12 @@ from controller.simulate.tradeoff import Objective, Outcome, Trial
 from controller.simulate.tune import Search, Split
 
 CURRENT = Outcome(p95=297.0, pod_seconds=1000.0, tier_p95={}, pending=0, scale_events=4)
-BEATS = "The chosen config beats the current one on the held-out tail too ({})."
+BEATS = "The chosen config beats the current one on the held-out tail too (--objective {})."
 MATCHES = (
-    "The chosen config matches the current one on the held-out tail ({}), "
+    "The chosen config matches the current one on the held-out tail (--objective {}), "
     "but does not beat it there."
 )
-WORSE = "The chosen config does NOT beat the current one on the held-out tail ({}): "
+WORSE = "The chosen config does NOT beat the current one on the held-out tail (--objective {}): "
 
 
 def _picked(p95: float, pod_seconds: float) -> Outcome:
