@@ -7,7 +7,8 @@ Order of service:
    (it would be redelivered and start again); its pod goes to whoever needs it most when the
    task ends;
 3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
-4. then every tier at once, shared by weight (each tier counts twice the tier below it):
+4. then every tier at once, shared by weight (each tier counts twice the tier below it), once
+   each tier with demand has its first replica (controller.core.room):
    - each pool keeps what it has and still needs, so pods are not traded between pools as
      demands wobble;
    - demand grows from free room, water-filled by weight;

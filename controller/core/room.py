@@ -12,9 +12,6 @@ if TYPE_CHECKING:
     from controller.core.allocation import Claim
     from controller.core.layout import Layout
 
-import os
-
-FIRST_SEATS = os.environ.get("AGENTDASH_FIRST_SEATS") == "1"
 EPS = 1e-9
 """Float slack when room is compared with a replica's cost."""
 Costs = tuple[tuple[int, float], ...]
@@ -146,20 +143,17 @@ class Room:
 
     def _water_fill(self, claims: list[Claim]) -> None:
         """Raise the claims one replica at a time, each to the claim lowest in replicas per
-        weight, while its ceilings have room: weighted max-min fairness. Between claims at the
-        same level, the next replica goes first to one that has it running already (a pod
-        moved is a task cut short and a cold start, and two pools short of one replica would
-        trade it back and forth every tick), then to the larger unmet demand, then by name.
-        Room only shrinks here, so a claim that no longer fits is done. `_level_up` grants
-        the bulk of it first, the same replicas the queue would."""
+        weight, while its ceilings have room: weighted max-min fairness, once every tier has
+        its first replica (`_first_seats`). Between claims at the same level, the next
+        replica goes first to one that has it running already (a pod moved is a task cut
+        short and a cold start, and two pools short of one replica would trade it back and
+        forth every tick), then to the larger unmet demand, then by name. Room only shrinks
+        here, so a claim that no longer fits is done. `_level_up` grants the bulk of it
+        first, the same replicas the queue would."""
+        self._first_seats([c for c in claims if c.granted < c.goal and self.fits(c)])
         active = [c for c in claims if c.granted < c.goal and self.fits(c)]
         if not active:
             return
-        if FIRST_SEATS:
-            self._first_seats(active)
-            active = [c for c in active if c.granted < c.goal and self.fits(c)]
-            if not active:
-                return
         self._level_up(active)
         queue = [
             self._next(c, k) for k, c in enumerate(active) if c.granted < c.goal and self.fits(c)
@@ -176,7 +170,11 @@ class Room:
 
     def _first_seats(self, claims: list[Claim]) -> None:
         """A tier that has no replica yet gets one before any tier gets more, highest tier
-        first: a short ceiling leaves no tier with nothing, whatever the weights."""
+        first, to the claim whose turn it would be: a short ceiling leaves no tier with
+        nothing, whatever the weights. By weight alone, a starter tier (weight 1) got its
+        first replica only once each enterprise pool (weight 4) had four, so under a cluster
+        cap of 3 its one idle pod went to every enterprise burst and came back a cold start
+        later, and its tasks waited half an hour."""
         tier_of, units = self.shape.tier_of, self.tier_units
         seated: set[int] = set()
         turns = sorted((tier_of[c.name], self._next(c, k)) for k, c in enumerate(claims))

@@ -120,6 +120,23 @@ ROWS = [
         {"high": 5, "low": 1},
     ),
     Row(
+        "no tier gets nothing: the lower tiers' one idle pod each stays, still needed, though "
+        "the higher tier's lasting demand would take them by weight alone",
+        {
+            "high": Bid(current=1, want=8, busy=1),
+            "mid": Bid(current=1, want=1),
+            "low": Bid(current=1, want=1),
+        },
+        {"high": 1, "mid": 1, "low": 1},
+        max_pods=3,
+    ),
+    Row(
+        "the first replica of a tier with none goes to it before a higher tier's second",
+        {"high": Bid(current=2, want=6, busy=2), "low": Bid(current=0, want=3)},
+        {"high": 3, "low": 1},
+        max_pods=4,
+    ),
+    Row(
         "peers short of one replica: the pool that has it running keeps it, whatever the "
         "other bids (a rate limit holds its bid down, none holds a pool at zero)",
         {"high": Bid(current=1, want=4), "peer": Bid(current=0, want=30)},

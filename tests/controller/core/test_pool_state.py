@@ -47,7 +47,9 @@ def test_a_pool_at_zero_with_lag_that_the_cluster_cap_starves_says_starved_not_i
         {"low": {"tier": "starter"}, "high": {"tier": "enterprise"}},
         max_pods=2,
     )
-    obs = observe(a=(40, 0, 0), top=(10, 0, 2))
+    # Both of the higher tier's pods at work: no running task is cut short, so the lower
+    # tier's first replica waits for one of them (an idle one would be its at once).
+    obs = observe(a=(40, 0, 0), top=(10, 2, 2))
     label, detail = state(cfg, obs)
     assert label == "starved"
     assert detail.startswith("starved: cluster max_pods 2 all in use")
