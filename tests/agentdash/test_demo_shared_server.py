@@ -31,6 +31,13 @@ async def run(command: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def refusal(url: str) -> str:
+    """What the demo says as it refuses the server at `url` (exit 1)."""
+    result = await run(demo(url, "--duration", "2"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    return result.stderr
+
+
 async def test_a_stream_holding_someones_tasks_is_refused_and_keeps_them(
     nats_server: NatsServer, nc: Client
 ) -> None:
@@ -38,9 +45,7 @@ async def test_a_stream_holding_someones_tasks_is_refused_and_keeps_them(
     await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"])
     for k in range(3):
         await js.publish(SUBJECT, f'{{"prompt": "theirs {k}"}}'.encode())
-    result = await run(demo(nats_server.url, "--duration", "2"))
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stderr == (
+    assert await refusal(nats_server.url) == (
         f"agentdash: NATS at {nats_server.url}: stream AGENT_TASKS holds 3 messages, which the "
         "demo's workers would take as their own; give the demo an empty stream or a server of "
         "its own\n"
@@ -56,9 +61,7 @@ async def test_a_server_where_agentdash_keeps_its_state_is_refused(
     spend its tenants' budgets (the bundled fleet's tenant names are common ones)."""
     js = nc.jetstream()
     await js.create_key_value(bucket="agentdash_overrides")
-    result = await run(demo(nats_server.url, "--duration", "2"))
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stderr == (
+    assert await refusal(nats_server.url) == (
         f"agentdash: NATS at {nats_server.url}: agentdash already keeps its state here (the "
         "agentdash_overrides bucket): the demo's made-up tasks and token reports would mix "
         "with that fleet's; give the demo a server of its own\n"
