@@ -257,10 +257,13 @@ class JetStreamLagSource:
             self._unrated.add(pool)  # its rate falls now, whatever its lag does
         if not self._seen.waiting(pool):
             self._arrived.discard(pool)
-        if pool in self._idle and pending < unread:
+        if pool in self._idle and pending < unread and pending == 0:
             # Seen on the subject but not yet in the consumer's count (its info can lag a
-            # publish by a moment): with no replicas to take them, they are lag all the same.
-            pending = unread
+            # publish by a moment): with no replicas to take it, one is lag all the same, and
+            # wakes the pool. Only one: the subject also shows what JetStream never stores (a
+            # duplicate Nats-Msg-Id, a refused publish), and 300 copies of one task took an
+            # idle pool to its max_replicas; the rest show in the consumer's next read.
+            pending = 1
         stream_seq = delivered.stream_seq if delivered is not None else 0
         oldest = self._oldest.note(pool, pending=pending, delivered=stream_seq)
         fresh = QueueStats(pending, stats.ack_pending, stale=stats.stale, oldest_at=oldest)

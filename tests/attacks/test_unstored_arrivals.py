@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from nats.aio.client import Client
 
 from controller.core.bad_messages import BadMessages
@@ -63,6 +64,29 @@ async def test_copies_of_a_stored_task_are_not_arrivals(nc: Client, clock: FakeC
     assert rate is not None
     assert rate * (clock() - source._started) == 1  # (the window has not filled yet)
     assert bad.counts["unstored"] == 50
+    await source.stop()
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["copies of one task", "all refused"])
+async def test_messages_never_stored_wake_an_idle_pool_for_one_task_at_most(
+    nc: Client, clock: FakeClock, stored: bool
+) -> None:
+    """A pool at zero is woken by its subject, before its consumer shows a task: 300 copies
+    of one task (or 50 publishes the stream refuses) read as lag 300, and took the pool to
+    its max_replicas. One task wakes it; the rest is what its consumer shows."""
+    cfg, _, source = await watching(nc, clock)
+    source.watch_idle({"research"}, lambda pool: None)
+    subject = cfg.subject("research")
+    if stored:
+        for _ in range(300):
+            await nc.jetstream().publish(subject, b'{"id": "t1"}', headers={"Nats-Msg-Id": "t1"})
+    else:
+        for n in range(50):
+            await nc.publish(subject, b"{}", headers={"Pad": "x" * 70_000, "n": str(n)})
+    await nc.flush()
+    await eventually(lambda: len(source._seen.times["research"]) >= (300 if stored else 50))
+    stats = await source.read()
+    assert stats["research"].pending == 1
     await source.stop()
 
 
