@@ -102,7 +102,9 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         default="kubernetes",
         help="simulated: count replicas without a cluster (for trials)",
     )
-    fleet.add_argument("--dry-run", action=_FleetSwitch, help="decide and log, never patch")
+    fleet.add_argument(
+        "--dry-run", action=_FleetSwitch, help="decide and log, never patch nor take the lease"
+    )
     fleet.add_argument(
         "--read-only",
         action=_FleetSwitch,

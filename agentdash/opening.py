@@ -137,12 +137,16 @@ async def make_lease(
     nc: Client, config: Config, options: RuntimeOptions, actuator: Actuator
 ) -> AnyLease:
     """Who may actuate: a NATS KV lease, or a Kubernetes Lease if the config names one (for
-    a real cluster only). A dashboard contends only with --lead; a --read-only one never.
+    a real cluster only). A dashboard contends only with --lead; a --read-only one never, nor
+    a --dry-run one.
     The Kubernetes Lease rides the scaler's client and budget, where its calls go first: the
     process asks the API for no more than `kubernetes.qps`, and a renewal never waits behind
     scale calls."""
     holder = options.holder or unique_holder()
-    contend = options.lead and not options.read_only
+    # A --dry-run process patches nothing: leading, it would leave every pool unscaled
+    # while the real daemons beside it follow (a stranger's dry-run daemon took the lease
+    # and nothing scaled until it stopped). It says what it would do without leading.
+    contend = options.lead and not options.read_only and not options.dry_run
     where = config.kubernetes.lease
     if where is not None and options.cluster == "kubernetes":
         from controller.actuators.kubernetes import DeploymentScaler

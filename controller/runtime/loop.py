@@ -93,7 +93,8 @@ class Reconciler:
         self.timeline = Timeline()
         self.lease = lease
         self.dry_run = dry_run
-        """This process never patches (--dry-run), whatever the shared overrides say."""
+        """This process never patches (--dry-run), whatever the shared overrides say, nor
+        leads: it tells each change it would make, leading or not."""
         self.leading = lease is None
         self.leader_view = LeaderView()
         """What the leader published last, which a follower shows over its own view."""
@@ -176,7 +177,8 @@ class Reconciler:
         await self.succession.take_over(self.leading, now)
         self._expire(now)
         overrides = self.overrides
-        acting = self.leading and not overrides.paused
+        # A process's own dry run never leads (it takes no lease): it says what it would do.
+        acting = (self.leading or self.dry_run) and not overrides.paused
         if acting and not self._was_acting:  # (the first step claims every pool anyway)
             engine.touch_all()  # leading (or unpaused) again: every pool's change is due
         self._was_acting = acting

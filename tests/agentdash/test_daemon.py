@@ -374,3 +374,30 @@ async def test_a_lease_ttl_unlike_the_running_controllers_is_one_line_and_exit_2
         " and every controller must use the same (use 2, or delete the bucket with"
         " `nats kv del agentdash_leader` while none runs)"
     ]
+
+
+async def test_a_dry_run_daemon_never_takes_the_lease_and_says_what_it_would_do(
+    fleet_config: Path, nc: Client, daemons: list[Daemon]
+) -> None:
+    """Started first, beside none, a --dry-run daemon took the lease, and while it held it
+    nothing scaled: the real daemon beside it followed. It now never contends."""
+    dry = Daemon(fleet_config, "--dry-run")
+    daemons.append(dry)
+    shadow = await dry.wait_health(lambda h: h["ticks"] > 2)
+    assert shadow["role"] == "candidate"  # none leads yet, and it will not
+    real = Daemon(fleet_config)
+    daemons.append(real)
+    await real.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader")
+
+    config = load_config(fleet_config)
+    await ensure_queues(nc, config)
+    for i in range(4):
+        await nc.jetstream().publish(config.subject("globex-coder"), json.dumps({"id": i}).encode())
+    await eventually(lambda: bool(scaled(real, "globex-coder")), timeout=15)
+
+    def would() -> list[str]:
+        return [e["message"] for e in dry.read() if e.get("message", "").startswith("dry-run:")]
+
+    await eventually(lambda: any("globex-coder would scale 0 ->" in m for m in would()), timeout=15)
+    assert [e for e in scaled(dry) if not e.get("dry_run")] == []
+    assert (await dry.health() or {})["role"] == "follower"
