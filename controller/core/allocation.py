@@ -366,7 +366,7 @@ def _fair_shares(run: Room, claims: list[Claim]) -> list[int]:
     by weight from what it has been granted so far, as if no pool had any other pod."""
     scratch = Room(run.shape)
     scratch.room = list(run.room)
-    scratch.tier_units = list(run.tier_units)
+    scratch.tier_units = [list(tiers) for tiers in run.tier_units]
     granted = [claim.granted for claim in claims]
     for claim in claims:
         claim.goal = claim.want

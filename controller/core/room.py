@@ -39,15 +39,18 @@ class Room:
     def __init__(self, shape: Layout) -> None:
         self.shape = shape
         self.room = [c.capacity for c in shape.ceilings]
-        self.tier_units = [0] * len(shape.tiers)
-        """Replicas granted so far to each tier's pools (`Layout.tiers` order)."""
+        tiers = len(shape.tiers)
+        self.tier_units = [[0] * tiers for _ in shape.ceilings]
+        """Per ceiling, the replicas granted so far under it to each tier's pools
+        (`Layout.tiers` order): a tier's first replica under a short ceiling is counted
+        among the pools that draw on it alone, as an allocation of just those pools would."""
 
     def grant(self, claim: Claim, units: int) -> None:
         claim.granted += units
-        self.tier_units[self.shape.tier_of[claim.name]] += units
-        room = self.room
+        room, tier, counted = self.room, self.shape.tier_of[claim.name], self.tier_units
         for i, cost in self.shape.costs[claim.name]:
             room[i] -= units * cost
+            counted[i][tier] += units
 
     def set_aside(self, parts: list[tuple[Claim, int]]) -> list[float]:
         """Set aside, from the room, the given replicas of each claim (a count of 0 or less
@@ -117,7 +120,7 @@ class Room:
             else:
                 self.grant(claim, claim.goal - claim.granted)
         for group in self._groups(bound, short):
-            self._water_fill(group)
+            self._water_fill(group, short)
 
     def _groups(self, claims: list[Claim], short: set[int]) -> list[list[Claim]]:
         """Split claims into groups that share no short ceiling (union-find)."""
@@ -141,7 +144,7 @@ class Room:
             groups.setdefault(root(keys[claim.name][0]), []).append(claim)
         return list(groups.values())
 
-    def _water_fill(self, claims: list[Claim]) -> None:
+    def _water_fill(self, claims: list[Claim], short: set[int]) -> None:
         """Raise the claims one replica at a time, each to the claim lowest in replicas per
         weight, while its ceilings have room: weighted max-min fairness, once every tier has
         its first replica (`_first_seats`). Between claims at the same level, the next
@@ -150,7 +153,7 @@ class Room:
         forth every tick), then to the larger unmet demand, then by name. Room only shrinks
         here, so a claim that no longer fits is done. `_level_up` grants the bulk of it
         first, the same replicas the queue would."""
-        self._first_seats([c for c in claims if c.granted < c.goal and self.fits(c)])
+        self._first_seats([c for c in claims if c.granted < c.goal and self.fits(c)], short)
         active = [c for c in claims if c.granted < c.goal and self.fits(c)]
         if not active:
             return
@@ -168,21 +171,20 @@ class Room:
             if claim.granted < claim.goal:
                 heapq.heappush(queue, self._next(claim, k))
 
-    def _first_seats(self, claims: list[Claim]) -> None:
+    def _first_seats(self, claims: list[Claim], short: set[int]) -> None:
         """A tier that has no replica yet gets one before any tier gets more, highest tier
         first, to the claim whose turn it would be: a short ceiling leaves no tier with
         nothing, whatever the weights. By weight alone, a starter tier (weight 1) got its
         first replica only once each enterprise pool (weight 4) had four, so under a cluster
         cap of 3 its one idle pod went to every enterprise burst and came back a cold start
         later, and its tasks waited half an hour."""
-        tier_of, units = self.shape.tier_of, self.tier_units
-        seated: set[int] = set()
+        tier_of, drawn, counted = self.shape.tier_of, self.shape.drawn, self.tier_units
         turns = sorted((tier_of[c.name], self._next(c, k)) for k, c in enumerate(claims))
         for tier, turn in turns:
             claim = claims[turn.position]
-            if units[tier] == 0 and tier not in seated and self.fits(claim):
+            under = short.intersection(drawn[claim.name])
+            if all(counted[i][tier] == 0 for i in under) and self.fits(claim):
                 self.grant(claim, 1)
-                seated.add(tier)
 
     def _next(self, claim: Claim, position: int) -> Turn:
         """The turn of `claim` (at `position` in the list) for its next replica."""
