@@ -10,7 +10,7 @@ from typing import Any
 
 from controller.core import names
 from controller.core.behavior import DEFAULT_SCALE_DOWN
-from controller.core.config import ConfigError
+from controller.core.config import ConfigError, default_subject
 from controller.core.config_errors import shown
 
 TENANT = "TENANT"
@@ -323,7 +323,7 @@ def _add(so: _ScaledObject, pool: dict[str, Any], paths: dict[str, str]) -> None
         so.say("note", "metadata.name", f"pool {first} is another ScaledObject's: pool {name}")
     elif name != so.name:
         so.say("note", "metadata.name", f"pool {name} (at most 63 characters, no dots)")
-    subject = f"{str(pool['queue']['stream']).lower()}.{name}"
+    subject = default_subject(str(pool["queue"]["stream"]), name)
     so.say(
         "note",
         "queue.subject",

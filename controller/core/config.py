@@ -142,6 +142,11 @@ class PoolConfig(StrictModel):
         return "behavior" in self.model_fields_set and direction in self.behavior.model_fields_set
 
 
+def default_subject(stream: str, pool: str) -> str:
+    """The subject a pool's tasks are published on where its queue names none."""
+    return f"{stream.lower()}.{pool}"
+
+
 def _check_keep_alive(name: str, pool: PoolConfig) -> None:
     """A weight for the learned keep-alive on a pool that does not learn it would do nothing."""
     if "keep_alive" not in pool.model_fields_set or pool.learns_keep_alive:
@@ -258,7 +263,7 @@ class Config(StrictModel):
     def subject(self, pool: str) -> str:
         """The subject a pool's tasks are published on."""
         queue = self.pools[pool].queue
-        return queue.subject or f"{queue.stream.lower()}.{pool}"
+        return queue.subject or default_subject(queue.stream, pool)
 
     @cached_property
     def tier_of(self) -> dict[str, str]:

@@ -57,7 +57,7 @@ def replay(config: Config, trace: Trace, horizon: float) -> Outcome:
             by_tier.setdefault(tier_of[pool], []).append(wait)
     kept.sort()
     return Outcome(
-        p95=_p95(kept),
+        p95=percentile(kept, 0.95) or 0.0,
         pod_seconds=cluster.pod_seconds,
         # highest priority first, as simulate's table lists the tiers
         tier_p95={tier: _p95(by_tier[tier]) for tier in tiers_in_order(config) if tier in by_tier},
