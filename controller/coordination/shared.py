@@ -277,6 +277,14 @@ class SharedOverrides:
             return
         record = await self._audit.announcement(document)
         self._store.replace(document.overrides(self._config))
+        ignored = ", ".join(document.dropped(self._config))
+        if ignored:
+            # another config (a newer one, a typo in `nats kv put`): said, not silently lost
+            log.warning(
+                "overrides revision %d names what this config does not have; ignored: %s",
+                revision,
+                printable(ignored[:500]),
+            )
         if record is not None:
             if not starting:
                 self._tell(record.event(), record.origin)
@@ -286,7 +294,10 @@ class SharedOverrides:
             revision,
             document.summary(),
         )
-        event = ActionEvent(time.time(), UNKNOWN, FOREIGN, WHERE, f"applied: {document.summary()}")
+        detail = f"applied: {document.summary()}"
+        if ignored:
+            detail += f"; ignored: {ignored}"
+        event = ActionEvent(time.time(), UNKNOWN, FOREIGN, WHERE, printable(detail[:2000]))
         if not starting:
             self._tell(event, "nats kv")
         if self._store.read_only:

@@ -238,6 +238,24 @@ async def test_a_foreign_write_is_applied_logged_and_audited_once(
     assert len(await foreign(nc)) == 1
 
 
+async def test_a_pin_of_a_pool_this_config_lacks_is_said_to_be_ignored(
+    nc: Client, shared: list[SharedOverrides], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "agentdash.shared")
+    one = await join(nc, shared)
+    kv = await bucket(nc)
+    typo = {"pins": {"reserch": {"replicas": 9}, "research": {"replicas": 3}}}
+    await kv.put(KEY, json.dumps(typo).encode())
+    await eventually(lambda: "research" in one._store.current().pins)
+    await one.flush()
+    assert "reserch" not in one._store.current().pins
+    ignored = [r.getMessage() for r in caplog.records if "ignored: pin reserch" in r.getMessage()]
+    assert len(ignored) == 1
+    assert "does not have" in ignored[0]
+    [record] = await foreign(nc)
+    assert record["detail"].endswith("; ignored: pin reserch")
+
+
 async def test_a_foreign_write_while_no_agentdash_runs_is_audited_at_start(
     nc: Client, shared: list[SharedOverrides]
 ) -> None:
