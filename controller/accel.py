@@ -43,6 +43,7 @@ MODULES = (
     "controller/core/spend.py",
     "controller/core/spend_read.py",
     "controller/core/budget.py",
+    "controller/core/budget_words.py",
     "controller/core/budget_price.py",
     "controller/core/budget_unpriced.py",
     "controller/core/burn.py",

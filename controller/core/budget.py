@@ -34,7 +34,18 @@ import math
 
 from controller.core.allocation import Claim
 from controller.core.budget_price import Prices, paid_replicas, prices
-from controller.core.burn import MIN_BUCKETS
+from controller.core.budget_words import (
+    EXHAUSTED_WORDS,
+    FITS_WORDS,
+    LANDING_WORDS,
+    PACE_WORDS,
+    SPENT_WORDS,
+    UNKNOWN_WORDS,
+    UNPRICED_WORDS,
+    forecast_source,
+    stale_note,
+    waiting_note,
+)
 from controller.core.config import Config, PoolConfig, TenantConfig
 from controller.core.model import Observations, PoolObservation, Reason
 from controller.core.record import Record
@@ -70,7 +81,7 @@ def holds_back(reason: Reason) -> bool:
     """Whether a budget's reason held its pool back: every one does but the warning that the
     forecast fits ("not paced"), which only says so."""
     if reason.rule == WARNING:
-        return reason.template != _FITS
+        return reason.template != FITS_WORDS
     return reason.rule in (EXHAUSTED, SPENT)
 
 
@@ -139,10 +150,10 @@ def budget_step(
     assert budget is not None
     name, obs, current, floor = pool.name, pool.obs, pool.current, pool.floor
     lag = obs.pending + obs.ack_pending
-    note = _stale_note(observations, tenant_name)
+    note = stale_note(observations, tenant_name)
     said = (tenant_name, used, budget, note)
     if rule == EXHAUSTED:
-        reasons.append(Reason(rule=EXHAUSTED, template=_EXHAUSTED, args=(*said, lag)))
+        reasons.append(Reason(rule=EXHAUSTED, template=EXHAUSTED_WORDS, args=(*said, lag)))
         return Claim(
             name=name,
             pool=pool.config,
@@ -158,7 +169,7 @@ def budget_step(
         # No window or cooldown holds a pod that spends past the budget; the queue waits for
         # the reset.
         kept = min(floor, pool.config.max_replicas)
-        reasons.append(Reason(rule=SPENT, template=_SPENT, args=(*said, kept, lag)))
+        reasons.append(Reason(rule=SPENT, template=SPENT_WORDS, args=(*said, kept, lag)))
         return Claim(
             name=name,
             pool=pool.config,
@@ -201,9 +212,9 @@ def _unforecast(
         reasons.append(_landed(budget - used, price, pool.obs.ack_pending, want, landing))
         return Paced(want=landing, paced=landing)
     if want > cap:
-        note = _stale_note(observations, tenant_name)
+        note = stale_note(observations, tenant_name)
         args = (tenant_name, used, budget, note, tenant.warn_at, cap, want, cap)
-        reasons.append(Reason(rule=WARNING, template=_UNKNOWN, args=args))
+        reasons.append(Reason(rule=WARNING, template=UNKNOWN_WORDS, args=args))
         return Paced(want=cap, paced=landing)
     return Paced(want=want, paced=landing)
 
@@ -215,7 +226,7 @@ def _landed(left: int, price: Prices, in_flight: int, want: int, landing: int) -
         f", less {round(in_flight * price.each):,} for {in_flight} in flight," if in_flight else ""
     )
     args = (left, flying, landing, round(price.rounds), price.round_count, want, landing)
-    return Reason(rule=WARNING, template=_LANDING, args=args)
+    return Reason(rule=WARNING, template=LANDING_WORDS, args=args)
 
 
 def _pace(
@@ -243,7 +254,7 @@ def _pace(
     price = prices(pool.config, pool.obs, spend, spent, used)
     queued = lag * price.each
     mine, coming = left * share, forecast.tokens * share
-    note = _stale_note(observations, tenant_name)
+    note = stale_note(observations, tenant_name)
     told = (
         tenant_name,
         used,
@@ -251,13 +262,13 @@ def _pace(
         note,
         round(forecast.tokens),
         tenant.clock.label,
-        _source(forecast),
-        _queued(lag, queued),
+        forecast_source(forecast),
+        waiting_note(lag, queued),
         left,
     )
     landing = paid_replicas(left, share, price, obs.ack_pending)
     if mine >= coming + queued:
-        reasons.append(Reason(rule=WARNING, template=_FITS, args=told))
+        reasons.append(Reason(rule=WARNING, template=FITS_WORDS, args=told))
         return _not_paced(pool, price, left, landing, reasons)
     fits = mine / (coming + queued)
     pays = fits * forecast.rate * share
@@ -274,7 +285,7 @@ def _pace(
                 waiting += one
     if want > cap:
         args = (*told, fits, round(pays * 3600), waiting, cap, want, cap)
-        reasons.append(Reason(rule=WARNING, template=_PACE, args=args))
+        reasons.append(Reason(rule=WARNING, template=PACE_WORDS, args=args))
         want = cap
     return Paced(want=want, paced=keeps)
 
@@ -293,7 +304,7 @@ def _not_paced(
         # Nothing prices a task yet, so the queue's tokens counted as none: whether it fits is
         # not known, and a backlog met at a reset would start more tasks than what is left
         # pays for. No growth, as with no forecast.
-        reasons.append(Reason(rule=WARNING, template=_UNPRICED, args=(grow, want, grow)))
+        reasons.append(Reason(rule=WARNING, template=UNPRICED_WORDS, args=(grow, want, grow)))
         return Paced(want=grow, paced=None)
     return Paced(want=want, paced=landing)  # (no time rule holds more than the landing either)
 
@@ -383,66 +394,3 @@ def _even_share(tenant: TenantConfig, budget: int, at: float) -> float:
     rounding a trickle down to nothing never leaves the budget unspent."""
     day = tenant.clock.day(at)
     return budget * (at - day.start) / (day.end - day.start)
-
-
-def _source(forecast: Forecast) -> str:
-    """What the forecast was read from, for the reasons."""
-    burn = forecast.burn
-    said = []
-    if forecast.days:
-        scale = f", today x{forecast.scale:.2f}" if abs(forecast.scale - 1) >= 0.005 else ""
-        said.append(f"its hours over {forecast.days} day{'s' * (forecast.days > 1)}{scale}")
-    if burn is not None:
-        seen = _span(burn.seen)
-        said.append(f"its last {seen}")
-        if burn.slope < 0:
-            fall, error = burn.slope * -(3600**2), burn.error * 3600**2
-            said[-1] += f", falling {round(fall):,} ± {round(error):,} an hour each hour"
-        if forecast.short:
-            said[-1] += f", read {seen} ahead"
-    return f"{round(forecast.rate * 3600):,} tokens an hour now: " + ", then ".join(said)
-
-
-def _span(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 100 else f"{round(seconds / 360) / 10:g} h"
-
-
-def _stale_note(observations: Observations, tenant: str) -> str:
-    """What the reasons add where the tenant's tokens are only the last known."""
-    stale = observations.stale_tokens.get(tenant)
-    return f" (last known; {stale})" if stale else ""
-
-
-def _queued(lag: int, tokens: float) -> str:
-    return f" + {lag} waiting (~{round(tokens):,})" if lag and tokens else ""
-
-
-_EXHAUSTED = (
-    "tenant {} used {:,} of {:,} tokens today{} (hard cap): 0 replicas, lag {} stays queued"
-)
-_SPENT = (
-    "tenant {} used {:,} of {:,} tokens today{} (soft cap): down to its floor {}, lag {} stays "
-    "queued until the budget resets"
-)
-_UNKNOWN = (
-    "tenant {} used {:,} of {:,} tokens today{} (warn at {:.0%}), no forecast yet (it reads "
-    f"a profile of these hours, or the trend of {MIN_BUCKETS} minutes of spend): no growth "
-    "beyond {}, {} -> {}"
-)
-_UNPRICED = (
-    "no price of its tasks yet (its tokens a task, or a replica-second today) to value the "
-    "tasks waiting: no growth beyond {}, {} -> {}"
-)
-_FITS = (
-    "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left: "
-    "not paced"
-)
-_PACE = (
-    "tenant {} used {:,} of {:,} tokens today{}: forecast {:,} more by {} ({}){}, {:,} left, "
-    "{:.0%} of it: pays for {:,} tokens an hour now{}, {} replicas here (budget pace), {} -> {}"
-)
-_LANDING = (
-    "{:,} tokens left{} pay for {} replicas here, at {:,} tokens each for {} rounds of its "
-    "tasks (budget landing): {} -> {}"
-)
