@@ -57,6 +57,15 @@ class Arrivals:
         consumer is read again at the next tick."""
         return self._waiting[pool] > 0
 
+    def counted(self, pool: str) -> int:
+        """How many of `times` count in the rate: those the pool's consumer has shown stored.
+        The newest ones still waiting to show (and those seen since the last read) are not
+        arrivals yet: the engine decides on every read's rate, and 300 copies of one task,
+        in the rate for the one read before they were dropped, took an idle pool to 4
+        replicas."""
+        counted = len(self.times[pool]) - self._waiting[pool] - self.unread[pool]
+        return counted if counted > 0 else 0
+
     def seen(self, pool: str, now: float) -> None:
         self.times[pool].append(now)
         self.unread[pool] += 1

@@ -298,7 +298,7 @@ class JetStreamLagSource:
                 arrivals.popleft()
             stats = self._stats.get(pool)
             if stats is not None:
-                rate = len(arrivals) / span if span > 0 else None
+                rate = self._seen.counted(pool) / span if span > 0 else None
                 self._rated[pool] = QueueStats(
                     stats.pending, stats.ack_pending, rate, stats.stale, stats.oldest_at
                 )

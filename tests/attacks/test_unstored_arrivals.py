@@ -67,6 +67,33 @@ async def test_copies_of_a_stored_task_are_not_arrivals(nc: Client, clock: FakeC
     await source.stop()
 
 
+async def test_copies_of_a_stored_task_are_no_arrivals_at_the_read_that_first_sees_them(
+    nc: Client, clock: FakeClock
+) -> None:
+    """The engine decides on every read's rate, not only on the rate two reads later: 300
+    copies of one task (299 answered "duplicate") took an idle pool with a 20 s task time
+    from 0 to 4 replicas, its scale-up policy's most, on "arrivals 13.48/s" at the read that
+    first saw them; they were dropped as unstored only at the read after. A task still
+    waiting to show stored is not in the rate yet."""
+    cfg, bad, source = await watching(nc, clock)
+    js = nc.jetstream()
+    for _ in range(51):
+        await js.publish(cfg.subject("research"), b'{"id": "t1"}', headers={"Nats-Msg-Id": "t1"})
+    await nc.flush()
+    await eventually(lambda: len(source._seen.times["research"]) >= 51)
+    clock.advance(WINDOW_S)
+
+    stats = await source.read()  # the consumer shows one task stored, 50 wait a read
+
+    rate = stats["research"].arrival_rate
+    assert rate is not None
+    assert rate * (clock() - source._started) == 1
+    stats = await source.read()  # and are dropped
+    assert stats["research"].arrival_rate == rate
+    assert bad.counts["unstored"] == 50
+    await source.stop()
+
+
 @pytest.mark.parametrize("stored", [True, False], ids=["copies of one task", "all refused"])
 async def test_messages_never_stored_wake_an_idle_pool_for_one_task_at_most(
     nc: Client, clock: FakeClock, stored: bool
