@@ -293,9 +293,7 @@ class JetStreamLagSource:
             self._spanned = span > 0
             self._unrated.update(self._stats)
         for pool in self._unrated:
-            arrivals = self._seen.times[pool]
-            while arrivals and arrivals[0] <= now - RATE_WINDOW_S:
-                arrivals.popleft()
+            self._seen.times[pool].expire(now - RATE_WINDOW_S)
             stats = self._stats.get(pool)
             if stats is not None:
                 rate = self._seen.counted(pool) / span if span > 0 else None

@@ -175,4 +175,4 @@ def test_a_consumer_made_again_shows_nothing_stored_and_drops_nothing_at_once() 
     arrivals.seen("p", 1.0)
     assert arrivals.read("p", Consumer(pending=1, delivered=0)) == 0  # it waits a read
     assert arrivals.read("p", Consumer(pending=2, delivered=0)) == 0  # and then shows
-    assert list(arrivals.times["p"]) == [1.0]
+    assert len(arrivals.times["p"]) == 1
