@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from agentdash import flags
 from agentdash.errors import StartError
-from agentdash.output_files import LinesFile, check_writable
+from agentdash.output_files import LinesFile, check_distinct, check_writable
 from controller.core.events import ScaleEvent
 from controller.core.printable import loggable
 from controller.core.wording import plural
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"agentdash: {said}", file=sys.stderr)
         return 2
     config = load_demo_config(args.config)
-    _check_files(config, args.events, args.overrides)
+    _check_files(config, args.config, args.events, args.overrides)
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)
     options = DemoOptions(
         config,
@@ -129,16 +129,21 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.lost == 0 else 1
 
 
-def _check_files(config: Config, events: Path | None, overrides: Path | None) -> None:
+def _check_files(
+    config: Config, config_path: Path | None, events: Path | None, overrides: Path | None
+) -> None:
     """Every file the demo writes can be, and --overrides reads, before anything starts: a
     bad one is one line (exit 2), not a traceback once the fleet runs, nor an --events file
-    emptied by a run that never started."""
+    emptied by a run that never started. Each is a file of its own: --events is emptied as
+    the run starts, so named after --config or --overrides it would replace that file with
+    event lines (the config, read already, with no error at all)."""
     from controller.coordination.overrides import OverrideStore
     from controller.core.config import ConfigError
 
     for path in (events, overrides):
         if path is not None:
             check_writable(path)
+    check_distinct({"--events": events, "--overrides": overrides}, {"--config": config_path})
     if overrides is not None and overrides.exists() and not overrides.is_file():
         # a pipe or a device: read here, then empty when the fleet reads it again; and a
         # pin would replace it (/dev/null, as root) with a file
