@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -17,13 +19,19 @@ from controller.core.config_errors import ConfigError
 def check_writable(path: Path) -> None:
     """A file to be written later can be: a folder that is there and may be written in, no
     folder in the file's place, and no file there that may not be written (else one line,
-    before the work). Nothing is created: a run that then fails leaves no file behind."""
+    before the work). Nothing is created: a run that then fails leaves no file behind. The
+    folder is the one `write_text` writes in: a link's file's, and none for a file that is no
+    regular file (/dev/null), which is written into as it is."""
     if path.is_dir():
         raise ConfigError(str(path), "", "cannot write file: Is a directory")
-    folder = path.parent
+    target = Path(os.path.realpath(path))
+    folder = target.parent
     if not folder.is_dir():
         raise ConfigError(str(path), "", "cannot write file: No such file or directory")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    in_place = target.exists() and not target.is_file()
+    if (not in_place and not os.access(folder, os.W_OK)) or (
+        target.exists() and not os.access(target, os.W_OK)
+    ):
         raise ConfigError(str(path), "", "cannot write file: Permission denied")
 
 
@@ -51,10 +59,51 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def write_text(path: Path, text: str) -> None:
+    """`text` as the whole of the file, or the file as it was: written beside it, then renamed
+    over it, so that a write that fails part way (a full disk) leaves no file cut short, above
+    all a config tuned in place (`tune --output` naming `--config`), which a cut could leave
+    valid and different. A link keeps pointing where it did, at the new text; a file that is
+    no regular file (/dev/null, a pipe) is written into as it is."""
+    target = Path(os.path.realpath(path))
     try:
-        path.write_text(text, encoding="utf-8")
+        if target.exists() and not target.is_file():
+            target.write_text(text, encoding="utf-8")
+            return
+        _replace(target, text)
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
+
+
+def _replace(target: Path, text: str) -> None:
+    """Write `text` to a new file in `target`'s folder, then rename it over `target`: the file
+    keeps its mode (and owner, where it may), or takes a new file's mode under the umask."""
+    try:
+        kept: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        kept = None
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        if kept is not None:
+            os.chmod(name, stat.S_IMODE(kept.st_mode))
+            with contextlib.suppress(OSError):
+                os.chown(name, kept.st_uid, kept.st_gid)
+        else:
+            os.chmod(name, 0o666 & ~_umask())
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def open_for_writing(path: Path) -> IO[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentdash.output_files import LinesFile
+from agentdash.output_files import LinesFile, write_text
 from controller.core.config import ConfigError
 
 FULL = Path("/dev/full")
@@ -43,3 +43,27 @@ def work_that_fails() -> None:
 def test_an_error_of_the_work_itself_is_not_hidden_by_the_file() -> None:
     with pytest.raises(KeyError):
         work_that_fails()
+
+
+def test_a_file_written_whole_keeps_its_mode_and_a_link_its_target(tmp_path: Path) -> None:
+    """write_text writes beside the file and renames over it: the file keeps its mode, a
+    link still points at it (now with the new text), and nothing is left beside it."""
+    real = tmp_path / "fleet.yaml"
+    real.write_text("old\n")
+    real.chmod(0o640)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    write_text(link, "new\n")
+    assert link.is_symlink()
+    assert link.resolve() == real
+    assert real.read_text() == "new\n"
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fleet.yaml", "link.yaml"]
+
+
+@needs_full
+def test_a_device_is_written_into_not_replaced() -> None:
+    with pytest.raises(ConfigError) as caught:
+        write_text(FULL, "text\n")
+    assert str(caught.value) == f"{FULL}: cannot write file: No space left on device"
+    assert FULL.is_char_device()

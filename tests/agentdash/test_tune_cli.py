@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import yaml
 
 from controller.core.config import Config, load_config, parse_config
 from controller.simulate.trace import Trace, write_trace
-from tests.support.cli import simulate, tune
+from tests.support.cli import AGENTDASH, simulate, tune
 from tests.support.tuning import WASTEFUL, workload
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +70,27 @@ def test_a_wasteful_pool_is_tuned_and_the_diff_applies(
         fields = {"behavior", "cooldown_seconds"}
         assert pool.model_dump(exclude=fields) == before.pools[name].model_dump(exclude=fields)
     assert after.model_dump(exclude={"pools"}) == before.model_dump(exclude={"pools"})
+
+
+def test_a_config_tuned_in_place_is_left_whole_when_its_write_fails(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A write cut short (a full disk; here a limit on a file's size) leaves the config as it
+    was: written over in place, it was cut where the disk filled, and a cut may still parse,
+    as neither the old config nor the tuned one (`stabilization_seconds: 1` of 15)."""
+    config, trace = files
+    before = config.read_text()
+    limit = len(before.encode()) // 2
+    result = subprocess.run(
+        [AGENTDASH, "tune", "--config", str(config), "--trace", str(trace), "--trials", "16",
+         "--objective", "cost", "--output", str(config)],
+        capture_output=True, text=True, timeout=300, check=False,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"agentdash: {config}: cannot write file: File too large\n"
+    assert config.read_text() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fleet.yaml", "trace.jsonl"]
 
 
 def test_a_trace_of_the_hour_before_midnight_is_tuned_with_the_default_holdout(
