@@ -258,6 +258,7 @@ def _fleet(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     check_files(config)  # credentials and CAs, before connecting to anything
+    _check_prometheus_ca(config)
     warn_open_secret_files(config)
     options = RuntimeOptions(
         args.nats_url,
@@ -274,6 +275,24 @@ def _fleet(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_daemon(config, options, args.http, args.log_level))
     return _dashboard(config, options, args.read_only)
+
+
+def _check_prometheus_ca(config: Config) -> None:
+    """prometheus.tls.ca_file is PEM, as nats.tls.ca_file must be: one line naming the field
+    (exit 2) before anything starts. Else every query failed its certificate check, and the
+    daemon ran on with the budgets of tenants whose usage it never learned not applied."""
+    import ssl
+
+    file = config.prometheus.tls.ca_file if config.prometheus is not None else None
+    if file is None:
+        return
+    try:
+        ssl.create_default_context(cafile=file)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise ConfigError(
+            config.source, "prometheus.tls.ca_file", f"expected PEM in {file}: {reason}"
+        ) from None
 
 
 def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:

@@ -88,6 +88,25 @@ def test_a_missing_credentials_file_is_one_line_and_exit_2_before_connecting(
     )
 
 
+def test_a_prometheus_ca_file_that_is_not_pem_is_one_line_and_exit_2_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a nats.tls.ca_file's: the daemon ran on, every query failed its certificate check,
+    and no tenant's budget was applied, where the mistake was in the file from the start."""
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate\n")
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(edited(prometheus={"url": "https://p", "tls": {"ca_file": str(garbage)}}))
+    with untouched_nats() as url:
+        code = exit_code(lambda: main(["--controller-only", "--config", str(path),
+                                       "--cluster", "simulated", "--nats-url", url]))  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"agentdash: {path}: prometheus.tls.ca_file: expected PEM in {garbage}: "
+        "NO_CERTIFICATE_OR_CRL_FOUND\n"
+    )
+
+
 @contextlib.contextmanager
 def untouched_nats() -> Iterator[str]:
     """The URL of a NATS that must not be contacted: a socket that listens and never
