@@ -19,6 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.core.config import Config, parse_config
+from controller.core.input_files import load_yaml
 
 PoolFields = Mapping[str, Mapping[str, Any]]
 """Per pool name: field -> new value (plain YAML data); a field may be a dotted path
@@ -34,7 +35,7 @@ def edit_pools(text: str, changes: PoolFields, expected: Config) -> tuple[str, b
             return edited, True
     except (yaml.YAMLError, LookupError, ValueError):
         pass
-    data = _unshared(yaml.safe_load(text))
+    data = _unshared(read(text))
     for name, fields in changes.items():
         for path, value in fields.items():
             _put(data["pools"][name], path, value)
@@ -66,9 +67,17 @@ def unified_diff(before: str, after: str, path: str) -> str:
     )
 
 
+def read(text: str) -> Any:
+    """The file's data as agentdash reads it (controller.core.input_files), not as PyYAML's
+    YAML 1.1 would: `budget_reset: 12:30` is the text 12:30 there, the number 750 here, and
+    `on`, `010` or `1e3` are not what they are here either. Dumped again with yaml.safe_dump,
+    such text is quoted, and reads back as it was."""
+    return load_yaml(text, "<the tuned config>")
+
+
 def _same(text: str, expected: Config) -> bool:
     try:
-        got = parse_config(yaml.safe_load(text))
+        got = parse_config(read(text))
     except Exception:
         return False
     return got.model_dump() == expected.model_dump()
@@ -94,7 +103,7 @@ def _set(
     if not isinstance(node, MappingNode) or not node.value:
         raise ValueError("expected a mapping")
     if node.flow_style:  # rewritten whole, in flow style, where it stands
-        data = yaml.safe_load(text[node.start_mark.index : node.end_mark.index])
+        data = read(text[node.start_mark.index : node.end_mark.index])
         for path, value in fields.items():
             _put(data, path, value)
         flat = yaml.safe_dump(data, default_flow_style=True, width=10**9, sort_keys=False)

@@ -381,4 +381,6 @@ def _progress(done: int, trials: int, seconds: float) -> None:
 def _plain(text: str) -> str:
     import yaml
 
-    return yaml.safe_dump(yaml.safe_load(text), sort_keys=False)
+    from agentdash.config_edit import read
+
+    return yaml.safe_dump(read(text), sort_keys=False)

@@ -8,6 +8,7 @@ import yaml
 
 from agentdash.config_edit import edit_pools, unified_diff
 from controller.core.config import Config, parse_config
+from controller.core.input_files import load_yaml
 
 BEHAVIOR = {
     "scale_up": {"stabilization_seconds": 0, "select_policy": "Max", "tolerance": 0.0,
@@ -180,3 +181,52 @@ pools:
     first, second = tuned.pools["first"].behavior, tuned.pools["second"].behavior
     assert first.scale_up != second.scale_up  # the first pool's up rule is its own still
     assert first.scale_down != second.scale_down
+
+
+YAML_1_1 = """\
+tiers: {enterprise: {priority: 1000}}
+tenants:
+  acme: {tier: enterprise, budget_reset: 12:30, time_zone: Europe/Berlin}
+pools:
+  block:
+    tenant: acme
+    deployment: {name: block}
+    queue: {stream: S, consumer: block}
+    cooldown_seconds: &long 900
+  flow: {tenant: acme, deployment: {name: 0123}, queue: {stream: S, consumer: flow}}
+  on:
+    tenant: acme
+    deployment: {name: "on"}
+    queue: {stream: S, consumer: "on"}
+"""
+"""What agentdash reads as text and PyYAML's YAML 1.1 does not: `12:30` (750 there), `0123`
+(83), and the pool named `on` (true)."""
+
+
+def read(text: str) -> Any:
+    return load_yaml(text, "fleet.yaml")  # as agentdash reads a config
+
+
+def as_agentdash_reads(text: str) -> Config:
+    return parse_config(read(text))
+
+
+def test_text_that_yaml_1_1_reads_as_another_value_is_kept_as_agentdash_reads_it() -> None:
+    """The file is read as agentdash reads it, where it is edited and where its data is
+    written out: read with YAML 1.1, `budget_reset: 12:30` was written `budget_reset: 750`,
+    a file agentdash refuses, by a tune that said it succeeded."""
+    plain = YAML_1_1.replace("&long ", "")
+    for text, changes, keeps in [
+        (plain, {"block": {"cooldown_seconds": 30}}, True),
+        (plain, {"flow": {"cooldown_seconds": 30}}, True),  # a flow pool, rewritten whole
+        (plain, {"on": {"cooldown_seconds": 30}}, True),
+        (YAML_1_1 + "    cooldown_seconds: *long\n", {"on": {"cooldown_seconds": 30}}, False),
+    ]:
+        data = read(text)
+        for name, fields in changes.items():
+            data["pools"][name].update(fields)
+        wanted = parse_config(data)
+        after, kept = edit_pools(text, changes, wanted)
+        assert kept == keeps, changes
+        assert as_agentdash_reads(after).model_dump() == wanted.model_dump()
+        assert as_agentdash_reads(after).tenants["acme"].budget_reset == "12:30"
