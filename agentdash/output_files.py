@@ -20,18 +20,19 @@ def check_writable(path: Path) -> None:
     """A file to be written later can be: a folder that is there and may be written in, no
     folder in the file's place, and no file there that may not be written (else one line,
     before the work). Nothing is created: a run that then fails leaves no file behind. The
-    folder is the one `write_text` writes in: a link's file's, and none for a file that is no
-    regular file (/dev/null), which is written into as it is."""
+    folder is the one `write_text` writes in: a link's file's; and none for a file written
+    into as it is (`_in_place`: /dev/null, /dev/stdout)."""
     if path.is_dir():
         raise ConfigError(str(path), "", "cannot write file: Is a directory")
+    if _in_place(path):
+        if not os.access(path, os.W_OK):
+            raise ConfigError(str(path), "", "cannot write file: Permission denied")
+        return
     target = Path(os.path.realpath(path))
     folder = target.parent
     if not folder.is_dir():
         raise ConfigError(str(path), "", "cannot write file: No such file or directory")
-    in_place = target.exists() and not target.is_file()
-    if (not in_place and not os.access(folder, os.W_OK)) or (
-        target.exists() and not os.access(target, os.W_OK)
-    ):
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise ConfigError(str(path), "", "cannot write file: Permission denied")
 
 
@@ -62,16 +63,38 @@ def write_text(path: Path, text: str) -> None:
     """`text` as the whole of the file, or the file as it was: written beside it, then renamed
     over it, so that a write that fails part way (a full disk) leaves no file cut short, above
     all a config tuned in place (`tune --output` naming `--config`), which a cut could leave
-    valid and different. A link keeps pointing where it did, at the new text; a file that is
-    no regular file (/dev/null, a pipe) is written into as it is."""
-    target = Path(os.path.realpath(path))
+    valid and different. A link keeps pointing where it did, at the new text. What is written
+    into as it is (`_in_place`) is opened and written, as before."""
     try:
-        if target.exists() and not target.is_file():
-            target.write_text(text, encoding="utf-8")
+        if _in_place(path):
+            path.write_text(text, encoding="utf-8")
             return
-        _replace(target, text)
+        _replace(Path(os.path.realpath(path)), text)
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot write file: {exc.strerror or exc}") from None
+
+
+SYSTEM = ("/dev/", "/proc/")
+"""Where a name is the system's, not a file's of its own: /dev/stdout is the link
+/proc/self/fd/1 to whatever the shell opened (a pipe, a terminal, `> file`)."""
+
+
+def _in_place(path: Path) -> bool:
+    """Whether `path` is written into as it is, not replaced by a file renamed over it: what
+    is no regular file (/dev/null, a pipe), and what is reached through the system's names
+    (/dev/stdout redirected to a file: replaced, the shell's own file would be unlinked, and
+    the rest of standard output lost with it)."""
+    if path.exists() and not path.is_file():
+        return True
+    name, hops = os.path.abspath(path), 0
+    while hops < 40:  # as the kernel follows at most 40 links
+        if name.startswith(SYSTEM):
+            return True
+        if not os.path.islink(name):
+            break
+        name = os.path.abspath(os.path.join(os.path.dirname(name), os.readlink(name)))
+        hops += 1
+    return os.path.realpath(path).startswith(SYSTEM)
 
 
 def _replace(target: Path, text: str) -> None:

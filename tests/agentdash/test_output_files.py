@@ -3,6 +3,7 @@ work; the file is written no more, and closing it says why, naming the file."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,21 @@ def test_a_device_is_written_into_not_replaced() -> None:
         write_text(FULL, "text\n")
     assert str(caught.value) == f"{FULL}: cannot write file: No space left on device"
     assert FULL.is_char_device()
+
+
+def test_a_name_of_the_systems_is_written_into_not_replaced(tmp_path: Path) -> None:
+    """/dev/stdout (/proc/self/fd/1) is whatever the shell opened: a pipe is written into,
+    and a file (`> out.txt`) is not replaced, which would unlink the shell's own file."""
+    read, written = os.pipe()
+    try:
+        write_text(Path(f"/proc/self/fd/{written}"), "to the pipe\n")
+        assert os.read(read, 100) == b"to the pipe\n"
+    finally:
+        os.close(read)
+        os.close(written)
+    shells = tmp_path / "out.txt"
+    with shells.open("w") as opened:
+        write_text(Path(f"/dev/fd/{opened.fileno()}"), "to the file\n")
+        assert os.fstat(opened.fileno()).st_nlink == 1  # still the file named out.txt
+    assert shells.read_text() == "to the file\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.txt"]
