@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.core.config import Config, parse_config
 from controller.core.input_files import load_yaml
+from controller.core.yaml_scalars import dump_config
 
 PoolFields = Mapping[str, Mapping[str, Any]]
 """Per pool name: field -> new value (plain YAML data); a field may be a dotted path
@@ -39,7 +40,7 @@ def edit_pools(text: str, changes: PoolFields, expected: Config) -> tuple[str, b
     for name, fields in changes.items():
         for path, value in fields.items():
             _put(data["pools"][name], path, value)
-    return yaml.safe_dump(data, sort_keys=False), False
+    return dump_config(data, sort_keys=False), False
 
 
 def _unshared(value: Any) -> Any:
@@ -70,8 +71,8 @@ def unified_diff(before: str, after: str, path: str) -> str:
 def read(text: str) -> Any:
     """The file's data as agentdash reads it (controller.core.input_files), not as PyYAML's
     YAML 1.1 would: `budget_reset: 12:30` is the text 12:30 there, the number 750 here, and
-    `on`, `010` or `1e3` are not what they are here either. Dumped again with yaml.safe_dump,
-    such text is quoted, and reads back as it was."""
+    `on`, `010` or `1e3` are not what they are here either. Dumped again (dump_config), such
+    text is quoted, and reads back as it was."""
     return load_yaml(text, "<the tuned config>")
 
 
@@ -106,7 +107,7 @@ def _set(
         data = read(text[node.start_mark.index : node.end_mark.index])
         for path, value in fields.items():
             _put(data, path, value)
-        flat = yaml.safe_dump(data, default_flow_style=True, width=10**9, sort_keys=False)
+        flat = dump_config(data, default_flow_style=True, width=10**9, sort_keys=False)
         edits.append((node.start_mark.index, node.end_mark.index, flat.strip()))
         return
     indent = node.value[0][0].start_mark.column
@@ -216,11 +217,11 @@ def _render(field: str, value: Any, indent: int) -> str:
     innermost mappings in flow style (on the field's line, if it has no other); no newline at
     the end."""
     if isinstance(value, dict) and not any(isinstance(v, dict | list) for v in value.values()):
-        text = yaml.safe_dump({field: value}, sort_keys=False, default_flow_style=None)
+        text = dump_config({field: value}, sort_keys=False, default_flow_style=None)
         text = text.rstrip("\n")  # a mapping of plain values: on the field's own line
     elif isinstance(value, dict | list):
-        body = yaml.safe_dump(value, sort_keys=False, default_flow_style=None, width=10**9)
+        body = dump_config(value, sort_keys=False, default_flow_style=None, width=10**9)
         text = f"{field}:\n" + textwrap.indent(body.rstrip("\n"), "  ")
     else:
-        text = yaml.safe_dump({field: value}, default_flow_style=False).rstrip("\n")
+        text = dump_config({field: value}, default_flow_style=False).rstrip("\n")
     return text.replace("\n", "\n" + " " * indent)

@@ -25,13 +25,12 @@ import argparse
 import sys
 from typing import Any
 
-import yaml
-
 from agentdash import flags
 from agentdash.scaled_objects import KEDA_API, NATS_TRIGGER, TENANT, Imported, import_documents
 from controller.core.config import ConfigError, parse_config
 from controller.core.input_files import load_yaml, read_text
 from controller.core.printable import printable
+from controller.core.yaml_scalars import dump_config
 
 CAMEL = {
     "scale_up": "scaleUp",
@@ -84,7 +83,7 @@ def render(imported: Imported, tenant: str) -> str:
     for name, pool in imported.pools.items():
         source, what, _ = imported.origins[name]
         lines.append(printable(f"  # from {what} in {source}"))  # one comment line
-        dumped = yaml.safe_dump({name: {**pool, "tenant": tenant}}, sort_keys=False)
+        dumped = dump_config({name: {**pool, "tenant": tenant}}, sort_keys=False)
         lines.extend(f"  {line}" for line in dumped.splitlines())
     return "\n".join(lines) + "\n"
 

@@ -379,8 +379,7 @@ def _progress(done: int, trials: int, seconds: float) -> None:
 
 
 def _plain(text: str) -> str:
-    import yaml
-
     from agentdash.config_edit import read
+    from controller.core.yaml_scalars import dump_config
 
-    return yaml.safe_dump(read(text), sort_keys=False)
+    return dump_config(read(text), sort_keys=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import yaml
 from yaml.resolver import Resolver
 
 from controller.core.config_errors import TooLarge
@@ -51,3 +52,24 @@ def read_scalars_as_json_does(loader: type[Resolver]) -> None:
 
 
 _INT, _FLOAT, _BOOL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
+
+
+class ConfigDumper(yaml.SafeDumper):
+    """YAML that agentdash reads back as it was written, and so does YAML 1.1: a string that
+    either reads as something else is quoted. yaml.safe_dump quotes only what YAML 1.1 reads
+    otherwise (`on`, `12:30`), and wrote a stream named `1e3` plain, which agentdash then read
+    as the number 1000.0."""
+
+
+for _tag, _regexp, _first in (
+    (_INT, r"^-?(?:0|[1-9][0-9]*)$", "-0123456789"),
+    (_FLOAT, r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$", "-0123456789"),
+    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+):
+    ConfigDumper.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+
+def dump_config(data: Any, **options: Any) -> str:
+    """`data` as YAML (yaml.dump's options), every string quoted that would not read back as
+    that string."""
+    return str(yaml.dump(data, Dumper=ConfigDumper, **options))

@@ -230,3 +230,17 @@ def test_text_that_yaml_1_1_reads_as_another_value_is_kept_as_agentdash_reads_it
         assert kept == keeps, changes
         assert as_agentdash_reads(after).model_dump() == wanted.model_dump()
         assert as_agentdash_reads(after).tenants["acme"].budget_reset == "12:30"
+
+
+def test_a_name_that_agentdash_reads_as_a_number_stays_quoted() -> None:
+    """`"2e5"` quoted is a name; written again plain (as yaml.safe_dump writes it, since YAML
+    1.1 reads it as text), agentdash read it as the number 200000.0, and refused the file."""
+    text = YAML_1_1.replace("&long ", "").replace("{name: 0123}", '{name: "2e5"}')
+    for changes in ({"flow": {"cooldown_seconds": 30}}, {"flow": {"behavior": BEHAVIOR}}):
+        data = read(text)
+        data["pools"]["flow"].update(changes["flow"])
+        wanted = parse_config(data)
+        after, kept = edit_pools(text, changes, wanted)
+        assert kept
+        assert as_agentdash_reads(after).model_dump() == wanted.model_dump()
+        assert as_agentdash_reads(after).pools["flow"].deployment.name == "2e5"

@@ -4,6 +4,7 @@ equivalent is one stderr line per field; a mistake is one line naming file and f
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from agentdash.cli import main
-from controller.core.config import Config, parse_config
+from controller.core.config import Config, load_config, parse_config
 
 DATA = Path(__file__).parents[1] / "data" / "keda"
 NATS = DATA / "nats-jetstream.yaml"  # the nats-jetstream scaler's Example, verbatim
@@ -439,3 +440,21 @@ def test_a_dotted_name_becomes_a_pool_name_and_says_so(
     assert code == 0
     assert list(loaded(out).pools) == ["search-v2"]  # a dot would split its NATS subjects
     assert any("search.v2: metadata.name: pool search-v2" in line for line in err)
+
+
+def test_names_that_read_as_numbers_are_quoted_so_the_pasted_pools_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stream `1e3` or a Deployment `0123` is a name, and agentdash reads `1e3` as the
+    number 1000.0: written plain, the pasted pools were refused (`expected a string`)."""
+    obj = docs_example()
+    obj["spec"]["scaleTargetRef"]["name"] = "0123"
+    obj["spec"]["triggers"][0]["metadata"]["stream"] = "1e3"
+    given = tmp_path / "so.json"  # JSON is YAML, every string quoted
+    given.write_text(json.dumps(obj))
+    code, out, err = run(capsys, given, "--tenant", "acme")
+    assert code == 0, err
+    pasted = tmp_path / "agentdash.yaml"
+    pasted.write_text("tiers: {gold: {priority: 1}}\ntenants: {acme: {tier: gold}}\n" + out)
+    pool = load_config(pasted).pools[POOL]
+    assert (pool.queue.stream, pool.deployment.name) == ("1e3", "0123")
