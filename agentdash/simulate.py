@@ -188,7 +188,8 @@ def _read_stdin(config: Config) -> Trace:
     """The trace piped in. A terminal is refused rather than waited on: a user who typed `-`
     by mistake would see nothing happen."""
     if sys.stdin is None or sys.stdin.isatty():
-        said = "expected a trace piped in (--trace -), got a terminal"
+        got = "none: it is closed" if sys.stdin is None else "a terminal"
+        said = f"expected a trace piped in (--trace -), got {got}"
         raise ConfigError("standard input", "", said)
     stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
     try:

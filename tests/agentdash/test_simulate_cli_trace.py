@@ -79,3 +79,15 @@ def test_trace_dash_from_a_terminal_is_refused_rather_than_waited_on() -> None:
         os.close(follower)
     said = "agentdash: standard input: expected a trace piped in (--trace -), got a terminal\n"
     assert (result.returncode, result.stderr) == (2, said)
+
+
+def test_trace_dash_with_standard_input_closed_says_so() -> None:
+    """`agentdash simulate --trace - <&-`: Python starts with no sys.stdin, and the refusal
+    said it was a terminal."""
+    result = subprocess.run(
+        [AGENTDASH, "simulate", "--config", EXAMPLE, "--trace", "-"],
+        capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=lambda: os.close(0),
+    )  # fmt: skip
+    said = "expected a trace piped in (--trace -), got none: it is closed"
+    assert (result.returncode, result.stderr) == (2, f"agentdash: standard input: {said}\n")
