@@ -7,10 +7,12 @@ a restart of agentdash loses none of it. Processes share them through NATS KV
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import pwd
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -268,10 +270,19 @@ class OverrideStore:
             raise KeyError(f"no {kind} named {name!r}")
 
     def _save(self, path: Path) -> None:
+        """Atomically: a crash never leaves half a file. The new text goes to a file of its
+        own beside it first (a fixed `overrides.tmp` would clobber a file of that name, and
+        `--overrides x.tmp` would have been written in place)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(dump_overrides(self._current) + "\n")
-        temporary.replace(path)  # atomic: a crash never leaves half a file
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(dump_overrides(self._current) + "\n")
+            os.replace(name, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
 
     def _load(self, path: Path) -> Overrides:
         # within the limits of every input file: at most 4 MiB of UTF-8, not read whole first

@@ -82,3 +82,14 @@ def test_a_value_out_of_range_or_of_another_type_is_one_line_naming_its_field(
     assert said.startswith(f"{path}: {field}: ")
     assert expected in said
     assert "\n" not in said
+
+
+def test_saving_leaves_a_file_named_like_its_temporary_alone(tmp_path: Path) -> None:
+    path = tmp_path / "overrides.json"
+    mine = tmp_path / "overrides.tmp"
+    mine.write_text("the user's own notes\n")
+    store = OverrideStore(CONFIG, path, who=lambda: "alice")
+    store.pin("research", 3)
+    assert mine.read_text() == "the user's own notes\n"
+    assert OverrideStore(CONFIG, path).current().pins["research"].replicas == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overrides.json", "overrides.tmp"]
