@@ -9,7 +9,8 @@
 
 Optional: `"now"` (epoch seconds), per pool `arrival_rate`, `mean_task_seconds` and `stale`, pins
 as `{"replicas": 3, "until": t, "by": "alice"}`, and `"history"` per pool
-(`recommendations: [[t, n]]`, `steps: [[t, delta]]`, `busy_at: t`), which turns on the time rules.
+(`recommendations: [[t, n]]`, `steps: [[t, delta]]`, `busy_at: t`), what the time rules
+read; without it, the plan is a controller's that has just started, with no history.
 """
 
 from __future__ import annotations
@@ -148,9 +149,11 @@ def parse_observations(data: Any, config: Config, source: str = "<observations>"
             _unknown(source, f"paused_tenants.{i}", tenant, config.tenants)
 
     pins = {pool: Pin(pin.replicas, pin.until, pin.by) for pool, pin in raw.pins.items()}
-    history = None
+    # Without "history", a controller that has just started: its time rules apply (the
+    # rate limits a first scale-up meets, a pool's cooldown), where planning with none
+    # gave decisions no running controller makes.
+    history = History(config)
     if raw.history is not None:
-        history = History(config)
         for name, past in raw.history.items():
             entry = history.pool(name, raw.now)
             entry.busy_at = past.busy_at

@@ -68,17 +68,22 @@ def test_plan_prints_decisions_in_config_order() -> None:
         "acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize",
     ]  # fmt: skip
     first = decisions[0]
-    assert (first["tenant"], first["current"], first["desired"]) == ("acme", 2, 10)
+    assert (first["tenant"], first["current"], first["desired"]) == ("acme", 2, 8)
     assert first["reasons"][0]["rule"] == "demand"
-    assert first["reasons"][-1] == {"rule": "max_replicas", "detail": "max_replicas 10: 23 -> 10"}
-    # the cluster's 24 pods are short: globex-coder (growth, weight 2) wants 8 and gets 6,
-    # initech-summarize (starter, weight 1) wants 6 and gets 3, half as many
+    assert first["reasons"][1] == {"rule": "max_replicas", "detail": "max_replicas 10: 23 -> 10"}
+    # no history in the file: a controller that has just started, its rate limits in force
+    assert first["reasons"][-1] == {
+        "rule": "rate limit",
+        "detail": "scale-up policy 6 pods / 5 s: at most 8 now, 10 -> 8",
+    }
+    # the cluster's 24 pods are short: what the others take, the starter tier's
+    # initech-summarize (weight 1) gets 4 of the 6 it wants
     coder, starter = decisions[2], decisions[-1]
-    assert (coder["desired"], starter["desired"]) == (6, 3)
+    assert (coder["desired"], starter["desired"]) == (7, 4)
     assert starter["reasons"][-1] == {
         "rule": "cluster max_pods",
         "detail": "cluster max_pods 24 all in use, shared by tier weight (starter here, weight 1):"
-        " 6 -> 3",
+        " 6 -> 4",
     }
 
 
