@@ -73,6 +73,16 @@ def path(text: str) -> Path:
     return Path(text)
 
 
+def output_path(text: str) -> Path:
+    """A file to write: `-` is refused, not made a file named `-` (`--trace -` reads standard
+    input, so `-` here reads as standard output, which the report itself goes to)."""
+    if text == "-":
+        raise argparse.ArgumentTypeError(
+            "expected a file name, got '-' (standard output is /dev/stdout)"
+        )
+    return path(text)
+
+
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 

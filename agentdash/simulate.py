@@ -73,7 +73,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--plot", type=_svg, metavar="FILE.svg", help="draw lag and pods (SVG)")
     parser.add_argument(
         "--events",
-        type=flags.path,
+        type=flags.output_path,
         metavar="FILE",
         help="write agentdash's scale events with their reasons (JSON lines)",
     )

@@ -113,7 +113,7 @@ def add_parser(commands: Any) -> None:
     flags.add_start(parser)
     _add_search_arguments(parser)
     parser.add_argument(
-        "--output", type=flags.path, metavar="FILE", help="also write the tuned config here"
+        "--output", type=flags.output_path, metavar="FILE", help="also write the tuned config here"
     )
     parser.set_defaults(run=_run)
 

@@ -60,7 +60,9 @@ def add_parser(commands: Any) -> None:
         metavar="S",
         help="seconds of workload (headless default 60; the dashboard repeats it until you quit)",
     )
-    demo.add_argument("--events", type=Path, metavar="FILE", help="write events as JSON lines")
+    demo.add_argument(
+        "--events", type=flags.output_path, metavar="FILE", help="write events as JSON lines"
+    )
     demo.add_argument(
         "--drain", action="store_true", help="after the workload, run until every queue is empty"
     )
@@ -84,7 +86,7 @@ def add_parser(commands: Any) -> None:
     )
     demo.add_argument(
         "--overrides",
-        type=Path,
+        type=flags.output_path,
         metavar="FILE",
         help="keep pins and pauses in FILE, from one run to the next (default: each run"
         " starts clean)",

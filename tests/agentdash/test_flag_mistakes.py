@@ -111,6 +111,11 @@ CASES = [
     flag("demo --duration inf", "demo --headless --duration inf",
          "argument --duration", "expected a number > 0 and <= 604800, got 'inf'"),
     flag("demo --speed 0", "demo --headless --speed 0", "argument --speed", "got '0'"),
+    # `-` is standard input for --trace; as a file to write it is refused, not made a file
+    flag("simulate --events -", "simulate --events -", "argument --events", "got '-'"),
+    flag("tune --output -", "tune --config CONFIG --trace TRACE --output -", "argument --output",
+         "got '-'"),
+    flag("demo --events -", "demo --headless --events -", "argument --events", "got '-'"),
     flag("demo --cold-start nan", "demo --headless --cold-start nan",
          "argument --cold-start", "got 'nan'"),
     flag("demo --seed x", "demo --headless --seed x", "argument --seed", "got 'x'"),
