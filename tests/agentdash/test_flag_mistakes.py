@@ -111,6 +111,7 @@ CASES = [
     flag("demo --duration inf", "demo --headless --duration inf",
          "argument --duration", "expected a number > 0 and <= 604800, got 'inf'"),
     flag("demo --speed 0", "demo --headless --speed 0", "argument --speed", "got '0'"),
+    flag("demo --speed 1e-9", "demo --headless --speed 1e-9", "argument --speed", "got '1e-9'"),
     # `-` is standard input for --trace; as a file to write it is refused, not made a file
     flag("simulate --events -", "simulate --events -", "argument --events", "got '-'"),
     flag("tune --output -", "tune --config CONFIG --trace TRACE --output -", "argument --output",
