@@ -181,12 +181,14 @@ def leader_said(
 ) -> Callable[[str, list[ScaleDecision], dict[str, int]], None]:
     """What a follower does with the leader's decisions message: show its decisions and the
     replicas it sees. Only from the lease's holder: one from anyone else claiming to lead is
-    not shown, and is counted as a bad message."""
+    not shown, and is counted as a bad message. A process that knows of no leader but
+    itself (it led, and its renewals get no answer) has no holder to check against: a new
+    leader's message is not shown there, nor counted as forged."""
 
     def take(leader: str, decisions: list[ScaleDecision], ready: dict[str, int]) -> None:
         if loop.leading or loop.lease is None:
             return
-        holder = loop.lease.leader_name
+        holder = loop.leader  # never itself while it does not lead
         if leader == holder:
             loop.leader_view.hear(decisions, ready, at=loop.clock())
         elif holder is not None:

@@ -174,6 +174,29 @@ async def test_decisions_from_anyone_but_the_lease_holder_are_not_shown_and_are_
     assert bad.counts["decisions"] == 1
 
 
+async def test_a_deposed_leader_that_cannot_read_the_lease_counts_no_forgery() -> None:
+    """A leader cut off from where its lease is kept (a Kubernetes Lease, its API server out
+    of reach) still names itself as the last holder it read, while another daemon has rightly
+    taken over: the new leader's decisions are no forgery, and are not counted as one (found
+    on a real kube-apiserver: the old leader logged `dropped a bad decisions message`)."""
+    feed = await sample_feed()
+    loop = feed.loop
+    lease = Flipping("this-dashboard")  # the holder it last read: itself
+    lease.leads = True
+    loop.lease = lease
+    await loop.tick()
+    assert loop.leading
+    lease.leads = False  # its renewals get no answer: it no longer leads, knows no other
+    await loop.tick()
+    assert not loop.leading
+    assert loop.leader is None
+    bad = BadMessages()
+    told = list(loop.decisions.values())
+    leader_said(loop, bad)("new-leader:2_abc", told, {d.pool: d.current for d in told})
+    assert bad.counts.get("decisions", 0) == 0
+    assert loop.leader_view.heard is None  # nor shown: who leads is not known here
+
+
 async def test_a_leader_that_loses_its_lease_shows_no_older_leaders_view() -> None:
     """It followed leader-1, then led, then lost the lease (NATS away): what leader-1 said
     before is over, and not shown as the fleet's replicas."""
