@@ -143,6 +143,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     )
     opened.shared.on_action = log_others_action(loop)
     reconnected.append(loop.schedule.now)  # renew the lease at once, not after the backoff
+    when_readable = getattr(opened.actuator, "when_readable", None)  # a real cluster's
+    if when_readable is not None:  # the API server is back: its pools are scaled at once
+        when_readable(loop.schedule.now)
     reconnected.append(opened.shared.reconnected)  # a NATS back without its store
     told = DecisionsEncoder(opened.lease.holder)
     runtime = Runtime(

@@ -73,6 +73,7 @@ class ControlPlane:
         self.admin_token = secrets.token_hex(16)
         self.ca_file = self.work / "ca.pem"
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._arguments: dict[str, tuple[str, ...]] = {}
 
     def start(self, timeout: float = 90.0) -> ControlPlane:
         certificates = make_certificates(self.work)
@@ -131,7 +132,20 @@ class ControlPlane:
         )
         return served
 
+    def kill(self, name: str) -> None:
+        """`kill -9` one of the servers (`etcd`, `kube-apiserver`)."""
+        process = self._processes[name]
+        process.kill()
+        process.wait()
+
+    def start_again(self, name: str, timeout: float = 90.0) -> None:
+        """Start a server killed by `kill` again, as it was (its port, its data), and wait
+        until the API server is ready."""
+        self._spawn(name, *self._arguments[name])
+        self._wait_ready(timeout)
+
     def _spawn(self, name: str, *args: str) -> None:
+        self._arguments[name] = args
         # Logs go to files: a pipe nobody reads would fill and stall the server.
         with (self.work / f"{name}.log").open("ab") as log:
             self._processes[name] = subprocess.Popen(

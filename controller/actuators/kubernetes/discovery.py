@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from controller.actuators.kubernetes.api import KubeApi
@@ -58,8 +58,16 @@ class Discovery:
         self.problems: dict[str, str] = {}
         """Pool -> why it is not scaled now, as of the last observation or scale."""
         self._sync_timeout_s = sync_timeout_s
+        self.on_readable: Callable[[], None] | None = None
+        """Called when a namespace's Deployments can be read again after they could not."""
+        for namespace in self.namespaces.values():
+            namespace.deployments.on_readable = self._readable
         self._started: asyncio.Task[None] | None = None
         self._warned_take_over: set[str] = set()
+
+    def _readable(self) -> None:
+        if self.on_readable is not None:
+            self.on_readable()
 
     def of(self, pool: str) -> WatchedNamespace:
         return self.namespaces[self.pools[pool].namespace]

@@ -53,7 +53,11 @@ class Timing:
     watch_s: float = 300.0
     """How long the server keeps one watch open before it is renewed."""
     retry_min_s: float = 1.0
-    retry_max_s: float = 30.0
+    retry_max_s: float = 8.0
+    """The longest wait between two lists while they fail: how long after the API server is
+    back (restarted, reachable again) its pools may still wait to be read and scaled. (At 30 s,
+    a pool was scaled 17 to 24 s after a real kube-apiserver was ready again from a 45 s
+    outage.) The client's budget bounds the rate of the lists anyway."""
     recheck_s: float = 60.0
     """After a 403: how soon to ask again, in case the permission has been granted."""
     absent_recheck_s: float = 600.0
@@ -87,6 +91,9 @@ class Informer:
         """An optional kind this cluster does not serve, as last asked."""
         self._kept: str | None = None
         """Why the last re-read failed while the last good answer is kept, as logged."""
+        self.on_readable: Callable[[], None] | None = None
+        """Called when a list succeeds after one failed: what was held for it can go on now,
+        without waiting for the loop's own backoff."""
 
     @property
     def usable(self) -> bool:
@@ -187,10 +194,13 @@ class Informer:
             f"list {self.what}", self.kind.request, namespace=self.namespace, priority=DISCOVERY
         )
         self.objects = {name_of(item): item for item in answer.get("items") or []}
-        if self.problem is not None or self._kept is not None:
+        recovered = self.problem is not None
+        if recovered or self._kept is not None:
             log.info("reading %s again", self.what)
         self.listed, self.problem, self.absent, self._kept = True, None, False, None
         self.settled.set()
+        if recovered and self.on_readable is not None:
+            self.on_readable()
         return str(meta(answer).get("resourceVersion", ""))
 
     async def _watch(self, version: str) -> str | None:

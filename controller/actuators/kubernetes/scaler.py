@@ -174,6 +174,12 @@ class DeploymentScaler:
             owns_client=True,
         )
 
+    def when_readable(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when a namespace's Deployments can be read again after an outage
+        (the API server restarted or reachable again): the loop ticks at once, as it does
+        when NATS is back, instead of at the end of its backoff."""
+        self._discovery.on_readable = callback
+
     @property
     def problems(self) -> dict[str, str]:
         """Pool -> why agentdash does not scale it now, as of the last observe() or scale()."""

@@ -1,0 +1,53 @@
+"""The real API server killed (`kill -9`) while a pool's queue grows, and started again on
+its port: the pool is scaled within seconds of the server being ready, not after a backoff
+grown through the outage (the Deployments' list retried every 30 s at most, and the loop's
+own tick backoff on top: 17 to 24 s after a 45 s outage)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from nats.aio.client import Client
+
+from controller.core.config import load_config
+from controller.sources.jetstream_queues import ensure_queues
+from tests.kube.conftest import FleetFile, RunDaemon
+from tests.support import eventually
+from tests.support.kube_cluster import AgentdashCluster
+from tests.support.loops import publish
+
+POOL = "restarted"
+OUTAGE_S = 35.0
+"""Long enough for the list's backoff to pass 16 s (1, 2, 4, 8, 16, ... from the first
+failure): the next try, at 30 s, came 20 s after the server was back."""
+SCALED_WITHIN_S = 12.0
+"""From the API server's readiness: the list's backoff (8 s at most now), a tick, the scale."""
+
+
+async def test_a_pool_is_scaled_soon_after_a_killed_api_server_is_back(
+    kube: AgentdashCluster, fleet_file: FleetFile, run_daemon: RunDaemon, nc: Client
+) -> None:
+    kube.deployment(POOL, replicas=0)
+    path = fleet_file(**{POOL: {}})
+    config = load_config(path)
+    await ensure_queues(nc, config)
+    await publish(nc, config.subject(POOL), 2)
+    daemon = run_daemon(path)
+    await daemon.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader", timeout=60)
+    await eventually(lambda: kube.replicas(POOL) == 2, timeout=30)
+
+    kube.plane.kill("kube-apiserver")
+    try:
+        await publish(nc, config.subject(POOL), 3)  # 5 waiting now, the cluster out of reach
+        await daemon.wait_health(lambda h: h["status"] == 503, timeout=30)
+        await asyncio.sleep(OUTAGE_S)  # the fault itself: the API server stays away this long
+    finally:
+        kube.plane.start_again("kube-apiserver")
+    back = time.monotonic()
+
+    await eventually(lambda: kube.replicas(POOL) == 5, timeout=60, every=0.1)
+    took = time.monotonic() - back
+    assert took < SCALED_WITHIN_S, f"scaled {took:.1f} s after the API server was ready"
+    await daemon.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader", timeout=30)
+    assert daemon.process.poll() is None
