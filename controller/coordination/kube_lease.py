@@ -79,9 +79,7 @@ class KubernetesLease:
         self.margin_s = margin_s
         self.contend = contend
         """False: never take the lease, only read who holds it."""
-        self.leader_name: str | None = None
-        """Who leads, as last seen (ourselves included); None once the Lease has not been read
-        for a TTL (the API away): that one may have lost it since."""
+        self._leader_name: str | None = None
         self.broken: BrokenLease | None = None
         """Never set: writing the Lease takes Kubernetes rights (RBAC) that only agentdash has,
         and no API answer lands in it as a NATS reply can land in a KV bucket."""
@@ -114,6 +112,19 @@ class KubernetesLease:
         """A lease with its own client (see controller.actuators.kubernetes.api.connect_client)."""
         client = await connect_client(kubeconfig, context)
         return cls(client, holder, namespace=namespace, owns_client=True, **options)
+
+    @property
+    def leader_name(self) -> str | None:
+        """Who leads, as last seen (ourselves included); None once the Lease has not been read
+        for a TTL (the API away, or hanging: a renewal the loop cuts short raises nothing
+        here, so this is judged when asked): that one may have lost it since."""
+        if not self.leading and self._monotonic() - self._read_at > self.duration:
+            return None
+        return self._leader_name
+
+    @leader_name.setter
+    def leader_name(self, name: str | None) -> None:
+        self._leader_name = name
 
     @property
     def leading(self) -> bool:

@@ -15,7 +15,7 @@ from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.coordination.kube_lease import KubernetesLease
 from tests.support import FakeClock
-from tests.support.kmock import LEASES, Emulator, nowhere, refuse
+from tests.support.kmock import LEASES, Emulator, hang, nowhere, refuse
 
 TTL = 10.0
 MARGIN = 1.0
@@ -208,3 +208,25 @@ async def test_a_follower_cut_off_from_the_api_names_no_leader_after_the_duratio
     monotonic.advance(2)
     assert not await b.renew()
     assert b.leader_name is None
+
+
+async def test_a_follower_whose_reads_hang_and_are_cut_names_no_leader_after_the_duration(
+    cluster: Emulator, make_lease: MakeLease, monotonic: FakeClock
+) -> None:
+    """The API server hangs (SIGSTOP on a real kube-apiserver): the follower's read of the
+    Lease never answers, and the loop cuts each renewal by its own deadline (a cancel, not an
+    ApiFailure). After a duration without an answer it names no leader all the same: the old
+    leader named itself candidate, and the follower went on saying `follower` with /healthz
+    200 for the whole 60 s the server hung."""
+    a = make_lease("pod-a")
+    assert await a.renew()
+    b = make_lease("pod-b")
+    assert not await b.renew()
+    assert b.leader_name == "pod-a"
+    cluster.faults.append(hang("GET", LEASE_PATH))
+    for _ in range(3):
+        monotonic.advance(TTL / 2)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(b.renew(), 0.2)  # as the loop cuts a renewal
+    assert b.leader_name is None
+    assert not b.leading
