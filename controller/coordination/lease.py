@@ -260,6 +260,8 @@ class Lease(Protocol):
     leader_name: str | None
     """Who leads, as last seen: a valid holder's name, never a broken entry's value."""
     ttl: float
+    contend: bool
+    """False: never take the lease, only watch who holds it."""
     broken: BrokenLease | None
     """The entry, while it names no holder (None for a lease that cannot be broken)."""
     last_broken: BrokenLease | None

@@ -265,9 +265,12 @@ class SourceError(Exception):
 class PoolUnavailable(SourceError):
     """This pool cannot be scaled now (see the message); the others may be fine."""
 
-    def __init__(self, pool: str, reason: str) -> None:
+    def __init__(self, pool: str, reason: str, *, unanswered: bool = False) -> None:
         self.pool = pool
         self.reason = reason
+        self.unanswered = unanswered
+        """No answer came, or the API server did not know this process (401): a fault between
+        this process and the cluster, which another controller may not share."""
         super().__init__(f"{pool}: {reason}")
 
 

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import cast
 
 from controller.actuators.base import Actuator, Desire, ExplainingActuator, Wanted
@@ -46,6 +47,13 @@ CONFLICTS_ARE_A_FIGHT = 3
 """A call refused for a conflict (409) is a race: another writer got there first, once. So
 many in a row, with nothing landed between, are a fight that scales nothing: a failure of
 the pool's scale calls (told once, counted, /healthz 503), not an info line a tick."""
+
+
+@dataclass(frozen=True, slots=True)
+class CutOff:
+    since: float
+    why: str
+    """The first call that went unanswered, and what it met."""
 
 
 class ScaleCalls:
@@ -78,6 +86,9 @@ class ScaleCalls:
         self._timer = timer
         """The clock the lease's `valid_until` is on (monotonic)."""
         self._explaining = isinstance(actuator, ExplainingActuator)
+        self.cut_off: CutOff | None = None
+        """Since when every scale call has met no API server that answered, or knew this
+        process (controller.runtime.leadership.Bench gives the lease up after a while)."""
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         """Pools with a scale call in flight."""
         self._desires: dict[str, Desire] = {}
@@ -200,6 +211,7 @@ class ScaleCalls:
             async with asyncio.timeout(bound):  # (no extra task, as wait_for makes)
                 made = await self._scale(decision, now, desire)
         except ScaleConflict as exc:
+            self._answered()
             # Another writer got there first (a new leader, a person): nothing failed, and
             # the pool is decided again on what is read next. Refused time after time, it is
             # a fight with another writer (an HPA, a script), which scales nothing: a failure.
@@ -217,13 +229,13 @@ class ScaleCalls:
             self.engine.retry(i)
             return
         except PoolUnavailable as exc:
-            self._failed(i, pool, exc.reason, now)  # that pool only
+            self._failed(i, pool, exc.reason, now, unanswered=exc.unanswered)  # that pool only
             return
         except SourceError as exc:
             self._failed(i, pool, str(exc), now)
             return
         except TimeoutError:
-            self._failed(i, pool, f"no answer within {bound:.1f} s", now)
+            self._failed(i, pool, f"no answer within {bound:.1f} s", now, unanswered=True)
             return
         self._conflicts.pop(pool, None)
         if made is None:  # nothing had to be written by its turn: decided again
@@ -235,13 +247,22 @@ class ScaleCalls:
     def _done(self, i: int, made: Wanted) -> None:
         """A change landed: told, and counted by the engine's rate policies."""
         decision, now = made
+        self._answered()
         self.health.healthy(f"scale {decision.pool}", now)
         self.engine.scaled(i, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now))
 
-    def _failed(self, i: int, pool: str, why: str, now: float) -> None:
+    def _failed(self, i: int, pool: str, why: str, now: float, *, unanswered: bool = False) -> None:
         self.health.unhealthy(f"scale {pool}", why, now)
         self.engine.retry(i)
+        if not unanswered:
+            self._answered()
+        elif self.cut_off is None:
+            self.cut_off = CutOff(since=now, why=f"scale {pool}: {why}")
+
+    def _answered(self) -> None:
+        """The API server answered this process: it is not cut off from the cluster."""
+        self.cut_off = None
 
     async def _scale(self, decision: ScaleDecision, now: float, desire: Desire) -> Wanted | None:
         """The change made (the newest wish, with an explaining actuator), or None."""

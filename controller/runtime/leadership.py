@@ -10,15 +10,21 @@
   ready would hide it.
 
 Each is a log line and a HealthEvent on the bus.
+
+And `Bench`: a leader cut off from the cluster gives the lease up (see there).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import math
 from collections.abc import Callable
 
 from controller.coordination.lease import BrokenLease, Lease
 from controller.core.events import EventBus, HealthEvent
+from controller.runtime.actuation import CutOff
 from controller.runtime.health import SourceHealth
 
 log = logging.getLogger("agentdash.loop")
@@ -26,6 +32,9 @@ log = logging.getLogger("agentdash.loop")
 SOURCE = "lease"
 QUIET_S = 10.0
 """The least time between two lines about a broken lease."""
+STEP_DOWN_TTLS = 3
+"""A leader whose scale calls have met no API server that answered it (or knew it: 401) for
+this many of the lease's TTLs gives the lease up, and sits out one TTL."""
 
 
 class LeaseTeller:
@@ -114,3 +123,42 @@ class LeaseTeller:
             self._health.unhealthy(SOURCE, no_leader, now)
         else:
             self._health.healthy(SOURCE, now)
+
+
+class Bench:
+    """A leader cut off from the cluster steps down, so that another controller, which may
+    reach the API server, takes over. The lease says only that its holder reaches NATS: with
+    a NATS lease, a leader behind a stalled network, or whose token the API server no longer
+    knew (401), led for good and nothing scaled, while a follower that could reach the API
+    server waited (found on a real kube-apiserver). It gives the lease up after
+    STEP_DOWN_TTLS of its TTLs without an answer, and does not contend for one TTL, time for
+    a follower to take it; where the API server is away for every controller, the lease
+    passes among them once a few TTLs, and nothing could scale anyway."""
+
+    def __init__(self, lease: Lease) -> None:
+        self._lease = lease
+        self._contends = lease.contend
+        """Whether this process contends at all (a read-only dashboard never does)."""
+        self.until = -math.inf
+        """Until when (the loop's clock) it sits out."""
+
+    def before_renewal(self, now: float) -> None:
+        self._lease.contend = self._contends and now >= self.until
+
+    async def after_renewal(self, leading: bool, cut_off: CutOff | None, now: float) -> bool:
+        """Whether this process still leads: it steps down if cut off long enough."""
+        patience = STEP_DOWN_TTLS * self._lease.ttl
+        if not leading or cut_off is None or now - cut_off.since < patience:
+            return leading
+        log.warning(
+            "lease: given up, for another controller to scale: no answer from the Kubernetes"
+            " API for %.0f s (%s); not contending for %g s",
+            now - cut_off.since,
+            cut_off.why,
+            self._lease.ttl,
+        )
+        with contextlib.suppress(TimeoutError):  # else it expires by itself
+            await asyncio.wait_for(self._lease.release(), self._lease.ttl / 4)
+        self.until = now + self._lease.ttl
+        self._lease.contend = False
+        return False

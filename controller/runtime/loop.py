@@ -40,7 +40,7 @@ from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import SourceHealth
 from controller.runtime.leader_view import LeaderView
-from controller.runtime.leadership import LeaseTeller
+from controller.runtime.leadership import Bench, LeaseTeller
 from controller.runtime.reads import SourceReads
 from controller.runtime.schedule import TickSchedule
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
@@ -92,6 +92,8 @@ class Reconciler:
         self.trends = Trends()
         self.timeline = Timeline()
         self.lease = lease
+        self.bench = Bench(lease) if lease is not None else None
+        """A leader cut off from the cluster gives the lease up (leadership.Bench)."""
         self.dry_run = dry_run
         """This process never patches (--dry-run), whatever the shared overrides say, nor
         leads: it tells each change it would make, leading or not."""
@@ -271,11 +273,18 @@ class Reconciler:
         broken lease: controller.runtime.leadership)."""
         if self.lease is None:
             return
+        if self.bench is None:  # a lease given after the start (as the tests give theirs)
+            self.bench = Bench(self.lease)
         was = self.leading
+        self.bench.before_renewal(now)
         try:  # a stalled renew must not stall the loop: the lease lapses by itself
             self.leading = await asyncio.wait_for(self.lease.renew(), self.call_deadline)
         except TimeoutError:
             self.leading = False
+        cut_off = self.scale_calls.cut_off
+        self.leading = await self.bench.after_renewal(self.leading, cut_off, now)
+        if not self.leading:
+            self.scale_calls.cut_off = None  # a new lead is judged on its own calls
         if self.leading and not was:
             # What another leader said is over: shown again if this one loses the lease (a
             # NATS outage), it would read as a drop to that leader's old replicas.

@@ -51,6 +51,12 @@ class ApiFailure(Exception):
         return self.sent and (self.status is None or self.status in RETRYABLE)
 
     @property
+    def cut_off(self) -> bool:
+        """Sent, and no answer came, or the API server did not know who sent it (401): what
+        another process, with its own connection and token, may well not meet."""
+        return self.sent and (self.status is None or self.status == 401)
+
+    @property
     def forbidden(self) -> bool:
         return self.status == 403
 

@@ -82,7 +82,9 @@ class ReadBack:
             outcome, answer = await self._read(pool, sent)
         except ApiFailure as again:
             raise PoolUnavailable(
-                pool, f"cannot scale: {failure}; whether it landed is not known yet ({again})"
+                pool,
+                f"cannot scale: {failure}; whether it landed is not known yet ({again})",
+                unanswered=again.cut_off,
             ) from failure
         del self.in_doubt[pool]
         if outcome is Outcome.LANDED:
@@ -101,7 +103,9 @@ class ReadBack:
             outcome, _ = await self._read(pool, sent)
         except ApiFailure as again:
             raise PoolUnavailable(
-                pool, f"cannot scale: whether its last scale landed is not known yet ({again})"
+                pool,
+                f"cannot scale: whether its last scale landed is not known yet ({again})",
+                unanswered=again.cut_off,
             ) from again
         self.settle(pool, sent, outcome, "read back")
 

@@ -265,7 +265,7 @@ class ScaleWriter:
         else:
             # Passing, perhaps (5xx, no answer by the deadline): still observed, the pool is
             # tried again next tick. Told by the loop, which knows when it stops failing.
-            return PoolUnavailable(pool, f"cannot {doing}: {failure}")
+            return PoolUnavailable(pool, f"cannot {doing}: {failure}", unanswered=failure.cut_off)
         self._discovery.problems[pool] = reason
         log.debug("%s: not scaled: %s", pool, reason)  # told by the loop, with its health
         return PoolUnavailable(pool, reason)

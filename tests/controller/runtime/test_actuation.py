@@ -88,6 +88,7 @@ class Lease:
 
     holder = "me"
     leader_name: str | None = "me"
+    contend = True
 
     def __init__(self, valid_until: float) -> None:
         self.valid_until = valid_until

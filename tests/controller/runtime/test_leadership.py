@@ -26,6 +26,7 @@ class WatchedLease:
     broken: BrokenLease | None = None
     last_broken: BrokenLease | None = None
     valid_until: float = -1.0
+    contend: bool = True
 
     def forged(self, revision: int) -> None:
         self.leader_name = None
