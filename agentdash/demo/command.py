@@ -168,7 +168,7 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: LinesFile | N
     from agentdash.tui.leaving import ExitWatchdog
 
     def notice(line: str) -> None:
-        app.notify(line, severity="warning", timeout=NOTICE_SHOWN_S)
+        app.notify(loggable(line), severity="warning", timeout=NOTICE_SHOWN_S, markup=False)
 
     on_scale = None if sink is None else lambda e: _write(sink, e)
     fleet = DemoFleet(options, on_scale=on_scale, notice=notice)
@@ -184,7 +184,10 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: LinesFile | N
             raise
         assert fleet.loop is not None
         if fleet.kept is not None:  # an earlier run's pause must not look like a fault
-            app.notify(f"Overrides {fleet.kept}", severity="warning", timeout=KEPT_SHOWN_S)
+            # The file's path and the names in it are text, never markup (a folder `a[/b]`
+            # stopped the dashboard) nor escapes (as the headless demo says them).
+            kept = loggable(f"Overrides {fleet.kept}")
+            app.notify(kept, severity="warning", timeout=KEPT_SHOWN_S, markup=False)
         feed = Feed(fleet.loop)
         runner.append(asyncio.create_task(fleet.run_loop(stop)))
         return feed

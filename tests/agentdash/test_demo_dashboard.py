@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import time
@@ -164,6 +165,34 @@ def test_what_overrides_keeps_is_said_and_events_are_written(session: str, tmp_p
     summary = lines[-1]
     assert summary["type"] == "summary"
     assert summary["scale_events"] == sum(line["type"] == "scale" for line in lines) > 0
+
+
+def test_what_overrides_keeps_is_said_as_text_never_as_markup_or_escapes(
+    session: str, tmp_path: Path
+) -> None:
+    # The file's path and the names it holds that the config does not have are the notice's
+    # words: a folder named `a[/b]` stopped the dashboard with a MarkupError (and left the
+    # process running), and a name holding an escape sequence reached the terminal raw.
+    folder = tmp_path / "a[" / "b]"
+    folder.mkdir(parents=True)
+    overrides = folder / "overrides.json"
+    hostile = "\x1b]2;pwned\x07\x1b[2J[@click=app.quit]x[/]"
+    overrides.write_text(json.dumps({"paused_tenants": ["initech", hostile]}))
+    start(session, "--overrides", shlex.quote(str(overrides)))
+    wait_for_screen(session, "Overrides kept from")
+    wait_for_screen(session, "→")
+    text = screen(session)
+    assert "MarkupError" not in text
+    assert re.search(r"\\x1b\]2;pwned\\x07\\x1b\[2J\[@click=app\.quit\]x\[/\]", _unwrapped(text))
+    title = tmux("display-message", "-p", "-t", session, "#{pane_title}").stdout
+    assert "pwned" not in title
+    quit_demo(session)
+
+
+def _unwrapped(text: str) -> str:
+    """A toast's text with its lines joined: it wraps where it may, with a border each line."""
+    lines = [line.split("▌", 1)[1].strip() for line in text.splitlines() if "▌" in line]
+    return "".join(lines)
 
 
 def test_a_closed_terminal_stops_the_dashboard_and_its_server(session: str, tmp_path: Path) -> None:
