@@ -224,7 +224,7 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: LinesFile | N
         print(_summary_line(summary))
         if sink is not None:
             sink.write(json.dumps(summary.as_dict()) + "\n")
-    return 0
+    return app.return_code or 0  # 1 after an error: Textual has printed what went wrong
 
 
 async def headless(options: DemoOptions, sink: LinesFile | None, out: IO[str]) -> Summary:

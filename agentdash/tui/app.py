@@ -381,6 +381,15 @@ class AgentDashApp(App[None]):
         await self.stop_once()
         self.exit()
 
+    def _handle_exception(self, error: Exception) -> None:
+        # An error nothing handled ends the app, and asyncio then cancels what it ran, once:
+        # a cancel lost in nats.py (agentdash/cancelling.py) kept the process up for good, the
+        # demo's fleet running under the traceback. The exit is asked for, as by `q`, so the
+        # watchdog ends the process (its nats-server first, exit 1) if it has not gone by then.
+        if self.watchdog is not None:
+            self.watchdog.ask()
+        super()._handle_exception(error)
+
 
 def run_dashboard(feed: Feed, **kwargs: Any) -> None:
     AgentDashApp(feed, **kwargs).run()

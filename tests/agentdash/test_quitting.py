@@ -5,13 +5,18 @@ been pressed)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
+import pytest
 from textual import events
+from textual.content import Content
+from textual.markup import MarkupError
 from textual.screen import ModalScreen
 
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.fleet import FleetScreen
+from agentdash.tui.leaving import ExitWatchdog
 from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.sample import sample_feed
 from tests.support import eventually
@@ -79,4 +84,34 @@ async def test_a_dialog_confirmed_after_the_quit_began_changes_nothing(tmp_path:
             assert not feed.store.current().paused
         finally:
             stopped.set()
+        await eventually(lambda: app.return_code is not None)
+
+
+class _Watchdog(ExitWatchdog):
+    """Records that the exit was asked for; ends nothing (the real one would end the tests)."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+
+    def catch_signals(self, on_signal: object) -> None:
+        pass
+
+
+async def test_an_error_nothing_handled_asks_the_watchdog_for_the_exit(tmp_path: Path) -> None:
+    # The app ends on it, and asyncio then cancels what the app ran only once: a cancel lost
+    # in nats.py kept the demo up for good, its fleet running under the traceback (a notice
+    # read as markup, `a[/b]` in a path, was one such error). The watchdog is asked, as by `q`.
+    feed = await sample_feed(overrides=tmp_path / "overrides.json")
+    watchdog = _Watchdog()
+    app = AgentDashApp(feed, refresh_s=None, watchdog=watchdog)
+    with pytest.raises(MarkupError):
+        await _fail_in(app)
+    assert app.return_code == 1
+    assert watchdog.asked.is_set()
+
+
+async def _fail_in(app: AgentDashApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.call_later(Content.from_markup, "closes a tag [/b] it never opened")
         await eventually(lambda: app.return_code is not None)
