@@ -21,6 +21,7 @@ from platformdirs import user_downloads_path
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.markup import escape
 from textual.screen import ModalScreen
 
 from agentdash.errors import StartError
@@ -40,6 +41,7 @@ from agentdash.tui.table import KeyedTable
 from agentdash.tui.tenants import TenantsScreen
 from agentdash.tui.why import WhyScreen
 from controller.core.events import Event
+from controller.core.printable import printable
 from controller.runtime.snapshot import FleetSnapshot
 
 PACKAGE = Path(__file__).parents[1]
@@ -339,6 +341,15 @@ class AgentDashApp(App[None]):
             filename = f"{self.title}_{stamp}.svg".replace(" ", "_")
         return super().deliver_screenshot(filename, path, time_format)
 
+    def on_delivery_complete(self, event: events.DeliveryComplete) -> None:
+        if event.name != "screenshot" or event.path is None:
+            return
+        # Textual's own notice reads the path as markup: saved from a folder such as `a[/b]`,
+        # the screenshot stopped the dashboard (MarkupError). Said as Textual says it, escaped.
+        event.prevent_default()
+        where = escape(repr(str(event.path)))
+        self.notify(f"Saved screenshot to [$text-success]{where}", title="Screenshot")
+
     def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
         if event.name != "screenshot":
             return
@@ -349,7 +360,12 @@ class AgentDashApp(App[None]):
             if isinstance(error, OSError) and error.strerror
             else str(error)
         )
-        self.notify(f"Could not save the screenshot, {why}", title="Screenshot", severity="error")
+        self.notify(
+            f"Could not save the screenshot, {printable(why)}",
+            title="Screenshot",
+            severity="error",
+            markup=False,
+        )
 
     # Operator actions
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandList
+from textual.content import Content
 
 from agentdash.tui.app import AgentDashApp
 from tests.support import eventually
@@ -30,6 +31,7 @@ async def take_screenshot(app: AgentDashApp) -> None:
         await eventually(lambda: app.screen.query_one(CommandList).option_count > 0)
         await pilot.press("enter")
         await eventually(lambda: any("screenshot" in note for note in notes(app)))
+        await pilot.pause(0.3)  # the notice drawn
 
 
 @pytest.mark.usefixtures("no_downloads")
@@ -58,3 +60,31 @@ async def test_a_screenshot_that_cannot_be_saved_says_where_and_why(
     [note] = notes(app)
     assert note.startswith("Could not save the screenshot, /proc/agentdash")
     assert note.endswith(".svg: No such file or directory")
+
+
+@pytest.mark.usefixtures("no_downloads")
+async def test_a_folder_whose_name_reads_as_markup_is_named_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Textual's own notice read the path as markup: from `a[/b]` the screenshot was saved,
+    # and its notice stopped the dashboard with a MarkupError.
+    here = tmp_path / "a[" / "b]"
+    here.mkdir(parents=True)
+    monkeypatch.chdir(here)
+    app = await make(tmp_path)
+    await take_screenshot(app)
+    [saved] = here.glob("*.svg")
+    [note] = notes(app)
+    assert Content.from_markup(note).plain == f"Saved screenshot to {str(saved)!r}"
+
+
+@pytest.mark.usefixtures("no_downloads")
+async def test_a_screenshot_that_cannot_be_saved_names_the_folder_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = await make(tmp_path)
+    nowhere = Path("/proc/a[/b]")  # no such folder, and none can be made there, even by root
+    monkeypatch.setattr(Path, "cwd", classmethod(lambda cls: nowhere))
+    await take_screenshot(app)
+    [note] = notes(app)
+    assert note.startswith(f"Could not save the screenshot, {nowhere}/agentdash")
