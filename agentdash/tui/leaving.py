@@ -106,6 +106,32 @@ class ExitWatchdog:
 
         for sig in EXIT_SIGNALS:
             signal.signal(sig, caught)
+        self._hear_signals_on_any_thread()
+
+    def _hear_signals_on_any_thread(self) -> None:
+        """Python runs a signal's handler on the main thread, once that thread runs again. A
+        signal another thread takes while the main thread is blocked for good on the screen's
+        writes is never acted on: Textual's input thread, spinning on a standard input at its
+        end (`< /dev/null`, a hung-up terminal), took SIGTERM so, and the dashboard never
+        exited. Whichever thread takes it, Python's own handler writes the signal's number to
+        the wakeup fd: a thread of ours reads it and asks for the exit."""
+        reader, writer = os.pipe()
+        os.set_blocking(writer, False)
+        try:
+            signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread: the handlers above could not be set either
+            os.close(reader)
+            os.close(writer)
+            return
+        threading.Thread(
+            target=self._hear, args=(reader,), name="exit-signals", daemon=True
+        ).start()
+
+    def _hear(self, reader: int) -> None:
+        exits = {int(sig) for sig in EXIT_SIGNALS}
+        while data := os.read(reader, 64):
+            if exits.intersection(data):
+                self.ask()
 
     def _watch(self) -> None:
         self.asked.wait()

@@ -114,3 +114,35 @@ def test_an_exit_that_is_stuck_is_ended_after_the_grace_with_its_children() -> N
     finally:
         stuck.kill()
         stuck.wait()
+
+
+SIGNAL_TO_ANOTHER_THREAD = """
+import signal, sys, threading
+from agentdash.tui.leaving import ExitWatchdog
+
+watchdog = ExitWatchdog(grace_s=0.2)
+watchdog.catch_signals(lambda sig: None)
+# Blocked here, the signal is taken by another thread, as Textual's input thread took it
+# (spinning on a standard input at its end) while this one was blocked for good on the
+# screen's writes: Python runs a handler on the main thread only, once it runs.
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM, signal.SIGHUP])
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_another_thread_takes_still_ends_a_blocked_dashboard(sig: signal.Signals) -> None:
+    blocked = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SIGNAL_TO_ANOTHER_THREAD)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert blocked.stdout is not None
+        assert blocked.stdout.readline() == "ready\n"
+        blocked.send_signal(sig)
+        assert blocked.wait(timeout=30) == 1  # the watchdog's exit: the stop did not finish
+    finally:
+        blocked.kill()
+        blocked.wait()
