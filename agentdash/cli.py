@@ -274,6 +274,9 @@ def _fleet(args: argparse.Namespace) -> int:
         from agentdash.daemon import run_daemon
 
         return asyncio.run(run_daemon(config, options, args.http, args.log_level))
+    from agentdash.terminal import need_a_terminal
+
+    need_a_terminal("for the daemon, agentdash --controller-only")
     return _dashboard(config, options, args.read_only)
 
 

@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 from agentdash import flags
 from agentdash.errors import StartError
 from agentdash.output_files import LinesFile, check_distinct, check_writable
+from agentdash.terminal import need_a_terminal
 from controller.core.events import ScaleEvent
 from controller.core.printable import loggable
 from controller.core.wording import plural
@@ -114,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         said = "demo --headless has no dashboard: --read-only would be ignored"
         print(f"agentdash: {said}", file=sys.stderr)
         return 2
+    if not args.headless:
+        need_a_terminal("for the demo without a screen, agentdash demo --headless")
     config = load_demo_config(args.config)
     _check_files(config, args.config, args.events, args.overrides)
     duration = args.duration if args.duration is not None else (60.0 if args.headless else None)

@@ -23,6 +23,7 @@ from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE
 from tests.support.cli import AGENTDASH, EXAMPLE, run_without_kube_setup
 from tests.support.kmock import kubeconfig_without_context
 from tests.support.mistakes import edited, exit_code
+from tests.support.terminal import Terminal
 
 
 def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path, nats_server: Any) -> None:
@@ -209,22 +210,49 @@ def test_the_dashboard_without_a_cluster_says_so_in_one_line(
     tmp_path: Path, nats_server: Any
 ) -> None:
     """A kubeconfig it cannot use: the screen closes and one line says why (no page of
-    traceback with the config in its locals). Textual draws its screen on stderr; what follows
-    it is the line."""
+    traceback with the config in its locals), after the screen it drew in its terminal."""
     unusable = kubeconfig_without_context(tmp_path / "kubeconfig")
-    result = subprocess.run(
+    terminal = Terminal(
         [AGENTDASH, "--config", str(EXAMPLE), "--nats-url", nats_server.url,
-         "--kubeconfig", unusable],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TERM": "xterm"},
+         "--kubeconfig", str(unusable)],
+        env={"HOME": str(tmp_path)},
+    )  # fmt: skip
+    try:
+        assert terminal.exited_within(60)
+        assert terminal.process.returncode == 2
+        said = terminal.output.decode(errors="replace")
+        assert "Traceback" not in said
+        assert "PoolConfig(" not in said
+        last = said.rstrip("\r\n").rsplit("\x1b", 1)[-1]
+        assert f"agentdash: kubeconfig {unusable}: " in last
+        assert said.count("agentdash: ") == 1
+    finally:
+        terminal.kill()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("command", "instead"),
+    [
+        (("--config", str(EXAMPLE)), "for the daemon, agentdash --controller-only"),
+        (("demo",), "for the demo without a screen, agentdash demo --headless"),
+    ],
+)
+def test_a_dashboard_without_a_terminal_is_one_line_and_exit_2_before_anything_starts(
+    tmp_path: Path, command: tuple[str, ...], instead: str
+) -> None:
+    """Piped, or with no input (`< /dev/null`, `ssh host agentdash` without -t), it drew an
+    80x24 screen into the pipe, or spun on an input at its end; it says so instead."""
+    result = subprocess.run(
+        [AGENTDASH, *command], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=60, check=False, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )  # fmt: skip
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "Error" not in result.stderr
-    assert "PoolConfig(" not in result.stderr
-    last = result.stderr.rstrip("\n").rsplit("\x1b", 1)[-1]
-    assert f"agentdash: kubeconfig {unusable}: " in last
-    assert result.stderr.count("agentdash: ") == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "agentdash: the dashboard needs a terminal, and standard input and standard output are"
+        f" not one: {instead}\n"
+    )
 
 
 @pytest.mark.e2e
@@ -255,7 +283,7 @@ def test_a_fleet_flag_the_run_would_ignore_is_one_line_and_exit_2_before_it_star
     assert result.stdout == ""
     from_environment = run_without_kube_setup(tmp_path, *nowhere, AGENTDASH_HTTP=":9090", **code)
     assert from_environment.returncode == 2
-    assert "no kubeconfig found" in from_environment.stderr  # it went on, to the cluster
+    assert "needs a terminal" in from_environment.stderr  # it went on, to the dashboard
     assert "--http" not in from_environment.stderr
 
 
