@@ -22,7 +22,12 @@ from controller.core.model import (
     ScaleDecision,
     SourceError,
 )
-from controller.runtime.actuation import CONFLICTS_ARE_A_FIGHT, ScaleCalls
+from controller.runtime.actuation import (
+    CONFLICTS_ARE_A_FIGHT,
+    FIGHT_QUIET_S,
+    PUT_BACKS_ARE_A_FIGHT,
+    ScaleCalls,
+)
 from controller.runtime.health import STEADY_S, SourceHealth
 from tests.support import FakeClock
 from tests.support.factories import config, pool
@@ -221,6 +226,54 @@ async def test_conflicts_that_last_are_a_fight_told_as_a_failure_until_a_call_la
     await setup.act()
     assert setup.cluster.scaled  # it landed: the fight is over
     setup.health.flush(NOW + 1 + STEADY_S)
+    assert setup.health.problems == {}
+
+
+async def scale_from(setup: Setup, found: int, now: float) -> ScaleDecision:
+    """The pool read at `found` replicas, with 3 tasks waiting, decided and acted on at `now`."""
+    setup.engine.read(0, PoolObservation(pending=3, ack_pending=0, replicas=found, ready=found))
+    setup.engine.step(now)
+    decision = setup.engine.decision(0)
+    call = setup.calls.act(0, decision, now, dry_run=False)
+    if call is not None:
+        await call
+    return decision
+
+
+async def test_replicas_another_writer_keeps_setting_are_a_fight_though_no_call_is_refused() -> (
+    None
+):
+    """An HPA setting the replicas every 15 s, between two of agentdash's reads: no PATCH was
+    ever refused, each side undid the other's every write, and nothing was said."""
+    setup = Setup()
+    await scale_from(setup, 1, NOW)  # agentdash sets 3
+    for n in range(1, PUT_BACKS_ARE_A_FIGHT + 1):
+        assert setup.health.problems == {}
+        decision = await scale_from(setup, 1, NOW + 15 * n)  # set back to 1 by another writer
+        assert (decision.current, decision.desired) == (1, 3)
+    assert setup.cluster.scaled == [("web", 3)] * (PUT_BACKS_ARE_A_FIGHT + 1)
+    assert setup.health.problems == {
+        "scale web": "another writer keeps setting its replicas (1 over the 3 set here, "
+        f"{PUT_BACKS_ARE_A_FIGHT} times in a row or more): is an HPA or a script scaling it?"
+    }
+    # between the other writer's writes the pool is where agentdash wants it: still a fight
+    last = NOW + 15 * PUT_BACKS_ARE_A_FIGHT
+    setup.calls.settled("web", last + 10)
+    setup.health.flush(last + 10 + STEADY_S)
+    assert "scale web" in setup.health.problems
+    # once no write has been undone for FIGHT_QUIET_S, it is over
+    setup.calls.settled("web", last + FIGHT_QUIET_S)
+    setup.health.flush(last + FIGHT_QUIET_S + STEADY_S)
+    assert setup.health.problems == {}
+
+
+async def test_a_read_from_before_the_last_scale_landed_is_no_other_writer() -> None:
+    """A decision of the tick in which the last scale landed may have read the replicas from
+    before it: no fight however often that happens."""
+    setup = Setup()
+    await scale_from(setup, 1, NOW)
+    for _ in range(2 * PUT_BACKS_ARE_A_FIGHT):
+        await scale_from(setup, 1, NOW)
     assert setup.health.problems == {}
 
 
