@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar, TypeVar
@@ -26,14 +27,28 @@ QUIT_KEYS = ("q", "ctrl+c", "ctrl+q")
 MAX_MINUTES = 525_600
 """A year: a pin or a pause longer than that is one with no end (leave the field blank)."""
 MINUTES = f"minutes: blank or more than 0, up to {MAX_MINUTES:,} (a year)"
+_WHOLE = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+
+
+def count_of(text: str) -> int:
+    """A replicas field as a whole number, written in ASCII digits; ValueError otherwise.
+    Python's int() also takes `٣` (3), `1_0` (10) and spaces, which the confirmation then
+    showed as a number the operator never typed."""
+    if not _WHOLE.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
 
 
 def minutes_of(text: str) -> float | None:
-    """Seconds for a minutes field, None when blank; ValueError if it is not a time."""
+    """Seconds for a minutes field, None when blank; ValueError if it is not a time: ASCII
+    digits, at least a second (`1e-300` made a pause that ended as it began)."""
     if not text:
         return None
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(text)
     minutes = float(text)
-    if not 0 < minutes <= MAX_MINUTES:  # not 0, negative, inf or nan
+    if not 1 / 60 <= minutes <= MAX_MINUTES:
         raise ValueError(text)
     return minutes * 60
 
@@ -186,7 +201,7 @@ class PinModal(ReplicasModal[tuple[int, float | None]]):
 
     def parse(self, replicas: str, minutes: str) -> tuple[int, float | None] | None:
         try:
-            count, span = int(replicas), minutes_of(minutes)
+            count, span = count_of(replicas.strip()), minutes_of(minutes.strip())
         except ValueError:
             return None
         return (count, span) if 1 <= count <= self.limit else None

@@ -7,7 +7,7 @@ some minutes (blank: until resumed). Like the pin dialog, it only asks: the app 
 
 from __future__ import annotations
 
-from agentdash.tui.modals import MINUTES, ReplicasModal, minutes_of
+from agentdash.tui.modals import MINUTES, ReplicasModal, count_of, minutes_of
 from controller.core.wording import plural
 
 PauseChoice = tuple[int | None, float | None]
@@ -36,7 +36,7 @@ class PausePoolModal(ReplicasModal[PauseChoice]):
 def parse_pause(replicas: str, minutes: str, limit: int) -> PauseChoice | None:
     """The dialog's fields as a choice, or None if either is not valid."""
     try:
-        count = int(replicas) if replicas.strip() else None
+        count = count_of(replicas.strip()) if replicas.strip() else None
         span = minutes_of(minutes.strip())
     except ValueError:
         return None

@@ -204,3 +204,7 @@ def test_the_pin_dialog_refuses_minutes_that_are_not_a_time() -> None:
     assert dialog.parse("-1", "") is None
     assert dialog.parse("8", "") == (8, None)
     assert dialog.parse("9", "") is None  # over the pool's max_replicas
+    # Python reads these as numbers; the confirmation showed "3" for an Arabic-Indic digit
+    for replicas in ("\u0663", "1_0", "\uff13"):
+        assert dialog.parse(replicas, "") is None, replicas
+    assert dialog.parse("3", "1e-300") is None  # a pin that would end as it began

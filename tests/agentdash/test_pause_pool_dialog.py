@@ -180,7 +180,9 @@ async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
     ("replicas", "minutes", "choice"),
     [("", "", (None, None)), (" 3 ", "1.5", (3, 90.0)), ("0", "", (0, None)),
      ("-1", "", None), ("two", "", None), ("", "-5", None), ("", "nan", None),
-     ("8", "", (8, None)), ("9", "", None)],
+     ("8", "", (8, None)), ("9", "", None),
+     # only what the confirmation can show as typed: ASCII digits, at least a second
+     ("\u0663", "", None), ("1_0", "", None), ("", "1e-300", None), ("", "\u0663", None)],
 )  # fmt: skip
 def test_the_fields_read_as_a_choice_or_are_refused(
     replicas: str, minutes: str, choice: tuple[int | None, float | None] | None
