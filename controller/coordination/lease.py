@@ -103,9 +103,7 @@ class NatsLease:
         self._revision: int | None = None
         self.valid_until = -1.0
         """time.monotonic() until which no other process can hold the lease (-1: not ours)."""
-        self.leader_name: str | None = None
-        """Who leads, as last seen (ourselves included); None once the lease has not been
-        read for a TTL (NATS away): that one may have lost it since."""
+        self._leader_name: str | None = None
         self._read_at = -math.inf
         """time.monotonic() of the last answer about the lease."""
         self.broken: BrokenLease | None = None
@@ -115,6 +113,19 @@ class NatsLease:
         self._broken_since = 0.0
         """time.monotonic() from which `broken` has held over revisions that follow each
         other."""
+
+    @property
+    def leader_name(self) -> str | None:
+        """Who leads, as last seen (ourselves included); None once the lease has not been
+        read for a TTL (NATS away, or hanging: a renewal the loop cuts short raises nothing
+        here, so this is judged when asked): that one may have lost it since."""
+        if not self.leading and time.monotonic() - self._read_at > self.ttl:
+            return None
+        return self._leader_name
+
+    @leader_name.setter
+    def leader_name(self, name: str | None) -> None:
+        self._leader_name = name
 
     @property
     def leading(self) -> bool:

@@ -4,9 +4,14 @@ back at once rather than follow itself until it expires."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import signal
+import time
 
 import nats
+import pytest
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
@@ -131,3 +136,32 @@ async def test_a_nats_that_lost_its_store_is_led_again(nats_server: NatsServer, 
     assert lease.leader_name == "daemon-a"
     await watcher.renew()
     assert watcher.leader_name == "daemon-a"
+
+
+async def test_a_follower_whose_reads_hang_and_are_cut_names_no_leader_after_a_ttl(
+    nats_server: NatsServer,
+) -> None:
+    """The server stopped (SIGSTOP): the follower's read of the lease never answers, and the
+    loop cuts each renewal by its own deadline (a cancel, which raises nothing in the lease).
+    After a TTL without an answer it names no leader, as it does when NATS is away."""
+    clients = [await nats.connect(nats_server.url) for _ in range(2)]
+    a, b = (NatsLease(client, name, ttl=0.5) for client, name in zip(clients, "ab", strict=True))
+    for lease in (a, b):
+        await lease.start()
+    assert await a.renew()
+    assert not await b.renew()
+    assert b.leader_name == "a"
+    pid = nats_server.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:  # two TTLs of renewals, each cut
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(b.renew(), 0.1)
+        assert b.leader_name is None
+        assert not b.leading
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for client in clients:
+        await client.close()
