@@ -10,6 +10,12 @@ meanwhile (each stored task is pending until delivered; a redelivery counts as w
 is an upper bound). Arrivals beyond that wait one more read, since the consumer's count can
 lag a publish by a moment, and are then dropped from the rate and counted as `unstored`.
 
+Tasks the consumer shows stored before the subscription has seen them (it reads behind, as
+under a flood on another pool: one connection sees every pool's subject) are credited for
+CREDIT_READS reads, and the late arrivals count against that credit: else a flood of stored
+tasks was counted as tens of thousands not stored, and real arrivals left the rate. The rate
+still never counts more tasks than the consumer showed stored.
+
 Arrivals are kept as counts a second (`Window`), not one by one: a producer flooding a
 subject with stored tasks took a daemon from 67 MB to 150 MB in 30 s, one float an arrival,
 bounded only by how fast it read.
@@ -100,6 +106,12 @@ class Window:
         self._buckets = deque(b for b in self._buckets if b.count > 0)
 
 
+CREDIT_READS = 30
+"""How many reads a task shown stored and not yet seen stays credited (30 s at 1 s ticks, the
+rate window): long enough for a subscription reading behind, too short for a stored task the
+subscription never saw to stand for a copy much later."""
+
+
 class Arrivals:
     def __init__(self, pools: Iterable[str]) -> None:
         names = list(pools)
@@ -110,6 +122,9 @@ class Arrivals:
         self._waiting = dict.fromkeys(names, 0)
         """Per pool, tasks seen before the last read that it did not show stored."""
         self._last: dict[str, Consumer] = {}
+        self._credit: dict[str, deque[list[int]]] = {pool: deque() for pool in names}
+        """Per pool, tasks shown stored that the subscription had not seen yet, as
+        [reads left, count], oldest first."""
 
     def waiting(self, pool: str) -> bool:
         """Whether tasks seen before the last read still wait to show stored: the pool's
@@ -141,9 +156,12 @@ class Arrivals:
             return 0
         self._last[pool] = consumer
         claimed = self._waiting[pool] + unread
-        beyond = claimed - consumer.stored_since(before)
+        stored = consumer.stored_since(before)
+        beyond = claimed - stored - self._spend_credit(pool, claimed - stored)
         if beyond <= 0:
             self._waiting[pool] = 0
+            if beyond < 0:  # shown stored, not seen yet: the subscription reads behind
+                self._credit[pool].append([CREDIT_READS, -beyond])
             return 0
         waiting = beyond if beyond < unread else unread  # this read's: one more read to show
         self._waiting[pool] = waiting
@@ -151,6 +169,19 @@ class Arrivals:
         if refuted:
             self._drop(pool, refuted, after=unread)
         return refuted
+
+    def _spend_credit(self, pool: str, wanted: int) -> int:
+        """Up to `wanted` of the pool's credit, oldest first, spent; a read older than
+        CREDIT_READS is forgotten."""
+        credit, spent = self._credit[pool], 0
+        for entry in credit:
+            take = max(0, min(wanted - spent, entry[1]))
+            entry[1] -= take
+            spent += take
+            entry[0] -= 1
+        while credit and (credit[0][1] <= 0 or credit[0][0] <= 0):
+            credit.popleft()
+        return spent
 
     def _drop(self, pool: str, count: int, after: int) -> None:
         """Drop `count` arrivals from before the newest `after` (those seen since the last

@@ -12,7 +12,7 @@ from nats.aio.client import Client
 
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
-from controller.sources.arrivals import Arrivals, Consumer
+from controller.sources.arrivals import CREDIT_READS, Arrivals, Consumer
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support import FakeClock, eventually
@@ -176,3 +176,37 @@ def test_a_consumer_made_again_shows_nothing_stored_and_drops_nothing_at_once() 
     assert arrivals.read("p", Consumer(pending=1, delivered=0)) == 0  # it waits a read
     assert arrivals.read("p", Consumer(pending=2, delivered=0)) == 0  # and then shows
     assert len(arrivals.times["p"]) == 1
+
+
+def test_tasks_shown_stored_before_they_are_seen_count_when_they_are() -> None:
+    """One connection sees every pool's subject: under a flood elsewhere it reads behind, and
+    the consumer shows tasks stored that it has not seen yet. Seen a read or two later, they
+    are arrivals, not tasks JetStream never stored (84,981 counted so in one flood)."""
+    arrivals = Arrivals(["p"])
+    arrivals.read("p", Consumer(pending=0, delivered=0))
+    assert arrivals.read("p", Consumer(pending=5, delivered=0)) == 0  # 5 stored, none seen
+    for at in (1.0, 2.0, 3.0):
+        arrivals.seen("p", at)
+    assert arrivals.read("p", Consumer(pending=5, delivered=0)) == 0  # 3 of them, late
+    for at in (4.0, 5.0):
+        arrivals.seen("p", at)
+    assert arrivals.read("p", Consumer(pending=5, delivered=0)) == 0
+    assert arrivals.read("p", Consumer(pending=5, delivered=0)) == 0
+    assert len(arrivals.times["p"]) == 5
+    assert not arrivals.waiting("p")
+    # the credit is spent: a copy now is refuted as before
+    arrivals.seen("p", 6.0)
+    arrivals.read("p", Consumer(pending=5, delivered=0))
+    assert arrivals.read("p", Consumer(pending=5, delivered=0)) == 1
+
+
+def test_a_stored_task_never_seen_stands_for_no_copy_after_its_credit_ends() -> None:
+    arrivals = Arrivals(["p"])
+    arrivals.read("p", Consumer(pending=0, delivered=0))
+    arrivals.read("p", Consumer(pending=2, delivered=0))  # the subscription missed them
+    for _ in range(CREDIT_READS):
+        arrivals.read("p", Consumer(pending=2, delivered=0))
+    for at in (1.0, 2.0):
+        arrivals.seen("p", at)  # two copies of a task already stored
+    arrivals.read("p", Consumer(pending=2, delivered=0))
+    assert arrivals.read("p", Consumer(pending=2, delivered=0)) == 2
