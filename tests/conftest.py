@@ -18,6 +18,9 @@ from hypothesis import settings
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
+from controller.core.config import Config
+from controller.sources.jetstream import JetStreamLagSource
+from controller.sources.jetstream_queues import ensure_queues
 from tests.support import FakeClock
 from tests.support.accounts import AccountsServer
 from tests.support.strategies import FAST_LANE
@@ -65,6 +68,17 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def lag(nc: Client, fleet: Config) -> AsyncIterator[JetStreamLagSource]:
+    """The queues of the test's `fleet` (a fixture of its module) on the real nats-server,
+    read as the daemon reads them."""
+    await ensure_queues(nc, fleet)
+    source = JetStreamLagSource(nc, fleet)
+    await source.start()
+    yield source
+    await source.stop()
 
 
 @pytest.fixture

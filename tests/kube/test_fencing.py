@@ -22,7 +22,6 @@ from controller.coordination.kube_lease import KubernetesLease
 from controller.core.config import Config
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
-from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.kube.conftest import AT_ONCE
 from tests.support import FakeClock, eventually
@@ -39,15 +38,6 @@ TTL = 4.0
 @pytest.fixture
 def fleet() -> Config:
     return config({POOL: pool("acme", behavior=AT_ONCE, min_replicas=0)})
-
-
-@pytest.fixture
-async def lag(nc: Client, fleet: Config) -> AsyncIterator[JetStreamLagSource]:
-    await ensure_queues(nc, fleet)
-    source = JetStreamLagSource(nc, fleet)
-    await source.start()
-    yield source
-    await source.stop()
 
 
 @pytest.fixture

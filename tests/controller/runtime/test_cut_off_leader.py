@@ -6,7 +6,7 @@ cluster that works."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 import nats
 import pytest
@@ -20,7 +20,6 @@ from controller.core.model import PoolState, PoolUnavailable
 from controller.runtime.leadership import STEP_DOWN_TTLS
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
-from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
@@ -60,15 +59,6 @@ class Unreachable:
 @pytest.fixture
 def fleet() -> Config:
     return config({"web": pool("acme", behavior=AT_ONCE)})
-
-
-@pytest.fixture
-async def lag(nc: Client, fleet: Config) -> AsyncIterator[JetStreamLagSource]:
-    await ensure_queues(nc, fleet)
-    source = JetStreamLagSource(nc, fleet)
-    await source.start()
-    yield source
-    await source.stop()
 
 
 async def loops(

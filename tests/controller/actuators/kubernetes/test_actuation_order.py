@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from kmock import Request
@@ -17,7 +16,6 @@ from controller.core.config import Config
 from controller.core.model import Reason, ScaleDecision
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
-from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
@@ -39,15 +37,6 @@ AT_ONCE = {
 @pytest.fixture
 def fleet() -> Config:
     return config({f"pool-{i}": pool("acme", behavior=AT_ONCE) for i in range(POOLS)})
-
-
-@pytest.fixture
-async def lag(nc: Client, fleet: Config) -> AsyncIterator[JetStreamLagSource]:
-    await ensure_queues(nc, fleet)
-    source = JetStreamLagSource(nc, fleet)
-    await source.start()
-    yield source
-    await source.stop()
 
 
 def record_writes(cluster: Emulator) -> list[tuple[float, str, str]]:

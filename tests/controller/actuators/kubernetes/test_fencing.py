@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -21,7 +20,6 @@ from controller.core.events import HealthEvent, ScaleEvent
 from controller.runtime.health import STEADY_S
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
-from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
@@ -36,15 +34,6 @@ AT_ONCE = {
 @pytest.fixture
 def fleet() -> Config:
     return config({"web": pool("acme", behavior=AT_ONCE), "chat": pool("acme", behavior=AT_ONCE)})
-
-
-@pytest.fixture
-async def lag(nc: Client, fleet: Config) -> AsyncIterator[JetStreamLagSource]:
-    await ensure_queues(nc, fleet)
-    source = JetStreamLagSource(nc, fleet)
-    await source.start()
-    yield source
-    await source.stop()
 
 
 def hang_scale_patches(cluster: KubernetesEmulator, pool: str) -> asyncio.Event:
