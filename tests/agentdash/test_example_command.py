@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentdash import cli
+from agentdash import cli, terminal
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG, OBSERVATIONS
 from agentdash.tui import app
 from controller.core.config import load_config
@@ -117,6 +117,7 @@ def test_a_dashboard_without_its_styles_says_so_in_one_line_and_fails(
 ) -> None:
     """What a broken install used to do: a page about app.tcss, then exit 0."""
     monkeypatch.setattr(app, "PACKAGE", tmp_path / "site-packages" / "agentdash")
+    monkeypatch.setattr(terminal, "need_a_terminal", lambda instead: None)  # as in a terminal
     code = cli.main(["--config", str(EXAMPLE_CONFIG), "--cluster", "simulated"])
     captured = capsys.readouterr()
     assert code == 1
