@@ -37,6 +37,7 @@ from controller.core.model import (
     SourceError,
 )
 from controller.runtime.health import SourceHealth
+from controller.runtime.put_backs import PutBacks
 
 log = logging.getLogger("agentdash.loop")
 
@@ -44,13 +45,6 @@ CALL_DEADLINE_S = 3.0
 """The most one scale call may take, retries included (well inside the lease's TTL)."""
 MIN_CALL_S = 0.25
 """A call is not started with less time than this left on the lease: the next tick renews."""
-PUT_BACKS_ARE_A_FIGHT = 3
-"""So many scales in a row, each from replicas this process did not set (another writer set
-them after its last scale), are a fight too: a writer that sets the replicas between two of
-agentdash's reads never meets a 409, and each side undid the other's every write, an HPA
-every 15 s, with nothing said (found against a real kube-apiserver). The fight is over once
-a scale finds what this process set, or FIGHT_QUIET_S pass with no other write undone."""
-FIGHT_QUIET_S = 60.0
 CONFLICTS_ARE_A_FIGHT = 3
 """A call refused for a conflict (409) is a race: another writer got there first, once. So
 many in a row, with nothing landed between, are a fight that scales nothing: a failure of
@@ -105,14 +99,8 @@ class ScaleCalls:
         self._conflicts: dict[str, int] = {}
         """Per pool, its calls refused for a conflict since one last landed or had nothing
         to write."""
-        self._set: dict[str, tuple[int, float]] = {}
-        """Per pool, the replicas this process's last scale set, and the newest tick known
-        when it landed (a decision of that tick or before may have read what was there
-        before it: no other writer's)."""
-        self._put_back: dict[str, int] = {}
-        """Per pool, the scales in a row that found replicas another writer had set."""
-        self._put_back_at: dict[str, float] = {}
-        """Per pool, when the last of them was decided."""
+        self._put_backs = PutBacks()
+        """Another writer that keeps setting replicas between two reads (a fight, told)."""
         self._tick = -math.inf
         """The newest tick's time this has been told of."""
         self._would: dict[str, tuple[int, int]] = {}
@@ -145,10 +133,8 @@ class ScaleCalls:
         self._count_landed(pool)
         self._want_nothing(pool)
         self._would.pop(pool, None)
-        if self._put_back.get(pool, 0) >= PUT_BACKS_ARE_A_FIGHT:
-            if now - self._put_back_at[pool] < FIGHT_QUIET_S:
-                return  # between the other writer's writes: the fight goes on
-            del self._put_back[pool]
+        if self._put_backs.fighting(pool, now):
+            return  # between the other writer's writes: the fight goes on
         if f"scale {pool}" in self.health.problems:
             self.health.healthy(f"scale {pool}", now)
 
@@ -276,27 +262,8 @@ class ScaleCalls:
         self.health.healthy(f"scale {pool}", now)
         self.engine.scaled(i, now, decision.current, decision.desired)
         self.bus.publish(ScaleEvent.of(decision, now))
-        self._count_put_back(pool, decision.current, decision.desired, now)
-
-    def _count_put_back(self, pool: str, found: int, made: int, now: float) -> None:
-        """A scale from replicas another writer set since this process's last one puts them
-        back; PUT_BACKS_ARE_A_FIGHT in a row are the pool's scale calls failing (one
-        warning, /healthz 503) until a scale finds what this process set."""
-        last, self._set[pool] = self._set.get(pool), (made, self._tick)
-        if last is None or found == last[0]:
-            self._put_back.pop(pool, None)
-            return
-        before, landed_by = last
-        if now <= landed_by:
-            return  # decided on what was read before its last scale landed
-        put_back = self._put_back[pool] = self._put_back.get(pool, 0) + 1
-        self._put_back_at[pool] = now
-        if put_back >= PUT_BACKS_ARE_A_FIGHT:
-            fight = (
-                f"another writer keeps setting its replicas ({found} over the {before} set"
-                f" here, {PUT_BACKS_ARE_A_FIGHT} times in a row or more): is an HPA or a"
-                " script scaling it?"
-            )
+        fight = self._put_backs.landed(pool, decision.current, decision.desired, now, self._tick)
+        if fight is not None:
             self.health.unhealthy(f"scale {pool}", fight, now)
 
     def _failed(self, i: int, pool: str, why: str, now: float, *, unanswered: bool = False) -> None:

@@ -112,6 +112,16 @@ rate window): long enough for a subscription reading behind, too short for a sto
 subscription never saw to stand for a copy much later."""
 
 
+class _Credit:
+    """Tasks shown stored at one read that the subscription had not seen yet."""
+
+    __slots__ = ("count", "reads_left")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.reads_left = CREDIT_READS
+
+
 class Arrivals:
     def __init__(self, pools: Iterable[str]) -> None:
         names = list(pools)
@@ -122,9 +132,9 @@ class Arrivals:
         self._waiting = dict.fromkeys(names, 0)
         """Per pool, tasks seen before the last read that it did not show stored."""
         self._last: dict[str, Consumer] = {}
-        self._credit: dict[str, deque[list[int]]] = {pool: deque() for pool in names}
-        """Per pool, tasks shown stored that the subscription had not seen yet, as
-        [reads left, count], oldest first."""
+        self._credit: dict[str, deque[_Credit]] = {pool: deque() for pool in names}
+        """Per pool, tasks shown stored that the subscription had not seen yet, oldest
+        first."""
 
     def waiting(self, pool: str) -> bool:
         """Whether tasks seen before the last read still wait to show stored: the pool's
@@ -161,7 +171,7 @@ class Arrivals:
         if beyond <= 0:
             self._waiting[pool] = 0
             if beyond < 0:  # shown stored, not seen yet: the subscription reads behind
-                self._credit[pool].append([CREDIT_READS, -beyond])
+                self._credit[pool].append(_Credit(-beyond))
             return 0
         waiting = beyond if beyond < unread else unread  # this read's: one more read to show
         self._waiting[pool] = waiting
@@ -175,11 +185,11 @@ class Arrivals:
         CREDIT_READS is forgotten."""
         credit, spent = self._credit[pool], 0
         for entry in credit:
-            take = max(0, min(wanted - spent, entry[1]))
-            entry[1] -= take
+            take = max(0, min(wanted - spent, entry.count))
+            entry.count -= take
             spent += take
-            entry[0] -= 1
-        while credit and (credit[0][1] <= 0 or credit[0][0] <= 0):
+            entry.reads_left -= 1
+        while credit and (credit[0].count <= 0 or credit[0].reads_left <= 0):
             credit.popleft()
         return spent
 

@@ -22,13 +22,9 @@ from controller.core.model import (
     ScaleDecision,
     SourceError,
 )
-from controller.runtime.actuation import (
-    CONFLICTS_ARE_A_FIGHT,
-    FIGHT_QUIET_S,
-    PUT_BACKS_ARE_A_FIGHT,
-    ScaleCalls,
-)
+from controller.runtime.actuation import CONFLICTS_ARE_A_FIGHT, ScaleCalls
 from controller.runtime.health import STEADY_S, SourceHealth
+from controller.runtime.put_backs import FIGHT_QUIET_S, PUT_BACKS_ARE_A_FIGHT
 from tests.support import FakeClock
 from tests.support.factories import config, pool
 
