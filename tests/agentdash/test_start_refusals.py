@@ -250,8 +250,28 @@ def test_a_dashboard_without_a_terminal_is_one_line_and_exit_2_before_anything_s
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "agentdash: the dashboard needs a terminal, and standard input and standard output are"
-        f" not one: {instead}\n"
+        "agentdash: the dashboard needs a terminal, and standard input, standard output and"
+        f" standard error (where it draws) are not one: {instead}\n"
+    )
+
+
+@pytest.mark.e2e
+def test_a_dashboard_whose_standard_error_is_a_file_says_so_there_and_exits_2(
+    tmp_path: Path,
+) -> None:
+    """Textual draws on standard error: `agentdash demo 2> log` drew the whole screen into
+    the log, and the terminal stayed blank until the demo was killed."""
+    log = tmp_path / "log"
+    with log.open("wb") as file:
+        terminal = Terminal([AGENTDASH, "demo"], stderr=file.fileno())
+    try:
+        assert terminal.exited_within(60)
+        assert terminal.process.returncode == 2
+    finally:
+        terminal.kill()
+    assert log.read_text() == (
+        "agentdash: the dashboard needs a terminal, and standard error (where it draws) is not"
+        " one: for the demo without a screen, agentdash demo --headless\n"
     )
 
 

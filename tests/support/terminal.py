@@ -21,14 +21,20 @@ def _take_terminal() -> None:
 class Terminal:
     """`command` in a 120x36 pty. Read what it drew with `wait_for`; `close()` the terminal."""
 
-    def __init__(self, command: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        env: dict[str, str] | None = None,
+        stderr: int | None = None,
+    ) -> None:
+        """`stderr`: a file descriptor for its standard error instead of the terminal."""
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
         self.process = subprocess.Popen(
             command,
             stdin=slave,
             stdout=slave,
-            stderr=slave,
+            stderr=slave if stderr is None else stderr,
             start_new_session=True,
             preexec_fn=_take_terminal,
             env={**os.environ, "TERM": "xterm-256color", **(env or {})},
