@@ -357,33 +357,34 @@ _HIGHEST = "highest recommendation in the last {:g} s is {}: {} -> {}"
 _SETTLED = "below its replicas for {:g} s, at most {} (within the tolerance): {} -> {}"
 _COOLDOWN = "idle since {} (cooldown {:g} s, to zero at {}): keep 1"
 _KEEP_LEARNED = (
-    "{} replicas idle since {}; their last {} gaps (median {:.0f} s) say hold {:.0f} s, "
+    "{} replicas not needed since {}; their last {} gaps (median {:.0f} s) say hold {:.0f} s, "
     "to {}: {} -> {}"
 )
 _KEEP_DEFAULT = (
-    "{} replicas idle since {}; {} gaps known, no pattern yet: hold {:.0f} s, to {}: {} -> {}"
+    "{} replicas not needed since {}; {} gaps known, no pattern yet: hold {:.0f} s, to {}: {} -> {}"
 )
 _KEEP_LEARNED_HEAD = (
-    "{} replicas idle since {}; their last {} gaps (median {:.0f} s), and wakes from zero "
+    "{} replicas not needed since {}; their last {} gaps (median {:.0f} s), and wakes from zero "
     "asked for {:.1f} replicas within a cold start, say hold {:.0f} s, to {}: {} -> {}"
 )
 _KEEP_DEFAULT_HEAD = (
-    "{} replicas idle since {}; {} gaps known, no pattern yet; wakes from zero asked for "
+    "{} replicas not needed since {}; {} gaps known, no pattern yet; wakes from zero asked for "
     "{:.1f} replicas within a cold start: hold {:.0f} s, to {}: {} -> {}"
 )
 _RELEASE_LEARNED = (
-    "idle since {}; the last {} gaps (median {:.0f} s) said hold {:.0f} s, to {}: let go, {} -> {}"
+    "not needed since {}; the last {} gaps (median {:.0f} s) said hold {:.0f} s, to {}: "
+    "let go, {} -> {}"
 )
 _RELEASE_DEFAULT = (
-    "idle since {}; {} gaps known, no pattern yet: held {:.0f} s, to {}: let go, {} -> {}"
+    "not needed since {}; {} gaps known, no pattern yet: held {:.0f} s, to {}: let go, {} -> {}"
 )
 _PREWARM_HEAD = (
     "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen), and wakes from zero asked "
-    "for {:.1f} replicas within a cold start: idle since {}, pre-warmed from {} to {}: "
+    "for {:.1f} replicas within a cold start: not needed since {}, pre-warmed from {} to {}: "
     "{} -> {}"
 )
 _PREWARM = (
-    "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): idle since {}, pre-warmed "
+    "bursts recur (gaps from {:.0f} s, median {:.0f} s, {} seen): not needed since {}, pre-warmed "
     "from {} to {}: {} -> {}"
 )
 _PRICED = " ({:.1f} tasks a pod takes in a cold start price a miss at {:.0f} pod-seconds)"

@@ -462,8 +462,8 @@ def test_a_release_says_which_hold_ended_and_what_its_gaps_said() -> None:
     assert released.desired == 0
     said = released.main_reason
     assert said.rule == "keep-alive"
-    # idle since its last busy tick; its 4 hourly gaps said hold one cold start
+    # not needed since its last busy tick; its 4 hourly gaps said hold one cold start
     assert said.detail == (
-        "idle since 04:00:59 UTC; the last 4 gaps (median 3541 s) said hold 20 s, to 04:01:19 "
-        "UTC: let go, 12 -> 0"
+        "not needed since 04:00:59 UTC; the last 4 gaps (median 3541 s) said hold 20 s, to "
+        "04:01:19 UTC: let go, 12 -> 0"
     )
