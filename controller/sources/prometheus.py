@@ -17,7 +17,6 @@ from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusConnect
-from pydantic import BaseModel, ValidationError
 
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
@@ -63,50 +62,49 @@ class PrometheusUsageSource:
             await self.refresh()
 
     async def refresh(self) -> None:
+        url = self._settings.url
         try:
             self._client.headers = _headers(self._settings)
             result: list[dict[str, Any]] = await asyncio.to_thread(
                 self._client.custom_query, self._settings.tokens_query
             )
             tokens = self._tokens_in(result)
+        except WrongAnswer as exc:
+            self.bad.drop("prometheus", str(exc))
+            self._stale(f"Prometheus {url}: {exc}")
+            return
         except Exception as exc:  # requests, JSON or Prometheus errors: all mean "stale"
-            problem = redacted(f"Prometheus {self._settings.url}: {type(exc).__name__}: {exc}")[
-                :200
-            ]
-            if problem != self.problem:
-                log.warning("token usage stale: %s", problem)
-            self.problem = problem
+            self._stale(f"Prometheus {url}: {type(exc).__name__}: {exc}")
             return
         self._tokens = tokens
         self.problem = None
 
+    def _stale(self, problem: str) -> None:
+        problem = redacted(problem)[:PROBLEM_CHARS]
+        if problem != self.problem:
+            log.warning("token usage stale: %s", problem)
+        self.problem = problem
+
     def _tokens_in(self, result: object) -> dict[str, int]:
-        """Tokens per tenant in a query's answer. A series whose value is not a finite count
-        in bounds is dropped and counted: its tenant keeps its last known value (or stays
-        unknown), never a made-up one. Tenants with no series used nothing yet today."""
-        if not isinstance(result, list):
-            self.bad.drop("prometheus", f"expected a list of series, got {type(result).__name__}")
-            raise ValueError("the answer is not a list of series")
+        """Tokens per tenant in a query's answer. A tenant's series whose value is not a
+        finite count in bounds is dropped and counted: its tenant keeps its last known value
+        (or stays unknown), never a made-up one. Tenants with no series used nothing yet
+        today. An answer that is not one series per tenant (WrongAnswer) is not used at all:
+        a series that names no tenant, or one of two for a tenant, could be anyone's tokens."""
+        values = _values_by_tenant(result)
         tokens = dict.fromkeys(self._tenants, 0)
-        for item in result:
-            try:
-                series = _Series.model_validate(item)
-                tenant = series.metric.get("tenant")
-                value = float(series.value[1])
-            except (ValidationError, ValueError) as exc:
-                self.bad.drop("prometheus", f"a series that is not one: {exc}")
-                continue
-            if tenant not in tokens:
-                continue
-            if not 0.0 <= value <= MAX_TOKENS_TODAY:  # NaN fails it too
-                self.bad.drop("prometheus", f"tenant {tenant!r}: {value:g} tokens today")
+        for tenant in tokens.keys() & values.keys():
+            value = _count(values[tenant])
+            if value is None:
+                shown = _shown(values[tenant])
+                self.bad.drop("prometheus", f"tenant {tenant!r}: {shown} is not a token count")
                 last = self._tokens.get(tenant) if self._tokens is not None else None
                 if last is None:
                     del tokens[tenant]
                 else:
                     tokens[tenant] = last
                 continue
-            tokens[tenant] = int(value)
+            tokens[tenant] = value
         return tokens
 
     def usage(self, now: float) -> Usage:
@@ -117,13 +115,57 @@ class PrometheusUsageSource:
 
 MAX_TOKENS_TODAY = 1e15
 """More tokens than any tenant can spend in a day: a value beyond is an error, not usage."""
+PROBLEM_CHARS = 300
+"""What the stale reason quotes of an error (a log line, the policy's reasons)."""
+SHOWN_CHARS = 60
+"""What a bad-message line quotes of a series or a value."""
+ONE_PER_TENANT = "the query must give one series per tenant, as `sum by (tenant) (...)` does"
 
 
-class _Series(BaseModel):
-    """One series of an instant query's answer: `{"metric": {...}, "value": [ts, "1234"]}`."""
+class WrongAnswer(ValueError):
+    """The answer is not an instant vector with one series per tenant: the query is wrong
+    (a range vector, a scalar, an aggregation that drops or keeps more labels than `tenant`)."""
 
-    metric: dict[str, str]
-    value: tuple[float, str]
+
+def _values_by_tenant(result: object) -> dict[str, object]:
+    """Each tenant's `value` in an instant vector (`[{"metric": {...}, "value": [ts, "1234"]},
+    ...]`, as the query API's `data.result` holds it); WrongAnswer if it is not one series per
+    tenant."""
+    if not isinstance(result, list):
+        raise WrongAnswer(f"expected a list of series, got {type(result).__name__}")
+    values: dict[str, object] = {}
+    for item in result:
+        metric = item.get("metric") if isinstance(item, dict) else None
+        if not isinstance(metric, dict):
+            raise WrongAnswer(f"expected an instant vector (series), got {_shown(result)}")
+        if "values" in item:
+            raise WrongAnswer(f"expected an instant vector, got a range vector; {ONE_PER_TENANT}")
+        tenant = metric.get("tenant")
+        if not isinstance(tenant, str):
+            raise WrongAnswer(f"a series has no tenant label ({_shown(metric)}); {ONE_PER_TENANT}")
+        if tenant in values:
+            raise WrongAnswer(f"tenant {tenant!r} has more than one series; {ONE_PER_TENANT}")
+        values[tenant] = item.get("value")
+    return values
+
+
+def _count(value: object) -> int | None:
+    """The tokens in a series' `[timestamp, "1234"]`, or None if it holds no count in bounds
+    (NaN, infinite, negative, absurd, or not a sample at all)."""
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], str)):
+        return None
+    try:
+        tokens = float(value[1])
+    except ValueError:
+        return None
+    if not 0.0 <= tokens <= MAX_TOKENS_TODAY:  # NaN fails it too
+        return None
+    return int(tokens)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}..."
 
 
 def _session(settings: PrometheusConfig) -> requests.Session:

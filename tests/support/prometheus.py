@@ -1,6 +1,6 @@
 """A real Prometheus (Debian's package) for the tests that read token usage from one or
 load agentdash's alert rules, and its promtool; each skips the test, saying why, where the
-binary is not installed."""
+binary is not installed. And a forged one (`QueryApi`) for answers a real one never gives."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import ssl
 import subprocess
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.support import free_port
 
@@ -88,3 +90,42 @@ class Prometheus:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=15)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def vector(*series: tuple[dict[str, str], object]) -> dict[str, Any]:
+    """The query API's answer holding these (labels, value) series as an instant vector."""
+    result = [{"metric": labels, "value": [0, value]} for labels, value in series]
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+class QueryApi:
+    """A forged Prometheus: the query API's wire, answering what a test sets (`answer`, a JSON
+    body; or `handler`, for a body that is not one), for what a real Prometheus never says."""
+
+    def __init__(self) -> None:
+        self.answer: object = vector()
+        self.handler: Handler | None = None
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _query(self, request: web.Request) -> web.StreamResponse:
+        if self.handler is not None:
+            return await self.handler(request)
+        return web.json_response(self.answer)
+
+    async def __aenter__(self) -> QueryApi:
+        app = web.Application()
+        app.router.add_route("*", "/api/v1/query", self._query)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
