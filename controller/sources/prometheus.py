@@ -11,20 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import ssl
 from pathlib import Path
-from typing import Any
 
-import requests
-from prometheus_api_client import PrometheusConnect
+import aiohttp
 
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from controller.core.connections import PrometheusConfig
 from controller.core.model import Usage
-from controller.core.printable import redacted
+from controller.core.printable import printable, redacted
 
 log = logging.getLogger("agentdash.prometheus")
+
+QUERY_TIMEOUT = 5.0
+"""Seconds for a whole query: connecting, Prometheus's evaluation and the body."""
+ANSWER_BYTES = 4 * 2**20
+"""The largest answer read: a series per tenant is some 100 bytes; 10,000 tenants fit."""
+CHUNK_BYTES = 64 * 2**10
+MAX_TOKENS_TODAY = 1e15
+"""More tokens than any tenant can spend in a day: a value beyond is an error, not usage."""
+PROBLEM_CHARS = 300
+"""What the stale reason quotes of an error (a log line, the policy's reasons)."""
+SHOWN_CHARS = 60
+"""What a bad-message line quotes of a series or a value."""
+ONE_PER_TENANT = "the query must give one series per tenant, as `sum by (tenant) (...)` does"
 
 
 class PrometheusUsageSource:
@@ -32,16 +45,14 @@ class PrometheusUsageSource:
         self,
         config: Config,
         settings: PrometheusConfig,
-        timeout: float = 5.0,
+        timeout: float = QUERY_TIMEOUT,
         *,
         bad: BadMessages | None = None,
     ) -> None:
         self.bad = bad or BadMessages()
         self._tenants = list(config.tenants)
         self._settings = settings
-        self._client = PrometheusConnect(
-            url=settings.url, session=_session(settings), timeout=timeout
-        )
+        self._timeout = timeout
         self._tokens: dict[str, int] | None = None
         self.problem: str | None = "no answer from Prometheus yet"
         self._task: asyncio.Task[None] | None = None
@@ -64,20 +75,44 @@ class PrometheusUsageSource:
     async def refresh(self) -> None:
         url = self._settings.url
         try:
-            self._client.headers = _headers(self._settings)
-            result: list[dict[str, Any]] = await asyncio.to_thread(
-                self._client.custom_query, self._settings.tokens_query
-            )
-            tokens = self._tokens_in(result)
+            tokens = self._tokens_in(await self._query())
         except WrongAnswer as exc:
             self.bad.drop("prometheus", str(exc))
             self._stale(f"Prometheus {url}: {exc}")
             return
-        except Exception as exc:  # requests, JSON or Prometheus errors: all mean "stale"
+        except Unanswered as exc:
+            self._stale(f"Prometheus {url}: {exc}")
+            return
+        except TimeoutError:
+            self._stale(f"Prometheus {url}: no whole answer within {self._timeout:g} s")
+            return
+        except Exception as exc:  # HTTP, TLS, JSON or Prometheus errors: all mean "stale"
             self._stale(f"Prometheus {url}: {type(exc).__name__}: {exc}")
             return
         self._tokens = tokens
         self.problem = None
+
+    async def _query(self) -> object:
+        """The query's `data.result`. The whole answer (connection, query, body) must come
+        within the timeout, and within ANSWER_BYTES: a server that sends its body a byte at a
+        time, or without end, makes the budgets stale, never holds the source up for good."""
+        settings = self._settings
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(
+                f"{settings.url.rstrip('/')}/api/v1/query",
+                params={"query": settings.tokens_query},
+                headers=_headers(settings),
+                ssl=_tls(settings),
+            ) as response,
+        ):
+            body = bytearray()
+            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                body += chunk
+                if len(body) > ANSWER_BYTES:
+                    raise Unanswered(f"an answer of more than {ANSWER_BYTES:,} bytes")
+            return _result(response.status, bytes(body))
 
     def _stale(self, problem: str) -> None:
         problem = redacted(problem)[:PROBLEM_CHARS]
@@ -113,18 +148,13 @@ class PrometheusUsageSource:
         return Usage(dict(self._tokens), {}, self.problem)
 
 
-MAX_TOKENS_TODAY = 1e15
-"""More tokens than any tenant can spend in a day: a value beyond is an error, not usage."""
-PROBLEM_CHARS = 300
-"""What the stale reason quotes of an error (a log line, the policy's reasons)."""
-SHOWN_CHARS = 60
-"""What a bad-message line quotes of a series or a value."""
-ONE_PER_TENANT = "the query must give one series per tenant, as `sum by (tenant) (...)` does"
-
-
 class WrongAnswer(ValueError):
     """The answer is not an instant vector with one series per tenant: the query is wrong
     (a range vector, a scalar, an aggregation that drops or keeps more labels than `tenant`)."""
+
+
+class Unanswered(Exception):
+    """What came is no answer to the query: an error Prometheus explains, a proxy's page."""
 
 
 def _values_by_tenant(result: object) -> dict[str, object]:
@@ -152,7 +182,7 @@ def _values_by_tenant(result: object) -> dict[str, object]:
 def _count(value: object) -> int | None:
     """The tokens in a series' `[timestamp, "1234"]`, or None if it holds no count in bounds
     (NaN, infinite, negative, absurd, or not a sample at all)."""
-    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], str)):
+    if not (isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[1], str)):
         return None
     try:
         tokens = float(value[1])
@@ -168,12 +198,33 @@ def _shown(value: object) -> str:
     return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}..."
 
 
-def _session(settings: PrometheusConfig) -> requests.Session:
-    """Certificates are checked (the system's CAs, or tls.ca_file) unless the config says
-    insecure_skip_verify: a forged answer could lift every tenant's budget."""
-    session = requests.Session()
-    session.verify = settings.tls.ca_file or not settings.tls.insecure_skip_verify
-    return session
+def _result(status: int, body: bytes) -> object:
+    """`data.result` of a query API answer; Unanswered, saying what came, for anything else
+    (an error Prometheus explains, a proxy's HTML page)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:  # not UTF-8 either
+        raise Unanswered(f"HTTP {status}, not JSON: {_shown(body)}") from None
+    if not isinstance(answer, dict):
+        raise Unanswered(f"HTTP {status}, not a query API answer: {_shown(answer)}")
+    if status != 200 or answer.get("status") != "success":
+        said = (answer.get("errorType"), answer.get("error"))
+        why = ": ".join(str(part) for part in said if part) or _shown(answer)
+        raise Unanswered(f"HTTP {status}, {printable(why[:PROBLEM_CHARS])}")
+    data = answer.get("data")
+    if not isinstance(data, dict):
+        raise Unanswered(f"HTTP {status}, no data in the answer: {_shown(answer)}")
+    return data.get("result")
+
+
+def _tls(settings: PrometheusConfig) -> ssl.SSLContext | bool:
+    """Certificates are checked (the system's CAs, or tls.ca_file, read at every query) unless
+    the config says insecure_skip_verify: a forged answer could lift every tenant's budget."""
+    if settings.tls.insecure_skip_verify:
+        return False
+    if settings.tls.ca_file is not None:
+        return ssl.create_default_context(cafile=settings.tls.ca_file)
+    return True
 
 
 def _headers(settings: PrometheusConfig) -> dict[str, str] | None:

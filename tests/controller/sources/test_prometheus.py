@@ -107,15 +107,14 @@ async def test_prometheus_scrapes_agentdashs_own_metrics(tmp_path: Path) -> None
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
     prometheus = Prometheus(tmp_path, [port])
-    query = PrometheusUsageSource(cfg, PrometheusConfig(url=prometheus.url))._client
     try:
 
         async def scraped() -> bool:
-            found = await asyncio.to_thread(query.custom_query, "agentdash_pool_desired_replicas")
+            found = await asyncio.to_thread(prometheus.query, "agentdash_pool_desired_replicas")
             return bool(found) and found[0]["value"][1] == "7"
 
         await eventually(scraped, timeout=40, every=0.25)
-        count = await asyncio.to_thread(query.custom_query,
+        count = await asyncio.to_thread(prometheus.query,
                                         "agentdash_reconcile_duration_seconds_count")  # fmt: skip
         assert count[0]["value"][1] == "1"
     finally:
