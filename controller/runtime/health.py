@@ -26,6 +26,9 @@ log = logging.getLogger("agentdash.loop")
 
 SOURCES = ("cluster", "queue")
 """The problems that stall every pool (and slow the loop down with backoff)."""
+TOKENS = "tokens"
+"""The token counts' source (Prometheus; the workers' reports are never stale): while it
+fails, the budgets hold their last known values and no pool is held."""
 STEADY_S = 5.0
 """How long a pool's own problem, or its end, must last to be told and to count."""
 SCALE = "scale "

@@ -38,7 +38,7 @@ from controller.core.model import (
 )
 from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.engine_feed import EngineFeed
-from controller.runtime.health import SourceHealth
+from controller.runtime.health import TOKENS, SourceHealth
 from controller.runtime.leader_view import LeaderView
 from controller.runtime.leadership import Bench, LeaseTeller
 from controller.runtime.reads import SourceReads
@@ -259,8 +259,14 @@ class Reconciler:
             self.bus.publish(event)
 
     def _feed(self, now: float) -> None:
-        """Tell the engine what the sources said (see controller.runtime.engine_feed)."""
+        """Tell the engine what the sources said (see controller.runtime.engine_feed), and
+        the health whether the token counts are fresh (stale ones hold the budgets, and
+        make the process not ready: a tenant may be spending past its budget unseen)."""
         usage = self.usage.usage(now)
+        if usage.stale is None:
+            self.health.healthy(TOKENS, now)
+        else:
+            self.health.unhealthy(TOKENS, usage.stale, now)
         unobserved: Mapping[str, str] = {}
         if self._explaining:
             unobserved = cast(ExplainingActuator, self.actuator).problems

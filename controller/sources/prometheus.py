@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import ssl
 from pathlib import Path
 
@@ -23,8 +22,6 @@ from controller.core.config import Config
 from controller.core.connections import PrometheusConfig
 from controller.core.model import Usage
 from controller.core.printable import printable, redacted
-
-log = logging.getLogger("agentdash.prometheus")
 
 QUERY_TIMEOUT = 5.0
 """Seconds for a whole query: connecting, Prometheus's evaluation and the body."""
@@ -115,10 +112,9 @@ class PrometheusUsageSource:
             return _result(response.status, bytes(body))
 
     def _stale(self, problem: str) -> None:
-        problem = redacted(problem)[:PROBLEM_CHARS]
-        if problem != self.problem:
-            log.warning("token usage stale: %s", problem)
-        self.problem = problem
+        """The loop tells it (`tokens source failing: ...`, controller.runtime.health), once
+        for each new reason, and its end."""
+        self.problem = redacted(problem)[:PROBLEM_CHARS]
 
     def _tokens_in(self, result: object) -> dict[str, int]:
         """Tokens per tenant in a query's answer. A tenant's series whose value is not a

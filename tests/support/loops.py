@@ -14,6 +14,7 @@ from controller.core.history import History
 from controller.core.model import Observations, ScaleDecision
 from controller.core.policy import decide
 from controller.runtime.loop import Reconciler
+from controller.sources.base import UsageSource
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
@@ -54,12 +55,16 @@ def fleet(**fields: Any) -> Config:
     return config({"research": pool("acme", behavior=BEHAVIOR, **fields)})
 
 
-async def make_loop(nc: Client, cfg: Config, clock: Any) -> tuple[Reconciler, SimulatedCluster]:
+async def make_loop(
+    nc: Client, cfg: Config, clock: Any, usage: UsageSource | None = None
+) -> tuple[Reconciler, SimulatedCluster]:
+    """A loop on the real JetStream lag and a simulated cluster; token usage from `usage`
+    (default: the workers' reports, none yet)."""
     await ensure_queues(nc, cfg)
     lag = JetStreamLagSource(nc, cfg, clock=clock)
     await lag.start()
     cluster = SimulatedCluster(cfg, clock=clock)
-    return Reconciler(cfg, lag, TokenLedger(cfg), cluster, clock=clock), cluster
+    return Reconciler(cfg, lag, usage or TokenLedger(cfg), cluster, clock=clock), cluster
 
 
 async def publish(nc: Client, subject: str, n: int) -> None:

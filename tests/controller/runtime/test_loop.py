@@ -8,11 +8,14 @@ from typing import Any
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
+from controller.core.connections import PrometheusConfig
 from controller.core.events import HealthEvent, ScaleEvent
+from controller.sources.prometheus import PrometheusUsageSource
 from controller.sources.usage import TokenLedger, UsageReport
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 from tests.support.loops import BEHAVIOR, fleet, make_loop, publish
+from tests.support.prometheus import QueryApi, vector
 
 
 async def test_the_first_task_wakes_an_idle_pool_without_waiting_for_a_tick(nc: Client) -> None:
@@ -162,4 +165,36 @@ async def test_a_tenant_past_warn_at_is_paced_when_its_burn_would_overspend(
     assert "its last 11 min" in pace
     assert "read 11 min ahead" in pace
     assert d.desired < 8
+    await cluster.close()
+
+
+async def test_token_counts_gone_stale_make_the_process_not_ready_and_say_so(
+    nc: Client, clock: FakeClock
+) -> None:
+    cfg = fleet()
+    async with QueryApi() as api:
+        api.answer = vector(({"tenant": "acme"}, "4200"))
+        tokens = PrometheusUsageSource(cfg, PrometheusConfig(url=api.url))
+        loop, cluster = await make_loop(nc, cfg, clock, usage=tokens)
+        events = loop.bus.subscribe()
+        await tokens.refresh()
+        await loop.tick()
+        assert loop.problems == {}
+        assert loop.health.ready()
+
+        api.answer = {"status": "error", "errorType": "internal", "error": "out of memory"}
+        await tokens.refresh()
+        clock.advance(1)
+        await loop.tick()
+        assert "out of memory" in loop.problems["tokens"]
+        assert not loop.health.ready()
+
+        api.answer = vector(({"tenant": "acme"}, "4300"))
+        await tokens.refresh()
+        clock.advance(1)
+        await loop.tick()
+        assert loop.problems == {}
+        assert loop.health.ready()
+    health = [e for e in _drain(events) if isinstance(e, HealthEvent)]
+    assert [(e.source, e.ok) for e in health] == [("tokens", False), ("tokens", True)]
     await cluster.close()
