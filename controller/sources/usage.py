@@ -65,6 +65,8 @@ NAME_CHARS = 253
 """The longest name a report may carry (a Kubernetes object name's limit)."""
 MAX_BUSY = 10_000
 """Tasks one pod may say it has in hand."""
+KEPT_DAYS = 3
+"""Budget days a tenant's count is kept for: the wall clock may step back into one."""
 
 
 class WorkerReport(BaseModel):
@@ -96,6 +98,8 @@ class TokenLedger:
         """Per pool, its tokens a task (halved at each of its tenant's resets)."""
         self._today: dict[str, TokensToday] = {}
         """Per tenant: its tokens and tasks today, by the minute of its budget day."""
+        self._days: dict[str, dict[float, TokensToday]] = {}
+        """Per tenant: the last KEPT_DAYS budget days counted, by their start, today's too."""
         self._mean: dict[str, float] = {}
 
     def add(self, report: UsageReport, now: float) -> None:
@@ -130,13 +134,24 @@ class TokenLedger:
     def _roll(self, tenant: str, now: float) -> TokensToday:
         start = self._clocks[tenant].day(now).start
         today = self._today.get(tenant)
-        if today is None or today.start != start:
-            if today is not None:
+        if today is not None and today.start == start:
+            return today
+        days = self._days.setdefault(tenant, {})
+        today = days.get(start)
+        if today is None:
+            # A clock stepped back (NTP correcting a fast one) returns to a day counted
+            # already, found above: a spent hard cap is not counted from zero again, and
+            # only a day later than any counted halves the prices.
+            later = all(start > seen for seen in days)
+            if later and days:
                 for pool in self._pools_of[tenant]:
                     self._price[pool].new_day()
             # Counted from the day's start if this process saw it begin, else from now.
-            since = start if today is not None else now
-            today = self._today[tenant] = TokensToday(start, since)
+            since = start if later and days else now
+            today = days[start] = TokensToday(start, since)
+            if len(days) > KEPT_DAYS:
+                del days[min(day for day in days if day != start)]
+        self._today[tenant] = today
         return today
 
 

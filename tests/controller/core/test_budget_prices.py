@@ -105,3 +105,19 @@ def test_a_pool_far_from_its_tenants_hard_cap_is_not_held_to_learn_its_price() -
     # dearest price its tenant knows (990), to spend it.
     assert decided(None, 0, cheap=990.0).desired == 8
     assert decided(None, 0, cheap=9_900.0).desired == 1  # within ten times: held
+
+
+def test_a_clock_stepped_back_across_the_reset_counts_the_spent_day_where_it_left_off() -> None:
+    """A clock two minutes fast passes the reset early, then NTP steps it back: the day whose
+    hard cap is spent is not counted from zero again (its pools would scale up and spend
+    it twice), the day after keeps what it counted, and the prices are halved once."""
+    ledger = TokenLedger(two_pools())
+    ledger.add(report("dear", 1_100_000), DAY - 300.0)  # over the 1,000,000 cap
+    ledger.add(report("dear", 3_000), DAY + 30.0)  # the fast clock's new day
+    assert ledger.usage(DAY + 60.0).tokens_today == {"t": 3_000}
+    back = DAY + 60.0 - 120.0  # 23:59: yesterday again
+    assert ledger.usage(back).tokens_today == {"t": 1_100_000}
+    ledger.add(report("dear", 1_000), back + 10.0)
+    usage = ledger.usage(DAY + 10.0)  # midnight again
+    assert usage.tokens_today == {"t": 3_000}
+    assert usage.task_tokens["dear"] == (1_100_000 / 2 + 3_000 + 1_000) / 2.5
