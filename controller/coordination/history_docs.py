@@ -141,7 +141,8 @@ def load_doc(model: type[Doc], raw: bytes, now: float, max_bytes: int = MAX_BYTE
         raise BadValue(f"{where}: {error['msg']}") from None
     latest = doc.latest()
     if latest > now + SKEW_S:
-        raise BadValue(f"time {latest:.6g} is more than {SKEW_S:g} s after now ({now:.6g})")
+        ahead = latest - now
+        raise BadValue(f"time {latest:.3f} is {ahead:,.1f} s after now, more than {SKEW_S:g} s")
     return doc
 
 

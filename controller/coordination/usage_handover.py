@@ -9,8 +9,11 @@ count when it starts, and again when it becomes leader: minute by minute, the la
 so a report is not counted twice and the morning a successor missed is not missed. A count of
 another budget day is not taken.
 
-What comes in is checked (UsageDoc: finite, bounded numbers; minutes within a day; times no
-later than `now` + SKEW_S); a value that fails is ignored, counted and logged: never a crash.
+What comes in is checked (UsageDoc: finite, bounded numbers; minutes within a day; a day
+begun by `now` + SKEW_S); a value that fails is ignored, counted and logged: never a crash. A
+count written later than `now` (its writer's clock ahead of this one's, or this host's clock
+stepped back since) is taken, merged minute by minute as one made beside this count: refused,
+the tenant's hard cap would be counted from zero and spent again.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class UsageDoc(DatedDoc):
     """Per pool of the tenant: the tokens and tasks its price is counted from."""
 
     def latest(self) -> float:
-        return max(self.at, self.day)
+        return self.day  # `at` may be ahead: restore reads it as now at the latest
 
 
 class Ledger(Protocol):
@@ -111,7 +114,8 @@ class UsageHandover(BucketKeeper):
             today = self._ledger.today(tenant, now)
             if doc.day != today.start:
                 continue  # another budget day's count
-            today.merge({m: (tokens, tasks) for m, tokens, tasks in doc.minutes}, doc.at)
+            minutes = {m: (tokens, tasks) for m, tokens, tasks in doc.minutes}
+            today.merge(minutes, doc.at if doc.at < now else now)
             prices = self._ledger.prices(tenant)
             for pool, (tokens, tasks) in doc.prices.items():
                 price = prices.get(pool)

@@ -129,7 +129,7 @@ def _doc(good: dict[str, Any], **change: Any) -> bytes:
         ({"days": [1.5] * 25}, "days.0: Input should be a valid integer"),
         ({"tokens": [1.0], "seconds": []}, "expected lists of one length"),
         ({"task_count": "10"}, "task_count: Input should be a valid number"),
-        ({"at": 1e12}, "more than 5 s after now"),
+        ({"at": 1e12}, "s after now, more than 5 s"),
         ({"extra": 1}, "extra: Extra inputs are not permitted"),
         ({"v": 2}, "v: Input should be 1"),
     ],

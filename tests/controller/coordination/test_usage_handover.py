@@ -123,7 +123,7 @@ async def test_a_bad_value_in_the_bucket_is_ignored_and_counted(
     for bad in (
         {"v": 1, "at": now, "day": day, "minutes": [[0, -5, 1]], "prices": {}},
         {"v": 1, "at": now, "day": day, "minutes": [[99999, 5, 1]], "prices": {}},
-        {"v": 1, "at": now + 3600, "day": day, "minutes": [], "prices": {}},
+        {"v": 1, "at": now, "day": day + 86_400, "minutes": [], "prices": {}},
         {"v": 1, "at": now, "day": day, "minutes": [[0, 1e400, 1]], "prices": {}},
     ):
         await kv.put(key_of("acme"), json.dumps(bad).replace("Infinity", "1e400").encode())
@@ -132,6 +132,25 @@ async def test_a_bad_value_in_the_bucket_is_ignored_and_counted(
     assert await handover.restore(now) == 0
     assert handover.ignored == 5
     assert usage.usage(now).tokens_today["acme"] == 0
+
+
+async def test_a_count_from_a_clock_ahead_of_this_one_is_taken_not_added_twice(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """The leader's host ran 30 s ahead of its successor's (or this host's clock was stepped
+    back): its count is still today's, and a hard cap it counted spent stays spent."""
+    cfg = budgeted()
+    usage, handover = await counting(nc, cfg)
+    now = time.time()
+    day = usage.ledger.today("acme", now).start
+    minute = int((now - day) // 60)
+    ahead = {"v": 1, "at": now + 30, "day": day, "minutes": [[minute, 1_540_000, 22]],
+             "prices": {"research": [1_540_000, 22]}}  # fmt: skip
+    await (await nc.jetstream().key_value(BUCKET)).put(key_of("acme"), json.dumps(ahead).encode())
+    for _ in range(2):  # at the start, and again on leading
+        assert await handover.restore(now + 1) == 1
+    assert usage.usage(now + 1).tokens_today["acme"] == 1_540_000
+    assert handover.ignored == 0
 
 
 async def _bucket_made(nc: Client) -> bool:
