@@ -250,6 +250,8 @@ class Engine:
         may have changed, in pool order."""
         self.steps += 1
         self._told = False
+        if now < self.previous:
+            self._clock_back(now)
         paced = self.pace.step(self.steps, now, self.previous)
         for tenant in paced.repriced:
             self._reprice(tenant)
@@ -267,6 +269,18 @@ class Engine:
             self.previous = now
             return []
         return self._claim_again(now, changed)
+
+    def _clock_back(self, now: float) -> None:
+        """The wall clock stepped back (NTP correcting a fast clock): a window's entry from
+        after `now` would hold its pool for as long as the step (a scale-up behind an up
+        window, for an hour), so the time rules read it as of `now`, and every pool is
+        claimed again (its `until` was set on the clock before the step)."""
+        self.history.clock_back(now)
+        for pool in self.pools:
+            if pool.recorded > now:
+                pool.recorded = now
+        self.previous = now
+        self.touch_all()
 
     # --- quiet steps (the backtest's shell skips through quiet time) ---------------------------
 

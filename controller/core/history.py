@@ -132,6 +132,17 @@ class PoolHistory:
                     first = t
         return added, removed, first
 
+    def clock_back(self, now: float) -> None:
+        """The clock stepped back to `now`: what was recorded after it is read as of `now`
+        (held for a window from now at most, not for as long as the step)."""
+        self.lows = deque((t if t < now else now, v) for t, v in self.lows)
+        self.highs = deque((t if t < now else now, v) for t, v in self.highs)
+        self.steps = deque((t if t < now else now, d) for t, d in self.steps)
+        if self.busy_at is not None and self.busy_at > now:
+            self.busy_at = now
+        if self.keep is not None:
+            self.keep.clock_back(now)
+
     def merge(self, other: PoolHistory, now: float) -> None:
         """Take in what another process remembered of this pool (controller.coordination.handover):
         the windows then answer as if they had seen both, a step known to both counts once, and
@@ -208,6 +219,11 @@ class History:
     def record_scale(self, pool: str, now: float, old: int, new: int) -> None:
         """Remember an actuated change, for the rate policies."""
         self.pool(pool, now).step(now, new - old)
+
+    def clock_back(self, now: float) -> None:
+        """`PoolHistory.clock_back` for every pool."""
+        for entry in self.pools.values():
+            entry.clock_back(now)
 
     def merge_pool(self, pool: str, other: PoolHistory, now: float) -> None:
         """`PoolHistory.merge` into a pool's history. A pool new here takes the other's

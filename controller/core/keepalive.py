@@ -141,6 +141,19 @@ class KeepAlive:
         top = edges[k + 1] - 1 if k + 1 < len(edges) else edges[k]
         return Level(replicas=edges[k], top=top)
 
+    def clock_back(self, now: float) -> None:
+        """The clock stepped back to `now`: times after it are read as `now`."""
+        if self.latest is not None and self.latest > now:
+            self.latest = now
+        if self.started is not None and self.started > now:
+            self.started = now
+        for level in self.levels:
+            if level.last_used is not None and level.last_used > now:
+                level.last_used = now
+        if self.wakes.waking is not None and self.wakes.waking > now:
+            self.wakes.waking = now
+        self._awake, self._awake_at = None, -math.inf
+
     def record(self, now: float, value: int, pace: Pace | None = None) -> bool:
         """A recommendation recorded at `now`, with the pool's pace as read then (None: not
         known); whether what the levels hold above it may have changed: a level learned a
