@@ -46,6 +46,7 @@ MODULES = (
     "controller/core/budget_words.py",
     "controller/core/budget_price.py",
     "controller/core/budget_unpriced.py",
+    "controller/core/budget_uncounted.py",
     "controller/core/burn.py",
     "controller/core/spend_samples.py",
     "controller/core/engine.py",

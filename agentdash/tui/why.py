@@ -31,6 +31,7 @@ BOUND_BY = {
     "budget exhausted": "budget",
     "budget spent": "budget",
     "budget warning": "budget",
+    "budget uncounted": "budget",
     "max_replicas": "ceilings",
     "provider rpm": "ceilings",
     "tenant max_pods": "ceilings",

@@ -19,6 +19,8 @@
   more replicas than its share of what is left pays two rounds of tasks each (three where its
   pool's own tokens a task are not known yet: the landing): the tasks in flight when the
   budget runs out do not overspend it.
+- A hard cap whose tokens today are not known (its source has not answered since this
+  process started): no growth until they are (controller.core.budget_uncounted).
 - Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
   hours left), or nothing to price a replica by: no growth; a pool at zero with tasks
   waiting keeps one.
@@ -34,6 +36,7 @@ import math
 
 from controller.core.allocation import Claim
 from controller.core.budget_price import Prices, paid_replicas, prices
+from controller.core.budget_uncounted import UNCOUNTED, no_growth
 from controller.core.budget_words import (
     EXHAUSTED_WORDS,
     FITS_WORDS,
@@ -82,7 +85,7 @@ def holds_back(reason: Reason) -> bool:
     forecast fits ("not paced"), which only says so."""
     if reason.rule == WARNING:
         return reason.template != FITS_WORDS
-    return reason.rule in (EXHAUSTED, SPENT)
+    return reason.rule in (EXHAUSTED, SPENT, UNCOUNTED)
 
 
 class Paced(Record):
@@ -146,8 +149,14 @@ def budget_step(
     tenant_name = pool.config.tenant
     tenant = config.tenants[tenant_name]
     budget = tenant.daily_token_budget
-    used = observations.tokens_today[tenant_name]
     assert budget is not None
+    if rule == UNCOUNTED:
+        why = observations.stale_tokens[tenant_name]
+        kept = no_growth(
+            tenant_name, budget, why, pool.want, max(pool.current, pool.floor), reasons
+        )
+        return Paced(want=kept, paced=None)
+    used = observations.tokens_today[tenant_name]
     name, obs, current, floor = pool.name, pool.obs, pool.current, pool.floor
     lag = obs.pending + obs.ack_pending
     note = stale_note(observations, tenant_name)

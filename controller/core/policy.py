@@ -31,8 +31,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from controller.core.allocation import Claim, allocate
-from controller.core.budget import WARNING, Paced, Pool, budget_rule, budget_step
+from controller.core.budget import (
+    WARNING,
+    Paced,
+    Pool,
+    budget_rule,
+    budget_step,
+)
 from controller.core.budget_price import in_flight
+from controller.core.budget_uncounted import uncounted_rule
 from controller.core.budget_unpriced import unpriced_cap
 from controller.core.config import Config, PoolConfig
 from controller.core.demand import Demanded, demanded
@@ -173,7 +180,9 @@ def _budget_rule(config: Config, observations: Observations, tenant: str) -> str
     """The tenant's budget rule, with the most its pools may have in flight now."""
     spec = config.tenants[tenant]
     used = observations.tokens_today.get(tenant)
-    if spec.daily_token_budget is None or used is None:
+    if used is None:
+        return uncounted_rule(spec, used, observations.stale_tokens.get(tenant))
+    if spec.daily_token_budget is None:
         return None
     flights = observations.in_flight
     if flights is None:

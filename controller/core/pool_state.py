@@ -14,6 +14,7 @@ import math
 import re
 
 from controller.core.budget import EXHAUSTED, WARNING
+from controller.core.budget_uncounted import UNCOUNTED
 from controller.core.budget_unpriced import UNPRICED_SAID
 from controller.core.config import TenantConfig
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
@@ -77,7 +78,7 @@ def _stopped(
         return label, f"dry-run: would scale {current} -> {desired} ({_told(reason)})"
     if rule == WARNING and reason.detail.startswith(UNPRICED_SAID):  # not over: unpriced
         return "pricing", reason.detail
-    if rule in (EXHAUSTED, WARNING):
+    if rule in (EXHAUSTED, WARNING, UNCOUNTED):
         return "budget", reason.detail
     return None
 

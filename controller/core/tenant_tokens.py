@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from controller.core.budget import WARNING, budget_rule
+from controller.core.budget_uncounted import uncounted_rule
 from controller.core.config import Config
 from controller.core.model import NOTHING_IN_FLIGHT, InFlight
 from controller.core.record import Record
@@ -77,10 +78,7 @@ class TenantTokens:
         else:
             self.tasks_today[tenant] = tasks
         if used is None:
-            if self.used.pop(tenant, None) is None:
-                return Told(new=new, reclaim=False)
-            self._rule(tenant, None)
-            return Told(new=True, reclaim=True)
+            return self._uncounted(tenant, stale, new)
         was_stale = self.stale.get(tenant)
         if self.used.get(tenant) == used and was_stale == stale and not new:
             return Told(new=False, reclaim=False)  # (new tasks alone move its tokens a task)
@@ -100,6 +98,18 @@ class TenantTokens:
             self._rule(tenant, rule)
             return Told(new=True, reclaim=True)
         return Told(new=True, reclaim=False)
+
+    def _uncounted(self, tenant: str, stale: str | None, new: bool) -> Told:
+        """No count of the tenant's tokens; `stale`: why, where its source fails."""
+        had = self.used.pop(tenant, None)
+        was_stale = self.stale.pop(tenant, None)
+        if stale is not None:
+            self.stale[tenant] = stale
+        rule = uncounted_rule(self.config.tenants[tenant], None, stale)
+        if had is None and rule == self.rules.get(tenant) and was_stale == stale:
+            return Told(new=new, reclaim=False)
+        self._rule(tenant, rule)
+        return Told(new=True, reclaim=True)
 
     def flight_moved(self, tenant: str) -> bool:
         """What a tenant's pools may have in flight (`in_flight`) moved: whether its budget

@@ -198,3 +198,44 @@ async def test_token_counts_gone_stale_make_the_process_not_ready_and_say_so(
     health = [e for e in _drain(events) if isinstance(e, HealthEvent)]
     assert [(e.source, e.ok) for e in health] == [("tokens", False), ("tokens", True)]
     await cluster.close()
+
+
+async def test_a_hard_cap_whose_tokens_were_never_counted_does_not_grow_until_they_are(
+    nc: Client, clock: FakeClock
+) -> None:
+    """A daemon started while Prometheus fails had no count at all, and applied no budget:
+    a hard-capped tenant past its cap went 0 -> 14 pods. A soft cap is left to run."""
+    tenants = {
+        "acme": {"tier": "enterprise", "daily_token_budget": 50_000, "hard_cap": True},
+        "globex": {"tier": "growth", "daily_token_budget": 50_000, "hard_cap": False},
+    }
+    pools = {"capped": pool("acme", cold_start_seconds=0), "soft": pool("globex")}
+    cfg = config(pools, tenants)
+    async with QueryApi() as api:
+        api.answer = {"status": "error", "errorType": "unavailable", "error": "starting up"}
+        tokens = PrometheusUsageSource(cfg, PrometheusConfig(url=api.url))
+        loop, cluster = await make_loop(nc, cfg, clock, usage=tokens)
+        await tokens.refresh()
+        await publish(nc, cfg.subject("capped"), 8)
+        await publish(nc, cfg.subject("soft"), 8)
+        decided = {d.pool: d for d in await loop.tick()}
+        assert decided["capped"].desired == 0
+        said = decided["capped"].main_reason
+        assert said.rule == "budget uncounted"
+        assert "its tokens today are not known" in said.detail
+        assert "starting up" in said.detail
+        assert decided["soft"].desired > 0
+
+        api.answer = vector(({"tenant": "acme"}, "60000"), ({"tenant": "globex"}, "0"))
+        await tokens.refresh()
+        clock.advance(1)
+        decided = {d.pool: d for d in await loop.tick()}
+        assert decided["capped"].desired == 0
+        assert decided["capped"].main_reason.rule == "budget exhausted"
+
+        api.answer = vector(({"tenant": "acme"}, "1000"), ({"tenant": "globex"}, "0"))
+        await tokens.refresh()
+        clock.advance(1)
+        decided = {d.pool: d for d in await loop.tick()}
+        assert decided["capped"].desired > 0  # counted, and under its cap: it grows
+    await cluster.close()
