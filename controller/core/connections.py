@@ -16,7 +16,7 @@ from controller.core.config_types import (
     Text,
 )
 
-DEFAULT_TOKENS_QUERY = "sum by (tenant) (increase(agent_tokens_consumed_total[1d]))"
+DEFAULT_TOKENS_QUERY = "sum by (tenant) (increase(agent_tokens_consumed_total[{since}]))"
 
 
 class NatsTLS(StrictModel):
@@ -96,7 +96,8 @@ class PrometheusTLS(StrictModel):
 class PrometheusConfig(StrictModel):
     url: Annotated[str, Strict(), AfterValidator(names.http_url)]
     tokens_query: Text = DEFAULT_TOKENS_QUERY
-    """PromQL giving tokens used today, one series per tenant (label `tenant`)."""
+    """PromQL giving tokens used today, one series per tenant (label `tenant`); `{since}` is
+    replaced by the time since the tenant's budget day began, as a range (`3725s`)."""
     interval_seconds: Annotated[float, Strict(), Field(ge=1, le=DAY, allow_inf_nan=False)] = 15.0
     tls: PrometheusTLS = Field(default_factory=PrometheusTLS)
     bearer_token_file: FilePath | None = None

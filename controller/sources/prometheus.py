@@ -1,10 +1,17 @@
 """Token usage from Prometheus.
 
-A PromQL query (default `sum by (tenant) (increase(agent_tokens_consumed_total[1d]))`) gives
-tokens used today per tenant. It is asked every `interval_seconds` in the background, so a
-tick never waits on Prometheus. If Prometheus is missing or failing, budgets hold their last
-known values and are flagged stale (the policy says so in its reasons); they never reset to
-zero, which would let a hard-capped tenant spend again.
+A PromQL query (default `sum by (tenant) (increase(agent_tokens_consumed_total[{since}]))`)
+gives tokens used today per tenant. `{since}` is the time since the tenant's budget day began
+(`budget_reset` in its `time_zone`), as a range (`3725s`): tenants whose days begin at
+different times are asked in one query each. A sliding `[1d]` read a tenant that spent its
+budget yesterday as spent for most of today.
+
+It is asked every `interval_seconds` in the background, so a tick never waits on Prometheus.
+If Prometheus is missing or failing, budgets hold their last known values and are flagged
+stale (the policy says so in its reasons); they never reset to zero, which would let a
+hard-capped tenant spend again. Nor does a count fall within a budget day: a Prometheus that
+lost its data (restarted on an emptyDir) answers less, or nothing, and a hard cap must not
+read that as a fresh budget.
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import ssl
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -35,6 +45,8 @@ PROBLEM_CHARS = 300
 SHOWN_CHARS = 60
 """What a bad-message line quotes of a series or a value."""
 ONE_PER_TENANT = "the query must give one series per tenant, as `sum by (tenant) (...)` does"
+SINCE = "{since}"
+"""In tokens_query: the time since the tenant's budget day began, as a PromQL range."""
 
 
 class PrometheusUsageSource:
@@ -45,12 +57,17 @@ class PrometheusUsageSource:
         timeout: float = QUERY_TIMEOUT,
         *,
         bad: BadMessages | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.bad = bad or BadMessages()
+        self._config = config
         self._tenants = list(config.tenants)
         self._settings = settings
         self._timeout = timeout
+        self._clock = clock
         self._tokens: dict[str, int] | None = None
+        self._highest: dict[str, tuple[float, int]] = {}
+        """Per tenant: its budget day's start, and the most tokens read in it."""
         self.problem: str | None = "no answer from Prometheus yet"
         self._task: asyncio.Task[None] | None = None
 
@@ -71,8 +88,11 @@ class PrometheusUsageSource:
 
     async def refresh(self) -> None:
         url = self._settings.url
+        now = self._clock()
         try:
-            tokens = self._tokens_in(await self._query())
+            tokens: dict[str, int] = {}
+            for since, tenants in self._days(now).items():
+                tokens.update(self._tokens_in(await self._query(since), tenants))
         except WrongAnswer as exc:
             self.bad.drop("prometheus", str(exc))
             self._stale(f"Prometheus {url}: {exc}")
@@ -86,10 +106,32 @@ class PrometheusUsageSource:
         except Exception as exc:  # HTTP, TLS, JSON or Prometheus errors: all mean "stale"
             self._stale(f"Prometheus {url}: {type(exc).__name__}: {exc}")
             return
-        self._tokens = tokens
+        self._tokens = self._never_less(tokens, now)
         self.problem = None
 
-    async def _query(self) -> object:
+    def _days(self, now: float) -> dict[float, list[str]]:
+        """The tenants by the seconds since their budget day began (one query each), or all
+        of them at once where the query does not ask (no `{since}`)."""
+        if SINCE not in self._settings.tokens_query:
+            return {0.0: self._tenants}
+        days: dict[float, list[str]] = {}
+        for name in self._tenants:
+            since = now - self._config.tenants[name].clock.day(now).start
+            days.setdefault(since, []).append(name)
+        return days
+
+    def _never_less(self, tokens: dict[str, int], now: float) -> dict[str, int]:
+        """Each tenant's count, never less than the most read since its budget day began."""
+        for name, count in tokens.items():
+            start = self._config.tenants[name].clock.day(now).start
+            day, most = self._highest.get(name, (start, 0))
+            if day == start and most > count:
+                tokens[name] = most
+            else:
+                self._highest[name] = (start, count)
+        return tokens
+
+    async def _query(self, since: float) -> object:
         """The query's `data.result`. The whole answer (connection, query, body) must come
         within the timeout, and within ANSWER_BYTES: a server that sends its body a byte at a
         time, or without end, makes the budgets stale, never holds the source up for good."""
@@ -99,7 +141,7 @@ class PrometheusUsageSource:
             aiohttp.ClientSession(timeout=timeout) as session,
             session.get(
                 f"{settings.url.rstrip('/')}/api/v1/query",
-                params={"query": settings.tokens_query},
+                params={"query": _asked(settings.tokens_query, since)},
                 headers=_headers(settings),
                 ssl=_tls(settings),
             ) as response,
@@ -116,14 +158,14 @@ class PrometheusUsageSource:
         for each new reason, and its end."""
         self.problem = redacted(problem)[:PROBLEM_CHARS]
 
-    def _tokens_in(self, result: object) -> dict[str, int]:
+    def _tokens_in(self, result: object, tenants: list[str]) -> dict[str, int]:
         """Tokens per tenant in a query's answer. A tenant's series whose value is not a
         finite count in bounds is dropped and counted: its tenant keeps its last known value
         (or stays unknown), never a made-up one. Tenants with no series used nothing yet
         today. An answer that is not one series per tenant (WrongAnswer) is not used at all:
         a series that names no tenant, or one of two for a tenant, could be anyone's tokens."""
         values = _values_by_tenant(result)
-        tokens = dict.fromkeys(self._tenants, 0)
+        tokens = dict.fromkeys(tenants, 0)
         for tenant in tokens.keys() & values.keys():
             value = _count(values[tenant])
             if value is None:
@@ -173,6 +215,11 @@ def _values_by_tenant(result: object) -> dict[str, object]:
             raise WrongAnswer(f"tenant {tenant!r} has more than one series; {ONE_PER_TENANT}")
         values[tenant] = item.get("value")
     return values
+
+
+def _asked(query: str, since: float) -> str:
+    """The query with `{since}` as a range: whole seconds, at least one."""
+    return query.replace(SINCE, f"{max(1, math.ceil(since))}s")
 
 
 def _count(value: object) -> int | None:

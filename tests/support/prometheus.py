@@ -117,10 +117,13 @@ class QueryApi:
     def __init__(self) -> None:
         self.answer: object = vector()
         self.handler: Handler | None = None
+        self.queries: list[str] = []
+        """Each query asked, in order."""
         self.url = ""
         self._runner: web.AppRunner | None = None
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
+        self.queries.append(request.query.get("query", ""))
         if self.handler is not None:
             return await self.handler(request)
         return web.json_response(self.answer)

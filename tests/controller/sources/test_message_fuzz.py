@@ -157,7 +157,7 @@ def test_a_prometheus_answer_never_puts_a_bad_number_in_the_budgets(
     prometheus: PrometheusUsageSource, answer: Any
 ) -> None:
     try:
-        tokens = prometheus._tokens_in(answer)
+        tokens = prometheus._tokens_in(answer, ["acme", "globex"])
     except WrongAnswer:
         return  # not one series per tenant: the source goes stale, the budgets hold
     assert set(tokens) <= {"acme", "globex"}

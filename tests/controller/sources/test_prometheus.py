@@ -4,6 +4,7 @@ agentdash's own metrics as Prometheus sees them."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,13 +72,16 @@ async def test_token_usage_comes_from_prometheus_and_holds_when_it_goes(
     assert "last known" in research.main_reason.detail
 
 
-async def test_the_default_query_reads_a_days_increase(
+async def test_the_default_query_reads_the_increase_since_the_budget_reset(
     tmp_path: Path, tokens_exporter: tuple[int, Counter]
 ) -> None:
     port, counter = tokens_exporter
     counter.labels("acme").inc(100)
     prometheus = Prometheus(tmp_path, [port])
-    cfg = config({"research": pool("acme")}, TENANTS)
+    # a day that began two hours ago, whatever the hour the test runs at
+    reset = time.strftime("%H:%M", time.gmtime(time.time() - 2 * 3600))
+    tenants = {"acme": {**TENANTS["acme"], "budget_reset": reset}}
+    cfg = config({"research": pool("acme")}, tenants)
     source = PrometheusUsageSource(cfg, PrometheusConfig(url=prometheus.url))
     raw = PrometheusUsageSource(cfg, PrometheusConfig(url=prometheus.url, tokens_query=SUM))
     try:
