@@ -19,7 +19,7 @@ import pytest
 import yaml
 from prometheus_client import start_http_server
 
-from controller.core.events import TickEvent
+from controller.core.events import HealthEvent, TickEvent
 from controller.core.model import QueueStats, Reason, ScaleDecision
 from controller.runtime.metrics import Metrics
 from tests.support import eventually, free_port
@@ -29,8 +29,9 @@ from tests.support.prometheus import Prometheus, promtool
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "agentdash-rules.yaml"
 MANIFEST = ROOT / "deploy" / "prometheusrule.yaml"
-ALERTS = ["AgentdashNoLeader", "AgentdashPoolStale", "AgentdashPoolStarved",
-          "AgentdashBudgetRunsOut", "AgentdashTasksWaitPastTarget"]  # fmt: skip
+ALERTS = ["AgentdashNoLeader", "AgentdashPoolStale", "AgentdashSourceFailing",
+          "AgentdashPoolStarved", "AgentdashBudgetRunsOut",
+          "AgentdashTasksWaitPastTarget"]  # fmt: skip
 
 
 def generator() -> ModuleType:
@@ -134,6 +135,19 @@ CASES: dict[str, dict[str, Any]] = {
              "exp_alerts": firing("AgentdashPoolStale", pool="research")},
         ],
     },
+    "a source failing": {
+        "input_series": [
+            {"series": f'agentdash_source_up{{source="tokens", {LEADER}}}', "values": "1 0x20"},
+            {"series": f'agentdash_source_up{{source="queue", {FOLLOWER}}}',
+             "values": "1 0x3 1x16"},  # NATS away for 3 minutes, then back
+        ],
+        "alert_rule_test": [
+            {"eval_time": "4m", "alertname": "AgentdashSourceFailing", "exp_alerts": []},
+            {"eval_time": "7m", "alertname": "AgentdashSourceFailing",
+             "exp_alerts": firing("AgentdashSourceFailing", source="tokens",
+                                  instance="a:9090")},
+        ],
+    },
     "a pool starved": {
         "input_series": [
             {"series": f"agentdash_leader{{{LEADER}}}", "values": "1x20"},
@@ -233,6 +247,7 @@ def leaders_metrics() -> Metrics:
     metrics.observe_state({"research": "consumer AGENT_TASKS/research not found"}, True)
     metrics.observe_queues({"support": QueueStats(6, 2, oldest_at=time.time() - 300)})
     metrics.observe_tokens({"acme": 900_000})
+    metrics.observe(HealthEvent(ts=0.0, source="tokens", ok=False, detail="Prometheus down"))
     return metrics
 
 
@@ -279,7 +294,12 @@ async def test_a_real_prometheus_loads_the_rules_and_each_alert_fires_over_agent
         await eventually(lambda: firing_is(leading), timeout=60, every=0.5)
         # The lease lost, no one else takes it: no leader, and no leader's view of its pools.
         metrics.observe_state({"research": "consumer AGENT_TASKS/research not found"}, False)
-        facts = {"AgentdashNoLeader", "AgentdashBudgetRunsOut", "AgentdashTasksWaitPastTarget"}
+        facts = {
+            "AgentdashNoLeader",
+            "AgentdashBudgetRunsOut",
+            "AgentdashTasksWaitPastTarget",
+            "AgentdashSourceFailing",
+        }
         await eventually(lambda: firing_is(facts), timeout=60, every=0.5)
         health = await asyncio.to_thread(read_json, f"{prometheus.url}/api/v1/rules")
         assert {r["health"] for r in health["data"]["groups"][0]["rules"]} == {"ok"}
