@@ -27,6 +27,8 @@ STREAM_NOT_FOUND = 10059
 """JetStream's error code for a stream that does not exist."""
 NATS_TROUBLE = (nats.errors.Error, TimeoutError, OSError)
 """What a read or a write of the bucket may fail with, none of it a reason to stop."""
+SAID = 3
+"""How many refused values a restore's warning names."""
 
 
 async def open_bucket(
@@ -123,15 +125,19 @@ class BucketKeeper:
         return values
 
     def refused(self, ignored: list[str]) -> None:
-        """Values a restore refused (`key: why` each): counted, and said in one line."""
+        """Values a restore refused (`key: why` each, the ones that matter most first):
+        counted, and said in one line naming the first SAID of them. Only the first named, a
+        removed pool's leftover key hid a forged value for a pool that is configured."""
         if ignored:
             self.ignored += len(ignored)
+            more = len(ignored) - SAID
             log.warning(
-                "%s: ignored %d value(s) in %s, first %s",
+                "%s: ignored %d value(s) in %s: %s%s",
                 self.WHAT,
                 len(ignored),
                 self.BUCKET,
-                ignored[0],
+                "; ".join(ignored[:SAID]),
+                f"; and {more} more" if more > 0 else "",
             )
 
     async def may_save(self, restore: Callable[[], Awaitable[object]]) -> bool:

@@ -109,6 +109,7 @@ class HistoryHandover(BucketKeeper):
         if values is None:
             return 0
         ignored: list[str] = []
+        leftovers: list[str] = []
         tick = -math.inf
         if TICK_KEY in values:
             try:
@@ -119,7 +120,7 @@ class HistoryHandover(BucketKeeper):
         for key, raw in sorted(values.items()):
             name = pool_of(key)
             if name is None or name not in self._config.pools:
-                ignored.append(f"{key}: not a configured pool")
+                leftovers.append(f"{key}: not a configured pool")
                 continue
             try:
                 doc = load_doc(PoolDoc, raw, now)
@@ -128,7 +129,7 @@ class HistoryHandover(BucketKeeper):
                 continue
             self._merge(history, name, doc, tick, now)
             restored += 1
-        self.refused(ignored)
+        self.refused(ignored + leftovers)  # a bad value of a pool it scales first
         return restored
 
     def _merge(self, history: History, name: str, doc: PoolDoc, tick: float, now: float) -> None:

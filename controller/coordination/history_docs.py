@@ -142,7 +142,7 @@ def load_doc(model: type[Doc], raw: bytes, now: float, max_bytes: int = MAX_BYTE
     latest = doc.latest()
     if latest > now + SKEW_S:
         ahead = latest - now
-        raise BadValue(f"time {latest:.3f} is {ahead:,.1f} s after now, more than {SKEW_S:g} s")
+        raise BadValue(f"time {latest:.15g} is {ahead:,.4g} s after now, more than {SKEW_S:g} s")
     return doc
 
 

@@ -218,7 +218,13 @@ async def test_garbage_in_the_bucket_is_ignored_counted_and_logged_once(
     assert decisions["triage"].desired == decisions["batch"].desired == 4
     warnings = [r for r in caplog.records if r.name == "agentdash.handover"]
     assert len(warnings) == 1
-    assert "ignored 6 value(s) in agentdash_history" in warnings[0].getMessage()
+    said = warnings[0].getMessage()
+    assert said.startswith("history: ignored 6 value(s) in agentdash_history: tick: time ")
+    assert len(said) < 400  # one readable line, whatever the times in the bucket
+    # the values of pools it scales are named before the leftovers of pools it does not
+    assert "pool.batch" in said
+    assert "pool.gone" not in said
+    assert said.endswith("; and 3 more")
 
 
 _LEVEL = {"replicas": 1, "in_use": False, "last_used": 80.0, "peak": 1, "gaps": [40.0]}
