@@ -25,8 +25,9 @@ until the last `tick`, or it would have been written again. The successor reads 
 holds exactly what the old leader held at its last save.
 
 What comes in is checked (PoolDoc: finite numbers, bounded lists and size; times no later
-than `now` + SKEW_S); a value that fails, or that names a pool not in the config, is ignored,
-counted in `ignored` and logged once per restore: never a crash. A merge only adds entries to
+than `now` + SKEW_S); a value that fails is ignored, counted in `ignored` and logged once per
+restore: never a crash. A value of a pool not in the config (one removed: its key expires
+after TTL_S) is left alone, said at info level. A merge only adds entries to
 the windows, so nothing read from the bucket makes a window let go sooner than it would
 without it; it also adds steps, which the rate policies count, and gives a pool new to this
 process the old leader's last busy time: only agentdash should be able to write the bucket.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections import deque
 from typing import NamedTuple
@@ -43,7 +45,7 @@ from typing import NamedTuple
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from controller.coordination.bucket import BucketKeeper
+from controller.coordination.bucket import SAID, BucketKeeper
 from controller.coordination.history_docs import (
     MAX_BYTES,
     BadValue,
@@ -58,6 +60,8 @@ from controller.coordination.history_docs import (
 )
 from controller.core.config import Config
 from controller.core.history import History, PoolHistory
+
+log = logging.getLogger("agentdash.handover")
 
 BUCKET = "agentdash_history"
 TICK_KEY = "tick"
@@ -120,7 +124,7 @@ class HistoryHandover(BucketKeeper):
         for key, raw in sorted(values.items()):
             name = pool_of(key)
             if name is None or name not in self._config.pools:
-                leftovers.append(f"{key}: not a configured pool")
+                leftovers.append(key)
                 continue
             try:
                 doc = load_doc(PoolDoc, raw, now)
@@ -129,7 +133,14 @@ class HistoryHandover(BucketKeeper):
                 continue
             self._merge(history, name, doc, tick, now)
             restored += 1
-        self.refused(ignored + leftovers)  # a bad value of a pool it scales first
+        self.refused(ignored)
+        if leftovers:  # a pool removed from the config: its key goes by itself (TTL_S)
+            shown = ", ".join(leftovers[:SAID]) + (", ..." if len(leftovers) > SAID else "")
+            log.info(
+                "history: %d value(s) of pools not configured, left to expire: %s",
+                len(leftovers),
+                shown,
+            )
         return restored
 
     def _merge(self, history: History, name: str, doc: PoolDoc, tick: float, now: float) -> None:
