@@ -321,13 +321,21 @@ async def _run(fleet: DemoFleet, stop: asyncio.Event, note: Callable[[str], None
             if time.monotonic() > drain_until:
                 note(
                     f"drain: queues not empty after {DRAIN_TIMEOUT_S / options.speed:g} s; "
-                    "stopping, what is left stays in JetStream"
+                    f"stopping: {_left_behind(fleet)}"
                 )
                 break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=POLL_S)
     stop.set()
     await runner
+
+
+def _left_behind(fleet: DemoFleet) -> str:
+    """Where the tasks still queued go when the demo stops. The embedded server's store is a
+    temporary directory, removed at exit: they do not stay anywhere."""
+    if fleet.server is not None:
+        return "the tasks still queued are removed with the embedded nats-server's store"
+    return "what is left stays in JetStream"
 
 
 async def _drained(fleet: DemoFleet) -> bool:

@@ -181,7 +181,31 @@ def test_a_pause_saved_by_an_earlier_run_holds_in_the_next(tmp_path: Path) -> No
     assert not scaled & {"acme-research", "acme-support"}
     summary = lines[-1]
     assert summary["lost"] == 0
-    assert summary["remaining"] > 0  # acme's tasks wait in the queue, kept
+    assert summary["remaining"] > 0  # acme's tasks were still queued at the stop
+
+
+def test_a_drain_that_runs_out_says_what_is_left_goes_with_the_embedded_store(
+    tmp_path: Path,
+) -> None:
+    """The embedded nats-server's store is removed at exit, and what is still queued with it:
+    the drain said "what is left stays in JetStream" of tasks no server holds once the demo
+    has ended. A paused tenant keeps its tasks queued; --speed 60 cuts the drain's wait to 5 s."""
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"paused_tenants": ["initech"]}))
+    result = subprocess.run(
+        [AGENTDASH, "demo", "--headless", "--duration", "30", "--drain", "--speed", "60",
+         "--cold-start", "0.2", "--seed", "3", "--overrides", str(overrides)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    drain = next(line for line in result.stdout.splitlines() if "drain:" in line)
+    assert drain.endswith(
+        "drain: queues not empty after 5 s; stopping: the tasks still queued are removed with "
+        "the embedded nats-server's store"
+    ), drain
+    left = re.search(r"still queued (\d+)", result.stdout)
+    assert left, result.stdout
+    assert int(left.group(1)) > 0, result.stdout
 
 
 async def test_a_stream_that_does_not_take_the_pools_subjects_is_one_line_and_exit_1(
