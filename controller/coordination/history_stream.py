@@ -3,7 +3,9 @@
 The leader appends its scale events, health changes and operator actions (ticks are not
 history: the decisions message carries them) to the stream `AGENTDASH_EVENTS`, subject
 `agentdash.events`, one compact JSON message an event. A process that does not lead appends
-only the operator actions taken there; a --read-only one appends nothing. The stream is
+only the operator actions taken there, and the end of a failure it told while it led (a
+source that recovers before the lease is renewed, as NATS comes back); a --read-only one
+appends nothing. The stream is
 bounded (24 h, MAX_MSGS, MAX_BYTES, file storage) and made by the first process that writes
 to it, if missing.
 
@@ -176,6 +178,9 @@ class HistoryPublisher:
         self.published = 0
         self.unpublished = 0
         """Events that found the buffer full: never in the stream."""
+        self._failures_told: set[str] = set()
+        """Sources whose failure this process told: their end is told too, leading or not.
+        When NATS comes back the queue recovers in the tick before the lease is renewed."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._drain(), name="event history publisher")
@@ -183,7 +188,17 @@ class HistoryPublisher:
 
     def offer(self, event: Event, leading: bool) -> None:
         """Queue an event for the stream if it is this process's to tell; never blocks."""
-        if isinstance(event, TickEvent) or not (leading or isinstance(event, ActionEvent)):
+        if isinstance(event, TickEvent):
+            return
+        if isinstance(event, HealthEvent):
+            ends_one_told = event.ok and event.source in self._failures_told
+            if not (leading or ends_one_told):
+                return
+            if event.ok:
+                self._failures_told.discard(event.source)
+            else:
+                self._failures_told.add(event.source)
+        elif not (leading or isinstance(event, ActionEvent)):
             return
         if len(self._pending) >= self._size:
             self._lost(f"the buffer of {self._size} is full (NATS unreachable?)")

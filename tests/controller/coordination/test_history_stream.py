@@ -109,6 +109,33 @@ async def test_a_process_that_does_not_lead_publishes_only_the_actions_taken_the
         await publisher.stop()
 
 
+async def test_the_end_of_a_failure_told_is_told_though_the_lease_is_not_yet_renewed(
+    nc: Client,
+) -> None:
+    """When NATS comes back, the queue recovers in the tick before the lease is renewed: the
+    history held "queue: NATS disconnected" and never its end, after every outage (three in a
+    soak), for a dashboard attached later to show. A follower's own failure, never told, has
+    no end told either."""
+    publisher = HistoryPublisher(nc, "leader-1")
+    publisher.start()
+    reader = HistoryReader(nc, clock=lambda: T0 + 60)
+    failed = HealthEvent(T0, "queue", False, "NATS disconnected (reconnecting)")
+    recovered = HealthEvent(T0 + 40, "queue", True, "recovered")
+    try:
+        await published(publisher, [failed])
+        await published(publisher, [recovered], leading=False)
+        await published(
+            publisher,
+            [HealthEvent(T0 + 50, "cluster", False, "no answer"), recovered],
+            leading=False,
+        )
+        await reader.start()
+        assert shown(reader.take()) == shown([failed, recovered])
+    finally:
+        await reader.stop()
+        await publisher.stop()
+
+
 async def test_the_stream_is_made_by_the_first_writer_with_its_limits(nc: Client) -> None:
     publisher = HistoryPublisher(nc, "leader-1")
     publisher.start()
