@@ -367,7 +367,7 @@ def _say(out: IO[str], line: str) -> None:
 
 
 def _summary_line(summary: Summary) -> str:
-    queued = "" if summary.queue_read else " (not checked: NATS unreachable)"
+    queued = "" if summary.queue_read else f" (not checked: {summary.queue_unread})"
     junk = f", not demo tasks (left queued) {summary.rejected}" if summary.rejected else ""
     return (
         f"published {summary.published}, completed {summary.completed}, "

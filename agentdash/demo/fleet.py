@@ -317,9 +317,10 @@ class DemoFleet:
         # other, past a dashboard's exit grace. Reading while the workers stop counts every
         # task all the same: one acked meanwhile is in the ledger, done or unconfirmed.
         left = keys_left(self.nc, self._connected, self.config)
-        _, queued = await asyncio.gather(self._close_cluster(), left)
+        _, (queued, unread) = await asyncio.gather(self._close_cluster(), left)
         self.drain_events()
         summary = self.summary
+        summary.queue_unread = unread
         # A task whose publish was never confirmed is the run's all the same if it was seen.
         seen = self.ledger.completed | self.ledger.unconfirmed | (queued or set())
         mine = self.published | (self.sent & seen)

@@ -20,6 +20,7 @@ from controller.core.config import Config
 
 READ_TIMEOUT_S = 2.0
 """How long one read of JetStream may take."""
+UNREACHABLE = "NATS unreachable"
 RECONNECT_WAIT_S = 5.0
 """At stop, how long to wait for NATS to come back to read what is still queued."""
 QUEUE_READ_S = 8.0
@@ -39,6 +40,8 @@ class Summary:
     remaining: int = 0
     queue_read: bool = True
     """False if NATS could not be read at the end: `remaining` is then what was not done."""
+    queue_unread: str = ""
+    """Why the queue was not read ("" when it was): NATS out of reach, or too long a read."""
     redelivered: int = 0
     rejected: int = 0
     peak_replicas: dict[str, int] = field(default_factory=dict)
@@ -85,13 +88,19 @@ def account(
         summary.lost = len(published - done - left - unsure)
 
 
-async def keys_left(nc: Client | None, connected: asyncio.Event, config: Config) -> set[str] | None:
-    """The keys of the tasks still in JetStream, read within QUEUE_READ_S; None if NATS
-    cannot be read in that time. `connected` is set while the client is connected."""
+async def keys_left(
+    nc: Client | None, connected: asyncio.Event, config: Config
+) -> tuple[set[str] | None, str]:
+    """The keys of the tasks still in JetStream, read within QUEUE_READ_S, or None and why
+    not. `connected` is set while the client is connected. One read a task: a connected NATS
+    with thousands queued runs out of time, and is not "unreachable"."""
     try:
-        return await asyncio.wait_for(_keys_left(nc, connected, config), timeout=QUEUE_READ_S)
+        found = await asyncio.wait_for(_keys_left(nc, connected, config), timeout=QUEUE_READ_S)
     except TimeoutError:
-        return None
+        found = None
+        if nc is not None and nc.is_connected:
+            return None, f"the read of what is still queued took over {QUEUE_READ_S:g} s"
+    return found, "" if found is not None else UNREACHABLE
 
 
 async def _keys_left(
