@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import ssl
 import time
@@ -45,6 +46,8 @@ PROBLEM_CHARS = 300
 SHOWN_CHARS = 60
 """What a bad-message line quotes of a series or a value."""
 ONE_PER_TENANT = "the query must give one series per tenant, as `sum by (tenant) (...)` does"
+log = logging.getLogger("agentdash.prometheus")
+
 SINCE = "{since}"
 """In tokens_query: the time since the tenant's budget day began, as a PromQL range."""
 
@@ -68,6 +71,10 @@ class PrometheusUsageSource:
         self._tokens: dict[str, int] | None = None
         self._highest: dict[str, tuple[float, int]] = {}
         """Per tenant: its budget day's start, and the most tokens read in it."""
+        self._named = 0
+        """Configured tenants the last answers had a series for."""
+        self._said_none = False
+        """Whether answers naming no tenant were said (once, until one names a tenant)."""
         self.problem: str | None = "no answer from Prometheus yet"
         self._task: asyncio.Task[None] | None = None
 
@@ -89,6 +96,7 @@ class PrometheusUsageSource:
     async def refresh(self) -> None:
         url = self._settings.url
         now = self._clock()
+        self._named = 0
         try:
             tokens: dict[str, int] = {}
             for since, tenants in self._days(now).items():
@@ -108,6 +116,22 @@ class PrometheusUsageSource:
             return
         self._tokens = self._never_less(tokens, now)
         self.problem = None
+        self._say_if_none_named()
+
+    def _say_if_none_named(self) -> None:
+        """An answer with no series for any tenant reads as nothing spent, which is also what a
+        misspelt metric in tokens_query gives, for good: said once, so that a budget that
+        never binds has a line to find."""
+        if self._named:
+            self._said_none = False
+        elif not self._said_none:
+            self._said_none = True
+            log.warning(
+                "Prometheus %s: the token query has no series for any of the %d tenants: each "
+                "reads 0 tokens today (if they have spent, check tokens_query)",
+                redacted(self._settings.url),
+                len(self._tenants),
+            )
 
     def _days(self, now: float) -> dict[float, list[str]]:
         """The tenants by the seconds since their budget day began (one query each), or all
@@ -166,6 +190,7 @@ class PrometheusUsageSource:
         a series that names no tenant, or one of two for a tenant, could be anyone's tokens."""
         values = _values_by_tenant(result)
         tokens = dict.fromkeys(tenants, 0)
+        self._named += len(tokens.keys() & values.keys())
         for tenant in tokens.keys() & values.keys():
             value = _count(values[tenant])
             if value is None:

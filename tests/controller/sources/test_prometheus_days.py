@@ -4,6 +4,10 @@ spent for most of today; a Prometheus that lost its data read as a fresh budget.
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from controller.core.connections import PrometheusConfig
 from controller.sources.prometheus import PrometheusUsageSource
 from tests.support import FakeClock
@@ -61,3 +65,23 @@ async def test_a_count_never_falls_within_the_budget_day() -> None:
         clock.advance(15 * HOUR)  # 01:00 UTC: acme's new day; globex's begins at 06:00
         await source.refresh()
         assert source.usage(clock()).tokens_today == {"acme": 0, "globex": 4_000}
+
+
+async def test_a_query_that_names_no_tenant_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A misspelt metric answers an empty vector for good: every budget read 0 tokens, and
+    nothing said so."""
+    caplog.set_level(logging.WARNING, logger="agentdash.prometheus")
+    async with QueryApi() as api:
+        source = PrometheusUsageSource(CFG, PrometheusConfig(url=api.url))
+        for _ in range(3):
+            await source.refresh()
+        said = [r.getMessage() for r in caplog.records]
+        assert said == [
+            f"Prometheus {api.url}: the token query has no series for any of the 2 tenants: "
+            "each reads 0 tokens today (if they have spent, check tokens_query)"
+        ]
+        api.answer = vector(({"tenant": "acme"}, "5"))
+        await source.refresh()
+        api.answer = vector()
+        await source.refresh()
+        assert len(caplog.records) == 2  # said again once it had named one
