@@ -59,7 +59,9 @@ class Timing:
     a pool was scaled 17 to 24 s after a real kube-apiserver was ready again from a 45 s
     outage.) The client's budget bounds the rate of the lists anyway."""
     recheck_s: float = 60.0
-    """After a 403: how soon to ask again, in case the permission has been granted."""
+    """After a 403: how soon to ask again, in case the permission has been granted. Not after
+    the first 403 that follows no answer at all: an API server just restarted refuses for a
+    moment while its authorizer loads the RBAC rules, and a pool waited a minute for it."""
     absent_recheck_s: float = 600.0
     """After an optional resource answered 404 (KEDA's CRD is not installed): how soon to ask
     again whether it has been since. Meanwhile none exist, as last answered."""
@@ -178,11 +180,13 @@ class Informer:
                 )
             self._kept = str(failure)
             return self._timing.absent_recheck_s if self.absent else retry
-        if self.problem is None or str(self.problem) != str(failure):
+        before = self.problem
+        if before is None or str(before) != str(failure):
             level = logging.DEBUG if self.kind.holds_pools else logging.WARNING
             log.log(level, "cannot read %s: %s", self.what, failure)
         self.problem = failure
-        return self._timing.recheck_s if failure.forbidden else retry
+        starting = before is not None and not before.forbidden  # the server was away
+        return self._timing.recheck_s if failure.forbidden and not starting else retry
 
     def _say_once(self, message: str, level: int = logging.INFO) -> None:
         if message not in self._said:

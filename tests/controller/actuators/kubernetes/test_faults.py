@@ -96,3 +96,24 @@ async def test_watches_that_keep_failing_while_lists_work_never_make_the_pool_fl
     # And the lists keep the cache current.
     await send(cluster, "PATCH", SCALE_PATH, {"spec": {"replicas": 4}})
     await observe_until(scaler, lambda s: s["web"].replicas == 4)
+
+
+async def test_a_403_as_the_api_server_comes_back_is_asked_again_at_once(
+    cluster: Emulator, make_scaler: MakeScaler
+) -> None:
+    """A kube-apiserver just restarted refuses for a moment while its authorizer loads the
+    RBAC rules. Taken as a lasting refusal, the Deployments were listed again only at the
+    next recheck, a minute on: a pool was scaled 59 s after the server was back."""
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    listing = "/apis/apps/v1/namespaces/agents/deployments"
+    cluster.faults.append(refuse("GET", listing, 503, "etcd cluster is unavailable", times=12))
+    cluster.faults.append(refuse("GET", listing, 403, DENIED, times=1))
+    scaler = make_scaler(timing=Timing(retry_min_s=0.01, retry_max_s=0.02, recheck_s=600))
+
+    async def observed() -> bool:
+        try:
+            return "web" in await scaler.observe()
+        except SourceError:  # the 503s: no namespace can be read
+            return False
+
+    await eventually(observed, timeout=10, every=0.01)
