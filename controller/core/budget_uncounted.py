@@ -20,10 +20,11 @@ _WORDS = (
 )
 
 
-def uncounted_rule(tenant: TenantConfig, used: int | None, stale: str | None) -> str | None:
-    """UNCOUNTED where a hard cap's tokens today are not known and its source says why (it
-    fails): the rule that controller.core.budget.budget_rule cannot give without a count."""
-    if used is None and stale and tenant.hard_cap and tenant.daily_token_budget is not None:
+def uncounted_rule(tenant: TenantConfig, stale: str | None) -> str | None:
+    """For a tenant whose tokens today are not known: UNCOUNTED where it has a hard cap and
+    its source says why (it fails), the rule controller.core.budget.budget_rule cannot give
+    without a count."""
+    if stale and tenant.hard_cap and tenant.daily_token_budget is not None:
         return UNCOUNTED
     return None
 

@@ -181,7 +181,7 @@ def _budget_rule(config: Config, observations: Observations, tenant: str) -> str
     spec = config.tenants[tenant]
     used = observations.tokens_today.get(tenant)
     if used is None:
-        return uncounted_rule(spec, None, observations.stale_tokens.get(tenant))
+        return uncounted_rule(spec, observations.stale_tokens.get(tenant))
     if spec.daily_token_budget is None:
         return None
     flights = observations.in_flight

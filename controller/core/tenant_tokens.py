@@ -105,7 +105,7 @@ class TenantTokens:
         was_stale = self.stale.pop(tenant, None)
         if stale is not None:
             self.stale[tenant] = stale
-        rule = uncounted_rule(self.config.tenants[tenant], None, stale)
+        rule = uncounted_rule(self.config.tenants[tenant], stale)
         if had is None and rule == self.rules.get(tenant) and was_stale == stale:
             return Told(new=new, reclaim=False)
         self._rule(tenant, rule)

@@ -25,6 +25,7 @@ import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import aiohttp
 
@@ -69,8 +70,8 @@ class PrometheusUsageSource:
         self._timeout = timeout
         self._clock = clock
         self._tokens: dict[str, int] | None = None
-        self._highest: dict[str, tuple[float, int]] = {}
-        """Per tenant: its budget day's start, and the most tokens read in it."""
+        self._highest: dict[str, Highest] = {}
+        """Per tenant: the most tokens read in its budget day."""
         self._named = 0
         """Configured tenants the last answers had a series for."""
         self._said_none = False
@@ -148,11 +149,11 @@ class PrometheusUsageSource:
         """Each tenant's count, never less than the most read since its budget day began."""
         for name, count in tokens.items():
             start = self._config.tenants[name].clock.day(now).start
-            day, most = self._highest.get(name, (start, 0))
-            if day == start and most > count:
-                tokens[name] = most
+            highest = self._highest.get(name)
+            if highest is not None and highest.day == start and highest.tokens > count:
+                tokens[name] = highest.tokens
             else:
-                self._highest[name] = (start, count)
+                self._highest[name] = Highest(day=start, tokens=count)
         return tokens
 
     async def _query(self, since: float) -> object:
@@ -209,6 +210,14 @@ class PrometheusUsageSource:
         if self._tokens is None:
             return Usage({}, {}, self.problem)  # never known: budgets are not applied
         return Usage(dict(self._tokens), {}, self.problem)
+
+
+class Highest(NamedTuple):
+    """The most tokens a tenant was read to have used in its budget day."""
+
+    day: float
+    """When that budget day began."""
+    tokens: int
 
 
 class WrongAnswer(ValueError):
