@@ -43,6 +43,9 @@ from controller.actuators.kubernetes.reasons import ReasonTeller, Untold
 from controller.core.config import DeploymentRef
 from controller.core.model import NotSent, PoolUnavailable, ScaleConflict
 
+FIRST_RECHECK_S = 1.0
+"""After a pool's first 403 since its last scale that landed: how soon to ask again."""
+
 log = logging.getLogger("agentdash.kube")
 
 
@@ -170,6 +173,7 @@ class ScaleWriter:
         except NothingToSend:
             return None
         sent = patched.sent
+        self._discovery.refused.pop(pool, None)  # a later 403 is a first one again
         log.info(
             "scaled Deployment %s/%s from %d to %d%s%s",
             *(ref.namespace, ref.name, sent.previous, sent.change.replicas),
@@ -258,7 +262,12 @@ class ScaleWriter:
             reason = f"{where(ref)} not found"
         elif failure.forbidden:
             reason = f"{failure} ({RBAC_HINT} in namespace {ref.namespace})"
-            self._discovery.refused[pool] = Refusal(reason, now + self._recheck_s)
+            # The first 403 since a scale landed is asked again at the next tick: a
+            # kube-apiserver just restarted refuses for a moment while its authorizer loads
+            # the RBAC rules, and the pool's cached Deployment let the loop ask at once.
+            again = pool in self._discovery.refused
+            wait = self._recheck_s if again else FIRST_RECHECK_S
+            self._discovery.refused[pool] = Refusal(reason, now + wait)
         elif not failure.sent:
             # Its turn in our own budget came too late: the API was not asked, nothing failed.
             return NotSent(pool, f"cannot {doing} now: {failure}")

@@ -214,6 +214,8 @@ async def test_a_deployment_gone_since_the_last_watch_event_is_reported_not_retr
 async def test_a_forbidden_scale_marks_the_pool_until_the_recheck(
     web: KubernetesEmulator, make_scaler: MakeScaler, clock: FakeClock
 ) -> None:
+    """The first 403 is asked again at the next tick (an API server just restarted refuses
+    while it loads the RBAC rules); one that follows it waits the minute's recheck."""
     denied = 'deployments.apps "web" is forbidden: cannot patch resource "deployments/scale"'
     web["patch", web.subresource("scale")] << KubernetesError(403, "Forbidden", denied)
     scaler = make_scaler()
@@ -221,12 +223,39 @@ async def test_a_forbidden_scale_marks_the_pool_until_the_recheck(
 
     with pytest.raises(PoolUnavailable, match="forbidden"):
         await scaler.scale("web", 3)
-
     assert "web" not in await scaler.observe()
     assert denied in scaler.problems["web"]
-    clock.advance(61)
+    clock.advance(1)
+    assert "web" in await scaler.observe()
+    with pytest.raises(PoolUnavailable, match="forbidden"):
+        await scaler.scale("web", 3)
+
+    clock.advance(59)
+    assert "web" not in await scaler.observe()
+    clock.advance(2)
     assert "web" in await scaler.observe()  # asked again after a minute: RBAC may be fixed
-    assert len(scale_patches(web)) == 1
+    assert len(scale_patches(web)) == 2
+
+
+async def test_a_403_as_the_api_server_comes_back_does_not_hold_the_pool_a_minute(
+    web: KubernetesEmulator, make_scaler: MakeScaler, clock: FakeClock
+) -> None:
+    """The pool's Deployment, kept from before the API server went away, lets the loop scale
+    it as the server comes back: a 403 then is the authorizer still loading, and the next
+    tick scales it."""
+    denied = 'deployments.apps "web" is forbidden: cannot patch resource "deployments/scale"'
+    scaler = make_scaler()
+    await scaler.observe()
+    await scaler.scale("web", 3)  # a scale that landed: the next 403 is a first one
+    web.faults.append(refuse("PATCH", SCALE_PATH, 403, denied, times=1))
+
+    with pytest.raises(PoolUnavailable, match="forbidden"):
+        await scaler.scale("web", 4)
+    clock.advance(1)
+
+    assert "web" in await scaler.observe()
+    await scaler.scale("web", 4)
+    assert web.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 4
 
 
 async def test_dry_run_observes_but_never_writes(
