@@ -24,9 +24,11 @@ implied: a pool recorded at its last write went on being recorded with the same 
 until the last `tick`, or it would have been written again. The successor reads it so, and
 holds exactly what the old leader held at its last save.
 
-What comes in is checked (PoolDoc: finite numbers, bounded lists and size; times no later
-than `now` + SKEW_S); a value that fails is ignored, counted in `ignored` and logged once per
-restore: never a crash. A value of a pool not in the config (one removed: its key expires
+What comes in is checked (PoolDoc: finite numbers, bounded lists and size); a value that
+fails is ignored, counted in `ignored` and logged once per restore: never a crash. Its times
+are read as `now` at the latest: a history written by a clock ahead of this one (another
+host's, or this one's before an NTP step back) holds its pool's windows from now, not for
+the skew. A value of a pool not in the config (one removed: its key expires
 after TTL_S) is left alone, said at info level. A merge only adds entries to
 the windows, so nothing read from the bucket makes a window let go sooner than it would
 without it; it also adds steps, which the rate policies count, and gives a pool new to this

@@ -1,17 +1,21 @@
 """The documents of the history bucket (controller.coordination.handover): what a pool's
 history is written as, and what is accepted when it is read back.
 
-Every value read is checked (PoolDoc: finite numbers, bounded lists and size; times no later
-than `now` + SKEW_S); one that fails raises BadValue, one line saying what is wrong.
+Every value read is checked (PoolDoc: finite numbers, bounded lists and size); one that fails
+raises BadValue, one line saying what is wrong. A pool's history may be written by a clock
+ahead of the reader's (another host's, or this one's before an NTP step back): it is taken,
+every time in it read as `now` at the latest (controller.coordination.handover). Refused, a
+successor 30 s behind its predecessor let the pool's windows and learned keep-alive go at once.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import deque
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,6 +86,9 @@ class KeepDoc(BaseModel):
 class DatedDoc(BaseModel):
     """A document of a bucket whose times are checked when it is read (`load_doc`)."""
 
+    AHEAD_S: ClassVar[float] = SKEW_S
+    """How far after the reader's `now` its latest time may be."""
+
     def latest(self) -> float:
         """Its latest time: no later than now, give or take SKEW_S."""
         raise NotImplementedError
@@ -91,6 +98,7 @@ class PoolDoc(DatedDoc):
     """One pool's history in the bucket."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    AHEAD_S = math.inf  # read as of `now` at the latest (handover._merge)
 
     v: Literal[1] = 1
     at: Time
@@ -114,6 +122,8 @@ class PoolDoc(DatedDoc):
 
 class TickDoc(DatedDoc):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    AHEAD_S = math.inf  # the old leader's last tick: read as `now` at the latest
 
     v: Literal[1] = 1
     at: Time
@@ -140,9 +150,10 @@ def load_doc(model: type[Doc], raw: bytes, now: float, max_bytes: int = MAX_BYTE
         where = ".".join(str(part) for part in error["loc"]) or "value"
         raise BadValue(f"{where}: {error['msg']}") from None
     latest = doc.latest()
-    if latest > now + SKEW_S:
-        ahead = latest - now
-        raise BadValue(f"time {latest:.15g} is {ahead:,.4g} s after now, more than {SKEW_S:g} s")
+    ahead = latest - now
+    if ahead > model.AHEAD_S:
+        said = f"time {latest:.15g} is {ahead:,.4g} s after now, more than {model.AHEAD_S:g} s"
+        raise BadValue(said)
     return doc
 
 
