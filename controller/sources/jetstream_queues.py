@@ -24,6 +24,8 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    StreamConsumerLimits,
+    SubjectTransform,
 )
 from nats.js.client import JetStreamContext
 
@@ -155,6 +157,13 @@ def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
             "discard": (discard, "new"),
             "max_bytes": _max_bytes(spec, existing.max_bytes),
             "max_consumers": _max_consumers(spec, existing.max_consumers),
+            # A rollup header purges every task on its subject; a transform stores a task
+            # under a subject its pool's consumer does not read; sealed takes none at all.
+            "allow_rollup_hdrs": (_yes(existing.allow_rollup_hdrs), "no"),
+            "subject_transform": (_transform(existing.subject_transform), "none"),
+            "sealed": (_yes(existing.sealed), "no"),
+            # the server deletes a consumer idle this long, and gives it to each one made here
+            "consumer_limits.inactive_threshold": (_idle(existing.consumer_limits), "none"),
         },
     )
     held = existing.max_bytes
@@ -200,6 +209,11 @@ def check_consumer(spec: ConsumerSpec, existing: ConsumerConfig | None) -> Queue
             "backoff": (_list(map(_seconds, existing.backoff or [])) or "none", "none"),
             "max_ack_pending": (_count(existing.max_ack_pending), _count(spec.max_ack_pending)),
             "max_deliver": (_count(existing.max_deliver), _count(spec.max_deliver)),
+            # a worker would get a task without its body, and ack it away
+            "headers_only": (_yes(existing.headers_only), "no"),
+            # the server deletes the consumer once no worker has fetched for this long: the
+            # pool's lag can no longer be read, and its workers have nothing to bind to
+            "inactive_threshold": (_seconds_or_none(existing.inactive_threshold), "none"),
         },
     )
 
@@ -245,6 +259,22 @@ def _count(n: int | None) -> str:
 
 def _seconds(value: float) -> str:
     return f"{round(value, 3):g} s"
+
+
+def _seconds_or_none(value: float | None) -> str:
+    return _seconds(value) if value else "none"
+
+
+def _yes(flag: bool | None) -> str:
+    return "yes" if flag else "no"
+
+
+def _transform(transform: SubjectTransform | None) -> str:
+    return f"{transform.src} to {transform.dest}" if transform is not None else "none"
+
+
+def _idle(limits: StreamConsumerLimits | None) -> str:
+    return _seconds_or_none(limits.inactive_threshold if limits is not None else None)
 
 
 def _list(items: Iterable[str]) -> str:

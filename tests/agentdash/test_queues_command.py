@@ -12,7 +12,13 @@ import nats.js.errors
 import pytest
 import yaml
 from nats.aio.client import Client
-from nats.js.api import AckPolicy, DiscardPolicy, RetentionPolicy, StorageType
+from nats.js.api import (
+    AckPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConsumerLimits,
+)
 
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
@@ -178,6 +184,39 @@ async def test_another_ack_policy_and_retention_are_reported_line_by_line(
     assert (await js.consumer_info("AGENT_TASKS", "acme-support")).config.ack_policy == (
         AckPolicy.NONE
     )
+
+
+async def test_a_consumer_that_would_vanish_or_strip_tasks_differs_and_no_task_is_lost(
+    bare_config: Path, nc: Client
+) -> None:
+    """A stream whose consumers the server deletes when idle, and a consumer that delivers
+    only headers: each is named, nothing is changed, and every task waiting stays."""
+    js = nc.jetstream()
+    idle = StreamConsumerLimits(inactive_threshold=3600.0)
+    await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"],
+                        retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE,
+                        max_bytes=STREAM_BYTES, discard=DiscardPolicy.NEW,
+                        consumer_limits=idle)  # fmt: skip
+    await js.add_consumer("AGENT_TASKS", durable_name="acme-research",
+                          filter_subject="agent_tasks.acme-research",
+                          ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0, max_ack_pending=10,
+                          max_deliver=-1, headers_only=True)  # fmt: skip
+    await publish(nc, "agent_tasks.acme-research", 20)
+
+    result = await run_queues(bare_config, "--apply")
+    assert result.returncode == 1
+    assert state(result.stdout, "stream AGENT_TASKS") == "differs, left as it is"
+    assert "    consumer_limits.inactive_threshold: 3600 s -> none" in result.stdout.splitlines()
+    assert state(result.stdout, consumer("acme-research")) == "differs, left as it is"
+    lines = result.stdout.splitlines()
+    research_at = lines.index(f"{consumer('acme-research')}: differs, left as it is")
+    assert lines[research_at + 2 : research_at + 4] == [
+        "    headers_only: yes -> no",
+        "    inactive_threshold: 3600 s -> none",  # the stream's limit, given to the consumer
+    ]
+    assert (await js.stream_info("AGENT_TASKS")).state.messages == 20
+    research = await js.consumer_info("AGENT_TASKS", "acme-research")
+    assert (research.num_pending, research.config.headers_only) == (20, True)
 
 
 async def test_what_the_server_refuses_to_create_is_one_line_each_and_exit_1(

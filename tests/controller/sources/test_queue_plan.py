@@ -17,6 +17,8 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    StreamConsumerLimits,
+    SubjectTransform,
 )
 
 from controller.sources.jetstream_queues import (
@@ -107,6 +109,13 @@ def test_every_consumer_field_that_differs_is_one_line_existing_then_wanted() ->
     )
 
 
+def test_a_consumer_that_hands_out_bodiless_tasks_or_is_deleted_when_idle_differs() -> None:
+    """headers_only: a worker gets a task without its body and acks it away. An inactive
+    threshold: the server deletes the consumer once no worker fetched for that long."""
+    check = check_consumer(RESEARCH, as_created(headers_only=True, inactive_threshold=5.0))
+    assert check.details == ("headers_only: yes -> no", "inactive_threshold: 5 s -> none")
+
+
 def test_a_push_consumer_or_one_on_every_subject_differs() -> None:
     push = check_consumer(RESEARCH, as_created(deliver_subject="inbox.research"))
     assert push.details == ("deliver_subject: inbox.research -> none (pull)",)
@@ -154,6 +163,23 @@ def test_a_stream_that_could_drop_tasks_differs() -> None:
     assert check_stream(TASKS, stream(max_bytes=2 * STREAM_BYTES)).details == (
         "max_bytes: 16G -> 8G",
     )
+
+
+def test_a_stream_that_purges_hides_or_refuses_tasks_or_deletes_idle_consumers_differs() -> None:
+    check = check_stream(
+        TASKS,
+        stream(allow_rollup_hdrs=True,
+               subject_transform=SubjectTransform(src="agent_tasks.>", dest="moved.>"),
+               sealed=True, consumer_limits=StreamConsumerLimits(inactive_threshold=60.0)),
+    )  # fmt: skip
+    assert check.details == (
+        "allow_rollup_hdrs: yes -> no",
+        "subject_transform: agent_tasks.> to moved.> -> none",
+        "sealed: yes -> no",
+        "consumer_limits.inactive_threshold: 60 s -> none",
+    )
+    limits = StreamConsumerLimits(max_ack_pending=100)  # no idle limit: nothing is deleted
+    assert check_stream(TASKS, stream(consumer_limits=limits)).state == "in place"
 
 
 async def test_ensure_queues_creates_once_and_leaves_what_differs_alone(nc: Client) -> None:
