@@ -10,7 +10,8 @@ KEDA (its default)              agentdash
   stream, consumer                queue: {stream, consumer}
   scaleTargetRef, namespace       deployment: {namespace, name}
   fallback                        fallback: {failure_threshold, replicas}, only ever up
-  advanced.horizontalPodAutoscalerConfig.behavior   behavior, as is (the HPA's camelCase)
+  advanced.horizontalPodAutoscalerConfig.behavior   behavior (the HPA's camelCase); a missing
+                                  scaleUp or scaleDown window as the HPA filled it in
 
 KEDA's defaults are written out, so nothing changes unseen. Each pool gets `take_over: true`:
 agentdash pauses the ScaledObject (autoscaling.keda.sh/paused) before it first scales the

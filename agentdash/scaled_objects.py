@@ -48,6 +48,22 @@ SPEC_MAPPED = frozenset(
     }
 )
 METADATA_MAPPED = frozenset({"stream", "consumer", "lagThreshold", "activationLagThreshold"})
+HPA_SCALE_UP_RULES = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+"""What the HPA (autoscaling/v2) fills a missing scaleUp with."""
+HPA_UP_SAID = (
+    "the HPA's default written out (4 pods or 100% a 15 s, whichever is more), where "
+    "agentdash's own is no rate limit"
+)
+HPA_DOWN_WINDOW = 300
+"""The HPA's scale-down window where its behavior names none (kube-controller-manager's
+--horizontal-pod-autoscaler-downscale-stabilization)."""
 
 
 @dataclass(slots=True)
@@ -191,7 +207,7 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
             f"{window} s scale-down window where the HPA's is 300 s)",
         )
     else:
-        pool["behavior"] = behavior
+        pool["behavior"] = _as_the_hpa_did(so, behavior)
     pool["take_over"] = True
     _add(so, pool, paths)
 
@@ -305,6 +321,28 @@ def _advanced(so: _ScaledObject, given: Any) -> Any:
         for other in [k for k in hpa if k != "behavior"]:
             so.say("warning", f"{HPA_CONFIG}.{other}", "agentdash makes no HPA; ignored")
     return behavior
+
+
+def _as_the_hpa_did(so: _ScaledObject, behavior: Any) -> Any:
+    """The behavior with what it leaves out written as the HPA filled it in: agentdash fills
+    a missing scaleUp with no rate limit and a scaleDown window with 120 s, where KEDA's HPA
+    took 4 pods or 100% a 15 s and 300 s. (Not a mapping: the config's parser refuses it.)"""
+    if not isinstance(behavior, Mapping):
+        return behavior
+    filled = dict(behavior)
+    if "scaleUp" not in filled:
+        filled["scaleUp"] = HPA_SCALE_UP_RULES
+        so.say("note", f"{HPA_CONFIG}.behavior.scaleUp", f"not set: {HPA_UP_SAID}")
+    down = filled.get("scaleDown", {})
+    if isinstance(down, Mapping) and "stabilizationWindowSeconds" not in down:
+        filled["scaleDown"] = {"stabilizationWindowSeconds": HPA_DOWN_WINDOW, **down}
+        so.say(
+            "note",
+            f"{HPA_CONFIG}.behavior.scaleDown.stabilizationWindowSeconds",
+            f"not set: the HPA's {HPA_DOWN_WINDOW} s written out (agentdash's default is "
+            f"{DEFAULT_SCALE_DOWN['stabilization_seconds']} s)",
+        )
+    return filled
 
 
 def _add(so: _ScaledObject, pool: dict[str, Any], paths: dict[str, str]) -> None:

@@ -125,6 +125,29 @@ def test_an_hpa_behavior_is_kept_as_keda_gave_it(capsys: pytest.CaptureFixture[s
     assert "note spec.advanced.horizontalPodAutoscalerConfig.behavior" not in fields(err)
 
 
+def test_what_a_behavior_leaves_out_is_what_the_hpa_filled_in(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Only a scaleDown rate, as many set it: KEDA's HPA kept its 300 s window and limited
+    scale-up to 4 pods or 100% a 15 s. The pool does the same, and the notes say so."""
+    obj = docs_example()
+    down = {"policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}
+    obj["spec"]["advanced"] = {"horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": down}}}
+    code, out, err = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    behavior = loaded(out).pools[POOL].behavior
+    assert behavior.scale_down.stabilization_seconds == 300
+    assert behavior.scale_down.describe() == "1 pod / 60 s"
+    assert behavior.scale_up.stabilization_seconds == 0
+    assert behavior.scale_up.describe() == "max(4 pods / 15 s, 100% / 15 s)"
+    assert [f for f in fields(err) if "behavior" in f] == [
+        "note spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp",
+        "note spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown"
+        ".stabilizationWindowSeconds",
+    ]
+
+
 def test_a_fallback_maps_and_says_it_only_scales_up(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
