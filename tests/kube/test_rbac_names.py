@@ -1,12 +1,14 @@
 """The Roles `agentdash rbac` prints, enforced by the real API server: the daemon scales (and,
 with annotate, annotates) the Deployment its config names, elects itself on the Lease by
 name, and is refused on a Deployment the config did not name when the Roles were made.
+A pool taken over from KEDA needs no right beyond them.
 (What the Roles hold: tests/agentdash/test_rbac_command.py.)"""
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 import yaml
 from nats.aio.client import Client
 
+from controller.actuators.kubernetes.keda import PAUSED, PAUSED_FOR
 from controller.actuators.kubernetes.objects import ANNOTATION
 from controller.core.config import load_config
 from controller.sources.jetstream_queues import ensure_queues
@@ -31,6 +34,7 @@ from tests.support.kube_cluster import (
     deploy_role,
     documents,
 )
+from tests.support.loops import publish
 
 NAMED, UNNAMED = "by-name", "not-named"
 SCALE: tuple[str, str, str] = ("apps", "deployments/scale", "patch")
@@ -118,6 +122,35 @@ async def test_the_daemon_scales_the_deployment_its_config_names_and_no_other(
 
     await eventually(lambda: annotation() is not None, timeout=30)  # patch deployments, by name
     assert (annotation() or {})["desired"] == 3
+
+
+async def test_a_take_over_needs_no_right_the_printed_roles_do_not_grant(
+    kube: AgentdashCluster,
+    fleet_file: FleetFile,
+    run_daemon: RunDaemon,
+    nc: Client,
+    generated_roles: None,
+) -> None:
+    """A pool taken over from KEDA (as `agentdash import keda` writes it): the daemon pauses
+    the ScaledObject, scales, is refused nothing, and gives the ScaledObject back at stop."""
+    kube.deployment("handed", replicas=0)
+    kube.scaled_object("handed-queue", "handed")
+    path = fleet_file(handed={"take_over": True})
+    config = load_config(path)
+    await ensure_queues(nc, config)
+    await publish(nc, config.subject("handed"), 3)
+    kube.apply([doc for doc in yaml.safe_load_all(rbac(path)) if doc])
+    kube.wait_allowed(("keda.sh", "scaledobjects", "patch"), "handed-queue")
+    daemon = run_daemon(path)
+
+    await eventually(lambda: kube.replicas("handed") == 3, timeout=30)
+    assert kube.scaled_object_annotations("handed-queue") == {PAUSED: "true", PAUSED_FOR: "handed"}
+    health = await daemon.wait_health(lambda h: h.get("role") == "leader", timeout=30)
+    assert health.get("refused", {}) == {}, health["refused"]
+    assert health.get("stale_pools", {}) == {}
+
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert kube.scaled_object_annotations("handed-queue") == {}  # given back
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
