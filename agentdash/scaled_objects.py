@@ -48,6 +48,14 @@ SPEC_MAPPED = frozenset(
     }
 )
 METADATA_MAPPED = frozenset({"stream", "consumer", "lagThreshold", "activationLagThreshold"})
+SKIPPED = {
+    "ScaledObject": "",
+    "ScaledJob": "",
+    # An autoscaler of its own (or the one KEDA made for a ScaledObject): said, so that a
+    # Deployment it scales is not taken to be in the pools printed.
+    "HorizontalPodAutoscaler": " (an HPA names no queue to read)",
+}
+"""Autoscalers passed by, each said; what else a manifest holds (a Deployment, a Secret) is not."""
 HPA_SCALE_UP_RULES = {
     "stabilizationWindowSeconds": 0,
     "selectPolicy": "Max",
@@ -130,12 +138,12 @@ def import_documents(documents: list[Any], source: str, out: Imported) -> None:
         kind = document.get("kind")
         if kind == "ScaledObject" and document.get("apiVersion") == KEDA_API:
             _import(_ScaledObject(document, source, out), document)
-        elif kind in ("ScaledObject", "ScaledJob"):
+        elif kind in SKIPPED:
             metadata = document.get("metadata")
             name = shown(metadata.get("name") if isinstance(metadata, Mapping) else None)
             out.lines.append(
                 f"warning: {source}: {kind} {name}: skipped: agentdash imports {KEDA_API} "
-                "ScaledObjects that scale Deployments"
+                f"ScaledObjects that scale Deployments{SKIPPED[kind]}"
             )
 
 

@@ -254,6 +254,30 @@ def test_what_agentdash_cannot_scale_is_skipped_with_a_warning(
                for line in err)  # fmt: skip
 
 
+def test_an_hpa_beside_the_scaled_objects_is_said_to_be_skipped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`kubectl get hpa,scaledobjects -o yaml`: an HPA is an autoscaler too; passed by in
+    silence, its Deployment would seem to have been imported."""
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                 "minReplicas": 2, "maxReplicas": 9},
+    }  # fmt: skip
+    listed = {"apiVersion": "v1", "kind": "List", "items": [hpa, docs_example()]}
+    code, out, err = run(capsys, write(tmp_path, listed))
+
+    assert code == 0
+    assert list(loaded(out).pools) == [POOL]
+    assert (
+        f"warning: {tmp_path / 'so.yaml'}: HorizontalPodAutoscaler 'web': skipped: agentdash "
+        "imports keda.sh/v1alpha1 ScaledObjects that scale Deployments (an HPA names no queue "
+        "to read)"
+    ) in err
+
+
 def test_a_file_with_nothing_to_import_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
