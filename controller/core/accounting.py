@@ -152,14 +152,21 @@ class ReplicaSeconds:
     def set(self, tenant: str, replicas: int, now: float) -> None:
         self._roll(tenant, now)
         since, before = self._at.get(tenant, (now, 0))
-        self._sum[tenant] = self._sum.get(tenant, 0.0) + before * (now - since)
+        self._sum[tenant] = self._sum.get(tenant, 0.0) + before * max(now - since, 0.0)
         self._at[tenant] = (now, replicas)
+
+    def clock_back(self, previous: float, now: float) -> None:
+        """The clock stepped back to `now` from `previous`: what was counted to `previous`
+        stays, and the count goes on from `now` (counted from before the step, it fell)."""
+        for tenant, (_, replicas) in list(self._at.items()):
+            self.set(tenant, replicas, previous)
+            self._at[tenant] = (now, replicas)
 
     def today(self, now: float) -> dict[str, float]:
         for tenant in self._at:
             self._roll(tenant, now)
         return {
-            tenant: self._sum.get(tenant, 0.0) + replicas * (now - since)
+            tenant: self._sum.get(tenant, 0.0) + replicas * max(now - since, 0.0)
             for tenant, (since, replicas) in self._at.items()
         }
 

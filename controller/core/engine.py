@@ -276,6 +276,7 @@ class Engine:
         window, for an hour), so the time rules read it as of `now`, and every pool is
         claimed again (its `until` was set on the clock before the step)."""
         self.history.clock_back(now)
+        self.pace.clock_back(self.steps, self.previous, now)
         for pool in self.pools:
             if pool.recorded > now:
                 pool.recorded = now

@@ -105,6 +105,14 @@ class PaceReads:
             learn=tenant not in self.tokens.stale,
         )
 
+    def clock_back(self, step: int, previous: float, now: float) -> None:
+        """The clock stepped back to `now` before the `step`-th step: the pace reads every
+        tenant at once, not at the minute it had booked on the clock before the step (an hour
+        on, for a step of an hour), and the samples count from `now`."""
+        self.samples.clock_back(step, previous, now)
+        self.replica_seconds.clock_back(previous, now)
+        self.next_read = -math.inf
+
     def calm_until(self, previous: float) -> float:
         """Until when (exclusive) a step reads nothing for the pace: no budget day ending, no
         gap in the samples long enough to count as one, no minute's reading."""

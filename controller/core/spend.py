@@ -150,6 +150,21 @@ class TenantSpend:
         else:
             self.settle()
 
+    def clock_back(self, now: float) -> None:
+        """The clock stepped back to `now`: the next sample counts from `now`, and the minute
+        buckets move back with it, so the burn rate reads its last two hours as if the clock
+        had not stepped. Otherwise every sample until the clock reached the last one's time
+        again was dropped as "not after the last", and the forecast stood still for as long
+        as the step. Stepped back across the budget reset, it is left so: taken as a new day,
+        the day would fold into the profile twice."""
+        at = self.at
+        if at is None or now >= at or now < self.day.start:
+            return
+        self.settle()
+        self.bucket_start -= at - now  # (nan, without buckets, stays nan)
+        self._burn = (math.nan, None)
+        self.at = now
+
     def settle(self) -> None:
         """Count the quiet run of samples not counted yet (see `quiet`)."""
         if self.quiet is not None:

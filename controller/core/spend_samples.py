@@ -102,6 +102,15 @@ class SpendSamples:
             self.day_ends = end if end < self.day_ends else self.day_ends
         self.moved.clear()
 
+    def clock_back(self, step: int, previous: float, now: float) -> None:
+        """The clock stepped back to `now` before the `step`-th step (the one before was at
+        `previous`): the samples owed are counted as of then, and every tenant is sampled
+        again from `now` (TenantSpend.clock_back)."""
+        self.settle(step - 1, previous)
+        for spend in self.book.tenants.values():
+            spend.clock_back(now)
+        self.moved.update(self.book.tenants)
+
     def settle(self, step: int, previous: float) -> SpendBook:
         """The book with every sample owed counted, up to the `step`-th step (at `previous`)."""
         for name, last in self._last.items():
