@@ -10,7 +10,7 @@ from controller.simulate.trace import Trace
 from controller.simulate.tradeoff import Objective, Outcome, Trial
 from controller.simulate.tune import Search, Split
 
-CURRENT = Outcome(p95=297.0, pod_seconds=1000.0, tier_p95={}, pending=0, scale_events=4)
+CURRENT = Outcome(p95=297.0, pod_seconds=1000.0, tier_p95={}, pending=0, scale_events=4, p99=322.0)
 BEATS = "The chosen config beats the current one on the held-out tail too (--objective {})."
 MATCHES = (
     "The chosen config matches the current one on the held-out tail (--objective {}), "
@@ -19,8 +19,10 @@ MATCHES = (
 WORSE = "The chosen config does NOT beat the current one on the held-out tail (--objective {}): "
 
 
-def _picked(p95: float, pod_seconds: float) -> Outcome:
-    return Outcome(p95=p95, pod_seconds=pod_seconds, tier_p95={}, pending=0, scale_events=4)
+def _picked(p95: float, pod_seconds: float, p99: float = 322.0) -> Outcome:
+    return Outcome(
+        p95=p95, pod_seconds=pod_seconds, tier_p95={}, pending=0, scale_events=4, p99=p99
+    )
 
 
 def _verdict(objective: str, picked: Outcome) -> str:
@@ -151,3 +153,25 @@ def test_the_held_out_check_shows_the_held_back_tasks_p95_and_refuses_a_pick_tha
     assert lines[-1].startswith(WORSE.format("both"))
     assert not any("held back" in line for line in holdout_check(
         Objective.parse("both"), parts, 100.0, CURRENT, CURRENT))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("objective", "picked", "named"),
+    [
+        # better p95 and cheaper on the tail, refused for its p99 alone (a stranger's fleet on
+        # Mooncake's trace: 12.2 s against 14.7 s, 28,495 against 29,904 pod-seconds)
+        ("both", _picked(250.0, 900.0, p99=340.0), "(p99 340.0 s against 322.0 s)"),
+        ("both", _picked(300.0, 900.0), "(p95 300.0 s against 297.0 s)"),
+        ("p95", _picked(250.0, 1100.0), "(pod-seconds 1,100 against 1,000)"),
+        ("cost", _picked(300.0, 1100.0), "(p95 300.0 s against 297.0 s; pod-seconds 1,100"),
+        ("balanced", _picked(400.0, 1000.0), "(balanced score 1.160 against 1.000)"),
+    ],
+)
+def test_a_refused_pick_names_the_measure_it_does_worse_on(
+    objective: str, picked: Outcome, named: str
+) -> None:
+    """The table's rows do not say which one refused it; the verdict does."""
+    said = _verdict(objective, picked)
+
+    assert said.startswith(WORSE.format(Objective.parse(objective)))
+    assert named in said
