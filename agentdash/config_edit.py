@@ -146,6 +146,8 @@ def _replace(
 ) -> None:
     found = _find(keys, field)
     if found is None:
+        if any(key in HPA_NAMES.values() for key in keys):  # a block in the HPA's names:
+            field, value = HPA_NAMES.get(field, field), _hpa_names(value)  # what joins it too
         added.append(_render(field, value, indent))
         return
     key, node = found

@@ -48,9 +48,9 @@ def expected(text: str, changes: dict[str, dict[str, Any]]) -> Config:
         pool = data["pools"][name]
         for path, value in fields.items():
             if path.startswith("behavior."):
-                rules = pool.setdefault("behavior", {})
-                rules.pop("scaleDown", None)
-                rules[path.removeprefix("behavior.")] = value
+                rules, direction = pool.setdefault("behavior", {}), path.removeprefix("behavior.")
+                rules.pop({"scale_up": "scaleUp", "scale_down": "scaleDown"}[direction], None)
+                rules[direction] = value
             elif path.startswith("keep_alive."):
                 pool.setdefault("keep_alive", {})[path.removeprefix("keep_alive.")] = value
             else:
@@ -244,3 +244,26 @@ def test_a_name_that_agentdash_reads_as_a_number_stays_quoted() -> None:
         assert kept
         assert as_agentdash_reads(after).model_dump() == wanted.model_dump()
         assert as_agentdash_reads(after).pools["flow"].deployment.name == "2e5"
+
+
+def test_a_direction_added_beside_one_in_the_hpas_names_is_written_in_them_too() -> None:
+    """A stranger's pool with a pasted `scaleDown` was tuned a scale-up rule: it was added as
+    `scale_up` with `stabilization_seconds`, one block in two spellings."""
+    camel = FLEET.replace(
+        "      scale_up:   {stabilization_seconds: 30, max_pods: 10, period_seconds: 60}\n", ""
+    ).replace(
+        "      scale_down: {stabilization_seconds: 3600, max_pods: 5, period_seconds: 120}",
+        "      scaleDown:   # pasted from the HPA\n        stabilizationWindowSeconds: 3600",
+    )
+    after, kept = edit({"block": {"behavior.scale_up": BEHAVIOR["scale_up"]}}, camel)
+    assert kept
+    removed, added = changed_lines(camel, after)
+    assert removed == []
+    assert added[:3] == [
+        "      scaleUp:",
+        "        stabilizationWindowSeconds: 0",
+        "        selectPolicy: Max",
+    ]
+    assert "        - {type: Pods, value: 6, periodSeconds: 15}" in added
+    assert "scale_up" not in after
+    assert "stabilization_seconds" not in after.split("  flow:")[0]
