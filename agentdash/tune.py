@@ -336,7 +336,7 @@ def _held_out(
     if not len(parts.tail):
         return ["held-out check: none (--holdout 0)"], False
     current, picked = tune.check(
-        config,
+        config.replayed_later(parts.at),  # the tail's budget days where they were
         found.groups,
         [found.current.candidate, found.chosen.candidate],
         parts.tail,

@@ -57,7 +57,7 @@ def tuned(name: str, seed: int, objective: str, trials: int, budget: float) -> d
     if chosen.number == 0:
         return row | {"verdict": "no change"}
     current, picked = tune.check(
-        config,
+        config.replayed_later(parts.at),  # as agentdash tune: the tail's budget days as they were
         found.groups,
         [found.current.candidate, chosen.candidate],
         parts.tail,

@@ -87,8 +87,9 @@ class BudgetClock:
 
     `epoch` is the Unix time of `now` = 0: 0 live, where `now` is the Unix time itself; in a
     replay, the midnight UTC of the trace's first day (`agentdash simulate --start`), so that
-    a zone's offset is the one of the trace's dates, summer time included. A UTC midnight,
-    it moves no UTC day: only a zone's calendar reads it."""
+    a zone's offset is the one of the trace's dates, summer time included; or, for tune's
+    held-out tail replayed from 0, the instant that tail starts, so that its resets fall
+    where they fell in the trace."""
 
     __slots__ = ("_day", "epoch", "label", "reset", "zone")
 
@@ -111,7 +112,9 @@ class BudgetClock:
         if day.start <= now < day.end:
             return day
         if self.zone is None:
-            start = math.floor((now - self.reset * 60.0) / DAY_S) * DAY_S + self.reset * 60.0
+            # (from the epoch's UTC midnight: a replay of a trace's tail starts mid-day)
+            reset = self.reset * 60.0 - self.epoch % DAY_S
+            start = math.floor((now - reset) / DAY_S) * DAY_S + reset
             day = BudgetDay(start, start + DAY_S)
         else:
             local = datetime.fromtimestamp(now + self.epoch, self.zone).date()

@@ -300,6 +300,12 @@ class Config(StrictModel):
         tenants = {name: t.replayed_from(epoch) for name, t in self.tenants.items()}
         return self.model_copy(update={"tenants": tenants})  # (its source is copied too)
 
+    def replayed_later(self, seconds: float) -> Config:
+        """This config for a replay of its trace from `seconds` on, moved to start at 0 (tune's
+        held-out tail): the tenants' budget days still start where they did in the trace."""
+        tenants = {name: t.replayed_later(seconds) for name, t in self.tenants.items()}
+        return self.model_copy(update={"tenants": tenants})
+
 
 def parse_config(data: Any, source: str = "<config>") -> Config:
     """Validate already-parsed YAML/JSON data."""

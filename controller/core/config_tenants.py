@@ -87,8 +87,13 @@ class TenantConfig(StrictModel):
         return BudgetClock(int(hours) * 60 + int(minutes), zone, label, epoch=self._epoch)
 
     def replayed_from(self, epoch: float) -> TenantConfig:
-        """This tenant in a replay whose `now` = 0 is the Unix time `epoch` (a UTC midnight)."""
+        """This tenant in a replay whose `now` = 0 is the Unix time `epoch` (a UTC midnight,
+        or where a replayed part of a trace starts)."""
         tenant = self.model_copy()
         tenant.__dict__.pop("clock", None)  # a clock made already is for the other epoch
         tenant._epoch = epoch
         return tenant
+
+    def replayed_later(self, seconds: float) -> TenantConfig:
+        """This tenant in a replay of its trace from `seconds` on, moved to start at 0."""
+        return self.replayed_from(self._epoch + seconds)

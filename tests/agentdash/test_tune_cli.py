@@ -15,7 +15,7 @@ import yaml
 from controller.core.config import Config, load_config, parse_config
 from controller.simulate.trace import Trace, write_trace
 from tests.support.cli import AGENTDASH, simulate, tune
-from tests.support.tuning import WASTEFUL, workload
+from tests.support.tuning import WASTEFUL, wasteful, workload
 
 pytestmark = pytest.mark.e2e
 
@@ -302,3 +302,27 @@ def simulated_p95(config: Path, trace: Path) -> float:
     found = simulate("--config", config, "--trace", trace, "--policy", "agentdash", "--json")
     assert found.returncode == 0, found.stderr
     return float(json.loads(found.stdout)["policies"]["agentdash"]["wait_p95_s"])
+
+
+def test_the_held_out_tail_keeps_the_budget_days_of_the_trace(tmp_path: Path) -> None:
+    """The tail is replayed from 0, and its budget days were read from 0 too: a tail from
+    05:36 to 08:00 spent one day's budget where the trace spends two (a reset at 07:00), and
+    the check left 45 tasks not done, held back by a budget the trace never ran out of."""
+    config = tmp_path / "fleet.yaml"
+    config.write_text(WASTEFUL.replace(
+        "initech: {tier: starter}",
+        'initech: {tier: starter, daily_token_budget: 5000, budget_reset: "07:00"}',
+    ))  # fmt: skip
+    rows = [row for row in workload(wasteful()).rows() if row["pool"] == "hoarder"]
+    # the steady pool only in the tail: 84 tasks of 50 tokens before 07:00, 60 after
+    rows += [{"t": float(t), "pool": "steady", "work_s": 20.0, "tokens": 50}
+             for t in range(20160, 28800, 60)]  # fmt: skip
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("".join(json.dumps(row) + "\n" for row in sorted(rows, key=lambda r: r["t"])))
+
+    result = tune("--config", config, "--trace", trace, "--trials", "16", "--objective", "cost")
+
+    assert result.returncode == 0, result.stderr
+    check = result.stdout[result.stdout.index("held-out check:") :]
+    assert "held back" not in check
+    assert "  not done at the end                 0            0" in check

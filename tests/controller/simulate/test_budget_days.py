@@ -75,3 +75,22 @@ def test_a_dated_config_is_the_same_config_on_another_calendar() -> None:
     assert cfg.tenants["t"].clock.day(12 * H) == (-H, 23 * H)  # the original is untouched
     assert dated.model_dump() == cfg.model_dump()
     assert dated.source == cfg.source
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/London"])
+@pytest.mark.parametrize("start", [None, "2024-07-15"])
+def test_a_part_of_a_trace_replayed_from_0_keeps_the_trace_s_budget_days(
+    zone: str, start: str | None
+) -> None:
+    """tune's held-out tail, from 14:00 of the trace's second day, is replayed from 0: its
+    first reset is 10 h in (9 h where London is on UTC+1), not 24 h, as it was in the trace."""
+    cfg = london_fleet(zone)
+    if start is not None:
+        cfg = cfg.replayed_from(midnight(start))
+    whole = cfg.tenants["t"].clock.day(38 * H)
+    tail = cfg.replayed_later(38 * H).tenants["t"].clock
+    assert tail.day(0.0) == (whole.start - 38 * H, whole.end - 38 * H)
+    assert tail.day(0.0).end == (9 * H if zone != "UTC" else 10 * H)
+    assert cfg.replayed_later(38 * H).replayed_later(-38 * H).tenants["t"].clock.day(H) == (
+        cfg.tenants["t"].clock.day(H)
+    )
