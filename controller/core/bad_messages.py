@@ -70,6 +70,8 @@ class BadMessages:
 
 
 def _what(source: str, count: int) -> str:
+    if source == "unstored":  # a producer's safe retries make these too: nothing bad in them
+        return plural(count, "arrival") + " JetStream did not store"
     if count == 1:
         return "a message of a flood" if source == "flood" else f"a bad {source} message"
     if source == "flood":

@@ -252,7 +252,11 @@ class JetStreamLagSource:
             consumer = Consumer(pending=pending, delivered=delivered.consumer_seq)
         refuted = self._seen.read(pool, consumer)
         if refuted:
-            why = f"{pool}: tasks seen on its subject that JetStream did not store"
+            why = (
+                f"{pool}: seen on its subject, not in its consumer (a duplicate Nats-Msg-Id, "
+                "as a producer's retry sends, or a publish the stream refused): left out of "
+                "its arrival rate"
+            )
             self._bad.drop("unstored", why, count=refuted, about=pool)
             self._unrated.add(pool)  # its rate falls now, whatever its lag does
         if not self._seen.waiting(pool):

@@ -49,7 +49,9 @@ async def rate_after(
     return stats["research"].arrival_rate
 
 
-async def test_copies_of_a_stored_task_are_not_arrivals(nc: Client, clock: FakeClock) -> None:
+async def test_copies_of_a_stored_task_are_not_arrivals(
+    nc: Client, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg, bad, source = await watching(nc, clock)
     js = nc.jetstream()
     task = json.dumps({"id": "t1"}).encode()
@@ -64,6 +66,10 @@ async def test_copies_of_a_stored_task_are_not_arrivals(nc: Client, clock: FakeC
     assert rate is not None
     assert rate * (clock() - source._started) == 1  # (the window has not filled yet)
     assert bad.counts["unstored"] == 50
+    # A producer's safe retries send such copies: the line says what they may be, not "bad".
+    (said,) = [r.getMessage() for r in caplog.records if "did not store" in r.getMessage()]
+    assert said.startswith("dropped 50 arrivals JetStream did not store: research: seen on")
+    assert "a duplicate Nats-Msg-Id, as a producer's retry sends" in said
     await source.stop()
 
 
