@@ -11,7 +11,6 @@ successor 30 s behind its predecessor let the pool's windows and learned keep-al
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import deque
 from collections.abc import Sequence
@@ -27,6 +26,9 @@ from controller.core.keepalive_levels import KEPT_GAPS, MAX_GAP_S
 
 SKEW_S = 5.0
 """How far in the future a time may be (another host's clock) before the value is refused."""
+CLOCK_AHEAD_S = 86_400.0
+"""The same for a value whose times are read as `now` at the latest (a pool's history, a
+tenant's spend): a writer's clock a day ahead is not a skew."""
 MAX_ENTRIES = 4096
 """Per list. A window keeps one entry per distinct value (at most max_replicas + 1), the steps
 one per change in a rate period; beyond this, only the newest are written."""
@@ -98,7 +100,7 @@ class PoolDoc(DatedDoc):
     """One pool's history in the bucket."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    AHEAD_S = math.inf  # read as of `now` at the latest (handover._merge)
+    AHEAD_S = CLOCK_AHEAD_S  # read as of `now` at the latest (handover._merge)
 
     v: Literal[1] = 1
     at: Time
@@ -123,7 +125,7 @@ class PoolDoc(DatedDoc):
 class TickDoc(DatedDoc):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    AHEAD_S = math.inf  # the old leader's last tick: read as `now` at the latest
+    AHEAD_S = CLOCK_AHEAD_S  # the old leader's last tick: read as `now` at the latest
 
     v: Literal[1] = 1
     at: Time

@@ -16,10 +16,11 @@ A tenant is written when a day folded into its profile, and otherwise at most ev
 while it is sampled: its burn rate's minute buckets move at every tick, and a successor is
 fine with them a minute old.
 
-What comes in is checked (SpendDoc: finite numbers in bounds, lists of their fixed lengths;
-times no later than `now` + SKEW_S, as controller.coordination.history_docs.load_doc reads
-every bucket's values); a value that fails is ignored, counted in `ignored` and logged once
-per restore: never a crash.
+What comes in is checked (SpendDoc: finite numbers in bounds, lists of their fixed lengths);
+a value that fails is ignored, counted in `ignored` and logged once per restore: never a
+crash. One written by a clock ahead of this one (another host's) is taken, moved back to
+`now` (`spend_of`): refused, a successor a few seconds behind its predecessor lost the
+tenant's hourly profile, days in the learning.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from nats.aio.client import Client
 from pydantic import ConfigDict, Field, model_validator
 
 from controller.coordination.bucket import BucketKeeper, read_values
-from controller.coordination.history_docs import DatedDoc, load_doc
+from controller.coordination.history_docs import CLOCK_AHEAD_S, DatedDoc, load_doc
 from controller.core.accounting import BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS
 from controller.core.config import Config
@@ -60,6 +61,7 @@ class SpendDoc(DatedDoc):
     """One tenant's spend in the bucket."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    AHEAD_S = CLOCK_AHEAD_S  # moved back to the reader's `now` (spend_of)
 
     v: Literal[1] = 1
     at: Time
@@ -119,17 +121,21 @@ def dump_doc(spend: TenantSpend, now: float) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def spend_of(doc: SpendDoc, like: TenantSpend) -> TenantSpend:
-    """The spend a document describes, on `like`'s clock."""
+def spend_of(doc: SpendDoc, like: TenantSpend, now: float) -> TenantSpend:
+    """The spend a document describes, on `like`'s clock. Written by a clock ahead of this one
+    (at `now`), its minute buckets move back by as much, so the burn rate reads its last two
+    hours as ending now; and its hours of a budget day not begun here are left out (that clock
+    passed the reset first). The profile of past days is the same on any clock."""
+    ahead = doc.at - now if doc.at > now else 0.0
     spend = TenantSpend(like.clock)
     spend.bins = list(doc.bins)
     spend.days = list(doc.days)
-    spend.today_tokens = list(doc.today_tokens)
-    spend.today_seconds = list(doc.today_seconds)
-    if doc.day is not None:
+    if doc.day is not None and doc.day[0] <= now:
         spend.day = BudgetDay(*doc.day)
+        spend.today_tokens = list(doc.today_tokens)
+        spend.today_seconds = list(doc.today_seconds)
     spend.tokens, spend.seconds = deque(doc.tokens), deque(doc.seconds)
-    spend.bucket_start = doc.bucket_start if doc.bucket_start is not None else math.nan
+    spend.bucket_start = doc.bucket_start - ahead if doc.bucket_start is not None else math.nan
     spend.task_tokens, spend.task_count = doc.task_tokens, doc.task_count
     return spend
 
@@ -184,7 +190,7 @@ class SpendHandover(BucketKeeper):
                 ignored.append(f"{key_of(tenant)}: {exc}")
                 continue
             mine = book.tenants[tenant]
-            mine.merge(spend_of(doc, mine))
+            mine.merge(spend_of(doc, mine, now))
             restored += 1
         self.refused(ignored)
         return restored
