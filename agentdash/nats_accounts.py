@@ -40,7 +40,7 @@ from controller.coordination import (
 )
 from controller.core.config import Config
 from controller.core.printable import printable
-from controller.sources.jetstream_queues import STREAM_BYTES
+from controller.sources.queue_plan import STREAM_BYTES
 from controller.sources.usage import BUSY_SUBJECT, USAGE_SUBJECT
 
 AGENTDASH = "AGENTDASH"

@@ -3,7 +3,7 @@
     agentdash queues --config FILE [--apply] [--nats-url URL] [--ack-wait S] [--max-bytes SIZE]
     agentdash queues --config FILE --nats-config [--max-bytes SIZE] [--producer-connections N]
 
-What is wanted and how it compares is in controller.sources.jetstream_queues; this module
+What is wanted and how it compares is in controller.sources.queue_plan; this module
 connects, prints and chooses the exit code.
 """
 
@@ -28,14 +28,13 @@ from controller.core.config import Config, ConfigError, check_files, load_config
 from controller.core.config_types import DAY
 from controller.core.printable import loggable
 from controller.core.wording import plural
-from controller.sources.jetstream_queues import (
+from controller.sources.jetstream_queues import check_queues, create_missing
+from controller.sources.queue_plan import (
     ACK_WAIT_S,
     STREAM_BYTES,
     QueueCheck,
     QueueState,
     StreamSpec,
-    check_queues,
-    create_missing,
     size,
 )
 

@@ -41,11 +41,8 @@ from controller.core.model import Overrides
 from controller.core.printable import redacted
 from controller.runtime.loop import Reconciler
 from controller.sources.jetstream import JetStreamLagSource
-from controller.sources.jetstream_queues import (
-    QueueCheck,
-    QueueError,
-    ensure_queues,
-)
+from controller.sources.jetstream_queues import QueueError, ensure_queues
+from controller.sources.queue_plan import QueueCheck
 from controller.sources.usage import NatsBusySource, NatsUsageSource
 
 EARLIER_TODAY = {"initech": 950_000, "globex": 2_400_000}

@@ -19,7 +19,7 @@ Each reading with tasks pending carries when the oldest of them came
 (controller.sources.oldest_task): how long a task has waited for a worker, for the dashboard
 and the alerts; the policy never reads it.
 
-The streams and consumers themselves are the operator's: controller.sources.jetstream_queues
+The streams and consumers themselves are the operator's: controller.sources.queue_plan
 says what this source expects to read, and `agentdash queues` creates what is missing.
 """
 

@@ -23,7 +23,7 @@ from nats.js.api import (
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
 from controller.sources.jetstream import JetStreamLagSource
-from controller.sources.jetstream_queues import STREAM_BYTES
+from controller.sources.queue_plan import STREAM_BYTES
 from tests.support import eventually, free_port
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled

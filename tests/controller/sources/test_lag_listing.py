@@ -24,13 +24,8 @@ from controller.sources.jetstream_api import (
     next_pages,
     parse,
 )
-from controller.sources.jetstream_queues import (
-    STREAM_BYTES,
-    StreamSpec,
-    check_queues,
-    check_stream,
-    ensure_queues,
-)
+from controller.sources.jetstream_queues import check_queues, ensure_queues
+from controller.sources.queue_plan import STREAM_BYTES, StreamSpec, check_stream
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 from tests.support.lag import POOLS, fetch, fleet, requests

@@ -21,14 +21,13 @@ from nats.js.api import (
     SubjectTransform,
 )
 
-from controller.sources.jetstream_queues import (
+from controller.sources.jetstream_queues import QueueError, ensure_queues
+from controller.sources.queue_plan import (
     STREAM_BYTES,
     ConsumerSpec,
-    QueueError,
     StreamSpec,
     check_consumer,
     check_stream,
-    ensure_queues,
     queue_specs,
 )
 from tests.support.factories import config, pool

@@ -1,0 +1,272 @@
+"""What the JetStream streams and consumers agentdash reads should be, compared with what is
+there: `agentdash queues`, the demo and the tests read it; controller.sources.jetstream_queues
+reads the server and creates what is missing.
+
+`queue_specs` says what a config's pools need (a work-queue stream per `queue.stream`, a
+durable pull consumer per pool), and `check_stream` / `check_consumer` compare it with what
+exists, field by field. Pure: no server, no clock of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from nats.js.api import (
+    ConsumerConfig,
+    StreamConfig,
+    StreamConsumerLimits,
+    SubjectTransform,
+)
+
+from controller.core.config import Config
+
+ACK_WAIT_S = 30.0
+"""How long a task may stay unacked before JetStream gives it to another worker."""
+UNLIMITED = -1
+STREAM_BYTES = 8 * 1024**3
+"""What a task stream may hold: full, it refuses new tasks (discard new), and the account's
+other streams (the lease, the overrides) keep the room they need (agentdash.nats_accounts)."""
+SERVER_MAX_CONSUMERS = 1000
+"""What nats-server (2.15 on) lets a stream hold when its max_consumers is unset or -1: its
+`jetstream { limits { default_max_consumers } }`, 1,000 unless set. The stream's own
+max_consumers, when positive, is what counts instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A stream holding its pools' subjects, each task kept until a worker acks it."""
+
+    name: str
+    subjects: tuple[str, ...]
+    """One a pool, each read by that pool's consumer."""
+    max_bytes: int = STREAM_BYTES
+
+    @property
+    def max_consumers(self) -> int:
+        """Twice its pools' consumers (room for pools added later and for an operator's own
+        consumers), and never below what the server would allow anyway."""
+        return max(SERVER_MAX_CONSUMERS, 2 * len(self.subjects))
+
+    @property
+    def label(self) -> str:
+        return f"stream {self.name}"
+
+    def describe(self) -> str:
+        return (
+            f"subjects {', '.join(self.subjects)}; retention workqueue; storage file; "
+            f"max bytes {size(self.max_bytes)}, discard new; max consumers {self.max_consumers}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """A pool's durable pull consumer: its workers fetch from it and ack each task."""
+
+    pool: str
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait: float
+    max_ack_pending: int
+    max_deliver: int = UNLIMITED
+
+    @property
+    def label(self) -> str:
+        return f"consumer {self.stream}/{self.durable} (pool {self.pool})"
+
+    def describe(self) -> str:
+        return (
+            f"pull; filter {self.filter_subject}; ack explicit; "
+            f"ack wait {_seconds(self.ack_wait)}; max ack pending {self.max_ack_pending}; "
+            f"max deliver {_count(self.max_deliver)}"
+        )
+
+
+QueueSpec = StreamSpec | ConsumerSpec
+QueueState = Literal["created", "in place", "missing", "differs", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCheck:
+    spec: QueueSpec
+    state: QueueState
+    details: tuple[str, ...] = ()
+    """differs: `field: existing -> wanted`, one per field; failed: the server's answer."""
+
+
+def queue_specs(
+    config: Config, *, ack_wait: float = ACK_WAIT_S, max_bytes: int = STREAM_BYTES
+) -> list[QueueSpec]:
+    """Each stream the pools name, then each pool's consumer (the order they are created in).
+
+    max_ack_pending is max_replicas x concurrency: the most tasks the pool's workers can hold
+    at once when it is at its largest. JetStream's default (1000) would cap a larger pool
+    below what it was sized for, and a higher cap lets a worker that fetches more than it
+    works on hoard tasks its idle neighbours could run. max_deliver is unlimited: a capped
+    one stops delivering a task after that many tries, which loses it as surely as a delete.
+    """
+    subjects: dict[str, list[str]] = {}
+    for name, pool in config.pools.items():
+        subjects.setdefault(pool.queue.stream, []).append(config.subject(name))
+    streams: list[QueueSpec] = [
+        StreamSpec(s, tuple(subs), max_bytes) for s, subs in subjects.items()
+    ]
+    consumers: list[QueueSpec] = [
+        ConsumerSpec(
+            name,
+            pool.queue.stream,
+            pool.queue.consumer,
+            config.subject(name),
+            ack_wait,
+            pool.max_replicas * pool.concurrency,
+        )
+        for name, pool in config.pools.items()
+    ]
+    return streams + consumers
+
+
+def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
+    if existing is None:
+        return QueueCheck(spec, "missing")
+    have = list(existing.subjects or [])
+    uncovered = [s for s in spec.subjects if not any(_covers(p, s) for p in have)]
+    # Messages that expire, or a full stream that discards its oldest, drop tasks nobody
+    # ran; a full stream that refuses new ones tells the publisher instead. With no limit
+    # set, the stream is never full and its discard policy does not matter.
+    limits = (existing.max_msgs, existing.max_bytes, existing.max_msgs_per_subject)
+    discard = _value(existing.discard) if any((n or 0) > 0 for n in limits) else "new"
+    check = _compared(
+        spec,
+        {
+            # a wildcard (`agent_tasks.>`) that takes every pool's subject is as good
+            "subjects": (_list(have) or "none", _list(have + uncovered)),
+            "retention": (_value(existing.retention), "workqueue"),
+            "storage": (_value(existing.storage), "file"),
+            "max_age": (_seconds(existing.max_age) if existing.max_age else "none", "none"),
+            "discard": (discard, "new"),
+            "max_bytes": _max_bytes(spec, existing.max_bytes),
+            "max_consumers": _max_consumers(spec, existing.max_consumers),
+            # A rollup header purges every task on its subject; a transform stores a task
+            # under a subject its pool's consumer does not read; sealed takes none at all.
+            "allow_rollup_hdrs": (_yes(existing.allow_rollup_hdrs), "no"),
+            "subject_transform": (_transform(existing.subject_transform), "none"),
+            "sealed": (_yes(existing.sealed), "no"),
+            # the server deletes a consumer idle this long, and gives it to each one made here
+            "consumer_limits.inactive_threshold": (_idle(existing.consumer_limits), "none"),
+        },
+    )
+    held = existing.max_bytes
+    if held is None or not 0 < held < spec.max_bytes:
+        return check
+    # A smaller bound is enough (_max_bytes) and is never raised, as nothing that exists is
+    # changed: the report says what the stream holds, not the larger size that was asked.
+    note = (
+        f"max_bytes: {size(held)}, not the {size(spec.max_bytes)} asked: left as it is "
+        "(agentdash changes nothing that exists)"
+    )
+    kept = replace(spec, max_bytes=held) if check.state == "in place" else spec
+    return QueueCheck(kept, check.state, (*check.details, note))
+
+
+def _max_bytes(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
+    """Enough when bounded within the spec's: a stream that may take the account's whole disk
+    leaves agentdash's lease and overrides no room to be written."""
+    have = _bytes(limit)
+    return have, have if limit is not None and 0 < limit <= spec.max_bytes else size(spec.max_bytes)
+
+
+def _max_consumers(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
+    """Enough when its pools' consumers fit; a positive limit is the stream's, any other the
+    server's default."""
+    have = str(limit) if limit and limit > 0 else f"unset (the server's {SERVER_MAX_CONSUMERS})"
+    enough = (limit if limit and limit > 0 else SERVER_MAX_CONSUMERS) >= len(spec.subjects)
+    return have, have if enough else str(spec.max_consumers)
+
+
+def check_consumer(spec: ConsumerSpec, existing: ConsumerConfig | None) -> QueueCheck:
+    if existing is None:
+        return QueueCheck(spec, "missing")
+    filters = existing.filter_subjects or [existing.filter_subject or ""]
+    return _compared(
+        spec,
+        {
+            "deliver_subject": (existing.deliver_subject or "none (pull)", "none (pull)"),
+            "filter_subject": (_list(filters) or "none (every subject)", spec.filter_subject),
+            "ack_policy": (_value(existing.ack_policy), "explicit"),
+            # the server keeps nanoseconds: to the millisecond, as anyone would set it
+            "ack_wait": (_seconds(existing.ack_wait or 0.0), _seconds(spec.ack_wait)),
+            "backoff": (_list(map(_seconds, existing.backoff or [])) or "none", "none"),
+            "max_ack_pending": (_count(existing.max_ack_pending), _count(spec.max_ack_pending)),
+            "max_deliver": (_count(existing.max_deliver), _count(spec.max_deliver)),
+            # a worker would get a task without its body, and ack it away
+            "headers_only": (_yes(existing.headers_only), "no"),
+            # the server deletes the consumer once no worker has fetched for this long: the
+            # pool's lag can no longer be read, and its workers have nothing to bind to
+            "inactive_threshold": (_seconds_or_none(existing.inactive_threshold), "none"),
+        },
+    )
+
+
+def _compared(spec: QueueSpec, fields: Mapping[str, tuple[str, str]]) -> QueueCheck:
+    """`field: existing -> wanted` for each field that is not as wanted."""
+    details = tuple(
+        f"{name}: {have} -> {want}" for name, (have, want) in fields.items() if have != want
+    )
+    return QueueCheck(spec, "differs" if details else "in place", details)
+
+
+def _covers(pattern: str, subject: str) -> bool:
+    """Whether a stream subject (perhaps with `*` or `>`) takes messages on `subject`."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or token not in ("*", have[i]):
+            return False
+    return len(want) == len(have)
+
+
+def _value(policy: Any) -> str:
+    return str(getattr(policy, "value", policy)) if policy is not None else "none"
+
+
+def size(n: int) -> str:
+    """Bytes as nats-server's configuration and `nats` write them: 8G, 512M, 1024."""
+    for unit, scale in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{unit}"
+    return str(n)
+
+
+def _bytes(n: int | None) -> str:
+    return "unlimited" if n is None or n < 0 else size(n)
+
+
+def _count(n: int | None) -> str:
+    return "unlimited" if n is None or n < 0 else str(n)
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 3):g} s"
+
+
+def _seconds_or_none(value: float | None) -> str:
+    return _seconds(value) if value else "none"
+
+
+def _yes(flag: bool | None) -> str:
+    return "yes" if flag else "no"
+
+
+def _transform(transform: SubjectTransform | None) -> str:
+    return f"{transform.src} to {transform.dest}" if transform is not None else "none"
+
+
+def _idle(limits: StreamConsumerLimits | None) -> str:
+    return _seconds_or_none(limits.inactive_threshold if limits is not None else None)
+
+
+def _list(items: Iterable[str]) -> str:
+    return ", ".join(i for i in items if i)
