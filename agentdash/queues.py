@@ -61,9 +61,12 @@ pools' consumers differs). Each pool reads through a durable pull consumer named
 queue.consumer, filtered on the pool's subject: explicit ack, ack wait --ack-wait, max ack
 pending = max_replicas x concurrency (the most tasks the pool's workers can hold at once),
 max deliver unlimited (a task is redelivered until a worker acks it, never dropped).
-A consumer that delivers headers only, or that the server deletes when idle (its own
-inactive threshold, or its stream's consumer_limits), differs; so does a stream that allows
-rollup headers (a publisher could purge a subject), transforms subjects or is sealed.
+A consumer that delivers headers only, that the server deletes when idle (its own
+inactive threshold, or its stream's consumer_limits), or that is paused (pause_until still
+ahead) differs; so does a stream that allows rollup headers (a publisher could purge a
+subject) or message TTLs (a task could expire unrun), transforms subjects, is sealed, keeps
+a duplicate window over 2 minutes (a task published again with a Msg-Id is dropped), is a
+mirror or has sources, or persists asynchronously.
 agentdash's lag for a pool is that consumer's pending + ack pending, as KEDA's
 nats-jetstream scaler reads it.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import nats.js.errors
@@ -26,6 +27,7 @@ from nats.js.client import JetStreamContext
 from controller.core.config import Config
 from controller.sources.queue_plan import (
     ACK_WAIT_S,
+    DUPLICATE_WINDOW_S,
     STREAM_BYTES,
     QueueCheck,
     QueueSpec,
@@ -51,13 +53,14 @@ async def check_queues(
     """What exists against what `queue_specs` wants. A server that does not answer raises
     nats.errors.Error or TimeoutError."""
     js = nc.jetstream(timeout=timeout)
+    now = datetime.now(UTC)  # a consumer paused until later delivers nothing now
 
     async def check(spec: QueueSpec) -> QueueCheck:
         try:
             if isinstance(spec, StreamSpec):
                 return check_stream(spec, (await js.stream_info(spec.name)).config)
             info = await js.consumer_info(spec.stream, spec.durable)
-            return check_consumer(spec, info.config)
+            return check_consumer(spec, info.config, now=now)
         except nats.js.errors.NotFoundError:  # the stream or the consumer
             return QueueCheck(spec, "missing")
 
@@ -112,6 +115,7 @@ async def _create(js: JetStreamContext, spec: QueueSpec) -> None:
             max_bytes=spec.max_bytes,
             discard=DiscardPolicy.NEW,  # full, it tells the publisher; it never drops a task
             max_consumers=spec.max_consumers,
+            duplicate_window=DUPLICATE_WINDOW_S,  # the window producers are told of
         )
         return
     await js.add_consumer(

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from nats.js.api import (
     ConsumerConfig,
+    PersistMode,
     StreamConfig,
     StreamConsumerLimits,
+    StreamSource,
     SubjectTransform,
 )
 
@@ -28,6 +31,10 @@ UNLIMITED = -1
 STREAM_BYTES = 8 * 1024**3
 """What a task stream may hold: full, it refuses new tasks (discard new), and the account's
 other streams (the lease, the overrides) keep the room they need (agentdash.nats_accounts)."""
+DUPLICATE_WINDOW_S = 120.0
+"""How long a stream drops a task whose Nats-Msg-Id one had before: nats-server's default, the
+window producers are told of. A longer one drops a task published again with its ID (a retry,
+an ID reused a day on) for longer."""
 SERVER_MAX_CONSUMERS = 1000
 """What nats-server (2.15 on) lets a stream hold when its max_consumers is unset or -1: its
 `jetstream { limits { default_max_consumers } }`, 1,000 unless set. The stream's own
@@ -56,7 +63,8 @@ class StreamSpec:
     def describe(self) -> str:
         return (
             f"subjects {', '.join(self.subjects)}; retention workqueue; storage file; "
-            f"max bytes {size(self.max_bytes)}, discard new; max consumers {self.max_consumers}"
+            f"max bytes {size(self.max_bytes)}, discard new; max consumers {self.max_consumers}; "
+            f"duplicate window {_seconds(DUPLICATE_WINDOW_S)}"
         )
 
 
@@ -130,33 +138,7 @@ def queue_specs(
 def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
     if existing is None:
         return QueueCheck(spec, "missing")
-    have = list(existing.subjects or [])
-    uncovered = [s for s in spec.subjects if not any(_covers(p, s) for p in have)]
-    # Messages that expire, or a full stream that discards its oldest, drop tasks nobody
-    # ran; a full stream that refuses new ones tells the publisher instead. With no limit
-    # set, the stream is never full and its discard policy does not matter.
-    limits = (existing.max_msgs, existing.max_bytes, existing.max_msgs_per_subject)
-    discard = _value(existing.discard) if any((n or 0) > 0 for n in limits) else "new"
-    check = _compared(
-        spec,
-        {
-            # a wildcard (`agent_tasks.>`) that takes every pool's subject is as good
-            "subjects": (_list(have) or "none", _list(have + uncovered)),
-            "retention": (_value(existing.retention), "workqueue"),
-            "storage": (_value(existing.storage), "file"),
-            "max_age": (_seconds(existing.max_age) if existing.max_age else "none", "none"),
-            "discard": (discard, "new"),
-            "max_bytes": _max_bytes(spec, existing.max_bytes),
-            "max_consumers": _max_consumers(spec, existing.max_consumers),
-            # A rollup header purges every task on its subject; a transform stores a task
-            # under a subject its pool's consumer does not read; sealed takes none at all.
-            "allow_rollup_hdrs": (_yes(existing.allow_rollup_hdrs), "no"),
-            "subject_transform": (_transform(existing.subject_transform), "none"),
-            "sealed": (_yes(existing.sealed), "no"),
-            # the server deletes a consumer idle this long, and gives it to each one made here
-            "consumer_limits.inactive_threshold": (_idle(existing.consumer_limits), "none"),
-        },
-    )
+    check = _compared(spec, stream_fields(spec, existing))
     held = existing.max_bytes
     if held is None or not 0 < held < spec.max_bytes:
         return check
@@ -170,11 +152,58 @@ def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
     return QueueCheck(kept, check.state, (*check.details, note))
 
 
+def stream_fields(spec: StreamSpec, existing: StreamConfig) -> dict[str, tuple[str, str]]:
+    """Each field compared: (existing, wanted), alike when as good. The fields left out are
+    in STREAM_FIELDS_LEFT, with why no task is lost by them."""
+    have = list(existing.subjects or [])
+    uncovered = [s for s in spec.subjects if not any(_covers(p, s) for p in have)]
+    # Messages that expire, or a full stream that discards its oldest, drop tasks nobody
+    # ran; a full stream that refuses new ones tells the publisher instead. With no limit
+    # set, the stream is never full and its discard policy does not matter.
+    limits = (existing.max_msgs, existing.max_bytes, existing.max_msgs_per_subject)
+    discard = _value(existing.discard) if any((n or 0) > 0 for n in limits) else "new"
+    return {
+        # a wildcard (`agent_tasks.>`) that takes every pool's subject is as good
+        "subjects": (_list(have) or "none", _list(have + uncovered)),
+        "retention": (_value(existing.retention), "workqueue"),
+        "storage": (_value(existing.storage), "file"),
+        "max_age": (_seconds(existing.max_age) if existing.max_age else "none", "none"),
+        "discard": (discard, "new"),
+        "max_bytes": _max_bytes(spec, existing.max_bytes),
+        "max_consumers": _max_consumers(spec, existing.max_consumers),
+        # A rollup header purges every task on its subject; a transform stores a task
+        # under a subject its pool's consumer does not read; sealed takes none at all.
+        "allow_rollup_hdrs": (_yes(existing.allow_rollup_hdrs), "no"),
+        "subject_transform": (_transform(existing.subject_transform), "none"),
+        "sealed": (_yes(existing.sealed), "no"),
+        # the server deletes a consumer idle this long, and gives it to each one made here
+        "consumer_limits.inactive_threshold": (_idle(existing.consumer_limits), "none"),
+        # a producer's Nats-TTL header makes its task expire, run or not
+        "allow_msg_ttl": (_yes(existing.allow_msg_ttl), "no"),
+        # a task with the Msg-Id of one published within the window is dropped: the
+        # window producers are told of (docs/operating.md) is the longest that is safe
+        "duplicate_window": _duplicate_window(existing.duplicate_window),
+        # a mirror takes no producer's task; sources add other streams' messages to the
+        # pools' subjects, each then run as a task
+        "mirror": (_source(existing.mirror), "none"),
+        "sources": (_list(map(_source, existing.sources or [])) or "none", "none"),
+        # async persistence loses the tasks not yet written when the server stops, as
+        # memory storage loses them all
+        "persist_mode": (_value(existing.persist_mode or PersistMode.DEFAULT), "default"),
+    }
+
+
 def _max_bytes(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
     """Enough when bounded within the spec's: a stream that may take the account's whole disk
     leaves agentdash's lease and overrides no room to be written."""
     have = _bytes(limit)
     return have, have if limit is not None and 0 < limit <= spec.max_bytes else size(spec.max_bytes)
+
+
+def _duplicate_window(window: float | None) -> tuple[str, str]:
+    """A shorter window is as good: it drops fewer tasks. Unset, the server's default."""
+    have = _seconds(window or DUPLICATE_WINDOW_S)
+    return have, have if (window or 0) <= DUPLICATE_WINDOW_S else _seconds(DUPLICATE_WINDOW_S)
 
 
 def _max_consumers(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
@@ -185,28 +214,38 @@ def _max_consumers(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
     return have, have if enough else str(spec.max_consumers)
 
 
-def check_consumer(spec: ConsumerSpec, existing: ConsumerConfig | None) -> QueueCheck:
+def check_consumer(
+    spec: ConsumerSpec, existing: ConsumerConfig | None, *, now: datetime
+) -> QueueCheck:
     if existing is None:
         return QueueCheck(spec, "missing")
+    return _compared(spec, consumer_fields(spec, existing, now=now))
+
+
+def consumer_fields(
+    spec: ConsumerSpec, existing: ConsumerConfig, *, now: datetime
+) -> dict[str, tuple[str, str]]:
+    """Each field compared: (existing, wanted), alike when as good. The fields left out are
+    in CONSUMER_FIELDS_LEFT, with why no task is lost by them."""
     filters = existing.filter_subjects or [existing.filter_subject or ""]
-    return _compared(
-        spec,
-        {
-            "deliver_subject": (existing.deliver_subject or "none (pull)", "none (pull)"),
-            "filter_subject": (_list(filters) or "none (every subject)", spec.filter_subject),
-            "ack_policy": (_value(existing.ack_policy), "explicit"),
-            # the server keeps nanoseconds: to the millisecond, as anyone would set it
-            "ack_wait": (_seconds(existing.ack_wait or 0.0), _seconds(spec.ack_wait)),
-            "backoff": (_list(map(_seconds, existing.backoff or [])) or "none", "none"),
-            "max_ack_pending": (_count(existing.max_ack_pending), _count(spec.max_ack_pending)),
-            "max_deliver": (_count(existing.max_deliver), _count(spec.max_deliver)),
-            # a worker would get a task without its body, and ack it away
-            "headers_only": (_yes(existing.headers_only), "no"),
-            # the server deletes the consumer once no worker has fetched for this long: the
-            # pool's lag can no longer be read, and its workers have nothing to bind to
-            "inactive_threshold": (_seconds_or_none(existing.inactive_threshold), "none"),
-        },
-    )
+    return {
+        "deliver_subject": (existing.deliver_subject or "none (pull)", "none (pull)"),
+        "filter_subject": (_list(filters) or "none (every subject)", spec.filter_subject),
+        "ack_policy": (_value(existing.ack_policy), "explicit"),
+        # the server keeps nanoseconds: to the millisecond, as anyone would set it
+        "ack_wait": (_seconds(existing.ack_wait or 0.0), _seconds(spec.ack_wait)),
+        "backoff": (_list(map(_seconds, existing.backoff or [])) or "none", "none"),
+        "max_ack_pending": (_count(existing.max_ack_pending), _count(spec.max_ack_pending)),
+        "max_deliver": (_count(existing.max_deliver), _count(spec.max_deliver)),
+        # a worker would get a task without its body, and ack it away
+        "headers_only": (_yes(existing.headers_only), "no"),
+        # the server deletes the consumer once no worker has fetched for this long: the
+        # pool's lag can no longer be read, and its workers have nothing to bind to
+        "inactive_threshold": (_seconds_or_none(existing.inactive_threshold), "none"),
+        # paused, it delivers nothing: its pool's workers, however many, wait on an
+        # empty fetch while the lag grows. A pause that has run out delivers again.
+        "pause_until": (_paused_until(existing.pause_until, now), "none"),
+    }
 
 
 def _compared(spec: QueueSpec, fields: Mapping[str, tuple[str, str]]) -> QueueCheck:
@@ -268,5 +307,69 @@ def _idle(limits: StreamConsumerLimits | None) -> str:
     return _seconds_or_none(limits.inactive_threshold if limits is not None else None)
 
 
+def _source(source: StreamSource | None) -> str:
+    return "none" if source is None else f"stream {source.name}"
+
+
+def _paused_until(until: str | None, now: datetime) -> str:
+    """The pause's end while it is ahead, else none. A time that cannot be read is taken as
+    still paused: it is shown, not passed over."""
+    if not until:
+        return "none"
+    try:
+        end = datetime.fromisoformat(until)
+    except ValueError:
+        return until
+    return until if end.tzinfo is None or end > now else "none"
+
+
 def _list(items: Iterable[str]) -> str:
     return ", ".join(i for i in items if i)
+
+
+STREAM_FIELDS_LEFT = {
+    "name": "what the stream is found by",
+    "description": "words for people",
+    "max_msgs": "a limit: full, the stream refuses new tasks (discard, compared)",
+    "max_msgs_per_subject": "a limit: full, the stream refuses new tasks (discard, compared)",
+    "discard_new_per_subject": "refuses a new task, and tells its publisher",
+    "max_msg_size": "refuses a larger task, and tells its publisher",
+    "num_replicas": "copies of each task: more keep them safer",
+    "no_ack": "the publisher is not told a task was stored; a stored task is kept",
+    "template_owner": "the stream template that made it",
+    "placement": "where the stream is kept",
+    "deny_delete": "forbids deleting a task: keeps tasks",
+    "deny_purge": "forbids purging: keeps tasks",
+    "first_seq": "the sequence the stream starts at",
+    "republish": "publishes a copy of each task elsewhere; the task stays",
+    "allow_direct": "reads tasks without a consumer; removes none",
+    "mirror_direct": "reads a mirror's tasks without a consumer; removes none",
+    "compression": "how each task is stored",
+    "allow_msg_schedules": "a schedule publishes a producer's task when due; then it goes",
+    "allow_atomic": "a producer's tasks stored all or none, and the producer is told",
+    "allow_batched": "a producer's tasks stored in batches, and the producer is told",
+    "allow_msg_counter": "counters need limits retention (compared)",
+    "metadata": "words for people and tools",
+    "subject_delete_marker_ttl": "marks a task removed by max_age (compared)",
+}
+"""Each StreamConfig field stream_fields does not compare, and why no task is lost by it:
+a field nats.py adds is named here or compared (tests/controller/sources/test_queue_plan.py)."""
+CONSUMER_FIELDS_LEFT = {
+    "name": "what the consumer is found by",
+    "durable_name": "what the consumer is found by",
+    "description": "words for people",
+    "deliver_policy": "all, as nats-server requires on a work-queue stream",
+    "opt_start_seq": "a start other than all is refused on a work-queue stream",
+    "opt_start_time": "a start other than all is refused on a work-queue stream",
+    "replay_policy": "how fast stored tasks are delivered; each still is",
+    "rate_limit_bps": "a push consumer's (deliver_subject, compared)",
+    "sample_freq": "how often acks are sampled for metrics",
+    "max_waiting": "fetches waiting at once; a worker past it is refused, and fetches again",
+    "flow_control": "a push consumer's (deliver_subject, compared)",
+    "idle_heartbeat": "a push consumer's (deliver_subject, compared)",
+    "deliver_group": "a push consumer's (deliver_subject, compared)",
+    "num_replicas": "copies of the consumer's state: more keep it safer",
+    "mem_storage": "its state lost at a restart redelivers tasks; it drops none",
+    "metadata": "words for people and tools",
+}
+"""Each ConsumerConfig field consumer_fields does not compare, and why no task is lost by it."""

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats.js.errors
@@ -14,10 +15,12 @@ import yaml
 from nats.aio.client import Client
 from nats.js.api import (
     AckPolicy,
+    ConsumerConfig,
     DiscardPolicy,
     RetentionPolicy,
     StorageType,
     StreamConsumerLimits,
+    StreamSource,
 )
 
 from agentdash.nats_server import NatsServer
@@ -217,6 +220,44 @@ async def test_a_consumer_that_would_vanish_or_strip_tasks_differs_and_no_task_i
     assert (await js.stream_info("AGENT_TASKS")).state.messages == 20
     research = await js.consumer_info("AGENT_TASKS", "acme-research")
     assert (research.num_pending, research.config.headers_only) == (20, True)
+
+
+async def test_a_stream_that_expires_or_dedups_tasks_and_a_paused_consumer_differ(
+    bare_config: Path, nc: Client
+) -> None:
+    """Tasks a producer may give a TTL, a day's duplicate window, a stream fed from another,
+    a consumer paused for an hour: each is named, --apply changes none, and no task goes."""
+    js = nc.jetstream()
+    await js.add_stream(name="UPSTREAM", subjects=["upstream.>"])
+    await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"],
+                        retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE,
+                        max_bytes=STREAM_BYTES, discard=DiscardPolicy.NEW, allow_msg_ttl=True,
+                        duplicate_window=86400.0,
+                        sources=[StreamSource(name="UPSTREAM")])  # fmt: skip
+    until = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await js.add_consumer("AGENT_TASKS", ConsumerConfig(
+        durable_name="acme-research", filter_subject="agent_tasks.acme-research",
+        ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0, max_ack_pending=10, max_deliver=-1,
+        pause_until=until))  # fmt: skip
+    await publish(nc, "agent_tasks.acme-research", 20)
+
+    result = await run_queues(bare_config, "--apply")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    stream_at = lines.index("stream AGENT_TASKS: differs, left as it is")
+    assert lines[stream_at + 2 : stream_at + 5] == [
+        "    allow_msg_ttl: yes -> no",
+        "    duplicate_window: 86400 s -> 120 s",
+        "    sources: stream UPSTREAM -> none",
+    ]
+    research_at = lines.index(f"{consumer('acme-research')}: differs, left as it is")
+    assert lines[research_at + 2] == f"    pause_until: {until} -> none"
+    assert state(result.stdout, consumer("acme-support")) == "created"
+    info = await js.stream_info("AGENT_TASKS")
+    assert info.state.messages == 20
+    assert (info.config.allow_msg_ttl, info.config.duplicate_window) == (True, 86400.0)
+    research = await js.consumer_info("AGENT_TASKS", "acme-research")
+    assert (research.num_pending, research.paused) == (20, True)
 
 
 async def test_what_the_server_refuses_to_create_is_one_line_each_and_exit_1(

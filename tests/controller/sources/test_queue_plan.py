@@ -5,6 +5,8 @@ The comparisons are pure (no server); `ensure_queues` runs against a real nats-s
 
 from __future__ import annotations
 
+from dataclasses import fields
+from datetime import UTC, datetime
 from typing import Any
 
 import nats.js.errors
@@ -14,24 +16,31 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DiscardPolicy,
+    PersistMode,
     RetentionPolicy,
     StorageType,
     StreamConfig,
     StreamConsumerLimits,
+    StreamSource,
     SubjectTransform,
 )
 
 from controller.sources.jetstream_queues import QueueError, ensure_queues
 from controller.sources.queue_plan import (
+    CONSUMER_FIELDS_LEFT,
     STREAM_BYTES,
+    STREAM_FIELDS_LEFT,
     ConsumerSpec,
     StreamSpec,
     check_consumer,
     check_stream,
+    consumer_fields,
     queue_specs,
+    stream_fields,
 )
 from tests.support.factories import config, pool
 
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 RESEARCH = ConsumerSpec("research", "AGENT_TASKS", "research", "agent_tasks.research", 30.0, 10)
 TASKS = StreamSpec("AGENT_TASKS", ("agent_tasks.research", "agent_tasks.support"))
 
@@ -85,8 +94,8 @@ def test_one_stream_per_queue_stream_and_a_consumer_per_pool_sized_to_the_pool()
 
 
 def test_what_ensure_queues_makes_is_in_place_and_missing_is_missing() -> None:
-    assert check_consumer(RESEARCH, as_created()).state == "in place"
-    assert check_consumer(RESEARCH, None).state == "missing"
+    assert check_consumer(RESEARCH, as_created(), now=NOW).state == "in place"
+    assert check_consumer(RESEARCH, None, now=NOW).state == "missing"
     assert check_stream(TASKS, stream()).state == "in place"
     assert check_stream(TASKS, None).state == "missing"
 
@@ -96,6 +105,7 @@ def test_every_consumer_field_that_differs_is_one_line_existing_then_wanted() ->
         RESEARCH,
         as_created(filter_subject="agent_tasks.other", ack_policy=AckPolicy.ALL, ack_wait=5.0,
                    max_ack_pending=1000, max_deliver=3, backoff=[1.0, 10.0]),
+        now=NOW,
     )  # fmt: skip
     assert check.state == "differs"
     assert check.details == (
@@ -111,14 +121,14 @@ def test_every_consumer_field_that_differs_is_one_line_existing_then_wanted() ->
 def test_a_consumer_that_hands_out_bodiless_tasks_or_is_deleted_when_idle_differs() -> None:
     """headers_only: a worker gets a task without its body and acks it away. An inactive
     threshold: the server deletes the consumer once no worker fetched for that long."""
-    check = check_consumer(RESEARCH, as_created(headers_only=True, inactive_threshold=5.0))
+    check = check_consumer(RESEARCH, as_created(headers_only=True, inactive_threshold=5.0), now=NOW)
     assert check.details == ("headers_only: yes -> no", "inactive_threshold: 5 s -> none")
 
 
 def test_a_push_consumer_or_one_on_every_subject_differs() -> None:
-    push = check_consumer(RESEARCH, as_created(deliver_subject="inbox.research"))
+    push = check_consumer(RESEARCH, as_created(deliver_subject="inbox.research"), now=NOW)
     assert push.details == ("deliver_subject: inbox.research -> none (pull)",)
-    unfiltered = check_consumer(RESEARCH, as_created(filter_subject=None))
+    unfiltered = check_consumer(RESEARCH, as_created(filter_subject=None), now=NOW)
     assert unfiltered.details == ("filter_subject: none (every subject) -> agent_tasks.research",)
 
 
@@ -126,7 +136,7 @@ def test_the_servers_forms_of_the_same_settings_match() -> None:
     """The plural filter_subjects with one subject, nanoseconds that round to the second."""
     same = as_created(filter_subject=None, filter_subjects=["agent_tasks.research"],
                       ack_wait=30.000000001)  # fmt: skip
-    assert check_consumer(RESEARCH, same).state == "in place"
+    assert check_consumer(RESEARCH, same, now=NOW).state == "in place"
 
 
 @pytest.mark.parametrize("subjects", [["agent_tasks.>"], ["agent_tasks.*"], ["*.research", "*.*"]])
@@ -179,6 +189,51 @@ def test_a_stream_that_purges_hides_or_refuses_tasks_or_deletes_idle_consumers_d
     )
     limits = StreamConsumerLimits(max_ack_pending=100)  # no idle limit: nothing is deleted
     assert check_stream(TASKS, stream(consumer_limits=limits)).state == "in place"
+
+
+def test_a_stream_that_expires_dedups_for_long_or_copies_another_stream_differs() -> None:
+    """A task a producer gave a TTL expires unrun; one published again with an ID seen in the
+    last day is dropped; a mirror takes no producer's task; sources add another's."""
+    check = check_stream(
+        TASKS,
+        stream(allow_msg_ttl=True, duplicate_window=86400.0, mirror=StreamSource(name="UPSTREAM"),
+               sources=[StreamSource(name="A"), StreamSource(name="B")],
+               persist_mode=PersistMode.ASYNC),
+    )  # fmt: skip
+    assert check.details == (
+        "allow_msg_ttl: yes -> no",
+        "duplicate_window: 86400 s -> 120 s",
+        "mirror: stream UPSTREAM -> none",
+        "sources: stream A, stream B -> none",
+        "persist_mode: async -> default",
+    )
+    # the server's default window, or a shorter one (fewer tasks dropped), is as good
+    for window in (None, 120.0, 30.0):
+        assert check_stream(TASKS, stream(duplicate_window=window)).state == "in place"
+
+
+def test_a_consumer_paused_until_later_differs_and_one_whose_pause_ran_out_does_not() -> None:
+    """Paused, it delivers nothing: its workers wait while the lag grows."""
+    later = check_consumer(RESEARCH, as_created(pause_until="2026-11-28T13:00:00Z"), now=NOW)
+    assert later.details == ("pause_until: 2026-11-28T13:00:00Z -> none",)
+    nanos = as_created(pause_until="2026-11-28T12:00:00.000000001Z")  # the server's form
+    assert check_consumer(RESEARCH, nanos, now=NOW).state == "in place"  # to the microsecond
+    over = as_created(pause_until="2026-11-28T11:59:59.5Z")
+    assert check_consumer(RESEARCH, over, now=NOW).state == "in place"
+    unreadable = check_consumer(RESEARCH, as_created(pause_until="soon"), now=NOW)
+    assert unreadable.details == ("pause_until: soon -> none",)
+
+
+def test_every_field_the_server_reports_is_compared_or_named_harmless() -> None:
+    """A field nats.py adds (a way to lose tasks, as allow_msg_ttl was) fails this until it
+    is compared or said to lose none."""
+    compared = {name.split(".")[0] for name in stream_fields(TASKS, STREAM)}
+    assert compared.isdisjoint(STREAM_FIELDS_LEFT)
+    assert compared | set(STREAM_FIELDS_LEFT) == {f.name for f in fields(StreamConfig)}
+    compared = set(consumer_fields(RESEARCH, CREATED, now=NOW))
+    compared |= {"filter_subjects"}  # compared with filter_subject, as one
+    assert compared.isdisjoint(CONSUMER_FIELDS_LEFT)
+    assert compared | set(CONSUMER_FIELDS_LEFT) == {f.name for f in fields(ConsumerConfig)}
 
 
 async def test_ensure_queues_creates_once_and_leaves_what_differs_alone(nc: Client) -> None:
