@@ -8,8 +8,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentdash.keda_behavior import HPA_CONFIG, hpa_behavior
 from controller.core import names
-from controller.core.behavior import DEFAULT_SCALE_DOWN
 from controller.core.config import ConfigError, default_subject
 from controller.core.config_errors import shown
 
@@ -17,7 +17,6 @@ TENANT = "TENANT"
 """The placeholder tenant, unless --tenant names one."""
 KEDA_API = "keda.sh/v1alpha1"
 NATS_TRIGGER = "nats-jetstream"
-HPA_CONFIG = "spec.advanced.horizontalPodAutoscalerConfig"
 IGNORED = "no equivalent; ignored"
 NATS_ACCOUNT = "agentdash reads the account its NATS credentials log into (nats: in agentdash.yaml)"
 
@@ -31,8 +30,6 @@ HINTS = {
     "authenticationRef": "agentdash authenticates with the nats: credentials in agentdash.yaml",
     "useCachedMetrics": "agentdash reads the queue afresh at every tick",
     "initialCooldownPeriod": "agentdash has no start-up grace; ignored",
-    "restoreToOriginalReplicaCount": "agentdash leaves the replicas as they are when it stops",
-    "scalingModifiers": "agentdash scales on the nats-jetstream trigger's lag alone",
 }
 SPEC_MAPPED = frozenset(
     {
@@ -56,22 +53,6 @@ SKIPPED = {
     "HorizontalPodAutoscaler": " (an HPA names no queue to read)",
 }
 """Autoscalers passed by, each said; what else a manifest holds (a Deployment, a Secret) is not."""
-HPA_SCALE_UP_RULES = {
-    "stabilizationWindowSeconds": 0,
-    "selectPolicy": "Max",
-    "policies": [
-        {"type": "Pods", "value": 4, "periodSeconds": 15},
-        {"type": "Percent", "value": 100, "periodSeconds": 15},
-    ],
-}
-"""What the HPA (autoscaling/v2) fills a missing scaleUp with."""
-HPA_UP_SAID = (
-    "the HPA's default written out (4 pods or 100% a 15 s, whichever is more), where "
-    "agentdash's own is no rate limit"
-)
-HPA_DOWN_WINDOW = 300
-"""The HPA's scale-down window where its behavior names none (kube-controller-manager's
---horizontal-pod-autoscaler-downscale-stabilization)."""
 
 
 @dataclass(slots=True)
@@ -205,17 +186,9 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
         paths["min_replicas"] = "spec.idleReplicaCount"
     if "fallback" in spec:
         pool["fallback"] = _fallback(so, spec["fallback"])
-    behavior = _advanced(so, spec.get("advanced", {}))
-    if behavior is None:
-        window = DEFAULT_SCALE_DOWN["stabilization_seconds"]
-        so.say(
-            "note",
-            f"{HPA_CONFIG}.behavior",
-            f"not set: agentdash's defaults apply (a "
-            f"{window} s scale-down window where the HPA's is 300 s)",
-        )
-    else:
-        pool["behavior"] = _as_the_hpa_did(so, behavior)
+    behavior = hpa_behavior(so, spec.get("advanced", {}))
+    if behavior is not None:
+        pool["behavior"] = behavior
     pool["take_over"] = True
     _add(so, pool, paths)
 
@@ -314,43 +287,6 @@ def _fallback(so: _ScaledObject, given: Any) -> dict[str, Any]:
         "failed reads in a row, never down (missing data never scales a pool down)",
     )
     return {"failure_threshold": threshold, "replicas": replicas}
-
-
-def _advanced(so: _ScaledObject, given: Any) -> Any:
-    """The HPA behavior, if given; the rest of `advanced` is said to have no equivalent."""
-    advanced = so.mapping(given, "spec.advanced")
-    behavior = None
-    for key, value in advanced.items():
-        if key != "horizontalPodAutoscalerConfig":
-            so.say("warning", f"spec.advanced.{key}", f"{HINTS.get(key, 'no equivalent')}; ignored")
-            continue
-        hpa = so.mapping(value, HPA_CONFIG)
-        behavior = hpa.get("behavior")
-        for other in [k for k in hpa if k != "behavior"]:
-            so.say("warning", f"{HPA_CONFIG}.{other}", "agentdash makes no HPA; ignored")
-    return behavior
-
-
-def _as_the_hpa_did(so: _ScaledObject, behavior: Any) -> Any:
-    """The behavior with what it leaves out written as the HPA filled it in: agentdash fills
-    a missing scaleUp with no rate limit and a scaleDown window with 120 s, where KEDA's HPA
-    took 4 pods or 100% a 15 s and 300 s. (Not a mapping: the config's parser refuses it.)"""
-    if not isinstance(behavior, Mapping):
-        return behavior
-    filled = dict(behavior)
-    if "scaleUp" not in filled:
-        filled["scaleUp"] = HPA_SCALE_UP_RULES
-        so.say("note", f"{HPA_CONFIG}.behavior.scaleUp", f"not set: {HPA_UP_SAID}")
-    down = filled.get("scaleDown", {})
-    if isinstance(down, Mapping) and "stabilizationWindowSeconds" not in down:
-        filled["scaleDown"] = {"stabilizationWindowSeconds": HPA_DOWN_WINDOW, **down}
-        so.say(
-            "note",
-            f"{HPA_CONFIG}.behavior.scaleDown.stabilizationWindowSeconds",
-            f"not set: the HPA's {HPA_DOWN_WINDOW} s written out (agentdash's default is "
-            f"{DEFAULT_SCALE_DOWN['stabilization_seconds']} s)",
-        )
-    return filled
 
 
 def _add(so: _ScaledObject, pool: dict[str, Any], paths: dict[str, str]) -> None:

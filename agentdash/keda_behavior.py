@@ -1,0 +1,99 @@
+"""A ScaledObject's HPA `behavior` as an agentdash pool's (for agentdash.scaled_objects): what
+the behavior leaves out is written as the HPA filled it in, so the pool does what KEDA did."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from controller.core.behavior import DEFAULT_SCALE_DOWN
+
+HPA_CONFIG = "spec.advanced.horizontalPodAutoscalerConfig"
+HINT = "agentdash makes no HPA; ignored"
+ADVANCED_HINTS = {
+    "restoreToOriginalReplicaCount": "agentdash leaves the replicas as they are when it stops",
+    "scalingModifiers": "agentdash scales on the nats-jetstream trigger's lag alone",
+}
+
+
+class Said(Protocol):
+    """The ScaledObject being read: says a line about one of its fields, or reads a mapping."""
+
+    def say(self, level: str, path: str, message: str) -> None: ...
+
+    def mapping(self, value: Any, path: str) -> Mapping[str, Any]: ...
+
+
+HPA_SCALE_UP_RULES = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+"""What the HPA (autoscaling/v2) fills a missing scaleUp with."""
+HPA_UP_SAID = (
+    "the HPA's default written out (4 pods or 100% a 15 s, whichever is more), where "
+    "agentdash's own is no rate limit"
+)
+HPA_DOWN_WINDOW = 300
+"""The HPA's scale-down window where its behavior names none (kube-controller-manager's
+--horizontal-pod-autoscaler-downscale-stabilization)."""
+
+
+def hpa_behavior(so: Said, advanced: Any) -> Any:
+    """The pool's behavior: the HPA's as KEDA's HPA ran it, or None (agentdash's defaults,
+    said) where the ScaledObject gives none."""
+    behavior = _advanced(so, advanced)
+    if behavior is None:
+        window = DEFAULT_SCALE_DOWN["stabilization_seconds"]
+        so.say(
+            "note",
+            f"{HPA_CONFIG}.behavior",
+            f"not set: agentdash's defaults apply (a "
+            f"{window} s scale-down window where the HPA's is 300 s)",
+        )
+        return None
+    return _as_the_hpa_did(so, behavior)
+
+
+def _advanced(so: Said, given: Any) -> Any:
+    """The HPA behavior, if given; the rest of `advanced` is said to have no equivalent."""
+    advanced = so.mapping(given, "spec.advanced")
+    behavior = None
+    for key, value in advanced.items():
+        if key != "horizontalPodAutoscalerConfig":
+            so.say(
+                "warning",
+                f"spec.advanced.{key}",
+                f"{ADVANCED_HINTS.get(key, 'no equivalent')}; ignored",
+            )
+            continue
+        hpa = so.mapping(value, HPA_CONFIG)
+        behavior = hpa.get("behavior")
+        for other in [k for k in hpa if k != "behavior"]:
+            so.say("warning", f"{HPA_CONFIG}.{other}", HINT)
+    return behavior
+
+
+def _as_the_hpa_did(so: Said, behavior: Any) -> Any:
+    """The behavior with what it leaves out written as the HPA filled it in: agentdash fills
+    a missing scaleUp with no rate limit and a scaleDown window with 120 s, where KEDA's HPA
+    took 4 pods or 100% a 15 s and 300 s. (Not a mapping: the config's parser refuses it.)"""
+    if not isinstance(behavior, Mapping):
+        return behavior
+    filled = dict(behavior)
+    if "scaleUp" not in filled:
+        filled["scaleUp"] = HPA_SCALE_UP_RULES
+        so.say("note", f"{HPA_CONFIG}.behavior.scaleUp", f"not set: {HPA_UP_SAID}")
+    down = filled.get("scaleDown", {})
+    if isinstance(down, Mapping) and "stabilizationWindowSeconds" not in down:
+        filled["scaleDown"] = {"stabilizationWindowSeconds": HPA_DOWN_WINDOW, **down}
+        so.say(
+            "note",
+            f"{HPA_CONFIG}.behavior.scaleDown.stabilizationWindowSeconds",
+            f"not set: the HPA's {HPA_DOWN_WINDOW} s written out (agentdash's default is "
+            f"{DEFAULT_SCALE_DOWN['stabilization_seconds']} s)",
+        )
+    return filled
