@@ -11,7 +11,8 @@ KEDA (its default)              agentdash
   scaleTargetRef, namespace       deployment: {namespace, name}
   fallback                        fallback: {failure_threshold, replicas}, only ever up
   advanced.horizontalPodAutoscalerConfig.behavior   behavior (the HPA's camelCase); a missing
-                                  scaleUp or scaleDown window as the HPA filled it in
+                                  scaleUp, scaleDown window or tolerance as the HPA filled
+                                  it in (0.1 either way)
 
 KEDA's defaults are written out, so nothing changes unseen. Each pool gets `take_over: true`:
 agentdash pauses the ScaledObject (autoscaling.keda.sh/paused) before it first scales the

@@ -37,6 +37,11 @@ HPA_UP_SAID = (
     "the HPA's default written out (4 pods or 100% a 15 s, whichever is more), where "
     "agentdash's own is no rate limit"
 )
+HPA_TOLERANCE = 0.1
+"""Within this fraction of the replicas, the HPA leaves them alone, either way, where its
+behavior names no tolerance (kube-controller-manager's --horizontal-pod-autoscaler-tolerance)."""
+OWN_TOLERANCE = {"scaleUp": 0.0, "scaleDown": DEFAULT_SCALE_DOWN["tolerance"]}
+"""What agentdash gives a pool whose behavior names none, by direction."""
 HPA_DOWN_WINDOW = 300
 """The HPA's scale-down window where its behavior names none (kube-controller-manager's
 --horizontal-pod-autoscaler-downscale-stabilization)."""
@@ -51,8 +56,9 @@ def hpa_behavior(so: Said, advanced: Any) -> Any:
         so.say(
             "note",
             f"{HPA_CONFIG}.behavior",
-            f"not set: agentdash's defaults apply (a "
-            f"{window} s scale-down window where the HPA's is 300 s)",
+            f"not set: agentdash's defaults apply (a {window} s scale-down window and a "
+            f"{OWN_TOLERANCE['scaleDown']:.0%} scale-down tolerance where the HPA's are "
+            f"{HPA_DOWN_WINDOW} s and {HPA_TOLERANCE:.0%} either way)",
         )
         return None
     return _as_the_hpa_did(so, behavior)
@@ -79,8 +85,9 @@ def _advanced(so: Said, given: Any) -> Any:
 
 def _as_the_hpa_did(so: Said, behavior: Any) -> Any:
     """The behavior with what it leaves out written as the HPA filled it in: agentdash fills
-    a missing scaleUp with no rate limit and a scaleDown window with 120 s, where KEDA's HPA
-    took 4 pods or 100% a 15 s and 300 s. (Not a mapping: the config's parser refuses it.)"""
+    a missing scaleUp with no rate limit, a scaleDown window with 120 s and a tolerance with
+    0 up and 0.25 down, where KEDA's HPA took 4 pods or 100% a 15 s, 300 s and 0.1 either
+    way. (Not a mapping: the config's parser refuses it.)"""
     if not isinstance(behavior, Mapping):
         return behavior
     filled = dict(behavior)
@@ -96,4 +103,14 @@ def _as_the_hpa_did(so: Said, behavior: Any) -> Any:
             f"not set: the HPA's {HPA_DOWN_WINDOW} s written out (agentdash's default is "
             f"{DEFAULT_SCALE_DOWN['stabilization_seconds']} s)",
         )
+    for direction in ("scaleUp", "scaleDown"):
+        rule = filled.get(direction)
+        if isinstance(rule, Mapping) and "tolerance" not in rule:
+            filled[direction] = {**rule, "tolerance": HPA_TOLERANCE}
+            so.say(
+                "note",
+                f"{HPA_CONFIG}.behavior.{direction}.tolerance",
+                f"not set: the HPA's {HPA_TOLERANCE:g} written out (agentdash's default is "
+                f"{OWN_TOLERANCE[direction]:g})",
+            )
     return filled

@@ -145,7 +145,34 @@ def test_what_a_behavior_leaves_out_is_what_the_hpa_filled_in(
         "note spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp",
         "note spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown"
         ".stabilizationWindowSeconds",
+        "note spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp.tolerance",
+        "note spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.tolerance",
     ]
+
+
+def test_a_behavior_gets_the_hpas_tolerance_where_it_names_none(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """KEDA's HPA left the replicas alone within 10% either way: the pool does too, not
+    agentdash's 0 up and 25% down. A tolerance the behavior names is kept."""
+    code, out, err = run(capsys, BEHAVIOR)
+    assert code == 0
+    behavior = loaded(out).pools[POOL].behavior
+    assert (behavior.scale_up.tolerance, behavior.scale_down.tolerance) == (0.1, 0.1)
+    said = (
+        f"note: {BEHAVIOR}: {SO}: spec.advanced.horizontalPodAutoscalerConfig.behavior"
+        ".scaleDown.tolerance: not set: the HPA's 0.1 written out (agentdash's default is 0.25)"
+    )
+    assert said in err
+
+    obj = docs_example()
+    given = {"scaleUp": {"tolerance": 0.05}, "scaleDown": {"tolerance": 0.2}}
+    obj["spec"]["advanced"] = {"horizontalPodAutoscalerConfig": {"behavior": given}}
+    code, out, err = run(capsys, write(tmp_path, obj))
+    assert code == 0
+    behavior = loaded(out).pools[POOL].behavior
+    assert (behavior.scale_up.tolerance, behavior.scale_down.tolerance) == (0.05, 0.2)
+    assert not [f for f in fields(err) if f.endswith(".tolerance")]
 
 
 def test_a_fallback_maps_and_says_it_only_scales_up(
