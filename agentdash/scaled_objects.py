@@ -18,6 +18,8 @@ TENANT = "TENANT"
 KEDA_API = "keda.sh/v1alpha1"
 NATS_TRIGGER = "nats-jetstream"
 IGNORED = "no equivalent; ignored"
+INT32_MAX = 2**31 - 1
+"""The largest count or number of seconds KEDA's CRD holds (each is an int32)."""
 NATS_ACCOUNT = "agentdash reads the account its NATS credentials log into (nats: in agentdash.yaml)"
 
 HINTS = {
@@ -108,6 +110,15 @@ class _ScaledObject:
             return value
         raise self.fail(f"{where}.{key}", f"expected a whole number, got {shown(value)}")
 
+    def dropped_count(self, holder: Mapping[str, Any], key: str, where: str) -> int:
+        """A count KEDA's CRD holds that no pool field takes, checked here: the pool's own
+        fields are checked, with tighter bounds, by agentdash's config parser."""
+        value = self.whole(holder, key, 0, where)
+        if not 0 <= value <= INT32_MAX:
+            expected = f"expected a whole number from 0 to {INT32_MAX} (KEDA's int32)"
+            raise self.fail(f"{where}.{key}", f"{expected}, got {value}")
+        return value
+
 
 def import_documents(documents: list[Any], source: str, out: Imported) -> None:
     """Add a pool to `out` for each ScaledObject in these documents (a `List` is opened);
@@ -156,6 +167,7 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
     for key in [k for k in spec if k not in SPEC_MAPPED]:
         so.say("warning", f"spec.{key}", HINTS.get(key, IGNORED))
     if "pollingInterval" in spec:
+        so.dropped_count(spec, "pollingInterval", "spec")
         so.say(
             "note",
             "spec.pollingInterval",
@@ -181,7 +193,7 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
     }
     paths = _paths(at)
     if "idleReplicaCount" in spec and _idle(
-        so, pool, so.whole(spec, "idleReplicaCount", 0, "spec")
+        so, pool, so.dropped_count(spec, "idleReplicaCount", "spec")
     ):
         paths["min_replicas"] = "spec.idleReplicaCount"
     if "fallback" in spec:

@@ -445,6 +445,29 @@ def test_a_bad_scaled_object_is_one_line_naming_file_and_field(
     assert err == [f"agentdash: {path}: {SO}: {where}: {expected}"]
 
 
+@pytest.mark.parametrize(
+    "field",
+    ["pollingInterval", "cooldownPeriod", "minReplicaCount", "maxReplicaCount", "idleReplicaCount"],
+)
+@pytest.mark.parametrize("value", ["abc", -5, 99_999_999_999, 1.5])
+def test_every_count_is_checked_whether_a_pool_takes_it_or_not(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, field: str, value: Any
+) -> None:
+    """pollingInterval has no pool field and idleReplicaCount only at 0: a bad one of either
+    was taken without a word (a note that agentdash needs no polling, a warning that 2 has no
+    equivalent). Each is refused as the pool's own fields are."""
+    obj = docs_example()
+    obj["spec"][field] = value
+    path = write(tmp_path, obj)
+
+    code, out, err = run(capsys, path)
+
+    assert (code, out) == (2, "")
+    (line,) = err
+    assert line.startswith(f"agentdash: {path}: {SO}: spec.{field}: expected a ")
+    assert line.endswith(f"got {value!r}" if isinstance(value, str) else f"got {value}")
+
+
 def test_a_file_that_is_not_yaml_or_not_there_is_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
