@@ -305,6 +305,41 @@ def test_an_hpa_beside_the_scaled_objects_is_said_to_be_skipped(
     ) in err
 
 
+@pytest.mark.parametrize(
+    ("annotations", "said"),
+    [
+        ({"autoscaling.keda.sh/paused-replicas": "0"}, "'0': paused: KEDA holds Deployment "
+         "nats-jetstream/sub at 0 replicas"),
+        ({"autoscaling.keda.sh/paused": "true"}, "'true': paused: KEDA holds Deployment "
+         "nats-jetstream/sub where it is"),
+        ({"autoscaling.keda.sh/paused": "false"}, None),  # not paused, as KEDA reads it
+        ({"autoscaling.keda.sh/paused": "true", "agentdash.io/paused-for": POOL}, None),
+    ],
+)  # fmt: skip
+def test_a_pause_a_person_made_is_said_with_what_to_do(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, annotations: Any, said: str | None
+) -> None:
+    """The daemon scales a Deployment whose ScaledObject a person paused (it leaves that
+    pause alone): the pool would undo a hold on, say, a Deployment kept at 0 for a repair.
+    A pause agentdash made is its own, given back when it stops."""
+    obj = docs_example()
+    obj["metadata"]["annotations"] = annotations
+    code, out, err = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    assert POOL in loaded(out).pools
+    lines = [line for line in err if ": metadata.annotations." in line]
+    if said is None:
+        assert lines == []
+        return
+    (key,) = [k for k in annotations if k.startswith("autoscaling")]
+    assert lines == [
+        f"warning: {tmp_path / 'so.yaml'}: {SO}: metadata.annotations.{key}: {said}, and "
+        "agentdash would scale it: leave this pool out of agentdash.yaml until you would "
+        "unpause the ScaledObject"
+    ]
+
+
 def test_a_file_with_nothing_to_import_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
