@@ -198,6 +198,9 @@ def verdict(policies: Mapping[str, Mapping[str, Any]]) -> str | None:
     if over or any(policies[name]["tokens_over_budget"] for name in others):
         parts.append(f"tokens over budget: agentdash {over:,}, {', '.join(theirs)}")
     won = "wins" if judged.wins else "does not win"
+    tie = judged.p95_s == judged.better_p95_s and judged.pod_seconds == judged.cheaper_pod_seconds
+    if judged.wins and tie:  # "at most" is a win; a replay of three tasks still reads as a tie
+        won = "ties (the same p95 and pod-seconds: counted as a win)"
     return "\n  ".join([f"verdict: agentdash {won}", *parts])
 
 

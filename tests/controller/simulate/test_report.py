@@ -140,6 +140,8 @@ def _policy(p95: float, pod_seconds: float, over: int = 0) -> dict[str, float | 
          "pod-seconds 900 against 1,000 (keda)"),
         (_policy(11.2, 900.0), "verdict: agentdash does not win\n  p95 11.2 s against 3.9 s "
          "(hpa)\n  pod-seconds 900 against 1,000 (keda)"),
+        (_policy(3.9, 1000.0), "verdict: agentdash ties (the same p95 and pod-seconds: counted "
+         "as a win)\n  p95 3.9 s against 3.9 s (hpa)\n  pod-seconds 1,000 against 1,000 (keda)"),
         (_policy(3.9, 1000.0, over=1234), "verdict: agentdash does not win\n  p95 3.9 s against "
          "3.9 s (hpa)\n  pod-seconds 1,000 against 1,000 (keda)\n  tokens over budget: agentdash "
          "1,234, keda 0, hpa 0"),
