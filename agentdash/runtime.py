@@ -93,6 +93,8 @@ class Runtime:
         await asyncio.gather(*(cancel_until_done(task) for task in self.tasks))
         if self.reader is not None:
             await self.reader.stop()
+        # the tokens counted since the last save: the next leader counts a hard cap from them
+        await self.loop.succession.hand_on_last(self.loop.leading, self.loop.clock())
         release = getattr(self.loop.actuator, "release", None)
         if release is not None and self.loop.leading:
             await release()  # give paused KEDA ScaledObjects back before another leader starts

@@ -33,8 +33,9 @@ from controller.core.config import Config
 from controller.core.tokens_today import TokensToday
 
 SAVE_S = 10.0
-"""How often a tenant whose count moved is written: a restarted process misses at most the
-reports of this long before its predecessor died (a follower that was up misses none)."""
+"""How often a tenant whose count moved is written: a process started after its predecessor
+died misses at most the reports of this long before (a follower that was up misses none). A
+leader that stops in order writes what moved since, whenever it was last written."""
 MAX_BYTES = 64 * 1024
 MINUTES = 25 * 60
 """Minutes a budget day may have (25 h where clocks go back)."""
@@ -128,16 +129,18 @@ class UsageHandover(BucketKeeper):
     async def _read(self) -> dict[str, bytes]:
         return await read_values(self._kv, {t: key_of(t) for t in self._config.tenants})
 
-    async def save(self, now: float) -> None:
-        """Write the tenants whose count moved, at most every SAVE_S. Never raises."""
+    async def save(self, now: float, *, last: bool = False) -> None:
+        """Write the tenants whose count moved, at most every SAVE_S; the `last` save of a
+        leader that stops, every count that moved since it was written. Never raises."""
         if not await self.may_save(lambda: self.restore(now)):
             return
         changed = []
         for tenant in self._config.tenants:
             today = self._ledger.today(tenant, now)
             mark = (today.start, today.tokens, today.tasks, now)
-            last = self._written.get(tenant)
-            if last is not None and (last[:3] == mark[:3] or now < last[3] + SAVE_S):
+            written = self._written.get(tenant)
+            recent = not last and written is not None and now < written[3] + SAVE_S
+            if written is not None and (written[:3] == mark[:3] or recent):
                 continue
             changed.append((tenant, mark, self._dump(tenant, now)))
         if not changed and now < self._asked + SAVE_S:

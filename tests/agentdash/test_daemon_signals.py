@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client
 
+from tests.support import eventually
 from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.e2e
@@ -34,3 +37,30 @@ async def test_a_signal_stops_the_leader_in_order_and_hands_the_lease_on(
     assert leader.stop(sig) == 0, leader.process.stderr.read()  # type: ignore[union-attr]
     assert leader.read()[-1]["type"] == "stop"
     await standby.wait_health(lambda h: h["role"] == "leader", timeout=15)
+
+
+async def test_a_leader_stopped_in_order_hands_on_every_token_it_counted(
+    fleet_config: Path, daemons: list[Daemon], nc: Client
+) -> None:
+    """A rolling restart (SIGTERM, then a new daemon) counts a hard cap from what the workers
+    reported: the tokens reported since the leader's last save in NATS KV (at most every
+    10 s) were lost with it, and the tenant could spend them again."""
+    leader = Daemon(fleet_config, *LONG_TTL)
+    daemons.append(leader)
+    await leader.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader")
+    usage = {"tenant": "acme", "pool": "acme-research", "tokens": 1234, "work_s": 2.0}
+    for _ in range(3):
+        await nc.publish("agentdash.usage.acme", json.dumps(usage).encode())
+    await nc.flush()
+    await eventually(lambda: _tokens_today(leader, "acme", 3702))
+
+    assert leader.stop() == 0, leader.process.stderr.read()  # type: ignore[union-attr]
+    successor = Daemon(fleet_config, *LONG_TTL)
+    daemons.append(successor)
+    await successor.wait_health(lambda h: h["role"] == "leader")
+    await eventually(lambda: _tokens_today(successor, "acme", 3702))
+
+
+async def _tokens_today(daemon: Daemon, tenant: str, tokens: int) -> bool:
+    line = f'agentdash_tenant_tokens_today{{tenant="{tenant}"}} {float(tokens)}'
+    return line in (await daemon.metrics()).splitlines()
