@@ -22,6 +22,7 @@ import pytest
 from agentdash import cli
 from agentdash.cli import build_parser
 from tests.support.cli import AGENTDASH
+from tests.support.pages import blocks, section
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -234,29 +235,6 @@ def test_the_pages_say_what_is_true_now_not_what_changed(page: Path) -> None:
     """Before-and-after belongs in the commit messages; a page says what holds today."""
     found = HISTORY.findall(page.read_text())
     assert not found, f"{_page_id(page)} narrates history: {found}"
-
-
-def section(page: Path, heading: str) -> str:
-    """A page's text from `heading` to the next heading of its level or above."""
-    text = page.read_text()
-    start = text.index(f"\n{heading}\n") + 1
-    level = len(heading.split(" ", 1)[0])
-    after = re.compile(rf"(?m)^#{{1,{level}}} ").search(text, start + len(heading))
-    return text[start : after.start() if after else len(text)]
-
-
-def blocks(text: str, fence: str) -> list[str]:
-    """The bodies of the blocks fenced as ```fence (the empty string: no language)."""
-    found: list[tuple[str, list[str]]] = []
-    inside = False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("```"):
-            inside = not inside
-            if inside:
-                found.append((line[3:].strip(), []))
-        elif inside:
-            found[-1][1].append(line)
-    return ["".join(body) for language, body in found if language == fence]
 
 
 def only_command(text: str, subcommand: str) -> list[str]:
