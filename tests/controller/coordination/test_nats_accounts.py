@@ -5,7 +5,11 @@ tests/attacks.)"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,11 +30,13 @@ from controller.core.config import Config, parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.accounts import SHIPPED, AccountsServer
-from tests.support.cli import EXAMPLE
+from tests.support.cli import EXAMPLE, ROOT
+from tests.support.pages import blocks, section
 
 pytestmark = pytest.mark.e2e
 
 MIB = 1024**2
+OPERATING = ROOT / "docs" / "operating.md"
 
 
 @pytest.fixture
@@ -151,3 +157,48 @@ async def test_a_full_task_stream_refuses_new_tasks_keeps_the_queued_ones_and_ag
         await admin.close()
     finally:
         server.stop()
+
+
+async def test_the_worker_operating_md_shows_does_its_job_under_its_tenants_account(
+    accounts_server: AccountsServer, agentdash: tuple[Config, Runtime], tmp_path: Path
+) -> None:
+    """The example a stranger copies: its tasks are done once each, every token it reports is
+    counted, agentdash sees its pod idle, and SIGTERM with a task in hand finishes the task
+    and exits 0."""
+    config, runtime = agentdash
+    worker = tmp_path / "worker.py"
+    [code] = blocks(section(OPERATING, "## What a worker tells agentdash"), "python")
+    worker.write_text(code)
+    pod = "acme-research-5d8f7-x2v4q"
+    env = {**os.environ, "NATS_URL": accounts_server.url("worker-acme"), "TENANT": "acme",
+           "POOL": "acme-research", "POD_NAME": pod}  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(worker), env=env, stderr=asyncio.subprocess.PIPE
+    )
+    producer = await nats.connect(accounts_server.url("producer"))
+    try:
+        for task in range(3):
+            await producer.jetstream().publish(config.subject("acme-research"), b"%d" % task)
+
+        def tokens() -> int:
+            return runtime.usage.usage(time.time()).tokens_today["acme"]
+
+        await eventually(lambda: tokens() == 3 * 1234)
+        busy = runtime.busy
+        assert busy is not None
+        await eventually(lambda: busy.idle("acme-research", [pod], time.time()) == {pod})
+        await producer.jetstream().publish(config.subject("acme-research"), b"3")
+        await eventually(lambda: busy.idle("acme-research", [pod], time.time()) == set())
+        process.send_signal(signal.SIGTERM)  # with the task in hand
+        _, errors = await asyncio.wait_for(process.communicate(), timeout=10)
+        assert process.returncode == 0, errors.decode()
+        await eventually(lambda: tokens() == 4 * 1234)
+        info = await runtime.nc.jetstream().consumer_info("AGENT_TASKS", "acme-research")
+        assert info.num_pending == info.num_ack_pending == 0
+        assert info.num_redelivered == 0  # each done once
+        assert runtime.metrics.bad.counts["usage"] == runtime.metrics.bad.counts["busy"] == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await producer.close()
