@@ -34,7 +34,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from controller.core import names
 from controller.core.accounting import MAX_WORK_S, BudgetClock, TokensATask, task_time
@@ -84,6 +91,16 @@ class UsageReport(WorkerReport):
     tokens: int = Field(ge=0, le=MAX_TOKENS)
     work_s: float = Field(ge=0, le=MAX_WORK_S, allow_inf_nan=False)
     task: str = Field("", max_length=NAME_CHARS)
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _whole(cls, value: object) -> object:
+        """A whole number written as a float (`1234.0`, `1e3`: a worker that sums floats, a
+        JavaScript one) is that number: dropped, the task's tokens went uncounted and a hard
+        cap was spent past. 1234.5 is still no count of tokens."""
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
 
 class TokenLedger:

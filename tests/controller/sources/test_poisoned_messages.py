@@ -52,6 +52,7 @@ POISON: list[tuple[str, bytes]] = [
     ("acme", report(tokens=-1)),
     ("acme", report(tokens=10**18)),  # the forged report that once spent acme's budget
     ("acme", report(tokens=1e18)),
+    ("acme", report(tokens=500.5)),  # no count of tokens
     ("acme", report(tokens="500")),
     ("acme", report(work_s="lots")),
     ("acme", report(tenant={"nested": [[[["junk"]]]]})),
@@ -190,6 +191,16 @@ async def test_a_forged_decisions_message_never_reaches_a_follower(nc: Client) -
     assert [(d.pool, d.current, d.desired, d.main_reason.detail) for d in decisions] == [
         ("research", 1, 3, "lag 3")
     ]
+
+
+@pytest.mark.parametrize("tokens", [b"1234.0", b"1.234e3", b"12340e-1"])
+def test_a_whole_number_of_tokens_written_as_a_float_is_counted(tokens: bytes) -> None:
+    """A worker that sums floats (Python, JavaScript) sends 1234.0: dropped as "not an
+    integer", its every task went uncounted, and its tenant's hard cap was spent past."""
+    body = b'{"tenant": "acme", "pool": "research", "tokens": ' + tokens + b', "work_s": 1}'
+    ledger = TokenLedger(fleet())
+    ledger.add(UsageReport.model_validate_json(body), now=0.0)
+    assert ledger.usage(0.0).tokens_today["acme"] == 1234
 
 
 def test_no_task_time_that_reaches_the_ledger_is_non_finite() -> None:
