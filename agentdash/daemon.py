@@ -5,7 +5,8 @@ leadership, operator actions, errors, and log records from `--log-level` up); `/
 `/healthz` (ready: sources and cluster answered, and a valid leader holds the lease) and
 `/livez` on `--http`. SIGTERM, SIGINT or SIGHUP (the session that started it closed): the tick
 in flight finishes, the lease is released so another takes over at once, and the process exits
-0. No signal reloads the config: restart the daemon (a follower takes over meanwhile).
+0; so it does at the first JSON line it cannot write (stdout's reader gone; a full disk exits
+1). No signal reloads the config: restart the daemon (a follower takes over meanwhile).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 from aiohttp import web
 
+from agentdash import standard_output
 from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
 from agentdash.opening import RuntimeOptions
@@ -135,6 +137,21 @@ def role(leading: bool, leader: str | None) -> str:
     return "follower" if leader is not None else "candidate"
 
 
+async def run_until_stopped(runtime: Runtime, stop: asyncio.Event) -> None:
+    """The loop until `stop` is set, or until one of the runtime's own tasks ends, which it
+    should not: the relay that writes the JSON lines and feeds /metrics died of a closed
+    stdout, unsaid, and the daemon led on for good with /healthz 200, its metrics and ticks
+    frozen and nothing logged. Then the tick in flight finishes and what ended it is raised,
+    so that the daemon stops in order (the lease given up) and says why."""
+    ticking = asyncio.create_task(runtime.loop.run(stop), name="loop")
+    done, _ = await asyncio.wait({ticking, *runtime.tasks}, return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    await ticking  # returns once the tick in flight has finished
+    for task in done - {ticking}:
+        task.result()  # raises what ended it
+        raise RuntimeError(f"the {task.get_name()} task ended")
+
+
 OURS = "agentdash"
 """The logger (every module's is under it) that --log-level debug opens up; other libraries'
 stay at info, since their debug output is a flood (the Kubernetes client's holds whole API
@@ -187,7 +204,12 @@ async def run_daemon(
             logging.getLogger(OURS).warning(
                 "the fleet outgrows the API budget: %s", budget.describe()
             )
-        await runtime.loop.run(stop)  # returns once the tick in flight has finished
+        await run_until_stopped(runtime, stop)
+    except (BrokenPipeError, standard_output.OutputError):
+        # The record cannot be written (its reader gone, a full disk): the stop goes on
+        # unsaid, so that its own lines do not fail again before the lease is released.
+        standard_output.discard()
+        raise
     finally:
         if endpoint is not None:
             await endpoint.close()
