@@ -20,6 +20,7 @@ import time
 from aiohttp import web
 
 from agentdash import standard_output
+from agentdash.cancelling import cancel_until_done
 from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
 from agentdash.opening import RuntimeOptions
@@ -137,6 +138,26 @@ def role(leading: bool, leader: str | None) -> str:
     return "follower" if leader is not None else "candidate"
 
 
+async def start_unless_stopped(
+    config: Config, options: RuntimeOptions, stop: asyncio.Event
+) -> Runtime | None:
+    """The runtime started, or None if `stop` was set first. A signal while NATS did not
+    answer went unheard: the daemon connected on to its deadline and exited 1, 'cannot reach
+    NATS', and a start that takes longer (a slow API server's) ran into the kubelet's SIGKILL."""
+    starting = asyncio.create_task(start(config, options), name="start")
+    stopped = asyncio.create_task(stop.wait(), name="stop")
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    await cancel_until_done(starting)  # (at once if it has ended)
+    if starting.cancelled():
+        return None
+    try:
+        return starting.result()  # started all the same: the loop sees `stop` and ends
+    except StartError as exc:
+        emit({"type": "error", "ts": round(time.time(), 3), "message": str(exc)})
+        raise
+
+
 async def run_until_stopped(runtime: Runtime, stop: asyncio.Event) -> None:
     """The loop until `stop` is set, or until one of the runtime's own tasks ends, which it
     should not: the relay that writes the JSON lines and feeds /metrics died of a closed
@@ -173,11 +194,9 @@ async def run_daemon(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        runtime = await start(config, options)
-    except StartError as exc:
-        emit({"type": "error", "ts": round(time.time(), 3), "message": str(exc)})
-        raise
+    runtime = await start_unless_stopped(config, options, stop)
+    if runtime is None:
+        return 0  # stopped while starting: nothing began, nothing to give back
     gc.freeze()  # what start-up built lives for good: keep it out of every collection
     gc.set_threshold(GC_THRESHOLD)
     endpoint: HttpEndpoint | None = None

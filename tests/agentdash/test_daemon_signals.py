@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
 
 from tests.support import eventually
+from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.e2e
@@ -64,3 +67,32 @@ async def test_a_leader_stopped_in_order_hands_on_every_token_it_counted(
 async def _tokens_today(daemon: Daemon, tenant: str, tokens: int) -> bool:
     line = f'agentdash_tenant_tokens_today{{tenant="{tenant}"}} {float(tokens)}'
     return line in (await daemon.metrics()).splitlines()
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda sig: sig.name
+)
+def test_a_signal_while_the_daemon_still_connects_stops_it_there(sig: signal.Signals) -> None:
+    """A NATS server that takes the connection and never answers: the daemon is still
+    starting when the signal comes. It was not heard: the daemon went on connecting until its
+    deadline, then said 'cannot reach NATS' and exited 1 (a pod deleted while NATS is away
+    reported a failure, and a start that takes longer, a slow API server's, ran on into the
+    kubelet's SIGKILL). It stops there, exit 0, having said nothing."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent.settimeout(30)
+        url = f"nats://127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen(
+            [AGENTDASH, "--controller-only", "--config", str(EXAMPLE), "--nats-url", url,
+             "--cluster", "simulated"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            connection, _ = silent.accept()  # connecting: its signal handlers are set by now
+            with connection:
+                process.send_signal(sig)
+                out, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:  # a test that failed midway: leave nothing running
+                process.kill()
+                process.wait()
+    assert (process.returncode, err, out) == (0, "", "")
