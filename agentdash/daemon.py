@@ -54,8 +54,10 @@ class JsonLogHandler(logging.Handler):
         )
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    """`:9090`, `0.0.0.0:9090`, `[::1]:9090` or `9090` -> (host, port); else ValueError."""
+def parse_listen(value: str) -> tuple[str | None, int]:
+    """`:9090`, `0.0.0.0:9090`, `[::1]:9090` or `9090` -> (host, port); else ValueError. No
+    host is every address of both families (None): it was 0.0.0.0, where on an IPv6-only or
+    IPv6-first cluster neither the kubelet's probes nor Prometheus found the daemon."""
     host, _, port = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")  # an IPv6 address in brackets
     if (
@@ -64,7 +66,7 @@ def parse_listen(value: str) -> tuple[str, int]:
         or any(c.isspace() for c in host)
     ):
         raise ValueError(f"expected [HOST]:PORT with PORT from 1 to 65535, got {value!r}")
-    return host or "0.0.0.0", int(port)
+    return host or None, int(port)
 
 
 async def serve_http(

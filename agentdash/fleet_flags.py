@@ -79,7 +79,8 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         action=_FleetFlag,
         type=flags.listen,
         metavar="[HOST]:PORT",
-        help="serve /metrics and /healthz here (daemon; env AGENTDASH_HTTP)",
+        help="serve /metrics, /healthz and /livez here; no HOST: every address, IPv4 and "
+        "IPv6 (daemon; env AGENTDASH_HTTP)",
     )
     fleet.add_argument(
         "--kubeconfig",

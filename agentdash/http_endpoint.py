@@ -232,9 +232,10 @@ class HttpEndpoint:
 
 
 async def listen_guarded(
-    app: web.Application, host: str, port: int, limits: HttpLimits
+    app: web.Application, host: str | None, port: int, limits: HttpLimits
 ) -> HttpEndpoint:
-    """`app` served on host:port under `limits`; OSError if it cannot listen there."""
+    """`app` served on host:port under `limits` (host None: every address, IPv4 and IPv6);
+    OSError if it cannot listen there."""
     guard = ConnectionGuard(limits)
     app.middlewares.append(guard.middleware)
     runner = web.AppRunner(app, access_log=None)

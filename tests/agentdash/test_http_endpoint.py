@@ -20,7 +20,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from agentdash.daemon import serve_http
+from agentdash.daemon import parse_listen, serve_http
 from agentdash.http_endpoint import (
     ACCEPT_ERROR_INTERVAL,
     AcceptErrorLog,
@@ -131,6 +131,38 @@ async def test_with_every_slot_held_by_slow_clients_the_probes_still_answer(
             client.writer.write(b"1\r\nConnection: close\r\n\r\n")
             answer = await client.reader.read()
             assert answer.startswith(b"HTTP/1.1 200"), answer
+    finally:
+        await endpoint.close()
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
+async def test_a_listen_address_without_a_host_answers_on_ipv4_and_ipv6() -> None:
+    """`--http :9090`, as deploy/ runs the daemon, listened on 0.0.0.0 alone: on an IPv6-only
+    or IPv6-first cluster the kubelet's probes found nothing there, and the pod was never
+    ready (nor scraped)."""
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/livez", ok)
+    host, port = parse_listen(f":{free_port()}")
+    endpoint = await listen_guarded(app, host, port, HttpLimits())
+    try:
+        for address in ("127.0.0.1", "[::1]"):
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://{address}:{port}/livez") as response,
+            ):
+                assert response.status == 200, address
     finally:
         await endpoint.close()
 
