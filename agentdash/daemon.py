@@ -16,6 +16,7 @@ import gc
 import logging
 import signal
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -31,6 +32,11 @@ from controller.actuators.kubernetes.fleet_budget import ApiBudget
 from controller.core.config import Config, ConfigError
 from controller.core.printable import loggable_tree
 
+METRICS_EVERY_S = 1.0
+"""/metrics is rendered at most this often; the scrapes in between get the last answer.
+Rendering takes the loop's own time (90 ms at 2,000 pools): twenty clients scraping in a loop
+took all of it, no tick ran for 20 s and the leader lost its lease. Prometheus scrapes every
+15 s or so: a second-old answer is the one it would have had."""
 STALE_SHOWN = 50
 """/healthz names at most this many stale pools (and counts them all)."""
 GC_THRESHOLD = 100_000
@@ -69,16 +75,37 @@ def parse_listen(value: str) -> tuple[str | None, int]:
     return host or None, int(port)
 
 
+class RenderedMetrics:
+    """`render`'s answer, rendered again only once `every` seconds have passed."""
+
+    def __init__(
+        self, render: Callable[[], bytes], every: float, clock: Callable[[], float]
+    ) -> None:
+        self.render = render
+        self.every = every
+        self.clock = clock
+        self.body = b""
+        self.rendered_at: float | None = None
+
+    def __call__(self) -> bytes:
+        now = self.clock()
+        if self.rendered_at is None or now - self.rendered_at >= self.every:
+            self.body = self.render()
+            self.rendered_at = now
+        return self.body
+
+
 async def serve_http(
     runtime: Runtime,
     listen: str,
     limits: HttpLimits = DEFAULT_LIMITS,
     budget: ApiBudget | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> HttpEndpoint:
+    rendered = RenderedMetrics(runtime.metrics.render, METRICS_EVERY_S, clock)
+
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(
-            body=runtime.metrics.render(), content_type="text/plain", charset="utf-8"
-        )
+        return web.Response(body=rendered(), content_type="text/plain", charset="utf-8")
 
     async def healthz(_: web.Request) -> web.Response:
         loop = runtime.loop

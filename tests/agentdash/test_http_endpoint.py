@@ -20,7 +20,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from agentdash.daemon import parse_listen, serve_http
+from agentdash.daemon import METRICS_EVERY_S, parse_listen, serve_http
 from agentdash.http_endpoint import (
     ACCEPT_ERROR_INTERVAL,
     AcceptErrorLog,
@@ -163,6 +163,38 @@ async def test_a_listen_address_without_a_host_answers_on_ipv4_and_ipv6() -> Non
                 http.get(f"http://{address}:{port}/livez") as response,
             ):
                 assert response.status == 200, address
+    finally:
+        await endpoint.close()
+
+
+async def test_scrapes_within_a_second_share_one_rendering(runtime: Runtime) -> None:
+    """Each scrape rendered every metric on the loop: twenty clients scraping a fleet of
+    2,000 pools in a loop left no time for a tick for 20 s, and the leader lost its lease."""
+    clock = FakeClock()
+    renders = 0
+    render = runtime.metrics.render
+
+    def counted() -> bytes:
+        nonlocal renders
+        renders += 1
+        return render()
+
+    runtime.metrics.render = counted  # type: ignore[method-assign]
+    endpoint = await serve_http(runtime, f"127.0.0.1:{free_port()}", clock=clock)
+    url = f"http://127.0.0.1:{endpoint.port}/metrics"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def scrape() -> str:
+                async with http.get(url) as response:
+                    return await response.text()
+
+            first = await asyncio.gather(*(scrape() for _ in range(20)))
+            runtime.metrics.leader.set(1)  # what changes between two ticks
+            assert await scrape() == first[0]
+            clock.advance(METRICS_EVERY_S)
+            assert "agentdash_leader 1.0" in await scrape()
+        assert renders == 2
     finally:
         await endpoint.close()
 
