@@ -94,11 +94,13 @@ class AuditTrail:
                 discard=DiscardPolicy.OLD,
             )
 
-    async def announce(self, event: ActionEvent, digest: str) -> int:
+    async def announce(self, event: ActionEvent, digest: str, *, once: str) -> int:
         """The record of an action of this process's, ahead of the write it makes; its
-        stream sequence, which the document written names."""
+        stream sequence, which the document written names. `once` is its message id: the
+        same record sent again (its answer was lost) is kept once, and says its sequence."""
         record = {**event.as_dict(), "from": whereabouts(), "overrides_sha256": digest}
-        ack = await self._js.publish(AUDIT_SUBJECT, json.dumps(record).encode())
+        data = json.dumps(record).encode()
+        ack = await self._js.publish(AUDIT_SUBJECT, data, headers={"Nats-Msg-Id": once})
         return int(ack.seq)
 
     async def announcement(self, document: OverridesDocument) -> AuditWire | None:

@@ -42,6 +42,10 @@ STRICT = ConfigDict(extra="forbid", strict=True)
 """As every other input file: `"3"` is not 3 replicas, nor 1 `true` (a paused controller)."""
 EXPIRY = "agentdash"
 """Who ends a pin or a pause whose time is up."""
+Change = Callable[[Overrides], Overrides]
+"""What an action does, to whatever overrides are in force: a process that shares them makes
+the same change again on a revision another process wrote meanwhile, rather than writing back
+the whole document it held, which would undo that other process's action."""
 
 
 class _PinFile(BaseModel):
@@ -104,6 +108,16 @@ class OverridesDocument(BaseModel):
         }
         return Overrides(pins, paused, self.paused, self.dry_run, pools)
 
+    def everything(self) -> Overrides:
+        """All it says, whatever config: what a write changes, so that it keeps the pins and
+        pauses of names only another process's (newer) config has."""
+        pins = {p: Pin(x.replicas, x.until, x.by, x.at) for p, x in self.pins.items()}
+        pools = {
+            p: PoolPause(x.replicas, x.until, x.by, x.at) for p, x in self.paused_pools.items()
+        }
+        tenants = frozenset(self.paused_tenants)
+        return Overrides(pins, tenants, self.paused, self.dry_run, pools)
+
     def dropped(self, config: Config) -> list[str]:
         """What it says about names the config does not have (`overrides` drops them):
         `pin nope`, `pause tenant nobody`."""
@@ -162,8 +176,9 @@ class OverrideStore:
         self._current = Overrides()
         self.dropped: list[str] = []
         """What the file said of names the config does not have, dropped as it was read."""
-        self.listeners: list[Callable[[Overrides, ActionEvent], None]] = []
-        """Told of every operator change (the NATS sync shares it with other processes)."""
+        self.listeners: list[Callable[[Overrides, ActionEvent, Change], None]] = []
+        """Told of every operator change: the overrides it made, the action, and the change
+        itself (the NATS sync makes it again on what another process wrote meanwhile)."""
         if path is not None and path.exists():
             self._current = self._load(path)
 
@@ -181,14 +196,19 @@ class OverrideStore:
         now = self._clock()
         until = now + for_seconds if for_seconds else None
         pin = Pin(replicas=replicas, until=until, by=self._who(), at=now)
-        pins = {**self._current.pins, pool: pin}
         span = f" for {for_seconds:g} s" if for_seconds else ""
         detail = f"{plural(replicas, 'replica')}{span}"
-        return self._apply(replace(self._current, pins=pins), "pin", pool, detail)
+
+        def change(was: Overrides) -> Overrides:
+            return replace(was, pins={**was.pins, pool: pin})
+
+        return self._apply(change, "pin", pool, detail)
 
     def unpin(self, pool: str) -> ActionEvent:
-        pins = {p: pin for p, pin in self._current.pins.items() if p != pool}
-        return self._apply(replace(self._current, pins=pins), "unpin", pool)
+        def change(was: Overrides) -> Overrides:
+            return replace(was, pins={p: pin for p, pin in was.pins.items() if p != pool})
+
+        return self._apply(change, "unpin", pool)
 
     def pause_pool(self, pool: str, replicas: int | None, span: float | None) -> ActionEvent:
         """Hold `pool`'s replicas where they are (`replicas` None) or at `replicas`, for
@@ -197,72 +217,72 @@ class OverrideStore:
         now = self._clock()
         until = now + span if span else None
         pause = PoolPause(replicas, until, self._who(), now)
-        pools = {**self._current.paused_pools, pool: pause}
         what = "hold replicas" if replicas is None else f"set to {replicas}"
         detail = what + (f" for {span:g} s" if span else "")
-        return self._apply(replace(self._current, paused_pools=pools), "pause pool", pool, detail)
+
+        def change(was: Overrides) -> Overrides:
+            return replace(was, paused_pools={**was.paused_pools, pool: pause})
+
+        return self._apply(change, "pause pool", pool, detail)
 
     def resume_pool(self, pool: str) -> ActionEvent:
-        pools = {p: x for p, x in self._current.paused_pools.items() if p != pool}
-        return self._apply(replace(self._current, paused_pools=pools), "resume pool", pool)
+        def change(was: Overrides) -> Overrides:
+            pools = {p: x for p, x in was.paused_pools.items() if p != pool}
+            return replace(was, paused_pools=pools)
+
+        return self._apply(change, "resume pool", pool)
 
     def expire(self, now: float) -> list[ActionEvent]:
         """End the pins and pool pauses whose time is up, each with its own event (logged and
-        audited as an operator's action is, by "agentdash": nobody acted)."""
+        audited as an operator's action is, by "agentdash": nobody acted). Each change ends
+        only a pin or pause that is over at `now`: made again on a newer revision (see
+        controller.coordination.shared), it leaves alone one set again meanwhile."""
         current = self._current
         events = []
         for pool, pin in current.pins.items():
             if not pin.active(now):
-                pins = {p: x for p, x in self._current.pins.items() if p != pool}
                 detail = f"{pin.replicas} replicas, pinned by {pin.by or 'unknown'}"
                 events.append(
-                    self._apply(
-                        replace(self._current, pins=pins), "pin expired", pool, detail, who=EXPIRY
-                    )
+                    self._apply(_pin_over(pool, now), "pin expired", pool, detail, who=EXPIRY)
                 )
         for pool, pause in current.paused_pools.items():
             if not pause.active(now):
-                pools = {p: x for p, x in self._current.paused_pools.items() if p != pool}
                 detail = f"paused by {pause.by or 'unknown'}"
-                events.append(
-                    self._apply(
-                        replace(self._current, paused_pools=pools),
-                        "pause expired",
-                        pool,
-                        detail,
-                        who=EXPIRY,
-                    )
-                )
+                change = _pause_over(pool, now)
+                events.append(self._apply(change, "pause expired", pool, detail, who=EXPIRY))
         return events
 
     def pause_tenant(self, tenant: str, paused: bool = True) -> ActionEvent:
         self._known("tenant", tenant, self._config.tenants)
-        tenants = set(self._current.paused_tenants)
-        (tenants.add if paused else tenants.discard)(tenant)
+
+        def change(was: Overrides) -> Overrides:
+            tenants = set(was.paused_tenants)
+            (tenants.add if paused else tenants.discard)(tenant)
+            return replace(was, paused_tenants=frozenset(tenants))
+
         action = "pause tenant" if paused else "resume tenant"
-        return self._apply(
-            replace(self._current, paused_tenants=frozenset(tenants)), action, tenant
-        )
+        return self._apply(change, action, tenant)
 
     def pause_controller(self, paused: bool = True) -> ActionEvent:
         action = "pause controller" if paused else "resume controller"
-        return self._apply(replace(self._current, paused=paused), action, "controller")
+        return self._apply(lambda was: replace(was, paused=paused), action, "controller")
 
     def set_dry_run(self, on: bool) -> ActionEvent:
         action = "dry-run on" if on else "dry-run off"
-        return self._apply(replace(self._current, dry_run=on), action, "controller")
+        return self._apply(lambda was: replace(was, dry_run=on), action, "controller")
 
     def _apply(
-        self, new: Overrides, action: str, target: str, detail: str = "", who: str | None = None
+        self, change: Change, action: str, target: str, detail: str = "", who: str | None = None
     ) -> ActionEvent:
         if self.read_only:
             raise ReadOnlyError(f"read-only: {action} {target} refused (started with --read-only)")
+        new = change(self._current)
         self._current = new
         if self._path is not None:
             self._save(self._path)
         event = ActionEvent(self._clock(), who or self._who(), action, target, detail)
         for listener in self.listeners:
-            listener(new, event)
+            listener(new, event, change)
         return event
 
     def _known(self, kind: str, name: str, known: Mapping[str, object]) -> None:
@@ -289,6 +309,26 @@ class OverrideStore:
         document = read_overrides(read_text(path, "JSON"), str(path))
         self.dropped = document.dropped(self._config)
         return document.overrides(self._config)
+
+
+def _pin_over(pool: str, now: float) -> Change:
+    def change(was: Overrides) -> Overrides:
+        pin = was.pins.get(pool)
+        if pin is None or pin.active(now):
+            return was
+        return replace(was, pins={p: x for p, x in was.pins.items() if p != pool})
+
+    return change
+
+
+def _pause_over(pool: str, now: float) -> Change:
+    def change(was: Overrides) -> Overrides:
+        pause = was.paused_pools.get(pool)
+        if pause is None or pause.active(now):
+            return was
+        return replace(was, paused_pools={p: x for p, x in was.paused_pools.items() if p != pool})
+
+    return change
 
 
 def dump_overrides(overrides: Overrides) -> str:

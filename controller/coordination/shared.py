@@ -2,8 +2,10 @@
 
 - Operator overrides live in the key-value bucket `agentdash_overrides` (key `overrides`): a
   restart loses none, and every daemon and dashboard sees the same pins and pauses (of the
-  controller, tenants and single pools: `paused_pools`, validated as pins are). The last
-  write wins for the whole document; operator actions are rare and human-paced.
+  controller, tenants and single pools: `paused_pools`, validated as pins are). Each change
+  is made on the newest revision and written on that revision only (compare-and-set), and
+  waits out NATS being away (controller.coordination.override_writes): two operators acting
+  at once both get what they asked, and on the same pin the later write wins.
 - Every operator action is appended to the stream `AGENTDASH_AUDIT` (subject
   `agentdash.audit`): who, what, when, and from where (host and process).
 - The leader publishes each tick's decisions on `agentdash.decisions`
@@ -50,7 +52,13 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from controller.coordination.audit_trail import FOREIGN, SKIPPED, UNKNOWN, AuditTrail
-from controller.coordination.overrides import OverridesDocument, OverrideStore, read_overrides
+from controller.coordination.override_writes import ChangeWriter, Pending
+from controller.coordination.overrides import (
+    Change,
+    OverridesDocument,
+    OverrideStore,
+    read_overrides,
+)
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent
@@ -72,6 +80,9 @@ HISTORY_READS = 5
 BUCKET_CHECKS = 30
 """Tries, a second apart, to check the bucket after a reconnection (see _follow_anew)."""
 WHERE = f"{BUCKET}/{KEY}"
+STOP_WAIT_S = 5.0
+"""How long a stop waits for changes made here to be written (NATS away: they are lost,
+and each is said)."""
 
 
 class SharedOverrides:
@@ -96,11 +107,13 @@ class SharedOverrides:
         """The revision start() took; the watcher begins by delivering it again."""
         self._announced_here: dict[int, str] = {}
         """The audit records of this process's writes, with the digest of what each wrote:
-        the watcher brings each back, maybe before its put has returned the revision, and
-        maybe after a later change made here (which it must not undo)."""
-        self._last_announced = 0
-        self._unannounced = 0
-        """Changes made here whose audit record is not yet published."""
+        the watcher brings each back, maybe before its put has returned the revision."""
+        self._pending: list[Pending] = []
+        """Changes made here not yet seen in the bucket: the store shows each revision read
+        with these made on it, so that another's write read meanwhile does not undo them."""
+        self._in_force = OverridesDocument()
+        """The last valid document applied (what a write changes where the newest is not)."""
+        self._writer = ChangeWriter(lambda: self._kv, self._audit, lambda: self._in_force)
         self._write_order = asyncio.Lock()
         """One write at a time, in the order the changes were made (the last one wins)."""
         self.seen = 0
@@ -149,7 +162,7 @@ class SharedOverrides:
             self._watch.cancel()
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self._watcher.stop()
-        self._read_at_start = self.seen = self._last_announced = 0
+        self._read_at_start = self.seen = 0
         self._announced_here.clear()
         await self._open()
 
@@ -266,17 +279,17 @@ class SharedOverrides:
         self, document: OverridesDocument, revision: int, *, starting: bool = False
     ) -> None:
         """Apply a valid revision of the bucket; tell it, and audit it if foreign."""
+        self._in_force = document
         if document.audit is not None and (
             self._announced_here.get(document.audit) == document.digest()
         ):
-            # This process's own write, back. Its store has it, or a later change made here
-            # (which the watcher brings back next); only if it is the last change made here
-            # does the store take it again (another's write may have come in between).
-            if document.audit == self._last_announced and not self._unannounced:
-                self._store.replace(document.overrides(self._config))
+            # This process's own write, back: that change is in the bucket now; the changes
+            # made here since are shown on top of it until they are too.
+            self._pending = [p for p in self._pending if p.seq != document.audit]
+            self._store.replace(self._with_pending(document))
             return
         record = await self._audit.announcement(document)
-        self._store.replace(document.overrides(self._config))
+        self._store.replace(self._with_pending(document))
         ignored = ", ".join(document.dropped(self._config))
         if ignored:
             # another config (a newer one, a typo in `nats kv put`): said, not silently lost
@@ -309,26 +322,27 @@ class SharedOverrides:
         if self.on_action is not None:
             self.on_action(event, origin)
 
-    def _changed(self, overrides: Overrides, event: ActionEvent) -> None:
-        self._unannounced += 1
-        self._spawn(self._publish(overrides, event))
+    def _with_pending(self, document: OverridesDocument) -> Overrides:
+        overrides = document.overrides(self._config)
+        for pending in self._pending:
+            overrides = pending.change(overrides)
+        return overrides
+
+    def _changed(self, overrides: Overrides, event: ActionEvent, change: Change) -> None:
+        pending = Pending(change, event)
+        self._pending.append(pending)
+        self._spawn(self._publish(pending))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _publish(self, overrides: Overrides, event: ActionEvent) -> None:
-        document = OverridesDocument.of(overrides)
-        async with self._write_order:
-            try:
-                seq = await self._audit.announce(event, document.digest())
-            finally:
-                self._unannounced -= 1
-            document.audit = seq  # the record comes first: the write names it
-            self._announced_here[seq] = document.digest()
-            self._last_announced = seq
-            await self._kv.put(KEY, document.model_dump_json(indent=2).encode())
+    async def _publish(self, pending: Pending) -> None:
+        async with self._write_order:  # in the order the changes were made
+            await self._writer.write(pending, self._announced_here.__setitem__)
+        if pending in self._pending:
+            self._pending.remove(pending)
 
     async def flush(self) -> None:
         """Wait until every change made here is in NATS."""
@@ -336,7 +350,12 @@ class SharedOverrides:
             await asyncio.gather(*self._writes)
 
     async def stop(self) -> None:
-        await self.flush()
+        if self._writes:
+            _, unwritten = await asyncio.wait(set(self._writes), timeout=STOP_WAIT_S)
+            for write in unwritten:
+                write.cancel()
+            for pending in self._pending:
+                log.error("overrides: %s was not written to NATS before the stop", pending.what())
         for task in (self._watch, self._checking):
             if task is not None:
                 task.cancel()

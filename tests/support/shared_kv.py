@@ -8,7 +8,16 @@ from typing import Any
 from nats.aio.client import Client
 
 from controller.coordination.audit_trail import AUDIT_STREAM
-from controller.coordination.shared import BUCKET, BUCKET_BYTES, HISTORY, MAX_VALUE_BYTES
+from controller.coordination.overrides import OverrideStore
+from controller.coordination.shared import (
+    BUCKET,
+    BUCKET_BYTES,
+    HISTORY,
+    MAX_VALUE_BYTES,
+    SharedOverrides,
+)
+from controller.core.bad_messages import BadMessages
+from controller.core.config import Config
 from tests.support.factories import config, pool
 
 CFG = config({"research": pool("acme"), "coder": pool("globex")})
@@ -29,3 +38,14 @@ async def audit_records(nc: Client) -> list[dict[str, Any]]:
     last = (await js.stream_info(AUDIT_STREAM)).state.last_seq
     return [json.loads((await js.get_msg(AUDIT_STREAM, seq)).data or b"")
             for seq in range(1, last + 1)]  # fmt: skip
+
+
+async def join(
+    nc: Client, made: list[SharedOverrides], who: str = "alice", fleet: Config = CFG
+) -> SharedOverrides:
+    """SharedOverrides as another agentdash process would have it, acting as `who`; added to
+    `made` (the `shared` fixture stops them)."""
+    one = SharedOverrides(nc, OverrideStore(fleet, who=lambda: who), fleet, bad=BadMessages())
+    await one.start()
+    made.append(one)
+    return one

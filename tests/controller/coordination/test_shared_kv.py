@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 
 import nats.errors
@@ -28,36 +27,18 @@ from controller.coordination.audit_trail import (
     UNKNOWN,
     whereabouts,
 )
-from controller.coordination.overrides import OverrideStore
 from controller.coordination.shared import BUCKET, HISTORY, KEY, SharedOverrides
-from controller.core.bad_messages import BadMessages
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually
 from tests.support.cli import EXAMPLE
-from tests.support.shared_kv import CFG, audit_records, bucket
+from tests.support.shared_kv import audit_records, bucket, join
 
 PIN = {"pins": {"research": {"replicas": 3}}, "paused_tenants": ["globex"]}
 
 
 async def foreign(nc: Client) -> list[dict[str, Any]]:
     return [r for r in await audit_records(nc) if r["action"] == FOREIGN]
-
-
-@pytest.fixture
-async def shared(nc: Client) -> AsyncIterator[list[SharedOverrides]]:
-    """SharedOverrides made by the test, each as another agentdash process would have it."""
-    made: list[SharedOverrides] = []
-    yield made
-    for one in made:
-        await one.stop()
-
-
-async def join(nc: Client, made: list[SharedOverrides], who: str = "alice") -> SharedOverrides:
-    one = SharedOverrides(nc, OverrideStore(CFG, who=lambda: who), CFG, bad=BadMessages())
-    await one.start()
-    made.append(one)
-    return one
 
 
 async def test_garbage_and_invalid_utf8_are_counted_and_the_watcher_goes_on(

@@ -101,7 +101,7 @@ def test_a_pin_and_a_pause_end_at_their_expiry_with_an_action_of_their_own(
     clock = FakeClock(T0)
     told: list[str] = []
     store = OverrideStore(CFG, tmp_path / "o.json", clock=clock, who=lambda: "alice")
-    store.listeners.append(lambda _, event: told.append(f"{event.who} {event.action}"))
+    store.listeners.append(lambda _, event, __: told.append(f"{event.who} {event.action}"))
     store.pin("research", 4, 60)
     store.pause_pool("coder", 1, 120)
     told.clear()

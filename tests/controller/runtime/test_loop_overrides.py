@@ -70,7 +70,7 @@ async def test_an_expired_pin_is_logged_and_audited_once_and_only_by_the_leader(
     cfg = fleet()
     loop, cluster = await make_loop(nc, cfg, clock)
     audited: list[str] = []
-    loop.store.listeners.append(lambda _, event: audited.append(event.action))
+    loop.store.listeners.append(lambda _, event, __: audited.append(event.action))
     events = loop.bus.subscribe()
     loop.store.pin("research", 2, 30)
     (d,) = await loop.tick()
