@@ -156,7 +156,7 @@ class SharedOverrides:
         except nats.js.errors.NotFoundError:
             created = None
         if created is not None and created == self._created:
-            return
+            return await self._watch_again()
         log.warning("overrides: the bucket %s was made again; following it anew", BUCKET)
         if self._watch is not None:
             self._watch.cancel()
@@ -165,6 +165,19 @@ class SharedOverrides:
         self._read_at_start = self.seen = 0
         self._announced_here.clear()
         await self._open()
+
+    async def _watch_again(self) -> None:
+        """The same bucket, after a reconnection: a new watcher from its newest revision.
+        The old one's consumer went with a nats-server that restarted, and nats.py noticed
+        only some 15 s later: an operator's pin made meanwhile reached no other process."""
+        if self._watch is not None:
+            self._watch.cancel()
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self._watcher.stop()
+        self._read_at_start = self.seen  # what was applied already is not told again
+        self._watcher = await self._kv.watch(KEY, include_history=False)
+        self._watch = asyncio.create_task(self._follow(self._watcher))
+        self._watch.add_done_callback(_report_end)
 
     async def _open_bucket(self) -> Any:
         """The bucket, made if absent with `HISTORY` revisions; one made with fewer (by an

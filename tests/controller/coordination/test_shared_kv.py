@@ -160,6 +160,33 @@ async def test_after_nats_lost_its_store_an_operators_pin_reaches_the_running_da
         await daemon.stop()
 
 
+async def test_after_nats_restarts_an_operators_pin_reaches_the_running_daemon_at_once(
+    nats_server: NatsServer, nc: Client, shared: list[SharedOverrides]
+) -> None:
+    """A nats-server restarted over its store: the daemon's watcher waited on a consumer that
+    had gone with the server until nats.py noticed, some 15 s on; a pin made meanwhile from a
+    dashboard was in the bucket, and shown there, and the leader did not scale for it."""
+    example = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, example)
+    daemon = await start(example, RuntimeOptions(nats_server.url, cluster="simulated"))
+    try:
+        checked = daemon.shared._checking
+        nats_server.stop()
+        nats_server.start()
+
+        def bucket_checked() -> bool:  # after the reconnection (see SharedOverrides.reconnected)
+            check = daemon.shared._checking
+            return check is not None and check is not checked and check.done()
+
+        await eventually(bucket_checked, timeout=30)
+        dashboard = await join(nc, shared, "alice", fleet=example)
+        dashboard._store.pin("globex-triage", 3)
+        await dashboard.flush()
+        await eventually(lambda: "globex-triage" in daemon.loop.store.current().pins, timeout=5)
+    finally:
+        await daemon.stop()
+
+
 async def test_a_start_whose_history_read_comes_back_empty_reads_it_again(
     nc: Client, shared: list[SharedOverrides], monkeypatch: pytest.MonkeyPatch
 ) -> None:
