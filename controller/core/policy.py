@@ -348,7 +348,9 @@ def _lasting(
 
 def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) -> Claim:
     """A paused pool (KEDA's paused-replicas): where it is, or the operator's number; no
-    demand, time rule or budget moves it (the shared ceilings still bound a rise)."""
+    demand, time rule or budget moves it (the shared ceilings still bound a rise, and the
+    pool's max_replicas a number set: the bucket's document may say up to MAX_PIN_REPLICAS,
+    and a pause at 100,000 took a pool of max_replicas 6 to its tenant's whole max_pods)."""
     who = f" by {pause.by}" if pause.by else ""
     expiry = f" until {utc(pause.until)}" if pause.until is not None else ""
     until = pause.until if pause.until is not None else math.inf
@@ -357,8 +359,11 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
         claim = Claim.hold(name, pool, current, True, reason)
         claim.until = until
         return claim
-    target = pause.replicas
-    reason = Reason(POOL_PAUSED, _POOL_AT, (who, expiry, target, current, target))
+    target = min(pause.replicas, pool.max_replicas)
+    reasons = [Reason(POOL_PAUSED, _POOL_AT, (who, expiry, pause.replicas, current, target))]
+    if target < pause.replicas:
+        args = (pool.max_replicas, pause.replicas, target)
+        reasons.append(Reason("max_replicas", "max_replicas {}: {} -> {}", args))
     return Claim(
         name=name,
         pool=pool,
@@ -366,7 +371,7 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
         floor=target,
         want=target,
         recommendation=target,
-        reasons=[reason],
+        reasons=reasons,
         until=until,
     )
 

@@ -53,6 +53,18 @@ def test_a_pool_paused_at_a_number_goes_there_at_once_past_every_time_rule() -> 
     assert research.until == T0 + 600
 
 
+def test_a_pool_paused_above_its_max_replicas_goes_to_its_max_replicas_and_says_so() -> None:
+    """The dashboard asks for at most max_replicas, but the bucket may say up to 100,000 (`nats
+    kv put`): a pool of max_replicas 6 went to its tenant's whole max_pods (14)."""
+    obs = observe(research=(0, 0, 3), coder=(0, 0, 0))
+    research, _ = decide(CFG, obs, paused(replicas=100_000), History(CFG), T0)
+    assert (research.current, research.desired) == (3, 20)
+    assert [r.detail for r in research.reasons] == [
+        "paused by alice: set to 100000, 3 -> 20",
+        "max_replicas 20: 100000 -> 20",
+    ]
+
+
 def test_a_pool_pause_ends_at_its_expiry_and_the_pool_follows_its_queue_again() -> None:
     obs = observe(research=(6, 0, 3), coder=(0, 0, 0))
     pause = paused(until=T0 + 60)
