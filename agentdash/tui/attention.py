@@ -147,11 +147,33 @@ def overrides_in_force(overrides: Overrides, log: Sequence[Event]) -> list[InFor
     return found
 
 
+_UNDONE_BY = {
+    "unpin": "pin",
+    "pin expired": "pin",
+    "resume pool": "pause pool",
+    "pause expired": "pause pool",
+    "resume tenant": "pause tenant",
+    "resume controller": "pause controller",
+    "dry-run off": "dry-run on",
+}
+"""The action each one undoes: an override set again after it was undone was set by whoever
+set it again, not by whoever set it first (a `nats kv put` says no name)."""
+FOREIGN_WRITE = "foreign write"
+"""controller.coordination.audit_trail.FOREIGN: a whole document written by someone unknown."""
+
+
 def _setters(log: Sequence[Event]) -> dict[tuple[str, str], tuple[str | None, float]]:
-    """(action, target) -> (who, when) of the newest such action in the log."""
+    """(action, target) -> (who, when) of the action that set what is in force, where the
+    log says: not one undone since, nor one a foreign write may have replaced."""
     found: dict[tuple[str, str], tuple[str | None, float]] = {}
     for event in log:
-        if isinstance(event, ActionEvent):
+        if not isinstance(event, ActionEvent):
+            continue
+        if event.action == FOREIGN_WRITE:
+            found.clear()
+        elif event.action in _UNDONE_BY:
+            found.pop((_UNDONE_BY[event.action], event.target), None)
+        else:
             found[(event.action, event.target)] = (event.who, event.ts)
     return found
 

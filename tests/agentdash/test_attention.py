@@ -127,3 +127,22 @@ async def test_a_pool_whose_oldest_task_waits_past_its_tiers_target_is_flagged(
         ("warning", "waiting", late.name,
          "its oldest task has waited 42 s, past its tier's 10 s target"),
     ]  # fmt: skip
+
+
+def test_an_override_set_again_by_an_unknown_writer_is_not_said_to_be_the_first_setters() -> None:
+    """carol paused initech and resumed it; a `nats kv put` paused it again (no name): the
+    list said carol had set it, at her time. Likewise a pin that names no author, written over
+    one alice had set."""
+    overrides = Overrides(
+        pins={"acme-research": Pin(replicas=5)}, paused_tenants=frozenset({"initech"})
+    )
+    log = [
+        ActionEvent(T0 - 300, "carol", "pause tenant", "initech"),
+        ActionEvent(T0 - 250, "alice", "pin", "acme-research", "3 replicas"),
+        ActionEvent(T0 - 200, "carol", "resume tenant", "initech"),
+        ActionEvent(T0 - 100, "unknown writer", "foreign write", "agentdash_overrides/overrides"),
+    ]
+    listed = [(i.kind, i.target, i.by, i.since) for i in overrides_in_force(overrides, log)]
+    assert listed == [("pin", "acme-research", None, None), ("pause tenant", "initech", None, None)]
+    again = [*log, ActionEvent(T0 - 50, "dave", "pause tenant", "initech")]
+    assert [(i.by, i.since) for i in overrides_in_force(overrides, again)][1] == ("dave", T0 - 50)
