@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from agentdash.cancelling import cancel_until_done
 from agentdash.nats_client import jetstream_error
 from agentdash.nats_connections import Connections, open_connections
 from agentdash.opening import RuntimeOptions, check_credentials, open_parts
+from agentdash.others_actions import OthersActions
 from controller.coordination.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.coordination.leader_decisions import (
     DECISIONS_SUBJECT,
@@ -35,7 +37,7 @@ from controller.coordination.shared import SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
 from controller.core.config import Config
-from controller.core.events import ActionEvent, Event, TickEvent
+from controller.core.events import Event, TickEvent
 from controller.core.model import ScaleDecision
 from controller.core.printable import loggable_tree, printable
 from controller.runtime.loop import Reconciler
@@ -68,6 +70,8 @@ class Runtime:
     """Which pods the workers report busy (a scale-down takes idle ones first)."""
     told: DecisionsEncoder | None = None
     """What this process, as leader, last told followers of its decisions."""
+    others: OthersActions | None = None
+    """The operator actions other processes took, logged by the leader."""
     connections: Connections | None = None
     """Every NATS connection, `nc` among them (agentdash.nats_connections: why several)."""
     ticks: int = 0
@@ -101,6 +105,7 @@ class Runtime:
         # NATS may be gone (an outage, a stop while it restarts): what is left to tell it is
         # lost, and the stop goes on (the lease then expires after its TTL).
         with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+            await _tell_read(self)  # what it has logged, the next leader does not
             await self.lease.release()  # another takes over at once, not after the TTL
             await self.shared.stop()
         if self.publisher is not None:
@@ -143,7 +148,8 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         spend_handover=opened.spend_handover,
         usage_handover=opened.usage_handover,
     )
-    opened.shared.on_action = log_others_action(loop)
+    others = OthersActions(loop, emit)
+    opened.shared.on_action = others.told
     reconnected.append(loop.schedule.now)  # renew the lease at once, not after the backoff
     when_readable = getattr(opened.actuator, "when_readable", None)  # a real cluster's
     if when_readable is not None:  # the API server is back: its pools are scaled at once
@@ -160,6 +166,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         opened.usage,
         busy=opened.busy.ledger,
         told=told,
+        others=others,
     )
     runtime.connections = links
     if not options.read_only:
@@ -177,6 +184,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         pools=config.pools,
         on_request=told.want_full,
         following=lambda: not loop.leading,
+        on_read=others.leader_read,
     )
     return runtime
 
@@ -202,21 +210,6 @@ def leader_said(
     return take
 
 
-def log_others_action(loop: Reconciler) -> Callable[[ActionEvent, str], None]:
-    """What a process does with an operator action another took (read from the shared
-    overrides): the leader logs it, with who, when and from where; a follower leaves it to
-    the leader, so that the daemons' logs have each action once."""
-
-    def told(event: ActionEvent, origin: str) -> None:
-        if loop.leading:
-            emit({**event.as_dict(), "from": origin})
-        else:
-            what = f"{event.action} {event.target} by {event.who} from {origin}"
-            log.debug("%s: the leader logs it", what)
-
-    return told
-
-
 async def _relay(runtime: Runtime) -> None:
     """Bus -> metrics, JSON logs, and (as leader) the decisions other processes show. A tick
     costs what changed in it: its event carries only the decisions made again (the pools
@@ -237,8 +230,22 @@ async def _relay(runtime: Runtime) -> None:
             runtime.metrics.observe_state(loop.stale, loop.leading)
             runtime.metrics.observe_queues(loop.queues)  # aged at each scrape
             await _tell_decisions(runtime, event)
+            if runtime.others is not None:
+                runtime.others.ticked()
         elif hasattr(event, "as_dict"):
             emit(event.as_dict())
+
+
+async def _tell_read(runtime: Runtime) -> None:
+    """As a leader that stops: a last message, with no decision in it, that names the newest
+    overrides revision it has read, so that its followers know which actions it has logged
+    (agentdash.others_actions), however soon after them it stops."""
+    if runtime.told is None or not runtime.loop.leading or not runtime.nc.is_connected:
+        return
+    payload, read = runtime.nc.max_payload, runtime.shared.seen
+    for chunk in runtime.told.messages(time.time(), [], {}, payload, partial=True, read=read):
+        await runtime.nc.publish(DECISIONS_SUBJECT, chunk)
+    await runtime.nc.flush()
 
 
 async def _tell_decisions(runtime: Runtime, tick: TickEvent) -> None:
@@ -253,7 +260,8 @@ async def _tell_decisions(runtime: Runtime, tick: TickEvent) -> None:
         told.want_full()  # what this tick changed is lost: start again from a full view
         return
     ready = runtime.loop.ready_of(d.pool for d in tick.decisions)
-    chunks = told.messages(tick.ts, tick.decisions, ready, runtime.nc.max_payload, partial=True)
+    payload, read = runtime.nc.max_payload, runtime.shared.seen
+    chunks = told.messages(tick.ts, tick.decisions, ready, payload, partial=True, read=read)
     try:
         for chunk in chunks:
             await runtime.nc.publish(DECISIONS_SUBJECT, chunk)

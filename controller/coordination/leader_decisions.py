@@ -99,11 +99,14 @@ class DecisionsEncoder:
         max_payload: int,
         *,
         partial: bool = False,
+        read: int = 0,
     ) -> list[bytes]:
         """This tick's message, as chunks of at most a quarter of `max_payload` (bar a
         single row larger than that, which goes alone). `decisions`: every pool's; or with
         `partial`, only those made again this tick (the others are as last given, and none
-        is gone): a tick then costs what changed, not the fleet."""
+        is gone): a tick then costs what changed, not the fleet. `read`: the newest revision
+        of the shared overrides the leader has read (a follower keeps the operator actions
+        it read later, for the next leader to log: agentdash.others_actions)."""
         changed: list[str] = []
         seen = set()
         rows, encoded, until = self._rows, self._encoded, self._until
@@ -130,7 +133,8 @@ class DecisionsEncoder:
         self._seq += 1
         head = _compact([self.leader, self.epoch, self._seq, ts, "f" if full else "d"])[1:-1]
         rows_out = [(encoded[pool], until.get(pool)) for pool in changed]
-        return _chunks(head, rows_out, [_compact(pool) for pool in gone], max_payload // 4)
+        gone_out = [_compact(pool) for pool in gone]
+        return _chunks(head, rows_out, gone_out, max_payload // 4, read)
 
 
 def _row(d: ScaleDecision, ready: int | None) -> tuple[object, ...]:
@@ -154,9 +158,9 @@ def _compact(value: object) -> bytes:
 
 
 def _chunks(
-    head: bytes, rows: list[tuple[bytes, bytes | None]], gone: list[bytes], budget: int
+    head: bytes, rows: list[tuple[bytes, bytes | None]], gone: list[bytes], budget: int, read: int
 ) -> list[bytes]:
-    """`{"m":[leader,epoch,seq,ts,kind],"i":i,"n":n,"r":[rows],"g":[gone],"t":{until}}`
+    """`{"m":[leader,epoch,seq,ts,kind],"i":i,"n":n,"r":[rows],"g":[gone],"t":{until},"o":read}`
     documents. `rows`: each encoded row, with its `"pool":until` if it has one."""
     parts: list[tuple[list[bytes], list[bytes], list[bytes]]] = [([], [], [])]
     size = 0
@@ -177,8 +181,8 @@ def _chunks(
         size += len(pool) + 1
     n = len(parts)
     return [
-        b'{"v":2,"m":[%s],"i":%d,"n":%d,"r":[%s],"g":[%s],"t":{%s}}'
-        % (head, i, n, b",".join(part_rows), b",".join(part_gone), b",".join(part_until))
+        b'{"v":2,"m":[%s],"i":%d,"n":%d,"r":[%s],"g":[%s],"t":{%s},"o":%d}'
+        % (head, i, n, b",".join(part_rows), b",".join(part_gone), b",".join(part_until), read)
         for i, (part_rows, part_gone, part_until) in enumerate(parts)
     ]
 
@@ -201,6 +205,9 @@ class DecisionsChunk(_Wire):
     g: list[Name] = Field(default_factory=list)
     t: dict[Name, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
     """When each row's decision changes by time alone (absent: not by time)."""
+    o: Annotated[int, Field(ge=0)] = 0
+    """The newest revision of the shared overrides the leader had read (0 from a leader
+    before this field: the follower keeps every action it read for the next leader)."""
 
     @property
     def stream(self) -> tuple[str, str]:
@@ -330,13 +337,15 @@ async def follow_decisions(
     pools: Collection[str] | None = None,
     on_request: Callable[[], None] | None = None,
     following: Callable[[], bool] | None = None,
+    on_read: Callable[[str, int], None] | None = None,
 ) -> Any:
     """Follow the leader's decisions: `on_decisions(leader, decisions, ready)` with the whole
     view each time it changes. Asks the leader for its full view at once, and again when a
     part went missing. `on_request`: a follower asked for the full view (the leader's
     DecisionsEncoder.want_full). `following`: False while this process leads, which then
     reads no decisions back (its own: at 10,000 pools a full view costs a follower 0.2 s),
-    only requests; when it follows again, it asks for the full view."""
+    only requests; when it follows again, it asks for the full view. `on_read(leader,
+    revision)`: the newest overrides revision the leader has read, as each message says."""
     count = bad or BadMessages()
     view = DecisionsView(pools)
 
@@ -356,6 +365,8 @@ async def follow_decisions(
         said = view.take(message)
         if said == "applied" and view.leader is not None:
             on_decisions(view.leader, list(view.decisions.values()), dict(view.ready))
+            if on_read is not None:
+                on_read(view.leader, message.o)
         elif said == "ask":
             await _ask_full(nc)
 

@@ -118,8 +118,9 @@ class SharedOverrides:
         """One write at a time, in the order the changes were made (the last one wins)."""
         self.seen = 0
         """The last revision of the bucket this process has read, its own writes included."""
-        self.on_action: Callable[[ActionEvent, str], None] | None = None
-        """Told of each action another process took (with where: host:pid, or `nats kv`)."""
+        self.on_action: Callable[[ActionEvent, str, int], None] | None = None
+        """Told of each action another process took (with where: host:pid, or `nats kv`;
+        and the revision that made it)."""
 
     async def start(self) -> None:
         await self._open()
@@ -313,7 +314,7 @@ class SharedOverrides:
             )
         if record is not None:
             if not starting:
-                self._tell(record.event(), record.origin)
+                self._tell(record.event(), record.origin, revision)
             return
         log.warning(
             "overrides revision %d was not written by agentdash; applied: %s",
@@ -325,15 +326,15 @@ class SharedOverrides:
             detail += f"; ignored: {ignored}"
         event = ActionEvent(time.time(), UNKNOWN, FOREIGN, WHERE, printable(detail[:2000]))
         if not starting:
-            self._tell(event, "nats kv")
+            self._tell(event, "nats kv", revision)
         if self._store.read_only:
             return  # it writes nothing, not even the audit: a process that may write will
         if not (starting and await self._audit.names(revision)):
             self._spawn(self._audit.foreign(event, revision))
 
-    def _tell(self, event: ActionEvent, origin: str) -> None:
+    def _tell(self, event: ActionEvent, origin: str, revision: int) -> None:
         if self.on_action is not None:
-            self.on_action(event, origin)
+            self.on_action(event, origin, revision)
 
     def _with_pending(self, document: OverridesDocument) -> Overrides:
         overrides = document.overrides(self._config)

@@ -239,6 +239,33 @@ async def test_actions_taken_on_a_following_dashboard_are_in_the_leaders_log_onc
     assert actions(follower) == [] == actions(again)  # what was done before is not told again
 
 
+async def test_an_action_taken_while_the_leader_is_killed_is_in_the_new_leaders_log(
+    nats_server: NatsServer, fleet_config: Path, daemons: list[Daemon]
+) -> None:
+    """A pin taken a second after the leader's kill -9, while its lease still ran: the
+    follower left it to that leader, and logged nothing when it led: no daemon's log had it."""
+    leader = Daemon(fleet_config)
+    daemons.append(leader)
+    await leader.wait_health(lambda h: h["role"] == "leader")
+    follower = Daemon(fleet_config, "--log-level", "debug")
+    daemons.append(follower)
+    await follower.wait_health(lambda h: h["role"] == "follower")
+    config = load_config(fleet_config)
+    options = RuntimeOptions(nats_server.url, cluster="simulated", lead=False)
+    dashboard = await start(config, options)
+    try:
+        leader.process.kill()
+        leader.process.wait()
+        taken = dashboard.loop.store.pin("globex-triage", 2)
+        await dashboard.shared.flush()
+    finally:
+        await dashboard.stop()
+    await eventually(lambda: left_to_the_leader(follower) == 1, timeout=15)
+    await follower.wait_health(lambda h: h["role"] == "leader")
+    await eventually(lambda: actions(follower) == [taken.as_dict()], timeout=15)
+    assert actions(leader) == []
+
+
 CONSUMER_INFO = b'{"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"X"}'
 """What a worker once had the server store as the lease: an answer, sent to the lease's key
 as the reply subject of its request."""

@@ -306,7 +306,7 @@ async def test_each_action_another_process_took_is_told_once_with_who_and_when(
     """What the leader logs: the others' actions and foreign writes, never its own."""
     one, two = await join(nc, shared, "alice"), await join(nc, shared, "bob")
     told: list[tuple[dict[str, Any], str]] = []
-    one.on_action = lambda event, origin: told.append((event.as_dict(), origin))
+    one.on_action = lambda event, origin, _: told.append((event.as_dict(), origin))
     mine = one._store.pin("research", 2)
     await one.flush()
     theirs = two._store.pause_tenant("acme")

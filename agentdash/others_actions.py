@@ -1,0 +1,56 @@
+"""Who logs an operator action another process took, read from the shared overrides: the
+leader, once, so that the daemons' logs have each action once (docs/operating.md).
+
+A follower leaves an action to the leader, but keeps it until the leader says it has read
+that revision of the overrides (each decisions message names the newest it has read): a
+leader killed with -9, or stopped, while its lease still ran never read it, and the follower
+that took over had left it to that leader: a pin taken a second after the leader's kill -9
+was in no daemon's log. A follower that comes to lead logs those it still keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from controller.core.events import ActionEvent
+
+if TYPE_CHECKING:
+    from controller.runtime.loop import Reconciler
+
+log = logging.getLogger("agentdash")
+
+KEPT = 1_000
+"""The most actions kept for a leader never heard (a dashboard with no daemon running)."""
+
+
+class OthersActions:
+    """The leader's log of the actions other processes took."""
+
+    def __init__(self, loop: Reconciler, emit: Callable[[dict[str, Any]], None]) -> None:
+        self._loop = loop
+        self._emit = emit
+        self._kept: list[tuple[ActionEvent, str, int]] = []
+        """Each action left to the leader, where it came from, and its overrides revision."""
+
+    def told(self, event: ActionEvent, origin: str, revision: int) -> None:
+        """An action another process took, as the shared overrides read it."""
+        if self._loop.leading:
+            self._emit({**event.as_dict(), "from": origin})
+            return
+        self._kept = [*self._kept[-(KEPT - 1) :], (event, origin, revision)]
+        what = f"{event.action} {event.target} by {event.who} from {origin}"
+        log.debug("%s: the leader logs it", what)
+
+    def leader_read(self, leader: str, revision: int) -> None:
+        """The leader has read the overrides up to `revision` (its decisions message)."""
+        if leader == self._loop.leader and not self._loop.leading:
+            self._kept = [kept for kept in self._kept if kept[2] > revision]
+
+    def ticked(self) -> None:
+        """After each tick: a new leader logs what the last one had not read."""
+        if self._kept and self._loop.leading:
+            for event, origin, _ in self._kept:
+                self._emit({**event.as_dict(), "from": origin})
+            self._kept = []
