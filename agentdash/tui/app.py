@@ -206,8 +206,10 @@ class AgentDashApp(App[None]):
             return
         self.log_events.extend(self.feed.events())
         snapshot = self.last_snapshot = self.feed.snapshot()
-        overrides = self.feed.store.current()
-        self.flags, self.in_force = self.attention.look(snapshot, overrides, self.log_events)
+        store = self.feed.store
+        self.flags, self.in_force = self.attention.look(
+            snapshot, store.current(), self.log_events, store.unwritten()
+        )
         # The top screen, or under dialogs the live screen they cover.
         screen = next(
             (s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None

@@ -7,7 +7,9 @@
 - a pool starved by a shared ceiling, or stale, for LASTING_S or more;
 - a pool whose oldest task has waited past its tier's target_wait_seconds;
 - a budget that runs out within RUNS_OUT_S at its current burn rate;
-- an override (pin or pause) with no end, set LONG_AGO_S or more ago.
+- an override (pin or pause) with no end, set LONG_AGO_S or more ago;
+- an operator action taken here and not yet written for the other processes (NATS away) for
+  UNWRITTEN_S or more: the leader does not act on it yet, and it is lost if this stops first.
 
 It also lists every override in force: what, who set it, when, and when it ends. Who and when
 come from the override itself where it keeps them (a pool's pause), else from the newest
@@ -29,6 +31,9 @@ LASTING_S = 120.0
 RUNS_OUT_S = 3600.0
 LONG_AGO_S = 4 * 3600.0
 """An override with no end, this old, may have been forgotten."""
+UNWRITTEN_S = 5.0
+"""An action written within this is not flagged: NATS answers within milliseconds, and a
+write that meets NATS away is tried again (controller.coordination.override_writes)."""
 ALARM, WARNING = "alarm", "warning"
 MARK = {ALARM: "✖", WARNING: "⚠"}
 """Each severity's sign, so that the two read apart without color (NO_COLOR=1, where red and
@@ -64,10 +69,19 @@ class Attention:
         self._since: dict[str, tuple[str, float]] = {}
 
     def look(
-        self, snapshot: FleetSnapshot, overrides: Overrides, log: Sequence[Event]
+        self,
+        snapshot: FleetSnapshot,
+        overrides: Overrides,
+        log: Sequence[Event],
+        unwritten: Sequence[ActionEvent] = (),
     ) -> tuple[list[Flag], list[InForce]]:
         now = snapshot.ts
         flags = [*_fleet(snapshot, overrides), *self._pools(snapshot, now), *_budgets(snapshot)]
+        for action in unwritten:
+            if now - action.ts >= UNWRITTEN_S:
+                what = f"{action.action} {action.target}, {_ago(now - action.ts)}"
+                detail = f"{what}: not yet written to NATS, so no other process has it"
+                flags.append(Flag(WARNING, "not shared", action.target, detail))
         in_force = overrides_in_force(overrides, log)
         for item in in_force:
             if item.until is None and item.since is not None and now - item.since >= LONG_AGO_S:

@@ -176,6 +176,9 @@ class OverrideStore:
         self._current = Overrides()
         self.dropped: list[str] = []
         """What the file said of names the config does not have, dropped as it was read."""
+        self.unwritten: Callable[[], list[ActionEvent]] = list
+        """The changes made here not yet shared with the other processes (the NATS sync
+        says: NATS is away), oldest first: the dashboard flags them."""
         self.listeners: list[Callable[[Overrides, ActionEvent, Change], None]] = []
         """Told of every operator change: the overrides it made, the action, and the change
         itself (the NATS sync makes it again on what another process wrote meanwhile)."""

@@ -125,6 +125,7 @@ class SharedOverrides:
     async def start(self) -> None:
         await self._open()
         self._store.listeners.append(self._changed)
+        self._store.unwritten = lambda: [pending.event for pending in self._pending]
 
     async def _open(self) -> None:
         """The bucket and audit stream (made if absent), the newest valid revision, a watcher."""

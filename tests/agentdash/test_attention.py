@@ -146,3 +146,22 @@ def test_an_override_set_again_by_an_unknown_writer_is_not_said_to_be_the_first_
     assert listed == [("pin", "acme-research", None, None), ("pause tenant", "initech", None, None)]
     again = [*log, ActionEvent(T0 - 50, "dave", "pause tenant", "initech")]
     assert [(i.by, i.since) for i in overrides_in_force(overrides, again)][1] == ("dave", T0 - 50)
+
+
+async def test_an_action_not_yet_shared_for_a_few_seconds_is_flagged(tmp_path: Path) -> None:
+    """A pin taken while NATS is away shows as pinned on the screen that took it, and no
+    other process has it: the leader does not keep the pool warm, and it is lost if the
+    dashboard quits first. Nothing said so."""
+    base = at(await sample(tmp_path), T0)
+    waiting = ActionEvent(T0 - 30, "alice", "pin", "acme-research", "3 replicas")
+    just_now = ActionEvent(T0 - 1, "alice", "pause tenant", "initech")
+    flags, _ = Attention().look(base, Overrides(), [], [waiting, just_now])
+    shared = [(f.severity, f.what, f.target, f.detail) for f in flags if f.what == "not shared"]
+    assert shared == [
+        (
+            "warning",
+            "not shared",
+            "acme-research",
+            "pin acme-research, 30 s ago: not yet written to NATS, so no other process has it",
+        )
+    ]

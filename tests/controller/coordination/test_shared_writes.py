@@ -82,8 +82,10 @@ async def test_an_action_taken_while_nats_is_away_lands_when_it_is_back(
         return "pause tenant globex not written yet" in caplog.text or not alice._writes
 
     await eventually(first_try_failed, timeout=30)
+    assert [e.action for e in alice._store.unwritten()] == ["pause tenant"]  # the screen says
     nats_server.start()
     await alice.flush()
+    assert alice._store.unwritten() == []
 
     written = json.loads((await (await bucket(nc)).get(KEY)).value)
     assert written["paused_tenants"] == ["globex"]
