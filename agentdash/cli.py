@@ -304,6 +304,7 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
     import asyncio
 
     from agentdash.runtime import Runtime, start
+    from agentdash.tui.actions import done_text
     from agentdash.tui.app import AgentDashApp
     from agentdash.tui.feed import Feed
     from agentdash.tui.leaving import ExitWatchdog
@@ -332,4 +333,11 @@ def _dashboard(config: Config, options: RuntimeOptions, read_only: bool) -> int:
     app.run()
     if failures:
         raise failures[0]
-    return app.return_code or 0  # Textual has printed what went wrong
+    lost = [event for runtime in held for event in runtime.shared.lost]
+    for event in lost:  # it was on the screen as done: said where the operator reads it now
+        what = done_text(event)
+        print(
+            f"agentdash: not done, NATS was away until the dashboard stopped: {what}",
+            file=sys.stderr,
+        )
+    return app.return_code or (1 if lost else 0)  # Textual has printed what went wrong

@@ -118,6 +118,9 @@ class SharedOverrides:
         """One write at a time, in the order the changes were made (the last one wins)."""
         self.seen = 0
         """The last revision of the bucket this process has read, its own writes included."""
+        self.lost: list[ActionEvent] = []
+        """The changes made here that a stop found not yet written (NATS away): no other
+        process ever had them (the dashboard says so once its screen is gone)."""
         self.on_action: Callable[[ActionEvent, str, int], None] | None = None
         """Told of each action another process took (with where: host:pid, or `nats kv`;
         and the revision that made it)."""
@@ -369,6 +372,7 @@ class SharedOverrides:
             _, unwritten = await asyncio.wait(set(self._writes), timeout=STOP_WAIT_S)
             for write in unwritten:
                 write.cancel()
+            self.lost = [pending.event for pending in self._pending]
             for pending in self._pending:
                 log.error("overrides: %s was not written to NATS before the stop", pending.what())
         for task in (self._watch, self._checking):

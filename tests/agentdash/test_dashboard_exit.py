@@ -146,3 +146,29 @@ def test_a_signal_another_thread_takes_still_ends_a_blocked_dashboard(sig: signa
     finally:
         blocked.kill()
         blocked.wait()
+
+
+def test_a_dashboard_that_quits_with_an_action_not_yet_written_says_so_and_exits_1(
+    terminals: list[Terminal], tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """A pin taken while NATS was away showed as done on the screen; the dashboard quit
+    before NATS was back, exit 0, and the pin had reached no other process: nothing said so."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": nats_server.url}
+    config = tmp_path / "agentdash.yaml"
+    config.write_text(yaml.safe_dump(data))
+    terminal = Terminal([AGENTDASH, "--config", str(config), "--cluster", "simulated"])
+    terminals.append(terminal)
+    terminal.wait_for("no leader")
+    nats_server.stop()
+    terminal.type("w")
+    terminal.wait_for("keep at least N replicas")
+    terminal.type("\x153\r")  # ctrl+u: the field's number gone, then 3
+    terminal.wait_for("warm replicas until unpinned?")
+    terminal.type("y")
+    terminal.wait_for("pin acme-research: 3 replicas, by")
+    terminal.type("q")
+    assert terminal.exited_within(EXIT_WITHIN_S)
+    assert terminal.process.returncode == 1
+    said = b"agentdash: not done, NATS was away until the dashboard stopped: pin acme-research"
+    assert said in terminal.output
