@@ -19,7 +19,9 @@ from agentdash.tui.render import fit, room, tokens
 from agentdash.tui.table import KeyedTable
 from controller.core.config import Config, PoolConfig
 from controller.core.events import Event, ScaleEvent
+from controller.core.model import Reason
 from controller.core.printable import printable
+from controller.core.wording import plural
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
 BOUND_BY = {
@@ -76,6 +78,7 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
         bound.setdefault(BOUND_BY.get(reason.rule, "ceilings"), []).append(
             printable(f"{reason.rule}: {reason.detail}")  # a follower's are from NATS
         )
+    _pin_set_aside(pool, decision.reasons, bound)
     checked = {
         "data": f"queue read: pending {pool.pending}, ack_pending {pool.ack_pending}, "
         + ("rate unknown" if pool.arrival_rate is None else f"{pool.arrival_rate:.2f} tasks/s"),
@@ -111,6 +114,23 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
     if pool.next_step:
         last.append_text(Text.assemble(("\nNext: ", "bold"), pool.next_step))
     return Group(title, steps, last)
+
+
+PAUSES = {"paused": "its tenant is paused", "pool paused": "the pool is paused"}
+"""A pause that decides a pool before its floor: a pin of it is not in force meanwhile."""
+
+
+def _pin_set_aside(pool: PoolRow, reasons: Sequence[Reason], bound: dict[str, list[str]]) -> None:
+    """Under the floor, a pin a pause sets aside: the Fleet table shows the pin, and the
+    floor said only the pause, as if the pin were not there or were kept."""
+    if pool.pin is None:
+        return
+    for reason in reasons:
+        if reason.rule in PAUSES:
+            pin = plural(pool.pin, "replica")
+            said = f"pin: {pin}, not in force while {PAUSES[reason.rule]}"
+            bound.setdefault("floor", []).append(said)
+            return
 
 
 class WhyScreen(LiveScreen):

@@ -455,6 +455,27 @@ async def test_why_files_the_keep_alive_and_the_landing_under_time(tmp_path: Pat
     assert "room enough" in steps[0]  # nothing bound under the ceilings
 
 
+async def test_why_says_a_pin_is_not_in_force_while_its_pool_or_tenant_is_paused(
+    tmp_path: Path,
+) -> None:
+    """Fleet showed PIN 3 on a pool of a paused tenant, at 0; its Why's floor said only the
+    pause, as if the pin were kept or not there."""
+    app = await make(tmp_path)
+    snapshot = app.feed.snapshot()
+    row = next(p for p in snapshot.pools if p.name == "globex-coder")
+    assert row.decision is not None
+    for rule, detail, why in (
+        ("paused", "tenant globex paused by an operator: 0 replicas", "its tenant is paused"),
+        ("pool paused", "paused by alice: holding 2 replicas", "the pool is paused"),
+    ):
+        decision = row.decision._replace(reasons=(Reason(rule, detail),))
+        pinned = dataclasses.replace(row, decision=decision, pin=3)
+        floor = shown_text(explain(app.feed.config, pinned, snapshot)).split("3. floor")[1]
+        assert f"pin: 3 replicas, not in force while {why}" in floor.split("4. budget")[0]
+    unpinned = dataclasses.replace(row, decision=decision, pin=None)
+    assert "not in force" not in shown_text(explain(app.feed.config, unpinned, snapshot))
+
+
 async def test_why_names_the_time_rules_the_pool_is_on(tmp_path: Path) -> None:
     app = await make(tmp_path)
     snapshot = app.feed.snapshot()
