@@ -5,12 +5,16 @@ A follower leaves an action to the leader, but keeps it until the leader says it
 that revision of the overrides (each decisions message names the newest it has read): a
 leader killed with -9, or stopped, while its lease still ran never read it, and the follower
 that took over had left it to that leader: a pin taken a second after the leader's kill -9
-was in no daemon's log. A follower that comes to lead logs those it still keeps.
+was in no daemon's log. A follower that comes to lead logs those it still keeps. A leader
+whose lease has run out (it was stopped, SIGSTOP, and has not yet ticked to learn it lost the
+lease) is not taken at its word: it keeps what it reads, as a follower does, until its next
+renewal says whether it leads (else the action was logged by both).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +40,7 @@ class OthersActions:
 
     def told(self, event: ActionEvent, origin: str, revision: int) -> None:
         """An action another process took, as the shared overrides read it."""
-        if self._loop.leading:
+        if self._leads_now():
             self._emit({**event.as_dict(), "from": origin})
             return
         self._kept = [*self._kept[-(KEPT - 1) :], (event, origin, revision)]
@@ -50,7 +54,11 @@ class OthersActions:
 
     def ticked(self) -> None:
         """After each tick: a new leader logs what the last one had not read."""
-        if self._kept and self._loop.leading:
+        if self._kept and self._leads_now():
             for event, origin, _ in self._kept:
                 self._emit({**event.as_dict(), "from": origin})
             self._kept = []
+
+    def _leads_now(self) -> bool:
+        lease = self._loop.lease
+        return self._loop.leading and (lease is None or lease.valid_until > time.monotonic())
