@@ -148,6 +148,26 @@ CASES: dict[str, dict[str, Any]] = {
                                   instance="a:9090")},
         ],
     },
+    "a pool held is the pool's alert, not a source failing": {
+        # What a daemon serves for a pool whose consumer is gone: the pool stale, and its
+        # health as source "pool <pool>" (controller/runtime/health.py), on every daemon
+        # that reads it. AgentdashPoolStale says it, from the leader, once.
+        "input_series": [
+            {"series": f"agentdash_leader{{{LEADER}}}", "values": "1x20"},
+            {"series": f"agentdash_leader{{{FOLLOWER}}}", "values": "0x20"},
+            {"series": f'agentdash_pool_stale{{pool="research", reason="consumer gone", {LEADER}}}',
+             "values": "1x20"},
+            {"series": f'agentdash_source_up{{source="pool research", {LEADER}}}',
+             "values": "0x20"},
+            {"series": f'agentdash_source_up{{source="pool research", {FOLLOWER}}}',
+             "values": "0x20"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "7m", "alertname": "AgentdashSourceFailing", "exp_alerts": []},
+            {"eval_time": "7m", "alertname": "AgentdashPoolStale",
+             "exp_alerts": firing("AgentdashPoolStale", pool="research")},
+        ],
+    },
     "a pool starved": {
         "input_series": [
             {"series": f"agentdash_leader{{{LEADER}}}", "values": "1x20"},
