@@ -1,6 +1,6 @@
 """What a platform team deploys: the Dockerfile (read, since no docker daemon runs here), every
-manifest in deploy/ against the Kubernetes schema, and the Grafana dashboard's queries against
-the metrics agentdash really serves."""
+manifest in deploy/ against the Kubernetes schema, and the Grafana dashboard's and the alert
+rules' queries against the metrics agentdash really serves."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from nats.aio.client import Client
 from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
+from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
 from controller.core.config import Config, parse_config
 from controller.core.events import TickEvent
@@ -31,6 +32,7 @@ from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support import FakeClock, eventually, free_port
+from tests.support.daemon import Daemon
 from tests.support.prometheus import Prometheus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -368,11 +370,7 @@ async def example_metrics(nc: Client) -> Metrics:
 
 def served(metrics: Metrics) -> dict[str, set[str]]:
     """What /metrics serves: each sample name, with the labels it carries."""
-    found: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(metrics.render().decode()):
-        for sample in family.samples:
-            found.setdefault(sample.name, set()).update(sample.labels)
-    return found
+    return served_text(metrics.render().decode())
 
 
 async def test_every_metric_and_label_the_dashboard_queries_is_one_agentdash_serves(
@@ -385,6 +383,71 @@ async def test_every_metric_and_label_the_dashboard_queries_is_one_agentdash_ser
         assert names, expr
         assert names <= serves.keys(), f"{expr}: {names - serves.keys()} not served"
         carried = set().union(*(serves[name] for name in names)) | SCRAPE_LABELS
+        assert label_names(expr) <= carried, f"{expr}: {label_names(expr) - carried}"
+
+
+RULE_FILES = [DEPLOY / "prometheus" / "agentdash-rules.yaml", DEPLOY / "prometheusrule.yaml"]
+"""The alert rules as a rules file and as the PrometheusRule: both are what someone loads."""
+
+
+def rule_queries() -> list[str]:
+    """Every alert's expression, from both files."""
+    found = []
+    for path in RULE_FILES:
+        doc = yaml.safe_load(path.read_text())
+        groups = doc["spec"]["groups"] if doc.get("kind") == "PrometheusRule" else doc["groups"]
+        found += [rule["expr"] for group in groups for rule in group["rules"]]
+    return found
+
+
+def served_text(text: str) -> dict[str, set[str]]:
+    """What a /metrics page holds: each sample name, with the labels it carries."""
+    found: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, set()).update(sample.labels)
+    return found
+
+
+@pytest.mark.e2e
+async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_serves(
+    tmp_path: Path, nats_server: NatsServer, nc: Client
+) -> None:
+    """The dashboard's and the alert rules' PromQL against `agentdash --controller-only`'s own
+    /metrics (configmap.yaml's fleet, a tier with a target, one pool's consumer deleted so it
+    is held, tasks queued for another): a panel or an alert on a series it does not serve is
+    empty forever, and says nothing."""
+    fleet = yaml.safe_load(only("ConfigMap")["data"]["agentdash.yaml"])
+    fleet["nats"]["url"] = nats_server.url
+    fleet["controller"]["interval_seconds"] = 1
+    fleet["tiers"]["enterprise"]["target_wait_seconds"] = 60
+    path = tmp_path / "agentdash.yaml"
+    path.write_text(yaml.safe_dump(fleet))
+    cfg = parse_config(fleet, str(path))
+    await ensure_queues(nc, cfg)
+    js = nc.jetstream()
+    held = cfg.pools["globex-coder"].queue
+    await js.delete_consumer(held.stream, held.consumer)
+    for i in range(6):
+        await js.publish(cfg.subject("acme-research"), json.dumps({"id": i}).encode())
+    daemon = Daemon(path)
+    page: dict[str, set[str]] = {}
+
+    async def all_there() -> bool:
+        nonlocal page
+        page = served_text(await daemon.metrics())
+        return {"agentdash_pool_stale", "agentdash_scale_events_total"} <= page.keys()
+
+    try:
+        await daemon.wait_health(lambda h: h["role"] == "leader")
+        await eventually(all_there, timeout=30, every=0.5)
+    finally:
+        daemon.stop()
+    for expr in queries() + rule_queries():
+        names = metric_names(expr)
+        assert names, expr
+        assert names <= page.keys(), f"{expr}: {names - page.keys()} not served"
+        carried = set().union(*(page[name] for name in names)) | SCRAPE_LABELS
         assert label_names(expr) <= carried, f"{expr}: {label_names(expr) - carried}"
 
 
