@@ -22,6 +22,8 @@ from nats.aio.client import Client
 from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
+from agentdash.cli import build_parser
+from agentdash.daemon import parse_listen
 from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
 from controller.core.config import Config, parse_config
@@ -441,6 +443,17 @@ async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_s
     try:
         await daemon.wait_health(lambda h: h["role"] == "leader")
         await eventually(all_there, timeout=30, every=0.5)
+        # What the kubelet and Prometheus ask for, as deployment.yaml and servicemonitor.yaml
+        # say: served (the readiness probe may say 503, never 404).
+        asked = {probe: container()[probe]["httpGet"]["path"]
+                 for probe in ("livenessProbe", "readinessProbe")}  # fmt: skip
+        asked["prometheus.io/path"] = pod()["metadata"]["annotations"]["prometheus.io/path"]
+        (endpoint,) = only("ServiceMonitor")["spec"]["endpoints"]
+        asked["ServiceMonitor"] = endpoint["path"]
+        answers = {who: await asyncio.to_thread(status, daemon.port, path)
+                   for who, path in asked.items()}  # fmt: skip
+        assert answers["livenessProbe"] == 200, answers
+        assert all(code in {200, 503} for code in answers.values()), answers
     finally:
         daemon.stop()
     for expr in queries() + rule_queries():
@@ -449,6 +462,36 @@ async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_s
         assert names <= page.keys(), f"{expr}: {names - page.keys()} not served"
         carried = set().union(*(page[name] for name in names)) | SCRAPE_LABELS
         assert label_names(expr) <= carried, f"{expr}: {label_names(expr) - carried}"
+
+
+def status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_deployment_runs_the_daemon_with_flags_the_cli_has_and_probes_its_port() -> None:
+    """deployment.yaml's command line, read by agentdash's own parser (an unknown flag or a
+    bad value exits 2); the probes and the scrape on the port --http listens on."""
+    main = container()
+    assert main["command"] == ["agentdash"]
+    args = build_parser().parse_args(main["args"])
+    assert args.controller_only
+    assert args.command is None
+    # --config is the ConfigMap's file, where the pod mounts it.
+    config_map = only("ConfigMap")["metadata"]["name"]
+    (volume,) = [v["name"] for v in pod()["spec"]["volumes"]
+                 if v.get("configMap", {}).get("name") == config_map]  # fmt: skip
+    (mount,) = [m["mountPath"] for m in main["volumeMounts"] if m["name"] == volume]
+    assert args.config.parent == Path(mount)
+    assert args.config.name in only("ConfigMap")["data"]
+    _, port = parse_listen(args.http)
+    named = {p["name"]: p["containerPort"] for p in main["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert named[main[probe]["httpGet"]["port"]] == port, probe
+    assert int(pod()["metadata"]["annotations"]["prometheus.io/port"]) == port
 
 
 def test_the_dashboard_shows_what_an_operator_asks_about() -> None:
