@@ -223,8 +223,11 @@ async def _relay(runtime: Runtime) -> None:
             runtime.ticks += 1
             observed = loop.engine.observations
             pools = observed.pools
+            # A held pool's lag is not known (its observation says 0): its series goes, and a
+            # graph shows a gap, not an empty queue.
             runtime.metrics.observe_lag(
-                (d.pool, pools[d.pool].lag if d.pool in pools else None) for d in event.decisions
+                (d.pool, seen.lag if (seen := pools.get(d.pool)) and seen.stale is None else None)
+                for d in event.decisions
             )
             runtime.metrics.observe_tokens(observed.tokens_today)
             runtime.metrics.observe_state(loop.stale, loop.leading)

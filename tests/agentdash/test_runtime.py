@@ -72,6 +72,35 @@ async def test_an_observer_shows_the_leaders_decisions_and_its_actions_reach_the
         await leader.stop()
 
 
+async def test_a_held_pools_lag_leaves_metrics_rather_than_reading_as_an_empty_queue(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """Its consumer gone, a pool's lag is not known: the dashboard's "Queue lag per pool"
+    showed 0 for a pool whose stream held 6 tasks. Its series goes, as its oldest task's
+    age does; the other pools' stay."""
+    config = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, config)
+    js = nc.jetstream()
+    for i in range(6):
+        await js.publish(config.subject("acme-research"), json.dumps({"i": i}).encode())
+    queue = config.pools["acme-research"].queue
+    await js.delete_consumer(queue.stream, queue.consumer)
+    runtime = await start(config, RuntimeOptions(nats_server.url, cluster="simulated"))
+    try:
+        await runtime.loop.tick()
+        assert "acme-research" in runtime.loop.stale
+
+        def shown() -> str:
+            return runtime.metrics.render().decode()
+
+        await eventually(lambda: 'agentdash_pool_stale{pool="acme-research"' in shown())
+        await eventually(lambda: 'agentdash_pool_lag_tasks{pool="acme-support"} 0.0' in shown())
+        assert 'agentdash_pool_lag_tasks{pool="acme-research"}' not in shown()
+        assert 'agentdash_pool_oldest_task_age_seconds{pool="acme-research"' not in shown()
+    finally:
+        await runtime.stop()
+
+
 async def test_a_dashboard_leads_only_when_asked_and_a_read_only_one_never(
     nats_server: NatsServer, nc: Client
 ) -> None:
