@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import kubernetes_validate
+import nats
 import pytest
 import yaml
 from nats.aio.client import Client
@@ -34,6 +35,7 @@ from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
 from tests.support import FakeClock, eventually, free_port
+from tests.support.accounts import AccountsServer
 from tests.support.daemon import Daemon
 from tests.support.prometheus import Prometheus
 
@@ -569,3 +571,35 @@ def test_the_dashboard_imports_cleanly_panels_unique_and_not_overlapping() -> No
             for y in range(grid["y"], grid["y"] + grid["h"]):
                 assert (x, y) not in cells, f"{panel['title']} covers {cells.get((x, y))}"
                 cells[x, y] = panel["title"]
+
+
+def test_the_daemon_logs_in_to_nats_with_the_url_of_a_secret() -> None:
+    """configmap.yaml's nats.url names no user, and nats-accounts.conf lets none in without
+    one: as shipped, the daemon could not log in. Its URL, password included, comes from a
+    Secret into AGENTDASH_NATS_URL, which beats the config's."""
+    (env,) = [e for e in container().get("env", []) if e["name"] == "AGENTDASH_NATS_URL"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "agentdash-nats", "key": "url"}
+    assert "@" not in example_config().nats.url  # no password in a ConfigMap
+
+
+@pytest.mark.e2e
+async def test_the_daemon_leads_as_the_shipped_accounts_agentdash_user(
+    tmp_path: Path, accounts_server: AccountsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """configmap.yaml's fleet, logged in as the Secret's URL says (the `agentdash` user of
+    nats-accounts.conf as shipped): it makes its buckets, leads and is healthy."""
+    url = accounts_server.url("agentdash")
+    monkeypatch.setenv("AGENTDASH_NATS_URL", url)
+    fleet = tmp_path / "agentdash.yaml"
+    fleet.write_text(only("ConfigMap")["data"]["agentdash.yaml"])
+    nc = await nats.connect(url)
+    try:
+        await ensure_queues(nc, example_config())
+    finally:
+        await nc.close()
+    daemon = Daemon(fleet)
+    try:
+        health = await daemon.wait_health(lambda h: h["status"] == 200, timeout=30)
+    finally:
+        daemon.stop()
+    assert health["role"] == "leader"
