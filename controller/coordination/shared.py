@@ -113,6 +113,8 @@ class SharedOverrides:
         with these made on it, so that another's write read meanwhile does not undo them."""
         self._in_force = OverridesDocument()
         """The last valid document applied (what a write changes where the newest is not)."""
+        self._said_ignored = ""
+        """What the config lacks that the last revision applied named, as last said."""
         self._writer = ChangeWriter(lambda: self._kv, self._audit, lambda: self._in_force)
         self._write_order = asyncio.Lock()
         """One write at a time, in the order the changes were made (the last one wins)."""
@@ -309,13 +311,17 @@ class SharedOverrides:
         record = await self._audit.announcement(document)
         self._store.replace(self._with_pending(document))
         ignored = ", ".join(document.dropped(self._config))
-        if ignored:
-            # another config (a newer one, a typo in `nats kv put`): said, not silently lost
+        if ignored and ignored != self._said_ignored:
+            # Another config (a newer one, a typo in `nats kv put`): said, not silently lost;
+            # once, not again at every revision that still names it (a removed pool's pin
+            # stays in the bucket: written back with every change, so that a rollout half done
+            # keeps the new config's pins).
             log.warning(
                 "overrides revision %d names what this config does not have; ignored: %s",
                 revision,
                 printable(ignored[:500]),
             )
+        self._said_ignored = ignored
         if record is not None:
             if not starting:
                 self._tell(record.event(), record.origin, revision)

@@ -262,6 +262,13 @@ async def test_a_pin_of_a_pool_this_config_lacks_is_said_to_be_ignored(
     assert "does not have" in ignored[0]
     [record] = await foreign(nc)
     assert record["detail"].endswith("; ignored: pin reserch")
+    # Revisions that still name it (every write keeps what its config lacks) say it once.
+    two = await join(nc, shared)
+    two._store.pin("research", 4)
+    await eventually(lambda: one._store.current().pins["research"].replicas == 4)
+    await one.flush()
+    ignored = [r.getMessage() for r in caplog.records if "ignored: pin reserch" in r.getMessage()]
+    assert len(ignored) == 2  # once a process, not again at revision 2
 
 
 async def test_a_foreign_write_while_no_agentdash_runs_is_audited_at_start(
