@@ -603,3 +603,13 @@ async def test_the_daemon_leads_as_the_shipped_accounts_agentdash_user(
     finally:
         daemon.stop()
     assert health["role"] == "leader"
+
+
+def test_the_stale_panels_show_the_leaders_view_as_the_alert_does() -> None:
+    """A follower that cannot read a pool (its own NATS connection) holds nothing: the panels
+    counted its view too, and showed a pool held that the leader scaled, beside an
+    AgentdashPoolStale that stayed quiet."""
+    panels = {p["title"]: p for p in json.loads(DASHBOARD.read_text())["panels"]}
+    for title in ("Stale pools", "Stale pools and why"):
+        (target,) = panels[title]["targets"]
+        assert "and on (instance) (agentdash_leader == 1)" in target["expr"], title
