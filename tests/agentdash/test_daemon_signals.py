@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from nats.aio.client import Client
 from tests.support import eventually
 from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon
+from tests.support.processes import signalled_while_connecting
 
 pytestmark = pytest.mark.e2e
 
@@ -78,21 +77,8 @@ def test_a_signal_while_the_daemon_still_connects_stops_it_there(sig: signal.Sig
     deadline, then said 'cannot reach NATS' and exited 1 (a pod deleted while NATS is away
     reported a failure, and a start that takes longer, a slow API server's, ran on into the
     kubelet's SIGKILL). It stops there, exit 0, having said nothing."""
-    with socket.create_server(("127.0.0.1", 0)) as silent:
-        silent.settimeout(30)
-        url = f"nats://127.0.0.1:{silent.getsockname()[1]}"
-        process = subprocess.Popen(
-            [AGENTDASH, "--controller-only", "--config", str(EXAMPLE), "--nats-url", url,
-             "--cluster", "simulated"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            connection, _ = silent.accept()  # connecting: its signal handlers are set by now
-            with connection:
-                process.send_signal(sig)
-                out, err = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:  # a test that failed midway: leave nothing running
-                process.kill()
-                process.wait()
-    assert (process.returncode, err, out) == (0, "", "")
+    ended = signalled_while_connecting(
+        [AGENTDASH, "--controller-only", "--config", str(EXAMPLE), "--cluster", "simulated"],
+        sig,
+    )
+    assert (ended.returncode, ended.stderr, ended.stdout) == (0, "", "")

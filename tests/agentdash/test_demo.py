@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from tests.support.accounts import AccountsServer
 from tests.support.cli import AGENTDASH
-from tests.support.processes import alive
+from tests.support.processes import alive, signalled_while_connecting
 
 pytestmark = pytest.mark.e2e
 
@@ -88,25 +87,11 @@ def test_a_signal_stops_the_demo_while_it_is_still_connecting(
     summary of a run that published nothing, exit 0, not 'cannot reach NATS' once its
     connect deadline has passed."""
     events = tmp_path / "events.jsonl"
-    with socket.create_server(("127.0.0.1", 0)) as silent:
-        silent.settimeout(30)
-        url = f"nats://127.0.0.1:{silent.getsockname()[1]}"
-        process = subprocess.Popen(
-            [AGENTDASH, "demo", "--headless", "--duration", "600", "--nats-url", url,
-             "--events", str(events)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            connection, _ = silent.accept()  # connecting: its signal handlers are set by now
-            with connection:
-                process.send_signal(sig)
-                out, err = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:  # a test that failed midway: leave nothing running
-                process.kill()
-                process.wait()
-    assert (process.returncode, err) == (0, "")
-    assert out.startswith("published 0, completed 0,"), out
+    ended = signalled_while_connecting(
+        [AGENTDASH, "demo", "--headless", "--duration", "600", "--events", str(events)], sig
+    )
+    assert (ended.returncode, ended.stderr) == (0, "")
+    assert ended.stdout.startswith("published 0, completed 0,"), ended.stdout
     summary = json.loads(events.read_text().splitlines()[-1])
     assert (summary["type"], summary["published"], summary["lost"]) == ("summary", 0, 0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -67,3 +68,26 @@ def kill_hard(server: NatsServer) -> None:
     os.kill(pid, signal.SIGKILL)
     assert gone_within(pid, 10), f"nats-server {pid} survived SIGKILL"
     server.stop()  # reaps it
+
+
+def signalled_while_connecting(command: list[str], sig: int) -> subprocess.CompletedProcess[str]:
+    """`command` run with `--nats-url` at a server that takes the connection and never
+    answers, and sent `sig` once it connects (its signal handlers are set by then): how it
+    ended, with what it wrote. Nothing is left running, whatever happens."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent.settimeout(30)
+        url = f"nats://127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen(
+            [*command, "--nats-url", url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            connection, _ = silent.accept()
+            with connection:
+                process.send_signal(sig)
+                out, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:  # a test that failed midway
+                process.kill()
+                process.wait()
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
