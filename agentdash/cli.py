@@ -97,14 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_config_commands(commands)
 
-    from agentdash import example, keda, queues, rbac, simulate, tune
+    from agentdash import example, keda, queues, rbac, simulate, trace_import, tune
     from agentdash.demo import command as demo
 
     demo.add_parser(commands)
     simulate.add_parser(commands)
     tune.add_parser(commands)
     example.add_parser(commands)
-    keda.add_parser(commands)  # `agentdash import keda FILE...`
+    imports = commands.add_parser(
+        "import", help="turn another autoscaler's objects, or an LLM request log, into agentdash's"
+    )
+    sources = imports.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    keda.add_parser(sources)  # `agentdash import keda FILE...`
+    trace_import.add_parser(sources)  # `agentdash import requests FILE --pool NAME`
     queues.add_parser(commands)
     rbac.add_parser(commands)
     return parser

@@ -147,6 +147,7 @@ def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
 nats_url = _checked(names.nats_url)
 nats_name = _checked(names.nats_name)
 """A tenant's, tier's or consumer's name: one NATS subject token."""
+pool = _checked(names.pool)
 
 
 def readable_file(text: str) -> str:

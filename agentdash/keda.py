@@ -114,12 +114,8 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(commands: Any) -> None:
-    """`agentdash import keda FILE...`: `import` holds one source for now."""
-    command: argparse.ArgumentParser = commands.add_parser(
-        "import", help="turn another autoscaler's objects into agentdash pools"
-    )
-    sources = command.add_subparsers(dest="source", metavar="SOURCE", required=True)
+def add_parser(sources: Any) -> None:
+    """`agentdash import keda FILE...`, under `agentdash import`."""
     keda: argparse.ArgumentParser = sources.add_parser(
         "keda",
         help="KEDA ScaledObjects (nats-jetstream triggers) as agentdash pools, in YAML",

@@ -223,16 +223,19 @@ def load_trace(path: Path | str, config: Config) -> Trace:
 
 
 def _lines(file: IO[str], source: str) -> Iterator[str]:
-    """The file's lines, read a block at a time: a line longer than MAX_LINE characters is
+    return bounded_lines(file, source, MAX_LINE, "JSON lines, one task a line")
+
+
+def bounded_lines(file: IO[str], source: str, most: int, expected: str) -> Iterator[str]:
+    """The file's lines, read a block at a time: a line longer than `most` characters is
     refused as soon as it is, and never held whole."""
     number, rest = 0, ""
     while block := file.read(BLOCK):
         lines = (rest + block).split("\n")
         rest = lines.pop()  # (the start of a line the next block goes on with)
-        if len(rest) > MAX_LINE or (lines and max(map(len, lines)) > MAX_LINE):
-            longer = next((k for k, line in enumerate(lines) if len(line) > MAX_LINE), len(lines))
-            said = f"expected JSON lines, one task a line of at most {MAX_LINE:,} characters"
-            said += "; got a longer line"
+        if len(rest) > most or (lines and max(map(len, lines)) > most):
+            longer = next((k for k, line in enumerate(lines) if len(line) > most), len(lines))
+            said = f"expected {expected} of at most {most:,} characters; got a longer line"
             raise ConfigError(source, f"line {number + longer + 1}", said)
         number += len(lines)
         yield from lines

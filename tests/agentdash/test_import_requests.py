@@ -1,0 +1,237 @@
+"""`agentdash import requests FILE --pool NAME`: the public LLM request logs' formats, as
+published, become the trace `simulate` and `tune` replay, one task a request in time order;
+a mistake is one line naming the file, the line and the field, exit 2, nothing on stdout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentdash.cli import main
+from tests.support.cli import AGENTDASH, ROOT
+
+AZURE_CODE = ROOT / "benchmarks" / "traces" / "AzureLLMInferenceTrace_code.csv"
+FLEET = """
+tiers: {standard: {priority: 100}}
+tenants: {acme: {tier: standard}}
+pools:
+  coder:
+    tenant: acme
+    deployment: {namespace: agents, name: coder}
+    queue: {stream: AGENT_TASKS, consumer: coder}
+    max_replicas: 60
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, list[str]]:
+    """Exit code, stdout and stderr lines of `agentdash import requests ARGS`."""
+    try:
+        code = main(["import", "requests", *map(str, args)])
+    except SystemExit as exc:  # argparse
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err.splitlines()
+
+
+def tasks(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def written(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_azure_log_counts_from_its_first_days_midnight_and_says_the_start(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = written(
+        tmp_path,
+        "azure.csv",
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        "2023-11-16 18:17:03.9799600,4808,10\n"
+        "2023-11-16 18:17:02.5000000,1000,25\n"  # out of order: printed first
+        "2023-11-17 00:00:01.000000+00:00,0,0\n",  # the 2024 trace's form, with its zone
+    )
+    code, out, err = run(capsys, log, "--pool", "coder")
+    assert code == 0
+    assert tasks(out) == [
+        {"t": 65822.5, "pool": "coder", "work_s": 2.0, "tokens": 1025},
+        {"t": 65823.97996, "pool": "coder", "work_s": 5.208, "tokens": 4818},
+        {"t": 86401.0, "pool": "coder", "work_s": 0.01, "tokens": 0},  # at least 10 ms
+    ]
+    assert err == [
+        f"{log}: 3 requests (azure) as pool coder's tasks, 5.7 h; t = 0 is 2023-11-16 "
+        "00:00 UTC (simulate and tune: --start 2023-11-16)"
+    ]
+
+
+def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    burstgpt = written(
+        tmp_path,
+        "burst.csv",
+        "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+        "5,ChatGPT,472,18,490,Conversation log\n"
+        "45.5,GPT-4,1087,230,1317,API log\n",
+    )
+    mooncake = written(
+        tmp_path,
+        "moon.jsonl",
+        '{"timestamp": 3000, "input_length": 2000, "output_length": 50, "hash_ids": [1, 2]}\n'
+        '{"timestamp": 0, "input_length": 500, "output_length": 0, "hash_ids": []}\n',
+    )
+    bailian = written(
+        tmp_path,
+        "qwen.jsonl",
+        '{"chat_id": 1, "parent_chat_id": -1, "timestamp": 61.114, "input_length": 521, '
+        '"output_length": 132, "type": "text", "turn": 1, "hash_ids": [7]}\n',
+    )
+    code, out, _ = run(capsys, burstgpt, "--pool", "chat", "--decode-rate", "50")
+    assert code == 0
+    assert [(t["t"], t["work_s"], t["tokens"]) for t in tasks(out)] == [
+        (5.0, 0.832, 490),
+        (45.5, 5.687, 1317),
+    ]
+    code, out, err = run(capsys, mooncake, "--pool", "chat")
+    assert code == 0
+    assert [(t["t"], t["work_s"], t["tokens"]) for t in tasks(out)] == [
+        (0.0, 0.5, 500),
+        (3.0, 4.0, 2050),  # milliseconds
+    ]
+    assert "(mooncake)" in err[0]
+    assert "--start" not in err[0]
+    code, out, err = run(capsys, bailian, "--pool", "chat", "--prefill-rate", "521")
+    assert code == 0
+    assert tasks(out) == [{"t": 61.114, "pool": "chat", "work_s": 6.28, "tokens": 653}]
+    assert "(bailian)" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("", "line 1: expected a request log: a CSV with the header TIMESTAMP,"),
+        ("t,tokens\n1,2\n", "line 1: expected a request log"),
+        ("TIMESTAMP,ContextTokens,GeneratedTokens\n", "expected at least one request, got none"),
+        (
+            "TIMESTAMP,ContextTokens,GeneratedTokens\nyesterday,1,2\n",
+            "line 2: TIMESTAMP: expected a date and time like 2023-11-16 18:17:03.9799600, "
+            "got 'yesterday'",
+        ),
+        (
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1,2\n"
+            "2023-11-15 23:59:59,1,2\n",
+            "line 3: TIMESTAMP: expected a time from 2023-11-16 00:00 UTC (the first row's "
+            "day) to 31 days after: sort the log by time, or split it",
+        ),
+        (
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1.5,2\n",
+            "line 2: ContextTokens: expected a whole number of tokens, 0 to 1,000,000,000, "
+            "got '1.5'",
+        ),
+        (
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1\n",
+            "line 2: expected 3 fields, as the header has, got 2",
+        ),
+        (
+            "Timestamp,Model,Request tokens,Response tokens\nnan,x,1,2\n",
+            "line 2: Timestamp: expected seconds from the log's start, 0 to 2,678,400 "
+            "(31 days), got 'nan'",
+        ),
+        (
+            '{"timestamp": 1, "input_length": 1, "output_length": 1}\n[1, 2]\n',
+            "line 2: expected a JSON object, got '[1, 2]'",
+        ),
+        (
+            '{"timestamp": true, "input_length": 1, "output_length": 1}\n',
+            "line 1: timestamp: expected a number, got true",
+        ),
+        (
+            '{"timestamp": 1e300, "input_length": 1, "output_length": 1}\n',
+            "line 1: timestamp: expected seconds from the log's start, 0 to 2,678,400",
+        ),
+        (
+            '{"timestamp": 1, "input_length": -1, "output_length": 1}\n',
+            "line 1: input_length: expected a whole number of tokens, 0 to 1,000,000,000, got -1",
+        ),
+        (
+            '{"timestamp": 1, "input_length": 1000000000, "output_length": 1}\n',
+            "request 1: expected a request a worker finishes within a day, got 1,000,000 s at "
+            "these rates",
+        ),
+    ],
+)
+def test_a_mistake_is_one_line_naming_the_file_line_and_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, said: str
+) -> None:
+    log = written(tmp_path, "log.txt", text)
+    code, out, err = run(capsys, log, "--pool", "chat")
+    assert (code, out) == (2, "")
+    assert len(err) == 1
+    assert err[0].startswith(f"agentdash: {log}: {said}")
+
+
+def test_a_line_too_long_or_not_utf8_is_refused_without_reading_it_whole(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    endless = written(tmp_path, "endless.jsonl", "{" + " " * (2 << 20))
+    code, out, err = run(capsys, endless, "--pool", "chat")
+    assert (code, out) == (2, "")
+    assert err == [
+        f"agentdash: {endless}: line 1: expected a request a line of at most 1,048,576 "
+        "characters; got a longer line"
+    ]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1,\xe9\n")
+    code, out, err = run(capsys, latin, "--pool", "chat")
+    assert (code, out, err) == (2, "", [f"agentdash: {latin}: expected UTF-8 text"])
+
+
+def test_the_pool_must_be_a_pool_name_and_the_rates_positive(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, AZURE_CODE, "--pool", "Code Pool")
+    assert code == 2
+    assert "--pool: expected a pool name of 1-63 lowercase letters" in err[-1]
+    code, _, err = run(capsys, AZURE_CODE, "--pool", "code", "--decode-rate", "0")
+    assert code == 2
+    assert "--decode-rate: expected a number > 0" in err[-1]
+
+
+def test_a_terminal_is_refused_rather_than_waited_on(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal())
+    code, out, err = run(capsys, "-", "--pool", "chat")
+    assert (code, out) == (2, "")
+    assert err == ["agentdash: standard input: expected a request log piped in, got a terminal"]
+
+
+@pytest.mark.e2e
+def test_the_azure_code_hour_piped_into_simulate_replays_every_request(
+    tmp_path: Path,
+) -> None:
+    imported = subprocess.run(
+        [AGENTDASH, "import", "requests", str(AZURE_CODE), "--pool", "coder"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert len(imported.stdout.splitlines()) == 8819
+    config = written(tmp_path, "fleet.yaml", FLEET)
+    replay = subprocess.run(
+        [AGENTDASH, "simulate", "--config", str(config), "--trace", "-", "--json",
+         "--policy", "agentdash", "--start", "2023-11-16", "--drain", "86400"],
+        input=imported.stdout, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr
+    replayed = json.loads(replay.stdout)["policies"]["agentdash"]
+    assert (replayed["completed"], replayed["pending"]) == (8819, 0)
