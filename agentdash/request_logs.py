@@ -47,6 +47,8 @@ class Request:
     t: float
     context: int
     generated: int
+    line: int
+    """Its line in the log, for what is said of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ def _azure(rows: Iterator[tuple[int, str]], source: str) -> tuple[list[Request],
         t = _offset((stamp - midnight).total_seconds(), source, f"{at}: TIMESTAMP", midnight)
         context = _csv_count(row["ContextTokens"], source, f"{at}: ContextTokens")
         generated = _csv_count(row["GeneratedTokens"], source, f"{at}: GeneratedTokens")
-        requests.append(Request(t=t, context=context, generated=generated))
+        requests.append(Request(t=t, context=context, generated=generated, line=number))
     return requests, None if midnight is None else midnight.date()
 
 
@@ -148,7 +150,7 @@ def _burstgpt(rows: Iterator[tuple[int, str]], source: str) -> list[Request]:
         t = _csv_seconds(row["Timestamp"], source, f"{at}: Timestamp")
         context = _csv_count(row["Request tokens"], source, f"{at}: Request tokens")
         generated = _csv_count(row["Response tokens"], source, f"{at}: Response tokens")
-        requests.append(Request(t=t, context=context, generated=generated))
+        requests.append(Request(t=t, context=context, generated=generated, line=number))
     return requests
 
 
@@ -216,7 +218,7 @@ def _json_reader(format: str) -> Callable[[Iterator[tuple[int, str]], str], list
             t = _offset(stamp / unit, source, f"{at}: timestamp", None, shown(stamp))
             context = _json_count(row.get("input_length"), source, f"{at}: input_length")
             generated = _json_count(row.get("output_length"), source, f"{at}: output_length")
-            requests.append(Request(t=t, context=context, generated=generated))
+            requests.append(Request(t=t, context=context, generated=generated, line=number))
         return requests
 
     return read

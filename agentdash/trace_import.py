@@ -45,10 +45,10 @@ def _run(args: argparse.Namespace) -> int:
     prefill: float = args.prefill_rate
     decode: float = args.decode_rate
     works = [_work(r.context, r.generated, prefill, decode) for r in log.requests]
-    for number, work in enumerate(works, start=1):
+    for request, work in zip(log.requests, works, strict=True):
         if work > DAY:
             said = f"expected a request a worker finishes within a day, got {work:,.0f} s"
-            raise ConfigError(source, f"request {number}", f"{said} at these rates")
+            raise ConfigError(source, f"line {request.line}", f"{said} at these rates")
     order = sorted(range(len(works)), key=lambda k: log.requests[k].t)
     out = sys.stdout
     for k in order:

@@ -162,7 +162,7 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
         ),
         (
             '{"timestamp": 1, "input_length": 1000000000, "output_length": 1}\n',
-            "request 1: expected a request a worker finishes within a day, got 1,000,000 s at "
+            "line 1: expected a request a worker finishes within a day, got 1,000,000 s at "
             "these rates",
         ),
     ],
