@@ -14,13 +14,12 @@ The work is in controller.simulate; this module reads arguments and prints.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from agentdash import flags
+from agentdash import flags, standard_input
 from agentdash.example import BACKTEST_CONFIG, BACKTEST_TRACE, EXAMPLE_CONFIG
 from agentdash.output_files import check_distinct, check_writable, write_text
 from controller.core.config import Config, ConfigError, load_config
@@ -185,13 +184,8 @@ def load_tasks(path: Path, config: Config) -> Trace:
 
 
 def _read_stdin(config: Config) -> Trace:
-    """The trace piped in. A terminal is refused rather than waited on: a user who typed `-`
-    by mistake would see nothing happen."""
-    if sys.stdin is None or sys.stdin.isatty():
-        got = "none: it is closed" if sys.stdin is None else "a terminal"
-        said = f"expected a trace piped in (--trace -), got {got}"
-        raise ConfigError("standard input", "", said)
-    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
+    """The trace piped in."""
+    stream = standard_input.piped("a trace (--trace -)")
     try:
         return read_trace(stream, config, "standard input")
     except OSError as exc:

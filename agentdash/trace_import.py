@@ -17,13 +17,12 @@ nothing is printed on stdout.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
 from typing import IO, Any
 
-from agentdash import flags
+from agentdash import flags, standard_input
 from agentdash.request_logs import FORMATS, MAX_LINE, Log, read_log
 from controller.core.config import ConfigError
 from controller.core.config_types import DAY
@@ -69,11 +68,7 @@ def _run(args: argparse.Namespace) -> int:
 def _read(path: Path, source: str, format: str | None) -> Log:
     expected = "a request a line"
     if path == STDIN:
-        if sys.stdin is None or sys.stdin.isatty():
-            got = "none: it is closed" if sys.stdin is None else "a terminal"
-            raise ConfigError(source, "", f"expected a request log piped in, got {got}")
-        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
-        return _parsed(stream, source, format, expected)
+        return _parsed(standard_input.piped("a request log"), source, format, expected)
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
             return _parsed(file, source, format, expected)
