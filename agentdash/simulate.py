@@ -185,7 +185,7 @@ def load_tasks(path: Path, config: Config) -> Trace:
 
 def _read_stdin(config: Config) -> Trace:
     """The trace piped in."""
-    stream = standard_input.piped("a trace (--trace -)")
+    stream = standard_input.piped("a trace", "--trace -")
     try:
         return read_trace(stream, config, "standard input")
     except OSError as exc:

@@ -214,7 +214,7 @@ def test_a_terminal_is_refused_rather_than_waited_on(
     monkeypatch.setattr("sys.stdin", Terminal())
     code, out, err = run(capsys, "-", "--pool", "chat")
     assert (code, out) == (2, "")
-    assert err == ["agentdash: standard input: expected a request log piped in, got a terminal"]
+    assert err == ["agentdash: standard input: expected a request log piped in (-), got a terminal"]
 
 
 @pytest.mark.e2e
