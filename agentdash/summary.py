@@ -96,4 +96,12 @@ def notes(config: Config) -> list[str]:
                 f"at max_replicas the pools on {name} would make {rpm:g} rpm, over its "
                 f"{provider.rpm}{headroom}: replicas are shared by tier weight"
             )
+    for name, pool in config.pools.items():
+        if pool.target_lag_per_replica < pool.concurrency:
+            found.append(
+                f"pool {name}: target_lag_per_replica {pool.target_lag_per_replica:g} is below "
+                f"its concurrency {pool.concurrency}: the lag (tasks queued or in flight) asks "
+                "for another replica before a replica's slots are full "
+                f"(target_lag_per_replica: {pool.concurrency} fills them first)"
+            )
     return found

@@ -147,8 +147,9 @@ NOTES: dict[tuple[str, str], str] = {
     ("pools.<name>", "queue"): "The JetStream stream and durable pull consumer the pool reads.",
     ("pools.<name>", "provider"): "A name under `providers`: its rpm caps this pool with others.",
     ("pools.<name>", "rpm_per_replica"): "LLM requests a minute one busy replica makes.",
-    ("pools.<name>", "target_lag_per_replica"): "Tasks waiting per replica, as KEDA's "
-    "lagThreshold or the HPA's AverageValue.",
+    ("pools.<name>", "target_lag_per_replica"): "Tasks queued or in flight (pending + ack "
+    "pending) per replica, as KEDA's lagThreshold or the HPA's AverageValue. Below "
+    "`concurrency`, a replica is asked for each such task before its slots are full.",
     ("pools.<name>", "activation_lag"): "From zero, wake only when the lag is above this.",
     ("pools.<name>", "cooldown_seconds"): "Setting it, or `behavior.scale_down`, keeps the "
     "fixed HPA v2 rules for this pool instead of the learned keep-alive ([policy.md](policy.md)).",

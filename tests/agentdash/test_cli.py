@@ -47,6 +47,23 @@ def test_check_config_notes_a_provider_its_pools_could_overrun(tmp_path: Path) -
     )
 
 
+def test_check_config_notes_a_pool_that_asks_for_replicas_before_its_slots_are_full(
+    tmp_path: Path,
+) -> None:
+    wide = tmp_path / "wide.yaml"
+    text = EXAMPLE.read_text().replace("    target_lag_per_replica: 4\n", "    concurrency: 8\n", 1)
+    assert text != EXAMPLE.read_text()
+    wide.write_text(text)
+    result = run("check-config", wide)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("note: pool ") == 1
+    assert (
+        "note: pool globex-triage: target_lag_per_replica 1 is below its concurrency 8: the lag "
+        "(tasks queued or in flight) asks for another replica before a replica's slots are full "
+        "(target_lag_per_replica: 8 fills them first)"
+    ) in result.stdout
+
+
 def test_check_config_refuses_a_bad_file_in_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "agentdash.yaml"
     bad.write_text(EXAMPLE.read_text().replace("max_replicas: 10", "max_replicas: ten", 1))
