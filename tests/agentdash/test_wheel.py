@@ -169,6 +169,27 @@ def test_simulate_runs_the_bundled_example_and_a_generated_trace(installed: Inst
     assert result.stdout.startswith(f"{trace}: {len(made.stdout.splitlines()):,} tasks")
 
 
+def test_a_request_log_imports_as_a_trace_the_installed_simulate_replays(
+    installed: Installed,
+) -> None:
+    log = installed.elsewhere / "requests.csv"
+    log.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        "2024-05-10 00:00:01.5+00:00,2000,50\n"
+        "2024-05-10 00:00:03.25+00:00,500,0\n"
+    )
+    imported = installed.run("import", "requests", log, "--pool", "acme-research")
+    assert imported.returncode == 0, imported.stderr
+    assert "--start 2024-05-10" in imported.stderr
+    trace = installed.elsewhere / "requests.jsonl"
+    trace.write_text(imported.stdout)
+    config = installed.elsewhere / "fleet.yaml"
+    config.write_text(installed.run("example", "backtest").stdout)
+    result = installed.run("simulate", "--config", config, "--trace", trace, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["policies"]["agentdash"]["completed"] == 2
+
+
 def test_plan_decides_for_the_bundled_example(installed: Installed) -> None:
     result = installed.run("plan")
     assert result.returncode == 0, result.stderr
