@@ -1,5 +1,6 @@
-"""The control loop two ways: its bookkeeping without I/O (`Loop`), and the real Reconciler on a
-real NATS with a simulated cluster (`make_loop`)."""
+"""The control loop two ways: its bookkeeping without I/O (`Loop`, with its history handed over
+through a real NATS: `leader`, `take_over`), and the real Reconciler on a real NATS with a
+simulated cluster (`make_loop`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from controller.actuators.simcluster import SimulatedCluster
+from controller.coordination.handover import HistoryHandover
 from controller.core.config import Config
 from controller.core.history import History
 from controller.core.model import Observations, ScaleDecision
@@ -42,6 +44,28 @@ class Loop:
                 self.history.record_scale(d.pool, now, d.current, d.desired)
                 self.replicas[d.pool] = d.desired
         return decisions
+
+
+async def handover(nc: Client, cfg: Config) -> HistoryHandover:
+    made = HistoryHandover(nc, cfg)
+    await made.start()
+    return made
+
+
+async def leader(nc: Client, cfg: Config) -> tuple[Loop, HistoryHandover]:
+    """A leader's bookkeeping and its handover, which has read the (empty) bucket."""
+    loop, saver = Loop(cfg), await handover(nc, cfg)
+    await saver.restore(loop.history, 0.0)
+    return loop, saver
+
+
+async def take_over(nc: Client, cfg: Config, old: Loop, now: float) -> tuple[Loop, int]:
+    """A new process taking over from `old` at `now`: the Deployment as `old` left it, the
+    history from the bucket; and how many pools that gave."""
+    successor = Loop(cfg)
+    successor.replicas = dict(old.replicas)
+    restored = await (await handover(nc, cfg)).restore(successor.history, now)
+    return successor, restored
 
 
 BEHAVIOR = {

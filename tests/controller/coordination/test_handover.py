@@ -14,7 +14,7 @@ import pytest
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from controller.coordination.handover import BUCKET, REFRESH_S, TTL_S, HistoryHandover
+from controller.coordination.handover import BUCKET, REFRESH_S, TTL_S
 from controller.coordination.history_docs import MAX_ENTRIES, key_of, pool_of
 from controller.core.config import Config
 from controller.core.history import History
@@ -23,7 +23,7 @@ from controller.core.model import Observations
 from controller.core.policy import decide
 from tests.support import eventually
 from tests.support.factories import config, observe, pool
-from tests.support.loops import Loop
+from tests.support.loops import Loop, handover, leader, take_over
 
 BEHAVIOR = {
     "scale_up": {"policies": [{"type": "Pods", "value": 8, "period_seconds": 60}]},
@@ -39,28 +39,6 @@ def fleet(*names: str) -> Config:
         {name: pool("acme", max_replicas=10, cooldown_seconds=120, behavior=BEHAVIOR)
          for name in names or ("research",)}
     )  # fmt: skip
-
-
-async def handover(nc: Client, cfg: Config) -> HistoryHandover:
-    made = HistoryHandover(nc, cfg)
-    await made.start()
-    return made
-
-
-async def leader(nc: Client, cfg: Config) -> tuple[Loop, HistoryHandover]:
-    """A leader's bookkeeping and its handover, which has read the (empty) bucket."""
-    loop, saver = Loop(cfg), await handover(nc, cfg)
-    await saver.restore(loop.history, 0.0)
-    return loop, saver
-
-
-async def take_over(nc: Client, cfg: Config, old: Loop, now: float) -> tuple[Loop, int]:
-    """A new process taking over from `old` at `now`: the Deployment as `old` left it, the
-    history from the bucket; and how many pools that gave."""
-    successor = Loop(cfg)
-    successor.replicas = dict(old.replicas)
-    restored = await (await handover(nc, cfg)).restore(successor.history, now)
-    return successor, restored
 
 
 def keeps(old: Loop, successor: Loop) -> tuple[KeepAlive, KeepAlive]:
