@@ -6,7 +6,9 @@ forecast's learners; usage_handover: the tokens counted today).
 more than `timeout` and never raises for NATS; nothing is written before the bucket has been
 read once (a process that has not merged it would overwrite what it holds with less); a
 failing save is told once, and its end once; a bucket found gone (a NATS restarted without its
-store) is made again, and everything is written to it anew.
+store) is made again, and everything is written to it anew. A restore reads each value by the
+rules of controller.coordination.history_docs (`load`) and says in a line each what it refused
+and what it took without fields a newer release added (`tell`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+
+from controller.coordination.history_docs import BadValue, DatedDoc, load_doc
 
 log = logging.getLogger("agentdash.handover")
 
@@ -29,6 +33,8 @@ NATS_TROUBLE = (nats.errors.Error, TimeoutError, OSError)
 """What a read or a write of the bucket may fail with, none of it a reason to stop."""
 SAID = 3
 """How many refused values a restore's warning names."""
+
+Doc = TypeVar("Doc", bound=DatedDoc)
 
 
 async def open_bucket(
@@ -96,6 +102,10 @@ class BucketKeeper:
         """KV writes made, for benchmarks and tests."""
         self.ignored = 0
         """Values in the bucket that were refused (malformed, out of bounds, future times)."""
+        self._refused: list[str] = []
+        self._unknown: list[str] = []
+        """What the restore under way refused (`key: why`), and took without fields it does
+        not know (`key (fields)`): `tell` says them."""
 
     async def start(self) -> None:
         self._kv = await open_bucket(
@@ -124,20 +134,43 @@ class BucketKeeper:
         self._restored = True
         return values
 
-    def refused(self, ignored: list[str]) -> None:
-        """Values a restore refused (`key: why` each, the ones that matter most first):
-        counted, and said in one line naming the first SAID of them. Only the first named, a
-        removed pool's leftover key hid a forged value for a pool that is configured."""
-        if ignored:
-            self.ignored += len(ignored)
-            more = len(ignored) - SAID
+    def load(self, model: type[Doc], key: str, raw: bytes, now: float) -> Doc | None:
+        """The value of `key`, checked (None: refused, kept to `tell`). One with fields this
+        release does not know is taken without them, and they are kept to `tell` too."""
+        try:
+            doc = load_doc(model, raw, now, self.MAX_BYTES)
+        except BadValue as exc:
+            self._refused.append(f"{key}: {exc}")
+            return None
+        unknown = doc.unknown()
+        if unknown:
+            self._unknown.append(f"{key} ({', '.join(unknown)})")
+        return doc
+
+    def tell(self) -> None:
+        """Say what this restore's `load`s refused and what they took without fields it does
+        not know: a line each, naming the first SAID (the ones that matter most loaded
+        first). Refused values are counted; only the first named, a removed pool's leftover
+        key hid a forged value for a pool that is configured."""
+        refused, unknown = self._refused, self._unknown
+        self._refused, self._unknown = [], []
+        if refused:
+            self.ignored += len(refused)
             log.warning(
-                "%s: ignored %d value(s) in %s: %s%s",
+                "%s: ignored %d value(s) in %s: %s",
                 self.WHAT,
-                len(ignored),
+                len(refused),
                 self.BUCKET,
-                "; ".join(ignored[:SAID]),
-                f"; and {more} more" if more > 0 else "",
+                _named(refused),
+            )
+        if unknown:  # a newer release wrote them: said, as what it adds is not handed over
+            log.info(
+                "%s: %d value(s) in %s have fields this agentdash does not know, written by a "
+                "newer agentdash: taken without them: %s",
+                self.WHAT,
+                len(unknown),
+                self.BUCKET,
+                _named(unknown),
             )
 
     async def may_save(self, restore: Callable[[], Awaitable[object]]) -> bool:
@@ -166,3 +199,9 @@ class BucketKeeper:
             log.info("%s saved to %s again", self.WHAT, self.BUCKET)
         self._failing = False
         return True
+
+
+def _named(said: list[str]) -> str:
+    """The first SAID of `said`, and how many more."""
+    more = len(said) - SAID
+    return "; ".join(said[:SAID]) + (f"; and {more} more" if more > 0 else "")

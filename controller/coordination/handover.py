@@ -24,8 +24,9 @@ implied: a pool recorded at its last write went on being recorded with the same 
 until the last `tick`, or it would have been written again. The successor reads it so, and
 holds exactly what the old leader held at its last save.
 
-What comes in is checked (PoolDoc: finite numbers, bounded lists and size); a value that
-fails is ignored, counted in `ignored` and logged once per restore: never a crash. Its times
+What comes in is checked (PoolDoc: finite numbers, bounded lists and size; its format, as
+history_docs reads every handover's documents); a value that fails is ignored, counted in
+`ignored` and logged once per restore: never a crash. Its times
 are read as `now` at the latest: a history written by a clock ahead of this one (another
 host's, or this one's before an NTP step back) holds its pool's windows from now, not for
 the skew. A value of a pool not in the config (one removed: its key expires
@@ -50,14 +51,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from controller.coordination.bucket import SAID, BucketKeeper
 from controller.coordination.history_docs import (
     MAX_BYTES,
-    BadValue,
     PoolDoc,
     TickDoc,
     dump_doc,
     extended,
     keep_of,
     key_of,
-    load_doc,
     pool_of,
 )
 from controller.core.config import Config
@@ -114,28 +113,23 @@ class HistoryHandover(BucketKeeper):
         values = await self.fetched(self._read_all())
         if values is None:
             return 0
-        ignored: list[str] = []
-        leftovers: list[str] = []
         tick = -math.inf
         if TICK_KEY in values:
-            try:
-                tick = load_doc(TickDoc, values.pop(TICK_KEY), now).at
-            except BadValue as exc:
-                ignored.append(f"{TICK_KEY}: {exc}")
+            last = self.load(TickDoc, TICK_KEY, values.pop(TICK_KEY), now)
+            tick = last.at if last is not None else tick
         restored = 0
+        leftovers: list[str] = []
         for key, raw in sorted(values.items()):
             name = pool_of(key)
             if name is None or name not in self._config.pools:
                 leftovers.append(key)
                 continue
-            try:
-                doc = load_doc(PoolDoc, raw, now)
-            except BadValue as exc:
-                ignored.append(f"{key}: {exc}")
+            doc = self.load(PoolDoc, key, raw, now)
+            if doc is None:
                 continue
             self._merge(history, name, doc, tick, now)
             restored += 1
-        self.refused(ignored)
+        self.tell()
         if leftovers:  # a pool removed from the config: its key goes by itself (TTL_S)
             shown = ", ".join(leftovers[:SAID]) + (", ..." if len(leftovers) > SAID else "")
             log.info(

@@ -6,6 +6,14 @@ raises BadValue, one line saying what is wrong. A pool's history may be written 
 ahead of the reader's (another host's, or this one's before an NTP step back): it is taken,
 every time in it read as `now` at the latest (controller.coordination.handover). Refused, a
 successor 30 s behind its predecessor let the pool's windows and learned keep-alive go at once.
+
+Two releases share these buckets through a rolling upgrade and a rollback, so every document
+of the three handovers (DatedDoc) carries its format, `v`, and is read by these rules:
+- a field this release does not know is a newer release's addition: the document is taken
+  without it (`unknown`, said once a restore). Refused, as the release before this one
+  refuses it, one new field lost every pool's windows and keep-alive at a rollback.
+- a `v` above the one this release reads is a format it cannot read rightly: refused, and
+  said so (`v: format 2, newer than the 1 this agentdash reads`), never read as its own.
 """
 
 from __future__ import annotations
@@ -50,19 +58,22 @@ Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
 Entry = tuple[Time, Replicas]
 Step = tuple[Time, Annotated[int, Field(ge=-MAX_STEP, le=MAX_STEP)]]
 Gap = Annotated[float, Field(gt=0, le=MAX_GAP_S, allow_inf_nan=False)]
+Share = Annotated[float, Field(gt=0, le=MAX_TAKEN, allow_inf_nan=False)]
+READ = ConfigDict(extra="allow", strict=True, frozen=True)
+"""How a document is read: strictly, its unknown fields kept aside (`DatedDoc.unknown`)."""
 
 
 class LevelDoc(BaseModel):
     """One level of the pool's learned keep-alive (controller.core.keepalive.Level)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = READ
 
     replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS)]
     in_use: bool
     last_used: Time | None
     peak: Replicas
     gaps: list[Gap] = Field(max_length=KEPT_GAPS)
-    share: Annotated[float, Field(gt=0, le=MAX_TAKEN, allow_inf_nan=False)] | None = None
+    share: Share | None = None
     """The tasks a released pod makes wait, as the level's plan was priced (Level.share)."""
 
 
@@ -70,7 +81,7 @@ class KeepDoc(BaseModel):
     """The pool's learned keep-alive: its levels, and its newest recommendation and when it
     was recorded."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = READ
 
     value: Replicas
     latest: Time | None
@@ -88,18 +99,34 @@ class KeepDoc(BaseModel):
 class DatedDoc(BaseModel):
     """A document of a bucket whose times are checked when it is read (`load_doc`)."""
 
+    model_config = READ
     AHEAD_S: ClassVar[float] = SKEW_S
     """How far after the reader's `now` its latest time may be."""
+    FORMAT: ClassVar[int] = 1
+    """The `v` this release reads and writes (each subclass's `v: Literal[FORMAT]`)."""
 
     def latest(self) -> float:
         """Its latest time: no later than now, give or take SKEW_S."""
         raise NotImplementedError
 
+    def unknown(self) -> list[str]:
+        """The fields it has that this release does not know (`keep.levels.bloom`)."""
+        return sorted(_unknown(self, ""))
+
+
+def _unknown(doc: BaseModel, at: str) -> set[str]:
+    found = {at + name for name in doc.model_extra or {}}
+    for name in type(doc).model_fields:
+        value = getattr(doc, name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, BaseModel):
+                found |= _unknown(item, f"{at}{name}.")
+    return found
+
 
 class PoolDoc(DatedDoc):
     """One pool's history in the bucket."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     AHEAD_S = CLOCK_AHEAD_S  # read as of `now` at the latest (handover._merge)
 
     v: Literal[1] = 1
@@ -123,8 +150,6 @@ class PoolDoc(DatedDoc):
 
 
 class TickDoc(DatedDoc):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
     AHEAD_S = CLOCK_AHEAD_S  # the old leader's last tick: read as `now` at the latest
 
     v: Literal[1] = 1
@@ -148,6 +173,9 @@ def load_doc(model: type[Doc], raw: bytes, now: float, max_bytes: int = MAX_BYTE
     try:
         doc = model.model_validate_json(raw)
     except pydantic.ValidationError as exc:
+        newer = _newer_format(raw, model.FORMAT)
+        if newer is not None:
+            raise BadValue(newer) from None
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "value"
         raise BadValue(f"{where}: {error['msg']}") from None
@@ -157,6 +185,18 @@ def load_doc(model: type[Doc], raw: bytes, now: float, max_bytes: int = MAX_BYTE
         said = f"time {latest:.15g} is {ahead:,.4g} s after now, more than {model.AHEAD_S:g} s"
         raise BadValue(said)
     return doc
+
+
+def _newer_format(raw: bytes, known: int) -> str | None:
+    """What to say of a document of a format above `known`, if it is one: a newer release's,
+    not to be read by this one's rules (its fields may mean something else)."""
+    try:
+        v = json.loads(raw).get("v")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(v, int) and not isinstance(v, bool) and v > known:
+        return f"v: format {v}, newer than the {known} this agentdash reads"
+    return None
 
 
 def dump_doc(pool: PoolHistory, now: float, live: bool) -> bytes:

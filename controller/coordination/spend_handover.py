@@ -31,10 +31,10 @@ from collections import deque
 from typing import Annotated, Literal, NamedTuple
 
 from nats.aio.client import Client
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from controller.coordination.bucket import BucketKeeper, read_values
-from controller.coordination.history_docs import CLOCK_AHEAD_S, DatedDoc, load_doc
+from controller.coordination.history_docs import CLOCK_AHEAD_S, DatedDoc
 from controller.core.accounting import BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS
 from controller.core.config import Config
@@ -60,7 +60,6 @@ Minute = Annotated[float, Field(ge=0, le=BUCKET_S, allow_inf_nan=False)]
 class SpendDoc(DatedDoc):
     """One tenant's spend in the bucket."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     AHEAD_S = CLOCK_AHEAD_S  # moved back to the reader's `now` (spend_of)
 
     v: Literal[1] = 1
@@ -181,18 +180,15 @@ class SpendHandover(BucketKeeper):
         values = await self.fetched(self._read(list(book.tenants)))
         if values is None:
             return 0
-        ignored: list[str] = []
         restored = 0
         for tenant, raw in values.items():
-            try:
-                doc = load_doc(SpendDoc, raw, now, MAX_BYTES)
-            except ValueError as exc:
-                ignored.append(f"{key_of(tenant)}: {exc}")
+            doc = self.load(SpendDoc, key_of(tenant), raw, now)
+            if doc is None:
                 continue
             mine = book.tenants[tenant]
             mine.merge(spend_of(doc, mine, now))
             restored += 1
-        self.refused(ignored)
+        self.tell()
         return restored
 
     async def _read(self, tenants: list[str]) -> dict[str, bytes]:

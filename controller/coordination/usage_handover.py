@@ -23,11 +23,11 @@ import math
 from typing import Annotated, Literal, Protocol
 
 from nats.aio.client import Client
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from controller.coordination import spend_handover
 from controller.coordination.bucket import BucketKeeper, read_values
-from controller.coordination.history_docs import DatedDoc, load_doc
+from controller.coordination.history_docs import DatedDoc
 from controller.core.accounting import TokensATask
 from controller.core.config import Config
 from controller.core.tokens_today import TokensToday
@@ -49,8 +49,6 @@ Mean = Annotated[float, Field(ge=0, le=float(MAX_COUNT), allow_inf_nan=False)]
 
 class UsageDoc(DatedDoc):
     """One tenant's count today in the bucket."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     v: Literal[1] = 1
     at: Time
@@ -104,17 +102,12 @@ class UsageHandover(BucketKeeper):
         values = await self.fetched(self._read())
         if values is None:
             return 0
-        ignored: list[str] = []
         restored = 0
         for tenant, raw in values.items():
-            try:
-                doc = load_doc(UsageDoc, raw, now, MAX_BYTES)
-            except ValueError as exc:
-                ignored.append(f"{key_of(tenant)}: {exc}")
-                continue
+            doc = self.load(UsageDoc, key_of(tenant), raw, now)
             today = self._ledger.today(tenant, now)
-            if doc.day != today.start:
-                continue  # another budget day's count
+            if doc is None or doc.day != today.start:  # refused, or another budget day's
+                continue
             minutes = {m: (tokens, tasks) for m, tokens, tasks in doc.minutes}
             today.merge(minutes, doc.at if doc.at < now else now)
             prices = self._ledger.prices(tenant)
@@ -123,7 +116,7 @@ class UsageHandover(BucketKeeper):
                 if price is not None and tasks > price.tasks:
                     price.tokens, price.tasks = tokens, tasks
             restored += 1
-        self.refused(ignored)
+        self.tell()
         return restored
 
     async def _read(self) -> dict[str, bytes]:
