@@ -14,8 +14,10 @@ simulated cluster has no annotations. The lease already lives in NATS: whoever c
 read the bucket.
 
 The bucket: one key per pool, `pool.<name>`, holding a small JSON document (PoolDoc): the
-window entries, the steps and the last busy time, none past its window; and the key `tick`,
-the time of the leader's last save. A pool is written again only when its history changed: a
+window entries, the steps and the last busy time, none past its window; beside it, where its
+keep-alive levels have prices, `shares.<name>` (SharesDoc: the release before this one refuses
+a PoolDoc with them in it, history_docs says why); and the key `tick`, the time of the
+leader's last save. A pool is written again only when its history changed: a
 window or the steps gained an entry (PoolHistory.changes), or it started or stopped being
 recorded, or being busy; otherwise once every REFRESH_S, so that the bucket's TTL never takes
 a live pool. The usual tick changes none of that and costs one small write, `tick`. What it
@@ -51,9 +53,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from controller.coordination.bucket import SAID, BucketKeeper
 from controller.coordination.history_docs import (
     MAX_BYTES,
+    SHARES,
     PoolDoc,
+    SharesDoc,
     TickDoc,
     dump_doc,
+    dump_shares,
     extended,
     keep_of,
     key_of,
@@ -81,6 +86,15 @@ class Mark(NamedTuple):
     live: bool
     busy: bool
     due: float
+
+
+class PoolWrite(NamedTuple):
+    """A pool to write: its PoolDoc, and its SharesDoc if it has one (None: no price)."""
+
+    name: str
+    mark: Mark
+    doc: bytes
+    shares: bytes | None
 
 
 class HistoryHandover(BucketKeeper):
@@ -117,6 +131,11 @@ class HistoryHandover(BucketKeeper):
         if TICK_KEY in values:
             last = self.load(TickDoc, TICK_KEY, values.pop(TICK_KEY), now)
             tick = last.at if last is not None else tick
+        shares: dict[str, bytes] = {}  # a removed pool's: left to expire, as its PoolDoc
+        for key in list(values):
+            owner = pool_of(key, SHARES)
+            if owner is not None:
+                shares[owner] = values.pop(key)
         restored = 0
         leftovers: list[str] = []
         for key, raw in sorted(values.items()):
@@ -127,7 +146,8 @@ class HistoryHandover(BucketKeeper):
             doc = self.load(PoolDoc, key, raw, now)
             if doc is None:
                 continue
-            self._merge(history, name, doc, tick, now)
+            priced = self._shares(name, shares.get(name), doc, now)
+            self._merge(history, name, doc, tick, now, priced)
             restored += 1
         self.tell()
         if leftovers:  # a pool removed from the config: its key goes by itself (TTL_S)
@@ -139,7 +159,25 @@ class HistoryHandover(BucketKeeper):
             )
         return restored
 
-    def _merge(self, history: History, name: str, doc: PoolDoc, tick: float, now: float) -> None:
+    def _shares(self, name: str, raw: bytes | None, doc: PoolDoc, now: float) -> list[float | None]:
+        """The prices of the pool's levels, from the SharesDoc written with `doc` (none: a
+        leader that wrote none, or the release before this one, wrote the pool since)."""
+        if raw is None or doc.keep is None:
+            return []
+        shares = self.load(SharesDoc, key_of(name, SHARES), raw, now)
+        if shares is None or shares.at != doc.at or len(shares.shares) != len(doc.keep.levels):
+            return []
+        return shares.shares
+
+    def _merge(
+        self,
+        history: History,
+        name: str,
+        doc: PoolDoc,
+        tick: float,
+        now: float,
+        shares: list[float | None],
+    ) -> None:
         limit = self._config.pools[name].max_replicas  # a recommendation never exceeds it
         to = doc.at if doc.at > tick else tick
         to = to if to < now else now
@@ -155,7 +193,7 @@ class HistoryHandover(BucketKeeper):
             latest = doc.keep.latest
             if latest is not None:
                 latest = to if latest == at else min(latest, now)
-            keep = keep_of(doc.keep, self._config.pools[name], latest, now)
+            keep = keep_of(doc.keep, self._config.pools[name], latest, now, shares)
         theirs = PoolHistory(
             lows=deque(lows), highs=deque(highs), steps=deque(steps), busy_at=busy_at, keep=keep
         )
@@ -192,9 +230,9 @@ class HistoryHandover(BucketKeeper):
         if await self.may_save(lambda: self.restore(history, now)):
             await self.stored(self._write(self._changed(history, now), now))
 
-    def _changed(self, history: History, now: float) -> list[tuple[str, Mark, bytes]]:
-        """The pools to write: (name, what they are written as, the value). Runs every tick
-        for every pool: a tuple compare each when nothing changed."""
+    def _changed(self, history: History, now: float) -> list[PoolWrite]:
+        """The pools to write. Runs every tick for every pool: a tuple compare each when
+        nothing changed."""
         written = self._written
         changed = []
         for name, pool in history.pools.items():
@@ -211,16 +249,20 @@ class HistoryHandover(BucketKeeper):
             ):
                 continue
             mark = Mark(changes=pool.changes, live=live, busy=busy, due=now + REFRESH_S)
-            changed.append((name, mark, dump_doc(pool, now, live)))
+            doc, shares = dump_doc(pool, now, live), dump_shares(pool, now)
+            changed.append(PoolWrite(name=name, mark=mark, doc=doc, shares=shares))
         return changed
 
-    async def _write(self, changed: list[tuple[str, Mark, bytes]], now: float) -> None:
-        async def put(name: str, mark: Mark, value: bytes) -> None:
-            await self._kv.put(key_of(name), value)
+    async def _write(self, changed: list[PoolWrite], now: float) -> None:
+        async def put(write: PoolWrite) -> None:
+            if write.shares is not None:  # first: the PoolDoc it goes with finds it there
+                await self._kv.put(key_of(write.name, SHARES), write.shares)
+                self.writes += 1
+            await self._kv.put(key_of(write.name), write.doc)
             self.writes += 1
-            self._written[name] = mark
+            self._written[write.name] = write.mark
 
-        results = await asyncio.gather(*(put(*c) for c in changed), return_exceptions=True)
+        results = await asyncio.gather(*(put(c) for c in changed), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result  # the tick key waits until every pool is written

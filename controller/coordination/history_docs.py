@@ -14,6 +14,10 @@ of the three handovers (DatedDoc) carries its format, `v`, and is read by these 
   refuses it, one new field lost every pool's windows and keep-alive at a rollback.
 - a `v` above the one this release reads is a format it cannot read rightly: refused, and
   said so (`v: format 2, newer than the 1 this agentdash reads`), never read as its own.
+- what this release writes under a key the release before it reads holds only the fields that
+  release knows (it refuses any other): PoolDoc is written in format 1 as it always was, and
+  what format 1 has no room for (each level's price, Level.share) goes in a key of its own,
+  `shares.<pool>` (SharesDoc), which that release leaves alone.
 """
 
 from __future__ import annotations
@@ -74,7 +78,9 @@ class LevelDoc(BaseModel):
     peak: Replicas
     gaps: list[Gap] = Field(max_length=KEPT_GAPS)
     share: Share | None = None
-    """The tasks a released pod makes wait, as the level's plan was priced (Level.share)."""
+    """The tasks a released pod makes wait, as the level's plan was priced (Level.share).
+    Written in SharesDoc instead (the release before this one refuses it here); read here
+    from a document that has it."""
 
 
 class KeepDoc(BaseModel):
@@ -147,6 +153,23 @@ class PoolDoc(DatedDoc):
             times += [lv.last_used for lv in self.keep.levels if lv.last_used is not None]
             times += [self.keep.latest] if self.keep.latest is not None else []
         return max(self.at, self.busy_at if self.busy_at is not None else self.at, *times)
+
+
+class SharesDoc(DatedDoc):
+    """What a pool's PoolDoc of the same `at` has no room for in format 1: the price each of
+    its keep-alive levels was planned at (Level.share; None: priced by the pool's share of
+    now), level by level. Taken only with that PoolDoc: one from an earlier write (a leader
+    of the release before this one wrote the pool since) prices levels it did not see."""
+
+    AHEAD_S = CLOCK_AHEAD_S
+
+    v: Literal[1] = 1
+    at: Time
+    """The `at` of the PoolDoc it was written with."""
+    shares: list[Share | None] = Field(max_length=MAX_LEVELS)
+
+    def latest(self) -> float:
+        return self.at
 
 
 class TickDoc(DatedDoc):
@@ -222,7 +245,6 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
             "last_used": level.last_used,
             "peak": level.peak,
             "gaps": list(level.gaps),
-            "share": level.share,
         }
         for level in keep.levels
     ]
@@ -236,9 +258,25 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
     }
 
 
-def keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) -> KeepAlive:
+def dump_shares(pool: PoolHistory, now: float) -> bytes | None:
+    """The SharesDoc to write with `pool`'s PoolDoc at `now` (None: no level has a price)."""
+    levels = pool.keep.levels if pool.keep is not None else []
+    if all(level.share is None for level in levels):
+        return None
+    doc = {"v": 1, "at": now, "shares": [level.share for level in levels]}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def keep_of(
+    doc: KeepDoc,
+    pool: PoolConfig,
+    latest: float | None,
+    now: float,
+    shares: Sequence[float | None] = (),
+) -> KeepAlive:
     """The keep-alive a document describes, for `pool` as configured here: levels that do
-    not start where this pool's bands start (another max_replicas) are left out."""
+    not start where this pool's bands start (another max_replicas) are left out. `shares`:
+    each level's price, from the SharesDoc written with it (none: as the level says)."""
     keep = KeepAlive.for_pool(pool)
     keep.value = min(doc.value, pool.max_replicas)
     keep.latest = latest
@@ -250,7 +288,7 @@ def keep_of(doc: KeepDoc, pool: PoolConfig, latest: float | None, now: float) ->
         restored.last_used = min(level.last_used, now) if level.last_used is not None else None
         restored.peak = min(level.peak, restored.top)
         restored.gaps = deque(level.gaps, maxlen=KEPT_GAPS)
-        restored.share = level.share
+        restored.share = shares[k] if k < len(shares) else level.share
         keep.levels.append(restored)
     heads = (min(h, pool.max_replicas) for h in doc.heads)
     keep.wakes.heads = deque(heads, maxlen=KEPT_GAPS)
@@ -266,17 +304,23 @@ def _inside(entries: Sequence[tuple[float, int]], since: float) -> list[tuple[fl
 _PLAIN = re.compile(r"[-_=A-Za-z0-9]+")
 
 
-def key_of(pool: str) -> str:
-    """The pool's key: `pool.<name>`, or its UTF-8 in hex where the name has characters a
-    key cannot hold."""
-    return f"pool.{pool}" if _PLAIN.fullmatch(pool) else f"pool_hex.{pool.encode().hex()}"
+POOL = "pool"
+SHARES = "shares"
+"""The kinds of a pool's keys: its PoolDoc, its SharesDoc."""
 
 
-def pool_of(key: str) -> str | None:
-    kind, _, rest = key.partition(".")
-    if kind == "pool" and _PLAIN.fullmatch(rest):
+def key_of(pool: str, kind: str = POOL) -> str:
+    """The pool's key of that kind: `pool.<name>`, or `pool_hex.<its UTF-8 in hex>` where the
+    name has characters a key cannot hold (`shares.`, `shares_hex.` likewise)."""
+    return f"{kind}.{pool}" if _PLAIN.fullmatch(pool) else f"{kind}_hex.{pool.encode().hex()}"
+
+
+def pool_of(key: str, kind: str = POOL) -> str | None:
+    """The pool a key of that kind is for (None: not such a key)."""
+    prefix, _, rest = key.partition(".")
+    if prefix == kind and _PLAIN.fullmatch(rest):
         return rest
-    if kind == "pool_hex":
+    if prefix == f"{kind}_hex":
         try:
             return bytes.fromhex(rest).decode()
         except ValueError:

@@ -21,7 +21,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from controller.coordination.handover import TICK_KEY
-from controller.coordination.history_docs import key_of
+from controller.coordination.history_docs import POOL, SHARES, key_of
 from controller.coordination.lease import BUCKET as LEASE_BUCKET
 from controller.coordination.lease import KEY as LEASE_KEY
 from controller.coordination.shared import BUCKET as OVERRIDES_BUCKET
@@ -79,7 +79,10 @@ class Watch:
         return odd
 
 
-OWN_HISTORY = {TICK_KEY, *(key_of(pool) for pool in load_config(EXAMPLE).pools)}
+OWN_HISTORY = {
+    TICK_KEY,
+    *(key_of(pool, kind) for pool in load_config(EXAMPLE).pools for kind in (POOL, SHARES)),
+}
 """The history keys the leader writes itself, whenever its pools' history changes (a task
 published by the attacker moves it): their coming is not the attacker's doing."""
 

@@ -1,5 +1,7 @@
 """Two releases on one NATS, as a rolling upgrade and a rollback have them, on a real JetStream:
-what a newer release writes with fields this one lacks, this one takes without them."""
+what this release writes, the release before it reads (that one refuses a document with any
+field it does not know); what a newer release writes with fields this one lacks, this one
+takes without them."""
 
 from __future__ import annotations
 
@@ -15,10 +17,21 @@ from controller.coordination.handover import BUCKET
 from controller.coordination.history_docs import key_of
 from controller.coordination.spend_handover import BUCKET as SPEND_BUCKET
 from controller.coordination.usage_handover import key_of as usage_key
+from controller.core.config import Config
+from controller.core.keepalive import KeepAlive, Pace
 from tests.support import eventually
 from tests.support.factories import config, pool
-from tests.support.loops import leader, take_over
+from tests.support.loops import Loop, leader, take_over
 from tests.support.usage_leader import budgeted, counting
+
+FORMAT_1 = {
+    "pool": {"v", "at", "live", "busy_at", "lows", "highs", "steps", "keep"},
+    "keep": {"value", "latest", "levels", "held", "heads", "taken"},
+    "level": {"replicas", "in_use", "last_used", "peak", "gaps"},
+}
+"""The fields of a pool's history that the release before this one (agentdash 0.1.0 as of
+2026-11-26) reads. It refuses a document with any other field, and with it the pool's windows
+and learned keep-alive: rolled back to, it let every pool go as a new process would."""
 
 DOWN_300_S = {
     "scale_down": {
@@ -26,6 +39,50 @@ DOWN_300_S = {
         "policies": [{"type": "Percent", "value": 50, "period_seconds": 60}],
     },
 }
+
+
+def research(keep: KeepAlive | None) -> KeepAlive:
+    assert keep is not None
+    return keep
+
+
+async def priced_leader(nc: Client, cfg: Config) -> Loop:
+    """A leader whose pool let a level of 12 go at one price and then took up another at a
+    lower one (so its released levels keep the price they were planned at), saved as it went."""
+    old, saver = await leader(nc, cfg)
+    paced = [(0.0, 0, None), (1.0, 12, Pace(task_s=2.0, rate=12.0)), (60.0, 0, None)]
+    paced.append((100.0, 2, Pace(task_s=2.0, rate=1.0)))
+    for t, value, pace in paced:
+        old.history.record_pool("research", value, value, t, pace)
+        research(old.history.pools["research"].keep).hold(t + 0.5, value, value)
+        await saver.save(old.history, t + 0.5)
+    return old
+
+
+async def test_the_history_a_leader_writes_is_one_the_release_before_it_reads(
+    nc: Client,
+) -> None:
+    """A rollback's leader takes every pool's windows and keep-alive; the prices of released
+    levels, which its documents have no room for, travel beside them to this release's."""
+    cfg = config(
+        {"research": pool("acme", max_replicas=20, target_lag_per_replica=2, concurrency=4)}
+    )
+    old = await priced_leader(nc, cfg)
+    learned = research(old.history.pools["research"].keep)
+    assert any(level.share is not None for level in learned.levels)  # a price to carry
+
+    kv = await nc.jetstream().key_value(BUCKET)
+    doc = json.loads((await kv.get(key_of("research"))).value or b"")
+    assert set(doc) <= FORMAT_1["pool"]
+    assert set(doc["keep"]) <= FORMAT_1["keep"]
+    assert doc["keep"]["levels"]
+    for level in doc["keep"]["levels"]:
+        assert set(level) <= FORMAT_1["level"]
+
+    successor, restored = await take_over(nc, cfg, old, 105.0)
+    assert restored == 1
+    taken = research(successor.history.pools["research"].keep)
+    assert taken.plans() == learned.plans()  # priced as the old leader priced them
 
 
 async def test_a_pool_a_newer_release_wrote_with_fields_this_one_lacks_holds_its_window(
