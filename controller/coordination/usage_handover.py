@@ -92,6 +92,9 @@ class UsageHandover(BucketKeeper):
         """Per tenant as last written: its day, tokens and tasks, and when."""
         self._asked = -math.inf
         """When a save with nothing to write last asked whether the bucket is still there."""
+        self.missing: list[str] = []
+        """The tenants whose count of today the last restore did not find (none written, or
+        refused): counted from the reports this process has read alone."""
 
     def forget_written(self) -> None:
         self._written.clear()
@@ -103,10 +106,12 @@ class UsageHandover(BucketKeeper):
         if values is None:
             return 0
         restored = 0
+        self.missing = [tenant for tenant in self._config.tenants if tenant not in values]
         for tenant, raw in values.items():
             doc = self.load(UsageDoc, key_of(tenant), raw, now)
             today = self._ledger.today(tenant, now)
             if doc is None or doc.day != today.start:  # refused, or another budget day's
+                self.missing.append(tenant)
                 continue
             minutes = {m: (tokens, tasks) for m, tokens, tasks in doc.minutes}
             today.merge(minutes, doc.at if doc.at < now else now)

@@ -8,12 +8,16 @@ predecessor held rather than learn it all again, and spends no budget twice.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 
 from controller.coordination.handover import HistoryHandover
 from controller.coordination.spend_handover import SpendHandover
 from controller.coordination.usage_handover import UsageHandover
 from controller.core.engine import Engine
+from controller.core.wording import plural
+
+log = logging.getLogger("agentdash.handover")
 
 
 class Succession:
@@ -42,23 +46,29 @@ class Succession:
     async def take_over(self, leading: bool, now: float) -> None:
         """On becoming leader, before its first decision: take in what the last leader
         remembered (the time rules' history, each tenant's tokens today, the budget
-        forecast), to hold what it held."""
+        forecast), to hold what it held, and say in a line what that was."""
+        taken: list[str] = []
         if self.handover is not None and leading != self._restored:
             if leading:
-                await self.handover.restore(self.engine.history, now)
+                pools = await self.handover.restore(self.engine.history, now)
                 self.engine.touch_all()
+                taken.append(f"the history of {plural(pools, 'pool')}")
             self._restored = leading
         usage = self.usage_handover
         if usage is not None and leading != self._usage_restored:
             if leading:  # before the spend: its samples read the tokens
-                await usage.restore(now)
+                tenants = await usage.restore(now)
                 self.engine.touch_all()
+                taken.append(f"the tokens today of {plural(tenants, 'tenant')}")
             self._usage_restored = leading
         spend = self.spend_handover
         if spend is not None and leading != self._spend_restored:
             if leading:  # paced tenants are claimed at every step: no pool to touch
-                await spend.restore(self.engine.spend, now)
+                tenants = await spend.restore(self.engine.spend, now)
+                taken.append(f"the spend forecast of {plural(tenants, 'tenant')}")
             self._spend_restored = leading
+        if taken:
+            _tell_taken(taken, usage.missing if usage is not None else [])
 
     async def hand_on(self, leading: bool, now: float) -> None:
         """While leading: keep what the next leader takes over. The three saves go side by
@@ -82,3 +92,16 @@ class Succession:
         The time rules' history was saved at the end of the last tick."""
         if leading and self.usage_handover is not None:
             await self.usage_handover.save(now, last=True)
+
+
+def _tell_taken(taken: list[str], missing: list[str]) -> None:
+    """One line a takeover: what it took over, and each tenant whose tokens today it found
+    none of (a leader that wrote none: its hard cap counts only what this process has read,
+    which an operator should know)."""
+    said = "took over from NATS KV " + ", ".join(taken)
+    if missing:
+        said += (
+            f"; no count of tokens today for {', '.join(missing)}: counted from the reports "
+            "this process has read alone"
+        )
+    log.info(said)

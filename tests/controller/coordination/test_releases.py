@@ -1,7 +1,7 @@
 """Two releases on one NATS, as a rolling upgrade and a rollback have them, on a real JetStream:
 what this release writes, the release before it reads (that one refuses a document with any
 field it does not know); what a newer release writes with fields this one lacks, this one
-takes without them."""
+takes without them; and a takeover says in a line what it took over."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 
-from controller.coordination.handover import BUCKET
+from controller.coordination.handover import BUCKET, HistoryHandover
 from controller.coordination.history_docs import key_of
 from controller.coordination.spend_handover import BUCKET as SPEND_BUCKET
+from controller.coordination.spend_handover import SpendHandover
 from controller.coordination.usage_handover import key_of as usage_key
 from controller.core.config import Config
+from controller.core.engine import Engine
 from controller.core.keepalive import KeepAlive, Pace
+from controller.runtime.succession import Succession
 from tests.support import eventually
 from tests.support.factories import config, pool
 from tests.support.loops import Loop, leader, take_over
@@ -140,3 +143,35 @@ async def test_tokens_today_a_newer_release_wrote_with_more_fields_keep_the_cap_
     successor, successor_handover = await counting(nc, cfg)
     assert await successor_handover.restore(time.time()) == 1
     assert successor.usage(time.time()).tokens_today["acme"] == 1_540_000
+
+
+async def test_a_takeover_says_what_it_took_over_and_whose_tokens_today_it_found_none(
+    nc: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bucket as the release before this one leaves it: a pool's history, and no count
+    of tokens today (it wrote none). The leader that takes over says so: its hard caps count
+    only the reports it has read since it started."""
+    cfg = budgeted()
+    old, saver = await leader(nc, cfg)
+    old.tick(0.0, research=4)
+    await saver.save(old.history, 0.0)
+    engine = Engine(cfg)
+    _, usage_handover = await counting(nc, cfg)
+    history, spend = HistoryHandover(nc, cfg), SpendHandover(nc, cfg)
+    for keeper in (history, spend):
+        await keeper.start()
+    succession = Succession(
+        engine, handover=history, spend_handover=spend, usage_handover=usage_handover
+    )
+    caplog.set_level(logging.INFO, logger="agentdash.handover")
+
+    await succession.take_over(True, 5.0)
+    await succession.take_over(True, 6.0)  # leading on: nothing more to take, or to say
+
+    said = [r.getMessage() for r in caplog.records if r.name == "agentdash.handover"]
+    assert said == [
+        "took over from NATS KV the history of 1 pool, the tokens today of 0 tenants, the "
+        "spend forecast of 0 tenants; no count of tokens today for acme: counted from the "
+        "reports this process has read alone"
+    ]
+    assert "research" in engine.history.pools
