@@ -25,7 +25,7 @@ import nats.errors
 import nats.js.errors
 
 from controller.coordination.audit_trail import AuditTrail
-from controller.coordination.overrides import Change, OverridesDocument, read_overrides
+from controller.coordination.overrides import Change, SharedDocument, read_shared
 from controller.core.config import ConfigError
 from controller.core.events import ActionEvent
 
@@ -61,7 +61,7 @@ class ChangeWriter:
         self,
         kv: Callable[[], Any],
         audit: AuditTrail,
-        in_force: Callable[[], OverridesDocument],
+        in_force: Callable[[], SharedDocument],
     ) -> None:
         self._kv = kv
         """The bucket as now opened (it is opened again if NATS comes back without it)."""
@@ -99,7 +99,8 @@ class ChangeWriter:
     async def _try(self, pending: Pending, announced: Callable[[int, str], None]) -> int:
         kv = self._kv()
         base, revision = await self._newest(kv)
-        document = OverridesDocument.of(pending.change(base.everything()))
+        document = SharedDocument.of(pending.change(base.everything()))
+        document = document.model_copy(update=base.model_extra)  # a newer release's, kept
         digest = document.digest()
         seq = await self._audit.announce(pending.event, digest, once=f"{pending.once}-{digest}")
         pending.seq = seq
@@ -107,13 +108,13 @@ class ChangeWriter:
         document.audit = seq  # the record comes first: the write names it
         return int(await kv.update(KEY, document.model_dump_json(indent=2).encode(), last=revision))
 
-    async def _newest(self, kv: Any) -> tuple[OverridesDocument, int]:
+    async def _newest(self, kv: Any) -> tuple[SharedDocument, int]:
         """The document in force at the newest revision, and that revision (0: never written)."""
         try:
             entry = await kv.get(KEY)
         except nats.js.errors.KeyNotFoundError as absent:  # never written, or deleted
-            return OverridesDocument(), int(absent.entry.revision) if absent.entry else 0
+            return SharedDocument(), int(absent.entry.revision) if absent.entry else 0
         try:
-            return read_overrides(entry.value or b"", KEY), int(entry.revision)
+            return read_shared(entry.value or b"", KEY), int(entry.revision)
         except ConfigError:
             return self._in_force(), int(entry.revision)

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.core.config import Config, ConfigError, first_error
-from controller.core.config_errors import shown
+from controller.core.config_errors import InvalidField, shown
 from controller.core.events import ActionEvent
 from controller.core.input_files import DuplicateKey, read_text, unique_keys
 from controller.core.model import Overrides, Pin, PoolPause
@@ -78,7 +78,7 @@ class OverridesDocument(BaseModel):
     controller.coordination.shared). Absent from files."""
 
     @classmethod
-    def of(cls, overrides: Overrides) -> OverridesDocument:
+    def of(cls, overrides: Overrides) -> Self:
         return cls(
             pins={
                 p: _PinFile(replicas=x.replicas, until=x.until, by=x.by, at=x.at)
@@ -140,6 +140,34 @@ class OverridesDocument(BaseModel):
     def digest(self) -> str:
         """What the audit record of a write names: the document, whatever its audit field."""
         return hashlib.sha256(self.model_dump_json(exclude={"audit"}).encode()).hexdigest()
+
+
+class SharedDocument(OverridesDocument):
+    """The overrides as NATS KV holds them, which releases share through a rolling upgrade or
+    a rollback. A field a newer release adds at the top of the document is kept aside
+    (`model_extra`), not refused: this release acts on the fields it knows, and writes the
+    others back as they were (override_writes), so that its writes undo none of the newer
+    release's actions. Refused, every revision a newer release wrote was skipped here, and
+    the next write made here put back the last one it could read. Fields inside a pin or a
+    pause stay strict: a release adds its fields at the top, after the others (the digest
+    an audit record names reads them in that order)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    @model_validator(mode="after")
+    def _by_agentdash(self) -> SharedDocument:
+        """Fields it does not know are taken only in a document an agentdash wrote (it names
+        its audit record). One written by hand (`nats kv put`) is held to the fields, as a
+        file is: a typo is refused, not dropped; and a JetStream answer stored there (a
+        worker's reply-subject trick) is no document at all, never "no overrides"."""
+        unknown = sorted(self.model_extra or {})
+        if unknown and self.audit is None:
+            raise InvalidField(unknown[0], "unknown key")
+        return self
+
+    def unknown(self) -> str:
+        """The fields it has that this release does not know, in a line (empty: none)."""
+        return ", ".join(sorted(self.model_extra or {}))
 
 
 def operator() -> str:
@@ -340,8 +368,17 @@ def dump_overrides(overrides: Overrides) -> str:
 
 def read_overrides(text: str | bytes, source: str) -> OverridesDocument:
     """Parse overrides JSON, whatever the bytes: anything wrong is a ConfigError."""
+    return _validated(OverridesDocument, _json(text, source), source)
+
+
+def read_shared(text: str | bytes, source: str) -> SharedDocument:
+    """The same for the value in NATS KV, which may carry a newer release's fields."""
+    return _validated(SharedDocument, _json(text, source), source)
+
+
+def _json(text: str | bytes, source: str) -> object:
     try:
-        raw = json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique_keys)
+        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique_keys)
     except UnicodeDecodeError:
         raise ConfigError(source, "", "expected UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -354,8 +391,14 @@ def read_overrides(text: str | bytes, source: str) -> OverridesDocument:
         raise ConfigError(source, "", f"expected valid JSON: {exc}") from None
     except RecursionError:
         raise ConfigError(source, "", "expected valid JSON: nested too deeply") from None
+
+
+Document = TypeVar("Document", bound=OverridesDocument)
+
+
+def _validated(model: type[Document], raw: object, source: str) -> Document:
     try:
-        return OverridesDocument.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         field, message = first_error(exc)
         raise ConfigError(source, field, message) from None

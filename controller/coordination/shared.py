@@ -55,9 +55,9 @@ from controller.coordination.audit_trail import FOREIGN, SKIPPED, UNKNOWN, Audit
 from controller.coordination.override_writes import ChangeWriter, Pending
 from controller.coordination.overrides import (
     Change,
-    OverridesDocument,
     OverrideStore,
-    read_overrides,
+    SharedDocument,
+    read_shared,
 )
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
@@ -111,10 +111,12 @@ class SharedOverrides:
         self._pending: list[Pending] = []
         """Changes made here not yet seen in the bucket: the store shows each revision read
         with these made on it, so that another's write read meanwhile does not undo them."""
-        self._in_force = OverridesDocument()
+        self._in_force = SharedDocument()
         """The last valid document applied (what a write changes where the newest is not)."""
         self._said_ignored = ""
         """What the config lacks that the last revision applied named, as last said."""
+        self._said_unknown = ""
+        """The fields this release does not know that the last revision applied had."""
         self._writer = ChangeWriter(lambda: self._kv, self._audit, lambda: self._in_force)
         self._write_order = asyncio.Lock()
         """One write at a time, in the order the changes were made (the last one wins)."""
@@ -279,10 +281,10 @@ class SharedOverrides:
                 await self._apply(document, entry.revision)
             self.seen = max(self.seen, entry.revision)
 
-    def _parse(self, value: bytes, revision: int) -> OverridesDocument | str:
+    def _parse(self, value: bytes, revision: int) -> SharedDocument | str:
         """The document a revision holds; or why it is none (dropped and counted)."""
         try:
-            return read_overrides(value, f"nats kv {WHERE} revision {revision}")
+            return read_shared(value, f"nats kv {WHERE} revision {revision}")
         except ConfigError as exc:  # a bad write elsewhere never takes us down
             self.bad.drop("overrides", str(exc))
             why = f"{exc.path}: {exc.message}" if exc.path else exc.message
@@ -296,10 +298,19 @@ class SharedOverrides:
             self._spawn(self._audit.foreign(event, revision))
 
     async def _apply(
-        self, document: OverridesDocument, revision: int, *, starting: bool = False
+        self, document: SharedDocument, revision: int, *, starting: bool = False
     ) -> None:
         """Apply a valid revision of the bucket; tell it, and audit it if foreign."""
         self._in_force = document
+        unknown = document.unknown()
+        if unknown and unknown != self._said_unknown:  # once, as `ignored` below
+            log.info(
+                "overrides revision %d has fields this agentdash does not know, written by a "
+                "newer agentdash: applied without them, and kept in what this process writes: %s",
+                revision,
+                printable(unknown[:500]),
+            )
+        self._said_unknown = unknown
         if document.audit is not None and (
             self._announced_here.get(document.audit) == document.digest()
         ):
@@ -346,7 +357,7 @@ class SharedOverrides:
         if self.on_action is not None:
             self.on_action(event, origin, revision)
 
-    def _with_pending(self, document: OverridesDocument) -> Overrides:
+    def _with_pending(self, document: SharedDocument) -> Overrides:
         overrides = document.overrides(self._config)
         for pending in self._pending:
             overrides = pending.change(overrides)

@@ -1,10 +1,12 @@
 """Two releases on one NATS, as a rolling upgrade and a rollback have them, on a real JetStream:
 what this release writes, the release before it reads (that one refuses a document with any
-field it does not know); what a newer release writes with fields this one lacks, this one
-takes without them; and a takeover says in a line what it took over."""
+field it does not know); what a newer release writes with fields this one lacks (a handover
+document, the overrides), this one takes without them, and keeps in the overrides it writes;
+and a takeover says in a line what it took over."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -13,18 +15,23 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 
+from controller.coordination.audit_trail import AuditTrail
 from controller.coordination.handover import BUCKET, HistoryHandover
 from controller.coordination.history_docs import key_of
+from controller.coordination.shared import BUCKET as SHARED_BUCKET
+from controller.coordination.shared import KEY, SharedOverrides
 from controller.coordination.spend_handover import BUCKET as SPEND_BUCKET
 from controller.coordination.spend_handover import SpendHandover
 from controller.coordination.usage_handover import key_of as usage_key
 from controller.core.config import Config
 from controller.core.engine import Engine
+from controller.core.events import ActionEvent
 from controller.core.keepalive import KeepAlive, Pace
 from controller.runtime.succession import Succession
 from tests.support import eventually
 from tests.support.factories import config, pool
 from tests.support.loops import Loop, leader, take_over
+from tests.support.shared_kv import bucket, join
 from tests.support.usage_leader import budgeted, counting
 
 FORMAT_1 = {
@@ -175,3 +182,57 @@ async def test_a_takeover_says_what_it_took_over_and_whose_tokens_today_it_found
         "reports this process has read alone"
     ]
     assert "research" in engine.history.pools
+
+
+async def newer_write(nc: Client, kv: Any) -> int:
+    """The overrides as a newer release writes them: a field this one lacks (after the others,
+    at the top), announced first by an audit record naming their digest; the revision."""
+    body = {
+        "pins": {"research": {"replicas": 3, "until": None, "by": "bob", "at": 1.0}},
+        "paused_tenants": [], "paused": False, "dry_run": False, "paused_pools": {},
+        "paused_tiers": ["gold"],
+    }  # fmt: skip
+    digest = hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
+    event = ActionEvent(time.time(), "bob", "pause tier", "gold", "")
+    seq = await AuditTrail(nc.jetstream(), SHARED_BUCKET).announce(event, digest, once=digest)
+    return int(await kv.put(KEY, json.dumps(body | {"audit": seq}).encode()))
+
+
+async def test_overrides_a_newer_release_wrote_with_a_field_this_one_lacks_are_kept(
+    nc: Client, shared: list[SharedOverrides], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A newer release's document is applied as agentdash's, and the write made here on it
+    keeps the field this release lacks: the newer release's action is not undone. Refused,
+    the pin stayed unapplied here, and the next write put back the document before it."""
+    caplog.set_level(logging.INFO, logger="agentdash.shared")
+    here = await join(nc, shared)
+    kv = await bucket(nc)
+    revision = await newer_write(nc, kv)
+    await eventually(lambda: "research" in here._store.current().pins)
+
+    here._store.pin("coder", 1)
+    await here.flush()
+
+    written = json.loads((await kv.get(KEY)).value or b"")
+    assert (sorted(written["pins"]), written["paused_tiers"]) == (["coder", "research"], ["gold"])
+    assert here.bad.counts["overrides"] == 0
+    said = [r.getMessage() for r in caplog.records if r.name == "agentdash.shared"]
+    assert said == [  # once: the write made here, read back, has the field too
+        f"overrides revision {revision} has fields this agentdash does not know, written by a "
+        "newer agentdash: applied without them, and kept in what this process writes: "
+        "paused_tiers"
+    ]  # and no "not written by agentdash": the newer release's audit record names it
+
+
+async def test_a_field_this_release_lacks_in_overrides_written_by_hand_is_refused(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    """`nats kv put` with a typo (or a JetStream answer stored there) names no audit record:
+    held to the fields, as a file is, and skipped, the last valid overrides in force."""
+    here = await join(nc, shared)
+    kv = await bucket(nc)
+    await kv.put(KEY, b'{"pins": {"research": {"replicas": 2}}}')
+    await eventually(lambda: "research" in here._store.current().pins)
+    await kv.put(KEY, b'{"pins": {}, "pasued": true}')
+    await eventually(lambda: here.bad.counts["overrides"] == 1)
+    assert here._store.current().pins["research"].replicas == 2
