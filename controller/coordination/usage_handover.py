@@ -102,6 +102,7 @@ class UsageHandover(BucketKeeper):
     async def restore(self, now: float) -> int:
         """Merge the bucket's counts of today into the ledger's; how many tenants it gave.
         Never raises for NATS or bad values."""
+        self.missing = list(self._config.tenants)  # until the bucket says otherwise
         values = await self.fetched(self._read())
         if values is None:
             return 0
