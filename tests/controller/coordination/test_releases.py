@@ -95,6 +95,28 @@ async def test_the_history_a_leader_writes_is_one_the_release_before_it_reads(
     assert taken.plans() == learned.plans()  # priced as the old leader priced them
 
 
+async def test_prices_written_before_an_older_release_wrote_the_pool_are_not_taken(
+    nc: Client,
+) -> None:
+    """Rolled back, an older release writes a pool's history again and leaves its shares key
+    as it was: at the next upgrade those prices are of levels it did not see, and the levels
+    are priced as the pool's share of now (as that release left them), not by them."""
+    cfg = config(
+        {"research": pool("acme", max_replicas=20, target_lag_per_replica=2, concurrency=4)}
+    )
+    old = await priced_leader(nc, cfg)
+    kv = await nc.jetstream().key_value(BUCKET)
+    rewritten = json.loads((await kv.get(key_of("research"))).value or b"")
+    rewritten["at"] += 1.0  # written since by a release that writes no shares
+    await kv.put(key_of("research"), json.dumps(rewritten).encode())
+
+    successor, restored = await take_over(nc, cfg, old, 105.0)
+    assert restored == 1
+    taken = research(successor.history.pools["research"].keep)
+    assert taken.levels
+    assert [level.share for level in taken.levels] == [None] * len(taken.levels)
+
+
 async def test_a_pool_a_newer_release_wrote_with_fields_this_one_lacks_holds_its_window(
     nc: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
