@@ -17,7 +17,9 @@ of the three handovers (DatedDoc) carries its format, `v`, and is read by these 
 - what this release writes under a key the release before it reads holds only the fields that
   release knows (it refuses any other): PoolDoc is written in format 1 as it always was, and
   what format 1 has no room for (each level's price, Level.share) goes in a key of its own,
-  `shares.<pool>` (SharesDoc), which that release leaves alone.
+  `shares.<pool>` (SharesDoc), which that release leaves alone (it warns of it at each
+  takeover, as no configured pool's: a line, where the whole document refused was every
+  pool's history).
 """
 
 from __future__ import annotations
