@@ -159,15 +159,15 @@ class HistoryHandover(BucketKeeper):
             )
         return restored
 
-    def _shares(self, name: str, raw: bytes | None, doc: PoolDoc, now: float) -> list[float | None]:
-        """The prices of the pool's levels, from the SharesDoc written with `doc` (none: a
-        leader that wrote none, or the release before this one, wrote the pool since)."""
+    def _shares(self, name: str, raw: bytes | None, doc: PoolDoc, now: float) -> SharesDoc | None:
+        """The SharesDoc written with `doc` (None: a leader that wrote none, or the release
+        before this one, wrote the pool since)."""
         if raw is None or doc.keep is None:
-            return []
+            return None
         shares = self.load(SharesDoc, key_of(name, SHARES), raw, now)
         if shares is None or shares.at != doc.at or len(shares.shares) != len(doc.keep.levels):
-            return []
-        return shares.shares
+            return None
+        return shares
 
     def _merge(
         self,
@@ -176,7 +176,7 @@ class HistoryHandover(BucketKeeper):
         doc: PoolDoc,
         tick: float,
         now: float,
-        shares: list[float | None],
+        shares: SharesDoc | None,
     ) -> None:
         limit = self._config.pools[name].max_replicas  # a recommendation never exceeds it
         to = doc.at if doc.at > tick else tick
@@ -193,7 +193,11 @@ class HistoryHandover(BucketKeeper):
             latest = doc.keep.latest
             if latest is not None:
                 latest = to if latest == at else min(latest, now)
-            keep = keep_of(doc.keep, self._config.pools[name], latest, now, shares)
+            pool = self._config.pools[name]
+            if shares is None:
+                keep = keep_of(doc.keep, pool, latest, now)
+            else:
+                keep = keep_of(doc.keep, pool, latest, now, shares.shares, shares.tail)
         theirs = PoolHistory(
             lows=deque(lows), highs=deque(highs), steps=deque(steps), busy_at=busy_at, keep=keep
         )

@@ -33,10 +33,12 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.core.accounting import MAX_RATE
 from controller.core.config import PoolConfig
 from controller.core.history import PoolHistory
 from controller.core.keepalive import KeepAlive
 from controller.core.keepalive_levels import KEPT_GAPS, MAX_GAP_S
+from controller.core.tail import KEPT_CYCLES, Cycle, Tail
 
 SKEW_S = 5.0
 """How far in the future a time may be (another host's clock) before the value is refused."""
@@ -65,6 +67,7 @@ Entry = tuple[Time, Replicas]
 Step = tuple[Time, Annotated[int, Field(ge=-MAX_STEP, le=MAX_STEP)]]
 Gap = Annotated[float, Field(gt=0, le=MAX_GAP_S, allow_inf_nan=False)]
 Share = Annotated[float, Field(gt=0, le=MAX_TAKEN, allow_inf_nan=False)]
+Tasks = Annotated[float, Field(ge=0, le=MAX_TAKEN, allow_inf_nan=False)]
 READ = ConfigDict(extra="allow", strict=True, frozen=True)
 """How a document is read: strictly, its unknown fields kept aside (`DatedDoc.unknown`)."""
 
@@ -157,11 +160,25 @@ class PoolDoc(DatedDoc):
         return max(self.at, self.busy_at if self.busy_at is not None else self.at, *times)
 
 
+class TailDoc(BaseModel):
+    """What the pool's keep-alive counted of the tasks its wakes made wait (Tail)."""
+
+    model_config = READ
+
+    cycles: list[tuple[Gap, Tasks, Tasks]] = Field(max_length=KEPT_CYCLES)
+    """Per cycle of the first level, newest last: its gap, the tasks arrived, those woken."""
+    arrived: Tasks
+    """Tasks arrived since the last cycle ended."""
+    rate: Annotated[float, Field(ge=0, le=MAX_RATE, allow_inf_nan=False)]
+    """The arrival rate as last read."""
+
+
 class SharesDoc(DatedDoc):
     """What a pool's PoolDoc of the same `at` has no room for in format 1: the price each of
     its keep-alive levels was planned at (Level.share; None: priced by the pool's share of
-    now), level by level. Taken only with that PoolDoc: one from an earlier write (a leader
-    of the release before this one wrote the pool since) prices levels it did not see."""
+    now), level by level, and what its keep-alive counted of its tail. Taken only with that
+    PoolDoc: one from an earlier write (a leader of the release before this one wrote the
+    pool since) prices levels it did not see."""
 
     AHEAD_S = CLOCK_AHEAD_S
 
@@ -169,6 +186,7 @@ class SharesDoc(DatedDoc):
     at: Time
     """The `at` of the PoolDoc it was written with."""
     shares: list[Share | None] = Field(max_length=MAX_LEVELS)
+    tail: TailDoc | None = None
 
     def latest(self) -> float:
         return self.at
@@ -261,11 +279,19 @@ def _keep_doc(keep: KeepAlive) -> dict[str, Any]:
 
 
 def dump_shares(pool: PoolHistory, now: float) -> bytes | None:
-    """The SharesDoc to write with `pool`'s PoolDoc at `now` (None: no level has a price)."""
-    levels = pool.keep.levels if pool.keep is not None else []
-    if all(level.share is None for level in levels):
+    """The SharesDoc to write with `pool`'s PoolDoc at `now` (None: no level has a price and
+    nothing of the tail is counted)."""
+    keep = pool.keep
+    if keep is None:
         return None
-    doc = {"v": 1, "at": now, "shares": [level.share for level in levels]}
+    tail = keep.tail
+    counted = bool(tail.cycles) or tail.arrived > 0
+    if not counted and all(level.share is None for level in keep.levels):
+        return None
+    doc: dict[str, Any] = {"v": 1, "at": now, "shares": [level.share for level in keep.levels]}
+    if counted:
+        cycles = [(c.gap_s, c.arrived, c.waited) for c in tail.cycles]
+        doc["tail"] = {"cycles": cycles, "arrived": tail.arrived, "rate": tail.rate}
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -275,10 +301,12 @@ def keep_of(
     latest: float | None,
     now: float,
     shares: Sequence[float | None] = (),
+    tail: TailDoc | None = None,
 ) -> KeepAlive:
     """The keep-alive a document describes, for `pool` as configured here: levels that do
-    not start where this pool's bands start (another max_replicas) are left out. `shares`:
-    each level's price, from the SharesDoc written with it (none: as the level says)."""
+    not start where this pool's bands start (another max_replicas) are left out. `shares`
+    and `tail`: each level's price and the tail counted, from the SharesDoc written with it
+    (none: as the level says, and nothing counted)."""
     keep = KeepAlive.for_pool(pool)
     keep.value = min(doc.value, pool.max_replicas)
     keep.latest = latest
@@ -295,6 +323,13 @@ def keep_of(
     heads = (min(h, pool.max_replicas) for h in doc.heads)
     keep.wakes.heads = deque(heads, maxlen=KEPT_GAPS)
     keep.taken = doc.taken
+    if tail is not None:
+        cycles = (
+            Cycle(gap_s=gap, arrived=arrived, waited=woken) for gap, arrived, woken in tail.cycles
+        )
+        keep.tail = Tail(
+            cycles=deque(cycles, maxlen=KEPT_CYCLES), arrived=tail.arrived, rate=tail.rate
+        )
     return keep
 
 

@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from controller.core.config import Config
 from controller.core.demand import demanded
 from controller.core.history import History
-from controller.core.keepalive import Pace
+from controller.core.keepalive_levels import Pace
 from controller.core.model import (
     Observations,
     Overrides,
@@ -115,6 +115,9 @@ class Engine:
         """When each pool's claim may change by time alone (Claim.until)."""
         self.dirty: set[int] = set()
         """Pools to claim again at the next step."""
+        self.counted: set[int] = set()
+        """Pools read with a new arrival rate or lag since the last step: their keep-alive
+        counts the tasks arriving and waiting (controller.core.tail), claimed again or not."""
         self.previous = -math.inf
         """When the last step ran."""
         self._told = False
@@ -149,6 +152,10 @@ class Engine:
             pool.replicas = replicas
         lag = 0 if reading is None or reading.stale is not None else reading.lag
         lag_moved = lag != pool.lag
+        if reading is not None and reading.stale is None:
+            rate_moved = before is None or before.arrival_rate != reading.arrival_rate
+            if lag_moved or rate_moved:  # (the keep-alive counts them: _count_arrivals)
+                self.counted.add(i)
         if lag_moved:
             self.pace.lag_moved(tenant, lag - pool.lag)
             pool.lag = lag
@@ -255,6 +262,7 @@ class Engine:
         paced = self.pace.step(self.steps, now, self.previous)
         for tenant in paced.repriced:
             self._reprice(tenant)
+        self._count_arrivals(now)
         if not self.started:
             self.started = True
             self.dirty = set()
@@ -269,6 +277,20 @@ class Engine:
             self.previous = now
             return []
         return self._claim_again(now, changed)
+
+    def _count_arrivals(self, now: float) -> None:
+        """Tell the keep-alive of each pool read with a new arrival rate or lag: it counts
+        the tasks arrived at the rate before until now, and those waiting, as recording every
+        tick would."""
+        for i in self.counted:
+            pool = self.pools[i]
+            reading = pool.reading
+            entry = pool.entry
+            if entry is None:
+                entry = pool.entry = self.history.pool(pool.name, now)
+            if reading is not None and entry.keep is not None:
+                entry.keep.tail.see(now, reading.arrival_rate, reading.lag)
+        self.counted.clear()
 
     def _clock_back(self, now: float) -> None:
         """The wall clock stepped back (NTP correcting a fast clock): a window's entry from
@@ -313,7 +335,7 @@ class Engine:
         for i in changed:
             pool = self.pools[i]
             if pool.busy is not None and pool.claim is not None and pool.recorded < previous:
-                self._record(i, pool.claim.recommendation, pool.busy, previous)
+                self._record(i, pool.claim.recommendation, pool.busy, previous, read=False)
             made = pool.claim = claim(
                 pool.name,
                 pool.config,
@@ -347,16 +369,21 @@ class Engine:
         self.previous = now
         return acted
 
-    def _record(self, i: int, recommendation: int, busy: bool, now: float) -> None:
-        """History.record_pool, with the pool's entry kept at hand."""
+    def _record(
+        self, i: int, recommendation: int, busy: bool, now: float, *, read: bool = True
+    ) -> None:
+        """History.record_pool, with the pool's entry kept at hand. Not `read`: recorded as
+        of an earlier step, before the pool's newest reading, whose pace is not then known."""
         pool = self.pools[i]
         entry = pool.entry
         if entry is None:
             entry = pool.entry = self.history.pool(pool.name, now)
         reading = pool.reading
         pace = None
-        if reading is not None:
-            pace = Pace(task_s=reading.mean_task_seconds, rate=reading.arrival_rate)
+        if reading is not None and read:
+            pace = Pace(
+                task_s=reading.mean_task_seconds, rate=reading.arrival_rate, lag=reading.lag
+            )
         if entry.recommend(now, recommendation, pace):
             self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ now
         if busy:

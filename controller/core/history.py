@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from controller.core.config import Config, PoolConfig
-from controller.core.keepalive import KeepAlive, Pace
+from controller.core.keepalive import KeepAlive
+from controller.core.keepalive_levels import Pace
 from controller.core.model import Observations, ScaleDecision
 
 SUSTAINED_S = 15.0
@@ -207,7 +208,11 @@ class History:
         for decision in decisions:
             observed = observations.pools.get(decision.pool)
             if observed is not None and observed.stale is None:
-                pace = Pace(task_s=observed.mean_task_seconds, rate=observed.arrival_rate)
+                pace = Pace(
+                    task_s=observed.mean_task_seconds,
+                    rate=observed.arrival_rate,
+                    lag=observed.lag,
+                )
                 self.record_pool(decision.pool, decision.recommendation, observed.lag, now, pace)
 
     def record_pool(

@@ -18,7 +18,9 @@ cheaper than a cold start for the next burst (ski rental over the pool's own gap
   met (`KeepAlive.first_miss`);
 - where gaps recur, the level may instead be released after the burst and pre-warmed a cold
   start before the shortest gap ends (the hybrid histogram's pre-warming), when that costs
-  less than holding through the gap.
+  less than holding through the gap;
+- the first level is held longer where its wakes would otherwise make more than one task in
+  twenty wait a cold start, which a p95 then shows (controller.core.tail).
 
 Gaps shorter than a cold start are not counted: a level is always held for one cold start
 after its last use, since releasing a pod cannot bridge a gap shorter than starting one. A
@@ -39,29 +41,14 @@ from dataclasses import dataclass, field
 
 from controller.core.accounting import MAX_RATE
 from controller.core.config import PoolConfig
-from controller.core.keepalive_levels import KEPT_GAPS, MAX_GAP_S, Level, Wakes, bands
+from controller.core.keepalive_levels import KEPT_GAPS, MAX_GAP_S, Level, Pace, Wakes, bands
 from controller.core.record import Record
 from controller.core.ski_rental import Plan, plan
+from controller.core.tail import Tail
 
 SHARE_MOVES = 0.2
 """A measured pace changes the levels' price of a miss once it moves it by more than this
 (20%): the plans are not made again for every wobble of a mean."""
-
-
-class Pace(Record):
-    """What a reading says of a pool's tasks, for the price of a miss (None: not known)."""
-
-    FIELDS = ("task_s", "rate")
-    __slots__ = FIELDS
-
-    task_s: float | None
-    """The mean time a task takes."""
-    rate: float | None
-    """Tasks arriving a second."""
-
-    def __init__(self, *, task_s: float | None, rate: float | None) -> None:
-        self.task_s = task_s
-        self.rate = rate
 
 
 class Hold(Record):
@@ -115,6 +102,8 @@ class KeepAlive:
     """Bumped when a level's use starts or ends (what the handover saves)."""
     wakes: Wakes = field(default_factory=lambda: Wakes())
     """The heads of the bursts the pool woke from zero for (`first_miss`)."""
+    tail: Tail = field(default_factory=lambda: Tail())
+    """The tasks its wakes made wait, per gap of the first level (`_planned`)."""
     _plans: list[Plan] | None = None
     """Each level's plan as `hold` applies it (see `plans`), until a level learns a gap or
     a level is added: `hold` runs at every claim, the plans change far less often."""
@@ -152,13 +141,20 @@ class KeepAlive:
                 level.last_used = now
         if self.wakes.waking is not None and self.wakes.waking > now:
             self.wakes.waking = now
+        self.tail.clock_back(now)
         self._awake, self._awake_at = None, -math.inf
 
     def record(self, now: float, value: int, pace: Pace | None = None) -> bool:
         """A recommendation recorded at `now`, with the pool's pace as read then (None: not
         known); whether what the levels hold above it may have changed: a level learned a
         gap or what a pod takes in a cold start, or, at zero, the first level learned a
-        head (see `hold`)."""
+        head (see `hold`). A recommendation recorded again as of an earlier step, with the
+        reading of now, comes without its `pace`: the arrivals until then are counted at the
+        rate read before."""
+        if pace is None:
+            self.tail.see(now, None, None)
+        else:
+            self.tail.see(now, pace.rate, pace.lag)
         woken = self.wakes.ended(now, self.cold_start)
         if woken:  # the first level's plan prices a miss by the heads
             self.changes += 1
@@ -185,7 +181,10 @@ class KeepAlive:
         for level in levels:
             if value >= level.replicas:
                 if not level.in_use:
-                    learned = level.start(now, self.cold_start) or learned
+                    gap = level.start(now, self.cold_start)
+                    if gap and level.replicas == 1:
+                        self.tail.cycle(level.gaps[-1], now, self.cold_start)
+                    learned = gap or learned
                     learned = self._learn_pace(pace, value) or learned
                     self.changes += 1
                 within = value if value < level.top else level.top
@@ -287,7 +286,9 @@ class KeepAlive:
         if level.replicas == 1:
             head = self.wakes.mean()
             miss = self.first_miss(share)
-            return level.planned(self.cold_start, miss, head=head, taken=taken, weight=weight)
+            made = level.planned(self.cold_start, miss, head=head, taken=taken, weight=weight)
+            longer = self.tail.hold(made.hold_s) if made.prewarm_s is None else None
+            return made if longer is None else made.held_for(longer[0], tail=longer[1])
         return level.planned(self.cold_start, self.level_miss(share), taken=taken, weight=weight)
 
     def hold(self, now: float, current: int = 0, wanted: int = 0) -> Hold:
@@ -390,6 +391,7 @@ class KeepAlive:
             self.taken = other.taken  # (the plans are made again below)
             for level in self.levels:
                 level.plan = None
+        self.tail.merge(other.tail)
         if other.started is not None and (self.started is None or other.started < self.started):
             self.started = other.started
         self.reached = max(self.reached, other.reached)

@@ -1,7 +1,7 @@
 """What the keep-alive learns per pool, apart from how it decides: the replica levels it
-learns apart (`bands`), each level's uses and the gaps between them (`Level`), and the heads
-of the bursts the pool woke from zero for (`Wakes`). controller.core.keepalive feeds them
-every recommendation and prices their plans.
+learns apart (`bands`), each level's uses and the gaps between them (`Level`), the heads
+of the bursts the pool woke from zero for (`Wakes`), and what a reading says of its tasks
+(`Pace`). controller.core.keepalive feeds them every recommendation and prices their plans.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from controller.core.record import Record
 from controller.core.ski_rental import Plan, plan
 
 KEPT_GAPS = 48
@@ -25,6 +26,25 @@ def bands(max_replicas: int) -> tuple[int, ...]:
         step = max(1, levels[-1] // 4)
         levels.append(levels[-1] + step)
     return tuple(level for level in levels if level <= max_replicas)
+
+
+class Pace(Record):
+    """What a reading says of a pool's tasks, for the price of a miss (None: not known)."""
+
+    FIELDS = ("task_s", "rate", "lag")
+    __slots__ = FIELDS
+
+    task_s: float | None
+    """The mean time a task takes."""
+    rate: float | None
+    """Tasks arriving a second."""
+    lag: int | None
+    """Tasks queued or in flight."""
+
+    def __init__(self, *, task_s: float | None, rate: float | None, lag: int | None = None) -> None:
+        self.task_s = task_s
+        self.rate = rate
+        self.lag = lag
 
 
 @dataclass(slots=True)

@@ -40,6 +40,7 @@ class Plan(Record):
         "taken",
         "miss_s",
         "weight",
+        "tail",
     )
     __slots__ = FIELDS
 
@@ -61,6 +62,9 @@ class Plan(Record):
     weight: float
     """What a second of waiting weighed in that price, in seconds of an idle pod
     (keep_alive.wait_weight)."""
+    tail: float | None
+    """Where the hold was made longer for the tail of the waits (controller.core.tail): the
+    share of the tasks the cheapest hold would have left to a cold start; else None."""
 
     def __init__(
         self,
@@ -75,6 +79,7 @@ class Plan(Record):
         taken: float | None = None,
         miss_s: float = 0.0,
         weight: float = 1.0,
+        tail: float | None = None,
     ) -> None:
         self.hold_s = hold_s
         self.prewarm_s = prewarm_s
@@ -86,9 +91,11 @@ class Plan(Record):
         self.taken = taken
         self.miss_s = miss_s
         self.weight = weight
+        self.tail = tail
 
-    def held_for(self, hold_s: float) -> Plan:
-        """This plan, holding for `hold_s` instead."""
+    def held_for(self, hold_s: float, tail: float | None = None) -> Plan:
+        """This plan, holding for `hold_s` instead (for the tail, with the share of the tasks
+        its own hold left to a cold start)."""
         return Plan(
             hold_s=hold_s,
             prewarm_s=self.prewarm_s,
@@ -100,6 +107,7 @@ class Plan(Record):
             taken=self.taken,
             miss_s=self.miss_s,
             weight=self.weight,
+            tail=self.tail if tail is None else tail,
         )
 
 

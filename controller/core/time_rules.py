@@ -17,6 +17,7 @@ from controller.core.keepalive import Hold, KeepAlive
 from controller.core.model import Reason, Utc
 from controller.core.record import Record
 from controller.core.ski_rental import Plan
+from controller.core.tail import TAIL_SHARE
 
 
 class Timed(Record):
@@ -293,12 +294,14 @@ def _release_reason(plan: Plan, since: float, current: int, target: int) -> Reas
 
 
 def _priced(plan: Plan, template: str, args: tuple[object, ...]) -> tuple[str, tuple[object, ...]]:
-    """The reason, with what priced a miss when the pool's measured pace did, and the weight
-    of waiting when the pool's config sets one."""
+    """The reason, with what priced a miss when the pool's measured pace did, the weight of
+    waiting when the pool's config sets one, and the tail when it held the level longer."""
     if plan.taken is not None:
         template, args = template + _PRICED, (*args, plan.taken, plan.miss_s)
     if plan.weight != 1.0:
         template, args = template + _WEIGHED, (*args, plan.weight)
+    if plan.tail is not None:
+        template, args = template + _TAILED, (*args, plan.tail, TAIL_SHARE)
     return template, args
 
 
@@ -389,6 +392,10 @@ _PREWARM = (
 )
 _PRICED = " ({:.1f} tasks a pod takes in a cold start price a miss at {:.0f} pod-seconds)"
 _WEIGHED = " (a second of waiting weighs {:g} s of an idle pod: keep_alive.wait_weight)"
+_TAILED = (
+    " (held for the tail: the cheapest hold would leave {:.1%} of its tasks to a cold start, "
+    "more than the {:.0%} a p95 leaves out)"
+)
 _AT_WORK = "{} replicas at work, none given up mid-task: {} -> {}"
 _RATE_UP = "scale-up policy {}: at most {} now, {} -> {}"
 _RATE_DOWN = "scale-down policy {}: at least {} now, {} -> {}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import random
 
 from controller.core.config import Config
 from controller.simulate.clock import Autoscaler, run
@@ -18,6 +19,18 @@ def trace(cfg: Config, *rows: tuple[float, str, float, int]) -> Trace:
     return Trace.build(
         cfg.pools, [(t, index[pool], work, tokens) for t, pool, work, tokens in rows]
     )
+
+
+def waking_bursts(cfg: Config, pool: str, seed: int, quiet: float, hours: float) -> Trace:
+    """A pool that keeps waking: bursts of 1-4 tasks within 10 s, each working 2-15 s, 20-200 s
+    apart; a `quiet` share of them followed by 10-30 quiet minutes instead."""
+    rng = random.Random(seed)
+    rows, t = [], 10.0
+    while t < hours * 3600:
+        for _ in range(rng.randint(1, 4)):
+            rows.append((t + rng.uniform(0, 10), pool, rng.uniform(2, 15), 100))
+        t += rng.uniform(20, 200) if rng.random() > quiet else rng.uniform(600, 1800)
+    return trace(cfg, *rows)
 
 
 def replay(cfg: Config, tasks: Trace, scaler: Autoscaler, drain: float = 3600.0) -> Cluster:

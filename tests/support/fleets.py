@@ -60,3 +60,8 @@ def tiers_with_a_target_wait() -> Config:
         tiers={"enterprise": {"priority": 1000, "target_wait_seconds": 30},
                "starter": {"priority": 100}},
     )  # fmt: skip
+
+
+def one_waking_pool() -> Config:
+    """One pool, `chat`, of four tasks a replica, whose traffic keeps waking it (waking_bursts)."""
+    return config({"chat": pool("acme", max_replicas=10, concurrency=4, target_lag_per_replica=4)})

@@ -18,11 +18,14 @@ from controller.coordination.handover import BUCKET, REFRESH_S, TTL_S
 from controller.coordination.history_docs import MAX_ENTRIES, key_of, pool_of
 from controller.core.config import Config
 from controller.core.history import History
-from controller.core.keepalive import KeepAlive, Pace
+from controller.core.keepalive import KeepAlive
+from controller.core.keepalive_levels import Pace
 from controller.core.model import Observations
 from controller.core.policy import decide
+from controller.core.tail import MIN_CYCLES
 from tests.support import eventually
 from tests.support.factories import config, observe, pool
+from tests.support.fleets import one_waking_pool
 from tests.support.loops import Loop, handover, leader, take_over
 
 BEHAVIOR = {
@@ -277,6 +280,31 @@ async def test_a_successor_prices_a_miss_by_the_task_time_the_old_leader_measure
     learned, taken = keeps(old, successor)
     assert learned.taken == taken.taken == 10.0
     assert taken.level_miss() == learned.level_miss() == 20.0 * (1 + 10 / 2)
+
+
+async def test_a_successor_holds_for_the_tail_the_old_leader_counted(nc: Client) -> None:
+    cfg = one_waking_pool()
+    old, saver = await leader(nc, cfg)
+    now = 0.0
+    for k in range(2 * MIN_CYCLES):  # a task at a time, each after a quiet 100-240 s
+        quiet = 100 + (k * 37) % 140
+        for t in range(10 + quiet):
+            lag = 1 if t < 10 else 0
+            pace = Pace(task_s=5.0, rate=1 / 30 if t < 30 else 0.0, lag=lag)
+            old.history.record_pool("chat", lag, lag, now + t, pace)
+        await saver.save(old.history, now + 10 + quiet)
+        now += 10 + quiet
+    successor, restored = await take_over(nc, cfg, old, now)
+    assert restored == 1
+    learned = old.history.pools["chat"].keep
+    taken = successor.history.pools["chat"].keep
+    assert learned is not None
+    assert taken is not None
+    assert list(taken.tail.cycles) == list(learned.tail.cycles)
+    assert len(taken.tail.cycles) == 2 * MIN_CYCLES - 1
+    (first,) = [plan for plan in taken.plans() if plan.tail is not None]
+    assert first.hold_s == learned.plans()[0].hold_s > 240.0  # through the quiet spells
+    assert first.tail == 1.0  # the ski rental let every task meet a cold start
 
 
 async def test_a_successor_prices_an_idle_level_as_the_old_leader_let_it_go(

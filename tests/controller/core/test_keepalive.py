@@ -13,8 +13,8 @@ import controller.core.demand as demand_module
 from controller.core.config import Config
 from controller.core.demand import Need, noise_top
 from controller.core.history import History, PoolHistory
-from controller.core.keepalive import KeepAlive, Pace
-from controller.core.keepalive_levels import bands
+from controller.core.keepalive import KeepAlive
+from controller.core.keepalive_levels import Pace, bands
 from controller.core.model import Observations, PoolObservation, Reason, ScaleDecision
 from controller.core.policy import decide
 from controller.core.ski_rental import Plan, plan
@@ -447,6 +447,7 @@ def test_a_plan_held_for_another_time_keeps_everything_else_it_says() -> None:
         "taken": 2.5,
         "miss_s": 75.0,
         "weight": 2.0,
+        "tail": 0.08,
     }
     assert set(Plan.FIELDS) == {"hold_s", *said}, "a new field of Plan: give it a value here"
     capped = Plan(hold_s=400.0, **said).held_for(200.0)

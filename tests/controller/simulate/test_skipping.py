@@ -21,9 +21,14 @@ from controller.simulate.generate import generate
 from controller.simulate.report import summarize
 from controller.simulate.shell import VirtualLoop, _holds_back, _tokens
 from controller.simulate.trace import Trace
-from tests.support.builders import replay, trace
+from tests.support.builders import replay, trace, waking_bursts
 from tests.support.factories import config, pool
-from tests.support.fleets import every_ceiling_tight, production_windows, throttled
+from tests.support.fleets import (
+    every_ceiling_tight,
+    one_waking_pool,
+    production_windows,
+    throttled,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -161,6 +166,24 @@ def test_claiming_what_changed_is_exact_across_midnight(seed: int) -> None:
     assert list(claiming.wait) == list(every_tick.wait)
     assert claiming.delayed == every_tick.delayed
     assert summarize(cfg, tasks, claiming) == summarize(cfg, tasks, every_tick)
+
+
+def test_a_pool_held_for_its_tail_decides_as_every_tick_would() -> None:
+    # The keep-alive counts the tasks arriving at each rate read, claimed again or not.
+    cfg = one_waking_pool()
+    tasks = waking_bursts(cfg, "chat", seed=2, quiet=0.02, hours=4)
+    naive, fast, explained = (
+        EveryPoolEveryTick(cfg),
+        VirtualLoop(cfg),
+        VirtualLoop(cfg, explain=True),
+    )
+    every_tick = replay(cfg, tasks, naive)
+    skipping = replay(cfg, tasks, fast)
+    replay(cfg, tasks, explained)
+    assert explained.explained is not None
+    assert any("held for the tail" in r.detail for e in explained.explained for r in e.reasons)
+    assert fast.actions == naive.actions
+    assert list(skipping.wait) == list(every_tick.wait)
 
 
 def test_a_sparse_workload_skips_most_ticks_with_the_same_result() -> None:
