@@ -59,6 +59,7 @@ from controller.coordination.overrides import (
     SharedDocument,
     read_shared,
 )
+from controller.coordination.watch_keeper import consumer_gone, keep_watching
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent
@@ -102,6 +103,12 @@ class SharedOverrides:
         self._watcher: Any = None
         self._created: Any = None  # when the bucket's stream was made: another is a new one
         self._checking: asyncio.Task[None] | None = None
+        self._keeping: asyncio.Task[None] | None = None
+        self._renewing = asyncio.Lock()
+        """One renewal at a time (a reconnection's, the keeper's): two made one watcher each,
+        and the first was never stopped."""
+        self._renewals = 0
+        """Renewals begun: a consumer found gone by a check that one overtook is not news."""
         self._writes: set[asyncio.Task[None]] = set()
         self._read_at_start = 0
         """The revision start() took; the watcher begins by delivering it again."""
@@ -131,6 +138,9 @@ class SharedOverrides:
 
     async def start(self) -> None:
         await self._open()
+        self._keeping = asyncio.get_running_loop().create_task(
+            keep_watching(lost=self._lost, renew=self._follow_anew, what=f"overrides {BUCKET}")
+        )
         self._store.listeners.append(self._changed)
         self._store.unwritten = lambda: [pending.event for pending in self._pending]
 
@@ -156,7 +166,25 @@ class SharedOverrides:
                 await asyncio.sleep(1.0)
         log.warning("overrides: could not check the bucket %s after a reconnection", BUCKET)
 
+    async def _lost(self) -> bool:
+        """Whether the watcher follows nothing: its task ended, or its consumer is gone. Not
+        while a reconnection's check or a renewal is under way, nor if one began meanwhile:
+        that one makes the watcher again (else each NATS restart was also said to have lost
+        the consumer, and the watcher made twice)."""
+        renewals = self._renewals
+        if self._renewing.locked() or (self._checking is not None and not self._checking.done()):
+            return False
+        watch_ended = self._watch is not None and self._watch.done()
+        gone = watch_ended or await consumer_gone(self._watcher)
+        return gone and renewals == self._renewals
+
     async def _follow_anew(self) -> None:
+        """The bucket watched anew (after a reconnection, or a consumer found gone)."""
+        async with self._renewing:
+            self._renewals += 1
+            await self._open_anew()
+
+    async def _open_anew(self) -> None:
         """A bucket other than the one watched (a NATS back without its store: gone, or made
         again since) is opened, or made, again and followed from its start: the old watcher
         would see no more writes, and no operator's action would reach this process."""
@@ -392,7 +420,7 @@ class SharedOverrides:
             self.lost = [pending.event for pending in self._pending]
             for pending in self._pending:
                 log.error("overrides: %s was not written to NATS before the stop", pending.what())
-        for task in (self._watch, self._checking):
+        for task in (self._keeping, self._watch, self._checking):
             if task is not None:
                 task.cancel()
 

@@ -187,6 +187,22 @@ async def test_after_nats_restarts_an_operators_pin_reaches_the_running_daemon_a
         await daemon.stop()
 
 
+async def test_a_watcher_whose_consumer_went_while_connected_gets_an_operators_pin_at_once(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    """The watcher's consumer gone with no reconnection here (a clustered stream's server
+    restarted, or the consumer deleted): nats.py made it again only once two idle heartbeats
+    had gone missing, and an operator's pin reached the daemon 17-19 s late."""
+    daemon = await join(nc, shared, "daemon")
+    dashboard = await join(nc, shared, "alice")
+    jsm = nc.jsm()
+    for consumer in await jsm.consumers_info(f"KV_{BUCKET}"):
+        await jsm.delete_consumer(f"KV_{BUCKET}", consumer.name)
+    dashboard._store.pin("research", 3)
+    await dashboard.flush()
+    await eventually(lambda: "research" in daemon._store.current().pins, timeout=8)
+
+
 async def test_a_start_whose_history_read_comes_back_empty_reads_it_again(
     nc: Client, shared: list[SharedOverrides], monkeypatch: pytest.MonkeyPatch
 ) -> None:
