@@ -90,13 +90,13 @@ class Tail:
                 if now > self.waking:
                     self.waking = None
                 elif lag > self.cycles[-1].waited:
-                    self.cycles[-1].waited = lag
+                    self.cycles[-1].waited = float(lag)
 
     def cycle(self, gap_s: float, now: float, cold_start: float) -> None:
         """The first level is needed again at `now` after a gap of `gap_s`: a cycle ends, its
         wake making wait the head of the burst, the most tasks queued or in flight until a
         replica is up (`see`)."""
-        waited = max(1, self.lag)
+        waited = float(max(1, self.lag))
         self.cycles.append(Cycle(gap_s=gap_s, arrived=max(self.arrived, waited), waited=waited))
         self.arrived = 0.0
         self.waking = now + cold_start
