@@ -74,6 +74,9 @@ class Tail:
     """The lag as last read."""
     waking: float | None = None
     """Until when the newest cycle's wake counts its head (a cold start after it)."""
+    _held: tuple[float, tuple[float, float] | None] | None = None
+    """The last `hold` asked and its answer, until a cycle is counted or a head grows: the
+    keep-alive's plans are made again far more often than the cycles change."""
 
     def see(self, now: float, rate: float | None, lag: int | None) -> None:
         """Count the tasks arrived until `now` at the rate read before, then take `rate` and
@@ -91,6 +94,7 @@ class Tail:
                     self.waking = None
                 elif lag > self.cycles[-1].waited:
                     self.cycles[-1].waited = float(lag)
+                    self._held = None
 
     def cycle(self, gap_s: float, now: float, cold_start: float) -> None:
         """The first level is needed again at `now` after a gap of `gap_s`: a cycle ends, its
@@ -100,6 +104,7 @@ class Tail:
         self.cycles.append(Cycle(gap_s=gap_s, arrived=max(self.arrived, waited), waited=waited))
         self.arrived = 0.0
         self.waking = now + cold_start
+        self._held = None
 
     def share(self, hold_s: float) -> float | None:
         """The share of the counted tasks that a hold of `hold_s` after each use leaves to a
@@ -114,19 +119,33 @@ class Tail:
         """The hold that leaves at most TAIL_SHARE of the tasks to wakes, where `hold_s`
         leaves more and a hold of at most TAIL_HOLD_S covers enough gaps; with the share
         `hold_s` would have left. None: `hold_s` is enough, or nothing within TAIL_HOLD_S is."""
+        if self._held is not None and self._held[0] == hold_s:
+            return self._held[1]
+        made = self._hold(hold_s)
+        self._held = (hold_s, made)
+        return made
+
+    def _hold(self, hold_s: float) -> tuple[float, float] | None:
         if len(self.cycles) < MIN_CYCLES:
             return None
         before = self.share(hold_s)
         if before is None or before <= TAIL_SHARE:
             return None
-        for gap in sorted(c.gap_s for c in self.cycles):
+        total = sum(c.arrived for c in self.cycles)
+        ordered = sorted(self.cycles, key=lambda c: c.gap_s)
+        missed = sum(c.waited for c in ordered)  # by a hold shorter than every gap
+        k, n = 0, len(ordered)
+        while k < n:  # the holds that cover each gap in turn, shortest first
+            gap = ordered[k].gap_s
+            while k < n and ordered[k].gap_s == gap:
+                missed -= ordered[k].waited
+                k += 1
             longer = gap * (1 + MARGIN)
             if longer <= hold_s:
                 continue
             if longer > TAIL_HOLD_S:
                 return None
-            after = self.share(longer)
-            if after is not None and after <= TAIL_SHARE:
+            if missed <= TAIL_SHARE * total:
                 return longer, before
         return None
 
@@ -139,3 +158,4 @@ class Tail:
         """Take another process's cycles where it has counted more."""
         if len(other.cycles) > len(self.cycles):
             self.cycles = deque(other.cycles, maxlen=KEPT_CYCLES)
+            self._held = None
