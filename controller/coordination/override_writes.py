@@ -36,6 +36,9 @@ RETRY_S = (0.2, 0.5, 1.0, 2.0)
 """Waits between tries while NATS does not answer (the last one repeats)."""
 SAY_EVERY_S = 10.0
 """A write that keeps failing is said once, then at most this often."""
+OWN_WRITES_KEPT = 1_000
+"""This process's writes remembered, the newest: the watcher brings each back within moments
+of its put, so only the last few are ever looked up."""
 
 
 @dataclass
@@ -52,6 +55,35 @@ class Pending:
 
     def what(self) -> str:
         return f"{self.event.action} {self.event.target}"
+
+
+class OwnWrites:
+    """The audit records of this process's writes, with the digest of what each wrote: the
+    watcher brings each write back (maybe before its put has returned the revision), and one
+    found here is not told as another's action. The newest OWN_WRITES_KEPT only: kept for good,
+    a leader held one more for every pin it ended, for as long as it ran."""
+
+    def __init__(self) -> None:
+        self._kept = OWN_WRITES_KEPT
+        self._digests: dict[int, str] = {}
+        """Audit record's sequence -> digest of the document written, oldest first."""
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def announced(self, seq: int, digest: str) -> None:
+        self._digests[seq] = digest
+        if len(self._digests) > self._kept:
+            del self._digests[next(iter(self._digests))]
+
+    def wrote(self, document: OverridesDocument) -> bool:
+        """Whether this process wrote `document` (its audit record, its digest)."""
+        return document.audit is not None and self._digests.get(document.audit) == (
+            document.digest()
+        )
+
+    def clear(self) -> None:
+        self._digests.clear()
 
 
 class ChangeWriter:

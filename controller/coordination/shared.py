@@ -52,7 +52,7 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from controller.coordination.audit_trail import FOREIGN, SKIPPED, UNKNOWN, AuditTrail
-from controller.coordination.override_writes import ChangeWriter, Pending
+from controller.coordination.override_writes import ChangeWriter, OwnWrites, Pending
 from controller.coordination.overrides import (
     Change,
     OverrideStore,
@@ -112,9 +112,7 @@ class SharedOverrides:
         self._writes: set[asyncio.Task[None]] = set()
         self._read_at_start = 0
         """The revision start() took; the watcher begins by delivering it again."""
-        self._announced_here: dict[int, str] = {}
-        """The audit records of this process's writes, with the digest of what each wrote:
-        the watcher brings each back, maybe before its put has returned the revision."""
+        self.own_writes = OwnWrites()
         self._pending: list[Pending] = []
         """Changes made here not yet seen in the bucket: the store shows each revision read
         with these made on it, so that another's write read meanwhile does not undo them."""
@@ -200,7 +198,7 @@ class SharedOverrides:
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self._watcher.stop()
         self._read_at_start = self.seen = 0
-        self._announced_here.clear()
+        self.own_writes.clear()
         await self._open()
 
     async def _watch_again(self) -> None:
@@ -339,9 +337,7 @@ class SharedOverrides:
                 printable(unknown[:500]),
             )
         self._said_unknown = unknown
-        if document.audit is not None and (
-            self._announced_here.get(document.audit) == document.digest()
-        ):
+        if self.own_writes.wrote(document):
             # This process's own write, back: that change is in the bucket now; the changes
             # made here since are shown on top of it until they are too.
             self._pending = [p for p in self._pending if p.seq != document.audit]
@@ -403,7 +399,7 @@ class SharedOverrides:
 
     async def _publish(self, pending: Pending) -> None:
         async with self._write_order:  # in the order the changes were made
-            await self._writer.write(pending, self._announced_here.__setitem__)
+            await self._writer.write(pending, self.own_writes.announced)
         if pending in self._pending:
             self._pending.remove(pending)
 

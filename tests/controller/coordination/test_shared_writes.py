@@ -128,3 +128,22 @@ def test_an_expiry_made_again_on_a_newer_revision_leaves_a_pin_set_since() -> No
     again = Overrides(pins={"research": Pin(5, None, "bob", 1_050.0)})
     assert changes[0](again) == again
     assert changes[0](Overrides(pins={"research": Pin(2, 1_060.0)})).pins == {}
+
+
+async def test_a_process_that_writes_for_a_long_time_remembers_only_its_newest_writes(
+    nc: Client, shared: list[SharedOverrides], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each write left an entry (its audit record and digest) for as long as the process ran:
+    a leader ending pins held one more for every pin it ended, never let go. Its own newest
+    write is still known as its own: not told, nor audited, as another's."""
+    monkeypatch.setattr("controller.coordination.override_writes.OWN_WRITES_KEPT", 5)
+    alice, bob = await join(nc, shared, "alice"), await join(nc, shared, "bob")
+    for replicas in range(1, 31):
+        alice._store.pin("research", replicas)
+        await alice.flush()
+    written = await settled(nc, alice, bob)
+
+    assert len(alice.own_writes) == 5
+    assert written["pins"]["research"]["replicas"] == 30
+    assert bob._store.current().pins["research"].by == "alice"
+    assert [r["action"] for r in await audit_records(nc)] == ["pin"] * 30
