@@ -350,7 +350,8 @@ async def measure(
     nc = await nats.connect(url)
     fleet = Fleet(nc.jetstream(), nc, config)
     jobs = [fleet.produce(), fleet.operate(args.attack), *(fleet.work(p) for p in fleet.pools)]
-    tasks = [asyncio.create_task(job) for job in [*jobs, *([fleet.forge()] if args.attack else [])]]
+    jobs += [fleet.forge()] if args.attack else []
+    tasks = [asyncio.create_task(job) for job in jobs]
     try:
         rows = await sample(base, daemon, fleet, args.minutes, traced)
     finally:
