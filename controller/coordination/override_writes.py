@@ -76,7 +76,7 @@ class OwnWrites:
         if len(self._digests) > self._kept:
             del self._digests[next(iter(self._digests))]
 
-    def wrote(self, document: OverridesDocument) -> bool:
+    def wrote(self, document: SharedDocument) -> bool:
         """Whether this process wrote `document` (its audit record, its digest)."""
         return document.audit is not None and self._digests.get(document.audit) == (
             document.digest()
