@@ -130,22 +130,27 @@ BREAKDOWN = (
 a coroutine's time would include its waits, so only plain functions are named."""
 
 
-def fleet(pools: int, url: str) -> dict[str, Any]:
+def fleet(
+    pools: int, url: str, *, tenants: int = TENANTS, max_replicas: int = 20, **spec: Any
+) -> dict[str, Any]:
+    """POOLS pools over `tenants` budgeted tenants on one stream, half at min_replicas 1;
+    `spec`: more fields for every pool."""
     return {
         "nats": {"url": url},
         "controller": {"interval_seconds": 1},
         "cluster": {"max_pods": 100_000},
         "tiers": {"growth": {"priority": 500}},
         "tenants": {f"t{i}": {"tier": "growth", "daily_token_budget": 10_000_000}
-                    for i in range(TENANTS)},
+                    for i in range(tenants)},
         "pools": {
-            f"t{i % TENANTS}-pool-{i}": {
-                "tenant": f"t{i % TENANTS}",
+            f"t{i % tenants}-pool-{i}": {
+                "tenant": f"t{i % tenants}",
                 "deployment": {"namespace": "agents", "name": f"pool-{i}"},
                 "queue": {"stream": "AGENT_TASKS", "consumer": f"pool-{i}"},
                 "min_replicas": i % 2,
-                "max_replicas": 20,
+                "max_replicas": max_replicas,
                 "cold_start_seconds": 0,
+                **spec,
             }
             for i in range(pools)
         },

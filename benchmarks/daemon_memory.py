@@ -33,21 +33,20 @@ import asyncio
 import json
 import random
 import signal
-import socket
 import string
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import nats
 import yaml
+from daemon_idle import fleet, free_port
+from daemon_idle import get_anyway as get
 
 from agentdash.nats_server import NatsServer
 
@@ -69,48 +68,11 @@ sys.exit(main(sys.argv[2:]))
 """The daemon, tracemalloc started at SIGUSR1 and a snapshot written at each SIGUSR2."""
 
 
-def fleet(pools: int, tenants: int, url: str) -> dict[str, Any]:
-    return {
-        "nats": {"url": url},
-        "controller": {"interval_seconds": 1},
-        "cluster": {"max_pods": 100_000},
-        "tiers": {"growth": {"priority": 500}},
-        "tenants": {f"t{i}": {"tier": "growth", "daily_token_budget": 10_000_000}
-                    for i in range(tenants)},
-        "pools": {
-            f"t{i % tenants}-pool-{i}": {
-                "tenant": f"t{i % tenants}",
-                "deployment": {"namespace": "agents", "name": f"pool-{i}"},
-                "queue": {"stream": "AGENT_TASKS", "consumer": f"pool-{i}"},
-                "min_replicas": i % 2,
-                "max_replicas": 10,
-                "cold_start_seconds": 0,
-                "cooldown_seconds": 5,
-            }
-            for i in range(pools)
-        },
-    }  # fmt: skip
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            return str(answer.read().decode())
-    except urllib.error.HTTPError as refused:  # /healthz answers 503 with a body
-        return str(refused.read().decode())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def series(metrics: str) -> int:
@@ -310,7 +272,9 @@ def growth(before: Path, after: Path, top: int = 10) -> None:
 def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="daemon-memory-"))
     with NatsServer() as server:
-        config = fleet(args.pools, args.tenants, server.url)
+        config = fleet(
+            args.pools, server.url, tenants=args.tenants, max_replicas=10, cooldown_seconds=5
+        )
         path = work / "agentdash.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         agentdash = str(Path(sys.executable).parent / "agentdash")
