@@ -5,7 +5,6 @@ under, where that takes at most 300 s; the hold is in the reasons; it survives a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 import pytest
 
@@ -13,13 +12,8 @@ import controller.core.tail as tail_module
 from controller.core.tail import MIN_CYCLES, TAIL_HOLD_S, TAIL_SHARE, Cycle, Tail
 from controller.simulate.backtest import make_scaler
 from controller.simulate.shell import VirtualLoop
-from tests.support.builders import replay, waking_bursts
+from tests.support.builders import p95, replay, waking_bursts
 from tests.support.fleets import one_waking_pool
-
-
-def p95(waits: Iterable[float]) -> float:
-    ordered = sorted(waits)
-    return ordered[int(0.95 * (len(ordered) - 1))]
 
 
 def test_arrivals_are_counted_at_the_rate_read_before_and_a_wake_by_its_head() -> None:
@@ -71,9 +65,9 @@ def test_a_pool_that_keeps_waking_holds_its_replica_and_its_p95_is_not_a_cold_st
     keda = replay(cfg, tasks, make_scaler("keda", cfg))
     monkeypatch.setattr(tail_module, "TAIL_SHARE", 1.0)  # the ski rental alone
     alone = replay(cfg, tasks, make_scaler("agentdash", cfg))
-    assert p95(alone.wait) == pytest.approx(20.0, abs=0.5)  # the cold start
-    assert p95(held.wait) == 0.0
-    assert p95(keda.wait) > 30  # its 30 s poll from zero, then the cold start
+    assert p95(alone, tasks) == pytest.approx(20.0, abs=0.5)  # the cold start
+    assert p95(held, tasks) == 0.0
+    assert p95(keda, tasks) > 30  # its 30 s poll from zero, then the cold start
     assert held.pod_seconds < 1.1 * keda.pod_seconds
 
 
@@ -87,7 +81,7 @@ def test_a_pool_whose_quiet_spells_are_its_tail_is_not_held_for_it(
     held = replay(cfg, tasks, make_scaler("agentdash", cfg))
     monkeypatch.setattr(tail_module, "TAIL_SHARE", 1.0)
     alone = replay(cfg, tasks, make_scaler("agentdash", cfg))
-    assert p95(held.wait) == p95(alone.wait) == pytest.approx(20.0, abs=0.5)
+    assert p95(held, tasks) == p95(alone, tasks) == pytest.approx(20.0, abs=0.5)
     assert held.pod_seconds < 1.02 * alone.pod_seconds
 
 
