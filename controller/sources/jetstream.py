@@ -58,10 +58,22 @@ PENDING_ARRIVALS = 10_000
 dropped as it arrives (nats.py's slow consumer), not queued. Only the arrival rate misses
 them: the lag is read from the consumer."""
 PENDING_ARRIVALS_BYTES = 64 * 1024**2
-"""What those tasks may hold together (nats.py's default): a task may be a megabyte."""
+"""What those tasks may hold together over every pool (`arrival_buffer`): only their
+subjects are read, but nats.py keeps each whole until its callback runs."""
 UNKNOWN = -1
 """The subject's count of a pool read by itself on a wake-up: the next full read reads it
 again (one request) rather than trust a count it did not take."""
+
+
+def arrival_buffer(pools: int, max_payload: int) -> int:
+    """The bytes each pool's arrival subscription may hold: its share of
+    PENDING_ARRIVALS_BYTES, and room for at least two of the largest task the server takes
+    (nats.py drops a message that would fill the room, so less than one never fits). At
+    nats.py's default of 64 MiB a subscription, a flood of 1 MB tasks on 40 pools could
+    hold 2.5 GB while the loop was busy."""
+    share = PENDING_ARRIVALS_BYTES // max(pools, 1)
+    least = 2 * max(max_payload, 1) + 1
+    return share if share > least else least
 
 
 class JetStreamLagSource:
@@ -127,13 +139,14 @@ class JetStreamLagSource:
     async def start(self) -> None:
         self._started = self._clock()
         watch = self._arrivals_nc or self._nc
+        room = arrival_buffer(len(self._pool_of), watch.max_payload)
         for subject in self._pool_of:
             self._subscriptions.append(
                 await watch.subscribe(
                     subject,
                     cb=self._on_task,
                     pending_msgs_limit=PENDING_ARRIVALS,
-                    pending_bytes_limit=PENDING_ARRIVALS_BYTES,
+                    pending_bytes_limit=room,
                 )
             )
 
