@@ -108,14 +108,19 @@ class _ScaledObject:
             raise self.fail(path, f"expected a name, got {shown(value)}")
         return value
 
-    def whole(self, holder: Mapping[str, Any], key: str, default: int, where: str) -> int:
-        """A whole number as KEDA reads one: an integer, or (trigger metadata) its text."""
+    def whole(
+        self, holder: Mapping[str, Any], key: str, default: int, where: str, *, text: bool = False
+    ) -> int:
+        """A whole number as KEDA reads one: in the spec an integer (its CRD's int32; the
+        API server refuses "30"), in a trigger's metadata (`text`: strings, as KEDA's are)
+        its text too."""
         value = holder.get(key, default)
-        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        if text and isinstance(value, str) and value.strip().lstrip("+-").isdigit():
             return int(value.strip())
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise self.fail(f"{where}.{key}", f"expected a whole number, got {shown(value)}")
+        expected = "a whole number" if text else "a whole number (an integer, not text)"
+        raise self.fail(f"{where}.{key}", f"expected {expected}, got {shown(value)}")
 
     def dropped_count(self, holder: Mapping[str, Any], key: str, where: str) -> int:
         """A count KEDA's CRD holds that no pool field takes, checked here: the pool's own
@@ -195,8 +200,8 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
         },
         "min_replicas": so.whole(spec, "minReplicaCount", 0, "spec"),
         "max_replicas": so.whole(spec, "maxReplicaCount", 100, "spec"),
-        "target_lag_per_replica": so.whole(metadata, "lagThreshold", 10, at),
-        "activation_lag": so.whole(metadata, "activationLagThreshold", 0, at),
+        "target_lag_per_replica": so.whole(metadata, "lagThreshold", 10, at, text=True),
+        "activation_lag": so.whole(metadata, "activationLagThreshold", 0, at, text=True),
         "cooldown_seconds": so.whole(spec, "cooldownPeriod", 300, "spec"),
     }
     paths = _paths(at)

@@ -436,6 +436,16 @@ def test_a_name_that_reads_as_anothers_pool_name_is_told_so(
             "spec.fallback.replicas",
             "expected at most max_replicas (2), got 50",
         ),
+        (  # KEDA's CRD types the spec's counts int32: the API server refuses text
+            lambda o: o["spec"].update(cooldownPeriod="30"),
+            "spec.cooldownPeriod",
+            "expected a whole number (an integer, not text), got '30'",
+        ),
+        (
+            lambda o: o["spec"].update(fallback={"failureThreshold": "3", "replicas": 1}),
+            "spec.fallback.failureThreshold",
+            "expected a whole number (an integer, not text), got '3'",
+        ),
         (
             lambda o: o["spec"].update(minReplicaCount=5),
             "spec.minReplicaCount",
