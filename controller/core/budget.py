@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 
 from controller.core.allocation import Claim
-from controller.core.budget_price import Prices, paid_replicas, prices
+from controller.core.budget_price import LANDING_ROUNDS, Prices, paid_replicas, prices
 from controller.core.budget_uncounted import UNCOUNTED, no_growth
 from controller.core.budget_words import (
     EXHAUSTED_WORDS,
@@ -62,10 +62,10 @@ WARNING = "budget warning"
 def budget_rule(tenant: TenantConfig, used: int | None, in_flight: float = 0.0) -> str | None:
     """Which budget rule holds a tenant's pools back at `used` tokens today: EXHAUSTED (a hard
     cap reached: 0 replicas), SPENT (a soft cap reached: down to the floor), WARNING (past
-    warn_at, or with less left than the tokens its pools' tasks `in_flight` would spend: the
-    forecast, the pace if it does not fit, and the landing) or none. Between two passes a
-    tenant's pools can decide differently for its tokens and tasks waiting only if this
-    changes."""
+    warn_at, or with less left than LANDING_ROUNDS of the tokens its pools' tasks `in_flight`
+    would spend: the forecast, the pace if it does not fit, and the landing) or none. Between
+    two passes a tenant's pools can decide differently for its tokens and tasks waiting only
+    if this changes."""
     budget = tenant.daily_token_budget
     if budget is None or used is None:
         return None
@@ -73,9 +73,11 @@ def budget_rule(tenant: TenantConfig, used: int | None, in_flight: float = 0.0) 
         return EXHAUSTED if tenant.hard_cap else SPENT
     if used >= tenant.warn_at * budget:
         return WARNING
-    # The tasks in flight when the budget runs out still spend: the landing must begin while
-    # what is left covers them, whatever warn_at says.
-    if in_flight and budget - used <= in_flight:
+    # The tasks in flight when the budget runs out still spend, and as each finishes its pod
+    # takes the next before the controller can let it go: the landing must begin while what
+    # is left covers both rounds, whatever warn_at says. Counted as tasks finish, the tokens
+    # may move a whole round at once (a backlog at the reset starts every slot together).
+    if in_flight and budget - used <= LANDING_ROUNDS * in_flight:
         return WARNING
     return None
 

@@ -307,13 +307,15 @@ def test_when_the_forecast_fits_no_time_rule_keeps_more_pods_than_the_landing() 
 @pytest.mark.parametrize(
     ("used", "tasks", "rule"),
     [
-        (700_000, 24, None),  # 300,000 left cover 8 tasks in flight at 29,167 each
-        (770_000, 26, "budget warning"),  # 230,000 left do not: 8 x 29,615
+        # 8 tasks in flight, and the 8 their pods take as they finish them:
+        (500_000, 20, None),  # 500,000 left cover 16 tasks at 25,000 each
+        (600_000, 22, "budget warning"),  # 400,000 left do not: 16 x 27,273
+        (700_000, 24, "budget warning"),  # 300,000 left would cover the 8 in flight alone
         (770_000, None, None),  # its tokens a task not known: warn_at alone
         (800_000, 27, "budget warning"),  # warn_at
     ],
 )
-def test_the_landing_begins_while_what_is_left_covers_the_tasks_in_flight(
+def test_the_landing_begins_while_what_is_left_covers_the_tasks_in_flight_and_their_next(
     used: int, tasks: int | None, rule: str | None
 ) -> None:
     tenant = tenant_config(1_000_000).tenants["t"]

@@ -184,11 +184,12 @@ def _numbers(d: ScaleDecision) -> tuple[object, ...]:
 
 
 def test_a_budget_rule_moved_by_the_tasks_waiting_claims_the_tenants_pools_again() -> None:
-    # 200,000 tokens left at 10,000 a task: 20 tasks held spend it all. The landing begins
-    # when the tenant's pools hold more than that, and ends when they hold fewer: pool b,
-    # whose reading never changes, may grow only while pool a's queue is short, and the
-    # engine claims it again each time the rule moves.
-    tenant = {"tier": "starter", "daily_token_budget": 500_000, "hard_cap": True}
+    # 250,000 tokens left at 10,000 a task: 25 tasks spend it all. The landing begins when
+    # two rounds of what the tenant's pools hold (the tasks in flight and the next) would
+    # spend more, and ends when they would spend less: pool b, whose reading never changes,
+    # may grow only while pool a's queue is short, and the engine claims it again each time
+    # the rule moves.
+    tenant = {"tier": "starter", "daily_token_budget": 550_000, "hard_cap": True}
     cfg = config({"a": pool("t", max_replicas=30), "b": pool("t", max_replicas=30)}, {"t": tenant})
     engine, reference = Engine(cfg, exact_reasons=True), History(cfg)
     engine.read(1, PoolObservation(3, 2, 2, 2, task_tokens=10_000.0))

@@ -142,18 +142,37 @@ def test_a_budget_past_warn_at_that_the_forecast_says_fits_holds_no_task_back() 
 def test_a_hard_cap_past_warn_at_starts_no_task_that_what_is_left_cannot_land() -> None:
     # Eight pods at work on 30,000-token tasks against 1,000,000 a day: warn_at would leave
     # 200,000, under the 240,000 of the tasks in flight. The landing begins while what is left
-    # still covers them (at 760,000 here: the 8 slots at the tenant's tokens a task), and
-    # what is left less the tasks in flight pays for no new round: they finish, none starts.
+    # still covers them and the next round their pods take (at 520,000 here: twice the 8
+    # slots at the tenant's tokens a task), and once what is left less the tasks in flight
+    # pays for no new round, they finish and none starts.
     tenant = {"tier": "growth", "daily_token_budget": 1_000_000, "hard_cap": True}
     cfg = config({"a": pool("t", max_replicas=8, cold_start_seconds=20)}, {"t": tenant})
     tasks = trace(cfg, *[(3.0 * i, "a", 20.0, 30_000) for i in range(600)])
     summary = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("agentdash", cfg)))
     # At most one task over: the tokens are told a task at a time, and the landing began at
-    # the first count past 760,000.
+    # the first count past 520,000.
     assert summary["tokens_over_budget"] <= 30_000
     assert summary["completed"] + summary["pending"] == 600  # the rest kept queued
     keda = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("keda", cfg)))
     assert keda["tokens_over_budget"] > 10 * summary["tokens_over_budget"]
+
+
+def test_a_backlog_at_the_reset_whose_rounds_finish_together_does_not_overspend() -> None:
+    # Found by a stranger: 8 pods of 2 slots met a day's backlog of 100,000-token tasks at
+    # the reset, all started together, so each count of the tokens came 16 tasks (1,600,000)
+    # at a time. At 3,200,000 of 5,000,000, what was left still covered the 16 in flight,
+    # and as they finished the pods took 16 more: 1,400,000 over. The landing must begin
+    # while what is left covers the round in flight and the next the pods take.
+    tenant = {"tier": "growth", "daily_token_budget": 5_000_000, "hard_cap": True}
+    spec = pool("t", max_replicas=8, concurrency=2, cold_start_seconds=20)
+    cfg = config({"a": spec}, {"t": tenant})
+    rng = random.Random(5)
+    rows = sorted(rng.uniform(0, 86_400) for _ in range(1_000))
+    tasks = trace(cfg, *[(t, "a", 20.0, 100_000) for t in rows])
+    summary = summarize(cfg, tasks, replay(cfg, tasks, make_scaler("agentdash", cfg)))
+    assert summary["tokens_over_budget"] == 0
+    assert summary["completed"] >= 90  # two days' budgets, less what the landing keeps back
+    assert summary["completed"] + summary["pending"] == 1_000
 
 
 def test_a_soft_cap_stops_at_the_budget_and_keeps_the_rest_queued() -> None:
