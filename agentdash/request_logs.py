@@ -15,7 +15,6 @@ log's own zero. A bad row raises ConfigError naming the file, the line and the f
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -23,7 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from controller.core.config import ConfigError
-from controller.core.config_errors import shown
+from controller.core.config_errors import TooLarge, shown
+from controller.core.input_files import load_json_line
 from controller.simulate.trace import MAX_TRACE_SECONDS
 
 MAX_TOKENS = 10**9
@@ -35,6 +35,8 @@ of kilobytes."""
 AZURE = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 BURSTGPT = ("Timestamp", "Request tokens", "Response tokens")
 FORMATS = ("azure", "burstgpt", "mooncake", "bailian")
+FLAT = 'a flat JSON object like {"timestamp": 61.1, "input_length": 521, "output_length": 132}'
+"""What a line of JSON lines is, as a line nested too deep to read is told."""
 _STAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?"
 )
@@ -67,7 +69,7 @@ def detect(first: str, source: str) -> str:
     line = first.lstrip("\ufeff").strip()
     if line.startswith("{"):
         try:
-            keys = json.loads(line)
+            keys = load_json_line(line, source, "line 1", FLAT)
         except ValueError:
             keys = None
         if isinstance(keys, dict) and {"timestamp", "input_length", "output_length"} <= keys.keys():
@@ -205,17 +207,19 @@ def _json_reader(format: str) -> Callable[[Iterator[tuple[int, str]], str], list
         for number, line in rows:
             at = f"line {number}"
             try:
-                row = json.loads(line)
+                row = load_json_line(line, source, at, FLAT)
             except ValueError:
                 row = None
             if not isinstance(row, dict):
                 said = f"expected a JSON object, got {shown(line[:80])}"
                 raise ConfigError(source, at, said)
             stamp = row.get("timestamp")
-            if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+            if not isinstance(stamp, int | float | TooLarge) or isinstance(stamp, bool):
                 said = f"expected a number, got {shown(stamp)}"
                 raise ConfigError(source, f"{at}: timestamp", said)
-            t = _offset(stamp / unit, source, f"{at}: timestamp", None, shown(stamp))
+            # a number too long to read is past any time, and past what a float holds
+            seconds = math.inf if isinstance(stamp, TooLarge) else stamp / unit
+            t = _offset(seconds, source, f"{at}: timestamp", None, shown(stamp))
             context = _json_count(row.get("input_length"), source, f"{at}: input_length")
             generated = _json_count(row.get("output_length"), source, f"{at}: output_length")
             requests.append(Request(t=t, context=context, generated=generated, line=number))

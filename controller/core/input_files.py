@@ -198,6 +198,22 @@ def load_json(text: str, source: str) -> Any:
     return data
 
 
+def load_json_line(line: str, source: str, where: str, expected: str) -> Any:
+    """One line of JSON lines (a trace's task, a request log's request), read as load_json
+    reads a file: each key once, an integer longer than MAX_DIGITS as TooLarge, and nesting
+    deeper than json.loads can follow refused as `expected {expected}` at `where` (the line),
+    not raised as a RecursionError. A line that is no JSON at all raises json.JSONDecodeError,
+    for the caller to say in its own words."""
+    try:
+        return json.loads(line, parse_int=bounded_int, object_pairs_hook=unique_keys)
+    except DuplicateKey as twice:
+        said = f"expected each key once in an object, got {shown(twice.key)} twice"
+        raise ConfigError(source, where, said) from None
+    except RecursionError:
+        said = f"expected {expected}, got one nested too deep to read"
+        raise ConfigError(source, where, said) from None
+
+
 def _where(mark: Any) -> str:
     return f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
 

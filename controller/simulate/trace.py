@@ -33,7 +33,7 @@ from controller.core.config import Config, ConfigError
 from controller.core.config_errors import TooLarge, listed, shown
 from controller.core.config_errors import key as field
 from controller.core.config_types import DAY, MAX_COUNT
-from controller.core.input_files import DuplicateKey, bounded_int, decode, unique_keys
+from controller.core.input_files import decode, load_json_line
 
 FIELDS = ("t", "pool", "work_s", "tokens")
 MAX_TRACE_SECONDS = 31 * DAY
@@ -282,15 +282,9 @@ def _task(
 ) -> tuple[float, int, float, int]:
     where = f"line {number}"
     try:
-        row = json.loads(line, parse_int=bounded_int, object_pairs_hook=unique_keys)
-    except DuplicateKey as twice:
-        said = f"expected each key once in an object, got {shown(twice.key)} twice"
-        raise ConfigError(source, where, said) from None
+        row = load_json_line(line, source, where, f"a flat JSON object like {_EXAMPLE}")
     except json.JSONDecodeError as exc:
         raise ConfigError(source, where, _not_json(exc)) from None
-    except RecursionError:
-        said = f"expected a flat JSON object like {_EXAMPLE}, got one nested too deep to read"
-        raise ConfigError(source, where, said) from None
     if not isinstance(row, dict):
         raise ConfigError(source, where, f"expected a JSON object like {_EXAMPLE}")
     for key in row:

@@ -160,6 +160,38 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
             '{"timestamp": 1, "input_length": -1, "output_length": 1}\n',
             "line 1: input_length: expected a whole number of tokens, 0 to 1,000,000,000, got -1",
         ),
+        pytest.param(  # deeper than json.loads can follow: was a RecursionError's traceback
+            '{"timestamp": 1000, "input_length": 10, "output_length": 20, "x": '
+            + "[" * 1000
+            + "]" * 1000
+            + "}\n",
+            'line 1: expected a flat JSON object like {"timestamp": 61.1, "input_length": '
+            '521, "output_length": 132}, got one nested too deep to read',
+            id="nested too deep on the line that tells the format",
+        ),
+        pytest.param(
+            '{"timestamp": 1, "input_length": 1, "output_length": 1}\n'
+            '{"timestamp": 2, "x": ' + '{"y": ' * 1000 + "1" + "}" * 1000 + "}\n",
+            "line 2: expected a flat JSON object like",
+            id="nested too deep on a later line",
+        ),
+        pytest.param(  # the last one was kept
+            '{"timestamp": 1, "input_length": 10, "output_length": 20, "input_length": 99999}\n',
+            "line 1: expected each key once in an object, got 'input_length' twice",
+            id="a key twice on the line that tells the format",
+        ),
+        pytest.param(
+            '{"timestamp": 1, "input_length": 1, "output_length": 1}\n'
+            '{"timestamp": 2, "input_length": 1, "output_length": 1, "output_length": 5}\n',
+            "line 2: expected each key once in an object, got 'output_length' twice",
+            id="a key twice on a later line",
+        ),
+        pytest.param(  # too large for a float: was an OverflowError's traceback
+            '{"timestamp": 1' + "0" * 400 + ', "input_length": 1, "output_length": 1}\n',
+            "line 1: timestamp: expected seconds from the log's start, 0 to 2,678,400 (31 days), "
+            "got a 401-digit number",
+            id="a timestamp of 401 digits",
+        ),
         (
             '{"timestamp": 1, "input_length": 1000000000, "output_length": 1}\n',
             "line 1: expected a request a worker finishes within a day, got 1,000,000 s at "
