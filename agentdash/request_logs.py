@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from controller.core.config import ConfigError
 from controller.core.config_errors import TooLarge, shown
-from controller.core.input_files import load_json_line
+from controller.core.input_files import DuplicateKey, load_json_line, unique_keys
 from controller.simulate.trace import MAX_TRACE_SECONDS
 
 MAX_TOKENS = 10**9
@@ -118,6 +118,11 @@ def _csv(
     """The CSV rows as {column: text}, the header checked for the columns `needed`."""
     number, line = next(rows, (1, ""))
     header = next(csv.reader([line]), [])
+    try:  # a second column of a name would win silently, as a JSON key given twice does
+        unique_keys([(name, None) for name in header])
+    except DuplicateKey as twice:
+        said = f"expected each column once in the header, got {shown(twice.key)} twice"
+        raise ConfigError(source, f"line {number}", said) from None
     missing = [name for name in needed if name not in header]
     if missing:
         said = f"expected a header with the columns {', '.join(needed)}, got {shown(line[:80])}"

@@ -186,6 +186,16 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
             "line 2: expected each key once in an object, got 'output_length' twice",
             id="a key twice on a later line",
         ),
+        pytest.param(  # the last one was kept
+            "TIMESTAMP,ContextTokens,GeneratedTokens,ContextTokens\n2023-11-16 10:00:00,1,2,3\n",
+            "line 1: expected each column once in the header, got 'ContextTokens' twice",
+            id="an Azure column twice",
+        ),
+        pytest.param(
+            "Timestamp,Request tokens,Response tokens,Model,Model\n5,1,2,a,b\n",
+            "line 1: expected each column once in the header, got 'Model' twice",
+            id="a BurstGPT column twice",
+        ),
         pytest.param(  # too large for a float: was an OverflowError's traceback
             '{"timestamp": 1' + "0" * 400 + ', "input_length": 1, "output_length": 1}\n',
             "line 1: timestamp: expected seconds from the log's start, 0 to 2,678,400 (31 days), "
