@@ -34,6 +34,10 @@ MIN_WORK_S = 0.01
 PREFILL_RATE, DECODE_RATE = 1000.0, 25.0
 """Tokens a second an LLM reads a prompt at, and writes a completion at: the default estimate
 of a request's time, which the backtest's pod-seconds and waits then follow."""
+MIN_RATE = 0.01
+"""The slowest rate either flag takes: a token in 100 s. At it, a request of 864 tokens is
+past the day a worker may take on one already, and a slower rate is a mistake in the flag
+(a unit, a sign), better said of the flag than of every request's time."""
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -119,7 +123,7 @@ def add_parser(sources: Any) -> None:
     command.add_argument(
         "--format", choices=FORMATS, help="the log's format (default: told by its first line)"
     )
-    rate = flags.number(0.0, 1e9, above=True)
+    rate = flags.number(MIN_RATE, 1e9)
     command.add_argument(
         "--prefill-rate",
         type=rate,

@@ -235,7 +235,7 @@ def test_a_line_too_long_or_not_utf8_is_refused_without_reading_it_whole(
     assert (code, out, err) == (2, "", [f"agentdash: {latin}: expected UTF-8 text"])
 
 
-def test_the_pool_must_be_a_pool_name_and_the_rates_positive(
+def test_the_pool_must_be_a_pool_name_and_the_rates_a_token_in_100_s_or_faster(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, _, err = run(capsys, AZURE_CODE, "--pool", "Code Pool")
@@ -243,7 +243,13 @@ def test_the_pool_must_be_a_pool_name_and_the_rates_positive(
     assert "--pool: expected a pool name of 1-63 lowercase letters" in err[-1]
     code, _, err = run(capsys, AZURE_CODE, "--pool", "code", "--decode-rate", "0")
     assert code == 2
-    assert "--decode-rate: expected a number > 0" in err[-1]
+    assert "--decode-rate: expected a number >= 0.01 and <= 1000000000, got '0'" in err[-1]
+    # said of the flag, not of the first request's time in a number of 300 digits
+    for flag in ("--decode-rate", "--prefill-rate"):
+        code, out, err = run(capsys, AZURE_CODE, "--pool", "code", flag, "1e-300")
+        assert (code, out, len(err)) == (2, "", 1)
+        assert err[0].endswith(f"{flag}: expected a number >= 0.01 and <= 1000000000, got '1e-300' "
+                               "(see agentdash import requests --help)")  # fmt: skip
 
 
 def test_a_terminal_is_refused_rather_than_waited_on(
