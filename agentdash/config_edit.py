@@ -5,7 +5,9 @@ is there is rewritten where it stands (a comment after it on its line is kept); 
 not is added after the pool's last key. A pool written in flow style (`name: {...}`) is
 rewritten whole, on its line. The result is read back and must give exactly the config asked
 for; if the file's layout defeats that (anchors, say), its data is written out plainly instead,
-and the diff is of the data, not of the file.
+and the diff is of the data, not of the file. Either way the text keeps its form: the byte
+order mark it may start with, and its line ending (CRLF, say, as saved on Windows) in the lines
+written as in the others.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.core.config import Config, parse_config
-from controller.core.input_files import load_yaml
+from controller.core.input_files import BOM, load_yaml
 from controller.core.yaml_scalars import dump_config
 
 PoolFields = Mapping[str, Mapping[str, Any]]
@@ -30,17 +32,38 @@ PoolFields = Mapping[str, Mapping[str, Any]]
 def edit_pools(text: str, changes: PoolFields, expected: Config) -> tuple[str, bool]:
     """(the text with `changes` made, whether the file's own layout was kept). `expected` is
     the config the result must parse to."""
+    mark, body, newline = _form(text)
     try:
-        edited = _edit(text, changes)
+        edited = _edit(body, changes, newline)
         if _same(edited, expected):
-            return edited, True
+            return mark + edited, True
     except (yaml.YAMLError, LookupError, ValueError):
         pass
-    data = _unshared(read(text))
+    data = _unshared(read(body))
     for name, fields in changes.items():
         for path, value in fields.items():
             _put(data["pools"][name], path, value)
-    return dump_config(data, sort_keys=False), False
+    return _written_out(data, mark, newline), False
+
+
+def plain(text: str) -> str:
+    """The file's data written out plainly, as edit_pools writes it where the layout cannot be
+    kept (no comments, no anchors), in the file's form."""
+    mark, body, newline = _form(text)
+    return _written_out(_unshared(read(body)), mark, newline)
+
+
+def _form(text: str) -> tuple[str, str, str]:
+    """(the byte order mark the text starts with, or "", the text after it, its line ending:
+    CRLF or LF, as its first line ends)."""
+    body = text.removeprefix(BOM)
+    end = body.find("\n")
+    newline = "\r\n" if end > 0 and body[end - 1] == "\r" else "\n"
+    return text[: len(text) - len(body)], body, newline
+
+
+def _written_out(data: Any, mark: str, newline: str) -> str:
+    return mark + dump_config(data, sort_keys=False).replace("\n", newline)
 
 
 def _unshared(value: Any) -> Any:
@@ -84,7 +107,7 @@ def _same(text: str, expected: Config) -> bool:
     return got.model_dump() == expected.model_dump()
 
 
-def _edit(text: str, changes: PoolFields) -> str:
+def _edit(text: str, changes: PoolFields, newline: str) -> str:
     root = yaml.compose(text)
     if root is None:
         raise ValueError("an empty file")
@@ -92,8 +115,8 @@ def _edit(text: str, changes: PoolFields) -> str:
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the text
     for name, fields in changes.items():
         _set(text, _value(pools, name), fields, edits)
-    for start, end, replacement in sorted(edits, reverse=True):
-        text = text[:start] + replacement + text[end:]
+    for start, end, replacement in sorted(edits, reverse=True):  # each written with "\n"
+        text = text[:start] + replacement.replace("\n", newline) + text[end:]
     return text
 
 
@@ -130,8 +153,8 @@ def _set(
             _put(fresh, path, value)
         _replace(text, keys, field, fresh, indent, edits, added)
     if added:
-        at = text.find("\n", _end(node))  # after the mapping's last line
-        at = len(text) if at < 0 else at
+        at = text.find("\n", _end(node))  # after the mapping's last line, before its ending
+        at = len(text) if at < 0 else at - 1 if text[at - 1] == "\r" else at
         edits.append((at, at, "".join("\n" + " " * indent + block for block in added)))
 
 

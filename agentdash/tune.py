@@ -222,7 +222,7 @@ def _options(args: argparse.Namespace) -> _Options:
 def _run(args: argparse.Namespace) -> int:
     from agentdash.simulate import load_tasks, replayed
     from controller.core.config import load_config
-    from controller.core.input_files import read_text
+    from controller.core.input_files import BOM, read_text
     from controller.simulate import behavior_grid, tune
     from controller.simulate.tradeoff import warm_wait
 
@@ -231,8 +231,9 @@ def _run(args: argparse.Namespace) -> int:
         check_writable(args.output)  # before the search, not after it
         # the config may be tuned in place (its text is read first); the trace never is
         check_distinct({"--output": args.output}, {"--trace": args.trace})
-    text = read_text(args.config, "YAML")  # once (a pipe is read once), kept for the diff
-    config = replayed(load_config(args.config, text), args.start)  # a mistake names its line
+    # once (a pipe is read once), kept for the diff and --output: its byte order mark too
+    text = read_text(args.config, "YAML", bom=True)
+    config = replayed(load_config(args.config, text.removeprefix(BOM)), args.start)
     objective = replace(options.objective, warm_s=warm_wait(config))
     trace = load_tasks(args.trace, config)
     parts = tune.split(trace, options.holdout)
@@ -352,7 +353,7 @@ def _diff(
 ) -> str:
     """The chosen config's change as a unified diff of the file (and --output written, if
     `write`)."""
-    from agentdash.config_edit import edit_pools, unified_diff
+    from agentdash.config_edit import edit_pools, plain, unified_diff
     from controller.simulate.behavior_grid import configure
 
     candidate = found.chosen.candidate
@@ -370,16 +371,9 @@ def _diff(
     if kept:
         return unified_diff(text, after, str(args.config)).rstrip("\n")
     note = "(the file's layout could not be kept: the diff is of its data, rewritten)\n"
-    return note + unified_diff(_plain(text), after, str(args.config)).rstrip("\n")
+    return note + unified_diff(plain(text), after, str(args.config)).rstrip("\n")
 
 
 def _progress(done: int, trials: int, seconds: float) -> None:
     sys.stderr.write(f"\rtune: {done}/{trials} candidates, {seconds:.0f} s")
     sys.stderr.flush()
-
-
-def _plain(text: str) -> str:
-    from agentdash.config_edit import read
-    from controller.core.yaml_scalars import dump_config
-
-    return dump_config(read(text), sort_keys=False)

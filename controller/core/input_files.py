@@ -39,10 +39,13 @@ from controller.core.yaml_scalars import kind_of, read_scalars_as_json_does
 MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 32
 MAX_NODES = 1_000_000
+BOM = "\ufeff"
+"""The byte order mark an editor on Windows may start a UTF-8 file with."""
 
 
-def read_text(path: Path | str, what: str = "text") -> str:
-    """The file as UTF-8, if it is at most MAX_FILE_BYTES."""
+def read_text(path: Path | str, what: str = "text", *, bom: bool = False) -> str:
+    """The file as UTF-8, if it is at most MAX_FILE_BYTES. `bom`: a byte order mark it starts
+    with is kept, for a caller that writes the file again as it was written."""
     source = str(path)
     try:
         with Path(path).open("rb") as file:
@@ -53,7 +56,8 @@ def read_text(path: Path | str, what: str = "text") -> str:
         raise ConfigError(
             source, "", f"expected {what} of at most {MAX_FILE_BYTES >> 20} MiB, got more"
         )
-    return decode(data, source)
+    text = decode(data, source)
+    return BOM + text if bom and data.startswith(BOM.encode()) else text
 
 
 def decode(data: bytes, source: str) -> str:
@@ -62,7 +66,7 @@ def decode(data: bytes, source: str) -> str:
     utf-8-sig). Removed after decoding, so that a bad byte's place counts from the file's
     start."""
     try:
-        return data.decode("utf-8").removeprefix("\ufeff")
+        return data.decode("utf-8").removeprefix(BOM)
     except UnicodeDecodeError as exc:
         raise ConfigError(
             source,
@@ -97,7 +101,6 @@ def _parse(text: str, source: str, read: Callable[[_Watched], Any]) -> Any:
 
 
 _LIBYAML_DEPTH = "exceeded maximum nesting depth"
-_BOM = "\ufeff"
 _BOM_INSIDE = (
     "expected valid YAML, got a byte order mark (U+FEFF) inside the file: files joined "
     "together, one saved with it? remove it"
@@ -121,7 +124,7 @@ def _read(kind: type[_Watched], text: str, source: str, read: Callable[[_Watched
         problem = getattr(exc, "problem", None) or "not valid YAML"
         # One at a line's start (the file's own is gone already: decode) is what the parser
         # stumbled on, whatever it says: files joined together
-        marked = text.find("\n" + _BOM)
+        marked = text.find("\n" + BOM)
         if marked >= 0:
             where = f"line {text.count(chr(10), 0, marked) + 2} column 1"
             raise ConfigError(source, where, _BOM_INSIDE) from None

@@ -267,3 +267,40 @@ def test_a_direction_added_beside_one_in_the_hpas_names_is_written_in_them_too()
     assert "        - {type: Pods, value: 6, periodSeconds: 15}" in added
     assert "scale_up" not in after
     assert "stabilization_seconds" not in after.split("  flow:")[0]
+
+
+def ends(text: str) -> set[str]:
+    """The line endings of the text's lines: {"\r\n"} for a file saved on Windows."""
+    return {"\r\n" if line.endswith("\r\n") else line[-1:] for line in text.splitlines(True)}
+
+
+def test_a_file_saved_on_windows_keeps_its_crlf_and_its_byte_order_mark() -> None:
+    """The lines tune added to a CRLF file ended in LF alone: a file of mixed line endings,
+    and a diff whose added lines were not the file's."""
+    windows = "\ufeff" + FLEET.replace("\n", "\r\n")
+    changes = {
+        "block": {"cooldown_seconds": 60, "behavior.scale_down": BEHAVIOR["scale_down"]},
+        "flow": {"cooldown_seconds": 45},
+        "bare": {"cooldown_seconds": 0, "behavior": BEHAVIOR},  # added after its last line
+    }
+    after, kept = edit(changes, windows)
+    assert kept
+    assert ends(after) == {"\r\n"}
+    unix, _ = edit(changes)
+    assert after == "\ufeff" + unix.replace("\n", "\r\n")  # the mark once, where it was
+    diff = unified_diff(windows, after, "fleet.yaml").splitlines(keepends=True)[2:]
+    changed = [line for line in diff if line.startswith(("-", "+"))]
+    assert len(changed) > 10
+    assert ends("".join(changed)) == {"\r\n"}  # as the lines of the file they are patched into
+
+
+def test_a_layout_it_cannot_keep_is_written_out_in_the_files_line_endings() -> None:
+    anchored = FLEET.replace("  bare:\n", "  bare:\n    cooldown_seconds: *long\n").replace(
+        "    cooldown_seconds: 900   # far too long", "    cooldown_seconds: &long 900"
+    )
+    windows = "\ufeff" + anchored.replace("\n", "\r\n")
+    after, kept = edit({"bare": {"cooldown_seconds": 30}}, windows)
+    assert not kept
+    assert ends(after) == {"\r\n"}
+    unix, _ = edit({"bare": {"cooldown_seconds": 30}}, anchored)
+    assert after == "\ufeff" + unix.replace("\n", "\r\n")

@@ -18,6 +18,8 @@ from tests.support.cli import AGENTDASH, simulate, tune
 from tests.support.tuning import WASTEFUL, wasteful, workload
 
 pytestmark = pytest.mark.e2e
+BOM = b"\xef\xbb\xbf"
+"""The byte order mark an editor on Windows may start a UTF-8 file with."""
 
 
 def wasteful_files(tmp_path: Path, traffic: Callable[[Config], Trace]) -> tuple[Path, Path]:
@@ -70,6 +72,35 @@ def test_a_wasteful_pool_is_tuned_and_the_diff_applies(
         fields = {"behavior", "cooldown_seconds"}
         assert pool.model_dump(exclude=fields) == before.pools[name].model_dump(exclude=fields)
     assert after.model_dump(exclude={"pools"}) == before.model_dump(exclude={"pools"})
+
+
+def test_a_config_saved_on_windows_is_tuned_in_its_own_line_endings(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The lines tune added to a CRLF config ended in LF alone, in --output and in the diff: a
+    file of mixed line endings; and --output dropped the byte order mark the file began with."""
+    _, trace = files
+    config = tmp_path / "windows.yaml"
+    config.write_bytes(BOM + WASTEFUL.replace("\n", "\r\n").encode())
+    tuned = tmp_path / "tuned.yaml"
+    result = subprocess.run(  # in bytes: text=True would read every CRLF as LF
+        [AGENTDASH, "tune", "--config", str(config), "--trace", str(trace), "--trials", "16",
+         "--objective", "cost", "--output", str(tuned)],
+        capture_output=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    written = tuned.read_bytes()
+    assert written.startswith(BOM + b"cluster:")
+    assert written.count(b"\n") == written.count(b"\r\n")
+    assert written != config.read_bytes()
+    diff = result.stdout[result.stdout.index(f"--- {config}\t(current)".encode()) :]
+    assert b"\n+" in diff
+    patched = tmp_path / "patched.yaml"
+    shutil.copy(config, patched)
+    applied = subprocess.run(["patch", "--silent", str(patched)], input=diff,
+                             capture_output=True, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert patched.read_bytes() == written
 
 
 def test_a_config_tuned_in_place_is_left_whole_when_its_write_fails(
@@ -195,11 +226,10 @@ def test_when_no_candidate_does_better_nothing_changes(
 ) -> None:
     _, trace = files
     fixed = tmp_path / "fixed.yaml"  # always two warm pods each: no behavior can do better
-    fixed.write_text(
-        WASTEFUL.replace("max_replicas: 10", "min_replicas: 2\n    max_replicas: 2").replace(
-            "max_replicas: 4", "min_replicas: 2\n    max_replicas: 2"
-        )
+    text = WASTEFUL.replace("max_replicas: 10", "min_replicas: 2\n    max_replicas: 2").replace(
+        "max_replicas: 4", "min_replicas: 2\n    max_replicas: 2"
     )
+    fixed.write_bytes(BOM + text.replace("\n", "\r\n").encode())  # saved on Windows
     output = tmp_path / "tuned.yaml"
     result = tune(
         "--config",
@@ -218,7 +248,7 @@ def test_when_no_candidate_does_better_nothing_changes(
         "No candidate beats the current config for p95 by more than 1%: nothing to change."
     )
     assert "(tuned)" not in result.stdout
-    assert output.read_text() == fixed.read_text()  # --output is the tuned config: the same
+    assert output.read_bytes() == fixed.read_bytes()  # --output is the tuned config: the same
 
 
 @pytest.mark.parametrize(
