@@ -5,9 +5,9 @@ is there is rewritten where it stands (a comment after it on its line is kept); 
 not is added after the pool's last key. A pool written in flow style (`name: {...}`) is
 rewritten whole, on its line. The result is read back and must give exactly the config asked
 for; if the file's layout defeats that (anchors, say), its data is written out plainly instead,
-and the diff is of the data, not of the file. Either way the text keeps its form: the byte
-order mark it may start with, and its line ending (CRLF, say, as saved on Windows) in the lines
-written as in the others.
+and the diff is of the data, not of the file, headed as such (data_diff) so that `patch` takes
+it for no file. Either way the text keeps its form: the byte order mark it may start with, and
+its line ending (CRLF, say, as saved on Windows) in the lines written as in the others.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.core.config import Config, parse_config
+from controller.core.config_errors import listed
 from controller.core.input_files import BOM, load_yaml
 from controller.core.yaml_scalars import dump_config
 
@@ -89,6 +91,33 @@ def unified_diff(before: str, after: str, path: str) -> str:
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
+
+
+def data_diff(before: str, after: str, path: str) -> str:
+    """Where the file's layout could not be kept (edit_pools said so): the change to its data,
+    after a line saying why no diff of the file can be given. The current side is the data
+    written out as `after` is, not the file's text: headed as the data, not as the file, so
+    that `patch` finds no file to apply it to, rather than failing on every hunk of one."""
+    aliases = _aliases(before)
+    why = "its layout could not be kept by an edit in place"
+    if aliases:
+        shared = f"it shares values by YAML anchors and aliases ({listed(aliases)})"
+        why = f"{shared}, which an edit in place could not keep apart"
+    said = (
+        f"(no diff of {path} that patch applies: {why}; below, the change to its data, "
+        "written out plainly without comments or anchors, as --output writes the tuned config)"
+    )
+    return said + "\n" + unified_diff(plain(before), after, f"the data of {path}")
+
+
+def _aliases(text: str) -> list[str]:
+    """The aliases the text uses (`*shared`), each once, in the order they come."""
+    try:
+        events = list(yaml.parse(text.removeprefix(BOM)))
+    except yaml.YAMLError:
+        return []
+    found = [event.anchor for event in events if isinstance(event, AliasEvent)]
+    return [f"*{name}" for name in dict.fromkeys(found)]
 
 
 def read(text: str) -> Any:

@@ -60,7 +60,8 @@ backtest, in parallel processes. The last --holdout fraction of the trace (by ti
 out of the search; the chosen config and the current one are then both replayed on it.
 Prints the Pareto front of queue-wait p95 against pod-seconds over the candidates tried, the
 held-out check, and the change as a unified diff of FILE (`patch FILE` applies it; --output
-writes the result).
+writes the result). Where YAML aliases in FILE share a value between pools tuned apart, the
+diff is of its data written out plainly, and says so: no diff of FILE would apply.
 
 p95 counts the tasks no token budget or pause held back; their own p95 is shown beside it,
 and no objective picks a candidate that raises it. Scale events (churn) are shown beside
@@ -353,7 +354,7 @@ def _diff(
 ) -> str:
     """The chosen config's change as a unified diff of the file (and --output written, if
     `write`)."""
-    from agentdash.config_edit import edit_pools, plain, unified_diff
+    from agentdash.config_edit import data_diff, edit_pools, unified_diff
     from controller.simulate.behavior_grid import configure
 
     candidate = found.chosen.candidate
@@ -368,10 +369,8 @@ def _diff(
     after, kept = edit_pools(text, changes, tuned)
     if args.output is not None and write:
         write_text(args.output, after)
-    if kept:
-        return unified_diff(text, after, str(args.config)).rstrip("\n")
-    note = "(the file's layout could not be kept: the diff is of its data, rewritten)\n"
-    return note + unified_diff(plain(text), after, str(args.config)).rstrip("\n")
+    diff = unified_diff if kept else data_diff
+    return diff(text, after, str(args.config)).rstrip("\n")
 
 
 def _progress(done: int, trials: int, seconds: float) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from agentdash.config_edit import edit_pools, unified_diff
+from agentdash.config_edit import data_diff, edit_pools, plain, unified_diff
 from controller.core.config import Config, parse_config
 from controller.core.input_files import load_yaml
 
@@ -148,8 +150,7 @@ def test_a_block_in_the_hpas_own_names_is_rewritten_in_them_not_doubled() -> Non
     assert "selectPolicy: Max" in block
 
 
-def test_pools_sharing_a_behavior_by_an_alias_are_each_given_their_own() -> None:
-    shared = """\
+SHARED = """\
 tiers: {enterprise: {priority: 1000}}
 tenants: {acme: {tier: enterprise}}
 pools:
@@ -165,22 +166,64 @@ pools:
     queue: {stream: S, consumer: second}
     behavior: *rules
 """
+"""Two pools that share a behavior by an anchor and its alias."""
+
+
+def tuned_apart() -> tuple[str, Config]:
+    """SHARED with each pool's behavior tuned its own way: (the text, the config it must be)."""
     up, down = BEHAVIOR["scale_up"], BEHAVIOR["scale_down"]
-    written_twice = shared.replace("*rules", "{scale_down: {stabilization_seconds: 3600}}")
+    written_twice = SHARED.replace("*rules", "{scale_down: {stabilization_seconds: 3600}}")
     unshared = yaml.safe_load(written_twice)
     unshared["pools"]["first"]["behavior"]["scale_down"] = down
     unshared["pools"]["second"]["behavior"]["scale_up"] = up
     after, kept = edit_pools(
-        shared,
+        SHARED,
         {"first": {"behavior.scale_down": down}, "second": {"behavior.scale_up": up}},
         parse_config(unshared),
     )
     assert not kept
+    return after, parse_config(unshared)
+
+
+def test_pools_sharing_a_behavior_by_an_alias_are_each_given_their_own() -> None:
+    after, unshared = tuned_apart()
     tuned = parse_config(yaml.safe_load(after))
-    assert tuned.model_dump() == parse_config(unshared).model_dump()
+    assert tuned.model_dump() == unshared.model_dump()
     first, second = tuned.pools["first"].behavior, tuned.pools["second"].behavior
     assert first.scale_up != second.scale_up  # the first pool's up rule is its own still
     assert first.scale_down != second.scale_down
+
+
+def test_a_diff_of_the_data_names_no_file_for_patch_and_says_why(tmp_path: Path) -> None:
+    """With anchors, the diff of the data written out was headed `--- fleet.yaml (current)`,
+    as the file: `patch` took it for the file, and failed on every hunk."""
+    after, _ = tuned_apart()
+    config = tmp_path / "fleet.yaml"
+    config.write_text(SHARED)
+    diff = data_diff(SHARED, after, "fleet.yaml")
+    said, *lines = diff.splitlines(keepends=True)
+    assert said == (
+        "(no diff of fleet.yaml that patch applies: it shares values by YAML anchors and "
+        "aliases (*rules), which an edit in place could not keep apart; below, the change to "
+        "its data, written out plainly without comments or anchors, as --output writes the "
+        "tuned config)\n"
+    )
+    assert lines[:2] == [
+        "--- the data of fleet.yaml\t(current)\n",
+        "+++ the data of fleet.yaml\t(tuned)\n",
+    ]
+    assert not any("&" in line or "*" in line for line in lines)  # both sides written out
+    applied = subprocess.run(["patch", "--batch", "-p0"], input="".join(lines), text=True,
+                             cwd=tmp_path, capture_output=True, check=False)  # fmt: skip
+    assert applied.returncode == 1
+    assert "can't find file to patch" in applied.stdout
+    assert config.read_text() == SHARED
+    data = tmp_path / "data.yaml"  # what it is a diff of: the file's data, as --output writes it
+    data.write_text(plain(SHARED))
+    applied = subprocess.run(["patch", "--silent", str(data)], input="".join(lines), text=True,
+                             capture_output=True, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert data.read_text() == after
 
 
 YAML_1_1 = """\

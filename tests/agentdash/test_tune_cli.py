@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agentdash.config_edit import plain
 from controller.core.config import Config, load_config, parse_config
 from controller.simulate.trace import Trace, write_trace
 from tests.support.cli import AGENTDASH, simulate, tune
@@ -101,6 +102,45 @@ def test_a_config_saved_on_windows_is_tuned_in_its_own_line_endings(
                              capture_output=True, check=False)  # fmt: skip
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert patched.read_bytes() == written
+
+
+def test_a_config_whose_pools_share_a_behavior_by_an_alias_gets_no_diff_patch_misapplies(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """tune said the layout could not be kept, yet headed the diff of the data written out
+    `--- fleet.yaml (current)`: `patch`, told it was the file, failed on every hunk."""
+    _, trace = files
+    config = tmp_path / "shared.yaml"
+    text = WASTEFUL.replace("    behavior:\n", "    behavior: &slow\n").replace(
+        "    target_lag_per_replica: 2\n", "    target_lag_per_replica: 2\n    behavior: *slow\n"
+    )
+    config.write_text(text)
+    before = load_config(config)
+    assert before.pools["steady"].behavior == before.pools["hoarder"].behavior
+    tuned = tmp_path / "tuned.yaml"
+    result = tune("--config", config, "--trace", trace, "--trials", "16", "--objective", "cost",
+                  "--output", tuned)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"--- {config}" not in out
+    said = f"(no diff of {config} that patch applies: it shares values by YAML anchors and "
+    diff = out[out.index(said) :].split("\n", 1)[1]
+    assert diff.startswith(f"--- the data of {config}\t(current)\n")
+    applied = subprocess.run(["patch", "--batch", "-p0"], input=diff, text=True, cwd=tmp_path,
+                             capture_output=True, check=False)  # fmt: skip
+    assert applied.returncode == 1
+    assert "can't find file to patch" in applied.stdout
+    assert config.read_text() == text
+    # --output: the tuned config, written out plainly; the diff is of its data
+    after = load_config(tuned)
+    assert after.pools["hoarder"].behavior.scale_down.stabilization_seconds < 3600
+    assert after.model_dump(exclude={"pools"}) == before.model_dump(exclude={"pools"})
+    data = tmp_path / "data.yaml"
+    data.write_text(plain(text))
+    applied = subprocess.run(["patch", "--silent", str(data)], input=diff, text=True,
+                             capture_output=True, check=False)  # fmt: skip
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert data.read_text() == tuned.read_text()
 
 
 def test_a_config_tuned_in_place_is_left_whole_when_its_write_fails(
