@@ -190,6 +190,35 @@ def test_a_request_log_imports_as_a_trace_the_installed_simulate_replays(
     assert json.loads(result.stdout)["policies"]["agentdash"]["completed"] == 2
 
 
+def test_a_request_log_it_cannot_take_is_one_line_from_the_installed_wheel(
+    installed: Installed,
+) -> None:
+    """As a stranger found them in the wheel: a line nested too deep ended in a RecursionError's
+    traceback, a key given twice was taken, a rate of 1e-300 was said in a 400-digit time."""
+    log = installed.elsewhere / "deep.jsonl"
+    head = '{"timestamp": 1000, "input_length": 10, "output_length": 20'
+    log.write_text(head + ', "x": ' + "[" * 1000 + "]" * 1000 + "}\n")
+    for args, said in [
+        ((), "line 1: expected a flat JSON object like"),
+        (("--format", "mooncake"), "line 1: expected a flat JSON object like"),
+    ]:
+        result = installed.run("import", "requests", log, "--pool", "p", *args)
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert result.stderr.startswith(f"agentdash: {log}: {said}")
+        assert result.stderr.endswith(", got one nested too deep to read\n")
+    log.write_text(head + ', "input_length": 99999}\n')
+    result = installed.run("import", "requests", log, "--pool", "p")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"agentdash: {log}: line 1: expected each key once in an object, got 'input_length' twice\n"
+    )
+    log.write_text(head + "}\n")
+    result = installed.run("import", "requests", log, "--pool", "p", "--decode-rate", "1e-300")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "--decode-rate: expected a number >= 0.01" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_plan_decides_for_the_bundled_example(installed: Installed) -> None:
     result = installed.run("plan")
     assert result.returncode == 0, result.stderr
