@@ -27,6 +27,7 @@ from agentdash.request_logs import FORMATS, MAX_LINE, Log, read_log
 from controller.core.config import ConfigError
 from controller.core.config_types import DAY
 from controller.core.printable import printable
+from controller.core.wording import plural
 from controller.simulate.trace import bounded_lines
 
 STDIN = Path("-")
@@ -94,7 +95,7 @@ def _work(context: int, generated: int, prefill: float, decode: float) -> float:
 
 
 def _said(source: str, log: Log, pool: str, span: float) -> str:
-    count = f"{len(log.requests):,} requests ({log.format})"
+    count = f"{plural(len(log.requests), 'request')} ({log.format})"
     said = f"{source}: {count} as pool {pool}'s tasks, {span / 3600:.1f} h"
     if log.day0 is not None:
         day = log.day0.isoformat()

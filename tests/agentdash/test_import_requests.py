@@ -110,7 +110,7 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
     code, out, err = run(capsys, bailian, "--pool", "chat", "--prefill-rate", "521")
     assert code == 0
     assert tasks(out) == [{"t": 61.114, "pool": "chat", "work_s": 6.28, "tokens": 653}]
-    assert "(bailian)" in err[0]
+    assert err[0].startswith(f"{bailian}: 1 request (bailian) as pool chat's tasks")
 
 
 @pytest.mark.parametrize(
