@@ -1,6 +1,6 @@
 """Ctrl-C is one line, `agentdash: interrupted`, and exit 130, whenever it comes: while the
-program is still loading, or during `agentdash simulate`, whose policies replay in forked
-worker processes."""
+program is still loading, or during `agentdash simulate` and `agentdash tune`, whose replays
+run in forked worker processes."""
 
 from __future__ import annotations
 
@@ -56,21 +56,28 @@ def _replaying_workers(pid: int, timeout: float) -> list[int]:
     raise AssertionError(f"no worker of {pid} replaying within {timeout} s")
 
 
-def test_ctrl_c_stops_a_long_replay_and_its_workers_in_one_line() -> None:
-    """Ctrl-C at a terminal signals the whole process group: the command and its workers.
-    One policy is two workers, one replaying and one idle (the lower bound is quick): the
-    idle one is the one that printed a traceback of its own."""
+REPLAYS = {
+    # One policy is two workers, one replaying and one idle (the lower bound is quick): the
+    # idle one is the one that printed a traceback of its own.
+    "simulate": ["--policy", "agentdash"],
+    "tune": ["--holdout", "0", "--workers", "2"],
+}
+"""Each command that replays in worker processes, and its own flags for a long replay."""
+
+
+@pytest.mark.parametrize("command", sorted(REPLAYS))
+def test_ctrl_c_stops_a_long_replay_and_its_workers_in_one_line(command: str) -> None:
+    """Ctrl-C at a terminal signals the whole process group: the command and its workers."""
     process = subprocess.Popen(
-        [AGENTDASH, "simulate", "--config", ROOT / "examples" / "backtest.yaml",
-         "--trace", ROOT / "examples" / "trace.jsonl", "--drain", MONTH_S, "--policy",
-         "agentdash"],
+        [AGENTDASH, command, "--config", ROOT / "examples" / "backtest.yaml",
+         "--trace", ROOT / "examples" / "trace.jsonl", "--drain", MONTH_S, *REPLAYS[command]],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         preexec_fn=ctrl_c_as_at_a_terminal,
     )  # fmt: skip
     try:
         workers = _replaying_workers(process.pid, timeout=60)
         os.killpg(process.pid, signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
@@ -78,6 +85,7 @@ def test_ctrl_c_stops_a_long_replay_and_its_workers_in_one_line() -> None:
     assert "Traceback" not in err
     assert err == "agentdash: interrupted\n"
     assert all(gone_within(worker, 10) for worker in workers)
+    assert out == ""
 
 
 def test_ctrl_c_while_the_program_loads_is_one_line() -> None:
