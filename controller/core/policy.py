@@ -32,6 +32,7 @@ from dataclasses import replace
 
 from controller.core.allocation import Claim, allocate
 from controller.core.budget import (
+    EXHAUSTED,
     WARNING,
     Paced,
     Pool,
@@ -41,6 +42,7 @@ from controller.core.budget import (
 from controller.core.budget_price import in_flight
 from controller.core.budget_uncounted import uncounted_rule
 from controller.core.budget_unpriced import unpriced_cap
+from controller.core.budget_words import EXHAUSTED_WORDS, stale_note
 from controller.core.config import Config, PoolConfig
 from controller.core.demand import Demanded, demanded
 from controller.core.history import SUSTAINED_S, History, PoolHistory, peer_sustained
@@ -128,7 +130,7 @@ def claim(
         return _unobserved(name, pool, observations.unobserved.get(name))
     held = _held_back(name, pool, obs, overrides, now)
     if held is not None:
-        return held
+        return _capped_pause(held, config, observations)
     current = obs.replicas
     if demand is None:
         demand = demanded(pool, obs, config.target_wait[name])
@@ -210,28 +212,57 @@ def _budget(
         made = budget_step(rule, ours, config, observations, reasons)
         if isinstance(made, Claim):
             return made
-        if ours.floor > made.want and ours.floor <= ours.want:
-            reasons.append(_floor_reason(pin, ours.floor, made.want))
         step = made
     first = unpriced_cap(config, observations, ours.obs, ours.config, step.want, reasons)
-    if first is None or step.want <= first:
-        return step
-    return Paced(want=first, paced=first if step.paced is None else min(step.paced, first))
+    if first is not None and first < step.want:
+        step = Paced(want=first, paced=first if step.paced is None else min(step.paced, first))
+    # The floor holds where the budget asks for less (the demand's own shortfall is said
+    # before the budget): said after the rule that cut, or the reasons end on `15 -> 1`.
+    if ours.floor > step.want and ours.floor <= ours.want:
+        reasons.append(_floor_reason(pin, ours.floor, step.want))
+    return step
 
 
 def _held_back(
     name: str, pool: PoolConfig, obs: PoolObservation, overrides: Overrides, now: float
 ) -> Claim | None:
     """The claim of an observed pool that bids for nothing of its own now: paused (itself or
-    its tenant), or read stale. None: it bids."""
+    its tenant: a tenant's pause wins over its pools'), or read stale. None: it bids."""
     pause = overrides.paused_pools.get(name)
-    if pause is not None and pause.active(now):
+    if pause is not None and pause.active(now) and pool.tenant not in overrides.paused_tenants:
         return _pool_paused(name, pool, obs.replicas, pause)
     if obs.stale is not None:
         return _stale(name, pool, obs)
     if pool.tenant in overrides.paused_tenants:
         return _tenant_paused(name, pool, obs)
     return None
+
+
+def _capped_pause(held: Claim, config: Config, observations: Observations) -> Claim:
+    """A paused pool's claim, unless its tenant's hard cap is reached: a pause holds a pool
+    whatever its queue and time rules say, but a pod it kept would spend past the cap."""
+    if not held.reasons or held.reasons[0].rule != POOL_PAUSED or held.recommendation == 0:
+        return held
+    tenant = held.pool.tenant
+    if _budget_rule(config, observations, tenant) != EXHAUSTED:
+        return held
+    paused = held.reasons[0]
+    said = Reason(POOL_PAUSED, _POOL_CAPPED, (paused.detail,))
+    used = observations.tokens_today[tenant]
+    budget = config.tenants[tenant].daily_token_budget
+    obs = observations.pools[held.name]
+    args = (tenant, used, budget, stale_note(observations, tenant), obs.pending + obs.ack_pending)
+    spent = Reason(EXHAUSTED, EXHAUSTED_WORDS, args)
+    return Claim(
+        name=held.name,
+        pool=held.pool,
+        current=held.current,
+        floor=0,
+        want=0,
+        recommendation=0,
+        reasons=[said, spent],
+        until=held.until,
+    )
 
 
 def _within_max(pool: PoolConfig, want: int, floor: int, reasons: list[Reason]) -> tuple[int, int]:
@@ -385,6 +416,7 @@ TENANT_PAUSED = "paused"
 POOL_PAUSED = "pool paused"
 _POOL_HOLDS = "paused{}{}: holding {} replicas"
 _POOL_AT = "paused{}{}: set to {}, {} -> {}"
+_POOL_CAPPED = "{}, but its tenant's hard cap is reached"
 CONTROLLER_PAUSED = "controller paused"
 _CONTROLLER_HOLDS = "paused by an operator: holding {} replicas"
 _CONTROLLER_WOULD = "paused by an operator: holding {} replicas (would scale {} -> {})"

@@ -95,6 +95,25 @@ def test_an_exhausted_hard_cap_scales_to_zero_despite_a_pin() -> None:
     assert d.main_reason.rule == "budget exhausted"
 
 
+def test_a_pin_above_the_hold_on_an_unpriced_pool_says_why_the_pool_gets_it() -> None:
+    """Under a hard cap, a pool none of whose tasks has reported grows to one replica; a pin
+    of 4 still gives it 4, and the reasons must say so: they read `15 -> 1` while the pool
+    went 0 -> 4 (found on the dashboard and in the daemon's log)."""
+    cfg = config(
+        {"a": pool("t", max_replicas=20, min_replicas=2)},
+        {"t": {"tier": "growth", "daily_token_budget": 100_000, "hard_cap": True}},
+    )
+    obs = observe({"t": 1000}, a=(15, 0, 0))
+    obs.tasks_today["t"] = 1
+    (d,) = decide(cfg, obs, Overrides(pins={"a": Pin(4, by="root")}))
+    assert d.desired == 4
+    assert [r.rule for r in d.reasons] == ["demand", "budget warning", "pin"]
+    assert d.reasons[-1].detail == "pinned warm at 4 by root: 1 -> 4"
+    (floor,) = decide(cfg, obs)
+    assert floor.desired == 2
+    assert floor.reasons[-1].detail == "min_replicas 2: 1 -> 2"
+
+
 def test_past_the_warning_line_a_pool_does_not_grow_but_keeps_what_it_has() -> None:
     cfg = config({"a": pool("t")}, {"t": {"tier": "growth", "daily_token_budget": 1000}})
     (d,) = decide(cfg, observe({"t": 800}, a=(9, 0, 3)))

@@ -149,3 +149,31 @@ def test_a_pin_reason_names_its_expiry_as_a_time_of_day() -> None:
     pins = Overrides(pins={"research": Pin(3, T0 + 90, "alice")})
     research, _ = decide(CFG, observe(research=(0, 0, 0), coder=(0, 0, 0)), pins, None, T0)
     assert research.main_reason.detail == "pinned warm at 3 by alice until 00:01:30 UTC: 0 -> 3"
+
+
+def test_a_paused_tenant_wins_over_its_pools_pause() -> None:
+    """A tenant paused gets 0, its pools' pauses included: a pool paused at 5 kept 5 pods at
+    work for a tenant paused before it, and its usage rose (found on the dashboard)."""
+    obs = observe(research=(10, 0, 3), coder=(0, 0, 0))
+    both = Overrides(
+        paused_pools={"research": PoolPause(5, None, "alice", T0)}, paused_tenants={"acme"}
+    )
+    research, _ = decide(CFG, obs, both, History(CFG), T0)
+    assert (research.current, research.desired) == (3, 0)
+    assert research.main_reason.rule == "paused"
+
+
+@pytest.mark.parametrize("replicas", [None, 4])
+def test_a_pool_paused_while_its_tenants_hard_cap_is_reached_goes_to_zero(
+    replicas: int | None,
+) -> None:
+    """A pause holds a pool whatever its queue and time rules say, but not past a hard cap: a
+    pool paused at 4 when its tenant had spent its budget ran to 101% of it."""
+    capped = {"acme": {"tier": "enterprise", "daily_token_budget": 1_000, "hard_cap": True},
+              "globex": {"tier": "enterprise"}}  # fmt: skip
+    cfg = config({"research": pool("acme"), "coder": pool("globex")}, capped)
+    obs = observe({"acme": 1_000}, research=(10, 0, 2), coder=(0, 0, 0))
+    research, _ = decide(cfg, obs, paused(replicas), History(cfg), T0)
+    assert (research.current, research.desired) == (2, 0)
+    assert [r.rule for r in research.reasons] == ["pool paused", "budget exhausted"]
+    assert research.reasons[0].detail.endswith("but its tenant's hard cap is reached")
