@@ -69,8 +69,9 @@ def arrival_buffer(pools: int, max_payload: int) -> int:
     """The bytes each pool's arrival subscription may hold: its share of
     PENDING_ARRIVALS_BYTES, and room for at least two of the largest task the server takes
     (nats.py drops a message that would fill the room, so less than one never fits). At
-    nats.py's default of 64 MiB a subscription, a flood of 1 MB tasks on 40 pools could
-    hold 2.5 GB while the loop was busy."""
+    nats.py's default of 64 MiB a subscription, 40 pools may hold 2.5 GB where a server lets
+    the watcher fall that far behind (at its own defaults it cuts the watcher first:
+    benchmarks/arrival_flood.py)."""
     share = PENDING_ARRIVALS_BYTES // max(pools, 1)
     least = 2 * max(max_payload, 1) + 1
     return share if share > least else least
