@@ -9,6 +9,10 @@ was in no daemon's log. A follower that comes to lead logs those it still keeps.
 whose lease has run out (it was stopped, SIGSTOP, and has not yet ticked to learn it lost the
 lease) is not taken at its word: it keeps what it reads, as a follower does, until its next
 renewal says whether it leads (else the action was logged by both).
+
+A process that starts is told too of the actions written before it ran that no leader logged
+(the `logged` mark, controller.coordination.logged_mark): a pin taken on a dashboard while no
+daemon ran was in no daemon's log. The leader raises that mark whenever it keeps nothing.
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ class OthersActions:
             for event, origin, _ in self._kept:
                 self._emit({**event.as_dict(), "from": origin})
             self._kept = []
+
+    def all_logged(self) -> bool:
+        """Whether this process leads, and has logged every action it was told of."""
+        return not self._kept and self._leads_now()
 
     def _leads_now(self) -> bool:
         lease = self._loop.lease

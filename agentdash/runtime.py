@@ -106,6 +106,7 @@ class Runtime:
         # lost, and the stop goes on (the lease then expires after its TTL).
         with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
             await _tell_read(self)  # what it has logged, the next leader does not
+            _mark_logged(self)  # nor one that starts later (written before the stop's end)
             await self.lease.release()  # another takes over at once, not after the TTL
             await self.shared.stop()
         if self.publisher is not None:
@@ -150,6 +151,9 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     )
     others = OthersActions(loop, emit)
     opened.shared.on_action = others.told
+    for found in opened.shared.found:  # at start: those no leader logged
+        others.told(*found)
+    opened.shared.found.clear()
     reconnected.append(loop.schedule.now)  # renew the lease at once, not after the backoff
     when_readable = getattr(opened.actuator, "when_readable", None)  # a real cluster's
     if when_readable is not None:  # the API server is back: its pools are scaled at once
@@ -235,8 +239,16 @@ async def _relay(runtime: Runtime) -> None:
             await _tell_decisions(runtime, event)
             if runtime.others is not None:
                 runtime.others.ticked()
+                _mark_logged(runtime)
         elif hasattr(event, "as_dict"):
             emit(event.as_dict())
+
+
+def _mark_logged(runtime: Runtime) -> None:
+    """As the leader that keeps no action unlogged: what it has read is logged, for a process
+    that starts later (controller.coordination.logged_mark)."""
+    if runtime.others is not None and runtime.others.all_logged():
+        runtime.shared.logged_through(runtime.shared.seen)
 
 
 async def _tell_read(runtime: Runtime) -> None:

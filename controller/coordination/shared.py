@@ -34,7 +34,8 @@ to agentdash alone.
 Each revision another process wrote is told, as the operator action it was (its audit
 record's who, what and when; `foreign write` by `unknown writer` for a foreign one), to
 `on_action`: the leader logs it there, so that the daemon's log has every action, whoever
-took it, once.
+took it, once. At start, so are the revisions written since the leaders' last read (the
+`logged` mark, controller.coordination.logged_mark): in `found` until `on_action` is set.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from controller.coordination.audit_trail import FOREIGN, SKIPPED, UNKNOWN, AuditTrail
+from controller.coordination.logged_mark import read_logged, unlogged, write_logged
 from controller.coordination.override_writes import ChangeWriter, OwnWrites, Pending
 from controller.coordination.overrides import (
     Change,
@@ -133,6 +135,11 @@ class SharedOverrides:
         self.on_action: Callable[[ActionEvent, str, int], None] | None = None
         """Told of each action another process took (with where: host:pid, or `nats kv`;
         and the revision that made it)."""
+        self.found: list[tuple[ActionEvent, str, int]] = []
+        """The actions told before `on_action` was set: those found at start that no leader
+        has logged, for whoever sets it to tell."""
+        self._marked = 0
+        """The `logged` mark as this process last read or wrote it."""
 
     async def start(self) -> None:
         await self._open()
@@ -239,6 +246,7 @@ class SharedOverrides:
         if not entries:
             return  # the first action makes it
         self._read_at_start = self.seen = entries[-1].revision
+        await self._tell_unlogged(entries)
         skipped: list[tuple[int, str]] = []
         in_force = "no overrides"
         for entry in reversed(entries):
@@ -256,6 +264,23 @@ class SharedOverrides:
                 in_force = f"none valid in the {len(entries)} revisions kept: no overrides"
         if skipped:
             await self._skipped_at_start(skipped, in_force)
+
+    async def _tell_unlogged(self, entries: list[Any]) -> None:
+        """The actions of the revisions above the leaders' `logged` mark: written while no
+        leader ran, or after the last one's last read. Each is told, as if read now."""
+        self._marked = await read_logged(self._kv)
+        for found in await unlogged(entries, self._marked, self._audit, WHERE):
+            self._tell(*found)
+
+    def logged_through(self, revision: int) -> None:
+        """As the leader with nothing left unlogged: the mark raised to `revision`."""
+        if revision > self._marked and not self._store.read_only and self._kv is not None:
+            self._marked = revision
+            self._spawn(self._mark(revision))
+
+    async def _mark(self, revision: int) -> None:
+        if not await write_logged(self._kv, revision):
+            self._marked = min(self._marked, revision - 1)  # written again at the next tick
 
     async def _history(self) -> list[Any]:
         """The key's revisions, oldest first, up to the newest one the server holds.
@@ -380,6 +405,8 @@ class SharedOverrides:
     def _tell(self, event: ActionEvent, origin: str, revision: int) -> None:
         if self.on_action is not None:
             self.on_action(event, origin, revision)
+        else:
+            self.found.append((event, origin, revision))
 
     def _with_pending(self, document: SharedDocument) -> Overrides:
         overrides = document.overrides(self._config)

@@ -266,6 +266,36 @@ async def test_an_action_taken_while_the_leader_is_killed_is_in_the_new_leaders_
     assert actions(leader) == []
 
 
+async def test_an_action_taken_while_no_daemon_runs_is_logged_once_by_the_daemon_that_leads(
+    nats_server: NatsServer, fleet_config: Path, daemons: list[Daemon]
+) -> None:
+    """A pin on a dashboard with no daemon running: the daemon started then pinned the pool
+    and later said the pin expired, but never logged it being taken."""
+    config = load_config(fleet_config)
+    options = RuntimeOptions(nats_server.url, cluster="simulated", lead=False)
+    dashboard = await start(config, options)
+    try:
+        taken = dashboard.loop.store.pin("globex-triage", 2)
+        await dashboard.shared.flush()
+    finally:
+        await dashboard.stop()
+    first = Daemon(fleet_config)
+    daemons.append(first)
+    await first.wait_health(lambda h: h["role"] == "leader")
+    await eventually(lambda: actions(first) == [taken.as_dict()], timeout=15)
+    second = Daemon(fleet_config)
+    daemons.append(second)
+    await second.wait_health(lambda h: h["role"] == "follower")
+    assert first.stop() == 0  # the second leads: the first had logged the pin
+    await second.wait_health(lambda h: h["role"] == "leader")
+    third = Daemon(fleet_config)  # starts after every leader so far logged it
+    daemons.append(third)
+    await third.wait_health(lambda h: h["role"] == "follower")
+    assert second.stop() == 0
+    await third.wait_health(lambda h: h["role"] == "leader")
+    assert actions(second) == [] == actions(third)  # once in the logs: the first's
+
+
 CONSUMER_INFO = b'{"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"X"}'
 """What a worker once had the server store as the lease: an answer, sent to the lease's key
 as the reply subject of its request."""

@@ -350,6 +350,29 @@ async def test_each_action_another_process_took_is_told_once_with_who_and_when(
     assert mine.as_dict() not in [event for event, _ in told]
 
 
+async def test_a_process_starting_is_told_the_actions_above_the_leaders_logged_mark(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    """Written before it ran: told (a leader logs them), unless a leader marked them logged."""
+    one = await join(nc, shared, "alice")
+    pin = one._store.pin("research", 2)
+    await one.flush()
+    pause = one._store.pause_tenant("acme")
+    await one.flush()
+    two = await join(nc, shared, "bob")
+    assert [(event.as_dict(), origin) for event, origin, _ in two.found] == [
+        (pin.as_dict(), whereabouts()), (pause.as_dict(), whereabouts()),
+    ]  # fmt: skip
+    two.logged_through(two.found[0][2])  # a leader logged the pin, not yet the pause
+    await two.flush()
+    three = await join(nc, shared, "carol")
+    assert [event.as_dict() for event, _, _ in three.found] == [pause.as_dict()]
+    kv = await bucket(nc)
+    await kv.put("logged", b'{"v": 1, "revision": "all"}')  # no mark: none hidden
+    four = await join(nc, shared, "dave")
+    assert len(four.found) == 2
+
+
 async def test_a_process_own_writes_coming_back_never_undo_its_later_ones(
     nc: Client, shared: list[SharedOverrides]
 ) -> None:
