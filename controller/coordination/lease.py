@@ -139,14 +139,23 @@ class NatsLease:
             if self.contend:  # a watcher creates nothing: it looks again at each renew
                 await self._make_bucket()
             return
-        status = await self._kv.status()
-        ttl = status.ttl or 0.0
+        ttl = await self._bucket_ttl()
         if self.contend and abs(ttl - self.ttl) > 1e-3:
             raise LeaseError(
                 f"the lease bucket {BUCKET} already has a TTL of {ttl:g} s, and every"
                 f" controller must use the same (use {ttl:g}, or delete the bucket with"
                 f" `nats kv del {BUCKET}` while none runs)"
             )
+
+    async def _bucket_ttl(self) -> float:
+        """The TTL the bucket's entries live by. A watcher takes it as its own: its `ttl`
+        (the flag's, or the default) is what it says and waits by before it names no
+        leader, and a dashboard at the default 10 s beside daemons at `--lease-ttl 5` said
+        `no valid leader for more than the lease's TTL (10 s)` while the daemons said 5 s."""
+        ttl = float((await self._kv.status()).ttl or 0.0)
+        if not self.contend and ttl > 0:
+            self.ttl = ttl
+        return ttl
 
     async def renew(self) -> bool:
         """Take or keep the lease; True while we lead. Never raises for lost races."""
@@ -218,6 +227,7 @@ class NatsLease:
         try:
             if self._kv is None:
                 self._kv = await self._nc.jetstream(timeout=self._timeout).key_value(BUCKET)
+                await self._bucket_ttl()  # made since this watcher started
             entry = await self._kv.get(KEY)
         except (
             nats.js.errors.KeyNotFoundError,

@@ -15,7 +15,7 @@ import pytest
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
-from controller.coordination.lease import BUCKET, KEY, NatsLease
+from controller.coordination.lease import BUCKET, KEY, LeaseError, NatsLease
 from tests.support import eventually
 
 
@@ -35,6 +35,23 @@ async def test_a_renewal_that_landed_unheard_is_taken_back_not_followed(nc: Clie
     await kv.put(KEY, b"daemon-b")  # another's name is another's lease: followed
     assert not await mine.renew()
     assert mine.leader_name == "daemon-b"
+
+
+async def test_a_watcher_waits_by_the_ttl_of_the_bucket_not_its_own(nc: Client) -> None:
+    """A dashboard at the default TTL beside daemons at `--lease-ttl 5`: it said it had no
+    valid leader for more than 10 s, where the daemons' lease lives 5 s."""
+    late = NatsLease(nc, "dashboard-b", ttl=10, contend=False)  # before any daemon ran
+    await late.start()
+    daemon = NatsLease(nc, "daemon-a", ttl=5)
+    await daemon.start()
+    assert await daemon.renew()
+    watcher = NatsLease(nc, "dashboard-a", ttl=10, contend=False)
+    await watcher.start()
+    assert watcher.ttl == 5
+    assert not await late.renew()
+    assert (late.ttl, late.leader_name) == (5, "daemon-a")
+    with pytest.raises(LeaseError, match="already has a TTL of 5 s"):
+        await NatsLease(nc, "daemon-b", ttl=10).start()  # a controller is refused
 
 
 async def test_a_holder_cut_off_from_nats_does_not_name_itself_leader(nc: Client) -> None:
