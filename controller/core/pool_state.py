@@ -63,8 +63,12 @@ def _stopped(
         label = "paused" + (f" {_short(pause.until - now)}" if pause.until is not None else "")
         return label, f"pool {_first(decision, POOL_PAUSED).detail}{left}"
     if obs.stale is not None or rule == "fallback":
-        said = next((r for r in decision.reasons if r.rule in ("stale", "fallback")), reason)
-        return "stale", f"stale: {said.detail}"
+        said = next((r for r in decision.reasons if r.rule in ("stale", "fallback")), None)
+        if said is None and obs.stale is not None:
+            # a decision made on fresh data (a follower's, the leader's last one heard):
+            # its main reason is not why this reading is stale
+            return "stale", f"stale: {obs.stale}"
+        return "stale", f"stale: {(said or reason).detail}"
     if overrides.paused or rule == CONTROLLER_PAUSED:
         said = _first(decision, CONTROLLER_PAUSED)
         return (

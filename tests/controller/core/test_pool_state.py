@@ -272,3 +272,14 @@ def test_a_pool_held_until_its_first_task_reports_says_pricing_not_budget() -> N
     )  # fmt: skip
     obs = PoolObservation(20, 0, 1, 1)
     assert state_of(obs, said, Overrides(), NOW)[0] == "pricing"
+
+
+def test_a_follower_stale_under_the_leaders_fresh_decision_says_why_its_data_is_stale() -> None:
+    """NATS down on a following dashboard: its reading is stale, the decision shown is the
+    leader's last, made on fresh data; STATE said `stale: ` and the decision's budget reason."""
+    cfg = config({"a": pool("t", behavior=STILL)},
+                 {"t": {"tier": "growth", "daily_token_budget": 1000}})  # fmt: skip
+    (leaders,) = decide(cfg, observe(tokens={"t": 1000}, a=(4, 0, 2)), Overrides(), None, NOW)
+    assert leaders.main_reason.rule != "stale"
+    mine = PoolObservation(4, 0, 2, 2, stale="NATS unreachable")
+    assert state_of(mine, leaders, Overrides(), NOW) == ("stale", "stale: NATS unreachable")
