@@ -340,6 +340,7 @@ class Reconciler:
             problems=self.health.report(len(self.config.pools)),
             leader=leader or None,
             leaderless=following and not leader,
+            leader_decided=self.leader_view.decisions.keys(),
             leader_silent_s=self._leader_silent(leader),
             queues=self.reads.stats,
         )

@@ -4,7 +4,7 @@ observer attached to another process's controller). Plain values, no UI."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 from controller.core.config import Config
@@ -196,13 +196,15 @@ def build_snapshot(
     problems: Mapping[str, str],
     leader: str | None = None,
     leaderless: bool = False,
+    leader_decided: Collection[str] = (),
     leader_silent_s: float | None = None,
     queues: Mapping[str, QueueStats] = EMPTY,
 ) -> FleetSnapshot:
     """The fleet as the loop last saw it: each pool's reading, replicas and decision (the
     leader's, on a follower), each tenant's spend, and `mode`, `problems`, `leader` and
-    `leaderless` for the header. `queues`: the lag source's last readings, for how long each
-    pool's oldest task waits."""
+    `leaderless` for the header; `leader_decided`: the pools whose decision is a leader's,
+    on a follower (the others' are this process's own, which no leader made). `queues`: the
+    lag source's last readings, for how long each pool's oldest task waits."""
     pools = tuple(
         _pool_row(
             config,
@@ -222,7 +224,7 @@ def build_snapshot(
     if not overrides.paused:
         pools = _with_budget_ends(config, pools, tenants, now)
     if leaderless:
-        pools = tuple(_not_current(row) for row in pools)
+        pools = tuple(_not_current(row, row.name in leader_decided) for row in pools)
     return FleetSnapshot(
         ts=now,
         pools=pools,
@@ -263,13 +265,16 @@ def _with_budget_ends(
 NO_LEADER = "no leader"
 
 
-def _not_current(row: PoolRow) -> PoolRow:
-    """A row while no controller leads: what it shows is what the last leader decided."""
+def _not_current(row: PoolRow, leader_decided: bool) -> PoolRow:
+    """A row while no controller leads: what it shows is what the last leader decided; or,
+    where no leader's decision came (none has led since this process started), nothing a
+    leader decided: this process's own decision was said as the last one seen, with a pin
+    taken meanwhile that no leader ever saw."""
+    last = f"the last decision seen: {row.state_detail}"
+    if not leader_decided:
+        last = "no leader's decision seen yet"
     return replace(
-        row,
-        state=NO_LEADER,
-        state_detail=f"no controller leads, so nothing scales; the last decision seen: "
-        f"{row.state_detail}",
+        row, state=NO_LEADER, state_detail=f"no controller leads, so nothing scales; {last}"
     )
 
 

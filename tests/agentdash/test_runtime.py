@@ -150,6 +150,45 @@ async def test_a_dashboard_leads_only_when_asked_and_a_read_only_one_never(
         await read_only.stop()
 
 
+async def test_a_dashboard_no_leader_has_led_for_says_so_not_its_own_decisions_as_the_last_seen(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """No daemon: a pin on the dashboard was said as `no leader: ... the last decision seen:
+    pinned warm at 2 by root`, though no leader ever saw it. Once a leader has decided, and
+    gone, its last decision is the one said."""
+    config = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, config)
+    watching = await start(config, RuntimeOptions(nats_server.url, cluster="simulated", lead=False))
+    try:
+        watching.loop.store.pin("acme-research", 2)
+        await watching.shared.flush()
+        await watching.loop.tick()
+        (row,) = [p for p in watching.loop.snapshot().pools if p.name == "acme-research"]
+        assert (row.state, row.state_detail) == (
+            "no leader",
+            "no controller leads, so nothing scales; no leader's decision seen yet",
+        )
+        leader = await start(config, RuntimeOptions(nats_server.url, cluster="simulated"))
+        try:
+            await leader.loop.tick()
+            await watching.loop.tick()  # it knows whom it follows
+
+            async def heard() -> bool:
+                await leader.loop.tick()
+                return "acme-research" in watching.loop.leader_view.decisions
+
+            await eventually(heard)
+        finally:
+            await leader.stop()
+        await watching.loop.tick()
+        (row,) = [p for p in watching.loop.snapshot().pools if p.name == "acme-research"]
+        assert row.state_detail.startswith(
+            "no controller leads, so nothing scales; the last decision seen: pinned"
+        )
+    finally:
+        await watching.stop()
+
+
 async def test_a_usage_report_over_the_tenants_share_is_held_and_audited_not_spent(
     nats_server: NatsServer, nc: Client
 ) -> None:
