@@ -14,9 +14,10 @@ from agentdash.tui.attention import ALARM, MARK, Flag, InForce
 from agentdash.tui.columns import Column
 from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen
-from agentdash.tui.render import clock, fit, room
+from agentdash.tui.render import fit, room
 from agentdash.tui.table import KeyedTable
 from controller.core.events import Event
+from controller.core.model import moment, utc
 from controller.runtime.snapshot import FleetSnapshot
 
 FLAGS = [
@@ -128,8 +129,8 @@ class AttentionScreen(LiveScreen):
                         item.target,
                         item.what,
                         item.by or "unknown",
-                        "-" if item.since is None else clock(item.since),
-                        _ends(item),
+                        "-" if item.since is None else moment(item.since, snapshot.ts),
+                        _ends(item, snapshot.ts),
                     ),
                 )
                 for item in in_force
@@ -137,7 +138,7 @@ class AttentionScreen(LiveScreen):
         )
 
 
-def _ends(item: InForce) -> str:
+def _ends(item: InForce, now: float) -> str:
     if item.until is not None:
-        return clock(item.until) + " UTC"
+        return utc(item.until, now)
     return {"pin": "when unpinned", "dry-run": "when turned off"}.get(item.kind, "when resumed")

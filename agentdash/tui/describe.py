@@ -27,7 +27,7 @@ from agentdash.tui.timeline_plot import TimelinePlot
 from controller.core.behavior import ScalingRule
 from controller.core.config import Config, PoolConfig
 from controller.core.events import Event, ScaleEvent
-from controller.core.model import ClusterEvent, Overrides, Pod, Reason
+from controller.core.model import ClusterEvent, Overrides, Pod, Reason, utc
 from controller.core.printable import printable
 from controller.core.wording import plural
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
@@ -95,7 +95,7 @@ def until(when: float | None, now: float) -> str:
     if when is None:
         return "until lifted"
     left = "expired" if when <= now else f"{duration(when - now)} left"
-    return f"until {clock(when)} UTC ({left})"
+    return f"until {utc(when, now)} ({left})"
 
 
 def overrides_rows(overrides: Overrides, row: PoolRow, now: float) -> list[tuple[str, str | Text]]:

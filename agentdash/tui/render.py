@@ -86,6 +86,7 @@ class Wait(NamedTuple):
 
 
 def clock(ts: float) -> str:
+    """A stamp of something just seen (an event, a snapshot): its time of day."""
     return time.strftime("%H:%M:%S", time.gmtime(ts))
 
 

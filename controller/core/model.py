@@ -285,19 +285,33 @@ class ScaleConflict(PoolUnavailable):
     read next."""
 
 
-def utc(ts: float) -> str:
-    """A time of day as operators read it in reasons: HH:MM:SS UTC."""
-    return time.strftime("%H:%M:%S UTC", time.gmtime(ts))
+def moment(ts: float, now: float | None = None) -> str:
+    """A time as operators read it: HH:MM:SS where it falls on `now`'s day (UTC), with its
+    date before on any other day, so that a pin ending tomorrow at 18:25 is not read as
+    today's 18:25. Without `now` (a reason kept and read later does not know the reader's
+    day), always with its date."""
+    day = time.gmtime(ts)
+    if now is not None and day[:3] == time.gmtime(now)[:3]:
+        return time.strftime("%H:%M:%S", day)
+    return time.strftime("%Y-%m-%d %H:%M:%S", day)
+
+
+def utc(ts: float, now: float | None = None) -> str:
+    """`moment` with its zone: `18:25:35 UTC` today, `2026-11-29 18:25:35 UTC` another day."""
+    return f"{moment(ts, now)} UTC"
 
 
 class Utc(float):
-    """A time (epoch seconds) in a reason's arguments, shown as `utc` shows it when the reason
-    is read: the engine builds a reason at every claim, a person reads a handful."""
+    """A time (epoch seconds) in a reason's arguments, shown as a time of day (HH:MM:SS UTC)
+    when the reason is read: the engine builds a reason at every claim, a person reads a
+    handful."""
 
     __slots__ = ()
 
     def __format__(self, spec: str) -> str:
-        return utc(self)
+        return str(self)
 
     def __str__(self) -> str:
-        return utc(self)
+        # A time of day: the rules that quote these (cooldown, keep-alive) end within hours
+        # of the decision that reads them.
+        return time.strftime("%H:%M:%S UTC", time.gmtime(self))

@@ -88,6 +88,7 @@ def _floor_reason(pin: Pin | None, floor: int, want: int) -> Reason:
     if pin is None:
         return Reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor))
     who = f" by {pin.by}" if pin.by else ""
+    # Dated: the reason is read later, on a day it cannot know.
     expiry = f" until {utc(pin.until)}" if pin.until is not None else ""
     return Reason("pin", "pinned warm at {}{}{}: {} -> {}", (floor, who, expiry, want, floor))
 

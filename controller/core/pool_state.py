@@ -193,7 +193,7 @@ def _change(reason: Reason) -> tuple[int, int] | None:
 
 
 def _at(when: float, now: float) -> str:
-    return f"{utc(when)} (in {_spoken(when - now)})"
+    return f"{utc(when, now)} (in {_spoken(when - now)})"
 
 
 def _held(decision: ScaleDecision, now: float) -> tuple[str, str]:

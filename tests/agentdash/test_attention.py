@@ -4,6 +4,7 @@ with no end set hours ago; and every override in force with who set it and when.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from agentdash.tui.attention import LASTING_S, LONG_AGO_S, Attention, overrides_
 from controller.core.events import ActionEvent
 from controller.core.model import Overrides, Pin, PoolPause
 from controller.runtime.snapshot import FleetSnapshot
-from tests.support.dashboard import make
+from tests.support.dashboard import make, screen_lines
 
 T0 = 1_767_225_600.0
 
@@ -165,3 +166,23 @@ async def test_an_action_not_yet_shared_for_a_few_seconds_is_flagged(tmp_path: P
             "pin acme-research, 30 s ago: not yet written to NATS, so no other process has it",
         )
     ]
+
+
+async def test_an_override_ending_on_another_day_shows_its_date_not_only_a_time_of_day(
+    tmp_path: Path,
+) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        now = app.feed.snapshot().ts
+        app.feed.announce(app.feed.store.pin("acme-research", 2, 1500 * 60))  # 25 h
+        app.feed.announce(app.feed.store.pause_pool("globex-coder", 1, 60))
+        await app.feed.loop.tick()
+        await pilot.press("exclamation_mark")
+        await pilot.pause()
+        lines = screen_lines(app)
+    (pin,) = [line for line in lines if line.startswith(" pin ")]
+    tomorrow = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now + 1500 * 60))
+    assert tomorrow in pin, pin
+    (paused,) = [line for line in lines if line.startswith(" pause pool ")]
+    assert time.strftime("%H:%M:%S UTC", time.gmtime(now + 60)) in paused
+    assert time.strftime("%Y-%m-%d", time.gmtime(now + 60)) not in paused  # today: no date

@@ -48,7 +48,9 @@ def test_a_pool_paused_at_a_number_goes_there_at_once_past_every_time_rule() -> 
     obs = observe(research=(20, 0, 8), coder=(0, 0, 0))
     research, _ = decide(CFG, obs, paused(replicas=2, until=T0 + 600), history, T0)
     assert (research.current, research.desired) == (8, 2)
-    assert research.main_reason.detail == ("paused by alice until 00:10:00 UTC: set to 2, 8 -> 2")
+    assert research.main_reason.detail == (
+        "paused by alice until 2026-01-01 00:10:00 UTC: set to 2, 8 -> 2"
+    )
     assert [r.rule for r in research.reasons] == ["pool paused"]
     assert research.until == T0 + 600
 
@@ -148,7 +150,10 @@ def test_a_pool_pause_in_the_file_or_the_kv_is_validated_as_pins_are() -> None:
 def test_a_pin_reason_names_its_expiry_as_a_time_of_day() -> None:
     pins = Overrides(pins={"research": Pin(3, T0 + 90, "alice")})
     research, _ = decide(CFG, observe(research=(0, 0, 0), coder=(0, 0, 0)), pins, None, T0)
-    assert research.main_reason.detail == "pinned warm at 3 by alice until 00:01:30 UTC: 0 -> 3"
+    assert (
+        research.main_reason.detail
+        == "pinned warm at 3 by alice until 2026-01-01 00:01:30 UTC: 0 -> 3"
+    )
 
 
 def test_a_paused_tenant_wins_over_its_pools_pause() -> None:

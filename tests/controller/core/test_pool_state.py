@@ -100,7 +100,7 @@ def test_paused_says_who_paused_it_the_pool_its_tenant_or_the_controller() -> No
     pool_pause = Overrides(paused_pools={"a": PoolPause(None, NOW + 120, "alice", NOW)})
     assert state(cfg, obs, pool_pause) == (
         "paused 2m",
-        "pool paused by alice until 00:02:00 UTC: holding 2 replicas (2 min left)",
+        "pool paused by alice until 2026-01-01 00:02:00 UTC: holding 2 replicas (2 min left)",
     )
     tenant = Overrides(paused_tenants=frozenset({"acme"}))
     assert state(cfg, obs, tenant) == (
@@ -120,7 +120,7 @@ def test_a_pin_that_binds_shows_its_time_left() -> None:
     pins = Overrides(pins={"a": Pin(3, NOW + 240, "alice")})
     assert state(cfg, observe(a=(0, 0, 3)), pins) == (
         "pinned 4m",
-        "pinned warm at 3 by alice until 00:04:00 UTC: 0 -> 3 (4 min left)",
+        "pinned warm at 3 by alice until 2026-01-01 00:04:00 UTC: 0 -> 3 (4 min left)",
     )
     forever = Overrides(pins={"a": Pin(3, None, "alice")})
     assert state(cfg, observe(a=(0, 0, 3)), forever)[0] == "pinned"
