@@ -126,6 +126,11 @@ def _budgets(snapshot: FleetSnapshot) -> Iterable[Flag]:
                 held = "its pools held at 0" if tenant.hard_cap else "its pools at their floor"
                 yield Flag(ALARM, "budget", tenant.name, f"spent ({spent}): {held}")
             continue
+        if tenant.held and not tenant.paused:  # nothing in flight burns: no "runs out in 0 s"
+            yield Flag(
+                WARNING, "budget", tenant.name, f"its pools held at 0 by its budget ({spent})"
+            )
+            continue
         left = tenant.runs_out_in()
         if left is not None and left < RUNS_OUT_S and not tenant.paused:
             yield Flag(

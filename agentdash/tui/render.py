@@ -106,6 +106,11 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.0f}d"
 
 
+def share(used: int, budget: int) -> str:
+    """The part of a budget used, in whole percent rounded down: 99.87% is not yet `100%`."""
+    return f"{used * 100 // budget}%"
+
+
 def tokens(n: int) -> str:
     if n >= 1_000_000:
         return f"{n / 1_000_000:.2f}M"

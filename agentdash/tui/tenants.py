@@ -13,7 +13,7 @@ from textual.widgets import Static
 from agentdash.tui.columns import Column
 from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen, tenant_wait
-from agentdash.tui.render import Wait, budget_bar, duration, tokens
+from agentdash.tui.render import Wait, budget_bar, duration, share, tokens
 from agentdash.tui.table import KeyedTable
 from controller.core.events import Event
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
@@ -66,11 +66,13 @@ class TenantsScreen(LiveScreen):
         for pool in snapshot.pools:
             pools.setdefault(pool.tenant, []).append(pool)
         for t in snapshot.tenants:
-            share = f"{t.tokens_today / t.budget:.0%}" if t.budget else tokens(t.tokens_today)
+            used = share(t.tokens_today, t.budget) if t.budget else tokens(t.tokens_today)
             cap = f"{t.pods}/{t.max_pods}" if t.max_pods else str(t.pods)
             bar = budget_bar(t.tokens_today, t.budget, t.warn_at, 12)
-            burn, left = tokens(int(t.burn_per_min)), duration(t.runs_out_in())
+            burn = tokens(int(t.burn_per_min))
+            left_s = t.runs_out_in()
+            left = "held" if t.held and not t.paused and left_s is None else duration(left_s)
             paused = "yes" if t.paused else ""
             wait = tenant_wait(pools.get(t.name, []))
-            rows.append((t.name, (t.name, t.tier, bar, share, burn, left, cap, paused, wait)))
+            rows.append((t.name, (t.name, t.tier, bar, used, burn, left, cap, paused, wait)))
         self.query_one("#tenants", KeyedTable).sync(rows)

@@ -15,7 +15,7 @@ from textual.widgets import Label, Static
 
 from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen, event_row, pool_wait
-from agentdash.tui.render import fit, room, tokens
+from agentdash.tui.render import fit, room, share, tokens
 from agentdash.tui.table import KeyedTable
 from controller.core.config import Config, PoolConfig
 from controller.core.events import Event, ScaleEvent
@@ -89,7 +89,7 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
         "budget": "unlimited"
         if tenant.daily_token_budget is None or usage is None
         else f"{tokens(usage.tokens_today)} of {tokens(tenant.daily_token_budget)} tokens today "
-        f"({usage.tokens_today / tenant.daily_token_budget:.0%}; warn at {tenant.warn_at:.0%})",
+        f"({share(usage.tokens_today, tenant.daily_token_budget)}; warn at {tenant.warn_at:.0%})",
         "ceilings": f"max_replicas {cfg.max_replicas}"
         + (
             f", provider {cfg.provider} {config.providers[cfg.provider].rpm} rpm "

@@ -85,14 +85,17 @@ class TenantRow:
     pods: int
     max_pods: int | None
     paused: bool
+    held: bool = False
+    """Its budget holds every one of its pools at 0: nothing is in flight, nothing burns."""
 
     def runs_out_in(self) -> float | None:
         """Seconds until the budget is spent at the current burn rate; None if never, as for a
-        paused tenant: its pools are at 0, though the burn rate still counts the minutes
-        before the pause."""
+        paused tenant or one its budget holds at 0: its pools are at 0, though the burn rate
+        (a fit over hours) still counts the minutes before."""
         if self.paused or self.budget is None or self.burn_per_min <= 0:
             return None
-        return max(0.0, (self.budget - self.tokens_today) / self.burn_per_min * 60)
+        left = max(0.0, (self.budget - self.tokens_today) / self.burn_per_min * 60)
+        return None if self.held and left > 0 else left
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,8 +335,11 @@ def _tenant_rows(
     trends: Trends,
 ) -> tuple[TenantRow, ...]:
     used: dict[str, int] = {}
+    moving: dict[str, bool] = {}  # a pool not held at 0 by its budget
     for row in pools:
         used[row.tenant] = used.get(row.tenant, 0) + row.replicas
+        at_zero = row.replicas == 0 and row.desired == 0 and row.state.startswith("budget")
+        moving[row.tenant] = moving.get(row.tenant, False) or not at_zero
     return tuple(
         TenantRow(
             name=name,
@@ -346,6 +352,7 @@ def _tenant_rows(
             pods=used.get(name, 0),
             max_pods=tenant.max_pods,
             paused=name in overrides.paused_tenants,
+            held=moving.get(name) is False,
         )
         for name, tenant in config.tenants.items()
     )

@@ -186,3 +186,19 @@ async def test_an_override_ending_on_another_day_shows_its_date_not_only_a_time_
     (paused,) = [line for line in lines if line.startswith(" pause pool ")]
     assert time.strftime("%H:%M:%S UTC", time.gmtime(now + 60)) in paused
     assert time.strftime("%Y-%m-%d", time.gmtime(now + 60)) not in paused  # today: no date
+
+
+async def test_a_tenant_its_budget_holds_at_0_is_said_held_not_to_run_out_in_0_s(
+    tmp_path: Path,
+) -> None:
+    snapshot = at(await sample(tmp_path), T0)
+    tenants = tuple(
+        replace(t, tokens_today=4_993_441, budget=5_000_000, burn_per_min=1_220_000.0, held=True)
+        if t.name == "globex"
+        else t
+        for t in snapshot.tenants
+    )
+    flags, _ = Attention().look(replace(snapshot, tenants=tenants), Overrides(), [])
+    (flag,) = [f for f in flags if f.what == "budget"]
+    assert (flag.severity, flag.target) == ("warning", "globex")
+    assert flag.detail == "its pools held at 0 by its budget (4,993,441 of 5,000,000 tokens)"

@@ -507,3 +507,30 @@ async def test_ctrl_c_quits_from_any_screen_and_dialog(tmp_path: Path, keys: lis
         await pilot.pause()
         await pilot.press("ctrl+c")
         await eventually(lambda: not app.is_running)
+
+
+async def test_tenants_never_rounds_a_budget_not_spent_up_to_100_nor_says_a_held_one_runs_out(
+    tmp_path: Path,
+) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.press("t")
+        snapshot = app.feed.snapshot()
+        tenants = tuple(
+            dataclasses.replace(
+                t,
+                tokens_today=4_993_441,
+                budget=5_000_000,
+                burn_per_min=1_220_000.0,
+                held=t.name == "globex",
+            )
+            for t in snapshot.tenants
+        )
+        assert isinstance(app.screen, TenantsScreen)
+        app.screen.show(dataclasses.replace(snapshot, tenants=tenants), [])
+        await pilot.pause()
+        rows = {line.split()[0]: line.split() for line in screen_lines(app) if line.strip()}
+    assert rows["globex"][rows["globex"].index("99%") + 2] == "held"  # USED, BURN/m, LEFT
+    assert "100%" not in rows["globex"]
+    assert "0s" not in rows["globex"]
+    assert "0s" in rows["acme"]  # burning: 6,559 tokens at 1.22M a minute

@@ -3,10 +3,18 @@ its tenant's daily budget runs out at the burn of the last minutes, and where th
 
 from __future__ import annotations
 
+from controller.core.budget import WARNING
 from controller.core.config import Config
-from controller.core.model import Observations, Overrides, PoolObservation, PoolState
+from controller.core.model import (
+    Observations,
+    Overrides,
+    PoolObservation,
+    PoolState,
+    Reason,
+    ScaleDecision,
+)
 from controller.core.pool_state import budget_next
-from controller.runtime.snapshot import Trends, build_snapshot
+from controller.runtime.snapshot import TenantRow, Trends, build_snapshot
 from tests.support.factories import config, pool
 
 NOW = 1_767_225_600.0 + 12 * 3600  # 2026-01-01 12:00:00 UTC
@@ -66,3 +74,45 @@ def test_the_snapshot_tells_each_pool_of_a_tenant_burning_its_last_hour() -> Non
         "research": "budget runs out 13:00:00 UTC (in 60 min) at its burn rate -> 0",
         "batch": "",  # no budget
     }
+
+
+def test_a_tenant_its_budget_holds_at_0_is_not_said_to_run_out_at_its_burn_rate() -> None:
+    """Its burn rate, a fit over hours, still counts the minutes before the hold: at 99.9%
+    used it would say "runs out in 0 s" for as long as the hold lasts, nothing burning."""
+    cfg = fleet()
+    trends = Trends()
+    trends.add_tokens("acme", NOW - 60, BUDGET - 1_000_000)
+    trends.add_tokens("acme", NOW, BUDGET - 1000)
+    paced = Reason(WARNING, "paced: {} -> {}", (2, 0))
+
+    def tenants(research_replicas: int) -> dict[str, TenantRow]:
+        snapshot = build_snapshot(
+            cfg,
+            now=NOW,
+            overrides=Overrides(),
+            observed=Observations(
+                pools={
+                    "research": PoolObservation(5, 0, replicas=research_replicas),
+                    "batch": PoolObservation(0, 0, replicas=1),
+                },
+                tokens_today={"acme": BUDGET - 1000},
+            ),
+            states={"research": PoolState(research_replicas, 0), "batch": PoolState(1, 1)},
+            decisions={
+                "research": ScaleDecision(
+                    "research", "acme", research_replicas, 0, (paced,), recommendation=2
+                )
+            },
+            trends=trends,
+            dry_run=False,
+            mode="running",
+            problems={},
+        )
+        return {row.name: row for row in snapshot.tenants}
+
+    held = tenants(research_replicas=0)["acme"]
+    assert (held.held, held.runs_out_in()) == (True, None)
+    going = tenants(research_replicas=2)["acme"]  # still burning on its way down
+    assert going.held is False
+    assert going.runs_out_in() is not None
+    assert tenants(research_replicas=0)["initech"].held is False  # no budget, nothing held
