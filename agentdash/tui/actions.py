@@ -13,7 +13,7 @@ from textual.app import App
 from textual.screen import Screen
 
 from agentdash.tui.feed import Feed
-from agentdash.tui.modals import ConfirmationModal, PinModal
+from agentdash.tui.modals import ConfirmationModal, PinModal, span_words
 from agentdash.tui.pause import PauseChoice, PausePoolModal, held, pause_question
 from agentdash.tui.tenants import TenantsScreen
 from controller.coordination.overrides import ReadOnlyError
@@ -120,7 +120,7 @@ class OperatorActions:
             self._cancelled("Pin")
             return
         replicas, span = result
-        when = f" for {span / 60:g} min" if span else " until unpinned"
+        when = f" for {span_words(span)}" if span else " until unpinned"
         self._confirm(
             f"Pin {pool} at {plural(replicas, 'warm replica')}{when}?",
             "Pin",

@@ -26,9 +26,13 @@ QUIT_KEYS = ("q", "ctrl+c", "ctrl+q")
 
 MAX_MINUTES = 525_600
 """A year: a pin or a pause longer than that is one with no end (leave the field blank)."""
-MINUTES = f"minutes: blank or more than 0, up to {MAX_MINUTES:,} (a year)"
+MINUTES = (
+    "minutes: blank (no end), or from 1 s up to 365 d (a year): minutes, "
+    "or a number with s, m, h or d (90s, 1.5h, 2d)"
+)
 _WHOLE = re.compile(r"[0-9]+")
-_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+_SPAN = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+) ?([smhd]?)")
+_UNIT_S = {"s": 1, "m": 60, "": 60, "h": 3600, "d": 86400}
 
 
 def count_of(text: str) -> int:
@@ -41,16 +45,32 @@ def count_of(text: str) -> int:
 
 
 def minutes_of(text: str) -> float | None:
-    """Seconds for a minutes field, None when blank; ValueError if it is not a time: ASCII
-    digits, at least a second (`1e-300` made a pause that ended as it began)."""
+    """Seconds for a minutes field, None when blank: minutes, or a number with its unit (s,
+    m, h, d: `1d` was read as 1 minute, the field dropping the `d`); ValueError if it is not
+    a time: ASCII digits, at least a second (`1e-300` made a pause that ended as it began),
+    at most a year."""
     if not text:
         return None
-    if not _DECIMAL.fullmatch(text):
+    found = _SPAN.fullmatch(text)
+    if found is None:
         raise ValueError(text)
-    minutes = float(text)
-    if not 1 / 60 <= minutes <= MAX_MINUTES:
+    seconds = float(found[1]) * _UNIT_S[found[2]]
+    if not 1 <= seconds <= MAX_MINUTES * 60:
         raise ValueError(text)
-    return minutes * 60
+    return seconds
+
+
+def span_words(seconds: float) -> str:
+    """A pin's or a pause's length as the confirmation says it: exactly as understood (no
+    rounding: `123456.7` minutes is not `123457`), in minutes, with whole days or hours
+    beside (`1,440 min (1 d)`); under a minute in seconds."""
+    if seconds < 60:
+        return f"{seconds:.10g} s"
+    minutes = f"{seconds / 60:,.10g} min"
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds >= size and seconds % size == 0:
+            return f"{minutes} ({seconds // size:,.0f} {unit})"
+    return minutes
 
 
 class ConfirmationModal(ModalScreen[bool]):
@@ -143,7 +163,8 @@ class ReplicasModal(ModalScreen[T | None]):
                 yield Label("replicas")
                 yield Field(replicas, id="replicas", type="integer", placeholder=replicas_hint)
                 yield Label("minutes")
-                yield Field("", id="minutes", placeholder=minutes_hint, type="number")
+                # text, not a number: a number field drops the unit of `2d` as it is typed
+                yield Field("", id="minutes", placeholder=minutes_hint)
             yield Static("", id="error")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")

@@ -7,7 +7,7 @@ some minutes (blank: until resumed). Like the pin dialog, it only asks: the app 
 
 from __future__ import annotations
 
-from agentdash.tui.modals import MINUTES, ReplicasModal, count_of, minutes_of
+from agentdash.tui.modals import MINUTES, ReplicasModal, count_of, minutes_of, span_words
 from controller.core.wording import plural
 
 PauseChoice = tuple[int | None, float | None]
@@ -49,7 +49,7 @@ def pause_question(pool: str, replicas: int, choice: PauseChoice) -> str:
     while the operator read."""
     count, span = choice
     what = f"hold it at {plural(replicas, 'replica')}" if count is None else f"scale it to {count}"
-    when = f" for {span / 60:g} min" if span else " until resumed"
+    when = f" for {span_words(span)}" if span else " until resumed"
     return f"Pause pool {pool} ({what}){when}? Its queue keeps every task."
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from textual.widgets import Static
 
 from agentdash.tui.fleet import FleetScreen
-from agentdash.tui.modals import ConfirmationModal, PinModal
+from agentdash.tui.modals import ConfirmationModal, PinModal, span_words
 from agentdash.tui.sample import START, TICKS
 from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import OverrideStore
@@ -208,3 +208,37 @@ def test_the_pin_dialog_refuses_minutes_that_are_not_a_time() -> None:
     for replicas in ("\u0663", "1_0", "\uff13"):
         assert dialog.parse(replicas, "") is None, replicas
     assert dialog.parse("3", "1e-300") is None  # a pin that would end as it began
+
+
+@pytest.mark.parametrize(
+    ("minutes", "seconds", "said"),
+    [("1d", 86400.0, "1,440 min (1 d)"), ("2h", 7200.0, "120 min (2 h)"), ("90s", 90.0, "1.5 min"),
+     ("45m", 2700.0, "45 min"), ("45", 2700.0, "45 min"), ("1 d", 86400.0, "1,440 min (1 d)"),
+     ("123456.7", 7407402.0, "123,456.7 min"), ("0.01667", 1.0002, "1.0002 s"), ("1s", 1.0, "1 s"),
+     ("365d", 31536000.0, "525,600 min (365 d)")],
+)  # fmt: skip
+def test_the_minutes_field_takes_a_unit_and_the_confirmation_says_it_unrounded(
+    minutes: str, seconds: float, said: str
+) -> None:
+    """`1d` was read as 1 minute (the number field dropped the `d`), 123456.7 confirmed as
+    123457."""
+    dialog = PinModal("acme-research", None, limit=8)
+    choice = dialog.parse("3", minutes)
+    assert choice is not None
+    assert choice[1] == pytest.approx(seconds)
+    assert span_words(choice[1]) == said
+
+
+def test_the_minutes_field_refuses_what_is_not_a_time_from_a_second_to_a_year() -> None:
+    dialog = PinModal("acme-research", None, limit=8)
+    for minutes in ("0s", "0", "0.0166", "99999d", "366d", "525601", "1w", "d", "1dd", "1e3", "1D"):
+        assert dialog.parse("3", minutes) is None, minutes
+
+
+async def test_a_pin_for_a_day_typed_as_1d_is_confirmed_as_a_day(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("w", "tab", "1", "d", "enter")
+        assert isinstance(app.screen, ConfirmationModal)
+        assert app.screen.question == "Pin acme-research at 1 warm replica for 1,440 min (1 d)?"

@@ -151,7 +151,7 @@ async def test_a_pin_of_more_minutes_than_a_year_is_refused_saying_how_many_may_
         await pilot.press("w", "tab", *"99999999", "enter")
         assert isinstance(app.screen, ReplicasModal)  # still asking
         error = str(app.screen.query_one("#error").render())
-        assert "up to 525,600 (a year)" in error
+        assert "up to 365 d (a year)" in error
 
 
 async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
@@ -162,7 +162,7 @@ async def test_a_bad_pause_is_refused_in_the_dialog_and_read_only_refuses_x(
         await pilot.pause()
         await pilot.press("x", "tab", "0", "enter")  # 0 minutes
         assert isinstance(app.screen, PausePoolModal)
-        assert "minutes: blank or more than 0, up to 525,600 (a year)" in str(
+        assert "minutes: blank (no end), or from 1 s up to 365 d (a year)" in str(
             app.screen.query_one("#error").render()
         )
         await pilot.press("escape")
@@ -195,6 +195,7 @@ def test_the_question_says_what_will_happen() -> None:
         "Pause pool a (hold it at 3 replicas) until resumed? Its queue keeps every task."
     )
     assert pause_question("a", 3, (0, 600.0)).startswith("Pause pool a (scale it to 0) for 10 min?")
+    assert " for 1,440 min (1 d)?" in pause_question("a", 3, (0, 86400.0))
 
 
 def test_holding_one_replica_is_said_in_the_singular() -> None:
