@@ -86,10 +86,10 @@ class EventsScreen(LiveScreen):
         self.app.refresh_feed()  # type: ignore[attr-defined]
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
-        needle = self.query_one("#filter", Input).value.strip().lower()
+        needle = self.query_one("#filter", Input).value.strip().casefold()
         rows = [event_row(e, i) for i, e in enumerate(log)]
         if needle:
-            rows = [r for r in rows if needle in " ".join(map(str, r[1])).lower()]
+            rows = [r for r in rows if needle in " ".join(map(str, r[1])).casefold()]
         # CHANGE is as wide as the widest change listed ("2 → 5", or "resume controller"):
         # DETAIL, the longest text, takes the rest.
         low, high = CHANGE_WIDTH

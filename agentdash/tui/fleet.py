@@ -137,9 +137,11 @@ class FleetScreen(LiveScreen):
         self._show_detail()
 
     def _matches(self, pool: PoolRow) -> bool:
-        if self.filter.startswith("tenant:"):  # what Enter on a tenant asks for: exactly it
-            return pool.tenant == self.filter.removeprefix("tenant:").strip()
-        return self.filter in pool.name + " " + pool.tenant
+        # Whatever the case, as the Events filter: `ACME` finds acme's pools.
+        needle = self.filter.casefold()
+        if needle.startswith("tenant:"):  # what Enter on a tenant asks for: exactly it
+            return pool.tenant.casefold() == needle.removeprefix("tenant:").strip()
+        return needle in f"{pool.name} {pool.tenant}".casefold()
 
     def _show_detail(self) -> None:
         """The detail pane: the selected recent event in full when that table has the focus,

@@ -128,6 +128,22 @@ async def test_a_filter_that_matches_no_pool_says_so(tmp_path: Path) -> None:
         await eventually(lambda: "No pool matches" not in shown(detail))
 
 
+async def test_the_fleet_and_events_filters_match_whatever_the_case(tmp_path: Path) -> None:
+    """`ACME` matched no pool on Fleet, while `SCALE` matched on Events."""
+    app = await make(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"ACME", "enter")
+        pools = app.screen.query_one("#pools", KeyedTable)
+        await eventually(lambda: pools.keys == ["acme-research", "acme-support"])
+        app.screen.filter_tenant("Globex")  # type: ignore[attr-defined]
+        app.refresh_feed()  # as Enter on the Tenants screen does
+        await eventually(lambda: pools.keys == ["globex-coder", "globex-triage"])
+        await pilot.press("e", "slash", *"SCALE", "enter")
+        events = app.screen.query_one("#events", KeyedTable)
+        await eventually(lambda: events.row_count > 0)
+
+
 async def test_escape_on_events_clears_its_filter_first_then_goes_back(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
