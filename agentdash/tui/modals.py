@@ -259,7 +259,16 @@ def quit_said_once(bindings: Sequence[Binding]) -> list[Binding]:
     return [b for b in kept if b.action.removeprefix("app.") != "quit"] + quits
 
 
-def help_table(app: App[object], sections: Sequence[Section]) -> Group:
+HELP_COLUMNS = 2
+HELP_KEY_WIDTH = 10
+HELP_TEXT_WIDTH = 21
+HELP_TWO_COLUMNS_FROM = 71
+"""The terminal width from which the help has room for two columns of keys: 2 x (10 + 21)
+cells and their gaps, in the dialog's border, padding and scroll bar. Narrower, the grid
+shrank every column and cut key names (`shift+t…`): one column then."""
+
+
+def help_table(app: App[object], sections: Sequence[Section], columns: int = HELP_COLUMNS) -> Group:
     """Every key of every section, generated from the bindings so the help cannot drift from
     them: keys doing the same thing share a line, and a screen does not list again what the
     first section (keys that work anywhere) has. Bindings with a tooltip (operator actions)
@@ -283,11 +292,11 @@ def help_table(app: App[object], sections: Sequence[Section]) -> Group:
         ]
         short = [(keys, b.description) for keys, b in entries if not b.tooltip]
         grid = Table.grid(padding=(0, 1))
-        for _ in range(HELP_COLUMNS):
+        for _ in range(columns):
             grid.add_column(style="bold", no_wrap=True, width=HELP_KEY_WIDTH)
             grid.add_column(width=HELP_TEXT_WIDTH)
-        for row in range(0, len(short), HELP_COLUMNS):
-            grid.add_row(*(cell for entry in short[row : row + HELP_COLUMNS] for cell in entry))
+        for row in range(0, len(short), columns):
+            grid.add_row(*(cell for entry in short[row : row + columns] for cell in entry))
         long = Table.grid(padding=(0, 1))
         long.add_column(style="bold", no_wrap=True, width=HELP_KEY_WIDTH)
         long.add_column()
@@ -296,11 +305,6 @@ def help_table(app: App[object], sections: Sequence[Section]) -> Group:
                 long.add_row(keys, binding.tooltip)
         parts += [Text(title, style="bold underline"), grid, long]
     return Group(*parts)
-
-
-HELP_COLUMNS = 2
-HELP_KEY_WIDTH = 10
-HELP_TEXT_WIDTH = 21
 
 
 class HelpScreen(ModalScreen[None]):
@@ -320,8 +324,15 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             with VerticalScroll(id="help-body"):
-                yield Static(help_table(self.app, self.sections), id="help")
+                yield Static(self._table(), id="help")
             yield Label("esc to close · j k ↑ ↓ to scroll", id="hint")
+
+    def _table(self) -> Group:
+        columns = HELP_COLUMNS if self.app.size.width >= HELP_TWO_COLUMNS_FROM else 1
+        return help_table(self.app, self.sections, columns)
+
+    def on_resize(self) -> None:
+        self.query_one("#help", Static).update(self._table())
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -175,6 +175,22 @@ async def test_help_lists_every_key_of_every_screen(tmp_path: Path) -> None:
         assert isinstance(app.screen, FleetScreen)
 
 
+async def test_help_shows_every_key_name_whole_on_a_narrow_terminal(tmp_path: Path) -> None:
+    """At 60 columns its two columns were squeezed and `shift+tab` read `shift+t…`: there it
+    lists the keys in one column, and goes back to two when the terminal widens."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(60, 60)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert any("shift+tab  Focus Previous" in line for line in lines)
+        assert not any("…" in line for line in lines)
+        await pilot.resize_terminal(80, 60)
+        await pilot.pause()
+        assert any("Focus Next" in line and "shift+tab" in line for line in screen_lines(app))
+
+
 async def test_help_scrolls_with_j_and_k_as_the_tables_do(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
