@@ -268,7 +268,10 @@ class SharedOverrides:
     async def _tell_unlogged(self, entries: list[Any]) -> None:
         """The actions of the revisions above the leaders' `logged` mark: written while no
         leader ran, or after the last one's last read. Each is told, as if read now."""
-        self._marked = await read_logged(self._kv)
+        marked = await read_logged(self._kv)
+        # A leader marks a revision it read: one past the newest is none of theirs (written
+        # by hand, it would hide every action taken while no leader ran).
+        self._marked = marked if marked <= entries[-1].revision else 0
         for found in await unlogged(entries, self._marked, self._audit, WHERE):
             self._tell(*found)
 

@@ -371,6 +371,11 @@ async def test_a_process_starting_is_told_the_actions_above_the_leaders_logged_m
     await kv.put("logged", b'{"v": 1, "revision": "all"}')  # no mark: none hidden
     four = await join(nc, shared, "dave")
     assert len(four.found) == 2
+    # A mark past every revision of the overrides is no leader's (one marks what it read):
+    # written by hand, it would hide every action taken while no leader ran.
+    await kv.put("logged", b'{"v": 1, "revision": 1000000000000}')
+    five = await join(nc, shared, "erin")
+    assert len(five.found) == 2
 
 
 async def test_a_process_own_writes_coming_back_never_undo_its_later_ones(
