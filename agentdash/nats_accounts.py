@@ -35,7 +35,7 @@ from controller.coordination import (
     handover,
     history_stream,
     lease,
-    shared,
+    overrides_bucket,
     spend_handover,
 )
 from controller.core.config import Config
@@ -47,7 +47,7 @@ AGENTDASH = "AGENTDASH"
 PRODUCERS = "PRODUCERS"
 OWN_BYTES = (
     lease.BUCKET_BYTES
-    + shared.BUCKET_BYTES
+    + overrides_bucket.BUCKET_BYTES
     + audit_trail.AUDIT_MAX_BYTES
     + handover.BUCKET_BYTES
     + spend_handover.BUCKET_BYTES

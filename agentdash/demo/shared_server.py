@@ -14,11 +14,11 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from agentdash.errors import StartError
-from controller.coordination import handover, lease, shared, spend_handover
+from controller.coordination import handover, lease, overrides_bucket, spend_handover
 from controller.core.config import Config
 from controller.core.printable import redacted
 
-BUCKETS = (lease.BUCKET, shared.BUCKET, handover.BUCKET, spend_handover.BUCKET)
+BUCKETS = (lease.BUCKET, overrides_bucket.BUCKET, handover.BUCKET, spend_handover.BUCKET)
 """The KV buckets a running agentdash keeps (each a stream named KV_<bucket>)."""
 
 

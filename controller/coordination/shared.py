@@ -45,7 +45,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import nats.errors
@@ -61,6 +60,13 @@ from controller.coordination.overrides import (
     SharedDocument,
     read_shared,
 )
+from controller.coordination.overrides_bucket import (
+    BUCKET,
+    KEY,
+    WHERE,
+    key_history,
+    open_bucket,
+)
 from controller.coordination.watch_keeper import consumer_gone, keep_watching
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
@@ -70,19 +76,8 @@ from controller.core.printable import printable
 
 log = logging.getLogger("agentdash.shared")
 
-BUCKET = "agentdash_overrides"
-KEY = "overrides"
-HISTORY = 64
-"""Revisions the bucket keeps (JetStream's most): a start reads back past up to 63 invalid
-ones to the newest valid."""
-MAX_VALUE_BYTES = 1024 * 1024
-"""One overrides document: thousands of pins and pauses with their authors and notes."""
-BUCKET_BYTES = HISTORY * MAX_VALUE_BYTES
-HISTORY_READS = 5
-"""Reads of the key's history at start before it is taken as it came (see _history)."""
 BUCKET_CHECKS = 30
 """Tries, a second apart, to check the bucket after a reconnection (see _follow_anew)."""
-WHERE = f"{BUCKET}/{KEY}"
 STOP_WAIT_S = 5.0
 """How long a stop waits for changes made here to be written (NATS away: they are lost,
 and each is said)."""
@@ -151,7 +146,8 @@ class SharedOverrides:
 
     async def _open(self) -> None:
         """The bucket and audit stream (made if absent), the newest valid revision, a watcher."""
-        self._kv = await self._open_bucket()
+        may_write = not self._store.read_only
+        self._kv, self._created = await open_bucket(self._js, may_write=may_write)
         await self._audit.open()
         await self._take_newest_valid()
         self._watcher = await self._kv.watch(KEY, include_history=False)
@@ -221,28 +217,9 @@ class SharedOverrides:
         self._watch = asyncio.create_task(self._follow(self._watcher))
         self._watch.add_done_callback(_report_end)
 
-    async def _open_bucket(self) -> Any:
-        """The bucket, made if absent with `HISTORY` revisions; one made with fewer (by an
-        older agentdash) is given more, by a process that may write."""
-        try:
-            kv = await self._js.create_key_value(
-                bucket=BUCKET,
-                history=HISTORY,
-                max_value_size=MAX_VALUE_BYTES,
-                max_bytes=BUCKET_BYTES,
-            )
-        except nats.js.errors.BadRequestError:  # it exists with other settings
-            kv = await self._js.key_value(BUCKET)
-        info = await self._js.stream_info(f"KV_{BUCKET}")
-        self._created = info.created
-        kept = info.config.max_msgs_per_subject or 0
-        if not self._store.read_only and 0 < kept < HISTORY:
-            await self._js.update_stream(replace(info.config, max_msgs_per_subject=HISTORY))
-        return kv
-
     async def _take_newest_valid(self) -> None:
         """At start: apply the newest revision that is valid; audit those above it."""
-        entries = await self._history()
+        entries = await key_history(self._kv)
         if not entries:
             return  # the first action makes it
         self._read_at_start = self.seen = entries[-1].revision
@@ -284,34 +261,6 @@ class SharedOverrides:
     async def _mark(self, revision: int) -> None:
         if not await write_logged(self._kv, revision):
             self._marked = min(self._marked, revision - 1)  # written again at the next tick
-
-    async def _history(self) -> list[Any]:
-        """The key's revisions, oldest first, up to the newest one the server holds.
-
-        nats.py's history() can come back short or empty on a loaded machine: its watcher
-        asks how many revisions are pending while the server is already delivering them, and
-        may hear "none" before the first arrives. A start that believed it would run with no
-        pins and no pauses, so the newest revision, read directly, says when a read is whole.
-        """
-        entries: list[Any] = []
-        for _ in range(HISTORY_READS):
-            newest = await self._newest_revision()
-            if newest == 0:
-                return []
-            try:
-                entries = await self._kv.history(KEY)
-            except nats.js.errors.NoKeysError:
-                entries = []
-            if entries and entries[-1].revision >= newest:
-                return entries
-        return entries
-
-    async def _newest_revision(self) -> int:
-        """The key's newest revision (a delete's included); 0 if it never had one."""
-        try:
-            return int((await self._kv.get(KEY)).revision)
-        except nats.js.errors.KeyNotFoundError as absent:
-            return int(absent.entry.revision) if absent.entry is not None else 0
 
     async def _skipped_at_start(self, skipped: list[tuple[int, str]], in_force: str) -> None:
         newest, why = skipped[0]

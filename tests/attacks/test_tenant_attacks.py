@@ -24,8 +24,8 @@ from controller.coordination.handover import TICK_KEY
 from controller.coordination.history_docs import POOL, SHARES, key_of
 from controller.coordination.lease import BUCKET as LEASE_BUCKET
 from controller.coordination.lease import KEY as LEASE_KEY
-from controller.coordination.shared import BUCKET as OVERRIDES_BUCKET
-from controller.coordination.shared import KEY as OVERRIDES_KEY
+from controller.coordination.overrides_bucket import BUCKET as OVERRIDES_BUCKET
+from controller.coordination.overrides_bucket import KEY as OVERRIDES_KEY
 from controller.core.config import load_config
 from tests.support import eventually
 from tests.support.accounts import AccountsServer

@@ -9,13 +9,13 @@ from nats.aio.client import Client
 
 from controller.coordination.audit_trail import AUDIT_STREAM
 from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import (
+from controller.coordination.overrides_bucket import (
     BUCKET,
     BUCKET_BYTES,
     HISTORY,
     MAX_VALUE_BYTES,
-    SharedOverrides,
 )
+from controller.coordination.shared import SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from tests.support.factories import config, pool

@@ -25,7 +25,7 @@ from agentdash.runtime import Runtime, start
 from controller.coordination.lease import BUCKET as LEASE_BUCKET
 from controller.coordination.lease import KEY as LEASE_KEY
 from controller.coordination.lease import NatsLease
-from controller.coordination.shared import BUCKET, KEY
+from controller.coordination.overrides_bucket import BUCKET, KEY
 from controller.core.config import Config, parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually

@@ -18,8 +18,9 @@ from nats.aio.client import Client
 from controller.coordination.audit_trail import AuditTrail
 from controller.coordination.handover import BUCKET, HistoryHandover
 from controller.coordination.history_docs import key_of
-from controller.coordination.shared import BUCKET as SHARED_BUCKET
-from controller.coordination.shared import KEY, SharedOverrides
+from controller.coordination.overrides_bucket import BUCKET as SHARED_BUCKET
+from controller.coordination.overrides_bucket import KEY
+from controller.coordination.shared import SharedOverrides
 from controller.coordination.spend_handover import BUCKET as SPEND_BUCKET
 from controller.coordination.spend_handover import SpendHandover
 from controller.coordination.usage_handover import key_of as usage_key

@@ -27,7 +27,8 @@ from controller.coordination.audit_trail import (
     UNKNOWN,
     whereabouts,
 )
-from controller.coordination.shared import BUCKET, HISTORY, KEY, SharedOverrides
+from controller.coordination.overrides_bucket import BUCKET, HISTORY, KEY
+from controller.coordination.shared import SharedOverrides
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support import eventually

@@ -13,7 +13,8 @@ from nats.aio.client import Client
 from agentdash.nats_server import NatsServer
 from controller.coordination.audit_trail import FOREIGN
 from controller.coordination.overrides import OverrideStore
-from controller.coordination.shared import KEY, SharedOverrides
+from controller.coordination.overrides_bucket import KEY
+from controller.coordination.shared import SharedOverrides
 from controller.core.bad_messages import BadMessages
 from controller.core.model import PoolPause
 from tests.support import FakeClock, eventually

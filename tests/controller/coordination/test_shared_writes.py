@@ -13,7 +13,8 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from controller.coordination.overrides import Change, OverrideStore
-from controller.coordination.shared import KEY, SharedOverrides
+from controller.coordination.overrides_bucket import KEY
+from controller.coordination.shared import SharedOverrides
 from controller.core.events import ActionEvent
 from controller.core.model import Overrides, Pin
 from tests.support import eventually
