@@ -102,6 +102,18 @@ class UsageReport(WorkerReport):
             return int(value)
         return value
 
+    @field_validator("task", mode="before")
+    @classmethod
+    def _named(cls, value: object) -> object:
+        """A task named by a number (its stream sequence, as the worker's client gives it) or
+        null is that name, or none: the whole report was dropped for a field that only names
+        it, and every task of such a worker went uncounted."""
+        if value is None:
+            return ""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
 
 class TokenLedger:
     """Tokens per tenant per budget day, and per pool its mean task time and tokens a task. No

@@ -30,7 +30,7 @@ from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
-from controller.sources.usage import NatsUsageSource, TokenLedger, UsageReport
+from controller.sources.usage import NatsUsageSource, TokenLedger, UsageReport, check_report
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 
@@ -201,6 +201,24 @@ def test_a_whole_number_of_tokens_written_as_a_float_is_counted(tokens: bytes) -
     ledger = TokenLedger(fleet())
     ledger.add(UsageReport.model_validate_json(body), now=0.0)
     assert ledger.usage(0.0).tokens_today["acme"] == 1234
+
+
+@pytest.mark.parametrize(("task", "named"), [(b"42", "42"), (b"null", ""), (b'"t42"', "t42")])
+def test_a_task_named_by_a_number_or_null_is_counted(task: bytes, named: str) -> None:
+    """A worker that names the task by its stream sequence (`msg.metadata.sequence.stream`,
+    an int) or sends null for none: its every report was dropped for a field that only names
+    it in the audit, and its tenant's tokens went uncounted."""
+    body = b'{"tenant": "acme", "pool": "research", "tokens": 7, "work_s": 1, "task": ' + task
+    report = UsageReport.model_validate_json(body + b"}")
+    ledger = TokenLedger(fleet())
+    ledger.add(report, now=0.0)
+    assert (report.task, ledger.usage(0.0).tokens_today["acme"]) == (named, 7)
+
+
+@pytest.mark.parametrize("task", [b"true", b"4.2", b"[42]", b'"' + b"x" * 254 + b'"', b"9" * 254])
+def test_a_task_that_names_nothing_is_still_dropped(task: bytes) -> None:
+    body = b'{"tenant": "acme", "pool": "research", "tokens": 7, "work_s": 1, "task": ' + task
+    assert isinstance(check_report(body + b"}", "agentdash.usage.acme", fleet()), str)
 
 
 def test_no_task_time_that_reaches_the_ledger_is_non_finite() -> None:
