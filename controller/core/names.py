@@ -44,8 +44,9 @@ namespace = _check(
     "expected a Kubernetes namespace: 1-63 lowercase letters, digits and '-', starting and "
     "ending with a letter or digit",
 )
-kubernetes_name = _check(  # an RFC 1123 DNS subdomain, as a Deployment's name must be
-    lambda name: len(name) <= 253 and all(_dns_label(part) for part in name.split(".")),
+kubernetes_name = _check(  # a DNS-1123 subdomain, as a Deployment's or a pod's name must be
+    # Kubernetes bounds the whole name only (IsDNS1123Subdomain), not a part between dots.
+    lambda name: len(name) <= 253 and all(DNS_LABEL.fullmatch(part) for part in name.split(".")),
     "expected a Kubernetes name: at most 253 lowercase letters, digits, '-' and '.', each "
     "part between dots starting and ending with a letter or digit",
 )

@@ -18,7 +18,7 @@ from controller.core.busy import FORGET_S, BusyPods, plan_marks
 from controller.core.config import Config, ConfigError, parse_config
 from controller.core.model import Pod
 from controller.runtime.metrics import Metrics
-from controller.sources.usage import NatsBusySource
+from controller.sources.usage import BusyReport, NatsBusySource, check_busy
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 from tests.support.strategies import examples
@@ -43,6 +43,8 @@ FORGED: list[tuple[str, bytes]] = [
     ("acme", b'{"tenant": "acme", "pool": "research", "pod": "p", "busy": NaN}'),
     ("acme", report(pod="Research_Pod")),  # not a DNS-1123 name
     ("acme", report(pod="x" * 254)),
+    ("acme", report(pod="research..pod")),  # an empty part
+    ("acme", report(pod="research.-pod")),
     ("acme", report(pod="")),
     ("acme", report(pod=None)),
     ("acme", report(pool="nope")),  # not in the config
@@ -78,6 +80,22 @@ async def test_busy_reports_reach_the_ledger_and_forged_ones_are_counted_and_dro
 
     exposed = Metrics(cfg, bad).render().decode()
     assert f'agentdash_bad_messages_total{{source="busy"}} {len(FORGED)}.0' in exposed
+
+
+@pytest.mark.parametrize(
+    "pod", ["a" * 253, "web-" + "x" * 70 + ".pod-1", "p", "1.2.3"], ids=["253", "70", "1", "dots"]
+)
+def test_any_name_kubernetes_gives_a_pod_is_believed(pod: str) -> None:
+    """Kubernetes takes an object name of up to 253 characters with no bound on a part
+    between dots (IsDNS1123Subdomain): a pod with a part over 63 had its every report dropped,
+    and a Deployment so named was refused in the config."""
+    assert check_busy(report(pod=pod), "agentdash.busy.acme", fleet()) == BusyReport(
+        tenant="acme", pool="research", pod=pod, busy=2
+    )
+    data = {"tiers": {"t": {"priority": 1}}, "tenants": {"acme": {"tier": "t"}},
+            "pools": {"research": {"tenant": "acme", "deployment": {"name": pod},
+                                   "queue": {"stream": "S", "consumer": "research"}}}}  # fmt: skip
+    assert parse_config(data).pools["research"].deployment.name == pod
 
 
 def test_the_ledger_keeps_only_configured_pools_and_a_bounded_number_of_pods() -> None:
