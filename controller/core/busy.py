@@ -71,6 +71,12 @@ class BusyPods:
             del pods[pod]
         return frozenset(pod for pod, (busy, _) in pods.items() if busy == 0)
 
+    def in_hand(self, pool: str, pod: str, now: float) -> int | None:
+        """The tasks `pod` last reported in hand, if it reported within FORGET_S; None:
+        unknown (never reported, or silent since)."""
+        said = self._pods.get(pool, {}).get(pod)
+        return None if said is None or now - said[1] >= FORGET_S else said[0]
+
     def known(self, pool: str) -> int:
         """How many pods of the pool are remembered (to show the bound holds)."""
         return len(self._pods.get(pool, {}))

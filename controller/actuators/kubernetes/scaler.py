@@ -29,6 +29,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
@@ -47,7 +48,7 @@ from controller.actuators.kubernetes.reasons import ReasonTeller
 from controller.actuators.kubernetes.writer import ScaleWriter
 from controller.core.busy import BusyPods
 from controller.core.config import Config, DeploymentRef
-from controller.core.model import ClusterEvent, PoolState, ScaleDecision, SourceError
+from controller.core.model import ClusterEvent, Pod, PoolState, ScaleDecision, SourceError
 
 log = logging.getLogger("agentdash.kube")
 
@@ -116,6 +117,7 @@ class DeploymentScaler:
             sync_timeout_s=sync_timeout_s,
         )
         self._clock = clock
+        self._busy = busy
         self._keda = KedaPause(self._api)
         self._reasons = ReasonTeller(self._api, self._discovery, annotate=annotate)
         self._writer = ScaleWriter(
@@ -273,6 +275,8 @@ class DeploymentScaler:
         if ref.namespace not in pods:  # indexed once per observation, for all its pools
             pods[ref.namespace] = PodIndex(namespace.pods.objects.values())
         chosen = pods[ref.namespace].pods_of(deployment, pool, now)
+        if self._busy is not None:
+            chosen = tuple(with_tasks(p, self._busy.in_hand(pool, p.name, now)) for p in chosen)
         return PoolState(replicas, sum(1 for p in chosen if p.ready), chosen)
 
     def _set_problems(self, problems: dict[str, str]) -> None:
@@ -284,3 +288,9 @@ class DeploymentScaler:
         for pool in self._discovery.problems.keys() - problems.keys():
             log.debug("%s: can be scaled again", pool)
         self._discovery.problems = problems
+
+
+def with_tasks(pod: Pod, in_hand: int | None) -> Pod:
+    """The pod as the Pods screen shows it: the tasks its worker last reported in hand (the
+    busy report says how many, not which)."""
+    return replace(pod, task=f"{in_hand} in hand") if in_hand else pod

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from controller.actuators.kubernetes.objects import DELETION_COST, IDLE_COST
-from controller.core.busy import BusyPods
+from controller.core.busy import FORGET_S, BusyPods
 from controller.core.config import Config
 from tests.support import FakeClock
 from tests.support.kmock import (
@@ -191,3 +191,27 @@ async def test_a_refused_mark_is_not_asked_again_at_every_scale_down(
     assert [what for what, _ in patches(cluster)] == ["web-a", "scale", "scale"]
     assert "`agentdash rbac` grants `patch pods`" in caplog.text
     assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 1
+
+
+async def test_the_pods_say_the_tasks_their_workers_report_in_hand(
+    cluster: Emulator, make_scaler: MakeScaler, clock: FakeClock
+) -> None:
+    """The Pods screen and describe show what the busy reports say: on Kubernetes every pod
+    read "-" and "none in flight", and describe "0 busy", whatever its worker reported."""
+    busy = {"web-a": 0, "web-b": 2}
+    web_with_pods(cluster, busy, {})
+    cluster.objects[PODS, "agents", "web-c"] = pod("web-c", "web", phase="Running", ready=True)
+    cfg = web_fleet()
+    ledger = reported(cfg, busy, clock())
+    scaler = make_scaler(cfg, busy=ledger)
+
+    states = await observe_until(scaler, lambda states: len(states["web"].pods) == 3)
+
+    tasks = {p.name: p.task for p in states["web"].pods}
+    assert tasks == {"web-a": None, "web-b": "2 in hand", "web-c": None}  # web-c never said
+    clock.advance(FORGET_S)  # web-b silent since: perhaps a lost report, no longer known
+    ledger.report("web", "web-a", 1, clock())
+    states = await observe_until(scaler, lambda states: len(states["web"].pods) == 3)
+    assert {p.name: p.task for p in states["web"].pods} == {
+        "web-a": "1 in hand", "web-b": None, "web-c": None
+    }  # fmt: skip
