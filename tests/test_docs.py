@@ -68,12 +68,12 @@ def commands_in(text: str) -> list[str]:
 
 
 def _cut(line: str) -> str:
-    """The line up to a comment, a redirection or a pipe outside `[...]` (`[--a | --b]` is one
-    option, not a pipe)."""
+    """The line up to a comment, a redirection, a pipe or a `&` (run in the background) outside
+    `[...]` (`[--a | --b]` is one option, not a pipe)."""
     depth = 0
     for at, char in enumerate(line):
         depth += {"[": 1, "]": -1}.get(char, 0)
-        if depth == 0 and line[at : at + 2] in (" #", " >", " |", "&&", "; "):
+        if depth == 0 and line[at : at + 2] in (" #", " >", " |", "&&", " &", "; "):
             return line[:at].strip()
     return line.strip()
 
