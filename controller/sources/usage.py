@@ -339,11 +339,13 @@ class NatsUsageSource:
 
     async def _on_report(self, msg: Msg) -> None:
         report = check_report(msg.data, msg.subject, self._config)
+        # Said by subject, a tenant's own (subscribe_reports takes no wildcard): whose workers
+        # are wrong, and one tenant's junk keeps no other's out of the log.
         if isinstance(report, str):
-            self.bad.drop("usage", report)
+            self.bad.drop("usage", f"{msg.subject}: {report}", about=msg.subject)
         elif report.tokens > self._limits.get(report.tenant, report.tokens):
             held = HeldReport(msg.subject, report, self._limits[report.tenant])
-            self.bad.drop("usage", f"held: {held.detail}")
+            self.bad.drop("usage", f"{msg.subject}: held: {held.detail}", about=msg.subject)
             unaudited = self._audits.admit(report.tenant, self._clock())
             if self.on_held is not None and unaudited is not None:
                 await self.on_held(replace(held, unaudited=unaudited))
@@ -384,6 +386,6 @@ class NatsBusySource:
     async def _on_report(self, msg: Msg) -> None:
         report = check_busy(msg.data, msg.subject, self._config)
         if isinstance(report, str):
-            self.bad.drop("busy", report)
+            self.bad.drop("busy", f"{msg.subject}: {report}", about=msg.subject)
         else:
             self.ledger.report(report.pool, report.pod, report.busy, self._clock())

@@ -9,10 +9,11 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from controller.actuators.simcluster import SimulatedCluster
 from controller.coordination.leader_decisions import (
@@ -30,7 +31,13 @@ from controller.runtime.loop import Reconciler
 from controller.runtime.metrics import Metrics
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
-from controller.sources.usage import NatsUsageSource, TokenLedger, UsageReport, check_report
+from controller.sources.usage import (
+    NatsBusySource,
+    NatsUsageSource,
+    TokenLedger,
+    UsageReport,
+    check_report,
+)
 from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 
@@ -137,16 +144,40 @@ async def test_poisoned_usage_reports_are_dropped_counted_and_logged_once_a_minu
             seen += 1
 
     lines = bad_lines(caplog, "usage")
-    assert len(lines) == 1, lines  # a flood is one line a minute, not one a message
-    assert len(lines[0]) < 400
+    # a flood is one line a minute for each tenant's subject, not one a message
+    assert [line.split(": ")[1] for line in lines] == ["agentdash.usage.acme",
+                                                       "agentdash.usage.globex"]  # fmt: skip
+    assert all(len(line) < 400 for line in lines)
     log_clock.advance(61)
     await nc.publish("agentdash.usage.acme", report(tokens=-5))
-    await eventually(lambda: len(bad_lines(caplog, "usage")) == 2)
-    assert f"({len(POISON) - 1} more dropped since the last line)" in bad_lines(caplog, "usage")[1]
+    await eventually(lambda: len(bad_lines(caplog, "usage")) == 3)
+    from_acme = sum(tenant == "acme" for tenant, _ in POISON)
+    assert f"({from_acme - 1} more dropped since the last line)" in bad_lines(caplog, "usage")[2]
 
     metrics = Metrics(loop.config, source.bad)
     exposed = metrics.render().decode()
     assert f'agentdash_bad_messages_total{{source="usage"}} {len(POISON) + 1}.0' in exposed
+
+
+async def test_each_tenants_bad_reports_are_told_apart_naming_its_subject(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The subject is who sent it (under the accounts, the tenant's workers): a warning that
+    named no subject left an operator of many tenants to guess whose workers were broken, and
+    one tenant's bad reports kept another's out of the log for the minute."""
+    caplog.set_level(logging.WARNING, "agentdash.bad_messages")
+    usage = NatsUsageSource(cast(Client, None), fleet(), clock=lambda: 0.0)  # no I/O needed
+    busy = NatsBusySource(cast(Client, None), fleet(), clock=lambda: 0.0, bad=usage.bad)
+    for tenant in ("acme", "acme", "globex"):
+        await usage._on_report(Msg(cast(Any, None), f"agentdash.usage.{tenant}", data=b"junk"))
+    await busy._on_report(Msg(cast(Any, None), "agentdash.busy.acme", data=b"junk"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "agentdash.bad_messages"]
+    assert [line.split(": ")[1] for line in lines] == [
+        "agentdash.usage.acme",
+        "agentdash.usage.globex",
+        "agentdash.busy.acme",
+    ]
+    assert usage.bad.counts["usage"] == 3
 
 
 async def test_a_forged_decisions_message_never_reaches_a_follower(nc: Client) -> None:
