@@ -202,3 +202,47 @@ async def test_the_worker_operating_md_shows_does_its_job_under_its_tenants_acco
             process.kill()
             await process.wait()
         await producer.close()
+
+
+async def test_a_task_whose_agent_fails_at_once_is_given_back_without_spinning(
+    accounts_server: AccountsServer, agentdash: tuple[Config, Runtime], tmp_path: Path
+) -> None:
+    """operating.md's worker with an agent that fails at once: the task waits before its
+    next try and stays queued. Given back at once, it came straight back: 3,000 busy reports
+    a second, agentdash deaf to the tenant's busy subject as to a flood, and a core spent."""
+    config, runtime = agentdash
+    [code] = blocks(section(OPERATING, "## What a worker tells agentdash"), "python")
+    agent = "    await asyncio.sleep(0.2)  # your agent here\n"
+    assert agent in code
+    worker = tmp_path / "worker.py"
+    worker.write_text(code.replace(agent, "    raise RuntimeError('the agent failed')\n"))
+    env = {**os.environ, "NATS_URL": accounts_server.url("worker-acme"), "TENANT": "acme",
+           "POOL": "acme-research", "POD_NAME": "acme-research-5d8f7-x2v4q"}  # fmt: skip
+    listener = await nats.connect(accounts_server.url("agentdash"))
+    said: list[bytes] = []
+
+    async def heard(msg: nats.aio.msg.Msg) -> None:
+        said.append(msg.data)
+
+    await listener.subscribe("agentdash.busy.acme", cb=heard)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(worker), env=env, stderr=asyncio.subprocess.PIPE
+    )
+    producer = await nats.connect(accounts_server.url("producer"))
+    try:
+        await producer.jetstream().publish(config.subject("acme-research"), b"poison")
+        await eventually(lambda: len(said) >= 3)  # idle at start, took it, gave it back
+        await asyncio.sleep(2.0)  # a window to count the tries in, not a wait for a state
+        assert len(said) < 10, f"{len(said)} busy reports: the task came straight back"
+        info = await runtime.nc.jetstream().consumer_info("AGENT_TASKS", "acme-research")
+        assert info.num_pending + info.num_ack_pending == 1  # still queued, for a later try
+        assert runtime.metrics.bad.counts["flood"] == 0
+        process.send_signal(signal.SIGTERM)
+        _, errors = await asyncio.wait_for(process.communicate(), timeout=10)
+        assert process.returncode == 0, errors.decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await producer.close()
+        await listener.close()
