@@ -76,6 +76,15 @@ KEPT_DAYS = 3
 """Budget days a tenant's count is kept for: the wall clock may step back into one."""
 
 
+def whole(value: object) -> object:
+    """A whole number written as a float (`1234.0`, `1e3`: a worker that sums floats, a
+    JavaScript one) is that number: dropped, the task's tokens went uncounted and a hard cap
+    was spent past. 1234.5 is still no count."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class WorkerReport(BaseModel):
     """What a worker publishes (crosses a process boundary: validated). Strict: numbers are
     JSON numbers, finite and within bounds."""
@@ -95,12 +104,7 @@ class UsageReport(WorkerReport):
     @field_validator("tokens", mode="before")
     @classmethod
     def _whole(cls, value: object) -> object:
-        """A whole number written as a float (`1234.0`, `1e3`: a worker that sums floats, a
-        JavaScript one) is that number: dropped, the task's tokens went uncounted and a hard
-        cap was spent past. 1234.5 is still no count of tokens."""
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return value
+        return whole(value)
 
     @field_validator("task", mode="before")
     @classmethod
@@ -190,6 +194,11 @@ class BusyReport(WorkerReport):
     pod: Annotated[str, AfterValidator(names.kubernetes_name)]
     """The pod's name, as Kubernetes has it (a DNS-1123 subdomain)."""
     busy: int = Field(ge=0, le=MAX_BUSY)
+
+    @field_validator("busy", mode="before")
+    @classmethod
+    def _whole(cls, value: object) -> object:
+        return whole(value)
 
 
 def check_report(data: bytes, subject: str, config: Config) -> UsageReport | str:

@@ -188,3 +188,13 @@ async def test_a_busy_report_is_believed_only_in_bounds(body: bytes, tenant: str
     await source._on_report(Msg(cast(Any, None), f"agentdash.busy.{tenant}", data=body))
     kept = source.ledger.known("research") + source.ledger.known("coder")
     assert source.bad.counts["busy"] + kept == 1  # believed, or dropped and counted
+
+
+@pytest.mark.parametrize(("busy", "counted"), [(2.0, 2), (1e1, 10), (0.0, 0), (1.5, None)])
+def test_a_whole_busy_count_written_as_a_float_is_believed(
+    busy: float, counted: int | None
+) -> None:
+    """As a usage report's tokens: a worker that keeps its count as a float (JavaScript) sends
+    2.0, dropped, and its pod read as idle; 1.5 tasks is still no count."""
+    checked = check_busy(report(busy=busy), "agentdash.busy.acme", fleet())
+    assert (checked.busy if isinstance(checked, BusyReport) else None) == counted
