@@ -139,10 +139,10 @@ class Objective:
         """Whether `outcome` may be picked at all. The tasks a budget or pause held back never
         wait longer: where a budget holds nearly every task, `p95` counts almost none, and
         a slower scale-up would otherwise look free."""
-        if outcome.held_p95 > reference.held_p95:
-            return False
-        if self.kind != "balanced" and outcome.p99 > reference.p99:
-            return False
+        return not self.guard(outcome, reference) and self.fits(outcome, reference)
+
+    def fits(self, outcome: Outcome, reference: Outcome) -> bool:
+        """Whether `outcome` keeps to the objective's own bound on p95 and pod-seconds."""
         if self.kind == "p95":
             return outcome.pod_seconds <= reference.pod_seconds
         if self.kind == "cost":
@@ -150,6 +150,18 @@ class Objective:
         if self.kind == "both":
             return outcome.p95 <= reference.p95 and outcome.pod_seconds <= reference.pod_seconds
         return True
+
+    def guard(self, outcome: Outcome, reference: Outcome) -> str:
+        """What bars `outcome` whatever its p95 and cost, in words ("" if nothing): a raised
+        p99 (but for `balanced`), or a raised p95 of the tasks held back."""
+        if outcome.held_p95 > reference.held_p95:
+            return (
+                f"raises the held-back tasks' p95 from {reference.held_p95:,.1f} s to "
+                f"{outcome.held_p95:,.1f} s"
+            )
+        if self.kind != "balanced" and outcome.p99 > reference.p99:
+            return f"raises the p99 from {reference.p99:,.1f} s to {outcome.p99:,.1f} s"
+        return ""
 
     def measure(self, outcome: Outcome, reference: Outcome) -> float:
         """What the objective minimises: the p95, the pod-seconds, or the balanced product."""

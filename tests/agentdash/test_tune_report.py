@@ -88,6 +88,22 @@ def test_nothing_to_change_says_what_the_1_percent_is_of() -> None:
     )
 
 
+def test_nothing_to_change_names_the_candidate_a_raised_p99_kept_out() -> None:
+    """On Alibaba's GenTD26 trace the front showed #7 at the same p95 and 9.8% cheaper, and
+    the line below it said no candidate beat the current config by more than 1%, the best
+    scoring 1.000: #7 raised the p99 (47 s against 40 s), which no pick may, and nothing
+    said so."""
+    said = _nothing("both", _picked(297.0, 900.0, p99=350.0))
+
+    assert said.startswith("No candidate beats the current config for both by more than 1%")
+    assert said.endswith(
+        "nothing to change. #1 would have been picked, but it raises the p99 from 322.0 s to "
+        "350.0 s, which no pick may."
+    )
+    assert _nothing("both", _picked(297.0, 995.0, p99=350.0)).endswith("nothing to change.")
+    assert _nothing("cost", _picked(300.0, 900.0, p99=350.0)).endswith("nothing to change.")
+
+
 @pytest.mark.parametrize(("hidden", "said"), [(1, "1 more point of"), (3, "3 more points of")])
 def test_the_front_counts_the_points_it_leaves_out_in_words(hidden: int, said: str) -> None:
     """A front longer than the rows shown says how many it left out, in English."""
