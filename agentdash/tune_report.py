@@ -23,7 +23,7 @@ def heading(
     from controller.simulate.tune import BATCH
 
     groups = len(found.groups)
-    early = " (the time budget ran out)" if found.stopped_early else ""
+    early = _ran_out(found, args.trials) if found.stopped_early else ""
     end = parts.at + parts.tail.duration
     share = (parts.at - parts.start) / (end - parts.start) if end > parts.start else 1.0
     processes = min(workers, BATCH)
@@ -38,6 +38,20 @@ def heading(
         f"{_hours(parts.start)} to {_hours(parts.at)}), {plural(len(found.trials), 'candidate')} "
         f"in {found.seconds:.0f} s on "
         f"{processes} {'process' if processes == 1 else 'processes'}{early}"
+    )
+
+
+def _ran_out(found: Search, asked: int) -> str:
+    """The budget stopped the search: how far it got, and what budget would have let it run
+    every trial asked for. On a trace of weeks the default budget runs a single batch of 8,
+    random draws all, and "nothing to change" after them says little of the defaults."""
+    from controller.simulate.tune import BATCH
+
+    batch_s = found.seconds / max(1, -(-len(found.trials) // BATCH))
+    enough = -(-asked // BATCH) * batch_s
+    return (
+        f" (the time budget ran out, {len(found.trials)} of the {asked} asked for: "
+        f"--time-budget {enough:.0f} would have run them all)"
     )
 
 
