@@ -35,9 +35,11 @@ def waits(cluster: Cluster) -> list[float]:
 def summarize(config: Config, trace: Trace, cluster: Cluster) -> dict[str, Any]:
     every = waits(cluster)
     by_tier: dict[str, list[float]] = {tier: [] for tier in tiers_in_order(config)}
+    by_pool: list[list[float]] = [[] for _ in config.pools]
     tier_of = [config.tier_of[name] for name in config.pools]
     for wait, pool in zip(every, trace.pool, strict=True):
         by_tier[tier_of[pool]].append(wait)
+        by_pool[pool].append(wait)
     every.sort()
     budgets = {n: t for n, t in cluster.tenants.items() if t.budget is not None}
     return {
@@ -55,6 +57,12 @@ def summarize(config: Config, trace: Trace, cluster: Cluster) -> dict[str, Any]:
         "tokens_over_budget_by_tenant": {n: t.over for n, t in budgets.items()},
         "by_tier": {
             tier: {"tasks": len(w), **_wait_stats(sorted(w))} for tier, w in by_tier.items()
+        },
+        # which pool sets a tier's p95: a pool woken from zero for each of its sparse tasks
+        # waits a cold start at p95 beside one whose pods stay warm, in one tier's figure
+        "by_pool": {
+            name: {"tasks": len(w), **_wait_stats(sorted(w))}
+            for name, w in zip(config.pools, by_pool, strict=True)
         },
     }
 

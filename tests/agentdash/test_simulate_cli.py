@@ -38,6 +38,7 @@ def test_json_keeps_the_documented_keys() -> None:
         assert policy["completed"] + policy["pending"] == report["tasks"]
         assert set(policy["by_tier"]) == {"enterprise", "growth", "starter"}
         assert all("wait_p95_s" in tier for tier in policy["by_tier"].values())
+        assert sum(p["tasks"] for p in policy["by_pool"].values()) == report["tasks"]
     assert report["policies"]["agentdash"]["tokens_over_budget"] == 0  # all tenants hard-capped
     assert (
         0

@@ -34,6 +34,21 @@ def test_a_task_never_started_counts_with_the_wait_it_has_had() -> None:
     assert summary["by_tier"]["starter"]["wait_p95_s"] is None  # no task in that tier
 
 
+def test_each_pool_has_its_own_waits_beside_its_tiers() -> None:
+    """Alibaba's GenTD26 image requests, three pools in one tier: the tier's p95 was a cold
+    start, and only the pools' own waits said that the sparse pools (42% and 59% of their
+    tasks waiting one) set it, not the busy one."""
+    cfg = config({"a": pool("t", activation_lag=5), "b": pool("t", cold_start_seconds=0)})
+    tasks = trace(cfg, (100.0, "a", 10.0, 1), (100.0, "b", 10.0, 1))
+    summary = summarize(cfg, tasks, replay(cfg, tasks, KedaScaler(cfg), drain=600))
+    assert summary["by_tier"]["enterprise"]["wait_p95_s"] == 600.0
+    assert summary["by_pool"]["a"] == {
+        "tasks": 1, "wait_p50_s": 600.0, "wait_p95_s": 600.0, "wait_p99_s": 600.0,
+    }  # fmt: skip
+    assert summary["by_pool"]["b"]["tasks"] == 1
+    assert summary["by_pool"]["b"]["wait_p95_s"] < 60.0  # one KEDA poll at most
+
+
 def test_a_task_running_at_the_end_is_not_done_but_not_queued() -> None:
     cfg = config({"a": pool("t", cold_start_seconds=0)})
     tasks = trace(cfg, (0.0, "a", 5000.0, 1), (0.0, "a", 1.0, 1))
