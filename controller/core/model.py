@@ -5,6 +5,7 @@ wire)."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -132,6 +133,11 @@ class Overrides:
     paused_pools: Mapping[str, PoolPause] = field(default_factory=dict)
 
 
+_ONE = re.compile(r"(?<![\d.,])1 (gap|pod|read|replica|request|round|task|token|wake)s\b")
+"""A count of one in a reason's text, before a plural noun: the templates say `{} replicas`
+for any count, and a reason reads "1 replica". Applied when the text is read, not built."""
+
+
 class Reason(NamedTuple):
     """One rule that shaped a decision, with the numbers it used.
 
@@ -145,7 +151,9 @@ class Reason(NamedTuple):
 
     @property
     def detail(self) -> str:
-        return self.template.format(*self.args) if self.args else self.template
+        if not self.args:
+            return self.template
+        return _ONE.sub(r"1 \1", self.template.format(*self.args))
 
     def as_dict(self) -> dict[str, str]:
         return {"rule": self.rule, "detail": self.detail}

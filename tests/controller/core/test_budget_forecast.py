@@ -472,7 +472,7 @@ def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kep
     assert decision.desired == kept
     if kept:
         assert paced(decision)
-        assert f"at least 1 while {waiting} wait, 1 replicas here (budget pace)" in (
+        assert f"at least 1 while {waiting} wait, 1 replica here (budget pace)" in (
             decision.main_reason.detail
         )
 

@@ -3,7 +3,9 @@ with its date on any other, so that tomorrow's 18:25 is not read as today's."""
 
 from __future__ import annotations
 
-from controller.core.model import Utc, moment, utc
+import pytest
+
+from controller.core.model import Reason, Utc, moment, utc
 
 NOON = 1_795_953_600.0  # 2026-11-29 12:00:00 UTC
 
@@ -22,3 +24,18 @@ def test_without_the_readers_day_a_time_always_has_its_date() -> None:
 
 def test_a_time_rules_time_in_a_reason_stays_a_time_of_day() -> None:
     assert f"{Utc(NOON)}" == str(Utc(NOON)) == "12:00:00 UTC"
+
+
+@pytest.mark.parametrize(
+    ("template", "args", "read"),
+    [
+        ("{} replicas not needed; {} gaps known", (1, 1), "1 replica not needed; 1 gap known"),
+        ("{} replicas, {} tasks", (11, 21), "11 replicas, 21 tasks"),
+        ("pays for {} replicas, {:,} tokens", (0.1, 1000), "pays for 0.1 replicas, 1,000 tokens"),
+        ("{} -> {}", (1, 2), "1 -> 2"),
+    ],
+)
+def test_a_count_of_one_reads_singular(template: str, args: tuple[object, ...], read: str) -> None:
+    """The templates say `{} replicas` for any count: a reason read "1 replicas not needed
+    since 12:00:00 UTC; 1 gaps known"."""
+    assert Reason("rule", template, args).detail == read
