@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +21,7 @@ from platformdirs import user_downloads_path
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.markup import escape
 from textual.screen import ModalScreen
 
@@ -36,6 +37,7 @@ from agentdash.tui.fleet import FleetScreen
 from agentdash.tui.leaving import GRACE_S, ExitWatchdog, StopOnce
 from agentdash.tui.live import LiveScreen, hide_operator_keys
 from agentdash.tui.modals import HelpScreen, Section, bindings_of, quit_said_once
+from agentdash.tui.no_color import readable_filters
 from agentdash.tui.pods import PodsScreen
 from agentdash.tui.table import KeyedTable
 from agentdash.tui.tenants import TenantsScreen
@@ -155,6 +157,9 @@ class AgentDashApp(App[None]):
     def feed(self) -> Feed:
         assert self._feed is not None, "no feed yet"
         return self._feed
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return readable_filters(super().get_line_filters())  # NO_COLOR: no text lost in grey
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.read_only))

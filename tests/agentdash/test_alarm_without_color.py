@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from textual.color import Color
+
+from agentdash.tui.app import AgentDashApp
 from agentdash.tui.attention import ALARM, WARNING, Flag
 from agentdash.tui.attention_view import AttentionScreen
 from agentdash.tui.live import header_text
@@ -13,6 +17,9 @@ from tests.support import eventually
 from tests.support.dashboard import make, screen_lines
 
 SMALL = (80, 24)
+READABLE = 0.25
+"""The least difference of brightness (0 to 1) between a word and its background that an eye
+reads on a grey screen; the dashboard's plain text stands 0.5 or more from its own."""
 
 
 async def test_the_headers_badge_says_alarm_or_warning_in_its_text(tmp_path: Path) -> None:
@@ -36,3 +43,36 @@ async def test_attention_marks_each_flag_alarm_or_warning_in_its_text(tmp_path: 
         await eventually(lambda: isinstance(app.screen, AttentionScreen))
         await eventually(lambda: any("✖ dry-run" in line for line in screen_lines(app)))
         assert any("⚠ budget" in line for line in screen_lines(app))
+
+
+@pytest.mark.parametrize("keys", [[], ["t"], ["exclamation_mark"], ["e"], ["down", "i"]])
+async def test_without_color_every_word_stands_out_from_its_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: list[str]
+) -> None:
+    """Red turns dark grey without color: `starved` and the header's `pods 24/24` at the cap
+    came out #3B3B3B on #2D2D2D, there for a screenshot, not for an eye."""
+    monkeypatch.setenv("NO_COLOR", "1")  # Textual reads it as the app is made
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press(*keys)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert faint_words(app) == []
+
+
+def faint_words(app: AgentDashApp) -> list[tuple[str, str, str]]:
+    """Each word on screen too close in brightness to its background: (word, text, under)."""
+    faint = []
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            style = segment.style
+            words = any(c.isalnum() or c in "✖⚠" for c in segment.text)
+            if not words or style is None or style.color is None:
+                continue
+            if style.bgcolor is None or style.color.is_default or style.bgcolor.is_default:
+                continue
+            text, under = (Color.from_rich_color(c) for c in (style.color, style.bgcolor))
+            if abs(text.brightness - under.brightness) < READABLE:
+                faint.append((segment.text.strip(), text.hex, under.hex))
+    return faint
