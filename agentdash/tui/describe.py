@@ -145,11 +145,43 @@ def decisions_table(pool: PoolRow, log: Sequence[Event]) -> Table:
     return table
 
 
-class DescribeScreen(LiveScreen):
+PAGE_KEYS = [
+    Binding("j", "page(1)", "Scroll down", show=False),
+    Binding("k", "page(-1)", "Scroll up", show=False),
+    Binding("g", "page_end(False)", "Top", show=False),
+    Binding("G", "page_end(True)", "Bottom", show=False),
+]
+"""A page scrolls with the keys of the tables and of the help too, not with the arrows alone
+(j did nothing on describe); the help lists them after the screen's own keys."""
+
+
+class PageScreen(LiveScreen):
+    """A screen that is one page to read (its bindings end with PAGE_KEYS)."""
+
+    BODY = ""
+    """The id of the screen's VerticalScroll."""
+
+    def action_page(self, lines: int) -> None:
+        self.query_one(f"#{self.BODY}", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+    def action_page_end(self, end: bool) -> None:
+        body = self.query_one(f"#{self.BODY}", VerticalScroll)
+        if end:
+            body.scroll_end(animate=False)
+        else:
+            body.scroll_home(animate=False)
+
+
+class DescribeScreen(PageScreen):
     """Everything about one pool on one page (`i`), as k9s's describe."""
 
-    AUTO_FOCUS = "#describe-body"
-    BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("enter", "app.why", "Why")]
+    BODY = "describe-body"
+    AUTO_FOCUS = f"#{BODY}"
+    BINDINGS = [
+        Binding("escape", "app.go_back", "Back"),
+        Binding("enter", "app.why", "Why"),
+        *PAGE_KEYS,
+    ]
 
     def __init__(
         self,
@@ -240,11 +272,12 @@ def waiting_row(pod: Pod) -> list[tuple[str, str]]:
     return [("waiting", f"{pod.waiting}{said}")]
 
 
-class PodScreen(LiveScreen):
+class PodScreen(PageScreen):
     """One pod (Enter on the Pods screen). A pod that goes away stays shown, marked gone."""
 
-    AUTO_FOCUS = "#pod-body"  # its Events may run past the page
-    BINDINGS = [Binding("escape", "app.go_back", "Back")]
+    BODY = "pod-body"
+    AUTO_FOCUS = f"#{BODY}"  # its Events may run past the page
+    BINDINGS = [Binding("escape", "app.go_back", "Back"), *PAGE_KEYS]
 
     def __init__(self, pod: Pod, events_of: EventsOf | None = None) -> None:
         super().__init__(name="pod")
