@@ -13,13 +13,13 @@ from textual.app import App
 from textual.screen import Screen
 
 from agentdash.tui.feed import Feed
-from agentdash.tui.modals import ConfirmationModal, PinModal, span_words
+from agentdash.tui.modals import ConfirmationModal, PinModal
 from agentdash.tui.pause import PauseChoice, PausePoolModal, held, pause_question
 from agentdash.tui.tenants import TenantsScreen
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.events import ActionEvent
 from controller.core.printable import printable
-from controller.core.wording import plural
+from controller.core.wording import plural, span_words
 
 
 def select_a_pool(screen: Screen[Any]) -> str:

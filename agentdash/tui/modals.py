@@ -60,19 +60,6 @@ def minutes_of(text: str) -> float | None:
     return seconds
 
 
-def span_words(seconds: float) -> str:
-    """A pin's or a pause's length as the confirmation says it: exactly as understood (no
-    rounding: `123456.7` minutes is not `123457`), in minutes, with whole days or hours
-    beside (`1,440 min (1 d)`); under a minute in seconds."""
-    if seconds < 60:
-        return f"{seconds:.10g} s"
-    minutes = f"{seconds / 60:,.10g} min"
-    for unit, size in (("d", 86400), ("h", 3600)):
-        if seconds >= size and seconds % size == 0:
-            return f"{minutes} ({seconds // size:,.0f} {unit})"
-    return minutes
-
-
 class ConfirmationModal(ModalScreen[bool]):
     """Ask before doing anything to the fleet. Cancel has the focus: enter alone does nothing."""
 

@@ -7,8 +7,8 @@ some minutes (blank: until resumed). Like the pin dialog, it only asks: the app 
 
 from __future__ import annotations
 
-from agentdash.tui.modals import MINUTES, ReplicasModal, count_of, minutes_of, span_words
-from controller.core.wording import plural
+from agentdash.tui.modals import MINUTES, ReplicasModal, count_of, minutes_of
+from controller.core.wording import plural, span_words
 
 PauseChoice = tuple[int | None, float | None]
 """(replicas, or None to hold them where they are; seconds, or None until resumed)."""

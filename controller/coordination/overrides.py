@@ -26,7 +26,7 @@ from controller.core.config_errors import InvalidField, shown
 from controller.core.events import ActionEvent
 from controller.core.input_files import DuplicateKey, read_text, unique_keys
 from controller.core.model import Overrides, Pin, PoolPause
-from controller.core.wording import plural
+from controller.core.wording import plural, span_words
 
 MAX_PIN_REPLICAS = 100_000
 BY_CHARS = 253
@@ -227,7 +227,7 @@ class OverrideStore:
         now = self._clock()
         until = now + for_seconds if for_seconds else None
         pin = Pin(replicas=replicas, until=until, by=self._who(), at=now)
-        span = f" for {for_seconds:g} s" if for_seconds else ""
+        span = f" for {span_words(for_seconds)}" if for_seconds else ""
         detail = f"{plural(replicas, 'replica')}{span}"
 
         def change(was: Overrides) -> Overrides:
@@ -249,7 +249,7 @@ class OverrideStore:
         until = now + span if span else None
         pause = PoolPause(replicas, until, self._who(), now)
         what = "hold replicas" if replicas is None else f"set to {replicas}"
-        detail = what + (f" for {span:g} s" if span else "")
+        detail = what + (f" for {span_words(span)}" if span else "")
 
         def change(was: Overrides) -> Overrides:
             return replace(was, paused_pools={**was.paused_pools, pool: pause})

@@ -9,14 +9,15 @@ from rich.console import Console
 from textual.widgets import Static
 
 from agentdash.tui.fleet import FleetScreen
-from agentdash.tui.modals import ConfirmationModal, PinModal, span_words
+from agentdash.tui.modals import ConfirmationModal, PinModal
 from agentdash.tui.sample import START, TICKS
 from agentdash.tui.why import WhyScreen
 from controller.coordination.overrides import OverrideStore
 from controller.core.events import ActionEvent, ScaleEvent
 from controller.core.model import Overrides, Pin, QueueStats
+from controller.core.wording import span_words
 from tests.support import eventually
-from tests.support.dashboard import POOLS, down_to, make, notes
+from tests.support.dashboard import POOLS, down_to, make, notes, screen_lines
 
 
 def shown(widget: Static) -> str:
@@ -54,12 +55,28 @@ async def test_pin_asks_first_then_the_controller_keeps_the_floor(tmp_path: Path
         app.refresh_feed()
         actions = [e for e in app.log_events if isinstance(e, ActionEvent)]
         assert [(a.who, a.action, a.target, a.detail) for a in actions] == [
-            ("operator", "pin", "initech-summarize", "2 replicas for 600 s")
+            ("operator", "pin", "initech-summarize", "2 replicas for 10 min")
         ]
         toast = [n.message for n in app._notifications][-1]
-        assert toast == "pin initech-summarize: 2 replicas for 600 s, by operator"
+        assert toast == "pin initech-summarize: 2 replicas for 10 min, by operator"
     restarted = OverrideStore(app.feed.config, tmp_path / "overrides.json")
     assert restarted.current().pins == {"initech-summarize": pin}
+
+
+async def test_the_action_says_the_length_as_the_confirmation_did(tmp_path: Path) -> None:
+    """The dialog asked "for 2,880 min (2 d)?"; the notice and the Events screen then said
+    "for 172800 s", and a Fleet row "paused 48h": a length said as the operator gave it."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("w", "backspace", "2", "tab", "2", "d", "enter")
+        assert isinstance(app.screen, ConfirmationModal)
+        assert "for 2,880 min (2 d)?" in app.screen.question
+        await pilot.press("y")
+        assert notes(app)[-1] == "pin acme-research: 2 replicas for 2,880 min (2 d), by operator"
+        await pilot.press("e")
+        await eventually(lambda: any("2 replicas for 2,880 min (2 d)" in line
+                                     for line in screen_lines(app)))  # fmt: skip
 
 
 async def test_a_bad_pin_is_refused_in_the_dialog(tmp_path: Path) -> None:

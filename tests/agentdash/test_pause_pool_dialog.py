@@ -48,7 +48,7 @@ async def test_x_pauses_the_selected_pool_at_a_number_for_some_minutes(tmp_path:
         assert (row.state, row.replicas) == ("paused 5m", 1)
         actions = [e for e in app.log_events if isinstance(e, ActionEvent)]
         assert [(a.who, a.action, a.target, a.detail) for a in actions] == [
-            ("operator", "pause pool", "globex-coder", "set to 1 for 300 s")
+            ("operator", "pause pool", "globex-coder", "set to 1 for 5 min")
         ]
 
         await pilot.press("x")  # on a paused pool: resume, asked first

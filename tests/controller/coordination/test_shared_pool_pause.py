@@ -50,7 +50,7 @@ async def test_a_pool_paused_in_one_process_is_paused_in_the_other_and_audited(
     assert bob._store.current().paused_pools["research"] == PoolPause(2, 1060.0, "alice", 1000.0)
     (record,) = await audit_records(nc)
     assert (record["who"], record["action"], record["target"], record["detail"]) == (
-        "alice", "pause pool", "research", "set to 2 for 60 s")  # fmt: skip
+        "alice", "pause pool", "research", "set to 2 for 1 min")  # fmt: skip
 
     # Only the leader ends it when its time is up; the others learn it from the bucket.
     (ended,) = alice._store.expire(1060.0)

@@ -95,7 +95,7 @@ def test_pause_and_resume_are_actions_kept_across_a_restart(tmp_path: Path) -> N
     store = OverrideStore(CFG, path, clock=clock, who=lambda: "alice")
     event = store.pause_pool("research", None, 300)
     assert (event.who, event.action, event.target, event.detail) == (
-        "alice", "pause pool", "research", "hold replicas for 300 s")  # fmt: skip
+        "alice", "pause pool", "research", "hold replicas for 5 min")  # fmt: skip
     store.pause_pool("coder", 0, None)
     again = OverrideStore(CFG, path, clock=clock)
     assert again.current().paused_pools == {
