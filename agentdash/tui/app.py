@@ -12,24 +12,24 @@ import asyncio
 import contextlib
 import signal
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from platformdirs import user_downloads_path
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.filter import LineFilter
 from textual.markup import escape
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 
 from agentdash.errors import StartError
 from agentdash.tui.actions import OperatorActions, select_a_pool
 from agentdash.tui.attention import Attention, Flag, InForce
 from agentdash.tui.attention_view import AttentionScreen
-from agentdash.tui.commands import AgentDashCommands
+from agentdash.tui.commands import AgentDashCommands, system_commands
 from agentdash.tui.describe import DescribeScreen, PodScreen
 from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.feed import Feed
@@ -160,6 +160,9 @@ class AgentDashApp(App[None]):
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         return readable_filters(super().get_line_filters())  # NO_COLOR: no text lost in grey
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        return system_commands(super().get_system_commands(screen))
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.read_only))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Protocol
 
+from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
@@ -69,3 +70,10 @@ class AgentDashCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help)
+
+
+def system_commands(textuals: Iterable[SystemCommand]) -> Iterator[SystemCommand]:
+    """Textual's own commands (Theme, Screenshot, Quit, Maximize) but its Keys: that panel
+    told the keys a second time, beside `?` help, took 30 columns from the screens, so that
+    at 80 the header lost its numbers, and esc did not close it (only the palette again)."""
+    return (command for command in textuals if command.title != "Keys")

@@ -84,6 +84,22 @@ async def test_ctrl_p_and_colon_both_open_the_palette(tmp_path: Path) -> None:
             await eventually(lambda s=screen: isinstance(app.screen, s))  # type: ignore[misc]
 
 
+async def test_the_palette_has_no_second_help_beside_question_mark(tmp_path: Path) -> None:
+    """Its Keys opened Textual's own keys panel: a second help, 30 columns wide, which took
+    the header's numbers at 80 columns and which esc did not close."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await pilot.pause()
+        textuals = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Keys" not in textuals
+        assert {"Theme", "Screenshot", "Quit"} <= set(textuals)
+        await pilot.press("colon", *"screensh")
+        await eventually(lambda: "Save an SVG" in "\n".join(screen_lines(app)))
+        await pilot.press(*["backspace"] * 8, *"keys")
+        await eventually(lambda: "Save an SVG" not in "\n".join(screen_lines(app)))
+        assert "Show help for the focused widget" not in "\n".join(screen_lines(app))
+
+
 async def test_the_palette_opens_the_attention_screen(tmp_path: Path) -> None:
     app = await make(tmp_path)
     async with app.run_test(size=SMALL) as pilot:
