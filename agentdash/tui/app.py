@@ -13,16 +13,12 @@ import contextlib
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from platformdirs import user_downloads_path
-from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.filter import LineFilter
-from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 
 from agentdash.errors import StartError
@@ -39,11 +35,11 @@ from agentdash.tui.live import LiveScreen, hide_operator_keys
 from agentdash.tui.modals import HelpScreen, Section, bindings_of, quit_said_once
 from agentdash.tui.no_color import readable_filters
 from agentdash.tui.pods import PodsScreen
+from agentdash.tui.screenshots import Screenshots
 from agentdash.tui.table import KeyedTable
 from agentdash.tui.tenants import TenantsScreen
 from agentdash.tui.why import WhyScreen
 from controller.core.events import Event
-from controller.core.printable import printable
 from controller.runtime.snapshot import FleetSnapshot
 
 PACKAGE = Path(__file__).parents[1]
@@ -61,7 +57,7 @@ def stylesheet() -> Path:
     raise StartError(f"the dashboard's styles are missing from {PACKAGE}: reinstall agentdash")
 
 
-class AgentDashApp(App[None]):
+class AgentDashApp(Screenshots, App[None]):
     TITLE = "agentdash"
     COMMANDS = App.COMMANDS | {AgentDashCommands}
     # The footer shows each screen's own keys after `?` and `q`, then these in this order; at
@@ -335,47 +331,6 @@ class AgentDashApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))
-
-    # Screenshots (the palette's Screenshot entry)
-
-    def deliver_screenshot(
-        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
-    ) -> str | None:
-        # Textual saves to the Downloads folder, and fails where there is none (a server
-        # reached over SSH, a container): there, the folder the dashboard was started from.
-        if path is None:
-            downloads = user_downloads_path()
-            path = str(downloads if downloads.is_dir() else Path.cwd())
-        if filename is None and time_format is None:  # in UTC, as the screen says the time
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H_%M_%S_%fZ")
-            filename = f"{self.title}_{stamp}.svg".replace(" ", "_")
-        return super().deliver_screenshot(filename, path, time_format)
-
-    def on_delivery_complete(self, event: events.DeliveryComplete) -> None:
-        if event.name != "screenshot" or event.path is None:
-            return
-        # Textual's own notice reads the path as markup: saved from a folder such as `a[/b]`,
-        # the screenshot stopped the dashboard (MarkupError). Said as Textual says it, escaped.
-        event.prevent_default()
-        where = escape(repr(str(event.path)))
-        self.notify(f"Saved screenshot to [$text-success]{where}", title="Screenshot")
-
-    def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
-        if event.name != "screenshot":
-            return
-        event.prevent_default()  # Textual's own says "Failed to save screenshot", not why
-        error = event.exception
-        why = (
-            f"{error.filename}: {error.strerror}"
-            if isinstance(error, OSError) and error.strerror
-            else str(error)
-        )
-        self.notify(
-            f"Could not save the screenshot, {printable(why)}",
-            title="Screenshot",
-            severity="error",
-            markup=False,
-        )
 
     # Operator actions
 

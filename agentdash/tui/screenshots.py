@@ -1,0 +1,54 @@
+"""Where the palette's Screenshot goes, and what its notice says (a mixin of the app)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from platformdirs import user_downloads_path
+from textual import events
+from textual.app import App
+from textual.markup import escape
+
+from controller.core.printable import printable
+
+
+class Screenshots(App[None]):
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        # Textual saves to the Downloads folder, and fails where there is none (a server
+        # reached over SSH, a container): there, the folder the dashboard was started from.
+        if path is None:
+            downloads = user_downloads_path()
+            path = str(downloads if downloads.is_dir() else Path.cwd())
+        if filename is None and time_format is None:  # in UTC, as the screen says the time
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H_%M_%S_%fZ")
+            filename = f"{self.title}_{stamp}.svg".replace(" ", "_")
+        return super().deliver_screenshot(filename, path, time_format)
+
+    def on_delivery_complete(self, event: events.DeliveryComplete) -> None:
+        if event.name != "screenshot" or event.path is None:
+            return
+        # Textual's own notice reads the path as markup: saved from a folder such as `a[/b]`,
+        # the screenshot stopped the dashboard (MarkupError). Said as Textual says it, escaped.
+        event.prevent_default()
+        where = escape(repr(str(event.path)))
+        self.notify(f"Saved screenshot to [$text-success]{where}", title="Screenshot")
+
+    def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
+        if event.name != "screenshot":
+            return
+        event.prevent_default()  # Textual's own says "Failed to save screenshot", not why
+        error = event.exception
+        why = (
+            f"{error.filename}: {error.strerror}"
+            if isinstance(error, OSError) and error.strerror
+            else str(error)
+        )
+        self.notify(
+            f"Could not save the screenshot, {printable(why)}",
+            title="Screenshot",
+            severity="error",
+            markup=False,
+        )
