@@ -46,9 +46,20 @@ class TimelinePlot(PlotextPlot):
     }
     """
 
+    _drawn: tuple[list[Point], float] | None = None
+    """The points last drawn, and the `now` they were drawn to."""
+
     def show(self, points: Sequence[Point], now: float) -> None:
         """Each value holds until the next point: drawn as steps up to `now`, counted back
-        from it in seconds or minutes, counts from 0 in whole numbers."""
+        from it in seconds or minutes, counts from 0 in whole numbers. Drawn again only when
+        its points change or a column's worth of time has passed: plotext takes as long as the
+        rest of Describe, and the screen refreshes twice a second (an hour at 190 columns is
+        19 s a column)."""
+        if self._drawn is not None and self._drawn[0] == list(points):
+            span_s = max(LEAST_SPAN_S, min(WINDOW_S, now - points[0].ts)) if points else 0
+            if now - self._drawn[1] < span_s / max(1, self.size.width):
+                return
+        self._drawn = (list(points), now)
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
