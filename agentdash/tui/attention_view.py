@@ -120,6 +120,9 @@ class AttentionScreen(LiveScreen):
             ]
         )
         self.on_data_table_row_highlighted()  # the flag under the cursor may have changed
+        self.query_one("#in-force-title", Label).update(
+            f"Overrides in force: {len(in_force)}" if in_force else "Overrides in force: none"
+        )
         self.query_one("#in-force", KeyedTable).sync(
             [
                 (

@@ -202,3 +202,22 @@ async def test_a_tenant_its_budget_holds_at_0_is_said_held_not_to_run_out_in_0_s
     (flag,) = [f for f in flags if f.what == "budget"]
     assert (flag.severity, flag.target) == ("warning", "globex")
     assert flag.detail == "its pools held at 0 by its budget (4,993,441 of 5,000,000 tokens)"
+
+
+async def test_the_overrides_in_force_are_counted_and_none_is_said(tmp_path: Path) -> None:
+    """With nothing pinned or paused the list under its title was an empty table, its
+    column names alone, as if it had not loaded."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("exclamation_mark")
+        await pilot.pause()
+        before = screen_lines(app)
+        await pilot.press("escape")
+        app.feed.announce(app.feed.store.pin("acme-research", 2, 600))
+        app.feed.announce(app.feed.store.pause_pool("globex-coder", 1, 60))
+        await app.feed.loop.tick()
+        await pilot.press("exclamation_mark")
+        await pilot.pause()
+        after = screen_lines(app)
+    assert any(line.strip() == "Overrides in force: none" for line in before), before
+    assert any(line.strip() == "Overrides in force: 2" for line in after), after
