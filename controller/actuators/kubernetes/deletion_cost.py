@@ -28,7 +28,7 @@ from controller.actuators.kubernetes.objects import (
     name_of,
     pod_view,
 )
-from controller.core.busy import BusyPods, plan_marks
+from controller.core.busy import BusyPods, MarkPlan, plan_marks
 
 log = logging.getLogger("agentdash.kube")
 
@@ -57,44 +57,15 @@ class IdleFirst:
         namespace = pods.namespace
         if not pods.usable or now < self._refused.get(namespace, now):
             return
-        chosen = PodIndex(pods.objects.values()).objects_of(deployment)
-        views = [pod_view(pod, pool, now) for pod in chosen]
-        marked = {name_of(p) for p in chosen if annotations_of(p).get(DELETION_COST) == IDLE_COST}
-        idle = self._busy.idle(pool, [view.name for view in views], now)
-        plan = plan_marks(views, marked, idle, victims)
+        plan = self._plan(pool, pods, deployment, victims, now)
         changes = [(name, None) for name in plan.unmark] + [(name, IDLE_COST) for name in plan.mark]
         if not changes:
             return
         clock = asyncio.get_running_loop().time
         by = clock() + (deadline - clock()) / 2  # the other half is the scale's
         for name, cost in changes:
-            try:
-                await self._api.call(
-                    f"{'unmark' if cost is None else 'mark'} pod {namespace}/{name}",
-                    self._api.core.patch_namespaced_pod_without_preload_content,
-                    name,
-                    namespace,
-                    {"metadata": {"annotations": {DELETION_COST: cost}}},  # null removes it
-                    _content_type="application/merge-patch+json",
-                    deadline=by,
-                    priority=priority,
-                )
-            except ApiFailure as failure:
-                if failure.not_found:  # gone meanwhile: one victim fewer to choose
-                    pods.objects.pop(name, None)
-                    continue
-                if failure.forbidden:
-                    self._refused[namespace] = now + self._recheck_s
-                log.warning(
-                    "%s: scaling down without marking idle pods first: %s%s",
-                    pool,
-                    failure,
-                    " (`agentdash rbac` grants `patch pods`)" if failure.forbidden else "",
-                )
+            if not await self._annotate(pool, pods, name, cost, now, by, priority):
                 return
-            # The watch will say so too; until then the next plan must see this one.
-            if name in pods.objects:
-                pods.objects[name] = annotated(pods.objects[name], {DELETION_COST: cost})
         log.info(
             "%s: %d idle pod(s) marked to go first (%s), %d stale mark(s) removed",
             pool,
@@ -102,3 +73,55 @@ class IdleFirst:
             ", ".join(plan.mark) or "none",
             len(plan.unmark),
         )
+
+    def _plan(
+        self, pool: str, pods: Informer, deployment: Obj, victims: int, now: float
+    ) -> MarkPlan:
+        """The marks to add and remove among the Deployment's pods, as the informer has them."""
+        chosen = PodIndex(pods.objects.values()).objects_of(deployment)
+        views = [pod_view(pod, pool, now) for pod in chosen]
+        marked = {name_of(p) for p in chosen if annotations_of(p).get(DELETION_COST) == IDLE_COST}
+        idle = self._busy.idle(pool, [view.name for view in views], now)
+        return plan_marks(views, marked, idle, victims)
+
+    async def _annotate(
+        self,
+        pool: str,
+        pods: Informer,
+        name: str,
+        cost: str | None,
+        now: float,
+        by: float,
+        priority: Priority,
+    ) -> bool:
+        """Set (or, with `cost` None, remove) one pod's deletion cost. False when marking must
+        stop for this scale-down: the failure is logged, and a refusal remembered."""
+        namespace = pods.namespace
+        try:
+            await self._api.call(
+                f"{'unmark' if cost is None else 'mark'} pod {namespace}/{name}",
+                self._api.core.patch_namespaced_pod_without_preload_content,
+                name,
+                namespace,
+                {"metadata": {"annotations": {DELETION_COST: cost}}},  # null removes it
+                _content_type="application/merge-patch+json",
+                deadline=by,
+                priority=priority,
+            )
+        except ApiFailure as failure:
+            if failure.not_found:  # gone meanwhile: one victim fewer to choose
+                pods.objects.pop(name, None)
+                return True
+            if failure.forbidden:
+                self._refused[namespace] = now + self._recheck_s
+            log.warning(
+                "%s: scaling down without marking idle pods first: %s%s",
+                pool,
+                failure,
+                " (`agentdash rbac` grants `patch pods`)" if failure.forbidden else "",
+            )
+            return False
+        # The watch will say so too; until then the next plan must see this one.
+        if name in pods.objects:
+            pods.objects[name] = annotated(pods.objects[name], {DELETION_COST: cost})
+        return True
