@@ -91,20 +91,12 @@ class Reconciler:
         self.store = store or OverrideStore(config, clock=clock)
         self.trends = Trends()
         self.timeline = Timeline()
-        self.lease = lease
-        self.bench = Bench(lease) if lease is not None else None
-        """A leader cut off from the cluster gives the lease up (leadership.Bench)."""
-        self.dry_run = dry_run
-        """This process never patches (--dry-run), whatever the shared overrides say, nor
-        leads: it tells each change it would make, leading or not."""
-        self.leading = lease is None
-        self.leader_view = LeaderView()
-        """What the leader published last, which a follower shows over its own view."""
         self.decisions: dict[str, ScaleDecision] = {}
         self.health = SourceHealth(self.bus)
         """The failing sources and the pools held for want of data."""
         self.call_deadline = call_deadline
         """The most a read, a lease renewal or a scale call may take."""
+        self._lead_by(lease, dry_run=dry_run, timer=timer)
         self.scale_calls = ScaleCalls(
             actuator,
             self.engine,
@@ -127,12 +119,24 @@ class Reconciler:
         self.engine_feed = EngineFeed(config, self.engine, self.health, self.trends)
         """What was last fed to the engine, and the pools held for want of data."""
         self._explaining = isinstance(actuator, ExplainingActuator)
+        lag.watch_idle(self.idle, self.schedule.wake)
+
+    def _lead_by(self, lease: Lease | None, *, dry_run: bool, timer: Callable[[], float]) -> None:
+        """The parts about who leads: without a lease this process always does."""
+        self.lease = lease
+        self.bench = Bench(lease) if lease is not None else None
+        """A leader cut off from the cluster gives the lease up (leadership.Bench)."""
+        self.dry_run = dry_run
+        """This process never patches (--dry-run), whatever the shared overrides say, nor
+        leads: it tells each change it would make, leading or not."""
+        self.leading = lease is None
+        self.leader_view = LeaderView()
+        """What the leader published last, which a follower shows over its own view."""
         self._was_acting = False
         self.lease_teller = (
             None if lease is None else LeaseTeller(lease, self.health, self.bus, timer)
         )
         """What the loop says about the lease: who leads, a broken lease, none for long."""
-        lag.watch_idle(self.idle, self.schedule.wake)
 
     @property
     def overrides(self) -> Overrides:
