@@ -28,9 +28,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from controller.core.config import Config, PoolConfig
 from controller.simulate.backtest import DRAIN_S
@@ -39,7 +37,6 @@ from controller.simulate.behavior_grid import (
     Candidate,
     Group,
     Setting,
-    configure,
     mutate,
     nearest,
     random_setting,
@@ -54,9 +51,8 @@ from controller.simulate.tradeoff import (
     choose,
     near_best,
     pareto,
-    replay,
 )
-from controller.simulate.workers import forked_pool, forks
+from controller.simulate.tune_replays import Replays, replaying
 
 BATCH = 8
 """Candidates replayed side by side before the next ones are drawn from their results (and
@@ -146,52 +142,71 @@ def search(
     of the last one). `progress(done, trials, seconds)` is called after each batch."""
     start = clock()
     draw = _Drawer(config, tuned, objective, trials, random.Random(seed))
-    done: list[Trial] = []
-    last = 0.0  # how long the last batch took: the next one will take about as long
+    with replaying(
+        config, tuned, trace, horizon, min(BATCH, workers or os.cpu_count() or 1)
+    ) as replays:
+        run = _Batches(replays, trials, start, time_budget, clock, progress)
+        kept = min(PRUNE_BATCHES * BATCH, trials // 3)
 
-    def fits(batches: int) -> bool:
-        return time_budget is None or not done or clock() + batches * last - start <= time_budget
+        def reserve() -> int:
+            """Trials kept for undoing the pick's changes at the end: none while it has none
+            (the current config picked so far), so that those trials and their time still
+            search."""
+            return kept if run.done and changed(choose(run.done, objective).candidate) else 0
 
-    kept = min(PRUNE_BATCHES * BATCH, trials // 3)
-
-    def reserve() -> int:
-        """Trials kept for undoing the pick's changes at the end: none while it has none (the
-        current config picked so far), so that those trials and their time still search."""
-        return kept if done and changed(choose(done, objective).candidate) else 0
-
-    global _search
-    _search = (config, tuple(tuned), trace, horizon)
-    try:
-        with _Pool(min(BATCH, workers or os.cpu_count() or 1)) as pool:
-
-            def replay_batch(batch: list[Candidate]) -> None:
-                nonlocal last
-                began = clock()
-                outcomes = pool.map(_replay_candidate, batch)
-                last = clock() - began
-                done.extend(Trial(len(done), c, o) for c, o in zip(batch, outcomes, strict=True))
-                if progress is not None:
-                    progress(len(done), trials, clock() - start)
-
-            while len(done) < trials - reserve() and fits(1 + PRUNE_BATCHES * bool(reserve())):
-                replay_batch(draw.batch(done, min(BATCH, trials - reserve() - len(done))))
-            stopped = len(done) < trials - reserve()
-            searched = len(done)
-            while len(done) < trials and fits(1):
-                simpler = draw.simpler(done, min(BATCH, trials - len(done)))
-                if not simpler:
-                    break
-                replay_batch(simpler)
-    finally:
-        _search = None
+        while len(run.done) < trials - reserve() and run.fits(1 + PRUNE_BATCHES * bool(reserve())):
+            run.replay(draw.batch(run.done, min(BATCH, trials - reserve() - len(run.done))))
+        stopped = len(run.done) < trials - reserve()
+        searched = len(run.done)
+        while len(run.done) < trials and run.fits(1):
+            simpler = draw.simpler(run.done, min(BATCH, trials - len(run.done)))
+            if not simpler:
+                break
+            run.replay(simpler)
     return Search(
         groups=tuple(tuned),
-        trials=tuple(done),
+        trials=tuple(run.done),
         objective=objective,
         seconds=clock() - start,
         stopped_early=stopped,
-        undoings=len(done) - searched,
+        undoings=len(run.done) - searched,
     )
+
+
+class _Batches:
+    """The trials replayed so far, a batch at a time, and whether another batch fits the time
+    budget at the pace of the last one."""
+
+    def __init__(
+        self,
+        replays: Replays,
+        trials: int,
+        start: float,
+        time_budget: float | None,
+        clock: Callable[[], float],
+        progress: Callable[[int, int, float], None] | None,
+    ) -> None:
+        self.done: list[Trial] = []
+        self._replays, self._trials, self._start = replays, trials, start
+        self._time_budget, self._clock, self._progress = time_budget, clock, progress
+        self._last = 0.0  # how long the last batch took: the next one will take about as long
+
+    def fits(self, batches: int) -> bool:
+        budget, clock = self._time_budget, self._clock
+        return (
+            budget is None
+            or not self.done
+            or clock() + batches * self._last - self._start <= budget
+        )
+
+    def replay(self, batch: list[Candidate]) -> None:
+        clock = self._clock
+        began = clock()
+        outcomes = self._replays.map(batch)
+        self._last = clock() - began
+        self.done.extend(Trial(len(self.done), c, o) for c, o in zip(batch, outcomes, strict=True))
+        if self._progress is not None:
+            self._progress(len(self.done), self._trials, clock() - self._start)
 
 
 def check(
@@ -203,47 +218,10 @@ def check(
     workers: int | None = None,
 ) -> list[Outcome]:
     """Replay each candidate over another trace (the held-out tail), side by side."""
-    global _search
-    _search = (config, tuple(tuned), trace, horizon)
-    try:
-        with _Pool(min(len(candidates), workers or os.cpu_count() or 1)) as pool:
-            return pool.map(_replay_candidate, candidates)
-    finally:
-        _search = None
-
-
-_search: tuple[Config, tuple[Group, ...], Trace, float] | None = None
-"""What the forked workers replay against: set before they are forked, inherited by them."""
-
-
-def _replay_candidate(candidate: Candidate) -> Outcome:
-    assert _search is not None
-    config, tuned, trace, horizon = _search
-    return replay(configure(config, tuned, candidate), trace, horizon)
-
-
-class _Pool:
-    """Forked worker processes when there are cores and fork, else this process."""
-
-    def __init__(self, workers: int) -> None:
-        self.forking = forked_pool(workers) if workers > 1 and forks() else None
-        self.executor: ProcessPoolExecutor | None = None
-
-    def map(
-        self, function: Callable[[Candidate], Outcome], items: Sequence[Candidate]
-    ) -> list[Outcome]:
-        if self.executor is None or len(items) == 1:
-            return [function(item) for item in items]
-        return list(self.executor.map(function, items))
-
-    def __enter__(self) -> _Pool:
-        if self.forking is not None:
-            self.executor = self.forking.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.forking is not None:
-            self.forking.__exit__(*exc)
+    with replaying(
+        config, tuned, trace, horizon, min(len(candidates), workers or os.cpu_count() or 1)
+    ) as replays:
+        return replays.map(candidates)
 
 
 class _Drawer:
