@@ -24,7 +24,7 @@ from nats.aio.client import Client
 from agentdash.cancelling import cancel_until_done
 from agentdash.nats_client import jetstream_error
 from agentdash.nats_connections import Connections, open_connections
-from agentdash.opening import RuntimeOptions, check_credentials, open_parts
+from agentdash.opening import Opened, RuntimeOptions, check_credentials, open_parts
 from agentdash.others_actions import OthersActions
 from controller.coordination.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.coordination.leader_decisions import (
@@ -124,16 +124,8 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     check_credentials(options)
     reconnected: list[Callable[[], None]] = []
     bad = BadMessages()  # what every source drops, counted in one place for /metrics
-    links = await open_connections(config, options, bad, reconnected)
+    links, opened = await _open(config, options, bad, reconnected)
     nc = links.main
-    try:
-        opened = await open_parts(nc, links.reports, config, options, links.arrivals, bad=bad)
-    except BaseException as exc:
-        for client in links.every():
-            await client.close()
-        if isinstance(exc, nats.errors.Error | TimeoutError):  # JetStream not there, or not ours
-            raise jetstream_error(options.nats_url or config.nats.url, exc) from None
-        raise
     bus = RecordingBus()
     loop = Reconciler(
         config,
@@ -149,16 +141,8 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         spend_handover=opened.spend_handover,
         usage_handover=opened.usage_handover,
     )
-    others = OthersActions(loop, emit)
-    opened.shared.on_action = others.told
-    for found in opened.shared.found:  # at start: those no leader logged
-        others.told(*found)
-    opened.shared.found.clear()
-    reconnected.append(loop.schedule.now)  # renew the lease at once, not after the backoff
-    when_readable = getattr(opened.actuator, "when_readable", None)  # a real cluster's
-    if when_readable is not None:  # the API server is back: its pools are scaled at once
-        when_readable(loop.schedule.now)
-    reconnected.append(opened.shared.reconnected)  # a NATS back without its store
+    others = _hear_others_actions(loop, opened.shared)
+    _after_reconnection(loop, opened, reconnected)
     told = DecisionsEncoder(opened.lease.holder)
     runtime = Runtime(
         config,
@@ -174,10 +158,7 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
     )
     runtime.connections = links
     if not options.read_only:
-        publisher = runtime.publisher = HistoryPublisher(nc, opened.lease.holder)
-        bus.record = lambda event: publisher.offer(event, loop.leading)
-        runtime.metrics.registry.register(publisher.collector())
-        publisher.start()
+        _publish_history(runtime, bus)
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
 
@@ -191,6 +172,60 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         on_read=others.leader_read,
     )
     return runtime
+
+
+async def _open(
+    config: Config,
+    options: RuntimeOptions,
+    bad: BadMessages,
+    reconnected: list[Callable[[], None]],
+) -> tuple[Connections, Opened]:
+    """The NATS connections, then the parts opened over them; if a part fails, the
+    connections are closed, and a NATS error is told as JetStream missing or not ours."""
+    links = await open_connections(config, options, bad, reconnected)
+    try:
+        opened = await open_parts(
+            links.main, links.reports, config, options, links.arrivals, bad=bad
+        )
+    except BaseException as exc:
+        for client in links.every():
+            await client.close()
+        if isinstance(exc, nats.errors.Error | TimeoutError):  # JetStream not there, or not ours
+            raise jetstream_error(options.nats_url or config.nats.url, exc) from None
+        raise
+    return links, opened
+
+
+def _hear_others_actions(loop: Reconciler, shared: SharedOverrides) -> OthersActions:
+    """The leader logs the actions other processes took: from now on, and those found at
+    start that no leader logged."""
+    others = OthersActions(loop, emit)
+    shared.on_action = others.told
+    for found in shared.found:
+        others.told(*found)
+    shared.found.clear()
+    return others
+
+
+def _after_reconnection(
+    loop: Reconciler, opened: Opened, reconnected: list[Callable[[], None]]
+) -> None:
+    """What is done again once NATS (or the API server) is back."""
+    reconnected.append(loop.schedule.now)  # renew the lease at once, not after the backoff
+    when_readable = getattr(opened.actuator, "when_readable", None)  # a real cluster's
+    if when_readable is not None:  # the API server is back: its pools are scaled at once
+        when_readable(loop.schedule.now)
+    reconnected.append(opened.shared.reconnected)  # a NATS back without its store
+
+
+def _publish_history(runtime: Runtime, bus: RecordingBus) -> None:
+    """Append this process's events to the history stream (whoever leads when each is told)
+    and count them in /metrics."""
+    loop = runtime.loop
+    publisher = runtime.publisher = HistoryPublisher(runtime.nc, runtime.lease.holder)
+    bus.record = lambda event: publisher.offer(event, loop.leading)
+    runtime.metrics.registry.register(publisher.collector())
+    publisher.start()
 
 
 def leader_said(
