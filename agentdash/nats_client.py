@@ -178,6 +178,26 @@ async def connect_nats(
         **_credentials(auth or NatsConfig(), source),
     }
     connecting: asyncio.Future[Any] = asyncio.ensure_future(nc.connect(url, **settings))
+    await _first_connection(
+        nc, connecting, refused, first, url=url, timeout=timeout, auth=auth, source=source
+    )
+    return nc
+
+
+async def _first_connection(
+    nc: Client,
+    connecting: asyncio.Future[Any],
+    refused: asyncio.Future[Any],
+    first: FirstAttempts,
+    *,
+    url: str,
+    timeout: float,
+    auth: NatsConfig | None,
+    source: str,
+) -> None:
+    """Wait for `connecting` to end, a refusal of who we are, a refused connection or
+    `timeout`, whichever is first; raise the one line for all but the first. A connection
+    that did not succeed is stopped, and its client closed."""
     try:
         done, _ = await asyncio.wait(
             {connecting, refused, first.connection_refused},
@@ -186,7 +206,7 @@ async def connect_nats(
         )
         if connecting in done:
             connecting.result()
-            return nc
+            return
         if refused in done:
             path, expected = _identity(auth or NatsConfig(), refused.result())
             reason = str(refused.result()).removeprefix("nats: ").strip("'")
