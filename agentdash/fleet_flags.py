@@ -49,12 +49,30 @@ class _FleetSwitch(_FleetFlag):
 
 
 def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of a run against a real fleet: the dashboard, or the daemon."""
+    """The flags of a run against a real fleet: the dashboard, or the daemon. In --help they
+    come in this order."""
     fleet = parser.add_argument_group(
         "a real fleet (no COMMAND)",
         "A flag marked (env NAME) takes its default from that environment variable; "
         "the flag, given, beats it.",
     )
+    _add_what_runs(fleet)
+    _add_addresses(fleet)
+    _add_cluster(fleet)
+    _add_leadership(fleet)
+    fleet.add_argument(
+        "--log-level",
+        action=_FleetFlag,
+        type=log_level,
+        metavar="LEVEL",
+        help="daemon: write log records at this level and above: debug, info, warning or "
+        "error (env AGENTDASH_LOG_LEVEL; default info). Scale decisions, start and stop are"
+        " always written.",
+    )
+
+
+def _add_what_runs(fleet: argparse._ArgumentGroup) -> None:
+    """Which config, and whether a dashboard runs over the controller."""
     fleet.add_argument(
         "--config",
         action=_FleetFlag,
@@ -67,6 +85,10 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         action=_FleetSwitch,
         help="run the controller headless (the daemon), no dashboard",
     )
+
+
+def _add_addresses(fleet: argparse._ArgumentGroup) -> None:
+    """Where NATS is, and where the daemon serves its metrics and health."""
     fleet.add_argument(
         "--nats-url",
         action=_FleetFlag,
@@ -82,6 +104,10 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve /metrics, /healthz and /livez here; no HOST: every address, IPv4 and "
         "IPv6 (daemon; env AGENTDASH_HTTP)",
     )
+
+
+def _add_cluster(fleet: argparse._ArgumentGroup) -> None:
+    """Which cluster is scaled, and how it is reached."""
     fleet.add_argument(
         "--kubeconfig",
         action=_FleetFlag,
@@ -103,6 +129,10 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         default="kubernetes",
         help="simulated: count replicas without a cluster (for trials)",
     )
+
+
+def _add_leadership(fleet: argparse._ArgumentGroup) -> None:
+    """Whether this process leads (takes the lease and scales) and may change overrides."""
     fleet.add_argument(
         "--dry-run", action=_FleetSwitch, help="decide and log, never patch nor take the lease"
     )
@@ -123,15 +153,6 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
         type=flags.number(1, 3600),
         metavar="S",
         help="leader lease TTL in seconds, 1 to 3600 (env AGENTDASH_LEASE_TTL; default 10)",
-    )
-    fleet.add_argument(
-        "--log-level",
-        action=_FleetFlag,
-        type=log_level,
-        metavar="LEVEL",
-        help="daemon: write log records at this level and above: debug, info, warning or "
-        "error (env AGENTDASH_LOG_LEVEL; default info). Scale decisions, start and stop are"
-        " always written.",
     )
 
 
