@@ -35,6 +35,8 @@ from controller.core.wording import plural
 if TYPE_CHECKING:  # the fleet (NATS and all) is imported when the demo runs, not to parse
     from agentdash.demo.fleet import DemoFleet, DemoOptions
     from agentdash.demo.tally import Summary
+    from agentdash.tui.app import AgentDashApp
+    from agentdash.tui.feed import Feed
     from controller.core.config import Config
 
 POLL_S = 0.2
@@ -165,69 +167,87 @@ def dashboard(options: DemoOptions, read_only: bool = False, sink: LinesFile | N
     """The live demo under the dashboard; quitting (`q`, SIGTERM, a closed terminal) stops
     the fleet and its nats-server. `sink`: --events, as headless writes it (each scale event,
     then the summary)."""
-    from agentdash.demo.fleet import DemoFleet
     from agentdash.tui.app import AgentDashApp
-    from agentdash.tui.feed import Feed
     from agentdash.tui.leaving import ExitWatchdog
 
-    def notice(line: str) -> None:
-        app.notify(loggable(line), severity="warning", timeout=NOTICE_SHOWN_S, markup=False)
-
-    on_scale = None if sink is None else lambda e: _write(sink, e)
-    fleet = DemoFleet(options, on_scale=on_scale, notice=notice)
-    stop = asyncio.Event()
-    runner: list[asyncio.Task[None]] = []
-    failures: list[StartError] = []
-
-    async def connect() -> Feed:
-        try:
-            await fleet.start()
-        except StartError as exc:
-            failures.append(exc)  # said in one line once the screen is restored, as headless
-            raise
-        assert fleet.loop is not None
-        if fleet.kept is not None:  # an earlier run's pause must not look like a fault
-            # The file's path and the names in it are text, never markup (a folder `a[/b]`
-            # stopped the dashboard) nor escapes (as the headless demo says them).
-            kept = loggable(f"Overrides {fleet.kept}")
-            app.notify(kept, severity="warning", timeout=KEPT_SHOWN_S, markup=False)
-        feed = Feed(fleet.loop)
-        runner.append(asyncio.create_task(fleet.run_loop(stop)))
-        return feed
-
-    summaries: list[Summary] = []
-
-    async def stop_fleet() -> None:
-        stop.set()
-        for task in runner:
-            await task
-        summaries.append(await fleet.stop())
-
-    def close_server() -> None:
-        if fleet.server is not None:
-            fleet.server.close()
-
-    def leaving() -> None:
-        """The process ends now, past what follows app.run (a hangup once the fleet stopped,
-        or a stop that stuck): the server goes, and --events still gets the summary."""
-        close_server()
-        if sink is not None:
-            for summary in summaries:
-                sink.write(json.dumps(summary.as_dict()) + "\n")
-
-    watchdog = ExitWatchdog(before_leaving=leaving)
-    app = AgentDashApp(connect=connect, on_quit=stop_fleet, read_only=read_only, watchdog=watchdog)
+    demo = _DashboardDemo(options, sink)
+    watchdog = ExitWatchdog(before_leaving=demo.leaving)
+    app = AgentDashApp(
+        connect=demo.connect, on_quit=demo.stop_fleet, read_only=read_only, watchdog=watchdog
+    )
+    demo.app = app
     try:
         app.run()
     finally:
-        close_server()
-    if failures:
-        raise failures[0]
-    for summary in summaries:  # after the screen is restored, so it stays visible
+        demo.close_server()
+    if demo.failures:
+        raise demo.failures[0]
+    for summary in demo.summaries:  # after the screen is restored, so it stays visible
         print(_summary_line(summary))
         if sink is not None:
             sink.write(json.dumps(summary.as_dict()) + "\n")
     return app.return_code or 0  # 1 after an error: Textual has printed what went wrong
+
+
+class _DashboardDemo:
+    """The demo's fleet as the dashboard drives it: started by the app (`connect`), stopped
+    when it quits (`stop_fleet`), its failure and summary kept to be said once the screen is
+    restored."""
+
+    def __init__(self, options: DemoOptions, sink: LinesFile | None) -> None:
+        from agentdash.demo.fleet import DemoFleet
+
+        self.app: AgentDashApp | None = None
+        """Where notices go: set before it runs."""
+        self.sink = sink
+        on_scale = None if sink is None else lambda e: _write(sink, e)
+        self.fleet = DemoFleet(options, on_scale=on_scale, notice=self.notice)
+        self.stop = asyncio.Event()
+        self.runner: list[asyncio.Task[None]] = []
+        self.failures: list[StartError] = []
+        self.summaries: list[Summary] = []
+
+    def notice(self, line: str) -> None:
+        assert self.app is not None
+        self.app.notify(loggable(line), severity="warning", timeout=NOTICE_SHOWN_S, markup=False)
+
+    async def connect(self) -> Feed:
+        from agentdash.tui.feed import Feed
+
+        fleet = self.fleet
+        try:
+            await fleet.start()
+        except StartError as exc:
+            self.failures.append(exc)  # said in one line once the screen is restored, as headless
+            raise
+        assert fleet.loop is not None
+        if fleet.kept is not None:  # an earlier run's pause must not look like a fault
+            # The file's path and the names in it are text, never markup (a folder `a[/b]`
+            # would stop the dashboard) nor escapes (as the headless demo says them).
+            kept = loggable(f"Overrides {fleet.kept}")
+            assert self.app is not None
+            self.app.notify(kept, severity="warning", timeout=KEPT_SHOWN_S, markup=False)
+        feed = Feed(fleet.loop)
+        self.runner.append(asyncio.create_task(fleet.run_loop(self.stop)))
+        return feed
+
+    async def stop_fleet(self) -> None:
+        self.stop.set()
+        for task in self.runner:
+            await task
+        self.summaries.append(await self.fleet.stop())
+
+    def close_server(self) -> None:
+        if self.fleet.server is not None:
+            self.fleet.server.close()
+
+    def leaving(self) -> None:
+        """The process ends now, past what follows app.run (a hangup once the fleet stopped,
+        or a stop that stuck): the server goes, and --events still gets the summary."""
+        self.close_server()
+        if self.sink is not None:
+            for summary in self.summaries:
+                self.sink.write(json.dumps(summary.as_dict()) + "\n")
 
 
 async def headless(options: DemoOptions, sink: LinesFile | None, out: IO[str]) -> Summary:
