@@ -217,12 +217,9 @@ def demand_of(
       starts (net inflow x cold start), over target_lag_per_replica;
     - the steady load: arrival rate x task time / concurrency (Little's law), with headroom
       for the tier's `target_wait_seconds` when it has one (square-root staffing)."""
-    args: tuple[object, ...]
     if current == 0 and lag <= pool.activation_lag:
-        args = (lag, pool.activation_lag)
-        reasons.append(Reason("demand", _AT_ZERO, args))
+        reasons.append(Reason("demand", _AT_ZERO, (lag, pool.activation_lag)))
         return Need(replicas=0, exact=0.0)
-    per_replica = pool.target_lag_per_replica
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
     # The sources bound these; a value that still is not a measurement (NaN, inf, absurd)
     # is ignored here too, never let to overflow the pass: only the lag counts then.
@@ -230,7 +227,26 @@ def demand_of(
         rate = None
     if seconds is not None and not 0.0 <= seconds <= MAX_TASK_SECONDS:
         seconds = None
-    concurrency = pool.concurrency
+    backlog = _backlog(pool, obs, lag, current, rate, seconds, reasons)
+    if rate and seconds:
+        return _steady(pool, rate, seconds, backlog, reasons, wait)
+    return backlog
+
+
+def _backlog(
+    pool: PoolConfig,
+    obs: PoolObservation,
+    lag: int,
+    current: int,
+    rate: float | None,
+    seconds: float | None,
+    reasons: list[Reason],
+) -> Need:
+    """The backlog's demand, explained into `reasons`: the lag, plus (while tasks wait) what
+    arrives beyond the ready pods' pace during a cold start, over target_lag_per_replica;
+    below `current` only as far as that lookahead would not ask back at once (`_kept_up`)."""
+    args: tuple[object, ...]
+    per_replica = pool.target_lag_per_replica
     ahead = 0
     keep = 0
     lookahead = bool(rate and seconds and pool.cold_start_seconds and obs.pending)
@@ -257,12 +273,10 @@ def demand_of(
         args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
         reasons.append(Reason("demand", _DEMAND, args))
     if keep > demand:
-        args = (keep, rate, seconds, concurrency, obs.pending, demand, keep)
+        args = (keep, rate, seconds, pool.concurrency, obs.pending, demand, keep)
         reasons.append(Reason("demand", _KEEP_UP, args))
         demand = keep
         exact = float(keep)
-    if rate and seconds:
-        return _steady(pool, rate, seconds, Need(replicas=demand, exact=exact), reasons, wait)
     return Need(replicas=demand, exact=exact)
 
 
