@@ -132,9 +132,26 @@ def claim(
     held = _held_back(name, pool, obs, overrides, now)
     if held is not None:
         return _capped_pause(held, config, observations)
-    current = obs.replicas
     if demand is None:
         demand = demanded(pool, obs, config.target_wait[name])
+    return _bid(name, pool, obs, config, observations, overrides, history, now, demand)
+
+
+def _bid(
+    name: str,
+    pool: PoolConfig,
+    obs: PoolObservation,
+    config: Config,
+    observations: Observations,
+    overrides: Overrides,
+    history: History | None,
+    now: float,
+    demand: Demanded,
+) -> Claim:
+    """`claim` of a pool that bids: its demand (step 2) held to its floor and pin (step 3),
+    paced by its tenant's budget (step 4) and bounded by max_replicas, then the time rules
+    (step 6) where there is a history."""
+    current = obs.replicas
     want, busy = demand.footprint.demand, demand.footprint.busy
     reasons = list(demand.reasons)
 
