@@ -31,6 +31,7 @@ BUILD = ROOT / ".accel"
 MODULES = (
     "controller/core/record.py",
     "controller/core/policy.py",
+    "controller/core/held_claims.py",
     "controller/core/demand.py",
     "controller/core/time_rules.py",
     "controller/core/allocation.py",

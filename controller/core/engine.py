@@ -50,6 +50,7 @@ from collections.abc import Mapping
 
 from controller.core.config import Config
 from controller.core.demand import demanded
+from controller.core.held_claims import controller_paused
 from controller.core.history import History
 from controller.core.keepalive_levels import Pace
 from controller.core.model import (
@@ -59,7 +60,7 @@ from controller.core.model import (
     ScaleDecision,
 )
 from controller.core.pace_reads import PaceReads
-from controller.core.policy import NO_OVERRIDES, claim, controller_paused
+from controller.core.policy import NO_OVERRIDES, claim
 from controller.core.pool_prices import PoolPrices
 from controller.core.sharing import SharedCeilings
 from controller.core.spend import SpendBook

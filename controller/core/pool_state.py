@@ -17,8 +17,8 @@ from controller.core.budget import EXHAUSTED, WARNING
 from controller.core.budget_uncounted import UNCOUNTED
 from controller.core.budget_unpriced import UNPRICED_SAID
 from controller.core.config import TenantConfig
+from controller.core.held_claims import CONTROLLER_PAUSED, POOL_PAUSED
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
-from controller.core.policy import CONTROLLER_PAUSED, POOL_PAUSED
 from controller.core.wording import plural
 
 CEILINGS = frozenset({"cluster max_pods", "tenant max_pods", "provider rpm"})

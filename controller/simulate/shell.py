@@ -32,8 +32,8 @@ from controller.core.budget import holds_back
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.events import ScaleEvent
+from controller.core.held_claims import TENANT_PAUSED
 from controller.core.model import PoolObservation, Reason
-from controller.core.policy import TENANT_PAUSED
 from controller.simulate.cluster import Cluster
 from controller.simulate.cluster_parts import Tenant
 
