@@ -34,7 +34,8 @@ from agentdash.errors import StartError
 from agentdash.nats_client import FirstAttempts, jetstream_error, unreached_reason
 from agentdash.nats_server import NatsServer
 from controller.actuators.simcluster import SimulatedCluster
-from controller.coordination.overrides import OverridesDocument, OverrideStore
+from controller.coordination.overrides import OverrideStore
+from controller.coordination.overrides_document import OverridesDocument
 from controller.core.config import Config
 from controller.core.events import EventBus, ScaleEvent
 from controller.core.model import Overrides

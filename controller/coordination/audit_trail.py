@@ -23,7 +23,7 @@ from nats.js.api import DiscardPolicy
 from nats.js.client import JetStreamContext
 from pydantic import Field
 
-from controller.coordination.overrides import OverridesDocument
+from controller.coordination.overrides_document import OverridesDocument
 from controller.coordination.wire import NAME_CHARS, Detail, _Wire
 from controller.core.events import ActionEvent
 

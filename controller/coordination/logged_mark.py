@@ -26,7 +26,7 @@ import nats.errors
 import nats.js.errors
 
 from controller.coordination.audit_trail import FOREIGN, UNKNOWN, AuditTrail
-from controller.coordination.overrides import read_shared
+from controller.coordination.overrides_document import read_shared
 from controller.core.config import ConfigError
 from controller.core.events import ActionEvent
 from controller.core.printable import printable

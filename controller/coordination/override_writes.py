@@ -25,7 +25,8 @@ import nats.errors
 import nats.js.errors
 
 from controller.coordination.audit_trail import AuditTrail
-from controller.coordination.overrides import Change, SharedDocument, read_shared
+from controller.coordination.overrides import Change
+from controller.coordination.overrides_document import SharedDocument, read_shared
 from controller.core.config import ConfigError
 from controller.core.events import ActionEvent
 

@@ -54,12 +54,7 @@ from nats.aio.client import Client
 from controller.coordination.audit_trail import FOREIGN, SKIPPED, UNKNOWN, AuditTrail
 from controller.coordination.logged_mark import read_logged, unlogged, write_logged
 from controller.coordination.override_writes import ChangeWriter, OwnWrites, Pending
-from controller.coordination.overrides import (
-    Change,
-    OverrideStore,
-    SharedDocument,
-    read_shared,
-)
+from controller.coordination.overrides import Change, OverrideStore
 from controller.coordination.overrides_bucket import (
     BUCKET,
     KEY,
@@ -67,6 +62,7 @@ from controller.coordination.overrides_bucket import (
     key_history,
     open_bucket,
 )
+from controller.coordination.overrides_document import SharedDocument, read_shared
 from controller.coordination.watch_keeper import consumer_gone, keep_watching
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
