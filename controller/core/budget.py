@@ -378,8 +378,8 @@ def _one_replica(
     otherwise round the pace down to no replica at all, and the tasks it covers would wait for
     the forecast to come right. Read from its own hours, the pace may stop a pool outright, so
     that the budget lasts the day; but it keeps one while the tenant has spent less than an
-    even share of its budget by that hour of its day (rounded down to none, such a pace spent
-    a budget only in the day's last minutes, or not at all)."""
+    even share of its budget by that hour of its day (rounded down to none, such a pace would
+    spend a budget only in the day's last minutes, or not at all)."""
     if not hours_known:
         return f", at least 1 while {pool.obs.pending + pool.obs.ack_pending} wait"
     if spend is None:

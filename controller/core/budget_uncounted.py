@@ -2,10 +2,10 @@
 
 A token source that has not answered since this process started (Prometheus down, or cut
 off by a NetworkPolicy, when the daemon restarts or fails over) gives no count at all. Read
-as no budget, every hard cap was lifted: a tenant past its cap went from 0 to 14 pods. Read
-as zero, the same. So its pools keep what they have (or their floor) and grow no further
-until a count comes: missing data scales nothing down, and spends past no cap it cannot see.
-A soft cap is left to run.
+as no budget, it would lift every hard cap: a tenant past its cap would go from 0 pods to as
+many as its queue asks for. Read as zero, the same. So its pools keep what they have (or
+their floor) and grow no further until a count comes: missing data scales nothing down, and
+spends past no cap it cannot see. A soft cap is left to run.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from controller.core.record import Record
 
 LANDING_SIGMAS = 0.5
 """How far above the need a scale-down of a learned pool lands (`noise_top`), in standard
-deviations of the arrivals' noise. Landing exactly on a reading taken as traffic falls sent
+deviations of the arrivals' noise. Landing exactly on a reading taken as traffic falls sends
 the next small rise back up within a minute: a reversal, and a cold start for nothing.
 Measured in docs/policy.md, "The landing"."""
 _AT_ZERO = "lag {} <= activation_lag {}: stay at zero"

@@ -99,7 +99,8 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
     """A paused pool (KEDA's paused-replicas): where it is, or the operator's number; no
     demand, time rule or budget moves it (the shared ceilings still bound a rise, and the
     pool's max_replicas a number set: the bucket's document may say up to MAX_PIN_REPLICAS,
-    and a pause at 100,000 took a pool of max_replicas 6 to its tenant's whole max_pods)."""
+    and a pause at 100,000 would otherwise take a pool of max_replicas 6 to its tenant's whole
+    max_pods)."""
     who = f" by {pause.by}" if pause.by else ""
     expiry = f" until {utc(pause.until)}" if pause.until is not None else ""
     until = pause.until if pause.until is not None else math.inf

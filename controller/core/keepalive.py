@@ -222,8 +222,8 @@ class KeepAlive:
         plan it was released on until its next use: the price is measured as each level is
         taken up, and one measurement swings with the level and the rate of the moment (1 to
         26 tasks a pod within one burst of 2 s tasks); made again at each swing, an idle
-        level's plan flipped between a 20 s hold and a 400 s hold with a pre-warm, and its
-        pods were asked for and let go again before they were up."""
+        level's plan would flip between a 20 s hold and a 400 s hold with a pre-warm, and its
+        pods would be asked for and let go again before they were up."""
         for level in self.levels:
             if level.in_use:
                 level.plan = level.share = None

@@ -20,7 +20,7 @@ from Prometheus), the spend alone stands in. Two sources, each learned online:
   where it falls and never projected to rise (controller.core.burn). Ten minutes must be seen
   before it is read, and it is read only as far ahead as it was seen: the hours beyond are
   left out of the forecast until the clock reaches them. A first day's traffic may stop at
-  any hour, and a line carried to the reset paced tenants whose day fitted.
+  any hour, and a line carried to the reset would pace tenants whose day fits.
 
 Pure: no I/O, no clock. The engine keeps one per budgeted tenant (`SpendBook`) and shows them
 to the policy in Observations.spend; the leader saves them with the windows' history
@@ -154,9 +154,9 @@ class TenantSpend:
         """The clock stepped back to `now`: the next sample counts from `now`, and the minute
         buckets move back with it, so the burn rate reads its last two hours as if the clock
         had not stepped. Otherwise every sample until the clock reached the last one's time
-        again was dropped as "not after the last", and the forecast stood still for as long
-        as the step. Stepped back across the budget reset, it is left so: taken as a new day,
-        the day would fold into the profile twice."""
+        again would be dropped as "not after the last", and the forecast would stand still
+        for as long as the step. Stepped back across the budget reset, it is left so: taken as
+        a new day, the day would fold into the profile twice."""
         at = self.at
         if at is None or now >= at or now < self.day.start:
             return
