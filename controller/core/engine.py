@@ -335,8 +335,8 @@ class Engine:
         previous, history, overrides = self.previous, self.history, self.current_overrides
         for i in changed:
             pool = self.pools[i]
-            if pool.busy is not None and pool.claim is not None and pool.recorded < previous:
-                self._record(i, pool.claim.recommendation, pool.busy, previous, read=False)
+            if pool.lagging is not None and pool.claim is not None and pool.recorded < previous:
+                self._record(i, pool.claim.recommendation, pool.lagging, previous, read=False)
             made = pool.claim = claim(
                 pool.name,
                 pool.config,
@@ -349,7 +349,7 @@ class Engine:
             )
             pool.desired = self.ceilings.demand.set(made)
             mark = pool.footprint  # whether the reading had lag, as its footprint has it
-            pool.busy = None if mark is None or mark.stale else mark.lagging
+            pool.lagging = None if mark is None or mark.stale else mark.lagging
         self.claimed += len(changed)
         return self._settle(now, changed)
 
@@ -363,15 +363,15 @@ class Engine:
         for i in changed:
             pool = pools[i]
             claimed = pool.claimed
-            if pool.busy is not None:
-                self._record(i, claimed.recommendation, pool.busy, now)
+            if pool.lagging is not None:
+                self._record(i, claimed.recommendation, pool.lagging, now)
                 pool.recorded = now
             self.releases.set(i, claimed.until)
         self.previous = now
         return acted
 
     def _record(
-        self, i: int, recommendation: int, busy: bool, now: float, *, read: bool = True
+        self, i: int, recommendation: int, lagging: bool, now: float, *, read: bool = True
     ) -> None:
         """History.record_pool, with the pool's entry kept at hand. Not `read`: recorded as
         of an earlier step, before the pool's newest reading, whose pace is not then known."""
@@ -387,7 +387,7 @@ class Engine:
             )
         if entry.recommend(now, recommendation, pace):
             self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ now
-        if busy:
+        if lagging:  # the history's last busy time
             entry.busy_at = now
 
     # --- what was decided ---------------------------------------------------------------------

@@ -20,7 +20,6 @@ class TrackedPool:
 
     __slots__ = (
         "base",
-        "busy",
         "claim",
         "config",
         "demanded",
@@ -28,6 +27,7 @@ class TrackedPool:
         "entry",
         "footprint",
         "lag",
+        "lagging",
         "made",
         "name",
         "reading",
@@ -58,8 +58,9 @@ class TrackedPool:
         self.base = 0
         """While it draws on a short ceiling: how many of its claim's reasons are its own (the
         rest are allocate's)."""
-        self.busy: bool | None = None
-        """Whether the reading its claim used had lag (None: stale, not recorded)."""
+        self.lagging: bool | None = None
+        """Whether the reading its claim used had lag, which the history records as the pool
+        busy (None: stale, not recorded)."""
         self.recorded = -math.inf
         """When its recommendation was last written to the history."""
         self.entry: PoolHistory | None = None
