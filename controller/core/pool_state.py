@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import NamedTuple
 
 from controller.core.budget import EXHAUSTED, WARNING
 from controller.core.budget_uncounted import UNCOUNTED
@@ -27,6 +28,15 @@ TIME_RULES = frozenset({"stabilization", "rate limit", "cooldown"})
 _CHANGE = re.compile(r"(\d+) -> (\d+)$")
 
 
+class PoolState(NamedTuple):
+    """What STATE shows for one pool."""
+
+    label: str
+    """At most 14 cells, its first word its kind: `held 42s`, `scaling up`."""
+    sentence: str
+    """Why, in one sentence."""
+
+
 def state_of(
     obs: PoolObservation | None,
     decision: ScaleDecision | None,
@@ -34,12 +44,12 @@ def state_of(
     now: float,
     *,
     dry_run: bool = False,
-) -> tuple[str, str]:
-    """(label, sentence) for one pool."""
+) -> PoolState:
+    """What STATE shows for one pool."""
     if decision is None:
-        return "unknown", "no decision yet: the controller has not seen this pool"
+        return PoolState("unknown", "no decision yet: the controller has not seen this pool")
     if obs is None or not decision.observed:
-        return "unknown", f"unknown: {decision.main_reason.detail}"
+        return PoolState("unknown", f"unknown: {decision.main_reason.detail}")
     stopped = _stopped(obs, decision, overrides, now, dry_run=dry_run)
     return stopped if stopped is not None else _moving(obs, decision, overrides, now)
 
@@ -51,7 +61,7 @@ def _stopped(
     now: float,
     *,
     dry_run: bool,
-) -> tuple[str, str] | None:
+) -> PoolState | None:
     """Where something other than the pool's demand has the word: a pause, stale data, a
     dry run, a budget (None: none has)."""
     reason = decision.main_reason
@@ -61,52 +71,52 @@ def _stopped(
     if pause is not None and pause.active(now):  # the operator's word, stale data or not
         left = f" ({_spoken(pause.until - now)} left)" if pause.until is not None else ""
         label = "paused" + (f" {_short(pause.until - now)}" if pause.until is not None else "")
-        return label, f"pool {_first(decision, POOL_PAUSED).detail}{left}"
+        return PoolState(label, f"pool {_first(decision, POOL_PAUSED).detail}{left}")
     if obs.stale is not None or rule == "fallback":
         said = next((r for r in decision.reasons if r.rule in ("stale", "fallback")), None)
         if said is None and obs.stale is not None:
             # a decision made on fresh data (a follower's, the leader's last one heard):
             # its main reason is not why this reading is stale
-            return "stale", f"stale: {obs.stale}"
-        return "stale", f"stale: {(said or reason).detail}"
+            return PoolState("stale", f"stale: {obs.stale}")
+        return PoolState("stale", f"stale: {(said or reason).detail}")
     if overrides.paused or rule == CONTROLLER_PAUSED:
         said = _first(decision, CONTROLLER_PAUSED)
-        return (
+        return PoolState(
             "paused",
             f"controller {said.detail}" if said.rule == CONTROLLER_PAUSED else _CONTROLLER,
         )
     if rule == "paused":
-        return "paused", reason.detail
+        return PoolState("paused", reason.detail)
     if dry_run and decision.changes:
         label = f"dry-run {current}→{desired}"
-        return label, f"dry-run: would scale {current} -> {desired} ({_told(reason)})"
+        return PoolState(label, f"dry-run: would scale {current} -> {desired} ({_told(reason)})")
     if rule == WARNING and reason.detail.startswith(UNPRICED_SAID):  # not over: unpriced
-        return "pricing", reason.detail
+        return PoolState("pricing", reason.detail)
     if rule in (EXHAUSTED, WARNING, UNCOUNTED):
-        return "budget", reason.detail
+        return PoolState("budget", reason.detail)
     return None
 
 
 def _moving(
     obs: PoolObservation, decision: ScaleDecision, overrides: Overrides, now: float
-) -> tuple[str, str]:
+) -> PoolState:
     """What the demand makes of the pool, within the ceilings, the time rules and a pin."""
     reason = decision.main_reason
     rule = reason.rule
     current, desired = obs.replicas, decision.desired
     wants = decision.recommendation
     if starved(decision):
-        return "starved", (
-            f"starved: {reason.detail} (wants {wants}, gets {desired}, lag {obs.lag})"
+        return PoolState(
+            "starved", f"starved: {reason.detail} (wants {wants}, gets {desired}, lag {obs.lag})"
         )
     if rule in TIME_RULES and desired == current and wants != current:
         return _held(decision, now)
     pin = overrides.pins.get(decision.pool)
     if rule == "pin" and pin is not None and pin.active(now):
         if pin.until is None:
-            return "pinned", f"{reason.detail}, until unpinned"
+            return PoolState("pinned", f"{reason.detail}, until unpinned")
         span = pin.until - now
-        return f"pinned {_short(span)}", f"{reason.detail} ({_spoken(span)} left)"
+        return PoolState(f"pinned {_short(span)}", f"{reason.detail} ({_spoken(span)} left)")
     detail = _told(reason)
     if pin is not None and pin.active(now) and pin.until is not None:
         detail += f"; pinned at {pin.replicas} for {_spoken(pin.until - now)} more"
@@ -114,23 +124,24 @@ def _moving(
     if capped.rule == "max_replicas" and desired == current:
         return _capped(obs, capped)
     if desired > current:
-        return "scaling up", f"scaling up {current} -> {desired}: {detail}"
+        return PoolState("scaling up", f"scaling up {current} -> {desired}: {detail}")
     if desired < current:
-        return "scaling down", f"scaling down {current} -> {desired}: {detail}"
+        return PoolState("scaling down", f"scaling down {current} -> {desired}: {detail}")
     if current == 0:
-        return "idle", f"idle at 0 replicas: {detail}"
-    return "steady", f"steady at {plural(current, 'replica')}: {detail}"
+        return PoolState("idle", f"idle at 0 replicas: {detail}")
+    return PoolState("steady", f"steady at {plural(current, 'replica')}: {detail}")
 
 
-def _capped(obs: PoolObservation, capped: Reason) -> tuple[str, str]:
+def _capped(obs: PoolObservation, capped: Reason) -> PoolState:
     """A pool held at its own max_replicas, with what it wants and what waits."""
     change = _change(capped)
     if change is None:
-        return "capped", f"capped: {capped.detail}"
+        return PoolState("capped", f"capped: {capped.detail}")
     wanted, limit = change
-    return "capped", (
+    return PoolState(
+        "capped",
         f"capped at its max_replicas {limit}: wants {wanted}, lag {obs.lag} waits on "
-        f"{plural(obs.replicas, 'replica')}"
+        f"{plural(obs.replicas, 'replica')}",
     )
 
 
@@ -196,7 +207,7 @@ def _at(when: float, now: float) -> str:
     return f"{utc(when, now)} (in {_spoken(when - now)})"
 
 
-def _held(decision: ScaleDecision, now: float) -> tuple[str, str]:
+def _held(decision: ScaleDecision, now: float) -> PoolState:
     """A time rule keeps the pool where it is, away from its recommendation."""
     reason = decision.main_reason
     way = "up" if decision.recommendation > decision.current else "down"
@@ -209,7 +220,7 @@ def _held(decision: ScaleDecision, now: float) -> tuple[str, str]:
     more = f" for {_spoken(left)} more" if math.isfinite(left) and left > 0 else ""
     label = f"held {_short(left)}" if more else "held"
     numbers = f"recommendation {decision.recommendation}, replicas {decision.current}"
-    return label, f"held by {what}{more} ({numbers}): {reason.detail}"
+    return PoolState(label, f"held by {what}{more} ({numbers}): {reason.detail}")
 
 
 def _first(decision: ScaleDecision, rule: str) -> Reason:
