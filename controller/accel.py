@@ -34,6 +34,7 @@ MODULES = (
     "controller/core/held_claims.py",
     "controller/core/demand.py",
     "controller/core/time_rules.py",
+    "controller/core/keepalive_words.py",
     "controller/core/allocation.py",
     "controller/core/room.py",
     "controller/core/shortfall.py",
