@@ -113,10 +113,17 @@ class Reconciler:
             usage_handover=usage_handover,
         )
         """The handovers: what this process takes over on leading and keeps for the next."""
-        self.idle: set[str] = set(config.pools)
-        self.reads = SourceReads(actuator, lag, self.health, clock=clock, deadline=call_deadline)
+        self._read_from(actuator, lag, clock=clock, deadline=call_deadline)
+
+    def _read_from(
+        self, actuator: Actuator, lag: LagSource, *, clock: Callable[[], float], deadline: float
+    ) -> None:
+        """The parts that read the cluster and the queues and feed the engine what changed; a
+        task reaching a pool at zero replicas wakes the loop at once."""
+        self.idle: set[str] = set(self.config.pools)
+        self.reads = SourceReads(actuator, lag, self.health, clock=clock, deadline=deadline)
         """The cluster's and the queues' last answers."""
-        self.engine_feed = EngineFeed(config, self.engine, self.health, self.trends)
+        self.engine_feed = EngineFeed(self.config, self.engine, self.health, self.trends)
         """What was last fed to the engine, and the pools held for want of data."""
         self._explaining = isinstance(actuator, ExplainingActuator)
         lag.watch_idle(self.idle, self.schedule.wake)
