@@ -225,7 +225,8 @@ def _said_paused(so: _ScaledObject, obj: Mapping[str, Any], deployment: str) -> 
         return
     given = annotations_of(obj)
     key = PAUSED_REPLICAS if PAUSED_REPLICAS in given else PAUSED
-    held = f"at {given[key]} replicas" if key == PAUSED_REPLICAS else "where it is"
+    replicas = "replica" if given.get(key) == "1" else "replicas"
+    held = f"at {given[key]} {replicas}" if key == PAUSED_REPLICAS else "where it is"
     so.say(
         "warning",
         f"metadata.annotations.{key}",

@@ -139,7 +139,7 @@ class OverrideStore:
         events = []
         for pool, pin in current.pins.items():
             if not pin.active(now):
-                detail = f"{pin.replicas} replicas, pinned by {pin.by or 'unknown'}"
+                detail = f"{plural(pin.replicas, 'replica')}, pinned by {pin.by or 'unknown'}"
                 events.append(
                     self._apply(_pin_over(pool, now), "pin expired", pool, detail, who=EXPIRY)
                 )

@@ -193,7 +193,7 @@ def verdict(policies: Mapping[str, Mapping[str, Any]]) -> str | None:
     if judged is None:
         return None
     held = judged.held_back
-    counting = f", counting {held:,} tasks a budget or pause held back" if held else ""
+    counting = f", counting {plural(held, 'task')} a budget or pause held back" if held else ""
     parts = [
         f"p95 {judged.p95_s:,.1f} s against {judged.better_p95_s:,.1f} s "
         f"({judged.better_baseline}){counting}",

@@ -42,6 +42,7 @@ from controller.actuators.kubernetes.read_back import (
 from controller.actuators.kubernetes.reasons import ReasonTeller, Untold
 from controller.core.config import DeploymentRef
 from controller.core.model import NotSent, PoolUnavailable, ScaleConflict
+from controller.core.wording import plural
 
 FIRST_RECHECK_S = 1.0
 """After a pool's first 403 since its last scale that landed: how soon to ask again."""
@@ -291,6 +292,6 @@ def _check_current(pool: str, ref: DeploymentRef, change: Change, current: int) 
     if change.decision is not None and change.decision.current != current:
         raise ScaleConflict(
             pool,
-            f"{where(ref)} has {current} replicas now, not the {change.decision.current} "
+            f"{where(ref)} has {plural(current, 'replica')} now, not the {change.decision.current} "
             "decided on",
         )

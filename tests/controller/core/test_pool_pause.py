@@ -182,3 +182,11 @@ def test_a_pool_paused_while_its_tenants_hard_cap_is_reached_goes_to_zero(
     assert (research.current, research.desired) == (2, 0)
     assert [r.rule for r in research.reasons] == ["pool paused", "budget exhausted"]
     assert research.reasons[0].detail.endswith("but its tenant's hard cap is reached")
+
+
+def test_a_pin_of_one_replica_expires_as_one_replica(tmp_path: Path) -> None:
+    """The log and Events said "pin expired research (1 replicas, pinned by alice)"."""
+    store = OverrideStore(CFG, tmp_path / "o.json", clock=FakeClock(T0), who=lambda: "alice")
+    store.pin("research", 1, 60)
+    (pin,) = store.expire(T0 + 60)
+    assert pin.detail == "1 replica, pinned by alice"
