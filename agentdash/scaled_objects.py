@@ -265,9 +265,10 @@ def _trigger(so: _ScaledObject, spec: Mapping[str, Any]) -> tuple[str, Mapping[s
     for index, given in enumerate(triggers):
         path = f"spec.triggers[{index}]"
         trigger = so.mapping(given, path)
-        if trigger.get("type") != NATS_TRIGGER or chosen is not None:
+        kind = trigger.get("type")
+        if kind != NATS_TRIGGER or chosen is not None:
             what = (
-                "another nats-jetstream trigger" if chosen else f"type {shown(trigger.get('type'))}"
+                f"another {NATS_TRIGGER} trigger" if kind == NATS_TRIGGER else f"type {shown(kind)}"
             )
             so.say(
                 "warning",

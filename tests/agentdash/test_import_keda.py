@@ -22,6 +22,7 @@ NATS = DATA / "nats-jetstream.yaml"  # the nats-jetstream scaler's Example, verb
 BEHAVIOR = DATA / "nats-jetstream-behavior.yaml"
 FALLBACK = DATA / "nats-jetstream-fallback.yaml"
 SOLACE = DATA / "solace-direct-messaging.yaml"
+CPU_CRON = DATA / "nats-jetstream-cpu-cron.yaml"  # nats-jetstream, then cpu and cron
 SO = "ScaledObject nats-jetstream/nats-jetstream-scaledobject"
 POOL = "nats-jetstream-scaledobject"
 AGENTDASH = shutil.which("agentdash", path=str(Path(sys.executable).parent)) or "agentdash"
@@ -257,6 +258,17 @@ def test_what_has_no_equivalent_is_one_warning_per_field(
         "warning spec.advanced.scalingModifiers",
         "warning spec.advanced.horizontalPodAutoscalerConfig.name",
     ]
+
+
+def test_each_other_trigger_is_said_by_its_own_type(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, CPU_CRON)
+
+    assert code == 0
+    assert POOL in loaded(out).pools
+    said = {line.split(f"{SO}: ")[1] for line in err if "spec.triggers[" in line and SO in line}
+    ignored = "no equivalent (a pool scales on one consumer's lag); ignored"
+    assert f"spec.triggers[1]: type 'cpu': {ignored}" in said
+    assert f"spec.triggers[2]: type 'cron': {ignored}" in said
 
 
 def test_what_agentdash_cannot_scale_is_skipped_with_a_warning(
