@@ -180,12 +180,13 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
     for key in [k for k in spec if k not in SPEC_MAPPED]:
         so.say("warning", f"spec.{key}", HINTS.get(key, IGNORED))
     if "pollingInterval" in spec:
-        so.dropped_count(spec, "pollingInterval", "spec")
+        interval = so.dropped_count(spec, "pollingInterval", "spec")
         so.say(
             "note",
             "spec.pollingInterval",
-            "agentdash needs none: it reads the queue at "
-            "every tick (1 s by default) and wakes a pool at zero on its first task",
+            "agentdash needs none: it reads the queue at every tick (1 s by default) and "
+            "wakes a pool at zero on its first task; agentdash simulate's keda baseline polls "
+            f"every 30 s unless given --keda-polling-interval {interval}",
         )
     found = _trigger(so, spec)
     if found is None:

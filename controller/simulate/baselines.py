@@ -5,12 +5,14 @@
   at least 1: the HPA does not scale to zero.
 - `keda`: KEDA's nats-jetstream scaler. Every pollingInterval (30 s) it reads lag =
   pending + ack_pending; a target at 0 with lag > activationLagThreshold goes to
-  max(minReplicaCount, 1), and a target with no activity for cooldownPeriod (300 s) goes back
+  max(minReplicaCount, 1), and a target with no activity for cooldownPeriod goes back
   to 0 (when minReplicaCount is 0). In between, the HPA that KEDA creates (min 1) scales on
   ceil(lag / lagThreshold), reading the lag live at each of its syncs.
 
 Each pool maps to: lagThreshold / target = target_lag_per_replica, activation_lag,
-min/max replicas.
+min/max replicas; for KEDA, cooldownPeriod = its cooldown_seconds and the HPA's behavior =
+its behavior, where the pool sets them (as a pool `agentdash import keda` wrote does, from its
+ScaledObject), else the settings' (300 s, the HPA's defaults).
 
 Both act on the very cluster agentdash acts on (controller.simulate.cluster), so they meet the
 same limits: the cluster's and each tenant's pod quotas (their creations beyond them wait, first
@@ -32,7 +34,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from controller.core.config import Config
+from controller.core.behavior import ScalingRule
+from controller.core.config import Config, PoolConfig
 from controller.simulate.cluster import Cluster
 from controller.simulate.cluster_parts import SimPool
 from controller.simulate.hpa import HpaPolicy, HpaSpec, HpaState, ScalingRules, reconcile
@@ -64,7 +67,9 @@ class BaselineSettings:
     # A tick period: one near 0 made the replay tick without end. KEDA's pollingInterval is
     # whole seconds, at least 1; the HPA's sync period is in seconds too.
     keda_polling_interval: float = _setting(30.0, "KEDA pollingInterval, seconds", least=1)
-    keda_cooldown_period: float = _setting(300.0, "KEDA cooldownPeriod, seconds")
+    keda_cooldown_period: float = _setting(
+        300.0, "KEDA cooldownPeriod, seconds, of a pool that sets no cooldown_seconds"
+    )
     hpa_sync_period: float = _setting(15.0, "HPA sync period, seconds", least=1)
     hpa_tolerance: float = _setting(0.1, "HPA tolerance", most=0.99)
     hpa_up_stabilization: float = _setting(0.0, "HPA scaleUp stabilizationWindowSeconds")
@@ -181,6 +186,13 @@ class KedaScaler:
         self.settings = settings or BaselineSettings()
         pools = list(config.pools.values())
         self.hpa = HpaScaler(config, self.settings)  # KEDA's HPA: min max(1, minReplicaCount)
+        self.hpa.specs = [keda_hpa_spec(p, self.settings) for p in pools]
+        self.cooldown = [
+            p.cooldown_seconds
+            if "cooldown_seconds" in p.model_fields_set
+            else self.settings.keda_cooldown_period
+            for p in pools
+        ]
         self.min_count = [p.min_replicas for p in pools]
         self.activation = [p.activation_lag for p in pools]
         self.last_active: list[float | None] = [None] * len(pools)
@@ -223,7 +235,31 @@ class KedaScaler:
             # back at a later poll, it is up to a second before the poll that was active. So
             # the poll cooldownPeriod after that one (polls are pollingInterval apart, or a
             # little more) scales to zero, not the next: hence <= here, where polls are exact.
-            if last is None or last + self.settings.keda_cooldown_period <= now:
+            if last is None or last + self.cooldown[i] <= now:
                 cluster.scale(i, 0, now)
         elif p.spec < minimum:
             cluster.scale(i, minimum, now)
+
+
+def keda_hpa_spec(pool: PoolConfig, settings: BaselineSettings) -> HpaSpec:
+    """The HPA KEDA makes for this pool: with the pool's own `behavior` where it sets one (an
+    imported pool's is its ScaledObject's), and the settings' rules for a direction it leaves
+    out, as the HPA fills them in. The tolerance stays the settings' (one for both ways)."""
+    spec = settings.hpa_spec(
+        max(1, pool.min_replicas), pool.max_replicas, pool.target_lag_per_replica
+    )
+    if "behavior" not in pool.model_fields_set:
+        return spec
+    given = pool.behavior.model_fields_set
+    up = _rules(pool.behavior.scale_up, spec.up) if "scale_up" in given else spec.up
+    down = _rules(pool.behavior.scale_down, spec.down) if "scale_down" in given else spec.down
+    return dataclasses.replace(spec, up=up, down=down, behavior=True)
+
+
+def _rules(rule: ScalingRule, default: ScalingRules) -> ScalingRules:
+    """A pool's rule as the HPA's; a rule with no policies gets the HPA's default ones, as the
+    API server fills them in (agentdash reads none as no rate limit)."""
+    policies = tuple(HpaPolicy(p.type, p.value, p.period_seconds) for p in rule.policies)
+    return ScalingRules(
+        rule.stabilization_seconds, policies or default.policies, rule.select_policy
+    )

@@ -105,6 +105,16 @@ def test_the_docs_example_becomes_a_pool_that_does_what_keda_did(
     assert f"pool {POOL} counts arrivals on mystream.{POOL}; " in err[-1]
 
 
+def test_the_polling_interval_is_said_with_the_flag_that_replays_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, NATS)  # pollingInterval: 3
+
+    assert code == 0
+    (said,) = [line for line in err if "spec.pollingInterval" in line]
+    assert said.endswith("keda baseline polls every 30 s unless given --keda-polling-interval 3")
+
+
 def test_the_tenant_flag_names_the_tenant(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, NATS, "--tenant", "acme")
 

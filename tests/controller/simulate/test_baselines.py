@@ -101,3 +101,30 @@ def test_keda_wakes_to_one_its_hpa_scales_and_the_cooldown_returns_to_zero() -> 
         (0.0, "a", 1, 3),
         (300.0, "a", 3, 0),
     ]
+
+
+def test_keda_returns_to_zero_after_the_pools_own_cooldown() -> None:
+    # As test_keda_wakes_to_one..., with cooldownPeriod 60 (an imported pool's cooldown_seconds):
+    # the polls at 0, 30 and 60 s; the one at 60 s is a cooldown after the last active one.
+    assert keda_run(5, target_lag_per_replica=2, cooldown_seconds=60).steps == [
+        (0.0, "a", 0, 1),
+        (0.0, "a", 1, 3),
+        (60.0, "a", 3, 0),
+    ]
+
+
+def test_kedas_hpa_scales_down_by_the_pools_own_behavior() -> None:
+    # An imported ScaledObject's behavior: no scale-down window, 1 pod per 15 s; its scaleUp
+    # left out, so the HPA's. At 15 s two tasks still run (ceil(2 / 2) = 1: one pod less),
+    # at 30 s none (1, KEDA's HPA's floor); the cooldown's poll at 300 s takes the last.
+    down = {
+        "stabilizationWindowSeconds": 0,
+        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 15}],
+    }
+    assert keda_run(5, target_lag_per_replica=2, behavior={"scaleDown": down}).steps == [
+        (0.0, "a", 0, 1),
+        (0.0, "a", 1, 3),
+        (15.0, "a", 3, 2),
+        (30.0, "a", 2, 1),
+        (300.0, "a", 1, 0),
+    ]
