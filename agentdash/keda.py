@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
             files,
             "",
             f"expected a {KEDA_API} ScaledObject with a {NATS_TRIGGER} "
-            "trigger on a Deployment, found none",
+            f"trigger on a Deployment, found none{_passed_by(imported.skipped)}",
         )
     check(imported, args.tenant)
     # Said only once every file and pool has passed: a refusal is one line, alone, and notes
@@ -112,6 +112,14 @@ def _run(args: argparse.Namespace) -> int:
         print(printable(line), file=sys.stderr)
     sys.stdout.write(render(imported, args.tenant))
     return 0
+
+
+def _passed_by(skipped: list[str]) -> str:
+    """What was passed by, for a refusal that found nothing: the first, and how many more."""
+    if not skipped:
+        return ""
+    more = f"; {len(skipped) - 1} more" if len(skipped) > 1 else ""
+    return f" (skipped: {skipped[0]}{more})"
 
 
 def add_parser(sources: Any) -> None:

@@ -62,6 +62,7 @@ SKIPPED = {
     "HorizontalPodAutoscaler": " (an HPA names no queue to read)",
 }
 """Autoscalers passed by, each said; what else a manifest holds (a Deployment, a Secret) is not."""
+SKIPPED_WHY = {"spec.scaleTargetRef": ": agentdash scales Deployments only"}
 
 
 @dataclass(slots=True)
@@ -73,6 +74,8 @@ class Imported:
     """Pool -> (file, `ScaledObject ns/name`, agentdash field -> the KEDA field it came from)."""
     lines: list[str] = field(default_factory=list)
     """For stderr: `warning:` what has no equivalent, `note:` what maps with a difference."""
+    skipped: list[str] = field(default_factory=list)
+    """Each autoscaler passed by and why, for a refusal that found nothing to import."""
 
 
 class _ScaledObject:
@@ -92,6 +95,10 @@ class _ScaledObject:
 
     def say(self, level: str, path: str, message: str) -> None:
         self.out.lines.append(f"{level}: {self.source}: {self.what}: {path}: {message}")
+
+    def skip(self, path: str, message: str) -> None:
+        self.say("warning", path, f"{message}: skipped{SKIPPED_WHY.get(path, '')}")
+        self.out.skipped.append(f"{self.what}: {path}: {message}")
 
     def fail(self, path: str, message: str) -> ConfigError:
         return ConfigError(self.source, f"{self.what}: {path}", message)
@@ -149,6 +156,7 @@ def import_documents(documents: list[Any], source: str, out: Imported) -> None:
                 f"warning: {source}: {kind} {name}: skipped: agentdash imports {KEDA_API} "
                 f"ScaledObjects that scale Deployments{SKIPPED[kind]}"
             )
+            out.skipped.append(f"{kind} {name}")
 
 
 def _objects(documents: list[Any], source: str) -> Iterator[Any]:
@@ -167,11 +175,7 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
     target = so.mapping(spec.get("scaleTargetRef"), "spec.scaleTargetRef")
     kind, api = target.get("kind", "Deployment"), target.get("apiVersion", "apps/v1")
     if (kind, api) != ("Deployment", "apps/v1"):
-        so.say(
-            "warning",
-            "spec.scaleTargetRef",
-            f"{api} {kind}: skipped: agentdash scales Deployments only",
-        )
+        so.skip("spec.scaleTargetRef", f"{api} {kind}")
         return
     deployment = so.text(target.get("name"), "spec.scaleTargetRef.name")
     _said_paused(so, obj, deployment)
@@ -293,7 +297,7 @@ def _trigger(so: _ScaledObject, spec: Mapping[str, Any]) -> tuple[str, Mapping[s
                 "warning", f"{path}.metadata.{key}", f"{HINTS.get(key, 'no equivalent')}; ignored"
             )
     if chosen is None:
-        so.say("warning", "spec.triggers", f"no {NATS_TRIGGER} trigger: skipped")
+        so.skip("spec.triggers", f"no {NATS_TRIGGER} trigger")
     return chosen
 
 

@@ -371,7 +371,26 @@ def test_a_file_with_nothing_to_import_is_one_line_and_exit_2(
     assert out == ""
     assert err == [
         f"agentdash: {SOLACE}: expected a keda.sh/v1alpha1 ScaledObject with a nats-jetstream "
-        "trigger on a Deployment, found none"
+        "trigger on a Deployment, found none (skipped: ScaledObject solace/solace-scaled-object: "
+        "spec.triggers: no nats-jetstream trigger)"
+    ]
+
+
+def test_nothing_to_import_says_what_was_passed_by_and_why(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The warnings that would say so wait for an import that succeeds: the refusal names the
+    first ScaledObject passed by, and how many more were."""
+    on_sts = DATA / "predictkube-statefulset.yaml"  # a ScaledObject on a StatefulSet
+    job = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledJob", "metadata": {"name": "j"}}
+    code, out, err = run(capsys, on_sts, write(tmp_path, job))
+
+    assert (code, out) == (2, "")
+    assert err == [
+        f"agentdash: {on_sts}, {tmp_path / 'so.yaml'}: expected a keda.sh/v1alpha1 ScaledObject "
+        "with a nats-jetstream trigger on a Deployment, found none (skipped: ScaledObject "
+        "some-namespace/predictkube-scaledobject: spec.scaleTargetRef: apps/v1 StatefulSet; "
+        "1 more)"
     ]
 
 
