@@ -18,7 +18,8 @@ KEDA's defaults are written out, so nothing changes unseen. Each pool gets `take
 agentdash pauses the ScaledObject (autoscaling.keda.sh/paused) before it first scales the
 Deployment, and gives it back when it stops; one a person paused (paused, paused-replicas)
 stays paused and its Deployment is scaled all the same, so it is warned of, to leave that
-pool out until you would unpause it. What has no equivalent is said on stderr, one
+pool out until you would unpause it (paused-scale-in, paused-scale-out and force-activation
+too, with the pool's equivalent). What has no equivalent is said on stderr, one
 line per field, once the import has succeeded; a mistake is one line naming the file and the
 field, alone, and exit 2.
 """

@@ -9,13 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentdash.keda_behavior import HPA_CONFIG, hpa_behavior
-from controller.actuators.kubernetes.keda import (
-    PAUSED,
-    PAUSED_REPLICAS,
-    is_paused,
-    paused_by_agentdash,
-)
-from controller.actuators.kubernetes.objects import annotations_of
+from agentdash.keda_holds import said_held
 from controller.core import names
 from controller.core.config import ConfigError, default_subject
 from controller.core.config_errors import shown
@@ -178,7 +172,7 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
         so.skip("spec.scaleTargetRef", f"{api} {kind}")
         return
     deployment = so.text(target.get("name"), "spec.scaleTargetRef.name")
-    _said_paused(so, obj, deployment)
+    said_held(so, obj, deployment)
     for key in [k for k in target if k not in ("kind", "apiVersion", "name")]:
         so.say("warning", f"spec.scaleTargetRef.{key}", IGNORED)
     for key in [k for k in spec if k not in SPEC_MAPPED]:
@@ -221,24 +215,6 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
         pool["behavior"] = behavior
     pool["take_over"] = True
     _add(so, pool, paths)
-
-
-def _said_paused(so: _ScaledObject, obj: Mapping[str, Any], deployment: str) -> None:
-    """A pause a person made: KEDA holds the Deployment, and the daemon would scale it all the
-    same (it leaves a pause it did not make). One agentdash made it gives back itself."""
-    if not is_paused(obj) or paused_by_agentdash(obj):
-        return
-    given = annotations_of(obj)
-    key = PAUSED_REPLICAS if PAUSED_REPLICAS in given else PAUSED
-    replicas = "replica" if given.get(key) == "1" else "replicas"
-    held = f"at {given[key]} {replicas}" if key == PAUSED_REPLICAS else "where it is"
-    so.say(
-        "warning",
-        f"metadata.annotations.{key}",
-        f"{shown(given[key])}: paused: KEDA holds Deployment {so.namespace}/{deployment} "
-        f"{held}, and agentdash would scale it: leave this pool out of agentdash.yaml "
-        "until you would unpause the ScaledObject",
-    )
 
 
 def _paths(at: str) -> dict[str, str]:

@@ -362,6 +362,49 @@ def test_a_pause_a_person_made_is_said_with_what_to_do(
     ]
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        (
+            "paused-scale-in",
+            "true",
+            "KEDA scales Deployment nats-jetstream/sub in no more (nor to zero), and agentdash "
+            "would not: give the pool behavior.scaleDown.selectPolicy: Disabled",
+        ),
+        (
+            "paused-scale-out",
+            "yes",  # not a bool to Go's ParseBool: KEDA takes it as true
+            "KEDA scales Deployment nats-jetstream/sub out no more (nor from zero), and "
+            "agentdash would not: give the pool behavior.scaleUp.selectPolicy: Disabled",
+        ),
+        (
+            "force-activation",
+            "true",
+            "KEDA keeps Deployment nats-jetstream/sub active (never at zero), and agentdash "
+            "would not: give the pool min_replicas: 1",
+        ),
+        ("paused-scale-in", "false", None),
+    ],
+)
+def test_a_hold_of_one_direction_is_said_with_the_pools_equivalent(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, key: str, value: str, said: str | None
+) -> None:
+    """keda.sh, "Pausing autoscaling": a person's hold of scale-in or scale-out, or a forced
+    activation, which the pool printed would undo without a word."""
+    obj = docs_example()
+    obj["metadata"]["annotations"] = {f"autoscaling.keda.sh/{key}": value}
+    code, out, err = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    assert POOL in loaded(out).pools
+    lines = [line for line in err if ": metadata.annotations." in line]
+    expected = f"warning: {tmp_path / 'so.yaml'}: {SO}: metadata.annotations.autoscaling.keda.sh"
+    if said is None:
+        assert lines == []
+    else:
+        assert lines == [f"{expected}/{key}: '{value}': {said} while you would keep that"]
+
+
 def test_a_file_with_nothing_to_import_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

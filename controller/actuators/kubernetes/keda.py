@@ -39,8 +39,13 @@ _FALSE = frozenset({"0", "f", "F", "false", "False", "FALSE"})
 
 def is_paused(obj: Obj) -> bool:
     """Does KEDA leave this ScaledObject's target alone, as KEDA reads the annotations?"""
+    return PAUSED_REPLICAS in annotations_of(obj) or annotation_set(obj, PAUSED)
+
+
+def annotation_set(obj: Obj, key: str) -> bool:
+    """KEDA's getBoolAnnotation: there, and not what Go's strconv.ParseBool reads as false."""
     given = annotations_of(obj)
-    return PAUSED_REPLICAS in given or (PAUSED in given and given[PAUSED] not in _FALSE)
+    return key in given and given[key] not in _FALSE
 
 
 def paused_by_agentdash(obj: Obj) -> bool:
