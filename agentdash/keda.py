@@ -93,11 +93,37 @@ def render(imported: Imported, tenant: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+TEMPLATE = (
+    "; the file holds {{ }}: a template (Helm's, Go's) is read once rendered "
+    "(helm template, or kubectl get scaledobjects -o yaml)"
+)
+"""Said after any refusal of a file that holds a template's braces."""
+
+
 def _run(args: argparse.Namespace) -> int:
+    templates: set[str] = set()
+    try:
+        imported = _imported(args, templates)
+    except ConfigError as exc:
+        if exc.source not in templates:
+            raise
+        raise ConfigError(exc.source, exc.path, exc.message + TEMPLATE, exc.line) from None
+    # Said only once every file and pool has passed: a refusal is one line, alone, and notes
+    # about fields of an import that did not happen would only bury it.
+    for line in imported.lines:
+        print(printable(line), file=sys.stderr)
+    sys.stdout.write(render(imported, args.tenant))
+    return 0
+
+
+def _imported(args: argparse.Namespace, templates: set[str]) -> Imported:
+    """Every file's ScaledObjects as pools, checked; `templates` gets the files holding `{{`."""
     imported = Imported()
     for path in args.files:
-        documents = load_yaml(read_text(path, "YAML"), str(path), documents=True)
-        import_documents(documents, str(path), imported)
+        text = read_text(path, "YAML")
+        if "{{" in text:
+            templates.add(str(path))
+        import_documents(load_yaml(text, str(path), documents=True), str(path), imported)
     if not imported.pools:
         files = ", ".join(map(str, args.files))
         raise ConfigError(
@@ -107,12 +133,7 @@ def _run(args: argparse.Namespace) -> int:
             f"trigger on a Deployment, found none{_passed_by(imported.skipped)}",
         )
     check(imported, args.tenant)
-    # Said only once every file and pool has passed: a refusal is one line, alone, and notes
-    # about fields of an import that did not happen would only bury it.
-    for line in imported.lines:
-        print(printable(line), file=sys.stderr)
-    sys.stdout.write(render(imported, args.tenant))
-    return 0
+    return imported
 
 
 def _passed_by(skipped: list[str]) -> str:

@@ -597,6 +597,30 @@ def test_every_count_is_checked_whether_a_pool_takes_it_or_not(
     assert line.endswith(f"got {value!r}" if isinstance(value, str) else f"got {value}")
 
 
+def test_a_template_is_refused_with_how_to_render_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Unrendered, a Go or Helm template is YAML with mappings for keys, or a name in braces:
+    the one line says what the file is and how to get the ScaledObjects out of it."""
+    go = DATA / "nats-jetstream-go-template.yaml"  # KEDA's own e2e test's ScaledObject
+    helm = tmp_path / "scaledobject.yaml"
+    helm.write_text(NATS.read_text().replace("name: sub", 'name: "{{ .Release.Name }}-sub"'))
+    render = (
+        "; the file holds {{ }}: a template (Helm's, Go's) is read once rendered "
+        "(helm template, or kubectl get scaledobjects -o yaml)"
+    )
+
+    assert run(capsys, go) == (
+        2,
+        "",
+        [f"agentdash: {go}: line 9 column 15: expected valid YAML: found unhashable key{render}"],
+    )
+    code, out, err = run(capsys, helm)
+    assert (code, out, len(err)) == (2, "", 1)
+    assert err[0].startswith(f"agentdash: {helm}: {SO}: spec.scaleTargetRef.name: ")
+    assert err[0].endswith(render)
+
+
 def test_a_file_that_is_not_yaml_or_not_there_is_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
