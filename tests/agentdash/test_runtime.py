@@ -292,3 +292,30 @@ class Flipping(ForeignLease):
 
     async def renew(self) -> bool:
         return self.leads
+
+
+async def test_a_leader_that_stops_gives_keda_back_while_it_still_holds_the_lease(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """operating.md: a daemon that stops gives its paused ScaledObjects back before it releases
+    the lease. After, a new leader could take over a pool while its ScaledObject still read as
+    agentdash's pause, and KEDA and agentdash would both let go of it, or both hold it."""
+    config = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, config)
+    runtime = await start(config, RuntimeOptions(nats_server.url, cluster="simulated"))
+    kv = await nc.jetstream().key_value("agentdash_leader")
+    holders_at_give_back: list[str] = []
+
+    async def give_back() -> None:  # the Kubernetes actuator's release (the simulated has none)
+        holders_at_give_back.append((await kv.get("leader")).value.decode())
+
+    runtime.loop.actuator.release = give_back  # type: ignore[attr-defined]
+    try:
+        await runtime.loop.tick()
+        assert runtime.loop.leading
+    finally:
+        await runtime.stop()
+
+    assert holders_at_give_back == [runtime.lease.holder]
+    with pytest.raises(nats.js.errors.KeyNotFoundError):  # then released, for the next
+        await kv.get("leader")
