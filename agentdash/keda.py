@@ -9,7 +9,8 @@ KEDA (its default)              agentdash
   activationLagThreshold (0)      activation_lag: from zero, wake when lag > this
   stream, consumer                queue: {stream, consumer}
   scaleTargetRef, namespace       deployment: {namespace, name}
-  fallback                        fallback: {failure_threshold, replicas}, only ever up
+  fallback                        fallback: {failure_threshold, replicas}, only ever up;
+                                  replicas at most maxReplicaCount, as KEDA's HPA held them
   advanced.horizontalPodAutoscalerConfig.behavior   behavior (the HPA's camelCase); a missing
                                   scaleUp, scaleDown window or tolerance as the HPA filled
                                   it in (0.1 either way)

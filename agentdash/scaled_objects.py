@@ -209,7 +209,7 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
     ):
         paths["min_replicas"] = "spec.idleReplicaCount"
     if "fallback" in spec:
-        pool["fallback"] = _fallback(so, spec["fallback"])
+        pool["fallback"] = _fallback(so, spec["fallback"], pool["max_replicas"])
     behavior = hpa_behavior(so, spec.get("advanced", {}))
     if behavior is not None:
         pool["behavior"] = behavior
@@ -293,7 +293,8 @@ def _idle(so: _ScaledObject, pool: dict[str, Any], idle: int) -> bool:
     return True
 
 
-def _fallback(so: _ScaledObject, given: Any) -> dict[str, Any]:
+def _fallback(so: _ScaledObject, given: Any, most: int) -> dict[str, Any]:
+    """The fallback; its replicas at most `most` (maxReplicaCount), where KEDA's HPA held it."""
     fallback = so.mapping(given, "spec.fallback")
     if "replicas" not in fallback:
         raise so.fail("spec.fallback.replicas", "required field is missing")
@@ -305,10 +306,14 @@ def _fallback(so: _ScaledObject, given: Any) -> dict[str, Any]:
             "spec.fallback.behavior",
             f"{shown(fallback['behavior'])}: agentdash's fallback is static; ignored",
         )
+    held = ""
+    if 0 <= most < replicas:  # a maxReplicaCount out of bounds is refused by the pool's check
+        held = f"{replicas} is above maxReplicaCount, where KEDA's HPA held it: "
+        replicas = most
     so.say(
         "note",
         "spec.fallback",
-        f"agentdash scales up to {replicas} after {threshold} "
+        f"{held}agentdash scales up to {replicas} after {threshold} "
         "failed reads in a row, never down (missing data never scales a pool down)",
     )
     return {"failure_threshold": threshold, "replicas": replicas}
