@@ -71,8 +71,11 @@ def _in_keda_terms(imported: Imported, exc: ConfigError) -> ConfigError:
     for cut in range(len(rest), 0, -1):  # the longest agentdash path that maps
         keda = paths.get(".".join(rest[:cut]))
         if keda is not None:
-            tail = [CAMEL.get(part, part) for part in rest[cut:]]
-            return ConfigError(source, f"{what}: {'.'.join([keda, *tail])}", exc.message)
+            tail = "".join(
+                f"[{part}]" if part.isdigit() else f".{CAMEL.get(part, part)}"
+                for part in rest[cut:]
+            )  # a list's index as KEDA's paths write it, `policies[0]`
+            return ConfigError(source, f"{what}: {keda}{tail}", exc.message)
     return ConfigError(source, what, f"{'.'.join(rest)}: {exc.message}")
 
 

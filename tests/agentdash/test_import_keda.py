@@ -523,6 +523,21 @@ def test_a_name_that_reads_as_anothers_pool_name_is_told_so(
             "spec.fallback.replicas",
             "expected a number >= 0, got -1",
         ),
+        (
+            lambda o: o["spec"].update(
+                advanced={
+                    "horizontalPodAutoscalerConfig": {
+                        "behavior": {
+                            "scaleDown": {
+                                "policies": [{"type": "Pod", "value": 1, "periodSeconds": 15}]
+                            }
+                        }
+                    }
+                }
+            ),
+            "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.policies[0].type",
+            "input should be 'Pods' or 'Percent', got 'Pod'",
+        ),
         (  # KEDA's CRD types the spec's counts int32: the API server refuses text
             lambda o: o["spec"].update(cooldownPeriod="30"),
             "spec.cooldownPeriod",
