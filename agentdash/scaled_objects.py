@@ -208,6 +208,7 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
         so, pool, so.dropped_count(spec, "idleReplicaCount", "spec")
     ):
         paths["min_replicas"] = "spec.idleReplicaCount"
+    _said_activation(so, pool, paths["activation_lag"])
     if "fallback" in spec:
         pool["fallback"] = _fallback(so, spec["fallback"], pool["max_replicas"])
     behavior = hpa_behavior(so, spec.get("advanced", {}))
@@ -291,6 +292,20 @@ def _idle(so: _ScaledObject, pool: dict[str, Any], idle: int) -> bool:
         )
     pool["min_replicas"] = 0
     return True
+
+
+def _said_activation(so: _ScaledObject, pool: dict[str, Any], path: str) -> None:
+    """KEDA's activation works both ways (the scaler is inactive at lag <= it, and an inactive
+    one goes to zero after cooldownPeriod); agentdash's only from zero."""
+    threshold = pool["activation_lag"]
+    if pool["min_replicas"] == 0 and threshold > 0:
+        so.say(
+            "note",
+            path,
+            f"{threshold}: from zero, agentdash wakes the pool above it as KEDA did; but KEDA "
+            f"also let it go to zero with up to {threshold} tasks still waiting (inactive for "
+            "cooldownPeriod), where agentdash lets it go only once none is left",
+        )
 
 
 def _fallback(so: _ScaledObject, given: Any, most: int) -> dict[str, Any]:

@@ -96,10 +96,19 @@ def test_the_docs_example_becomes_a_pool_that_does_what_keda_did(
         "warning spec.triggers[0].metadata.natsServerMonitoringEndpoint",
         "warning spec.triggers[0].metadata.account",
         "warning spec.triggers[0].metadata.useHttps",
+        "note spec.triggers[0].metadata.activationLagThreshold",
         "note spec.advanced.horizontalPodAutoscalerConfig.behavior",
         "note queue.subject",
     ]
     assert all(line.split(": ")[1] == str(NATS) for line in err)  # each names the file
+    # KEDA's scaler is inactive at a lag of 15 or less, and an inactive one goes to zero after
+    # its cooldown, tasks waiting or not: agentdash keeps a replica while any is left.
+    assert (
+        f"{SO}: spec.triggers[0].metadata.activationLagThreshold: 15: from zero, agentdash "
+        "wakes the pool above it as KEDA did; but KEDA also let it go to zero with up to 15 "
+        "tasks still waiting (inactive for cooldownPeriod), where agentdash lets it go only "
+        "once none is left"
+    ) in err[4]
     # The subject its consumer filters is not in a ScaledObject: the one agentdash would count
     # arrivals on is said, and how to find where they differ.
     assert f"pool {POOL} counts arrivals on mystream.{POOL}; " in err[-1]
