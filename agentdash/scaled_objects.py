@@ -56,6 +56,8 @@ SKIPPED = {
     "HorizontalPodAutoscaler": " (an HPA names no queue to read)",
 }
 """Autoscalers passed by, each said; what else a manifest holds (a Deployment, a Secret) is not."""
+LISTS = frozenset({"List", "ScaledObjectList"})
+"""What `kubectl get scaledobjects -o yaml` writes, and the API server's own answer to a list."""
 SKIPPED_WHY = {"spec.scaleTargetRef": ": agentdash scales Deployments only"}
 
 
@@ -155,8 +157,8 @@ def import_documents(documents: list[Any], source: str, out: Imported) -> None:
 
 def _objects(documents: list[Any], source: str) -> Iterator[Any]:
     for document in documents:
-        if isinstance(document, Mapping) and document.get("kind") == "List":
-            items = document.get("items")  # `kubectl get scaledobjects -o yaml`
+        if isinstance(document, Mapping) and document.get("kind") in LISTS:
+            items = document.get("items")
             if not isinstance(items, list):
                 raise ConfigError(source, "items", f"expected a list, got {shown(items)}")
             yield from items

@@ -470,6 +470,22 @@ def test_a_kubectl_list_of_same_named_scaled_objects_gives_a_pool_each(
     )
 
 
+def test_the_api_servers_own_list_is_opened_as_kubectls_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`kubectl get --raw /apis/keda.sh/v1alpha1/scaledobjects` (or a client's dump) answers a
+    ScaledObjectList: it was passed by, and the file refused as holding none."""
+    listed = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObjectList",
+        "items": [docs_example()],
+    }
+    code, out, _ = run(capsys, write(tmp_path, listed))
+
+    assert code == 0
+    assert list(loaded(out).pools) == [POOL]
+
+
 def test_a_name_that_reads_as_anothers_pool_name_is_told_so(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
