@@ -4,7 +4,8 @@ a fleet of its own.
 
 Every shape makes its own trace (seeded: other seeds give traces the defaults were not tuned
 on; a real trace's seed splits it among the pools otherwise) and its own fleet, every pool on
-the default `behavior` and cooldown unless `--behavior` or `--cooldown` overrides them all.
+the default `behavior` and cooldown unless `--behavior` or `--cooldown` overrides them all
+(the keda baseline then takes them too, as it takes any pool's own: docs/backtest.md).
 Each is replayed under the three policies by the backtest (controller.simulate.backtest) and
 judged: agentdash WINs when its p95 queue wait is at most the better baseline's, its
 pod-seconds at most the cheaper baseline's, and it spends no token over a budget. Where a
