@@ -84,7 +84,8 @@ def render(imported: Imported, tenant: str) -> str:
         "# agentdash pools from KEDA ScaledObjects (agentdash import keda): paste them under",
         "# `pools:` in agentdash.yaml. take_over: agentdash pauses each ScaledObject",
         "# (autoscaling.keda.sh/paused) before it first scales the Deployment, and gives it",
-        "# back when it stops (deploy/rbac.yaml grants patch on scaledobjects).",
+        "# back when it stops: it needs patch on scaledobjects, in the Role that",
+        "# `agentdash rbac --config agentdash.yaml` prints.",
     ]
     if tenant == TENANT:
         lines.append(f"# {TENANT} is a placeholder: name one of your tenants (or use --tenant).")

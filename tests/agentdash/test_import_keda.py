@@ -91,6 +91,8 @@ def test_the_docs_example_becomes_a_pool_that_does_what_keda_did(
     assert str(pool.deployment) == "nats-jetstream/sub"
     assert pool.take_over
     assert "TENANT is a placeholder" in out
+    # The right to pause KEDA is said where a user of the installed wheel finds it (no deploy/).
+    assert "# `agentdash rbac --config agentdash.yaml` prints.\n" in out
     assert fields(err) == [
         "note spec.pollingInterval",
         "warning spec.triggers[0].metadata.natsServerMonitoringEndpoint",
