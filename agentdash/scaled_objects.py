@@ -268,9 +268,8 @@ def _trigger(so: _ScaledObject, spec: Mapping[str, Any]) -> tuple[str, Mapping[s
                 f"{path}.metricType",
                 "agentdash divides the lag among replicas as AverageValue does; ignored",
             )
-        for key in ("authenticationRef", "useCachedMetrics"):
-            if key in trigger:
-                so.say("warning", f"{path}.{key}", f"{HINTS[key]}; ignored")
+        for key in [k for k in trigger if k not in ("type", "metadata", "metricType")]:
+            so.say("warning", f"{path}.{key}", f"{HINTS.get(key, 'no equivalent')}; ignored")
         for key in [k for k in metadata if k not in METADATA_MAPPED]:
             so.say(
                 "warning", f"{path}.metadata.{key}", f"{HINTS.get(key, 'no equivalent')}; ignored"

@@ -257,6 +257,7 @@ def test_what_has_no_equivalent_is_one_warning_per_field(
     trigger = obj["spec"]["triggers"][0]
     trigger["metadata"] |= {"excludePersistentLag": "true", "useHostname": "true"}
     trigger["authenticationRef"] = {"name": "nats-auth"}
+    trigger["name"] = "queue"  # a trigger's name, for scalingModifiers' formula
     obj["spec"]["triggers"].append({"type": "cpu", "metadata": {"value": "60"}})
     obj["spec"]["advanced"] = {
         "restoreToOriginalReplicaCount": True,
@@ -272,6 +273,7 @@ def test_what_has_no_equivalent_is_one_warning_per_field(
     assert [f for f in fields(err) if f.startswith("warning")] == [
         "warning spec.initialCooldownPeriod",
         "warning spec.triggers[0].authenticationRef",
+        "warning spec.triggers[0].name",
         "warning spec.triggers[0].metadata.natsServerMonitoringEndpoint",
         "warning spec.triggers[0].metadata.account",
         "warning spec.triggers[0].metadata.useHttps",
