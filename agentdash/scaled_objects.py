@@ -224,6 +224,7 @@ def _paths(at: str) -> dict[str, str]:
     """Each field of the pool -> the ScaledObject's field it came from (`at`: the trigger's
     metadata), so that a refusal of the pool names what the user wrote."""
     return {
+        "deployment": "spec.scaleTargetRef",
         "deployment.namespace": "metadata.namespace",
         "deployment.name": "spec.scaleTargetRef.name",
         "queue.stream": f"{at}.stream",

@@ -490,6 +490,22 @@ def test_the_api_servers_own_list_is_opened_as_kubectls_is(
     assert list(loaded(out).pools) == [POOL]
 
 
+def test_two_scaled_objects_on_one_deployment_are_refused_at_the_second_ones_target(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """KEDA's admission webhook refuses a second ScaledObject on a Deployment too."""
+    other = docs_example()
+    other["metadata"]["name"] = "other"
+    code, out, err = run(capsys, write(tmp_path, docs_example(), other))
+
+    assert (code, out) == (2, "")
+    assert err == [
+        f"agentdash: {tmp_path / 'so.yaml'}: ScaledObject nats-jetstream/other: "
+        "spec.scaleTargetRef: expected a deployment no other pool uses, got nats-jetstream/sub "
+        f"(also pools.{POOL})"
+    ]
+
+
 def test_a_name_that_reads_as_anothers_pool_name_is_told_so(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
