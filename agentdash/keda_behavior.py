@@ -58,7 +58,8 @@ def hpa_behavior(so: Said, advanced: Any) -> Any:
             f"{HPA_CONFIG}.behavior",
             f"not set: agentdash's defaults apply (a {window} s scale-down window and a "
             f"{OWN_TOLERANCE['scaleDown']:.0%} scale-down tolerance where the HPA's are "
-            f"{HPA_DOWN_WINDOW} s and {HPA_TOLERANCE:.0%} either way)",
+            f"{HPA_DOWN_WINDOW} s and {HPA_TOLERANCE:.0%} either way); agentdash simulate "
+            "replays KEDA's HPA without one, as here, given --hpa-behavior 0",
         )
         return None
     return _as_the_hpa_did(so, behavior)

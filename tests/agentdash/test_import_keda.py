@@ -126,6 +126,20 @@ def test_the_polling_interval_is_said_with_the_flag_that_replays_it(
     assert said.endswith("keda baseline polls every 30 s unless given --keda-polling-interval 3")
 
 
+def test_no_behavior_is_said_with_the_flag_that_replays_kedas_hpa_without_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """KEDA makes its HPA with no behavior unless the ScaledObject gives one: the controller
+    then scales otherwise than by the default behavior, which the keda baseline models."""
+    code, _, err = run(capsys, NATS)
+
+    assert code == 0
+    (said,) = [line for line in err if "horizontalPodAutoscalerConfig.behavior" in line]
+    assert said.endswith(
+        "agentdash simulate replays KEDA's HPA without one, as here, given --hpa-behavior 0"
+    )
+
+
 def test_the_tenant_flag_names_the_tenant(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, NATS, "--tenant", "acme")
 
