@@ -144,6 +144,7 @@ def import_documents(documents: list[Any], source: str, out: Imported) -> None:
             raise ConfigError(source, f"document {index + 1}", f"expected an object, got {got}")
         kind = document.get("kind")
         if kind == "ScaledObject" and document.get("apiVersion") == KEDA_API:
+            document = _without_nulls(document)
             _import(_ScaledObject(document, source, out), document)
         elif kind in SKIPPED:
             metadata = document.get("metadata")
@@ -153,6 +154,16 @@ def import_documents(documents: list[Any], source: str, out: Imported) -> None:
                 f"ScaledObjects that scale Deployments{SKIPPED[kind]}"
             )
             out.skipped.append(f"{kind} {name}")
+
+
+def _without_nulls(value: Any) -> Any:
+    """As the API server stores it: KEDA's CRD makes no field nullable, so a null (a Helm
+    value left unset renders `cooldownPeriod:`) is pruned, and the field takes its default."""
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _objects(documents: list[Any], source: str) -> Iterator[Any]:

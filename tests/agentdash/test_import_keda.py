@@ -140,6 +140,21 @@ def test_no_behavior_is_said_with_the_flag_that_replays_kedas_hpa_without_one(
     )
 
 
+def test_a_null_field_takes_its_default_as_the_api_server_prunes_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`helm template` renders an unset value as `cooldownPeriod:`; kubectl apply takes it, the
+    API server pruning the null (no field of KEDA's CRD is nullable)."""
+    obj = docs_example()
+    obj["spec"] |= {"cooldownPeriod": None, "advanced": None, "pollingInterval": None}
+    code, out, _ = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    pool = loaded(out).pools[POOL]
+    assert pool.cooldown_seconds == 300  # KEDA's default, written out
+    assert "behavior" not in pool.model_fields_set
+
+
 def test_the_tenant_flag_names_the_tenant(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, NATS, "--tenant", "acme")
 
