@@ -22,7 +22,9 @@ stays paused and its Deployment is scaled all the same, so it is warned of, to l
 pool out until you would unpause it (paused-scale-in, paused-scale-out and force-activation
 too, with the pool's equivalent). What has no equivalent is said on stderr, one
 line per field, once the import has succeeded; a mistake is one line naming the file and the
-field, alone, and exit 2.
+field, alone, and exit 2. `agentdash simulate --config` on the pasted pools replays KEDA with
+each one's activation, cooldownPeriod and behavior; the notes name the flags for the rest
+(--keda-polling-interval, --hpa-behavior 0).
 """
 
 from __future__ import annotations
