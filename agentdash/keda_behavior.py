@@ -3,7 +3,9 @@ the behavior leaves out is written as the HPA filled it in, so the pool does wha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Protocol
 
 from controller.core.behavior import DEFAULT_SCALE_DOWN
@@ -45,6 +47,22 @@ OWN_TOLERANCE = {"scaleUp": 0.0, "scaleDown": DEFAULT_SCALE_DOWN["tolerance"]}
 HPA_DOWN_WINDOW = 300
 """The HPA's scale-down window where its behavior names none (kube-controller-manager's
 --horizontal-pod-autoscaler-downscale-stabilization)."""
+
+
+QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(?:([numkMGTPE])|[eE]([+-]?\d+))?")
+"""A Kubernetes Quantity with a decimal suffix or exponent (binary suffixes, Ki and the like,
+make no sense for a fraction)."""
+SUFFIX = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+def quantity(text: str) -> float | None:
+    """`50m` -> 0.05, `0.05` -> 0.05, `5e-2` -> 0.05; None for what is not a Quantity."""
+    match = QUANTITY.fullmatch(text.strip())
+    if match is None:
+        return None
+    number, suffix, exponent = match.groups()
+    power = SUFFIX[suffix] if suffix else int(exponent or 0)
+    return float(Decimal(number).scaleb(power))
 
 
 def hpa_behavior(so: Said, advanced: Any) -> Any:
@@ -106,6 +124,14 @@ def _as_the_hpa_did(so: Said, behavior: Any) -> Any:
         )
     for direction in ("scaleUp", "scaleDown"):
         rule = filled.get(direction)
+        if isinstance(rule, Mapping) and isinstance(rule.get("tolerance"), str):
+            # A Quantity, as KEDA's CRD types it (integer or string): "0.05" or "50m" is 5%.
+            # One that does not read as a number is left as given, for the parser to refuse.
+            amount = quantity(rule["tolerance"])
+            filled[direction] = rule = {
+                **rule,
+                "tolerance": rule["tolerance"] if amount is None else amount,
+            }
         if isinstance(rule, Mapping) and "tolerance" not in rule:
             filled[direction] = {**rule, "tolerance": HPA_TOLERANCE}
             so.say(

@@ -226,6 +226,21 @@ def test_a_behavior_gets_the_hpas_tolerance_where_it_names_none(
     assert not [f for f in fields(err) if f.endswith(".tolerance")]
 
 
+@pytest.mark.parametrize("tolerance", ["0.05", "50m", "5e-2"])
+def test_a_tolerance_written_as_a_quantity_is_read_as_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tolerance: str
+) -> None:
+    """KEDA's CRD types a behavior's tolerance as integer or string (a Quantity): the API server
+    refuses 0.05 unquoted, so 5% is written "0.05" or 50m. The import refused either."""
+    obj = docs_example()
+    behavior = {"scaleDown": {"tolerance": tolerance}}
+    obj["spec"]["advanced"] = {"horizontalPodAutoscalerConfig": {"behavior": behavior}}
+    code, out, _ = run(capsys, write(tmp_path, obj))
+
+    assert code == 0
+    assert loaded(out).pools[POOL].behavior.scale_down.tolerance == 0.05
+
+
 def test_a_fallback_maps_and_says_it_only_scales_up(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
