@@ -197,7 +197,8 @@ def _import(so: _ScaledObject, obj: Mapping[str, Any]) -> None:
             "spec.pollingInterval",
             "agentdash needs none: it reads the queue at every tick (1 s by default) and "
             "wakes a pool at zero on its first task; agentdash simulate's keda baseline polls "
-            f"every 30 s unless given --keda-polling-interval {interval}",
+            f"every 30 s unless given --keda-polling-interval {max(interval, 1)}"
+            + (" (its least: 0 polls without a pause)" if interval < 1 else ""),
         )
     found = _trigger(so, spec)
     if found is None:

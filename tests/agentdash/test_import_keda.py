@@ -815,3 +815,16 @@ def test_names_that_read_as_numbers_are_quoted_so_the_pasted_pools_load(
     pasted.write_text("tiers: {gold: {priority: 1}}\ntenants: {acme: {tier: gold}}\n" + out)
     pool = load_config(pasted).pools[POOL]
     assert (pool.queue.stream, pool.deployment.name) == ("1e3", "0123")
+
+
+def test_a_polling_interval_of_0_is_said_with_a_flag_simulate_takes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The note said --keda-polling-interval 0, which simulate refuses (its least is 1 s)."""
+    file = tmp_path / "so.yaml"
+    file.write_text(NATS.read_text().replace("pollingInterval: 3", "pollingInterval: 0"))
+    code, _, err = run(capsys, file)
+
+    assert code == 0
+    (said,) = [line for line in err if "spec.pollingInterval" in line]
+    assert said.endswith("--keda-polling-interval 1 (its least: 0 polls without a pause)")
