@@ -156,3 +156,31 @@ async def test_without_patch_pods_a_scale_down_goes_on_unmarked(
     health = await says_once_and_runs_on(daemon, IDLE_FIRST)
     assert refused(IDLE_FIRST) in health["refused"][right_name(IDLE_FIRST)]
     await eventually(lambda: kube.replicas(pool) == 1, timeout=30)
+
+
+async def test_without_create_events_many_scales_say_so_once(
+    kube: AgentdashCluster,
+    fleet_file: FleetFile,
+    run_daemon: RunDaemon,
+    nc: Client,
+    role_restored: None,
+) -> None:
+    """Every scale meets the same refusal of its Event: a fleet that scales must not log it
+    once a scale (500 pools, 500 lines a tick), but once, while /healthz lists it."""
+    events: Right = ("", "events", "create")
+    pools = ["events-first", "events-second"]
+    for pool in pools:
+        kube.deployment(pool, replicas=0)
+    config = load_config(fleet_file(**{pool: {} for pool in pools}))
+    await ensure_queues(nc, config)
+    kube.set_role(without(deploy_role(), events))
+    daemon = run_daemon(Path(config.source))
+    for replicas in (2, 4):  # two scales of each pool, one after the other (a task a replica)
+        for pool in pools:
+            await publish(nc, config, pool, 2)
+        await eventually(
+            lambda want=replicas: all(kube.replicas(p) == want for p in pools), timeout=30
+        )
+
+    health = await says_once_and_runs_on(daemon, events)
+    assert refused(events) in health["refused"][right_name(events)]

@@ -72,6 +72,8 @@ class ReasonTeller:
         self._teller: asyncio.Task[None] | None = None
         self.untold = 0
         """Scales whose annotation and Event were given up: superseded, or out of time."""
+        self._refusals_said: set[tuple[str, str]] = set()
+        """(what, namespace) refused (403) and said so, until a request of it succeeds."""
 
     @contextlib.contextmanager
     def scaling(self) -> Iterator[None]:
@@ -128,7 +130,7 @@ class ReasonTeller:
                 try:
                     deadline = await self._annotate(untold, deadline, after_scales=after_scales)
                 except ApiFailure as failure:  # the Event still says why
-                    log.warning("scaled, but could not annotate the Deployment: %s", failure)
+                    self._failed("annotate the Deployment", ref, failure)
             if after_scales:
                 deadline = await self._turn(untold)
             await self._api.call(
@@ -140,11 +142,24 @@ class ReasonTeller:
                 deadline=deadline,
                 priority=EXPLAIN,
             )
+            self._refusals_said.discard(("say why on the Deployment", ref.namespace))
         except _Unsaid as unsaid:
             self.untold += 1
             log.info("%s: scaled, but not said why: %s", ref.name, unsaid)
         except ApiFailure as failure:
-            log.warning("scaled, but could not say why on the Deployment: %s", failure)
+            self._failed("say why on the Deployment", ref, failure)
+
+    def _failed(self, what: str, ref: DeploymentRef, failure: ApiFailure) -> None:
+        """A refusal (403) is said once a namespace, until a request of it succeeds: every
+        scale there meets it again (a fleet would log it once a pool a tick), and /healthz
+        lists it under `refused` meanwhile."""
+        said = (what, ref.namespace)
+        if failure.forbidden and said in self._refusals_said:
+            log.debug("scaled, but could not %s: %s", what, failure)
+            return
+        if failure.forbidden:
+            self._refusals_said.add(said)
+        log.warning("scaled, but could not %s: %s", what, failure)
 
     async def _annotate(self, untold: Untold, deadline: float, *, after_scales: bool) -> float:
         """The one reason agentdash patches the Deployment itself (`patch deployments`): the
@@ -164,6 +179,7 @@ class ReasonTeller:
             deadline=deadline,
             priority=EXPLAIN,
         )
+        self._refusals_said.discard(("annotate the Deployment", ref.namespace))
         self._remember(ref, answer)
         return deadline
 
