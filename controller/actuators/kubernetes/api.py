@@ -122,9 +122,11 @@ class KubeApi:
         self.refusals = Refusals()
         """The rights the API server refused, until granted (what /healthz lists)."""
 
-    def _failed(self, request: Request, failure: ApiFailure, watch: bool = False) -> ApiFailure:
+    def _failed(
+        self, request: Request, failure: ApiFailure, watch: bool, namespace: str | None
+    ) -> ApiFailure:
         if failure.status == 403:
-            self.refusals.refuse(request, failure.message, watch)
+            self.refusals.refuse(request, failure.message, watch, namespace)
         return failure
 
     def deadline(self) -> float:
@@ -226,9 +228,10 @@ class KubeApi:
         tries.in_flight = False
         if tries.one:  # a list's answer grows with the namespace: it says little of a write's
             self.round_trip.record(loop.time() - sent_at)
+        namespace = kwargs.get("namespace")
         if response.status >= 300:
-            raise self._failed(request, failure_of(what, response, body))
-        self.refusals.grant(request)
+            raise self._failed(request, failure_of(what, response, body), False, namespace)
+        self.refusals.grant(request, namespace=namespace)
         try:
             parsed = json.loads(body) if body else {}
         except ValueError:
@@ -255,8 +258,8 @@ class KubeApi:
         try:
             if response.status >= 300:
                 failure = failure_of(what, response, await response.read())
-                raise self._failed(request, failure, watch=True)
-            self.refusals.grant(request, watch=True)
+                raise self._failed(request, failure, True, kwargs.get("namespace"))
+            self.refusals.grant(request, watch=True, namespace=kwargs.get("namespace"))
             while True:
                 try:
                     line = await response.content.readline()

@@ -40,24 +40,35 @@ class Refusals:
         self._right_of: dict[Any, str] = {}
         """Each client method's right, as last refused (to clear it when one succeeds)."""
 
-    def refuse(self, request: Callable[..., Any], message: str, watch: bool = False) -> None:
+    def refuse(
+        self,
+        request: Callable[..., Any],
+        message: str,
+        watch: bool = False,
+        namespace: str | None = None,
+    ) -> None:
         right = right_of(message, request)
-        self._right_of[_key(request, watch)] = right
+        self._right_of[_key(request, watch, namespace)] = right
         if right in self.refused or len(self.refused) < SHOWN:
             self.refused[right] = message
 
-    def grant(self, request: Callable[..., Any], watch: bool = False) -> None:
-        """A request of this kind succeeded: whatever was refused to it is granted now."""
-        right = self._right_of.pop(_key(request, watch), None) if self._right_of else None
+    def grant(
+        self, request: Callable[..., Any], watch: bool = False, namespace: str | None = None
+    ) -> None:
+        """A request of this kind succeeded (in this namespace, where the request names it as
+        `namespace=`): whatever was refused to it is granted now."""
+        key = _key(request, watch, namespace)
+        right = self._right_of.pop(key, None) if self._right_of else None
         if right is not None:
             self.refused.pop(right, None)
 
 
-def _key(request: Callable[..., Any], watch: bool) -> Any:
+def _key(request: Callable[..., Any], watch: bool, namespace: str | None) -> Any:
     """One key a kind of request. A partial is its method and what it binds: the custom
     objects' one method lists ScaledObjects and (on old clusters) HPAs, refused apart. A watch
     is the list method with `watch=True`, and RBAC grants `watch` apart from `list`: a list
-    that succeeds does not grant the watch refused."""
+    that succeeds does not grant the watch refused. A Role is a namespace's: a list read in
+    one does not grant what another (with no Role, a typo in the config) refused."""
     if isinstance(request, functools.partial):
-        return (request.func, tuple(sorted(request.keywords.items())), watch)
-    return (request, watch)
+        return (request.func, tuple(sorted(request.keywords.items())), watch, namespace)
+    return (request, watch, namespace)

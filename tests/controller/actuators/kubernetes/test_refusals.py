@@ -11,7 +11,14 @@ from kmock import KubernetesEmulator
 from controller.actuators.kubernetes.refusals import SHOWN, Refusals, right_of
 from controller.core.model import Reason, ScaleDecision
 from tests.support import eventually
-from tests.support.kmock import DEPLOYMENTS, MakeScaler, deployment, refuse
+from tests.support.factories import config, pool
+from tests.support.kmock import (
+    DEPLOYMENTS,
+    MakeScaler,
+    deployment,
+    observe_until,
+    refuse,
+)
 
 EVENTS_PATH = "/api/v1/namespaces/agents/events"
 NO_EVENTS = (
@@ -93,3 +100,26 @@ def test_a_list_that_succeeds_does_not_grant_the_watch_refused() -> None:
     assert list(refusals.refused) == ["watch horizontalpodautoscalers (autoscaling)"]
     refusals.grant(list_namespaced_horizontal_pod_autoscaler, watch=True)
     assert refusals.refused == {}
+
+
+async def test_a_namespace_read_does_not_grant_what_another_namespace_refused(
+    web: KubernetesEmulator, make_scaler: MakeScaler
+) -> None:
+    """A pool put in a namespace with no Role (a typo: `agent`): its Deployments are refused,
+    those of the namespace beside it are read. /healthz keeps the refusal listed for as long
+    as it lasts, whichever namespace was listed last."""
+    locked = (
+        'deployments.apps is forbidden: User "system:serviceaccount:agentdash:agentdash" '
+        'cannot list resource "deployments" in API group "apps" in the namespace "locked"'
+    )
+    web.faults.append(refuse("GET", "/apis/apps/v1/namespaces/locked/deployments", 403, locked))
+    locked_first = {  # listed in this order: the refusal first, then the read that succeeds
+        "vault": pool("acme", deployment={"namespace": "locked", "name": "vault"}),
+        "web": pool("acme"),
+    }
+    scaler = make_scaler(config(locked_first))
+
+    await observe_until(scaler, lambda states: "web" in states)
+    for _ in range(3):  # tick after tick, the other namespace read every time
+        await scaler.observe()
+        assert scaler.api.refusals.refused.get("list deployments (apps)") == locked
