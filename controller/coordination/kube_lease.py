@@ -47,6 +47,7 @@ from controller.coordination.lease import BrokenLease
 log = logging.getLogger("agentdash.kube")
 
 NAME = "agentdash-leader"
+RBAC_HINT = "`agentdash rbac --config FILE | kubectl apply -f -` grants the Lease's rights"
 
 
 class KubernetesLease:
@@ -98,6 +99,8 @@ class KubernetesLease:
         """Another holder's version, and when we first saw it (monotonic)."""
         self._read_at = -math.inf
         """When (monotonic) the API last answered about the Lease."""
+        self._refusal_said = False
+        """A 403 was logged: said once, until a renewal goes through."""
 
     @classmethod
     async def connect(
@@ -162,6 +165,10 @@ class KubernetesLease:
             else:
                 if self.leading:
                     log.warning("%s: cannot renew: %s; following", self.what, failure)
+                elif failure.forbidden and not self._refusal_said:
+                    # Else a Role not applied in the Lease's namespace is only "no leader".
+                    log.warning("%s: cannot take it: %s (%s)", self.what, failure, RBAC_HINT)
+                self._refusal_said |= failure.forbidden
                 self._unread()
             self._version = None
             return False
@@ -176,6 +183,7 @@ class KubernetesLease:
         if self._version is None:
             log.info("%s: leading as %s", self.what, self.holder)
         self._version = version
+        self._refusal_said = False
         self._valid_until = started + self.duration - self.margin_s
         self.leader_name = self.holder
         self._read_at = self._monotonic()

@@ -230,3 +230,27 @@ async def test_a_follower_whose_reads_hang_and_are_cut_names_no_leader_after_the
             await asyncio.wait_for(b.renew(), 0.2)  # as the loop cuts a renewal
     assert b.leader_name is None
     assert not b.leading
+
+
+async def test_a_lease_the_role_does_not_grant_is_said_once_in_the_servers_words(
+    cluster: Emulator, make_lease: MakeLease, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`kubernetes: {lease: ...}` set, and the Role of the Lease's namespace not applied: the
+    daemon never leads, and its log must say why, not only that no one leads."""
+    no_lease = (
+        'leases.coordination.k8s.io "agentdash-leader" is forbidden: User '
+        '"system:serviceaccount:agentdash:agentdash" cannot get resource "leases" in API group '
+        '"coordination.k8s.io" in the namespace "agentdash"'
+    )
+    refusal = refuse("GET", LEASE_PATH, 403, no_lease)
+    cluster.faults.append(refusal)
+    lease = make_lease("pod-a")
+
+    for _ in range(3):  # tick after tick
+        assert not await lease.renew()
+
+    said = [r.getMessage() for r in caplog.records if no_lease in r.getMessage()]
+    assert len(said) == 1, said
+    assert "agentdash rbac" in said[0]
+    cluster.faults.remove(refusal)  # the operator applied `agentdash rbac`
+    assert await lease.renew()
