@@ -134,7 +134,9 @@ class EngineFeed:
             )
             engine.read(i, reading)
             trends.add_lag(name, None if stale else stat.pending + stat.ack_pending)
-            track_stale(name, stale, now)
+            # A follower shows the leader's replicas of a pool it cannot read itself (a
+            # namespace its Role does not cover): it would hold the pool if it came to lead.
+            track_stale(name, stale or unobserved.get(name), now)
 
 
 def _in_order(

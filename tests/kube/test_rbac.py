@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from nats.aio.client import Client
 
 from controller.core.config import Config, load_config
@@ -184,3 +185,37 @@ async def test_without_create_events_many_scales_say_so_once(
 
     health = await says_once_and_runs_on(daemon, events)
     assert refused(events) in health["refused"][right_name(events)]
+
+
+async def test_a_follower_that_cannot_read_a_pool_is_not_ready_though_its_leader_can(
+    kube: AgentdashCluster,
+    fleet_file: FleetFile,
+    run_daemon: RunDaemon,
+    nc: Client,
+    tmp_path: Path,
+) -> None:
+    """Two daemons, the second on a config whose pool names a namespace with no Role (a typo):
+    the leader reads the pool, the follower cannot. The follower shows the leader's replicas,
+    but would hold the pool if it came to lead: its /healthz must say so, not 200."""
+    pool = "follower-blind"
+    kube.deployment(pool, replicas=0)
+    path = fleet_file(**{pool: {}})
+    await ensure_queues(nc, load_config(path))
+    leader = run_daemon(path)
+    await leader.wait_health(lambda h: h["role"] == "leader", timeout=30)
+    typo = yaml.safe_load(path.read_text())
+    typo["pools"][pool]["deployment"]["namespace"] = "agent"
+    typo_path = tmp_path / "typo.yaml"
+    typo_path.write_text(yaml.safe_dump(typo))
+    follower = Daemon(
+        typo_path,
+        *("--cluster", "kubernetes", "--kubeconfig", str(kube.kubeconfig), "--lease-ttl", "10"),
+    )
+    try:
+        health = await follower.wait_health(
+            lambda h: h["role"] == "follower" and h["status"] == 503, timeout=30
+        )
+        assert refused(("apps", "deployments", "list")) in health["stale_pools"][pool]
+        assert (await leader.health() or {}).get("status") == 200
+    finally:
+        follower.stop()
