@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import random
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,10 +123,10 @@ class KubeApi:
         """The rights the API server refused, until granted (what /healthz lists)."""
 
     def _failed(
-        self, request: Request, failure: ApiFailure, watch: bool, namespace: str | None
+        self, request: Request, failure: ApiFailure, watch: bool, scope: tuple[str, ...]
     ) -> ApiFailure:
         if failure.status == 403:
-            self.refusals.refuse(request, failure.message, watch, namespace)
+            self.refusals.refuse(request, failure.message, watch, scope)
         return failure
 
     def deadline(self) -> float:
@@ -228,10 +228,10 @@ class KubeApi:
         tries.in_flight = False
         if tries.one:  # a list's answer grows with the namespace: it says little of a write's
             self.round_trip.record(loop.time() - sent_at)
-        namespace = kwargs.get("namespace")
+        scope = _scope(args, kwargs)
         if response.status >= 300:
-            raise self._failed(request, failure_of(what, response, body), False, namespace)
-        self.refusals.grant(request, namespace=namespace)
+            raise self._failed(request, failure_of(what, response, body), False, scope)
+        self.refusals.grant(request, scope=scope)
         try:
             parsed = json.loads(body) if body else {}
         except ValueError:
@@ -258,8 +258,8 @@ class KubeApi:
         try:
             if response.status >= 300:
                 failure = failure_of(what, response, await response.read())
-                raise self._failed(request, failure, True, kwargs.get("namespace"))
-            self.refusals.grant(request, watch=True, namespace=kwargs.get("namespace"))
+                raise self._failed(request, failure, True, _scope((), kwargs))
+            self.refusals.grant(request, watch=True, scope=_scope((), kwargs))
             while True:
                 try:
                     line = await response.content.readline()
@@ -354,3 +354,13 @@ async def _load_kube_config(
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())  # the library's texts span lines
+
+
+def _scope(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a request was made on, as RBAC grants it: its namespace and the object it names
+    (the client's string arguments: `name, namespace` of a scale PATCH, `namespace=` of a
+    list). A Role names namespaces, and with resourceNames objects: granted on one, a right
+    may still be refused on another."""
+    named = tuple(arg for arg in args if isinstance(arg, str))
+    namespace = kwargs.get("namespace")
+    return (*named, namespace) if isinstance(namespace, str) else named

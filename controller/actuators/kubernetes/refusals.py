@@ -45,30 +45,31 @@ class Refusals:
         request: Callable[..., Any],
         message: str,
         watch: bool = False,
-        namespace: str | None = None,
+        scope: tuple[str, ...] = (),
     ) -> None:
         right = right_of(message, request)
-        self._right_of[_key(request, watch, namespace)] = right
+        self._right_of[_key(request, watch, scope)] = right
         if right in self.refused or len(self.refused) < SHOWN:
             self.refused[right] = message
 
     def grant(
-        self, request: Callable[..., Any], watch: bool = False, namespace: str | None = None
+        self, request: Callable[..., Any], watch: bool = False, scope: tuple[str, ...] = ()
     ) -> None:
-        """A request of this kind succeeded (in this namespace, where the request names it as
-        `namespace=`): whatever was refused to it is granted now."""
-        key = _key(request, watch, namespace)
+        """A request of this kind succeeded on this `scope` (its namespace and the object it
+        names): whatever was refused to it there is granted now."""
+        key = _key(request, watch, scope)
         right = self._right_of.pop(key, None) if self._right_of else None
         if right is not None:
             self.refused.pop(right, None)
 
 
-def _key(request: Callable[..., Any], watch: bool, namespace: str | None) -> Any:
+def _key(request: Callable[..., Any], watch: bool, scope: tuple[str, ...]) -> Any:
     """One key a kind of request. A partial is its method and what it binds: the custom
     objects' one method lists ScaledObjects and (on old clusters) HPAs, refused apart. A watch
     is the list method with `watch=True`, and RBAC grants `watch` apart from `list`: a list
-    that succeeds does not grant the watch refused. A Role is a namespace's: a list read in
-    one does not grant what another (with no Role, a typo in the config) refused."""
+    that succeeds does not grant the watch refused. A Role is a namespace's, and may name its
+    objects: a list read in one namespace does not grant what another (with no Role, a typo
+    in the config) refused, nor a scale of one Deployment that of another."""
     if isinstance(request, functools.partial):
-        return (request.func, tuple(sorted(request.keywords.items())), watch, namespace)
-    return (request, watch, namespace)
+        return (request.func, tuple(sorted(request.keywords.items())), watch, scope)
+    return (request, watch, scope)

@@ -8,9 +8,10 @@ import functools
 import pytest
 from kmock import KubernetesEmulator
 
+from controller.actuators.kubernetes import PoolUnavailable
 from controller.actuators.kubernetes.refusals import SHOWN, Refusals, right_of
 from controller.core.model import Reason, ScaleDecision
-from tests.support import eventually
+from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 from tests.support.kmock import (
     DEPLOYMENTS,
@@ -123,3 +124,30 @@ async def test_a_namespace_read_does_not_grant_what_another_namespace_refused(
     for _ in range(3):  # tick after tick, the other namespace read every time
         await scaler.observe()
         assert scaler.api.refusals.refused.get("list deployments (apps)") == locked
+
+
+async def test_a_scale_granted_on_one_deployment_does_not_grant_another_refused(
+    web: KubernetesEmulator, make_scaler: MakeScaler, clock: FakeClock
+) -> None:
+    """`agentdash rbac` names each Deployment: a pool added since is refused its scale while
+    the pools beside it scale. /healthz keeps the refusal listed until the new one's scale
+    goes through, not until any scale does."""
+    web.objects[DEPLOYMENTS, "agents", "late"] = deployment("late", replicas=0)
+    late = (
+        'deployments.apps "late" is forbidden: User "system:serviceaccount:agentdash:agentdash" '
+        'cannot patch resource "deployments/scale" in API group "apps" in the namespace "agents"'
+    )
+    refusal = refuse("PATCH", "/apis/apps/v1/namespaces/agents/deployments/late/scale", 403, late)
+    web.faults.append(refusal)
+    scaler = make_scaler(config({"web": pool("acme"), "late": pool("acme")}))
+    await observe_until(scaler, lambda states: {"web", "late"} <= states.keys())
+
+    with pytest.raises(PoolUnavailable):
+        await scaler.scale("late", 2)
+    await scaler.scale("web", 3)  # granted by name
+
+    assert scaler.api.refusals.refused.get("patch deployments/scale (apps)") == late
+    web.faults.remove(refusal)  # the operator ran `agentdash rbac` again
+    scaler._discovery.refused.clear()
+    await scaler.scale("late", 2)
+    assert scaler.api.refusals.refused == {}
