@@ -21,6 +21,7 @@ from controller.core.config import Config
 from controller.core.events import Event, HealthEvent, ScaleEvent, TickEvent
 from controller.core.model import QueueStats, ScaleDecision
 from controller.core.pool_state import starved
+from controller.runtime.health import SOURCES, TOKENS
 from controller.runtime.snapshot import FleetSnapshot
 
 
@@ -54,6 +55,8 @@ class Metrics:
         self._shown: dict[str, tuple[int, int | None]] = {}
         """Per pool, the desired and current replicas its gauges show."""
         self._tokens_told: dict[str, int] = {}
+        self._sources_told: set[str] | None = set()
+        """The sources a health event has set, until the first pass sets the others up."""
         _build_info(r)
 
     def _pool_families(self, r: CollectorRegistry) -> None:
@@ -136,6 +139,8 @@ class Metrics:
     def observe(self, event: Event) -> None:
         if isinstance(event, TickEvent):
             self.reconcile.observe(event.duration_s)
+            if self._sources_told is not None:
+                self._first_pass(self._sources_told)
             series, shown, made = self._series, self._shown, self._made
             for d in event.decisions:
                 pool = d.pool
@@ -165,9 +170,20 @@ class Metrics:
                 scaled = self._scaled[step] = self.scale_events.labels(*step)
             scaled.inc()
         elif isinstance(event, HealthEvent):
+            if self._sources_told is not None:
+                self._sources_told.add(event.source)
             self.source_up.labels(event.source).set(1 if event.ok else 0)
             if not event.ok:
                 self.source_errors.labels(event.source).inc()
+
+    def _first_pass(self, told: set[str]) -> None:
+        """A source is told only when its health changes: one that has not failed by the end
+        of the first pass is up, and said so (it had no series until it failed, and a graph
+        or an alert on it read "no data")."""
+        for source in (*SOURCES, TOKENS):
+            if source not in told:
+                self.source_up.labels(source).set(1)
+        self._sources_told = None
 
     def _show_starved(self, decision: ScaleDecision) -> None:
         now = starved(decision)

@@ -3,7 +3,7 @@ so the gauges follow those, and a pool no longer seen leaves no stale figure beh
 
 from __future__ import annotations
 
-from controller.core.events import TickEvent
+from controller.core.events import HealthEvent, TickEvent
 from controller.core.model import QueueStats, Reason, ScaleDecision
 from controller.runtime.metrics import Metrics
 from tests.support import FakeClock
@@ -88,4 +88,18 @@ def test_the_oldest_tasks_age_is_as_of_the_scrape_with_its_tier_and_the_tiers_ta
     assert lines(metrics, age)[0] == f'{age}{{pool="research",tier="enterprise"}} 60.0'
     assert lines(metrics, "agentdash_tier_target_wait_seconds") == [
         'agentdash_tier_target_wait_seconds{tier="enterprise"} 30.0'
+    ]
+
+
+def test_every_source_has_a_series_from_the_first_pass_on() -> None:
+    """agentdash_source_up had a series only for a source whose health had changed: a healthy
+    daemon's graphs and its alert read "no data"."""
+    metrics = Metrics(config({"research": pool("acme")}))
+    assert lines(metrics, "agentdash_source_up") == []
+    metrics.observe(HealthEvent(0.0, "queue", ok=False, detail="NATS disconnected"))
+    metrics.observe(TickEvent(0.0, (), 0.001))
+    assert sorted(lines(metrics, "agentdash_source_up")) == [
+        'agentdash_source_up{source="cluster"} 1.0',
+        'agentdash_source_up{source="queue"} 0.0',
+        'agentdash_source_up{source="tokens"} 1.0',
     ]
