@@ -219,7 +219,7 @@ def build_snapshot(
             decision=decisions.get(name),
             trends=trends,
             dry_run=dry_run,
-            oldest_at=_oldest_at(queues.get(name)),
+            queue=queues.get(name),
         )
         for name in config.pools
     )
@@ -292,18 +292,22 @@ def _pool_row(
     decision: ScaleDecision | None,
     trends: Trends,
     dry_run: bool,
-    oldest_at: float | None,
+    queue: QueueStats | None,
 ) -> PoolRow:
     pin = overrides.pins.get(name)
     if pin is not None and not pin.active(now):
         pin = None
     label, detail = state_of(observed, decision, overrides, now, dry_run=dry_run)
+    oldest_at = _oldest_at(queue)
+    # A pool the cluster side cannot be read for (another autoscaler owns its Deployment, a
+    # refusal) has no observation; its queue may still be read, and shows as it is, not 0.
+    read = observed or (queue if queue is not None and queue.stale is None else None)
     return PoolRow(
         name=name,
         tenant=config.pools[name].tenant,
         tier=config.tier_of[name],
-        pending=observed.pending if observed else 0,
-        ack_pending=observed.ack_pending if observed else 0,
+        pending=read.pending if read else 0,
+        ack_pending=read.ack_pending if read else 0,
         arrival_rate=observed.arrival_rate if observed else None,
         replicas=state.replicas if state else 0,
         desired=decision.desired if decision else 0,
