@@ -10,18 +10,18 @@ from tests.support.fleets import tiers_with_a_target_wait
 NOW = 1_767_225_600.0
 
 
-def snapshot(queues: dict[str, QueueStats]) -> FleetSnapshot:
-    cfg = tiers_with_a_target_wait()
+def snapshot(queues: dict[str, QueueStats], *, observed: bool = True) -> FleetSnapshot:
+    """The fleet's snapshot with these queue readings; `observed`: the engine was fed them
+    (else no pool has an observation, as where the cluster side cannot be read)."""
+    fed = {
+        name: PoolObservation(q.pending, q.ack_pending, replicas=1, stale=q.stale)
+        for name, q in queues.items()
+    }
     return build_snapshot(
-        cfg,
+        tiers_with_a_target_wait(),
         now=NOW,
         overrides=Overrides(),
-        observed=Observations(  # as the engine was fed them
-            pools={
-                name: PoolObservation(q.pending, q.ack_pending, replicas=1, stale=q.stale)
-                for name, q in queues.items()
-            }
-        ),
+        observed=Observations(pools=fed if observed else {}),
         states={},
         decisions={},
         trends=Trends(),
@@ -78,27 +78,11 @@ def test_a_stale_queue_shows_no_wait() -> None:
 def test_a_pool_the_cluster_side_cannot_be_read_for_shows_its_queue_as_read() -> None:
     """An HPA owns the pool's Deployment, so agentdash leaves it alone and has no observation
     of it: its row read LAG 0 beside WAIT 10m, while its queue held 30 tasks."""
-    cfg = tiers_with_a_target_wait()
     queues = {
         "research": QueueStats(30, 4, oldest_at=NOW - 600),
         "support": QueueStats(7, 0, oldest_at=NOW - 5, stale="NATS disconnected"),
     }
-    rows = {
-        row.name: row
-        for row in build_snapshot(
-            cfg,
-            now=NOW,
-            overrides=Overrides(),
-            observed=Observations(pools={}),
-            states={},
-            decisions={},
-            trends=Trends(),
-            dry_run=False,
-            mode="running",
-            problems={},
-            queues=queues,
-        ).pools
-    }
+    rows = {row.name: row for row in snapshot(queues, observed=False).pools}
     assert (rows["research"].pending, rows["research"].ack_pending) == (30, 4)
     assert rows["research"].oldest_wait_s == 600
     assert (rows["support"].pending, rows["support"].oldest_wait_s) == (0, None)  # not fresh
