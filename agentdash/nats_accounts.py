@@ -14,6 +14,9 @@ tenants' pulled tasks arrive. An account is a subject namespace of its own, so:
   tasks, and their own tenant's usage and busy subjects. A server answer to a request made
   there goes back there, and their inboxes are theirs alone.
 - Producers are in an account that imports the pools' task subjects, and nothing else.
+- Workers and producers may publish only on what their account imports and subscribe only
+  to their inboxes: nothing they send comes back to them, for the server to hold for a
+  connection of theirs that does not read.
 - A tenant's account has limits on its connections, subscriptions and what one message may
   carry, from the most pods its pools may run: one worker's password cannot take all the
   server has. The producers' account has limits too (`--producer-connections`): the config
@@ -76,6 +79,10 @@ PRODUCER_CONNECTIONS = 1024
 """The producers' connections by default (`agentdash queues --nats-config
 --producer-connections N`). With no limit, the producer password could open connections until
 the server (64K at most, or its file handles) had none left for agentdash's own."""
+INBOXES = "_INBOX.>"
+"""What workers and producers may subscribe to: the answers to their requests (a fetch, an
+ack, a publish JetStream acknowledges), on nats.py's and the other clients' default inbox
+prefix."""
 PRODUCER_PAYLOAD = 1024**2
 """The most a producer may publish at once: a task, as large as nats-server's own default."""
 
@@ -217,7 +224,7 @@ def _account(
         f"  {name}: {{",
         f"    # {comment}",
         *([f"    {limits.line()}"] if limits is not None else []),
-        f"    users: [{_user(user)}]",
+        *_confined_user(user, [g.subject for g in grants]),
         "    imports: [",
         *(
             f"      {{service: {{account: {AGENTDASH}, subject: {_quote(g.subject)}}}}}"
@@ -229,7 +236,29 @@ def _account(
 
 
 def _user(name: str) -> str:
-    return f"{{user: {_quote(name)}, password: ${password_variable(name)}}}"
+    return f"{{{_credentials(name)}}}"
+
+
+def _credentials(name: str) -> str:
+    return f"user: {_quote(name)}, password: ${password_variable(name)}"
+
+
+def _confined_user(name: str, subjects: list[str]) -> list[str]:
+    """A user that may publish only on `subjects` (its imports) and subscribe only to its
+    inboxes. Its account is its own, but the server's memory is everyone's: a connection
+    that subscribes and never reads has the server hold what comes for it (64 MiB), and
+    ten of a worker's connections fed by its own publishes took a server from 18 MB to
+    1.3 GB. Nothing it may send now comes back to it but the answers to its requests."""
+    return [
+        f"    users: [{{{_credentials(name)}, permissions: {{",
+        "      # Where its imports reach, and answers to its own requests (nothing it sends",
+        "      # comes back to it to be held for a connection that does not read).",
+        "      publish: [",
+        *(f"        {_quote(subject)}" for subject in subjects),
+        "      ]",
+        f"      subscribe: [{_quote(INBOXES)}]",
+        "    }}]",
+    ]
 
 
 def _export(grant: Grant) -> str:
@@ -268,7 +297,8 @@ _HEADER = """\
 # lands in the worker's own account, whatever reply subject it sets, and its inboxes are its
 # own. A tenant's account has limits (connections, subscriptions, what one message may
 # carry) from the most pods its pools run. Producers (PRODUCERS) may only publish the pools'
-# tasks, within limits of their own (--producer-connections).
+# tasks, within limits of their own (--producer-connections). Workers and producers may
+# publish only where their imports reach and subscribe only to their inboxes (_INBOX.>).
 #
 # Workers bind to their consumer (nats.py: js.pull_subscribe_bind(consumer, stream)) and
 # fetch; they cannot look up or create consumers. Passwords come from the server's

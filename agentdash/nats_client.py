@@ -225,10 +225,19 @@ async def _first_connection(
                 await nc.close()
 
 
-def jetstream_error(url: str, exc: nats.errors.Error | TimeoutError) -> StartError:
+def jetstream_error(
+    url: str, exc: nats.errors.Error | TimeoutError, told: BaseException | None = None
+) -> StartError:
     """The one line for a JetStream request that failed at `url` (exit 1): a server without
-    JetStream, an account without it (a user that is not agentdash's), or what it said."""
+    JetStream, an account without it or a user refused it (a user that is not agentdash's),
+    or what it said. `told`: what the server last told the connection (its `last_error`)."""
     where = redacted(url)
+    if told is not None and "permissions violation" in str(told).lower():
+        # The request was refused, not answered: its own error is only a timeout.
+        return StartError(
+            f"JetStream at {where}: permissions violation: this user may not use JetStream's "
+            "API (a tenant's worker or a producer, not agentdash)"
+        )
     if isinstance(exc, nats.errors.NoRespondersError) or (
         isinstance(exc, nats.js.errors.ServiceUnavailableError) and not exc.description
     ):

@@ -184,7 +184,7 @@ async def _check(
         checks = await check_queues(nc, config, ack_wait=ack_wait, max_bytes=max_bytes)
         return await create_missing(nc, checks) if apply else checks
     except (nats.errors.Error, TimeoutError) as exc:
-        raise jetstream_error(url, exc) from None
+        raise jetstream_error(url, exc, nc.last_error) from None
     except (ValueError, KeyError, TypeError) as exc:  # an answer that is not JetStream's API
         raise StartError(f"JetStream at {url}: an answer agentdash cannot read: {exc}") from None
     finally:

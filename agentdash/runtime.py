@@ -191,7 +191,8 @@ async def _open(
         for client in links.every():
             await client.close()
         if isinstance(exc, nats.errors.Error | TimeoutError):  # JetStream not there, or not ours
-            raise jetstream_error(options.nats_url or config.nats.url, exc) from None
+            url = options.nats_url or config.nats.url
+            raise jetstream_error(url, exc, links.main.last_error) from None
         raise
     return links, opened
 

@@ -355,7 +355,12 @@ def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
     ("conf", "user", "said"),
     [
         ("", None, "NATS at {url} has no JetStream (start nats-server with -js)"),
-        (SHIPPED, "worker-acme", "JetStream at {url}: JetStream not enabled for account"),
+        (
+            SHIPPED,
+            "worker-acme",
+            "JetStream at {url}: permissions violation: this user may not use JetStream's API"
+            " (a tenant's worker or a producer, not agentdash)",
+        ),
     ],
     ids=["a server without -js", "a tenant's user given to the daemon"],
 )

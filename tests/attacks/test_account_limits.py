@@ -57,7 +57,7 @@ async def cut_off_past(url: str, subscriptions: int) -> str:
     client = await nats.connect(url, allow_reconnect=False)
     try:
         for n in range(subscriptions + 1):
-            await client.subscribe(f"mine.{n}")
+            await client.subscribe(f"_INBOX.mine.{n}")  # its inboxes are all it may have
         await eventually(lambda: client.is_closed)
         return str(client.last_error)
     finally:
@@ -122,3 +122,30 @@ async def test_a_producer_cannot_take_every_connection_or_subscribe_without_end(
 
     cut = await cut_off_past(accounts_server.url("producer"), limit.subscriptions)
     assert "maximum subscriptions exceeded" in cut
+
+
+@pytest.mark.parametrize("user", ["worker-acme", "producer"])
+async def test_an_identity_cannot_have_the_server_hold_what_it_sends_itself(
+    accounts_server: AccountsServer, user: str
+) -> None:
+    """A connection that subscribes and never reads has the server hold what comes for it,
+    up to 64 MiB. Fed by its own publishes, ten of worker-acme's took the server from 18 MB
+    to 1.3 GB in 10 s (forty: 3.9 GB); its 80 connections could take every tenant's server
+    down. Each identity may publish only where its imports reach, and subscribe only to its
+    inboxes, so nothing it sends comes back to it."""
+    sink = await nats.connect(accounts_server.url(user), allow_reconnect=False)
+    source = await nats.connect(accounts_server.url(user), allow_reconnect=False)
+    try:
+        subjects = ("mine", "_INBOX.mine", "agentdash.usage.acme", "agent_tasks.acme-research")
+        held = [await sink.subscribe(subject) for subject in subjects]
+        await sink.flush()
+        for subject in subjects:
+            await source.publish(subject, b"x" * 1000)
+        await source.flush()  # the server has routed them ...
+        await sink.flush()  # ... and sent the sink whatever it routed to it, before this PONG
+        assert [sub.pending_msgs for sub in held] == [0] * len(subjects)
+        assert "permissions violation for publish" in str(source.last_error)
+        assert not source.is_closed  # refused, not cut: its own work goes on
+    finally:
+        await sink.close()
+        await source.close()

@@ -77,8 +77,13 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
     lease = await runtime.nc.jetstream().key_value(LEASE_BUCKET)
     overrides_before = (await kv.get(KEY)).value
 
+    refused: list[str] = []
+
+    async def told(exc: Exception) -> None:
+        refused.append(str(exc))
+
     producer = await nats.connect(accounts_server.url("producer"))
-    worker = await nats.connect(accounts_server.url("worker-acme"))
+    worker = await nats.connect(accounts_server.url("worker-acme"), error_cb=told)
     try:
         ack = await producer.jetstream().publish(config.subject("acme-research"), b'{"id": "t1"}')
         assert ack.stream == "AGENT_TASKS"  # the producer is told its task is stored
@@ -91,7 +96,8 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
         await worker.publish("agentdash.busy.acme", json.dumps(busy).encode())
         await task.ack_sync()  # a worker can do its whole job
 
-        # Written in the worker's own account, these reach nothing of agentdash's.
+        # Refused (its user may publish only where its imports reach), and written in the
+        # worker's own account they would reach nothing of agentdash's.
         elsewhere = {
             f"$KV.{LEASE_BUCKET}.{LEASE_KEY}": b"mallory",
             f"$KV.{BUCKET}.{KEY}": b'{"paused": true}',
@@ -102,6 +108,8 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
         for subject, body in elsewhere.items():
             await worker.publish(subject, body)
         await worker.flush()
+        assert len(refused) == len(elsewhere), refused
+        assert all("permissions violation for publish" in said for said in refused)
 
         await eventually(lambda: runtime.usage.usage(time.time()).tokens_today["acme"] == 1234)
         assert runtime.usage.usage(time.time()).tokens_today["globex"] == 0
