@@ -244,3 +244,68 @@ async def test_a_producer_reaches_nothing_but_the_task_subjects(
     assert (after["lease"], after["keys"]) == (before["lease"], before["keys"])
     info = await admin.jetstream().consumer_info(STREAM, "acme-research")
     assert info.num_pending == len(AGENTDASH_SUBJECTS)  # its tasks are queued, none taken
+
+
+async def test_acks_through_its_own_consumer_take_no_task_of_another_tenant(
+    accounts_server: AccountsServer, admin: Client, worker: Client
+) -> None:
+    """Every pool's tasks are in one work-queue stream, and an ack names a stream sequence:
+    acme acks, terms, naks and marks in progress globex's tasks' sequences through its own
+    consumer, after taking a task stored behind them. globex's tasks stay, for globex."""
+    producer = await nats.connect(accounts_server.url("producer"))
+    try:
+        theirs = [await producer.jetstream().publish("agent_tasks.globex-coder", b"g")]
+        await producer.jetstream().publish("agent_tasks.acme-research", b"a")
+        theirs.append(await producer.jetstream().publish("agent_tasks.globex-coder", b"g"))
+    finally:
+        await producer.close()
+    mine = await worker.jetstream().pull_subscribe_bind("acme-research", STREAM)
+    [task] = await mine.fetch(1, timeout=5)
+    for ack in theirs:
+        for body in (b"+ACK", b"+TERM", b"-NAK", b"+WPI", b"+NXT", b""):
+            await worker.publish(f"$JS.ACK.{STREAM}.acme-research.1.{ack.seq}.1.1.0", body)
+    await task.ack_sync()  # its own ack is answered: the server has seen the forged ones
+    for ack in theirs:
+        assert (await admin.jetstream().get_msg(STREAM, ack.seq)).data == b"g"
+    info = await admin.jetstream().consumer_info(STREAM, "globex-coder")
+    assert (info.num_pending, info.num_ack_pending) == (2, 0)
+
+
+async def test_the_servers_own_services_answer_a_worker_nothing(worker: Client) -> None:
+    """nats-server answers every account's users about their own account (connections,
+    statistics, who they are); a worker may not even ask, nor ask for JetStream's API."""
+    refused: list[str] = []
+    for subject in ("$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.PING.STATZ",
+                    "$SYS.REQ.USER.INFO", "$JS.API.INFO", "$JS.API.STREAM.NAMES"):  # fmt: skip
+        with pytest.raises(nats.errors.TimeoutError):
+            await worker.request(subject, b'{"acc": "AGENTDASH"}', timeout=0.5)
+        refused.append(str(worker.last_error))
+    assert all("permissions violation for publish" in said for said in refused), refused
+
+
+async def test_a_producers_jetstream_headers_touch_no_task(
+    accounts_server: AccountsServer, admin: Client
+) -> None:
+    """The stream allows none of JetStream's headers that remove or move messages: a rollup
+    would purge every pool's tasks, a TTL or a schedule would drop or retarget one."""
+    producer = await nats.connect(accounts_server.url("producer"))
+    try:
+        await producer.jetstream().publish("agent_tasks.globex-coder", b"g")
+        for headers in (
+            {"Nats-Rollup": "all"},
+            {"Nats-Rollup": "sub"},
+            {"Nats-TTL": "1s"},
+            {
+                "Nats-Schedule": "@at 2020-01-01T00:00:00Z",
+                "Nats-Schedule-Target": "agent_tasks.globex-coder",
+            },
+            {"Nats-Batch-Id": "b", "Nats-Batch-Sequence": "1", "Nats-Batch-Commit": "1"},
+            {"Nats-Incr": "+1"},
+        ):
+            answer = await producer.request("agent_tasks.acme-research", b"x", headers=headers)
+            assert b'"error"' in answer.data, (headers, answer.data)
+    finally:
+        await producer.close()
+    stream = await admin.jetstream().stream_info(STREAM)
+    assert (stream.state.messages, stream.state.first_seq) == (1, 1)  # globex's, and no other
+    assert (await admin.jetstream().get_msg(STREAM, 1)).data == b"g"
