@@ -29,7 +29,7 @@ SPIN_S = 2.5 * LEASE_TTL_S
 """Long enough for the lease to run out twice over, were its renewals starved."""
 EVERY_10_MICROSECONDS = 10_000
 """A pull request's idle_heartbeat, in nanoseconds: as fast as this test reads them (at one
-microsecond the server sends faster, and cuts the worker as a slow consumer in seconds)."""
+microsecond the server sent faster, and cut the worker as a slow consumer within 25 s)."""
 GLOBEX = {"tenant": "globex", "pool": "globex-coder", "tokens": 7, "work_s": 1.0}
 
 
