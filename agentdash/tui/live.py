@@ -38,6 +38,7 @@ STATE_STYLE = {
     "pinned": "dodger_blue1",
     "dry-run": "italic yellow",
     "unknown": "dim",
+    "left alone": "dim",
     "idle": "dim",
     "no leader": "dim",
 }

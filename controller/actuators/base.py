@@ -84,7 +84,9 @@ class EventSource(Protocol):
 
 class Actuator(Protocol):
     async def observe(self) -> Mapping[str, PoolState]:
-        """Replicas per pool. Raises SourceError when the cluster cannot be read."""
+        """Replicas per pool, of every pool whose replicas are read: an ExplainingActuator's
+        `problems` names those it does not scale all the same. Raises SourceError when the
+        cluster cannot be read."""
         ...
 
     async def scale(self, pool: str, replicas: int) -> None: ...

@@ -68,6 +68,8 @@ from controller.core.tenant_tokens import TenantTokens
 from controller.core.timers import SLACK, Timers
 from controller.core.tracked import TrackedPool
 
+EMPTY: Mapping[str, int] = {}
+
 
 class Engine:
     def __init__(self, config: Config, *, exact_reasons: bool = False) -> None:
@@ -95,6 +97,7 @@ class Engine:
         self.pace = PaceReads(config, self.tenant_tokens)
         """What the budget's pace reads of each tenant: replica-seconds, spend, forecast."""
         self._unobserved: dict[str, str] = {}
+        self._unscaled_replicas: dict[str, int] = {}
         self.observations = Observations(
             pools=self._readings,
             tokens_today=self.tenant_tokens.used,
@@ -102,6 +105,7 @@ class Engine:
             task_tokens=self.tenant_tokens.task_tokens,
             stale_tokens=self.tenant_tokens.stale,
             unobserved=self._unobserved,
+            unscaled_replicas=self._unscaled_replicas,
             replica_seconds_today=self.pace.spent,
             spend=self.pace.reads,
             in_flight=self.prices.in_flight,
@@ -210,15 +214,22 @@ class Engine:
         """Per tenant, the tasks its workers reported done today, where known."""
         return self.tenant_tokens.tasks_today
 
-    def unobserved(self, why: Mapping[str, str]) -> None:
-        """Why pools are not seen at all (a Deployment gone or forbidden)."""
-        if why == self._unobserved:
+    def unobserved(self, why: Mapping[str, str], replicas: Mapping[str, int] = EMPTY) -> None:
+        """Why pools are not observed (a Deployment gone or forbidden), or not scaled (another
+        autoscaler scales it, a refused scale); `replicas`: those read of them all the same,
+        which they keep."""
+        if why == self._unobserved and replicas == self._unscaled_replicas:
             return
         for name in set(why) | set(self._unobserved):
-            if why.get(name) != self._unobserved.get(name) and name in self.index:
+            if name not in self.index:
+                continue
+            was = (self._unobserved.get(name), self._unscaled_replicas.get(name))
+            if (why.get(name), replicas.get(name)) != was:
                 self.dirty.add(self.index[name])
         self._unobserved.clear()
         self._unobserved.update(why)
+        self._unscaled_replicas.clear()
+        self._unscaled_replicas.update(replicas)
 
     def overrides(self, overrides: Overrides) -> None:
         """What operators said: the pools it changes for are claimed again."""

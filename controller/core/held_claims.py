@@ -49,9 +49,15 @@ def controller_paused(decision: ScaleDecision) -> ScaleDecision:
     )
 
 
-def unobserved(name: str, pool: PoolConfig, why: str | None) -> Claim:
+def unobserved(name: str, pool: PoolConfig, why: str | None, replicas: int | None) -> Claim:
     """A pool the sources could not read: not observed, so nothing acts on it (missing data
-    never scales a pool down), with why where the source said."""
+    never scales a pool down), with why where the source said. With `replicas` (its
+    Deployment is read, but agentdash does not scale it: another autoscaler does, or its
+    scale was refused), it keeps them: no fallback, pin or pause moves it, and they count
+    against the shared ceilings as any held pool's do."""
+    if replicas is not None and why:
+        reason = Reason(NOT_SCALED, _NOT_SCALED, (why, replicas))
+        return Claim.hold(name, pool, replicas, True, reason)
     reason = Reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
     return Claim.hold(name, pool, 0, False, reason)
 
@@ -129,6 +135,8 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
 _NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
 _NO_DATA_REASON = Reason("no observation", _NO_DATA)
 _NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
+NOT_SCALED = "not scaled"
+_NOT_SCALED = "{}: left at the {} replicas read"
 _FALLBACK = "{} ({} reads in a row): fallback {} replicas, {} -> {}"
 _PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
 TENANT_PAUSED = "paused"

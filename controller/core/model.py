@@ -49,7 +49,11 @@ class Observations:
     stale_tokens: Mapping[str, str] = field(default_factory=dict)
     """Tenants whose usage is the last known value, and why."""
     unobserved: Mapping[str, str] = field(default_factory=dict)
-    """Why some pools have no observation at all (a vanished or forbidden Deployment)."""
+    """Why some pools have no observation at all (a vanished or forbidden Deployment), or
+    are not scaled by agentdash (another autoscaler scales it, its scale was refused)."""
+    unscaled_replicas: Mapping[str, int] = field(default_factory=dict)
+    """The replicas read of the pools in `unobserved` whose Deployment is read all the same:
+    held there, and counted against the shared ceilings (their pods take room too)."""
     replica_seconds_today: Mapping[str, float] = field(default_factory=dict)
     """Per tenant, its pools' replicas integrated over its budget day (the engine reads them
     with the spend, once a minute): with tokens_today, what one replica-second costs the

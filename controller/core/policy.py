@@ -113,7 +113,8 @@ def claim(
     (controller.core.engine keeps it per reading)."""
     obs = observations.pools.get(name)
     if obs is None:
-        return unobserved(name, pool, observations.unobserved.get(name))
+        why = observations.unobserved.get(name)
+        return unobserved(name, pool, why, observations.unscaled_replicas.get(name))
     held = held_back(name, pool, obs, overrides, now)
     if held is not None:
         return _capped_pause(held, config, observations)

@@ -4,8 +4,9 @@ Read from the pool's last decision (the rule that bound last, controller.core.po
 controller.core.allocation name it) and the operators' overrides. Pure: `now` is an argument.
 
 The label fits 14 cells and its first word is its kind: idle, steady, scaling up, scaling
-down, starved, capped, held, paused, pinned, stale, budget, dry-run, unknown ("held 42s",
-"pinned 4m"). `starved` is a shared ceiling's doing, `capped` the pool's own max_replicas.
+down, starved, capped, held, paused, pinned, stale, budget, dry-run, left alone, unknown
+("held 42s", "pinned 4m"). `starved` is a shared ceiling's doing, `capped` the pool's own
+max_replicas.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from controller.core.budget import EXHAUSTED, WARNING
 from controller.core.budget_uncounted import UNCOUNTED
 from controller.core.budget_unpriced import UNPRICED_SAID
 from controller.core.config import TenantConfig
-from controller.core.held_claims import CONTROLLER_PAUSED, POOL_PAUSED
+from controller.core.held_claims import CONTROLLER_PAUSED, NOT_SCALED, POOL_PAUSED
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
 from controller.core.wording import plural
 
@@ -26,6 +27,7 @@ CEILINGS = frozenset({"cluster max_pods", "tenant max_pods", "provider rpm"})
 """Rules of controller.core.allocation: a shared ceiling gave the pool less than it asked."""
 TIME_RULES = frozenset({"stabilization", "rate limit", "cooldown"})
 _CHANGE = re.compile(r"(\d+) -> (\d+)$")
+LEFT_ALONE = "left alone"
 
 
 class PoolState(NamedTuple):
@@ -49,6 +51,10 @@ def state_of(
     if decision is None:
         return PoolState("unknown", "no decision yet: the controller has not seen this pool")
     if obs is None or not decision.observed:
+        # Its replicas are read, but another autoscaler scales it (or its scale is refused).
+        said = next((r for r in decision.reasons if r.rule == NOT_SCALED), None)
+        if said is not None:
+            return PoolState(LEFT_ALONE, said.detail)
         return PoolState("unknown", f"unknown: {decision.main_reason.detail}")
     stopped = _stopped(obs, decision, overrides, now, dry_run=dry_run)
     return stopped if stopped is not None else _moving(obs, decision, overrides, now)
@@ -155,6 +161,8 @@ def what_next(decision: ScaleDecision | None, overrides: Overrides, now: float) 
     rule of time that holds it ends, and the replicas it goes to then, as things stand now
     (its demand may move first). "" where nothing ends by itself."""
     if decision is None or not decision.observed or overrides.paused:
+        return ""
+    if decision.main_reason.rule == NOT_SCALED:  # nothing agentdash does ends: not its pool
         return ""
     pause = overrides.paused_pools.get(decision.pool)
     if pause is not None and pause.active(now):

@@ -57,10 +57,13 @@ class EngineFeed:
         unobserved: Mapping[str, str],
     ) -> None:
         """Tell the engine the readings of the pools that moved or are held, their tenants'
-        tokens, and the pools the actuator cannot see (`unobserved`, with why)."""
+        tokens, and the pools the actuator cannot see or does not scale (`unobserved`, with
+        why): those of them with replicas in `states` keep them."""
         engine = self.engine
         problem = self.health.source_problem()
-        engine.unobserved(unobserved)
+        engine.unobserved(
+            unobserved, {name: states[name].replicas for name in unobserved if name in states}
+        )
         names, index = engine.names, engine.index
         in_order = (
             _in_order(states, names, index),
@@ -110,10 +113,12 @@ class EngineFeed:
         trends, track_stale = self.trends, self.health.track_stale
         for i in todo:
             name, state, stat = names[i], states[i], stats[i] or _NOT_READ
-            if state is None:  # never seen: the policy leaves it alone
+            if state is None or name in unobserved:  # not seen, or not ours: left alone
                 engine.read(i, None)
                 held.add(i)
                 track_stale(name, unobserved.get(name) or "not seen in the cluster yet", now)
+                unread = problem or stat.stale  # its queue may be read all the same
+                trends.add_lag(name, None if unread else stat.pending + stat.ack_pending)
                 continue
             stale = problem or stat.stale
             if stale:
@@ -134,9 +139,7 @@ class EngineFeed:
             )
             engine.read(i, reading)
             trends.add_lag(name, None if stale else stat.pending + stat.ack_pending)
-            # A follower shows the leader's replicas of a pool it cannot read itself (a
-            # namespace its Role does not cover): it would hold the pool if it came to lead.
-            track_stale(name, stale or unobserved.get(name), now)
+            track_stale(name, stale, now)
 
 
 def _in_order(

@@ -17,7 +17,7 @@ from controller.core.model import (
     QueueStats,
     ScaleDecision,
 )
-from controller.core.pool_state import budget_next, state_of, what_next
+from controller.core.pool_state import LEFT_ALONE, budget_next, state_of, what_next
 
 TREND_POINTS = 60
 """Lag samples kept per pool for the sparkline (one a tick: a minute at 1 s)."""
@@ -39,7 +39,8 @@ class PoolRow:
     pin: int | None
     state: str
     """A short label (14 cells at most) whose first word is its kind: idle, steady, scaling
-    up, scaling down, starved, capped, held, paused, pinned, stale, budget, dry-run, unknown; e.g.
+    up, scaling down, starved, capped, held, paused, pinned, stale, budget, dry-run, left
+    alone, unknown; e.g.
     "held 42s", "pinned 4m" (controller.core.pool_state)."""
     decision: ScaleDecision | None
     trend: tuple[int | None, ...] = ()
@@ -250,7 +251,7 @@ def _with_budget_ends(
     runs_out = {tenant.name: tenant.runs_out_in() for tenant in tenants}
     return tuple(
         row
-        if row.next_step
+        if row.next_step or row.state == LEFT_ALONE  # another autoscaler's: not held to it
         else replace(
             row,
             next_step=budget_next(

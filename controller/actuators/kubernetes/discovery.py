@@ -116,6 +116,16 @@ class Discovery:
             return f"cannot read the cluster: {first}"
         return "cannot read the cluster: no answer yet"
 
+    def readable(self, pool: str) -> bool:
+        """Whether the pool's Deployment is read, with counts a real API server answers: its
+        replicas are then known, whether agentdash may scale it or not."""
+        ref = self.pools[pool]
+        deployments = self.namespaces[ref.namespace].deployments
+        if not deployments.usable:
+            return False
+        deployment = deployments.objects.get(ref.name)
+        return deployment is not None and bad_counts(deployment) is None
+
     def problem(self, pool: str, now: float) -> str | None:
         """Why this pool must be left alone now, or None."""
         ref = self.pools[pool]

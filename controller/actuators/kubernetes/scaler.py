@@ -6,12 +6,13 @@ Deployment's `scale` subresource, never of the Deployment itself, so no other fi
 touched by accident.
 
 A pool agentdash must not or cannot scale (its Deployment is gone, the namespace is
-forbidden, an HPA or a KEDA ScaledObject already scales it: see
-controller.actuators.kubernetes.discovery) is left out of `observe()`, with the reason in
-`problems`: the policy then has no observation for it and holds it, whatever the loop does
-with the reason. `SourceError` is raised only when the cluster cannot be read at all (no
-namespace answers, and not because of permissions), which the loop already turns into stale
-pools that hold their replicas.
+forbidden, an HPA or a KEDA ScaledObject already scales it, its scale was refused: see
+controller.actuators.kubernetes.discovery) is named in `problems`, with the reason: the
+policy then has no observation for it and holds it. Its replicas are in `observe()` still
+where its Deployment is read (another autoscaler's pods take room in the cluster too), so
+`problems`, not `observe()`, says which pools may be scaled. `SourceError` is raised only
+when the cluster cannot be read at all (no namespace answers, and not because of
+permissions), which the loop already turns into stale pools that hold their replicas.
 
 Every call is bounded by `deadline_s` and goes through one budget (`qps`, `burst`) that
 serves the calls by what they are for (controller.actuators.kubernetes.budget), so that a
@@ -200,8 +201,7 @@ class DeploymentScaler:
             problem = discovery.problem(pool, now)
             if problem is not None:
                 problems[pool] = problem
-                continue
-            if outage is None:
+            if outage is None and discovery.readable(pool):
                 states[pool] = self._state(pool, ref, pods, now)
         # Set even in an outage, so that a forbidden namespace's pools still say why.
         self._set_problems(problems)

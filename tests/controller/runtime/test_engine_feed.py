@@ -105,3 +105,42 @@ def test_a_stale_read_is_a_gap_in_the_trend_not_the_last_lag_carried_on() -> Non
     fleet.health.healthy("queue", fleet.clock())
     fleet.tick()
     assert fleet.trends.lag_series("web") == (1, 4, None, None, 4)
+
+
+def test_a_pool_another_autoscaler_scales_keeps_its_replicas_and_they_fill_the_cluster() -> None:
+    """An HPA scales "legacy" (4 pods). agentdash left it out: its 4 pods were counted as 0
+    against the cluster's max_pods of 6, and "web" was given all 6. Its reads failing after,
+    its fallback (6) must not move it either: agentdash does not scale it at all."""
+    cfg = config(
+        {
+            "web": pool("acme", max_replicas=10),
+            "legacy": pool(
+                "acme", max_replicas=10, fallback={"failure_threshold": 1, "replicas": 6}
+            ),
+        },
+        max_pods=6,
+    )
+    engine = Engine(cfg, exact_reasons=True)
+    health = SourceHealth(EventBus())
+    feed = EngineFeed(cfg, engine, health, Trends())
+    states = {"web": PoolState(0, 0), "legacy": PoolState(4, 3)}
+    stats = {"web": QueueStats(9, 0), "legacy": QueueStats(5, 0)}
+    why = {"legacy": "Deployment agents/legacy is scaled by HorizontalPodAutoscaler agents/x"}
+
+    def decide(now: float) -> dict[str, tuple[int, int, bool]]:
+        feed.feed(now, states=states, stats=stats, usage=NO_USAGE, unobserved=why)
+        engine.step(now)
+        return {d.pool: (d.current, d.desired, d.changes) for d in engine.decisions()}
+
+    assert decide(1.0) == {"web": (0, 2, True), "legacy": (4, 4, False)}
+    legacy = engine.decision(engine.index["legacy"])
+    assert legacy.main_reason.detail == f"{why['legacy']}: left at the 4 replicas read"
+
+    health.unhealthy("cluster", "no answer within 3.0 s", 2.0)
+    for now in (2.0, 3.0, 4.0):
+        assert decide(now)["legacy"] == (4, 4, False)  # no fallback: not agentdash's to scale
+
+    states = {**states, "legacy": PoolState(1, 1)}  # the HPA scaled it in
+    health.healthy("cluster", 5.0)
+    assert decide(5.0)["legacy"] == (1, 1, False)
+    assert engine.decision(engine.index["web"]).desired == 5

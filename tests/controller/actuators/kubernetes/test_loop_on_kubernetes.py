@@ -24,10 +24,12 @@ from tests.support.factories import config, pool
 from tests.support.kmock import (
     DEPLOYMENTS,
     HPAS,
+    PODS,
     MakeScaler,
     deployment,
     hpa,
     nowhere,
+    pod,
 )
 from tests.support.loops import publish
 
@@ -83,6 +85,38 @@ async def test_the_loop_scales_through_the_api_and_holds_the_hpas_deployment(
     # the operator sees why the other pool is left alone
     (legacy_again,) = [d for d in await loop.tick() if d.pool == "legacy"]
     assert "HorizontalPodAutoscaler agents/legacy" in legacy_again.main_reason.detail
+
+
+async def test_the_hpas_pool_shows_its_replicas_and_they_count_against_the_cluster(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler, nc: Client, clock: FakeClock
+) -> None:
+    """An HPA scales legacy, so agentdash leaves it alone: its Fleet row read REPLICAS 0/0/0
+    while it ran 4 pods, and those 4 were not counted against the cluster's max_pods, so web
+    was given them too."""
+    fleet = config({"web": pool("acme", behavior=UP_AT_ONCE), "legacy": pool("acme")}, max_pods=6)
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
+    cluster.objects[DEPLOYMENTS, "agents", "legacy"] = deployment("legacy", replicas=4, ready=3)
+    for n in range(4):
+        cluster.objects[PODS, "agents", f"legacy-{n}"] = pod(
+            f"legacy-{n}", "legacy", phase="Running", ready=n < 3
+        )
+    cluster.objects[HPAS, "agents", "legacy"] = hpa("legacy", "legacy")
+    await ensure_queues(nc, fleet)
+    lag = JetStreamLagSource(nc, fleet, clock=clock)
+    await lag.start()
+    try:
+        loop = Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet), clock=clock)
+        await publish(nc, fleet.subject("web"), 9)
+        decisions = {d.pool: d for d in await loop.tick()}
+        row = {r.name: r for r in loop.snapshot().pools}["legacy"]
+    finally:
+        await lag.stop()
+
+    assert decisions["web"].desired == 2  # what the cluster has left beside legacy's 4
+    assert (row.replicas, row.desired, row.ready) == (4, 4, 3)
+    assert row.state == "left alone"
+    assert "scaled by HorizontalPodAutoscaler agents/legacy" in row.state_detail
+    assert not [r for r in cluster["patch"] if "/legacy" in r.url.path]
 
 
 async def test_an_unreachable_cluster_holds_every_pool_and_the_loop_carries_on(
