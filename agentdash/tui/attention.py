@@ -169,6 +169,9 @@ def overrides_in_force(overrides: Overrides, log: Sequence[Event]) -> list[InFor
 _UNDONE_BY = {
     "unpin": "pin",
     "pin expired": "pin",
+    "pin dropped": "pin",
+    "pause tenant dropped": "pause tenant",
+    "pause dropped": "pause pool",
     "resume pool": "pause pool",
     "pause expired": "pause pool",
     "resume tenant": "pause tenant",

@@ -30,7 +30,14 @@ from controller.core.model import Overrides, Pin, PoolPause
 from controller.core.wording import plural, span_words
 
 EXPIRY = "agentdash"
-"""Who ends a pin or a pause whose time is up."""
+"""Who ends a pin or a pause whose time is up, or drops one of a name the config lacks."""
+ORPHAN_GRACE_S = 600.0
+"""How long the shared overrides may name a pool or tenant this config lacks before the leader
+drops it: long enough for a rollout of a newer config, whose dashboards may pin its new pools
+before the leader runs it (the pin is kept meanwhile), and short of leaving it for good."""
+Orphan = tuple[str, str]
+"""What the shared overrides say of a name this config lacks: (the action that set it, the
+name): ("pin", pool), ("pause pool", pool), ("pause tenant", tenant)."""
 Change = Callable[[Overrides], Overrides]
 """What an action does, to whatever overrides are in force: a process that shares them makes
 the same change again on a revision another process wrote meanwhile, rather than writing back
@@ -74,6 +81,9 @@ class OverrideStore:
         self.unwritten: Callable[[], list[ActionEvent]] = list
         """The changes made here not yet shared with the other processes (the NATS sync
         says: NATS is away), oldest first: the dashboard flags them."""
+        self._orphans: dict[Orphan, tuple[object, float]] = {}
+        """Overrides the shared document holds of names this config lacks: what each says,
+        and since when (this clock) it has said it, for `expire` to drop."""
         self.listeners: list[Callable[[Overrides, ActionEvent, Change], None]] = []
         """Told of every operator change: the overrides it made, the action, and the change
         itself (the NATS sync makes it again on what another process wrote meanwhile)."""
@@ -88,6 +98,17 @@ class OverrideStore:
         self._current = overrides
         if self._path is not None:
             self._save(self._path)
+
+    def named_elsewhere(self, everything: Overrides) -> None:
+        """What the shared document says, whatever the config (controller.coordination.shared
+        tells each revision it applies): its overrides of names this config lacks are dated
+        from when each was first seen as it is, for `expire` to drop ORPHAN_GRACE_S on."""
+        now, was = self._clock(), self._orphans
+        said = _orphans_of(everything, self._config)
+        self._orphans = {
+            key: (value, was[key][1] if key in was and was[key][0] == value else now)
+            for key, value in said.items()
+        }
 
     def pin(self, pool: str, replicas: int, for_seconds: float | None = None) -> ActionEvent:
         self._known("pool", pool, self._config.pools)
@@ -148,6 +169,21 @@ class OverrideStore:
                 detail = f"paused by {pause.by or 'unknown'}"
                 change = _pause_over(pool, now)
                 events.append(self._apply(change, "pause expired", pool, detail, who=EXPIRY))
+        return events + self._drop_orphans(now)
+
+    def _drop_orphans(self, now: float) -> list[ActionEvent]:
+        """Drop from the shared document the overrides of names this config lacks that it
+        has said, unchanged, for ORPHAN_GRACE_S; each once, with its own event."""
+        events = []
+        for key, (value, since) in list(self._orphans.items()):
+            if now - since < ORPHAN_GRACE_S:
+                continue
+            del self._orphans[key]
+            action, name = key
+            kind = "tenant" if action == "pause tenant" else "pool"
+            detail = f"{_said(action, value)}; no {kind} {name} in the config"
+            dropped = f"{'pause' if action == 'pause pool' else action} dropped"
+            events.append(self._apply(_orphan_over(key, value), dropped, name, detail, EXPIRY))
         return events
 
     def pause_tenant(self, tenant: str, paused: bool = True) -> ActionEvent:
@@ -225,5 +261,42 @@ def _pause_over(pool: str, now: float) -> Change:
         if pause is None or pause.active(now):
             return was
         return replace(was, paused_pools={p: x for p, x in was.paused_pools.items() if p != pool})
+
+    return change
+
+
+def _orphans_of(everything: Overrides, config: Config) -> dict[Orphan, object]:
+    found: dict[Orphan, object] = {}
+    found.update((("pin", p), x) for p, x in everything.pins.items() if p not in config.pools)
+    found.update(
+        (("pause pool", p), x) for p, x in everything.paused_pools.items() if p not in config.pools
+    )
+    found.update(
+        (("pause tenant", t), True) for t in everything.paused_tenants if t not in config.tenants
+    )
+    return found
+
+
+def _said(action: str, value: object) -> str:
+    if isinstance(value, Pin):
+        return f"{plural(value.replicas, 'replica')}, pinned by {value.by or 'unknown'}"
+    if isinstance(value, PoolPause):
+        return f"paused by {value.by or 'unknown'}"
+    return "paused"
+
+
+def _orphan_over(key: Orphan, value: object) -> Change:
+    """Drop that very override: one set again since (a newer config's dashboard) stays."""
+    action, name = key
+
+    def change(was: Overrides) -> Overrides:
+        if action == "pin" and was.pins.get(name) == value:
+            return replace(was, pins={p: x for p, x in was.pins.items() if p != name})
+        if action == "pause pool" and was.paused_pools.get(name) == value:
+            pools = {p: x for p, x in was.paused_pools.items() if p != name}
+            return replace(was, paused_pools=pools)
+        if action == "pause tenant" and name in was.paused_tenants:
+            return replace(was, paused_tenants=was.paused_tenants - {name})
+        return was
 
     return change

@@ -54,7 +54,7 @@ from nats.aio.client import Client
 from controller.coordination.audit_trail import FOREIGN, SKIPPED, UNKNOWN, AuditTrail
 from controller.coordination.logged_mark import read_logged, unlogged, write_logged
 from controller.coordination.override_writes import ChangeWriter, OwnWrites, Pending
-from controller.coordination.overrides import Change, OverrideStore
+from controller.coordination.overrides import ORPHAN_GRACE_S, Change, OverrideStore
 from controller.coordination.overrides_bucket import (
     BUCKET,
     KEY,
@@ -69,6 +69,7 @@ from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent
 from controller.core.model import Overrides
 from controller.core.printable import printable
+from controller.core.wording import span_words
 
 log = logging.getLogger("agentdash.shared")
 
@@ -310,6 +311,7 @@ class SharedOverrides:
                 printable(unknown[:500]),
             )
         self._said_unknown = unknown
+        self._store.named_elsewhere(document.everything())
         if self.own_writes.wrote(document):
             # This process's own write, back: that change is in the bucket now; the changes
             # made here since are shown on top of it until they are too.
@@ -322,12 +324,14 @@ class SharedOverrides:
         if ignored and ignored != self._said_ignored:
             # Another config (a newer one, a typo in `nats kv put`): said, not silently lost;
             # once, not again at every revision that still names it (a removed pool's pin
-            # stays in the bucket: written back with every change, so that a rollout half done
-            # keeps the new config's pins).
+            # stays in the bucket, written back with every change, so that a rollout half done
+            # keeps the new config's pins, until a leader whose config lacks it too drops it).
             log.warning(
-                "overrides revision %d names what this config does not have; ignored: %s",
+                "overrides revision %d names what this config does not have; ignored: %s "
+                "(a leader on this config drops it if still there in %s)",
                 revision,
                 printable(ignored[:500]),
+                span_words(ORPHAN_GRACE_S),
             )
         self._said_ignored = ignored
         if record is not None:
