@@ -23,6 +23,7 @@ from controller.coordination.overrides_document import dump_overrides, read_over
 from controller.coordination.overrides_document import (
     load_overrides as load_overrides,
 )
+from controller.coordination.pin_clock import same
 from controller.core.config import Config
 from controller.core.events import ActionEvent
 from controller.core.input_files import read_text
@@ -161,13 +162,12 @@ class OverrideStore:
         for pool, pin in current.pins.items():
             if not pin.active(now):
                 detail = f"{plural(pin.replicas, 'replica')}, pinned by {pin.by or 'unknown'}"
-                events.append(
-                    self._apply(_pin_over(pool, now), "pin expired", pool, detail, who=EXPIRY)
-                )
+                change = _pin_over(pool, pin, now)
+                events.append(self._apply(change, "pin expired", pool, detail, who=EXPIRY))
         for pool, pause in current.paused_pools.items():
             if not pause.active(now):
                 detail = f"paused by {pause.by or 'unknown'}"
-                change = _pause_over(pool, now)
+                change = _pause_over(pool, pause, now)
                 events.append(self._apply(change, "pause expired", pool, detail, who=EXPIRY))
         return events + self._drop_orphans(now)
 
@@ -245,20 +245,23 @@ class OverrideStore:
         return document.overrides(self._config)
 
 
-def _pin_over(pool: str, now: float) -> Change:
+def _pin_over(pool: str, ended: Pin, now: float) -> Change:
+    """End the pin that ended (its end read on the server's clock, controller.coordination
+    .pin_clock, where the document says another), or one over by `now`; not one set since."""
+
     def change(was: Overrides) -> Overrides:
         pin = was.pins.get(pool)
-        if pin is None or pin.active(now):
+        if pin is None or (pin.active(now) and not same(pin, ended)):
             return was
         return replace(was, pins={p: x for p, x in was.pins.items() if p != pool})
 
     return change
 
 
-def _pause_over(pool: str, now: float) -> Change:
+def _pause_over(pool: str, ended: PoolPause, now: float) -> Change:
     def change(was: Overrides) -> Overrides:
         pause = was.paused_pools.get(pool)
-        if pause is None or pause.active(now):
+        if pause is None or (pause.active(now) and not same(pause, ended)):
             return was
         return replace(was, paused_pools={p: x for p, x in was.paused_pools.items() if p != pool})
 

@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import nats.errors
@@ -57,12 +58,14 @@ from controller.coordination.override_writes import ChangeWriter, OwnWrites, Pen
 from controller.coordination.overrides import ORPHAN_GRACE_S, Change, OverrideStore
 from controller.coordination.overrides_bucket import (
     BUCKET,
+    HISTORY,
     KEY,
     WHERE,
     key_history,
     open_bucket,
 )
 from controller.coordination.overrides_document import SharedDocument, read_shared
+from controller.coordination.pin_clock import ServerTimedEnds
 from controller.coordination.watch_keeper import consumer_gone, keep_watching
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
@@ -112,6 +115,8 @@ class SharedOverrides:
         with these made on it, so that another's write read meanwhile does not undo them."""
         self._in_force = SharedDocument()
         """The last valid document applied (what a write changes where the newest is not)."""
+        self._ends = ServerTimedEnds()
+        """When each pin and pool pause ends: its span from when NATS stored it."""
         self._said_ignored = ""
         """What the config lacks that the last revision applied named, as last said."""
         self._said_unknown = ""
@@ -221,6 +226,7 @@ class SharedOverrides:
             return  # the first action makes it
         self._read_at_start = self.seen = entries[-1].revision
         await self._tell_unlogged(entries)
+        self._ends.learn(_documents(entries), full=len(entries) >= HISTORY)
         skipped: list[tuple[int, str]] = []
         in_force = "no overrides"
         for entry in reversed(entries):
@@ -230,7 +236,7 @@ class SharedOverrides:
             if isinstance(document, str):
                 skipped.append((entry.revision, document))
                 continue
-            await self._apply(document, entry.revision, starting=True)
+            await self._apply(document, entry.revision, entry.created, starting=True)
             in_force = f"revision {entry.revision} ({document.summary()})"
             break
         else:
@@ -278,7 +284,7 @@ class SharedOverrides:
             if isinstance(document, str):
                 self._skip(entry.revision, document)
             else:
-                await self._apply(document, entry.revision)
+                await self._apply(document, entry.revision, entry.created)
             self.seen = max(self.seen, entry.revision)
 
     def _parse(self, value: bytes, revision: int) -> SharedDocument | str:
@@ -298,10 +304,17 @@ class SharedOverrides:
             self._spawn(self._audit.foreign(event, revision))
 
     async def _apply(
-        self, document: SharedDocument, revision: int, *, starting: bool = False
+        self,
+        document: SharedDocument,
+        revision: int,
+        stored_at: datetime.datetime | None,
+        *,
+        starting: bool = False,
     ) -> None:
-        """Apply a valid revision of the bucket; tell it, and audit it if foreign."""
+        """Apply a valid revision of the bucket (stored by the server at `stored_at`); tell
+        it, and audit it if foreign."""
         self._in_force = document
+        self._ends.see(document.everything(), stored_at)
         unknown = document.unknown()
         if unknown and unknown != self._said_unknown:  # once, as `ignored` below
             log.info(
@@ -361,7 +374,7 @@ class SharedOverrides:
             self.found.append((event, origin, revision))
 
     def _with_pending(self, document: SharedDocument) -> Overrides:
-        overrides = document.overrides(self._config)
+        overrides = self._ends.timed(document.overrides(self._config))
         for pending in self._pending:
             overrides = pending.change(overrides)
         return overrides
@@ -398,6 +411,18 @@ class SharedOverrides:
         for task in (self._keeping, self._watch, self._checking):
             if task is not None:
                 task.cancel()
+
+
+def _documents(entries: list[Any]) -> Iterator[tuple[Overrides, datetime.datetime | None]]:
+    """What each revision a start reads holds, whatever the config, oldest first, with when
+    it was stored: a delete holds nothing; one not valid is passed by (counted once, as the
+    start reads it)."""
+    for entry in entries:
+        if entry.operation in ("DEL", "PURGE") or not entry.value:
+            yield Overrides(), entry.created
+            continue
+        with contextlib.suppress(ConfigError):
+            yield read_shared(entry.value, KEY).everything(), entry.created
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

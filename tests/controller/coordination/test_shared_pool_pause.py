@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import nats
@@ -20,6 +21,8 @@ from controller.core.model import PoolPause
 from tests.support import FakeClock, eventually
 from tests.support.shared_kv import CFG, audit_records, bucket
 
+START = time.time()
+
 
 @pytest.fixture
 async def processes(nats_server: NatsServer) -> AsyncIterator[list[SharedOverrides]]:
@@ -29,7 +32,8 @@ async def processes(nats_server: NatsServer) -> AsyncIterator[list[SharedOverrid
     for who in ("alice", "bob"):
         client = await nats.connect(nats_server.url)
         clients.append(client)
-        store = OverrideStore(CFG, clock=FakeClock(1000.0), who=lambda who=who: who)
+        # Clocks that agree with the server's: a pause ends its span after NATS stored it.
+        store = OverrideStore(CFG, clock=FakeClock(START), who=lambda who=who: who)
         one = SharedOverrides(client, store, CFG, bad=BadMessages())
         await one.start()
         made.append(one)
@@ -47,13 +51,16 @@ async def test_a_pool_paused_in_one_process_is_paused_in_the_other_and_audited(
     alice._store.pause_pool("research", 2, 60)
     await alice.flush()
     await eventually(lambda: "research" in bob._store.current().paused_pools)
-    assert bob._store.current().paused_pools["research"] == PoolPause(2, 1060.0, "alice", 1000.0)
+    pause = bob._store.current().paused_pools["research"]
+    assert (pause.replicas, pause.by, pause.at) == (2, "alice", START)
+    assert pause.until is not None
+    assert time.time() + 55 < pause.until < time.time() + 61
     (record,) = await audit_records(nc)
     assert (record["who"], record["action"], record["target"], record["detail"]) == (
         "alice", "pause pool", "research", "set to 2 for 1 min")  # fmt: skip
 
     # Only the leader ends it when its time is up; the others learn it from the bucket.
-    (ended,) = alice._store.expire(1060.0)
+    (ended,) = alice._store.expire(time.time() + 61)
     await alice.flush()
     await eventually(lambda: bob._store.current().paused_pools == {})
     records = await audit_records(nc)

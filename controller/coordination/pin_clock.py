@@ -1,0 +1,96 @@
+"""When a shared pin or pool pause ends: its span, from when the NATS server stored it.
+
+Whoever sets a pin writes when it ends (`until`) on its own clock. A dashboard runs on an
+operator's machine, whose clock may be minutes off: its pins held for the span asked plus its
+skew on the leader (a clock 10 minutes slow ended a 5-minute pin at once). Its span, `until -
+at`, is right whatever its clock, as both are read off it at once; the server stamps each
+revision it stores. So each process reads a pin's end as the time the server stored the
+revision that first carried it, plus its span; its own clock is taken to agree with the
+server's, as the daemon's does in the cluster (each process's pins and pauses end by its own
+clock, a skewed dashboard's displays with it).
+
+The document keeps what its writer wrote: an older agentdash reads it as before, and the
+span stays what the operator asked. A pin with no `at` (written by hand), or one already in the
+oldest revision of a full history (it may be older), ends as written.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from controller.core.model import Overrides, Pin, PoolPause
+
+_Held = TypeVar("_Held", Pin, PoolPause)
+Key = tuple[str, str]
+"""("pin" or "pause", pool)."""
+
+
+class ServerTimedEnds:
+    """The end of each pin and pool pause in force, as the revisions read say it."""
+
+    def __init__(self) -> None:
+        self._ends: dict[Key, tuple[Pin | PoolPause, float | None]] = {}
+        """What each override is, and its end on the server's clock (None: as written)."""
+
+    def see(self, everything: Overrides, stored_at: datetime.datetime | None) -> None:
+        """A revision read, in the order stored; `stored_at`: when the server stored it (None:
+        not known, and a pin first seen in it ends as written)."""
+        stored = None if stored_at is None else stored_at.timestamp()
+        ends: dict[Key, tuple[Pin | PoolPause, float | None]] = {}
+        held: Iterable[tuple[Key, Pin | PoolPause]] = [
+            *((("pin", pool), pin) for pool, pin in everything.pins.items()),
+            *((("pause", pool), pause) for pool, pause in everything.paused_pools.items()),
+        ]
+        for key, value in held:
+            known = self._ends.get(key)
+            if known is not None and known[0] == value:
+                ends[key] = known
+            else:
+                ends[key] = (value, _end(value, stored))
+        self._ends = ends
+
+    def learn(self, entries: Iterable[tuple[Overrides, Any]], full: bool) -> None:
+        """The revisions a start reads, oldest first, with when each was stored. `full`: the
+        bucket kept no older one, so what the oldest holds may be older than it."""
+        first = True
+        for everything, stored_at in entries:
+            self.see(everything, None if first and full else stored_at)
+            first = False
+
+    def timed(self, overrides: Overrides) -> Overrides:
+        """`overrides` with each pin's and pool pause's end on the server's clock, where known."""
+        pins = _timed(overrides.pins, "pin", self._ends)
+        pauses = _timed(overrides.paused_pools, "pause", self._ends)
+        if pins is overrides.pins and pauses is overrides.paused_pools:
+            return overrides
+        return replace(overrides, pins=pins, paused_pools=pauses)
+
+
+def _end(value: Pin | PoolPause, stored: float | None) -> float | None:
+    if stored is None or value.until is None or value.at is None:
+        return None
+    return stored + max(0.0, value.until - value.at)
+
+
+def _timed(
+    held: Mapping[str, _Held],
+    kind: str,
+    ends: Mapping[Key, tuple[Pin | PoolPause, float | None]],
+) -> Mapping[str, _Held]:
+    moved: dict[str, _Held] = {}
+    for pool, value in held.items():
+        known = ends.get((kind, pool))
+        if known is not None and known[0] == value and known[1] is not None:
+            moved[pool] = replace(value, until=known[1])
+    return {**held, **moved} if moved else held
+
+
+def same(value: Pin | PoolPause, other: Pin | PoolPause) -> bool:
+    """Whether two are one pin (or pause), whatever end each was read with: who set it,
+    when, and to what."""
+    if value.at is None or other.at is None:
+        return value == other
+    return (value.replicas, value.by, value.at) == (other.replicas, other.by, other.at)
