@@ -301,7 +301,8 @@ def _pool_row(
     label, detail = state_of(observed, decision, overrides, now, dry_run=dry_run)
     oldest_at = _oldest_at(queue)
     # A pool the cluster side cannot be read for (another autoscaler owns its Deployment, a
-    # refusal) has no observation; its queue may still be read, and shows as it is, not 0.
+    # refusal) has no observation; its queue may still be read, and shows as it is, not 0
+    # (its lag, and the rate its tasks come at).
     read = observed or (queue if queue is not None and queue.stale is None else None)
     return PoolRow(
         name=name,
@@ -309,7 +310,7 @@ def _pool_row(
         tier=config.tier_of[name],
         pending=read.pending if read else 0,
         ack_pending=read.ack_pending if read else 0,
-        arrival_rate=observed.arrival_rate if observed else None,
+        arrival_rate=read.arrival_rate if read else None,
         replicas=state.replicas if state else 0,
         desired=decision.desired if decision else 0,
         ready=state.ready if state else 0,

@@ -77,12 +77,14 @@ def test_a_stale_queue_shows_no_wait() -> None:
 
 def test_a_pool_the_cluster_side_cannot_be_read_for_shows_its_queue_as_read() -> None:
     """An HPA owns the pool's Deployment, so agentdash leaves it alone and has no observation
-    of it: its row read LAG 0 beside WAIT 10m, while its queue held 30 tasks."""
+    of it: its row read LAG 0 beside WAIT 10m, while its queue held 30 tasks (and RATE/s -,
+    while they came at 0.5 a second)."""
     queues = {
-        "research": QueueStats(30, 4, oldest_at=NOW - 600),
+        "research": QueueStats(30, 4, arrival_rate=0.5, oldest_at=NOW - 600),
         "support": QueueStats(7, 0, oldest_at=NOW - 5, stale="NATS disconnected"),
     }
     rows = {row.name: row for row in snapshot(queues, observed=False).pools}
     assert (rows["research"].pending, rows["research"].ack_pending) == (30, 4)
+    assert rows["research"].arrival_rate == 0.5  # RATE/s read "-"
     assert rows["research"].oldest_wait_s == 600
     assert (rows["support"].pending, rows["support"].oldest_wait_s) == (0, None)  # not fresh
