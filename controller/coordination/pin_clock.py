@@ -16,11 +16,15 @@ oldest revision of a full history (it may be older), ends as written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from controller.coordination.overrides_bucket import HISTORY, KEY
+from controller.coordination.overrides_document import read_shared
+from controller.core.config import ConfigError
 from controller.core.model import Overrides, Pin, PoolPause
 
 _Held = TypeVar("_Held", Pin, PoolPause)
@@ -52,13 +56,12 @@ class ServerTimedEnds:
                 ends[key] = (value, _end(value, stored))
         self._ends = ends
 
-    def learn(self, entries: Iterable[tuple[Overrides, Any]], full: bool) -> None:
-        """The revisions a start reads, oldest first, with when each was stored. `full`: the
-        bucket kept no older one, so what the oldest holds may be older than it."""
-        first = True
-        for everything, stored_at in entries:
-            self.see(everything, None if first and full else stored_at)
-            first = False
+    def learn(self, entries: list[Any]) -> None:
+        """The key's revisions a start reads (KV entries), oldest first. The bucket keeps
+        HISTORY: where it holds as many, what the oldest holds may be older than it."""
+        full = len(entries) >= HISTORY
+        for n, (everything, stored_at) in enumerate(_documents(entries)):
+            self.see(everything, None if n == 0 and full else stored_at)
 
     def timed(self, overrides: Overrides) -> Overrides:
         """`overrides` with each pin's and pool pause's end on the server's clock, where known."""
@@ -67,6 +70,17 @@ class ServerTimedEnds:
         if pins is overrides.pins and pauses is overrides.paused_pools:
             return overrides
         return replace(overrides, pins=pins, paused_pools=pauses)
+
+
+def _documents(entries: list[Any]) -> Iterator[tuple[Overrides, datetime.datetime | None]]:
+    """What each revision holds, whatever the config, with when it was stored: a delete holds
+    nothing; one not valid is passed by (the start counts it as it reads it)."""
+    for entry in entries:
+        if entry.operation in ("DEL", "PURGE") or not entry.value:
+            yield Overrides(), entry.created
+            continue
+        with contextlib.suppress(ConfigError):
+            yield read_shared(entry.value, KEY).everything(), entry.created
 
 
 def _end(value: Pin | PoolPause, stored: float | None) -> float | None:

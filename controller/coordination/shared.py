@@ -45,7 +45,7 @@ import contextlib
 import datetime
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import nats.errors
@@ -58,7 +58,6 @@ from controller.coordination.override_writes import ChangeWriter, OwnWrites, Pen
 from controller.coordination.overrides import ORPHAN_GRACE_S, Change, OverrideStore
 from controller.coordination.overrides_bucket import (
     BUCKET,
-    HISTORY,
     KEY,
     WHERE,
     key_history,
@@ -226,7 +225,7 @@ class SharedOverrides:
             return  # the first action makes it
         self._read_at_start = self.seen = entries[-1].revision
         await self._tell_unlogged(entries)
-        self._ends.learn(_documents(entries), full=len(entries) >= HISTORY)
+        self._ends.learn(entries)
         skipped: list[tuple[int, str]] = []
         in_force = "no overrides"
         for entry in reversed(entries):
@@ -411,18 +410,6 @@ class SharedOverrides:
         for task in (self._keeping, self._watch, self._checking):
             if task is not None:
                 task.cancel()
-
-
-def _documents(entries: list[Any]) -> Iterator[tuple[Overrides, datetime.datetime | None]]:
-    """What each revision a start reads holds, whatever the config, oldest first, with when
-    it was stored: a delete holds nothing; one not valid is passed by (counted once, as the
-    start reads it)."""
-    for entry in entries:
-        if entry.operation in ("DEL", "PURGE") or not entry.value:
-            yield Overrides(), entry.created
-            continue
-        with contextlib.suppress(ConfigError):
-            yield read_shared(entry.value, KEY).everything(), entry.created
 
 
 def _report_end(task: asyncio.Task[None]) -> None:
