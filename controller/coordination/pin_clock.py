@@ -6,8 +6,8 @@ skew on the leader (a clock 10 minutes slow ended a 5-minute pin at once). Its s
 at`, is right whatever its clock, as both are read off it at once; the server stamps each
 revision it stores. So each process reads a pin's end as the time the server stored the
 revision that first carried it, plus its span; its own clock is taken to agree with the
-server's, as the daemon's does in the cluster (each process's pins and pauses end by its own
-clock, a skewed dashboard's displays with it).
+server's, as the daemon's does in the cluster (a dashboard whose clock is off counts a pin's
+time left by it, off by as much, but the leader ends the pin on time).
 
 The document keeps what its writer wrote: an older agentdash reads it as before, and the
 span stays what the operator asked. A pin with no `at` (written by hand), or one already in the
