@@ -3,7 +3,7 @@ the loop. The loop does not care which one it has."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from controller.core.model import ClusterEvent, PoolState, ScaleDecision
@@ -68,6 +68,12 @@ class ExplainingActuator(Protocol):
     @property
     def problems(self) -> Mapping[str, str]:
         """Pools it cannot observe or scale now, and why."""
+        ...
+
+    @property
+    def left_by_choice(self) -> Collection[str]:
+        """Of `problems`, the pools another autoscaler scales as their config lets it, their
+        replicas read: the operator's choice, not a fault (the daemon stays ready)."""
         ...
 
 

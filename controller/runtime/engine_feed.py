@@ -10,7 +10,7 @@ row, which a pool's `fallback` rule reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from itertools import compress, count
 from operator import is_not, ne
 from typing import TypeVar
@@ -55,10 +55,12 @@ class EngineFeed:
         stats: Mapping[str, QueueStats],
         usage: Usage,
         unobserved: Mapping[str, str],
+        chosen: Collection[str] = (),
     ) -> None:
         """Tell the engine the readings of the pools that moved or are held, their tenants'
         tokens, and the pools the actuator cannot see or does not scale (`unobserved`, with
-        why): those of them with replicas in `states` keep them."""
+        why): those of them with replicas in `states` keep them. `chosen`: those of them
+        another autoscaler scales as their config lets it, which are no health problem."""
         engine = self.engine
         problem = self.health.source_problem()
         engine.unobserved(
@@ -74,7 +76,7 @@ class EngineFeed:
         todo = self._todo(problem, *in_order)
         self._fed_states, self._fed_stats, self._fed_means, self._fed_prices = in_order
         self._problem = problem
-        self._read(todo, *in_order, problem=problem, unobserved=unobserved, now=now)
+        self._read(todo, *in_order, problem=problem, unobserved=unobserved, chosen=chosen, now=now)
         stale_tokens, done = usage.stale, usage.tasks_today
         for tenant in self.config.tenants:
             engine.tokens(tenant, usage.tokens_today.get(tenant), stale_tokens, done.get(tenant))
@@ -107,16 +109,22 @@ class EngineFeed:
         *,
         problem: str | None,
         unobserved: Mapping[str, str],
+        chosen: Collection[str],
         now: float,
     ) -> None:
         engine, names, held, reads = self.engine, self.engine.names, self._held, self._stale_reads
-        trends, track_stale = self.trends, self.health.track_stale
+        trends, health = self.trends, self.health
         for i in todo:
             name, state, stat = names[i], states[i], stats[i] or _NOT_READ
             if state is None or name in unobserved:  # not seen, or not ours: left alone
                 engine.read(i, None)
                 held.add(i)
-                track_stale(name, unobserved.get(name) or "not seen in the cluster yet", now)
+                why = unobserved.get(name) or "not seen in the cluster yet"
+                if state is not None and name in chosen:
+                    health.track_stale(name, None, now)
+                    health.left_alone(name, why, now)
+                else:
+                    health.track_stale(name, why, now)
                 unread = problem or stat.stale  # its queue may be read all the same
                 trends.add_lag(name, None if unread else stat.pending + stat.ack_pending)
                 continue
@@ -139,7 +147,8 @@ class EngineFeed:
             )
             engine.read(i, reading)
             trends.add_lag(name, None if stale else stat.pending + stat.ack_pending)
-            track_stale(name, stale, now)
+            health.track_stale(name, stale, now)
+            health.left_alone(name, None, now)
 
 
 def _in_order(

@@ -50,6 +50,8 @@ class SourceHealth:
         """Pools whose own staleness was told (a health event and a log line), and why."""
         self._fine_since: dict[str, float] = {}
         """Told pools and scale calls fine again, and since when (told after STEADY_S)."""
+        self.left: dict[str, str] = {}
+        """Pools another autoscaler scales, as their config lets it, and why: no problem."""
         self._now = 0.0
         self.lines = PoolLines(log)
 
@@ -115,6 +117,19 @@ class SourceHealth:
         self.stale[pool] = why
         self._since.setdefault(pool, now)
         self._fine_since.pop(pool, None)
+
+    def left_alone(self, pool: str, why: str | None, now: float) -> None:
+        """Whether another autoscaler scales `pool`, as its config lets it (`why`), or no
+        longer (None). Told once, not counted against readiness: an operator who leaves a
+        pool to KEDA or an HPA while moving a fleet over has a working daemon, and a
+        rollout of it must not wait on that pool."""
+        if why is None:
+            if self.left.pop(pool, None) is not None:
+                self.lines.info("scaled by agentdash again", "", pool, now)
+            return
+        if self.left.get(pool) != why:
+            self.left[pool] = why
+            self.lines.warning("left to another autoscaler", why, pool, now)
 
     def flush(self, now: float) -> None:
         """Tell what has lasted STEADY_S: pools held for their own reasons, pools fresh

@@ -279,10 +279,17 @@ class Reconciler:
         else:
             self.health.unhealthy(TOKENS, usage.stale, now)
         unobserved: Mapping[str, str] = {}
+        chosen: Collection[str] = ()
         if self._explaining:
-            unobserved = cast(ExplainingActuator, self.actuator).problems
+            explaining = cast(ExplainingActuator, self.actuator)
+            unobserved, chosen = explaining.problems, explaining.left_by_choice
         self.engine_feed.feed(
-            now, states=self.reads.state, stats=self.reads.stats, usage=usage, unobserved=unobserved
+            now,
+            states=self.reads.state,
+            stats=self.reads.stats,
+            usage=usage,
+            unobserved=unobserved,
+            chosen=chosen,
         )
 
     async def _lead(self, now: float) -> None:

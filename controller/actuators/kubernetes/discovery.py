@@ -36,6 +36,16 @@ class Refusal:
     until: float
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a pool is left alone now. `chosen`: another autoscaler scales it, as its config
+    lets it (no take_over), and its Deployment is read: a standing choice the operator made,
+    not a fault of agentdash's (it does not make the daemon unready)."""
+
+    reason: str
+    chosen: bool = False
+
+
 class Discovery:
     """The watches of every namespace with pools, and what they say of each pool."""
 
@@ -128,29 +138,34 @@ class Discovery:
 
     def problem(self, pool: str, now: float) -> str | None:
         """Why this pool must be left alone now, or None."""
+        hold = self.hold(pool, now)
+        return None if hold is None else hold.reason
+
+    def hold(self, pool: str, now: float) -> Hold | None:
+        """Why this pool must be left alone now, and whether by the operator's choice."""
         ref = self.pools[pool]
         namespace = self.namespaces[ref.namespace]
         where = f"Deployment {ref.namespace}/{ref.name}"
         if not namespace.deployments.usable:
-            return unreadable(namespace.deployments, ref.namespace)
+            return Hold(unreadable(namespace.deployments, ref.namespace))
         deployment = namespace.deployments.objects.get(ref.name)
         if deployment is None:
-            return f"{where} not found"
+            return Hold(f"{where} not found")
         # Scaled from counts no real API server answers, it would be scaled from a number
         # nobody set (and a step from it refused at the next leader's restore).
         counts = bad_counts(deployment)
         if counts is not None:
-            return f"{where}: {counts}"
+            return Hold(f"{where}: {counts}")
         refused = self.refused.get(pool)
         if refused is not None and now < refused.until:
-            return refused.reason
+            return Hold(refused.reason)
         # take_over scales past an HPA unread, but must read the ScaledObjects it pauses.
         for informer in (namespace.scaled_objects, namespace.hpas):
             if not informer.usable and (
                 pool not in self.take_over or informer is not namespace.hpas
             ):
                 reason = unreadable(informer, ref.namespace)
-                return f"cannot tell whether another autoscaler scales {where}: {reason}"
+                return Hold(f"cannot tell whether another autoscaler scales {where}: {reason}")
         owner = other_scaler(
             ref.namespace,
             ref.name,
@@ -164,14 +179,15 @@ class Discovery:
             return None
         if left_paused(ref.name, namespace.scaled_objects.objects.values()):
             # take_over was dropped while agentdash held KEDA paused: nobody scales it now.
-            return (
+            return Hold(
                 f"{where}: {owner} is still paused by agentdash (take_over is no longer set); "
                 f"remove its annotation {PAUSED} to give it back to KEDA, or set "
                 f"pools.{pool}.take_over: true again"
             )
-        return (
+        return Hold(
             f"{where} is scaled by {owner}; agentdash leaves it alone "
-            f"(set pools.{pool}.take_over: true to scale it anyway)"
+            f"(set pools.{pool}.take_over: true to scale it anyway)",
+            chosen=True,
         )
 
     def _warn_take_over(self, pool: str, where: str, owner: str) -> None:

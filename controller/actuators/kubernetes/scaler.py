@@ -119,6 +119,7 @@ class DeploymentScaler:
         )
         self._clock = clock
         self._busy = busy
+        self._chosen: frozenset[str] = frozenset()
         self._keda = KedaPause(self._api)
         self._reasons = ReasonTeller(self._api, self._discovery, annotate=annotate)
         self._writer = ScaleWriter(
@@ -188,6 +189,12 @@ class DeploymentScaler:
         """Pool -> why agentdash does not scale it now, as of the last observe() or scale()."""
         return dict(self._discovery.problems)
 
+    @property
+    def left_by_choice(self) -> frozenset[str]:
+        """Of `problems`, the pools another autoscaler scales as their config lets it, their
+        Deployment read (as of the last observe()): a choice, not a fault."""
+        return self._chosen
+
     async def observe(self) -> Mapping[str, PoolState]:
         discovery = self._discovery
         await discovery.start(self._api.deadline())
@@ -197,14 +204,18 @@ class DeploymentScaler:
         problems: dict[str, str] = {}
         pods: dict[str, PodIndex] = {}
         outage = discovery.outage()
+        chosen: set[str] = set()
         for pool, ref in discovery.pools.items():
-            problem = discovery.problem(pool, now)
-            if problem is not None:
-                problems[pool] = problem
+            hold = discovery.hold(pool, now)
+            if hold is not None:
+                problems[pool] = hold.reason
+                if hold.chosen:
+                    chosen.add(pool)
             if outage is None and discovery.readable(pool):
                 states[pool] = self._state(pool, ref, pods, now)
         # Set even in an outage, so that a forbidden namespace's pools still say why.
         self._set_problems(problems)
+        self._chosen = frozenset(chosen)
         if outage is not None:
             raise SourceError(outage)
         return states

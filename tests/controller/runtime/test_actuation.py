@@ -83,6 +83,10 @@ class ExplainingCluster(Cluster):
     def problems(self) -> Mapping[str, str]:
         return {}
 
+    @property
+    def left_by_choice(self) -> frozenset[str]:
+        return frozenset()
+
 
 class Lease:
     """A lease this process holds until `valid_until` (on the injected clock)."""

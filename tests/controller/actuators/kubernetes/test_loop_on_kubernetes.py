@@ -119,6 +119,39 @@ async def test_the_hpas_pool_shows_its_replicas_and_they_count_against_the_clust
     assert not [r for r in cluster["patch"] if "/legacy" in r.url.path]
 
 
+async def test_a_pool_left_to_its_hpa_keeps_the_daemon_ready_and_is_said_once(
+    cluster: KubernetesEmulator,
+    make_scaler: MakeScaler,
+    nc: Client,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Moving a fleet over, an operator leaves legacy to its HPA: its Deployment is read and
+    its replicas kept, which is no fault of the daemon's. It said 'pools STALE' and /healthz
+    answered 503 after 5 s, so a rollout of agentdash waited on that pool for good."""
+    fleet = config({"web": pool("acme"), "legacy": pool("acme")})
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
+    cluster.objects[DEPLOYMENTS, "agents", "legacy"] = deployment("legacy", replicas=2)
+    cluster.objects[HPAS, "agents", "legacy"] = hpa("legacy", "legacy")
+    await ensure_queues(nc, fleet)
+    lag = JetStreamLagSource(nc, fleet, clock=clock)
+    await lag.start()
+    caplog.set_level("INFO", logger="agentdash")
+    try:
+        loop = Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet), clock=clock)
+        for _ in range(12):
+            await loop.tick()
+            clock.advance(1)
+    finally:
+        await lag.stop()
+
+    assert loop.health.ready()
+    assert "pools" not in loop.health.report(len(fleet.pools))
+    said = [r.getMessage() for r in caplog.records if "left to another autoscaler" in r.getMessage()]
+    assert len(said) == 1 and "HorizontalPodAutoscaler agents/legacy" in said[0]
+    assert not [r for r in caplog.records if "held, data stale" in r.getMessage()]
+
+
 async def test_an_unreachable_cluster_holds_every_pool_and_the_loop_carries_on(
     make_scaler: MakeScaler, nc: Client, fleet: Config, lag: JetStreamLagSource, clock: FakeClock
 ) -> None:
