@@ -32,32 +32,11 @@ from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
 from tests.support.loops import publish
 from tests.support.nats_auth import SecuredNats
+from tests.support.queues_cli import consumer, queues, run_queues, state
 
 pytestmark = pytest.mark.e2e
 
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
-
-
-def queues(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AGENTDASH, "queues", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-
-
-async def run_queues(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """In a thread: the test's own NATS client stays served meanwhile."""
-    return await asyncio.to_thread(queues, config, *args)
-
-
-def state(stdout: str, label: str) -> str:
-    """What the command said of one stream or consumer (`missing`, `created`, ...)."""
-    (line,) = [line for line in stdout.splitlines() if line.startswith(f"{label}: ")]
-    return line.removeprefix(f"{label}: ")
-
-
-def consumer(pool: str) -> str:
-    return f"consumer AGENT_TASKS/{pool} (pool {pool})"
 
 
 async def test_on_an_empty_server_everything_is_missing_and_nothing_is_made(
