@@ -61,6 +61,8 @@ pools' consumers differs). Each pool reads through a durable pull consumer named
 queue.consumer, filtered on the pool's subject: explicit ack, ack wait --ack-wait, max ack
 pending = max_replicas x concurrency (the most tasks the pool's workers can hold at once),
 max deliver unlimited (a task is redelivered until a worker acks it, never dropped).
+A pool's consumer is not created on a stream that exists without the pool's subject: no
+task would reach it; the report names the subject to add to the stream.
 A consumer that delivers headers only, that the server deletes when idle (its own
 inactive threshold, or its stream's consumer_limits), or that is paused (pause_until still
 ahead) differs; so does a stream that allows rollup headers (a publisher could purge a

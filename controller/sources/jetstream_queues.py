@@ -29,6 +29,7 @@ from controller.sources.queue_plan import (
     ACK_WAIT_S,
     DUPLICATE_WINDOW_S,
     STREAM_BYTES,
+    ConsumerSpec,
     QueueCheck,
     QueueSpec,
     StreamSpec,
@@ -54,17 +55,27 @@ async def check_queues(
     nats.errors.Error or TimeoutError."""
     js = nc.jetstream(timeout=timeout)
     now = datetime.now(UTC)  # a consumer paused until later delivers nothing now
+    specs = queue_specs(config, ack_wait=ack_wait, max_bytes=max_bytes)
+    subjects: dict[str, list[str]] = {}  # of each stream that exists
 
-    async def check(spec: QueueSpec) -> QueueCheck:
+    async def check_one_stream(spec: StreamSpec) -> QueueCheck:
         try:
-            if isinstance(spec, StreamSpec):
-                return check_stream(spec, (await js.stream_info(spec.name)).config)
-            info = await js.consumer_info(spec.stream, spec.durable)
-            return check_consumer(spec, info.config, now=now)
-        except nats.js.errors.NotFoundError:  # the stream or the consumer
+            existing = (await js.stream_info(spec.name)).config
+        except nats.js.errors.NotFoundError:
             return QueueCheck(spec, "missing")
+        subjects[spec.name] = list(existing.subjects or [])
+        return check_stream(spec, existing)
 
-    return await _each(queue_specs(config, ack_wait=ack_wait, max_bytes=max_bytes), check)
+    async def check_one_consumer(spec: ConsumerSpec) -> QueueCheck:
+        try:
+            existing = (await js.consumer_info(spec.stream, spec.durable)).config
+        except nats.js.errors.NotFoundError:  # the stream or the consumer
+            existing = None
+        return check_consumer(spec, existing, now=now, stream_subjects=subjects.get(spec.stream))
+
+    streams = await _each([s for s in specs if isinstance(s, StreamSpec)], check_one_stream)
+    consumers = [s for s in specs if isinstance(s, ConsumerSpec)]
+    return [*streams, *await _each(consumers, check_one_consumer)]
 
 
 async def create_missing(
@@ -77,6 +88,10 @@ async def create_missing(
     async def create(check: QueueCheck) -> QueueCheck:
         if check.state != "missing":
             return check
+        if check.blocked:
+            return QueueCheck(
+                check.spec, "failed", (f"not created: {check.blocked}, then run this again",)
+            )
         try:
             await _create(js, check.spec)
             return QueueCheck(check.spec, "created")

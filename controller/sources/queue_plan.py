@@ -102,6 +102,8 @@ class QueueCheck:
     state: QueueState
     details: tuple[str, ...] = ()
     """differs: `field: existing -> wanted`, one per field; failed: the server's answer."""
+    blocked: str = ""
+    """missing: why it is not to be created (its stream does not take its subject)."""
 
 
 def queue_specs(
@@ -215,11 +217,28 @@ def _max_consumers(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
 
 
 def check_consumer(
-    spec: ConsumerSpec, existing: ConsumerConfig | None, *, now: datetime
+    spec: ConsumerSpec,
+    existing: ConsumerConfig | None,
+    *,
+    now: datetime,
+    stream_subjects: Iterable[str] | None = None,
 ) -> QueueCheck:
+    """`stream_subjects`: those of its stream, if it exists. A consumer filtered on a subject
+    its stream does not take never receives a task (nats-server makes it all the same), and
+    its pool's producers are refused: not to be created until the stream takes it."""
+    takes = stream_subjects is None or any(_covers(p, spec.filter_subject) for p in stream_subjects)
+    unfed = f"stream {spec.stream} does not take {spec.filter_subject}"
     if existing is None:
-        return QueueCheck(spec, "missing")
-    return _compared(spec, consumer_fields(spec, existing, now=now))
+        if takes:
+            return QueueCheck(spec, "missing")
+        waits = f"{unfed}: --apply creates this consumer once it does"
+        add = f"add {spec.filter_subject} to the stream's subjects (nats stream edit {spec.stream})"
+        return QueueCheck(spec, "missing", (waits,), f"{unfed}, so no task would reach it: {add}")
+    check = _compared(spec, consumer_fields(spec, existing, now=now))
+    if takes:
+        return check
+    note = f"{unfed}: no task reaches this consumer until it does"
+    return replace(check, details=(*check.details, note))
 
 
 def consumer_fields(

@@ -100,6 +100,22 @@ def test_what_ensure_queues_makes_is_in_place_and_missing_is_missing() -> None:
     assert check_stream(TASKS, None).state == "missing"
 
 
+def test_a_consumer_whose_stream_lacks_its_subject_is_not_to_be_created() -> None:
+    """A wildcard that takes the subject is as good as the subject itself."""
+    for subjects in (["agent_tasks.research"], ["agent_tasks.>"], ["agent_tasks.*"]):
+        check = check_consumer(RESEARCH, None, now=NOW, stream_subjects=subjects)
+        assert (check.state, check.blocked) == ("missing", "")
+    lacking = check_consumer(RESEARCH, None, now=NOW, stream_subjects=["agent_tasks.support"])
+    assert lacking.state == "missing"
+    assert lacking.blocked.startswith("stream AGENT_TASKS does not take agent_tasks.research")
+    made = check_consumer(RESEARCH, as_created(), now=NOW, stream_subjects=["other.>"])
+    assert (made.state, made.blocked) == ("in place", "")  # it exists: nothing to create
+    assert made.details == (
+        "stream AGENT_TASKS does not take agent_tasks.research: no task reaches this consumer "
+        "until it does",
+    )
+
+
 def test_every_consumer_field_that_differs_is_one_line_existing_then_wanted() -> None:
     check = check_consumer(
         RESEARCH,
