@@ -226,17 +226,23 @@ async def _first_connection(
 
 
 def jetstream_error(
-    url: str, exc: nats.errors.Error | TimeoutError, told: BaseException | None = None
+    url: str,
+    exc: nats.errors.Error | TimeoutError,
+    *,
+    waited: float | None = None,
+    said: BaseException | None = None,
 ) -> StartError:
     """The one line for a JetStream request that failed at `url` (exit 1): a server without
-    JetStream, an account without it or a user refused it (a user that is not agentdash's),
-    or what it said. `told`: what the server last told the connection (its `last_error`)."""
+    JetStream, an account without it, a user it forbids the request, or what it said. `said`:
+    what the server last told the connection (its `last_error`): nats.py tells a permission
+    refused only there, and the request waits for an answer that never comes. `waited`: how
+    long a request unanswered waited."""
     where = redacted(url)
-    if told is not None and "permissions violation" in str(told).lower():
-        # The request was refused, not answered: its own error is only a timeout.
+    if said is not None and PERMISSIONS_VIOLATION in str(said).lower():
+        reason = str(said).removeprefix("nats: ").strip("'")
         return StartError(
-            f"JetStream at {where}: permissions violation: this user may not use JetStream's "
-            "API (a tenant's worker or a producer, not agentdash)"
+            f"JetStream at {where}: the server forbids this user: {reason} (agentdash's user "
+            "must be allowed JetStream's API, $JS.API.>; a tenant's worker or a producer is not)"
         )
     if isinstance(exc, nats.errors.NoRespondersError) or (
         isinstance(exc, nats.js.errors.ServiceUnavailableError) and not exc.description
@@ -244,7 +250,14 @@ def jetstream_error(
         return StartError(f"NATS at {where} has no JetStream (start nats-server with -js)")
     if isinstance(exc, nats.js.errors.APIError) and exc.description:
         return StartError(f"JetStream at {where}: {exc.description}")
+    if isinstance(exc, TimeoutError):  # nats.py's own is one too
+        within = f" within {waited:g} s" if waited is not None else ""
+        return StartError(f"JetStream at {where}: no answer{within}")
     return StartError(f"JetStream at {where}: {type(exc).__name__} {exc}".strip())
+
+
+PERMISSIONS_VIOLATION = "permissions violation"
+"""What nats-server's error says when a user may not publish or subscribe where it tried."""
 
 
 def _is_refusal(exc: Exception) -> bool:

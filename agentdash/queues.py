@@ -39,6 +39,9 @@ from controller.sources.queue_plan import (
 )
 
 CONNECT_TIMEOUT_S = 5.0
+REQUEST_TIMEOUT_S = 5.0
+"""How long each JetStream request waits for its answer: a server that took the connection
+and then stalls, or that forbids the request and so never answers it."""
 EXIT_DIFFERS = 1
 EXIT_USAGE = 2
 
@@ -182,11 +185,14 @@ async def _check(
     from agentdash.nats_client import connect_nats, jetstream_error
 
     nc = await connect_nats(url, CONNECT_TIMEOUT_S, auth=config.nats, source=config.source)
+    wait = REQUEST_TIMEOUT_S
     try:
-        checks = await check_queues(nc, config, ack_wait=ack_wait, max_bytes=max_bytes)
-        return await create_missing(nc, checks) if apply else checks
+        checks = await check_queues(
+            nc, config, ack_wait=ack_wait, max_bytes=max_bytes, timeout=wait
+        )
+        return await create_missing(nc, checks, timeout=wait) if apply else checks
     except (nats.errors.Error, TimeoutError) as exc:
-        raise jetstream_error(url, exc, nc.last_error) from None
+        raise jetstream_error(url, exc, waited=wait, said=nc.last_error) from None
     except (ValueError, KeyError, TypeError) as exc:  # an answer that is not JetStream's API
         raise StartError(f"JetStream at {url}: an answer agentdash cannot read: {exc}") from None
     finally:

@@ -192,7 +192,7 @@ async def _open(
             await client.close()
         if isinstance(exc, nats.errors.Error | TimeoutError):  # JetStream not there, or not ours
             url = options.nats_url or config.nats.url
-            raise jetstream_error(url, exc, links.main.last_error) from None
+            raise jetstream_error(url, exc, said=links.main.last_error) from None
         raise
     return links, opened
 

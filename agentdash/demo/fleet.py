@@ -134,7 +134,7 @@ class DemoFleet:
             vet = functools.partial(_check_routes, url=url)  # before anything is made beside
             await ensure_queues(self.nc, self.config, ack_wait=ack_wait, vet=vet)
         except (nats.errors.Error, TimeoutError) as exc:
-            raise jetstream_error(url, exc, self.nc.last_error) from None
+            raise jetstream_error(url, exc, said=self.nc.last_error) from None
         except QueueError as exc:
             raise StartError(f"JetStream at {redacted(url)}: {exc}") from None
         lag = JetStreamLagSource(self.nc, self.config)

@@ -1,0 +1,68 @@
+"""`agentdash queues` on a NATS that takes the connection and then fails it: a server that
+stalls, a user the account forbids to create. Each is one line, exit 1, within a deadline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentdash.nats_server import NatsServer
+from tests.support.cli import EXAMPLE
+from tests.support.nats_auth import SecuredNats
+from tests.support.nats_relay import stalling_relay
+from tests.support.queues_cli import queues, run_queues
+
+pytestmark = pytest.mark.e2e
+
+DENIED = "$JS.API.STREAM.CREATE.>"
+
+
+async def test_a_server_that_stalls_once_connected_is_one_line_within_the_wait(
+    bare_config: Path, nats_server: NatsServer
+) -> None:
+    async with stalling_relay(int(nats_server.url.rsplit(":", 1)[1])) as url:
+        started = time.monotonic()
+        result = await run_queues(bare_config, "--apply", "--nats-url", url)
+        took = time.monotonic() - started
+    assert result.returncode == 1
+    assert result.stderr == f"agentdash: JetStream at {url}: no answer within 5 s\n"
+    assert result.stdout == ""
+    assert took < 20  # the 5 s wait, and the start of a Python process
+
+
+@pytest.fixture
+def denying_server(tmp_path: Path) -> Iterator[SecuredNats]:
+    """A user of a JetStream account who may read streams and consumers but not make one."""
+    user = f'{{user: ops, password: pw, permissions: {{publish: {{deny: ["{DENIED}"]}}}}}}'
+    server = SecuredNats(tmp_path, f"accounts {{ A {{ jetstream: enabled, users: [{user}] }} }}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_user_not_allowed_to_create_is_told_so_not_a_timeout(
+    tmp_path: Path, denying_server: SecuredNats
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": denying_server.url, "user": "ops", "password": "pw"}
+    config = tmp_path / "agentdash.yaml"
+    config.write_text(yaml.safe_dump(data))
+
+    listed = queues(config)  # reading is allowed
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.endswith("6 missing\n--apply creates what is missing\n")
+
+    result = queues(config, "--apply")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"agentdash: JetStream at {denying_server.url}: the server forbids this user: "
+        'permissions violation for publish to "$js.api.stream.create.agent_tasks" '
+        "(agentdash's user must be allowed JetStream's API, $JS.API.>; a tenant's worker or "
+        "a producer is not)\n"
+    )  # nats.py hands on the server's words in lower case
+    assert result.stdout == ""
