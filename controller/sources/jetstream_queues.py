@@ -82,27 +82,64 @@ async def create_missing(
     nc: Client, checks: list[QueueCheck], *, timeout: float = 5.0
 ) -> list[QueueCheck]:
     """Create what is missing, streams first; leave everything else as it is. A refusal (a
-    subject another stream holds, no permission) fails that one and the rest go on."""
+    subject another stream holds, no permission) fails that one and the rest go on; the
+    consumers of a stream not created are not asked for."""
     js = nc.jetstream(timeout=timeout)
 
     async def create(check: QueueCheck) -> QueueCheck:
         if check.state != "missing":
             return check
         if check.blocked:
-            return QueueCheck(
-                check.spec, "failed", (f"not created: {check.blocked}, then run this again",)
-            )
+            why = f"not created: {check.blocked}, then run this again"
+            return QueueCheck(check.spec, "failed", (why,))
+        if isinstance(check.spec, ConsumerSpec) and check.spec.stream in unmade:
+            why = f"not created: stream {check.spec.stream} was not created"
+            return QueueCheck(check.spec, "failed", (why,))
         try:
             await _create(js, check.spec)
             return QueueCheck(check.spec, "created")
         except nats.js.errors.APIError as exc:
             reason = exc.description or f"error {exc.err_code}"
+            if isinstance(check.spec, StreamSpec) and exc.err_code == SUBJECTS_OVERLAP:
+                reason += await _holders(js, check.spec)
             return QueueCheck(check.spec, "failed", (f"the server refused: {reason}",))
 
+    unmade: set[str] = set()
     done = {id(c): await create(c) for c in checks if isinstance(c.spec, StreamSpec)}
+    unmade.update(
+        c.spec.name for c in done.values() if isinstance(c.spec, StreamSpec) and c.state == "failed"
+    )
     consumers = [c for c in checks if not isinstance(c.spec, StreamSpec)]
     done.update(zip(map(id, consumers), await _each(consumers, create), strict=True))
     return [done[id(c)] for c in checks]
+
+
+SUBJECTS_OVERLAP = 10065
+"""JetStream's error code for a stream whose subjects another stream of the account holds."""
+HOLDERS_ASKED = 20
+"""Subjects whose stream is looked up when a stream cannot be made for them: enough to name
+the stream in the way, without a request for each of 10,000 pools."""
+
+
+async def _holders(js: JetStreamContext, spec: StreamSpec) -> str:
+    """` (stream LEGACY takes a, b)`: which streams hold the spec's subjects."""
+    asked = spec.subjects[:HOLDERS_ASKED]
+
+    async def holder(subject: str) -> str:
+        try:
+            return await js.find_stream_name_by_subject(subject)
+        except nats.js.errors.NotFoundError:
+            return ""
+
+    held: dict[str, list[str]] = {}
+    for subject, stream in zip(asked, await _each(list(asked), holder), strict=True):
+        if stream:
+            held.setdefault(stream, []).append(subject)
+    said = "; ".join(f"stream {name} takes {', '.join(subs)}" for name, subs in held.items())
+    more = len(spec.subjects) - len(asked)
+    if said and more > 0:
+        said += f"; {more} more subjects not looked up"
+    return f" ({said})" if said else ""
 
 
 T = TypeVar("T")

@@ -248,8 +248,14 @@ async def test_what_the_server_refuses_to_create_is_one_line_each_and_exit_1(
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0] == "stream AGENT_TASKS: failed"
-    assert lines[2] == "    the server refused: subjects overlap with an existing stream"
+    assert lines[2] == (
+        "    the server refused: subjects overlap with an existing stream "
+        "(stream LEGACY takes agent_tasks.acme-research, agent_tasks.acme-support, "
+        "agent_tasks.globex-coder, agent_tasks.globex-triage, agent_tasks.initech-summarize)"
+    )
     assert state(result.stdout, consumer("acme-research")) == "failed"
+    research_at = lines.index(f"{consumer('acme-research')}: failed")
+    assert lines[research_at + 2] == "    not created: stream AGENT_TASKS was not created"
     assert result.stdout.endswith("1 stream, 5 consumers: 6 failed\n")
 
 
