@@ -210,7 +210,7 @@ def report(checks: list[QueueCheck], *, apply: bool) -> str:
         lines.extend(f"    {detail}" for detail in check.details)
     streams = sum(isinstance(c.spec, StreamSpec) for c in checks)
     counts = Counter(c.state for c in checks)
-    summary = ", ".join(f"{counts[s]} {s}" for s in get_args(QueueState) if counts[s])
+    summary = ", ".join(f"{counts[s]:,} {s}" for s in get_args(QueueState) if counts[s])
     lines.append(
         f"{plural(streams, 'stream')}, {plural(len(checks) - streams, 'consumer')}: {summary}"
     )
