@@ -17,6 +17,7 @@ import ssl
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import nats.errors
 import nats.js.errors
@@ -208,10 +209,10 @@ async def _first_connection(
             connecting.result()
             return
         if refused in done:
-            path, expected = _identity(auth or NatsConfig(), refused.result())
+            where, path, expected = _identity(auth or NatsConfig(), refused.result(), url, source)
             reason = str(refused.result()).removeprefix("nats: ").strip("'")
             raise ConfigError(
-                source, path, f"expected {expected} NATS at {redacted(url)} accepts: {reason}"
+                where, path, f"expected {expected} NATS at {redacted(url)} accepts: {reason}"
             )
         raise StartError(f"cannot reach NATS at {redacted(url)}: {first.reason(timeout)}")
     except (nats.errors.Error, OSError, TimeoutError) as exc:  # not retried by nats.py
@@ -271,10 +272,11 @@ def _is_refusal(exc: Exception) -> bool:
     )
 
 
-def _identity(auth: NatsConfig, exc: Exception) -> tuple[str, str]:
-    """The field to fix, and what it should hold."""
+def _identity(auth: NatsConfig, exc: Exception, url: str, source: str) -> tuple[str, str, str]:
+    """Where to fix it (the file, or the flag), the field, and what it should hold. With no
+    credentials in the config, those refused are the URL's own (`nats://user:pw@host`)."""
     if isinstance(exc, ssl.SSLError):
-        return "nats.tls", "certificates that"
+        return source, "nats.tls", "certificates that"
     for path, given in (
         ("nats.creds_file", auth.creds_file),
         ("nats.nkey_seed_file", auth.nkey_seed_file),
@@ -282,8 +284,15 @@ def _identity(auth: NatsConfig, exc: Exception) -> tuple[str, str]:
         ("nats.token", auth.token),
     ):
         if given is not None:
-            return path, "credentials that"
-    return "nats", "credentials (creds_file, nkey_seed_file, user and password, or token) that"
+            return source, path, "credentials that"
+    if urlsplit(url).username is not None:
+        said = "a user and password (or a token) that"
+        return (source, "nats.url", said) if url == auth.url else ("--nats-url", "", said)
+    return (
+        source,
+        "nats",
+        "credentials (creds_file, nkey_seed_file, user and password, or token) that",
+    )
 
 
 def _credentials(auth: NatsConfig, source: str) -> dict[str, Any]:

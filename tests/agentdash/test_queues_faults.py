@@ -66,3 +66,24 @@ def test_a_user_not_allowed_to_create_is_told_so_not_a_timeout(
         "a producer is not)\n"
     )  # nats.py hands on the server's words in lower case
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("where", ["flag", "config"])
+def test_a_wrong_password_in_the_url_names_the_url_not_the_configs_credentials(
+    tmp_path: Path, denying_server: SecuredNats, where: str
+) -> None:
+    """The config names no credentials: the URL's are the ones refused, and the line says so."""
+    url = denying_server.url.replace("nats://", "nats://ops:wrong@")
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["nats"] = {"url": url if where == "config" else "nats://127.0.0.1:1"}
+    config = tmp_path / "agentdash.yaml"
+    config.write_text(yaml.safe_dump(data))
+
+    result = queues(config, *(["--nats-url", url] if where == "flag" else []))
+    assert result.returncode == 2
+    field = f"{config}: nats.url" if where == "config" else "--nats-url"
+    shown = denying_server.url.replace("nats://", "nats://ops:***@")
+    assert result.stderr == (
+        f"agentdash: {field}: expected a user and password (or a token) that NATS at {shown} "
+        "accepts: Authorization Violation\n"
+    )
