@@ -109,6 +109,21 @@ def unreached_reason(exc: BaseException | None, waited: float) -> str:
     return f"{type(exc).__name__} {exc}".strip()
 
 
+class QuietUpgradedTLS(logging.Filter):
+    """Drops asyncio's warning at each close of a TLS connection to NATS. nats.py reads a
+    plain connection and upgrades it to TLS after the server's INFO, so its stream protocol
+    still asks to stay half open at the server's close_notify, which TLS cannot: asyncio says
+    so on stderr after every `agentdash queues` over TLS. Nothing is lost by it."""
+
+    SAID = "returning true from eof_received() has no effect when using ssl"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.SAID
+
+
+QUIET_UPGRADED_TLS = QuietUpgradedTLS()
+
+
 class HeaderlessClient(Client):
     """A client that tells the server it takes no headers, so the server delivers messages
     without them. Reports carry none. Headers would be parsed and kept with each report
@@ -145,6 +160,7 @@ async def connect_nats(
     log lines: a process with two connections says which one a problem is on. `dropped`:
     told, instead of the log, of each message a subscription had no room for (a flood).
     `headers` False: the server strips the headers of what it delivers (HeaderlessClient)."""
+    logging.getLogger("asyncio").addFilter(QUIET_UPGRADED_TLS)  # once: a second is not added
     refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     first = FirstAttempts()
     repeats = Repeats(name=name)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from agentdash.nats_server import NatsServer
+from tests.support.certificates import make_certificates
 from tests.support.cli import EXAMPLE
 from tests.support.nats_auth import SecuredNats
 from tests.support.nats_relay import stalling_relay
@@ -87,3 +88,22 @@ def test_a_wrong_password_in_the_url_names_the_url_not_the_configs_credentials(
         f"agentdash: {field}: expected a user and password (or a token) that NATS at {shown} "
         "accepts: Authorization Violation\n"
     )
+
+
+def test_a_run_over_tls_prints_the_report_and_nothing_on_stderr(tmp_path: Path) -> None:
+    """asyncio warned on stderr at each close of a TLS connection nats.py had upgraded (its
+    stream protocol asks to stay half open, which TLS cannot): a line after every report."""
+    files = make_certificates(tmp_path)
+    tls = f'tls {{ cert_file: "{files["server.pem"]}", key_file: "{files["server.key"]}" }}'
+    server = SecuredNats(tmp_path, tls, "tls")
+    try:
+        data = yaml.safe_load(EXAMPLE.read_text())
+        data["nats"] = {"url": server.url, "tls": {"ca_file": str(files["ca.pem"])}}
+        config = tmp_path / "agentdash.yaml"
+        config.write_text(yaml.safe_dump(data))
+        result = queues(config, "--apply")
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("1 stream, 5 consumers: 6 created\n")
+    assert result.stderr == ""
