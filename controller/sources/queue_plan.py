@@ -9,7 +9,7 @@ exists, field by field. Pure: no server, no clock of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -62,7 +62,7 @@ class StreamSpec:
 
     def describe(self) -> str:
         return (
-            f"subjects {', '.join(self.subjects)}; retention workqueue; storage file; "
+            f"subjects {_some(self.subjects)}; retention workqueue; storage file; "
             f"max bytes {size(self.max_bytes)}, discard new; max consumers {self.max_consumers}; "
             f"duplicate window {_seconds(DUPLICATE_WINDOW_S)}"
         )
@@ -156,7 +156,7 @@ def check_stream(spec: StreamSpec, existing: StreamConfig | None) -> QueueCheck:
 
 def stream_fields(spec: StreamSpec, existing: StreamConfig) -> dict[str, tuple[str, str]]:
     """Each field compared: (existing, wanted), alike when as good. The fields left out are
-    in STREAM_FIELDS_LEFT, with why no task is lost by them."""
+    in queue_fields_left.STREAM_FIELDS_LEFT, with why no task is lost by them."""
     have = list(existing.subjects or [])
     uncovered = [s for s in spec.subjects if not any(_covers(p, s) for p in have)]
     # Messages that expire, or a full stream that discards its oldest, drop tasks nobody
@@ -166,7 +166,7 @@ def stream_fields(spec: StreamSpec, existing: StreamConfig) -> dict[str, tuple[s
     discard = _value(existing.discard) if any((n or 0) > 0 for n in limits) else "new"
     return {
         # a wildcard (`agent_tasks.>`) that takes every pool's subject is as good
-        "subjects": (_list(have) or "none", _list(have + uncovered)),
+        "subjects": _subjects(have, uncovered),
         "retention": (_value(existing.retention), "workqueue"),
         "storage": (_value(existing.storage), "file"),
         "max_age": (_seconds(existing.max_age) if existing.max_age else "none", "none"),
@@ -193,6 +193,27 @@ def stream_fields(spec: StreamSpec, existing: StreamConfig) -> dict[str, tuple[s
         # memory storage loses them all
         "persist_mode": (_value(existing.persist_mode or PersistMode.DEFAULT), "default"),
     }
+
+
+def _subjects(have: list[str], uncovered: list[str]) -> tuple[str, str]:
+    """Those the stream takes, and those it should: all of them while they fit on a line, else
+    the ones to add (one pool added beside thousands is named, not lost at a line's end)."""
+    shown = _some(have) or "none"
+    if not uncovered:
+        return shown, shown
+    if len(have) + len(uncovered) <= SUBJECTS_SHOWN:
+        return shown, _list(have + uncovered)
+    return shown, f"those and {_some(uncovered)}" if have else _some(uncovered)
+
+
+SUBJECTS_SHOWN = 10
+"""Subjects a line lists before it says how many there are in all."""
+
+
+def _some(subjects: Sequence[str]) -> str:
+    if len(subjects) <= SUBJECTS_SHOWN:
+        return _list(subjects)
+    return f"{_list(subjects[:SUBJECTS_SHOWN])}, ... ({len(subjects):,} in all)"
 
 
 def _max_bytes(spec: StreamSpec, limit: int | None) -> tuple[str, str]:
@@ -245,7 +266,7 @@ def consumer_fields(
     spec: ConsumerSpec, existing: ConsumerConfig, *, now: datetime
 ) -> dict[str, tuple[str, str]]:
     """Each field compared: (existing, wanted), alike when as good. The fields left out are
-    in CONSUMER_FIELDS_LEFT, with why no task is lost by them."""
+    in queue_fields_left.CONSUMER_FIELDS_LEFT, with why no task is lost by them."""
     filters = existing.filter_subjects or [existing.filter_subject or ""]
     return {
         "deliver_subject": (existing.deliver_subject or "none (pull)", "none (pull)"),
@@ -344,51 +365,3 @@ def _paused_until(until: str | None, now: datetime) -> str:
 
 def _list(items: Iterable[str]) -> str:
     return ", ".join(i for i in items if i)
-
-
-STREAM_FIELDS_LEFT = {
-    "name": "what the stream is found by",
-    "description": "words for people",
-    "max_msgs": "a limit: full, the stream refuses new tasks (discard, compared)",
-    "max_msgs_per_subject": "a limit: full, the stream refuses new tasks (discard, compared)",
-    "discard_new_per_subject": "refuses a new task, and tells its publisher",
-    "max_msg_size": "refuses a larger task, and tells its publisher",
-    "num_replicas": "copies of each task: more keep them safer",
-    "no_ack": "the publisher is not told a task was stored; a stored task is kept",
-    "template_owner": "the stream template that made it",
-    "placement": "where the stream is kept",
-    "deny_delete": "forbids deleting a task: keeps tasks",
-    "deny_purge": "forbids purging: keeps tasks",
-    "first_seq": "the sequence the stream starts at",
-    "republish": "publishes a copy of each task elsewhere; the task stays",
-    "allow_direct": "reads tasks without a consumer; removes none",
-    "mirror_direct": "reads a mirror's tasks without a consumer; removes none",
-    "compression": "how each task is stored",
-    "allow_msg_schedules": "a schedule publishes a producer's task when due; then it goes",
-    "allow_atomic": "a producer's tasks stored all or none, and the producer is told",
-    "allow_batched": "a producer's tasks stored in batches, and the producer is told",
-    "allow_msg_counter": "counters need limits retention (compared)",
-    "metadata": "words for people and tools",
-    "subject_delete_marker_ttl": "marks a task removed by max_age (compared)",
-}
-"""Each StreamConfig field stream_fields does not compare, and why no task is lost by it:
-a field nats.py adds is named here or compared (tests/controller/sources/test_queue_plan.py)."""
-CONSUMER_FIELDS_LEFT = {
-    "name": "what the consumer is found by",
-    "durable_name": "what the consumer is found by",
-    "description": "words for people",
-    "deliver_policy": "all, as nats-server requires on a work-queue stream",
-    "opt_start_seq": "a start other than all is refused on a work-queue stream",
-    "opt_start_time": "a start other than all is refused on a work-queue stream",
-    "replay_policy": "how fast stored tasks are delivered; each still is",
-    "rate_limit_bps": "a push consumer's (deliver_subject, compared)",
-    "sample_freq": "how often acks are sampled for metrics",
-    "max_waiting": "fetches waiting at once; a worker past it is refused, and fetches again",
-    "flow_control": "a push consumer's (deliver_subject, compared)",
-    "idle_heartbeat": "a push consumer's (deliver_subject, compared)",
-    "deliver_group": "a push consumer's (deliver_subject, compared)",
-    "num_replicas": "copies of the consumer's state: more keep it safer",
-    "mem_storage": "its state lost at a restart redelivers tasks; it drops none",
-    "metadata": "words for people and tools",
-}
-"""Each ConsumerConfig field consumer_fields does not compare, and why no task is lost by it."""

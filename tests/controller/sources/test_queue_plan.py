@@ -26,10 +26,9 @@ from nats.js.api import (
 )
 
 from controller.sources.jetstream_queues import QueueError, ensure_queues
+from controller.sources.queue_fields_left import CONSUMER_FIELDS_LEFT, STREAM_FIELDS_LEFT
 from controller.sources.queue_plan import (
-    CONSUMER_FIELDS_LEFT,
     STREAM_BYTES,
-    STREAM_FIELDS_LEFT,
     ConsumerSpec,
     StreamSpec,
     check_consumer,
@@ -281,3 +280,18 @@ async def test_a_refusal_raises_naming_what_could_not_be_made(nc: Client) -> Non
         await ensure_queues(nc, config({"research": pool("acme")}))
     with pytest.raises(nats.js.errors.NotFoundError):  # nothing half made
         await nc.jetstream().stream_info("AGENT_TASKS")
+
+
+def test_a_stream_of_thousands_of_subjects_is_told_in_a_line_that_names_what_to_add() -> None:
+    """One pool added beside 2,999: the line names the one subject the stream lacks, not the
+    3,000 it should hold (64 KB on one line, the new one at its end)."""
+    subjects = tuple(f"big.p{n}" for n in range(3000))
+    spec = StreamSpec("BIG", subjects)
+    check = check_stream(spec, stream(subjects=list(subjects[:2999]), max_consumers=6000))
+    first = ", ".join(subjects[:10])
+    assert check.details == (f"subjects: {first}, ... (2,999 in all) -> those and big.p2999",)
+    assert spec.describe().startswith(f"subjects {first}, ... (3,000 in all); retention")
+    small = check_stream(TASKS, stream(subjects=["agent_tasks.research"]))
+    assert small.details == (
+        "subjects: agent_tasks.research -> agent_tasks.research, agent_tasks.support",
+    )
