@@ -35,6 +35,7 @@ from controller.sources.queue_plan import (
     StreamSpec,
     check_consumer,
     check_stream,
+    covers,
     queue_specs,
 )
 
@@ -102,9 +103,12 @@ async def create_missing(
             reason = exc.description or f"error {exc.err_code}"
             if isinstance(check.spec, StreamSpec) and exc.err_code == SUBJECTS_OVERLAP:
                 reason += await _holders(js, check.spec)
+            if isinstance(check.spec, ConsumerSpec) and exc.err_code == SUBJECT_TAKEN:
+                reason += await takers.of(check.spec)
             return QueueCheck(check.spec, "failed", (f"the server refused: {reason}",))
 
     unmade: set[str] = set()
+    takers = _Takers(js)
     done = {id(c): await create(c) for c in checks if isinstance(c.spec, StreamSpec)}
     unmade.update(
         c.spec.name for c in done.values() if isinstance(c.spec, StreamSpec) and c.state == "failed"
@@ -116,6 +120,9 @@ async def create_missing(
 
 SUBJECTS_OVERLAP = 10065
 """JetStream's error code for a stream whose subjects another stream of the account holds."""
+SUBJECT_TAKEN = 10100
+"""JetStream's error code for a consumer whose subject another consumer of the work-queue
+stream already takes (each of its subjects goes to one consumer)."""
 HOLDERS_ASKED = 20
 """Subjects whose stream is looked up when a stream cannot be made for them: enough to name
 the stream in the way, without a request for each of 10,000 pools."""
@@ -140,6 +147,36 @@ async def _holders(js: JetStreamContext, spec: StreamSpec) -> str:
     if said and more > 0:
         said += f"; {more} more subjects not looked up"
     return f" ({said})" if said else ""
+
+
+class _Takers:
+    """The consumers of a stream that take a pool's subject: its consumers are listed once a
+    stream, however many of its pools were refused (256 an answer)."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self._listed: dict[str, asyncio.Task[list[tuple[str, list[str]]]]] = {}
+
+    async def of(self, spec: ConsumerSpec) -> str:
+        """` (consumer legacy takes agent_tasks.>)`, or nothing if none is found."""
+        if spec.stream not in self._listed:
+            self._listed[spec.stream] = asyncio.create_task(self._list(spec.stream))
+        named = [
+            f"consumer {name} takes {', '.join(filters) or 'every subject'}"
+            for name, filters in await self._listed[spec.stream]
+            if name != spec.durable
+            and (not filters or any(covers(f, spec.filter_subject) for f in filters))
+        ]
+        return f" ({'; '.join(named)})" if named else ""
+
+    async def _list(self, stream: str) -> list[tuple[str, list[str]]]:
+        found: list[tuple[str, list[str]]] = []
+        while page := await self._js.consumers_info(stream, offset=len(found)):
+            for info in page:
+                config = info.config
+                filters = config.filter_subjects or [config.filter_subject or ""]
+                found.append((info.name, [f for f in filters if f]))
+        return found
 
 
 T = TypeVar("T")

@@ -158,7 +158,7 @@ def stream_fields(spec: StreamSpec, existing: StreamConfig) -> dict[str, tuple[s
     """Each field compared: (existing, wanted), alike when as good. The fields left out are
     in queue_fields_left.STREAM_FIELDS_LEFT, with why no task is lost by them."""
     have = list(existing.subjects or [])
-    uncovered = [s for s in spec.subjects if not any(_covers(p, s) for p in have)]
+    uncovered = [s for s in spec.subjects if not any(covers(p, s) for p in have)]
     # Messages that expire, or a full stream that discards its oldest, drop tasks nobody
     # ran; a full stream that refuses new ones tells the publisher instead. With no limit
     # set, the stream is never full and its discard policy does not matter.
@@ -247,7 +247,7 @@ def check_consumer(
     """`stream_subjects`: those of its stream, if it exists. A consumer filtered on a subject
     its stream does not take never receives a task (nats-server makes it all the same), and
     its pool's producers are refused: not to be created until the stream takes it."""
-    takes = stream_subjects is None or any(_covers(p, spec.filter_subject) for p in stream_subjects)
+    takes = stream_subjects is None or any(covers(p, spec.filter_subject) for p in stream_subjects)
     unfed = f"stream {spec.stream} does not take {spec.filter_subject}"
     if existing is None:
         if takes:
@@ -296,7 +296,7 @@ def _compared(spec: QueueSpec, fields: Mapping[str, tuple[str, str]]) -> QueueCh
     return QueueCheck(spec, "differs" if details else "in place", details)
 
 
-def _covers(pattern: str, subject: str) -> bool:
+def covers(pattern: str, subject: str) -> bool:
     """Whether a stream subject (perhaps with `*` or `>`) takes messages on `subject`."""
     want, have = pattern.split("."), subject.split(".")
     for i, token in enumerate(want):

@@ -9,7 +9,7 @@ import nats.js.errors
 import pytest
 import yaml
 from nats.aio.client import Client
-from nats.js.api import AckPolicy
+from nats.js.api import AckPolicy, RetentionPolicy
 
 from tests.support.queues_cli import consumer, run_queues, state
 
@@ -91,3 +91,24 @@ async def test_a_consumer_that_exists_on_a_subject_its_stream_lacks_is_said_to_g
         f"    stream AGENT_TASKS does not take agent_tasks.{NEW}: no task reaches this "
         "consumer until it does"
     )
+
+
+async def test_a_hand_made_consumer_that_takes_the_pools_subjects_is_named(
+    bare_config: Path, nc: Client
+) -> None:
+    """A work-queue stream gives each subject to one consumer: the server refuses the pools'
+    own, and each refusal names the consumer in the way, for the operator to delete."""
+    js = nc.jetstream()
+    await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"],
+                        retention=RetentionPolicy.WORK_QUEUE)  # fmt: skip
+    await js.add_consumer("AGENT_TASKS", durable_name="legacy", filter_subject="agent_tasks.>")
+
+    result = await run_queues(bare_config, "--apply")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    research_at = lines.index(f"{consumer('acme-research')}: failed")
+    assert lines[research_at + 2] == (
+        "    the server refused: filtered consumer not unique on workqueue stream "
+        "(consumer legacy takes agent_tasks.>)"
+    )
+    assert "1 stream, 5 consumers: 1 differs, 5 failed\n" in result.stdout
