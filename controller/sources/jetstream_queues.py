@@ -37,6 +37,7 @@ from controller.sources.queue_plan import (
     check_stream,
     covers,
     queue_specs,
+    size,
 )
 
 SETUP_CALLS = 16
@@ -103,6 +104,8 @@ async def create_missing(
             reason = exc.description or f"error {exc.err_code}"
             if isinstance(check.spec, StreamSpec) and exc.err_code == SUBJECTS_OVERLAP:
                 reason += await _holders(js, check.spec)
+            if isinstance(check.spec, StreamSpec) and exc.err_code in BEYOND_ACCOUNT:
+                reason += await _account_limit(js, check.spec, exc.err_code)
             if isinstance(check.spec, ConsumerSpec) and exc.err_code == SUBJECT_TAKEN:
                 reason += await takers.of(check.spec)
             return QueueCheck(check.spec, "failed", (f"the server refused: {reason}",))
@@ -123,6 +126,10 @@ SUBJECTS_OVERLAP = 10065
 SUBJECT_TAKEN = 10100
 """JetStream's error code for a consumer whose subject another consumer of the work-queue
 stream already takes (each of its subjects goes to one consumer)."""
+TOO_MANY_CONSUMERS = 10026
+NO_STORAGE_LEFT = 10047
+BEYOND_ACCOUNT = (TOO_MANY_CONSUMERS, NO_STORAGE_LEFT)
+"""JetStream's error codes for a stream that asks more than its account's limits allow."""
 HOLDERS_ASKED = 20
 """Subjects whose stream is looked up when a stream cannot be made for them: enough to name
 the stream in the way, without a request for each of 10,000 pools."""
@@ -147,6 +154,29 @@ async def _holders(js: JetStreamContext, spec: StreamSpec) -> str:
     if said and more > 0:
         said += f"; {more} more subjects not looked up"
     return f" ({said})" if said else ""
+
+
+async def _account_limit(js: JetStreamContext, spec: StreamSpec, code: int) -> str:
+    """` (the stream asks for 8G; the account's JetStream has 1G ... left: ...)`: which of the
+    account's limits the stream is beyond, and what to change; nothing if it cannot be read."""
+    try:
+        account = await js.account_info()
+    except nats.js.errors.APIError:
+        return ""
+    limits = account.limits
+    if code == TOO_MANY_CONSUMERS and limits.max_consumers > 0:
+        return (
+            f" (the stream asks room for {spec.max_consumers} consumers; the account's "
+            f"JetStream allows {limits.max_consumers} in all: raise its max_consumers)"
+        )
+    if code == NO_STORAGE_LEFT and limits.max_storage > 0:
+        left = max(0, limits.max_storage - account.storage)
+        shown = size(left) if size(left) != str(left) else f"{left:,} bytes"
+        return (
+            f" (the stream asks for {size(spec.max_bytes)}; the account's JetStream has "
+            f"{shown} of file storage left: --max-bytes of at most that, or a larger max_file)"
+        )
+    return ""
 
 
 class _Takers:

@@ -107,3 +107,42 @@ def test_a_run_over_tls_prints_the_report_and_nothing_on_stderr(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith("1 stream, 5 consumers: 6 created\n")
     assert result.stderr == ""
+
+
+@pytest.fixture
+def small_accounts(tmp_path: Path) -> Iterator[SecuredNats]:
+    """Two accounts whose JetStream limits are below what a stream asks for by default: few
+    consumers (user `few`), little file storage (user `little`)."""
+    user = "users: [{user: %s, password: pw}]"
+    few = f"FEW {{ jetstream: {{max_file: 10G, max_consumers: 20}}, {user % 'few'} }}"
+    little = f"LITTLE {{ jetstream: {{max_file: 1G, max_consumers: 2000}}, {user % 'little'} }}"
+    server = SecuredNats(tmp_path, f"accounts {{ {few}\n{little} }}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_stream_beyond_the_accounts_limits_says_which_limit_and_what_to_change(
+    tmp_path: Path, small_accounts: SecuredNats
+) -> None:
+    def run_as(user: str, *args: str) -> list[str]:
+        data = yaml.safe_load(EXAMPLE.read_text())
+        data["nats"] = {"url": small_accounts.url.replace("nats://", f"nats://{user}:pw@")}
+        config = tmp_path / f"{user}.yaml"
+        config.write_text(yaml.safe_dump(data))
+        result = queues(config, "--apply", *args)
+        assert result.returncode == 1, result.stderr
+        return result.stdout.splitlines()[:3:2]
+
+    assert run_as("few", "--max-bytes", "512M") == [
+        "stream AGENT_TASKS: failed",
+        "    the server refused: maximum consumers limit reached (the stream asks room for "
+        "1000 consumers; the account's JetStream allows 20 in all: raise its max_consumers)",
+    ]
+    assert run_as("little") == [  # 8G, by default
+        "stream AGENT_TASKS: failed",
+        "    the server refused: insufficient storage resources available (the stream asks "
+        "for 8G; the account's JetStream has 1,000,000,000 bytes of file storage left: "
+        "--max-bytes of at most that, or a larger max_file)",
+    ]
