@@ -196,7 +196,9 @@ async def _check(
     except (ValueError, KeyError, TypeError) as exc:  # an answer that is not JetStream's API
         raise StartError(f"JetStream at {url}: an answer agentdash cannot read: {exc}") from None
     finally:
-        with contextlib.suppress(nats.errors.Error, TimeoutError):
+        # A server gone mid-run: nats.py writes what it held back at the close, and raises
+        # the connection's reset there, past the one line already said.
+        with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
             await nc.close()
 
 

@@ -3,6 +3,7 @@ stalls, a user the account forbids to create. Each is one line, exit 1, within a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,33 @@ async def test_a_server_that_stalls_once_connected_is_one_line_within_the_wait(
     assert result.stderr == f"agentdash: JetStream at {url}: no answer within 5 s\n"
     assert result.stdout == ""
     assert took < 20  # the 5 s wait, and the start of a Python process
+
+
+def with_pools(config: Path, extra: int) -> Path:
+    """The config with `extra` more pools, more than are asked for at once: some requests
+    are still to be sent when the server goes."""
+    data = yaml.safe_load(config.read_text())
+    template = data["pools"]["acme-research"]
+    for n in range(extra):
+        data["pools"][f"extra-{n}"] = {**template, "deployment": {"namespace": "agents",
+                                       "name": f"extra-{n}"}, "queue": {"stream": "AGENT_TASKS",
+                                       "consumer": f"extra-{n}"}}  # fmt: skip
+    grown = config.with_name("grown.yaml")
+    grown.write_text(yaml.safe_dump(data))
+    return grown
+
+
+async def test_a_server_that_dies_once_connected_is_one_line_not_a_traceback(
+    bare_config: Path, nats_server: NatsServer
+) -> None:
+    """Its connections reset, the one open and each one opened again: nats.py keeps the
+    reset for the close, which raised it past the one line."""
+    grown = await asyncio.to_thread(with_pools, bare_config, 40)
+    port = int(nats_server.url.rsplit(":", 1)[1])
+    async with stalling_relay(port, "reset", on=b"$JS.API.CONSUMER.") as url:
+        result = await run_queues(grown, "--apply", "--nats-url", url)
+    assert result.returncode == 1
+    assert result.stderr == f"agentdash: JetStream at {url}: no answer within 5 s\n"
 
 
 @pytest.fixture

@@ -1,40 +1,64 @@
-"""A TCP relay in front of a real nats-server that stops passing a client's bytes on once it
-sends a JetStream request: a server that took the connection, then stalled (as under SIGSTOP,
-but only after the handshake, so the client is connected when it meets it)."""
+"""A TCP relay in front of a real nats-server that fails a client once it sends a JetStream
+request: the server took the connection, then stalled (as under SIGSTOP, but only after the
+handshake, so the client is connected when it meets it), or died (the connection open is
+reset, the first opened again too, as it met the dying process, and the next are refused)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 STALL_ON = b"$JS.API."
 
 
-@asynccontextmanager
-async def stalling_relay(upstream_port: int) -> AsyncIterator[str]:
-    """The relay's nats:// URL while in the block."""
-    held: list[asyncio.StreamWriter] = []
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP reset, as a host whose process died mid-connection may."""
+    sock = writer.get_extra_info("socket")
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
-    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, stall: bool) -> None:
+
+@asynccontextmanager
+async def stalling_relay(
+    upstream_port: int, then: Literal["stall", "reset"] = "stall", on: bytes = STALL_ON
+) -> AsyncIterator[str]:
+    """The relay's nats:// URL while in the block; it fails the client at its first request
+    whose subject starts with `on`."""
+    held: list[asyncio.StreamWriter] = []
+    dead = asyncio.Event()
+
+    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, watch: bool) -> None:
         while chunk := await src.read(65536):
-            if stall and STALL_ON in chunk:
-                return  # the request and all after it go nowhere; the connection stays open
+            if watch and on in chunk:
+                if then == "reset":
+                    dead.set()
+                    for writer in held:
+                        _reset(writer)
+                return  # the request and all after it go nowhere
             dst.write(chunk)
             await dst.drain()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if dead.is_set():  # taken as the process died, reset; refused from then on
+            _reset(writer)
+            listening.close()
+            return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
         held.extend((writer, up_writer))
         with contextlib.suppress(ConnectionError):
             await asyncio.gather(pump(reader, up_writer, True), pump(up_reader, writer, False))
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
     try:
         yield f"nats://127.0.0.1:{port}"
     finally:
-        server.close()
+        listening.close()
         for writer in held:
             writer.close()
