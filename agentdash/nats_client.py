@@ -151,6 +151,7 @@ async def connect_nats(
     name: str = "NATS",
     dropped: Callable[[str], None] | None = None,
     headers: bool = True,
+    forbidden: Callable[[Exception], None] | None = None,
 ) -> Client:
     """A client that reconnects for ever once connected. Unreachable: StartError (exit 1)
     with the last attempt's reason, at the first refused connection or after `timeout`.
@@ -159,7 +160,9 @@ async def connect_nats(
     each time the client is connected again (what is in the list then). `name` starts its
     log lines: a process with two connections says which one a problem is on. `dropped`:
     told, instead of the log, of each message a subscription had no room for (a flood).
-    `headers` False: the server strips the headers of what it delivers (HeaderlessClient)."""
+    `headers` False: the server strips the headers of what it delivers (HeaderlessClient).
+    `forbidden`: told, instead of the log, of each request or subscription the server
+    forbids the user (its request then waits for an answer that never comes)."""
     logging.getLogger("asyncio").addFilter(QUIET_UPGRADED_TLS)  # once: a second is not added
     refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     first = FirstAttempts()
@@ -168,6 +171,9 @@ async def connect_nats(
     async def failed(exc: Exception) -> None:
         if isinstance(exc, nats.errors.SlowConsumerError) and dropped is not None:
             dropped(f"{name}: {printable(exc.subject)}")
+            return
+        if forbidden is not None and PERMISSIONS_VIOLATION in str(exc).lower():
+            forbidden(exc)
             return
         if not refused.done() and not nc.is_connected and _is_refusal(exc):
             refused.set_result(exc)
@@ -256,11 +262,7 @@ def jetstream_error(
     long a request unanswered waited."""
     where = redacted(url)
     if said is not None and PERMISSIONS_VIOLATION in str(said).lower():
-        reason = str(said).removeprefix("nats: ").strip("'")
-        return StartError(
-            f"JetStream at {where}: the server forbids this user: {reason} (agentdash's user "
-            "must be allowed JetStream's API, $JS.API.>; a tenant's worker or a producer is not)"
-        )
+        return forbidden_error(url, said)
     if isinstance(exc, nats.errors.NoRespondersError) or (
         isinstance(exc, nats.js.errors.ServiceUnavailableError) and not exc.description
     ):
@@ -271,6 +273,16 @@ def jetstream_error(
         within = f" within {waited:g} s" if waited is not None else ""
         return StartError(f"JetStream at {where}: no answer{within}")
     return StartError(f"JetStream at {where}: {type(exc).__name__} {exc}".strip())
+
+
+def forbidden_error(url: str, said: BaseException) -> StartError:
+    """The one line for a request the server forbids the user (exit 1), in the words nats.py
+    hands on, lower-cased."""
+    reason = str(said).removeprefix("nats: ").strip("'")
+    return StartError(
+        f"JetStream at {redacted(url)}: the server forbids this user: {reason} (agentdash's "
+        "user must be allowed JetStream's API, $JS.API.>; a tenant's worker or a producer is not)"
+    )
 
 
 PERMISSIONS_VIOLATION = "permissions violation"

@@ -15,12 +15,13 @@ import contextlib
 import logging
 import sys
 from collections import Counter
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import nats.errors
 import nats.js.errors
 
 from agentdash import flags
+from agentdash.cancelling import cancel_until_done
 from agentdash.errors import StartError
 from agentdash.nats_accounts import PRODUCER_CONNECTIONS, render
 from agentdash.secret_files import warn_open_secret_files
@@ -37,6 +38,9 @@ from controller.sources.queue_plan import (
     StreamSpec,
     size,
 )
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
 
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 5.0
@@ -182,24 +186,43 @@ def _misplaced(args: argparse.Namespace) -> str | None:
 async def _check(
     config: Config, url: str, *, apply: bool, ack_wait: float, max_bytes: int
 ) -> list[QueueCheck]:
-    from agentdash.nats_client import connect_nats, jetstream_error
+    from agentdash.nats_client import connect_nats, forbidden_error, jetstream_error
 
-    nc = await connect_nats(url, CONNECT_TIMEOUT_S, auth=config.nats, source=config.source)
+    denied: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    def forbid(exc: Exception) -> None:
+        if not denied.done():
+            denied.set_result(exc)
+
+    nc = await connect_nats(
+        url, CONNECT_TIMEOUT_S, auth=config.nats, source=config.source, forbidden=forbid
+    )
     wait = REQUEST_TIMEOUT_S
+    work = asyncio.ensure_future(_asked(nc, config, apply, ack_wait, max_bytes, wait))
     try:
-        checks = await check_queues(
-            nc, config, ack_wait=ack_wait, max_bytes=max_bytes, timeout=wait
-        )
-        return await create_missing(nc, checks, timeout=wait) if apply else checks
+        # A forbidden request is never answered: said at once, not after its wait.
+        either: set[asyncio.Future[Any]] = {work, denied}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if not work.done():
+            raise forbidden_error(url, denied.result())
+        return work.result()
     except (nats.errors.Error, TimeoutError) as exc:
         raise jetstream_error(url, exc, waited=wait, said=nc.last_error) from None
     except (ValueError, KeyError, TypeError) as exc:  # an answer that is not JetStream's API
         raise StartError(f"JetStream at {url}: an answer agentdash cannot read: {exc}") from None
     finally:
+        await cancel_until_done(work)
         # A server gone mid-run: nats.py writes what it held back at the close, and raises
         # the connection's reset there, past the one line already said.
         with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
             await nc.close()
+
+
+async def _asked(
+    nc: Client, config: Config, apply: bool, ack_wait: float, max_bytes: int, wait: float
+) -> list[QueueCheck]:
+    checks = await check_queues(nc, config, ack_wait=ack_wait, max_bytes=max_bytes, timeout=wait)
+    return await create_missing(nc, checks, timeout=wait) if apply else checks
 
 
 def report(checks: list[QueueCheck], *, apply: bool) -> str:
