@@ -242,7 +242,7 @@ def check_consumer(
     existing: ConsumerConfig | None,
     *,
     now: datetime,
-    stream_subjects: Iterable[str] | None = None,
+    stream_subjects: Sequence[str] | None = None,
 ) -> QueueCheck:
     """`stream_subjects`: those of its stream, if it exists. A consumer filtered on a subject
     its stream does not take never receives a task (nats-server makes it all the same), and
@@ -256,10 +256,13 @@ def check_consumer(
         add = f"add {spec.filter_subject} to the stream's subjects (nats stream edit {spec.stream})"
         return QueueCheck(spec, "missing", (waits,), f"{unfed}, so no task would reach it: {add}")
     check = _compared(spec, consumer_fields(spec, existing, now=now))
-    if takes:
+    filters = [f for f in existing.filter_subjects or [existing.filter_subject or ""] if f]
+    if stream_subjects is None or not filters:  # unfiltered, it takes whatever the stream does
         return check
-    note = f"{unfed}: no task reaches this consumer until it does"
-    return replace(check, details=(*check.details, note))
+    if any(covers(p, f) or covers(f, p) for p in stream_subjects for f in filters):
+        return check  # a filter that differs is said as such
+    note = f"stream {spec.stream} does not take {_list(filters)}: no task reaches this consumer"
+    return replace(check, details=(*check.details, f"{note} until it does"))
 
 
 def consumer_fields(

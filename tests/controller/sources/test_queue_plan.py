@@ -113,6 +113,13 @@ def test_a_consumer_whose_stream_lacks_its_subject_is_not_to_be_created() -> Non
         "stream AGENT_TASKS does not take agent_tasks.research: no task reaches this consumer "
         "until it does",
     )
+    # Filtered on another subject, one the stream takes: it gets tasks; its filter differs.
+    elsewhere = as_created(filter_subject="agent_tasks.old")
+    moved = check_consumer(RESEARCH, elsewhere, now=NOW, stream_subjects=["agent_tasks.old"])
+    assert moved.details == ("filter_subject: agent_tasks.old -> agent_tasks.research",)
+    wide = check_consumer(RESEARCH, as_created(filter_subject="agent_tasks.>"), now=NOW,
+                          stream_subjects=["agent_tasks.old"])  # fmt: skip
+    assert wide.details == ("filter_subject: agent_tasks.> -> agent_tasks.research",)
 
 
 def test_every_consumer_field_that_differs_is_one_line_existing_then_wanted() -> None:
