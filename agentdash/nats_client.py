@@ -161,19 +161,15 @@ async def connect_nats(
     log lines: a process with two connections says which one a problem is on. `dropped`:
     told, instead of the log, of each message a subscription had no room for (a flood).
     `headers` False: the server strips the headers of what it delivers (HeaderlessClient).
-    `forbidden`: told, instead of the log, of each request or subscription the server
-    forbids the user (its request then waits for an answer that never comes)."""
+    `forbidden`: told, instead of the log, of what the server forbids the user (its request
+    then waits for an answer that never comes)."""
     logging.getLogger("asyncio").addFilter(QUIET_UPGRADED_TLS)  # once: a second is not added
     refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     first = FirstAttempts()
     repeats = Repeats(name=name)
 
     async def failed(exc: Exception) -> None:
-        if isinstance(exc, nats.errors.SlowConsumerError) and dropped is not None:
-            dropped(f"{name}: {printable(exc.subject)}")
-            return
-        if forbidden is not None and PERMISSIONS_VIOLATION in str(exc).lower():
-            forbidden(exc)
+        if _told_elsewhere(exc, name, dropped, forbidden):
             return
         if not refused.done() and not nc.is_connected and _is_refusal(exc):
             refused.set_result(exc)
@@ -205,6 +201,23 @@ async def connect_nats(
         nc, connecting, refused, first, url=url, timeout=timeout, auth=auth, source=source
     )
     return nc
+
+
+def _told_elsewhere(
+    exc: Exception,
+    name: str,
+    dropped: Callable[[str], None] | None,
+    forbidden: Callable[[Exception], None] | None,
+) -> bool:
+    """A message dropped for want of room, or a request forbidden, told to whoever asked to
+    hear of it rather than logged."""
+    if isinstance(exc, nats.errors.SlowConsumerError) and dropped is not None:
+        dropped(f"{name}: {printable(exc.subject)}")
+        return True
+    if forbidden is not None and PERMISSIONS_VIOLATION in str(exc).lower():
+        forbidden(exc)
+        return True
+    return False
 
 
 async def _first_connection(
