@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 5.0
-"""How long each JetStream request waits for its answer: a server that took the connection
-and then stalls, or that forbids the request and so never answers it."""
+"""How long each JetStream request waits for its answer from a server that took the
+connection and then stalls (one that forbids the request is said at once)."""
 EXIT_DIFFERS = 1
 EXIT_USAGE = 2
 
