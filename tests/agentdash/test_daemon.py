@@ -358,8 +358,9 @@ def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
         (
             SHIPPED,
             "worker-acme",
-            "JetStream at {url}: permissions violation: this user may not use JetStream's API"
-            " (a tenant's worker or a producer, not agentdash)",
+            "JetStream at {url}: the server forbids this user: permissions violation for "
+            'publish to "$js.api.stream.create.kv_agentdash_overrides" (agentdash\'s user must '
+            "be allowed JetStream's API, $JS.API.>; a tenant's worker or a producer is not)",
         ),
     ],
     ids=["a server without -js", "a tenant's user given to the daemon"],
