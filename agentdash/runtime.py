@@ -189,7 +189,10 @@ async def _open(
         )
     except BaseException as exc:
         for client in links.every():
-            await client.close()
+            # A server gone mid-start: nats.py raises the connection's reset at the close,
+            # past the one line this start says.
+            with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+                await client.close()
         if isinstance(exc, nats.errors.Error | TimeoutError):  # JetStream not there, or not ours
             url = options.nats_url or config.nats.url
             raise jetstream_error(url, exc, said=links.main.last_error) from None
