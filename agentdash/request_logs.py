@@ -20,7 +20,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import NoReturn
 
+from agentdash.flags import FIRST_DAY, LAST_DAY
 from controller.core.config import ConfigError
 from controller.core.config_errors import TooLarge, shown
 from controller.core.input_files import DuplicateKey, load_json_line, unique_keys
@@ -142,6 +144,8 @@ def _azure(rows: Iterator[tuple[int, str]], source: str) -> tuple[list[Request],
         at = f"line {number}"
         stamp = _stamp(row["TIMESTAMP"], source, f"{at}: TIMESTAMP")
         if midnight is None:
+            if not FIRST_DAY <= stamp.date() <= LAST_DAY:
+                _out_of_days(row["TIMESTAMP"], source, f"{at}: TIMESTAMP")
             midnight = datetime(stamp.year, stamp.month, stamp.day, tzinfo=UTC)
         t = _offset((stamp - midnight).total_seconds(), source, f"{at}: TIMESTAMP", midnight)
         context = _csv_count(row["ContextTokens"], source, f"{at}: ContextTokens")
@@ -174,7 +178,19 @@ def _stamp(text: str, source: str, field: str) -> datetime:
     except ValueError:
         expected = "a date and time like 2023-11-16 18:17:03.9799600"
         raise ConfigError(source, field, f"expected {expected}, got {shown(text)}") from None
-    return stamp.astimezone(UTC)
+    try:
+        return stamp.astimezone(UTC)
+    except OverflowError:  # its zone takes it before year 1 or after 9999
+        _out_of_days(text, source, field)
+
+
+def _out_of_days(text: str, source: str, field: str) -> NoReturn:
+    """A log's first day is the replay's --start: one that flag refuses is refused here,
+    rather than printed as the --start to give."""
+    expected = (
+        f"a date and time from {FIRST_DAY} to {LAST_DAY} UTC (the days simulate --start takes)"
+    )
+    raise ConfigError(source, field, f"expected {expected}, got {shown(text)}")
 
 
 def _zone(text: str | None) -> timezone:

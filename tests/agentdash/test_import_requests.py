@@ -130,6 +130,29 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
             "line 3: TIMESTAMP: expected a time from 2023-11-16 00:00 UTC (the first row's "
             "day) to 31 days after: sort the log by time, or split it",
         ),
+        pytest.param(  # printed --start 2150-11-16, which simulate and tune then refused
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2150-11-16 10:00:00,1,2\n",
+            "line 2: TIMESTAMP: expected a date and time from 1970-01-01 to 2099-12-31 UTC "
+            "(the days simulate --start takes), got '2150-11-16 10:00:00'",
+            id="a date after the days --start takes",
+        ),
+        pytest.param(
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n1969-12-31 23:00:00,1,2\n",
+            "line 2: TIMESTAMP: expected a date and time from 1970-01-01 to 2099-12-31 UTC",
+            id="a date before the days --start takes",
+        ),
+        pytest.param(  # a time zone took it past year 1 or 9999: was an OverflowError's traceback
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n0001-01-01 00:00:00+05:00,1,2\n",
+            "line 2: TIMESTAMP: expected a date and time from 1970-01-01 to 2099-12-31 UTC "
+            "(the days simulate --start takes), got '0001-01-01 00:00:00+05:00'",
+            id="a date and zone before year 1",
+        ),
+        pytest.param(
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1,2\n"
+            "9999-12-31 23:00:00-05:00,1,2\n",
+            "line 3: TIMESTAMP: expected a date and time from 1970-01-01 to 2099-12-31 UTC",
+            id="a later row's date and zone after year 9999",
+        ),
         (
             "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1.5,2\n",
             "line 2: ContextTokens: expected a whole number of tokens, 0 to 1,000,000,000, "
