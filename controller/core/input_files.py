@@ -5,9 +5,8 @@ alias bomb ("billion laughs"), nesting a million levels deep, a 5000-digit numbe
 refused here as a `ConfigError` (file, where, what was expected), before any model sees it:
 
 - at most MAX_FILE_BYTES (4 MiB) of UTF-8 text (a config of 3000 pools is 1.5 MiB);
-- at most MAX_DEPTH (32) levels of nesting;
-- at most MAX_NODES (1,000,000) values, counting what YAML aliases expand to, and no alias
-  inside its own anchor;
+- at most MAX_DEPTH (32) levels of nesting and MAX_NODES (1,000,000) values, counting what
+  YAML aliases expand to (each counted as it is read), and no alias inside its own anchor;
 - each key once per YAML mapping or JSON object (a second `max_replicas` is a mistake, not
   an override);
 - integers of at most MAX_DIGITS (18) digits: a longer one reaches the models as `TooLarge`,
@@ -288,7 +287,10 @@ class _Watched(Composer, SafeConstructor, Resolver):
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
         self._depth = 0
-        self._sizes: dict[int, int] = {}  # node id -> values it expands to
+        self._deepest = 0  # the deepest level reached in the node being composed
+        self._values = 0  # of the document so far, each alias counted as what it expands to
+        self._anchored: dict[int, tuple[int, int]] = {}
+        """An anchored node's id -> the values and the levels it expands to."""
 
     def _start(self, text: str) -> None:
         raise NotImplementedError
@@ -297,51 +299,56 @@ class _Watched(Composer, SafeConstructor, Resolver):
         event = self.peek_event()
         assert event is not None  # compose_node is only called with an event to come
         mark = event.start_mark
-        if isinstance(event, AliasEvent):
+        alias = isinstance(event, AliasEvent)
+        if alias:
             anchored = self.anchors.get(event.anchor)
-            if anchored is not None and id(anchored) not in self._sizes:
+            if anchored is not None and id(anchored) not in self._anchored:
                 raise _LimitError(mark, "expected no alias inside its own anchor")
         self._depth += 1
+        before, deepest, self._deepest = self._values, self._deepest, self._depth
         try:
             if self._depth > MAX_DEPTH:
                 raise _LimitError(mark, f"expected at most {MAX_DEPTH} levels of nesting")
-            node = super().compose_node(parent, index)
+            # Counted as they come, not once their collection is whole: a list of two million
+            # values took 800 MB and 40 s to compose before its size was known.
+            if not alias:
+                self._count(1, mark)
+            node = super().compose_node(parent, index)  # an alias: the node anchored
             assert node is not None  # only a missing document gives None, never here
         finally:
             self._depth -= 1
-        size = self._sizes.get(id(node))
-        if size is None:
-            size = self._size(node)
-            self._sizes[id(node)] = size
-        if size > MAX_NODES:
+        if alias:
+            # what an alias stands for is nested where the alias is: anchors nested in one
+            # another's aliases made data thousands of levels deep, and its error message
+            # a RecursionError's traceback
+            values, levels = self._anchored[id(node)]
+            self._count(values, mark)
+            self._deepest = self._depth + levels
+            if self._deepest > MAX_DEPTH:
+                raise _LimitError(mark, f"expected at most {MAX_DEPTH} levels of nesting")
+        elif getattr(event, "anchor", None) is not None:
+            self._anchored[id(node)] = (self._values - before, self._deepest - self._depth)
+        self._deepest = max(deepest, self._deepest)
+        return node
+
+    def _count(self, values: int, mark: Any) -> None:
+        self._values += values
+        if self._values > MAX_NODES:
             raise _LimitError(
                 mark, f"expected at most {MAX_NODES:,} values once aliases are expanded"
             )
-        return node
 
     def documents(self) -> list[Any]:
         found = []
         while self.check_node():
             # Each document is held to the limits alone, and a node of the last one may have
             # left its id to a new one.
-            self._sizes.clear()
+            self._values = 0
+            self._anchored.clear()
             data = self.construct_document(self.get_node())
             if data is not None:
                 found.append(data)
         return found
-
-    def _size(self, node: Node) -> int:
-        if isinstance(node, ScalarNode):
-            return 1
-        children: list[Node] = []
-        if isinstance(node, SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, MappingNode):
-            children = [part for pair in node.value for part in pair]
-        total = 1
-        for child in children:
-            total += self._sizes[id(child)]  # composed before their parent
-        return total
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, Any] = {}

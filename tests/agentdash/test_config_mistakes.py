@@ -5,10 +5,13 @@ tests/support/mistakes.py; flags, observations and traces are test_flag_mistakes
 
 from __future__ import annotations
 
+import resource
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import AGENTDASH
 from tests.support.mistakes import (
     TEXT,
     Case,
@@ -24,6 +27,11 @@ from tests.support.mistakes import (
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
 )
+# each anchor nests its list 30 levels around the alias of the one before: 3,000 levels once
+# expanded, where max_replicas names the last
+DEEP_ALIASES = "".join(
+    f"a{i}: &a{i} {'[' * 30}{f'*a{i - 1}' if i else 1}{']' * 30}\n" for i in range(100)
+) + TEXT.replace("max_replicas: 10", "max_replicas: *a99", 1)
 
 CASES = [
     # what a file is, before any field
@@ -34,8 +42,11 @@ CASES = [
     config("control character", "cluster:\x00 {}\n", "character 8", "expected printable text"),
     config("deep nesting", "a: " + "[" * 5000 + "]" * 5000, "line 1 column 35",
            "expected at most 32 levels of nesting"),
-    config("alias bomb", BOMB, "line 7 column 4",
+    # the first `*f` of `g:`, where the count of values passes the limit
+    config("alias bomb", BOMB, "line 7 column 8",
            "expected at most 1,000,000 values once aliases are expanded"),
+    config("nesting through aliases", DEEP_ALIASES, "line 2 column 39",
+           "expected at most 32 levels of nesting"),
     config("recursive alias", "pools: &p {a: *p}\n", "line 1 column 15",
            "expected no alias inside its own anchor"),
     config("duplicate key", text("max_replicas: 10", "max_replicas: 10\n    max_replicas: 3"),
@@ -259,7 +270,7 @@ def test_a_mistake_is_one_line_naming_file_and_field_and_exit_2(
 
 
 SUBPROCESS = ["config: binary", "config: alias bomb", "config: deep nesting",
-              "config: interval .inf"]  # fmt: skip
+              "config: nesting through aliases", "config: interval .inf"]  # fmt: skip
 
 
 @pytest.mark.e2e
@@ -267,3 +278,26 @@ SUBPROCESS = ["config: binary", "config: alias bomb", "config: deep nesting",
 def test_no_traceback_reaches_the_terminal(case_id: str, tmp_path: Path) -> None:
     case = next(case for case in CASES if case.id == case_id)
     assert_no_traceback_reaches_the_terminal(case, tmp_path)
+
+
+@pytest.mark.e2e
+def test_a_long_list_is_refused_within_the_memory_of_a_small_container(tmp_path: Path) -> None:
+    """Two million values in 4 MiB (`[1,1,...]`) are refused at the millionth: all of them
+    were composed before the list's size was known, 800 MB, and under a 640 MB limit the
+    refusal was a MemoryError's traceback."""
+    path = tmp_path / "agentdash.yaml"
+    path.write_text("pools: [" + ",".join(["1"] * 2_000_000) + "]\n")
+    assert path.stat().st_size <= 4 << 20
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (640 << 20, 640 << 20))
+
+    result = subprocess.run(
+        [AGENTDASH, "check-config", str(path)],
+        capture_output=True, text=True, timeout=120, check=False, preexec_fn=limit_memory,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"agentdash: {path}: line 1 column 2000003: expected at most 1,000,000 values once "
+        "aliases are expanded\n"
+    )
