@@ -103,9 +103,10 @@ def _url(url: str, schemes: tuple[str, ...], form: str) -> str:
         raise ValueError(expected)
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        port = parts.port  # ValueError for a port above 65535 or not a number
     except ValueError:
         raise ValueError(expected) from None
-    if parts.scheme not in schemes or not parts.hostname:
+    # port 0 is no server's: it passed check-config, and the daemon could reach nothing
+    if parts.scheme not in schemes or not parts.hostname or port == 0:
         raise ValueError(expected)
     return url

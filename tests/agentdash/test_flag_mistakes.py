@@ -126,6 +126,9 @@ CASES = [
          "argument --lease-ttl", "got 'inf'"),
     flag("--nats-url nonsense", "--controller-only --config CONFIG --nats-url nonsense",
          "argument --nats-url", "expected a URL like nats://HOST:PORT"),
+    flag("--nats-url port 0", "--controller-only --config CONFIG --nats-url nats://nats:0",
+         "argument --nats-url", "expected a URL like nats://HOST:PORT (nats, tls, ws, wss), "
+         "got 'nats://nats:0'"),
     flag("--kubeconfig missing", "--controller-only --config CONFIG --kubeconfig /no/kubeconfig",
          "argument --kubeconfig", "got '/no/kubeconfig' (No such file or directory)"),
     flag("--kubeconfig a folder", "--controller-only --config CONFIG --kubeconfig /",
