@@ -23,7 +23,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentdash import __version__, flags
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "config": ("AGENTDASH_CONFIG", Path),
+    "config": ("AGENTDASH_CONFIG", flags.path),
     "nats_url": ("AGENTDASH_NATS_URL", flags.nats_url),
     "http": ("AGENTDASH_HTTP", flags.listen),
     "lease_ttl": ("AGENTDASH_LEASE_TTL", flags.number(1, 3600)),

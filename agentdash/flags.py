@@ -67,7 +67,18 @@ def add_start(parser: argparse.ArgumentParser) -> None:
 
 
 def path(text: str) -> Path:
-    """A file name, never empty (Path("") is the current directory, named "." in errors)."""
+    """A file to read, named: `-` is refused, where it was read as a file of that name (`no
+    such file`); only the flags that say so read standard input (input_path)."""
+    if text == "-":
+        raise argparse.ArgumentTypeError(
+            "expected a file name, got '-' (standard input is /dev/stdin)"
+        )
+    return input_path(text)
+
+
+def input_path(text: str) -> Path:
+    """A file to read, or `-` for standard input; never empty (Path("") is the current
+    directory, named "." in errors)."""
     if not text:
         raise argparse.ArgumentTypeError("expected a file name, got ''")
     return Path(text)

@@ -31,14 +31,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from agentdash import flags
+from agentdash import flags, standard_input
 from agentdash.scaled_objects import KEDA_API, NATS_TRIGGER, TENANT, Imported, import_documents
+from agentdash.standard_input import SOURCE
 from controller.core.config import ConfigError, parse_config
 from controller.core.input_files import load_yaml, read_text
 from controller.core.printable import printable
 from controller.core.yaml_scalars import dump_config
+
+STDIN = Path("-")
 
 CAMEL = {
     "scale_up": "scaleUp",
@@ -126,13 +130,17 @@ def _run(args: argparse.Namespace) -> int:
 def _imported(args: argparse.Namespace, templates: set[str]) -> Imported:
     """Every file's ScaledObjects as pools, checked; `templates` gets the files holding `{{`."""
     imported = Imported()
-    for path in args.files:
-        text = read_text(path, "YAML")
+    sources = [SOURCE if path == STDIN else str(path) for path in args.files]
+    for path, source in zip(args.files, sources, strict=True):
+        if path == STDIN:  # kubectl get scaledobjects -o yaml | agentdash import keda -
+            text = standard_input.piped_whole("ScaledObjects", "YAML")
+        else:
+            text = read_text(path, "YAML")
         if "{{" in text:
-            templates.add(str(path))
-        import_documents(load_yaml(text, str(path), documents=True), str(path), imported)
+            templates.add(source)
+        import_documents(load_yaml(text, source, documents=True), source, imported)
     if not imported.pools:
-        files = ", ".join(map(str, args.files))
+        files = ", ".join(sources)
         raise ConfigError(
             files,
             "",
@@ -162,9 +170,10 @@ def add_parser(sources: Any) -> None:
     keda.add_argument(
         "files",
         nargs="+",
-        type=flags.path,
+        type=flags.input_path,
         metavar="FILE",
-        help="YAML, one or more documents (or kubectl get scaledobjects -o yaml)",
+        help="YAML, one or more documents (or kubectl get scaledobjects -o yaml); - for "
+        "standard input",
     )
     keda.add_argument(
         "--tenant",

@@ -61,7 +61,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--trace",
-        type=flags.path,
+        type=flags.input_path,
         metavar="FILE",
         help="JSON lines, one task each; - for standard input (default with no --config: the "
         "bundled example's)",

@@ -112,7 +112,7 @@ def add_parser(sources: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.add_argument(
-        "file", type=flags.path, metavar="FILE", help="the log; - for standard input"
+        "file", type=flags.input_path, metavar="FILE", help="the log; - for standard input"
     )
     command.add_argument(
         "--pool",

@@ -106,7 +106,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--trace",
-        type=flags.path,
+        type=flags.input_path,
         required=True,
         metavar="FILE",
         help="JSON lines, one task each (as agentdash simulate); - for standard input",

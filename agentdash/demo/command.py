@@ -80,7 +80,7 @@ def add_parser(commands: Any) -> None:
     )
     demo.add_argument(
         "--config",
-        type=Path,
+        type=flags.path,
         metavar="FILE",
         help="fleet config (default: the bundled examples/agentdash.yaml)",
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from yaml._yaml import CParser  # libyaml: PyYAML's wheels for Linux and macOS carry it
@@ -48,9 +48,14 @@ def read_text(path: Path | str, what: str = "text", *, bom: bool = False) -> str
     source = str(path)
     try:
         with Path(path).open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
+            return text_of(file, source, what, bom=bom)
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+
+
+def text_of(file: BinaryIO, source: str, what: str = "text", *, bom: bool = False) -> str:
+    """What read_text reads, from a file open already (standard input, say)."""
+    data = file.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise ConfigError(
             source, "", f"expected {what} of at most {MAX_FILE_BYTES >> 20} MiB, got more"

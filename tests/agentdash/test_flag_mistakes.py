@@ -221,6 +221,14 @@ CASES = [
     flag("tune --workers 99999999999", "tune --config CONFIG --trace TRACE --workers 99999999999",
          "--workers", "expected a whole number from 1 to 1024, got '99999999999'"),
     flag("check-config ''", "check-config ", "argument FILE", "expected a file name, got ''"),
+    # read as a file named `-`: 'No such file or directory'; only --trace and import read it
+    flag("check-config -", "check-config -", "argument FILE",
+         "expected a file name, got '-' (standard input is /dev/stdin)"),
+    flag("plan --observations -", "plan --config CONFIG --observations -",
+         "argument --observations", "expected a file name, got '-' (standard input is "
+         "/dev/stdin)"),
+    flag("demo --config ''", "demo --headless --config=", "argument --config",
+         "expected a file name, got ''"),
     flag("simulate --config ''", "simulate --config  --trace TRACE", "argument --config",
          "expected a file name, got ''"),
     flag("unknown flag", "--bogus", "unrecognized arguments", "--bogus"),

@@ -768,6 +768,20 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.e2e
+def test_scaled_objects_piped_in_import_as_the_file_does() -> None:
+    """`kubectl get scaledobjects -o yaml | agentdash import keda -`: `-` was read as a file of
+    that name, 'No such file or directory'."""
+    piped = subprocess.run([AGENTDASH, "import", "keda", "-"], input=NATS.read_text(),
+                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    named = subprocess.run([AGENTDASH, "import", "keda", str(NATS)], capture_output=True,
+                           text=True, timeout=60, check=False)  # fmt: skip
+
+    assert (piped.returncode, named.returncode) == (0, 0)
+    assert piped.stdout == named.stdout.replace(f" in {NATS}\n", " in standard input\n")
+    assert piped.stderr == named.stderr.replace(f": {NATS}: ", ": standard input: ")
+
+
 def test_every_document_is_held_to_the_input_limits(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
