@@ -26,7 +26,7 @@ from pydantic import (
 from controller.core import names
 from controller.core.behavior import Behavior
 from controller.core.config_errors import ConfigError as ConfigError
-from controller.core.config_errors import InvalidField, UnknownReference
+from controller.core.config_errors import InvalidField, UnknownReference, shown
 from controller.core.config_errors import first_error as first_error
 from controller.core.config_tenants import TenantConfig as TenantConfig
 from controller.core.config_tenants import TierConfig as TierConfig
@@ -310,7 +310,8 @@ class Config(StrictModel):
 def parse_config(data: Any, source: str = "<config>") -> Config:
     """Validate already-parsed YAML/JSON data."""
     if not isinstance(data, dict):
-        raise ConfigError(source, "", "expected a mapping at the top level")
+        # what it got, cut short: a TOML or INI file is read as YAML's one long string
+        raise ConfigError(source, "", f"expected a mapping at the top level, got {shown(data)}")
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

@@ -56,8 +56,11 @@ CASES = [
            f"{P}.max_replicas", "expected a number <= 100000, got a 5000-digit number"),
     config("over 4 MiB", "# " + "x" * (4 << 20) + "\n", "", "expected YAML of at most 4 MiB"),
     config("bad syntax", "cluster: {max_pods: [1, 2\n", "line 2 column 1", "expected valid YAML"),
-    config("empty", "", "", "expected a mapping at the top level"),
-    config("a list", "- pools\n", "", "expected a mapping at the top level"),
+    config("empty", "", "", "expected a mapping at the top level, got null"),
+    config("a list", "- pools\n", "", "expected a mapping at the top level, got ['pools']"),
+    # YAML reads TOML's `key = value` lines as one string, which was not said
+    config("TOML", 'max_pods = 24\nnamespace = "agents"\n', "", "expected a mapping at the top "
+           "level, got 'max_pods = 24 namespace = \"agents\"'"),
     # keys are names, and booleans are JSON's: YAML 1.1 reads `~`, `no` and `off` otherwise
     config("a null key", text("controller: {interval_seconds: 1}",
            "controller: {interval_seconds: 1, ~: 5}"),
