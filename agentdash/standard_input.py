@@ -7,7 +7,7 @@ import sys
 from typing import IO, BinaryIO
 
 from controller.core.config import ConfigError
-from controller.core.input_files import text_of
+from controller.core.file_text import text_of
 
 SOURCE = "standard input"
 """What an error names standard input as."""

@@ -28,7 +28,7 @@ from controller.core.config import ConfigError
 from controller.core.config_types import DAY
 from controller.core.printable import printable
 from controller.core.wording import plural
-from controller.simulate.trace import bounded_lines
+from controller.simulate.trace import bad_byte, bounded_lines, not_utf8
 
 STDIN = Path("-")
 MIN_WORK_S = 0.01
@@ -73,20 +73,22 @@ def _run(args: argparse.Namespace) -> int:
 def _read(path: Path, source: str, format: str | None) -> Log:
     expected = "a request a line"
     if path == STDIN:
-        return _parsed(standard_input.piped("a request log"), source, format, expected)
+        try:
+            return _parsed(standard_input.piped("a request log"), source, format, expected)
+        except UnicodeDecodeError as exc:
+            raise bad_byte(source, exc) from None
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
             return _parsed(file, source, format, expected)
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # its line and byte, as a trace's are named
+        raise not_utf8(path, source, exc) from None
 
 
 def _parsed(file: IO[str], source: str, format: str | None, expected: str) -> Log:
     lines = (line.rstrip("\r") for line in bounded_lines(file, source, MAX_LINE, expected))
-    try:
-        return read_log(lines, source, format)
-    except UnicodeDecodeError:
-        raise ConfigError(source, "", "expected UTF-8 text") from None
+    return read_log(lines, source, format)
 
 
 def _work(context: int, generated: int, prefill: float, decode: float) -> float:

@@ -4,7 +4,7 @@ A config, an observations file or a trace may be anything: binary, another encod
 alias bomb ("billion laughs"), nesting a million levels deep, a 5000-digit number. Each is
 refused here as a `ConfigError` (file, where, what was expected), before any model sees it:
 
-- at most MAX_FILE_BYTES (4 MiB) of UTF-8 text (a config of 3000 pools is 1.5 MiB);
+- at most MAX_FILE_BYTES (4 MiB) of UTF-8 text, read by controller.core.file_text;
 - at most MAX_DEPTH (32) levels of nesting and MAX_NODES (1,000,000) values, counting what
   YAML aliases expand to (each counted as it is read), and no alias inside its own anchor;
 - each key once per YAML mapping or JSON object (a second `max_replicas` is a mistake, not
@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import yaml
 from yaml._yaml import CParser  # libyaml: PyYAML's wheels for Linux and macOS carry it
@@ -33,50 +32,15 @@ from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
 from controller.core.config_errors import MAX_DIGITS, ConfigError, TooLarge, key, shown
+from controller.core.file_text import BOM as BOM
+from controller.core.file_text import MAX_FILE_BYTES as MAX_FILE_BYTES
+from controller.core.file_text import decode as decode
+from controller.core.file_text import read_text as read_text
+from controller.core.file_text import text_of as text_of
 from controller.core.yaml_scalars import kind_of, read_scalars_as_json_does
 
-MAX_FILE_BYTES = 4 << 20
 MAX_DEPTH = 32
 MAX_NODES = 1_000_000
-BOM = "\ufeff"
-"""The byte order mark an editor on Windows may start a UTF-8 file with."""
-
-
-def read_text(path: Path | str, what: str = "text", *, bom: bool = False) -> str:
-    """The file as UTF-8, if it is at most MAX_FILE_BYTES. `bom`: a byte order mark it starts
-    with is kept, for a caller that writes the file again as it was written."""
-    source = str(path)
-    try:
-        with Path(path).open("rb") as file:
-            return text_of(file, source, what, bom=bom)
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
-
-
-def text_of(file: BinaryIO, source: str, what: str = "text", *, bom: bool = False) -> str:
-    """What read_text reads, from a file open already (standard input, say)."""
-    data = file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(
-            source, "", f"expected {what} of at most {MAX_FILE_BYTES >> 20} MiB, got more"
-        )
-    text = decode(data, source)
-    return BOM + text if bom and data.startswith(BOM.encode()) else text
-
-
-def decode(data: bytes, source: str) -> str:
-    """UTF-8 text, without the byte order mark an editor on Windows may start it with: YAML
-    skips one, and JSON, which refuses one, is read the same way (a trace is read with
-    utf-8-sig). Removed after decoding, so that a bad byte's place counts from the file's
-    start."""
-    try:
-        return data.decode("utf-8").removeprefix(BOM)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            source,
-            f"byte {exc.start}",
-            f"expected UTF-8 text, got byte 0x{data[exc.start]:02x}",
-        ) from None
 
 
 def load_yaml(text: str, source: str, *, documents: bool = False) -> Any:

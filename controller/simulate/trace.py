@@ -219,7 +219,7 @@ def load_trace(path: Path | str, config: Config) -> Trace:
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise _not_utf8(path, source, exc) from None
+        raise not_utf8(path, source, exc) from None
 
 
 def _lines(file: IO[str], source: str) -> Iterator[str]:
@@ -243,7 +243,7 @@ def bounded_lines(file: IO[str], source: str, most: int, expected: str) -> Itera
         yield rest
 
 
-def _not_utf8(path: Path | str, source: str, exc: UnicodeDecodeError) -> ConfigError:
+def not_utf8(path: Path | str, source: str, exc: UnicodeDecodeError) -> ConfigError:
     """The line of the first byte that is not UTF-8, found by reading the file again as
     bytes: the text reader that failed knows only its place in a buffer. A newline is never
     part of a UTF-8 sequence, so each line decodes or fails on its own. Only a regular file
@@ -259,7 +259,7 @@ def _not_utf8(path: Path | str, source: str, exc: UnicodeDecodeError) -> ConfigE
                         return ConfigError(source, f"line {number}", error.message)
     except OSError:
         pass  # gone since: say what the reader said
-    return _bad_byte(source, exc)
+    return bad_byte(source, exc)
 
 
 def read_trace(file: IO[str], config: Config, source: str) -> Trace:
@@ -269,10 +269,10 @@ def read_trace(file: IO[str], config: Config, source: str) -> Trace:
     try:
         return parse_trace(_lines(file, source), config, source)
     except UnicodeDecodeError as exc:
-        raise _bad_byte(source, exc) from None
+        raise bad_byte(source, exc) from None
 
 
-def _bad_byte(source: str, exc: UnicodeDecodeError) -> ConfigError:
+def bad_byte(source: str, exc: UnicodeDecodeError) -> ConfigError:
     byte = exc.object[exc.start : exc.start + 1]
     return ConfigError(source, "", f"expected UTF-8 text, got byte 0x{byte.hex()}")
 

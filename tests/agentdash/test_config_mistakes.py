@@ -5,6 +5,7 @@ tests/support/mistakes.py; flags, observations and traces are test_flag_mistakes
 
 from __future__ import annotations
 
+import gzip
 import resource
 import subprocess
 from pathlib import Path
@@ -37,6 +38,8 @@ CASES = [
     # what a file is, before any field
     config("binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "byte 0",
            "expected UTF-8 text"),
+    config("gzip", gzip.compress(TEXT.encode()), "byte 1",
+           "expected UTF-8 text, got byte 0x8b (gzip data: decompress it first)"),
     config("latin-1", "cluster: {max_pods: 3}  # café\n".encode("latin-1"), "byte 29",
            "expected UTF-8 text, got byte 0xe9"),
     config("control character", "cluster:\x00 {}\n", "character 8", "expected printable text"),

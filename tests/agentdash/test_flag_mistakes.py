@@ -6,6 +6,7 @@ test_config_mistakes.py."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -99,6 +100,9 @@ CASES = [
     traced("work_s true", GOOD_TASK.replace('"work_s": 1', '"work_s": true'), "line 1: work_s",
            "expected a number > 0, got true"),
     traced("binary", b"\x00\xff\xfe\xfa", "line 1", "expected UTF-8 text, got byte 0xff"),
+    # the public traces come compressed: it was only 'expected UTF-8 text, got byte 0x8b'
+    traced("gzip", gzip.compress(GOOD_TASK.encode()), "line 1",
+           "expected UTF-8 text, got byte 0x8b (gzip data: decompress it first)"),
     traced("latin-1", (GOOD_TASK + "\n" + GOOD_TASK + "  # café\n").encode("latin-1"),
            "line 2", "expected UTF-8 text, got byte 0xe9"),
     traced("deep nesting", "[" * 2_000 + "]" * 2_000, "line 1",

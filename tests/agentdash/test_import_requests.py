@@ -4,6 +4,7 @@ a mistake is one line naming the file, the line and the field, exit 2, nothing o
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 from pathlib import Path
@@ -255,7 +256,17 @@ def test_a_line_too_long_or_not_utf8_is_refused_without_reading_it_whole(
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1,\xe9\n")
     code, out, err = run(capsys, latin, "--pool", "chat")
-    assert (code, out, err) == (2, "", [f"agentdash: {latin}: expected UTF-8 text"])
+    # its line and byte, as a trace's: it was only 'expected UTF-8 text'
+    assert (code, out) == (2, "")
+    assert err == [f"agentdash: {latin}: line 2: expected UTF-8 text, got byte 0xe9"]
+    packed = tmp_path / "azure.csv.gz"
+    packed.write_bytes(gzip.compress(b"TIMESTAMP,ContextTokens,GeneratedTokens\n"))
+    code, out, err = run(capsys, packed, "--pool", "chat")
+    assert (code, out) == (2, "")
+    assert err == [
+        f"agentdash: {packed}: line 1: expected UTF-8 text, got byte 0x8b (gzip data: "
+        "decompress it first)"
+    ]
 
 
 def test_the_pool_must_be_a_pool_name_and_the_rates_a_token_in_100_s_or_faster(
