@@ -67,8 +67,8 @@ def add_start(parser: argparse.ArgumentParser) -> None:
 
 
 def path(text: str) -> Path:
-    """A file to read, named: `-` is refused, where it was read as a file of that name (`no
-    such file`); only the flags that say so read standard input (input_path)."""
+    """A file to read, by name: `-` is refused rather than looked for as a file of that name
+    (`no such file`); only the flags that say so read standard input (input_path)."""
     if text == "-":
         raise argparse.ArgumentTypeError(
             "expected a file name, got '-' (standard input is /dev/stdin)"

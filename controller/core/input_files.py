@@ -279,7 +279,7 @@ class _Watched(Composer, SafeConstructor, Resolver):
             if self._depth > MAX_DEPTH:
                 raise _LimitError(mark, f"expected at most {MAX_DEPTH} levels of nesting")
             # Counted as they come, not once their collection is whole: a list of two million
-            # values took 800 MB and 40 s to compose before its size was known.
+            # values would be composed whole (800 MB, 40 s) before its size was known.
             if not alias:
                 self._count(1, mark)
             node = super().compose_node(parent, index)  # an alias: the node anchored
@@ -288,8 +288,8 @@ class _Watched(Composer, SafeConstructor, Resolver):
             self._depth -= 1
         if alias:
             # what an alias stands for is nested where the alias is: anchors nested in one
-            # another's aliases made data thousands of levels deep, and its error message
-            # a RecursionError's traceback
+            # another's aliases can make data thousands of levels deep, too deep to say in an
+            # error message
             values, levels = self._anchored[id(node)]
             self._count(values, mark)
             self._deepest = self._depth + levels

@@ -106,7 +106,7 @@ def _url(url: str, schemes: tuple[str, ...], form: str) -> str:
         port = parts.port  # ValueError for a port above 65535 or not a number
     except ValueError:
         raise ValueError(expected) from None
-    # port 0 is no server's: it passed check-config, and the daemon could reach nothing
+    # port 0 is no server's: a config naming it would pass, and the daemon reach nothing
     if parts.scheme not in schemes or not parts.hostname or port == 0:
         raise ValueError(expected)
     return url
