@@ -65,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         }
         out.write(json.dumps(task))
         out.write("\n")
+    out.flush()  # what was read is said once it is written: not before a full disk refuses it
     first, last = log.requests[order[0]].t, log.requests[order[-1]].t
     print(printable(_said(source, log, args.pool, last - first)), file=sys.stderr)
     return 0

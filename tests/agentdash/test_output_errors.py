@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e
 
 FULL = Path("/dev/full")
 KEDA = ROOT / "tests" / "data" / "keda" / "nats-jetstream.yaml"
+AZURE = ROOT / "benchmarks" / "traces" / "AzureLLMInferenceTrace_code.csv"
 COMMANDS = {
     "plan": ["plan"],
     "example": ["example", "trace"],
@@ -27,6 +28,7 @@ COMMANDS = {
     "generate": ["simulate", "--generate", "bursty", "--hours", "1"],
     "rbac": ["rbac", "--config", str(EXAMPLE)],
     "import-keda": ["import", "keda", str(KEDA)],
+    "import-requests": ["import", "requests", str(AZURE), "--pool", "coder"],
     "version": ["--version"],
 }
 
@@ -43,6 +45,21 @@ def test_a_full_disk_is_one_line_and_exit_1(args: list[str]) -> None:
         "agentdash: cannot write the output: No space left on device"
     ]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+def test_an_import_a_full_disk_refused_says_only_that(tmp_path: Path) -> None:
+    """A log small enough to wait in the output's buffer was said ('1 request (azure) as pool
+    coder's tasks') before the buffer was written, as if the trace had been."""
+    log = tmp_path / "azure.csv"
+    log.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,374,44\n")
+    with FULL.open("w") as full:
+        result = subprocess.run(
+            [AGENTDASH, "import", "requests", str(log), "--pool", "coder"],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == "agentdash: cannot write the output: No space left on device\n"
 
 
 @pytest.mark.parametrize("args", COMMANDS.values(), ids=COMMANDS.keys())
