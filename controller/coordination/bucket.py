@@ -127,7 +127,7 @@ class BucketKeeper:
         except NATS_TROUBLE as exc:
             self._restored = False
             log.warning(
-                "%s not restored from %s: %s", self.WHAT, self.BUCKET, exc or type(exc).__name__
+                "%s not restored from %s: %s", self.WHAT, self.BUCKET, _why(exc, self.timeout)
             )
             await made_again(exc, self.start)
             return None
@@ -189,7 +189,7 @@ class BucketKeeper:
         except NATS_TROUBLE as exc:
             if not self._failing:
                 log.warning(
-                    "%s not saved to %s: %s", self.WHAT, self.BUCKET, exc or type(exc).__name__
+                    "%s not saved to %s: %s", self.WHAT, self.BUCKET, _why(exc, self.timeout)
                 )
             self._failing = True
             if await made_again(exc, self.start):
@@ -199,6 +199,14 @@ class BucketKeeper:
             log.info("%s saved to %s again", self.WHAT, self.BUCKET)
         self._failing = False
         return True
+
+
+def _why(exc: BaseException, timeout: float) -> str:
+    """What a read or a write of the bucket met, in words: a timeout's own text is empty
+    (asyncio's) or says nothing of how long was waited (nats.py's)."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    return str(exc) or type(exc).__name__
 
 
 def _named(said: list[str]) -> str:

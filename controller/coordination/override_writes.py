@@ -121,7 +121,7 @@ class ChangeWriter:
                         "overrides: %s not written yet (try %d: %s); trying again",
                         pending.what(),
                         tries,
-                        exc or type(exc).__name__,
+                        str(exc) or type(exc).__name__,
                     )
                 await asyncio.sleep(RETRY_S[min(tries, len(RETRY_S)) - 1])
                 continue

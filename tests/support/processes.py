@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from agentdash.nats_server import NatsServer
@@ -68,6 +70,20 @@ def kill_hard(server: NatsServer) -> None:
     os.kill(pid, signal.SIGKILL)
     assert gone_within(pid, 10), f"nats-server {pid} survived SIGKILL"
     server.stop()  # reaps it
+
+
+@contextmanager
+def stalled(server: NatsServer) -> Iterator[None]:
+    """A test's nats-server stopped (SIGSTOP) for the block, then let go on (SIGCONT): its
+    connections stay open and nothing answers, as a server stalled by its host or a network
+    that drops packets. Let go on whatever happens in the block."""
+    pid = server.pid
+    assert pid is not None, "the server does not run"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def signalled_while_connecting(command: list[str], sig: int) -> subprocess.CompletedProcess[str]:

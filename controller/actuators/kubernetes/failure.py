@@ -127,7 +127,7 @@ class Tries:
 def no_answer(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
         return NO_ANSWER
-    return f"cannot reach the API server ({exc or type(exc).__name__})"
+    return f"cannot reach the API server ({str(exc) or type(exc).__name__})"
 
 
 def failure_of(what: str, response: aiohttp.ClientResponse, body: bytes) -> ApiFailure:
