@@ -59,7 +59,8 @@ class ClusterConfig(StrictModel):
 
 class ControllerConfig(StrictModel):
     interval_seconds: Annotated[float, Strict(), Field(ge=0.05, le=DAY, allow_inf_nan=False)] = 1.0
-    """At least 50 ms: each tick asks NATS about every pool."""
+    """At least 50 ms: each tick asks NATS about every pool. It may be longer than the
+    lease lasts (`--lease-ttl`): the lease is renewed between ticks."""
 
 
 class ProviderConfig(StrictModel):

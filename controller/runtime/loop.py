@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from typing import cast
@@ -137,6 +138,8 @@ class Reconciler:
         """This process never patches (--dry-run), whatever the shared overrides say, nor
         leads: it tells each change it would make, leading or not."""
         self.leading = lease is None
+        self._led_at = -math.inf
+        """When (monotonic) the lease was last renewed or read."""
         self.leader_view = LeaderView()
         """What the leader published last, which a follower shows over its own view."""
         self._was_acting = False
@@ -300,6 +303,7 @@ class Reconciler:
         if self.bench is None:  # a lease given after the start (as the tests give theirs)
             self.bench = Bench(self.lease)
         was = self.leading
+        self._led_at = time.monotonic()
         self.bench.before_renewal(now)
         try:  # a stalled renew must not stall the loop: the lease lapses by itself
             self.leading = await asyncio.wait_for(self.lease.renew(), self.call_deadline)
@@ -363,6 +367,34 @@ class Reconciler:
             queues=self.reads.stats,
         )
 
+    async def _pause(self, stop: asyncio.Event) -> None:
+        """Until the next tick: its time, a wake-up or `stop`. On the way, the lease is
+        renewed (or read, not leading) whenever the tick would come too late for it: the
+        lease is renewed by a tick, and the next one may be further off than the lease
+        lasts (an interval longer than the lease, a backoff while a source fails)."""
+        schedule = self.schedule
+        while True:
+            left = schedule.left()
+            renew_in = self._renew_in()
+            if renew_in is None or renew_in >= left:
+                await schedule.pause(stop, left)
+                return
+            await schedule.pause(stop, renew_in)
+            if stop.is_set() or schedule.woken:
+                return
+            await self._lead(self.clock())
+
+    def _renew_in(self) -> float | None:
+        """Seconds until the lease must be renewed, its deadline included: the leader's
+        before it runs out; another's read before what it last read of it is a TTL old,
+        and no longer names a leader. None: no lease."""
+        if self.lease is None:
+            return None
+        now = time.monotonic()  # the lease's clock, not the schedule's
+        if self.leading:
+            return self.lease.valid_until - now - self.call_deadline
+        return self._led_at + self.lease.ttl - self.call_deadline - now
+
     def _leader_silent(self, leader: str | None) -> float | None:
         """For how long the leader we follow has sent nothing, once that is more than
         SILENT_TICKS of its ticks; else None."""
@@ -379,7 +411,7 @@ class Reconciler:
             while not stop.is_set():
                 await self._tick(schedule.begin_tick(), settle=False)
                 interval = self.config.controller.interval_seconds
-                wait = schedule.end_tick(interval, failing=self.health.sources_failing())
-                await schedule.pause(stop, wait)
+                schedule.end_tick(interval, failing=self.health.sources_failing())
+                await self._pause(stop)
         finally:
             await self.settle()

@@ -7,6 +7,8 @@ overran its period is followed by the next at once, and the deadlines start agai
 the ticks it missed are skipped, never run back to back. A pool that wakes is read at once,
 between deadlines; a failing source stretches the wait with backoff, from the failed tick,
 and `now` ends the wait when it is back (NATS reconnected), so the lease is renewed at once.
+The loop may renew its lease during a pause (`left`, `woken`): a tick can be further off than
+the lease lasts.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ class TickSchedule:
         if self._backoff:
             self._due = now + self._backoff
         return self._due - now
+
+    def left(self) -> float:
+        """Seconds until the next tick is due (below 0: overdue)."""
+        return self._due - self._timer()
+
+    @property
+    def woken(self) -> bool:
+        """Whether a pool woke, or `now` was called, since the tick began: it is due now."""
+        return self._wake.is_set()
 
     async def pause(self, stop: asyncio.Event, seconds: float) -> None:
         """Until `seconds` have passed, `stop` is set or a pool wakes, whichever is first."""

@@ -5,6 +5,9 @@ throughout."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
 from typing import Any
 
 from nats.aio.client import Client
@@ -19,21 +22,20 @@ from tests.support.kube_cluster import AgentdashCluster
 from tests.support.loops import publish
 from tests.support.processes import stalled
 
-POOL = "stalled"
-
 
 async def leading_on_three(
-    kube: AgentdashCluster, fleet_file: FleetFile, run_daemon: RunDaemon, nc: Client
+    pool: str, kube: AgentdashCluster, fleet_file: FleetFile, run_daemon: RunDaemon, nc: Client
 ) -> Daemon:
-    """A daemon leading on the Lease, its pool scaled to 3 for 3 tasks waiting."""
-    kube.deployment(POOL, replicas=0)
-    path = fleet_file(**{POOL: {}})
+    """A daemon leading on the Lease, its pool scaled to 3 for 3 tasks waiting (each test
+    its own pool: the API server serves the whole session)."""
+    kube.deployment(pool, replicas=0)
+    path = fleet_file(**{pool: {}})
     config = load_config(path)
     await ensure_queues(nc, config)
-    await publish(nc, config.subject(POOL), 3)
+    await publish(nc, config.subject(pool), 3)
     daemon = run_daemon(path)
     await daemon.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader", timeout=60)
-    await eventually(lambda: kube.replicas(POOL) == 3, timeout=30)
+    await eventually(lambda: kube.replicas(pool) == 3, timeout=30)
     return daemon
 
 
@@ -54,10 +56,10 @@ async def test_a_handover_nats_does_not_answer_is_a_warning_that_says_why(
     nc: Client,
     nats_server: NatsServer,
 ) -> None:
-    daemon = await leading_on_three(kube, fleet_file, run_daemon, nc)
+    daemon = await leading_on_three("unsaved", kube, fleet_file, run_daemon, nc)
     with stalled(nats_server):
         await eventually(lambda: bool(said(daemon, "not saved to")), timeout=30, every=0.1)
-        assert kube.replicas(POOL) == 3  # held: the queue cannot be read
+        assert kube.replicas("unsaved") == 3  # held: the queue cannot be read
     await eventually(
         lambda: bool(said(daemon, "saved to agentdash_history again", "info")),
         timeout=30,
@@ -66,4 +68,44 @@ async def test_a_handover_nats_does_not_answer_is_a_warning_that_says_why(
     failed = said(daemon, "not saved to")
     # It said "history not saved to agentdash_history: " and no more: a timeout's text is empty.
     assert all(line.endswith(": no answer within 2 s") for line in failed), failed
+    assert daemon.stop() == 0
+
+
+STALL_S = 40.0
+"""Long enough for the loop's backoff to reach its 8 s (1, 2, 4, 8 s after ticks that each
+wait 2 s for NATS)."""
+
+
+async def test_a_leader_keeps_renewing_its_lease_while_nats_stalls(
+    kube: AgentdashCluster,
+    fleet_file: FleetFile,
+    run_daemon: RunDaemon,
+    nc: Client,
+    nats_server: NatsServer,
+) -> None:
+    daemon = await leading_on_three("renewed", kube, fleet_file, run_daemon, nc)
+    renewals: list[float] = []  # when the test saw the Lease's renewTime move (monotonic)
+    seen: list[str] = []
+    leaderless: list[dict[str, Any]] = []  # /healthz: leading, but on a lease run out
+    with stalled(nats_server):
+        stall_ends = time.monotonic() + STALL_S
+        while time.monotonic() < stall_ends:  # the fault itself: NATS stays stalled this long
+            lease = kube.lease()
+            assert lease is not None
+            if lease["spec"]["renewTime"] not in seen:
+                seen.append(lease["spec"]["renewTime"])
+                renewals.append(time.monotonic())
+            health = await daemon.health()
+            if health is not None and health["role"] == "leader" and health["leader"] is None:
+                leaderless.append(health)
+            assert lease["spec"]["holderIdentity"] == daemon.read()[0]["holder"]
+            await asyncio.sleep(0.25)
+        duration = lease["spec"]["leaseDurationSeconds"]
+        assert kube.replicas("renewed") == 3  # held: the queue cannot be read
+    gaps = [round(later - earlier, 1) for earlier, later in itertools.pairwise(renewals)]
+    # Renewed at its ticks alone, it would be 12 s apart: the backoff's 8 s after a tick that
+    # waits 4 s for NATS, past the Lease's 10 s. Another daemon could take it meanwhile, and
+    # this one would say it led on a lease it no longer held.
+    assert max(gaps) < duration, gaps
+    assert not leaderless, leaderless
     assert daemon.stop() == 0
