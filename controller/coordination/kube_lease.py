@@ -161,7 +161,9 @@ class KubernetesLease:
         except ApiFailure as failure:
             if failure.status == 409:
                 log.info("%s: another process wrote it first; following", self.what)
-                self.leader_name = None  # known again at the next renewal
+                # Whom, read now: a process thawed after a freeze past its lease has known
+                # no leader for longer than a TTL, and would say none held the lease.
+                await self._read_leader()
             else:
                 if self.leading:
                     log.warning("%s: cannot renew: %s; following", self.what, failure)

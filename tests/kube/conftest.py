@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import yaml
@@ -23,7 +23,10 @@ AT_ONCE = {
 }
 
 FleetFile = Callable[..., Path]
-RunDaemon = Callable[[Path], Daemon]
+
+
+class RunDaemon(Protocol):
+    def __call__(self, config: Path, *, standby: bool = False) -> Daemon: ...
 
 
 @pytest.fixture(scope="session")
@@ -79,8 +82,10 @@ def run_daemon(kube: AgentdashCluster) -> Iterator[RunDaemon]:
     """`agentdash --controller-only` on the real API server, as deploy/'s ServiceAccount."""
     started: list[Daemon] = []
 
-    def run(config: Path) -> Daemon:
-        kube.forget_lease()  # whatever an earlier test's daemon left
+    def run(config: Path, *, standby: bool = False) -> Daemon:
+        """`standby`: beside a daemon that runs, whose lease stays."""
+        if not standby:
+            kube.forget_lease()  # whatever an earlier test's daemon left
         daemon = Daemon(
             config,
             *("--cluster", "kubernetes", "--kubeconfig", str(kube.kubeconfig)),
