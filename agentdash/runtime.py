@@ -26,6 +26,7 @@ from agentdash.nats_client import jetstream_error
 from agentdash.nats_connections import Connections, open_connections
 from agentdash.opening import Opened, RuntimeOptions, check_credentials, open_parts
 from agentdash.others_actions import OthersActions
+from agentdash.stalled_nats import tick_when_nats_answers_again
 from controller.coordination.history_stream import HistoryPublisher, HistoryReader, RecordingBus
 from controller.coordination.leader_decisions import (
     DECISIONS_SUBJECT,
@@ -161,6 +162,14 @@ async def start(config: Config, options: RuntimeOptions) -> Runtime:
         _publish_history(runtime, bus)
     runtime._events = loop.bus.subscribe()
     runtime.tasks.append(asyncio.create_task(_relay(runtime), name="relay"))
+    runtime.tasks.append(
+        asyncio.create_task(
+            tick_when_nats_answers_again(
+                nc, failing=lambda: "queue" in loop.problems, back=loop.schedule.now
+            ),
+            name="stalled NATS",
+        )
+    )
 
     await follow_decisions(
         nc,

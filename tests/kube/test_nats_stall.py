@@ -109,3 +109,28 @@ async def test_a_leader_keeps_renewing_its_lease_while_nats_stalls(
     assert max(gaps) < duration, gaps
     assert not leaderless, leaderless
     assert daemon.stop() == 0
+
+
+BACK_WITHIN_S = 4.0
+"""From the end of the stall to /healthz 200: NATS asked every second, then a tick. It waited
+for the backoff, 8 s at its most, as a stall ends with no reconnection to tell it."""
+
+
+async def test_a_leader_finds_nats_back_soon_after_a_stall_ends(
+    kube: AgentdashCluster,
+    fleet_file: FleetFile,
+    run_daemon: RunDaemon,
+    nc: Client,
+    nats_server: NatsServer,
+) -> None:
+    daemon = await leading_on_three("resumed", kube, fleet_file, run_daemon, nc)
+    with stalled(nats_server):
+        failed = await daemon.wait_health(lambda h: h["status"] == 503, timeout=30)
+        # Failed ticks wait 1, 2, 4, then 8 s: after the fourth, the backoff is at its most.
+        await daemon.wait_health(lambda h: h["ticks"] >= failed["ticks"] + 3, timeout=60)
+    back = time.monotonic()
+    await daemon.wait_health(lambda h: h["status"] == 200, timeout=30)
+    took = time.monotonic() - back
+    assert took < BACK_WITHIN_S, f"healthy {took:.1f} s after NATS answered again"
+    assert kube.replicas("resumed") == 3
+    assert daemon.stop() == 0
