@@ -75,7 +75,8 @@ inactive threshold, or its stream's consumer_limits), or that is paused (pause_u
 ahead) differs; so does a stream that allows rollup headers (a publisher could purge a
 subject) or message TTLs (a task could expire unrun), transforms subjects, is sealed, keeps
 a duplicate window over 2 minutes (a task published again with a Msg-Id is dropped), is a
-mirror or has sources, or persists asynchronously.
+mirror or has sources, or persists asynchronously, or holds tasks on subjects no consumer
+reads (a pool renamed leaves its old tasks there, kept and never run: they are counted).
 agentdash's lag for a pool is that consumer's pending + ack pending, as KEDA's
 nats-jetstream scaler reads it.
 

@@ -39,6 +39,7 @@ from controller.sources.queue_plan import (
     queue_specs,
     size,
 )
+from controller.sources.stranded_tasks import stranded
 
 SETUP_CALLS = 16
 """Consumers checked or created at once: one request after another, 10,000 pools take about
@@ -62,11 +63,15 @@ async def check_queues(
 
     async def check_one_stream(spec: StreamSpec) -> QueueCheck:
         try:
-            existing = (await js.stream_info(spec.name)).config
+            info = await js.stream_info(spec.name)
         except nats.js.errors.NotFoundError:
             return QueueCheck(spec, "missing")
-        subjects[spec.name] = list(existing.subjects or [])
-        return check_stream(spec, existing)
+        subjects[spec.name] = list(info.config.subjects or [])
+        check = check_stream(spec, info.config)
+        left = await stranded(js, spec.name, spec.subjects) if info.state.messages else None
+        if left is None:
+            return check
+        return QueueCheck(check.spec, "differs", (*check.details, left))
 
     async def check_one_consumer(spec: ConsumerSpec) -> QueueCheck:
         try:
