@@ -89,7 +89,11 @@ RECENT = [
 
 class FleetScreen(LiveScreen):
     AUTO_FOCUS = "#pools"
-    BINDINGS = [Binding("enter", "app.why", "Why"), Binding("slash", "filter", "Filter")]
+    BINDINGS = [
+        Binding("enter", "app.why", "Why"),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear the filter", show=False),
+    ]
 
     def __init__(self, read_only: bool = False) -> None:
         super().__init__(name="fleet")
@@ -214,10 +218,11 @@ class FleetScreen(LiveScreen):
     def on_input_submitted(self) -> None:
         self.query_one("#pools", KeyedTable).focus()
 
-    def key_escape(self) -> None:
+    def action_clear_filter(self) -> None:
         field = self.query_one("#filter", Input)
         if not field.has_class("hidden"):
             field.value = ""
             field.add_class("hidden")
             self.filter = ""
-            self.query_one("#pools", KeyedTable).focus()
+            # At once, not when the app is next idle: a key right behind esc is for the table.
+            self.set_focus(self.query_one("#pools", KeyedTable))
