@@ -17,6 +17,8 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from agentdash.tui.question import Question
+
 QUIT = Binding("ctrl+c", "app.quit", "Quit", show=False)
 """Ctrl-C quits over a dialog too: a modal screen hides the app's own keys. (In a text field
 with text selected it copies it: the field's ctrl+c comes first.)"""
@@ -76,7 +78,7 @@ class ConfirmationModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, id="question")
+            yield Question(self.question, id="question")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="default")
                 yield Button(self.confirm_label, id="confirm", variant="warning")
@@ -145,7 +147,7 @@ class ReplicasModal(ModalScreen[T | None]):
     def compose(self) -> ComposeResult:
         replicas, replicas_hint, minutes_hint = self.fields
         with Vertical(id="dialog"):
-            yield Label(self.question, id="question")
+            yield Question(self.question, id="question")
             with Grid(id="fields"):
                 yield Label("replicas")
                 yield Field(replicas, id="replicas", type="integer", placeholder=replicas_hint)

@@ -1,0 +1,27 @@
+"""A dialog's question keeps a length and its aside on one line: at 80 to 100 columns the pin
+confirmation asked "...for 2,880 min (2" with "d)?" alone on the next line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentdash.tui.modals import ConfirmationModal
+from tests.support import eventually
+from tests.support.dashboard import down_to, make, screen_lines
+
+
+@pytest.mark.parametrize("width", [80, 90, 100])
+async def test_the_pin_confirmation_keeps_2_d_together(tmp_path: Path, width: int) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press(*down_to("initech-summarize"), "w", "backspace", "3")
+        await pilot.press("tab", "2", "d", "enter")
+        await eventually(lambda: isinstance(app.screen, ConfirmationModal))
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert any("2,880 min" in line for line in lines), "\n".join(lines)
+        assert any("(2 d)?" in line for line in lines), "\n".join(lines)
+        assert [line for line in lines if line.strip(" █").startswith("d)?")] == []

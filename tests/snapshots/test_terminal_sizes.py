@@ -1,0 +1,16 @@
+"""The dashboard at the sizes an operator's terminal has over SSH, where the 80x24 and 200x60
+snapshots did not show what went wrong: a dialog's words at 80 to 100 columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.dashboard import down_to
+from tests.support.snapshots import AppFactory
+
+PIN_2_DAYS = [*down_to("initech-summarize"), "w", "backspace", "3", "tab", "2", "d", "enter"]
+
+
+def test_pin_confirmation_at_90(snap_compare: Any, make_app: AppFactory) -> None:
+    """ "...for 2,880 min" then "(2 d)?" on the next line, never "(2" and "d)?"."""
+    assert snap_compare(make_app(), press=PIN_2_DAYS, terminal_size=(90, 24))
