@@ -62,7 +62,26 @@ def minutes_of(text: str) -> float | None:
     return seconds
 
 
-class ConfirmationModal(ModalScreen[bool]):
+T = TypeVar("T")
+
+SHORT = 20
+"""A terminal fewer rows high than this draws dialogs without the fields' and buttons'
+borders, and without the space around them: at 40x10 the pin dialog's minutes field and
+buttons were off the screen, and so was the confirmation's Confirm."""
+
+
+class FitsShortTerminals(ModalScreen[T]):
+    """A dialog that fits in a short terminal (ssh from a phone, a split tmux pane)."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        short = event.size.height < SHORT
+        self.set_class(short, "-short")
+        for widget in self.query("Input, Button"):
+            assert isinstance(widget, Input | Button)
+            widget.compact = short
+
+
+class ConfirmationModal(FitsShortTerminals[bool]):
     """Ask before doing anything to the fleet. Cancel has the focus: enter alone does nothing."""
 
     BINDINGS = [
@@ -96,9 +115,6 @@ class ConfirmationModal(ModalScreen[bool]):
         self.dismiss(True)
 
 
-T = TypeVar("T")
-
-
 class Field(Input):
     """An Input whose own keys (backspace, arrows, enter...) act in the order the keys came.
     Input runs them as bindings, when the key has bubbled up to the app: by then a key typed
@@ -119,7 +135,7 @@ class Field(Input):
         await self.run_action(action)
 
 
-class ReplicasModal(ModalScreen[T | None]):
+class ReplicasModal(FitsShortTerminals[T | None]):
     """A dialog of two fields, replicas and minutes, that only asks: the app confirms (Cancel
     first) before anything changes. Subclasses say what the fields mean and how to read them."""
 
