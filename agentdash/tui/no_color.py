@@ -22,7 +22,9 @@ LEAST_CONTRAST = 0.3
 """The least difference of brightness (0 to 1) between a grey text and its grey background;
 the plain text of the dashboard stands 0.5 or more from its background."""
 DRAWING = ("\u2500", "\u259f")
-"""Box drawing and block elements: lines and bars, left the grey Textual gives them."""
+"""Box drawing and block elements: lines, edges and sparklines, left the grey Textual gives
+them; except in bold, as a bar's fill is drawn (render.budget_bar): how full a bar is is read
+as a word is. A spent budget's bar, red, was #3B3B3B on the table's #1E1E1E."""
 
 
 class ReadableMonochrome(Monochrome):
@@ -39,7 +41,8 @@ class ReadableMonochrome(Monochrome):
 def _grey(text: str, style: Style | None, background: Color) -> Style | None:
     if style is None:
         return None
-    if all(c.isspace() or DRAWING[0] <= c <= DRAWING[1] for c in text):
+    drawn = all(c.isspace() or DRAWING[0] <= c <= DRAWING[1] for c in text)
+    if drawn and not style.bold:
         return monochrome_style(style)  # a border, a scroll bar, a sparkline: faint on purpose
     return readable(style, background)
 

@@ -30,7 +30,8 @@ def budget_bar(used: int, budget: int | None, warn_at: float, width: int = 20) -
     share = min(1.0, used / budget)
     filled = round(share * width)
     mark = min(width - 1, round(warn_at * width))
-    style = "red" if used >= budget else ("yellow" if share >= warn_at else "green")
+    # Bold: without color, the fill is drawn as readable as a word (no_color.DRAWING).
+    style = "bold " + ("red" if used >= budget else ("yellow" if share >= warn_at else "green"))
     bar = Text()
     for i in range(width):
         if i == mark:

@@ -4,6 +4,7 @@ the Attention screen's red WHAT and its yellow one, the same words in grey."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from agentdash.tui.app import AgentDashApp
 from agentdash.tui.attention import ALARM, WARNING, Flag
 from agentdash.tui.attention_view import AttentionScreen
 from agentdash.tui.live import header_text
+from agentdash.tui.tenants import TenantsScreen
+from controller.runtime.snapshot import FleetSnapshot
 from tests.support import eventually
 from tests.support.dashboard import make, screen_lines
 
@@ -76,3 +79,49 @@ def faint_words(app: AgentDashApp) -> list[tuple[str, str, str]]:
             if abs(text.brightness - under.brightness) < READABLE:
                 faint.append((segment.text.strip(), text.hex, under.hex))
     return faint
+
+
+async def test_without_color_a_spent_budgets_bar_stands_out_from_its_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its red full blocks came out #3B3B3B on the table's #1E1E1E: the bar of the one tenant
+    whose pools the budget stops read as empty."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 12)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await eventually(lambda: isinstance(app.screen, TenantsScreen))
+        snapshot = spent(app.feed.snapshot(), "globex")
+        app.screen.show(snapshot, [])
+        await pilot.pause()
+        bars = [s for s in segments(app) if "█" in s[0]]
+        assert bars, "no bar on screen"
+        assert [bar for bar in bars if bar[3] < READABLE] == []
+
+
+def spent(snapshot: FleetSnapshot, tenant: str) -> FleetSnapshot:
+    """`snapshot` with `tenant`'s budget spent, 10,702 tokens over."""
+    tenants = tuple(
+        replace(t, tokens_today=(t.budget or 0) + 10_702) if t.name == tenant else t
+        for t in snapshot.tenants
+    )
+    return replace(snapshot, tenants=tenants)
+
+
+def segments(app: AgentDashApp) -> list[tuple[str, str, str, float]]:
+    """Each colored segment on screen: (text, its color, its background's, their difference
+    of brightness)."""
+    found = []
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            style = segment.style
+            if style is None or style.color is None or style.bgcolor is None:
+                continue
+            if style.color.is_default or style.bgcolor.is_default:
+                continue
+            text, under = (Color.from_rich_color(c) for c in (style.color, style.bgcolor))
+            found.append(
+                (segment.text, text.hex, under.hex, abs(text.brightness - under.brightness))
+            )
+    return found
