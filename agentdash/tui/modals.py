@@ -17,7 +17,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from agentdash.tui.question import Question
+from agentdash.tui.wrapping import Question
 
 QUIT = Binding("ctrl+c", "app.quit", "Quit", show=False)
 """Ctrl-C quits over a dialog too: a modal screen hides the app's own keys. (In a text field

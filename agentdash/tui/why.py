@@ -17,6 +17,7 @@ from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen, event_row, pool_wait
 from agentdash.tui.render import fit, room, share, tokens
 from agentdash.tui.table import KeyedTable
+from agentdash.tui.wrapping import KeptText
 from controller.core.config import Config, PoolConfig
 from controller.core.events import Event, ScaleEvent
 from controller.core.model import Reason
@@ -106,11 +107,11 @@ def explain(config: Config, pool: PoolRow, snapshot: FleetSnapshot) -> Group:
     steps.add_column()
     for number, step in enumerate(STEPS, 1):
         if step in bound:
-            steps.add_row(f"{number}. {step}", Text("\n".join(bound[step]), style="yellow"))
+            steps.add_row(f"{number}. {step}", KeptText("\n".join(bound[step]), style="yellow"))
         else:
-            steps.add_row(f"{number}. {step}", Text(checked[step], style="dim"))
+            steps.add_row(f"{number}. {step}", KeptText(checked[step], style="dim"))
     main = decision.main_reason
-    last = Text.assemble(("\nMain reason: ", "bold"), printable(f"{main.rule}: {main.detail}"))
+    last = KeptText.assemble(("\nMain reason: ", "bold"), printable(f"{main.rule}: {main.detail}"))
     if pool.next_step:
         last.append_text(Text.assemble(("\nNext: ", "bold"), pool.next_step))
     return Group(title, steps, last)

@@ -1,22 +1,26 @@
-"""A dialog's question, wrapped where a reader would break it.
+"""Text wrapped where a reader would break it.
 
-Textual wraps at any space: at 80 to 100 columns the pin dialog asked "...for 2,880 min (2"
-with "d)?" on the next line. A length (`2,880 min`, `90 s`) and a short aside in brackets
-(`(2 d)`, `(1 h)`) stay on one line; the question breaks at the spaces between them.
+Textual and Rich wrap at any space: at 80 to 100 columns the pin dialog asked "...for 2,880
+min (2" with "d)?" on the next line, and Why ended a step with "2 ->" and put the "6" it
+came to alone below. A length (`2,880 min`, `90 s`), a short aside in brackets (`(2 d)`) and
+a change (`2 -> 6`) stay on one line; the text breaks at the spaces between them.
 """
 
 from __future__ import annotations
 
 import re
 
+from rich.console import Console, JustifyMethod, OverflowMethod
+from rich.containers import Lines
+from rich.text import Text
 from textual.content import Content
 from textual.geometry import Size
 from textual.visual import Visual
 from textual.widgets import Label
 
-KEPT = re.compile(r"\([^()]{1,12}\)\S*|\d[\d,.]* [a-z]+\S*")
-"""A short aside in brackets, with what follows it up to the next space (`(2 d)?`); a number
-and its unit (`2,880 min`, `3 warm`)."""
+KEPT = re.compile(r"\S+ -> \S+|\([^()]{1,12}\)\S*|\d[\d,.]* [a-z]+\S*")
+"""A change (`2 -> 6`); a short aside in brackets, with what follows it up to the next space
+(`(2 d)?`); a number and its unit (`2,880 min`, `3 warm`)."""
 
 
 def breaks(text: str, width: int) -> list[int]:
@@ -61,3 +65,27 @@ class Question(Label):
             return super().get_content_height(container, viewport, width)
         assert isinstance(lines, Content)
         return len(lines.plain.splitlines())
+
+
+class KeptText(Text):
+    """A Rich Text that wraps as `breaks` says (Why's steps, in a Rich table)."""
+
+    def wrap(
+        self,
+        console: Console,
+        width: int,
+        *,
+        justify: JustifyMethod | None = None,
+        overflow: OverflowMethod | None = None,
+        tab_size: int = 8,
+        no_wrap: bool | None = None,
+    ) -> Lines:
+        lines = Lines()
+        for line in self.split(allow_blank=True):
+            parts = line.divide(breaks(line.plain, width))
+            for part in parts:
+                part.rstrip()
+            if any(part.cell_len > width for part in parts):  # a part kept is too wide
+                parts = line.wrap(console, width, justify=justify, overflow=overflow)
+            lines.extend(parts)
+        return lines

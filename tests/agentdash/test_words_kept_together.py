@@ -1,5 +1,6 @@
-"""A dialog's question keeps a length and its aside on one line: at 80 to 100 columns the pin
-confirmation asked "...for 2,880 min (2" with "d)?" alone on the next line."""
+"""A length and its aside, and a change, stay on one line: at 80 to 100 columns the pin
+confirmation asked "...for 2,880 min (2" with "d)?" alone on the next line, and Why ended a
+step with "3 ->" and put the "6" it came to alone below."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentdash.tui.modals import ConfirmationModal
+from agentdash.tui.why import WhyScreen
 from tests.support import eventually
 from tests.support.dashboard import down_to, make, screen_lines
 
@@ -25,3 +27,16 @@ async def test_the_pin_confirmation_keeps_2_d_together(tmp_path: Path, width: in
         assert any("2,880 min" in line for line in lines), "\n".join(lines)
         assert any("(2 d)?" in line for line in lines), "\n".join(lines)
         assert [line for line in lines if line.strip(" █").startswith("d)?")] == []
+
+
+@pytest.mark.parametrize("width", [72, 76, 80])
+async def test_why_keeps_a_change_on_one_line(tmp_path: Path, width: int) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.pause()
+        for pool in range(5):
+            await pilot.press("f", "g", *["down"] * pool, "enter")
+            await eventually(lambda: isinstance(app.screen, WhyScreen))
+            await pilot.pause()
+            lines = screen_lines(app)
+            assert [line for line in lines if line.rstrip().endswith("->")] == [], pool
