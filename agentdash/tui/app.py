@@ -34,7 +34,7 @@ from agentdash.tui.feed import Feed
 from agentdash.tui.fleet import FleetScreen
 from agentdash.tui.leaving import GRACE_S, ExitWatchdog, StopOnce
 from agentdash.tui.live import LiveScreen, hide_operator_keys
-from agentdash.tui.modals import HelpScreen, Section, bindings_of, quit_said_once
+from agentdash.tui.modals import SHORT, HelpScreen, Section, bindings_of, quit_said_once
 from agentdash.tui.no_color import readable_filters
 from agentdash.tui.pods import PodsScreen
 from agentdash.tui.screenshots import Screenshots
@@ -62,6 +62,8 @@ def stylesheet() -> Path:
 class AgentDashApp(Screenshots, App[None]):
     TITLE = "agentdash"
     COMMANDS = App.COMMANDS | {AgentDashCommands}
+    # Every screen of a terminal under SHORT rows has the class -short (styles/app.tcss).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT, "-tall")]
     # The footer shows each screen's own keys after `?` and `q`, then these in this order; at
     # 80 columns the last ones are cut, and the rarest are left out (help and palette list
     # them all). An operator action's tooltip is its line in the help.

@@ -67,15 +67,16 @@ T = TypeVar("T")
 SHORT = 20
 """A terminal fewer rows high than this draws dialogs without the fields' and buttons'
 borders, and without the space around them: at 40x10 the pin dialog's minutes field and
-buttons were off the screen, and so was the confirmation's Confirm."""
+buttons were off the screen. The screens under them give up room too (styles/app.tcss)."""
 
 
 class FitsShortTerminals(ModalScreen[T]):
     """A dialog that fits in a short terminal (ssh from a phone, a split tmux pane)."""
 
     def on_resize(self, event: events.Resize) -> None:
+        # The screen's class -short comes with the app's VERTICAL_BREAKPOINTS; a widget's
+        # compact is not a style, and is set here.
         short = event.size.height < SHORT
-        self.set_class(short, "-short")
         for widget in self.query("Input, Button"):
             assert isinstance(widget, Input | Button)
             widget.compact = short

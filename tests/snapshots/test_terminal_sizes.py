@@ -36,6 +36,11 @@ def test_confirmation_at_40x10(snap_compare: Any, make_app: AppFactory) -> None:
     assert snap_compare(make_app(), press=["s"], terminal_size=(40, 10))
 
 
+def test_events_at_40x10(snap_compare: Any, make_app: AppFactory) -> None:
+    """The filter on one line, the selected event in three: rows of the table between."""
+    assert snap_compare(make_app(), press=["e"], terminal_size=(40, 10))
+
+
 def test_pause_pool_dialog_at_40x10(snap_compare: Any, make_app: AppFactory) -> None:
     assert snap_compare(make_app(), press=["x"], terminal_size=(40, 10))
 
