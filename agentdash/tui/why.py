@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -134,6 +135,11 @@ def _pin_set_aside(pool: PoolRow, reasons: Sequence[Reason], bound: dict[str, li
             return
 
 
+EVENT_ROWS = 2
+BELOW_THE_BODY = 2 + 1 + EVENT_ROWS + 1
+"""The events' title (a blank line above it), their table's header and rows, the footer."""
+
+
 class WhyScreen(LiveScreen):
     AUTO_FOCUS = "#pool-events"
     BINDINGS = [Binding("escape", "app.go_back", "Back"), Binding("p", "app.show('pods')", "Pods")]
@@ -155,6 +161,13 @@ class WhyScreen(LiveScreen):
             [("TIME", 8), ("CHANGE", 15), ("WHY", None)], id="pool-events", newest_first=True
         )
         yield KeyBar()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The decision takes what it needs, as long as the pool's events keep EVENT_ROWS: at
+        # 80x24 a decision with a latency objective lost its main reason and what comes next
+        # below the fold of a body no key scrolls, over a table of one event.
+        left = event.size.height - BELOW_THE_BODY
+        self.query_one("#why-body").styles.max_height = max(left, event.size.height * 0.5)
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         pool = next((p for p in snapshot.pools if p.name == self.pool), None)
