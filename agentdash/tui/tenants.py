@@ -30,6 +30,7 @@ class TenantsScreen(LiveScreen):
 
     def __init__(self) -> None:
         super().__init__(name="tenants")
+        self.said = title(["TOKENS TODAY", "LEFT"])
 
     @property
     def selected_tenant(self) -> str | None:
@@ -39,10 +40,7 @@ class TenantsScreen(LiveScreen):
         self.app.action_pools_of_tenant()  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
-        # One line at 80 columns (78 inside the padding).
-        yield Static(
-            "Tenants · tokens today vs budget, │ the warn line · LEFT: until spent", id="title"
-        )
+        yield Static(title(["TOKENS TODAY", "LEFT"]), id="title")
         yield KeyedTable(
             [
                 Column("TENANT", 9, priority=10, sort="N"),
@@ -75,4 +73,20 @@ class TenantsScreen(LiveScreen):
             paused = "yes" if t.paused else ""
             wait = tenant_wait(pools.get(t.name, []))
             rows.append((t.name, (t.name, t.tier, bar, used, burn, left, cap, paused, wait)))
-        self.query_one("#tenants", KeyedTable).sync(rows)
+        table = self.query_one("#tenants", KeyedTable)
+        table.sync(rows)
+        said = title(table.columns_shown)
+        if said != self.said:  # a Static's update lays the screen out again
+            self.said = said
+            self.query_one("#title", Static).update(said)
+
+
+def title(columns: Sequence[str]) -> str:
+    """The screen's title, explaining the columns shown that need it: at 60 columns the bar
+    is gone, and the title that explained it was cut at "LEFT:". One line at 80 columns."""
+    parts = ["Tenants"]
+    if "TOKENS TODAY" in columns:
+        parts.append("tokens today vs budget, │ the warn line")
+    if "LEFT" in columns:
+        parts.append("LEFT: until spent")
+    return " · ".join(parts)

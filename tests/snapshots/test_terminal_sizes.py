@@ -41,6 +41,11 @@ def test_events_at_40x10(snap_compare: Any, make_app: AppFactory) -> None:
     assert snap_compare(make_app(), press=["e"], terminal_size=(40, 10))
 
 
+def test_tenants_at_60x20(snap_compare: Any, make_app: AppFactory) -> None:
+    """No bar at 60 columns, and the title does not explain one (it was cut at "LEFT:")."""
+    assert snap_compare(make_app(), press=["t"], terminal_size=(60, 20))
+
+
 def test_pause_pool_dialog_at_40x10(snap_compare: Any, make_app: AppFactory) -> None:
     assert snap_compare(make_app(), press=["x"], terminal_size=(40, 10))
 
