@@ -14,7 +14,7 @@ from textual.widgets import Input, Static
 
 from agentdash.tui.columns import Column
 from agentdash.tui.footer import KeyBar
-from agentdash.tui.live import LiveScreen, event_at, event_pool, event_row, event_text
+from agentdash.tui.live import LiveScreen, event_at, event_pool, event_row, event_text, update
 from agentdash.tui.render import fit, room
 from agentdash.tui.table import KeyedTable
 from controller.core.events import Event
@@ -68,7 +68,8 @@ class EventsScreen(LiveScreen):
 
     def on_data_table_row_highlighted(self) -> None:
         event = self.selected_event
-        self.query_one("#detail", Static).update(Text() if event is None else event_text(event))
+        text = Text() if event is None else event_text(event)
+        update(self.query_one("#detail", Static), text, key=("event", event))
 
     def on_data_table_row_selected(self) -> None:
         if self.selected_pool is None:

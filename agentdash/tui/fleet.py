@@ -25,6 +25,7 @@ from agentdash.tui.live import (
     reason_text,
     state_detail,
     state_style,
+    update,
 )
 from agentdash.tui.render import Wait, clock, sparkline
 from agentdash.tui.table import KeyedTable, Row
@@ -121,7 +122,7 @@ class FleetScreen(LiveScreen):
         flags: Sequence[Flag] = getattr(self.app, "flags", ())
         summary = self.query_one("#summary", Static)
         width = self.app.size.width - summary.styles.gutter.width
-        summary.update(header_text(snapshot, self.read_only, flags, width))
+        update(summary, header_text(snapshot, self.read_only, flags, width))
         rows = [self._row(p) for p in snapshot.pools if self._matches(p)]
         self.query_one("#pools", KeyedTable).sync(rows)
         shown = {key for key, _ in rows}  # the recent events follow the filter
@@ -153,11 +154,12 @@ class FleetScreen(LiveScreen):
         if self._snapshot is None:
             return
         text: RenderableType = Text()
+        key: object = None  # what the pane shows, where `text` does not compare
         recent = self.query_one("#recent", KeyedTable)
         if self.focused is recent and recent.selected is not None:
             event = event_at(self._log, recent.selected)
             if event is not None:
-                text = event_text(event)
+                text, key = event_text(event), ("event", event)
         else:
             name = self.selected_pool
             pool = next((p for p in self._snapshot.pools if p.name == name), None)
@@ -165,7 +167,7 @@ class FleetScreen(LiveScreen):
                 text = pool_detail(pool, self._log)
             elif self.filter and self.query_one("#pools", KeyedTable).row_count == 0:
                 text = Text(f"No pool matches {self.filter!r} (esc clears the filter)")
-        self.query_one("#detail", Static).update(text)
+        update(self.query_one("#detail", Static), text, key)
 
     def on_data_table_row_highlighted(self) -> None:
         self._show_detail()

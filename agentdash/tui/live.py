@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from weakref import WeakKeyDictionary
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
+from textual.widgets import Static
 
 from agentdash.tui.attention import ALARM, MARK, WARNING, Flag
 from agentdash.tui.render import (
@@ -79,6 +81,21 @@ class LiveScreen(Screen[None]):
 
     def show(self, snapshot: FleetSnapshot, log: Sequence[Event]) -> None:
         raise NotImplementedError
+
+
+_SHOWN: WeakKeyDictionary[Static, object] = WeakKeyDictionary()
+
+
+def update(widget: Static, content: RenderableType, key: object = None) -> None:
+    """Show `content` on `widget`, unless it shows it already (the same `key`, where given:
+    an event in full is a Group, which does not compare): an update lays the screen out
+    again, and twice a second on a fleet where nothing moved that was most of the CPU an idle
+    dashboard spent."""
+    said = content if key is None else key
+    if widget in _SHOWN and _SHOWN[widget] == said:
+        return
+    _SHOWN[widget] = said
+    widget.update(content)
 
 
 NO_LEADER_STYLE = "bold white on red"
