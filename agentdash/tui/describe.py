@@ -24,6 +24,7 @@ from agentdash.tui.live import (
 )
 from agentdash.tui.render import age, clock, duration
 from agentdash.tui.timeline_plot import TimelinePlot
+from agentdash.tui.wrapping import KeptText
 from controller.core.behavior import ScalingRule
 from controller.core.config import Config, PoolConfig
 from controller.core.events import Event, ScaleEvent
@@ -48,7 +49,7 @@ def fields(title: str, rows: Sequence[tuple[str, str | Text]]) -> Group:
     grid.add_column(style="dim", no_wrap=True, width=NAME_WIDTH)  # one column down the page
     grid.add_column()
     for name, value in rows:
-        grid.add_row(name, value if isinstance(value, Text) else Text(printable(value)))
+        grid.add_row(name, value if isinstance(value, Text) else KeptText(printable(value)))
     return Group(Text(title, style="bold underline"), grid, Text())
 
 
@@ -143,10 +144,10 @@ def decisions_table(pool: PoolRow, log: Sequence[Event]) -> Table:
     table.add_column("REASONS, in the order they applied")
     if pool.decision is not None:
         now = f"{pool.decision.current} → {pool.decision.desired}"
-        table.add_row("now", now, Text(reasons_text(pool.decision.reasons)), style="bold")
+        table.add_row("now", now, KeptText(reasons_text(pool.decision.reasons)), style="bold")
     for event in scale_events(pool.name, log):
         change = f"{event.old} → {event.new}" + (" dry-run" if event.dry_run else "")
-        table.add_row(clock(event.ts), change, Text(reasons_text(event.reasons)))
+        table.add_row(clock(event.ts), change, KeptText(reasons_text(event.reasons)))
     return table
 
 

@@ -68,7 +68,7 @@ class Question(Label):
 
 
 class KeptText(Text):
-    """A Rich Text that wraps as `breaks` says (Why's steps, in a Rich table)."""
+    """A Rich Text that wraps as `breaks` says (in the Rich tables of Why and describe)."""
 
     def wrap(
         self,

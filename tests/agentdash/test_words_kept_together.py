@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agentdash.tui.describe import DescribeScreen
 from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.why import WhyScreen
 from tests.support import eventually
@@ -37,6 +38,21 @@ async def test_why_keeps_a_change_on_one_line(tmp_path: Path, width: int) -> Non
         for pool in range(5):
             await pilot.press("f", "g", *["down"] * pool, "enter")
             await eventually(lambda: isinstance(app.screen, WhyScreen))
+            await pilot.pause()
+            lines = screen_lines(app)
+            assert [line for line in lines if line.rstrip().endswith("->")] == [], pool
+
+
+@pytest.mark.parametrize("width", [68, 84])
+async def test_describe_keeps_a_change_on_one_line(tmp_path: Path, width: int) -> None:
+    """Its last decisions ended a reason "...at most 6 now, 9 ->" at 84 columns."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(width, 120)) as pilot:  # tall: the whole page on screen
+        await pilot.pause()
+        for pool in range(3):
+            await pilot.press("f", "g", *["down"] * pool, "i")
+            await eventually(lambda: isinstance(app.screen, DescribeScreen))
+            await app.workers.wait_for_complete()
             await pilot.pause()
             lines = screen_lines(app)
             assert [line for line in lines if line.rstrip().endswith("->")] == [], pool
