@@ -16,6 +16,7 @@ from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen
 from agentdash.tui.render import fit, room
 from agentdash.tui.table import KeyedTable
+from agentdash.tui.wrapping import KeptStatic
 from controller.core.events import Event
 from controller.core.model import moment, utc
 from controller.runtime.snapshot import FleetSnapshot
@@ -72,7 +73,7 @@ class AttentionScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield Label("Needs attention", id="flags-title")
         yield KeyedTable(FLAGS, id="flags", enter="Open")
-        yield Static(id="detail")
+        yield KeptStatic(id="detail")
         yield Label("Overrides in force", id="in-force-title")
         yield KeyedTable(IN_FORCE, id="in-force")
         yield KeyBar()

@@ -17,6 +17,7 @@ from agentdash.tui.footer import KeyBar
 from agentdash.tui.live import LiveScreen, event_at, event_pool, event_row, event_text, update
 from agentdash.tui.render import fit, room
 from agentdash.tui.table import KeyedTable
+from agentdash.tui.wrapping import KeptStatic
 from controller.core.events import Event
 from controller.runtime.snapshot import FleetSnapshot
 
@@ -63,7 +64,7 @@ class EventsScreen(LiveScreen):
             yield KeyedTable(
                 event_columns(CHANGE_WIDTH[0]), id="events", newest_first=True, enter="Why"
             )
-            yield Static(id="detail")
+            yield KeptStatic(id="detail")
         yield KeyBar()
 
     def on_data_table_row_highlighted(self) -> None:

@@ -29,6 +29,7 @@ from agentdash.tui.live import (
 )
 from agentdash.tui.render import Wait, clock, sparkline
 from agentdash.tui.table import KeyedTable, Row
+from agentdash.tui.wrapping import KeptStatic
 from controller.core.events import Event, ScaleEvent
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
@@ -109,7 +110,7 @@ class FleetScreen(LiveScreen):
             placeholder="filter pools, or tenant:NAME (esc to clear)", id="filter", classes="hidden"
         )
         yield KeyedTable(POOLS, id="pools", enter="Why")
-        yield Static(id="detail")
+        yield KeptStatic(id="detail")
         yield Label("Recent scale events", id="recent-title")
         yield KeyedTable(RECENT, id="recent", newest_first=True)
         yield KeyBar()

@@ -22,6 +22,7 @@ from agentdash.tui.render import (
     tokens,
 )
 from agentdash.tui.table import Row
+from agentdash.tui.wrapping import KeptText
 from controller.core.events import ActionEvent, Event, HealthEvent, ScaleEvent
 from controller.core.printable import printable
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
@@ -209,7 +210,7 @@ def event_text(event: Event) -> RenderableType:
     _, (when, kind, target, change, detail) = event_row(event, 0)
     text = Text.assemble((f"{when} {kind} ", "dim"), (target, "bold"), f" {change}")
     if isinstance(event, ScaleEvent):
-        reasons = [Text(reason_text(reason.rule, reason.detail)) for reason in event.reasons]
+        reasons = [KeptText(reason_text(r.rule, r.detail)) for r in event.reasons]
         return Group(text, *(Padding(reason, (0, 0, 0, 2)) for reason in reasons))
     if detail:
         text.append(f": {detail}")

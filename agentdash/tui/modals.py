@@ -17,7 +17,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from agentdash.tui.wrapping import Question
+from agentdash.tui.wrapping import KeptStatic
 
 QUIT = Binding("ctrl+c", "app.quit", "Quit", show=False)
 """Ctrl-C quits over a dialog too: a modal screen hides the app's own keys. (In a text field
@@ -98,7 +98,7 @@ class ConfirmationModal(FitsShortTerminals[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Question(self.question, id="question")
+            yield KeptStatic(self.question, id="question")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="default")
                 yield Button(self.confirm_label, id="confirm", variant="warning")
@@ -164,7 +164,7 @@ class ReplicasModal(FitsShortTerminals[T | None]):
     def compose(self) -> ComposeResult:
         replicas, replicas_hint, minutes_hint = self.fields
         with Vertical(id="dialog"):
-            yield Question(self.question, id="question")
+            yield KeptStatic(self.question, id="question")
             with Grid(id="fields"):
                 yield Label("replicas")
                 yield Field(replicas, id="replicas", type="integer", placeholder=replicas_hint)

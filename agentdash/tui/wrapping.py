@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.content import Content
 from textual.geometry import Size
 from textual.visual import Visual
-from textual.widgets import Label
+from textual.widgets import Static
 
 KEPT = re.compile(r"\S+ -> \S+|\([^()]{1,12}\)\S*|\d[\d,.]* [a-z]+\S*")
 """A change (`2 -> 6`); a short aside in brackets, with what follows it up to the next space
@@ -41,16 +41,20 @@ def breaks(text: str, width: int) -> list[int]:
 def wrapped(content: Content, width: int) -> Content:
     """`content` in lines of at most `width` cells, broken as `breaks` says; as it was, for
     Textual to wrap, where a part kept together is wider than `width` on its own."""
-    if width <= 0 or "\n" in content.plain:
+    if width <= 0:
         return content
-    lines = [line.rstrip() for line in content.divide(breaks(content.plain, width))]
+    lines = [
+        part.rstrip()
+        for line in content.split("\n", allow_blank=True)
+        for part in line.divide(breaks(line.plain, width))
+    ]
     if any(line.cell_length > width for line in lines):
         return content
     return Content("\n").join(lines)
 
 
-class Question(Label):
-    """A Label whose text wraps as `wrapped` says."""
+class KeptStatic(Static):
+    """A Static whose text wraps as `wrapped` says (a dialog's question, the detail panes)."""
 
     def _wrapped(self, width: int) -> Visual:
         visual = self.visual
@@ -64,7 +68,7 @@ class Question(Label):
         if lines is self.visual:  # left to Textual to wrap
             return super().get_content_height(container, viewport, width)
         assert isinstance(lines, Content)
-        return len(lines.plain.splitlines())
+        return lines.plain.count("\n") + 1
 
 
 class KeptText(Text):

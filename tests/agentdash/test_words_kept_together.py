@@ -56,3 +56,22 @@ async def test_describe_keeps_a_change_on_one_line(tmp_path: Path, width: int) -
             await pilot.pause()
             lines = screen_lines(app)
             assert [line for line in lines if line.rstrip().endswith("->")] == [], pool
+
+
+@pytest.mark.parametrize(
+    ("width", "keys"),
+    [(120, []), (84, ["down"]), (68, []), (66, ["tab"]), (66, ["e"])],
+    ids=["fleet-120", "fleet-84", "fleet-68", "fleet-event-66", "events-66"],
+)
+async def test_a_detail_pane_keeps_a_change_on_one_line(
+    tmp_path: Path, width: int, keys: list[str]
+) -> None:
+    """Fleet's pane under the table ended "...takes free room only: 8 ->" at 120 columns, and
+    the selected event in full "...at most 6 now, 9 ->" at 66."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(width, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert [line for line in lines if line.rstrip().endswith("->")] == []
