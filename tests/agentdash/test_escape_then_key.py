@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Input, Label
+from textual.widgets import Input, Static
 
 from agentdash.tui.app import AgentDashApp
 from agentdash.tui.describe import DescribeScreen
@@ -54,7 +54,7 @@ async def test_esc_in_the_pin_dialog_then_S_cancels_it_and_asks_to_pause_all(
 
 
 def question(app: AgentDashApp) -> str:
-    return str(app.screen.query_one("#question", Label).render())
+    return str(app.screen.query_one("#question", Static).render())
 
 
 async def test_esc_in_the_filter_then_j_clears_it_and_moves_down(tmp_path: Path) -> None:
