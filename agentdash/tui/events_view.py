@@ -39,7 +39,9 @@ class EventsScreen(LiveScreen):
     AUTO_FOCUS = "#events"
     BINDINGS = [
         Binding("escape", "clear_or_back", "Back", tooltip="clear the filter, then back"),
-        Binding("slash", "filter", "Filter"),
+        # Priority, and the focus moved at once: the words typed right after `/` are for the
+        # field (in the field itself, `/` is a letter of the filter: check_action).
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("enter", "app.why", "Why"),
     ]
 
@@ -105,14 +107,17 @@ class EventsScreen(LiveScreen):
         self._log, self._pools = tuple(log), {p.name for p in snapshot.pools}
         self.on_data_table_row_highlighted()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "filter" or not isinstance(self.focused, Input)
+
     def action_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_clear_or_back(self) -> None:
         """esc clears a filter first, as on Fleet; with none set it goes back."""
         field = self.query_one("#filter", Input)
         if field.value:
             field.value = ""  # (Input.Changed refreshes the list)
-            self.query_one("#events", KeyedTable).focus()
+            self.set_focus(self.query_one("#events", KeyedTable))  # the next key is for it
         else:
             self.app.action_go_back()  # type: ignore[attr-defined]

@@ -93,7 +93,9 @@ class FleetScreen(LiveScreen):
     AUTO_FOCUS = "#pools"
     BINDINGS = [
         Binding("enter", "app.why", "Why"),
-        Binding("slash", "filter", "Filter"),
+        # Priority, and the focus moved at once: the words typed right after `/` are for the
+        # field (in the field itself, `/` is a letter of the filter: check_action).
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear the filter", show=False),
     ]
 
@@ -208,11 +210,14 @@ class FleetScreen(LiveScreen):
         if event.data_table.id == "pools":
             self.app.action_show("why")  # type: ignore[attr-defined]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "filter" or not isinstance(self.focused, Input)
+
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.remove_class("hidden")
         field.cursor_blink = False
-        field.focus()
+        self.set_focus(field)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.filter = event.value.strip()

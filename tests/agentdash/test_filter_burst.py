@@ -1,0 +1,43 @@
+"""`/` and the words after it in one burst (typed quickly, pasted, or one SSH packet) all go
+to the filter: the letters came before the field had the focus, and went to the table, where
+`e` opened Events again and the filter stayed empty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from agentdash.tui.events_view import EventsScreen
+from agentdash.tui.fleet import FleetScreen
+from tests.support import eventually
+from tests.support.dashboard import burst, make
+
+
+@pytest.mark.parametrize("screen", ["fleet", "events"])
+async def test_slash_then_words_in_one_burst_filter_by_them(tmp_path: Path, screen: str) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        if screen == "events":
+            await pilot.press("e")
+            await eventually(lambda: isinstance(app.screen, EventsScreen))
+        shown = app.screen
+        await burst(pilot, "slash", *"acme")
+        field = shown.query_one("#filter", Input)
+        await eventually(lambda: field.value == "acme")
+        assert app.screen is shown
+        assert isinstance(shown, FleetScreen | EventsScreen)
+
+
+async def test_slash_in_the_filter_is_a_letter_of_it(tmp_path: Path) -> None:
+    """The rules say `/ 2 per replica`: `/` typed in the field filters by it."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await eventually(lambda: isinstance(app.screen, EventsScreen))
+        await pilot.press("slash", *"5 pods ", "slash", *" 5 s")
+        field = app.screen.query_one("#filter", Input)
+        await eventually(lambda: field.value == "5 pods / 5 s")
