@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.filter import LineFilter
@@ -26,9 +25,9 @@ from agentdash.errors import StartError
 from agentdash.tui.actions import OperatorActions, select_a_pool
 from agentdash.tui.attention import Attention, Flag, InForce
 from agentdash.tui.attention_view import AttentionScreen
+from agentdash.tui.burst_keys import BurstKeys
 from agentdash.tui.commands import AgentDashCommands, system_commands
 from agentdash.tui.describe import DescribeScreen, PodScreen
-from agentdash.tui.escape_keys import escape_then_key
 from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.feed import Feed
 from agentdash.tui.fleet import FleetScreen
@@ -59,7 +58,7 @@ def stylesheet() -> Path:
     raise StartError(f"the dashboard's styles are missing from {PACKAGE}: reinstall agentdash")
 
 
-class AgentDashApp(Screenshots, App[None]):
+class AgentDashApp(Screenshots, BurstKeys, App[None]):
     TITLE = "agentdash"
     COMMANDS = App.COMMANDS | {AgentDashCommands}
     # Every screen of a terminal under SHORT rows has the class -short (styles/app.tcss).
@@ -163,27 +162,6 @@ class AgentDashApp(Screenshots, App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         return system_commands(super().get_system_commands(screen))
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            split = escape_then_key(event, self.screen.active_bindings)
-            if split is not None:
-                escape, event = split
-                # esc's binding runs at once, so that the key after it reaches the screen
-                # esc leaves it on (forwarded, both would go to the widget focused now: the
-                # field of a dialog esc closes took the key typed after it).
-                if not await self._escape_now():
-                    await super().on_event(escape)
-        await super().on_event(event)
-
-    async def _escape_now(self) -> bool:
-        """Run what esc is bound to on the top screen; False where nothing ran (a maximized
-        table, which Textual restores as it reads the key)."""
-        if self.screen.maximized is not None:
-            return False
-        return await self._check_bindings("escape", priority=True) or await self._check_bindings(
-            "escape"
-        )
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.read_only))

@@ -1,12 +1,14 @@
-"""`/` and the words after it in one burst (typed quickly, pasted, or one SSH packet) all go
-to the filter: the letters came before the field had the focus, and went to the table, where
-`e` opened Events again and the filter stayed empty."""
+"""`/` or `:` and the words after it in one burst (typed quickly, pasted, or one SSH packet):
+the words go to the filter or the palette's field. They came before the field had the focus
+and went to the table, where `e` opened Events again and the filter stayed empty; `:pin`
+opened an empty palette."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from textual.command import CommandPalette
 from textual.widgets import Input
 
 from agentdash.tui.events_view import EventsScreen
@@ -41,3 +43,24 @@ async def test_slash_in_the_filter_is_a_letter_of_it(tmp_path: Path) -> None:
         await pilot.press("slash", *"5 pods ", "slash", *" 5 s")
         field = app.screen.query_one("#filter", Input)
         await eventually(lambda: field.value == "5 pods / 5 s")
+
+
+async def test_colon_then_words_in_one_burst_look_for_them(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await burst(pilot, "colon", *"pin")
+        await eventually(lambda: isinstance(app.screen, CommandPalette))
+        field = app.screen.query_one(Input)
+        await eventually(lambda: field.value == "pin")
+        assert [type(s) for s in app.screen_stack[1:]] == [FleetScreen, CommandPalette]
+
+
+async def test_colon_in_the_filter_is_a_letter_of_it(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"tenant", "colon", *"acme")
+        field = app.screen.query_one("#filter", Input)
+        await eventually(lambda: field.value == "tenant:acme")
+        assert isinstance(app.screen, FleetScreen)
