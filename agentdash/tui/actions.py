@@ -16,6 +16,7 @@ from agentdash.tui.feed import Feed
 from agentdash.tui.modals import ConfirmationModal, PinModal
 from agentdash.tui.pause import PauseChoice, PausePoolModal, held, pause_question
 from agentdash.tui.tenants import TenantsScreen
+from agentdash.tui.wrapping import toast_text
 from controller.coordination.overrides import ReadOnlyError
 from controller.core.events import ActionEvent
 from controller.core.printable import printable
@@ -175,7 +176,7 @@ class OperatorActions:
                 self.app.notify(str(exc), severity="error")
                 return
             self.feed.announce(event)
-            self.app.notify(done_text(event), markup=False)
+            self.app.notify(toast_text(done_text(event), self.app.size.width), markup=False)
             self._refresh()
 
         self.app.push_screen(ConfirmationModal(question, label), done)

@@ -53,6 +53,21 @@ def wrapped(content: Content, width: int) -> Content:
     return Content("\n").join(lines)
 
 
+TOAST_WIDTH = 60
+TOAST_GUTTER = 4
+"""A toast is 60 cells wide, at most half the screen; its border and padding take 3, and one
+more spares the odd half cell."""
+
+
+def toast_text(text: str, screen_width: int) -> str:
+    """`text` in the lines of a toast on a screen `screen_width` cells wide, broken as
+    `breaks` says: Textual wrapped "for 2,880 min (2" and "d), by alice" at 60 columns."""
+    width = min(TOAST_WIDTH, screen_width // 2) - TOAST_GUTTER
+    starts = breaks(text, width) if width > 0 else []
+    lines = [text[a:b].rstrip() for a, b in zip([0, *starts], [*starts, len(text)], strict=True)]
+    return "\n".join(lines) if all(len(line) <= width for line in lines) else text
+
+
 class KeptStatic(Static):
     """A Static whose text wraps as `wrapped` says (a dialog's question, the detail panes)."""
 

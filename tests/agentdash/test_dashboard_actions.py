@@ -57,7 +57,7 @@ async def test_pin_asks_first_then_the_controller_keeps_the_floor(tmp_path: Path
         assert [(a.who, a.action, a.target, a.detail) for a in actions] == [
             ("operator", "pin", "initech-summarize", "2 replicas for 10 min")
         ]
-        toast = [n.message for n in app._notifications][-1]
+        toast = " ".join([n.message for n in app._notifications][-1].split())  # in its lines
         assert toast == "pin initech-summarize: 2 replicas for 10 min, by operator"
     restarted = OverrideStore(app.feed.config, tmp_path / "overrides.json")
     assert restarted.current().pins == {"initech-summarize": pin}
@@ -73,7 +73,8 @@ async def test_the_action_says_the_length_as_the_confirmation_did(tmp_path: Path
         assert isinstance(app.screen, ConfirmationModal)
         assert "for 2,880 min (2 d)?" in app.screen.question
         await pilot.press("y")
-        assert notes(app)[-1] == "pin acme-research: 2 replicas for 2,880 min (2 d), by operator"
+        said = " ".join(notes(app)[-1].split())  # the words, in the toast's lines
+        assert said == "pin acme-research: 2 replicas for 2,880 min (2 d), by operator"
         await pilot.press("e")
         await eventually(lambda: any("2 replicas for 2,880 min (2 d)" in line
                                      for line in screen_lines(app)))  # fmt: skip

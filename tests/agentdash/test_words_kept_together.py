@@ -12,7 +12,7 @@ from agentdash.tui.describe import DescribeScreen
 from agentdash.tui.modals import ConfirmationModal
 from agentdash.tui.why import WhyScreen
 from tests.support import eventually
-from tests.support.dashboard import down_to, make, screen_lines
+from tests.support.dashboard import down_to, make, notes, screen_lines
 
 
 @pytest.mark.parametrize("width", [80, 90, 100])
@@ -75,3 +75,17 @@ async def test_a_detail_pane_keeps_a_change_on_one_line(
         await pilot.pause()
         lines = screen_lines(app)
         assert [line for line in lines if line.rstrip().endswith("->")] == []
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+async def test_the_pin_notice_keeps_2_d_together(tmp_path: Path, width: int) -> None:
+    """At 60 columns the toast said "...for 2,880 min (2" and "d), by operator" below."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press(*down_to("initech-summarize"), "w", "backspace", "3")
+        await pilot.press("tab", "2", "d", "enter", "y")
+        await eventually(lambda: "by operator" in "".join(notes(app)))
+        lines = notes(app)[-1].splitlines()  # as the toast has them
+        assert any("(2 d)," in line for line in lines), lines
+        assert max(len(line) for line in lines) <= min(60, width // 2) - 3  # Textual's own fit
