@@ -105,6 +105,11 @@ class PodsScreen(LiveScreen):
     def _age(self, started_at: float) -> str:
         return age(self.now - started_at)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # `a` with every pool shown did nothing, and the footer still offered it.
+        return action != "all" or self.pool is not None
+
     def action_all(self) -> None:
         self.pool = None
+        self.refresh_bindings()
         self.app.refresh_feed()  # type: ignore[attr-defined]
