@@ -101,6 +101,12 @@ def _stale(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
     )
 
 
+def left_alone(decision: ScaleDecision) -> bool:
+    """Whether the decision is to leave the pool to whoever scales it (another autoscaler,
+    or a refused scale): agentdash scales nothing there, whatever its queue does."""
+    return decision.main_reason.rule == NOT_SCALED
+
+
 def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) -> Claim:
     """A paused pool (KEDA's paused-replicas): where it is, or the operator's number; no
     demand, time rule or budget moves it (the shared ceilings still bound a rise, and the

@@ -19,7 +19,7 @@ from controller.core.budget import EXHAUSTED, WARNING
 from controller.core.budget_uncounted import UNCOUNTED
 from controller.core.budget_unpriced import UNPRICED_SAID
 from controller.core.config import TenantConfig
-from controller.core.held_claims import CONTROLLER_PAUSED, NOT_SCALED, POOL_PAUSED
+from controller.core.held_claims import CONTROLLER_PAUSED, NOT_SCALED, POOL_PAUSED, left_alone
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision, utc
 from controller.core.wording import plural
 
@@ -162,7 +162,7 @@ def what_next(decision: ScaleDecision | None, overrides: Overrides, now: float) 
     (its demand may move first). "" where nothing ends by itself."""
     if decision is None or not decision.observed or overrides.paused:
         return ""
-    if decision.main_reason.rule == NOT_SCALED:  # nothing agentdash does ends: not its pool
+    if left_alone(decision):  # nothing agentdash does ends: not its pool
         return ""
     pause = overrides.paused_pools.get(decision.pool)
     if pause is not None and pause.active(now):

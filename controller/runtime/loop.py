@@ -32,6 +32,7 @@ from controller.coordination.usage_handover import UsageHandover
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, TickEvent
+from controller.core.held_claims import left_alone
 from controller.core.model import (
     Overrides,
     QueueStats,
@@ -245,7 +246,8 @@ class Reconciler:
             pool = names[i]
             if own or pool not in leader:
                 told[pool] = decision
-            if decision.desired == 0 and decision.observed:
+            # Not one KEDA keeps at zero: each of its tasks would tick the loop for nothing.
+            if decision.desired == 0 and decision.observed and not left_alone(decision):
                 idle.add(pool)
             else:
                 idle.discard(pool)

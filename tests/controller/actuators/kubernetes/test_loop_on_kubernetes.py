@@ -25,11 +25,13 @@ from tests.support.kmock import (
     DEPLOYMENTS,
     HPAS,
     PODS,
+    SCALED_OBJECTS,
     MakeScaler,
     deployment,
     hpa,
     nowhere,
     pod,
+    scaled_object,
 )
 from tests.support.loops import publish
 
@@ -152,6 +154,37 @@ async def test_a_pool_left_to_its_hpa_keeps_the_daemon_ready_and_is_said_once(
     assert len(said) == 1
     assert "HorizontalPodAutoscaler agents/legacy" in said[0]
     assert not [r for r in caplog.records if "held, data stale" in r.getMessage()]
+
+
+async def test_tasks_for_a_pool_keda_keeps_at_zero_do_not_wake_the_loop(
+    cluster: KubernetesEmulator, make_scaler: MakeScaler, nc: Client, clock: FakeClock
+) -> None:
+    """KEDA scales legacy, and keeps it at zero between bursts. Left alone, its replicas are
+    read (0), and it was taken for an idle pool of agentdash's: each task published for it
+    woke the loop for a tick at once, however long the interval, though agentdash would scale
+    nothing. Only a pool agentdash scales is woken (web, at zero too)."""
+    fleet = config({"web": pool("acme"), "legacy": pool("acme")}, interval=3600.0)
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
+    cluster.objects[DEPLOYMENTS, "agents", "legacy"] = deployment("legacy", replicas=0)
+    cluster.objects[SCALED_OBJECTS, "agents", "legacy"] = scaled_object("legacy", "legacy")
+    await ensure_queues(nc, fleet)
+    lag = JetStreamLagSource(nc, fleet, clock=clock)
+    await lag.start()
+    woken: list[str] = []
+    try:
+        loop = Reconciler(fleet, lag, TokenLedger(fleet), make_scaler(fleet), clock=clock)
+        await loop.tick()
+        rows = {r.name: r for r in loop.snapshot().pools}
+        assert rows["legacy"].state == "left alone"
+        lag.watch_idle(loop.idle, woken.append)  # the wake-ups, as the loop's schedule has them
+        await publish(nc, fleet.subject("legacy"), 3)
+        await publish(nc, fleet.subject("web"), 1)  # delivered after legacy's
+        await eventually(lambda: "web" in woken)
+    finally:
+        await lag.stop()
+
+    assert woken == ["web"]
+    assert "legacy" not in loop.idle
 
 
 async def test_an_unreachable_cluster_holds_every_pool_and_the_loop_carries_on(
