@@ -161,6 +161,9 @@ class KubernetesLease:
         except ApiFailure as failure:
             if failure.status == 409:
                 log.info("%s: another process wrote it first; following", self.what)
+                # Lost before the read below, which the loop may cut: else the next renewal
+                # writes with this version again, to be refused again.
+                self._version = None
                 # Whom, read now: a process thawed after a freeze past its lease has known
                 # no leader for longer than a TTL, and would say none held the lease.
                 await self._read_leader()

@@ -143,6 +143,41 @@ async def test_of_two_contenders_racing_for_a_free_lease_one_wins_and_one_gets_4
     assert loser.leader_name == winner.holder
 
 
+async def test_a_thawed_leader_whose_reads_are_cut_says_it_lost_once_and_writes_no_more(
+    cluster: Emulator,
+    make_lease: MakeLease,
+    monotonic: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Thawed after a freeze past its lease, a's write is refused (409), and it reads who
+    leads now; the loop cuts that read by its deadline (a slow API server). It kept its old
+    version: each renewal wrote with it again, was refused again, and said 'another process
+    wrote it first' again, for as long as the reads were cut."""
+    a, b = make_lease("pod-a"), make_lease("pod-b")
+    assert await a.renew()
+    assert not await b.renew()
+    monotonic.advance(TTL)  # a frozen past its lease: b takes it
+    assert await b.renew()
+    writes: list[Request] = []
+
+    async def count_writes(request: Request) -> None:
+        if request.method == "PATCH" and request.url.path == LEASE_PATH:
+            writes.append(request)
+
+    cluster.faults.extend([count_writes, hang("GET", LEASE_PATH)])
+    caplog.set_level("INFO", logger="agentdash")
+    for _ in range(3):
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(a.renew(), 0.5)  # as the loop cuts a renewal
+        monotonic.advance(1.0)
+
+    assert not a.leading
+    assert len(writes) == 1
+    said = [r for r in caplog.records if "another process wrote it first" in r.getMessage()]
+    assert len(said) == 1
+    assert stored(cluster)["holderIdentity"] == "pod-b"
+
+
 async def test_release_hands_the_lease_over_at_once(
     cluster: Emulator, make_lease: MakeLease
 ) -> None:
