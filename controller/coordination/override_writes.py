@@ -27,6 +27,7 @@ import nats.js.errors
 from controller.coordination.audit_trail import AuditTrail
 from controller.coordination.overrides import Change
 from controller.coordination.overrides_document import SharedDocument, read_shared
+from controller.coordination.pin_clock import as_written
 from controller.core.config import ConfigError
 from controller.core.events import ActionEvent
 
@@ -95,8 +96,11 @@ class ChangeWriter:
         kv: Callable[[], Any],
         audit: AuditTrail,
         in_force: Callable[[], SharedDocument],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._kv = kv
+        self._clock = clock
+        """The changes' own clock (the store's): what a pin's span is left of at a write."""
         """The bucket as now opened (it is opened again if NATS comes back without it)."""
         self._audit = audit
         self._in_force = in_force
@@ -132,7 +136,8 @@ class ChangeWriter:
     async def _try(self, pending: Pending, announced: Callable[[int, str], None]) -> int:
         kv = self._kv()
         base, revision = await self._newest(kv)
-        document = SharedDocument.of(pending.change(base.everything()))
+        was = base.everything()
+        document = SharedDocument.of(as_written(pending.change(was), was, self._clock()))
         document = document.model_copy(update=base.model_extra)  # a newer release's, kept
         digest = document.digest()
         seq = await self._audit.announce(pending.event, digest, once=f"{pending.once}-{digest}")

@@ -94,6 +94,11 @@ class OverrideStore:
     def current(self) -> Overrides:
         return self._current
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock its changes are dated by."""
+        return self._clock
+
     def replace(self, overrides: Overrides) -> None:
         """Take what another process decided (no listener is told: it came from them)."""
         self._current = overrides

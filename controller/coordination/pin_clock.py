@@ -9,6 +9,9 @@ revision that first carried it, plus its span; its own clock is taken to agree w
 server's, as the daemon's does in the cluster (a dashboard whose clock is off counts a pin's
 time left by it, off by as much, but the leader ends the pin on time).
 
+A write waits NATS out: one that lands late carries what is left of the span then, by its
+writer's clock (`as_written`), not a whole span from a time its writer counted the pin over.
+
 The document keeps what its writer wrote: an older agentdash reads it as before, and the
 span stays what the operator asked. A pin with no `at` (written by hand), or one already in the
 oldest revision of a full history (it may be older), ends as written.
@@ -99,6 +102,29 @@ def _timed(
         known = ends.get((kind, pool))
         if known is not None and known[0] == value and known[1] is not None:
             moved[pool] = replace(value, until=known[1])
+    return {**held, **moved} if moved else held
+
+
+def as_written(changed: Overrides, was: Overrides, now: float) -> Overrides:
+    """`changed` as a write tried at `now` (the writer's clock) holds it: each pin and pool
+    pause it adds to `was`, set earlier, dated `now` with what is left of its span, none once
+    that is past. Its span is timed from when NATS stores it, and a write waits NATS out: one
+    that lands late would hold for its whole span from then, after its writer counted it over."""
+    pins = _as_of(changed.pins, was.pins, now)
+    pauses = _as_of(changed.paused_pools, was.paused_pools, now)
+    if pins is changed.pins and pauses is changed.paused_pools:
+        return changed
+    return replace(changed, pins=pins, paused_pools=pauses)
+
+
+def _as_of(held: Mapping[str, _Held], was: Mapping[str, _Held], now: float) -> Mapping[str, _Held]:
+    moved: dict[str, _Held] = {}
+    for pool, value in held.items():
+        before = was.get(pool)
+        if before is not None and same(before, value):
+            continue  # not this write's: as it was
+        if value.at is not None and value.until is not None and value.at < now:
+            moved[pool] = replace(value, at=min(now, max(value.at, value.until)))
     return {**held, **moved} if moved else held
 
 

@@ -120,7 +120,9 @@ class SharedOverrides:
         """What the config lacks that the last revision applied named, as last said."""
         self._said_unknown = ""
         """The fields this release does not know that the last revision applied had."""
-        self._writer = ChangeWriter(lambda: self._kv, self._audit, lambda: self._in_force)
+        self._writer = ChangeWriter(
+            lambda: self._kv, self._audit, lambda: self._in_force, clock=store.clock
+        )
         self._write_order = asyncio.Lock()
         """One write at a time, in the order the changes were made (the last one wins)."""
         self.seen = 0

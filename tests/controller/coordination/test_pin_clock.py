@@ -68,3 +68,26 @@ async def test_a_leader_starting_later_times_a_skewed_pin_from_when_nats_stored_
     until = leader.current().paused_pools["coder"].until
     assert until is not None
     assert pinned_at + SPAN_S - SLACK_S < until < pinned_at + SPAN_S + SLACK_S
+
+
+@pytest.mark.parametrize("late", [SPAN_S / 2, 4 * SPAN_S])
+async def test_a_pin_whose_write_lands_late_keeps_only_what_is_left_of_its_span(
+    nc: Client, shared: list[SharedOverrides], late: float
+) -> None:
+    """A dashboard pins for 5 minutes, and its write lands `late` (NATS away meanwhile: the
+    write waits it out). Timed from when NATS stored it, the pin held for 5 minutes more: 20
+    minutes late, it pinned the pool 15 minutes after the operator's dashboard had counted
+    it over. It keeps what is left of its span when it lands, and none once that is past."""
+    leader = await process(nc, shared, "daemon", FakeClock(time.time()))
+    dashboard_clock = FakeClock(time.time())
+    dashboard = await process(nc, shared, "alice", dashboard_clock)
+
+    dashboard.pin("research", 3, for_seconds=SPAN_S)
+    dashboard_clock.advance(late)  # before the write is tried: it lands this much later
+    await eventually(lambda: "research" in leader.current().pins)
+    landed = time.time()
+
+    until = leader.current().pins["research"].until
+    assert until is not None
+    left = max(0.0, SPAN_S - late)
+    assert landed + left - SLACK_S < until < landed + left + SLACK_S
