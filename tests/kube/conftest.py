@@ -6,16 +6,22 @@ they are absent."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 import yaml
+from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
+from controller.core.config import Config, load_config
+from controller.sources.jetstream_queues import ensure_queues
+from tests.support import eventually
 from tests.support.daemon import Daemon
 from tests.support.kube import ControlPlane, binaries_dir, missing_binaries
 from tests.support.kube_cluster import CONTROLLER_NAMESPACE, POOLS_NAMESPACE, AgentdashCluster
+from tests.support.loops import publish
 
 AT_ONCE = {
     "scale_up": {"stabilization_seconds": 0, "max_pods": 10, "period_seconds": 1},
@@ -27,6 +33,19 @@ FleetFile = Callable[..., Path]
 
 class RunDaemon(Protocol):
     def __call__(self, config: Path, *, standby: bool = False) -> Daemon: ...
+
+
+@dataclass(frozen=True)
+class Led:
+    """A daemon leading, on this config (read from `path`)."""
+
+    daemon: Daemon
+    config: Config
+    path: Path
+
+
+class Leading(Protocol):
+    async def __call__(self, pool: str, tasks: int) -> Led: ...
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +118,25 @@ def run_daemon(kube: AgentdashCluster) -> Iterator[RunDaemon]:
         if daemon.process.poll() is None:
             daemon.process.kill()
             daemon.process.wait()
+
+
+@pytest.fixture
+def leading(
+    kube: AgentdashCluster, fleet_file: FleetFile, run_daemon: RunDaemon, nc: Client
+) -> Leading:
+    """`await leading(pool, tasks)`: a daemon leading on the Lease, with `pool` alone (its
+    Deployment at 0, a pool of its own per test: the API server serves the whole session)
+    scaled to as many replicas as `tasks` waiting."""
+
+    async def lead(pool: str, tasks: int) -> Led:
+        kube.deployment(pool, replicas=0)
+        path = fleet_file(**{pool: {}})
+        config = load_config(path)
+        await ensure_queues(nc, config)
+        await publish(nc, config.subject(pool), tasks)
+        daemon = run_daemon(path)
+        await daemon.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader", timeout=60)
+        await eventually(lambda: kube.replicas(pool) == tasks, timeout=30)
+        return Led(daemon, config, path)
+
+    return lead

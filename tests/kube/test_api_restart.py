@@ -10,9 +10,7 @@ import time
 
 from nats.aio.client import Client
 
-from controller.core.config import load_config
-from controller.sources.jetstream_queues import ensure_queues
-from tests.kube.conftest import FleetFile, RunDaemon
+from tests.kube.conftest import Leading
 from tests.support import eventually
 from tests.support.kube_cluster import AgentdashCluster
 from tests.support.loops import publish
@@ -26,16 +24,10 @@ SCALED_WITHIN_S = 12.0
 
 
 async def test_a_pool_is_scaled_soon_after_a_killed_api_server_is_back(
-    kube: AgentdashCluster, fleet_file: FleetFile, run_daemon: RunDaemon, nc: Client
+    kube: AgentdashCluster, leading: Leading, nc: Client
 ) -> None:
-    kube.deployment(POOL, replicas=0)
-    path = fleet_file(**{POOL: {}})
-    config = load_config(path)
-    await ensure_queues(nc, config)
-    await publish(nc, config.subject(POOL), 2)
-    daemon = run_daemon(path)
-    await daemon.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader", timeout=60)
-    await eventually(lambda: kube.replicas(POOL) == 2, timeout=30)
+    led = await leading(POOL, 2)
+    daemon, config = led.daemon, led.config
 
     kube.plane.kill("kube-apiserver")
     try:

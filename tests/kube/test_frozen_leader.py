@@ -11,9 +11,7 @@ from contextlib import contextmanager
 
 from nats.aio.client import Client
 
-from controller.core.config import load_config
-from controller.sources.jetstream_queues import ensure_queues
-from tests.kube.conftest import FleetFile, RunDaemon
+from tests.kube.conftest import Leading, RunDaemon
 from tests.support import eventually
 from tests.support.daemon import Daemon, scaled
 from tests.support.kube_cluster import AgentdashCluster
@@ -32,18 +30,12 @@ def frozen(daemon: Daemon) -> Iterator[None]:
 
 
 async def test_a_thawed_leader_never_scales_and_follows_the_new_one_at_once(
-    kube: AgentdashCluster, fleet_file: FleetFile, run_daemon: RunDaemon, nc: Client
+    kube: AgentdashCluster, leading: Leading, run_daemon: RunDaemon, nc: Client
 ) -> None:
-    kube.deployment(POOL, replicas=0)
-    path = fleet_file(**{POOL: {}})
-    config = load_config(path)
-    await ensure_queues(nc, config)
-    await publish(nc, config.subject(POOL), 3)
-    first = run_daemon(path)
-    await first.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader", timeout=60)
-    second = run_daemon(path, standby=True)
+    led = await leading(POOL, 3)
+    first, config = led.daemon, led.config
+    second = run_daemon(led.path, standby=True)
     await second.wait_health(lambda h: h["role"] == "follower", timeout=60)
-    await eventually(lambda: kube.replicas(POOL) == 3, timeout=30)
     new_leader = second.read()[0]["holder"]
 
     with frozen(first):

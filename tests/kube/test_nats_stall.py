@@ -10,33 +10,12 @@ import itertools
 import time
 from typing import Any
 
-from nats.aio.client import Client
-
 from agentdash.nats_server import NatsServer
-from controller.core.config import load_config
-from controller.sources.jetstream_queues import ensure_queues
-from tests.kube.conftest import FleetFile, RunDaemon
+from tests.kube.conftest import Leading
 from tests.support import eventually
 from tests.support.daemon import Daemon
 from tests.support.kube_cluster import AgentdashCluster
-from tests.support.loops import publish
 from tests.support.processes import stalled
-
-
-async def leading_on_three(
-    pool: str, kube: AgentdashCluster, fleet_file: FleetFile, run_daemon: RunDaemon, nc: Client
-) -> Daemon:
-    """A daemon leading on the Lease, its pool scaled to 3 for 3 tasks waiting (each test
-    its own pool: the API server serves the whole session)."""
-    kube.deployment(pool, replicas=0)
-    path = fleet_file(**{pool: {}})
-    config = load_config(path)
-    await ensure_queues(nc, config)
-    await publish(nc, config.subject(pool), 3)
-    daemon = run_daemon(path)
-    await daemon.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader", timeout=60)
-    await eventually(lambda: kube.replicas(pool) == 3, timeout=30)
-    return daemon
 
 
 def said(daemon: Daemon, about: str, level: str = "warning") -> list[str]:
@@ -50,13 +29,9 @@ def said(daemon: Daemon, about: str, level: str = "warning") -> list[str]:
 
 
 async def test_a_handover_nats_does_not_answer_is_a_warning_that_says_why(
-    kube: AgentdashCluster,
-    fleet_file: FleetFile,
-    run_daemon: RunDaemon,
-    nc: Client,
-    nats_server: NatsServer,
+    kube: AgentdashCluster, leading: Leading, nats_server: NatsServer
 ) -> None:
-    daemon = await leading_on_three("unsaved", kube, fleet_file, run_daemon, nc)
+    daemon = (await leading("unsaved", 3)).daemon
     with stalled(nats_server):
         await eventually(lambda: bool(said(daemon, "not saved to")), timeout=30, every=0.1)
         assert kube.replicas("unsaved") == 3  # held: the queue cannot be read
@@ -77,13 +52,9 @@ wait 2 s for NATS)."""
 
 
 async def test_a_leader_keeps_renewing_its_lease_while_nats_stalls(
-    kube: AgentdashCluster,
-    fleet_file: FleetFile,
-    run_daemon: RunDaemon,
-    nc: Client,
-    nats_server: NatsServer,
+    kube: AgentdashCluster, leading: Leading, nats_server: NatsServer
 ) -> None:
-    daemon = await leading_on_three("renewed", kube, fleet_file, run_daemon, nc)
+    daemon = (await leading("renewed", 3)).daemon
     renewals: list[float] = []  # when the test saw the Lease's renewTime move (monotonic)
     seen: list[str] = []
     leaderless: list[dict[str, Any]] = []  # /healthz: leading, but on a lease run out
@@ -117,13 +88,9 @@ for the backoff, 8 s at its most, as a stall ends with no reconnection to tell i
 
 
 async def test_a_leader_finds_nats_back_soon_after_a_stall_ends(
-    kube: AgentdashCluster,
-    fleet_file: FleetFile,
-    run_daemon: RunDaemon,
-    nc: Client,
-    nats_server: NatsServer,
+    kube: AgentdashCluster, leading: Leading, nats_server: NatsServer
 ) -> None:
-    daemon = await leading_on_three("resumed", kube, fleet_file, run_daemon, nc)
+    daemon = (await leading("resumed", 3)).daemon
     with stalled(nats_server):
         failed = await daemon.wait_health(lambda h: h["status"] == 503, timeout=30)
         # Failed ticks wait 1, 2, 4, then 8 s: after the fourth, the backoff is at its most.
