@@ -99,9 +99,9 @@ class ChangeWriter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._kv = kv
+        """The bucket as now opened (it is opened again if NATS comes back without it)."""
         self._clock = clock
         """The changes' own clock (the store's): what a pin's span is left of at a write."""
-        """The bucket as now opened (it is opened again if NATS comes back without it)."""
         self._audit = audit
         self._in_force = in_force
         """The last valid document this process applied: what an invalid newest revision

@@ -107,9 +107,10 @@ def _timed(
 
 def as_written(changed: Overrides, was: Overrides, now: float) -> Overrides:
     """`changed` as a write tried at `now` (the writer's clock) holds it: each pin and pool
-    pause it adds to `was`, set earlier, dated `now` with what is left of its span, none once
-    that is past. Its span is timed from when NATS stores it, and a write waits NATS out: one
-    that lands late would hold for its whole span from then, after its writer counted it over."""
+    pause it adds to `was`, set earlier, dated `now` with what is left of its span (none once
+    that is past: it ends as it lands). Its span is timed from when NATS stores it, and a
+    write waits NATS out: one that lands late would hold for its whole span from then, after
+    its writer counted it over."""
     pins = _as_of(changed.pins, was.pins, now)
     pauses = _as_of(changed.paused_pools, was.paused_pools, now)
     if pins is changed.pins and pauses is changed.paused_pools:
