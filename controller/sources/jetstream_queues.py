@@ -40,6 +40,7 @@ from controller.sources.queue_plan import (
     size,
 )
 from controller.sources.stranded_tasks import stranded
+from controller.sources.stream_consumers import StreamConsumer, stream_consumers
 
 SETUP_CALLS = 16
 """Consumers checked or created at once: one request after another, 10,000 pools take about
@@ -190,28 +191,19 @@ class _Takers:
 
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
-        self._listed: dict[str, asyncio.Task[list[tuple[str, list[str]]]]] = {}
+        self._listed: dict[str, asyncio.Task[list[StreamConsumer]]] = {}
 
     async def of(self, spec: ConsumerSpec) -> str:
         """` (consumer legacy takes agent_tasks.>)`, or nothing if none is found."""
         if spec.stream not in self._listed:
-            self._listed[spec.stream] = asyncio.create_task(self._list(spec.stream))
+            self._listed[spec.stream] = asyncio.create_task(stream_consumers(self._js, spec.stream))
         named = [
-            f"consumer {name} takes {', '.join(filters) or 'every subject'}"
-            for name, filters in await self._listed[spec.stream]
-            if name != spec.durable
-            and (not filters or any(covers(f, spec.filter_subject) for f in filters))
+            f"consumer {c.name} takes {', '.join(c.filters) or 'every subject'}"
+            for c in await self._listed[spec.stream]
+            if c.name != spec.durable
+            and (not c.filters or any(covers(f, spec.filter_subject) for f in c.filters))
         ]
         return f" ({'; '.join(named)})" if named else ""
-
-    async def _list(self, stream: str) -> list[tuple[str, list[str]]]:
-        found: list[tuple[str, list[str]]] = []
-        while page := await self._js.consumers_info(stream, offset=len(found)):
-            for info in page:
-                config = info.config
-                filters = config.filter_subjects or [config.filter_subject or ""]
-                found.append((info.name, [f for f in filters if f]))
-        return found
 
 
 T = TypeVar("T")

@@ -14,13 +14,10 @@ from nats.js.client import JetStreamContext
 
 from controller.core.wording import plural
 from controller.sources.queue_plan import covers
+from controller.sources.stream_consumers import stream_consumers
 
 SUBJECTS_NAMED = 3
 """Subjects named in the line; the rest are counted."""
-CONSUMERS_PAGE = 256
-"""The consumers JetStream lists in one answer (its API's page)."""
-CONSUMER_PAGES = 100
-"""At most this many pages are read: 25,600 consumers, more than any fleet here holds."""
 
 
 async def stranded(js: JetStreamContext, stream: str, pool_subjects: Sequence[str]) -> str | None:
@@ -50,15 +47,7 @@ async def stranded(js: JetStreamContext, stream: str, pool_subjects: Sequence[st
 
 async def _filters(js: JetStreamContext, stream: str) -> list[str] | None:
     """The subjects the stream's consumers read; None if one reads every subject."""
-    filters: list[str] = []
-    for page in range(CONSUMER_PAGES):
-        consumers = await js.consumers_info(stream, offset=page * CONSUMERS_PAGE)
-        for consumer in consumers:
-            config = consumer.config
-            taken = [*(config.filter_subjects or []), *filter(None, [config.filter_subject])]
-            if not taken:
-                return None
-            filters += taken
-        if len(consumers) < CONSUMERS_PAGE:
-            break
-    return filters
+    consumers = await stream_consumers(js, stream)
+    if any(not c.filters for c in consumers):
+        return None
+    return [f for c in consumers for f in c.filters]
