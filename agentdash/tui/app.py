@@ -269,6 +269,8 @@ class AgentDashApp(Screenshots, BurstKeys, App[None]):
         """Drill down: over the screen you stand on, in place of one of the same kind, or
         back to the one just under it (going between Why and describe does not pile up)."""
         under = self.screen_stack[-2] if len(self.screen_stack) > 2 else None
+        if same_page(self.screen, screen):
+            return  # its key again: the page stays as it is, scrolled where it was
         if type(self.screen) is type(screen):
             self.switch_screen(screen)
         elif type(under) is type(screen) and under.selected_pool == screen.selected_pool:
@@ -377,3 +379,18 @@ class AgentDashApp(Screenshots, BurstKeys, App[None]):
 
 def run_dashboard(feed: Feed, **kwargs: Any) -> None:
     AgentDashApp(feed, **kwargs).run()
+
+
+def same_page(shown: object, opening: LiveScreen) -> bool:
+    """Whether `opening` is the page already shown: the same kind, of the same pool (and pod)."""
+    return (
+        type(shown) is type(opening)
+        and isinstance(shown, LiveScreen)
+        and shown.selected_pool == opening.selected_pool
+        and pod_name(shown) == pod_name(opening)
+    )
+
+
+def pod_name(screen: LiveScreen) -> str | None:
+    pod = getattr(screen, "pod", None)
+    return getattr(pod, "name", None)

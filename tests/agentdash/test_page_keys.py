@@ -48,3 +48,22 @@ async def scrolls_with_the_table_keys(pilot: Pilot[None], page: VerticalScroll) 
     await pilot.press("g")
     await eventually(lambda: page.scroll_y == 0)
     assert screen_lines(pilot.app)[1:] == top[1:]  # the title line may say a newer state
+
+
+async def test_i_again_on_describe_keeps_the_page_where_it_was(tmp_path: Path) -> None:
+    """The key of the page you stand on (`i` on Describe, `w` on Why) leaves it as it is,
+    scrolled where you left it, not opened anew at its top."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "i")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        describe = app.screen
+        page = describe.query_one(VerticalScroll)
+        await pilot.press("G")
+        await eventually(lambda: page.scroll_y == page.max_scroll_y > 0)
+        await pilot.press("i")
+        await pilot.pause()
+        assert app.screen is describe
+        assert page.scroll_y == page.max_scroll_y
