@@ -8,6 +8,9 @@ The dashboard binds no Alt key, so an Alt+letter (or digit) that nothing binds i
 it was typed as: `esc`, then the key.
 
 `:` then words: the palette opens as the app reads the `:`, and the words go to its field.
+
+An operator's key then values (`w3`): the dialog opens as the app reads the key, and the
+values go to its fields.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class BurstKeys(App[None]):
         if isinstance(event, events.Key) and not event.is_forwarded:
             if event.key == "colon" and self._palette_now():
                 return
+            if await self._dialog_now(event.key):
+                return
             split = escape_then_key(event, self.screen.active_bindings)
             if split is not None:
                 escape, event = split
@@ -63,6 +68,18 @@ class BurstKeys(App[None]):
             return False
         self.action_command_palette()
         return True
+
+    async def _dialog_now(self, key: str) -> bool:
+        """An operator's key (pin, pause...) opens its dialog as the app reads the key, as `:`
+        opens the palette: bound on the app, its action ran only once the key had gone by
+        the table, and the keys typed after it in the same burst (`w3`: pin 3) went to the
+        table, lost, before the dialog opened."""
+        if not isinstance(self.screen, LiveScreen) or isinstance(self.focused, Input):
+            return False
+        bound = self.screen.active_bindings.get(key)
+        if bound is None or not bound.enabled or "operator(" not in bound.binding.action:
+            return False
+        return await self._check_bindings(key)
 
     async def _escape_now(self) -> bool:
         """Run what esc is bound to on the top screen; False where nothing ran (a maximized

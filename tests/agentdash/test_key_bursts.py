@@ -1,5 +1,6 @@
 """`/` or `:` and the words after it in one burst (typed quickly, pasted, or one SSH packet):
-the words go to the filter or the palette's field. They came before the field had the focus
+the words go to the filter or the palette's field; an operator's key and the values after it
+go to its dialog's fields. They came before the field had the focus
 and went to the table, where `e` opened Events again and the filter stayed empty; `:pin`
 opened an empty palette."""
 
@@ -13,6 +14,7 @@ from textual.widgets import Input
 
 from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.fleet import FleetScreen
+from agentdash.tui.modals import ConfirmationModal
 from tests.support import eventually
 from tests.support.dashboard import burst, make
 
@@ -64,3 +66,13 @@ async def test_colon_in_the_filter_is_a_letter_of_it(tmp_path: Path) -> None:
         field = app.screen.query_one("#filter", Input)
         await eventually(lambda: field.value == "tenant:acme")
         assert isinstance(app.screen, FleetScreen)
+
+
+async def test_w_then_a_count_in_one_burst_pins_that_count(tmp_path: Path) -> None:
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await burst(pilot, "w", "3", "tab", "2", "enter")
+        await eventually(lambda: isinstance(app.screen, ConfirmationModal))
+        question = str(app.screen.query_one("#question").render())
+        assert "at 3 warm replicas for 2 min?" in question, question
