@@ -1,10 +1,10 @@
 """`agentdash queues` on a NATS that takes the connection and then fails it: a server that
-stalls, a user the account forbids to create. Each is one line, exit 1, within a deadline."""
+stalls, a user the account forbids to create. Each is one line, exit 1; a run that hangs
+fails at its process's deadline (tests.support.queues_cli)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,13 +27,10 @@ async def test_a_server_that_stalls_once_connected_is_one_line_within_the_wait(
     bare_config: Path, nats_server: NatsServer
 ) -> None:
     async with stalling_relay(int(nats_server.url.rsplit(":", 1)[1])) as url:
-        started = time.monotonic()
         result = await run_queues(bare_config, "--apply", "--nats-url", url)
-        took = time.monotonic() - started
     assert result.returncode == 1
     assert result.stderr == f"agentdash: JetStream at {url}: no answer within 5 s\n"
     assert result.stdout == ""
-    assert took < 20  # the 5 s wait, and the start of a Python process
 
 
 def with_pools(config: Path, extra: int) -> Path:
@@ -86,11 +83,9 @@ def test_a_user_not_allowed_to_create_is_told_so_not_a_timeout(
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.endswith("6 missing\n--apply creates what is missing\n")
 
-    started = time.monotonic()
-    result = queues(config, "--apply")
-    took = time.monotonic() - started
+    # Its requests wait an hour for an answer: it ends at the refusal, or at the deadline.
+    result = queues(config, "--apply", request_wait=3600)
     assert result.returncode == 1
-    assert took < 5  # at the refusal, not after the 5 s a request waits for its answer
     assert result.stderr == (
         f"agentdash: JetStream at {denying_server.url}: the server forbids this user: "
         'permissions violation for publish to "$js.api.stream.create.agent_tasks" '

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.cli import AGENTDASH
 
+DEADLINE_S = 60.0
+"""A run's bound: one that hangs fails the test here (TimeoutExpired), not the session."""
 
-def queues(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+WAITING = (
+    "import sys; import agentdash.queues as q; q.REQUEST_TIMEOUT_S = float(sys.argv.pop(1)); "
+    "from agentdash.entry import main; sys.exit(main())"
+)
+"""`agentdash queues`, its requests waiting the seconds of its first argument for an answer."""
+
+
+def queues(
+    config: Path, *args: str, request_wait: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`agentdash queues --config CONFIG ARGS`. `request_wait`: how long each request waits
+    for its answer instead of 5 s; longer than DEADLINE_S, a run that ends did not wait."""
+    command = [AGENTDASH]
+    if request_wait is not None:
+        command = [sys.executable, "-c", WAITING, f"{request_wait:g}"]
     return subprocess.run(
-        [AGENTDASH, "queues", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=60, check=False,
+        [*command, "queues", "--config", str(config), *args],
+        capture_output=True, text=True, timeout=DEADLINE_S, check=False,
     )  # fmt: skip
 
 
