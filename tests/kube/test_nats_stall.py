@@ -6,8 +6,8 @@ throughout."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
+from datetime import datetime
 from typing import Any
 
 from agentdash.nats_server import NatsServer
@@ -55,49 +55,41 @@ async def test_a_leader_keeps_renewing_its_lease_while_nats_stalls(
     kube: AgentdashCluster, leading: Leading, nats_server: NatsServer
 ) -> None:
     daemon = (await leading("renewed", 3)).daemon
-    renewals: list[float] = []  # when the test saw the Lease's renewTime move (monotonic)
-    seen: list[str] = []
+    lapsed: list[str] = []  # renewTimes the Lease still had a duration after them: free to take
     leaderless: list[dict[str, Any]] = []  # /healthz: leading, but on a lease run out
     with stalled(nats_server):
         stall_ends = time.monotonic() + STALL_S
         while time.monotonic() < stall_ends:  # the fault itself: NATS stays stalled this long
+            asked = time.time()  # before the read: the Lease read is as new as this, or newer
             lease = kube.lease()
             assert lease is not None
-            if lease["spec"]["renewTime"] not in seen:
-                seen.append(lease["spec"]["renewTime"])
-                renewals.append(time.monotonic())
+            renewed = datetime.fromisoformat(lease["spec"]["renewTime"]).timestamp()
+            if renewed + lease["spec"]["leaseDurationSeconds"] < asked:
+                lapsed.append(lease["spec"]["renewTime"])
             health = await daemon.health()
             if health is not None and health["role"] == "leader" and health["leader"] is None:
                 leaderless.append(health)
             assert lease["spec"]["holderIdentity"] == daemon.read()[0]["holder"]
             await asyncio.sleep(0.25)
-        duration = lease["spec"]["leaseDurationSeconds"]
         assert kube.replicas("renewed") == 3  # held: the queue cannot be read
-    gaps = [round(later - earlier, 1) for earlier, later in itertools.pairwise(renewals)]
-    # Renewed at its ticks alone, it would be 12 s apart: the backoff's 8 s after a tick that
-    # waits 4 s for NATS, past the Lease's 10 s. Another daemon could take it meanwhile, and
-    # this one would say it led on a lease it no longer held.
-    assert max(gaps) < duration, gaps
+    # Renewed at its ticks alone, it was renewed 12 s apart: the backoff's 8 s after a tick
+    # that waits 4 s for NATS, past the Lease's 10 s. Another daemon could take it meanwhile,
+    # and this one would say it led on a lease it no longer held.
+    assert not lapsed, lapsed
     assert not leaderless, leaderless
     assert daemon.stop() == 0
 
 
-BACK_WITHIN_S = 4.0
-"""From the end of the stall to /healthz 200: NATS asked every second, then a tick. It waited
-for the backoff, 8 s at its most, as a stall ends with no reconnection to tell it."""
-
-
-async def test_a_leader_finds_nats_back_soon_after_a_stall_ends(
+async def test_a_leader_finds_nats_back_after_a_stall_ends(
     kube: AgentdashCluster, leading: Leading, nats_server: NatsServer
 ) -> None:
+    """Found back at NATS's first answer, not at the end of the backoff (8 s at its most):
+    that it is asked is tests/agentdash/test_stalled_nats.py's, without a clock."""
     daemon = (await leading("resumed", 3)).daemon
     with stalled(nats_server):
         failed = await daemon.wait_health(lambda h: h["status"] == 503, timeout=30)
         # Failed ticks wait 1, 2, 4, then 8 s: after the fourth, the backoff is at its most.
         await daemon.wait_health(lambda h: h["ticks"] >= failed["ticks"] + 3, timeout=60)
-    back = time.monotonic()
-    await daemon.wait_health(lambda h: h["status"] == 200, timeout=30)
-    took = time.monotonic() - back
-    assert took < BACK_WITHIN_S, f"healthy {took:.1f} s after NATS answered again"
+    await daemon.wait_health(lambda h: h["status"] == 200, timeout=30)  # a hang's bound
     assert kube.replicas("resumed") == 3
     assert daemon.stop() == 0
