@@ -1,12 +1,13 @@
 """The real API server killed (`kill -9`) while a pool's queue grows, and started again on
-its port: the pool is scaled within seconds of the server being ready, not after a backoff
-grown through the outage (the Deployments' list retried every 30 s at most, and the loop's
-own tick backoff on top: 17 to 24 s after a 45 s outage)."""
+its port: the pool is scaled once the server is back. That it is scaled as the Deployments
+can be read again, not after a backoff grown through the outage (the Deployments' list retried
+every 30 s at most, and the loop's own tick backoff on top: 17 to 24 s after a 45 s outage),
+is tests/controller/actuators/kubernetes/test_faults.py's, on the emulated API, without a
+clock."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 from nats.aio.client import Client
 
@@ -19,8 +20,6 @@ POOL = "restarted"
 OUTAGE_S = 35.0
 """Long enough for the list's backoff to pass 16 s (1, 2, 4, 8, 16, ... from the first
 failure): the next try, at 30 s, came 20 s after the server was back."""
-SCALED_WITHIN_S = 12.0
-"""From the API server's readiness: the list's backoff (8 s at most now), a tick, the scale."""
 
 
 async def test_a_pool_is_scaled_soon_after_a_killed_api_server_is_back(
@@ -36,10 +35,7 @@ async def test_a_pool_is_scaled_soon_after_a_killed_api_server_is_back(
         await asyncio.sleep(OUTAGE_S)  # the fault itself: the API server stays away this long
     finally:
         kube.plane.start_again("kube-apiserver")
-    back = time.monotonic()
 
-    await eventually(lambda: kube.replicas(POOL) == 5, timeout=60, every=0.1)
-    took = time.monotonic() - back
-    assert took < SCALED_WITHIN_S, f"scaled {took:.1f} s after the API server was ready"
+    await eventually(lambda: kube.replicas(POOL) == 5, timeout=60, every=0.1)  # a hang's bound
     await daemon.wait_health(lambda h: h["status"] == 200 and h["role"] == "leader", timeout=30)
     assert daemon.process.poll() is None

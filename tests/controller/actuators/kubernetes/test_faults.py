@@ -117,3 +117,27 @@ async def test_a_403_as_the_api_server_comes_back_is_asked_again_at_once(
             return False
 
     await eventually(observed, timeout=10, every=0.01)
+
+
+async def test_deployments_readable_again_after_an_outage_are_told_once(
+    cluster: Emulator, make_scaler: MakeScaler
+) -> None:
+    """The loop ticks when told (agentdash.runtime): the pools are scaled as the API server
+    is back, not at the end of the loop's backoff grown through the outage."""
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=2)
+    listing = "/apis/apps/v1/namespaces/agents/deployments"
+    cluster.faults.append(refuse("GET", listing, 503, "etcd cluster is unavailable", times=5))
+    scaler = make_scaler(timing=Timing(retry_min_s=0.01, retry_max_s=0.02))
+    told: list[int] = []
+    scaler.when_readable(lambda: told.append(1))
+
+    async def observed() -> bool:
+        try:
+            return "web" in await scaler.observe()
+        except SourceError:  # the 503s: no namespace can be read
+            return False
+
+    await eventually(observed, timeout=10, every=0.01)
+    await send(cluster, "PATCH", SCALE_PATH, {"spec": {"replicas": 4}})  # a watch event
+    await observe_until(scaler, lambda s: s["web"].replicas == 4)
+    assert told == [1]
