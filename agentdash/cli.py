@@ -243,7 +243,7 @@ def _environment_defaults(parser: argparse.ArgumentParser, args: argparse.Namesp
 def _fleet(args: argparse.Namespace) -> int:
     import asyncio
 
-    from agentdash.opening import RuntimeOptions
+    from agentdash.opening import RuntimeOptions, check_lease_ttl
     from agentdash.secret_files import warn_open_secret_files
 
     if args.controller_only and args.read_only:
@@ -274,6 +274,7 @@ def _fleet(args: argparse.Namespace) -> int:
         lead=args.controller_only or args.lead,
         read_only=args.read_only,
     )
+    check_lease_ttl(config, options)
     if args.controller_only:
         from agentdash.daemon import run_daemon
 

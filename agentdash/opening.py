@@ -91,6 +91,30 @@ def check_credentials(options: RuntimeOptions) -> None:
         raise UnusableInput(str(exc)) from None
 
 
+KUBERNETES_LEASE_MIN_TTL_S = 3.0
+"""A Kubernetes Lease keeps whole seconds, and its holder gives up 1 s of them for clocks
+that differ (controller.coordination.kube_lease); it renews when what is left is the call
+deadline, a third of the TTL. Below 3 s, what is left after the margin is shorter than the
+renewal may take: one that takes its time lands after the lease has lapsed (at 1 s, none is
+left at all: the lease could not be made)."""
+
+
+def check_lease_ttl(config: Config, options: RuntimeOptions) -> None:
+    """A --lease-ttl the Kubernetes Lease named in the config cannot keep: one line naming
+    the file and the field (exit 2), before anything is contacted."""
+    if config.kubernetes.lease is None or options.cluster != "kubernetes":
+        return  # the NATS KV lease: its TTL is the bucket's, to the millisecond
+    if options.lease_ttl < KUBERNETES_LEASE_MIN_TTL_S:
+        raise ConfigError(
+            config.source,
+            "kubernetes.lease",
+            "expected --lease-ttl (or AGENTDASH_LEASE_TTL) of at least "
+            f"{KUBERNETES_LEASE_MIN_TTL_S:g} s with a Kubernetes Lease, got {options.lease_ttl:g}: "
+            "the Lease keeps whole seconds and gives up 1 s of them for clocks that differ, "
+            "which leaves a renewal too little time to land before it lapses",
+        )
+
+
 async def make_actuator(
     config: Config, options: RuntimeOptions, busy: BusyPods | None = None
 ) -> Actuator:

@@ -130,5 +130,6 @@ class KubernetesConfig(StrictModel):
     `controller.kubernetes.io/pod-deletion-cost`, so the ReplicaSet deletes them before busy
     ones (needs `patch pods`, which cannot be restricted to a Deployment's pods)."""
     lease: KubernetesLeaseConfig | None = None
-    """Leader election on a Kubernetes Lease (deploy/options/rbac-kubernetes-lease.yaml);
-    without it, on the NATS KV bucket agentdash_leader."""
+    """Leader election on a Kubernetes Lease (deploy/options/rbac-kubernetes-lease.yaml),
+    which needs `--lease-ttl` of 3 s or more; without it, on the NATS KV bucket
+    agentdash_leader."""
