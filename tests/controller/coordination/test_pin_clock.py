@@ -18,8 +18,6 @@ from tests.support.shared_kv import CFG, bucket
 
 SKEW_S = 600.0
 SPAN_S = 300.0
-SLACK_S = 5.0
-"""How far from the span an end may be: the time a write takes to reach the server here."""
 
 
 async def process(
@@ -44,12 +42,13 @@ async def test_a_pin_from_a_skewed_dashboard_lasts_its_span_on_the_leaders_clock
     pinned_at = time.time()
     dashboard.pin("research", 3, for_seconds=SPAN_S)
     await eventually(lambda: "research" in leader.current().pins)
+    seen_at = time.time()  # NATS stored it in between, on this machine's clock
 
     until = leader.current().pins["research"].until
     assert until is not None
-    assert pinned_at + SPAN_S - SLACK_S < until < pinned_at + SPAN_S + SLACK_S
-    assert leader.expire(pinned_at + SPAN_S - SLACK_S) == []
-    ended = leader.expire(pinned_at + SPAN_S + SLACK_S)
+    assert pinned_at + SPAN_S <= until <= seen_at + SPAN_S
+    assert leader.expire(until - 1) == []
+    ended = leader.expire(until)
     assert [(e.action, e.target) for e in ended] == [("pin expired", "research")]
     await shared[0].flush()
     assert b"research" not in (await (await bucket(nc)).get("overrides")).value
@@ -62,12 +61,13 @@ async def test_a_leader_starting_later_times_a_skewed_pin_from_when_nats_stored_
     pinned_at = time.time()
     dashboard.pause_pool("coder", None, SPAN_S)
     await shared[0].flush()
+    stored_by = time.time()
 
     leader = await process(nc, shared, "daemon", FakeClock(time.time()))
 
     until = leader.current().paused_pools["coder"].until
     assert until is not None
-    assert pinned_at + SPAN_S - SLACK_S < until < pinned_at + SPAN_S + SLACK_S
+    assert pinned_at + SPAN_S <= until <= stored_by + SPAN_S
 
 
 @pytest.mark.parametrize("late", [SPAN_S / 2, 4 * SPAN_S])
@@ -82,12 +82,13 @@ async def test_a_pin_whose_write_lands_late_keeps_only_what_is_left_of_its_span(
     dashboard_clock = FakeClock(time.time())
     dashboard = await process(nc, shared, "alice", dashboard_clock)
 
+    pinned_at = time.time()
     dashboard.pin("research", 3, for_seconds=SPAN_S)
     dashboard_clock.advance(late)  # before the write is tried: it lands this much later
     await eventually(lambda: "research" in leader.current().pins)
-    landed = time.time()
+    landed_by = time.time()
 
     until = leader.current().pins["research"].until
     assert until is not None
     left = max(0.0, SPAN_S - late)
-    assert landed + left - SLACK_S < until < landed + left + SLACK_S
+    assert pinned_at + left <= until <= landed_by + left
