@@ -67,8 +67,12 @@ async def test_the_lease_renews_while_a_thousand_scale_calls_wait(
     calls = [asyncio.ensure_future(scaler.scale(name, 2)) for name in many]
     try:
         await eventually(lambda: scaler.api.budget.waiting >= 990)
-        # The Lease on the scaler's own client and budget: it takes the lease at once.
-        lease = KubernetesLease(scaler.api.client, "me", namespace="agents", api=scaler.api)
+        # The Lease on the scaler's own client and budget: it takes the lease at once. Its
+        # deadline bounds a hang, not a speed (a third of the TTL, 3.3 s, was cut once in a
+        # full run on a busy machine); behind the scale calls it would wait 990 s at 1 qps.
+        lease = KubernetesLease(
+            scaler.api.client, "me", namespace="agents", api=scaler.api, deadline_s=60.0
+        )
         granted = len(many) - scaler.api.budget.waiting  # had their turn before it asked
 
         assert await asyncio.wait_for(lease.renew(), 30)
