@@ -346,8 +346,11 @@ class Engine:
         previous, history, overrides = self.previous, self.history, self.current_overrides
         for i in changed:
             pool = self.pools[i]
-            if pool.lagging is not None and pool.claim is not None and pool.recorded < previous:
-                self._record(i, pool.claim.recommendation, pool.lagging, previous, read=False)
+            if pool.claim is not None and pool.recorded < previous:
+                if pool.lagging is not None:
+                    self._record(i, pool.claim.recommendation, pool.lagging, previous, read=False)
+                elif pool.unseen:  # stale until the last step: busy until then
+                    self._unseen(i, pool.claim.recommendation, previous)
             made = pool.claim = claim(
                 pool.name,
                 pool.config,
@@ -361,6 +364,7 @@ class Engine:
             pool.desired = self.ceilings.demand.set(made)
             mark = pool.footprint  # whether the reading had lag, as its footprint has it
             pool.lagging = None if mark is None or mark.stale else mark.lagging
+            pool.unseen = mark is not None and mark.stale
         self.claimed += len(changed)
         return self._settle(now, changed)
 
@@ -376,6 +380,9 @@ class Engine:
             claimed = pool.claimed
             if pool.lagging is not None:
                 self._record(i, claimed.recommendation, pool.lagging, now)
+                pool.recorded = now
+            elif pool.unseen:
+                self._unseen(i, claimed.recommendation, now)
                 pool.recorded = now
             self.releases.set(i, claimed.until)
         self.previous = now
@@ -400,6 +407,14 @@ class Engine:
             self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ now
         if lagging:  # the history's last busy time
             entry.busy_at = now
+
+    def _unseen(self, i: int, held: int, now: float) -> None:
+        """History.record_tick's PoolHistory.unseen, with the pool's entry kept at hand."""
+        pool = self.pools[i]
+        entry = pool.entry
+        if entry is None:
+            entry = pool.entry = self.history.pool(pool.name, now)
+        entry.unseen(now, held)
 
     # --- what was decided ---------------------------------------------------------------------
 

@@ -98,6 +98,23 @@ class PoolHistory:
         if busy:
             self.busy_at = now
 
+    def unseen(self, now: float, held: int) -> None:
+        """A tick without a reading of the pool (stale): it counts as busy at the replicas
+        it held, for the cooldown and the scale-down window, and not as idle time. Else a
+        pool seen idle before an outage longer than its cooldown went down at the first
+        reading after it, as its producers' retries arrived (1 -> 0, then 0 -> 1 in the
+        same second). The lows, which the scale-up window reads, are left alone: a backlog
+        found after an outage scales up at once."""
+        self.busy_at = now
+        highs = self.highs
+        if highs and highs[-1][1] == held:
+            highs[-1] = (now, held)
+            return
+        self.changes += 1
+        while highs and highs[-1][1] <= held:
+            highs.pop()
+        highs.append((now, held))
+
     def lowest_since(self, since: float) -> tuple[float, int] | None:
         """The lowest recommendation after `since`, as its entry: (the last time it was
         recommended, the value)."""
@@ -204,10 +221,13 @@ class History:
     def record_tick(
         self, decisions: Iterable[ScaleDecision], observations: Observations, now: float
     ) -> None:
-        """Remember this tick's recommendations and which pools were busy."""
+        """Remember this tick's recommendations and which pools were busy (a stale one:
+        `PoolHistory.unseen`)."""
         for decision in decisions:
             observed = observations.pools.get(decision.pool)
-            if observed is not None and observed.stale is None:
+            if observed is not None and observed.stale is not None:
+                self.pool(decision.pool, now).unseen(now, decision.recommendation)
+            elif observed is not None:
                 pace = Pace(
                     task_s=observed.mean_task_seconds,
                     rate=observed.arrival_rate,

@@ -33,6 +33,7 @@ class TrackedPool:
         "reading",
         "recorded",
         "replicas",
+        "unseen",
         "wait",
     )
 
@@ -61,6 +62,9 @@ class TrackedPool:
         self.lagging: bool | None = None
         """Whether the reading its claim used had lag, which the history records as the pool
         busy (None: stale, not recorded)."""
+        self.unseen = False
+        """Whether its claim was made on a stale reading, which the history records as the
+        pool busy at the replicas held (PoolHistory.unseen)."""
         self.recorded = -math.inf
         """When its recommendation was last written to the history."""
         self.entry: PoolHistory | None = None

@@ -101,6 +101,48 @@ async def test_nats_dying_holds_replicas_and_the_loop_recovers(
     await cluster.close()
 
 
+async def test_an_outage_is_not_idle_time_for_the_first_reading_after_it(
+    nats_server: NatsServer, nc: Client, clock: FakeClock
+) -> None:
+    """A pool seen idle just before NATS went away for 10 minutes is not scaled down by the
+    first reading after it: its producers' retries arrive as NATS answers again, and went
+    to a pool just scaled down (1 -> 0, then 0 -> 1 within the second, a cold start each).
+    The cooldown and the scale-down window count from the last tick NATS did not answer;
+    a backlog still scales up at once."""
+    cfg = fleet()  # a 60 s cooldown, a 20 s scale-down window, 2 pods a step down
+    loop, cluster = await make_loop(nc, cfg, clock)
+    await publish(nc, cfg.subject("research"), 6)
+    (d,) = await loop.tick()
+    assert d.desired == 6
+    worker = await nc.jetstream().pull_subscribe_bind("research", "AGENT_TASKS")
+    for msg in await worker.fetch(6, timeout=2):
+        await msg.ack_sync()
+    clock.advance(1)
+    (d,) = await loop.tick()  # idle now, held by the window
+    assert (d.current, d.desired, d.main_reason.rule) == (6, 6, "stabilization")
+
+    nats_server.stop()
+    await eventually(lambda: not nc.is_connected)
+    for _ in range(20):
+        clock.advance(30)
+        (d,) = await loop.tick()
+        assert (d.desired, d.main_reason.rule) == (6, "stale")
+    nats_server.start()
+    await eventually(lambda: nc.is_connected, timeout=15)
+    clock.advance(1)
+    (d,) = await loop.tick()
+    assert loop.problems == {}
+    assert (d.current, d.desired) == (6, 6), d.reasons
+    clock.advance(25)  # the window, counted from the outage's last tick, is over
+    (d,) = await loop.tick()
+    assert d.desired == 4
+    await publish(nc, cfg.subject("research"), 10)
+    clock.advance(1)
+    (d,) = await loop.tick()
+    assert d.desired == 10
+    await cluster.close()
+
+
 async def test_a_pool_with_a_fallback_goes_up_to_it_after_failed_reads_and_never_down(
     nats_server: NatsServer, nc: Client, clock: FakeClock
 ) -> None:
