@@ -293,8 +293,10 @@ class DemoFleet:
         return not self.published - self.ledger.completed - self.ledger.unconfirmed
 
     async def queued(self) -> int | None:
-        """Tasks still in JetStream, waiting or in a worker's hands, over every pool;
-        None if NATS cannot say (down or stalled)."""
+        """Tasks still in JetStream, waiting or in a worker's hands, over every pool, less
+        the messages found not to be demo tasks (handed back, never taken: someone's); None
+        if NATS cannot say (down or stalled). A drain waited for those, its whole
+        DRAIN_TIMEOUT_S, and then said "queues not empty" with no task of its own left."""
         if self.nc is None or not self.nc.is_connected:
             return None
         js = self.nc.jetstream(timeout=READ_TIMEOUT_S)
@@ -303,7 +305,8 @@ class DemoFleet:
             infos = await asyncio.gather(*(js.consumer_info(q.stream, q.consumer) for q in queues))
         except (nats.errors.Error, TimeoutError):
             return None
-        return sum((i.num_pending or 0) + (i.num_ack_pending or 0) for i in infos)
+        queued = sum((i.num_pending or 0) + (i.num_ack_pending or 0) for i in infos)
+        return max(0, queued - len(self.ledger.foreign))
 
     async def stop(self) -> Summary:
         # Until each has ended: a cancel that lands as one of nats.py's waits completes is

@@ -97,3 +97,32 @@ async def test_a_message_not_the_demos_published_while_it_runs_is_left_queued(
     assert "not demo tasks (left queued) 1" in out
     kept = await js.get_msg("AGENT_TASKS", theirs.seq)
     assert kept.data == b'{"prompt": "theirs"}'
+
+
+async def test_a_drain_ends_with_the_demos_tasks_and_leaves_a_message_not_the_demos_queued(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """The drain waited for a message no demo worker takes: its whole wait (300 s at speed
+    1), then "drain: queues not empty ... stopping" though every demo task was done."""
+    js = nc.jetstream()
+    command = demo(nats_server.url, "--duration", "10", "--speed", "20", "--drain")
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "AGENT_TASKS" not in [s.config.name for s in await js.streams_info()]:
+            assert time.monotonic() < deadline, "the demo made no stream within 30 s"
+            await asyncio.sleep(0.05)
+        theirs = await js.publish(SUBJECT, b"not a task")
+        output, errors = await asyncio.wait_for(process.communicate(), timeout=60)
+        out, err = output.decode(), errors.decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err
+    assert "drain:" not in out, out
+    assert "still queued 0, lost 0" in out
+    assert "not demo tasks (left queued) 1" in out
+    assert (await js.get_msg("AGENT_TASKS", theirs.seq)).data == b"not a task"
