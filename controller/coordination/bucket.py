@@ -126,9 +126,8 @@ class BucketKeeper:
             values = await asyncio.wait_for(read, self.timeout)
         except NATS_TROUBLE as exc:
             self._restored = False
-            log.warning(
-                "%s not restored from %s: %s", self.WHAT, self.BUCKET, _why(exc, self.timeout)
-            )
+            why = failure_words(exc, self.timeout)
+            log.warning("%s not restored from %s: %s", self.WHAT, self.BUCKET, why)
             await made_again(exc, self.start)
             return None
         self._restored = True
@@ -188,9 +187,8 @@ class BucketKeeper:
             await asyncio.wait_for(write, self.timeout)
         except NATS_TROUBLE as exc:
             if not self._failing:
-                log.warning(
-                    "%s not saved to %s: %s", self.WHAT, self.BUCKET, _why(exc, self.timeout)
-                )
+                why = failure_words(exc, self.timeout)
+                log.warning("%s not saved to %s: %s", self.WHAT, self.BUCKET, why)
             self._failing = True
             if await made_again(exc, self.start):
                 self.forget_written()  # a new bucket holds none of it
@@ -201,7 +199,7 @@ class BucketKeeper:
         return True
 
 
-def _why(exc: BaseException, timeout: float) -> str:
+def failure_words(exc: BaseException, timeout: float) -> str:
     """What a read or a write of the bucket met, in words: a timeout's own text is empty
     (asyncio's) or says nothing of how long was waited (nats.py's)."""
     if isinstance(exc, TimeoutError):

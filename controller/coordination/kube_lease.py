@@ -85,6 +85,9 @@ class KubernetesLease:
         """Never set: writing the Lease takes Kubernetes rights (RBAC) that only agentdash has,
         and no API answer lands in it as a NATS reply can land in a KV bucket."""
         self.last_broken: BrokenLease | None = None
+        self.unwritten: str | None = None
+        """Why this process's last write of the Lease failed (None: it did not, or another
+        process wrote it first)."""
         # Its own budget unless it shares the scaler's (`api`, as the daemon does), where its
         # calls go first: either way a renewal never waits behind scale calls.
         self.api = api or KubeApi(client, deadline_s=deadline_s or self.duration / 3)
@@ -159,6 +162,7 @@ class KubernetesLease:
             else:
                 written = await self._acquire()
         except ApiFailure as failure:
+            self.unwritten = None if failure.status == 409 else str(failure)
             if failure.status == 409:
                 log.info("%s: another process wrote it first; following", self.what)
                 # Lost before the read below, which the loop may cut: else the next renewal
@@ -188,6 +192,7 @@ class KubernetesLease:
         if self._version is None:
             log.info("%s: leading as %s", self.what, self.holder)
         self._version = version
+        self.unwritten = None
         self._refusal_said = False
         self._valid_until = started + self.duration - self.margin_s
         self.leader_name = self.holder

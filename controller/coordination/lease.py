@@ -45,6 +45,8 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 
+from controller.coordination.bucket import failure_words
+
 BUCKET = "agentdash_leader"
 MAX_VALUE_BYTES = 1024
 """A holder's name is at most 253 characters."""
@@ -110,6 +112,10 @@ class NatsLease:
         """The entry, while it is broken (as last read)."""
         self.last_broken: BrokenLease | None = None
         """The last broken entry seen, even if taken back since (so that it can be told)."""
+        self.unwritten: str | None = None
+        """Why this process's last write of the lease failed (None: it was written, another
+        holds it, or none was tried): a NATS that answers reads and refuses writes (a full
+        disk) is told apart from one that is away."""
         self._broken_since = 0.0
         """time.monotonic() from which `broken` has held over revisions that follow each
         other."""
@@ -178,9 +184,11 @@ class NatsLease:
                 await self._write(free, sent)
         except nats.js.errors.KeyWrongLastSequenceError:
             self._lost()
+            self.unwritten = None
             await self._read_leader()
         except (nats.errors.Error, TimeoutError) as error:
             self._lost()  # cannot prove we lead: act as a follower
+            self.unwritten = failure_words(error, self._timeout)
             if self.leader_name == self.holder:
                 self.leader_name = None  # who leads now is not known
             self._unread()
@@ -213,6 +221,7 @@ class NatsLease:
         else:
             self._revision = await self._kv.update(KEY, self.holder.encode(), last=revision)
         self.valid_until = sent + self.ttl * (1 - MARGIN)
+        self.unwritten = None
         self.leader_name = self.holder
         self._read_at = time.monotonic()
         self.broken = None
@@ -286,6 +295,8 @@ class Lease(Protocol):
     broken: BrokenLease | None
     """The entry, while it names no holder (None for a lease that cannot be broken)."""
     last_broken: BrokenLease | None
+    unwritten: str | None
+    """Why this process's last write of the lease failed (None: it did not)."""
 
     @property
     def valid_until(self) -> float:

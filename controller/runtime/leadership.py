@@ -102,7 +102,8 @@ class LeaseTeller:
         elif self.lease.broken is not None:
             detail = "not leading: the lease is broken"
         else:
-            detail = "not leading: the lease cannot be renewed, and no leader is known"
+            why = f" ({self.lease.unwritten})" if self.lease.unwritten else ""
+            detail = f"not leading: the lease cannot be renewed{why}, and no leader is known"
         log.info("lease: %s", detail)
         ok = leading or leader is not None
         self._bus.publish(HealthEvent(ts=now, source=SOURCE, ok=ok, detail=detail))
@@ -120,6 +121,8 @@ class LeaseTeller:
             )
         elif at - self._held_at > self.lease.ttl:
             no_leader = f"no valid leader for more than the lease's TTL ({self.lease.ttl:g} s)"
+            if self.lease.unwritten:
+                no_leader += f"; this process cannot write it: {self.lease.unwritten}"
             self._health.unhealthy(SOURCE, no_leader, now)
         else:
             self._health.healthy(SOURCE, now)

@@ -123,6 +123,7 @@ class ForeignLease:
         self.contend = True
         self.broken: BrokenLease | None = None  # a Kubernetes Lease names any holder
         self.last_broken: BrokenLease | None = None
+        self.unwritten: str | None = None
 
     async def renew(self) -> bool:
         return False

@@ -5,6 +5,7 @@ back at once rather than follow itself until it expires."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import signal
@@ -16,7 +17,10 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from controller.coordination.lease import BUCKET, KEY, LeaseError, NatsLease
-from tests.support import eventually
+from controller.core.events import EventBus, HealthEvent
+from controller.runtime.health import SourceHealth
+from controller.runtime.leadership import LeaseTeller
+from tests.support import FakeClock, eventually
 
 
 async def test_a_renewal_that_landed_unheard_is_taken_back_not_followed(nc: Client) -> None:
@@ -182,3 +186,39 @@ async def test_a_follower_whose_reads_hang_and_are_cut_names_no_leader_after_a_t
         os.kill(pid, signal.SIGCONT)
     for client in clients:
         await client.close()
+
+
+async def test_a_renewal_nats_refuses_is_told_with_its_reason(nc: Client) -> None:
+    """A NATS that answers reads and refuses the lease's writes (a full disk, a sealed
+    stream): the leader said `not leading: the lease cannot be renewed, and no leader is
+    known`, then /healthz `no valid leader for more than the lease's TTL (10 s)`, its queues
+    read fine: nothing said why."""
+    clock = FakeClock()
+    bus = EventBus()
+    health = SourceHealth(bus)
+    lease = NatsLease(nc, "daemon-a", ttl=10)
+    await lease.start()
+    teller = LeaseTeller(lease, health, bus, clock)
+    told = bus.subscribe()
+    assert await lease.renew()
+    teller.renewed(False, True, lease.leader_name, clock())
+    js = nc.jetstream()
+    stream = (await js.stream_info(f"KV_{BUCKET}")).config
+    await js.update_stream(dataclasses.replace(stream, sealed=True))
+
+    assert not await lease.renew()
+    teller.renewed(True, False, lease.leader_name, clock.advance(1))
+    refused = "invalid operation on sealed stream"
+    lines = [told.get_nowait() for _ in range(told.qsize())]
+    assert [(e.ok, e.detail) for e in lines if isinstance(e, HealthEvent)] == [
+        (True, "leading"),
+        (False, f"not leading: the lease cannot be renewed ({lease.unwritten}), and no leader"
+         " is known"),
+    ]  # fmt: skip
+    assert refused in (lease.unwritten or "")
+    assert not await lease.renew()
+    teller.renewed(False, False, lease.leader_name, clock.advance(10))
+    assert health.problems["lease"] == (
+        "no valid leader for more than the lease's TTL (10 s); this process cannot write"
+        f" it: {lease.unwritten}"
+    )

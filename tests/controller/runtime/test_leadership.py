@@ -25,6 +25,7 @@ class WatchedLease:
     ttl: float = TTL
     broken: BrokenLease | None = None
     last_broken: BrokenLease | None = None
+    unwritten: str | None = None
     valid_until: float = -1.0
     contend: bool = True
 
