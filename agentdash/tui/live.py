@@ -25,6 +25,7 @@ from agentdash.tui.table import Row
 from agentdash.tui.wrapping import KeptText
 from controller.core.events import ActionEvent, Event, HealthEvent, ScaleEvent
 from controller.core.printable import printable
+from controller.runtime.health import TASKS
 from controller.runtime.snapshot import FleetSnapshot, PoolRow
 
 STATE_STYLE = {
@@ -161,7 +162,9 @@ def _header(
     text.append(f" {said}{', read-only' if read_only else ''} ", style=style)
     for source, problem in snapshot.problems.items():
         why = "" if terse else f": {problem}"
-        text.append(printable(f" {source} STALE{why} "), style="red bold")
+        # Tasks refused are not stale data: the pools read idle, truly, as none is stored.
+        said = "REFUSED" if source == TASKS else "STALE"
+        text.append(printable(f" {source} {said}{why} "), style="red bold")
     text.append(f" {clock(snapshot.ts)}{'' if terse else ' UTC'}", style="dim")
     return text
 

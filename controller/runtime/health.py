@@ -29,6 +29,10 @@ SOURCES = ("cluster", "queue")
 TOKENS = "tokens"
 """The token counts' source (Prometheus; the workers' reports are never stale): while it
 fails, the budgets hold their last known values and no pool is held."""
+TASKS = "tasks"
+"""Tasks the queue refuses to store (controller.sources.refused_tasks): told and shown, not
+counted against readiness. A producer can send publishes the stream refuses (headers over
+its 64 KiB), and a producer must not hold up a rollout of agentdash."""
 STEADY_S = 5.0
 """How long a pool's own problem, or its end, must last to be told and to count."""
 SCALE = "scale "
@@ -166,9 +170,12 @@ class SourceHealth:
         return now - self._since.get(name, now) >= STEADY_S
 
     def ready(self) -> bool:
-        """No source fails, no pool's own problem has lasted STEADY_S (as of the last tick)."""
+        """No source fails (tasks refused aside: TASKS), no pool's own problem has lasted
+        STEADY_S (as of the last tick)."""
         now = self._now
         for source in self.problems:
+            if source == TASKS:
+                continue
             if not source.startswith(SCALE) or self._lasted(source, now):
                 return False
         return not any(self._lasted(pool, now) for pool in self.stale)

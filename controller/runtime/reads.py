@@ -10,8 +10,8 @@ from collections.abc import Callable, Collection, Mapping
 
 from controller.actuators.base import Actuator
 from controller.core.model import PoolState, QueueStats, SourceError
-from controller.runtime.health import SourceHealth
-from controller.sources.base import LagSource
+from controller.runtime.health import TASKS, SourceHealth
+from controller.sources.base import LagSource, RefusalsSource
 
 
 class SourceReads:
@@ -54,10 +54,22 @@ class SourceReads:
             read = self.lag.read() if only is None else self._read_some(only)
             self.stats = await asyncio.wait_for(read, deadline)
             health.healthy("queue", clock())
+            self._tell_refused()
         except SourceError as exc:
             health.unhealthy("queue", str(exc), clock())
         except TimeoutError:
             health.unhealthy("queue", f"no answer within {deadline:.1f} s", clock())
+
+    def _tell_refused(self) -> None:
+        """Tasks the queue refuses to store are a problem of their own (TASKS): the pools
+        read idle and are not stale, while every producer's publish fails."""
+        if not isinstance(self.lag, RefusalsSource):
+            return
+        refused = self.lag.refused_tasks()
+        if refused is None:
+            self.health.healthy(TASKS, self.clock())
+        else:
+            self.health.unhealthy(TASKS, refused, self.clock())
 
     async def _read_some(self, pools: Collection[str]) -> Mapping[str, QueueStats]:
         fresh = await self.lag.read(pools)

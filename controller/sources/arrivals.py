@@ -132,6 +132,8 @@ class Arrivals:
         self._waiting = dict.fromkeys(names, 0)
         """Per pool, tasks seen before the last read that it did not show stored."""
         self._last: dict[str, Consumer] = {}
+        self.stored = dict.fromkeys(names, 0)
+        """Per pool, at most how many tasks its consumer showed stored at its last read."""
         self._credit: dict[str, deque[_Credit]] = {pool: deque() for pool in names}
         """Per pool, tasks shown stored that the subscription had not seen yet, oldest
         first."""
@@ -161,12 +163,13 @@ class Arrivals:
         before = self._last.pop(pool, None)
         if consumer is None or before is None:  # nothing to compare with: taken as seen
             self._waiting[pool] = 0
+            self.stored[pool] = 0
             if consumer is not None:
                 self._last[pool] = consumer
             return 0
         self._last[pool] = consumer
         claimed = self._waiting[pool] + unread
-        stored = consumer.stored_since(before)
+        stored = self.stored[pool] = consumer.stored_since(before)
         beyond = claimed - stored - self._spend_credit(pool, claimed - stored)
         if beyond <= 0:
             self._waiting[pool] = 0

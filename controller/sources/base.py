@@ -4,7 +4,7 @@ which implementation it has (JetStream or the observations file; NATS reports or
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from controller.core.model import QueueStats, Usage
 
@@ -17,6 +17,14 @@ class LagSource(Protocol):
 
     def watch_idle(self, idle: set[str], wake: Callable[[str], None]) -> None:
         """Call `wake(pool)` as soon as a task reaches one of the `idle` pools."""
+        ...
+
+
+@runtime_checkable
+class RefusalsSource(Protocol):
+    def refused_tasks(self) -> str | None:
+        """The pools whose tasks the queue has refused to store for a while, in words; None
+        if none (controller.sources.refused_tasks)."""
         ...
 
 

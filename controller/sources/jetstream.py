@@ -52,6 +52,7 @@ from controller.sources.jetstream_api import (
     subject_counts,
 )
 from controller.sources.oldest_task import OldestTasks
+from controller.sources.refused_tasks import RefusedTasks
 
 PENDING_ARRIVALS = 10_000
 """Tasks seen arriving and not yet counted, at most, per pool: beyond, a flood of them is
@@ -104,6 +105,7 @@ class JetStreamLagSource:
         these, not at every pool."""
         self._seen = Arrivals(config.pools)
         """Per pool, when each task in the rate window arrived, once JetStream stored it."""
+        self._refused = RefusedTasks()
         self._bad = bad or BadMessages()
         self._started: float | None = None
         self._idle: set[str] = set()
@@ -156,6 +158,11 @@ class JetStreamLagSource:
             with contextlib.suppress(nats.errors.Error):  # the connection may be gone already
                 await sub.unsubscribe()
         self._subscriptions.clear()
+
+    def refused_tasks(self) -> str | None:
+        """The pools whose tasks JetStream has refused to store for a while, in words; None
+        if none (controller.sources.refused_tasks)."""
+        return self._refused.problem(self._clock())
 
     def watch_idle(self, idle: set[str], wake: Callable[[str], None]) -> None:
         self._idle = idle
@@ -265,6 +272,7 @@ class JetStreamLagSource:
         if delivered is not None:
             consumer = Consumer(pending=pending, delivered=delivered.consumer_seq)
         refuted = self._seen.read(pool, consumer)
+        self._refused.note(pool, refused=refuted, stored=self._seen.stored[pool], now=now)
         if refuted:
             why = (
                 f"{pool}: seen on its subject, not in its consumer (a duplicate Nats-Msg-Id, "

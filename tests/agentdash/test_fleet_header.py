@@ -77,3 +77,11 @@ def test_where_it_fits_the_header_says_why_the_source_is_stale() -> None:
     header = header_text(stale({"queue": "NATS: no answer within 2 s"}), False, FLAGS, 200)
     assert "queue STALE: NATS: no answer within 2 s" in header.plain
     assert header.plain.rstrip().endswith("09:54:45 UTC")
+
+
+def test_tasks_the_queue_refuses_are_told_as_refused_not_stale() -> None:
+    """The pools read idle, truly: nothing was stored for them; the data is not stale."""
+    refused = "JetStream stores none of the tasks published for acme-research (for 20 s or more)"
+    header = header_text(stale({"tasks": refused}), False, FLAGS, 200)
+    assert f"tasks REFUSED: {refused}" in header.plain
+    assert "STALE" not in header.plain

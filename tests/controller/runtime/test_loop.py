@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import replace
 from typing import Any
 
+import nats.js.errors
 from nats.aio.client import Client
+from nats.js.api import DiscardPolicy
 
 from agentdash.nats_server import NatsServer
 from controller.core.connections import PrometheusConfig
@@ -140,6 +144,40 @@ async def test_an_outage_is_not_idle_time_for_the_first_reading_after_it(
     clock.advance(1)
     (d,) = await loop.tick()
     assert d.desired == 10
+    await cluster.close()
+
+
+async def test_tasks_the_stream_refuses_are_a_problem_until_it_stores_one_again(
+    nc: Client, clock: FakeClock
+) -> None:
+    """A stream that refuses every publish (here full, `discard: new`; its server's disk full
+    does the same) left its pools reading idle and said nothing but the bad messages' line a
+    minute: with nats-server's disk full, /healthz said 200 and the dashboard every pool
+    idle, for as long as every producer's publish failed."""
+    cfg = fleet()
+    loop, cluster = await make_loop(nc, cfg, clock)
+    js = nc.jetstream()
+    stream = (await js.stream_info("AGENT_TASKS")).config
+    await js.update_stream(replace(stream, max_msgs=1, discard=DiscardPolicy.NEW))
+    await publish(nc, cfg.subject("research"), 1)  # stored: the stream is full
+    await loop.tick()
+    for refused in range(1, 26):
+        clock.advance(1)
+        with contextlib.suppress(nats.js.errors.APIError):
+            await publish(nc, cfg.subject("research"), 1)
+        await loop.tick()
+        if refused < 10:
+            assert "tasks" not in loop.problems  # a few refused are usual (retried ids)
+    assert loop.problems["tasks"].startswith(
+        "JetStream stores none of the tasks published for research (for 20 s or more)"
+    )
+    assert loop.health.ready()  # a producer's refused publishes hold up no rollout
+    await js.update_stream(replace(stream, max_msgs=-1))
+    await publish(nc, cfg.subject("research"), 1)  # stored again
+    for _ in range(2):  # a read to see it, one to show it stored
+        clock.advance(1)
+        await loop.tick()
+    assert "tasks" not in loop.problems
     await cluster.close()
 
 
