@@ -36,7 +36,7 @@ summary; a mistake is one line naming the file, its line, the field path and wha
 expected, with exit status 2:
 
 ```
-agentdash: agentdash.yaml:28: pools.acme-research.max_replicas: expected an integer, got 'ten'
+agentdash: agentdash.yaml:30: pools.acme-research.max_replicas: expected an integer, got 'ten'
 ```
 
 `agentdash check-config --schema` prints the schema this page is made from, for an editor

@@ -3,8 +3,9 @@ block names a subcommand and flags the CLI has (checked against the parser itsel
 process), every `python benchmarks/...` and `make` line names what exists, every relative link
 and anchor leads somewhere, every repository path quoted exists, the outputs a page shows of
 `agentdash plan` and `agentdash simulate` are what those commands print today, the reasons
-in docs/dashboard.md's demo run are worded as the engine words them, and
-docs/configuration.md is what docs/generate.py makes from the config's schema."""
+in docs/dashboard.md's demo run are worded as the engine words them, the mistake the pages
+show is the line check-config prints for it, and docs/configuration.md is what
+docs/generate.py makes from the config's schema."""
 
 from __future__ import annotations
 
@@ -267,6 +268,29 @@ def test_the_plan_shown_is_what_plan_prints(
     assert [d for d in decisions if d["pool"] == shown["pool"]] == [shown], (
         f"docs/operating.md: the `agentdash {' '.join(argv)}` example differs from its output"
     )
+
+
+MISTAKE_SHOWN = re.compile(
+    r"(?m)^agentdash: (?P<file>[\w.]+):\d+: pools\.acme-research\.max_replicas: .*got 'ten'$"
+)
+
+
+@pytest.mark.parametrize("page", ["docs/configuration.md", "docs/operating.md"])
+def test_the_mistake_shown_is_what_check_config_says_of_it(
+    page: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The pages show check-config's one line for `max_replicas: ten` in acme-research: made in
+    the config `agentdash example config` writes, it is that line, its line number included."""
+    (shown,) = MISTAKE_SHOWN.finditer((ROOT / page).read_text())
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["example", "config"]) == 0
+    example = capsys.readouterr().out
+    pool = example.index("  acme-research:\n")
+    mistake = example[pool:].replace("max_replicas: 10", "max_replicas: ten", 1)
+    Path(shown["file"]).write_text(example[:pool] + mistake)
+
+    assert cli.main(["check-config", shown["file"]]) == 2
+    assert capsys.readouterr().err == shown[0] + "\n", f"{page}: the mistake shown differs"
 
 
 @pytest.mark.e2e
