@@ -138,7 +138,10 @@ def _only_its_own_error_record(stdout: str) -> bool:
     return [json.loads(line)["type"] for line in stdout.splitlines()] == ["error"]
 
 
-NOT_IN_A_CLUSTER = "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set)"
+NOT_IN_A_CLUSTER = (
+    "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set): give --kubeconfig FILE,"
+    " or --cluster simulated to try agentdash without a cluster"
+)
 
 
 @pytest.mark.e2e
@@ -147,7 +150,7 @@ NOT_IN_A_CLUSTER = "no in-cluster config either (KUBERNETES_SERVICE_HOST is not 
     [
         ({}, "HOME/.kube/config", NOT_IN_A_CLUSTER),
         ({"AGENTDASH_KUBECONTEXT": "prod"}, "HOME/.kube/config",
-         "the context 'prod' is read from one"),
+         "the context 'prod' is read from one: give --kubeconfig FILE"),
         ({"KUBECONFIG": "HOME/a:HOME/b"}, "$KUBECONFIG (HOME/a:HOME/b)", NOT_IN_A_CLUSTER),
     ],
     ids=["no flags", "a context", "KUBECONFIG"],
@@ -162,8 +165,7 @@ def test_no_kubeconfig_at_all_is_one_line_and_exit_2_before_nats_is_contacted(
         )
     assert result.returncode == 2, result.stderr
     assert result.stderr == (
-        f"agentdash: no kubeconfig found at {where.replace('HOME', str(tmp_path))}, and {why}: "
-        "give --kubeconfig FILE\n"
+        f"agentdash: no kubeconfig found at {where.replace('HOME', str(tmp_path))}, and {why}\n"
     )
     assert _only_its_own_error_record(result.stdout), result.stdout
 

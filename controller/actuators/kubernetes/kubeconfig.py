@@ -120,12 +120,17 @@ def kubeconfig_files(kubeconfig: str | None, context: str | None) -> list[str]:
     if found:
         return found
     where = f"$KUBECONFIG ({listed})" if listed else tried[0]
-    why = (
-        f"the context {shown(context)} is read from one"
-        if context is not None
-        else "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set)"
+    if context is not None:
+        raise KubeConfigError(
+            f"no kubeconfig found at {where}, and the context {shown(context)} is read from one:"
+            " give --kubeconfig FILE"
+        )
+    # Asked for no cluster in particular: most often someone trying agentdash on a laptop.
+    raise KubeConfigError(
+        f"no kubeconfig found at {where}, and no in-cluster config either"
+        " (KUBERNETES_SERVICE_HOST is not set): give --kubeconfig FILE, or --cluster simulated"
+        " to try agentdash without a cluster"
     )
-    raise KubeConfigError(f"no kubeconfig found at {where}, and {why}: give --kubeconfig FILE")
 
 
 def check_kubeconfig(paths: Sequence[str], context: str | None) -> None:

@@ -139,13 +139,12 @@ async def test_no_kubeconfig_anywhere_is_said_with_where_it_was_looked_for(
         await DeploymentScaler.connect(web_fleet(), context=context)
 
     why = (
-        "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set)"
+        "no in-cluster config either (KUBERNETES_SERVICE_HOST is not set): give --kubeconfig"
+        " FILE, or --cluster simulated to try agentdash without a cluster"
         if context is None
-        else "the context 'prod' is read from one"
+        else "the context 'prod' is read from one: give --kubeconfig FILE"
     )
-    assert str(caught.value) == (
-        f"no kubeconfig found at {no_kube_setup}/.kube/config, and {why}: give --kubeconfig FILE"
-    )
+    assert str(caught.value) == f"no kubeconfig found at {no_kube_setup}/.kube/config, and {why}"
 
 
 async def test_the_files_kubeconfig_lists_are_merged_and_a_missing_one_skipped(
