@@ -157,6 +157,52 @@ NOTES: dict[tuple[str, str], str] = {
     ("pools.<name>", "cold_start_seconds"): "Pod start to ready: the demand covers what "
     "arrives meanwhile, and the keep-alive weighs a release against it.",
     ("pools.<name>", "behavior"): "The HPA v2 `behavior`: windows, tolerance, rate policies.",
+    ("", "controller"): "The loop: how often it ticks.",
+    ("pools.<name>", "min_replicas"): "The fewest replicas the pool keeps, idle or not. Its "
+    "tenant paused, or spent under a hard cap, still takes it to 0.",
+    ("pools.<name>", "max_replicas"): "The most replicas the pool runs, whatever its demand "
+    "(STATE `capped` there).",
+    ("pools.<name>.deployment", "namespace"): "The Deployment's namespace.",
+    ("pools.<name>.deployment", "name"): "The Deployment's name; two pools may not share one.",
+    ("pools.<name>.queue", "stream"): "The JetStream work-queue stream holding the pool's tasks "
+    "(`agentdash queues --apply` makes it).",
+    ("pools.<name>.queue", "consumer"): "The durable pull consumer the pool's workers bind to: "
+    "its pending + ack pending is the pool's lag.",
+    ("pools.<name>.behavior", "scale_up"): "How it grows. Left out: straight to its demand, no "
+    "window and no rate policy; set, it is filled in from the HPA's (below).",
+    ("pools.<name>.behavior", "scale_down"): "How it shrinks. Left out: the default below, and "
+    "the pool learns its keep-alive; set, it keeps the fixed rules.",
+    ("pools.<name>.behavior.scale_up", "stabilization_seconds"): "The window: a scale-up takes "
+    "the lowest recommendation of the last this many seconds, a scale-down the highest.",
+    ("pools.<name>.behavior.scale_up", "policies"): "Rate policies: at most so many pods (or "
+    "percent) a period, chosen among by `select_policy`. None: no limit.",
+    ("pools.<name>.behavior.scale_up.policies[]", "type"): "`Pods`: `value` pods; `Percent`: "
+    "`value` percent of the replicas at the start of the period.",
+    ("pools.<name>.behavior.scale_up.policies[]", "value"): "How many pods, or what percent.",
+    ("pools.<name>.behavior.scale_up.policies[]", "period_seconds"): "The period the change is "
+    "counted over.",
+    ("pools.<name>.fallback", "failure_threshold"): "Failed reads in a row before `replicas` is "
+    "held.",
+    ("nats", "url"): "The server, `nats://`, `tls://`, `ws://` or `wss://`; `--nats-url` "
+    "(`AGENTDASH_NATS_URL`) beats it.",
+    ("nats", "creds_file"): "A .creds file (a user's JWT and nkey seed).",
+    ("nats", "nkey_seed_file"): "A file holding the user's nkey seed.",
+    ("nats", "user"): "A user name, with `password`.",
+    ("nats", "password"): "The user's password, with `user`.",
+    ("nats", "token"): "An authentication token.",
+    ("nats", "tls"): "TLS to the server: its CA, and a client certificate where it asks one.",
+    ("nats.tls", "key_file"): "The client certificate's private key (with cert_file).",
+    ("prometheus", "url"): "Prometheus's base URL, http or https: the query goes to its "
+    "`/api/v1/query`.",
+    ("prometheus", "interval_seconds"): "How often the tokens query is asked, in the "
+    "background: a tick never waits on it.",
+    ("prometheus", "tls"): "How Prometheus's certificate is checked.",
+    ("kubernetes", "qps"): "API requests a second, on average, shared by every call in order "
+    "of what it is for (the Lease, the watches, the scales, then Events), as client-go's QPS.",
+    ("kubernetes", "burst"): "API requests that may go at once above `qps`, as client-go's Burst.",
+    ("kubernetes.lease", "namespace"): "The Lease's namespace (`agentdash rbac` prints its "
+    "rights there).",
+    ("kubernetes.lease", "name"): "The Lease's name.",
 }
 """What the schema's docstrings leave unsaid, for a reader of this page only."""
 

@@ -2,21 +2,18 @@
 block names a subcommand and flags the CLI has (checked against the parser itself, in
 process), every `python benchmarks/...` and `make` line names what exists, every relative link
 and anchor leads somewhere, every repository path quoted exists, the outputs a page shows of
-`agentdash plan` and `agentdash simulate` are what those commands print today, the reasons
-in docs/dashboard.md's demo run are worded as the engine words them, the mistake the pages
-show is the line check-config prints for it, and docs/configuration.md is what
-docs/generate.py makes from the config's schema."""
+`agentdash plan` and `agentdash simulate` are what those commands print today, and the
+reasons in docs/dashboard.md's demo run are worded as the engine words them
+(docs/configuration.md has tests/test_configuration_page.py)."""
 
 from __future__ import annotations
 
 import argparse
 import ast
-import importlib.util
 import json
 import re
 import subprocess
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -270,29 +267,6 @@ def test_the_plan_shown_is_what_plan_prints(
     )
 
 
-MISTAKE_SHOWN = re.compile(
-    r"(?m)^agentdash: (?P<file>[\w.]+):\d+: pools\.acme-research\.max_replicas: .*got 'ten'$"
-)
-
-
-@pytest.mark.parametrize("page", ["docs/configuration.md", "docs/operating.md"])
-def test_the_mistake_shown_is_what_check_config_says_of_it(
-    page: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    """The pages show check-config's one line for `max_replicas: ten` in acme-research: made in
-    the config `agentdash example config` writes, it is that line, its line number included."""
-    (shown,) = MISTAKE_SHOWN.finditer((ROOT / page).read_text())
-    monkeypatch.chdir(tmp_path)
-    assert cli.main(["example", "config"]) == 0
-    example = capsys.readouterr().out
-    pool = example.index("  acme-research:\n")
-    mistake = example[pool:].replace("max_replicas: 10", "max_replicas: ten", 1)
-    Path(shown["file"]).write_text(example[:pool] + mistake)
-
-    assert cli.main(["check-config", shown["file"]]) == 2
-    assert capsys.readouterr().err == shown[0] + "\n", f"{page}: the mistake shown differs"
-
-
 @pytest.mark.e2e
 def test_the_bundled_examples_report_is_what_simulate_prints() -> None:
     """docs/backtest.md's report of the bundled example, against the command it shows, run
@@ -323,42 +297,6 @@ def test_the_bundled_examples_counts_in_its_reading_are_the_report_s() -> None:
         quoted = re.search(rf"{said} \((\S+) against (\S+) and (\S+)\)", reading)
         assert quoted is not None, said
         assert list(quoted.groups()) == counts, f"docs/backtest.md: {said} quoted differ"
-
-
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docs_generate", ROOT / "docs" / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_configuration_page_is_what_the_schema_makes() -> None:
-    generate = _generator()
-    assert (ROOT / "docs" / "configuration.md").read_text() == generate.render(), (
-        "docs/configuration.md differs from the config's schema: run `python docs/generate.py`"
-        " (or `make docs`) and commit the result"
-    )
-
-
-def test_the_configuration_page_documents_every_pool_field() -> None:
-    from controller.core.config import PoolConfig
-
-    page = (ROOT / "docs" / "configuration.md").read_text()
-    for field in PoolConfig.model_fields:
-        assert f"| `{field}`" in page, field
-
-
-def test_the_configuration_page_example_is_a_valid_config(tmp_path: Path) -> None:
-    from controller.core.config import load_config
-
-    page = (ROOT / "docs" / "configuration.md").read_text()
-    example = re.search(r"(?ms)^## An annotated example\n\n```yaml\n(.*?)^```", page)
-    assert example is not None
-    path = tmp_path / "agentdash.yaml"
-    path.write_text(example.group(1))
-    assert list(load_config(path).pools) == ["acme-research"]
 
 
 SCALE_LINE = re.compile(r"\d\d:\d\d:\d\d  \S+ +\d+ -> \d+ +(?P<rule>[a-z_ ]+): (?P<detail>.+)")
