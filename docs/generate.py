@@ -234,6 +234,8 @@ def _environment() -> str:
     for dest, (variable, _) in ENVIRONMENT.items():
         flag = flags[dest]
         default = DEFAULTS.get(dest)
+        if isinstance(default, float):
+            default = f"{default:g}"  # as the flag's --help says it
         rows.append(f"| `{flag}` | `{variable}` | {_code(default) if default else ''} |")
     return "\n".join(rows)
 

@@ -84,3 +84,17 @@ def test_the_mistake_shown_is_what_check_config_says_of_it(
 
     assert cli.main(["check-config", shown["file"]]) == 2
     assert capsys.readouterr().err == shown[0] + "\n", f"{page}: the mistake shown differs"
+
+
+def test_each_flag_s_default_is_the_one_its_help_names() -> None:
+    """The flags' table says each default as `agentdash --help` does (`10`, not `10.0`)."""
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    helps = {
+        action.option_strings[0]: " ".join((action.help or "").split())
+        for action in cli.build_parser()._actions
+        if action.option_strings
+    }
+    shown = re.findall(r"(?m)^\| `(--[\w-]+)` \| `\w+` \| `([^`]+)` \|$", page)
+    assert shown
+    for flag, default in shown:
+        assert f"default {default})" in helps[flag], (flag, default, helps[flag])
