@@ -5,8 +5,9 @@ would be spent again (controller.sources.usage.TokenLedger).
 The leader writes each tenant's count, by the minute of its budget day
 (controller.core.tokens_today), and its pools' tokens a task, to the bucket `agentdash_spend`
 (key `usage.<tenant>`), at most every SAVE_S. Every process merges the bucket into its own
-count when it starts, and again when it becomes leader: minute by minute, the larger count,
-so a report is not counted twice and the morning a successor missed is not missed. A count of
+count when it starts, again when it becomes leader, and as a follower every SAVE_S: minute by
+minute, the larger count, so a report is not counted twice and the morning a successor missed
+is not missed. A count of
 another budget day is not taken.
 
 What comes in is checked (UsageDoc: finite, bounded numbers; minutes within a day; a day
@@ -18,6 +19,7 @@ the tenant's hard cap would be counted from zero and spent again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Annotated, Literal, Protocol
@@ -26,7 +28,7 @@ from nats.aio.client import Client
 from pydantic import Field
 
 from controller.coordination import spend_handover
-from controller.coordination.bucket import BucketKeeper, read_values
+from controller.coordination.bucket import NATS_TROUBLE, BucketKeeper, read_values
 from controller.coordination.history_docs import DatedDoc
 from controller.core.accounting import TokensATask
 from controller.core.config import Config
@@ -95,6 +97,8 @@ class UsageHandover(BucketKeeper):
         self.missing: list[str] = []
         """The tenants whose count of today the last restore did not find (none written, or
         refused): counted from the reports this process has read alone."""
+        self._followed = -math.inf
+        """When a follower last merged the leader's count (`follow`)."""
 
     def forget_written(self) -> None:
         self._written.clear()
@@ -106,13 +110,35 @@ class UsageHandover(BucketKeeper):
         values = await self.fetched(self._read())
         if values is None:
             return 0
+        restored, self.missing = self._merge(values, now)
+        self.tell()
+        return restored
+
+    async def follow(self, now: float) -> None:
+        """A follower's merge of the leader's count, at most every SAVE_S: the reports sent
+        between the leader's last write and this process's start reached the leader alone,
+        and a dashboard's tokens today lacked them for the rest of the day. Quiet: a value
+        refused was said at the start and is said again by the restore on leading, and a
+        NATS away is said by the sources. Never raises for NATS or bad values."""
+        if self._kv is None or now < self._followed + SAVE_S:
+            return
+        self._followed = now
+        try:
+            values = await asyncio.wait_for(self._read(), self.timeout)
+        except NATS_TROUBLE:
+            return
+        self._merge(values, now)
+        self._refused, self._unknown = [], []
+
+    def _merge(self, values: dict[str, bytes], now: float) -> tuple[int, list[str]]:
+        """Merge today's counts among `values`: how many tenants gave one, and which did not."""
         restored = 0
-        self.missing = [tenant for tenant in self._config.tenants if tenant not in values]
+        missing = [tenant for tenant in self._config.tenants if tenant not in values]
         for tenant, raw in values.items():
             doc = self.load(UsageDoc, key_of(tenant), raw, now)
             today = self._ledger.today(tenant, now)
             if doc is None or doc.day != today.start:  # refused, or another budget day's
-                self.missing.append(tenant)
+                missing.append(tenant)
                 continue
             minutes = {m: (tokens, tasks) for m, tokens, tasks in doc.minutes}
             today.merge(minutes, doc.at if doc.at < now else now)
@@ -122,8 +148,7 @@ class UsageHandover(BucketKeeper):
                 if price is not None and tasks > price.tasks:
                     price.tokens, price.tasks = tokens, tasks
             restored += 1
-        self.tell()
-        return restored
+        return restored, missing
 
     async def _read(self) -> dict[str, bytes]:
         return await read_values(self._kv, {t: key_of(t) for t in self._config.tenants})

@@ -74,8 +74,11 @@ class Succession:
         """While leading: keep what the next leader takes over. The three saves go side by
         side: each waits up to its timeout for a NATS that does not answer (and makes its
         bucket again after a NATS that lost its store), so one after the other they would
-        hold the tick, and every scale call after it, for three such waits."""
+        hold the tick, and every scale call after it, for three such waits. A follower takes
+        in the leader's count of tokens today instead, at most every 10 s."""
         if not leading:
+            if self.usage_handover is not None:
+                await self.usage_handover.follow(now)
             return
         saves: list[Awaitable[None]] = []
         if self.handover is not None:

@@ -20,9 +20,11 @@ from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
 from controller.coordination.spend_handover import BUCKET
-from controller.coordination.usage_handover import UsageHandover, key_of
+from controller.coordination.usage_handover import SAVE_S, UsageHandover, key_of
+from controller.core.engine import Engine
 from controller.core.model import Observations, PoolObservation
 from controller.core.policy import decide
+from controller.runtime.succession import Succession
 from controller.sources.usage import TokenLedger, UsageReport
 from tests.support import eventually
 from tests.support.usage_leader import BUDGET, budgeted, counting
@@ -150,6 +152,39 @@ async def test_a_count_from_a_clock_ahead_of_this_one_is_taken_not_added_twice(
     for _ in range(2):  # at the start, and again on leading
         assert await handover.restore(now + 1) == 1
     assert usage.usage(now + 1).tokens_today["acme"] == 1_540_000
+    assert handover.ignored == 0
+
+
+async def test_a_follower_takes_in_the_reports_sent_before_it_started(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """A dashboard started a few seconds after the workers' reports, before the leader wrote
+    them: it showed 8,638 tokens today where the leader counted 11,106, for the rest of the
+    day. As a follower it takes in the leader's count at the leader's next write."""
+    cfg = budgeted()
+    leader, leader_handover = await counting(nc, cfg)
+    await leader_handover.restore(time.time())
+    for _ in range(3):
+        await nc.publish("agentdash.usage.acme", report(1_234))
+    await nc.flush()
+    await eventually(lambda: leader.usage(time.time()).tokens_today["acme"] == 3_702)
+
+    follower, handover = await counting(nc, cfg)  # started after the reports
+    await handover.restore(time.time())  # before the leader wrote them
+    assert follower.usage(time.time()).tokens_today["acme"] == 0
+    await leader_handover.save(time.time())
+    succession = Succession(
+        Engine(cfg), handover=None, spend_handover=None, usage_handover=handover
+    )
+    await succession.hand_on(False, time.time())
+    assert follower.usage(time.time()).tokens_today["acme"] == 3_702
+
+    await nc.publish("agentdash.usage.acme", report(1_000))  # both count this one
+    await nc.flush()
+    await eventually(lambda: follower.usage(time.time()).tokens_today["acme"] == 4_702)
+    await leader_handover.save(time.time() + SAVE_S)
+    await succession.hand_on(False, time.time() + SAVE_S)  # merged again: not counted twice
+    assert follower.usage(time.time()).tokens_today["acme"] == 4_702
     assert handover.ignored == 0
 
 

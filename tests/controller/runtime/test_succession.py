@@ -22,6 +22,9 @@ class StalledSave:
         self.started = True
         await self.answer.wait()
 
+    async def follow(self, *_: Any) -> None:
+        """A follower's read of the leader's count: no write."""
+
 
 async def test_the_three_saves_wait_side_by_side_not_one_after_the_other() -> None:
     """After a NATS restart each save waited its 2 s timeout (and made its bucket again), one
