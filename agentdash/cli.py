@@ -214,10 +214,15 @@ def _say_error(exc: Exception) -> None:
 
 
 def _environment_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Fill in what no flag gave from ENVIRONMENT, then DEFAULTS. Only the fleet's flags and
-    check-config's FILE read the environment: a variable meant for the daemon neither
-    changes nor breaks `demo` or `simulate`. A bad value is one line naming the variable."""
+    """Fill in what no flag gave from ENVIRONMENT, then DEFAULTS. Only the fleet's flags,
+    check-config's FILE and queues' --nats-url read the environment: a variable meant for the
+    daemon neither changes nor breaks `demo` or `simulate`. A bad value is one line naming
+    the variable."""
     wanted = ENVIRONMENT if args.command is None else {}
+    if args.command == "queues" and not args.nats_config:
+        # the NATS the daemon uses, and its identity there: its container, or a shell set up
+        # for it, makes the streams it reads
+        wanted = {"nats_url": ENVIRONMENT["nats_url"]}
     if args.command == "check-config":
         if args.config_file is not None:
             if args.file is not None:

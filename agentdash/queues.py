@@ -109,7 +109,10 @@ def add_parser(commands: Any) -> None:
         help="print a nats-server configuration with an account per tenant, and exit",
     )
     parser.add_argument(
-        "--nats-url", type=flags.nats_url, metavar="URL", help="NATS server (default: nats.url)"
+        "--nats-url",
+        type=flags.nats_url,
+        metavar="URL",
+        help="NATS server (env AGENTDASH_NATS_URL, as the daemon's; default: nats.url)",
     )
     parser.add_argument(
         "--ack-wait",

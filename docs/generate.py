@@ -107,8 +107,10 @@ cooldown before its last replica goes.
 ## Flags and environment variables
 
 The fleet's flags (`agentdash --config FILE ...`, the daemon and the dashboard) take their
-defaults from the environment, for containers. A flag given beats its variable; a bad value
-is one line naming the variable.
+defaults from the environment, for containers; so do `check-config`'s FILE
+(`AGENTDASH_CONFIG`) and `agentdash queues --nats-url` (`AGENTDASH_NATS_URL`: the streams are
+made where the daemon reads them, with its identity). A flag given beats its variable; a bad
+value is one line naming the variable.
 
 | flag | variable | default when neither is given |
 |---|---|---|
