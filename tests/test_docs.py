@@ -2,14 +2,13 @@
 block names a subcommand and flags the CLI has (checked against the parser itself, in
 process), every `python benchmarks/...` and `make` line names what exists, every relative link
 and anchor leads somewhere, every repository path quoted exists, the outputs a page shows of
-`agentdash plan` and `agentdash simulate` are what those commands print today, and the
-reasons in docs/dashboard.md's demo run are worded as the engine words them
-(docs/configuration.md has tests/test_configuration_page.py)."""
+`agentdash plan` and `agentdash simulate` are what those commands print today
+(docs/configuration.md has tests/test_configuration_page.py, docs/dashboard.md's demo run
+tests/test_dashboard_page.py)."""
 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import re
 import subprocess
@@ -297,39 +296,6 @@ def test_the_bundled_examples_counts_in_its_reading_are_the_report_s() -> None:
         quoted = re.search(rf"{said} \((\S+) against (\S+) and (\S+)\)", reading)
         assert quoted is not None, said
         assert list(quoted.groups()) == counts, f"docs/backtest.md: {said} quoted differ"
-
-
-SCALE_LINE = re.compile(r"\d\d:\d\d:\d\d  \S+ +\d+ -> \d+ +(?P<rule>[a-z_ ]+): (?P<detail>.+)")
-"""A scale event as `agentdash demo --headless` prints it: time, pool, change, `rule: why`."""
-PLACEHOLDER = re.compile(r"\\\{[^{}]*\\\}")
-
-
-def reason_wordings() -> list[re.Pattern[str]]:
-    """Every wording the engine gives a reason in: controller/core's strings with a `{}` and
-    at least two words of their own, each as a pattern that its values fill."""
-    wordings = []
-    for path in sorted((ROOT / "controller" / "core").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-                continue
-            if "{" not in node.value or len(re.findall(r"[a-z]{2,}", node.value)) < 2:
-                continue
-            wordings.append(re.compile(PLACEHOLDER.sub("(.*?)", re.escape(node.value))))
-    return wordings
-
-
-def test_the_demo_run_shown_gives_reasons_as_the_engine_words_them() -> None:
-    """docs/dashboard.md's run of the demo: each scale event's reason is one the engine can
-    print today, word for word."""
-    text = section(ROOT / "docs" / "dashboard.md", "## The demo: `agentdash demo`")
-    shown = [m for body in blocks(text, "") for m in map(SCALE_LINE.fullmatch, body.split("\n"))]
-    events = [m for m in shown if m is not None]
-    assert events, "docs/dashboard.md: no scale event in the demo's run"
-    wordings = reason_wordings()
-    for event in events:
-        assert any(w.fullmatch(event["detail"]) for w in wordings), (
-            f"docs/dashboard.md: no reason of the engine reads {event['rule']}: {event['detail']}"
-        )
 
 
 TRACE_LIMIT = re.compile(r"(>=|>|<=) ([\d,]+)")
