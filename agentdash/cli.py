@@ -193,8 +193,11 @@ def _command(argv: Sequence[str] | None) -> int:
     if run is None and args.config is not None:
         run = _fleet
     if run is None:
-        if args.controller_only:
-            parser.error("--controller-only needs --config FILE")
+        if before:  # a fleet's flags, and no fleet
+            parser.error(
+                f"{before} needs --config FILE (or AGENTDASH_CONFIG), the fleet to show or "
+                "scale; agentdash demo runs one of its own"
+            )
         parser.print_help()
         return EXIT_USAGE
     try:
