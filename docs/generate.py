@@ -173,7 +173,7 @@ NOTES: dict[tuple[str, str], str] = {
     ("pools.<name>.behavior", "scale_up"): "How it grows. Left out: straight to its demand, no "
     "window and no rate policy; set, it is filled in from the HPA's (below).",
     ("pools.<name>.behavior", "scale_down"): "How it shrinks. Left out: the default below, and "
-    "the pool learns its keep-alive; set, it keeps the fixed rules.",
+    "(without cooldown_seconds) the pool learns its keep-alive; set, it keeps the fixed rules.",
     ("pools.<name>.behavior.scale_up", "stabilization_seconds"): "The window: a scale-up takes "
     "the lowest recommendation of the last this many seconds, a scale-down the highest.",
     ("pools.<name>.behavior.scale_up", "policies"): "Rate policies: at most so many pods (or "
