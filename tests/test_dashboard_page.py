@@ -60,3 +60,15 @@ def test_the_demo_run_shown_wakes_each_pool_to_one_replica_first() -> None:
     woken = {pool: change for pool, change in first.items() if change[0] == "0"}
     assert woken, "docs/dashboard.md: no pool woken from zero in the demo's run"
     assert {pool: ("0", "1") for pool in woken} == woken, "docs/dashboard.md: the demo's run"
+
+
+def test_the_tokens_the_demo_says_were_spent_earlier_today_are_the_demo_s() -> None:
+    """The demo starts with tokens spent by some tenants (tokens today 3.36M in the header a
+    few seconds in): the page says which, and how many, as the demo has them."""
+    from agentdash.demo.fleet import EARLIER_TODAY
+
+    text = section(ROOT / "docs" / "dashboard.md", "## The demo: `agentdash demo`")
+    said = dict(re.findall(r"(\w+)\s+([\d,]+) of its [\d,]+(?: tokens)?", " ".join(text.split())))
+    assert {
+        tenant: int(tokens.replace(",", "")) for tenant, tokens in said.items()
+    } == EARLIER_TODAY
