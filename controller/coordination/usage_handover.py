@@ -119,9 +119,9 @@ class UsageHandover(BucketKeeper):
         between the leader's last write and this process's start reached the leader alone,
         and a dashboard's tokens today lacked them for the rest of the day. Quiet: a value
         refused was said at the start and is said again by the restore on leading, and a
-        NATS away is said by the sources. Never raises for NATS or bad values."""
-        if self._kv is None or now < self._followed + SAVE_S:
-            return
+        NATS away is said by the sources, and not asked. Never raises for NATS or bad values."""
+        if self._kv is None or not self._nc.is_connected or now < self._followed + SAVE_S:
+            return  # away, a read would wait out its timeout at the end of a tick
         self._followed = now
         try:
             values = await asyncio.wait_for(self._read(), self.timeout)

@@ -188,6 +188,22 @@ async def test_a_follower_takes_in_the_reports_sent_before_it_started(
     assert handover.ignored == 0
 
 
+async def test_a_follower_with_nats_away_does_not_wait_on_it(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """A follower's read of the leader's count waited out its 2 s timeout at the end of a tick
+    every 10 s while NATS was away: a dashboard's refresh with it. It asks only a connected
+    NATS (the sources say NATS is away)."""
+    _, handover = await counting(nc, budgeted())
+    nats_server.stop()
+    await eventually(lambda: not nc.is_connected)
+    started = time.monotonic()
+    await handover.follow(time.time())
+    assert time.monotonic() - started < handover.timeout / 2
+    nats_server.start()
+    await eventually(lambda: nc.is_connected, timeout=15)
+
+
 async def _bucket_made(nc: Client) -> bool:
     try:
         await nc.jetstream().key_value(BUCKET)
