@@ -2,31 +2,30 @@
 
 The formats of the public production traces: the Azure LLM inference traces (2023 and 2024:
 CSV, `TIMESTAMP,ContextTokens,GeneratedTokens`, a date and time a request), BurstGPT (CSV,
-`Timestamp` in seconds from the log's start, `Request tokens`, `Response tokens`), Mooncake
-(JSON lines, `timestamp` in milliseconds, `input_length`, `output_length`) and Qwen-Bailian
-(JSON lines as Mooncake's, `timestamp` in seconds, with `chat_id`). Each is recognised by its
-header or its first line's keys.
+`Timestamp` in seconds from the log's first midnight, `Request tokens`, `Response tokens`, and
+in its later files `Elapsed time`, the request's own latency), Mooncake (JSON lines,
+`timestamp` in milliseconds, `input_length`, `output_length`) and Qwen-Bailian (JSON lines as
+Mooncake's, `timestamp` in seconds, with `chat_id`). Each is recognised by its header or its
+first line's keys; a CSV's columns may come in any order, among others.
 
-A request's `t` is seconds from midnight UTC of its log's first day: for a log of dates and
-times, the midnight before its first row (`day0` says which day); for one of offsets, the
-log's own zero. A bad row raises ConfigError naming the file, the line and the field.
+The requests are kept as columns of machine numbers, not an object a row: a log of millions
+of rows is read in a few hundred megabytes. A bad row raises ConfigError naming the file, the
+line and the field.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
-from typing import NoReturn
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from agentdash.flags import FIRST_DAY, LAST_DAY
+from agentdash.request_stamps import Stamps
 from controller.core.config import ConfigError
 from controller.core.config_errors import TooLarge, shown
+from controller.core.config_types import DAY
 from controller.core.input_files import DuplicateKey, load_json_line, unique_keys
-from controller.simulate.trace import MAX_TRACE_SECONDS
 
 MAX_TOKENS = 10**9
 """Tokens a request may have on either side: a billion is no real request."""
@@ -36,34 +35,44 @@ of kilobytes."""
 
 AZURE = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 BURSTGPT = ("Timestamp", "Request tokens", "Response tokens")
+ELAPSED = "Elapsed time"
+"""BurstGPT's column of each request's end-to-end latency, in seconds (its later files)."""
 FORMATS = ("azure", "burstgpt", "mooncake", "bailian")
 FLAT = 'a flat JSON object like {"timestamp": 61.1, "input_length": 521, "output_length": 132}'
 """What a line of JSON lines is, as a line nested too deep to read is told."""
-_STAMP = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?"
-)
+UNIX_END = 4_102_444_800
+"""2100-01-01 as a Unix time: past the days simulate --start takes."""
+TIME_FIELD = {"azure": "TIMESTAMP", "burstgpt": "Timestamp"}
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One request: when it came (seconds from the log's day 0, UTC) and its tokens."""
-
-    t: float
-    context: int
-    generated: int
-    line: int
-    """Its line in the log, for what is said of it."""
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Log:
-    """A log's requests, as read, and what its times count from."""
+    """A log's requests, as read, in file order: one entry a request in each column."""
 
-    requests: list[Request]
     format: str
-    day0: date | None
-    """The date whose midnight UTC is t = 0, for a log of dates and times; None for a log of
-    offsets from its own start."""
+    times: array[float] = field(default_factory=lambda: array("d"))
+    """Seconds: from the midnight UTC of Unix day `day0` for a log of dates and times; from
+    the log's own zero for one of offsets."""
+    context: array[int] = field(default_factory=lambda: array("I"))
+    generated: array[int] = field(default_factory=lambda: array("I"))
+    lines: array[int] = field(default_factory=lambda: array("I"))
+    """Each request's line in the log, for what is said of it."""
+    elapsed: array[float] | None = None
+    """Each request's own latency in seconds, NaN where its row has none; None for a log
+    without the column."""
+    day0: int | None = None
+    """The Unix day (days since 1970-01-01) whose midnight UTC `times` count from; None for
+    a log of offsets."""
+
+    @property
+    def time_field(self) -> str:
+        return TIME_FIELD.get(self.format, "timestamp")
+
+    def add(self, t: float, context: int, generated: int, line: int) -> None:
+        self.times.append(t)
+        self.context.append(context)
+        self.generated.append(generated)
+        self.lines.append(line)
 
 
 def detect(first: str, source: str) -> str:
@@ -77,14 +86,14 @@ def detect(first: str, source: str) -> str:
         if isinstance(keys, dict) and {"timestamp", "input_length", "output_length"} <= keys.keys():
             return "bailian" if "chat_id" in keys else "mooncake"
     else:
-        header = next(csv.reader([line]), [])
-        if tuple(header[:3]) == AZURE:
+        header = {name.strip() for name in next(csv.reader([line]), [])}
+        if set(AZURE) <= header:
             return "azure"
-        if set(BURSTGPT) <= set(header):
+        if set(BURSTGPT) <= header:
             return "burstgpt"
     expected = (
-        "a request log: a CSV with the header TIMESTAMP,ContextTokens,GeneratedTokens (Azure) "
-        "or Timestamp,...,Request tokens,Response tokens (BurstGPT), or JSON lines with "
+        "a request log: a CSV with the columns TIMESTAMP,ContextTokens,GeneratedTokens (Azure) "
+        "or Timestamp,Request tokens,Response tokens (BurstGPT), or JSON lines with "
         "timestamp, input_length and output_length (Mooncake, Qwen-Bailian)"
     )
     raise ConfigError(source, "line 1", f"expected {expected}, got {shown(line[:80])}")
@@ -96,10 +105,10 @@ def read_log(lines: Iterator[str], source: str, format: str | None = None) -> Lo
     chosen = format or detect(first, source)
     rows = _rows(first, lines)
     if chosen == "azure":
-        requests, day0 = _azure(rows, source)
-        return Log(requests=requests, format=chosen, day0=day0)
-    read = _burstgpt if chosen == "burstgpt" else _json_reader(chosen)
-    return Log(requests=read(rows, source), format=chosen, day0=None)
+        return _azure(rows, source)
+    if chosen == "burstgpt":
+        return _burstgpt(rows, source)
+    return _json(chosen, rows, source)
 
 
 def _rows(first: str, lines: Iterator[str]) -> Iterator[tuple[int, str]]:
@@ -107,7 +116,7 @@ def _rows(first: str, lines: Iterator[str]) -> Iterator[tuple[int, str]]:
     if first.strip():
         yield 1, first.lstrip("\ufeff")
     for number, line in enumerate(lines, start=2):
-        if line.strip():
+        if line and not line.isspace():
             yield number, line
 
 
@@ -116,10 +125,10 @@ def _rows(first: str, lines: Iterator[str]) -> Iterator[tuple[int, str]]:
 
 def _csv(
     rows: Iterator[tuple[int, str]], source: str, needed: tuple[str, ...]
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """The CSV rows as {column: text}, the header checked for the columns `needed`."""
+) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
+    """The header's columns by name, checked for those `needed`, and each row's fields."""
     number, line = next(rows, (1, ""))
-    header = next(csv.reader([line]), [])
+    header = [name.strip() for name in next(csv.reader([line]), [])]
     try:  # a second column of a name would win silently, as a JSON key given twice does
         unique_keys([(name, None) for name in header])
     except DuplicateKey as twice:
@@ -129,83 +138,59 @@ def _csv(
     if missing:
         said = f"expected a header with the columns {', '.join(needed)}, got {shown(line[:80])}"
         raise ConfigError(source, f"line {number}", said)
+    return {name: k for k, name in enumerate(header)}, _fields(rows, source, len(header))
+
+
+def _fields(
+    rows: Iterator[tuple[int, str]], source: str, width: int
+) -> Iterator[tuple[int, list[str]]]:
+    """Each row's fields. A row with no quote is split on its commas: the csv module's
+    reader, built a row, would take most of a large log's time."""
     for number, line in rows:
-        values = next(csv.reader([line]), [])
-        if len(values) != len(header):
-            said = f"expected {len(header)} fields, as the header has, got {len(values)}"
+        values = line.split(",") if '"' not in line else next(csv.reader([line]), [])
+        if len(values) != width:
+            said = f"expected {width} fields, as the header has, got {len(values)}"
             raise ConfigError(source, f"line {number}", said)
-        yield number, dict(zip(header, values, strict=True))
+        yield number, values
 
 
-def _azure(rows: Iterator[tuple[int, str]], source: str) -> tuple[list[Request], date | None]:
-    requests: list[Request] = []
-    midnight: datetime | None = None
-    for number, row in _csv(rows, source, AZURE):
-        at = f"line {number}"
-        stamp = _stamp(row["TIMESTAMP"], source, f"{at}: TIMESTAMP")
-        if midnight is None:
-            if not FIRST_DAY <= stamp.date() <= LAST_DAY:
-                _out_of_days(row["TIMESTAMP"], source, f"{at}: TIMESTAMP")
-            midnight = datetime(stamp.year, stamp.month, stamp.day, tzinfo=UTC)
-        t = _offset((stamp - midnight).total_seconds(), source, f"{at}: TIMESTAMP", midnight)
-        context = _csv_count(row["ContextTokens"], source, f"{at}: ContextTokens")
-        generated = _csv_count(row["GeneratedTokens"], source, f"{at}: GeneratedTokens")
-        requests.append(Request(t=t, context=context, generated=generated, line=number))
-    return requests, None if midnight is None else midnight.date()
+def _azure(rows: Iterator[tuple[int, str]], source: str) -> Log:
+    log = Log(format="azure")
+    stamps = Stamps(source)
+    columns, read = _csv(rows, source, AZURE)
+    at_stamp, at_context, at_generated = (columns[name] for name in AZURE)
+    for number, row in read:
+        t = stamps.seconds(row[at_stamp], f"line {number}: TIMESTAMP")
+        context = _csv_count(row[at_context], source, number, "ContextTokens")
+        generated = _csv_count(row[at_generated], source, number, "GeneratedTokens")
+        log.add(t, context, generated, number)
+    log.day0 = stamps.day0
+    return log
 
 
-def _burstgpt(rows: Iterator[tuple[int, str]], source: str) -> list[Request]:
-    requests: list[Request] = []
-    for number, row in _csv(rows, source, BURSTGPT):
-        at = f"line {number}"
-        t = _csv_seconds(row["Timestamp"], source, f"{at}: Timestamp")
-        context = _csv_count(row["Request tokens"], source, f"{at}: Request tokens")
-        generated = _csv_count(row["Response tokens"], source, f"{at}: Response tokens")
-        requests.append(Request(t=t, context=context, generated=generated, line=number))
-    return requests
+def _burstgpt(rows: Iterator[tuple[int, str]], source: str) -> Log:
+    log = Log(format="burstgpt")
+    columns, read = _csv(rows, source, BURSTGPT)
+    at_stamp, at_context, at_generated = (columns[name] for name in BURSTGPT)
+    at_elapsed = columns.get(ELAPSED)
+    if at_elapsed is not None:
+        log.elapsed = array("d")
+    for number, row in read:
+        t = _csv_seconds(row[at_stamp], source, f"line {number}: Timestamp")
+        context = _csv_count(row[at_context], source, number, "Request tokens")
+        generated = _csv_count(row[at_generated], source, number, "Response tokens")
+        log.add(t, context, generated, number)
+        if log.elapsed is not None and at_elapsed is not None:
+            log.elapsed.append(_csv_elapsed(row[at_elapsed], source, number))
+    return log
 
 
-def _stamp(text: str, source: str, field: str) -> datetime:
-    """A date and time; without a zone, UTC. Fractions finer than a microsecond (the 2023
-    trace gives seven digits) are cut."""
-    found = _STAMP.fullmatch(text.strip())
-    try:
-        if found is None:
-            raise ValueError(text)
-        day, hour, minute, second, fraction, zone = found.groups()
-        stamp = datetime.fromisoformat(f"{day}T{hour}:{minute}:{second}")
-        stamp = stamp.replace(microsecond=int(f"{fraction or ''}000000"[:6]), tzinfo=_zone(zone))
-    except ValueError:
-        expected = "a date and time like 2023-11-16 18:17:03.9799600"
-        raise ConfigError(source, field, f"expected {expected}, got {shown(text)}") from None
-    try:
-        return stamp.astimezone(UTC)
-    except OverflowError:  # its zone takes it before year 1 or after 9999
-        _out_of_days(text, source, field)
-
-
-def _out_of_days(text: str, source: str, field: str) -> NoReturn:
-    """A log's first day is the replay's --start: one that flag refuses is refused here,
-    rather than printed as the --start to give."""
-    expected = (
-        f"a date and time from {FIRST_DAY} to {LAST_DAY} UTC (the days simulate --start takes)"
-    )
-    raise ConfigError(source, field, f"expected {expected}, got {shown(text)}")
-
-
-def _zone(text: str | None) -> timezone:
-    if text is None or text == "Z":
-        return UTC
-    hours, minutes = int(text[1:3]), int(text[-2:])
-    offset = timedelta(hours=hours, minutes=minutes)
-    return timezone(-offset if text[0] == "-" else offset)
-
-
-def _csv_count(text: str, source: str, field: str) -> int:
+def _csv_count(text: str, source: str, number: int, name: str) -> int:
     text = text.strip()
     if not text.isdigit() or len(text) > 10 or int(text) > MAX_TOKENS:
         expected = f"a whole number of tokens, 0 to {MAX_TOKENS:,}"
-        raise ConfigError(source, field, f"expected {expected}, got {shown(text)}")
+        said = f"expected {expected}, got {shown(text)}"
+        raise ConfigError(source, f"line {number}: {name}", said)
     return int(text)
 
 
@@ -214,39 +199,63 @@ def _csv_seconds(text: str, source: str, field: str) -> float:
         seconds = float(text) if len(text) <= 32 else math.nan
     except ValueError:
         seconds = math.nan
-    return _offset(seconds, source, field, None, shown(text))
+    return offset(seconds, source, field, "seconds", shown(text))
+
+
+def _csv_elapsed(text: str, source: str, number: int) -> float:
+    """A request's latency, NaN where its row leaves it empty."""
+    if not text.strip():
+        return math.nan
+    try:
+        seconds = float(text) if len(text) <= 32 else math.nan
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 <= seconds <= DAY):
+        expected = f"seconds a request took, 0 to {DAY:,.0f} (a day), or empty"
+        said = f"expected {expected}, got {shown(text)}"
+        raise ConfigError(source, f"line {number}: {ELAPSED}", said)
+    return seconds
+
+
+def offset(seconds: float, source: str, field: str, unit: str, text: str) -> float:
+    """`seconds` from a log's own zero, checked: no earlier than it, and no later than a
+    Unix time can be that a replay takes (a log of Unix times is read as one of dates)."""
+    if math.isfinite(seconds) and 0 <= seconds < UNIX_END:
+        return seconds
+    most = UNIX_END * (1000 if unit == "milliseconds" else 1)
+    said = (
+        f"expected {unit} from the log's start, or since 1970 (a Unix time, before 2100), "
+        f"0 to {most:,.0f}, got {text}"
+    )
+    raise ConfigError(source, field, said)
 
 
 # --- JSON lines ------------------------------------------------------------------------------
 
 
-def _json_reader(format: str) -> Callable[[Iterator[tuple[int, str]], str], list[Request]]:
-    unit = 1000.0 if format == "mooncake" else 1.0  # Mooncake's timestamps are milliseconds
-
-    def read(rows: Iterator[tuple[int, str]], source: str) -> list[Request]:
-        requests: list[Request] = []
-        for number, line in rows:
-            at = f"line {number}"
-            try:
-                row = load_json_line(line, source, at, FLAT)
-            except ValueError:
-                row = None
-            if not isinstance(row, dict):
-                said = f"expected a JSON object, got {shown(line[:80])}"
-                raise ConfigError(source, at, said)
-            stamp = row.get("timestamp")
-            if not isinstance(stamp, int | float | TooLarge) or isinstance(stamp, bool):
-                said = f"expected a number, got {shown(stamp)}"
-                raise ConfigError(source, f"{at}: timestamp", said)
-            # a number too long to read is past any time, and past what a float holds
-            seconds = math.inf if isinstance(stamp, TooLarge) else stamp / unit
-            t = _offset(seconds, source, f"{at}: timestamp", None, shown(stamp))
-            context = _json_count(row.get("input_length"), source, f"{at}: input_length")
-            generated = _json_count(row.get("output_length"), source, f"{at}: output_length")
-            requests.append(Request(t=t, context=context, generated=generated, line=number))
-        return requests
-
-    return read
+def _json(format: str, rows: Iterator[tuple[int, str]], source: str) -> Log:
+    log = Log(format=format)
+    unit, name = (1000.0, "milliseconds") if format == "mooncake" else (1.0, "seconds")
+    for number, line in rows:
+        at = f"line {number}"
+        try:
+            row = load_json_line(line, source, at, FLAT)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict):
+            said = f"expected a JSON object, got {shown(line[:80])}"
+            raise ConfigError(source, at, said)
+        stamp = row.get("timestamp")
+        if not isinstance(stamp, int | float | TooLarge) or isinstance(stamp, bool):
+            said = f"expected a number, got {shown(stamp)}"
+            raise ConfigError(source, f"{at}: timestamp", said)
+        # a number too long to read is past any time, and past what a float holds
+        seconds = math.inf if isinstance(stamp, TooLarge) else stamp / unit
+        t = offset(seconds, source, f"{at}: timestamp", name, shown(stamp))
+        context = _json_count(row.get("input_length"), source, f"{at}: input_length")
+        generated = _json_count(row.get("output_length"), source, f"{at}: output_length")
+        log.add(t, context, generated, number)
+    return log
 
 
 def _json_count(value: object, source: str, field: str) -> int:
@@ -254,21 +263,3 @@ def _json_count(value: object, source: str, field: str) -> int:
         expected = f"a whole number of tokens, 0 to {MAX_TOKENS:,}"
         raise ConfigError(source, field, f"expected {expected}, got {shown(value)}")
     return value
-
-
-def _offset(
-    seconds: float, source: str, field: str, midnight: datetime | None, text: str = ""
-) -> float:
-    """`seconds` from t = 0, checked: the backtest replays at most 31 days."""
-    if math.isfinite(seconds) and 0 <= seconds <= MAX_TRACE_SECONDS:
-        return seconds
-    if midnight is not None:
-        first = midnight.strftime("%Y-%m-%d")
-        expected = f"a time from {first} 00:00 UTC (the first row's day) to 31 days after"
-        said = f"expected {expected}: sort the log by time, or split it"
-        raise ConfigError(source, field, said)
-    got = text or shown(seconds)
-    said = (
-        f"expected seconds from the log's start, 0 to {MAX_TRACE_SECONDS:,.0f} (31 days), got {got}"
-    )
-    raise ConfigError(source, field, said)

@@ -1,33 +1,38 @@
 """`agentdash import requests FILE --pool NAME`: an LLM request log as a backtest trace.
 
 Reads a log in one of the public production traces' formats (Azure LLM inference 2023 and
-2024, BurstGPT, Mooncake, Qwen-Bailian: agentdash/request_logs.py) and prints it as the trace
-`agentdash simulate` and `agentdash tune` replay, one task a request, in time order:
+2024, BurstGPT, Mooncake, Qwen-Bailian) and prints it as the trace `agentdash simulate` and
+`agentdash tune` replay, one task a request, in time order:
 
     {"t": s, "pool": NAME, "work_s": s, "tokens": n}
 
-A log says what each request asked, not how long a worker took: `work_s` is estimated as the
-prompt's tokens over --prefill-rate plus the completion's over --decode-rate (at least 10 ms),
-and `tokens` is both. Several logs, each imported as its own pool, make a fleet's trace:
-concatenated, in any order. What was read is said on stderr, with the `--start` that gives a
-log of dates its calendar; a mistake is one line naming the file, the line and the field, and
-nothing is printed on stdout.
+`work_s` is the request's own latency where the log has it (BurstGPT's `Elapsed time`);
+elsewhere it is estimated as the prompt's tokens over --prefill-rate plus the completion's
+over --decode-rate (at least 10 ms). `tokens` is both. A trace spans at most 31 days: a longer
+log (BurstGPT's are months) is imported a part at a time, with --days and --from-day. Several
+logs, each imported as its own pool, make a fleet's trace: concatenated, in any order. What
+was read is said on stderr, with the `--start` that gives a log of dates its calendar; a
+mistake is one line naming the file, the line and the field, and nothing is printed on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from agentdash import flags, standard_input
 from agentdash.request_logs import FORMATS, MAX_LINE, Log, read_log
+from agentdash.request_said import said
+from agentdash.request_window import MAX_DAYS, Placed, place
 from controller.core.config import ConfigError
 from controller.core.config_types import DAY
 from controller.core.printable import printable
-from controller.core.wording import plural
 from controller.simulate.trace import bad_byte, bounded_lines, not_utf8
 
 STDIN = Path("-")
@@ -44,31 +49,39 @@ past the day a worker may take on one already, and a slower rate is a mistake in
 def _run(args: argparse.Namespace) -> int:
     source = "standard input" if args.file == STDIN else str(args.file)
     log = _read(args.file, source, args.format)
-    if not log.requests:
-        raise ConfigError(source, "", "expected at least one request, got none")
-    prefill: float = args.prefill_rate
-    decode: float = args.decode_rate
-    works = [_work(r.context, r.generated, prefill, decode) for r in log.requests]
-    for request, work in zip(log.requests, works, strict=True):
-        if work > DAY:
-            said = f"expected a request a worker finishes within a day, got {work:,.0f} s"
-            raise ConfigError(source, f"line {request.line}", f"{said} at these rates")
-    order = sorted(range(len(works)), key=lambda k: log.requests[k].t)
-    out = sys.stdout
-    for k in order:
-        request = log.requests[k]
-        task = {
-            "t": round(request.t, 6),
-            "pool": args.pool,
-            "work_s": round(works[k], 6),
-            "tokens": request.context + request.generated,
-        }
-        out.write(json.dumps(task))
-        out.write("\n")
+    placed = place(log, source, args.from_day, args.days)
+    works = _works(log, placed, source, args.prefill_rate, args.decode_rate)
+    pool = json.dumps(args.pool)
+    out, times, start = sys.stdout, log.times, placed.start
+    context, generated = log.context, log.generated
+    chunk: list[str] = []
+    for k in placed.order:  # written as json.dumps would, a few thousand lines a write
+        t, work, tokens = round(times[k] - start, 6), round(works[k], 6), context[k] + generated[k]
+        chunk.append(f'{{"t": {t!r}, "pool": {pool}, "work_s": {work!r}, "tokens": {tokens}}}\n')
+        if len(chunk) == 4096:
+            out.write("".join(chunk))
+            chunk.clear()
+    out.write("".join(chunk))
     out.flush()  # what was read is said once it is written: not before a full disk refuses it
-    first, last = log.requests[order[0]].t, log.requests[order[-1]].t
-    print(printable(_said(source, log, args.pool, last - first)), file=sys.stderr)
+    for line in said(source, log, placed, args.pool):
+        print(printable(line), file=sys.stderr)
     return 0
+
+
+def _works(log: Log, placed: Placed, source: str, prefill: float, decode: float) -> array[float]:
+    """Each request's time: its latency where the log has it, else from its tokens at the
+    flags' rates: what a worker's slot is busy with it. A request past a day is refused."""
+    works = array("d", [0.0]) * len(log.times)
+    elapsed = log.elapsed
+    for k in placed.order:
+        took = elapsed[k] if elapsed is not None else math.nan
+        if math.isnan(took):
+            took = log.context[k] / prefill + log.generated[k] / decode
+            if took > DAY:
+                said = f"expected a request a worker finishes within a day, got {took:,.0f} s"
+                raise ConfigError(source, f"line {log.lines[k]}", f"{said} at these rates")
+        works[k] = max(MIN_WORK_S, took)
+    return works
 
 
 def _read(path: Path, source: str, format: str | None) -> Log:
@@ -90,20 +103,6 @@ def _read(path: Path, source: str, format: str | None) -> Log:
 def _parsed(file: IO[str], source: str, format: str | None, expected: str) -> Log:
     lines = (line.rstrip("\r") for line in bounded_lines(file, source, MAX_LINE, expected))
     return read_log(lines, source, format)
-
-
-def _work(context: int, generated: int, prefill: float, decode: float) -> float:
-    """A request's time at the flags' rates: what a worker's slot is busy with it."""
-    return max(MIN_WORK_S, context / prefill + generated / decode)
-
-
-def _said(source: str, log: Log, pool: str, span: float) -> str:
-    count = f"{plural(len(log.requests), 'request')} ({log.format})"
-    said = f"{source}: {count} as pool {pool}'s tasks, {span / 3600:.1f} h"
-    if log.day0 is not None:
-        day = log.day0.isoformat()
-        said += f"; t = 0 is {day} 00:00 UTC (simulate and tune: --start {day})"
-    return said
 
 
 def add_parser(sources: Any) -> None:
@@ -142,4 +141,29 @@ def add_parser(sources: Any) -> None:
         metavar="TOKENS/S",
         help=f"completion tokens written a second (default {DECODE_RATE:g})",
     )
+    command.add_argument(
+        "--days",
+        type=_count(1, MAX_DAYS),
+        metavar="N",
+        help=f"keep N days of the log (at most {MAX_DAYS}, a trace's longest), from --from-day;"
+        " the rest is left out (default: all, refused past that)",
+    )
+    command.add_argument(
+        "--from-day",
+        type=_count(0, 100_000),
+        default=0,
+        metavar="N",
+        help="the log's day the trace starts with, 0 its first (default 0): the days before it"
+        " are left out",
+    )
     command.set_defaults(run=_run)
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or not low <= int(text) <= high:
+            expected = f"a whole number, {low} to {high:,}"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return int(text)
+
+    return parse

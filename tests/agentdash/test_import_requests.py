@@ -8,12 +8,12 @@ import gzip
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from agentdash.cli import main
 from tests.support.cli import AGENTDASH, ROOT
+from tests.support.request_logs import import_requests as run
+from tests.support.request_logs import tasks, written
 
 AZURE_CODE = ROOT / "benchmarks" / "traces" / "AzureLLMInferenceTrace_code.csv"
 FLEET = """
@@ -26,26 +26,6 @@ pools:
     queue: {stream: AGENT_TASKS, consumer: coder}
     max_replicas: 60
 """
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, list[str]]:
-    """Exit code, stdout and stderr lines of `agentdash import requests ARGS`."""
-    try:
-        code = main(["import", "requests", *map(str, args)])
-    except SystemExit as exc:  # argparse
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err.splitlines()
-
-
-def tasks(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines()]
-
-
-def written(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_an_azure_log_counts_from_its_first_days_midnight_and_says_the_start(
@@ -68,7 +48,9 @@ def test_an_azure_log_counts_from_its_first_days_midnight_and_says_the_start(
     ]
     assert err == [
         f"{log}: 3 requests (azure) as pool coder's tasks, 5.7 h; t = 0 is 2023-11-16 "
-        "00:00 UTC (simulate and tune: --start 2023-11-16)"
+        "00:00 UTC (simulate and tune: --start 2023-11-16)",
+        f"{log}: 1 request with no completion tokens (failed, in BurstGPT's logs) kept, as "
+        "tasks of their prompt alone",
     ]
 
 
@@ -117,7 +99,7 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        ("", "line 1: expected a request log: a CSV with the header TIMESTAMP,"),
+        ("", "line 1: expected a request log: a CSV with the columns TIMESTAMP,"),
         ("t,tokens\n1,2\n", "line 1: expected a request log"),
         ("TIMESTAMP,ContextTokens,GeneratedTokens\n", "expected at least one request, got none"),
         (
@@ -127,9 +109,10 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
         ),
         (
             "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1,2\n"
-            "2023-11-15 23:59:59,1,2\n",
-            "line 3: TIMESTAMP: expected a time from 2023-11-16 00:00 UTC (the first row's "
-            "day) to 31 days after: sort the log by time, or split it",
+            "2023-12-17 00:00:01,1,2\n",
+            "line 3: TIMESTAMP: expected a time within 31 days of the log's first day (a trace's "
+            "longest), in a log of 32 days: import 31 days or fewer of it at a time, with --days "
+            "(and --from-day)",
         ),
         pytest.param(  # printed --start 2150-11-16, which simulate and tune then refused
             "TIMESTAMP,ContextTokens,GeneratedTokens\n2150-11-16 10:00:00,1,2\n",
@@ -165,8 +148,8 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
         ),
         (
             "Timestamp,Model,Request tokens,Response tokens\nnan,x,1,2\n",
-            "line 2: Timestamp: expected seconds from the log's start, 0 to 2,678,400 "
-            "(31 days), got 'nan'",
+            "line 2: Timestamp: expected seconds from the log's start, or since 1970 (a Unix "
+            "time, before 2100), 0 to 4,102,444,800, got 'nan'",
         ),
         (
             '{"timestamp": 1, "input_length": 1, "output_length": 1}\n[1, 2]\n',
@@ -178,7 +161,8 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
         ),
         (
             '{"timestamp": 1e300, "input_length": 1, "output_length": 1}\n',
-            "line 1: timestamp: expected seconds from the log's start, 0 to 2,678,400",
+            "line 1: timestamp: expected milliseconds from the log's start, or since 1970 (a "
+            "Unix time, before 2100), 0 to 4,102,444,800,000, got 1e+300",
         ),
         (
             '{"timestamp": 1, "input_length": -1, "output_length": 1}\n',
@@ -222,8 +206,8 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
         ),
         pytest.param(  # too large for a float: was an OverflowError's traceback
             '{"timestamp": 1' + "0" * 400 + ', "input_length": 1, "output_length": 1}\n',
-            "line 1: timestamp: expected seconds from the log's start, 0 to 2,678,400 (31 days), "
-            "got a 401-digit number",
+            "line 1: timestamp: expected milliseconds from the log's start, or since 1970 (a "
+            "Unix time, before 2100), 0 to 4,102,444,800,000, got a 401-digit number",
             id="a timestamp of 401 digits",
         ),
         (
