@@ -36,9 +36,16 @@ def said(source: str, log: Log, placed: Placed, pool: str) -> list[str]:
         )
     failed = _no_completion(log, placed)
     if failed:
+        why = " (BurstGPT's failed requests)" if log.format == "burstgpt" else ""
         lines.append(
-            f"{source}: {plural(failed, 'request')} with no completion tokens (failed, in "
-            "BurstGPT's logs) kept, as tasks of their prompt alone"
+            f"{source}: {plural(failed, 'request')} with no completion tokens{why} kept, as "
+            "tasks of their prompt alone"
+        )
+    repeated = _repeated(log, placed)
+    if repeated:
+        lines.append(
+            f"{source}: {plural(repeated, 'request')} the same as an earlier one (its time and "
+            "tokens) kept: a row written twice is replayed twice"
         )
     return lines
 
@@ -49,6 +56,25 @@ def _latencies_unknown(log: Log, placed: Placed) -> int | None:
         return None
     elapsed = log.elapsed
     return sum(1 for k in placed.order if math.isnan(elapsed[k]))
+
+
+def _repeated(log: Log, placed: Placed) -> int:
+    """The requests kept that another kept request before them repeats: at its time, with its
+    tokens (and latency). Requests at one time are neighbours in time order."""
+    times, context, generated = log.times, log.context, log.generated
+    elapsed = log.elapsed
+    count, at = 0, math.nan
+    seen: set[tuple[int, int, float]] = set()
+    for k in placed.order:
+        if times[k] != at:
+            at = times[k]
+            seen.clear()
+        took = elapsed[k] if elapsed is not None else 0.0
+        row = (context[k], generated[k], -1.0 if math.isnan(took) else took)
+        if row in seen:
+            count += 1
+        seen.add(row)
+    return count
 
 
 def _no_completion(log: Log, placed: Placed) -> int:

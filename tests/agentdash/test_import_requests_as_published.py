@@ -144,8 +144,25 @@ def test_failed_requests_are_kept_and_counted(
     assert [(t["work_s"], t["tokens"]) for t in tasks(out)] == [(1.192, 490), (0.01, 0),
                                                                  (0.3, 300)]  # fmt: skip
     assert err[1:] == [
-        f"{log}: 2 requests with no completion tokens (failed, in BurstGPT's logs) kept, as "
+        f"{log}: 2 requests with no completion tokens (BurstGPT's failed requests) kept, as "
         "tasks of their prompt alone"
+    ]
+
+
+def test_rows_written_twice_are_kept_and_counted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A row repeated, as a log appended to twice has them, was replayed twice without a
+    word."""
+    row = '{"chat_id": 7, "timestamp": 61.5, "input_length": 521, "output_length": 132}\n'
+    other = '{"chat_id": 8, "timestamp": 61.5, "input_length": 400, "output_length": 80}\n'
+    log = written(tmp_path, "qwen.jsonl", row + other + row + row.replace("61.5", "62.5"))
+    code, out, err = import_requests(capsys, log, "--pool", "qwen")
+    assert code == 0
+    assert len(tasks(out)) == 4
+    assert err[1:] == [
+        f"{log}: 1 request the same as an earlier one (its time and tokens) kept: a row "
+        "written twice is replayed twice"
     ]
 
 
