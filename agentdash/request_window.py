@@ -82,8 +82,10 @@ def place(log: Log, source: str, from_day: int = 0, days: int | None = None) -> 
         kept = [k for k, t in enumerate(times) if start <= t < end]
         order = array("I", sorted(kept, key=times.__getitem__))
     if not order:
-        last = from_day + (days or log_days) - 1
-        said = f"expected requests in days {from_day} to {last}, got none: the log has {log_days}"
+        asked = f"from day {from_day} on"
+        if days is not None:
+            asked = f"in days {from_day} to {from_day + days - 1}"
+        said = f"expected requests {asked}, got none: the log's days are 0 to {log_days - 1:,}"
         raise ConfigError(source, "--from-day", said)
     last_day = min(log_days, from_day + days) - 1 if days is not None else log_days - 1
     return Placed(order, start, day0, from_day, last_day, log_days, unix, len(times))
@@ -96,7 +98,7 @@ def _refuse_long(log: Log, source: str, start: float, log_days: int, dated: bool
     since = "the log's first day" if dated else "the log's start"
     said = (
         f"expected a time within {MAX_DAYS} days of {since} (a trace's longest), in a log of "
-        f"{log_days} days: import {MAX_DAYS} days or fewer of it at a time, with --days "
+        f"{log_days:,} days: import {MAX_DAYS} days or fewer of it at a time, with --days "
         "(and --from-day)"
     )
     raise ConfigError(source, f"line {log.lines[k]}: {log.time_field}", said)

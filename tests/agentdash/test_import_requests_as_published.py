@@ -97,6 +97,10 @@ def test_a_log_longer_than_a_trace_is_imported_some_days_at_a_time(
     assert err[1] == (
         f"{log}: days 30 to 36 of its 61 kept (0 its first); 54 requests outside them left out"
     )
+    code, out, err = import_requests(capsys, log, "--pool", "chat", "--from-day", "61")
+    assert (code, out) == (2, "")
+    assert err == [f"agentdash: {log}: --from-day: expected requests from day 61 on, got "
+                   "none: the log's days are 0 to 60"]  # fmt: skip
     azure = written(
         tmp_path,
         "azure.csv",
