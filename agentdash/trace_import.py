@@ -23,6 +23,7 @@ import math
 import sys
 from array import array
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,7 +50,8 @@ past the day a worker may take on one already, and a slower rate is a mistake in
 def _run(args: argparse.Namespace) -> int:
     source = "standard input" if args.file == STDIN else str(args.file)
     log = _read(args.file, source, args.format)
-    placed = place(log, source, args.from_day, args.days)
+    on = None if args.start is None else datetime.fromtimestamp(args.start, UTC).date()
+    placed = place(log, source, args.from_day, args.days, on)
     works = _works(log, placed, source, args.prefill_rate, args.decode_rate)
     pool = json.dumps(args.pool)
     out, times, start = sys.stdout, log.times, placed.start
@@ -148,13 +150,22 @@ def add_parser(sources: Any) -> None:
         help=f"keep N days of the log (at most {MAX_DAYS}, a trace's longest), from --from-day;"
         " the rest is left out (default: all, refused past that)",
     )
-    command.add_argument(
+    first = command.add_mutually_exclusive_group()  # the first day kept: by its number or date
+    first.add_argument(
         "--from-day",
         type=_count(0, 100_000),
         default=0,
         metavar="N",
         help="the log's day the trace starts with, 0 its first (default 0): the days before it"
         " are left out",
+    )
+    first.add_argument(
+        "--start",
+        type=flags.day,
+        metavar="YYYY-MM-DD",
+        help="for a log of dates: the trace's t = 0 is this date's midnight UTC, not the log's"
+        " first day's (the rows before it are left out): logs imported with one --start make"
+        " one calendar",
     )
     command.set_defaults(run=_run)
 

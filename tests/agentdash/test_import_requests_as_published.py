@@ -198,3 +198,38 @@ def test_a_large_log_is_held_in_a_few_dozen_bytes_a_request(
     assert code == 0, err
     assert len((tmp_path / "trace.jsonl").read_text().splitlines()) == rows
     assert peak / rows < 100, peak  # bytes a request: about 50
+
+
+def test_logs_of_dates_imported_with_one_start_share_its_calendar(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Azure 2024's code week starts on 10 May and its conversation week on 12 May: each
+    counted from its own first day, the two concatenated put 12 May's requests on 10 May."""
+    header = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+    code_week = written(tmp_path, "code.csv", header + "2024-05-10 00:00:00.5+00:00,100,10\n")
+    conv_week = written(tmp_path, "conv.csv", header + "2024-05-12 00:00:00.25+00:00,100,10\n")
+    _, code_out, code_err = import_requests(capsys, code_week, "--pool", "coder")
+    assert [t["t"] for t in tasks(code_out)] == [0.5]
+    assert code_err[0].endswith("(simulate and tune: --start 2024-05-10)")
+    code, out, err = import_requests(capsys, conv_week, "--pool", "chat", "--start", "2024-05-10")
+    assert code == 0
+    assert [t["t"] for t in tasks(out)] == [172_800.25]
+    assert err == [
+        f"{conv_week}: 1 request (azure) as pool chat's tasks, 0.0 h; t = 0 is 2024-05-10 "
+        "00:00 UTC (simulate and tune: --start 2024-05-10)"
+    ]
+    code, out, err = import_requests(capsys, conv_week, "--pool", "chat", "--start", "2024-05-13")
+    assert (code, out) == (2, "")
+    assert err == [
+        f"agentdash: {conv_week}: --start: expected requests from 2024-05-13 on, got none: "
+        "the log's days are 2024-05-12 to 2024-05-12"
+    ]
+    mooncake = written(
+        tmp_path, "m.jsonl", '{"timestamp": 5, "input_length": 1, "output_length": 1}\n'
+    )
+    code, out, err = import_requests(capsys, mooncake, "--pool", "kimi", "--start", "2024-05-10")
+    assert (code, out) == (2, "")
+    assert err == [
+        f"agentdash: {mooncake}: --start: expected a log of dates and times: one of offsets has "
+        "no calendar to start on (--from-day counts its days)"
+    ]
