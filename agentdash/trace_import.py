@@ -10,9 +10,10 @@ Reads a log in one of the public production traces' formats (Azure LLM inference
 elsewhere it is estimated as the prompt's tokens over --prefill-rate plus the completion's
 over --decode-rate (at least 10 ms). `tokens` is both. A trace spans at most 31 days: a longer
 log (BurstGPT's are months) is imported a part at a time, with --days and --from-day. Several
-logs, each imported as its own pool, make a fleet's trace: concatenated, in any order. What
-was read is said on stderr, with the `--start` that gives a log of dates its calendar; a
-mistake is one line naming the file, the line and the field, and nothing is printed on stdout.
+logs, each imported as its own pool, make a fleet's trace: concatenated, in any order (logs of
+dates imported with one --start, so that their days line up). What was read is said on
+stderr, with the `--start` that gives a log of dates its calendar; a mistake is one line
+naming the file, the line and the field, and nothing is printed on stdout.
 """
 
 from __future__ import annotations
