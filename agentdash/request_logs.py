@@ -16,10 +16,12 @@ line and the field.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from agentdash.request_stamps import Stamps
 from controller.core.config import ConfigError
@@ -40,6 +42,8 @@ ELAPSED = "Elapsed time"
 FORMATS = ("azure", "burstgpt", "mooncake", "bailian")
 FLAT = 'a flat JSON object like {"timestamp": 61.1, "input_length": 521, "output_length": 132}'
 """What a line of JSON lines is, as a line nested too deep to read is told."""
+CHUNK = 2000
+"""JSON lines parsed at once: a chunk's dicts alive at once, a megabyte, not the file's."""
 UNIX_END = 4_102_444_800
 """2100-01-01 as a Unix time: past the days simulate --start takes."""
 TIME_FIELD = {"azure": "TIMESTAMP", "burstgpt": "Timestamp"}
@@ -235,27 +239,73 @@ def offset(seconds: float, source: str, field: str, unit: str, text: str) -> flo
 
 def _json(format: str, rows: Iterator[tuple[int, str]], source: str) -> Log:
     log = Log(format=format)
-    unit, name = (1000.0, "milliseconds") if format == "mooncake" else (1.0, "seconds")
-    for number, line in rows:
-        at = f"line {number}"
-        try:
-            row = load_json_line(line, source, at, FLAT)
-        except ValueError:
-            row = None
-        if not isinstance(row, dict):
-            said = f"expected a JSON object, got {shown(line[:80])}"
-            raise ConfigError(source, at, said)
-        stamp = row.get("timestamp")
-        if not isinstance(stamp, int | float | TooLarge) or isinstance(stamp, bool):
-            said = f"expected a number, got {shown(stamp)}"
-            raise ConfigError(source, f"{at}: timestamp", said)
-        # a number too long to read is past any time, and past what a float holds
-        seconds = math.inf if isinstance(stamp, TooLarge) else stamp / unit
-        t = offset(seconds, source, f"{at}: timestamp", name, shown(stamp))
-        context = _json_count(row.get("input_length"), source, f"{at}: input_length")
-        generated = _json_count(row.get("output_length"), source, f"{at}: output_length")
-        log.add(t, context, generated, number)
+    unit = 1000.0 if format == "mooncake" else 1.0  # Mooncake's timestamps are milliseconds
+    while chunk := list(islice(rows, CHUNK)):
+        if not _json_chunk(chunk, unit, log):
+            for number, line in chunk:
+                _json_line(number, line, unit, source, log)
     return log
+
+
+def _json_chunk(chunk: list[tuple[int, str]], unit: float, log: Log) -> bool:
+    """The chunk's requests added to `log`, its lines parsed by one json.loads, as one JSON
+    array: at C speed, where a json.loads a line with its checks took a minute a million
+    lines. False, and nothing added, unless each line is a valid request that `_json_line`
+    would read the same. json.loads takes a key given twice silently, the last one winning:
+    with no backslash on a line, a string cannot hold a quote, so each `":` ends a key, and a
+    line with as many of them as its object has keys gives each key once, none nested."""
+    lines = [line for _, line in chunk]
+    if any("\\" in line for line in lines):
+        return False
+    try:
+        rows = json.loads("[" + ",".join(lines) + "]")
+    except (ValueError, RecursionError):
+        return False
+    if len(rows) != len(lines):
+        return False
+    read: list[tuple[float, int, int]] = []
+    for line, row in zip(lines, rows, strict=True):
+        try:
+            stamp, context, generated = row["timestamp"], row["input_length"], row["output_length"]
+        except (KeyError, TypeError):
+            return False
+        if not (
+            line.count('":') == len(row)
+            and (type(stamp) is float or type(stamp) is int)
+            and 0 <= stamp < UNIX_END * unit
+            and type(context) is int
+            and 0 <= context <= MAX_TOKENS
+            and type(generated) is int
+            and 0 <= generated <= MAX_TOKENS
+        ):
+            return False
+        read.append((stamp / unit, context, generated))
+    for (number, _), (t, context, generated) in zip(chunk, read, strict=True):
+        log.add(t, context, generated, number)
+    return True
+
+
+def _json_line(number: int, line: str, unit: float, source: str, log: Log) -> None:
+    """The request of one line added to `log`, or what is wrong with it said."""
+    at = f"line {number}"
+    try:
+        row = load_json_line(line, source, at, FLAT)
+    except ValueError:
+        row = None
+    if not isinstance(row, dict):
+        said = f"expected a JSON object, got {shown(line[:80])}"
+        raise ConfigError(source, at, said)
+    stamp = row.get("timestamp")
+    if not isinstance(stamp, int | float | TooLarge) or isinstance(stamp, bool):
+        said = f"expected a number, got {shown(stamp)}"
+        raise ConfigError(source, f"{at}: timestamp", said)
+    # a number too long to read is past any time, and past what a float holds
+    seconds = math.inf if isinstance(stamp, TooLarge) else stamp / unit
+    name = "milliseconds" if unit == 1000.0 else "seconds"
+    t = offset(seconds, source, f"{at}: timestamp", name, shown(stamp))
+    context = _json_count(row.get("input_length"), source, f"{at}: input_length")
+    generated = _json_count(row.get("output_length"), source, f"{at}: output_length")
+    log.add(t, context, generated, number)
 
 
 def _json_count(value: object, source: str, field: str) -> int:

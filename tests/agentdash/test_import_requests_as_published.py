@@ -233,3 +233,30 @@ def test_logs_of_dates_imported_with_one_start_share_its_calendar(
         f"agentdash: {mooncake}: --start: expected a log of dates and times: one of offsets has "
         "no calendar to start on (--from-day counts its days)"
     ]
+
+
+def test_a_long_json_lines_log_reads_each_line_as_one_at_a_time_would(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Lines are parsed a chunk at once (a json.loads a line took a minute a million lines):
+    a key given twice is still refused on its line, and an escape or a nested object still
+    read."""
+    rows = [
+        f'{{"timestamp": {k}, "input_length": 100, "output_length": 2, "hash_ids": [{k}]}}\n'
+        for k in range(2500)
+    ]
+    rows[5] = '{"timestamp": 5, "input_length": 100, "output_length": 2, "type": "te\\u0078t"}\n'
+    rows[6] = '{"timestamp": 6, "input_length": 100, "output_length": 2, "m": {"a": 1}}\n'
+    log = written(tmp_path, "mooncake.jsonl", "".join(rows))
+    code, out, _ = import_requests(capsys, log, "--pool", "kimi")
+    assert code == 0
+    read = tasks(out)
+    assert len(read) == 2500
+    assert read[5:7] == [{"t": 0.005, "pool": "kimi", "work_s": 0.18, "tokens": 102},
+                         {"t": 0.006, "pool": "kimi", "work_s": 0.18, "tokens": 102}]  # fmt: skip
+    rows[2200] = rows[2200].replace('"hash_ids"', '"input_length": 7, "hash_ids"')
+    log = written(tmp_path, "twice.jsonl", "".join(rows))
+    code, out, err = import_requests(capsys, log, "--pool", "kimi")
+    assert (code, out) == (2, "")
+    assert err == [f"agentdash: {log}: line 2201: expected each key once in an object, got "
+                   "'input_length' twice"]  # fmt: skip
