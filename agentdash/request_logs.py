@@ -151,6 +151,8 @@ def _fields(
     """Each row's fields. A row with no quote is split on its commas: the csv module's
     reader, built a row, would take most of a large log's time."""
     for number, line in rows:
+        if not line.strip(', \t"'):  # a spreadsheet's empty row, as blank as a blank line
+            continue
         values = line.split(",") if '"' not in line else next(csv.reader([line]), [])
         if len(values) != width:
             said = f"expected {width} fields, as the header has, got {len(values)}"

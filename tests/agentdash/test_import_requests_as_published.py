@@ -21,13 +21,14 @@ BURSTGPT_3 = (  # its later files: a session and each request's own latency
 def test_an_azure_log_is_read_by_its_columns_names_in_any_order_among_others(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Refused at its header ('expected a request log') unless TIMESTAMP came first."""
+    """Refused at its header ('expected a request log') unless TIMESTAMP came first; a
+    spreadsheet's empty rows at the end were refused as a TIMESTAMP of ''."""
     log = written(
         tmp_path,
         "azure.csv",
         b'\xef\xbb\xbf"Region","ContextTokens","TIMESTAMP","GeneratedTokens"\r\n'
         b'"eu","4808","2023-11-16 18:17:03.9799600","10"\r\n'
-        b"us,3180,2023-11-16 18:17:04.0319600,8\r\n\r\n\r\n",
+        b'us,3180,2023-11-16 18:17:04.0319600,8\r\n\r\n,,,\r\n"",,,\r\n',
     )
     code, out, err = import_requests(capsys, log, "--pool", "coder")
     assert (code, err[-1]) == (0, err[0])
