@@ -142,16 +142,19 @@ def _csv(
     if missing:
         said = f"expected a header with the columns {', '.join(needed)}, got {shown(line[:80])}"
         raise ConfigError(source, f"line {number}", said)
-    return {name: k for k, name in enumerate(header)}, _fields(rows, source, len(header))
+    columns = {name: k for k, name in enumerate(header)}
+    return columns, _fields(rows, source, len(header), line.lstrip("\ufeff"))
 
 
 def _fields(
-    rows: Iterator[tuple[int, str]], source: str, width: int
+    rows: Iterator[tuple[int, str]], source: str, width: int, header: str
 ) -> Iterator[tuple[int, list[str]]]:
     """Each row's fields. A row with no quote is split on its commas: the csv module's
     reader, built a row, would take most of a large log's time."""
     for number, line in rows:
         if not line.strip(', \t"'):  # a spreadsheet's empty row, as blank as a blank line
+            continue
+        if line.lstrip("\ufeff") == header:  # the header again: files joined by `cat`
             continue
         values = line.split(",") if '"' not in line else next(csv.reader([line]), [])
         if len(values) != width:

@@ -38,6 +38,25 @@ def test_an_azure_log_is_read_by_its_columns_names_in_any_order_among_others(
     ]
 
 
+def test_daily_files_joined_by_cat_are_one_log(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Each file's header, byte order mark and all, was refused mid-log as a TIMESTAMP of
+    'TIMESTAMP'."""
+    header = b"\xef\xbb\xbfTIMESTAMP,ContextTokens,GeneratedTokens\r\n"
+    log = written(
+        tmp_path,
+        "week.csv",
+        header
+        + b"2024-05-10 23:59:59.5+00:00,100,10\r\n"
+        + header
+        + b"2024-05-11 00:00:00.25+00:00,200,20\r\n",
+    )
+    code, out, err = import_requests(capsys, log, "--pool", "coder")
+    assert code == 0, err
+    assert [(t["t"], t["tokens"]) for t in tasks(out)] == [(86_399.5, 110), (86_400.25, 220)]
+
+
 def test_an_azure_log_out_of_order_counts_from_the_midnight_before_its_earliest_row(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
