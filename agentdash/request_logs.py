@@ -116,12 +116,13 @@ def read_log(lines: Iterator[str], source: str, format: str | None = None) -> Lo
 
 
 def _rows(first: str, lines: Iterator[str]) -> Iterator[tuple[int, str]]:
-    """Each non-blank line with its number, the first included."""
+    """Each non-blank line with its number, the first included, without a byte order mark:
+    files joined by `cat` have one at each file's start."""
     if first.strip():
         yield 1, first.lstrip("\ufeff")
     for number, line in enumerate(lines, start=2):
         if line and not line.isspace():
-            yield number, line
+            yield number, line.lstrip("\ufeff") if line[0] == "\ufeff" else line
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ def _csv(
         said = f"expected a header with the columns {', '.join(needed)}, got {shown(line[:80])}"
         raise ConfigError(source, f"line {number}", said)
     columns = {name: k for k, name in enumerate(header)}
-    return columns, _fields(rows, source, len(header), line.lstrip("\ufeff"))
+    return columns, _fields(rows, source, len(header), line)
 
 
 def _fields(

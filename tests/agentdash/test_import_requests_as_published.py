@@ -42,7 +42,7 @@ def test_daily_files_joined_by_cat_are_one_log(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """Each file's header, byte order mark and all, was refused mid-log as a TIMESTAMP of
-    'TIMESTAMP'."""
+    'TIMESTAMP'; a JSON line after a byte order mark as no JSON object."""
     header = b"\xef\xbb\xbfTIMESTAMP,ContextTokens,GeneratedTokens\r\n"
     log = written(
         tmp_path,
@@ -55,6 +55,11 @@ def test_daily_files_joined_by_cat_are_one_log(
     code, out, err = import_requests(capsys, log, "--pool", "coder")
     assert code == 0, err
     assert [(t["t"], t["tokens"]) for t in tasks(out)] == [(86_399.5, 110), (86_400.25, 220)]
+    hour = '\ufeff{"timestamp": 0, "input_length": 1000, "output_length": 25}\n'
+    log = written(tmp_path, "hours.jsonl", hour + hour.replace(": 0,", ": 3600000,"))
+    code, out, err = import_requests(capsys, log, "--pool", "kimi")
+    assert code == 0, err
+    assert [t["t"] for t in tasks(out)] == [0.0, 3600.0]
 
 
 def test_an_azure_log_out_of_order_counts_from_the_midnight_before_its_earliest_row(
