@@ -22,6 +22,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from agentdash.request_stamps import Stamps
 from controller.core.config import ConfigError
@@ -46,6 +47,8 @@ CHUNK = 2000
 """JSON lines parsed at once: a chunk's dicts alive at once, a megabyte, not the file's."""
 UNIX_END = 4_102_444_800
 """2100-01-01 as a Unix time: past the days simulate --start takes."""
+Only = tuple[tuple[str, str], ...]
+"""Fields and the values a request must have to be kept (--only NAME=VALUE)."""
 TIME_FIELD = {"azure": "TIMESTAMP", "burstgpt": "Timestamp"}
 
 
@@ -67,6 +70,8 @@ class Log:
     day0: int | None = None
     """The Unix day (days since 1970-01-01) whose midnight UTC `times` count from; None for
     a log of offsets."""
+    unmatched: int = 0
+    """Requests left out for a field other than the --only value asked for."""
 
     @property
     def time_field(self) -> str:
@@ -103,16 +108,20 @@ def detect(first: str, source: str) -> str:
     raise ConfigError(source, "line 1", f"expected {expected}, got {shown(line[:80])}")
 
 
-def read_log(lines: Iterator[str], source: str, format: str | None = None) -> Log:
-    """Every request of the log `lines` (its first line included), in file order."""
+def read_log(lines: Iterator[str], source: str, format: str | None = None, only: Only = ()) -> Log:
+    """Every request of the log `lines` (its first line included), in file order; with
+    `only`, those whose fields have those values (a BurstGPT log's GPT-4 requests, say)."""
     first = next(lines, "")
     chosen = format or detect(first, source)
     rows = _rows(first, lines)
+    log = Log(format=chosen)
     if chosen == "azure":
-        return _azure(rows, source)
-    if chosen == "burstgpt":
-        return _burstgpt(rows, source)
-    return _json(chosen, rows, source)
+        _azure(rows, source, only, log)
+    elif chosen == "burstgpt":
+        _burstgpt(rows, source, only, log)
+    else:
+        _json(rows, source, only, log)
+    return log
 
 
 def _rows(first: str, lines: Iterator[str]) -> Iterator[tuple[int, str]]:
@@ -129,9 +138,10 @@ def _rows(first: str, lines: Iterator[str]) -> Iterator[tuple[int, str]]:
 
 
 def _csv(
-    rows: Iterator[tuple[int, str]], source: str, needed: tuple[str, ...]
+    rows: Iterator[tuple[int, str]], source: str, needed: tuple[str, ...], only: Only, log: Log
 ) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
-    """The header's columns by name, checked for those `needed`, and each row's fields."""
+    """The header's columns by name, checked for those `needed` and those `only` names, and
+    the fields of each row with the values `only` asks for (the others counted in `log`)."""
     number, line = next(rows, (1, ""))
     header = [name.strip() for name in next(csv.reader([line]), [])]
     try:  # a second column of a name would win silently, as a JSON key given twice does
@@ -143,12 +153,22 @@ def _csv(
     if missing:
         said = f"expected a header with the columns {', '.join(needed)}, got {shown(line[:80])}"
         raise ConfigError(source, f"line {number}", said)
+    absent = [name for name, _ in only if name not in header]
+    if absent:
+        said = f"expected a column {absent[0]} (--only), got the header {shown(line[:80])}"
+        raise ConfigError(source, f"line {number}", said)
     columns = {name: k for k, name in enumerate(header)}
-    return columns, _fields(rows, source, len(header), line)
+    picks = [(columns[name], value) for name, value in only]
+    return columns, _fields(rows, source, len(header), line, picks, log)
 
 
 def _fields(
-    rows: Iterator[tuple[int, str]], source: str, width: int, header: str
+    rows: Iterator[tuple[int, str]],
+    source: str,
+    width: int,
+    header: str,
+    picks: list[tuple[int, str]],
+    log: Log,
 ) -> Iterator[tuple[int, list[str]]]:
     """Each row's fields. A row with no quote is split on its commas: the csv module's
     reader, built a row, would take most of a large log's time."""
@@ -161,13 +181,15 @@ def _fields(
         if len(values) != width:
             said = f"expected {width} fields, as the header has, got {len(values)}"
             raise ConfigError(source, f"line {number}", said)
+        if picks and any(values[k].strip() != value for k, value in picks):
+            log.unmatched += 1
+            continue
         yield number, values
 
 
-def _azure(rows: Iterator[tuple[int, str]], source: str) -> Log:
-    log = Log(format="azure")
+def _azure(rows: Iterator[tuple[int, str]], source: str, only: Only, log: Log) -> None:
     stamps = Stamps(source)
-    columns, read = _csv(rows, source, AZURE)
+    columns, read = _csv(rows, source, AZURE, only, log)
     at_stamp, at_context, at_generated = (columns[name] for name in AZURE)
     for number, row in read:
         t = stamps.seconds(row[at_stamp], f"line {number}: TIMESTAMP")
@@ -175,12 +197,10 @@ def _azure(rows: Iterator[tuple[int, str]], source: str) -> Log:
         generated = _csv_count(row[at_generated], source, number, "GeneratedTokens")
         log.add(t, context, generated, number)
     log.day0 = stamps.day0
-    return log
 
 
-def _burstgpt(rows: Iterator[tuple[int, str]], source: str) -> Log:
-    log = Log(format="burstgpt")
-    columns, read = _csv(rows, source, BURSTGPT)
+def _burstgpt(rows: Iterator[tuple[int, str]], source: str, only: Only, log: Log) -> None:
+    columns, read = _csv(rows, source, BURSTGPT, only, log)
     at_stamp, at_context, at_generated = (columns[name] for name in BURSTGPT)
     at_elapsed = columns.get(ELAPSED)
     if at_elapsed is not None:
@@ -192,7 +212,6 @@ def _burstgpt(rows: Iterator[tuple[int, str]], source: str) -> Log:
         log.add(t, context, generated, number)
         if log.elapsed is not None and at_elapsed is not None:
             log.elapsed.append(_csv_elapsed(row[at_elapsed], source, number))
-    return log
 
 
 def _csv_count(text: str, source: str, number: int, name: str) -> int:
@@ -243,17 +262,25 @@ def offset(seconds: float, source: str, field: str, unit: str, text: str) -> flo
 # --- JSON lines ------------------------------------------------------------------------------
 
 
-def _json(format: str, rows: Iterator[tuple[int, str]], source: str) -> Log:
-    log = Log(format=format)
-    unit = 1000.0 if format == "mooncake" else 1.0  # Mooncake's timestamps are milliseconds
+def _json(rows: Iterator[tuple[int, str]], source: str, only: Only, log: Log) -> None:
+    unit = 1000.0 if log.format == "mooncake" else 1.0  # Mooncake's timestamps: milliseconds
     while chunk := list(islice(rows, CHUNK)):
-        if not _json_chunk(chunk, unit, log):
+        if not _json_chunk(chunk, unit, only, log):
             for number, line in chunk:
-                _json_line(number, line, unit, source, log)
-    return log
+                _json_line(number, line, unit, source, only, log)
 
 
-def _json_chunk(chunk: list[tuple[int, str]], unit: float, log: Log) -> bool:
+def _unmatched(row: dict[str, Any], only: Only) -> bool:
+    """Whether a JSON line's object lacks a value `only` asks for: a string as it is, any
+    other value as JSON writes it (`1`, `true`)."""
+    for name, value in only:
+        have = row.get(name)
+        if (have if isinstance(have, str) else json.dumps(have)) != value or name not in row:
+            return True
+    return False
+
+
+def _json_chunk(chunk: list[tuple[int, str]], unit: float, only: Only, log: Log) -> bool:
     """The chunk's requests added to `log`, its lines parsed by one json.loads, as one JSON
     array: at C speed, where a json.loads a line with a hook a key took three times as long
     (24 s a million Mooncake lines, against 7 s). False, and nothing added, unless each line
@@ -270,7 +297,7 @@ def _json_chunk(chunk: list[tuple[int, str]], unit: float, log: Log) -> bool:
         return False
     if len(rows) != len(lines):
         return False
-    read: list[tuple[float, int, int]] = []
+    read: list[tuple[float, int, int] | None] = []
     for line, row in zip(lines, rows, strict=True):
         try:
             stamp, context, generated = row["timestamp"], row["input_length"], row["output_length"]
@@ -286,13 +313,16 @@ def _json_chunk(chunk: list[tuple[int, str]], unit: float, log: Log) -> bool:
             and 0 <= generated <= MAX_TOKENS
         ):
             return False
-        read.append((stamp / unit, context, generated))
-    for (number, _), (t, context, generated) in zip(chunk, read, strict=True):
-        log.add(t, context, generated, number)
+        read.append(None if only and _unmatched(row, only) else (stamp / unit, context, generated))
+    for (number, _), request in zip(chunk, read, strict=True):
+        if request is None:
+            log.unmatched += 1
+        else:
+            log.add(*request, number)
     return True
 
 
-def _json_line(number: int, line: str, unit: float, source: str, log: Log) -> None:
+def _json_line(number: int, line: str, unit: float, source: str, only: Only, log: Log) -> None:
     """The request of one line added to `log`, or what is wrong with it said."""
     at = f"line {number}"
     try:
@@ -302,6 +332,9 @@ def _json_line(number: int, line: str, unit: float, source: str, log: Log) -> No
     if not isinstance(row, dict):
         said = f"expected a JSON object, got {shown(line[:80])}"
         raise ConfigError(source, at, said)
+    if only and _unmatched(row, only):
+        log.unmatched += 1
+        return
     stamp = row.get("timestamp")
     if not isinstance(stamp, int | float | TooLarge) or isinstance(stamp, bool):
         said = f"expected a number, got {shown(stamp)}"

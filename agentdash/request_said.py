@@ -23,6 +23,10 @@ def said(source: str, log: Log, placed: Placed, pool: str) -> list[str]:
     lines = [first]
     if placed.unix:
         lines.append(f"{source}: its timestamps are past 2001, read as Unix times")
+    if log.unmatched:
+        lines.append(
+            f"{source}: {plural(log.unmatched, 'request')} of other values than --only's left out"
+        )
     if placed.left_out:
         lines.append(
             f"{source}: days {placed.first_day} to {placed.last_day} of its {placed.log_days} "

@@ -62,7 +62,10 @@ def place(
     time that becomes t = 0."""
     times = log.times
     if not times:
-        raise ConfigError(source, "", "expected at least one request, got none")
+        said = "expected at least one request, got none"
+        if log.unmatched:
+            said = f"expected a request of --only's values, got none of {log.unmatched:,}"
+        raise ConfigError(source, "", said)
     low, high = min(times), max(times)
     unix = log.day0 is None and low >= UNIX_TIMES
     unix_day0 = 0 if unix else log.day0

@@ -10,8 +10,9 @@ Reads a log in one of the public production traces' formats (Azure LLM inference
 elsewhere it is estimated as the prompt's tokens over --prefill-rate plus the completion's
 over --decode-rate (at least 10 ms). `tokens` is both. A trace spans at most 31 days: a longer
 log (BurstGPT's are months) is imported a part at a time, with --days and --from-day. Several
-logs, each imported as its own pool, make a fleet's trace: concatenated, in any order (logs of
-dates imported with one --start, so that their days line up). What was read is said on
+logs, each imported as its own pool (or one log as several, with --only), make a fleet's
+trace: concatenated, in any order (logs of dates imported with one --start, so that their
+days line up). What was read is said on
 stderr, with the `--start` that gives a log of dates its calendar; a mistake is one line
 naming the file, the line and the field, and nothing is printed on stdout.
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from agentdash import flags, standard_input
-from agentdash.request_logs import FORMATS, MAX_LINE, Log, read_log
+from agentdash.request_logs import FORMATS, MAX_LINE, Log, Only, read_log
 from agentdash.request_said import said
 from agentdash.request_window import MAX_DAYS, Placed, place
 from controller.core.config import ConfigError
@@ -50,7 +51,7 @@ past the day a worker may take on one already, and a slower rate is a mistake in
 
 def _run(args: argparse.Namespace) -> int:
     source = "standard input" if args.file == STDIN else str(args.file)
-    log = _read(args.file, source, args.format)
+    log = _read(args.file, source, args.format, tuple(args.only or ()))
     on = None if args.start is None else datetime.fromtimestamp(args.start, UTC).date()
     placed = place(log, source, args.from_day, args.days, on)
     works = _works(log, placed, source, args.prefill_rate, args.decode_rate)
@@ -87,25 +88,25 @@ def _works(log: Log, placed: Placed, source: str, prefill: float, decode: float)
     return works
 
 
-def _read(path: Path, source: str, format: str | None) -> Log:
+def _read(path: Path, source: str, format: str | None, only: Only) -> Log:
     expected = "a request a line"
     if path == STDIN:
         try:
-            return _parsed(standard_input.piped("a request log"), source, format, expected)
+            return _parsed(standard_input.piped("a request log"), source, format, only, expected)
         except UnicodeDecodeError as exc:
             raise bad_byte(source, exc) from None
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
-            return _parsed(file, source, format, expected)
+            return _parsed(file, source, format, only, expected)
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:  # its line and byte, as a trace's are named
         raise not_utf8(path, source, exc) from None
 
 
-def _parsed(file: IO[str], source: str, format: str | None, expected: str) -> Log:
+def _parsed(file: IO[str], source: str, format: str | None, only: Only, expected: str) -> Log:
     lines = (line.rstrip("\r") for line in bounded_lines(file, source, MAX_LINE, expected))
-    return read_log(lines, source, format)
+    return read_log(lines, source, format, only)
 
 
 def add_parser(sources: Any) -> None:
@@ -145,6 +146,15 @@ def add_parser(sources: Any) -> None:
         help=f"completion tokens written a second (default {DECODE_RATE:g})",
     )
     command.add_argument(
+        "--only",
+        type=_field_value,
+        action="append",
+        metavar="NAME=VALUE",
+        help="keep the requests whose field NAME (a CSV's column, a JSON line's key) is VALUE,"
+        " as 'Model=GPT-4' or 'Log Type=API log' in BurstGPT's, 'type=image' in Bailian's;"
+        " given again, each must match",
+    )
+    command.add_argument(
         "--days",
         type=_count(1, MAX_DAYS),
         metavar="N",
@@ -169,6 +179,13 @@ def add_parser(sources: Any) -> None:
         " one calendar",
     )
     command.set_defaults(run=_run)
+
+
+def _field_value(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, as Model=GPT-4, got {text!r}")
+    return name.strip(), value.strip()
 
 
 def _count(low: int, high: int) -> Callable[[str], int]:

@@ -285,3 +285,47 @@ def test_a_long_json_lines_log_reads_each_line_as_one_at_a_time_would(
     assert (code, out) == (2, "")
     assert err == [f"agentdash: {log}: line 2201: expected each key once in an object, got "
                    "'input_length' twice"]  # fmt: skip
+
+
+def test_one_log_becomes_several_pools_by_a_fields_value(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """BurstGPT serves ChatGPT and GPT-4, by conversation and by API; Bailian's requests are
+    text, search, image or file: each could only be imported whole, as one pool."""
+    log = written(
+        tmp_path,
+        "BurstGPT_1.csv",
+        BURSTGPT + "5,ChatGPT,472,18,490,Conversation log\n"
+        '45,GPT-4,1000,250,1250,"API log"\n118,GPT-4,417,276,693,Conversation log\n',
+    )
+    code, out, err = import_requests(capsys, log, "--pool", "gpt4", "--only", "Model=GPT-4")
+    assert code == 0
+    assert [t["t"] for t in tasks(out)] == [45.0, 118.0]
+    assert err[1:] == [f"{log}: 1 request of other values than --only's left out"]
+    code, out, _ = import_requests(capsys, log, "--pool", "api", "--only", "Model=GPT-4",
+                                   "--only", "Log Type=API log")  # fmt: skip
+    assert [t["t"] for t in tasks(out)] == [45.0]
+    bailian = written(
+        tmp_path,
+        "qwen.jsonl",
+        '{"chat_id": 1, "timestamp": 1.5, "input_length": 9, "output_length": 1, "type": "text"}\n'
+        '{"chat_id": 2, "timestamp": 2.5, "input_length": 9, "output_length": 1, "type": "image",'
+        ' "turn": 2}\n',
+    )
+    code, out, _ = import_requests(capsys, bailian, "--pool", "vision", "--only", "type=image")
+    assert [t["t"] for t in tasks(out)] == [2.5]
+    escaped = bailian.read_text() + bailian.read_text().replace('"image"', '"imag\\u0065"')
+    code, out, _ = import_requests(  # an escape: read a line at a time, and filtered the same
+        capsys, written(tmp_path, "twice.jsonl", escaped), "--pool", "v", "--only", "type=image"
+    )
+    assert [t["t"] for t in tasks(out)] == [2.5, 2.5]
+    code, out, _ = import_requests(capsys, bailian, "--pool", "later", "--only", "turn=2")
+    assert [t["t"] for t in tasks(out)] == [2.5]
+    code, out, err = import_requests(capsys, log, "--pool", "x", "--only", "Region=eu")
+    assert (code, out) == (2, "")
+    assert err == [f"agentdash: {log}: line 1: expected a column Region (--only), got the "
+                   "header 'Timestamp,Model,Request tokens,Response tokens,Total tokens,Log "
+                   "Type'"]  # fmt: skip
+    code, out, err = import_requests(capsys, log, "--pool", "x", "--only", "Model=GPT-5")
+    assert (code, out) == (2, "")
+    assert err == [f"agentdash: {log}: expected a request of --only's values, got none of 3"]
