@@ -215,12 +215,21 @@ def _burstgpt(rows: Iterator[tuple[int, str]], source: str, only: Only, log: Log
 
 
 def _csv_count(text: str, source: str, number: int, name: str) -> int:
+    """A count of tokens; `472.0` too, as pandas writes a column of whole numbers that had a
+    gap (a float column)."""
     text = text.strip()
-    if not text.isdigit() or len(text) > 10 or int(text) > MAX_TOKENS:
-        expected = f"a whole number of tokens, 0 to {MAX_TOKENS:,}"
-        said = f"expected {expected}, got {shown(text)}"
-        raise ConfigError(source, f"line {number}: {name}", said)
-    return int(text)
+    whole, _, zeros = text.partition(".")
+    if (
+        whole.isascii()  # str.isdigit takes '²', which int() refuses
+        and whole.isdigit()
+        and len(whole) <= 10
+        and not zeros.strip("0")
+        and int(whole) <= MAX_TOKENS
+    ):
+        return int(whole)
+    expected = f"a whole number of tokens, 0 to {MAX_TOKENS:,}"
+    said = f"expected {expected}, got {shown(text)}"
+    raise ConfigError(source, f"line {number}: {name}", said)
 
 
 def _csv_seconds(text: str, source: str, field: str) -> float:
@@ -349,6 +358,9 @@ def _json_line(number: int, line: str, unit: float, source: str, only: Only, log
 
 
 def _json_count(value: object, source: str, field: str) -> int:
+    """A count of tokens; `472.0` too, as pandas writes whole numbers of a float column."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TOKENS:
         expected = f"a whole number of tokens, 0 to {MAX_TOKENS:,}"
         raise ConfigError(source, field, f"expected {expected}, got {shown(value)}")

@@ -141,6 +141,12 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
             "line 2: ContextTokens: expected a whole number of tokens, 0 to 1,000,000,000, "
             "got '1.5'",
         ),
+        pytest.param(  # a digit to str.isdigit, not to int(): was a ValueError's traceback
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1\u00b2,2\n",
+            "line 2: ContextTokens: expected a whole number of tokens, 0 to 1,000,000,000, "
+            "got '1\u00b2'",
+            id="a superscript digit",
+        ),
         (
             "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1\n",
             "line 2: expected 3 fields, as the header has, got 2",

@@ -329,3 +329,19 @@ def test_one_log_becomes_several_pools_by_a_fields_value(
     code, out, err = import_requests(capsys, log, "--pool", "x", "--only", "Model=GPT-5")
     assert (code, out) == (2, "")
     assert err == [f"agentdash: {log}: expected a request of --only's values, got none of 3"]
+
+
+def test_whole_numbers_written_as_floats_are_counts_of_tokens(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """pandas writes the whole numbers of a column with a gap as 472.0: they were refused."""
+    log = written(tmp_path, "BurstGPT_1.csv", BURSTGPT + "5,ChatGPT,472.0,18.00,490,API log\n")
+    code, out, err = import_requests(capsys, log, "--pool", "chat")
+    assert code == 0, err
+    assert [t["tokens"] for t in tasks(out)] == [490]
+    mooncake = written(
+        tmp_path, "m.jsonl", '{"timestamp": 5, "input_length": 472.0, "output_length": 18}\n'
+    )
+    code, out, err = import_requests(capsys, mooncake, "--pool", "chat")
+    assert code == 0, err
+    assert [t["tokens"] for t in tasks(out)] == [490]
