@@ -95,7 +95,7 @@ def detect(first: str, source: str) -> str:
         if isinstance(keys, dict) and {"timestamp", "input_length", "output_length"} <= keys.keys():
             return "bailian" if "chat_id" in keys else "mooncake"
     else:
-        header = {name.strip() for name in next(csv.reader([line]), [])}
+        header = {name.strip() for name in _split(line, source, 1)}
         if set(AZURE) <= header:
             return "azure"
         if set(BURSTGPT) <= header:
@@ -143,7 +143,7 @@ def _csv(
     """The header's columns by name, checked for those `needed` and those `only` names, and
     the fields of each row with the values `only` asks for (the others counted in `log`)."""
     number, line = next(rows, (1, ""))
-    header = [name.strip() for name in next(csv.reader([line]), [])]
+    header = [name.strip() for name in _split(line, source, number)]
     try:  # a second column of a name would win silently, as a JSON key given twice does
         unique_keys([(name, None) for name in header])
     except DuplicateKey as twice:
@@ -177,7 +177,7 @@ def _fields(
             continue
         if line.lstrip("\ufeff") == header:  # the header again: files joined by `cat`
             continue
-        values = line.split(",") if '"' not in line else next(csv.reader([line]), [])
+        values = line.split(",") if '"' not in line else _split(line, source, number)
         if len(values) != width:
             said = f"expected {width} fields, as the header has, got {len(values)}"
             raise ConfigError(source, f"line {number}", said)
@@ -185,6 +185,16 @@ def _fields(
             log.unmatched += 1
             continue
         yield number, values
+
+
+def _split(line: str, source: str, number: int) -> list[str]:
+    """A CSV line's fields, quotes read. A carriage return inside a line (a file whose lines
+    end in CR alone, as old Mac spreadsheets wrote them) is no CSV the csv module reads."""
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error:
+        said = "expected lines ending in LF or CRLF, got a carriage return (CR) inside one"
+        raise ConfigError(source, f"line {number}", said) from None
 
 
 def _azure(rows: Iterator[tuple[int, str]], source: str, only: Only, log: Log) -> None:

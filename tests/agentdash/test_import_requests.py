@@ -141,6 +141,16 @@ def test_burstgpt_mooncake_and_bailian_logs_count_from_their_own_start(
             "line 2: ContextTokens: expected a whole number of tokens, 0 to 1,000,000,000, "
             "got '1.5'",
         ),
+        pytest.param(  # was a _csv.Error's traceback
+            "TIMESTAMP,ContextTokens,GeneratedTokens\r2023-11-16 10:00:00,1,2\r",
+            "line 1: expected lines ending in LF or CRLF, got a carriage return (CR) inside one",
+            id="lines ending in CR alone",
+        ),
+        pytest.param(
+            'Timestamp,Model,Request tokens,Response tokens\n5,GPT\r-4,"1",2\n',
+            "line 2: expected lines ending in LF or CRLF, got a carriage return (CR) inside one",
+            id="a CR in a row with quotes",
+        ),
         pytest.param(  # a digit to str.isdigit, not to int(): was a ValueError's traceback
             "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00,1\u00b2,2\n",
             "line 2: ContextTokens: expected a whole number of tokens, 0 to 1,000,000,000, "
