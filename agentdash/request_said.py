@@ -6,6 +6,7 @@ latencies that are the log's own)."""
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 from agentdash.request_logs import Log
 from agentdash.request_window import Placed
@@ -28,10 +29,8 @@ def said(source: str, log: Log, placed: Placed, pool: str) -> list[str]:
             f"{source}: {plural(log.unmatched, 'request')} of other values than --only's left out"
         )
     if placed.left_out:
-        lines.append(
-            f"{source}: days {placed.first_day} to {placed.last_day} of its {placed.log_days} "
-            f"kept (0 its first); {plural(placed.left_out, 'request')} outside them left out"
-        )
+        lines.append(f"{source}: {_days_kept(placed)}; {plural(placed.left_out, 'request')} "
+                     "outside them left out")  # fmt: skip
     unknown = _latencies_unknown(log, placed)
     if unknown is not None:
         lines.append(
@@ -52,6 +51,18 @@ def said(source: str, log: Log, placed: Placed, pool: str) -> list[str]:
             "tokens) kept: a row written twice is replayed twice"
         )
     return lines
+
+
+def _days_kept(placed: Placed) -> str:
+    """The days kept of the log's: by date in a log of dates (--start may name one before
+    its first), by number in a log of offsets."""
+    if placed.day0 is None:
+        kept = f"days {placed.first_day} to {placed.last_day}"
+        return f"{kept} of its {placed.log_days} kept (0 its first)"
+    first = placed.day0 - timedelta(days=placed.first_day)
+    last = placed.day0 + timedelta(days=placed.last_day - placed.first_day)
+    log_last = first + timedelta(days=placed.log_days - 1)
+    return f"{placed.day0} to {last} kept of its {first} to {log_last} (UTC days)"
 
 
 def _latencies_unknown(log: Log, placed: Placed) -> int | None:

@@ -136,6 +136,17 @@ def test_a_log_longer_than_a_trace_is_imported_some_days_at_a_time(
     assert code == 0
     assert [t["t"] for t in tasks(out)] == [36_000.0, 122_400.0]
     assert "--start 2024-05-12)" in err[0]  # the calendar of the part kept
+    assert err[1] == (
+        f"{azure}: 2024-05-12 to 2024-05-13 kept of its 2024-05-10 to 2024-05-13 (UTC days); "
+        "1 request outside them left out"
+    )
+    code, out, err = import_requests(capsys, azure, "--pool", "chat", "--start", "2024-05-09",
+                                     "--days", "3")  # fmt: skip
+    assert [t["t"] for t in tasks(out)] == [122_400.0]
+    assert err[1] == (  # a --start before the log's first day
+        f"{azure}: 2024-05-09 to 2024-05-11 kept of its 2024-05-10 to 2024-05-13 (UTC days); "
+        "2 requests outside them left out"
+    )
 
 
 def test_a_log_of_unix_times_is_read_as_one_of_dates(
