@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from controller.coordination.overrides_document import (  # also read from here by the tests
     MAX_PIN_REPLICAS as MAX_PIN_REPLICAS,
@@ -36,9 +37,23 @@ ORPHAN_GRACE_S = 600.0
 """How long the shared overrides may name a pool or tenant this config lacks before the leader
 drops it: long enough for a rollout of a newer config, whose dashboards may pin its new pools
 before the leader runs it (the pin is kept meanwhile), and short of leaving it for good."""
-Orphan = tuple[str, str]
-"""What the shared overrides say of a name this config lacks: (the action that set it, the
-name): ("pin", pool), ("pause pool", pool), ("pause tenant", tenant)."""
+
+
+class Orphan(NamedTuple):
+    """What the shared overrides say of a name this config lacks: the action that set it
+    ("pin", "pause pool" or "pause tenant") and the name (a pool's, or a tenant's)."""
+
+    action: str
+    name: str
+
+
+class Orphaned(NamedTuple):
+    """An orphan's override: what it says, and since when (this clock) it has said it."""
+
+    value: object
+    since: float
+
+
 Change = Callable[[Overrides], Overrides]
 """What an action does, to whatever overrides are in force: a process that shares them makes
 the same change again on a revision another process wrote meanwhile, rather than writing back
@@ -82,7 +97,7 @@ class OverrideStore:
         self.unwritten: Callable[[], list[ActionEvent]] = list
         """The changes made here not yet shared with the other processes (the NATS sync
         says: NATS is away), oldest first: the dashboard flags them."""
-        self._orphans: dict[Orphan, tuple[object, float]] = {}
+        self._orphans: dict[Orphan, Orphaned] = {}
         """Overrides the shared document holds of names this config lacks: what each says,
         and since when (this clock) it has said it, for `expire` to drop."""
         self.listeners: list[Callable[[Overrides, ActionEvent, Change], None]] = []
@@ -112,7 +127,9 @@ class OverrideStore:
         now, was = self._clock(), self._orphans
         said = _orphans_of(everything, self._config)
         self._orphans = {
-            key: (value, was[key][1] if key in was and was[key][0] == value else now)
+            key: Orphaned(
+                value=value, since=was[key].since if key in was and was[key].value == value else now
+            )
             for key, value in said.items()
         }
 
@@ -180,11 +197,12 @@ class OverrideStore:
         """Drop from the shared document the overrides of names this config lacks that it
         has said, unchanged, for ORPHAN_GRACE_S; each once, with its own event."""
         events = []
-        for key, (value, since) in list(self._orphans.items()):
-            if now - since < ORPHAN_GRACE_S:
+        for key, orphaned in list(self._orphans.items()):
+            if now - orphaned.since < ORPHAN_GRACE_S:
                 continue
             del self._orphans[key]
-            action, name = key
+            value = orphaned.value
+            action, name = key.action, key.name
             kind = "tenant" if action == "pause tenant" else "pool"
             detail = f"{_said(action, value)}; no {kind} {name} in the config"
             dropped = f"{'pause' if action == 'pause pool' else action} dropped"
@@ -275,12 +293,19 @@ def _pause_over(pool: str, ended: PoolPause, now: float) -> Change:
 
 def _orphans_of(everything: Overrides, config: Config) -> dict[Orphan, object]:
     found: dict[Orphan, object] = {}
-    found.update((("pin", p), x) for p, x in everything.pins.items() if p not in config.pools)
+    pools, tenants = config.pools, config.tenants
     found.update(
-        (("pause pool", p), x) for p, x in everything.paused_pools.items() if p not in config.pools
+        (Orphan(action="pin", name=p), x) for p, x in everything.pins.items() if p not in pools
     )
     found.update(
-        (("pause tenant", t), True) for t in everything.paused_tenants if t not in config.tenants
+        (Orphan(action="pause pool", name=p), x)
+        for p, x in everything.paused_pools.items()
+        if p not in pools
+    )
+    found.update(
+        (Orphan(action="pause tenant", name=t), True)
+        for t in everything.paused_tenants
+        if t not in tenants
     )
     return found
 
@@ -295,7 +320,7 @@ def _said(action: str, value: object) -> str:
 
 def _orphan_over(key: Orphan, value: object) -> Change:
     """Drop that very override: one set again since (a newer config's dashboard) stays."""
-    action, name = key
+    action, name = key.action, key.name
 
     def change(was: Overrides) -> Overrides:
         if action == "pin" and was.pins.get(name) == value:

@@ -23,7 +23,7 @@ import contextlib
 import datetime
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from controller.coordination.overrides_bucket import HISTORY, KEY
 from controller.coordination.overrides_document import read_shared
@@ -35,28 +35,36 @@ Key = tuple[str, str]
 """("pin" or "pause", pool)."""
 
 
+class HeldEnd(NamedTuple):
+    """A pin or pool pause in force, and its end on the server's clock."""
+
+    value: Pin | PoolPause
+    end: float | None
+    """None: it ends as written."""
+
+
 class ServerTimedEnds:
     """The end of each pin and pool pause in force, as the revisions read say it."""
 
     def __init__(self) -> None:
-        self._ends: dict[Key, tuple[Pin | PoolPause, float | None]] = {}
+        self._ends: dict[Key, HeldEnd] = {}
         """What each override is, and its end on the server's clock (None: as written)."""
 
     def see(self, everything: Overrides, stored_at: datetime.datetime | None) -> None:
         """A revision read, in the order stored; `stored_at`: when the server stored it (None:
         not known, and a pin first seen in it ends as written)."""
         stored = None if stored_at is None else stored_at.timestamp()
-        ends: dict[Key, tuple[Pin | PoolPause, float | None]] = {}
+        ends: dict[Key, HeldEnd] = {}
         held: Iterable[tuple[Key, Pin | PoolPause]] = [
             *((("pin", pool), pin) for pool, pin in everything.pins.items()),
             *((("pause", pool), pause) for pool, pause in everything.paused_pools.items()),
         ]
         for key, value in held:
             known = self._ends.get(key)
-            if known is not None and known[0] == value:
+            if known is not None and known.value == value:
                 ends[key] = known
             else:
-                ends[key] = (value, _end(value, stored))
+                ends[key] = HeldEnd(value=value, end=_end(value, stored))
         self._ends = ends
 
     def learn(self, entries: list[Any]) -> None:
@@ -95,13 +103,13 @@ def _end(value: Pin | PoolPause, stored: float | None) -> float | None:
 def _timed(
     held: Mapping[str, _Held],
     kind: str,
-    ends: Mapping[Key, tuple[Pin | PoolPause, float | None]],
+    ends: Mapping[Key, HeldEnd],
 ) -> Mapping[str, _Held]:
     moved: dict[str, _Held] = {}
     for pool, value in held.items():
         known = ends.get((kind, pool))
-        if known is not None and known[0] == value and known[1] is not None:
-            moved[pool] = replace(value, until=known[1])
+        if known is not None and known.value == value and known.end is not None:
+            moved[pool] = replace(value, until=known.end)
     return {**held, **moved} if moved else held
 
 

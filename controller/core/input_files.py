@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml._yaml import CParser  # libyaml: PyYAML's wheels for Linux and macOS carry it
@@ -242,6 +242,15 @@ class _LimitError(yaml.MarkedYAMLError):
 _MERGE = "tag:yaml.org,2002:merge"
 
 
+class Expansion(NamedTuple):
+    """What an anchored node expands to wherever an alias repeats it."""
+
+    values: int
+    """Its values, each alias within it counted as what it expands to."""
+    levels: int
+    """The levels of nesting it adds below where it stands."""
+
+
 class _Watched(Composer, SafeConstructor, Resolver):
     """PyYAML's safe loader under the pure-Python composer, whose every node can be watched
     (libyaml's own composer cannot). Counts depth and expanded size as nodes are composed;
@@ -258,8 +267,8 @@ class _Watched(Composer, SafeConstructor, Resolver):
         self._depth = 0
         self._deepest = 0  # the deepest level reached in the node being composed
         self._values = 0  # of the document so far, each alias counted as what it expands to
-        self._anchored: dict[int, tuple[int, int]] = {}
-        """An anchored node's id -> the values and the levels it expands to."""
+        self._anchored: dict[int, Expansion] = {}
+        """An anchored node's id -> what it expands to."""
 
     def _start(self, text: str) -> None:
         raise NotImplementedError
@@ -290,13 +299,15 @@ class _Watched(Composer, SafeConstructor, Resolver):
             # what an alias stands for is nested where the alias is: anchors nested in one
             # another's aliases can make data thousands of levels deep, too deep to say in an
             # error message
-            values, levels = self._anchored[id(node)]
-            self._count(values, mark)
-            self._deepest = self._depth + levels
+            expands = self._anchored[id(node)]
+            self._count(expands.values, mark)
+            self._deepest = self._depth + expands.levels
             if self._deepest > MAX_DEPTH:
                 raise _LimitError(mark, f"expected at most {MAX_DEPTH} levels of nesting")
         elif getattr(event, "anchor", None) is not None:
-            self._anchored[id(node)] = (self._values - before, self._deepest - self._depth)
+            self._anchored[id(node)] = Expansion(
+                values=self._values - before, levels=self._deepest - self._depth
+            )
         self._deepest = max(deepest, self._deepest)
         return node
 
