@@ -39,6 +39,7 @@ MODULES = (
     "controller/core/room.py",
     "controller/core/shortfall.py",
     "controller/core/history.py",
+    "controller/core/history_writer.py",
     "controller/core/keepalive.py",
     "controller/core/keepalive_levels.py",
     "controller/core/ski_rental.py",

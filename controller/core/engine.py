@@ -52,7 +52,7 @@ from controller.core.config import Config
 from controller.core.demand import demanded
 from controller.core.held_claims import controller_paused
 from controller.core.history import History
-from controller.core.keepalive_levels import Pace
+from controller.core.history_writer import HistoryWriter
 from controller.core.model import (
     Observations,
     Overrides,
@@ -75,6 +75,8 @@ class Engine:
     def __init__(self, config: Config, *, exact_reasons: bool = False) -> None:
         self.config = config
         self.history = History(config)
+        self.writer = HistoryWriter(self.history)
+        """Writes the history lazily (controller.core.history_writer)."""
         self.exact_reasons = exact_reasons
         """Claim again on any new reading, not only a new footprint: the reasons then quote
         the latest figures (the live loop); the numbers are the same either way."""
@@ -120,9 +122,6 @@ class Engine:
         """When each pool's claim may change by time alone (Claim.until)."""
         self.dirty: set[int] = set()
         """Pools to claim again at the next step."""
-        self.counted: set[int] = set()
-        """Pools read with a new arrival rate or lag since the last step: their keep-alive
-        counts the tasks arriving and waiting (controller.core.tail), claimed again or not."""
         self.previous = -math.inf
         """When the last step ran."""
         self._told = False
@@ -159,8 +158,8 @@ class Engine:
         lag_moved = lag != pool.lag
         if reading is not None and reading.stale is None:
             rate_moved = before is None or before.arrival_rate != reading.arrival_rate
-            if lag_moved or rate_moved:  # (the keep-alive counts them: _count_arrivals)
-                self.counted.add(i)
+            if lag_moved or rate_moved:  # (the keep-alive counts them)
+                self.writer.counted.add(i)
         if lag_moved:
             self.pace.lag_moved(tenant, lag - pool.lag)
             pool.lag = lag
@@ -274,7 +273,7 @@ class Engine:
         paced = self.pace.step(self.steps, now, self.previous)
         for tenant in paced.repriced:
             self._reprice(tenant)
-        self._count_arrivals(now)
+        self.writer.count_arrivals(self.pools, now)
         if not self.started:
             self.started = True
             self.dirty = set()
@@ -289,20 +288,6 @@ class Engine:
             self.previous = now
             return []
         return self._claim_again(now, changed)
-
-    def _count_arrivals(self, now: float) -> None:
-        """Tell the keep-alive of each pool read with a new arrival rate or lag: it counts
-        the tasks arrived at the rate before until now, and those waiting, as recording every
-        tick would."""
-        for i in self.counted:
-            pool = self.pools[i]
-            reading = pool.reading
-            entry = pool.entry
-            if entry is None:
-                entry = pool.entry = self.history.pool(pool.name, now)
-            if reading is not None and entry.keep is not None:
-                entry.keep.tail.see(now, reading.arrival_rate, reading.lag)
-        self.counted.clear()
 
     def _clock_back(self, now: float) -> None:
         """The wall clock stepped back (NTP correcting a fast clock): a window's entry from
@@ -347,10 +332,12 @@ class Engine:
         for i in changed:
             pool = self.pools[i]
             if pool.claim is not None and pool.recorded < previous:
+                recommendation = pool.claim.recommendation
                 if pool.lagging is not None:
-                    self._record(i, pool.claim.recommendation, pool.lagging, previous, read=False)
+                    if self.writer.record(pool, recommendation, pool.lagging, previous, read=False):
+                        self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ
                 elif pool.unseen:  # stale until the last step: busy until then
-                    self._unseen(i, pool.claim.recommendation, previous)
+                    self.writer.unseen(pool, recommendation, previous)
             made = pool.claim = claim(
                 pool.name,
                 pool.config,
@@ -372,49 +359,22 @@ class Engine:
         ceilings = self.ceilings
         fits = ceilings.fit()
         acted = sorted(changed) if fits else sorted(changed.union(ceilings.share(changed)))
-        pools = self.pools
+        pools, writer = self.pools, self.writer
         for i in acted:
             pools[i].made = None
         for i in changed:
             pool = pools[i]
             claimed = pool.claimed
             if pool.lagging is not None:
-                self._record(i, claimed.recommendation, pool.lagging, now)
+                if writer.record(pool, claimed.recommendation, pool.lagging, now):
+                    self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ
                 pool.recorded = now
             elif pool.unseen:
-                self._unseen(i, claimed.recommendation, now)
+                writer.unseen(pool, claimed.recommendation, now)
                 pool.recorded = now
             self.releases.set(i, claimed.until)
         self.previous = now
         return acted
-
-    def _record(
-        self, i: int, recommendation: int, lagging: bool, now: float, *, read: bool = True
-    ) -> None:
-        """History.record_pool, with the pool's entry kept at hand. Not `read`: recorded as
-        of an earlier step, before the pool's newest reading, whose pace is not then known."""
-        pool = self.pools[i]
-        entry = pool.entry
-        if entry is None:
-            entry = pool.entry = self.history.pool(pool.name, now)
-        reading = pool.reading
-        pace = None
-        if reading is not None and read:
-            pace = Pace(
-                task_s=reading.mean_task_seconds, rate=reading.arrival_rate, lag=reading.lag
-            )
-        if entry.recommend(now, recommendation, pace):
-            self.dirty.add(i)  # its keep-alive learned a gap: what it holds may differ now
-        if lagging:  # the history's last busy time
-            entry.busy_at = now
-
-    def _unseen(self, i: int, held: int, now: float) -> None:
-        """History.record_tick's PoolHistory.unseen, with the pool's entry kept at hand."""
-        pool = self.pools[i]
-        entry = pool.entry
-        if entry is None:
-            entry = pool.entry = self.history.pool(pool.name, now)
-        entry.unseen(now, held)
 
     # --- what was decided ---------------------------------------------------------------------
 
