@@ -49,6 +49,7 @@ MODULES = (
     "controller/core/budget.py",
     "controller/core/budget_words.py",
     "controller/core/budget_price.py",
+    "controller/core/budget_one_replica.py",
     "controller/core/budget_unpriced.py",
     "controller/core/budget_uncounted.py",
     "controller/core/burn.py",

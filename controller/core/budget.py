@@ -15,10 +15,10 @@
   a pool with tasks waiting but never stops it: it keeps at least one replica while what is
   left pays for one's landing. Nor does a pace that pays for less than one replica leave the
   budget unspent: a pool with tasks waiting keeps one while the tenant has spent less than an
-  even share of its budget by that hour of its day. Whatever the forecast, a pool keeps no
-  more replicas than its share of what is left pays two rounds of tasks each (three where its
-  pool's own tokens a task are not known yet: the landing): the tasks in flight when the
-  budget runs out do not overspend it.
+  even share of its budget by that hour of its day (controller.core.budget_one_replica).
+  Whatever the forecast, a pool keeps no more replicas than its share of what is left pays
+  two rounds of tasks each (three where its pool's own tokens a task are not known yet: the
+  landing): the tasks in flight when the budget runs out do not overspend it.
 - A hard cap whose tokens today are not known (its source has not answered since this
   process started): no growth until they are (controller.core.budget_uncounted).
 - Past `warn_at` with no forecast yet (under ten minutes of spend seen and no profile for the
@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 
 from controller.core.allocation import Claim
+from controller.core.budget_one_replica import one_replica
 from controller.core.budget_price import LANDING_ROUNDS, Prices, paid_replicas, prices
 from controller.core.budget_uncounted import UNCOUNTED, no_growth
 from controller.core.budget_words import (
@@ -286,7 +287,7 @@ def _pace(
     cap, waiting = _pace_cap(pool, price, fits, pays, mine - coming, landing)
     keeps = cap
     if cap < 1 and (landing is None or landing >= 1):
-        one = _one_replica(pool, tenant, spend, price, used, bool(forecast.days))
+        one = one_replica(pool.obs, pool.current, tenant, spend, price, used, bool(forecast.days))
         if one is not None:
             # An idle replica spends no tokens, and the next task would be given one anyway:
             # the time rules may keep it for that task rather than have it wait a cold start.
@@ -362,46 +363,7 @@ def _pace_cap(
     return cap, waiting
 
 
-def _one_replica(
-    pool: Pool,
-    tenant: TenantConfig,
-    spend: SpendRead | None,
-    price: Prices,
-    used: int,
-    hours_known: bool,
-) -> str | None:
-    """What the reason adds where a pace that pays for less than one replica still gives the
-    pool one for the tasks waiting (None: it does not).
-
-    Read from the burn rate alone (no profile of the tenant's hours yet), a pace slows a queue
-    but never strands it: a line through the last two hours, read before a fall shows, would
-    otherwise round the pace down to no replica at all, and the tasks it covers would wait for
-    the forecast to come right. Read from its own hours, the pace may stop a pool outright, so
-    that the budget lasts the day; but it keeps one while the tenant has spent less than an
-    even share of its budget by that hour of its day (rounded down to none, such a pace would
-    spend a budget only in the day's last minutes, or not at all)."""
-    if not hours_known:
-        return f", at least 1 while {pool.obs.pending + pool.obs.ack_pending} wait"
-    if spend is None:
-        return None
-    even = _even_share(tenant, tenant.daily_token_budget or 0, spend.at)
-    # Hysteresis: a replica started runs its rounds (`price.round_count` of them, up to the
-    # landing) before the line stops it, so it does not start for a single task.
-    ahead = price.rounds if pool.current >= 1 else 0.0
-    if used + pool.obs.ack_pending * price.each < even + ahead:
-        return f", 1 while under an even share of the budget by now ({round(even):,})"
-    return None
-
-
 def _no_growth(pool: Pool) -> int:
     """The most a pool keeps while nothing prices its tasks: what it has, and one replica
     at zero with tasks waiting (they would be stranded)."""
     return max(pool.current, 1 if pool.obs.pending + pool.obs.ack_pending > 0 else 0)
-
-
-def _even_share(tenant: TenantConfig, budget: int, at: float) -> float:
-    """What an even spend of the budget over the tenant's budget day comes to by `at`: a
-    pace that pays for less than one replica keeps one while the tenant has spent less, so
-    rounding a trickle down to nothing never leaves the budget unspent."""
-    day = tenant.clock.day(at)
-    return budget * (at - day.start) / (day.end - day.start)
