@@ -44,6 +44,7 @@ MODULES = (
     "controller/core/keepalive_levels.py",
     "controller/core/ski_rental.py",
     "controller/core/tail.py",
+    "controller/core/spend_profile.py",
     "controller/core/spend.py",
     "controller/core/spend_read.py",
     "controller/core/budget.py",

@@ -38,7 +38,8 @@ from controller.coordination.history_docs import CLOCK_AHEAD_S, DatedDoc
 from controller.core.accounting import BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS
 from controller.core.config import Config
-from controller.core.spend import DAY_BINS, MAX_DAYS, SpendBook, TenantSpend
+from controller.core.spend import SpendBook, TenantSpend
+from controller.core.spend_profile import DAY_BINS, MAX_DAYS
 
 BUCKET = "agentdash_spend"
 TTL_S = 7 * 86400.0

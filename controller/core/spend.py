@@ -14,7 +14,7 @@ from Prometheus), the spend alone stands in. Two sources, each learned online:
   least half of it folds its tokens a second into its bin, the newest day weighing NEWEST_DAY
   (older days fade: a week ago counts under a tenth). The rest of today is read from the
   bins, scaled by how today compares with them so far (shrunk towards 1 by one average hour of
-  the profile, so that the first minutes of a day do not swing it).
+  the profile, so that the first minutes of a day do not swing it): controller.core.spend_profile.
 - **The recent burn rate**, for the hours the profile does not know yet (a new tenant, the
   first day): a line through the last two hours' tokens a second, in minute buckets, followed
   where it falls and never projected to rise (controller.core.burn). Ten minutes must be seen
@@ -31,27 +31,25 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from controller.core.accounting import BudgetClock, BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS, Burn, fit
 from controller.core.config import Config, TenantConfig
+from controller.core.spend_profile import (
+    DAY_BINS,
+    MAX_DAYS,
+    bin_of,
+    fold,
+    hours,
+    today_scale,
+)
 from controller.core.spend_read import Forecast, SpendRead
 
-BIN_S = 3600.0
-DAY_BINS = 25
-"""Hours from the reset: a day where clocks go back has 25."""
-MIN_BIN_S = 1800.0
-"""An hour seen for less than this today does not fold into its bin."""
-NEWEST_DAY = 0.25
-"""A bin's weight for the newest day: a day's traffic counts, and four days make most of it."""
 NO_DAY = BudgetDay(math.nan, math.nan)
 """Before the first sample."""
 GAP_S = 3600.0
 """Samples further apart than this teach nothing (the tokens between are not spread over it)."""
-MAX_DAYS = 1000
-"""Days counted behind a bin (only shown)."""
 MIN_TASKS = 10
 """Tasks reported done before their tokens a task are read."""
 
@@ -183,7 +181,7 @@ class TenantSpend:
         over [start, end): today's hours (what fell before the reset was yesterday's), and the
         minute buckets."""
         span = end - start
-        for k, low, high in self._hours(max(start, self.day.start), end):
+        for k, low, high in hours(self.day.start, max(start, self.day.start), end):
             self.today_tokens[k] += spent * (high - low) / span
             self.today_seconds[k] += high - low
         tokens, seconds = self.tokens, self.seconds
@@ -212,13 +210,7 @@ class TenantSpend:
 
     def _fold(self, day: BudgetDay) -> None:
         """A new budget day: yesterday's hours fold into the profile."""
-        for k in range(DAY_BINS):
-            seen = self.today_seconds[k]
-            if seen >= MIN_BIN_S:
-                rate = max(0.0, self.today_tokens[k] / seen)
-                old = self.bins[k]
-                self.bins[k] = rate if old is None else old + NEWEST_DAY * (rate - old)
-                self.days[k] = min(self.days[k] + 1, MAX_DAYS)
+        fold(self.bins, self.days, self.today_tokens, self.today_seconds)
         self.changes += 1
         self.today_tokens = [0.0] * DAY_BINS
         self.today_seconds = [0.0] * DAY_BINS
@@ -281,12 +273,15 @@ class TenantSpend:
 
     def _project(self, now: float) -> Forecast | None:
         day = self.clock.day(now)
-        scale = self._ratio(now) if day == self.day else 1.0
+        scale = 1.0
+        if day == self.day:
+            through = bin_of(self.day.start, now)
+            scale = today_scale(self.bins, self.today_tokens, self.today_seconds, through)
         burn: Burn | None = None
         tokens, days, rate = 0.0, MAX_DAYS, -1.0
         unknown: list[tuple[float, float]] = []
         """The runs of hours the profile does not know (the burn rate is read over each)."""
-        for k, low, high in self._hours(now, day.end, day):
+        for k, low, high in hours(day.start, now, day.end):
             learned = self.bins[k]
             if learned is not None:
                 tokens += scale * learned * (high - low)
@@ -316,40 +311,6 @@ class TenantSpend:
             burn=burn,
             short=short,
         )
-
-    def _ratio(self, now: float) -> float:
-        """Today's tokens over what the profile expected for the hours seen so far, shrunk
-        towards 1 by one average hour of the profile."""
-        known = [rate for rate in self.bins if rate is not None]
-        if not known:
-            return 1.0
-        prior = sum(known) / len(known) * BIN_S
-        seen = expected = 0.0
-        for k in range(self._bin(now) + 1):
-            learned = self.bins[k]
-            if learned is not None:
-                seen += self.today_tokens[k]
-                expected += learned * self.today_seconds[k]
-        # Today's tokens so far can count below zero where a queue's tokens fell faster than
-        # tokens were spent (its tasks valued at the tenant's mean tokens a task, cheaper than
-        # that): no day asks for fewer than none.
-        seen = max(seen, 0.0)
-        return (seen + prior) / (expected + prior) if expected + prior > 0 else 1.0
-
-    def _bin(self, now: float) -> int:
-        return min(int((now - self.day.start) // BIN_S), DAY_BINS - 1)
-
-    def _hours(
-        self, start: float, end: float, day: BudgetDay | None = None
-    ) -> Iterator[tuple[int, float, float]]:
-        """(hour from the reset, from, to) for each hour's part of [start, end)."""
-        origin = (day or self.day).start
-        k = int((start - origin) // BIN_S)
-        while start < end and k < DAY_BINS:
-            high = min(origin + (k + 1) * BIN_S, end)
-            if high > start:
-                yield k, start, high
-            start, k = high, k + 1
 
     # --- a successor's view -----------------------------------------------------------------
 
