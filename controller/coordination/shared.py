@@ -55,7 +55,7 @@ from nats.aio.client import Client
 from controller.coordination.audit_trail import FOREIGN, SKIPPED, UNKNOWN, AuditTrail
 from controller.coordination.logged_mark import read_logged, unlogged, write_logged
 from controller.coordination.override_writes import ChangeWriter, OwnWrites, Pending
-from controller.coordination.overrides import ORPHAN_GRACE_S, Change, OverrideStore
+from controller.coordination.overrides import Change, OverrideStore
 from controller.coordination.overrides_bucket import (
     BUCKET,
     KEY,
@@ -65,13 +65,13 @@ from controller.coordination.overrides_bucket import (
 )
 from controller.coordination.overrides_document import SharedDocument, read_shared
 from controller.coordination.pin_clock import ServerTimedEnds
+from controller.coordination.revision_notes import RevisionNotes, Skipped
 from controller.coordination.watch_keeper import consumer_gone, keep_watching
 from controller.core.bad_messages import BadMessages
 from controller.core.config import Config, ConfigError
 from controller.core.events import ActionEvent
 from controller.core.model import Overrides
 from controller.core.printable import printable
-from controller.core.wording import span_words
 
 log = logging.getLogger("agentdash.shared")
 
@@ -116,10 +116,8 @@ class SharedOverrides:
         """The last valid document applied (what a write changes where the newest is not)."""
         self._ends = ServerTimedEnds()
         """When each pin and pool pause ends: its span from when NATS stored it."""
-        self._said_ignored = ""
-        """What the config lacks that the last revision applied named, as last said."""
-        self._said_unknown = ""
-        """The fields this release does not know that the last revision applied had."""
+        self._notes = RevisionNotes(config)
+        """What the log said of the last revision applied that this process cannot apply."""
         self._writer = ChangeWriter(
             lambda: self._kv, self._audit, lambda: self._in_force, clock=store.clock
         )
@@ -228,14 +226,14 @@ class SharedOverrides:
         self._read_at_start = self.seen = entries[-1].revision
         await self._tell_unlogged(entries)
         self._ends.learn(entries)
-        skipped: list[tuple[int, str]] = []
+        skipped: list[Skipped] = []
         in_force = "no overrides"
         for entry in reversed(entries):
             if entry.operation in ("DEL", "PURGE") or not entry.value:
                 break  # nothing was in force from there
             document = self._parse(entry.value, entry.revision)
             if isinstance(document, str):
-                skipped.append((entry.revision, document))
+                skipped.append(Skipped(revision=entry.revision, why=document))
                 continue
             await self._apply(document, entry.revision, entry.created, starting=True)
             in_force = f"revision {entry.revision} ({document.summary()})"
@@ -266,13 +264,9 @@ class SharedOverrides:
         if not await write_logged(self._kv, revision):
             self._marked = min(self._marked, revision - 1)  # written again at the next tick
 
-    async def _skipped_at_start(self, skipped: list[tuple[int, str]], in_force: str) -> None:
-        newest, why = skipped[0]
-        which = f"revision {newest}"
-        if len(skipped) > 1:
-            which = f"revisions {skipped[-1][0]} to {newest} ({len(skipped)})"
-        detail = f"{which} not valid ({why}); in force: {in_force}"
-        log.warning("overrides %s", detail)
+    async def _skipped_at_start(self, skipped: list[Skipped], in_force: str) -> None:
+        detail = self._notes.skipped_at_start(skipped, in_force)
+        newest = skipped[0].revision
         if not self._store.read_only and not await self._audit.names(newest):
             event = ActionEvent(time.time(), UNKNOWN, SKIPPED, WHERE, detail[:2000])
             self._spawn(self._audit.foreign(event, newest))
@@ -316,15 +310,7 @@ class SharedOverrides:
         it, and audit it if foreign."""
         self._in_force = document
         self._ends.see(document.everything(), stored_at)
-        unknown = document.unknown()
-        if unknown and unknown != self._said_unknown:  # once, as `ignored` below
-            log.info(
-                "overrides revision %d has fields this agentdash does not know, written by a "
-                "newer agentdash: applied without them, and kept in what this process writes: %s",
-                revision,
-                printable(unknown[:500]),
-            )
-        self._said_unknown = unknown
+        self._notes.unknown(document, revision)
         self._store.named_elsewhere(document.everything())
         if self.own_writes.wrote(document):
             # This process's own write, back: that change is in the bucket now; the changes
@@ -334,24 +320,17 @@ class SharedOverrides:
             return
         record = await self._audit.announcement(document)
         self._store.replace(self._with_pending(document))
-        ignored = ", ".join(document.dropped(self._config))
-        if ignored and ignored != self._said_ignored:
-            # Another config (a newer one, a typo in `nats kv put`): said, not silently lost;
-            # once, not again at every revision that still names it (a removed pool's pin
-            # stays in the bucket, written back with every change, so that a rollout half done
-            # keeps the new config's pins, until a leader whose config lacks it too drops it).
-            log.warning(
-                "overrides revision %d names what this config does not have; ignored: %s "
-                "(a leader on this config drops it if still there in %s)",
-                revision,
-                printable(ignored[:500]),
-                span_words(ORPHAN_GRACE_S),
-            )
-        self._said_ignored = ignored
-        if record is not None:
-            if not starting:
-                self._tell(record.event(), record.origin, revision)
-            return
+        ignored = self._notes.ignored(document, revision)
+        if record is None:
+            await self._foreign(document, revision, ignored, starting=starting)
+        elif not starting:
+            self._tell(record.event(), record.origin, revision)
+
+    async def _foreign(
+        self, document: SharedDocument, revision: int, ignored: str, *, starting: bool
+    ) -> None:
+        """A revision applied that agentdash did not write: logged, told, and audited once
+        (`ignored`: what it names that this config lacks)."""
         log.warning(
             "overrides revision %d was not written by agentdash; applied: %s",
             revision,
