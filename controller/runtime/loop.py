@@ -32,7 +32,6 @@ from controller.coordination.usage_handover import UsageHandover
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, TickEvent
-from controller.core.held_claims import left_alone
 from controller.core.model import (
     Overrides,
     QueueStats,
@@ -47,6 +46,7 @@ from controller.runtime.reads import SourceReads
 from controller.runtime.schedule import TickSchedule
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
 from controller.runtime.succession import Succession
+from controller.runtime.taking import DecisionTaker
 from controller.runtime.timeline import Point, Timeline
 from controller.sources.base import LagSource, UsageSource
 
@@ -56,9 +56,10 @@ log = logging.getLogger("agentdash.loop")
 class Reconciler:
     """The live loop. It owns the pieces and calls them in order at each tick: the sources'
     `reads` (with deadlines), `engine_feed`, the lease, the handovers (`succession`), the
-    overrides' expiry, the engine's step, `scale_calls`, the trends and the TickEvent;
-    `health` keeps what fails, `schedule` says when to tick, and `snapshot` shows the fleet.
-    A follower shows the leader's decisions and replicas (`leader_view`) over its own."""
+    overrides' expiry, the engine's step, `taker` (with `scale_calls`), the trends and the
+    TickEvent; `health` keeps what fails, `schedule` says when to tick, and `snapshot` shows
+    the fleet. A follower shows the leader's decisions and replicas (`leader_view`) over its
+    own."""
 
     def __init__(
         self,
@@ -93,7 +94,6 @@ class Reconciler:
         self.store = store or OverrideStore(config, clock=clock)
         self.trends = Trends()
         self.timeline = Timeline()
-        self.decisions: dict[str, ScaleDecision] = {}
         self.health = SourceHealth(self.bus)
         """The failing sources and the pools held for want of data."""
         self.call_deadline = call_deadline
@@ -115,6 +115,10 @@ class Reconciler:
             usage_handover=usage_handover,
         )
         """The handovers: what this process takes over on leading and keeps for the next."""
+        self.taker = DecisionTaker(self.engine, self.scale_calls, config.pools)
+        """What a tick does with the decisions it made again (controller.runtime.taking)."""
+        self.decisions = self.taker.shown
+        self.idle = self.taker.idle
         self._read_from(actuator, lag, clock=clock, deadline=call_deadline)
 
     def _read_from(
@@ -122,7 +126,6 @@ class Reconciler:
     ) -> None:
         """The parts that read the cluster and the queues and feed the engine what changed; a
         task reaching a pool at zero replicas wakes the loop at once."""
-        self.idle: set[str] = set(self.config.pools)
         self.reads = SourceReads(actuator, lag, self.health, clock=clock, deadline=deadline)
         """The cluster's and the queues' last answers."""
         self.engine_feed = EngineFeed(self.config, self.engine, self.health, self.trends)
@@ -202,7 +205,14 @@ class Reconciler:
         engine.overrides(overrides)
         pools = engine.step(now)
         dry = overrides.dry_run or self.dry_run
-        decisions, calls = self._act(pools, now, acting=acting, dry_run=dry)
+        taken = self.taker.take(
+            pools,
+            now,
+            acting=acting,
+            dry_run=dry,
+            leading=self.leading,
+            leader_view=self.leader_view,
+        )
         for tenant, tokens in engine.observations.tokens_today.items():
             self.trends.add_tokens(tenant, now, tokens)
         self.trends.next_tick()
@@ -210,9 +220,9 @@ class Reconciler:
         if self.timeline.due(now):
             self.timeline.sample(now, self._points(now))
         cost = time.perf_counter() - started
-        self.bus.publish(TickEvent(ts=now, decisions=tuple(decisions), duration_s=cost))
-        if settle and calls:
-            await asyncio.wait(calls)
+        self.bus.publish(TickEvent(ts=now, decisions=tuple(taken.decisions), duration_s=cost))
+        if settle and taken.calls:
+            await asyncio.wait(taken.calls)
         await self.succession.hand_on(self.leading, now)
 
     def _points(self, now: float) -> Iterator[tuple[str, Point]]:
@@ -225,41 +235,6 @@ class Reconciler:
             lag = reading.lag if reading.stale is None else 0
             point = Point(now, reading.replicas, decision.desired, reading.ready, lag)
             yield pool.name, point
-
-    def _act(
-        self, pools: list[int], now: float, *, acting: bool, dry_run: bool
-    ) -> tuple[list[ScaleDecision], list[asyncio.Task[None]]]:
-        """Take the decisions of `pools` (those that may have changed): note them (the
-        leader's, on a follower), mark the pools that went idle, and, while `acting`, act on
-        the changes. The decisions, and the scale calls started."""
-        engine, names, told, idle = self.engine, self.engine.names, self.decisions, self.idle
-        leader = self.leader_view.decisions
-        own = self.leading or not leader
-        decisions = []
-        calls = []
-        scale_calls = self.scale_calls
-        if not dry_run:
-            scale_calls.end_dry_run()
-        for i in pools:
-            decision = engine.decision(i)
-            decisions.append(decision)
-            pool = names[i]
-            if own or pool not in leader:
-                told[pool] = decision
-            # Not one KEDA keeps at zero: each of its tasks would tick the loop for nothing.
-            if decision.desired == 0 and decision.observed and not left_alone(decision):
-                idle.add(pool)
-            else:
-                idle.discard(pool)
-            if not decision.changes:
-                scale_calls.settled(pool, now)
-            elif acting:
-                call = scale_calls.act(i, decision, now, dry_run=dry_run)
-                if call is not None:
-                    calls.append(call)
-        if not own:
-            told.update(self.leader_view.unmerged())
-        return decisions, calls
 
     async def settle(self) -> None:
         """Wait for every scale call in flight (each ends by its deadline)."""
