@@ -84,6 +84,13 @@ def add_parser(commands: Any) -> None:
         metavar="SECONDS",
         help=f"keep simulating this long after the last arrival (default {DRAIN_S:g})",
     )
+    _add_generate(parser)
+    _add_baselines(parser)
+    parser.set_defaults(run=_run)
+
+
+def _add_generate(parser: argparse.ArgumentParser) -> None:
+    """The flags that write a synthetic trace instead of replaying one."""
     made = parser.add_argument_group("synthetic traces (printed on stdout)")
     made.add_argument("--generate", choices=SHAPES, metavar="|".join(SHAPES))
     # No defaults here: one of these given without --generate is refused (_misplaced), so
@@ -98,6 +105,10 @@ def add_parser(commands: Any) -> None:
         metavar="N",
         help=f"about this many tasks in all (at most {MAX_GENERATED:,})",
     )
+
+
+def _add_baselines(parser: argparse.ArgumentParser) -> None:
+    """A flag for each knob of the KEDA and HPA baselines (BaselineSettings)."""
     knobs = parser.add_argument_group("baselines (defaults: KEDA's and the HPA's own)")
     for knob in BaselineSettings.knobs():
         # 0 would never tick; a tick period has a least of its own (at least 1 s)
@@ -114,7 +125,6 @@ def add_parser(commands: Any) -> None:
             metavar="X",  # no default: one given for a baseline not run is refused
             help=f"{knob.help} (default {knob.default:g})",
         )
-    parser.set_defaults(run=_run)
 
 
 def replayed(config: Config, start: float | None) -> Config:
