@@ -283,7 +283,9 @@ async def _relay(runtime: Runtime) -> None:
             )
             runtime.metrics.observe_tokens(observed.tokens_today)
             runtime.metrics.observe_state(loop.stale, loop.leading)
-            runtime.metrics.observe_queues(loop.queues)  # aged at each scrape
+            # Aged at each scrape; while the queues cannot be read, no wait is known (the
+            # last answer would age on, past a tier's target, however the queue moved).
+            runtime.metrics.observe_queues({} if "queue" in loop.problems else loop.queues)
             await _tell_decisions(runtime, event)
             if runtime.others is not None:
                 runtime.others.ticked()
