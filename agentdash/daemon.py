@@ -31,6 +31,7 @@ from controller.actuators.kubernetes import DeploymentScaler
 from controller.actuators.kubernetes.fleet_budget import ApiBudget
 from controller.core.config import Config, ConfigError
 from controller.core.printable import loggable_tree
+from controller.runtime.metrics import CONTENT_TYPE
 
 METRICS_EVERY_S = 1.0
 """/metrics is rendered at most this often; the scrapes in between get the last answer.
@@ -105,7 +106,7 @@ async def serve_http(
     rendered = RenderedMetrics(runtime.metrics.render, METRICS_EVERY_S, clock)
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=rendered(), content_type="text/plain", charset="utf-8")
+        return web.Response(body=rendered(), headers={"Content-Type": CONTENT_TYPE})
 
     async def healthz(_: web.Request) -> web.Response:
         loop = runtime.loop

@@ -12,7 +12,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -23,6 +31,13 @@ from controller.core.model import QueueStats, ScaleDecision
 from controller.core.pool_state import starved
 from controller.runtime.health import SOURCES, TOKENS
 from controller.runtime.snapshot import FleetSnapshot
+
+# In the text format a counter's creation time is a gauge family of its own (`X_created`), a
+# second series for every counter and histogram, that Prometheus stores and no rule reads.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+"""What `render` writes: the text format, version 0.0.4, as the exposition format names it."""
 
 
 class Metrics:
@@ -181,6 +196,7 @@ class Metrics:
         of the first pass is up, and said so (it had no series until it failed, and a graph
         or an alert on it read "no data")."""
         for source in (*SOURCES, TOKENS):
+            self.source_errors.labels(source)  # at 0: rate() reads "none", not "no data"
             if source not in told:
                 self.source_up.labels(source).set(1)
         self._sources_told = None

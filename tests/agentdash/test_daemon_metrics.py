@@ -4,15 +4,20 @@ it see it: real processes on a real NATS."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import aiohttp
 import pytest
+import yaml
 from nats.aio.client import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
 from tests.support import eventually
 from tests.support.daemon import Daemon
+from tests.support.prometheus import promtool
 
 pytestmark = pytest.mark.e2e
 
@@ -45,3 +50,69 @@ async def test_the_oldest_tasks_age_is_not_served_while_the_queues_cannot_be_rea
         )
 
     await eventually(gone, timeout=10)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "operating.md"
+
+
+def documented() -> dict[str, tuple[str, set[str]]]:
+    """docs/operating.md's metric table: each metric's type and labels."""
+    section = DOCS.read_text().split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    return {row[0].strip("| `"): (row[1], set(re.findall(r"`(\w+)`", row[2]))) for row in rows}
+
+
+def exposed(page: str) -> dict[str, tuple[str, set[str]]]:
+    """A /metrics page's families, named as queried (`_total` on a counter), with their type
+    and the labels their samples carry (a histogram's `le` is its buckets', not a label)."""
+    found = {}
+    for family in text_string_to_metric_families(page):
+        name = family.name + "_total" if family.type == "counter" else family.name
+        labels = set().union(*(sample.labels for sample in family.samples)) - {"le"}
+        found[name] = (family.type, labels)
+    return found
+
+
+def with_a_target(config: Path, path: Path) -> Path:
+    """`config` with a target_wait_seconds on its enterprise tier, written to `path`."""
+    fleet = yaml.safe_load(config.read_text())
+    fleet["tiers"]["enterprise"]["target_wait_seconds"] = 60
+    path.write_text(yaml.safe_dump(fleet))
+    return path
+
+
+async def test_metrics_pass_promtool_and_are_the_ones_the_operating_guide_lists(
+    fleet_config: Path, nc: Client, daemons: list[Daemon], tmp_path: Path
+) -> None:
+    """Every family a daemon serves, held to what docs/operating.md says of it (name, type,
+    labels), both ways, over a fleet where each has a series: a tier with a target, a pool
+    held (its consumer deleted), tasks queued for another (it scales)."""
+    path = with_a_target(fleet_config, tmp_path / "targets.yaml")
+    config = load_config(path)
+    js = nc.jetstream()
+    held = config.pools["globex-coder"].queue
+    await js.delete_consumer(held.stream, held.consumer)
+    await js.publish(config.subject("acme-research"), json.dumps({}).encode())
+    daemon = Daemon(path)
+    daemons.append(daemon)
+    await daemon.wait_health(lambda h: h["role"] == "leader")
+    page = ""
+
+    async def every_family_has_a_series() -> bool:
+        nonlocal page
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{daemon.port}/metrics") as response,
+        ):
+            assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+            page = await response.text()
+        families = list(text_string_to_metric_families(page))
+        return all(family.samples for family in families)
+
+    await eventually(every_family_has_a_series, timeout=30, every=0.5)
+    checked = promtool("check", "metrics", stdin=page)
+    assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
+    served, listed = exposed(page), documented()
+    assert served.keys() - listed.keys() == set(), "served, not in docs/operating.md"
+    assert listed.keys() - served.keys() == set(), "in docs/operating.md, not served"
+    assert {name: served[name] for name in listed} == listed

@@ -29,11 +29,13 @@ requires_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, rea
 """For a module whose every test needs a real Prometheus."""
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    """promtool's answer to `args` (it comes with Prometheus)."""
+def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """promtool's answer to `args`, given `stdin` (it comes with Prometheus)."""
     if shutil.which("promtool") is None:
         pytest.skip(MISSING.replace("Prometheus is", "promtool is"))
-    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["promtool", *args], input=stdin, capture_output=True, text=True, timeout=120
+    )
 
 
 class Prometheus:

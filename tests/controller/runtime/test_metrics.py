@@ -103,3 +103,21 @@ def test_every_source_has_a_series_from_the_first_pass_on() -> None:
         'agentdash_source_up{source="queue"} 0.0',
         'agentdash_source_up{source="tokens"} 1.0',
     ]
+
+
+def test_every_sources_error_count_starts_at_zero_and_counts_are_not_doubled() -> None:
+    """A healthy daemon served no agentdash_source_errors_total (`rate()` read "no data", not
+    "none"), and each counter had a second series, `X_created`, that nothing reads."""
+    metrics = Metrics(config({"research": pool("acme")}))
+    metrics.observe(HealthEvent(0.0, "queue", ok=False, detail="NATS disconnected"))
+    metrics.observe(
+        TickEvent(
+            0.0, (ScaleDecision("research", "acme", 1, 1, (Reason("demand", "lag 1"),), 1),), 0.001
+        )
+    )
+    assert sorted(lines(metrics, "agentdash_source_errors_total")) == [
+        'agentdash_source_errors_total{source="cluster"} 0.0',
+        'agentdash_source_errors_total{source="queue"} 1.0',
+        'agentdash_source_errors_total{source="tokens"} 0.0',
+    ]
+    assert "_created" not in metrics.render().decode()
