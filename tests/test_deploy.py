@@ -390,6 +390,18 @@ async def test_every_metric_and_label_the_dashboard_queries_is_one_agentdash_ser
         assert label_names(expr) <= carried, f"{expr}: {label_names(expr) - carried}"
 
 
+def picked(page: str) -> set[str]:
+    """The pools the dashboard's $pool variable offers over a /metrics page: those with a
+    series of the metric it reads."""
+    (picker,) = [v for v in json.loads(DASHBOARD.read_text())["templating"]["list"]
+                 if v["name"] == "pool"]  # fmt: skip
+    asked = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", picker["query"]["query"])
+    assert asked is not None, picker["query"]
+    metric, label = asked.groups()
+    families = text_string_to_metric_families(page)
+    return {s.labels[label] for f in families for s in f.samples if s.name == metric}
+
+
 RULE_FILES = [DEPLOY / "prometheus" / "agentdash-rules.yaml", DEPLOY / "prometheusrule.yaml"]
 """The alert rules as a rules file and as the PrometheusRule: both are what someone loads."""
 
@@ -436,10 +448,12 @@ async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_s
         await js.publish(cfg.subject("acme-research"), json.dumps({"id": i}).encode())
     daemon = Daemon(path)
     page: dict[str, set[str]] = {}
+    text = ""
 
     async def all_there() -> bool:
-        nonlocal page
-        page = served_text(await daemon.metrics())
+        nonlocal page, text
+        text = await daemon.metrics()
+        page = served_text(text)
         return {"agentdash_pool_stale", "agentdash_scale_events_total"} <= page.keys()
 
     try:
@@ -458,6 +472,9 @@ async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_s
         assert all(code in {200, 503} for code in answers.values()), answers
     finally:
         daemon.stop()
+    # The held pool is the one an operator opens the dashboard to look at: on the lag (no
+    # series while a pool is held) it was not there to pick.
+    assert picked(text) == set(cfg.pools)
     for expr in queries() + rule_queries():
         names = metric_names(expr)
         assert names, expr
