@@ -24,7 +24,7 @@ from controller.core.model import QueueStats, Reason, ScaleDecision
 from controller.runtime.metrics import Metrics
 from tests.support import eventually, free_port
 from tests.support.factories import config, pool
-from tests.support.prometheus import Prometheus, promtool
+from tests.support.prometheus import Prometheus, instant_rules, promtool
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "agentdash-rules.yaml"
@@ -280,13 +280,8 @@ def read_json(url: str) -> dict[str, Any]:
 async def test_a_real_prometheus_loads_the_rules_and_each_alert_fires_over_agentdashs_metrics(
     tmp_path: Path,
 ) -> None:
-    """The rules as deployed, their `for` set to 0 for the test (its conditions are what is
-    tested, not the waits: promtool's tests check those)."""
-    now = yaml.safe_load(RULES.read_text())
-    for rule in now["groups"][0]["rules"]:
-        rule["for"] = "0s"
-    instant = tmp_path / "rules.yaml"
-    instant.write_text(yaml.safe_dump(now))
+    """The rules as deployed, their `for` set to 0 for the test."""
+    instant = instant_rules(RULES, tmp_path)
     metrics = leaders_metrics()
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp import web
 
 from tests.support import free_port
@@ -36,6 +37,18 @@ def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
     return subprocess.run(
         ["promtool", *args], input=stdin, capture_output=True, text=True, timeout=120
     )
+
+
+def instant_rules(rules: Path, tmp_path: Path) -> Path:
+    """The rules file `rules` with every `for` set to 0, written under `tmp_path`: a test of
+    what each alert's condition reads, not of its wait (promtool's unit tests check those)."""
+    now = yaml.safe_load(rules.read_text())
+    for group in now["groups"]:
+        for rule in group["rules"]:
+            rule["for"] = "0s"
+    instant = tmp_path / "rules.yaml"
+    instant.write_text(yaml.safe_dump(now))
+    return instant
 
 
 class Prometheus:
