@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "agentdash-rules.yaml"
 MANIFEST = ROOT / "deploy" / "prometheusrule.yaml"
 ALERTS = ["AgentdashNoLeader", "AgentdashPoolStale", "AgentdashSourceFailing",
-          "AgentdashPoolStarved", "AgentdashBudgetRunsOut",
+          "AgentdashPoolStarved", "AgentdashPoolAtMax", "AgentdashBudgetRunsOut",
           "AgentdashTasksWaitPastTarget"]  # fmt: skip
 
 
@@ -182,6 +182,24 @@ CASES: dict[str, dict[str, Any]] = {
              "exp_alerts": firing("AgentdashPoolStarved", pool="coder", tenant="globex")},
         ],
     },
+    "a pool at its max_replicas": {
+        "input_series": [
+            {"series": f"agentdash_leader{{{LEADER}}}", "values": "1x30"},
+            {"series": f"agentdash_leader{{{FOLLOWER}}}", "values": "0x30"},
+            {"series": f'agentdash_pool_capped{{pool="research", tenant="acme", {LEADER}}}',
+             "values": "1x30"},
+            {"series": f'agentdash_pool_capped{{pool="triage", tenant="acme", {LEADER}}}',
+             "values": "1x10 0x20"},  # capped for 10 minutes, then its queue went down
+            # a follower's own view: the leader's says the pool is within its max
+            {"series": f'agentdash_pool_capped{{pool="coder", tenant="globex", {FOLLOWER}}}',
+             "values": "1x30"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "14m", "alertname": "AgentdashPoolAtMax", "exp_alerts": []},
+            {"eval_time": "16m", "alertname": "AgentdashPoolAtMax",
+             "exp_alerts": firing("AgentdashPoolAtMax", pool="research", tenant="acme")},
+        ],
+    },
     "a budget that runs out within the hour": {
         "input_series": [
             # 1% of the budget a minute from 50%: 60% more in an hour
@@ -253,7 +271,8 @@ def test_every_alert_is_tested() -> None:
 
 def leaders_metrics() -> Metrics:
     """A leading daemon's metrics where every condition but "no leader" holds: a pool held as
-    stale, one starved, a tenant burning its budget, a task waiting past its tier's target."""
+    stale, one starved, one at its max_replicas, a tenant burning its budget, a task waiting
+    past its tier's target."""
     cfg = config(
         {"research": pool("acme"), "support": pool("acme"), "coder": pool("globex")},
         {"acme": {"tier": "enterprise", "daily_token_budget": 1_000_000},
@@ -263,7 +282,10 @@ def leaders_metrics() -> Metrics:
     )  # fmt: skip
     metrics = Metrics(cfg)
     cut = (Reason("demand", "lag 8"), Reason("cluster max_pods", "no room: 8 -> 2"))
-    metrics.observe(TickEvent(0.0, (ScaleDecision("coder", "globex", 2, 2, cut, 8),), 0.001))
+    capped = (Reason("demand", "lag 12"), Reason("max_replicas", "max_replicas 4: 6 -> 4"))
+    decided = (ScaleDecision("coder", "globex", 2, 2, cut, 8),
+               ScaleDecision("support", "acme", 4, 4, capped, 6))  # fmt: skip
+    metrics.observe(TickEvent(0.0, decided, 0.001))
     metrics.observe_state({"research": "consumer AGENT_TASKS/research not found"}, True)
     metrics.observe_queues({"support": QueueStats(6, 2, oldest_at=time.time() - 300)})
     metrics.observe_tokens({"acme": 900_000})

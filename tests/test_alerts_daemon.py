@@ -45,6 +45,10 @@ FLEET = {
         "coder": {"tenant": "globex", "max_replicas": 5, "target_lag_per_replica": 1,
                   "deployment": {"namespace": "agents", "name": "coder"},
                   "queue": {"stream": "TASKS", "consumer": "coder"}},
+        # ten tasks, one a replica, one replica at most: at its max
+        "capped": {"tenant": "globex", "max_replicas": 1, "target_lag_per_replica": 1,
+                   "deployment": {"namespace": "agents", "name": "capped"},
+                   "queue": {"stream": "TASKS", "consumer": "capped"}},
         # its consumer deleted: held
         "gone": {"tenant": "globex", "max_replicas": 2,
                  "deployment": {"namespace": "agents", "name": "gone"},
@@ -74,6 +78,7 @@ async def test_each_alert_fires_over_a_running_daemon_and_says_what_is_true_when
     for i in range(10):
         await js.publish(cfg.subject("research"), json.dumps({"id": i}).encode())
         await js.publish(cfg.subject("coder"), json.dumps({"id": i}).encode())
+        await js.publish(cfg.subject("capped"), json.dumps({"id": i}).encode())
     daemon = Daemon(path)
     prometheus = Prometheus(tmp_path, [daemon.port], rules=[instant_rules(RULES, tmp_path)])
     firing: set[str] = set()

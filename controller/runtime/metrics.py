@@ -60,8 +60,8 @@ class Metrics:
         self._pool_families(r)
         self._tenant_families(r)
         self._health_families(r)
-        self._starved: dict[str, bool] = {}
-        """Per pool, what its starved series shows."""
+        self._flags: dict[str, tuple[bool, bool]] = {}
+        """Per pool, what its starved and capped series show."""
         self._series: dict[str, tuple[Gauge, Gauge]] = {}
         """Per pool, its desired and current series (a label lookup costs µs a tick)."""
         self._made: dict[tuple[str, str], Counter] = {}
@@ -108,6 +108,12 @@ class Metrics:
             "agentdash_pool_starved",
             "1 while a shared ceiling (cluster or tenant max_pods, a provider's "
             "rpm) gives the pool fewer replicas than it asks for",
+            ["pool", "tenant"],
+            registry=r,
+        )
+        self.capped = Gauge(
+            "agentdash_pool_capped",
+            "1 while the pool's own max_replicas gives it fewer replicas than it asks for",
             ["pool", "tenant"],
             registry=r,
         )
@@ -171,7 +177,7 @@ class Metrics:
                     mine[0].set(d.desired)
                     if d.observed:
                         mine[1].set(d.current)
-                self._show_starved(d)  # (starved with the same replicas, as demand grows)
+                self._show_flags(d)  # (starved with the same replicas, as demand grows)
                 key = (pool, d.main_reason.rule)
                 counter = made.get(key)
                 if counter is None:
@@ -201,11 +207,15 @@ class Metrics:
                 self.source_up.labels(source).set(1)
         self._sources_told = None
 
-    def _show_starved(self, decision: ScaleDecision) -> None:
-        now = starved(decision)
-        if self._starved.get(decision.pool) != now:
-            self._starved[decision.pool] = now
-            self.starved.labels(decision.pool, decision.tenant).set(1 if now else 0)
+    def _show_flags(self, decision: ScaleDecision) -> None:
+        """Whether a shared ceiling starves the pool, and whether its max_replicas caps it:
+        it asks for more than it may have (a held pool asks for nothing)."""
+        now = (starved(decision), capped(decision))
+        if self._flags.get(decision.pool) != now:
+            self._flags[decision.pool] = now
+            pool, tenant = decision.pool, decision.tenant
+            self.starved.labels(pool, tenant).set(1 if now[0] else 0)
+            self.capped.labels(pool, tenant).set(1 if now[1] else 0)
 
     def observe_queues(self, queues: Mapping[str, QueueStats]) -> None:
         """The lag source's last readings: each pool's oldest waiting task, aged at scrape."""
@@ -253,6 +263,12 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def capped(decision: ScaleDecision) -> bool:
+    """The pool's max_replicas bound what it asks for (its queue's demand, or a number an
+    operator set)."""
+    return not decision.held and any(r.rule == "max_replicas" for r in decision.reasons)
 
 
 def _version() -> str:

@@ -121,3 +121,17 @@ def test_every_sources_error_count_starts_at_zero_and_counts_are_not_doubled() -
         'agentdash_source_errors_total{source="tokens"} 0.0',
     ]
     assert "_created" not in metrics.render().decode()
+
+
+def test_a_pool_its_max_replicas_holds_below_its_demand_is_capped_until_it_is_not() -> None:
+    metrics = Metrics(config({"research": pool("acme")}))
+    capped = (Reason("demand", "lag 40 -> 20"), Reason("max_replicas", "max_replicas 8: 20 -> 8"))
+    metrics.observe(TickEvent(0.0, (ScaleDecision("research", "acme", 8, 8, capped, 20),), 0.001))
+    assert lines(metrics, "agentdash_pool_capped") == [
+        'agentdash_pool_capped{pool="research",tenant="acme"} 1.0'
+    ]
+    within = (Reason("demand", "lag 6 -> 3"),)
+    metrics.observe(TickEvent(1.0, (ScaleDecision("research", "acme", 8, 3, within, 3),), 0.001))
+    assert lines(metrics, "agentdash_pool_capped") == [
+        'agentdash_pool_capped{pool="research",tenant="acme"} 0.0'
+    ]
