@@ -168,6 +168,23 @@ CASES: dict[str, dict[str, Any]] = {
              "exp_alerts": firing("AgentdashPoolStale", pool="research")},
         ],
     },
+    "pools held because a whole source fails are that source's alert, not one a pool": {
+        # NATS away under a leader on the Kubernetes Lease: it leads on, and holds every pool
+        # for the queue's reason. One alert says it, not one for each of 2,000 pools.
+        "input_series": [
+            {"series": f"agentdash_leader{{{LEADER}}}", "values": "1x20"},
+            {"series": f'agentdash_source_up{{source="queue", {LEADER}}}', "values": "0x20"},
+            {"series": f'agentdash_pool_stale{{pool="research", reason="NATS disconnected", '
+                       f'{LEADER}}}', "values": "1x20"},
+            {"series": f'agentdash_pool_stale{{pool="support", reason="NATS disconnected", '
+                       f'{LEADER}}}', "values": "1x20"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "7m", "alertname": "AgentdashPoolStale", "exp_alerts": []},
+            {"eval_time": "7m", "alertname": "AgentdashSourceFailing",
+             "exp_alerts": firing("AgentdashSourceFailing", source="queue", instance="a:9090")},
+        ],
+    },
     "a pool starved": {
         "input_series": [
             {"series": f"agentdash_leader{{{LEADER}}}", "values": "1x20"},
