@@ -283,6 +283,8 @@ async def _relay(runtime: Runtime) -> None:
             )
             runtime.metrics.observe_tokens(observed.tokens_today)
             runtime.metrics.observe_state(loop.stale, loop.leading)
+            overrides = loop.overrides
+            runtime.metrics.observe_mode(overrides.paused, overrides.dry_run or loop.dry_run)
             # Aged at each scrape; while the queues cannot be read, no wait is known (the
             # last answer would age on, past a tier's target, however the queue moved).
             runtime.metrics.observe_queues({} if "queue" in loop.problems else loop.queues)

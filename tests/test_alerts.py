@@ -29,9 +29,9 @@ from tests.support.prometheus import Prometheus, instant_rules, promtool
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "agentdash-rules.yaml"
 MANIFEST = ROOT / "deploy" / "prometheusrule.yaml"
-ALERTS = ["AgentdashNoLeader", "AgentdashPoolStale", "AgentdashSourceFailing",
-          "AgentdashPoolStarved", "AgentdashPoolAtMax", "AgentdashBudgetRunsOut",
-          "AgentdashTasksWaitPastTarget"]  # fmt: skip
+ALERTS = ["AgentdashNoLeader", "AgentdashNotScaling", "AgentdashPoolStale",
+          "AgentdashSourceFailing", "AgentdashPoolStarved", "AgentdashPoolAtMax",
+          "AgentdashBudgetRunsOut", "AgentdashTasksWaitPastTarget"]  # fmt: skip
 
 
 def generator() -> ModuleType:
@@ -117,6 +117,32 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "3m", "alertname": "AgentdashNoLeader",
              "exp_alerts": firing("AgentdashNoLeader")},
+        ],
+    },
+    "a leader paused by an operator, and left so": {
+        "input_series": [
+            {"series": f"agentdash_leader{{{LEADER}}}", "values": "1x90"},
+            {"series": f"agentdash_controller_paused{{{LEADER}}}", "values": "0 1x89"},
+            {"series": f"agentdash_controller_dry_run{{{LEADER}}}", "values": "0x90"},
+            # a follower's own --dry-run: the leader acts
+            {"series": f"agentdash_leader{{{FOLLOWER}}}", "values": "0x90"},
+            {"series": f"agentdash_controller_dry_run{{{FOLLOWER}}}", "values": "1x90"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "59m", "alertname": "AgentdashNotScaling", "exp_alerts": []},
+            {"eval_time": "62m", "alertname": "AgentdashNotScaling",
+             "exp_alerts": firing("AgentdashNotScaling")},
+        ],
+    },
+    "a leader an operator set to dry-run": {
+        "input_series": [
+            {"series": f"agentdash_leader{{{LEADER}}}", "values": "1x90"},
+            {"series": f"agentdash_controller_paused{{{LEADER}}}", "values": "0x90"},
+            {"series": f"agentdash_controller_dry_run{{{LEADER}}}", "values": "1x90"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "62m", "alertname": "AgentdashNotScaling",
+             "exp_alerts": firing("AgentdashNotScaling")},
         ],
     },
     "a pool stale on the leader": {
@@ -287,8 +313,8 @@ def test_every_alert_is_tested() -> None:
 
 
 def leaders_metrics() -> Metrics:
-    """A leading daemon's metrics where every condition but "no leader" holds: a pool held as
-    stale, one starved, one at its max_replicas, a tenant burning its budget, a task waiting
+    """A leading daemon's metrics where every condition but "no leader" holds: paused, a pool
+    held as stale, one starved, one at its max_replicas, a tenant burning its budget, a task waiting
     past its tier's target."""
     cfg = config(
         {"research": pool("acme"), "support": pool("acme"), "coder": pool("globex")},
@@ -306,6 +332,7 @@ def leaders_metrics() -> Metrics:
     metrics.observe_state({"research": "consumer AGENT_TASKS/research not found"}, True)
     metrics.observe_queues({"support": QueueStats(6, 2, oldest_at=time.time() - 300)})
     metrics.observe_tokens({"acme": 900_000})
+    metrics.observe_mode(paused=True, dry_run=False)
     metrics.observe(HealthEvent(ts=0.0, source="tokens", ok=False, detail="Prometheus down"))
     return metrics
 

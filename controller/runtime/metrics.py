@@ -156,6 +156,17 @@ class Metrics:
         self.leader = Gauge(
             "agentdash_leader", "1 while this process holds the lease (scales)", registry=r
         )
+        self.paused = Gauge(
+            "agentdash_controller_paused",
+            "1 while an operator has paused the controller: no pool is scaled",
+            registry=r,
+        )
+        self.dry_run = Gauge(
+            "agentdash_controller_dry_run",
+            "1 while the controller decides and logs but never patches (--dry-run, or an "
+            "operator's)",
+            registry=r,
+        )
 
     def observe(self, event: Event) -> None:
         if isinstance(event, TickEvent):
@@ -260,6 +271,11 @@ class Metrics:
         for pool, why in stale.items():
             self.pool_stale.labels(pool, why[:200]).set(1)
         self.leader.set(1 if leading else 0)
+
+    def observe_mode(self, paused: bool, dry_run: bool) -> None:
+        """Whether the controller is paused, and whether it only decides (dry-run)."""
+        self.paused.set(1 if paused else 0)
+        self.dry_run.set(1 if dry_run else 0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -116,3 +116,29 @@ async def test_metrics_pass_promtool_and_are_the_ones_the_operating_guide_lists(
     assert served.keys() - listed.keys() == set(), "served, not in docs/operating.md"
     assert listed.keys() - served.keys() == set(), "in docs/operating.md, not served"
     assert {name: served[name] for name in listed} == listed
+
+
+async def test_a_controller_an_operator_paused_or_set_to_dry_run_says_so(
+    fleet_config: Path, nc: Client, daemons: list[Daemon]
+) -> None:
+    """Paused, the leader leads on and scales nothing: /metrics said nothing of it (its
+    decisions, counted only when made again, were the one trace), so a pause forgotten after
+    a maintenance went unseen by every graph and alert."""
+    daemon = Daemon(fleet_config)
+    daemons.append(daemon)
+    await daemon.wait_health(lambda h: h["role"] == "leader")
+    assert "agentdash_controller_paused 0.0" in await daemon.metrics()
+    overrides = await nc.jetstream().key_value("agentdash_overrides")
+    for paused, dry_run in ((True, False), (False, True), (False, False)):
+        said = {"paused": paused, "dry_run": dry_run}
+        await overrides.put("overrides", json.dumps(said).encode())
+        shown = (
+            f"agentdash_controller_paused {float(paused)}\n",
+            f"agentdash_controller_dry_run {float(dry_run)}\n",
+        )
+
+        async def shows(shown: tuple[str, ...] = shown) -> bool:
+            page = await daemon.metrics()
+            return all(line in page for line in shown)
+
+        await eventually(shows, timeout=10, every=0.2)
