@@ -20,7 +20,6 @@ import nats
 import pytest
 import yaml
 from nats.aio.client import Client
-from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
 from agentdash.cli import build_parser
@@ -34,7 +33,7 @@ from controller.runtime.metrics import Metrics
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
 from controller.sources.usage import TokenLedger
-from tests.support import FakeClock, eventually, free_port
+from tests.support import FakeClock, eventually
 from tests.support.accounts import AccountsServer
 from tests.support.daemon import Daemon
 from tests.support.prometheus import Prometheus
@@ -425,14 +424,9 @@ def served_text(text: str) -> dict[str, set[str]]:
     return found
 
 
-@pytest.mark.e2e
-async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_serves(
-    tmp_path: Path, nats_server: NatsServer, nc: Client
-) -> None:
-    """The dashboard's and the alert rules' PromQL against `agentdash --controller-only`'s own
-    /metrics (configmap.yaml's fleet, a tier with a target, one pool's consumer deleted so it
-    is held, tasks queued for another): a panel or an alert on a series it does not serve is
-    empty forever, and says nothing."""
+async def held_fleet(tmp_path: Path, nats_server: NatsServer, nc: Client) -> tuple[Path, Config]:
+    """configmap.yaml's fleet on this NATS, a tier with a target, one pool's consumer deleted
+    so it is held, tasks queued for another so it scales: its file, and its config."""
     fleet = yaml.safe_load(only("ConfigMap")["data"]["agentdash.yaml"])
     fleet["nats"]["url"] = nats_server.url
     fleet["controller"]["interval_seconds"] = 1
@@ -446,6 +440,18 @@ async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_s
     await js.delete_consumer(held.stream, held.consumer)
     for i in range(6):
         await js.publish(cfg.subject("acme-research"), json.dumps({"id": i}).encode())
+    return path, cfg
+
+
+@pytest.mark.e2e
+async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_serves(
+    tmp_path: Path, nats_server: NatsServer, nc: Client
+) -> None:
+    """The dashboard's and the alert rules' PromQL against `agentdash --controller-only`'s own
+    /metrics (configmap.yaml's fleet, a tier with a target, one pool's consumer deleted so it
+    is held, tasks queued for another): a panel or an alert on a series it does not serve is
+    empty forever, and says nothing."""
+    path, cfg = await held_fleet(tmp_path, nats_server, nc)
     daemon = Daemon(path)
     page: dict[str, set[str]] = {}
     text = ""
@@ -529,14 +535,15 @@ def test_the_dashboard_shows_what_an_operator_asks_about() -> None:
 
 
 async def test_every_panel_shows_data_from_a_real_prometheus_scraping_agentdash(
-    tmp_path: Path, nc: Client
+    tmp_path: Path, nats_server: NatsServer, nc: Client
 ) -> None:
     """Each query, as Grafana would send it, parses and answers with series: no panel of the
-    dashboard is empty or an error over a running agentdash."""
-    metrics = await example_metrics(nc)
-    port = free_port()
-    server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
-    prometheus = Prometheus(tmp_path, [port])
+    dashboard is empty or an error over a running `agentdash --controller-only` (its metrics
+    fed as the daemon feeds them: a pool held has no lag series, which metrics fed by hand
+    from a loop's snapshot had)."""
+    path, _ = await held_fleet(tmp_path, nats_server, nc)
+    daemon = Daemon(path)
+    prometheus = Prometheus(tmp_path, [daemon.port])
     grafana = {"$__rate_interval": "1m", "$pool": ".*"}
     sent = [re.sub(r"\$__rate_interval|\$pool", lambda m: grafana[m[0]], q) for q in queries()]
     # Grafana answers label_values(metric, label) itself, from the series of that metric.
@@ -563,8 +570,7 @@ async def test_every_panel_shows_data_from_a_real_prometheus_scraping_agentdash(
         pytest.fail(f"panels without data: {unanswered}")
     finally:
         prometheus.stop()
-        server.shutdown()
-        thread.join(timeout=5)
+        daemon.stop()
 
 
 def read_json(url: str) -> dict[str, Any]:
