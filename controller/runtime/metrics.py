@@ -69,7 +69,7 @@ class Metrics:
         self._scaled: dict[tuple[str, str, str], Counter] = {}
         self._shown: dict[str, tuple[int, int | None]] = {}
         """Per pool, the desired and current replicas its gauges show."""
-        self._tokens_told: dict[str, int] = {}
+        self._tokens_told: dict[str, int | None] = {}
         self._sources_told: set[str] | None = set()
         """The sources a health event has set, until the first pass sets the others up."""
         _build_info(r)
@@ -253,16 +253,26 @@ class Metrics:
 
     def observe_tokens(self, tokens: Mapping[str, int]) -> None:
         """Each tenant's tokens today, and the share of its budget they are (set only for
-        the tenants whose tokens moved)."""
+        the tenants whose tokens moved). A tenant missing from `tokens` is not known (its
+        Prometheus has not answered since the start): no series, not a 0 that reads as a
+        fresh day."""
         told = self._tokens_told
         for name, tenant in self.config.tenants.items():
-            used = tokens.get(name, 0)
-            if told.get(name) == used:
+            used = tokens.get(name)
+            if name in told and told[name] == used:
                 continue
+            shown = told.get(name) is not None
             told[name] = used
+            budget = tenant.daily_token_budget
+            if used is None:
+                if shown:
+                    self.tokens.remove(name)
+                    if budget:
+                        self.budget_used.remove(name)
+                continue
             self.tokens.labels(name).set(used)
-            if tenant.daily_token_budget:
-                self.budget_used.labels(name).set(used / tenant.daily_token_budget)
+            if budget:
+                self.budget_used.labels(name).set(used / budget)
 
     def observe_state(self, stale: Mapping[str, str], leading: bool) -> None:
         """The pools held for want of data now (a reason that changed drops its old series),

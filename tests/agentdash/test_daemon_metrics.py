@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
-from tests.support import eventually
+from tests.support import eventually, free_port
 from tests.support.daemon import Daemon
 from tests.support.prometheus import promtool
 
@@ -142,3 +142,27 @@ async def test_a_controller_an_operator_paused_or_set_to_dry_run_says_so(
             return all(line in page for line in shown)
 
         await eventually(shows, timeout=10, every=0.2)
+
+
+def counted_by_a_prometheus_that_never_answers(config: Path, path: Path) -> Path:
+    """`config` with its tokens counted by a Prometheus on a port where nothing listens."""
+    fleet = yaml.safe_load(config.read_text())
+    fleet["prometheus"] = {"url": f"http://127.0.0.1:{free_port()}", "interval_seconds": 1}
+    path.write_text(yaml.safe_dump(fleet))
+    return path
+
+
+async def test_tokens_not_known_are_not_served_as_none_spent(
+    fleet_config: Path, daemons: list[Daemon], tmp_path: Path
+) -> None:
+    """Started while Prometheus fails, a daemon does not know any tenant's tokens today (the
+    hard caps hold growth for it): /metrics said 0 tokens and 0 of each budget used, a graph
+    of a fresh day and an alert on the budget that could never fire."""
+    path = counted_by_a_prometheus_that_never_answers(fleet_config, tmp_path / "prom.yaml")
+    daemon = Daemon(path)
+    daemons.append(daemon)
+    await daemon.wait_health(lambda h: "tokens" in h["problems"] and h["ticks"] > 2)
+    page = await daemon.metrics()
+    assert 'agentdash_source_up{source="tokens"} 0.0' in page
+    assert "agentdash_tenant_tokens_today{" not in page
+    assert "agentdash_tenant_budget_used_ratio{" not in page

@@ -135,3 +135,18 @@ def test_a_pool_its_max_replicas_holds_below_its_demand_is_capped_until_it_is_no
     assert lines(metrics, "agentdash_pool_capped") == [
         'agentdash_pool_capped{pool="research",tenant="acme"} 0.0'
     ]
+
+
+def test_a_tenants_tokens_no_longer_known_leave_no_figure() -> None:
+    metrics = Metrics(
+        config(
+            {"research": pool("acme")}, {"acme": {"tier": "enterprise", "daily_token_budget": 100}}
+        )
+    )
+    metrics.observe_tokens({"acme": 25})
+    assert lines(metrics, "agentdash_tenant_budget_used_ratio") == [
+        'agentdash_tenant_budget_used_ratio{tenant="acme"} 0.25'
+    ]
+    metrics.observe_tokens({})
+    assert lines(metrics, "agentdash_tenant_tokens_today") == []
+    assert lines(metrics, "agentdash_tenant_budget_used_ratio") == []
