@@ -136,7 +136,8 @@ class Metrics:
             "agentdash_reconcile_duration_seconds",
             "Time of one reconcile pass",
             registry=r,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            # up to a tick that waits out its reads' deadlines on a stalled NATS or API server
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
         self.source_errors = Counter(
             "agentdash_source_errors_total",

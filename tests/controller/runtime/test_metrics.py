@@ -150,3 +150,13 @@ def test_a_tenants_tokens_no_longer_known_leave_no_figure() -> None:
     metrics.observe_tokens({})
     assert lines(metrics, "agentdash_tenant_tokens_today") == []
     assert lines(metrics, "agentdash_tenant_budget_used_ratio") == []
+
+
+def test_a_tick_that_waited_seconds_for_nats_is_measured_not_past_the_last_bucket() -> None:
+    """A tick waits up to its call deadline for a stalled NATS (4 s and more): with 2.5 s the
+    last bucket, the reconcile time's p99 read 2.5 s however long the ticks took."""
+    metrics = Metrics(config({"research": pool("acme")}))
+    metrics.observe(TickEvent(0.0, (), 4.0))
+    page = metrics.render().decode()
+    assert 'agentdash_reconcile_duration_seconds_bucket{le="2.5"} 0.0' in page
+    assert 'agentdash_reconcile_duration_seconds_bucket{le="5.0"} 1.0' in page
