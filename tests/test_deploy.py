@@ -531,6 +531,10 @@ def test_the_dashboard_shows_what_an_operator_asks_about() -> None:
         "agentdash_pool_stale",
         "agentdash_bad_messages_total",
         "agentdash_leader",
+        "agentdash_pool_capped",  # pools held back: at their max_replicas ...
+        "agentdash_pool_starved",  # ... or by a shared ceiling
+        "agentdash_controller_paused",  # scaling off by an operator's word
+        "agentdash_controller_dry_run",
     } <= asked
 
 
