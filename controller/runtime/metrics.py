@@ -94,7 +94,8 @@ class Metrics:
         self.decisions = Counter(
             "agentdash_decisions_total",
             "Decisions made, by pool and the rule that bound last (a pool is "
-            "decided again only when its inputs change)",
+            "decided again when its inputs change, and at every tick while it is held, "
+            "rule stale)",
             ["pool", "rule"],
             registry=r,
         )
