@@ -16,7 +16,7 @@ from agentdash.tui.events_view import EventsScreen
 from agentdash.tui.fleet import FleetScreen
 from agentdash.tui.modals import ConfirmationModal
 from tests.support import eventually
-from tests.support.dashboard import burst, make
+from tests.support.dashboard import POOLS, burst, make
 
 
 @pytest.mark.parametrize("screen", ["fleet", "events"])
@@ -76,3 +76,15 @@ async def test_w_then_a_count_in_one_burst_pins_that_count(tmp_path: Path) -> No
         await eventually(lambda: isinstance(app.screen, ConfirmationModal))
         question = str(app.screen.query_one("#question").render())
         assert "at 3 warm replicas for 2 min?" in question, question
+
+
+async def test_down_then_w_in_one_burst_pins_the_pool_moved_to(tmp_path: Path) -> None:
+    """An operator's key is read in its turn: `w` run ahead of the `down` before it pinned the
+    pool above the one chosen."""
+    app = await make(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await burst(pilot, "down", "w", "2", "enter")
+        await eventually(lambda: isinstance(app.screen, ConfirmationModal))
+        question = str(app.screen.query_one("#question").render())
+        assert f"Pin {POOLS[1]} at 2 warm replicas" in question, question
