@@ -32,6 +32,10 @@ class RefusedTasks:
             self._since.pop(pool, None)
             self._last.pop(pool, None)
         elif refused > 0:
+            if now - self._last.get(pool, now) > REFUSED_S:
+                # None refused for as long: a span of refusals begins anew, else a lone
+                # duplicate after an idle hour read as an hour of tasks refused.
+                self._since[pool] = now
             self._since.setdefault(pool, now)
             self._last[pool] = now
 
