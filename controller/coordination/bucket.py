@@ -32,6 +32,8 @@ STREAM_NOT_FOUND = 10059
 NATS_TROUBLE = (nats.errors.Error, TimeoutError, OSError)
 """What a read or a write of the bucket may fail with, none of it a reason to stop."""
 SAID = 3
+READ_TOGETHER = 64
+"""How many values a read of a bucket asks for at once."""
 """How many refused values a restore's warning names."""
 
 Doc = TypeVar("Doc", bound=DatedDoc)
@@ -67,16 +69,21 @@ async def made_again(error: BaseException, start: Callable[[], Awaitable[None]])
 
 async def read_values(kv: Any, keys: dict[str, str]) -> dict[str, bytes]:
     """Each name's value in the bucket `kv` under its key (`keys`: name -> key), where it has
-    one."""
-    values = {}
-    for name, key in keys.items():
-        try:
-            entry = await kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
-            continue
-        if entry.value is not None:
-            values[name] = entry.value
-    return values
+    one. Asked READ_TOGETHER at a time: one after the other, a NATS 10 ms away took 3 s for
+    300 tenants, past a restore's or a follower's timeout, and none was read."""
+    turns = asyncio.Semaphore(READ_TOGETHER)
+
+    async def value(key: str) -> bytes | None:
+        async with turns:
+            try:
+                entry = await kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                return None
+        return entry.value  # type: ignore[no-any-return]
+
+    names = list(keys)
+    found = await asyncio.gather(*(value(keys[name]) for name in names))
+    return {name: raw for name, raw in zip(names, found, strict=True) if raw is not None}
 
 
 class BucketKeeper:

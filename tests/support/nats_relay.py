@@ -3,7 +3,8 @@ JetStream request: the server took the connection, then stalled (as under SIGSTO
 after the handshake, so the client is connected when it meets it), or died (the connection
 open is reset, the first opened again too, as it met the dying process, and the next are
 refused). `watching_relay` tells a test when a client sends a request, so that it kills the
-server with the client mid-way."""
+server with the client mid-way. `distant_relay` delays each answer, as a NATS across a
+network does."""
 
 from __future__ import annotations
 
@@ -106,5 +107,36 @@ async def watching_relay(
     port = listening.sockets[0].getsockname()[1]
     try:
         yield f"nats://127.0.0.1:{port}", seen
+    finally:
+        listening.close()
+
+
+@asynccontextmanager
+async def distant_relay(upstream_port: int, answer_s: float) -> AsyncIterator[str]:
+    """The relay's nats:// URL while in the block; what the server sends reaches the client
+    `answer_s` late (a round trip's length: questions asked one after the other wait one each,
+    questions asked together wait about one)."""
+
+    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, late: bool) -> None:
+        while chunk := await src.read(65536):
+            if late:
+                await asyncio.sleep(answer_s)
+            dst.write(chunk)
+            await dst.drain()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        sending = asyncio.ensure_future(pump(reader, up_writer, False))
+        with contextlib.suppress(ConnectionError):
+            await pump(up_reader, writer, True)
+        writer.close()
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        up_writer.close()
+
+    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    try:
+        yield f"nats://127.0.0.1:{port}"
     finally:
         listening.close()

@@ -27,6 +27,8 @@ from controller.core.policy import decide
 from controller.runtime.succession import Succession
 from controller.sources.usage import TokenLedger, UsageReport
 from tests.support import eventually
+from tests.support.factories import config, pool
+from tests.support.nats_relay import distant_relay
 from tests.support.usage_leader import BUDGET, budgeted, counting
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -270,3 +272,31 @@ async def test_a_restore_that_fails_after_one_that_worked_holds_the_writes_back_
     kv.answers = True
     await handover.save(time.time() + 60)  # read again first, then written
     assert kv.puts == [key_of("acme")]
+
+
+async def test_a_distant_follower_of_hundreds_of_tenants_takes_in_their_counts(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """A follower reached NATS 10 ms away (a dashboard on a laptop, a port-forward): it read
+    the leader's counts one tenant after the other, 300 of them 3 s, past its 2 s timeout,
+    every 10 s: it never took any in, and every tick it asked waited the 2 s out."""
+    names = [f"t{i:03}" for i in range(300)]
+    tenants = {name: {"tier": "growth", "daily_token_budget": BUDGET} for name in names}
+    cfg = config({f"{name}-pool": pool(name) for name in names}, tenants)
+    leader, leader_handover = await counting(nc, cfg)
+    await leader_handover.restore(time.time())
+    done = {"tenant": "t299", "pool": "t299-pool", "tokens": 1_234, "work_s": 3.0}
+    await nc.publish("agentdash.usage.t299", json.dumps(done).encode())
+    await nc.flush()
+    await eventually(lambda: leader.usage(time.time()).tokens_today["t299"] == 1_234)
+    await leader_handover.save(time.time())
+
+    port = int(nats_server.url.rsplit(":", 1)[1])
+    async with distant_relay(port, answer_s=0.01) as url:
+        far = await nats.connect(url)
+        try:
+            follower, handover = await counting(far, cfg)
+            await handover.follow(time.time())
+            assert follower.usage(time.time()).tokens_today["t299"] == 1_234
+        finally:
+            await far.close()
