@@ -51,8 +51,8 @@ async def scrolls_with_the_table_keys(pilot: Pilot[None], page: VerticalScroll) 
 
 
 async def test_i_again_on_describe_keeps_the_page_where_it_was(tmp_path: Path) -> None:
-    """The key of the page you stand on (`i` on Describe, `w` on Why) leaves it as it is,
-    scrolled where you left it, not opened anew at its top."""
+    """The key of the page you stand on (`i` on Describe) leaves it as it is, scrolled where
+    you left it, not opened anew at its top. (Why has no key of its own: `w` pins.)"""
     app = await make(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
