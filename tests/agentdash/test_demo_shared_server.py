@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 
 import pytest
 from nats.aio.client import Client
+from nats.js.client import JetStreamContext
 
 from agentdash.nats_server import NatsServer
+from tests.support import eventually
 from tests.support.cli import AGENTDASH
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +70,11 @@ async def test_a_server_where_agentdash_keeps_its_state_is_refused(
     assert "AGENT_TASKS" not in [s.config.name for s in await js.streams_info()]
 
 
+async def stream_made(js: JetStreamContext) -> bool:
+    """Whether the demo has made its stream (a message published before would go nowhere)."""
+    return "AGENT_TASKS" in [s.config.name for s in await js.streams_info()]
+
+
 async def test_a_message_not_the_demos_published_while_it_runs_is_left_queued(
     nats_server: NatsServer, nc: Client
 ) -> None:
@@ -78,13 +84,7 @@ async def test_a_message_not_the_demos_published_while_it_runs_is_left_queued(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:  # until the demo has made its stream
-            names = [s.config.name for s in await js.streams_info()]
-            if "AGENT_TASKS" in names:
-                break
-            assert time.monotonic() < deadline, "the demo made no stream within 30 s"
-            await asyncio.sleep(0.05)
+        await eventually(lambda: stream_made(js), timeout=30, every=0.05)
         theirs = await js.publish(SUBJECT, b'{"prompt": "theirs"}')
         output, errors = await asyncio.wait_for(process.communicate(), timeout=60)
         out, err = output.decode(), errors.decode()
@@ -110,10 +110,7 @@ async def test_a_drain_ends_with_the_demos_tasks_and_leaves_a_message_not_the_de
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 30
-        while "AGENT_TASKS" not in [s.config.name for s in await js.streams_info()]:
-            assert time.monotonic() < deadline, "the demo made no stream within 30 s"
-            await asyncio.sleep(0.05)
+        await eventually(lambda: stream_made(js), timeout=30, every=0.05)
         theirs = await js.publish(SUBJECT, b"not a task")
         output, errors = await asyncio.wait_for(process.communicate(), timeout=60)
         out, err = output.decode(), errors.decode()
