@@ -10,11 +10,20 @@ import pytest
 import yaml
 from nats.aio.client import Client
 
+from agentdash.cli import ENVIRONMENT
 from agentdash.nats_server import NatsServer
 from controller.core.config import load_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support.cli import EXAMPLE
 from tests.support.daemon import Daemon
+
+
+@pytest.fixture
+def no_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the shell that runs the tests has set, the test starts with none of
+    agentdash's environment variables."""
+    for variable, _ in ENVIRONMENT.values():
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture

@@ -17,31 +17,17 @@ import jsonschema
 import pytest
 import yaml
 
-from agentdash.cli import ENVIRONMENT, main
+from agentdash.cli import ENVIRONMENT
 from agentdash.daemon import set_log_level
 from agentdash.nats_server import NatsServer
 from tests.support import eventually, free_port
-from tests.support.cli import AGENTDASH, EXAMPLE, ROOT, run
+from tests.support.cli import AGENTDASH, EXAMPLE, ROOT, outcome, run
 from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.usefixtures("no_variables")
 
 UNREACHABLE = "nats://127.0.0.1:1"
 CONFIGS = [EXAMPLE, ROOT / "examples" / "backtest.yaml", ROOT / "agentdash/examples/agentdash.yaml"]
-
-
-@pytest.fixture(autouse=True)
-def no_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever the shell that runs the tests has set, each test starts with none."""
-    for variable, _ in ENVIRONMENT.values():
-        monkeypatch.delenv(variable, raising=False)
-
-
-def outcome(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int | str | None, str, str]:
-    try:
-        code: int | str | None = main(list(argv))
-    except SystemExit as exc:  # argparse exits by itself
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- the environment ----------------------------------------------------------------------

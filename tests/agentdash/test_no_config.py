@@ -6,22 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from agentdash.cli import ENVIRONMENT, main
+from tests.support.cli import outcome
 
-
-@pytest.fixture(autouse=True)
-def no_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable, _ in ENVIRONMENT.values():
-        monkeypatch.delenv(variable, raising=False)
-
-
-def outcome(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int | str | None, str, str]:
-    try:
-        code: int | str | None = main(list(argv))
-    except SystemExit as exc:  # argparse exits by itself
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("no_variables")
 
 
 @pytest.mark.parametrize(

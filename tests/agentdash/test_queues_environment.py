@@ -6,25 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from agentdash.cli import ENVIRONMENT, main
-from tests.support.cli import EXAMPLE
+from tests.support.cli import EXAMPLE, outcome
+
+pytestmark = pytest.mark.usefixtures("no_variables")
 
 UNREACHABLE = "nats://agentdash:secret@127.0.0.1:1"
-
-
-@pytest.fixture(autouse=True)
-def no_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable, _ in ENVIRONMENT.values():
-        monkeypatch.delenv(variable, raising=False)
-
-
-def outcome(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int | str | None, str, str]:
-    try:
-        code: int | str | None = main(list(argv))
-    except SystemExit as exc:  # argparse exits by itself
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_queues_reaches_the_nats_the_daemon_s_variable_names(

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from agentdash.cli import main
+
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "agentdash.yaml"
 OBSERVATIONS = ROOT / "examples" / "observations.json"
@@ -42,3 +46,13 @@ def run_without_kube_setup(
         [AGENTDASH, *map(str, args)], capture_output=True, text=True, timeout=120, check=False,
         env=env,
     )  # fmt: skip
+
+
+def outcome(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int | str | None, str, str]:
+    """`agentdash ARGV` run in this process: its exit code, stdout and stderr."""
+    try:
+        code: int | str | None = main(list(argv))
+    except SystemExit as exc:  # argparse exits by itself
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
