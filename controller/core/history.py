@@ -104,8 +104,10 @@ class PoolHistory:
         pool seen idle before an outage longer than its cooldown went down at the first
         reading after it, as its producers' retries arrived (1 -> 0, then 0 -> 1 in the
         same second). The lows, which the scale-up window reads, are left alone: a backlog
-        found after an outage scales up at once."""
+        found after an outage scales up at once. The learned keep-alive counts it alike."""
         self.busy_at = now
+        if self.keep is not None:
+            self.keep.unseen(now, held)
         highs = self.highs
         if highs and highs[-1][1] == held:
             highs[-1] = (now, held)

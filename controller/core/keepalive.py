@@ -144,6 +144,17 @@ class KeepAlive:
         self.tail.clock_back(now)
         self._awake, self._awake_at = None, -math.inf
 
+    def unseen(self, now: float, held: int) -> None:
+        """A tick the pool could not be read at, holding `held` replicas: the levels those
+        cover count as used until now (an outage is no idle time), and nothing is learned."""
+        if self.latest is None or now < self.latest:
+            return
+        self.latest = now  # the levels in use are used on
+        for level in self.levels:
+            if level.replicas <= held and not level.in_use and level.last_used is not None:
+                level.last_used = now
+        self._awake = None
+
     def record(self, now: float, value: int, pace: Pace | None = None) -> bool:
         """A recommendation recorded at `now`, with the pool's pace as read then (None: not
         known); whether what the levels hold above it may have changed: a level learned a

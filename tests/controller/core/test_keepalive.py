@@ -119,6 +119,16 @@ class Fleet:
             self.replicas = decision.desired
         return decision
 
+    def tick_stale(self, now: float) -> ScaleDecision:
+        """A tick whose reading of the pool failed: held, as the live loop holds it."""
+        reading = PoolObservation(
+            pending=0, ack_pending=0, replicas=self.replicas, ready=self.replicas, stale="down"
+        )
+        obs = Observations({"assist": reading})
+        (decision,) = decide(self.cfg, obs, history=self.history, now=now)
+        self.history.record_tick([decision], obs, now)
+        return decision
+
 
 def run_bursts(
     fleet: Fleet, every: float, busy: float, lag: int, bursts: int, task_s: float | None = None
@@ -468,3 +478,22 @@ def test_a_release_says_which_hold_ended_and_what_its_gaps_said() -> None:
         "not needed since 04:00:59 UTC; the last 4 gaps (median 3541 s) said hold 20 s, to "
         "04:01:19 UTC: let go, 12 -> 0"
     )
+
+
+def test_an_outage_is_not_idle_time_for_a_learned_keep_alive() -> None:
+    """A pool that learned to hold its pods 67 s after a burst, whose queue could not be read
+    for two minutes after one: the first reading after the outage finds no task yet (its
+    producers' retries are on their way) and still holds the pods. The outage counts as
+    time at the replicas held, as the fixed rules' cooldown and window count it."""
+    fleet = Fleet(bursty())
+    run_bursts(fleet, every=180.0, busy=120, lag=24, bursts=8)
+    start = 8 * 180.0
+    for t in range(120):
+        fleet.tick(start + t, 24)
+    assert fleet.replicas == 12
+    for t in range(125, 245):  # the queue's source fails: the pool is held where it is
+        held = fleet.tick_stale(start + t)
+        assert (held.desired, held.main_reason.rule) == (12, "stale")
+    after = fleet.tick(start + 246, 0)
+    assert after.desired == 12, after.reasons
+    assert after.main_reason.rule == "keep-alive"
