@@ -42,6 +42,7 @@ MODULES = (
     "controller/core/history_writer.py",
     "controller/core/keepalive.py",
     "controller/core/keepalive_levels.py",
+    "controller/core/keepalive_merge.py",
     "controller/core/ski_rental.py",
     "controller/core/tail.py",
     "controller/core/spend_profile.py",

@@ -36,12 +36,12 @@ with the rest of a pool's history, so a new leader holds what the old one would 
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
 from controller.core.accounting import MAX_RATE
 from controller.core.config import PoolConfig
-from controller.core.keepalive_levels import KEPT_GAPS, MAX_GAP_S, Level, Pace, Wakes, bands
+from controller.core.keepalive_levels import MAX_GAP_S, Level, Pace, Wakes, bands
+from controller.core.keepalive_merge import take_in
 from controller.core.record import Record
 from controller.core.ski_rental import Plan, plan
 from controller.core.tail import Tail
@@ -378,33 +378,8 @@ class KeepAlive:
         return None
 
     def merge(self, other: KeepAlive) -> None:
-        """Take in another process's levels: each band's later use, and the longer memory of
-        its gaps. A band in use here stays as it is: this process sees it now."""
-        while len(self.levels) < min(len(other.levels), len(self.edges)):
-            k = len(self.levels)
-            self.levels.append(self.band(k))
-        for mine, theirs in zip(self.levels, other.levels, strict=False):
-            if mine.in_use or mine.replicas != theirs.replicas:
-                continue
-            used = other.latest if theirs.in_use else theirs.last_used
-            if used is not None and (mine.last_used is None or used > mine.last_used):
-                mine.last_used, mine.peak = used, theirs.peak
-                if theirs.share is not None:  # released there: priced as they priced it
-                    mine.plan, mine.share = None, theirs.share
-            if len(theirs.gaps) > len(mine.gaps):
-                mine.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
-                mine.plan = None
-        if len(other.wakes.heads) > len(self.wakes.heads):
-            self.wakes.heads = deque(other.wakes.heads, maxlen=KEPT_GAPS)
-            if self.levels:
-                self.levels[0].plan = None
-        if self.taken is None and other.taken is not None:
-            self.taken = other.taken  # (the plans are made again below)
-            for level in self.levels:
-                level.plan = None
-        self.tail.merge(other.tail)
-        if other.started is not None and (self.started is None or other.started < self.started):
-            self.started = other.started
-        self.reached = max(self.reached, other.reached)
+        """Take in another process's levels (controller.core.keepalive_merge): each band's
+        later use, and the longer memory of its gaps."""
+        take_in(self, other)
         self.changes += 1
         self._plans = self._awake = None
