@@ -26,6 +26,8 @@ from controller.coordination.lease import BUCKET as LEASE_BUCKET
 from controller.coordination.lease import KEY as LEASE_KEY
 from controller.coordination.overrides_bucket import BUCKET as OVERRIDES_BUCKET
 from controller.coordination.overrides_bucket import KEY as OVERRIDES_KEY
+from controller.coordination.spend_handover import key_of as spend_key_of
+from controller.coordination.usage_handover import key_of as usage_key_of
 from controller.core.config import load_config
 from tests.support import eventually
 from tests.support.accounts import AccountsServer
@@ -86,6 +88,14 @@ OWN_HISTORY = {
 """The history keys the leader writes itself, whenever its pools' history changes (a task
 published by the attacker moves it): their coming is not the attacker's doing."""
 
+OWN_SPEND = {
+    key
+    for tenant in load_config(EXAMPLE).tenants
+    for key in (spend_key_of(tenant), usage_key_of(tenant))
+}
+"""The spend bucket's keys the leader writes itself, at its first saves after it leads (each
+tenant's forecast and tokens today): their coming is not the attacker's doing either."""
+
 
 async def state(admin: Client) -> dict[str, Any]:
     """What the attacks must not change: the lease holder, the overrides' revision, each
@@ -100,6 +110,7 @@ async def state(admin: Client) -> dict[str, Any]:
         except (nats.js.errors.NoKeysError, nats.js.errors.NotFoundError):
             keys[bucket] = []
     keys["agentdash_history"] = [k for k in keys["agentdash_history"] if k not in OWN_HISTORY]
+    keys["agentdash_spend"] = [k for k in keys["agentdash_spend"] if k not in OWN_SPEND]
     return {
         "lease": (await lease.get(LEASE_KEY)).value,
         "overrides": (await overrides.status()).values,
