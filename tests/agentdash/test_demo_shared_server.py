@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 from nats.aio.client import Client
+from nats.js.api import PubAck
 from nats.js.client import JetStreamContext
 
 from agentdash.nats_server import NatsServer
@@ -79,20 +80,9 @@ async def test_a_message_not_the_demos_published_while_it_runs_is_left_queued(
     nats_server: NatsServer, nc: Client
 ) -> None:
     js = nc.jetstream()
-    command = demo(nats_server.url, "--duration", "6", "--speed", "2")
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    out, theirs = await demo_with_a_message(
+        nats_server, js, b'{"prompt": "theirs"}', "--duration", "6", "--speed", "2"
     )
-    try:
-        await eventually(lambda: stream_made(js), timeout=30, every=0.05)
-        theirs = await js.publish(SUBJECT, b'{"prompt": "theirs"}')
-        output, errors = await asyncio.wait_for(process.communicate(), timeout=60)
-        out, err = output.decode(), errors.decode()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, err
     assert "lost 0" in out
     assert "not demo tasks (left queued) 1" in out
     kept = await js.get_msg("AGENT_TASKS", theirs.seq)
@@ -105,21 +95,31 @@ async def test_a_drain_ends_with_the_demos_tasks_and_leaves_a_message_not_the_de
     """The drain waited for a message no demo worker takes: its whole wait (300 s at speed
     1), then "drain: queues not empty ... stopping" though every demo task was done."""
     js = nc.jetstream()
-    command = demo(nats_server.url, "--duration", "10", "--speed", "20", "--drain")
+    out, theirs = await demo_with_a_message(
+        nats_server, js, b"not a task", "--duration", "10", "--speed", "20", "--drain"
+    )
+    assert "drain:" not in out, out
+    assert "still queued 0, lost 0" in out
+    assert "not demo tasks (left queued) 1" in out
+    assert (await js.get_msg("AGENT_TASKS", theirs.seq)).data == b"not a task"
+
+
+async def demo_with_a_message(
+    nats_server: NatsServer, js: JetStreamContext, body: bytes, *flags: str
+) -> tuple[str, PubAck]:
+    """`agentdash demo FLAGS` on the shared server, with `body` published on its subject once
+    its stream is made: what it printed (it exited 0), and the message's ack."""
+    command = demo(nats_server.url, *flags)
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
         await eventually(lambda: stream_made(js), timeout=30, every=0.05)
-        theirs = await js.publish(SUBJECT, b"not a task")
+        theirs = await js.publish(SUBJECT, body)
         output, errors = await asyncio.wait_for(process.communicate(), timeout=60)
-        out, err = output.decode(), errors.decode()
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
-    assert process.returncode == 0, err
-    assert "drain:" not in out, out
-    assert "still queued 0, lost 0" in out
-    assert "not demo tasks (left queued) 1" in out
-    assert (await js.get_msg("AGENT_TASKS", theirs.seq)).data == b"not a task"
+    assert process.returncode == 0, errors.decode()
+    return output.decode(), theirs
