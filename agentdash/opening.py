@@ -91,27 +91,46 @@ def check_credentials(options: RuntimeOptions) -> None:
         raise UnusableInput(str(exc)) from None
 
 
-KUBERNETES_LEASE_MIN_TTL_S = 3.0
-"""A Kubernetes Lease keeps whole seconds, and its holder gives up 1 s of them for clocks
-that differ (controller.coordination.kube_lease); it renews when what is left is the call
-deadline, a third of the TTL. Below 3 s, what is left after the margin is shorter than the
-renewal may take: one that takes its time lands after the lease has lapsed (at 1 s, none is
-left at all: the lease could not be made)."""
+KUBERNETES_LEASE_MIN_S = 3
+"""The shortest leaseDurationSeconds a holder can keep. A Kubernetes Lease keeps whole seconds
+(the TTL rounded up, controller.coordination.kube_lease `whole_seconds`), and its holder gives
+up 1 s of them for clocks that differ; it renews when what is left is the call deadline, a
+third of the TTL. Under 3 s, what is left after the margin is shorter than the renewal may
+take: one that takes its time lands after the lease has lapsed (at 1 s, none is left at all:
+the lease could not be made)."""
+
+
+def contends(options: RuntimeOptions) -> bool:
+    """Whether this process ever takes the lease: the daemon, and a dashboard with --lead;
+    never a --read-only or a --dry-run one."""
+    # A --dry-run process patches nothing: leading, it would leave every pool unscaled
+    # while the real daemons beside it follow (a stranger's dry-run daemon took the lease
+    # and nothing scaled until it stopped). It says what it would do without leading.
+    return options.lead and not options.read_only and not options.dry_run
 
 
 def check_lease_ttl(config: Config, options: RuntimeOptions) -> None:
     """A --lease-ttl the Kubernetes Lease named in the config cannot keep: one line naming
-    the file and the field (exit 2), before anything is contacted."""
+    the file and the field (exit 2), before anything is contacted.
+    Only for a process that takes the Lease. One that never does only reads who holds it:
+    its TTL is how long the name it last read stands without an answer from the API (and it
+    reads again within it), which needs no margin, so any TTL the flag takes will do."""
     if config.kubernetes.lease is None or options.cluster != "kubernetes":
         return  # the NATS KV lease: its TTL is the bucket's, to the millisecond
-    if options.lease_ttl < KUBERNETES_LEASE_MIN_TTL_S:
+    if not contends(options):
+        return
+    from controller.coordination.kube_lease import whole_seconds
+
+    if whole_seconds(options.lease_ttl) < KUBERNETES_LEASE_MIN_S:
+        shortest = KUBERNETES_LEASE_MIN_S - 1
         raise ConfigError(
             config.source,
             "kubernetes.lease",
-            "expected --lease-ttl (or AGENTDASH_LEASE_TTL) of at least "
-            f"{KUBERNETES_LEASE_MIN_TTL_S:g} s with a Kubernetes Lease, got {options.lease_ttl:g}: "
-            "the Lease keeps whole seconds and gives up 1 s of them for clocks that differ, "
-            "which leaves a renewal too little time to land before it lapses",
+            f"expected --lease-ttl (or AGENTDASH_LEASE_TTL) above {shortest} s with a "
+            f"Kubernetes Lease, got {options.lease_ttl:g}: the Lease keeps it in whole seconds, "
+            f"rounded up, and its holder needs at least {KUBERNETES_LEASE_MIN_S}, since it "
+            "gives up 1 s of them for clocks that differ, which leaves a renewal too little "
+            "time to land before it lapses",
         )
 
 
@@ -167,10 +186,7 @@ async def make_lease(
     process asks the API for no more than `kubernetes.qps`, and a renewal never waits behind
     scale calls."""
     holder = options.holder or unique_holder()
-    # A --dry-run process patches nothing: leading, it would leave every pool unscaled
-    # while the real daemons beside it follow (a stranger's dry-run daemon took the lease
-    # and nothing scaled until it stopped). It says what it would do without leading.
-    contend = options.lead and not options.read_only and not options.dry_run
+    contend = contends(options)
     where = config.kubernetes.lease
     if where is not None and options.cluster == "kubernetes":
         from controller.actuators.kubernetes import DeploymentScaler

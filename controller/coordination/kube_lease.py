@@ -70,12 +70,16 @@ class KubernetesLease:
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
     ) -> None:
-        if not 0 <= margin_s < ttl:
-            raise ValueError(f"margin_s must be at least 0 and below the ttl ({ttl:g} s)")
+        self.duration = whole_seconds(ttl)
+        # The margin is what a holder gives up of its duration: a process that never holds
+        # the Lease only reads it, and may read it at any TTL.
+        if contend and not 0 <= margin_s < self.duration:
+            raise ValueError(
+                f"margin_s must be at least 0 and below the duration ({self.duration} s)"
+            )
         self.holder = holder
         self.namespace = namespace
         self.name = name
-        self.duration = max(1, math.ceil(ttl))
         self.ttl = float(self.duration)
         self.margin_s = margin_s
         self.contend = contend
@@ -320,6 +324,12 @@ class KubernetesLease:
     def _now(self) -> str:
         """The API's MicroTime."""
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def whole_seconds(ttl: float) -> int:
+    """The leaseDurationSeconds a TTL gives: the API keeps whole seconds, so it is rounded up
+    (a lease never shorter than asked), and at least 1."""
+    return max(1, math.ceil(ttl))
 
 
 def _version_of(lease: Mapping[str, Any]) -> str | None:

@@ -131,5 +131,6 @@ class KubernetesConfig(StrictModel):
     ones (needs `patch pods`, which cannot be restricted to a Deployment's pods)."""
     lease: KubernetesLeaseConfig | None = None
     """Leader election on a Kubernetes Lease (deploy/options/rbac-kubernetes-lease.yaml),
-    which needs `--lease-ttl` of 3 s or more; without it, on the NATS KV bucket
+    which keeps `--lease-ttl` rounded up to whole seconds: a process that may hold it needs
+    more than 2 s (a dashboard that never holds it, any); without it, on the NATS KV bucket
     agentdash_leader."""

@@ -66,3 +66,30 @@ async def test_a_config_naming_a_lease_elects_on_it_and_nats_holds_no_lease(
         assert lease["spec"]["holderIdentity"] == second.lease.holder
     finally:
         await second.stop()
+
+
+async def test_a_read_only_dashboard_at_a_one_second_ttl_reads_who_holds_the_lease(
+    cluster: Emulator, nats_server: NatsServer, nc: Client, tmp_path: Path
+) -> None:
+    """It never holds the Lease, so none of a holder's margin is taken from its TTL: at 1 s it
+    reads the Lease, names its holder, and writes nothing to it."""
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
+    config = parse_config(fleet_with_lease())
+    await ensure_queues(nc, config)
+    path = kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
+    options = RuntimeOptions(nats_server.url, kubeconfig=path, context="kmock", lease_ttl=5)
+    daemon = await start(config, replace(options, holder="daemon"))
+    dashboard = await start(
+        config, replace(options, holder="dashboard", lease_ttl=1, lead=False, read_only=True)
+    )
+    try:
+        await daemon.loop.tick()
+        await dashboard.loop.tick()
+        assert dashboard.loop.snapshot().leader == "daemon"
+        assert not dashboard.loop.leading
+        lease = cluster.objects[LEASES, "agentdash", "agentdash-leader"]
+        assert lease["spec"]["holderIdentity"] == "daemon"
+        assert lease["spec"]["leaseDurationSeconds"] == 5
+    finally:
+        await dashboard.stop()
+        await daemon.stop()
