@@ -109,7 +109,52 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "2m", "alertname": "AgentdashNoLeader", "exp_alerts": []},  # for 1m
             {"eval_time": "4m", "alertname": "AgentdashNoLeader",
-             "exp_alerts": firing("AgentdashNoLeader")},
+             "exp_alerts": firing("AgentdashNoLeader", job="agentdash")},
+        ],
+    },
+    "two installs, one without a leader": {
+        # Two configs, each in its namespace, scraped by one Prometheus: one leads, and its
+        # leader does not hide that the other's daemons all follow.
+        "input_series": [
+            {"series": f'agentdash_leader{{namespace="a", {LEADER}}}', "values": "1x12"},
+            {"series": f'agentdash_leader{{namespace="a", {FOLLOWER}}}', "values": "0x12"},
+            {"series": 'agentdash_leader{namespace="b", instance="c:9090", job="agentdash"}',
+             "values": "1 1 0x10"},
+            {"series": 'agentdash_leader{namespace="b", instance="d:9090", job="agentdash"}',
+             "values": "0x12"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "2m", "alertname": "AgentdashNoLeader", "exp_alerts": []},  # for 1m
+            {"eval_time": "4m", "alertname": "AgentdashNoLeader",
+             "exp_alerts": firing("AgentdashNoLeader", namespace="b", job="agentdash")},
+        ],
+    },
+    "two clusters, one whose daemons stop answering": {
+        # Each cluster's daemons in the same namespace, told apart by the `cluster` label a
+        # Prometheus over both adds. West's stop answering a scrape: their series go stale,
+        # and `up` says why.
+        "input_series": [
+            {"series": f'agentdash_leader{{cluster="east", namespace="agentdash", {LEADER}}}',
+             "values": "1x12"},
+            {"series": f'up{{cluster="east", namespace="agentdash", {LEADER}}}',
+             "values": "1x12"},
+            {"series": f'agentdash_leader{{cluster="west", namespace="agentdash", {LEADER}}}',
+             "values": "1 1 stale"},
+            {"series": f'agentdash_leader{{cluster="west", namespace="agentdash", {FOLLOWER}}}',
+             "values": "0 0 stale"},
+            {"series": f'up{{cluster="west", namespace="agentdash", {LEADER}}}',
+             "values": "1 1 0x10"},
+            {"series": f'up{{cluster="west", namespace="agentdash", {FOLLOWER}}}',
+             "values": "1 1 0x10"},
+            # another job of west's, never agentdash: not an install
+            {"series": 'up{cluster="west", namespace="nats", instance="n:7777", job="nats"}',
+             "values": "0x12"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "2m", "alertname": "AgentdashNoLeader", "exp_alerts": []},
+            {"eval_time": "5m", "alertname": "AgentdashNoLeader",
+             "exp_alerts": firing("AgentdashNoLeader", cluster="west", namespace="agentdash",
+                                  job="agentdash")},
         ],
     },
     "no daemon answers": {

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats
 import pytest
 import yaml
 from nats.aio.client import Client
@@ -57,19 +59,50 @@ FLEET = {
 }  # fmt: skip
 
 
-def fleet_file(tmp_path: Path, url: str) -> Path:
+OTHER_FLEET = {
+    "tiers": {"enterprise": {"priority": 1000}},
+    "tenants": {"initech": {"tier": "enterprise"}},
+    "controller": {"interval_seconds": 1},
+    "pools": {"triage": {"tenant": "initech", "max_replicas": 2,
+                         "deployment": {"namespace": "agents", "name": "triage"},
+                         "queue": {"stream": "TASKS", "consumer": "triage"}}},
+}  # fmt: skip
+"""Another install, on its own NATS: it leads all along, and nothing in it alerts."""
+
+
+def fleet_file(tmp_path: Path, url: str, fleet: dict[str, object] = FLEET) -> Path:
     path = tmp_path / "agentdash.yaml"
-    path.write_text(yaml.safe_dump({**FLEET, "nats": {"url": url}}))
+    path.write_text(yaml.safe_dump({**fleet, "nats": {"url": url}}))
     return path
 
 
+@pytest.fixture
+async def other_install(tmp_path: Path) -> AsyncIterator[Daemon]:
+    """A daemon of another install, leading on its own NATS."""
+    server = NatsServer(tmp_path / "other" / "nats").start()
+    path = fleet_file(tmp_path / "other", server.url, OTHER_FLEET)
+    try:
+        async with await nats.connect(server.url) as nc:
+            await ensure_queues(nc, load_config(path))
+        daemon = Daemon(path)
+        try:
+            await daemon.wait_health(lambda h: h["role"] == "leader")
+            yield daemon
+        finally:
+            daemon.stop()
+    finally:
+        server.close()
+
+
 async def test_each_alert_fires_over_a_running_daemon_and_says_what_is_true_when_nats_goes(
-    tmp_path: Path, nats_server: NatsServer, nc: Client
+    tmp_path: Path, nats_server: NatsServer, nc: Client, other_install: Daemon
 ) -> None:
     """Each situation made with real processes, each alert read from Prometheus's ALERTS.
     Then NATS stops: no daemon leads and it cannot read the queues, which fire; the leader's
     view of its pools goes, and with it how long a task has waited (not known: an alert on
-    the last reading aging on paged for a wait no one measured); the budget, a fact, stays."""
+    the last reading aging on paged for a wait no one measured); the budget, a fact, stays.
+    The same Prometheus scrapes another install, in another namespace, whose daemon leads
+    all along: the first's want of a leader is said, for the first alone."""
     path = fleet_file(tmp_path, nats_server.url)
     cfg = load_config(path)
     await ensure_queues(nc, cfg)
@@ -80,7 +113,10 @@ async def test_each_alert_fires_over_a_running_daemon_and_says_what_is_true_when
         await js.publish(cfg.subject("coder"), json.dumps({"id": i}).encode())
         await js.publish(cfg.subject("capped"), json.dumps({"id": i}).encode())
     daemon = Daemon(path)
-    prometheus = Prometheus(tmp_path, [daemon.port], rules=[instant_rules(RULES, tmp_path)])
+    prometheus = Prometheus(
+        tmp_path, [daemon.port, other_install.port], rules=[instant_rules(RULES, tmp_path)],
+        labels={daemon.port: {"namespace": "first"}, other_install.port: {"namespace": "other"}},
+    )  # fmt: skip
     firing: set[str] = set()
 
     async def firing_is(wanted: set[str]) -> bool:
@@ -107,6 +143,11 @@ async def test_each_alert_fires_over_a_running_daemon_and_says_what_is_true_when
             await eventually(lambda: firing_is(gone), timeout=30, every=0.5)
         except AssertionError:
             pytest.fail(f"firing {sorted(firing)}")
+        leaderless = await asyncio.to_thread(
+            prometheus.query, 'ALERTS{alertname="AgentdashNoLeader", alertstate="firing"}'
+        )
+        assert [a["metric"].get("namespace") for a in leaderless] == ["first"]
+        assert (await other_install.health() or {}).get("role") == "leader"
     finally:
         daemon.stop()
         prometheus.stop()

@@ -294,8 +294,12 @@ def test_the_schema_check_refuses_a_misspelt_field() -> None:
 
 PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
                 "group_left", "group_right", "inf", "nan"}  # fmt: skip
-SCRAPE_LABELS = {"instance", "job"}
-"""Labels Prometheus adds to every series it scrapes."""
+SCRAPE_LABELS = {"instance", "job", "namespace", "cluster"}
+"""Labels Prometheus adds to every series it scrapes (`instance`, `job`), and those that tell
+installs apart: the `namespace` its discovery adds (the ServiceMonitor's), and the `cluster` a
+Prometheus over several clusters adds (grouping by one that is absent groups by nothing)."""
+SCRAPE_SERIES = {"up"}
+"""What Prometheus writes of each target itself: 1 while it answers a scrape, else 0."""
 
 
 def queries() -> list[str]:
@@ -484,8 +488,9 @@ async def test_every_metric_and_label_deploy_queries_is_one_the_running_daemon_s
     for expr in queries() + rule_queries():
         names = metric_names(expr)
         assert names, expr
-        assert names <= page.keys(), f"{expr}: {names - page.keys()} not served"
-        carried = set().union(*(page[name] for name in names)) | SCRAPE_LABELS
+        served_names = page.keys() | SCRAPE_SERIES
+        assert names <= served_names, f"{expr}: {names - served_names} not served"
+        carried = set().union(*(page.get(name, set()) for name in names)) | SCRAPE_LABELS
         assert label_names(expr) <= carried, f"{expr}: {label_names(expr) - carried}"
 
 

@@ -11,7 +11,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,8 @@ def instant_rules(rules: Path, tmp_path: Path) -> Path:
 class Prometheus:
     """A real Prometheus scraping `targets` on loopback (and evaluating the `rules` files each
     second); with `tls` (the test CA's files, from tests.support.certificates) it serves HTTPS
-    with the CA's server certificate."""
+    with the CA's server certificate. `labels`: a target's own labels, as a discovery gives
+    them (the namespace it runs in), by its port."""
 
     def __init__(
         self,
@@ -62,18 +63,24 @@ class Prometheus:
         targets: list[int],
         tls: dict[str, Path] | None = None,
         rules: Sequence[Path] = (),
+        labels: Mapping[int, Mapping[str, str]] | None = None,
     ) -> None:
         if shutil.which("prometheus") is None:
             pytest.skip(MISSING)
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.trusted = ssl.create_default_context(cafile=str(tls["ca.pem"])) if tls else None
-        listed = ", ".join(f"'127.0.0.1:{t}'" for t in targets)
-        (tmp / "prometheus.yml").write_text(
-            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-            f"scrape_configs: [{{job_name: local, static_configs: [{{targets: [{listed}]}}]}}]\n"
-            + (f"rule_files: [{', '.join(repr(str(r)) for r in rules)}]\n" if rules else "")
-        )
+        found = [
+            {"targets": [f"127.0.0.1:{t}"], "labels": dict((labels or {}).get(t, {}))}
+            for t in targets
+        ]
+        settings: dict[str, Any] = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "scrape_configs": [{"job_name": "local", "static_configs": found}],
+        }
+        if rules:
+            settings["rule_files"] = [str(r) for r in rules]
+        (tmp / "prometheus.yml").write_text(yaml.safe_dump(settings))
         command = [
             "prometheus",
             f"--config.file={tmp / 'prometheus.yml'}",
