@@ -51,6 +51,7 @@ def test_a_lease_ttl_too_short_for_a_kubernetes_lease_is_one_line_and_exit_2(
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("ttl", ["2.01", "2.5", "2.9"])
 @pytest.mark.parametrize("given", ["flag", "environment"])
 def test_a_lease_ttl_that_rounds_up_to_3_s_is_taken_by_the_daemon(
