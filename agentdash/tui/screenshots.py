@@ -10,6 +10,7 @@ from textual import events
 from textual.app import App
 from textual.markup import escape
 
+from agentdash.tui.wrapping import path_lines, toast_width
 from controller.core.printable import printable
 
 
@@ -32,22 +33,25 @@ class Screenshots(App[None]):
             return
         # Textual's own notice reads the path as markup: saved from a folder such as `a[/b]`,
         # the screenshot stopped the dashboard (MarkupError). Said as Textual says it, escaped.
+        # The path on lines of its own, broken after its folders: a toast is 36 cells wide at
+        # 80 columns, and Textual broke the path wherever a line ran out.
         event.prevent_default()
-        where = escape(repr(str(event.path)))
-        self.notify(f"Saved screenshot to [$text-success]{where}", title="Screenshot")
+        lines = path_lines(repr(str(event.path)), toast_width(self.size.width))
+        where = escape("\n".join(lines))
+        self.notify(f"Saved screenshot to\n[$text-success]{where}", title="Screenshot")
 
     def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
         if event.name != "screenshot":
             return
         event.prevent_default()  # Textual's own says "Failed to save screenshot", not why
         error = event.exception
-        why = (
-            f"{error.filename}: {error.strerror}"
-            if isinstance(error, OSError) and error.strerror
-            else str(error)
-        )
+        if isinstance(error, OSError) and error.strerror:
+            lines = path_lines(printable(str(error.filename)), toast_width(self.size.width))
+            why = "\n".join(lines) + f":\n{printable(error.strerror)}"
+        else:
+            why = printable(str(error))
         self.notify(
-            f"Could not save the screenshot, {printable(why)}",
+            f"Could not save the screenshot,\n{why}",
             title="Screenshot",
             severity="error",
             markup=False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console, JustifyMethod, OverflowMethod
 from rich.containers import Lines
 from rich.text import Text
@@ -59,13 +60,45 @@ TOAST_GUTTER = 4
 more spares the odd half cell."""
 
 
+def toast_width(screen_width: int) -> int:
+    """The cells of a line of text in a toast on a screen `screen_width` cells wide."""
+    return min(TOAST_WIDTH, screen_width // 2) - TOAST_GUTTER
+
+
 def toast_text(text: str, screen_width: int) -> str:
     """`text` in the lines of a toast on a screen `screen_width` cells wide, broken as
     `breaks` says: Textual wrapped "for 2,880 min (2" and "d), by alice" at 60 columns."""
-    width = min(TOAST_WIDTH, screen_width // 2) - TOAST_GUTTER
+    width = toast_width(screen_width)
     starts = breaks(text, width) if width > 0 else []
     lines = [text[a:b].rstrip() for a, b in zip([0, *starts], [*starts, len(text)], strict=True)]
     return "\n".join(lines) if all(len(line) <= width for line in lines) else text
+
+
+PATH_BREAKS = ("/", "_-.")
+"""Where a path breaks, best first: after a folder; else inside a file name, after one of
+its parts (`agentdash_`, `2026-11-29T04_31_10_`)."""
+
+
+def path_lines(path: str, width: int) -> list[str]:
+    """`path` in lines of at most `width` cells, each broken as PATH_BREAKS says; where a
+    part is wider than `width` on its own, at `width`. Textual breaks a path that has no
+    space anywhere: "/Dow" and "nloads/", "2026-11" and "-29T04"."""
+    lines: list[str] = []
+    rest = path
+    while width > 0 and cell_len(rest) > width:
+        fits = len(set_cell_size(rest, width).rstrip())  # the characters within `width` cells
+        cut = next(
+            (
+                end + 1
+                for marks in PATH_BREAKS
+                for end in [max(rest.rfind(mark, 0, fits) for mark in marks)]
+                if end > 0
+            ),
+            max(fits, 1),
+        )
+        lines.append(rest[:cut])
+        rest = rest[cut:]
+    return [*lines, rest]
 
 
 class KeptStatic(Static):

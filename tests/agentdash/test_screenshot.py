@@ -34,6 +34,21 @@ async def take_screenshot(app: AgentDashApp) -> None:
         await pilot.pause(0.3)  # the notice drawn
 
 
+def saved_to(note: str) -> str:
+    """The path a "Saved screenshot to" notice names, its lines joined (broken after its
+    folders to fit the toast)."""
+    first, *path = Content.from_markup(note).plain.splitlines()
+    assert first == "Saved screenshot to"
+    return "".join(path)
+
+
+def not_saved(note: str) -> tuple[str, str]:
+    """The path and the reason a "Could not save" notice (plain text, never markup) names."""
+    first, *path, why = note.splitlines()
+    assert first == "Could not save the screenshot,"
+    return "".join(path), why
+
+
 @pytest.mark.usefixtures("no_downloads")
 async def test_without_downloads_the_screenshot_is_saved_where_the_dashboard_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -47,7 +62,11 @@ async def test_without_downloads_the_screenshot_is_saved_where_the_dashboard_sta
     assert "agentdash" in saved.read_text()
     # named in UTC, as the screen says the time (it was the local time, with no zone)
     assert re.fullmatch(r"agentdash_\d{4}-\d\d-\d\dT\d\d_\d\d_\d\d_\d{6}Z\.svg", saved.name)
-    assert notes(app) == [f"Saved screenshot to [$text-success]{str(saved)!r}"]
+    [note] = notes(app)
+    assert saved_to(note) == repr(str(saved))
+    lines = Content.from_markup(note).plain.splitlines()
+    assert max(len(line) for line in lines) <= 36  # a toast's text at 80 columns
+    assert all(line.endswith(("/", "_", "-", ".")) for line in lines[1:-1]), lines
 
 
 @pytest.mark.usefixtures("no_downloads")
@@ -58,8 +77,10 @@ async def test_a_screenshot_that_cannot_be_saved_says_where_and_why(
     monkeypatch.chdir("/proc")  # no new file can go there, even for root
     await take_screenshot(app)
     [note] = notes(app)
-    assert note.startswith("Could not save the screenshot, /proc/agentdash")
-    assert note.endswith(".svg: No such file or directory")
+    path, why = not_saved(note)
+    assert path.startswith("/proc/agentdash")
+    assert path.endswith(".svg:")
+    assert why == "No such file or directory"
 
 
 @pytest.mark.usefixtures("no_downloads")
@@ -75,7 +96,7 @@ async def test_a_folder_whose_name_reads_as_markup_is_named_as_it_is(
     await take_screenshot(app)
     [saved] = here.glob("*.svg")
     [note] = notes(app)
-    assert Content.from_markup(note).plain == f"Saved screenshot to {str(saved)!r}"
+    assert saved_to(note) == repr(str(saved))
 
 
 @pytest.mark.usefixtures("no_downloads")
@@ -87,4 +108,5 @@ async def test_a_screenshot_that_cannot_be_saved_names_the_folder_as_it_is(
     monkeypatch.setattr(Path, "cwd", classmethod(lambda cls: nowhere))
     await take_screenshot(app)
     [note] = notes(app)
-    assert note.startswith(f"Could not save the screenshot, {nowhere}/agentdash")
+    path, _ = not_saved(note)
+    assert path.startswith(f"{nowhere}/agentdash")
