@@ -97,25 +97,89 @@ def pareto_front(found: Search) -> list[str]:
 
 
 def nothing_to_change(found: Search) -> str:
-    """The current config stays: no candidate is better by more than NEAR of the objective's
-    measure, which for `both` and `balanced` is the balanced score, not a column of the front
-    (a candidate 1.2% cheaper at the same p95 is 0.6% better there)."""
+    """The current config stays: what was tried, that nothing changes, and how the best
+    candidate the objective may pick scored against the current config. The 1% is of the
+    objective's own measure, which for `both` and `balanced` is the balanced score, not a
+    column of the front (a candidate 1.2% cheaper at the same p95 is 0.6% better there)."""
     from controller.simulate.tradeoff import NEAR
 
     objective, reference = found.objective, found.current.outcome
-    said = f"No candidate beats the current config for {objective} by more than {NEAR:.0%}"
-    if objective.kind in ("both", "balanced"):
-        admitted = [t.outcome for t in found.trials if objective.admits(t.outcome, reference)]
-        best = min(objective.score(o, reference) for o in admitted)
-        which = "no worse on either measure" if objective.kind == "both" else "found"
-        said += f" in the balanced score (the best {which}: {best:.3f}; the current config: 1)"
-    return f"{said}: nothing to change.{_guarded(found)}"
+    others = found.trials[1:]
+    if not others:
+        return f"The current config stays (objective {objective}): no other candidate was tried."
+    lines = [
+        f"The current config stays (objective {objective}): "
+        f"{plural(len(others), 'other candidate')} {'was' if len(others) == 1 else 'were'} "
+        f"tried, and none that may be picked is better by more than {NEAR:.0%} in "
+        f"{_MEASURE[objective.kind]}."
+    ]
+    admitted = [t for t in others if objective.admits(t.outcome, reference)]
+    if admitted:
+        best = min(admitted, key=lambda t: objective.key(t.outcome, reference))
+        allowed = f" ({_ALLOWED[objective.kind]})" if objective.kind != "balanced" else ""
+        lines.append(
+            f"The best that may be picked, candidate #{best.number}{allowed}: "
+            f"{_scored(objective, best.outcome, reference)}{_LOWER.get(objective.kind, '')}."
+        )
+    else:
+        each = "it has" if len(others) == 1 else "each has"
+        lines.append(f"None may be picked: {each} {_barred(objective, found)}.")
+    return "\n".join([*lines, *_guarded(found)])
 
 
-def _guarded(found: Search) -> str:
-    """The candidate a guard kept out that would have been picked otherwise: the front shows
-    it beating the current config (the same p95, 10% cheaper), and without a word the line
-    above reads as if none had."""
+_MEASURE = {
+    "both": "the balanced score",
+    "balanced": "the balanced score",
+    "p95": "p95 wait",
+    "cost": "pod-seconds",
+}
+_ALLOWED = {
+    "both": "no higher p95 or p99, no more pod-seconds",
+    "p95": "no more pod-seconds, no higher p99",
+    "cost": "no higher p95 or p99",
+}
+"""What a candidate the objective may pick keeps to, beside the held-back tasks' p95."""
+_LOWER = {"both": " (lower is better)", "balanced": " (lower is better)"}
+
+
+def _barred(objective: Objective, found: Search) -> str:
+    """What keeps every other candidate from being picked, in words, as many as apply."""
+    reference = found.current.outcome
+    bounds = {
+        "both": "a higher p95 or more pod-seconds",
+        "p95": "more pod-seconds",
+        "cost": "a higher p95",
+    }
+    said: list[str] = []
+    for trial in found.trials[1:]:
+        guard = objective.guard(trial.outcome, reference)
+        reasons = [
+            "" if objective.fits(trial.outcome, reference) else bounds[objective.kind],
+            "a higher p99" if guard and "held-back" not in guard else "",
+            "a higher p95 for the held-back tasks" if "held-back" in guard else "",
+        ]
+        said += [r for r in reasons if r and r not in said]
+    return said[0] if len(said) == 1 else f"{', '.join(said[:-1])}, or {said[-1]}"
+
+
+def _scored(objective: Objective, outcome: Outcome, reference: Outcome) -> str:
+    """`outcome` in the objective's own measure, against the current config's."""
+    if objective.kind == "p95":
+        return f"p95 {outcome.p95:,.1f} s against the current config's {reference.p95:,.1f} s"
+    if objective.kind == "cost":
+        return (
+            f"{outcome.pod_seconds:,.0f} pod-seconds against the current config's "
+            f"{reference.pod_seconds:,.0f}"
+        )
+    return (
+        f"balanced score {objective.score(outcome, reference):.3f} against the current config's 1"
+    )
+
+
+def _guarded(found: Search) -> list[str]:
+    """The candidate a guard kept out that the objective would pick otherwise: the front
+    shows it beating the current config (the same p95, 10% cheaper), and without a word the
+    lines above read as if none had."""
     from controller.simulate.tradeoff import NEAR
 
     objective, reference = found.objective, found.current.outcome
@@ -129,12 +193,12 @@ def _guarded(found: Search) -> str:
         and objective.measure(t.outcome, reference) < best * (1 - NEAR)
     ]
     if not kept_out:
-        return ""
+        return []
     trial = min(kept_out, key=lambda t: objective.measure(t.outcome, reference))
-    return (
-        f" #{trial.number} would have been picked, but it "
-        f"{objective.guard(trial.outcome, reference)}, which no pick may."
-    )
+    return [
+        f"Candidate #{trial.number} does better, {_scored(objective, trial.outcome, reference)},"
+        f" but it {objective.guard(trial.outcome, reference)}, and no pick may."
+    ]
 
 
 def _held_back(held: int, held_p95: float) -> list[str]:

@@ -284,9 +284,12 @@ def test_when_no_candidate_does_better_nothing_changes(
         output,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.rstrip().endswith(
-        "No candidate beats the current config for p95 by more than 1%: nothing to change."
+    stays, best = result.stdout.rstrip().splitlines()[-2:]
+    assert stays == (
+        "The current config stays (objective p95): 7 other candidates were tried, and none that "
+        "may be picked is better by more than 1% in p95 wait."
     )
+    assert best.startswith("The best that may be picked, candidate #")
     assert "(tuned)" not in result.stdout
     assert output.read_bytes() == fixed.read_bytes()  # --output is the tuned config: the same
 

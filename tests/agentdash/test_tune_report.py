@@ -85,15 +85,40 @@ def _nothing(objective: str, picked: Outcome) -> str:
 def test_nothing_to_change_says_what_the_1_percent_is_of() -> None:
     """A candidate 1.2% cheaper at the same p95 shows as -1.2% on the front, yet tune kept the
     current config saying none beat it by more than 1%: for `both` the 1% is of the balanced
-    score, where that candidate is 0.6% better. The line gives the best score found."""
-    said = _nothing("both", _picked(297.0, 988.0))
+    score, where that candidate is 0.6% better. The lines give the best score found."""
+    said = _nothing("both", _picked(297.0, 988.0)).splitlines()
 
-    assert "balanced score" in said
-    assert "0.994" in said
-    assert said.endswith("nothing to change.")
-    assert _nothing("p95", _picked(296.0, 1000.0)) == (
-        "No candidate beats the current config for p95 by more than 1%: nothing to change."
+    assert said == [
+        "The current config stays (objective both): 1 other candidate was tried, and none that "
+        "may be picked is better by more than 1% in the balanced score.",
+        "The best that may be picked, candidate #1 (no higher p95 or p99, no more "
+        "pod-seconds): balanced score 0.994 against the current config's 1 (lower is better).",
+    ]
+    assert _nothing("p95", _picked(296.0, 1000.0)).splitlines()[1] == (
+        "The best that may be picked, candidate #1 (no more pod-seconds, no higher p99): "
+        "p95 296.0 s against the current config's 297.0 s."
     )
+    assert _nothing("cost", _picked(297.0, 995.0)).splitlines()[1] == (
+        "The best that may be picked, candidate #1 (no higher p95 or p99): 995 pod-seconds "
+        "against the current config's 1,000."
+    )
+
+
+def test_nothing_to_change_says_why_no_candidate_may_be_picked() -> None:
+    """A line that the current config stays left a reader to find in the front
+    why the cheaper ones did not: each said what kept it out."""
+    trials = (
+        Trial(0, (), CURRENT),
+        Trial(1, (), _picked(290.0, 1100.0)),  # quicker, dearer
+        Trial(2, (), _picked(310.0, 900.0)),  # cheaper, slower
+    )
+    said = nothing_to_change(Search((), trials, Objective.parse("both"), 1.0, False))
+
+    assert said.splitlines() == [
+        "The current config stays (objective both): 2 other candidates were tried, and none "
+        "that may be picked is better by more than 1% in the balanced score.",
+        "None may be picked: each has a higher p95 or more pod-seconds.",
+    ]
 
 
 def _heading(trials: int, seconds: float, stopped: bool) -> str:
@@ -123,15 +148,17 @@ def test_nothing_to_change_names_the_candidate_a_raised_p99_kept_out() -> None:
     the line below it said no candidate beat the current config by more than 1%, the best
     scoring 1.000: #7 raised the p99 (47 s against 40 s), which no pick may, and nothing
     said so."""
-    said = _nothing("both", _picked(297.0, 900.0, p99=350.0))
+    said = _nothing("both", _picked(297.0, 900.0, p99=350.0)).splitlines()
 
-    assert said.startswith("No candidate beats the current config for both by more than 1%")
-    assert said.endswith(
-        "nothing to change. #1 would have been picked, but it raises the p99 from 322.0 s to "
-        "350.0 s, which no pick may."
-    )
-    assert _nothing("both", _picked(297.0, 995.0, p99=350.0)).endswith("nothing to change.")
-    assert _nothing("cost", _picked(300.0, 900.0, p99=350.0)).endswith("nothing to change.")
+    assert said[1:] == [
+        "None may be picked: it has a higher p99.",
+        "Candidate #1 does better, balanced score 0.949 against the current config's 1, but it "
+        "raises the p99 from 322.0 s to 350.0 s, and no pick may.",
+    ]
+    assert "does better" not in _nothing("both", _picked(297.0, 995.0, p99=350.0))
+    assert _nothing("cost", _picked(300.0, 900.0, p99=350.0)).splitlines()[1:] == [
+        "None may be picked: it has a higher p95, or a higher p99."
+    ]
 
 
 @pytest.mark.parametrize(("hidden", "said"), [(1, "1 more point of"), (3, "3 more points of")])
