@@ -105,8 +105,8 @@ def test_nothing_to_change_says_what_the_1_percent_is_of() -> None:
 
 
 def test_nothing_to_change_says_why_no_candidate_may_be_picked() -> None:
-    """A line that the current config stays left a reader to find in the front
-    why the cheaper ones did not: each said what kept it out."""
+    """Saying only that the current config stays left a reader to find in the front why the
+    cheaper candidates were not picked: the report says what kept them out."""
     trials = (
         Trial(0, (), CURRENT),
         Trial(1, (), _picked(290.0, 1100.0)),  # quicker, dearer
