@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdash import flags, standard_input
+from agentdash.help_text import FilledDescription
 from agentdash.scaled_objects import KEDA_API, NATS_TRIGGER, TENANT, Imported, import_documents
 from agentdash.standard_input import SOURCE
 from controller.core.config import ConfigError, parse_config
@@ -165,7 +166,7 @@ def add_parser(sources: Any) -> None:
         "keda",
         help="KEDA ScaledObjects (nats-jetstream triggers) as agentdash pools, in YAML",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=FilledDescription,
     )
     keda.add_argument(
         "files",

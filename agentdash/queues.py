@@ -23,6 +23,7 @@ import nats.js.errors
 from agentdash import flags
 from agentdash.cancelling import cancel_until_done
 from agentdash.errors import StartError
+from agentdash.help_text import FilledDescription
 from agentdash.nats_accounts import PRODUCER_CONNECTIONS, render
 from agentdash.secret_files import warn_open_secret_files
 from controller.core.config import Config, ConfigError, check_files, load_config
@@ -68,8 +69,10 @@ pools' consumers differs). Each pool reads through a durable pull consumer named
 queue.consumer, filtered on the pool's subject: explicit ack, ack wait --ack-wait, max ack
 pending = max_replicas x concurrency (the most tasks the pool's workers can hold at once),
 max deliver unlimited (a task is redelivered until a worker acks it, never dropped).
+
 A pool's consumer is not created on a stream that exists without the pool's subject: no
 task would reach it; the report names the subject to add to the stream.
+
 A consumer that delivers headers only, that the server deletes when idle (its own
 inactive threshold, or its stream's consumer_limits), or that is paused (pause_until still
 ahead) differs; so does a stream that allows rollup headers (a publisher could purge a
@@ -77,6 +80,7 @@ subject) or message TTLs (a task could expire unrun), transforms subjects, is se
 a duplicate window over 2 minutes (a task published again with a Msg-Id is dropped), is a
 mirror or has sources, or persists asynchronously, or holds tasks on subjects no consumer
 reads (a pool renamed leaves its old tasks there, kept and never run: they are counted).
+
 agentdash's lag for a pool is that consumer's pending + ack pending, as KEDA's
 nats-jetstream scaler reads it.
 
@@ -96,7 +100,7 @@ def add_parser(commands: Any) -> None:
         "queues",
         help="print, or create with --apply, the JetStream stream and consumers a config needs",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=FilledDescription,
     )
     parser.add_argument(
         "--config", type=flags.path, required=True, metavar="FILE", help="agentdash.yaml"

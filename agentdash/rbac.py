@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from agentdash import flags
+from agentdash.help_text import FilledDescription
 from controller.actuators.kubernetes.rbac import (
     ROLE_NAME,
     NamespaceGrants,
@@ -60,7 +61,7 @@ def add_parser(commands: Any) -> None:
         "rbac",
         help="print the Roles a config's daemon needs, restricted to its Deployments",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=FilledDescription,
     )
     parser.add_argument(
         "--config", type=flags.path, required=True, metavar="FILE", help="agentdash.yaml"

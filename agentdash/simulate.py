@@ -67,7 +67,9 @@ def add_parser(commands: Any) -> None:
         "bundled example's)",
     )
     # No default: --policy given with --generate is refused (_misplaced); None is "all".
-    parser.add_argument("--policy", choices=[*POLICIES, "all"], help="default all")
+    parser.add_argument(
+        "--policy", choices=[*POLICIES, "all"], help="replay under this one only (default all)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", type=_svg, metavar="FILE.svg", help="draw lag and pods (SVG)")
     parser.add_argument(
@@ -92,13 +94,25 @@ def add_parser(commands: Any) -> None:
 def _add_generate(parser: argparse.ArgumentParser) -> None:
     """The flags that write a synthetic trace instead of replaying one."""
     made = parser.add_argument_group("synthetic traces (printed on stdout)")
-    made.add_argument("--generate", choices=SHAPES, metavar="|".join(SHAPES))
+    made.add_argument(
+        "--generate",
+        choices=SHAPES,
+        metavar="|".join(SHAPES),
+        help="print a trace of this shape for the config's pools instead of replaying one: "
+        "bursts of tasks, a daily cycle, or a trickle with rare spikes",
+    )
     # No defaults here: one of these given without --generate is refused (_misplaced), so
     # None must say "not given"; _generate fills in the defaults the help names.
     made.add_argument(
-        "--hours", type=flags.number(MIN_HOURS, MAX_TRACE_SECONDS / 3600), help="default 4"
+        "--hours",
+        type=flags.number(MIN_HOURS, MAX_TRACE_SECONDS / 3600),
+        help="the trace's length (default 4)",
     )
-    made.add_argument("--seed", type=flags.whole(0, flags.MAX_SEED), help="default 1")
+    made.add_argument(
+        "--seed",
+        type=flags.whole(0, flags.MAX_SEED),
+        help="another seed draws another trace (default 1)",
+    )
     made.add_argument(
         "--tasks",
         type=flags.whole(1, MAX_GENERATED),  # none would print nothing and say nothing

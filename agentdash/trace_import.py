@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from agentdash import flags, standard_input
+from agentdash.help_text import FilledDescription
 from agentdash.request_logs import FORMATS, MAX_LINE, Log, Only, read_log
 from agentdash.request_said import said
 from agentdash.request_window import MAX_DAYS, Placed, place
@@ -115,7 +116,7 @@ def add_parser(sources: Any) -> None:
         "requests",
         help="an LLM request log (Azure, BurstGPT, Mooncake, Qwen-Bailian) as a trace",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=FilledDescription,
     )
     command.add_argument(
         "file", type=flags.input_path, metavar="FILE", help="the log; - for standard input"

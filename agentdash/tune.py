@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentdash import flags
+from agentdash.help_text import FilledDescription
 from agentdash.output_files import check_distinct, check_writable, write_text
 from agentdash.tune_report import (
     chosen_settings,
@@ -64,8 +65,8 @@ writes the result). Where YAML aliases in FILE share a value between pools tuned
 diff is of its data written out plainly, and says so: no diff of FILE would apply.
 
 p95 counts the tasks no token budget or pause held back; their own p95 is shown beside it,
-and no objective picks a candidate that raises it. Scale events (churn) are shown beside
-each candidate but not scored.
+and no objective picks a candidate that raises it; nor does any but balanced pick one that
+raises the p99. Scale events (churn) are shown beside each candidate but not scored.
 
 objectives (each picks a point of the front, or keeps the current config):
   both          (the default) the lowest balanced score among candidates no worse than the
@@ -80,7 +81,8 @@ objectives (each picks a point of the front, or keeps the current config):
 
 the search space, per group: up window 0-60 s; up at most max(50-400 %, 1-20 pods) per
 15-60 s; down window 30-600 s; down at most 10-100 % per 15-60 s; cooldown 0-600 s
-(tolerances are kept). A quarter of the trials are random, most of the rest mutate the best
+(tolerances are kept); or, keeping the learned keep-alive (no down rule, no cooldown), its
+weight of waiting 0.5-5. A quarter of the trials are random, most of the rest mutate the best
 so far and points of the front, 8 at a time (so at most 8 processes help); the last ones undo
 the pick's changes one by one, and within 1% of the best the candidate that changes less is
 chosen. The same arguments give the same search on any machine, unless --time-budget stops
@@ -99,7 +101,7 @@ def add_parser(commands: Any) -> None:
         help="search each pool's behavior, cooldown and keep-alive weight on a trace (Pareto "
         "front, YAML diff)",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=FilledDescription,
     )
     parser.add_argument(
         "--config", type=flags.path, required=True, metavar="FILE", help="agentdash.yaml"
@@ -159,7 +161,11 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_TIME_BUDGET_S:g}; 0: no limit)",
     )
     parser.add_argument(
-        "--seed", type=flags.whole(0, flags.MAX_SEED), default=1, metavar="N", help="default 1"
+        "--seed",
+        type=flags.whole(0, flags.MAX_SEED),
+        default=1,
+        metavar="N",
+        help="another seed draws another search (default 1)",
     )
     parser.add_argument(
         "--workers",
