@@ -34,6 +34,7 @@ from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, TickEvent
 from controller.core.model import (
     Overrides,
+    PoolState,
     QueueStats,
     ScaleDecision,
 )
@@ -126,7 +127,9 @@ class Reconciler:
     ) -> None:
         """The parts that read the cluster and the queues and feed the engine what changed; a
         task reaching a pool at zero replicas wakes the loop at once."""
-        self.reads = SourceReads(actuator, lag, self.health, clock=clock, deadline=deadline)
+        self.reads = SourceReads(
+            actuator, lag, self.health, clock=clock, deadline=deadline, shown=self._shown
+        )
         """The cluster's and the queues' last answers."""
         self.engine_feed = EngineFeed(self.config, self.engine, self.health, self.trends)
         """What was last fed to the engine, and the pools held for want of data."""
@@ -151,6 +154,10 @@ class Reconciler:
             None if lease is None else LeaseTeller(lease, self.health, self.bus, timer)
         )
         """What the loop says about the lease: who leads, a broken lease, none for long."""
+
+    def _shown(self, own: Mapping[str, PoolState]) -> Mapping[str, PoolState]:
+        """The cluster as shown: on a follower, with the leader's replicas and ready."""
+        return own if self.leading else self.leader_view.over(own)
 
     @property
     def overrides(self) -> Overrides:
@@ -189,8 +196,6 @@ class Reconciler:
         started = time.perf_counter()
         now = self.clock()
         await self.reads.refresh(only)
-        if not self.leading and self.leader_view.states:
-            self.reads.state = self.leader_view.over(self.reads.state)
         engine = self.engine
         self._feed(now)
         await self._lead(now)

@@ -25,6 +25,7 @@ class SourceReads:
         *,
         clock: Callable[[], float],
         deadline: float,
+        shown: Callable[[Mapping[str, PoolState]], Mapping[str, PoolState]] = dict,
     ) -> None:
         self.actuator = actuator
         self.lag = lag
@@ -32,9 +33,14 @@ class SourceReads:
         self.clock = clock
         self.deadline = deadline
         """The most a read may take (the loop's call_deadline)."""
+        self.shown = shown
+        """What is shown of the cluster as read: on a follower, the leader's view of it
+        (Reconciler._shown)."""
         self.state: Mapping[str, PoolState] = {}
-        """Each pool's replicas, ready and pods as last read; on a follower, the loop puts
-        the leader's view of them here (LeaderView.over, in Reconciler._tick)."""
+        """Each pool's replicas, ready and pods as last read, as `shown` shows them: put in
+        place as read, the follower's own cluster would stand here while the queues' read
+        waits (its deadline, with NATS stalled): a follower of a simulated cluster would show
+        its own, empty, for that long (`pods 0/24`)."""
         self.stats: Mapping[str, QueueStats] = {}
         """Each pool's queue as last read."""
 
@@ -44,7 +50,7 @@ class SourceReads:
         deadline = self.deadline  # a source that does not answer in time is failing
         health, clock = self.health, self.clock  # told as of the answer (or the silence)
         try:
-            self.state = await asyncio.wait_for(self.actuator.observe(), deadline)
+            self.state = self.shown(await asyncio.wait_for(self.actuator.observe(), deadline))
             health.healthy("cluster", clock())
         except SourceError as exc:
             health.unhealthy("cluster", str(exc), clock())
