@@ -98,7 +98,9 @@ class UsageHandover(BucketKeeper):
         """The tenants whose count of today the last restore did not find (none written, or
         refused): counted from the reports this process has read alone."""
         self._followed = -math.inf
-        """When a follower last merged the leader's count (`follow`)."""
+        """When a follower last asked for the leader's count (`follow`)."""
+        self._following: asyncio.Task[None] | None = None
+        """A follower's read of the leader's count on its way, apart from the tick."""
 
     def forget_written(self) -> None:
         self._written.clear()
@@ -114,21 +116,40 @@ class UsageHandover(BucketKeeper):
         self.tell()
         return restored
 
-    async def follow(self, now: float) -> None:
+    def follow(self, now: float) -> asyncio.Task[None] | None:
         """A follower's merge of the leader's count, at most every SAVE_S: the reports sent
         between the leader's last write and this process's start reached the leader alone,
-        and a dashboard's tokens today lacked them for the rest of the day. Quiet: a value
-        refused was said at the start and is said again by the restore on leading, and a
-        NATS away is said by the sources, and not asked. Never raises for NATS or bad values."""
+        and a dashboard's tokens today lacked them for the rest of the day. Read apart from
+        the tick, within the timeout, and merged as it lands: waited for at the end of a tick,
+        a NATS that does not answer (stalled, its connection open) held that tick, and the
+        dashboard's refresh and /healthz with it, for the timeout every SAVE_S. Until a read
+        lands the count is the last one known; one still on its way is not asked again.
+        Returns the read it started, if it started one. Quiet: a value refused was said at
+        the start and is said again by the restore on leading, and a NATS away is said by
+        the sources, and not asked. Never raises for NATS or bad values."""
+        if self._following is not None and not self._following.done():
+            return None
         if self._kv is None or not self._nc.is_connected or now < self._followed + SAVE_S:
-            return  # away, a read would wait out its timeout at the end of a tick
+            return None  # away: a read would only wait out its timeout
         self._followed = now
+        self._following = asyncio.create_task(self._take_in(now), name="follow the usage")
+        return self._following
+
+    async def _take_in(self, now: float) -> None:
+        """Read the leader's count and merge it, or nothing if NATS does not answer in time."""
         try:
             values = await asyncio.wait_for(self._read(), self.timeout)
         except NATS_TROUBLE:
             return
         self._merge(values, now)
         self._refused, self._unknown = [], []
+
+    async def stop_following(self) -> None:
+        """Drop a follower's read on its way (the process stops)."""
+        reading, self._following = self._following, None
+        if reading is not None:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
 
     def _merge(self, values: dict[str, bytes], now: float) -> tuple[int, list[str]]:
         """Merge today's counts among `values`: how many tenants gave one, and which did not."""

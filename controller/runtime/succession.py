@@ -75,10 +75,11 @@ class Succession:
         side: each waits up to its timeout for a NATS that does not answer (and makes its
         bucket again after a NATS that lost its store), so one after the other they would
         hold the tick, and every scale call after it, for three such waits. A follower takes
-        in the leader's count of tokens today instead, at most every 10 s."""
+        in the leader's count of tokens today instead, at most every 10 s, apart from the
+        tick (UsageHandover.follow)."""
         if not leading:
             if self.usage_handover is not None:
-                await self.usage_handover.follow(now)
+                self.usage_handover.follow(now)
             return
         saves: list[Awaitable[None]] = []
         if self.handover is not None:
@@ -92,8 +93,12 @@ class Succession:
     async def hand_on_last(self, leading: bool, now: float) -> None:
         """While leading, as it stops in order: each tenant's tokens today, however recently
         they were last saved (the next process would spend again what was reported since).
-        The time rules' history was saved at the end of the last tick."""
-        if leading and self.usage_handover is not None:
+        The time rules' history was saved at the end of the last tick. A follower drops its
+        read of the leader's count on its way."""
+        if self.usage_handover is None:
+            return
+        await self.usage_handover.stop_following()
+        if leading:
             await self.usage_handover.save(now, last=True)
 
 

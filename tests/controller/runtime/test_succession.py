@@ -22,7 +22,7 @@ class StalledSave:
         self.started = True
         await self.answer.wait()
 
-    async def follow(self, *_: Any) -> None:
+    def follow(self, *_: Any) -> None:
         """A follower's read of the leader's count: no write."""
 
 
