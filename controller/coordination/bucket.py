@@ -32,9 +32,9 @@ STREAM_NOT_FOUND = 10059
 NATS_TROUBLE = (nats.errors.Error, TimeoutError, OSError)
 """What a read or a write of the bucket may fail with, none of it a reason to stop."""
 SAID = 3
+"""How many refused values a restore's warning names."""
 READ_TOGETHER = 64
 """How many values a read of a bucket asks for at once."""
-"""How many refused values a restore's warning names."""
 
 Doc = TypeVar("Doc", bound=DatedDoc)
 
