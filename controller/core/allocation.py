@@ -11,9 +11,10 @@ Order of service:
    each tier with demand has its first replica (controller.core.room):
    - each pool keeps what it has and still needs, so pods are not traded between pools as
      demands wobble;
-   - demand grows from free room, water-filled by weight;
+   - demand grows from free room, water-filled by weight, up to each pool's share;
    - demand that has lasted (Claim.steady, controller.core.history.SUSTAINED_S) takes held
      room: other pools' idle pods and the replicas their time rules alone keep;
+   - demand beyond the shares grows from the free room left;
    - then the replicas the time rules alone keep (a window, the learned keep-alive, a rate
      policy, the cooldown), with what room is left; lasting demand beyond a share takes
      those of a lower tier, and of its own tier once it has lasted a cold start more
@@ -299,15 +300,22 @@ def _share(
     # above a share, and per tier the replicas its time rules alone keep.
     above = run.set_aside([(c, c.has - c.granted) for c in claims])
     holds = [run.set_aside([(c, c.holding) for c in tier_claims]) for tier_claims in grouped]
-    for claim in claims:
-        claim.goal = claim.want
-    run.fill(claims)  # growth, from free room
+    # Growth from free room, up to each pool's share first: a pool that the room set aside
+    # holds back under one ceiling (its tenant's max_pods) would otherwise see a lower tier
+    # take, under another (a provider's rpm), what its share needs, before lending gives it
+    # the pod it waits for.
+    for claim, share in zip(claims, shares, strict=True):
+        claim.goal = claim.want if claim.want < share else share
+    run.fill(claims)
     steady = [claim.want if claim.steady is None else claim.steady for claim in claims]
     lasting = [claim for claim, part in zip(claims, steady, strict=True) if part > claim.granted]
     if lasting:
         for claim, part in zip(claims, steady, strict=True):
             claim.goal = part
         _lend(run, above, lasting)
+    for claim in claims:  # growth beyond the shares, from free room
+        claim.goal = claim.want
+    run.fill(claims)
     for claim in claims:  # what no lasting demand took goes back to its pool
         claim.goal = claim.has
     run.unreserve(above, claims)

@@ -268,3 +268,31 @@ def test_room_a_higher_tiers_next_replica_cannot_use_goes_to_a_lower_tier() -> N
         "provider openai rpm 408 all in use, 37 rpm a replica"
     )
     assert decisions["dear"].main_reason.detail.endswith(": 11 -> 10")
+
+
+def test_a_higher_tier_held_back_under_one_ceiling_keeps_its_share_of_another() -> None:
+    """Two ceilings short at once. The enterprise tenant's max_pods of 8 holds its pool `chat`
+    back while `batch`, its peer, still has a pod that the provider's rpm no longer pays for
+    (set aside until lending gives it to `chat`). Meanwhile the growth pool grows into
+    anthropic's rpm: it grows only up to its share by weight first, so the 1 rpm that
+    `chat`'s fifth replica needs is there once the tenant's pod is lent to it. Growing
+    straight to its demand, the growth pool took all 60 rpm and `chat` got 4 of its 5."""
+    cfg = config(
+        {
+            "chat": pool("acme", provider="anthropic", rpm_per_replica=1, max_replicas=5),
+            "batch": pool("acme", provider="openai", rpm_per_replica=16, max_replicas=4),
+            "bulk": pool("globex", provider="anthropic", rpm_per_replica=4, max_replicas=14),
+        },
+        {"acme": {"tier": "enterprise", "max_pods": 8}, "globex": {"tier": "growth"}},
+        max_pods=22,
+        providers={"openai": {"rpm": 40}, "anthropic": {"rpm": 40}},
+    )
+    decisions = {
+        d.pool: d for d in decide(cfg, observe(chat=(0, 5, 0), batch=(0, 4, 4), bulk=(4, 10, 0)))
+    }
+    assert decisions["chat"].desired == 5
+    assert decisions["bulk"].desired == 13
+    assert decisions["bulk"].main_reason.detail == (
+        "provider anthropic rpm 40 (x1.5 headroom: 60) all in use, 4 rpm a replica, shared by "
+        "tier weight (growth here, weight 2): 14 -> 13"
+    )
