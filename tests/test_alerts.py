@@ -176,7 +176,7 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "59m", "alertname": "AgentdashNotScaling", "exp_alerts": []},
             {"eval_time": "62m", "alertname": "AgentdashNotScaling",
-             "exp_alerts": firing("AgentdashNotScaling")},
+             "exp_alerts": firing("AgentdashNotScaling", job="agentdash")},
         ],
     },
     "a leader an operator set to dry-run": {
@@ -187,7 +187,7 @@ CASES: dict[str, dict[str, Any]] = {
         ],
         "alert_rule_test": [
             {"eval_time": "62m", "alertname": "AgentdashNotScaling",
-             "exp_alerts": firing("AgentdashNotScaling")},
+             "exp_alerts": firing("AgentdashNotScaling", job="agentdash")},
         ],
     },
     "a pool stale on the leader": {
@@ -203,7 +203,7 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "4m", "alertname": "AgentdashPoolStale", "exp_alerts": []},  # for 5m
             {"eval_time": "6m", "alertname": "AgentdashPoolStale",
-             "exp_alerts": firing("AgentdashPoolStale", pool="research")},
+             "exp_alerts": firing("AgentdashPoolStale", job="agentdash", pool="research")},
         ],
     },
     "a source failing": {
@@ -215,7 +215,7 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "4m", "alertname": "AgentdashSourceFailing", "exp_alerts": []},
             {"eval_time": "7m", "alertname": "AgentdashSourceFailing",
-             "exp_alerts": firing("AgentdashSourceFailing", source="tokens",
+             "exp_alerts": firing("AgentdashSourceFailing", job="agentdash", source="tokens",
                                   instance="a:9090")},
         ],
     },
@@ -236,7 +236,7 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "7m", "alertname": "AgentdashSourceFailing", "exp_alerts": []},
             {"eval_time": "7m", "alertname": "AgentdashPoolStale",
-             "exp_alerts": firing("AgentdashPoolStale", pool="research")},
+             "exp_alerts": firing("AgentdashPoolStale", job="agentdash", pool="research")},
         ],
     },
     "pools held because a whole source fails are that source's alert, not one a pool": {
@@ -253,7 +253,8 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "7m", "alertname": "AgentdashPoolStale", "exp_alerts": []},
             {"eval_time": "7m", "alertname": "AgentdashSourceFailing",
-             "exp_alerts": firing("AgentdashSourceFailing", source="queue", instance="a:9090")},
+             "exp_alerts": firing("AgentdashSourceFailing", job="agentdash", source="queue",
+                                  instance="a:9090")},
         ],
     },
     "a pool starved": {
@@ -267,7 +268,8 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "9m", "alertname": "AgentdashPoolStarved", "exp_alerts": []},
             {"eval_time": "11m", "alertname": "AgentdashPoolStarved",
-             "exp_alerts": firing("AgentdashPoolStarved", pool="coder", tenant="globex")},
+             "exp_alerts": firing("AgentdashPoolStarved", job="agentdash", pool="coder",
+                                  tenant="globex")},
         ],
     },
     "a pool at its max_replicas": {
@@ -285,7 +287,8 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "14m", "alertname": "AgentdashPoolAtMax", "exp_alerts": []},
             {"eval_time": "16m", "alertname": "AgentdashPoolAtMax",
-             "exp_alerts": firing("AgentdashPoolAtMax", pool="research", tenant="acme")},
+             "exp_alerts": firing("AgentdashPoolAtMax", job="agentdash", pool="research",
+                                  tenant="acme")},
         ],
     },
     "a budget that runs out within the hour": {
@@ -303,8 +306,8 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "4m", "alertname": "AgentdashBudgetRunsOut", "exp_alerts": []},
             {"eval_time": "10m", "alertname": "AgentdashBudgetRunsOut",
-             "exp_alerts": firing("AgentdashBudgetRunsOut", tenant="acme")
-             + firing("AgentdashBudgetRunsOut", tenant="initech")},
+             "exp_alerts": firing("AgentdashBudgetRunsOut", job="agentdash", tenant="acme")
+             + firing("AgentdashBudgetRunsOut", job="agentdash", tenant="initech")},
         ],
     },
     "a task waiting past its tier's target": {
@@ -322,8 +325,62 @@ CASES: dict[str, dict[str, Any]] = {
         "alert_rule_test": [
             {"eval_time": "7m", "alertname": "AgentdashTasksWaitPastTarget", "exp_alerts": []},
             {"eval_time": "10m", "alertname": "AgentdashTasksWaitPastTarget",
-             "exp_alerts": firing("AgentdashTasksWaitPastTarget", "10m 0s",
+             "exp_alerts": firing("AgentdashTasksWaitPastTarget", "10m 0s", job="agentdash",
                                   pool="research", tier="enterprise")},
+        ],
+    },
+    "two installs whose tier of the same name has targets apart": {
+        # Enterprise's target is an hour in one install, two minutes in the other: the
+        # hour does not hide that the other's tasks wait past its two minutes.
+        "input_series": [
+            {"series": f'agentdash_tier_target_wait_seconds{{namespace="patient", '
+                       f'tier="enterprise", {LEADER}}}', "values": "3600x20"},
+            {"series": f'agentdash_pool_oldest_task_age_seconds{{namespace="patient", '
+                       f'pool="research", tier="enterprise", {LEADER}}}', "values": "0+60x20"},
+            {"series": f'agentdash_tier_target_wait_seconds{{namespace="hurried", '
+                       f'tier="enterprise", {LEADER}}}', "values": "120x20"},
+            {"series": f'agentdash_pool_oldest_task_age_seconds{{namespace="hurried", '
+                       f'pool="research", tier="enterprise", {LEADER}}}', "values": "0+60x20"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "7m", "alertname": "AgentdashTasksWaitPastTarget", "exp_alerts": []},
+            {"eval_time": "10m", "alertname": "AgentdashTasksWaitPastTarget",
+             "exp_alerts": firing("AgentdashTasksWaitPastTarget", "10m 0s", namespace="hurried",
+                                  job="agentdash", pool="research", tier="enterprise")},
+        ],
+    },
+    "two clusters with a pool of the same name, one at its max": {
+        # The same namespace, job and daemon addresses in each cluster (pod addresses are
+        # the cluster's own). East's leader has research at its max; in west the daemon at
+        # east's leader's address follows, and its own view of research is not west's.
+        "input_series": [
+            {"series": f'agentdash_leader{{cluster="east", {LEADER}}}', "values": "1x20"},
+            {"series": f'agentdash_pool_capped{{cluster="east", pool="research", tenant="acme", '
+                       f'{LEADER}}}', "values": "1x20"},
+            {"series": f'agentdash_leader{{cluster="west", {LEADER}}}', "values": "0x20"},
+            {"series": f'agentdash_pool_capped{{cluster="west", pool="research", tenant="acme", '
+                       f'{LEADER}}}', "values": "1x20"},
+            {"series": f'agentdash_leader{{cluster="west", {FOLLOWER}}}', "values": "1x20"},
+            {"series": f'agentdash_pool_capped{{cluster="west", pool="research", tenant="acme", '
+                       f'{FOLLOWER}}}', "values": "0x20"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "16m", "alertname": "AgentdashPoolAtMax",
+             "exp_alerts": firing("AgentdashPoolAtMax", cluster="east", job="agentdash",
+                                  pool="research", tenant="acme")},
+        ],
+    },
+    "two installs with a tenant of the same name, one burning its budget": {
+        "input_series": [
+            {"series": f'agentdash_tenant_budget_used_ratio{{namespace="a", tenant="acme", '
+                       f'{LEADER}}}', "values": "0.5+0.01x30"},  # 60% more in an hour
+            {"series": f'agentdash_tenant_budget_used_ratio{{namespace="b", tenant="acme", '
+                       f'{LEADER}}}', "values": "0.5x30"},  # spends nothing more
+        ],
+        "alert_rule_test": [
+            {"eval_time": "10m", "alertname": "AgentdashBudgetRunsOut",
+             "exp_alerts": firing("AgentdashBudgetRunsOut", namespace="a", job="agentdash",
+                                  tenant="acme")},
         ],
     },
 }  # fmt: skip
