@@ -11,9 +11,10 @@ import re
 import shlex
 import urllib.error
 import urllib.request
+from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import nats
@@ -315,7 +316,7 @@ def queries() -> list[str]:
 def metric_names(expr: str) -> set[str]:
     """The series names a PromQL expression reads: identifiers that are not functions,
     keywords, label names (in braces or grouping clauses) or durations."""
-    expr = re.sub(r"label_values\(([^,]+),[^)]*\)", r"\1", expr)  # Grafana's: (metric, label)
+    expr = re.sub(r"label_values\((.+),\s*\w+\)", r"\1", expr)  # Grafana's: (series, label)
     expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
     expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)
     expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
@@ -341,6 +342,50 @@ def test_the_metric_name_reader_finds_names_and_only_names() -> None:
     assert metric_names("label_values(agentdash_pool_lag_tasks, pool)") == {
         "agentdash_pool_lag_tasks"
     }
+    assert metric_names('label_values(a{cluster="$cluster", job="$job"}, pool)') == {"a"}
+    assert selectors('max(a{job="$job"} and on (instance) (b == 1)) or vector(0)') == [
+        ("a", {"job": "$job"}),
+        ("b", {}),
+    ]
+
+
+INSTALL = {"cluster": "$cluster", "namespace": "$namespace", "job": "$job"}
+"""What each series the dashboard reads is matched to: the install picked, by the labels the
+alert rules group by (the scrape's; a label a Prometheus does not add is empty, and so is its
+picker: Grafana sends "" for a picker that finds no value)."""
+PICKERS = list(INSTALL)
+"""The install's pickers, each offering what the ones before it leave."""
+
+
+def selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
+    """Each series an expression reads, with the matchers it is read with (label: value)."""
+    names = metric_names(expr)
+    found = re.finditer(r"(?<![\w.$])([a-zA-Z_:][\w:]*)(\{[^}]*\})?(?!\s*\()", expr)
+    return [
+        (m[1], dict(re.findall(r'(\w+)\s*=~?\s*"([^"]*)"', m[2] or "")))
+        for m in found
+        if m[1] in names
+    ]
+
+
+def test_every_panel_and_the_pool_picker_read_the_install_picked() -> None:
+    """One Prometheus may scrape several installs (two clusters, two namespaces): a panel
+    that read a series without the install's matchers would sum them (two leaders, pools of
+    the same name counted once)."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    read = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    read.append(variables["pool"]["query"]["query"])
+    for expr in read:
+        for name, matchers in selectors(expr):
+            assert INSTALL.items() <= matchers.items(), f"{expr}: {name} not of the install"
+    for before, picker in enumerate(PICKERS):
+        query = variables[picker]["query"]["query"]
+        assert query.endswith(f", {picker})"), query
+        ((_, matchers),) = selectors(query)
+        assert matchers == {p: INSTALL[p] for p in PICKERS[:before]}, query
+        # one install at a time: "All" would sum them
+        assert (variables[picker]["multi"], variables[picker]["includeAll"]) == (False, False)
 
 
 async def example_metrics(nc: Client) -> Metrics:
@@ -398,7 +443,7 @@ def picked(page: str) -> set[str]:
     series of the metric it reads."""
     (picker,) = [v for v in json.loads(DASHBOARD.read_text())["templating"]["list"]
                  if v["name"] == "pool"]  # fmt: skip
-    asked = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", picker["query"]["query"])
+    asked = re.fullmatch(r"label_values\((\w+)(?:\{[^}]*\})?,\s*(\w+)\)", picker["query"]["query"])
     assert asked is not None, picker["query"]
     metric, label = asked.groups()
     families = text_string_to_metric_families(page)
@@ -549,42 +594,94 @@ async def test_every_panel_shows_data_from_a_real_prometheus_scraping_agentdash(
     """Each query, as Grafana would send it, parses and answers with series: no panel of the
     dashboard is empty or an error over a running `agentdash --controller-only` (its metrics
     fed as the daemon feeds them: a pool held has no lag series, which metrics fed by hand
-    from a loop's snapshot had)."""
+    from a loop's snapshot had). The same Prometheus scrapes a second install of the same
+    fleet (its own NATS, another namespace), as one over several installs does: the pickers
+    offer both, and each panel shows the install picked alone."""
     path, _ = await held_fleet(tmp_path, nats_server, nc)
-    daemon = Daemon(path)
-    prometheus = Prometheus(tmp_path, [daemon.port])
-    grafana = {"$__rate_interval": "1m", "$pool": ".*"}
-    sent = [re.sub(r"\$__rate_interval|\$pool", lambda m: grafana[m[0]], q) for q in queries()]
-    # Grafana answers label_values(metric, label) itself, from the series of that metric.
-    sent = [re.sub(r"label_values\(([^,]+),\s*(\w+)\)", r"count by (\2) (\1)", q) for q in sent]
+    other_server = NatsServer(tmp_path / "second" / "nats").start()
+    daemons: list[Daemon] = []
+    prometheus = None
+    try:
+        async with await nats.connect(other_server.url) as other_nc:
+            other_path, _ = await held_fleet(tmp_path / "second", other_server, other_nc)
+        daemons = [Daemon(path), Daemon(other_path)]
+        prometheus = Prometheus(
+            tmp_path, [d.port for d in daemons],
+            labels={daemons[0].port: {"namespace": "first"},
+                    daemons[1].port: {"namespace": "second"}},
+        )  # fmt: skip
+        await panels_show_each_install_alone(prometheus)
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        for daemon in daemons:
+            daemon.stop()
+        other_server.close()
+
+
+def as_grafana_sends(query: str, picked: dict[str, str]) -> str:
+    """`query` with the dashboard's variables filled as Grafana fills them; Grafana answers
+    label_values(series, label) itself, from the series given."""
+    values = {"$__rate_interval": "1m", "$pool": ".*", **{f"${k}": v for k, v in picked.items()}}
+    sent = re.sub(r"\$__rate_interval|\$\w+", lambda m: values.get(m[0], m[0]), query)
+    return re.sub(r"label_values\((.+),\s*(\w+)\)", r"count by (\2) (\1)", sent)
+
+
+async def panels_show_each_install_alone(prometheus: Prometheus) -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {v["name"]: v["query"]["query"] for v in dashboard["templating"]["list"]
+                 if v["type"] == "query"}  # fmt: skip
+    panels = {t["expr"]: panel["title"] for panel in dashboard["panels"]
+              for t in panel["targets"]}  # fmt: skip
     unanswered: dict[str, str] = {}
 
-    async def all_answered() -> bool:
+    async def answer(query: str) -> list[dict[str, Any]] | None:
+        try:
+            return await asyncio.to_thread(prometheus.query, query)
+        except urllib.error.HTTPError as error:  # a bad query: 400 with the reason
+            unanswered[query] = error.read().decode()
+            return None
+
+    async def offered(picker: str, picked: dict[str, str]) -> set[str]:
+        found = await answer(as_grafana_sends(variables[picker], picked)) or []
+        return {series["metric"].get(picker, "") for series in found}
+
+    async def all_answered(picked: dict[str, str]) -> bool:
         unanswered.clear()
-        for query in sent:
-            url = f"{prometheus.url}/api/v1/query?{urlencode({'query': query})}"
-            try:
-                answer = await asyncio.to_thread(read_json, url)
-            except urllib.error.HTTPError as error:  # a bad query: 400 with the reason
-                unanswered[query] = error.read().decode()
-                continue
-            if not answer["data"]["result"]:
-                unanswered[query] = "no series"
+        for query in [*panels, variables["pool"]]:
+            sent = as_grafana_sends(query, picked)
+            if await answer(sent) == []:
+                unanswered[sent] = "no series"
         return not unanswered
 
-    try:
-        # rate() needs two scrapes, a second apart.
-        await eventually(all_answered, timeout=40, every=0.5)
-    except AssertionError:
-        pytest.fail(f"panels without data: {unanswered}")
-    finally:
-        prometheus.stop()
-        daemon.stop()
+    picked = {"cluster": "", "namespace": "", "job": ""}
 
+    async def both_offered() -> bool:
+        return await offered("namespace", picked) == {"first", "second"}
 
-def read_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return dict(json.load(response))
+    await eventually(both_offered, timeout=30, every=0.5)
+    # Neither install has a cluster label: the picker finds none ("None"), and Grafana
+    # sends "" for it, which is what a series without the label has.
+    assert await offered("cluster", picked) == {""}
+    for namespace in ("first", "second"):
+        picked = {"cluster": "", "namespace": namespace, "job": ""}
+        (picked["job"],) = await offered("job", picked)
+        try:
+            # rate() needs two scrapes, a second apart.
+            await eventually(partial(all_answered, dict(picked)), timeout=40, every=0.5)
+        except AssertionError:
+            pytest.fail(f"panels without data for {namespace}: {unanswered}")
+        # Each install has its leader: the panel counts one, not both.
+        (leaders,) = [q for q, title in panels.items() if title == "Leaders"]
+        assert [s["value"][1] for s in await answer(as_grafana_sends(leaders, picked)) or []] == [
+            "1"
+        ]
+    # An install not scraped here: every panel is empty, or says 0.
+    picked["namespace"] = "elsewhere"
+    for query, title in panels.items():
+        shown = await answer(as_grafana_sends(query, picked))
+        assert shown is not None, unanswered
+        assert {s["value"][1] for s in shown} <= {"0"}, (title, shown)
 
 
 def test_the_dashboard_imports_cleanly_panels_unique_and_not_overlapping() -> None:
@@ -644,4 +741,5 @@ def test_the_stale_panels_show_the_leaders_view_as_the_alert_does() -> None:
     panels = {p["title"]: p for p in json.loads(DASHBOARD.read_text())["panels"]}
     for title in ("Stale pools", "Stale pools and why"):
         (target,) = panels[title]["targets"]
-        assert "and on (instance) (agentdash_leader == 1)" in target["expr"], title
+        leader = 'agentdash_leader{cluster="$cluster", namespace="$namespace", job="$job"}'
+        assert f"and on (instance) ({leader} == 1)" in target["expr"], title
