@@ -60,14 +60,16 @@ FLEET = {
 
 
 OTHER_FLEET = {
-    "tiers": {"enterprise": {"priority": 1000}},
-    "tenants": {"initech": {"tier": "enterprise"}},
+    "tiers": {"enterprise": {"priority": 1000, "target_wait_seconds": 3600}},
+    "tenants": {"acme": {"tier": "enterprise"}},
     "controller": {"interval_seconds": 1},
-    "pools": {"triage": {"tenant": "initech", "max_replicas": 2,
-                         "deployment": {"namespace": "agents", "name": "triage"},
-                         "queue": {"stream": "TASKS", "consumer": "triage"}}},
+    "pools": {"research": {"tenant": "acme", "max_replicas": 2,
+                           "deployment": {"namespace": "agents", "name": "research"},
+                           "queue": {"stream": "TASKS", "consumer": "research"}}},
 }  # fmt: skip
-"""Another install, on its own NATS: it leads all along, and nothing in it alerts."""
+"""Another install, on its own NATS, with a tier, a tenant and a pool named as the first's:
+it leads all along and nothing in it alerts, and its tier's hour does not hide that the
+first's tasks wait past their 5 s."""
 
 
 def fleet_file(tmp_path: Path, url: str, fleet: dict[str, object] = FLEET) -> Path:
@@ -102,7 +104,8 @@ async def test_each_alert_fires_over_a_running_daemon_and_says_what_is_true_when
     view of its pools goes, and with it how long a task has waited (not known: an alert on
     the last reading aging on paged for a wait no one measured); the budget, a fact, stays.
     The same Prometheus scrapes another install, in another namespace, whose daemon leads
-    all along: the first's want of a leader is said, for the first alone."""
+    all along: each alert names the first (its namespace label), and the first's want of a
+    leader is said for the first alone."""
     path = fleet_file(tmp_path, nats_server.url)
     cfg = load_config(path)
     await ensure_queues(nc, cfg)
@@ -118,11 +121,13 @@ async def test_each_alert_fires_over_a_running_daemon_and_says_what_is_true_when
         labels={daemon.port: {"namespace": "first"}, other_install.port: {"namespace": "other"}},
     )  # fmt: skip
     firing: set[str] = set()
+    installs: set[str | None] = set()
 
     async def firing_is(wanted: set[str]) -> bool:
-        nonlocal firing
+        nonlocal firing, installs
         answer = await asyncio.to_thread(prometheus.query, 'ALERTS{alertstate="firing"}')
         firing = {a["metric"]["alertname"] for a in answer}
+        installs = {a["metric"].get("namespace") for a in answer}
         return firing == wanted
 
     async def spend() -> bool:  # 400 tokens a task done, until the budget is all spent
@@ -137,6 +142,7 @@ async def test_each_alert_fires_over_a_running_daemon_and_says_what_is_true_when
             await eventually(spend, timeout=60, every=0.5)
         except AssertionError:
             pytest.fail(f"firing {sorted(firing)}")
+        assert installs == {"first"}
         nats_server.stop()
         gone = {"AgentdashNoLeader", "AgentdashSourceFailing", "AgentdashBudgetRunsOut"}
         try:
