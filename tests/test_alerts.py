@@ -74,6 +74,25 @@ def test_promtool_finds_every_rule_sound() -> None:
     assert f"SUCCESS: {len(ALERTS)} rules found" in checked.stdout
 
 
+INSTALL = {"cluster", "namespace", "job"}
+"""The labels that tell installs apart (the scrape's: the metrics carry none of their own)."""
+
+
+def test_every_rule_keeps_the_install_labels() -> None:
+    """One Prometheus over several installs: an aggregation without them merges the installs'
+    pools, tenants and tiers of the same name, and a match without them takes another
+    install's leader (two clusters may reuse an address) or its tier's target. `on ()` alone
+    is a match on nothing, against a constant (`vector(0)`)."""
+    for name, rule in rules().items():
+        expr = rule["expr"]
+        assert not re.search(r"\b(?:sum|max|min|avg|count)\s*\(", expr), f"{name}: no `by`"
+        kept = re.findall(r"\b(by|on)\s*\(([^)]*)\)", expr)
+        assert kept, name
+        for clause, labels in kept:
+            listed = {label.strip() for label in labels.split(",") if label.strip()}
+            assert listed >= INSTALL or (clause, listed) == ("on", set()), f"{name}: {clause}"
+
+
 # --- each alert, in Prometheus's unit tests (virtual time: no waiting) ----------------------
 
 LEADER = 'instance="a:9090", job="agentdash"'
