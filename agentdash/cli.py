@@ -29,6 +29,7 @@ from agentdash import __version__, flags
 from agentdash.errors import StartError
 from agentdash.example import EXAMPLE_CONFIG, OBSERVATIONS
 from agentdash.fleet_flags import FLEET_FLAGS, add_fleet_arguments, ignored_fleet_flag, log_level
+from controller.coordination import lease_ttl
 from controller.core.config import Config, ConfigError, check_files, load_config, unreadable_files
 from controller.core.printable import loggable
 
@@ -40,7 +41,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "config": ("AGENTDASH_CONFIG", flags.path),
     "nats_url": ("AGENTDASH_NATS_URL", flags.nats_url),
     "http": ("AGENTDASH_HTTP", flags.listen),
-    "lease_ttl": ("AGENTDASH_LEASE_TTL", flags.number(1, 3600)),
+    "lease_ttl": ("AGENTDASH_LEASE_TTL", flags.number(lease_ttl.MIN_S, lease_ttl.MAX_S)),
     "context": ("AGENTDASH_KUBECONTEXT", flags.name),
     "log_level": ("AGENTDASH_LOG_LEVEL", log_level),
 }

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentdash import flags
+from controller.coordination import lease_ttl
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -150,9 +151,10 @@ def _add_leadership(fleet: argparse._ArgumentGroup) -> None:
     fleet.add_argument(
         "--lease-ttl",
         action=_FleetFlag,
-        type=flags.number(1, 3600),
+        type=flags.number(lease_ttl.MIN_S, lease_ttl.MAX_S),
         metavar="S",
-        help="leader lease TTL in seconds, 1 to 3600 (env AGENTDASH_LEASE_TTL; default 10)",
+        help=f"leader lease TTL in seconds, {lease_ttl.MIN_S} to {lease_ttl.MAX_S}"
+        " (env AGENTDASH_LEASE_TTL; default 10)",
     )
 
 

@@ -112,9 +112,10 @@ def contends(options: RuntimeOptions) -> bool:
 def check_lease_ttl(config: Config, options: RuntimeOptions) -> None:
     """A --lease-ttl the Kubernetes Lease named in the config cannot keep: one line naming
     the file and the field (exit 2), before anything is contacted.
-    Only for a process that takes the Lease. One that never does only reads who holds it:
-    its TTL is how long the name it last read stands without an answer from the API (and it
-    reads again within it), which needs no margin, so any TTL the flag takes will do."""
+    Only for a process that takes the Lease. One that never does only reads who holds it,
+    and judges the holder by the holder's own leaseDurationSeconds: its TTL only stands in
+    where the Lease holds none that is valid, and sets how often it reads, which needs no
+    margin, so any TTL the flag takes will do."""
     if config.kubernetes.lease is None or options.cluster != "kubernetes":
         return  # the NATS KV lease: its TTL is the bucket's, to the millisecond
     if not contends(options):

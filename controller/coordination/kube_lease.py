@@ -12,6 +12,13 @@ As client-go's leader election does it:
   first saw the current version. `renewTime` is written for people (`kubectl get lease`) but
   never compared with this machine's clock: two machines' clocks may differ by more than a
   lease lasts.
+- A process that does not hold the Lease (a contender waiting, a dashboard that only reads
+  it) calls its holder gone, and names no leader, once the version it last saw has stood for
+  the Lease's own `leaseDurationSeconds`, the holder's TTL rather than its own `--lease-ttl`:
+  a dashboard at 15 s beside a leader at 60 s keeps it for its whole lease, and one at 60 s
+  beside a leader at 10 s lets it go 10 s after its last renewal. A value outside 1-3600
+  whole seconds (controller.coordination.lease_ttl) is no holder's TTL: the process's own
+  is taken instead, and that is said.
 - `valid_until` (on `time.monotonic()`'s clock): until then no other process can have taken
   the Lease. It is the start of our last successful renewal plus the duration, less a margin:
   a contender saw our last version at the earliest once that renewal had started, and must
@@ -43,6 +50,8 @@ from controller.actuators.kubernetes.api import ApiFailure, KubeApi, connect_cli
 from controller.actuators.kubernetes.budget import LEASE
 from controller.actuators.kubernetes.objects import meta, spec
 from controller.coordination.lease import BrokenLease
+from controller.coordination.lease_ttl import MAX_S, MIN_S, lease_seconds
+from controller.core.printable import printable
 
 log = logging.getLogger("agentdash.kube")
 
@@ -102,10 +111,15 @@ class KubernetesLease:
         self._version: str | None = None
         """The resourceVersion of our last write, while we lead."""
         self._valid_until = -math.inf
-        self._seen: tuple[str, float] | None = None
-        """Another holder's version, and when we first saw it (monotonic)."""
-        self._read_at = -math.inf
-        """When (monotonic) the API last answered about the Lease."""
+        self._seen: tuple[str | None, float] | None = None
+        """The Lease's version as last read or written, and when (monotonic) we first saw it:
+        a renewal writes a new one."""
+        self._holder_s = self.duration
+        """The holder's leaseDurationSeconds, as last read (ours, as we write it)."""
+        self.refused_durations = 0
+        """How many reads found a leaseDurationSeconds that is no holder's TTL."""
+        self._refusal_shown: str | None = None
+        """The refused value last said: said again only once it changes."""
         self._refusal_said = False
         """A 403 was logged: said once, until a renewal goes through."""
 
@@ -125,10 +139,13 @@ class KubernetesLease:
 
     @property
     def leader_name(self) -> str | None:
-        """Who leads, as last seen (ourselves included); None once the Lease has not been read
-        for a TTL (the API away, or hanging: a renewal the loop cuts short raises nothing
-        here, so this is judged when asked): that one may have lost it since."""
-        if not self.leading and self._monotonic() - self._read_at > self.duration:
+        """Who leads, as last seen (ourselves included); None once the last renewal seen is
+        older than the holder's lease, as the Lease gives it (no renewal since, or the API
+        away or hanging: a renewal the loop cuts short raises nothing here, so this is judged
+        when asked): that one may have lost it since."""
+        if self.leading:
+            return self._leader_name
+        if self._seen is None or self._monotonic() - self._seen[1] >= self._holder_s:
             return None
         return self._leader_name
 
@@ -182,7 +199,6 @@ class KubernetesLease:
                     # Else a Role not applied in the Lease's namespace is only "no leader".
                     log.warning("%s: cannot take it: %s (%s)", self.what, failure, RBAC_HINT)
                 self._refusal_said |= failure.forbidden
-                self._unread()
             self._version = None
             return False
         if written is None:
@@ -200,7 +216,7 @@ class KubernetesLease:
         self._refusal_said = False
         self._valid_until = started + self.duration - self.margin_s
         self.leader_name = self.holder
-        self._read_at = self._monotonic()
+        self._seen, self._holder_s = (version, started), self.duration
         return True
 
     async def release(self) -> None:
@@ -221,19 +237,51 @@ class KubernetesLease:
 
     async def _read_leader(self) -> None:
         try:
-            self.leader_name = _holder(await self._read())
+            self._observe(await self._read())
         except ApiFailure as failure:
-            if not failure.not_found:
-                self._unread()  # the last name seen stands, for a TTL
-                return
-            self.leader_name = None
-        self._read_at = self._monotonic()
+            if failure.not_found:
+                self.leader_name = None
+            # else the last renewal seen stands, until the holder's lease runs out
 
-    def _unread(self) -> None:
-        """The Lease could not be read: after a TTL without an answer, who leads is not
-        known."""
-        if self._monotonic() - self._read_at > self.duration:
-            self.leader_name = None
+    def _observe(self, lease: Mapping[str, Any]) -> float:
+        """Note who holds the Lease, for how long, and since when (monotonic) its version
+        has stood; returns that moment.
+        A new version is timed from when it is read, after the holder wrote it: its lease
+        runs out no later. The version, not `renewTime`, tells a renewal: two renewals may
+        write the same renewTime (a wall clock stepped back), never the same version."""
+        seen_at = self._monotonic()
+        version = _version_of(lease)
+        if self._seen is None or self._seen[0] != version:
+            self._seen = (version, seen_at)
+        holder = _holder(lease)
+        self.leader_name = holder
+        if holder is not None:
+            self._holder_s = self._duration_of(lease, holder)
+        return self._seen[1]
+
+    def _duration_of(self, lease: Mapping[str, Any], holder: str) -> int:
+        """The holder's leaseDurationSeconds, or ours where it is no TTL (said once a
+        value)."""
+        value = spec(lease).get("leaseDurationSeconds")
+        seconds = lease_seconds(value)
+        if seconds is not None:
+            self._refusal_shown = None
+            return seconds
+        self.refused_durations += 1
+        shown = printable(repr(value))[:80]
+        if shown != self._refusal_shown:
+            self._refusal_shown = shown
+            log.warning(
+                "%s: spec.leaseDurationSeconds is %s, expected whole seconds from %d to %d;"
+                " %s's lease is judged by this process's --lease-ttl (%d s)",
+                self.what,
+                shown,
+                MIN_S,
+                MAX_S,
+                printable(holder),
+                self.duration,
+            )
+        return self.duration
 
     async def _read(self) -> dict[str, Any]:
         return await self.api.call(
@@ -254,19 +302,15 @@ class KubernetesLease:
             if not failure.not_found:
                 raise
             return await self._create()
-        seen_at = self._read_at = (
-            self._monotonic()
-        )  # after the answer: the holder's write was before
+        seen_at = self._monotonic()  # after the answer: the holder's write was before
+        since = self._observe(current)
         holder = _holder(current)
         version = _version_of(current)
         if version is None:
             log.warning("%s: the API's answer has no resourceVersion", self.what)
             return None
         if holder is not None and holder != self.holder:
-            self.leader_name = holder
-            if self._seen is None or self._seen[0] != version:
-                self._seen = (version, seen_at)  # renewed since: time it from now
-            if seen_at - self._seen[1] < _duration(current, self.duration):
+            if seen_at - since < self._holder_s:
                 return None
             log.info("%s: %s has not renewed it in time; taking over", self.what, holder)
         now = self._now()
@@ -340,13 +384,6 @@ def _version_of(lease: Mapping[str, Any]) -> str | None:
 def _holder(lease: Mapping[str, Any]) -> str | None:
     holder = spec(lease).get("holderIdentity")
     return holder if isinstance(holder, str) and holder else None
-
-
-def _duration(lease: Mapping[str, Any], default: int) -> int:
-    value = spec(lease).get("leaseDurationSeconds")
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return default
 
 
 def _transitions(lease: Mapping[str, Any]) -> int:

@@ -1,5 +1,5 @@
 """The Kubernetes Lease (controller/coordination/kube_lease.py) is tested on kmock's emulator,
-as the actuator is: its fixtures come from there."""
+as the actuator is: its fixtures come from there (tests.support.kube_lease makes the leases)."""
 
 from collections.abc import AsyncIterator
 
@@ -8,8 +8,9 @@ from nats.aio.client import Client
 
 from controller.coordination.shared import SharedOverrides
 from tests.support.kmock import cluster, kmock_options
+from tests.support.kube_lease import make_lease, monotonic
 
-__all__ = ["cluster", "kmock_options"]
+__all__ = ["cluster", "kmock_options", "make_lease", "monotonic"]
 
 
 @pytest.fixture

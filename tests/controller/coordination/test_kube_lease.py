@@ -6,58 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 from kmock import Request
-from kubernetes.aio.client import ApiClient, Configuration
 
-from controller.coordination.kube_lease import KubernetesLease
 from tests.support import FakeClock
-from tests.support.kmock import LEASES, Emulator, hang, nowhere, refuse
-
-TTL = 10.0
-MARGIN = 1.0
-LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/agentdash/leases/agentdash-leader"
-
-MakeLease = Callable[..., KubernetesLease]
-
-
-@pytest.fixture
-def monotonic() -> FakeClock:
-    return FakeClock(start=500.0)
-
-
-@pytest.fixture
-async def make_lease(
-    cluster: Emulator, monotonic: FakeClock, clock: FakeClock
-) -> AsyncIterator[MakeLease]:
-    made: list[KubernetesLease] = []
-
-    def make(holder: str, host: str | None = None, **options: Any) -> KubernetesLease:
-        client = ApiClient(Configuration(host=host or str(cluster.url).rstrip("/")))
-        lease = KubernetesLease(
-            client,
-            holder,
-            namespace="agentdash",
-            ttl=TTL,
-            margin_s=MARGIN,
-            monotonic=monotonic,
-            clock=clock,
-            owns_client=True,
-            **options,
-        )
-        made.append(lease)
-        return lease
-
-    yield make
-    for lease in made:
-        await lease.close()
-
-
-def stored(cluster: Emulator) -> dict[str, Any]:
-    return dict(cluster.objects[LEASES, "agentdash", "agentdash-leader"]["spec"])
+from tests.support.kmock import Emulator, hang, nowhere, refuse
+from tests.support.kube_lease import LEASE_PATH, MARGIN, TTL, MakeLease, stored
 
 
 async def test_of_two_contenders_only_one_leads(cluster: Emulator, make_lease: MakeLease) -> None:

@@ -1,0 +1,152 @@
+"""A process that does not hold the Kubernetes Lease judges its holder by the Lease's own
+`leaseDurationSeconds`, the holder's TTL, not by its own `--lease-ttl`: a dashboard beside a
+leader at another TTL says who leads for exactly as long as that leader's lease holds. A value
+that is no TTL (forged, or written by another program) is refused in a warning, and the
+reader's own TTL stands in for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from controller.coordination.kube_lease import KubernetesLease
+from tests.support import FakeClock
+from tests.support.kmock import Emulator, refuse
+from tests.support.kube_lease import LEASE_PATH, MakeLease, stored
+
+FORGED = [0, -5, 10**9, "60", 2.5, None]
+"""leaseDurationSeconds no holder's TTL can be (None: the field is missing)."""
+
+
+async def lead(make_lease: MakeLease, ttl: float) -> KubernetesLease:
+    leader = make_lease("pod-a", ttl=ttl)
+    assert await leader.renew()
+    return leader
+
+
+async def forge(cluster: Emulator, value: Any) -> None:
+    """Write leaseDurationSeconds over HTTP, as `kubectl patch` or another program would."""
+    url = str(cluster.url).rstrip("/") + LEASE_PATH
+    patch = {"spec": {"leaseDurationSeconds": value}}
+    headers = {"Content-Type": "application/merge-patch+json"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.patch(url, json=patch, headers=headers) as answer,
+    ):
+        assert answer.status == 200, await answer.text()
+    if value is None:
+        assert "leaseDurationSeconds" not in stored(cluster)
+
+
+@pytest.mark.parametrize("api", ["answers", "away"])
+async def test_a_reader_at_15_s_keeps_a_leader_at_60_s_for_its_whole_lease(
+    cluster: Emulator, make_lease: MakeLease, monotonic: FakeClock, api: str
+) -> None:
+    """The leader renews once and dies (or the API server goes away): no one can take its
+    Lease for 60 s, so the dashboard names it until then, and no longer."""
+    await lead(make_lease, ttl=60)
+    dashboard = make_lease("dashboard", ttl=15, contend=False)
+    assert not await dashboard.renew()
+    if api == "away":
+        cluster.faults.append(refuse("GET", LEASE_PATH, 503, "the API server is restarting"))
+
+    for _ in range(5):  # 50 s: more than three of the dashboard's own TTLs
+        monotonic.advance(10)
+        assert not await dashboard.renew()
+        assert dashboard.leader_name == "pod-a"
+    monotonic.advance(9.5)
+    assert dashboard.leader_name == "pod-a"
+    monotonic.advance(0.5)
+    assert not await dashboard.renew()
+    assert dashboard.leader_name is None
+    assert dashboard.refused_durations == 0
+
+
+async def test_a_reader_at_60_s_lets_a_leader_at_10_s_go_10_s_after_its_last_renewal(
+    make_lease: MakeLease, monotonic: FakeClock
+) -> None:
+    leader = await lead(make_lease, ttl=10)
+    dashboard = make_lease("dashboard", ttl=60, contend=False)
+    for _ in range(6):  # a leader that renews stays named, renewal after renewal
+        assert await leader.renew()
+        assert not await dashboard.renew()
+        assert dashboard.leader_name == "pod-a"
+        monotonic.advance(5)
+
+    # The leader dies without releasing the Lease; the API server answers every read.
+    monotonic.advance(4.5)
+    assert not await dashboard.renew()
+    assert dashboard.leader_name == "pod-a"
+    monotonic.advance(0.5)
+    assert not await dashboard.renew()
+    assert dashboard.leader_name is None
+    monotonic.advance(60)
+    assert not await dashboard.renew()
+    assert dashboard.leader_name is None
+
+
+async def test_a_reader_names_the_next_leader_as_soon_as_it_takes_over(
+    make_lease: MakeLease, monotonic: FakeClock
+) -> None:
+    await lead(make_lease, ttl=10)
+    standby = make_lease("pod-b", ttl=10)
+    dashboard = make_lease("dashboard", ttl=60, contend=False)
+    assert not await standby.renew()
+    assert not await dashboard.renew()
+    monotonic.advance(10)
+    assert not await dashboard.renew()
+    assert dashboard.leader_name is None  # pod-a's lease ran out
+    assert await standby.renew()
+    assert not await dashboard.renew()
+    assert dashboard.leader_name == "pod-b"
+
+
+@pytest.mark.parametrize("value", FORGED, ids=repr)
+async def test_a_reader_judges_a_lease_whose_duration_is_no_ttl_by_its_own(
+    cluster: Emulator,
+    make_lease: MakeLease,
+    monotonic: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    value: Any,
+) -> None:
+    await lead(make_lease, ttl=10)
+    await forge(cluster, value)
+    dashboard = make_lease("dashboard", ttl=15, contend=False)
+
+    for _ in range(3):
+        assert not await dashboard.renew()
+        assert dashboard.leader_name == "pod-a"
+        monotonic.advance(4.5)
+    assert not await dashboard.renew()
+    assert dashboard.leader_name == "pod-a"  # 13.5 s: within the dashboard's 15
+    monotonic.advance(1.5)
+    assert not await dashboard.renew()
+    assert dashboard.leader_name is None
+
+    said = [r.getMessage() for r in caplog.records if "leaseDurationSeconds is" in r.getMessage()]
+    assert said == [
+        f"Lease agentdash/agentdash-leader: spec.leaseDurationSeconds is {value!r}, expected"
+        " whole seconds from 1 to 3600; pod-a's lease is judged by this process's"
+        " --lease-ttl (15 s)"
+    ]
+    assert dashboard.refused_durations == 5
+
+
+@pytest.mark.parametrize("value", FORGED, ids=repr)
+async def test_a_contender_takes_over_a_lease_whose_duration_is_no_ttl_after_its_own(
+    cluster: Emulator, make_lease: MakeLease, monotonic: FakeClock, value: Any
+) -> None:
+    """A billion seconds would have kept every daemon waiting for 31 years after the leader
+    died."""
+    await lead(make_lease, ttl=10)
+    await forge(cluster, value)
+    standby = make_lease("pod-b", ttl=10)
+    assert not await standby.renew()
+    monotonic.advance(9.5)
+    assert not await standby.renew()
+    assert standby.leader_name == "pod-a"
+    monotonic.advance(0.5)
+    assert await standby.renew()
+    assert stored(cluster)["leaseDurationSeconds"] == 10
