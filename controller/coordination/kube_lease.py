@@ -166,6 +166,12 @@ class KubernetesLease:
         return self._valid_until if self._version is not None else -math.inf
 
     @property
+    def holder_ttl(self) -> float:
+        """The holder's leaseDurationSeconds, as last read (ours while we lead; our own TTL
+        where the Lease holds none that is valid)."""
+        return float(self._holder_s)
+
+    @property
     def what(self) -> str:
         return f"Lease {self.namespace}/{self.name}"
 

@@ -137,6 +137,11 @@ class NatsLease:
     def leading(self) -> bool:
         return self._revision is not None and time.monotonic() < self.valid_until
 
+    @property
+    def holder_ttl(self) -> float:
+        """The bucket's TTL: every holder's."""
+        return self.ttl
+
     async def start(self) -> None:
         js = self._nc.jetstream(timeout=self._timeout)
         try:
@@ -302,6 +307,12 @@ class Lease(Protocol):
     def valid_until(self) -> float:
         """time.monotonic() until which no other process can hold the lease: the loop starts
         a call to the cluster only if it ends, deadline included, before then."""
+        ...
+
+    @property
+    def holder_ttl(self) -> float:
+        """The TTL the holder's lease lasts, as last read: `ttl` on NATS (the bucket's, one
+        for all); on a Kubernetes Lease, the holder's own leaseDurationSeconds."""
         ...
 
     async def renew(self) -> bool: ...

@@ -37,6 +37,19 @@ STEP_DOWN_TTLS = 3
 this many of the lease's TTLs gives the lease up, and sits out one TTL."""
 
 
+def read_again_in(
+    *, read_at: float, ttl: float, holder_ttl: float, call_deadline: float, now: float
+) -> float:
+    """Seconds until a process that does not lead must read the lease again (`read_at`: when
+    it last did): before what it read names no leader any more, by the shorter of its own TTL
+    and the holder's (a Kubernetes Lease's holder keeps its own, and is named for only that
+    long after its last renewal seen). The read starts a call deadline early, but never more
+    than a third of that TTL: a deadline longer than the TTL (a --lease-ttl three times the
+    holder's) would have it read again at once, read after read."""
+    within = min(ttl, holder_ttl)
+    return read_at + within - min(call_deadline, within / 3) - now
+
+
 class LeaseTeller:
     def __init__(
         self, lease: Lease, health: SourceHealth, bus: EventBus, timer: Callable[[], float]

@@ -42,7 +42,7 @@ from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import TOKENS, SourceHealth
 from controller.runtime.leader_view import LeaderView
-from controller.runtime.leadership import Bench, LeaseTeller
+from controller.runtime.leadership import Bench, LeaseTeller, read_again_in
 from controller.runtime.reads import SourceReads
 from controller.runtime.schedule import TickSchedule
 from controller.runtime.snapshot import FleetSnapshot, Trends, build_snapshot
@@ -368,14 +368,20 @@ class Reconciler:
 
     def _renew_in(self) -> float | None:
         """Seconds until the lease must be renewed, its deadline included: the leader's
-        before it runs out; another's read before what it last read of it is a TTL old,
-        and no longer names a leader. None: no lease."""
+        before it runs out; another's read before what it last read of it no longer names a
+        leader (leadership.read_again_in). None: no lease."""
         if self.lease is None:
             return None
         now = time.monotonic()  # the lease's clock, not the schedule's
         if self.leading:
             return self.lease.valid_until - now - self.call_deadline
-        return self._led_at + self.lease.ttl - self.call_deadline - now
+        return read_again_in(
+            read_at=self._led_at,
+            ttl=self.lease.ttl,
+            holder_ttl=self.lease.holder_ttl,
+            call_deadline=self.call_deadline,
+            now=now,
+        )
 
     def _leader_silent(self, leader: str | None) -> float | None:
         """For how long the leader we follow has sent nothing, once that is more than

@@ -119,7 +119,7 @@ class ForeignLease:
         self.holder = "this-dashboard"
         self.leader_name: str | None = leader_name
         self.valid_until = -1.0
-        self.ttl = 10.0
+        self.ttl = self.holder_ttl = 10.0
         self.contend = True
         self.broken: BrokenLease | None = None  # a Kubernetes Lease names any holder
         self.last_broken: BrokenLease | None = None

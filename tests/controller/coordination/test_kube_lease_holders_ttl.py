@@ -49,6 +49,7 @@ async def test_a_reader_at_15_s_keeps_a_leader_at_60_s_for_its_whole_lease(
     await lead(make_lease, ttl=60)
     dashboard = make_lease("dashboard", ttl=15, contend=False)
     assert not await dashboard.renew()
+    assert (dashboard.ttl, dashboard.holder_ttl) == (15, 60)
     if api == "away":
         cluster.faults.append(refuse("GET", LEASE_PATH, 503, "the API server is restarting"))
 
@@ -73,6 +74,7 @@ async def test_a_reader_at_60_s_lets_a_leader_at_10_s_go_10_s_after_its_last_ren
         assert await leader.renew()
         assert not await dashboard.renew()
         assert dashboard.leader_name == "pod-a"
+        assert dashboard.holder_ttl == 10  # what it reads within (controller.runtime.loop)
         monotonic.advance(5)
 
     # The leader dies without releasing the Lease; the API server answers every read.
@@ -132,6 +134,7 @@ async def test_a_reader_judges_a_lease_whose_duration_is_no_ttl_by_its_own(
         " --lease-ttl (15 s)"
     ]
     assert dashboard.refused_durations == 5
+    assert dashboard.holder_ttl == 15
 
 
 @pytest.mark.parametrize("value", FORGED, ids=repr)

@@ -1,16 +1,19 @@
 """What the loop says about the lease (LeaseTeller), in-process on an injected clock: a broken
 lease told once however often it is written, and a lease without a valid leader for longer
-than its TTL as a problem (so /healthz is not ready)."""
+than its TTL as a problem (so /healthz is not ready); and when a process that does not lead
+reads the lease again (read_again_in)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 
+import pytest
+
 from controller.coordination.lease import BrokenLease
 from controller.core.events import Event, EventBus, HealthEvent
 from controller.runtime.health import SourceHealth
-from controller.runtime.leadership import QUIET_S, LeaseTeller
+from controller.runtime.leadership import QUIET_S, LeaseTeller, read_again_in
 from tests.support import FakeClock
 
 TTL = 10.0
@@ -23,6 +26,7 @@ class WatchedLease:
     holder: str = "me"
     leader_name: str | None = None
     ttl: float = TTL
+    holder_ttl: float = TTL
     broken: BrokenLease | None = None
     last_broken: BrokenLease | None = None
     unwritten: str | None = None
@@ -126,3 +130,31 @@ def test_a_leader_that_lost_the_lease_says_whom_it_follows_once_another_leads() 
         "not leading: the lease cannot be renewed, and no leader is known",
         "following other",
     ]
+
+
+@pytest.mark.parametrize(
+    ("own_ttl", "lease_ttl", "holder_ttl", "next_read"),
+    [
+        (10, 10, 10, 10 - 10 / 3),  # every process at one TTL: a deadline before it runs out
+        (15, 15, 60, 15 - 15 / 3),  # a holder at 60 s: its own TTL still sets when it reads
+        (60, 60, 10, 10 - 10 / 3),  # a Kubernetes holder at 10 s, named 10 s after a renewal
+        (60, 10, 10, 10 - 10 / 3),  # a NATS bucket at 10 s, taken as its own TTL
+        (5, 5, 10**9, 5 - 5 / 3),
+    ],
+)
+def test_a_process_that_does_not_lead_reads_again_within_the_holders_ttl_never_at_once(
+    own_ttl: float, lease_ttl: float, holder_ttl: float, next_read: float
+) -> None:
+    """Its call deadline is a third of its own --lease-ttl. At 60 s beside a holder at 10 s
+    that deadline is 20 s: started that early, the read would be due 10 s before the last one,
+    and it would read again and again, with no pause between."""
+    read_at = 100.0
+    wait = read_again_in(
+        read_at=read_at,
+        ttl=lease_ttl,
+        holder_ttl=holder_ttl,
+        call_deadline=own_ttl / 3,
+        now=read_at,
+    )
+    assert wait == pytest.approx(next_read)
+    assert 0 < wait < min(lease_ttl, holder_ttl)
