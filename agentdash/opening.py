@@ -178,14 +178,14 @@ def unique_holder() -> str:
 
 
 async def make_lease(
-    nc: Client, config: Config, options: RuntimeOptions, actuator: Actuator
+    nc: Client, config: Config, options: RuntimeOptions, actuator: Actuator, bad: BadMessages
 ) -> AnyLease:
     """Who may actuate: a NATS KV lease, or a Kubernetes Lease if the config names one (for
     a real cluster only). A dashboard contends only with --lead; a --read-only one never, nor
     a --dry-run one.
     The Kubernetes Lease rides the scaler's client and budget, where its calls go first: the
     process asks the API for no more than `kubernetes.qps`, and a renewal never waits behind
-    scale calls."""
+    scale calls. `bad` counts the lease values it refuses."""
     holder = options.holder or unique_holder()
     contend = contends(options)
     where = config.kubernetes.lease
@@ -202,6 +202,7 @@ async def make_lease(
             ttl=options.lease_ttl,
             contend=contend,
             api=actuator.api,
+            bad=bad,
         )
     lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend)
     try:
@@ -241,7 +242,7 @@ async def open_parts(
             nc, config, clock=time.time, bad=bad, on_held=held, connections=reports
         )
     await usage.start()
-    lease = await make_lease(nc, config, options, actuator)
+    lease = await make_lease(nc, config, options, actuator, bad)
     handover = HistoryHandover(nc, config)
     await handover.start()
     spend_handover = SpendHandover(nc, config)

@@ -18,7 +18,8 @@ As client-go's leader election does it:
   a dashboard at 15 s beside a leader at 60 s keeps it for its whole lease, and one at 60 s
   beside a leader at 10 s lets it go 10 s after its last renewal. A value outside 1-3600
   whole seconds (controller.coordination.lease_ttl) is no holder's TTL: the process's own
-  is taken instead, and that is said.
+  is taken instead, said once a value, and each read that finds it is counted
+  (`agentdash_bad_messages_total{source="lease"}`).
 - `valid_until` (on `time.monotonic()`'s clock): until then no other process can have taken
   the Lease. It is the start of our last successful renewal plus the duration, less a margin:
   a contender saw our last version at the earliest once that renewal had started, and must
@@ -51,6 +52,7 @@ from controller.actuators.kubernetes.budget import LEASE
 from controller.actuators.kubernetes.objects import meta, spec
 from controller.coordination.lease import BrokenLease
 from controller.coordination.lease_ttl import MAX_S, MIN_S, lease_seconds
+from controller.core.bad_messages import BadMessages
 from controller.core.printable import printable
 
 log = logging.getLogger("agentdash.kube")
@@ -78,6 +80,7 @@ class KubernetesLease:
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], float] = time.time,
         owns_client: bool = False,
+        bad: BadMessages | None = None,
     ) -> None:
         self.duration = whole_seconds(ttl)
         # The margin is what a holder gives up of its duration: a process that never holds
@@ -116,8 +119,8 @@ class KubernetesLease:
         a renewal writes a new one."""
         self._holder_s = self.duration
         """The holder's leaseDurationSeconds, as last read (ours, as we write it)."""
-        self.refused_durations = 0
-        """How many reads found a leaseDurationSeconds that is no holder's TTL."""
+        self.bad = bad or BadMessages()
+        """Counts the reads that found a leaseDurationSeconds that is no holder's TTL."""
         self._refusal_shown: str | None = None
         """The refused value last said: said again only once it changes."""
         self._refusal_said = False
@@ -273,7 +276,7 @@ class KubernetesLease:
         if seconds is not None:
             self._refusal_shown = None
             return seconds
-        self.refused_durations += 1
+        self.bad.count("lease")
         shown = printable(repr(value))[:80]
         if shown != self._refusal_shown:
             self._refusal_shown = shown

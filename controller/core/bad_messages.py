@@ -2,7 +2,8 @@
 messages it dropped because more came than it reads (`flood`: agentdash.nats_connections).
 
 Anything that crosses a process boundary (a worker's usage or busy report, the leader's
-decisions, a KV override, a Prometheus answer, the time of a queue's oldest task) is validated
+decisions, a KV override, a Prometheus answer, the time of a queue's oldest task, the leader
+lease) is validated
 before it can reach the policy, the actuator or the dashboard. One that fails is dropped,
 counted per source (`agentdash_bad_messages_total{source}`, controller.runtime.metrics) and
 logged at most once a minute per source (and flooded subject): a flood of junk must neither
@@ -31,10 +32,13 @@ SOURCES = (
     "queue",
     "flood",
     "unstored",
+    "lease",
 )
 """Counted from the start (at 0), so a dashboard can tell "none" from "not measured".
 `unstored`: tasks seen on a pool's subject that JetStream did not store (a duplicate, a
-refused publish), left out of its arrival rate (controller.sources.arrivals)."""
+refused publish), left out of its arrival rate (controller.sources.arrivals).
+`lease`: reads of the leader lease that found a value no holder writes (a NATS entry that
+names no holder, a Kubernetes Lease's leaseDurationSeconds that is no TTL)."""
 LOG_EVERY_S = 60.0
 WHY_CHARS = 200
 """What a log line quotes of the reason: a 1 MB body must not become a 1 MB log line."""
@@ -67,6 +71,12 @@ class BadMessages:
         self._logged_at[said] = now
         also = f" ({more} more dropped since the last line)" if more else ""
         log.warning("dropped %s: %s%s", _what(source, count), _one_line(why), also)
+
+    def count(self, source: str) -> None:
+        """Count one bad value from `source` without a line of its own: for a source that
+        says what it refused in its own words (once a value), which a line a minute here
+        would say twice."""
+        self.counts[source] = self.counts.get(source, 0) + 1
 
 
 def _what(source: str, count: int) -> str:

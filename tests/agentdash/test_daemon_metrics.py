@@ -85,8 +85,9 @@ async def test_metrics_pass_promtool_and_are_the_ones_the_operating_guide_lists(
     fleet_config: Path, nc: Client, daemons: list[Daemon], tmp_path: Path
 ) -> None:
     """Every family a daemon serves, held to what docs/operating.md says of it (name, type,
-    labels), both ways, over a fleet where each has a series: a tier with a target, a pool
-    held (its consumer deleted), tasks queued for another (it scales)."""
+    labels), both ways, and every source of bad messages it counts named there, over a fleet
+    where each has a series: a tier with a target, a pool held (its consumer deleted), tasks
+    queued for another (it scales)."""
     path = with_a_target(fleet_config, tmp_path / "targets.yaml")
     config = load_config(path)
     js = nc.jetstream()
@@ -116,6 +117,15 @@ async def test_metrics_pass_promtool_and_are_the_ones_the_operating_guide_lists(
     assert served.keys() - listed.keys() == set(), "served, not in docs/operating.md"
     assert listed.keys() - served.keys() == set(), "in docs/operating.md, not served"
     assert {name: served[name] for name in listed} == listed
+    row = DOCS.read_text().split("\n| `agentdash_bad_messages_total` |", 1)[1].split("\n", 1)[0]
+    named = set(re.findall(r"`(\w+)`", row))
+    counted = {
+        sample.labels["source"]
+        for family in text_string_to_metric_families(page)
+        if family.name == "agentdash_bad_messages"
+        for sample in family.samples
+    }
+    assert counted - named == set(), "sources of bad messages served, not in the table's row"
 
 
 async def test_a_controller_an_operator_paused_or_set_to_dry_run_says_so(

@@ -1,11 +1,13 @@
 """KubernetesLeases made for a test, on kmock's emulator over HTTP, with clocks that move only
-when the test says so: `make_lease(holder, **options)`, closed after the test."""
+when the test says so: `make_lease(holder, **options)`, closed after the test; `forge` writes
+the Lease's leaseDurationSeconds as another program would."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from kubernetes.aio.client import ApiClient, Configuration
 
@@ -55,3 +57,18 @@ async def make_lease(
 def stored(cluster: Emulator) -> dict[str, Any]:
     """The Lease's spec as the emulator holds it."""
     return dict(cluster.objects[LEASES, "agentdash", "agentdash-leader"]["spec"])
+
+
+async def forge(cluster: Emulator, value: Any) -> None:
+    """Write leaseDurationSeconds over HTTP, as `kubectl patch` or another program would
+    (None: remove it)."""
+    url = str(cluster.url).rstrip("/") + LEASE_PATH
+    patch = {"spec": {"leaseDurationSeconds": value}}
+    headers = {"Content-Type": "application/merge-patch+json"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.patch(url, json=patch, headers=headers) as answer,
+    ):
+        assert answer.status == 200, await answer.text()
+    if value is None:
+        assert "leaseDurationSeconds" not in stored(cluster)

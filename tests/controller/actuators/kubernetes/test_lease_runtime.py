@@ -1,8 +1,10 @@
 """`kubernetes.lease` in the config: the controller elects its leader on a Kubernetes Lease
-(the emulated API) instead of NATS KV, and a takeover follows a release at once."""
+(the emulated API) instead of NATS KV, and a takeover follows a release at once; a Lease whose
+leaseDurationSeconds is no TTL is counted in the /metrics of the process that reads it."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from controller.coordination.kube_lease import KubernetesLease
 from controller.core.config import parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support.kmock import DEPLOYMENTS, LEASES, Emulator, deployment, kubeconfig
+from tests.support.kube_lease import forge
 
 
 def fleet_with_lease() -> dict[str, object]:
@@ -93,3 +96,54 @@ async def test_a_read_only_dashboard_at_a_one_second_ttl_reads_who_holds_the_lea
     finally:
         await dashboard.stop()
         await daemon.stop()
+
+
+def lease_refusals(exposed: bytes) -> list[str]:
+    return [
+        line
+        for line in exposed.decode().splitlines()
+        if line.startswith('agentdash_bad_messages_total{source="lease"}')
+    ]
+
+
+async def test_a_lease_duration_that_is_no_ttl_is_counted_in_the_readers_metrics(
+    cluster: Emulator,
+    nats_server: NatsServer,
+    nc: Client,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Lease forged to a billion seconds: the dashboard that reads it counts each read in
+    `agentdash_bad_messages_total{source="lease"}` (0 until then) and says it in one warning,
+    the Lease's own, not a second line from the count."""
+    caplog.set_level(logging.WARNING)
+    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
+    config = parse_config(fleet_with_lease())
+    await ensure_queues(nc, config)
+    path = kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
+    options = RuntimeOptions(nats_server.url, kubeconfig=path, context="kmock", lease_ttl=5)
+    daemon = await start(config, replace(options, holder="daemon"))
+    dashboard = await start(config, replace(options, holder="dashboard", lead=False))
+    try:
+        await daemon.loop.tick()
+        await dashboard.loop.tick()
+        zero = ['agentdash_bad_messages_total{source="lease"} 0.0']
+        assert lease_refusals(dashboard.metrics.render()) == zero
+
+        await forge(cluster, 10**9)
+        await dashboard.loop.tick()
+        await dashboard.loop.tick()
+        assert dashboard.loop.snapshot().leader == "daemon"
+        exposed = dashboard.metrics.render()
+        assert lease_refusals(exposed) == ['agentdash_bad_messages_total{source="lease"} 2.0']
+        assert lease_refusals(daemon.metrics.render()) == zero  # it leads: it reads none
+    finally:
+        await dashboard.stop()
+        await daemon.stop()
+    said = [r.getMessage() for r in caplog.records if "1000000000" in r.getMessage()]
+    assert said == [
+        "Lease agentdash/agentdash-leader: spec.leaseDurationSeconds is 1000000000, expected"
+        " whole seconds from 1 to 3600; daemon's lease is judged by this process's"
+        " --lease-ttl (5 s)"
+    ]
+    assert not [r for r in caplog.records if r.name == "agentdash.bad_messages"]
