@@ -204,7 +204,7 @@ async def make_lease(
             api=actuator.api,
             bad=bad,
         )
-    lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend)
+    lease = NatsLease(nc, holder, ttl=options.lease_ttl, contend=contend, bad=bad)
     try:
         await lease.start()
     except LeaseError as exc:

@@ -18,10 +18,11 @@ host:pid): an entry that names this process, at a revision it did not see (a ren
 answer NATS lost, or that it sent on once back), is taken back at once, under the same
 revision guard, rather than followed as another's until it expires.
 
-A value that is no holder's name (`valid_holder`: what `_write` writes) is a broken lease. It
-is no one's, so never followed as a leader's name (a JetStream answer, sent there as the reply
-to a worker's request, once was), and no one's to keep: a contender takes it over, by
-compare-and-set on the revision it read,
+A value that is no holder's name (`valid_holder`: what `_write` writes) is a broken lease,
+counted at each read that finds it (`agentdash_bad_messages_total{source="lease"}`; the
+loop says it, controller.runtime.leadership). It is no one's, so never followed as a
+leader's name (a JetStream answer, sent there as the reply to a worker's request, once was),
+and no one's to keep: a contender takes it over, by compare-and-set on the revision it read,
 
 - at once if it overwrote this process's own entry (the revision right after ours): no one
   else has held the lease since;
@@ -46,6 +47,7 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from controller.coordination.bucket import failure_words
+from controller.core.bad_messages import BadMessages
 
 BUCKET = "agentdash_leader"
 MAX_VALUE_BYTES = 1024
@@ -92,6 +94,7 @@ class NatsLease:
         *,
         contend: bool = True,
         timeout: float | None = None,
+        bad: BadMessages | None = None,
     ) -> None:
         if not valid_holder(holder):
             raise ValueError(f"expected a holder's name matching {HOLDER.pattern}, got {holder!r}")
@@ -116,6 +119,8 @@ class NatsLease:
         """Why this process's last write of the lease failed (None: it was written, another
         holds it, or none was tried): a NATS that answers reads and refuses writes (a full
         disk) is told apart from one that is away."""
+        self.bad = bad or BadMessages()
+        """Counts the reads that found the entry broken."""
         self._broken_since = 0.0
         """time.monotonic() from which `broken` has held over revisions that follow each
         other."""
@@ -260,6 +265,7 @@ class NatsLease:
         name = (entry.value or b"").decode(errors="replace")
         if not valid_holder(name):
             self.leader_name = None
+            self.bad.count("lease")
             return self._broken_at(revision, entry.value or b"", held)
         self.leader_name = name
         self.broken = None

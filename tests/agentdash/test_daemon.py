@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -321,6 +322,9 @@ async def test_a_broken_lease_is_told_once_never_followed_and_taken_over_after_t
         )  # fmt: skip
         assert red["broken_lease"]["value"].startswith('\'{"type":"io.nats.jetstream.api')
         assert "not an agentdash lease" in red["problems"]["lease"]
+        counted = re.search(r'bad_messages_total\{source="lease"\} (\S+)', await daemon.metrics())
+        assert counted is not None
+        assert float(counted[1]) >= 1  # each read of it: the attack writes it again and again
         green = await daemon.wait_health(lambda h: h["status"] == 200, timeout=30)
         assert green["role"] == "leader"  # its own name over the broken value, attack or not
     finally:

@@ -20,7 +20,9 @@ from controller.coordination.lease import BUCKET, KEY, LeaseError, NatsLease
 from controller.core.events import EventBus, HealthEvent
 from controller.runtime.health import SourceHealth
 from controller.runtime.leadership import LeaseTeller
+from controller.runtime.metrics import Metrics
 from tests.support import FakeClock, eventually
+from tests.support.factories import config, pool
 
 
 async def test_a_renewal_that_landed_unheard_is_taken_back_not_followed(nc: Client) -> None:
@@ -94,18 +96,28 @@ CONSUMER_INFO = b'{"type":"io.nats.jetstream.api.v1.consumer_info_response","str
 worker had set to the lease's key."""
 
 
+def broken_reads(lease: NatsLease) -> str:
+    """The reads it counted as broken, as /metrics serves them."""
+    exposed = Metrics(config({"web": pool("acme")}), lease.bad).render().decode()
+    (line,) = [s for s in exposed.splitlines() if 'bad_messages_total{source="lease"}' in s]
+    return line.rsplit(" ", 1)[1]
+
+
 async def test_a_broken_lease_is_never_followed_and_is_taken_over_after_the_ttl(
     nc: Client,
 ) -> None:
     contender = NatsLease(nc, "daemon-a", ttl=1)
     watcher = NatsLease(nc, "dashboard", ttl=1, contend=False)
     await contender.start()
+    await watcher.renew()
+    assert broken_reads(watcher) == "0.0"
     kv = await nc.jetstream().key_value(BUCKET)
     forged = await kv.put(KEY, CONSUMER_INFO)
     assert not await contender.renew()
     await watcher.renew()
     for lease in (contender, watcher):
         assert lease.leader_name is None  # never the answer's text
+        assert broken_reads(lease) == "1.0"
         assert lease.broken is not None
         assert lease.broken.revision == forged
         assert lease.broken.value.startswith('\'{"type":"io.nats.jetstream.api.v1.consumer_info')
@@ -119,6 +131,7 @@ async def test_a_broken_lease_is_never_followed_and_is_taken_over_after_the_ttl(
     assert contender.broken is None
     await watcher.renew()
     assert watcher.leader_name == "daemon-a"
+    assert broken_reads(watcher) == "1.0"  # a holder's name again: nothing more counted
 
 
 async def test_a_broken_value_over_the_holders_own_entry_is_taken_back_at_once(
