@@ -243,13 +243,13 @@ async def open_parts(
         )
     await usage.start()
     lease = await make_lease(nc, config, options, actuator, bad)
-    handover = HistoryHandover(nc, config)
+    handover = HistoryHandover(nc, config, bad=bad)
     await handover.start()
-    spend_handover = SpendHandover(nc, config)
+    spend_handover = SpendHandover(nc, config, bad=bad)
     await spend_handover.start()
     usage_handover = None
     if isinstance(usage, NatsUsageSource):
-        usage_handover = UsageHandover(nc, config, usage.ledger)
+        usage_handover = UsageHandover(nc, config, usage.ledger, bad=bad)
         await usage_handover.start()
         await usage_handover.restore(time.time())  # a follower's count, and a dashboard's
     return Opened(

@@ -8,7 +8,8 @@ read once (a process that has not merged it would overwrite what it holds with l
 failing save is told once, and its end once; a bucket found gone (a NATS restarted without its
 store) is made again, and everything is written to it anew. A restore reads each value by the
 rules of controller.coordination.history_docs (`load`) and says in a line each what it refused
-and what it took without fields a newer release added (`tell`).
+and what it took without fields a newer release added (`tell`); the values refused are counted
+(`agentdash_bad_messages_total{source="handover"}`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from controller.coordination.history_docs import BadValue, DatedDoc, load_doc
+from controller.core.bad_messages import BadMessages
 
 log = logging.getLogger("agentdash.handover")
 
@@ -97,7 +99,7 @@ class BucketKeeper:
     MAX_BYTES: ClassVar[int]
     BUCKET_BYTES: ClassVar[int]
 
-    def __init__(self, nc: Client, *, timeout: float) -> None:
+    def __init__(self, nc: Client, *, timeout: float, bad: BadMessages | None = None) -> None:
         self._nc = nc
         self.timeout = timeout
         """The most a save or a restore waits for NATS: a slow bucket never stalls the loop."""
@@ -107,8 +109,9 @@ class BucketKeeper:
         self._failing = False
         self.writes = 0
         """KV writes made, for benchmarks and tests."""
-        self.ignored = 0
-        """Values in the bucket that were refused (malformed, out of bounds, future times)."""
+        self.bad = bad or BadMessages()
+        """Counts the values in the bucket a restore refused (malformed, out of bounds, future
+        times)."""
         self._refused: list[str] = []
         self._unknown: list[str] = []
         """What the restore under way refused (`key: why`), and took without fields it does
@@ -156,12 +159,12 @@ class BucketKeeper:
     def tell(self) -> None:
         """Say what this restore's `load`s refused and what they took without fields it does
         not know: a line each, naming the first SAID (the ones that matter most loaded
-        first). Refused values are counted; only the first named, a removed pool's leftover
+        first). Refused values are counted (`bad`); only the first named, a removed pool's leftover
         key hid a forged value for a pool that is configured."""
         refused, unknown = self._refused, self._unknown
         self._refused, self._unknown = [], []
         if refused:
-            self.ignored += len(refused)
+            self.bad.count("handover", len(refused))
             log.warning(
                 "%s: ignored %d value(s) in %s: %s",
                 self.WHAT,

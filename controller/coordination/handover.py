@@ -27,8 +27,9 @@ until the last `tick`, or it would have been written again. The successor reads 
 holds exactly what the old leader held at its last save.
 
 What comes in is checked (PoolDoc: finite numbers, bounded lists and size; its format, as
-history_docs reads every handover's documents); a value that fails is ignored, counted in
-`ignored` and logged once per restore: never a crash. Its times
+history_docs reads every handover's documents); a value that fails is ignored, counted
+(`agentdash_bad_messages_total{source="handover"}`) and logged once per restore: never a
+crash. Its times
 are read as `now` at the latest: a history written by a clock ahead of this one (another
 host's, or this one's before an NTP step back) holds its pool's windows from now, not for
 the skew. A value of a pool not in the config (one removed: its key expires
@@ -64,6 +65,7 @@ from controller.coordination.history_docs import (
     key_of,
     pool_of,
 )
+from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from controller.core.history import History, PoolHistory
 
@@ -111,8 +113,10 @@ class HistoryHandover(BucketKeeper):
     MAX_BYTES = MAX_BYTES
     BUCKET_BYTES = BUCKET_BYTES
 
-    def __init__(self, nc: Client, config: Config, *, timeout: float = 2.0) -> None:
-        super().__init__(nc, timeout=timeout)
+    def __init__(
+        self, nc: Client, config: Config, *, timeout: float = 2.0, bad: BadMessages | None = None
+    ) -> None:
+        super().__init__(nc, timeout=timeout, bad=bad)
         self._config = config
         self._written: dict[str, Mark] = {}
 

@@ -17,10 +17,10 @@ while it is sampled: its burn rate's minute buckets move at every tick, and a su
 fine with them a minute old.
 
 What comes in is checked (SpendDoc: finite numbers in bounds, lists of their fixed lengths);
-a value that fails is ignored, counted in `ignored` and logged once per restore: never a
-crash. One written by a clock ahead of this one (another host's) is taken, moved back to
-`now` (`spend_of`): refused, a successor a few seconds behind its predecessor lost the
-tenant's hourly profile, days in the learning.
+a value that fails is ignored, counted (`agentdash_bad_messages_total{source="handover"}`)
+and logged once per restore: never a crash. One written by a clock ahead of this one
+(another host's) is taken, moved back to `now` (`spend_of`): refused, a successor a few
+seconds behind its predecessor lost the tenant's hourly profile, days in the learning.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from pydantic import Field, model_validator
 from controller.coordination.bucket import BucketKeeper, read_values
 from controller.coordination.history_docs import CLOCK_AHEAD_S, DatedDoc
 from controller.core.accounting import BudgetDay
+from controller.core.bad_messages import BadMessages
 from controller.core.burn import BUCKET_S, BUCKETS
 from controller.core.config import Config
 from controller.core.spend import SpendBook, TenantSpend
@@ -165,8 +166,10 @@ class SpendHandover(BucketKeeper):
     MAX_BYTES = MAX_BYTES
     BUCKET_BYTES = BUCKET_BYTES
 
-    def __init__(self, nc: Client, config: Config, *, timeout: float = 2.0) -> None:
-        super().__init__(nc, timeout=timeout)
+    def __init__(
+        self, nc: Client, config: Config, *, timeout: float = 2.0, bad: BadMessages | None = None
+    ) -> None:
+        super().__init__(nc, timeout=timeout, bad=bad)
         self._config = config
         self._written: dict[str, Written] = {}
         """Per tenant as last written: its `changes`, its samples, and when."""

@@ -31,6 +31,7 @@ from controller.coordination import spend_handover
 from controller.coordination.bucket import NATS_TROUBLE, BucketKeeper, read_values
 from controller.coordination.history_docs import DatedDoc
 from controller.core.accounting import TokensATask
+from controller.core.bad_messages import BadMessages
 from controller.core.config import Config
 from controller.core.tokens_today import TokensToday
 
@@ -86,8 +87,16 @@ class UsageHandover(BucketKeeper):
     MAX_BYTES = MAX_BYTES
     BUCKET_BYTES = spend_handover.BUCKET_BYTES
 
-    def __init__(self, nc: Client, config: Config, ledger: Ledger, *, timeout: float = 2.0) -> None:
-        super().__init__(nc, timeout=timeout)
+    def __init__(
+        self,
+        nc: Client,
+        config: Config,
+        ledger: Ledger,
+        *,
+        timeout: float = 2.0,
+        bad: BadMessages | None = None,
+    ) -> None:
+        super().__init__(nc, timeout=timeout, bad=bad)
         self._config = config
         self._ledger = ledger
         self._written: dict[str, tuple[float, int, int, float]] = {}

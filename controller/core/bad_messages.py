@@ -33,12 +33,15 @@ SOURCES = (
     "flood",
     "unstored",
     "lease",
+    "handover",
 )
 """Counted from the start (at 0), so a dashboard can tell "none" from "not measured".
 `unstored`: tasks seen on a pool's subject that JetStream did not store (a duplicate, a
 refused publish), left out of its arrival rate (controller.sources.arrivals).
 `lease`: reads of the leader lease that found a value no holder writes (a NATS entry that
-names no holder, a Kubernetes Lease's leaseDurationSeconds that is no TTL)."""
+names no holder, a Kubernetes Lease's leaseDurationSeconds that is no TTL).
+`handover`: values of the leader's handover buckets (history, spend, tokens today) that a
+restore refused (controller.coordination.bucket)."""
 LOG_EVERY_S = 60.0
 WHY_CHARS = 200
 """What a log line quotes of the reason: a 1 MB body must not become a 1 MB log line."""
@@ -72,11 +75,11 @@ class BadMessages:
         also = f" ({more} more dropped since the last line)" if more else ""
         log.warning("dropped %s: %s%s", _what(source, count), _one_line(why), also)
 
-    def count(self, source: str) -> None:
-        """Count one bad value from `source` without a line of its own: for a source that
-        says what it refused in its own words (once a value), which a line a minute here
-        would say twice."""
-        self.counts[source] = self.counts.get(source, 0) + 1
+    def count(self, source: str, count: int = 1) -> None:
+        """Count `count` bad values from `source` without a line of its own: for a source
+        that says what it refused in its own words (once a value, once a read), which a line
+        a minute here would say twice."""
+        self.counts[source] = self.counts.get(source, 0) + count
 
 
 def _what(source: str, count: int) -> str:

@@ -407,7 +407,7 @@ async def test_each_kind_of_bad_value_is_refused_with_what_is_wrong(
 
     history = History(cfg)
     assert await saver.restore(history, 100.0) == 0
-    assert saver.ignored == 1
+    assert saver.bad.counts["handover"] == 1
     assert why in caplog.records[-1].getMessage()
     assert history.pools == {}
 
@@ -426,7 +426,7 @@ async def test_a_huge_value_in_a_bucket_made_elsewhere_is_refused_unread(nc: Cli
     saver = await handover(nc, cfg)
     history = History(cfg)
     assert await saver.restore(history, 100.0) == 0
-    assert saver.ignored == 1
+    assert saver.bad.counts["handover"] == 1
 
 
 async def test_restoring_twice_or_into_a_followers_history_counts_each_step_once(

@@ -181,7 +181,7 @@ async def test_a_bad_value_is_ignored_counted_and_logged_with_what_is_wrong(
     successor = SpendBook(cfg)
     reader = await handover(nc, cfg)
     assert await reader.restore(successor, DAY + 3 * H) == 0
-    assert reader.ignored == 1
+    assert reader.bad.counts["handover"] == 1
     warnings = [r.getMessage() for r in caplog.records if r.name == "agentdash.handover"]
     assert len(warnings) == 1
     assert "ignored 1 value(s) in agentdash_spend" in warnings[0]
@@ -196,7 +196,7 @@ async def test_garbage_that_is_not_json_is_ignored(nc: Client) -> None:
     for value in (b"\xff\xfe not utf-8", b"{not json", b"[" + b"0," * 40_000 + b"0]"):
         await kv.put(key_of("acme"), value)
         assert await saver.restore(SpendBook(cfg), 100.0) == 0
-    assert saver.ignored == 3
+    assert saver.bad.counts["handover"] == 3
 
 
 async def reconciler(nc: Client, cfg: Config, clock: FakeClock) -> Reconciler:

@@ -134,7 +134,7 @@ async def test_a_bad_value_in_the_bucket_is_ignored_and_counted(
         assert await handover.restore(now) == 0
     await kv.put(key_of("acme"), b"\xff not json")
     assert await handover.restore(now) == 0
-    assert handover.ignored == 5
+    assert handover.bad.counts["handover"] == 5
     assert usage.usage(now).tokens_today["acme"] == 0
 
 
@@ -154,7 +154,7 @@ async def test_a_count_from_a_clock_ahead_of_this_one_is_taken_not_added_twice(
     for _ in range(2):  # at the start, and again on leading
         assert await handover.restore(now + 1) == 1
     assert usage.usage(now + 1).tokens_today["acme"] == 1_540_000
-    assert handover.ignored == 0
+    assert handover.bad.counts["handover"] == 0
 
 
 async def test_a_follower_takes_in_the_reports_sent_before_it_started(
@@ -189,7 +189,7 @@ async def test_a_follower_takes_in_the_reports_sent_before_it_started(
     assert read is not None
     await read
     assert follower.usage(time.time()).tokens_today["acme"] == 4_702
-    assert handover.ignored == 0
+    assert handover.bad.counts["handover"] == 0
 
 
 async def test_a_follower_with_nats_away_does_not_wait_on_it(
