@@ -235,8 +235,8 @@ def _newer_format(raw: bytes, known: int) -> str | None:
     not to be read by this one's rules (its fields may mean something else)."""
     try:
         v = json.loads(raw).get("v")
-    except (ValueError, AttributeError):
-        return None
+    except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, or nested
+        return None  # deeper than json.loads follows: pydantic refused it already
     if isinstance(v, int) and not isinstance(v, bool) and v > known:
         return f"v: format {v}, newer than the {known} this agentdash reads"
     return None

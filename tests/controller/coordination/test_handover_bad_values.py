@@ -76,3 +76,25 @@ async def test_a_process_that_read_no_bad_value_serves_the_count_at_0(
         assert refused(runtime) == 0
     finally:
         await runtime.stop()
+
+
+async def test_a_process_starts_and_leads_over_values_nested_too_deep(
+    nats_server: NatsServer, nc: Client
+) -> None:
+    """JSON nested deeper than json.loads follows, in each bucket: refused and counted as any
+    bad value (it raised RecursionError through the restore: no process could start)."""
+    example = parse_config(yaml.safe_load(EXAMPLE.read_text()))
+    await ensure_queues(nc, example)
+    for made in (HistoryHandover(nc, example), SpendHandover(nc, example)):
+        await made.start()
+    js = nc.jetstream()
+    for bucket, key in FORGED:
+        await (await js.key_value(bucket)).put(key, b"[" * 1000)
+
+    runtime = await start(example, RuntimeOptions(nats_server.url, cluster="simulated"))
+    try:
+        await runtime.loop.tick()
+        assert runtime.loop.leading
+        assert refused(runtime) == 1 + len(FORGED)
+    finally:
+        await runtime.stop()

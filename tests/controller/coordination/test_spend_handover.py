@@ -193,10 +193,11 @@ async def test_garbage_that_is_not_json_is_ignored(nc: Client) -> None:
     cfg = fleet()
     kv = await nc.jetstream().create_key_value(bucket=BUCKET, history=1)  # with no bounds
     saver = await handover(nc, cfg)
-    for value in (b"\xff\xfe not utf-8", b"{not json", b"[" + b"0," * 40_000 + b"0]"):
+    deep = b"[" * 1000  # deeper than json.loads follows: it raised, and no process started
+    for value in (b"\xff\xfe not utf-8", b"{not json", b"[" + b"0," * 40_000 + b"0]", deep):
         await kv.put(key_of("acme"), value)
         assert await saver.restore(SpendBook(cfg), 100.0) == 0
-    assert saver.bad.counts["handover"] == 3
+    assert saver.bad.counts["handover"] == 4
 
 
 async def reconciler(nc: Client, cfg: Config, clock: FakeClock) -> Reconciler:
