@@ -121,7 +121,7 @@ class AuditTrail:
         try:
             record = await self._js.get_last_msg(AUDIT_STREAM, AUDIT_SUBJECT)
             said = json.loads(record.data or b"")
-        except (nats.errors.Error, TimeoutError, ValueError):
+        except (nats.errors.Error, TimeoutError, ValueError, RecursionError):
             return False
         return isinstance(said, dict) and said.get("revision") == revision
 

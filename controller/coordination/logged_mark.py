@@ -40,7 +40,7 @@ async def read_logged(kv: Any) -> int:
     try:
         entry = await kv.get(LOGGED_KEY)
         said = json.loads(entry.value or b"")
-    except (nats.js.errors.KeyNotFoundError, ValueError):
+    except (nats.js.errors.KeyNotFoundError, ValueError, RecursionError):  # or nested too deep
         return 0
     if not isinstance(said, dict) or said.get("v") != 1:
         return 0
