@@ -29,7 +29,8 @@ As client-go's leader election does it:
 
 A failed renewal (no answer, a 5xx, by its deadline) makes us a follower at once, as the NATS
 lease does: we cannot prove we lead. The next renewal takes the Lease back if it still names
-us. Bad answers are logged, never raised.
+us. Bad answers are logged and counted (`agentdash_bad_messages_total{source="lease"}`),
+never raised.
 
 A process that must never lead (a read-only dashboard) uses `contend=False`: it only reads
 who leads, and never writes the Lease.
@@ -120,7 +121,7 @@ class KubernetesLease:
         self._holder_s = self.duration
         """The holder's leaseDurationSeconds, as last read (ours, as we write it)."""
         self.bad = bad or BadMessages()
-        """Counts the reads that found a leaseDurationSeconds that is no holder's TTL."""
+        """Counts the answers refused: a leaseDurationSeconds that is no TTL, no version."""
         self._refusal_shown: str | None = None
         """The refused value last said: said again only once it changes."""
         self._refusal_said = False
@@ -216,6 +217,7 @@ class KubernetesLease:
         version = _version_of(written)
         if version is None:
             log.warning("%s: the API's answer has no resourceVersion; following", self.what)
+            self.bad.count("lease")
             self._version = None
             return False
         if self._version is None:
@@ -317,6 +319,7 @@ class KubernetesLease:
         version = _version_of(current)
         if version is None:
             log.warning("%s: the API's answer has no resourceVersion", self.what)
+            self.bad.count("lease")
             return None
         if holder is not None and holder != self.holder:
             if seen_at - since < self._holder_s:

@@ -3,7 +3,7 @@
 leader at another TTL says who leads for exactly as long as that leader's lease holds. A value
 that is no TTL (forged, or written by another program) is refused in a warning and counted
 in `agentdash_bad_messages_total{source="lease"}`, and the reader's own TTL stands in for
-it."""
+it. An answer without a resourceVersion is refused and counted there too."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from controller.coordination.kube_lease import KubernetesLease
 from controller.runtime.metrics import Metrics
 from tests.support import FakeClock
 from tests.support.factories import config, pool
-from tests.support.kmock import Emulator, refuse
+from tests.support.kmock import LEASES, Emulator, refuse
 from tests.support.kube_lease import LEASE_PATH, MakeLease, forge, stored
 
 FORGED = [0, -5, 10**9, "60", 2.5, None]
@@ -148,3 +148,22 @@ async def test_a_contender_takes_over_a_lease_whose_duration_is_no_ttl_after_its
     monotonic.advance(0.5)
     assert await standby.renew()
     assert stored(cluster)["leaseDurationSeconds"] == 10
+
+
+async def test_an_answer_without_a_resource_version_is_refused_and_counted(
+    cluster: Emulator, make_lease: MakeLease, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No write can be fenced without the version it names: the contender does not take
+    the Lease, says why, and counts it."""
+    cluster.objects[LEASES, "agentdash", "agentdash-leader"] = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "agentdash-leader", "namespace": "agentdash"},
+        "spec": {"holderIdentity": "pod-a", "leaseDurationSeconds": 10},
+    }
+    standby = make_lease("pod-b", ttl=10)
+    assert not await standby.renew()
+    assert not await standby.renew()
+    assert refused(standby) == "2.0"
+    said = [r.getMessage() for r in caplog.records if "resourceVersion" in r.getMessage()]
+    assert said == ["Lease agentdash/agentdash-leader: the API's answer has no resourceVersion"] * 2
