@@ -136,7 +136,10 @@ def check_lease_ttl(config: Config, options: RuntimeOptions) -> None:
 
 
 async def make_actuator(
-    config: Config, options: RuntimeOptions, busy: BusyPods | None = None
+    config: Config,
+    options: RuntimeOptions,
+    busy: BusyPods | None = None,
+    bad: BadMessages | None = None,
 ) -> Actuator:
     if options.cluster == "simulated":
         return SimulatedCluster(config)
@@ -158,6 +161,7 @@ async def make_actuator(
             deadline_s=options.lease_ttl / 3,
             annotate=config.kubernetes.annotate,
             busy=busy if config.kubernetes.pod_deletion_cost else None,
+            bad=bad,
         )
     except KubeConfigError as exc:
         # The kubeconfig (given, or found by default) or its absence is the user's setup,
@@ -227,7 +231,7 @@ async def open_parts(
     # idle pods go first
     busy = NatsBusySource(nc, config, clock=time.time, bad=bad, connections=reports)
     await busy.start()
-    actuator = await make_actuator(config, options, busy.ledger)
+    actuator = await make_actuator(config, options, busy.ledger, bad)
     lag = JetStreamLagSource(nc, config, bad=bad, arrivals=arrivals)
     await lag.start()
     store = OverrideStore(config, read_only=options.read_only)

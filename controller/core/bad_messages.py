@@ -34,6 +34,7 @@ SOURCES = (
     "unstored",
     "lease",
     "handover",
+    "kubernetes",
 )
 """Counted from the start (at 0), so a dashboard can tell "none" from "not measured".
 `unstored`: tasks seen on a pool's subject that JetStream did not store (a duplicate, a
@@ -42,7 +43,9 @@ refused publish), left out of its arrival rate (controller.sources.arrivals).
 names no holder, a Kubernetes Lease's leaseDurationSeconds that is no TTL, or no
 resourceVersion).
 `handover`: values of the leader's handover buckets (history, spend, tokens today) that a
-restore refused (controller.coordination.bucket)."""
+restore refused (controller.coordination.bucket).
+`kubernetes`: lines of a Kubernetes watch that are not JSON (a proxy's page), each ending that
+watch (controller.actuators.kubernetes.api)."""
 LOG_EVERY_S = 60.0
 WHY_CHARS = 200
 """What a log line quotes of the reason: a 1 MB body must not become a 1 MB log line."""

@@ -63,6 +63,7 @@ from controller.actuators.kubernetes.kubeconfig import (
     kubeconfig_files,
 )
 from controller.actuators.kubernetes.refusals import Refusals
+from controller.core.bad_messages import BadMessages
 
 __all__ = ["ApiFailure", "KubeApi", "KubeConfigError", "RetryPolicy", "connect_client"]
 
@@ -101,6 +102,7 @@ class KubeApi:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         round_trip: RoundTrip | None = None,
+        bad: BadMessages | None = None,
     ) -> None:
         self.client = client
         self.apps = k8s.AppsV1Api(client)
@@ -115,6 +117,8 @@ class KubeApi:
         self.retry = retry or RetryPolicy()
         self.budget = PriorityBucket(qps, burst)
         """Shared by every call made through this client (the lease's too, if it shares it)."""
+        self.bad = bad or BadMessages()
+        """Counts the lines of a watch that are no event (`kubernetes`)."""
         self.round_trip = round_trip or RoundTrip()
         """How long answers take now: a write needs at least this much of its deadline."""
         self._sleep = sleep
@@ -243,7 +247,8 @@ class KubeApi:
     ) -> AsyncGenerator[dict[str, Any], None]:
         """The events of one watch request until the server ends it. Failing to open it raises
         ApiFailure; a connection lost later just ends the events (the caller resumes from the
-        last resourceVersion it saw, as it does when the server ends a watch on time)."""
+        last resourceVersion it saw, as it does when the server ends a watch on time); so does
+        a line that is not JSON (a proxy's page), said and counted."""
         await self.budget.take(Turn(DISCOVERY))
         try:
             # The client-side timeout outlasts the server's, which ends the watch first.
@@ -274,6 +279,7 @@ class KubeApi:
                     event = json.loads(line)
                 except ValueError:
                     log.warning("%s: not an event: %.200r; resuming", what, line)
+                    self.bad.count("kubernetes")
                     return
                 if isinstance(event, dict):
                     yield event

@@ -47,6 +47,7 @@ from controller.actuators.kubernetes.objects import PodIndex, status
 from controller.actuators.kubernetes.read_back import Change, replicas_of
 from controller.actuators.kubernetes.reasons import ReasonTeller
 from controller.actuators.kubernetes.writer import ScaleWriter
+from controller.core.bad_messages import BadMessages
 from controller.core.busy import BusyPods
 from controller.core.config import Config, DeploymentRef
 from controller.core.model import ClusterEvent, Pod, PoolState, ScaleDecision, SourceError
@@ -71,6 +72,7 @@ class DeploymentScaler:
     first marks idle pods so the ReplicaSet deletes them first (`patch pods`, see
     controller.actuators.kubernetes.deletion_cost); without it, the ReplicaSet picks by its own
     ranking.
+    `bad`: counts what the API sends that is not what it should (controller.core.bad_messages).
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class DeploymentScaler:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         owns_client: bool = False,
+        bad: BadMessages | None = None,
     ) -> None:
         unknown = set(take_over) - set(config.pools)
         if unknown:
@@ -107,6 +110,7 @@ class DeploymentScaler:
             retry=retry,
             sleep=sleep,
             jitter=jitter,
+            bad=bad,
         )
         self._owns_client = owns_client
         timing = timing or Timing()
@@ -161,6 +165,7 @@ class DeploymentScaler:
         deadline_s: float = 3.0,
         annotate: bool = False,
         busy: BusyPods | None = None,
+        bad: BadMessages | None = None,
     ) -> Self:
         """A scaler with its own client: in-cluster credentials, or a kubeconfig and context.
         Raises KubeConfigError (a one-line, user-facing message) if they cannot be loaded."""
@@ -176,6 +181,7 @@ class DeploymentScaler:
             annotate=annotate,
             busy=busy,
             owns_client=True,
+            bad=bad,
         )
 
     def when_readable(self, callback: Callable[[], None]) -> None:
