@@ -240,6 +240,8 @@ class KubeApi:
             parsed = json.loads(body) if body else {}
         except ValueError:
             raise ApiFailure(what, response.status, "the answer is not JSON") from None
+        except RecursionError:  # deeper than json.loads follows: no object the API sends
+            raise ApiFailure(what, response.status, "the answer is JSON nested too deep") from None
         return parsed if isinstance(parsed, dict) else {}
 
     async def watch(
@@ -277,7 +279,7 @@ class KubeApi:
                     continue
                 try:
                     event = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     log.warning("%s: not an event: %.200r; resuming", what, line)
                     self.bad.count("kubernetes")
                     return

@@ -134,7 +134,7 @@ def failure_of(what: str, response: aiohttp.ClientResponse, body: bytes) -> ApiF
     message = response.reason or "error"
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     if isinstance(parsed, dict) and parsed.get("message"):
         message = str(parsed["message"])

@@ -11,7 +11,7 @@ import pytest
 from kmock import Request
 
 from tests.support import FakeClock
-from tests.support.kmock import Emulator, hang, nowhere, refuse
+from tests.support.kmock import LEASES, Emulator, hang, nowhere, refuse
 from tests.support.kube_lease import LEASE_PATH, MARGIN, TTL, MakeLease, stored
 
 
@@ -244,3 +244,16 @@ async def test_a_lease_the_role_does_not_grant_is_said_once_in_the_servers_words
     assert "agentdash rbac" in said[0]
     cluster.faults.remove(refusal)  # the operator applied `agentdash rbac`
     assert await lease.renew()
+
+
+@pytest.mark.parametrize("status", [200, 409])
+async def test_an_answer_nested_deeper_than_json_follows_is_a_failure_not_a_crash(
+    cluster: Emulator, make_lease: MakeLease, status: int
+) -> None:
+    """1,000 "[" from the API server (or a proxy before it), as the Lease or as an error's
+    body: RecursionError came out of renew(), which never raises for the API's trouble."""
+    a, b = make_lease("pod-a"), make_lease("pod-b")
+    assert await a.renew()
+    cluster[cluster.action.FETCH, cluster.resource(LEASES)] << status << b"[" * 1000
+    assert not await b.renew()
+    assert b.leader_name is None

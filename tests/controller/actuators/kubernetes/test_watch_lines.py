@@ -9,6 +9,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
@@ -19,6 +20,8 @@ from controller.sources.jetstream_queues import ensure_queues
 from tests.support.kmock import DEPLOYMENTS, Emulator, deployment, kubeconfig
 
 PROXY_PAGE = b"<html><body>502 Bad Gateway</body></html>\n"
+TOO_DEEP = b"[" * 1000 + b"\n"
+"""Deeper than json.loads follows: RecursionError, which ended the informer's watch unsaid."""
 
 
 def fleet() -> dict[str, object]:
@@ -43,12 +46,13 @@ def counted(runtime: Runtime) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("line", [PROXY_PAGE, TOO_DEEP], ids=["proxy page", "too deep"])
 async def test_a_watch_line_that_is_not_json_is_counted_in_the_metrics(
-    cluster: Emulator, nats_server: NatsServer, nc: Client, tmp_path: Path
+    cluster: Emulator, nats_server: NatsServer, nc: Client, tmp_path: Path, line: bytes
 ) -> None:
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=1)
     deployments = cluster.resource(DEPLOYMENTS)
-    cluster[cluster.action.WATCH, deployments][:1] << PROXY_PAGE  # the first watch's answer
+    cluster[cluster.action.WATCH, deployments][:1] << line  # the first watch's answer
     config = parse_config(fleet())
     await ensure_queues(nc, config)
     path = kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
