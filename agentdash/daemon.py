@@ -135,7 +135,7 @@ async def serve_http(
     app.router.add_get("/livez", livez)
     host, port = parse_listen(listen)
     try:
-        return await listen_guarded(app, host, port, limits)
+        return await listen_guarded(app, host, port, limits, runtime.metrics.bad)
     except OSError as exc:  # in use, not ours to bind, or no such host: the user's to fix
         where = "--http (or AGENTDASH_HTTP)"  # either may have given it
         raise ConfigError(where, "", f"cannot listen on {listen}: {os_reason(exc)}") from None

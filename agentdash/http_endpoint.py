@@ -5,6 +5,8 @@ request can neither keep them nor starve the probes or the process of file handl
 aiohttp has no header timeout nor a connection cap of its own: each connection's protocol is
 wrapped (`TrackedProtocol`) and a middleware tells `ConnectionGuard` when a request is being
 served, so that the guard knows which connections are waiting for a request's headers.
+Malformed requests are one warning an interval (`BadRequestLog`), each counted
+(`CountedBadRequests`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from controller.core.bad_messages import BadMessages
 from controller.core.printable import printable
 
 HEADER_TIMEOUT = 10.0
@@ -211,6 +214,23 @@ class BadRequestLog(logging.Filter):
         return False
 
 
+class CountedBadRequests(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger as the endpoint's request handlers call it: each request they
+    refuse as malformed (answered 400) is counted in `bad`
+    (`agentdash_bad_messages_total{source="http"}`) whatever the log level, since aiohttp says
+    bytes that are no HTTP at all (a TLS handshake, a scanner's) at debug only. What reaches
+    the log is BadRequestLog's to say."""
+
+    def __init__(self, bad: BadMessages) -> None:
+        super().__init__(logging.getLogger(AIOHTTP_SERVER), {})
+        self.bad = bad
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if isinstance(kwargs.get("exc_info"), HttpProcessingError):
+            self.bad.count("http")
+        super().log(level, msg, *args, **kwargs)
+
+
 @dataclass
 class HttpEndpoint:
     runner: web.AppRunner
@@ -232,13 +252,18 @@ class HttpEndpoint:
 
 
 async def listen_guarded(
-    app: web.Application, host: str | None, port: int, limits: HttpLimits
+    app: web.Application,
+    host: str | None,
+    port: int,
+    limits: HttpLimits,
+    bad: BadMessages | None = None,
 ) -> HttpEndpoint:
     """`app` served on host:port under `limits` (host None: every address, IPv4 and IPv6);
-    OSError if it cannot listen there."""
+    OSError if it cannot listen there. `bad` counts the requests refused as malformed."""
     guard = ConnectionGuard(limits)
     app.middlewares.append(guard.middleware)
-    runner = web.AppRunner(app, access_log=None)
+    logger = CountedBadRequests(bad or BadMessages())
+    runner = web.AppRunner(app, access_log=None, logger=logger)
     await runner.setup()
     aiohttp_server = runner.server
     assert aiohttp_server is not None  # set up above

@@ -35,6 +35,7 @@ SOURCES = (
     "lease",
     "handover",
     "kubernetes",
+    "http",
 )
 """Counted from the start (at 0), so a dashboard can tell "none" from "not measured".
 `unstored`: tasks seen on a pool's subject that JetStream did not store (a duplicate, a
@@ -45,7 +46,9 @@ resourceVersion).
 `handover`: values of the leader's handover buckets (history, spend, tokens today) that a
 restore refused (controller.coordination.bucket).
 `kubernetes`: lines of a Kubernetes watch that are not JSON (a proxy's page), each ending that
-watch (controller.actuators.kubernetes.api)."""
+watch (controller.actuators.kubernetes.api).
+`http`: requests to the daemon's HTTP endpoint refused as malformed, answered 400
+(agentdash.http_endpoint)."""
 LOG_EVERY_S = 60.0
 WHY_CHARS = 200
 """What a log line quotes of the reason: a 1 MB body must not become a 1 MB log line."""

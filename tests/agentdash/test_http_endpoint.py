@@ -1,6 +1,7 @@
 """The daemon's HTTP endpoint against clients that open connections and never finish a request:
 each is closed after the header timeout, the cap keeps room for the probes, and running out of
-file handles is one log line, not a flood. Real sockets, the daemon's own endpoint."""
+file handles is one log line, not a flood; malformed requests are one line an interval, and
+each is counted. Real sockets, the daemon's own endpoint."""
 
 from __future__ import annotations
 
@@ -253,6 +254,33 @@ async def test_bad_requests_are_one_warning_an_interval_saying_why_never_an_erro
     finally:
         await endpoint.close()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "bad HTTP request from 127.0.0.1, answered 400: Missing 'Host' header in request."
+    ]
+
+
+@pytest.mark.parametrize("level", [logging.WARNING, logging.DEBUG])
+async def test_bad_requests_are_counted_on_the_metrics_the_endpoint_serves(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture, level: int
+) -> None:
+    """Three without a Host header and one of bytes that are no HTTP, which aiohttp says at
+    debug only: four, at any log level."""
+    caplog.set_level(level)
+    endpoint = await serve_http(runtime, f"127.0.0.1:{free_port()}")
+    try:
+        for sent in [b"GET /metrics HTTP/1.1\r\n\r\n"] * 3 + [b"\x1b[2J\r\n\r\n"]:
+            client = await SlowClient.open(endpoint.port, sent=sent)
+            assert (await client.reader.read()).startswith(b"HTTP/1.0 400")
+            client.close()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{endpoint.port}/metrics") as response,
+        ):
+            exposed = await response.text()
+    finally:
+        await endpoint.close()
+    assert 'agentdash_bad_messages_total{source="http"} 4.0' in exposed.splitlines()
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert said == [
         "bad HTTP request from 127.0.0.1, answered 400: Missing 'Host' header in request."
     ]
 
