@@ -93,7 +93,7 @@ def check_credentials(options: RuntimeOptions) -> None:
 
 KUBERNETES_LEASE_MIN_S = 3
 """The shortest leaseDurationSeconds a holder can keep. A Kubernetes Lease keeps whole seconds
-(the TTL rounded up, controller.coordination.kube_lease `whole_seconds`), and its holder gives
+(the TTL rounded up, controller.coordination.lease_ttl `whole_seconds`), and its holder gives
 up 1 s of them for clocks that differ; it renews when what is left is the call deadline, a
 third of the TTL. Under 3 s, what is left after the margin is shorter than the renewal may
 take: one that takes its time lands after the lease has lapsed (at 1 s, none is left at all:
@@ -120,7 +120,7 @@ def check_lease_ttl(config: Config, options: RuntimeOptions) -> None:
         return  # the NATS KV lease: its TTL is the bucket's, to the millisecond
     if not contends(options):
         return
-    from controller.coordination.kube_lease import whole_seconds
+    from controller.coordination.lease_ttl import whole_seconds
 
     if whole_seconds(options.lease_ttl) < KUBERNETES_LEASE_MIN_S:
         shortest = KUBERNETES_LEASE_MIN_S - 1

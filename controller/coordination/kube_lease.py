@@ -52,7 +52,7 @@ from controller.actuators.kubernetes.api import ApiFailure, KubeApi, connect_cli
 from controller.actuators.kubernetes.budget import LEASE
 from controller.actuators.kubernetes.objects import meta, spec
 from controller.coordination.lease import BrokenLease
-from controller.coordination.lease_ttl import MAX_S, MIN_S, lease_seconds
+from controller.coordination.lease_ttl import MAX_S, MIN_S, lease_seconds, whole_seconds
 from controller.core.bad_messages import BadMessages
 from controller.core.printable import printable
 
@@ -380,12 +380,6 @@ class KubernetesLease:
     def _now(self) -> str:
         """The API's MicroTime."""
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def whole_seconds(ttl: float) -> int:
-    """The leaseDurationSeconds a TTL gives: the API keeps whole seconds, so it is rounded up
-    (a lease never shorter than asked), and at least 1."""
-    return max(1, math.ceil(ttl))
 
 
 def _version_of(lease: Mapping[str, Any]) -> str | None:

@@ -5,6 +5,7 @@ that names a billion seconds would keep every other process from ever calling it
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 MIN_S = 1
@@ -17,3 +18,9 @@ def lease_seconds(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and MIN_S <= value <= MAX_S:
         return value
     return None
+
+
+def whole_seconds(ttl: float) -> int:
+    """The leaseDurationSeconds a TTL gives: the API keeps whole seconds, so it is rounded up
+    (a lease never shorter than asked), and at least 1."""
+    return max(1, math.ceil(ttl))
