@@ -291,16 +291,21 @@ class KeepAlive:
         return self._plans
 
     def _planned(self, level: Level, share: float) -> Plan:
-        """The level's plan, priced at `share` where it is made anew."""
-        taken = 2 * share if share > self.lag_per_replica else None
-        weight = self.wait_weight
-        if level.replicas == 1:
-            head = self.wakes.mean()
-            miss = self.first_miss(share)
+        """The level's plan, priced at `share` where it is made anew (a level whose plan
+        stands, as most do at a rebuild of `plans`, is not priced again)."""
+        made = level.plan
+        if made is None:
+            taken = 2 * share if share > self.lag_per_replica else None
+            weight = self.wait_weight
+            if level.replicas == 1:
+                head, miss = self.wakes.mean(), self.first_miss(share)
+            else:
+                head, miss = None, self.level_miss(share)
             made = level.planned(self.cold_start, miss, head=head, taken=taken, weight=weight)
+        if level.replicas == 1:
             longer = self.tail.hold(made.hold_s) if made.prewarm_s is None else None
             return made if longer is None else made.held_for(longer[0], tail=longer[1])
-        return level.planned(self.cold_start, self.level_miss(share), taken=taken, weight=weight)
+        return made
 
     def hold(self, now: float, current: int = 0, wanted: int = 0) -> Hold:
         """The most replicas a level's plan holds (or pre-warms) now, given the replicas

@@ -47,6 +47,35 @@ class Pace(Record):
         self.lag = lag
 
 
+class Price(Record):
+    """What a level's plan was priced at (`Level.planned`): with the same gaps, the same
+    price makes the same plan."""
+
+    FIELDS = ("cold_start", "miss_s", "head", "taken", "weight")
+    __slots__ = FIELDS
+
+    cold_start: float
+    miss_s: float
+    head: float | None
+    taken: float | None
+    weight: float
+
+    def __init__(
+        self,
+        *,
+        cold_start: float,
+        miss_s: float,
+        head: float | None,
+        taken: float | None,
+        weight: float,
+    ) -> None:
+        self.cold_start = cold_start
+        self.miss_s = miss_s
+        self.head = head
+        self.taken = taken
+        self.weight = weight
+
+
 @dataclass(slots=True)
 class Level:
     """One band of replicas: when the pool last needed at least `replicas` (while it still
@@ -67,6 +96,11 @@ class Level:
     share: float | None = None
     """The tasks a released pod makes wait, as the plan was priced (KeepAlive.share); it
     stands while the level is out of use (None: priced by the pool's share of now)."""
+    made: Plan | None = None
+    """The plan last made from these gaps, at `priced`: a plan forgotten because its price
+    may have moved (a wake's head learned, the pool's pace) is made again only if it did:
+    at most wakes, the mean of the heads stays as it was."""
+    priced: Price | None = None
 
     def start(self, now: float, cold_start: float) -> bool:
         """The level is needed again at `now`; whether that taught it a gap."""
@@ -75,7 +109,7 @@ class Level:
             gap = min(now - self.last_used, MAX_GAP_S)
             if gap >= cold_start and gap > 0:
                 self.gaps.append(gap)
-                self.plan = None
+                self.plan = self.made = None
                 learned = True
         self.in_use = True
         self.peak = 0
@@ -92,11 +126,18 @@ class Level:
     ) -> Plan:
         """The level's plan for a miss priced at `miss_s`, with what priced it (`head`,
         `taken`, `weight`: shown in the reasons); made again only after the plan is forgotten
-        (a gap learned, or the price moved)."""
+        (a gap learned, or the price moved), and then only if learned from other gaps or
+        priced otherwise than the plan `made` last."""
         if self.plan is None:
-            self.plan = plan(
-                sorted(self.gaps), cold_start, miss_s, head=head, taken=taken, weight=weight
+            price = Price(
+                cold_start=cold_start, miss_s=miss_s, head=head, taken=taken, weight=weight
             )
+            if self.made is None or price != self.priced:
+                self.made = plan(
+                    sorted(self.gaps), cold_start, miss_s, head=head, taken=taken, weight=weight
+                )
+                self.priced = price
+            self.plan = self.made
         return self.plan
 
 

@@ -28,7 +28,7 @@ def take_in(mine: KeepAlive, other: KeepAlive) -> None:
                 level.plan, level.share = None, theirs.share
         if len(theirs.gaps) > len(level.gaps):
             level.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
-            level.plan = None
+            level.plan = level.made = None
     if len(other.wakes.heads) > len(mine.wakes.heads):
         mine.wakes.heads = deque(other.wakes.heads, maxlen=KEPT_GAPS)
         if mine.levels:

@@ -362,6 +362,53 @@ def test_a_hold_is_what_every_level_asked_anew_would_say(seed: int) -> None:
         keep.record(now, value)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_plan_priced_again_is_what_its_gaps_and_price_say_afresh(seed: int) -> None:
+    """A plan forgotten because its price may have moved (a wake's head learned, the pace)
+    is made again only if the price did move (Level.made): the plans say what plans made
+    from nothing would, through bursts, lulls, wakes and paces that swing."""
+    rng = random.Random(seed)
+    keep = KeepAlive(edges=bands(30), cold_start=20.0, lag_per_replica=2.0, concurrency=4)
+    now, value = 0.0, 0
+    for _ in range(2000):
+        now += rng.choice((1.0, 1.0, 5.0, 30.0, 90.0))
+        if rng.random() < 0.3:
+            value = rng.choice((0, 0, 1, 2, rng.randrange(0, 31)))
+        pace = Pace(task_s=rng.choice((0.5, 2.0, 8.0)), rate=rng.choice((1.0, 12.0)))
+        keep.record(now, value, pace if rng.random() < 0.2 else None)
+        if rng.random() < 0.2:
+            for level in keep.levels:  # each priced again, at the price of now
+                level.plan = None
+            keep._plans = None
+            fresh = deepcopy(keep)
+            for level in fresh.levels:
+                level.made = None
+            assert keep.plans() == fresh.plans()
+
+
+def test_a_level_that_takes_in_longer_memory_of_gaps_plans_from_them() -> None:
+    """A handover brings a level more gaps than it has (KeepAlive.merge): its plan is made
+    from them, though its price is the same as when it was last made."""
+    mine = KeepAlive(edges=bands(4), cold_start=20.0, lag_per_replica=2.0)
+    theirs = deepcopy(mine)
+    for keep, gaps in ((mine, (200.0, 210.0, 190.0)), (theirs, (50.0,) * 6)):
+        now = 0.0
+        keep.record(now, 2)
+        for gap in gaps:  # a second at 2 replicas, then `gap` at none
+            keep.record(now + 1, 0)
+            now += 1 + gap
+            keep.record(now, 2)
+        keep.record(now + 1, 0)
+    before = mine.plans()[1]
+    assert before.gaps == 3
+
+    mine.merge(theirs)
+
+    after = mine.plans()[1]
+    assert after.miss_s == before.miss_s
+    assert (after.gaps, after.median_s) == (6, 51.0)  # a level's use ends at its last record
+
+
 @pytest.mark.parametrize(
     ("replicas", "exact", "top"),
     [
