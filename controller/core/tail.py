@@ -109,7 +109,10 @@ class Tail:
     def share(self, hold_s: float) -> float | None:
         """The share of the counted tasks that a hold of `hold_s` after each use leaves to a
         wake (None: no cycle counted)."""
-        total = sum(c.arrived for c in self.cycles)
+        return self._share(hold_s, sum(c.arrived for c in self.cycles))
+
+    def _share(self, hold_s: float, total: float) -> float | None:
+        """`share`, of the `total` tasks counted over the cycles."""
         if total <= 0:
             return None
         ends = hold_s / (1 + MARGIN)
@@ -128,10 +131,10 @@ class Tail:
     def _hold(self, hold_s: float) -> tuple[float, float] | None:
         if len(self.cycles) < MIN_CYCLES:
             return None
-        before = self.share(hold_s)
+        total = sum(c.arrived for c in self.cycles)
+        before = self._share(hold_s, total)
         if before is None or before <= TAIL_SHARE:
             return None
-        total = sum(c.arrived for c in self.cycles)
         ordered = sorted(self.cycles, key=lambda c: c.gap_s)
         missed = sum(c.waited for c in ordered)  # by a hold shorter than every gap
         k, n = 0, len(ordered)
