@@ -38,6 +38,9 @@ class PoolPrices:
         self._tasks = [0] * len(pools)
         """Per pool, what it may have in flight (budget_price.pool_in_flight), summed per
         tenant in config order, as budget_price.in_flight sums them."""
+        self._lags: list[int | None] = [None] * len(pools)
+        """Per pool, its tasks queued or in flight as last read (None: unseen or stale): with
+        its price, what pool_in_flight reads of a reading."""
 
     def read(self, i: int, reading: PoolObservation | None) -> bool:
         """Pool i read anew: whether its price, or what its budgeted tenant's pools may have
@@ -51,6 +54,12 @@ class PoolPrices:
             return False
         repriced = price != self._prices[i]
         self._prices[i] = price
+        lag = None
+        if reading is not None and reading.stale is None:
+            lag = reading.pending + reading.ack_pending
+        if lag == self._lags[i] and not repriced:
+            return False  # a new reading of the same tasks at the same price: nothing moved
+        self._lags[i] = lag
         part = pool_in_flight(self._slots[i], reading)
         if part.tokens == self._tokens[i] and part.tasks == self._tasks[i]:
             return repriced
