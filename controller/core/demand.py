@@ -11,6 +11,7 @@ its `Footprint` is all that `claim` reads of the observation for its numbers.
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from controller.core.accounting import MAX_RATE, RATE_WINDOW_S
 from controller.core.budget_price import MAX_TASK_SECONDS
@@ -18,7 +19,7 @@ from controller.core.config import PoolConfig
 from controller.core.model import PoolObservation, Reason
 from controller.core.record import Record
 
-LANDING_SIGMAS = 0.5
+LANDING_SIGMAS: Final = 0.5
 """How far above the need a scale-down of a learned pool lands (`noise_top`), in standard
 deviations of the arrivals' noise. Landing exactly on a reading taken as traffic falls sends
 the next small rise back up within a minute: a reversal, and a cold start for nothing.

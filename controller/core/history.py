@@ -14,18 +14,19 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Final
 
 from controller.core.config import Config, PoolConfig
 from controller.core.keepalive import KeepAlive
 from controller.core.keepalive_levels import Pace
 from controller.core.model import Observations, ScaleDecision
 
-SUSTAINED_S = 15.0
+SUSTAINED_S: Final = 15.0
 """How long demand must last before it may take the replicas that time rules keep in other
 pools under a short shared ceiling (controller.core.allocation): a blip of lag moves no pod."""
 
 
-SETTLE_S = 300.0
+SETTLE_S: Final = 300.0
 """How long a learned pool's recommendation must stay below its replicas, within the
 scale-down tolerance, before the pool settles to the highest of it (controller.core.time_rules):
 the HPA's default scale-down stabilization window. The tolerance stops a pool from chasing its

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Final
 
 from controller.core.accounting import MAX_RATE
 from controller.core.config import PoolConfig
@@ -46,7 +47,7 @@ from controller.core.record import Record
 from controller.core.ski_rental import Plan, plan
 from controller.core.tail import Tail
 
-SHARE_MOVES = 0.2
+SHARE_MOVES: Final = 0.2
 """A measured pace changes the levels' price of a miss once it moves it by more than this
 (20%): the plans are not made again for every wobble of a mean."""
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 from controller.core.record import Record
 from controller.core.ski_rental import Plan, plan
 
-KEPT_GAPS = 48
+KEPT_GAPS: Final = 48
 """The newest gaps a level remembers: enough for a tail, few enough to follow a change."""
-MAX_GAP_S = 86400.0
+MAX_GAP_S: Final = 86400.0
 """A longer gap counts as this long: no hold is that long anyway."""
 
 

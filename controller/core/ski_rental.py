@@ -14,12 +14,13 @@ future).
 from __future__ import annotations
 
 import bisect
+from typing import Final
 
 from controller.core.record import Record
 
-MIN_GAPS = 3
+MIN_GAPS: Final = 3
 """Gaps a level must have shown before its own pattern replaces the plain ski-rental hold."""
-MARGIN = 0.1
+MARGIN: Final = 0.1
 """A hold lasts 10% past the gap it covers and a pre-warm starts 10% early, as the paper's
 margins: a burst on time to the second must not meet its pods leaving."""
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 from controller.core.accounting import BudgetClock, BudgetDay
 from controller.core.burn import BUCKET_S, BUCKETS, Burn, fit
@@ -48,9 +49,9 @@ from controller.core.spend_read import Forecast, SpendRead
 
 NO_DAY = BudgetDay(math.nan, math.nan)
 """Before the first sample."""
-GAP_S = 3600.0
+GAP_S: Final = 3600.0
 """Samples further apart than this teach nothing (the tokens between are not spread over it)."""
-MIN_TASKS = 10
+MIN_TASKS: Final = 10
 """Tasks reported done before their tokens a task are read."""
 
 

@@ -11,11 +11,11 @@ the tenants whose pace reads it.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from controller.core.burn import Burn
 
-PACE_READ_S = 60.0
+PACE_READ_S: Final = 60.0
 """The pace reads each tenant's forecast once a minute (`TenantSpend.read`): at the engine's
 first step in each minute of the clock. A forecast runs to the reset, hours ahead, and moves
 little in a minute; the tenant's tokens, which it weighs against, are read at every step."""

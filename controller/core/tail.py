@@ -23,21 +23,22 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 from controller.core.accounting import MAX_RATE
 from controller.core.record import Record
 from controller.core.ski_rental import MARGIN
 
-TAIL_SHARE = 0.05
+TAIL_SHARE: Final = 0.05
 """The share of a pool's tasks a p95 leaves out: more of them waiting a cold start, and the
 cold start is the p95."""
-TAIL_HOLD_S = 300.0
+TAIL_HOLD_S: Final = 300.0
 """The longest the tail holds a replica idle: KEDA's cooldownPeriod and the HPA's scale-down
 window by default. A pool whose gaps are longer is at zero under either of them too."""
-KEPT_CYCLES = 100
+KEPT_CYCLES: Final = 100
 """The newest cycles counted: enough to tell one task in twenty from one in ten across the
 bursts that vary, few enough to follow a change within hours."""
-MIN_CYCLES = round(1 / TAIL_SHARE)
+MIN_CYCLES: Final = round(1 / TAIL_SHARE)
 """Cycles counted before the tail holds anything: with fewer, one wake more or less moves
 the share across TAIL_SHARE."""
 

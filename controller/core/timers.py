@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-SLACK = 1e-6
+SLACK: Final = 1e-6
 """A time due within this long of a step counts as due at it (float noise)."""
 
 
