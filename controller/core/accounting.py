@@ -8,20 +8,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, tzinfo
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-MAX_RATE = 1e6
+MAX_RATE: Final = 1e6
 """Tasks a second: above this an arrival rate is not a measurement."""
-RATE_WINDOW_S = 30.0
+RATE_WINDOW_S: Final = 30.0
 """Arrival rates are averaged over this many seconds (the live source and the simulator)."""
 
-DAY_S = 86400.0
-SMOOTHING = 0.1
+DAY_S: Final = 86400.0
+SMOOTHING: Final = 0.1
 """Weight of the newest task in the moving mean of task time."""
-MAX_WORK_S = DAY_S
+MAX_WORK_S: Final = DAY_S
 """A task reported as longer than a day is a mistake or a lie."""
 
-OUTLIER = 5.0
+OUTLIER: Final = 5.0
 """A task counts at most this many times the current mean: one 10-minute task among 30 s
 ones moves the mean by 40%, not 20x; a real shift to longer tasks still gets there within a
 few dozen tasks. (3x biased bimodal pools low; 10x lets one outlier nearly double a pool of

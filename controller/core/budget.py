@@ -33,6 +33,7 @@ and when it reads the forecast and replica-seconds again, once a minute
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from controller.core.allocation import Claim
 from controller.core.budget_one_replica import one_replica
@@ -55,9 +56,9 @@ from controller.core.model import Observations, PoolObservation, Reason
 from controller.core.record import Record
 from controller.core.spend_read import Forecast, SpendRead
 
-EXHAUSTED = "budget exhausted"
-SPENT = "budget spent"
-WARNING = "budget warning"
+EXHAUSTED: Final = "budget exhausted"
+SPENT: Final = "budget spent"
+WARNING: Final = "budget warning"
 
 
 def budget_rule(tenant: TenantConfig, used: int | None, in_flight: float = 0.0) -> str | None:

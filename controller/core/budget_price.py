@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from controller.core.config import Config, PoolConfig
 from controller.core.model import NOTHING_IN_FLIGHT, InFlight, PoolObservation
@@ -15,12 +15,12 @@ from controller.core.spend_read import SpendRead
 
 PACE_MIN_REPLICA_SECONDS = 600.0
 """Below this much measured today, a tenant's cost per replica-second is too noisy to read."""
-MAX_TASK_SECONDS = 7 * 86400.0
+MAX_TASK_SECONDS: Final = 7 * 86400.0
 """A week: above this a task time is not a measurement."""
 LANDING_ROUNDS = 2
 """Rounds of its tasks a replica's budget must cover where its pool's own tokens a task are
 known: the one in flight, and the next it takes before the landing is read again."""
-GUESSED_ROUNDS = 3
+GUESSED_ROUNDS: Final = 3
 """The same where a task is priced by a guess: its tenant's tokens a task over all its pools
 (one pool's tasks may cost ten times another's), or its tokens a replica-second (idle
 seconds count too, and task times have a long tail). A round more."""

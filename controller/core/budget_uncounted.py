@@ -10,10 +10,12 @@ spends past no cap it cannot see. A soft cap is left to run.
 
 from __future__ import annotations
 
+from typing import Final
+
 from controller.core.config import TenantConfig
 from controller.core.model import Reason
 
-UNCOUNTED = "budget uncounted"
+UNCOUNTED: Final = "budget uncounted"
 _WORDS = (
     "tenant {} has a hard cap of {:,} tokens a day, and its tokens today are not known ({}): "
     "no growth beyond {} until they are, {} -> {}"

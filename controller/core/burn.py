@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from statistics import NormalDist
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-BUCKET_S = 60.0
-BUCKETS = 120
+BUCKET_S: Final = 60.0
+BUCKETS: Final = 120
 """The burn rate's window: the last two hours, a minute a bucket. (An hour of bursty traffic
 left the slope of a day's steady fall within its noise half of the time.)"""
 MIN_BUCKETS = 10

@@ -6,6 +6,7 @@ fallback), or not read at all. Missing data never scales a pool down.
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from controller.core.allocation import Claim
 from controller.core.config import PoolConfig
@@ -141,14 +142,14 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
 _NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
 _NO_DATA_REASON = Reason("no observation", _NO_DATA)
 _NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
-NOT_SCALED = "not scaled"
+NOT_SCALED: Final = "not scaled"
 _NOT_SCALED = "{}: left at the {} replicas read"
 _FALLBACK = "{} ({} reads in a row): fallback {} replicas, {} -> {}"
 _PAUSED = "tenant {} paused by an operator: 0 replicas, lag {} stays queued"
-TENANT_PAUSED = "paused"
-POOL_PAUSED = "pool paused"
+TENANT_PAUSED: Final = "paused"
+POOL_PAUSED: Final = "pool paused"
 _POOL_HOLDS = "paused{}{}: holding {} replicas"
 _POOL_AT = "paused{}{}: set to {}, {} -> {}"
-CONTROLLER_PAUSED = "controller paused"
+CONTROLLER_PAUSED: Final = "controller paused"
 _CONTROLLER_HOLDS = "paused by an operator: holding {} replicas"
 _CONTROLLER_WOULD = "paused by an operator: holding {} replicas (would scale {} -> {})"

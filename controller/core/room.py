@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 if TYPE_CHECKING:
     from controller.core.allocation import Claim
     from controller.core.layout import Layout
 
-EPS = 1e-9
+EPS: Final = 1e-9
 """Float slack when room is compared with a replica's cost."""
 Costs = tuple[tuple[int, float], ...]
 """A pool's (ceiling index, cost of one replica there), as Layout.costs holds them."""

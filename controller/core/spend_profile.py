@@ -9,15 +9,16 @@ writes, controller.coordination.spend_handover).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
-BIN_S = 3600.0
-DAY_BINS = 25
+BIN_S: Final = 3600.0
+DAY_BINS: Final = 25
 """Hours from the reset: a day where clocks go back has 25."""
-MIN_BIN_S = 1800.0
+MIN_BIN_S: Final = 1800.0
 """An hour seen for less than this today does not fold into its bin."""
-NEWEST_DAY = 0.25
+NEWEST_DAY: Final = 0.25
 """A bin's weight for the newest day: a day's traffic counts, and four days make most of it."""
-MAX_DAYS = 1000
+MAX_DAYS: Final = 1000
 """Days counted behind a bin (only shown)."""
 
 

@@ -9,6 +9,7 @@ what they alone keep yields to real demand under a short ceiling (controller.cor
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from controller.core.behavior import ScalingRule
 from controller.core.config import PoolConfig
@@ -301,7 +302,7 @@ def _rate_limit(
     return (best if best < current else current), until
 
 
-BIG = 1 << 30
+BIG: Final = 1 << 30
 """No rate limit: more replicas than anything asks for."""
 _TOLERANCE = "{} is within {:.0%} of {}: keep them"
 _LANDING = (
