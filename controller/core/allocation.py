@@ -4,8 +4,7 @@ between pools, weighted by tier priority.
 Order of service:
 1. pools whose replicas must be held (stale or unobserved data) keep what they have;
 2. every pool keeps its replicas at work: a running task is never cut short for another pool
-   (it would be redelivered and start again); its pod goes to whoever needs it most when the
-   task ends;
+   (it would be redelivered and start again); its pod is shared anew when the task ends;
 3. every pool's floor (min_replicas or pin), tier by tier, highest priority first;
 4. then every tier at once, shared by weight (each tier counts twice the tier below it), once
    each tier with demand has its first replica (controller.core.room):
@@ -300,10 +299,8 @@ def _share(
     # above a share, and per tier the replicas its time rules alone keep.
     above = run.set_aside([(c, c.has - c.granted) for c in claims])
     holds = [run.set_aside([(c, c.holding) for c in tier_claims]) for tier_claims in grouped]
-    # Growth from free room, up to each pool's share first: a pool that the room set aside
-    # holds back under one ceiling (its tenant's max_pods) would otherwise see a lower tier
-    # take, under another (a provider's rpm), what its share needs, before lending gives it
-    # the pod it waits for.
+    # Growth up to each pool's share first: a pool held back by one ceiling would see a
+    # lower tier grow into its share of another.
     for claim, share in zip(claims, shares, strict=True):
         claim.goal = claim.want if claim.want < share else share
     run.fill(claims)

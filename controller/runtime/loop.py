@@ -32,12 +32,7 @@ from controller.coordination.usage_handover import UsageHandover
 from controller.core.config import Config
 from controller.core.engine import Engine
 from controller.core.events import ActionEvent, EventBus, TickEvent
-from controller.core.model import (
-    Overrides,
-    PoolState,
-    QueueStats,
-    ScaleDecision,
-)
+from controller.core.model import Overrides, PoolState, QueueStats, ScaleDecision
 from controller.runtime.actuation import CALL_DEADLINE_S, ScaleCalls
 from controller.runtime.engine_feed import EngineFeed
 from controller.runtime.health import TOKENS, SourceHealth
