@@ -5,7 +5,7 @@
 #   docker build -t agentdash:0.1.0 .
 #
 # deploy/deployment.yaml runs it as UID 10001 with a read-only root filesystem and an emptyDir
-# on /tmp: nothing here writes anywhere else (tests/test_deploy.py checks both files agree).
+# on /tmp: nothing here writes anywhere else (tests/test_dockerfile.py checks both files agree).
 
 ARG PYTHON=python:3.11-slim-bookworm
 

@@ -1,10 +1,13 @@
 """A real Prometheus (Debian's package) for the tests that read token usage from one or
 load agentdash's alert rules, and its promtool; each skips the test, saying why, where the
-binary is not installed. And a forged one (`QueryApi`) for answers a real one never gives."""
+binary is not installed. And a forged one (`QueryApi`) for answers a real one never gives. And
+readers of PromQL (the series and labels an expression reads) and of a /metrics page (the
+series and labels it serves), to hold a query to what a scrape of agentdash gives it."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import ssl
 import subprocess
@@ -18,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import free_port
 
@@ -163,3 +167,54 @@ class QueryApi:
     async def __aexit__(self, *_: object) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
+                "group_left", "group_right", "inf", "nan"}  # fmt: skip
+SCRAPE_LABELS = {"instance", "job", "namespace", "cluster"}
+"""Labels Prometheus adds to every series it scrapes (`instance`, `job`), and those that tell
+installs apart: the `namespace` its discovery adds (the ServiceMonitor's), and the `cluster` a
+Prometheus over several clusters adds (grouping by one that is absent groups by nothing)."""
+SCRAPE_SERIES = {"up"}
+"""What Prometheus writes of each target itself: 1 while it answers a scrape, else 0."""
+
+
+def metric_names(expr: str) -> set[str]:
+    """The series names a PromQL expression reads: identifiers that are not functions,
+    keywords, label names (in braces or grouping clauses) or durations."""
+    expr = re.sub(r"label_values\((.+),\s*\w+\)", r"\1", expr)  # Grafana's: (series, label)
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    words = re.finditer(r"(?<![\w.$])([a-zA-Z_:][\w:]*)\s*(\()?", expr)
+    return {w[1] for w in words if not w[2] and w[1].lower() not in PROMQL_WORDS}
+
+
+def label_names(expr: str) -> set[str]:
+    """Every label an expression matches on or groups by."""
+    grouped = re.findall(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", expr)
+    matched = re.findall(r"\{([^}]*)\}", expr)
+    names = {name.strip() for group in grouped for name in group.split(",") if name.strip()}
+    for matchers in matched:
+        names |= set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", re.sub(r'"[^"]*"', "", matchers)))
+    return names
+
+
+def selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
+    """Each series an expression reads, with the matchers it is read with (label: value)."""
+    names = metric_names(expr)
+    found = re.finditer(r"(?<![\w.$])([a-zA-Z_:][\w:]*)(\{[^}]*\})?(?!\s*\()", expr)
+    return [
+        (m[1], dict(re.findall(r'(\w+)\s*=~?\s*"([^"]*)"', m[2] or "")))
+        for m in found
+        if m[1] in names
+    ]
+
+
+def served_text(text: str) -> dict[str, set[str]]:
+    """What a /metrics page holds: each sample name, with the labels it carries."""
+    found: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, set()).update(sample.labels)
+    return found
