@@ -17,7 +17,7 @@ from agentdash.opening import RuntimeOptions
 from agentdash.runtime import start
 from controller.actuators.kubernetes import DeploymentScaler
 from controller.coordination.kube_lease import KubernetesLease
-from controller.core.config import parse_config
+from controller.core.config import Config, parse_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support.kmock import DEPLOYMENTS, LEASES, Emulator, deployment, kubeconfig
 from tests.support.kube_lease import forge
@@ -38,14 +38,25 @@ def fleet_with_lease() -> dict[str, object]:
     }
 
 
-async def test_a_config_naming_a_lease_elects_on_it_and_nats_holds_no_lease(
-    cluster: Emulator, nats_server: NatsServer, nc: Client, tmp_path: Path
-) -> None:
+Leased = tuple[Config, RuntimeOptions]
+
+
+@pytest.fixture
+async def leased(cluster: Emulator, nats_server: NatsServer, nc: Client, tmp_path: Path) -> Leased:
+    """The fleet electing on the emulated API's Lease, its queues made, and the options
+    its processes start with (a 5 s TTL); its Deployment at 0 replicas."""
     cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
     config = parse_config(fleet_with_lease())
     await ensure_queues(nc, config)
     path = kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
     options = RuntimeOptions(nats_server.url, kubeconfig=path, context="kmock", lease_ttl=5)
+    return config, options
+
+
+async def test_a_config_naming_a_lease_elects_on_it_and_nats_holds_no_lease(
+    cluster: Emulator, nc: Client, leased: Leased
+) -> None:
+    config, options = leased
     first = await start(config, replace(options, holder="first"))
     second = await start(config, replace(options, holder="second"))
     try:
@@ -72,15 +83,11 @@ async def test_a_config_naming_a_lease_elects_on_it_and_nats_holds_no_lease(
 
 
 async def test_a_read_only_dashboard_at_a_one_second_ttl_reads_who_holds_the_lease(
-    cluster: Emulator, nats_server: NatsServer, nc: Client, tmp_path: Path
+    cluster: Emulator, leased: Leased
 ) -> None:
     """It never holds the Lease, so none of a holder's margin is taken from its TTL: at 1 s it
     reads the Lease, names its holder, and writes nothing to it."""
-    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
-    config = parse_config(fleet_with_lease())
-    await ensure_queues(nc, config)
-    path = kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
-    options = RuntimeOptions(nats_server.url, kubeconfig=path, context="kmock", lease_ttl=5)
+    config, options = leased
     daemon = await start(config, replace(options, holder="daemon"))
     dashboard = await start(
         config, replace(options, holder="dashboard", lease_ttl=1, lead=False, read_only=True)
@@ -107,21 +114,13 @@ def lease_refusals(exposed: bytes) -> list[str]:
 
 
 async def test_a_lease_duration_that_is_no_ttl_is_counted_in_the_readers_metrics(
-    cluster: Emulator,
-    nats_server: NatsServer,
-    nc: Client,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    cluster: Emulator, leased: Leased, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A Lease forged to a billion seconds: the dashboard that reads it counts each read in
     `agentdash_bad_messages_total{source="lease"}` (0 until then) and says it in one warning,
     the Lease's own, not a second line from the count."""
     caplog.set_level(logging.WARNING)
-    cluster.objects[DEPLOYMENTS, "agents", "web"] = deployment("web", replicas=0)
-    config = parse_config(fleet_with_lease())
-    await ensure_queues(nc, config)
-    path = kubeconfig(tmp_path / "kubeconfig", str(cluster.url).rstrip("/"))
-    options = RuntimeOptions(nats_server.url, kubeconfig=path, context="kmock", lease_ttl=5)
+    config, options = leased
     daemon = await start(config, replace(options, holder="daemon"))
     dashboard = await start(config, replace(options, holder="dashboard", lead=False))
     try:
