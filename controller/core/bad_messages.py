@@ -3,11 +3,11 @@ messages it dropped because more came than it reads (`flood`: agentdash.nats_con
 
 Anything that crosses a process boundary (a worker's usage or busy report, the leader's
 decisions, a KV override, a Prometheus answer, the time of a queue's oldest task, the leader
-lease) is validated
-before it can reach the policy, the actuator or the dashboard. One that fails is dropped,
-counted per source (`agentdash_bad_messages_total{source}`, controller.runtime.metrics) and
-logged at most once a minute per source (and flooded subject): a flood of junk must neither
-crash the loop nor flood the log. One `BadMessages` is shared by every source of a runtime.
+lease) is validated before it can reach the policy, the actuator or the dashboard. One that
+fails is dropped, counted per source (`agentdash_bad_messages_total{source}`,
+controller.runtime.metrics) and logged at most once a minute per source (and flooded
+subject): a flood of junk must neither crash the loop nor flood the log. One `BadMessages` is
+shared by every source of a runtime.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class BadMessages:
         this source logged lately about the same thing. `about`: what the line names apart
         (a flooded subject: one tenant's flood must not keep another's out of the log);
         only what the config names, so the lines a minute stay bounded."""
-        self.counts[source] = self.counts.get(source, 0) + count
+        self.count(source, count)
         now = self._clock()
         said = f"{source} {about}" if about else source
         last = self._logged_at.get(said)
