@@ -1,6 +1,7 @@
 """The Grafana dashboard in deploy/grafana: it imports cleanly; its queries read what an
-operator asks about, each of the install picked, and only metrics and labels agentdash serves;
-and over a real Prometheus scraping two running installs, every panel shows each one's data."""
+operator asks about, each of the installs picked (All of them at first), and only metrics and
+labels agentdash serves; and over a real Prometheus scraping two running installs, every panel
+shows each one's data alone when it is picked, and both at All."""
 
 from __future__ import annotations
 
@@ -53,17 +54,22 @@ def test_the_metric_name_reader_finds_names_and_only_names() -> None:
 
 
 INSTALL = {"cluster": "$cluster", "namespace": "$namespace", "job": "$job"}
-"""What each series the dashboard reads is matched to: the install picked, by the labels the
-alert rules group by (the scrape's; a label a Prometheus does not add is empty, and so is its
-picker: Grafana sends "" for a picker that finds no value)."""
+"""What each series the dashboard reads is matched to: the installs picked, by the labels the
+alert rules group by (the scrape's; a label a Prometheus does not add is empty, and "All",
+`.*`, matches a series without it as with it)."""
 PICKERS = list(INSTALL)
 """The install's pickers, each offering what the ones before it leave."""
+ALL = "$__all"
+"""What Grafana keeps for a picker at All; it sends the picker's allValue."""
+Picked = dict[str, str | list[str]]
+"""Each picker's value: one, several, or ALL (a picker left out is at ALL)."""
 
 
-def test_every_panel_and_the_pool_picker_read_the_install_picked() -> None:
+def test_every_panel_and_the_pool_picker_read_the_installs_picked() -> None:
     """One Prometheus may scrape several installs (two clusters, two namespaces): a panel
-    that read a series without the install's matchers would sum them (two leaders, pools of
-    the same name counted once)."""
+    that read a series without the install's matchers would show them all whatever is picked.
+    Each picker offers All, the default, and several values at once: each matcher is a regex
+    (`=~`), which Grafana fills with `.*` for All and `(a|b)` for two."""
     dashboard = json.loads(DASHBOARD.read_text())
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     read = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
@@ -71,13 +77,17 @@ def test_every_panel_and_the_pool_picker_read_the_install_picked() -> None:
     for expr in read:
         for name, matchers in selectors(expr):
             assert INSTALL.items() <= matchers.items(), f"{expr}: {name} not of the install"
+        exact = re.findall(r'\b(?:cluster|namespace|job)\s*(?:=|!=|!~)\s*"', expr)
+        assert not exact, f"{expr}: {exact} is no regex: All and two installs would match none"
+        assert all(f'{p}=~"{v}"' in expr for p, v in INSTALL.items()), expr
     for before, picker in enumerate(PICKERS):
         query = variables[picker]["query"]["query"]
         assert query.endswith(f", {picker})"), query
         ((_, matchers),) = selectors(query)
         assert matchers == {p: INSTALL[p] for p in PICKERS[:before]}, query
-        # one install at a time: "All" would sum them
-        assert (variables[picker]["multi"], variables[picker]["includeAll"]) == (False, False)
+        offers = {k: variables[picker].get(k) for k in ("multi", "includeAll", "allValue")}
+        assert offers == {"multi": True, "includeAll": True, "allValue": ".*"}, picker
+        assert variables[picker]["current"]["value"] == ALL, picker  # every install at first
 
 
 async def example_metrics(nc: Client) -> Metrics:
@@ -157,7 +167,8 @@ async def test_every_panel_shows_data_from_a_real_prometheus_scraping_agentdash(
     fed as the daemon feeds them: a pool held has no lag series, which metrics fed by hand
     from a loop's snapshot had). The same Prometheus scrapes a second install of the same
     fleet (its own NATS, another namespace), as one over several installs does: the pickers
-    offer both, and each panel shows the install picked alone."""
+    offer both, each panel shows the install picked alone, and at All both, apart where a
+    panel shows pools or tenants (the same names in each) and summed where it counts."""
     path, _ = await held_fleet(tmp_path, nats_server, nc)
     other_server = NatsServer(tmp_path / "second" / "nats").start()
     daemons: list[Daemon] = []
@@ -171,7 +182,9 @@ async def test_every_panel_shows_data_from_a_real_prometheus_scraping_agentdash(
             labels={daemons[0].port: {"namespace": "first"},
                     daemons[1].port: {"namespace": "second"}},
         )  # fmt: skip
-        await panels_show_each_install_alone(prometheus)
+        panels = Panels(prometheus)
+        await panels_show_each_install_alone(panels)
+        await panels_show_every_install_at_all(panels)
     finally:
         if prometheus is not None:
             prometheus.stop()
@@ -180,69 +193,150 @@ async def test_every_panel_shows_data_from_a_real_prometheus_scraping_agentdash(
         other_server.close()
 
 
-def as_grafana_sends(query: str, picked: dict[str, str]) -> str:
-    """`query` with the dashboard's variables filled as Grafana fills them; Grafana answers
-    label_values(series, label) itself, from the series given."""
-    values = {"$__rate_interval": "1m", "$pool": ".*", **{f"${k}": v for k, v in picked.items()}}
-    sent = re.sub(r"\$__rate_interval|\$\w+", lambda m: values.get(m[0], m[0]), query)
-    return re.sub(r"label_values\((.+),\s*(\w+)\)", r"count by (\2) (\1)", sent)
+def as_grafana_sends(query: str, picked: Picked) -> str:
+    """`query` with the dashboard's variables filled as Grafana fills them for a picker that
+    offers several values (each regex-escaped, `(a|b)` for two; at All its allValue, as it
+    is); Grafana answers label_values(series, label) itself, from the series given."""
+    all_values = {v["name"]: v.get("allValue") for v in dashboard_variables()}
+
+    def sent(name: str) -> str:
+        value = picked.get(name, ALL)
+        if value == ALL:
+            return str(all_values[name])
+        escaped = [
+            re.sub(r"[$^*{}\[\]'+?.()|]", r"\\\\\g<0>", v.replace("\\", "\\\\\\\\"))
+            for v in ([value] if isinstance(value, str) else value)
+        ]
+        return escaped[0] if len(escaped) == 1 else f"({'|'.join(escaped)})"
+
+    filled = re.sub(
+        r"\$__rate_interval|\$(\w+)", lambda m: "1m" if m[1] is None else sent(m[1]), query
+    )
+    return re.sub(r"label_values\((.+),\s*(\w+)\)", r"count by (\2) (\1)", filled)
 
 
-async def panels_show_each_install_alone(prometheus: Prometheus) -> None:
-    dashboard = json.loads(DASHBOARD.read_text())
-    variables = {v["name"]: v["query"]["query"] for v in dashboard["templating"]["list"]
-                 if v["type"] == "query"}  # fmt: skip
-    panels = {t["expr"]: panel["title"] for panel in dashboard["panels"]
-              for t in panel["targets"]}  # fmt: skip
-    unanswered: dict[str, str] = {}
+def as_grafana_names(legend: str, labels: dict[str, str]) -> str:
+    """A series' name in its panel: the target's legendFormat with each {{label}} filled
+    (empty where the series has none); with no legendFormat, every label."""
+    if not legend:
+        return json.dumps(labels, sort_keys=True)
+    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m[1], ""), legend)
 
-    async def answer(query: str) -> list[dict[str, Any]] | None:
+
+def dashboard_variables() -> list[dict[str, Any]]:
+    return [v for v in json.loads(DASHBOARD.read_text())["templating"]["list"]
+            if v["type"] == "query"]  # fmt: skip
+
+
+class Panels:
+    """The dashboard's queries, asked of a real Prometheus as Grafana asks them."""
+
+    def __init__(self, prometheus: Prometheus) -> None:
+        self.prometheus = prometheus
+        self.variables = {v["name"]: v["query"]["query"] for v in dashboard_variables()}
+        self.targets = [
+            (t["expr"], panel["title"], t.get("legendFormat", ""))
+            for panel in json.loads(DASHBOARD.read_text())["panels"]
+            for t in panel["targets"]
+        ]
+        self.reads = [*(expr for expr, _, _ in self.targets), self.variables["pool"]]
+        """What shows the installs picked: the panels and the Pool picker (the install's
+        pickers offer what the ones before them leave, beyond what is picked)."""
+        self.unanswered: dict[str, str] = {}
+
+    def query(self, title: str) -> str:
+        (expr,) = [expr for expr, shown_in, _ in self.targets if shown_in == title]
+        return expr
+
+    async def answer(self, query: str) -> list[dict[str, Any]] | None:
         try:
-            return await asyncio.to_thread(prometheus.query, query)
+            return await asyncio.to_thread(self.prometheus.query, query)
         except urllib.error.HTTPError as error:  # a bad query: 400 with the reason
-            unanswered[query] = error.read().decode()
+            self.unanswered[query] = error.read().decode()
             return None
 
-    async def offered(picker: str, picked: dict[str, str]) -> set[str]:
-        found = await answer(as_grafana_sends(variables[picker], picked)) or []
+    async def shown(self, query: str, picked: Picked) -> list[dict[str, Any]]:
+        return await self.answered(as_grafana_sends(query, picked))
+
+    async def answered(self, sent: str) -> list[dict[str, Any]]:
+        shown = await self.answer(sent)
+        assert shown is not None, self.unanswered
+        return shown
+
+    async def offered(self, picker: str, picked: Picked) -> set[str]:
+        found = await self.shown(self.variables[picker], picked)
         return {series["metric"].get(picker, "") for series in found}
 
-    async def all_answered(picked: dict[str, str]) -> bool:
-        unanswered.clear()
-        for query in [*panels, variables["pool"]]:
+    async def all_answered(self, picked: Picked) -> bool:
+        self.unanswered.clear()
+        for query in self.reads:
             sent = as_grafana_sends(query, picked)
-            if await answer(sent) == []:
-                unanswered[sent] = "no series"
-        return not unanswered
+            if await self.answer(sent) == []:
+                self.unanswered[sent] = "no series"
+        return not self.unanswered
 
-    picked = {"cluster": "", "namespace": "", "job": ""}
+    async def namespaces_read(self, picked: Picked) -> set[str]:
+        """The namespaces of every series that what shows them reads, as sent for `picked`."""
+        read: set[str] = set()
+        for query in self.reads:
+            sent = as_grafana_sends(query, picked)
+            for selector in re.findall(r"\b\w+\{[^}]*\}", sent):
+                read |= {s["metric"]["namespace"] for s in await self.answered(selector)}
+        return read
 
-    async def both_offered() -> bool:
-        return await offered("namespace", picked) == {"first", "second"}
 
-    await eventually(both_offered, timeout=30, every=0.5)
-    # Neither install has a cluster label: the picker finds none ("None"), and Grafana
-    # sends "" for it, which is what a series without the label has.
-    assert await offered("cluster", picked) == {""}
+async def panels_show_each_install_alone(panels: Panels) -> None:
+    both = partial(panels_offer, panels, "namespace", {"first", "second"})
+    await eventually(both, timeout=30, every=0.5)
+    # Neither install has a cluster label: the picker finds none, and All (`.*`) reads the
+    # series without one.
+    assert await panels.offered("cluster", {}) == {""}
     for namespace in ("first", "second"):
-        picked = {"cluster": "", "namespace": namespace, "job": ""}
-        (picked["job"],) = await offered("job", picked)
+        picked: Picked = {"namespace": namespace}
+        (picked["job"],) = await panels.offered("job", picked)
         try:
             # rate() needs two scrapes, a second apart.
-            await eventually(partial(all_answered, dict(picked)), timeout=40, every=0.5)
+            await eventually(partial(panels.all_answered, dict(picked)), timeout=40, every=0.5)
         except AssertionError:
-            pytest.fail(f"panels without data for {namespace}: {unanswered}")
+            pytest.fail(f"panels without data for {namespace}: {panels.unanswered}")
+        assert await panels.namespaces_read(picked) == {namespace}
         # Each install has its leader: the panel counts one, not both.
-        (leaders,) = [q for q, title in panels.items() if title == "Leaders"]
-        assert [s["value"][1] for s in await answer(as_grafana_sends(leaders, picked)) or []] == [
-            "1"
-        ]
+        leaders = await panels.shown(panels.query("Leaders"), picked)
+        assert [s["value"][1] for s in leaders] == ["1"]
     # An install not scraped here: every panel is empty, or says 0.
-    picked["namespace"] = "elsewhere"
-    for query, title in panels.items():
-        shown = await answer(as_grafana_sends(query, picked))
-        assert shown is not None, unanswered
+    for query, title, _ in panels.targets:
+        shown = await panels.shown(query, {"namespace": "elsewhere"})
         assert {s["value"][1] for s in shown} <= {"0"}, (title, shown)
+
+
+async def panels_offer(panels: Panels, picker: str, values: set[str]) -> bool:
+    return await panels.offered(picker, {}) == values
+
+
+async def panels_show_every_install_at_all(panels: Panels) -> None:
+    """Every picker at All (the default), or both installs picked: each panel answers; one
+    that shows pools or tenants shows each install's apart (a legend each), and one that
+    counts counts over both."""
+    both: Picked = {"namespace": ["first", "second"]}
+    for picked in ({}, both):
+        try:
+            await eventually(partial(panels.all_answered, picked), timeout=40, every=0.5)
+        except AssertionError:
+            pytest.fail(f"panels without data for {picked or 'All'}: {panels.unanswered}")
+        assert await panels.namespaces_read(picked) == {"first", "second"}
+    alone = [{"namespace": "first"}, {"namespace": "second"}]
+    for query, title, legend in panels.targets:
+        shown = await panels.shown(query, {})
+        each = [await panels.shown(query, p) for p in alone]
+        legends = [as_grafana_names(legend, s["metric"]) for s in shown]
+        assert len(set(legends)) == len(legends), (title, legends)
+        if re.search(r"\{\{(pool|tenant)\}\}", legend) or title == "Stale pools and why":
+            assert len(shown) == sum(map(len, each)), (title, shown, each)
+    leaders = await panels.shown(panels.query("Leaders"), {})
+    assert [s["value"][1] for s in leaders] == ["1", "1"]  # each install's leader
+    stale = [await panels.shown(panels.query("Stale pools"), p) for p in [{}, *alone]]
+    (at_all,), (first,), (second,) = ([s["value"][1] for s in shown] for shown in stale)
+    assert int(at_all) == int(first) + int(second) > 0  # the held pool of each, not once
 
 
 def test_the_dashboard_imports_cleanly_panels_unique_and_not_overlapping() -> None:
@@ -270,5 +364,6 @@ def test_the_stale_panels_show_the_leaders_view_as_the_alert_does() -> None:
     panels = {p["title"]: p for p in json.loads(DASHBOARD.read_text())["panels"]}
     for title in ("Stale pools", "Stale pools and why"):
         (target,) = panels[title]["targets"]
-        leader = 'agentdash_leader{cluster="$cluster", namespace="$namespace", job="$job"}'
-        assert f"and on (instance) ({leader} == 1)" in target["expr"], title
+        leader = 'agentdash_leader{cluster=~"$cluster", namespace=~"$namespace", job=~"$job"}'
+        join = f"and on (cluster, namespace, job, instance) ({leader} == 1)"
+        assert join in target["expr"], title
