@@ -20,6 +20,11 @@ As client-go's leader election does it:
   whole seconds (controller.coordination.lease_ttl) is no holder's TTL: the process's own
   is taken instead, said once a value, and each read that finds it is counted
   (`agentdash_bad_messages_total{source="lease"}`).
+- A holderIdentity that is no holder's name (a number, an object, 10,000 characters, control
+  characters: controller.coordination.lease_fields) is still a holder, one that no process
+  can name: no contender takes the Lease before it has stood unrenewed for its duration, and
+  no process names it as the leader. Said once a value, and counted, as above. Only a
+  missing, null or empty holderIdentity leaves the Lease free.
 - `valid_until` (on `time.monotonic()`'s clock): until then no other process can have taken
   the Lease. It is the start of our last successful renewal plus the duration, less a margin:
   a contender saw our last version at the earliest once that renewal had started, and must
@@ -51,10 +56,10 @@ from kubernetes.aio.client import ApiClient
 from controller.actuators.kubernetes.api import ApiFailure, KubeApi, connect_client
 from controller.actuators.kubernetes.budget import LEASE
 from controller.actuators.kubernetes.objects import meta, spec
-from controller.coordination.lease import BrokenLease
-from controller.coordination.lease_ttl import MAX_S, MIN_S, lease_seconds, whole_seconds
+from controller.coordination.lease import HOLDER, BrokenLease, valid_holder
+from controller.coordination.lease_fields import Holder, LeaseFields
+from controller.coordination.lease_ttl import whole_seconds
 from controller.core.bad_messages import BadMessages
-from controller.core.printable import printable
 
 log = logging.getLogger("agentdash.kube")
 
@@ -83,6 +88,8 @@ class KubernetesLease:
         owns_client: bool = False,
         bad: BadMessages | None = None,
     ) -> None:
+        if not valid_holder(holder):
+            raise ValueError(f"expected a holder's name matching {HOLDER.pattern}, got {holder!r}")
         self.duration = whole_seconds(ttl)
         # The margin is what a holder gives up of its duration: a process that never holds
         # the Lease only reads it, and may read it at any TTL.
@@ -121,9 +128,8 @@ class KubernetesLease:
         self._holder_s = self.duration
         """The holder's leaseDurationSeconds, as last read (ours, as we write it)."""
         self.bad = bad or BadMessages()
-        """Counts the answers refused: a leaseDurationSeconds that is no TTL, no version."""
-        self._refusal_shown: str | None = None
-        """The refused value last said: said again only once it changes."""
+        """Counts the answers refused: a holder or a duration no holder writes, no version."""
+        self._fields = LeaseFields(self.what, self.duration, self.bad)
         self._refusal_said = False
         """A 403 was logged: said once, until a renewal goes through."""
 
@@ -254,9 +260,9 @@ class KubernetesLease:
                 self.leader_name = None
             # else the last renewal seen stands, until the holder's lease runs out
 
-    def _observe(self, lease: Mapping[str, Any]) -> float:
+    def _observe(self, lease: Mapping[str, Any]) -> tuple[float, Holder | None]:
         """Note who holds the Lease, for how long, and since when (monotonic) its version
-        has stood; returns that moment.
+        has stood; returns that moment, and the holder (None: it is free).
         A new version is timed from when it is read, after the holder wrote it: its lease
         runs out no later. The version, not `renewTime`, tells a renewal: two renewals may
         write the same renewTime (a wall clock stepped back), never the same version."""
@@ -264,35 +270,13 @@ class KubernetesLease:
         version = _version_of(lease)
         if self._seen is None or self._seen[0] != version:
             self._seen = (version, seen_at)
-        holder = _holder(lease)
-        self.leader_name = holder
+        holder = self._fields.holder(spec(lease).get("holderIdentity"))
+        # One it cannot name holds it all the same, but is no leader to name.
+        self.leader_name = None if holder is None else holder.name
         if holder is not None:
-            self._holder_s = self._duration_of(lease, holder)
-        return self._seen[1]
-
-    def _duration_of(self, lease: Mapping[str, Any], holder: str) -> int:
-        """The holder's leaseDurationSeconds, or ours where it is no TTL (said once a
-        value)."""
-        value = spec(lease).get("leaseDurationSeconds")
-        seconds = lease_seconds(value)
-        if seconds is not None:
-            self._refusal_shown = None
-            return seconds
-        self.bad.count("lease")
-        shown = printable(repr(value))[:80]
-        if shown != self._refusal_shown:
-            self._refusal_shown = shown
-            log.warning(
-                "%s: spec.leaseDurationSeconds is %s, expected whole seconds from %d to %d;"
-                " %s's lease is judged by this process's --lease-ttl (%d s)",
-                self.what,
-                shown,
-                MIN_S,
-                MAX_S,
-                printable(holder),
-                self.duration,
-            )
-        return self.duration
+            duration = spec(lease).get("leaseDurationSeconds")
+            self._holder_s = self._fields.duration(duration, holder)
+        return self._seen[1], holder
 
     async def _read(self) -> dict[str, Any]:
         return await self.api.call(
@@ -314,17 +298,17 @@ class KubernetesLease:
                 raise
             return await self._create()
         seen_at = self._monotonic()  # after the answer: the holder's write was before
-        since = self._observe(current)
-        holder = _holder(current)
+        since, holder = self._observe(current)
         version = _version_of(current)
         if version is None:
             log.warning("%s: the API's answer has no resourceVersion", self.what)
             self.bad.count("lease")
             return None
-        if holder is not None and holder != self.holder:
+        ours = holder is not None and holder.name == self.holder
+        if holder is not None and not ours:
             if seen_at - since < self._holder_s:
                 return None
-            log.info("%s: %s has not renewed it in time; taking over", self.what, holder)
+            log.info("%s: %s has not renewed it in time; taking over", self.what, holder.words)
         now = self._now()
         return await self._write(
             version,
@@ -333,7 +317,7 @@ class KubernetesLease:
                 "leaseDurationSeconds": self.duration,
                 "acquireTime": now,
                 "renewTime": now,
-                "leaseTransitions": _transitions(current) + (holder != self.holder),
+                "leaseTransitions": _transitions(current) + (not ours),
             },
         )
 
@@ -385,11 +369,6 @@ class KubernetesLease:
 def _version_of(lease: Mapping[str, Any]) -> str | None:
     version = meta(lease).get("resourceVersion")
     return version if isinstance(version, str) and version else None
-
-
-def _holder(lease: Mapping[str, Any]) -> str | None:
-    holder = spec(lease).get("holderIdentity")
-    return holder if isinstance(holder, str) and holder else None
 
 
 def _transitions(lease: Mapping[str, Any]) -> int:

@@ -41,8 +41,8 @@ SOURCES = (
 `unstored`: tasks seen on a pool's subject that JetStream did not store (a duplicate, a
 refused publish), left out of its arrival rate (controller.sources.arrivals).
 `lease`: reads of the leader lease that found a value no holder writes (a NATS entry that
-names no holder, a Kubernetes Lease's leaseDurationSeconds that is no TTL, or no
-resourceVersion).
+names no holder, a Kubernetes Lease's holderIdentity that is no holder's name, its
+leaseDurationSeconds that is no TTL, or no resourceVersion).
 `handover`: values of the leader's handover buckets (history, spend, tokens today) that a
 restore refused (controller.coordination.bucket).
 `kubernetes`: lines of a Kubernetes watch that are not JSON (a proxy's page), each ending that

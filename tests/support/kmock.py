@@ -150,7 +150,10 @@ class Emulator(KubernetesEmulator):
       concurrency), on a subresource (`deployments/scale`) as on the object;
     - `faults`: callables that see each request before it changes anything, and may raise a
       KubernetesError (the answer) or never return (a hung server). kmock's own reactions
-      answer only after the emulator has applied a write, as if it had landed.
+      answer only after the emulator has applied a write, as if it had landed;
+    - a merge patch of a versioned object replaces an object by a scalar, or a scalar by an
+      object, as RFC 7386 has it (kmock refuses either): a holder writes its name over a
+      Lease whose holderIdentity was forged as `{"a": 1}`.
     """
 
     faults: list[Fault] = attrs.field(factory=list)
@@ -176,6 +179,11 @@ class Emulator(KubernetesEmulator):
                 assert isinstance(metadata, dict)
                 if _version_of(self.objects, key) != metadata["resourceVersion"]:
                     raise KubernetesError(409, "Conflict", "the object has been modified")
+            patches = request.action == self.action.UPDATE and key in self.objects
+            if patches and isinstance(request.data, Mapping):
+                cleared = _unmergeable(self.objects[key], request.data)
+                if cleared:
+                    self.objects[key].patch(cleared)
             if versioned:
                 # Stamped in the request itself: kmock stores and answers what it was sent.
                 # (`r.data` then shows the new version; what was sent is in `r.body`.)
@@ -189,6 +197,23 @@ class Emulator(KubernetesEmulator):
         if isinstance(exc, Refused):
             response.headers.update(exc.headers)
         return response
+
+
+def _unmergeable(stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `stored` to remove before kmock merges `patch` in: those that `patch`
+    gives a value of the other shape (an object for a scalar, a scalar for an object)."""
+    cleared: dict[str, Any] = {}
+    for field, new in patch.items():
+        old = stored.get(field)
+        if old is None or new is None:
+            continue
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            inner = _unmergeable(old, new)
+            if inner:
+                cleared[field] = inner
+        elif isinstance(old, Mapping) != isinstance(new, Mapping):
+            cleared[field] = None
+    return cleared
 
 
 def _version_of(objects: Any, key: tuple[Any, ...]) -> str | None:

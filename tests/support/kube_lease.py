@@ -1,6 +1,6 @@
 """KubernetesLeases made for a test, on kmock's emulator over HTTP, with clocks that move only
 when the test says so: `make_lease(holder, **options)`, closed after the test; `forge` writes
-the Lease's leaseDurationSeconds as another program would."""
+a field of the Lease as another program would; `refused` is what a lease counted as refused."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from kubernetes.aio.client import ApiClient, Configuration
 
 from controller.coordination.kube_lease import KubernetesLease
+from controller.runtime.metrics import Metrics
 from tests.support import FakeClock
+from tests.support.factories import config, pool
 from tests.support.kmock import LEASES, Emulator
 
 TTL = 10.0
@@ -59,11 +61,11 @@ def stored(cluster: Emulator) -> dict[str, Any]:
     return dict(cluster.objects[LEASES, "agentdash", "agentdash-leader"]["spec"])
 
 
-async def forge(cluster: Emulator, value: Any) -> None:
-    """Write leaseDurationSeconds over HTTP, as `kubectl patch` or another program would
+async def forge(cluster: Emulator, value: Any, field: str = "leaseDurationSeconds") -> None:
+    """Write the Lease's `field` over HTTP, as `kubectl patch` or another program would
     (None: remove it)."""
     url = str(cluster.url).rstrip("/") + LEASE_PATH
-    patch = {"spec": {"leaseDurationSeconds": value}}
+    patch = {"spec": {field: value}}
     headers = {"Content-Type": "application/merge-patch+json"}
     async with (
         aiohttp.ClientSession() as session,
@@ -71,4 +73,13 @@ async def forge(cluster: Emulator, value: Any) -> None:
     ):
         assert answer.status == 200, await answer.text()
     if value is None:
-        assert "leaseDurationSeconds" not in stored(cluster)
+        assert field not in stored(cluster)
+    else:
+        assert stored(cluster)[field] == value
+
+
+def refused(lease: KubernetesLease) -> str:
+    """The reads it counted as refused, as /metrics serves them."""
+    exposed = Metrics(config({"web": pool("acme")}), lease.bad).render().decode()
+    (line,) = [s for s in exposed.splitlines() if 'bad_messages_total{source="lease"}' in s]
+    return line.rsplit(" ", 1)[1]

@@ -12,21 +12,12 @@ from typing import Any
 import pytest
 
 from controller.coordination.kube_lease import KubernetesLease
-from controller.runtime.metrics import Metrics
 from tests.support import FakeClock
-from tests.support.factories import config, pool
 from tests.support.kmock import LEASES, Emulator, refuse
-from tests.support.kube_lease import LEASE_PATH, MakeLease, forge, stored
+from tests.support.kube_lease import LEASE_PATH, MakeLease, forge, refused, stored
 
 FORGED = [0, -5, 10**9, "60", 2.5, None]
 """leaseDurationSeconds no holder's TTL can be (None: the field is missing)."""
-
-
-def refused(lease: KubernetesLease) -> str:
-    """The reads it counted as refused, as /metrics serves them."""
-    exposed = Metrics(config({"web": pool("acme")}), lease.bad).render().decode()
-    (line,) = [s for s in exposed.splitlines() if 'bad_messages_total{source="lease"}' in s]
-    return line.rsplit(" ", 1)[1]
 
 
 async def lead(make_lease: MakeLease, ttl: float) -> KubernetesLease:
