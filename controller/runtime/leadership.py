@@ -6,8 +6,9 @@
   flood the log);
 - the lease as a problem in `SourceHealth` (so /healthz is not ready, and the dashboard's
   header says why) while it is broken and this process does not lead, or while no valid
-  leader has held it for more than its TTL: nothing scales then, and a probe that said
-  ready would hide it.
+  leader has held it for more than its holder's TTL (a Kubernetes Lease's own
+  leaseDurationSeconds, which may differ from this process's --lease-ttl): nothing scales
+  then, and a probe that said ready would hide it.
 
 Each is a log line and a HealthEvent on the bus.
 
@@ -123,8 +124,14 @@ class LeaseTeller:
 
     def _judge(self, leading: bool, leader: str | None, now: float) -> None:
         """The lease as a problem, or not: broken (told already, so set quietly), or no valid
-        leader for more than a TTL (told as a source failing, and recovering)."""
+        leader for more than the holder's TTL (told as a source failing, and recovering).
+        The holder's (controller.coordination.lease.Lease.holder_ttl), not this process's: a
+        standby reads the lease within it, and takes over once the holder's lease has run
+        out. By its own, a reader at 60 s beside a holder at 5 s that died would wait 60 s
+        more to say so, and one at 5 s beside a holder at 60 s would say so while a standby
+        may still be about to take over."""
         at = self._timer()
+        ttl = self.lease.holder_ttl
         if self._held_at is None or leading or leader is not None:
             self._held_at = at
         broken = self.lease.broken
@@ -132,8 +139,8 @@ class LeaseTeller:
             self._health.problems[SOURCE] = (
                 f"broken: revision {broken.revision} holds {broken.value}, not an agentdash lease"
             )
-        elif at - self._held_at > self.lease.ttl:
-            no_leader = f"no valid leader for more than the lease's TTL ({self.lease.ttl:g} s)"
+        elif at - self._held_at > ttl:
+            no_leader = f"no valid leader for more than the lease's TTL ({ttl:g} s)"
             if self.lease.unwritten:
                 no_leader += f"; this process cannot write it: {self.lease.unwritten}"
             self._health.unhealthy(SOURCE, no_leader, now)

@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 from controller.coordination.kube_lease import KubernetesLease
+from controller.core.events import EventBus
+from controller.runtime.health import SourceHealth
+from controller.runtime.leadership import LeaseTeller
 from tests.support import FakeClock
 from tests.support.kmock import LEASES, Emulator, refuse
 from tests.support.kube_lease import LEASE_PATH, MakeLease, forge, refused, stored
@@ -158,3 +161,38 @@ async def test_an_answer_without_a_resource_version_is_refused_and_counted(
     assert refused(standby) == "2.0"
     said = [r.getMessage() for r in caplog.records if "resourceVersion" in r.getMessage()]
     assert said == ["Lease agentdash/agentdash-leader: the API's answer has no resourceVersion"] * 2
+
+
+@pytest.mark.parametrize(
+    ("own_ttl", "holder_ttl", "every", "first_unready"),
+    [
+        (60, 5, 1, 10),  # named until its read at 4 s: unready once 5 s more have passed
+        (5, 60, 4, 120),  # named until its read at 56 s: ready for 60 s more, not 5
+    ],
+)
+async def test_a_reader_reports_no_valid_leader_by_the_holders_ttl_not_its_own(
+    make_lease: MakeLease,
+    monotonic: FakeClock,
+    own_ttl: float,
+    holder_ttl: float,
+    every: float,
+    first_unready: int,
+) -> None:
+    """The leader renews once and dies; the reader reads the Lease `every` seconds, and
+    /healthz is not ready once no valid leader has held it for longer than the holder's
+    TTL (a standby at that TTL reads it within that TTL, and takes over), not its own."""
+    await lead(make_lease, ttl=holder_ttl)
+    dashboard = make_lease("dashboard", ttl=own_ttl, contend=False)
+    bus = EventBus()
+    health = SourceHealth(bus)
+    teller = LeaseTeller(dashboard, health, bus, monotonic)
+    start = monotonic.now
+    while "lease" not in health.problems:
+        assert monotonic.now - start < 200
+        assert not await dashboard.renew()
+        teller.renewed(False, False, dashboard.leader_name, monotonic())
+        monotonic.advance(every)
+    assert monotonic.now - every - start == first_unready
+    assert health.problems == {
+        "lease": f"no valid leader for more than the lease's TTL ({holder_ttl:g} s)"
+    }
