@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -21,6 +22,32 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {loggable(message)} (see {self.prog} --help)\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """argparse's, but a flag unknown after a COMMAND is told by that command's parser
+        (argparse says it at the top, `see agentdash --help`, which lists none of its flags)."""
+        argv = list(sys.argv[1:] if args is None else args)
+        parsed, extras = self.parse_known_args(argv, namespace)
+        if extras:
+            _chosen(self, parsed, argv, extras).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+
+def _chosen(
+    parser: argparse.ArgumentParser, parsed: argparse.Namespace, argv: list[str], extras: list[str]
+) -> argparse.ArgumentParser:
+    """The innermost (sub)command parser whose name comes before every one of `extras` in
+    `argv`: the one whose flags they were meant as."""
+    first = min(argv.index(extra) if extra in argv else 0 for extra in extras)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            command = getattr(parsed, action.dest, None)
+            if command in action.choices and command in argv[:first]:
+                rest = argv[argv.index(command) + 1 :]
+                return _chosen(action.choices[command], parsed, rest, extras)
+    return parser
 
 
 def number(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:

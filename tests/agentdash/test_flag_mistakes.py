@@ -236,6 +236,13 @@ CASES = [
     flag("simulate --config ''", "simulate --config  --trace TRACE", "argument --config",
          "expected a file name, got ''"),
     flag("unknown flag", "--bogus", "unrecognized arguments", "--bogus"),
+    # after a COMMAND, the help to read is that command's: `agentdash --help` lists none of
+    # its flags
+    flag("unknown flag of simulate", "simulate --bogus", "agentdash simulate: unrecognized "
+         "arguments: --bogus", "(see agentdash simulate --help)"),
+    flag("unknown flag of import requests", "import requests TRACE --pool a --bogus",
+         "agentdash import requests: unrecognized arguments: --bogus",
+         "(see agentdash import requests --help)"),
     # a fleet's flag before a COMMAND: the command's own --config replaced it unseen, and
     # the bundled example was replayed or planned instead of the file given
     flag("--config before simulate", "--config CONFIG simulate --trace TRACE",
