@@ -36,24 +36,24 @@ def _dns_label(name: str) -> bool:
 
 pool = _check(
     _dns_label,  # it names subjects (`agentdash.*.<pool>`), KV keys and Kubernetes objects
-    "expected a pool name of 1-63 lowercase letters, digits and '-', starting and ending "
+    "expected a pool name of 1-63 lowercase letters a-z, digits and '-', starting and ending "
     "with a letter or digit (it is used in NATS subjects and Kubernetes)",
 )
 namespace = _check(
     _dns_label,
-    "expected a Kubernetes namespace: 1-63 lowercase letters, digits and '-', starting and "
+    "expected a Kubernetes namespace: 1-63 lowercase letters a-z, digits and '-', starting and "
     "ending with a letter or digit",
 )
 kubernetes_name = _check(  # a DNS-1123 subdomain, as a Deployment's or a pod's name must be
     # Kubernetes bounds the whole name only (IsDNS1123Subdomain), not a part between dots.
     lambda name: len(name) <= 253 and all(DNS_LABEL.fullmatch(part) for part in name.split(".")),
-    "expected a Kubernetes name: at most 253 lowercase letters, digits, '-' and '.', each "
+    "expected a Kubernetes name: at most 253 lowercase letters a-z, digits, '-' and '.', each "
     "part between dots starting and ending with a letter or digit",
 )
 nats_name = _check(  # tenants, tiers, providers, streams, consumers: one subject token
     lambda name: len(name) <= 255 and NATS_NAME.fullmatch(name),
-    "expected a name of 1-255 letters, digits, '-' and '_' (no '.', '*', '>' or spaces: it "
-    "is used in NATS subjects)",
+    "expected a name of 1-255 letters A-Z or a-z, digits, '-' and '_' (no '.', '*', '>', spaces "
+    "or other characters: it is used in NATS subjects)",
 )
 subject = _check(  # a literal subject, as tasks are published on
     lambda name: len(name) <= 255 and all(_SUBJECT_TOKEN.fullmatch(t) for t in name.split(".")),

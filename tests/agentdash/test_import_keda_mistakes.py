@@ -36,7 +36,8 @@ from tests.support.keda_import import DATA, NATS, SO, docs_example, run, write
         (
             lambda o: o["spec"]["triggers"][0]["metadata"].update(stream="a.b"),
             "spec.triggers[0].metadata.stream",
-            "expected a name of 1-255 letters, digits, '-' and '_' (no '.', '*', '>' or spaces:"
+            "expected a name of 1-255 letters A-Z or a-z, digits, '-' and '_' (no '.', '*', '>', "
+            "spaces or other characters:"
             " it is used in NATS subjects), got 'a.b'",
         ),
         (

@@ -273,7 +273,7 @@ def test_the_pool_must_be_a_pool_name_and_the_rates_a_token_in_100_s_or_faster(
 ) -> None:
     code, _, err = run(capsys, AZURE_CODE, "--pool", "Code Pool")
     assert code == 2
-    assert "--pool: expected a pool name of 1-63 lowercase letters" in err[-1]
+    assert "--pool: expected a pool name of 1-63 lowercase letters a-z" in err[-1]
     code, _, err = run(capsys, AZURE_CODE, "--pool", "code", "--decode-rate", "0")
     assert code == 2
     assert "--decode-rate: expected a number >= 0.01 and <= 1000000000, got '0'" in err[-1]
