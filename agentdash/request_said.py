@@ -10,14 +10,14 @@ from datetime import timedelta
 
 from agentdash.request_logs import Log
 from agentdash.request_window import Placed
-from controller.core.wording import plural
+from controller.core.wording import plural, rounded_span
 
 
 def said(source: str, log: Log, placed: Placed, pool: str) -> list[str]:
     order, times = placed.order, log.times
     span = times[order[-1]] - times[order[0]]
     count = f"{plural(len(order), 'request')} ({log.format})"
-    first = f"{source}: {count} as pool {pool}'s tasks, {span / 3600:.1f} h"
+    first = f"{source}: {count} as pool {pool}'s tasks, {rounded_span(span)}"
     if placed.day0 is not None:
         day = placed.day0.isoformat()
         first += f"; t = 0 is {day} 00:00 UTC (simulate and tune: --start {day})"

@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from controller.core.printable import printable
-from controller.core.wording import plural
+from controller.core.wording import plural, rounded_span
 
 if TYPE_CHECKING:
     from controller.simulate.tradeoff import Objective, Outcome, Trial
@@ -35,8 +35,8 @@ def heading(
         f"{printable(str(args.trace))}, by {by} "
         f"({plural(groups, 'group')}), objective {found.objective}\n"
         f"search: {searched} ({plural(len(parts.head), 'task')}, "
-        f"{_hours(parts.start)} to {_hours(parts.at)}), {plural(len(found.trials), 'candidate')} "
-        f"in {found.seconds:.0f} s on "
+        f"{rounded_span(parts.start)} to {rounded_span(parts.at)}), "
+        f"{plural(len(found.trials), 'candidate')} in {found.seconds:.0f} s on "
         f"{processes} {'process' if processes == 1 else 'processes'}{early}"
     )
 
@@ -271,8 +271,8 @@ def holdout_check(
     lines = [
         f"held-out check: the last {share:.0%} of the trace's time "
         f"({plural(len(parts.tail), 'task')}, "
-        f"{_hours(parts.at)} to {_hours(end)}), never seen by the search, replayed from an "
-        "idle fleet",
+        f"{rounded_span(parts.at)} to {rounded_span(end)}), never seen by the search, replayed "
+        "from an idle fleet",
         f"  {'':<24}{'current':>13}{'chosen':>13}",
         *[f"  {label:<24}{_cell(a)}{_cell(b)}" for label, a, b in rows],
     ]
@@ -331,7 +331,3 @@ def _worse_on(objective: Objective, current: Outcome, picked: Outcome) -> list[s
 
 def _cell(value: float) -> str:
     return f"{value:>13,}" if isinstance(value, int) else f"{value:>13,.1f}"
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"

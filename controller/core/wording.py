@@ -1,5 +1,6 @@
 """How a count is said in what the commands print: `1 pool`, `5 pools`, `1,005 pools`; and a
-length of time as an operator gave it: `90 min`, `2,880 min (2 d)`."""
+length of time as an operator gave it: `90 min`, `2,880 min (2 d)`; and one measured, rounded
+in the unit that shows it: `40 s`, `25 min`, `5.7 h`."""
 
 from __future__ import annotations
 
@@ -20,3 +21,14 @@ def span_words(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{minutes} ({seconds // size:,.0f} {unit})"
     return minutes
+
+
+def rounded_span(seconds: float) -> str:
+    """A length of time, or a time into a trace, in the unit that shows it: under 100 s in
+    seconds, under 100 min in minutes, else in hours to a tenth (a minute's trace is not
+    `0.0 h`)."""
+    if seconds < 99.5:
+        return f"{seconds:.0f} s"
+    if seconds < 99.5 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:,.1f} h"

@@ -163,7 +163,7 @@ def test_a_log_of_unix_times_is_read_as_one_of_dates(
     assert code == 0
     assert [t["t"] for t in tasks(out)] == [799.0, 800.5]  # from 2024-05-10 00:13:19 UTC
     assert err == [
-        f"{mooncake}: 2 requests (mooncake) as pool kimi's tasks, 0.0 h; t = 0 is 2024-05-10 "
+        f"{mooncake}: 2 requests (mooncake) as pool kimi's tasks, 2 s; t = 0 is 2024-05-10 "
         "00:00 UTC (simulate and tune: --start 2024-05-10)",
         f"{mooncake}: its timestamps are past 2001, read as Unix times",
     ]
@@ -251,7 +251,7 @@ def test_logs_of_dates_imported_with_one_start_share_its_calendar(
     assert code == 0
     assert [t["t"] for t in tasks(out)] == [172_800.25]
     assert err == [
-        f"{conv_week}: 1 request (azure) as pool chat's tasks, 0.0 h; t = 0 is 2024-05-10 "
+        f"{conv_week}: 1 request (azure) as pool chat's tasks, 0 s; t = 0 is 2024-05-10 "
         "00:00 UTC (simulate and tune: --start 2024-05-10)"
     ]
     code, out, err = import_requests(capsys, conv_week, "--pool", "chat", "--start", "2024-05-13")

@@ -248,3 +248,8 @@ def test_a_refused_pick_names_the_measure_it_does_worse_on(
 
     assert said.startswith(WORSE.format(Objective.parse(objective)))
     assert named in said
+
+
+def test_the_heading_says_a_short_search_span_in_seconds_or_minutes() -> None:
+    """A trace of a minute was searched "0.0 h to 0.0 h"."""
+    assert "(1 task, 0 s to 50 s)" in _heading(8, 1.0, stopped=False)
