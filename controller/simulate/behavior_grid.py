@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from controller.core.behavior import ScalingRule
 from controller.core.config import Config, KeepAliveConfig, PoolConfig
+from controller.core.wording import plural
 from controller.simulate.trace import Trace
 
 UP_WINDOW = (0, 5, 10, 15, 30, 45, 60)
@@ -53,7 +54,8 @@ class Up:
         }
 
     def describe(self) -> str:
-        return f"up {self.window} s, max({self.percent}%, {self.pods} pods) / {self.period} s"
+        pods = plural(self.pods, "pod")
+        return f"up {self.window} s, max({self.percent}%, {pods}) / {self.period} s"
 
 
 @dataclass(frozen=True, slots=True)

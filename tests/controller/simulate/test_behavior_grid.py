@@ -10,6 +10,7 @@ from controller.simulate.behavior_grid import (
     Down,
     Keep,
     Setting,
+    Up,
     knob,
     mutate,
     nearest,
@@ -76,3 +77,9 @@ def test_half_the_random_settings_leave_a_learning_pool_learning() -> None:
     assert all(s.keep is None for s in drawn if s.down is not None)
     pool = wasteful().pools["steady"]
     assert all(s.apply(pool).learns_keep_alive for s in learning)
+
+
+def test_a_rule_of_one_pod_says_pod() -> None:
+    """tune's chosen settings read `max(300%, 1 pods) / 45 s`."""
+    assert Up(0, 300, 1, 45).describe() == "up 0 s, max(300%, 1 pod) / 45 s"
+    assert Up(0, 100, 4, 15).describe() == "up 0 s, max(100%, 4 pods) / 15 s"
