@@ -27,7 +27,7 @@ def summarize(config: Config, source: str) -> str:
     lines = [
         f"{printable(source)}: OK: {plural(len(config.pools), 'pool')}, "
         f"{plural(len(config.tenants), 'tenant')}, {plural(len(config.tiers), 'tier')}",
-        f"cluster: max {config.cluster.max_pods} pods; "
+        f"cluster: max {plural(config.cluster.max_pods, 'pod')}; "
         f"controller ticks every {config.controller.interval_seconds:g} s",
         "tiers (priority, weight under a short ceiling): "
         + ", ".join(f"{name} ({tier.priority}, x{weight[name]:g})" for name, tier in tiers),
@@ -83,6 +83,7 @@ def notes(config: Config) -> list[str]:
             f"pools may want up to {total} pods but cluster.max_pods is "
             f"{config.cluster.max_pods}: under a burst they share it by tier weight"
         )
+    found += _floors_over_caps(config)
     for name, provider in config.providers.items():
         rpm = sum(
             p.max_replicas * p.rpm_per_replica for p in config.pools.values() if p.provider == name
@@ -103,5 +104,31 @@ def notes(config: Config) -> list[str]:
                 f"its concurrency {pool.concurrency}: the lag (tasks queued or in flight) asks "
                 "for another replica before a replica's slots are full "
                 f"(target_lag_per_replica: {pool.concurrency} fills them first)"
+            )
+    return found
+
+
+_PAST_THE_CAP = (
+    "the floors are filled tier by tier, highest priority first, up to it, and the pools left "
+    "past it get less than their min_replicas, or none, even with tasks waiting"
+)
+"""controller.core.allocation's step 3, as a pool past the cap meets it."""
+
+
+def _floors_over_caps(config: Config) -> list[str]:
+    """The min_replicas that the cluster's or a tenant's max_pods cannot all hold."""
+    found = []
+    floors = sum(p.min_replicas for p in config.pools.values())
+    if floors > config.cluster.max_pods:
+        found.append(
+            f"the pools' min_replicas add up to {floors:,}, over cluster.max_pods "
+            f"{config.cluster.max_pods:,}: {_PAST_THE_CAP}"
+        )
+    for name, tenant in config.tenants.items():
+        held = sum(p.min_replicas for p in config.pools.values() if p.tenant == name)
+        if tenant.max_pods is not None and held > tenant.max_pods:
+            found.append(
+                f"tenant {name}: its pools' min_replicas add up to {held:,}, over its max_pods "
+                f"{tenant.max_pods:,}: {_PAST_THE_CAP}"
             )
     return found

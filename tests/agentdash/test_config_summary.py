@@ -1,0 +1,57 @@
+"""What `agentdash check-config` says of a valid config that will not do what it reads as."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentdash.summary import notes, summarize
+from controller.core.config import Config, parse_config
+
+
+def _fleet(max_pods: int, *floors: int, tenant_max_pods: int | None = None) -> Config:
+    tenant: dict[str, Any] = {"tier": "gold"}
+    if tenant_max_pods is not None:
+        tenant["max_pods"] = tenant_max_pods
+    pools = {
+        f"p{n}": {
+            "tenant": "acme",
+            "deployment": {"name": f"p{n}"},
+            "queue": {"stream": "S", "consumer": f"p{n}"},
+            "min_replicas": floor,
+            "max_replicas": 2,
+        }
+        for n, floor in enumerate(floors)
+    }
+    data = {
+        "cluster": {"max_pods": max_pods},
+        "tiers": {"gold": {"priority": 1}},
+        "tenants": {"acme": tenant},
+        "pools": pools,
+    }
+    return parse_config(data)
+
+
+def test_one_pod_of_cluster_is_said_in_the_singular() -> None:
+    assert "\ncluster: max 1 pod; " in summarize(_fleet(1, 0), "a.yaml")
+
+
+def test_floors_over_the_cluster_are_noted() -> None:
+    """min_replicas 2 and 2 under max_pods 1: the first pool took the one pod, the second
+    never ran a task, and check-config said only that the pools may want up to 4 pods."""
+    said = notes(_fleet(1, 2, 2))
+    assert (
+        "the pools' min_replicas add up to 4, over cluster.max_pods 1: the floors are filled "
+        "tier by tier, highest priority first, up to it, and the pools left past it get less "
+        "than their min_replicas, or none, even with tasks waiting"
+    ) in said
+    assert not any("min_replicas add up" in note for note in notes(_fleet(4, 2, 2)))
+
+
+def test_floors_over_a_tenants_max_pods_are_noted() -> None:
+    said = notes(_fleet(10, 2, 2, tenant_max_pods=3))
+    assert (
+        "tenant acme: its pools' min_replicas add up to 4, over its max_pods 3: the floors "
+        "are filled tier by tier, highest priority first, up to it, and the pools left past it "
+        "get less than their min_replicas, or none, even with tasks waiting"
+    ) in said
+    assert not any("tenant acme" in note for note in notes(_fleet(10, 2, 2, tenant_max_pods=4)))
