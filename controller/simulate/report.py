@@ -103,7 +103,6 @@ def table(result: Mapping[str, Any], source: str) -> str:
     """The comparison as a person reads it on a terminal."""
     policies: Mapping[str, Mapping[str, Any]] = result["policies"]
     names = list(policies)
-    hours = result["horizon_s"] / 3600
     rows: list[tuple[str, list[str]]] = []
     for key, label in _ROWS:
         if key == "by_tier":
@@ -118,7 +117,7 @@ def table(result: Mapping[str, Any], source: str) -> str:
     width = max(13, *(len(text) + 1 for _, cells in rows for text in [*cells, *names]))
     lines = [
         f"{printable(source)}: {plural(result['tasks'], 'task')} over {_pools(result)}, "
-        f"{hours:.1f} h simulated (trace + {_drain(result['drain_s'])} to drain)",
+        f"{_horizon(result['horizon_s'])} simulated (trace + {_drain(result['drain_s'])} to drain)",
         "",
         f"{'':<{label_width}}" + "".join(f"{name:>{width}}" for name in names),
     ]
@@ -210,6 +209,11 @@ def verdict(policies: Mapping[str, Mapping[str, Any]]) -> str | None:
     if judged.wins and tie:  # "at most" is a win; a replay of three tasks still reads as a tie
         won = "ties (the same p95 and pod-seconds: counted as a win)"
     return "\n  ".join([f"verdict: agentdash {won}", *parts])
+
+
+def _horizon(seconds: float) -> str:
+    """The time replayed: under an hour in seconds (a minute's trace is not `0.0 h`)."""
+    return f"{seconds:,.0f} s" if seconds < 3600 else f"{seconds / 3600:,.1f} h"
 
 
 def _drain(seconds: float) -> str:

@@ -207,3 +207,11 @@ def test_the_json_carries_the_verdict_the_table_ends_with() -> None:
     assert judged["cheaper_pod_seconds"] == policies[cheaper]["pod_seconds"]
     alone = backtest(cfg, trace(cfg, (0.0, "a", 5.0, 10)), ("agentdash",)).as_dict()
     assert alone["verdict"] is None
+
+
+@pytest.mark.parametrize(("drain", "said"), [(0.0, "5 s"), (100.0, "105 s"), (3595.0, "1.0 h")])
+def test_the_headline_says_a_horizon_under_an_hour_in_seconds(drain: float, said: str) -> None:
+    """A trace of seconds replayed with --drain 0 was '0.0 h simulated'."""
+    cfg = config({"a": pool("t", cold_start_seconds=2)})
+    result = backtest(cfg, trace(cfg, (5.0, "a", 5.0, 10)), ("keda",), drain_s=drain)
+    assert f", {said} simulated (trace + " in table(result.as_dict(), "one.jsonl")
