@@ -13,6 +13,11 @@ SOURCE = "standard input"
 """What an error names standard input as."""
 
 
+def named(given: object) -> str:
+    """A file as given on the command line, `-` named as standard input."""
+    return SOURCE if str(given) == "-" else str(given)
+
+
 def piped(what: str, given: str = "-") -> IO[str]:
     """Standard input as UTF-8 text, when it is a pipe or a file. A terminal is refused rather
     than waited on: a user who typed `-` by mistake would see nothing happen."""

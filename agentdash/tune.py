@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from agentdash import flags
 from agentdash.help_text import FilledDescription
 from agentdash.output_files import check_distinct, check_writable, write_text
+from agentdash.standard_input import named
 from agentdash.tune_report import (
     chosen_settings,
     does_worse,
@@ -322,7 +323,7 @@ def _nothing_before_the_tail(args: argparse.Namespace, tasks: int) -> ConfigErro
         "hold a tail out of"
     )
     return ConfigError(
-        str(args.trace),
+        named(args.trace),
         "",
         f"--holdout {args.holdout} leaves no task to search on: {said} (try --holdout 0: "
         "the search uses every task, with no held-out check)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from agentdash.standard_input import named
 from controller.core.printable import printable
 from controller.core.wording import plural, rounded_span
 
@@ -32,7 +33,7 @@ def heading(
     )
     return (
         f"{printable(str(args.config))}: {plural(tasks, 'task')} in "
-        f"{printable(str(args.trace))}, by {by} "
+        f"{printable(named(args.trace))}, by {by} "
         f"({plural(groups, 'group')}), objective {found.objective}\n"
         f"search: {searched} ({plural(len(parts.head), 'task')}, "
         f"{rounded_span(parts.start)} to {rounded_span(parts.at)}), "

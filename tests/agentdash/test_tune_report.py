@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +254,14 @@ def test_a_refused_pick_names_the_measure_it_does_worse_on(
 def test_the_heading_says_a_short_search_span_in_seconds_or_minutes() -> None:
     """A trace of a minute was searched "0.0 h to 0.0 h"."""
     assert "(1 task, 0 s to 50 s)" in _heading(8, 1.0, stopped=False)
+
+
+def test_the_heading_names_a_trace_piped_in_as_standard_input() -> None:
+    """`cat day.jsonl | agentdash tune --trace -` said "1,275 tasks in -"; simulate says
+    "standard input"."""
+    task = [(0.0, 0, 1.0, 1)]
+    parts = Split(Trace.build(["a"], task), Trace.build(["a"], task), at=50.0)
+    found = Search((), (Trial(0, (), CURRENT),), Objective.parse("both"), 1.0, False)
+    args = argparse.Namespace(config="fleet.yaml", trace=Path("-"), trials=96)
+    said = heading(args, "pool", found, parts, 1, 2)
+    assert said.startswith("fleet.yaml: 1 task in standard input, by pool")
