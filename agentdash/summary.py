@@ -80,8 +80,8 @@ def notes(config: Config) -> list[str]:
     total = sum(p.max_replicas for p in config.pools.values())
     if total > config.cluster.max_pods:
         found.append(
-            f"pools may want up to {total} pods but cluster.max_pods is "
-            f"{config.cluster.max_pods}: under a burst they share it by tier weight"
+            f"pools may want up to {total:,} pods but cluster.max_pods is "
+            f"{config.cluster.max_pods:,}: under a burst they share it by tier weight"
         )
     found += _floors_over_caps(config)
     for name, provider in config.providers.items():

@@ -55,3 +55,8 @@ def test_floors_over_a_tenants_max_pods_are_noted() -> None:
         "get less than their min_replicas, or none, even with tasks waiting"
     ) in said
     assert not any("tenant acme" in note for note in notes(_fleet(10, 2, 2, tenant_max_pods=4)))
+
+
+def test_large_counts_are_said_with_thousands_marked() -> None:
+    said = notes(_fleet(1_500, *[0] * 1_000))
+    assert "pools may want up to 2,000 pods but cluster.max_pods is 1,500" in said[0]
