@@ -10,6 +10,11 @@ from controller.core.printable import printable
 from controller.core.wording import plural
 
 
+def _n(value: float) -> str:
+    """A number as written, thousands marked, never in exponents (`10,000,000`, `1,500.5`)."""
+    return f"{value:,.15g}"
+
+
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
@@ -34,7 +39,8 @@ def summarize(config: Config, source: str) -> str:
     ]
     if config.providers:
         lines.append(
-            "providers: " + ", ".join(f"{name} {p.rpm} rpm" for name, p in config.providers.items())
+            "providers: "
+            + ", ".join(f"{name} {p.rpm:,} rpm" for name, p in config.providers.items())
         )
 
     lines.append("tenants:")
@@ -57,13 +63,13 @@ def summarize(config: Config, source: str) -> str:
     lines.append("pools:")
     rows = [["POOL", "TENANT", "REPLICAS", "LAG/REPLICA", "PROVIDER", "QUEUE", "DEPLOYMENT"]]
     for name, pool in config.pools.items():
-        provider = f"{pool.provider} ({pool.rpm_per_replica:g} rpm)" if pool.provider else "-"
+        provider = f"{pool.provider} ({_n(pool.rpm_per_replica)} rpm)" if pool.provider else "-"
         rows.append(
             [
                 name,
                 pool.tenant,
-                f"{pool.min_replicas}..{pool.max_replicas}",
-                f"{pool.target_lag_per_replica:g}",
+                f"{pool.min_replicas:,}..{pool.max_replicas:,}",
+                _n(pool.target_lag_per_replica),
                 provider,
                 f"{pool.queue.stream}/{pool.queue.consumer}",
                 f"{pool.deployment.namespace}/{pool.deployment.name}",
@@ -91,19 +97,21 @@ def notes(config: Config) -> list[str]:
         allowed = provider.rpm * provider.headroom
         if rpm > allowed:
             headroom = (
-                f" (x{provider.headroom:g} headroom: {allowed:g})" if allowed > provider.rpm else ""
+                f" (x{provider.headroom:g} headroom: {_n(allowed)})"
+                if allowed > provider.rpm
+                else ""
             )
             found.append(
-                f"at max_replicas the pools on {name} would make {rpm:g} rpm, over its "
-                f"{provider.rpm}{headroom}: replicas are shared by tier weight"
+                f"at max_replicas the pools on {name} would make {_n(rpm)} rpm, over its "
+                f"{provider.rpm:,}{headroom}: replicas are shared by tier weight"
             )
     for name, pool in config.pools.items():
         if pool.target_lag_per_replica < pool.concurrency:
             found.append(
-                f"pool {name}: target_lag_per_replica {pool.target_lag_per_replica:g} is below "
-                f"its concurrency {pool.concurrency}: the lag (tasks queued or in flight) asks "
-                "for another replica before a replica's slots are full "
-                f"(target_lag_per_replica: {pool.concurrency} fills them first)"
+                f"pool {name}: target_lag_per_replica {_n(pool.target_lag_per_replica)} is "
+                f"below its concurrency {pool.concurrency:,}: the lag (tasks queued or in flight) "
+                "asks for another replica before a replica's slots are full "
+                f"(target_lag_per_replica: {pool.concurrency:,} fills them first)"
             )
     return found
 

@@ -60,3 +60,36 @@ def test_floors_over_a_tenants_max_pods_are_noted() -> None:
 def test_large_counts_are_said_with_thousands_marked() -> None:
     said = notes(_fleet(1_500, *[0] * 1_000))
     assert "pools may want up to 2,000 pods but cluster.max_pods is 1,500" in said[0]
+
+
+def test_a_large_rpm_is_said_in_digits_not_in_exponents() -> None:
+    """10,000 replicas at 1,000 rpm each were '1e+07 rpm, over its 1000000 (x1.5 headroom:
+    1.5e+06)'."""
+    data: dict[str, Any] = {
+        "cluster": {"max_pods": 100_000},
+        "tiers": {"gold": {"priority": 1}},
+        "tenants": {"acme": {"tier": "gold"}},
+        "providers": {"openai": {"rpm": 1_000_000, "headroom": 1.5}},
+        "pools": {
+            "a": {
+                "tenant": "acme",
+                "deployment": {"name": "a"},
+                "queue": {"stream": "S", "consumer": "a"},
+                "provider": "openai",
+                "rpm_per_replica": 1000,
+                "max_replicas": 10_000,
+                "concurrency": 10_000,
+                "target_lag_per_replica": 1500.5,
+            }
+        },
+    }
+    config = parse_config(data)
+    said = summarize(config, "a.yaml")
+    assert "\nproviders: openai 1,000,000 rpm\n" in said
+    assert (
+        "at max_replicas the pools on openai would make 10,000,000 rpm, over its 1,000,000 "
+        "(x1.5 headroom: 1,500,000)"
+    ) in said
+    assert "pool a: target_lag_per_replica 1,500.5 is below its concurrency 10,000" in said
+    assert "(target_lag_per_replica: 10,000 fills them first)" in said
+    assert "  a     acme    0..10,000  1,500.5      openai (1,000 rpm)  " in said
