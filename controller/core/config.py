@@ -220,8 +220,8 @@ class Config(StrictModel):
         if pool.rpm_per_replica > allowed:
             raise InvalidField(
                 f"pools.{name}.rpm_per_replica",
-                f"expected at most provider {pool.provider}'s rpm x headroom ({allowed:g}), "
-                f"so that one replica fits, got {pool.rpm_per_replica:g}",
+                f"expected at most provider {pool.provider}'s rpm x headroom ({allowed:.15g}), "
+                f"so that one replica fits, got {pool.rpm_per_replica:.15g}",
             )
 
     def _check_not_reserved(self, name: str, pool: PoolConfig) -> None:

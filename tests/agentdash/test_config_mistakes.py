@@ -136,6 +136,12 @@ CASES = [
            "providers.openai.headroom", "expected a finite number"),
     config("rpm true", text("{rpm: 600}", "{rpm: true}"), "providers.openai.rpm",
            "expected an integer, got true"),
+    # in digits, as written: a limit of 1,500,000 was said "(1.5e+06)", and 3000000 "3e+06"
+    config("a replica over a large provider's rpm", text(
+           "openai:    {rpm: 600}", "openai:    {rpm: 1000000}").replace(
+           "rpm_per_replica: 30", "rpm_per_replica: 3000000", 1),
+           f"{P}.rpm_per_replica", "expected at most provider openai's rpm x headroom "
+           "(1500000), so that one replica fits, got 3000000"),
     config("tolerance 1.5", text("scale_up:   {stabilization_seconds: 0, max_pods: 6",
            "scale_up:   {tolerance: 1.5, stabilization_seconds: 0, max_pods: 6"),
            f"{P}.behavior.scale_up.tolerance", "expected a number less than 1, got 1.5"),
