@@ -17,6 +17,9 @@ WIDTH, PANEL, TOP, LEFT, RIGHT, GAP = 960, 220, 76, 64, 24, 48
 HOUR_STEPS = (0.25, 0.5, 1, 2, 3, 4, 6, 12, 24, 48, 96, 168)
 """Hours between the time axis's ticks, the first that makes at most 12 of them: a trace may
 span 31 days and its drain as long again (1,488 h), a week apart at most."""
+SHORT_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+"""Seconds between the ticks of a replay shorter than an hour, said in seconds or minutes: in
+hours its one tick was `0 h`."""
 
 
 def svg(result: Backtest, title: str) -> str:
@@ -47,7 +50,7 @@ def _legend(result: Backtest) -> list[str]:
         summary = run.summary
         text = (
             f"{run.name}: p95 wait {_seconds(summary['wait_p95_s'])}, "
-            f"{summary['pod_seconds'] / 3600:,.0f} pod-hours"
+            f"{_cost(summary['pod_seconds'])}"
         )
         parts.append(f'<rect x="{x}" y="38" width="14" height="4" fill="{color}"/>')
         parts.append(f'<text x="{x + 20}" y="44">{escape(text)}</text>')
@@ -93,17 +96,24 @@ def _panel(
 
 
 def _time_axis(horizon: float, bottom: int, width: int) -> list[str]:
-    hours = horizon / 3600
-    step = next((s for s in HOUR_STEPS if hours / s <= 12), HOUR_STEPS[-1])
+    step: float
+    if horizon < 3600:
+        step = next((s for s in SHORT_STEPS if horizon / s <= 12), SHORT_STEPS[-1])
+        unit, size = ("s", 1) if step < 60 else ("min", 60)
+    else:
+        hours = horizon / 3600
+        step = 3600 * next((s for s in HOUR_STEPS if hours / s <= 12), HOUR_STEPS[-1])
+        unit, size = "h", 3600
     parts = []
     k = 0
-    while k * step <= hours + 1e-9:
-        x = LEFT + width * k * step / hours
+    while k * step <= horizon + 1e-6:
+        x = LEFT + width * k * step / horizon
         parts.append(
             f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#999"/>'
         )
         parts.append(
-            f'<text x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">{k * step:g} h</text>'
+            f'<text x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">'
+            f"{k * step / size:g} {unit}</text>"
         )
         k += 1
     return parts
@@ -122,6 +132,13 @@ def _nice(peak: float) -> float:
 
 def _color(name: str, i: int) -> str:
     return COLORS.get(name, _FALLBACK[i % len(_FALLBACK)])
+
+
+def _cost(pod_seconds: float) -> str:
+    """Pod-hours, but under one in pod-seconds (a short replay cost `0 pod-hours`)."""
+    if pod_seconds < 3600:
+        return f"{pod_seconds:,.0f} pod-seconds"
+    return f"{pod_seconds / 3600:,.0f} pod-hours"
 
 
 def _seconds(value: object) -> str:

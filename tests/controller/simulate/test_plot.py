@@ -31,17 +31,31 @@ def test_the_plot_draws_lag_and_pods_for_every_policy() -> None:
         assert f"{name}: p95 wait" in texts
 
 
-def _time_ticks(document: str) -> list[str]:
+def _texts(document: str) -> list[str]:
     root = ET.fromstring(document)
-    texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    return [text for text in texts if text.endswith(" h")]
+    return [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def _time_ticks(document: str) -> list[str]:
+    return [text for text in _texts(document) if text.endswith((" h", " min", " s"))]
 
 
 def test_a_trace_all_at_time_zero_with_no_drain_still_plots() -> None:
     cfg = config({"solo": pool("t")})
     result = backtest(cfg, trace(cfg, (0.0, "solo", 5.0, 10)), ("keda",), drain_s=0.0)
     assert result.horizon == 0.0
-    assert _time_ticks(svg(result, "instant")) == ["0 h"]
+    assert _time_ticks(svg(result, "instant")) == ["0 s", "1 s"]  # an axis a second wide
+
+
+def test_a_trace_shorter_than_an_hour_has_its_time_in_minutes_and_its_cost_in_seconds() -> None:
+    """A 10-minute replay had one tick, "0 h", and cost "0 pod-hours" under every policy."""
+    cfg = config({"solo": pool("t")})
+    result = backtest(cfg, trace(cfg, (10.0, "solo", 5.0, 10)), ("keda",), drain_s=590.0)
+    document = svg(result, "ten minutes")
+    assert _time_ticks(document) == [f"{m} min" for m in range(0, 11)]
+    assert any(text.endswith(", 300 pod-seconds") for text in _texts(document))
+    seconds = backtest(cfg, trace(cfg, (10.0, "solo", 5.0, 10)), ("keda",), drain_s=50.0)
+    assert _time_ticks(svg(seconds, "a minute")) == [f"{s} s" for s in range(0, 61, 5)]
 
 
 def test_a_month_long_trace_and_its_drain_plot_with_weekly_ticks() -> None:
