@@ -25,6 +25,7 @@ from agentdash.help_text import FilledDescription
 from agentdash.output_files import check_distinct, check_writable, write_text
 from agentdash.standard_input import named
 from agentdash.tune_report import (
+    MAX_TIME_BUDGET_S,
     chosen_settings,
     does_worse,
     heading,
@@ -50,7 +51,6 @@ EXIT_WORSE = 1
 DEFAULT_TRIALS = 96
 DEFAULT_TIME_BUDGET_S = 90.0
 MAX_TRIALS = 100_000
-MAX_TIME_BUDGET_S = 7 * 86_400.0
 MAX_WORKERS = 1024
 POOLS_FOR_TIERS = 6
 """Above this many pools, the search is by tier unless --by says otherwise."""

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from controller.simulate.tradeoff import Objective, Outcome, Trial
     from controller.simulate.tune import Search, Split
 
+MAX_TIME_BUDGET_S = 7 * 86_400.0
+"""The longest --time-budget: a search said to need more is said to need none (0)."""
 FRONT_ROWS = 12
 """A longer Pareto front is shown as this many of its points, evenly spread."""
 
@@ -50,9 +52,10 @@ def _ran_out(found: Search, asked: int) -> str:
 
     batch_s = found.seconds / max(1, -(-len(found.trials) // BATCH))
     enough = -(-asked // BATCH) * batch_s
+    budget = f"{enough:.0f}" if enough <= MAX_TIME_BUDGET_S else "0 (no limit)"
     return (
-        f" (the time budget ran out, {len(found.trials)} of the {asked} asked for: "
-        f"--time-budget {enough:.0f} would have run them all)"
+        f" (the time budget ran out, {len(found.trials):,} of the {asked:,} asked for: "
+        f"--time-budget {budget} would have run them all)"
     )
 
 

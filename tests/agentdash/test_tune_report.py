@@ -122,12 +122,12 @@ def test_nothing_to_change_says_why_no_candidate_may_be_picked() -> None:
     ]
 
 
-def _heading(trials: int, seconds: float, stopped: bool) -> str:
+def _heading(trials: int, seconds: float, stopped: bool, asked: int = 96) -> str:
     done = tuple(Trial(n, (), CURRENT) for n in range(trials))
     found = Search((), done, Objective.parse("both"), seconds, stopped_early=stopped)
     task = [(0.0, 0, 1.0, 1)]
     parts = Split(Trace.build(["a"], task), Trace.build(["a"], task), at=50.0)
-    args = argparse.Namespace(config="fleet.yaml", trace="trace.jsonl", trials=96)
+    args = argparse.Namespace(config="fleet.yaml", trace="trace.jsonl", trials=asked)
     return heading(args, "pool", found, parts, 1, 2).splitlines()[1]
 
 
@@ -265,3 +265,13 @@ def test_the_heading_names_a_trace_piped_in_as_standard_input() -> None:
     args = argparse.Namespace(config="fleet.yaml", trace=Path("-"), trials=96)
     said = heading(args, "pool", found, parts, 1, 2)
     assert said.startswith("fleet.yaml: 1 task in standard input, by pool")
+
+
+def test_a_budget_past_the_flags_limit_is_told_as_no_limit() -> None:
+    """100,000 trials asked for, 8 run in 53 s, would take 662,500 s, past --time-budget's
+    604800: the budget said would be refused as a flag."""
+    said = _heading(8, 53.0, stopped=True, asked=100_000)
+    assert said.endswith(
+        "(the time budget ran out, 8 of the 100,000 asked for: --time-budget 0 (no limit) "
+        "would have run them all)"
+    )
