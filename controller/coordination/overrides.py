@@ -263,7 +263,10 @@ class OverrideStore:
 
     def _load(self, path: Path) -> Overrides:
         # within the limits of every input file: at most 4 MiB of UTF-8, not read whole first
-        document = read_overrides(read_text(path, "JSON"), str(path))
+        text = read_text(path, "JSON")
+        if not text.strip():  # made with `touch` to keep them in, as no file is: none yet
+            return Overrides()
+        document = read_overrides(text, str(path))
         self.dropped = document.dropped(self._config)
         return document.overrides(self._config)
 

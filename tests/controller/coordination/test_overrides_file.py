@@ -93,3 +93,17 @@ def test_saving_leaves_a_file_named_like_its_temporary_alone(tmp_path: Path) -> 
     assert mine.read_text() == "the user's own notes\n"
     assert OverrideStore(CONFIG, path).current().pins["research"].replicas == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["overrides.json", "overrides.tmp"]
+
+
+@pytest.mark.parametrize("text", ["", "\n", "  \n\n"])
+def test_an_empty_file_made_to_keep_them_in_holds_none_yet_and_takes_the_first(
+    tmp_path: Path, text: str
+) -> None:
+    """`touch overrides.json` then `agentdash demo --overrides overrides.json` was refused,
+    "expected valid JSON: Expecting value", where no file at all starts with none."""
+    path = tmp_path / "overrides.json"
+    path.write_text(text)
+    store = OverrideStore(CONFIG, path, who=lambda: "alice")
+    assert store.current().pins == {}
+    store.pin("research", 2)
+    assert OverrideStore(CONFIG, path).current().pins["research"].replicas == 2
