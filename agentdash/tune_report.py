@@ -31,7 +31,7 @@ def heading(
     share = (parts.at - parts.start) / (end - parts.start) if end > parts.start else 1.0
     processes = min(workers, BATCH)
     searched = (
-        f"the first {share:.0%} of the trace's time" if len(parts.tail) else "the whole trace"
+        f"the first {_share(share)} of the trace's time" if len(parts.tail) else "the whole trace"
     )
     return (
         f"{printable(str(args.config))}: {plural(tasks, 'task')} in "
@@ -273,7 +273,7 @@ def holdout_check(
         rows[1:1] = [("held back: p95 (s)", current.held_p95, picked.held_p95)]
     share = 1 - (parts.at - parts.start) / (end - parts.start) if end > parts.start else 0.0
     lines = [
-        f"held-out check: the last {share:.0%} of the trace's time "
+        f"held-out check: the last {_share(share)} of the trace's time "
         f"({plural(len(parts.tail), 'task')}, "
         f"{rounded_span(parts.at)} to {rounded_span(end)}), never seen by the search, replayed "
         "from an idle fleet",
@@ -331,6 +331,12 @@ def _worse_on(objective: Objective, current: Outcome, picked: Outcome) -> list[s
         worse("p99", current.p99, picked.p99)
         worse("pod-seconds", current.pod_seconds, picked.pod_seconds, ",.0f", "")
     return said
+
+
+def _share(part: float) -> str:
+    """A part of the trace's span as a percentage, to a tenth under 1% or over 99% (where
+    --holdout 0.999 left 0.1% to the search, and `0%` read as none)."""
+    return f"{part:.1%}" if 0 < part < 0.01 or 0.99 < part < 1 else f"{part:.0%}"
 
 
 def _cell(value: float) -> str:

@@ -275,3 +275,14 @@ def test_a_budget_past_the_flags_limit_is_told_as_no_limit() -> None:
         "(the time budget ran out, 8 of the 100,000 asked for: --time-budget 0 (no limit) "
         "would have run them all)"
     )
+
+
+def test_a_search_on_under_1_percent_of_the_span_is_not_said_to_be_on_0_percent() -> None:
+    """--holdout 0.999 searched "the first 0% of the trace's time"."""
+    task = [(0.0, 0, 1.0, 1)]
+    tail = Trace.build(["a"], [(0.0, 0, 1.0, 1), (9990.0, 0, 1.0, 1)])
+    parts = Split(Trace.build(["a"], task), tail, at=10.0)
+    found = Search((), (Trial(0, (), CURRENT),), Objective.parse("both"), 1.0, False)
+    args = argparse.Namespace(config="fleet.yaml", trace="t.jsonl", trials=96)
+    said = heading(args, "pool", found, parts, 3, 2)
+    assert "search: the first 0.1% of the trace's time (1 task, 0 s to 10 s)" in said
