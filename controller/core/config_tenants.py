@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, PrivateAttr, Strict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    Strict,
+    StringConstraints,
+)
 
 from controller.core.accounting import BudgetClock
 from controller.core.config_types import (
@@ -54,9 +62,22 @@ def _time_zone(name: str) -> str:
     return name
 
 
+def _zero_is_not_none(none: str) -> Callable[[object], object]:
+    """0 refused, saying what leaving the field out gives: many tools read 0 as unlimited."""
+
+    def check(value: object) -> object:
+        if type(value) is int and value == 0:
+            raise ValueError(f"expected a number greater than 0, got 0 (leave it out for {none})")
+        return value
+
+    return check
+
+
 class TenantConfig(StrictModel):
     tier: Annotated[str, Strict()]
-    daily_token_budget: PosCount | None = None
+    daily_token_budget: Annotated[
+        PosCount | None, BeforeValidator(_zero_is_not_none("no budget"))
+    ] = None
     """Tokens a day; none means unlimited."""
     warn_at: Fraction = 0.8
     """Fraction of the budget from which the pools are paced, if the forecast spend until the
@@ -68,7 +89,9 @@ class TenantConfig(StrictModel):
     """The most of the daily budget one usage report may spend: a report over it is held (not
     spent) and audited with its subject, pool and task. An agent's task rarely takes a few
     percent of a day's budget; so a forged or mistaken report cannot spend the day."""
-    max_pods: PosReplicas | None = None
+    max_pods: Annotated[
+        PosReplicas | None, BeforeValidator(_zero_is_not_none("no cap but the cluster's"))
+    ] = None
     budget_reset: Annotated[str, Strict(), AfterValidator(_reset_time)] = "00:00"
     """When the daily budget starts over: a time of day (HH:MM) in `time_zone`."""
     time_zone: Annotated[

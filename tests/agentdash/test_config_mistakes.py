@@ -120,6 +120,13 @@ CASES = [
            f"{P}.max_replicas", "expected an integer, got 3.0"),
     config("budget 1.5", edited(tenants__acme__daily_token_budget=1.5),
            "tenants.acme.daily_token_budget", "expected an integer, got 1.5"),
+    # 0 reads as "unlimited" in many tools: the field left out is that here
+    config("budget 0", edited(tenants__acme__daily_token_budget=0),
+           "tenants.acme.daily_token_budget",
+           "expected a number greater than 0, got 0 (leave it out for no budget)"),
+    config("tenant max_pods 0", edited(tenants__acme__max_pods=0), "tenants.acme.max_pods",
+           "expected a number greater than 0, got 0 (leave it out for no cap but the "
+           "cluster's)"),
     config("warn_at a string", edited(tenants__acme__warn_at="0.8"), "tenants.acme.warn_at",
            "expected a number, got '0.8'"),
     config("hard_cap a string", edited(tenants__acme__hard_cap="yes"), "tenants.acme.hard_cap",
