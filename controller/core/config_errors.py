@@ -280,8 +280,10 @@ def _pair(
 
 def _closest(word: str, keys: list[str]) -> list[str]:
     """The allowed key nearest `word`, or the two that are equally near (`replicas`: min_ or
-    max_replicas), if near enough to be a slip."""
+    max_replicas), if near enough to be a slip; else those it begins, up to an `_`."""
     close = difflib.get_close_matches(word, keys, 2, 0.75)
+    if not close:  # the key without its suffix (`creds`: creds_file), too short for a slip
+        return [key for key in keys if word and key.startswith(f"{word}_")][:2]
     ratio = [difflib.SequenceMatcher(None, word, key).ratio() for key in close]
     return close[: 2 if len(close) == 2 and ratio[0] == ratio[1] else 1]
 

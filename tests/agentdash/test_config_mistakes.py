@@ -180,6 +180,12 @@ CASES = [
     # names that become NATS subjects or Kubernetes objects
     config("key misspelt", text("max_replicas: 10", "max_replica: 10"), f"{P}.max_replica",
            "unknown key (did you mean max_replicas?)"),
+    # a key given without its suffix is too short for a slip by spelling, and is one
+    config("key without its _file", edited(nats={"creds": "/x.creds"}), "nats.creds",
+           "unknown key (did you mean creds_file?)"),
+    config("key without its _seconds", text("max_replicas: 10", "max_replicas: 10\n"
+           "    cold_start: 5"), f"{P}.cold_start",
+           "unknown key (did you mean cold_start_seconds?)"),
     config("no pools", edited(pools={}), "pools", "expected at least one pool, got none"),
     config("empty pool name", renamed_pool(""), "pools", "expected a pool name of 1-63"),
     config("pool name with a dot", renamed_pool("acme.research"), "pools",
