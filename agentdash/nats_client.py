@@ -126,11 +126,14 @@ QUIET_UPGRADED_TLS = QuietUpgradedTLS()
 
 class HeaderlessClient(Client):
     """A client that tells the server it takes no headers, so the server delivers messages
-    without them. Reports carry none. Headers would be parsed and kept with each report
-    waiting, outside the bytes a subscription counts: 60 kB of them on each report of a
-    flood grow the daemon by 175 MB before its tenant is seen flooding, next to its 256 Mi
-    memory limit. nats.py has no option for it, hence the override of how it says CONNECT
-    (tests/attacks/test_report_floods.py fails if an upgrade changes that)."""
+    without them: for what anyone may flood and whose headers are never read (reports, the
+    tasks watched arriving). Headers would be parsed and kept with each message waiting,
+    outside the bytes a subscription counts: 60 kB of them on each report of a flood grow
+    the daemon by 175 MB before its tenant is seen flooding, next to its 256 Mi memory
+    limit; a megabyte of short lines on each task takes the loop 0.1 s a task to parse.
+    nats.py has no option for it, hence the override of how it says CONNECT
+    (tests/attacks/test_report_floods.py and test_task_headers.py fail if an upgrade
+    changes that)."""
 
     def _connect_command(self) -> bytes:
         info = self._server_info
