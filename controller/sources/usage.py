@@ -262,13 +262,15 @@ class HeldReport:
         return ActionEvent(now, self.subject, HELD, self.report.tenant, self.detail)
 
     def record(self) -> dict[str, Any]:
-        """What the audit keeps besides the event: each field of the report, to search by."""
+        """What the audit keeps besides the event: each field of the report, to search by.
+        The task's name is the worker's own words: escaped, as in the detail, so that `jq -r`
+        on the audit sends a terminal none of its escapes."""
         report = self.report
         return {
             "subject": self.subject,
             "tenant": report.tenant,
             "pool": report.pool,
-            "task": report.task,
+            "task": printable(report.task),
             "tokens": report.tokens,
             "limit": self.limit,
             "unaudited": self.unaudited,
