@@ -2,7 +2,8 @@
 might: names made of terminal escapes, NUL bytes and bidi overrides, numbers JSON should not
 carry (NaN, Infinity, 1e308, 400 digits, negative), nesting past any parser's depth, bytes
 that are not UTF-8, a key given twice, a report for globex's pool, one report over acme's
-share. Each is counted or spent as it says, and none of it reaches the log or the audit raw.
+share. Each is counted or spent as it says, and none of it reaches the log, the audit,
+/healthz or /metrics raw.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ async def test_a_workers_hostile_reports_are_counted_or_spent_and_reach_no_log_r
     await admin.flush()
     (held,) = [r for r in await audit_records(admin) if r["action"] == HELD]
     assert f"task '{SHOWN}'" in held["detail"]
-    lines = [*daemon.read(), held]
-    assert [text for line in lines for text in strings(line) if UNPRINTABLE.search(text)] == []
     health = await daemon.health()
     assert health is not None
+    lines = [*daemon.read(), held, health]
+    assert [text for line in lines for text in strings(line) if UNPRINTABLE.search(text)] == []
+    assert [line for line in metrics.splitlines() if UNPRINTABLE.search(line)] == []
     assert (health["role"], health["status"]) == ("leader", 200)
