@@ -8,7 +8,7 @@ engine counts each tenant's replica-seconds today from the replicas read (the bu
 so both shells count them alike. Then `step(now)` claims again only the pools whose decision can
 have changed, shares the ceilings, and returns those pools; `decision(i)` says what each one
 gets, and why. The shell acts, and tells the engine what it did (`scaled`) or could not do
-(`retry`).
+(`retry`: acted on at the next step, not claimed again, as nothing it read has moved).
 
 Deciding only what can change. Running the policy over every pool at every tick costs a few
 µs a pool: 20,000 pools are most of a tick's budget, and a day of 1 s ticks over 100 pools is
@@ -122,6 +122,8 @@ class Engine:
         """When each pool's claim may change by time alone (Claim.until)."""
         self.dirty: set[int] = set()
         """Pools to claim again at the next step."""
+        self.unacted: set[int] = set()
+        """Pools whose change was not made: acted on again at the next step."""
         self.previous = -math.inf
         """When the last step ran."""
         self._told = False
@@ -252,8 +254,8 @@ class Engine:
 
     def retry(self, i: int) -> None:
         """Pool i's change was not made (no budget for the call, a call in flight, one that
-        failed): decide it again at the next step."""
-        self.dirty.add(i)
+        failed): it is returned again at the next step, its decision as it stands."""
+        self.unacted.add(i)
 
     def scaled(self, i: int, now: float, old: int, new: int) -> None:
         """A change was made: the rate policies count it, so the pool is claimed again (its
@@ -278,16 +280,17 @@ class Engine:
             self.started = True
             self.dirty = set()
             return self._claim_again(now, set(range(len(self.pools))))
-        changed = self.dirty
-        self.dirty = set()
+        changed, self.dirty = self.dirty, set()
         if paced.read or self.exact_reasons:  # (a paced pool's reasons quote its time rules')
             for tenant in self.tenant_tokens.paced:
                 changed.update(self.tenant_pools.get(tenant, ()))
         changed.update(self.releases.due(now))
+        unacted, self.unacted = self.unacted, set()
         if not changed:
             self.previous = now
-            return []
-        return self._claim_again(now, changed)
+            return sorted(unacted)
+        acted = self._claim_again(now, changed)
+        return sorted(unacted.union(acted)) if unacted else acted
 
     def _clock_back(self, now: float) -> None:
         """The wall clock stepped back (NTP correcting a fast clock): a window's entry from
@@ -309,7 +312,7 @@ class Engine:
         itself (`skip`): no pool to claim again, no budget paced (its pools are claimed at
         every step), no time rule letting go, no budget day ending, no gap in the spend's
         samples long enough to count as one. -inf while the next step must run in full."""
-        if self._told or self.dirty or not self.started:
+        if self._told or self.dirty or self.unacted or not self.started:
             return -math.inf
         calm = self.pace.calm_until(self.previous)
         due = self.releases.earliest() - SLACK
