@@ -67,9 +67,35 @@ async def audit(js: JetStreamContext, record: dict[str, Any], *, once: str) -> N
     write or report). Never raises: a record that cannot be written is logged."""
     record = {**record, "from": whereabouts()}
     try:
-        await js.publish(AUDIT_SUBJECT, json.dumps(record).encode(), headers={"Nats-Msg-Id": once})
+        await appended(js, json.dumps(record).encode(), once=once)
     except (nats.errors.Error, TimeoutError) as exc:
         log.warning("could not audit %s %s: %s", record.get("action"), record.get("target"), exc)
+
+
+async def appended(js: JetStreamContext, data: bytes, *, once: str) -> int:
+    """Append a record; its stream sequence. A record no stream takes finds the stream gone
+    while NATS kept the rest (deleted by a cleanup, `nats stream rm`): it is made again and
+    the record appended to it, else no operator's action could be written again."""
+    try:
+        ack = await js.publish(AUDIT_SUBJECT, data, headers={"Nats-Msg-Id": once})
+    except nats.js.errors.NoStreamResponseError:
+        await made(js)
+        ack = await js.publish(AUDIT_SUBJECT, data, headers={"Nats-Msg-Id": once})
+    return int(ack.seq)
+
+
+async def made(js: JetStreamContext) -> None:
+    """The stream, made if absent."""
+    try:
+        await js.stream_info(AUDIT_STREAM)
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(
+            name=AUDIT_STREAM,
+            subjects=[AUDIT_SUBJECT],
+            max_bytes=AUDIT_MAX_BYTES,
+            max_age=AUDIT_MAX_AGE_S,
+            discard=DiscardPolicy.OLD,
+        )
 
 
 class AuditTrail:
@@ -83,25 +109,14 @@ class AuditTrail:
 
     async def open(self) -> None:
         """The stream, made if absent."""
-        try:
-            await self._js.stream_info(AUDIT_STREAM)
-        except nats.js.errors.NotFoundError:
-            await self._js.add_stream(
-                name=AUDIT_STREAM,
-                subjects=[AUDIT_SUBJECT],
-                max_bytes=AUDIT_MAX_BYTES,
-                max_age=AUDIT_MAX_AGE_S,
-                discard=DiscardPolicy.OLD,
-            )
+        await made(self._js)
 
     async def announce(self, event: ActionEvent, digest: str, *, once: str) -> int:
         """The record of an action of this process's, ahead of the write it makes; its
         stream sequence, which the document written names. `once` is its message id: the
         same record sent again (its answer was lost) is kept once, and says its sequence."""
         record = {**event.as_dict(), "from": whereabouts(), "overrides_sha256": digest}
-        data = json.dumps(record).encode()
-        ack = await self._js.publish(AUDIT_SUBJECT, data, headers={"Nats-Msg-Id": once})
-        return int(ack.seq)
+        return await appended(self._js, json.dumps(record).encode(), once=once)
 
     async def announcement(self, document: OverridesDocument) -> AuditWire | None:
         """The audit record the document names, if it announced this very document."""

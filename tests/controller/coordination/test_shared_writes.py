@@ -4,6 +4,7 @@ taken while NATS is away, a process whose config lacks a pool the bucket pins.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from nats.aio.client import Client
 
 from agentdash.nats_server import NatsServer
+from controller.coordination.audit_trail import AUDIT_STREAM
 from controller.coordination.overrides import Change, OverrideStore
 from controller.coordination.overrides_bucket import KEY
 from controller.coordination.shared import SharedOverrides
@@ -148,3 +150,18 @@ async def test_a_process_that_writes_for_a_long_time_remembers_only_its_newest_w
     assert written["pins"]["research"]["replicas"] == 30
     assert bob._store.current().pins["research"].by == "alice"
     assert [r["action"] for r in await audit_records(nc)] == ["pin"] * 30
+
+
+async def test_an_action_taken_after_the_audit_stream_was_deleted_lands_and_is_audited(
+    nc: Client, shared: list[SharedOverrides]
+) -> None:
+    """The audit stream deleted under running processes (a cleanup script, `nats stream rm`),
+    the overrides bucket left as it was: an operator's pause is written, its record in the
+    stream made again, and it reaches the daemon."""
+    daemon, alice = await join(nc, shared, "daemon"), await join(nc, shared, "alice")
+    await nc.jetstream().delete_stream(AUDIT_STREAM)
+    alice._store.pause_tenant("globex")
+    await asyncio.wait_for(alice.flush(), timeout=10)
+
+    await eventually(lambda: daemon._store.current().paused_tenants == {"globex"}, timeout=5)
+    assert [r["action"] for r in await audit_records(nc)] == ["pause tenant"]
