@@ -16,6 +16,9 @@ from controller.core.config import load_config
 from controller.sources.jetstream_queues import ensure_queues
 from tests.support.cli import EXAMPLE
 from tests.support.daemon import Daemon
+from tests.support.kmock import cluster, kmock_options
+
+__all__ = ["cluster", "kmock_options"]
 
 
 @pytest.fixture

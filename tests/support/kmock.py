@@ -324,8 +324,9 @@ def crowd(api: KubeApi, reads: int) -> list[asyncio.Future[dict[str, Any]]]:
     ]
 
 
-def kubeconfig(path: Path, emulator_url: str) -> str:
-    """Two clusters; the current context points nowhere, `kmock` at the emulator."""
+def kubeconfig(path: Path, emulator_url: str, token: str = "s3cret") -> str:
+    """Two clusters; the current context points nowhere, `kmock` at the emulator. `token`:
+    the bearer token its user sends (the emulator's requests show who sent each)."""
     path.write_text(
         yaml.safe_dump(
             {
@@ -336,7 +337,7 @@ def kubeconfig(path: Path, emulator_url: str) -> str:
                     {"name": "nowhere", "cluster": {"server": "http://127.0.0.1:9"}},
                     {"name": "kmock", "cluster": {"server": emulator_url}},
                 ],
-                "users": [{"name": "ci", "user": {"token": "s3cret"}}],
+                "users": [{"name": "ci", "user": {"token": token}}],
                 "contexts": [
                     {"name": "nowhere", "context": {"cluster": "nowhere", "user": "ci"}},
                     {"name": "kmock", "context": {"cluster": "kmock", "user": "ci"}},
