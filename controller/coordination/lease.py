@@ -57,6 +57,8 @@ BUCKET_BYTES = 16 * MAX_VALUE_BYTES
 KEY = "leader"
 MARGIN = 0.1
 """The share of the TTL `valid_until` gives up, for clocks that do not tick alike."""
+OTHER_CONFIGURATION = 10058
+"""JetStream's error code for a stream made again with another configuration than it has."""
 HOLDER = re.compile(r"[A-Za-z0-9._:@-]{1,253}")
 """A holder's name: host:pid_random as agentdash writes it (a pod's name, a hostname)."""
 SHOWN_CHARS = 80
@@ -152,9 +154,16 @@ class NatsLease:
         try:
             self._kv = await js.key_value(BUCKET)
         except nats.js.errors.BucketNotFoundError:
-            if self.contend:  # a watcher creates nothing: it looks again at each renew
-                await self._make_bucket()
-            return
+            if not self.contend:  # a watcher creates nothing: it looks again at each renew
+                return
+            try:
+                return await self._make_bucket()
+            except nats.js.errors.BadRequestError as exc:
+                if exc.err_code != OTHER_CONFIGURATION:
+                    raise
+                # Made by another controller between the look and the make, with a TTL of
+                # its own (the same TTL makes it again as it is): checked as one found.
+                self._kv = await js.key_value(BUCKET)
         ttl = await self._bucket_ttl()
         if self.contend and abs(ttl - self.ttl) > 1e-3:
             raise LeaseError(

@@ -235,3 +235,19 @@ async def test_a_renewal_nats_refuses_is_told_with_its_reason(nc: Client) -> Non
         "no valid leader for more than the lease's TTL (10 s); this process cannot write"
         f" it: {lease.unwritten}"
     )
+
+
+async def test_two_contenders_with_other_ttls_started_at_once_are_refused_by_the_ttl(
+    nc: Client,
+) -> None:
+    """Both find no bucket and both make it: the second make meets the first's bucket, made
+    with another TTL (NATS: `stream name already in use with a different configuration`). It
+    is refused as a bucket found with another TTL is, naming the TTL (the daemon's one line,
+    exit 2), not as a failing NATS."""
+    short, long = NatsLease(nc, "daemon-a", ttl=2), NatsLease(nc, "daemon-b", ttl=5)
+    started = await asyncio.gather(short.start(), long.start(), return_exceptions=True)
+
+    refused = [outcome for outcome in started if outcome is not None]
+    assert len(refused) == 1
+    assert isinstance(refused[0], LeaseError), refused
+    assert "already has a TTL of" in str(refused[0])
