@@ -245,6 +245,13 @@ class ScaleCalls:
             self._failed(i, pool, str(exc), now)
             return
         except TimeoutError:
+            if self.deadline_now() is None:
+                # The lease ran out on the call too: this process was frozen (SIGSTOP, a VM
+                # paused) or lost it meanwhile. No failure of the API's, which may never have
+                # been asked; whoever leads now decides the pool.
+                log.info("%s: not scaled: the lease ran out before the call ended", pool)
+                self.engine.retry(i)
+                return
             self._failed(i, pool, f"no answer within {bound:.1f} s", now, unanswered=True)
             return
         self._conflicts.pop(pool, None)

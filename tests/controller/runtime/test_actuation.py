@@ -25,7 +25,7 @@ from controller.core.model import (
 from controller.runtime.actuation import CONFLICTS_ARE_A_FIGHT, ScaleCalls
 from controller.runtime.health import STEADY_S, SourceHealth
 from controller.runtime.put_backs import FIGHT_QUIET_S, PUT_BACKS_ARE_A_FIGHT
-from tests.support import FakeClock
+from tests.support import FakeClock, eventually
 from tests.support.factories import config, pool
 
 NOW = 1_000_000.0
@@ -285,6 +285,31 @@ async def test_a_hung_call_ends_at_its_deadline_and_names_it() -> None:
     assert setup.health.problems == {"scale web": "no answer within 0.3 s"}
     assert setup.cluster.scaled == []
     assert setup.decided_again()
+
+
+async def test_a_call_the_lease_ran_out_on_is_decided_again_and_no_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The process frozen (SIGSTOP, a VM paused) with a call in flight, past its lease: on
+    waking, the call's deadline has passed, as the lease has. The API server was not slow (it
+    may never have been asked): the call was a failure of the pool's scale calls, a warning
+    `scale call failing: no answer within 2.0 s` on a process about to follow, and a first
+    step to giving the lease up as cut off from the API."""
+    caplog.set_level(logging.INFO, "agentdash.loop")
+    cluster = ExplainingCluster()
+    setup = Setup(cluster, lease=Lease(valid_until=LEASE_CLOCK + 0.3))
+    cluster.answer = asyncio.Event()  # asked, or waiting its turn, as the process froze
+    call = setup.calls.act(0, setup.decision, NOW, dry_run=False)
+    assert call is not None
+    await eventually(lambda: bool(cluster.fences))  # the call has begun
+    setup.timer.advance(10.0)  # frozen: the lease's clock ran on past it
+    await call
+
+    assert setup.health.problems == {}
+    assert setup.calls.cut_off is None
+    assert setup.cluster.scaled == []
+    assert setup.decided_again()
+    assert "web: not scaled: the lease ran out before the call ended" in caplog.text
 
 
 async def test_a_pool_with_a_call_in_flight_is_not_called_again_until_it_ends() -> None:
