@@ -20,7 +20,11 @@ from typing import NamedTuple
 from controller.coordination.overrides_document import (  # also read from here by the tests
     MAX_PIN_REPLICAS as MAX_PIN_REPLICAS,
 )
-from controller.coordination.overrides_document import dump_overrides, read_overrides
+from controller.coordination.overrides_document import (
+    SharedDocument,
+    dump_overrides,
+    read_overrides,
+)
 from controller.coordination.overrides_document import (
     load_overrides as load_overrides,
 )
@@ -227,6 +231,13 @@ class OverrideStore:
     def set_dry_run(self, on: bool) -> ActionEvent:
         action = "dry-run on" if on else "dry-run off"
         return self._apply(lambda was: replace(was, dry_run=on), action, "controller")
+
+    def put_back(self, held: Overrides) -> ActionEvent:
+        """What this process holds, written again to a bucket NATS made anew (its store lost)
+        unless another process has written there first."""
+        detail = f"NATS lost its store: {SharedDocument.of(held).summary()}"
+        change: Change = lambda was: held if was == Overrides() else was  # noqa: E731
+        return self._apply(change, "put back", "overrides", detail)
 
     def _apply(
         self, change: Change, action: str, target: str, detail: str = "", who: str | None = None

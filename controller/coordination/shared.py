@@ -203,7 +203,10 @@ class SharedOverrides:
             await self._watcher.stop()
         self._read_at_start = self.seen = 0
         self.own_writes.clear()
+        held = self._store.current()
         await self._open()
+        if self.seen == 0 and held != Overrides() and not self._store.read_only:
+            self._store.put_back(held)  # else a standby, or a new dashboard, starts with none
 
     async def _watch_again(self) -> None:
         """The same bucket, after a reconnection: a new watcher from its newest revision.

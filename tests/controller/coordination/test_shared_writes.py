@@ -5,10 +5,13 @@ taken while NATS is away, a process whose config lacks a pool the bucket pins.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import shutil
 from typing import Any
 
+import nats.errors
 import pytest
 from nats.aio.client import Client
 
@@ -165,3 +168,28 @@ async def test_an_action_taken_after_the_audit_stream_was_deleted_lands_and_is_a
 
     await eventually(lambda: daemon._store.current().paused_tenants == {"globex"}, timeout=5)
     assert [r["action"] for r in await audit_records(nc)] == ["pause tenant"]
+
+
+async def test_what_a_process_holds_is_written_again_to_a_nats_that_lost_its_store(
+    nats_server: NatsServer, nc: Client, shared: list[SharedOverrides]
+) -> None:
+    """A nats-server restarted without its store (an emptyDir, a new volume): the running
+    processes kept the controller paused and the pin, and the bucket made again held none
+    of them: a standby that took over, or a dashboard started since, resumed the controller."""
+    alice = await join(nc, shared, "alice")
+    alice._store.pause_controller()
+    alice._store.pin("research", 2)
+    await alice.flush()
+    nats_server.stop()
+    shutil.rmtree(nats_server.store_dir / "jetstream")
+    nats_server.start()
+
+    async def written_again() -> bool:
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            return json.loads((await (await bucket(nc)).get(KEY)).value)["paused"] is True
+        return False
+
+    await eventually(written_again, timeout=20)
+    later = await join(nc, shared, "bob")
+    assert later._store.current().paused
+    assert later._store.current().pins["research"].replicas == 2
