@@ -317,7 +317,7 @@ def keep_of(
         restored.in_use = level.in_use
         restored.last_used = min(level.last_used, now) if level.last_used is not None else None
         restored.peak = min(level.peak, restored.top)
-        restored.gaps = deque(level.gaps, maxlen=KEPT_GAPS)
+        restored.remember(level.gaps)
         restored.share = shares[k] if k < len(shares) else level.share
         keep.levels.append(restored)
     heads = (min(h, pool.max_replicas) for h in doc.heads)

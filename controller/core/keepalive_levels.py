@@ -6,7 +6,9 @@ of the bursts the pool woke from zero for (`Wakes`), and what a reading says of 
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -92,6 +94,10 @@ class Level:
     peak: int = 0
     """The highest recommendation within this band during its last use: what a hold keeps."""
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=KEPT_GAPS))
+    """Set only by `start` and `remember`, which keep `ordered` along with it."""
+    ordered: list[float] = field(default_factory=list)
+    """The same gaps, sorted, as the plan reads them: kept as each gap comes and goes, where
+    sorting all of them again at each plan would cost as much as the plan."""
     plan: Plan | None = None
     """Worked out when first asked after a gap is added (None: not yet)."""
     share: float | None = None
@@ -109,12 +115,22 @@ class Level:
         if self.last_used is not None:
             gap = min(now - self.last_used, MAX_GAP_S)
             if gap >= cold_start and gap > 0:
-                self.gaps.append(gap)
+                gaps, ordered = self.gaps, self.ordered
+                if len(gaps) == gaps.maxlen:  # the oldest goes as the newest comes
+                    del ordered[bisect_left(ordered, gaps[0])]
+                gaps.append(gap)
+                insort(ordered, gap)
                 self.plan = self.made = None
                 learned = True
         self.in_use = True
         self.peak = 0
         return learned
+
+    def remember(self, gaps: Iterable[float]) -> None:
+        """Take `gaps` for the level's own (a handover's): its plan is made again from them."""
+        self.gaps = deque(gaps, maxlen=KEPT_GAPS)
+        self.ordered = sorted(self.gaps)
+        self.plan = self.made = None
 
     def planned(
         self,
@@ -135,7 +151,7 @@ class Level:
             )
             if self.made is None or price != self.priced:
                 self.made = plan(
-                    sorted(self.gaps), cold_start, miss_s, head=head, taken=taken, weight=weight
+                    self.ordered, cold_start, miss_s, head=head, taken=taken, weight=weight
                 )
                 self.priced = price
             self.plan = self.made

@@ -27,8 +27,7 @@ def take_in(mine: KeepAlive, other: KeepAlive) -> None:
             if theirs.share is not None:  # released there: priced as they priced it
                 level.plan, level.share = None, theirs.share
         if len(theirs.gaps) > len(level.gaps):
-            level.gaps = deque(theirs.gaps, maxlen=KEPT_GAPS)
-            level.plan = level.made = None
+            level.remember(theirs.gaps)
     if len(other.wakes.heads) > len(mine.wakes.heads):
         mine.wakes.heads = deque(other.wakes.heads, maxlen=KEPT_GAPS)
         if mine.levels:

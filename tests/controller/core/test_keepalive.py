@@ -78,6 +78,22 @@ def test_a_gap_shorter_than_a_cold_start_teaches_nothing() -> None:
     assert [list(level.gaps) for level in keep.levels] == [[26.0, 31.0, 41.0]] * 2
 
 
+def test_a_level_plans_from_its_newest_gaps_alone() -> None:
+    """A level keeps its newest 48 gaps: after 100, its plan reads those and no older one."""
+    keep = KeepAlive(edges=(1,), cold_start=20.0, lag_per_replica=2.0)
+    now = 0.0
+    for k in range(100):  # 30 s quiet, then longer and longer: the oldest are the shortest
+        keep.record(now, 1)
+        keep.record(now + 1, 0)
+        now += 1 + 30.0 + k
+    keep.record(now, 1)
+    newest = sorted(keep.levels[0].gaps)
+    assert len(newest) == 48
+    made = keep.plans()[0]
+    assert (made.gaps, made.shortest_s, made.median_s) == (48, newest[0], newest[24])
+    assert made.shortest_s == 31.0 + 52  # the 53rd gap (31 s from its last use, and longer)
+
+
 # --- the policy --------------------------------------------------------------------------------
 
 
