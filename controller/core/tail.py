@@ -21,6 +21,7 @@ Pure: times are passed in.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Final
@@ -75,6 +76,10 @@ class Tail:
     """The lag as last read."""
     waking: float | None = None
     """Until when the newest cycle's wake counts its head (a cold start after it)."""
+    _by_gap: list[Cycle] | None = None
+    """The same cycles, shortest gap first, as `_hold` sweeps them (None: to be sorted
+    again): kept as each cycle comes and goes, where sorting them all at each hold asked
+    would cost more than the sweep."""
     _held: tuple[float, tuple[float, float] | None] | None = None
     """The last `hold` asked and its answer, until a cycle is counted or a head grows: the
     keep-alive's plans are made again far more often than the cycles change."""
@@ -102,7 +107,13 @@ class Tail:
         wake making wait the head of the burst, the most tasks queued or in flight until a
         replica is up (`see`)."""
         waited = float(max(1, self.lag))
-        self.cycles.append(Cycle(gap_s=gap_s, arrived=max(self.arrived, waited), waited=waited))
+        new = Cycle(gap_s=gap_s, arrived=max(self.arrived, waited), waited=waited)
+        cycles, by_gap = self.cycles, self._by_gap
+        if by_gap is not None:
+            if len(cycles) == cycles.maxlen:  # the oldest goes as the newest comes
+                del by_gap[bisect_left(by_gap, cycles[0].gap_s, key=_gap_of)]
+            insort(by_gap, new, key=_gap_of)
+        cycles.append(new)
         self.arrived = 0.0
         self.waking = now + cold_start
         self._held = None
@@ -136,7 +147,9 @@ class Tail:
         before = self._share(hold_s, total)
         if before is None or before <= TAIL_SHARE:
             return None
-        ordered = sorted(self.cycles, key=lambda c: c.gap_s)
+        ordered = self._by_gap
+        if ordered is None:
+            ordered = self._by_gap = sorted(self.cycles, key=_gap_of)
         missed = sum(c.waited for c in ordered)  # by a hold shorter than every gap
         k, n = 0, len(ordered)
         while k < n:  # the holds that cover each gap in turn, shortest first
@@ -162,4 +175,9 @@ class Tail:
         """Take another process's cycles where it has counted more."""
         if len(other.cycles) > len(self.cycles):
             self.cycles = deque(other.cycles, maxlen=KEPT_CYCLES)
-            self._held = None
+            self._by_gap = self._held = None
+
+
+def _gap_of(cycle: Cycle) -> float:
+    """What a tail's cycles are ordered by."""
+    return cycle.gap_s

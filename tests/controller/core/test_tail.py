@@ -44,6 +44,20 @@ def test_the_hold_covers_the_gaps_that_bring_the_share_under_one_in_twenty() -> 
     assert tail.share(longer) == pytest.approx(TAIL_SHARE)
 
 
+def test_the_hold_reads_the_newest_100_cycles_alone() -> None:
+    """Cycles counted while holds are asked: the oldest are forgotten as new ones come."""
+    tail = Tail()
+    now = 0.0
+    for gap in [250.0] * 30 + [40.0 + k for k in range(100)]:  # one task a wake, each waiting
+        now += gap
+        tail.cycle(gap_s=gap, now=now, cold_start=20.0)
+        tail.hold(22.0)
+    assert tail.cycles[0].gap_s == 40.0  # the 30 cycles of 250 s are forgotten
+    hold = tail.hold(22.0)
+    assert hold is not None
+    assert hold[0] == pytest.approx((40.0 + 94) * 1.1)  # 95 of the 100: 5 tasks of 100 left
+
+
 def test_nothing_is_held_for_the_tail_before_twenty_cycles_or_beyond_300_s() -> None:
     few = Tail()
     for gap in (30.0, 40.0, 50.0):
