@@ -5,7 +5,6 @@ them escaped, on the dashboard, in the daemon's log and in the CLI's messages.""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.support.dashboard import (
     make_hostile,
     terminal_output,
 )
+from tests.support.escapes import UNPRINTABLE, strings
 
 RAW = ("\x1b]0;pwned", "pwned\x07", "\x1b[2J", "\x9b", "\u202e")
 """What HOSTILE carries that a terminal would act on (Textual ends its own OSC with a BEL)."""
@@ -60,18 +60,6 @@ async def test_the_terminal_receives_no_escape_from_what_nats_says(
 
 
 KEDA_EXAMPLE = Path(__file__).parents[1] / "data" / "keda" / "nats-jetstream.yaml"
-UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def strings(value: Any) -> list[str]:
-    """Every string in a JSON value, keys too."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [text for key, item in value.items() for text in strings(key) + strings(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in strings(item)]
-    return []
 
 
 async def test_the_daemon_log_shows_what_nats_says_escaped(

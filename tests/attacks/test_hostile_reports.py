@@ -9,7 +9,6 @@ share. Each is counted or spent as it says, and none of it reaches the log, the 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
@@ -18,13 +17,13 @@ from nats.aio.client import Client
 from controller.sources.usage import HELD
 from tests.support import eventually
 from tests.support.daemon import Daemon
+from tests.support.escapes import UNPRINTABLE, strings
 from tests.support.shared_kv import audit_records
 
 pytestmark = pytest.mark.e2e
 
 HOSTILE = "evil\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e[b]bold[/b]\x00"
 SHOWN = "evil\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202e[b]bold[/b]\\x00"
-UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 USAGE = {"tenant": "acme", "pool": "acme-research", "tokens": 5, "work_s": 1.0}
 BUSY = {"tenant": "acme", "pool": "acme-research", "pod": "acme-research-1", "busy": 0}
 
@@ -69,16 +68,6 @@ SPENT = {
 """Valid reports: a task's name is only quoted, and the last of a key given twice counts."""
 OVER_SHARE = said(USAGE, tokens=3_000_000, task=HOSTILE)
 """Over acme's max_report_share (5% of its 50,000,000 tokens a day): held, audited."""
-
-
-def strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [text for key, item in value.items() for text in strings(key) + strings(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in strings(item)]
-    return []
 
 
 async def test_a_workers_hostile_reports_are_counted_or_spent_and_reach_no_log_raw(
