@@ -190,10 +190,11 @@ class Reconciler:
     async def _tick(self, only: Collection[str] | None, *, settle: bool) -> None:
         started = time.perf_counter()
         now = self.clock()
-        await self.reads.refresh(only)
+        # The lease is renewed while the sources are read: with NATS stalled, a tick waits
+        # for the longer of their deadlines, not for both in turn.
+        await asyncio.gather(self.reads.refresh(only), self._lead(now))
         engine = self.engine
         self._feed(now)
-        await self._lead(now)
         await self.succession.take_over(self.leading, now)
         self._expire(now)
         overrides = self.overrides
