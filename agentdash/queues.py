@@ -59,8 +59,8 @@ A stream bounded below --max-bytes is in place and keeps its own bound, which is
 with the size asked that was not applied.
 
 the subject convention: a pool's tasks are published on its queue.subject, or by default on
-`<queue.stream, lowercased>.<pool name>` (stream AGENT_TASKS, pool acme-research:
-agent_tasks.acme-research). Each distinct queue.stream is one stream holding its pools'
+`<queue.stream, lowercased>.<pool name>` (stream AGENT_TASKS_ACME, pool acme-research:
+agent_tasks_acme.acme-research). Each distinct queue.stream is one stream holding its pools'
 subjects, with work-queue retention (a task is removed once acked), file storage, at most
 --max-bytes with discard new (full, it refuses a new task and drops none), and max
 consumers twice its pools, at least 1,000 (nats-server 2.15 lets a stream that does not set

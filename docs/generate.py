@@ -36,7 +36,7 @@ summary; a mistake is one line naming the file, its line, the field path and wha
 expected, with exit status 2:
 
 ```
-agentdash: agentdash.yaml:30: pools.acme-research.max_replicas: expected an integer, got 'ten'
+agentdash: agentdash.yaml:35: pools.acme-research.max_replicas: expected an integer, got 'ten'
 ```
 
 `agentdash check-config --schema` prints the schema this page is made from, for an editor
@@ -63,7 +63,8 @@ pools:
   acme-research:
     tenant: acme
     deployment: {{namespace: agents, name: acme-research}}
-    queue: {{stream: AGENT_TASKS, consumer: acme-research}}   # subject: agent_tasks.acme-research
+    # one stream for each tenant's pools; this pool's subject: agent_tasks_acme.acme-research
+    queue: {{stream: AGENT_TASKS_ACME, consumer: acme-research}}
     provider: openai
     rpm_per_replica: 12         # LLM requests a minute one busy replica makes
     target_lag_per_replica: 3   # like KEDA lagThreshold / HPA AverageValue

@@ -94,7 +94,7 @@ async def test_a_missing_consumer_turns_health_red_naming_the_pool_until_it_exis
     daemons.append(daemon)
 
     red = await daemon.wait_health(lambda h: h["status"] == 503 and h["ticks"] > 2)
-    missing = "consumer AGENT_TASKS/acme-research not found"
+    missing = "consumer AGENT_TASKS_ACME/acme-research not found"
     assert red["stale_pools"]["acme-research"] == missing
     assert red["stale_count"] == len(config.pools)
     assert 'agentdash_pool_stale{pool="acme-research",reason="' + missing in (

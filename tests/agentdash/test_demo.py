@@ -196,19 +196,19 @@ def test_a_drain_that_runs_out_says_what_is_left_goes_with_the_embedded_store(
 async def test_a_stream_that_does_not_take_the_pools_subjects_is_one_line_and_exit_1(
     nats_server: NatsServer, nc: Client
 ) -> None:
-    """An AGENT_TASKS made by someone else, on other subjects: every publish found no stream
+    """An AGENT_TASKS_ACME made by someone else, on other subjects: every publish found no stream
     and was retried for ever, with no word. Nothing is made beside it."""
     js = nc.jetstream()
-    await js.add_stream(name="AGENT_TASKS", subjects=["other.x"])
+    await js.add_stream(name="AGENT_TASKS_ACME", subjects=["other.x"])
     command = [AGENTDASH, "demo", "--headless", "--duration", "2", "--nats-url", nats_server.url]
     result = await asyncio.to_thread(
         subprocess.run, command, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith(
-        f"agentdash: JetStream at {nats_server.url}: stream AGENT_TASKS exists and differs "
+        f"agentdash: JetStream at {nats_server.url}: stream AGENT_TASKS_ACME exists and differs "
         "(subjects: other.x -> other.x, "
     )
     assert "agentdash queues --apply says what" in result.stderr
     assert result.stderr.count("\n") == 1
-    assert await js.consumers_info("AGENT_TASKS") == []
+    assert await js.consumers_info("AGENT_TASKS_ACME") == []

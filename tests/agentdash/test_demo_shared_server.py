@@ -19,7 +19,7 @@ from tests.support.cli import AGENTDASH
 
 pytestmark = pytest.mark.e2e
 
-SUBJECT = "agent_tasks.acme-research"
+SUBJECT = "agent_tasks_acme.acme-research"
 """A pool subject of the bundled fleet the demo runs."""
 
 
@@ -44,16 +44,16 @@ async def test_a_stream_holding_someones_tasks_is_refused_and_keeps_them(
     nats_server: NatsServer, nc: Client
 ) -> None:
     js = nc.jetstream()
-    await js.add_stream(name="AGENT_TASKS", subjects=["agent_tasks.>"])
+    await js.add_stream(name="AGENT_TASKS_ACME", subjects=["agent_tasks_acme.>"])
     for k in range(3):
         await js.publish(SUBJECT, f'{{"prompt": "theirs {k}"}}'.encode())
     assert await refusal(nats_server.url) == (
-        f"agentdash: NATS at {nats_server.url}: stream AGENT_TASKS holds 3 messages, which the "
-        "demo's workers would take as their own; give the demo an empty stream or a server of "
-        "its own\n"
+        f"agentdash: NATS at {nats_server.url}: stream AGENT_TASKS_ACME holds 3 messages, which "
+        "the demo's workers would take as their own; give the demo an empty stream or a server "
+        "of its own\n"
     )
-    assert (await js.stream_info("AGENT_TASKS")).state.messages == 3
-    assert await js.consumers_info("AGENT_TASKS") == []
+    assert (await js.stream_info("AGENT_TASKS_ACME")).state.messages == 3
+    assert await js.consumers_info("AGENT_TASKS_ACME") == []
 
 
 async def test_a_server_where_agentdash_keeps_its_state_is_refused(
@@ -68,12 +68,12 @@ async def test_a_server_where_agentdash_keeps_its_state_is_refused(
         "agentdash_overrides bucket): the demo's made-up tasks and token reports would mix "
         "with that fleet's; give the demo a server of its own\n"
     )
-    assert "AGENT_TASKS" not in [s.config.name for s in await js.streams_info()]
+    assert "AGENT_TASKS_ACME" not in [s.config.name for s in await js.streams_info()]
 
 
 async def stream_made(js: JetStreamContext) -> bool:
-    """Whether the demo has made its stream (a message published before would go nowhere)."""
-    return "AGENT_TASKS" in [s.config.name for s in await js.streams_info()]
+    """Whether the demo has made acme's stream (a message published before would go nowhere)."""
+    return "AGENT_TASKS_ACME" in [s.config.name for s in await js.streams_info()]
 
 
 async def test_a_message_not_the_demos_published_while_it_runs_is_left_queued(
@@ -85,7 +85,7 @@ async def test_a_message_not_the_demos_published_while_it_runs_is_left_queued(
     )
     assert "lost 0" in out
     assert "not demo tasks (left queued) 1" in out
-    kept = await js.get_msg("AGENT_TASKS", theirs.seq)
+    kept = await js.get_msg("AGENT_TASKS_ACME", theirs.seq)
     assert kept.data == b'{"prompt": "theirs"}'
 
 
@@ -101,7 +101,7 @@ async def test_a_drain_ends_with_the_demos_tasks_and_leaves_a_message_not_the_de
     assert "drain:" not in out, out
     assert "still queued 0, lost 0" in out
     assert "not demo tasks (left queued) 1" in out
-    assert (await js.get_msg("AGENT_TASKS", theirs.seq)).data == b"not a task"
+    assert (await js.get_msg("AGENT_TASKS_ACME", theirs.seq)).data == b"not a task"
 
 
 async def demo_with_a_message(

@@ -32,9 +32,16 @@ from tests.support.cli import AGENTDASH, EXAMPLE
 from tests.support.daemon import Daemon, scaled
 from tests.support.loops import publish
 from tests.support.nats_auth import SecuredNats
-from tests.support.queues_cli import consumer, queues, run_queues, state
+from tests.support.queues_cli import consumer, in_one_stream, queues, run_queues, state
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def bare_config(bare_config: Path) -> Path:
+    """The example fleet with its pools' tasks in one stream: the command's report of one."""
+    return in_one_stream(bare_config)
+
 
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
 
@@ -310,7 +317,7 @@ def test_the_configs_credentials_reach_a_server_that_demands_them(
     result = queues(path, "--apply", "--nats-url", token_server.url)  # the flag wins over nats.url
     assert result.returncode == code, result.stderr
     if code == 0:
-        assert result.stdout.endswith("6 created\n")
+        assert result.stdout.endswith("3 streams, 5 consumers: 8 created\n")
     else:
         assert result.stderr.startswith(f"agentdash: {path}: nats.token: expected credentials")
 

@@ -81,14 +81,14 @@ def test_a_user_not_allowed_to_create_is_told_so_not_a_timeout(
 
     listed = queues(config)  # reading is allowed
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.endswith("6 missing\n--apply creates what is missing\n")
+    assert listed.stdout.endswith("8 missing\n--apply creates what is missing\n")
 
     # Its requests wait an hour for an answer: it ends at the refusal, or at the deadline.
     result = queues(config, "--apply", request_wait=3600)
     assert result.returncode == 1
     assert result.stderr == (
         f"agentdash: JetStream at {denying_server.url}: the server forbids this user: "
-        'permissions violation for publish to "$js.api.stream.create.agent_tasks" '
+        'permissions violation for publish to "$js.api.stream.create.agent_tasks_acme" '
         "(agentdash's user must be allowed JetStream's API, $JS.API.>; a tenant's worker or "
         "a producer is not)\n"
     )  # nats.py hands on the server's words in lower case
@@ -131,7 +131,7 @@ def test_a_run_over_tls_prints_the_report_and_nothing_on_stderr(tmp_path: Path) 
     finally:
         server.stop()
     assert result.returncode == 0, result.stderr
-    assert result.stdout.endswith("1 stream, 5 consumers: 6 created\n")
+    assert result.stdout.endswith("3 streams, 5 consumers: 8 created\n")
     assert result.stderr == ""
 
 
@@ -162,12 +162,12 @@ def test_a_stream_beyond_the_accounts_limits_says_which_limit_and_what_to_change
         return result.stdout.splitlines()[:3:2]
 
     assert run_as("few", "--max-bytes", "512M") == [
-        "stream AGENT_TASKS: failed",
+        "stream AGENT_TASKS_ACME: failed",
         "    the server refused: maximum consumers limit reached (the stream asks room for "
         "1000 consumers; the account's JetStream allows 20 in all: raise its max_consumers)",
     ]
     assert run_as("little") == [  # 8G, by default
-        "stream AGENT_TASKS: failed",
+        "stream AGENT_TASKS_ACME: failed",
         "    the server refused: insufficient storage resources available (the stream asks "
         "for 8G; the account's JetStream has 1,000,000,000 bytes of file storage left: "
         "--max-bytes of at most that, or a larger max_file)",

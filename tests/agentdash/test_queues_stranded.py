@@ -10,9 +10,16 @@ import pytest
 import yaml
 from nats.aio.client import Client
 
-from tests.support.queues_cli import run_queues, state
+from tests.support.queues_cli import in_one_stream, run_queues, state
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def bare_config(bare_config: Path) -> Path:
+    """The example fleet with its pools' tasks in one stream: the command's report of one."""
+    return in_one_stream(bare_config)
+
 
 OLD = "globex-triage"
 """The pool the operator renames,"""

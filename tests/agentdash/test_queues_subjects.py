@@ -11,9 +11,16 @@ import yaml
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, RetentionPolicy
 
-from tests.support.queues_cli import consumer, run_queues, state
+from tests.support.queues_cli import consumer, in_one_stream, run_queues, state
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def bare_config(bare_config: Path) -> Path:
+    """The example fleet with its pools' tasks in one stream: the command's report of one."""
+    return in_one_stream(bare_config)
+
 
 NEW = "initech-new"
 

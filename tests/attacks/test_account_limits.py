@@ -136,7 +136,7 @@ async def test_an_identity_cannot_have_the_server_hold_what_it_sends_itself(
     sink = await nats.connect(accounts_server.url(user), allow_reconnect=False)
     source = await nats.connect(accounts_server.url(user), allow_reconnect=False)
     try:
-        subjects = ("mine", "_INBOX.mine", "agentdash.usage.acme", "agent_tasks.acme-research")
+        subjects = ("mine", "_INBOX.mine", "agentdash.usage.acme", "agent_tasks_acme.acme-research")
         held = [await sink.subscribe(subject) for subject in subjects]
         await sink.flush()
         for subject in subjects:

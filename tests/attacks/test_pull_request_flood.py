@@ -19,7 +19,7 @@ from tests.support.daemon import Daemon
 pytestmark = pytest.mark.e2e
 
 FLOOD_S = 10.0
-NEXT = "$JS.API.CONSUMER.MSG.NEXT.AGENT_TASKS.acme-research"
+NEXT = "$JS.API.CONSUMER.MSG.NEXT.AGENT_TASKS_ACME.acme-research"
 NEXT_ONE = b'{"batch": 1, "no_wait": true}'
 
 
@@ -42,7 +42,7 @@ async def test_a_flood_of_pull_requests_keeps_every_pools_reads_on_time(
     producer = await nats.connect(accounts_server.url("producer"))
     try:
         flooding = [asyncio.create_task(pull_for(w, FLOOD_S)) for w in workers]
-        await producer.publish("agent_tasks.globex-coder", b"{}")
+        await producer.publish("agent_tasks_globex.globex-coder", b"{}")
         await producer.flush()
 
         async def globex_read() -> bool:

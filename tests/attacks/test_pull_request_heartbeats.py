@@ -38,7 +38,7 @@ async def spinning_and_still_leading(daemon: Daemon, worker: Client, reply: str)
     health sampled while the server spins."""
     ask = {"batch": 1, "expires": int(SPIN_S * 1e9), "idle_heartbeat": EVERY_10_MICROSECONDS}
     for consumer in ("acme-research", "acme-support"):
-        subject = f"$JS.API.CONSUMER.MSG.NEXT.AGENT_TASKS.{consumer}"
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.AGENT_TASKS_ACME.{consumer}"
         await worker.publish(subject, json.dumps(ask).encode(), reply=reply)
     samples: list[tuple[str, int]] = []
     until = time.monotonic() + SPIN_S

@@ -200,9 +200,9 @@ async def test_a_flood_of_tasks_does_not_cost_the_daemon_its_lease(
     producer = await nats.connect(accounts_server.url("producer"))
     try:
         await daemon.wait_health(lambda h: h["role"] == "leader" and h["status"] == 200)
-        await flooded_and_still_leading(daemon, producer, "agent_tasks.acme-research", b"{}")
+        await flooded_and_still_leading(daemon, producer, "agent_tasks_acme.acme-research", b"{}")
         await producer.flush()
-        info = await admin.jetstream().consumer_info("AGENT_TASKS", "acme-research")
+        info = await admin.jetstream().consumer_info("AGENT_TASKS_ACME", "acme-research")
         assert info.num_pending > 0
     finally:
         await producer.close()

@@ -45,7 +45,7 @@ async def test_tasks_with_a_megabyte_of_header_lines_cost_the_daemon_neither_cpu
         before = cpu_seconds(daemon)
         sent = await asyncio.to_thread(
             publish_for, accounts_server.port, "producer",
-            password(password_variable("producer")), "agent_tasks.acme-research",
+            password(password_variable("producer")), "agent_tasks_acme.acme-research",
             header_block(HEADER_LINES), FLOOD_S,
         )  # fmt: skip
         used = cpu_seconds(daemon) - before

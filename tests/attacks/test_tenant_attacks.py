@@ -36,9 +36,9 @@ from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.e2e
 
-STREAM = "AGENT_TASKS"
-ACME_NEXT = f"$JS.API.CONSUMER.MSG.NEXT.{STREAM}.acme-research"
-ACME_ACK = f"$JS.ACK.{STREAM}.acme-research.1.1.1.1.0"
+ACME_STREAM, GLOBEX_STREAM = "AGENT_TASKS_ACME", "AGENT_TASKS_GLOBEX"
+ACME_NEXT = f"$JS.API.CONSUMER.MSG.NEXT.{ACME_STREAM}.acme-research"
+ACME_ACK = f"$JS.ACK.{ACME_STREAM}.acme-research.1.1.1.1.0"
 NEXT_ONE = b'{"batch": 1, "no_wait": true}'
 """A pull request's body: one task, answered at once."""
 # What agentdash alone may write: its buckets' keys, its streams, its live subjects.
@@ -178,8 +178,8 @@ async def test_a_worker_sniffing_every_subject_sees_no_other_tenants_task(
     producer = await nats.connect(accounts_server.url("producer"))
     globex = await nats.connect(accounts_server.url("worker-globex"))
     try:
-        await producer.jetstream().publish("agent_tasks.globex-coder", secret)
-        tasks = await globex.jetstream().pull_subscribe_bind("globex-coder", STREAM)
+        await producer.jetstream().publish("agent_tasks_globex.globex-coder", secret)
+        tasks = await globex.jetstream().pull_subscribe_bind("globex-coder", GLOBEX_STREAM)
         [task] = await tasks.fetch(1, timeout=5)
         assert task.data == secret  # globex's worker got its task ...
         await task.ack_sync()
@@ -199,21 +199,21 @@ async def test_a_worker_cannot_take_or_ack_another_tenants_task(
 ) -> None:
     producer = await nats.connect(accounts_server.url("producer"))
     try:
-        await producer.jetstream().publish("agent_tasks.globex-coder", b'{"id": "g2"}')
+        await producer.jetstream().publish("agent_tasks_globex.globex-coder", b'{"id": "g2"}')
     finally:
         await producer.close()
-    theirs = await worker.jetstream().pull_subscribe_bind("globex-coder", STREAM)
+    theirs = await worker.jetstream().pull_subscribe_bind("globex-coder", GLOBEX_STREAM)
     with pytest.raises((nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError)):
         await theirs.fetch(1, timeout=1)
     for sequence in range(1, 4):  # acks forged for the first deliveries, and a term
-        forged = f"$JS.ACK.{STREAM}.globex-coder.1.{sequence}.{sequence}.1.0"
+        forged = f"$JS.ACK.{GLOBEX_STREAM}.globex-coder.1.{sequence}.{sequence}.1.0"
         await worker.publish(forged, b"+ACK")
         await worker.publish(forged, b"+TERM")
-    await worker.publish("agent_tasks.globex-coder", b'{"id": "forged"}')  # nor give it work
+    await worker.publish("agent_tasks_globex.globex-coder", b'{"id": "forged"}')  # nor give it work
     await worker.flush()
-    info = await admin.jetstream().consumer_info(STREAM, "globex-coder")
+    info = await admin.jetstream().consumer_info(GLOBEX_STREAM, "globex-coder")
     assert (info.num_pending, info.num_ack_pending) == (1, 0)  # still there, untaken
-    stream = await admin.jetstream().stream_info(STREAM)
+    stream = await admin.jetstream().stream_info(GLOBEX_STREAM)
     assert stream.state.messages == 1
 
 
@@ -243,7 +243,7 @@ async def test_a_producer_reaches_nothing_but_the_task_subjects(
     producer = await nats.connect(accounts_server.url("producer"))
     try:
         for target in AGENTDASH_SUBJECTS:  # JetStream's ack of a task, aimed at agentdash's
-            await producer.publish("agent_tasks.acme-research", b"{}", reply=target)
+            await producer.publish("agent_tasks_acme.acme-research", b"{}", reply=target)
             await producer.publish(target, b"mallory")
         await producer.publish(ACME_NEXT, b'{"batch": 1}')  # nor take tasks
         await producer.flush()
@@ -253,32 +253,32 @@ async def test_a_producer_reaches_nothing_but_the_task_subjects(
     assert watch.foreign() == []
     after = await state(admin)
     assert (after["lease"], after["keys"]) == (before["lease"], before["keys"])
-    info = await admin.jetstream().consumer_info(STREAM, "acme-research")
+    info = await admin.jetstream().consumer_info(ACME_STREAM, "acme-research")
     assert info.num_pending == len(AGENTDASH_SUBJECTS)  # its tasks are queued, none taken
 
 
 async def test_acks_through_its_own_consumer_take_no_task_of_another_tenant(
     accounts_server: AccountsServer, admin: Client, worker: Client
 ) -> None:
-    """Every pool's tasks are in one work-queue stream, and an ack names a stream sequence:
-    acme acks, terms, naks and marks in progress globex's tasks' sequences through its own
-    consumer, after taking a task stored behind them. globex's tasks stay, for globex."""
+    """An ack names a stream sequence: acme acks, terms, naks and marks in progress the
+    sequences of globex's tasks through its own consumer, after taking a task of its own.
+    globex's tasks stay, for globex."""
     producer = await nats.connect(accounts_server.url("producer"))
     try:
-        theirs = [await producer.jetstream().publish("agent_tasks.globex-coder", b"g")]
-        await producer.jetstream().publish("agent_tasks.acme-research", b"a")
-        theirs.append(await producer.jetstream().publish("agent_tasks.globex-coder", b"g"))
+        theirs = [await producer.jetstream().publish("agent_tasks_globex.globex-coder", b"g")]
+        await producer.jetstream().publish("agent_tasks_acme.acme-research", b"a")
+        theirs.append(await producer.jetstream().publish("agent_tasks_globex.globex-coder", b"g"))
     finally:
         await producer.close()
-    mine = await worker.jetstream().pull_subscribe_bind("acme-research", STREAM)
+    mine = await worker.jetstream().pull_subscribe_bind("acme-research", ACME_STREAM)
     [task] = await mine.fetch(1, timeout=5)
     for ack in theirs:
         for body in (b"+ACK", b"+TERM", b"-NAK", b"+WPI", b"+NXT", b""):
-            await worker.publish(f"$JS.ACK.{STREAM}.acme-research.1.{ack.seq}.1.1.0", body)
+            await worker.publish(f"$JS.ACK.{ACME_STREAM}.acme-research.1.{ack.seq}.1.1.0", body)
     await task.ack_sync()  # its own ack is answered: the server has seen the forged ones
     for ack in theirs:
-        assert (await admin.jetstream().get_msg(STREAM, ack.seq)).data == b"g"
-    info = await admin.jetstream().consumer_info(STREAM, "globex-coder")
+        assert (await admin.jetstream().get_msg(GLOBEX_STREAM, ack.seq)).data == b"g"
+    info = await admin.jetstream().consumer_info(GLOBEX_STREAM, "globex-coder")
     assert (info.num_pending, info.num_ack_pending) == (2, 0)
 
 
@@ -301,22 +301,22 @@ async def test_a_producers_jetstream_headers_touch_no_task(
     would purge every pool's tasks, a TTL or a schedule would drop or retarget one."""
     producer = await nats.connect(accounts_server.url("producer"))
     try:
-        await producer.jetstream().publish("agent_tasks.globex-coder", b"g")
+        await producer.jetstream().publish("agent_tasks_acme.acme-support", b"g")
         for headers in (
             {"Nats-Rollup": "all"},
             {"Nats-Rollup": "sub"},
             {"Nats-TTL": "1s"},
             {
                 "Nats-Schedule": "@at 2020-01-01T00:00:00Z",
-                "Nats-Schedule-Target": "agent_tasks.globex-coder",
+                "Nats-Schedule-Target": "agent_tasks_acme.acme-support",
             },
             {"Nats-Batch-Id": "b", "Nats-Batch-Sequence": "1", "Nats-Batch-Commit": "1"},
             {"Nats-Incr": "+1"},
         ):
-            answer = await producer.request("agent_tasks.acme-research", b"x", headers=headers)
+            answer = await producer.request("agent_tasks_acme.acme-research", b"x", headers=headers)
             assert b'"error"' in answer.data, (headers, answer.data)
     finally:
         await producer.close()
-    stream = await admin.jetstream().stream_info(STREAM)
-    assert (stream.state.messages, stream.state.first_seq) == (1, 1)  # globex's, and no other
-    assert (await admin.jetstream().get_msg(STREAM, 1)).data == b"g"
+    stream = await admin.jetstream().stream_info(ACME_STREAM)
+    assert (stream.state.messages, stream.state.first_seq) == (1, 1)  # acme-support's, alone
+    assert (await admin.jetstream().get_msg(ACME_STREAM, 1)).data == b"g"

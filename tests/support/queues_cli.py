@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from tests.support.cli import AGENTDASH
 
 DEADLINE_S = 60.0
@@ -46,3 +48,17 @@ def state(stdout: str, label: str) -> str:
 
 def consumer(pool: str) -> str:
     return f"consumer AGENT_TASKS/{pool} (pool {pool})"
+
+
+ONE_STREAM = "AGENT_TASKS"
+"""The stream of `in_one_stream`'s configs."""
+
+
+def in_one_stream(config: Path) -> Path:
+    """`config` rewritten with every pool's tasks in ONE_STREAM, as an install whose producers
+    trust each other may keep them (check-config warns of it): one stream, five consumers."""
+    data = yaml.safe_load(config.read_text())
+    for pool in data["pools"].values():
+        pool["queue"]["stream"] = ONE_STREAM
+    config.write_text(yaml.safe_dump(data))
+    return config

@@ -86,8 +86,8 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
     worker = await nats.connect(accounts_server.url("worker-acme"), error_cb=told)
     try:
         ack = await producer.jetstream().publish(config.subject("acme-research"), b'{"id": "t1"}')
-        assert ack.stream == "AGENT_TASKS"  # the producer is told its task is stored
-        tasks = await worker.jetstream().pull_subscribe_bind("acme-research", "AGENT_TASKS")
+        assert ack.stream == "AGENT_TASKS_ACME"  # the producer is told its task is stored
+        tasks = await worker.jetstream().pull_subscribe_bind("acme-research", "AGENT_TASKS_ACME")
         [task] = await tasks.fetch(1, timeout=5)
         assert task.data == b'{"id": "t1"}'
         report = {"tenant": "acme", "pool": "acme-research", "tokens": 1234, "work_s": 3.0}
@@ -123,7 +123,7 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
         publisher = runtime.publisher
         assert publisher is not None
         await eventually(lambda: publisher.published > 0 and publisher.waiting == 0)  # history
-        info = await runtime.nc.jetstream().consumer_info("AGENT_TASKS", "acme-research")
+        info = await runtime.nc.jetstream().consumer_info("AGENT_TASKS_ACME", "acme-research")
         assert info.num_pending == info.num_ack_pending == 0  # the task is done, not lost
         assert "permissions violation" not in caplog.text  # agentdash itself lacked nothing
     finally:
@@ -150,14 +150,14 @@ async def test_a_full_task_stream_refuses_new_tasks_keeps_the_queued_ones_and_ag
         while not refused and stored < 10_000:
             body = json.dumps({"id": stored, "prompt": "x" * 1000}).encode()
             try:
-                await producer.jetstream().publish("agent_tasks.acme-research", body)
+                await producer.jetstream().publish("agent_tasks_acme.acme-research", body)
                 stored += 1
             except nats.js.errors.APIError as exc:
                 refused = str(exc)
         assert "maximum bytes exceeded" in refused  # the stream's own limit, not the account's
-        info = await admin.jetstream().stream_info("AGENT_TASKS")
+        info = await admin.jetstream().stream_info("AGENT_TASKS_ACME")
         assert info.state.messages == stored  # every task told "stored" is still queued
-        first = await admin.jetstream().get_msg("AGENT_TASKS", 1)
+        first = await admin.jetstream().get_msg("AGENT_TASKS_ACME", 1)
         assert json.loads(first.data)["id"] == 0
         lease = NatsLease(admin, holder="host:1_abc", ttl=10.0)
         await lease.start()
@@ -180,7 +180,7 @@ async def test_the_worker_operating_md_shows_does_its_job_under_its_tenants_acco
     worker.write_text(code)
     pod = "acme-research-5d8f7-x2v4q"
     env = {**os.environ, "NATS_URL": accounts_server.url("worker-acme"), "TENANT": "acme",
-           "POOL": "acme-research", "POD_NAME": pod}  # fmt: skip
+           "POOL": "acme-research", "STREAM": "AGENT_TASKS_ACME", "POD_NAME": pod}  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(worker), env=env, stderr=asyncio.subprocess.PIPE
     )
@@ -202,7 +202,7 @@ async def test_the_worker_operating_md_shows_does_its_job_under_its_tenants_acco
         _, errors = await asyncio.wait_for(process.communicate(), timeout=10)
         assert process.returncode == 0, errors.decode()
         await eventually(lambda: tokens() == 4 * 1234)
-        info = await runtime.nc.jetstream().consumer_info("AGENT_TASKS", "acme-research")
+        info = await runtime.nc.jetstream().consumer_info("AGENT_TASKS_ACME", "acme-research")
         assert info.num_pending == info.num_ack_pending == 0
         assert info.num_redelivered == 0  # each done once
         assert runtime.metrics.bad.counts["usage"] == runtime.metrics.bad.counts["busy"] == 0
@@ -226,7 +226,8 @@ async def test_a_task_whose_agent_fails_at_once_is_given_back_without_spinning(
     worker = tmp_path / "worker.py"
     worker.write_text(code.replace(agent, "    raise RuntimeError('the agent failed')\n"))
     env = {**os.environ, "NATS_URL": accounts_server.url("worker-acme"), "TENANT": "acme",
-           "POOL": "acme-research", "POD_NAME": "acme-research-5d8f7-x2v4q"}  # fmt: skip
+           "POOL": "acme-research", "STREAM": "AGENT_TASKS_ACME",
+           "POD_NAME": "acme-research-5d8f7-x2v4q"}  # fmt: skip
     listener = await nats.connect(accounts_server.url("agentdash"))
     said: list[bytes] = []
 
@@ -243,7 +244,7 @@ async def test_a_task_whose_agent_fails_at_once_is_given_back_without_spinning(
         await eventually(lambda: len(said) >= 3)  # idle at start, took it, gave it back
         await asyncio.sleep(2.0)  # a window to count the tries in, not a wait for a state
         assert len(said) < 10, f"{len(said)} busy reports: the task came straight back"
-        info = await runtime.nc.jetstream().consumer_info("AGENT_TASKS", "acme-research")
+        info = await runtime.nc.jetstream().consumer_info("AGENT_TASKS_ACME", "acme-research")
         assert info.num_pending + info.num_ack_pending == 1  # still queued, for a later try
         assert runtime.metrics.bad.counts["flood"] == 0
         process.send_signal(signal.SIGTERM)

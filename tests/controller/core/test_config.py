@@ -21,7 +21,7 @@ def test_example_config_loads_with_every_section() -> None:
     assert research.queue.consumer == "acme-research"
     assert research.behavior.scale_up.describe() == "6 pods / 5 s"
     assert config.tier_of["initech-summarize"] == "starter"
-    assert config.subject("acme-research") == "agent_tasks.acme-research"
+    assert config.subject("acme-research") == "agent_tasks_acme.acme-research"
 
 
 def test_default_behavior_goes_straight_up_and_lets_go_after_the_down_window(

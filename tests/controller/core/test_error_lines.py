@@ -57,13 +57,14 @@ def test_an_unknown_key_names_its_line(tmp_path: Path) -> None:
 
 
 def test_a_missing_field_names_the_mapping_that_lacks_it(tmp_path: Path) -> None:
-    text = replaced("{stream: AGENT_TASKS, consumer: acme-research}", "{stream: AGENT_TASKS}")
+    queue = "{stream: AGENT_TASKS_ACME, consumer: acme-research}"
+    text = replaced(queue, "{stream: AGENT_TASKS_ACME}")
     error = mistake(tmp_path, text)
     assert (error.path, error.message) == (
         "pools.acme-research.queue.consumer",
         "required field is missing",
     )
-    assert error.line == line_of(text, "queue: {stream: AGENT_TASKS}")
+    assert error.line == line_of(text, "queue: {stream: AGENT_TASKS_ACME}")
 
 
 def test_a_cross_reference_names_the_line_of_the_field_that_refers(tmp_path: Path) -> None:
