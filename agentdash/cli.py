@@ -59,6 +59,7 @@ def _check_config(args: argparse.Namespace) -> int:
         return 0
     from agentdash.nats_identity import identity_problems
     from agentdash.secret_files import warn_open_secret_files
+    from agentdash.shared_streams import warn_shared_streams
     from agentdash.summary import summarize
 
     config = load_config(args.file)
@@ -68,6 +69,7 @@ def _check_config(args: argparse.Namespace) -> int:
     for path, problem in unreadable_files(config).items():  # may be mounted only in the pod
         print(loggable(f"note: {path}: {problem} here; the controller will not start without it"))
     warn_open_secret_files(config)
+    warn_shared_streams(config)
     return 0
 
 
@@ -254,6 +256,7 @@ def _fleet(args: argparse.Namespace) -> int:
 
     from agentdash.opening import RuntimeOptions, check_lease_ttl
     from agentdash.secret_files import warn_open_secret_files
+    from agentdash.shared_streams import warn_shared_streams
 
     if args.controller_only and args.read_only:
         # a read-only process never takes the lease: the daemon would run and never scale
@@ -273,6 +276,7 @@ def _fleet(args: argparse.Namespace) -> int:
     check_files(config)  # credentials and CAs, before connecting to anything
     _check_prometheus_ca(config)
     warn_open_secret_files(config)
+    warn_shared_streams(config)
     options = RuntimeOptions(
         args.nats_url,
         args.cluster,
