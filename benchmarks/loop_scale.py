@@ -101,6 +101,21 @@ def decisions_of(cfg: Config, seed: int) -> list[ScaleDecision]:
     return decide(cfg, Observations(pools), Overrides(), None, 1_000_000.0)
 
 
+def _one_more(d: ScaleDecision) -> ScaleDecision:
+    """`d` wanting one replica more, for a benchmark reason."""
+    return ScaleDecision(
+        pool=d.pool,
+        tenant=d.tenant,
+        current=d.current,
+        desired=d.desired + 1,
+        reasons=(*d.reasons, Reason("bench", "+1")),
+        recommendation=d.recommendation,
+        held=d.held,
+        observed=d.observed,
+        until=d.until,
+    )
+
+
 def one_document(decisions: list[ScaleDecision], ready: dict[str, int]) -> bytes:
     """The message as agentdash sent it before issue 14: every pool, every tick, long keys."""
     return json.dumps(
@@ -148,11 +163,7 @@ async def bench_decisions(url: str) -> None:
             full_ms.append(seen[-1] - started)
             full = chunks
 
-            changed = [
-                d._replace(desired=d.desired + 1, reasons=(*d.reasons, Reason("bench", "+1")))
-                if i % 100 == 0 else d
-                for i, d in enumerate(decisions)
-            ]  # fmt: skip
+            changed = [_one_more(d) if i % 100 == 0 else d for i, d in enumerate(decisions)]
             done.clear()
             started = time.perf_counter()
             chunks = encoder.messages(1_000_001.0 + run, changed, ready, leader.max_payload)
@@ -256,7 +267,14 @@ async def actuate(
 
     async def call(name: str, desired: int) -> None:
         nonlocal done, failed
-        decision = ScaleDecision(name, cfg.pools[name].tenant, 1, desired, why, desired)
+        decision = ScaleDecision(
+            pool=name,
+            tenant=cfg.pools[name].tenant,
+            current=1,
+            desired=desired,
+            reasons=why,
+            recommendation=desired,
+        )
         try:
             await asyncio.wait_for(
                 scaler.scale_with_reason(name, desired, decision, time.time(), **fenced), deadline

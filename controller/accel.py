@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".accel"
 MODULES = (
     "controller/core/record.py",
+    "controller/core/model_records.py",
     "controller/core/policy.py",
     "controller/core/held_claims.py",
     "controller/core/demand.py",

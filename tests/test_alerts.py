@@ -447,8 +447,14 @@ def leaders_metrics() -> Metrics:
     metrics = Metrics(cfg)
     cut = (Reason("demand", "lag 8"), Reason("cluster max_pods", "no room: 8 -> 2"))
     capped = (Reason("demand", "lag 12"), Reason("max_replicas", "max_replicas 4: 6 -> 4"))
-    decided = (ScaleDecision("coder", "globex", 2, 2, cut, 8),
-               ScaleDecision("support", "acme", 4, 4, capped, 6))  # fmt: skip
+    decided = (
+        ScaleDecision(
+            pool="coder", tenant="globex", current=2, desired=2, reasons=cut, recommendation=8
+        ),
+        ScaleDecision(
+            pool="support", tenant="acme", current=4, desired=4, reasons=capped, recommendation=6
+        ),
+    )
     metrics.observe(TickEvent(0.0, decided, 0.001))
     metrics.observe_state({"research": "consumer AGENT_TASKS/research not found"}, True)
     metrics.observe_queues({"support": QueueStats(6, 2, oldest_at=time.time() - 300)})

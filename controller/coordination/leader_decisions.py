@@ -313,15 +313,15 @@ class DecisionsView:
                     continue
                 reasons = tuple(Reason(rule, detail) for rule, detail in why)
                 decisions[pool] = ScaleDecision(
-                    pool,
-                    tenant,
-                    current or 0,
-                    desired or 0,
-                    reasons,
-                    recommendation,
-                    held,
-                    current is not None,
-                    part.t.get(pool, math.inf),
+                    pool=pool,
+                    tenant=tenant,
+                    current=current or 0,
+                    desired=desired or 0,
+                    reasons=reasons,
+                    recommendation=recommendation,
+                    held=held,
+                    observed=current is not None,
+                    until=part.t.get(pool, math.inf),
                 )
                 if seen is None:
                     ready.pop(pool, None)

@@ -45,9 +45,7 @@ def controller_paused(decision: ScaleDecision) -> ScaleDecision:
     else:
         args = (decision.current, decision.current, decision.desired)
         told = Reason(CONTROLLER_PAUSED, _CONTROLLER_WOULD, args)
-    return decision._replace(
-        desired=decision.current, reasons=(*decision.reasons, told), held=True, until=math.inf
-    )
+    return decision.held_at_current(told)
 
 
 def unobserved(name: str, pool: PoolConfig, why: str | None, replicas: int | None) -> Claim:

@@ -4,12 +4,13 @@ wire)."""
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
+
+from controller.core.model_records import ScaleDecision as ScaleDecision
 
 if TYPE_CHECKING:  # the learner reads the config; the plain values here need nothing
     from controller.core.spend_read import SpendRead
@@ -161,43 +162,6 @@ class Reason(NamedTuple):
 
     def as_dict(self) -> dict[str, str]:
         return {"rule": self.rule, "detail": self.detail}
-
-
-class ScaleDecision(NamedTuple):
-    """What the policy decided for one pool, and why (reasons in the order they applied)."""
-
-    pool: str
-    tenant: str
-    current: int
-    desired: int
-    reasons: tuple[Reason, ...]
-    recommendation: int = 0
-    """The pool's own target before time rules and shared ceilings (kept in history)."""
-    held: bool = False
-    """The data could not be trusted: leave the pool exactly as it is."""
-    observed: bool = True
-    """False when no observation existed at all: current is unknown, not zero."""
-    until: float = math.inf
-    """When this decision may change by time alone (a pin or pause expires, a window or
-    rate limit or cooldown lets go): what the dashboard counts down for a held pool."""
-
-    @property
-    def main_reason(self) -> Reason:
-        """The last rule that bound: the one a person asks about first."""
-        return self.reasons[-1]
-
-    @property
-    def changes(self) -> bool:
-        return not self.held and self.desired != self.current
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "pool": self.pool,
-            "tenant": self.tenant,
-            "current": self.current if self.observed else None,
-            "desired": self.desired if self.observed else None,
-            "reasons": [r.as_dict() for r in self.reasons],
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from controller.core.events import ScaleEvent
 from controller.core.model import QueueStats, Reason
 from tests.support import eventually
 from tests.support.dashboard import POOLS, down_to, make, notes, screen_lines
+from tests.support.records import replaced
 
 SMALL = (80, 24)
 
@@ -495,7 +496,7 @@ async def test_why_files_the_keep_alive_and_the_landing_under_time(tmp_path: Pat
     assert row.decision is not None
     kept = Reason("keep-alive", "{} replicas idle: hold {:.0f} s", (6, 67.0))
     landed = Reason("landing", "lands on {} and {} more: {} -> {}", (4, 1, 8, 5))
-    decision = row.decision._replace(reasons=(kept, landed))
+    decision = replaced(row.decision, reasons=(kept, landed))
     text = shown_text(explain(app.feed.config, dataclasses.replace(row, decision=decision),
                               snapshot))  # fmt: skip
     steps = text.split("6. time")
@@ -518,7 +519,7 @@ async def test_why_says_a_pin_is_not_in_force_while_its_pool_or_tenant_is_paused
         ("paused", "tenant globex paused by an operator: 0 replicas", "its tenant is paused"),
         ("pool paused", "paused by alice: holding 2 replicas", "the pool is paused"),
     ):
-        decision = row.decision._replace(reasons=(Reason(rule, detail),))
+        decision = replaced(row.decision, reasons=(Reason(rule, detail),))
         pinned = dataclasses.replace(row, decision=decision, pin=3)
         floor = shown_text(explain(app.feed.config, pinned, snapshot)).split("3. floor")[1]
         assert f"pin: 3 replicas, not in force while {why}" in floor.split("4. budget")[0]

@@ -23,6 +23,7 @@ from controller.core.config import Config, parse_config
 from controller.core.events import ActionEvent, ScaleEvent
 from controller.core.model import ClusterEvent, Overrides, Pin, Pod, Reason
 from controller.runtime.leadership import LeaseTeller
+from tests.support.records import replaced
 
 POOLS = ["acme-research", "acme-support", "globex-coder", "globex-triage", "initech-summarize"]
 
@@ -151,7 +152,7 @@ async def hostile_feed(tmp_path: Path) -> Feed:
     loop.lease_teller = LeaseTeller(loop.lease, loop.health, loop.bus, time.monotonic)
     await loop.tick()  # it learns who leads, and sees the pod
     hostile = Reason("pinned", HOSTILE)
-    decisions = [d._replace(reasons=(hostile,)) for d in loop.decisions.values()]
+    decisions = [replaced(d, reasons=(hostile,)) for d in loop.decisions.values()]
     leader_said(loop, BadMessages())(HOSTILE, decisions, {d.pool: d.current for d in decisions})
     await loop.tick()  # it shows the leader's decisions
     loop.store.replace(Overrides(pins={POOLS[0]: Pin(replicas=2, by=HOSTILE, at=now)}))

@@ -24,6 +24,7 @@ from controller.core.bad_messages import BadMessages
 from controller.core.model import Overrides, PoolObservation, Reason, ScaleDecision
 from controller.core.pool_state import state_of
 from tests.support import eventually
+from tests.support.records import replaced
 
 T0 = 1_000_000.0
 
@@ -35,7 +36,14 @@ def fleet(n: int, desired: int = 2) -> list[ScaleDecision]:
         Reason("scale-up limit", "at most 4 pods every 10 s"),
     )
     return [
-        ScaleDecision(f"tenant-{i % 50}-pool-{i}", f"tenant-{i % 50}", 1, desired, reasons, desired)
+        ScaleDecision(
+            pool=f"tenant-{i % 50}-pool-{i}",
+            tenant=f"tenant-{i % 50}",
+            current=1,
+            desired=desired,
+            reasons=reasons,
+            recommendation=desired,
+        )
         for i in range(n)
     ]
 
@@ -99,7 +107,7 @@ async def test_a_tick_sends_only_what_changed_and_the_follower_applies_it(nc: Cl
     await send(nc, leader.messages(T0, decisions, {}, nc.max_payload))
     await eventually(lambda: len(follower.views) == 1)
 
-    changed = [decisions[7]._replace(desired=5), decisions[900]._replace(held=True)]
+    changed = [replaced(decisions[7], desired=5), replaced(decisions[900], held=True)]
     now = [changed[0] if d.pool == changed[0].pool else d for d in decisions[:-1]]
     now = [changed[1] if d.pool == changed[1].pool else d for d in now]  # the last pool is gone
     chunks = leader.messages(T0 + 1, now, {decisions[3].pool: 4}, nc.max_payload)
@@ -127,10 +135,10 @@ async def test_a_lost_delta_leaves_the_last_whole_view_until_the_full_one_it_ask
     await send(nc, leader.messages(T0, decisions, {}, nc.max_payload))
     await eventually(lambda: len(follower.views) == 1)
 
-    first = [decisions[0]._replace(desired=7), *decisions[1:]]
+    first = [replaced(decisions[0], desired=7), *decisions[1:]]
     lost = leader.messages(T0 + 1, first, {}, nc.max_payload)  # never reaches anyone
     assert lost
-    second = [first[0], first[1]._replace(desired=9), *first[2:]]
+    second = [first[0], replaced(first[1], desired=9), *first[2:]]
     await send(nc, leader.messages(T0 + 2, second, {}, nc.max_payload))
 
     await eventually(lambda: follower.requests == 2)  # it saw the gap, and asked
@@ -177,13 +185,13 @@ async def test_a_new_leader_starts_with_a_full_view_and_a_restart_is_told_apart(
 
     # The same name after a restart: its sequence starts again, at a new epoch.
     restarted = DecisionsEncoder("leader-1")
-    changed = [decisions[0]._replace(desired=8), *decisions[1:]]
+    changed = [replaced(decisions[0], desired=8), *decisions[1:]]
     await send(nc, restarted.messages(T0 + 1, changed, {}, nc.max_payload))
     await eventually(lambda: len(follower.views) == 2)
     assert follower.last[decisions[0].pool].desired == 8
 
     stray = old.messages(T0 + 2, decisions, {}, nc.max_payload)  # the old one's last delta
-    later = [changed[0], changed[1]._replace(desired=6), *changed[2:]]
+    later = [changed[0], replaced(changed[1], desired=6), *changed[2:]]
     await send(nc, [*stray, *restarted.messages(T0 + 2, later, {}, nc.max_payload)])
     await eventually(lambda: len(follower.views) == 3)
     assert follower.last == {d.pool: d for d in later}
@@ -233,9 +241,22 @@ async def test_a_follower_counts_down_what_the_leader_holds(nc: Client) -> None:
     """`held 42s` on a follower too, not a bare `held`; a leader of the last version sends no
     `until`, and its followers (and this one) read the rest as before."""
     cooling = ScaleDecision(
-        "coder", "acme", 3, 3, (Reason("cooldown", "busy 12:00:00 + 300 s"),), 0, until=T0 + 42
+        pool="coder",
+        tenant="acme",
+        current=3,
+        desired=3,
+        reasons=(Reason("cooldown", "busy 12:00:00 + 300 s"),),
+        recommendation=0,
+        until=T0 + 42,
     )
-    steady = ScaleDecision("chat", "acme", 2, 2, (Reason("demand", "lag 4 / 2 per replica"),), 2)
+    steady = ScaleDecision(
+        pool="chat",
+        tenant="acme",
+        current=2,
+        desired=2,
+        reasons=(Reason("demand", "lag 4 / 2 per replica"),),
+        recommendation=2,
+    )
     follower = await follow(nc)
     chunks = DecisionsEncoder("leader-1").messages(T0, [cooling, steady], {}, nc.max_payload)
     await send(nc, chunks)
@@ -249,4 +270,4 @@ async def test_a_follower_counts_down_what_the_leader_holds(nc: Client) -> None:
     older["m"][2] += 1
     await send(nc, [json.dumps(older).encode()])
     await eventually(lambda: len(follower.views) == 2)
-    assert follower.last["coder"] == cooling._replace(until=math.inf)
+    assert follower.last["coder"] == replaced(cooling, until=math.inf)

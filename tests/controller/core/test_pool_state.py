@@ -20,6 +20,7 @@ from controller.core.model import (
 from controller.core.policy import decide
 from controller.core.pool_state import state_of, what_next
 from tests.support.factories import config, observe, pool
+from tests.support.records import replaced
 
 NOW = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 STILL = {"scale_up": {"stabilization_seconds": 0}, "scale_down": {"stabilization_seconds": 0}}
@@ -236,7 +237,7 @@ def as_a_follower_reads_it(decision: ScaleDecision) -> ScaleDecision:
     """The leader's decision as it reaches a following dashboard: each reason its rule and
     its text, no numbers apart (controller.coordination.leader_decisions)."""
     reasons = tuple(Reason(r.rule, r.detail) for r in decision.reasons)
-    return decision._replace(reasons=reasons)
+    return replaced(decision, reasons=reasons)
 
 
 def test_a_follower_reads_capped_and_a_pins_end_from_the_leaders_text_alone() -> None:

@@ -100,7 +100,12 @@ def test_a_tenant_its_budget_holds_at_0_is_not_said_to_run_out_at_its_burn_rate(
             states={"research": PoolState(research_replicas, 0), "batch": PoolState(1, 1)},
             decisions={
                 "research": ScaleDecision(
-                    "research", "acme", research_replicas, 0, (paced,), recommendation=2
+                    pool="research",
+                    tenant="acme",
+                    current=research_replicas,
+                    desired=0,
+                    reasons=(paced,),
+                    recommendation=2,
                 )
             },
             trends=trends,

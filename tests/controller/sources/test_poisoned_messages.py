@@ -186,7 +186,14 @@ async def test_a_forged_decisions_message_never_reaches_a_follower(nc: Client) -
     heard: list[tuple[str, list[ScaleDecision]]] = []
     await follow_decisions(nc, lambda leader, d, _: heard.append((leader, d)), bad=bad,
                            pools=cfg.pools)  # fmt: skip
-    good = ScaleDecision("research", "acme", 1, 3, (Reason("demand", "lag 3"),), 3)
+    good = ScaleDecision(
+        pool="research",
+        tenant="acme",
+        current=1,
+        desired=3,
+        reasons=(Reason("demand", "lag 3"),),
+        recommendation=3,
+    )
     valid = json.loads(DecisionsEncoder("leader-1").messages(100.0, [good], {}, 1 << 20)[0])
     row = valid["r"][0]  # pool, tenant, current, desired, recommendation, held, ready, reasons
 

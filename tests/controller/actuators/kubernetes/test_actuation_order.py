@@ -25,6 +25,7 @@ from tests.support.kmock import (
     MakeScaler,
     deployment,
 )
+from tests.support.records import replaced
 
 POOLS = 12
 QPS, BURST = 20.0, 4
@@ -106,7 +107,14 @@ async def test_a_reason_said_after_its_call_goes_only_while_the_fence_allows(
     scaler = make_scaler(fleet, deadline_s=30.0, annotate=True)
     await scaler.observe()
     writes = record_writes(cluster)
-    why = ScaleDecision(names[0], "acme", 1, 4, (Reason("demand", "lag 4"),), 4)
+    why = ScaleDecision(
+        pool=names[0],
+        tenant="acme",
+        current=1,
+        desired=4,
+        reasons=(Reason("demand", "lag 4"),),
+        recommendation=4,
+    )
 
     def leading() -> float:
         return asyncio.get_running_loop().time() + 5.0
@@ -119,7 +127,7 @@ async def test_a_reason_said_after_its_call_goes_only_while_the_fence_allows(
         return leading() if len(asked) <= len(names) else None
 
     await asyncio.gather(
-        *(scaler.scale_with_reason(name, 4, why._replace(pool=name), 0.0, lost) for name in names)
+        *(scaler.scale_with_reason(name, 4, replaced(why, pool=name), 0.0, lost) for name in names)
     )
     await eventually(lambda: scaler.untold == 2)
 
@@ -129,7 +137,7 @@ async def test_a_reason_said_after_its_call_goes_only_while_the_fence_allows(
     assert [kind for _, kind, _ in writes] == ["scale", "scale"]
 
     await asyncio.gather(
-        *(scaler.scale_with_reason(name, 6, why._replace(pool=name, current=4, desired=6), 0.0,
+        *(scaler.scale_with_reason(name, 6, replaced(why, pool=name, current=4, desired=6), 0.0,
                                     leading)
           for name in names)
     )  # fmt: skip

@@ -26,9 +26,17 @@ from tests.support.kmock import (
     latency,
     observe_until,
 )
+from tests.support.records import replaced
 
 SCALE_PATH = "/apis/apps/v1/namespaces/agents/deployments/{}/scale"
-GROW = ScaleDecision("web", "acme", 2, 5, (Reason("demand", "lag 5"),), 5)
+GROW = ScaleDecision(
+    pool="web",
+    tenant="acme",
+    current=2,
+    desired=5,
+    reasons=(Reason("demand", "lag 5"),),
+    recommendation=5,
+)
 
 
 def arrivals(cluster: Emulator) -> list[str]:
@@ -130,7 +138,7 @@ async def test_a_write_whose_turn_comes_too_late_is_not_sent(
     cluster.faults.append(latency(0.8))
     scaler = make_scaler(qps=4.0, burst=1)
     await observe_until(scaler, lambda states: "web" in states, timeout=15)
-    first = GROW._replace(current=1, desired=2)
+    first = replaced(GROW, current=1, desired=2)
     await scaler.scale_with_reason("web", 2, first, 0.0)
     reads = crowd(scaler.api, 3)
     await eventually(lambda: scaler.api.budget.waiting >= 2)

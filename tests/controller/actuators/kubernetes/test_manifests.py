@@ -32,6 +32,7 @@ from tests.support.kmock import (
     pod,
     scaled_object,
 )
+from tests.support.records import replaced
 
 DEPLOY = Path(__file__).resolve().parents[4] / "deploy"
 KUBERNETES_LEASE = "options/rbac-kubernetes-lease.yaml"
@@ -126,14 +127,16 @@ async def scale_down_once(
     )
     await scaler.observe()
     await eventually(lambda: len(cluster[cluster.action.WATCH]) == 4)  # one per kind
-    why = ScaleDecision("web", "acme", 2, 1, (Reason("demand", "lag 1 -> 1"),))
+    why = ScaleDecision(
+        pool="web", tenant="acme", current=2, desired=1, reasons=(Reason("demand", "lag 1 -> 1"),)
+    )
 
     await scaler.scale_with_reason("web", 1, why, 0.0)
 
     assert cluster.objects[DEPLOYMENTS, "agents", "web"]["spec"]["replicas"] == 1
     cluster.faults.append(hang("PATCH", "/apis/apps/v1/namespaces/agents/deployments/web/scale"))
     by = asyncio.get_running_loop().time() + 0.3
-    again = why._replace(current=1, desired=2)
+    again = replaced(why, current=1, desired=2)
     with pytest.raises(PoolUnavailable, match="read back: not applied"):
         await scaler.scale_with_reason("web", 2, again, 0.0, lambda: by)
 

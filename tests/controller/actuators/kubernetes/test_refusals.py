@@ -20,6 +20,7 @@ from tests.support.kmock import (
     observe_until,
     refuse,
 )
+from tests.support.records import replaced
 
 EVENTS_PATH = "/api/v1/namespaces/agents/events"
 NO_EVENTS = (
@@ -52,7 +53,7 @@ async def test_a_refused_event_is_listed_while_the_scale_goes_on_and_cleared_onc
     assert scaler.api.refusals.refused == {"create events": NO_EVENTS}
 
     web.faults.remove(refusal)  # an operator granted it
-    await scaler.scale_with_reason("web", 6, GROW._replace(current=5, desired=6), 0.0)
+    await scaler.scale_with_reason("web", 6, replaced(GROW, current=5, desired=6), 0.0)
     await eventually(lambda: scaler.api.refusals.refused == {})
 
 
