@@ -55,12 +55,17 @@ def fleet(max_pods: int, rpm: int, tenant_max_pods: int | None) -> Config:
 def observations(rng: random.Random) -> Observations:
     return Observations(
         pools={
-            f"p{i}": PoolObservation(rng.randint(0, 60), rng.randint(0, 8), rng.randint(0, 12),
-                                     arrival_rate=rng.random(), mean_task_seconds=20.0)
+            f"p{i}": PoolObservation(
+                pending=rng.randint(0, 60),
+                ack_pending=rng.randint(0, 8),
+                replicas=rng.randint(0, 12),
+                arrival_rate=rng.random(),
+                mean_task_seconds=20.0,
+            )
             for i in range(POOLS)
         },
         tokens_today={f"t{i}": rng.randint(0, 10_000_000) for i in range(TENANTS)},
-    )  # fmt: skip
+    )
 
 
 def measure(name: str, config: Config) -> None:

@@ -29,7 +29,10 @@ TICKS = 50
 
 def observations(config: Config, lags: dict[str, int]) -> Observations:
     return Observations(
-        pools={name: PoolObservation(lag, 0, 4) for name, lag in lags.items()},
+        pools={
+            name: PoolObservation(pending=lag, ack_pending=0, replicas=4)
+            for name, lag in lags.items()
+        },
         tokens_today={name: 0 for name in config.tenants},
     )
 

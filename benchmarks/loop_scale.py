@@ -94,10 +94,15 @@ def spread(values: list[float], unit: str, scale: float = 1.0, digits: int = 1) 
 
 def decisions_of(cfg: Config, seed: int) -> list[ScaleDecision]:
     pools = {
-        name: PoolObservation((i * 7 + seed) % 60, i % 8, i % 12, arrival_rate=0.5,
-                              mean_task_seconds=20.0)
+        name: PoolObservation(
+            pending=(i * 7 + seed) % 60,
+            ack_pending=i % 8,
+            replicas=i % 12,
+            arrival_rate=0.5,
+            mean_task_seconds=20.0,
+        )
         for i, name in enumerate(cfg.pools)
-    }  # fmt: skip
+    }
     return decide(cfg, Observations(pools), Overrides(), None, 1_000_000.0)
 
 

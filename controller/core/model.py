@@ -10,36 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from controller.core.model_records import PoolObservation as PoolObservation
 from controller.core.model_records import ScaleDecision as ScaleDecision
 
 if TYPE_CHECKING:  # the learner reads the config; the plain values here need nothing
     from controller.core.spend_read import SpendRead
-
-
-class PoolObservation(NamedTuple):
-    """One pool at one moment, as the sources saw it. (A named tuple: the simulator builds
-    millions of them, at a third of a frozen dataclass's cost.)"""
-
-    pending: int
-    ack_pending: int
-    replicas: int
-    ready: int = 0
-    arrival_rate: float | None = None
-    """Tasks a second arriving on the pool's subject, if known."""
-    mean_task_seconds: float | None = None
-    """Mean time one task takes to work, if known."""
-    task_tokens: float | None = None
-    """Tokens one of its tasks spends, from its workers' reports, if known
-    (controller.core.accounting.TokensATask)."""
-    stale: str | None = None
-    """Why this pool's data cannot be trusted now; a stale pool holds its replicas."""
-    stale_reads: int = 0
-    """How many reads in a row have been stale (for the pool's `fallback`)."""
-
-    @property
-    def lag(self) -> int:
-        """What KEDA's nats-jetstream scaler calls lag: not yet delivered + not yet acked."""
-        return self.pending + self.ack_pending
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """The brain's plain values that a backtest builds most (controller.core.model re-exports
-them): the decision for each pool at each pass, and what was observed of it.
+them): what was observed of each pool at each reading, and the decision for it at each
+pass.
 
 Records (controller.core.record) rather than named tuples: `make accel` compiles this module
 to structs built at a tenth of a named tuple's cost, whose generated `__new__` runs as plain
@@ -16,6 +17,84 @@ from controller.core.record import Record
 
 if TYPE_CHECKING:  # model imports this module, to re-export its records
     from controller.core.model import Reason
+
+
+class PoolObservation(Record):
+    """One pool at one moment, as the sources saw it."""
+
+    FIELDS = (
+        "pending",
+        "ack_pending",
+        "replicas",
+        "ready",
+        "arrival_rate",
+        "mean_task_seconds",
+        "task_tokens",
+        "stale",
+        "stale_reads",
+    )
+    __slots__ = FIELDS
+
+    pending: int
+    ack_pending: int
+    replicas: int
+    ready: int
+    arrival_rate: float | None
+    """Tasks a second arriving on the pool's subject, if known."""
+    mean_task_seconds: float | None
+    """Mean time one task takes to work, if known."""
+    task_tokens: float | None
+    """Tokens one of its tasks spends, from its workers' reports, if known
+    (controller.core.accounting.TokensATask)."""
+    stale: str | None
+    """Why this pool's data cannot be trusted now; a stale pool holds its replicas."""
+    stale_reads: int
+    """How many reads in a row have been stale (for the pool's `fallback`)."""
+
+    def __init__(
+        self,
+        *,
+        pending: int,
+        ack_pending: int,
+        replicas: int,
+        ready: int = 0,
+        arrival_rate: float | None = None,
+        mean_task_seconds: float | None = None,
+        task_tokens: float | None = None,
+        stale: str | None = None,
+        stale_reads: int = 0,
+    ) -> None:
+        self.pending = pending
+        self.ack_pending = ack_pending
+        self.replicas = replicas
+        self.ready = ready
+        self.arrival_rate = arrival_rate
+        self.mean_task_seconds = mean_task_seconds
+        self.task_tokens = task_tokens
+        self.stale = stale
+        self.stale_reads = stale_reads
+
+    def __eq__(self, other: object) -> bool:
+        # Field by field rather than Record's loop by name: the engine compares each reading
+        # with the pool's last one, to skip those that changed nothing.
+        if not isinstance(other, PoolObservation):
+            return NotImplemented
+        return (
+            self.pending == other.pending
+            and self.ack_pending == other.ack_pending
+            and self.replicas == other.replicas
+            and self.ready == other.ready
+            and self.arrival_rate == other.arrival_rate
+            and self.mean_task_seconds == other.mean_task_seconds
+            and self.task_tokens == other.task_tokens
+            and self.stale == other.stale
+            and self.stale_reads == other.stale_reads
+        )
+
+    @property
+    def lag(self) -> int:
+        """What KEDA's nats-jetstream scaler calls lag: not yet delivered + not yet acked."""
+        return self.pending + self.ack_pending
 
 
 class ScaleDecision(Record):

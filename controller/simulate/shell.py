@@ -177,11 +177,15 @@ class VirtualLoop:
             return PoolObservation(
                 pending=0, ack_pending=0, replicas=p.spec, ready=p.ready, stale=_NOT_READ
             )
-        return last._replace(
+        return PoolObservation(
+            pending=last.pending,
+            ack_pending=last.ack_pending,
             replicas=p.spec,
             ready=p.ready,
+            arrival_rate=last.arrival_rate,
             mean_task_seconds=p.mean_work,
             task_tokens=p.price.mean(),
+            stale_reads=last.stale_reads,
         )
 
     def observe(self, now: float, cluster: Cluster, woken: set[int]) -> None:

@@ -55,7 +55,9 @@ def observe(tokens: dict[str, int] | None = None, **pools: tuple[int, int, int])
     """Observations from `pool=(pending, ack_pending, replicas)`; pool names use _ for -."""
     return Observations(
         pools={
-            name.replace("_", "-"): PoolObservation(pending, ack, replicas, replicas)
+            name.replace("_", "-"): PoolObservation(
+                pending=pending, ack_pending=ack, replicas=replicas, ready=replicas
+            )
             for name, (pending, ack, replicas) in pools.items()
         },
         tokens_today=tokens or {},

@@ -72,7 +72,9 @@ def fleets(draw: st.DrawFn) -> tuple[Config, Observations, Overrides]:
     )
     observations = Observations(
         pools={
-            name: PoolObservation(draw(PENDING), draw(ACK_PENDING), draw(REPLICAS))
+            name: PoolObservation(
+                pending=draw(PENDING), ack_pending=draw(ACK_PENDING), replicas=draw(REPLICAS)
+            )
             for name in pools
         },
         tokens_today={t: draw(TOKENS_TODAY) for t in tenant_names},

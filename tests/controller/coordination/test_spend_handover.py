@@ -62,7 +62,11 @@ async def handover(nc: Client, cfg: Config) -> SpendHandover:
 
 def research(cfg: Config, book: SpendBook, used: int, now: float) -> ScaleDecision:
     obs = Observations(
-        {"research": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
+        {
+            "research": PoolObservation(
+                pending=10, ack_pending=4, replicas=7, ready=7, mean_task_seconds=30.0
+            )
+        },
         tokens_today={"acme": used},
         replica_seconds_today={"acme": used / 30},
         spend={name: spend.read(now) for name, spend in book.tenants.items()},

@@ -82,7 +82,8 @@ async def test_a_leader_killed_with_sigkill_leaves_its_count_to_a_new_process(
     assert used.tasks_today["acme"] == 23
     assert used.task_tokens["research"] == 70_000  # the price of the count of more tasks
     waiting = Observations(
-        {"research": PoolObservation(5, 0, 1, 1)}, tokens_today=dict(used.tokens_today)
+        {"research": PoolObservation(pending=5, ack_pending=0, replicas=1, ready=1)},
+        tokens_today=dict(used.tokens_today),
     )
     (decision,) = decide(cfg, waiting, now=time.time())
     assert decision.desired == 0

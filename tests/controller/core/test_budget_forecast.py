@@ -102,7 +102,11 @@ def pool_at(
 ) -> ScaleDecision:
     """Pool a with 14 tasks waiting (it asks for 14 replicas), 2 tokens a replica-second."""
     obs = Observations(
-        {"a": PoolObservation(10, 4, replicas, replicas, mean_task_seconds=30.0)},
+        {
+            "a": PoolObservation(
+                pending=10, ack_pending=4, replicas=replicas, ready=replicas, mean_task_seconds=30.0
+            )
+        },
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
         spend={"t": spend.read(now)},
@@ -294,7 +298,11 @@ def test_when_the_forecast_fits_no_time_rule_keeps_more_pods_than_the_landing() 
     spend, used = spending(cfg.tenants["t"], lambda t: 1000.0 if t % DAY < 3000 else 0.0, 0, now)
     assert used == 3_000_000
     obs = Observations(
-        {"a": PoolObservation(0, 8, 8, 8, mean_task_seconds=30.0)},
+        {
+            "a": PoolObservation(
+                pending=0, ack_pending=8, replicas=8, ready=8, mean_task_seconds=30.0
+            )
+        },
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
         spend={"t": spend.read(now)},
@@ -435,7 +443,11 @@ def test_a_pin_above_the_pace_holds_and_is_the_reason_given() -> None:
     assert paced(unpinned)
     pin = unpinned.desired + 2
     obs = Observations(
-        {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0)},
+        {
+            "a": PoolObservation(
+                pending=10, ack_pending=4, replicas=7, ready=7, mean_task_seconds=30.0
+            )
+        },
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
         spend={"t": spend.read(evening)},
@@ -463,7 +475,11 @@ def test_a_pace_slows_a_queue_but_never_strands_one(left: int, waiting: int, kep
     spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, now - 2 * H, now)
     used = 1_000_000 - left
     obs = Observations(
-        {"a": PoolObservation(waiting, 0, 0, 0, mean_task_seconds=30.0)},
+        {
+            "a": PoolObservation(
+                pending=waiting, ack_pending=0, replicas=0, ready=0, mean_task_seconds=30.0
+            )
+        },
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
         spend={"t": spend.read(now)},
@@ -489,7 +505,11 @@ def test_a_pace_under_one_replica_lets_its_keep_alive_hold_the_replica_a_task_wo
     spend, _ = spending(cfg.tenants["t"], lambda t: 100.0, now - 2 * H, now)
     used = 1_000_000 - left
     obs = Observations(
-        {"a": PoolObservation(0, 0, 1, 1, mean_task_seconds=30.0)},
+        {
+            "a": PoolObservation(
+                pending=0, ack_pending=0, replicas=1, ready=1, mean_task_seconds=30.0
+            )
+        },
         tokens_today={"t": used},
         replica_seconds_today={"t": used / 2},
         spend={"t": spend.read(now)},
@@ -508,7 +528,16 @@ def many_slots(budget: int, rate: float, each: float | None = None) -> ScaleDeci
     cfg = config({"a": pool("t", max_replicas=10, concurrency=5000)}, {"t": tenant})
     spend, used = spending(cfg.tenants["t"], lambda t: rate, 0.0, 5 * 60)
     obs = Observations(
-        {"a": PoolObservation(10, 4, 7, 7, mean_task_seconds=30.0, task_tokens=each)},
+        {
+            "a": PoolObservation(
+                pending=10,
+                ack_pending=4,
+                replicas=7,
+                ready=7,
+                mean_task_seconds=30.0,
+                task_tokens=each,
+            )
+        },
         tokens_today={"t": used},
         tasks_today={"t": used // 1000},
         replica_seconds_today={"t": used / 2},
@@ -552,7 +581,11 @@ def test_a_pace_grows_for_the_tasks_waiting_only_a_round_past_the_edge(
     assert forecast is not None
     left = round(forecast.tokens + rounds * 3 * PER_TASK)
     obs = Observations(
-        {"a": PoolObservation(14, 0, current, current, mean_task_seconds=30.0)},
+        {
+            "a": PoolObservation(
+                pending=14, ack_pending=0, replicas=current, ready=current, mean_task_seconds=30.0
+            )
+        },
         tokens_today={"t": 1_000_000 - left},
         replica_seconds_today={"t": 10_000.0},
         spend={"t": spend.read(evening)},

@@ -60,14 +60,16 @@ def test_the_tasks_in_flight_are_priced_by_their_own_pool() -> None:
     # started on the last 95,000 would have overspent it.
     cfg = two_pools()
     readings = {
-        "cheap": PoolObservation(50, 0, 0, 0, task_tokens=100.0),
-        "dear": PoolObservation(25, 0, 0, 0, task_tokens=10_000.0),
+        "cheap": PoolObservation(pending=50, ack_pending=0, replicas=0, ready=0, task_tokens=100.0),
+        "dear": PoolObservation(
+            pending=25, ack_pending=0, replicas=0, ready=0, task_tokens=10_000.0
+        ),
     }
     flight = in_flight(cfg, ["cheap", "dear"], readings)
     assert flight.spend(1_000.0) == 20 * 100 + 10 * 10_000
     assert budget_rule(cfg.tenants["t"], 905_000, flight.spend(1_000.0)) == WARNING
     # A pool no task of which has reported yet counts at the tenant's mean.
-    readings["dear"] = PoolObservation(25, 0, 0, 0)
+    readings["dear"] = PoolObservation(pending=25, ack_pending=0, replicas=0, ready=0)
     assert in_flight(cfg, ["cheap", "dear"], readings).spend(1_000.0) == 2_000 + 10 * 1_000
 
 
@@ -77,9 +79,15 @@ def decided(
     """The dear pool with 8 tasks waiting, at `replicas`, its tenant 10,000 tokens into its
     1,000,000 (`cheap`: the tokens a task of its other pool, where known)."""
     cfg = two_pools()
-    pools = {"dear": PoolObservation(8, 0, replicas, replicas, task_tokens=task_tokens)}
+    pools = {
+        "dear": PoolObservation(
+            pending=8, ack_pending=0, replicas=replicas, ready=replicas, task_tokens=task_tokens
+        )
+    }
     if cheap is not None:
-        pools["cheap"] = PoolObservation(0, 0, 1, 1, task_tokens=cheap)
+        pools["cheap"] = PoolObservation(
+            pending=0, ack_pending=0, replicas=1, ready=1, task_tokens=cheap
+        )
     obs = Observations(pools, tokens_today={"t": 10_000}, tasks_today={"t": 10} if reported else {})
     return {d.pool: d for d in decide(cfg, obs)}["dear"]
 

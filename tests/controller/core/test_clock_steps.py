@@ -21,7 +21,12 @@ class Fleet:
         self.replicas = 0
 
     def tick(self, now: float, lag: int) -> ScaleDecision:
-        self.engine.read(0, PoolObservation(lag, 0, self.replicas, self.replicas))
+        self.engine.read(
+            0,
+            PoolObservation(
+                pending=lag, ack_pending=0, replicas=self.replicas, ready=self.replicas
+            ),
+        )
         self.engine.step(now)
         decision = self.engine.decision(0)
         if decision.changes:

@@ -11,6 +11,7 @@ from controller.core.demand import Footprint, demanded, footprint
 from controller.core.history import History
 from controller.core.model import Observations, Overrides
 from controller.core.policy import claim
+from tests.support.records import replaced
 from tests.support.strategies import ARRIVAL_RATE, MEAN_TASK_SECONDS, REPLICAS, examples, fleets
 
 
@@ -23,7 +24,8 @@ def test_a_claim_given_its_readings_step_2_is_the_claim_that_works_it_out(
     now, history = 1000.0, History(cfg)
     seen = {}
     for name, obs in observations.pools.items():
-        seen[name] = obs._replace(
+        seen[name] = replaced(
+            obs,
             ready=data.draw(REPLICAS),
             arrival_rate=data.draw(ARRIVAL_RATE),
             mean_task_seconds=data.draw(MEAN_TASK_SECONDS),

@@ -64,11 +64,25 @@ def reading(rng: random.Random, replicas: int) -> PoolObservation | None:
     if roll < 0.05:
         return None  # not seen at all
     if roll < 0.1:
-        return PoolObservation(0, 0, replicas, replicas, stale="queue: no answer", stale_reads=2)
+        return PoolObservation(
+            pending=0,
+            ack_pending=0,
+            replicas=replicas,
+            ready=replicas,
+            stale="queue: no answer",
+            stale_reads=2,
+        )
     pending = rng.choice([0, 0, rng.randint(1, 30)])
     rate = rng.choice([None, rng.random() * 3])
     task = rng.choice([None, 2.0, 30.0])
-    return PoolObservation(pending, rng.randint(0, 3), replicas, replicas, rate, task)
+    return PoolObservation(
+        pending=pending,
+        ack_pending=rng.randint(0, 3),
+        replicas=replicas,
+        ready=replicas,
+        arrival_rate=rate,
+        mean_task_seconds=task,
+    )
 
 
 def operators(rng: random.Random, names: list[str], was: Overrides, now: float) -> Overrides:
@@ -192,11 +206,18 @@ def test_a_budget_rule_moved_by_the_tasks_waiting_claims_the_tenants_pools_again
     tenant = {"tier": "starter", "daily_token_budget": 550_000, "hard_cap": True}
     cfg = config({"a": pool("t", max_replicas=30), "b": pool("t", max_replicas=30)}, {"t": tenant})
     engine, reference = Engine(cfg, exact_reasons=True), History(cfg)
-    engine.read(1, PoolObservation(3, 2, 2, 2, task_tokens=10_000.0))
+    engine.read(
+        1, PoolObservation(pending=3, ack_pending=2, replicas=2, ready=2, task_tokens=10_000.0)
+    )
     grown = []
     for step, waiting in enumerate([5, 30, 30, 5, 5]):
         now = 1000.0 + step
-        engine.read(0, PoolObservation(waiting, 0, 2, 2, task_tokens=10_000.0))
+        engine.read(
+            0,
+            PoolObservation(
+                pending=waiting, ack_pending=0, replicas=2, ready=2, task_tokens=10_000.0
+            ),
+        )
         engine.tokens("t", 300_000, tasks=30)
         engine.step(now)
         want = decide(cfg, engine.observations, Overrides(), reference, now)

@@ -43,7 +43,18 @@ def test_activation_lag_does_not_apply_once_awake() -> None:
 
 def test_a_steady_stream_is_served_before_a_backlog_builds() -> None:
     cfg = config({"a": pool("t", target_lag_per_replica=5, concurrency=2, cold_start_seconds=0)})
-    obs = Observations({"a": PoolObservation(2, 3, 1, 1, arrival_rate=1.5, mean_task_seconds=8.0)})
+    obs = Observations(
+        {
+            "a": PoolObservation(
+                pending=2,
+                ack_pending=3,
+                replicas=1,
+                ready=1,
+                arrival_rate=1.5,
+                mean_task_seconds=8.0,
+            )
+        }
+    )
     (d,) = decide(cfg, obs)
     # lag 5 / 5 = 1, but 1.5 tasks/s x 8 s = 12 tasks in the system (Little's law), at the
     # same 5 per replica: 3
@@ -262,7 +273,12 @@ def test_a_pool_without_observation_is_left_unchanged() -> None:
 def test_a_stale_pool_holds_its_replicas_and_they_count_against_ceilings() -> None:
     cfg = config({"a": pool("t"), "b": pool("t")}, max_pods=10)
     obs = Observations(
-        {"a": PoolObservation(0, 0, 6, 6, stale="NATS unreachable"), "b": PoolObservation(9, 0, 0)}
+        {
+            "a": PoolObservation(
+                pending=0, ack_pending=0, replicas=6, ready=6, stale="NATS unreachable"
+            ),
+            "b": PoolObservation(pending=9, ack_pending=0, replicas=0),
+        }
     )
     decisions = by_pool(decide(cfg, obs))
     assert decisions["a"].desired == 6

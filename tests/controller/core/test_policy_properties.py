@@ -13,6 +13,7 @@ from controller.core.layout import tier_weights
 from controller.core.model import Observations, Overrides, PoolObservation, ScaleDecision
 from controller.core.policy import claim, decide
 from tests.support.factories import config, pool
+from tests.support.records import replaced
 from tests.support.strategies import ARRIVAL_RATE, MEAN_TASK_SECONDS, REPLICAS, examples, fleets
 
 SHARED = ("cluster max_pods", "provider rpm")
@@ -159,7 +160,8 @@ def test_a_claim_depends_on_an_observation_only_through_its_footprint(
         pool_cfg = cfg.pools[name]
         lag = obs.lag
         moved = data.draw(st.integers(0, lag))  # tasks between pending and ack_pending
-        other = obs._replace(
+        other = replaced(
+            obs,
             pending=moved,
             ack_pending=lag - moved,
             ready=data.draw(REPLICAS),
@@ -192,7 +194,9 @@ def test_a_claim_holds_until_its_time_rules_may_let_go(data: st.DataObject) -> N
         if data.draw(st.booleans()):
             history.record_scale("p", t, current, current + data.draw(st.integers(-12, 12)))
     lag = data.draw(st.integers(0, 40))
-    observations = Observations({"p": PoolObservation(lag, 0, current, current)})
+    observations = Observations(
+        {"p": PoolObservation(pending=lag, ack_pending=0, replicas=current, ready=current)}
+    )
     tick = data.draw(st.sampled_from([1.0, 5.0, 20.0]))
     first = claim("p", cfg.pools["p"], cfg, observations, Overrides(), history, now)
     t = now
@@ -213,7 +217,7 @@ def test_while_demand_fits_allocate_grants_each_claim_what_it_asks_alone(
     claims = {}
     for _ in range(3):  # claims replaced in any order, as the simulator re-claims pools
         for name in data.draw(st.permutations(list(cfg.pools))):
-            obs = observations.pools[name]._replace(pending=data.draw(st.integers(0, 60)))
+            obs = replaced(observations.pools[name], pending=data.draw(st.integers(0, 60)))
             seen = Observations({**observations.pools, name: obs}, observations.tokens_today)
             claims[name] = claim(name, cfg.pools[name], cfg, seen, overrides, None, 0.0)
             demand.set(claims[name])
@@ -250,8 +254,15 @@ def test_no_reading_can_crash_the_pass_or_push_a_pool_past_its_bounds(
         {"web": pool("acme", max_replicas=30, cold_start_seconds=cold_start)},
         tiers={"enterprise": {"priority": 1, "target_wait_seconds": 5}},
     )
-    obs = Observations({"web": PoolObservation(pending, ack_pending, replicas, replicas, rate,
-                                               seconds)})  # fmt: skip
+    web = PoolObservation(
+        pending=pending,
+        ack_pending=ack_pending,
+        replicas=replicas,
+        ready=replicas,
+        arrival_rate=rate,
+        mean_task_seconds=seconds,
+    )
+    obs = Observations({"web": web})
     (decision,) = decide(fleet, obs, Overrides(), History(fleet), 0.0)
     assert 0 <= decision.desired <= 30
     if pending + ack_pending > 0:

@@ -132,7 +132,13 @@ def test_a_pin_that_binds_shows_its_time_left() -> None:
 def test_stale_budget_dry_run_and_plain_states_say_why() -> None:
     cfg = config({"a": pool("t", behavior=STILL)},
                  {"t": {"tier": "growth", "daily_token_budget": 1000}})  # fmt: skip
-    stale = Observations({"a": PoolObservation(4, 0, 3, 3, stale="NATS disconnected")})
+    stale = Observations(
+        {
+            "a": PoolObservation(
+                pending=4, ack_pending=0, replicas=3, ready=3, stale="NATS disconnected"
+            )
+        }
+    )
     assert state(cfg, stale) == ("stale", "stale: NATS disconnected: holding 3 replicas")
     spent = observe(tokens={"t": 1000}, a=(4, 0, 2))
     label, detail = state(cfg, spent)
@@ -171,7 +177,13 @@ def test_a_pool_never_seen_is_unknown(decided: bool) -> None:
 
 def test_a_paused_pool_says_paused_with_stale_data_and_stale_shows_through_a_pause() -> None:
     cfg = config({"a": pool("t")})
-    stale = Observations({"a": PoolObservation(4, 0, 3, 3, stale="NATS disconnected")})
+    stale = Observations(
+        {
+            "a": PoolObservation(
+                pending=4, ack_pending=0, replicas=3, ready=3, stale="NATS disconnected"
+            )
+        }
+    )
     pause = Overrides(paused_pools={"a": PoolPause(1, None, "alice", NOW)})
     assert state(cfg, stale, pause) == ("paused", "pool paused by alice: set to 1, 3 -> 1")
     assert state(cfg, stale, Overrides(paused=True)) == (
@@ -262,7 +274,9 @@ def test_a_pool_held_until_its_first_task_reports_says_pricing_not_budget() -> N
     cfg = config({"a": pool("t", behavior=STILL)},
                  {"t": {"tier": "growth", "daily_token_budget": 1_000_000}})  # fmt: skip
     reported = Observations(  # tokens from the workers' reports: none of this pool's yet
-        pools={"a": PoolObservation(20, 0, 1, 1)}, tokens_today={"t": 10}, tasks_today={"t": 0}
+        pools={"a": PoolObservation(pending=20, ack_pending=0, replicas=1, ready=1)},
+        tokens_today={"t": 10},
+        tasks_today={"t": 0},
     )
     label, detail = state(cfg, reported)
     assert label == "pricing"
@@ -271,7 +285,7 @@ def test_a_pool_held_until_its_first_task_reports_says_pricing_not_budget() -> N
         pool="a", tenant="t", current=1, desired=1, recommendation=1,
         reasons=(Reason("budget warning", detail),),
     )  # fmt: skip
-    obs = PoolObservation(20, 0, 1, 1)
+    obs = PoolObservation(pending=20, ack_pending=0, replicas=1, ready=1)
     assert state_of(obs, said, Overrides(), NOW)[0] == "pricing"
 
 
@@ -282,5 +296,5 @@ def test_a_follower_stale_under_the_leaders_fresh_decision_says_why_its_data_is_
                  {"t": {"tier": "growth", "daily_token_budget": 1000}})  # fmt: skip
     (leaders,) = decide(cfg, observe(tokens={"t": 1000}, a=(4, 0, 2)), Overrides(), None, NOW)
     assert leaders.main_reason.rule != "stale"
-    mine = PoolObservation(4, 0, 2, 2, stale="NATS unreachable")
+    mine = PoolObservation(pending=4, ack_pending=0, replicas=2, ready=2, stale="NATS unreachable")
     assert state_of(mine, leaders, Overrides(), NOW) == ("stale", "stale: NATS unreachable")

@@ -112,7 +112,14 @@ def test_a_pin_ends_without_a_flap_under_a_steady_stream() -> None:
     seen = []
     for _ in range(60):
         # 1 task a second, 2 s each: 2 at work, 2 waiting, whatever the replicas
-        obs = PoolObservation(2, 1, replicas, replicas, arrival_rate=1.0, mean_task_seconds=2.0)
+        obs = PoolObservation(
+            pending=2,
+            ack_pending=1,
+            replicas=replicas,
+            ready=replicas,
+            arrival_rate=1.0,
+            mean_task_seconds=2.0,
+        )
         observations = Observations({"support": obs})
         (d,) = decide(cfg, observations, pins, history, clock.now)
         history.record_tick([d], observations, clock.now)

@@ -59,7 +59,10 @@ def test_the_snapshot_tells_each_pool_of_a_tenant_burning_its_last_hour() -> Non
         now=NOW,
         overrides=Overrides(),
         observed=Observations(
-            pools={name: PoolObservation(0, 0, replicas=1) for name in ("research", "batch")},
+            pools={
+                name: PoolObservation(pending=0, ack_pending=0, replicas=1)
+                for name in ("research", "batch")
+            },
             tokens_today={"acme": AN_HOUR_LEFT},
         ),
         states={name: PoolState(1, 1) for name in ("research", "batch")},
@@ -92,8 +95,10 @@ def test_a_tenant_its_budget_holds_at_0_is_not_said_to_run_out_at_its_burn_rate(
             overrides=Overrides(),
             observed=Observations(
                 pools={
-                    "research": PoolObservation(5, 0, replicas=research_replicas),
-                    "batch": PoolObservation(0, 0, replicas=1),
+                    "research": PoolObservation(
+                        pending=5, ack_pending=0, replicas=research_replicas
+                    ),
+                    "batch": PoolObservation(pending=0, ack_pending=0, replicas=1),
                 },
                 tokens_today={"acme": BUDGET - 1000},
             ),

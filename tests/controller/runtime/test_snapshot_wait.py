@@ -14,7 +14,9 @@ def snapshot(queues: dict[str, QueueStats], *, observed: bool = True) -> FleetSn
     """The fleet's snapshot with these queue readings; `observed`: the engine was fed them
     (else no pool has an observation, as where the cluster side cannot be read)."""
     fed = {
-        name: PoolObservation(q.pending, q.ack_pending, replicas=1, stale=q.stale)
+        name: PoolObservation(
+            pending=q.pending, ack_pending=q.ack_pending, replicas=1, stale=q.stale
+        )
         for name, q in queues.items()
     }
     return build_snapshot(

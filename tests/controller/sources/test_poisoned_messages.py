@@ -268,6 +268,8 @@ def test_no_task_time_that_reaches_the_ledger_is_non_finite() -> None:
         ledger.add(forged, 0.0)
         mean = ledger.usage(0.0).mean_task_seconds["research"]
         assert 0.0 <= mean <= MAX_WORK_S
-    observation = PoolObservation(50, 0, 1, 1, arrival_rate=1e6, mean_task_seconds=mean)
+    observation = PoolObservation(
+        pending=50, ack_pending=0, replicas=1, ready=1, arrival_rate=1e6, mean_task_seconds=mean
+    )
     research = decide(cfg, Observations({"research": observation}))[0]
     assert research.desired == 10  # max_replicas: a huge load, decided, not a crash

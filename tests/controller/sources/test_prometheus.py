@@ -64,9 +64,13 @@ async def test_token_usage_comes_from_prometheus_and_holds_when_it_goes(
     assert usage.stale is not None
     assert prometheus.url in usage.stale
     observations = Observations(
-        {"research": PoolObservation(9, 0, 1), "coder": PoolObservation(0, 0, 0)},
-        usage.tokens_today, dict.fromkeys(usage.tokens_today, usage.stale),
-    )  # fmt: skip
+        {
+            "research": PoolObservation(pending=9, ack_pending=0, replicas=1),
+            "coder": PoolObservation(pending=0, ack_pending=0, replicas=0),
+        },
+        usage.tokens_today,
+        dict.fromkeys(usage.tokens_today, usage.stale),
+    )
     research = decide(cfg, observations)[0]
     assert research.main_reason.rule == "budget warning"
     assert "last known" in research.main_reason.detail
@@ -106,7 +110,9 @@ async def test_the_default_query_reads_the_increase_since_the_budget_reset(
 async def test_prometheus_scrapes_agentdashs_own_metrics(tmp_path: Path) -> None:
     cfg = config({"research": pool("acme")}, TENANTS)
     metrics = Metrics(cfg)
-    decisions = decide(cfg, Observations({"research": PoolObservation(7, 0, 2)}))
+    decisions = decide(
+        cfg, Observations({"research": PoolObservation(pending=7, ack_pending=0, replicas=2)})
+    )
     metrics.observe(TickEvent(0.0, tuple(decisions), 0.003))
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)

@@ -74,7 +74,8 @@ async def test_nan_infinite_negative_and_huge_token_counts_never_reach_the_polic
         prometheus.stop()
     assert usage.tokens_today == {"acme": 8_500, "globex": 1_200, "initech": 300, "hooli": 42}
     observations = Observations(
-        {name: PoolObservation(5, 0, 1) for name in cfg.pools}, usage.tokens_today
+        {name: PoolObservation(pending=5, ack_pending=0, replicas=1) for name in cfg.pools},
+        usage.tokens_today,
     )
     for decision in decide(cfg, observations):
         assert decision.main_reason.rule != "budget exhausted"
