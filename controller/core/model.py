@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from controller.core.model_records import InFlight as InFlight
 from controller.core.model_records import PoolObservation as PoolObservation
 from controller.core.model_records import ScaleDecision as ScaleDecision
 
@@ -49,20 +50,6 @@ class Observations:
     """Per tenant, the most tasks its pools may have in flight (controller.core.budget_price's
     `in_flight`). None: worked out from `pools` (controller.core.policy); the engine keeps it
     as it reads."""
-
-
-class InFlight(NamedTuple):
-    """The most a tenant's pools may have in flight at once: in each pool at most its
-    max_replicas x concurrency, and never more than the tasks it holds (a stale reading none).
-    Summed over the pools whose tokens a task are known, in tokens; over the others, in tasks."""
-
-    tokens: float = 0.0
-    tasks: int = 0
-
-    def spend(self, each: float | None) -> float:
-        """What they would spend, the tasks of unpriced pools at the tenant's `each` tokens a
-        task (None: not known, so not counted)."""
-        return self.tokens + self.tasks * each if each else self.tokens
 
 
 NOTHING_IN_FLIGHT = InFlight()

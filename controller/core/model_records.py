@@ -1,6 +1,6 @@
 """The brain's plain values that a backtest builds most (controller.core.model re-exports
-them): what was observed of each pool at each reading, and the decision for it at each
-pass.
+them): what was observed of each pool at each reading, what its tenant may have in flight,
+and the decision for it at each pass.
 
 Records (controller.core.record) rather than named tuples: `make accel` compiles this module
 to structs built at a tenth of a named tuple's cost, whose generated `__new__` runs as plain
@@ -95,6 +95,27 @@ class PoolObservation(Record):
     def lag(self) -> int:
         """What KEDA's nats-jetstream scaler calls lag: not yet delivered + not yet acked."""
         return self.pending + self.ack_pending
+
+
+class InFlight(Record):
+    """The most a tenant's pools may have in flight at once: in each pool at most its
+    max_replicas x concurrency, and never more than the tasks it holds (a stale reading none).
+    Summed over the pools whose tokens a task are known, in tokens; over the others, in tasks."""
+
+    FIELDS = ("tokens", "tasks")
+    __slots__ = FIELDS
+
+    tokens: float
+    tasks: int
+
+    def __init__(self, *, tokens: float = 0.0, tasks: int = 0) -> None:
+        self.tokens = tokens
+        self.tasks = tasks
+
+    def spend(self, each: float | None) -> float:
+        """What they would spend, the tasks of unpriced pools at the tenant's `each` tokens a
+        task (None: not known, so not counted)."""
+        return self.tokens + self.tasks * each if each else self.tokens
 
 
 class ScaleDecision(Record):
