@@ -30,8 +30,8 @@ from controller.core.model import Reason
 
 
 def events(count: int, start: float) -> list[ScaleEvent]:
-    why = (Reason("demand", "lag {} (pending {} + ack_pending {}) / 2 per replica -> {}",
-                  (14, 12, 2, 7)),)  # fmt: skip
+    template = "lag {} (pending {} + ack_pending {}) / 2 per replica -> {}"
+    why = (Reason(rule="demand", template=template, args=(14, 12, 2, 7)),)
     return [ScaleEvent(start + i * 0.001, f"pool-{i % 2000:04d}", i % 7, i % 7 + 1, why)
             for i in range(count)]  # fmt: skip
 

@@ -113,7 +113,7 @@ def _one_more(d: ScaleDecision) -> ScaleDecision:
         tenant=d.tenant,
         current=d.current,
         desired=d.desired + 1,
-        reasons=(*d.reasons, Reason("bench", "+1")),
+        reasons=(*d.reasons, Reason(rule="bench", template="+1")),
         recommendation=d.recommendation,
         held=d.held,
         observed=d.observed,
@@ -267,7 +267,7 @@ async def actuate(
         fenced = {}  # before issue 14
     names = list(cfg.pools)
     acting: dict[str, asyncio.Task[None]] = {}
-    why = (Reason("demand", "lag / target per replica"),)
+    why = (Reason(rule="demand", template="lag / target per replica"),)
     done = failed = 0
 
     async def call(name: str, desired: int) -> None:

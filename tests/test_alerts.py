@@ -445,8 +445,14 @@ def leaders_metrics() -> Metrics:
                "growth": {"priority": 500}},
     )  # fmt: skip
     metrics = Metrics(cfg)
-    cut = (Reason("demand", "lag 8"), Reason("cluster max_pods", "no room: 8 -> 2"))
-    capped = (Reason("demand", "lag 12"), Reason("max_replicas", "max_replicas 4: 6 -> 4"))
+    cut = (
+        Reason(rule="demand", template="lag 8"),
+        Reason(rule="cluster max_pods", template="no room: 8 -> 2"),
+    )
+    capped = (
+        Reason(rule="demand", template="lag 12"),
+        Reason(rule="max_replicas", template="max_replicas 4: 6 -> 4"),
+    )
     decided = (
         ScaleDecision(
             pool="coder", tenant="globex", current=2, desired=2, reasons=cut, recommendation=8

@@ -125,7 +125,7 @@ def decode(data: bytes) -> Event:
     """The event a message holds. Raises ValidationError for anything else."""
     wire = EventMessage.validate_json(data)
     if isinstance(wire, _ScaleWire):
-        reasons = tuple(Reason(r.rule, r.detail) for r in wire.reasons)
+        reasons = tuple(Reason(rule=r.rule, template=r.detail) for r in wire.reasons)
         dry_run = wire.dry_run or wire.type == "dry-run"
         return ScaleEvent(wire.ts, wire.pool, wire.old, wire.to, reasons, dry_run)
     if isinstance(wire, _HealthWire):

@@ -311,7 +311,7 @@ class DecisionsView:
             for pool, tenant, current, desired, recommendation, held, seen, why in part.r:
                 if pools is not None and pool not in pools:
                     continue
-                reasons = tuple(Reason(rule, detail) for rule, detail in why)
+                reasons = tuple(Reason(rule=rule, template=detail) for rule, detail in why)
                 decisions[pool] = ScaleDecision(
                     pool=pool,
                     tenant=tenant,

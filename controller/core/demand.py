@@ -219,7 +219,7 @@ def demand_of(
     - the steady load: arrival rate x task time / concurrency (Little's law), with headroom
       for the tier's `target_wait_seconds` when it has one (square-root staffing)."""
     if current == 0 and lag <= pool.activation_lag:
-        reasons.append(Reason("demand", _AT_ZERO, (lag, pool.activation_lag)))
+        reasons.append(Reason(rule="demand", template=_AT_ZERO, args=(lag, pool.activation_lag)))
         return Need(replicas=0, exact=0.0)
     rate, seconds = obs.arrival_rate, obs.mean_task_seconds
     # The sources bound these; a value that still is not a measurement (NaN, inf, absurd)
@@ -269,13 +269,13 @@ def _backlog(
             per_replica,
             demand,
         )
-        reasons.append(Reason("demand", _DEMAND_AHEAD, args))
+        reasons.append(Reason(rule="demand", template=_DEMAND_AHEAD, args=args))
     else:
         args = (lag, obs.pending, obs.ack_pending, per_replica, demand)
-        reasons.append(Reason("demand", _DEMAND, args))
+        reasons.append(Reason(rule="demand", template=_DEMAND, args=args))
     if keep > demand:
         args = (keep, rate, seconds, pool.concurrency, obs.pending, demand, keep)
-        reasons.append(Reason("demand", _KEEP_UP, args))
+        reasons.append(Reason(rule="demand", template=_KEEP_UP, args=args))
         demand = keep
         exact = float(keep)
     return Need(replicas=demand, exact=exact)
@@ -325,10 +325,12 @@ def _steady(
         staffed = math.ceil(slots / concurrency - 1e-9)
         if staffed > steady and staffed > demand:
             args = (rate, seconds, inside, wait, concurrency, staffed)
-            reasons.append(Reason("latency objective", _STAFFING, args))
+            reasons.append(Reason(rule="latency objective", template=_STAFFING, args=args))
             return Need(replicas=staffed, exact=slots / concurrency)
     if steady > demand:
-        reasons.append(Reason("arrival", _ARRIVAL, (rate, seconds, inside, per, steady)))
+        reasons.append(
+            Reason(rule="arrival", template=_ARRIVAL, args=(rate, seconds, inside, per, steady))
+        )
         return Need(replicas=steady, exact=exact)
     return Need(replicas=demand, exact=exact)
 

@@ -41,10 +41,10 @@ def controller_paused(decision: ScaleDecision) -> ScaleDecision:
     if not decision.observed:
         return decision
     if decision.held or decision.desired == decision.current:
-        told = Reason(CONTROLLER_PAUSED, _CONTROLLER_HOLDS, (decision.current,))
+        told = Reason(rule=CONTROLLER_PAUSED, template=_CONTROLLER_HOLDS, args=(decision.current,))
     else:
         args = (decision.current, decision.current, decision.desired)
-        told = Reason(CONTROLLER_PAUSED, _CONTROLLER_WOULD, args)
+        told = Reason(rule=CONTROLLER_PAUSED, template=_CONTROLLER_WOULD, args=args)
     return decision.held_at_current(told)
 
 
@@ -55,9 +55,13 @@ def unobserved(name: str, pool: PoolConfig, why: str | None, replicas: int | Non
     scale was refused), it keeps them: no fallback, pin or pause moves it, and they count
     against the shared ceilings as any held pool's do."""
     if replicas is not None and why:
-        reason = Reason(NOT_SCALED, _NOT_SCALED, (why, replicas))
+        reason = Reason(rule=NOT_SCALED, template=_NOT_SCALED, args=(why, replicas))
         return Claim.hold(name, pool, replicas, True, reason)
-    reason = Reason("no observation", _NO_DATA_BECAUSE, (why,)) if why else _NO_DATA_REASON
+    reason = (
+        Reason(rule="no observation", template=_NO_DATA_BECAUSE, args=(why,))
+        if why
+        else _NO_DATA_REASON
+    )
     return Claim.hold(name, pool, 0, False, reason)
 
 
@@ -71,7 +75,7 @@ def _tenant_paused(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
         floor=0,
         want=0,
         recommendation=0,
-        reasons=[Reason(TENANT_PAUSED, _PAUSED, (pool.tenant, lag))],
+        reasons=[Reason(rule=TENANT_PAUSED, template=_PAUSED, args=(pool.tenant, lag))],
     )
 
 
@@ -85,7 +89,7 @@ def _stale(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
         or obs.stale_reads < fallback.failure_threshold
         or fallback.replicas <= current
     ):
-        reason = Reason("stale", "{}: holding {} replicas", (obs.stale, current))
+        reason = Reason(rule="stale", template="{}: holding {} replicas", args=(obs.stale, current))
         return Claim.hold(name, pool, current, True, reason)
     told = (obs.stale, obs.stale_reads, fallback.replicas, current, fallback.replicas)
     replicas = fallback.replicas
@@ -96,7 +100,7 @@ def _stale(name: str, pool: PoolConfig, obs: PoolObservation) -> Claim:
         floor=replicas,
         want=replicas,
         recommendation=replicas,
-        reasons=[Reason("fallback", _FALLBACK, told)],
+        reasons=[Reason(rule="fallback", template=_FALLBACK, args=told)],
     )
 
 
@@ -116,15 +120,19 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
     expiry = f" until {utc(pause.until)}" if pause.until is not None else ""
     until = pause.until if pause.until is not None else math.inf
     if pause.replicas is None or pause.replicas == current:
-        reason = Reason(POOL_PAUSED, _POOL_HOLDS, (who, expiry, current))
+        reason = Reason(rule=POOL_PAUSED, template=_POOL_HOLDS, args=(who, expiry, current))
         claim = Claim.hold(name, pool, current, True, reason)
         claim.until = until
         return claim
     target = min(pause.replicas, pool.max_replicas)
-    reasons = [Reason(POOL_PAUSED, _POOL_AT, (who, expiry, pause.replicas, current, target))]
+    reasons = [
+        Reason(
+            rule=POOL_PAUSED, template=_POOL_AT, args=(who, expiry, pause.replicas, current, target)
+        )
+    ]
     if target < pause.replicas:
         args = (pool.max_replicas, pause.replicas, target)
-        reasons.append(Reason("max_replicas", "max_replicas {}: {} -> {}", args))
+        reasons.append(Reason(rule="max_replicas", template="max_replicas {}: {} -> {}", args=args))
     return Claim(
         name=name,
         pool=pool,
@@ -138,7 +146,7 @@ def _pool_paused(name: str, pool: PoolConfig, current: int, pause: PoolPause) ->
 
 
 _NO_DATA = "no data for this pool: left unchanged (missing data never scales down)"
-_NO_DATA_REASON = Reason("no observation", _NO_DATA)
+_NO_DATA_REASON = Reason(rule="no observation", template=_NO_DATA)
 _NO_DATA_BECAUSE = "{}: left unchanged (missing data never scales down)"
 NOT_SCALED: Final = "not scaled"
 _NOT_SCALED = "{}: left at the {} replicas read"

@@ -1,17 +1,18 @@
 """Plain values that flow through the brain: what was observed, what operators said, what was
-decided. Dataclasses and named tuples inside; pydantic only at the edges (config, files, the
-wire)."""
+decided. Dataclasses and records inside (those the backtest builds most are in
+controller.core.model_records, which `make accel` compiles); pydantic only at the edges
+(config, files, the wire)."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from controller.core.model_records import InFlight as InFlight
 from controller.core.model_records import PoolObservation as PoolObservation
+from controller.core.model_records import Reason as Reason
 from controller.core.model_records import ScaleDecision as ScaleDecision
 
 if TYPE_CHECKING:  # the learner reads the config; the plain values here need nothing
@@ -98,32 +99,6 @@ class Overrides:
     dry_run: bool = False
     """Decide and report, never actuate (the loop's concern)."""
     paused_pools: Mapping[str, PoolPause] = field(default_factory=dict)
-
-
-_ONE = re.compile(r"(?<![\d.,])1 (gap|pod|read|replica|request|round|task|token|wake)s\b")
-"""A count of one in a reason's text, before a plural noun: the templates say `{} replicas`
-for any count, and a reason reads "1 replica". Applied when the text is read, not built."""
-
-
-class Reason(NamedTuple):
-    """One rule that shaped a decision, with the numbers it used.
-
-    The text is a `str.format` template and its arguments, formatted only when read: a pass
-    over a thousand pools builds every reason, but a person reads a handful of them.
-    """
-
-    rule: str
-    template: str
-    args: tuple[object, ...] = ()
-
-    @property
-    def detail(self) -> str:
-        if not self.args:
-            return self.template
-        return _ONE.sub(r"1 \1", self.template.format(*self.args))
-
-    def as_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "detail": self.detail}
 
 
 @dataclass(frozen=True, slots=True)

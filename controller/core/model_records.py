@@ -1,6 +1,6 @@
 """The brain's plain values that a backtest builds most (controller.core.model re-exports
 them): what was observed of each pool at each reading, what its tenant may have in flight,
-and the decision for it at each pass.
+and the decision for it at each pass, with the reasons for it.
 
 Records (controller.core.record) rather than named tuples: `make accel` compiles this module
 to structs built at a tenth of a named tuple's cost, whose generated `__new__` runs as plain
@@ -11,12 +11,43 @@ their fields and not hashable.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import re
+from typing import Final
 
 from controller.core.record import Record
 
-if TYPE_CHECKING:  # model imports this module, to re-export its records
-    from controller.core.model import Reason
+_ONE: Final = re.compile(r"(?<![\d.,])1 (gap|pod|read|replica|request|round|task|token|wake)s\b")
+"""A count of one in a reason's text, before a plural noun: the templates say `{} replicas`
+for any count, and a reason reads "1 replica". Applied when the text is read, not built."""
+
+
+class Reason(Record):
+    """One rule that shaped a decision, with the numbers it used.
+
+    The text is a `str.format` template and its arguments, formatted only when read: a pass
+    over a thousand pools builds every reason, but a person reads a handful of them.
+    """
+
+    FIELDS = ("rule", "template", "args")
+    __slots__ = FIELDS
+
+    rule: str
+    template: str
+    args: tuple[object, ...]
+
+    def __init__(self, *, rule: str, template: str, args: tuple[object, ...] = ()) -> None:
+        self.rule = rule
+        self.template = template
+        self.args = args
+
+    @property
+    def detail(self) -> str:
+        if not self.args:
+            return self.template
+        return _ONE.sub(r"1 \1", self.template.format(*self.args))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "detail": self.detail}
 
 
 class PoolObservation(Record):

@@ -86,11 +86,17 @@ def decide(
 def _floor_reason(pin: Pin | None, floor: int, want: int) -> Reason:
     """Why the pool gets `floor` where its demand (or the budget's pace) asks for `want`."""
     if pin is None:
-        return Reason("min_replicas", "min_replicas {}: {} -> {}", (floor, want, floor))
+        return Reason(
+            rule="min_replicas", template="min_replicas {}: {} -> {}", args=(floor, want, floor)
+        )
     who = f" by {pin.by}" if pin.by else ""
     # Dated: the reason is read later, on a day it cannot know.
     expiry = f" until {utc(pin.until)}" if pin.until is not None else ""
-    return Reason("pin", "pinned warm at {}{}{}: {} -> {}", (floor, who, expiry, want, floor))
+    return Reason(
+        rule="pin",
+        template="pinned warm at {}{}{}: {} -> {}",
+        args=(floor, who, expiry, want, floor),
+    )
 
 
 def claim(
@@ -236,12 +242,12 @@ def _capped_pause(held: Claim, config: Config, observations: Observations) -> Cl
     if _budget_rule(config, observations, tenant) != EXHAUSTED:
         return held
     paused = held.reasons[0]
-    said = Reason(POOL_PAUSED, _POOL_CAPPED, (paused.detail,))
+    said = Reason(rule=POOL_PAUSED, template=_POOL_CAPPED, args=(paused.detail,))
     used = observations.tokens_today[tenant]
     budget = config.tenants[tenant].daily_token_budget
     obs = observations.pools[held.name]
     args = (tenant, used, budget, stale_note(observations, tenant), obs.pending + obs.ack_pending)
-    spent = Reason(EXHAUSTED, EXHAUSTED_WORDS, args)
+    spent = Reason(rule=EXHAUSTED, template=EXHAUSTED_WORDS, args=args)
     return Claim(
         name=held.name,
         pool=held.pool,
@@ -260,7 +266,7 @@ def _within_max(pool: PoolConfig, want: int, floor: int, reasons: list[Reason]) 
     if want <= limit and floor <= limit:
         return want, floor
     args = (limit, max(want, floor), limit)
-    reasons.append(Reason("max_replicas", "max_replicas {}: {} -> {}", args))
+    reasons.append(Reason(rule="max_replicas", template="max_replicas {}: {} -> {}", args=args))
     return min(want, limit), min(floor, limit)
 
 
@@ -288,7 +294,7 @@ def _timed(
         # A window or cooldown would keep pods the budget cannot pay for: tokens are money,
         # so the pace wins (they go now, as a hard cap's do).
         held = paced if paced > recommendation else recommendation
-        reasons.append(Reason(WARNING, _PACED, (target, held)))
+        reasons.append(Reason(rule=WARNING, template=_PACED, args=(target, held)))
         target = held
     # The parts of the demand that have lasted: only they take replicas that time rules keep
     # in other pools, and in pools of the pool's own tier only what has lasted longer

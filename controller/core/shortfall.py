@@ -30,7 +30,7 @@ def explain_shortfall(claim: Claim, run: Room, tier: str, reserve: list[float]) 
             # the room is other pools' and this demand is too recent to take it
             template, seconds = recent
             args = (ceiling.label, seconds, target, claim.granted)
-            claim.reasons.append(Reason(ceiling.rule, template, args))
+            claim.reasons.append(Reason(rule=ceiling.rule, template=template, args=args))
             continue
         if room + reserve[i] + EPS >= cost:
             # Some other ceiling stopped it from taking that room (its own reason says so),
@@ -46,13 +46,15 @@ def explain_shortfall(claim: Claim, run: Room, tier: str, reserve: list[float]) 
             else f", shared by tier weight ({tier} here, weight {weight:g})"
         )
         args = (ceiling.label, per, shared, target, claim.granted)
-        claim.reasons.append(Reason(ceiling.rule, "{} all in use{}{}: {} -> {}", args))
+        claim.reasons.append(
+            Reason(rule=ceiling.rule, template="{} all in use{}{}: {} -> {}", args=args)
+        )
     if kept_above is not None and len(claim.reasons) == told:
         # Without a reason of its own, the pool's last one would be an earlier rule's, whose
         # number is not what it gets.
         ceiling = run.shape.ceilings[kept_above]
         args = (ceiling.label, target, claim.granted)
-        claim.reasons.append(Reason(ceiling.rule, _HIGHER_KEEPS, args))
+        claim.reasons.append(Reason(rule=ceiling.rule, template=_HIGHER_KEEPS, args=args))
 
 
 def _recent(claim: Claim) -> tuple[str, float] | None:
@@ -70,7 +72,9 @@ def explain_yield(claim: Claim, run: Room) -> None:
     for i, cost in run.shape.costs[claim.name]:
         if run.room[i] + EPS < cost:
             args = (claim.kept, run.shape.ceilings[i].label, claim.kept, claim.granted)
-            claim.reasons.append(Reason(run.shape.ceilings[i].rule, _YIELD, args))
+            claim.reasons.append(
+                Reason(rule=run.shape.ceilings[i].rule, template=_YIELD, args=args)
+            )
             return
 
 

@@ -106,7 +106,7 @@ def _cooldown(
     # Times of day, not "idle N s": the reason stays true while nothing else moves (the
     # engine claims the pool again only at `until`).
     args = (Utc(busy_at), pool.cooldown_seconds, Utc(until))
-    reasons.append(Reason("cooldown", _COOLDOWN, args))
+    reasons.append(Reason(rule="cooldown", template=_COOLDOWN, args=args))
     return Timed(replicas=1, until=until)
 
 
@@ -131,7 +131,9 @@ def _windows(
     if target > current > 0:
         up = pool.behavior.scale_up
         if target <= current * (1 + up.tolerance):
-            reasons.append(Reason("tolerance", _TOLERANCE, (target, up.tolerance, current)))
+            reasons.append(
+                Reason(rule="tolerance", template=_TOLERANCE, args=(target, up.tolerance, current))
+            )
             return Timed(replicas=current, until=until)
         window, template = up.stabilization_seconds, _LOWEST
         if land_on is not None and in_flight and window < pool.cold_start_seconds:
@@ -144,7 +146,7 @@ def _windows(
             leaves = lowest[0] + window
             until = leaves if leaves < until else until
             args = (window, lowest[1], target, desired)
-            reasons.append(Reason("stabilization", template, args))
+            reasons.append(Reason(rule="stabilization", template=template, args=args))
     elif target < current:
         down = pool.behavior.scale_down
         if target >= current * (1 - down.tolerance) and target > 0:
@@ -153,7 +155,11 @@ def _windows(
                 if settled.replicas < current:
                     return settled
                 until = settled.until if settled.until < until else until
-            reasons.append(Reason("tolerance", _TOLERANCE, (target, down.tolerance, current)))
+            reasons.append(
+                Reason(
+                    rule="tolerance", template=_TOLERANCE, args=(target, down.tolerance, current)
+                )
+            )
             return Timed(replicas=current, until=until)
         if land_on is not None:  # no window: the keep-alive held what its levels are worth
             return Timed(replicas=_landing(current, target, land_on, reasons), until=until)
@@ -164,7 +170,7 @@ def _windows(
             leaves = highest[0] + window
             until = leaves if leaves < until else until
             args = (window, highest[1], target, desired)
-            reasons.append(Reason("stabilization", _HIGHEST, args))
+            reasons.append(Reason(rule="stabilization", template=_HIGHEST, args=args))
     return Timed(replicas=desired, until=until)
 
 
@@ -196,7 +202,11 @@ def _settled(
     floor = top if top < current else current
     settled = highest if highest > floor else floor
     if settled < current:
-        reasons.append(Reason("stabilization", _SETTLED, (SETTLE_S, settled, current, settled)))
+        reasons.append(
+            Reason(
+                rule="stabilization", template=_SETTLED, args=(SETTLE_S, settled, current, settled)
+            )
+        )
     return Timed(replicas=settled, until=math.inf)
 
 
@@ -207,7 +217,9 @@ def _landing(current: int, target: int, top: int, reasons: list[Reason]) -> int:
     if target <= 0 or top <= target:
         return target
     landing = top if top < current else current
-    reasons.append(Reason("landing", _LANDING, (target, landing - target, current, landing)))
+    reasons.append(
+        Reason(rule="landing", template=_LANDING, args=(target, landing - target, current, landing))
+    )
     return landing
 
 
@@ -231,13 +243,17 @@ def _rate_limited(
         # removal no longer counted lowers the period's start), so the claim holds until then.
         until = leaves if leaves < until else until
         if desired > limit:
-            reasons.append(Reason("rate limit", _RATE_UP, (up, limit, desired, limit)))
+            reasons.append(
+                Reason(rule="rate limit", template=_RATE_UP, args=(up, limit, desired, limit))
+            )
             desired = limit  # (the rule reads as describe() when shown)
     elif desired < current:
         down = pool.behavior.scale_down
         limit, leaves = _rate_limit(down, past, current, now, -1)
         if desired < limit:
-            reasons.append(Reason("rate limit", _RATE_DOWN, (down, limit, desired, limit)))
+            reasons.append(
+                Reason(rule="rate limit", template=_RATE_DOWN, args=(down, limit, desired, limit))
+            )
             desired = limit
             until = leaves if leaves < until else until
     return Timed(replicas=desired, until=until)

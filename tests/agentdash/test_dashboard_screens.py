@@ -494,8 +494,8 @@ async def test_why_files_the_keep_alive_and_the_landing_under_time(tmp_path: Pat
     snapshot = app.feed.snapshot()
     row = next(p for p in snapshot.pools if p.name == "globex-coder")
     assert row.decision is not None
-    kept = Reason("keep-alive", "{} replicas idle: hold {:.0f} s", (6, 67.0))
-    landed = Reason("landing", "lands on {} and {} more: {} -> {}", (4, 1, 8, 5))
+    kept = Reason(rule="keep-alive", template="{} replicas idle: hold {:.0f} s", args=(6, 67.0))
+    landed = Reason(rule="landing", template="lands on {} and {} more: {} -> {}", args=(4, 1, 8, 5))
     decision = replaced(row.decision, reasons=(kept, landed))
     text = shown_text(explain(app.feed.config, dataclasses.replace(row, decision=decision),
                               snapshot))  # fmt: skip
@@ -519,7 +519,7 @@ async def test_why_says_a_pin_is_not_in_force_while_its_pool_or_tenant_is_paused
         ("paused", "tenant globex paused by an operator: 0 replicas", "its tenant is paused"),
         ("pool paused", "paused by alice: holding 2 replicas", "the pool is paused"),
     ):
-        decision = replaced(row.decision, reasons=(Reason(rule, detail),))
+        decision = replaced(row.decision, reasons=(Reason(rule=rule, template=detail),))
         pinned = dataclasses.replace(row, decision=decision, pin=3)
         floor = shown_text(explain(app.feed.config, pinned, snapshot)).split("3. floor")[1]
         assert f"pin: 3 replicas, not in force while {why}" in floor.split("4. budget")[0]

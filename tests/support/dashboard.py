@@ -151,7 +151,7 @@ async def hostile_feed(tmp_path: Path) -> Feed:
     loop.lease = ForeignLease(HOSTILE)
     loop.lease_teller = LeaseTeller(loop.lease, loop.health, loop.bus, time.monotonic)
     await loop.tick()  # it learns who leads, and sees the pod
-    hostile = Reason("pinned", HOSTILE)
+    hostile = Reason(rule="pinned", template=HOSTILE)
     decisions = [replaced(d, reasons=(hostile,)) for d in loop.decisions.values()]
     leader_said(loop, BadMessages())(HOSTILE, decisions, {d.pool: d.current for d in decisions})
     await loop.tick()  # it shows the leader's decisions

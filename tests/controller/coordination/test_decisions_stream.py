@@ -32,8 +32,8 @@ T0 = 1_000_000.0
 def fleet(n: int, desired: int = 2) -> list[ScaleDecision]:
     """n pools' decisions, each with reasons as long as the policy's own."""
     reasons = (
-        Reason("demand", f"lag 12 over target 4 a replica: {desired} replicas"),
-        Reason("scale-up limit", "at most 4 pods every 10 s"),
+        Reason(rule="demand", template=f"lag 12 over target 4 a replica: {desired} replicas"),
+        Reason(rule="scale-up limit", template="at most 4 pods every 10 s"),
     )
     return [
         ScaleDecision(
@@ -245,7 +245,7 @@ async def test_a_follower_counts_down_what_the_leader_holds(nc: Client) -> None:
         tenant="acme",
         current=3,
         desired=3,
-        reasons=(Reason("cooldown", "busy 12:00:00 + 300 s"),),
+        reasons=(Reason(rule="cooldown", template="busy 12:00:00 + 300 s"),),
         recommendation=0,
         until=T0 + 42,
     )
@@ -254,7 +254,7 @@ async def test_a_follower_counts_down_what_the_leader_holds(nc: Client) -> None:
         tenant="acme",
         current=2,
         desired=2,
-        reasons=(Reason("demand", "lag 4 / 2 per replica"),),
+        reasons=(Reason(rule="demand", template="lag 4 / 2 per replica"),),
         recommendation=2,
     )
     follower = await follow(nc)

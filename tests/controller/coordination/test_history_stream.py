@@ -33,7 +33,13 @@ T0 = 1_700_000_000.0
 
 
 def scale(ts: float, pool: str = "research", old: int = 1, new: int = 3) -> ScaleEvent:
-    return ScaleEvent(ts, pool, old, new, (Reason("demand", "lag {} / {} per replica", (30, 10)),))
+    return ScaleEvent(
+        ts,
+        pool,
+        old,
+        new,
+        (Reason(rule="demand", template="lag {} / {} per replica", args=(30, 10)),),
+    )
 
 
 HISTORY: list[Event] = [
@@ -41,7 +47,7 @@ HISTORY: list[Event] = [
     HealthEvent(T0 + 1, "queue", False, "consumer AGENT_TASKS/research not found"),
     ActionEvent(T0 + 2, "alice", "pin", "research", "3 replicas for 10 min"),
     scale(T0 + 3, new=1, old=3),
-    ScaleEvent(T0 + 4, "triage", 2, 0, (Reason("demand", "lag 0"),), dry_run=True),
+    ScaleEvent(T0 + 4, "triage", 2, 0, (Reason(rule="demand", template="lag 0"),), dry_run=True),
 ]
 
 

@@ -38,4 +38,4 @@ def test_a_time_rules_time_in_a_reason_stays_a_time_of_day() -> None:
 def test_a_count_of_one_reads_singular(template: str, args: tuple[object, ...], read: str) -> None:
     """The templates say `{} replicas` for any count: a reason read "1 replicas not needed
     since 12:00:00 UTC; 1 gaps known"."""
-    assert Reason("rule", template, args).detail == read
+    assert Reason(rule="rule", template=template, args=args).detail == read

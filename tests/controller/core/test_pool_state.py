@@ -248,7 +248,7 @@ def test_what_comes_next_after_a_pin_or_a_pause_with_an_end() -> None:
 def as_a_follower_reads_it(decision: ScaleDecision) -> ScaleDecision:
     """The leader's decision as it reaches a following dashboard: each reason its rule and
     its text, no numbers apart (controller.coordination.leader_decisions)."""
-    reasons = tuple(Reason(r.rule, r.detail) for r in decision.reasons)
+    reasons = tuple(Reason(rule=r.rule, template=r.detail) for r in decision.reasons)
     return replaced(decision, reasons=reasons)
 
 
@@ -283,7 +283,7 @@ def test_a_pool_held_until_its_first_task_reports_says_pricing_not_budget() -> N
     assert detail.startswith("hard cap, and no task of this pool reported yet")
     said = ScaleDecision(  # as a follower is told it: the rule and the words
         pool="a", tenant="t", current=1, desired=1, recommendation=1,
-        reasons=(Reason("budget warning", detail),),
+        reasons=(Reason(rule="budget warning", template=detail),),
     )  # fmt: skip
     obs = PoolObservation(pending=20, ack_pending=0, replicas=1, ready=1)
     assert state_of(obs, said, Overrides(), NOW)[0] == "pricing"

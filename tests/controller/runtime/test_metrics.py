@@ -40,7 +40,7 @@ def test_a_pool_no_longer_seen_leaves_no_lag_on_the_graphs() -> None:
 
 def test_a_tick_updates_only_the_pools_it_decided_again() -> None:
     metrics = Metrics(config({"research": pool("acme"), "support": pool("acme")}))
-    why = (Reason("demand", "lag 4"),)
+    why = (Reason(rule="demand", template="lag 4"),)
     first = (
         decided("research", 1, 2, why),
         decided("support", 1, 1, why),
@@ -61,21 +61,32 @@ def starved_at(metrics: Metrics) -> list[str]:
 
 def test_a_pool_a_shared_ceiling_cuts_is_starved_until_it_gets_what_it_asks_for() -> None:
     metrics = Metrics(config({"research": pool("acme")}))
-    cut = (Reason("demand", "lag 8"), Reason("cluster max_pods", "24 in use: 8 -> 5"))
+    cut = (
+        Reason(rule="demand", template="lag 8"),
+        Reason(rule="cluster max_pods", template="24 in use: 8 -> 5"),
+    )
     metrics.observe(TickEvent(0.0, (decided("research", 5, 5, cut, 8),), 0.001))
     assert starved_at(metrics) == ['agentdash_pool_starved{pool="research",tenant="acme"} 1.0']
-    enough = (Reason("demand", "lag 5"),)
+    enough = (Reason(rule="demand", template="lag 5"),)
     metrics.observe(TickEvent(1.0, (decided("research", 5, 5, enough, 5),), 0.001))
     assert starved_at(metrics) == ['agentdash_pool_starved{pool="research",tenant="acme"} 0.0']
-    capped = (Reason("demand", "lag 20"), Reason("max_replicas", "10: 20 -> 10"))
+    capped = (
+        Reason(rule="demand", template="lag 20"),
+        Reason(rule="max_replicas", template="10: 20 -> 10"),
+    )
     metrics.observe(TickEvent(2.0, (decided("research", 5, 10, capped, 20),), 0.001))
     assert starved_at(metrics) == ['agentdash_pool_starved{pool="research",tenant="acme"} 0.0']
 
 
 def test_a_pool_grows_starved_with_the_same_replicas_as_its_demand_grows() -> None:
     metrics = Metrics(config({"research": pool("acme")}))
-    metrics.observe(TickEvent(0.0, (decided("research", 5, 5, (Reason("demand", "5"),), 5),), 0))
-    cut = (Reason("demand", "lag 9"), Reason("tenant max_pods", "5 of 5: 9 -> 5"))
+    metrics.observe(
+        TickEvent(0.0, (decided("research", 5, 5, (Reason(rule="demand", template="5"),), 5),), 0)
+    )
+    cut = (
+        Reason(rule="demand", template="lag 9"),
+        Reason(rule="tenant max_pods", template="5 of 5: 9 -> 5"),
+    )
     metrics.observe(TickEvent(1.0, (decided("research", 5, 5, cut, 9),), 0.001))
     assert starved_at(metrics) == ['agentdash_pool_starved{pool="research",tenant="acme"} 1.0']
 
@@ -123,7 +134,9 @@ def test_every_sources_error_count_starts_at_zero_and_counts_are_not_doubled() -
     metrics = Metrics(config({"research": pool("acme")}))
     metrics.observe(HealthEvent(0.0, "queue", ok=False, detail="NATS disconnected"))
     metrics.observe(
-        TickEvent(0.0, (decided("research", 1, 1, (Reason("demand", "lag 1"),), 1),), 0.001)
+        TickEvent(
+            0.0, (decided("research", 1, 1, (Reason(rule="demand", template="lag 1"),), 1),), 0.001
+        )
     )
     assert sorted(lines(metrics, "agentdash_source_errors_total")) == [
         'agentdash_source_errors_total{source="cluster"} 0.0',
@@ -135,12 +148,15 @@ def test_every_sources_error_count_starts_at_zero_and_counts_are_not_doubled() -
 
 def test_a_pool_its_max_replicas_holds_below_its_demand_is_capped_until_it_is_not() -> None:
     metrics = Metrics(config({"research": pool("acme")}))
-    capped = (Reason("demand", "lag 40 -> 20"), Reason("max_replicas", "max_replicas 8: 20 -> 8"))
+    capped = (
+        Reason(rule="demand", template="lag 40 -> 20"),
+        Reason(rule="max_replicas", template="max_replicas 8: 20 -> 8"),
+    )
     metrics.observe(TickEvent(0.0, (decided("research", 8, 8, capped, 20),), 0.001))
     assert lines(metrics, "agentdash_pool_capped") == [
         'agentdash_pool_capped{pool="research",tenant="acme"} 1.0'
     ]
-    within = (Reason("demand", "lag 6 -> 3"),)
+    within = (Reason(rule="demand", template="lag 6 -> 3"),)
     metrics.observe(TickEvent(1.0, (decided("research", 8, 3, within, 3),), 0.001))
     assert lines(metrics, "agentdash_pool_capped") == [
         'agentdash_pool_capped{pool="research",tenant="acme"} 0.0'

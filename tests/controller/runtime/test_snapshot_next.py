@@ -86,7 +86,7 @@ def test_a_tenant_its_budget_holds_at_0_is_not_said_to_run_out_at_its_burn_rate(
     trends = Trends()
     trends.add_tokens("acme", NOW - 60, BUDGET - 1_000_000)
     trends.add_tokens("acme", NOW, BUDGET - 1000)
-    paced = Reason(WARNING, "paced: {} -> {}", (2, 0))
+    paced = Reason(rule=WARNING, template="paced: {} -> {}", args=(2, 0))
 
     def tenants(research_replicas: int) -> dict[str, TenantRow]:
         snapshot = build_snapshot(

@@ -191,7 +191,7 @@ async def test_a_forged_decisions_message_never_reaches_a_follower(nc: Client) -
         tenant="acme",
         current=1,
         desired=3,
-        reasons=(Reason("demand", "lag 3"),),
+        reasons=(Reason(rule="demand", template="lag 3"),),
         recommendation=3,
     )
     valid = json.loads(DecisionsEncoder("leader-1").messages(100.0, [good], {}, 1 << 20)[0])

@@ -112,7 +112,7 @@ async def test_a_reason_said_after_its_call_goes_only_while_the_fence_allows(
         tenant="acme",
         current=1,
         desired=4,
-        reasons=(Reason("demand", "lag 4"),),
+        reasons=(Reason(rule="demand", template="lag 4"),),
         recommendation=4,
     )
 

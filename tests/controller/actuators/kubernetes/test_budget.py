@@ -34,7 +34,7 @@ GROW = ScaleDecision(
     tenant="acme",
     current=2,
     desired=5,
-    reasons=(Reason("demand", "lag 5"),),
+    reasons=(Reason(rule="demand", template="lag 5"),),
     recommendation=5,
 )
 

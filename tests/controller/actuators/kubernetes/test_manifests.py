@@ -128,7 +128,11 @@ async def scale_down_once(
     await scaler.observe()
     await eventually(lambda: len(cluster[cluster.action.WATCH]) == 4)  # one per kind
     why = ScaleDecision(
-        pool="web", tenant="acme", current=2, desired=1, reasons=(Reason("demand", "lag 1 -> 1"),)
+        pool="web",
+        tenant="acme",
+        current=2,
+        desired=1,
+        reasons=(Reason(rule="demand", template="lag 1 -> 1"),),
     )
 
     await scaler.scale_with_reason("web", 1, why, 0.0)

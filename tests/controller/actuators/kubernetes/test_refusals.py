@@ -28,7 +28,11 @@ NO_EVENTS = (
     'resource "events" in API group "" in the namespace "agents"'
 )
 GROW = ScaleDecision(
-    pool="web", tenant="acme", current=2, desired=5, reasons=(Reason("demand", "lag 10", ()),)
+    pool="web",
+    tenant="acme",
+    current=2,
+    desired=5,
+    reasons=(Reason(rule="demand", template="lag 10", args=()),),
 )
 
 

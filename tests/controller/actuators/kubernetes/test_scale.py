@@ -32,7 +32,7 @@ DEMAND = ScaleDecision(
     tenant="acme",
     current=2,
     desired=5,
-    reasons=(Reason("demand", "lag {} / {} per replica -> {}", (10, 2, 5)),),
+    reasons=(Reason(rule="demand", template="lag {} / {} per replica -> {}", args=(10, 2, 5)),),
 )
 
 

@@ -23,7 +23,7 @@ def decision(current: int, desired: int) -> ScaleDecision:
         tenant="acme",
         current=current,
         desired=desired,
-        reasons=(Reason("demand", "lag {} -> {}", (desired, desired)),),
+        reasons=(Reason(rule="demand", template="lag {} -> {}", args=(desired, desired)),),
     )
 
 
