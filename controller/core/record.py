@@ -10,7 +10,7 @@ would: equality and a repr, by its slots.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 
 class Record:
@@ -28,3 +28,16 @@ class Record:
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
         return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Pickle's default makes the object bare and then sets its slots, which a compiled
+        # record's class refuses (its __init__ wants every field): a backtest's forked workers
+        # send their runs back pickled, with the reasons for each change.
+        values = tuple(getattr(self, name) for name in self.FIELDS)
+        return (_rebuilt, (type(self), values))
+
+
+def _rebuilt(kind: type[Record], values: tuple[object, ...]) -> Record:
+    """A pickled record, built again by keyword."""
+    record: Record = cast(Any, kind)(**dict(zip(kind.FIELDS, values, strict=True)))
+    return record

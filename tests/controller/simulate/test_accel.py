@@ -81,6 +81,45 @@ def test_the_compiled_backtest_gives_exactly_what_plain_python_gives() -> None:
     assert compiled["result"] == plain["result"]
 
 
+EXPLAINED = """
+import json
+from controller.accel import use_compiled
+compiled = use_compiled()
+from controller.core.config import load_config
+from controller.simulate.backtest import backtest
+from controller.simulate.generate import generate
+config = load_config("examples/backtest.yaml")
+result = backtest(config, generate(config, "bursty", 2, 5), workers=2, explain=True)
+events = [event.as_dict() for run in result.runs for event in run.events]
+print(json.dumps({"compiled": compiled, "events": events}))
+"""
+
+
+@pytest.mark.e2e  # two processes, one plain and one compiled, each forking its workers
+@pytest.mark.skipif(
+    not accel.built(), reason="the compiled hot path is not built here (make accel)"
+)
+def test_a_compiled_backtest_in_workers_explains_its_changes_as_plain_python_does() -> None:
+    # The workers send their runs back pickled, each change with its reasons (records).
+    env = {k: v for k, v in os.environ.items() if k != "AGENTDASH_PURE"}
+    runs = []
+    for pure in (False, True):
+        env.pop("AGENTDASH_PURE", None)
+        if pure:
+            env["AGENTDASH_PURE"] = "1"
+        done = subprocess.run(
+            [sys.executable, "-c", EXPLAINED], cwd=ROOT, env=env, capture_output=True,
+            text=True, check=False, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(json.loads(done.stdout))
+    compiled, plain = runs
+    assert compiled["compiled"] is True
+    assert plain["compiled"] is False
+    assert compiled["events"]
+    assert compiled["events"] == plain["events"]
+
+
 HARD_CAP = """\
 tiers: {gold: {priority: 1}}
 tenants: {t1: {tier: gold, daily_token_budget: 1000000, hard_cap: true}}
