@@ -26,6 +26,7 @@ from agentdash.errors import StartError
 from agentdash.help_text import FilledDescription
 from agentdash.nats_accounts import PRODUCER_CONNECTIONS, render
 from agentdash.secret_files import warn_open_secret_files
+from agentdash.shared_streams import warn_shared_streams
 from controller.core.config import Config, ConfigError, check_files, load_config
 from controller.core.config_types import DAY
 from controller.core.printable import loggable
@@ -158,12 +159,14 @@ def run(args: argparse.Namespace) -> int:
                 stream_bytes=args.max_bytes,
                 producer_connections=PRODUCER_CONNECTIONS if connections is None else connections,
             )
-            print(text, end="")
         except ValueError as exc:
             raise ConfigError(str(args.config), "tenants", str(exc)) from None
+        warn_shared_streams(config)  # on stderr: the accounts' text on stdout stays whole
+        print(text, end="")
         return 0
     check_files(config)  # credentials and CAs, before connecting
     warn_open_secret_files(config)
+    warn_shared_streams(config)
     url = args.nats_url or config.nats.url
     log = logging.getLogger("agentdash")
     if not log.handlers:  # connect_nats warns at each retry: once, at the end, is enough here

@@ -69,3 +69,17 @@ def test_the_daemon_warns_of_a_shared_stream_as_it_starts(tmp_path: Path) -> Non
     lines = result.stderr.splitlines()
     assert lines[0] == WARNING
     assert lines[-1].startswith("agentdash: cannot reach NATS at")  # it went on to connect
+
+
+def test_queues_warns_of_it_on_stderr_and_writes_the_accounts_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`agentdash queues --nats-config > accounts.conf`: the warning reaches the terminal,
+    the file gets only the server's configuration."""
+    streams = {"acme-research": "TASKS", "acme-support": "TASKS", "globex-coder": "TASKS"}
+    shared = config(tmp_path, streams)
+    code, out, err = outcome(capsys, "queues", "--config", str(shared), "--nats-config")
+    assert code == 0
+    assert err.splitlines() == [WARNING]
+    assert "warning" not in out
+    assert "accounts" in out
