@@ -100,7 +100,7 @@ async def test_a_nats_back_without_its_store_is_led_again_and_no_pool_is_scaled_
     kill_hard(nats_server)
     shutil.rmtree(nats_server.store_dir / "jetstream")
     nats_server.start()
-    missing = f"consumer AGENT_TASKS/{POOL} not found"
+    missing = f"consumer {config.pools[POOL].queue.stream}/{POOL} not found"
     held = await daemon.wait_health(  # 503 once it has lasted 5 s (a pool's own problem)
         lambda h: (h["role"], h["status"], h["stale_pools"].get(POOL)) == ("leader", 503, missing),
         timeout=20,
