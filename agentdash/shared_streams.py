@@ -13,11 +13,7 @@ from typing import TextIO
 
 from controller.core.config import Config
 from controller.core.printable import printable
-
-
-def _listed(names: list[str]) -> str:
-    """`acme and globex`, `acme, globex and initech`."""
-    return ", ".join(names[:-1]) + f" and {names[-1]}"
+from controller.core.wording import in_words
 
 
 def shared_stream_warnings(config: Config) -> list[str]:
@@ -28,7 +24,7 @@ def shared_stream_warnings(config: Config) -> list[str]:
             tenants_of[pool.queue.stream].append(pool.tenant)
     return [
         printable(
-            f"agentdash: warning: stream {stream} holds the tasks of tenants {_listed(tenants)}: "
+            f"agentdash: warning: stream {stream} holds the tasks of tenants {in_words(tenants)}: "
             "a producer for one can drop another's tasks by reusing their Nats-Msg-Id, or fill "
             "the stream; give each tenant a stream of its own (queue.stream)"
         )

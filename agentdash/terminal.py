@@ -14,6 +14,7 @@ import os
 import sys
 
 from agentdash.errors import UnusableInput
+from controller.core.wording import in_words
 
 
 def need_a_terminal(instead: str) -> None:
@@ -28,14 +29,7 @@ def need_a_terminal(instead: str) -> None:
     missing = [name for name, stream in streams if stream is None or not stream.isatty()]
     if missing:
         verb = "is" if len(missing) == 1 else "are"
-        said = f"the dashboard needs a terminal, and {_listed(missing)} {verb} not one"
+        said = f"the dashboard needs a terminal, and {in_words(missing)} {verb} not one"
         raise UnusableInput(f"{said}: {instead}")
     if os.environ.get("TERM") == "dumb":
         raise UnusableInput(f"the dashboard cannot draw on TERM=dumb: {instead}")
-
-
-def _listed(names: list[str]) -> str:
-    """Names as a list in words: `a`, `a and b`, `a, b and c`."""
-    if len(names) == 1:
-        return names[0]
-    return f"{', '.join(names[:-1])} and {names[-1]}"

@@ -1,4 +1,5 @@
-"""How a count is said in what the commands print: `1 pool`, `5 pools`, `1,005 pools`; and a
+"""How a count is said in what the commands print: `1 pool`, `5 pools`, `1,005 pools`; names
+in words: `a, b and c`; and a
 length of time as an operator gave it: `90 min`, `2,880 min (2 d)`; and one measured, rounded
 in the unit that shows it: `40 s`, `25 min`, `5.7 h`."""
 
@@ -8,6 +9,13 @@ from __future__ import annotations
 def plural(n: int, noun: str) -> str:
     """`n noun`, with an `s` unless there is exactly one, and the thousands marked."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def in_words(names: list[str]) -> str:
+    """Names as a list in words: `a`, `a and b`, `a, b and c`."""
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def span_words(seconds: float) -> str:
