@@ -120,7 +120,12 @@ def sample_config(pools: int | None = None) -> Config:
                 f"pool-{i:04d}": {
                     "tenant": f"tenant-{i % tenants:03d}",
                     "deployment": {"name": f"pool-{i:04d}"},
-                    "queue": {"stream": "AGENT_TASKS", "consumer": f"pool-{i:04d}"},
+                    # Each tenant's own stream, as the example has it: a shared one is
+                    # warned of (agentdash.shared_streams).
+                    "queue": {
+                        "stream": f"AGENT_TASKS_{i % tenants:03d}",
+                        "consumer": f"pool-{i:04d}",
+                    },
                     "max_replicas": 20,
                     "behavior": FAST,
                 }
