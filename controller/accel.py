@@ -65,6 +65,7 @@ MODULES = (
     "controller/core/tracked.py",
     "controller/core/timers.py",
     "controller/simulate/shell.py",
+    "controller/simulate/scale_calls.py",
     "controller/simulate/cluster_parts.py",
     "controller/simulate/pods.py",
     "controller/simulate/task_queues.py",

@@ -16,7 +16,8 @@ no time rule letting go, no budget paced or at its reset: Engine.calm_until) onl
 itself (Engine.skip): a quiet hour costs a few comparisons a tick, not a step each.
 
 Acting. A change takes a token of the Kubernetes client's bucket (kubernetes.qps, .burst); one
-the bucket cannot pay waits for a later tick, as the live client's limiter makes it wait.
+the bucket cannot pay waits for a later tick, as the live client's limiter makes it wait
+(controller.simulate.scale_calls: a waiting pool costs nothing at a tick with no token).
 
 tests/controller/simulate/test_skipping.py checks this shell against `decide` over every pool
 at every tick; tests/controller/runtime/test_one_engine.py checks that the live loop, fed the
@@ -34,6 +35,7 @@ from controller.core.held_claims import TENANT_PAUSED
 from controller.core.model import PoolObservation, Reason
 from controller.simulate.cluster import Cluster
 from controller.simulate.cluster_parts import Tenant
+from controller.simulate.scale_calls import ScaleCalls
 
 _NOT_READ = "queue not read yet"
 
@@ -75,13 +77,10 @@ class VirtualLoop:
         self.started = False
         self.actions: list[tuple[float, str, int, int]] = []
         """(time, pool, from, to) for every change actuated."""
-        self.qps = config.kubernetes.qps
-        self.burst = float(config.kubernetes.burst)
-        self.patches = self.burst
-        """The Kubernetes client's token bucket: a patch takes one."""
-        self.previous_tick = 0.0
+        self.calls = ScaleCalls(config.kubernetes.qps, float(config.kubernetes.burst))
+        """The Kubernetes client's token bucket, and the changes waiting for a token."""
         self.throttled = 0
-        """Patches that had to wait for the bucket."""
+        """Changes that had to wait for the bucket, counted at each tick they waited."""
         self.ticks = 0
         self.skipped = 0
         """Ticks that were quiet (`_calm`): counted, not stepped."""
@@ -103,9 +102,7 @@ class VirtualLoop:
 
     def tick(self, now: float, cluster: Cluster) -> float:
         self.ticks += 1
-        tokens = self.patches + self.qps * (now - self.previous_tick)
-        self.patches = tokens if tokens < self.burst else self.burst
-        self.previous_tick = now
+        self.calls.refill(now)
         if self._calm(now, cluster):
             self.skipped += 1
             self.engine.skip(now)
@@ -128,7 +125,7 @@ class VirtualLoop:
         task arrived, started or finished, no pod changed, no arrival left the rate window
         (nor is it still filling), and the engine is calm (Engine.calm_until). Such a tick
         only counts itself: a quiet hour costs a few comparisons a tick, not a step."""
-        if self.woken or cluster.dirty or now < RATE_WINDOW_S:
+        if self.woken or cluster.dirty or now < RATE_WINDOW_S or self.calls.waiting:
             return False
         g, times = self._gone, cluster.arrival
         if g < len(times) and times[g] <= now - RATE_WINDOW_S:
@@ -216,30 +213,43 @@ class VirtualLoop:
     # --- acting -----------------------------------------------------------------------------
 
     def act(self, now: float, cluster: Cluster, pools: list[int]) -> None:
-        """Scale the pools whose decision changed (in pool order, as the live loop does)."""
-        engine, wakes, every = self.engine, self.wakes, cluster.pools
+        """Act on the pools claimed again (`pools`, in pool order) and make the changes that
+        wait for a token, all in pool order, as the live loop asks the client's limiter."""
+        calls = self.calls
         for i in pools:
-            decision = engine.decision(i)
-            if decision.changes:
-                made = self._patch(now, cluster, i, decision.current, decision.desired)
-                if made and self.explained is not None:
-                    self.explained.append(ScaleEvent.of(decision, now))
-            wakes[i] = decision.desired == 0 and decision.observed
-            if every[i].held or self.budgeted[i]:  # (a budget may hold it, rule or not)
-                cluster.hold(i, any(_holds_back(r) for r in decision.reasons))
+            while calls.has_token() and (first := calls.first()) is not None and first < i:
+                self._patch(now, cluster, first)
+            self._act_on(now, cluster, i)
+        while calls.has_token() and (first := calls.first()) is not None:
+            self._patch(now, cluster, first)
+        self.throttled += calls.waiting
 
-    def _patch(self, now: float, cluster: Cluster, i: int, current: int, desired: int) -> bool:
-        """Scale pool i if the client's bucket has a token; else it waits for a later tick.
-        Whether it was scaled."""
-        if self.patches < 1.0:
-            self.throttled += 1
-            self.engine.retry(i)
-            return False
-        self.patches -= 1.0
-        self.engine.scaled(i, now, current, desired)
-        self.actions.append((now, self.names[i], current, desired))
-        cluster.scale(i, desired, now)
-        return True
+    def _act_on(self, now: float, cluster: Cluster, i: int) -> None:
+        """Pool i's new decision: its change made (or left to wait for a token), its wake
+        from zero armed, and whether its tenant's budget or pause holds it back."""
+        decision = self.engine.decision(i)
+        if decision.changes:
+            if self.calls.has_token():
+                self._patch(now, cluster, i)
+            else:
+                self.calls.wait(i)
+        else:
+            self.calls.done(i)
+        self.wakes[i] = decision.desired == 0 and decision.observed
+        if cluster.pools[i].held or self.budgeted[i]:  # (a budget may hold it, rule or not)
+            cluster.hold(i, any(_holds_back(r) for r in decision.reasons))
+
+    def _patch(self, now: float, cluster: Cluster, i: int) -> None:
+        """Scale pool i as decided, with a token of the client's bucket."""
+        decision = self.engine.decision(i)
+        self.calls.done(i)
+        if not (decision.changes and self.calls.take()):
+            return
+        self.engine.scaled(i, now, decision.current, decision.desired)
+        self.actions.append((now, self.names[i], decision.current, decision.desired))
+        cluster.scale(i, decision.desired, now)
+        if self.explained is not None:
+            self.explained.append(ScaleEvent.of(decision, now))
 
 
 def _holds_back(reason: Reason) -> bool:

@@ -51,8 +51,7 @@ class EveryPoolEveryTick(VirtualLoop):
     def tick(self, now: float, cluster: Cluster) -> float:
         self.ticks += 1
         woken, self.woken = self.woken, set()
-        self.patches = min(self.burst, self.patches + self.qps * (now - self.previous_tick))
-        self.previous_tick = now
+        self.calls.refill(now)
         self._depart(now, cluster)
         every = range(len(self.names))
         self.readings = readings = [
@@ -87,8 +86,10 @@ class EveryPoolEveryTick(VirtualLoop):
         self.decided += len(decisions)
         self.history.record_tick(decisions, observations, now)
         for i, d in enumerate(decisions):
-            if d.changes:
-                self._patch(now, cluster, i, d.current, d.desired)
+            if d.changes and self.calls.take():  # in pool order, as long as the bucket pays
+                self.history.record_scale(d.pool, now, d.current, d.desired)
+                self.actions.append((now, d.pool, d.current, d.desired))
+                cluster.scale(i, d.desired, now)
             self.wakes[i] = d.desired == 0 and d.observed
             cluster.hold(i, any(_holds_back(r) for r in d.reasons))
         return self.next_tick(now)
