@@ -13,18 +13,22 @@ tenants' pulled tasks arrive. An account is a subject namespace of its own, so:
   only what they need: the next task from their own pools' consumers, the acks of those
   tasks, and their own tenant's usage and busy subjects. A server answer to a request made
   there goes back there, and their inboxes are theirs alone.
-- Producers are in an account that imports the pools' task subjects, and nothing else.
+- Each tenant's producers are in an account of their own too, that imports its pools' task
+  subjects and nothing else: whoever submits globex's tasks cannot put one in acme's queues
+  (spending acme's budget, taking acme's pods). A gateway that submits for several tenants
+  connects once for each, with that tenant's password.
 - Workers and producers may publish only on what their account imports and subscribe only
   to their inboxes: nothing they send comes back to them, for the server to hold for a
   connection of theirs that does not read.
 - A tenant's account has limits on its connections, subscriptions and what one message may
   carry, from the most pods its pools may run: one worker's password cannot take all the
-  server has. The producers' account has limits too (`--producer-connections`): the config
-  does not say how many producers there are, and its one password is no more trusted.
+  server has. Each tenant's producers' account has limits too (`--producer-connections`):
+  the config does not say how many producers a tenant has, and their password is no more
+  trusted.
 
 `render` is pure: the config in, the file's text out. Passwords are nats-server variables
-(`$AGENTDASH_PASSWORD`, `$WORKER_<TENANT>_PASSWORD`, `$PRODUCER_PASSWORD`), read from the
-server's environment; swap them for nkeys in production.
+(`$AGENTDASH_PASSWORD`, `$WORKER_<TENANT>_PASSWORD`, `$PRODUCER_<TENANT>_PASSWORD`), read
+from the server's environment; swap them for nkeys in production.
 """
 
 from __future__ import annotations
@@ -43,11 +47,11 @@ from controller.coordination import (
 )
 from controller.core.config import Config
 from controller.core.printable import printable
+from controller.core.wording import in_words
 from controller.sources.queue_plan import STREAM_BYTES
 from controller.sources.usage import BUSY_SUBJECT, USAGE_SUBJECT
 
 AGENTDASH = "AGENTDASH"
-PRODUCERS = "PRODUCERS"
 OWN_BYTES = (
     lease.BUCKET_BYTES
     + overrides_bucket.BUCKET_BYTES
@@ -76,8 +80,8 @@ Tasks delivered to it may be larger: the limit is on what it sends."""
 
 
 PRODUCER_CONNECTIONS = 1024
-"""The producers' connections by default (`agentdash queues --nats-config
---producer-connections N`). With no limit, the producer password could open connections until
+"""Each tenant's producers' connections by default (`agentdash queues --nats-config
+--producer-connections N`). With no limit, a producer password could open connections until
 the server (64K at most, or its file handles) had none left for agentdash's own."""
 INBOXES = "_INBOX.>"
 """What workers and producers may subscribe to: the answers to their requests (a fetch, an
@@ -112,8 +116,8 @@ def tenant_limits(config: Config, tenant: str) -> AccountLimits:
 
 
 def producer_limits(connections: int) -> AccountLimits:
-    """The producers' limits: `connections`, a worker's subscriptions for each, a task's
-    size."""
+    """One tenant's producers' limits: `connections`, a worker's subscriptions for each, a
+    task's size."""
     return AccountLimits(connections, SUBSCRIPTIONS_PER_CONNECTION * connections, PRODUCER_PAYLOAD)
 
 
@@ -135,6 +139,14 @@ def worker_user(tenant: str) -> str:
     return f"worker-{tenant}"
 
 
+def producer_account(tenant: str) -> str:
+    return f"PRODUCERS_{tenant}"
+
+
+def producer_user(tenant: str) -> str:
+    return f"producer-{tenant}"
+
+
 def password_variable(user: str) -> str:
     """The environment variable nats-server reads a user's password from."""
     return "".join(c if c.isalnum() else "_" for c in user).upper() + "_PASSWORD"
@@ -153,9 +165,13 @@ def worker_grants(config: Config, tenant: str) -> Iterator[Grant]:
     yield Grant(f"{BUSY_SUBJECT}.{tenant}", account)
 
 
-def producer_grants(config: Config) -> Iterator[Grant]:
-    for subject in sorted({config.subject(name) for name in config.pools}):
-        yield Grant(subject, PRODUCERS)
+def producer_grants(config: Config, tenant: str) -> Iterator[Grant]:
+    """What a tenant's producers need: its own pools' task subjects (JetStream's acks of
+    their tasks come back through them), no other tenant's."""
+    account = producer_account(tenant)
+    pools = [name for name, pool in config.pools.items() if pool.tenant == tenant]
+    for subject in sorted(config.subject(name) for name in pools):
+        yield Grant(subject, account)
 
 
 def max_file(streams: int, stream_bytes: int) -> int:
@@ -175,11 +191,11 @@ def render(
 ) -> str:
     """The whole configuration file; `source` names the config it came from, `stream_bytes`
     what each task stream may hold (as `agentdash queues --max-bytes` makes them),
-    `producer_connections` how many connections the producers may open together."""
+    `producer_connections` how many connections each tenant's producers may open together."""
     tenants = sorted({pool.tenant for pool in config.pools.values()})
     _check_users(tenants)
     grants = [g for t in tenants for g in worker_grants(config, t)]
-    grants += producer_grants(config)
+    grants += [g for t in tenants for g in producer_grants(config, t)]
     streams = len({pool.queue.stream for pool in config.pools.values()})
     lines = [
         *_HEADER.format(source=printable(source)).splitlines(),
@@ -206,13 +222,14 @@ def render(
             [g for g in grants if g.account == tenant_account(tenant)],
             tenant_limits(config, tenant),
         )
-    lines += _account(
-        PRODUCERS,
-        "Whatever submits tasks: the pools' task subjects (and JetStream's acks of them).",
-        "producer",
-        [g for g in grants if g.account == PRODUCERS],
-        producer_limits(producer_connections),
-    )
+    for tenant in tenants:
+        lines += _account(
+            producer_account(tenant),
+            f"Tenant {tenant}'s producers: its pools' task subjects (and JetStream's acks).",
+            producer_user(tenant),
+            [g for g in grants if g.account == producer_account(tenant)],
+            producer_limits(producer_connections),
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -272,16 +289,19 @@ def _quote(text: str) -> str:
 
 
 def _check_users(tenants: list[str]) -> None:
-    """Two tenants whose passwords would come from one variable cannot both be served."""
-    seen: dict[str, str] = {}
+    """Two tenants whose passwords would come from one variable cannot both be served: one
+    tenant's workers or producers would log in as the other's."""
+    owner: dict[str, str] = {}
     for tenant in tenants:
-        variable = password_variable(worker_user(tenant))
-        if variable in seen:
+        variables = [password_variable(u) for u in (worker_user(tenant), producer_user(tenant))]
+        shared = [v for v in variables if owner.setdefault(v, tenant) != tenant]
+        if shared:
+            other = owner[shared[0]]
+            said = "variables" if len(shared) > 1 else "variable"
             raise ValueError(
-                f"tenants {seen[variable]!r} and {tenant!r} would share the password variable "
-                f"{variable}: rename one"
+                f"tenants {other!r} and {tenant!r} would share the password {said} "
+                f"{in_words(shared)}: rename one"
             )
-        seen[variable] = tenant
 
 
 _HEADER = """\
@@ -296,13 +316,16 @@ _HEADER = """\
 # agentdash.usage.<tenant> and agentdash.busy.<tenant>. An answer to a request a worker makes
 # lands in the worker's own account, whatever reply subject it sets, and its inboxes are its
 # own. A tenant's account has limits (connections, subscriptions, what one message may
-# carry) from the most pods its pools run. Producers (PRODUCERS) may only publish the pools'
-# tasks, within limits of their own (--producer-connections). Workers and producers may
-# publish only where their imports reach and subscribe only to their inboxes (_INBOX.>).
+# carry) from the most pods its pools run. Each tenant's producers are in an account of
+# their own too (PRODUCERS_<tenant>, user producer-<tenant>) that may only publish that
+# tenant's pools' tasks, within limits of its own (--producer-connections): a gateway that
+# submits for several tenants connects once for each, with that tenant's password.
+# Workers and producers may publish only where their imports reach and subscribe only to
+# their inboxes (_INBOX.>).
 #
 # Workers bind to their consumer (nats.py: js.pull_subscribe_bind(consumer, stream)) and
 # fetch; they cannot look up or create consumers. Passwords come from the server's
-# environment (AGENTDASH_PASSWORD, WORKER_<TENANT>_PASSWORD, PRODUCER_PASSWORD); in
+# environment (AGENTDASH_PASSWORD, WORKER_<TENANT>_PASSWORD, PRODUCER_<TENANT>_PASSWORD); in
 # production prefer an nkey or a creds file per user. docs/security.md says what rests on it.
 #
 #   nats-server -c nats-accounts.conf

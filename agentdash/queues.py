@@ -88,8 +88,9 @@ nats-jetstream scaler reads it.
 --nats-config prints, without connecting, a nats-server configuration that isolates tenants
 with NATS accounts: agentdash's account holds the streams and buckets; each tenant's workers
 are in an account of their own that imports only their pools' next tasks and acks and their
-own usage and busy subjects; producers may only publish tasks, with at most
---producer-connections connections together (see docs/security.md).
+own usage and busy subjects; each tenant's producers (user producer-<tenant>) may only
+publish its pools' tasks, with at most --producer-connections connections together (see
+docs/security.md).
 
 exit status: 0 when nothing differs (without --apply, missing ones are only listed), 1 when
 something differs or could not be created, or NATS cannot be reached; 2 for a bad FILE or flag.
@@ -138,8 +139,8 @@ def add_parser(commands: Any) -> None:
         "--producer-connections",
         type=flags.whole(1, 65536),  # no default: given without --nats-config, it is refused
         metavar="N",
-        help="--nats-config: connections the producers may open together, each with 64 "
-        f"subscriptions (default {PRODUCER_CONNECTIONS})",
+        help="--nats-config: connections each tenant's producers may open together, each "
+        f"with 64 subscriptions (default {PRODUCER_CONNECTIONS})",
     )
     parser.set_defaults(run=run)
 
@@ -190,7 +191,10 @@ def _misplaced(args: argparse.Namespace) -> str | None:
             return f"{said}: {named[0]} would be ignored"
         return None
     if args.producer_connections is not None:
-        return "--producer-connections needs --nats-config: it bounds the producers' account there"
+        return (
+            "--producer-connections needs --nats-config: it bounds each tenant's producers' "
+            "account there"
+        )
     return None
 
 

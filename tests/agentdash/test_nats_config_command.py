@@ -39,12 +39,20 @@ def accepted(conf: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """nats-server's own check of a configuration (`-t`), every password variable set."""
     path = tmp_path / "nats.conf"
     path.write_text(conf)
-    env = {**os.environ, "AGENTDASH_PASSWORD": "a", "PRODUCER_PASSWORD": "p"}
-    env |= {f"WORKER_{t}_PASSWORD": "w" for t in ("ACME", "GLOBEX", "INITECH", "UMBRELLA")}
+    env = {**os.environ, "AGENTDASH_PASSWORD": "a"}
+    for tenant in ("ACME", "GLOBEX", "INITECH", "UMBRELLA"):
+        env |= {f"WORKER_{tenant}_PASSWORD": "w", f"PRODUCER_{tenant}_PASSWORD": "p"}
     return subprocess.run(
         [nats_server_binary(), "-c", str(path), "-t"],
         capture_output=True, text=True, timeout=30, check=False, env=env,
     )  # fmt: skip
+
+
+def imports(conf: str, account: str) -> list[str]:
+    """The subjects `account` imports, in the order the file lists them."""
+    text = conf[conf.index(f"  {account}: {{") :].split("\n  }")[0]
+    return [line.split('subject: "')[1].split('"')[0] for line in text.splitlines()
+            if "subject:" in line]  # fmt: skip
 
 
 @pytest.mark.e2e
@@ -53,15 +61,20 @@ def test_a_new_tenant_gets_an_account_importing_only_its_own_pool(tmp_path: Path
     assert result.returncode == 0, result.stderr
     conf = result.stdout
     assert 'user: "worker-umbrella", password: $WORKER_UMBRELLA_PASSWORD' in conf
-    account = conf[conf.index("  TENANT_umbrella: {") :].split("\n  }")[0]
-    imported = [line.split('subject: "')[1].split('"')[0] for line in account.splitlines()
-                if "subject:" in line]  # fmt: skip
-    assert imported == [
+    assert imports(conf, "TENANT_umbrella") == [
         "$JS.API.CONSUMER.MSG.NEXT.AGENT_TASKS.umbrella-pool",
         "$JS.ACK.AGENT_TASKS.umbrella-pool.>",
         "agentdash.usage.umbrella",
         "agentdash.busy.umbrella",
     ]
+    # Its producers too: an account of their own, that reaches its pool's tasks alone.
+    assert 'user: "producer-umbrella", password: $PRODUCER_UMBRELLA_PASSWORD' in conf
+    assert imports(conf, "PRODUCERS_umbrella") == ["agent_tasks.umbrella-pool"]
+    assert imports(conf, "PRODUCERS_acme") == [
+        "agent_tasks_acme.acme-research",
+        "agent_tasks_acme.acme-support",
+    ]
+    assert 'user: "producer",' not in conf  # no identity that submits for every tenant
     assert accepted(conf, tmp_path).returncode == 0
 
 
@@ -87,7 +100,7 @@ def test_tenants_sharing_a_password_variable_are_one_line_and_exit_2(tmp_path: P
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "'a-b' and 'a_b'" in result.stderr
-    assert "WORKER_A_B_PASSWORD" in result.stderr
+    assert "WORKER_A_B_PASSWORD and PRODUCER_A_B_PASSWORD" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -102,7 +115,7 @@ async def test_the_new_tenants_worker_takes_its_task_under_the_generated_file(
     try:
         admin = await nats.connect(server.url("agentdash"))
         await ensure_queues(admin, parse_config(yaml.safe_load(config.read_text())))
-        producer = await nats.connect(server.url("producer"))
+        producer = await nats.connect(server.url("producer-umbrella"))
         worker = await nats.connect(server.url("worker-umbrella"))
         await producer.jetstream().publish("agent_tasks.umbrella-pool", b'{"id": "u1"}')
         tasks = await worker.jetstream().pull_subscribe_bind("umbrella-pool", "AGENT_TASKS")

@@ -109,22 +109,26 @@ async def test_a_worker_cannot_subscribe_without_end_or_send_a_big_message(
 async def test_a_producer_cannot_take_every_connection_or_subscribe_without_end(
     accounts_server: AccountsServer, daemon: Daemon
 ) -> None:
-    """The producers' account had no limit: its one password opened as many connections and
-    subscriptions as the server would take, as a worker's once could, until agentdash could
-    not connect again (nats-server's own ceiling, 64K connections, is the whole server's)."""
+    """With no limit, a producer's password opened as many connections and subscriptions as
+    the server would take, as a worker's once could, until agentdash could not connect
+    again (nats-server's own ceiling, 64K connections, is the whole server's). Each
+    tenant's producers have limits of their own: acme's taking all of theirs leaves
+    globex's producers theirs."""
     limit = producer_limits(PRODUCER_CONNECTIONS)
     async with connections_until_refused(
-        accounts_server.url("producer"), limit.connections + 1
+        accounts_server.url("producer-acme"), limit.connections + 1
     ) as (taken, refused):
         assert "maximum account active connections" in refused
         assert taken == limit.connections
         await still_served(accounts_server, daemon)
+        globex = await nats.connect(accounts_server.url("producer-globex"), allow_reconnect=False)
+        await globex.close()
 
-    cut = await cut_off_past(accounts_server.url("producer"), limit.subscriptions)
+    cut = await cut_off_past(accounts_server.url("producer-acme"), limit.subscriptions)
     assert "maximum subscriptions exceeded" in cut
 
 
-@pytest.mark.parametrize("user", ["worker-acme", "producer"])
+@pytest.mark.parametrize("user", ["worker-acme", "producer-acme"])
 async def test_an_identity_cannot_have_the_server_hold_what_it_sends_itself(
     accounts_server: AccountsServer, user: str
 ) -> None:

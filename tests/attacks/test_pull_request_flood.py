@@ -39,7 +39,7 @@ async def test_a_flood_of_pull_requests_keeps_every_pools_reads_on_time(
     accounts_server: AccountsServer, daemon: Daemon
 ) -> None:
     workers = [await nats.connect(accounts_server.url("worker-acme")) for _ in range(3)]
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-globex"))
     try:
         flooding = [asyncio.create_task(pull_for(w, FLOOD_S)) for w in workers]
         await producer.publish("agent_tasks_globex.globex-coder", b"{}")

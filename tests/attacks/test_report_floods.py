@@ -197,7 +197,7 @@ async def test_a_flood_of_tasks_does_not_cost_the_daemon_its_lease(
     for as long as the flood lasted. Every task stays queued all the same."""
     daemon = Daemon(EXAMPLE, "--nats-url", accounts_server.url("agentdash"),
                     "--lease-ttl", f"{LEASE_TTL_S:g}")  # fmt: skip
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-acme"))
     try:
         await daemon.wait_health(lambda h: h["role"] == "leader" and h["status"] == 200)
         await flooded_and_still_leading(daemon, producer, "agent_tasks_acme.acme-research", b"{}")

@@ -44,8 +44,8 @@ async def test_tasks_with_a_megabyte_of_header_lines_cost_the_daemon_neither_cpu
         await daemon.wait_health(lambda h: h["role"] == "leader" and h["status"] == 200)
         before = cpu_seconds(daemon)
         sent = await asyncio.to_thread(
-            publish_for, accounts_server.port, "producer",
-            password(password_variable("producer")), "agent_tasks_acme.acme-research",
+            publish_for, accounts_server.port, "producer-acme",
+            password(password_variable("producer-acme")), "agent_tasks_acme.acme-research",
             header_block(HEADER_LINES), FLOOD_S,
         )  # fmt: skip
         used = cpu_seconds(daemon) - before

@@ -23,14 +23,19 @@ async def test_globex_reusing_acmes_task_id_drops_no_task_of_acme(
 ) -> None:
     """`admin` made the example's queues; `worker` is acme's."""
     config = load_config(EXAMPLE)
-    producer = await nats.connect(accounts_server.url("producer"))
+    globex = await nats.connect(accounts_server.url("producer-globex"))
+    acme = await nats.connect(accounts_server.url("producer-acme"))
     try:
-        js = producer.jetstream()
         same = {"Nats-Msg-Id": "task-1"}
-        theirs = await js.publish(config.subject("globex-coder"), b"globex's", headers=same)
-        ours = await js.publish(config.subject("acme-research"), b"acme's", headers=same)
+        theirs = await globex.jetstream().publish(
+            config.subject("globex-coder"), b"globex's", headers=same
+        )
+        ours = await acme.jetstream().publish(
+            config.subject("acme-research"), b"acme's", headers=same
+        )
     finally:
-        await producer.close()
+        await globex.close()
+        await acme.close()
     assert not theirs.duplicate
     assert not ours.duplicate  # stored, not taken for globex's
     stream = config.pools["acme-research"].queue.stream

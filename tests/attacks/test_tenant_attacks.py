@@ -175,7 +175,7 @@ async def test_a_worker_sniffing_every_subject_sees_no_other_tenants_task(
     await worker.subscribe("_INBOX.>", cb=sniff)
     await worker.flush()
     secret = b'{"id": "g1", "prompt": "globex secret", "api_key": "sk-globex"}'
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-globex"))
     globex = await nats.connect(accounts_server.url("worker-globex"))
     try:
         await producer.jetstream().publish("agent_tasks_globex.globex-coder", secret)
@@ -197,7 +197,7 @@ async def test_a_worker_sniffing_every_subject_sees_no_other_tenants_task(
 async def test_a_worker_cannot_take_or_ack_another_tenants_task(
     accounts_server: AccountsServer, admin: Client, worker: Client
 ) -> None:
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-globex"))
     try:
         await producer.jetstream().publish("agent_tasks_globex.globex-coder", b'{"id": "g2"}')
     finally:
@@ -240,7 +240,7 @@ async def test_a_producer_reaches_nothing_but_the_task_subjects(
     before = await state(admin)
     watch = Watch()
     await watch.start(admin)
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-acme"))
     try:
         for target in AGENTDASH_SUBJECTS:  # JetStream's ack of a task, aimed at agentdash's
             await producer.publish("agent_tasks_acme.acme-research", b"{}", reply=target)
@@ -263,13 +263,15 @@ async def test_acks_through_its_own_consumer_take_no_task_of_another_tenant(
     """An ack names a stream sequence: acme acks, terms, naks and marks in progress the
     sequences of globex's tasks through its own consumer, after taking a task of its own.
     globex's tasks stay, for globex."""
-    producer = await nats.connect(accounts_server.url("producer"))
+    globex = await nats.connect(accounts_server.url("producer-globex"))
+    acme = await nats.connect(accounts_server.url("producer-acme"))
     try:
-        theirs = [await producer.jetstream().publish("agent_tasks_globex.globex-coder", b"g")]
-        await producer.jetstream().publish("agent_tasks_acme.acme-research", b"a")
-        theirs.append(await producer.jetstream().publish("agent_tasks_globex.globex-coder", b"g"))
+        theirs = [await globex.jetstream().publish("agent_tasks_globex.globex-coder", b"g")]
+        await acme.jetstream().publish("agent_tasks_acme.acme-research", b"a")
+        theirs.append(await globex.jetstream().publish("agent_tasks_globex.globex-coder", b"g"))
     finally:
-        await producer.close()
+        await acme.close()
+        await globex.close()
     mine = await worker.jetstream().pull_subscribe_bind("acme-research", ACME_STREAM)
     [task] = await mine.fetch(1, timeout=5)
     for ack in theirs:
@@ -299,7 +301,7 @@ async def test_a_producers_jetstream_headers_touch_no_task(
 ) -> None:
     """The stream allows none of JetStream's headers that remove or move messages: a rollup
     would purge every pool's tasks, a TTL or a schedule would drop or retarget one."""
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-acme"))
     try:
         await producer.jetstream().publish("agent_tasks_acme.acme-support", b"g")
         for headers in (

@@ -82,7 +82,7 @@ async def test_a_worker_does_its_whole_job_and_agentdash_has_all_it_needs(
     async def told(exc: Exception) -> None:
         refused.append(str(exc))
 
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-acme"))
     worker = await nats.connect(accounts_server.url("worker-acme"), error_cb=told)
     try:
         ack = await producer.jetstream().publish(config.subject("acme-research"), b'{"id": "t1"}')
@@ -145,7 +145,7 @@ async def test_a_full_task_stream_refuses_new_tasks_keeps_the_queued_ones_and_ag
     try:
         admin = await nats.connect(server.url("agentdash"))
         await ensure_queues(admin, example, max_bytes=MIB)
-        producer = await nats.connect(server.url("producer"))
+        producer = await nats.connect(server.url("producer-acme"))
         stored, refused = 0, ""
         while not refused and stored < 10_000:
             body = json.dumps({"id": stored, "prompt": "x" * 1000}).encode()
@@ -184,7 +184,7 @@ async def test_the_worker_operating_md_shows_does_its_job_under_its_tenants_acco
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(worker), env=env, stderr=asyncio.subprocess.PIPE
     )
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-acme"))
     try:
         for task in range(3):
             await producer.jetstream().publish(config.subject("acme-research"), b"%d" % task)
@@ -238,7 +238,7 @@ async def test_a_task_whose_agent_fails_at_once_is_given_back_without_spinning(
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(worker), env=env, stderr=asyncio.subprocess.PIPE
     )
-    producer = await nats.connect(accounts_server.url("producer"))
+    producer = await nats.connect(accounts_server.url("producer-acme"))
     try:
         await producer.jetstream().publish(config.subject("acme-research"), b"poison")
         await eventually(lambda: len(said) >= 3)  # idle at start, took it, gave it back
