@@ -3,6 +3,13 @@
 Used by `agentdash demo` (an embedded server on a free loopback port with a temporary store),
 by the tests (one per test) and by the benchmarks.
 
+Its clients must present a token made for each server (`auth`, on by default): its loopback
+port is open to every user of the machine. The token is kept in the store dir, which only its
+user may open: in the config file nats-server reads, and in `url_file` for that user's other
+processes (a second dashboard, `agentdash queues`). Never on the command line, which every
+local user can read in /proc. The tests' own servers go without (`auth=False`): they compare
+the URLs agentdash says with the one they gave it.
+
 The server dies with the process that started it, even on `kill -9` of that process: on Linux
 the kernel sends it SIGKILL when its parent dies (PR_SET_PDEATHSIG). Elsewhere only an orderly
 exit (`close()`, which the demo runs on SIGINT, SIGTERM and SIGHUP) stops it.
@@ -14,6 +21,7 @@ import contextlib
 import ctypes
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -28,6 +36,9 @@ from types import TracebackType
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 STORE_PREFIX = "agentdash-nats-"
 OWNER_FILE = "owner.pid"
+CONFIG_FILE = "nats-server.conf"
+URL_FILE = "url"
+"""The URL with the token in it, for the same user's other processes to connect with."""
 
 
 class NatsServerError(RuntimeError):
@@ -48,9 +59,10 @@ def nats_server_binary() -> str:
 
 
 class NatsServer:
-    """A nats-server child process. `port=0` picks a free port; `restart()` keeps it."""
+    """A nats-server child process. `port=0` picks a free port; `restart()` keeps it, and its
+    token. `auth` False: anyone who reaches the port may connect."""
 
-    def __init__(self, store_dir: Path | None = None, port: int = 0) -> None:
+    def __init__(self, store_dir: Path | None = None, port: int = 0, *, auth: bool = True) -> None:
         self._own_dir = store_dir is None
         if self._own_dir:
             _remove_orphaned_stores()
@@ -59,6 +71,7 @@ class NatsServer:
         if self._own_dir:
             (self.store_dir / OWNER_FILE).write_text(str(os.getpid()))
         self.port = port
+        self.token = secrets.token_urlsafe(32) if auth else None
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.RLock()
         """One stop at a time: a dashboard's exit watchdog that stops the server while the
@@ -68,7 +81,15 @@ class NatsServer:
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        """Where clients connect, with the token they present (`redacted` hides it)."""
+        token = f"{self.token}@" if self.token is not None else ""
+        return f"nats://{token}127.0.0.1:{self.port}"
+
+    @property
+    def url_file(self) -> Path | None:
+        """The file, this user's alone, that holds `url` while the server runs (None: no
+        token to keep)."""
+        return self.store_dir / URL_FILE if self.token is not None else None
 
     def start(self, timeout: float = 10.0) -> NatsServer:
         ports_dir = Path(tempfile.mkdtemp(prefix="ports-", dir=self.store_dir))
@@ -84,6 +105,8 @@ class NatsServer:
             "--ports_file_dir",
             str(ports_dir),
         ]
+        if self.token is not None:
+            command += ["-c", str(self._write_config(self.token))]
         # Its log goes to a file: a pipe that nobody reads would fill up and stall the server.
         log = self.store_dir / "nats-server.log"
         with log.open("ab") as err:
@@ -102,10 +125,19 @@ class NatsServer:
             files = list(ports_dir.glob("*.ports"))
             if files and files[0].stat().st_size > 0:
                 self.port = _client_port(files[0])
+                if self.url_file is not None:
+                    write_private(self.url_file, self.url + "\n")
                 return self
             time.sleep(0.01)  # polling a child's start-up file, with a deadline
         self.stop()
         raise NatsServerError(f"nats-server did not start within {timeout:g} s")
+
+    def _write_config(self, token: str) -> Path:
+        """The config file that asks every client for `token` (token_urlsafe's letters need
+        no escape in its quotes)."""
+        path = self.store_dir / CONFIG_FILE
+        write_private(path, f'authorization {{\n  token: "{token}"\n}}\n')
+        return path
 
     def stop(self) -> None:
         with self._stopping:
@@ -162,6 +194,15 @@ class NatsServer:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by this user alone (0600) from the
+    moment it exists: a secret never sits in a file others may read, however briefly."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as file:
+        os.fchmod(fd, 0o600)  # a file that was there keeps its own mode through O_CREAT
+        file.write(text)
 
 
 def die_with_parent() -> Callable[[], None] | None:

@@ -54,7 +54,7 @@ def in_process_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats").start()
+    server = NatsServer(tmp_path / "nats", auth=False).start()
     try:
         yield server
     finally:

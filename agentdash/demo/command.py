@@ -368,9 +368,13 @@ def _write(sink: LinesFile, event: ScaleEvent) -> None:
 
 
 def _where(fleet: DemoFleet) -> str:
-    if fleet.server is not None:
-        return f"embedded nats-server {fleet.server.url} (pid {fleet.server.pid})"
-    return f"NATS {fleet.options.nats_url}"
+    """Said with the URL's token hidden (`_say`): stdout is often a log. The file named
+    holds it, and only this user may read it."""
+    server = fleet.server
+    if server is None:
+        return f"NATS {fleet.options.nats_url}"
+    where = f"embedded nats-server {server.url} (pid {server.pid})"
+    return f"{where}; the URL with its token is in {server.url_file}"
 
 
 def _log(event: ScaleEvent, out: IO[str]) -> None:
