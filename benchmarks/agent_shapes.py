@@ -20,17 +20,13 @@ loses.
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import sys
-import time
 from collections.abc import Callable
-from typing import Any
-from unittest.mock import patch
 
 import policy_suite as suite
-from suite_summary import summarize
+import shape_sets
 from workload_makings import HOUR, THREE, Draft, Row, burst, fleet, poisson, pools, tasks
 
 # --- the shapes: each (random, scale) -> Draft, as the suite's ------------------------------
@@ -189,28 +185,8 @@ SHAPES: dict[str, Callable[[random.Random, float], Draft]] = {
 assert not SHAPES.keys() & suite.SHAPES.keys(), "a shape here has a suite shape's name"
 
 
-def run_shape(name: str, seed: int, scale: float = 1.0) -> dict[str, Any]:
-    """One shape under the three policies, built, run and judged as the suite's are."""
-    with patch.dict(suite.SHAPES, SHAPES, clear=True):
-        return suite.run_workload(name, seed, scale=scale)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seeds", type=suite._seeds, default=[1], help="default 1; several: 1,2")
-    parser.add_argument("--only", type=suite.names_in(SHAPES), help=f"some of {','.join(SHAPES)}")
-    args = parser.parse_args(argv)
-    names: list[str] = args.only or list(SHAPES)
-    start = time.perf_counter()
-    rows = []
-    for seed in args.seeds:
-        for name in names:
-            row = run_shape(name, seed)
-            rows.append(row)
-            print(suite.table(row) + "\n", flush=True)
-    print("\n".join(summarize(rows, real=()).lines()))
-    print(f"wall time: {time.perf_counter() - start:.1f} s")
-    return 0
+    return shape_sets.main(SHAPES, __doc__ or "", argv)
 
 
 if __name__ == "__main__":

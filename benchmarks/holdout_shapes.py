@@ -12,16 +12,12 @@ measurement: nothing here is tuned to the results.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
-import time
 from collections.abc import Callable
-from typing import Any
-from unittest.mock import patch
 
 import policy_suite as suite
-from suite_summary import summarize
+import shape_sets
 from workload_makings import HOUR, THREE, Draft, burst, busy_rate, fleet, poisson, pools, tasks
 
 TIER_NAMES = ("enterprise", "growth", "starter")
@@ -185,41 +181,8 @@ HOLDOUT: dict[str, Callable[[random.Random, float], Draft]] = {
 assert not HOLDOUT.keys() & suite.SHAPES.keys(), "a held-out shape has a suite shape's name"
 
 
-def run_shape(name: str, seed: int, scale: float = 1.0) -> dict[str, Any]:
-    """One held-out shape under the three policies, built, run and judged as the suite's are
-    (its `run_workload` looks the shape up in its SHAPES, which hold ours meanwhile)."""
-    with patch.dict(suite.SHAPES, HOLDOUT, clear=True):
-        return suite.run_workload(name, seed, scale=scale)
-
-
-# --- the command line ------------------------------------------------------------------------
-
-
-def _seeds(text: str) -> list[int]:
-    return [int(seed) for seed in text.split(",") if seed]
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seeds", type=_seeds, default=[1], help="default 1; several: 1,2")
-    parser.add_argument("--only", type=suite.names_in(HOLDOUT), help=f"some of {','.join(HOLDOUT)}")
-    args = parser.parse_args(argv)
-    names: list[str] = args.only or list(HOLDOUT)
-    start = time.perf_counter()
-    wins: dict[int, int] = {}
-    rows = []
-    for seed in args.seeds:
-        wins[seed] = 0
-        for name in names:
-            row = run_shape(name, seed)
-            wins[seed] += row["verdict"] == "WIN"
-            rows.append(row)
-            print(suite.table(row) + "\n", flush=True)
-    for seed in args.seeds if len(args.seeds) > 1 else ():
-        print(f"seed {seed}: agentdash wins {wins[seed]} of {len(names)}")
-    print("\n".join(summarize(rows, real=()).lines()))
-    print(f"wall time: {time.perf_counter() - start:.1f} s")
-    return 0
+    return shape_sets.main(HOLDOUT, __doc__ or "", argv)
 
 
 if __name__ == "__main__":
