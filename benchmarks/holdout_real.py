@@ -34,14 +34,12 @@ import argparse
 import json
 import random
 import sys
-import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
-from unittest.mock import patch
 
 import policy_suite as suite
+import shape_sets
 from real_traces import (
     DAY,
     Request,
@@ -50,7 +48,6 @@ from real_traces import (
     sessions_workload,
     tight_workload,
 )
-from suite_summary import summarize
 from workload_makings import HOUR, Draft
 
 from controller.core.config import ConfigError
@@ -144,47 +141,17 @@ HOLDOUT: dict[str, Callable[[random.Random, float], Draft]] = {
 assert not HOLDOUT.keys() & suite.SHAPES.keys(), "a held-out workload has a suite shape's name"
 
 
-def run_held_out(name: str, seed: int, scale: float = 1.0) -> dict[str, Any]:
-    """One held-out workload, built, run and judged as the suite's are (its `run_workload`
-    looks the shape up in its SHAPES, which hold ours meanwhile)."""
-    with patch.dict(suite.SHAPES, HOLDOUT, clear=True):
-        return suite.run_workload(name, seed, scale=scale)
+def _data(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
+    parser.add_argument("--data", type=Path, default=DATA, help=f"the trace's folder ({DATA})")
 
+    def use(args: argparse.Namespace) -> None:
+        source["conversation"] = args.data / FILE
 
-# --- the command line ------------------------------------------------------------------------
-
-
-def _seeds(text: str) -> list[int]:
-    return [int(seed) for seed in text.split(",") if seed]
+    return use
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seeds", type=_seeds, default=[1], help="default 1; several: 1,2")
-    parser.add_argument("--only", type=suite.names_in(HOLDOUT), help=f"some of {','.join(HOLDOUT)}")
-    parser.add_argument("--data", type=Path, default=DATA, help=f"the trace's folder ({DATA})")
-    args = parser.parse_args(argv)
-    source["conversation"] = args.data / FILE
-    names: list[str] = args.only or list(HOLDOUT)
-    start = time.perf_counter()
-    wins: dict[int, int] = {}
-    rows = []
-    for seed in args.seeds:
-        wins[seed] = 0
-        for name in names:
-            try:
-                row = run_held_out(name, seed)
-            except ConfigError as exc:
-                print(exc, file=sys.stderr)
-                return 2
-            wins[seed] += row["verdict"] == "WIN"
-            rows.append(row)
-            print(suite.table(row) + "\n", flush=True)
-    for seed in args.seeds if len(args.seeds) > 1 else ():
-        print(f"seed {seed}: agentdash wins {wins[seed]} of {len(names)}")
-    print("\n".join(summarize(rows, real=HOLDOUT).lines()))
-    print(f"wall time: {time.perf_counter() - start:.1f} s")
-    return 0
+    return shape_sets.main(HOLDOUT, __doc__ or "", argv, real=HOLDOUT, options=_data)
 
 
 if __name__ == "__main__":
