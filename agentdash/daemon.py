@@ -6,12 +6,15 @@ leadership, operator actions, errors, and log records from `--log-level` up); `/
 `/livez` on `--http`. SIGTERM, SIGINT or SIGHUP (the session that started it closed): the tick
 in flight finishes, the lease is released so another takes over at once, and the process exits
 0; so it does at the first JSON line it cannot write (stdout's reader gone; a full disk exits
-1). No signal reloads the config: restart the daemon (a follower takes over meanwhile).
+1). A reader that stops reading stops nothing: the lines are written by a thread, and those
+it has no room for are dropped and counted (agentdash.line_writer). No signal reloads the
+config: restart the daemon (a follower takes over meanwhile).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -24,6 +27,7 @@ from agentdash import standard_output
 from agentdash.cancelling import cancel_until_done
 from agentdash.errors import StartError
 from agentdash.http_endpoint import DEFAULT_LIMITS, HttpEndpoint, HttpLimits, listen_guarded
+from agentdash.line_writer import DroppedLinesCollector, LineWriter, writing
 from agentdash.opening import RuntimeOptions
 from agentdash.runtime import Runtime, emit, start
 from agentdash.socket_errors import os_reason
@@ -203,6 +207,11 @@ async def run_until_stopped(runtime: Runtime, stop: asyncio.Event) -> None:
         raise RuntimeError(f"the {task.get_name()} task ended")
 
 
+async def _raised(failed: asyncio.Future[None]) -> None:
+    """Ends with what a write of the JSON lines failed with, once one fails."""
+    await failed
+
+
 OURS = "agentdash"
 """The logger (every module's is under it) that --log-level debug opens up; other libraries'
 stay at info, since their debug output is a flood (the Kubernetes client's holds whole API
@@ -219,6 +228,32 @@ def set_log_level(level: str) -> None:
 async def run_daemon(
     config: Config, options: RuntimeOptions, listen: str | None, log_level: str = "info"
 ) -> int:
+    """The daemon, its JSON lines written by a thread of their own: a failed write (the
+    reader gone, a full disk) ends the daemon as a line written from the loop did."""
+    loop = asyncio.get_running_loop()
+    failed: asyncio.Future[None] = loop.create_future()
+
+    def fail(exc: BaseException) -> None:  # from the writer's thread
+        with contextlib.suppress(RuntimeError):  # the loop has ended: the stop is under way
+            loop.call_soon_threadsafe(_set_failure, failed, exc)
+
+    with writing(LineWriter(standard_output.unbuffered(), on_failure=fail)) as writer:
+        return await _run_daemon(config, options, listen, log_level, writer, failed)
+
+
+def _set_failure(failed: asyncio.Future[None], exc: BaseException) -> None:
+    if not failed.done():
+        failed.set_exception(exc)
+
+
+async def _run_daemon(
+    config: Config,
+    options: RuntimeOptions,
+    listen: str | None,
+    log_level: str,
+    writer: LineWriter,
+    failed: asyncio.Future[None],
+) -> int:
     set_log_level(log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -229,6 +264,8 @@ async def run_daemon(
         return 0  # stopped while starting: nothing began, nothing to give back
     gc.freeze()  # what start-up built lives for good: keep it out of every collection
     gc.set_threshold(GC_THRESHOLD)
+    runtime.metrics.registry.register(DroppedLinesCollector(writer))
+    runtime.tasks.append(asyncio.create_task(_raised(failed), name="stdout"))
     endpoint: HttpEndpoint | None = None
     started = False  # a daemon that never said "start" (--http refused) says no "stop" either
     try:

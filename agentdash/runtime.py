@@ -22,6 +22,7 @@ import nats.errors
 from nats.aio.client import Client
 
 from agentdash.cancelling import cancel_until_done
+from agentdash.line_writer import write_line
 from agentdash.nats_client import jetstream_error
 from agentdash.nats_connections import Connections, open_connections
 from agentdash.opening import Opened, RuntimeOptions, check_credentials, open_parts
@@ -339,5 +340,6 @@ async def _tell_decisions(runtime: Runtime, tick: TickEvent) -> None:
 def emit(record: dict[str, Any]) -> None:
     """One JSON object per line on stdout: what the daemon did. Every string in it is
     `loggable`, as much of it comes from NATS and Kubernetes: whoever prints a field
-    (`jq -r .message`) gets neither a control character nor a URL's password."""
-    print(json.dumps(loggable_tree(record), default=str), flush=True)
+    (`jq -r .message`) gets neither a control character nor a URL's password. In the daemon,
+    the line is queued, never waited for (agentdash.line_writer)."""
+    write_line(json.dumps(loggable_tree(record), default=str))

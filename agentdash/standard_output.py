@@ -13,7 +13,7 @@ import errno
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -78,6 +78,19 @@ def errors_told() -> Iterator[None]:
         yield
     finally:
         sys.stdout = given
+
+
+def unbuffered() -> Callable[[ReadableBuffer], int]:
+    """A write straight to the process's standard output, its errors as `errors_told` says
+    them: no buffer and no lock of Python's in between, so that a thread blocked in it (its
+    reader stopped) holds nothing that another write or Python's flush at exit waits for."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+        try:
+            return _StandardOutput(sys.stdout.fileno(), "w", closefd=False).write
+        except (OSError, ValueError):  # no file behind it (closed, or never opened)
+            pass
+    return _ClosedOutput().write
 
 
 def discard() -> None:

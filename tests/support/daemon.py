@@ -80,3 +80,19 @@ class Daemon:
         code = self.process.wait(timeout=15)
         self._reader.join(timeout=5)  # every line it wrote, read
         return code
+
+
+class UnreadDaemon(Daemon):
+    """A daemon whose stdout is a pipe nobody reads (a stalled log shipper) until
+    `start_reading()`."""
+
+    def __init__(self, config: Path, *extra: str) -> None:
+        self._reading = threading.Event()
+        super().__init__(config, *extra)
+
+    def start_reading(self) -> None:
+        self._reading.set()
+
+    def _collect(self) -> None:
+        self._reading.wait()
+        super()._collect()
