@@ -56,3 +56,19 @@ async def test_a_leader_whose_output_reader_goes_away_stops_and_hands_the_lease_
         if leader.poll() is None:
             leader.kill()
             leader.wait()
+
+
+FULL = Path("/dev/full")
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+def test_a_daemon_writing_into_a_full_disk_stops_in_one_line_and_exit_1(fleet_config: Path) -> None:
+    """Its lines are written by a thread (agentdash.line_writer): the write's failure still
+    ends the daemon, said once, with no traceback from that thread."""
+    command = [AGENTDASH, "--controller-only", "--config", str(fleet_config), "--cluster",
+               "simulated", *LONG_TTL]  # fmt: skip
+    with FULL.open("w") as full:
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True,
+                                timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == "agentdash: cannot write the output: No space left on device\n"
