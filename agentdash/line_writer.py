@@ -80,6 +80,11 @@ class LineWriter:
             self._held += len(data)
             self._changed.notify()
 
+    @property
+    def done(self) -> bool:
+        """Closed, and what it was given is written (or its writing failed)."""
+        return self._closing and not self._thread.is_alive()
+
     def close(self, timeout: float = CLOSE_S) -> bool:
         """Write what is buffered, waiting `timeout` at most; whether all of it was written."""
         with self._changed:
@@ -162,7 +167,10 @@ _installed: LineWriter | None = None
 def write_line(line: str) -> None:
     """`line` on stdout: through the daemon's writer while it runs, else printed at once."""
     writer = _installed
-    if writer is not None:
+    if writer is not None and not writer.done:
+        # (closed, and still writing: its reader has stopped. A line told as the process
+        # ends is dropped, not printed: that would wait for the reader, and nothing would
+        # end the wait.)
         writer.put(line)
     else:
         print(line, flush=True)
@@ -171,13 +179,12 @@ def write_line(line: str) -> None:
 @contextmanager
 def writing(writer: LineWriter, timeout: float = CLOSE_S) -> Iterator[LineWriter]:
     """`write_line` goes through `writer` in the block; at its end, what is buffered is
-    written (for `timeout` at most)."""
+    written (for `timeout` at most), and `write_line` prints again once the writer is done."""
     global _installed
     _installed = writer
     try:
         yield writer
     finally:
-        _installed = None
         writer.close(timeout)
     if writer.failure is not None:  # the last lines failed (a full disk): said as any line's
         raise writer.failure

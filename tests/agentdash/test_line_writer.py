@@ -177,3 +177,20 @@ def test_writing_sends_write_line_through_the_writer_and_raises_its_failure_at_t
 
     with pytest.raises(OSError, match="No space left"), writing(LineWriter(full)):
         write_line("stop")
+
+
+def test_after_a_reader_stopped_what_is_told_as_the_process_ends_waits_for_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reader = Reader()
+    reader.stall()
+    with writing(writer_of(reader), timeout=0.01) as writer:
+        write_line("stop")
+        until(lambda: reader.writes == 1)
+    write_line("a record from the loop's teardown")  # dropped: printed, it would wait
+    assert capsys.readouterr().out == ""
+    reader.resume()
+    until(lambda: writer.done)
+    write_line("printed")  # the writer is done: printed again
+    assert capsys.readouterr().out == "printed\n"
+    assert reader.lines() == ["stop"]
