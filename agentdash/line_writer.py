@@ -1,10 +1,10 @@
 """The daemon's JSON lines, written to stdout by a thread of their own.
 
-Written from the loop, a line waited for its reader: a pipe whose reader stopped reading (a
-log shipper stalled, `agentdash --controller-only | less` paused, a full container log pipe)
-took 64 KiB, then the next write held the whole loop, and the leader stopped renewing its
-lease, scaling and answering /healthz for as long as nobody read. Here a line is put in a
-buffer (BUFFER_BYTES) that the thread writes out; a line that finds the buffer full is
+Written from the loop, a line would wait for its reader: once a pipe whose reader stopped
+reading (a log shipper stalled, `agentdash --controller-only | less` paused, a full container
+log pipe) holds 64 KiB, the next write would hold the whole loop, and the leader would stop
+renewing its lease, scaling and answering /healthz for as long as nobody read. So a line is
+put in a buffer (BUFFER_BYTES) that the thread writes out; a line that finds it full is
 dropped and counted (`agentdash_log_lines_dropped_total`), and once the thread has written
 what came before it, one line says how many were dropped, where they would have been:
 what the reader missed, in the order it happened.
