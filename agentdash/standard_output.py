@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import select
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,13 +85,23 @@ def unbuffered() -> Callable[[ReadableBuffer], int]:
     """A write straight to the process's standard output, its errors as `errors_told` says
     them: no buffer and no lock of Python's in between, so that a thread blocked in it (its
     reader stopped) holds nothing that another write or Python's flush at exit waits for."""
-    if sys.stdout is not None:
-        sys.stdout.flush()
-        try:
-            return _StandardOutput(sys.stdout.fileno(), "w", closefd=False).write
-        except (OSError, ValueError):  # no file behind it (closed, or never opened)
-            pass
-    return _ClosedOutput().write
+    if sys.stdout is None:
+        return _ClosedOutput().write
+    sys.stdout.flush()
+    try:
+        fileno = sys.stdout.fileno()
+        raw = _StandardOutput(fileno, "w", closefd=False)
+    except (OSError, ValueError):  # no file behind it (closed, or never opened)
+        return _ClosedOutput().write
+
+    def write(data: ReadableBuffer) -> int:
+        # A stdout its parent left non-blocking answers "not now" (None) once full: wait,
+        # as on a blocking one, rather than have the caller spin.
+        while (written := raw.write(data)) is None:
+            select.select([], [fileno], [])
+        return written
+
+    return write
 
 
 def discard() -> None:

@@ -3,7 +3,10 @@ lines it has no room for dropped, counted and told where they would have been.""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from agentdash import standard_output
 from agentdash.line_writer import LineWriter, write_line, writing
 
 WAIT_S = 10.0
@@ -194,3 +198,37 @@ def test_after_a_reader_stopped_what_is_told_as_the_process_ends_waits_for_nothi
     write_line("printed")  # the writer is done: printed again
     assert capsys.readouterr().out == "printed\n"
     assert reader.lines() == ["stop"]
+
+
+def test_a_stdout_left_non_blocking_is_waited_on_once_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its parent's choice (some set O_NONBLOCK on the pipes they hand on): a full pipe says
+    "not now" (None), and the writer, handed that, would spin on it at full speed until the
+    reader read. The write waits for room, as on a blocking pipe."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    waited = threading.Event()
+    real_select = select.select
+
+    def select_seen(*args: Any) -> Any:
+        waited.set()
+        return real_select(*args)
+
+    monkeypatch.setattr(select, "select", select_seen)
+    with os.fdopen(write_end, "w") as stdout:
+        monkeypatch.setattr("sys.stdout", stdout)
+        write = standard_output.unbuffered()
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                os.write(write_end, b"x" * 4096)  # until the pipe is full
+        written: list[int | None] = []
+        waiting = threading.Thread(target=lambda: written.append(write(b"line\n")))
+        waiting.start()
+        until(lambda: waited.is_set() or not waiting.is_alive())
+        assert waited.is_set(), f"the write returned {written} on a full pipe"
+        while waiting.is_alive():
+            os.read(read_end, 1 << 16)  # room: the write goes through
+            waiting.join(WAIT_S)
+    os.close(read_end)
+    assert written == [5]
