@@ -185,9 +185,18 @@ def test_a_wrong_command_is_caught(command: str, problem: str) -> None:
 def test_every_benchmark_command_names_a_script_and_flags_it_has(page: str, command: str) -> None:
     script = ROOT / words(command)[1]
     assert script.is_file(), f"{page}: `{command}`: no {script.relative_to(ROOT)}"
-    source = script.read_text()
+    source = _with_its_modules(script)
     for flag in (word.split("=", 1)[0] for word in words(command)[2:] if word.startswith("--")):
         assert f'"{flag}"' in source, f"{page}: `{command}`: {script.name} has no {flag}"
+
+
+def _with_its_modules(script: Path) -> str:
+    """A benchmark's source, and that of the benchmarks beside it that it imports (a set of
+    shapes takes its command line from benchmarks/shape_sets.py)."""
+    source = script.read_text()
+    imported = re.findall(r"^(?:import|from) (\w+)", source, flags=re.MULTILINE)
+    beside = (script.parent / f"{name}.py" for name in imported)
+    return "\n".join([source, *(path.read_text() for path in beside if path.is_file())])
 
 
 @pytest.mark.parametrize(("page", "command"), commands_of("make"))
