@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import os
 import ssl
 import time
 from collections.abc import Callable
@@ -331,7 +332,11 @@ def _identity(auth: NatsConfig, exc: Exception, url: str, source: str) -> tuple[
             return source, path, "credentials that"
     if urlsplit(url).username is not None:
         said = "a user and password (or a token) that"
-        return (source, "nats.url", said) if url == auth.url else ("--nats-url", "", said)
+        if url == auth.url:
+            return source, "nats.url", said
+        # the daemon's and queues' URL may come from the environment, given no flag
+        given = os.environ.get("AGENTDASH_NATS_URL") == url
+        return ("--nats-url (or AGENTDASH_NATS_URL)" if given else "--nats-url"), "", said
     return (
         source,
         "nats",

@@ -95,20 +95,28 @@ def test_a_user_not_allowed_to_create_is_told_so_not_a_timeout(
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("where", ["flag", "config"])
+@pytest.mark.parametrize("where", ["flag", "config", "environment"])
 def test_a_wrong_password_in_the_url_names_the_url_not_the_configs_credentials(
-    tmp_path: Path, denying_server: SecuredNats, where: str
+    tmp_path: Path, denying_server: SecuredNats, where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The config names no credentials: the URL's are the ones refused, and the line says so."""
+    """The config names no credentials: the URL's are the ones refused, and the line says
+    where it came from (an operator who set AGENTDASH_NATS_URL gave no --nats-url)."""
     url = denying_server.url.replace("nats://", "nats://ops:wrong@")
     data = yaml.safe_load(EXAMPLE.read_text())
     data["nats"] = {"url": url if where == "config" else "nats://127.0.0.1:1"}
     config = tmp_path / "agentdash.yaml"
     config.write_text(yaml.safe_dump(data))
+    monkeypatch.delenv("AGENTDASH_NATS_URL", raising=False)
+    if where == "environment":
+        monkeypatch.setenv("AGENTDASH_NATS_URL", url)
 
     result = queues(config, *(["--nats-url", url] if where == "flag" else []))
     assert result.returncode == 2
-    field = f"{config}: nats.url" if where == "config" else "--nats-url"
+    field = {
+        "config": f"{config}: nats.url",
+        "flag": "--nats-url",
+        "environment": "--nats-url (or AGENTDASH_NATS_URL)",
+    }[where]
     shown = denying_server.url.replace("nats://", "nats://ops:***@")
     assert result.stderr == (
         f"agentdash: {field}: expected a user and password (or a token) that NATS at {shown} "
