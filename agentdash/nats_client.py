@@ -335,8 +335,9 @@ def _identity(auth: NatsConfig, exc: Exception, url: str, source: str) -> tuple[
         if url == auth.url:
             return source, "nats.url", said
         # the daemon's and queues' URL may come from the environment, given no flag
-        given = os.environ.get("AGENTDASH_NATS_URL") == url
-        return ("--nats-url (or AGENTDASH_NATS_URL)" if given else "--nats-url"), "", said
+        from_environment = os.environ.get("AGENTDASH_NATS_URL") == url
+        flag = "--nats-url (or AGENTDASH_NATS_URL)" if from_environment else "--nats-url"
+        return flag, "", said
     return (
         source,
         "nats",
