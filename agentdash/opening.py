@@ -228,6 +228,9 @@ async def open_parts(
     """Start the sources, the actuator, the lease and the handovers, in the order each
     needs the one before (the caller closes the connections if one fails). `bad` counts
     what every source drops."""
+    # JetStream first, before any subscription: a user who may not use it (a tenant's
+    # worker or producer) is the one line that says so, not a warning a subject refused.
+    await nc.jetstream().account_info()
     # idle pods go first
     busy = NatsBusySource(nc, config, clock=time.time, bad=bad, connections=reports)
     await busy.start()

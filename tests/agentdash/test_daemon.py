@@ -362,7 +362,7 @@ def test_unreachable_nats_is_one_line_and_a_failure(tmp_path: Path) -> None:
             SHIPPED,
             "worker-acme",
             "JetStream at {url}: the server forbids this user: permissions violation for "
-            'publish to "$js.api.stream.create.kv_agentdash_overrides" (agentdash\'s user must '
+            'publish to "$js.api.info" (agentdash\'s user must '
             "be allowed JetStream's API, $JS.API.>; a tenant's worker or a producer is not)",
         ),
     ],
@@ -385,6 +385,11 @@ def test_a_nats_without_jetstream_for_it_is_one_line_and_a_failure(
         server.stop()
     line = said.format(url=redacted(url))
     assert (result.returncode, result.stderr) == (1, f"agentdash: {line}\n")
+    # JetStream is asked before anything is subscribed: no warning for each pool's subject
+    # and tenant's reports the user may not read (nine of them on the example fleet)
+    logged = [json.loads(text) for text in result.stdout.splitlines()]
+    assert logged[-1] == {"type": "error", "ts": logged[-1]["ts"], "message": line}
+    assert len(logged) <= 2, logged
 
 
 def test_a_kubeconfig_it_cannot_use_is_one_line_and_exit_2(
