@@ -117,19 +117,29 @@ class NatsServer:
                 start_new_session=True,  # Ctrl-C reaches the demo, which stops it in order
                 preexec_fn=die_with_parent(),
             )
+        try:
+            self._await_port(self._process, ports_dir, log, timeout)
+            if self.url_file is not None:
+                write_private(self.url_file, self.url + "\n")
+        except BaseException:
+            self.stop()  # not left running for a caller that was told it failed
+            raise
+        return self
+
+    def _await_port(
+        self, process: subprocess.Popen[bytes], ports_dir: Path, log: Path, timeout: float
+    ) -> None:
+        """Wait for the started server's client port (its ports file), with a deadline."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            if process.poll() is not None:
                 why = _exit_reason(log.read_text(errors="replace"))
                 raise NatsServerError(f"nats-server exited at start: {why}")
             files = list(ports_dir.glob("*.ports"))
             if files and files[0].stat().st_size > 0:
                 self.port = _client_port(files[0])
-                if self.url_file is not None:
-                    write_private(self.url_file, self.url + "\n")
-                return self
+                return
             time.sleep(0.01)  # polling a child's start-up file, with a deadline
-        self.stop()
         raise NatsServerError(f"nats-server did not start within {timeout:g} s")
 
     def _write_config(self, token: str) -> Path:

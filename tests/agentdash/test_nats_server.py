@@ -3,6 +3,7 @@ the app stopping its fleet, and the exit watchdog ending a process that took too
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentdash.nats_server import NatsServer, NatsServerError
-from tests.support.processes import alive
+from tests.support.processes import alive, descendants
 
 
 def eventually_sync(check: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -54,3 +55,20 @@ def test_a_server_that_cannot_start_says_why_in_its_own_words(tmp_path: Path) ->
     where = f"127.0.0.1:{first.port}"
     said = f'Error listening on port: {where}, "listen tcp {where}: bind: address already in use"'
     assert reasons == [f"nats-server exited at start: {said}"] * 2
+
+
+
+@pytest.mark.e2e
+def test_a_start_that_fails_after_the_server_began_leaves_no_server(tmp_path: Path) -> None:
+    """Its URL file cannot be written (a symlink there, which the token is never written
+    through): start() fails, and the nats-server it had begun is stopped, not left running
+    for a caller that was told it failed."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "url").symlink_to(tmp_path / "elsewhere")
+    before = set(descendants(os.getpid(), "nats-server"))
+    with pytest.raises(OSError):
+        NatsServer(store).start()
+    left = [pid for pid in descendants(os.getpid(), "nats-server") if pid not in before]
+    assert [pid for pid in left if alive(pid)] == []
+    assert not (tmp_path / "elsewhere").exists()
