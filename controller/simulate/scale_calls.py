@@ -23,9 +23,11 @@ class ScaleCalls:
         self.refilled = 0.0
         """When it was last refilled."""
         self._heap: list[int] = []
+        self._in_heap: set[int] = set()
         self._waiting: set[int] = set()
         """The pools whose change waits; the heap may still hold pools no longer waiting
-        (their decision changed back), passed over when they reach its top."""
+        (their decision changed back), passed over when they reach its top, or taken as
+        they are should they wait again (a pool is in the heap once at most)."""
 
     def refill(self, now: float) -> None:
         tokens = self.tokens + self.qps * (now - self.refilled)
@@ -44,8 +46,9 @@ class ScaleCalls:
 
     def wait(self, pool: int) -> None:
         """The pool's change waits for a later token."""
-        if pool not in self._waiting:
-            self._waiting.add(pool)
+        self._waiting.add(pool)
+        if pool not in self._in_heap:
+            self._in_heap.add(pool)
             heapq.heappush(self._heap, pool)
 
     def done(self, pool: int) -> None:
@@ -56,7 +59,7 @@ class ScaleCalls:
         """The waiting pool first in pool order, if any."""
         heap = self._heap
         while heap and heap[0] not in self._waiting:
-            heapq.heappop(heap)
+            self._in_heap.discard(heapq.heappop(heap))
         return heap[0] if heap else None
 
     @property
