@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -31,14 +32,20 @@ from controller.core.config import parse_config
 from controller.sources.jetstream import JetStreamLagSource
 from controller.sources.jetstream_queues import ensure_queues
 
+
+def _with_url(url: str) -> dict[str, str]:
+    """The environment with the server's URL: its token never on a command line (/proc)."""
+    return os.environ | {"NATS_URL": url}
+
+
 TASK_BYTES = 1_000_000
 BUSY_S = 0.5
 PRODUCER = """
-import asyncio, sys, time
+import asyncio, os, sys, time
 import nats
 async def main(url, subjects, seconds):
     nc = await nats.connect(url)
-    body, end, n = b"x" * int(sys.argv[4]), time.monotonic() + seconds, 0
+    body, end, n = b"x" * int(sys.argv[3]), time.monotonic() + seconds, 0
     while time.monotonic() < end:
         for subject in subjects:
             await nc.publish(subject, body)
@@ -46,7 +53,7 @@ async def main(url, subjects, seconds):
         await nc.flush()
     await nc.close()
     print(n)
-asyncio.run(main(sys.argv[1], sys.argv[2].split(","), float(sys.argv[3])))
+asyncio.run(main(os.environ["NATS_URL"], sys.argv[1].split(","), float(sys.argv[2])))
 """
 
 
@@ -73,8 +80,8 @@ async def flood(pools: int, seconds: float, size: int) -> tuple[float, float, fl
         subjects = ",".join(config.subject(name) for name in config.pools)
         before = rss_mb()
         producer = subprocess.Popen(  # noqa: ASYNC220 (started, never waited on here)
-            [sys.executable, "-c", PRODUCER, server.url, subjects, str(seconds), str(size)],
-            stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-c", PRODUCER, subjects, str(seconds), str(size)],
+            stdout=subprocess.PIPE, text=True, env=_with_url(server.url),
         )  # fmt: skip
         peak_rss = peak_held = 0.0
         while producer.poll() is None:
