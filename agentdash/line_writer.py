@@ -69,7 +69,9 @@ class LineWriter:
         with self._changed:
             if self.failure is not None or self._closing:
                 return
-            if self._held + len(data) > self._capacity:
+            # A line alone larger than the buffer is let in once the buffer is empty: its
+            # size is no sign of a slow reader, and a notice of lines dropped would say one.
+            if self._held and self._held + len(data) > self._capacity:
                 self._dropped += 1
                 self.dropped_total += 1
                 return
