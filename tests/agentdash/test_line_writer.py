@@ -105,7 +105,6 @@ def test_a_put_never_waits_for_the_reader_and_what_has_no_room_is_counted() -> N
     ]  # fmt: skip
 
 
-
 def test_a_line_longer_than_the_buffer_is_written_not_told_as_blocked() -> None:
     """Its size says nothing of the reader: dropped, it came out as 'stdout blocked: 1 log
     line dropped' with nothing blocked, and only once another line came."""
@@ -117,6 +116,7 @@ def test_a_line_longer_than_the_buffer_is_written_not_told_as_blocked() -> None:
     assert writer.close()
     assert reader.lines() == ["x" * 200, "after"]
     assert writer.dropped_total == 0
+
 
 def test_the_count_is_told_where_the_lines_were_dropped() -> None:
     """Before the lines put once there was room again: the reader knows what it missed
